@@ -1,0 +1,324 @@
+/**
+ * Actors: start, call, cast, send, stop, reply — the gen_server API.
+ *
+ * Mirrors `gen_server`:
+ * - `start` is synchronous: the ref is returned after `init` returns. `ignore` → fails with `StartIgnored` (no
+ *   `terminate`); `stop(reason)` or a crash in `init` → fails with `InitFailed { reason }`. A name registration
+ *   (`Registry.via`) happens before `init`; a taken name fails with `AlreadyStarted`.
+ * - `call(ref, request, { timeout })`, default 5 s: `CallTimeout` on timeout, and by default the server keeps
+ *   working and its late reply is dropped (OTP 24+); `onTimeout: "interrupt"` interrupts the handler instead
+ *   (beyond OTP). A dead target fails with `NoProc`, a target that dies before replying with `ActorExited`
+ *   carrying its exit reason, and a call to yourself with `CallingSelf`.
+ * - `cast` and `send` never fail because of the target: a dead actor swallows them. The mailbox's overflow
+ *   strategy decides what happens when it is full: `backpressure` waits, `dropping` drops the new message,
+ *   `sliding` evicts the oldest, `fail` drops it and fails the sender with `MailboxFull` (for a call under
+ *   `dropping`/`fail`, and a call evicted by `sliding`, the caller gets `MailboxFull` at once).
+ * - `stop(ref, reason, timeout)` is synchronous and runs `terminate` (`proc_lib:stop`).
+ *
+ * The actor's fiber is detached from the starter (it outlives the effect that started it, like a process that is
+ * not linked); supervisors own lifetimes. `startScoped` ties one to a `Scope` instead.
+ */
+import { type Context, Duration, Effect, Exit, Fiber, type Scope } from "effect"
+import { ActorProcess, actorOfFiber, DEAD, DELIVERED, type Overflow } from "./ActorProcess.ts"
+import type * as Behaviour from "./Behaviour.ts"
+import * as ExitReason from "./ExitReason.ts"
+import { type CallError, ENVELOPE_CAST, ENVELOPE_INFO, type Envelope, From } from "./From.ts"
+import * as Options from "./Options.ts"
+import { awaitExit, type Process } from "./Process.ts"
+import {
+  type AlreadyStarted,
+  CallingSelf,
+  CallTimeout,
+  type InitFailed,
+  type InvalidOptions,
+  MailboxFull,
+  NoProc,
+  type StartIgnored
+} from "./RuntimeError.ts"
+
+export type { Overflow } from "./ActorProcess.ts"
+export type { CallError } from "./From.ts"
+export { From } from "./From.ts"
+
+export const ActorRefTypeId: unique symbol = Symbol.for("troupe/ActorRef")
+export type ActorRefTypeId = typeof ActorRefTypeId
+
+/** A running actor that speaks protocol `P`. It is a `Process`, so it can be supervised and monitored. */
+export interface ActorRef<P extends Behaviour.Protocol = Behaviour.Protocol> extends Process {
+  readonly [ActorRefTypeId]: { readonly _P: (_: P) => P }
+  /** messages waiting in the mailbox */
+  readonly mailboxSize: number
+  /** messages dropped or evicted by the overflow strategy */
+  readonly dropped: number
+}
+
+/** A name that resolves to an actor when used (see `Registry.via`), and can register one at start. */
+export interface NameRegistration {
+  readonly _tag: "NameRegistration"
+  /** for messages */
+  readonly display: string
+  /** registers `process` under the name; fails with `AlreadyStarted` when the name is taken */
+  readonly register: (process: Process) => Effect.Effect<void, AlreadyStarted>
+  /** the process registered under the name, if any */
+  readonly resolve: () => Process | undefined
+}
+
+export interface MailboxOptions {
+  /** default 10,000 */
+  readonly capacity?: number
+  /** default `backpressure` */
+  readonly overflow?: Overflow
+}
+
+export interface StartOptions {
+  /** a display name, or a registration (`Registry.via(registry, key)`) */
+  readonly name?: string | NameRegistration
+  readonly mailbox?: MailboxOptions
+  /** what a supervisor sees it as; default `worker` */
+  readonly kind?: "worker" | "supervisor"
+}
+
+export interface CallOptions {
+  /** default 5 seconds; `"infinity"` waits forever */
+  readonly timeout?: Duration.Input | "infinity"
+  /** what happens to the handler when the caller gives up: `continue` (default, OTP) or `interrupt` */
+  readonly onTimeout?: "continue" | "interrupt"
+}
+
+export type StartError = InitFailed | StartIgnored | AlreadyStarted | InvalidOptions
+
+const DEFAULT_CAPACITY = 10_000
+const DEFAULT_CALL_TIMEOUT = Duration.seconds(5)
+
+/**
+ * Starts an actor and returns its ref once `init` has returned.
+ *
+ * @example
+ * ```ts
+ * const ref = yield* Actor.start(Counter, 0)
+ * yield* Actor.cast(ref, { add: 2 })
+ * const n = yield* Actor.call(ref, "get") // 2
+ * ```
+ */
+export const start = <S, P extends Behaviour.Protocol, Args, E, R>(
+  behaviour: Behaviour.Behaviour<S, P, Args, E, R>,
+  args: Args,
+  options?: StartOptions
+): Effect.Effect<ActorRef<P>, StartError, R> =>
+  Effect.suspend((): Effect.Effect<ActorRef<P>, StartError, R> => {
+    const checked = options === undefined ? undefined : Options.decodeStartOptions(options)
+    if (checked !== undefined && checked._tag === "Failure") return Effect.fail(checked.failure)
+    const registration = typeof options?.name === "object" ? options.name : undefined
+    const displayName = registration !== undefined ? registration.display : options?.name as string | undefined
+    const process = new ActorProcess(
+      behaviour as never,
+      displayName,
+      options?.kind ?? "worker",
+      options?.mailbox?.capacity ?? DEFAULT_CAPACITY,
+      options?.mailbox?.overflow ?? "backpressure"
+    )
+    const launch = Effect.withFiber<ActorRef<P>, InitFailed | StartIgnored, R>((parent) =>
+      Effect.callback<ActorRef<P>, InitFailed | StartIgnored, R>((resume) => {
+        process.start(
+          (effect) => Effect.runForkWith(parent.context as Context.Context<never>)(effect),
+          args,
+          (exit) =>
+            resume(
+              Exit.isSuccess(exit) ? Effect.succeed(process as unknown as ActorRef<P>) : Effect.failCause(exit.cause)
+            )
+        )
+      })
+    )
+    return registration === undefined
+      ? launch
+      : Effect.flatMap(registration.register(process), () => launch)
+  })
+
+/** `start`, with the actor stopped (`shutdown`, waiting for `terminate`) when the scope closes. */
+export const startScoped = <S, P extends Behaviour.Protocol, Args, E, R>(
+  behaviour: Behaviour.Behaviour<S, P, Args, E, R>,
+  args: Args,
+  options?: StartOptions
+): Effect.Effect<ActorRef<P>, StartError, R | Scope.Scope> =>
+  Effect.acquireRelease(start(behaviour, args, options), (ref) =>
+    Effect.suspend(() => {
+      if (ref.exitReason !== undefined) return Effect.void
+      ref.signalStop(ExitReason.shutdown)
+      return Effect.asVoid(awaitExit(ref))
+    }))
+
+type Target<P extends Behaviour.Protocol> = ActorRef<P> | NameRegistration
+
+const resolve = <P extends Behaviour.Protocol>(target: Target<P>): ActorProcess | undefined => {
+  if ((target as NameRegistration)._tag === "NameRegistration") {
+    const found = (target as NameRegistration).resolve()
+    return found instanceof ActorProcess ? found : undefined
+  }
+  return target as unknown as ActorProcess
+}
+
+const targetName = <P extends Behaviour.Protocol>(target: Target<P>): string =>
+  (target as NameRegistration)._tag === "NameRegistration"
+    ? (target as NameRegistration).display
+    : (target as unknown as ActorProcess).name
+
+/**
+ * Sends a request and waits for the reply.
+ *
+ * Fast path: when the actor is idle and answers synchronously, the reply is there when `deliver` returns, and
+ * no fiber suspends.
+ */
+export const call = <P extends Behaviour.Protocol>(
+  target: Target<P>,
+  request: Behaviour.CallOf<P>,
+  options?: CallOptions
+): Effect.Effect<Behaviour.ReplyOf<P>, CallError | CallingSelf> =>
+  Effect.suspend(() => {
+    const process = resolve(target)
+    if (process === undefined || process.exitReason !== undefined) {
+      return Effect.fail(new NoProc({ target: targetName(target) }))
+    }
+    const fiber = Fiber.getCurrent()
+    if (fiber !== undefined && fiber === process.fiber) return Effect.fail(new CallingSelf({ target: process.name }))
+    const from = new From<Behaviour.ReplyOf<P>>(request, options?.onTimeout === "interrupt")
+    const outcome = process.deliver(from as From<unknown>)
+    if (outcome === DELIVERED) {
+      if (from.exit !== undefined) return from.exit
+      return awaitReply(process, from, options)
+    }
+    if (outcome === DEAD) return Effect.fail(new NoProc({ target: process.name }))
+    // FULL
+    if (process.overflow === "backpressure") {
+      return Effect.flatMap(
+        waitForRoom(process),
+        () => call(process as unknown as ActorRef<P>, request, options)
+      )
+    }
+    if (process.overflow === "sliding") {
+      process.evictOldest()
+      process.deliver(from as From<unknown>)
+      if (from.exit !== undefined) return from.exit
+      return awaitReply(process, from, options)
+    }
+    process.dropped++
+    return Effect.fail(new MailboxFull({ target: process.name, capacity: process.capacity }))
+  })
+
+const awaitReply = <A>(
+  process: ActorProcess,
+  from: From<A>,
+  options: CallOptions | undefined
+): Effect.Effect<A, CallError> => {
+  const wait = Effect.callback<A, CallError>((resume) => {
+    from.await(resume)
+    return Effect.sync(() => from.abandon())
+  })
+  const timeout = options?.timeout ?? DEFAULT_CALL_TIMEOUT
+  if (timeout === "infinity") return wait
+  const duration = Duration.fromInputUnsafe(timeout)
+  return Effect.timeoutOrElse(wait, {
+    duration,
+    orElse: () => Effect.fail(new CallTimeout({ target: process.name, timeoutMillis: Duration.toMillis(duration) }))
+  })
+}
+
+const waitForRoom = (process: ActorProcess): Effect.Effect<void> =>
+  Effect.callback<void>((resume) => {
+    const cancel = process.blockSender(() => resume(Effect.void))
+    return Effect.sync(cancel)
+  })
+
+const deliverOneWay = (
+  target: Target<Behaviour.Protocol>,
+  envelope: Envelope
+): Effect.Effect<void, MailboxFull> =>
+  Effect.suspend(() => {
+    const process = resolve(target)
+    if (process === undefined) return Effect.void
+    const outcome = process.deliver(envelope)
+    if (outcome !== DELIVERED && outcome !== DEAD) {
+      switch (process.overflow) {
+        case "backpressure":
+          return Effect.flatMap(waitForRoom(process), () => deliverOneWay(process as unknown as ActorRef, envelope))
+        case "sliding":
+          process.evictOldest()
+          process.deliver(envelope)
+          return Effect.void
+        case "dropping":
+          process.dropped++
+          return Effect.void
+        case "fail":
+          process.dropped++
+          return Effect.fail(new MailboxFull({ target: process.name, capacity: process.capacity }))
+      }
+    }
+    return Effect.void
+  })
+
+/**
+ * Sends a one-way message to `handleCast`. Never fails because of the target (a dead actor swallows it); under
+ * the `fail` overflow strategy a full mailbox fails it with `MailboxFull`.
+ */
+export const cast = <P extends Behaviour.Protocol>(
+  target: Target<P>,
+  message: Behaviour.CastOf<P>
+): Effect.Effect<void, MailboxFull> =>
+  deliverOneWay(target as Target<Behaviour.Protocol>, { kind: ENVELOPE_CAST, message })
+
+/** Sends a plain message to `handleInfo` (Erlang's `!`). Same delivery rules as `cast`. */
+export const send = <P extends Behaviour.Protocol>(
+  target: Target<P>,
+  message: Behaviour.InfoOf<P>
+): Effect.Effect<void, MailboxFull> =>
+  deliverOneWay(target as Target<Behaviour.Protocol>, { kind: ENVELOPE_INFO, message })
+
+/** Synchronous `send` for callbacks outside Effect (timers, observers); returns false when not delivered. */
+export const sendUnsafe = (target: Process, message: unknown): boolean =>
+  target instanceof ActorProcess && target.deliver({ kind: ENVELOPE_INFO, message }) === DELIVERED
+
+/** Replies to a call answered `noreply`, from any fiber. A reply after the caller gave up is dropped. */
+export const reply = <R>(from: From<R>, value: R): Effect.Effect<void> =>
+  Effect.sync(() => {
+    replyUnsafe(from, value)
+  })
+
+/** Synchronous `reply`. Returns false when the call was already answered or abandoned. */
+export const replyUnsafe = <R>(from: From<R>, value: R): boolean => from.reply(value)
+
+/**
+ * Stops the actor with `reason` (default `normal`), waits for `terminate` to finish and returns.
+ * Fails with `NoProc` if it is not alive, and with `CallTimeout` if it has not exited within `timeout`
+ * (default: wait forever), in which case it keeps running, as with `proc_lib:stop`.
+ */
+export const stop = (
+  target: Process | NameRegistration,
+  reason: ExitReason.ExitReason = ExitReason.normal,
+  timeout: Duration.Input | "infinity" = "infinity"
+): Effect.Effect<void, NoProc | CallTimeout> =>
+  Effect.suspend((): Effect.Effect<void, NoProc | CallTimeout> => {
+    const process = (target as NameRegistration)._tag === "NameRegistration"
+      ? (target as NameRegistration).resolve()
+      : target as Process
+    if (process === undefined || process.exitReason !== undefined) {
+      return Effect.fail(new NoProc({ target: (target as Process).name ?? (target as NameRegistration).display }))
+    }
+    process.signalStop(reason)
+    const waited = awaitExit(process)
+    if (timeout === "infinity") return Effect.asVoid(waited)
+    const duration = Duration.fromInputUnsafe(timeout)
+    return Effect.timeoutOrElse(Effect.asVoid(waited), {
+      duration,
+      orElse: () => Effect.fail(new CallTimeout({ target: process.name, timeoutMillis: Duration.toMillis(duration) }))
+    })
+  })
+
+/** The actor running the current fiber (inside its callbacks), if any. */
+export const self: Effect.Effect<ActorRef | undefined> = Effect.withFiber((fiber) =>
+  Effect.succeed(actorOfFiber.get(fiber) as unknown as ActorRef | undefined)
+)
+
+/** Is the value an actor ref? */
+export const isActorRef = (u: unknown): u is ActorRef => u instanceof ActorProcess
+
+/** Whether the actor is alive. */
+export const isAlive = (ref: Process): boolean => ref.exitReason === undefined

@@ -1,0 +1,164 @@
+/**
+ * Actor behaviours: the callbacks of a gen_server and the results they return.
+ *
+ * Mirrors `gen_server`: `init` returns `{ok, State}` (optionally with `{continue, Arg}`, a timeout or
+ * `hibernate`), `ignore`, or `{stop, Reason}`. `handleCall` returns `{reply, Reply, State}`,
+ * `{noreply, State}` (reply later through `from`, from any fiber) or `{stop, Reason, [Reply,] State}`;
+ * `handleCast`, `handleInfo` and `handleContinue` return `{noreply, State}` or `{stop, Reason, State}`.
+ * `terminate(Reason, State)` runs on a stop result, a crash of a callback, or a stop signal (shutdown), never on a
+ * kill.
+ *
+ * A callback may return its result directly or as an `Effect` (which may fail or die: that is a crash of this
+ * actor only). Returning plain results keeps simple handlers allocation-free on the hot path.
+ */
+import type { Duration, Effect } from "effect"
+import type { ExitReason } from "./ExitReason.ts"
+import type { From } from "./From.ts"
+
+/**
+ * The messages an actor understands. Every field is optional:
+ * `call` (requests), `reply` (their replies), `cast` (one-way), `info` (plain sends), `continue` (handleContinue).
+ */
+export interface Protocol {
+  readonly call?: unknown
+  readonly reply?: unknown
+  readonly cast?: unknown
+  readonly info?: unknown
+  readonly continue?: unknown
+}
+
+export type CallOf<P extends Protocol> = P extends { readonly call: infer A } ? A : never
+export type ReplyOf<P extends Protocol> = P extends { readonly reply: infer A } ? A : unknown
+export type CastOf<P extends Protocol> = P extends { readonly cast: infer A } ? A : never
+export type InfoOf<P extends Protocol> = P extends { readonly info: infer A } ? A : never
+export type ContinueOf<P extends Protocol> = P extends { readonly continue: infer A } ? A : never
+
+/** What `handleInfo` can receive beyond the protocol's own info messages. */
+export type SystemInfo = IdleTimeout | Down
+
+/** Delivered to `handleInfo` when a result's `timeout` elapsed with no message (gen_server's `timeout`). */
+export interface IdleTimeout {
+  readonly _tag: "IdleTimeout"
+}
+export const idleTimeout: IdleTimeout = Object.freeze({ _tag: "IdleTimeout" })
+
+/** Delivered to `handleInfo` of an actor that monitors a process, once, when that process exits. */
+export interface Down {
+  readonly _tag: "Down"
+  /** the monitor reference returned by `monitor` */
+  readonly monitor: number
+  readonly pid: number
+  readonly reason: ExitReason
+}
+
+export interface ResultOptions<C = never> {
+  /** run `handleContinue(arg)` before the next message (`{continue, Arg}`) */
+  readonly continue?: C
+  /** deliver `IdleTimeout` to `handleInfo` if no message arrives within this time */
+  readonly timeout?: Duration.Input
+  /** drop the mailbox's spare memory while idle (`hibernate`) */
+  readonly hibernate?: boolean
+}
+
+export interface Ok<S, C = never> {
+  readonly _tag: "Ok"
+  readonly state: S
+  readonly options: ResultOptions<C> | undefined
+}
+export interface Ignore {
+  readonly _tag: "Ignore"
+}
+export interface InitStop {
+  readonly _tag: "InitStop"
+  readonly reason: ExitReason
+}
+export interface Reply<S, R, C = never> {
+  readonly _tag: "Reply"
+  readonly reply: R
+  readonly state: S
+  readonly options: ResultOptions<C> | undefined
+}
+export interface NoReply<S, C = never> {
+  readonly _tag: "NoReply"
+  readonly state: S
+  readonly options: ResultOptions<C> | undefined
+}
+export interface Stop<S, R = never> {
+  readonly _tag: "Stop"
+  readonly reason: ExitReason
+  readonly state: S
+  /** `{stop, Reason, Reply, State}`: the reply is sent after `terminate` */
+  readonly reply?: { readonly value: R }
+}
+
+export type InitResult<S, C = never> = Ok<S, C> | Ignore | InitStop
+export type CallResult<S, R, C = never> = Reply<S, R, C> | NoReply<S, C> | Stop<S, R>
+export type NoReplyResult<S, C = never> = NoReply<S, C> | Stop<S>
+
+/** A callback's return: the result itself, or an Effect producing it. */
+export type Returns<A, E, R> = A | Effect.Effect<A, E, R>
+
+/** `{ok, State}` from `init`. */
+export const ok = <S, C = never>(state: S, options?: ResultOptions<C>): Ok<S, C> => ({
+  _tag: "Ok",
+  state,
+  options
+})
+/** `ignore` from `init`: start returns `StartIgnored`, no `terminate` runs. */
+export const ignore: Ignore = Object.freeze({ _tag: "Ignore" })
+/** `{stop, Reason}` from `init`: start fails with `InitFailed { reason }`. */
+export const stopInit = (reason: ExitReason): InitStop => ({ _tag: "InitStop", reason })
+/** `{reply, Reply, State}`. */
+export const reply = <S, R, C = never>(value: R, state: S, options?: ResultOptions<C>): Reply<S, R, C> => ({
+  _tag: "Reply",
+  reply: value,
+  state,
+  options
+})
+/** `{noreply, State}`. */
+export const noreply = <S, C = never>(state: S, options?: ResultOptions<C>): NoReply<S, C> => ({
+  _tag: "NoReply",
+  state,
+  options
+})
+/** `{stop, Reason, State}`, or `{stop, Reason, Reply, State}` when `reply` is given. */
+export const stop = <S, R = never>(reason: ExitReason, state: S, ...replyValue: [] | [R]): Stop<S, R> =>
+  replyValue.length === 0
+    ? { _tag: "Stop", reason, state }
+    : { _tag: "Stop", reason, state, reply: { value: replyValue[0] as R } }
+
+/**
+ * An actor behaviour. `S` is the state, `P` the protocol, `Args` what `init` receives, `E`/`R` the error and
+ * requirements of the callbacks' effects.
+ */
+export interface Behaviour<S, P extends Protocol = Protocol, Args = void, E = never, R = never> {
+  /** a default name for the actor (used in errors and lifecycle events) */
+  readonly name?: string
+  readonly init: (args: Args) => Returns<InitResult<S, ContinueOf<P>>, E, R>
+  readonly handleCall?: (
+    request: CallOf<P>,
+    from: From<ReplyOf<P>>,
+    state: S
+  ) => Returns<CallResult<S, ReplyOf<P>, ContinueOf<P>>, E, R>
+  readonly handleCast?: (message: CastOf<P>, state: S) => Returns<NoReplyResult<S, ContinueOf<P>>, E, R>
+  readonly handleInfo?: (message: InfoOf<P> | SystemInfo, state: S) => Returns<NoReplyResult<S, ContinueOf<P>>, E, R>
+  readonly handleContinue?: (arg: ContinueOf<P>, state: S) => Returns<NoReplyResult<S, ContinueOf<P>>, E, R>
+  readonly terminate?: (reason: ExitReason, state: S) => Returns<void, E, R>
+}
+
+/**
+ * Types a behaviour against a protocol while inferring state and args from `init`.
+ *
+ * @example
+ * ```ts
+ * type CounterProtocol = { call: "get"; reply: number; cast: { add: number } }
+ * const Counter = Behaviour.make<CounterProtocol>()({
+ *   init: (start: number) => Behaviour.ok(start),
+ *   handleCall: (_req, _from, n) => Behaviour.reply(n, n),
+ *   handleCast: (msg, n) => Behaviour.noreply(n + msg.add)
+ * })
+ * ```
+ */
+export const make = <P extends Protocol>() =>
+<S, Args = void, E = never, R = never>(behaviour: Behaviour<S, P, Args, E, R>): Behaviour<S, P, Args, E, R> =>
+  behaviour

@@ -1,0 +1,78 @@
+/**
+ * Schema validation of the runtime's untrusted inputs (start options, child specs, supervisor options).
+ *
+ * Every public entry point decodes its options here and fails with `InvalidOptions`, whose `path` names the
+ * offending field in the caller's terms (`children[2].shutdown`, `mailbox.capacity`) and whose `detail` lists
+ * every problem found. Functions inside specs (`start`, `run`) are checked as functions; behaviours are values
+ * the type system already checks.
+ */
+import { Result, Schema, SchemaIssue } from "effect"
+import { InvalidOptions } from "./RuntimeError.ts"
+
+const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
+
+/** Renders a property path as `a.b[2].c`, prefixed with `prefix`. */
+export const formatPath = (path: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }>, prefix = ""): string => {
+  let out = prefix
+  for (const segment of path) {
+    const key = typeof segment === "object" ? segment.key : segment
+    if (typeof key === "number") out += `[${key}]`
+    else out += out === "" ? String(key) : `.${String(key)}`
+  }
+  return out
+}
+
+/** Decodes `input` with `schema`; on failure, an `InvalidOptions` naming the first bad path and every issue. */
+export const validate = <S extends Schema.Codec<unknown, unknown, never, never>>(
+  schema: S,
+  input: unknown,
+  subject: string,
+  pathPrefix = ""
+): Result.Result<S["Type"], InvalidOptions> => {
+  const result = Schema.decodeUnknownResult(schema)(input, { errors: "all" })
+  if (Result.isSuccess(result)) return Result.succeed(result.success)
+  const issues = formatter(result.failure.issue).issues
+  const first = issues[0]
+  return Result.fail(
+    new InvalidOptions({
+      subject,
+      path: formatPath(first?.path ?? [], pathPrefix),
+      detail: issues.map((i) => `${formatPath(i.path ?? [], pathPrefix) || "(root)"}: ${i.message}`).join("; ")
+    })
+  )
+}
+
+export const PositiveInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1)))
+export const NonNegativeInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
+export const NonNegative = Schema.Number.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
+export const AFunction = Schema.declare((u: unknown): u is Function => typeof u === "function", {
+  expected: "a function"
+})
+
+const NameRegistrationShape = Schema.declare(
+  (u: unknown): u is object => typeof u === "object" && u !== null && "_tag" in u && u._tag === "NameRegistration",
+  { expected: "a name or a registration (Registry.via)" }
+)
+
+export const StartOptions = Schema.Struct({
+  name: Schema.optional(Schema.Union([Schema.String, NameRegistrationShape])),
+  mailbox: Schema.optional(Schema.Struct({
+    capacity: Schema.optional(PositiveInt),
+    overflow: Schema.optional(Schema.Literals(["backpressure", "dropping", "sliding", "fail"]))
+  })),
+  kind: Schema.optional(Schema.Literals(["worker", "supervisor"]))
+})
+
+const checked = new WeakSet<object>()
+
+/** Validates start options once per options object (options reused across many starts are checked once). */
+export const decodeStartOptions = (options: object): Result.Result<unknown, InvalidOptions> | undefined => {
+  if (checked.has(options)) return undefined
+  const result = validate(StartOptions, options, "actor start options")
+  if (Result.isSuccess(result)) checked.add(options)
+  return result
+}
+
+/** An `InvalidOptions` for a rule Schema cannot express (cross-field checks). */
+export const invalid = (subject: string, path: string, detail: string): InvalidOptions =>
+  new InvalidOptions({ subject, path, detail: `${path}: ${detail}` })

@@ -1,0 +1,143 @@
+/**
+ * `Process`: what every supervised thing is — an actor, a task, a supervisor.
+ *
+ * Mirrors an Erlang pid as the supervisor and monitor machinery sees it: it has an identity, it is alive until it
+ * exits with a reason, others can observe its exit (links and monitors are built on `onExit`), it can be asked to
+ * stop (`exit(Pid, shutdown)` to a process that traps exits, which runs `terminate`), and it can be killed
+ * (`exit(Pid, kill)`: Effect interruption, `terminate` does not run).
+ *
+ * Hand-rolled: Effect fibers have observers but no notion of a graceful stop signal or of exit reasons.
+ * `ProcessBase` holds the observer bookkeeping shared by the implementations.
+ */
+import { Clock, Duration, Effect } from "effect"
+import * as ExitReason from "./ExitReason.ts"
+
+export const ProcessTypeId: unique symbol = Symbol.for("troupe/Process")
+export type ProcessTypeId = typeof ProcessTypeId
+
+export type ProcessKind = "worker" | "supervisor"
+
+export interface Process {
+  readonly [ProcessTypeId]: ProcessTypeId
+  /** unique in this Node process */
+  readonly pid: number
+  /** for humans: the registered or given name, else `<kind>#<pid>` */
+  readonly name: string
+  readonly kind: ProcessKind
+  /** `undefined` while alive */
+  readonly exitReason: ExitReason.ExitReason | undefined
+  /** Runs `observer` once when the process exits (at once if it already has). Returns an unsubscribe function. */
+  onExit(observer: (reason: ExitReason.ExitReason) => void): () => void
+  /** Graceful stop: the process finishes what it is doing, runs its `terminate`, and exits with `reason`. */
+  signalStop(reason: ExitReason.ExitReason): void
+  /** Brutal kill: interrupt now; `terminate` does not run; the exit reason is `killed`. */
+  kill(): void
+}
+
+export const isProcess = (u: unknown): u is Process => typeof u === "object" && u !== null && ProcessTypeId in u
+
+let nextPid = 0
+/** A fresh pid. */
+export const allocatePid = (): number => ++nextPid
+
+/** Observer bookkeeping shared by process implementations. */
+export abstract class ProcessBase implements Process {
+  readonly [ProcessTypeId]: ProcessTypeId = ProcessTypeId
+  readonly pid: number
+  abstract readonly name: string
+  abstract readonly kind: ProcessKind
+  exitReason: ExitReason.ExitReason | undefined = undefined
+  /** a single observer is stored bare, more in an array: most processes have exactly one (their supervisor) */
+  private observers: ((reason: ExitReason.ExitReason) => void) | Array<(reason: ExitReason.ExitReason) => void> | undefined =
+    undefined
+
+  constructor() {
+    this.pid = allocatePid()
+  }
+
+  onExit(observer: (reason: ExitReason.ExitReason) => void): () => void {
+    if (this.exitReason !== undefined) {
+      observer(this.exitReason)
+      return noop
+    }
+    const current = this.observers
+    if (current === undefined) this.observers = observer
+    else if (typeof current === "function") this.observers = [current, observer]
+    else current.push(observer)
+    return () => this.removeObserver(observer)
+  }
+
+  private removeObserver(observer: (reason: ExitReason.ExitReason) => void): void {
+    const current = this.observers
+    if (current === observer) this.observers = undefined
+    else if (Array.isArray(current)) {
+      const index = current.indexOf(observer)
+      if (index >= 0) current.splice(index, 1)
+    }
+  }
+
+  /** Records the exit reason (once) and notifies observers in registration order. */
+  protected markExited(reason: ExitReason.ExitReason): void {
+    if (this.exitReason !== undefined) return
+    this.exitReason = reason
+    const current = this.observers
+    this.observers = undefined
+    if (current === undefined) return
+    if (typeof current === "function") current(reason)
+    else for (const observer of current) observer(reason)
+  }
+
+  abstract signalStop(reason: ExitReason.ExitReason): void
+  abstract kill(): void
+
+  toString(): string {
+    return `${this.name}<${this.pid}>`
+  }
+  toJSON(): unknown {
+    return { pid: this.pid, name: this.name, kind: this.kind, alive: this.exitReason === undefined }
+  }
+}
+
+const noop = (): void => {}
+
+/** Waits for the process to exit and returns its reason. */
+export const awaitExit = (process: Process): Effect.Effect<ExitReason.ExitReason> =>
+  process.exitReason !== undefined
+    ? Effect.succeed(process.exitReason)
+    : Effect.callback<ExitReason.ExitReason>((resume) => {
+      const off = process.onExit((reason) => resume(Effect.succeed(reason)))
+      return Effect.sync(off)
+    })
+
+/**
+ * OTP's shutdown protocol for one process: send the stop signal, wait up to `timeout` for it to exit, then kill
+ * it and wait for that. `"brutalKill"` kills at once; `"infinity"` waits forever. Time is Effect's `Clock`, so
+ * the protocol runs under `TestClock` in tests.
+ */
+export const shutdown = (
+  process: Process,
+  mode: "brutalKill" | "infinity" | number,
+  reason: ExitReason.ExitReason = ExitReason.shutdown
+): Effect.Effect<ExitReason.ExitReason> =>
+  Effect.suspend(() => {
+    if (process.exitReason !== undefined) return Effect.succeed(process.exitReason)
+    if (mode === "brutalKill") {
+      process.kill()
+      return awaitExit(process)
+    }
+    process.signalStop(reason)
+    if (mode === "infinity") return awaitExit(process)
+    return awaitExit(process).pipe(
+      Effect.timeoutOrElse({
+        duration: Duration.millis(mode),
+        orElse: () =>
+          Effect.suspend(() => {
+            process.kill()
+            return awaitExit(process)
+          })
+      })
+    )
+  })
+
+/** Current time in ms from Effect's Clock (TestClock-aware), for restart windows and backoff. */
+export const nowMillis: Effect.Effect<number> = Clock.currentTimeMillis

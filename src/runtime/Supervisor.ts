@@ -1,0 +1,237 @@
+/**
+ * Supervisors: start a tree of children and keep it running by OTP's rules (see `SupervisorBehaviour`).
+ *
+ * - `spawn(options)` starts a supervisor whose lifetime its caller (or parent supervisor) owns; `start(options)`
+ *   ties it to the current `Scope` — closing the scope shuts the tree down in reverse start order, each child by
+ *   its `shutdown` setting; `layer(options)` is the same as a Layer providing `RootSupervisor`.
+ * - Start is synchronous: the ref is returned once every child has started. A child that fails to start makes
+ *   `spawn` fail with `FailedToStartChild { id, reason }` after the started ones were stopped in reverse order.
+ * - Management calls mirror `supervisor:start_child/terminate_child/restart_child/delete_child/which_children/
+ *   count_children/get_childspec` with OTP's error cases as typed errors.
+ * - Effect interruption of a supervisor is OTP's `kill`: its children are killed with it.
+ *
+ * Defaults: `oneForOne`, intensity 3 restarts in 5 seconds, `autoShutdown: "never"`.
+ */
+import { Cause, Context, Duration, Effect, Layer, Result, Schema, type Scope } from "effect"
+import * as Actor from "./Actor.ts"
+import { type ChildSpec, normalize } from "./ChildSpec.ts"
+import * as ExitReason from "./ExitReason.ts"
+import * as Options from "./Options.ts"
+import { awaitExit, type Process } from "./Process.ts"
+import { FailedToStartChild, InitFailed, type InvalidOptions } from "./RuntimeError.ts"
+import { type Child, killAll, makeChild } from "./SupervisorChild.ts"
+import {
+  type AutoShutdown,
+  behaviour,
+  type ChildCounts,
+  type ChildInfo,
+  type ManagementError,
+  type Request,
+  type Strategy,
+  type SupervisorConfig,
+  type SupervisorProtocol
+} from "./SupervisorBehaviour.ts"
+
+export type { AutoShutdown, ChildCounts, ChildInfo, ManagementError, Strategy } from "./SupervisorBehaviour.ts"
+
+/** A running supervisor. */
+export type SupervisorRef = Actor.ActorRef<SupervisorProtocol>
+
+export interface SupervisorOptions<R = never> {
+  /** for lifecycle events and errors */
+  readonly name?: string
+  /** default `oneForOne` */
+  readonly strategy?: Strategy
+  /** default 3 */
+  readonly maxRestarts?: number
+  /** the intensity period in seconds, default 5 */
+  readonly maxSeconds?: number
+  /** default `never` */
+  readonly autoShutdown?: AutoShutdown
+  readonly children?: ReadonlyArray<ChildSpec<R>>
+}
+
+export type SpawnError = FailedToStartChild | InvalidOptions
+
+const OptionsSchema = Schema.Struct({
+  name: Schema.optional(Schema.String),
+  strategy: Schema.optional(Schema.Literals(["oneForOne", "oneForAll", "restForOne"])),
+  maxRestarts: Schema.optional(Options.NonNegativeInt),
+  maxSeconds: Schema.optional(Options.NonNegative),
+  autoShutdown: Schema.optional(Schema.Literals(["never", "anySignificant", "allSignificant"])),
+  children: Schema.optional(Schema.Array(Schema.Unknown))
+})
+
+/** Validates options and every child spec (paths like `children[2].shutdown`); duplicate ids are rejected. */
+export const validateOptions = <R>(options: SupervisorOptions<R>): Result.Result<SupervisorConfig, InvalidOptions> => {
+  const checked = Options.validate(OptionsSchema, options, "supervisor options")
+  if (Result.isFailure(checked)) return Result.fail(checked.failure)
+  const autoShutdown = options.autoShutdown ?? "never"
+  const children: Array<Child> = []
+  const seen = new Set<string>()
+  for (const [index, spec] of (options.children ?? []).entries()) {
+    const normalized = normalize(spec, `children[${index}]`, autoShutdown)
+    if (Result.isFailure(normalized)) return Result.fail(normalized.failure)
+    if (seen.has(normalized.success.id)) {
+      return Result.fail(
+        Options.invalid("supervisor options", `children[${index}].id`, `duplicate child id "${normalized.success.id}"`)
+      )
+    }
+    seen.add(normalized.success.id)
+    children.push(makeChild(normalized.success as Child["spec"]))
+  }
+  return Result.succeed({
+    name: options.name ?? "supervisor",
+    strategy: options.strategy ?? "oneForOne",
+    maxRestarts: options.maxRestarts ?? 3,
+    periodMillis: Duration.toMillis(Duration.seconds(options.maxSeconds ?? 5)),
+    autoShutdown,
+    children,
+    holder: { state: undefined }
+  })
+}
+
+const unbounded = { capacity: Number.MAX_SAFE_INTEGER, overflow: "backpressure" } as const
+
+/**
+ * Starts a supervisor and its children; the caller owns its lifetime (stop it with `Actor.stop`, or let a
+ * parent supervisor do it).
+ */
+export const spawn = <R = never>(options: SupervisorOptions<R>): Effect.Effect<SupervisorRef, SpawnError, R> =>
+  Effect.suspend((): Effect.Effect<SupervisorRef, SpawnError, R> => {
+    const config = validateOptions(options)
+    if (Result.isFailure(config)) return Effect.fail(config.failure)
+    const holder = config.success.holder
+    return Actor.start(behaviour, config.success, { name: config.success.name, kind: "supervisor", mailbox: unbounded })
+      .pipe(
+        Effect.tap((ref) =>
+          Effect.sync(() => {
+            ref.onExit((reason) => {
+              // a killed supervisor (terminate did not run) takes its children with it, as links do in OTP
+              if (reason._tag === "Killed" && holder.state !== undefined) killAll(holder.state.children)
+            })
+          })
+        ),
+        Effect.catchTag("InitFailed", (error) => Effect.fail(toSpawnError(error))),
+        Effect.catchTag(["StartIgnored", "AlreadyStarted"], (error) => Effect.die(error))
+      ) as Effect.Effect<SupervisorRef, SpawnError, R>
+  })
+
+const toSpawnError = (error: InitFailed): FailedToStartChild => {
+  const reason = error.exitReason
+  if (reason._tag === "Shutdown" && reason.term instanceof FailedToStartChild) return reason.term
+  return new FailedToStartChild({ id: "(supervisor)", reason })
+}
+
+/**
+ * Starts a supervisor tied to the current scope: closing the scope shuts the tree down in order.
+ *
+ * @example
+ * ```ts
+ * const sup = yield* Supervisor.start({
+ *   strategy: "oneForOne",
+ *   children: [ChildSpec.actor("counter", Counter, 0), ChildSpec.task({ id: "sweeper", run: sweep })]
+ * })
+ * ```
+ */
+export const start = <R = never>(options: SupervisorOptions<R>): Effect.Effect<SupervisorRef, SpawnError, R | Scope.Scope> =>
+  Effect.acquireRelease(spawn(options), (ref) => shutdownTree(ref))
+
+/** Stops a supervisor with `shutdown` and waits until its whole tree is down. */
+export const shutdownTree = (ref: Process): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    if (ref.exitReason !== undefined) return Effect.void
+    ref.signalStop(ExitReason.shutdown)
+    return Effect.asVoid(awaitExit(ref))
+  })
+
+/** The root supervisor of an application layer. */
+export class RootSupervisor extends Context.Service<RootSupervisor, SupervisorRef>()("troupe/RootSupervisor") {}
+
+/** A Layer that starts the tree when built and shuts it down in order when released. */
+export const layer = <R = never>(options: SupervisorOptions<R>): Layer.Layer<RootSupervisor, SpawnError, R> =>
+  Layer.effect(RootSupervisor, start(options))
+
+/** A child spec for a nested supervisor (`type: "supervisor"`, shutdown `infinity` unless given). */
+export const childSpec = <R = never>(
+  id: string,
+  options: SupervisorOptions<R>,
+  spec?: Omit<ChildSpec, "id" | "start" | "type">
+): ChildSpec<R> => ({
+  ...spec,
+  id,
+  type: "supervisor",
+  start: spawn({ name: id, ...options }) as Effect.Effect<Process, unknown, R>
+})
+
+type CallFailure = Actor.CallError | import("./RuntimeError.ts").CallingSelf
+
+const request = <A, E extends ManagementError>(ref: SupervisorRef, message: Request): Effect.Effect<A, E | CallFailure> =>
+  Effect.flatMap(
+    Actor.call(ref, message, { timeout: "infinity" }),
+    (response) =>
+      Result.isSuccess(response) ? Effect.succeed(response.success as A) : Effect.fail(response.failure as E)
+  )
+
+/** Adds and starts a child (`undefined` when its start was ignored). */
+export const startChild = <R>(
+  ref: SupervisorRef,
+  spec: ChildSpec<R>
+): Effect.Effect<
+  Process | undefined,
+  | import("./RuntimeError.ts").AlreadyStarted
+  | import("./RuntimeError.ts").AlreadyPresent
+  | FailedToStartChild
+  | InvalidOptions
+  | CallFailure
+> => request(ref, { _tag: "StartChild", spec: spec as ChildSpec<unknown> })
+
+/** Terminates a child; a temporary child's spec is removed, others are kept (restartable). */
+export const terminateChild = (
+  ref: SupervisorRef,
+  id: string
+): Effect.Effect<void, import("./RuntimeError.ts").ChildNotFound | CallFailure> => request(ref, { _tag: "TerminateChild", id })
+
+/** Restarts a child that is not running. */
+export const restartChild = (
+  ref: SupervisorRef,
+  id: string
+): Effect.Effect<
+  Process | undefined,
+  | import("./RuntimeError.ts").ChildNotFound
+  | import("./RuntimeError.ts").ChildRunning
+  | import("./RuntimeError.ts").ChildRestarting
+  | FailedToStartChild
+  | CallFailure
+> => request(ref, { _tag: "RestartChild", id })
+
+/** Deletes the spec of a child that is not running. */
+export const deleteChild = (
+  ref: SupervisorRef,
+  id: string
+): Effect.Effect<
+  void,
+  | import("./RuntimeError.ts").ChildNotFound
+  | import("./RuntimeError.ts").ChildRunning
+  | import("./RuntimeError.ts").ChildRestarting
+  | CallFailure
+> => request(ref, { _tag: "DeleteChild", id })
+
+/** Every child, in start order. */
+export const whichChildren = (ref: SupervisorRef): Effect.Effect<ReadonlyArray<ChildInfo>, CallFailure> =>
+  request<ReadonlyArray<ChildInfo>, never>(ref, { _tag: "WhichChildren" })
+
+/** Counts of specs, running children, supervisors and workers. */
+export const countChildren = (ref: SupervisorRef): Effect.Effect<ChildCounts, CallFailure> =>
+  request<ChildCounts, never>(ref, { _tag: "CountChildren" })
+
+/** The spec a child was added with. */
+export const getChildSpec = (
+  ref: SupervisorRef,
+  id: string
+): Effect.Effect<ChildSpec<unknown>, import("./RuntimeError.ts").ChildNotFound | CallFailure> =>
+  request(ref, { _tag: "GetChildSpec", id })
+
+/** Renders a cause for humans (used by examples and tests). */
+export const prettyReason = (reason: ExitReason.ExitReason): string =>
+  reason._tag === "Failure" ? `failure: ${Cause.pretty(reason.cause).split("\n")[0]}` : ExitReason.format(reason)

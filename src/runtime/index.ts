@@ -1,0 +1,12 @@
+/**
+ * troupe's OTP mirror: actors (gen_server), supervisors, dynamic supervisors, registry and monitors.
+ */
+export * as Actor from "./Actor.ts"
+export * as Behaviour from "./Behaviour.ts"
+export * as ChildSpec from "./ChildSpec.ts"
+export * as ExitReason from "./ExitReason.ts"
+export * as Lifecycle from "./Lifecycle.ts"
+export * as Process from "./Process.ts"
+export * from "./RuntimeError.ts"
+export * as Supervisor from "./Supervisor.ts"
+export * as Task from "./Task.ts"

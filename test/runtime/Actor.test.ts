@@ -1,0 +1,298 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Cause, Deferred, Effect, Exit, Fiber, Ref } from "effect"
+import { TestClock } from "effect/testing"
+import { Actor, Behaviour, ExitReason, Process } from "../../src/runtime/index.ts"
+
+type CounterProtocol = {
+  readonly call: "get" | "crash" | { readonly sleep: number } | "later" | "stop-with-reply" | "self"
+  readonly reply: number | string
+  readonly cast: { readonly add: number } | "crash"
+  readonly info: "ping"
+}
+
+const makeCounter = (log: Array<string>) =>
+  Behaviour.make<CounterProtocol>()({
+    init: (start: number) => Behaviour.ok(start),
+    handleCall: (request, from, n) => {
+      if (request === "get") return Behaviour.reply(n, n)
+      if (request === "crash") throw new Error("handler threw")
+      if (request === "later") {
+        // reply from another fiber, after this handler returned noreply
+        return Effect.as(Effect.forkDetach(Effect.andThen(Effect.sleep(100), Actor.reply(from, n * 10))), Behaviour.noreply(n))
+      }
+      if (request === "stop-with-reply") return Behaviour.stop(ExitReason.normal, n, "bye")
+      if (request === "self") {
+        return Effect.flatMap(Actor.self, (me) =>
+          me === undefined ? Effect.die("no self") : Effect.map(Effect.exit(Actor.call(me as Actor.ActorRef<CounterProtocol>, "get")), (exit) =>
+            Behaviour.reply(Exit.isFailure(exit) ? String((Cause.squash(exit.cause) as { readonly _tag: string })._tag) : "no error", n)))
+      }
+      return Effect.as(Effect.sleep(request.sleep), Behaviour.reply(n + 1, n + 1))
+    },
+    handleCast: (message, n) => {
+      if (message === "crash") return Effect.fail("cast failed")
+      log.push(`cast ${message.add}`)
+      return Behaviour.noreply(n + message.add)
+    },
+    handleInfo: (message, n) => {
+      log.push(`info ${typeof message === "string" ? message : message._tag}`)
+      return Behaviour.noreply(n)
+    },
+    terminate: (reason) => Effect.sync(() => log.push(`terminate ${ExitReason.format(reason)}`))
+  })
+
+describe("Actor", () => {
+  it.effect("start is synchronous; call, cast and send are processed one at a time, in order", () =>
+    Effect.gen(function*() {
+      const log: Array<string> = []
+      const ref = yield* Actor.start(makeCounter(log), 1)
+      yield* Actor.cast(ref, { add: 2 })
+      yield* Actor.send(ref, "ping")
+      yield* Actor.cast(ref, { add: 3 })
+      assert.strictEqual(yield* Actor.call(ref, "get"), 6)
+      assert.deepStrictEqual(log, ["cast 2", "info ping", "cast 3"])
+      yield* Actor.stop(ref)
+      assert.deepStrictEqual(log.at(-1), "terminate normal")
+    }))
+
+  it.effect("init: ignore → StartIgnored without terminate; stop(reason) → InitFailed with that reason", () =>
+    Effect.gen(function*() {
+      let terminated = false
+      const ignoring = Behaviour.make<{}>()({ init: () => Behaviour.ignore, terminate: () => void (terminated = true) })
+      const ignored = yield* Effect.flip(Actor.start(ignoring, undefined))
+      assert.strictEqual(ignored._tag, "StartIgnored")
+      const stopping = Behaviour.make<{}>()({ init: () => Behaviour.stopInit(ExitReason.shutdownWith("no config")) })
+      const failed = yield* Effect.flip(Actor.start(stopping, undefined))
+      assert.strictEqual(failed._tag, "InitFailed")
+      assert.deepStrictEqual(failed._tag === "InitFailed" && failed.exitReason, ExitReason.shutdownWith("no config"))
+      const crashing = Behaviour.make<{}>()({ init: () => Effect.die(new Error("init crash")) })
+      const crashed = yield* Effect.flip(Actor.start(crashing, undefined))
+      assert.isTrue(crashed._tag === "InitFailed" && crashed.exitReason._tag === "Failure")
+      assert.isFalse(terminated)
+    }))
+
+  it.effect("call timeout: CallTimeout for the caller, the server keeps working and the late reply is dropped", () =>
+    Effect.gen(function*() {
+      const ref = yield* Actor.start(makeCounter([]), 0)
+      const caller = yield* Effect.forkChild(Effect.flip(Actor.call(ref, { sleep: 10_000 }, { timeout: 5000 })), {
+        startImmediately: true
+      })
+      yield* TestClock.adjust(5000)
+      const error = yield* Fiber.join(caller)
+      assert.strictEqual(error._tag, "CallTimeout")
+      yield* TestClock.adjust(5000) // the handler finishes: state 1, its reply is dropped
+      assert.strictEqual(yield* Actor.call(ref, "get"), 1)
+    }))
+
+  it.effect("call timeout with onTimeout: interrupt interrupts the handler and keeps the state", () =>
+    Effect.gen(function*() {
+      const ref = yield* Actor.start(makeCounter([]), 0)
+      const caller = yield* Effect.forkChild(
+        Effect.flip(Actor.call(ref, { sleep: 10_000 }, { timeout: 1000, onTimeout: "interrupt" })),
+        { startImmediately: true }
+      )
+      yield* TestClock.adjust(1000)
+      assert.strictEqual((yield* Fiber.join(caller))._tag, "CallTimeout")
+      assert.strictEqual(yield* Actor.call(ref, "get"), 0) // answered at once: the sleeping handler is gone
+    }))
+
+  it.effect("default call timeout is 5 seconds", () =>
+    Effect.gen(function*() {
+      const ref = yield* Actor.start(makeCounter([]), 0)
+      const caller = yield* Effect.forkChild(Effect.exit(Actor.call(ref, { sleep: 60_000 })), { startImmediately: true })
+      yield* TestClock.adjust(4999)
+      assert.isUndefined(caller.pollUnsafe())
+      yield* TestClock.adjust(1)
+      const exit = yield* Fiber.join(caller)
+      assert.isTrue(Exit.isFailure(exit) && Cause.squash(exit.cause) instanceof Error)
+    }))
+
+  it.effect("NoProc for a stopped actor; ActorExited with the reason when it dies mid-call; CallingSelf", () =>
+    Effect.gen(function*() {
+      const log: Array<string> = []
+      const ref = yield* Actor.start(makeCounter(log), 0)
+      const crashed = yield* Effect.flip(Actor.call(ref, "crash"))
+      assert.strictEqual(crashed._tag, "ActorExited")
+      assert.isTrue(crashed._tag === "ActorExited" && crashed.exitReason._tag === "Failure")
+      assert.isTrue(log.at(-1)?.startsWith("terminate failure(Error: handler threw)"))
+      const dead = yield* Effect.flip(Actor.call(ref, "get"))
+      assert.strictEqual(dead._tag, "NoProc")
+      const other = yield* Actor.start(makeCounter([]), 0)
+      assert.strictEqual(yield* Actor.call(other, "self"), "CallingSelf")
+    }))
+
+  it.effect("cast and send never fail for a dead actor", () =>
+    Effect.gen(function*() {
+      const ref = yield* Actor.start(makeCounter([]), 0)
+      yield* Actor.stop(ref)
+      yield* Actor.cast(ref, { add: 1 })
+      yield* Actor.send(ref, "ping")
+      assert.isFalse(Actor.isAlive(ref))
+    }))
+
+  it.effect("a failing or throwing handler is a crash of that actor only", () =>
+    Effect.gen(function*() {
+      const a = yield* Actor.start(makeCounter([]), 0)
+      const b = yield* Actor.start(makeCounter([]), 5)
+      yield* Actor.cast(a, "crash")
+      const reason = yield* Process.awaitExit(a)
+      assert.strictEqual(reason._tag, "Failure")
+      assert.strictEqual(yield* Actor.call(b, "get"), 5)
+    }))
+
+  it.effect("noreply, then Actor.reply from another fiber", () =>
+    Effect.gen(function*() {
+      const ref = yield* Actor.start(makeCounter([]), 7)
+      const caller = yield* Effect.forkChild(Actor.call(ref, "later"), { startImmediately: true })
+      assert.strictEqual(yield* Actor.call(ref, "get"), 7) // the server is free while the reply is pending
+      yield* TestClock.adjust(100)
+      assert.strictEqual(yield* Fiber.join(caller), 70)
+    }))
+
+  it.effect("stop with a reply: terminate runs, then the caller gets the reply; stop is synchronous", () =>
+    Effect.gen(function*() {
+      const log: Array<string> = []
+      const ref = yield* Actor.start(makeCounter(log), 0)
+      assert.strictEqual(yield* Actor.call(ref, "stop-with-reply"), "bye")
+      assert.deepStrictEqual(log, ["terminate normal"])
+      assert.deepStrictEqual(ref.exitReason, ExitReason.normal)
+      const other = yield* Actor.start(makeCounter(log), 0)
+      yield* Actor.stop(other, ExitReason.shutdownWith("maintenance"))
+      assert.strictEqual(log.at(-1), "terminate shutdown(maintenance)")
+      assert.strictEqual((yield* Effect.flip(Actor.stop(other)))._tag, "NoProc")
+    }))
+
+  it.effect("handleContinue runs before the next message", () =>
+    Effect.gen(function*() {
+      const log: Array<string> = []
+      const b = Behaviour.make<{ cast: string; continue: string; call: "log"; reply: ReadonlyArray<string> }>()({
+        init: () => Behaviour.ok(null, { continue: "after-init" }),
+        handleCast: (m, s) => {
+          log.push(m)
+          return Behaviour.noreply(s, { continue: `after-${m}` })
+        },
+        handleContinue: (arg, s) => {
+          log.push(arg)
+          return Behaviour.noreply(s)
+        },
+        handleCall: (_r, _f, s) => Behaviour.reply(log, s)
+      })
+      const ref = yield* Actor.start(b, undefined)
+      yield* Actor.cast(ref, "a")
+      yield* Actor.cast(ref, "b")
+      assert.deepStrictEqual(yield* Actor.call(ref, "log"), ["after-init", "a", "after-a", "b", "after-b"])
+    }))
+
+  it.effect("idle timeout: handleInfo(IdleTimeout) when nothing arrives; an arrival cancels it", () =>
+    Effect.gen(function*() {
+      const log: Array<string> = []
+      const b = Behaviour.make<{ cast: "poke" }>()({
+        init: () => Behaviour.ok(0, { timeout: 1000 }),
+        handleCast: (_m, s) => {
+          log.push("poke")
+          return Behaviour.noreply(s, { timeout: 1000 })
+        },
+        handleInfo: (m, s) => {
+          log.push(m._tag)
+          return Behaviour.noreply(s)
+        }
+      })
+      const ref = yield* Actor.start(b, undefined)
+      yield* TestClock.adjust(999)
+      yield* Actor.cast(ref, "poke") // cancels the first timer, arms a new one
+      yield* TestClock.adjust(999)
+      assert.deepStrictEqual(log, ["poke"])
+      yield* TestClock.adjust(1)
+      assert.deepStrictEqual(log, ["poke", "IdleTimeout"])
+      yield* TestClock.adjust(5000)
+      assert.deepStrictEqual(log, ["poke", "IdleTimeout"]) // noreply without timeout: no more timeouts
+    }))
+
+  describe("mailbox overflow", () => {
+    const gate = (started: Deferred.Deferred<void>, release: Deferred.Deferred<void>, seen: Array<number>) =>
+      Behaviour.make<{ cast: number; call: "seen"; reply: ReadonlyArray<number> }>()({
+        init: () => Behaviour.ok(null),
+        handleCast: (n, s) =>
+          n === 0
+            ? Effect.andThen(Deferred.succeed(started, undefined), Effect.as(Deferred.await(release), Behaviour.noreply(s)))
+            : Effect.sync(() => {
+              seen.push(n)
+              return Behaviour.noreply(s)
+            }),
+        handleCall: (_r, _f, s) => Behaviour.reply(seen, s)
+      })
+
+    const setup = (overflow: Actor.Overflow) =>
+      Effect.gen(function*() {
+        const started = yield* Deferred.make<void>()
+        const release = yield* Deferred.make<void>()
+        const seen: Array<number> = []
+        const ref = yield* Actor.start(gate(started, release, seen), undefined, { mailbox: { capacity: 2, overflow } })
+        yield* Actor.cast(ref, 0) // the actor is now busy until release
+        yield* Deferred.await(started)
+        yield* Actor.cast(ref, 1)
+        yield* Actor.cast(ref, 2) // mailbox full
+        return { ref, release, seen }
+      })
+
+    it.effect("backpressure: the sender waits for room; nothing is lost", () =>
+      Effect.gen(function*() {
+        const { ref, release } = yield* setup("backpressure")
+        const sender = yield* Effect.forkChild(Actor.cast(ref, 3), { startImmediately: true })
+        assert.isUndefined(sender.pollUnsafe())
+        yield* Deferred.succeed(release, undefined)
+        yield* Fiber.join(sender)
+        assert.deepStrictEqual(yield* Actor.call(ref, "seen"), [1, 2, 3])
+      }))
+
+    it.effect("dropping drops the new message; sliding evicts the oldest; fail fails the sender", () =>
+      Effect.gen(function*() {
+        const dropping = yield* setup("dropping")
+        yield* Actor.cast(dropping.ref, 3)
+        yield* Deferred.succeed(dropping.release, undefined)
+        assert.deepStrictEqual(yield* Actor.call(dropping.ref, "seen"), [1, 2])
+        assert.strictEqual(dropping.ref.dropped, 1)
+
+        const sliding = yield* setup("sliding")
+        yield* Actor.cast(sliding.ref, 3)
+        yield* Deferred.succeed(sliding.release, undefined)
+        assert.deepStrictEqual(yield* Actor.call(sliding.ref, "seen"), [2, 3])
+
+        const failing = yield* setup("fail")
+        const error = yield* Effect.flip(Actor.cast(failing.ref, 3))
+        assert.strictEqual(error._tag, "MailboxFull")
+        const callError = yield* Effect.flip(Actor.call(failing.ref, "seen"))
+        assert.strictEqual(callError._tag, "MailboxFull")
+      }))
+  })
+
+  it.effect("bad options fail with InvalidOptions naming the field", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Actor.start(makeCounter([]), 0, { mailbox: { capacity: 0 } }))
+      assert.strictEqual(error._tag, "InvalidOptions")
+      assert.isTrue(error._tag === "InvalidOptions" && error.path === "mailbox.capacity")
+      const overflow = yield* Effect.flip(
+        Actor.start(makeCounter([]), 0, { mailbox: { overflow: "explode" as Actor.Overflow } })
+      )
+      assert.isTrue(overflow._tag === "InvalidOptions" && overflow.path === "mailbox.overflow")
+    }))
+
+  it.effect("kill skips terminate and leaves reason killed", () =>
+    Effect.gen(function*() {
+      const log: Array<string> = []
+      const ref = yield* Actor.start(makeCounter(log), 0)
+      ref.kill()
+      assert.deepStrictEqual(yield* Process.awaitExit(ref), ExitReason.killed)
+      assert.deepStrictEqual(log, [])
+    }))
+
+  it.effect("state survives many messages; a long burst of casts keeps order", () =>
+    Effect.gen(function*() {
+      const ref = yield* Actor.start(makeCounter([]), 0)
+      const total = yield* Ref.make(0)
+      for (let i = 1; i <= 2000; i++) {
+        yield* Actor.cast(ref, { add: 1 })
+        yield* Ref.update(total, (t) => t + 1)
+      }
+      assert.strictEqual(yield* Actor.call(ref, "get"), yield* Ref.get(total))
+    }))
+})
