@@ -100,7 +100,7 @@ const DEFAULT_CALL_TIMEOUT = Duration.seconds(5)
  * const n = yield* Actor.call(ref, "get") // 2
  * ```
  */
-export const start = <S, P extends Behaviour.Protocol, Args, E, R>(
+export const start = <S, P extends Behaviour.Protocol, Args, E = never, R = never>(
   behaviour: Behaviour.Behaviour<S, P, Args, E, R>,
   args: Args,
   options?: StartOptions
@@ -135,7 +135,7 @@ export const start = <S, P extends Behaviour.Protocol, Args, E, R>(
   })
 
 /** `start`, with the actor stopped (`shutdown`, waiting for `terminate`) when the scope closes. */
-export const startScoped = <S, P extends Behaviour.Protocol, Args, E, R>(
+export const startScoped = <S, P extends Behaviour.Protocol, Args, E = never, R = never>(
   behaviour: Behaviour.Behaviour<S, P, Args, E, R>,
   args: Args,
   options?: StartOptions

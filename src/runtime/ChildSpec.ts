@@ -152,7 +152,7 @@ export const normalize = <R, Extra extends ReadonlyArray<unknown>>(
  * ChildSpec.actor("counter", Counter, 0, { restart: "transient" })
  * ```
  */
-export const actor = <S, P extends Behaviour.Protocol, Args, E, R>(
+export const actor = <S, P extends Behaviour.Protocol, Args, E = never, R = never>(
   id: string,
   behaviour: Behaviour.Behaviour<S, P, Args, E, R>,
   args: Args,

@@ -1,0 +1,68 @@
+/**
+ * Test workers for the supervisor suites: actors that log their lifecycle into a shared array and exit on
+ * command with any reason.
+ */
+import { Effect, Ref } from "effect"
+import { Actor, Behaviour, ChildSpec, ExitReason, type Process, Supervisor } from "../../../src/runtime/index.ts"
+
+export type WorkerProtocol = {
+  readonly cast: { readonly exit: ExitReason.ExitReason } | "crash"
+  readonly call: "ping"
+  readonly reply: string
+}
+
+export interface WorkerOptions {
+  /** terminate never finishes (for shutdown-timeout tests) */
+  readonly hangInTerminate?: boolean
+}
+
+export const worker = (log: Array<string>, id: string, options: WorkerOptions = {}) =>
+  Behaviour.make<WorkerProtocol>()({
+    init: () => {
+      log.push(`start ${id}`)
+      return Behaviour.ok(id)
+    },
+    handleCall: (_req, _from, s) => Behaviour.reply(`pong ${id}`, s),
+    handleCast: (message, s) => {
+      if (message === "crash") throw new Error(`${id} crashed`)
+      return Behaviour.stop(message.exit, s)
+    },
+    terminate: (reason) =>
+      options.hangInTerminate === true
+        ? Effect.andThen(Effect.sync(() => log.push(`terminating ${id}`)), Effect.never)
+        : Effect.sync(() => log.push(`stop ${id} ${ExitReason.format(reason)}`))
+  })
+
+export const workerSpec = (
+  log: Array<string>,
+  id: string,
+  spec: Omit<ChildSpec.ChildSpec, "id" | "start"> = {},
+  options: WorkerOptions = {}
+): ChildSpec.ChildSpec => ChildSpec.actor(id, worker(log, id, options), undefined, spec)
+
+/** The running process of child `id`. */
+export const childOf = (sup: Supervisor.SupervisorRef, id: string) =>
+  Effect.map(Supervisor.whichChildren(sup), (children) => children.find((c) => c.id === id)?.process)
+
+/** Makes child `id` exit with `reason` (or crash) and waits until the supervisor has handled it. */
+export const exitChild = (sup: Supervisor.SupervisorRef, id: string, how: ExitReason.ExitReason | "crash") =>
+  Effect.gen(function*() {
+    const process = yield* childOf(sup, id)
+    if (process === undefined || process === "restarting") return yield* Effect.die(`child ${id} not running`)
+    yield* Actor.cast(process as Actor.ActorRef<WorkerProtocol>, how === "crash" ? "crash" : { exit: how })
+    // the next call is processed after the ChildExit info, so the supervisor has reacted
+    if (sup.exitReason === undefined) yield* Effect.exit(Supervisor.countChildren(sup))
+  })
+
+export const pidOf = (process: Process.Process | "restarting" | undefined): number | string =>
+  process === undefined ? "undefined" : process === "restarting" ? "restarting" : process.pid
+
+/** A start effect that fails from the n-th call on. */
+export const flakyStart = (log: Array<string>, id: string, failFrom: number) =>
+  Effect.gen(function*() {
+    const calls = yield* Ref.make(0)
+    return Effect.flatMap(Ref.updateAndGet(calls, (n) => n + 1), (n) =>
+      n >= failFrom
+        ? Effect.fail(new Error(`${id} cannot start (attempt ${n})`))
+        : Actor.start(worker(log, id), undefined, { name: id }))
+  })
