@@ -53,8 +53,10 @@ export interface ActorRef<P extends Behaviour.Protocol = Behaviour.Protocol> ext
 }
 
 /** A name that resolves to an actor when used (see `Registry.via`), and can register one at start. */
-export interface NameRegistration {
+export interface NameRegistration<P extends Behaviour.Protocol = Behaviour.Protocol> {
   readonly _tag: "NameRegistration"
+  /** the protocol spoken by the process behind the name (type only) */
+  readonly _P?: P
   /** for messages */
   readonly display: string
   /** registers `process` under the name; fails with `AlreadyStarted` when the name is taken */
@@ -147,19 +149,19 @@ export const startScoped = <S, P extends Behaviour.Protocol, Args, E = never, R 
       return Effect.asVoid(awaitExit(ref))
     }))
 
-type Target<P extends Behaviour.Protocol> = ActorRef<P> | NameRegistration
+type Target<P extends Behaviour.Protocol> = ActorRef<P> | NameRegistration<P>
 
-const resolve = <P extends Behaviour.Protocol>(target: Target<P>): ActorProcess | undefined => {
-  if ((target as NameRegistration)._tag === "NameRegistration") {
-    const found = (target as NameRegistration).resolve()
+const resolve = <P extends Behaviour.Protocol>(target: Target<P> | Process): ActorProcess | undefined => {
+  if ((target as unknown as NameRegistration)._tag === "NameRegistration") {
+    const found = (target as unknown as NameRegistration).resolve()
     return found instanceof ActorProcess ? found : undefined
   }
   return target as unknown as ActorProcess
 }
 
 const targetName = <P extends Behaviour.Protocol>(target: Target<P>): string =>
-  (target as NameRegistration)._tag === "NameRegistration"
-    ? (target as NameRegistration).display
+  (target as unknown as NameRegistration)._tag === "NameRegistration"
+    ? (target as unknown as NameRegistration).display
     : (target as unknown as ActorProcess).name
 
 /**
@@ -229,7 +231,7 @@ const waitForRoom = (process: ActorProcess): Effect.Effect<void> =>
   })
 
 const deliverOneWay = (
-  target: Target<Behaviour.Protocol>,
+  target: Target<Behaviour.Protocol> | Process,
   envelope: Envelope
 ): Effect.Effect<void, MailboxFull> =>
   Effect.suspend(() => {
@@ -239,7 +241,7 @@ const deliverOneWay = (
     if (outcome !== DELIVERED && outcome !== DEAD) {
       switch (process.overflow) {
         case "backpressure":
-          return Effect.flatMap(waitForRoom(process), () => deliverOneWay(process as unknown as ActorRef, envelope))
+          return Effect.flatMap(waitForRoom(process), () => deliverOneWay(process, envelope))
         case "sliding":
           process.evictOldest()
           process.deliver(envelope)
@@ -263,14 +265,14 @@ export const cast = <P extends Behaviour.Protocol>(
   target: Target<P>,
   message: Behaviour.CastOf<P>
 ): Effect.Effect<void, MailboxFull> =>
-  deliverOneWay(target as Target<Behaviour.Protocol>, { kind: ENVELOPE_CAST, message })
+  deliverOneWay(target as Process, { kind: ENVELOPE_CAST, message })
 
 /** Sends a plain message to `handleInfo` (Erlang's `!`). Same delivery rules as `cast`. */
 export const send = <P extends Behaviour.Protocol>(
   target: Target<P>,
   message: Behaviour.InfoOf<P>
 ): Effect.Effect<void, MailboxFull> =>
-  deliverOneWay(target as Target<Behaviour.Protocol>, { kind: ENVELOPE_INFO, message })
+  deliverOneWay(target as Process, { kind: ENVELOPE_INFO, message })
 
 /** Synchronous `send` for callbacks outside Effect (timers, observers); returns false when not delivered. */
 export const sendUnsafe = (target: Process, message: unknown): boolean =>
@@ -296,11 +298,11 @@ export const stop = (
   timeout: Duration.Input | "infinity" = "infinity"
 ): Effect.Effect<void, NoProc | CallTimeout> =>
   Effect.suspend((): Effect.Effect<void, NoProc | CallTimeout> => {
-    const process = (target as NameRegistration)._tag === "NameRegistration"
-      ? (target as NameRegistration).resolve()
+    const process = (target as unknown as NameRegistration)._tag === "NameRegistration"
+      ? (target as unknown as NameRegistration).resolve()
       : target as Process
     if (process === undefined || process.exitReason !== undefined) {
-      return Effect.fail(new NoProc({ target: (target as Process).name ?? (target as NameRegistration).display }))
+      return Effect.fail(new NoProc({ target: (target as Process).name ?? (target as unknown as NameRegistration).display }))
     }
     process.signalStop(reason)
     const waited = awaitExit(process)
@@ -313,9 +315,13 @@ export const stop = (
   })
 
 /** The actor running the current fiber (inside its callbacks), if any. */
-export const self: Effect.Effect<ActorRef | undefined> = Effect.withFiber((fiber) =>
-  Effect.succeed(actorOfFiber.get(fiber) as unknown as ActorRef | undefined)
+export const self: Effect.Effect<Process | undefined> = Effect.withFiber((fiber) =>
+  Effect.succeed(actorOfFiber.get(fiber))
 )
+
+/** `self`, typed with the protocol the caller knows it speaks. */
+export const selfAs = <P extends Behaviour.Protocol>(): Effect.Effect<ActorRef<P> | undefined> =>
+  self as Effect.Effect<ActorRef<P> | undefined>
 
 /** Is the value an actor ref? */
 export const isActorRef = (u: unknown): u is ActorRef => u instanceof ActorProcess

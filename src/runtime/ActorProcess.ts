@@ -56,7 +56,7 @@ interface StopRequest {
 }
 
 type AnyBehaviour = Behaviour.Behaviour<unknown, Behaviour.Protocol, unknown, unknown, never>
-type AnyResult = Behaviour.CallResult<unknown, unknown> | Behaviour.NoReplyResult<unknown>
+type AnyResult = Behaviour.CallResult<unknown, unknown, unknown> | Behaviour.NoReplyResult<unknown, unknown>
 
 const isEffect = Effect.isEffect
 
@@ -142,7 +142,7 @@ export class ActorProcess extends ProcessBase {
     return Effect.succeed(reason)
   }
 
-  private afterInit(result: Behaviour.InitResult<unknown>): Effect.Effect<ExitReason.ExitReason, unknown> {
+  private afterInit(result: Behaviour.InitResult<unknown, unknown>): Effect.Effect<ExitReason.ExitReason, unknown> {
     switch (result?._tag) {
       case "Ok": {
         this.state = result.state
@@ -352,7 +352,7 @@ export class ActorProcess extends ProcessBase {
     }
   }
 
-  private afterNoReply(result: Behaviour.NoReplyResult<unknown>): Effect.Effect<StopRequest, unknown> | undefined {
+  private afterNoReply(result: Behaviour.NoReplyResult<unknown, unknown>): Effect.Effect<StopRequest, unknown> | undefined {
     switch (result?._tag) {
       case "NoReply":
         this.state = result.state
@@ -366,7 +366,7 @@ export class ActorProcess extends ProcessBase {
   }
 
   /** Applies `{continue, timeout, hibernate}`; returns the `handleContinue` step when there is one. */
-  private applyOptions(options: Behaviour.ResultOptions | undefined): Effect.Effect<StopRequest, unknown> | undefined {
+  private applyOptions(options: Behaviour.ResultOptions<unknown> | undefined): Effect.Effect<StopRequest, unknown> | undefined {
     if (options === undefined) {
       this.idleMillis = undefined
       return undefined

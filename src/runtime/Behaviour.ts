@@ -27,11 +27,11 @@ export interface Protocol {
   readonly continue?: unknown
 }
 
-export type CallOf<P extends Protocol> = P extends { readonly call: infer A } ? A : never
-export type ReplyOf<P extends Protocol> = P extends { readonly reply: infer A } ? A : unknown
-export type CastOf<P extends Protocol> = P extends { readonly cast: infer A } ? A : never
-export type InfoOf<P extends Protocol> = P extends { readonly info: infer A } ? A : never
-export type ContinueOf<P extends Protocol> = P extends { readonly continue: infer A } ? A : never
+export type CallOf<P extends Protocol> = P extends { readonly call: infer A } ? A : "call" extends keyof P ? unknown : never
+export type ReplyOf<P extends Protocol> = P extends { readonly reply: infer A } ? A : "reply" extends keyof P ? unknown : unknown
+export type CastOf<P extends Protocol> = P extends { readonly cast: infer A } ? A : "cast" extends keyof P ? unknown : never
+export type InfoOf<P extends Protocol> = P extends { readonly info: infer A } ? A : "info" extends keyof P ? unknown : never
+export type ContinueOf<P extends Protocol> = P extends { readonly continue: infer A } ? A : "continue" extends keyof P ? unknown : never
 
 /** What `handleInfo` can receive beyond the protocol's own info messages. */
 export type SystemInfo = IdleTimeout | Down

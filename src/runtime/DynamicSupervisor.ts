@@ -1,0 +1,285 @@
+/**
+ * Dynamic supervisors: children started on demand, one_for_one only.
+ *
+ * Mirrors Elixir's `DynamicSupervisor` (OTP's `simple_one_for_one` made general): no children at start,
+ * `startChild(sup, spec)` starts one (its `start` function receives the supervisor's `extraArguments` first),
+ * `maxChildren` bounds how many run at once (`MaxChildren` error), restart types and intensity follow the
+ * static supervisor (default 3 restarts in 5 s; exceeding it shuts everything down and exits `shutdown`),
+ * temporary children are forgotten when they exit, and shutdown terminates all children concurrently.
+ *
+ * Specs are validated once per spec object (a spec reused across many starts is checked once), which keeps
+ * `startChild` on the microsecond scale.
+ */
+import { Clock, Duration, Effect, Result, Schema, type Scope } from "effect"
+import * as Actor from "./Actor.ts"
+import * as Behaviour from "./Behaviour.ts"
+import { type ChildSpec, type NormalizedSpec, normalize } from "./ChildSpec.ts"
+import * as ExitReason from "./ExitReason.ts"
+import { CurrentLifecycleSink } from "./Lifecycle.ts"
+import * as Options from "./Options.ts"
+import type { Process } from "./Process.ts"
+import { addRestart } from "./RestartIntensity.ts"
+import { ChildNotFound, FailedToStartChild, type InvalidOptions, MaxChildren } from "./RuntimeError.ts"
+import * as SupervisorChild from "./SupervisorChild.ts"
+import { type Child, type ChildExit, emit, killAll, makeChild, shouldRestart, type SupervisorContext } from "./SupervisorChild.ts"
+import { shutdownTree } from "./Supervisor.ts"
+
+export interface DynamicSupervisorOptions<Extra extends ReadonlyArray<unknown> = []> {
+  readonly name?: string
+  /** default 3 */
+  readonly maxRestarts?: number
+  /** default 5 */
+  readonly maxSeconds?: number
+  /** default: unbounded */
+  readonly maxChildren?: number
+  /** prepended to every child's start arguments */
+  readonly extraArguments?: Extra
+}
+
+interface Config {
+  readonly name: string
+  readonly maxRestarts: number
+  readonly periodMillis: number
+  readonly maxChildren: number
+  readonly extra: ReadonlyArray<unknown>
+  readonly holder: { state: State | undefined }
+}
+
+interface State {
+  readonly config: Config
+  readonly context: SupervisorContext
+  readonly children: Set<Child>
+  restarts: ReadonlyArray<number>
+}
+
+type Request =
+  | { readonly _tag: "StartChild"; readonly spec: NormalizedSpec<unknown, ReadonlyArray<unknown>> }
+  | { readonly _tag: "TerminateChild"; readonly process: Process }
+  | { readonly _tag: "WhichChildren" }
+  | { readonly _tag: "CountChildren" }
+
+type Response = Result.Result<unknown, FailedToStartChild | MaxChildren | ChildNotFound>
+
+type DynamicProtocol = {
+  readonly call: Request
+  readonly reply: Response
+  readonly info: ChildExit | { readonly _tag: "TryAgain"; readonly child: Child }
+}
+
+/** A running dynamic supervisor whose children's `start` functions take `Extra` first. */
+export type DynamicSupervisorRef<Extra extends ReadonlyArray<unknown> = []> = Actor.ActorRef<DynamicProtocol> & {
+  readonly _Extra?: Extra
+}
+
+const childCount = (state: State): number => {
+  let n = 0
+  for (const child of state.children) if (child.process !== undefined) n++
+  return n
+}
+
+const behaviour = Behaviour.make<DynamicProtocol>()({
+  name: "dynamic-supervisor",
+  init: (config: Config) =>
+    Effect.gen(function*() {
+      const self = yield* Actor.self
+      if (self === undefined) return yield* Effect.die(new Error("dynamic supervisor init outside its actor"))
+      const clock = yield* Clock.Clock
+      const context: SupervisorContext = {
+        name: config.name,
+        self,
+        sink: yield* CurrentLifecycleSink,
+        now: () => clock.currentTimeMillisUnsafe()
+      }
+      const state: State = { config, context, children: new Set(), restarts: [] }
+      config.holder.state = state
+      emit(context, "SupervisorStarted", { pid: self.pid })
+      return Behaviour.ok(state)
+    }),
+  handleCall: (request, _from, state) => {
+    switch (request._tag) {
+      case "StartChild": {
+        if (childCount(state) >= state.config.maxChildren) {
+          const error = new MaxChildren({ supervisor: state.config.name, maxChildren: state.config.maxChildren })
+          return Behaviour.reply(Result.fail(error) as Response, state)
+        }
+        const child = makeChild(request.spec, state.config.extra)
+        return Effect.map(SupervisorChild.startChild(state.context, child), (outcome) => {
+          if (outcome._tag === "Failed") {
+            return Behaviour.reply(Result.fail(new FailedToStartChild({ id: child.spec.id, reason: outcome.reason })) as Response, state)
+          }
+          if (outcome._tag === "Ignored") return Behaviour.reply(Result.succeed(undefined) as Response, state)
+          state.children.add(child)
+          return Behaviour.reply(Result.succeed(outcome.process) as Response, state)
+        })
+      }
+      case "TerminateChild": {
+        for (const child of state.children) {
+          if (child.process === request.process) {
+            return Effect.map(SupervisorChild.terminateChild(state.context, child), () => {
+              state.children.delete(child)
+              return Behaviour.reply(Result.succeed(undefined) as Response, state)
+            })
+          }
+        }
+        const error = new ChildNotFound({ id: String(request.process.pid) })
+        return Behaviour.reply(Result.fail(error) as Response, state)
+      }
+      case "WhichChildren":
+        return Behaviour.reply(Result.succeed([...state.children].map((c) => c.process ?? "restarting")) as Response, state)
+      case "CountChildren": {
+        let supervisors = 0
+        for (const c of state.children) if (c.spec.type === "supervisor") supervisors++
+        const counts = { specs: state.children.size, active: childCount(state), supervisors, workers: state.children.size - supervisors }
+        return Behaviour.reply(Result.succeed(counts) as Response, state)
+      }
+    }
+  },
+  handleInfo: (message, state) => {
+    if (message._tag === "TryAgain") {
+      return message.child.restarting && state.children.has(message.child) ? restart(state, message.child) : Behaviour.noreply(state)
+    }
+    if (message._tag !== "ChildExit") return Behaviour.noreply(state)
+    const { child, process, reason } = message
+    if (child.process !== process) return Behaviour.noreply(state)
+    child.process = undefined
+    child.offExit = undefined
+    emit(state.context, "ChildExited", { childId: child.spec.id, pid: process.pid, reason })
+    if (!shouldRestart(child, reason)) {
+      state.children.delete(child)
+      return Behaviour.noreply(state)
+    }
+    return restart(state, child)
+  },
+  terminate: (_reason, state) =>
+    Effect.gen(function*() {
+      yield* Effect.forEach(state.children, (child) => SupervisorChild.terminateChild(state.context, child), {
+        concurrency: "unbounded",
+        discard: true
+      })
+      emit(state.context, "SupervisorStopped", { pid: state.context.self.pid })
+    })
+})
+
+const restart = (state: State, child: Child): Effect.Effect<Behaviour.NoReplyResult<State>> =>
+  Effect.gen(function*() {
+    const { allowed, restarts } = addRestart(state.restarts, state.context.now(), state.config.maxRestarts, state.config.periodMillis)
+    state.restarts = restarts
+    if (!allowed) {
+      emit(state.context, "RestartIntensityReached", { childId: child.spec.id })
+      return Behaviour.stop(ExitReason.shutdown, state)
+    }
+    const outcome = yield* SupervisorChild.startChild(state.context, child)
+    if (outcome._tag === "Started") {
+      emit(state.context, "ChildRestarted", { childId: child.spec.id, pid: outcome.process.pid })
+    } else if (outcome._tag === "Ignored") {
+      state.children.delete(child)
+    } else {
+      // like OTP's try_again_restart: retried later, and every retry counts toward the intensity
+      child.restarting = true
+      Actor.sendUnsafe(state.context.self, { _tag: "TryAgain", child })
+    }
+    return Behaviour.noreply(state)
+  })
+
+const OptionsSchema = Schema.Struct({
+  name: Schema.optional(Schema.String),
+  maxRestarts: Schema.optional(Options.NonNegativeInt),
+  maxSeconds: Schema.optional(Options.NonNegative),
+  maxChildren: Schema.optional(Options.PositiveInt),
+  extraArguments: Schema.optional(Schema.Array(Schema.Unknown))
+})
+
+/** Starts a dynamic supervisor; the caller owns its lifetime. */
+export const spawn = <Extra extends ReadonlyArray<unknown> = []>(
+  options: DynamicSupervisorOptions<Extra> = {}
+): Effect.Effect<DynamicSupervisorRef<Extra>, InvalidOptions> =>
+  Effect.suspend((): Effect.Effect<DynamicSupervisorRef<Extra>, InvalidOptions> => {
+    const checked = Options.validate(OptionsSchema, options, "dynamic supervisor options")
+    if (Result.isFailure(checked)) return Effect.fail(checked.failure)
+    const config: Config = {
+      name: options.name ?? "dynamic-supervisor",
+      maxRestarts: options.maxRestarts ?? 3,
+      periodMillis: Duration.toMillis(Duration.seconds(options.maxSeconds ?? 5)),
+      maxChildren: options.maxChildren ?? Number.POSITIVE_INFINITY,
+      extra: options.extraArguments ?? [],
+      holder: { state: undefined }
+    }
+    return Actor.start(behaviour, config, {
+      name: config.name,
+      kind: "supervisor",
+      mailbox: { capacity: Number.MAX_SAFE_INTEGER }
+    }).pipe(
+      Effect.tap((ref) =>
+        Effect.sync(() => {
+          ref.onExit((reason) => {
+            if (reason._tag === "Killed" && config.holder.state !== undefined) killAll([...config.holder.state.children])
+          })
+        })
+      ),
+      Effect.catch((error) => Effect.die(error))
+    ) as Effect.Effect<DynamicSupervisorRef<Extra>, InvalidOptions>
+  })
+
+/** `spawn`, shut down (all children concurrently) when the scope closes. */
+export const start = <Extra extends ReadonlyArray<unknown> = []>(
+  options: DynamicSupervisorOptions<Extra> = {}
+): Effect.Effect<DynamicSupervisorRef<Extra>, InvalidOptions, Scope.Scope> =>
+  Effect.acquireRelease(spawn(options), (ref) => shutdownTree(ref))
+
+const normalized = new WeakMap<object, NormalizedSpec<unknown, ReadonlyArray<unknown>>>()
+
+const normalizeCached = <R, Extra extends ReadonlyArray<unknown>>(
+  spec: ChildSpec<R, Extra>
+): Result.Result<NormalizedSpec<unknown, ReadonlyArray<unknown>>, InvalidOptions> => {
+  const cached = normalized.get(spec)
+  if (cached !== undefined) return Result.succeed(cached)
+  const result = normalize(spec as ChildSpec<unknown, ReadonlyArray<unknown>>, "", "never")
+  if (Result.isSuccess(result)) normalized.set(spec, result.success)
+  return result
+}
+
+type CallFailure = Actor.CallError | import("./RuntimeError.ts").CallingSelf
+
+/**
+ * Starts a child under the dynamic supervisor. Its `start` receives the supervisor's `extraArguments` first.
+ * Returns the process, or `undefined` when the start was ignored.
+ */
+export const startChild = <Extra extends ReadonlyArray<unknown>, R>(
+  ref: DynamicSupervisorRef<Extra>,
+  spec: ChildSpec<R, NoInfer<Extra>>
+): Effect.Effect<Process | undefined, MaxChildren | FailedToStartChild | InvalidOptions | CallFailure, R> =>
+  Effect.suspend((): Effect.Effect<Process | undefined, MaxChildren | FailedToStartChild | InvalidOptions | CallFailure> => {
+    const checked = normalizeCached(spec)
+    if (Result.isFailure(checked)) return Effect.fail(checked.failure)
+    return Effect.flatMap(
+      Actor.call(ref, { _tag: "StartChild", spec: checked.success }, { timeout: "infinity" }),
+      (response) =>
+        Result.isSuccess(response)
+          ? Effect.succeed(response.success as Process | undefined)
+          : Effect.fail(response.failure as MaxChildren | FailedToStartChild)
+    )
+  }) as Effect.Effect<Process | undefined, MaxChildren | FailedToStartChild | InvalidOptions | CallFailure, R>
+
+/** Terminates one child (by its process). */
+export const terminateChild = <Extra extends ReadonlyArray<unknown>>(
+  ref: DynamicSupervisorRef<Extra>,
+  process: Process
+): Effect.Effect<void, import("./RuntimeError.ts").ChildNotFound | CallFailure> =>
+  Effect.flatMap(Actor.call(ref, { _tag: "TerminateChild", process }, { timeout: "infinity" }), (response) =>
+    Result.isSuccess(response) ? Effect.void : Effect.fail(response.failure as import("./RuntimeError.ts").ChildNotFound))
+
+/** The running children (or `"restarting"` for one whose restart is pending). */
+export const whichChildren = <Extra extends ReadonlyArray<unknown>>(
+  ref: DynamicSupervisorRef<Extra>
+): Effect.Effect<ReadonlyArray<Process | "restarting">, CallFailure> =>
+  Effect.map(Actor.call(ref, { _tag: "WhichChildren" }, { timeout: "infinity" }), (response) =>
+    Result.isSuccess(response) ? response.success as ReadonlyArray<Process | "restarting"> : [])
+
+/** Counts of children (specs = running + restarting), as `Supervisor.countChildren`. */
+export const countChildren = <Extra extends ReadonlyArray<unknown>>(
+  ref: DynamicSupervisorRef<Extra>
+): Effect.Effect<import("./SupervisorBehaviour.ts").ChildCounts, CallFailure> =>
+  Effect.map(Actor.call(ref, { _tag: "CountChildren" }, { timeout: "infinity" }), (response) =>
+    Result.isSuccess(response)
+      ? response.success as import("./SupervisorBehaviour.ts").ChildCounts
+      : { specs: 0, active: 0, supervisors: 0, workers: 0 })

@@ -1,0 +1,201 @@
+/**
+ * Process registries: name → process lookup, and pub/sub over keys.
+ *
+ * Mirrors Elixir's `Registry`:
+ * - `keys: "unique"` — one process per key; registering a taken key fails with `AlreadyStarted` (holding the
+ *   current owner's pid). `keys: "duplicate"` — any number of processes per key (pub/sub groups).
+ * - Each entry carries a value. Entries are removed automatically when their process exits.
+ * - `lookup(key)` returns `[process, value]` entries; `dispatch(key, f)` runs `f` over the entries of a key.
+ * - `via(registry, key)` is a name: `Actor.start(b, args, { name: Registry.via(reg, "x") })` registers the actor
+ *   before its `init` runs (a taken name → `AlreadyStarted`), and `Actor.call/cast/send(Registry.via(...))`
+ *   address it by name.
+ *
+ * Hand-rolled on plain `Map`s (no `Ref`): lookups are synchronous and cost one `Map.get`, which is what a
+ * registry on every call path needs. The registry is a value; `Registry.layer` offers one as a service.
+ */
+import { Context, Effect, Layer } from "effect"
+import type * as Actor from "./Actor.ts"
+import type * as Behaviour from "./Behaviour.ts"
+import type { Process } from "./Process.ts"
+import { AlreadyStarted } from "./RuntimeError.ts"
+
+export type KeyMode = "unique" | "duplicate"
+
+export interface Entry<V> {
+  readonly process: Process
+  readonly value: V
+}
+
+export class ProcessRegistry<K = string, V = unknown> {
+  readonly mode: KeyMode
+  readonly name: string
+  private readonly unique = new Map<K, Entry<V>>()
+  private readonly duplicate = new Map<K, Map<Process, Entry<V>>>()
+  /** keys held per process, and the exit subscription that cleans them up */
+  private readonly held = new Map<Process, { keys: Set<K>; off: () => void }>()
+
+  constructor(mode: KeyMode, name: string) {
+    this.mode = mode
+    this.name = name
+  }
+
+  /** Registers `process` under `key`; for unique keys a live owner makes this fail with its pid. */
+  registerUnsafe(key: K, process: Process, value: V): { readonly ok: true } | { readonly ok: false; readonly owner: Process } {
+    if (process.exitReason !== undefined) return { ok: true } // a dead process would be removed at once
+    if (this.mode === "unique") {
+      const current = this.unique.get(key)
+      if (current !== undefined && current.process.exitReason === undefined) return { ok: false, owner: current.process }
+      this.unique.set(key, { process, value })
+    } else {
+      let group = this.duplicate.get(key)
+      if (group === undefined) this.duplicate.set(key, group = new Map())
+      group.set(process, { process, value })
+    }
+    let holding = this.held.get(process)
+    if (holding === undefined) {
+      const keys = new Set<K>()
+      holding = { keys, off: process.onExit(() => this.removeProcess(process)) }
+      this.held.set(process, holding)
+    }
+    holding.keys.add(key)
+    return { ok: true }
+  }
+
+  /** Removes `process`'s entry under `key`. */
+  unregisterUnsafe(key: K, process: Process): void {
+    if (this.mode === "unique") {
+      if (this.unique.get(key)?.process === process) this.unique.delete(key)
+    } else {
+      const group = this.duplicate.get(key)
+      group?.delete(process)
+      if (group?.size === 0) this.duplicate.delete(key)
+    }
+    const holding = this.held.get(process)
+    if (holding !== undefined) {
+      holding.keys.delete(key)
+      if (holding.keys.size === 0) {
+        holding.off()
+        this.held.delete(process)
+      }
+    }
+  }
+
+  private removeProcess(process: Process): void {
+    const holding = this.held.get(process)
+    if (holding === undefined) return
+    this.held.delete(process)
+    for (const key of holding.keys) {
+      if (this.mode === "unique") {
+        if (this.unique.get(key)?.process === process) this.unique.delete(key)
+      } else {
+        const group = this.duplicate.get(key)
+        group?.delete(process)
+        if (group?.size === 0) this.duplicate.delete(key)
+      }
+    }
+  }
+
+  /** The live process registered under a unique key. */
+  whereisUnsafe(key: K): Process | undefined {
+    const entry = this.unique.get(key)
+    return entry !== undefined && entry.process.exitReason === undefined ? entry.process : undefined
+  }
+
+  /** Every live entry under `key`. */
+  lookupUnsafe(key: K): ReadonlyArray<Entry<V>> {
+    if (this.mode === "unique") {
+      const entry = this.unique.get(key)
+      return entry !== undefined && entry.process.exitReason === undefined ? [entry] : []
+    }
+    const group = this.duplicate.get(key)
+    if (group === undefined) return []
+    const out: Array<Entry<V>> = []
+    for (const entry of group.values()) if (entry.process.exitReason === undefined) out.push(entry)
+    return out
+  }
+
+  /** The keys `process` is registered under. */
+  keysOfUnsafe(process: Process): ReadonlyArray<K> {
+    return [...(this.held.get(process)?.keys ?? [])]
+  }
+
+  /** Number of registered entries. */
+  get size(): number {
+    if (this.mode === "unique") return this.unique.size
+    let n = 0
+    for (const group of this.duplicate.values()) n += group.size
+    return n
+  }
+}
+
+/** Creates a registry. */
+export const make = <K = string, V = unknown>(options: { readonly keys: KeyMode; readonly name?: string }): Effect.Effect<ProcessRegistry<K, V>> =>
+  Effect.sync(() => new ProcessRegistry<K, V>(options.keys, options.name ?? `registry(${options.keys})`))
+
+/** Registers `process` under `key` with `value`; a taken unique key fails with `AlreadyStarted`. */
+export const register = <K, V>(
+  registry: ProcessRegistry<K, V>,
+  key: K,
+  process: Process,
+  value: V
+): Effect.Effect<void, AlreadyStarted> =>
+  Effect.suspend(() => {
+    const result = registry.registerUnsafe(key, process, value)
+    return result.ok ? Effect.void : Effect.fail(new AlreadyStarted({ name: `${registry.name}:${String(key)}`, pid: result.owner.pid }))
+  })
+
+/** Removes `process`'s entry under `key`. */
+export const unregister = <K, V>(registry: ProcessRegistry<K, V>, key: K, process: Process): Effect.Effect<void> =>
+  Effect.sync(() => registry.unregisterUnsafe(key, process))
+
+/** The live entries under `key`. */
+export const lookup = <K, V>(registry: ProcessRegistry<K, V>, key: K): Effect.Effect<ReadonlyArray<Entry<V>>> =>
+  Effect.sync(() => registry.lookupUnsafe(key))
+
+/** The live process under a unique key, if any. */
+export const whereis = <K, V>(registry: ProcessRegistry<K, V>, key: K): Effect.Effect<Process | undefined> =>
+  Effect.sync(() => registry.whereisUnsafe(key))
+
+/**
+ * Runs `f` with the live entries under `key` (pub/sub over duplicate keys); does nothing when there are none.
+ *
+ * @example
+ * ```ts
+ * yield* Registry.dispatch(topics, "orders", (entries) =>
+ *   Effect.forEach(entries, (e) => Actor.cast(e.process as OrderListener, event), { discard: true }))
+ * ```
+ */
+export const dispatch = <K, V, E, R>(
+  registry: ProcessRegistry<K, V>,
+  key: K,
+  f: (entries: ReadonlyArray<Entry<V>>) => Effect.Effect<unknown, E, R>
+): Effect.Effect<void, E, R> =>
+  Effect.suspend(() => {
+    const entries = registry.lookupUnsafe(key)
+    return entries.length === 0 ? Effect.void : Effect.asVoid(f(entries))
+  })
+
+/** The keys `process` holds in `registry`. */
+export const keysOf = <K, V>(registry: ProcessRegistry<K, V>, process: Process): Effect.Effect<ReadonlyArray<K>> =>
+  Effect.sync(() => registry.keysOfUnsafe(process))
+
+/**
+ * A name in a unique registry, for `Actor.start({ name })` and for addressing: `Actor.call(via(reg, k), msg)`.
+ */
+export const via = <P extends Behaviour.Protocol = Behaviour.Protocol, K = string, V = unknown>(
+  registry: ProcessRegistry<K, V>,
+  key: K,
+  value?: V
+): Actor.NameRegistration<P> => ({
+  _tag: "NameRegistration",
+  display: `${registry.name}:${String(key)}`,
+  register: (process) => register(registry, key, process, value as V),
+  resolve: () => registry.whereisUnsafe(key)
+})
+
+/** A registry offered as a service. */
+export class Registry extends Context.Service<Registry, ProcessRegistry<string, unknown>>()("troupe/Registry") {}
+
+/** Provides a `Registry` service with the given key mode. */
+export const layer = (options: { readonly keys: KeyMode; readonly name?: string }): Layer.Layer<Registry> =>
+  Layer.effect(Registry, make<string, unknown>(options))

@@ -1,0 +1,84 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { Actor, Behaviour, DynamicSupervisor, ExitReason, Process } from "../../src/runtime/index.ts"
+import { worker, type WorkerProtocol } from "./support/workers.ts"
+
+const spec = (log: Array<string>, id: string, restart: "permanent" | "transient" | "temporary" = "permanent") => ({
+  id,
+  restart,
+  start: Actor.start(worker(log, id), undefined)
+})
+
+describe("DynamicSupervisor", () => {
+  it.effect("starts children on demand; one_for_one restarts; temporary children are forgotten", () =>
+    Effect.gen(function*() {
+      const log: Array<string> = []
+      const sup = yield* DynamicSupervisor.spawn({ name: "dyn" })
+      const a = (yield* DynamicSupervisor.startChild(sup, spec(log, "a"))) as Actor.ActorRef<WorkerProtocol>
+      const t = (yield* DynamicSupervisor.startChild(sup, spec(log, "t", "temporary"))) as Actor.ActorRef<WorkerProtocol>
+      assert.strictEqual((yield* DynamicSupervisor.countChildren(sup)).active, 2)
+      yield* Actor.cast(a, "crash")
+      yield* Actor.cast(t, "crash")
+      const children = yield* DynamicSupervisor.whichChildren(sup)
+      assert.strictEqual(children.length, 1)
+      assert.notStrictEqual(children[0], a)
+      assert.deepStrictEqual(log.filter((l) => l.startsWith("start")), ["start a", "start t", "start a"])
+    }))
+
+  it.effect("maxChildren: a typed MaxChildren error", () =>
+    Effect.gen(function*() {
+      const sup = yield* DynamicSupervisor.spawn({ maxChildren: 2 })
+      yield* DynamicSupervisor.startChild(sup, spec([], "a"))
+      yield* DynamicSupervisor.startChild(sup, spec([], "b"))
+      const error = yield* Effect.flip(DynamicSupervisor.startChild(sup, spec([], "c")))
+      assert.strictEqual(error._tag, "MaxChildren")
+    }))
+
+  it.effect("extraArguments are prepended to the child's start arguments", () =>
+    Effect.gen(function*() {
+      const greeter = Behaviour.make<{ call: "hello"; reply: string }>()({
+        init: (args: readonly [string, number]) => Behaviour.ok(`${args[0]}-${args[1]}`),
+        handleCall: (_r, _f, s) => Behaviour.reply(s, s)
+      })
+      const sup = yield* DynamicSupervisor.spawn({ extraArguments: ["tenant-1"] })
+      const child = yield* DynamicSupervisor.startChild(sup, {
+        id: "g",
+        start: (tenant: string) => Actor.start(greeter, [tenant, 42] as const)
+      })
+      assert.strictEqual(yield* Actor.call(child as Actor.ActorRef<{ call: "hello"; reply: string }>, "hello"), "tenant-1-42")
+    }))
+
+  it.effect("default intensity 3 in 5 s: the 4th quick crash shuts everything down", () =>
+    Effect.gen(function*() {
+      const log: Array<string> = []
+      const sup = yield* DynamicSupervisor.spawn()
+      yield* DynamicSupervisor.startChild(sup, spec(log, "b"))
+      for (let i = 0; i < 4; i++) {
+        const [child] = yield* DynamicSupervisor.whichChildren(sup)
+        yield* Actor.cast(child as Actor.ActorRef<WorkerProtocol>, "crash")
+      }
+      assert.deepStrictEqual(yield* Process.awaitExit(sup), ExitReason.shutdown)
+    }))
+
+  it.effect("shutdown terminates all children concurrently", () =>
+    Effect.gen(function*() {
+      const log: Array<string> = []
+      const sup = yield* DynamicSupervisor.spawn()
+      for (const id of ["a", "b", "c"]) yield* DynamicSupervisor.startChild(sup, spec(log, id))
+      yield* Actor.stop(sup, ExitReason.shutdown)
+      assert.deepStrictEqual(log.filter((l) => l.startsWith("stop")).sort(), ["stop a shutdown", "stop b shutdown", "stop c shutdown"])
+    }))
+
+  it.effect("terminateChild by process; an unknown process is ChildNotFound; bad specs are InvalidOptions", () =>
+    Effect.gen(function*() {
+      const sup = yield* DynamicSupervisor.spawn()
+      const child = (yield* DynamicSupervisor.startChild(sup, spec([], "a"))) as Process.Process
+      yield* DynamicSupervisor.terminateChild(sup, child)
+      assert.deepStrictEqual(child.exitReason, ExitReason.shutdown)
+      assert.strictEqual((yield* Effect.flip(DynamicSupervisor.terminateChild(sup, child)))._tag, "ChildNotFound")
+      const bad = yield* Effect.flip(DynamicSupervisor.startChild<[], never>(sup, { id: "x", start: Effect.never as never, shutdown: "soon" as never }))
+      assert.isTrue(bad._tag === "InvalidOptions" && bad.path === "shutdown")
+      const badOptions = yield* Effect.flip(DynamicSupervisor.spawn({ maxChildren: 0 }))
+      assert.isTrue(badOptions._tag === "InvalidOptions" && badOptions.path === "maxChildren")
+    }))
+})
