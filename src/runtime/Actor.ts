@@ -119,18 +119,17 @@ export const start = <S, P extends Behaviour.Protocol, Args, E = never, R = neve
       options?.mailbox?.capacity ?? DEFAULT_CAPACITY,
       options?.mailbox?.overflow ?? "backpressure"
     )
-    const launch = Effect.withFiber<ActorRef<P>, InitFailed | StartIgnored, R>((parent) =>
-      Effect.callback<ActorRef<P>, InitFailed | StartIgnored, R>((resume) => {
-        process.start(
-          (effect) => Effect.runForkWith(parent.context as Context.Context<never>)(effect),
-          args,
-          (exit) =>
-            resume(
-              Exit.isSuccess(exit) ? Effect.succeed(process as unknown as ActorRef<P>) : Effect.failCause(exit.cause)
-            )
+    const launch = Effect.withFiber<ActorRef<P>, InitFailed | StartIgnored, R>((parent) => {
+      const started = process.launch(parent.context as Context.Context<never>, args)
+      if (started !== undefined) {
+        return Exit.isSuccess(started) ? Effect.succeed(process as unknown as ActorRef<P>) : Effect.failCause(started.cause)
+      }
+      return Effect.callback<ActorRef<P>, InitFailed | StartIgnored, R>((resume) => {
+        process.onStarted((exit) =>
+          resume(Exit.isSuccess(exit) ? Effect.succeed(process as unknown as ActorRef<P>) : Effect.failCause(exit.cause))
         )
       })
-    )
+    })
     return registration === undefined
       ? launch
       : Effect.flatMap(registration.register(process), () => launch)
@@ -202,7 +201,7 @@ export const call = <P extends Behaviour.Protocol>(
       if (from.exit !== undefined) return from.exit
       return awaitReply(process, from, options)
     }
-    process.dropped++
+    process.countDropped()
     return Effect.fail(new MailboxFull({ target: process.name, capacity: process.capacity }))
   })
 
@@ -247,10 +246,10 @@ const deliverOneWay = (
           process.deliver(envelope)
           return Effect.void
         case "dropping":
-          process.dropped++
+          process.countDropped()
           return Effect.void
         case "fail":
-          process.dropped++
+          process.countDropped()
           return Effect.fail(new MailboxFull({ target: process.name, capacity: process.capacity }))
       }
     }
@@ -316,7 +315,7 @@ export const stop = (
 
 /** The actor running the current fiber (inside its callbacks), if any. */
 export const self: Effect.Effect<Process | undefined> = Effect.withFiber((fiber) =>
-  Effect.succeed(actorOfFiber.get(fiber))
+  Effect.succeed(actorOfFiber(fiber))
 )
 
 /** `self`, typed with the protocol the caller knows it speaks. */

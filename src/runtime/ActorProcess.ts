@@ -12,13 +12,16 @@
  *   bound, like system messages.
  * - **Bursts.** Handlers that return plain results are applied in a loop; after `MAX_BURST` messages the fiber
  *   yields so that one busy actor cannot starve the others.
+ * - **Shared loop effects.** The loop's Effect values are module constants that find their actor through the
+ *   running fiber, so an actor costs one object plus its fiber; rarely used state (blocked senders, `noreply`
+ *   calls, idle timers) lives in a lazily created `ActorExtras`.
  * - **Exit.** The fiber's exit becomes the actor's exit reason (interruption = `killed`); pending callers (the
  *   one being served, queued calls, and calls answered `noreply`) fail with `ActorExited { reason }`.
  */
-import { Cause, Duration, Effect, Exit, type Fiber } from "effect"
+import { Cause, type Context, Duration, Effect, Exit, Fiber } from "effect"
 import type * as Behaviour from "./Behaviour.ts"
 import * as ExitReason from "./ExitReason.ts"
-import { ENVELOPE_CALL, ENVELOPE_CAST, ENVELOPE_INFO, ENVELOPE_STOP, type Envelope, From } from "./From.ts"
+import { ENVELOPE_CALL, ENVELOPE_CAST, ENVELOPE_INFO, ENVELOPE_STOP, type Envelope, type From } from "./From.ts"
 import { MessageQueue } from "./MessageQueue.ts"
 import { ProcessBase, type ProcessKind } from "./Process.ts"
 import { ActorExited, InitFailed, MailboxFull, StartIgnored } from "./RuntimeError.ts"
@@ -57,11 +60,72 @@ interface StopRequest {
 
 type AnyBehaviour = Behaviour.Behaviour<unknown, Behaviour.Protocol, unknown, unknown, never>
 type AnyResult = Behaviour.CallResult<unknown, unknown, unknown> | Behaviour.NoReplyResult<unknown, unknown>
+type StartExit = Exit.Exit<void, InitFailed | StartIgnored>
+type Step = Effect.Effect<StopRequest, unknown>
 
 const isEffect = Effect.isEffect
 
-/** Registered by the fiber → actor lookup behind `Actor.self`. */
-export const actorOfFiber = new WeakMap<Fiber.Fiber<unknown, unknown>, ActorProcess>()
+// ---------------------------------------------------------------------------------------------------------------
+// Fiber → actor
+// ---------------------------------------------------------------------------------------------------------------
+
+const ACTOR: unique symbol = Symbol.for("troupe/ActorProcess")
+interface ActorFiber {
+  [ACTOR]?: ActorProcess
+}
+
+/** The actor a fiber runs, if it is an actor's fiber. */
+export const actorOfFiber = (fiber: Fiber.Fiber<unknown, unknown>): ActorProcess | undefined =>
+  (fiber as unknown as ActorFiber)[ACTOR]
+
+/** The actor of the fiber evaluating this code (only called from the actor's own loop effects). */
+const current = (): ActorProcess => {
+  const fiber = Fiber.getCurrent()
+  // the shared loop effects below only ever run on an actor's fiber, which has ACTOR set before init
+  return (fiber as unknown as ActorFiber)[ACTOR] as ActorProcess
+}
+
+/** Handed from `launch` to the first evaluation of `mainEffect`, which runs synchronously inside `runForkWith`. */
+let launching: ActorProcess | undefined = undefined
+
+// ---------------------------------------------------------------------------------------------------------------
+// Shared loop effects
+// ---------------------------------------------------------------------------------------------------------------
+
+const receive: Effect.Effect<Envelope> = Effect.callback<Envelope>((resume) => {
+  current().waiting = resume
+})
+const step: Step = Effect.suspend(() => current().step())
+const continueLoop = (): Step => step
+const onReceived = (envelope: Envelope): Step => current().dispatch(envelope) ?? step
+const park: Step = Effect.flatMap(receive, onReceived)
+const parkWithOptions: Step = Effect.suspend(() => current().prepareToPark())
+const yieldThenStep: Step = Effect.flatMap(Effect.yieldNow, continueLoop)
+const onCrash = (cause: Cause.Cause<unknown>): Step =>
+  Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : Effect.succeed({ reason: ExitReason.failure(cause) })
+const runTerminate = (request: StopRequest): Effect.Effect<ExitReason.ExitReason, unknown> =>
+  Effect.suspend(() => current().terminate(request))
+const loopFrom = (first: Step): Effect.Effect<ExitReason.ExitReason, unknown> =>
+  Effect.flatMap(Effect.catchCause(first, onCrash), runTerminate)
+const mainLoop = loopFrom(step)
+const mainEffect: Effect.Effect<ExitReason.ExitReason, unknown> = Effect.withFiber((fiber) => {
+  const actor = launching as ActorProcess // set by `launch` right before it forks this fiber
+  launching = undefined
+  ;(fiber as unknown as ActorFiber)[ACTOR] = actor
+  actor.fiber = fiber as Fiber.Fiber<ExitReason.ExitReason, unknown>
+  return actor.runInit()
+})
+
+/** Rarely used per-actor state, allocated on first use. */
+interface ActorExtras {
+  blockedSenders: MessageQueue<() => void> | undefined
+  /** calls answered `noreply`, awaiting `Actor.reply` */
+  pendingReplies: Set<From<unknown>> | undefined
+  idleMillis: number | undefined
+  idleTimer: Fiber.Fiber<void> | undefined
+  hibernating: boolean
+  dropped: number
+}
 
 export class ActorProcess extends ProcessBase {
   readonly name: string
@@ -72,19 +136,14 @@ export class ActorProcess extends ProcessBase {
   state: unknown = undefined
   private queue: MessageQueue<Envelope> | undefined = undefined
   /** the parked fiber's resume; set while waiting for a message */
-  private waiting: ((exit: Exit.Exit<Envelope>) => void) | undefined = undefined
-  private blockedSenders: MessageQueue<() => void> | undefined = undefined
+  waiting: ((exit: Exit.Exit<Envelope>) => void) | undefined = undefined
   /** the call being handled */
   private current: From<unknown> | undefined = undefined
-  /** calls answered `noreply`, awaiting `Actor.reply` */
-  private pendingReplies: Set<From<unknown>> | undefined = undefined
   fiber: Fiber.Fiber<ExitReason.ExitReason, unknown> | undefined = undefined
-  private idleMillis: number | undefined = undefined
-  private idleTimer: Fiber.Fiber<void> | undefined = undefined
-  private hibernating = false
-  private onStarted: ((exit: Exit.Exit<void, InitFailed | StartIgnored>) => void) | undefined = undefined
-  /** messages dropped or evicted by the overflow strategy */
-  dropped = 0
+  private extras: ActorExtras | undefined = undefined
+  /** `init`'s args until it runs, then the start outcome until `start` collects it */
+  private startState: { args: unknown; exit: StartExit | undefined; notify: ((exit: StartExit) => void) | undefined } | undefined =
+    undefined
 
   constructor(behaviour: AnyBehaviour, name: string | undefined, kind: ProcessKind, capacity: number, overflow: Overflow) {
     super()
@@ -95,44 +154,84 @@ export class ActorProcess extends ProcessBase {
     this.overflow = overflow
   }
 
+  private get more(): ActorExtras {
+    return this.extras ??= {
+      blockedSenders: undefined,
+      pendingReplies: undefined,
+      idleMillis: undefined,
+      idleTimer: undefined,
+      hibernating: false,
+      dropped: 0
+    }
+  }
+
+  /** messages dropped or evicted by the overflow strategy */
+  get dropped(): number {
+    return this.extras?.dropped ?? 0
+  }
+  countDropped(): void {
+    this.more.dropped++
+  }
+
   // ---------------------------------------------------------------------------------------------------------
   // Start
   // ---------------------------------------------------------------------------------------------------------
 
   /**
-   * Forks the actor's fiber with `context` and runs `init` on it; `onStarted` is told the outcome (success, or
-   * `InitFailed` / `StartIgnored`). A synchronous `init` completes before this returns.
+   * Forks the actor's fiber with `context` and runs `init` on it. Returns the start outcome when `init` completed
+   * synchronously, else `undefined` and `notify` is called later.
    */
-  start(
-    run: (effect: Effect.Effect<ExitReason.ExitReason, unknown>) => Fiber.Fiber<ExitReason.ExitReason, unknown>,
-    args: unknown,
-    onStarted: (exit: Exit.Exit<void, InitFailed | StartIgnored>) => void
-  ): void {
-    this.onStarted = onStarted
-    const fiber = run(this.main(args))
-    if (fiber.pollUnsafe() !== undefined) this.onFiberExit(fiber.pollUnsafe() as Exit.Exit<ExitReason.ExitReason, unknown>)
-    else fiber.addObserver((exit) => this.onFiberExit(exit))
+  launch(context: Context.Context<never>, args: unknown): StartExit | undefined {
+    this.startState = { args, exit: undefined, notify: undefined }
+    launching = this
+    const fiber = Effect.runForkWith(context)(mainEffect)
+    launching = undefined
+    const exit = fiber.pollUnsafe()
+    if (exit !== undefined) this.onFiberExit(exit)
+    else fiber.addObserver((e) => this.onFiberExit(e))
+    const started = this.startState?.exit
+    if (started !== undefined) this.startState = undefined
+    return started
   }
 
-  private signalStarted(exit: Exit.Exit<void, InitFailed | StartIgnored>): void {
-    const onStarted = this.onStarted
-    this.onStarted = undefined
-    if (onStarted !== undefined) onStarted(exit)
+  /** Registers for the start outcome of an `init` that did not complete synchronously. */
+  onStarted(notify: (exit: StartExit) => void): void {
+    const state = this.startState
+    if (state === undefined) return
+    if (state.exit !== undefined) {
+      this.startState = undefined
+      notify(state.exit)
+    } else {
+      state.notify = notify
+    }
   }
 
-  private main(args: unknown): Effect.Effect<ExitReason.ExitReason, unknown> {
-    return Effect.withFiber((fiber) => {
-      // registered before init runs, so that `Actor.self` and `CallingSelf` work inside init
-      this.fiber = fiber as Fiber.Fiber<ExitReason.ExitReason, unknown>
-      actorOfFiber.set(fiber, this)
-      const result = this.behaviour.init(args)
-      return isEffect(result)
-        ? Effect.flatMap(Effect.exit(result), (exit) =>
-          Exit.isSuccess(exit) ? this.afterInit(exit.value) : this.initCrashed(exit.cause))
-        : this.afterInit(result)
-    }).pipe(
-      Effect.catchCause((cause) => this.onStarted !== undefined ? this.initCrashed(cause) : Effect.failCause(cause))
-    )
+  private signalStarted(exit: StartExit): void {
+    const state = this.startState
+    if (state === undefined || state.exit !== undefined) return
+    if (state.notify !== undefined) {
+      this.startState = undefined
+      state.notify(exit)
+    } else {
+      state.exit = exit
+    }
+  }
+
+  private get starting(): boolean {
+    return this.startState !== undefined && this.startState.exit === undefined
+  }
+
+  runInit(): Effect.Effect<ExitReason.ExitReason, unknown> {
+    const args = this.startState?.args
+    let result: ReturnType<AnyBehaviour["init"]>
+    try {
+      result = this.behaviour.init(args)
+    } catch (defect) {
+      return this.initCrashed(Cause.die(defect))
+    }
+    if (!isEffect(result)) return this.afterInit(result)
+    return Effect.flatMap(Effect.exit(result), (exit) =>
+      Exit.isSuccess(exit) ? this.afterInit(exit.value) : this.initCrashed(exit.cause))
   }
 
   private initCrashed(cause: Cause.Cause<unknown>): Effect.Effect<ExitReason.ExitReason, unknown> {
@@ -148,8 +247,7 @@ export class ActorProcess extends ProcessBase {
         this.state = result.state
         this.signalStarted(Exit.void)
         const next = this.applyOptions(result.options)
-        const loop = next === undefined ? this.stepEffect : Effect.flatMap(next, this.continueLoop)
-        return Effect.flatMap(Effect.catchCause(loop, this.onCrash), this.runTerminate)
+        return next === undefined ? mainLoop : loopFrom(Effect.flatMap(next, continueLoop))
       }
       case "Ignore":
         this.signalStarted(Exit.fail(new StartIgnored({ name: this.name })))
@@ -158,7 +256,7 @@ export class ActorProcess extends ProcessBase {
         this.signalStarted(Exit.fail(new InitFailed({ name: this.name, reason: result.reason })))
         return Effect.succeed(result.reason)
       default:
-        return Effect.die(new Error(`${this.name}: init returned ${String(result)}, not ok/ignore/stopInit`))
+        return this.initCrashed(Cause.die(new Error(`${this.name}: init returned ${String(result)}, not ok/ignore/stopInit`)))
     }
   }
 
@@ -169,7 +267,8 @@ export class ActorProcess extends ProcessBase {
   /** Puts an envelope in the mailbox, or hands it straight to the parked fiber. */
   deliver(envelope: Envelope): DeliveryOutcome {
     if (this.exitReason !== undefined) return DEAD
-    if (this.idleTimer !== undefined) this.cancelIdleTimer()
+    const extras = this.extras
+    if (extras !== undefined && extras.idleTimer !== undefined) this.cancelIdleTimer(extras)
     const waiting = this.waiting
     if (waiting !== undefined) {
       this.waiting = undefined
@@ -194,9 +293,8 @@ export class ActorProcess extends ProcessBase {
       queue.push(envelope)
       return DELIVERED
     }
-    if (queue.length >= this.capacity || (this.blockedSenders !== undefined && this.blockedSenders.length > 0)) {
-      return FULL
-    }
+    const blocked = extras?.blockedSenders
+    if (queue.length >= this.capacity || (blocked !== undefined && blocked.length > 0)) return FULL
     queue.push(envelope)
     return DELIVERED
   }
@@ -207,7 +305,7 @@ export class ActorProcess extends ProcessBase {
     if (queue === undefined) return
     const oldest = queue.shift()
     if (oldest === undefined) return
-    this.dropped++
+    this.countDropped()
     if (oldest.kind === ENVELOPE_STOP) {
       queue.push(oldest)
     } else if (oldest.kind === ENVELOPE_CALL) {
@@ -217,15 +315,15 @@ export class ActorProcess extends ProcessBase {
 
   /** Parks a sender blocked by backpressure; `wake` runs (once) when there is room or the actor exits. */
   blockSender(wake: () => void): () => void {
-    const senders = (this.blockedSenders ??= new MessageQueue())
+    const extras = this.more
+    const senders = (extras.blockedSenders ??= new MessageQueue())
     let active = true
-    const entry = () => {
+    senders.push(() => {
       if (active) {
         active = false
         wake()
       }
-    }
-    senders.push(entry)
+    })
     return () => {
       active = false
     }
@@ -235,7 +333,7 @@ export class ActorProcess extends ProcessBase {
     const queue = this.queue
     if (queue === undefined) return undefined
     const envelope = queue.shift()
-    const senders = this.blockedSenders
+    const senders = this.extras?.blockedSenders
     if (envelope !== undefined && senders !== undefined && senders.length > 0 && queue.length < this.capacity) {
       const next = senders.shift()
       if (next !== undefined) wakeInline(next)
@@ -252,40 +350,32 @@ export class ActorProcess extends ProcessBase {
   // Loop
   // ---------------------------------------------------------------------------------------------------------
 
-  private readonly receive: Effect.Effect<Envelope> = Effect.callback<Envelope>((resume) => {
-    this.waiting = resume
-  })
-
-  private readonly stepEffect: Effect.Effect<StopRequest, unknown> = Effect.suspend(() => this.step())
-  private readonly continueLoop = (): Effect.Effect<StopRequest, unknown> => this.stepEffect
-  private readonly onReceived = (envelope: Envelope): Effect.Effect<StopRequest, unknown> =>
-    this.dispatch(envelope) ?? this.stepEffect
-  private readonly park: Effect.Effect<StopRequest, unknown> = Effect.flatMap(this.receive, this.onReceived)
-  private readonly parkWithOptions: Effect.Effect<StopRequest, unknown> = Effect.suspend(() => {
-    if (this.hibernating) {
-      this.hibernating = false
-      this.queue?.compact()
-      if (this.queue?.length === 0) this.queue = undefined
-    }
-    if (this.idleMillis !== undefined) this.armIdleTimer(this.idleMillis)
-    return this.park
-  })
-  private readonly yieldThenStep: Effect.Effect<StopRequest, unknown> = Effect.flatMap(Effect.yieldNow, this.continueLoop)
-
-  private step(): Effect.Effect<StopRequest, unknown> {
+  step(): Step {
     for (let burst = 0; burst < MAX_BURST; burst++) {
       const envelope = this.poll()
       if (envelope === undefined) {
-        return this.idleMillis === undefined && !this.hibernating ? this.park : this.parkWithOptions
+        const extras = this.extras
+        return extras === undefined || (extras.idleMillis === undefined && !extras.hibernating) ? park : parkWithOptions
       }
       const next = this.dispatch(envelope)
       if (next !== undefined) return next
     }
-    return this.yieldThenStep
+    return yieldThenStep
+  }
+
+  prepareToPark(): Step {
+    const extras = this.more
+    if (extras.hibernating) {
+      extras.hibernating = false
+      this.queue?.compact()
+      if (this.queue?.length === 0) this.queue = undefined
+    }
+    if (extras.idleMillis !== undefined) this.armIdleTimer(extras, extras.idleMillis)
+    return park
   }
 
   /** Handles one envelope: `undefined` when done synchronously, else the effect that finishes it and loops on. */
-  private dispatch(envelope: Envelope): Effect.Effect<StopRequest, unknown> | undefined {
+  dispatch(envelope: Envelope): Step | undefined {
     const behaviour = this.behaviour
     switch (envelope.kind) {
       case ENVELOPE_CALL: {
@@ -296,7 +386,7 @@ export class ActorProcess extends ProcessBase {
         const result = handler(envelope.message as never, envelope, this.state)
         if (!isEffect(result)) return this.afterCall(envelope, result)
         const guarded = envelope.interruptOnAbandon ? this.interruptibleBy(envelope, result) : result
-        return Effect.flatMap(guarded, (r) => r === undefined ? this.afterAbandoned() : this.afterCall(envelope, r) ?? this.stepEffect)
+        return Effect.flatMap(guarded, (r) => r === undefined ? this.afterAbandoned() : this.afterCall(envelope, r) ?? step)
       }
       case ENVELOPE_CAST:
       case ENVELOPE_INFO: {
@@ -307,7 +397,7 @@ export class ActorProcess extends ProcessBase {
         }
         const result = handler(envelope.message as never, this.state)
         if (!isEffect(result)) return this.afterNoReply(result)
-        return Effect.flatMap(result, (r) => this.afterNoReply(r) ?? this.stepEffect)
+        return Effect.flatMap(result, (r) => this.afterNoReply(r) ?? step)
       }
       case ENVELOPE_STOP:
         return Effect.succeed({ reason: envelope.reason })
@@ -322,12 +412,12 @@ export class ActorProcess extends ProcessBase {
     return Effect.raceFirst(handler, abandoned)
   }
 
-  private afterAbandoned(): Effect.Effect<StopRequest, unknown> {
+  private afterAbandoned(): Step {
     this.current = undefined
-    return this.stepEffect
+    return step
   }
 
-  private afterCall(from: From<unknown>, result: AnyResult): Effect.Effect<StopRequest, unknown> | undefined {
+  private afterCall(from: From<unknown>, result: AnyResult): Step | undefined {
     this.current = undefined
     from.onAbandon = undefined
     switch (result?._tag) {
@@ -338,7 +428,8 @@ export class ActorProcess extends ProcessBase {
       case "NoReply":
         this.state = result.state
         if (from.isPending) {
-          ;(this.pendingReplies ??= new Set()).add(from)
+          const extras = this.more
+          ;(extras.pendingReplies ??= new Set()).add(from)
           from.owner = this
         }
         return this.applyOptions(result.options)
@@ -352,7 +443,7 @@ export class ActorProcess extends ProcessBase {
     }
   }
 
-  private afterNoReply(result: Behaviour.NoReplyResult<unknown, unknown>): Effect.Effect<StopRequest, unknown> | undefined {
+  private afterNoReply(result: Behaviour.NoReplyResult<unknown, unknown>): Step | undefined {
     switch (result?._tag) {
       case "NoReply":
         this.state = result.state
@@ -366,59 +457,55 @@ export class ActorProcess extends ProcessBase {
   }
 
   /** Applies `{continue, timeout, hibernate}`; returns the `handleContinue` step when there is one. */
-  private applyOptions(options: Behaviour.ResultOptions<unknown> | undefined): Effect.Effect<StopRequest, unknown> | undefined {
+  private applyOptions(options: Behaviour.ResultOptions<unknown> | undefined): Step | undefined {
     if (options === undefined) {
-      this.idleMillis = undefined
+      if (this.extras !== undefined) this.extras.idleMillis = undefined
       return undefined
     }
-    this.idleMillis = options.timeout === undefined ? undefined : Duration.toMillis(Duration.fromInputUnsafe(options.timeout))
-    if (options.hibernate === true) this.hibernating = true
+    const extras = this.more
+    extras.idleMillis = options.timeout === undefined ? undefined : Duration.toMillis(Duration.fromInputUnsafe(options.timeout))
+    if (options.hibernate === true) extras.hibernating = true
     if (!("continue" in options) || options.continue === undefined) return undefined
     const handler = this.behaviour.handleContinue
     if (handler === undefined) return Effect.die(new Error(`${this.name}: continue without handleContinue`))
     const result = handler(options.continue as never, this.state)
-    if (!isEffect(result)) return this.afterNoReply(result) ?? this.stepEffect
-    return Effect.flatMap(result, (r) => this.afterNoReply(r) ?? this.stepEffect)
+    if (!isEffect(result)) return this.afterNoReply(result) ?? step
+    return Effect.flatMap(result, (r) => this.afterNoReply(r) ?? step)
   }
 
-  private readonly onCrash = (cause: Cause.Cause<unknown>): Effect.Effect<StopRequest, unknown> =>
-    Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : Effect.succeed({ reason: ExitReason.failure(cause) })
-
   /** `terminate(Reason, State)`, then the owed stop reply; a crash in `terminate` becomes the exit reason. */
-  private readonly runTerminate = (request: StopRequest): Effect.Effect<ExitReason.ExitReason, unknown> => {
+  terminate(request: StopRequest): Effect.Effect<ExitReason.ExitReason, unknown> {
     const terminate = this.behaviour.terminate
     const finish = (): Effect.Effect<ExitReason.ExitReason> => {
       if (request.from !== undefined && request.reply !== undefined) request.from.reply(request.reply.value)
       return Effect.succeed(request.reason)
     }
     if (terminate === undefined) return finish()
-    return Effect.suspend(() => {
-      const result = terminate(request.reason, this.state)
-      return isEffect(result) ? Effect.flatMap(result, finish) : finish()
-    })
+    const result = terminate(request.reason, this.state)
+    return isEffect(result) ? Effect.flatMap(result, finish) : finish()
   }
 
   // ---------------------------------------------------------------------------------------------------------
   // Idle timeout
   // ---------------------------------------------------------------------------------------------------------
 
-  private armIdleTimer(millis: number): void {
+  private armIdleTimer(extras: ActorExtras, millis: number): void {
     const fiber = this.fiber
     if (fiber === undefined) return
     const timer = Effect.runForkWith(fiber.context)(
       Effect.flatMap(Effect.sleep(Duration.millis(millis)), () =>
         Effect.sync(() => {
-          if (this.idleTimer !== timer) return
-          this.idleTimer = undefined
+          if (extras.idleTimer !== timer) return
+          extras.idleTimer = undefined
           this.deliver({ kind: ENVELOPE_INFO, message: idleTimeoutInfo })
         }))
     )
-    this.idleTimer = timer
+    extras.idleTimer = timer
   }
 
-  private cancelIdleTimer(): void {
-    const timer = this.idleTimer
-    this.idleTimer = undefined
+  private cancelIdleTimer(extras: ActorExtras): void {
+    const timer = extras.idleTimer
+    extras.idleTimer = undefined
     timer?.interruptUnsafe()
   }
 
@@ -436,7 +523,7 @@ export class ActorProcess extends ProcessBase {
 
   /** Forgets a `noreply` call once it has been answered from elsewhere. */
   settled(from: From<unknown>): void {
-    this.pendingReplies?.delete(from)
+    this.extras?.pendingReplies?.delete(from)
   }
 
   private onFiberExit(exit: Exit.Exit<ExitReason.ExitReason, unknown>): void {
@@ -446,18 +533,18 @@ export class ActorProcess extends ProcessBase {
       : Cause.hasInterruptsOnly(exit.cause)
       ? ExitReason.killed
       : ExitReason.failure(exit.cause)
-    if (this.onStarted !== undefined) this.signalStarted(Exit.fail(new InitFailed({ name: this.name, reason })))
-    if (this.idleTimer !== undefined) this.cancelIdleTimer()
+    if (this.starting) this.signalStarted(Exit.fail(new InitFailed({ name: this.name, reason })))
+    const extras = this.extras
+    if (extras !== undefined && extras.idleTimer !== undefined) this.cancelIdleTimer(extras)
     const orphans: Array<From<unknown>> = []
     if (this.current !== undefined) orphans.push(this.current)
     this.current = undefined
-    if (this.pendingReplies !== undefined) orphans.push(...this.pendingReplies)
-    this.pendingReplies = undefined
+    if (extras?.pendingReplies !== undefined) orphans.push(...extras.pendingReplies)
     for (const envelope of this.queue?.drain() ?? []) if (envelope.kind === ENVELOPE_CALL) orphans.push(envelope)
     this.queue = undefined
     this.waiting = undefined
-    const senders = this.blockedSenders?.drain() ?? []
-    this.blockedSenders = undefined
+    const senders = extras?.blockedSenders?.drain() ?? []
+    this.extras = undefined
     this.markExited(reason)
     if (orphans.length > 0) {
       const error = Exit.fail(new ActorExited({ target: this.name, reason }))
@@ -468,6 +555,3 @@ export class ActorProcess extends ProcessBase {
 }
 
 const idleTimeoutInfo: Behaviour.IdleTimeout = Object.freeze({ _tag: "IdleTimeout" })
-
-/** Creates a `From` for a call (exported for `Actor.call`). */
-export const makeFrom = (message: unknown, interruptOnTimeout: boolean): From<unknown> => new From(message, interruptOnTimeout)

@@ -50,6 +50,8 @@ interface State {
   readonly context: SupervisorContext
   readonly children: Set<Child>
   restarts: ReadonlyArray<number>
+  /** children with a running process, kept up to date so `maxChildren` costs nothing per start */
+  active: number
 }
 
 type Request =
@@ -71,11 +73,7 @@ export type DynamicSupervisorRef<Extra extends ReadonlyArray<unknown> = []> = Ac
   readonly _Extra?: Extra
 }
 
-const childCount = (state: State): number => {
-  let n = 0
-  for (const child of state.children) if (child.process !== undefined) n++
-  return n
-}
+const childCount = (state: State): number => state.active
 
 const behaviour = Behaviour.make<DynamicProtocol>()({
   name: "dynamic-supervisor",
@@ -90,7 +88,7 @@ const behaviour = Behaviour.make<DynamicProtocol>()({
         sink: yield* CurrentLifecycleSink,
         now: () => clock.currentTimeMillisUnsafe()
       }
-      const state: State = { config, context, children: new Set(), restarts: [] }
+      const state: State = { config, context, children: new Set(), restarts: [], active: 0 }
       config.holder.state = state
       emit(context, "SupervisorStarted", { pid: self.pid })
       return Behaviour.ok(state)
@@ -109,6 +107,7 @@ const behaviour = Behaviour.make<DynamicProtocol>()({
           }
           if (outcome._tag === "Ignored") return Behaviour.reply(Result.succeed(undefined) as Response, state)
           state.children.add(child)
+          state.active++
           return Behaviour.reply(Result.succeed(outcome.process) as Response, state)
         })
       }
@@ -117,6 +116,7 @@ const behaviour = Behaviour.make<DynamicProtocol>()({
           if (child.process === request.process) {
             return Effect.map(SupervisorChild.terminateChild(state.context, child), () => {
               state.children.delete(child)
+              state.active--
               return Behaviour.reply(Result.succeed(undefined) as Response, state)
             })
           }
@@ -143,6 +143,7 @@ const behaviour = Behaviour.make<DynamicProtocol>()({
     if (child.process !== process) return Behaviour.noreply(state)
     child.process = undefined
     child.offExit = undefined
+    state.active--
     emit(state.context, "ChildExited", { childId: child.spec.id, pid: process.pid, reason })
     if (!shouldRestart(child, reason)) {
       state.children.delete(child)
@@ -170,6 +171,7 @@ const restart = (state: State, child: Child): Effect.Effect<Behaviour.NoReplyRes
     }
     const outcome = yield* SupervisorChild.startChild(state.context, child)
     if (outcome._tag === "Started") {
+      state.active++
       emit(state.context, "ChildRestarted", { childId: child.spec.id, pid: outcome.process.pid })
     } else if (outcome._tag === "Ignored") {
       state.children.delete(child)
