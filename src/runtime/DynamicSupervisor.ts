@@ -18,7 +18,7 @@ import * as ExitReason from "./ExitReason.ts"
 import { CurrentLifecycleSink } from "./Lifecycle.ts"
 import * as Options from "./Options.ts"
 import type { Process } from "./Process.ts"
-import { addRestart } from "./RestartIntensity.ts"
+import { RestartWindow } from "./RestartIntensity.ts"
 import { ChildNotFound, FailedToStartChild, type InvalidOptions, MaxChildren } from "./RuntimeError.ts"
 import * as SupervisorChild from "./SupervisorChild.ts"
 import { type Child, type ChildExit, emit, killAll, makeChild, shouldRestart, type SupervisorContext } from "./SupervisorChild.ts"
@@ -49,7 +49,7 @@ interface State {
   readonly config: Config
   readonly context: SupervisorContext
   readonly children: Set<Child>
-  restarts: ReadonlyArray<number>
+  readonly restarts: RestartWindow
   /** children with a running process, kept up to date so `maxChildren` costs nothing per start */
   active: number
 }
@@ -88,7 +88,7 @@ const behaviour = Behaviour.make<DynamicProtocol>()({
         sink: yield* CurrentLifecycleSink,
         now: () => clock.currentTimeMillisUnsafe()
       }
-      const state: State = { config, context, children: new Set(), restarts: [], active: 0 }
+      const state: State = { config, context, children: new Set(), restarts: new RestartWindow(), active: 0 }
       config.holder.state = state
       emit(context, "SupervisorStarted", { pid: self.pid })
       return Behaviour.ok(state)
@@ -163,8 +163,7 @@ const behaviour = Behaviour.make<DynamicProtocol>()({
 
 const restart = (state: State, child: Child): Effect.Effect<Behaviour.NoReplyResult<State>> =>
   Effect.gen(function*() {
-    const { allowed, restarts } = addRestart(state.restarts, state.context.now(), state.config.maxRestarts, state.config.periodMillis)
-    state.restarts = restarts
+    const allowed = state.restarts.add(state.context.now(), state.config.maxRestarts, state.config.periodMillis)
     if (!allowed) {
       emit(state.context, "RestartIntensityReached", { childId: child.spec.id })
       return Behaviour.stop(ExitReason.shutdown, state)

@@ -27,7 +27,7 @@ import { normalize } from "./ChildSpec.ts"
 import * as ExitReason from "./ExitReason.ts"
 import { CurrentLifecycleSink } from "./Lifecycle.ts"
 import type { Process } from "./Process.ts"
-import { addRestart } from "./RestartIntensity.ts"
+import { RestartWindow } from "./RestartIntensity.ts"
 import {
   AlreadyPresent,
   AlreadyStarted,
@@ -67,7 +67,7 @@ export interface SupervisorState {
   readonly config: SupervisorConfig
   readonly context: SupervisorContext
   children: Array<Child>
-  restarts: ReadonlyArray<number>
+  readonly restarts: RestartWindow
 }
 
 export interface ChildInfo {
@@ -144,43 +144,54 @@ const affected = (state: SupervisorState, child: Child): ReadonlyArray<Child> =>
 }
 
 /** Starts the children of a restart in start order; a failure leaves that child `restarting` and retries. */
-const executeRestart = (state: SupervisorState, child: Child, delayMillis?: number): Next =>
-  Effect.gen(function*() {
-    for (const c of affected(state, child)) {
+const executeRestart = (state: SupervisorState, child: Child, delayMillis?: number): Next => {
+  const plan = affected(state, child)
+  const from = (index: number): Next => {
+    for (let i = index; i < plan.length; i++) {
+      const c = plan[i] as Child
       if (c.process !== undefined || !state.children.includes(c)) continue
       if (c !== child && c.spec.restart === "temporary") continue
-      const outcome = yield* startChild(state.context, c)
-      if (outcome._tag === "Started") {
-        emit(state.context, "ChildRestarted", {
-          childId: c.spec.id,
-          pid: outcome.process.pid,
-          ...(delayMillis !== undefined && c === child ? { delayMillis } : {})
-        })
-      } else if (outcome._tag === "Ignored") {
-        c.restarting = false
-        if (c.spec.restart === "temporary") remove(state, c)
-      } else {
+      return Effect.flatMap(startChild(state.context, c), (outcome): Next => {
+        if (outcome._tag === "Started") {
+          emit(state.context, "ChildRestarted", {
+            childId: c.spec.id,
+            pid: outcome.process.pid,
+            ...(delayMillis !== undefined && c === child ? { delayMillis } : {})
+          })
+          return from(i + 1)
+        }
+        if (outcome._tag === "Ignored") {
+          c.restarting = false
+          if (c.spec.restart === "temporary") remove(state, c)
+          return from(i + 1)
+        }
         c.restarting = true
         Actor.sendUnsafe(state.context.self, { _tag: "TryAgain", child: c } satisfies Info)
-        return Behaviour.noreply(state)
-      }
+        return Effect.succeed(Behaviour.noreply(state))
+      })
     }
-    return Behaviour.noreply(state)
-  })
+    return Effect.succeed(Behaviour.noreply(state))
+  }
+  return from(0)
+}
 
 /** OTP's `restart/2`: intensity check, then the strategy (immediately, or after the child's backoff delay). */
-const restart = (state: SupervisorState, child: Child): Next =>
+const restart = (state: SupervisorState, child: Child): Next => {
+  const now = state.context.now()
+  if (!state.restarts.add(now, state.config.maxRestarts, state.config.periodMillis)) {
+    emit(state.context, "RestartIntensityReached", { childId: child.spec.id })
+    return Effect.succeed(Behaviour.stop(ExitReason.shutdown, state))
+  }
+  const others = affected(state, child).filter((c) => c !== child)
+  const next = (): Next => child.spec.backoff === undefined ? executeRestart(state, child) : scheduleBackoff(state, child, now)
+  return others.length === 0 ? next() : Effect.flatMap(terminateInReverse(state, others), next)
+}
+
+/** Marks the child `restarting` and schedules its restart after Akka's backoff delay. */
+const scheduleBackoff = (state: SupervisorState, child: Child, now: number): Next =>
   Effect.gen(function*() {
-    const now = state.context.now()
-    const { allowed, restarts } = addRestart(state.restarts, now, state.config.maxRestarts, state.config.periodMillis)
-    state.restarts = restarts
-    if (!allowed) {
-      emit(state.context, "RestartIntensityReached", { childId: child.spec.id })
-      return Behaviour.stop(ExitReason.shutdown, state)
-    }
-    yield* terminateInReverse(state, affected(state, child).filter((c) => c !== child))
     const backoff = child.spec.backoff
-    if (backoff === undefined) return yield* executeRestart(state, child)
+    if (backoff === undefined) return Behaviour.noreply(state)
     child.attempt = Backoff.nextAttempt(backoff, child.attempt, now - child.startedAt)
     const delay = Backoff.delayMillis(backoff, child.attempt, yield* Random.next)
     child.attempt++
@@ -303,7 +314,7 @@ export const behaviour = Behaviour.make<SupervisorProtocol>()({
         sink: yield* CurrentLifecycleSink,
         now: () => clock.currentTimeMillisUnsafe()
       }
-      const state: SupervisorState = { config, context, children: [...config.children], restarts: [] }
+      const state: SupervisorState = { config, context, children: [...config.children], restarts: new RestartWindow() }
       config.holder.state = state
       for (const child of config.children) {
         const outcome = yield* startChild(context, child)
