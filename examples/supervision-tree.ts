@@ -1,0 +1,132 @@
+/**
+ * `npm start`: a small supervision tree under load and chaos.
+ *
+ * - root (oneForOne)
+ *   - metrics: a worker that counts ticks
+ *   - pipeline (restForOne): ingest → transform → sink; a crash of transform restarts transform and sink
+ *   - jobs (oneForOne): a flaky worker restarted with backoff (100 ms doubling to 800 ms)
+ *   - chaos: a task that crashes a random worker every 350 ms
+ *
+ * It prints the tree, then every lifecycle event as it happens, runs for about 4 seconds (Ctrl-C ends it early),
+ * prints the tree again, shuts everything down in reverse start order and exits 0.
+ */
+import { Deferred, Effect, Fiber, Random, Schedule, Stream } from "effect"
+import {
+  Actor,
+  Behaviour,
+  ChildSpec,
+  ExitReason,
+  Lifecycle,
+  type Process,
+  Registry,
+  Supervisor
+} from "../src/runtime/index.ts"
+
+type WorkerProtocol = { readonly call: "count"; readonly reply: number; readonly cast: "tick" | "crash" }
+
+const worker = Behaviour.make<WorkerProtocol>()({
+  init: () => Behaviour.ok(0),
+  handleCall: (_request, _from, ticks) => Behaviour.reply(ticks, ticks),
+  handleCast: (message, ticks) => {
+    if (message === "crash") return Effect.fail(`injected crash after ${ticks} ticks`)
+    return Behaviour.noreply(ticks + 1)
+  }
+})
+
+const t0 = Date.now()
+const stamp = () => `+${String(Date.now() - t0).padStart(4, " ")}ms`
+
+const names = Effect.runSync(Registry.make<string, unknown>({ keys: "unique", name: "workers" }))
+const workerSpec = (id: string, spec: Omit<ChildSpec.ChildSpec, "id" | "start"> = {}): ChildSpec.ChildSpec =>
+  ChildSpec.actor(id, worker, undefined, { ...spec, start: { name: Registry.via(names, id) } })
+const victims = ["metrics", "ingest", "transform", "sink", "flaky"]
+
+const chaos = Effect.gen(function*() {
+  const victim = victims[yield* Random.nextIntBetween(0, victims.length)] ?? "metrics"
+  yield* Effect.sync(() => console.log(`${stamp()}  chaos: crashing ${victim}`))
+  yield* Actor.cast(Registry.via<WorkerProtocol>(names, victim), "crash")
+}).pipe(Effect.delay("350 millis"), Effect.forever)
+
+const load = Effect.forEach(victims, (id) => Actor.cast(Registry.via<WorkerProtocol>(names, id), "tick"), { discard: true }).pipe(
+  Effect.repeat(Schedule.spaced("50 millis"))
+)
+
+const tree: Supervisor.SupervisorOptions = {
+  name: "root",
+  strategy: "oneForOne",
+  maxRestarts: 20,
+  maxSeconds: 5,
+  children: [
+    workerSpec("metrics"),
+    Supervisor.childSpec("pipeline", {
+      strategy: "restForOne",
+      maxRestarts: 20,
+      children: [workerSpec("ingest"), workerSpec("transform"), workerSpec("sink")]
+    }),
+    Supervisor.childSpec("jobs", {
+      maxRestarts: 20,
+      children: [workerSpec("flaky", { backoff: { min: "100 millis", max: "800 millis", randomFactor: 0.2 } })]
+    }),
+    ChildSpec.task({ id: "load", run: load }),
+    ChildSpec.task({ id: "chaos", run: chaos })
+  ]
+}
+
+const render = (sup: Supervisor.SupervisorRef, indent = ""): Effect.Effect<Array<string>> =>
+  Effect.gen(function*() {
+    const lines: Array<string> = []
+    const children = yield* Supervisor.whichChildren(sup).pipe(Effect.orElseSucceed(() => []))
+    for (const child of children) {
+      const state = child.process === undefined
+        ? "not running"
+        : child.process === "restarting"
+        ? "restarting"
+        : `pid ${(child.process as Process.Process).pid}`
+      lines.push(`${indent}├─ ${child.id} (${child.type}, ${child.restart}) ${state}`)
+      if (child.type === "supervisor" && child.process !== undefined && child.process !== "restarting") {
+        lines.push(...(yield* render(child.process as Supervisor.SupervisorRef, `${indent}│  `)))
+      }
+    }
+    return lines
+  })
+
+const describe = (event: Lifecycle.LifecycleEvent): string => {
+  const who = event.childId === undefined ? event.supervisor : `${event.supervisor}/${event.childId}`
+  const reason = event.reason === undefined ? "" : ` ${ExitReason.format(event.reason)}`
+  const delay = event.delayMillis === undefined ? "" : ` after ${event.delayMillis} ms backoff`
+  return `${stamp()}  ${event._tag.padEnd(23)} ${who}${reason}${delay}`
+}
+
+const program = Effect.gen(function*() {
+  const lifecycle = yield* Lifecycle.Lifecycle
+  const events = yield* lifecycle.subscribe
+  const printer = yield* Effect.forkChild(Stream.runForEach(events, (e) => Effect.sync(() => console.log(describe(e)))), {
+    startImmediately: true
+  })
+
+  const interrupted = yield* Deferred.make<void>()
+  const onSigint = () => Deferred.doneUnsafe(interrupted, Effect.void)
+  process.once("SIGINT", onSigint)
+
+  console.log("troupe supervision tree demo (Ctrl-C to stop early)\n")
+  const root = yield* Supervisor.spawn(tree)
+  console.log(`root pid ${root.pid}\n${(yield* render(root)).join("\n")}\n`)
+
+  yield* Effect.race(Effect.sleep("4 seconds"), Deferred.await(interrupted))
+  process.removeListener("SIGINT", onSigint)
+
+  console.log(`\n${stamp()}  tree before shutdown:\n${(yield* render(root)).join("\n")}\n`)
+  console.log(`${stamp()}  shutting down in reverse start order`)
+  yield* Supervisor.shutdownTree(root)
+  yield* Effect.sleep("10 millis") // let the printer drain the last events
+  yield* Fiber.interrupt(printer)
+  console.log(`\n${stamp()}  root exited with ${ExitReason.format(root.exitReason ?? ExitReason.normal)}; bye`)
+}).pipe(Effect.scoped, Effect.provide(Lifecycle.layer))
+
+Effect.runPromise(program).then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error)
+    process.exit(1)
+  }
+)
