@@ -40,7 +40,7 @@ describe("DynamicSupervisor", () => {
         init: (args: readonly [string, number]) => Behaviour.ok(`${args[0]}-${args[1]}`),
         handleCall: (_r, _f, s) => Behaviour.reply(s, s)
       })
-      const sup = yield* DynamicSupervisor.spawn({ extraArguments: ["tenant-1"] })
+      const sup = yield* DynamicSupervisor.spawn<[tenant: string]>({ extraArguments: ["tenant-1"] })
       const child = yield* DynamicSupervisor.startChild(sup, {
         id: "g",
         start: (tenant: string) => Actor.start(greeter, [tenant, 42] as const)
