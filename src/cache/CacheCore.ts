@@ -1,0 +1,303 @@
+/**
+ * The cache implementation shared by the memory layer and the tiered (memory over Redis) layer.
+ *
+ * L1 is the synchronous `LruStore`; L2, when present, is a `RedisTier`. Reads go L1 → L2 (a hit is promoted into
+ * L1 with its remaining TTL) → compute (`getOrCompute`, single-flight); writes, deletes and clears go through
+ * both tiers (write-through). Time comes from Effect's `Clock` captured when the cache is built, so `TestClock`
+ * drives TTLs exactly. Expired entries are dropped when read and by the sweeper, a supervised child running on a
+ * `Schedule` (see `CacheSupervision.ts`); the tiered cache also runs the Redis health probe as a child.
+ *
+ * OTP analogy: the cache is a process owning its state, with the sweeper as a `:timer`-driven child; unlike a
+ * GenServer, reads do not go through a mailbox: the state is only touched synchronously inside Effects, which
+ * the single-threaded JS runtime already serialises.
+ *
+ * @since 0.1.0
+ */
+import { Cause, Clock, Effect, Exit, Option, Schedule } from "effect"
+import type * as Scope from "effect/Scope"
+import { CacheValueTooLarge, InvalidCacheOptions } from "./CacheError.ts"
+import type { CacheKeyTooLarge, CachePutError } from "./CacheError.ts"
+import { registerCacheMetrics } from "./CacheMetrics.ts"
+import type { CacheConfig } from "./CacheOptions.ts"
+import { decodeCallTtl, namespaceOf } from "./CacheOptions.ts"
+import type { CacheShape, ClearOptions, ComputeOptions, PutOptions } from "./CacheShape.ts"
+import { CacheCounters } from "./CacheStats.ts"
+import type { Supervisor } from "../runtime/index.ts"
+import type { SupervisedTask } from "./CacheSupervision.ts"
+import { superviseTasks } from "./CacheSupervision.ts"
+import { checkKey, defaultSizeOf } from "./EntrySize.ts"
+import { inline, inlineGet } from "./InlineEffect.ts"
+import { LruStore } from "./LruStore.ts"
+import type { RedisTier } from "./RedisTier.ts"
+import { makeSingleFlight } from "./SingleFlight.ts"
+
+/** A cache plus handles used by tests and the tiered layer. */
+export interface CacheInternals<A> extends CacheShape<A> {
+  /** L1 keys from most to least recently used. */
+  readonly l1Keys: () => ReadonlyArray<string>
+  /** The supervisor of the sweeper (and, tiered, the Redis probe); named `cache:<name>`. */
+  readonly supervisor: Supervisor.SupervisorRef
+}
+
+const none = Option.none<never>()
+const noneExit = Exit.succeed(none)
+
+/** Builds a cache in the current Scope (its sweeper and probe stop when the Scope closes). */
+export const makeCacheCore = <A>(
+  config: CacheConfig<A>,
+  makeTier?: (counters: CacheCounters) => { readonly tier: RedisTier<A>; readonly probeIntervalMs: number }
+): Effect.Effect<CacheInternals<A>, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const clock = yield* Clock.Clock
+    const now = (): number => clock.currentTimeMillisUnsafe()
+    const scope = yield* Effect.scope
+    const counters = new CacheCounters()
+    const store = new LruStore<A>(config.maxEntries, config.maxBytes, (_entry, reason) => {
+      if (reason === "ttl") counters.l1EvictTtl++
+      else if (reason === "capacity") counters.l1EvictCapacity++
+      else counters.l1EvictManual++
+    }, now)
+    const tiered = makeTier?.(counters)
+    const tier = tiered?.tier
+    const flights = makeSingleFlight(scope)
+    const sizeOf = config.sizeOf ?? defaultSizeOf
+    const keyFastLimit = Math.floor(config.maxKeyBytes / 3)
+
+    const ttlFor = (key: string, ttl: number | undefined): number => {
+      if (ttl !== undefined) return ttl
+      if (config.namespaceTtlMs.size > 0) {
+        const ns = namespaceOf(key)
+        const nsTtl = ns === undefined ? undefined : config.namespaceTtlMs.get(ns)
+        if (nsTtl !== undefined) return nsTtl
+      }
+      return config.defaultTtlMs
+    }
+
+    const promote = (key: string, value: A, expiresAt: number, tokens: number): void => {
+      const bytes = sizeOf(value, key)
+      if (bytes > config.maxValueBytes || bytes > config.maxBytes) return
+      store.set(key, value, Option.some(value), expiresAt, bytes, tokens, undefined)
+    }
+
+    // Bumped by every write, delete and clear. An L2 read promotes its value only if no write happened while it
+    // was in flight, so a read racing a `put` or `delete` can never install a stale value in L1.
+    let writeEpoch = 0
+
+    const readL2 = (key: string): Effect.Effect<Option.Option<A>> => {
+      if (tier === undefined) return noneExit
+      const epoch = writeEpoch
+      return Effect.map(tier.read(key, now()), (hit) => {
+        if (hit === undefined) return none
+        counters.tokensSaved += hit.tokens
+        if (epoch === writeEpoch) promote(key, hit.value, hit.expiresAt, hit.tokens)
+        return Option.some(hit.value)
+      })
+    }
+
+    // `get`: synchronous and allocation-free on an L1 hit (the entry holds its `Option.some(value)`); run through
+    // `inlineGet`, so `yield* cache.get(k)` completes without a fiber round-trip.
+    const fast = (key: string): Option.Option<A> | null => {
+      if (key.length > keyFastLimit) return null
+      const entry = store.get(key)
+      if (entry !== undefined && entry.failure === undefined) {
+        counters.l1Hits++
+        if (entry.tokens !== 0) counters.tokensSaved += entry.tokens
+        return entry.hit
+      }
+      if (tier !== undefined) return null
+      counters.l1Misses++
+      return none
+    }
+    // The slow path: key validation, then (tiered) the L1 miss goes to Redis.
+    const slow = (key: string): Effect.Effect<Option.Option<A>, CacheKeyTooLarge> => {
+      const bad = checkKey(key, config.maxKeyBytes)
+      if (bad !== undefined) return Effect.fail(bad)
+      const entry = store.get(key)
+      if (entry !== undefined && entry.failure === undefined) {
+        counters.l1Hits++
+        counters.tokensSaved += entry.tokens
+        return Effect.succeed(entry.hit)
+      }
+      counters.l1Misses++
+      return readL2(key)
+    }
+    const reader = { fast, slow }
+    const get = (key: string): Effect.Effect<Option.Option<A>, CacheKeyTooLarge> => inlineGet(reader, key)
+
+    const has = (key: string): Effect.Effect<boolean, CacheKeyTooLarge> =>
+      Effect.suspend((): Effect.Effect<boolean, CacheKeyTooLarge> => {
+        const bad = checkKey(key, config.maxKeyBytes)
+        if (bad !== undefined) return Effect.fail(bad)
+        const entry = store.peek(key)
+        if (entry !== undefined) return Effect.succeed(entry.failure === undefined)
+        if (tier === undefined) return Effect.succeed(false)
+        return Effect.map(tier.read(key, now(), false), (hit) => hit !== undefined)
+      })
+
+    /** Validates and writes a value to every tier (synchronous for L1; the L2 write is the returned Effect). */
+    const write = (
+      key: string,
+      value: A,
+      ttlMs: number | undefined,
+      tokens: number,
+      fromFlight = false
+    ): Effect.Effect<void, CachePutError> => {
+      const bad = checkKey(key, config.maxKeyBytes)
+      if (bad !== undefined) return Effect.fail(bad)
+      const bytes = sizeOf(value, key)
+      if (bytes > config.maxValueBytes) {
+        return Effect.fail(new CacheValueTooLarge({ key, bytes, limit: config.maxValueBytes, limitName: "maxValueBytes" }))
+      }
+      if (bytes > config.maxBytes) {
+        return Effect.fail(new CacheValueTooLarge({ key, bytes, limit: config.maxBytes, limitName: "maxBytes" }))
+      }
+      writeEpoch++
+      if (!fromFlight) flights.invalidateKey(key)
+      const ttl = ttlFor(key, ttlMs)
+      const t = ttl === Infinity && tier === undefined ? 0 : now()
+      const expiresAt = t + ttl
+      if (tier === undefined) {
+        store.set(key, value, Option.some(value), expiresAt, bytes, tokens, undefined)
+        return Effect.void
+      }
+      const encoded = tier.encode(key, value, expiresAt, tokens)
+      if (typeof encoded !== "string") return Effect.fail(encoded)
+      if (encoded.length > config.maxValueBytes && Buffer.byteLength(encoded, "utf8") > config.maxValueBytes) {
+        const encodedBytes = Buffer.byteLength(encoded, "utf8")
+        return Effect.fail(
+          new CacheValueTooLarge({ key, bytes: encodedBytes, limit: config.maxValueBytes, limitName: "maxValueBytes" })
+        )
+      }
+      store.set(key, value, Option.some(value), expiresAt, bytes, tokens, undefined)
+      return tier.write(key, encoded, expiresAt, t)
+    }
+
+    const putOp = (
+      args: readonly [key: string, value: A, options: PutOptions | undefined]
+    ): Effect.Effect<void, CachePutError> => {
+      const [key, value, options] = args
+      if (options === undefined) return write(key, value, undefined, 0)
+      const ttl = options.ttl === undefined ? undefined : decodeCallTtl(options.ttl, "ttl")
+      if (ttl instanceof InvalidCacheOptions) return Effect.fail(ttl)
+      const tokens = options.tokens ?? 0
+      if (!(tokens >= 0 && Number.isFinite(tokens))) {
+        return Effect.fail(new InvalidCacheOptions({ path: "tokens", reason: "expected a finite number >= 0" }))
+      }
+      return write(key, value, ttl, tokens)
+    }
+    const put = (key: string, value: A, options?: PutOptions): Effect.Effect<void, CachePutError> =>
+      inline(putOp, [key, value, options] as const)
+
+    const delete_ = (key: string): Effect.Effect<void, CacheKeyTooLarge> =>
+      Effect.suspend((): Effect.Effect<void, CacheKeyTooLarge> => {
+        const bad = checkKey(key, config.maxKeyBytes)
+        if (bad !== undefined) return Effect.fail(bad)
+        writeEpoch++
+        store.delete(key)
+        flights.invalidate((k) => k === key)
+        return tier === undefined ? Effect.void : tier.remove(key)
+      })
+
+    const clear = (options?: ClearOptions): Effect.Effect<void, InvalidCacheOptions> =>
+      Effect.suspend((): Effect.Effect<void, InvalidCacheOptions> => {
+        if (options?.namespace !== undefined && options.prefix !== undefined) {
+          return Effect.fail(new InvalidCacheOptions({ path: "namespace", reason: "give namespace or prefix, not both" }))
+        }
+        if (options?.namespace !== undefined && !/^[^:]+$/.test(options.namespace)) {
+          return Effect.fail(new InvalidCacheOptions({ path: "namespace", reason: "expected a non-empty name without ':'" }))
+        }
+        const prefix = options?.namespace !== undefined ? `${options.namespace}:` : options?.prefix ?? ""
+        writeEpoch++
+        store.clearPrefix(prefix)
+        flights.invalidate((k) => k.startsWith(prefix))
+        return tier === undefined ? Effect.void : tier.clearPrefix(prefix)
+      })
+
+    const getOrCompute = <E, R>(
+      key: string,
+      compute: Effect.Effect<A, E, R>,
+      options?: ComputeOptions<A>
+    ): Effect.Effect<A, E | CacheKeyTooLarge | InvalidCacheOptions, R> =>
+      Effect.suspend((): Effect.Effect<A, E | CacheKeyTooLarge | InvalidCacheOptions, R> => {
+        const bad = checkKey(key, config.maxKeyBytes)
+        if (bad !== undefined) return Effect.fail(bad)
+        const ttl = options?.ttl === undefined ? undefined : decodeCallTtl(options.ttl, "ttl")
+        if (ttl instanceof InvalidCacheOptions) return Effect.fail(ttl)
+        const failureTtl = options?.failureTtl === undefined
+          ? config.failureTtlMs
+          : decodeCallTtl(options.failureTtl, "failureTtl")
+        if (failureTtl instanceof InvalidCacheOptions) return Effect.fail(failureTtl)
+        const entry = store.get(key)
+        if (entry !== undefined) {
+          if (entry.failure !== undefined) {
+            counters.failureHits++
+            return Effect.failCause(entry.failure as Cause.Cause<E>)
+          }
+          counters.l1Hits++
+          counters.tokensSaved += entry.tokens
+          return Effect.succeed(entry.value)
+        }
+        counters.l1Misses++
+        return flights.join(
+          key,
+          (flight) =>
+            Effect.gen(function*() {
+              if (tier !== undefined) {
+                const hit = yield* readL2(key)
+                if (Option.isSome(hit)) return hit.value
+              }
+              counters.computations++
+              const exit = yield* Effect.exit(compute)
+              if (flight.invalidated) return yield* exit
+              if (Exit.isSuccess(exit)) {
+                const value = exit.value
+                const tokens = options?.tokens === undefined
+                  ? 0
+                  : typeof options.tokens === "number"
+                  ? options.tokens
+                  : options.tokens(value)
+                yield* write(key, value, ttl, Number.isFinite(tokens) && tokens > 0 ? tokens : 0, true).pipe(
+                  Effect.catch((error) =>
+                    Effect.sync(() => {
+                      counters.rejected++
+                    }).pipe(Effect.andThen(Effect.logDebug(`cache ${config.name}: computed value not cached`, error)))
+                  )
+                )
+              } else if (failureTtl !== undefined && !Cause.hasInterruptsOnly(exit.cause)) {
+                // `value` and `hit` are unused for a failure entry (`get` treats it as a miss).
+                store.set(key, undefined as A, none, now() + failureTtl, 0, 0, exit.cause)
+              }
+              return yield* exit
+            }),
+          () => {
+            counters.coalesced++
+          }
+        )
+      })
+
+    const sweeper: SupervisedTask = {
+      id: "sweeper",
+      run: Effect.sync(() => {
+        const removed = store.sweep()
+        config.onSweep?.(removed)
+      }).pipe(Effect.repeat(Schedule.spaced(config.sweepIntervalMs)))
+    }
+    const tasks: Array<SupervisedTask> = [sweeper]
+    if (tiered !== undefined) {
+      tasks.push({ id: "redis-probe", run: tiered.tier.probe.pipe(Effect.repeat(Schedule.spaced(tiered.probeIntervalMs))) })
+    }
+    const supervisor = yield* superviseTasks(`cache:${config.name}`, tasks)
+    yield* registerCacheMetrics(config.name, counters, () => ({ entries: store.size, bytes: store.bytes }))
+
+    return {
+      get,
+      has,
+      put,
+      delete: delete_,
+      clear,
+      getOrCompute,
+      stats: () => Effect.sync(() => counters.snapshot(store.size, store.bytes)),
+      l1Keys: () => store.keys(),
+      supervisor
+    }
+  })

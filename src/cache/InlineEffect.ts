@@ -1,0 +1,131 @@
+/**
+ * `InlineEffect`: a custom Effect primitive whose synchronous result needs no fiber round-trip under `yield*`.
+ *
+ * Used for the cache's hot operations (`get`, `put`). Built on Effect's public `Effectable.Prototype` (a value the
+ * fiber runtime evaluates like any Effect), it adds one thing: its generator protocol. `yield* op` inside
+ * `Effect.gen` calls `[Symbol.iterator]` at the moment the generator reaches it — exactly when the Effect would
+ * run — and when the operation's result is an already-successful `Exit` (an L1 hit or miss, a memory `put`) the
+ * iterator completes at once with the value, so the generator continues synchronously instead of handing an
+ * Effect to the fiber and being resumed. That removes most of the per-call overhead (measured: `yield*` of an
+ * `Effect.sync` ≈ 80–100 ns, of an `InlineEffect` hit ≈ 10 ns), which is what keeps an in-fiber `get` within a
+ * small factor of `lru-cache`'s plain `get`.
+ *
+ * Semantics are those of `Effect.suspend(thunk)`: lazy, re-run on every evaluation. When the thunk returns any
+ * other Effect (a Redis read, a failure), the iterator delegates to that Effect's own iterator; run in any other
+ * way (`pipe`, combinators, `Effect.runPromise`), the primitive evaluates through the fiber like `suspend`.
+ * Interruption is not checked between the `yield*` and the synchronous result, as for any `Exit`, and a long
+ * loop of synchronous hits does not yield the thread to other fibers (like any synchronous loop).
+ *
+ * Hand-rolled because Effect has no public "synchronous completion" primitive; it relies only on the iterator
+ * protocol of `Effect.gen` and on `Effectable.Prototype`.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Effectable, Exit } from "effect"
+import type * as Option from "effect/Option"
+
+interface InlineFields {
+  readonly fn: (arg: unknown) => Effect.Effect<unknown, unknown>
+  readonly arg: unknown
+}
+
+const InlineProto = Effectable.Prototype<Effect.Effect<unknown, unknown>>({
+  label: "troupe/InlineEffect",
+  evaluate() {
+    const self = this as unknown as InlineFields
+    return self.fn(self.arg)
+  }
+})
+
+class Inline {
+  readonly fn: (arg: unknown) => Effect.Effect<unknown, unknown>
+  readonly arg: unknown
+  /** The value computed by `[Symbol.iterator]` and handed out by the immediately following `next`. */
+  private result: unknown
+
+  constructor(fn: (arg: unknown) => Effect.Effect<unknown, unknown>, arg: unknown) {
+    this.fn = fn
+    this.arg = arg
+    this.result = undefined
+  }
+
+  [Symbol.iterator](): Iterator<unknown, unknown, unknown> {
+    const effect = this.fn(this.arg)
+    if (Exit.isExit(effect) && effect._tag === "Success") {
+      this.result = effect.value
+      return this
+    }
+    return effect[Symbol.iterator]()
+  }
+
+  // `yield*` calls `next` right after `[Symbol.iterator]`, with no other code in between, so reading and clearing
+  // `result` here is safe even when one InlineEffect value is shared by several fibers.
+  next(): IteratorResult<unknown, unknown> {
+    const value = this.result
+    this.result = undefined
+    return { done: true, value }
+  }
+}
+Object.setPrototypeOf(Inline.prototype, InlineProto)
+
+/**
+ * An Effect that runs `fn(arg)` when evaluated (like `Effect.suspend(() => fn(arg))`), completing synchronously
+ * under `yield*` when `fn` returns a successful `Exit`. Taking `fn` and `arg` separately lets hot callers pass a
+ * shared function instead of allocating a closure per call.
+ */
+export const inline = <X, A, E>(fn: (arg: X) => Effect.Effect<A, E>, arg: X): Effect.Effect<A, E> =>
+  // The instance is an Effect through its prototype chain (Effectable.Prototype); TypeScript cannot see that.
+  new Inline(fn as (arg: unknown) => Effect.Effect<unknown, unknown>, arg) as unknown as Effect.Effect<A, E>
+
+/** The lookup behind `inlineGet`: a synchronous answer, or `null` when the Effect of `slow` must run. */
+export interface GetReader<A, E> {
+  readonly fast: (key: string) => Option.Option<A> | null
+  readonly slow: (key: string) => Effect.Effect<Option.Option<A>, E>
+}
+
+interface GetFields {
+  readonly key: string
+  readonly reader: GetReader<unknown, unknown>
+}
+
+const InlineGetProto = Effectable.Prototype<Effect.Effect<Option.Option<unknown>, unknown>>({
+  label: "troupe/Cache.get",
+  evaluate() {
+    const self = this as unknown as GetFields
+    const fast = self.reader.fast(self.key)
+    return fast === null ? self.reader.slow(self.key) : Exit.succeed(fast)
+  }
+})
+
+// A monomorphic specialisation of `Inline` for the hottest operation (one call site, no Exit test, no closure):
+// measured ~2x faster than going through the generic `Inline` in the `cache.get-hit` benchmark.
+class InlineGet {
+  readonly key: string
+  readonly reader: GetReader<unknown, unknown>
+  private result: Option.Option<unknown> | undefined
+
+  constructor(reader: GetReader<unknown, unknown>, key: string) {
+    this.reader = reader
+    this.key = key
+    this.result = undefined
+  }
+
+  [Symbol.iterator](): Iterator<unknown, unknown, unknown> {
+    const fast = this.reader.fast(this.key)
+    if (fast === null) return this.reader.slow(this.key)[Symbol.iterator]()
+    this.result = fast
+    return this
+  }
+
+  next(): IteratorResult<unknown, unknown> {
+    const value = this.result
+    this.result = undefined
+    return { done: true, value }
+  }
+}
+Object.setPrototypeOf(InlineGet.prototype, InlineGetProto)
+
+/** The `get` Effect for `key`: `reader.fast`, else `reader.slow`, completing synchronously under `yield*`. */
+export const inlineGet = <A, E>(reader: GetReader<A, E>, key: string): Effect.Effect<Option.Option<A>, E> =>
+  // The instance is an Effect through its prototype chain (Effectable.Prototype); TypeScript cannot see that.
+  new InlineGet(reader as GetReader<unknown, unknown>, key) as unknown as Effect.Effect<Option.Option<A>, E>

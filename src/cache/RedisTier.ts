@@ -1,0 +1,281 @@
+/**
+ * The L2 tier of the tiered cache: Redis, reached through Effect's persistence `Redis` service
+ * (`effect/persistence` Redis, provided on Node by `NodeRedis.layer` from `@effect/platform-node`).
+ *
+ * Wire format: each key `prefix + cacheKey` holds a JSON envelope `{ v, e, t }`: `v` is the value encoded with
+ * `Schema.toCodecJson` of the caller's value Schema, `e` its
+ * absolute expiry in Effect `Clock` milliseconds (`null` = none) and `t` its token count. Storing the expiry makes
+ * L2 expiry exact under `TestClock` and lets a promotion to L1 keep exactly the remaining TTL. Whose clock: each
+ * process's Effect `Clock` (the wall clock in production), so a clock skew between instances shifts a shared
+ * entry's expiry by that skew; Redis's own clock only drives the `PX` safety net. The key also gets
+ * `PX` (capped by `maxTtl`, which is also the PX of non-expiring entries) so Redis memory stays bounded. A value
+ * that does not decode is a miss, is counted (`decodeFailures`) and is deleted, never a crash.
+ *
+ * Degradation (hand-rolled; Effect has no such policy for `Redis`): the first failed command (error, client-side
+ * timeout, or the optional Effect-level `timeout`) flips the tier to *degraded* — counted (`degradations`, metric `troupe_cache_l2_degraded`), logged once
+ * at Warn — and from then on L2 is bypassed so the cache keeps serving from L1 at memory speed. Writes, deletes
+ * and clears made while degraded are remembered as pending invalidations (bounded; past the bound the whole
+ * prefix is cleared instead), because the L2 copies they supersede would otherwise be promoted later as stale
+ * values. A supervised probe (`PING` on a Schedule) replays them when Redis answers again and flips the tier
+ * back to healthy (logged once at Info). Clear is by prefix with `SCAN MATCH` + `UNLINK`, never `FLUSHDB`.
+ *
+ * Give the node-redis client `recommendedNodeRedisOptions` (`disableOfflineQueue: true` so commands fail fast
+ * while the socket is down instead of queueing, and `commandOptions.timeout` so a hung server cannot stall a
+ * read); without them a cache call waits as long as node-redis does, unless the tier's `timeout` is set.
+ *
+ * @since 0.1.0
+ */
+import { Cause, Duration, Effect, Exit, Schema } from "effect"
+import type { Redis } from "effect/persistence"
+import { CacheValueEncodingError } from "./CacheError.ts"
+import type { CacheCounters } from "./CacheStats.ts"
+
+/** Options of the Redis tier. */
+export interface RedisTierOptions<A, I = unknown> {
+  /** Schema of the cached values; they cross the wire as its JSON encoding (`Schema.toCodecJson`). */
+  readonly value: Schema.Codec<A, I>
+  /** Key prefix in Redis. Default `troupe:cache:<name>:`. */
+  readonly prefix?: string
+  /**
+   * An Effect-level timeout on each Redis command (a timeout counts as an error and degrades the tier). Default:
+   * none — prefer the client's own, cheaper `commandOptions: { timeout }` (see `recommendedNodeRedisOptions`);
+   * `Effect.timeout` adds a race per command (~10–25 µs measured), a visible share of a ~40 µs GET.
+   */
+  readonly timeout?: Duration.Input
+  /** How often the health probe pings Redis while the tier is degraded. Default 1 second. */
+  readonly probeInterval?: Duration.Input
+  /** Cap of the Redis `PX`, also used for entries without TTL. Default 1 day. */
+  readonly maxTtl?: Duration.Input
+  /** Pending invalidations remembered while degraded before falling back to a full prefix clear. Default 10,000. */
+  readonly maxPendingInvalidations?: number
+}
+
+/** node-redis client options for a cache tier: fail fast when disconnected, 250 ms per-command timeout. */
+export const recommendedNodeRedisOptions = {
+  disableOfflineQueue: true,
+  commandOptions: { timeout: 250 }
+} as const
+
+/** A decoded L2 hit. */
+export interface L2Hit<A> {
+  readonly value: A
+  readonly expiresAt: number
+  readonly tokens: number
+}
+
+/** Resolved Redis tier settings (validated by the cache layer). */
+export interface RedisTierConfig<A, I> {
+  readonly name: string
+  readonly value: Schema.Codec<A, I>
+  readonly prefix: string
+  readonly timeoutMs: number | undefined
+  readonly probeIntervalMs: number
+  readonly maxTtlMs: number
+  readonly maxPendingInvalidations: number
+}
+
+/** Escapes Redis glob metacharacters so a prefix matches literally in `SCAN MATCH`. */
+export const escapeGlob = (s: string): string => s.replace(/[\\*?[\]]/g, (c) => `\\${c}`)
+
+/** The L2 tier operations used by the tiered cache. None of them fails: Redis trouble degrades the tier. */
+export interface RedisTier<A> {
+  readonly prefix: string
+  /** Encodes an entry for the wire (sync), or fails with `CacheValueEncodingError`. */
+  readonly encode: (key: string, value: A, expiresAt: number, tokens: number) => string | CacheValueEncodingError
+  /** Reads and decodes `key`; `count: false` leaves the hit/miss statistics alone (used by `has`). */
+  readonly read: (key: string, now: number, count?: boolean) => Effect.Effect<L2Hit<A> | undefined>
+  readonly write: (key: string, encoded: string, expiresAt: number, now: number) => Effect.Effect<void>
+  readonly remove: (key: string) => Effect.Effect<void>
+  readonly clearPrefix: (prefix: string) => Effect.Effect<void>
+  /** One probe step: while degraded, ping Redis and, if it answers, replay pending invalidations and recover. */
+  readonly probe: Effect.Effect<void>
+}
+
+/** Builds the Redis tier over a `Redis` service. */
+export const makeRedisTier = <A, I>(
+  redis: Redis.Redis["Service"],
+  config: RedisTierConfig<A, I>,
+  counters: CacheCounters
+): RedisTier<A> => {
+  counters.l2Enabled = true
+  // The envelope is built by hand around the value's JSON codec: JSON.parse + a shape check + decoding only `v`
+  // is ~2x cheaper than a Schema over the whole envelope, and the L2 read path is latency-sensitive.
+  const valueJson = Schema.toCodecJson(config.value) as Schema.Codec<A, unknown>
+  const encodeValue = Schema.encodeExit(valueJson)
+  const decodeValue = Schema.decodeUnknownExit(valueJson)
+  const decodeEnvelope = (raw: string): { readonly v: A; readonly e: number; readonly t: number } | undefined => {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(raw)
+    } catch {
+      return undefined
+    }
+    if (typeof parsed !== "object" || parsed === null || !("v" in parsed)) return undefined
+    const e = "e" in parsed ? parsed.e : undefined
+    const t = "t" in parsed ? parsed.t : 0
+    if (!(e === null || typeof e === "number") || typeof t !== "number") return undefined
+    const value = decodeValue(parsed.v)
+    return Exit.isSuccess(value) ? { v: value.value, e: e ?? Infinity, t } : undefined
+  }
+  const pendingKeys = new Set<string>()
+  const pendingPrefixes = new Set<string>()
+  let pendingOverflow = false
+  const timeout = config.timeoutMs === undefined ? undefined : Duration.millis(config.timeoutMs)
+
+  const remember = (key: string | undefined, prefix: string | undefined) => {
+    if (pendingOverflow) return
+    if (key !== undefined) pendingKeys.add(key)
+    if (prefix !== undefined) pendingPrefixes.add(prefix)
+    if (pendingKeys.size + pendingPrefixes.size > config.maxPendingInvalidations) {
+      pendingOverflow = true
+      pendingKeys.clear()
+      pendingPrefixes.clear()
+    }
+  }
+
+  const degrade = (reason: unknown): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      counters.l2Errors++
+      if (counters.l2Degraded) return Effect.void
+      counters.l2Degraded = true
+      counters.l2Degradations++
+      return Effect.logWarning(`cache ${config.name}: Redis tier unavailable; serving from L1 only until it recovers`, {
+        reason: describe(reason)
+      })
+    })
+
+  /** Runs a Redis command with the timeout; on failure degrades and yields `undefined`. */
+  const attempt = <X>(command: Effect.Effect<X, Redis.RedisError>): Effect.Effect<X | undefined> =>
+    Effect.catchCause(
+      timeout === undefined ? command : Effect.timeout(command, timeout),
+      (cause) =>
+        Cause.hasInterruptsOnly(cause)
+          ? Effect.failCause(cause as Cause.Cause<never>)
+          : degrade(Cause.squash(cause)).pipe(Effect.as(undefined))
+    )
+
+  const unlinkAll = (keys: ReadonlyArray<string>): Effect.Effect<void, Redis.RedisError> =>
+    keys.length === 0 ? Effect.void : Effect.asVoid(redis.send("UNLINK", ...keys))
+
+  const scanDelete = (prefix: string): Effect.Effect<void, Redis.RedisError> =>
+    Effect.gen(function*() {
+      const pattern = `${escapeGlob(config.prefix + prefix)}*`
+      let cursor = "0"
+      do {
+        const reply = yield* redis.send<[string, Array<string>]>("SCAN", cursor, "MATCH", pattern, "COUNT", "500")
+        cursor = reply[0]
+        yield* unlinkAll(reply[1])
+      } while (cursor !== "0")
+    })
+
+  const replay: Effect.Effect<void, Redis.RedisError> = Effect.suspend(() => {
+    if (pendingOverflow) return scanDelete("")
+    const prefixes = [...pendingPrefixes]
+    const keys = [...pendingKeys].map((k) => config.prefix + k)
+    return Effect.forEach(prefixes, scanDelete, { discard: true }).pipe(
+      Effect.andThen(Effect.forEach(chunks(keys, 500), unlinkAll, { discard: true }))
+    )
+  })
+
+  const recover: Effect.Effect<void> = Effect.gen(function*() {
+    const ok = yield* attempt(redis.send("PING").pipe(Effect.andThen(replay), Effect.as(true as const)))
+    if (ok !== true) return
+    pendingKeys.clear()
+    pendingPrefixes.clear()
+    pendingOverflow = false
+    counters.l2Degraded = false
+    counters.l2Recoveries++
+    yield* Effect.logInfo(`cache ${config.name}: Redis tier recovered`)
+  })
+
+  return {
+    prefix: config.prefix,
+    encode: (key, value, expiresAt, tokens) => {
+      const exit = encodeValue(value)
+      if (Exit.isFailure(exit)) return new CacheValueEncodingError({ key, reason: String(exit.cause) })
+      const e = expiresAt === Infinity ? null : expiresAt
+      return JSON.stringify(tokens > 0 ? { v: exit.value, e, t: tokens } : { v: exit.value, e })
+    },
+    read: (key, now, count = true) =>
+      Effect.suspend(() => {
+        if (counters.l2Degraded) return Effect.succeed(undefined)
+        return attempt(redis.send<string | null>("GET", config.prefix + key)).pipe(
+          Effect.flatMap((raw): Effect.Effect<L2Hit<A> | undefined> => {
+            if (raw === undefined) return Effect.succeed(undefined) // the command failed: the tier degraded
+            if (raw === null) {
+              if (count) counters.l2Misses++
+              return Effect.succeed(undefined)
+            }
+            const decoded = decodeEnvelope(raw)
+            if (decoded === undefined) {
+              counters.l2DecodeFailures++
+              if (count) counters.l2Misses++
+              return Effect.logDebug(`cache ${config.name}: undecodable L2 value for ${key}; treated as a miss`).pipe(
+                Effect.andThen(attempt(redis.send("UNLINK", config.prefix + key))),
+                Effect.as(undefined)
+              )
+            }
+            const expiresAt = decoded.e
+            if (expiresAt <= now) {
+              counters.l2EvictTtl++
+              if (count) counters.l2Misses++
+              return Effect.succeed(undefined)
+            }
+            if (count) counters.l2Hits++
+            return Effect.succeed({ value: decoded.v, expiresAt, tokens: decoded.t })
+          })
+        )
+      }),
+    write: (key, encoded, expiresAt, now) =>
+      Effect.suspend(() => {
+        if (counters.l2Degraded) {
+          remember(key, undefined)
+          return Effect.void
+        }
+        const px = Math.max(1, Math.min(config.maxTtlMs, Math.ceil(expiresAt - now)))
+        return attempt(redis.send("SET", config.prefix + key, encoded, "PX", String(px))).pipe(
+          Effect.map((ok) => {
+            if (ok === undefined) remember(key, undefined)
+            else counters.l2Writes++
+          })
+        )
+      }),
+    remove: (key) =>
+      Effect.suspend(() => {
+        if (counters.l2Degraded) {
+          remember(key, undefined)
+          return Effect.void
+        }
+        return attempt(redis.send<number>("UNLINK", config.prefix + key)).pipe(
+          Effect.map((n) => {
+            if (n === undefined) remember(key, undefined)
+            else if (n > 0) counters.l2EvictManual += n
+          })
+        )
+      }),
+    clearPrefix: (prefix) =>
+      Effect.suspend(() => {
+        if (counters.l2Degraded) {
+          remember(undefined, prefix)
+          return Effect.void
+        }
+        return attempt(scanDelete(prefix).pipe(Effect.as(true as const))).pipe(
+          Effect.map((ok) => {
+            if (ok === undefined) remember(undefined, prefix)
+          })
+        )
+      }),
+    probe: Effect.suspend(() => (counters.l2Degraded ? recover : Effect.void))
+  }
+}
+
+const describe = (reason: unknown): string => {
+  const cause = typeof reason === "object" && reason !== null && "cause" in reason ? reason.cause : reason
+  return cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)
+}
+
+const chunks = <X>(xs: ReadonlyArray<X>, size: number): Array<ReadonlyArray<X>> => {
+  const out: Array<ReadonlyArray<X>> = []
+  for (let i = 0; i < xs.length; i += size) out.push(xs.slice(i, i + size))
+  return out
+}
