@@ -1,0 +1,119 @@
+/**
+ * troupe's default metric definitions: one or more metrics for every emitted event of the catalogue.
+ *
+ * The equivalent of the `metrics/0` function a Phoenix app's `Telemetry` supervisor returns (a list of
+ * `Telemetry.Metrics` definitions handed to reporters). `TelemetryHub.layer` records exactly these; pass your own
+ * list (for instance `[...defaultMetrics, myMetric]`) to `TelemetryHub.layerWith`. Durations are recorded in
+ * seconds (`scale: 1e-9`, Prometheus base units).
+ *
+ * @since 0.1.0
+ */
+import { Events } from "./EventCatalogue.ts"
+import type { MetricDefinition } from "./MetricDefinition.ts"
+import { counter, distribution, lastValue, sum, summary } from "./MetricDefinition.ts"
+
+/** Bucket bounds (seconds) for LLM calls: 50 ms to 2 min. */
+export const llmDurationBuckets: ReadonlyArray<number> = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
+/** Bucket bounds (seconds) for tools and algorithms: 1 ms to 30 s. */
+export const fastDurationBuckets: ReadonlyArray<number> = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+
+const llmTags = ["provider", "model"] as const
+const seconds = { measurement: "duration", unit: "seconds", scale: 1e-9 } as const
+
+export const defaultMetrics: ReadonlyArray<MetricDefinition> = [
+  // LLM calls
+  counter({ name: "troupe_llm_calls_total", event: Events.llmCallStop, tags: llmTags, description: "Completed LLM calls" }),
+  counter({
+    name: "troupe_llm_call_exceptions_total", event: Events.llmCallException, tags: [...llmTags, "kind", "error_type"],
+    description: "LLM calls that failed, died or were interrupted"
+  }),
+  distribution({
+    name: "troupe_llm_call_duration_seconds", event: Events.llmCallStop, tags: llmTags, ...seconds,
+    buckets: llmDurationBuckets, description: "LLM call response time"
+  }),
+  sum({
+    name: "troupe_llm_input_tokens_total", event: Events.llmTokenUsage, measurement: "input_tokens", tags: llmTags,
+    unit: "tokens", description: "Prompt (input) tokens used"
+  }),
+  sum({
+    name: "troupe_llm_output_tokens_total", event: Events.llmTokenUsage, measurement: "output_tokens", tags: llmTags,
+    unit: "tokens", description: "Completion (output) tokens used"
+  }),
+  sum({
+    name: "troupe_llm_tokens_total", event: Events.llmTokenUsage, measurement: "total_tokens", tags: llmTags,
+    unit: "tokens", description: "Tokens used (input + output)"
+  }),
+  lastValue({
+    name: "troupe_llm_call_cost_usd", event: Events.llmTokenUsage, measurement: "cost", tags: llmTags, unit: "usd",
+    description: "Cost of the most recent LLM call"
+  }),
+  sum({
+    name: "troupe_llm_cost_usd_total", event: Events.llmTokenUsage, measurement: "cost", tags: llmTags, unit: "usd",
+    description: "Accumulated LLM cost"
+  }),
+  // tools, agents, algorithms
+  counter({ name: "troupe_tool_executions_total", event: Events.toolExecutionStop, tags: ["tool"], description: "Completed tool executions" }),
+  counter({
+    name: "troupe_tool_execution_exceptions_total", event: Events.toolExecutionException, tags: ["tool", "kind", "error_type"],
+    description: "Tool executions that failed, died or were interrupted"
+  }),
+  distribution({
+    name: "troupe_tool_execution_duration_seconds", event: Events.toolExecutionStop, tags: ["tool"], ...seconds,
+    buckets: fastDurationBuckets, description: "Tool execution time"
+  }),
+  counter({ name: "troupe_agent_actions_total", event: Events.agentActionStop, tags: ["agent", "action"], description: "Completed agent actions" }),
+  counter({
+    name: "troupe_agent_action_exceptions_total", event: Events.agentActionException, tags: ["agent", "action", "kind", "error_type"],
+    description: "Agent actions that failed, died or were interrupted"
+  }),
+  summary({
+    name: "troupe_agent_action_duration_seconds", event: Events.agentActionStop, tags: ["agent"], ...seconds,
+    quantiles: [0.5, 0.9, 0.99], maxAgeMillis: 60_000, maxSize: 1_000, description: "Agent action time (1 min window)"
+  }),
+  counter({
+    name: "troupe_algorithm_executions_total", event: Events.algorithmExecutionStop, tags: ["algorithm"],
+    description: "Completed algorithm executions"
+  }),
+  counter({
+    name: "troupe_algorithm_execution_exceptions_total", event: Events.algorithmExecutionException,
+    tags: ["algorithm", "kind", "error_type"], description: "Algorithm executions that failed, died or were interrupted"
+  }),
+  distribution({
+    name: "troupe_algorithm_execution_duration_seconds", event: Events.algorithmExecutionStop, tags: ["algorithm"], ...seconds,
+    buckets: fastDurationBuckets, description: "Algorithm execution time"
+  }),
+  // cache, rate limiter, config
+  sum({ name: "troupe_cache_hits_total", event: Events.cacheHit, measurement: "count", tags: ["cache"], description: "Cache hits" }),
+  sum({ name: "troupe_cache_misses_total", event: Events.cacheMiss, measurement: "count", tags: ["cache"], description: "Cache misses" }),
+  sum({
+    name: "troupe_cache_evictions_total", event: Events.cacheEviction, measurement: "count", tags: ["cache", "reason"],
+    description: "Cache entries evicted"
+  }),
+  sum({
+    name: "troupe_rate_limited_total", event: Events.rateLimited, measurement: "count", tags: ["limiter"],
+    description: "Requests rejected or delayed by a rate limit"
+  }),
+  counter({ name: "troupe_config_changes_total", event: Events.configChanged, tags: ["source"], description: "Configuration changes applied" }),
+  // supervision
+  counter({
+    name: "troupe_supervisor_child_restarts_total", event: Events.supervisorChildRestarted, tags: ["supervisor", "child_id"],
+    description: "Supervised children restarted"
+  }),
+  counter({
+    name: "troupe_supervisor_child_exits_total", event: Events.supervisorChildExited, tags: ["supervisor", "reason"],
+    description: "Supervised children exited"
+  }),
+  counter({
+    name: "troupe_supervisor_child_start_failures_total", event: Events.supervisorChildStartFailed, tags: ["supervisor", "child_id"],
+    description: "Supervised children that failed to start"
+  }),
+  counter({
+    name: "troupe_supervisor_restart_intensity_reached_total", event: Events.supervisorRestartIntensityReached,
+    tags: ["supervisor"], description: "Supervisors that exceeded their restart intensity"
+  }),
+  // telemetry itself
+  counter({
+    name: "troupe_telemetry_handler_failures_total", event: Events.telemetryHandlerFailure, tags: ["handler_id", "kind"],
+    description: "Telemetry handlers detached after a failure"
+  })
+]

@@ -1,0 +1,107 @@
+/**
+ * Turns metric definitions (data) into the hub's own handlers, which write Effect `Metric`s.
+ *
+ * The role `TelemetryMetricsPrometheus.Core` / `TelemetryMetricsStatsd` play for `Telemetry.Metrics` (a reporter that
+ * attaches one handler per event and updates its storage), except that the storage is Effect's: counters and sums
+ * are incremental `Metric.counter`s, distributions `Metric.histogram`s, last values `Metric.gauge`s and summaries
+ * `Metric.summary`s. So `PrometheusMetrics`, `Metric.snapshot` and `@effect/opentelemetry`'s metric producer all see
+ * them with no extra code.
+ *
+ * Hot-path choices: each tag combination (series) gets its own `Metric` instance carrying its attributes, cached in
+ * a `Map` keyed by the tag values; `updateUnsafe` with the hub's captured context then costs one registry lookup
+ * (Effect's series key is computed once per instance). `Metric.withAttributes` would allocate a wrapper and a
+ * context per update. Updates are synchronous because handlers run in the emitter's fiber.
+ *
+ * @since 0.1.0
+ */
+import { type Context, Metric } from "effect"
+import type { MetricDefinition } from "./MetricDefinition.ts"
+import type { EventName, TelemetryEvent } from "./TelemetryEvent.ts"
+import { eventKey } from "./TelemetryEvent.ts"
+
+/** The tag value used when an event's metadata lacks a tag key. */
+export const missingTagValue = "unknown"
+
+type NumericMetric = Metric.Metric<number, unknown>
+
+const makeSeries = (definition: MetricDefinition, attributes: Record<string, string>): NumericMetric => {
+  const common = { description: definition.description, attributes }
+  switch (definition.kind) {
+    case "counter":
+    case "sum":
+      return Metric.counter(definition.name, { ...common, incremental: true })
+    case "distribution":
+      return Metric.histogram(definition.name, { ...common, boundaries: definition.buckets })
+    case "last_value":
+      return Metric.gauge(definition.name, common)
+    case "summary":
+      return Metric.summary(definition.name, {
+        ...common,
+        maxAge: definition.maxAgeMillis,
+        maxSize: definition.maxSize,
+        quantiles: definition.quantiles
+      })
+  }
+}
+
+const tagValue = (value: unknown): string =>
+  value === undefined || value === null ? missingTagValue : typeof value === "string" ? value : String(value)
+
+/** A synchronous recorder for one definition: reads the measurement and tags of an event and updates its series. */
+export const makeRecorder = (
+  definition: MetricDefinition,
+  context: Context.Context<never>
+): (event: TelemetryEvent) => void => {
+  const series = new Map<string, NumericMetric>()
+  const { tags, scale, measurement } = definition
+  const counts = definition.kind === "counter"
+  // `ns / 1e9` is exact where `ns * 1e-9` leaves float noise (0.015422136000000001): divide by whole inverses
+  const inverse = 1 / scale
+  const divisor = scale < 1 && Math.abs(inverse - Math.round(inverse)) < 1e-9 ? Math.round(inverse) : undefined
+  return (event) => {
+    let value = 1
+    if (!counts) {
+      const raw = event.measurements[measurement]
+      if (typeof raw !== "number" || !Number.isFinite(raw)) return
+      value = divisor === undefined ? raw * scale : raw / divisor
+    }
+    let key = ""
+    for (let i = 0; i < tags.length; i++) key += tagValue(event.metadata[tags[i] ?? ""]) + "\u001f"
+    let metric = series.get(key)
+    if (metric === undefined) {
+      const attributes: Record<string, string> = {}
+      for (const tag of tags) attributes[tag] = tagValue(event.metadata[tag])
+      metric = makeSeries(definition, attributes)
+      series.set(key, metric)
+    }
+    metric.updateUnsafe(value, context)
+  }
+}
+
+/** One handler to attach per distinct event: the recorders bound to exactly that event. */
+export interface RecorderGroup {
+  readonly event: EventName
+  readonly handle: (event: TelemetryEvent) => void
+}
+
+/** Groups definitions by event and builds one exact-match handler per event. */
+export const makeRecorderGroups = (
+  definitions: ReadonlyArray<MetricDefinition>,
+  context: Context.Context<never>
+): ReadonlyArray<RecorderGroup> => {
+  const groups = new Map<string, { event: EventName; recorders: Array<(event: TelemetryEvent) => void> }>()
+  for (const definition of definitions) {
+    const key = eventKey(definition.event)
+    const group = groups.get(key) ?? { event: definition.event, recorders: [] }
+    group.recorders.push(makeRecorder(definition, context))
+    groups.set(key, group)
+  }
+  return [...groups.values()].map(({ event, recorders }) => ({
+    event,
+    handle: (received) => {
+      // attached under the event as a prefix: ignore longer names below it
+      if (received.name.length !== event.length) return
+      for (let i = 0; i < recorders.length; i++) recorders[i]?.(received)
+    }
+  }))
+}

@@ -1,0 +1,272 @@
+/**
+ * `TelemetryHub`: troupe's event bus, metrics registry, span tracker and reporter, as one `Context.Service`.
+ *
+ * Mirrors Erlang's `:telemetry` (`attach_many/4` → `attach`, `detach/1`, `list_handlers/1` → `handlers`,
+ * `execute/3` → `emit`, `span/3` → `span`), Elixir's `Telemetry.Metrics` (definitions as data, `metrics()`), a
+ * Prometheus reporter (`prometheus()`, rendered by effect's `PrometheusMetrics`) and a console reporter
+ * (`report()`, `exportJson`). Values live in Effect `Metric`s in the `MetricRegistry` of the context the layer is
+ * built in; spans are Effect tracing spans, exported by `OtelExport.layer`.
+ *
+ * Handlers run in the emitter's fiber, synchronously and in attach order, as in `:telemetry`. Unlike `:telemetry`
+ * (which catches only what the handler function raises), any handler failure is contained: a throw, a typed
+ * failure or a defect of a returned `Effect` detaches that handler and is reported as the
+ * `troupe.telemetry.handler.failure` event (plus a warning log); the emitter's effect never fails or dies because
+ * of a handler, and pays only for the handlers' own runs.
+ *
+ * Hot-path choices (justified in `HandlerTable.ts`): the handler table and the reporter windows are synchronous
+ * structures owned by the service, not `Ref`s, because every access is a non-yielding synchronous step of one
+ * fiber. `emit` with no matching handler is one `Effect.suspend`, one `WeakMap` hit and `Effect.void`.
+ *
+ * @example
+ * ```ts
+ * const program = Effect.gen(function*() {
+ *   const hub = yield* TelemetryHub
+ *   yield* hub.attach("log-llm", [["troupe", "llm"]], (e) => console.log(e.name.join("."), e.measurements))
+ *   yield* callModel.pipe(hub.trackLlmCall({ provider: "openai", model: "gpt-4o" }))
+ *   console.log(yield* hub.report())
+ * }).pipe(Effect.provide(TelemetryHub.layer))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Clock, Context, Effect, Exit, Layer, Option, Schema } from "effect"
+import { PrometheusMetrics } from "effect/observability"
+import { mkdir, writeFile } from "node:fs/promises"
+import { dirname } from "node:path"
+import { defaultMetrics } from "./DefaultMetrics.ts"
+import { Events } from "./EventCatalogue.ts"
+import { type HandlerEntry, HandlerTable } from "./HandlerTable.ts"
+import type { MetricDefinition } from "./MetricDefinition.ts"
+import { decodeDefinitions } from "./MetricDefinition.ts"
+import { makeRecorderGroups } from "./MetricRecorder.ts"
+import { type ComponentStats, formatReport, Reporter } from "./Reporter.ts"
+import { exceptionInfo, makeSpan, type SpanFunction } from "./Span.ts"
+import type {
+  EventName,
+  Handler,
+  HandlerInfo,
+  Measurements,
+  Metadata,
+  TelemetryEvent
+} from "./TelemetryEvent.ts"
+import { emptyMetadata, formatEventName, HandlerIdSchema, PrefixesSchema } from "./TelemetryEvent.ts"
+import {
+  DuplicateHandlerError,
+  fromSchemaError,
+  HandlerNotFoundError,
+  type InvalidTelemetryInput,
+  TelemetryExportError
+} from "./TelemetryError.ts"
+import { makeTrackers, type Trackers } from "./Track.ts"
+
+/** The service interface. */
+export interface TelemetryHubShape extends Trackers {
+  /** Attaches `handler` to every event whose name starts with one of `prefixes` (`:telemetry.attach_many/4`). */
+  readonly attach: (
+    id: string,
+    prefixes: ReadonlyArray<EventName>,
+    handler: Handler
+  ) => Effect.Effect<void, DuplicateHandlerError | InvalidTelemetryInput>
+  /** Detaches a handler (`:telemetry.detach/1`). */
+  readonly detach: (id: string) => Effect.Effect<void, HandlerNotFoundError>
+  /**
+   * Lists attached handlers, optionally those under a prefix (`:telemetry.list_handlers/1`). The hub's own metric
+   * recorders appear as `troupe/metrics:<event>`.
+   */
+  readonly handlers: (prefix?: EventName) => Effect.Effect<ReadonlyArray<HandlerInfo>>
+  /**
+   * Emits one event (`:telemetry.execute/3`). Never fails, whatever the handlers do. Not decoded (hot path; the
+   * types constrain it). Do not mutate a name array after emitting it: routing is cached by the array's identity.
+   */
+  readonly emit: (name: EventName, measurements: Measurements, metadata?: Metadata) => Effect.Effect<void>
+  /** Wraps an effect in `start`/`stop`/`exception` events, a tracing span and reporter stats (`:telemetry.span/3`). */
+  readonly span: SpanFunction
+  /** The metric definitions the hub records (data, for dashboards). */
+  readonly metrics: () => ReadonlyArray<MetricDefinition>
+  /**
+   * The Prometheus text exposition (format 0.0.4) of the `MetricRegistry` the hub was built with: the hub's metrics
+   * and any other Effect metric in that registry. Rendered by effect's `PrometheusMetrics.formatUnsafe`.
+   */
+  readonly prometheus: (options?: { readonly prefix?: string }) => Effect.Effect<string>
+  /** Sliding-window statistics per component. */
+  readonly stats: () => Effect.Effect<ReadonlyArray<ComponentStats>>
+  /** The statistics as a readable text table. */
+  readonly report: () => Effect.Effect<string>
+  /** Writes the statistics as JSON to `path` (parent directories are created). */
+  readonly exportJson: (path: string) => Effect.Effect<void, TelemetryExportError | InvalidTelemetryInput>
+  /** Clears the reporter's windows. */
+  readonly resetStats: () => Effect.Effect<void>
+}
+
+/** Options of `TelemetryHub.layerWith` (decoded with Schema). */
+export interface TelemetryHubOptions {
+  /** Calls kept per component by the reporter (default 100). */
+  readonly windowSize?: number
+  /** Metric definitions to record (default `defaultMetrics`). */
+  readonly metrics?: ReadonlyArray<MetricDefinition>
+}
+
+const OptionsSchema = Schema.Struct({
+  windowSize: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1_000_000 }))),
+  metrics: Schema.optionalKey(Schema.Unknown)
+})
+
+interface HandlerFailure {
+  readonly entry: HandlerEntry
+  readonly kind: "throw" | "failure" | "defect"
+  readonly reason: string
+  readonly errorType: string
+}
+
+const describeThrown = (thrown: unknown): { readonly reason: string; readonly errorType: string } =>
+  thrown instanceof Error
+    ? { reason: thrown.message, errorType: thrown.constructor.name }
+    : { reason: String(thrown), errorType: typeof thrown }
+
+const make = (options: TelemetryHubOptions): Effect.Effect<TelemetryHubShape, InvalidTelemetryInput> =>
+  Effect.gen(function*() {
+    const decoded = yield* Schema.decodeUnknownEffect(OptionsSchema)(options, { errors: "all" }).pipe(
+      Effect.mapError((e) => fromSchemaError("TelemetryHub options", e))
+    )
+    const definitions = yield* decodeDefinitions(options.metrics ?? defaultMetrics)
+    const windowSize = decoded.windowSize ?? 100
+    // The registry (and clock) of the layer's context: recorders write into it, `prometheus()` reads it.
+    const context = yield* Effect.context<never>()
+    const table = new HandlerTable()
+    const reporter = new Reporter(windowSize)
+
+    const reportFailures = (event: TelemetryEvent, failures: ReadonlyArray<HandlerFailure>): Effect.Effect<void> =>
+      Effect.forEach(failures, (f) =>
+        Effect.logWarning(`telemetry handler "${f.entry.id}" detached after a ${f.kind}: ${f.reason}`).pipe(
+          Effect.annotateLogs({ handler_id: f.entry.id, event_name: formatEventName(event.name) }),
+          Effect.andThen(Clock.currentTimeMillis),
+          Effect.flatMap((now) =>
+            emit(Events.telemetryHandlerFailure, { system_time: now }, {
+              handler_id: f.entry.id,
+              event_name: formatEventName(event.name),
+              kind: f.kind,
+              reason: f.reason,
+              error_type: f.errorType
+            })
+          )
+        ), { discard: true })
+
+    // Runs handlers from `start` in attach order; sync handlers inline, returned Effects in this fiber.
+    const dispatch = (
+      entries: ReadonlyArray<HandlerEntry>,
+      event: TelemetryEvent,
+      start: number,
+      failed: Array<HandlerFailure> | undefined
+    ): Effect.Effect<void> => {
+      for (let i = start; i < entries.length; i++) {
+        const entry = entries[i]
+        if (entry === undefined || !entry.active) continue
+        let result: unknown
+        try {
+          result = entry.handler(event)
+        } catch (thrown) {
+          table.detachEntry(entry)
+          failed = [...(failed ?? []), { entry, kind: "throw", ...describeThrown(thrown) }]
+          continue
+        }
+        if (result !== undefined && Effect.isEffect(result)) {
+          // the Handler type makes a returned Effect's requirements `never`
+          const handlerEffect = result as Effect.Effect<unknown, unknown>
+          return Effect.flatMap(Effect.exit(handlerEffect), (exit) => {
+            if (Exit.isFailure(exit)) {
+              const info = exceptionInfo(exit.cause)
+              if (info.kind !== "interrupt") {
+                table.detachEntry(entry)
+                failed = [...(failed ?? []), { entry, kind: info.kind, reason: info.reason, errorType: info.errorType }]
+              }
+            }
+            return dispatch(entries, event, i + 1, failed)
+          })
+        }
+      }
+      return failed === undefined ? Effect.void : reportFailures(event, failed)
+    }
+
+    const emit = (name: EventName, measurements: Measurements, metadata: Metadata = emptyMetadata): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const entries = table.resolve(name)
+        return entries.length === 0 ? Effect.void : dispatch(entries, { name, measurements, metadata }, 0, undefined)
+      })
+
+    const attachUnsafe = (id: string, prefixes: ReadonlyArray<EventName>, handler: Handler) => {
+      table.attach(id, prefixes, handler)
+    }
+
+    for (const group of makeRecorderGroups(definitions, context)) {
+      attachUnsafe(`troupe/metrics:${formatEventName(group.event)}`, [group.event], group.handle)
+    }
+
+    const span = makeSpan(emit, reporter)
+    const stats = () => Effect.sync(() => reporter.stats())
+
+    return {
+      attach: (id, prefixes, handler) =>
+        Effect.gen(function*() {
+          const decodedId = yield* Schema.decodeUnknownEffect(HandlerIdSchema)(id).pipe(
+            Effect.mapError((e) => fromSchemaError("handler id", e))
+          )
+          const decodedPrefixes = yield* Schema.decodeUnknownEffect(PrefixesSchema)(prefixes, { errors: "all" }).pipe(
+            Effect.mapError((e) => fromSchemaError(`prefixes of handler "${decodedId}"`, e))
+          )
+          if (table.has(decodedId)) return yield* new DuplicateHandlerError({ handlerId: decodedId })
+          attachUnsafe(decodedId, decodedPrefixes.map((p) => Object.freeze([...p])), handler)
+        }),
+      detach: (id) =>
+        Effect.suspend(() => table.detach(id) ? Effect.void : Effect.fail(new HandlerNotFoundError({ handlerId: id }))),
+      handlers: (prefix) => Effect.sync(() => table.list(prefix)),
+      emit,
+      span,
+      ...makeTrackers(span),
+      metrics: () => definitions,
+      prometheus: (opts) => Effect.sync(() => PrometheusMetrics.formatUnsafe(context, opts)),
+      stats,
+      report: () => Effect.map(stats(), (s) => formatReport(s, windowSize)),
+      exportJson: (path) =>
+        Effect.gen(function*() {
+          const target = yield* Schema.decodeUnknownEffect(Schema.NonEmptyString)(path).pipe(
+            Effect.mapError((e) => fromSchemaError("export path", e))
+          )
+          const now = yield* Clock.currentTimeMillis
+          const body = JSON.stringify({ generatedAt: new Date(now).toISOString(), windowSize, components: reporter.stats() }, null, 2)
+          yield* Effect.tryPromise({
+            try: async () => {
+              await mkdir(dirname(target), { recursive: true })
+              await writeFile(target, body + "\n", "utf8")
+            },
+            catch: (e) => new TelemetryExportError({ path: target, reason: e instanceof Error ? e.message : String(e) })
+          })
+        }),
+      resetStats: () => Effect.sync(() => reporter.reset())
+    } satisfies TelemetryHubShape
+  })
+
+/**
+ * The telemetry hub service.
+ *
+ * @example
+ * ```ts
+ * const hub = yield* TelemetryHub
+ * yield* hub.emit(Events.cacheHit, { count: 1 }, { cache: "embeddings" })
+ * ```
+ */
+export class TelemetryHub extends Context.Service<TelemetryHub, TelemetryHubShape>()("troupe/TelemetryHub") {
+  /** A hub recording `defaultMetrics` with a 100-call reporter window. */
+  static readonly layer: Layer.Layer<TelemetryHub, InvalidTelemetryInput> = Layer.effect(TelemetryHub, make({}))
+
+  /** A hub with custom options (validated; a bad option fails the layer with every issue and its path). */
+  static readonly layerWith = (options: TelemetryHubOptions): Layer.Layer<TelemetryHub, InvalidTelemetryInput> =>
+    Layer.effect(TelemetryHub, make(options))
+
+  /**
+   * Emits through the hub if one is provided, and does nothing otherwise: for services (cache, rate limiter,
+   * config) that should not require telemetry.
+   */
+  static readonly emitIfPresent = (name: EventName, measurements: Measurements, metadata?: Metadata): Effect.Effect<void> =>
+    Effect.flatMap(Effect.serviceOption(TelemetryHub), (hub) =>
+      Option.isSome(hub) ? hub.value.emit(name, measurements, metadata) : Effect.void)
+}
