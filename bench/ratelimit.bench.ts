@@ -1,0 +1,133 @@
+/**
+ * RateLimiter benchmarks (issue 3).
+ *
+ * How each side is measured: N sequential operations per sample, nothing batched or pipelined, all *in one
+ * fiber* (`timeEffectBatch`) — the cost an Effect program pays to rate-limit a call with each library:
+ * - troupe and Effect's RateLimiter: `yield* limiter.check(key)`.
+ * - rate-limiter-flexible (promise-based): `yield* Effect.promise(() => limiter.consume(key))`.
+ * For transparency the rlf rows are also measured in their native form (`*.awaited`: an async loop of
+ * `await limiter.consume(key)`, no Effect); those rows carry no baseline.
+ * Every request is admitted (limits far above the op count), so all rows measure the admit path.
+ *
+ * Rows: `ratelimit.check` (memory token bucket, 1 key) vs `peer.rlf-memory.consume`;
+ * `ratelimit.check.10k-keys` (10,000 keys round-robin) vs `peer.rlf-memory.consume.10k-keys` (same keys);
+ * `peer.effect-ratelimiter.memory` shown; `ratelimit.check.redis` (three tiers in one atomic script) vs
+ * `floor.redis-evalsha` (a trivial `return 1` script through the same Effect Redis service and client);
+ * `peer.rlf-redis.consume` shown; `ratelimit.bytes-per-key` (100k keys, memory).
+ */
+import { NodeRedis } from "@effect/platform-node"
+import { Effect, Layer, ManagedRuntime } from "effect"
+import { RateLimiter as EffectRateLimiter, Redis } from "effect/persistence"
+import { RateLimiterMemory, RateLimiterRedis } from "rate-limiter-flexible"
+import { createClient } from "redis"
+import { MemoryStore } from "../src/ratelimit/MemoryStore.ts"
+import { decodePolicy } from "../src/ratelimit/RateLimitPolicy.ts"
+import { RateLimiter } from "../src/ratelimit/index.ts"
+import { trivialScript } from "../src/ratelimit/RedisScript.ts"
+import { type BenchRow, bytesPer, timeBatch, timeEffectBatch } from "./harness.ts"
+
+const OPS = 20_000
+const BIG = 1e12
+const bucketPolicy = { tiers: [{ _tag: "TokenBucket" as const, name: "b", capacity: BIG, refillTokens: BIG, refillEvery: 1000 }] }
+const keys10k = Array.from({ length: 10_000 }, (_, i) => `user-${i}`)
+const redisUrl = process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379"
+
+const memoryRows = async (): Promise<Array<BenchRow>> => {
+  const rows: Array<BenchRow> = []
+  const rt = ManagedRuntime.make(RateLimiter.layerMemory({ policies: { default: bucketPolicy } }))
+  const limiter = await rt.runPromise(RateLimiter.use(Effect.succeed))
+
+  // rate-limiter-flexible, called the way an Effect program calls it (in the fiber, through Effect.promise):
+  // the baseline; and, shown for transparency, its native async loop (no Effect around it).
+  const rlf = new RateLimiterMemory({ points: BIG, duration: 1 })
+  rows.push(await timeEffectBatch("peer.rlf-memory.consume", Effect.gen(function*() {
+    for (let i = 0; i < OPS; i++) yield* Effect.promise(() => rlf.consume("bench"))
+  }), { ops: OPS, note: "rate-limiter-flexible RateLimiterMemory, 1 key, N sequential consume() in one fiber (Effect.promise)" }))
+  rows.push(await timeBatch("peer.rlf-memory.consume.awaited", async (ops) => {
+    for (let i = 0; i < ops; i++) await rlf.consume("bench")
+  }, { ops: OPS, note: "same, native async loop of awaited consume() (no Effect)" }))
+
+  rows.push(await timeEffectBatch("ratelimit.check", Effect.gen(function*() {
+    for (let i = 0; i < OPS; i++) yield* limiter.check("bench")
+  }), { ops: OPS, baseline: "peer.rlf-memory.consume", note: "memory token bucket, 1 key, N sequential check() in one fiber" }))
+
+  const rlf10k = new RateLimiterMemory({ points: BIG, duration: 60 })
+  rows.push(await timeEffectBatch("peer.rlf-memory.consume.10k-keys", Effect.gen(function*() {
+    for (let i = 0; i < OPS; i++) yield* Effect.promise(() => rlf10k.consume(keys10k[i % 10_000] as string))
+  }), { ops: OPS, note: "RateLimiterMemory, 10,000 keys round-robin, in one fiber (Effect.promise)" }))
+  rows.push(await timeBatch("peer.rlf-memory.consume.10k-keys.awaited", async (ops) => {
+    for (let i = 0; i < ops; i++) await rlf10k.consume(keys10k[i % 10_000] as string)
+  }, { ops: OPS, note: "same, native async loop (no Effect)" }))
+
+  rows.push(await timeEffectBatch("ratelimit.check.10k-keys", Effect.gen(function*() {
+    for (let i = 0; i < OPS; i++) yield* limiter.check(keys10k[i % 10_000] as string)
+  }), { ops: OPS, baseline: "peer.rlf-memory.consume.10k-keys", note: "memory token bucket, 10,000 keys round-robin, in one fiber" }))
+
+  const effectRl = await Effect.runPromise(EffectRateLimiter.make.pipe(Effect.provide(EffectRateLimiter.layerStoreMemory)))
+  rows.push(await timeEffectBatch("peer.effect-ratelimiter.memory", Effect.gen(function*() {
+    for (let i = 0; i < OPS; i++) {
+      yield* effectRl.consume({ key: "bench", algorithm: "token-bucket", limit: BIG, window: "1 second", onExceeded: "fail" })
+    }
+  }), { ops: OPS, baseline: "ratelimit.check", note: "effect/persistence RateLimiter, memory store, token bucket, 1 key, in one fiber" }))
+  await rt.dispose()
+
+  // bytes per key: the memory store holding 100k keys (state of a single-tier token bucket)
+  const policy = await Effect.runPromise(decodePolicy("default", bucketPolicy))
+  rows.push(await bytesPer("ratelimit.bytes-per-key", 100_000, async (count) => {
+    const store = new MemoryStore()
+    for (let i = 0; i < count; i++) store.decide(`user-${i}`, policy, 1, 1_000)
+    return store
+  }, async () => undefined, { note: "memory store, 100k keys, token bucket; key strings included" }))
+  rows.push(await bytesPer("peer.rlf-memory.bytes-per-key", 100_000, async (count) => {
+    const limiter = new RateLimiterMemory({ points: BIG, duration: 60 })
+    for (let i = 0; i < count; i++) await limiter.consume(`user-${i}`)
+    return limiter
+  }, async () => undefined, { note: "RateLimiterMemory, 100k keys (a record and a timer per key)" }))
+  return rows
+}
+
+const redisRows = async (): Promise<Array<BenchRow>> => {
+  const rows: Array<BenchRow> = []
+  const prefix = `troupe-bench:rl:${process.pid}:`
+  const big = { default: { tiers: [
+    { _tag: "TokenBucket" as const, name: "minute", capacity: BIG, refillTokens: BIG, refillEvery: 60_000 },
+    { _tag: "FixedWindow" as const, name: "hour", limit: BIG, window: 3_600_000 },
+    { _tag: "FixedWindow" as const, name: "day", limit: BIG, window: 86_400_000 }
+  ] } }
+  const redisLayer = NodeRedis.layer({ url: redisUrl })
+  const rt = ManagedRuntime.make(Layer.merge(RateLimiter.layerRedis({ prefix, policies: big, onStoreError: "failClosed" }).pipe(Layer.provide(redisLayer)), redisLayer))
+  const limiter = await rt.runPromise(RateLimiter.use(Effect.succeed))
+  const redis = await rt.runPromise(Redis.Redis.use(Effect.succeed))
+  const trivial = redis.eval(trivialScript)
+  const ops = 2_000
+
+  rows.push(await timeEffectBatch("floor.redis-evalsha", Effect.gen(function*() {
+    for (let i = 0; i < ops; i++) yield* trivial(`${prefix}floor`)
+  }).pipe(Effect.orDie), { ops, samples: 15, note: "EVALSHA of `return 1` via effect's Redis.eval, same NodeRedis client, sequential in one fiber" }))
+
+  rows.push(await timeEffectBatch("ratelimit.check.redis", Effect.gen(function*() {
+    for (let i = 0; i < ops; i++) yield* limiter.check("bench")
+  }).pipe(Effect.orDie), { ops, samples: 15, baseline: "floor.redis-evalsha", note: "three tiers (bucket, hour, day) in one atomic EVALSHA, sequential in one fiber" }))
+
+  const client = createClient({ url: redisUrl })
+  await client.connect()
+  const rlf = new RateLimiterRedis({ storeClient: client, useRedisPackage: true, keyPrefix: `${prefix}rlf`, points: BIG, duration: 60 })
+  rows.push(await timeBatch("peer.rlf-redis.consume", async (n) => {
+    for (let i = 0; i < n; i++) await rlf.consume("bench")
+  }, { ops, samples: 15, note: "RateLimiterRedis (one tier), node-redis client, sequential awaited consume()" }))
+
+  for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) if (keys.length > 0) await client.del(keys)
+  await client.close()
+  await rt.dispose()
+  return rows
+}
+
+export default async (): Promise<ReadonlyArray<BenchRow>> => {
+  const rows = await memoryRows()
+  try {
+    rows.push(...await redisRows())
+  } catch (error) {
+    process.stderr.write(`  ratelimit redis rows skipped: ${String(error)}\n`)
+  }
+  return rows
+}

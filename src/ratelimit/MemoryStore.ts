@@ -1,0 +1,187 @@
+/**
+ * The in-memory rate-limit store: a synchronous `Map<key, KeyState>` owned by one service instance. Every
+ * operation is a plain function call (no Effect, no promise), so the memory hot path costs a Map lookup, a
+ * little arithmetic per tier and one result object — this is what lets `check` beat rate-limiter-flexible's
+ * `RateLimiterMemory` (which allocates a promise and a result per call and a timer per key).
+ *
+ * Memory follows active keys: a key whose every tier is back to its fresh state (`fullAt <= now`) carries no
+ * information, so `sweep` (run by a supervised fiber) drops it without changing any future answer. Effect's
+ * `layerStoreMemory` never evicts; this is hand-rolled, as are multi-tier atomicity, sliding logs,
+ * penalties and `simulate` (used by FIFO `acquire` to predict exact wake-up times).
+ *
+ * Also used as the `insurance` limiter of the Redis backend.
+ */
+import type { CompiledPolicy, CompiledTier } from "./RateLimitPolicy.ts"
+import { TierKind } from "./RateLimitPolicy.ts"
+import { Allowed, type Refusal, type RateLimitStatus, type TierStatus } from "./RateLimitResult.ts"
+import {
+  adjustTier,
+  admitAt,
+  cloneState,
+  consumeTier,
+  freshState,
+  type KeyState,
+  migrate,
+  refillAll,
+  refillTier,
+  remainingOf,
+  resetAfterOf,
+  updateFullAt
+} from "./TierState.ts"
+
+const kindName = (kind: TierKind): TierStatus["kind"] =>
+  kind === TierKind.FixedWindow ? "FixedWindow" : kind === TierKind.SlidingWindow ? "SlidingWindow" : "TokenBucket"
+
+export class MemoryStore {
+  readonly states = new Map<string, KeyState>()
+  /** out-parameters of the last refused `decide` (avoids allocating on the refusal path) */
+  rejectTier = -1
+  rejectRetryMillis = 0
+  evicted = 0
+
+  get size(): number {
+    return this.states.size
+  }
+
+  /** The key's state under `policy`, created fresh or migrated if its policy changed. */
+  stateOf(key: string, policy: CompiledPolicy, now: number): KeyState {
+    let st = this.states.get(key)
+    if (st === undefined) {
+      st = freshState(policy, now)
+      this.states.set(key, st)
+    } else if (st.policy !== policy) {
+      st = migrate(st, policy, now)
+      updateFullAt(st, now)
+      this.states.set(key, st)
+    }
+    return st
+  }
+
+  /**
+   * Admits `cost` on every tier atomically, or on none: returns `Allowed`, or `undefined` with
+   * `rejectTier` / `rejectRetryMillis` set to the binding tier and the exact wait.
+   */
+  decide(key: string, policy: CompiledPolicy, cost: number, now: number): Allowed | undefined {
+    const st = this.stateOf(key, policy, now)
+    const tiers = policy.tiers
+    const n = tiers.length
+    let due = now
+    let binding = -1
+    for (let i = 0; i < n; i++) {
+      const tier = tiers[i] as CompiledTier
+      refillTier(tier, st, i, now)
+      const at = admitAt(tier, st, i, cost, now)
+      if (at > due) {
+        due = at
+        binding = i
+      }
+    }
+    if (binding >= 0) {
+      this.rejectTier = binding
+      this.rejectRetryMillis = due - now
+      return undefined
+    }
+    const remaining = new Array<number>(n)
+    let reset = 0
+    for (let i = 0; i < n; i++) {
+      const tier = tiers[i] as CompiledTier
+      consumeTier(tier, st, i, cost, now)
+      remaining[i] = remainingOf(tier, st, i)
+      const r = resetAfterOf(tier, st, i, now)
+      if (r > reset) reset = r
+    }
+    st.fullAt = now + reset
+    return new Allowed(policy.name, policy.tierNames, remaining, reset)
+  }
+
+  /** `decide` returning a `Refusal` object instead of out-parameters. */
+  decideOrRefuse(key: string, policy: CompiledPolicy, cost: number, now: number): Allowed | Refusal {
+    const allowed = this.decide(key, policy, cost, now)
+    return allowed ?? { _tag: "Refusal", tierIndex: this.rejectTier, retryAfterMillis: this.rejectRetryMillis }
+  }
+
+  /**
+   * Predicts, without changing state, when the last of `costs` would be admitted if the costs were
+   * acquired in order (each no earlier than the previous one): the exact FIFO wait of a queued acquire.
+   */
+  simulate(key: string, policy: CompiledPolicy, costs: ReadonlyArray<number>, now: number): Refusal {
+    const existing = this.states.get(key)
+    const st = existing === undefined
+      ? freshState(policy, now)
+      : existing.policy === policy
+      ? cloneState(existing)
+      : migrate(cloneState(existing), policy, now)
+    let t = now
+    let binding = 0
+    for (const cost of costs) {
+      refillAll(st, t)
+      let due = t
+      for (let i = 0; i < policy.tiers.length; i++) {
+        const at = admitAt(policy.tiers[i] as CompiledTier, st, i, cost, t)
+        if (at > due) {
+          due = at
+          binding = i
+        }
+      }
+      if (!Number.isFinite(due)) return { _tag: "Refusal", tierIndex: binding, retryAfterMillis: Number.POSITIVE_INFINITY }
+      t = due
+      refillAll(st, t)
+      for (let i = 0; i < policy.tiers.length; i++) consumeTier(policy.tiers[i] as CompiledTier, st, i, cost, t)
+    }
+    return { _tag: "Refusal", tierIndex: binding, retryAfterMillis: t - now }
+  }
+
+  /** A key's tiers and the wait for a cost-1 request, without consuming. */
+  status(key: string, policy: CompiledPolicy, now: number): RateLimitStatus {
+    const existing = this.states.get(key)
+    const st = existing === undefined ? freshState(policy, now) : this.stateOf(key, policy, now)
+    refillAll(st, now)
+    let due = now
+    const tiers = policy.tiers.map((tier, i): TierStatus => {
+      const at = admitAt(tier, st, i, 1, now)
+      if (at > due) due = at
+      return { name: tier.name, kind: kindName(tier.kind), limit: tier.limit, remaining: remainingOf(tier, st, i), resetAfterMillis: resetAfterOf(tier, st, i, now) }
+    })
+    return { key, policy: policy.name, tiers, retryAfterMillis: due - now }
+  }
+
+  /** Penalty (`delta > 0`) or reward (`delta < 0`) on every tier of the key. */
+  adjust(key: string, policy: CompiledPolicy, delta: number, now: number): void {
+    const st = this.stateOf(key, policy, now)
+    refillAll(st, now)
+    for (let i = 0; i < policy.tiers.length; i++) adjustTier(policy.tiers[i] as CompiledTier, st, i, delta, now)
+    updateFullAt(st, now)
+  }
+
+  reset(key: string): void {
+    this.states.delete(key)
+  }
+
+  /** Applies due interval-refill ticks to every key that has an interval bucket (the `:refill` timer). */
+  tick(now: number): number {
+    let touched = 0
+    for (const st of this.states.values()) {
+      if (!st.policy.hasIntervalTier) continue
+      const tiers = st.policy.tiers
+      for (let i = 0; i < tiers.length; i++) {
+        const tier = tiers[i] as CompiledTier
+        if (tier.kind === TierKind.BucketInterval) refillTier(tier, st, i, now)
+      }
+      touched++
+    }
+    return touched
+  }
+
+  /** Drops keys whose state is back to fresh; returns how many were dropped. */
+  sweep(now: number): number {
+    let dropped = 0
+    for (const [key, st] of this.states) {
+      if (st.fullAt <= now) {
+        this.states.delete(key)
+        dropped++
+      }
+    }
+    this.evicted += dropped
+    return dropped
+  }
+}

@@ -1,0 +1,414 @@
+/**
+ * `RateLimiter`: troupe's rate-limiting service — named multi-tier policies (token bucket, sliding window,
+ * fixed window), weighted costs, `check` (never waits), FIFO `acquire` (waits exactly until due), `status`,
+ * `reset`, `penalty` / `reward`, and runtime policy changes that keep per-key state. Backends: memory (the
+ * embedded default) and Redis (many instances), with a `failOpen` / `failClosed` / `insurance` policy for
+ * store errors.
+ *
+ * OTP mirror: the limiter state is owned by the service (a GenServer's state) and its timers — the idle-key
+ * sweep and the interval-refill `:refill` tick — run as supervised children of the layer (see
+ * `Background.ts`), so a crashing sweeper is restarted and time is fully controlled by `TestClock`.
+ *
+ * Reuse vs Effect (`effect/persistence/RateLimiter`): we reuse its Redis machinery (`Redis.script` +
+ * `Redis.eval`: SCRIPT LOAD, EVALSHA, reload on NOSCRIPT) and its result/error vocabulary (`remaining`,
+ * `resetAfter`, `retryAfter`), and we ported its TestClock scenarios into our conformance suite. Hand-rolled
+ * because Effect lacks them: several tiers checked atomically, the sliding window, interval refill, FIFO
+ * `acquire` with exact wake-ups, penalties/rewards, policy registry with live updates, idle-key eviction (its
+ * memory store never evicts), store-error fallbacks, and a synchronous memory hot path (its memory store
+ * goes through two Effect layers per call).
+ *
+ * @example
+ * ```ts
+ * const program = Effect.gen(function*() {
+ *   const limiter = yield* RateLimiter
+ *   const key = RateLimitKey.make({ provider: "anthropic", user: "u1" }) // uses the `anthropic` policy
+ *   const ok = yield* limiter.check(key, { cost: 1 })                       // Allowed | RateLimited
+ *   yield* limiter.acquire(key, { cost: 1, timeout: "30 seconds" })        // waits in FIFO order
+ * }).pipe(Effect.provide(RateLimiter.layerMemory()))
+ * ```
+ */
+import { Clock, Context, Deferred, Duration, Effect, Exit, Layer, Metric, PubSub, Schedule, Schema, type Scope, Stream } from "effect"
+import type { Redis } from "effect/persistence"
+import { AcquireQueue } from "./AcquireQueue.ts"
+import { supervise } from "./Background.ts"
+import { makeMemoryBackend } from "./MemoryBackend.ts"
+import { DEFAULT_POLICY, providerDefaults } from "./ProviderDefaults.ts"
+import { PolicyRegistry } from "./PolicyRegistry.ts"
+import type { RateLimitBackend } from "./RateLimitBackend.ts"
+import { InvalidRateLimitInput, RateLimited, type RateLimitStoreError } from "./RateLimitError.ts"
+import { MAX_KEY_LENGTH } from "./RateLimitKey.ts"
+import { type CompiledPolicy, PositiveDuration, type RateLimitPolicy, type RateLimitPolicyInput, toInvalidInput } from "./RateLimitPolicy.ts"
+import type { Allowed, RateLimiterEvent, RateLimiterStats, RateLimitStatus, Refusal } from "./RateLimitResult.ts"
+import { makeRedisBackend, type StoreErrorPolicy, type StoreFailureReporter } from "./RedisBackend.ts"
+
+// ---------------------------------------------------------------------------------------------------------
+// options
+// ---------------------------------------------------------------------------------------------------------
+
+const PolicyMapInput = Schema.Record(Schema.String, Schema.Unknown)
+
+/** Options of every RateLimiter layer (JSON-friendly; durations as ms or strings). */
+export const RateLimiterOptions = Schema.Struct({
+  /** named policies; default: `providerDefaults` (which include `default`) */
+  policies: Schema.optionalKey(PolicyMapInput),
+  /** policy used when a check names none and the key has no known provider scope; default `"default"` */
+  defaultPolicy: Schema.optionalKey(Schema.String.check(Schema.isMinLength(1))),
+  /** how often the idle-key sweep runs; default 1 minute */
+  sweepInterval: Schema.optionalKey(PositiveDuration),
+  /** longest accepted key; default 512 */
+  maxKeyLength: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 65_536 })))
+})
+export type RateLimiterOptionsInput = typeof RateLimiterOptions.Encoded
+
+/** Options of the Redis layer: the common ones plus the store settings. */
+export const RedisRateLimiterOptions = Schema.Struct({
+  ...RateLimiterOptions.fields,
+  /** key prefix in Redis; default `"troupe:rl:"` */
+  prefix: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(256))),
+  /** what happens on store errors; default `"insurance"` */
+  onStoreError: Schema.optionalKey(Schema.Literals(["failOpen", "failClosed", "insurance"])),
+  /** whose clock the script uses; default `"caller"` (see `RedisBackend.ts`) */
+  clock: Schema.optionalKey(Schema.Literals(["caller", "server"])),
+  /** real time after which a store call counts as failed; default 1 second */
+  storeTimeout: Schema.optionalKey(PositiveDuration),
+  /** real time during which calls skip the store after an error (fallback answers); default 1 second */
+  storeCooldown: Schema.optionalKey(PositiveDuration)
+})
+export type RedisRateLimiterOptionsInput = typeof RedisRateLimiterOptions.Encoded
+
+/** Non-serialisable extras: a synchronous hook called with every event. */
+export interface RateLimiterHooks {
+  readonly onEvent?: (event: RateLimiterEvent) => void
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// service
+// ---------------------------------------------------------------------------------------------------------
+
+export interface CheckOptions {
+  /** weight of the request (requests, tokens…); default 1 */
+  readonly cost?: number
+  /** policy name; default: the key's provider policy, else the default policy */
+  readonly policy?: string
+}
+
+export interface AcquireOptions extends CheckOptions {
+  /** longest acceptable wait; default: unbounded. A wait known to exceed it fails at once. */
+  readonly timeout?: Duration.Input
+}
+
+export type CheckError = RateLimited | InvalidRateLimitInput | RateLimitStoreError
+
+export interface RateLimiterShape {
+  /** Admits `cost` now on every tier, or fails with `RateLimited` (exact `retryAfter`). Never waits. */
+  readonly check: (key: string, options?: CheckOptions) => Effect.Effect<Allowed, CheckError>
+  /** Waits in FIFO order per key until `cost` is admitted; fails at once if the wait would exceed `timeout`. */
+  readonly acquire: (key: string, options?: AcquireOptions) => Effect.Effect<Allowed, CheckError>
+  /** A key's state per tier without consuming. */
+  readonly status: (key: string, options?: { readonly policy?: string }) => Effect.Effect<RateLimitStatus, InvalidRateLimitInput | RateLimitStoreError>
+  /** Forgets a key (all tiers back to full). */
+  readonly reset: (key: string, options?: { readonly policy?: string }) => Effect.Effect<void, InvalidRateLimitInput | RateLimitStoreError>
+  /** Removes `amount` tokens / adds `amount` window hits on every tier (clamped; buckets never go negative). */
+  readonly penalty: (key: string, amount: number, options?: { readonly policy?: string }) => Effect.Effect<void, InvalidRateLimitInput | RateLimitStoreError>
+  /** Adds `amount` tokens / removes `amount` window hits on every tier (clamped to the limits). */
+  readonly reward: (key: string, amount: number, options?: { readonly policy?: string }) => Effect.Effect<void, InvalidRateLimitInput | RateLimitStoreError>
+  /** Installs or replaces one named policy (JSON or typed); keys keep their state. */
+  readonly setPolicy: (name: string, policy: RateLimitPolicy | RateLimitPolicyInput) => Effect.Effect<void, InvalidRateLimitInput>
+  /** Installs or replaces several policies at once (all validated first); others are kept. */
+  readonly updatePolicies: (policies: Readonly<Record<string, RateLimitPolicy | RateLimitPolicyInput>>) => Effect.Effect<void, InvalidRateLimitInput>
+  /** Makes the policy set exactly `policies` (the default policy is kept if absent); for a config `changes` stream. */
+  readonly applyPolicies: (policies: Readonly<Record<string, RateLimitPolicy | RateLimitPolicyInput>>) => Effect.Effect<void, InvalidRateLimitInput>
+  /** The installed policies (typed form). */
+  readonly policies: Effect.Effect<ReadonlyMap<string, RateLimitPolicy>>
+  readonly stats: Effect.Effect<RateLimiterStats>
+  /** Fallbacks, recoveries, policy changes, evictions (subscribe before the events you want to see). */
+  readonly events: Stream.Stream<RateLimiterEvent>
+}
+
+/**
+ * The RateLimiter service.
+ *
+ * @example
+ * ```ts
+ * Effect.gen(function*() {
+ *   const limiter = yield* RateLimiter
+ *   yield* limiter.check("user:1", { cost: 3 })
+ * }).pipe(Effect.provide(RateLimiter.layerMemory({ policies: { default: { tiers: [
+ *   { _tag: "TokenBucket", capacity: 10, refillTokens: 1, refillEvery: "1 second" }] } } })))
+ * ```
+ */
+export class RateLimiter extends Context.Service<RateLimiter, RateLimiterShape>()("troupe/RateLimiter") {
+  /** In-memory limiter (process-local). Fails to build with `InvalidRateLimitInput` on bad options. */
+  static readonly layerMemory = (options: RateLimiterOptionsInput = {}, hooks: RateLimiterHooks = {}): Layer.Layer<RateLimiter, InvalidRateLimitInput> =>
+    Layer.effect(RateLimiter, makeMemory(options, hooks))
+
+  /** Redis-backed limiter shared by many processes; needs effect's `Redis` service (e.g. `NodeRedis.layer`). */
+  static readonly layerRedis = (options: RedisRateLimiterOptionsInput = {}, hooks: RateLimiterHooks = {}): Layer.Layer<RateLimiter, InvalidRateLimitInput, Redis.Redis> =>
+    Layer.effect(RateLimiter, makeRedis(options, hooks))
+
+  /** `applyPolicies` through the service (what the config store calls on each `changes` element). */
+  static readonly applyPolicies = (policies: Readonly<Record<string, RateLimitPolicy | RateLimitPolicyInput>>): Effect.Effect<void, InvalidRateLimitInput, RateLimiter> =>
+    RateLimiter.use((limiter) => limiter.applyPolicies(policies))
+}
+
+const fallbackCounter = Metric.counter("troupe_ratelimit_store_fallbacks_total", {
+  description: "RateLimiter store errors answered by the failure policy (attributes: mode, operation)",
+  incremental: true
+})
+
+interface Config {
+  readonly maxKeyLength: number
+  readonly sweepIntervalMs: number
+  readonly hooks: RateLimiterHooks
+}
+
+const decodeOptions = <S extends Schema.Top>(schema: S, input: unknown) =>
+  Schema.decodeUnknownEffect(schema)(input).pipe(Effect.mapError(toInvalidInput([]))) as Effect.Effect<S["Type"], InvalidRateLimitInput>
+
+const makeRegistry = (options: typeof RateLimiterOptions.Type) =>
+  Effect.gen(function*() {
+    const registry = new PolicyRegistry(options.defaultPolicy ?? DEFAULT_POLICY)
+    yield* registry.install(options.policies ?? providerDefaults, true)
+    return registry
+  })
+
+const configOf = (options: typeof RateLimiterOptions.Type, hooks: RateLimiterHooks): Config => ({
+  maxKeyLength: options.maxKeyLength ?? MAX_KEY_LENGTH,
+  sweepIntervalMs: options.sweepInterval === undefined ? 60_000 : Duration.toMillis(options.sweepInterval),
+  hooks
+})
+
+const makeMemory = (input: RateLimiterOptionsInput, hooks: RateLimiterHooks) =>
+  Effect.gen(function*() {
+    const options = yield* decodeOptions(RateLimiterOptions, input)
+    const registry = yield* makeRegistry(options)
+    return yield* makeService(() => Effect.succeed(makeMemoryBackend()), registry, configOf(options, hooks))
+  })
+
+const makeRedis = (input: RedisRateLimiterOptionsInput, hooks: RateLimiterHooks) =>
+  Effect.gen(function*() {
+    const options = yield* decodeOptions(RedisRateLimiterOptions, input)
+    const registry = yield* makeRegistry(options)
+    return yield* makeService(
+      (reporter) =>
+        makeRedisBackend({
+          prefix: options.prefix ?? "troupe:rl:",
+          onStoreError: options.onStoreError ?? "insurance",
+          clock: options.clock ?? "caller",
+          storeTimeoutMs: options.storeTimeout === undefined ? 1_000 : Duration.toMillis(options.storeTimeout),
+          storeCooldownMs: options.storeCooldown === undefined ? 1_000 : Duration.toMillis(options.storeCooldown)
+        }, reporter),
+      registry,
+      configOf(options, hooks)
+    )
+  })
+
+const makeService = <R>(
+  makeBackend: (reporter: StoreFailureReporter) => Effect.Effect<RateLimitBackend, never, R>,
+  registry: PolicyRegistry,
+  config: Config
+): Effect.Effect<RateLimiterShape, never, R | Scope.Scope> =>
+  Effect.gen(function*() {
+    const clock = yield* Clock.Clock
+    const pubsub = yield* PubSub.sliding<RateLimiterEvent>(1024)
+    const n = { checks: 0, allowed: 0, limited: 0, acquired: 0, acquireRejected: 0, storeErrors: 0, failOpen: 0, failClosed: 0, insurance: 0 }
+    let consecutiveFailures = 0
+
+    const emit = (event: RateLimiterEvent): void => {
+      PubSub.publishUnsafe(pubsub, event)
+      config.hooks.onEvent?.(event)
+    }
+
+    const reporter: StoreFailureReporter = {
+      failure: (mode: StoreErrorPolicy, operation, key, error) =>
+        Effect.suspend(() => {
+          n.storeErrors++
+          n[mode]++
+          const first = consecutiveFailures === 0
+          consecutiveFailures++
+          emit({ _tag: "StoreFallback", mode, operation, key, reason: error.reason, timestamp: clock.currentTimeMillisUnsafe() })
+          const log = first
+            ? Effect.logWarning(`RateLimiter store failed (${operation}); ${mode} takes over: ${error.reason}`)
+            : Effect.logDebug(`RateLimiter store failed (${operation}); ${mode}: ${error.reason}`)
+          return Effect.andThen(Metric.update(Metric.withAttributes(fallbackCounter, { mode, operation }), 1), log)
+        }),
+      success: Effect.suspend(() => {
+        if (consecutiveFailures === 0) return Effect.void
+        const failures = consecutiveFailures
+        consecutiveFailures = 0
+        emit({ _tag: "StoreRecovered", failures, timestamp: clock.currentTimeMillisUnsafe() })
+        return Effect.logInfo(`RateLimiter store recovered after ${failures} failed calls`)
+      })
+    }
+
+    const backend = yield* makeBackend(reporter)
+
+    const makeLimited = (key: string, policy: CompiledPolicy, cost: number, refusal: Refusal): RateLimited => {
+      const tier = policy.tiers[refusal.tierIndex] ?? policy.tiers[0]
+      return new RateLimited({
+        key,
+        policy: policy.name,
+        tier: tier?.name ?? "",
+        limit: tier?.limit ?? 0,
+        cost,
+        retryAfterMillis: refusal.retryAfterMillis
+      })
+    }
+    const queue = new AcquireQueue(backend, makeLimited, clock)
+    registry.onChange(() => queue.kick())
+
+    // --- validation (hand-written equivalents of the option schemas: this is the hot path) ---------------
+    const invalidKey = (key: unknown): InvalidRateLimitInput | undefined => {
+      if (typeof key !== "string") return new InvalidRateLimitInput({ path: ["key"], reason: "Expected a string" })
+      if (key.length === 0) return new InvalidRateLimitInput({ path: ["key"], reason: "Expected a non-empty key" })
+      if (key.length > config.maxKeyLength) {
+        return new InvalidRateLimitInput({ path: ["key"], reason: `key too long: ${key.length} characters, the limit is ${config.maxKeyLength}` })
+      }
+      return undefined
+    }
+    const invalidAmount = (field: string, value: unknown): InvalidRateLimitInput | undefined =>
+      typeof value === "number" && value > 0 && value !== Number.POSITIVE_INFINITY
+        ? undefined
+        : new InvalidRateLimitInput({ path: [field], reason: `Expected a finite number greater than 0, got ${String(value)}` })
+    const policyOf = (key: string, name: unknown): CompiledPolicy | InvalidRateLimitInput => {
+      if (name !== undefined && typeof name !== "string") return new InvalidRateLimitInput({ path: ["policy"], reason: "Expected a policy name" })
+      return registry.resolve(key, name) ?? new InvalidRateLimitInput({ path: ["policy"], reason: `unknown policy "${String(name)}"` })
+    }
+    const isInvalid = (x: CompiledPolicy | InvalidRateLimitInput): x is InvalidRateLimitInput => x instanceof InvalidRateLimitInput
+
+    const decideSync = backend.decideSync
+    const memory = backend.memory
+
+    const check = (key: string, options?: CheckOptions): Effect.Effect<Allowed, CheckError> =>
+      Effect.suspend((): Effect.Effect<Allowed, CheckError> => {
+        const cost = options === undefined || options.cost === undefined ? 1 : options.cost
+        const bad = invalidKey(key) ?? (cost === 1 ? undefined : invalidAmount("cost", cost))
+        if (bad !== undefined) return Exit.fail(bad)
+        const policy = options === undefined || options.policy === undefined ? registry.resolve(key, undefined) : policyOf(key, options.policy)
+        if (policy === undefined || isInvalid(policy)) return Exit.fail(policy ?? new InvalidRateLimitInput({ path: ["policy"], reason: "no default policy" }))
+        n.checks++
+        const now = clock.currentTimeMillisUnsafe()
+        if (queue.hasWaiters(key)) {
+          return Effect.flatMap(queue.queuedRefusal(key, policy, cost, now), (refusal) => {
+            n.limited++
+            return Exit.fail(makeLimited(key, policy, cost, refusal))
+          })
+        }
+        if (decideSync !== undefined && memory !== undefined) {
+          const allowed = decideSync(key, policy, cost, now)
+          if (allowed !== undefined) {
+            n.allowed++
+            return Exit.succeed(allowed)
+          }
+          n.limited++
+          return Exit.fail(makeLimited(key, policy, cost, { _tag: "Refusal", tierIndex: memory.rejectTier, retryAfterMillis: memory.rejectRetryMillis }))
+        }
+        return Effect.flatMap(backend.consume(key, policy, cost, now), (decision) => {
+          if (decision._tag === "Allowed") {
+            n.allowed++
+            return Exit.succeed(decision)
+          }
+          n.limited++
+          return Exit.fail(makeLimited(key, policy, cost, decision))
+        })
+      })
+
+    const acquire = (key: string, options?: AcquireOptions): Effect.Effect<Allowed, CheckError> =>
+      Effect.suspend((): Effect.Effect<Allowed, CheckError> => {
+        const cost = options?.cost ?? 1
+        const bad = invalidKey(key) ?? invalidAmount("cost", cost)
+        if (bad !== undefined) return Exit.fail(bad)
+        let timeoutMs = Number.POSITIVE_INFINITY
+        if (options?.timeout !== undefined) {
+          const timeout = Duration.fromInput(options.timeout)
+          if (timeout._tag === "None" || Duration.toMillis(timeout.value) < 0) {
+            return Exit.fail(new InvalidRateLimitInput({ path: ["timeout"], reason: `Expected a non-negative duration, got ${String(options.timeout)}` }))
+          }
+          timeoutMs = Duration.toMillis(timeout.value)
+        }
+        const policy = policyOf(key, options?.policy)
+        if (isInvalid(policy)) return Exit.fail(policy)
+        n.checks++
+        return queue.acquire(key, policy, cost, timeoutMs).pipe(
+          Effect.tapCause(() => Effect.sync(() => n.acquireRejected++)),
+          Effect.tap(() => Effect.sync(() => n.acquired++))
+        )
+      })
+
+    const withKeyPolicy = <A>(
+      key: string,
+      options: { readonly policy?: string } | undefined,
+      f: (policy: CompiledPolicy, now: number) => Effect.Effect<A, RateLimitStoreError>
+    ): Effect.Effect<A, InvalidRateLimitInput | RateLimitStoreError> =>
+      Effect.suspend((): Effect.Effect<A, InvalidRateLimitInput | RateLimitStoreError> => {
+        const bad = invalidKey(key)
+        if (bad !== undefined) return Exit.fail(bad)
+        const policy = policyOf(key, options?.policy)
+        if (isInvalid(policy)) return Exit.fail(policy)
+        return f(policy, clock.currentTimeMillisUnsafe())
+      })
+
+    const adjustBy = (field: string, sign: 1 | -1) => (key: string, amount: number, options?: { readonly policy?: string }) =>
+      Effect.suspend((): Effect.Effect<void, InvalidRateLimitInput | RateLimitStoreError> => {
+        const bad = invalidAmount(field, amount)
+        if (bad !== undefined) return Exit.fail(bad)
+        return withKeyPolicy(key, options, (policy, now) =>
+          Effect.tap(backend.adjust(key, policy, sign * amount, now), () => Effect.sync(() => queue.kick(key))))
+      })
+
+    const install = (policies: Readonly<Record<string, unknown>>, replace: boolean) =>
+      Effect.map(registry.install(policies, replace), ({ names, removed }) =>
+        emit({ _tag: "PoliciesChanged", names, removed, timestamp: clock.currentTimeMillisUnsafe() })
+      )
+
+    // --- supervised background children: idle-key sweep and interval-refill ticker -----------------------
+    const sweeper = Effect.sync(() => {
+      const dropped = backend.sweep(clock.currentTimeMillisUnsafe())
+      if (dropped > 0) emit({ _tag: "KeysEvicted", count: dropped, timestamp: clock.currentTimeMillisUnsafe() })
+    }).pipe(Effect.repeat(Schedule.spaced(Duration.millis(config.sweepIntervalMs))))
+
+    const ticker = Effect.gen(function*() {
+      while (true) {
+        const changed = Deferred.await(registry.changed)
+        const now = clock.currentTimeMillisUnsafe()
+        let next = Number.POSITIVE_INFINITY
+        for (const period of registry.intervalPeriods()) next = Math.min(next, (Math.floor(now / period) + 1) * period)
+        yield* Number.isFinite(next) ? Effect.raceFirst(clock.sleep(Duration.millis(next - now)), changed) : changed
+        backend.tick(clock.currentTimeMillisUnsafe())
+        queue.kick()
+      }
+    })
+
+    yield* supervise({
+      name: "ratelimiter",
+      children: [{ id: "sweeper", run: sweeper }, { id: "refill-ticker", run: ticker }]
+    })
+
+    return {
+      check,
+      acquire,
+      status: (key, options) => withKeyPolicy(key, options, (policy, now) => backend.status(key, policy, now)),
+      reset: (key, options) =>
+        withKeyPolicy(key, options, (policy) => Effect.tap(backend.reset(key, policy), () => Effect.sync(() => queue.kick(key)))),
+      penalty: adjustBy("amount", 1),
+      reward: adjustBy("amount", -1),
+      setPolicy: (name, policy) => install({ [name]: policy }, false),
+      updatePolicies: (policies) => install(policies, false),
+      applyPolicies: (policies) => install(policies, true),
+      policies: Effect.sync(() => new Map([...registry.byName].map(([name, p]) => [name, p.source]))),
+      stats: Effect.sync((): RateLimiterStats => ({
+        backend: backend.kind,
+        checks: n.checks,
+        allowed: n.allowed + n.acquired,
+        limited: n.limited,
+        acquired: n.acquired,
+        acquireRejected: n.acquireRejected,
+        waiting: queue.waiting,
+        keys: backend.keys(),
+        evicted: backend.evicted(),
+        storeErrors: n.storeErrors,
+        fallbacks: { failOpen: n.failOpen, failClosed: n.failClosed, insurance: n.insurance }
+      })),
+      events: Stream.fromPubSub(pubsub)
+    } satisfies RateLimiterShape
+  })

@@ -1,0 +1,351 @@
+/**
+ * The per-key state of a policy and the exact arithmetic of each tier kind, as plain synchronous functions
+ * over numbers (no Effect, no allocation on the admit path). The memory store runs on these; the Redis Lua
+ * script in `RedisScript.ts` mirrors them line for line, so both backends give the same answers under the
+ * same clock (the conformance suite checks this).
+ *
+ * Layout: `nums[2i]`, `nums[2i + 1]` hold tier i's state:
+ * - continuous bucket: tokens, last refill time (ms)
+ * - interval bucket: tokens, index of the last applied tick (`floor(t / refillEvery)`)
+ * - fixed window: window index (`floor(t / window)`), cost used in that window
+ * - sliding window: cost in the log, unused (the log itself is `logs[i]`)
+ *
+ * Time only ever helps admission (tokens refill, windows slide or reset), so the earliest time at which all
+ * tiers admit a cost is the maximum of the tiers' earliest times — this gives exact `retryAfter` values and
+ * lets `acquire` sleep exactly until tokens are due.
+ *
+ * Hand-rolled: Effect's RateLimiter has no sliding window, multi-tier atomicity, penalties or simulation.
+ */
+import { type CompiledPolicy, type CompiledTier, TierKind } from "./RateLimitPolicy.ts"
+
+/** Tolerance for floating-point token arithmetic (continuous refill yields fractions). */
+export const EPS = 1e-9
+
+/** Rounds a wait up to whole milliseconds, ignoring float noise (12000.0000000001 → 12000). */
+export const ceilMillis = (ms: number): number => (ms <= 0 ? 0 : Math.ceil(ms - 1e-6))
+
+/** Timestamp/cost log of one sliding-window tier; a deque over two arrays (compacted as it drains). */
+export class SlidingLog {
+  times: Array<number> = []
+  costs: Array<number> = []
+  head = 0
+
+  get size(): number {
+    return this.times.length - this.head
+  }
+
+  push(time: number, cost: number): void {
+    this.times.push(time)
+    this.costs.push(cost)
+  }
+
+  /** Drops entries with `time + window <= now`; returns the cost removed. */
+  evict(now: number, windowMs: number): number {
+    let removed = 0
+    const cutoff = now - windowMs
+    while (this.head < this.times.length && (this.times[this.head] as number) <= cutoff) {
+      removed += this.costs[this.head] as number
+      this.head++
+    }
+    if (this.head > 32 && this.head * 2 > this.times.length) {
+      this.times = this.times.slice(this.head)
+      this.costs = this.costs.slice(this.head)
+      this.head = 0
+    }
+    return removed
+  }
+
+  /** Removes up to `amount` cost from the newest entries (reward); returns the cost removed. */
+  removeNewest(amount: number): number {
+    let left = amount
+    while (left > EPS && this.times.length > this.head) {
+      const i = this.costs.length - 1
+      const c = this.costs[i] as number
+      if (c <= left + EPS) {
+        this.times.pop()
+        this.costs.pop()
+        left -= c
+      } else {
+        this.costs[i] = c - left
+        left = 0
+      }
+    }
+    return amount - Math.max(0, left)
+  }
+
+  newest(): number | undefined {
+    return this.times.length > this.head ? this.times[this.times.length - 1] : undefined
+  }
+
+  clone(): SlidingLog {
+    const copy = new SlidingLog()
+    copy.times = this.times.slice(this.head)
+    copy.costs = this.costs.slice(this.head)
+    return copy
+  }
+}
+
+/** The state of one key under one policy. */
+export class KeyState {
+  policy: CompiledPolicy
+  nums: Array<number>
+  logs: Array<SlidingLog | undefined> | undefined
+  /** time at which every tier is back to its fresh state (the sweep may drop the key from then on) */
+  fullAt: number
+
+  constructor(policy: CompiledPolicy, nums: Array<number>, logs: Array<SlidingLog | undefined> | undefined, fullAt: number) {
+    this.policy = policy
+    this.nums = nums
+    this.logs = logs
+    this.fullAt = fullAt
+  }
+}
+
+const freshPair = (tier: CompiledTier, now: number, nums: Array<number>): void => {
+  switch (tier.kind) {
+    case TierKind.BucketContinuous:
+      nums.push(tier.limit, now)
+      return
+    case TierKind.BucketInterval:
+      nums.push(tier.limit, Math.floor(now / tier.periodMs))
+      return
+    case TierKind.FixedWindow:
+      nums.push(Math.floor(now / tier.periodMs), 0)
+      return
+    case TierKind.SlidingWindow:
+      nums.push(0, 0)
+      return
+  }
+}
+
+/** A key's state as if it had never been seen. */
+export const freshState = (policy: CompiledPolicy, now: number): KeyState => {
+  const nums: Array<number> = []
+  let logs: Array<SlidingLog | undefined> | undefined
+  for (let i = 0; i < policy.tiers.length; i++) {
+    const tier = policy.tiers[i] as CompiledTier
+    freshPair(tier, now, nums)
+    if (tier.kind === TierKind.SlidingWindow) {
+      logs ??= new Array<SlidingLog | undefined>(policy.tiers.length).fill(undefined)
+      logs[i] = new SlidingLog()
+    }
+  }
+  return new KeyState(policy, nums, logs, now)
+}
+
+/** Brings tier `i` forward to `now` (refill, window roll-over, log eviction). */
+export const refillTier = (tier: CompiledTier, st: KeyState, i: number, now: number): void => {
+  const nums = st.nums
+  const a = 2 * i
+  switch (tier.kind) {
+    case TierKind.BucketContinuous: {
+      const last = nums[a + 1] as number
+      if (now > last) {
+        const tokens = (nums[a] as number) + ((now - last) * tier.refillTokens) / tier.periodMs
+        nums[a] = tokens > tier.limit ? tier.limit : tokens
+        nums[a + 1] = now
+      }
+      return
+    }
+    case TierKind.BucketInterval: {
+      const tick = Math.floor(now / tier.periodMs)
+      const last = nums[a + 1] as number
+      if (tick > last) {
+        const tokens = (nums[a] as number) + (tick - last) * tier.refillTokens
+        nums[a] = tokens > tier.limit ? tier.limit : tokens
+        nums[a + 1] = tick
+      }
+      return
+    }
+    case TierKind.FixedWindow: {
+      const index = Math.floor(now / tier.periodMs)
+      if (index !== nums[a]) {
+        nums[a] = index
+        nums[a + 1] = 0
+      }
+      return
+    }
+    case TierKind.SlidingWindow: {
+      const log = st.logs?.[i]
+      if (log !== undefined && log.size > 0) {
+        const used = (nums[a] as number) - log.evict(now, tier.periodMs)
+        nums[a] = log.size === 0 || used < EPS ? 0 : used
+      }
+      return
+    }
+  }
+}
+
+/** Earliest time ≥ now at which tier `i` (already refilled to `now`) admits `cost`; Infinity if never. */
+export const admitAt = (tier: CompiledTier, st: KeyState, i: number, cost: number, now: number): number => {
+  if (cost > tier.limit + EPS) return Number.POSITIVE_INFINITY
+  const nums = st.nums
+  const a = 2 * i
+  switch (tier.kind) {
+    case TierKind.BucketContinuous: {
+      const tokens = nums[a] as number
+      if (tokens + EPS >= cost) return now
+      return now + ceilMillis(((cost - tokens) * tier.periodMs) / tier.refillTokens)
+    }
+    case TierKind.BucketInterval: {
+      const tokens = nums[a] as number
+      if (tokens + EPS >= cost) return now
+      const ticks = Math.ceil((cost - tokens) / tier.refillTokens - EPS)
+      return ((nums[a + 1] as number) + ticks) * tier.periodMs
+    }
+    case TierKind.FixedWindow: {
+      if ((nums[a + 1] as number) + cost <= tier.limit + EPS) return now
+      return ((nums[a] as number) + 1) * tier.periodMs
+    }
+    case TierKind.SlidingWindow: {
+      const used = nums[a] as number
+      if (used + cost <= tier.limit + EPS) return now
+      const log = st.logs?.[i]
+      if (log === undefined) return now
+      let freed = 0
+      for (let j = log.head; j < log.times.length; j++) {
+        freed += log.costs[j] as number
+        if (used - freed + cost <= tier.limit + EPS) return (log.times[j] as number) + tier.periodMs
+      }
+      return now
+    }
+  }
+}
+
+/** Takes `cost` from tier `i` (admission already established). */
+export const consumeTier = (tier: CompiledTier, st: KeyState, i: number, cost: number, now: number): void => {
+  const nums = st.nums
+  const a = 2 * i
+  switch (tier.kind) {
+    case TierKind.BucketContinuous:
+    case TierKind.BucketInterval: {
+      const left = (nums[a] as number) - cost
+      nums[a] = left > 0 ? left : 0
+      return
+    }
+    case TierKind.FixedWindow:
+      nums[a + 1] = (nums[a + 1] as number) + cost
+      return
+    case TierKind.SlidingWindow:
+      st.logs?.[i]?.push(now, cost)
+      nums[a] = (nums[a] as number) + cost
+      return
+  }
+}
+
+/** Penalty (`delta > 0`: remove tokens / add hits) or reward (`delta < 0`), clamped to the tier's range. */
+export const adjustTier = (tier: CompiledTier, st: KeyState, i: number, delta: number, now: number): void => {
+  const nums = st.nums
+  const a = 2 * i
+  switch (tier.kind) {
+    case TierKind.BucketContinuous:
+    case TierKind.BucketInterval:
+      nums[a] = Math.min(tier.limit, Math.max(0, (nums[a] as number) - delta))
+      return
+    case TierKind.FixedWindow:
+      nums[a + 1] = Math.max(0, (nums[a + 1] as number) + delta)
+      return
+    case TierKind.SlidingWindow: {
+      const log = st.logs?.[i]
+      if (log === undefined) return
+      if (delta > 0) {
+        log.push(now, delta)
+        nums[a] = (nums[a] as number) + delta
+      } else {
+        nums[a] = Math.max(0, (nums[a] as number) - log.removeNewest(-delta))
+      }
+      return
+    }
+  }
+}
+
+/** What is left in tier `i` (tokens or window capacity), never negative. */
+export const remainingOf = (tier: CompiledTier, st: KeyState, i: number): number => {
+  const nums = st.nums
+  const a = 2 * i
+  switch (tier.kind) {
+    case TierKind.BucketContinuous:
+    case TierKind.BucketInterval:
+      return nums[a] as number
+    case TierKind.FixedWindow:
+      return Math.max(0, tier.limit - (nums[a + 1] as number))
+    case TierKind.SlidingWindow:
+      return Math.max(0, tier.limit - (nums[a] as number))
+  }
+}
+
+/** Milliseconds until tier `i` is back to its fresh state if nothing more is consumed. */
+export const resetAfterOf = (tier: CompiledTier, st: KeyState, i: number, now: number): number => {
+  const nums = st.nums
+  const a = 2 * i
+  switch (tier.kind) {
+    case TierKind.BucketContinuous: {
+      const missing = tier.limit - (nums[a] as number)
+      return missing <= EPS ? 0 : ceilMillis((missing * tier.periodMs) / tier.refillTokens)
+    }
+    case TierKind.BucketInterval: {
+      const missing = tier.limit - (nums[a] as number)
+      if (missing <= EPS) return 0
+      return ((nums[a + 1] as number) + Math.ceil(missing / tier.refillTokens - EPS)) * tier.periodMs - now
+    }
+    case TierKind.FixedWindow:
+      return (nums[a + 1] as number) > 0 ? ((nums[a] as number) + 1) * tier.periodMs - now : 0
+    case TierKind.SlidingWindow: {
+      const newest = st.logs?.[i]?.newest()
+      return newest === undefined ? 0 : newest + tier.periodMs - now
+    }
+  }
+}
+
+/** Refills every tier to `now`. */
+export const refillAll = (st: KeyState, now: number): void => {
+  const tiers = st.policy.tiers
+  for (let i = 0; i < tiers.length; i++) refillTier(tiers[i] as CompiledTier, st, i, now)
+}
+
+/** Max over tiers of the time to full reset; also stores `fullAt`. */
+export const updateFullAt = (st: KeyState, now: number): number => {
+  const tiers = st.policy.tiers
+  let reset = 0
+  for (let i = 0; i < tiers.length; i++) {
+    const r = resetAfterOf(tiers[i] as CompiledTier, st, i, now)
+    if (r > reset) reset = r
+  }
+  st.fullAt = now + reset
+  return reset
+}
+
+/**
+ * Moves a key's state to a new version of its policy without losing it: tiers are matched by name; a
+ * matched tier keeps its tokens / hits / log (clamped to the new limit), a new tier starts fresh.
+ * Changing a fixed window's length starts a new window (indexes of different lengths do not compare).
+ */
+export const migrate = (st: KeyState, next: CompiledPolicy, now: number): KeyState => {
+  const fresh = freshState(next, now)
+  const old = st.policy
+  for (let i = 0; i < next.tiers.length; i++) {
+    const tier = next.tiers[i] as CompiledTier
+    const j = old.tierNames.indexOf(tier.name)
+    if (j === -1) continue
+    const prev = old.tiers[j] as CompiledTier
+    refillTier(prev, st, j, now)
+    const bucket = (k: number) => k === TierKind.BucketContinuous || k === TierKind.BucketInterval
+    if (bucket(tier.kind) && bucket(prev.kind)) {
+      fresh.nums[2 * i] = Math.min(tier.limit, st.nums[2 * j] as number)
+    } else if (tier.kind === TierKind.FixedWindow && prev.kind === TierKind.FixedWindow && tier.periodMs === prev.periodMs) {
+      fresh.nums[2 * i + 1] = st.nums[2 * j + 1] as number
+    } else if (tier.kind === TierKind.SlidingWindow && prev.kind === TierKind.SlidingWindow && fresh.logs !== undefined) {
+      const log = st.logs?.[j]
+      if (log !== undefined) {
+        fresh.logs[i] = log
+        fresh.nums[2 * i] = st.nums[2 * j] as number
+        refillTier(tier, fresh, i, now)
+      }
+    }
+  }
+  return fresh
+}
+
+/** A deep copy (for simulating queued acquires without touching the real state). */
+export const cloneState = (st: KeyState): KeyState =>
+  new KeyState(st.policy, st.nums.slice(), st.logs?.map((l) => l?.clone()), st.fullAt)

@@ -1,0 +1,123 @@
+/**
+ * Property tests (fast-check) on both backends, driven through the backend contract with explicit times:
+ * for random arrival sequences (random gaps and costs) against a random three-tier policy,
+ * - no sliding window (any window of its length) and no fixed window ever admits more than its limit,
+ * - no bucket goes negative, and no bucket admits more than capacity + refill over any interval,
+ * - a refused request changes no tier (all tiers consume or none do).
+ */
+import { NodeRedis } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, ManagedRuntime } from "effect"
+import * as fc from "fast-check"
+import { afterAll } from "vitest"
+import { createClient } from "redis"
+import { makeMemoryBackend } from "../../src/ratelimit/MemoryBackend.ts"
+import type { RateLimitBackend } from "../../src/ratelimit/RateLimitBackend.ts"
+import { type CompiledPolicy, decodePolicy } from "../../src/ratelimit/RateLimitPolicy.ts"
+import { makeRedisBackend } from "../../src/ratelimit/RedisBackend.ts"
+import { describeRedis, redisUrl, uniquePrefix } from "../support/redis.ts"
+
+interface Scenario {
+  readonly capacity: number
+  readonly refillTokens: number
+  readonly refillEvery: number
+  readonly interval: boolean
+  readonly fixedLimit: number
+  readonly fixedWindow: number
+  readonly slidingLimit: number
+  readonly slidingWindow: number
+  readonly arrivals: ReadonlyArray<{ readonly gap: number; readonly cost: number }>
+}
+
+const scenario = (maxArrivals: number): fc.Arbitrary<Scenario> =>
+  fc.record({
+    capacity: fc.integer({ min: 1, max: 8 }),
+    refillTokens: fc.integer({ min: 1, max: 4 }),
+    refillEvery: fc.integer({ min: 100, max: 2000 }),
+    interval: fc.boolean(),
+    fixedLimit: fc.integer({ min: 1, max: 10 }),
+    fixedWindow: fc.integer({ min: 200, max: 3000 }),
+    slidingLimit: fc.integer({ min: 1, max: 10 }),
+    slidingWindow: fc.integer({ min: 200, max: 3000 }),
+    arrivals: fc.array(fc.record({ gap: fc.integer({ min: 0, max: 700 }), cost: fc.integer({ min: 1, max: 3 }) }), { minLength: 1, maxLength: maxArrivals })
+  })
+
+const compileScenario = (s: Scenario): Promise<CompiledPolicy> =>
+  Effect.runPromise(decodePolicy("prop", {
+    tiers: [
+      { _tag: "TokenBucket", name: "bucket", capacity: s.capacity, refillTokens: s.refillTokens, refillEvery: s.refillEvery, refill: s.interval ? "interval" : "continuous" },
+      { _tag: "FixedWindow", name: "fixed", limit: s.fixedLimit, window: s.fixedWindow },
+      { _tag: "SlidingWindow", name: "sliding", limit: s.slidingLimit, window: s.slidingWindow }
+    ]
+  }))
+
+type Run = <A, E>(effect: Effect.Effect<A, E>) => Promise<A>
+
+const checkScenario = async (backend: RateLimitBackend, run: Run, s: Scenario, key: string): Promise<void> => {
+  const policy = await compileScenario(s)
+  const admitted: Array<{ readonly t: number; readonly cost: number }> = []
+  let t = 1_000_000
+  for (const { gap, cost } of s.arrivals) {
+    t += gap
+    const before = await run(backend.status(key, policy, t))
+    const decision = await run(backend.consume(key, policy, cost, t))
+    if (decision._tag === "Allowed") {
+      admitted.push({ t, cost })
+      for (const r of decision.remainingList) assert.isAtLeast(r, 0, "a tier went negative")
+    } else {
+      const after = await run(backend.status(key, policy, t))
+      assert.deepStrictEqual(after.tiers.map((x) => x.remaining), before.tiers.map((x) => x.remaining), "a refused request consumed a tier")
+      assert.isAbove(decision.retryAfterMillis, 0)
+    }
+  }
+  for (const a of admitted) {
+    const inSliding = admitted.filter((b) => b.t > a.t - s.slidingWindow && b.t <= a.t).reduce((sum, b) => sum + b.cost, 0)
+    assert.isAtMost(inSliding, s.slidingLimit, "sliding window over-admitted")
+    const index = Math.floor(a.t / s.fixedWindow)
+    const inFixed = admitted.filter((b) => Math.floor(b.t / s.fixedWindow) === index).reduce((sum, b) => sum + b.cost, 0)
+    assert.isAtMost(inFixed, s.fixedLimit, "fixed window over-admitted")
+  }
+  for (let i = 0; i < admitted.length; i++) {
+    let sum = 0
+    for (let j = i; j < admitted.length; j++) {
+      sum += (admitted[j] as { cost: number }).cost
+      const span = (admitted[j] as { t: number }).t - (admitted[i] as { t: number }).t
+      const refill = s.interval ? (Math.floor(span / s.refillEvery) + 1) * s.refillTokens : (span * s.refillTokens) / s.refillEvery
+      assert.isAtMost(sum, s.capacity + refill + 1e-6, "bucket admitted more than capacity + refill")
+    }
+  }
+}
+
+describe("RateLimiter properties (memory)", () => {
+  it("random arrivals never over-admit, never go negative, never consume on refusal", async () => {
+    let n = 0
+    await fc.assert(
+      fc.asyncProperty(scenario(80), (s) => checkScenario(makeMemoryBackend(), Effect.runPromise, s, `k${n++}`)),
+      { numRuns: 150 }
+    )
+  })
+})
+
+describeRedis("RateLimiter properties (redis)", () => {
+  const prefix = uniquePrefix("rl-prop")
+  const runtime = ManagedRuntime.make(NodeRedis.layer({ url: redisUrl }))
+  afterAll(async () => {
+    const client = createClient({ url: redisUrl })
+    await client.connect()
+    for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) if (keys.length > 0) await client.del(keys)
+    await client.close()
+    await runtime.dispose()
+  })
+
+  it("the same properties hold through the Lua script", async () => {
+    const backend = await runtime.runPromise(makeRedisBackend(
+      { prefix, onStoreError: "failClosed", clock: "caller", storeTimeoutMs: 5_000, storeCooldownMs: 0 },
+      { failure: () => Effect.void, success: Effect.void }
+    ))
+    let n = 0
+    await fc.assert(
+      fc.asyncProperty(scenario(30), (s) => checkScenario(backend, (e) => runtime.runPromise(e), s, `k${n++}`)),
+      { numRuns: 25 }
+    )
+  }, 30_000)
+})

@@ -1,0 +1,152 @@
+/**
+ * Redis backend against the real server (`test/support/redis.ts`): the same conformance suite under
+ * TestClock (the caller's clock is passed to the Lua script, so virtual time drives Redis too), 1,000
+ * concurrent fibers, several OS processes hammering one key, and a redis-server killed mid-run under each
+ * store-error policy. Keys live under a unique prefix per run and are deleted afterwards (SCAN + DEL).
+ */
+import { NodeRedis } from "@effect/platform-node"
+import { assert, it } from "@effect/vitest"
+import { Effect, Layer, Stream, Fiber } from "effect"
+import { spawn, type ChildProcess } from "node:child_process"
+import { createServer } from "node:net"
+import { fileURLToPath } from "node:url"
+import { afterAll } from "vitest"
+import { createClient } from "redis"
+import { RateLimiter, type RateLimiterEvent } from "../../src/ratelimit/index.ts"
+import { describeRedis, redisUrl, uniquePrefix } from "../support/redis.ts"
+import { rateLimiterConformance } from "./RateLimiterConformance.ts"
+
+const runPrefix = uniquePrefix("rl")
+let layers = 0
+const redisLayer = (url: string = redisUrl) => NodeRedis.layer({ url })
+const layerAt = (options: Parameters<typeof RateLimiter.layerRedis>[0], hooks?: Parameters<typeof RateLimiter.layerRedis>[1], url?: string) =>
+  RateLimiter.layerRedis({ prefix: `${runPrefix}${layers++}:`, ...options }, hooks).pipe(Layer.provide(redisLayer(url)))
+
+const cleanup = async (prefix: string): Promise<void> => {
+  const client = createClient({ url: redisUrl })
+  await client.connect()
+  for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) {
+    if (keys.length > 0) await client.del(keys)
+  }
+  await client.close()
+}
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve) => {
+    const server = createServer()
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+
+const startRedisServer = async (port: number): Promise<ChildProcess> => {
+  const child = spawn("redis-server", ["--port", String(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"], { stdio: "ignore" })
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const client = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: false } })
+      client.on("error", () => undefined)
+      client.connect().then(() => client.close().then(() => resolve(true)), () => resolve(false))
+    })
+    if (ok) return child
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error("redis-server did not start")
+}
+
+describeRedis("RateLimiter (redis)", () => {
+  afterAll(() => cleanup(runPrefix))
+
+  rateLimiterConformance("redis", (policies) => layerAt({ policies }))
+
+  it.live("1,000 concurrent fibers on one key never over-admit (three tiers, one script call each)", () =>
+    Effect.gen(function*() {
+      const rl = yield* RateLimiter
+      const results = yield* Effect.forEach(Array.from({ length: 1000 }, (_, i) => i), () => Effect.result(rl.check("hot")), { concurrency: "unbounded" })
+      assert.strictEqual(results.filter((r) => r._tag === "Success").length, 100)
+    }).pipe(Effect.provide(layerAt({
+      policies: {
+        default: {
+          tiers: [
+            { _tag: "SlidingWindow", limit: 100, window: "1 hour" },
+            { _tag: "FixedWindow", limit: 500, window: "1 day" },
+            { _tag: "TokenBucket", capacity: 300, refillTokens: 1, refillEvery: "1 hour" }
+          ]
+        }
+      }
+    }))))
+
+  it.live("several OS processes sharing Redis hammer one key: total admitted never exceeds the limit", () =>
+    Effect.promise(async () => {
+      const prefix = `${runPrefix}procs:`
+      const script = fileURLToPath(new URL("./fixtures/hammer.ts", import.meta.url))
+      const runs = Array.from({ length: 4 }, () =>
+        new Promise<number>((resolve, reject) => {
+          const child = spawn(process.execPath, [script], { env: { ...process.env, REDIS_URL: redisUrl, RL_PREFIX: prefix, RL_ATTEMPTS: "150" }, stdio: ["ignore", "pipe", "inherit"] })
+          let out = ""
+          child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()))
+          child.on("exit", (code) => (code === 0 ? resolve(Number(JSON.parse(out).admitted)) : reject(new Error(`hammer exited ${code}`))))
+        }))
+      const admitted = await Promise.all(runs)
+      const total = admitted.reduce((a, b) => a + b, 0)
+      assert.strictEqual(total, 200) // the sliding window's limit; 600 attempts in all
+      assert.isTrue(admitted.every((n) => n >= 0 && n <= 150))
+    }), 30_000)
+
+  const killScenario = (onStoreError: "failOpen" | "failClosed" | "insurance") =>
+    it.live(`redis-server killed mid-run: ${onStoreError} holds and nothing crashes`, () =>
+      Effect.gen(function*() {
+        const port = yield* Effect.promise(freePort)
+        const server = yield* Effect.promise(() => startRedisServer(port))
+        const events: Array<RateLimiterEvent> = []
+        let restarted: ChildProcess | undefined
+        const program = Effect.gen(function*() {
+          const rl = yield* RateLimiter
+          const watcher = yield* rl.events.pipe(Stream.take(2), Stream.runCollect, Effect.forkChild({ startImmediately: true }))
+          yield* rl.check("k")
+          assert.strictEqual((yield* rl.check("k")).degraded, undefined)
+          server.kill("SIGKILL")
+          yield* Effect.promise(() => new Promise((r) => server.once("exit", r)))
+          const after = yield* Effect.forEach([1, 2, 3, 4], () => Effect.result(rl.check("k")))
+          const stats = yield* rl.stats
+          const tags = after.map((r) => (r._tag === "Success" ? `ok:${r.success.degraded}` : r.failure._tag))
+          if (onStoreError === "failOpen") assert.deepStrictEqual(tags, ["ok:failOpen", "ok:failOpen", "ok:failOpen", "ok:failOpen"])
+          if (onStoreError === "failClosed") assert.deepStrictEqual(tags, Array(4).fill("RateLimitStoreError"))
+          // insurance: a fresh in-memory limiter with the same policy (limit 3) takes over
+          if (onStoreError === "insurance") assert.deepStrictEqual(tags, ["ok:insurance", "ok:insurance", "ok:insurance", "RateLimited"])
+          assert.strictEqual(stats.storeErrors, 4)
+          assert.strictEqual(stats.fallbacks[onStoreError], 4)
+          const seen = yield* Fiber.join(watcher)
+          assert.strictEqual(seen[0]?._tag, "StoreFallback")
+          assert.strictEqual(events.filter((e) => e._tag === "StoreFallback").length, 4)
+          // bring the server back on the same port: the limiter recovers by itself
+          restarted = yield* Effect.promise(() => startRedisServer(port))
+          yield* Effect.sleep("250 millis") // past the store cooldown
+          let recovered = false
+          for (let i = 0; i < 40 && !recovered; i++) {
+            const r = yield* Effect.result(rl.check("k2"))
+            recovered = r._tag === "Success" && r.success.degraded === undefined
+            if (!recovered) yield* Effect.sleep("100 millis")
+          }
+          assert.isTrue(recovered)
+          assert.isTrue(events.some((e) => e._tag === "StoreRecovered"))
+        })
+        yield* program.pipe(
+          Effect.provide(layerAt({
+            onStoreError,
+            storeTimeout: "300 millis",
+            storeCooldown: "200 millis",
+            policies: { default: { tiers: [{ _tag: "FixedWindow", limit: 3, window: "1 hour" }, { _tag: "SlidingWindow", limit: 3, window: "1 hour" }] } }
+          }, { onEvent: (e) => events.push(e) }, `redis://127.0.0.1:${port}`)),
+          Effect.ensuring(Effect.sync(() => {
+            server.kill("SIGKILL")
+            restarted?.kill("SIGKILL")
+          }))
+        )
+      }), 20_000)
+
+  killScenario("failOpen")
+  killScenario("failClosed")
+  killScenario("insurance")
+})
