@@ -1,0 +1,301 @@
+/**
+ * The ConfigStore: troupe's live, validated configuration as a `Context.Service`.
+ *
+ * Sources, lowest to highest: built-in defaults < JSON file (`configFile` option or `TROUPE_CONFIG`) < environment
+ * (provider variables and `TROUPE_…` overrides, see `EnvSource.ts`) < runtime updates (`update`, `patch`). Every
+ * candidate configuration is validated as a whole before it replaces the current one (`validateConfig`: all
+ * errors, with paths); a rejected candidate leaves the old configuration in force. `reload()` re-reads the file
+ * and the environment without a restart and keeps the runtime layer on top. Committed changes are published on
+ * `changes` (with the changed leaf paths), emitted as `["troupe","config","changed"]` through `ConfigEvents`,
+ * and logged — paths only, never values; secrets only ever exist as `Redacted`.
+ *
+ * OTP counterpart: the application environment (`application:get_env/set_env`) plus a `gen_server` owning it and
+ * `:config_change/3` callbacks, here a `changes` stream services subscribe to. Effect pieces reused: `Ref` (state),
+ * `Semaphore` (one writer at a time, so updates are atomic and ordered), `PubSub` + `Stream` (change feed),
+ * `Config`/`ConfigProvider` (environment), `FileSystem` (file), `Schema` (validation), `Redacted` (secrets).
+ * The model-alias table is precomputed on every change, so `getModelConfig` is one `Map.get`.
+ */
+import { NodeFileSystem } from "@effect/platform-node"
+import type { Scope } from "effect"
+import { Context, Effect, Exit, FileSystem, Layer, PubSub, Ref, Result, Semaphore, Stream } from "effect"
+import type { ModelLookupError } from "./ConfigError.ts"
+import { ConfigSourceError, ConfigValidationError, formatIssues, UnknownProvider } from "./ConfigError.ts"
+import { ConfigEventNames, ConfigEvents } from "./ConfigEvents.ts"
+import type { ConfigStoreOptions, SourceLayers } from "./ConfigSources.ts"
+import { checkOptions, loadSources } from "./ConfigSources.ts"
+import { validateConfigResult } from "./ConfigValidation.ts"
+import type { ResolvedModel } from "./ModelConfig.ts"
+import type { ModelTable } from "./ModelResolution.ts"
+import { buildModelTable, resolveModel } from "./ModelResolution.ts"
+import type { ProviderConfig } from "./ProviderConfig.ts"
+import type { ConfigPath, RawObject } from "./RawTree.ts"
+import { diffPaths, formatPath, getAt, isRawObject, mergeAll, overlay, parsePath, removeAt, setAt } from "./RawTree.ts"
+import { wrapSecrets } from "./SecretMasking.ts"
+import type { TroupeConfig } from "./TroupeConfig.ts"
+
+export type { ConfigStoreOptions } from "./ConfigSources.ts"
+
+/** What produced a configuration change. */
+export type ConfigOperation = "update" | "patch" | "reset" | "reload"
+
+/** One committed change, as published on `changes`. */
+export interface ConfigChange {
+  readonly version: number
+  readonly operation: ConfigOperation
+  /** Changed leaf paths, dotted and sorted (`providers.openai.timeout`). Empty if the candidate was identical. */
+  readonly paths: ReadonlyArray<string>
+  readonly config: TroupeConfig
+  readonly previous: TroupeConfig
+}
+
+/** Which source the effective value at a path comes from (`undefined`: a schema default, or absent). */
+export type ConfigOrigin = "default" | "file" | "env" | "runtime"
+
+/** Counters and source information (names and paths only; no values). */
+export interface ConfigStats {
+  readonly version: number
+  readonly committed: number
+  readonly rejected: number
+  readonly reloads: number
+  readonly configFile: string | undefined
+  readonly envVariables: ReadonlyArray<string>
+  readonly lastChangedPaths: ReadonlyArray<string>
+}
+
+/** A deep-partial configuration for `patch`; secrets may be plain strings; `null` removes a field. */
+export type ConfigPatch = { readonly [key: string]: unknown }
+
+/** The service interface. */
+export interface ConfigStoreShape {
+  /** The current configuration. */
+  readonly get: Effect.Effect<TroupeConfig>
+  /** One provider's configuration; fails with `UnknownProvider` listing the configured ones. */
+  readonly getProviderConfig: (provider: string) => Effect.Effect<ProviderConfig, UnknownProvider>
+  /** Resolves an alias (following chains) or a `provider:model` spec, with merged default parameters. */
+  readonly getModelConfig: (aliasOrSpec: string) => Effect.Effect<ResolvedModel, ModelLookupError>
+  /** Sets one field (`"providers.openai.timeout"` or an array path); `null` removes it. Validated atomically. */
+  readonly update: (path: string | ConfigPath, value: unknown) => Effect.Effect<ConfigChange, ConfigValidationError>
+  /** Deep-merges a partial configuration into the runtime layer. Validated atomically. */
+  readonly patch: (partial: ConfigPatch) => Effect.Effect<ConfigChange, ConfigValidationError>
+  /** Drops runtime updates at `path` (all of them without a path), falling back to file/env/default values. */
+  readonly reset: (path?: string | ConfigPath) => Effect.Effect<ConfigChange, ConfigValidationError>
+  /** Re-reads the file and the environment, keeps runtime updates on top. Atomic like `update`. */
+  readonly reload: () => Effect.Effect<ConfigChange, ConfigValidationError | ConfigSourceError>
+  /** Validates a complete candidate (all errors, with paths) without applying it. */
+  readonly validate: (candidate: unknown) => Effect.Effect<TroupeConfig, ConfigValidationError>
+  /** Where the effective value at `path` comes from. */
+  readonly origin: (path: string | ConfigPath) => Effect.Effect<ConfigOrigin | undefined>
+  /** Changes committed after the stream starts running. */
+  readonly changes: Stream.Stream<ConfigChange>
+  /** Subscribes now (race-free) and returns the stream of later changes; the subscription lives in the Scope. */
+  readonly subscribe: Effect.Effect<Stream.Stream<ConfigChange>, never, Scope.Scope>
+  readonly stats: Effect.Effect<ConfigStats>
+}
+
+interface StoreState {
+  readonly sources: SourceLayers
+  readonly runtime: RawObject
+  readonly config: TroupeConfig
+  readonly models: ModelTable
+  readonly providerNames: ReadonlySet<string>
+  readonly version: number
+}
+
+interface Counters {
+  committed: number
+  rejected: number
+  reloads: number
+  lastChangedPaths: ReadonlyArray<string>
+}
+
+const candidateOf = (sources: SourceLayers, runtime: RawObject): RawObject =>
+  mergeAll([sources.defaults, sources.file, sources.env, runtime])
+
+const stateOf = (
+  sources: SourceLayers,
+  runtime: RawObject,
+  config: TroupeConfig,
+  version: number
+): StoreState => {
+  const providerNames = new Set(Object.keys(config.providers))
+  return { sources, runtime, config, version, providerNames, models: buildModelTable(config.models, providerNames) }
+}
+
+const pathIssue = (operation: string, message: string) =>
+  new ConfigValidationError({ operation, issues: [{ path: "", message }] })
+
+const make = (options: ConfigStoreOptions) =>
+  Effect.gen(function*() {
+    yield* checkOptions(options)
+    const fileSystem = yield* FileSystem.FileSystem
+    const events = yield* ConfigEvents
+    const readSources = loadSources(options).pipe(Effect.provideService(FileSystem.FileSystem, fileSystem))
+
+    const initialSources = yield* readSources
+    const initial = validateConfigResult(candidateOf(initialSources, {}), "initial")
+    if (Result.isFailure(initial)) return yield* initial.failure
+    const state = yield* Ref.make(stateOf(initialSources, {}, initial.success, 1))
+    const counters: Counters = { committed: 0, rejected: 0, reloads: 0, lastChangedPaths: [] }
+    const writer = yield* Semaphore.make(1)
+    const feed = yield* Effect.acquireRelease(PubSub.unbounded<ConfigChange>(), PubSub.shutdown)
+
+    const reject = (error: ConfigValidationError) =>
+      Effect.gen(function*() {
+        counters.rejected++
+        const paths = [...new Set(error.issues.map((i) => i.path))]
+        yield* Effect.logWarning(`configuration ${error.operation} rejected\n${formatIssues(error.issues)}`)
+        yield* events.emit(ConfigEventNames.rejected, { issues: error.issues.length }, {
+          paths,
+          source: error.operation
+        })
+        return yield* error
+      })
+
+    /** Validates the candidate built from `sources` + `runtime`; commits and publishes it, or rejects it. */
+    const commit = (operation: ConfigOperation, sources: SourceLayers, runtime: RawObject) =>
+      Effect.gen(function*() {
+        const previous = Ref.getUnsafe(state)
+        const validated = validateConfigResult(candidateOf(sources, runtime), operation)
+        if (Result.isFailure(validated)) return yield* reject(validated.failure)
+        const paths = diffPaths(previous.config, validated.success)
+        const version = paths.length > 0 ? previous.version + 1 : previous.version
+        yield* Ref.set(state, stateOf(sources, runtime, validated.success, version))
+        const change: ConfigChange = { version, operation, paths, config: validated.success, previous: previous.config }
+        if (paths.length > 0) {
+          counters.committed++
+          counters.lastChangedPaths = paths
+          yield* PubSub.publish(feed, change)
+          yield* Effect.logInfo(`configuration ${operation}: ${paths.join(", ")}`)
+          yield* events.emit(ConfigEventNames.changed, { changed_paths: paths.length }, {
+            paths,
+            source: operation,
+            version
+          })
+        }
+        return change
+      }).pipe(Effect.annotateLogs({ service: "troupe/ConfigStore" }))
+
+    /** Runs `f` on the current state under the writer lock, so concurrent writers never lose each other's work. */
+    const write = <E>(f: (current: StoreState) => Effect.Effect<ConfigChange, E>) =>
+      writer.withPermits(1)(Effect.suspend(() => f(Ref.getUnsafe(state))))
+
+    const update = (path: string | ConfigPath, value: unknown) =>
+      write((current) => {
+        const segments = parsePath(path)
+        if (segments.length === 0 || segments.some((s) => s === "")) {
+          return reject(pathIssue("update", "the path must name a field, e.g. \"providers.openai.timeout\""))
+        }
+        const wrapped = wrapSecrets(value === undefined ? null : value, segments)
+        return commit("update", current.sources, setAt(current.runtime, segments, wrapped))
+      })
+
+    const patch = (partial: ConfigPatch) =>
+      write((current) =>
+        isRawObject(partial)
+          ? commit("patch", current.sources, overlay(current.runtime, wrapSecrets(partial) as RawObject))
+          : reject(pathIssue("patch", "a patch must be a plain object"))
+      )
+
+    const reset = (path?: string | ConfigPath) =>
+      write((current) =>
+        commit("reset", current.sources, path === undefined ? {} : removeAt(current.runtime, parsePath(path)))
+      )
+
+    const reload = () =>
+      write((current) =>
+        readSources.pipe(
+          Effect.tap(() => Effect.sync(() => counters.reloads++)),
+          Effect.flatMap((sources) => commit("reload", sources, current.runtime))
+        )
+      )
+
+    const getModelConfig = (aliasOrSpec: string): Effect.Effect<ResolvedModel, ModelLookupError> =>
+      Effect.suspend(() => {
+        const current = Ref.getUnsafe(state)
+        const hit = current.models.get(aliasOrSpec)
+        if (hit !== undefined) return hit
+        const resolved = resolveModel(current.config.models, current.providerNames, aliasOrSpec)
+        return Result.isSuccess(resolved) ? Exit.succeed(resolved.success) : Exit.fail(resolved.failure)
+      })
+
+    const getProviderConfig = (provider: string): Effect.Effect<ProviderConfig, UnknownProvider> =>
+      Effect.suspend(() => {
+        const { config, providerNames } = Ref.getUnsafe(state)
+        const found = Object.hasOwn(config.providers, provider) ? config.providers[provider] : undefined
+        return found !== undefined
+          ? Exit.succeed(found)
+          : Exit.fail(new UnknownProvider({ provider, known: [...providerNames].sort() }))
+      })
+
+    const origin = (path: string | ConfigPath) =>
+      Effect.sync((): ConfigOrigin | undefined => {
+        const { runtime, sources } = Ref.getUnsafe(state)
+        const segments = parsePath(path)
+        const layers: ReadonlyArray<readonly [ConfigOrigin, RawObject]> = [
+          ["runtime", runtime],
+          ["env", sources.env],
+          ["file", sources.file],
+          ["default", sources.defaults]
+        ]
+        for (const [name, layer] of layers) {
+          const value = getAt(layer, segments)
+          if (value === null) return undefined // removed at this layer
+          if (value !== undefined) return name
+        }
+        return undefined
+      })
+
+    const stats = Effect.sync((): ConfigStats => {
+      const { sources, version } = Ref.getUnsafe(state)
+      return {
+        version,
+        committed: counters.committed,
+        rejected: counters.rejected,
+        reloads: counters.reloads,
+        configFile: sources.filePath,
+        envVariables: sources.envVariables,
+        lastChangedPaths: counters.lastChangedPaths
+      }
+    })
+
+    return ConfigStore.of({
+      get: Effect.sync(() => Ref.getUnsafe(state).config),
+      getProviderConfig,
+      getModelConfig,
+      update,
+      patch,
+      reset,
+      reload,
+      validate: (candidate) => Effect.suspend(() => Effect.fromResult(validateConfigResult(candidate))),
+      origin,
+      changes: Stream.fromPubSub(feed),
+      subscribe: Effect.map(PubSub.subscribe(feed), Stream.fromSubscription),
+      stats
+    })
+  })
+
+/**
+ * The configuration store.
+ *
+ * @example
+ * ```ts
+ * const program = Effect.gen(function*() {
+ *   const store = yield* ConfigStore
+ *   const fast = yield* store.getModelConfig("fast")          // { provider: "openai", model: "gpt-4o-mini", ... }
+ *   yield* store.update("providers.openai.timeout", 30_000)   // validated, published on `changes`
+ * }).pipe(Effect.provide(ConfigStore.layerNode({ configFile: "troupe.json" })))
+ * ```
+ */
+export class ConfigStore extends Context.Service<ConfigStore, ConfigStoreShape>()("troupe/ConfigStore") {
+  /** The store; reads the config file through the `FileSystem` service. Fails if the initial config is invalid. */
+  static readonly layer = (
+    options: ConfigStoreOptions = {}
+  ): Layer.Layer<ConfigStore, ConfigValidationError | ConfigSourceError, FileSystem.FileSystem> =>
+    Layer.effect(ConfigStore, make(options))
+
+  /** The store with Node's file system. */
+  static readonly layerNode = (
+    options: ConfigStoreOptions = {}
+  ): Layer.Layer<ConfigStore, ConfigValidationError | ConfigSourceError> =>
+    ConfigStore.layer(options).pipe(Layer.provide(NodeFileSystem.layer))
+}

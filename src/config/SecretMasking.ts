@@ -1,0 +1,72 @@
+/**
+ * Where secrets live in a configuration tree, and how they are kept out of every output.
+ *
+ * Secret fields are `providers.<name>.apiKey`, `providers.<name>.headers.<header>` and
+ * `telemetry.otlp.headers.<header>`. Every input that enters the ConfigStore (file, environment, `update`,
+ * `patch`) passes through {@link wrapSecrets} first, so from then on a secret exists only as an Effect `Redacted`,
+ * whose `String()`, `JSON.stringify` and `util.inspect` output is `<redacted>`. As a second line of defence,
+ * validation messages are passed through {@link scrub}, which replaces any known secret text by `<redacted>`.
+ *
+ * Mirrors Elixir's convention of wrapping secrets in a zero-arity function so they do not show in crash reports;
+ * here the wrapper is Effect's `Redacted`. Only the path matching is hand-rolled.
+ */
+import { Redacted } from "effect"
+import type { ConfigPath } from "./RawTree.ts"
+import { isRawObject } from "./RawTree.ts"
+
+/** True if the value at `path` is a secret. */
+export const isSecretPath = (path: ConfigPath): boolean => {
+  const [a, b, c, d, ...rest] = path
+  if (rest.length > 0) return false
+  if (a === "providers" && b !== undefined) {
+    return (c === "apiKey" && d === undefined) || (c === "headers" && d !== undefined)
+  }
+  return a === "telemetry" && b === "otlp" && c === "headers" && d !== undefined
+}
+
+/**
+ * Returns `value` (found at `at`) with every secret field wrapped in `Redacted`. Already-wrapped values and `null`
+ * (a deletion marker) are kept; any other value at a secret path is wrapped as is, so even a wrongly typed secret is
+ * never printed (validation then reports `Expected string` at that path).
+ */
+export const wrapSecrets = (value: unknown, at: ConfigPath = []): unknown => {
+  if (isSecretPath(at)) {
+    return value === null || value === undefined || Redacted.isRedacted(value) ? value : Redacted.make(value)
+  }
+  if (!isRawObject(value)) return value
+  const out: { [key: string]: unknown } = {}
+  for (const [key, child] of Object.entries(value)) out[key] = wrapSecrets(child, [...at, key])
+  return out
+}
+
+/** Every secret string held (as `Redacted`) anywhere in `trees`. */
+export const collectSecrets = (...trees: ReadonlyArray<unknown>): Set<string> => {
+  const out = new Set<string>()
+  const visit = (node: unknown): void => {
+    if (Redacted.isRedacted(node)) {
+      const secret = Redacted.value(node)
+      if (typeof secret === "string" && secret.length > 0) out.add(secret)
+    } else if (Array.isArray(node)) {
+      node.forEach(visit)
+    } else if (isRawObject(node)) {
+      Object.values(node).forEach(visit)
+    }
+  }
+  trees.forEach(visit)
+  return out
+}
+
+/**
+ * Secrets shorter than this are not scrubbed from messages: they are not credentials (real keys are 20+ characters)
+ * and scrubbing them would mangle ordinary words (a 3-character "key" `AIz` would eat the `AIz` of `AIza`).
+ */
+export const MIN_SCRUBBED_LENGTH = 8
+
+/** Replaces every occurrence of a known secret in `text` by `<redacted>`. */
+export const scrub = (text: string, secrets: ReadonlySet<string>): string => {
+  let out = text
+  for (const secret of secrets) {
+    if (secret.length >= MIN_SCRUBBED_LENGTH && out.includes(secret)) out = out.split(secret).join("<redacted>")
+  }
+  return out
+}
