@@ -26,6 +26,7 @@ import type { Supervisor } from "../runtime/index.ts"
 import type { SupervisedTask } from "./CacheSupervision.ts"
 import { superviseTasks } from "./CacheSupervision.ts"
 import { checkKey, defaultSizeOf } from "./EntrySize.ts"
+import { makeCacheEvents } from "./CacheTelemetry.ts"
 import { inline, inlineGet } from "./InlineEffect.ts"
 import { LruStore } from "./LruStore.ts"
 import type { RedisTier } from "./RedisTier.ts"
@@ -52,10 +53,12 @@ export const makeCacheCore = <A>(
     const now = (): number => clock.currentTimeMillisUnsafe()
     const scope = yield* Effect.scope
     const counters = new CacheCounters()
+    const events = yield* makeCacheEvents(config.name)
     const store = new LruStore<A>(config.maxEntries, config.maxBytes, (_entry, reason) => {
       if (reason === "ttl") counters.l1EvictTtl++
       else if (reason === "capacity") counters.l1EvictCapacity++
       else counters.l1EvictManual++
+      events?.evicted("l1", reason)
     }, now)
     const tiered = makeTier?.(counters)
     const tier = tiered?.tier
@@ -87,7 +90,11 @@ export const makeCacheCore = <A>(
       if (tier === undefined) return noneExit
       const epoch = writeEpoch
       return Effect.map(tier.read(key, now()), (hit) => {
-        if (hit === undefined) return none
+        if (hit === undefined) {
+          events?.miss("l2")
+          return none
+        }
+        events?.hit("l2")
         counters.tokensSaved += hit.tokens
         if (epoch === writeEpoch) promote(key, hit.value, hit.expiresAt, hit.tokens)
         return Option.some(hit.value)
@@ -101,11 +108,13 @@ export const makeCacheCore = <A>(
       const entry = store.get(key)
       if (entry !== undefined && entry.failure === undefined) {
         counters.l1Hits++
+        events?.hit("l1")
         if (entry.tokens !== 0) counters.tokensSaved += entry.tokens
         return entry.hit
       }
       if (tier !== undefined) return null
       counters.l1Misses++
+      events?.miss("l1")
       return none
     }
     // The slow path: key validation, then (tiered) the L1 miss goes to Redis.
@@ -115,10 +124,12 @@ export const makeCacheCore = <A>(
       const entry = store.get(key)
       if (entry !== undefined && entry.failure === undefined) {
         counters.l1Hits++
+        events?.hit("l1")
         counters.tokensSaved += entry.tokens
         return Effect.succeed(entry.hit)
       }
       counters.l1Misses++
+      events?.miss("l1")
       return readL2(key)
     }
     const reader = { fast, slow }
@@ -234,10 +245,12 @@ export const makeCacheCore = <A>(
             return Effect.failCause(entry.failure as Cause.Cause<E>)
           }
           counters.l1Hits++
+          events?.hit("l1")
           counters.tokensSaved += entry.tokens
           return Effect.succeed(entry.value)
         }
         counters.l1Misses++
+        events?.miss("l1")
         return flights.join(
           key,
           (flight) =>

@@ -6,7 +6,8 @@
  * candidate configuration is validated as a whole before it replaces the current one (`validateConfig`: all
  * errors, with paths); a rejected candidate leaves the old configuration in force. `reload()` re-reads the file
  * and the environment without a restart and keeps the runtime layer on top. Committed changes are published on
- * `changes` (with the changed leaf paths), emitted as `["troupe","config","changed"]` through `ConfigEvents`,
+ * `changes` (with the changed leaf paths), emitted as `["troupe","config","changed"]` through the `TelemetryHub` when
+ * one is in the context (else through the `ConfigEvents` sink),
  * and logged — paths only, never values; secrets only ever exist as `Redacted`.
  *
  * OTP counterpart: the application environment (`application:get_env/set_env`) plus a `gen_server` owning it and
@@ -17,9 +18,10 @@
  */
 import { NodeFileSystem } from "@effect/platform-node"
 import type { Scope } from "effect"
-import { Context, Effect, Exit, FileSystem, Layer, PubSub, Ref, Result, Semaphore, Stream } from "effect"
+import { Context, Effect, Exit, FileSystem, Layer, Option, PubSub, Ref, Result, Semaphore, Stream } from "effect"
 import type { ModelLookupError } from "./ConfigError.ts"
 import { ConfigSourceError, ConfigValidationError, formatIssues, UnknownProvider } from "./ConfigError.ts"
+import { TelemetryHub } from "../telemetry/index.ts"
 import { ConfigEventNames, ConfigEvents } from "./ConfigEvents.ts"
 import type { ConfigStoreOptions, SourceLayers } from "./ConfigSources.ts"
 import { checkOptions, loadSources } from "./ConfigSources.ts"
@@ -128,7 +130,9 @@ const make = (options: ConfigStoreOptions) =>
   Effect.gen(function*() {
     yield* checkOptions(options)
     const fileSystem = yield* FileSystem.FileSystem
-    const events = yield* ConfigEvents
+    // a TelemetryHub in the context receives the events; otherwise the ConfigEvents sink (a no-op by default)
+    const hub = yield* Effect.serviceOption(TelemetryHub)
+    const events = Option.isSome(hub) ? { emit: hub.value.emit } : yield* ConfigEvents
     const readSources = loadSources(options).pipe(Effect.provideService(FileSystem.FileSystem, fileSystem))
 
     const initialSources = yield* readSources

@@ -82,13 +82,9 @@ export const defaultMetrics: ReadonlyArray<MetricDefinition> = [
     name: "troupe_algorithm_execution_duration_seconds", event: Events.algorithmExecutionStop, tags: ["algorithm"], ...seconds,
     buckets: fastDurationBuckets, description: "Algorithm execution time"
   }),
-  // cache, rate limiter, config
-  sum({ name: "troupe_cache_hits_total", event: Events.cacheHit, measurement: "count", tags: ["cache"], description: "Cache hits" }),
-  sum({ name: "troupe_cache_misses_total", event: Events.cacheMiss, measurement: "count", tags: ["cache"], description: "Cache misses" }),
-  sum({
-    name: "troupe_cache_evictions_total", event: Events.cacheEviction, measurement: "count", tags: ["cache", "reason"],
-    description: "Cache entries evicted"
-  }),
+  // rate limiter, config. (Cache hits, misses and evictions are recorded by the cache itself as
+  // `troupe_cache_*` Effect metrics in the same registry — see `src/cache/CacheMetrics.ts` — so the hub does not
+  // record its cache events again, which would double-count them.)
   sum({
     name: "troupe_rate_limited_total", event: Events.rateLimited, measurement: "count", tags: ["limiter"],
     description: "Requests rejected or delayed by a rate limit"

@@ -79,6 +79,11 @@ export interface TelemetryHubShape extends Trackers {
    * types constrain it). Do not mutate a name array after emitting it: routing is cached by the array's identity.
    */
   readonly emit: (name: EventName, measurements: Measurements, metadata?: Metadata) => Effect.Effect<void>
+  /**
+   * `emit` for synchronous hot paths (cache lookups, rate-limit checks): nothing happens unless a handler is
+   * attached for `name`; synchronous handlers run inline, a handler returning an Effect continues in a forked fiber.
+   */
+  readonly emitUnsafe: (name: EventName, measurements: Measurements, metadata?: Metadata) => void
   /** Wraps an effect in `start`/`stop`/`exception` events, a tracing span and reporter stats (`:telemetry.span/3`). */
   readonly span: SpanFunction
   /** The metric definitions the hub records (data, for dashboards). */
@@ -151,13 +156,39 @@ const make = (options: TelemetryHubOptions): Effect.Effect<TelemetryHubShape, In
           )
         ), { discard: true })
 
-    // Runs handlers from `start` in attach order; sync handlers inline, returned Effects in this fiber.
-    const dispatch = (
+    /** Waits for a handler's returned Effect, records a failure (detaching it), then runs the rest. */
+    const awaitHandler = (
+      entry: HandlerEntry,
+      handlerEffect: Effect.Effect<unknown, unknown>,
+      entries: ReadonlyArray<HandlerEntry>,
+      event: TelemetryEvent,
+      index: number,
+      failed: Array<HandlerFailure> | undefined
+    ): Effect.Effect<void> =>
+      Effect.flatMap(Effect.exit(handlerEffect), (exit) => {
+        if (Exit.isFailure(exit)) {
+          const info = exceptionInfo(exit.cause)
+          if (info.kind !== "interrupt") {
+            table.detachEntry(entry)
+            failed = [...(failed ?? []), { entry, kind: info.kind, reason: info.reason, errorType: info.errorType }]
+          }
+        }
+        return dispatch(entries, event, index + 1, failed)
+      })
+
+    /**
+     * Runs handlers from `start` in attach order, synchronously, until one returns an Effect; returns that
+     * handler's index and Effect (the caller decides how to run it), or the failures collected.
+     */
+    const runSync = (
       entries: ReadonlyArray<HandlerEntry>,
       event: TelemetryEvent,
       start: number,
       failed: Array<HandlerFailure> | undefined
-    ): Effect.Effect<void> => {
+    ):
+      | { readonly index: number; readonly entry: HandlerEntry; readonly effect: Effect.Effect<unknown, unknown>; readonly failed: Array<HandlerFailure> | undefined }
+      | { readonly index: -1; readonly failed: Array<HandlerFailure> | undefined } =>
+    {
       for (let i = start; i < entries.length; i++) {
         const entry = entries[i]
         if (entry === undefined || !entry.active) continue
@@ -169,22 +200,24 @@ const make = (options: TelemetryHubOptions): Effect.Effect<TelemetryHubShape, In
           failed = [...(failed ?? []), { entry, kind: "throw", ...describeThrown(thrown) }]
           continue
         }
+        // the Handler type makes a returned Effect's requirements `never`
         if (result !== undefined && Effect.isEffect(result)) {
-          // the Handler type makes a returned Effect's requirements `never`
-          const handlerEffect = result as Effect.Effect<unknown, unknown>
-          return Effect.flatMap(Effect.exit(handlerEffect), (exit) => {
-            if (Exit.isFailure(exit)) {
-              const info = exceptionInfo(exit.cause)
-              if (info.kind !== "interrupt") {
-                table.detachEntry(entry)
-                failed = [...(failed ?? []), { entry, kind: info.kind, reason: info.reason, errorType: info.errorType }]
-              }
-            }
-            return dispatch(entries, event, i + 1, failed)
-          })
+          return { index: i, entry, effect: result as Effect.Effect<unknown, unknown>, failed }
         }
       }
-      return failed === undefined ? Effect.void : reportFailures(event, failed)
+      return { index: -1, failed }
+    }
+
+    // Runs handlers from `start` in attach order; sync handlers inline, returned Effects in this fiber.
+    const dispatch = (
+      entries: ReadonlyArray<HandlerEntry>,
+      event: TelemetryEvent,
+      start: number,
+      failed: Array<HandlerFailure> | undefined
+    ): Effect.Effect<void> => {
+      const ran = runSync(entries, event, start, failed)
+      if (ran.index >= 0 && "effect" in ran) return awaitHandler(ran.entry, ran.effect, entries, event, ran.index, ran.failed)
+      return ran.failed === undefined ? Effect.void : reportFailures(event, ran.failed)
     }
 
     const emit = (name: EventName, measurements: Measurements, metadata: Metadata = emptyMetadata): Effect.Effect<void> =>
@@ -192,6 +225,20 @@ const make = (options: TelemetryHubOptions): Effect.Effect<TelemetryHubShape, In
         const entries = table.resolve(name)
         return entries.length === 0 ? Effect.void : dispatch(entries, { name, measurements, metadata }, 0, undefined)
       })
+
+    // Synchronous emission for hot paths outside Effect: sync handlers run inline; a handler that returns an
+    // Effect (and the handlers after it, and failure reports) continue in a forked fiber of the hub's context.
+    const emitUnsafe = (name: EventName, measurements: Measurements, metadata: Metadata = emptyMetadata): void => {
+      const entries = table.resolve(name)
+      if (entries.length === 0) return
+      const event: TelemetryEvent = { name, measurements, metadata }
+      const ran = runSync(entries, event, 0, undefined)
+      if (ran.index >= 0 && "effect" in ran) {
+        Effect.runForkWith(context)(awaitHandler(ran.entry, ran.effect, entries, event, ran.index, ran.failed))
+      } else if (ran.failed !== undefined) {
+        Effect.runForkWith(context)(reportFailures(event, ran.failed))
+      }
+    }
 
     const attachUnsafe = (id: string, prefixes: ReadonlyArray<EventName>, handler: Handler) => {
       table.attach(id, prefixes, handler)
@@ -220,6 +267,7 @@ const make = (options: TelemetryHubOptions): Effect.Effect<TelemetryHubShape, In
         Effect.suspend(() => table.detach(id) ? Effect.void : Effect.fail(new HandlerNotFoundError({ handlerId: id }))),
       handlers: (prefix) => Effect.sync(() => table.list(prefix)),
       emit,
+      emitUnsafe,
       span,
       ...makeTrackers(span),
       metrics: () => definitions,
