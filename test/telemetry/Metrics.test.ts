@@ -72,7 +72,6 @@ describe("metrics", () => {
       const text = yield* hub.prometheus()
       // cache events are not re-recorded by the hub: the cache records troupe_cache_* itself
       assert.notInclude(text, `troupe_cache_hits_total{cache="embeddings"}`)
-      assert.include(text, `troupe_cache_evictions_total{cache="embeddings",reason="ttl"} 3`)
       assert.include(text, `troupe_rate_limited_total{limiter="openai"} 1`)
       assert.include(text, `troupe_config_changes_total{source="patch"} 1`)
       assert.include(text, `troupe_tool_execution_duration_seconds_count{tool="search"} 1`)
@@ -102,7 +101,7 @@ describe("prometheus exposition", () => {
     const hub = yield* TelemetryHub
     yield* scriptedRun
     // hostile label values must be escaped
-    yield* hub.emit(Events.cacheHit, { count: 1 }, { cache: "quote\" back\\slash\nnewline" })
+    yield* hub.emit(Events.rateLimited, { count: 1, retry_after: 10 }, { limiter: "quote\" back\\slash\nnewline" })
     return yield* hub.prometheus()
   })
 
@@ -111,10 +110,10 @@ describe("prometheus exposition", () => {
       const text = yield* exposition
       const { families, problems } = parsePrometheusText(text)
       assert.deepStrictEqual(problems, [])
-      const hits = families.get("troupe_cache_hits_total")
-      assert.strictEqual(hits?.type, "counter")
-      assert.strictEqual(hits?.help, "Cache hits")
-      assert.deepStrictEqual(hits?.samples.map((s) => s.labels.cache), ["embeddings", "quote\" back\\slash\nnewline"])
+      const limited = families.get("troupe_rate_limited_total")
+      assert.strictEqual(limited?.type, "counter")
+      assert.strictEqual(limited?.help, "Requests rejected or delayed by a rate limit")
+      assert.deepStrictEqual(limited?.samples.map((s) => s.labels.limiter), ["openai", "quote\" back\\slash\nnewline"])
       const histogram = families.get("troupe_llm_call_duration_seconds")
       assert.strictEqual(histogram?.type, "histogram")
       const buckets = histogram?.samples.filter((s) => s.name.endsWith("_bucket")) ?? []
