@@ -66,3 +66,6 @@ console.log("|---|---|---:|---:|---|---:|---|")
 for (const r of merged) {
   console.log(`| ${r.id} | ${r.unit} | ${fmt(r.median)} | ${fmt(r.p99)} | ${r.baseline ?? ""} | ${fmt(r.ratio)} | ${r.note ?? ""} |`)
 }
+
+// Refresh the README's generated sections (benchmark table, event catalogue) from what was just written.
+await import("./readme.ts")
