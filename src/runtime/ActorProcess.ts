@@ -1,15 +1,9 @@
 /**
- * The running actor: mailbox, state, and the fiber that processes one message at a time, in order.
+ * The running actor: state, the behaviour's callbacks, start and exit — gen_server's process.
  *
- * Mirrors gen_server's receive loop. What is hand-rolled, and why:
- * - **Direct hand-off.** When the actor is parked waiting for a message, `deliver` resumes its fiber
- *   synchronously with the message (Effect's `callback` resume evaluates the suspended fiber on the caller's
- *   stack). A call to an idle actor therefore runs the handler and gets its reply without any scheduler hop,
- *   which is what makes `call` cheaper than an Effect `Queue` + `Deferred` round trip. Nesting is bounded
- *   (`MAX_INLINE_DEPTH`); past it, the wake-up goes through a microtask.
- * - **Bounded mailbox** with a declared overflow strategy (`backpressure` | `dropping` | `sliding` | `fail`), a
- *   ring buffer (`MessageQueue`), and a FIFO list of senders blocked by backpressure. Stop signals bypass the
- *   bound, like system messages.
+ * Mirrors gen_server's receive loop. The mailbox (bounded, direct hand-off to the parked fiber, overflow
+ * strategies) is the base class `MailboxProcess` (`Mailbox.ts`); the loop's shared Effect values are in
+ * `ActorLoop.ts`. What is hand-rolled here, and why:
  * - **Bursts.** Handlers that return plain results are applied in a loop; after `MAX_BURST` messages the fiber
  *   yields so that one busy actor cannot starve the others.
  * - **Shared loop effects.** The loop's Effect values are module constants that find their actor through the
@@ -18,159 +12,54 @@
  * - **Exit.** The fiber's exit becomes the actor's exit reason (interruption = `killed`); pending callers (the
  *   one being served, queued calls, and calls answered `noreply`) fail with `ActorExited { reason }`.
  */
-import { Cause, type Context, Duration, Effect, Exit, Fiber } from "effect"
+import { Cause, type Context, Duration, Effect, Exit } from "effect"
+import {
+  continueLoop,
+  launchWith,
+  loopFrom,
+  mainEffect,
+  mainLoop,
+  park,
+  parkWithOptions,
+  step,
+  type Step,
+  type StopRequest,
+  yieldThenStep
+} from "./ActorLoop.ts"
 import type * as Behaviour from "./Behaviour.ts"
 import * as ExitReason from "./ExitReason.ts"
 import { ENVELOPE_CALL, ENVELOPE_CAST, ENVELOPE_INFO, ENVELOPE_STOP, type Envelope, type From } from "./From.ts"
-import { MessageQueue } from "./MessageQueue.ts"
-import { ProcessBase, type ProcessKind } from "./Process.ts"
-import { ActorExited, InitFailed, MailboxFull, StartIgnored } from "./RuntimeError.ts"
+import { MailboxProcess, type Overflow } from "./Mailbox.ts"
+import type { ProcessKind } from "./Process.ts"
+import { ActorExited, InitFailed, StartIgnored } from "./RuntimeError.ts"
 
-export type Overflow = "backpressure" | "dropping" | "sliding" | "fail"
+export { actorOfFiber } from "./ActorLoop.ts"
+export { DEAD, DELIVERED, type DeliveryOutcome, FULL, type Overflow } from "./Mailbox.ts"
 
-export const DELIVERED = 0
-export const FULL = 1
-export const DEAD = 2
-export type DeliveryOutcome = typeof DELIVERED | typeof FULL | typeof DEAD
-
-const MAX_INLINE_DEPTH = 48
 const MAX_BURST = 512
-let inlineDepth = 0
-
-/** Runs `wake` now on this stack, or from a microtask when wake-ups are nested too deeply. */
-const wakeInline = (wake: () => void): void => {
-  if (inlineDepth < MAX_INLINE_DEPTH) {
-    inlineDepth++
-    try {
-      wake()
-    } finally {
-      inlineDepth--
-    }
-  } else {
-    queueMicrotask(wake)
-  }
-}
-
-/** What the loop does once it decides to stop: the reason, and a reply owed by `{stop, Reason, Reply, State}`. */
-interface StopRequest {
-  readonly reason: ExitReason.ExitReason
-  readonly from?: From<unknown>
-  readonly reply?: { readonly value: unknown }
-}
 
 type AnyBehaviour = Behaviour.Behaviour<unknown, Behaviour.Protocol, unknown, unknown, never>
 type AnyResult = Behaviour.CallResult<unknown, unknown, unknown> | Behaviour.NoReplyResult<unknown, unknown>
 type StartExit = Exit.Exit<void, InitFailed | StartIgnored>
-type Step = Effect.Effect<StopRequest, unknown>
 
 const isEffect = Effect.isEffect
 
-// ---------------------------------------------------------------------------------------------------------------
-// Fiber → actor
-// ---------------------------------------------------------------------------------------------------------------
-
-const ACTOR: unique symbol = Symbol.for("troupe/ActorProcess")
-interface ActorFiber {
-  [ACTOR]?: ActorProcess
-}
-
-/** The actor a fiber runs, if it is an actor's fiber. */
-export const actorOfFiber = (fiber: Fiber.Fiber<unknown, unknown>): ActorProcess | undefined =>
-  (fiber as unknown as ActorFiber)[ACTOR]
-
-/** The actor of the fiber evaluating this code (only called from the actor's own loop effects). */
-const current = (): ActorProcess => {
-  const fiber = Fiber.getCurrent()
-  // the shared loop effects below only ever run on an actor's fiber, which has ACTOR set before init
-  return (fiber as unknown as ActorFiber)[ACTOR] as ActorProcess
-}
-
-/** Handed from `launch` to the first evaluation of `mainEffect`, which runs synchronously inside `runForkWith`. */
-let launching: ActorProcess | undefined = undefined
-
-// ---------------------------------------------------------------------------------------------------------------
-// Shared loop effects
-// ---------------------------------------------------------------------------------------------------------------
-
-const receive: Effect.Effect<Envelope> = Effect.callback<Envelope>((resume) => {
-  current().waiting = resume
-})
-const step: Step = Effect.suspend(() => current().step())
-const continueLoop = (): Step => step
-const onReceived = (envelope: Envelope): Step => current().dispatch(envelope) ?? step
-const park: Step = Effect.flatMap(receive, onReceived)
-const parkWithOptions: Step = Effect.suspend(() => current().prepareToPark())
-const yieldThenStep: Step = Effect.flatMap(Effect.yieldNow, continueLoop)
-const onCrash = (cause: Cause.Cause<unknown>): Step =>
-  Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : Effect.succeed({ reason: ExitReason.failure(cause) })
-const runTerminate = (request: StopRequest): Effect.Effect<ExitReason.ExitReason, unknown> =>
-  Effect.suspend(() => current().terminate(request))
-const loopFrom = (first: Step): Effect.Effect<ExitReason.ExitReason, unknown> =>
-  Effect.flatMap(Effect.catchCause(first, onCrash), runTerminate)
-const mainLoop = loopFrom(step)
-const mainEffect: Effect.Effect<ExitReason.ExitReason, unknown> = Effect.withFiber((fiber) => {
-  const actor = launching as ActorProcess // set by `launch` right before it forks this fiber
-  launching = undefined
-  ;(fiber as unknown as ActorFiber)[ACTOR] = actor
-  actor.fiber = fiber as Fiber.Fiber<ExitReason.ExitReason, unknown>
-  return actor.runInit()
-})
-
-/** Rarely used per-actor state, allocated on first use. */
-interface ActorExtras {
-  blockedSenders: MessageQueue<() => void> | undefined
-  /** calls answered `noreply`, awaiting `Actor.reply` */
-  pendingReplies: Set<From<unknown>> | undefined
-  idleMillis: number | undefined
-  idleTimer: Fiber.Fiber<void> | undefined
-  hibernating: boolean
-  dropped: number
-}
-
-export class ActorProcess extends ProcessBase {
+export class ActorProcess extends MailboxProcess {
   readonly name: string
   readonly kind: ProcessKind
-  readonly capacity: number
-  readonly overflow: Overflow
   private readonly behaviour: AnyBehaviour
   state: unknown = undefined
-  private queue: MessageQueue<Envelope> | undefined = undefined
-  /** the parked fiber's resume; set while waiting for a message */
-  waiting: ((exit: Exit.Exit<Envelope>) => void) | undefined = undefined
   /** the call being handled */
   private current: From<unknown> | undefined = undefined
-  fiber: Fiber.Fiber<ExitReason.ExitReason, unknown> | undefined = undefined
-  private extras: ActorExtras | undefined = undefined
   /** `init`'s args until it runs, then the start outcome until `start` collects it */
   private startState: { args: unknown; exit: StartExit | undefined; notify: ((exit: StartExit) => void) | undefined } | undefined =
     undefined
 
   constructor(behaviour: AnyBehaviour, name: string | undefined, kind: ProcessKind, capacity: number, overflow: Overflow) {
-    super()
+    super(capacity, overflow)
     this.behaviour = behaviour
     this.name = name ?? behaviour.name ?? `actor#${this.pid}`
     this.kind = kind
-    this.capacity = capacity
-    this.overflow = overflow
-  }
-
-  private get more(): ActorExtras {
-    return this.extras ??= {
-      blockedSenders: undefined,
-      pendingReplies: undefined,
-      idleMillis: undefined,
-      idleTimer: undefined,
-      hibernating: false,
-      dropped: 0
-    }
-  }
-
-  /** messages dropped or evicted by the overflow strategy */
-  get dropped(): number {
-    return this.extras?.dropped ?? 0
-  }
-  countDropped(): void {
-    this.more.dropped++
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -183,9 +72,7 @@ export class ActorProcess extends ProcessBase {
    */
   launch(context: Context.Context<never>, args: unknown): StartExit | undefined {
     this.startState = { args, exit: undefined, notify: undefined }
-    launching = this
-    const fiber = Effect.runForkWith(context)(mainEffect)
-    launching = undefined
+    const fiber = launchWith(this, () => Effect.runForkWith(context)(mainEffect))
     const exit = fiber.pollUnsafe()
     if (exit !== undefined) this.onFiberExit(exit)
     else fiber.addObserver((e) => this.onFiberExit(e))
@@ -263,88 +150,6 @@ export class ActorProcess extends ProcessBase {
   // ---------------------------------------------------------------------------------------------------------
   // Mailbox
   // ---------------------------------------------------------------------------------------------------------
-
-  /** Puts an envelope in the mailbox, or hands it straight to the parked fiber. */
-  deliver(envelope: Envelope): DeliveryOutcome {
-    if (this.exitReason !== undefined) return DEAD
-    const extras = this.extras
-    if (extras !== undefined && extras.idleTimer !== undefined) this.cancelIdleTimer(extras)
-    const waiting = this.waiting
-    if (waiting !== undefined) {
-      this.waiting = undefined
-      if (inlineDepth < MAX_INLINE_DEPTH) {
-        inlineDepth++
-        try {
-          waiting(Exit.succeed(envelope))
-        } finally {
-          inlineDepth--
-        }
-      } else {
-        ;(this.queue ??= new MessageQueue()).push(envelope)
-        queueMicrotask(() => {
-          const next = this.queue?.shift()
-          if (next !== undefined) waiting(Exit.succeed(next))
-        })
-      }
-      return DELIVERED
-    }
-    const queue = (this.queue ??= new MessageQueue())
-    if (envelope.kind === ENVELOPE_STOP) {
-      queue.push(envelope)
-      return DELIVERED
-    }
-    const blocked = extras?.blockedSenders
-    if (queue.length >= this.capacity || (blocked !== undefined && blocked.length > 0)) return FULL
-    queue.push(envelope)
-    return DELIVERED
-  }
-
-  /** Evicts the oldest non-system message (for `sliding`); a call evicted this way fails with `MailboxFull`. */
-  evictOldest(): void {
-    const queue = this.queue
-    if (queue === undefined) return
-    const oldest = queue.shift()
-    if (oldest === undefined) return
-    this.countDropped()
-    if (oldest.kind === ENVELOPE_STOP) {
-      queue.push(oldest)
-    } else if (oldest.kind === ENVELOPE_CALL) {
-      oldest.complete(Exit.fail(new MailboxFull({ target: this.name, capacity: this.capacity })))
-    }
-  }
-
-  /** Parks a sender blocked by backpressure; `wake` runs (once) when there is room or the actor exits. */
-  blockSender(wake: () => void): () => void {
-    const extras = this.more
-    const senders = (extras.blockedSenders ??= new MessageQueue())
-    let active = true
-    senders.push(() => {
-      if (active) {
-        active = false
-        wake()
-      }
-    })
-    return () => {
-      active = false
-    }
-  }
-
-  private poll(): Envelope | undefined {
-    const queue = this.queue
-    if (queue === undefined) return undefined
-    const envelope = queue.shift()
-    const senders = this.extras?.blockedSenders
-    if (envelope !== undefined && senders !== undefined && senders.length > 0 && queue.length < this.capacity) {
-      const next = senders.shift()
-      if (next !== undefined) wakeInline(next)
-    }
-    return envelope
-  }
-
-  /** Messages waiting in the mailbox. */
-  get mailboxSize(): number {
-    return this.queue?.length ?? 0
-  }
 
   // ---------------------------------------------------------------------------------------------------------
   // Loop
@@ -486,30 +291,6 @@ export class ActorProcess extends ProcessBase {
   }
 
   // ---------------------------------------------------------------------------------------------------------
-  // Idle timeout
-  // ---------------------------------------------------------------------------------------------------------
-
-  private armIdleTimer(extras: ActorExtras, millis: number): void {
-    const fiber = this.fiber
-    if (fiber === undefined) return
-    const timer = Effect.runForkWith(fiber.context)(
-      Effect.flatMap(Effect.sleep(Duration.millis(millis)), () =>
-        Effect.sync(() => {
-          if (extras.idleTimer !== timer) return
-          extras.idleTimer = undefined
-          this.deliver({ kind: ENVELOPE_INFO, message: idleTimeoutInfo })
-        }))
-    )
-    extras.idleTimer = timer
-  }
-
-  private cancelIdleTimer(extras: ActorExtras): void {
-    const timer = extras.idleTimer
-    extras.idleTimer = undefined
-    timer?.interruptUnsafe()
-  }
-
-  // ---------------------------------------------------------------------------------------------------------
   // Signals and exit
   // ---------------------------------------------------------------------------------------------------------
 
@@ -554,4 +335,3 @@ export class ActorProcess extends ProcessBase {
   }
 }
 
-const idleTimeoutInfo: Behaviour.IdleTimeout = Object.freeze({ _tag: "IdleTimeout" })
