@@ -10,18 +10,17 @@
  * Specs are validated once per spec object (a spec reused across many starts is checked once), which keeps
  * `startChild` on the microsecond scale.
  */
-import { Clock, Duration, Effect, Result, Schema, type Scope } from "effect"
+import { Duration, Effect, Result, Schema, type Scope } from "effect"
 import * as Actor from "./Actor.ts"
 import * as Behaviour from "./Behaviour.ts"
 import { type ChildSpec, type NormalizedSpec, normalize } from "./ChildSpec.ts"
 import * as ExitReason from "./ExitReason.ts"
-import { CurrentLifecycleSink } from "./Lifecycle.ts"
 import * as Options from "./Options.ts"
 import type { Process } from "./Process.ts"
 import { RestartWindow } from "./RestartIntensity.ts"
 import { ChildNotFound, FailedToStartChild, type InvalidOptions, MaxChildren } from "./RuntimeError.ts"
 import * as SupervisorChild from "./SupervisorChild.ts"
-import { type Child, type ChildExit, emit, killAll, makeChild, shouldRestart, type SupervisorContext } from "./SupervisorChild.ts"
+import { type Child, type ChildExit, emit, killAll, makeChild, makeSupervisorContext, shouldRestart, type SupervisorContext } from "./SupervisorChild.ts"
 import { shutdownTree } from "./Supervisor.ts"
 
 export interface DynamicSupervisorOptions<Extra extends ReadonlyArray<unknown> = []> {
@@ -79,15 +78,8 @@ const behaviour = Behaviour.make<DynamicProtocol>()({
   name: "dynamic-supervisor",
   init: (config: Config) =>
     Effect.gen(function*() {
-      const self = yield* Actor.self
-      if (self === undefined) return yield* Effect.die(new Error("dynamic supervisor init outside its actor"))
-      const clock = yield* Clock.Clock
-      const context: SupervisorContext = {
-        name: config.name,
-        self,
-        sink: yield* CurrentLifecycleSink,
-        now: () => clock.currentTimeMillisUnsafe()
-      }
+      const context = yield* makeSupervisorContext(config.name)
+      const self = context.self
       const state: State = { config, context, children: new Set(), restarts: new RestartWindow(), active: 0 }
       config.holder.state = state
       emit(context, "SupervisorStarted", { pid: self.pid })

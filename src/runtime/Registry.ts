@@ -61,8 +61,7 @@ export class ProcessRegistry<K = string, V = unknown> {
     return { ok: true }
   }
 
-  /** Removes `process`'s entry under `key`. */
-  unregisterUnsafe(key: K, process: Process): void {
+  private removeEntry(key: K, process: Process): void {
     if (this.mode === "unique") {
       if (this.unique.get(key)?.process === process) this.unique.delete(key)
     } else {
@@ -70,6 +69,11 @@ export class ProcessRegistry<K = string, V = unknown> {
       group?.delete(process)
       if (group?.size === 0) this.duplicate.delete(key)
     }
+  }
+
+  /** Removes `process`'s entry under `key`. */
+  unregisterUnsafe(key: K, process: Process): void {
+    this.removeEntry(key, process)
     const holding = this.held.get(process)
     if (holding !== undefined) {
       holding.keys.delete(key)
@@ -84,15 +88,7 @@ export class ProcessRegistry<K = string, V = unknown> {
     const holding = this.held.get(process)
     if (holding === undefined) return
     this.held.delete(process)
-    for (const key of holding.keys) {
-      if (this.mode === "unique") {
-        if (this.unique.get(key)?.process === process) this.unique.delete(key)
-      } else {
-        const group = this.duplicate.get(key)
-        group?.delete(process)
-        if (group?.size === 0) this.duplicate.delete(key)
-      }
-    }
+    for (const key of holding.keys) this.removeEntry(key, process)
   }
 
   /** The live process registered under a unique key. */

@@ -18,14 +18,13 @@
  * - Beyond OTP: a child with `backoff` waits Akka's backoff delay before its restart (cascade terminations
  *   happen at once; the restarts after the delay). The intensity counts the restart when it is decided.
  */
-import { Clock, Effect, Random, Result } from "effect"
+import { Effect, Random, Result } from "effect"
 import * as Actor from "./Actor.ts"
 import * as Backoff from "./Backoff.ts"
 import * as Behaviour from "./Behaviour.ts"
 import type { ChildSpec } from "./ChildSpec.ts"
 import { normalize } from "./ChildSpec.ts"
 import * as ExitReason from "./ExitReason.ts"
-import { CurrentLifecycleSink } from "./Lifecycle.ts"
 import type { Process } from "./Process.ts"
 import { RestartWindow } from "./RestartIntensity.ts"
 import {
@@ -41,6 +40,7 @@ import {
   type Child,
   type ChildExit,
   emit,
+  makeSupervisorContext,
   makeChild,
   shouldRestart,
   startChild,
@@ -305,15 +305,8 @@ export const behaviour = Behaviour.make<SupervisorProtocol>()({
   name: "supervisor",
   init: (config: SupervisorConfig) =>
     Effect.gen(function*() {
-      const self = yield* Actor.self
-      if (self === undefined) return yield* Effect.die(new Error("supervisor init outside its actor"))
-      const clock = yield* Clock.Clock
-      const context: SupervisorContext = {
-        name: config.name,
-        self,
-        sink: yield* CurrentLifecycleSink,
-        now: () => clock.currentTimeMillisUnsafe()
-      }
+      const context = yield* makeSupervisorContext(config.name)
+      const self = context.self
       const state: SupervisorState = { config, context, children: [...config.children], restarts: new RestartWindow() }
       config.holder.state = state
       for (const child of config.children) {

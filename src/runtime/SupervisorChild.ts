@@ -6,11 +6,11 @@
  * retry is pending, or a backoff delay is running). Starting subscribes the supervisor to the child's exit;
  * terminating unsubscribes first, so exits the supervisor caused itself never look like crashes.
  */
-import { Cause, Effect, Exit, type Fiber } from "effect"
+import { Cause, Clock, Effect, Exit, type Fiber } from "effect"
 import * as Actor from "./Actor.ts"
 import type { NormalizedSpec } from "./ChildSpec.ts"
 import * as ExitReason from "./ExitReason.ts"
-import type { LifecycleEvent, LifecycleSink } from "./Lifecycle.ts"
+import { CurrentLifecycleSink, type LifecycleEvent, type LifecycleSink } from "./Lifecycle.ts"
 import * as Process from "./Process.ts"
 import { InitFailed, StartIgnored } from "./RuntimeError.ts"
 
@@ -59,6 +59,15 @@ export interface SupervisorContext {
   readonly sink: LifecycleSink | undefined
   readonly now: () => number
 }
+
+/** The context of the supervisor whose `init` is running (its own process, lifecycle sink and clock). */
+export const makeSupervisorContext = (name: string): Effect.Effect<SupervisorContext> =>
+  Effect.gen(function*() {
+    const self = yield* Actor.self
+    if (self === undefined) return yield* Effect.die(new Error(`${name}: supervisor init outside its actor`))
+    const clock = yield* Clock.Clock
+    return { name, self, sink: yield* CurrentLifecycleSink, now: () => clock.currentTimeMillisUnsafe() }
+  })
 
 export const emit = (
   context: SupervisorContext,
