@@ -1,0 +1,94 @@
+/**
+ * The Anthropic Messages provider: `POST {baseUrl}/messages` with `x-api-key` and `anthropic-version`.
+ *
+ * `generate` decodes the JSON answer; `stream` sends `stream: true` and folds the SSE events (`AnthropicWire.ts`).
+ * Failures are typed `ProviderError`s — including HTTP 529 and the in-stream `overloaded_error` event as
+ * `ProviderOverloaded`. Timeout, abort-on-interrupt and secret handling come from `HttpTransport.ts`. Built on
+ * effect's `HttpClient`; no SDK (`@effect/ai-anthropic` does not load with effect 4.1).
+ *
+ * @since 0.1.0
+ */
+import { Effect, Layer, Stream } from "effect"
+import type { Redacted } from "effect"
+import { HttpClient } from "effect/http"
+import { AnthropicStreamState, decodeAnthropicResponse, encodeAnthropicBody } from "./AnthropicWire.ts"
+import type { ProviderPost } from "./HttpTransport.ts"
+import { postJson, postSse, secretsOf } from "./HttpTransport.ts"
+import type { InvalidProviderOptions, ProviderError } from "./LlmError.ts"
+import type { LlmCallOptions, LlmProviderShape } from "./LlmProvider.ts"
+import { LlmProvider } from "./LlmProvider.ts"
+import type { LlmRequest } from "./LlmRequest.ts"
+import type { LlmStreamPart } from "./LlmResponse.ts"
+import type { HttpProviderOptions, ResolvedHttpProvider } from "./ProviderOptions.ts"
+import { callSettings, resolveHttpProviderOptions } from "./ProviderOptions.ts"
+
+const DEFAULTS = { name: "anthropic", baseUrl: "https://api.anthropic.com/v1" } as const
+
+/** The API version header sent with every request. */
+export const ANTHROPIC_VERSION = "2023-06-01"
+
+const makePost = (
+  provider: ResolvedHttpProvider,
+  request: LlmRequest,
+  options: LlmCallOptions | undefined,
+  stream: boolean
+): ProviderPost => {
+  const { apiKey, timeoutMillis } = callSettings(provider, options)
+  const headers: Record<string, Redacted.Redacted<string> | string> = {
+    "anthropic-version": ANTHROPIC_VERSION,
+    ...provider.headers
+  }
+  if (apiKey !== undefined) headers["x-api-key"] = apiKey
+  if (stream) headers["accept"] = "text/event-stream"
+  return {
+    provider: provider.name,
+    url: `${provider.baseUrl}/messages`,
+    headers,
+    body: encodeAnthropicBody(request, stream),
+    timeoutMillis
+  }
+}
+
+/** Builds the provider over an already-resolved configuration. */
+export const makeResolved = (client: HttpClient.HttpClient, provider: ResolvedHttpProvider): LlmProviderShape => ({
+  name: provider.name,
+  api: "anthropic",
+  generate: (request, options) =>
+    postJson(client, makePost(provider, request, options, false)).pipe(
+      Effect.flatMap((json) => decodeAnthropicResponse(provider.name, request, json))
+    ),
+  stream: (request, options) =>
+    Stream.suspend(() => {
+      const post = makePost(provider, request, options, true)
+      const state = new AnthropicStreamState(provider.name, request, secretsOf(post))
+      const parts: Stream.Stream<ReadonlyArray<LlmStreamPart>, ProviderError> = postSse(client, post).pipe(
+        Stream.mapEffect((event) => state.onEvent(event.data)),
+        Stream.takeUntil(() => state.finished),
+        Stream.concat(Stream.fromEffect(Effect.suspend(() => state.end())))
+      )
+      return Stream.flattenIterable(parts)
+    })
+})
+
+/**
+ * An Anthropic Messages provider (needs an `HttpClient`).
+ *
+ * @example
+ * ```ts
+ * const claude = yield* AnthropicProvider.make({ apiKey: Redacted.make(process.env.ANTHROPIC_API_KEY ?? "") })
+ * const answer = yield* claude.generate({ model: "claude-3-5-haiku-latest", messages: [{ role: "user", content: "hi" }] })
+ * ```
+ */
+export const make = (
+  options: HttpProviderOptions = {}
+): Effect.Effect<LlmProviderShape, InvalidProviderOptions, HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    const resolved = yield* resolveHttpProviderOptions(options, DEFAULTS)
+    const client = yield* HttpClient.HttpClient
+    return makeResolved(client, resolved)
+  })
+
+/** A layer providing `LlmProvider` as an Anthropic provider. */
+export const layer = (
+  options: HttpProviderOptions = {}
+): Layer.Layer<LlmProvider, InvalidProviderOptions, HttpClient.HttpClient> => Layer.effect(LlmProvider, make(options))

@@ -1,0 +1,55 @@
+/**
+ * `LlmProvider`: the provider-agnostic service the LLM pipeline calls — `generate` one answer or `stream` it.
+ *
+ * Three implementations ship: `OpenAiCompatibleProvider` (chat completions: OpenAI, Groq, DeepSeek, Mistral, Ollama,
+ * vLLM, OpenRouter, any base URL), `AnthropicProvider` (Messages API) and `ScriptedProvider` (deterministic,
+ * offline). `LanguageModelBridge.ts` turns any of them into effect/ai's `LanguageModel`, the slot
+ * `@effect/ai-openai` / `-anthropic` would fill if they loaded with effect 4.1. A provider is a plain value
+ * (`LlmProviderShape`), so the pipeline can hold several (a fallback chain) without one service per provider; the
+ * `LlmProvider` service is the "current" one for single-provider programs.
+ *
+ * Interrupting `generate` or the consumer of `stream` aborts the in-flight HTTP request.
+ *
+ * @since 0.1.0
+ */
+import { Context, type Duration, Layer, type Redacted, type Stream } from "effect"
+import type { Effect } from "effect"
+import type { ProviderError } from "./LlmError.ts"
+import type { LlmRequest } from "./LlmRequest.ts"
+import type { LlmResponse, LlmStreamPart } from "./LlmResponse.ts"
+
+/** Per-call options (already validated by the caller; the pipeline decodes them). */
+export interface LlmCallOptions {
+  /** Overrides the provider's request timeout (for a stream: the wait for headers and for each next chunk). */
+  readonly timeout?: Duration.Input
+  /** Overrides the provider's API key for this call. */
+  readonly apiKey?: Redacted.Redacted<string>
+}
+
+/** The wire family a provider speaks. */
+export type ProviderApi = "openai-compatible" | "anthropic" | "scripted"
+
+/** What every provider offers. */
+export interface LlmProviderShape {
+  /** The provider name used in errors, usage metadata and telemetry (e.g. `openai`, `groq`, `scripted`). */
+  readonly name: string
+  readonly api: ProviderApi
+  /** One finished answer. */
+  readonly generate: (request: LlmRequest, options?: LlmCallOptions) => Effect.Effect<LlmResponse, ProviderError>
+  /** The answer as it arrives: text deltas, tool-call deltas and complete calls, then one `Finish` part. */
+  readonly stream: (request: LlmRequest, options?: LlmCallOptions) => Stream.Stream<LlmStreamPart, ProviderError>
+}
+
+/**
+ * The current LLM provider.
+ *
+ * @example
+ * ```ts
+ * const answer = yield* LlmProvider.use((p) => p.generate({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }))
+ * ```
+ */
+export class LlmProvider extends Context.Service<LlmProvider, LlmProviderShape>()("troupe/LlmProvider") {
+  /** A layer holding an already-built provider. */
+  static readonly fromShape = (provider: LlmProviderShape): Layer.Layer<LlmProvider> =>
+    Layer.succeed(LlmProvider, provider)
+}

@@ -1,0 +1,149 @@
+/**
+ * The provider-agnostic LLM response and stream parts, as Schemas.
+ *
+ * `LlmResponse` is one finished answer: text, tool calls, finish reason, token usage. `stream` yields
+ * `LlmStreamPart`s: `TextDelta`s, `ToolCallStart` / `ToolCallDelta` (argument JSON as it arrives) / `ToolCall`
+ * (the complete call, arguments parsed), and exactly one final `Finish` carrying usage and finish reason.
+ * `StreamAccumulator` folds parts back into an `LlmResponse` (the pipeline uses it to cache a streamed answer).
+ *
+ * The part vocabulary is effect/ai's `Response.StreamPart` reduced to what chat providers send (the bridge in
+ * `LanguageModelBridge.ts` maps one onto the other). Plain Effect `Schema`.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import { ToolCall } from "./LlmRequest.ts"
+
+/** Why the model stopped. */
+export const FinishReason = Schema.Literals(["stop", "length", "tool-calls", "content-filter", "error", "other"])
+export type FinishReason = typeof FinishReason.Type
+
+const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+
+/** Token usage of one call. */
+export const Usage = Schema.Struct({
+  inputTokens: Count,
+  outputTokens: Count,
+  totalTokens: Count,
+  /** Input tokens served from the provider's prompt cache, when reported. */
+  cachedInputTokens: Schema.optionalKey(Count)
+})
+export type Usage = typeof Usage.Type
+
+/** Builds a `Usage` (total = input + output). */
+export const makeUsage = (inputTokens: number, outputTokens: number, cachedInputTokens?: number): Usage => ({
+  inputTokens,
+  outputTokens,
+  totalTokens: inputTokens + outputTokens,
+  ...(cachedInputTokens !== undefined && cachedInputTokens > 0 ? { cachedInputTokens } : {})
+})
+
+/** A finished answer. */
+export const LlmResponse = Schema.Struct({
+  /** The provider's response id, when it sent one. */
+  id: Schema.optionalKey(Schema.String),
+  /** The provider name (`openai`, `anthropic`, `scripted`, …). */
+  provider: Schema.String,
+  /** The model that answered, as the provider reports it. */
+  model: Schema.String,
+  text: Schema.String,
+  toolCalls: Schema.Array(ToolCall),
+  finishReason: FinishReason,
+  usage: Usage
+})
+export type LlmResponse = typeof LlmResponse.Type
+
+/** A piece of the answer's text. */
+export const TextDelta = Schema.TaggedStruct("TextDelta", { delta: Schema.String })
+export type TextDelta = typeof TextDelta.Type
+
+/** A tool call begins (`index` orders calls within the answer). */
+export const ToolCallStart = Schema.TaggedStruct("ToolCallStart", {
+  index: Schema.Int,
+  id: Schema.String,
+  name: Schema.String
+})
+export type ToolCallStart = typeof ToolCallStart.Type
+
+/** A piece of a tool call's argument JSON. */
+export const ToolCallDelta = Schema.TaggedStruct("ToolCallDelta", {
+  index: Schema.Int,
+  id: Schema.String,
+  argumentsDelta: Schema.String
+})
+export type ToolCallDelta = typeof ToolCallDelta.Type
+
+/** A complete tool call (its arguments parsed). */
+export const ToolCallPart = Schema.TaggedStruct("ToolCall", { index: Schema.Int, toolCall: ToolCall })
+export type ToolCallPart = typeof ToolCallPart.Type
+
+/** The last part of every stream. */
+export const Finish = Schema.TaggedStruct("Finish", {
+  id: Schema.optionalKey(Schema.String),
+  provider: Schema.String,
+  model: Schema.String,
+  finishReason: FinishReason,
+  usage: Usage
+})
+export type Finish = typeof Finish.Type
+
+/** One part of a streamed answer. */
+export const LlmStreamPart = Schema.Union([TextDelta, ToolCallStart, ToolCallDelta, ToolCallPart, Finish])
+export type LlmStreamPart = typeof LlmStreamPart.Type
+
+/** Parses tool-call argument text: the JSON value, `{}` for empty text, or the raw text when it is not JSON. */
+export const parseToolArguments = (text: string): Schema.Json => {
+  if (text.trim() === "") return {}
+  try {
+    return JSON.parse(text) as Schema.Json
+  } catch {
+    return text
+  }
+}
+
+/**
+ * Folds stream parts into the finished `LlmResponse`.
+ *
+ * @example
+ * ```ts
+ * const acc = new StreamAccumulator()
+ * yield* stream.pipe(Stream.runForEach((part) => Effect.sync(() => acc.add(part))))
+ * const response = acc.response() // undefined if no Finish part arrived
+ * ```
+ */
+export class StreamAccumulator {
+  private text = ""
+  private readonly calls: Array<{ readonly index: number; readonly call: ToolCall }> = []
+  private finish: Finish | undefined
+
+  add(part: LlmStreamPart): void {
+    switch (part._tag) {
+      case "TextDelta":
+        this.text += part.delta
+        return
+      case "ToolCall":
+        this.calls.push({ index: part.index, call: part.toolCall })
+        return
+      case "Finish":
+        this.finish = part
+        return
+      default:
+        return
+    }
+  }
+
+  /** The accumulated response, once the `Finish` part has arrived. */
+  response(): LlmResponse | undefined {
+    const finish = this.finish
+    if (finish === undefined) return undefined
+    return {
+      ...(finish.id !== undefined ? { id: finish.id } : {}),
+      provider: finish.provider,
+      model: finish.model,
+      text: this.text,
+      toolCalls: [...this.calls].sort((a, b) => a.index - b.index).map((c) => c.call),
+      finishReason: finish.finishReason,
+      usage: finish.usage
+    }
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * The OpenAI-compatible chat-completions provider: OpenAI, Groq, DeepSeek, Mistral, xAI, Ollama, vLLM, OpenRouter,
+ * LiteLLM proxies — any server speaking `POST {baseUrl}/chat/completions`.
+ *
+ * `generate` sends one request and decodes the JSON answer; `stream` sends `stream: true` with
+ * `stream_options.include_usage` and folds the SSE chunks (`OpenAiWire.ts`). Auth is `Authorization: Bearer <key>`
+ * (omitted when there is no key, for local servers). Failures are typed `ProviderError`s (`ProviderErrorMapping.ts`);
+ * the timeout, abort-on-interrupt and secret handling come from `HttpTransport.ts`. Built on effect's `HttpClient`
+ * (provide `NodeHttpClient.layerUndici` or `FetchHttpClient.layer`); no SDK.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Layer, Redacted, Stream } from "effect"
+import { HttpClient } from "effect/http"
+import type { InvalidProviderOptions, ProviderError } from "./LlmError.ts"
+import type { LlmCallOptions, LlmProviderShape } from "./LlmProvider.ts"
+import { LlmProvider } from "./LlmProvider.ts"
+import type { LlmRequest } from "./LlmRequest.ts"
+import type { LlmStreamPart } from "./LlmResponse.ts"
+import { decodeOpenAiResponse, encodeOpenAiBody, OpenAiStreamState } from "./OpenAiWire.ts"
+import type { HttpProviderOptions, ResolvedHttpProvider } from "./ProviderOptions.ts"
+import { callSettings, resolveHttpProviderOptions } from "./ProviderOptions.ts"
+import type { ProviderPost } from "./HttpTransport.ts"
+import { postJson, postSse, secretsOf } from "./HttpTransport.ts"
+
+const DEFAULTS = { name: "openai", baseUrl: "https://api.openai.com/v1" } as const
+
+const makePost = (
+  provider: ResolvedHttpProvider,
+  request: LlmRequest,
+  options: LlmCallOptions | undefined,
+  stream: boolean
+): ProviderPost => {
+  const { apiKey, timeoutMillis } = callSettings(provider, options)
+  const headers: Record<string, Redacted.Redacted<string> | string> = { ...provider.headers }
+  if (apiKey !== undefined) headers["authorization"] = Redacted.make(`Bearer ${Redacted.value(apiKey)}`)
+  if (stream) headers["accept"] = "text/event-stream"
+  return {
+    provider: provider.name,
+    url: `${provider.baseUrl}/chat/completions`,
+    headers,
+    body: encodeOpenAiBody(request, stream),
+    timeoutMillis
+  }
+}
+
+/** Builds the provider over an already-resolved configuration. */
+export const makeResolved = (client: HttpClient.HttpClient, provider: ResolvedHttpProvider): LlmProviderShape => ({
+  name: provider.name,
+  api: "openai-compatible",
+  generate: (request, options) =>
+    postJson(client, makePost(provider, request, options, false)).pipe(
+      Effect.flatMap((json) => decodeOpenAiResponse(provider.name, request, json))
+    ),
+  stream: (request, options) =>
+    Stream.suspend(() => {
+      const post = makePost(provider, request, options, true)
+      const state = new OpenAiStreamState(provider.name, request, secretsOf(post))
+      const parts: Stream.Stream<ReadonlyArray<LlmStreamPart>, ProviderError> = postSse(client, post).pipe(
+        Stream.takeUntil((event) => event.data.trim() === "[DONE]"),
+        Stream.mapEffect((event) => state.onEvent(event.data)),
+        Stream.concat(Stream.fromEffect(Effect.suspend(() => state.end())))
+      )
+      return Stream.flattenIterable(parts)
+    })
+})
+
+/**
+ * An OpenAI-compatible provider (needs an `HttpClient`).
+ *
+ * @example
+ * ```ts
+ * const groq = yield* OpenAiCompatibleProvider.make({
+ *   name: "groq", baseUrl: "https://api.groq.com/openai/v1", apiKey: Redacted.make(process.env.GROQ_API_KEY ?? "")
+ * })
+ * const answer = yield* groq.generate({ model: "llama-3.1-8b-instant", messages: [{ role: "user", content: "hi" }] })
+ * ```
+ */
+export const make = (
+  options: HttpProviderOptions = {}
+): Effect.Effect<LlmProviderShape, InvalidProviderOptions, HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    const resolved = yield* resolveHttpProviderOptions(options, DEFAULTS)
+    const client = yield* HttpClient.HttpClient
+    return makeResolved(client, resolved)
+  })
+
+/** A layer providing `LlmProvider` as an OpenAI-compatible provider. */
+export const layer = (
+  options: HttpProviderOptions = {}
+): Layer.Layer<LlmProvider, InvalidProviderOptions, HttpClient.HttpClient> => Layer.effect(LlmProvider, make(options))

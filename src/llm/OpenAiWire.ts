@@ -1,0 +1,314 @@
+/**
+ * The OpenAI chat-completions wire format: encoding an `LlmRequest` as a `/chat/completions` body, decoding the
+ * JSON answer, and folding the SSE chunks of a streamed answer (`stream: true`, `stream_options.include_usage`)
+ * into `LlmStreamPart`s — text deltas, tool-call starts and argument deltas keyed by `index`, complete calls and
+ * the final usage chunk, ended by `data: [DONE]`.
+ *
+ * The same format is spoken by Groq, DeepSeek, Mistral, Ollama, vLLM, OpenRouter and most gateways. Wire shapes are
+ * effect `Schema`s (unknown fields ignored, so newer API fields do not break decoding); a response that does not
+ * fit fails with `MalformedResponse` naming the bad field.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Exit, Schema } from "effect"
+import type { ProviderError } from "./LlmError.ts"
+import { MalformedResponse, ProviderConnectionError } from "./LlmError.ts"
+import type { LlmMessage, LlmRequest, ToolCall } from "./LlmRequest.ts"
+import type { FinishReason, LlmResponse, LlmStreamPart } from "./LlmResponse.ts"
+import { makeUsage, parseToolArguments } from "./LlmResponse.ts"
+import { errorFromStreamEvent, malformedFrom } from "./ProviderErrorMapping.ts"
+import { estimateRequestTokens, estimateTokens } from "./TokenEstimate.ts"
+
+const argumentsText = (args: Schema.Json): string => (typeof args === "string" ? args : JSON.stringify(args))
+
+const encodeMessage = (message: LlmMessage): Record<string, unknown> => {
+  switch (message.role) {
+    case "system":
+      return { role: "system", content: message.content }
+    case "user":
+      return { role: "user", content: message.content, ...(message.name !== undefined ? { name: message.name } : {}) }
+    case "assistant": {
+      const calls = message.toolCalls ?? []
+      return {
+        role: "assistant",
+        content: message.content === "" && calls.length > 0 ? null : message.content,
+        ...(calls.length > 0
+          ? {
+            tool_calls: calls.map((c) => ({
+              id: c.id,
+              type: "function",
+              function: { name: c.name, arguments: argumentsText(c.arguments) }
+            }))
+          }
+          : {})
+      }
+    }
+    case "tool":
+      return { role: "tool", tool_call_id: message.toolCallId, content: message.content }
+  }
+}
+
+/** The `/chat/completions` body of `request`. */
+export const encodeOpenAiBody = (request: LlmRequest, stream: boolean): Record<string, unknown> => {
+  const body: Record<string, unknown> = { model: request.model, messages: request.messages.map(encodeMessage) }
+  const tools = request.tools ?? []
+  if (tools.length > 0) {
+    body["tools"] = tools.map((t) => ({
+      type: "function",
+      function: {
+        name: t.name,
+        ...(t.description !== undefined ? { description: t.description } : {}),
+        parameters: t.parameters
+      }
+    }))
+  }
+  const choice = request.toolChoice
+  if (choice !== undefined && (tools.length > 0 || choice === "none")) {
+    body["tool_choice"] = typeof choice === "string" ? choice : { type: "function", function: { name: choice.tool } }
+  }
+  const params = request.params
+  if (params?.temperature !== undefined) body["temperature"] = params.temperature
+  if (params?.maxTokens !== undefined) body["max_tokens"] = params.maxTokens
+  if (params?.topP !== undefined) body["top_p"] = params.topP
+  if (params?.stop !== undefined && params.stop.length > 0) body["stop"] = params.stop
+  if (request.responseFormat?.type === "json") {
+    body["response_format"] = {
+      type: "json_schema",
+      json_schema: { name: request.responseFormat.name, schema: request.responseFormat.schema, strict: false }
+    }
+  }
+  if (stream) {
+    body["stream"] = true
+    body["stream_options"] = { include_usage: true }
+  }
+  return body
+}
+
+const OptionalString = Schema.optional(Schema.NullOr(Schema.String))
+const OptionalCount = Schema.optional(Schema.NullOr(Schema.Number))
+
+const UsageWire = Schema.Struct({
+  prompt_tokens: OptionalCount,
+  completion_tokens: OptionalCount,
+  prompt_tokens_details: Schema.optional(Schema.NullOr(Schema.Struct({ cached_tokens: OptionalCount })))
+})
+type UsageWire = typeof UsageWire.Type
+
+const ResponseWire = Schema.Struct({
+  id: OptionalString,
+  model: OptionalString,
+  choices: Schema.NonEmptyArray(Schema.Struct({
+    message: Schema.Struct({
+      content: OptionalString,
+      refusal: OptionalString,
+      tool_calls: Schema.optional(Schema.NullOr(Schema.Array(Schema.Struct({
+        id: Schema.String,
+        function: Schema.Struct({ name: Schema.String, arguments: Schema.optional(Schema.NullOr(Schema.String)) })
+      }))))
+    }),
+    finish_reason: OptionalString
+  })),
+  usage: Schema.optional(Schema.NullOr(UsageWire))
+})
+
+const ChunkWire = Schema.Struct({
+  id: OptionalString,
+  model: OptionalString,
+  choices: Schema.optional(Schema.NullOr(Schema.Array(Schema.Struct({
+    delta: Schema.optional(Schema.NullOr(Schema.Struct({
+      content: OptionalString,
+      refusal: OptionalString,
+      tool_calls: Schema.optional(Schema.NullOr(Schema.Array(Schema.Struct({
+        index: Schema.Number,
+        id: OptionalString,
+        function: Schema.optional(Schema.NullOr(Schema.Struct({ name: OptionalString, arguments: OptionalString })))
+      }))))
+    }))),
+    finish_reason: OptionalString
+  })))),
+  usage: Schema.optional(Schema.NullOr(UsageWire)),
+  error: Schema.optional(Schema.Unknown)
+})
+
+const decodeResponse = Schema.decodeUnknownExit(ResponseWire)
+const decodeChunk = Schema.decodeUnknownExit(ChunkWire)
+
+/** Maps OpenAI's `finish_reason`. */
+export const openAiFinishReason = (reason: string | null | undefined, hasToolCalls: boolean): FinishReason => {
+  switch (reason) {
+    case "stop":
+      return hasToolCalls ? "tool-calls" : "stop"
+    case "length":
+      return "length"
+    case "tool_calls":
+    case "function_call":
+      return "tool-calls"
+    case "content_filter":
+      return "content-filter"
+    case null:
+    case undefined:
+      return hasToolCalls ? "tool-calls" : "stop"
+    default:
+      return "other"
+  }
+}
+
+const usageFrom = (wire: UsageWire | null | undefined, request: LlmRequest, outputText: string) => {
+  const input = wire?.prompt_tokens ?? estimateRequestTokens(request)
+  const output = wire?.completion_tokens ?? estimateTokens(outputText)
+  return makeUsage(input, output, wire?.prompt_tokens_details?.cached_tokens ?? undefined)
+}
+
+/** Decodes a non-streaming `/chat/completions` answer. */
+export const decodeOpenAiResponse = (
+  provider: string,
+  request: LlmRequest,
+  json: unknown
+): Effect.Effect<LlmResponse, ProviderError> => {
+  const exit = decodeResponse(json)
+  if (Exit.isFailure(exit)) return Effect.fail(malformedFrom(provider, "unexpected chat-completions answer", exit))
+  const wire = exit.value
+  const choice = wire.choices[0]
+  const message = choice.message
+  const toolCalls: Array<ToolCall> = (message.tool_calls ?? []).map((c) => ({
+    id: c.id,
+    name: c.function.name,
+    arguments: parseToolArguments(c.function.arguments ?? "")
+  }))
+  const text = message.content ?? message.refusal ?? ""
+  const finishReason = message.refusal != null && message.content == null
+    ? "content-filter"
+    : openAiFinishReason(choice.finish_reason, toolCalls.length > 0)
+  return Effect.succeed({
+    ...(wire.id != null ? { id: wire.id } : {}),
+    provider,
+    model: wire.model ?? request.model,
+    text,
+    toolCalls,
+    finishReason,
+    usage: usageFrom(wire.usage, request, text)
+  })
+}
+
+interface PendingCall {
+  id: string
+  name: string
+  args: string
+}
+
+/**
+ * Folds the SSE events of one streamed answer into stream parts. One instance per stream: `onEvent` for each
+ * event, `end` when the response body ends.
+ */
+export class OpenAiStreamState {
+  private readonly calls = new Map<number, PendingCall>()
+  private text = ""
+  private finishReason: string | null | undefined
+  private usage: UsageWire | null | undefined
+  private id: string | undefined
+  private model: string | undefined
+  private done = false
+  private readonly provider: string
+  private readonly request: LlmRequest
+  private readonly secrets: ReadonlyArray<string>
+
+  constructor(provider: string, request: LlmRequest, secrets: ReadonlyArray<string>) {
+    this.provider = provider
+    this.request = request
+    this.secrets = secrets
+  }
+
+  /** The parts one SSE event yields, or the failure it reports. */
+  onEvent(data: string): Effect.Effect<ReadonlyArray<LlmStreamPart>, ProviderError> {
+    if (this.done) return Effect.succeed([])
+    if (data.trim() === "[DONE]") {
+      this.done = true
+      return Effect.succeed(this.finalParts())
+    }
+    let json: unknown
+    try {
+      json = JSON.parse(data)
+    } catch {
+      return Effect.fail(
+        new MalformedResponse({
+          provider: this.provider,
+          description: `stream chunk is not JSON: ${data.slice(0, 80)}`,
+          retryable: false
+        })
+      )
+    }
+    const exit = decodeChunk(json)
+    if (Exit.isFailure(exit)) return Effect.fail(malformedFrom(this.provider, "unexpected stream chunk", exit))
+    const chunk = exit.value
+    if (chunk.error !== undefined && chunk.error !== null) {
+      return Effect.fail(errorFromStreamEvent(this.provider, { error: chunk.error }, this.secrets))
+    }
+    if (chunk.id != null) this.id = chunk.id
+    if (chunk.model != null) this.model = chunk.model
+    if (chunk.usage != null) this.usage = chunk.usage
+    const parts: Array<LlmStreamPart> = []
+    for (const choice of chunk.choices ?? []) {
+      const delta = choice.delta
+      const content = delta?.content ?? delta?.refusal
+      if (content != null && content !== "") {
+        this.text += content
+        parts.push({ _tag: "TextDelta", delta: content })
+      }
+      for (const call of delta?.tool_calls ?? []) {
+        let pending = this.calls.get(call.index)
+        if (pending === undefined) {
+          pending = { id: call.id ?? `call_${call.index}`, name: call.function?.name ?? "", args: "" }
+          this.calls.set(call.index, pending)
+          parts.push({ _tag: "ToolCallStart", index: call.index, id: pending.id, name: pending.name })
+        } else if (call.function?.name != null && pending.name === "") {
+          pending.name = call.function.name
+        }
+        const argsDelta = call.function?.arguments
+        if (argsDelta != null && argsDelta !== "") {
+          pending.args += argsDelta
+          parts.push({ _tag: "ToolCallDelta", index: call.index, id: pending.id, argumentsDelta: argsDelta })
+        }
+      }
+      if (choice.finish_reason != null) this.finishReason = choice.finish_reason
+    }
+    return Effect.succeed(parts)
+  }
+
+  /** The body ended: the final parts if the answer was complete, else a connection error (stream cut). */
+  end(): Effect.Effect<ReadonlyArray<LlmStreamPart>, ProviderError> {
+    if (this.done) return Effect.succeed([])
+    if (this.finishReason != null) {
+      this.done = true
+      return Effect.succeed(this.finalParts())
+    }
+    return Effect.fail(
+      new ProviderConnectionError({
+        provider: this.provider,
+        description: "stream ended before its finish (no finish_reason, no [DONE]); the answer is incomplete",
+        retryable: true
+      })
+    )
+  }
+
+  private finalParts(): ReadonlyArray<LlmStreamPart> {
+    const parts: Array<LlmStreamPart> = []
+    const indices = [...this.calls.keys()].sort((a, b) => a - b)
+    for (const index of indices) {
+      const call = this.calls.get(index) as PendingCall // present: index comes from the map's own keys
+      parts.push({
+        _tag: "ToolCall",
+        index,
+        toolCall: { id: call.id, name: call.name, arguments: parseToolArguments(call.args) }
+      })
+    }
+    parts.push({
+      _tag: "Finish",
+      ...(this.id !== undefined ? { id: this.id } : {}),
+      provider: this.provider,
+      model: this.model ?? this.request.model,
+      finishReason: openAiFinishReason(this.finishReason, indices.length > 0),
+      usage: usageFrom(this.usage, this.request, this.text + [...this.calls.values()].map((c) => c.args).join(""))
+    })
+    return parts
+  }
+}

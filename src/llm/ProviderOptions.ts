@@ -1,0 +1,128 @@
+/**
+ * Options of the HTTP providers (OpenAI-compatible and Anthropic), their Schema, and their resolution into what a
+ * call needs (URL, timeout in ms, Redacted headers).
+ *
+ * Options are decoded at construction: a bad base URL, timeout or header fails with `InvalidProviderOptions`
+ * naming the field. `fromProviderConfig` builds options from a ConfigStore `providers.<name>` entry (its key and
+ * header values are already `Redacted`). Per-call options (`LlmCallOptions`) override timeout and key. Plain Effect
+ * `Schema` and `Duration`.
+ *
+ * @since 0.1.0
+ */
+import { Duration, Effect, Option, Redacted, Schema } from "effect"
+import type { ProviderConfig } from "../config/index.ts"
+import { InvalidProviderOptions } from "./LlmError.ts"
+import { invalidRequestFromIssue } from "./LlmRequest.ts"
+import type { LlmCallOptions } from "./LlmProvider.ts"
+
+/** Options of an HTTP provider. */
+export interface HttpProviderOptions {
+  /** Provider name for errors and telemetry. Default: `openai` / `anthropic`. */
+  readonly name?: string
+  /** Base URL up to the version segment, e.g. `https://api.openai.com/v1`, `http://localhost:11434/v1`. */
+  readonly baseUrl?: string
+  /** API key. Optional for keyless endpoints (Ollama, local vLLM). */
+  readonly apiKey?: Redacted.Redacted<string>
+  /** Request timeout (see `LlmCallOptions.timeout`). Default 60 seconds. */
+  readonly timeout?: Duration.Input
+  /** Extra headers sent with every request. */
+  readonly headers?: Readonly<Record<string, Redacted.Redacted<string> | string>>
+}
+
+/** Decodes a `Duration.Input` to positive milliseconds, or `undefined`. */
+export const positiveMillis = (input: unknown): number | undefined => {
+  if (typeof input === "number") return input > 0 ? input : undefined
+  const decoded = Duration.fromInput(input as Duration.Input)
+  if (Option.isNone(decoded)) return undefined
+  const ms = Duration.toMillis(decoded.value)
+  return ms > 0 && Number.isFinite(ms) ? ms : undefined
+}
+
+const PositiveDuration = Schema.Any.check(
+  Schema.makeFilter((u: unknown) => positiveMillis(u) !== undefined || "expected a positive finite duration")
+)
+const Url = Schema.String.check(
+  Schema.makeFilter((s: string) => {
+    if (!URL.canParse(s)) return "expected an absolute http(s) URL"
+    const protocol = new URL(s).protocol
+    return protocol === "http:" || protocol === "https:" || "expected an http: or https: URL"
+  })
+)
+const HeaderValue = Schema.Union([Schema.String, Schema.Redacted(Schema.String)])
+
+const OptionsSchema = Schema.Struct({
+  name: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/))),
+  baseUrl: Schema.optionalKey(Url),
+  apiKey: Schema.optionalKey(Schema.Redacted(Schema.String)),
+  timeout: Schema.optionalKey(PositiveDuration),
+  headers: Schema.optionalKey(
+    Schema.Record(Schema.String.check(Schema.isPattern(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/)), HeaderValue)
+  )
+})
+
+/** Resolved provider settings. */
+export interface ResolvedHttpProvider {
+  readonly name: string
+  readonly baseUrl: string
+  readonly apiKey: Redacted.Redacted<string> | undefined
+  readonly timeoutMillis: number
+  readonly headers: Readonly<Record<string, Redacted.Redacted<string> | string>>
+}
+
+/** Default request timeout: 60 s (the ConfigStore's provider default too). */
+export const DEFAULT_TIMEOUT_MILLIS = 60_000
+
+/** Decodes and resolves options, with the provider's defaults. */
+export const resolveHttpProviderOptions = (
+  options: HttpProviderOptions,
+  defaults: { readonly name: string; readonly baseUrl: string }
+): Effect.Effect<ResolvedHttpProvider, InvalidProviderOptions> =>
+  Schema.decodeUnknownEffect(OptionsSchema)(options).pipe(
+    Effect.mapError((e) => {
+      const issue = invalidRequestFromIssue(e.issue)
+      return new InvalidProviderOptions({
+        provider: options.name ?? defaults.name,
+        path: issue.path,
+        reason: issue.reason
+      })
+    }),
+    Effect.map((o) => ({
+      name: o.name ?? defaults.name,
+      baseUrl: (o.baseUrl ?? defaults.baseUrl).replace(/\/+$/, ""),
+      apiKey: o.apiKey,
+      timeoutMillis: o.timeout === undefined ? DEFAULT_TIMEOUT_MILLIS : positiveMillis(o.timeout) ?? DEFAULT_TIMEOUT_MILLIS,
+      headers: o.headers ?? {}
+    }))
+  )
+
+/** The timeout and key of one call (per-call options win). */
+export const callSettings = (
+  provider: ResolvedHttpProvider,
+  options: LlmCallOptions | undefined
+): { readonly timeoutMillis: number; readonly apiKey: Redacted.Redacted<string> | undefined } => ({
+  timeoutMillis: options?.timeout === undefined
+    ? provider.timeoutMillis
+    : positiveMillis(options.timeout) ?? provider.timeoutMillis,
+  apiKey: options?.apiKey ?? provider.apiKey
+})
+
+/**
+ * Options from a ConfigStore provider entry.
+ *
+ * @example
+ * ```ts
+ * const config = yield* store.getProviderConfig("groq")
+ * const groq = yield* OpenAiCompatibleProvider.make(fromProviderConfig("groq", config))
+ * ```
+ */
+export const fromProviderConfig = (name: string, config: ProviderConfig): HttpProviderOptions => ({
+  name,
+  baseUrl: config.baseUrl,
+  timeout: config.timeout,
+  headers: config.headers,
+  ...(config.apiKey !== undefined ? { apiKey: config.apiKey } : {})
+})
+
+/** Whether a value is a non-empty Redacted key. */
+export const hasKey = (key: Redacted.Redacted<string> | undefined): key is Redacted.Redacted<string> =>
+  key !== undefined && Redacted.value(key).trim() !== ""

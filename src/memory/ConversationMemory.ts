@@ -1,0 +1,92 @@
+/**
+ * `ConversationMemory`: the recent messages of each conversation, keeping the last N (default 100) — one service,
+ * two layers: in-process (`layerMemory`) and Redis (`layerRedis`, RPUSH + LTRIM semantics, optional expiry).
+ *
+ * `append` adds messages at the end and trims the oldest beyond `maxMessages`; `messages` reads them (optionally
+ * only the last `n`); `clear` forgets a conversation. Messages are `LlmMessage`s (the LLM request Schema), validated
+ * on `append` and encoded through that Schema in Redis; a stored message that no longer decodes is skipped and
+ * counted in `stats.skippedUndecodable`, never a crash. The peers are LangChain's `ConversationBufferWindowMemory`
+ * (`k` last turns) and its `RedisChatMessageHistory` (RPUSH/LRANGE per session, TTL).
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Schema, SchemaIssue } from "effect"
+import type { LlmMessage } from "../llm/index.ts"
+import { LlmMessage as LlmMessageSchema } from "../llm/index.ts"
+import { InvalidMemoryInput } from "./MemoryError.ts"
+import type { MemoryError } from "./MemoryError.ts"
+
+/** Counters of a memory instance. */
+export interface MemoryStats {
+  /** Messages skipped because the stored form no longer decodes. */
+  readonly skippedUndecodable: number
+}
+
+/** The service interface. */
+export interface ConversationMemoryShape {
+  /** The maximum messages kept per conversation. */
+  readonly maxMessages: number
+  /** Appends messages (oldest first) and trims the conversation to the last `maxMessages`. */
+  readonly append: (conversationId: string, messages: ReadonlyArray<LlmMessage>) => Effect.Effect<void, MemoryError>
+  /** The kept messages, oldest first; with `last`, only the last `last` of them. */
+  readonly messages: (
+    conversationId: string,
+    options?: { readonly last?: number }
+  ) => Effect.Effect<ReadonlyArray<LlmMessage>, MemoryError>
+  /** Forgets a conversation. */
+  readonly clear: (conversationId: string) => Effect.Effect<void, MemoryError>
+  readonly stats: Effect.Effect<MemoryStats>
+}
+
+/**
+ * Conversation memory.
+ *
+ * @example
+ * ```ts
+ * const memory = yield* ConversationMemory
+ * yield* memory.append("conv-1", [{ role: "user", content: "hi" }])
+ * const history = yield* memory.messages("conv-1")
+ * ```
+ */
+export class ConversationMemory extends Context.Service<ConversationMemory, ConversationMemoryShape>()(
+  "troupe/ConversationMemory"
+) {}
+
+/** Options shared by both layers. */
+export interface MemoryOptions {
+  /** Messages kept per conversation. Default 100. */
+  readonly maxMessages?: number
+}
+
+/** Default `maxMessages`. */
+export const DEFAULT_MAX_MESSAGES = 100
+
+const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
+
+/** An `InvalidMemoryInput` naming the first bad field of a Schema issue (prefixed by `root`). */
+export const invalidFromIssue = (issue: SchemaIssue.Issue, root: string): InvalidMemoryInput => {
+  const first = formatter(issue).issues[0]
+  const segments = (first?.path ?? []).map((p) => String(typeof p === "object" && p !== null ? p.key : p))
+  return new InvalidMemoryInput({
+    path: [root, ...segments].filter((s) => s !== "").join("."),
+    reason: first?.message ?? "invalid value"
+  })
+}
+
+const ConversationId = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(512))
+const Count = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1_000_000 }))
+const decodeMessages = Schema.decodeUnknownEffect(Schema.Array(LlmMessageSchema))
+
+/** Validates a conversation id. */
+export const checkConversationId = (id: string): Effect.Effect<string, InvalidMemoryInput> =>
+  Schema.decodeUnknownEffect(ConversationId)(id).pipe(Effect.mapError((e) => invalidFromIssue(e.issue, "conversationId")))
+
+/** Validates messages to append. */
+export const checkMessages = (
+  messages: ReadonlyArray<LlmMessage>
+): Effect.Effect<ReadonlyArray<LlmMessage>, InvalidMemoryInput> =>
+  decodeMessages(messages).pipe(Effect.mapError((e) => invalidFromIssue(e.issue, "messages")))
+
+/** Validates a positive count option (`maxMessages`, `last`). */
+export const checkCount = (value: number, path: string): Effect.Effect<number, InvalidMemoryInput> =>
+  Schema.decodeUnknownEffect(Count)(value).pipe(Effect.mapError((e) => invalidFromIssue(e.issue, path)))

@@ -1,0 +1,136 @@
+/**
+ * The Redis conversation memory: one list per conversation (`<prefix><conversationId>`), appended and trimmed
+ * atomically by one Lua script (RPUSH + LTRIM to the last N, plus PEXPIRE when a `ttl` is set, refreshed on every
+ * append), read with LRANGE.
+ *
+ * Messages are stored as the JSON of their `LlmMessage` encoding. Reading decodes each one; a message that is not
+ * JSON or no longer matches the Schema (written by another version, edited by hand) is skipped and counted in
+ * `stats.skippedUndecodable` — never a crash. Redis failures are `MemoryBackendError`s. Uses effect's `Redis`
+ * service from `effect/persistence` (provide `NodeRedis.layer` from `@effect/platform-node`).
+ *
+ * @since 0.1.0
+ */
+import { Duration, Effect, Layer, Option, Schema } from "effect"
+import { Redis } from "effect/persistence"
+import type { LlmMessage } from "../llm/index.ts"
+import { LlmMessage as LlmMessageSchema } from "../llm/index.ts"
+import type { ConversationMemoryShape, MemoryOptions } from "./ConversationMemory.ts"
+import {
+  checkConversationId,
+  checkCount,
+  checkMessages,
+  ConversationMemory,
+  DEFAULT_MAX_MESSAGES
+} from "./ConversationMemory.ts"
+import { InvalidMemoryInput, MemoryBackendError } from "./MemoryError.ts"
+
+/** Options of the Redis layer. */
+export interface RedisMemoryOptions extends MemoryOptions {
+  /** Key prefix. Default `troupe:memory:`. */
+  readonly prefix?: string
+  /** Expire a conversation this long after its last append. Default: never. */
+  readonly ttl?: Duration.Input
+}
+
+const appendScript = Redis.script(
+  (key: string, maxMessages: number, ttlMillis: number, values: ReadonlyArray<string>) => [
+    key,
+    String(maxMessages),
+    String(ttlMillis),
+    ...values
+  ],
+  {
+    lua: `
+local n = redis.call('RPUSH', KEYS[1], unpack(ARGV, 3))
+local max = tonumber(ARGV[1])
+redis.call('LTRIM', KEYS[1], -max, -1)
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+return n`,
+    numberOfKeys: 1
+  }
+).withReturnType<number>()
+
+const positiveMillisOf = (input: Duration.Input): number | undefined => {
+  const decoded = typeof input === "number" ? Option.some(Duration.millis(input)) : Duration.fromInput(input)
+  if (Option.isNone(decoded)) return undefined
+  const ms = Duration.toMillis(decoded.value)
+  return ms > 0 && Number.isFinite(ms) ? ms : undefined
+}
+
+const encodeMessage = Schema.encodeSync(LlmMessageSchema)
+const decodeMessage = Schema.decodeUnknownExit(LlmMessageSchema)
+
+/** Builds a Redis-backed memory. */
+export const makeRedis = (
+  options: RedisMemoryOptions = {}
+): Effect.Effect<ConversationMemoryShape, InvalidMemoryInput, Redis.Redis> =>
+  Effect.gen(function*() {
+    const redis = yield* Redis.Redis
+    const maxMessages = yield* checkCount(options.maxMessages ?? DEFAULT_MAX_MESSAGES, "maxMessages")
+    const prefix = options.prefix ?? "troupe:memory:"
+    let ttlMillis = 0
+    if (options.ttl !== undefined) {
+      const ms = positiveMillisOf(options.ttl)
+      if (ms === undefined) return yield* new InvalidMemoryInput({ path: "ttl", reason: "expected a positive finite duration" })
+      ttlMillis = Math.max(1, Math.round(ms))
+    }
+    let skipped = 0
+    const append = appendScript
+    const backendError = (operation: string, conversationId: string) => (e: Redis.RedisError) =>
+      new MemoryBackendError({ operation, conversationId, reason: String(e.cause instanceof Error ? e.cause.message : e.cause) })
+
+    return {
+      maxMessages,
+      append: (conversationId, messages) =>
+        Effect.gen(function*() {
+          const id = yield* checkConversationId(conversationId)
+          const valid = yield* checkMessages(messages)
+          if (valid.length === 0) return
+          const values = valid.map((m) => JSON.stringify(encodeMessage(m)))
+          yield* redis.eval(append)(prefix + id, maxMessages, ttlMillis, values).pipe(
+            Effect.mapError(backendError("append", id))
+          )
+        }),
+      messages: (conversationId, readOptions) =>
+        Effect.gen(function*() {
+          const id = yield* checkConversationId(conversationId)
+          const last = readOptions?.last === undefined ? maxMessages : yield* checkCount(readOptions.last, "last")
+          const raw = yield* redis.send<ReadonlyArray<string>>("LRANGE", prefix + id, String(-last), "-1").pipe(
+            Effect.mapError(backendError("messages", id))
+          )
+          const out: Array<LlmMessage> = []
+          for (const item of raw) {
+            let json: unknown
+            try {
+              json = JSON.parse(item)
+            } catch {
+              skipped++
+              continue
+            }
+            const exit = decodeMessage(json)
+            if (exit._tag === "Success") out.push(exit.value)
+            else skipped++
+          }
+          return out
+        }),
+      clear: (conversationId) =>
+        Effect.gen(function*() {
+          const id = yield* checkConversationId(conversationId)
+          yield* redis.send("DEL", prefix + id).pipe(Effect.mapError(backendError("clear", id)))
+        }),
+      stats: Effect.sync(() => ({ skippedUndecodable: skipped }))
+    }
+  })
+
+/**
+ * Redis-backed conversation memory (needs effect's `Redis`, e.g. `NodeRedis.layer({ url })`).
+ *
+ * @example
+ * ```ts
+ * layerRedis({ maxMessages: 100, ttl: "7 days" }).pipe(Layer.provide(NodeRedis.layer({ url: "redis://127.0.0.1:6379" })))
+ * ```
+ */
+export const layerRedis = (
+  options: RedisMemoryOptions = {}
+): Layer.Layer<ConversationMemory, InvalidMemoryInput, Redis.Redis> => Layer.effect(ConversationMemory, makeRedis(options))

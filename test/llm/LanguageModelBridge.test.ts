@@ -1,0 +1,74 @@
+/** effect/ai's LanguageModel over troupe providers: tool loop with a Toolkit, streaming, structured output, errors. */
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect, Layer, Schema, Stream } from "effect"
+import { Chat, LanguageModel, Tool, Toolkit } from "effect/ai"
+import type { Response } from "effect/ai"
+import type { LlmRequest } from "../../src/llm/index.ts"
+import { layerLanguageModel, LlmProvider, RateLimited, ScriptedProvider } from "../../src/llm/index.ts"
+
+const GetWeather = Tool.make("GetWeather", {
+  description: "Current weather for a city",
+  failureMode: "return",
+  parameters: Schema.Struct({ city: Schema.String }),
+  success: Schema.Struct({ tempC: Schema.Number })
+})
+const Tools = Toolkit.make(GetWeather)
+const ToolsLive = Tools.toLayer({ GetWeather: ({ city }) => Effect.succeed({ tempC: city === "Oslo" ? -3 : 20 }) })
+
+const seen: Array<LlmRequest> = []
+const Scripted = LlmProvider.fromShape(ScriptedProvider.makeUnsafe({
+  rules: [
+    { when: { lastUser: "json please" }, reply: (req) => ({ text: req.responseFormat?.type === "json" ? "{\"steps\":[\"a\",\"b\"]}" : "no format" }) },
+    { when: { lastUser: "rate limit" }, reply: { error: new RateLimited({ provider: "scripted", description: "429", retryable: true, retryAfterMillis: 1500 }) } },
+    { when: { lastUser: "Oslo" }, reply: (req) => { seen.push(req); return { toolCalls: [{ name: "GetWeather", arguments: { city: "Oslo" } }] } } },
+    { when: { tool: "GetWeather" }, reply: (req) => ({ text: `Oslo: ${req.messages.at(-1)?.content}` }) }
+  ]
+}))
+const Model = layerLanguageModel({ model: "scripted-1", params: { temperature: 0 } }).pipe(Layer.provide(Scripted))
+
+describe("LanguageModel bridge", () => {
+  it.effect("a Chat tool loop runs the toolkit and feeds results back", () =>
+    Effect.gen(function*() {
+      const chat = yield* Chat.fromPrompt([{ role: "system", content: "Weather bot." }, { role: "user", content: "Oslo?" }])
+      const toolkit = yield* Tools
+      const first = yield* chat.generateText({ prompt: [], toolkit })
+      assert.strictEqual(first.toolCalls.length, 1)
+      assert.deepStrictEqual(first.toolResults.map((r) => r.result), [{ tempC: -3 }])
+      const second = yield* chat.generateText({ prompt: [], toolkit })
+      assert.strictEqual(second.text, "Oslo: {\"tempC\":-3}")
+      assert.strictEqual(second.finishReason, "stop")
+      const req = seen.at(-1)
+      assert.strictEqual(req?.tools?.[0]?.name, "GetWeather")
+      assert.strictEqual(req?.tools?.[0]?.description, "Current weather for a city")
+      assert.deepStrictEqual((req?.tools?.[0]?.parameters as { properties?: unknown }).properties, { city: { type: "string" } })
+      assert.deepStrictEqual(req?.params, { temperature: 0 })
+    }).pipe(Effect.provide([Model, ToolsLive])))
+
+  it.effect("streamText yields text deltas and a finish part with usage", () =>
+    Effect.gen(function*() {
+      const parts = yield* LanguageModel.streamText({ prompt: "say something long enough to be chunked" }).pipe(Stream.runCollect)
+      const text = parts.filter((p): p is Response.TextDeltaPart => p.type === "text-delta").map((p) => p.delta).join("")
+      assert.include(text, "say something long enough")
+      const finish = parts.find((p): p is Response.FinishPart => p.type === "finish")
+      assert.isAbove(finish?.usage.outputTokens.total ?? 0, 0)
+      assert.deepStrictEqual(parts.map((p) => p.type).filter((t) => t !== "text-delta"), ["text-start", "text-end", "finish"])
+    }).pipe(Effect.provide(Model)))
+
+  it.effect("generateObject sends a JSON response format and decodes the answer", () =>
+    Effect.gen(function*() {
+      const res = yield* LanguageModel.generateObject({
+        prompt: "json please",
+        schema: Schema.Struct({ steps: Schema.Array(Schema.String) }),
+        objectName: "plan"
+      })
+      assert.deepStrictEqual(res.value, { steps: ["a", "b"] })
+    }).pipe(Effect.provide(Model)))
+
+  it.effect("a ProviderError becomes an AiError keeping retryAfter", () =>
+    Effect.gen(function*() {
+      const e = yield* Effect.flip(LanguageModel.generateText({ prompt: "rate limit" }))
+      assert.strictEqual(e.reason._tag, "RateLimitError")
+      assert.isTrue(e.isRetryable)
+      assert.strictEqual(Duration.toMillis(e.retryAfter ?? Duration.zero), 1500)
+    }).pipe(Effect.provide(Model)))
+})
