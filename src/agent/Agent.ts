@@ -1,0 +1,250 @@
+/**
+ * Agents as data, and `cmd`: the pure decision function.
+ *
+ * Mirrors `Jido.Agent`: an agent is an immutable value (id, state, status, last result/error); `new` decodes the
+ * initial state with the definition's Schema (defaults applied); `cmd(agent, instruction | instructions)` returns
+ * `{ agent, directives }` and performs no effect — pure actions run inline, effectful ones become `RunAction`
+ * directives whose results come back as `ActionResult` instructions. `cmd` never throws: a throwing hook,
+ * handler or action, an unknown action, an unroutable signal or a state that no longer satisfies the Schema
+ * becomes an `Error` directive (and a failed command leaves the agent unchanged). Completion is the agent's
+ * `status` (`idle` → `running` while actions are in flight → `completed` / `failed` when a decision says so),
+ * not the exit of a process.
+ */
+import { Effect, Result, Schema } from "effect"
+import type * as Action from "./Action.ts"
+import * as ActionRunner from "./ActionRunner.ts"
+import { CmdFailed, fromSchemaError, InvalidState, NoRoute } from "./AgentError.ts"
+import { type AnyDefinition, compile, type Decision, type Definition, targetsFor } from "./AgentDefinition.ts"
+import * as Directive from "./Directive.ts"
+import type { Instruction } from "./Instruction.ts"
+import type { Signal } from "./Signal.ts"
+import * as StateOp from "./StateOp.ts"
+import * as Uuid7 from "./Uuid7.ts"
+
+export { define } from "./AgentDefinition.ts"
+export type { Decision, Definition, Handler, Route, RouteTarget, StateOf } from "./AgentDefinition.ts"
+
+export type Status = "idle" | "running" | "completed" | "failed"
+
+export interface Agent<S> {
+  readonly id: string
+  readonly definition: Definition<S, any>
+  readonly state: S
+  readonly status: Status
+  /** `RunAction`s in flight */
+  readonly pending: number
+  /** the last action output */
+  readonly result: unknown
+  /** the last error */
+  readonly error: unknown
+}
+
+export interface CmdResult<S> {
+  readonly agent: Agent<S>
+  readonly directives: ReadonlyArray<Directive.Directive>
+}
+
+const typeValidators = new WeakMap<object, (u: unknown) => Result.Result<unknown, Schema.SchemaError>>()
+const validatorOf = (definition: AnyDefinition) => {
+  let validate = typeValidators.get(definition)
+  if (validate === undefined) {
+    const typeSide = Schema.toType(definition.schema)
+    const is = Schema.is(typeSide)
+    const decode = Schema.decodeUnknownResult(typeSide)
+    // the guard is the fast path; decoding only runs to explain a failure
+    validate = (u) => is(u) ? Result.succeed(u) : decode(u, { errors: "all" })
+    typeValidators.set(definition, validate)
+  }
+  return validate
+}
+
+/**
+ * Creates an agent: decodes `state` (encoded form; missing fields get the Schema's defaults) and checks the
+ * routes. The id defaults to a UUIDv7.
+ *
+ * @example
+ * ```ts
+ * const agent = yield* Agent.make(Counter, { state: { count: 1 } })
+ * ```
+ */
+export const make = <S, I>(
+  definition: Definition<S, I>,
+  options: { readonly id?: string; readonly state?: unknown } = {}
+): Effect.Effect<Agent<S>, InvalidState | import("./AgentError.ts").InvalidRoute> =>
+  Effect.gen(function*() {
+    const router = compile(definition).router
+    if (Result.isFailure(router)) return yield* router.failure
+    const id = options.id ?? (yield* Uuid7.make)
+    const decoded = Schema.decodeUnknownResult(definition.schema)(options.state ?? {}, { errors: "all" })
+    if (Result.isFailure(decoded)) {
+      const { path, detail } = fromSchemaError(decoded.failure)
+      return yield* new InvalidState({ agent: definition.name, path, detail })
+    }
+    return { id, definition, state: decoded.success, status: "idle", pending: 0, result: undefined, error: undefined }
+  })
+
+/** `make` under Jido's name: `Agent.new(definition, options)`. */
+export { make as new }
+
+const MAX_DEPTH = 32
+
+/** Mutable scratch state of one `cmd`. */
+interface Work {
+  agent: Agent<any>
+  directives: Array<Directive.Directive>
+  depth: number
+}
+
+const isSignal = (u: unknown): u is Signal =>
+  typeof u === "object" && u !== null && (u as { specversion?: unknown }).specversion === "1.0"
+
+const normalize = (input: Instruction | Signal): Instruction =>
+  isSignal(input) ? { _tag: "Signal", signal: input } : input
+
+const withAgent = (work: Work, patch: Partial<Agent<any>>): void => {
+  work.agent = { ...work.agent, ...patch }
+}
+
+const applyDecision = (work: Work, decision: Decision<any> | void): void => {
+  if (decision === undefined) return
+  let state = work.agent.state
+  if ("state" in decision) state = decision.state
+  if (decision.ops !== undefined && decision.ops.length > 0) state = StateOp.apply(state, decision.ops)
+  if (state !== work.agent.state || decision.status !== undefined) {
+    withAgent(work, decision.status !== undefined ? { state, status: decision.status } : { state })
+  }
+  if (decision.directives !== undefined) for (const d of decision.directives) work.directives.push(d)
+  if (decision.instructions !== undefined) for (const i of decision.instructions) step(work, i)
+}
+
+const runAction = (work: Work, action: Action.Any, params: unknown): void => {
+  const registered = compile(work.agent.definition).actions
+  if (!registered.has(action)) {
+    work.directives.push(Directive.error(new CmdFailed({
+      agent: work.agent.id,
+      stage: "action",
+      error: `action ${action.name} is not registered with agent ${work.agent.definition.name}`
+    })))
+    return
+  }
+  if (action.sync !== undefined) {
+    const result = ActionRunner.executeSync(action, params, { state: work.agent.state, agentId: work.agent.id })
+    if (Result.isSuccess(result)) {
+      const ops = result.success.ops
+      withAgent(work, {
+        state: ops.length > 0 ? StateOp.apply(work.agent.state, ops) : work.agent.state,
+        result: result.success.output
+      })
+    } else {
+      withAgent(work, { error: result.failure })
+      work.directives.push(Directive.error(result.failure))
+    }
+    return
+  }
+  work.directives.push(Directive.runAction(action, params))
+  withAgent(work, {
+    pending: work.agent.pending + 1,
+    status: work.agent.status === "idle" ? "running" : work.agent.status
+  })
+}
+
+const step = (work: Work, raw: Instruction): void => {
+  if (++work.depth > MAX_DEPTH) {
+    throw new CmdFailed({ agent: work.agent.id, stage: "instructions", error: `more than ${MAX_DEPTH} nested instructions` })
+  }
+  const definition = work.agent.definition
+  let instruction = raw
+  if (definition.onBeforeCmd !== undefined) {
+    const before = definition.onBeforeCmd(work.agent, instruction)
+    work.agent = before.agent
+    instruction = before.instruction
+  }
+  const mark = work.directives.length
+  switch (instruction._tag) {
+    case "Signal": {
+      const router = compile(definition).router
+      if (Result.isFailure(router)) throw router.failure
+      const signal = instruction.signal
+      const targets = targetsFor(definition, router.success, signal.type)
+      if (targets.length === 0) {
+        if (!signal.type.startsWith("troupe.")) {
+          work.directives.push(Directive.error(new NoRoute({ agent: work.agent.id, type: signal.type })))
+        }
+        break
+      }
+      for (const target of targets) {
+        if (typeof target === "function") applyDecision(work, target(signal, work.agent))
+        else runAction(work, target, signal.data ?? {})
+      }
+      break
+    }
+    case "Action":
+      runAction(work, instruction.action, instruction.params)
+      break
+    case "ActionResult": {
+      const pending = Math.max(0, work.agent.pending - 1)
+      const status = pending === 0 && work.agent.status === "running" ? "idle" : work.agent.status
+      const outcome = instruction.outcome
+      if (outcome._tag === "Success") {
+        withAgent(work, {
+          pending,
+          status,
+          result: outcome.output,
+          state: outcome.ops.length > 0 ? StateOp.apply(work.agent.state, outcome.ops) : work.agent.state
+        })
+      } else {
+        withAgent(work, { pending, status, error: outcome.error })
+        work.directives.push(Directive.error(outcome.error))
+      }
+      break
+    }
+    case "Decide":
+      applyDecision(work, instruction.decide(work.agent))
+      break
+  }
+  if (definition.onAfterCmd !== undefined) {
+    const produced = work.directives.splice(mark)
+    const after = definition.onAfterCmd(work.agent, instruction, produced)
+    work.agent = after.agent
+    for (const d of after.directives) work.directives.push(d)
+  }
+  work.depth--
+}
+
+
+/**
+ * The pure decision function: applies instructions (or signals) to an agent and returns the new agent and the
+ * directives to execute. Never throws and performs no effects.
+ *
+ * @example
+ * ```ts
+ * const { agent: next, directives } = Agent.cmd(agent, Instruction.action(Increment, { by: 2 }))
+ * ```
+ */
+export const cmd = <S>(
+  agent: Agent<S>,
+  input: Instruction | Signal | ReadonlyArray<Instruction | Signal>
+): CmdResult<S> => {
+  const work: Work = { agent, directives: [], depth: 0 }
+  try {
+    if (Array.isArray(input)) for (const i of input as ReadonlyArray<Instruction | Signal>) step(work, normalize(i))
+    else step(work, normalize(input as Instruction | Signal))
+  } catch (error) {
+    const failure = error instanceof CmdFailed || (typeof error === "object" && error !== null && "_tag" in error && error._tag === "InvalidRoute")
+      ? error
+      : new CmdFailed({ agent: agent.id, stage: "cmd", error })
+    return { agent, directives: [Directive.error(failure)] }
+  }
+  const next = work.agent as Agent<S>
+  if (next.state !== agent.state && agent.definition.validateState) {
+    const checked = validatorOf(agent.definition)(next.state)
+    if (Result.isFailure(checked)) {
+      const { path, detail } = fromSchemaError(checked.failure)
+      return { agent, directives: [Directive.error(new InvalidState({ agent: agent.id, path, detail }))] }
+    }
+  }
+  return { agent: next, directives: work.directives }
+}
+
+/** Is the agent done (`completed` or `failed`)? */
+export const isDone = (agent: Agent<unknown>): boolean => agent.status === "completed" || agent.status === "failed"

@@ -1,0 +1,222 @@
+/**
+ * The agent subsystem's typed errors, one `Schema.TaggedError` class each.
+ *
+ * They mirror the error tuples of Jido (`{:error, %Jido.Error{type: :validation_error | :timeout | ...}}`):
+ * bad params or output of an action (`InvalidParams` / `InvalidOutput`, with the path of the bad field),
+ * a timed-out attempt (`ActionTimeout`), an action that failed after its retries (`ActionFailed`, with what its
+ * compensation did), a signal or pattern that does not validate (`InvalidSignal`, `InvalidRoute`), a signal
+ * nobody routes (`NoRoute`), a full bus buffer (`BusOverflow`), a full directive queue (`DirectiveQueueFull`),
+ * unknown agents (`AgentNotFound`), and a crash inside a pure `cmd` (`CmdFailed`).
+ *
+ * `fromSchemaError` turns an Effect `SchemaError` into `{ path, detail }` with every issue, like the runtime's
+ * `InvalidOptions`.
+ */
+import { Schema, SchemaIssue } from "effect"
+
+const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
+
+/** Renders a property path as `a.b[2].c`. */
+export const formatPath = (path: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined): string => {
+  let out = ""
+  for (const segment of path ?? []) {
+    const key = typeof segment === "object" ? segment.key : segment
+    if (typeof key === "number") out += `[${key}]`
+    else out += out === "" ? String(key) : `.${String(key)}`
+  }
+  return out
+}
+
+/** The first bad path and a readable list of every issue of a `SchemaError`. */
+export const fromSchemaError = (error: Schema.SchemaError): { readonly path: string; readonly detail: string } => {
+  const issues = formatter(error.issue).issues
+  return {
+    path: formatPath(issues[0]?.path),
+    detail: issues.map((i) => `${formatPath(i.path) || "(root)"}: ${i.message}`).join("; ")
+  }
+}
+
+/** An action's (or tool's) params did not decode. */
+export class InvalidParams extends Schema.TaggedError<InvalidParams>()("InvalidParams", {
+  action: Schema.String,
+  path: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `invalid params for ${this.action} at ${this.path || "(root)"}: ${this.detail}`
+  }
+}
+
+/** An action produced an output that does not match its output Schema (a bug in the action). */
+export class InvalidOutput extends Schema.TaggedError<InvalidOutput>()("InvalidOutput", {
+  action: Schema.String,
+  path: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `invalid output of ${this.action} at ${this.path || "(root)"}: ${this.detail}`
+  }
+}
+
+/** One attempt of an action ran longer than its timeout. */
+export class ActionTimeout extends Schema.TaggedError<ActionTimeout>()("ActionTimeout", {
+  action: Schema.String,
+  timeoutMillis: Schema.Number
+}) {
+  override get message(): string {
+    return `${this.action} timed out after ${this.timeoutMillis} ms`
+  }
+}
+
+/** What the compensation of a finally failed action did. */
+export const CompensationOutcome = Schema.Literals(["none", "succeeded", "failed", "timedOut"])
+export type CompensationOutcome = typeof CompensationOutcome.Type
+
+/** An action failed after all its attempts; `error` is the last failure, `compensation` what undo did. */
+export class ActionFailed extends Schema.TaggedError<ActionFailed>()("ActionFailed", {
+  action: Schema.String,
+  attempts: Schema.Number,
+  error: Schema.Unknown,
+  compensation: CompensationOutcome
+}) {
+  override get message(): string {
+    const cause = this.error instanceof Error ? this.error.message : String(this.error)
+    return `${this.action} failed after ${this.attempts} attempt(s): ${cause} (compensation: ${this.compensation})`
+  }
+}
+
+/** A signal (or its input) does not satisfy the CloudEvents shape. */
+export class InvalidSignal extends Schema.TaggedError<InvalidSignal>()("InvalidSignal", {
+  path: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `invalid signal at ${this.path || "(root)"}: ${this.detail}`
+  }
+}
+
+/** A route pattern is malformed (empty segment, `*` inside a segment, ...). */
+export class InvalidRoute extends Schema.TaggedError<InvalidRoute>()("InvalidRoute", {
+  pattern: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `invalid route pattern "${this.pattern}": ${this.detail}`
+  }
+}
+
+/** No route of the agent matches the signal's type. */
+export class NoRoute extends Schema.TaggedError<NoRoute>()("NoRoute", {
+  agent: Schema.String,
+  type: Schema.String
+}) {
+  override get message(): string {
+    return `agent ${this.agent} has no route for signal type ${this.type}`
+  }
+}
+
+/** A bus subscriber under the `fail` policy had a full buffer; the publish names it. */
+export class BusOverflow extends Schema.TaggedError<BusOverflow>()("BusOverflow", {
+  type: Schema.String,
+  subscribers: Schema.Array(Schema.Number)
+}) {
+  override get message(): string {
+    return `signal ${this.type} rejected by full subscriber buffer(s) ${this.subscribers.join(", ")}`
+  }
+}
+
+/** An agent's directive queue cannot take the directives of a command. */
+export class DirectiveQueueFull extends Schema.TaggedError<DirectiveQueueFull>()("DirectiveQueueFull", {
+  agent: Schema.String,
+  capacity: Schema.Number,
+  pending: Schema.Number,
+  incoming: Schema.Number
+}) {
+  override get message(): string {
+    return `directive queue of ${this.agent} is full (${this.pending} pending + ${this.incoming} > ${this.capacity})`
+  }
+}
+
+/** No agent is running under this id. */
+export class AgentNotFound extends Schema.TaggedError<AgentNotFound>()("AgentNotFound", {
+  id: Schema.String
+}) {
+  override get message(): string {
+    return `no agent ${this.id} is running`
+  }
+}
+
+/** `awaitStatus` gave up. */
+export class StatusTimeout extends Schema.TaggedError<StatusTimeout>()("StatusTimeout", {
+  id: Schema.String,
+  status: Schema.String,
+  timeoutMillis: Schema.Number
+}) {
+  override get message(): string {
+    return `agent ${this.id} did not reach status ${this.status} within ${this.timeoutMillis} ms`
+  }
+}
+
+/** A hook, route handler or pure action threw inside `cmd`; the command was discarded. */
+export class CmdFailed extends Schema.TaggedError<CmdFailed>()("CmdFailed", {
+  agent: Schema.String,
+  stage: Schema.String,
+  error: Schema.Unknown
+}) {
+  override get message(): string {
+    const cause = this.error instanceof Error ? this.error.message : String(this.error)
+    return `cmd of ${this.agent} failed in ${this.stage}: ${cause}`
+  }
+}
+
+/** The agent's state after a command no longer satisfies its state Schema; the command was discarded. */
+export class InvalidState extends Schema.TaggedError<InvalidState>()("InvalidState", {
+  agent: Schema.String,
+  path: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `state of ${this.agent} invalid at ${this.path || "(root)"}: ${this.detail}`
+  }
+}
+
+/** Options given to a public entry point do not decode. */
+export class InvalidAgentOptions extends Schema.TaggedError<InvalidAgentOptions>()("InvalidAgentOptions", {
+  subject: Schema.String,
+  path: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `invalid ${this.subject} at ${this.path || "(root)"}: ${this.detail}`
+  }
+}
+
+/** A tool call was refused by the agent's allow/deny policy. */
+export class ToolDenied extends Schema.TaggedError<ToolDenied>()("ToolDenied", {
+  tool: Schema.String
+}) {
+  override get message(): string {
+    return `tool ${this.tool} is not allowed for this agent`
+  }
+}
+
+/** A tool call named a tool that does not exist. */
+export class UnknownTool extends Schema.TaggedError<UnknownTool>()("UnknownTool", {
+  tool: Schema.String,
+  available: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `unknown tool ${this.tool} (available: ${this.available.join(", ")})`
+  }
+}
+
+/** Decodes `input` with `schema` or returns the typed options error naming the bad path. */
+export const decodeOptions = <S extends Schema.Codec<unknown, unknown, never, never>>(
+  schema: S,
+  input: unknown,
+  subject: string
+): S["Type"] | InvalidAgentOptions => {
+  const result = Schema.decodeUnknownResult(schema)(input, { errors: "all" })
+  if (result._tag === "Success") return result.success
+  const { path, detail } = fromSchemaError(result.failure)
+  return new InvalidAgentOptions({ subject, path, detail })
+}

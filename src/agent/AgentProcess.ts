@@ -1,0 +1,405 @@
+/**
+ * The actor behind one running agent: it holds the agent value, runs `cmd` on every signal, queues the resulting
+ * directives (bounded) and executes them with the directive executors, and watches its parent and children.
+ *
+ * Mirrors `Jido.AgentServer` (a GenServer per agent): `call(signal)` runs `cmd` and replies with the agent,
+ * directives drain after the reply (in batches, interleaved with new messages), `RunAction` runs as a supervised
+ * temporary task whose result comes back as an `ActionResult` instruction, the error policy decides what an
+ * `Error` directive does, and parent/child links are monitors: a child's death reaches its parent's `cmd` as a
+ * `troupe.agent.child.down` signal; a parent's death triggers the child's `onParentDeath` policy.
+ *
+ * Hot path: a signal whose `cmd` yields no directives is answered with a plain `Behaviour.reply` — no Effect, no
+ * fiber, no continue.
+ */
+import { Effect, type Fiber } from "effect"
+import { Actor, Behaviour, DynamicSupervisor, ExitReason, Monitor, type Process } from "../runtime/index.ts"
+import * as ChildSpec from "../runtime/ChildSpec.ts"
+import * as Agent from "./Agent.ts"
+import type { AnyDefinition } from "./AgentDefinition.ts"
+import { DirectiveQueueFull } from "./AgentError.ts"
+import * as ActionRunner from "./ActionRunner.ts"
+import type * as Directive from "./Directive.ts"
+import * as DirectiveExecutor from "./DirectiveExecutor.ts"
+import * as Instruction from "./Instruction.ts"
+import * as Signal from "./Signal.ts"
+
+/** What an `Error` directive does. */
+export type ErrorPolicy =
+  | "log"
+  | "stop"
+  | { readonly emit: "bus" | "parent" }
+  | { readonly stopAfter: number }
+
+export interface ParentLink {
+  readonly id: string
+  readonly process: Process.Process
+}
+
+/** Everything an agent actor is started with (also what a restart re-initialises from). */
+export interface AgentConfig {
+  readonly id: string
+  readonly definition: AnyDefinition
+  readonly initialState: unknown
+  readonly errorPolicy: ErrorPolicy
+  readonly maxQueue: number
+  readonly parent: ParentLink | undefined
+  readonly onParentDeath: Directive.OnParentDeath
+  /** server primitives the actor needs (start agents, find agents) */
+  readonly server: ServerHooks
+}
+
+export interface ServerHooks {
+  readonly supervisor: DynamicSupervisor.DynamicSupervisorRef
+  readonly whereis: (id: string) => Process.Process | undefined
+  readonly startAgent: (
+    definition: AnyDefinition,
+    options: { readonly id: string; readonly state: unknown; readonly parent: ParentLink; readonly onParentDeath: Directive.OnParentDeath }
+  ) => Effect.Effect<Process.Process, unknown>
+}
+
+export type Request =
+  | Signal.Signal
+  | { readonly _tag: "State" }
+  | { readonly _tag: "AwaitStatus"; readonly status: Agent.Status }
+  | { readonly _tag: "Cmd"; readonly instructions: ReadonlyArray<Instruction.Instruction> }
+
+export type Info =
+  | { readonly _tag: "Deliver"; readonly signal: Signal.Signal }
+  | { readonly _tag: "ActionDone"; readonly instruction: Instruction.ActionResult }
+  | { readonly _tag: "ChildUp"; readonly id: string; readonly process: Process.Process }
+  | { readonly _tag: "Drain" }
+
+export type AgentProtocol = {
+  readonly call: Request
+  readonly reply: Agent.Agent<unknown> | DirectiveQueueFull
+  readonly cast: Signal.Signal
+  readonly info: Info
+  readonly continue: "drain"
+}
+
+interface ServerState {
+  agent: Agent.Agent<unknown>
+  readonly config: AgentConfig
+  readonly queue: Array<Directive.Directive>
+  head: number
+  errors: number
+  parent: ParentLink | undefined
+  readonly children: Map<string, Process.Process>
+  /** monitored child processes: pid → child id (kept until their Down, even after a restart replaced them) */
+  readonly monitored: Map<number, string>
+  readonly waiters: Array<{ readonly status: Agent.Status; readonly from: Actor.From<unknown> }>
+  readonly timers: Set<Fiber.Fiber<unknown, unknown>>
+  readonly tasks: Set<Process.Process>
+  stopRequested: ExitReason.ExitReason | undefined
+  context: DirectiveExecutor.DirectiveContext
+  now: () => number
+}
+
+const BATCH = 64
+
+const pendingCount = (state: ServerState): number => state.queue.length - state.head
+
+const notifyWaiters = (state: ServerState): void => {
+  if (state.waiters.length === 0) return
+  const status = state.agent.status
+  for (let i = state.waiters.length - 1; i >= 0; i--) {
+    const waiter = state.waiters[i] as ServerState["waiters"][number]
+    if (waiter.status === status) {
+      state.waiters.splice(i, 1)
+      Actor.replyUnsafe(waiter.from, state.agent)
+    }
+  }
+}
+
+/** Applies a command; queues its directives. Returns false (and keeps the old agent) when the queue is full. */
+const apply = (
+  state: ServerState,
+  input: Instruction.Instruction | Signal.Signal | ReadonlyArray<Instruction.Instruction>
+): DirectiveQueueFull | undefined => {
+  const result = Agent.cmd(state.agent, input)
+  const directives = result.directives
+  if (directives.length > 0) {
+    const pending = pendingCount(state)
+    if (pending + directives.length > state.config.maxQueue) {
+      return new DirectiveQueueFull({
+        agent: state.config.id,
+        capacity: state.config.maxQueue,
+        pending,
+        incoming: directives.length
+      })
+    }
+    for (const d of directives) state.queue.push(d)
+  }
+  const changed = result.agent.status !== state.agent.status
+  state.agent = result.agent
+  if (changed) notifyWaiters(state)
+  return undefined
+}
+
+const afterApply = (state: ServerState): Behaviour.NoReplyResult<ServerState, "drain"> =>
+  pendingCount(state) > 0 ? Behaviour.noreply(state, { continue: "drain" }) : Behaviour.noreply(state)
+
+/** Executes up to a batch of queued directives; more left → a `Drain` message to self (interleaving). */
+const drain = (state: ServerState) =>
+  Effect.gen(function*() {
+    let n = 0
+    while (state.head < state.queue.length && n < BATCH && state.stopRequested === undefined) {
+      const directive = state.queue[state.head] as Directive.Directive
+      state.queue[state.head] = undefined as never
+      state.head++
+      n++
+      yield* DirectiveExecutor.execute(directive, state.context)
+    }
+    if (state.head === state.queue.length) {
+      state.queue.length = 0
+      state.head = 0
+    } else if (state.stopRequested === undefined) {
+      Actor.sendUnsafe(state.context.self, { _tag: "Drain" })
+    }
+    if (state.stopRequested !== undefined) return Behaviour.stop(state.stopRequested, state)
+    return Behaviour.noreply(state)
+  })
+
+const systemSignal = (state: ServerState, type: string, data: unknown): Signal.Signal => {
+  const made = Signal.makeAt({ type, source: `agent:${state.config.id}`, data }, state.now())
+  if (made._tag === "Failure") throw made.failure
+  return made.success
+}
+
+const makeContext = (state: ServerState, self: Process.Process): DirectiveExecutor.DirectiveContext => {
+  const config = state.config
+  const deliver = (target: Process.Process | undefined, signal: Signal.Signal, to: string) =>
+    Effect.suspend(() => {
+      if (target === undefined || target.exitReason !== undefined) {
+        return context.reportError(new Error(`cannot deliver ${signal.type} to ${to}: not running`))
+      }
+      Actor.sendUnsafe(target, { _tag: "Deliver", signal })
+      return Effect.void
+    })
+  const context: DirectiveExecutor.DirectiveContext = {
+    agentId: config.id,
+    self,
+    get parentId() {
+      return state.parent?.id
+    },
+    now: () => state.now(),
+    sendToParent: (signal) => deliver(state.parent?.process, signal, "parent"),
+    sendToAgent: (id, signal) => deliver(config.server.whereis(id), signal, `agent ${id}`),
+    startChild: (spec) =>
+      DynamicSupervisor.startChild(config.server.supervisor, { ...spec, restart: spec.restart ?? "temporary" }).pipe(
+        Effect.flatMap((process) =>
+          Effect.sync(() => {
+            if (process !== undefined) state.children.set(spec.id, process)
+          })
+        ),
+        Effect.catch((error) => context.reportError(error))
+      ),
+    startAgent: (d) =>
+      config.server.startAgent(d.definition, {
+        id: d.id,
+        state: d.state,
+        parent: { id: config.id, process: self },
+        onParentDeath: d.onParentDeath
+      }).pipe(
+        Effect.flatMap((process) => watchChild(state, d.id, process)),
+        Effect.catch((error) => context.reportError(error))
+      ),
+    stopChild: (id, reason) =>
+      Effect.suspend(() => {
+        const child = state.children.get(id)
+        if (child === undefined) return context.reportError(new Error(`no child ${id}`))
+        state.children.delete(id)
+        if (reason._tag === "Shutdown" && !("term" in reason)) {
+          return Effect.catch(DynamicSupervisor.terminateChild(config.server.supervisor, child), () => Effect.void)
+        }
+        child.signalStop(reason)
+        return Effect.void
+      }),
+    scheduleSignal: (delay, signal) =>
+      Effect.flatMap(
+        Effect.forkDetach(
+          Effect.sleep(delay).pipe(Effect.andThen(Effect.sync(() => Actor.sendUnsafe(self, { _tag: "Deliver", signal }))))
+        ),
+        (fiber) =>
+          Effect.sync(() => {
+            state.timers.add(fiber)
+            fiber.addObserver(() => state.timers.delete(fiber))
+          })
+      ),
+    runAction: (action, params) => {
+      const run = ActionRunner.execute(action, params, { state: state.agent.state, agentId: config.id }).pipe(
+        Effect.exit,
+        Effect.flatMap((exit) =>
+          Effect.sync(() => {
+            const instruction = exit._tag === "Success"
+              ? Instruction.actionSucceeded(action.name, exit.value.output, exit.value.ops)
+              : Instruction.actionFailed(action.name, exit.cause.reasons.find((r) => r._tag === "Fail")?.error ?? exit.cause)
+            Actor.sendUnsafe(self, { _tag: "ActionDone", instruction })
+          })
+        ),
+        Effect.provideService(ActionRunner.CompensationSupervisor, config.server.supervisor)
+      ) as unknown as Effect.Effect<unknown, unknown>
+      const id = `${config.id}/action:${action.name}`
+      return DynamicSupervisor.startChild(config.server.supervisor, ChildSpec.task({ id, run, restart: "temporary" })).pipe(
+        Effect.flatMap((process) =>
+          Effect.sync(() => {
+            if (process === undefined) return
+            state.tasks.add(process)
+            process.onExit(() => state.tasks.delete(process))
+          })
+        ),
+        Effect.catch((error) =>
+          Effect.andThen(
+            Effect.sync(() => Actor.sendUnsafe(self, { _tag: "ActionDone", instruction: Instruction.actionFailed(action.name, error) })),
+            context.reportError(error)
+          )
+        )
+      )
+    },
+    stop: (reason) =>
+      Effect.sync(() => {
+        state.stopRequested ??= reason
+      }),
+    reportError: (error) => handleError(state, error)
+  }
+  return context
+}
+
+const watchChild = (state: ServerState, id: string, process: Process.Process): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    state.children.set(id, process)
+    if (state.monitored.has(process.pid)) return Effect.void
+    state.monitored.set(process.pid, id)
+    return Effect.asVoid(Monitor.monitorFrom(state.context.self, process))
+  })
+
+const handleError = (state: ServerState, error: unknown): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    state.errors++
+    const policy = state.config.errorPolicy
+    const log = Effect.logWarning(`agent ${state.config.id}: ${error instanceof Error ? error.message : String(error)}`)
+    if (policy === "log") return log
+    if (policy === "stop" || ("stopAfter" in policy && state.errors >= policy.stopAfter)) {
+      return Effect.andThen(log, Effect.sync(() => {
+        state.agent = { ...state.agent, status: "failed", error }
+        notifyWaiters(state)
+        state.stopRequested ??= ExitReason.shutdownWith({ error })
+      }))
+    }
+    if ("emit" in policy) {
+      const signal = systemSignal(state, "troupe.agent.error", {
+        agent: state.config.id,
+        error: error instanceof Error ? { tag: (error as { _tag?: string })._tag ?? error.name, message: error.message } : String(error)
+      })
+      const to: Directive.EmitTarget = policy.emit === "parent" ? { _tag: "Parent" } : { _tag: "Bus" }
+      return DirectiveExecutor.execute({ _tag: "Emit", signal, to }, state.context) as Effect.Effect<void>
+    }
+    return log
+  })
+
+/** The agent actor's behaviour. */
+export const behaviour = Behaviour.make<AgentProtocol>()({
+  name: "agent",
+  init: (config: AgentConfig) =>
+    Effect.gen(function*() {
+      const self = yield* Actor.self
+      if (self === undefined) return yield* Effect.die(new Error("agent init outside its actor"))
+      const agent = yield* Agent.make(config.definition, { id: config.id, state: config.initialState })
+      const clock = yield* Effect.clockWith(Effect.succeed)
+      const state: ServerState = {
+        agent: agent as Agent.Agent<unknown>,
+        config,
+        queue: [],
+        head: 0,
+        errors: 0,
+        parent: config.parent,
+        children: new Map(),
+        monitored: new Map(),
+        waiters: [],
+        timers: new Set(),
+        tasks: new Set(),
+        stopRequested: undefined,
+        context: undefined as never,
+        now: () => clock.currentTimeMillisUnsafe()
+      }
+      state.context = makeContext(state, self)
+      if (config.parent !== undefined) {
+        yield* Monitor.monitorFrom(self, config.parent.process)
+        Actor.sendUnsafe(config.parent.process, { _tag: "ChildUp", id: config.id, process: self })
+      }
+      return Behaviour.ok(state)
+    }),
+  handleCall: (request, from, state) => {
+    if ("specversion" in request) {
+      const full = apply(state, request)
+      if (full !== undefined) return Behaviour.reply(full, state)
+      return pendingCount(state) > 0
+        ? Behaviour.reply(state.agent, state, { continue: "drain" as const })
+        : Behaviour.reply(state.agent, state)
+    }
+    switch (request._tag) {
+      case "State":
+        return Behaviour.reply(state.agent, state)
+      case "AwaitStatus":
+        if (state.agent.status === request.status) return Behaviour.reply(state.agent, state)
+        state.waiters.push({ status: request.status, from: from as Actor.From<unknown> })
+        return Behaviour.noreply(state)
+      case "Cmd": {
+        const full = apply(state, request.instructions)
+        if (full !== undefined) return Behaviour.reply(full, state)
+        return Behaviour.reply(state.agent, state, pendingCount(state) > 0 ? { continue: "drain" as const } : undefined)
+      }
+    }
+  },
+  handleCast: (signal, state) => {
+    apply(state, signal)
+    return afterApply(state)
+  },
+  handleInfo: (message, state) => {
+    switch (message._tag) {
+      case "Deliver":
+        apply(state, message.signal)
+        return afterApply(state)
+      case "ActionDone":
+        apply(state, message.instruction)
+        return afterApply(state)
+      case "Drain":
+        return drain(state)
+      case "ChildUp":
+        return Effect.map(watchChild(state, message.id, message.process), () => {
+          apply(state, systemSignal(state, "troupe.agent.child.started", { id: message.id }))
+          return afterApply(state)
+        })
+      case "Down": {
+        if (state.parent !== undefined && message.pid === state.parent.process.pid) {
+          const parent = state.parent
+          state.parent = undefined
+          switch (state.config.onParentDeath) {
+            case "stop":
+              return Behaviour.stop(ExitReason.shutdownWith({ parentDown: parent.id }), state)
+            case "continue":
+              return Behaviour.noreply(state)
+            case "emitOrphan":
+              apply(state, systemSignal(state, "troupe.agent.orphaned", { parent: parent.id, reason: ExitReason.format(message.reason) }))
+              return afterApply(state)
+          }
+        }
+        const childId = state.monitored.get(message.pid)
+        if (childId === undefined) return Behaviour.noreply(state)
+        state.monitored.delete(message.pid)
+        // a restart may already have replaced the child (its ChildUp can arrive before this Down)
+        if (state.children.get(childId)?.pid === message.pid) state.children.delete(childId)
+        apply(state, systemSignal(state, "troupe.agent.child.down", { id: childId, reason: ExitReason.format(message.reason) }))
+        return afterApply(state)
+      }
+      default:
+        return Behaviour.noreply(state)
+    }
+  },
+  handleContinue: (_arg, state) => drain(state),
+  terminate: (_reason, state) =>
+    Effect.sync(() => {
+      for (const fiber of state.timers) fiber.interruptUnsafe()
+      for (const task of state.tasks) task.signalStop(ExitReason.shutdown)
+    })
+})

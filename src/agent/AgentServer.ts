@@ -1,0 +1,234 @@
+/**
+ * `AgentServer`: runs agents as supervised actors, one per agent, addressed by agent id.
+ *
+ * Mirrors `Jido.AgentServer` + `Jido.Agent.Server` start/call/cast/state: every agent is an actor (see
+ * `AgentProcess`) started as a child of one `DynamicSupervisor` (restart `transient` by default: a crash restarts
+ * it with its state re-initialised from its start arguments, a normal stop does not) and registered under its id
+ * in a unique `Registry`. `call(id, signal)` (default 5 s) replies with the agent after `cmd`; `cast` does not
+ * wait; `awaitStatus(id, status, timeout)` waits for a status (completion is state, not exit).
+ *
+ * The layer requires every directive executor (`DirectiveExecutor.Executors`), so a program that forgets one does
+ * not compile. Actions run by agents get their services from the context the layer is built in.
+ */
+import { Context, Duration, Effect, Layer, Schema, type Scope } from "effect"
+import { Actor, DynamicSupervisor, ExitReason, type Process, Registry } from "../runtime/index.ts"
+import type { ActorExited, CallingSelf, CallTimeout, FailedToStartChild, InvalidOptions, MailboxFull, MaxChildren } from "../runtime/index.ts"
+import * as Agent from "./Agent.ts"
+import type { AnyDefinition, Definition } from "./AgentDefinition.ts"
+import {
+  AgentNotFound,
+  decodeOptions,
+  DirectiveQueueFull,
+  type InvalidAgentOptions,
+  type InvalidRoute,
+  type InvalidState,
+  StatusTimeout
+} from "./AgentError.ts"
+import { type AgentConfig, type AgentProtocol, behaviour, type ErrorPolicy, type ParentLink } from "./AgentProcess.ts"
+import type { OnParentDeath } from "./Directive.ts"
+import type { Executors } from "./DirectiveExecutor.ts"
+import type { Instruction } from "./Instruction.ts"
+import type { Signal } from "./Signal.ts"
+
+export type { ErrorPolicy } from "./AgentProcess.ts"
+
+export interface StartOptions {
+  /** default: a UUIDv7 */
+  readonly id?: string
+  /** encoded initial state; defaults from the schema fill the rest */
+  readonly state?: unknown
+  /** default `log` */
+  readonly errorPolicy?: ErrorPolicy
+  /** bounded directive queue; default 10,000 */
+  readonly maxQueue?: number
+  /** default `transient` */
+  readonly restart?: "permanent" | "transient" | "temporary"
+  /** for child agents */
+  readonly parent?: ParentLink
+  /** default `stop` */
+  readonly onParentDeath?: OnParentDeath
+}
+
+export interface CallOptions {
+  /** default 5 seconds */
+  readonly timeout?: Duration.Input
+}
+
+export type StartError = InvalidAgentOptions | InvalidState | InvalidRoute | FailedToStartChild | MaxChildren | InvalidOptions
+export type CallError = AgentNotFound | DirectiveQueueFull | CallTimeout | ActorExited | MailboxFull | CallingSelf
+
+export interface AgentServerShape {
+  readonly start: <S, I>(definition: Definition<S, I>, options?: StartOptions) => Effect.Effect<string, StartError>
+  readonly call: <S = unknown>(id: string, signal: Signal, options?: CallOptions) => Effect.Effect<Agent.Agent<S>, CallError>
+  /** runs instructions (actions, decisions) through the agent's `cmd` */
+  readonly cmd: <S = unknown>(
+    id: string,
+    instructions: ReadonlyArray<Instruction>,
+    options?: CallOptions
+  ) => Effect.Effect<Agent.Agent<S>, CallError>
+  readonly cast: (id: string, signal: Signal) => Effect.Effect<void, AgentNotFound | MailboxFull>
+  readonly state: <S = unknown>(id: string) => Effect.Effect<Agent.Agent<S>, CallError>
+  readonly awaitStatus: <S = unknown>(
+    id: string,
+    status: Agent.Status,
+    timeout?: Duration.Input
+  ) => Effect.Effect<Agent.Agent<S>, StatusTimeout | CallError>
+  readonly stop: (id: string, reason?: ExitReason.ExitReason) => Effect.Effect<void, AgentNotFound>
+  readonly whereis: (id: string) => Process.Process | undefined
+  readonly supervisor: DynamicSupervisor.DynamicSupervisorRef
+}
+
+const ErrorPolicySchema = Schema.Union([
+  Schema.Literals(["log", "stop"]),
+  Schema.Struct({ emit: Schema.Literals(["bus", "parent"]) }),
+  Schema.Struct({ stopAfter: Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1))) })
+])
+
+const StartOptionsSchema = Schema.Struct({
+  id: Schema.optional(Schema.NonEmptyString),
+  state: Schema.optional(Schema.Unknown),
+  errorPolicy: Schema.optional(ErrorPolicySchema),
+  maxQueue: Schema.optional(Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1)))),
+  restart: Schema.optional(Schema.Literals(["permanent", "transient", "temporary"])),
+  parent: Schema.optional(Schema.Unknown),
+  onParentDeath: Schema.optional(Schema.Literals(["stop", "continue", "emitOrphan"]))
+})
+
+type AgentRef = Actor.ActorRef<AgentProtocol>
+
+const DEFAULT_CALL = { timeout: Duration.seconds(5) } as const
+const STATE_REQUEST = { _tag: "State" } as const
+
+const toAgent = <S>(reply: AgentProtocol["reply"]): Effect.Effect<Agent.Agent<S>, DirectiveQueueFull> =>
+  reply instanceof DirectiveQueueFull ? Effect.fail(reply) : Effect.succeed(reply as Agent.Agent<S>)
+
+/**
+ * Builds an agent server: a dynamic supervisor and a registry, owned by the current scope.
+ *
+ * @example
+ * ```ts
+ * const server = yield* AgentServer.make({ name: "agents" })
+ * const id = yield* server.start(Counter, { id: "c1" })
+ * const agent = yield* server.call(id, yield* Signal.make({ type: "counter.increment", data: { by: 2 } }))
+ * ```
+ */
+export const make = (
+  options: { readonly name?: string; readonly maxRestarts?: number; readonly maxSeconds?: number } = {}
+): Effect.Effect<AgentServerShape, InvalidOptions, Scope.Scope | Executors> =>
+  Effect.gen(function*() {
+    const name = options.name ?? "agents"
+    const context = yield* Effect.context<Executors>()
+    const registry = yield* Registry.make<string, unknown>({ keys: "unique", name })
+    const supervisor = yield* DynamicSupervisor.start({
+      name,
+      maxRestarts: options.maxRestarts ?? 3,
+      maxSeconds: options.maxSeconds ?? 5
+    })
+    const whereis = (id: string): Process.Process | undefined => registry.whereisUnsafe(id)
+
+    const start = <S, I>(definition: Definition<S, I>, startOptions: StartOptions = {}): Effect.Effect<string, StartError> =>
+      Effect.gen(function*() {
+        const checked = decodeOptions(StartOptionsSchema, startOptions, "agent start options")
+        if (checked instanceof Error) return yield* checked
+        // validates the initial state and routes up front, with typed errors
+        const probe = yield* Agent.make(definition, startOptions.id !== undefined ? { id: startOptions.id, state: startOptions.state } : { state: startOptions.state })
+        const id = probe.id
+        const config: AgentConfig = {
+          id,
+          definition: definition as AnyDefinition,
+          initialState: startOptions.state ?? {},
+          errorPolicy: startOptions.errorPolicy ?? "log",
+          maxQueue: startOptions.maxQueue ?? 10_000,
+          parent: startOptions.parent,
+          onParentDeath: startOptions.onParentDeath ?? "stop",
+          server: hooks
+        }
+        yield* DynamicSupervisor.startChild(supervisor, {
+          id,
+          restart: startOptions.restart ?? "transient",
+          start: Actor.start(behaviour, config, { name: Registry.via(registry, id) }).pipe(
+            Effect.provideContext(context)
+          )
+        }).pipe(Effect.catchTag(["CallTimeout", "ActorExited", "MailboxFull", "CallingSelf", "NoProc"], (e) => Effect.die(e)))
+        return id
+      })
+
+    const hooks: AgentConfig["server"] = {
+      supervisor,
+      whereis,
+      startAgent: (definition, o) =>
+        Effect.flatMap(start(definition, o), (id) => {
+          const process = whereis(id)
+          return process === undefined ? Effect.fail(new AgentNotFound({ id })) : Effect.succeed(process)
+        })
+    }
+
+    // one combinator on the hot path: it maps NoProc to AgentNotFound and a DirectiveQueueFull reply to a failure
+    const callRaw = <S>(id: string, request: AgentProtocol["call"], callOptions: CallOptions | undefined) =>
+      Effect.suspend((): Effect.Effect<Agent.Agent<S>, CallError> => {
+        const process = registry.whereisUnsafe(id)
+        if (process === undefined) return Effect.fail(new AgentNotFound({ id }))
+        return Effect.matchEffect(Actor.call(process as AgentRef, request, callOptions ?? DEFAULT_CALL), {
+          onFailure: (error) => Effect.fail(error._tag === "NoProc" ? new AgentNotFound({ id }) : error),
+          onSuccess: toAgent<S>
+        })
+      })
+
+    const shape: AgentServerShape = {
+      start,
+      call: (id, signal, callOptions) => callRaw(id, signal, callOptions),
+      cmd: (id, instructions, callOptions) => callRaw(id, { _tag: "Cmd", instructions }, callOptions),
+      cast: (id, signal) =>
+        Effect.suspend((): Effect.Effect<void, AgentNotFound | MailboxFull> => {
+          const process = registry.whereisUnsafe(id)
+          if (process === undefined) return Effect.fail(new AgentNotFound({ id }))
+          return Actor.cast(process as AgentRef, signal)
+        }),
+      state: (id) => callRaw(id, STATE_REQUEST, undefined),
+      awaitStatus: <S>(id: string, status: Agent.Status, timeout: Duration.Input = Duration.seconds(5)) =>
+        callRaw<S>(id, { _tag: "AwaitStatus", status }, { timeout }).pipe(
+          Effect.catchTag("CallTimeout", () =>
+            Effect.fail(
+              new StatusTimeout({ id, status, timeoutMillis: Duration.toMillis(Duration.fromInputUnsafe(timeout)) })
+            ))
+        ),
+      stop: (id, reason = ExitReason.normal) =>
+        Effect.suspend(() => {
+          const process = registry.whereisUnsafe(id)
+          if (process === undefined) return Effect.fail(new AgentNotFound({ id }))
+          return Effect.catch(Actor.stop(process, reason), () => Effect.void)
+        }),
+      whereis,
+      supervisor
+    }
+    return shape
+  })
+
+/** The agent server as a service. */
+export class AgentServer extends Context.Service<AgentServer, AgentServerShape>()("troupe/agent/AgentServer") {
+  /**
+   * The service; requires every directive executor (e.g. `DirectiveExecutor.layer` + `Bus.layer()`).
+   *
+   * @example
+   * ```ts
+   * const Live = AgentServer.layer().pipe(Layer.provide(DirectiveExecutor.layer), Layer.provide(Bus.layer()))
+   * ```
+   */
+  static readonly layer = (
+    options: { readonly name?: string; readonly maxRestarts?: number; readonly maxSeconds?: number } = {}
+  ): Layer.Layer<AgentServer, InvalidOptions, Executors> => Layer.effect(AgentServer, make(options))
+}
+
+/** `start` through the service. */
+export const start = <S, I>(definition: Definition<S, I>, options?: StartOptions) =>
+  AgentServer.use((server) => server.start(definition, options))
+/** `call` through the service. */
+export const call = <S = unknown>(id: string, signal: Signal, options?: CallOptions) =>
+  AgentServer.use((server) => server.call<S>(id, signal, options))
+/** `cast` through the service. */
+export const cast = (id: string, signal: Signal) => AgentServer.use((server) => server.cast(id, signal))
+/** `state` through the service. */
+export const state = <S = unknown>(id: string) => AgentServer.use((server) => server.state<S>(id))
+/** `awaitStatus` through the service. */
+export const awaitStatus = <S = unknown>(id: string, status: Agent.Status, timeout?: Duration.Input) =>
+  AgentServer.use((server) => server.awaitStatus<S>(id, status, timeout))

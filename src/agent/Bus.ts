@@ -1,0 +1,243 @@
+/**
+ * The signal bus: publish/subscribe by type pattern, replay for late subscribers, bounded subscriber buffers with
+ * a declared overflow policy, and a dead-letter list.
+ *
+ * Mirrors `Jido.Signal.Bus`: subscriptions are `Router` patterns (`*`, `**`), the bus keeps a log of recent
+ * signals that a new subscriber can replay (`replay: n`), and signals nobody could take are kept as dead letters
+ * (no subscription matched, or a subscriber's full buffer rejected or evicted them) with their reason.
+ *
+ * Reuses Effect's `Queue` for each subscriber's buffer (so `take` parks a fiber properly) and `Scope` for
+ * unsubscribing; the overflow policies are applied by the bus itself so that an evicted or rejected signal can
+ * be dead-lettered: `dropping` (the new signal is dropped), `sliding` (the oldest buffered signal is evicted),
+ * `fail` (the signal is dropped for that subscriber and `publish` fails with `BusOverflow` naming it, after
+ * delivering to everyone else). The replay log and dead letters are fixed-size rings (hand-rolled).
+ */
+import { Context, Effect, Layer, type Option, Queue, Result, Schema, type Scope } from "effect"
+import { BusOverflow, decodeOptions, type InvalidAgentOptions, type InvalidRoute } from "./AgentError.ts"
+import * as Router from "./Router.ts"
+import type { Signal } from "./Signal.ts"
+
+export type Overflow = "dropping" | "sliding" | "fail"
+
+export interface BusOptions {
+  readonly name?: string
+  /** signals kept for replay; default 100 */
+  readonly replay?: number
+  /** dead letters kept (oldest forgotten first); default 1,000 */
+  readonly deadLetters?: number
+}
+
+export interface SubscribeOptions {
+  /** buffered signals; default 1,024 */
+  readonly capacity?: number
+  /** default `dropping` */
+  readonly overflow?: Overflow
+  /** replay up to this many matching signals from the log on subscribe; default 0 */
+  readonly replay?: number
+}
+
+export type DeadLetterReason = "NoSubscriber" | "Dropped" | "Evicted" | "Rejected"
+
+export interface DeadLetter {
+  readonly signal: Signal
+  readonly reason: DeadLetterReason
+  /** the subscription that dropped, evicted or rejected it */
+  readonly subscription?: number
+  /** Clock time (ms) */
+  readonly at: number
+}
+
+export interface Subscription {
+  readonly id: number
+  readonly pattern: string
+  /** waits for the next signal */
+  readonly take: Effect.Effect<Signal>
+  readonly poll: Effect.Effect<Option.Option<Signal>>
+  /** every buffered signal (possibly none), without waiting */
+  readonly drain: Effect.Effect<ReadonlyArray<Signal>>
+  /** signals this subscriber lost to overflow */
+  readonly lost: () => number
+}
+
+export interface PublishResult {
+  /** subscriptions that buffered the signal */
+  readonly delivered: number
+}
+
+export interface BusShape {
+  readonly name: string
+  readonly publish: (signal: Signal) => Effect.Effect<PublishResult, BusOverflow>
+  /** subscribes for the lifetime of the current `Scope` */
+  readonly subscribe: (
+    pattern: string,
+    options?: SubscribeOptions
+  ) => Effect.Effect<Subscription, InvalidRoute | InvalidAgentOptions, Scope.Scope>
+  readonly deadLetters: Effect.Effect<ReadonlyArray<DeadLetter>>
+  /** the replay log, oldest first */
+  readonly recent: Effect.Effect<ReadonlyArray<Signal>>
+}
+
+const PositiveInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1)))
+const NonNegativeInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
+
+const BusOptionsSchema = Schema.Struct({
+  name: Schema.optional(Schema.String),
+  replay: Schema.optional(NonNegativeInt),
+  deadLetters: Schema.optional(NonNegativeInt)
+})
+const SubscribeOptionsSchema = Schema.Struct({
+  capacity: Schema.optional(PositiveInt),
+  overflow: Schema.optional(Schema.Literals(["dropping", "sliding", "fail"])),
+  replay: Schema.optional(NonNegativeInt)
+})
+
+/** A fixed-size ring keeping the last `capacity` items. */
+class Ring<A> {
+  private readonly items: Array<A | undefined>
+  private start = 0
+  count = 0
+  readonly capacity: number
+  constructor(capacity: number) {
+    this.capacity = capacity
+    this.items = new Array(capacity)
+  }
+  push(item: A): void {
+    if (this.capacity === 0) return
+    if (this.count < this.capacity) {
+      this.items[(this.start + this.count) % this.capacity] = item
+      this.count++
+    } else {
+      this.items[this.start] = item
+      this.start = (this.start + 1) % this.capacity
+    }
+  }
+  toArray(): Array<A> {
+    const out: Array<A> = []
+    for (let i = 0; i < this.count; i++) out.push(this.items[(this.start + i) % this.capacity] as A)
+    return out
+  }
+}
+
+interface Subscriber {
+  readonly id: number
+  readonly queue: Queue.Queue<Signal>
+  readonly overflow: Overflow
+  lost: number
+}
+
+/**
+ * Creates a bus.
+ *
+ * @example
+ * ```ts
+ * const bus = yield* Bus.make({ replay: 50 })
+ * const sub = yield* bus.subscribe("order.**", { capacity: 100, overflow: "sliding", replay: 10 })
+ * yield* bus.publish(yield* Signal.make({ type: "order.created" }))
+ * const next = yield* sub.take
+ * ```
+ */
+export const make = (options: BusOptions = {}): Effect.Effect<BusShape, InvalidAgentOptions> =>
+  Effect.suspend(() => {
+    const checked = decodeOptions(BusOptionsSchema, options, "bus options")
+    if (checked instanceof Error) return Effect.fail(checked)
+    const router = Router.make<Subscriber>()
+    const log = new Ring<Signal>(options.replay ?? 100)
+    const dead = new Ring<DeadLetter>(options.deadLetters ?? 1_000)
+
+    const publish = (signal: Signal): Effect.Effect<PublishResult, BusOverflow> =>
+      Effect.clockWith((clock) => {
+        log.push(signal)
+        const targets = Router.route(router, signal.type)
+        if (targets.length === 0) {
+          dead.push({ signal, reason: "NoSubscriber", at: clock.currentTimeMillisUnsafe() })
+          return Effect.succeed({ delivered: 0 })
+        }
+        let delivered = 0
+        let rejected: Array<number> | undefined
+        for (const sub of targets) {
+          if (Queue.offerUnsafe(sub.queue, signal)) {
+            delivered++
+            continue
+          }
+          sub.lost++
+          switch (sub.overflow) {
+            case "dropping":
+              dead.push({ signal, reason: "Dropped", subscription: sub.id, at: clock.currentTimeMillisUnsafe() })
+              break
+            case "sliding": {
+              const evicted = Queue.takeUnsafe(sub.queue)
+              if (evicted !== undefined && evicted._tag === "Success") {
+                dead.push({ signal: evicted.value, reason: "Evicted", subscription: sub.id, at: clock.currentTimeMillisUnsafe() })
+              }
+              if (Queue.offerUnsafe(sub.queue, signal)) delivered++
+              break
+            }
+            case "fail":
+              dead.push({ signal, reason: "Rejected", subscription: sub.id, at: clock.currentTimeMillisUnsafe() })
+              ;(rejected ??= []).push(sub.id)
+              break
+          }
+        }
+        if (rejected !== undefined) return Effect.fail(new BusOverflow({ type: signal.type, subscribers: rejected }))
+        return Effect.succeed({ delivered })
+      })
+
+    const subscribe = (pattern: string, subscribeOptions: SubscribeOptions = {}) =>
+      Effect.gen(function*() {
+        const checkedSub = decodeOptions(SubscribeOptionsSchema, subscribeOptions, "subscribe options")
+        if (checkedSub instanceof Error) return yield* checkedSub
+        const valid = Router.validatePattern(pattern)
+        if (Result.isFailure(valid)) return yield* valid.failure
+        const queue = yield* Queue.bounded<Signal>(subscribeOptions.capacity ?? 1_024)
+        const subscriber: Subscriber = { id: -1, queue, overflow: subscribeOptions.overflow ?? "dropping", lost: 0 }
+        const replay = subscribeOptions.replay ?? 0
+        if (replay > 0) {
+          const matching = log.toArray().filter((s) => Router.matchesPattern(pattern, s.type))
+          for (const s of matching.slice(-replay)) Queue.offerUnsafe(queue, s)
+        }
+        const id = yield* Effect.acquireRelease(
+          Effect.sync(() => {
+            const added = Router.add(router, pattern, subscriber)
+            return Result.isSuccess(added) ? added.success : -1
+          }),
+          (routeId) =>
+            Effect.sync(() => {
+              Router.remove(router, routeId)
+              Queue.shutdownUnsafe(queue)
+            })
+        )
+        ;(subscriber as { id: number }).id = id
+        return {
+          id,
+          pattern,
+          take: Queue.take(queue),
+          poll: Queue.poll(queue),
+          drain: Effect.sync(() => {
+            const out: Array<Signal> = []
+            for (let next = Queue.takeUnsafe(queue); next !== undefined && next._tag === "Success"; next = Queue.takeUnsafe(queue)) {
+              out.push(next.value)
+            }
+            return out
+          }),
+          lost: () => subscriber.lost
+        } satisfies Subscription
+      })
+
+    return Effect.succeed<BusShape>({
+      name: options.name ?? "bus",
+      publish,
+      subscribe,
+      deadLetters: Effect.sync(() => dead.toArray()),
+      recent: Effect.sync(() => log.toArray())
+    })
+  })
+
+/** The bus as a service. */
+export class Bus extends Context.Service<Bus, BusShape>()("troupe/agent/Bus") {
+  /** A bus offered as a service. */
+  static readonly layer = (options: BusOptions = {}): Layer.Layer<Bus, InvalidAgentOptions> => Layer.effect(Bus, make(options))
+}
+
+/** Publishes through the `Bus` service. */
+export const publish = (signal: Signal): Effect.Effect<PublishResult, BusOverflow, Bus> =>
+  Bus.use((bus) => bus.publish(signal))

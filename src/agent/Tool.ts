@@ -1,0 +1,153 @@
+/**
+ * Tools: any action offered to a language model, with its JSON Schema in strict or non-strict mode, bridged to
+ * `effect/ai` `Tool` / `Toolkit` so that one definition drives validation, the JSON Schema and the TypeScript type.
+ *
+ * Mirrors `Jido.Action.Tool.to_tool/1` (an action's name, description and params schema as an LLM tool).
+ *
+ * Reuses Effect: non-strict JSON Schema is `Tool.getJsonSchemaFromSchema` (open objects stay open; nested
+ * schemas and `$defs` intact). Strict mode is `OpenAiStructuredOutput.toCodecOpenAI`: `additionalProperties:
+ * false` on every object, every property required (optional ones become required and nullable), records as
+ * key/value arrays — and a matching codec that decodes the model's strict-mode arguments (nulls, pairs) back into
+ * the action's params. The `effect/ai` bridge is `Tool.make(name, { parameters, success, failure,
+ * failureMode: "return" })` annotated with `Tool.Strict`, and `toolkitLayer` implements the handlers with the
+ * actions.
+ */
+import { Effect, Layer, Result, Schema } from "effect"
+import { OpenAiStructuredOutput, Tool as AiTool, Toolkit } from "effect/ai"
+import type { JsonSchema } from "effect"
+import type * as Action from "./Action.ts"
+import * as ActionRunner from "./ActionRunner.ts"
+import { fromSchemaError, InvalidParams } from "./AgentError.ts"
+
+/** The error a tool returns to the model (a value, never a crash). */
+export const ToolError = Schema.Struct({
+  tag: Schema.String,
+  message: Schema.String,
+  path: Schema.optionalKey(Schema.String)
+})
+export type ToolError = typeof ToolError.Type
+
+export interface ToolDefinition<A extends Action.Any = Action.Any> {
+  readonly action: A
+  readonly name: A["name"]
+  readonly description: string
+  readonly strict: boolean
+  /** the parameters' JSON Schema as sent to the provider */
+  readonly parameters: JsonSchema.JsonSchema
+  /** decodes model arguments (strict: from the provider-safe shape) into the action's params */
+  readonly decode: (args: unknown) => Result.Result<Action.Params<A>, InvalidParams>
+  /** the same tool for `effect/ai` (`Toolkit.make(...)`, `LanguageModel.generateText({ toolkit })`) */
+  readonly ai: AiTool.Tool<
+    A["name"],
+    {
+      readonly parameters: A["params"]
+      readonly success: A["output"]
+      readonly failure: typeof ToolError
+      readonly failureMode: "return"
+    }
+  >
+}
+
+/** Removes duplicate entries of `anyOf` (the strict transform can produce `null` twice for `optional`). */
+const dedupeAnyOf = (schema: unknown): unknown => {
+  if (Array.isArray(schema)) return schema.map(dedupeAnyOf)
+  if (typeof schema !== "object" || schema === null) return schema
+  const out: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === "anyOf" && Array.isArray(value)) {
+      const seen = new Set<string>()
+      out[key] = value.map(dedupeAnyOf).filter((v) => {
+        const k = JSON.stringify(v)
+        if (seen.has(k)) return false
+        seen.add(k)
+        return true
+      })
+    } else out[key] = dedupeAnyOf(value)
+  }
+  return out
+}
+
+/** The JSON Schema of an action's params: strict (OpenAI-style) or non-strict. */
+export const jsonSchema = (action: Action.Any, options: { readonly strict?: boolean } = {}): JsonSchema.JsonSchema =>
+  options.strict === true
+    ? dedupeAnyOf(OpenAiStructuredOutput.toCodecOpenAI(action.params).jsonSchema) as JsonSchema.JsonSchema
+    : AiTool.getJsonSchemaFromSchema(action.params)
+
+/**
+ * Offers an action as a tool.
+ *
+ * @example
+ * ```ts
+ * const weather = Tool.fromAction(GetWeather, { strict: true })
+ * weather.parameters // { type: "object", additionalProperties: false, required: [...], ... }
+ * ```
+ */
+export const fromAction = <A extends Action.Any>(action: A, options: { readonly strict?: boolean } = {}): ToolDefinition<A> => {
+  const strict = options.strict ?? false
+  let decodeWith: (u: unknown) => Result.Result<unknown, Schema.SchemaError>
+  if (strict) {
+    const codec = OpenAiStructuredOutput.toCodecOpenAI(action.params).codec as Schema.Codec<unknown, unknown, never, never>
+    const decode = Schema.decodeUnknownResult(codec)
+    decodeWith = (u) => decode(u, { errors: "all" })
+  } else {
+    const decode = Schema.decodeUnknownResult(action.params as Schema.Codec<unknown, unknown, never, never>)
+    decodeWith = (u) => decode(u, { errors: "all" })
+  }
+  const ai = AiTool.make(action.name, {
+    description: action.description,
+    parameters: action.params,
+    success: action.output,
+    failure: ToolError,
+    failureMode: "return"
+  }).annotate(AiTool.Strict, strict)
+  return {
+    action,
+    name: action.name,
+    description: action.description,
+    strict,
+    parameters: jsonSchema(action, { strict }),
+    decode: (args) => {
+      const result = decodeWith(args)
+      if (Result.isSuccess(result)) return Result.succeed(result.success as Action.Params<A>)
+      const { path, detail } = fromSchemaError(result.failure)
+      return Result.fail(new InvalidParams({ action: action.name, path, detail }))
+    },
+    ai: ai as ToolDefinition<A>["ai"]
+  }
+}
+
+/** Renders any failure as the value returned to the model. */
+export const toToolError = (error: unknown): ToolError => {
+  if (typeof error === "object" && error !== null && "_tag" in error) {
+    const tagged = error as { readonly _tag: string; readonly message?: string; readonly path?: string }
+    return tagged.path !== undefined
+      ? { tag: tagged._tag, message: tagged.message ?? tagged._tag, path: tagged.path }
+      : { tag: tagged._tag, message: tagged.message ?? tagged._tag }
+  }
+  return { tag: "ToolFailure", message: error instanceof Error ? error.message : String(error) }
+}
+
+/** An `effect/ai` toolkit of the tools. */
+export const toolkit = <const Tools extends ReadonlyArray<ToolDefinition>>(...tools: Tools) =>
+  Toolkit.make(...tools.map((t) => t.ai) as unknown as { [K in keyof Tools]: Tools[K]["ai"] })
+
+/**
+ * The handlers of `toolkit(...tools)` as a Layer: each runs its action (timeout, retries, compensation); failures
+ * are returned to the model as `ToolError` values.
+ */
+export const toolkitLayer = <const Tools extends ReadonlyArray<ToolDefinition>>(
+  ...tools: Tools
+): Layer.Layer<AiTool.HandlersFor<{ readonly [T in Tools[number] as T["name"]]: T["ai"] }>> => {
+  const kit = Toolkit.make(...tools.map((t) => t.ai)) as unknown as Toolkit.Toolkit<Record<string, AiTool.Any>>
+  const handlers: Record<string, (params: unknown) => Effect.Effect<unknown, ToolError>> = {}
+  for (const tool of tools) {
+    handlers[tool.name] = (params) =>
+      ActionRunner.executeDecoded(tool.action, params).pipe(
+        Effect.map((result) => result.output),
+        Effect.mapError(toToolError)
+      ) as Effect.Effect<unknown, ToolError>
+  }
+  return kit.toLayer(handlers as never) as unknown as Layer.Layer<
+    AiTool.HandlersFor<{ readonly [T in Tools[number] as T["name"]]: T["ai"] }>
+  >
+}
