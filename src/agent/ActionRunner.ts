@@ -18,6 +18,7 @@ import { awaitExit } from "../runtime/Process.ts"
 import * as ExitReason from "../runtime/ExitReason.ts"
 import type * as Action from "./Action.ts"
 import { isOutcome } from "./Action.ts"
+import * as FastGuard from "./FastGuard.ts"
 import {
   ActionFailed,
   ActionTimeout,
@@ -55,32 +56,33 @@ const decoderOf = (schema: Action.AnySchema, typeSide: boolean): (u: unknown) =>
   return decode
 }
 
-const guards = new WeakMap<object, (u: unknown) => boolean>()
-/** A fast type guard for the type side of a schema (`Schema.is`); decoding runs only to explain a failure. */
-const guardOf = (schema: Action.AnySchema): (u: unknown) => boolean => {
-  let guard = guards.get(schema)
-  if (guard === undefined) {
-    guard = Schema.is(Schema.toType(schema) as Schema.Codec<unknown, unknown, never, never>)
-    guards.set(schema, guard)
-  }
-  return guard
+// Per-schema checks, cached on the schema object under a symbol (a property read instead of a WeakMap lookup).
+const CHECKS: unique symbol = Symbol.for("troupe/agent/SchemaChecks")
+interface SchemaChecks {
+  /** a fast type guard for the type side (`Schema.is`); decoding runs only to explain a failure */
+  readonly guard: (u: unknown) => boolean
+  /** no transformations or defaults: a valid encoded value decodes to itself */
+  readonly plain: boolean
 }
-
-const plain = new WeakMap<object, boolean>()
-const isPlain = (schema: Action.AnySchema): boolean => {
-  let found = plain.get(schema)
-  if (found === undefined) {
+const checksOf = (schema: Action.AnySchema): SchemaChecks => {
+  const holder = schema as { [CHECKS]?: SchemaChecks }
+  let checks = holder[CHECKS]
+  if (checks === undefined) {
     const ast = (schema as { ast: SchemaAST.AST }).ast
-    found = SchemaAST.toEncoded(ast) === ast && SchemaAST.toType(ast) === ast
-    plain.set(schema, found)
+    checks = {
+      guard: FastGuard.make(schema),
+      plain: SchemaAST.toEncoded(ast) === ast && SchemaAST.toType(ast) === ast
+    }
+    Object.defineProperty(schema, CHECKS, { value: checks, enumerable: false })
   }
-  return found
+  return checks
 }
 
 /** Decodes untrusted params (the encoded side of the params schema). */
 export const decodeParams = <A extends Action.Any>(action: A, params: unknown): Result.Result<Action.Params<A>, InvalidParams> => {
   // fast path: a schema without transformations or defaults decodes a valid value to itself
-  if (isPlain(action.params) && guardOf(action.params)(params)) return Result.succeed(params as Action.Params<A>)
+  const checks = checksOf(action.params)
+  if (checks.plain && checks.guard(params)) return Result.succeed(params as Action.Params<A>)
   const result = decoderOf(action.params, false)(params)
   if (Result.isSuccess(result)) return result as Result.Result<Action.Params<A>, never>
   const { path, detail } = fromSchemaError(result.failure)
@@ -94,7 +96,7 @@ export const decodeOutput = <A extends Action.Any>(
 ): Result.Result<ActionResult<Action.Output<A>>, InvalidOutput> => {
   const output = isOutcome(returned) ? returned.output : returned
   const ops = isOutcome(returned) ? returned.ops : []
-  if (guardOf(action.output)(output)) return Result.succeed({ output: output as Action.Output<A>, ops })
+  if (checksOf(action.output).guard(output)) return Result.succeed({ output: output as Action.Output<A>, ops })
   const result = decoderOf(action.output, true)(output)
   if (Result.isSuccess(result)) return Result.succeed({ output: result.success as Action.Output<A>, ops })
   const { path, detail } = fromSchemaError(result.failure)

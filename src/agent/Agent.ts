@@ -16,6 +16,7 @@ import * as ActionRunner from "./ActionRunner.ts"
 import { CmdFailed, fromSchemaError, InvalidState, NoRoute } from "./AgentError.ts"
 import { type AnyDefinition, compile, type Decision, type Definition, targetsFor } from "./AgentDefinition.ts"
 import * as Directive from "./Directive.ts"
+import * as FastGuard from "./FastGuard.ts"
 import type { Instruction } from "./Instruction.ts"
 import type { Signal } from "./Signal.ts"
 import * as StateOp from "./StateOp.ts"
@@ -44,16 +45,18 @@ export interface CmdResult<S> {
   readonly directives: ReadonlyArray<Directive.Directive>
 }
 
-const typeValidators = new WeakMap<object, (u: unknown) => Result.Result<unknown, Schema.SchemaError>>()
-const validatorOf = (definition: AnyDefinition) => {
-  let validate = typeValidators.get(definition)
+// Cached on the definition under a symbol (a property read instead of a WeakMap lookup).
+const VALIDATOR: unique symbol = Symbol.for("troupe/agent/StateValidator")
+type Validator = (u: unknown) => Result.Result<unknown, Schema.SchemaError>
+const validatorOf = (definition: AnyDefinition): Validator => {
+  let validate = (definition as { [VALIDATOR]?: Validator })[VALIDATOR]
   if (validate === undefined) {
     const typeSide = Schema.toType(definition.schema)
-    const is = Schema.is(typeSide)
+    const is = FastGuard.make(definition.schema)
     const decode = Schema.decodeUnknownResult(typeSide)
     // the guard is the fast path; decoding only runs to explain a failure
     validate = (u) => is(u) ? Result.succeed(u) : decode(u, { errors: "all" })
-    typeValidators.set(definition, validate)
+    Object.defineProperty(definition, VALIDATOR, { value: validate, enumerable: false })
   }
   return validate
 }

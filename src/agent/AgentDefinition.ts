@@ -109,11 +109,15 @@ interface Compiled {
   readonly actionNames: ReadonlySet<string>
 }
 
-const compiled = new WeakMap<AnyDefinition, Compiled>()
+// Cached on the definition under a symbol: a property read on the hot path instead of a WeakMap lookup.
+const COMPILED: unique symbol = Symbol.for("troupe/agent/Compiled")
+interface WithCompiled {
+  [COMPILED]?: Compiled
+}
 
 /** The definition's route trie and registered actions (compiled once). */
 export const compile = (definition: AnyDefinition): Compiled => {
-  let found = compiled.get(definition)
+  let found = (definition as WithCompiled)[COMPILED]
   if (found === undefined) {
     const router = Router.fromRoutes(
       definition.routes.map((r) => ({
@@ -125,7 +129,7 @@ export const compile = (definition: AnyDefinition): Compiled => {
     const actions = new Set<Action.Any>(definition.actions)
     for (const r of definition.routes) if (typeof r.target !== "function") actions.add(r.target)
     found = { router, routeCache: new Map(), actions, actionNames: new Set([...actions].map((a) => a.name)) }
-    compiled.set(definition, found)
+    Object.defineProperty(definition, COMPILED, { value: found, enumerable: false })
   }
   return found
 }

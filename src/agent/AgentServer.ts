@@ -10,7 +10,7 @@
  * The layer requires every directive executor (`DirectiveExecutor.Executors`), so a program that forgets one does
  * not compile. Actions run by agents get their services from the context the layer is built in.
  */
-import { Context, Duration, Effect, Layer, Schema, type Scope } from "effect"
+import { Context, Duration, Effect, Exit, Layer, Schema, type Scope } from "effect"
 import { Actor, DynamicSupervisor, ExitReason, type Process, Registry } from "../runtime/index.ts"
 import type { ActorExited, CallingSelf, CallTimeout, FailedToStartChild, InvalidOptions, MailboxFull, MaxChildren } from "../runtime/index.ts"
 import * as Agent from "./Agent.ts"
@@ -163,12 +163,15 @@ export const make = (
         })
     }
 
-    // one combinator on the hot path: it maps NoProc to AgentNotFound and a DirectiveQueueFull reply to a failure
+    // The hot path: when the agent answers synchronously, `Actor.callUnsafe` returns an Exit and the reply is
+    // mapped here without any combinator; otherwise one `matchEffect` maps NoProc and a DirectiveQueueFull reply.
     const callRaw = <S>(id: string, request: AgentProtocol["call"], callOptions: CallOptions | undefined) =>
       Effect.suspend((): Effect.Effect<Agent.Agent<S>, CallError> => {
         const process = registry.whereisUnsafe(id)
         if (process === undefined) return Effect.fail(new AgentNotFound({ id }))
-        return Effect.matchEffect(Actor.call(process as AgentRef, request, callOptions ?? DEFAULT_CALL), {
+        const reply = Actor.callUnsafe(process as AgentRef, request, callOptions ?? DEFAULT_CALL)
+        if (Exit.isExit(reply) && Exit.isSuccess(reply)) return toAgent<S>(reply.value as AgentProtocol["reply"])
+        return Effect.matchEffect(reply, {
           onFailure: (error) => Effect.fail(error._tag === "NoProc" ? new AgentNotFound({ id }) : error),
           onSuccess: toAgent<S>
         })

@@ -174,36 +174,48 @@ export const call = <P extends Behaviour.Protocol>(
   request: Behaviour.CallOf<P>,
   options?: CallOptions
 ): Effect.Effect<Behaviour.ReplyOf<P>, CallError | CallingSelf> =>
-  Effect.suspend(() => {
-    const process = resolve(target)
-    if (process === undefined || process.exitReason !== undefined) {
-      return Effect.fail(new NoProc({ target: targetName(target) }))
-    }
-    const fiber = Fiber.getCurrent()
-    if (fiber !== undefined && fiber === process.fiber) return Effect.fail(new CallingSelf({ target: process.name }))
-    const from = new From<Behaviour.ReplyOf<P>>(request, options?.onTimeout === "interrupt")
-    const outcome = process.deliver(from as From<unknown>)
-    if (outcome === DELIVERED) {
-      if (from.exit !== undefined) return from.exit
-      return awaitReply(process, from, options)
-    }
-    if (outcome === DEAD) return Effect.fail(new NoProc({ target: process.name }))
-    // FULL
-    if (process.overflow === "backpressure") {
-      return Effect.flatMap(
-        waitForRoom(process),
-        () => call(process as unknown as ActorRef<P>, request, options)
-      )
-    }
-    if (process.overflow === "sliding") {
-      process.evictOldest()
-      process.deliver(from as From<unknown>)
-      if (from.exit !== undefined) return from.exit
-      return awaitReply(process, from, options)
-    }
-    process.countDropped()
-    return Effect.fail(new MailboxFull({ target: process.name, capacity: process.capacity }))
-  })
+  Effect.suspend(() => callUnsafe(target, request, options))
+
+/**
+ * `call`'s synchronous half: delivers the request now and returns the reply as an effect — an `Exit` when the
+ * actor answered synchronously (check with `Exit.isExit`), else an effect that waits for it. For wrappers on hot
+ * paths (e.g. an agent server mapping replies) that want to inspect a synchronous answer without combinators.
+ * Must be called from inside an effect (it reads the current fiber for `CallingSelf`).
+ */
+export const callUnsafe = <P extends Behaviour.Protocol>(
+  target: Target<P>,
+  request: Behaviour.CallOf<P>,
+  options?: CallOptions
+): Effect.Effect<Behaviour.ReplyOf<P>, CallError | CallingSelf> => {
+  const process = resolve(target)
+  if (process === undefined || process.exitReason !== undefined) {
+    return Effect.fail(new NoProc({ target: targetName(target) }))
+  }
+  const fiber = Fiber.getCurrent()
+  if (fiber !== undefined && fiber === process.fiber) return Effect.fail(new CallingSelf({ target: process.name }))
+  const from = new From<Behaviour.ReplyOf<P>>(request, options?.onTimeout === "interrupt")
+  const outcome = process.deliver(from as From<unknown>)
+  if (outcome === DELIVERED) {
+    if (from.exit !== undefined) return from.exit
+    return awaitReply(process, from, options)
+  }
+  if (outcome === DEAD) return Effect.fail(new NoProc({ target: process.name }))
+  // FULL
+  if (process.overflow === "backpressure") {
+    return Effect.flatMap(
+      waitForRoom(process),
+      () => call(process as unknown as ActorRef<P>, request, options)
+    )
+  }
+  if (process.overflow === "sliding") {
+    process.evictOldest()
+    process.deliver(from as From<unknown>)
+    if (from.exit !== undefined) return from.exit
+    return awaitReply(process, from, options)
+  }
+  process.countDropped()
+  return Effect.fail(new MailboxFull({ target: process.name, capacity: process.capacity }))
+}
 
 const awaitReply = <A>(
   process: ActorProcess,

@@ -1,0 +1,65 @@
+/**
+ * Fast type guards for the simple schemas agents check on every `cmd` (action params and output, agent state).
+ *
+ * `Schema.is` interprets the schema's AST on each call (~30–80 ns for a small struct). For the common shapes —
+ * `Number`, `String`, `Boolean`, literals, and structs of them with required fields, no index signatures and no
+ * refinements — a guard compiled once costs a few nanoseconds. The compiled guard is only ever a fast *yes*: when
+ * it says true, `Schema.is` would too (structs ignore excess keys, as `Schema.is` does); when it says false or the
+ * shape is not covered, the answer comes from `Schema.is`. So a valid value is never rejected and an invalid one
+ * is never accepted — the check is exactly `Schema.is`, only faster on the hot path.
+ *
+ * Hand-rolled: Effect's Schema has no compiled guards.
+ */
+import { Schema, SchemaAST } from "effect"
+
+type Guard = (u: unknown) => boolean
+
+const isPlainObject = (u: unknown): u is Record<PropertyKey, unknown> => {
+  if (typeof u !== "object" || u === null) return false
+  const proto = Object.getPrototypeOf(u)
+  return proto === Object.prototype || proto === null
+}
+
+/** A guard that is true only for values the type side of `ast` accepts, or undefined for shapes not covered. */
+const compile = (ast: SchemaAST.AST): Guard | undefined => {
+  if (ast.checks !== undefined || ast.encoding !== undefined) return undefined
+  switch (ast._tag) {
+    case "Number":
+      return (u) => typeof u === "number"
+    case "String":
+      return (u) => typeof u === "string"
+    case "Boolean":
+      return (u) => typeof u === "boolean"
+    case "Literal": {
+      const literal = ast.literal
+      return (u) => u === literal
+    }
+    case "Objects": {
+      if (ast.indexSignatures.length > 0 || ast.encodingChecks !== undefined) return undefined
+      const fields: Array<readonly [PropertyKey, Guard]> = []
+      for (const ps of ast.propertySignatures) {
+        if (ps.type.context?.isOptional === true) return undefined
+        const guard = compile(ps.type)
+        if (guard === undefined) return undefined
+        fields.push([ps.name, guard])
+      }
+      return (u) => {
+        if (!isPlainObject(u)) return false
+        for (const [name, guard] of fields) {
+          if (!Object.prototype.hasOwnProperty.call(u, name) || !guard(u[name])) return false
+        }
+        return true
+      }
+    }
+    default:
+      return undefined
+  }
+}
+
+/** `Schema.is` for the type side of `schema`, with a compiled fast path for simple shapes. */
+export const make = <S extends Schema.Top>(schema: S): Guard => {
+  const typeSide = Schema.toType(schema) as Schema.Codec<unknown, unknown, never, never>
+  const slow: Guard = Schema.is(typeSide)
+  const fast = compile(typeSide.ast)
+  return fast === undefined ? slow : (u) => fast(u) || slow(u)
+}
