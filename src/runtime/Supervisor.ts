@@ -124,7 +124,18 @@ const toSpawnError = (error: InitFailed): FailedToStartChild => {
 }
 
 /**
- * Starts a supervisor tied to the current scope: closing the scope shuts the tree down in order.
+ * The supervisor under which `start` places new supervisors (an application's root); absent by default, when
+ * `start` makes an independent tree. Services started inside an application layer thereby become subtrees of
+ * one root supervisor, which `whichChildren` shows and which restarts a service supervisor that gave up.
+ */
+export const CurrentParentSupervisor = Context.Reference<SupervisorRef | undefined>("troupe/Supervisor/Parent", {
+  defaultValue: () => undefined
+})
+
+/**
+ * Starts a supervisor tied to the current scope: closing the scope shuts the tree down in order. Under a
+ * `CurrentParentSupervisor` it is started as that parent's child (its `name`, made unique) and closing the
+ * scope terminates and removes it there.
  *
  * @example
  * ```ts
@@ -135,7 +146,37 @@ const toSpawnError = (error: InitFailed): FailedToStartChild => {
  * ```
  */
 export const start = <R = never>(options: SupervisorOptions<R>): Effect.Effect<SupervisorRef, SpawnError, R | Scope.Scope> =>
-  Effect.acquireRelease(spawn(options), (ref) => shutdownTree(ref))
+  Effect.gen(function*() {
+    const parent = yield* CurrentParentSupervisor
+    return parent === undefined || parent.exitReason !== undefined
+      ? yield* Effect.acquireRelease(spawn(options), (ref) => shutdownTree(ref))
+      : yield* startUnder(parent, options)
+  })
+
+const startUnder = <R>(parent: SupervisorRef, options: SupervisorOptions<R>) =>
+  Effect.acquireRelease(
+    Effect.gen(function*() {
+      const config = validateOptions(options)
+      if (Result.isFailure(config)) return yield* config.failure
+      const taken = new Set((yield* Effect.orElseSucceed(whichChildren(parent), () => [])).map((c) => c.id))
+      const base = config.success.name
+      let id = base
+      for (let n = 2; taken.has(id); n++) id = `${base}#${n}`
+      const child = yield* startChild(parent, childSpec(id, { ...options, name: id })).pipe(
+        Effect.catchTag(["AlreadyStarted", "AlreadyPresent", "NoProc", "ActorExited", "CallTimeout", "MailboxFull", "CallingSelf"], (e) =>
+          Effect.die(e))
+      )
+      if (child === undefined) return yield* Effect.die(new Error(`supervisor ${id} ignored its start`))
+      return { id, ref: child as SupervisorRef }
+    }),
+    ({ id, ref }) =>
+      parent.exitReason !== undefined
+        ? shutdownTree(ref)
+        : Effect.andThen(
+          Effect.ignore(terminateChild(parent, id)),
+          Effect.ignore(deleteChild(parent, id))
+        )
+  ).pipe(Effect.map(({ ref }) => ref))
 
 /** Stops a supervisor with `shutdown` and waits until its whole tree is down. */
 export const shutdownTree = (ref: Process): Effect.Effect<void> =>
@@ -151,6 +192,15 @@ export class RootSupervisor extends Context.Service<RootSupervisor, SupervisorRe
 /** A Layer that starts the tree when built and shuts it down in order when released. */
 export const layer = <R = never>(options: SupervisorOptions<R>): Layer.Layer<RootSupervisor, SpawnError, R> =>
   Layer.effect(RootSupervisor, start(options))
+
+/**
+ * The root of an application: provides `RootSupervisor` and makes it the `CurrentParentSupervisor`, so every
+ * supervisor that layers built on top of it start (`Supervisor.start`) becomes a subtree of this one root.
+ * Releasing the layer shuts the whole tree down in reverse start order.
+ */
+export const layerRoot = <R = never>(options: SupervisorOptions<R>): Layer.Layer<RootSupervisor, SpawnError, R> =>
+  Layer.effectContext(Effect.map(Effect.acquireRelease(spawn(options), (ref) => shutdownTree(ref)), (ref) =>
+    Context.make(RootSupervisor, ref).pipe(Context.add(CurrentParentSupervisor, ref))))
 
 /** A child spec for a nested supervisor (`type: "supervisor"`, shutdown `infinity` unless given). */
 export const childSpec = <R = never>(

@@ -287,3 +287,22 @@ describe("lifecycle events", () => {
       assert.isTrue(tags.every((e) => e.supervisor === "watched"))
     }).pipe(Effect.provide(Lifecycle.layer)))
 })
+
+describe("application root (layerRoot)", () => {
+  it.effect("supervisors started under the root become its subtrees and leave it when their scope closes", () =>
+    Effect.gen(function*() {
+      const root = yield* Supervisor.RootSupervisor
+      const log: Array<string> = []
+      const inner = yield* Effect.scoped(Effect.gen(function*() {
+        const a = yield* Supervisor.start({ name: "svc", children: [workerSpec(log, "w1")] })
+        const b = yield* Supervisor.start({ name: "svc", children: [workerSpec(log, "w2")] })
+        assert.deepStrictEqual((yield* Supervisor.whichChildren(root)).map((c) => c.id), ["svc", "svc#2"])
+        assert.strictEqual((yield* childOf(root, "svc")), a)
+        assert.strictEqual((yield* childOf(root, "svc#2")), b)
+        return a
+      }))
+      assert.deepStrictEqual(yield* Supervisor.whichChildren(root), [])
+      assert.deepStrictEqual(inner.exitReason, ExitReason.shutdown)
+      assert.deepStrictEqual(log, ["start w1", "start w2", "stop w2 shutdown", "stop w1 shutdown"])
+    }).pipe(Effect.provide(Supervisor.layerRoot({ name: "app" }))))
+})
