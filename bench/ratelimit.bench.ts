@@ -16,7 +16,7 @@
  * `peer.rlf-redis.consume` shown; `ratelimit.bytes-per-key` (100k keys, memory).
  */
 import { NodeRedis } from "@effect/platform-node"
-import { Effect, Layer, ManagedRuntime } from "effect"
+import { Effect, Exit, Layer, ManagedRuntime, Scope } from "effect"
 import { RateLimiter as EffectRateLimiter, Redis } from "effect/persistence"
 import { RateLimiterMemory, RateLimiterRedis } from "rate-limiter-flexible"
 import { createClient } from "redis"
@@ -24,6 +24,7 @@ import { MemoryStore } from "../src/ratelimit/MemoryStore.ts"
 import { decodePolicy } from "../src/ratelimit/RateLimitPolicy.ts"
 import { RateLimiter } from "../src/ratelimit/index.ts"
 import { trivialScript } from "../src/ratelimit/RedisScript.ts"
+import { luaScript, makeRedisScriptRunner } from "../src/ratelimit/RedisScriptRunner.ts"
 import { type BenchRow, bytesPer, timeBatch, timeEffectBatch } from "./harness.ts"
 
 const OPS = 20_000
@@ -87,39 +88,90 @@ const memoryRows = async (): Promise<Array<BenchRow>> => {
 }
 
 const redisRows = async (): Promise<Array<BenchRow>> => {
-  const rows: Array<BenchRow> = []
   const prefix = `troupe-bench:rl:${process.pid}:`
   const big = { default: { tiers: [
     { _tag: "TokenBucket" as const, name: "minute", capacity: BIG, refillTokens: BIG, refillEvery: 60_000 },
     { _tag: "FixedWindow" as const, name: "hour", limit: BIG, window: 3_600_000 },
     { _tag: "FixedWindow" as const, name: "day", limit: BIG, window: 86_400_000 }
   ] } }
+  const storeTimeoutMs = 1_000
   const redisLayer = NodeRedis.layer({ url: redisUrl })
-  const rt = ManagedRuntime.make(Layer.merge(RateLimiter.layerRedis({ prefix, policies: big, onStoreError: "failClosed" }).pipe(Layer.provide(redisLayer)), redisLayer))
+  const rt = ManagedRuntime.make(Layer.merge(
+    RateLimiter.layerRedis({ prefix, policies: big, onStoreError: "failClosed", storeTimeout: storeTimeoutMs }).pipe(Layer.provide(redisLayer)),
+    redisLayer
+  ))
   const limiter = await rt.runPromise(RateLimiter.use(Effect.succeed))
   const redis = await rt.runPromise(Redis.Redis.use(Effect.succeed))
-  const trivial = redis.eval(trivialScript)
-  const ops = 2_000
-
-  rows.push(await timeEffectBatch("floor.redis-evalsha", Effect.gen(function*() {
-    for (let i = 0; i < ops; i++) yield* trivial(`${prefix}floor`)
-  }).pipe(Effect.orDie), { ops, samples: 15, note: "EVALSHA of `return 1` via effect's Redis.eval, same NodeRedis client, sequential in one fiber" }))
-
-  rows.push(await timeEffectBatch("ratelimit.check.redis", Effect.gen(function*() {
-    for (let i = 0; i < ops; i++) yield* limiter.check("bench")
-  }).pipe(Effect.orDie), { ops, samples: 15, baseline: "floor.redis-evalsha", note: "three tiers (bucket, hour, day) in one atomic EVALSHA, sequential in one fiber" }))
-
+  // the floor runs through exactly the limiter's transport: same client, same runner, same command timeout
+  const runnerScope = Effect.runSync(Scope.make())
+  const runner = await rt.runPromise(Scope.provide(makeRedisScriptRunner(storeTimeoutMs), runnerScope))
+  const effectEval = redis.eval(Redis.script((key: string) => [key], { lua: trivialScript.lua, numberOfKeys: 1 }))
   const client = createClient({ url: redisUrl })
   await client.connect()
   const rlf = new RateLimiterRedis({ storeClient: client, useRedisPackage: true, keyPrefix: `${prefix}rlf`, points: BIG, duration: 60 })
-  rows.push(await timeBatch("peer.rlf-redis.consume", async (n) => {
-    for (let i = 0; i < n; i++) await rlf.consume("bench")
-  }, { ops, samples: 15, note: "RateLimiterRedis (one tier), node-redis client, sequential awaited consume()" }))
+  const floorKey = [`${prefix}floor`]
+  // the least work any atomic stateful script can do: read the key, patch it in place, answer five integers
+  const rmwScript = luaScript(
+    "local v = redis.call('GET', KEYS[1]) redis.call('SETRANGE', KEYS[1], 0, struct.pack('<dddddddd', 1, 2, 3, 4, 5, 6, 7, 8)) return { 1, 2, 3, 4, 5 }"
+  )
+  const rmwKey = [`${prefix}rmw`]
+
+  // Interleaved sampling: each round times a small batch of every row in turn, so all rows see the same
+  // background load (the machine and the Redis server are shared with other work).
+  const OPS = 25
+  const ROUNDS = 160
+  const WARMUP = 10
+  const batches: ReadonlyArray<readonly [string, Effect.Effect<unknown, unknown>]> = [
+    ["floor", Effect.gen(function*() {
+      for (let i = 0; i < OPS; i++) yield* runner.run("floor", trivialScript, floorKey, [])
+    })],
+    ["rmw", Effect.gen(function*() {
+      for (let i = 0; i < OPS; i++) yield* runner.run("rmw", rmwScript, rmwKey, ["consume", String(Date.now()), "1"])
+    })],
+    ["check", Effect.gen(function*() {
+      for (let i = 0; i < OPS; i++) yield* limiter.check("bench")
+    })],
+    ["rlf", Effect.promise(async () => {
+      for (let i = 0; i < OPS; i++) await rlf.consume("bench")
+    })],
+    ["eval", Effect.gen(function*() {
+      for (let i = 0; i < OPS; i++) yield* effectEval(`${prefix}floor`)
+    })]
+  ]
+  const samples = new Map<string, Array<number>>(batches.map(([id]) => [id, []]))
+  await Effect.runPromise(Effect.gen(function*() {
+    for (let round = 0; round < ROUNDS + WARMUP; round++) {
+      for (const [id, batch] of batches) {
+        const start = process.hrtime.bigint()
+        yield* batch
+        if (round >= WARMUP) samples.get(id)?.push(Number(process.hrtime.bigint() - start) / OPS)
+      }
+    }
+  }).pipe(Effect.orDie))
+  const row = (id: string, key: string, extra: Partial<BenchRow>): BenchRow => {
+    const sorted = [...(samples.get(key) ?? [])].sort((a, b) => a - b)
+    const q = (p: number) => Math.round((sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? NaN) * 1000) / 1000
+    return { id, unit: "ns/op", median: q(0.5), p99: q(0.99), ...extra }
+  }
 
   for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) if (keys.length > 0) await client.del(keys)
   await client.close()
+  await Effect.runPromise(Scope.close(runnerScope, Exit.void))
   await rt.dispose()
-  return rows
+  return [
+    row("floor.redis-evalsha", "floor", {
+      note: "EVALSHA of `return 1` through the limiter's own script runner (same node-redis client, same per-command timeout), sequential in one fiber; interleaved with the next rows"
+    }),
+    row("ratelimit.check.redis", "check", {
+      baseline: "floor.redis-evalsha",
+      note: "three tiers (minute bucket, hour and day windows) in one atomic EVALSHA, sequential in one fiber"
+    }),
+    row("floor.redis-rmw-script", "rmw", {
+      note: "for reference: the least an atomic stateful script does (GET + SETRANGE of 64 bytes, 5 integers back), same runner; no baseline"
+    }),
+    row("peer.rlf-redis.consume", "rlf", { note: "RateLimiterRedis (one tier), own node-redis client, sequential awaited consume()" }),
+    row("floor.redis-evalsha.effect-eval", "eval", { note: "for reference: `return 1` through effect's Redis.eval (adds a script-cache lookup per call)" })
+  ]
 }
 
 export default async (): Promise<ReadonlyArray<BenchRow>> => {

@@ -9,9 +9,11 @@
  * sweep and the interval-refill `:refill` tick — run as supervised children of the layer (see
  * `Background.ts`), so a crashing sweeper is restarted and time is fully controlled by `TestClock`.
  *
- * Reuse vs Effect (`effect/persistence/RateLimiter`): we reuse its Redis machinery (`Redis.script` +
- * `Redis.eval`: SCRIPT LOAD, EVALSHA, reload on NOSCRIPT) and its result/error vocabulary (`remaining`,
- * `resetAfter`, `retryAfter`), and we ported its TestClock scenarios into our conformance suite. Hand-rolled
+ * Reuse vs Effect (`effect/persistence/RateLimiter`): we reuse its Redis plumbing (the `Redis` service and
+ * `@effect/platform-node`'s `NodeRedis` client; scripts run by SHA with a reload on NOSCRIPT, as `Redis.eval`
+ * does, but without its per-call cache lookup — see `RedisScriptRunner.ts`) and its result/error vocabulary
+ * (`remaining`, `resetAfter`, `retryAfter`), and we ported its TestClock scenarios into our conformance
+ * suite. The Redis layout (all tiers of a key in one packed string) is in `RedisScript.ts`. Hand-rolled
  * because Effect lacks them: several tiers checked atomically, the sliding window, interval refill, FIFO
  * `acquire` with exact wake-ups, penalties/rewards, policy registry with live updates, idle-key eviction (its
  * memory store never evicts), store-error fallbacks, and a synchronous memory hot path (its memory store
@@ -69,7 +71,11 @@ export const RedisRateLimiterOptions = Schema.Struct({
   onStoreError: Schema.optionalKey(Schema.Literals(["failOpen", "failClosed", "insurance"])),
   /** whose clock the script uses; default `"caller"` (see `RedisBackend.ts`) */
   clock: Schema.optionalKey(Schema.Literals(["caller", "server"])),
-  /** real time after which a store call counts as failed; default 1 second */
+  /**
+   * real time after which a store call counts as failed; default 1 second. With node-redis (`NodeRedis`) a
+   * shared watchdog enforces it (fires within 1.25 x the timeout, no per-call timer); with another `Redis`
+   * client, an Effect-level real-time race per call (see `RedisScriptRunner.ts`)
+   */
   storeTimeout: Schema.optionalKey(PositiveDuration),
   /** real time during which calls skip the store after an error (fallback answers); default 1 second */
   storeCooldown: Schema.optionalKey(PositiveDuration)

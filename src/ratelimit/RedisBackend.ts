@@ -1,9 +1,9 @@
 /**
  * The Redis backend: shared state for many processes. Every operation on a key is one atomic `EVALSHA` of
- * the script in `RedisScript.ts` (all tiers at once), through Effect's `Redis` service (`effect/persistence`,
- * provided by `@effect/platform-node`'s `NodeRedis.layer`), which loads the script and reloads it on
- * `NOSCRIPT`. Keys carry `PEXPIRE` and are deleted once back to fresh, so Redis memory is bounded by the
- * active keys.
+ * its policy's script (`RedisScript.ts`: all tiers at once, the key's tiers packed in one string, a sorted
+ * set only per sliding-window tier), run by `RedisScriptRunner.ts` through `@effect/platform-node`'s
+ * node-redis client (`NodeRedis.layer`), or effect's generic `Redis` service on other platforms. Keys carry
+ * an expiry and are deleted once back to fresh, so Redis memory is bounded by the active keys.
  *
  * Whose clock: by default the *caller's* Effect `Clock`, passed as `ARGV`. Reasons: (1) the same conformance
  * suite runs on memory and Redis under `TestClock`, with exact `retryAfter` values and wake-ups; (2) the
@@ -11,26 +11,31 @@
  * The cost: processes share one notion of time only as well as their clocks are synchronised (NTP keeps this
  * in the low milliseconds; a skewed caller can at worst see a bucket refilled a few ms early or late). Set
  * `clock: "server"` to use Redis `TIME` inside the script instead (one clock for all callers, e.g. with
- * badly synchronised hosts); the waits returned are then relative to the server's time.
+ * badly synchronised hosts); the waits returned are then relative to the server's time. Key expiries are
+ * Redis's own clock (a safety net for memory, never used for decisions).
  *
- * Store errors (command failure, connection loss, or no reply within `storeTimeout`, a real-time timer so a
- * hung connection is detected even under TestClock) follow the layer's policy:
+ * Store timeout (`storeTimeout`, real time, so a hung connection is detected even under TestClock): with
+ * node-redis it is the client's own per-command timeout (no Effect-level timer or race on the hot path);
+ * commands waiting in node-redis's offline queue while it reconnects to a dead server time out the same way.
+ * Store errors (command failure, connection loss, timeout) follow the layer's policy:
  * - `failOpen`: admit (the `Allowed` is marked `degraded: "failOpen"`),
  * - `failClosed`: fail with `RateLimitStoreError`,
  * - `insurance`: an in-memory limiter with the same policies answers instead (only on store errors, never on
  *   a limit hit; like rate-limiter-flexible's `insuranceLimiter`). Its state is process-local.
  * Each fallback is reported to the service (counter, Metric, log, event). After a store error the backend
- * stops calling Redis for `storeCooldown` (real time; a minimal circuit breaker), so a dead server costs one
- * timeout per cooldown, not one per check; the first successful call afterwards emits `StoreRecovered`.
+ * stops calling Redis for `storeCooldown` (real time; a minimal circuit breaker), so a dead or hung server
+ * costs one timeout per cooldown, not one per check; the first successful call afterwards emits
+ * `StoreRecovered`.
  */
-import { Effect } from "effect"
-import { Redis } from "effect/persistence"
+import { Effect, type Scope } from "effect"
+import type { Redis } from "effect/persistence"
 import { MemoryStore } from "./MemoryStore.ts"
 import type { RateLimitBackend } from "./RateLimitBackend.ts"
 import { RateLimitStoreError } from "./RateLimitError.ts"
 import { type CompiledPolicy, TierKind } from "./RateLimitPolicy.ts"
 import { Allowed, type Decision, type RateLimitStatus, type Refusal, type TierStatus } from "./RateLimitResult.ts"
-import { parseNumber, rateLimitScript } from "./RedisScript.ts"
+import { decodeNumber as parseNumber, scriptFor } from "./RedisScript.ts"
+import { makeRedisScriptRunner } from "./RedisScriptRunner.ts"
 
 export type StoreErrorPolicy = "failOpen" | "failClosed" | "insurance"
 
@@ -50,90 +55,57 @@ export interface StoreFailureReporter {
   readonly success: Effect.Effect<void>
 }
 
-interface PolicyArgs {
-  readonly tierArgs: ReadonlyArray<string>
-  readonly slidingNames: ReadonlyArray<string>
-}
-
 const kindName = (kind: number): TierStatus["kind"] =>
   kind === TierKind.FixedWindow ? "FixedWindow" : kind === TierKind.SlidingWindow ? "SlidingWindow" : "TokenBucket"
-
-/** Fails with a store error when `self` has not completed after `ms` of real time (not the Effect Clock). */
-const withRealTimeout = (ms: number, operation: string) => <A, E>(self: Effect.Effect<A, E>): Effect.Effect<A, E | RateLimitStoreError> =>
-  Number.isFinite(ms)
-    ? Effect.raceFirst(
-      self,
-      Effect.callback<never, RateLimitStoreError>((resume) => {
-        const timer = setTimeout(() => resume(Effect.fail(new RateLimitStoreError({ operation, reason: `no reply within ${ms} ms` }))), ms)
-        return Effect.sync(() => clearTimeout(timer))
-      })
-    )
-    : self
 
 export const makeRedisBackend = (
   options: RedisBackendOptions,
   reporter: StoreFailureReporter
-): Effect.Effect<RateLimitBackend, never, Redis.Redis> =>
+): Effect.Effect<RateLimitBackend, never, Redis.Redis | Scope.Scope> =>
   Effect.gen(function*() {
-    const redis = yield* Redis.Redis
-    const run = redis.eval(rateLimitScript)
+    const runner = yield* makeRedisScriptRunner(options.storeTimeoutMs)
     const insurance = new MemoryStore()
-    const argsCache = new WeakMap<CompiledPolicy, PolicyArgs>()
-    const nowArg = (now: number): string => (options.clock === "server" ? "server" : String(now))
+    const serverClock = options.clock === "server"
+    const keysCache = new WeakMap<CompiledPolicy, ReadonlyArray<string>>()
 
-    const argsOf = (policy: CompiledPolicy): PolicyArgs => {
-      let cached = argsCache.get(policy)
-      if (cached === undefined) {
-        const tierArgs: Array<string> = []
-        const slidingNames: Array<string> = []
-        for (const tier of policy.tiers) {
-          tierArgs.push(String(tier.kind), tier.name, String(tier.limit), String(tier.periodMs), String(tier.refillTokens))
-          if (tier.kind === TierKind.SlidingWindow) slidingNames.push(tier.name)
-        }
-        cached = { tierArgs, slidingNames }
-        argsCache.set(policy, cached)
-      }
-      return cached
-    }
-
-    const keysOf = (key: string, policy: CompiledPolicy): Array<string> => {
+    /** KEYS of a call: the key's string, then one sorted set per sliding-window tier (same hash tag). */
+    const keysOf = (key: string, policy: CompiledPolicy): ReadonlyArray<string> => {
       const hash = `${options.prefix}{${key}}`
-      const { slidingNames } = argsOf(policy)
-      if (slidingNames.length === 0) return [hash]
-      return [hash, ...slidingNames.map((name) => `${hash}:${name}`)]
+      let sliding = keysCache.get(policy)
+      if (sliding === undefined) {
+        sliding = policy.tiers.filter((t) => t.kind === TierKind.SlidingWindow).map((t) => `:${t.name}`)
+        keysCache.set(policy, sliding)
+      }
+      return sliding.length === 0 ? [hash] : [hash, ...sliding.map((suffix) => hash + suffix)]
     }
 
     const call = (
       operation: string,
       key: string,
       policy: CompiledPolicy,
-      head: ReadonlyArray<string>,
+      now: number,
+      amount: number,
       extra: ReadonlyArray<string> = []
-    ): Effect.Effect<ReadonlyArray<string | number>, RateLimitStoreError> =>
-      run(keysOf(key, policy), [...head, String(policy.tiers.length), ...argsOf(policy).tierArgs, ...extra]).pipe(
-        Effect.mapError((error) => new RateLimitStoreError({ operation, reason: String(error.cause ?? error), cause: error })),
-        withRealTimeout(options.storeTimeoutMs, operation),
-        Effect.tap(() => reporter.success)
-      )
+    ): Effect.Effect<ReadonlyArray<string | number>, RateLimitStoreError> => {
+      const args = [operation, serverClock ? "server" : String(now), String(amount)]
+      return runner.run<ReadonlyArray<string | number>>(operation, scriptFor(policy), keysOf(key, policy), extra.length === 0 ? args : [...args, ...extra])
+    }
 
     /** Runs `primary`; on a store error applies the layer's policy (`open` / `insurance` give the fallback values). */
     let coolUntil = 0
+    let failing = false
+    const cooling = "store unavailable (cooling down after an error)"
     const guarded = <A>(
       operation: string,
       key: string,
       primary: Effect.Effect<A, RateLimitStoreError>,
       open: () => A,
       insured: () => A
-    ): Effect.Effect<A, RateLimitStoreError> =>
-      Effect.catch(
-        Effect.suspend(() =>
-          coolUntil !== 0 && Date.now() < coolUntil
-            ? Effect.fail(new RateLimitStoreError({ operation, reason: "store unavailable (cooling down after an error)" }))
-            : primary
-        ),
-        (error) => {
-          if (error.reason !== "store unavailable (cooling down after an error)") coolUntil = Date.now() + options.storeCooldownMs
-          return Effect.andThen(reporter.failure(options.onStoreError, operation, key, error), () => {
+    ): Effect.Effect<A, RateLimitStoreError> => {
+      const onError = (error: RateLimitStoreError): Effect.Effect<A, RateLimitStoreError> => {
+        if (error.reason !== cooling) coolUntil = Date.now() + options.storeCooldownMs
+        failing = true
+        return Effect.andThen(reporter.failure(options.onStoreError, operation, key, error), () => {
           switch (options.onStoreError) {
             case "failOpen":
               return Effect.succeed(open())
@@ -143,14 +115,28 @@ export const makeRedisBackend = (
               return Effect.succeed(insured())
           }
         })
-        }
+      }
+      // healthy (the hot path): just the call and an error handler; the flag is read when the operation
+      // is built, which the service does at the moment it runs it
+      if (!failing) return Effect.catch(primary, onError)
+      return Effect.catch(
+        Effect.suspend(() => {
+          if (!failing) return primary
+          if (Date.now() < coolUntil) return Effect.fail(new RateLimitStoreError({ operation, reason: cooling }))
+          return Effect.tap(primary, () => {
+            failing = false
+            return reporter.success
+          })
+        }),
+        onError
       )
+    }
 
     const consume = (key: string, policy: CompiledPolicy, cost: number, now: number): Effect.Effect<Decision, RateLimitStoreError> =>
       guarded(
         "consume",
         key,
-        Effect.map(call("consume", key, policy, ["consume", nowArg(now), String(cost)]), (r): Decision => {
+        Effect.map(call("consume", key, policy, now, cost), (r): Decision => {
           if (Number(r[0]) === 1) {
             const remaining = new Array<number>(policy.tiers.length)
             for (let i = 0; i < remaining.length; i++) remaining[i] = parseNumber(r[i + 2])
@@ -172,7 +158,7 @@ export const makeRedisBackend = (
         "simulate",
         key,
         Effect.map(
-          call("simulate", key, policy, ["simulate", nowArg(now), "0"], costs.map(String)),
+          call("simulate", key, policy, now, 0, costs.map(String)),
           (r): Refusal => ({ _tag: "Refusal", tierIndex: Number(r[0]), retryAfterMillis: parseNumber(r[1]) })
         ),
         (): Refusal => ({ _tag: "Refusal", tierIndex: 0, retryAfterMillis: 0 }),
@@ -183,7 +169,7 @@ export const makeRedisBackend = (
       guarded(
         "status",
         key,
-        Effect.map(call("status", key, policy, ["status", nowArg(now), "1"]), (r): RateLimitStatus => ({
+        Effect.map(call("status", key, policy, now, 1), (r): RateLimitStatus => ({
           key,
           policy: policy.name,
           retryAfterMillis: parseNumber(r[0]),
@@ -208,7 +194,7 @@ export const makeRedisBackend = (
       guarded(
         "adjust",
         key,
-        Effect.asVoid(call("adjust", key, policy, ["adjust", nowArg(now), String(delta)])),
+        Effect.asVoid(call("adjust", key, policy, now, delta)),
         () => undefined,
         () => insurance.adjust(key, policy, delta, now)
       )
@@ -217,9 +203,7 @@ export const makeRedisBackend = (
       guarded(
         "reset",
         key,
-        redis.send("DEL", ...keysOf(key, policy)).pipe(
-          Effect.mapError((error) => new RateLimitStoreError({ operation: "reset", reason: String(error.cause ?? error), cause: error })),
-          withRealTimeout(options.storeTimeoutMs, "reset"),
+        runner.send("reset", ["DEL", ...keysOf(key, policy)]).pipe(
           Effect.tap(() => Effect.sync(() => insurance.reset(key))),
           Effect.asVoid
         ),

@@ -1,323 +1,214 @@
 /**
- * The one Lua script behind the Redis backend: every operation on a key (consume across all tiers, status,
+ * The Lua scripts behind the Redis backend: every operation on a key (consume across all tiers, status,
  * penalty/reward, FIFO simulation) is a single atomic `EVALSHA`, so concurrent processes can never
- * interleave between "all tiers admit" and "all tiers consume". It mirrors `TierState.ts` line for line
- * (same tier codes, same epsilon, same rounding), so memory and Redis answer identically.
+ * interleave between "all tiers admit" and "all tiers consume". The arithmetic mirrors `TierState.ts` line
+ * for line (same tier codes, same epsilon, same rounding, same operation order), so memory and Redis answer
+ * identically (a differential property test checks this number for number).
  *
- * Layout (hash tag `{key}` keeps a key's data in one cluster slot):
- * - `<prefix>{<key>}`: a hash with `<tier>:a`, `<tier>:b` (the two numbers of `TierState`) and `s`
- *   (a sequence number for sliding-log members); `PEXPIRE` = time until every tier is full again, and the
- *   hash is deleted when the state is back to fresh — Redis memory follows active keys.
- * - `<prefix>{<key>}:<tier>`: a sorted set per sliding-window tier (score = time, member = `cost:seq`),
- *   `PEXPIRE` = window. Expired entries are removed with `ZREMRANGEBYSCORE` on each call (amortised O(1));
- *   the whole log is read only to compute a refusal's `retryAfter` or a simulation.
+ * One script per compiled policy: `scriptFor(policy)` puts the policy's constants (tier kinds, limits,
+ * periods, refill amounts, names) into the source, so a call sends only `op, now, cost` — no per-call
+ * policy arguments to encode, send and parse. Policies are few and change rarely, so Redis holds a handful
+ * of scripts; `RedisScriptRunner` runs them by SHA and loads one on `NOSCRIPT`.
+ *
+ * Two code paths in each script:
+ * - `consume` for a policy without sliding-window tiers (the per-provider defaults: minute bucket, hour and
+ *   day windows) is straight-line code: tiers unrolled with their constants inlined, state in locals, no
+ *   closure or table but the reply (in Redis's Lua every allocation and global lookup shows in the µs).
+ * - everything else (status, penalty/reward, simulation, sliding logs, a changed policy) runs the generic
+ *   body, a loop over the tiers.
+ *
+ * Layout (the hash tag `{key}` keeps a key's data in one cluster slot):
+ * - `<prefix>{<key>}`: ONE string holding every tier of the key: a header (the policy's tier specs,
+ *   `name kind limit period refill|…`, then `\n`) followed by `2n + 2` little-endian doubles packed with
+ *   Redis's bundled `struct` library: `a_i, b_i` per tier (the two numbers of `TierState`), `seq` (the
+ *   sequence number of sliding-log members) and `exp` (the caller-clock time up to which the key's Redis
+ *   expiry is known to reach). Doubles are exact: no decimal formatting, no parsing.
+ *   A check is one `GET` and one write: a new key is `SET … PX`; an existing key is patched in place with
+ *   `SETRANGE` over the doubles (header and expiry untouched), and `PEXPIRE` runs only when the state must
+ *   outlive `exp` (the new expiry gets ttl/8 of slack, so a draining bucket does not re-expire on every call).
+ *   `ttl` = time until every tier is full again; a key back to its fresh state is deleted, so Redis memory
+ *   follows active keys. A stored header equal to the script's is the fast path; a different one means the
+ *   policy changed: the old specs are parsed and the state carried over by tier name exactly as
+ *   `TierState.migrate` does in memory.
+ * - `<prefix>{<key>}:<tier>`: a sorted set per sliding-window tier only (score = time, member =
+ *   `cost:seq`), expiring with the key. Expired members are removed with `ZREMRANGEBYSCORE` (amortised
+ *   O(1)); the whole log is read only for a refusal's `retryAfter` or a simulation. Sliding logs stay exact.
+ *
+ * Replies are flat arrays; a number that is an exact integer is returned as a Redis integer, anything else
+ * (fractional tokens) as a `%.17g` string, infinity as `inf`. `decodeNumber` reads both.
  *
  * Clock: `ARGV[2]` is the caller's `Clock` time in ms (default), or `server` to use Redis `TIME`. See the
- * module doc of `RedisBackend.ts` for why the caller's clock is the default.
+ * module doc of `RedisBackend.ts` for why the caller's clock is the default. Key expiries run on Redis's
+ * clock and are only a memory bound, never a decision input.
  *
- * Reuses Effect's `Redis.script` descriptor; `Redis.eval` loads it with `SCRIPT LOAD`, runs it with
- * `EVALSHA` and reloads it on `NOSCRIPT` (Effect's Redis service already does this).
+ * Hand-rolled (Effect's RateLimiter script is single-tier): the whole script. Uses Redis's bundled Lua
+ * libraries only (`struct`).
  */
-import { Redis } from "effect/persistence"
+import { type CompiledPolicy, TierKind } from "./RateLimitPolicy.ts"
+import { GENERIC_BODY } from "./RedisScriptBody.ts"
+import { type LuaScript, luaScript } from "./RedisScriptRunner.ts"
 
-export const LUA = `
-local op = ARGV[1]
-local now = tonumber(ARGV[2])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-local cost = tonumber(ARGV[3])
-local n = tonumber(ARGV[4])
-local EPS = 1e-9
-local INF = math.huge
-local hkey = KEYS[1]
 
-local function fmt(x)
-  if x == INF then return 'inf' end
-  return string.format('%.17g', x)
-end
-local function ceilms(x)
-  if x <= 0 then return 0 end
-  return math.ceil(x - 1e-6)
-end
+/** The header stored in front of a key's packed state: the policy's tier specs (names match `[A-Za-z0-9_./:-]+`). */
+export const policyHeader = (policy: CompiledPolicy): string =>
+  policy.tiers.map((t) => `${t.name} ${t.kind} ${t.limit} ${t.periodMs} ${t.refillTokens}`).join("|") + "\n"
 
-local fields = {}
-for i = 1, n do
-  local name = ARGV[4 + (i - 1) * 5 + 2]
-  fields[#fields + 1] = name .. ':a'
-  fields[#fields + 1] = name .. ':b'
-end
-fields[#fields + 1] = 's'
-local vals = redis.call('HMGET', hkey, unpack(fields))
-local seq = tonumber(vals[2 * n + 1]) or 0
+/** Exact Lua literal of a finite number (JS's shortest round-trip form; Lua reads it with `strtod`). */
+const lit = (x: number): string => String(x)
 
-local tiers = {}
-local zi = 2
-for i = 1, n do
-  local base = 4 + (i - 1) * 5
-  local t = { kind = tonumber(ARGV[base + 1]), name = ARGV[base + 2], limit = tonumber(ARGV[base + 3]),
-    period = tonumber(ARGV[base + 4]), refill = tonumber(ARGV[base + 5]) }
-  local a = tonumber(vals[2 * i - 1])
-  local b = tonumber(vals[2 * i])
-  if a == nil or b == nil then
-    if t.kind == 0 then a = t.limit; b = now
-    elseif t.kind == 1 then a = t.limit; b = math.floor(now / t.period)
-    elseif t.kind == 2 then a = math.floor(now / t.period); b = 0
-    else a = 0; b = 0 end
-  end
-  if t.kind == 3 then t.zkey = KEYS[zi]; zi = zi + 1 end
-  t.a = a
-  t.b = b
-  tiers[i] = t
-end
+/**
+ * The straight-line `consume` of a policy without sliding-window tiers: tiers unrolled with their constants
+ * inlined, state in locals, no closures or tables but the reply. It runs the same arithmetic as the generic
+ * body (and `TierState.ts`), in the same order. A stored header that differs from the script's (the policy
+ * changed) falls through to the generic body, which migrates the state.
+ */
+const fastConsume = (policy: CompiledPolicy, header: string): string => {
+  const a = (i: number) => `a${i}`
+  const b = (i: number) => `b${i}`
+  const state = policy.tiers.flatMap((_, i) => [a(i), b(i)]).concat("seq", "exp").join(", ")
+  // fmt / ceilms of the generic body, inlined (a closure per call is a measurable cost in Redis's Lua)
+  const num = (x: string) => `((${x} == floor(${x}) and ${x} < 9007199254740992 and ${x}) or string.format('%.17g', ${x}))`
+  const ceilms = (target: string, x: string) => `if ${x} <= 0 then ${target} = 0 else ${target} = ceil(${x} - 1e-6) end`
+  const lines: Array<string> = [
+    "if ARGV[1] == 'consume' then",
+    "local floor, ceil, max = math.floor, math.ceil, math.max",
+    "local now = tonumber(ARGV[2])",
+    "if not now then local t = redis.call('TIME'); now = tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000) end",
+    "local cost = tonumber(ARGV[3])",
+    "local key = KEYS[1]",
+    `local ${state}`,
+    "local raw = redis.pcall('GET', key)",
+    "local ok = true",
+    `if type(raw) == 'string' and string.find(raw, SIG, 1, true) == 1 then`,
+    `${state} = struct.unpack(FMT, raw, ${header.length + 1})`,
+    "elseif raw == false then",
+    "seq = 0; exp = 0"
+  ]
+  policy.tiers.forEach((t, i) => {
+    if (t.kind === TierKind.BucketContinuous) lines.push(`${a(i)} = ${lit(t.limit)}; ${b(i)} = now`)
+    else if (t.kind === TierKind.BucketInterval) lines.push(`${a(i)} = ${lit(t.limit)}; ${b(i)} = floor(now / ${lit(t.periodMs)})`)
+    else lines.push(`${a(i)} = floor(now / ${lit(t.periodMs)}); ${b(i)} = 0`)
+  })
+  lines.push("else ok = false end", "if ok then", "local due = now", "local binding = 0", "local at, w")
+  policy.tiers.forEach((t, i) => {
+    const [A, B, L, P, R] = [a(i), b(i), lit(t.limit), lit(t.periodMs), lit(t.refillTokens)]
+    if (t.kind === TierKind.BucketContinuous) {
+      lines.push(
+        `if now > ${B} then local tok = ${A} + (now - ${B}) * ${R} / ${P}; if tok > ${L} then tok = ${L} end; ${A} = tok; ${B} = now end`,
+        `if cost > ${L} + 1e-9 then at = math.huge elseif ${A} + 1e-9 >= cost then at = now else w = (cost - ${A}) * ${P} / ${R}; ${ceilms("at", "w")}; at = now + at end`
+      )
+    } else if (t.kind === TierKind.BucketInterval) {
+      lines.push(
+        `do local tick = floor(now / ${P}); if tick > ${B} then local tok = ${A} + (tick - ${B}) * ${R}; if tok > ${L} then tok = ${L} end; ${A} = tok; ${B} = tick end end`,
+        `if cost > ${L} + 1e-9 then at = math.huge elseif ${A} + 1e-9 >= cost then at = now else at = (${B} + ceil((cost - ${A}) / ${R} - 1e-9)) * ${P} end`
+      )
+    } else {
+      lines.push(
+        `do local idx = floor(now / ${P}); if idx ~= ${A} then ${A} = idx; ${B} = 0 end end`,
+        `if cost > ${L} + 1e-9 then at = math.huge elseif ${B} + cost <= ${L} + 1e-9 then at = now else at = (${A} + 1) * ${P} end`
+      )
+    }
+    lines.push(`if at > due then due = at; binding = ${i + 1} end`)
+  })
+  const save: Array<string> = ["local ttl = 0", "local r"]
+  policy.tiers.forEach((t, i) => {
+    const [A, B, L, P, R] = [a(i), b(i), lit(t.limit), lit(t.periodMs), lit(t.refillTokens)]
+    if (t.kind === TierKind.BucketContinuous) save.push(`r = ${L} - ${A}; if r <= 1e-9 then r = 0 else w = r * ${P} / ${R}; ${ceilms("r", "w")} end`)
+    else if (t.kind === TierKind.BucketInterval) save.push(`r = ${L} - ${A}; if r <= 1e-9 then r = 0 else r = (${B} + ceil(r / ${R} - 1e-9)) * ${P} - now end`)
+    else save.push(`if ${B} > 0 then r = (${A} + 1) * ${P} - now else r = 0 end`)
+    save.push("if r > ttl then ttl = r end")
+  })
+  // Write-back: an existing key is patched in place (SETRANGE over the doubles; the header and the key's
+  // expiry stay), and PEXPIRE runs only when the state must outlive the expiry already set (`exp`, kept
+  // with ttl/8 of slack); a new key is one SET … PX. Both are measurably cheaper than SET … PX every call.
+  save.push(
+    "if ttl <= 0 then",
+    "if raw then redis.call('DEL', key) end",
+    "elseif raw then",
+    "if now + ttl > exp then",
+    `w = ttl + ttl / 8; ${ceilms("w", "w")}; exp = now + w`,
+    "redis.call('PEXPIRE', key, max(1, w))",
+    "end",
+    `redis.call('SETRANGE', key, ${header.length}, struct.pack(FMT, ${state}))`,
+    "else",
+    `w = ttl + ttl / 8; ${ceilms("w", "w")}; exp = now + w`,
+    `redis.call('SET', key, struct.pack(FMT_KEYED, SIG, ${state}), 'PX', max(1, w))`,
+    "end"
+  )
+  lines.push(
+    "if binding > 0 then",
+    "if raw then", ...save, "end",
+    "if due == math.huge then return { 0, binding - 1, 'inf' } end",
+    `return { 0, binding - 1, ${num("(due - now)")} }`,
+    "end"
+  )
+  policy.tiers.forEach((t, i) => {
+    if (t.kind === TierKind.FixedWindow) lines.push(`${b(i)} = ${b(i)} + cost`)
+    else lines.push(`do local left = ${a(i)} - cost; if left > 0 then ${a(i)} = left else ${a(i)} = 0 end end`)
+  })
+  lines.push(...save)
+  const remaining = policy.tiers.map((t, i) =>
+    t.kind === TierKind.FixedWindow ? `max(0, ${lit(t.limit)} - ${b(i)})` : a(i)
+  )
+  lines.push(
+    ...remaining.map((x, i) => `local q${i} = ${x}`),
+    `return { 1, ${num("ttl")}, ${remaining.map((_, i) => num(`q${i}`)).join(", ")} }`,
+    "end",
+    "end"
+  )
+  return lines.join("\n") + "\n"
+}
 
-local function loadLog(t)
-  local r = redis.call('ZRANGE', t.zkey, 0, -1, 'WITHSCORES')
-  t.times = {}
-  t.costs = {}
-  t.head = 1
-  for j = 1, #r, 2 do
-    t.costs[#t.costs + 1] = tonumber(string.match(r[j], '^([^:]+)'))
-    t.times[#t.times + 1] = tonumber(r[j + 1])
-  end
-end
+/** The Lua source of `policy`'s script: its constants, the generic body, and the unrolled `consume` fast path. */
+export const luaFor = (policy: CompiledPolicy): string => {
+  const tiers = policy.tiers
+  const list = (f: (i: number) => string | number) => `{${tiers.map((_, i) => String(f(i))).join(", ")}}`
+  let zk = 1
+  const header = policyHeader(policy)
+  const constants = [
+    `local SIG = '${header.replace("\n", "\\n")}'`,
+    `local SIGLEN = ${header.length}`,
+    `local FMT = '<${"d".repeat(2 * tiers.length + 2)}'`,
+    `local FMT_KEYED = '<c${header.length}${"d".repeat(2 * tiers.length + 2)}'`
+  ].join("\n")
+  const tables = [
+    `local N = ${tiers.length}`,
+    `local KIND = ${list((i) => tiers[i]?.kind ?? 0)}`,
+    `local LIM = ${list((i) => lit(tiers[i]?.limit ?? 0))}`,
+    `local PER = ${list((i) => lit(tiers[i]?.periodMs ?? 1))}`,
+    `local REF = ${list((i) => lit(tiers[i]?.refillTokens ?? 0))}`,
+    `local NAME = ${list((i) => `'${tiers[i]?.name ?? ""}'`)}`,
+    `local ZK = ${list((i) => (tiers[i]?.kind === TierKind.SlidingWindow ? ++zk : "false"))}`,
+    "local function fmt(x)",
+    "  if x == math.huge then return 'inf' end",
+    "  if x == math.floor(x) and x > -9007199254740992 and x < 9007199254740992 then return x end",
+    "  return string.format('%.17g', x)",
+    "end",
+    "local function ceilms(x)",
+    "  if x <= 0 then return 0 end",
+    "  return math.ceil(x - 1e-6)",
+    "end"
+  ].join("\n")
+  // the fast path (policies without sliding tiers) returns before any table or closure is created
+  const fast = tiers.some((t) => t.kind === TierKind.SlidingWindow) ? "" : fastConsume(policy, header)
+  return `${constants}\n${fast}${tables}${GENERIC_BODY}`
+}
 
-local function refill(t, at)
-  if t.kind == 0 then
-    if at > t.b then
-      local tok = t.a + (at - t.b) * t.refill / t.period
-      if tok > t.limit then tok = t.limit end
-      t.a = tok
-      t.b = at
-    end
-  elseif t.kind == 1 then
-    local tick = math.floor(at / t.period)
-    if tick > t.b then
-      local tok = t.a + (tick - t.b) * t.refill
-      if tok > t.limit then tok = t.limit end
-      t.a = tok
-      t.b = tick
-    end
-  elseif t.kind == 2 then
-    local idx = math.floor(at / t.period)
-    if idx ~= t.a then t.a = idx; t.b = 0 end
-  else
-    local cutoff = at - t.period
-    if t.times then
-      while t.head <= #t.times and t.times[t.head] <= cutoff do
-        t.a = t.a - t.costs[t.head]
-        t.head = t.head + 1
-      end
-      if t.head > #t.times or t.a < EPS then t.a = 0 end
-    elseif t.a > 0 then
-      local old = redis.call('ZRANGEBYSCORE', t.zkey, '-inf', cutoff)
-      if #old > 0 then
-        local removed = 0
-        for _, m in ipairs(old) do removed = removed + tonumber(string.match(m, '^([^:]+)')) end
-        redis.call('ZREMRANGEBYSCORE', t.zkey, '-inf', cutoff)
-        t.a = t.a - removed
-        if t.a < EPS or redis.call('ZCARD', t.zkey) == 0 then t.a = 0 end
-      end
-    end
-  end
-end
+const scripts = new WeakMap<CompiledPolicy, LuaScript>()
 
-local function admitAt(t, c, at)
-  if c > t.limit + EPS then return INF end
-  if t.kind == 0 then
-    if t.a + EPS >= c then return at end
-    return at + ceilms((c - t.a) * t.period / t.refill)
-  elseif t.kind == 1 then
-    if t.a + EPS >= c then return at end
-    local ticks = math.ceil((c - t.a) / t.refill - EPS)
-    return (t.b + ticks) * t.period
-  elseif t.kind == 2 then
-    if t.b + c <= t.limit + EPS then return at end
-    return (t.a + 1) * t.period
-  else
-    if t.a + c <= t.limit + EPS then return at end
-    if not t.times then loadLog(t) end
-    local freed = 0
-    for j = t.head, #t.times do
-      freed = freed + t.costs[j]
-      if t.a - freed + c <= t.limit + EPS then return t.times[j] + t.period end
-    end
-    return at
-  end
-end
+/** The script of `policy` (source and SHA-1 built once per compiled policy). */
+export const scriptFor = (policy: CompiledPolicy): LuaScript => {
+  let script = scripts.get(policy)
+  if (script === undefined) {
+    script = luaScript(luaFor(policy))
+    scripts.set(policy, script)
+  }
+  return script
+}
 
-local function consume(t, c, at, real)
-  if t.kind == 0 or t.kind == 1 then
-    local left = t.a - c
-    if left > 0 then t.a = left else t.a = 0 end
-  elseif t.kind == 2 then
-    t.b = t.b + c
-  else
-    t.a = t.a + c
-    if real then
-      seq = seq + 1
-      redis.call('ZADD', t.zkey, at, fmt(c) .. ':' .. seq)
-      redis.call('PEXPIRE', t.zkey, math.max(1, ceilms(t.period)))
-      t.newest = at
-    else
-      t.times[#t.times + 1] = at
-      t.costs[#t.costs + 1] = c
-    end
-  end
-end
+/** A trivial script, run through the same runner (the `floor.redis-evalsha` benchmark baseline). */
+export const trivialScript: LuaScript = luaScript("return 1")
 
-local function remaining(t)
-  if t.kind == 0 or t.kind == 1 then return t.a end
-  if t.kind == 2 then return math.max(0, t.limit - t.b) end
-  return math.max(0, t.limit - t.a)
-end
-
-local function resetAfter(t)
-  if t.kind == 0 then
-    local missing = t.limit - t.a
-    if missing <= EPS then return 0 end
-    return ceilms(missing * t.period / t.refill)
-  elseif t.kind == 1 then
-    local missing = t.limit - t.a
-    if missing <= EPS then return 0 end
-    return (t.b + math.ceil(missing / t.refill - EPS)) * t.period - now
-  elseif t.kind == 2 then
-    if t.b > 0 then return (t.a + 1) * t.period - now end
-    return 0
-  else
-    local newest = t.newest
-    if newest == nil and t.a > 0 then
-      local r = redis.call('ZREVRANGE', t.zkey, 0, 0, 'WITHSCORES')
-      if #r == 2 then newest = tonumber(r[2]) end
-    end
-    if newest == nil then return 0 end
-    return math.max(0, newest + t.period - now)
-  end
-end
-
-local function save()
-  local ttl = 0
-  local args = {}
-  for i = 1, n do
-    local t = tiers[i]
-    local r = resetAfter(t)
-    if r > ttl then ttl = r end
-    args[#args + 1] = t.name .. ':a'
-    args[#args + 1] = fmt(t.a)
-    args[#args + 1] = t.name .. ':b'
-    args[#args + 1] = fmt(t.b)
-  end
-  if ttl <= 0 then
-    redis.call('DEL', hkey)
-    return 0
-  end
-  args[#args + 1] = 's'
-  args[#args + 1] = seq
-  redis.call('HSET', hkey, unpack(args))
-  redis.call('PEXPIRE', hkey, math.max(1, ceilms(ttl)))
-  return ttl
-end
-
-for i = 1, n do refill(tiers[i], now) end
-
-if op == 'consume' then
-  local due = now
-  local binding = 0
-  for i = 1, n do
-    local at = admitAt(tiers[i], cost, now)
-    if at > due then due = at; binding = i end
-  end
-  if binding > 0 then
-    save()
-    return { 0, binding - 1, fmt(due - now) }
-  end
-  for i = 1, n do consume(tiers[i], cost, now, true) end
-  local out = { 1, fmt(save()) }
-  for i = 1, n do out[#out + 1] = fmt(remaining(tiers[i])) end
-  return out
-elseif op == 'status' then
-  local due = now
-  for i = 1, n do
-    local at = admitAt(tiers[i], 1, now)
-    if at > due then due = at end
-  end
-  local out = { fmt(due - now) }
-  for i = 1, n do
-    out[#out + 1] = fmt(remaining(tiers[i]))
-    out[#out + 1] = fmt(resetAfter(tiers[i]))
-  end
-  save()
-  return out
-elseif op == 'adjust' then
-  for i = 1, n do
-    local t = tiers[i]
-    if t.kind == 0 or t.kind == 1 then
-      t.a = math.min(t.limit, math.max(0, t.a - cost))
-    elseif t.kind == 2 then
-      t.b = math.max(0, t.b + cost)
-    elseif cost > 0 then
-      consume(t, cost, now, true)
-    else
-      local left = -cost
-      local r = redis.call('ZREVRANGE', t.zkey, 0, -1, 'WITHSCORES')
-      for j = 1, #r, 2 do
-        if left <= EPS then break end
-        local m = r[j]
-        local c = tonumber(string.match(m, '^([^:]+)'))
-        redis.call('ZREM', t.zkey, m)
-        if c <= left + EPS then
-          left = left - c
-          t.a = t.a - c
-        else
-          seq = seq + 1
-          redis.call('ZADD', t.zkey, r[j + 1], fmt(c - left) .. ':' .. seq)
-          t.a = t.a - left
-          left = 0
-        end
-      end
-      if t.a < EPS then t.a = 0 end
-    end
-  end
-  save()
-  return { 1 }
-elseif op == 'simulate' then
-  save()
-  for i = 1, n do
-    if tiers[i].kind == 3 then loadLog(tiers[i]) end
-  end
-  local at = now
-  local binding = 0
-  for k = 5 + 5 * n, #ARGV do
-    local c = tonumber(ARGV[k])
-    for i = 1, n do refill(tiers[i], at) end
-    local due = at
-    for i = 1, n do
-      local x = admitAt(tiers[i], c, at)
-      if x > due then due = x; binding = i - 1 end
-    end
-    if due == INF then return { binding, 'inf' } end
-    at = due
-    for i = 1, n do refill(tiers[i], at) end
-    for i = 1, n do consume(tiers[i], c, at, false) end
-  end
-  return { binding, fmt(at - now) }
-end
-return redis.error_reply('unknown op ' .. tostring(op))
-`
-
-/** The script descriptor: `(keys, args)`; the key count is the length of `keys`. */
-export const rateLimitScript = Redis.script(
-  (keys: ReadonlyArray<string>, args: ReadonlyArray<string>) => [...keys, ...args],
-  { lua: LUA, numberOfKeys: (keys: ReadonlyArray<string>) => keys.length }
-).withReturnType<ReadonlyArray<string | number>>()
-
-/** A trivial script through the same path (the `floor.redis-evalsha` benchmark baseline). */
-export const trivialScript = Redis.script(
-  (key: string) => [key],
-  { lua: "return 1", numberOfKeys: 1 }
-).withReturnType<number>()
-
-/** Parses a number formatted by the script (`inf` → Infinity). */
-export const parseNumber = (value: string | number | undefined): number =>
+/** Reads a number of a script reply: an integer reply, a `%.17g` string, or `inf`. */
+export const decodeNumber = (value: string | number | undefined): number =>
   typeof value === "number" ? value : value === "inf" ? Number.POSITIVE_INFINITY : Number(value)

@@ -7,7 +7,7 @@
  */
 import { NodeRedis } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, ManagedRuntime } from "effect"
+import { Effect, Exit, ManagedRuntime, Scope } from "effect"
 import * as fc from "fast-check"
 import { afterAll } from "vitest"
 import { createClient } from "redis"
@@ -101,7 +101,9 @@ describe("RateLimiter properties (memory)", () => {
 describeRedis("RateLimiter properties (redis)", () => {
   const prefix = uniquePrefix("rl-prop")
   const runtime = ManagedRuntime.make(NodeRedis.layer({ url: redisUrl }))
+  const scope = Effect.runSync(Scope.make())
   afterAll(async () => {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
     const client = createClient({ url: redisUrl })
     await client.connect()
     for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) if (keys.length > 0) await client.del(keys)
@@ -110,14 +112,52 @@ describeRedis("RateLimiter properties (redis)", () => {
   })
 
   it("the same properties hold through the Lua script", async () => {
-    const backend = await runtime.runPromise(makeRedisBackend(
+    const backend = await runtime.runPromise(Scope.provide(makeRedisBackend(
       { prefix, onStoreError: "failClosed", clock: "caller", storeTimeoutMs: 5_000, storeCooldownMs: 0 },
       { failure: () => Effect.void, success: Effect.void }
-    ))
+    ), scope))
     let n = 0
     await fc.assert(
       fc.asyncProperty(scenario(30), (s) => checkScenario(backend, (e) => runtime.runPromise(e), s, `k${n++}`)),
       { numRuns: 25 }
+    )
+  }, 30_000)
+
+  // Differential: the Redis answers (the unrolled fast path for policies without a sliding tier, the generic
+  // body otherwise) equal the memory store's, number for number, including fractional costs and refills.
+  it("Redis answers exactly like memory (fast path and generic script)", async () => {
+    const backend = await runtime.runPromise(Scope.provide(makeRedisBackend(
+      { prefix: `${prefix}diff:`, onStoreError: "failClosed", clock: "caller", storeTimeoutMs: 5_000, storeCooldownMs: 0 },
+      { failure: () => Effect.void, success: Effect.void }
+    ), scope))
+    let n = 0
+    await fc.assert(
+      fc.asyncProperty(
+        scenario(25),
+        fc.boolean(),
+        fc.array(fc.constantFrom(1, 0.5, 2.25), { minLength: 1, maxLength: 3 }),
+        async (s, sliding, costs) => {
+          const policy = await Effect.runPromise(decodePolicy("diff", {
+            tiers: [
+              { _tag: "TokenBucket", name: "bucket", capacity: s.capacity, refillTokens: s.refillTokens / 3, refillEvery: s.refillEvery, refill: s.interval ? "interval" : "continuous" },
+              { _tag: "FixedWindow", name: "fixed", limit: s.fixedLimit, window: s.fixedWindow },
+              ...(sliding ? [{ _tag: "SlidingWindow" as const, name: "sliding", limit: s.slidingLimit, window: s.slidingWindow }] : [])
+            ]
+          }))
+          const memory = makeMemoryBackend()
+          const key = `d${n++}`
+          let t = 1_000_000
+          for (let i = 0; i < s.arrivals.length; i++) {
+            const { gap } = s.arrivals[i] as { gap: number }
+            const cost = costs[i % costs.length] as number
+            t += gap
+            const [m, r] = [await Effect.runPromise(memory.consume(key, policy, cost, t)), await runtime.runPromise(backend.consume(key, policy, cost, t))]
+            const view = (d: typeof m) => d._tag === "Allowed" ? ["allowed", d.remainingList, d.resetAfterMillis] : ["refused", d.tierIndex, d.retryAfterMillis]
+            assert.deepStrictEqual(view(r), view(m), `arrival ${i} at ${t}, cost ${cost}`)
+          }
+        }
+      ),
+      { numRuns: 30 }
     )
   }, 30_000)
 })

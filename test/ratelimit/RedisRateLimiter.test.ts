@@ -8,7 +8,7 @@ import { NodeRedis } from "@effect/platform-node"
 import { assert, it } from "@effect/vitest"
 import { Effect, Layer, Stream, Fiber } from "effect"
 import { spawn, type ChildProcess } from "node:child_process"
-import { createServer } from "node:net"
+import { connect, createServer, type Socket } from "node:net"
 import { fileURLToPath } from "node:url"
 import { afterAll } from "vitest"
 import { createClient } from "redis"
@@ -53,6 +53,52 @@ const startRedisServer = async (port: number): Promise<ChildProcess> => {
     await new Promise((r) => setTimeout(r, 50))
   }
   throw new Error("redis-server did not start")
+}
+
+/**
+ * A TCP proxy in front of the test Redis that can be frozen: while frozen it forwards nothing in either
+ * direction (a hung server: the connection stays open, no reply comes); thawing forwards what was held back.
+ */
+const freezableProxy = async (): Promise<{ readonly url: string; freeze: () => void; thaw: () => void; close: () => Promise<void> }> => {
+  const upstream = new URL(redisUrl)
+  let frozen = false
+  const held: Array<() => void> = []
+  const sockets = new Set<Socket>()
+  const relay = (from: Socket, to: Socket) =>
+    from.on("data", (chunk) => {
+      if (frozen) held.push(() => to.write(chunk))
+      else to.write(chunk)
+    })
+  const server = createServer((client) => {
+    const server = connect(Number(upstream.port || 6379), upstream.hostname || "127.0.0.1")
+    for (const socket of [client, server]) {
+      sockets.add(socket)
+      socket.on("error", () => undefined)
+      socket.on("close", () => sockets.delete(socket))
+    }
+    relay(client, server)
+    relay(server, client)
+    client.on("close", () => server.destroy())
+    server.on("close", () => client.destroy())
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const address = server.address()
+  const port = typeof address === "object" && address !== null ? address.port : 0
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    freeze: () => {
+      frozen = true
+    },
+    thaw: () => {
+      frozen = false
+      for (const write of held.splice(0)) write()
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy()
+        server.close(() => resolve())
+      })
+  }
 }
 
 describeRedis("RateLimiter (redis)", () => {
@@ -149,4 +195,48 @@ describeRedis("RateLimiter (redis)", () => {
   killScenario("failOpen")
   killScenario("failClosed")
   killScenario("insurance")
+
+  it.live("hung connection (open, never answers): the store timeout fires, the policy holds, recovery is automatic", () =>
+    Effect.gen(function*() {
+      const proxy = yield* Effect.promise(freezableProxy)
+      const events: Array<RateLimiterEvent> = []
+      const program = Effect.gen(function*() {
+        const rl = yield* RateLimiter
+        assert.strictEqual((yield* rl.check("h")).degraded, undefined)
+        proxy.freeze()
+        const started = Date.now()
+        const first = yield* rl.check("h")
+        const waited = Date.now() - started
+        assert.strictEqual(first.degraded, "failOpen")
+        assert.isAtLeast(waited, 150) // the 200 ms store timeout (watchdog granularity: up to 1.25 x)
+        assert.isBelow(waited, 1_000)
+        const during = Date.now()
+        assert.strictEqual((yield* rl.check("h")).degraded, "failOpen") // cooling down: no new wait
+        assert.isBelow(Date.now() - during, 100)
+        const stats = yield* rl.stats
+        assert.strictEqual(stats.storeErrors, 2)
+        assert.strictEqual(stats.fallbacks.failOpen, 2)
+        const fallback = events.find((e) => e._tag === "StoreFallback")
+        assert.include(fallback?._tag === "StoreFallback" ? fallback.reason : "", "no reply within 200 ms")
+        proxy.thaw()
+        yield* Effect.sleep("250 millis") // past the cooldown
+        let recovered = false
+        for (let i = 0; i < 20 && !recovered; i++) {
+          const r = yield* rl.check("h2")
+          recovered = r.degraded === undefined
+          if (!recovered) yield* Effect.sleep("100 millis")
+        }
+        assert.isTrue(recovered)
+        assert.isTrue(events.some((e) => e._tag === "StoreRecovered"))
+      })
+      yield* program.pipe(
+        Effect.provide(layerAt({
+          onStoreError: "failOpen",
+          storeTimeout: "200 millis",
+          storeCooldown: "200 millis",
+          policies: { default: { tiers: [{ _tag: "FixedWindow", limit: 100, window: "1 hour" }] } }
+        }, { onEvent: (e) => events.push(e) }, proxy.url)),
+        Effect.ensuring(Effect.promise(() => proxy.close()))
+      )
+    }), 20_000)
 })
