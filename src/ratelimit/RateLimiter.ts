@@ -29,8 +29,10 @@
  * }).pipe(Effect.provide(RateLimiter.layerMemory()))
  * ```
  */
-import { Clock, Context, Deferred, Duration, Effect, Exit, Layer, Metric, PubSub, Schedule, Schema, type Scope, Stream } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Exit, Layer, Metric, Option, PubSub, Schedule, Schema, type Scope, Stream } from "effect"
 import type { Redis } from "effect/persistence"
+import { InlineEffect } from "../runtime/index.ts"
+import { Events, TelemetryHub } from "../telemetry/index.ts"
 import { AcquireQueue } from "./AcquireQueue.ts"
 import { supervise } from "./Background.ts"
 import { makeMemoryBackend } from "./MemoryBackend.ts"
@@ -51,6 +53,8 @@ const PolicyMapInput = Schema.Record(Schema.String, Schema.Unknown)
 
 /** Options of every RateLimiter layer (JSON-friendly; durations as ms or strings). */
 export const RateLimiterOptions = Schema.Struct({
+  /** the limiter's name in telemetry events (`limiter` metadata); default `"rate-limiter"` */
+  name: Schema.optionalKey(Schema.String.check(Schema.isMinLength(1))),
   /** named policies; default: `providerDefaults` (which include `default`) */
   policies: Schema.optionalKey(PolicyMapInput),
   /** policy used when a check names none and the key has no known provider scope; default `"default"` */
@@ -163,6 +167,7 @@ const fallbackCounter = Metric.counter("troupe_ratelimit_store_fallbacks_total",
 })
 
 interface Config {
+  readonly name: string
   readonly maxKeyLength: number
   readonly sweepIntervalMs: number
   readonly hooks: RateLimiterHooks
@@ -179,6 +184,7 @@ const makeRegistry = (options: typeof RateLimiterOptions.Type) =>
   })
 
 const configOf = (options: typeof RateLimiterOptions.Type, hooks: RateLimiterHooks): Config => ({
+  name: options.name ?? "rate-limiter",
   maxKeyLength: options.maxKeyLength ?? MAX_KEY_LENGTH,
   sweepIntervalMs: options.sweepInterval === undefined ? 60_000 : Duration.toMillis(options.sweepInterval),
   hooks
@@ -249,8 +255,17 @@ const makeService = <R>(
 
     const backend = yield* makeBackend(reporter)
 
+    // `troupe.rate_limiter.limited` for a TelemetryHub in the context (see the catalogue): every refusal of a
+    // check and every acquire rejected up front goes through `makeLimited`.
+    const hub = yield* Effect.serviceOption(TelemetryHub)
+    const emitLimited = Option.isSome(hub) ? hub.value.emitUnsafe : undefined
     const makeLimited = (key: string, policy: CompiledPolicy, cost: number, refusal: Refusal): RateLimited => {
       const tier = policy.tiers[refusal.tierIndex] ?? policy.tiers[0]
+      emitLimited?.(Events.rateLimited, { count: 1, retry_after: refusal.retryAfterMillis }, {
+        limiter: config.name,
+        policy: policy.name,
+        tier: tier?.name ?? ""
+      })
       return new RateLimited({
         key,
         policy: policy.name,
@@ -285,8 +300,13 @@ const makeService = <R>(
     const decideSync = backend.decideSync
     const memory = backend.memory
 
+    // `check(key)` without options completes synchronously under `yield*` when the backend decides at once (the
+    // memory store): see `InlineEffect`. With options, or for a store round trip, it is an ordinary effect.
     const check = (key: string, options?: CheckOptions): Effect.Effect<Allowed, CheckError> =>
-      Effect.suspend((): Effect.Effect<Allowed, CheckError> => {
+      options === undefined ? InlineEffect.inline(checkNow, key) : Effect.suspend(() => checkWith(key, options))
+    const checkNow = (key: string): Effect.Effect<Allowed, CheckError> => checkWith(key, undefined)
+    const checkWith = (key: string, options: CheckOptions | undefined): Effect.Effect<Allowed, CheckError> =>
+      ((): Effect.Effect<Allowed, CheckError> => {
         const cost = options === undefined || options.cost === undefined ? 1 : options.cost
         const bad = invalidKey(key) ?? (cost === 1 ? undefined : invalidAmount("cost", cost))
         if (bad !== undefined) return Exit.fail(bad)
@@ -317,7 +337,7 @@ const makeService = <R>(
           n.limited++
           return Exit.fail(makeLimited(key, policy, cost, decision))
         })
-      })
+      })()
 
     const acquire = (key: string, options?: AcquireOptions): Effect.Effect<Allowed, CheckError> =>
       Effect.suspend((): Effect.Effect<Allowed, CheckError> => {

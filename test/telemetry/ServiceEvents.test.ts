@@ -8,6 +8,7 @@ import { Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { Cache } from "../../src/cache/index.ts"
 import { ConfigStore } from "../../src/config/index.ts"
+import { RateLimiter } from "../../src/ratelimit/index.ts"
 import { TelemetryHub, type TelemetryEvent } from "../../src/telemetry/index.ts"
 import { storeLayer } from "../config/support.ts"
 
@@ -51,4 +52,22 @@ describe("service events through the hub", () => {
       assert.include(dump, "providers.openai.timeout")
       assert.notInclude(dump, "SECRET")
     }).pipe(Effect.provide(storeLayer().pipe(Layer.provideMerge(TelemetryHub.layer)))))
+})
+
+describe("rate limiter events through the hub", () => {
+  it.effect("a refused check emits troupe.rate_limiter.limited with retry_after and the policy", () =>
+    Effect.gen(function*() {
+      const seen = yield* record(["troupe", "rate_limiter"])
+      const limiter = yield* RateLimiter
+      yield* limiter.check("user:1")
+      const refused = yield* Effect.flip(limiter.check("user:1"))
+      assert.strictEqual(refused._tag, "RateLimited")
+      assert.deepStrictEqual(seen.map((e) => [e.name.join("."), e.measurements, e.metadata]), [
+        ["troupe.rate_limiter.limited", { count: 1, retry_after: 60_000 }, { limiter: "api", policy: "tight", tier: "minute" }]
+      ])
+    }).pipe(Effect.provide(RateLimiter.layerMemory({
+      name: "api",
+      defaultPolicy: "tight",
+      policies: { tight: { tiers: [{ _tag: "FixedWindow", name: "minute", limit: 1, window: "1 minute" }] } }
+    }).pipe(Layer.provideMerge(TelemetryHub.layer)))))
 })
