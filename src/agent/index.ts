@@ -1,12 +1,13 @@
 /**
  * troupe's agents: the Jido model (agentjido/jido, jido_action, jido_signal) on troupe's runtime — actions,
  * tools, CloudEvents signals, a pattern router and a bus, pure agents with typed directives, and the
- * AgentServer that runs each agent as a supervised actor.
+ * AgentServer that runs each agent as a supervised actor; and the tool-using agent loop (ReAct) over any model client.
  */
 export * as Action from "./Action.ts"
 export * as ActionRunner from "./ActionRunner.ts"
 export * as Agent from "./Agent.ts"
 export * from "./AgentError.ts"
+export * as AgentLoop from "./AgentLoop.ts"
 export * as AgentServer from "./AgentServer.ts"
 export * as Bus from "./Bus.ts"
 export * as Directive from "./Directive.ts"

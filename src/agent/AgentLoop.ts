@@ -1,0 +1,366 @@
+/**
+ * The agent loop (ReAct): call the model with the conversation and the tools; when it answers with tool calls, run
+ * them as actions, append the assistant turn and the tool results, and call it again — until it answers without
+ * tool calls or the step budget (`maxSteps`, default 8) is spent. `run` returns the answer, the transcript, the tool
+ * events and the summed usage; `runStream` emits `AgentLoopEvent`s (text deltas, tool calls started / finished,
+ * step boundaries, a final `Finished`) as they happen.
+ *
+ * Mirrors the ReAct agents of LangGraph (`create_react_agent`: model node ⇄ tool node, `recursion_limit`) and the
+ * Vercel AI SDK (`generateText` / `streamText` with `maxSteps`): tools of the last step still run (so the transcript
+ * never holds a tool call without its result), and running out of steps is an outcome (`stopReason: "max-steps"`),
+ * not a failure. Like Jido, every tool call is an action run through the `ToolRunner`: decoded against its Schema,
+ * checked against the allow/deny policy, supervised, under a timeout and a concurrency limit, and a bad call (unknown
+ * tool, denied tool, bad JSON, bad params, a failing, crashing or slow action) becomes a tool error message the model
+ * sees and can recover from.
+ *
+ * The model is a value (`ModelClient`): a bare `LlmProvider`, the pipeline's `Llm`, or anything with the same
+ * `generate` / `stream` shape, with any error type (which the loop passes through). With a `conversationId` the loop
+ * loads the history from `ConversationMemory` (from the options, else from the context) and appends this run's
+ * messages once the run ends (answered or out of steps). When a `TelemetryHub` is in the context, each call of a
+ * known tool is tracked with `trackToolExecution` (the ToolRunner itself emits nothing, so nothing is emitted twice).
+ *
+ * Each run owns a fresh `ToolRunner` (its `DynamicSupervisor`) in a scope of its own: interrupting the run — or
+ * dropping the stream — interrupts the in-flight model call and shuts the supervisor down, stopping running tools
+ * (their finalizers run). Reuses Effect (`Stream.callback` for the event stream, `Effect.forEach` for the parallel
+ * calls, `Clock` for durations); the loop itself is hand-rolled because effect/ai's `LanguageModel` runs tools
+ * itself, without troupe's supervision, policy or events.
+ */
+import { Clock, Effect, Option, Queue, type Scope, Stream } from "effect"
+import type {
+  Finish,
+  LlmMessage,
+  LlmRequest,
+  LlmResponse,
+  LlmStreamPart,
+  ToolCall as LlmToolCall,
+  ToolDefinition as LlmToolDefinition,
+  Usage
+} from "../llm/index.ts"
+import { makeUsage } from "../llm/index.ts"
+import { ConversationMemory, type ConversationMemoryShape } from "../memory/index.ts"
+import { TelemetryHub } from "../telemetry/index.ts"
+import { InvalidAgentOptions } from "./AgentError.ts"
+import type { AgentLoopEvent, AgentLoopResult, StopReason, ToolCallFinished } from "./AgentLoopEvent.ts"
+import {
+  type AgentLoopConfig,
+  type AgentLoopError,
+  type AgentLoopInput,
+  type Checked,
+  checkConfig,
+  checkInput,
+  DEFAULT_MAX_STEPS
+} from "./AgentLoopOptions.ts"
+import * as ToolRunner from "./ToolRunner.ts"
+
+export type * from "./AgentLoopEvent.ts"
+export type { AgentLoopConfig, AgentLoopError, AgentLoopInput, ModelClient } from "./AgentLoopOptions.ts"
+export { DEFAULT_MAX_STEPS } from "./AgentLoopOptions.ts"
+
+/** A configured loop (see `make`). */
+export interface AgentLoop<E> {
+  readonly run: (input: string | AgentLoopInput) => Effect.Effect<AgentLoopResult, E | AgentLoopError>
+  readonly runStream: (input: string | AgentLoopInput) => Stream.Stream<AgentLoopEvent, E | AgentLoopError>
+}
+
+const ZERO: Usage = makeUsage(0, 0)
+
+const addUsage = (a: Usage, b: Usage): Usage => {
+  const cached = (a.cachedInputTokens ?? 0) + (b.cachedInputTokens ?? 0)
+  return makeUsage(a.inputTokens + b.inputTokens, a.outputTokens + b.outputTokens, cached)
+}
+
+/**
+ * Trimming (the last N messages) can cut an exchange: tool results whose assistant turn was trimmed would be
+ * rejected by providers, so leading `tool` messages are dropped.
+ */
+const withoutOrphanResults = (history: ReadonlyArray<LlmMessage>): ReadonlyArray<LlmMessage> => {
+  let first = 0
+  while (first < history.length && history[first]?.role === "tool") first++
+  return first === 0 ? history : history.slice(first)
+}
+
+/** The text the model gets back for a tool result. */
+const toolMessage = (call: LlmToolCall, result: ToolRunner.ToolResult): LlmMessage => {
+  if (result._tag === "ToolSuccess") {
+    const output = result.output
+    const content = typeof output === "string" ? output : JSON.stringify(output) ?? "null"
+    return { role: "tool", toolCallId: call.id, name: call.name, content }
+  }
+  return { role: "tool", toolCallId: call.id, name: call.name, content: JSON.stringify({ error: result.error }), isError: true }
+}
+
+/** Folds a streamed answer, emitting its text deltas. */
+const streamStep = <E>(
+  parts: Stream.Stream<LlmStreamPart, E>,
+  step: number,
+  model: string,
+  emit: (event: AgentLoopEvent) => Effect.Effect<void>
+): Effect.Effect<LlmResponse, E> =>
+  Effect.suspend(() => {
+    let text = ""
+    const calls: Array<{ readonly index: number; readonly call: LlmToolCall }> = []
+    let finish: Finish | undefined
+    return Stream.runForEach(parts, (part) => {
+      switch (part._tag) {
+        case "TextDelta":
+          text += part.delta
+          return part.delta === "" ? Effect.void : emit({ _tag: "TextDelta", step, delta: part.delta })
+        case "ToolCall":
+          calls.push({ index: part.index, call: part.toolCall })
+          return Effect.void
+        case "Finish":
+          finish = part
+          return Effect.void
+        default:
+          return Effect.void
+      }
+    }).pipe(Effect.map((): LlmResponse => ({
+      // a stream that ended without its `Finish` part still counts: what arrived, with no usage
+      ...(finish?.id !== undefined ? { id: finish.id } : {}),
+      provider: finish?.provider ?? "unknown",
+      model: finish?.model ?? model,
+      text,
+      toolCalls: calls.sort((a, b) => a.index - b.index).map((c) => c.call),
+      finishReason: finish?.finishReason ?? "other",
+      usage: finish?.usage ?? ZERO
+    })))
+  })
+
+/** One run of the loop; `emit` receives the events (a no-op for `run`). */
+const loop = <E, O>(
+  config: Checked<E, O>,
+  input: AgentLoopInput,
+  mode: "generate" | "stream",
+  emit: (event: AgentLoopEvent) => Effect.Effect<void>
+): Effect.Effect<AgentLoopResult, E | AgentLoopError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const maxSteps = input.maxSteps ?? config.maxSteps ?? DEFAULT_MAX_STEPS
+    const conversationId = input.conversationId
+    let memory: ConversationMemoryShape | undefined = config.memory
+    if (conversationId !== undefined && memory === undefined) {
+      const fromContext = yield* Effect.serviceOption(ConversationMemory)
+      if (Option.isNone(fromContext)) {
+        return yield* new InvalidAgentOptions({
+          subject: "agent loop input",
+          path: "conversationId",
+          detail: "a conversation id needs a ConversationMemory (in the options or the context)"
+        })
+      }
+      memory = fromContext.value
+    }
+    const history = memory !== undefined && conversationId !== undefined
+      ? withoutOrphanResults(yield* memory.messages(conversationId))
+      : []
+    const newMessages: Array<LlmMessage> = typeof input.input === "string"
+      ? [{ role: "user", content: input.input }]
+      : [...input.input]
+
+    const runner = yield* ToolRunner.make({
+      tools: config.tools,
+      name: config.agent === undefined ? "agent-loop" : `agent-loop:${config.agent}`,
+      ...(config.policy !== undefined ? { policy: config.policy } : {}),
+      ...(config.concurrency !== undefined ? { concurrency: config.concurrency } : {}),
+      ...(config.toolTimeout !== undefined ? { timeout: config.toolTimeout } : {})
+    })
+    const known = new Set(config.tools.map((t) => t.name as string))
+    const offered: ReadonlyArray<LlmToolDefinition> = runner.definitions.map((d) => ({
+      name: d.name,
+      description: d.description,
+      parameters: d.parameters as LlmToolDefinition["parameters"]
+    }))
+    const hub = Option.getOrUndefined(yield* Effect.serviceOption(TelemetryHub))
+    const system: ReadonlyArray<LlmMessage> = config.systemPrompt === undefined || config.systemPrompt === ""
+      ? []
+      : [{ role: "system", content: config.systemPrompt }]
+
+    const execute = (call: LlmToolCall): Effect.Effect<ToolRunner.ToolResult> => {
+      const handled = runner.handle({ id: call.id, name: call.name, params: call.arguments })
+      if (hub === undefined || !known.has(call.name)) return handled
+      // a tool failure is a value for the loop, but an exception for telemetry: fail inside the span, recover outside
+      return handled.pipe(
+        Effect.flatMap((result) =>
+          result._tag === "ToolSuccess"
+            ? Effect.succeed(result)
+            : Effect.fail({ _tag: result.error.tag, message: result.error.message, result })
+        ),
+        hub.trackToolExecution(config.agent === undefined ? { tool: call.name } : { tool: call.name, agent: config.agent }),
+        Effect.catch((failed) => Effect.succeed(failed.result))
+      )
+    }
+
+    const toolEvents: Array<ToolCallFinished> = []
+    const runTool = (step: number) => (call: LlmToolCall): Effect.Effect<ToolRunner.ToolResult> =>
+      Effect.gen(function*() {
+        const started = yield* Clock.currentTimeMillis
+        const result = yield* execute(call)
+        const event: ToolCallFinished = {
+          _tag: "ToolCallFinished",
+          step,
+          id: call.id,
+          name: call.name,
+          arguments: call.arguments,
+          result,
+          durationMillis: (yield* Clock.currentTimeMillis) - started
+        }
+        toolEvents.push(event)
+        yield* emit(event)
+        return result
+      })
+
+    let usage = ZERO
+    let answer = ""
+    let stopReason: StopReason = "max-steps"
+    let steps = 0
+    let request: LlmRequest | undefined
+    while (steps < maxSteps) {
+      const step = ++steps
+      yield* emit({ _tag: "StepStarted", step })
+      request = {
+        model: config.model,
+        // non-empty: the input is at least one message
+        messages: [...system, ...history, ...newMessages] as unknown as LlmRequest["messages"],
+        ...(offered.length > 0 ? { tools: offered } : {}),
+        ...(config.toolChoice !== undefined && offered.length > 0 ? { toolChoice: config.toolChoice } : {}),
+        ...(config.params !== undefined ? { params: config.params } : {})
+      }
+      const options = config.callOptions
+      const response: LlmResponse = mode === "generate"
+        ? yield* (options === undefined ? config.llm.generate(request) : config.llm.generate(request, options))
+        : yield* streamStep(
+          options === undefined ? config.llm.stream(request) : config.llm.stream(request, options),
+          step,
+          config.model,
+          emit
+        )
+      usage = addUsage(usage, response.usage)
+      answer = response.text
+      const calls = response.toolCalls
+      newMessages.push(
+        calls.length > 0
+          ? { role: "assistant", content: response.text, toolCalls: calls }
+          : { role: "assistant", content: response.text }
+      )
+      if (calls.length > 0) {
+        for (const call of calls) {
+          yield* emit({ _tag: "ToolCallStarted", step, id: call.id, name: call.name, arguments: call.arguments })
+        }
+        // the runner's semaphore bounds how many run at once; results go back in call order
+        const results = yield* Effect.forEach(calls, runTool(step), { concurrency: "unbounded" })
+        calls.forEach((call, i) => {
+          const result = results[i]
+          if (result !== undefined) newMessages.push(toolMessage(call, result))
+        })
+      }
+      yield* emit({
+        _tag: "StepFinished",
+        step,
+        text: response.text,
+        toolCalls: calls,
+        finishReason: response.finishReason,
+        usage: response.usage
+      })
+      if (calls.length === 0) {
+        stopReason = "answered"
+        break
+      }
+    }
+
+    if (memory !== undefined && conversationId !== undefined) yield* memory.append(conversationId, newMessages)
+    yield* emit({ _tag: "Finished", stopReason, answer, steps, usage })
+    return {
+      stopReason,
+      answer,
+      steps,
+      usage,
+      messages: [...system, ...history, ...newMessages],
+      newMessages,
+      toolEvents
+    }
+  })
+
+const noEmit = (_: AgentLoopEvent): Effect.Effect<void> => Effect.void
+
+/**
+ * Runs the loop once, without streaming (each step is one `generate`).
+ *
+ * @example
+ * ```ts
+ * const result = yield* AgentLoop.run({
+ *   llm: provider, model: "fast", systemPrompt: "You are helpful.",
+ *   tools: [Tool.fromAction(GetWeather)], maxSteps: 5,
+ *   input: "What is the weather in Oslo?", conversationId: "user-42"
+ * })
+ * result.stopReason // "answered" | "max-steps"
+ * ```
+ */
+export const run = <E, O = never>(
+  options: AgentLoopConfig<E, O> & AgentLoopInput
+): Effect.Effect<AgentLoopResult, E | AgentLoopError> =>
+  Effect.suspend(() => {
+    const config = checkConfig(options)
+    if (config instanceof InvalidAgentOptions) return Effect.fail(config)
+    const input = checkInput(options)
+    if (input instanceof InvalidAgentOptions) return Effect.fail(input)
+    return Effect.scoped(loop(config, input, "generate", noEmit))
+  })
+
+/**
+ * Runs the loop once, streaming: each step is one model `stream`, and the events arrive as they happen. Dropping
+ * the stream interrupts the run (the model call and running tools).
+ *
+ * @example
+ * ```ts
+ * yield* AgentLoop.runStream({ llm, model: "fast", tools, input: "2 + 2?" }).pipe(
+ *   Stream.runForEach((e) => e._tag === "TextDelta" ? Console.log(e.delta) : Effect.void)
+ * )
+ * ```
+ */
+export const runStream = <E, O = never>(
+  options: AgentLoopConfig<E, O> & AgentLoopInput
+): Stream.Stream<AgentLoopEvent, E | AgentLoopError> => {
+  const config = checkConfig(options)
+  if (config instanceof InvalidAgentOptions) return Stream.fail(config)
+  const input = checkInput(options)
+  if (input instanceof InvalidAgentOptions) return Stream.fail(input)
+  return streamChecked(config, input)
+}
+
+const streamChecked = <E, O>(config: Checked<E, O>, input: AgentLoopInput): Stream.Stream<AgentLoopEvent, E | AgentLoopError> =>
+  Stream.callback<AgentLoopEvent, E | AgentLoopError>(
+    (queue) =>
+      Effect.scoped(loop(config, input, "stream", (event) => Effect.asVoid(Queue.offer(queue, event)))).pipe(
+        Effect.andThen(Queue.end(queue))
+      ),
+    { bufferSize: 64, strategy: "suspend" }
+  )
+
+/**
+ * Validates a configuration once and returns a loop to run many times (each run with a fresh tool supervisor).
+ *
+ * @example
+ * ```ts
+ * const agent = yield* AgentLoop.make({ llm, model: "fast", tools: [Tool.fromAction(Add)], concurrency: 2 })
+ * const first = yield* agent.run({ input: "1 + 2?", conversationId: "c1" })
+ * const events = agent.runStream({ input: "and times 3?", conversationId: "c1" })
+ * ```
+ */
+export const make = <E, O = never>(
+  config: AgentLoopConfig<E, O>
+): Effect.Effect<AgentLoop<E>, InvalidAgentOptions> =>
+  Effect.suspend(() => {
+    const checked = checkConfig(config)
+    if (checked instanceof InvalidAgentOptions) return Effect.fail(checked)
+    return Effect.succeed<AgentLoop<E>>({
+      run: (input) =>
+        Effect.suspend(() => {
+          const value = checkInput(input)
+          if (value instanceof InvalidAgentOptions) return Effect.fail(value)
+          return Effect.scoped(loop(checked, value, "generate", noEmit))
+        }),
+      runStream: (input) => {
+        const value = checkInput(input)
+        if (value instanceof InvalidAgentOptions) return Stream.fail(value)
+        return streamChecked(checked, value)
+      }
+    })
+  })
