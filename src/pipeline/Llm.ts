@@ -1,0 +1,244 @@
+/**
+ * `Llm`: troupe's LLM call path — `generate(call)` for one answer, `stream(call)` for text and tool-call deltas and a
+ * final `Finish` usage part — composed from whichever step services are provided:
+ *
+ * ```
+ * decode (Schema, paths) → ModelResolver (alias → provider:model, from ConfigStore)
+ *   → ResponseCacheStep (a hit ends here: no rate limit, no provider)
+ *   → FallbackStep (ExecutionPlan over the requested model and its fallbacks), per model:
+ *       RateLimitStep (requests + estimated tokens) → BreakerStep (per provider) → RetryStep
+ *         → telemetry (trackLlmCall, per attempt) → ProviderRegistry → provider → UsageStep (cost)
+ *   → result + meta (provider, model, cached, attempts, fallback index, cost in USD)
+ * ```
+ *
+ * The call is decoded before the alias is resolved (a model name is only looked up once it is known to be a
+ * string). Every step is a `Context.Service` with a default layer and a `none` layer, so users replace or drop any
+ * of them; `Llm.layer` composes whatever is in the context. Interrupting a call interrupts the provider's HTTP
+ * request (for `generate` through the cache's single-flight when it was the last waiter; for `stream` by closing
+ * the stream's scope). Peers: LiteLLM's Router / Portkey's gateway (aliases, caching, RPM/TPM limits, cooldowns,
+ * retries, fallbacks, cost tracking) — here as Effect services; effect supplies `CircuitBreaker`, `ExecutionPlan`,
+ * `Stream`, `Schema`, `Clock` and the supervision comes from `src/runtime`.
+ *
+ * @since 0.1.0
+ */
+import type { Array as Arr } from "effect"
+import { Context, Deferred, type Duration, Effect, Layer, Option, Stream } from "effect"
+import type { CircuitBreaker } from "effect/persistence"
+import type { ModelLookupError } from "../config/index.ts"
+import type {
+  InvalidLlmRequest,
+  InvalidProviderOptions,
+  LlmCallOptions as ProviderCallOptions,
+  LlmResponse,
+  LlmStreamPart,
+  ProviderError
+} from "../llm/index.ts"
+import { StreamAccumulator } from "../llm/index.ts"
+import type { RateLimitStoreError } from "../ratelimit/index.ts"
+import { TelemetryHub } from "../telemetry/index.ts"
+import { BreakerStep } from "./BreakerStep.ts"
+import { FallbackStep } from "./FallbackStep.ts"
+import type { LlmCall, LlmCallInput } from "./LlmCall.ts"
+import { decodeLlmCall, mergeParams, providerRequest } from "./LlmCall.ts"
+import type { CallMeta, LlmOutputPart, LlmResult } from "./LlmResult.ts"
+import { makeTracking } from "./LlmTracking.ts"
+import { ModelResolver } from "./ModelResolver.ts"
+import type { ProviderNotFound, RateLimitRefused } from "./PipelineError.ts"
+import { ProviderRegistry } from "./ProviderRegistry.ts"
+import { RateLimitStep } from "./RateLimitStep.ts"
+import { ResponseCacheStep } from "./ResponseCacheStep.ts"
+import { RetryStep } from "./RetryStep.ts"
+import { openStream } from "./StreamOpen.ts"
+import type { CallContext, CallKind, Target } from "./Target.ts"
+import { CallState } from "./Target.ts"
+import { UsageStep } from "./UsageStep.ts"
+
+/** Every failure of an `Llm` call. */
+export type LlmError =
+  | InvalidLlmRequest
+  | ModelLookupError
+  | ProviderError
+  | ProviderNotFound
+  | InvalidProviderOptions
+  | RateLimitRefused
+  | RateLimitStoreError
+  | CircuitBreaker.CircuitBreakerError
+
+/** The service interface. */
+export interface LlmShape {
+  /** One finished answer (untrusted input: decoded first). */
+  readonly generate: (call: LlmCallInput | LlmCall) => Effect.Effect<LlmResult, LlmError>
+  /** The answer as it arrives; the last part is a `Finish` with usage and `meta`. */
+  readonly stream: (call: LlmCallInput | LlmCall) => Stream.Stream<LlmOutputPart, LlmError>
+}
+
+/** The step services `Llm.layer` composes. */
+export type LlmSteps = ModelResolver | ProviderRegistry | ResponseCacheStep | RateLimitStep | BreakerStep | RetryStep | FallbackStep | UsageStep
+
+const make = Effect.gen(function*() {
+  const resolver = yield* ModelResolver
+  const registry = yield* ProviderRegistry
+  const cacheStep = yield* ResponseCacheStep
+  const rateLimit = yield* RateLimitStep
+  const breaker = yield* BreakerStep
+  const retry = yield* RetryStep
+  const fallback = yield* FallbackStep
+  const usage = yield* UsageStep
+  const tracking = makeTracking(Option.getOrUndefined(yield* Effect.serviceOption(TelemetryHub)), usage)
+
+  const resolveTargets = (context: CallContext): Effect.Effect<Arr.NonEmptyReadonlyArray<Target>, ModelLookupError> => {
+    const chain = fallback.chainFor(context)
+    const primary = resolver.resolve(context.call.model, context.kind)
+    if (chain.length === 0) return Effect.map(primary, (target) => [target] as const)
+    return Effect.map(
+      Effect.forEach([context.call.model, ...chain], (model) => resolver.resolve(model, context.kind)),
+      (targets) => targets as unknown as Arr.NonEmptyReadonlyArray<Target> // at least the requested model
+    )
+  }
+
+  const callOptionsOf = (call: LlmCall, target: Target): ProviderCallOptions | undefined => {
+    const timeout = call.options?.timeout ?? target.defaults.timeout
+    const apiKey = call.options?.apiKey
+    if (timeout === undefined && apiKey === undefined) return undefined
+    return {
+      ...(timeout !== undefined ? { timeout: timeout as Duration.Input } : {}), // validated by decodeLlmCall (ms or a duration string)
+      ...(apiKey !== undefined ? { apiKey } : {})
+    }
+  }
+
+  /** Rate limit → breaker → retry around one model's provider attempt. */
+  const guarded = <A, E, R>(context: CallContext, target: Target, attempt: Effect.Effect<A, E, R>) =>
+    rateLimit.around(target, context, breaker.around(target, retry.around(context, target, attempt)))
+
+  const generateAttempt = (context: CallContext) => (target: Target) => {
+    const call = context.call
+    const request = providerRequest(call, target.model, mergeParams(target.defaults, call.params))
+    const options = callOptionsOf(call, target)
+    const attempt = Effect.flatMap(registry.get(target.provider), (provider) => {
+      context.state.attempts++
+      return tracking.track(target, context, provider.generate(request, options))
+    })
+    return Effect.map(guarded(context, target, attempt), (response) => {
+      context.state.answeredBy = target
+      return response
+    })
+  }
+
+  const metaOf = (context: CallContext, targets: Arr.NonEmptyReadonlyArray<Target>, response: LlmResponse): CallMeta => {
+    const state = context.state
+    const by = state.answeredBy ?? targets[0]
+    const cached = !state.computed
+    return {
+      requested: context.call.model,
+      provider: by.provider,
+      model: by.model,
+      cached,
+      attempts: cached ? 0 : state.attempts,
+      fallbackIndex: cached ? 0 : Math.max(0, targets.indexOf(by)),
+      costUsd: cached ? 0 : usage.costOf(by, response.usage)
+    }
+  }
+
+  const generate = (input: LlmCallInput | LlmCall): Effect.Effect<LlmResult, LlmError> =>
+    Effect.flatMap(decodeLlmCall(input), (call) => {
+      const context: CallContext = { call, kind: "text", state: new CallState() }
+      return Effect.flatMap(resolveTargets(context), (targets) => {
+        const compute = Effect.suspend(() => {
+          context.state.computed = true
+          return fallback.run(context, targets, generateAttempt(context))
+        })
+        const primary = targets[0]
+        const key = cacheStep.keyOf(context, primary, mergeParams(primary.defaults, call.params))
+        const answered = key === undefined ? compute : cacheStep.generate(key, context, compute)
+        return Effect.map(answered, (response): LlmResult => ({ ...response, meta: metaOf(context, targets, response) }))
+      })
+    })
+
+  // --- streams ---------------------------------------------------------------------------------------------------
+
+  const streamAttempt = (context: CallContext) => (target: Target) => {
+    const call = context.call
+    const request = providerRequest(call, target.model, mergeParams(target.defaults, call.params))
+    const options = callOptionsOf(call, target)
+    const attempt = Effect.gen(function*() {
+      const provider = yield* registry.get(target.provider)
+      context.state.attempts++
+      const done = yield* Deferred.make<LlmResponse, ProviderError>()
+      yield* tracking.trackStream(target, context, done)
+      const accumulator = new StreamAccumulator()
+      const opened = yield* openStream(provider.stream(request, options)).pipe(
+        Effect.tapError((error) => Deferred.fail(done, error))
+      )
+      return opened.pipe(
+        Stream.tap((part) => {
+          accumulator.add(part)
+          const response = part._tag === "Finish" ? accumulator.response() : undefined
+          return response === undefined ? Effect.void : Deferred.succeed(done, response)
+        }),
+        Stream.tapError((error) => Deferred.fail(done, error))
+      )
+    })
+    return Effect.map(guarded(context, target, attempt), (stream) => {
+      context.state.answeredBy = target
+      return stream
+    })
+  }
+
+  const replay = (response: LlmResponse, meta: CallMeta): Stream.Stream<LlmOutputPart> => {
+    const parts: Array<LlmOutputPart> = []
+    if (response.text !== "") parts.push({ _tag: "TextDelta", delta: response.text })
+    response.toolCalls.forEach((toolCall, index) => parts.push({ _tag: "ToolCall", index, toolCall }))
+    parts.push({
+      _tag: "Finish",
+      ...(response.id !== undefined ? { id: response.id } : {}),
+      provider: response.provider,
+      model: response.model,
+      finishReason: response.finishReason,
+      usage: response.usage,
+      meta
+    })
+    return Stream.fromArray(parts)
+  }
+
+  const stream = (input: LlmCallInput | LlmCall): Stream.Stream<LlmOutputPart, LlmError> =>
+    Stream.unwrap(Effect.gen(function*() {
+      const call = yield* decodeLlmCall(input)
+      const context: CallContext = { call, kind: "stream" satisfies CallKind, state: new CallState() }
+      const targets = yield* resolveTargets(context)
+      const primary = targets[0]
+      const key = cacheStep.keyOf(context, primary, mergeParams(primary.defaults, call.params))
+      if (key !== undefined) {
+        const hit = yield* cacheStep.lookup(key, context)
+        if (Option.isSome(hit)) return replay(hit.value, metaOf(context, targets, hit.value))
+      }
+      context.state.computed = true
+      const opened = yield* fallback.run(context, targets, streamAttempt(context))
+      const accumulator = new StreamAccumulator()
+      return opened.pipe(
+        Stream.mapEffect((part: LlmStreamPart): Effect.Effect<LlmOutputPart> => {
+          accumulator.add(part)
+          if (part._tag !== "Finish") return Effect.succeed(part)
+          const response = accumulator.response()
+          const finish = { ...part, meta: metaOf(context, targets, response ?? { ...part, text: "", toolCalls: [] }) }
+          return key === undefined || response === undefined ? Effect.succeed(finish) : Effect.as(cacheStep.store(key, response), finish)
+        })
+      )
+    }))
+
+  return Llm.of({ generate, stream })
+})
+
+/**
+ * The LLM pipeline.
+ *
+ * @example
+ * ```ts
+ * const answer = yield* Llm.use((llm) => llm.generate({ model: "fast", messages: [{ role: "user", content: "Hi" }] }))
+ * answer.text       // the model's answer
+ * answer.meta       // { provider, model, cached, attempts, fallbackIndex, costUsd, ... }
+ * ```
+ */
+export class Llm extends Context.Service<Llm, LlmShape>()("troupe/Llm") {
+  /** The pipeline over whichever steps are provided (each step has a default layer and a `none` layer). */
+  static readonly layer: Layer.Layer<Llm, never, LlmSteps> = Layer.effect(Llm, make)
+}

@@ -1,0 +1,191 @@
+/**
+ * The request of an `Llm` call, as a Schema, and its decoder.
+ *
+ * An `LlmCall` is an `LlmRequest` (messages, tools, tool choice, params, response format — see `src/llm`) whose
+ * `model` is an alias (`fast`) or a `provider:model` spec, plus per-call `options`: cache mode (`bypass` skips the
+ * response cache, `refresh` skips the lookup but stores the answer), a timeout, the end user and tenant (telemetry,
+ * and the tenant partitions the response cache), an API-key override, a fallback chain, and the retry budget.
+ *
+ * `decodeLlmCall` is the pipeline's only validation: requests are untrusted. It first runs a hand-written structural
+ * check that accepts only values the Schema accepts unchanged (the common shapes: plain messages, params, options
+ * without string API keys); anything else — tools, a response format, a plain-string API key, or a bad value — goes
+ * through `Schema.decodeUnknownEffect`, which fails with `InvalidLlmRequest` naming every bad path. The check saves
+ * the Schema walk on the hot path (a few µs per call); it is hand-rolled for that reason only, as the RateLimiter's
+ * option checks are.
+ *
+ * @since 0.1.0
+ */
+import { Duration, Effect, Exit, Redacted, Schema } from "effect"
+import type { InvalidLlmRequest, LlmRequest } from "../llm/index.ts"
+import { invalidRequestFromIssue, LlmRequest as LlmRequestSchema } from "../llm/index.ts"
+
+const NonEmptyString = Schema.String.check(Schema.isMinLength(1))
+
+/** A positive duration: milliseconds, or a `Duration` string such as `"30 seconds"`. */
+export const CallTimeout = Schema.Union([
+  Schema.Finite.check(Schema.isGreaterThan(0)),
+  Schema.String.check(Schema.makeFilter((s: string) => {
+    const d = Duration.fromInput(s as Duration.Input)
+    return (d._tag === "Some" && Duration.toMillis(d.value) > 0) || `Expected a positive duration such as "30 seconds", got "${s}"`
+  }))
+])
+
+/** An API key: a `Redacted<string>` (preferred) or a plain string, which is wrapped in `Redacted` at once. */
+export const CallApiKey = Schema.Union([Schema.Redacted(NonEmptyString), Schema.RedactedFromValue(NonEmptyString)])
+
+/** What the response cache does for one call. */
+export const CacheMode = Schema.Literals(["default", "bypass", "refresh"])
+export type CacheMode = typeof CacheMode.Type
+
+/** Per-call options. */
+export const LlmCallOptions = Schema.Struct({
+  /** `default` (look up, store), `bypass` (neither), `refresh` (store only). */
+  cache: Schema.optionalKey(CacheMode),
+  /** Provider request timeout for this call (ms or a duration string). */
+  timeout: Schema.optionalKey(CallTimeout),
+  /** The end user (telemetry metadata). */
+  user: Schema.optionalKey(NonEmptyString),
+  /** The tenant: telemetry metadata, and a response-cache partition (tenants never share cached answers). */
+  tenant: Schema.optionalKey(NonEmptyString),
+  /** The agent making the call (the GenAI `gen_ai.agent.name` attribute). */
+  agent: Schema.optionalKey(NonEmptyString),
+  /** Overrides the provider's API key; the rate limiter keys on its hash, never on the key. */
+  apiKey: Schema.optionalKey(CallApiKey),
+  /** Models to try, in order, when the requested one fails (aliases or specs); replaces the configured chain. */
+  fallbacks: Schema.optionalKey(Schema.Array(NonEmptyString).check(Schema.isMaxLength(8))),
+  /** Retries after a retryable failure (default: the RetryStep's, 3). */
+  retries: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 10 })))
+})
+export type LlmCallOptions = typeof LlmCallOptions.Type
+
+/** One `Llm` call: an `LlmRequest` whose `model` is an alias or a `provider:model` spec, plus options. */
+export const LlmCall = Schema.Struct({
+  ...LlmRequestSchema.fields,
+  /** An alias (`fast`) or a `provider:model` spec (`anthropic:claude-sonnet-4-5`). */
+  model: NonEmptyString,
+  options: Schema.optionalKey(LlmCallOptions)
+})
+export type LlmCall = typeof LlmCall.Type
+/** The input form (a plain-string API key is accepted). */
+export type LlmCallInput = typeof LlmCall.Encoded
+
+// --- the structural fast path ----------------------------------------------------------------------------------
+
+const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+const optString = (u: unknown): boolean => u === undefined || typeof u === "string"
+const optNonEmpty = (u: unknown): boolean => u === undefined || (typeof u === "string" && u.length > 0)
+const inRange = (u: unknown, min: number, max: number): boolean =>
+  u === undefined || (typeof u === "number" && Number.isFinite(u) && u >= min && u <= max)
+
+const messageOk = (m: unknown): boolean => {
+  if (!isObject(m) || typeof m.content !== "string") return false
+  switch (m.role) {
+    case "system":
+      return true
+    case "user":
+      return optString(m.name)
+    case "assistant":
+      return m.toolCalls === undefined // tool calls: let the Schema check them
+    case "tool":
+      return typeof m.toolCallId === "string" && m.toolCallId.length > 0 && optString(m.name) &&
+        (m.isError === undefined || typeof m.isError === "boolean")
+    default:
+      return false
+  }
+}
+
+const paramsOk = (p: unknown): boolean => {
+  if (p === undefined) return true
+  if (!isObject(p)) return false
+  for (const key in p) {
+    if (key !== "temperature" && key !== "maxTokens" && key !== "topP") return false // `stop` and extras: Schema
+  }
+  return inRange(p.temperature, 0, 2) && inRange(p.topP, 0, 1) &&
+    (p.maxTokens === undefined || (Number.isInteger(p.maxTokens) && inRange(p.maxTokens, 1, 10_000_000)))
+}
+
+const optionsOk = (o: unknown): boolean => {
+  if (o === undefined) return true
+  if (!isObject(o)) return false
+  for (const key in o) {
+    const v = o[key]
+    switch (key) {
+      case "cache":
+        if (v !== undefined && v !== "default" && v !== "bypass" && v !== "refresh") return false
+        break
+      case "timeout":
+        if (v !== undefined && !(typeof v === "number" && Number.isFinite(v) && v > 0)) return false
+        break
+      case "user":
+      case "tenant":
+      case "agent":
+        if (!optNonEmpty(v)) return false
+        break
+      case "apiKey":
+        if (v !== undefined && !(Redacted.isRedacted(v) && typeof Redacted.value(v) === "string" && Redacted.value(v) !== "")) return false
+        break
+      case "retries":
+        if (v !== undefined && !(Number.isInteger(v) && inRange(v, 0, 10))) return false
+        break
+      default:
+        return false // fallbacks and unknown keys: Schema
+    }
+  }
+  return true
+}
+
+/** True only for values the `LlmCall` Schema accepts unchanged (conservative: false means "ask the Schema"). */
+export const isPlainLlmCall = (u: unknown): u is LlmCall => {
+  if (!isObject(u)) return false
+  if (typeof u.model !== "string" || u.model.length === 0) return false
+  if (u.tools !== undefined || u.responseFormat !== undefined) return false
+  if (u.toolChoice !== undefined && u.toolChoice !== "auto" && u.toolChoice !== "none" && u.toolChoice !== "required") return false
+  const messages = u.messages
+  if (!Array.isArray(messages) || messages.length === 0) return false
+  for (let i = 0; i < messages.length; i++) if (!messageOk(messages[i])) return false
+  return paramsOk(u.params) && optionsOk(u.options)
+}
+
+const decodeSlow = Schema.decodeUnknownEffect(LlmCall)
+
+/**
+ * Decodes an untrusted call, failing with `InvalidLlmRequest` (every issue, the first one's path named).
+ *
+ * @example
+ * ```ts
+ * const call = yield* decodeLlmCall({ model: "fast", messages: [{ role: "user", content: "hi" }] })
+ * ```
+ */
+export const decodeLlmCall = (input: unknown): Effect.Effect<LlmCall, InvalidLlmRequest> =>
+  isPlainLlmCall(input)
+    ? Exit.succeed(input)
+    : decodeSlow(input, { errors: "all" }).pipe(Effect.mapError((e) => invalidRequestFromIssue(e.issue)))
+
+/** The provider request of `call` for `model`, with `params` (already merged) in place of the call's. */
+export const providerRequest = (call: LlmCall, model: string, params: LlmRequest["params"]): LlmRequest => {
+  const request: {
+    -readonly [K in keyof LlmRequest]: LlmRequest[K]
+  } = { model, messages: call.messages }
+  if (call.tools !== undefined) request.tools = call.tools
+  if (call.toolChoice !== undefined) request.toolChoice = call.toolChoice
+  if (params !== undefined) request.params = params
+  if (call.responseFormat !== undefined) request.responseFormat = call.responseFormat
+  return request
+}
+
+/**
+ * The parameters sent for `call` to a target whose configured defaults are `defaults`: the call's own win; the
+ * config's `timeout` is not a sampling parameter and is left out (the pipeline applies it as the call timeout).
+ */
+export const mergeParams = (
+  defaults: { readonly temperature?: number; readonly maxTokens?: number; readonly topP?: number; readonly timeout?: number },
+  params: LlmRequest["params"]
+): LlmRequest["params"] => {
+  const hasDefaults = defaults.temperature !== undefined || defaults.maxTokens !== undefined || defaults.topP !== undefined
+  if (!hasDefaults) return params
+  const out: { temperature?: number; maxTokens?: number; topP?: number; stop?: ReadonlyArray<string> } = {}
+  if (defaults.temperature !== undefined) out.temperature = defaults.temperature
+  if (defaults.maxTokens !== undefined) out.maxTokens = defaults.maxTokens
+  if (defaults.topP !== undefined) out.topP = defaults.topP
+  return params === undefined ? out : { ...out, ...params }
+}

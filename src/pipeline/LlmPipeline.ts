@@ -1,0 +1,73 @@
+/**
+ * `LlmPipeline`: the usual composition of the `Llm` service — every step with its default layer, each one
+ * configurable or switched off (`false` gives the step's `none` layer).
+ *
+ * `LlmPipeline.layer(options)` needs `ConfigStore` (model aliases), `Cache` (response cache), `RateLimiter` and a
+ * `ProviderRegistry` (e.g. `ProviderRegistry.layerFromConfig()` with an `HttpClient`, or `layerScripted()`); a
+ * `TelemetryHub` in the context is picked up for events, spans and metrics. To replace one step, build `Llm.layer`
+ * over `LlmPipeline.layerSteps({ …, retry: false })` plus your own `RetryStep` layer.
+ *
+ * @since 0.1.0
+ */
+import { Layer } from "effect"
+import type { Cache, InvalidCacheOptions } from "../cache/index.ts"
+import type { ConfigStore } from "../config/index.ts"
+import type { RateLimiter } from "../ratelimit/index.ts"
+import type { BreakerStepOptions } from "./BreakerStep.ts"
+import { BreakerStep } from "./BreakerStep.ts"
+import type { FallbackStepOptions } from "./FallbackStep.ts"
+import { FallbackStep } from "./FallbackStep.ts"
+import { Llm } from "./Llm.ts"
+import { ModelResolver } from "./ModelResolver.ts"
+import type { InvalidPipelineOptions } from "./PipelineError.ts"
+import type { ProviderRegistry } from "./ProviderRegistry.ts"
+import type { RateLimitStepOptions } from "./RateLimitStep.ts"
+import { RateLimitStep } from "./RateLimitStep.ts"
+import type { ResponseCacheStepOptions } from "./ResponseCacheStep.ts"
+import { ResponseCacheStep } from "./ResponseCacheStep.ts"
+import type { RetryStepOptions } from "./RetryStep.ts"
+import { RetryStep } from "./RetryStep.ts"
+import type { UsageStepOptions } from "./UsageStep.ts"
+import { UsageStep } from "./UsageStep.ts"
+
+/** Options per step; `false` switches a step off. */
+export interface LlmPipelineOptions {
+  readonly cache?: ResponseCacheStepOptions | false
+  readonly rateLimit?: RateLimitStepOptions | false
+  readonly breaker?: BreakerStepOptions | false
+  readonly retry?: RetryStepOptions | false
+  readonly fallback?: FallbackStepOptions | false
+  readonly usage?: UsageStepOptions | false
+}
+
+/** The step services built by `layerSteps` (all but the `ProviderRegistry`). */
+export type DefaultSteps = ModelResolver | ResponseCacheStep | RateLimitStep | BreakerStep | RetryStep | FallbackStep | UsageStep
+
+/** Every step but the provider registry, from options. */
+export const layerSteps = (
+  options: LlmPipelineOptions = {}
+): Layer.Layer<DefaultSteps, InvalidPipelineOptions | InvalidCacheOptions, ConfigStore | Cache | RateLimiter> =>
+  Layer.mergeAll(
+    ModelResolver.layer,
+    options.cache === false ? ResponseCacheStep.none : ResponseCacheStep.layer(options.cache),
+    options.rateLimit === false ? RateLimitStep.none : RateLimitStep.layer(options.rateLimit),
+    options.breaker === false ? BreakerStep.none : BreakerStep.layerMemory(options.breaker),
+    options.retry === false ? RetryStep.none : RetryStep.layer(options.retry),
+    options.fallback === false ? FallbackStep.none : FallbackStep.layer(options.fallback),
+    options.usage === false ? UsageStep.none : UsageStep.layer(options.usage)
+  )
+
+/**
+ * The `Llm` service with every default step.
+ *
+ * @example
+ * ```ts
+ * const LlmLive = LlmPipeline.layer({ retry: { retries: 2 }, fallback: { chains: { fast: ["capable"] } } }).pipe(
+ *   Layer.provide([ProviderRegistry.layerScripted(), Cache.layerMemory(), RateLimiter.layerMemory(), ConfigStore.layerNode()])
+ * )
+ * ```
+ */
+export const layer = (
+  options: LlmPipelineOptions = {}
+): Layer.Layer<Llm, InvalidPipelineOptions | InvalidCacheOptions, ConfigStore | Cache | RateLimiter | ProviderRegistry> =>
+  Llm.layer.pipe(Layer.provide(layerSteps(options)))

@@ -1,0 +1,40 @@
+/**
+ * What an `Llm` call returns: the provider's `LlmResponse` plus `meta` (which model answered, whether from the
+ * response cache, attempts, fallback position, cost in USD); and, for streams, the same parts as `LlmStreamPart`
+ * with the final `Finish` part carrying the same `meta`, so a stream still ends with one usage event.
+ *
+ * Plain types (the `meta` is computed, never decoded).
+ *
+ * @since 0.1.0
+ */
+import type { Finish, LlmResponse, LlmStreamPart } from "../llm/index.ts"
+
+/** Usage and routing metadata of one call. */
+export interface CallMeta {
+  /** The alias or spec the call named. */
+  readonly requested: string
+  /** The provider and model that answered (for a cache hit: those of the cached answer's key). */
+  readonly provider: string
+  readonly model: string
+  /** Served from the response cache (no provider call, no rate-limit cost). */
+  readonly cached: boolean
+  /** Provider attempts made (0 for a cache hit). */
+  readonly attempts: number
+  /** Position in the fallback chain of the model that answered (0: the requested one). */
+  readonly fallbackIndex: number
+  /** Cost in USD (0 for a cache hit; `undefined` when the model has no price). */
+  readonly costUsd: number | undefined
+}
+
+/** A finished answer with its metadata. */
+export interface LlmResult extends LlmResponse {
+  readonly meta: CallMeta
+}
+
+/** The last part of a pipeline stream: the provider's `Finish` plus `meta`. */
+export interface PipelineFinish extends Finish {
+  readonly meta: CallMeta
+}
+
+/** One part of a pipeline stream (every part is also an `LlmStreamPart`). */
+export type LlmOutputPart = Exclude<LlmStreamPart, Finish> | PipelineFinish

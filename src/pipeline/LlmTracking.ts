@@ -1,0 +1,75 @@
+/**
+ * Telemetry of provider calls: each provider attempt (every retry and fallback included) runs inside the
+ * `TelemetryHub`'s `trackLlmCall` — `troupe.llm.call.start/stop/exception` events, the hub's LLM metrics (calls,
+ * exceptions, duration, tokens, cost), a GenAI client span (`chat <model>` with `gen_ai.*` request and response
+ * attributes) and `troupe.llm.token.usage` with the cost in USD. Without a hub in the context nothing is tracked.
+ *
+ * Trackers are precomputed per model (and per distinct sampling parameters / agent, bounded), so the hot path does
+ * not rebuild event names or attribute maps; streams are tracked by a fiber in the stream's scope that waits for
+ * the stream's end (a consumer that stops early shows up as an interrupted call). Reuses `src/telemetry`.
+ *
+ * @since 0.1.0
+ */
+import { Deferred, Effect, type Scope } from "effect"
+import type { LlmResponse } from "../llm/index.ts"
+import type { TelemetryHubShape } from "../telemetry/index.ts"
+import type { CallContext, Target } from "./Target.ts"
+import type { UsageStepShape } from "./UsageStep.ts"
+
+type Tracker = <E, R>(self: Effect.Effect<LlmResponse, E, R>) => Effect.Effect<LlmResponse, E, R>
+
+/** Wraps provider calls in the hub's LLM tracking (identity without a hub). */
+export interface LlmTracking {
+  readonly track: <E, R>(target: Target, context: CallContext, call: Effect.Effect<LlmResponse, E, R>) => Effect.Effect<LlmResponse, E, R>
+  /** Tracks a stream attempt ending when `done` completes (forked into the current scope). */
+  readonly trackStream: <E>(target: Target, context: CallContext, done: Deferred.Deferred<LlmResponse, E>) => Effect.Effect<void, never, Scope.Scope>
+}
+
+const MAX_TRACKERS = 256
+
+export const makeTracking = (hub: TelemetryHubShape | undefined, usage: UsageStepShape): LlmTracking => {
+  if (hub === undefined) {
+    return { track: (_target, _context, call) => call, trackStream: () => Effect.void }
+  }
+  const trackers = new Map<string, Tracker>()
+  const trackerOf = (target: Target, context: CallContext): Tracker => {
+    const params = context.call.params
+    const agent = context.call.options?.agent
+    const temperature = params?.temperature ?? target.defaults.temperature
+    const maxTokens = params?.maxTokens ?? target.defaults.maxTokens
+    const topP = params?.topP ?? target.defaults.topP
+    const key = temperature === undefined && maxTokens === undefined && topP === undefined && agent === undefined
+      ? target.spec
+      : `${target.spec}|${temperature}|${maxTokens}|${topP}|${agent ?? ""}`
+    let tracker = trackers.get(key)
+    if (tracker === undefined) {
+      tracker = hub.trackLlmCall<LlmResponse>({
+        provider: target.provider,
+        model: target.model,
+        ...(temperature !== undefined ? { temperature } : {}),
+        ...(maxTokens !== undefined ? { maxTokens } : {}),
+        ...(topP !== undefined ? { topP } : {}),
+        ...(agent !== undefined ? { agent } : {})
+      }, {
+        usage: (r) => {
+          const cost = usage.costOf(target, r.usage)
+          return {
+            inputTokens: r.usage.inputTokens,
+            outputTokens: r.usage.outputTokens,
+            responseModel: r.model,
+            finishReasons: [r.finishReason],
+            ...(r.id !== undefined ? { responseId: r.id } : {}),
+            ...(cost !== undefined ? { cost } : {})
+          }
+        }
+      })
+      if (trackers.size < MAX_TRACKERS) trackers.set(key, tracker)
+    }
+    return tracker
+  }
+  return {
+    track: (target, context, call) => trackerOf(target, context)(call),
+    trackStream: (target, context, done) =>
+      Effect.asVoid(Effect.forkScoped(trackerOf(target, context)(Deferred.await(done)), { startImmediately: true }))
+  }
+}

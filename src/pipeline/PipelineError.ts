@@ -1,0 +1,73 @@
+/**
+ * Typed failures the LLM pipeline adds to those of its parts.
+ *
+ * - `RateLimitRefused`: troupe's own RateLimiter refused the call before it reached the provider (in `check` mode,
+ *   or in `acquire` mode when the wait would exceed `maxWait`). It is a distinct tag from the provider's 429
+ *   (`RateLimited` in `src/llm`), and from the limiter's own `RateLimited`, so `catchTag` stays unambiguous.
+ * - `ProviderNotFound`: a model resolved to a provider name the `ProviderRegistry` has no provider for.
+ *
+ * Everything else a call can fail with comes from the parts: `InvalidLlmRequest` (decoding, with paths),
+ * `ModelLookupError` (alias resolution, from `src/config`), `ProviderError` (the provider, `src/llm`) and effect's
+ * `CircuitBreakerError` (an open or half-open breaker). All `Schema.TaggedError`s so they cross process boundaries.
+ *
+ * @since 0.1.0
+ */
+import { Duration, Schema, SchemaIssue } from "effect"
+
+/** troupe's RateLimiter refused the call (the provider was not contacted). */
+export class RateLimitRefused extends Schema.TaggedError<RateLimitRefused>()("RateLimitRefused", {
+  /** The limiter key that refused (e.g. `provider=openai|model=gpt-4o`). */
+  key: Schema.String,
+  policy: Schema.String,
+  tier: Schema.String,
+  /** What was asked for: `requests` or `tokens`. */
+  resource: Schema.Literals(["requests", "tokens"]),
+  cost: Schema.Number,
+  /** Milliseconds until the same call would be admitted (`Infinity`: never, the cost exceeds the limit). */
+  retryAfterMillis: Schema.Number
+}) {
+  get retryAfter(): Duration.Duration {
+    return Number.isFinite(this.retryAfterMillis) ? Duration.millis(this.retryAfterMillis) : Duration.infinity
+  }
+  override get message(): string {
+    return `rate limit refused ${this.resource} (cost ${this.cost}) on "${this.key}", tier "${this.tier}" of policy "${this.policy}"` +
+      (Number.isFinite(this.retryAfterMillis) ? `; retry after ${this.retryAfterMillis} ms` : "; the cost can never fit")
+  }
+}
+
+/** A model resolved to a provider that the `ProviderRegistry` does not have. */
+export class ProviderNotFound extends Schema.TaggedError<ProviderNotFound>()("ProviderNotFound", {
+  provider: Schema.String,
+  known: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `no LLM provider named "${this.provider}" is registered (known: ${this.known.join(", ") || "none"})`
+  }
+}
+
+/** A step's layer options failed validation; `path` names the bad field. */
+export class InvalidPipelineOptions extends Schema.TaggedError<InvalidPipelineOptions>()("InvalidPipelineOptions", {
+  /** The step (`RateLimitStep`, `BreakerStep`, …). */
+  step: Schema.String,
+  path: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `invalid ${this.step} options${this.path === "" ? "" : ` at ${this.path}`}: ${this.reason}`
+  }
+}
+
+/** Builds an `InvalidPipelineOptions` from a Schema issue (first issue's path, every issue in the reason). */
+export const invalidOptions = (step: string, issue: SchemaIssue.Issue): InvalidPipelineOptions => {
+  const issues = formatter(issue).issues
+  const first = issues[0]
+  const pathOf = (p: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined): string =>
+    (p ?? []).map((s) => String(typeof s === "object" && s !== null ? s.key : s)).join(".")
+  return new InvalidPipelineOptions({
+    step,
+    path: pathOf(first?.path),
+    reason: issues.map((i) => `${pathOf(i.path) || "(root)"}: ${i.message}`).join("; ") || "invalid value"
+  })
+}
+
+const formatter = SchemaIssue.makeFormatterStandardSchemaV1()

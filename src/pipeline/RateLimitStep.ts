@@ -1,0 +1,146 @@
+/**
+ * `RateLimitStep`: troupe's `RateLimiter` in front of each provider model — one request, and optionally the
+ * call's estimated input tokens (`estimateRequestTokens`, ~4 characters per token) — before the breaker, retries
+ * and the provider.
+ *
+ * Keys are the limiter's canonical scopes: requests on `provider=<p>|model=<m>` (the limiter picks the provider's
+ * policy from the key: `providerDefaults` or the config's `providers.<p>.rateLimit`), tokens on
+ * `provider=<p>|model=<m>|client=tokens` under the named `tokensPolicy`. A call with an API-key override is limited
+ * on that key's hash (`apiKey=<sha256 prefix>`), since provider limits are per key. In `acquire` mode (default) the
+ * call waits its FIFO turn up to `maxWait` (default 30 s); in `check` mode it never waits. A refusal fails with
+ * `RateLimitRefused` and the provider is not contacted. A cache hit never reaches this step.
+ *
+ * Mirrors LiteLLM's router RPM/TPM limits and Portkey's rate-limit guardrails; reuses `src/ratelimit`.
+ * `RateLimitStep.none` disables it.
+ *
+ * @since 0.1.0
+ */
+import { Context, Duration, Effect, Layer, Redacted, Schema } from "effect"
+import type { RateLimitStoreError } from "../ratelimit/index.ts"
+import { estimateRequestTokens } from "../llm/index.ts"
+import { RateLimiter, RateLimitKey } from "../ratelimit/index.ts"
+import type { RateLimited as LimiterRefusal } from "../ratelimit/index.ts"
+import { invalidOptions, InvalidPipelineOptions, RateLimitRefused } from "./PipelineError.ts"
+import type { CallContext, Target } from "./Target.ts"
+
+/** The service interface. */
+export interface RateLimitStepShape {
+  /** Admits one call to `target` (and its estimated input tokens), then runs `attempt`. */
+  readonly around: <A, E, R>(
+    target: Target,
+    context: CallContext,
+    attempt: Effect.Effect<A, E, R>
+  ) => Effect.Effect<A, E | RateLimitRefused | RateLimitStoreError, R>
+}
+
+/** Options of `RateLimitStep.layer` (decoded with Schema). */
+export const RateLimitStepOptions = Schema.Struct({
+  /** `acquire`: wait in FIFO order up to `maxWait` (default); `check`: refuse at once. */
+  mode: Schema.optionalKey(Schema.Literals(["acquire", "check"])),
+  /** Longest wait in `acquire` mode (ms or a duration string). Default 30 seconds. */
+  maxWait: Schema.optionalKey(Schema.Union([Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)), Schema.String])),
+  /** Name of the limiter policy for estimated tokens (must be installed). Absent: tokens are not limited. */
+  tokensPolicy: Schema.optionalKey(Schema.String.check(Schema.isMinLength(1)))
+})
+export type RateLimitStepOptions = typeof RateLimitStepOptions.Encoded
+
+interface Keys {
+  readonly requests: string
+  readonly tokens: string
+}
+
+const refusal = (resource: "requests" | "tokens") => (e: LimiterRefusal): RateLimitRefused =>
+  new RateLimitRefused({
+    key: e.key,
+    policy: e.policy,
+    tier: e.tier,
+    resource,
+    cost: e.cost,
+    retryAfterMillis: e.retryAfterMillis
+  })
+
+const make = (input: RateLimitStepOptions) =>
+  Effect.gen(function*() {
+    const options = yield* Schema.decodeUnknownEffect(RateLimitStepOptions)(input, { errors: "all" }).pipe(
+      Effect.mapError((e) => invalidOptions("RateLimitStep", e.issue))
+    )
+    const limiter = yield* RateLimiter
+    const parsed = options.maxWait === undefined ? undefined : Duration.fromInput(options.maxWait as Duration.Input)
+    if (parsed !== undefined && parsed._tag === "None") {
+      return yield* new InvalidPipelineOptions({ step: "RateLimitStep", path: "maxWait", reason: `Expected a duration, got ${String(options.maxWait)}` })
+    }
+    const wait = parsed === undefined ? Duration.seconds(30) : parsed.value
+    const tokensPolicy = options.tokensPolicy
+    if (tokensPolicy !== undefined && !(yield* limiter.policies).has(tokensPolicy)) {
+      return yield* new InvalidPipelineOptions({ step: "RateLimitStep", path: "tokensPolicy", reason: `no limiter policy named "${tokensPolicy}" is installed` })
+    }
+    const acquire = options.mode !== "check"
+    const requestOptions = { cost: 1 }
+    // keys are built by RateLimitKey and the tokens policy was checked above: invalid input is a defect here.
+    // `acquire` mode tries a `check` first (a synchronous decision on the memory backend; it never overtakes
+    // queued waiters) and only queues when that is refused.
+    const checkOptions = (cost: number, policy: string | undefined) =>
+      policy === undefined ? (cost === 1 ? requestOptions : { cost }) : { cost, policy }
+    const admit = (key: string, cost: number, policy: string | undefined) => {
+      const checked = limiter.check(key, checkOptions(cost, policy))
+      const admitted = acquire
+        ? Effect.catchTag(checked, "RateLimited", () =>
+          limiter.acquire(key, policy === undefined ? { cost, timeout: wait } : { cost, timeout: wait, policy }))
+        : checked
+      return Effect.catchTag(admitted, "InvalidRateLimitInput", Effect.die)
+    }
+
+    const keysBySpec = new Map<string, Keys>()
+    const keysOf = (target: Target, context: CallContext): Keys => {
+      const apiKey = context.call.options?.apiKey
+      if (apiKey !== undefined) {
+        const raw = Redacted.value(apiKey) // hashed by RateLimitKey.make, never stored
+        return {
+          requests: RateLimitKey.make({ provider: target.provider, model: target.model, apiKey: raw }),
+          tokens: RateLimitKey.make({ provider: target.provider, model: target.model, client: "tokens", apiKey: raw })
+        }
+      }
+      let keys = keysBySpec.get(target.spec)
+      if (keys === undefined) {
+        keys = {
+          requests: RateLimitKey.model(target.provider, target.model),
+          tokens: RateLimitKey.make({ provider: target.provider, model: target.model, client: "tokens" })
+        }
+        keysBySpec.set(target.spec, keys)
+      }
+      return keys
+    }
+
+    return RateLimitStep.of({
+      around: <A, E, R>(target: Target, context: CallContext, attempt: Effect.Effect<A, E, R>) => {
+        const keys = keysOf(target, context)
+        const requests = Effect.catchTag(admit(keys.requests, 1, undefined), "RateLimited", (e) => Effect.fail(refusal("requests")(e)))
+        if (tokensPolicy === undefined) return Effect.andThen(requests, attempt)
+        const estimatedTokens = estimateRequestTokens(context.call)
+        const tokens = admit(keys.tokens, estimatedTokens, tokensPolicy).pipe(
+          Effect.catchTag("RateLimited", (e) =>
+            // give the request slot back: the call does not happen
+            Effect.andThen(Effect.ignore(limiter.reward(keys.requests, 1)), Effect.fail(refusal("tokens")(e))))
+        )
+        return requests.pipe(Effect.andThen(tokens), Effect.andThen(attempt))
+      }
+    })
+  })
+
+/**
+ * The rate-limit step.
+ *
+ * @example
+ * ```ts
+ * const step = RateLimitStep.layer({ maxWait: "10 seconds", tokensPolicy: "llm-tokens" })
+ *   .pipe(Layer.provide(RateLimiter.layerMemory({ policies: { ...providerDefaults, "llm-tokens": tokenPolicy } })))
+ * ```
+ */
+export class RateLimitStep extends Context.Service<RateLimitStep, RateLimitStepShape>()("troupe/pipeline/RateLimitStep") {
+  /** Limits calls with the `RateLimiter` service. */
+  static readonly layer = (options: RateLimitStepOptions = {}): Layer.Layer<RateLimitStep, InvalidPipelineOptions, RateLimiter> =>
+    Layer.effect(RateLimitStep, make(options))
+
+  /** No rate limiting. */
+  static readonly none: Layer.Layer<RateLimitStep> = Layer.succeed(RateLimitStep, { around: (_t, _c, attempt) => attempt })
+}

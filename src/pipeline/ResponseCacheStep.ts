@@ -1,0 +1,143 @@
+/**
+ * `ResponseCacheStep`: answers repeated calls from troupe's `Cache` without touching the rate limiter or the provider.
+ *
+ * The key is the response cache's (`src/cache/ResponseKey.ts`): `<namespace>:<model>:<sha256>` over the canonical
+ * JSON of the resolved provider and model (of the first target, so re-pointing an alias misses), the messages,
+ * tools, tool choice, the merged sampling parameters, the response format and the tenant (tenants never share an
+ * entry). So `ResponseCache.invalidateModel(model)` over the same `Cache` drops this step's entries too.
+ *
+ * `generate` is single-flight: concurrent identical calls reach the provider once. The first caller computes in its
+ * own fiber (interrupting it interrupts its HTTP request at once; a waiting caller then takes over), so a miss costs
+ * a lookup and a store and no fiber fork (`Cache.getOrCompute` forks one per miss, ~30 µs here).
+ * Streams read the cache first (a hit is replayed as a short stream by the `Llm` service) and a streamed miss is
+ * stored once complete. Per call, `cache: "bypass"` skips the step and `cache: "refresh"` skips only the lookup.
+ *
+ * Mirrors LiteLLM's / Portkey's simple (exact-match) cache with per-request `no-cache` / `force refresh`; reuses
+ * `src/cache` (`Cache`, `hashRequest`, `normalizeRequest`). `ResponseCacheStep.none` turns caching off.
+ *
+ * @since 0.1.0
+ */
+import { Cause, Context, Deferred, type Duration, Effect, Exit, Layer, Option } from "effect"
+import type { ResponseKeyInput } from "../cache/index.ts"
+import { Cache, hashRequest, InvalidCacheOptions, normalizeRequest } from "../cache/index.ts"
+import type { LlmRequest, LlmResponse } from "../llm/index.ts"
+import type { CallContext, Target } from "./Target.ts"
+
+/** The service interface. */
+export interface ResponseCacheStepShape {
+  /** The cache key of a call to `primary` with `params`, or `undefined` when this call is not cached. */
+  readonly keyOf: (context: CallContext, primary: Target, params: LlmRequest["params"]) => string | undefined
+  /** The cached answer for `key`, or `compute`'s (stored; concurrent identical calls compute once). */
+  readonly generate: <E, R>(key: string, context: CallContext, compute: Effect.Effect<LlmResponse, E, R>) => Effect.Effect<LlmResponse, E, R>
+  /** The cached answer for `key` (none in `refresh` mode). */
+  readonly lookup: (key: string, context: CallContext) => Effect.Effect<Option.Option<LlmResponse>>
+  /** Stores a complete answer (e.g. a finished stream). */
+  readonly store: (key: string, response: LlmResponse) => Effect.Effect<void>
+}
+
+/** Options of `ResponseCacheStep.layer`. */
+export interface ResponseCacheStepOptions {
+  /** Key namespace in the cache. Default `"llm"` (the `ResponseCache`'s). */
+  readonly namespace?: string
+  /** TTL of cached answers (else the cache's namespace or default TTL). */
+  readonly ttl?: Duration.Input
+  /** Collapse whitespace in prompts before keying. Default `false`. */
+  readonly normalizeWhitespace?: boolean
+}
+
+const tokensOf = (response: LlmResponse): number => response.usage.totalTokens
+
+const make = (options: ResponseCacheStepOptions) =>
+  Effect.gen(function*() {
+    const cache = yield* Cache
+    const namespace = options.namespace ?? "llm"
+    if (!/^[^:]+$/.test(namespace)) return yield* new InvalidCacheOptions({ path: "namespace", reason: "expected a non-empty name without ':'" })
+    const normalize = options.normalizeWhitespace === true
+    const putOptions = (response: LlmResponse) =>
+      options.ttl === undefined ? { tokens: tokensOf(response) } : { tokens: tokensOf(response), ttl: options.ttl }
+    const prefixes = new Map<string, string>()
+    const prefixOf = (model: string): string => {
+      let prefix = prefixes.get(model)
+      if (prefix === undefined) {
+        prefix = `${namespace}:${encodeURIComponent(model)}:`
+        if (prefixes.size < 10_000) prefixes.set(model, prefix)
+      }
+      return prefix
+    }
+
+    const store = (key: string, response: LlmResponse): Effect.Effect<void> =>
+      cache.put(key, response, putOptions(response)).pipe(
+        Effect.catch((error) => Effect.logDebug("LLM response not cached", error))
+      )
+
+    const lookupQuiet = (key: string): Effect.Effect<Option.Option<LlmResponse>> =>
+      cache.get(key).pipe(
+        Effect.map((hit) => hit as Option.Option<LlmResponse>),
+        Effect.catch(() => Effect.succeedNone)
+      )
+
+    // In-fiber single-flight: the first caller computes in its own fiber (so interrupting it interrupts the HTTP
+    // request at once); concurrent identical calls wait for its result; if it is interrupted, a waiter takes over.
+    const inflight = new Map<string, Deferred.Deferred<LlmResponse, unknown>>()
+    const generate = <E, R>(key: string, context: CallContext, compute: Effect.Effect<LlmResponse, E, R>): Effect.Effect<LlmResponse, E, R> => {
+      if (context.call.options?.cache === "refresh") return Effect.tap(compute, (response) => store(key, response))
+      return Effect.flatMap(lookupQuiet(key), (hit): Effect.Effect<LlmResponse, E, R> => {
+        if (Option.isSome(hit)) return Effect.succeed(hit.value)
+        const leader = inflight.get(key) as Deferred.Deferred<LlmResponse, E> | undefined
+        if (leader !== undefined) {
+          return Effect.flatMap(Effect.exit(Deferred.await(leader)), (exit) =>
+            Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? generate(key, context, compute) : exit)
+        }
+        const deferred = Deferred.makeUnsafe<LlmResponse, E>()
+        inflight.set(key, deferred as Deferred.Deferred<LlmResponse, unknown>)
+        return Effect.onExit(compute, (exit) => {
+          if (inflight.get(key) === deferred) inflight.delete(key)
+          Deferred.doneUnsafe(deferred, exit)
+          return Exit.isSuccess(exit) ? store(key, exit.value) : Effect.void
+        })
+      })
+    }
+
+    return ResponseCacheStep.of({
+      keyOf: ({ call }, primary, params) => {
+        if (call.options?.cache === "bypass") return undefined
+        const keyParams: Record<string, unknown> = { ...params }
+        if (call.responseFormat !== undefined) keyParams["responseFormat"] = call.responseFormat
+        if (call.options?.tenant !== undefined) keyParams["troupe.tenant"] = call.options.tenant
+        const input = {
+          provider: primary.provider,
+          model: primary.model,
+          messages: call.messages,
+          ...(call.tools !== undefined ? { tools: call.tools } : {}),
+          ...(call.toolChoice !== undefined ? { toolChoice: call.toolChoice } : {}),
+          params: keyParams
+        } as ResponseKeyInput // the canonical JSON reads every field; the shapes are JSON by construction
+        return prefixOf(primary.model) + hashRequest(normalize ? normalizeRequest(input) : input)
+      },
+      generate,
+      lookup: (key, { call }) => call.options?.cache === "refresh" ? Effect.succeedNone : lookupQuiet(key),
+      store
+    })
+  })
+
+/**
+ * The response-cache step.
+ *
+ * @example
+ * ```ts
+ * const step = ResponseCacheStep.layer({ ttl: "1 hour" }).pipe(Layer.provide(Cache.layerMemory({ maxEntries: 10_000 })))
+ * ```
+ */
+export class ResponseCacheStep extends Context.Service<ResponseCacheStep, ResponseCacheStepShape>()("troupe/pipeline/ResponseCacheStep") {
+  /** Caches answers in the `Cache` service. */
+  static readonly layer = (options: ResponseCacheStepOptions = {}): Layer.Layer<ResponseCacheStep, InvalidCacheOptions, Cache> =>
+    Layer.effect(ResponseCacheStep, make(options))
+
+  /** No response cache. */
+  static readonly none: Layer.Layer<ResponseCacheStep> = Layer.succeed(ResponseCacheStep, {
+    keyOf: () => undefined,
+    generate: (_key, _context, compute) => compute,
+    lookup: () => Effect.succeedNone,
+    store: () => Effect.void
+  })
+}

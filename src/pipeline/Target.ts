@@ -1,0 +1,55 @@
+/**
+ * The values the pipeline's steps share for one call: a `Target` (one provider model the call may be sent to — the
+ * requested one or a fallback), the per-call `CallContext` (the decoded call, its kind, and a small mutable
+ * `CallState` the steps report into), and `CurrentTarget`, the service each `ExecutionPlan` step provides so the
+ * same attempt effect runs against every model of a fallback chain.
+ *
+ * Plain data; steps that precompute per-model pieces (rate-limit keys, prices, telemetry trackers) cache them by
+ * `Target.spec`.
+ *
+ * @since 0.1.0
+ */
+import { Context } from "effect"
+import type { ModelParams } from "../config/index.ts"
+import type { LlmCall } from "./LlmCall.ts"
+
+/** One provider model a call can be sent to. */
+export interface Target {
+  /** The provider name (a key of the `ProviderRegistry`). */
+  readonly provider: string
+  /** The provider's own model name. */
+  readonly model: string
+  /** `provider:model`. */
+  readonly spec: string
+  /** What this target was resolved from (an alias or a spec). */
+  readonly requested: string
+  /** Default parameters from the configuration for this kind of call (merged under the call's own). */
+  readonly defaults: ModelParams
+}
+
+/** `generate` (one answer) or `stream`. */
+export type CallKind = "text" | "stream"
+
+/** What the steps report about one call (mutable, one per call). */
+export class CallState {
+  /** Provider attempts made (retries and fallbacks included). */
+  attempts = 0
+  /** Index in the chain of the target that answered (0: the requested model). */
+  fallbackIndex = 0
+  /** The target that answered, once one did. */
+  answeredBy: Target | undefined = undefined
+  /** Cost in USD of the answer, when the price of its model is known. */
+  costUsd: number | undefined = undefined
+  /** Set when the provider was called for this call (false on a response-cache hit). */
+  computed = false
+}
+
+/** One call as the steps see it. */
+export interface CallContext {
+  readonly call: LlmCall
+  readonly kind: CallKind
+  readonly state: CallState
+}
+
+/** The target of the current attempt (provided per `ExecutionPlan` step by the `FallbackStep`). */
+export class CurrentTarget extends Context.Service<CurrentTarget, Target>()("troupe/pipeline/CurrentTarget") {}

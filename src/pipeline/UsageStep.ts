@@ -1,0 +1,71 @@
+/**
+ * `UsageStep`: the usage and cost metadata of each answer — the provider's token usage priced with a price table
+ * (`PriceTable.ts`: indicative list prices per `provider:model`, overridable), in USD. The cost lands in the
+ * result's `meta.costUsd`, in the `troupe.llm.call.stop` / `troupe.llm.token.usage` events (`cost`, which the
+ * telemetry hub's `troupe_llm_cost_usd_total` metric sums) and in the span.
+ *
+ * Prices are looked up once per model and cached. Mirrors LiteLLM's `completion_cost` / Portkey's cost tracking.
+ * `UsageStep.none` reports no cost.
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer, Schema } from "effect"
+import type { Usage } from "../llm/index.ts"
+import { invalidOptions, type InvalidPipelineOptions } from "./PipelineError.ts"
+import type { ModelPrice, PriceTable } from "./PriceTable.ts"
+import { costOf, defaultPrices, findPrice, PriceTableSchema } from "./PriceTable.ts"
+import type { Target } from "./Target.ts"
+
+/** The service interface. */
+export interface UsageStepShape {
+  /** The price of `target`'s model, if known. */
+  readonly priceOf: (target: Target) => ModelPrice | undefined
+  /** The cost in USD of `usage` on `target`, if its price is known. */
+  readonly costOf: (target: Target, usage: Usage) => number | undefined
+}
+
+/** Options of `UsageStep.layer`. */
+export interface UsageStepOptions {
+  /** Prices merged over (or, with `replaceDefaults`, instead of) the built-in table. */
+  readonly prices?: PriceTable
+  readonly replaceDefaults?: boolean
+}
+
+const make = (options: UsageStepOptions) =>
+  Effect.gen(function*() {
+    const extra = yield* Schema.decodeUnknownEffect(PriceTableSchema)(options.prices ?? {}, { errors: "all" }).pipe(
+      Effect.mapError((e) => invalidOptions("UsageStep", e.issue))
+    )
+    const table: PriceTable = options.replaceDefaults === true ? extra : { ...defaultPrices, ...extra }
+    const prices = new Map<string, ModelPrice | undefined>()
+    const priceOf = (target: Target): ModelPrice | undefined => {
+      if (prices.has(target.spec)) return prices.get(target.spec)
+      const price = findPrice(table, target.spec)
+      if (prices.size < 10_000) prices.set(target.spec, price)
+      return price
+    }
+    return UsageStep.of({
+      priceOf,
+      costOf: (target, usage) => {
+        const price = priceOf(target)
+        return price === undefined ? undefined : costOf(price, usage)
+      }
+    })
+  })
+
+/**
+ * The usage and cost step.
+ *
+ * @example
+ * ```ts
+ * const step = UsageStep.layer({ prices: { "openai:gpt-4o-mini": { input: 0.15, output: 0.6 } } })
+ * ```
+ */
+export class UsageStep extends Context.Service<UsageStep, UsageStepShape>()("troupe/pipeline/UsageStep") {
+  /** Prices usage with the built-in table plus `prices`. */
+  static readonly layer = (options: UsageStepOptions = {}): Layer.Layer<UsageStep, InvalidPipelineOptions> =>
+    Layer.effect(UsageStep, make(options))
+
+  /** No cost metadata. */
+  static readonly none: Layer.Layer<UsageStep> = Layer.succeed(UsageStep, { priceOf: () => undefined, costOf: () => undefined })
+}

@@ -1,0 +1,43 @@
+/**
+ * troupe's LLM pipeline: the `Llm` service (`generate`, `stream`) and its replaceable steps — `ModelResolver`
+ * (aliases from the ConfigStore), `ResponseCacheStep` (exact-match response cache, single-flight), `RateLimitStep`
+ * (requests and estimated tokens per provider model), `BreakerStep` (effect's `CircuitBreaker` per provider, with
+ * telemetry events), `RetryStep` (retryable failures only, backoff with jitter, exact `Retry-After`), `FallbackStep`
+ * (effect's `ExecutionPlan` across models and providers), `UsageStep` (cost in USD from a price table) and
+ * `ProviderRegistry` (the providers of `src/llm`) — plus `LlmPipeline.layer` composing the defaults.
+ *
+ * Mirrors the router features of LiteLLM and Portkey (aliases, caching, RPM/TPM, cooldowns, retries, fallbacks,
+ * cost tracking) as Effect services; reuses effect's `CircuitBreaker`, `ExecutionPlan`, `Stream`, `Schema`, `Clock`
+ * and `Random`, and troupe's ConfigStore, Cache, RateLimiter, TelemetryHub and supervisors.
+ *
+ * @since 0.1.0
+ */
+export { BreakerStep, BreakerStepOptions } from "./BreakerStep.ts"
+export { FallbackStep, shouldFallback } from "./FallbackStep.ts"
+export type { FallbackStepOptions, FallbackStepShape } from "./FallbackStep.ts"
+export type { BreakerStepShape } from "./BreakerStep.ts"
+export { Llm } from "./Llm.ts"
+export type { LlmError, LlmShape, LlmSteps } from "./Llm.ts"
+export { CacheMode, decodeLlmCall, isPlainLlmCall, LlmCall, LlmCallOptions } from "./LlmCall.ts"
+export type { LlmCallInput } from "./LlmCall.ts"
+export * as LlmPipeline from "./LlmPipeline.ts"
+export type { LlmPipelineOptions } from "./LlmPipeline.ts"
+export type { CallMeta, LlmOutputPart, LlmResult, PipelineFinish } from "./LlmResult.ts"
+export { ModelResolver } from "./ModelResolver.ts"
+export type { ModelResolverShape } from "./ModelResolver.ts"
+export { InvalidPipelineOptions, ProviderNotFound, RateLimitRefused } from "./PipelineError.ts"
+export { costOf, defaultPrices, findPrice, ModelPrice, PriceTableSchema } from "./PriceTable.ts"
+export type { PriceTable } from "./PriceTable.ts"
+export { ProviderRegistry } from "./ProviderRegistry.ts"
+export type { ProviderRegistryShape, ProvidersFromConfigOptions } from "./ProviderRegistry.ts"
+export { RateLimitStep, RateLimitStepOptions } from "./RateLimitStep.ts"
+export type { RateLimitStepShape } from "./RateLimitStep.ts"
+export { ResponseCacheStep } from "./ResponseCacheStep.ts"
+export type { ResponseCacheStepOptions, ResponseCacheStepShape } from "./ResponseCacheStep.ts"
+export { RetryStep, RetryStepOptions } from "./RetryStep.ts"
+export type { RetryStepShape } from "./RetryStep.ts"
+export { openStream } from "./StreamOpen.ts"
+export { CallState, CurrentTarget } from "./Target.ts"
+export type { CallContext, CallKind, Target } from "./Target.ts"
+export { UsageStep } from "./UsageStep.ts"
+export type { UsageStepOptions, UsageStepShape } from "./UsageStep.ts"

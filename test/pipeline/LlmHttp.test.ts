@@ -1,0 +1,81 @@
+/**
+ * The pipeline over a real HTTP provider (the OpenAI-compatible client) against the loopback fake provider server:
+ * a 429 with `Retry-After` is retried after the server's delay, and interrupting a call (streamed or not) closes
+ * the HTTP connection (the server records the abort).
+ */
+import { NodeHttpClient } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Clock, Effect, Fiber, Latch, Layer, Redacted, Stream } from "effect"
+import { afterAll, beforeAll, beforeEach } from "vitest"
+import { Cache } from "../../src/cache/index.ts"
+import { OpenAiCompatibleProvider } from "../../src/llm/index.ts"
+import type { LlmCallInput } from "../../src/pipeline/index.ts"
+import { Llm, LlmPipeline, ProviderRegistry } from "../../src/pipeline/index.ts"
+import { RateLimiter } from "../../src/ratelimit/index.ts"
+import { TelemetryHub } from "../../src/telemetry/index.ts"
+import { FakeProviderServer } from "../llm/support/FakeProviderServer.ts"
+import { configLayer } from "./support.ts"
+
+const ask = (content: string): LlmCallInput => ({ model: "fast", messages: [{ role: "user", content }] })
+
+describe("Llm pipeline over HTTP (fake provider server)", () => {
+  let server: FakeProviderServer
+  beforeAll(async () => {
+    server = await FakeProviderServer.start()
+  })
+  afterAll(() => server.close())
+  beforeEach(() => server.reset())
+
+  const layer = () => {
+    const registry = Layer.effect(
+      ProviderRegistry,
+      Effect.map(
+        OpenAiCompatibleProvider.make({ name: "primary", baseUrl: server.baseUrl, apiKey: Redacted.make("sk-test-0123456789"), timeout: 5000 }),
+        (provider) => ProviderRegistry.of({ get: () => Effect.succeed(provider) })
+      )
+    ).pipe(Layer.provide(NodeHttpClient.layerUndici))
+    return LlmPipeline.layer({ retry: { jitter: 0 } }).pipe(
+      Layer.provide(Layer.mergeAll(registry, Cache.layerMemory(), RateLimiter.layerMemory())),
+      Layer.provide(configLayer()),
+      Layer.provide(TelemetryHub.layer)
+    )
+  }
+
+  it.live("a real 429 with Retry-After is retried after the server's delay", () =>
+    Effect.gen(function*() {
+      server.enqueue({ kind: "status", status: 429, headers: { "retry-after-ms": "150" } }, { kind: "answer", text: "finally" })
+      const started = yield* Clock.currentTimeMillis
+      const result = yield* (yield* Llm).generate(ask("429 please"))
+      const elapsed = (yield* Clock.currentTimeMillis) - started
+      assert.strictEqual(result.text, "finally")
+      assert.strictEqual(result.meta.attempts, 2)
+      assert.strictEqual(server.requests.length, 2)
+      assert.isAtLeast(elapsed, 150)
+    }).pipe(Effect.provide(layer())))
+
+  it.live("interrupting a streamed call closes the HTTP connection", () =>
+    Effect.gen(function*() {
+      server.enqueue({ kind: "stall", text: "a long answer that never finishes", afterEvents: 2 })
+      const llm = yield* Llm
+      const firstPart = yield* Latch.make(false)
+      const fiber = yield* Effect.forkChild(
+        llm.stream(ask("stream and stall")).pipe(Stream.runForEach(() => firstPart.open)),
+        { startImmediately: true }
+      )
+      yield* firstPart.await
+      yield* Fiber.interrupt(fiber)
+      yield* Effect.promise(() => server.waitForAborts(1, 3000))
+      assert.lengthOf(server.aborted, 1)
+      assert.strictEqual(server.aborted[0]?.path, "/v1/chat/completions")
+    }).pipe(Effect.provide(layer())))
+
+  it.live("interrupting a call waiting for its answer closes the HTTP connection", () =>
+    Effect.gen(function*() {
+      server.enqueue({ kind: "hang" })
+      const fiber = yield* Effect.forkChild((yield* Llm).generate(ask("hang")), { startImmediately: true })
+      while (server.requests.length === 0) yield* Effect.sleep("5 millis")
+      yield* Fiber.interrupt(fiber)
+      yield* Effect.promise(() => server.waitForAborts(1, 3000))
+      assert.lengthOf(server.aborted, 1)
+    }).pipe(Effect.provide(layer())))
+})

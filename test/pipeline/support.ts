@@ -1,0 +1,73 @@
+/**
+ * Test helpers for the LLM pipeline: a ConfigStore with test providers and aliases (no file, no environment), scripted
+ * providers that count their calls and follow a per-test script, a telemetry event recorder, and a pipeline layer
+ * with every step on (options per step).
+ */
+import { Effect, FileSystem, Layer } from "effect"
+import { Cache } from "../../src/cache/index.ts"
+import { ConfigStore } from "../../src/config/index.ts"
+import type { LlmProviderShape, LlmRequest, ScriptReply } from "../../src/llm/index.ts"
+import { ScriptedProvider } from "../../src/llm/index.ts"
+import type { LlmPipelineOptions } from "../../src/pipeline/index.ts"
+import { LlmPipeline, ProviderRegistry } from "../../src/pipeline/index.ts"
+import type { RateLimiterOptionsInput } from "../../src/ratelimit/index.ts"
+import { RateLimiter } from "../../src/ratelimit/index.ts"
+import type { TelemetryEvent } from "../../src/telemetry/index.ts"
+import { TelemetryHub } from "../../src/telemetry/index.ts"
+
+/** A store with providers `primary`, `backup` (any base URL: scripted providers never use it) and aliases. */
+export const configLayer = (models: Record<string, unknown> = {}, providers: Record<string, unknown> = {}) =>
+  ConfigStore.layer({
+    env: () => ({}),
+    defaults: {
+      providers: {
+        primary: { baseUrl: "http://127.0.0.1:9/v1" },
+        backup: { baseUrl: "http://127.0.0.1:9/v1" },
+        ...providers
+      },
+      models: { fast: "primary:model-a", cheap: { model: "backup:model-b", params: { temperature: 0.1 } }, ...models }
+    }
+  }).pipe(Layer.provide(FileSystem.layerNoop({})))
+
+/** A scripted provider whose replies come from `script(callNumber, request)` (1-based); counts its calls. */
+export class CountingProvider {
+  calls = 0
+  readonly provider: LlmProviderShape
+  constructor(name: string, script: (call: number, request: LlmRequest) => ScriptReply = () => ({ text: `answer from ${name}` })) {
+    this.provider = ScriptedProvider.makeUnsafe({
+      name,
+      rules: [{ when: "always", reply: (request) => script(++this.calls, request) }]
+    })
+  }
+}
+
+/** Records every telemetry event under `prefixes`. */
+export const recordEvents = (prefixes: ReadonlyArray<ReadonlyArray<string>> = [["troupe"]]) =>
+  Effect.gen(function*() {
+    const hub = yield* TelemetryHub
+    const events: Array<TelemetryEvent> = []
+    yield* hub.attach(`test-recorder-${Math.random()}`, prefixes, (event) => {
+      events.push(event)
+    })
+    return {
+      events,
+      named: (name: string) => events.filter((e) => e.name.join(".") === name)
+    }
+  })
+
+/** The pipeline with every step on, over the given providers, a memory cache and limiter, a hub. */
+export const pipelineLayer = (
+  providers: ReadonlyArray<LlmProviderShape>,
+  options: LlmPipelineOptions = {},
+  limiter: RateLimiterOptionsInput = {},
+  models: Record<string, unknown> = {}
+) =>
+  LlmPipeline.layer({ retry: { jitter: 0 }, ...options }).pipe(
+    Layer.provideMerge(Layer.mergeAll(
+      ProviderRegistry.layer(providers),
+      Cache.layerMemory({ maxEntries: 1000 }),
+      RateLimiter.layerMemory(limiter)
+    )),
+    Layer.provideMerge(configLayer(models)),
+    Layer.provideMerge(TelemetryHub.layer)
+  )
