@@ -21,7 +21,7 @@ import { RestartWindow } from "./RestartIntensity.ts"
 import { ChildNotFound, FailedToStartChild, type InvalidOptions, MaxChildren } from "./RuntimeError.ts"
 import * as SupervisorChild from "./SupervisorChild.ts"
 import { type Child, type ChildExit, emit, killAll, makeChild, makeSupervisorContext, shouldRestart, type SupervisorContext } from "./SupervisorChild.ts"
-import { shutdownTree } from "./Supervisor.ts"
+import { shutdownTree, startScopedUnderParent } from "./Supervisor.ts"
 
 export interface DynamicSupervisorOptions<Extra extends ReadonlyArray<unknown> = []> {
   readonly name?: string
@@ -217,7 +217,9 @@ export const spawn = <Extra extends ReadonlyArray<unknown> = []>(
 export const start = <Extra extends ReadonlyArray<unknown> = []>(
   options: DynamicSupervisorOptions<Extra> = {}
 ): Effect.Effect<DynamicSupervisorRef<Extra>, InvalidOptions, Scope.Scope> =>
-  Effect.acquireRelease(spawn(options), (ref) => shutdownTree(ref))
+  // under an application's root it is a temporary child: its owner calls it by ref, so a restarted copy would be
+  // unknown to it (see `Supervisor.startScopedUnderParent`)
+  startScopedUnderParent(options.name ?? "dynamic-supervisor", "temporary", (name) => spawn({ ...options, name }))
 
 const normalized = new WeakMap<object, NormalizedSpec<unknown, ReadonlyArray<unknown>>>()
 

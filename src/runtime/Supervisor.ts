@@ -146,37 +146,53 @@ export const CurrentParentSupervisor = Context.Reference<SupervisorRef | undefin
  * ```
  */
 export const start = <R = never>(options: SupervisorOptions<R>): Effect.Effect<SupervisorRef, SpawnError, R | Scope.Scope> =>
-  Effect.gen(function*() {
-    const parent = yield* CurrentParentSupervisor
-    return parent === undefined || parent.exitReason !== undefined
-      ? yield* Effect.acquireRelease(spawn(options), (ref) => shutdownTree(ref))
-      : yield* startUnder(parent, options)
+  Effect.suspend(() => {
+    const config = validateOptions(options)
+    if (Result.isFailure(config)) return Effect.fail(config.failure)
+    return startScopedUnderParent(config.success.name, "permanent", (name) => spawn({ ...options, name }))
   })
 
-const startUnder = <R>(parent: SupervisorRef, options: SupervisorOptions<R>) =>
-  Effect.acquireRelease(
-    Effect.gen(function*() {
-      const config = validateOptions(options)
-      if (Result.isFailure(config)) return yield* config.failure
-      const taken = new Set((yield* Effect.orElseSucceed(whichChildren(parent), () => [])).map((c) => c.id))
-      const base = config.success.name
-      let id = base
-      for (let n = 2; taken.has(id); n++) id = `${base}#${n}`
-      const child = yield* startChild(parent, childSpec(id, { ...options, name: id })).pipe(
-        Effect.catchTag(["AlreadyStarted", "AlreadyPresent", "NoProc", "ActorExited", "CallTimeout", "MailboxFull", "CallingSelf"], (e) =>
-          Effect.die(e))
-      )
-      if (child === undefined) return yield* Effect.die(new Error(`supervisor ${id} ignored its start`))
-      return { id, ref: child as SupervisorRef }
-    }),
-    ({ id, ref }) =>
-      parent.exitReason !== undefined
-        ? shutdownTree(ref)
-        : Effect.andThen(
-          Effect.ignore(terminateChild(parent, id)),
-          Effect.ignore(deleteChild(parent, id))
+/**
+ * Starts a supervisor process tied to the current scope: standalone (shut down when the scope closes), or, under
+ * a `CurrentParentSupervisor`, as that parent's child named `name` (made unique) with the given restart type —
+ * `permanent` for supervisors whose children carry everything they need (the parent may restart them), or
+ * `temporary` for ones a service keeps calling by ref (a restarted copy would be unknown to the service).
+ */
+export const startScopedUnderParent = <A extends Process, E, R>(
+  name: string,
+  restart: "permanent" | "temporary",
+  spawnNamed: (name: string) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R | Scope.Scope> =>
+  Effect.gen(function*() {
+    const parent = yield* CurrentParentSupervisor
+    if (parent === undefined || parent.exitReason !== undefined) {
+      return yield* Effect.acquireRelease(spawnNamed(name), (ref) => shutdownTree(ref))
+    }
+    const { ref } = yield* Effect.acquireRelease(
+      Effect.gen(function*() {
+        const taken = new Set((yield* Effect.orElseSucceed(whichChildren(parent), () => [])).map((c) => c.id))
+        let id = name
+        for (let n = 2; taken.has(id); n++) id = `${name}#${n}`
+        const spec: ChildSpec<R> = { id, type: "supervisor", restart, start: spawnNamed(id) as Effect.Effect<Process, unknown, R> }
+        const child = yield* startChild(parent, spec).pipe(
+          Effect.catch((e) => e._tag === "FailedToStartChild" ? Effect.fail(e) : Effect.die(e))
         )
-  ).pipe(Effect.map(({ ref }) => ref))
+        if (child === undefined) return yield* Effect.die(new Error(`supervisor ${id} ignored its start`))
+        return { id, ref: child as A }
+      }).pipe(Effect.catchTag("FailedToStartChild", (e) => Effect.failCause(startFailureCause(e)))),
+      ({ id, ref }) =>
+        parent.exitReason !== undefined
+          ? shutdownTree(ref)
+          : Effect.andThen(Effect.ignore(terminateChild(parent, id)), Effect.ignore(deleteChild(parent, id)))
+    )
+    return ref
+  }) as Effect.Effect<A, E, R | Scope.Scope>
+
+/** The original failure of a child supervisor that failed to start under a parent. */
+const startFailureCause = (error: FailedToStartChild): Cause.Cause<never> => {
+  const reason = error.exitReason
+  return reason._tag === "Failure" ? reason.cause as Cause.Cause<never> : Cause.die(error)
+}
 
 /** Stops a supervisor with `shutdown` and waits until its whole tree is down. */
 export const shutdownTree = (ref: Process): Effect.Effect<void> =>

@@ -1,0 +1,5 @@
+/**
+ * troupe's application layer: every service composed under one root supervisor.
+ */
+export * as Troupe from "./Troupe.ts"
+export type { Services, TroupeOptions } from "./Troupe.ts"
