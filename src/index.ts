@@ -1,0 +1,7 @@
+/**
+ * troupe: an actor-model runtime mirroring Erlang/OTP supervision on Effect, plus the services production AI
+ * agents need. Each subsystem is also importable on its own (`troupe/runtime`, `troupe/cache`, …).
+ */
+export * from "./runtime/index.ts"
+export * as AgentKit from "./agent/index.ts"
+export { Troupe } from "./app/index.ts"
