@@ -20,7 +20,7 @@ import { LlmProvider } from "./LlmProvider.ts"
 import type { LlmRequest } from "./LlmRequest.ts"
 import type { LlmStreamPart } from "./LlmResponse.ts"
 import type { HttpProviderOptions, ResolvedHttpProvider } from "./ProviderOptions.ts"
-import { callSettings, resolveHttpProviderOptions } from "./ProviderOptions.ts"
+import { callSettings, httpProviderMaker } from "./ProviderOptions.ts"
 
 const DEFAULTS = { name: "anthropic", baseUrl: "https://api.anthropic.com/v1" } as const
 
@@ -79,14 +79,9 @@ export const makeResolved = (client: HttpClient.HttpClient, provider: ResolvedHt
  * const answer = yield* claude.generate({ model: "claude-3-5-haiku-latest", messages: [{ role: "user", content: "hi" }] })
  * ```
  */
-export const make = (
-  options: HttpProviderOptions = {}
-): Effect.Effect<LlmProviderShape, InvalidProviderOptions, HttpClient.HttpClient> =>
-  Effect.gen(function*() {
-    const resolved = yield* resolveHttpProviderOptions(options, DEFAULTS)
-    const client = yield* HttpClient.HttpClient
-    return makeResolved(client, resolved)
-  })
+export const make: (
+  options?: HttpProviderOptions
+) => Effect.Effect<LlmProviderShape, InvalidProviderOptions, HttpClient.HttpClient> = httpProviderMaker(DEFAULTS, makeResolved)
 
 /** A layer providing `LlmProvider` as an Anthropic provider. */
 export const layer = (

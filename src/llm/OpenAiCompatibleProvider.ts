@@ -19,7 +19,7 @@ import type { LlmRequest } from "./LlmRequest.ts"
 import type { LlmStreamPart } from "./LlmResponse.ts"
 import { decodeOpenAiResponse, encodeOpenAiBody, OpenAiStreamState } from "./OpenAiWire.ts"
 import type { HttpProviderOptions, ResolvedHttpProvider } from "./ProviderOptions.ts"
-import { callSettings, resolveHttpProviderOptions } from "./ProviderOptions.ts"
+import { callSettings, httpProviderMaker } from "./ProviderOptions.ts"
 import type { ProviderPost } from "./HttpTransport.ts"
 import { postJson, postSse, secretsOf } from "./HttpTransport.ts"
 
@@ -76,14 +76,9 @@ export const makeResolved = (client: HttpClient.HttpClient, provider: ResolvedHt
  * const answer = yield* groq.generate({ model: "llama-3.1-8b-instant", messages: [{ role: "user", content: "hi" }] })
  * ```
  */
-export const make = (
-  options: HttpProviderOptions = {}
-): Effect.Effect<LlmProviderShape, InvalidProviderOptions, HttpClient.HttpClient> =>
-  Effect.gen(function*() {
-    const resolved = yield* resolveHttpProviderOptions(options, DEFAULTS)
-    const client = yield* HttpClient.HttpClient
-    return makeResolved(client, resolved)
-  })
+export const make: (
+  options?: HttpProviderOptions
+) => Effect.Effect<LlmProviderShape, InvalidProviderOptions, HttpClient.HttpClient> = httpProviderMaker(DEFAULTS, makeResolved)
 
 /** A layer providing `LlmProvider` as an OpenAI-compatible provider. */
 export const layer = (

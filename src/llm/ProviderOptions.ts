@@ -10,10 +10,11 @@
  * @since 0.1.0
  */
 import { Duration, Effect, Option, Redacted, Schema } from "effect"
+import { HttpClient } from "effect/http"
 import type { ProviderConfig } from "../config/index.ts"
 import { InvalidProviderOptions } from "./LlmError.ts"
 import { invalidRequestFromIssue } from "./LlmRequest.ts"
-import type { LlmCallOptions } from "./LlmProvider.ts"
+import type { LlmCallOptions, LlmProviderShape } from "./LlmProvider.ts"
 
 /** Options of an HTTP provider. */
 export interface HttpProviderOptions {
@@ -126,3 +127,18 @@ export const fromProviderConfig = (name: string, config: ProviderConfig): HttpPr
 /** Whether a value is a non-empty Redacted key. */
 export const hasKey = (key: Redacted.Redacted<string> | undefined): key is Redacted.Redacted<string> =>
   key !== undefined && Redacted.value(key).trim() !== ""
+
+/**
+ * The `make` of an HTTP provider: resolves `options` over the provider's `defaults`, then builds it with the
+ * `HttpClient` of the context. Shared by the OpenAI-compatible and the Anthropic providers.
+ */
+export const httpProviderMaker = (
+  defaults: { readonly name: string; readonly baseUrl: string },
+  build: (client: HttpClient.HttpClient, provider: ResolvedHttpProvider) => LlmProviderShape
+) =>
+(options: HttpProviderOptions = {}): Effect.Effect<LlmProviderShape, InvalidProviderOptions, HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    const resolved = yield* resolveHttpProviderOptions(options, defaults)
+    const client = yield* HttpClient.HttpClient
+    return build(client, resolved)
+  })
