@@ -1,8 +1,9 @@
 /**
  * `InlineEffect`: a custom Effect primitive whose synchronous result needs no fiber round-trip under `yield*`.
  *
- * Used for the cache's hot operations (`get`, `put`). Built on Effect's public `Effectable.Prototype` (a value the
- * fiber runtime evaluates like any Effect), it adds one thing: its generator protocol. `yield* op` inside
+ * Used on hot paths whose answer is usually synchronous: the cache's `get` and `put`, the rate limiter's `check`.
+ * Built on Effect's public `Effectable.Prototype` (a value the fiber runtime evaluates like any Effect), it adds
+ * one thing: its generator protocol. `yield* op` inside
  * `Effect.gen` calls `[Symbol.iterator]` at the moment the generator reaches it — exactly when the Effect would
  * run — and when the operation's result is an already-successful `Exit` (an L1 hit or miss, a memory `put`) the
  * iterator completes at once with the value, so the generator continues synchronously instead of handing an
