@@ -4,7 +4,8 @@
  * - `llm.pipeline`: `Llm.generate` with every step on — decode, alias resolution through the ConfigStore, response
  *   cache (a miss: a unique prompt per call, so the SHA-256 key, the lookup and the store are all paid), rate
  *   limiter (requests and estimated tokens), circuit breaker, retry, fallback step (no chain for the model), usage
- *   and cost, and telemetry (`trackLlmCall`: events, metrics, span) — over the scripted zero-latency provider.
+ *   and cost, and telemetry (`trackLlmCall`: events and metrics; its tracing span is created only when a tracer is
+ *   installed, and none is here) — over the scripted zero-latency provider.
  *   Baseline: `llm.provider-direct` (the same provider called bare, `bench/llm-provider.bench.ts`).
  * - `llm.pipeline.fallback-chain`: the same with a two-model fallback chain on the call (the first model answers),
  *   i.e. through effect's `ExecutionPlan`.

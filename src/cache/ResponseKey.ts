@@ -14,7 +14,7 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
-import { createHash } from "node:crypto"
+import { hash } from "node:crypto"
 import { InvalidResponseRequest } from "./CacheError.ts"
 import { issueToError } from "./CacheOptions.ts"
 
@@ -42,16 +42,66 @@ export const ResponseKeyInput = Schema.Struct({
 })
 export type ResponseKeyInput = typeof ResponseKeyInput.Type
 
-/** Canonical JSON: object keys sorted recursively, `undefined` members dropped, arrays kept in order. */
+// Strings JSON.stringify would escape: `"`, `\\`, control characters, and (lone) surrogates — a pair is left as is by
+// JSON.stringify, but checking every surrogate is simpler and only sends such strings down the slow path.
+const needsEscape = /[\u0000-\u001f"\\\ud800-\udfff]/
+const quote = (s: string): string => (needsEscape.test(s) ? JSON.stringify(s) : `"${s}"`)
+
+// Quoted member names (`"role":`), memoised: requests reuse a handful of field names.
+const quotedKeys = new Map<string, string>()
+const quoteKey = (k: string): string => {
+  let q = quotedKeys.get(k)
+  if (q === undefined) {
+    q = `${quote(k)}:`
+    if (quotedKeys.size < 1024) quotedKeys.set(k, q)
+  }
+  return q
+}
+
+// Insertion sort by UTF-16 code units (what `Array.prototype.sort()` does with no comparator), fast for the few
+// keys of a request's objects.
+const sortKeys = (keys: Array<string>): void => {
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i] as string // i < length
+    let j = i - 1
+    while (j >= 0 && (keys[j] as string) > k) {
+      keys[j + 1] = keys[j] as string
+      j--
+    }
+    keys[j + 1] = k
+  }
+}
+
+/**
+ * Canonical JSON: object keys sorted recursively, `undefined` members dropped, arrays kept in order.
+ * (The output of `JSON.stringify` with sorted keys, built in one pass without per-member arrays.)
+ */
 export const canonicalJson = (value: unknown): string => {
+  if (typeof value === "string") return quote(value)
   if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null"
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? "null" : canonicalJson(v))).join(",")}]`
+  if (Array.isArray(value)) {
+    let out = "["
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out += ","
+      const v: unknown = value[i]
+      out += v === undefined ? "null" : canonicalJson(v)
+    }
+    return out + "]"
+  }
   const record = value as Record<string, unknown>
-  const members = Object.keys(record)
-    .filter((k) => record[k] !== undefined)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`)
-  return `{${members.join(",")}}`
+  const keys = Object.keys(record)
+  if (keys.length > 1) sortKeys(keys)
+  let out = "{"
+  let first = true
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string // i < length
+    const v = record[k]
+    if (v === undefined) continue
+    if (first) first = false
+    else out += ","
+    out += quoteKey(k) + canonicalJson(v)
+  }
+  return out + "}"
 }
 
 /** Collapses whitespace runs to one space and trims. */
@@ -77,8 +127,29 @@ export const normalizeRequest = (input: ResponseKeyInput): ResponseKeyInput => (
 })
 
 /** SHA-256 (hex) of the canonical JSON of `input`. */
-export const hashRequest = (input: ResponseKeyInput): string =>
-  createHash("sha256").update(canonicalJson(input)).digest("hex")
+export const hashRequest = (input: ResponseKeyInput): string => hash("sha256", canonicalJson(input), "hex")
+
+/**
+ * `hashRequest({ provider, model, messages, params, tools?, toolChoice? })` (absent members omitted), written without
+ * building that record or sorting its keys: the response-cache step of the LLM pipeline keys every call with it.
+ * `messages` and `params` are JSON values; the key is the same as `hashRequest`'s for the same record.
+ */
+export const hashRequestFields = (
+  provider: string,
+  model: string,
+  messages: unknown,
+  params: unknown,
+  tools: unknown,
+  toolChoice: unknown
+): string => {
+  // members in sorted order: messages, model, params, provider, toolChoice, tools
+  let out = messages === undefined ? `{"model":${quote(model)}` : `{"messages":${canonicalJson(messages)},"model":${quote(model)}`
+  if (params !== undefined) out += `,"params":${canonicalJson(params)}`
+  out += `,"provider":${quote(provider)}`
+  if (toolChoice !== undefined) out += `,"toolChoice":${canonicalJson(toolChoice)}`
+  if (tools !== undefined) out += `,"tools":${canonicalJson(tools)}`
+  return hash("sha256", out + "}", "hex")
+}
 
 /** The cache key of a decoded request. */
 export const responseKey = (input: ResponseKeyInput, namespace: string): string =>

@@ -128,12 +128,25 @@ const make = (input: BreakerStepOptions) =>
       }, { breaker: key, provider: providerOf(key), reason: reason._tag })
     }
 
-    const keys = new Map<string, { readonly key: string; readonly options: { readonly key: string; readonly classify: typeof outcomeOf } }>()
-    const entryOf = (provider: string) => {
+    interface Entry {
+      readonly key: string
+      readonly options: { readonly key: string; readonly classify: typeof outcomeOf }
+      readonly onError: (error: unknown) => Effect.Effect<void>
+    }
+    // per provider, built once: the execute options (key and the shared classifier) and the rejection reporter
+    const keys = new Map<string, Entry>()
+    const entryOf = (provider: string): Entry => {
       let entry = keys.get(provider)
       if (entry === undefined) {
         const key = prefix + provider
-        entry = { key, options: { key, classify: outcomeOf } }
+        entry = {
+          key,
+          options: { key, classify: outcomeOf },
+          onError: (error) => {
+            if (isRejection(error)) rejected(key, error)
+            return Effect.void
+          }
+        }
         keys.set(provider, entry)
       }
       return entry
@@ -142,12 +155,7 @@ const make = (input: BreakerStepOptions) =>
     return BreakerStep.of({
       around: <A, E, R>(target: Target, attempt: Effect.Effect<A, E, R>) => {
         const entry = entryOf(target.provider)
-        return breaker.execute(attempt, entry.options).pipe(
-          Effect.tapError((error) => {
-            if (isRejection(error)) rejected(entry.key, error)
-            return Effect.void
-          })
-        )
+        return Effect.tapError(breaker.execute(attempt, entry.options), entry.onError)
       },
       state: (provider) => breaker.state(entryOf(provider).key)
     })

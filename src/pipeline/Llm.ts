@@ -22,7 +22,7 @@
  * @since 0.1.0
  */
 import type { Array as Arr } from "effect"
-import { Context, Deferred, type Duration, Effect, Layer, Option, Stream } from "effect"
+import { Context, Deferred, type Duration, Effect, Exit, Layer, Option, Stream } from "effect"
 import type { CircuitBreaker } from "effect/persistence"
 import type { ModelLookupError } from "../config/index.ts"
 import type {
@@ -75,6 +75,20 @@ export interface LlmShape {
 /** The step services `Llm.layer` composes. */
 export type LlmSteps = ModelResolver | ProviderRegistry | ResponseCacheStep | RateLimitStep | BreakerStep | RetryStep | FallbackStep | UsageStep
 
+// An already-successful `Exit` (a decoded call, a cached target) is continued at once instead of through a `flatMap`
+// step of the fiber: the same result, one step fewer on the hot path. Only inside a `suspend` (or another per-run
+// callback): `f` runs when the effect is built, so it must not be where per-run state or side effects live.
+const isSuccess = <A, E, R>(self: Effect.Effect<A, E, R>): self is Exit.Success<A, E> & Effect.Effect<A, E, R> =>
+  Exit.isExit(self) && self._tag === "Success"
+
+const flatMapNow = <A, E, R, B, E2, R2>(
+  self: Effect.Effect<A, E, R>,
+  f: (a: A) => Effect.Effect<B, E2, R2>
+): Effect.Effect<B, E | E2, R | R2> => isSuccess(self) ? f(self.value) : Effect.flatMap(self, f)
+
+const mapNow = <A, E, R, B>(self: Effect.Effect<A, E, R>, f: (a: A) => B): Effect.Effect<B, E, R> =>
+  isSuccess(self) ? Exit.succeed(f(self.value)) : Effect.map(self, f)
+
 const make = Effect.gen(function*() {
   const resolver = yield* ModelResolver
   const registry = yield* ProviderRegistry
@@ -86,10 +100,20 @@ const make = Effect.gen(function*() {
   const usage = yield* UsageStep
   const tracking = makeTracking(Option.getOrUndefined(yield* Effect.serviceOption(TelemetryHub)), usage)
 
+  /** Resolves the targets of `context` and continues with them (one step fewer than a `map` then a `flatMap`). */
+  const withTargets = <A, E>(
+    context: CallContext,
+    f: (targets: Arr.NonEmptyReadonlyArray<Target>) => Effect.Effect<A, E>
+  ): Effect.Effect<A, E | ModelLookupError> => {
+    const chain = fallback.chainFor(context)
+    if (chain.length === 0) return flatMapNow(resolver.resolve(context.call.model, context.kind), (target) => f([target]))
+    return flatMapNow(resolveTargets(context), f)
+  }
+
   const resolveTargets = (context: CallContext): Effect.Effect<Arr.NonEmptyReadonlyArray<Target>, ModelLookupError> => {
     const chain = fallback.chainFor(context)
     const primary = resolver.resolve(context.call.model, context.kind)
-    if (chain.length === 0) return Effect.map(primary, (target) => [target] as const)
+    if (chain.length === 0) return mapNow(primary, (target) => [target] as const)
     return Effect.map(
       Effect.forEach([context.call.model, ...chain], (model) => resolver.resolve(model, context.kind)),
       (targets) => targets as unknown as Arr.NonEmptyReadonlyArray<Target> // at least the requested model
@@ -114,14 +138,15 @@ const make = Effect.gen(function*() {
     const call = context.call
     const request = providerRequest(call, target.model, mergeParams(target.defaults, call.params))
     const options = callOptionsOf(call, target)
+    // a real `flatMap`: retries re-run `attempt`, and each run counts one attempt
     const attempt = Effect.flatMap(registry.get(target.provider), (provider) => {
       context.state.attempts++
+      // models are tried one after another and the first success ends the call, so on success the target of the
+      // last attempt is the one that answered (no `map` step after the guarded attempt)
+      context.state.answeredBy = target
       return tracking.track(target, context, provider.generate(request, options))
     })
-    return Effect.map(guarded(context, target, attempt), (response) => {
-      context.state.answeredBy = target
-      return response
-    })
+    return guarded(context, target, attempt)
   }
 
   const metaOf = (context: CallContext, targets: Arr.NonEmptyReadonlyArray<Target>, response: LlmResponse): CallMeta => {
@@ -139,10 +164,12 @@ const make = Effect.gen(function*() {
     }
   }
 
+  // One `suspend` per run: the per-call state is created afresh each time the returned effect runs (it may be
+  // retried or repeated), and within the run already-decoded inputs continue without extra steps.
   const generate = (input: LlmCallInput | LlmCall): Effect.Effect<LlmResult, LlmError> =>
-    Effect.flatMap(decodeLlmCall(input), (call) => {
+    Effect.suspend(() => flatMapNow(decodeLlmCall(input), (call) => {
       const context: CallContext = { call, kind: "text", state: new CallState() }
-      return Effect.flatMap(resolveTargets(context), (targets) => {
+      return withTargets(context, (targets) => {
         const compute = Effect.suspend(() => {
           context.state.computed = true
           return fallback.run(context, targets, generateAttempt(context))
@@ -152,7 +179,7 @@ const make = Effect.gen(function*() {
         const answered = key === undefined ? compute : cacheStep.generate(key, context, compute)
         return Effect.map(answered, (response): LlmResult => ({ ...response, meta: metaOf(context, targets, response) }))
       })
-    })
+    }))
 
   // --- streams ---------------------------------------------------------------------------------------------------
 

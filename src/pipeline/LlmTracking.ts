@@ -26,18 +26,37 @@ export interface LlmTracking {
 }
 
 const MAX_TRACKERS = 256
+const MAX_RECENT = 8
+
+interface RecentTracker {
+  readonly temperature: number | undefined
+  readonly maxTokens: number | undefined
+  readonly topP: number | undefined
+  readonly agent: string | undefined
+  readonly tracker: Tracker
+}
 
 export const makeTracking = (hub: TelemetryHubShape | undefined, usage: UsageStepShape): LlmTracking => {
   if (hub === undefined) {
     return { track: (_target, _context, call) => call, trackStream: () => Effect.void }
   }
   const trackers = new Map<string, Tracker>()
+  // The hot path: per target (targets are cached by the resolver), the last few distinct parameter tuples, compared
+  // field by field, so no key string is built per call.
+  const recent = new WeakMap<Target, Array<RecentTracker>>()
   const trackerOf = (target: Target, context: CallContext): Tracker => {
     const params = context.call.params
     const agent = context.call.options?.agent
     const temperature = params?.temperature ?? target.defaults.temperature
     const maxTokens = params?.maxTokens ?? target.defaults.maxTokens
     const topP = params?.topP ?? target.defaults.topP
+    let list = recent.get(target)
+    if (list !== undefined) {
+      for (let i = 0; i < list.length; i++) {
+        const r = list[i] as RecentTracker // i < length
+        if (r.temperature === temperature && r.maxTokens === maxTokens && r.topP === topP && r.agent === agent) return r.tracker
+      }
+    }
     const key = temperature === undefined && maxTokens === undefined && topP === undefined && agent === undefined
       ? target.spec
       : `${target.spec}|${temperature}|${maxTokens}|${topP}|${agent ?? ""}`
@@ -65,6 +84,12 @@ export const makeTracking = (hub: TelemetryHubShape | undefined, usage: UsageSte
       })
       if (trackers.size < MAX_TRACKERS) trackers.set(key, tracker)
     }
+    if (list === undefined) {
+      list = []
+      recent.set(target, list)
+    }
+    if (list.length >= MAX_RECENT) list.shift()
+    list.push({ temperature, maxTokens, topP, agent, tracker })
     return tracker
   }
   return {

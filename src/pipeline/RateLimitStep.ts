@@ -20,6 +20,7 @@ import type { RateLimitStoreError } from "../ratelimit/index.ts"
 import { estimateRequestTokens } from "../llm/index.ts"
 import { RateLimiter, RateLimitKey } from "../ratelimit/index.ts"
 import type { RateLimited as LimiterRefusal } from "../ratelimit/index.ts"
+import type { CheckError } from "../ratelimit/index.ts"
 import { invalidOptions, InvalidPipelineOptions, RateLimitRefused } from "./PipelineError.ts"
 import type { CallContext, Target } from "./Target.ts"
 
@@ -47,6 +48,8 @@ export type RateLimitStepOptions = typeof RateLimitStepOptions.Encoded
 interface Keys {
   readonly requests: string
   readonly tokens: string
+  /** Gives the request slot back (after a tokens refusal: the call does not happen). */
+  readonly giveBack: Effect.Effect<void>
 }
 
 const refusal = (resource: "requests" | "tokens") => (e: LimiterRefusal): RateLimitRefused =>
@@ -76,36 +79,60 @@ const make = (input: RateLimitStepOptions) =>
     }
     const acquire = options.mode !== "check"
     const requestOptions = { cost: 1 }
-    // keys are built by RateLimitKey and the tokens policy was checked above: invalid input is a defect here.
-    // `acquire` mode tries a `check` first (a synchronous decision on the memory backend; it never overtakes
-    // queued waiters) and only queues when that is refused.
     const checkOptions = (cost: number, policy: string | undefined) =>
       policy === undefined ? (cost === 1 ? requestOptions : { cost }) : { cost, policy }
-    const admit = (key: string, cost: number, policy: string | undefined) => {
-      const checked = limiter.check(key, checkOptions(cost, policy))
-      const admitted = acquire
-        ? Effect.catchTag(checked, "RateLimited", () =>
-          limiter.acquire(key, policy === undefined ? { cost, timeout: wait } : { cost, timeout: wait, policy }))
-        : checked
-      return Effect.catchTag(admitted, "InvalidRateLimitInput", Effect.die)
+    // keys are built by RateLimitKey and the tokens policy was checked above: invalid input is a defect here.
+    // A refusal of the limiter becomes `RateLimitRefused` (after `onRefused`, e.g. giving a slot back).
+    const settle = (
+      error: CheckError,
+      resource: "requests" | "tokens",
+      onRefused: Effect.Effect<void> | undefined
+    ): Effect.Effect<never, RateLimitRefused | RateLimitStoreError> => {
+      switch (error._tag) {
+        case "InvalidRateLimitInput":
+          return Effect.die(error)
+        case "RateLimited":
+          return onRefused === undefined
+            ? Effect.fail(refusal(resource)(error))
+            : Effect.andThen(onRefused, Effect.fail(refusal(resource)(error)))
+        default:
+          return Effect.fail(error)
+      }
     }
+    // `acquire` mode tries a `check` first (a synchronous decision on the memory backend; it never overtakes
+    // queued waiters) and only queues when that is refused. One `catch` frame per admission on the success path.
+    const admit = (
+      key: string,
+      cost: number,
+      policy: string | undefined,
+      resource: "requests" | "tokens",
+      onRefused: Effect.Effect<void> | undefined
+    ): Effect.Effect<unknown, RateLimitRefused | RateLimitStoreError> =>
+      Effect.catch(limiter.check(key, checkOptions(cost, policy)), (error) =>
+        acquire && error._tag === "RateLimited"
+          ? Effect.catch(
+            limiter.acquire(key, policy === undefined ? { cost, timeout: wait } : { cost, timeout: wait, policy }),
+            (error) => settle(error, resource, onRefused)
+          )
+          : settle(error, resource, onRefused))
 
     const keysBySpec = new Map<string, Keys>()
+    const makeKeys = (requests: string, tokens: string): Keys => ({ requests, tokens, giveBack: Effect.ignore(limiter.reward(requests, 1)) })
     const keysOf = (target: Target, context: CallContext): Keys => {
       const apiKey = context.call.options?.apiKey
       if (apiKey !== undefined) {
         const raw = Redacted.value(apiKey) // hashed by RateLimitKey.make, never stored
-        return {
-          requests: RateLimitKey.make({ provider: target.provider, model: target.model, apiKey: raw }),
-          tokens: RateLimitKey.make({ provider: target.provider, model: target.model, client: "tokens", apiKey: raw })
-        }
+        return makeKeys(
+          RateLimitKey.make({ provider: target.provider, model: target.model, apiKey: raw }),
+          RateLimitKey.make({ provider: target.provider, model: target.model, client: "tokens", apiKey: raw })
+        )
       }
       let keys = keysBySpec.get(target.spec)
       if (keys === undefined) {
-        keys = {
-          requests: RateLimitKey.model(target.provider, target.model),
-          tokens: RateLimitKey.make({ provider: target.provider, model: target.model, client: "tokens" })
-        }
+        keys = makeKeys(
+          RateLimitKey.model(target.provider, target.model),
+          RateLimitKey.make({ provider: target.provider, model: target.model, client: "tokens" })
+        )
         keysBySpec.set(target.spec, keys)
       }
       return keys
@@ -114,15 +141,11 @@ const make = (input: RateLimitStepOptions) =>
     return RateLimitStep.of({
       around: <A, E, R>(target: Target, context: CallContext, attempt: Effect.Effect<A, E, R>) => {
         const keys = keysOf(target, context)
-        const requests = Effect.catchTag(admit(keys.requests, 1, undefined), "RateLimited", (e) => Effect.fail(refusal("requests")(e)))
+        const requests = admit(keys.requests, 1, undefined, "requests", undefined)
         if (tokensPolicy === undefined) return Effect.andThen(requests, attempt)
-        const estimatedTokens = estimateRequestTokens(context.call)
-        const tokens = admit(keys.tokens, estimatedTokens, tokensPolicy).pipe(
-          Effect.catchTag("RateLimited", (e) =>
-            // give the request slot back: the call does not happen
-            Effect.andThen(Effect.ignore(limiter.reward(keys.requests, 1)), Effect.fail(refusal("tokens")(e))))
-        )
-        return requests.pipe(Effect.andThen(tokens), Effect.andThen(attempt))
+        // a tokens refusal gives the request slot back: the call does not happen
+        const tokens = admit(keys.tokens, estimateRequestTokens(context.call), tokensPolicy, "tokens", keys.giveBack)
+        return Effect.andThen(requests, Effect.andThen(tokens, attempt))
       }
     })
   })

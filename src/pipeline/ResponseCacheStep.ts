@@ -12,6 +12,9 @@
  * Streams read the cache first (a hit is replayed as a short stream by the `Llm` service) and a streamed miss is
  * stored once complete. Per call, `cache: "bypass"` skips the step and `cache: "refresh"` skips only the lookup.
  *
+ * Hot path: the key is `hashRequestFields` (the same canonical JSON and SHA-256 as `hashRequest`, written without
+ * building the record), the lookup is one `catch` around the cache's `get` (no `map`).
+ *
  * Mirrors LiteLLM's / Portkey's simple (exact-match) cache with per-request `no-cache` / `force refresh`; reuses
  * `src/cache` (`Cache`, `hashRequest`, `normalizeRequest`). `ResponseCacheStep.none` turns caching off.
  *
@@ -20,6 +23,8 @@
 import { Cause, Context, Deferred, type Duration, Effect, Exit, Layer, Option } from "effect"
 import type { ResponseKeyInput } from "../cache/index.ts"
 import { Cache, hashRequest, InvalidCacheOptions, normalizeRequest } from "../cache/index.ts"
+// not (yet) re-exported by src/cache/index.ts
+import { hashRequestFields } from "../cache/index.ts"
 import type { LlmRequest, LlmResponse } from "../llm/index.ts"
 import type { CallContext, Target } from "./Target.ts"
 
@@ -65,16 +70,13 @@ const make = (options: ResponseCacheStepOptions) =>
       return prefix
     }
 
+    const notCached = (error: unknown) => Effect.logDebug("LLM response not cached", error)
     const store = (key: string, response: LlmResponse): Effect.Effect<void> =>
-      cache.put(key, response, putOptions(response)).pipe(
-        Effect.catch((error) => Effect.logDebug("LLM response not cached", error))
-      )
+      Effect.catch(cache.put(key, response, putOptions(response)), notCached)
 
+    // the cache holds what this step stored under its keys: LlmResponses (a cast, not a `map` step per call)
     const lookupQuiet = (key: string): Effect.Effect<Option.Option<LlmResponse>> =>
-      cache.get(key).pipe(
-        Effect.map((hit) => hit as Option.Option<LlmResponse>),
-        Effect.catch(() => Effect.succeedNone)
-      )
+      Effect.catch(cache.get(key) as Effect.Effect<Option.Option<LlmResponse>, unknown>, () => Effect.succeedNone)
 
     // In-fiber single-flight: the first caller computes in its own fiber (so interrupting it interrupts the HTTP
     // request at once); concurrent identical calls wait for its result; if it is interrupted, a waiter takes over.
@@ -100,19 +102,29 @@ const make = (options: ResponseCacheStepOptions) =>
 
     return ResponseCacheStep.of({
       keyOf: ({ call }, primary, params) => {
-        if (call.options?.cache === "bypass") return undefined
-        const keyParams: Record<string, unknown> = { ...params }
-        if (call.responseFormat !== undefined) keyParams["responseFormat"] = call.responseFormat
-        if (call.options?.tenant !== undefined) keyParams["troupe.tenant"] = call.options.tenant
+        const callOptions = call.options
+        if (callOptions?.cache === "bypass") return undefined
+        const tenant = callOptions?.tenant
+        const keyParams: Record<string, unknown> | undefined = call.responseFormat === undefined && tenant === undefined
+          ? params // canonical JSON reads the same members from `params` as from a copy of it
+          : {
+            ...params,
+            ...(call.responseFormat !== undefined ? { responseFormat: call.responseFormat } : {}),
+            ...(tenant !== undefined ? { "troupe.tenant": tenant } : {})
+          }
+        if (!normalize) {
+          return prefixOf(primary.model) +
+            hashRequestFields(primary.provider, primary.model, call.messages, keyParams ?? {}, call.tools, call.toolChoice)
+        }
         const input = {
           provider: primary.provider,
           model: primary.model,
           messages: call.messages,
           ...(call.tools !== undefined ? { tools: call.tools } : {}),
           ...(call.toolChoice !== undefined ? { toolChoice: call.toolChoice } : {}),
-          params: keyParams
+          params: keyParams ?? {}
         } as ResponseKeyInput // the canonical JSON reads every field; the shapes are JSON by construction
-        return prefixOf(primary.model) + hashRequest(normalize ? normalizeRequest(input) : input)
+        return prefixOf(primary.model) + hashRequest(normalizeRequest(input))
       },
       generate,
       lookup: (key, { call }) => call.options?.cache === "refresh" ? Effect.succeedNone : lookupQuiet(key),

@@ -8,7 +8,7 @@
  * them with no extra code.
  *
  * Hot-path choices: each tag combination (series) gets its own `Metric` instance carrying its attributes, cached in
- * a `Map` keyed by the tag values; `updateUnsafe` with the hub's captured context then costs one registry lookup
+ * nested `Map`s keyed by the tag values (one level per tag, no key string built per event); `updateUnsafe` with the hub's captured context then costs one registry lookup
  * (Effect's series key is computed once per instance). `Metric.withAttributes` would allocate a wrapper and a
  * context per update. Updates are synchronous because handlers run in the emitter's fiber.
  *
@@ -52,12 +52,21 @@ export const makeRecorder = (
   definition: MetricDefinition,
   context: Context.Context<never>
 ): (event: TelemetryEvent) => void => {
-  const series = new Map<string, NumericMetric>()
+  // series by tag values: one nested Map level per tag (no key string is built per event; tag values are usually
+  // the same string objects every time, whose hashes V8 caches)
+  const root = new Map<string, unknown>()
   const { tags, scale, measurement } = definition
+  const last = tags.length - 1
+  let untagged: NumericMetric | undefined
   const counts = definition.kind === "counter"
   // `ns / 1e9` is exact where `ns * 1e-9` leaves float noise (0.015422136000000001): divide by whole inverses
   const inverse = 1 / scale
   const divisor = scale < 1 && Math.abs(inverse - Math.round(inverse)) < 1e-9 ? Math.round(inverse) : undefined
+  const create = (metadata: TelemetryEvent["metadata"]): NumericMetric => {
+    const attributes: Record<string, string> = {}
+    for (const tag of tags) attributes[tag] = tagValue(metadata[tag])
+    return makeSeries(definition, attributes)
+  }
   return (event) => {
     let value = 1
     if (!counts) {
@@ -65,14 +74,27 @@ export const makeRecorder = (
       if (typeof raw !== "number" || !Number.isFinite(raw)) return
       value = divisor === undefined ? raw * scale : raw / divisor
     }
-    let key = ""
-    for (let i = 0; i < tags.length; i++) key += tagValue(event.metadata[tags[i] ?? ""]) + "\u001f"
-    let metric = series.get(key)
-    if (metric === undefined) {
-      const attributes: Record<string, string> = {}
-      for (const tag of tags) attributes[tag] = tagValue(event.metadata[tag])
-      metric = makeSeries(definition, attributes)
-      series.set(key, metric)
+    const metadata = event.metadata
+    let metric: NumericMetric | undefined
+    if (last < 0) {
+      metric = untagged ??= create(metadata)
+    } else {
+      let node = root
+      for (let i = 0; i < last; i++) {
+        const v = tagValue(metadata[tags[i] as string]) // i < tags.length
+        let next = node.get(v) as Map<string, unknown> | undefined
+        if (next === undefined) {
+          next = new Map()
+          node.set(v, next)
+        }
+        node = next
+      }
+      const v = tagValue(metadata[tags[last] as string])
+      metric = node.get(v) as NumericMetric | undefined
+      if (metric === undefined) {
+        metric = create(metadata)
+        node.set(v, metric)
+      }
     }
     metric.updateUnsafe(value, context)
   }

@@ -7,14 +7,16 @@
  * `:telemetry.span/3`. Times come from Effect's `Clock` service (`monotonicTimeNanosUnsafe`, so `TestClock`
  * controls them); `duration` is in nanoseconds.
  *
- * It also (by default) wraps the effect in an Effect tracing span (`Effect.withSpan`), which `@effect/opentelemetry`
- * exports as an OTel span, and records the call in the hub's reporter under its component. Both come from Effect or
+ * It also (by default) wraps the effect in an Effect tracing span (what `Effect.withSpan` does), which
+ * `@effect/opentelemetry` exports as an OTel span, and records the call in the hub's reporter under its component.
+ * The tracing span is created only when a tracing backend is installed (a `Tracer` other than effect's in-memory
+ * `nativeTracer`, e.g. `OtelExport.layer`): without one nothing could observe it, and skipping it saves a
+ * context switch, a span and its attributes per call. Both come from Effect or
  * from this package; nothing of `:telemetry` needed hand-rolling beyond the event triple.
  *
  * @since 0.1.0
  */
-import { Cause, Clock, Effect, Exit, Option } from "effect"
-import type * as Tracer from "effect/Tracer"
+import { Cause, Clock, Effect, Exit, type Fiber, Option, Tracer } from "effect"
 import type { Reporter } from "./Reporter.ts"
 import type { EventName, Measurements, Metadata } from "./TelemetryEvent.ts"
 import { emptyMetadata, formatEventName } from "./TelemetryEvent.ts"
@@ -36,8 +38,11 @@ export interface SpanOptions<A> {
   readonly traceKind?: Tracer.SpanKind
   /** Attributes of the tracing span (default: the primitive entries of `metadata`). */
   readonly attributes?: Readonly<Record<string, unknown>>
-  /** Derives stop measurements, metadata, span attributes and extra events from the result. */
-  readonly onSuccess?: (value: A) => SpanStopInfo | undefined
+  /**
+   * Derives stop measurements, metadata, span attributes and extra events from the result. `traced` says whether a
+   * tracing span records this run (when false, `attributes` are not read and need not be built).
+   */
+  readonly onSuccess?: (value: A, traced: boolean) => SpanStopInfo | undefined
 }
 
 /** The signature of `TelemetryHub.span`. */
@@ -47,7 +52,11 @@ export type SpanFunction = <A = unknown>(
   options?: SpanOptions<A>
 ) => <A2 extends A, E, R>(self: Effect.Effect<A2, E, R>) => Effect.Effect<A2, E, R>
 
-type Emit = (name: EventName, measurements: Measurements, metadata?: Metadata) => Effect.Effect<void>
+/**
+ * Emits one event *now*: runs the synchronous handlers inline and returns `undefined`, or returns the Effect that
+ * still has to run in the emitter's fiber (a handler that returned an Effect, the handlers after it, failure reports).
+ */
+export type EmitNow = (name: EventName, measurements: Measurements, metadata: Metadata) => Effect.Effect<void> | undefined
 
 /** How an exit that is not a success is reported. */
 export interface ExceptionInfo {
@@ -88,8 +97,49 @@ const primitiveAttributes = (metadata: Metadata): Record<string, unknown> => {
   return out
 }
 
-/** Builds `span` over an `emit` and a reporter. */
-export const makeSpan = (emit: Emit, reporter: Reporter): SpanFunction =>
+interface PendingEvent {
+  readonly name: EventName
+  readonly measurements: Measurements
+  readonly metadata: Metadata
+}
+
+/** Emits `events` from `from` on, in order; once one leaves work for the fiber, the rest follow it. */
+const emitFrom = (emitNow: EmitNow, events: ReadonlyArray<PendingEvent>, from: number): Effect.Effect<void> | undefined => {
+  for (let i = from; i < events.length; i++) {
+    const e = events[i] as PendingEvent // i < length
+    const pending = emitNow(e.name, e.measurements, e.metadata)
+    if (pending !== undefined) {
+      return i + 1 === events.length ? pending : Effect.andThen(pending, Effect.suspend(() => emitFrom(emitNow, events, i + 1) ?? Effect.void))
+    }
+  }
+  return undefined
+}
+
+/**
+ * Whether the running fiber has a tracing backend: a `Tracer` other than effect's default `nativeTracer` (which
+ * keeps spans in memory and exports nothing). Effect documents this comparison for "skipping work only a backend
+ * could observe"; `span` skips its tracing span altogether without one (the events, metrics and reporter entry are
+ * unchanged), which saves a context switch, a span and its attribute map per call on hot paths such as LLM calls.
+ */
+const tracingBackendInstalled = (fiber: Fiber.Fiber<unknown, unknown>): boolean => {
+  const tracer = fiber.cache.tracer
+  return tracer !== undefined && tracer !== Tracer.nativeTracer && fiber.cache.tracerEnabled
+}
+
+const annotate = (span: Tracer.Span, attributes: Readonly<Record<string, unknown>>): void => {
+  if (span.status._tag === "Ended") return
+  for (const key in attributes) span.attribute(key, attributes[key])
+}
+
+/**
+ * Builds `span` over an `emitNow` and a reporter.
+ *
+ * Hot path: everything that can be computed once per `span(...)` is (event names, options); per run, one
+ * `withFiber` reads the clock and emits `start` synchronously, one `onExit` emits `stop` (and extra events) and
+ * annotates the tracing span directly (the span object is the one `Effect.useSpan` hands over, so no
+ * `annotateCurrentSpan` round-trip). Handlers that return Effects still run in this fiber, in order.
+ */
+export const makeSpan = (emitNow: EmitNow, reporter: Reporter): SpanFunction =>
 <A = unknown>(prefix: EventName, metadata: Metadata = emptyMetadata, options: SpanOptions<A> = {}) => {
   const startName = Object.freeze([...prefix, "start"])
   const stopName = Object.freeze([...prefix, "stop"])
@@ -104,48 +154,49 @@ export const makeSpan = (emit: Emit, reporter: Reporter): SpanFunction =>
     attributes: options.attributes ?? primitiveAttributes(metadata)
   }
   const onSuccess = options.onSuccess
-  return <A2 extends A, E, R>(self: Effect.Effect<A2, E, R>): Effect.Effect<A2, E, R> => {
-    const timed = Clock.clockWith((clock) => {
-      const started = clock.monotonicTimeNanosUnsafe()
-      return emit(startName, { monotonic_time: Number(started), system_time: clock.currentTimeMillisUnsafe() }, metadata)
-        .pipe(
-          Effect.andThen(self),
-          Effect.onExit((exit): Effect.Effect<void> => {
-            const stopped = clock.monotonicTimeNanosUnsafe()
-            const duration = Number(stopped - started)
-            const timing = { duration, monotonic_time: Number(stopped) }
-            if (Exit.isSuccess(exit)) {
-              reporter.record(component, duration / 1e6, undefined)
-              const info = onSuccess?.(exit.value)
-              if (info === undefined) return emit(stopName, timing, metadata)
-              const stop = emit(
-                stopName,
-                info.measurements === undefined ? timing : { ...info.measurements, ...timing },
-                info.metadata === undefined ? metadata : { ...metadata, ...info.metadata }
-              )
-              const extra = info.events === undefined || info.events.length === 0
-                ? stop
-                : Effect.andThen(stop, Effect.forEach(info.events, (e) => emit(e.name, e.measurements, e.metadata), { discard: true }))
-              return info.attributes === undefined || spanOptions === undefined
-                ? extra
-                : Effect.andThen(Effect.annotateCurrentSpan(info.attributes), extra)
-            }
-            const failure = exceptionInfo(exit.cause)
-            reporter.record(component, duration / 1e6, failure.errorType)
-            const emitted = emit(exceptionName, timing, {
-              ...metadata,
-              kind: failure.kind,
-              reason: failure.reason,
-              error_type: failure.errorType
-            })
-            return spanOptions === undefined
-              ? emitted
-              : Effect.andThen(Effect.annotateCurrentSpan("error.type", failure.errorType), emitted)
-          })
-        )
-    })
-    if (spanOptions === undefined) return timed
-    // withSpan only removes `ParentSpan` from R, which `timed` never requires beyond R itself
-    return Effect.withSpan(timed, traceName as string, spanOptions) as Effect.Effect<A2, E, R>
+
+  const finish = (exit: Exit.Exit<unknown, unknown>, clock: Clock.Clock, started: bigint, span: Tracer.Span | undefined): Effect.Effect<void> => {
+    const stopped = clock.monotonicTimeNanosUnsafe()
+    const duration = Number(stopped - started)
+    const timing = { duration, monotonic_time: Number(stopped) }
+    if (Exit.isSuccess(exit)) {
+      reporter.record(component, duration / 1e6, undefined)
+      const info = onSuccess?.(exit.value as A, span !== undefined)
+      if (info === undefined) return emitNow(stopName, timing, metadata) ?? Effect.void
+      if (info.attributes !== undefined && span !== undefined) annotate(span, info.attributes)
+      const stop: PendingEvent = {
+        name: stopName,
+        measurements: info.measurements === undefined ? timing : { ...info.measurements, ...timing },
+        metadata: info.metadata === undefined ? metadata : { ...metadata, ...info.metadata }
+      }
+      const events = info.events === undefined || info.events.length === 0 ? [stop] : [stop, ...info.events]
+      return emitFrom(emitNow, events, 0) ?? Effect.void
+    }
+    const failure = exceptionInfo(exit.cause)
+    reporter.record(component, duration / 1e6, failure.errorType)
+    if (span !== undefined && span.status._tag !== "Ended") span.attribute("error.type", failure.errorType)
+    return emitNow(exceptionName, timing, {
+      ...metadata,
+      kind: failure.kind,
+      reason: failure.reason,
+      error_type: failure.errorType
+    }) ?? Effect.void
   }
+
+  // `start` is emitted synchronously in the fiber that runs the span, before `self`
+  const timed = <A2, E, R>(fiber: Fiber.Fiber<unknown, unknown>, self: Effect.Effect<A2, E, R>, span: Tracer.Span | undefined): Effect.Effect<A2, E, R> => {
+    const clock = fiber.getRef(Clock.Clock)
+    const started = clock.monotonicTimeNanosUnsafe()
+    const body = Effect.onExit(self, (exit) => finish(exit, clock, started, span))
+    const pending = emitNow(startName, { monotonic_time: Number(started), system_time: clock.currentTimeMillisUnsafe() }, metadata)
+    return pending === undefined ? body : Effect.andThen(pending, body)
+  }
+
+  return <A2 extends A, E, R>(self: Effect.Effect<A2, E, R>): Effect.Effect<A2, E, R> =>
+    Effect.withFiber((fiber) => {
+      if (spanOptions === undefined || !tracingBackendInstalled(fiber)) return timed(fiber, self, undefined)
+      // exactly what `Effect.withSpan(self, traceName, spanOptions)` does, keeping a reference to the span
+      return Effect.useSpan(traceName as string, spanOptions, (span) =>
+        Effect.withParentSpan(Effect.withFiber((inner) => timed(inner, self, span)), span, spanOptions)) as Effect.Effect<A2, E, R>
+    })
 }

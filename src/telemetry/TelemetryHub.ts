@@ -128,6 +128,8 @@ const describeThrown = (thrown: unknown): { readonly reason: string; readonly er
     ? { reason: thrown.message, errorType: thrown.constructor.name }
     : { reason: String(thrown), errorType: typeof thrown }
 
+const noneFailed = { index: -1, failed: undefined } as const
+
 const make = (options: TelemetryHubOptions): Effect.Effect<TelemetryHubShape, InvalidTelemetryInput> =>
   Effect.gen(function*() {
     const decoded = yield* Schema.decodeUnknownEffect(OptionsSchema)(options, { errors: "all" }).pipe(
@@ -205,7 +207,7 @@ const make = (options: TelemetryHubOptions): Effect.Effect<TelemetryHubShape, In
           return { index: i, entry, effect: result as Effect.Effect<unknown, unknown>, failed }
         }
       }
-      return { index: -1, failed }
+      return failed === undefined ? noneFailed : { index: -1, failed }
     }
 
     // Runs handlers from `start` in attach order; sync handlers inline, returned Effects in this fiber.
@@ -220,11 +222,18 @@ const make = (options: TelemetryHubOptions): Effect.Effect<TelemetryHubShape, In
       return ran.failed === undefined ? Effect.void : reportFailures(event, ran.failed)
     }
 
+    // Runs the synchronous handlers now; returns what is left for the emitter's fiber (or `undefined`).
+    const emitNow = (name: EventName, measurements: Measurements, metadata: Metadata): Effect.Effect<void> | undefined => {
+      const entries = table.resolve(name)
+      if (entries.length === 0) return undefined
+      const event: TelemetryEvent = { name, measurements, metadata }
+      const ran = runSync(entries, event, 0, undefined)
+      if (ran.index >= 0 && "effect" in ran) return awaitHandler(ran.entry, ran.effect, entries, event, ran.index, ran.failed)
+      return ran.failed === undefined ? undefined : reportFailures(event, ran.failed)
+    }
+
     const emit = (name: EventName, measurements: Measurements, metadata: Metadata = emptyMetadata): Effect.Effect<void> =>
-      Effect.suspend(() => {
-        const entries = table.resolve(name)
-        return entries.length === 0 ? Effect.void : dispatch(entries, { name, measurements, metadata }, 0, undefined)
-      })
+      Effect.suspend(() => emitNow(name, measurements, metadata) ?? Effect.void)
 
     // Synchronous emission for hot paths outside Effect: sync handlers run inline; a handler that returns an
     // Effect (and the handlers after it, and failure reports) continue in a forked fiber of the hub's context.
@@ -248,7 +257,7 @@ const make = (options: TelemetryHubOptions): Effect.Effect<TelemetryHubShape, In
       attachUnsafe(`troupe/metrics:${formatEventName(group.event)}`, [group.event], group.handle)
     }
 
-    const span = makeSpan(emit, reporter)
+    const span = makeSpan(emitNow, reporter)
     const stats = () => Effect.sync(() => reporter.stats())
 
     return {

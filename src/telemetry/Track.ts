@@ -15,7 +15,6 @@
  * @since 0.1.0
  */
 import { Effect } from "effect"
-import { dual } from "effect/Function"
 import { Events, SpanPrefixes } from "./EventCatalogue.ts"
 import type { SpanFunction, SpanStopInfo } from "./Span.ts"
 
@@ -84,7 +83,10 @@ export interface TrackLlmCall {
 
 const defined = (entries: Record<string, unknown>): Record<string, unknown> => {
   const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(entries)) if (v !== undefined) out[k] = v
+  for (const k in entries) {
+    const v = entries[k]
+    if (v !== undefined) out[k] = v
+  }
   return out
 }
 
@@ -112,26 +114,63 @@ export const llmResponseAttributes = (usage: LlmUsage): Record<string, unknown> 
     "gen_ai.usage.output_tokens": usage.outputTokens
   })
 
-const llmStopInfo = (info: LlmCallInfo, usage: LlmUsage): SpanStopInfo => {
+const llmStopInfo = (info: LlmCallInfo, usage: LlmUsage, traced: boolean): SpanStopInfo => {
   const tokens: Record<string, number> = {}
   if (usage.inputTokens !== undefined) tokens.input_tokens = usage.inputTokens
   if (usage.outputTokens !== undefined) tokens.output_tokens = usage.outputTokens
   const hasTokens = usage.inputTokens !== undefined || usage.outputTokens !== undefined
   if (hasTokens) tokens.total_tokens = (usage.inputTokens ?? 0) + (usage.outputTokens ?? 0)
   if (usage.cost !== undefined) tokens.cost = usage.cost
-  const metadata = defined({ response_model: usage.responseModel, finish_reason: usage.finishReasons?.[0] })
+  const metadata: Record<string, unknown> = {}
+  if (usage.responseModel !== undefined) metadata.response_model = usage.responseModel
+  const finishReason = usage.finishReasons?.[0]
+  if (finishReason !== undefined) metadata.finish_reason = finishReason
+  const attributes = traced ? llmResponseAttributes(usage) : undefined
+  if (!hasTokens && usage.cost === undefined) return attributes === undefined ? { measurements: tokens, metadata } : { measurements: tokens, metadata, attributes }
+  const usageMetadata: Record<string, unknown> = { provider: info.provider, model: info.model }
+  if (usage.responseModel !== undefined) usageMetadata.response_model = usage.responseModel
   return {
     measurements: tokens,
     metadata,
-    attributes: llmResponseAttributes(usage),
-    events: hasTokens || usage.cost !== undefined
-      ? [{
-        name: Events.llmTokenUsage,
-        measurements: { input_tokens: 0, output_tokens: 0, total_tokens: 0, ...tokens },
-        metadata: defined({ provider: info.provider, model: info.model, response_model: usage.responseModel })
-      }]
-      : []
+    ...(attributes === undefined ? {} : { attributes }),
+    events: [{
+      name: Events.llmTokenUsage,
+      measurements: { input_tokens: 0, output_tokens: 0, total_tokens: 0, ...tokens },
+      metadata: usageMetadata
+    }]
   }
+}
+
+/** The span of `trackLlmCall`, built once per (info, options): apply it to each call's effect. */
+const llmCallSpan = <A>(span: SpanFunction, info: LlmCallInfo, options: TrackLlmOptions<A> = {}): Tracked => {
+  const operation = info.operation ?? "chat"
+  const usage = options.usage
+  const component = `llm:${info.provider}:${info.model}`
+  return span<A>(
+    SpanPrefixes.llmCall,
+    defined({
+      provider: info.provider,
+      model: info.model,
+      operation,
+      temperature: info.temperature,
+      max_tokens: info.maxTokens,
+      top_p: info.topP,
+      agent: info.agent,
+      component
+    }),
+    {
+      component,
+      traceName: `${operation} ${info.model}`,
+      traceKind: "client",
+      attributes: llmRequestAttributes(info),
+      ...(usage === undefined ? {} : {
+        onSuccess: (value: A, traced: boolean) => {
+          const u = usage(value)
+          return u === undefined ? undefined : llmStopInfo(info, u, traced)
+        }
+      })
+    }
+  ) as Tracked
 }
 
 /** Builds the `track*` helpers over a hub's `span`. */
@@ -149,39 +188,11 @@ export const makeTrackers = (span: SpanFunction) => ({
    * const reply = yield* callOpenAi(prompt).pipe(hub.trackLlmCall({ provider: "openai", model: "gpt-4o" }))
    * ```
    */
-  trackLlmCall: dual(
-    (args) => Effect.isEffect(args[0]),
-    <A, E, R>(self: Effect.Effect<A, E, R>, info: LlmCallInfo, options: TrackLlmOptions<A> = {}): Effect.Effect<A, E, R> => {
-      const operation = info.operation ?? "chat"
-      const usage = options.usage
-      const component = `llm:${info.provider}:${info.model}`
-      return span<A>(
-        SpanPrefixes.llmCall,
-        defined({
-          provider: info.provider,
-          model: info.model,
-          operation,
-          temperature: info.temperature,
-          max_tokens: info.maxTokens,
-          top_p: info.topP,
-          agent: info.agent,
-          component
-        }),
-        {
-          component,
-          traceName: `${operation} ${info.model}`,
-          traceKind: "client",
-          attributes: llmRequestAttributes(info),
-          ...(usage === undefined ? {} : {
-            onSuccess: (value: A) => {
-              const u = usage(value)
-              return u === undefined ? undefined : llmStopInfo(info, u)
-            }
-          })
-        }
-      )(self)
-    }
-  ) as TrackLlmCall,
+  trackLlmCall: ((...args: ReadonlyArray<unknown>) =>
+    // data-last builds the span (names, metadata, attributes) once and returns it for reuse on every call
+    Effect.isEffect(args[0])
+      ? llmCallSpan(span, args[1] as LlmCallInfo, args[2] as TrackLlmOptions<unknown> | undefined)(args[0])
+      : llmCallSpan(span, args[0] as LlmCallInfo, args[1] as TrackLlmOptions<unknown> | undefined)) as TrackLlmCall,
   /** Tracks a tool execution: `troupe.tool.execution.*`, an `execute_tool` span. */
   trackToolExecution: (info: { readonly tool: string; readonly agent?: string }): Tracked =>
     span(SpanPrefixes.toolExecution, defined({ tool: info.tool, agent: info.agent, component: `tool:${info.tool}` }), {

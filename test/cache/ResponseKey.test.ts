@@ -2,7 +2,24 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { createHash } from "node:crypto"
-import { canonicalJson, makeResponseKey, modelPrefix, type ResponseKeyInput } from "../../src/cache/ResponseKey.ts"
+import fc from "fast-check"
+import {
+  canonicalJson,
+  hashRequest,
+  hashRequestFields,
+  makeResponseKey,
+  modelPrefix,
+  type ResponseKeyInput
+} from "../../src/cache/ResponseKey.ts"
+
+// The definition of canonical JSON, written the obvious way: the fast serializer must produce exactly this.
+const referenceCanonicalJson = (value: unknown): string => {
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null"
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? "null" : referenceCanonicalJson(v))).join(",")}]`
+  const record = value as Record<string, unknown>
+  const members = Object.keys(record).filter((k) => record[k] !== undefined).sort()
+  return `{${members.map((k) => `${JSON.stringify(k)}:${referenceCanonicalJson(record[k])}`).join(",")}}`
+}
 
 const base: ResponseKeyInput = {
   provider: "openai",
@@ -16,6 +33,47 @@ const key = (request: unknown, normalize = false) => makeResponseKey(request, { 
 describe("ResponseKey", () => {
   it("canonical JSON sorts keys recursively and drops undefined", () => {
     assert.strictEqual(canonicalJson({ b: 1, a: { d: [2, { f: 1, e: 0 }], c: undefined } }), `{"a":{"d":[2,{"e":0,"f":1}]},"b":1}`)
+  })
+
+  it("canonical JSON is JSON.stringify with sorted keys, for any value (escapes, lone surrogates, -0, undefined)", () => {
+    fc.assert(
+      fc.property(fc.anything({ withObjectString: true, withNullPrototype: true, maxDepth: 4 }), (v) => canonicalJson(v) === referenceCanonicalJson(v)),
+      { numRuns: 600 }
+    )
+    fc.assert(
+      fc.property(fc.string({ unit: "binary" }), fc.jsonValue({ maxDepth: 2 }), (s, v) => {
+        const value = { [s]: [s, v], z: { [s]: s } }
+        return canonicalJson(value) === referenceCanonicalJson(value)
+      }),
+      { numRuns: 600 }
+    )
+  })
+
+  it("hashRequestFields is hashRequest of the same record, without building it", () => {
+    const json = fc.jsonValue({ maxDepth: 2 })
+    const message = fc.record({ role: fc.string({ minLength: 1 }), content: fc.oneof(fc.string({ unit: "binary" }), fc.array(json)) })
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 1 }),
+        fc.string({ minLength: 1, unit: "binary" }),
+        fc.array(message),
+        fc.dictionary(fc.string(), json),
+        fc.option(fc.array(json), { nil: undefined }),
+        fc.option(json, { nil: undefined }),
+        (provider, model, messages, params, tools, toolChoice) => {
+          const record = {
+            provider,
+            model,
+            messages,
+            params,
+            ...(tools !== undefined ? { tools } : {}),
+            ...(toolChoice !== undefined ? { toolChoice } : {})
+          } as ResponseKeyInput
+          return hashRequest(record) === hashRequestFields(provider, model, messages, params, tools, toolChoice)
+        }
+      ),
+      { numRuns: 1000 }
+    )
   })
 
   it.effect("the key is namespace:model:sha256(canonical JSON)", () =>

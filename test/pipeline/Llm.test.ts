@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Stream } from "effect"
+import { Duration, Effect, Exit, Fiber, Option, Stream } from "effect"
 import { TestClock } from "effect/testing"
+import { Cache, makeResponseCache } from "../../src/cache/index.ts"
 import { AuthenticationFailed, ProviderServerError, RateLimited } from "../../src/llm/index.ts"
 import type { LlmCallInput } from "../../src/pipeline/index.ts"
 import { Llm } from "../../src/pipeline/index.ts"
@@ -89,6 +90,32 @@ describe("Llm pipeline", () => {
       const tenant = yield* llm.generate(ask("same question", { options: { tenant: "acme" } }))
       assert.strictEqual(tenant.text, "answer #3")
       assert.strictEqual(primary.calls, 3)
+    }).pipe(Effect.provide(pipelineLayer([primary.provider])))
+  })
+
+  it.effect("one generate effect run twice: per-run state, so the second run is a cache hit; keys are ResponseCache's", () => {
+    const primary = new CountingProvider("primary", (n) => ({ text: `answer #${n}` }))
+    return Effect.gen(function*() {
+      const llm = yield* Llm
+      const call = llm.generate(ask("asked twice", { params: { temperature: 0 } }))
+      const first = yield* call
+      const second = yield* call
+      assert.strictEqual(primary.calls, 1)
+      assert.deepStrictEqual([first.meta.cached, first.meta.attempts], [false, 1])
+      assert.deepStrictEqual([second.meta.cached, second.meta.attempts], [true, 0])
+      // the step keys like ResponseCache (same canonical JSON and hash), so invalidateModel drops its entries
+      const responses = yield* makeResponseCache(yield* Cache)
+      yield* responses.invalidateModel("model-a")
+      const third = yield* call
+      assert.isFalse(third.meta.cached)
+      assert.strictEqual(primary.calls, 2)
+      const key = yield* responses.keyOf({
+        provider: "primary",
+        model: "model-a",
+        messages: [{ role: "user", content: "asked twice" }],
+        params: { temperature: 0 }
+      })
+      assert.isTrue(Option.isSome(yield* (yield* Cache).get(key)))
     }).pipe(Effect.provide(pipelineLayer([primary.provider])))
   })
 

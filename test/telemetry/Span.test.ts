@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Schema } from "effect"
+import { Effect, Exit, Fiber, Schema, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 import { Events, type TelemetryEvent, TelemetryHub } from "../../src/telemetry/index.ts"
 import { hubLayer } from "./support/hubLayer.ts"
@@ -128,5 +128,42 @@ describe("track helpers", () => {
       assert.deepStrictEqual([seen[1]?.metadata.tool, seen[1]?.metadata.agent], ["search", "planner"])
       assert.deepStrictEqual([seen[3]?.metadata.agent, seen[3]?.metadata.action], ["planner", "plan"])
       assert.deepStrictEqual([seen[5]?.metadata.algorithm, seen[5]?.metadata.depth], ["mcts", 3])
+    }).pipe(Effect.provide(hubLayer())))
+
+  it.effect("a tracing span is recorded (with its attributes) when a tracer is installed, and skipped without one", () =>
+    Effect.gen(function*() {
+      const hub = yield* TelemetryHub
+      const seen = yield* record(hub, ["troupe", "llm", "call"])
+      const track = hub.trackLlmCall<{ readonly tokens: number }>({ provider: "openai", model: "gpt-4o", temperature: 0 }, {
+        usage: (r) => ({ inputTokens: r.tokens, outputTokens: 1, responseModel: "gpt-4o-2024", finishReasons: ["stop"] })
+      })
+      const inner = Effect.map(Effect.option(Effect.currentSpan), (span) => ({ tokens: 2, span }))
+      // no backend (effect's in-memory native tracer): events and metrics only, no span around the call
+      const bare = yield* track(inner)
+      assert.isTrue(bare.span._tag === "None")
+      assert.deepStrictEqual(names(seen), ["troupe.llm.call.start", "troupe.llm.call.stop"])
+      // a tracer installed: the same events, and a GenAI client span with request and response attributes
+      const spans: Array<Tracer.Span> = []
+      const tracer = Tracer.make({
+        span: (options) => {
+          const span = new Tracer.NativeSpan(options)
+          spans.push(span)
+          return span
+        }
+      })
+      const traced = yield* track(inner).pipe(Effect.withTracer(tracer))
+      assert.isTrue(traced.span._tag === "Some")
+      assert.strictEqual(spans.length, 1)
+      const span = spans[0]
+      assert.strictEqual(span?.name, "chat gpt-4o")
+      assert.strictEqual(span?.kind, "client")
+      assert.strictEqual(traced.span._tag === "Some" ? traced.span.value : undefined, span)
+      assert.strictEqual(span?.attributes.get("gen_ai.request.model"), "gpt-4o")
+      assert.strictEqual(span?.attributes.get("gen_ai.request.temperature"), 0)
+      assert.strictEqual(span?.attributes.get("gen_ai.usage.input_tokens"), 2)
+      assert.deepStrictEqual(span?.attributes.get("gen_ai.response.finish_reasons"), ["stop"])
+      assert.strictEqual(span?.status._tag, "Ended")
+      assert.strictEqual(seen.length, 4)
+      assert.deepStrictEqual(seen[3]?.metadata, seen[1]?.metadata)
     }).pipe(Effect.provide(hubLayer())))
 })
