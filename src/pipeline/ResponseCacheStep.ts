@@ -22,9 +22,7 @@
  */
 import { Cause, Context, Deferred, type Duration, Effect, Exit, Layer, Option } from "effect"
 import type { ResponseKeyInput } from "../cache/index.ts"
-import { Cache, hashRequest, InvalidCacheOptions, normalizeRequest } from "../cache/index.ts"
-// not (yet) re-exported by src/cache/index.ts
-import { hashRequestFields } from "../cache/index.ts"
+import { Cache, hashRequest, hashRequestFields, InvalidCacheOptions, normalizeRequest } from "../cache/index.ts"
 import type { LlmRequest, LlmResponse } from "../llm/index.ts"
 import type { CallContext, Target } from "./Target.ts"
 
