@@ -45,15 +45,38 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
   const rows: Array<BenchRow> = []
   const SPAWNS = 10_000
 
-  rows.push(await timeBatch("floor.effect-spawn", async (ops) => {
-    const fibers = await run(fiberMany(ops))
-    await run(Fiber.interruptAll(fibers))
-  }, { ops: SPAWNS, samples: 10, warmup: 2, note: "plain fiber + Queue (includes interrupting them)" }))
-
-  rows.push(await timeBatch("actor.spawn", async (ops) => {
-    const sup = await run(spawnMany(ops))
-    sup.kill()
-  }, { ops: SPAWNS, samples: 10, warmup: 2, baseline: "floor.effect-spawn", note: "under a DynamicSupervisor" }))
+  // Each sample times only the spawning; tearing the spawned fibers/actors down happens outside the timing.
+  const spawnRow = async <T>(
+    id: string,
+    setup: () => Promise<T>,
+    spawn: (t: T, n: number) => Promise<void>,
+    teardown: (t: T) => Promise<void>,
+    extra: { readonly baseline?: string; readonly note: string }
+  ): Promise<BenchRow> => {
+    const perOp: Array<number> = []
+    for (let i = 0; i < 12; i++) {
+      const t = await setup()
+      const started = process.hrtime.bigint()
+      await spawn(t, SPAWNS)
+      const elapsed = Number(process.hrtime.bigint() - started)
+      await teardown(t)
+      if (i >= 2) perOp.push(elapsed / SPAWNS)
+    }
+    perOp.sort((a, b) => a - b)
+    const median = perOp[Math.floor(perOp.length / 2)] ?? Number.NaN
+    return { id, unit: "ns/op", median: Math.round(median * 1000) / 1000, p99: Math.round((perOp.at(-1) ?? Number.NaN) * 1000) / 1000, ...extra }
+  }
+  const fibers: Array<Fiber.Fiber<unknown>> = []
+  rows.push(await spawnRow("floor.effect-spawn", async () => fibers, async (_t, n) => {
+    fibers.push(...(await run(fiberMany(n))))
+  }, async () => {
+    await run(Fiber.interruptAll(fibers.splice(0)))
+  }, { note: "plain fiber forked on its own Queue (the naive Effect actor)" }))
+  rows.push(await spawnRow("actor.spawn", () => run(DynamicSupervisor.spawn({ name: "bench" })), async (sup, n) => {
+    await run(Effect.gen(function*() {
+      for (let i = 0; i < n; i++) yield* DynamicSupervisor.startChild(sup, idleSpec)
+    }))
+  }, async (sup) => sup.kill(), { baseline: "floor.effect-spawn", note: "startChild under a DynamicSupervisor (init run, registered child)" }))
 
   const IDLE = 100_000
   rows.push(await bytesPer("floor.effect-fiber-idle-bytes", IDLE, (n) => run(fiberMany(n)), (fibers) => run(Fiber.interruptAll(fibers)), {

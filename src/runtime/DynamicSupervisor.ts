@@ -10,7 +10,7 @@
  * Specs are validated once per spec object (a spec reused across many starts is checked once), which keeps
  * `startChild` on the microsecond scale.
  */
-import { Duration, Effect, Result, Schema, type Scope } from "effect"
+import { Duration, Effect, Exit, Result, Schema, type Scope } from "effect"
 import * as Actor from "./Actor.ts"
 import * as Behaviour from "./Behaviour.ts"
 import { type ChildSpec, type NormalizedSpec, normalize } from "./ChildSpec.ts"
@@ -21,7 +21,7 @@ import { RestartWindow } from "./RestartIntensity.ts"
 import { ChildNotFound, FailedToStartChild, type InvalidOptions, MaxChildren } from "./RuntimeError.ts"
 import * as SupervisorChild from "./SupervisorChild.ts"
 import { type Child, type ChildExit, emit, killAll, makeChild, makeSupervisorContext, shouldRestart, type SupervisorContext } from "./SupervisorChild.ts"
-import { shutdownTree, startScopedUnderParent } from "./Supervisor.ts"
+import { startScopedUnderParent } from "./Supervisor.ts"
 
 export interface DynamicSupervisorOptions<Extra extends ReadonlyArray<unknown> = []> {
   readonly name?: string
@@ -235,6 +235,11 @@ const normalizeCached = <R, Extra extends ReadonlyArray<unknown>>(
 
 type CallFailure = Actor.CallError | import("./RuntimeError.ts").CallingSelf
 
+const startReply = (response: Response): Effect.Effect<Process | undefined, MaxChildren | FailedToStartChild> =>
+  Result.isSuccess(response)
+    ? Effect.succeed(response.success as Process | undefined)
+    : Effect.fail(response.failure as MaxChildren | FailedToStartChild)
+
 /**
  * Starts a child under the dynamic supervisor. Its `start` receives the supervisor's `extraArguments` first.
  * Returns the process, or `undefined` when the start was ignored.
@@ -246,13 +251,10 @@ export const startChild = <Extra extends ReadonlyArray<unknown>, R>(
   Effect.suspend((): Effect.Effect<Process | undefined, MaxChildren | FailedToStartChild | InvalidOptions | CallFailure> => {
     const checked = normalizeCached(spec)
     if (Result.isFailure(checked)) return Effect.fail(checked.failure)
-    return Effect.flatMap(
-      Actor.call(ref, { _tag: "StartChild", spec: checked.success }, { timeout: "infinity" }),
-      (response) =>
-        Result.isSuccess(response)
-          ? Effect.succeed(response.success as Process | undefined)
-          : Effect.fail(response.failure as MaxChildren | FailedToStartChild)
-    )
+    // the dynamic supervisor usually answers synchronously: map its reply without a combinator
+    const reply = Actor.callUnsafe(ref, { _tag: "StartChild", spec: checked.success }, { timeout: "infinity" })
+    if (Exit.isExit(reply) && Exit.isSuccess(reply)) return startReply(reply.value as Response)
+    return Effect.flatMap(reply, startReply)
   }) as Effect.Effect<Process | undefined, MaxChildren | FailedToStartChild | InvalidOptions | CallFailure, R>
 
 /** Terminates one child (by its process). */

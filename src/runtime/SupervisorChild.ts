@@ -6,7 +6,7 @@
  * retry is pending, or a backoff delay is running). Starting subscribes the supervisor to the child's exit;
  * terminating unsubscribes first, so exits the supervisor caused itself never look like crashes.
  */
-import { Cause, Clock, Effect, Exit, type Fiber } from "effect"
+import { Cause, Clock, Effect, type Fiber } from "effect"
 import * as Actor from "./Actor.ts"
 import type { NormalizedSpec } from "./ChildSpec.ts"
 import * as ExitReason from "./ExitReason.ts"
@@ -88,41 +88,45 @@ const isIgnored = (cause: Cause.Cause<unknown>): boolean => {
   return error._tag === "Some" && error.value instanceof StartIgnored
 }
 
+const started = (context: SupervisorContext, child: Child, process: unknown): StartOutcome => {
+  if (!Process.isProcess(process)) {
+    const reason = ExitReason.die(new Error(`child ${child.spec.id}: start did not produce a process`))
+    emit(context, "ChildStartFailed", { childId: child.spec.id, reason })
+    return { _tag: "Failed", reason }
+  }
+  child.process = process
+  child.restarting = false
+  child.startedAt = context.now()
+  if (context.sink !== undefined) emit(context, "ChildStarted", { childId: child.spec.id, pid: process.pid })
+  child.offExit = process.onExit((reason) => {
+    Actor.sendUnsafe(context.self, { _tag: "ChildExit", child, process, reason } satisfies ChildExit)
+  })
+  return { _tag: "Started", process }
+}
+
+const notStarted = (context: SupervisorContext, child: Child, cause: Cause.Cause<unknown>): StartOutcome => {
+  if (isIgnored(cause)) return ignored
+  const reason = Cause.hasInterruptsOnly(cause) ? ExitReason.killed : reasonOfStartFailure(cause)
+  emit(context, "ChildStartFailed", { childId: child.spec.id, reason })
+  return { _tag: "Failed", reason }
+}
+
+const ignored: StartOutcome = Object.freeze({ _tag: "Ignored" })
+
 /** Starts the child; on success, subscribes the supervisor to its exit. */
-export const startChild = (context: SupervisorContext, child: Child): Effect.Effect<StartOutcome> =>
-  Effect.suspend((): Effect.Effect<Process.Process, unknown> => {
-    const start = child.spec.start
-    return (typeof start === "function" ? start(...child.extra) : start) as Effect.Effect<Process.Process, unknown>
-  }).pipe(
-    Effect.exit,
-    Effect.map((exit): StartOutcome => {
-      if (Exit.isSuccess(exit)) {
-        const process = exit.value
-        if (!Process.isProcess(process)) {
-          const reason = ExitReason.die(new Error(`child ${child.spec.id}: start did not produce a process`))
-          emit(context, "ChildStartFailed", { childId: child.spec.id, reason })
-          return { _tag: "Failed", reason }
-        }
-        child.process = process
-        child.restarting = false
-        child.startedAt = context.now()
-        emit(context, "ChildStarted", { childId: child.spec.id, pid: process.pid })
-        child.offExit = process.onExit((reason) => {
-          Actor.sendUnsafe(context.self, { _tag: "ChildExit", child, process, reason } satisfies ChildExit)
-        })
-        return { _tag: "Started", process }
-      }
-      if (isIgnored(exit.cause)) return { _tag: "Ignored" }
-      if (Cause.hasInterruptsOnly(exit.cause)) {
-        const reason = ExitReason.killed
-        emit(context, "ChildStartFailed", { childId: child.spec.id, reason })
-        return { _tag: "Failed", reason }
-      }
-      const reason = reasonOfStartFailure(exit.cause)
-      emit(context, "ChildStartFailed", { childId: child.spec.id, reason })
-      return { _tag: "Failed", reason }
-    })
-  )
+export const startChild = (context: SupervisorContext, child: Child): Effect.Effect<StartOutcome> => {
+  let start: Effect.Effect<Process.Process, unknown>
+  try {
+    const spec = child.spec.start
+    start = (typeof spec === "function" ? spec(...child.extra) : spec) as Effect.Effect<Process.Process, unknown>
+  } catch (defect) {
+    start = Effect.die(defect)
+  }
+  return Effect.matchCause(start, {
+    onSuccess: (process) => started(context, child, process),
+    onFailure: (cause) => notStarted(context, child, cause)
+  })
+}
 
 /** Cancels a pending backoff restart. */
 export const cancelTimer = (child: Child): void => {
