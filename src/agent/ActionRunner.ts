@@ -103,6 +103,8 @@ export const decodeOutput = <A extends Action.Any>(
   return Result.fail(new InvalidOutput({ action: action.name, path, detail }))
 }
 
+const noOps: ReadonlyArray<StateOp.StateOp> = []
+
 /**
  * Runs a pure action synchronously (what `cmd` does inline). A throw becomes `ActionFailed` (no compensation:
  * a pure action has no effects to undo).
@@ -112,9 +114,25 @@ export const executeSync = <A extends Action.Any>(
   params: unknown,
   context: Action.ActionContext
 ): Result.Result<ActionResult<Action.Output<A>>, ExecuteError> => {
+  const body = action.sync
+  // fast path (a valid value of a transformation-free params schema, a valid output): one allocation
+  const paramChecks = checksOf(action.params)
+  if (body !== undefined && paramChecks.plain && paramChecks.guard(params)) {
+    let returned: unknown
+    try {
+      returned = body(params as Action.Params<A>, context)
+    } catch (error) {
+      return Result.fail(new ActionFailed({ action: action.name, attempts: 1, error, compensation: "none" }))
+    }
+    const outcome = isOutcome(returned) ? returned : undefined
+    const output = outcome !== undefined ? outcome.output : returned
+    if (checksOf(action.output).guard(output)) {
+      return Result.succeed({ output: output as Action.Output<A>, ops: outcome !== undefined ? outcome.ops : noOps })
+    }
+    return decodeOutput(action, returned)
+  }
   const decoded = decodeParams(action, params)
   if (Result.isFailure(decoded)) return decoded
-  const body = action.sync
   if (body === undefined) {
     return Result.fail(new ActionFailed({ action: action.name, attempts: 0, error: "not a pure action", compensation: "none" }))
   }

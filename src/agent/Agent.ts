@@ -45,6 +45,8 @@ export interface CmdResult<S> {
   readonly directives: ReadonlyArray<Directive.Directive>
 }
 
+const valid: Result.Result<unknown, Schema.SchemaError> = Result.succeed(undefined)
+
 // Cached on the definition under a symbol (a property read instead of a WeakMap lookup).
 const VALIDATOR: unique symbol = Symbol.for("troupe/agent/StateValidator")
 type Validator = (u: unknown) => Result.Result<unknown, Schema.SchemaError>
@@ -54,8 +56,8 @@ const validatorOf = (definition: AnyDefinition): Validator => {
     const typeSide = Schema.toType(definition.schema)
     const is = FastGuard.make(definition.schema)
     const decode = Schema.decodeUnknownResult(typeSide)
-    // the guard is the fast path; decoding only runs to explain a failure
-    validate = (u) => is(u) ? Result.succeed(u) : decode(u, { errors: "all" })
+    // the guard is the fast path (`valid`); decoding only runs to explain a failure
+    validate = (u) => is(u) ? valid : decode(u, { errors: "all" })
     Object.defineProperty(definition, VALIDATOR, { value: validate, enumerable: false })
   }
   return validate
@@ -134,10 +136,11 @@ const runAction = (work: Work, action: Action.Any, params: unknown): void => {
     const result = ActionRunner.executeSync(action, params, { state: work.agent.state, agentId: work.agent.id })
     if (Result.isSuccess(result)) {
       const ops = result.success.ops
-      withAgent(work, {
+      work.agent = {
+        ...work.agent,
         state: ops.length > 0 ? StateOp.apply(work.agent.state, ops) : work.agent.state,
         result: result.success.output
-      })
+      }
     } else {
       withAgent(work, { error: result.failure })
       work.directives.push(Directive.error(result.failure))
@@ -149,6 +152,38 @@ const runAction = (work: Work, action: Action.Any, params: unknown): void => {
     pending: work.agent.pending + 1,
     status: work.agent.status === "idle" ? "running" : work.agent.status
   })
+}
+
+/** Runs a signal's route targets (actions run inline when pure, else as `RunAction` directives). */
+const routeSignal = (work: Work, signal: Signal): void => {
+  const definition = work.agent.definition
+  const router = compile(definition).router
+  if (Result.isFailure(router)) throw router.failure
+  const targets = targetsFor(definition, router.success, signal.type)
+  if (targets.length === 0) {
+    if (!signal.type.startsWith("troupe.")) {
+      work.directives.push(Directive.error(new NoRoute({ agent: work.agent.id, type: signal.type })))
+    }
+    return
+  }
+  for (const target of targets) {
+    if (typeof target === "function") applyDecision(work, target(signal, work.agent))
+    else runAction(work, target, signal.data ?? {})
+  }
+}
+
+/** One input of `cmd`: a signal goes straight to its routes unless a hook needs it as an `Instruction`. */
+const stepInput = (work: Work, input: Instruction | Signal): void => {
+  const definition = work.agent.definition
+  if (isSignal(input) && definition.onBeforeCmd === undefined && definition.onAfterCmd === undefined) {
+    if (++work.depth > MAX_DEPTH) {
+      throw new CmdFailed({ agent: work.agent.id, stage: "instructions", error: `more than ${MAX_DEPTH} nested instructions` })
+    }
+    routeSignal(work, input)
+    work.depth--
+  } else {
+    step(work, normalize(input))
+  }
 }
 
 const step = (work: Work, raw: Instruction): void => {
@@ -164,23 +199,9 @@ const step = (work: Work, raw: Instruction): void => {
   }
   const mark = work.directives.length
   switch (instruction._tag) {
-    case "Signal": {
-      const router = compile(definition).router
-      if (Result.isFailure(router)) throw router.failure
-      const signal = instruction.signal
-      const targets = targetsFor(definition, router.success, signal.type)
-      if (targets.length === 0) {
-        if (!signal.type.startsWith("troupe.")) {
-          work.directives.push(Directive.error(new NoRoute({ agent: work.agent.id, type: signal.type })))
-        }
-        break
-      }
-      for (const target of targets) {
-        if (typeof target === "function") applyDecision(work, target(signal, work.agent))
-        else runAction(work, target, signal.data ?? {})
-      }
+    case "Signal":
+      routeSignal(work, instruction.signal)
       break
-    }
     case "Action":
       runAction(work, instruction.action, instruction.params)
       break
@@ -230,8 +251,8 @@ export const cmd = <S>(
 ): CmdResult<S> => {
   const work: Work = { agent, directives: [], depth: 0 }
   try {
-    if (Array.isArray(input)) for (const i of input as ReadonlyArray<Instruction | Signal>) step(work, normalize(i))
-    else step(work, normalize(input as Instruction | Signal))
+    if (Array.isArray(input)) for (const i of input as ReadonlyArray<Instruction | Signal>) stepInput(work, i)
+    else stepInput(work, input as Instruction | Signal)
   } catch (error) {
     const failure = error instanceof CmdFailed || (typeof error === "object" && error !== null && "_tag" in error && error._tag === "InvalidRoute")
       ? error

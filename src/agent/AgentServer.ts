@@ -170,7 +170,12 @@ export const make = (
         const process = registry.whereisUnsafe(id)
         if (process === undefined) return Effect.fail(new AgentNotFound({ id }))
         const reply = Actor.callUnsafe(process as AgentRef, request, callOptions ?? DEFAULT_CALL)
-        if (Exit.isExit(reply) && Exit.isSuccess(reply)) return toAgent<S>(reply.value as AgentProtocol["reply"])
+        if (Exit.isExit(reply) && Exit.isSuccess(reply)) {
+          // the synchronous answer is already an Exit: hand it back as is unless it reports a full queue
+          return reply.value instanceof DirectiveQueueFull
+            ? Effect.fail(reply.value)
+            : reply as unknown as Effect.Effect<Agent.Agent<S>, CallError>
+        }
         return Effect.matchEffect(reply, {
           onFailure: (error) => Effect.fail(error._tag === "NoProc" ? new AgentNotFound({ id }) : error),
           onSuccess: toAgent<S>

@@ -58,8 +58,8 @@ const isPlainObject = (u: unknown): u is Record<string, unknown> => {
 export const deepMerge = (base: unknown, patch: unknown): unknown => {
   if (!isPlainObject(base) || !isPlainObject(patch)) return patch
   const out: Record<string, unknown> = { ...base }
-  for (const key of Object.keys(patch)) {
-    out[key] = deepMerge(base[key], patch[key])
+  for (const key in patch) {
+    if (Object.prototype.hasOwnProperty.call(patch, key)) out[key] = deepMerge(base[key], patch[key])
   }
   return out
 }
