@@ -5,7 +5,7 @@
  *
  * Keys are the limiter's canonical scopes: requests on `provider=<p>|model=<m>` (the limiter picks the provider's
  * policy from the key: `providerDefaults` or the config's `providers.<p>.rateLimit`), tokens on
- * `provider=<p>|model=<m>|client=tokens` under the named `tokensPolicy`. A call with an API-key override is limited
+ * `provider=<p>|model=<m>|client=tokens` under the named `tokensPolicy` (default: `llm-tokens` when installed). A call with an API-key override is limited
  * on that key's hash (`apiKey=<sha256 prefix>`), since provider limits are per key. In `acquire` mode (default) the
  * call waits its FIFO turn up to `maxWait` (default 30 s); in `check` mode it never waits. A refusal fails with
  * `RateLimitRefused` and the provider is not contacted. A cache hit never reaches this step.
@@ -18,7 +18,7 @@
 import { Context, Duration, Effect, Layer, Redacted, Schema } from "effect"
 import type { RateLimitStoreError } from "../ratelimit/index.ts"
 import { estimateRequestTokens } from "../llm/index.ts"
-import { RateLimiter, RateLimitKey } from "../ratelimit/index.ts"
+import { DEFAULT_TOKENS_POLICY, RateLimiter, RateLimitKey } from "../ratelimit/index.ts"
 import type { RateLimited as LimiterRefusal } from "../ratelimit/index.ts"
 import type { CheckError } from "../ratelimit/index.ts"
 import { invalidOptions, InvalidPipelineOptions, RateLimitRefused } from "./PipelineError.ts"
@@ -73,8 +73,11 @@ const make = (input: RateLimitStepOptions) =>
       return yield* new InvalidPipelineOptions({ step: "RateLimitStep", path: "maxWait", reason: `Expected a duration, got ${String(options.maxWait)}` })
     }
     const wait = parsed === undefined ? Duration.seconds(30) : parsed.value
-    const tokensPolicy = options.tokensPolicy
-    if (tokensPolicy !== undefined && !(yield* limiter.policies).has(tokensPolicy)) {
+    const installed = yield* limiter.policies
+    // estimated tokens are limited under the named policy, or by default under `llm-tokens` when the limiter has it
+    // (troupe's provider defaults do: 200,000 tokens per minute per provider model)
+    const tokensPolicy = options.tokensPolicy ?? (installed.has(DEFAULT_TOKENS_POLICY) ? DEFAULT_TOKENS_POLICY : undefined)
+    if (tokensPolicy !== undefined && !installed.has(tokensPolicy)) {
       return yield* new InvalidPipelineOptions({ step: "RateLimitStep", path: "tokensPolicy", reason: `no limiter policy named "${tokensPolicy}" is installed` })
     }
     const acquire = options.mode !== "check"

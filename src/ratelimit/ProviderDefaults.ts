@@ -31,7 +31,10 @@ export const threeTier = (perMinute: number, perHour: number, perDay: number): R
 /** The name of the policy used when a check names none and its key has no known provider scope. */
 export const DEFAULT_POLICY = "default"
 
-/** Default policies by provider name (`default` applies to every other key). */
+/** The policy an LLM pipeline limits estimated tokens under, per provider model (tokens per minute). */
+export const DEFAULT_TOKENS_POLICY = "llm-tokens"
+
+/** Default policies by provider name (`default` applies to every other key), plus the tokens-per-minute policy. */
 export const providerDefaults: Readonly<Record<string, RateLimitPolicyInput>> = {
   [DEFAULT_POLICY]: threeTier(60, 1_000, 10_000),
   openai: threeTier(60, 1_000, 10_000),
@@ -40,5 +43,8 @@ export const providerDefaults: Readonly<Record<string, RateLimitPolicyInput>> = 
   google: threeTier(60, 1_500, 15_000),
   mistral: threeTier(60, 1_000, 10_000),
   groq: threeTier(60, 1_000, 10_000),
-  cohere: threeTier(60, 1_000, 10_000)
+  cohere: threeTier(60, 1_000, 10_000),
+  [DEFAULT_TOKENS_POLICY]: {
+    tiers: [{ _tag: "TokenBucket", name: "tokens-per-minute", capacity: 200_000, refillTokens: 200_000, refillEvery: "1 minute" }]
+  }
 }

@@ -17,7 +17,7 @@ export { InvalidRateLimitInput, RateLimited, RateLimitStoreError } from "./RateL
 export * as RateLimitKey from "./RateLimitKey.ts"
 export * as RateLimitPolicy from "./RateLimitPolicy.ts"
 export type { RateLimitPolicyInput, RateLimitTier } from "./RateLimitPolicy.ts"
-export { DEFAULT_POLICY, providerDefaults, threeTier } from "./ProviderDefaults.ts"
+export { DEFAULT_POLICY, DEFAULT_TOKENS_POLICY, providerDefaults, threeTier } from "./ProviderDefaults.ts"
 export { Allowed } from "./RateLimitResult.ts"
 export type { RateLimiterEvent, RateLimiterStats, RateLimitStatus, TierStatus } from "./RateLimitResult.ts"
 export type { StoreErrorPolicy } from "./RedisBackend.ts"

@@ -178,6 +178,17 @@ describe("Llm pipeline", () => {
     })))
   })
 
+  it.effect("by default (the limiter's llm-tokens policy) estimated tokens are limited: 200,000 per minute", () => {
+    const primary = new CountingProvider("primary")
+    return Effect.gen(function*() {
+      const llm = yield* Llm
+      yield* llm.generate(ask("small request", { options: { cache: "bypass" } }))
+      const huge = yield* Effect.flip(llm.generate(ask("z".repeat(900_000), { options: { cache: "bypass" } }))) // ~225k tokens
+      assert.strictEqual(huge._tag === "RateLimitRefused" ? huge.resource : "", "tokens")
+      assert.strictEqual(primary.calls, 1)
+    }).pipe(Effect.provide(pipelineLayer([primary.provider], { rateLimit: { mode: "check" } })))
+  })
+
   it.effect("a 429 retry waits exactly Retry-After under TestClock", () => {
     const primary = new CountingProvider("primary", (n) =>
       n === 1
