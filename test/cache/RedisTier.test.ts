@@ -14,7 +14,7 @@ import { afterAll } from "vitest"
 import { makeTiered } from "../../src/cache/Cache.ts"
 import { recommendedNodeRedisOptions } from "../../src/cache/RedisTier.ts"
 import type { CacheOptions } from "../../src/cache/CacheOptions.ts"
-import { describeRedis, redisUrl, uniquePrefix } from "../support/redis.ts"
+import { describeRedis, redisUrl, uniquePrefix, cleanupRedisPrefix } from "../support/redis.ts"
 import { cacheConformance } from "./CacheConformance.ts"
 
 const runPrefix = uniquePrefix("cache")
@@ -38,15 +38,7 @@ const rawRedis = Effect.gen(function*() {
 
 afterAll(async () => {
   await Effect.runPromise(
-    Effect.gen(function*() {
-      const redis = yield* Redis.Redis
-      let cursor = "0"
-      do {
-        const [next, keys] = yield* redis.send<[string, Array<string>]>("SCAN", cursor, "MATCH", `${runPrefix}*`, "COUNT", "1000")
-        cursor = next
-        if (keys.length > 0) yield* redis.send("UNLINK", ...keys)
-      } while (cursor !== "0")
-    }).pipe(Effect.provide(RedisLive), Effect.ignore)
+    cleanupRedisPrefix(runPrefix).pipe(Effect.provide(RedisLive), Effect.ignore)
   )
 })
 

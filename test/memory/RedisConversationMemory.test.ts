@@ -10,7 +10,7 @@ import { Redis } from "effect/persistence"
 import { afterAll } from "vitest"
 import { makeRedis } from "../../src/memory/index.ts"
 import type { RedisMemoryOptions } from "../../src/memory/index.ts"
-import { describeRedis, redisUrl, uniquePrefix } from "../support/redis.ts"
+import { describeRedis, redisUrl, uniquePrefix, cleanupRedisPrefix } from "../support/redis.ts"
 import { memoryConformance } from "./ConversationMemoryConformance.ts"
 
 const prefix = uniquePrefix("memory")
@@ -27,15 +27,7 @@ const redisMemory = (options: RedisMemoryOptions) =>
 
 afterAll(async () => {
   await Effect.runPromise(
-    Effect.gen(function*() {
-      const redis = yield* Redis.Redis
-      let cursor = "0"
-      do {
-        const [next, keys] = yield* redis.send<[string, Array<string>]>("SCAN", cursor, "MATCH", `${prefix}*`, "COUNT", "1000")
-        cursor = next
-        if (keys.length > 0) yield* redis.send("UNLINK", ...keys)
-      } while (cursor !== "0")
-    }).pipe(Effect.provide(RedisLive), Effect.ignore)
+    cleanupRedisPrefix(prefix).pipe(Effect.provide(RedisLive), Effect.ignore)
   )
 })
 

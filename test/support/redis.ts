@@ -5,6 +5,8 @@
  * no server answers, those tests are skipped with a clear message, except under `CI=true`, where a missing
  * server is a failure. Every test run gets its own key prefix, and `cleanupRedisPrefix` removes what it wrote.
  */
+import { Effect } from "effect"
+import { Redis } from "effect/persistence"
 import { describe, it as vitestIt } from "vitest"
 import { createConnection } from "node:net"
 import { randomUUID } from "node:crypto"
@@ -52,3 +54,15 @@ export const describeRedis = (name: string, body: () => void): void => {
     describe.skip(`${name} (skipped: no Redis answering at ${redisUrl}; set REDIS_URL or start redis-server)`, body)
   }
 }
+
+/** Deletes every key under `prefix` (SCAN + UNLINK), through effect's `Redis` service. */
+export const cleanupRedisPrefix = (prefix: string): Effect.Effect<void, Redis.RedisError, Redis.Redis> =>
+  Effect.gen(function*() {
+    const redis = yield* Redis.Redis
+    let cursor = "0"
+    do {
+      const [next, keys] = yield* redis.send<[string, Array<string>]>("SCAN", cursor, "MATCH", `${prefix}*`, "COUNT", "1000")
+      cursor = next
+      if (keys.length > 0) yield* redis.send("UNLINK", ...keys)
+    } while (cursor !== "0")
+  })
