@@ -1,11 +1,20 @@
 /**
- * Actor benchmarks: `floor.effect-pingpong` (two plain fibers, request through an Effect `Queue`, reply through a
- * `Deferred`), `actor.call` (echo actor, in-fiber caller) against that floor, and `actor.cast` throughput.
+ * Request/reply benchmarks:
+ * - `floor.effect-pingpong`: two plain fibers, the request through an Effect `Queue`, the reply through a `Deferred`;
+ * - `actor.call`: an echo actor called from one fiber, against that floor (target ≤ 0.5);
+ * - `agent.call`: a signal round trip through an AgentServer (registry lookup, actor call, routing, one pure action,
+ *   state op, state validation, reply), against `actor.call` (target ≤ 2; issue 5).
+ * `actor.call` and `agent.call` are measured interleaved (each round times a batch of each in turn, so the row and
+ * its baseline see the same machine load; this machine's speed drifts by 2× within minutes). The floor runs alone:
+ * interleaving it with the actor rows changes what it measures (its server fiber then shares the scheduler with
+ * other work and every reply waits for a scheduler turn).
+ * Then `actor.cast` throughput.
  */
-import { Deferred, Effect, Fiber, Queue } from "effect"
+import { Deferred, Effect, Fiber, Layer, ManagedRuntime, Queue, Schema } from "effect"
+import { Action, Agent, AgentServer, Bus, DirectiveExecutor, Signal, StateOp } from "../src/agent/index.ts"
 import { Actor, Behaviour } from "../src/runtime/index.ts"
 import type { BenchRow } from "./harness.ts"
-import { timeEffectBatch } from "./harness.ts"
+import { timeEffectBatch, timeInterleaved } from "./harness.ts"
 
 const OPS = 20_000
 
@@ -14,6 +23,23 @@ const Echo = Behaviour.make<EchoProtocol>()({
   init: () => Behaviour.ok(0),
   handleCall: (n, _from, state) => Behaviour.reply(n, state),
   handleCast: (n, state) => Behaviour.noreply(state + n)
+})
+
+const State = Schema.Struct({ count: Schema.Number.pipe(Schema.withDecodingDefault(Effect.succeed(0))) })
+const Increment = Action.pure({
+  name: "increment",
+  params: Schema.Struct({ by: Schema.Number }),
+  output: Schema.Number,
+  run: ({ by }, { state }) => {
+    const next = (state as { count: number }).count + by
+    return Action.withOps(next, StateOp.set({ count: next }))
+  }
+})
+const Counter = Agent.define({
+  name: "counter",
+  schema: State,
+  actions: [Increment],
+  routes: [{ pattern: "counter.increment", target: Increment }]
 })
 
 export default async (): Promise<ReadonlyArray<BenchRow>> => {
@@ -40,10 +66,25 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
   )
 
   const ref = await Effect.runPromise(Actor.start(Echo, undefined))
-  const callBatch = Effect.gen(function*() {
+  const actorCall = Effect.gen(function*() {
     for (let i = 0; i < OPS; i++) yield* Actor.call(ref, i)
   })
-  rows.push(await timeEffectBatch("actor.call", callBatch, { ops: OPS, samples: 30, baseline: "floor.effect-pingpong" }))
+
+  const runtime = ManagedRuntime.make(
+    AgentServer.AgentServer.layer().pipe(Layer.provide(DirectiveExecutor.layer), Layer.provide(Bus.Bus.layer()))
+  )
+  const server = await runtime.runPromise(AgentServer.AgentServer.use(Effect.succeed))
+  const id = await runtime.runPromise(server.start(Counter, { id: "bench-counter" }))
+  const signal = await Effect.runPromise(Signal.make({ type: "counter.increment", data: { by: 1 } }))
+  const agentCall = Effect.gen(function*() {
+    for (let i = 0; i < OPS; i++) yield* server.call(id, signal)
+  })
+
+  rows.push(...await timeInterleaved(Effect.succeed([
+    { id: "actor.call", batch: actorCall, ops: OPS, baseline: "floor.effect-pingpong" },
+    { id: "agent.call", batch: agentCall, ops: OPS, baseline: "actor.call", note: "signal → AgentServer → pure action → reply" }
+  ]), { samples: 40 }))
+  await runtime.dispose()
 
   const castBatch = Effect.gen(function*() {
     for (let i = 0; i < OPS; i++) yield* Actor.cast(ref, 1)

@@ -1,11 +1,10 @@
 /**
- * Agent benchmarks: `agent.cmd` (one trivial pure action, no effects), `agent.call` (a signal round trip through
- * an AgentServer: registry lookup, actor call, routing, pure action, reply) against `actor.call`
- * (bench/actor.bench.ts), `signal.route` (a trie of 1,000 routes, mixed wildcards) and `bus.publish` (10
- * matching subscribers; buffers drained once per batch, inside the timing).
+ * Agent benchmarks: `agent.cmd` (one trivial pure action, no effects), `signal.route` (a trie of 1,000 routes, mixed
+ * wildcards) and `bus.publish` (10 matching subscribers; buffers drained once per batch, inside the timing).
+ * `agent.call` is measured in bench/actor.bench.ts, interleaved with its baseline `actor.call`.
  */
-import { Effect, Layer, ManagedRuntime, Schema } from "effect"
-import { Action, Agent, AgentServer, Bus, DirectiveExecutor, Instruction, Router, Signal, StateOp } from "../src/agent/index.ts"
+import { Effect, Schema } from "effect"
+import { Action, Agent, Bus, Instruction, Router, Signal, StateOp } from "../src/agent/index.ts"
 import type { BenchRow } from "./harness.ts"
 import { timeBatch, timeEffectBatch } from "./harness.ts"
 
@@ -37,17 +36,6 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
     for (let i = 0; i < ops; i++) agent = Agent.cmd(agent, instruction).agent
   }, { ops: OPS, samples: 30, note: "one pure action, state op applied and validated" }))
 
-  const runtime = ManagedRuntime.make(
-    AgentServer.AgentServer.layer().pipe(Layer.provide(DirectiveExecutor.layer), Layer.provide(Bus.Bus.layer()))
-  )
-  const server = await runtime.runPromise(AgentServer.AgentServer.use(Effect.succeed))
-  const id = await runtime.runPromise(server.start(Counter, { id: "bench-counter" }))
-  const signal = await Effect.runPromise(Signal.make({ type: "counter.increment", data: { by: 1 } }))
-  const callBatch = Effect.gen(function*() {
-    for (let i = 0; i < OPS; i++) yield* server.call(id, signal)
-  })
-  rows.push(await timeEffectBatch("agent.call", callBatch, { ops: OPS, samples: 30, baseline: "actor.call" }))
-  await runtime.dispose()
 
   const router = Router.make<number>()
   const verbs = ["created", "updated", "deleted", "paid", "shipped"]

@@ -10,7 +10,7 @@
  * per-operation figures well under a microsecond stay accurate. Latency rows (`timeEach`) time every single
  * operation instead and report p50 / p99.
  */
-import { Effect } from "effect"
+import { Effect, type Scope } from "effect"
 
 export interface BenchRow {
   readonly id: string
@@ -96,6 +96,43 @@ export const timeEffectBatch = <E>(
     return summarise(id, "ns/op", perOp, options)
   })
   return Effect.runPromise(program)
+}
+
+/** One row of an interleaved measurement: an effect performing `ops` operations per run. */
+export interface InterleavedBatch {
+  readonly id: string
+  readonly batch: Effect.Effect<void, unknown>
+  readonly ops: number
+  readonly baseline?: string
+  readonly note?: string
+}
+
+/**
+ * Times several rows round-robin: each round runs every batch once, so all rows see the same background load
+ * (this machine's speed drifts by 2× within a minute). Use it for a row and the baseline it is compared with.
+ * `setup` runs in the same program (and so on the same scheduler) as the batches; its scope closes afterwards.
+ */
+export const timeInterleaved = (
+  setup: Effect.Effect<ReadonlyArray<InterleavedBatch>, unknown, Scope.Scope>,
+  options: { readonly samples?: number; readonly warmup?: number } = {}
+): Promise<Array<BenchRow>> => {
+  const samples = options.samples ?? 30
+  const warmup = options.warmup ?? 5
+  const program = Effect.gen(function*() {
+    const batches = yield* setup
+    const perOp = batches.map((): Array<number> => [])
+    for (let round = 0; round < warmup + samples; round++) {
+      for (let b = 0; b < batches.length; b++) {
+        const entry = batches[b] as InterleavedBatch
+        const start = process.hrtime.bigint()
+        yield* entry.batch
+        const elapsed = Number(process.hrtime.bigint() - start)
+        if (round >= warmup) perOp[b]?.push(elapsed / entry.ops)
+      }
+    }
+    return batches.map((entry, b) => summarise(entry.id, "ns/op", perOp[b] ?? [], entry))
+  })
+  return Effect.runPromise(Effect.orDie(Effect.scoped(program)))
 }
 
 /** Times each operation separately (latency distribution): `op` is run `count` times after `warmup` runs. */

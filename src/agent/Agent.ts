@@ -132,14 +132,25 @@ const runAction = (work: Work, action: Action.Any, params: unknown): void => {
     })))
     return
   }
+  runRegisteredAction(work, action, params)
+}
+
+/** Runs an action known to be registered (route targets are registered when the definition is compiled). */
+const runRegisteredAction = (work: Work, action: Action.Any, params: unknown): void => {
   if (action.sync !== undefined) {
     const result = ActionRunner.executeSync(action, params, { state: work.agent.state, agentId: work.agent.id })
     if (Result.isSuccess(result)) {
       const ops = result.success.ops
+      const current = work.agent
+      // every field spelled out: one object of the agent's fixed shape (cheaper than a spread on this hot path)
       work.agent = {
-        ...work.agent,
-        state: ops.length > 0 ? StateOp.apply(work.agent.state, ops) : work.agent.state,
-        result: result.success.output
+        id: current.id,
+        definition: current.definition,
+        state: ops.length > 0 ? StateOp.apply(current.state, ops) : current.state,
+        status: current.status,
+        pending: current.pending,
+        result: result.success.output,
+        error: current.error
       }
     } else {
       withAgent(work, { error: result.failure })
@@ -157,9 +168,10 @@ const runAction = (work: Work, action: Action.Any, params: unknown): void => {
 /** Runs a signal's route targets (actions run inline when pure, else as `RunAction` directives). */
 const routeSignal = (work: Work, signal: Signal): void => {
   const definition = work.agent.definition
-  const router = compile(definition).router
+  const compiled = compile(definition)
+  const router = compiled.router
   if (Result.isFailure(router)) throw router.failure
-  const targets = targetsFor(definition, router.success, signal.type)
+  const targets = compiled.routeCache.get(signal.type) ?? targetsFor(definition, router.success, signal.type)
   if (targets.length === 0) {
     if (!signal.type.startsWith("troupe.")) {
       work.directives.push(Directive.error(new NoRoute({ agent: work.agent.id, type: signal.type })))
@@ -168,7 +180,7 @@ const routeSignal = (work: Work, signal: Signal): void => {
   }
   for (const target of targets) {
     if (typeof target === "function") applyDecision(work, target(signal, work.agent))
-    else runAction(work, target, signal.data ?? {})
+    else runRegisteredAction(work, target, signal.data ?? {})
   }
 }
 

@@ -170,7 +170,7 @@ export const make = (
         const process = registry.whereisUnsafe(id)
         if (process === undefined) return Effect.fail(new AgentNotFound({ id }))
         const reply = Actor.callUnsafe(process as AgentRef, request, callOptions ?? DEFAULT_CALL)
-        if (Exit.isExit(reply) && Exit.isSuccess(reply)) {
+        if (Actor.isSyncReply(reply) && reply._tag === "Success") {
           // the synchronous answer is already an Exit: hand it back as is unless it reports a full queue
           return reply.value instanceof DirectiveQueueFull
             ? Effect.fail(reply.value)

@@ -20,6 +20,38 @@ const isPlainObject = (u: unknown): u is Record<PropertyKey, unknown> => {
   return proto === Object.prototype || proto === null
 }
 
+const hasOwn = Object.prototype.hasOwnProperty
+
+/**
+ * The guard of a struct: a plain object with every field present and valid. Structs of one to three fields (the
+ * usual params and states) get an unrolled closure; larger ones loop over parallel arrays.
+ */
+const structGuard = (names: ReadonlyArray<PropertyKey>, guards: ReadonlyArray<Guard>): Guard => {
+  const [n0, n1, n2] = names as [PropertyKey, PropertyKey, PropertyKey]
+  const [g0, g1, g2] = guards as [Guard, Guard, Guard]
+  switch (names.length) {
+    case 0:
+      return isPlainObject
+    case 1:
+      return (u) => isPlainObject(u) && hasOwn.call(u, n0) && g0(u[n0])
+    case 2:
+      return (u) => isPlainObject(u) && hasOwn.call(u, n0) && g0(u[n0]) && hasOwn.call(u, n1) && g1(u[n1])
+    case 3:
+      return (u) =>
+        isPlainObject(u) && hasOwn.call(u, n0) && g0(u[n0]) && hasOwn.call(u, n1) && g1(u[n1]) &&
+        hasOwn.call(u, n2) && g2(u[n2])
+    default:
+      return (u) => {
+        if (!isPlainObject(u)) return false
+        for (let i = 0; i < names.length; i++) {
+          const name = names[i] as PropertyKey
+          if (!hasOwn.call(u, name) || !(guards[i] as Guard)(u[name])) return false
+        }
+        return true
+      }
+  }
+}
+
 /** A guard that is true only for values the type side of `ast` accepts, or undefined for shapes not covered. */
 const compile = (ast: SchemaAST.AST): Guard | undefined => {
   if (ast.checks !== undefined || ast.encoding !== undefined) return undefined
@@ -36,20 +68,16 @@ const compile = (ast: SchemaAST.AST): Guard | undefined => {
     }
     case "Objects": {
       if (ast.indexSignatures.length > 0 || ast.encodingChecks !== undefined) return undefined
-      const fields: Array<readonly [PropertyKey, Guard]> = []
+      const names: Array<PropertyKey> = []
+      const guards: Array<Guard> = []
       for (const ps of ast.propertySignatures) {
         if (ps.type.context?.isOptional === true) return undefined
         const guard = compile(ps.type)
         if (guard === undefined) return undefined
-        fields.push([ps.name, guard])
+        names.push(ps.name)
+        guards.push(guard)
       }
-      return (u) => {
-        if (!isPlainObject(u)) return false
-        for (const [name, guard] of fields) {
-          if (!Object.prototype.hasOwnProperty.call(u, name) || !guard(u[name])) return false
-        }
-        return true
-      }
+      return structGuard(names, guards)
     }
     default:
       return undefined

@@ -59,7 +59,10 @@ export const deepMerge = (base: unknown, patch: unknown): unknown => {
   if (!isPlainObject(base) || !isPlainObject(patch)) return patch
   const out: Record<string, unknown> = { ...base }
   for (const key in patch) {
-    if (Object.prototype.hasOwnProperty.call(patch, key)) out[key] = deepMerge(base[key], patch[key])
+    if (!Object.prototype.hasOwnProperty.call(patch, key)) continue
+    const value = patch[key]
+    // a primitive (or null) in the patch replaces whatever was there: no recursion needed
+    out[key] = typeof value === "object" && value !== null ? deepMerge(base[key], value) : value
   }
   return out
 }

@@ -217,6 +217,17 @@ export const callUnsafe = <P extends Behaviour.Protocol>(
   return Effect.fail(new MailboxFull({ target: process.name, capacity: process.capacity }))
 }
 
+/**
+ * Is a `callUnsafe` answer already complete? True exactly when it is an `Exit` (the actor answered
+ * synchronously, or the call failed at once). `callUnsafe` returns either an `Exit` or an effect that waits,
+ * and only `Exit`s carry a `Success`/`Failure` tag, so this reads one field instead of `Exit.isExit`'s
+ * prototype lookup.
+ */
+export const isSyncReply = <A, E>(reply: Effect.Effect<A, E>): reply is Exit.Exit<A, E> => {
+  const tag = (reply as { readonly _tag?: unknown })._tag
+  return tag === "Success" || tag === "Failure"
+}
+
 const awaitReply = <A>(
   process: ActorProcess,
   from: From<A>,

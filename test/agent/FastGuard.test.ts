@@ -11,7 +11,11 @@ const schemas = {
   number: Schema.Number,
   string: Schema.String,
   literal: Schema.Literal("a"),
+  empty: Schema.Struct({}),
+  one: Schema.Struct({ by: Schema.Number }),
+  two: Schema.Struct({ by: Schema.Number, name: Schema.String }),
   struct: Schema.Struct({ by: Schema.Number, name: Schema.String, on: Schema.Boolean }),
+  four: Schema.Struct({ by: Schema.Number, name: Schema.String, on: Schema.Boolean, n: Schema.Number }),
   nested: Schema.Struct({ inner: Schema.Struct({ n: Schema.Number }), tag: Schema.Literal("x") }),
   withOptional: Schema.Struct({ a: Schema.Number, b: Schema.optional(Schema.String) }),
   withCheck: Schema.Struct({ n: Schema.Int }),
@@ -24,7 +28,7 @@ const value: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
     fc.double(), fc.integer(), fc.constant(Number.NaN), fc.string(), fc.boolean(), fc.constant(null),
     fc.constant(undefined), fc.constant("a"), fc.constant("x"), fc.constant(new Box()),
     fc.array(tie("any"), { maxLength: 3 }),
-    fc.record({ by: tie("any"), name: tie("any"), on: tie("any") }, { requiredKeys: [] }),
+    fc.record({ by: tie("any"), name: tie("any"), on: tie("any"), n: tie("any") }, { requiredKeys: [] }),
     fc.record({ inner: tie("any"), tag: tie("any"), n: tie("any"), extra: tie("any") }, { requiredKeys: [] }),
     fc.record({ a: tie("any"), b: tie("any"), count: tie("any") }, { requiredKeys: [] })
   )

@@ -120,6 +120,22 @@ describe("Actor", () => {
       assert.strictEqual(yield* Actor.call(other, "self"), "CallingSelf")
     }))
 
+  it.effect("callUnsafe: an Exit (isSyncReply) when the answer is synchronous or the call fails at once, else a waiting effect", () =>
+    Effect.gen(function*() {
+      const ref = yield* Actor.start(makeCounter([]), 7)
+      const now = yield* Effect.suspend(() => Effect.succeed(Actor.callUnsafe(ref, "get")))
+      assert.isTrue(Actor.isSyncReply(now))
+      assert.isTrue(Exit.isExit(now) && Exit.isSuccess(now) && now.value === 7)
+      const later = yield* Effect.suspend(() => Effect.succeed(Actor.callUnsafe(ref, "later")))
+      assert.isFalse(Actor.isSyncReply(later))
+      assert.isFalse(Exit.isExit(later))
+      yield* TestClock.adjust(100)
+      assert.strictEqual(yield* later, 70)
+      yield* Actor.stop(ref)
+      const dead = yield* Effect.suspend(() => Effect.succeed(Actor.callUnsafe(ref, "get")))
+      assert.isTrue(Actor.isSyncReply(dead) && Exit.isFailure(dead))
+    }))
+
   it.effect("cast and send never fail for a dead actor", () =>
     Effect.gen(function*() {
       const ref = yield* Actor.start(makeCounter([]), 0)
