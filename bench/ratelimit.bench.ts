@@ -115,6 +115,8 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
     "local v = redis.call('GET', KEYS[1]) redis.call('SETRANGE', KEYS[1], 0, struct.pack('<dddddddd', 1, 2, 3, 4, 5, 6, 7, 8)) return { 1, 2, 3, 4, 5 }"
   )
   const rmwKey = [`${prefix}rmw`]
+  // a script that only reads the key (no write, `1` back): what a single redis.call costs over `return 1`
+  const readScript = luaScript("redis.call('GET', KEYS[1]) return 1")
 
   // Interleaved sampling: each round times a small batch of every row in turn, so all rows see the same
   // background load (the machine and the Redis server are shared with other work).
@@ -127,6 +129,9 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
     })],
     ["rmw", Effect.gen(function*() {
       for (let i = 0; i < OPS; i++) yield* runner.run("rmw", rmwScript, rmwKey, ["consume", String(Date.now()), "1"])
+    })],
+    ["read", Effect.gen(function*() {
+      for (let i = 0; i < OPS; i++) yield* runner.run("read", readScript, rmwKey, [])
     })],
     ["check", Effect.gen(function*() {
       for (let i = 0; i < OPS; i++) yield* limiter.check("bench")
@@ -168,6 +173,9 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
     }),
     row("floor.redis-rmw-script", "rmw", {
       note: "for reference: the least an atomic stateful script does (GET + SETRANGE of 64 bytes, 5 integers back), same runner; no baseline"
+    }),
+    row("floor.redis-read-script", "read", {
+      note: "for reference: a script doing one GET and returning 1 (no write), same runner; no baseline"
     }),
     row("peer.rlf-redis.consume", "rlf", { note: "RateLimiterRedis (one tier), own node-redis client, sequential awaited consume()" }),
     row("floor.redis-evalsha.effect-eval", "eval", { note: "for reference: `return 1` through effect's Redis.eval (adds a script-cache lookup per call)" })
