@@ -4,7 +4,8 @@
  * `Schema.is` interprets the schema's AST on each call (~30–80 ns for a small struct). For the common shapes —
  * `Number`, `String`, `Boolean`, literals, and structs of them with required fields, no index signatures and no
  * refinements — a guard compiled once costs a few nanoseconds. The compiled guard is only ever a fast *yes*: when
- * it says true, `Schema.is` would too (structs ignore excess keys, as `Schema.is` does); when it says false or the
+ * it says true, `Schema.is` would too (structs ignore excess keys and accept any non-array object, whatever its
+ * prototype, as `Schema.is` does; the guard requires own fields, a subset); when it says false or the
  * shape is not covered, the answer comes from `Schema.is`. So a valid value is never rejected and an invalid one
  * is never accepted — the check is exactly `Schema.is`, only faster on the hot path.
  *
@@ -14,11 +15,10 @@ import { Schema, SchemaAST } from "effect"
 
 type Guard = (u: unknown) => boolean
 
-const isPlainObject = (u: unknown): u is Record<PropertyKey, unknown> => {
-  if (typeof u !== "object" || u === null) return false
-  const proto = Object.getPrototypeOf(u)
-  return proto === Object.prototype || proto === null
-}
+// `Schema.is` accepts any non-array, non-function object for a struct (class instances and any prototype
+// included), so the fast yes needs no prototype check: reading the prototype costs more than the whole field check.
+const isObject = (u: unknown): u is Record<PropertyKey, unknown> =>
+  typeof u === "object" && u !== null && !Array.isArray(u)
 
 const hasOwn = Object.prototype.hasOwnProperty
 
@@ -31,18 +31,18 @@ const structGuard = (names: ReadonlyArray<PropertyKey>, guards: ReadonlyArray<Gu
   const [g0, g1, g2] = guards as [Guard, Guard, Guard]
   switch (names.length) {
     case 0:
-      return isPlainObject
+      return isObject
     case 1:
-      return (u) => isPlainObject(u) && hasOwn.call(u, n0) && g0(u[n0])
+      return (u) => isObject(u) && hasOwn.call(u, n0) && g0(u[n0])
     case 2:
-      return (u) => isPlainObject(u) && hasOwn.call(u, n0) && g0(u[n0]) && hasOwn.call(u, n1) && g1(u[n1])
+      return (u) => isObject(u) && hasOwn.call(u, n0) && g0(u[n0]) && hasOwn.call(u, n1) && g1(u[n1])
     case 3:
       return (u) =>
-        isPlainObject(u) && hasOwn.call(u, n0) && g0(u[n0]) && hasOwn.call(u, n1) && g1(u[n1]) &&
+        isObject(u) && hasOwn.call(u, n0) && g0(u[n0]) && hasOwn.call(u, n1) && g1(u[n1]) &&
         hasOwn.call(u, n2) && g2(u[n2])
     default:
       return (u) => {
-        if (!isPlainObject(u)) return false
+        if (!isObject(u)) return false
         for (let i = 0; i < names.length; i++) {
           const name = names[i] as PropertyKey
           if (!hasOwn.call(u, name) || !(guards[i] as Guard)(u[name])) return false

@@ -27,6 +27,11 @@ const value: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
     { depthSize: "small" },
     fc.double(), fc.integer(), fc.constant(Number.NaN), fc.string(), fc.boolean(), fc.constant(null),
     fc.constant(undefined), fc.constant("a"), fc.constant("x"), fc.constant(new Box()),
+    // objects that are not plain: an array and a function carrying the fields, a null prototype, inherited fields
+    fc.constant(Object.assign([], { by: 1, name: "a", on: true, n: 2, count: 0 })),
+    fc.constant(Object.assign(() => 1, { by: 1, count: 0 })),
+    fc.constant(Object.assign(Object.create(null), { by: 1, name: "a", on: true, n: 2, count: 0 })),
+    fc.constant(Object.create({ by: 1, name: "a", on: true, count: 0 })),
     fc.array(tie("any"), { maxLength: 3 }),
     fc.record({ by: tie("any"), name: tie("any"), on: tie("any"), n: tie("any") }, { requiredKeys: [] }),
     fc.record({ inner: tie("any"), tag: tie("any"), n: tie("any"), extra: tie("any") }, { requiredKeys: [] }),
