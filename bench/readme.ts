@@ -20,9 +20,15 @@ const benchTable = (): string => {
     readonly node: string
     readonly effect: string
     readonly results: ReadonlyArray<BenchRow>
+    readonly refreshed?: ReadonlyArray<{ readonly files: ReadonlyArray<string>; readonly at: string }>
   }
+  const refreshed = (results.refreshed ?? []).map((r) =>
+    `Rows of ${r.files.map((f) => `\`bench/${f}.bench.ts\``).join(", ")} were re-measured on ${r.at} by a filtered run ` +
+    "(each ratio still against a baseline from that same run); the other rows come from the last full run."
+  )
   const lines = [
     `Measured with Node ${results.node}, effect ${results.effect}, on this project's 2-core machine.`,
+    ...refreshed.flatMap((line) => ["", line]),
     "",
     "| id | unit | median | p99 | baseline | ratio | note |",
     "|---|---|---:|---:|---|---:|---|"

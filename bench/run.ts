@@ -48,17 +48,26 @@ const effectVersion = (JSON.parse(readFileSync(join(here, "..", "node_modules", 
 }).version
 const outFile = join(here, "results.json")
 let merged = results
+/** Filtered runs since the last full run: which bench files they re-measured, and when (shown in the README). */
+let refreshed: Array<{ readonly files: ReadonlyArray<string>; readonly at: string }> = []
 if (filters.length > 0) {
   // A filtered run refreshes its own rows and keeps the others from the last full run.
   try {
-    const previous = JSON.parse(readFileSync(outFile, "utf8")) as { results: Array<BenchRow> }
+    const previous = JSON.parse(readFileSync(outFile, "utf8")) as {
+      results: Array<BenchRow>
+      refreshed?: Array<{ readonly files: ReadonlyArray<string>; readonly at: string }>
+    }
     const fresh = new Set(results.map((r) => r.id))
     merged = [...previous.results.filter((r) => !fresh.has(r.id)), ...results]
+    refreshed = [...(previous.refreshed ?? []), { files: files.map((f) => f.replace(/\.bench\.ts$/, "")), at: new Date().toISOString().slice(0, 10) }]
   } catch {
     merged = results
   }
 }
-writeFileSync(outFile, JSON.stringify({ node: process.version, effect: effectVersion, results: merged }, null, 2) + "\n")
+writeFileSync(
+  outFile,
+  JSON.stringify({ node: process.version, effect: effectVersion, ...(refreshed.length > 0 ? { refreshed } : {}), results: merged }, null, 2) + "\n"
+)
 
 const fmt = (n: number | undefined) => (n === undefined ? "" : n >= 100 ? n.toFixed(0) : n.toFixed(n >= 10 ? 1 : 2))
 console.log("| id | unit | median | p99 | baseline | ratio | note |")
