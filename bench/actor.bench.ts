@@ -10,9 +10,10 @@
  * other work and every reply waits for a scheduler turn).
  * Then `actor.cast` throughput.
  */
-import { Deferred, Effect, Fiber, Layer, ManagedRuntime, Queue, Schema } from "effect"
-import { Action, Agent, AgentServer, Bus, DirectiveExecutor, Signal, StateOp } from "../src/agent/index.ts"
+import { Deferred, Effect, Fiber, Layer, ManagedRuntime, Queue } from "effect"
+import { AgentServer, Bus, DirectiveExecutor, Signal } from "../src/agent/index.ts"
 import { Actor, Behaviour } from "../src/runtime/index.ts"
+import { Counter } from "./CounterAgent.ts"
 import type { BenchRow } from "./harness.ts"
 import { timeEffectBatch, timeInterleaved } from "./harness.ts"
 
@@ -25,22 +26,6 @@ const Echo = Behaviour.make<EchoProtocol>()({
   handleCast: (n, state) => Behaviour.noreply(state + n)
 })
 
-const State = Schema.Struct({ count: Schema.Number.pipe(Schema.withDecodingDefault(Effect.succeed(0))) })
-const Increment = Action.pure({
-  name: "increment",
-  params: Schema.Struct({ by: Schema.Number }),
-  output: Schema.Number,
-  run: ({ by }, { state }) => {
-    const next = (state as { count: number }).count + by
-    return Action.withOps(next, StateOp.set({ count: next }))
-  }
-})
-const Counter = Agent.define({
-  name: "counter",
-  schema: State,
-  actions: [Increment],
-  routes: [{ pattern: "counter.increment", target: Increment }]
-})
 
 export default async (): Promise<ReadonlyArray<BenchRow>> => {
   const rows: Array<BenchRow> = []

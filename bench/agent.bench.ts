@@ -3,29 +3,14 @@
  * wildcards) and `bus.publish` (10 matching subscribers; buffers drained once per batch, inside the timing).
  * `agent.call` is measured in bench/actor.bench.ts, interleaved with its baseline `actor.call`.
  */
-import { Effect, Schema } from "effect"
-import { Action, Agent, Bus, Instruction, Router, Signal, StateOp } from "../src/agent/index.ts"
+import { Effect } from "effect"
+import { Agent, Bus, Instruction, Router, Signal } from "../src/agent/index.ts"
+import { Counter, Increment } from "./CounterAgent.ts"
 import type { BenchRow } from "./harness.ts"
 import { timeBatch, timeEffectBatch } from "./harness.ts"
 
 const OPS = 20_000
 
-const State = Schema.Struct({ count: Schema.Number.pipe(Schema.withDecodingDefault(Effect.succeed(0))) })
-const Increment = Action.pure({
-  name: "increment",
-  params: Schema.Struct({ by: Schema.Number }),
-  output: Schema.Number,
-  run: ({ by }, { state }) => {
-    const next = (state as { count: number }).count + by
-    return Action.withOps(next, StateOp.set({ count: next }))
-  }
-})
-const Counter = Agent.define({
-  name: "counter",
-  schema: State,
-  actions: [Increment],
-  routes: [{ pattern: "counter.increment", target: Increment }]
-})
 
 export default async (): Promise<ReadonlyArray<BenchRow>> => {
   const rows: Array<BenchRow> = []
