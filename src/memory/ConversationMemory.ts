@@ -78,11 +78,11 @@ const Count = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1_000_000
 const decodeMessages = Schema.decodeUnknownEffect(Schema.Array(LlmMessageSchema))
 
 /** Validates a conversation id. */
-export const checkConversationId = (id: string): Effect.Effect<string, InvalidMemoryInput> =>
+const checkConversationId = (id: string): Effect.Effect<string, InvalidMemoryInput> =>
   Schema.decodeUnknownEffect(ConversationId)(id).pipe(Effect.mapError((e) => invalidFromIssue(e.issue, "conversationId")))
 
 /** Validates messages to append. */
-export const checkMessages = (
+const checkMessages = (
   messages: ReadonlyArray<LlmMessage>
 ): Effect.Effect<ReadonlyArray<LlmMessage>, InvalidMemoryInput> =>
   decodeMessages(messages).pipe(Effect.mapError((e) => invalidFromIssue(e.issue, "messages")))
@@ -90,3 +90,33 @@ export const checkMessages = (
 /** Validates a positive count option (`maxMessages`, `last`). */
 export const checkCount = (value: number, path: string): Effect.Effect<number, InvalidMemoryInput> =>
   Schema.decodeUnknownEffect(Count)(value).pipe(Effect.mapError((e) => invalidFromIssue(e.issue, path)))
+
+/**
+ * What a backend implements: the service's operations on inputs already validated by `fromStore` (a non-empty
+ * list of valid messages, a valid id, `last` a valid count or `undefined` for all kept messages).
+ */
+export interface MemoryStore {
+  readonly append: (id: string, messages: ReadonlyArray<LlmMessage>) => Effect.Effect<void, MemoryError>
+  readonly messages: (id: string, last: number | undefined) => Effect.Effect<ReadonlyArray<LlmMessage>, MemoryError>
+  readonly clear: (id: string) => Effect.Effect<void, MemoryError>
+  readonly stats: Effect.Effect<MemoryStats>
+}
+
+/** The service over a backend: every input is validated here, once for all backends, before the store sees it. */
+export const fromStore = (maxMessages: number, store: MemoryStore): ConversationMemoryShape => ({
+  maxMessages,
+  append: (conversationId, messages) =>
+    Effect.gen(function*() {
+      const id = yield* checkConversationId(conversationId)
+      const valid = yield* checkMessages(messages)
+      if (valid.length > 0) yield* store.append(id, valid)
+    }),
+  messages: (conversationId, options) =>
+    Effect.gen(function*() {
+      const id = yield* checkConversationId(conversationId)
+      const last = options?.last === undefined ? undefined : yield* checkCount(options.last, "last")
+      return yield* store.messages(id, last)
+    }),
+  clear: (conversationId) => Effect.flatMap(checkConversationId(conversationId), store.clear),
+  stats: store.stats
+})

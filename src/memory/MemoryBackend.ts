@@ -10,46 +10,32 @@
 import { Effect, Layer } from "effect"
 import type { LlmMessage } from "../llm/index.ts"
 import type { ConversationMemoryShape, MemoryOptions } from "./ConversationMemory.ts"
-import {
-  checkConversationId,
-  checkCount,
-  checkMessages,
-  ConversationMemory,
-  DEFAULT_MAX_MESSAGES
-} from "./ConversationMemory.ts"
+import { checkCount, ConversationMemory, DEFAULT_MAX_MESSAGES, fromStore } from "./ConversationMemory.ts"
 import type { InvalidMemoryInput } from "./MemoryError.ts"
 
 /** Builds an in-process memory. */
 export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<ConversationMemoryShape, InvalidMemoryInput> =>
-  Effect.gen(function*() {
-    const maxMessages = yield* checkCount(options.maxMessages ?? DEFAULT_MAX_MESSAGES, "maxMessages")
+  Effect.map(checkCount(options.maxMessages ?? DEFAULT_MAX_MESSAGES, "maxMessages"), (maxMessages) => {
     const store = new Map<string, Array<LlmMessage>>()
-    return {
-      maxMessages,
-      append: (conversationId, messages) =>
-        Effect.gen(function*() {
-          const id = yield* checkConversationId(conversationId)
-          const valid = yield* checkMessages(messages)
-          if (valid.length === 0) return
+    return fromStore(maxMessages, {
+      append: (id, messages) =>
+        Effect.sync(() => {
           const list = store.get(id) ?? []
-          list.push(...valid)
+          list.push(...messages)
           if (list.length > maxMessages) list.splice(0, list.length - maxMessages)
           store.set(id, list)
         }),
-      messages: (conversationId, options) =>
-        Effect.gen(function*() {
-          const id = yield* checkConversationId(conversationId)
+      messages: (id, last) =>
+        Effect.sync(() => {
           const list = store.get(id) ?? []
-          if (options?.last === undefined) return [...list]
-          const last = yield* checkCount(options.last, "last")
-          return list.slice(-last)
+          return last === undefined ? [...list] : list.slice(-last)
         }),
-      clear: (conversationId) =>
-        Effect.map(checkConversationId(conversationId), (id) => {
+      clear: (id) =>
+        Effect.sync(() => {
           store.delete(id)
         }),
       stats: Effect.succeed({ skippedUndecodable: 0 })
-    }
+    })
   })
 
 /**

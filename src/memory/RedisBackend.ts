@@ -15,13 +15,7 @@ import { Redis } from "effect/persistence"
 import type { LlmMessage } from "../llm/index.ts"
 import { LlmMessage as LlmMessageSchema } from "../llm/index.ts"
 import type { ConversationMemoryShape, MemoryOptions } from "./ConversationMemory.ts"
-import {
-  checkConversationId,
-  checkCount,
-  checkMessages,
-  ConversationMemory,
-  DEFAULT_MAX_MESSAGES
-} from "./ConversationMemory.ts"
+import { checkCount, ConversationMemory, DEFAULT_MAX_MESSAGES, fromStore } from "./ConversationMemory.ts"
 import { InvalidMemoryInput, MemoryBackendError } from "./MemoryError.ts"
 
 /** Options of the Redis layer. */
@@ -80,47 +74,37 @@ export const makeRedis = (
     const backendError = (operation: string, conversationId: string) => (e: Redis.RedisError) =>
       new MemoryBackendError({ operation, conversationId, reason: String(e.cause instanceof Error ? e.cause.message : e.cause) })
 
-    return {
-      maxMessages,
-      append: (conversationId, messages) =>
-        Effect.gen(function*() {
-          const id = yield* checkConversationId(conversationId)
-          const valid = yield* checkMessages(messages)
-          if (valid.length === 0) return
-          const values = valid.map((m) => JSON.stringify(encodeMessage(m)))
-          yield* redis.eval(append)(prefix + id, maxMessages, ttlMillis, values).pipe(
-            Effect.mapError(backendError("append", id))
-          )
-        }),
-      messages: (conversationId, readOptions) =>
-        Effect.gen(function*() {
-          const id = yield* checkConversationId(conversationId)
-          const last = readOptions?.last === undefined ? maxMessages : yield* checkCount(readOptions.last, "last")
-          const raw = yield* redis.send<ReadonlyArray<string>>("LRANGE", prefix + id, String(-last), "-1").pipe(
+    return fromStore(maxMessages, {
+      append: (id, messages) =>
+        redis.eval(append)(prefix + id, maxMessages, ttlMillis, messages.map((m) => JSON.stringify(encodeMessage(m)))).pipe(
+          Effect.mapError(backendError("append", id)),
+          Effect.asVoid
+        ),
+      messages: (id, last) =>
+        Effect.map(
+          redis.send<ReadonlyArray<string>>("LRANGE", prefix + id, String(-(last ?? maxMessages)), "-1").pipe(
             Effect.mapError(backendError("messages", id))
-          )
-          const out: Array<LlmMessage> = []
-          for (const item of raw) {
-            let json: unknown
-            try {
-              json = JSON.parse(item)
-            } catch {
-              skipped++
-              continue
+          ),
+          (raw) => {
+            const out: Array<LlmMessage> = []
+            for (const item of raw) {
+              let json: unknown
+              try {
+                json = JSON.parse(item)
+              } catch {
+                skipped++
+                continue
+              }
+              const exit = decodeMessage(json)
+              if (exit._tag === "Success") out.push(exit.value)
+              else skipped++
             }
-            const exit = decodeMessage(json)
-            if (exit._tag === "Success") out.push(exit.value)
-            else skipped++
+            return out
           }
-          return out
-        }),
-      clear: (conversationId) =>
-        Effect.gen(function*() {
-          const id = yield* checkConversationId(conversationId)
-          yield* redis.send("DEL", prefix + id).pipe(Effect.mapError(backendError("clear", id)))
-        }),
+        ),
+      clear: (id) => redis.send("DEL", prefix + id).pipe(Effect.mapError(backendError("clear", id)), Effect.asVoid),
       stats: Effect.sync(() => ({ skippedUndecodable: skipped }))
-    }
+    })
   })
 
 /**
