@@ -6,7 +6,7 @@
  * signal when they have started before the test moves the clock, since a tiered cache first awaits real Redis I/O.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Exit, Fiber, Metric, Option, Ref } from "effect"
+import { Cause, Deferred, type Duration, Effect, Exit, Fiber, Metric, Option, Ref } from "effect"
 import type * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
 import type { CacheInternals } from "../../src/cache/CacheCore.ts"
@@ -19,6 +19,14 @@ export type MakeCache = (
 ) => Effect.Effect<CacheInternals<string>, InvalidCacheOptions, Scope.Scope>
 
 const quiet: CacheOptions<string> = { sweepInterval: "1 hour" }
+
+/** A computation that signals `started`, then takes `duration` of Clock time to produce `value`. */
+const slowly = (started: Deferred.Deferred<void>, value: string, duration: Duration.Input = "1 second") =>
+  Deferred.succeed(started, undefined).pipe(Effect.andThen(Effect.sleep(duration)), Effect.as(value))
+
+/** `slowly`, counting each run in `runs`. */
+const countedSlowly = (runs: Ref.Ref<number>, started: Deferred.Deferred<void>, value: string, duration?: Duration.Input) =>
+  Effect.andThen(Ref.update(runs, (n) => n + 1), slowly(started, value, duration))
 
 export const cacheConformance = (backend: string, make: MakeCache): void => {
   describe(`Cache conformance (${backend})`, () => {
@@ -133,11 +141,7 @@ export const cacheConformance = (backend: string, make: MakeCache): void => {
         const cache = yield* make(quiet)
         const runs = yield* Ref.make(0)
         const started = yield* Deferred.make<void>()
-        const compute = Ref.update(runs, (n) => n + 1).pipe(
-          Effect.andThen(Deferred.succeed(started, undefined)),
-          Effect.andThen(Effect.sleep("100 millis")),
-          Effect.as("computed")
-        )
+        const compute = countedSlowly(runs, started, "computed", "100 millis")
         const fibers = yield* Effect.forEach(
           Array.from({ length: 10 }, () => cache.getOrCompute("k", compute)),
           (e) => Effect.forkChild(e, { startImmediately: true })
@@ -158,11 +162,7 @@ export const cacheConformance = (backend: string, make: MakeCache): void => {
         const cache = yield* make(quiet)
         const runs = yield* Ref.make(0)
         const started = yield* Deferred.make<void>()
-        const compute = Ref.update(runs, (n) => n + 1).pipe(
-          Effect.andThen(Deferred.succeed(started, undefined)),
-          Effect.andThen(Effect.sleep("1 second")),
-          Effect.as("v")
-        )
+        const compute = countedSlowly(runs, started, "v")
         const first = yield* Effect.forkChild(cache.getOrCompute("k", compute), { startImmediately: true })
         yield* Deferred.await(started)
         const second = yield* Effect.forkChild(cache.getOrCompute("k", compute), { startImmediately: true })
@@ -178,11 +178,7 @@ export const cacheConformance = (backend: string, make: MakeCache): void => {
         const cache = yield* make(quiet)
         const runs = yield* Ref.make(0)
         const started = yield* Deferred.make<void>()
-        const slow = Ref.update(runs, (n) => n + 1).pipe(
-          Effect.andThen(Deferred.succeed(started, undefined)),
-          Effect.andThen(Effect.sleep("1 second")),
-          Effect.as("slow")
-        )
+        const slow = countedSlowly(runs, started, "slow")
         const only = yield* Effect.forkChild(cache.getOrCompute("k", slow), { startImmediately: true })
         yield* Deferred.await(started)
         yield* Fiber.interrupt(only)
@@ -197,19 +193,14 @@ export const cacheConformance = (backend: string, make: MakeCache): void => {
       Effect.gen(function*() {
         const cache = yield* make(quiet)
         const started = yield* Deferred.make<void>()
-        const slow = (v: string) =>
-          Deferred.succeed(started, undefined).pipe(Effect.andThen(Effect.sleep("1 second")), Effect.as(v))
-        const computing = yield* Effect.forkChild(cache.getOrCompute("k", slow("computed")), { startImmediately: true })
+        const computing = yield* Effect.forkChild(cache.getOrCompute("k", slowly(started, "computed")), { startImmediately: true })
         yield* Deferred.await(started)
         yield* cache.put("k", "written")
         yield* TestClock.adjust("1 second")
         assert.strictEqual(yield* Fiber.join(computing), "computed") // its waiter still gets the result
         assert.deepStrictEqual(yield* cache.get("k"), Option.some("written")) // but the put wins
         const started2 = yield* Deferred.make<void>()
-        const again = yield* Effect.forkChild(
-          cache.getOrCompute("j", Deferred.succeed(started2, undefined).pipe(Effect.andThen(Effect.sleep("1 second")), Effect.as("old"))),
-          { startImmediately: true }
-        )
+        const again = yield* Effect.forkChild(cache.getOrCompute("j", slowly(started2, "old")), { startImmediately: true })
         yield* Deferred.await(started2)
         yield* cache.delete("j")
         yield* TestClock.adjust("1 second")
