@@ -26,7 +26,6 @@ const Echo = Behaviour.make<EchoProtocol>()({
   handleCast: (n, state) => Behaviour.noreply(state + n)
 })
 
-
 export default async (): Promise<ReadonlyArray<BenchRow>> => {
   const rows: Array<BenchRow> = []
 

@@ -171,7 +171,7 @@ const routeSignal = (work: Work, signal: Signal): void => {
   const compiled = compile(definition)
   const router = compiled.router
   if (Result.isFailure(router)) throw router.failure
-  const targets = compiled.routeCache.get(signal.type) ?? targetsFor(definition, router.success, signal.type)
+  const targets = targetsFor(compiled, router.success, signal.type)
   if (targets.length === 0) {
     if (!signal.type.startsWith("troupe.")) {
       work.directives.push(Directive.error(new NoRoute({ agent: work.agent.id, type: signal.type })))

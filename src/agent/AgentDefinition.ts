@@ -101,7 +101,7 @@ export const define = <S, I>(options: DefineOptions<S, I>): Definition<S, I> => 
 /** What the router of a definition holds. */
 export type CompiledRouter = Router.Router<RouteTarget<any>>
 
-interface Compiled {
+export interface Compiled {
   readonly router: Result.Result<CompiledRouter, InvalidRoute>
   /** signal type → targets (a definition's routes never change, so this is safe); bounded */
   readonly routeCache: Map<string, ReadonlyArray<RouteTarget<any>>>
@@ -139,9 +139,9 @@ export const router = (definition: AnyDefinition): Result.Result<CompiledRouter,
 
 const ROUTE_CACHE_LIMIT = 1_024
 
-/** The route targets for a signal type, highest priority first (memoised per definition). */
-export const targetsFor = (definition: AnyDefinition, router: CompiledRouter, type: string): ReadonlyArray<RouteTarget<any>> => {
-  const cache = compile(definition).routeCache
+/** The route targets for a signal type, highest priority first (memoised per definition, in `compiled`). */
+export const targetsFor = (compiled: Compiled, router: CompiledRouter, type: string): ReadonlyArray<RouteTarget<any>> => {
+  const cache = compiled.routeCache
   let targets = cache.get(type)
   if (targets === undefined) {
     targets = Router.route(router, type)

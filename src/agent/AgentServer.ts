@@ -10,7 +10,7 @@
  * The layer requires every directive executor (`DirectiveExecutor.Executors`), so a program that forgets one does
  * not compile. Actions run by agents get their services from the context the layer is built in.
  */
-import { Context, Duration, Effect, Exit, Layer, Schema, type Scope } from "effect"
+import { Context, Duration, Effect, Layer, Schema, type Scope } from "effect"
 import { Actor, DynamicSupervisor, ExitReason, type Process, Registry } from "../runtime/index.ts"
 import type { ActorExited, CallingSelf, CallTimeout, FailedToStartChild, InvalidOptions, MailboxFull, MaxChildren } from "../runtime/index.ts"
 import * as Agent from "./Agent.ts"
