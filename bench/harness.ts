@@ -22,6 +22,20 @@ export interface BenchRow {
   readonly note?: string
 }
 
+/** Bench files re-measured by a filtered run after the last full run, and the day they were. */
+export interface RefreshedRun {
+  readonly files: ReadonlyArray<string>
+  readonly at: string
+}
+
+/** What `bench/results.json` holds. `refreshed` is present only while some rows come from filtered runs. */
+export interface BenchResults {
+  readonly node: string
+  readonly effect: string
+  readonly refreshed?: ReadonlyArray<RefreshedRun>
+  readonly results: ReadonlyArray<BenchRow>
+}
+
 export interface BatchOptions {
   /** operations per sample */
   readonly ops: number

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { catalogueMarkdown } from "../src/telemetry/EventCatalogue.ts"
-import type { BenchRow } from "./harness.ts"
+import type { BenchResults } from "./harness.ts"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
 const readmePath = join(root, "README.md")
@@ -16,12 +16,7 @@ const fmt = (n: number | undefined): string =>
   n === undefined ? "" : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2)
 
 const benchTable = (): string => {
-  const results = JSON.parse(readFileSync(join(root, "bench", "results.json"), "utf8")) as {
-    readonly node: string
-    readonly effect: string
-    readonly results: ReadonlyArray<BenchRow>
-    readonly refreshed?: ReadonlyArray<{ readonly files: ReadonlyArray<string>; readonly at: string }>
-  }
+  const results = JSON.parse(readFileSync(join(root, "bench", "results.json"), "utf8")) as BenchResults
   const refreshed = (results.refreshed ?? []).map((r) =>
     `Rows of ${r.files.map((f) => `\`bench/${f}.bench.ts\``).join(", ")} were re-measured on ${r.at} by a filtered run ` +
     "(each ratio still against a baseline from that same run); the other rows come from the last full run."

@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process"
 import { readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
-import type { BenchRow } from "./harness.ts"
+import type { BenchResults, BenchRow, RefreshedRun } from "./harness.ts"
 
 const here = dirname(fileURLToPath(import.meta.url))
 
@@ -47,27 +47,32 @@ const effectVersion = (JSON.parse(readFileSync(join(here, "..", "node_modules", 
   version: string
 }).version
 const outFile = join(here, "results.json")
-let merged = results
+let merged: ReadonlyArray<BenchRow> = results
 /** Filtered runs since the last full run: which bench files they re-measured, and when (shown in the README). */
-let refreshed: Array<{ readonly files: ReadonlyArray<string>; readonly at: string }> = []
+let refreshed: ReadonlyArray<RefreshedRun> = []
 if (filters.length > 0) {
   // A filtered run refreshes its own rows and keeps the others from the last full run.
   try {
-    const previous = JSON.parse(readFileSync(outFile, "utf8")) as {
-      results: Array<BenchRow>
-      refreshed?: Array<{ readonly files: ReadonlyArray<string>; readonly at: string }>
-    }
+    const previous = JSON.parse(readFileSync(outFile, "utf8")) as BenchResults
     const fresh = new Set(results.map((r) => r.id))
     merged = [...previous.results.filter((r) => !fresh.has(r.id)), ...results]
-    refreshed = [...(previous.refreshed ?? []), { files: files.map((f) => f.replace(/\.bench\.ts$/, "")), at: new Date().toISOString().slice(0, 10) }]
+    const names = files.map((f) => f.replace(/\.bench\.ts$/, ""))
+    // an earlier refresh keeps only the files this run did not re-measure again
+    const earlier = (previous.refreshed ?? [])
+      .map((run) => ({ ...run, files: run.files.filter((f) => !names.includes(f)) }))
+      .filter((run) => run.files.length > 0)
+    refreshed = [...earlier, { files: names, at: new Date().toISOString().slice(0, 10) }]
   } catch {
     merged = results
   }
 }
-writeFileSync(
-  outFile,
-  JSON.stringify({ node: process.version, effect: effectVersion, ...(refreshed.length > 0 ? { refreshed } : {}), results: merged }, null, 2) + "\n"
-)
+const output: BenchResults = {
+  node: process.version,
+  effect: effectVersion,
+  ...(refreshed.length > 0 ? { refreshed } : {}),
+  results: merged
+}
+writeFileSync(outFile, JSON.stringify(output, null, 2) + "\n")
 
 const fmt = (n: number | undefined) => (n === undefined ? "" : n >= 100 ? n.toFixed(0) : n.toFixed(n >= 10 ? 1 : 2))
 console.log("| id | unit | median | p99 | baseline | ratio | note |")
