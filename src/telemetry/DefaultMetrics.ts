@@ -70,6 +70,27 @@ export const defaultMetrics: ReadonlyArray<MetricDefinition> = [
     name: "troupe_agent_action_duration_seconds", event: Events.agentActionStop, tags: ["agent"], ...seconds,
     quantiles: [0.5, 0.9, 0.99], maxAgeMillis: 60_000, maxSize: 1_000, description: "Agent action time (1 min window)"
   }),
+  // supervised LLM agents (`LlmAgents`): turns by definition (never by agent id: ids are unbounded)
+  counter({ name: "troupe_agent_turns_total", event: Events.agentTurnStop, tags: ["agent", "stop_reason"], description: "Turns answered by LLM agents" }),
+  counter({
+    name: "troupe_agent_turn_exceptions_total", event: Events.agentTurnException, tags: ["agent", "kind", "error_type"],
+    description: "LLM agent turns that failed, crashed their agent or were cancelled"
+  }),
+  distribution({
+    name: "troupe_agent_turn_duration_seconds", event: Events.agentTurnStop, tags: ["agent"], ...seconds,
+    buckets: llmDurationBuckets, description: "LLM agent turn time"
+  }),
+  sum({ name: "troupe_agent_turn_steps_total", event: Events.agentTurnStop, measurement: "steps", tags: ["agent"], description: "Model calls made by LLM agent turns" }),
+  sum({ name: "troupe_agent_turn_tool_calls_total", event: Events.agentTurnStop, measurement: "tool_calls", tags: ["agent"], description: "Tool calls made by LLM agent turns" }),
+  sum({
+    name: "troupe_agent_turn_input_tokens_total", event: Events.agentTurnStop, measurement: "input_tokens", tags: ["agent"],
+    unit: "tokens", description: "Input tokens used by LLM agent turns"
+  }),
+  sum({
+    name: "troupe_agent_turn_output_tokens_total", event: Events.agentTurnStop, measurement: "output_tokens", tags: ["agent"],
+    unit: "tokens", description: "Output tokens used by LLM agent turns"
+  }),
+  sum({ name: "troupe_agent_turn_cost_usd_total", event: Events.agentTurnStop, measurement: "cost", tags: ["agent"], description: "Estimated cost of LLM agent turns (USD)" }),
   counter({
     name: "troupe_algorithm_executions_total", event: Events.algorithmExecutionStop, tags: ["algorithm"],
     description: "Completed algorithm executions"

@@ -18,6 +18,7 @@
  * | troupe.llm.token.usage | emitted | input_tokens, output_tokens, total_tokens, cost? | provider, model, response_model? | TelemetryHub.trackLlmCall |
  * | troupe.tool.execution.start/stop/exception | emitted | span measurements | tool, agent?, component (+ exception keys) | TelemetryHub.trackToolExecution |
  * | troupe.agent.action.start/stop/exception | emitted | span measurements | agent, action, component (+ exception keys) | TelemetryHub.trackAgentAction |
+ * | troupe.agent.turn.start/stop/exception | emitted | span measurements; stop adds steps, tool_calls, input_tokens, output_tokens, total_tokens, cost, repairs | agent, agent_id, mode, component (+ stop_reason; exception keys) | LlmAgents |
  * | troupe.algorithm.execution.start/stop/exception | emitted | span measurements | algorithm, component (+ exception keys) | TelemetryHub.trackAlgorithmExecution |
  * | troupe.cache.hit | emitted | count | cache | Cache |
  * | troupe.cache.miss | emitted | count | cache | Cache |
@@ -56,6 +57,9 @@ export const Events = {
   agentActionStart: name("troupe", "agent", "action", "start"),
   agentActionStop: name("troupe", "agent", "action", "stop"),
   agentActionException: name("troupe", "agent", "action", "exception"),
+  agentTurnStart: name("troupe", "agent", "turn", "start"),
+  agentTurnStop: name("troupe", "agent", "turn", "stop"),
+  agentTurnException: name("troupe", "agent", "turn", "exception"),
   algorithmExecutionStart: name("troupe", "algorithm", "execution", "start"),
   algorithmExecutionStop: name("troupe", "algorithm", "execution", "stop"),
   algorithmExecutionException: name("troupe", "algorithm", "execution", "exception"),
@@ -158,6 +162,22 @@ export const eventCatalogue: ReadonlyArray<CatalogueEntry> = [
     ["tool", "agent?", "component"], "TelemetryHub.trackToolExecution"),
   ...spanTriple("an agent action", Events.agentActionStart, Events.agentActionStop, Events.agentActionException,
     ["agent", "action", "component"], "TelemetryHub.trackAgentAction"),
+  {
+    name: Events.agentTurnStart, status: "emitted", measurements: spanMeasurements.start,
+    metadata: ["agent", "agent_id", "mode", "component"], emittedBy: "LlmAgents",
+    description: "a supervised LLM agent began a turn (mode: ask, stream or tell)"
+  },
+  {
+    name: Events.agentTurnStop, status: "emitted",
+    measurements: [...spanMeasurements.stop, "steps", "tool_calls", "input_tokens", "output_tokens", "total_tokens", "cost", "repairs"],
+    metadata: ["agent", "agent_id", "mode", "stop_reason", "component"], emittedBy: "LlmAgents",
+    description: "a supervised LLM agent answered a turn"
+  },
+  {
+    name: Events.agentTurnException, status: "emitted", measurements: spanMeasurements.exception,
+    metadata: ["agent", "agent_id", "mode", "component", ...exceptionKeys], emittedBy: "LlmAgents",
+    description: "a turn failed, crashed its agent (defect) or was cancelled (interrupt)"
+  },
   ...spanTriple("an algorithm execution", Events.algorithmExecutionStart, Events.algorithmExecutionStop,
     Events.algorithmExecutionException, ["algorithm", "component"], "TelemetryHub.trackAlgorithmExecution"),
   { name: Events.cacheHit, status: "emitted", measurements: ["count"], metadata: ["cache"], emittedBy: "Cache", description: "a lookup found a live entry" },

@@ -1,0 +1,100 @@
+/**
+ * The values a supervised LLM agent exchanges with its callers: a turn's input (`TurnInput`, untrusted: decoded with
+ * Schema), its answer (`TurnAnswer`), the agent's `AgentStatus`, and the id rules.
+ *
+ * Plain tagged values, so they serialise as JSON (the gateway sends them over HTTP as they are).
+ */
+import { Schema } from "effect"
+import type { AgentLoop } from "../agent/index.ts"
+import { LlmMessage, type Usage } from "../llm/index.ts"
+import { InvalidAgentId, InvalidTurnInput } from "./LlmAgentError.ts"
+
+/** A turn: a user message, or messages to append; `maxSteps` overrides the definition's step budget. */
+export type TurnInput = string | {
+  readonly input: string | ReadonlyArray<LlmMessage>
+  readonly maxSteps?: number
+}
+
+/** The answer of one turn. */
+export interface TurnAnswer<Out = unknown> {
+  readonly id: string
+  /** the final answer text */
+  readonly text: string
+  /** the answer decoded with the definition's output Schema; the text when there is none */
+  readonly output: Out
+  readonly stopReason: AgentLoop.StopReason
+  /** model calls made (repairs included) */
+  readonly steps: number
+  readonly toolCalls: number
+  readonly usage: Usage
+  /** estimated cost in USD from the price table (0 when the model has no price) */
+  readonly costUsd: number
+  /** repair rounds the output Schema needed */
+  readonly repairs: number
+  /** from the start of the turn to its answer, on Effect's `Clock` */
+  readonly durationMillis: number
+}
+
+/** What `status(id)` reports. A stopped agent (never started, idle-stopped, evicted) is `alive: false`. */
+export interface AgentStatus {
+  readonly id: string
+  readonly alive: boolean
+  /** `running`: a turn is in flight; `idle`: none; `stopped`: no process */
+  readonly state: "idle" | "running" | "stopped"
+  /** turns waiting behind the running one */
+  readonly queued: number
+  /** turns finished by this incarnation */
+  readonly turns: number
+  /** messages of history loaded from memory when this incarnation started */
+  readonly historyAtStart: number
+  /** how many times this agent's process was started (first start, restarts, revivals) on this node */
+  readonly incarnation: number
+  readonly pid: number | undefined
+}
+
+/** A validated turn. */
+export interface CheckedTurn {
+  readonly input: string | ReadonlyArray<LlmMessage>
+  readonly maxSteps: number | undefined
+}
+
+const TurnSchema = Schema.Struct({
+  input: Schema.Union([
+    Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(1_000_000)),
+    Schema.NonEmptyArray(LlmMessage)
+  ]),
+  maxSteps: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1_000 })))
+})
+const decodeTurn = Schema.decodeUnknownResult(TurnSchema)
+
+const pathOf = (issue: Schema.SchemaError): { path: string; detail: string } => {
+  const text = String(issue.message)
+  const match = /at \["?([^\]"]+)"?\]/.exec(text)
+  return { path: match?.[1] ?? "input", detail: text.slice(0, 500) }
+}
+
+/** Validates a turn; the typed error names the bad field. */
+export const checkTurn = (id: string, input: unknown): CheckedTurn | InvalidTurnInput => {
+  const value = typeof input === "string" ? { input } : input
+  const result = decodeTurn(value, { errors: "first" })
+  if (result._tag === "Failure") {
+    const { path, detail } = pathOf(result.failure)
+    return new InvalidTurnInput({ id, path, detail })
+  }
+  return { input: (value as CheckedTurn).input, maxSteps: result.success.maxSteps }
+}
+
+/** Longest accepted id. */
+export const MAX_ID_LENGTH = 256
+
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/
+
+/** Validates an agent id: 1–256 characters, no control characters. */
+export const checkId = (id: unknown): InvalidAgentId | undefined => {
+  if (typeof id !== "string") return new InvalidAgentId({ id: String(id), detail: "expected a string" })
+  if (id.length === 0) return new InvalidAgentId({ id, detail: "must not be empty" })
+  if (id.length > MAX_ID_LENGTH) return new InvalidAgentId({ id, detail: `longer than ${MAX_ID_LENGTH} characters` })
+  if (CONTROL.test(id)) return new InvalidAgentId({ id, detail: "contains control characters" })
+  return undefined
+}

@@ -1,0 +1,282 @@
+/**
+ * `LlmAgents`: supervised, tool-using LLM agents — one process per agent id, the main way to run an agent.
+ *
+ * Rules (each has a test in test/llmagent):
+ * - **One actor per agent** under one `DynamicSupervisor`, registered by id in a unique `Registry`
+ *   (`Registry.via`), started on demand by any turn or by `ensureStarted(id)`. The id picks the definition:
+ *   `<definition name>:<key>`, or any id when the layer has a `default` definition.
+ * - **Restart types are OTP's**: `permanent` agents are always restarted, `transient` ones (the default) after a
+ *   crash only, `temporary` ones never. A turn that dies crashes its agent; the restarted agent reloads its history
+ *   from `ConversationMemory`, so the conversation goes on.
+ * - **Turns are messages**: turns to one agent run one at a time in arrival order; different agents run
+ *   concurrently. `ask` waits for the answer, `askStream` streams the loop's events, `tell` returns once the turn
+ *   is queued. A caller that goes away (interrupted, or a dropped stream) interrupts its turn — the model call and
+ *   the tools — or removes it from the queue; a `tell` has no caller and always completes and is recorded.
+ *   `cancel(id)` interrupts the in-flight turn. A cancelled turn leaves nothing in memory.
+ * - **Idle agents hibernate and stop** after their idle timeout; the next turn starts them again with their
+ *   history. **Live agents are bounded** (`maxLive`, default 10,000 per node): starting one more stops the least
+ *   recently used (an idle one first). Turns that reach an agent while it stops are delivered to its next
+ *   incarnation: accepted work is never lost.
+ * - **Requirements are types**: the layer requires what its definitions need (`ConversationMemory` for
+ *   conversation memory, `Llm` without a model client of their own, their tools' services); nothing is looked up
+ *   at run time. `TelemetryHub` is optional: with one in the context, turns emit `troupe.agent.turn.*` events, which
+ *   the hub's default metrics record as `troupe_agent_turn*` Prometheus metrics.
+ * - **Sub-agents** (`LlmAgent.asTool`) run as children of their parent, under a supervisor the parent owns.
+ *
+ * Mirrors Jido's `AgentServer` running an LLM strategy (one GenServer per agent, a `DynamicSupervisor`, a
+ * `Registry`), Elixir's `:hibernate` and idle-timeout idioms, and the run/stream/cancel surface of LLM agent SDKs.
+ * Reuses troupe's runtime (actors, supervisors, registry) and `AgentLoop`; the turn queue and the LRU are
+ * hand-rolled (plain arrays and an insertion-ordered `Map`).
+ */
+import { Context, Effect, Layer, Option, Queue, Result, Schema, type Scope, Stream } from "effect"
+import type { AgentLoopEvent } from "../agent/AgentLoop.ts"
+import type { LlmMessage } from "../llm/index.ts"
+import { ConversationMemory, type MemoryError } from "../memory/index.ts"
+import { defaultPrices, Llm, type PriceTable } from "../pipeline/index.ts"
+import { Actor, DynamicSupervisor, ExitReason, type InvalidOptions, Registry } from "../runtime/index.ts"
+import * as Options from "../runtime/Options.ts"
+import { TelemetryHub } from "../telemetry/index.ts"
+import type { AnyLlmAgent, Requirements } from "./LlmAgent.ts"
+import {
+  type AgentBusy,
+  type AgentStartFailed,
+  type InvalidAgentId,
+  type InvalidTurnInput,
+  type TurnError,
+  UnknownAgentKind
+} from "./LlmAgentError.ts"
+import { type AgentStatus, checkId, checkTurn, type TurnAnswer, type TurnInput } from "./LlmAgentTurn.ts"
+import { Host } from "./internal/LlmAgentHost.ts"
+
+/** The service interface (see the module doc for the rules). */
+export interface LlmAgentsShape {
+  /** Starts the agent unless it runs; fails with `UnknownAgentKind` when no definition serves the id. */
+  readonly ensureStarted: (id: string) => Effect.Effect<AgentStatus, InvalidAgentId | UnknownAgentKind | AgentStartFailed>
+  /** One turn; waits for its answer. Interrupting the caller interrupts the turn. */
+  readonly ask: (id: string, input: TurnInput) => Effect.Effect<TurnAnswer, TurnError>
+  /** One turn, its loop events as they happen (the last is `Finished`); dropping the stream interrupts the turn. */
+  readonly askStream: (id: string, input: TurnInput) => Stream.Stream<AgentLoopEvent, TurnError>
+  /** Queues one turn and returns (a cast): it completes and is recorded even when nobody waits. */
+  readonly tell: (
+    id: string,
+    input: TurnInput
+  ) => Effect.Effect<void, InvalidAgentId | InvalidTurnInput | UnknownAgentKind | AgentStartFailed>
+  /** Interrupts the agent's in-flight turn (its caller gets `TurnCancelled`); false when the agent is not running. */
+  readonly cancel: (id: string) => Effect.Effect<boolean, InvalidAgentId>
+  /** The agent's status; `alive: false` when it has no process (never started, stopped). */
+  readonly status: (id: string) => Effect.Effect<AgentStatus, InvalidAgentId>
+  /** The conversation as kept in memory (empty for agents without memory). */
+  readonly history: (id: string) => Effect.Effect<ReadonlyArray<LlmMessage>, InvalidAgentId | UnknownAgentKind | MemoryError>
+  /** Stops the agent (its in-flight and queued turns are cancelled); false when it was not running. */
+  readonly stop: (id: string) => Effect.Effect<boolean, InvalidAgentId>
+  /** Ids of the live agents, least recently used first. */
+  readonly live: Effect.Effect<ReadonlyArray<string>>
+  readonly supervisor: DynamicSupervisor.DynamicSupervisorRef
+}
+
+/** Layer options. */
+export interface LlmAgentsOptions<A extends AnyLlmAgent> {
+  /** the definitions; an id `<name>:<key>` is served by the definition named `name` */
+  readonly agents: ReadonlyArray<A>
+  /** the definition (by name) serving ids that match no other; default none */
+  readonly default?: string
+  /** live agents on this node; default 10,000 */
+  readonly maxLive?: number
+  /** name of the supervisor and registry; default `llm-agents` */
+  readonly name?: string
+  /** supervisor intensity; default 10 restarts in 5 seconds */
+  readonly maxRestarts?: number
+  readonly maxSeconds?: number
+  /** prices for `costUsd`; default the pipeline's table */
+  readonly prices?: PriceTable
+}
+
+export const DEFAULT_MAX_LIVE = 10_000
+
+const OptionsSchema = Schema.Struct({
+  agents: Schema.Array(Schema.Unknown).check(Schema.isMinLength(1)),
+  default: Schema.optionalKey(Schema.String),
+  maxLive: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 10_000_000 }))),
+  name: Schema.optionalKey(Schema.String.check(Schema.isMinLength(1))),
+  maxRestarts: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
+  maxSeconds: Schema.optionalKey(Schema.Finite.check(Schema.isGreaterThan(0))),
+  prices: Schema.optionalKey(Schema.Unknown)
+})
+
+/** What `make` / `layer` fail with: bad options (`InvalidOptions`, naming the field). */
+export type LlmAgentsError = InvalidOptions
+
+const stoppedStatus = (id: string, incarnation: number): AgentStatus => ({
+  id,
+  alive: false,
+  state: "stopped",
+  queued: 0,
+  turns: 0,
+  historyAtStart: 0,
+  incarnation,
+  pid: undefined
+})
+
+/**
+ * Builds the service in the current scope: a dynamic supervisor and a registry; closing the scope stops every
+ * agent. Requires what the definitions require.
+ *
+ * @example
+ * ```ts
+ * const agents = yield* LlmAgents.make({ agents: [Support] })
+ * const answer = yield* agents.ask("support:user-42", "Where is my order?")
+ * ```
+ */
+export const make = <A extends AnyLlmAgent>(
+  options: LlmAgentsOptions<A>
+): Effect.Effect<LlmAgentsShape, InvalidOptions, Scope.Scope | Requirements<A>> =>
+  Effect.gen(function*() {
+    const checked = Options.validate(OptionsSchema, options, "llm agents options")
+    if (Result.isFailure(checked)) return yield* checked.failure
+    const name = options.name ?? "llm-agents"
+    const byName = new Map<string, AnyLlmAgent>()
+    for (const agent of options.agents) byName.set(agent.name, agent)
+    const fallback = options.default === undefined ? undefined : byName.get(options.default)
+    const context = yield* Effect.context<never>()
+    const memory = Option.getOrUndefined(yield* Effect.serviceOption(ConversationMemory))
+    const llm = Option.getOrUndefined(yield* Effect.serviceOption(Llm))
+    const hub = Option.getOrUndefined(yield* Effect.serviceOption(TelemetryHub))
+    const registry = yield* Registry.make<string, unknown>({ keys: "unique", name })
+    const supervisor = yield* DynamicSupervisor.start({
+      name,
+      maxRestarts: options.maxRestarts ?? 10,
+      maxSeconds: options.maxSeconds ?? 5
+    })
+    const host = new Host({
+      name,
+      resolve: (id) => {
+        const colon = id.indexOf(":")
+        const found = colon > 0 ? byName.get(id.slice(0, colon)) : undefined
+        return found ?? fallback
+      },
+      known: [...byName.keys()],
+      maxLive: options.maxLive ?? DEFAULT_MAX_LIVE,
+      context,
+      registry,
+      supervisor,
+      hub,
+      memory,
+      llm: llm as never, // the pipeline's `Llm` has the `ModelClient` shape (generate / stream of a request)
+      prices: options.prices ?? defaultPrices,
+      runtimes: new Map(),
+      starts: new Map()
+    })
+    // build every definition's shared parts now: a missing service or a bad loop configuration fails the layer
+    for (const agent of byName.values()) yield* Effect.try({ try: () => host.runtimeFor(agent), catch: (e) => e }).pipe(Effect.orDie)
+
+    const withId = <A, E = never>(id: string, f: () => Effect.Effect<A, E>): Effect.Effect<A, E | InvalidAgentId> => {
+      const bad = checkId(id)
+      return bad === undefined ? Effect.suspend(f) : Effect.fail(bad)
+    }
+    const statusOf = (id: string): Effect.Effect<AgentStatus> => {
+      const process = host.whereis(id)
+      if (process === undefined) return Effect.succeed(stoppedStatus(id, host.config.starts.get(id) ?? 0))
+      const status = host.live.get(id)?.status
+      if (status !== undefined) return Effect.succeed(status())
+      // a sub-agent (its parent's host tracks it): ask the process itself
+      return Actor.call(process, { _tag: "Status" }, { timeout: "infinity" }).pipe(
+        Effect.catch(() => Effect.succeed(stoppedStatus(id, host.config.starts.get(id) ?? 0)))
+      )
+    }
+
+    const shape: LlmAgentsShape = {
+      ensureStarted: (id) => withId(id, () => Effect.flatMap(host.ensureStarted(id), () => statusOf(id))),
+      ask: (id, input) =>
+        withId<TurnAnswer, TurnError>(id, () => {
+          const turn = checkTurn(id, input)
+          return turn instanceof Error ? Effect.fail(turn) : host.turn(id, turn, "ask", undefined)
+        }),
+      askStream: (id, input) =>
+        Stream.callback<AgentLoopEvent, TurnError>((queue) => {
+          const bad = checkId(id)
+          if (bad !== undefined) return Effect.fail(bad)
+          const turn = checkTurn(id, input)
+          if (turn instanceof Error) return Effect.fail(turn)
+          return host.turn(id, turn, "stream", (event) => Effect.asVoid(Queue.offer(queue, event))).pipe(
+            Effect.andThen(Queue.end(queue))
+          )
+        }, { bufferSize: 64, strategy: "suspend" }),
+      tell: (id, input) =>
+        withId<void, InvalidTurnInput | UnknownAgentKind | AgentStartFailed>(id, () => {
+          const turn = checkTurn(id, input)
+          return turn instanceof Error ? Effect.fail(turn) : host.tell(id, turn)
+        }),
+      cancel: (id) =>
+        withId(id, () =>
+          Effect.sync(() => {
+            const process = host.whereis(id)
+            if (process === undefined) return false
+            return Actor.sendUnsafe(process, { _tag: "Cancel", turn: undefined, reason: "cancelled" })
+          })),
+      status: (id) => withId(id, () => statusOf(id)),
+      history: (id) =>
+        withId<ReadonlyArray<LlmMessage>, UnknownAgentKind | MemoryError>(id, () => {
+          const definition = host.config.resolve(id)
+          if (definition === undefined) return Effect.fail(new UnknownAgentKind({ id, known: [...byName.keys()] }))
+          const runtime = host.runtimeFor(definition)
+          return runtime.memory === undefined ? Effect.succeed([]) : runtime.memory.messages(id)
+        }),
+      stop: (id) =>
+        withId(id, () => {
+          const process = host.whereis(id)
+          if (process === undefined) return Effect.succeed(false)
+          return DynamicSupervisor.terminateChild(supervisor, process).pipe(
+            Effect.as(true),
+            // not a child any more (it exited meanwhile): stop it directly if it still runs
+            Effect.catch(() => Effect.as(Effect.ignore(Actor.stop(process, ExitReason.shutdown)), true))
+          )
+        }),
+      live: Effect.sync(() => [...host.live.keys()]),
+      supervisor
+    }
+    return shape
+  })
+
+/** The supervised LLM agents as a service. */
+export class LlmAgents extends Context.Service<LlmAgents, LlmAgentsShape>()("troupe/llmagent/LlmAgents") {
+  /**
+   * The service, requiring what its definitions require.
+   *
+   * @example
+   * ```ts
+   * const Agents = LlmAgents.layer({ agents: [Support] }) // Layer<LlmAgents, InvalidOptions, ConversationMemory | Llm>
+   * ```
+   */
+  static readonly layer = <A extends AnyLlmAgent>(
+    options: LlmAgentsOptions<A>
+  ): Layer.Layer<LlmAgents, InvalidOptions, Requirements<A>> => Layer.effect(LlmAgents, make(options))
+  /** `make`: the service in the current scope, without a tag. */
+  static readonly make = <A extends AnyLlmAgent>(options: LlmAgentsOptions<A>) => make(options)
+  static readonly ensureStarted = (id: string) => ensureStarted(id)
+  static readonly ask = (id: string, input: TurnInput) => ask(id, input)
+  static readonly askStream = (id: string, input: TurnInput) => askStream(id, input)
+  static readonly tell = (id: string, input: TurnInput) => tell(id, input)
+  static readonly cancel = (id: string) => cancel(id)
+  static readonly status = (id: string) => status(id)
+  static readonly history = (id: string) => history(id)
+  static readonly stop = (id: string) => stop(id)
+}
+
+/** `ask` through the service. */
+export const ask = (id: string, input: TurnInput) => LlmAgents.use((agents) => agents.ask(id, input))
+/** `askStream` through the service. */
+export const askStream = (id: string, input: TurnInput) => Stream.unwrap(LlmAgents.use((agents) => Effect.succeed(agents.askStream(id, input))))
+/** `tell` through the service. */
+export const tell = (id: string, input: TurnInput) => LlmAgents.use((agents) => agents.tell(id, input))
+/** `cancel` through the service. */
+export const cancel = (id: string) => LlmAgents.use((agents) => agents.cancel(id))
+/** `status` through the service. */
+export const status = (id: string) => LlmAgents.use((agents) => agents.status(id))
+/** `history` through the service. */
+export const history = (id: string) => LlmAgents.use((agents) => agents.history(id))
+/** `stop` through the service. */
+export const stop = (id: string) => LlmAgents.use((agents) => agents.stop(id))
+/** `ensureStarted` through the service. */
+export const ensureStarted = (id: string) => LlmAgents.use((agents) => agents.ensureStarted(id))
+
+export type { AgentBusy }

@@ -1,0 +1,10 @@
+/**
+ * Supervised LLM agents: a tool-using agent is a process with a name, a mailbox, a supervisor and a memory.
+ * `LlmAgent.make` defines one; `LlmAgents.layer` runs them, one actor per agent id.
+ */
+export * as LlmAgent from "./LlmAgent.ts"
+export * from "./LlmAgentError.ts"
+export type { AgentStatus, TurnAnswer, TurnInput } from "./LlmAgentTurn.ts"
+export { LlmAgents } from "./LlmAgents.ts"
+export type { LlmAgentsOptions, LlmAgentsShape } from "./LlmAgents.ts"
+export { DEFAULT_MAX_LIVE } from "./LlmAgents.ts"

@@ -1,0 +1,348 @@
+/**
+ * The actor behind one LLM agent: a mailbox of turns, run one at a time in arrival order.
+ *
+ * Mirrors a gen_server running a long job outside its loop (Jido's AgentServer running an LLM strategy): the turn
+ * runs in a fiber of its own so the mailbox stays responsive — `Cancel` interrupts it (the model call and the
+ * tools, whose supervisor the loop owns), `Status` answers while it runs — and its exit comes back as a
+ * `TurnDone` message, after which the next queued turn starts. A turn that dies (a defect) crashes the agent with
+ * that cause, so its supervisor restarts it per the restart type, and the next incarnation reloads the history
+ * from `ConversationMemory`. With no turn running or queued the agent hibernates and, after the idle timeout,
+ * retires: it stops taking turns (those that arrive get `Gone` and are delivered to the next incarnation) and
+ * stops — `normal` for transient and temporary agents, `terminateChild` for permanent ones so that the supervisor
+ * does not restart them. Every handler is synchronous (no Effect), so the turn itself is the only fiber.
+ */
+import { Cause, type Context, Effect, Exit, type Fiber, Option } from "effect"
+import { Action, type AgentLoop, Tool } from "../../agent/index.ts"
+import type { AgentLoopEvent } from "../../agent/AgentLoop.ts"
+import type { ToolDefinition } from "../../agent/Tool.ts"
+import { Actor, Behaviour, DynamicSupervisor, ExitReason, Registry } from "../../runtime/index.ts"
+import { Events } from "../../telemetry/EventCatalogue.ts"
+import type { AnyLlmAgent } from "../LlmAgent.ts"
+import { AgentBusy, describeError, type TurnError, TurnCancelled, TurnCrashed } from "../LlmAgentError.ts"
+import type { AgentStatus, CheckedTurn, TurnAnswer } from "../LlmAgentTurn.ts"
+import { type AgentRef, Host, type LiveEntry } from "./LlmAgentHost.ts"
+import { type DefinitionRuntime, runTurn } from "./LlmAgentRuntime.ts"
+import { Schema } from "effect"
+
+/** How a turn ended for its caller; `Gone`: the agent stopped taking turns, deliver it again. */
+export type Outcome =
+  | { readonly _tag: "Answer"; readonly answer: TurnAnswer }
+  | { readonly _tag: "Error"; readonly error: TurnError }
+  | { readonly _tag: "Gone" }
+
+/** One turn in an agent's mailbox and queue. */
+export interface Turn {
+  readonly input: CheckedTurn
+  readonly mode: "ask" | "stream" | "tell"
+  readonly onEvent: ((event: AgentLoopEvent) => Effect.Effect<void>) | undefined
+  /** one-shot; later calls are ignored */
+  readonly resolve: (outcome: Outcome) => void
+  state: "queued" | "running" | "done"
+  fiber: Fiber.Fiber<TurnAnswer, unknown> | undefined
+  cancelReason: "cancelled" | "caller-gone" | "agent-stopped" | undefined
+}
+
+export type Info =
+  | { readonly _tag: "Enqueue"; readonly turn: Turn }
+  /** `turn` undefined: the running turn, whichever it is (`cancel(id)`) */
+  | { readonly _tag: "Cancel"; readonly turn: Turn | undefined; readonly reason: "cancelled" | "caller-gone" }
+  | { readonly _tag: "TurnDone"; readonly turn: Turn; readonly exit: Exit.Exit<TurnAnswer, unknown> }
+  | { readonly _tag: "Retire" }
+
+export type Protocol = {
+  readonly call: { readonly _tag: "Status" }
+  readonly reply: AgentStatus
+  readonly info: Info
+}
+
+export interface AgentArgs {
+  readonly id: string
+  readonly host: Host
+  readonly definition: AnyLlmAgent
+  readonly runtime: DefinitionRuntime
+}
+
+interface State {
+  readonly args: AgentArgs
+  readonly self: AgentRef
+  readonly entry: LiveEntry
+  readonly loop: AgentLoop.AgentLoop<unknown>
+  readonly context: Context.Context<never>
+  readonly children: DynamicSupervisor.DynamicSupervisorRef | undefined
+  readonly queue: Array<Turn>
+  head: number
+  current: Turn | undefined
+  retiring: boolean
+  turns: number
+  readonly historyAtStart: number
+  readonly incarnation: number
+}
+
+const pending = (state: State): number => state.queue.length - state.head
+
+const isIdle = (state: State): boolean => state.current === undefined && pending(state) === 0
+
+const HIBERNATE_FOREVER = { hibernate: true } as const
+
+const idleOptions = (state: State): Behaviour.ResultOptions | undefined => {
+  if (!isIdle(state)) return undefined
+  const ms = state.args.definition.idleMillis
+  return ms === undefined ? HIBERNATE_FOREVER : { timeout: ms, hibernate: true }
+}
+
+const emit = (state: State, name: ReadonlyArray<string>, measurements: Record<string, number>, metadata: Record<string, string>) => {
+  const hub = state.args.host.config.hub
+  if (hub !== undefined) hub.emitUnsafe(name, measurements, metadata)
+}
+
+const metadataOf = (state: State, turn: Turn): Record<string, string> => ({
+  agent: state.args.definition.name,
+  agent_id: state.args.id,
+  mode: turn.mode,
+  component: "llmagent"
+})
+
+const startedAt = new WeakMap<Turn, number>()
+
+/** Starts the next queued turn that is still wanted. */
+const startNext = (state: State): void => {
+  while (state.current === undefined && pending(state) > 0) {
+    const turn = state.queue[state.head] as Turn
+    state.queue[state.head] = undefined as unknown as Turn // release it
+    state.head++
+    if (state.head === state.queue.length) {
+      state.queue.length = 0
+      state.head = 0
+    }
+    if (turn.state === "done") continue // cancelled while queued
+    turn.state = "running"
+    state.current = turn
+    state.args.host.config.hub !== undefined && startTurnEvent(state, turn)
+    const fiber = Effect.runForkWith(state.context)(
+      runTurn(state.args.runtime, state.loop, state.args.id, turn.input, turn.onEvent)
+    )
+    turn.fiber = fiber
+    const self = state.self
+    fiber.addObserver((exit) => {
+      Actor.sendUnsafe(self, { _tag: "TurnDone", turn, exit })
+    })
+  }
+  state.entry.busy = !isIdle(state)
+}
+
+const startTurnEvent = (state: State, turn: Turn): void => {
+  const now = Date.now()
+  startedAt.set(turn, performance.now())
+  emit(state, Events.agentTurnStart, { system_time: now, monotonic_time: Math.round(performance.now() * 1e6) }, metadataOf(state, turn))
+}
+
+const durationNanos = (turn: Turn): number => {
+  const started = startedAt.get(turn)
+  return started === undefined ? 0 : Math.round((performance.now() - started) * 1e6)
+}
+
+const finishTurnEvent = (state: State, turn: Turn, exit: Exit.Exit<TurnAnswer, unknown>): void => {
+  if (state.args.host.config.hub === undefined) return
+  const duration = durationNanos(turn)
+  const monotonic = Math.round(performance.now() * 1e6)
+  if (Exit.isSuccess(exit)) {
+    const a = exit.value
+    emit(state, Events.agentTurnStop, {
+      duration,
+      monotonic_time: monotonic,
+      steps: a.steps,
+      tool_calls: a.toolCalls,
+      input_tokens: a.usage.inputTokens,
+      output_tokens: a.usage.outputTokens,
+      total_tokens: a.usage.totalTokens,
+      cost: a.costUsd,
+      repairs: a.repairs
+    }, { ...metadataOf(state, turn), stop_reason: a.stopReason })
+    return
+  }
+  const cause = exit.cause
+  const kind = Cause.hasInterruptsOnly(cause) ? "interrupt" : Cause.hasFails(cause) ? "failure" : "defect"
+  const error = kind === "failure" ? Option.getOrUndefined(Cause.findErrorOption(cause)) : Cause.squash(cause)
+  const { tag, detail } = kind === "interrupt" ? { tag: "Interrupted", detail: turn.cancelReason ?? "interrupted" } : describeError(error)
+  emit(state, Events.agentTurnException, { duration, monotonic_time: monotonic }, {
+    ...metadataOf(state, turn),
+    kind,
+    reason: detail,
+    error_type: tag
+  })
+}
+
+/** Stops taking turns and stops once the queue is empty. */
+const retire = (state: State): Behaviour.NoReplyResult<State> => {
+  state.retiring = true
+  if (!isIdle(state)) return Behaviour.noreply(state)
+  if (state.args.definition.restart !== "permanent") return Behaviour.stop(ExitReason.normal, state)
+  // a permanent child stopping by itself would be restarted: ask the supervisor to remove it instead
+  const supervisor = state.args.host.config.supervisor
+  Effect.runForkWith(state.context)(Effect.ignore(DynamicSupervisor.terminateChild(supervisor, state.self)))
+  return Behaviour.noreply(state)
+}
+
+const onTurnDone = (state: State, turn: Turn, exit: Exit.Exit<TurnAnswer, unknown>): Behaviour.NoReplyResult<State> => {
+  if (turn !== state.current) return Behaviour.noreply(state, idleOptions(state))
+  state.current = undefined
+  turn.fiber = undefined
+  state.turns++
+  finishTurnEvent(state, turn, exit)
+  const id = state.args.id
+  if (Exit.isSuccess(exit)) {
+    turn.resolve({ _tag: "Answer", answer: exit.value })
+  } else if (Cause.hasInterruptsOnly(exit.cause)) {
+    turn.resolve({ _tag: "Error", error: new TurnCancelled({ id, reason: turn.cancelReason ?? "cancelled" }) })
+  } else if (Cause.hasFails(exit.cause)) {
+    const error = Option.getOrUndefined(Cause.findErrorOption(exit.cause)) as TurnError
+    turn.resolve({ _tag: "Error", error })
+  } else {
+    // a defect: the turn crashes its agent; the supervisor decides on the restart
+    turn.resolve({ _tag: "Error", error: new TurnCrashed({ id, detail: describeError(Cause.squash(exit.cause)).detail }) })
+    state.entry.busy = false
+    return Behaviour.stop(ExitReason.failure(exit.cause), state)
+  }
+  startNext(state)
+  if (state.retiring && isIdle(state)) return retire(state)
+  return Behaviour.noreply(state, idleOptions(state))
+}
+
+/** Runs when the process exits, whatever the reason (also on a kill, when `terminate` does not run). */
+const onExit = (state: State, reason: ExitReason.ExitReason): void => {
+  state.args.host.unregister(state.entry, state.self)
+  state.children?.signalStop(ExitReason.shutdown)
+  const id = state.args.id
+  const current = state.current
+  if (current !== undefined) {
+    current.cancelReason ??= "agent-stopped"
+    current.fiber?.interruptUnsafe()
+    current.resolve({ _tag: "Error", error: new TurnCancelled({ id, reason: "agent-stopped" }) })
+  }
+  // queued turns were accepted: a retiring or crashed agent hands them to its next incarnation
+  const handOver = state.retiring || ExitReason.isAbnormal(reason)
+  for (let i = state.head; i < state.queue.length; i++) {
+    const turn = state.queue[i] as Turn
+    turn.resolve(handOver ? GONE : { _tag: "Error", error: new TurnCancelled({ id, reason: "agent-stopped" }) })
+  }
+  state.queue.length = 0
+  state.head = 0
+}
+
+const GONE: Outcome = { _tag: "Gone" }
+
+const statusOf = (state: State): AgentStatus => ({
+  id: state.args.id,
+  alive: state.self.exitReason === undefined,
+  state: state.self.exitReason !== undefined ? "stopped" : state.current === undefined ? "idle" : "running",
+  queued: pending(state),
+  turns: state.turns,
+  historyAtStart: state.historyAtStart,
+  incarnation: state.incarnation,
+  pid: state.self.pid
+})
+
+/** The sub-agents of a definition as tools, children of the host `children`. */
+const subAgentTools = (args: AgentArgs, children: Host): ReadonlyArray<ToolDefinition> =>
+  args.definition.subAgents.map((sub) =>
+    Tool.fromAction(Action.make({
+      name: sub.name,
+      description: sub.description,
+      params: Schema.Struct({ task: Schema.String.check(Schema.isMinLength(1)) }),
+      output: Schema.Unknown,
+      retries: 0,
+      timeout: "10 minutes",
+      run: ({ task }) =>
+        Effect.map(
+          children.turn(`${args.id}/${sub.name}`, { input: task, maxSteps: undefined }, "ask", undefined),
+          (answer) => answer.output
+        )
+    }))
+  )
+
+export const behaviour = Behaviour.make<Protocol>()({
+  name: "llm-agent",
+  init: (args: AgentArgs) =>
+    Effect.gen(function*() {
+      const self = (yield* Actor.self) as AgentRef
+      const memory = args.runtime.memory
+      const historyAtStart = memory === undefined ? 0 : (yield* memory.messages(args.id)).length
+      const context = args.host.config.context
+      let children: DynamicSupervisor.DynamicSupervisorRef | undefined
+      let loop = args.runtime.loop
+      if (args.definition.subAgents.length > 0) {
+        children = yield* DynamicSupervisor.spawn({ name: `${args.id}/agents` })
+        const byName = new Map(args.definition.subAgents.map((s) => [s.name, s.agent]))
+        const prefix = `${args.id}/`
+        const childHost = new Host({
+          ...args.host.config,
+          name: `${args.host.config.name}/${args.id}`,
+          supervisor: children,
+          maxLive: undefined,
+          known: [...byName.keys()].map((n) => prefix + n),
+          resolve: (id) => id.startsWith(prefix) ? byName.get(id.slice(prefix.length)) : undefined
+        })
+        loop = args.runtime.makeLoop(subAgentTools(args, childHost))
+      }
+      const entry = args.host.register(args.id, self)
+      const state: State = {
+        args,
+        self,
+        entry,
+        loop: loop as AgentLoop.AgentLoop<unknown>,
+        context,
+        children,
+        queue: [],
+        head: 0,
+        current: undefined,
+        retiring: false,
+        turns: 0,
+        historyAtStart,
+        incarnation: args.host.noteStart(args.id)
+      }
+      entry.status = () => statusOf(state)
+      self.onExit((reason) => onExit(state, reason))
+      return Behaviour.ok(state, idleOptions(state))
+    }),
+  handleCall: (_request, _from, state) => Behaviour.reply(statusOf(state), state, idleOptions(state)),
+  handleInfo: (message, state) => {
+    switch (message._tag) {
+      case "Enqueue": {
+        const turn = message.turn
+        if (turn.state === "done") return Behaviour.noreply(state, idleOptions(state))
+        if (state.retiring) {
+          turn.resolve(GONE)
+          return Behaviour.noreply(state, idleOptions(state))
+        }
+        if (pending(state) >= state.args.definition.maxQueuedTurns) {
+          turn.resolve({ _tag: "Error", error: new AgentBusy({ id: state.args.id, queued: pending(state) }) })
+          return Behaviour.noreply(state, idleOptions(state))
+        }
+        state.queue.push(turn)
+        startNext(state)
+        return Behaviour.noreply(state, idleOptions(state))
+      }
+      case "Cancel": {
+        const turn = message.turn ?? state.current
+        if (turn === undefined || turn.state === "done") return Behaviour.noreply(state, idleOptions(state))
+        if (turn.state === "queued") {
+          turn.resolve({ _tag: "Error", error: new TurnCancelled({ id: state.args.id, reason: message.reason }) })
+        } else if (turn === state.current) {
+          turn.cancelReason = message.reason
+          turn.fiber?.interruptUnsafe()
+        }
+        return Behaviour.noreply(state, idleOptions(state))
+      }
+      case "TurnDone":
+        return onTurnDone(state, message.turn, message.exit)
+      case "Retire":
+        return retire(state)
+      case "IdleTimeout":
+        return isIdle(state) ? retire(state) : Behaviour.noreply(state)
+      default:
+        return Behaviour.noreply(state, idleOptions(state))
+    }
+  }
+})
+
+export { Registry }

@@ -1,0 +1,219 @@
+/**
+ * What every agent of one definition shares — the model client, the memory, the system prompt (with the output
+ * Schema's JSON Schema when there is one), the configured `AgentLoop` — and the body of one turn: the loop run (or
+ * streamed), then the answer decoded with the output Schema and, on a decode failure, sent back to the model for
+ * repair up to `repairs` times (the repair messages are part of the conversation, like any turn).
+ *
+ * Reuses `AgentLoop` (supervised tools, events, memory append at the end of each run) and effect/ai's
+ * `Tool.getJsonSchemaFromSchema` for the output's JSON Schema.
+ */
+import { Clock, Effect, Result, Schema, Stream } from "effect"
+import { Tool as AiTool } from "effect/ai"
+import { AgentLoop, fromSchemaError } from "../../agent/index.ts"
+import type { ToolDefinition } from "../../agent/Tool.ts"
+import type { AgentLoopEvent, AgentLoopResult } from "../../agent/AgentLoop.ts"
+import { type LlmMessage, makeUsage, type Usage } from "../../llm/index.ts"
+import type { ConversationMemoryShape } from "../../memory/index.ts"
+import { costOf, findPrice } from "../../pipeline/index.ts"
+import type { AnyLlmAgent } from "../LlmAgent.ts"
+import { describeError, InvalidAgentOutput, TurnFailed } from "../LlmAgentError.ts"
+import type { CheckedTurn, TurnAnswer } from "../LlmAgentTurn.ts"
+import type { HostConfig } from "./LlmAgentHost.ts"
+
+type Loop = AgentLoop.AgentLoop<unknown>
+
+export interface DefinitionRuntime {
+  readonly definition: AnyLlmAgent
+  readonly memory: ConversationMemoryShape | undefined
+  readonly llm: AgentLoop.ModelClient<unknown, never>
+  readonly systemPrompt: string | undefined
+  /** the loop of agents without sub-agents (those build their own with their sub-agent tools) */
+  readonly loop: Loop | undefined
+  readonly makeLoop: (extraTools: ReadonlyArray<ToolDefinition>) => Loop
+  readonly decodeOutput: ((u: unknown) => Result.Result<unknown, Schema.SchemaError>) | undefined
+  readonly price: ((usage: Usage) => number)
+}
+
+const outputInstructions = (schema: Schema.Codec<any, any, never, never>): string =>
+  `Answer with only a JSON value (no prose, no code fence) matching this JSON Schema: ${
+    JSON.stringify(AiTool.getJsonSchemaFromSchema(schema))
+  }`
+
+/** The shared parts of a definition. Dies when the loop configuration is invalid (definitions are code). */
+export const makeRuntime = (definition: AnyLlmAgent, host: HostConfig): DefinitionRuntime => {
+  const llm = (definition.llm ?? host.llm) as AgentLoop.ModelClient<unknown, never> | undefined
+  if (llm === undefined) throw new Error(`LlmAgent ${definition.name}: no model client (give llm, or provide Llm)`)
+  const memory = definition.memory === "conversation" ? host.memory : undefined
+  if (definition.memory === "conversation" && memory === undefined) {
+    throw new Error(`LlmAgent ${definition.name}: conversation memory needs ConversationMemory`)
+  }
+  const parts = [definition.instructions, definition.output === undefined ? undefined : outputInstructions(definition.output)]
+    .filter((p): p is string => p !== undefined && p !== "")
+  const systemPrompt = parts.length === 0 ? undefined : parts.join("\n\n")
+  const makeLoop = (extraTools: ReadonlyArray<ToolDefinition>): Loop => {
+    const made = Effect.runSync(Effect.result(AgentLoop.make<unknown, never>({
+      llm,
+      model: definition.model,
+      tools: [...definition.tools, ...extraTools],
+      maxSteps: definition.maxSteps,
+      agent: definition.name,
+      ...(systemPrompt !== undefined ? { systemPrompt } : {}),
+      ...(memory !== undefined ? { memory } : {}),
+      ...(definition.params !== undefined ? { params: definition.params } : {}),
+      ...(definition.toolChoice !== undefined ? { toolChoice: definition.toolChoice } : {}),
+      ...(definition.policy !== undefined ? { policy: definition.policy } : {}),
+      ...(definition.concurrency !== undefined ? { concurrency: definition.concurrency } : {}),
+      ...(definition.toolTimeout !== undefined ? { toolTimeout: definition.toolTimeout } : {})
+    })))
+    if (Result.isFailure(made)) throw new Error(`LlmAgent ${definition.name}: ${made.failure.message}`)
+    return made.success
+  }
+  const price = findPrice(host.prices, definition.model)
+  const decode = definition.output === undefined ? undefined : Schema.decodeUnknownResult(definition.output)
+  return {
+    definition,
+    memory,
+    llm,
+    systemPrompt,
+    loop: definition.subAgents.length === 0 ? makeLoop([]) : undefined,
+    makeLoop,
+    decodeOutput: decode === undefined ? undefined : (u) => decode(u, { errors: "all" }),
+    price: price === undefined ? () => 0 : (usage) => costOf(price, usage)
+  }
+}
+
+const FENCE = /^\s*```(?:json)?\s*([\s\S]*?)\s*```\s*$/
+
+/** Parses the answer as JSON (a surrounding code fence is tolerated) and decodes it. */
+const decodeAnswer = (
+  decode: (u: unknown) => Result.Result<unknown, Schema.SchemaError>,
+  text: string
+): Result.Result<unknown, { readonly path: string; readonly detail: string }> => {
+  const body = FENCE.exec(text)?.[1] ?? text
+  let json: unknown
+  try {
+    json = JSON.parse(body)
+  } catch (error) {
+    return Result.fail({ path: "", detail: `not JSON: ${error instanceof Error ? error.message : String(error)}` })
+  }
+  const decoded = decode(json)
+  return Result.isSuccess(decoded) ? Result.succeed(decoded.success) : Result.fail(fromSchemaError(decoded.failure))
+}
+
+const repairMessage = (failure: { readonly path: string; readonly detail: string }): LlmMessage => ({
+  role: "user",
+  content: `Your answer does not match the required JSON Schema${failure.path === "" ? "" : ` at ${failure.path}`}: ${failure.detail}. Reply with only the corrected JSON value.`
+})
+
+interface RunSummary {
+  readonly answer: string
+  readonly stopReason: AgentLoop.StopReason
+  readonly steps: number
+  readonly toolCalls: number
+  readonly usage: Usage
+  readonly newMessages: ReadonlyArray<LlmMessage>
+}
+
+const summary = (result: AgentLoopResult): RunSummary => ({
+  answer: result.answer,
+  stopReason: result.stopReason,
+  steps: result.steps,
+  toolCalls: result.toolEvents.length,
+  usage: result.usage,
+  newMessages: result.newMessages
+})
+
+/** A streamed run: events go to `onEvent`; the summary is folded from them. */
+const streamRun = (
+  loop: Loop,
+  input: AgentLoop.AgentLoopInput,
+  onEvent: (event: AgentLoopEvent) => Effect.Effect<void>
+): Effect.Effect<RunSummary, unknown> =>
+  Effect.suspend(() => {
+    let toolCalls = 0
+    let finished: Extract<AgentLoopEvent, { _tag: "Finished" }> | undefined
+    return Stream.runForEach(loop.runStream(input), (event) => {
+      if (event._tag === "ToolCallFinished") toolCalls++
+      else if (event._tag === "Finished") finished = event
+      return onEvent(event)
+    }).pipe(Effect.map((): RunSummary => ({
+      answer: finished?.answer ?? "",
+      stopReason: finished?.stopReason ?? "max-steps",
+      steps: finished?.steps ?? 0,
+      toolCalls,
+      usage: finished?.usage ?? makeUsage(0, 0),
+      // streamed runs do not report their messages; repairs without memory resend the answer text
+      newMessages: [{ role: "assistant", content: finished?.answer ?? "" }]
+    })))
+  })
+
+const addUsage = (a: Usage, b: Usage): Usage =>
+  makeUsage(a.inputTokens + b.inputTokens, a.outputTokens + b.outputTokens, (a.cachedInputTokens ?? 0) + (b.cachedInputTokens ?? 0))
+
+/**
+ * One turn of agent `id`: the loop (streamed when `onEvent` is given), then the output Schema with repairs. A model
+ * or loop failure becomes `TurnFailed`; an answer still undecodable after the repairs, `InvalidAgentOutput`.
+ */
+export const runTurn = (
+  runtime: DefinitionRuntime,
+  loop: Loop,
+  id: string,
+  turn: CheckedTurn,
+  onEvent: ((event: AgentLoopEvent) => Effect.Effect<void>) | undefined
+): Effect.Effect<TurnAnswer, TurnFailed | InvalidAgentOutput> =>
+  Effect.gen(function*() {
+    const started = yield* Clock.currentTimeMillis
+    const withMemory = runtime.memory !== undefined
+    const runOnce = (input: string | ReadonlyArray<LlmMessage>): Effect.Effect<RunSummary, TurnFailed> => {
+      const loopInput: AgentLoop.AgentLoopInput = {
+        input,
+        ...(withMemory ? { conversationId: id } : {}),
+        ...(turn.maxSteps !== undefined ? { maxSteps: turn.maxSteps } : {})
+      }
+      const run = onEvent === undefined ? Effect.map(loop.run(loopInput), summary) : streamRun(loop, loopInput, onEvent)
+      return Effect.mapError(run, (error) => {
+        const { tag, detail } = describeError(error)
+        return new TurnFailed({ id, tag, detail, error })
+      })
+    }
+    let result = yield* runOnce(turn.input)
+    let steps = result.steps
+    let toolCalls = result.toolCalls
+    let usage = result.usage
+    let output: unknown = result.answer
+    let repairs = 0
+    const decode = runtime.decodeOutput
+    if (decode !== undefined) {
+      // without memory, a repair resends the turn so far (the loop keeps no history of its own)
+      let transcript: ReadonlyArray<LlmMessage> = withMemory
+        ? []
+        : [...(typeof turn.input === "string" ? [{ role: "user", content: turn.input } as const] : turn.input), ...result.newMessages]
+      let decoded = decodeAnswer(decode, result.answer)
+      while (Result.isFailure(decoded) && repairs < runtime.definition.repairs) {
+        repairs++
+        const repair = repairMessage(decoded.failure)
+        result = yield* runOnce(withMemory ? [repair] : [...transcript, repair])
+        if (!withMemory) transcript = [...transcript, repair, ...result.newMessages]
+        steps += result.steps
+        toolCalls += result.toolCalls
+        usage = addUsage(usage, result.usage)
+        decoded = decodeAnswer(decode, result.answer)
+      }
+      if (Result.isFailure(decoded)) {
+        return yield* new InvalidAgentOutput({ id, path: decoded.failure.path, detail: decoded.failure.detail, repairs })
+      }
+      output = decoded.success
+    }
+    return {
+      id,
+      text: result.answer,
+      output,
+      stopReason: result.stopReason,
+      steps,
+      toolCalls,
+      usage,
+      costUsd: runtime.price(usage),
+      repairs,
+      durationMillis: (yield* Clock.currentTimeMillis) - started
+    }
+  })
