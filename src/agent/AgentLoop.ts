@@ -15,8 +15,9 @@
  *
  * The model is a value (`ModelClient`): a bare `LlmProvider`, the pipeline's `Llm`, or anything with the same
  * `generate` / `stream` shape, with any error type (which the loop passes through). With a `conversationId` the loop
- * loads the history from `ConversationMemory` (from the options, else from the context) and appends this run's
- * messages once the run ends (answered or out of steps). When a `TelemetryHub` is in the context, each call of a
+ * loads the history from `ConversationMemory` (from the options, else from the context — and then `ConversationMemory`
+ * is in the effect's requirements, so a program without one does not compile) and appends this run's messages once
+ * the run ends (answered or out of steps). When a `TelemetryHub` is in the context, each call of a
  * known tool is tracked with `trackToolExecution` (the ToolRunner itself emits nothing, so nothing is emitted twice).
  *
  * Each run owns a fresh `ToolRunner` (its `DynamicSupervisor`) in a scope of its own: interrupting the run — or
@@ -56,10 +57,29 @@ export type * from "./AgentLoopEvent.ts"
 export type { AgentLoopConfig, AgentLoopError, AgentLoopInput, ModelClient } from "./AgentLoopOptions.ts"
 export { DEFAULT_MAX_STEPS } from "./AgentLoopOptions.ts"
 
-/** A configured loop (see `make`). */
-export interface AgentLoop<E> {
-  readonly run: (input: string | AgentLoopInput) => Effect.Effect<AgentLoopResult, E | AgentLoopError>
-  readonly runStream: (input: string | AgentLoopInput) => Stream.Stream<AgentLoopEvent, E | AgentLoopError>
+/**
+ * What a run needs from the context: `ConversationMemory` when its input may name a conversation
+ * (`conversationId`) and its options give no `memory`; nothing otherwise.
+ */
+export type MemoryRequirement<Options> = Options extends { readonly conversationId?: undefined } ? never
+  : Options extends { readonly memory: ConversationMemoryShape } ? never
+  : ConversationMemory
+
+/** A run's input that names no conversation. */
+export type WithoutConversation = Omit<AgentLoopInput, "conversationId"> & { readonly conversationId?: undefined }
+
+/** What a run of `input` needs, for a loop whose own requirement for conversations is `R`. */
+export type RunRequirement<I, R> = I extends string ? never : I extends { readonly conversationId?: undefined } ? never : R
+
+/**
+ * A configured loop (see `make`). `R` is what a run with a `conversationId` needs: `ConversationMemory`, unless the
+ * configuration gives its own `memory` (then `never`).
+ */
+export interface AgentLoop<E, R = ConversationMemory> {
+  readonly run: <I extends string | AgentLoopInput>(input: I) => Effect.Effect<AgentLoopResult, E | AgentLoopError, RunRequirement<I, R>>
+  readonly runStream: <I extends string | AgentLoopInput>(
+    input: I
+  ) => Stream.Stream<AgentLoopEvent, E | AgentLoopError, RunRequirement<I, R>>
 }
 
 const ZERO: Usage = makeUsage(0, 0)
@@ -132,22 +152,13 @@ const loop = <E, O>(
   input: AgentLoopInput,
   mode: "generate" | "stream",
   emit: (event: AgentLoopEvent) => Effect.Effect<void>
-): Effect.Effect<AgentLoopResult, E | AgentLoopError, Scope.Scope> =>
+): Effect.Effect<AgentLoopResult, E | AgentLoopError, Scope.Scope | ConversationMemory> =>
   Effect.gen(function*() {
     const maxSteps = input.maxSteps ?? config.maxSteps ?? DEFAULT_MAX_STEPS
     const conversationId = input.conversationId
     let memory: ConversationMemoryShape | undefined = config.memory
-    if (conversationId !== undefined && memory === undefined) {
-      const fromContext = yield* Effect.serviceOption(ConversationMemory)
-      if (Option.isNone(fromContext)) {
-        return yield* new InvalidAgentOptions({
-          subject: "agent loop input",
-          path: "conversationId",
-          detail: "a conversation id needs a ConversationMemory (in the options or the context)"
-        })
-      }
-      memory = fromContext.value
-    }
+    // declared in the public types (`MemoryRequirement`): only a run with a conversation and no memory option needs it
+    if (conversationId !== undefined && memory === undefined) memory = yield* ConversationMemory
     const history = memory !== undefined && conversationId !== undefined
       ? withoutOrphanResults(yield* memory.messages(conversationId))
       : []
@@ -293,16 +304,22 @@ const noEmit = (_: AgentLoopEvent): Effect.Effect<void> => Effect.void
  * result.stopReason // "answered" | "max-steps"
  * ```
  */
-export const run = <E, O = never>(
+export const run: {
+  <E, O = never>(
+    options: AgentLoopConfig<E, O> & AgentLoopInput & { readonly memory: ConversationMemoryShape }
+  ): Effect.Effect<AgentLoopResult, E | AgentLoopError>
+  <E, O = never>(options: AgentLoopConfig<E, O> & WithoutConversation): Effect.Effect<AgentLoopResult, E | AgentLoopError>
+  <E, O = never>(options: AgentLoopConfig<E, O> & AgentLoopInput): Effect.Effect<AgentLoopResult, E | AgentLoopError, ConversationMemory>
+} = (<E, O = never>(
   options: AgentLoopConfig<E, O> & AgentLoopInput
-): Effect.Effect<AgentLoopResult, E | AgentLoopError> =>
+): Effect.Effect<AgentLoopResult, E | AgentLoopError, ConversationMemory> =>
   Effect.suspend(() => {
     const config = checkConfig(options)
     if (config instanceof InvalidAgentOptions) return Effect.fail(config)
     const input = checkInput(options)
     if (input instanceof InvalidAgentOptions) return Effect.fail(input)
     return Effect.scoped(loop(config, input, "generate", noEmit))
-  })
+  })) as never // the overloads narrow the requirement: the memory is looked up only for a conversation without `memory`
 
 /**
  * Runs the loop once, streaming: each step is one model `stream`, and the events arrive as they happen. Dropping
@@ -315,18 +332,27 @@ export const run = <E, O = never>(
  * )
  * ```
  */
-export const runStream = <E, O = never>(
+export const runStream: {
+  <E, O = never>(
+    options: AgentLoopConfig<E, O> & AgentLoopInput & { readonly memory: ConversationMemoryShape }
+  ): Stream.Stream<AgentLoopEvent, E | AgentLoopError>
+  <E, O = never>(options: AgentLoopConfig<E, O> & WithoutConversation): Stream.Stream<AgentLoopEvent, E | AgentLoopError>
+  <E, O = never>(options: AgentLoopConfig<E, O> & AgentLoopInput): Stream.Stream<AgentLoopEvent, E | AgentLoopError, ConversationMemory>
+} = (<E, O = never>(
   options: AgentLoopConfig<E, O> & AgentLoopInput
-): Stream.Stream<AgentLoopEvent, E | AgentLoopError> => {
+): Stream.Stream<AgentLoopEvent, E | AgentLoopError, ConversationMemory> => {
   const config = checkConfig(options)
   if (config instanceof InvalidAgentOptions) return Stream.fail(config)
   const input = checkInput(options)
   if (input instanceof InvalidAgentOptions) return Stream.fail(input)
   return streamChecked(config, input)
-}
+}) as never // as `run`: the overloads narrow the requirement
 
-const streamChecked = <E, O>(config: Checked<E, O>, input: AgentLoopInput): Stream.Stream<AgentLoopEvent, E | AgentLoopError> =>
-  Stream.callback<AgentLoopEvent, E | AgentLoopError>(
+const streamChecked = <E, O>(
+  config: Checked<E, O>,
+  input: AgentLoopInput
+): Stream.Stream<AgentLoopEvent, E | AgentLoopError, ConversationMemory> =>
+  Stream.callback<AgentLoopEvent, E | AgentLoopError, ConversationMemory>(
     (queue) =>
       Effect.scoped(loop(config, input, "stream", (event) => Effect.asVoid(Queue.offer(queue, event)))).pipe(
         Effect.andThen(Queue.end(queue))
@@ -344,23 +370,29 @@ const streamChecked = <E, O>(config: Checked<E, O>, input: AgentLoopInput): Stre
  * const events = agent.runStream({ input: "and times 3?", conversationId: "c1" })
  * ```
  */
-export const make = <E, O = never>(
-  config: AgentLoopConfig<E, O>
-): Effect.Effect<AgentLoop<E>, InvalidAgentOptions> =>
+export const make: {
+  <E, O = never>(
+    config: AgentLoopConfig<E, O> & { readonly memory: ConversationMemoryShape }
+  ): Effect.Effect<AgentLoop<E, never>, InvalidAgentOptions>
+  <E, O = never>(config: AgentLoopConfig<E, O>): Effect.Effect<AgentLoop<E, ConversationMemory>, InvalidAgentOptions>
+} = (<E, O = never>(config: AgentLoopConfig<E, O>): Effect.Effect<AgentLoop<E, ConversationMemory>, InvalidAgentOptions> =>
   Effect.suspend(() => {
     const checked = checkConfig(config)
     if (checked instanceof InvalidAgentOptions) return Effect.fail(checked)
-    return Effect.succeed<AgentLoop<E>>({
+    // the run-time requirement matches the declared one: the memory is looked up only for a conversation id without
+    // a configured memory (the overload with `memory` narrows `R` to never)
+    const made: AgentLoop<E, ConversationMemory> = {
       run: (input) =>
         Effect.suspend(() => {
           const value = checkInput(input)
           if (value instanceof InvalidAgentOptions) return Effect.fail(value)
           return Effect.scoped(loop(checked, value, "generate", noEmit))
-        }),
+        }) as never,
       runStream: (input) => {
         const value = checkInput(input)
         if (value instanceof InvalidAgentOptions) return Stream.fail(value)
-        return streamChecked(checked, value)
+        return streamChecked(checked, value) as never
       }
-    })
-  })
+    }
+    return Effect.succeed(made)
+  })) as never

@@ -66,7 +66,7 @@ interface State {
   readonly args: AgentArgs
   readonly self: AgentRef
   readonly entry: LiveEntry
-  readonly loop: AgentLoop.AgentLoop<unknown>
+  readonly loop: AgentLoop.AgentLoop<unknown, never>
   readonly context: Context.Context<never>
   readonly children: DynamicSupervisor.DynamicSupervisorRef | undefined
   readonly queue: Array<Turn>
@@ -289,7 +289,7 @@ export const behaviour = Behaviour.make<Protocol>()({
         args,
         self,
         entry,
-        loop: loop as AgentLoop.AgentLoop<unknown>,
+        loop: loop as AgentLoop.AgentLoop<unknown, never>,
         context,
         children,
         queue: [],

@@ -20,7 +20,11 @@ import { describeError, InvalidAgentOutput, TurnFailed } from "../LlmAgentError.
 import type { CheckedTurn, TurnAnswer } from "../LlmAgentTurn.ts"
 import type { HostConfig } from "./LlmAgentHost.ts"
 
-type Loop = AgentLoop.AgentLoop<unknown>
+/**
+ * The loop of a definition. Its runs name a conversation only when the definition keeps conversation memory, and
+ * then the memory is in the loop's configuration: no run needs a service from the context.
+ */
+type Loop = AgentLoop.AgentLoop<unknown, never>
 
 export interface DefinitionRuntime {
   readonly definition: AnyLlmAgent
@@ -66,7 +70,7 @@ export const makeRuntime = (definition: AnyLlmAgent, host: HostConfig): Definiti
       ...(definition.toolTimeout !== undefined ? { toolTimeout: definition.toolTimeout } : {})
     })))
     if (Result.isFailure(made)) throw new Error(`LlmAgent ${definition.name}: ${made.failure.message}`)
-    return made.success
+    return made.success as Loop // `memory` is configured whenever a run names a conversation (see `runTurn`)
   }
   const price = findPrice(host.prices, definition.model)
   const decode = definition.output === undefined ? undefined : Schema.decodeUnknownResult(definition.output)
