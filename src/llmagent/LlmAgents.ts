@@ -147,13 +147,22 @@ export const make = <A extends AnyLlmAgent>(
       maxRestarts: options.maxRestarts ?? 10,
       maxSeconds: options.maxSeconds ?? 5
     })
+    const resolveTop = (id: string): AnyLlmAgent | undefined => {
+      const colon = id.indexOf(":")
+      const found = colon > 0 ? byName.get(id.slice(0, colon)) : undefined
+      return found ?? fallback
+    }
+    /** `<parent id>/<sub-agent>/…`: the definition of a (nested) sub-agent */
+    const resolveDeep = (id: string): AnyLlmAgent | undefined => {
+      const [top, ...path] = id.split("/")
+      let definition = resolveTop(top ?? "")
+      for (const segment of path) definition = definition?.subAgents.find((s) => s.name === segment)?.agent
+      return definition
+    }
     const host = new Host({
       name,
-      resolve: (id) => {
-        const colon = id.indexOf(":")
-        const found = colon > 0 ? byName.get(id.slice(0, colon)) : undefined
-        return found ?? fallback
-      },
+      // ids with a `/` are sub-agents: only their parent starts them
+      resolve: (id) => id.includes("/") ? undefined : resolveTop(id),
       known: [...byName.keys()],
       maxLive: options.maxLive ?? DEFAULT_MAX_LIVE,
       context,
@@ -216,7 +225,7 @@ export const make = <A extends AnyLlmAgent>(
       status: (id) => withId(id, () => statusOf(id)),
       history: (id) =>
         withId<ReadonlyArray<LlmMessage>, UnknownAgentKind | MemoryError>(id, () => {
-          const definition = host.config.resolve(id)
+          const definition = resolveDeep(id)
           if (definition === undefined) return Effect.fail(new UnknownAgentKind({ id, known: [...byName.keys()] }))
           const runtime = host.runtimeFor(definition)
           return runtime.memory === undefined ? Effect.succeed([]) : runtime.memory.messages(id)

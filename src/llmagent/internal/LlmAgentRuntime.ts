@@ -146,10 +146,13 @@ const streamRun = (
       steps: finished?.steps ?? 0,
       toolCalls,
       usage: finished?.usage ?? makeUsage(0, 0),
-      // streamed runs do not report their messages; repairs without memory resend the answer text
-      newMessages: [{ role: "assistant", content: finished?.answer ?? "" }]
+      // streamed runs do not report their messages: the input and the answer text are what a repair resends
+      newMessages: [...asMessages(input.input), { role: "assistant", content: finished?.answer ?? "" }]
     })))
   })
+
+const asMessages = (input: string | ReadonlyArray<LlmMessage>): ReadonlyArray<LlmMessage> =>
+  typeof input === "string" ? [{ role: "user", content: input }] : input
 
 const addUsage = (a: Usage, b: Usage): Usage =>
   makeUsage(a.inputTokens + b.inputTokens, a.outputTokens + b.outputTokens, (a.cachedInputTokens ?? 0) + (b.cachedInputTokens ?? 0))
@@ -189,15 +192,13 @@ export const runTurn = (
     const decode = runtime.decodeOutput
     if (decode !== undefined) {
       // without memory, a repair resends the turn so far (the loop keeps no history of its own)
-      let transcript: ReadonlyArray<LlmMessage> = withMemory
-        ? []
-        : [...(typeof turn.input === "string" ? [{ role: "user", content: turn.input } as const] : turn.input), ...result.newMessages]
+      let transcript: ReadonlyArray<LlmMessage> = result.newMessages
       let decoded = decodeAnswer(decode, result.answer)
       while (Result.isFailure(decoded) && repairs < runtime.definition.repairs) {
         repairs++
         const repair = repairMessage(decoded.failure)
         result = yield* runOnce(withMemory ? [repair] : [...transcript, repair])
-        if (!withMemory) transcript = [...transcript, repair, ...result.newMessages]
+        transcript = result.newMessages
         steps += result.steps
         toolCalls += result.toolCalls
         usage = addUsage(usage, result.usage)
