@@ -3,7 +3,7 @@
  *
  * One application layer (`Troupe.layer`) runs every service under one root supervisor. The demo then shows:
  *  1. the supervision tree of the running application;
- *  2. a tool-using agent (ReAct loop) whose streamed answer is printed as it arrives;
+ *  2. a supervised tool-using LLM agent (`LlmAgents`) whose streamed answer is printed as it arrives;
  *  3. a repeated question served from the response cache;
  *  4. a burst of calls that waits its turn on the rate limiter;
  *  5. a provider outage that trips the circuit breaker, with the fallback provider answering;
@@ -12,10 +12,10 @@
  * and shuts everything down in reverse order, exit 0. Ctrl-C does the same earlier.
  */
 import { Deferred, Effect, Schema, Stream } from "effect"
-import { Action, Agent, AgentLoop, AgentServer, Signal, StateOp, Tool } from "../src/agent/index.ts"
+import { Action, Agent, AgentServer, Signal, StateOp, Tool } from "../src/agent/index.ts"
 import { Troupe } from "../src/app/index.ts"
 import { type LlmRequest, ProviderServerError, type ScriptedOptions } from "../src/llm/index.ts"
-import { ConversationMemory } from "../src/memory/index.ts"
+import { LlmAgent, LlmAgents } from "../src/llmagent/index.ts"
 import { Llm } from "../src/pipeline/index.ts"
 import { providerDefaults } from "../src/ratelimit/index.ts"
 import { ExitReason, Lifecycle, type Process, Supervisor } from "../src/runtime/index.ts"
@@ -104,18 +104,18 @@ const render = (sup: Supervisor.SupervisorRef, indent = ""): Effect.Effect<Array
     return lines
   })
 
+// a supervised LLM agent: one process per conversation, needing (in its type) ConversationMemory and Llm
+const WeatherBot = LlmAgent.make({
+  name: "weather-bot",
+  model: "openai:gpt-4o-mini",
+  instructions: "Answer weather questions with your tools.",
+  tools: [Tool.fromAction(Weather), Tool.fromAction(Calculator)]
+})
+
 const streamedAgent = Effect.gen(function*() {
-  const llm = yield* Llm
-  const agent = yield* AgentLoop.make({
-    llm,
-    model: "openai:gpt-4o-mini",
-    systemPrompt: "Answer weather questions with your tools.",
-    tools: [Tool.fromAction(Weather), Tool.fromAction(Calculator)],
-    memory: yield* ConversationMemory,
-    agent: "weather-bot"
-  })
+  const agents = yield* LlmAgents
   let midLine = false
-  yield* agent.runStream({ input: "What's the weather in Oslo and Lisbon?", conversationId: "demo" }).pipe(
+  yield* agents.askStream("weather-bot:demo", "What's the weather in Oslo and Lisbon?").pipe(
     Stream.runForEach((event) =>
       Effect.sync(() => {
         const out = (s: string) => {
@@ -132,7 +132,9 @@ const streamedAgent = Effect.gen(function*() {
       })
     )
   )
-})
+  const status = yield* agents.status("weather-bot:demo")
+  yield* say(`   agent weather-bot:demo: pid ${status.pid}, ${status.turns} turn, history in memory: ${(yield* agents.history("weather-bot:demo")).length} messages`)
+}).pipe(Effect.provide(LlmAgents.layer({ agents: [WeatherBot] })))
 
 const cachedQuestion = Effect.gen(function*() {
   const llm = yield* Llm
@@ -191,7 +193,7 @@ const program = Effect.gen(function*() {
   const demo = Effect.gen(function*() {
     yield* scene("1. the application: one root supervisor, every service a subtree")
     yield* say((yield* render(yield* Supervisor.RootSupervisor)).join("\n"))
-    yield* scene("2. a tool-using agent, streamed")
+    yield* scene("2. a supervised tool-using agent, streamed")
     yield* streamedAgent
     yield* scene("3. the same question twice")
     yield* cachedQuestion

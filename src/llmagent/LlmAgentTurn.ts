@@ -75,6 +75,8 @@ const pathOf = (issue: Schema.SchemaError): { path: string; detail: string } => 
 
 /** Validates a turn; the typed error names the bad field. */
 export const checkTurn = (id: string, input: unknown): CheckedTurn | InvalidTurnInput => {
+  // the common case, a plain user message, needs no decoder
+  if (typeof input === "string" && input.length > 0 && input.length <= 1_000_000) return { input, maxSteps: undefined }
   const value = typeof input === "string" ? { input } : input
   const result = decodeTurn(value, { errors: "first" })
   if (result._tag === "Failure") {
