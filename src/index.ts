@@ -4,4 +4,5 @@
  */
 export * from "./runtime/index.ts"
 export * as AgentKit from "./agent/index.ts"
+export { LlmAgent, LlmAgents } from "./llmagent/index.ts"
 export { Troupe } from "./app/index.ts"
