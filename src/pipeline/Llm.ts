@@ -160,7 +160,8 @@ const make = Effect.gen(function*() {
       cached,
       attempts: cached ? 0 : state.attempts,
       fallbackIndex: cached ? 0 : Math.max(0, targets.indexOf(by)),
-      costUsd: cached ? 0 : usage.costOf(by, response.usage)
+      costUsd: cached ? 0 : usage.costOf(by, response.usage),
+      ...(state.estimatedInputTokens !== undefined ? { estimatedInputTokens: state.estimatedInputTokens } : {})
     }
   }
 

@@ -1,6 +1,6 @@
 /**
  * `RateLimitStep`: troupe's `RateLimiter` in front of each provider model — one request, and optionally the
- * call's estimated input tokens (`estimateRequestTokens`, ~4 characters per token) — before the breaker, retries
+ * call's estimated input tokens (the `TokenCounter` hook: ~4 characters per token by default, or a real BPE counter) — before the breaker, retries
  * and the provider.
  *
  * Keys are the limiter's canonical scopes: requests on `provider=<p>|model=<m>` (the limiter picks the provider's
@@ -17,7 +17,7 @@
  */
 import { Context, Duration, Effect, Layer, Redacted, Schema } from "effect"
 import type { RateLimitStoreError } from "../ratelimit/index.ts"
-import { estimateRequestTokens } from "../llm/index.ts"
+import { TokenCounter } from "../llm/Tokenizer.ts"
 import { DEFAULT_TOKENS_POLICY, RateLimiter, RateLimitKey } from "../ratelimit/index.ts"
 import type { RateLimited as LimiterRefusal } from "../ratelimit/index.ts"
 import type { CheckError } from "../ratelimit/index.ts"
@@ -68,6 +68,8 @@ const make = (input: RateLimitStepOptions) =>
       Effect.mapError((e) => invalidOptions("RateLimitStep", e.issue))
     )
     const limiter = yield* RateLimiter
+    // the token counter hook (a Reference: ~4 characters per token unless a counter such as `TokenCounter.bpe` is provided)
+    const counter = yield* TokenCounter
     const parsed = options.maxWait === undefined ? undefined : Duration.fromInput(options.maxWait as Duration.Input)
     if (parsed !== undefined && parsed._tag === "None") {
       return yield* new InvalidPipelineOptions({ step: "RateLimitStep", path: "maxWait", reason: `Expected a duration, got ${String(options.maxWait)}` })
@@ -147,7 +149,9 @@ const make = (input: RateLimitStepOptions) =>
         const requests = admit(keys.requests, 1, undefined, "requests", undefined)
         if (tokensPolicy === undefined) return Effect.andThen(requests, attempt)
         // a tokens refusal gives the request slot back: the call does not happen
-        const tokens = admit(keys.tokens, estimateRequestTokens(context.call), tokensPolicy, "tokens", keys.giveBack)
+        const estimate = counter.countRequest(context.call, target.model)
+        context.state.estimatedInputTokens = estimate
+        const tokens = admit(keys.tokens, estimate, tokensPolicy, "tokens", keys.giveBack)
         return Effect.andThen(requests, Effect.andThen(tokens, attempt))
       }
     })
