@@ -90,13 +90,17 @@ export const LlmParams = Schema.Struct({
 })
 export type LlmParams = typeof LlmParams.Type
 
-/** Ask for plain text (default) or for a JSON object matching `schema` (a JSON Schema). */
+/**
+ * Ask for plain text (default) or for a JSON object matching `schema` (a JSON Schema); `strict: true` asks OpenAI
+ * for strict structured output (the schema must be in the strict subset, e.g. from `OpenAiStructuredOutput`).
+ */
 export const ResponseFormat = Schema.Union([
   Schema.Struct({ type: Schema.Literal("text") }),
   Schema.Struct({
     type: Schema.Literal("json"),
     name: ToolName,
-    schema: Schema.Record(Schema.String, Schema.Json)
+    schema: Schema.Record(Schema.String, Schema.Json),
+    strict: Schema.optionalKey(Schema.Boolean)
   })
 ])
 export type ResponseFormat = typeof ResponseFormat.Type

@@ -74,7 +74,11 @@ export const encodeOpenAiBody = (request: LlmRequest, stream: boolean): Record<s
   if (request.responseFormat?.type === "json") {
     body["response_format"] = {
       type: "json_schema",
-      json_schema: { name: request.responseFormat.name, schema: request.responseFormat.schema, strict: false }
+      json_schema: {
+        name: request.responseFormat.name,
+        schema: request.responseFormat.schema,
+        strict: request.responseFormat.strict ?? false
+      }
     }
   }
   if (stream) {

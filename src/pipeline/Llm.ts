@@ -52,6 +52,7 @@ import { openStream } from "./StreamOpen.ts"
 import type { CallContext, CallKind, Target } from "./Target.ts"
 import { CallState } from "./Target.ts"
 import { UsageStep } from "./UsageStep.ts"
+import { generateObject, type GenerateObjectOptions } from "./GenerateObject.ts"
 
 /** Every failure of an `Llm` call. */
 export type LlmError =
@@ -269,4 +270,7 @@ const make = Effect.gen(function*() {
 export class Llm extends Context.Service<Llm, LlmShape>()("troupe/Llm") {
   /** The pipeline over whichever steps are provided (each step has a default layer and a `none` layer). */
   static readonly layer: Layer.Layer<Llm, never, LlmSteps> = Layer.effect(Llm, make)
+  /** Structured output through the pipeline: see `GenerateObject` (native modes, repair, `InvalidObjectOutput`). */
+  static readonly generateObject = <A, I>(options: GenerateObjectOptions<A, I>) =>
+    Llm.use((llm) => generateObject(llm, options))
 }
