@@ -12,6 +12,7 @@
  *
  * @since 0.1.0
  */
+import type { EmbedRequest, EmbedResponse } from "./Embeddings.ts"
 import { Context, type Duration, Layer, type Redacted, type Stream } from "effect"
 import type { Effect } from "effect"
 import type { ProviderError } from "./LlmError.ts"
@@ -38,6 +39,8 @@ export interface LlmProviderShape {
   readonly generate: (request: LlmRequest, options?: LlmCallOptions) => Effect.Effect<LlmResponse, ProviderError>
   /** The answer as it arrives: text deltas, tool-call deltas and complete calls, then one `Finish` part. */
   readonly stream: (request: LlmRequest, options?: LlmCallOptions) => Stream.Stream<LlmStreamPart, ProviderError>
+  /** Embeddings, for providers whose wire has them (OpenAI-compatible `/embeddings`, scripted); absent otherwise. */
+  readonly embed?: (request: EmbedRequest, options?: LlmCallOptions) => Effect.Effect<EmbedResponse, ProviderError>
 }
 
 /**

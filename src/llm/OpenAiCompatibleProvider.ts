@@ -2,7 +2,7 @@
  * The OpenAI-compatible chat-completions provider: OpenAI, Groq, DeepSeek, Mistral, xAI, Ollama, vLLM, OpenRouter,
  * LiteLLM proxies — any server speaking `POST {baseUrl}/chat/completions`.
  *
- * `generate` sends one request and decodes the JSON answer; `stream` sends `stream: true` with
+ * `generate` sends one request and decodes the JSON answer; `embed` posts to `{baseUrl}/embeddings` (`Embeddings.ts`); `stream` sends `stream: true` with
  * `stream_options.include_usage` and folds the SSE chunks (`OpenAiWire.ts`). Auth is `Authorization: Bearer <key>`
  * (omitted when there is no key, for local servers). Failures are typed `ProviderError`s (`ProviderErrorMapping.ts`);
  * the timeout, abort-on-interrupt and secret handling come from `HttpTransport.ts`. Built on effect's `HttpClient`
@@ -17,6 +17,7 @@ import type { LlmCallOptions, LlmProviderShape } from "./LlmProvider.ts"
 import { LlmProvider } from "./LlmProvider.ts"
 import type { LlmRequest } from "./LlmRequest.ts"
 import type { LlmStreamPart } from "./LlmResponse.ts"
+import { decodeEmbeddingsResponse, encodeEmbeddingsBody } from "./Embeddings.ts"
 import { decodeOpenAiResponse, encodeOpenAiBody, OpenAiStreamState } from "./OpenAiWire.ts"
 import type { HttpProviderOptions, ResolvedHttpProvider } from "./ProviderOptions.ts"
 import { callSettings, httpProviderMaker } from "./ProviderOptions.ts"
@@ -62,7 +63,15 @@ export const makeResolved = (client: HttpClient.HttpClient, provider: ResolvedHt
         Stream.concat(Stream.fromEffect(Effect.suspend(() => state.end())))
       )
       return Stream.flattenIterable(parts)
-    })
+    }),
+  embed: (request, options) => {
+    // same auth, timeout and secret handling as chat completions; only the path and body differ
+    const { apiKey, timeoutMillis } = callSettings(provider, options)
+    const headers: Record<string, Redacted.Redacted<string> | string> = { ...provider.headers }
+    if (apiKey !== undefined) headers["authorization"] = Redacted.make(`Bearer ${Redacted.value(apiKey)}`)
+    const post: ProviderPost = { provider: provider.name, url: `${provider.baseUrl}/embeddings`, headers, body: encodeEmbeddingsBody(request), timeoutMillis }
+    return postJson(client, post).pipe(Effect.flatMap((json) => decodeEmbeddingsResponse(provider.name, request, json)))
+  }
 })
 
 /**

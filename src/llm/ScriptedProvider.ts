@@ -8,6 +8,8 @@
  * and/or tool calls — or a `ProviderError`, to script outages. No match falls back to `fallback` (default: a short
  * echo). Tool-call ids are deterministic (`call_<turn>_<n>`). Usage is estimated at ~4 characters per token.
  *
+ * `embed` returns deterministic unit vectors (`scriptedEmbedding`: the same text, the same vector).
+ *
  * Latency is simulated with `Effect.sleep`, i.e. on Effect's `Clock`, so `TestClock.adjust` drives it in tests;
  * `latency` is paid before the answer (time to first token) and `chunkLatency` between streamed chunks. With zero
  * latency, `generate` is a single `Effect.suspend` over pure code — the cheap baseline of `llm.provider-direct`.
@@ -26,6 +28,7 @@ import type { FinishReason, LlmResponse, LlmStreamPart } from "./LlmResponse.ts"
 import { makeUsage } from "./LlmResponse.ts"
 import { positiveMillis } from "./ProviderOptions.ts"
 import { CHARS_PER_TOKEN, estimateRequestTokens } from "./TokenEstimate.ts"
+import { type EmbedRequest, type EmbedResponse, SCRIPTED_DIMENSIONS, scriptedEmbedding } from "./Embeddings.ts"
 
 /** A tool call the scripted model makes (`id` defaults to `call_<turn>_<n>`). */
 export interface ScriptedToolCall {
@@ -250,7 +253,18 @@ export const makeUnsafe = (options: ScriptedOptions = {}): LlmProviderShape => {
       return Stream.concat(wait, body)
     }))
 
-  return { name, api: "scripted", generate, stream }
+  const embed = (request: EmbedRequest): Effect.Effect<EmbedResponse, ProviderError> =>
+    Effect.suspend(() => {
+      const response: EmbedResponse = {
+        provider: name,
+        model: request.model,
+        embeddings: request.input.map((text) => scriptedEmbedding(text, request.dimensions ?? SCRIPTED_DIMENSIONS)),
+        usage: makeUsage(request.input.reduce((n, text) => n + Math.ceil(text.length / CHARS_PER_TOKEN), 0), 0)
+      }
+      return baseLatency === 0 ? Effect.succeed(response) : Effect.as(Effect.sleep(baseLatency), response)
+    })
+
+  return { name, api: "scripted", generate, stream, embed }
 }
 
 /** A layer providing `LlmProvider` as the scripted provider. */

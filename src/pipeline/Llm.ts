@@ -53,6 +53,7 @@ import type { CallContext, CallKind, Target } from "./Target.ts"
 import { CallState } from "./Target.ts"
 import { UsageStep } from "./UsageStep.ts"
 import { generateObject, type GenerateObjectOptions } from "./GenerateObject.ts"
+import { type EmbedInput, type EmbeddingsUnsupported, type EmbedResult, makeEmbed } from "./Embed.ts"
 
 /** Every failure of an `Llm` call. */
 export type LlmError =
@@ -71,6 +72,8 @@ export interface LlmShape {
   readonly generate: (call: LlmCallInput | LlmCall) => Effect.Effect<LlmResult, LlmError>
   /** The answer as it arrives; the last part is a `Finish` with usage and `meta`. */
   readonly stream: (call: LlmCallInput | LlmCall) => Stream.Stream<LlmOutputPart, LlmError>
+  /** Embeddings through the same steps (aliases, rate limits, breaker, retries, cost): see `Embed`. */
+  readonly embed: (input: EmbedInput) => Effect.Effect<EmbedResult, LlmError | EmbeddingsUnsupported>
 }
 
 /** The step services `Llm.layer` composes. */
@@ -254,7 +257,7 @@ const make = Effect.gen(function*() {
       )
     }))
 
-  return Llm.of({ generate, stream })
+  return Llm.of({ generate, stream, embed: makeEmbed({ resolver, registry, rateLimit, breaker, retry, usage }) })
 })
 
 /**
@@ -273,4 +276,6 @@ export class Llm extends Context.Service<Llm, LlmShape>()("troupe/Llm") {
   /** Structured output through the pipeline: see `GenerateObject` (native modes, repair, `InvalidObjectOutput`). */
   static readonly generateObject = <A, I>(options: GenerateObjectOptions<A, I>) =>
     Llm.use((llm) => generateObject(llm, options))
+  /** Embeddings through the pipeline (`Embed`). */
+  static readonly embed = (input: EmbedInput) => Llm.use((llm) => llm.embed(input))
 }

@@ -292,6 +292,7 @@ export class FakeProviderServer {
       this.closes.push({ path, completed: res.writableFinished })
       for (const waiter of this.closeWaiters.splice(0)) waiter()
     })
+    if (req.method === "POST" && path === "/v1/embeddings") return this.embeddings(res, body)
     const format: Format | undefined = path === "/v1/chat/completions"
       ? "openai"
       : path === "/v1/messages"
@@ -304,6 +305,23 @@ export class FakeProviderServer {
     const request = (typeof body === "object" && body !== null ? body : {}) as { model?: string; stream?: boolean }
     const reply = this.queue.shift() ?? this.defaultReply
     this.respond(res, format, request.model ?? "fake-model", request.stream === true, reply)
+  }
+
+  /** OpenAI `/embeddings`: vector i is `[i, i / 10, -1]` (a queued `status` reply is sent instead); data in reverse order. */
+  private embeddings(res: ServerResponse, body: unknown): void {
+    const reply = this.queue.shift() ?? this.defaultReply
+    if (reply.kind === "status") {
+      res.writeHead(reply.status, { "content-type": "application/json", ...reply.headers }).end(JSON.stringify(reply.body ?? {}))
+      return
+    }
+    const request = (typeof body === "object" && body !== null ? body : {}) as { model?: string; input?: ReadonlyArray<string> }
+    const data = (request.input ?? []).map((_, i) => ({ object: "embedding", index: i, embedding: [i, i / 10, -1] })).reverse()
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({
+      object: "list",
+      data,
+      model: request.model ?? "fake-embedding",
+      usage: { prompt_tokens: 7, total_tokens: 7 }
+    }))
   }
 
   private respond(res: ServerResponse, format: Format, model: string, stream: boolean, reply: FakeReply): void {
