@@ -182,7 +182,7 @@ export class Host {
     mode: Turn["mode"],
     onEvent: ((event: AgentLoopEvent) => Effect.Effect<void>) | undefined
   ): Effect.Effect<TurnAnswer, TurnError> {
-    const attempt: Effect.Effect<TurnAnswer, TurnError> = Effect.flatMap(this.ensureStarted(id), (process) =>
+    const deliver = (process: AgentRef): Effect.Effect<TurnAnswer, TurnError> =>
       Effect.flatMap(
         Effect.callback<Outcome>((resume) => {
           const message: Turn = makeTurn(turn, mode, onEvent, (outcome) => resume(Effect.succeed(outcome)))
@@ -197,7 +197,15 @@ export class Host {
             : outcome._tag === "Error"
             ? Effect.fail(outcome.error)
             : Effect.flatMap(awaitExitOf(process), () => attempt)
-      ))
+      )
+    // the hot path: a live agent is found without a step (no `ensureStarted` effect)
+    const attempt: Effect.Effect<TurnAnswer, TurnError> = Effect.suspend(() => {
+      const running = this.whereis(id)
+      if (running === undefined) return Effect.flatMap(this.ensureStarted(id), deliver)
+      const entry = this.live.get(id)
+      if (entry !== undefined) this.touch(entry)
+      return deliver(running)
+    })
     return attempt
   }
 
