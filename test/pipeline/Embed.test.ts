@@ -5,6 +5,7 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
+import * as fc from "fast-check"
 import { afterAll, beforeAll, beforeEach } from "vitest"
 import { Cache } from "../../src/cache/index.ts"
 import { AnthropicProvider, OpenAiCompatibleProvider, ScriptedProvider, scriptedEmbedding } from "../../src/llm/index.ts"
@@ -81,4 +82,19 @@ describe("Llm.embed over HTTP", () => {
       const error = yield* Effect.flip(Llm.embed({ model: "anthropic:claude-haiku-4-5", input: "x" }))
       assert.strictEqual(error._tag, "EmbeddingsUnsupported")
     }).pipe(Effect.provide(layer())))
+})
+
+describe("Llm.embed (fuzz)", () => {
+  const scripted = ScriptedProvider.makeUnsafe({ name: "primary" })
+  it.effect("any input: vectors or a typed InvalidLlmRequest, never a defect", () =>
+    Effect.gen(function*() {
+      const samples = fc.sample(fc.record({ model: fc.oneof(fc.constant("fast"), fc.string()), input: fc.anything(), dimensions: fc.oneof(fc.constant(undefined), fc.anything()) }), { numRuns: 150, seed: 7 })
+      for (const sample of samples) {
+        const exit = yield* Effect.exit(Llm.embed(sample as never))
+        if (exit._tag === "Failure") {
+          const reason = exit.cause.reasons[0]
+          assert.strictEqual(reason?._tag, "Fail")
+        }
+      }
+    }).pipe(Effect.provide(pipelineLayer([scripted], { rateLimit: false }))))
 })

@@ -5,14 +5,15 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Redacted, Schema } from "effect"
+import * as fc from "fast-check"
 import { afterAll, beforeAll, beforeEach } from "vitest"
 import { Cache } from "../../src/cache/index.ts"
-import { AnthropicProvider, OpenAiCompatibleProvider } from "../../src/llm/index.ts"
+import { AnthropicProvider, OpenAiCompatibleProvider, ScriptedProvider } from "../../src/llm/index.ts"
 import { Llm, LlmPipeline, ProviderRegistry, resolveMode } from "../../src/pipeline/index.ts"
 import { RateLimiter } from "../../src/ratelimit/index.ts"
 import { TelemetryHub } from "../../src/telemetry/index.ts"
 import { FakeProviderServer } from "../llm/support/FakeProviderServer.ts"
-import { configLayer } from "./support.ts"
+import { configLayer, pipelineLayer } from "./support.ts"
 
 const City = Schema.Struct({ city: Schema.String, population: Schema.optional(Schema.Finite) })
 const messages = [{ role: "user", content: "I live in Oslo" }] as const
@@ -99,5 +100,22 @@ describe("Llm.generateObject", () => {
     assert.strictEqual(resolveMode("auto", "anthropic:claude", { type: "object" }), "tool")
     assert.strictEqual(resolveMode("auto", "openai:gpt-4o", { type: "object" }), "json_schema")
     assert.strictEqual(resolveMode("tool", "openai:gpt-4o", { type: "array" }), "json_schema")
+  })
+})
+
+describe("Llm.generateObject (fuzz)", () => {
+  it.effect("any model reply: the decoded object or InvalidObjectOutput, never a defect", () => {
+    const replies = fc.sample(fc.oneof(fc.json(), fc.string(), fc.constant(`{"city":"Oslo"}`)), { numRuns: 100, seed: 3 })
+    let i = 0
+    const scripted = ScriptedProvider.makeUnsafe({ name: "primary", fallback: () => ({ text: replies[i++ % replies.length] ?? "" }) })
+    return Effect.gen(function*() {
+      for (let n = 0; n < replies.length; n++) {
+        const exit = yield* Effect.exit(Llm.generateObject({ model: "fast", messages, schema: City, repairs: 0 }))
+        if (exit._tag === "Failure") {
+          const reason = exit.cause.reasons[0]
+          assert.strictEqual(reason?._tag === "Fail" ? (reason.error as { _tag: string })._tag : reason?._tag, "InvalidObjectOutput")
+        } else assert.isString(exit.value.object.city)
+      }
+    }).pipe(Effect.provide(pipelineLayer([scripted], { rateLimit: false, cache: false })))
   })
 })
