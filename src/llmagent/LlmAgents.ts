@@ -56,11 +56,11 @@ export interface LlmAgentsShape {
   readonly ask: (id: string, input: TurnInput) => Effect.Effect<TurnAnswer, TurnError>
   /** One turn, its loop events as they happen (the last is `Finished`); dropping the stream interrupts the turn. */
   readonly askStream: (id: string, input: TurnInput) => Stream.Stream<AgentLoopEvent, TurnError>
-  /** Queues one turn and returns (a cast): it completes and is recorded even when nobody waits. */
+  /** Queues one turn and returns (a cast): it completes and is recorded even when nobody waits; `AgentBusy` when the queue is full. */
   readonly tell: (
     id: string,
     input: TurnInput
-  ) => Effect.Effect<void, InvalidAgentId | InvalidTurnInput | UnknownAgentKind | AgentStartFailed>
+  ) => Effect.Effect<void, InvalidAgentId | InvalidTurnInput | UnknownAgentKind | AgentStartFailed | AgentBusy>
   /** Interrupts the agent's in-flight turn (its caller gets `TurnCancelled`); false when the agent is not running. */
   readonly cancel: (id: string) => Effect.Effect<boolean, InvalidAgentId>
   /** The agent's status; `alive: false` when it has no process (never started, stopped). */
@@ -211,7 +211,7 @@ export const make = <A extends AnyLlmAgent>(
           )
         }, { bufferSize: 64, strategy: "suspend" }),
       tell: (id, input) =>
-        withId<void, InvalidTurnInput | UnknownAgentKind | AgentStartFailed>(id, () => {
+        withId<void, InvalidTurnInput | UnknownAgentKind | AgentStartFailed | AgentBusy>(id, () => {
           const turn = checkTurn(id, input)
           return turn instanceof Error ? Effect.fail(turn) : host.tell(id, turn)
         }),

@@ -71,6 +71,24 @@ describe("LlmAgents: one actor per agent, turns in its mailbox", () => {
       expect(remembered.length).toBe(2)
     }))
 
+  it.effect("a full turn queue refuses turns with AgentBusy (ask and tell); accepted turns still complete", () =>
+    Effect.gen(function*() {
+      const { llm, requests } = recording({ latency: "1 second" })
+      const Busy = LlmAgent.make({ name: "b", model: "fast", llm, memory: "none", maxQueuedTurns: 1 })
+      const agents = yield* LlmAgents.make({ agents: [Busy] })
+      const first = yield* Effect.forkChild(agents.ask("b:1", "one"), { startImmediately: true })
+      yield* settle
+      yield* agents.tell("b:1", "two") // queued behind the running turn
+      yield* settle
+      expect((yield* Effect.flip(agents.tell("b:1", "three")))._tag).toBe("AgentBusy")
+      expect((yield* Effect.flip(agents.ask("b:1", "four")))._tag).toBe("AgentBusy")
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(first)
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      expect(requests.map(lastUser)).toStrictEqual(["one", "two"])
+    }).pipe(Effect.scoped))
+
   it.effect("unknown definitions and bad ids fail with typed errors", () =>
     Effect.gen(function*() {
       const { llm } = recording()

@@ -18,7 +18,7 @@ import type { ConversationMemoryShape } from "../../memory/index.ts"
 import type { PriceTable } from "../../pipeline/index.ts"
 import type { TelemetryHubShape } from "../../telemetry/index.ts"
 import type { AnyLlmAgent } from "../LlmAgent.ts"
-import { AgentStartFailed, type TurnError, UnknownAgentKind } from "../LlmAgentError.ts"
+import { AgentBusy, AgentStartFailed, type TurnError, UnknownAgentKind } from "../LlmAgentError.ts"
 import type { AgentStatus, CheckedTurn, TurnAnswer } from "../LlmAgentTurn.ts"
 import { type AgentArgs, behaviour, type Outcome, type Protocol, type Turn } from "./LlmAgentProcess.ts"
 import { type DefinitionRuntime, makeRuntime } from "./LlmAgentRuntime.ts"
@@ -210,9 +210,15 @@ export class Host {
   }
 
   /** Sends a turn without waiting for it (`tell`): accepted once queued; it completes and is recorded. */
-  tell(id: string, turn: CheckedTurn): Effect.Effect<void, UnknownAgentKind | AgentStartFailed> {
+  tell(id: string, turn: CheckedTurn): Effect.Effect<void, UnknownAgentKind | AgentStartFailed | AgentBusy> {
     return Effect.flatMap(this.ensureStarted(id), (process) =>
-      Effect.sync(() => {
+      Effect.suspend(() => {
+        // a cast has no reply to carry a refusal: a full queue is refused here, before sending
+        const status = this.live.get(id)?.status?.()
+        const limit = this.config.resolve(id)?.maxQueuedTurns
+        if (status !== undefined && limit !== undefined && status.queued >= limit) {
+          return Effect.fail(new AgentBusy({ id, queued: status.queued }))
+        }
         const message: Turn = makeTurn(turn, "tell", undefined, (outcome) => {
           // a retiring or crashed agent hands the turn back: deliver it again to the next incarnation
           if (outcome._tag === "Gone") {
@@ -222,6 +228,7 @@ export class Host {
           }
         })
         if (!Actor.sendUnsafe(process, { _tag: "Enqueue", turn: message })) message.resolve(GONE)
+        return Effect.void
       }))
   }
 }
