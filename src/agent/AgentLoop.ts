@@ -232,7 +232,8 @@ const loop = <E, O>(
         messages: [...system, ...history, ...newMessages] as unknown as LlmRequest["messages"],
         ...(offered.length > 0 ? { tools: offered } : {}),
         ...(config.toolChoice !== undefined && offered.length > 0 ? { toolChoice: config.toolChoice } : {}),
-        ...(config.params !== undefined ? { params: config.params } : {})
+        ...(config.params !== undefined ? { params: config.params } : {}),
+        ...(config.responseFormat !== undefined ? { responseFormat: config.responseFormat } : {})
       }
       const options = config.callOptions
       const response: LlmResponse = mode === "generate"

@@ -12,9 +12,10 @@ import type {
   LlmRequest,
   LlmResponse,
   LlmStreamPart,
+  ResponseFormat as ResponseFormatType,
   ToolChoice as ToolChoiceType
 } from "../llm/index.ts"
-import { LlmMessage as LlmMessageSchema, LlmParams, ToolChoice } from "../llm/index.ts"
+import { LlmMessage as LlmMessageSchema, LlmParams, ResponseFormat, ToolChoice } from "../llm/index.ts"
 import type { ConversationMemoryShape, MemoryError } from "../memory/index.ts"
 import type { InvalidOptions } from "../runtime/index.ts"
 import { decodeOptions, InvalidAgentOptions } from "./AgentError.ts"
@@ -49,6 +50,8 @@ export interface AgentLoopConfig<E = never, O = never> {
   readonly maxSteps?: number
   readonly params?: LlmParamsType
   readonly toolChoice?: ToolChoiceType
+  /** sent with every model call (e.g. OpenAI `json_schema` structured output for the final answer) */
+  readonly responseFormat?: ResponseFormatType
   /** passed as the second argument of every `generate` / `stream` call */
   readonly callOptions?: O
   /** the agent's name: telemetry (`gen_ai.agent.name`) and the tool supervisor's name */
@@ -98,6 +101,7 @@ const ConfigSchema = Schema.Struct({
   maxSteps: Schema.optionalKey(Steps),
   params: Schema.optionalKey(LlmParams),
   toolChoice: Schema.optionalKey(ToolChoice),
+  responseFormat: Schema.optionalKey(ResponseFormat),
   agent: Schema.optionalKey(NonEmpty),
   memory: Schema.optionalKey(hasFunctions("append", "messages"))
 })

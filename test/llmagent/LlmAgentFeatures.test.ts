@@ -10,7 +10,7 @@ import { lastUser, recording, settle } from "./support.ts"
 describe("LlmAgents: output Schema with repairs", () => {
   const Verdict = Schema.Struct({ verdict: Schema.Literals(["yes", "no"]), score: Schema.Finite })
 
-  it.effect("the answer is decoded with the output Schema; a decode failure is sent back for repair", () =>
+  it.effect("the answer is decoded with the output Schema (native json_schema mode); a decode failure is sent back for repair", () =>
     Effect.gen(function*() {
       let calls = 0
       const { llm, requests } = recording({
@@ -27,6 +27,8 @@ describe("LlmAgents: output Schema with repairs", () => {
       expect(answer.steps).toBe(2)
       // the JSON Schema is in the system prompt; the repair names the bad path
       expect(requests[0]?.messages[0]?.content).toContain("\"verdict\"")
+      // the native mode: OpenAI's strict json_schema on every call
+      expect(requests[0]?.responseFormat).toMatchObject({ type: "json", name: "output", strict: true })
       expect(lastUser(requests[1]!)).toContain("at verdict")
     }).pipe(Effect.scoped, Effect.provide(layerMemory())))
 

@@ -1,6 +1,7 @@
 /**
  * What every agent of one definition shares — the model client, the memory, the system prompt (with the output
- * Schema's JSON Schema when there is one), the configured `AgentLoop` — and the body of one turn: the loop run (or
+ * Schema's JSON Schema when there is one, also sent as OpenAI's strict `json_schema` response format through effect/ai's
+ * `OpenAiStructuredOutput`), the configured `AgentLoop` — and the body of one turn: the loop run (or
  * streamed), then the answer decoded with the output Schema and, on a decode failure, sent back to the model for
  * repair up to `repairs` times (the repair messages are part of the conversation, like any turn).
  *
@@ -8,7 +9,7 @@
  * `Tool.getJsonSchemaFromSchema` for the output's JSON Schema.
  */
 import { Clock, Effect, Result, Schema, Stream } from "effect"
-import { Tool as AiTool } from "effect/ai"
+import { OpenAiStructuredOutput, Tool as AiTool } from "effect/ai"
 import { AgentLoop, fromSchemaError } from "../../agent/index.ts"
 import type { ToolDefinition } from "../../agent/Tool.ts"
 import type { AgentLoopEvent, AgentLoopResult } from "../../agent/AgentLoop.ts"
@@ -54,6 +55,9 @@ export const makeRuntime = (definition: AnyLlmAgent, host: HostConfig): Definiti
   const parts = [definition.instructions, definition.output === undefined ? undefined : outputInstructions(definition.output)]
     .filter((p): p is string => p !== undefined && p !== "")
   const systemPrompt = parts.length === 0 ? undefined : parts.join("\n\n")
+  // the native mode: OpenAI's strict json_schema on every call (other wires render it as an instruction), and the
+  // matching codec (optional fields arrive as nulls) to decode the answer
+  const strict = definition.output === undefined ? undefined : OpenAiStructuredOutput.toCodecOpenAI(definition.output)
   const makeLoop = (extraTools: ReadonlyArray<ToolDefinition>): Loop => {
     const made = Effect.runSync(Effect.result(AgentLoop.make<unknown, never>({
       llm,
@@ -65,6 +69,7 @@ export const makeRuntime = (definition: AnyLlmAgent, host: HostConfig): Definiti
       ...(memory !== undefined ? { memory } : {}),
       ...(definition.params !== undefined ? { params: definition.params } : {}),
       ...(definition.toolChoice !== undefined ? { toolChoice: definition.toolChoice } : {}),
+      ...(strict !== undefined ? { responseFormat: { type: "json", name: "output", schema: strict.jsonSchema as never, strict: true } } : {}),
       ...(definition.policy !== undefined ? { policy: definition.policy } : {}),
       ...(definition.concurrency !== undefined ? { concurrency: definition.concurrency } : {}),
       ...(definition.toolTimeout !== undefined ? { toolTimeout: definition.toolTimeout } : {})
@@ -73,7 +78,7 @@ export const makeRuntime = (definition: AnyLlmAgent, host: HostConfig): Definiti
     return made.success as Loop // `memory` is configured whenever a run names a conversation (see `runTurn`)
   }
   const price = findPrice(host.prices, definition.model)
-  const decode = definition.output === undefined ? undefined : Schema.decodeUnknownResult(definition.output)
+  const decode = strict === undefined ? undefined : Schema.decodeUnknownResult(strict.codec as Schema.Codec<unknown, unknown, never, never>)
   return {
     definition,
     memory,
