@@ -10,9 +10,8 @@
  * new start, or a fresh start), so accepted work is never lost. Everything here is synchronous except process
  * starts, so an idle agent costs one actor, one state record and one LRU entry.
  */
-import { type Context, Effect, Exit, Fiber } from "effect"
+import { type Context, Effect } from "effect"
 import { Actor, DynamicSupervisor, type Process, Registry } from "../../runtime/index.ts"
-import type { InvalidOptions } from "../../runtime/index.ts"
 import type { AgentLoopEvent } from "../../agent/AgentLoop.ts"
 import type { ConversationMemoryShape } from "../../memory/index.ts"
 import type { PriceTable } from "../../pipeline/index.ts"
@@ -186,7 +185,7 @@ export class Host {
       Effect.flatMap(
         Effect.callback<Outcome>((resume) => {
           const message: Turn = makeTurn(turn, mode, onEvent, (outcome) => resume(Effect.succeed(outcome)))
-          Actor.sendUnsafe(process, { _tag: "Enqueue", turn: message }) || message.resolve(GONE)
+          if (!Actor.sendUnsafe(process, { _tag: "Enqueue", turn: message })) message.resolve(GONE)
           return Effect.sync(() => {
             if (message.state !== "done") Actor.sendUnsafe(process, { _tag: "Cancel", turn: message, reason: "caller-gone" })
           })
@@ -273,11 +272,3 @@ const startReason = (error: unknown): string => {
   }
   return tagged._tag ?? "failed"
 }
-
-/** Interrupts a fiber without waiting. */
-export const interruptNow = (fiber: Fiber.Fiber<unknown, unknown>): void => {
-  fiber.interruptUnsafe()
-}
-
-export type { InvalidOptions }
-export { Exit }

@@ -11,18 +11,17 @@
  * stops — `normal` for transient and temporary agents, `terminateChild` for permanent ones so that the supervisor
  * does not restart them. Every handler is synchronous (no Effect), so the turn itself is the only fiber.
  */
-import { Cause, type Context, Effect, Exit, type Fiber, Option } from "effect"
+import { Cause, type Context, Effect, Exit, type Fiber, Option, Schema } from "effect"
 import { Action, type AgentLoop, Tool } from "../../agent/index.ts"
 import type { AgentLoopEvent } from "../../agent/AgentLoop.ts"
 import type { ToolDefinition } from "../../agent/Tool.ts"
-import { Actor, Behaviour, DynamicSupervisor, ExitReason, Registry } from "../../runtime/index.ts"
+import { Actor, Behaviour, DynamicSupervisor, ExitReason } from "../../runtime/index.ts"
 import { Events } from "../../telemetry/EventCatalogue.ts"
 import type { AnyLlmAgent } from "../LlmAgent.ts"
 import { AgentBusy, describeError, type TurnError, TurnCancelled, TurnCrashed } from "../LlmAgentError.ts"
 import type { AgentStatus, CheckedTurn, TurnAnswer } from "../LlmAgentTurn.ts"
 import { type AgentRef, Host, type LiveEntry } from "./LlmAgentHost.ts"
 import { type DefinitionRuntime, runTurn } from "./LlmAgentRuntime.ts"
-import { Schema } from "effect"
 
 /** How a turn ended for its caller; `Gone`: the agent stopped taking turns, deliver it again. */
 export type Outcome =
@@ -117,7 +116,7 @@ const startNext = (state: State): void => {
     if (turn.state === "done") continue // cancelled while queued
     turn.state = "running"
     state.current = turn
-    state.args.host.config.hub !== undefined && startTurnEvent(state, turn)
+    if (state.args.host.config.hub !== undefined) startTurnEvent(state, turn)
     const fiber = Effect.runForkWith(state.context)(
       runTurn(state.args.runtime, state.loop, state.args.id, turn.input, turn.onEvent)
     )
@@ -344,5 +343,3 @@ export const behaviour = Behaviour.make<Protocol>()({
     }
   }
 })
-
-export { Registry }
