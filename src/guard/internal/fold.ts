@@ -23,13 +23,15 @@ const HOMOGLYPHS: Record<string, string> = {
 }
 
 const NON_ASCII = /[^\x00-\x7F]/
+const WORD = /[\p{L}\p{M}]+/gu
 const HOMOGLYPH_RE = new RegExp(`[${Object.keys(HOMOGLYPHS).join("")}]`, "g")
 
 /** The folded form of `text` used by the heuristic detectors. */
 export const fold = (text: string): string => {
   if (!NON_ASCII.test(text)) return text.toLowerCase()
   const nfkc = text.normalize("NFKC").replace(INVISIBLE, "").toLowerCase()
-  return nfkc.replace(HOMOGLYPH_RE, (c) => HOMOGLYPHS[c] ?? c)
+  // only words that mix scripts are folded (a Russian word stays Russian; "іgnоrе" with Cyrillic і, о, е becomes Latin)
+  return nfkc.replace(WORD, (w) => (/[a-z]/.test(w) ? w.replace(HOMOGLYPH_RE, (c) => HOMOGLYPHS[c] ?? c) : w))
 }
 
 /** ROT13 of the ASCII letters of `text`. */

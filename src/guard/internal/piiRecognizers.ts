@@ -45,7 +45,7 @@ export const RECOGNIZERS: ReadonlyArray<Recognizer> = [
       if (seps !== null && new Set(seps).size > 1) return undefined // mixed separators: not a card layout
       if (/^(\d)\1+$/.test(digits)) return undefined
       // a grouped number right after another alphanumeric group is part of a longer code (an IBAN, a SKU)
-      if (seps !== null && /[A-Za-z0-9][ -]$/.test(m.input.slice(Math.max(0, m.index - 2), m.index))) return undefined
+      if (seps !== null && /(?:^|[^A-Za-z0-9])[A-Za-z]{0,4}\d[A-Za-z0-9]{0,5}[ -]$/.test(m.input.slice(Math.max(0, m.index - 12), m.index))) return undefined
       return luhn(digits) ? whole(m) : undefined
     },
     score: 0.95
