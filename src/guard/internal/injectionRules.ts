@@ -19,6 +19,7 @@ export interface InjectionRule {
 }
 
 const W = "[^\\n.!?]" // a word-gap character: stays within one sentence
+const WD = "(?:[^\\n.!?]|\\.(?=\\S))" // the same, but a dot inside a word (a domain, a file name) does not end the sentence
 const OBJECTS =
   "instructions?|directions?|prompts?|rules|guidelines|commands|context|messages|tasks?|orders|programming|restrictions|limitations|constraints|directives|guidance|everything|above|before"
 
@@ -79,7 +80,7 @@ export const INJECTION_RULES: ReadonlyArray<InjectionRule> = [
   r("exfil.html-image", `<img\\b[^>]{0,200}\\bsrc\\s*=\\s*["']?https?://[^"'\\s>]{1,300}[?&][^"'\\s>=]{1,40}=[^"'\\s>]{0,300}(?:\\{|<|\\$|%7b)`, 0.75),
   r("exfil.render-link", `\\b(?:render|include|append|embed|output)\\b${W}{0,40}\\b(?:markdown\\s+image|image\\s+link|tracking\\s+pixel)\\b${W}{0,60}\\b(?:url|link|https?)\\b`, 0.6),
   // --- indirect injection: text in a document that addresses the model reading it ----------------------------------
-  r("indirect.your-response", `(?:^|[.!?\\n]\\s*)(?:please\\s+)?(?:integrate|include|incorporate|add|insert|render|use|write|respond|reply|answer|append|mention|recommend|translate|format|end|start|begin|sign|remember\\s+to|make\\s+sure\\s+to)\\b${W}{0,80}\\b(?:your|the)\\s+(?:response|reply|answer|output|implementation|algorithm|solution|summary)\\b`, 0.65, "document"),
+  r("indirect.your-response", `(?:^|[.!?\\n]\\s*)(?:please\\s+)?(?:integrate|include|incorporate|add|insert|render|use|write|respond|reply|answer|append|mention|recommend|translate|format|end|start|begin|sign|remember\\s+to|make\\s+sure\\s+to)\\b${WD}{0,80}\\b(?:your|the)\\s+(?:response|reply|answer|output|implementation|algorithm|solution|summary)\\b`, 0.65, "document"),
   r("indirect.code-snippet", `\\b(?:incorporate|include|integrate|insert|add|supplement\\w*|inclusion\\s+of|paste|embed)\\b${W}{0,60}\\b(?:following|below|this|these)\\s+(?:code|snippet|code\\s+block|code\\s+snippet|script|lines?)\\b`, 0.6, "document"),
   r("indirect.note-to-ai", `\\b(?:note|message|instructions?|attention|hint)\\s+(?:to|for)\\s+(?:the\\s+|any\\s+|all\\s+)?(?:automated|ai|llm|assistant|language\\s+model|chatbot|screening|analysis|gpt|bot|model|reader\\s+model)\\b|\\b(?:ai|llm|assistant|language\\s+model|chatbot)s?\\s+(?:reading|processing|summari[sz]ing)\\s+this\\b|\\bif\\s+you\\s+are\\s+(?:an?\\s+)?(?:ai|llm|language\\s+model|assistant|chatbot)\\b`, 0.7, "document"),
   r("indirect.exfil-code", `\\b(?:requests\\.(?:post|put)|urllib\\.request|fetch)\\s*\\([^)\\n]{0,200}\\b(?:data|body|files|json)\\s*=|\\.sendall\\s*\\(|\\bsubprocess\\.(?:call|run|popen)\\s*\\(\\s*\\[\\s*["'](?:curl|wget|nc|bash|sh)\\b|/etc/passwd|\\bid_rsa\\b|\\bvictim\\b`, 0.5, "document"),
