@@ -74,6 +74,7 @@ export const compileRecognizer = (c: CustomRecognizer): Recognizer => {
 const run = (text: string, recognizers: ReadonlyArray<Recognizer>): Array<PiiEntity> => {
   const ranked: Array<PiiEntity> = []
   for (const r of recognizers) {
+    if (r.hint !== undefined && !r.hint(text)) continue
     r.re.lastIndex = 0
     let guard = 0
     for (let m = r.re.exec(text); m !== null; m = r.re.exec(text)) {

@@ -39,6 +39,7 @@ export const detectSecrets = (text: string, rules: ReadonlyArray<SecretRule> = S
   if (text.length < 8 || !PREFILTER.test(text)) return []
   const found: Array<SecretFinding> = []
   for (const rule of rules) {
+    if (rule.hint !== undefined && !text.includes(rule.hint)) continue
     rule.re.lastIndex = 0
     let n = 0
     for (let m = rule.re.exec(text); m !== null && n < 1000; m = rule.re.exec(text), n++) {

@@ -27,12 +27,29 @@ export interface Decoded {
   readonly text: string
 }
 
+const isB64 = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47 || c === 61
+const isHexOrSep = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70) || c === 32 || c === 58
+
+/** Whether `text` has a run of at least `n` characters accepted by `ok` (one linear pass; cheaper than a regex). */
+const hasRun = (text: string, n: number, ok: (c: number) => boolean): boolean => {
+  let run = 0
+  for (let i = 0; i < text.length; i++) {
+    if (ok(text.charCodeAt(i))) {
+      if (++run >= n) return true
+    } else run = 0
+  }
+  return false
+}
+
 /** Decoded texts of the encoded runs of `text`. */
 export const decodeCandidates = (text: string): Array<Decoded> => {
   const out: Array<Decoded> = []
   if (text.length < 24) return out
+  const b64 = hasRun(text, 24, isB64)
+  const hex = hasRun(text, 32, isHexOrSep)
+  if (!b64 && !hex) return out
   BASE64_RUN.lastIndex = 0
-  for (let m = BASE64_RUN.exec(text); m !== null && out.length < MAX_CANDIDATES; m = BASE64_RUN.exec(text)) {
+  for (let m = b64 ? BASE64_RUN.exec(text) : null; m !== null && out.length < MAX_CANDIDATES; m = BASE64_RUN.exec(text)) {
     const run = m[0].slice(0, (MAX_DECODED * 4) / 3)
     // letters only (a long word) is not base64 worth decoding
     if (!/[0-9+/=]|[A-Z].*[a-z].*[A-Z]/.test(run)) continue
@@ -40,7 +57,7 @@ export const decodeCandidates = (text: string): Array<Decoded> => {
     if (printable(decoded)) out.push({ encoding: "base64", start: m.index, end: m.index + m[0].length, text: decoded })
   }
   HEX_RUN.lastIndex = 0
-  for (let m = HEX_RUN.exec(text); m !== null && out.length < MAX_CANDIDATES; m = HEX_RUN.exec(text)) {
+  for (let m = hex ? HEX_RUN.exec(text) : null; m !== null && out.length < MAX_CANDIDATES; m = HEX_RUN.exec(text)) {
     const hex = m[0].replace(/[ :]/g, "").slice(0, MAX_DECODED * 2)
     const decoded = Buffer.from(hex.length % 2 === 0 ? hex : hex.slice(0, -1), "hex").toString("latin1")
     if (printable(decoded)) out.push({ encoding: "hex", start: m.index, end: m.index + m[0].length, text: decoded })

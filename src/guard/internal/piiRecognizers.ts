@@ -21,6 +21,19 @@ export interface Recognizer {
   readonly context?: RegExp
   readonly contextWindow?: number
   readonly score: number
+  /** A cheap test the text must pass before the regex runs (a speed-up: the regex cannot match without it). */
+  readonly hint?: (text: string) => boolean
+}
+
+const hasDigitRun = (n: number) => (text: string): boolean => {
+  let run = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c >= 48 && c <= 57) {
+      if (++run >= n) return true
+    } else if (c !== 32 && c !== 45 && c !== 46 && c !== 40 && c !== 41) run = 0 // digits with separators count as one run
+  }
+  return false
 }
 
 const whole = (m: RegExpExecArray): Span => ({ start: m.index, end: m.index + m[0].length })
@@ -36,6 +49,7 @@ export const RECOGNIZERS: ReadonlyArray<Recognizer> = [
   {
     type: "CREDIT_CARD",
     rule: "pii.credit-card",
+    hint: hasDigitRun(13),
     re: /(?<![\d\w-])[1-6]\d{2,3}(?:([ -]?)\d{2,6}){2,5}(?![\d-]|\w)/g,
     validate: (m) => {
       const raw = m[0]
@@ -53,6 +67,7 @@ export const RECOGNIZERS: ReadonlyArray<Recognizer> = [
   {
     type: "IBAN",
     rule: "pii.iban",
+    hint: hasDigitRun(6),
     re: /(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]){11,32}/g,
     validate: (m) => {
       const raw = m[0]
@@ -83,6 +98,7 @@ export const RECOGNIZERS: ReadonlyArray<Recognizer> = [
   {
     type: "US_SSN",
     rule: "pii.us-ssn",
+    hint: hasDigitRun(9),
     re: /(?<![\d-])(\d{3})([- ]?)(\d{2})\2(\d{4})(?![\d-])/g,
     validate: (m, text) => {
       const [, area = "", sep = "", group = "", serial = ""] = m
@@ -96,12 +112,14 @@ export const RECOGNIZERS: ReadonlyArray<Recognizer> = [
   {
     type: "EMAIL",
     rule: "pii.email",
+    hint: (t) => t.includes("@"),
     re: /(?<![\w.%+-])[A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,62}[A-Za-z0-9_%+-])?@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})(?![\w-])/g,
     score: 0.95
   },
   {
     type: "IP_ADDRESS",
     rule: "pii.ipv6",
+    hint: (t) => t.includes(":"),
     re: /(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?(?![\w:])/g,
     validate: (m) => {
       const s = m[0]
@@ -114,6 +132,7 @@ export const RECOGNIZERS: ReadonlyArray<Recognizer> = [
   {
     type: "IP_ADDRESS",
     rule: "pii.ipv4",
+    hint: hasDigitRun(4),
     re: /(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\d)/g,
     validate: (m) => (ipv4Valid(m[0]) ? whole(m) : undefined),
     score: 0.85
@@ -121,6 +140,7 @@ export const RECOGNIZERS: ReadonlyArray<Recognizer> = [
   {
     type: "DATE_OF_BIRTH",
     rule: "pii.date-of-birth",
+    hint: (t) => DOB_CONTEXT.test(t),
     re: /\b(?:\d{4}-\d{2}-\d{2}|\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{1,2},? \d{4}|\d{1,2} (?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{4})\b/gi,
     context: DOB_CONTEXT,
     contextWindow: 40,
@@ -129,6 +149,7 @@ export const RECOGNIZERS: ReadonlyArray<Recognizer> = [
   {
     type: "PHONE",
     rule: "pii.phone",
+    hint: hasDigitRun(7),
     re: /(?<![\w+.\-/])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d[\d().\- ]{4,22}\d(?:\s?(?:x|ext\.?|#)\s?\d{1,6})?(?![\w-]|\.\d)/g,
     validate: (m, text) => {
       const raw = m[0]
