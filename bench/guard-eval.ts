@@ -76,22 +76,25 @@ const main = () => {
     const { result, rows, predictions } = evaluate(task)
     all[task] = result
     if (!json) {
-      const r = result as Record<string, any> // printing only
       console.log(`== ${task}`)
       if (task === "pii") {
-        for (const [t, v] of Object.entries(r.per_type as Record<string, any>)) console.log(`  ${t.padEnd(12)} exact P=${v.exact.precision} R=${v.exact.recall}  overlap P=${v.overlap.precision} R=${v.overlap.recall} F1=${v.overlap.f1}`)
-        console.log(`  core micro overlap`, JSON.stringify(r.core_micro.overlap), `lookalike clean`, JSON.stringify(r.lookalike_rows_without_false_alarm))
+        const perType = (result["per_type"] ?? {}) as Record<string, Record<string, Record<string, unknown>>>
+        for (const [t, v] of Object.entries(perType)) {
+          console.log(`  ${t.padEnd(12)} exact P=${v["exact"]?.["precision"]} R=${v["exact"]?.["recall"]}  overlap P=${v["overlap"]?.["precision"]} R=${v["overlap"]?.["recall"]} F1=${v["overlap"]?.["f1"]}`)
+        }
+        console.log(`  core micro overlap`, JSON.stringify((result["core_micro"] as Record<string, unknown> | undefined)?.["overlap"]), `lookalike clean`, JSON.stringify(result["lookalike_rows_without_false_alarm"]))
       } else {
-        console.log(`  overall`, JSON.stringify(r.overall))
-        for (const k of Object.keys(r)) if (k.startsWith("recall_by") || k.startsWith("false_positive_rate_by") || k === "false_positive_rate_hard_negatives" || k === "by_channel" || k === "masking" || k === "paired_documents") console.log(`  ${k}`, JSON.stringify(r[k]))
+        console.log(`  overall`, JSON.stringify(result["overall"]))
+        for (const k of Object.keys(result)) {
+          if (k.startsWith("recall_by") || k.startsWith("false_positive_rate_by") || ["false_positive_rate_hard_negatives", "by_channel", "masking", "paired_documents"].includes(k)) console.log(`  ${k}`, JSON.stringify(result[k]))
+        }
       }
     }
-    if (misses) {
+    if (misses && task !== "pii") {
       rows.forEach((row, i) => {
-        const p = predictions[i] as Record<string, any> // printing only
-        if (task === "pii") return
+        const p = predictions[i] ?? {}
         const pos = row.label === "injection" || row.label === "unsafe" || row.label === "secret"
-        if (pos !== p.flagged) console.log(`  ${pos ? "MISS" : "FP  "} ${row.doubtful ? "D" : " "} ${row.category} ${JSON.stringify(row.text.slice(0, 140))} ${JSON.stringify(p.rules ?? p.categories ?? "")}`)
+        if (pos !== p["flagged"]) console.log(`  ${pos ? "MISS" : "FP  "} ${row.doubtful === true ? "D" : " "} ${row.category} ${JSON.stringify(row.text.slice(0, 140))} ${JSON.stringify(p["rules"] ?? p["categories"] ?? "")}`)
       })
     }
   }

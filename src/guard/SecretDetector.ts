@@ -8,12 +8,14 @@
  *
  * `maskSecrets(text)` is pure and total — it never throws and returns the text unchanged when it holds no secret — so
  * loggers, telemetry handlers and error renderers can run it on every string they emit (`maskDeep` walks records).
- * `maskingLogger` wraps an Effect `Logger` so that every message is masked. Peers: gitleaks, detect-secrets,
+ * `maskingLogger` wraps an Effect `Logger` so that every message is masked, and `maskingHandler` a telemetry handler
+ * so that every metadata string it receives is masked (the hub itself is not changed: masking is opt-in per sink). Peers: gitleaks, detect-secrets,
  * llm-guard's `Secrets` scanner. Hand-rolled.
  *
  * @since 0.1.0
  */
 import { Context, Layer, Logger } from "effect"
+import type { Handler } from "../telemetry/index.ts"
 import { SECRET_RULES } from "./internal/secretRules.ts"
 import type { SecretRule } from "./internal/secretRules.ts"
 import type { Finding } from "./Verdict.ts"
@@ -80,6 +82,10 @@ export const maskDeep = (value: unknown, depth = 0): unknown => {
 /** A logger that masks secrets in every message before `logger` sees it. */
 export const maskingLogger = <Output>(logger: Logger.Logger<unknown, Output>): Logger.Logger<unknown, Output> =>
   Logger.make((options) => logger.log({ ...options, message: maskDeep(options.message) }))
+
+/** A telemetry handler that receives every event with the secrets in its metadata strings masked. */
+export const maskingHandler = (handler: Handler): Handler => (event) =>
+  handler({ ...event, metadata: maskDeep(event.metadata) as typeof event.metadata })
 
 export interface SecretDetectorShape {
   readonly detect: (text: string) => ReadonlyArray<SecretFinding>

@@ -12,29 +12,33 @@ const present = fs.existsSync(path.join(evalDir, "score.mjs"))
 if (!present && process.env.CI === "true") throw new Error(`guardrail evaluation sets not found at ${evalDir}`)
 if (!present) console.warn(`skipping the guardrail evaluation: no sets at ${evalDir}`)
 
-// figures are read from score.mjs's JSON output
-type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+/** A number at `path` of score.mjs's JSON output (NaN when absent, which fails the assertion). */
+const at = (json: unknown, ...path: ReadonlyArray<string>): number => {
+  let node = json
+  for (const key of path) node = typeof node === "object" && node !== null ? (node as Record<string, unknown>)[key] : undefined
+  return typeof node === "number" ? node : Number.NaN
+}
 
 describe.skipIf(!present)("guardrail evaluation (heuristic layer, score.mjs)", () => {
   it("injection: precision ≥ 0.95 with recall ≥ 0.80", () => {
-    const r = evaluate("injection").result as Json
-    assert.isAtLeast(r.overall.precision, 0.95)
-    assert.isAtLeast(r.overall.recall, 0.8)
+    const r = evaluate("injection").result
+    assert.isAtLeast(at(r, "overall", "precision"), 0.95)
+    assert.isAtLeast(at(r, "overall", "recall"), 0.8)
   })
   it("PII: per-entity recall ≥ 0.95 with precision ≥ 0.98 for the checksum-validated types", () => {
-    const r = evaluate("pii").result as Json
+    const r = evaluate("pii").result
     for (const type of ["CREDIT_CARD", "IBAN"]) {
-      assert.isAtLeast(r.per_type[type].overlap.recall, 0.95, type)
-      assert.isAtLeast(r.per_type[type].overlap.precision, 0.98, type)
+      assert.isAtLeast(at(r, "per_type", type, "overlap", "recall"), 0.95, type)
+      assert.isAtLeast(at(r, "per_type", type, "overlap", "precision"), 0.98, type)
     }
   })
   it("secrets: recall ≥ 0.98, and no secret survives masking", () => {
-    const r = evaluate("secrets").result as Json
-    assert.isAtLeast(r.overall.recall, 0.98)
-    assert.strictEqual(r.masking.leaked, 0)
+    const r = evaluate("secrets").result
+    assert.isAtLeast(at(r, "overall", "recall"), 0.98)
+    assert.strictEqual(at(r, "masking", "leaked"), 0)
   })
   it("content: false-positive rate on the safe texts ≤ 2%", () => {
-    const r = evaluate("content").result as Json
-    assert.isAtMost(r.overall.false_positive_rate, 0.02)
+    const r = evaluate("content").result
+    assert.isAtMost(at(r, "overall", "false_positive_rate"), 0.02)
   })
 })

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Logger } from "effect"
 import {
   anonymize,
   checkSafety,
@@ -13,6 +13,8 @@ import {
   InjectionDetector,
   llmJudge,
   maskDeep,
+  maskingHandler,
+  maskingLogger,
   maskSecrets,
   parseScore,
   sanitize,
@@ -192,6 +194,17 @@ describe("SecretDetector", () => {
     assert.notInclude(deep.a[0], keys.GITHUB_TOKEN)
     assert.strictEqual(deep.n, 1)
   })
+  it.effect("maskingLogger and maskingHandler mask what loggers and telemetry handlers receive", () =>
+    Effect.gen(function*() {
+      const seen: Array<string> = []
+      const logger = maskingLogger(Logger.make((o) => seen.push(JSON.stringify(o.message))))
+      yield* Effect.log(`calling with ${keys.OPENAI_API_KEY}`).pipe(Effect.provide(Logger.layer([logger])))
+      assert.isAbove(seen.length, 0)
+      assert.notInclude(seen.join(" "), keys.OPENAI_API_KEY)
+      const events: Array<unknown> = []
+      maskingHandler((e) => void events.push(e.metadata))({ name: ["x"], measurements: {}, metadata: { reason: `bad key ${keys.GITHUB_TOKEN}` } })
+      assert.notInclude(JSON.stringify(events), keys.GITHUB_TOKEN)
+    }))
 })
 
 describe("ContentFilter", () => {
