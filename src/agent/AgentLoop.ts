@@ -19,6 +19,11 @@
  * messages once the run ends (answered or out of steps). When a `TelemetryHub` is in the context, each call of a
  * known tool is tracked with `trackToolExecution` (the ToolRunner itself emits nothing, so nothing is emitted twice).
  *
+ * With a `guard` (src/guard), the user input is checked at stage `input` (redactions replace what the model sees),
+ * every tool result at stage `document` (indirect injection, secrets) and the final answer at stage `output`; a
+ * `block` policy fails the run with `GuardBlocked`. Streamed text deltas are guarded by the model client (the
+ * pipeline's `GuardStep`), not by the loop.
+ *
  * Each run owns a fresh `ToolRunner` (its `DynamicSupervisor`) in a scope of its own: interrupting the run — or
  * dropping the stream — interrupts the in-flight model call and shuts the supervisor down, stopping running tools
  * (their finalizers run). Reuses Effect (`Stream.callback` for the event stream, `Effect.forEach` for the parallel
