@@ -30,23 +30,27 @@ export interface Decoded {
 const isB64 = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47 || c === 61
 const isHexOrSep = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70) || c === 32 || c === 58
 
-/** Whether `text` has a run of at least `n` characters accepted by `ok` (one linear pass; cheaper than a regex). */
-const hasRun = (text: string, n: number, ok: (c: number) => boolean): boolean => {
-  let run = 0
-  for (let i = 0; i < text.length; i++) {
-    if (ok(text.charCodeAt(i))) {
-      if (++run >= n) return true
-    } else run = 0
+/** Whether `text` has a base64 run of 24 and a hex run of 32 characters, in one pass. */
+const runs = (text: string): readonly [boolean, boolean] => {
+  let b = 0
+  let h = 0
+  let b64 = false
+  let hex = false
+  for (let i = 0; i < text.length && !(b64 && hex); i++) {
+    const c = text.charCodeAt(i)
+    b = isB64(c) ? b + 1 : 0
+    h = isHexOrSep(c) ? h + 1 : 0
+    if (b >= 24) b64 = true
+    if (h >= 32) hex = true
   }
-  return false
+  return [b64, hex]
 }
 
 /** Decoded texts of the encoded runs of `text`. */
 export const decodeCandidates = (text: string): Array<Decoded> => {
   const out: Array<Decoded> = []
   if (text.length < 24) return out
-  const b64 = hasRun(text, 24, isB64)
-  const hex = hasRun(text, 32, isHexOrSep)
+  const [b64, hex] = runs(text)
   if (!b64 && !hex) return out
   BASE64_RUN.lastIndex = 0
   for (let m = b64 ? BASE64_RUN.exec(text) : null; m !== null && out.length < MAX_CANDIDATES; m = BASE64_RUN.exec(text)) {

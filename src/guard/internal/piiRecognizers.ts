@@ -36,6 +36,9 @@ const hasDigitRun = (n: number) => (text: string): boolean => {
   return false
 }
 
+const LOCAL = /[A-Za-z0-9._%+-]/
+const DOMAIN = /(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})(?![\w-])/y
+
 const whole = (m: RegExpExecArray): Span => ({ start: m.index, end: m.index + m[0].length })
 
 const before = (text: string, at: number, window: number): string => text.slice(Math.max(0, at - window), at)
@@ -113,7 +116,20 @@ export const RECOGNIZERS: ReadonlyArray<Recognizer> = [
     type: "EMAIL",
     rule: "pii.email",
     hint: (t) => t.includes("@"),
-    re: /(?<![\w.%+-])[A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,62}[A-Za-z0-9_%+-])?@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})(?![\w-])/g,
+    // found from each "@": the regex is anchored there (a regex over the whole text would be tried at every position)
+    re: /@/g,
+    validate: (m, text) => {
+      const at = m.index
+      let a = at
+      while (a > 0 && at - a < 64 && LOCAL.test(text[a - 1] ?? "")) a--
+      while (a < at && !/[A-Za-z0-9]/.test(text[a] ?? "")) a++ // a local part starts with a letter or digit
+      if (a === at || /[\w.%+-]/.test(text[a - 1] ?? "")) return undefined
+      DOMAIN.lastIndex = at + 1
+      const d = DOMAIN.exec(text)
+      if (d === null) return undefined
+      if (/[._%+-]$/.test(text.slice(a, at))) return undefined
+      return { start: a, end: at + 1 + d[0].length }
+    },
     score: 0.95
   },
   {
