@@ -105,6 +105,7 @@ const make = (policies: GuardPolicies, options: GuardOptions, hub: TelemetryHubS
     const hit = compiled.get(key)
     if (hit !== undefined) return hit
     const policy = resolvePolicy(policies, scope)
+    // a decoded custom recogniser is a `CustomRecognizer` without a validator (its arrays are readonly copies)
     const custom = [...(options.recognizers ?? []), ...(policy.pii?.custom ?? []).map((c) => ({ ...c }) as CustomRecognizer)]
     const entities = policy.pii?.entities
     const value: Compiled = {
@@ -169,6 +170,7 @@ const make = (policies: GuardPolicies, options: GuardOptions, hub: TelemetryHubS
       const action = verdict.flagged ? pii.action : "pass"
       emit(stage, scope, verdict, action)
       if (action === "block") return blocked(stage, verdict)
+      // the decoded operator Schema has exactly the `Operator` union's shapes
       if (action === "redact") out = anonymize(out, found, pii.operator as Operator, vault).text
     }
     const content = policy.content

@@ -85,7 +85,7 @@ export const maskingLogger = <Output>(logger: Logger.Logger<unknown, Output>): L
 
 /** A telemetry handler that receives every event with the secrets in its metadata strings masked. */
 export const maskingHandler = (handler: Handler): Handler => (event) =>
-  handler({ ...event, metadata: maskDeep(event.metadata) as typeof event.metadata })
+  handler({ ...event, metadata: maskDeep(event.metadata) as typeof event.metadata }) // maskDeep keeps a record a record
 
 export interface SecretDetectorShape {
   readonly detect: (text: string) => ReadonlyArray<SecretFinding>
