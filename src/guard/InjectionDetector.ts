@@ -68,13 +68,20 @@ const hintIndex = (rules: ReadonlyArray<InjectionRule>): HintIndex => {
   return index
 }
 
+/** A rule's hints split once into ASCII words (looked up) and other strings (substring tests). */
+const splitHints = new WeakMap<InjectionRule, { readonly words: ReadonlyArray<string>; readonly others: ReadonlyArray<string> }>()
+
 /** Whether one of the rule's hints occurs (see `InjectionRule.hints`). */
 const hinted = (rule: InjectionRule, folded: string, words: ReadonlySet<string>): boolean => {
   const hints = rule.hints
   if (hints === undefined) return true
-  for (const hint of hints) {
-    if (ASCII_WORD.test(hint) ? words.has(hint) : folded.includes(hint)) return true
+  let split = splitHints.get(rule)
+  if (split === undefined) {
+    split = { words: hints.filter((h) => ASCII_WORD.test(h)), others: hints.filter((h) => !ASCII_WORD.test(h)) }
+    splitHints.set(rule, split)
   }
+  for (const w of split.words) if (words.has(w)) return true
+  for (const o of split.others) if (folded.includes(o)) return true
   return false
 }
 
