@@ -20,6 +20,11 @@
  * the run ends (answered or out of steps). When a `TelemetryHub` is in the context, each call of a
  * known tool is tracked with `trackToolExecution` (the ToolRunner itself emits nothing, so nothing is emitted twice).
  *
+ * With a `guard` (src/guard), the user input is checked at stage `input` (redactions replace what the model sees),
+ * every tool result at stage `document` (indirect injection, secrets) and the final answer at stage `output`; a
+ * `block` policy fails the run with `GuardBlocked`. Streamed text deltas are guarded by the model client (the
+ * pipeline's `GuardStep`), not by the loop.
+ *
  * Each run owns a fresh `ToolRunner` (its `DynamicSupervisor`) in a scope of its own: interrupting the run — or
  * dropping the stream — interrupts the in-flight model call and shuts the supervisor down, stopping running tools
  * (their finalizers run). Reuses Effect (`Stream.callback` for the event stream, `Effect.forEach` for the parallel
@@ -165,6 +170,14 @@ const loop = <E, O>(
     const newMessages: Array<LlmMessage> = typeof input.input === "string"
       ? [{ role: "user", content: input.input }]
       : [...input.input]
+    const guard = config.guard
+    const guardScope = config.agent === undefined ? {} : { agent: config.agent }
+    if (guard !== undefined) { // user input: stage `input` (redactions replace the text the model sees)
+      for (let i = 0; i < newMessages.length; i++) {
+        const m = newMessages[i]
+        if (m?.role === "user") newMessages[i] = { ...m, content: (yield* guard.check(m.content, "input", guardScope)).text }
+      }
+    }
 
     const runner = yield* ToolRunner.make({
       tools: config.tools,
@@ -258,10 +271,14 @@ const loop = <E, O>(
         }
         // the runner's semaphore bounds how many run at once; results go back in call order
         const results = yield* Effect.forEach(calls, runTool(step), { concurrency: "unbounded" })
-        calls.forEach((call, i) => {
+        for (let i = 0; i < calls.length; i++) {
+          const call = calls[i]
           const result = results[i]
-          if (result !== undefined) newMessages.push(toolMessage(call, result))
-        })
+          if (call === undefined || result === undefined) continue
+          const message = toolMessage(call, result)
+          // tool results are documents the model reads: stage `document` (indirect injection, secrets)
+          newMessages.push(guard === undefined ? message : { ...message, content: (yield* guard.check(message.content, "document", guardScope)).text })
+        }
       }
       yield* emit({
         _tag: "StepFinished",
@@ -277,6 +294,11 @@ const loop = <E, O>(
       }
     }
 
+    if (guard !== undefined && answer !== "") { // the final answer: stage `output`
+      answer = (yield* guard.check(answer, "output", guardScope)).text
+      const last = newMessages[newMessages.length - 1]
+      if (last?.role === "assistant") newMessages[newMessages.length - 1] = { ...last, content: answer }
+    }
     if (memory !== undefined && conversationId !== undefined) yield* memory.append(conversationId, newMessages)
     yield* emit({ _tag: "Finished", stopReason, answer, steps, usage })
     return {

@@ -16,6 +16,7 @@ import type {
   ToolChoice as ToolChoiceType
 } from "../llm/index.ts"
 import { LlmMessage as LlmMessageSchema, LlmParams, ResponseFormat, ToolChoice } from "../llm/index.ts"
+import type { GuardBlocked, GuardShape } from "../guard/index.ts"
 import type { ConversationMemoryShape, MemoryError } from "../memory/index.ts"
 import type { InvalidOptions } from "../runtime/index.ts"
 import { decodeOptions, InvalidAgentOptions } from "./AgentError.ts"
@@ -58,6 +59,11 @@ export interface AgentLoopConfig<E = never, O = never> {
   readonly agent?: string
   /** conversation memory; default: `ConversationMemory` from the context, when a `conversationId` is given */
   readonly memory?: ConversationMemoryShape
+  /**
+   * guardrails (`Guard.make(...)` from src/guard): the user input is checked at stage `input`, every tool result at
+   * stage `document`, the final answer at stage `output`; a block fails the run with `GuardBlocked`
+   */
+  readonly guard?: GuardShape
 }
 
 /** One run: the new user turn (or messages), optionally the conversation it continues. */
@@ -71,7 +77,7 @@ export interface AgentLoopInput {
 }
 
 /** The loop's own failures (the model's errors `E` pass through unchanged). */
-export type AgentLoopError = InvalidAgentOptions | InvalidOptions | MemoryError
+export type AgentLoopError = InvalidAgentOptions | InvalidOptions | MemoryError | GuardBlocked
 
 /** Default model calls per run. */
 export const DEFAULT_MAX_STEPS = 8
@@ -103,7 +109,8 @@ const ConfigSchema = Schema.Struct({
   toolChoice: Schema.optionalKey(ToolChoice),
   responseFormat: Schema.optionalKey(ResponseFormat),
   agent: Schema.optionalKey(NonEmpty),
-  memory: Schema.optionalKey(hasFunctions("append", "messages"))
+  memory: Schema.optionalKey(hasFunctions("append", "messages")),
+  guard: Schema.optionalKey(hasFunctions("check", "window"))
 })
 
 const InputSchema = Schema.Struct({

@@ -11,6 +11,9 @@
  *   → result + meta (provider, model, cached, attempts, fallback index, cost in USD)
  * ```
  *
+ * With a `GuardStep` in the context, the decoded call passes its input guard before the cache key is computed and
+ * its answer (or stream) passes the output guard (see `GuardStep.ts`).
+ *
  * The call is decoded before the alias is resolved (a model name is only looked up once it is known to be a
  * string). Every step is a `Context.Service` with a default layer and a `none` layer, so users replace or drop any
  * of them; `Llm.layer` composes whatever is in the context. Interrupting a call interrupts the provider's HTTP
@@ -38,6 +41,8 @@ import type { RateLimitStoreError } from "../ratelimit/index.ts"
 import { TelemetryHub } from "../telemetry/index.ts"
 import { BreakerStep } from "./BreakerStep.ts"
 import { FallbackStep } from "./FallbackStep.ts"
+import type { GuardBlocked } from "../guard/GuardError.ts"
+import { GuardStep } from "./GuardStep.ts"
 import type { LlmCall, LlmCallInput } from "./LlmCall.ts"
 import { decodeLlmCall, mergeParams, providerRequest } from "./LlmCall.ts"
 import type { CallMeta, LlmOutputPart, LlmResult } from "./LlmResult.ts"
@@ -65,6 +70,7 @@ export type LlmError =
   | RateLimitRefused
   | RateLimitStoreError
   | CircuitBreaker.CircuitBreakerError
+  | GuardBlocked
 
 /** The service interface. */
 export interface LlmShape {
@@ -103,6 +109,8 @@ const make = Effect.gen(function*() {
   const fallback = yield* FallbackStep
   const usage = yield* UsageStep
   const tracking = makeTracking(Option.getOrUndefined(yield* Effect.serviceOption(TelemetryHub)), usage)
+  // optional: without a GuardStep in the context the pipeline is unchanged (see GuardStep.ts)
+  const guard = Option.getOrUndefined(yield* Effect.serviceOption(GuardStep))
 
   /** Resolves the targets of `context` and continues with them (one step fewer than a `map` then a `flatMap`). */
   const withTargets = <A, E>(
@@ -171,7 +179,7 @@ const make = Effect.gen(function*() {
 
   // One `suspend` per run: the per-call state is created afresh each time the returned effect runs (it may be
   // retried or repeated), and within the run already-decoded inputs continue without extra steps.
-  const generate = (input: LlmCallInput | LlmCall): Effect.Effect<LlmResult, LlmError> =>
+  const generateUnguarded = (input: LlmCallInput | LlmCall): Effect.Effect<LlmResult, LlmError> =>
     Effect.suspend(() => flatMapNow(decodeLlmCall(input), (call) => {
       const context: CallContext = { call, kind: "text", state: new CallState() }
       return withTargets(context, (targets) => {
@@ -232,7 +240,7 @@ const make = Effect.gen(function*() {
     return Stream.fromArray(parts)
   }
 
-  const stream = (input: LlmCallInput | LlmCall): Stream.Stream<LlmOutputPart, LlmError> =>
+  const streamUnguarded = (input: LlmCallInput | LlmCall): Stream.Stream<LlmOutputPart, LlmError> =>
     Stream.unwrap(Effect.gen(function*() {
       const call = yield* decodeLlmCall(input)
       const context: CallContext = { call, kind: "stream" satisfies CallKind, state: new CallState() }
@@ -256,6 +264,16 @@ const make = Effect.gen(function*() {
         })
       )
     }))
+
+  // the guard runs on the decoded call, before the cache key (its redactions are what gets cached), and on the output
+  const generate = guard === undefined
+    ? generateUnguarded
+    : (input: LlmCallInput | LlmCall): Effect.Effect<LlmResult, LlmError> =>
+      Effect.flatMap(decodeLlmCall(input), (call) => guard.generate(call, generateUnguarded))
+  const stream = guard === undefined
+    ? streamUnguarded
+    : (input: LlmCallInput | LlmCall): Stream.Stream<LlmOutputPart, LlmError> =>
+      Stream.unwrap(Effect.map(decodeLlmCall(input), (call) => guard.stream(call, streamUnguarded)))
 
   return Llm.of({ generate, stream, embed: makeEmbed({ resolver, registry, rateLimit, breaker, retry, usage }) })
 })

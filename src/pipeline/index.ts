@@ -20,6 +20,8 @@ export { generateObject, InvalidObjectOutput, resolveMode } from "./GenerateObje
 export type { GeneratedObject, GenerateObjectOptions, ObjectMode } from "./GenerateObject.ts"
 export { EmbeddingsUnsupported } from "./Embed.ts"
 export type { EmbedInput, EmbedResult } from "./Embed.ts"
+export { GuardStep, scopeOf } from "./GuardStep.ts"
+export type { GuardStepShape } from "./GuardStep.ts"
 export { Llm } from "./Llm.ts"
 export type { LlmError, LlmShape, LlmSteps } from "./Llm.ts"
 export { CacheMode, decodeLlmCall, isPlainLlmCall, LlmCall, LlmCallOptions } from "./LlmCall.ts"

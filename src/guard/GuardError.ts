@@ -1,0 +1,33 @@
+/**
+ * The guard's typed errors.
+ *
+ * - `GuardBlocked`: a policy with action `block` stopped a text; it names the **stage** (`input`, `document`,
+ *   `output`), the **scanner** and the **rule** that decided, and the score — never the matched text, so the error
+ *   can be logged and returned to a client without leaking what it caught.
+ * - `InvalidGuardOptions`: guard policies (untrusted configuration) failed to decode; `path` names the bad field.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+export class GuardBlocked extends Schema.TaggedError<GuardBlocked>()("GuardBlocked", {
+  stage: Schema.String,
+  scanner: Schema.String,
+  rule: Schema.String,
+  score: Schema.Number,
+  /** Content categories, entity or secret types that were found (no values). */
+  types: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `blocked by the guard at ${this.stage}: scanner "${this.scanner}", rule "${this.rule}" (score ${this.score.toFixed(2)}${this.types.length > 0 ? `; ${this.types.join(", ")}` : ""})`
+  }
+}
+
+export class InvalidGuardOptions extends Schema.TaggedError<InvalidGuardOptions>()("InvalidGuardOptions", {
+  path: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `invalid guard options${this.path === "" ? "" : ` at ${this.path}`}: ${this.reason}`
+  }
+}
