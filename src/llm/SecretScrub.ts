@@ -54,13 +54,14 @@ export const stripControl = (text: string): string =>
 interface Rule {
   readonly pattern: RegExp
   readonly keep: number
+  readonly suffix: string
 }
 
-const rule = (pattern: RegExp, keep = 0): Rule => ({ pattern, keep })
+const rule = (pattern: RegExp, keep = 0, suffix = ""): Rule => ({ pattern, keep, suffix })
 
 const RULES: ReadonlyArray<Rule> = [
   // URL userinfo: scheme://user:pass@host → scheme://<redacted>@host
-  rule(/([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]+@/gi, 1),
+  rule(/([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]+@/gi, 1, "@"),
   // Slack incoming-webhook URLs
   rule(/https:\/\/hooks\.slack\.com\/services\/[A-Za-z0-9/_-]+/g),
   // Authorization schemes
@@ -116,11 +117,11 @@ export const isHighEntropyToken = (token: string): boolean =>
  */
 export const maskSecrets = (text: string): string => {
   let out = text
-  for (const { keep, pattern } of RULES) {
+  for (const { keep, pattern, suffix } of RULES) {
     out = out.replace(pattern, (...groups: Array<unknown>) => {
       let kept = ""
       for (let i = 1; i <= keep; i++) kept += typeof groups[i] === "string" ? groups[i] as string : ""
-      return kept + REDACTED
+      return kept + REDACTED + suffix
     })
   }
   return out.replace(CANDIDATE, (token) => (isHighEntropyToken(token) ? REDACTED : token))
