@@ -31,6 +31,7 @@ import type { LlmRequest, ToolCall } from "./LlmRequest.ts"
 import type { FinishReason, LlmResponse, LlmStreamPart, Usage } from "./LlmResponse.ts"
 import { parseToolArguments, usageFrom } from "./LlmResponse.ts"
 import { errorFromStreamEvent, malformedFrom, scrubSecrets } from "./ProviderErrorMapping.ts"
+import { sanitize } from "./SecretScrub.ts"
 
 /** `max_tokens` when the request sets none (the API requires one). */
 export const DEFAULT_MAX_TOKENS = 4096
@@ -267,7 +268,7 @@ export const decodeAnthropicResponse = (
   return Effect.succeed({
     ...(wire.id !== undefined ? { id: wire.id } : {}),
     provider,
-    model: wire.model ?? request.model,
+    model: wire.model != null ? sanitize(wire.model) : request.model,
     text,
     toolCalls,
     finishReason: anthropicFinishReason(wire.stop_reason, toolCalls.length > 0),
@@ -335,7 +336,7 @@ export class AnthropicStreamState {
     switch (event.type) {
       case "message_start": {
         this.id = event.message?.id
-        this.model = event.message?.model
+        this.model = event.message?.model === undefined ? undefined : sanitize(event.message.model)
         this.counts = countsOf(event.message?.usage)
         return Effect.succeed([])
       }

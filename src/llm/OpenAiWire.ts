@@ -30,6 +30,7 @@ import type { LlmMessage, LlmRequest, ToolCall } from "./LlmRequest.ts"
 import type { FinishReason, LlmResponse, LlmStreamPart, Usage } from "./LlmResponse.ts"
 import { parseToolArguments, usageFrom } from "./LlmResponse.ts"
 import { errorFromStreamEvent, malformedFrom, scrubSecrets } from "./ProviderErrorMapping.ts"
+import { sanitize } from "./SecretScrub.ts"
 import { estimateRequestTokens, estimateTokens } from "./TokenEstimate.ts"
 
 const argumentsText = (args: Schema.Json): string => (typeof args === "string" ? args : JSON.stringify(args))
@@ -250,7 +251,7 @@ export const decodeOpenAiResponse = (
     return Effect.succeed({
       ...(wire.id != null ? { id: wire.id } : {}),
       provider,
-      model: wire.model ?? request.model,
+      model: wire.model != null ? sanitize(wire.model) : request.model,
       text: "",
       toolCalls: [],
       finishReason: "other",
@@ -270,7 +271,7 @@ export const decodeOpenAiResponse = (
   return Effect.succeed({
     ...(wire.id != null ? { id: wire.id } : {}),
     provider,
-    model: wire.model ?? request.model,
+    model: wire.model != null ? sanitize(wire.model) : request.model,
     text,
     toolCalls,
     finishReason,
@@ -338,7 +339,7 @@ export class OpenAiStreamState {
       return Effect.fail(errorFromStreamEvent(this.provider, { error: chunk.error }, this.secrets))
     }
     if (chunk.id != null) this.id = chunk.id
-    if (chunk.model != null) this.model = chunk.model
+    if (chunk.model != null) this.model = sanitize(chunk.model)
     if (chunk.usage != null) this.usage = chunk.usage
     const parts: Array<LlmStreamPart> = []
     for (const choice of chunk.choices ?? []) {
