@@ -278,13 +278,14 @@ const messageStart = (usage: Record<string, number>) => ({
 /** Anthropic Messages fixtures. */
 const anthropic: ReadonlyArray<WireFixture> = [
   {
-    name: "anthropic stream: multi-byte text, cache read and write usage, a partial cumulative message_delta usage",
+    name: "anthropic stream: retry: field, multi-byte text, cache read and write usage, a partial cumulative message_delta usage",
     doc: "https://docs.anthropic.com/en/docs/build-with-claude/streaming#event-types; " +
       "https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching#tracking-cache-performance",
     wire: "anthropic",
     stream: true,
     headers: SSE_HEADERS,
     body: sse(
+      "retry: 2500",
       named(messageStart({ input_tokens: 12, cache_creation_input_tokens: 2048, cache_read_input_tokens: 4096, output_tokens: 1 })),
       named({ type: "content_block_start", index: 0, content_block: { type: "text", text: "" } } as { type: string }),
       named({ type: "ping" }),
