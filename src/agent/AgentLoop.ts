@@ -42,7 +42,7 @@ import type {
   ToolDefinition as LlmToolDefinition,
   Usage
 } from "../llm/index.ts"
-import { makeUsage } from "../llm/index.ts"
+import { makeUsage, usageFrom } from "../llm/index.ts"
 import { ConversationMemory, type ConversationMemoryShape } from "../memory/index.ts"
 import { TelemetryHub } from "../telemetry/index.ts"
 import { InvalidAgentOptions } from "./AgentError.ts"
@@ -89,10 +89,16 @@ export interface AgentLoop<E, R = ConversationMemory> {
 
 const ZERO: Usage = makeUsage(0, 0)
 
-const addUsage = (a: Usage, b: Usage): Usage => {
-  const cached = (a.cachedInputTokens ?? 0) + (b.cachedInputTokens ?? 0)
-  return makeUsage(a.inputTokens + b.inputTokens, a.outputTokens + b.outputTokens, cached)
-}
+const addUsage = (a: Usage, b: Usage): Usage =>
+  usageFrom({
+    inputTokens: a.inputTokens + b.inputTokens,
+    outputTokens: a.outputTokens + b.outputTokens,
+    totalTokens: a.totalTokens + b.totalTokens,
+    cachedInputTokens: (a.cachedInputTokens ?? 0) + (b.cachedInputTokens ?? 0),
+    cacheWriteInputTokens: (a.cacheWriteInputTokens ?? 0) + (b.cacheWriteInputTokens ?? 0),
+    reasoningTokens: (a.reasoningTokens ?? 0) + (b.reasoningTokens ?? 0),
+    estimated: a.estimated === true || b.estimated === true
+  })
 
 /**
  * Trimming (the last N messages) can cut an exchange: tool results whose assistant turn was trimmed would be

@@ -8,8 +8,11 @@
  *
  * Secrets: no error here ever stores a configuration *value* — only paths, names and messages written by this
  * subsystem (and validation messages are scrubbed of any secret text before they get here, see `SecretMasking.ts`).
+ * Names a caller typed (a model alias, a provider, a spec) are printed through `sanitize` (`src/llm/SecretScrub.ts`),
+ * so a key typed into the wrong field is masked, and the lookups store them sanitized too.
  */
 import { Schema } from "effect"
+import { sanitize } from "../llm/SecretScrub.ts"
 
 /** One problem found while validating a configuration: a dotted path (`providers.openai.timeout`) and a message. */
 export const ConfigIssue = Schema.Struct({
@@ -53,7 +56,7 @@ export class UnknownModelAlias extends Schema.TaggedError<UnknownModelAlias>()("
   known: Schema.Array(Schema.String)
 }) {
   override get message(): string {
-    return `unknown model alias "${this.alias}" (known aliases: ${this.known.join(", ") || "none"}; ` +
+    return `unknown model alias "${sanitize(this.alias)}" (known aliases: ${this.known.join(", ") || "none"}; ` +
       `or use a "provider:model" spec)`
   }
 }
@@ -63,7 +66,7 @@ export class ModelAliasCycle extends Schema.TaggedError<ModelAliasCycle>()("Mode
   cycle: Schema.Array(Schema.String)
 }) {
   override get message(): string {
-    return `model alias cycle: ${this.cycle.join(" -> ")}`
+    return `model alias cycle: ${this.cycle.map(sanitize).join(" -> ")}`
   }
 }
 
@@ -73,7 +76,7 @@ export class UnknownProvider extends Schema.TaggedError<UnknownProvider>()("Unkn
   known: Schema.Array(Schema.String)
 }) {
   override get message(): string {
-    return `unknown provider "${this.provider}" (configured providers: ${this.known.join(", ") || "none"})`
+    return `unknown provider "${sanitize(this.provider)}" (configured providers: ${this.known.join(", ") || "none"})`
   }
 }
 
@@ -83,7 +86,7 @@ export class InvalidModelSpec extends Schema.TaggedError<InvalidModelSpec>()("In
   reason: Schema.String
 }) {
   override get message(): string {
-    return `invalid model spec "${this.spec}": ${this.reason}`
+    return `invalid model spec "${sanitize(this.spec)}": ${this.reason}`
   }
 }
 

@@ -15,6 +15,7 @@ import type { ModelLookupError } from "./ConfigError.ts"
 import { InvalidModelSpec, ModelAliasCycle, UnknownModelAlias, UnknownProvider } from "./ConfigError.ts"
 import type { ModelAlias, ModelKind, ModelParams, ResolvedModel } from "./ModelConfig.ts"
 import { ModelKinds } from "./ModelConfig.ts"
+import { sanitize } from "../llm/SecretScrub.ts"
 
 /** Aliases by name. */
 export type ModelAliases = { readonly [alias: string]: ModelAlias }
@@ -33,10 +34,10 @@ export const parseModelSpec = (
   const provider = spec.slice(0, colon)
   const model = spec.slice(colon + 1)
   if (colon < 0 || provider === "" || model === "") {
-    return Result.fail(new InvalidModelSpec({ spec, reason: `expected "provider:model"` }))
+    return Result.fail(new InvalidModelSpec({ spec: sanitize(spec), reason: `expected "provider:model"` }))
   }
   if (!providers.has(provider)) {
-    return Result.fail(new UnknownProvider({ provider, known: [...providers].sort() }))
+    return Result.fail(new UnknownProvider({ provider: sanitize(provider), known: [...providers].sort() }))
   }
   return Result.succeed({ provider, model })
 }
@@ -77,7 +78,7 @@ export const resolveModel = (
     target = targetOf(entry)
   }
   if (!target.includes(":")) {
-    return Result.fail(new UnknownModelAlias({ alias: target, known: Object.keys(aliases).sort() }))
+    return Result.fail(new UnknownModelAlias({ alias: sanitize(target), known: Object.keys(aliases).sort() }))
   }
   const parsed = parseModelSpec(target, providers)
   if (Result.isFailure(parsed)) return Result.fail(parsed.failure)

@@ -54,7 +54,8 @@ export const KnownProviders: ReadonlyMap<string, KnownProvider> = new Map([
   known({
     name: "google",
     label: "Google",
-    defaultBaseUrl: "https://generativelanguage.googleapis.com/v1beta",
+    // Gemini's OpenAI-compatible endpoint: {baseUrl}/chat/completions = /v1beta/openai/chat/completions
+    defaultBaseUrl: "https://generativelanguage.googleapis.com/v1beta/openai",
     apiKeyEnv: ["GOOGLE_API_KEY", "GEMINI_API_KEY"],
     baseUrlEnv: "GOOGLE_BASE_URL",
     keyPrefix: "AIza"
@@ -98,12 +99,17 @@ export const KnownProviders: ReadonlyMap<string, KnownProvider> = new Map([
   })
 ])
 
-/** An absolute `http:` or `https:` URL. The message never echoes the value (URLs can carry credentials). */
+/**
+ * An absolute `http:` or `https:` URL without credentials (`user:password@` is rejected, so a key never sits in a
+ * plain-string field that `store.get` prints). The message never echoes the value.
+ */
 export const HttpUrl = Schema.String.check(
   Schema.makeFilter((s: string) => {
     if (!URL.canParse(s)) return "Expected an absolute http(s) URL"
-    const protocol = new URL(s).protocol
-    return protocol === "http:" || protocol === "https:" || "Expected an http: or https: URL"
+    const url = new URL(s)
+    if (url.protocol !== "http:" && url.protocol !== "https:") return "Expected an http: or https: URL"
+    return (url.username === "" && url.password === "") ||
+      "Credentials in the URL (user:password@) are rejected: put the key in apiKey or headers, which stay Redacted"
   })
 )
 

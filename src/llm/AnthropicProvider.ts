@@ -32,7 +32,7 @@ const makePost = (
   request: LlmRequest,
   options: LlmCallOptions | undefined,
   stream: boolean
-): ProviderPost => {
+): Effect.Effect<ProviderPost, ProviderError> => {
   const { apiKey, timeoutMillis } = callSettings(provider, options)
   const headers: Record<string, Redacted.Redacted<string> | string> = {
     "anthropic-version": ANTHROPIC_VERSION,
@@ -40,13 +40,14 @@ const makePost = (
   }
   if (apiKey !== undefined) headers["x-api-key"] = apiKey
   if (stream) headers["accept"] = "text/event-stream"
-  return {
+  return encodeAnthropicBody(request, stream, provider.name).pipe(Effect.map((body) => ({
     provider: provider.name,
     url: `${provider.baseUrl}/messages`,
     headers,
-    body: encodeAnthropicBody(request, stream),
-    timeoutMillis
-  }
+    body,
+    timeoutMillis,
+    propagateTrace: provider.propagateTrace
+  })))
 }
 
 /** Builds the provider over an already-resolved configuration. */
@@ -54,20 +55,20 @@ export const makeResolved = (client: HttpClient.HttpClient, provider: ResolvedHt
   name: provider.name,
   api: "anthropic",
   generate: (request, options) =>
-    postJson(client, makePost(provider, request, options, false)).pipe(
+    makePost(provider, request, options, false).pipe(
+      Effect.flatMap((post) => postJson(client, post)),
       Effect.flatMap((json) => decodeAnthropicResponse(provider.name, request, json))
     ),
   stream: (request, options) =>
-    Stream.suspend(() => {
-      const post = makePost(provider, request, options, true)
+    Stream.unwrap(Effect.map(makePost(provider, request, options, true), (post) => {
       const state = new AnthropicStreamState(provider.name, request, secretsOf(post))
       const parts: Stream.Stream<ReadonlyArray<LlmStreamPart>, ProviderError> = postSse(client, post).pipe(
-        Stream.mapEffect((event) => state.onEvent(event.data)),
+        Stream.mapEffect((event) => state.onEvent(event.data, event.event)),
         Stream.takeUntil(() => state.finished),
         Stream.concat(Stream.fromEffect(Effect.suspend(() => state.end())))
       )
       return Stream.flattenIterable(parts)
-    })
+    }))
 })
 
 /**

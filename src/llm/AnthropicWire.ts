@@ -9,15 +9,29 @@
  * alternation); `max_tokens` (required by the API) defaults to 4096; a JSON response format becomes a system
  * instruction (the API has no JSON mode). Wire shapes are effect `Schema`s.
  *
+ * Requests the API accepts (https://docs.anthropic.com/en/api/messages): `temperature` ranges over 0..1, so a higher
+ * one fails with a typed `ProviderRejectedRequest` naming `params.temperature` (it used to be clamped silently);
+ * `temperature` and `top_p` are never both sent (newer models reject the pair; the docs say to alter one), so
+ * `top_p` is dropped when `temperature` is set; empty or whitespace-only text blocks are never sent (the API
+ * rejects them), and a request left with no message at all fails with `ProviderRejectedRequest` naming `messages`.
+ *
+ * Answers read as `@anthropic-ai/sdk` reads them: usage keeps cache reads and cache writes apart
+ * (`cachedInputTokens`, `cacheWriteInputTokens`, both parts of `inputTokens`); `message_delta` usage is cumulative
+ * and merged field by field (a partial one keeps the fields it does not repeat); `model_context_window_exceeded`
+ * is a `length` stop; a tool call still open when the message stops (cut by `max_tokens`) is completed with the
+ * arguments received so far (raw text when they are not yet JSON), so every `ToolCallStart` gets its `ToolCall`;
+ * an `error` event, flat (`{ message }`) or wrapped (`{ type: "error", error }`), fails the stream.
+ *
  * @since 0.1.0
  */
 import { Effect, Exit, Schema } from "effect"
 import type { ProviderError } from "./LlmError.ts"
-import { MalformedResponse, ProviderConnectionError } from "./LlmError.ts"
+import { MalformedResponse, ProviderConnectionError, ProviderRejectedRequest } from "./LlmError.ts"
 import type { LlmRequest, ToolCall } from "./LlmRequest.ts"
-import type { FinishReason, LlmResponse, LlmStreamPart } from "./LlmResponse.ts"
-import { makeUsage, parseToolArguments } from "./LlmResponse.ts"
-import { errorFromStreamEvent, malformedFrom } from "./ProviderErrorMapping.ts"
+import type { FinishReason, LlmResponse, LlmStreamPart, Usage } from "./LlmResponse.ts"
+import { parseToolArguments, usageFrom } from "./LlmResponse.ts"
+import { errorFromStreamEvent, malformedFrom, scrubSecrets } from "./ProviderErrorMapping.ts"
+import { sanitize } from "./SecretScrub.ts"
 
 /** `max_tokens` when the request sets none (the API requires one). */
 export const DEFAULT_MAX_TOKENS = 4096
@@ -31,8 +45,31 @@ interface Turn {
 const toolInput = (args: Schema.Json): Schema.Json =>
   typeof args === "object" && args !== null && !Array.isArray(args) ? args : { value: args }
 
-/** The `/v1/messages` body of `request`. */
-export const encodeAnthropicBody = (request: LlmRequest, stream: boolean): Record<string, unknown> => {
+/** The highest `temperature` the Messages API accepts. */
+export const MAX_TEMPERATURE = 1
+
+const textBlock = (text: string): ReadonlyArray<Block> => (text.trim() === "" ? [] : [{ type: "text", text }])
+
+/**
+ * The `/v1/messages` body of `request`. Fails with a non-retryable `ProviderRejectedRequest` naming the field when
+ * the API would reject the request: `params.temperature` above 1, or no non-empty message left.
+ */
+export const encodeAnthropicBody = (
+  request: LlmRequest,
+  stream: boolean,
+  provider = "anthropic"
+): Effect.Effect<Record<string, unknown>, ProviderRejectedRequest> => {
+  const params = request.params
+  if (params?.temperature !== undefined && params.temperature > MAX_TEMPERATURE) {
+    return Effect.fail(
+      new ProviderRejectedRequest({
+        provider,
+        description: `params.temperature: ${params.temperature} is above the Messages API's maximum of ` +
+          `${MAX_TEMPERATURE} (not sent)`,
+        retryable: false
+      })
+    )
+  }
   const system: Array<string> = []
   const turns: Array<Turn> = []
   const push = (role: Turn["role"], blocks: ReadonlyArray<Block>) => {
@@ -47,11 +84,11 @@ export const encodeAnthropicBody = (request: LlmRequest, stream: boolean): Recor
         system.push(m.content)
         break
       case "user":
-        push("user", [{ type: "text", text: m.content }])
+        push("user", textBlock(m.content))
         break
       case "assistant":
         push("assistant", [
-          ...(m.content !== "" ? [{ type: "text", text: m.content }] : []),
+          ...textBlock(m.content),
           ...(m.toolCalls ?? []).map((c) => ({ type: "tool_use", id: c.id, name: c.name, input: toolInput(c.arguments) }))
         ])
         break
@@ -69,6 +106,15 @@ export const encodeAnthropicBody = (request: LlmRequest, stream: boolean): Recor
     system.push(
       `Respond with only a JSON object (no prose, no code fences) named "${request.responseFormat.name}" that matches ` +
         `this JSON Schema: ${JSON.stringify(request.responseFormat.schema)}`
+    )
+  }
+  if (turns.length === 0) {
+    return Effect.fail(
+      new ProviderRejectedRequest({
+        provider,
+        description: "messages: no user or assistant message with content (the Messages API rejects empty text)",
+        retryable: false
+      })
     )
   }
   const body: Record<string, unknown> = {
@@ -95,12 +141,11 @@ export const encodeAnthropicBody = (request: LlmRequest, stream: boolean): Recor
       ? { type: "none" }
       : { type: "tool", name: choice.tool }
   }
-  const params = request.params
-  if (params?.temperature !== undefined) body["temperature"] = Math.min(1, params.temperature)
-  if (params?.topP !== undefined) body["top_p"] = params.topP
+  if (params?.temperature !== undefined) body["temperature"] = params.temperature
+  else if (params?.topP !== undefined) body["top_p"] = params.topP
   if (params?.stop !== undefined && params.stop.length > 0) body["stop_sequences"] = params.stop
   if (stream) body["stream"] = true
-  return body
+  return Effect.succeed(body)
 }
 
 const Count = Schema.optional(Schema.NullOr(Schema.Number))
@@ -157,6 +202,7 @@ export const anthropicFinishReason = (reason: string | null | undefined, hasTool
     case "stop_sequence":
       return hasToolCalls ? "tool-calls" : "stop"
     case "max_tokens":
+    case "model_context_window_exceeded":
       return "length"
     case "tool_use":
       return "tool-calls"
@@ -170,9 +216,37 @@ export const anthropicFinishReason = (reason: string | null | undefined, hasTool
   }
 }
 
+/** The counts of one usage object, a field left `undefined` when the wire did not send it. */
+interface Counts {
+  input?: number | undefined
+  output?: number | undefined
+  cacheRead?: number | undefined
+  cacheWrite?: number | undefined
+}
+
+const countsOf = (u: UsageWire | null | undefined): Counts => ({
+  input: u?.input_tokens ?? undefined,
+  output: u?.output_tokens ?? undefined,
+  cacheRead: u?.cache_read_input_tokens ?? undefined,
+  cacheWrite: u?.cache_creation_input_tokens ?? undefined
+})
+
+/** `next` over `base`, field by field (Anthropic's `message_delta` usage is cumulative but may be partial). */
+const mergeCounts = (base: Counts, next: Counts): Counts => ({
+  input: next.input ?? base.input,
+  output: next.output ?? base.output,
+  cacheRead: next.cacheRead ?? base.cacheRead,
+  cacheWrite: next.cacheWrite ?? base.cacheWrite
+})
+
 /** Input tokens include cache reads and writes (Anthropic reports them apart from `input_tokens`). */
-const inputTokensOf = (u: UsageWire | null | undefined): number =>
-  (u?.input_tokens ?? 0) + (u?.cache_read_input_tokens ?? 0) + (u?.cache_creation_input_tokens ?? 0)
+const usageOfCounts = (c: Counts): Usage =>
+  usageFrom({
+    inputTokens: (c.input ?? 0) + (c.cacheRead ?? 0) + (c.cacheWrite ?? 0),
+    outputTokens: c.output ?? 0,
+    cachedInputTokens: c.cacheRead,
+    cacheWriteInputTokens: c.cacheWrite
+  })
 
 /** Decodes a non-streaming Messages answer. */
 export const decodeAnthropicResponse = (
@@ -194,11 +268,11 @@ export const decodeAnthropicResponse = (
   return Effect.succeed({
     ...(wire.id !== undefined ? { id: wire.id } : {}),
     provider,
-    model: wire.model ?? request.model,
+    model: wire.model != null ? sanitize(wire.model) : request.model,
     text,
     toolCalls,
     finishReason: anthropicFinishReason(wire.stop_reason, toolCalls.length > 0),
-    usage: makeUsage(inputTokensOf(wire.usage), wire.usage?.output_tokens ?? 0, wire.usage?.cache_read_input_tokens ?? undefined)
+    usage: usageOfCounts(countsOf(wire.usage))
   })
 }
 
@@ -208,6 +282,7 @@ interface PendingTool {
   readonly name: string
   readonly initialInput: Schema.Json | undefined
   json: string
+  completed: boolean
 }
 
 /** Folds the SSE events of one streamed Messages answer. One instance per stream. */
@@ -216,9 +291,7 @@ export class AnthropicStreamState {
   private toolCount = 0
   private id: string | undefined
   private model: string | undefined
-  private inputTokens = 0
-  private cachedTokens = 0
-  private outputTokens = 0
+  private counts: Counts = {}
   private stopReason: string | null | undefined
   private done = false
   private readonly provider: string
@@ -236,28 +309,35 @@ export class AnthropicStreamState {
     return this.done
   }
 
-  /** The parts one SSE event yields, or the failure it reports. */
-  onEvent(data: string): Effect.Effect<ReadonlyArray<LlmStreamPart>, ProviderError> {
+  /**
+   * The parts one SSE event yields, or the failure it reports. `event` is the SSE event name; an `error` event
+   * fails the stream whatever its payload's shape (the SDK throws on the event name too).
+   */
+  onEvent(data: string, eventName = "message"): Effect.Effect<ReadonlyArray<LlmStreamPart>, ProviderError> {
     if (this.done) return Effect.succeed([])
     let json: unknown
     try {
       json = JSON.parse(data)
     } catch {
+      if (eventName === "error") return Effect.fail(errorFromStreamEvent(this.provider, { message: data }, this.secrets))
       return Effect.fail(
-        new MalformedResponse({ provider: this.provider, description: `stream event is not JSON: ${data.slice(0, 80)}`, retryable: false })
+        new MalformedResponse({
+          provider: this.provider,
+          // scrub first, then cut (a proxy echoing the request would otherwise put the key into the message)
+          description: `stream event is not JSON: ${scrubSecrets(data, this.secrets, 80)}`,
+          retryable: false
+        })
       )
     }
+    if (eventName === "error") return Effect.fail(errorFromStreamEvent(this.provider, json, this.secrets))
     const exit = decodeEvent(json)
     if (Exit.isFailure(exit)) return Effect.fail(malformedFrom(this.provider, "unexpected stream event", exit))
     const event = exit.value
     switch (event.type) {
       case "message_start": {
-        const usage = event.message?.usage
         this.id = event.message?.id
-        this.model = event.message?.model
-        this.inputTokens = inputTokensOf(usage)
-        this.cachedTokens = usage?.cache_read_input_tokens ?? 0
-        this.outputTokens = usage?.output_tokens ?? 0
+        this.model = event.message?.model === undefined ? undefined : sanitize(event.message.model)
+        this.counts = countsOf(event.message?.usage)
         return Effect.succeed([])
       }
       case "content_block_start": {
@@ -268,7 +348,8 @@ export class AnthropicStreamState {
             id: block.id ?? `toolu_${this.toolCount}`,
             name: block.name ?? "",
             initialInput: block.input,
-            json: ""
+            json: "",
+            completed: false
           }
           this.tools.set(event.index, pending)
           return Effect.succeed([{ _tag: "ToolCallStart", index: pending.toolIndex, id: pending.id, name: pending.name }])
@@ -295,32 +376,37 @@ export class AnthropicStreamState {
       }
       case "content_block_stop": {
         const pending = event.index === undefined ? undefined : this.tools.get(event.index)
-        if (pending === undefined) return Effect.succeed([])
-        const args = pending.json !== "" ? parseToolArguments(pending.json) : pending.initialInput ?? {}
-        return Effect.succeed([
-          { _tag: "ToolCall", index: pending.toolIndex, toolCall: { id: pending.id, name: pending.name, arguments: args } }
-        ])
+        if (pending === undefined || pending.completed) return Effect.succeed([])
+        return Effect.succeed([this.complete(pending)])
       }
       case "message_delta":
         if (event.delta?.stop_reason !== undefined) this.stopReason = event.delta.stop_reason
-        if (event.usage?.output_tokens != null) this.outputTokens = event.usage.output_tokens
-        if (event.usage?.input_tokens != null) this.inputTokens = inputTokensOf(event.usage)
+        this.counts = mergeCounts(this.counts, countsOf(event.usage))
         return Effect.succeed([])
-      case "message_stop":
+      case "message_stop": {
         this.done = true
-        return Effect.succeed([{
+        // a tool call still open (cut by max_tokens) completes with what arrived, so no started call dangles
+        const open = [...this.tools.values()].filter((t) => !t.completed).map((t) => this.complete(t))
+        return Effect.succeed([...open, {
           _tag: "Finish",
           ...(this.id !== undefined ? { id: this.id } : {}),
           provider: this.provider,
           model: this.model ?? this.request.model,
           finishReason: anthropicFinishReason(this.stopReason, this.toolCount > 0),
-          usage: makeUsage(this.inputTokens, this.outputTokens, this.cachedTokens)
+          usage: usageOfCounts(this.counts)
         }])
+      }
       case "error":
         return Effect.fail(errorFromStreamEvent(this.provider, json, this.secrets))
       default:
         return Effect.succeed([]) // ping and future event types
     }
+  }
+
+  private complete(pending: PendingTool): LlmStreamPart {
+    pending.completed = true
+    const args = pending.json !== "" ? parseToolArguments(pending.json) : pending.initialInput ?? {}
+    return { _tag: "ToolCall", index: pending.toolIndex, toolCall: { id: pending.id, name: pending.name, arguments: args } }
   }
 
   /** The body ended: fine after `message_stop`, else the stream was cut. */

@@ -9,13 +9,22 @@
  * response headers and then the wait for each next chunk (an idle timeout, like the SDKs' `timeout`).
  *
  * Secrets: header values are kept `Redacted` until the request is built, `HttpClientError`s (which reference the
- * request, headers included) are never stored in our errors, and descriptions go through `scrubSecrets`.
+ * request, headers included) are never stored in our errors, and every provider-derived text goes through
+ * `scrubSecrets` (known secrets, control characters, key-shaped tokens) before it is cut.
+ *
+ * Redirects are never followed, on every client: undici's and node's clients do not follow them, and the fetch
+ * client is given `redirect: "manual"` for provider requests, so a 3xx answer (a proxy or a hijacked DNS sending the
+ * request to another host) fails with a typed, non-retryable `ProviderRejectedRequest` instead of forwarding the
+ * key and the prompt. Effect's trace propagation headers (`traceparent`, `b3`) are not sent to the provider unless
+ * the post asks for them (`propagateTrace`). A gzip- or deflate-encoded body is decoded when the client has not
+ * done it already (undici's and node's clients do not; fetch does — told apart by the body's first byte). The SSE
+ * parser is effect's, except that a `retry:` field (a reconnection hint) is ignored instead of failing the stream.
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Redacted, Stream } from "effect"
+import { Clock, Effect, Option, Redacted, Stream } from "effect"
 import { Sse } from "effect/encoding"
-import { HttpClient, HttpClientRequest } from "effect/http"
+import { FetchHttpClient, HttpClient, HttpClientRequest } from "effect/http"
 import type { HttpClientError, HttpClientResponse } from "effect/http"
 import type { ProviderError } from "./LlmError.ts"
 import { MalformedResponse, ProviderConnectionError, ProviderRejectedRequest, ProviderTimeout } from "./LlmError.ts"
@@ -30,6 +39,8 @@ export interface ProviderPost {
   readonly headers: Readonly<Record<string, Redacted.Redacted<string> | string>>
   readonly body: unknown
   readonly timeoutMillis: number
+  /** Send effect's trace propagation headers (`traceparent`, `b3`) to the provider. Default `false`. */
+  readonly propagateTrace?: boolean
 }
 
 /** The secret values of a post's headers (a `Bearer` token also without its prefix), for scrubbing. */
@@ -83,18 +94,140 @@ const timeoutError = (post: ProviderPost, what: string) =>
     retryable: true
   })
 
+const decompressionFormat = (response: HttpClientResponse.HttpClientResponse): CompressionFormat | undefined => {
+  const encoding = (response.headers["content-encoding"] ?? "").trim().toLowerCase()
+  return encoding === "gzip" || encoding === "x-gzip" ? "gzip" : encoding === "deflate" ? "deflate" : undefined
+}
+
+/**
+ * `source` decoded with `format` if it is still encoded: a gzip body starts with `0x1f`, a zlib (deflate) body with
+ * `0x78`; neither can start a JSON or SSE body, so a body the client already decoded (fetch) passes through.
+ */
+const decodeIfEncoded = (source: ReadableStream<Uint8Array>, format: CompressionFormat): ReadableStream<Uint8Array> => {
+  const reader = source.getReader()
+  let inner: ReadableStreamDefaultReader<Uint8Array> | undefined
+  const open = async (): Promise<ReadableStreamDefaultReader<Uint8Array>> => {
+    let first = await reader.read()
+    while (!first.done && first.value.length === 0) first = await reader.read()
+    const head = first.done ? undefined : first.value
+    const rest = new ReadableStream<Uint8Array>({
+      start(controller) {
+        if (head !== undefined) controller.enqueue(head)
+        if (first.done) controller.close()
+      },
+      async pull(controller) {
+        if (first.done) return
+        const next = await reader.read()
+        if (next.done) controller.close()
+        else controller.enqueue(next.value)
+      },
+      cancel: (reason) => reader.cancel(reason)
+    })
+    const magic = format === "gzip" ? 0x1f : 0x78
+    const encoded = head !== undefined && head[0] === magic
+    // Uint8Array<ArrayBufferLike> vs the BufferSource the DOM typing of DecompressionStream wants: same bytes
+    return (encoded ? rest.pipeThrough(new DecompressionStream(format) as unknown as ReadableWritablePair<Uint8Array, Uint8Array>) : rest)
+      .getReader()
+  }
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      inner ??= await open()
+      const next = await inner.read()
+      if (next.done) controller.close()
+      else controller.enqueue(next.value)
+    },
+    cancel: (reason) => (inner ?? reader).cancel(reason)
+  })
+}
+
+/** The response body as bytes, decompressed when it is still gzip/deflate-encoded. */
+const bodyStream = (
+  response: HttpClientResponse.HttpClientResponse,
+  provider: string,
+  secrets: ReadonlyArray<string>
+): Stream.Stream<Uint8Array, ProviderError> => {
+  const raw = response.stream.pipe(Stream.mapError((e): ProviderError => fromClientError(provider, e, secrets)))
+  const format = decompressionFormat(response)
+  if (format === undefined) return raw
+  return Stream.unwrap(
+    Stream.toReadableStreamEffect(raw).pipe(
+      Effect.map((readable) =>
+        Stream.fromReadableStream({
+          evaluate: () => decodeIfEncoded(readable, format),
+          onError: (cause): ProviderError =>
+            isProviderErrorLike(cause)
+              ? cause
+              : new MalformedResponse({
+                provider,
+                description: `cannot decode the ${format}-encoded body: ${
+                  scrubSecrets(cause instanceof Error ? cause.message : String(cause), secrets)
+                }`,
+                retryable: false
+              })
+        })
+      )
+    )
+  )
+}
+
+const isProviderErrorLike = (u: unknown): u is ProviderError =>
+  typeof u === "object" && u !== null && "_tag" in u && "provider" in u && "retryable" in u
+
+/** The whole body as UTF-8 text (decompressed when needed). */
+const readText = (
+  response: HttpClientResponse.HttpClientResponse,
+  provider: string,
+  secrets: ReadonlyArray<string>
+): Effect.Effect<string, ProviderError> =>
+  decompressionFormat(response) === undefined
+    ? response.text.pipe(Effect.mapError((e) => fromClientError(provider, e, secrets)))
+    : bodyStream(response, provider, secrets).pipe(Stream.decodeText(), Stream.mkString)
+
+/**
+ * Effect's SSE parser (`Sse.makeParser`) over text chunks. Unlike `Sse.decode`, a `retry:` field does not fail
+ * the stream (it only tells a browser's EventSource how long to wait before reconnecting, which a one-shot
+ * provider call never does — the SDKs ignore it too); an event too large fails with a connection error.
+ */
+const sseEvents = (provider: string) =>
+<E>(text: Stream.Stream<string, E>): Stream.Stream<Sse.Event, E | ProviderError> =>
+  Stream.suspend(() => {
+    const pending: Array<Sse.Event> = []
+    const parser = Sse.makeParser((event) => {
+      if (event._tag === "Event") pending.push(event)
+    })
+    return text.pipe(
+      Stream.mapEffect((chunk) => {
+        const error = parser.feed(chunk)
+        if (error !== undefined) {
+          return Effect.fail(
+            new ProviderConnectionError({ provider, description: `bad SSE stream: ${error.reason._tag}`, retryable: true })
+          )
+        }
+        return Effect.succeed(pending.splice(0))
+      }),
+      Stream.flattenIterable
+    )
+  })
+
 /** Sends the POST; a non-2xx answer fails with the mapped `ProviderError` (its body read for the description). */
 const send = (
   client: HttpClient.HttpClient,
   post: ProviderPost,
   secrets: ReadonlyArray<string>
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, ProviderError> =>
-  client.execute(buildRequest(post)).pipe(
+  Effect.serviceOption(FetchHttpClient.RequestInit).pipe(
+    Effect.flatMap((init) =>
+      client.execute(buildRequest(post)).pipe(
+        // fetch follows redirects by default (and forwards x-api-key and the body to the new host): never
+        Effect.provideService(FetchHttpClient.RequestInit, { ...Option.getOrUndefined(init), redirect: "manual" }),
+        Effect.provideService(HttpClient.TracerPropagationEnabled, post.propagateTrace === true)
+      )
+    ),
     Effect.mapError((e) => fromClientError(post.provider, e, secrets)),
     Effect.flatMap((response) => {
       if (response.status >= 200 && response.status < 300) return Effect.succeed(response)
       return Effect.gen(function*() {
-        const bodyText = yield* Effect.orElseSucceed(response.text, () => "")
+        const bodyText = yield* Effect.orElseSucceed(readText(response, post.provider, secrets), () => "")
         const nowMillis = yield* Clock.currentTimeMillis
         return yield* Effect.fail(errorFromHttp({
           provider: post.provider,
@@ -120,9 +253,7 @@ const send = (
 export const postJson = (client: HttpClient.HttpClient, post: ProviderPost): Effect.Effect<unknown, ProviderError> => {
   const secrets = secretsOf(post)
   return send(client, post, secrets).pipe(
-    Effect.flatMap((response) =>
-      response.text.pipe(Effect.mapError((e) => fromClientError(post.provider, e, secrets)))
-    ),
+    Effect.flatMap((response) => readText(response, post.provider, secrets)),
     Effect.flatMap((text) =>
       Effect.try({
         try: () => JSON.parse(text) as unknown,
@@ -130,7 +261,8 @@ export const postJson = (client: HttpClient.HttpClient, post: ProviderPost): Eff
           new MalformedResponse({
             provider: post.provider,
             status: 200,
-            description: `response body is not JSON: ${scrubSecrets(text.slice(0, 120), secrets)}`,
+            // scrub first, then cut: a cut before the scrub would leave a prefix of a key the patterns miss
+            description: `response body is not JSON: ${scrubSecrets(text, secrets, 120)}`,
             retryable: false
           })
       })
@@ -149,19 +281,9 @@ export const postSse = (client: HttpClient.HttpClient, post: ProviderPost): Stre
     send(client, post, secrets).pipe(
       Effect.timeoutOrElse({ duration: post.timeoutMillis, orElse: () => Effect.fail(timeoutError(post, "headers")) }),
       Effect.map((response) =>
-        response.stream.pipe(
-          Stream.mapError((e): ProviderError => fromClientError(post.provider, e, secrets)),
+        bodyStream(response, post.provider, secrets).pipe(
           Stream.decodeText(),
-          Stream.pipeThroughChannel(Sse.decode()),
-          Stream.mapError((e): ProviderError =>
-            "_tag" in e && (e._tag === "Retry" || e._tag === "SseError")
-              ? new ProviderConnectionError({
-                provider: post.provider,
-                description: `bad SSE stream: ${e._tag}`,
-                retryable: true
-              })
-              : e as ProviderError
-          ),
+          sseEvents(post.provider),
           Stream.timeoutOrElse({
             duration: post.timeoutMillis,
             orElse: () => Stream.fail(timeoutError(post, "stream chunk"))

@@ -163,15 +163,26 @@ export const toLlmRequest = (
     return Effect.succeed(request)
   })
 
-const usageEncoded = (usage: Usage): typeof Response.Usage.Encoded => ({
-  inputTokens: {
-    total: usage.inputTokens,
-    ...(usage.cachedInputTokens !== undefined
-      ? { cacheRead: usage.cachedInputTokens, uncached: usage.inputTokens - usage.cachedInputTokens }
-      : {})
-  },
-  outputTokens: { total: usage.outputTokens }
-})
+const usageEncoded = (usage: Usage): typeof Response.Usage.Encoded => {
+  const cacheRead = usage.cachedInputTokens ?? 0
+  const cacheWrite = usage.cacheWriteInputTokens ?? 0
+  return {
+    inputTokens: {
+      total: usage.inputTokens,
+      ...(usage.cachedInputTokens !== undefined || usage.cacheWriteInputTokens !== undefined
+        ? { uncached: Math.max(0, usage.inputTokens - cacheRead - cacheWrite) }
+        : {}),
+      ...(usage.cachedInputTokens !== undefined ? { cacheRead } : {}),
+      ...(usage.cacheWriteInputTokens !== undefined ? { cacheWrite } : {})
+    },
+    outputTokens: {
+      total: usage.outputTokens,
+      ...(usage.reasoningTokens !== undefined
+        ? { reasoning: usage.reasoningTokens, text: Math.max(0, usage.outputTokens - usage.reasoningTokens) }
+        : {})
+    }
+  }
+}
 
 /** The encoded effect/ai response parts of an answer. */
 export const responseToParts = (response: LlmResponse): Array<Response.PartEncoded> => {

@@ -20,13 +20,27 @@ export type FinishReason = typeof FinishReason.Type
 
 const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 
-/** Token usage of one call. */
+/**
+ * Token usage of one call, every field the wire gives kept. `inputTokens` counts every prompt token, those read
+ * from and written to the provider's prompt cache included (OpenAI's `prompt_tokens`; Anthropic's `input_tokens +
+ * cache_read_input_tokens + cache_creation_input_tokens`), so the cache fields are parts of it. `reasoningTokens`
+ * is the provider's count of hidden reasoning tokens (OpenAI counts them inside `outputTokens`). `totalTokens` is
+ * the provider's own total when it sends one (it may exceed input + output: xAI bills reasoning beyond
+ * `completion_tokens`), else input + output. `estimated: true` marks a usage in which troupe estimated a count the
+ * provider did not send (about 4 characters per token); real usage never carries it.
+ */
 export const Usage = Schema.Struct({
   inputTokens: Count,
   outputTokens: Count,
   totalTokens: Count,
-  /** Input tokens served from the provider's prompt cache, when reported. */
-  cachedInputTokens: Schema.optionalKey(Count)
+  /** Input tokens served from the provider's prompt cache (cache reads), when reported. */
+  cachedInputTokens: Schema.optionalKey(Count),
+  /** Input tokens written to the provider's prompt cache (Anthropic `cache_creation_input_tokens`), when reported. */
+  cacheWriteInputTokens: Schema.optionalKey(Count),
+  /** Reasoning tokens (OpenAI `completion_tokens_details.reasoning_tokens`), when reported. */
+  reasoningTokens: Schema.optionalKey(Count),
+  /** Present (and `true`) when a count was estimated because the provider sent none. */
+  estimated: Schema.optionalKey(Schema.Literal(true))
 })
 export type Usage = typeof Usage.Type
 
@@ -36,6 +50,41 @@ export const makeUsage = (inputTokens: number, outputTokens: number, cachedInput
   outputTokens,
   totalTokens: inputTokens + outputTokens,
   ...(cachedInputTokens !== undefined && cachedInputTokens > 0 ? { cachedInputTokens } : {})
+})
+
+/** The counts a wire decoder read (`undefined` = not sent). */
+export interface UsageCounts {
+  readonly inputTokens: number
+  readonly outputTokens: number
+  readonly totalTokens?: number | undefined
+  readonly cachedInputTokens?: number | undefined
+  readonly cacheWriteInputTokens?: number | undefined
+  readonly reasoningTokens?: number | undefined
+  readonly estimated?: boolean | undefined
+}
+
+/**
+ * Builds a `Usage` from what the wire gave: the provider's total when sent (else input + output), the cache and
+ * reasoning counts when sent and non-zero, `estimated` when any count was estimated.
+ *
+ * @example
+ * ```ts
+ * usageFrom({ inputTokens: 120, outputTokens: 40, totalTokens: 200, reasoningTokens: 30 })
+ * // { inputTokens: 120, outputTokens: 40, totalTokens: 200, reasoningTokens: 30 }
+ * ```
+ */
+export const usageFrom = (counts: UsageCounts): Usage => ({
+  inputTokens: counts.inputTokens,
+  outputTokens: counts.outputTokens,
+  totalTokens: counts.totalTokens ?? counts.inputTokens + counts.outputTokens,
+  ...(counts.cachedInputTokens !== undefined && counts.cachedInputTokens > 0
+    ? { cachedInputTokens: counts.cachedInputTokens }
+    : {}),
+  ...(counts.cacheWriteInputTokens !== undefined && counts.cacheWriteInputTokens > 0
+    ? { cacheWriteInputTokens: counts.cacheWriteInputTokens }
+    : {}),
+  ...(counts.reasoningTokens !== undefined && counts.reasoningTokens > 0 ? { reasoningTokens: counts.reasoningTokens } : {}),
+  ...(counts.estimated === true ? { estimated: true as const } : {})
 })
 
 /** A finished answer. */

@@ -26,23 +26,32 @@ import { postJson, postSse, secretsOf } from "./HttpTransport.ts"
 
 const DEFAULTS = { name: "openai", baseUrl: "https://api.openai.com/v1" } as const
 
+/** Whether `baseUrl` is OpenAI's own API (or Azure OpenAI), which takes `max_completion_tokens` for every model. */
+export const isOfficialOpenAi = (baseUrl: string): boolean => {
+  if (!URL.canParse(baseUrl)) return false
+  const host = new URL(baseUrl).hostname.toLowerCase()
+  return host === "api.openai.com" || host.endsWith(".openai.azure.com")
+}
+
 const makePost = (
   provider: ResolvedHttpProvider,
   request: LlmRequest,
   options: LlmCallOptions | undefined,
   stream: boolean
-): ProviderPost => {
+): Effect.Effect<ProviderPost, ProviderError> => {
   const { apiKey, timeoutMillis } = callSettings(provider, options)
   const headers: Record<string, Redacted.Redacted<string> | string> = { ...provider.headers }
   if (apiKey !== undefined) headers["authorization"] = Redacted.make(`Bearer ${Redacted.value(apiKey)}`)
   if (stream) headers["accept"] = "text/event-stream"
-  return {
-    provider: provider.name,
-    url: `${provider.baseUrl}/chat/completions`,
-    headers,
-    body: encodeOpenAiBody(request, stream),
-    timeoutMillis
-  }
+  return encodeOpenAiBody(request, stream, { provider: provider.name, officialApi: isOfficialOpenAi(provider.baseUrl) })
+    .pipe(Effect.map((body) => ({
+      provider: provider.name,
+      url: `${provider.baseUrl}/chat/completions`,
+      headers,
+      body,
+      timeoutMillis,
+      propagateTrace: provider.propagateTrace
+    })))
 }
 
 /** Builds the provider over an already-resolved configuration. */
@@ -50,26 +59,26 @@ export const makeResolved = (client: HttpClient.HttpClient, provider: ResolvedHt
   name: provider.name,
   api: "openai-compatible",
   generate: (request, options) =>
-    postJson(client, makePost(provider, request, options, false)).pipe(
+    makePost(provider, request, options, false).pipe(
+      Effect.flatMap((post) => postJson(client, post)),
       Effect.flatMap((json) => decodeOpenAiResponse(provider.name, request, json))
     ),
   stream: (request, options) =>
-    Stream.suspend(() => {
-      const post = makePost(provider, request, options, true)
+    Stream.unwrap(Effect.map(makePost(provider, request, options, true), (post) => {
       const state = new OpenAiStreamState(provider.name, request, secretsOf(post))
       const parts: Stream.Stream<ReadonlyArray<LlmStreamPart>, ProviderError> = postSse(client, post).pipe(
         Stream.takeUntil((event) => event.data.trim() === "[DONE]"),
-        Stream.mapEffect((event) => state.onEvent(event.data)),
+        Stream.mapEffect((event) => state.onEvent(event.data, event.event)),
         Stream.concat(Stream.fromEffect(Effect.suspend(() => state.end())))
       )
       return Stream.flattenIterable(parts)
-    }),
+    })),
   embed: (request, options) => {
     // same auth, timeout and secret handling as chat completions; only the path and body differ
     const { apiKey, timeoutMillis } = callSettings(provider, options)
     const headers: Record<string, Redacted.Redacted<string> | string> = { ...provider.headers }
     if (apiKey !== undefined) headers["authorization"] = Redacted.make(`Bearer ${Redacted.value(apiKey)}`)
-    const post: ProviderPost = { provider: provider.name, url: `${provider.baseUrl}/embeddings`, headers, body: encodeEmbeddingsBody(request), timeoutMillis }
+    const post: ProviderPost = { provider: provider.name, url: `${provider.baseUrl}/embeddings`, headers, body: encodeEmbeddingsBody(request), timeoutMillis, propagateTrace: provider.propagateTrace }
     return postJson(client, post).pipe(Effect.flatMap((json) => decodeEmbeddingsResponse(provider.name, request, json)))
   }
 })

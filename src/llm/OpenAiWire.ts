@@ -8,15 +8,29 @@
  * effect `Schema`s (unknown fields ignored, so newer API fields do not break decoding); a response that does not
  * fit fails with `MalformedResponse` naming the bad field.
  *
+ * Requests the API accepts (https://platform.openai.com/docs/api-reference/chat/create):
+ * - the token limit is `max_completion_tokens` for OpenAI itself (where `max_tokens` is deprecated) and for every
+ *   reasoning model (`o1`, `o3`, `o4-mini`, `gpt-5`… on any gateway), which reject `max_tokens`; other
+ *   OpenAI-compatible servers get `max_tokens`. Reasoning models accept only the default sampling, so
+ *   `temperature` and `top_p` are not sent to them (https://platform.openai.com/docs/guides/reasoning).
+ * - at most 4 `stop` sequences: more fail with a typed `ProviderRejectedRequest` before anything is sent.
+ * - `tool_choice` only together with `tools` (the API rejects a `tool_choice` without `tools`, `none` included).
+ *
+ * Answers read as the official `openai` SDK reads them: every usage field kept (`prompt_tokens_details.
+ * cached_tokens`, `completion_tokens_details.reasoning_tokens`, the provider's `total_tokens`), estimates marked;
+ * `choices: []` is an empty answer, not a malformed one; `finish_reason: "error"` (OpenRouter) is `error`; a flat
+ * `event: error` SSE event and an `{ error }` chunk fail the stream with the mapped error.
+ *
  * @since 0.1.0
  */
 import { Effect, Exit, Schema } from "effect"
 import type { ProviderError } from "./LlmError.ts"
-import { MalformedResponse, ProviderConnectionError } from "./LlmError.ts"
+import { MalformedResponse, ProviderConnectionError, ProviderRejectedRequest } from "./LlmError.ts"
 import type { LlmMessage, LlmRequest, ToolCall } from "./LlmRequest.ts"
-import type { FinishReason, LlmResponse, LlmStreamPart } from "./LlmResponse.ts"
-import { makeUsage, parseToolArguments } from "./LlmResponse.ts"
-import { errorFromStreamEvent, malformedFrom } from "./ProviderErrorMapping.ts"
+import type { FinishReason, LlmResponse, LlmStreamPart, Usage } from "./LlmResponse.ts"
+import { parseToolArguments, usageFrom } from "./LlmResponse.ts"
+import { errorFromStreamEvent, malformedFrom, scrubSecrets } from "./ProviderErrorMapping.ts"
+import { sanitize } from "./SecretScrub.ts"
 import { estimateRequestTokens, estimateTokens } from "./TokenEstimate.ts"
 
 const argumentsText = (args: Schema.Json): string => (typeof args === "string" ? args : JSON.stringify(args))
@@ -48,8 +62,54 @@ const encodeMessage = (message: LlmMessage): Record<string, unknown> => {
   }
 }
 
-/** The `/chat/completions` body of `request`. */
-export const encodeOpenAiBody = (request: LlmRequest, stream: boolean): Record<string, unknown> => {
+/** The most `stop` sequences the chat-completions API accepts. */
+export const MAX_STOP_SEQUENCES = 4
+
+/**
+ * Whether `model` is an OpenAI reasoning model (`o1`, `o3-mini`, `o4-mini`, `gpt-5`, `gpt-5-mini`…, also behind a
+ * gateway prefix such as `openai/o3-mini`), which takes `max_completion_tokens` and only the default sampling.
+ * `gpt-5-chat…` models are chat models and excluded.
+ */
+export const isReasoningModel = (model: string): boolean => {
+  const name = model.slice(model.lastIndexOf("/") + 1).toLowerCase()
+  return /^o\d+(?:$|-)/.test(name) || (/^gpt-5(?:$|[-.])/.test(name) && !/^gpt-5(?:\.\d+)?-chat/.test(name))
+}
+
+/** How the body names its token limit. */
+export type MaxTokensField = "max_tokens" | "max_completion_tokens"
+
+/** Options of {@link encodeOpenAiBody}. */
+export interface OpenAiWireOptions {
+  /** The provider name, for errors. Default `openai`. */
+  readonly provider?: string
+  /** Whether the server is OpenAI's own API (it takes `max_completion_tokens` for every model). Default `false`. */
+  readonly officialApi?: boolean
+}
+
+/** `max_completion_tokens` for OpenAI's own API and for reasoning models everywhere, else `max_tokens`. */
+export const maxTokensField = (model: string, officialApi: boolean): MaxTokensField =>
+  officialApi || isReasoningModel(model) ? "max_completion_tokens" : "max_tokens"
+
+/**
+ * The `/chat/completions` body of `request`. Fails with a non-retryable `ProviderRejectedRequest` naming the
+ * field when the API would reject the request: more than 4 `params.stop` sequences.
+ */
+export const encodeOpenAiBody = (
+  request: LlmRequest,
+  stream: boolean,
+  options: OpenAiWireOptions = {}
+): Effect.Effect<Record<string, unknown>, ProviderRejectedRequest> => {
+  const params = request.params
+  if (params?.stop !== undefined && params.stop.length > MAX_STOP_SEQUENCES) {
+    return Effect.fail(
+      new ProviderRejectedRequest({
+        provider: options.provider ?? "openai",
+        description: `params.stop: ${params.stop.length} stop sequences, the chat-completions API accepts at most ` +
+          `${MAX_STOP_SEQUENCES} (not sent)`,
+        retryable: false
+      })
+    )
+  }
   const body: Record<string, unknown> = { model: request.model, messages: request.messages.map(encodeMessage) }
   const tools = request.tools ?? []
   if (tools.length > 0) {
@@ -61,15 +121,15 @@ export const encodeOpenAiBody = (request: LlmRequest, stream: boolean): Record<s
         parameters: t.parameters
       }
     }))
+    const choice = request.toolChoice
+    if (choice !== undefined) {
+      body["tool_choice"] = typeof choice === "string" ? choice : { type: "function", function: { name: choice.tool } }
+    }
   }
-  const choice = request.toolChoice
-  if (choice !== undefined && (tools.length > 0 || choice === "none")) {
-    body["tool_choice"] = typeof choice === "string" ? choice : { type: "function", function: { name: choice.tool } }
-  }
-  const params = request.params
-  if (params?.temperature !== undefined) body["temperature"] = params.temperature
-  if (params?.maxTokens !== undefined) body["max_tokens"] = params.maxTokens
-  if (params?.topP !== undefined) body["top_p"] = params.topP
+  const reasoning = isReasoningModel(request.model)
+  if (params?.temperature !== undefined && !reasoning) body["temperature"] = params.temperature
+  if (params?.maxTokens !== undefined) body[maxTokensField(request.model, options.officialApi === true)] = params.maxTokens
+  if (params?.topP !== undefined && !reasoning) body["top_p"] = params.topP
   if (params?.stop !== undefined && params.stop.length > 0) body["stop"] = params.stop
   if (request.responseFormat?.type === "json") {
     body["response_format"] = {
@@ -85,7 +145,7 @@ export const encodeOpenAiBody = (request: LlmRequest, stream: boolean): Record<s
     body["stream"] = true
     body["stream_options"] = { include_usage: true }
   }
-  return body
+  return Effect.succeed(body)
 }
 
 const OptionalString = Schema.optional(Schema.NullOr(Schema.String))
@@ -94,14 +154,20 @@ const OptionalCount = Schema.optional(Schema.NullOr(Schema.Number))
 const UsageWire = Schema.Struct({
   prompt_tokens: OptionalCount,
   completion_tokens: OptionalCount,
-  prompt_tokens_details: Schema.optional(Schema.NullOr(Schema.Struct({ cached_tokens: OptionalCount })))
+  total_tokens: OptionalCount,
+  prompt_tokens_details: Schema.optional(Schema.NullOr(Schema.Struct({
+    cached_tokens: OptionalCount,
+    /** OpenRouter and some gateways report prompt-cache writes here. */
+    cache_write_tokens: OptionalCount
+  }))),
+  completion_tokens_details: Schema.optional(Schema.NullOr(Schema.Struct({ reasoning_tokens: OptionalCount })))
 })
 type UsageWire = typeof UsageWire.Type
 
 const ResponseWire = Schema.Struct({
   id: OptionalString,
   model: OptionalString,
-  choices: Schema.NonEmptyArray(Schema.Struct({
+  choices: Schema.Array(Schema.Struct({
     message: Schema.Struct({
       content: OptionalString,
       refusal: OptionalString,
@@ -149,6 +215,8 @@ export const openAiFinishReason = (reason: string | null | undefined, hasToolCal
       return "tool-calls"
     case "content_filter":
       return "content-filter"
+    case "error":
+      return "error"
     case null:
     case undefined:
       return hasToolCalls ? "tool-calls" : "stop"
@@ -157,10 +225,19 @@ export const openAiFinishReason = (reason: string | null | undefined, hasToolCal
   }
 }
 
-const usageFrom = (wire: UsageWire | null | undefined, request: LlmRequest, outputText: string) => {
-  const input = wire?.prompt_tokens ?? estimateRequestTokens(request)
-  const output = wire?.completion_tokens ?? estimateTokens(outputText)
-  return makeUsage(input, output, wire?.prompt_tokens_details?.cached_tokens ?? undefined)
+/** The usage the wire gave; a count it did not give is estimated and the usage marked `estimated`. */
+const usageOf = (wire: UsageWire | null | undefined, request: LlmRequest, outputText: string): Usage => {
+  const input = wire?.prompt_tokens ?? undefined
+  const output = wire?.completion_tokens ?? undefined
+  return usageFrom({
+    inputTokens: input ?? estimateRequestTokens(request),
+    outputTokens: output ?? estimateTokens(outputText),
+    totalTokens: input !== undefined && output !== undefined ? wire?.total_tokens ?? undefined : undefined,
+    cachedInputTokens: wire?.prompt_tokens_details?.cached_tokens ?? undefined,
+    cacheWriteInputTokens: wire?.prompt_tokens_details?.cache_write_tokens ?? undefined,
+    reasoningTokens: wire?.completion_tokens_details?.reasoning_tokens ?? undefined,
+    estimated: input === undefined || output === undefined
+  })
 }
 
 /** Decodes a non-streaming `/chat/completions` answer. */
@@ -173,6 +250,18 @@ export const decodeOpenAiResponse = (
   if (Exit.isFailure(exit)) return Effect.fail(malformedFrom(provider, "unexpected chat-completions answer", exit))
   const wire = exit.value
   const choice = wire.choices[0]
+  if (choice === undefined) {
+    // `choices: []` (a gateway's filtered or empty answer): the SDK returns it as is; an empty answer here
+    return Effect.succeed({
+      ...(wire.id != null ? { id: wire.id } : {}),
+      provider,
+      model: wire.model != null ? sanitize(wire.model) : request.model,
+      text: "",
+      toolCalls: [],
+      finishReason: "other",
+      usage: usageOf(wire.usage, request, "")
+    })
+  }
   const message = choice.message
   const toolCalls: Array<ToolCall> = (message.tool_calls ?? []).map((c) => ({
     id: c.id,
@@ -186,11 +275,11 @@ export const decodeOpenAiResponse = (
   return Effect.succeed({
     ...(wire.id != null ? { id: wire.id } : {}),
     provider,
-    model: wire.model ?? request.model,
+    model: wire.model != null ? sanitize(wire.model) : request.model,
     text,
     toolCalls,
     finishReason,
-    usage: usageFrom(wire.usage, request, text)
+    usage: usageOf(wire.usage, request, text)
   })
 }
 
@@ -222,8 +311,11 @@ export class OpenAiStreamState {
     this.secrets = secrets
   }
 
-  /** The parts one SSE event yields, or the failure it reports. */
-  onEvent(data: string): Effect.Effect<ReadonlyArray<LlmStreamPart>, ProviderError> {
+  /**
+   * The parts one SSE event yields, or the failure it reports. `event` is the SSE event name (`message` when the
+   * server sent none); an `error` event fails the stream with its mapped error, as the SDK throws it.
+   */
+  onEvent(data: string, event = "message"): Effect.Effect<ReadonlyArray<LlmStreamPart>, ProviderError> {
     if (this.done) return Effect.succeed([])
     if (data.trim() === "[DONE]") {
       this.done = true
@@ -233,14 +325,17 @@ export class OpenAiStreamState {
     try {
       json = JSON.parse(data)
     } catch {
+      if (event === "error") return Effect.fail(errorFromStreamEvent(this.provider, { message: data }, this.secrets))
       return Effect.fail(
         new MalformedResponse({
           provider: this.provider,
-          description: `stream chunk is not JSON: ${data.slice(0, 80)}`,
+          // scrub first, then cut (a proxy echoing the request would otherwise put the key into the message)
+          description: `stream chunk is not JSON: ${scrubSecrets(data, this.secrets, 80)}`,
           retryable: false
         })
       )
     }
+    if (event === "error") return Effect.fail(errorFromStreamEvent(this.provider, json, this.secrets))
     const exit = decodeChunk(json)
     if (Exit.isFailure(exit)) return Effect.fail(malformedFrom(this.provider, "unexpected stream chunk", exit))
     const chunk = exit.value
@@ -248,7 +343,7 @@ export class OpenAiStreamState {
       return Effect.fail(errorFromStreamEvent(this.provider, { error: chunk.error }, this.secrets))
     }
     if (chunk.id != null) this.id = chunk.id
-    if (chunk.model != null) this.model = chunk.model
+    if (chunk.model != null) this.model = sanitize(chunk.model)
     if (chunk.usage != null) this.usage = chunk.usage
     const parts: Array<LlmStreamPart> = []
     for (const choice of chunk.choices ?? []) {
@@ -311,7 +406,7 @@ export class OpenAiStreamState {
       provider: this.provider,
       model: this.model ?? this.request.model,
       finishReason: openAiFinishReason(this.finishReason, indices.length > 0),
-      usage: usageFrom(this.usage, this.request, this.text + [...this.calls.values()].map((c) => c.args).join(""))
+      usage: usageOf(this.usage, this.request, this.text + [...this.calls.values()].map((c) => c.args).join(""))
     })
     return parts
   }

@@ -26,27 +26,33 @@ import {
 import type { ProviderError } from "./LlmError.ts"
 import { invalidRequestFromIssue } from "./LlmRequest.ts"
 import { parseRetryAfterMillis } from "./RetryAfter.ts"
+import { REDACTED, sanitize } from "./SecretScrub.ts"
 
-const MAX_DESCRIPTION = 500
-
-/** Key-shaped tokens of the known providers (OpenAI/Anthropic `sk-…`, Groq `gsk_…`, xAI, Google). */
-const KEY_PATTERN = /(sk-[A-Za-z0-9_*.-]{6,}|gsk_[A-Za-z0-9]{6,}|xai-[A-Za-z0-9]{6,}|AIza[0-9A-Za-z_-]{10,})/g
+/** Longest description kept in an error (after scrubbing). */
+export const MAX_DESCRIPTION = 500
 
 /**
- * Removes `secrets` (and anything shaped like an API key) from `text`, and truncates it to 500 characters.
+ * Removes `secrets` (the call's own key and secret header values), terminal control characters and anything shaped
+ * like a credential (`SecretScrub.ts`) from `text`, then cuts it to `max` characters (500 by default) — scrub
+ * first, then cut, so no prefix of a key survives the cut. Every provider-derived text that reaches an error, an
+ * event, a log or a span goes through here.
  *
  * @example
  * ```ts
  * scrubSecrets("Incorrect API key provided: sk-abc123456", ["sk-abc123456"]) // "Incorrect API key provided: <redacted>"
  * ```
  */
-export const scrubSecrets = (text: string, secrets: ReadonlyArray<string>): string => {
+export const scrubSecrets = (text: string, secrets: ReadonlyArray<string>, max: number = MAX_DESCRIPTION): string => {
   let out = text
   for (const secret of secrets) {
-    if (secret.length >= 4) out = out.split(secret).join("<redacted>")
+    if (secret.length >= 4) out = out.split(secret).join(REDACTED)
   }
-  out = out.replace(KEY_PATTERN, "<redacted>")
-  return out.length > MAX_DESCRIPTION ? `${out.slice(0, MAX_DESCRIPTION)}…` : out
+  out = sanitize(out)
+  // a secret may also hide behind control characters that were just stripped
+  for (const secret of secrets) {
+    if (secret.length >= 4) out = out.split(secret).join(REDACTED)
+  }
+  return out.length > max ? `${out.slice(0, max)}…` : out
 }
 
 /** The interesting fields of a provider error body. */
@@ -108,8 +114,20 @@ export interface HttpFailure {
   readonly timeoutMillis: number
 }
 
+/** The provider's `x-should-retry` verdict (`true` / `false`), as the official SDKs read it, else `undefined`. */
+export const shouldRetryHeader = (headers: Readonly<Record<string, string | undefined>>): boolean | undefined => {
+  let value = headers["x-should-retry"]
+  if (value === undefined) {
+    for (const key of Object.keys(headers)) if (key.toLowerCase() === "x-should-retry") value = headers[key]
+  }
+  const v = value?.trim().toLowerCase()
+  return v === "true" ? true : v === "false" ? false : undefined
+}
+
 /**
- * Classifies a non-2xx answer.
+ * Classifies a non-2xx answer. Whether it is retryable follows the official SDKs: `x-should-retry: true` / `false`
+ * wins; otherwise 408, 409, 429 and 5xx are retryable and the rest are not — except an exhausted quota (OpenAI's
+ * 429 `insufficient_quota`, HTTP 402), which is never retried, whatever the header says.
  *
  * @example
  * ```ts
@@ -125,29 +143,41 @@ export const errorFromHttp = (failure: HttpFailure): ProviderError => {
   const base = { provider, status, description }
   const retryAfterMillis = parseRetryAfterMillis(failure.headers, failure.nowMillis)
   const retryAfter = retryAfterMillis !== undefined ? { retryAfterMillis } : {}
+  const verdict = shouldRetryHeader(failure.headers)
+  const retryable = (byStatus: boolean): boolean => verdict ?? byStatus
 
   if (body.type === "overloaded_error" || status === 529 || status === 503) {
-    return new ProviderOverloaded({ ...base, ...retryAfter, retryable: true })
+    return new ProviderOverloaded({ ...base, ...retryAfter, retryable: retryable(true) })
   }
   if (status === 429) {
     if (body.code === "insufficient_quota" || body.type === "insufficient_quota") {
       return new QuotaExhausted({ ...base, retryable: false })
     }
-    return new RateLimited({ ...base, ...retryAfter, retryable: true })
+    return new RateLimited({ ...base, ...retryAfter, retryable: retryable(true) })
   }
   if (status === 402) return new QuotaExhausted({ ...base, retryable: false })
-  if (status === 401) return new AuthenticationFailed({ ...base, kind: "InvalidKey", retryable: false })
+  if (status === 401) return new AuthenticationFailed({ ...base, kind: "InvalidKey", retryable: retryable(false) })
   if (status === 403) {
-    return new AuthenticationFailed({ ...base, kind: "InsufficientPermissions", retryable: false })
+    return new AuthenticationFailed({ ...base, kind: "InsufficientPermissions", retryable: retryable(false) })
   }
   if (status === 408) {
-    return new ProviderTimeout({ ...base, timeoutMillis: failure.timeoutMillis, retryable: true })
+    return new ProviderTimeout({ ...base, timeoutMillis: failure.timeoutMillis, retryable: retryable(true) })
   }
-  if (status >= 500) return new ProviderServerError({ ...base, retryable: true })
+  // 409 Conflict: retried by both SDKs (a concurrent request on the same resource; the next try usually succeeds)
+  if (status === 409) return new ProviderRejectedRequest({ ...base, retryable: retryable(true) })
+  if (status >= 500) return new ProviderServerError({ ...base, retryable: retryable(true) })
   if (status >= 400) {
-    if (isContextLengthBody(body)) return new ContextLengthExceeded({ ...base, retryable: false })
-    if (isContentPolicyBody(body)) return new ContentPolicyViolation({ ...base, retryable: false })
-    return new ProviderRejectedRequest({ ...base, retryable: false })
+    if (isContextLengthBody(body)) return new ContextLengthExceeded({ ...base, retryable: retryable(false) })
+    if (isContentPolicyBody(body)) return new ContentPolicyViolation({ ...base, retryable: retryable(false) })
+    return new ProviderRejectedRequest({ ...base, retryable: retryable(false) })
+  }
+  if (status >= 300) {
+    return new ProviderRejectedRequest({
+      ...base,
+      description: `redirect (HTTP ${status}) not followed: provider requests never follow redirects, so the key ` +
+        `and the prompt are never sent to another origin; set the provider's baseUrl to the final URL`,
+      retryable: false
+    })
   }
   return new MalformedResponse({ ...base, description: `unexpected HTTP status ${status}`, retryable: false })
 }
@@ -193,6 +223,7 @@ export const malformedFrom = (
       return `${issue.path === "" ? "(root)" : issue.path}: ${issue.reason}`
     }
   })
-  return new MalformedResponse({ provider, description: `${what}: ${detail}`, retryable: false })
+  // a Schema issue can quote the offending value, which is provider-derived: scrub it like any other text
+  return new MalformedResponse({ provider, description: scrubSecrets(`${what}: ${detail}`, []), retryable: false })
 }
 

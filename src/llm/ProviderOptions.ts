@@ -15,6 +15,7 @@ import type { ProviderConfig } from "../config/index.ts"
 import { InvalidProviderOptions } from "./LlmError.ts"
 import { invalidRequestFromIssue } from "./LlmRequest.ts"
 import type { LlmCallOptions, LlmProviderShape } from "./LlmProvider.ts"
+import { hasUserinfo } from "./SecretScrub.ts"
 
 /** Options of an HTTP provider. */
 export interface HttpProviderOptions {
@@ -28,6 +29,11 @@ export interface HttpProviderOptions {
   readonly timeout?: Duration.Input
   /** Extra headers sent with every request. */
   readonly headers?: Readonly<Record<string, Redacted.Redacted<string> | string>>
+  /**
+   * Send effect's trace propagation headers (`traceparent`, `b3`) with each request. Default `false`: troupe's
+   * trace ids are not disclosed to a third-party provider unless you ask (an in-house gateway may want them).
+   */
+  readonly propagateTrace?: boolean
 }
 
 /** Decodes a `Duration.Input` to positive milliseconds, or `undefined`. */
@@ -42,11 +48,14 @@ export const positiveMillis = (input: unknown): number | undefined => {
 const PositiveDuration = Schema.Any.check(
   Schema.makeFilter((u: unknown) => positiveMillis(u) !== undefined || "expected a positive finite duration")
 )
+/** The message never echoes the value: a URL can carry credentials. */
 const Url = Schema.String.check(
   Schema.makeFilter((s: string) => {
     if (!URL.canParse(s)) return "expected an absolute http(s) URL"
-    const protocol = new URL(s).protocol
-    return protocol === "http:" || protocol === "https:" || "expected an http: or https: URL"
+    const url = new URL(s)
+    if (url.protocol !== "http:" && url.protocol !== "https:") return "expected an http: or https: URL"
+    return !hasUserinfo(s) ||
+      "credentials in the URL (user:password@) are rejected: pass the key as apiKey or a header, so it stays Redacted"
   })
 )
 const HeaderValue = Schema.Union([Schema.String, Schema.Redacted(Schema.String)])
@@ -58,7 +67,8 @@ const OptionsSchema = Schema.Struct({
   timeout: Schema.optionalKey(PositiveDuration),
   headers: Schema.optionalKey(
     Schema.Record(Schema.String.check(Schema.isPattern(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/)), HeaderValue)
-  )
+  ),
+  propagateTrace: Schema.optionalKey(Schema.Boolean)
 })
 
 /** Resolved provider settings. */
@@ -68,6 +78,7 @@ export interface ResolvedHttpProvider {
   readonly apiKey: Redacted.Redacted<string> | undefined
   readonly timeoutMillis: number
   readonly headers: Readonly<Record<string, Redacted.Redacted<string> | string>>
+  readonly propagateTrace: boolean
 }
 
 /** Default request timeout: 60 s (the ConfigStore's provider default too). */
@@ -92,7 +103,8 @@ export const resolveHttpProviderOptions = (
       baseUrl: (o.baseUrl ?? defaults.baseUrl).replace(/\/+$/, ""),
       apiKey: o.apiKey,
       timeoutMillis: o.timeout === undefined ? DEFAULT_TIMEOUT_MILLIS : positiveMillis(o.timeout) ?? DEFAULT_TIMEOUT_MILLIS,
-      headers: o.headers ?? {}
+      headers: o.headers ?? {},
+      propagateTrace: o.propagateTrace === true
     }))
   )
 

@@ -19,7 +19,9 @@ export const ModelPrice = Schema.Struct({
   input: UsdPerMillion,
   output: UsdPerMillion,
   /** Input tokens served from the provider's prompt cache (default: the `input` price). */
-  cachedInput: Schema.optionalKey(UsdPerMillion)
+  cachedInput: Schema.optionalKey(UsdPerMillion),
+  /** Input tokens written to the provider's prompt cache (default: the `input` price; Anthropic: 1.25 × input). */
+  cacheWrite: Schema.optionalKey(UsdPerMillion)
 })
 export type ModelPrice = typeof ModelPrice.Type
 
@@ -35,9 +37,9 @@ export const defaultPrices: PriceTable = {
   "openai:gpt-4.1-mini": { input: 0.4, output: 1.6, cachedInput: 0.1 },
   "openai:o3-mini": { input: 1.1, output: 4.4, cachedInput: 0.55 },
   "openai:text-embedding-3-small": { input: 0.02, output: 0 },
-  "anthropic:claude-sonnet-4-5": { input: 3, output: 15, cachedInput: 0.3 },
-  "anthropic:claude-haiku-4-5": { input: 1, output: 5, cachedInput: 0.1 },
-  "anthropic:claude-opus-4-1": { input: 15, output: 75, cachedInput: 1.5 },
+  "anthropic:claude-sonnet-4-5": { input: 3, output: 15, cachedInput: 0.3, cacheWrite: 3.75 },
+  "anthropic:claude-haiku-4-5": { input: 1, output: 5, cachedInput: 0.1, cacheWrite: 1.25 },
+  "anthropic:claude-opus-4-1": { input: 15, output: 75, cachedInput: 1.5, cacheWrite: 18.75 },
   "groq:llama-3.1-8b-instant": { input: 0.05, output: 0.08 },
   "groq:llama-3.3-70b-versatile": { input: 0.59, output: 0.79 },
   "deepseek:deepseek-chat": { input: 0.27, output: 1.1, cachedInput: 0.07 },
@@ -58,9 +60,16 @@ export const findPrice = (table: PriceTable, spec: string): ModelPrice | undefin
   return colon > 0 ? table[`${spec.slice(0, colon)}:*`] : undefined
 }
 
-/** Cost in USD of `usage` at `price`. */
+/**
+ * Cost in USD of `usage` at `price`: cache reads at `cachedInput`, cache writes at `cacheWrite`, the other input
+ * tokens at `input`; output at `output`, including any tokens the provider's own `totalTokens` counts beyond input
+ * + output (reasoning billed outside `completion_tokens`, as xAI reports it).
+ */
 export const costOf = (price: ModelPrice, usage: Usage): number => {
   const cached = usage.cachedInputTokens ?? 0
-  const fresh = Math.max(0, usage.inputTokens - cached)
-  return (fresh * price.input + cached * (price.cachedInput ?? price.input) + usage.outputTokens * price.output) / 1_000_000
+  const written = usage.cacheWriteInputTokens ?? 0
+  const fresh = Math.max(0, usage.inputTokens - cached - written)
+  const output = usage.outputTokens + Math.max(0, usage.totalTokens - usage.inputTokens - usage.outputTokens)
+  return (fresh * price.input + cached * (price.cachedInput ?? price.input) + written * (price.cacheWrite ?? price.input) +
+    output * price.output) / 1_000_000
 }

@@ -1,5 +1,7 @@
 /** The Anthropic Messages provider against the fake server (the shared provider conformance suite). */
 import { AnthropicProvider } from "../../src/llm/index.ts"
 import { providerConformance } from "./ProviderConformance.ts"
+import { providerHardening } from "./ProviderHardening.ts"
 
 providerConformance({ label: "AnthropicProvider", wire: "anthropic", make: AnthropicProvider.make })
+providerHardening({ label: "AnthropicProvider", wire: "anthropic", make: AnthropicProvider.make })

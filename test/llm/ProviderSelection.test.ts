@@ -2,8 +2,9 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted, Schema } from "effect"
-import { TroupeConfig } from "../../src/config/index.ts"
-import { defaultProvider, defaultProviderName } from "../../src/llm/index.ts"
+import { HttpClient, HttpClientResponse } from "effect/http"
+import { DefaultConfig, TroupeConfig } from "../../src/config/index.ts"
+import { defaultProvider, defaultProviderName, providerFromConfig } from "../../src/llm/index.ts"
 
 const configWith = (providers: Record<string, unknown>) => Schema.decodeUnknownSync(TroupeConfig)({ providers })
 
@@ -37,4 +38,45 @@ describe("defaultProvider", () => {
       assert.deepStrictEqual([g.name, g.api], ["groq", "openai-compatible"])
       assert.strictEqual(defaultProviderName(groq, { preferred: ["groq"] }), "groq")
     }).pipe(Effect.provide(NodeHttpClient.layerUndici)))
+})
+
+/** The URL and the auth header each built-in provider's default configuration gets (no request leaves the process). */
+const expectedUrls: ReadonlyArray<readonly [string, string, string]> = [
+  ["openai", "https://api.openai.com/v1/chat/completions", "authorization"],
+  ["anthropic", "https://api.anthropic.com/v1/messages", "x-api-key"],
+  // https://ai.google.dev/gemini-api/docs/openai: base_url https://generativelanguage.googleapis.com/v1beta/openai/
+  ["google", "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions", "authorization"],
+  ["mistral", "https://api.mistral.ai/v1/chat/completions", "authorization"],
+  ["groq", "https://api.groq.com/openai/v1/chat/completions", "authorization"],
+  ["deepseek", "https://api.deepseek.com/v1/chat/completions", "authorization"],
+  ["ollama", "http://localhost:11434/v1/chat/completions", "authorization"],
+  ["xai", "https://api.x.ai/v1/chat/completions", "authorization"]
+]
+
+describe("the URL each configured provider gets", () => {
+  it.effect("every built-in provider's default base URL + path, with its auth header, and no trace headers", () =>
+    Effect.gen(function*() {
+      const seen: Array<{ url: string; headers: Record<string, string> }> = []
+      // a recording client: answers 401 without any network, so the request is built exactly as it would be sent
+      const recording = HttpClient.make((request, url) => {
+        seen.push({ url: url.toString(), headers: { ...request.headers } })
+        return Effect.succeed(HttpClientResponse.fromWeb(request, new Response("{}", { status: 401 })))
+      })
+      const config = Schema.decodeUnknownSync(TroupeConfig)(DefaultConfig)
+      assert.sameMembers(Object.keys(config.providers), expectedUrls.map(([name]) => name))
+      for (const [name, url, authHeader] of expectedUrls) {
+        const entry = config.providers[name]
+        assert.isDefined(entry)
+        if (entry === undefined) continue
+        const provider = yield* providerFromConfig(name, { ...entry, apiKey: Redacted.make("k-0123456789") }).pipe(
+          Effect.provideService(HttpClient.HttpClient, recording)
+        )
+        yield* Effect.flip(provider.generate({ model: "m", messages: [{ role: "user", content: "hi" }] }))
+        const last = seen.at(-1)
+        assert.strictEqual(last?.url, url, name)
+        assert.isString(last?.headers[authHeader], name)
+        assert.isUndefined(last?.headers["traceparent"], name)
+        assert.isUndefined(last?.headers["b3"], name)
+      }
+    }).pipe(Effect.withSpan("caller")))
 })

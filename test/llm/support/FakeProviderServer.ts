@@ -48,6 +48,40 @@ export type FakeReply =
   | { readonly kind: "malformed" }
   /** Streams: an error event after the first text event (Anthropic `event: error`, OpenAI `{ error }` chunk). */
   | { readonly kind: "streamError"; readonly errorType: string; readonly message: string }
+  /**
+   * Exactly these bytes as the body (a recorded or hand-written fixture), with this status and these headers, written
+   * `whole`, one byte per write (`bytes`: every multi-byte UTF-8 character split too), or cut in the middle of every
+   * multi-byte UTF-8 character (`utf8-split`). Between two writes the server yields to the event loop, so each write
+   * leaves as its own chunk (`setNoDelay` on the socket).
+   */
+  | {
+    readonly kind: "raw"
+    readonly status?: number
+    readonly headers?: Readonly<Record<string, string>>
+    readonly body: string | Uint8Array
+    readonly write?: WriteMode
+  }
+
+/** How a `raw` body is written. */
+export type WriteMode = "whole" | "bytes" | "utf8-split"
+
+/** The pieces `body` is written in under `mode`. */
+export const pieces = (body: Uint8Array, mode: WriteMode): Array<Uint8Array> => {
+  if (mode === "whole") return [body]
+  if (mode === "bytes") return Array.from(body, (_, i) => body.subarray(i, i + 1))
+  const out: Array<Uint8Array> = []
+  let start = 0
+  for (let i = 0; i < body.length; i++) {
+    const byte = body[i] ?? 0
+    // a UTF-8 lead byte of a multi-byte character: cut after it, i.e. mid-character
+    if (byte >= 0xc0) {
+      out.push(body.subarray(start, i + 1))
+      start = i + 1
+    }
+  }
+  out.push(body.subarray(start))
+  return out.filter((p) => p.length > 0)
+}
 
 /** A request the fake received. */
 export interface RecordedRequest {
@@ -219,6 +253,7 @@ export class FakeProviderServer {
   private constructor() {
     this.server = createServer((req, res) => void this.handle(req, res))
     this.server.on("connection", (socket: Socket) => {
+      socket.setNoDelay(true)
       this.sockets.add(socket)
       socket.on("close", () => this.sockets.delete(socket))
     })
@@ -293,11 +328,17 @@ export class FakeProviderServer {
       for (const waiter of this.closeWaiters.splice(0)) waiter()
     })
     if (req.method === "POST" && path === "/v1/embeddings") return this.embeddings(res, body)
-    const format: Format | undefined = path === "/v1/chat/completions"
+    const format: Format | undefined = path.endsWith("/chat/completions")
       ? "openai"
-      : path === "/v1/messages"
+      : path.endsWith("/v1/messages")
       ? "anthropic"
       : undefined
+    const queued = this.queue[0]
+    if (queued?.kind === "raw") {
+      this.queue.shift()
+      void this.writeRaw(res, queued)
+      return
+    }
     if (req.method !== "POST" || format === undefined) {
       res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: { message: "not found" } }))
       return
@@ -322,6 +363,17 @@ export class FakeProviderServer {
       model: request.model ?? "fake-embedding",
       usage: { prompt_tokens: 7, total_tokens: 7 }
     }))
+  }
+
+  private async writeRaw(res: ServerResponse, reply: Extract<FakeReply, { kind: "raw" }>): Promise<void> {
+    const body = typeof reply.body === "string" ? new TextEncoder().encode(reply.body) : reply.body
+    res.writeHead(reply.status ?? 200, { ...reply.headers })
+    for (const piece of pieces(body, reply.write ?? "whole")) {
+      if (res.destroyed) return
+      res.write(piece)
+      if (reply.write !== undefined && reply.write !== "whole") await new Promise((r) => setImmediate(r))
+    }
+    res.end()
   }
 
   private respond(res: ServerResponse, format: Format, model: string, stream: boolean, reply: FakeReply): void {
@@ -349,6 +401,9 @@ export class FakeProviderServer {
         } else {
           res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(jsonAnswer(format, model, reply)))
         }
+        return
+      case "raw":
+        void this.writeRaw(res, reply)
         return
       case "streamError": {
         res.writeHead(200, { "content-type": "text/event-stream" })

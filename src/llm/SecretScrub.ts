@@ -1,0 +1,160 @@
+/**
+ * Masking anything that looks like a credential in a text that is about to reach an error, an event, a log line
+ * or a span — a first, pattern-only version of the guardrails' secret detector, kept a pure `(text) => string`.
+ *
+ * Rules, in the order they apply:
+ *
+ * 1. **Terminal control is stripped** (`stripControl`): ANSI escape sequences (CSI, OSC, two-byte ESC), C0 and C1
+ *    control characters and the Unicode bidi overrides are removed; line breaks and tabs become one space, so a
+ *    provider's error body can neither repaint a terminal nor forge a second log line.
+ * 2. **Key-shaped tokens are masked** (`maskSecrets`), each replaced by `<redacted>` (a label, such as `Bearer`,
+ *    `api_key=` or a URL's scheme, is kept):
+ *    provider keys (OpenAI `sk-…`, `sk-proj-…`, `sk-svcacct-…`, Anthropic `sk-ant-…`, Groq `gsk_…`, xAI `xai-…`,
+ *    Google `AIza…`), AWS access key ids (`AKIA…`, `ASIA…`) and `aws_secret_access_key=…`, GitHub tokens
+ *    (`ghp_…`, `gho_…`, `ghu_…`, `ghs_…`, `ghr_…`, `github_pat_…`), Slack tokens (`xox[abposr]-…`) and webhook
+ *    URLs, JWTs (`eyJ….….…`), `Bearer` / `Basic` / `Token` credentials, `key=value` pairs whose key names a secret
+ *    (`api_key`, `apikey`, `x-api-key`, `token`, `secret`, `password`, `authorization`), the userinfo of a URL
+ *    (`https://user:pass@host` → `https://<redacted>@host`), and any other high-entropy token: 32 or more
+ *    characters of `[A-Za-z0-9+/_=-]` mixing upper case, lower case and digits, at 3.5 bits of entropy per
+ *    character or more (UUIDs, hex digests and ordinary words do not qualify).
+ *
+ * Masking is deliberately over-eager: a response id that looks like a key is masked in an error message, which
+ * costs nothing, while a key that slips through costs everything. Exact known secrets (the call's own key) are
+ * removed separately, before the patterns, by `scrubSecrets` in `ProviderErrorMapping.ts`, which then cuts the
+ * result — scrub first, then cut, so no prefix of a key survives the cut.
+ *
+ * Hand-rolled: nothing in Effect detects secrets; the patterns follow the token formats the issuers document.
+ *
+ * @since 0.1.0
+ */
+
+/** What a masked token is replaced by. */
+export const REDACTED = "<redacted>"
+
+// ESC-introduced sequences: CSI (ESC [ … final), OSC (ESC ] … BEL or ESC \), and two-byte escapes.
+// eslint-disable-next-line no-control-regex
+const ANSI = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|\u001b[@-Z\\-_]|\u009b[0-?]*[ -/]*[@-~]/g
+// eslint-disable-next-line no-control-regex
+const LINE_BREAKS = /[\t\n\r\u000b\u000c\u0085\u2028\u2029]+/g
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g
+
+/**
+ * Removes ANSI escapes, control characters and bidi overrides; line breaks and tabs become one space.
+ *
+ * @example
+ * ```ts
+ * stripControl("\u001b[31mred\u001b[0m\nforged line") // "red forged line"
+ * ```
+ */
+export const stripControl = (text: string): string =>
+  text.replace(ANSI, "").replace(LINE_BREAKS, " ").replace(CONTROL, "")
+
+/** One pattern; `keep` is the number of leading capture groups kept in front of the mask. */
+interface Rule {
+  readonly pattern: RegExp
+  readonly keep: number
+  readonly suffix: string
+}
+
+const rule = (pattern: RegExp, keep = 0, suffix = ""): Rule => ({ pattern, keep, suffix })
+
+const RULES: ReadonlyArray<Rule> = [
+  // URL userinfo: scheme://user:pass@host → scheme://<redacted>@host
+  rule(/([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]+@/gi, 1, "@"),
+  // Slack incoming-webhook URLs
+  rule(/https:\/\/hooks\.slack\.com\/services\/[A-Za-z0-9/_-]+/g),
+  // Authorization schemes
+  rule(/\b(Bearer|Basic|Token)(\s+)[A-Za-z0-9._~+/=-]{6,}/g, 2),
+  // key=value / "key": "value" pairs naming a secret
+  rule(
+    /(\b(?:api[_-]?key|x-api-key|access[_-]?token|auth[_-]?token|token|secret|password|passwd|authorization|aws_secret_access_key)["']?\s*[:=]\s*["']?)(?!<redacted>|Bearer\b|Basic\b|Token\b)[^\s"',;&}]{4,}/gi,
+    1
+  ),
+  // provider keys
+  rule(/\bsk-(?:proj-|svcacct-|admin-|ant-(?:api\d{2}-|admin\d{2}-)?)?[A-Za-z0-9_*.-]{8,}/g),
+  rule(/\bgsk_[A-Za-z0-9]{8,}/g),
+  rule(/\bxai-[A-Za-z0-9]{8,}/g),
+  rule(/\bAIza[0-9A-Za-z_-]{10,}/g),
+  // AWS access key ids
+  rule(/\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA)[0-9A-Z]{16}\b/g),
+  // GitHub
+  rule(/\bgh[pousr]_[A-Za-z0-9]{20,}/g),
+  rule(/\bgithub_pat_[A-Za-z0-9_]{20,}/g),
+  // Slack tokens
+  rule(/\bxox[abposr]-[A-Za-z0-9-]{10,}/g),
+  // JWT
+  rule(/\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g)
+]
+
+const CANDIDATE = /[A-Za-z0-9+/_=-]{32,}/g
+
+/** Shannon entropy of `s` in bits per character. */
+const entropy = (s: string): number => {
+  const counts = new Map<string, number>()
+  for (const c of s) counts.set(c, (counts.get(c) ?? 0) + 1)
+  let bits = 0
+  for (const n of counts.values()) {
+    const p = n / s.length
+    bits -= p * Math.log2(p)
+  }
+  return bits
+}
+
+/** Whether a long token looks random enough to be a credential. */
+export const isHighEntropyToken = (token: string): boolean =>
+  token.length >= 32 && /[a-z]/.test(token) && /[A-Z]/.test(token) && /[0-9]/.test(token) && entropy(token) >= 3.5
+
+/**
+ * Masks every key-shaped token of `text` (see the module doc for the list). Pure; does not strip control
+ * characters (see {@link sanitize}).
+ *
+ * @example
+ * ```ts
+ * maskSecrets("Incorrect API key provided: sk-proj-abcdefghijklmnop") // "Incorrect API key provided: <redacted>"
+ * maskSecrets("Authorization: Bearer abc.def.ghi123")                // "Authorization: Bearer <redacted>" (the labels kept)
+ * ```
+ */
+export const maskSecrets = (text: string): string => {
+  let out = text
+  for (const { keep, pattern, suffix } of RULES) {
+    out = out.replace(pattern, (...groups: Array<unknown>) => {
+      let kept = ""
+      for (let i = 1; i <= keep; i++) kept += typeof groups[i] === "string" ? groups[i] as string : ""
+      return kept + REDACTED + suffix
+    })
+  }
+  return out.replace(CANDIDATE, (token) => (isHighEntropyToken(token) ? REDACTED : token))
+}
+
+/**
+ * `stripControl` then `maskSecrets`: what every provider-derived text goes through before it reaches a message.
+ *
+ * @example
+ * ```ts
+ * sanitize("\u001b[2Jkey: sk-ant-api03-abcdefghijkl\r\nInjected") // "key: <redacted> Injected"
+ * ```
+ */
+export const sanitize = (text: string): string => maskSecrets(stripControl(text))
+
+/** Whether `url` carries a user name or password (`https://user:pass@host`). Unparseable URLs: `false`. */
+export const hasUserinfo = (url: string): boolean => {
+  if (!URL.canParse(url)) return false
+  const parsed = new URL(url)
+  return parsed.username !== "" || parsed.password !== ""
+}
+
+/**
+ * `url` without its userinfo, query and fragment (which can carry keys, e.g. Google's `?key=`), for messages.
+ *
+ * @example
+ * ```ts
+ * redactUrl("https://user:pw@proxy.example/v1?key=AIza123") // "https://<redacted>@proxy.example/v1"
+ * ```
+ */
+export const redactUrl = (url: string): string => {
+  if (!URL.canParse(url)) return sanitize(url)
+  const parsed = new URL(url)
+  const userinfo = parsed.username !== "" || parsed.password !== "" ? `${REDACTED}@` : ""
+  return `${parsed.protocol}//${userinfo}${parsed.host}${parsed.pathname}`
+}
