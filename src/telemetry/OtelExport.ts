@@ -13,7 +13,8 @@
  * when troupe is imported: install `@effect/opentelemetry`, `@opentelemetry/api`, `@opentelemetry/resources`,
  * `@opentelemetry/sdk-trace-base`, `@opentelemetry/sdk-trace-node`, `@opentelemetry/sdk-metrics`,
  * `@opentelemetry/exporter-trace-otlp-http` and `@opentelemetry/exporter-metrics-otlp-http` to use it. Without them
- * the layer fails with `OtelPackagesMissing`.
+ * the layer fails with `OtelPackagesMissing`. (Its type names no OpenTelemetry type, so a program that does not use
+ * it type-checks without them too; the OTel `Resource` service it also provides is left out of the type.)
  *
  * @example
  * ```ts
@@ -22,7 +23,6 @@
  *
  * @since 0.1.0
  */
-import type { Resource } from "@effect/opentelemetry/Resource"
 import { Effect, Layer, Schema } from "effect"
 import { fromSchemaError, type InvalidTelemetryInput, OtelPackagesMissing } from "./TelemetryError.ts"
 
@@ -60,15 +60,20 @@ const OptionsSchema = Schema.Struct({
   batchSpans: Schema.optionalKey(Schema.Boolean)
 })
 
+/** Passes a failed import on; each `import()` below carries it so that bundlers leave a missing peer to run time. */
+const rethrow = (cause: unknown): never => {
+  throw cause
+}
+
 /** The optional OpenTelemetry peers, imported together when the layer is built. */
 const loadOtel = Effect.tryPromise({
   try: () =>
     Promise.all([
-      import("@effect/opentelemetry/NodeSdk"),
-      import("@opentelemetry/exporter-trace-otlp-http"),
-      import("@opentelemetry/exporter-metrics-otlp-http"),
-      import("@opentelemetry/sdk-metrics"),
-      import("@opentelemetry/sdk-trace-base")
+      import("@effect/opentelemetry/NodeSdk").catch(rethrow),
+      import("@opentelemetry/exporter-trace-otlp-http").catch(rethrow),
+      import("@opentelemetry/exporter-metrics-otlp-http").catch(rethrow),
+      import("@opentelemetry/sdk-metrics").catch(rethrow),
+      import("@opentelemetry/sdk-trace-base").catch(rethrow)
     ]),
   catch: (cause) => new OtelPackagesMissing({ reason: cause instanceof Error ? cause.message : String(cause) })
 })
@@ -77,7 +82,7 @@ const loadOtel = Effect.tryPromise({
  * Exports Effect spans and metrics to an OTLP/HTTP receiver. Fails with `InvalidTelemetryInput` (every issue) when
  * the options do not decode, and with `OtelPackagesMissing` when the optional OpenTelemetry peers cannot be loaded.
  */
-export const layer = (options: OtelExportOptions): Layer.Layer<Resource, InvalidTelemetryInput | OtelPackagesMissing> =>
+export const layer = (options: OtelExportOptions): Layer.Layer<never, InvalidTelemetryInput | OtelPackagesMissing> =>
   Layer.unwrap(
     Effect.map(
       Effect.all([
