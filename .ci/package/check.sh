@@ -3,7 +3,8 @@
 # install it into a scratch project outside the repo with its peers (effect, @effect/platform-node; no optional
 # OpenTelemetry peer), then, with each Node given as a bin folder argument:
 #   (a) the smoke script with plain `node` (type stripping off, no loader): every subpath, a supervised program and
-#       an `Llm` call on `Troupe.layerTest()`, no Redis/OpenTelemetry/undici module loaded;
+#       an `Llm` call on `Troupe.layerTest()`, no Redis/OpenTelemetry/undici module loaded; and the README's
+#       "Use it in your project" example, extracted from the README;
 #   (b) the consumer file type-checked with moduleResolution nodenext and bundler under strict consumer flags;
 #   (c) the smoke script bundled by esbuild (--platform=node --format=esm), and the bundle run.
 # Usage: .ci/package/check.sh NODE_BIN_DIR...
@@ -41,6 +42,11 @@ JSON
 (cd "$app" && npm install --no-audit --no-fund --loglevel=error "$tarball" \
   "effect@$(version_of effect)" "@effect/platform-node@$(version_of @effect/platform-node)" \
   "@types/node@$(version_of @types/node)" >/dev/null)
+# The README's "Use it in your project" example, as written there (it is plain JavaScript too).
+awk '/^## Use it in your project/{section=1} section && /^```ts/{code=1; next} code && /^```/{exit} code{print}' \
+  "$repo/README.md" >"$app/readme-example.mjs"
+[ -s "$app/readme-example.mjs" ] || { echo "package: no example found in the README's \"Use it in your project\"" >&2; exit 1; }
+
 for optional in @opentelemetry @effect/opentelemetry; do
   if [ -e "$app/node_modules/$optional" ]; then echo "package: optional peer $optional was installed" >&2; exit 1; fi
 done
@@ -56,6 +62,8 @@ for bin in "$@"; do
     v="$(node --version)"
     echo "package: node $v: (a) plain node"
     node --no-experimental-strip-types smoke.mjs
+    node --no-experimental-strip-types readme-example.mjs | grep -q "scripted model" \
+      || { echo "package: the README example did not answer" >&2; exit 1; }
     echo "package: node $v: (b) tsc, moduleResolution nodenext and bundler"
     node "$repo/node_modules/typescript/bin/tsc" -p tsconfig.nodenext.json
     node "$repo/node_modules/typescript/bin/tsc" -p tsconfig.bundler.json
