@@ -127,9 +127,13 @@ export const toToolError = (error: unknown): ToolError => {
   return { tag: "ToolFailure", message: error instanceof Error ? error.message : String(error) }
 }
 
-/** An `effect/ai` toolkit of the tools. */
-export const toolkit = <const Tools extends ReadonlyArray<ToolDefinition>>(...tools: Tools) =>
-  Toolkit.make(...tools.map((t) => t.ai) as unknown as { [K in keyof Tools]: Tools[K]["ai"] })
+/** An `effect/ai` toolkit of the tools, keyed by tool name. */
+export const toolkit = <const Tools extends ReadonlyArray<ToolDefinition>>(
+  ...tools: Tools
+): Toolkit.Toolkit<{ readonly [T in Tools[number] as T["name"]]: T["ai"] }> =>
+  // `Toolkit.make` infers its tools from a tuple; ours is a mapped tuple type it cannot see through. The stated
+  // type is the same tools by name (written out so the emitted declaration satisfies Toolkit's constraint).
+  Toolkit.make(...tools.map((t) => t.ai)) as unknown as Toolkit.Toolkit<{ readonly [T in Tools[number] as T["name"]]: T["ai"] }>
 
 /**
  * The handlers of `toolkit(...tools)` as a Layer: each runs its action (timeout, retries, compensation); failures

@@ -17,11 +17,15 @@
  * to the offline scripted model for providers without a key; with `redis` it puts the rate limiter, the cache's
  * L2 and conversation memory in Redis. `layerTest(options)` is everything in memory with a scripted model, no
  * process environment and no network: suited to `TestClock` tests.
+ *
+ * Invalid options fail the layer with `InvalidTroupeOptions` (in the error channel, when the layer is built; never
+ * a throw when it is made). Code a layer does not use is not loaded: node-redis only with `redis`, the undici
+ * HTTP client only for real providers (both imported when their layer is built).
  */
-import { NodeHttpClient, NodeRedis } from "@effect/platform-node"
-import { Duration, Layer, Schema } from "effect"
+import { Duration, Effect, Layer, Schema } from "effect"
 import { AgentServer, Bus, DirectiveExecutor } from "../agent/index.ts"
-import { Cache, recommendedNodeRedisOptions } from "../cache/index.ts"
+import { Cache } from "../cache/index.ts"
+import { nodeRedisLayer } from "../cache/RedisTier.ts"
 import { ConfigStore, type ConfigStoreOptions, RateLimiterConfigSync } from "../config/index.ts"
 import type { ScriptedOptions } from "../llm/index.ts"
 import { type ConversationMemory, layerMemory as memoryInProcess, layerRedis as memoryInRedis } from "../memory/index.ts"
@@ -29,7 +33,7 @@ import { type Llm, LlmPipeline, type LlmPipelineOptions, ProviderRegistry, type 
 import { RateLimiter, type RateLimiterOptionsInput } from "../ratelimit/index.ts"
 import { Lifecycle, Supervisor } from "../runtime/index.ts"
 import { layerLifecycleBridge, TelemetryHub, type TelemetryHubOptions } from "../telemetry/index.ts"
-import { TroupeOptionsSchema } from "./TroupeOptions.ts"
+import { type InvalidTroupeOptions, toInvalidTroupeOptions, TroupeOptionsSchema } from "./TroupeOptions.ts"
 
 export interface TroupeOptions {
   /** the root supervisor's name (default `troupe`) */
@@ -69,12 +73,25 @@ const isScripted = (
   providers: TroupeOptions["providers"]
 ): providers is { readonly scripted: ScriptedOptions } => providers !== undefined && "scripted" in providers
 
-/** Builds the application layer from validated options; `test` switches to in-memory, scripted, no env. */
-const build = (options: TroupeOptions, test: boolean) => {
-  Schema.decodeUnknownSync(TroupeOptionsSchema)(options) // throws a readable SchemaError naming the path
+/** The undici HTTP client, imported when the layer is built (only real providers need it). */
+const httpClientLayer = Layer.unwrap(
+  Effect.promise(() => import("@effect/platform-node/NodeHttpClient")).pipe(Effect.map((module) => module.layerUndici))
+)
+
+/** Validates the options in the error channel, then builds the layer; `test`: in memory, scripted, no env. */
+const build = (options: TroupeOptions, test: boolean) =>
+  Layer.unwrap(
+    Schema.decodeUnknownEffect(TroupeOptionsSchema)(options).pipe(
+      Effect.mapError((error) => toInvalidTroupeOptions(error)),
+      Effect.map(() => compose(options, test))
+    )
+  )
+
+/** Composes the application layer from validated options. */
+const compose = (options: TroupeOptions, test: boolean) => {
   const name = options.name ?? "troupe"
   const redis = test ? undefined : options.redis
-  const redisLayer = redis === undefined ? undefined : NodeRedis.layer({ url: redis.url, ...recommendedNodeRedisOptions })
+  const redisLayer = redis === undefined ? undefined : nodeRedisLayer(redis.url)
   const prefix = redis?.prefix ?? "troupe:"
 
   const root = Supervisor.layerRoot({ name, maxRestarts: 10, maxSeconds: 60 }).pipe(Layer.provideMerge(Lifecycle.layer))
@@ -102,7 +119,7 @@ const build = (options: TroupeOptions, test: boolean) => {
     : test
     ? ProviderRegistry.layerScripted()
     : ProviderRegistry.layerFromConfig({ scriptedWhenNoKey: {}, ...options.providers }).pipe(
-      Layer.provide(NodeHttpClient.layerUndici)
+      Layer.provide(httpClientLayer)
     )
   const llm = LlmPipeline.layer(options.pipeline).pipe(Layer.provideMerge(providers))
   const memory = redisLayer === undefined
@@ -127,6 +144,10 @@ const build = (options: TroupeOptions, test: boolean) => {
 /**
  * The application layer: every troupe service under one root supervisor.
  *
+ * Fails with `InvalidTroupeOptions` when `options` do not decode (e.g. a `redis.url` that is not a
+ * `redis://` or `rediss://` URL), with a service's own error when its options are invalid, and with `RedisError`
+ * when `redis` is given and the server does not answer at start.
+ *
  * @example
  * ```ts
  * const program = Effect.gen(function*() {
@@ -137,5 +158,8 @@ const build = (options: TroupeOptions, test: boolean) => {
  */
 export const layer = (options: TroupeOptions = {}) => build(options, false)
 
-/** In memory, scripted model, no process environment, no network: for tests (with `TestClock`) and demos. */
+/**
+ * In memory, scripted model, no process environment, no network: for tests (with `TestClock`) and demos. Fails
+ * with `InvalidTroupeOptions` when `options` do not decode (`redis` is validated, then ignored).
+ */
 export const layerTest = (options: TroupeOptions = {}) => build(options, true)

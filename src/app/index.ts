@@ -3,3 +3,4 @@
  */
 export * as Troupe from "./Troupe.ts"
 export type { Services, TroupeOptions } from "./Troupe.ts"
+export { InvalidTroupeOptions } from "./TroupeOptions.ts"

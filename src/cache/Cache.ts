@@ -23,7 +23,6 @@
  *
  * @since 0.1.0
  */
-import { NodeRedis } from "@effect/platform-node"
 import { Context, Duration, Effect, Layer, Schema } from "effect"
 import type * as Scope from "effect/Scope"
 import { Redis } from "effect/persistence"
@@ -34,7 +33,7 @@ import type { CacheOptions } from "./CacheOptions.ts"
 import { decodeWith, durationToMillis, PositiveDuration, resolveCacheOptions } from "./CacheOptions.ts"
 import type { CacheShape } from "./CacheShape.ts"
 import type { RedisTierOptions } from "./RedisTier.ts"
-import { makeRedisTier, recommendedNodeRedisOptions } from "./RedisTier.ts"
+import { makeRedisTier, nodeRedisLayer } from "./RedisTier.ts"
 
 /** Options of the tiered (memory over Redis) cache. */
 export interface TieredCacheOptions<A, I = unknown> extends CacheOptions<A> {
@@ -131,7 +130,5 @@ export class Cache extends Context.Service<Cache, CacheShape<unknown>>()("troupe
   static readonly layerNodeRedis = <I>(
     options: TieredCacheOptions<unknown, I> & { readonly url: string }
   ): Layer.Layer<Cache, InvalidCacheOptions | Redis.RedisError> =>
-    Cache.layerTiered(options).pipe(
-      Layer.provide(NodeRedis.layer({ url: options.url, ...recommendedNodeRedisOptions }))
-    )
+    Cache.layerTiered(options).pipe(Layer.provide(nodeRedisLayer(options.url)))
 }

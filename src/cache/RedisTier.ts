@@ -25,8 +25,9 @@
  *
  * @since 0.1.0
  */
-import { Cause, Duration, Effect, Exit, Schema } from "effect"
-import type { Redis } from "effect/persistence"
+import type { NodeRedis } from "@effect/platform-node/NodeRedis"
+import { Cause, Duration, Effect, Exit, Layer, Schema } from "effect"
+import { Redis } from "effect/persistence"
 import { CacheValueEncodingError } from "./CacheError.ts"
 import type { CacheCounters } from "./CacheStats.ts"
 
@@ -55,6 +56,20 @@ export const recommendedNodeRedisOptions = {
   disableOfflineQueue: true,
   commandOptions: { timeout: 250 }
 } as const
+
+/**
+ * `NodeRedis.layer({ url, ...recommendedNodeRedisOptions })`, with `@effect/platform-node/NodeRedis` (and so the
+ * node-redis client) imported only when the layer is built: importing troupe never loads Redis code, and a
+ * program (or a bundle) whose layers use no Redis never runs it. Building fails with `RedisError` when the module
+ * cannot be loaded (the `redis` package is missing) or, as `NodeRedis.layer` does, when Redis does not answer.
+ */
+export const nodeRedisLayer = (url: string): Layer.Layer<Redis.Redis | NodeRedis, Redis.RedisError> =>
+  Layer.unwrap(
+    Effect.tryPromise({
+      try: () => import("@effect/platform-node/NodeRedis"),
+      catch: (cause) => new Redis.RedisError({ cause })
+    }).pipe(Effect.map((module) => module.layer({ url, ...recommendedNodeRedisOptions })))
+  )
 
 /** A decoded L2 hit. */
 export interface L2Hit<A> {

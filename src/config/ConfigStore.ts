@@ -16,7 +16,7 @@
  * `Config`/`ConfigProvider` (environment), `FileSystem` (file), `Schema` (validation), `Redacted` (secrets).
  * The model-alias table is precomputed on every change, so `getModelConfig` is one `Map.get`.
  */
-import { NodeFileSystem } from "@effect/platform-node"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import type { Scope } from "effect"
 import { Context, Effect, Exit, FileSystem, Layer, Option, PubSub, Ref, Result, Semaphore, Stream } from "effect"
 import type { ModelLookupError } from "./ConfigError.ts"

@@ -17,8 +17,10 @@
  * Why not effect's `Redis.eval`: it looks each script up in an Effect `Cache` on every call (a measurable
  * share of a ~40 µs round trip) and cannot pass a per-command option to the client. The NOSCRIPT handling
  * is the same idea (load, run by SHA, reload once).
+ *
+ * `@effect/platform-node/NodeRedis` is imported when a runner is made, not when this module loads, so importing
+ * troupe never loads node-redis (a program without a Redis limiter never runs it, bundled or not).
  */
-import { NodeRedis } from "@effect/platform-node"
 import { Effect, Option, type Scope } from "effect"
 import { Redis } from "effect/persistence"
 import { createHash } from "node:crypto"
@@ -121,7 +123,9 @@ interface WatchdogEntry {
  */
 export const makeRedisScriptRunner = (timeoutMs: number): Effect.Effect<RedisScriptRunner, never, Redis.Redis | Scope.Scope> =>
   Effect.gen(function*() {
-    const node = yield* Effect.serviceOption(NodeRedis.NodeRedis)
+    // Without the module (no `redis` package installed) no `NodeRedis` can be in context: the generic transport.
+    const nodeRedis = yield* Effect.promise(() => import("@effect/platform-node/NodeRedis").catch(() => undefined))
+    const node = nodeRedis === undefined ? Option.none() : yield* Effect.serviceOption(nodeRedis.NodeRedis)
     let send: <A>(operation: string, args: ReadonlyArray<string>) => Effect.Effect<A, RateLimitStoreError>
     let transport: RedisScriptRunner["transport"]
     if (Option.isSome(node)) {

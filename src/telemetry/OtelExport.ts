@@ -9,6 +9,13 @@
  *
  * Provide it *next to* `TelemetryHub.layer` (same context, so both see the same `MetricRegistry`).
  *
+ * The OpenTelemetry packages are optional peer dependencies of troupe, imported when this layer is built and never
+ * when troupe is imported: install `@effect/opentelemetry`, `@opentelemetry/api`, `@opentelemetry/resources`,
+ * `@opentelemetry/sdk-trace-base`, `@opentelemetry/sdk-trace-node`, `@opentelemetry/sdk-metrics`,
+ * `@opentelemetry/exporter-trace-otlp-http` and `@opentelemetry/exporter-metrics-otlp-http` to use it. Without them
+ * the layer fails with `OtelPackagesMissing`. (Its type names no OpenTelemetry type, so a program that does not use
+ * it type-checks without them too; the OTel `Resource` service it also provides is left out of the type.)
+ *
  * @example
  * ```ts
  * const Live = Layer.mergeAll(TelemetryHub.layer, OtelExport.layer({ serviceName: "my-agent" }))
@@ -16,14 +23,8 @@
  *
  * @since 0.1.0
  */
-import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
-import type { Resource } from "@effect/opentelemetry/Resource"
-import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http"
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
-import { PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics"
-import { BatchSpanProcessor, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Effect, Layer, Schema } from "effect"
-import { fromSchemaError, type InvalidTelemetryInput } from "./TelemetryError.ts"
+import { fromSchemaError, type InvalidTelemetryInput, OtelPackagesMissing } from "./TelemetryError.ts"
 
 /** Options of `OtelExport.layer`. */
 export interface OtelExportOptions {
@@ -59,14 +60,38 @@ const OptionsSchema = Schema.Struct({
   batchSpans: Schema.optionalKey(Schema.Boolean)
 })
 
-/** Exports Effect spans and metrics to an OTLP/HTTP receiver. Invalid options fail the layer with every issue. */
-export const layer = (options: OtelExportOptions): Layer.Layer<Resource, InvalidTelemetryInput> =>
+/** Passes a failed import on; each `import()` below carries it so that bundlers leave a missing peer to run time. */
+const rethrow = (cause: unknown): never => {
+  throw cause
+}
+
+/** The optional OpenTelemetry peers, imported together when the layer is built. */
+const loadOtel = Effect.tryPromise({
+  try: () =>
+    Promise.all([
+      import("@effect/opentelemetry/NodeSdk").catch(rethrow),
+      import("@opentelemetry/exporter-trace-otlp-http").catch(rethrow),
+      import("@opentelemetry/exporter-metrics-otlp-http").catch(rethrow),
+      import("@opentelemetry/sdk-metrics").catch(rethrow),
+      import("@opentelemetry/sdk-trace-base").catch(rethrow)
+    ]),
+  catch: (cause) => new OtelPackagesMissing({ reason: cause instanceof Error ? cause.message : String(cause) })
+})
+
+/**
+ * Exports Effect spans and metrics to an OTLP/HTTP receiver. Fails with `InvalidTelemetryInput` (every issue) when
+ * the options do not decode, and with `OtelPackagesMissing` when the optional OpenTelemetry peers cannot be loaded.
+ */
+export const layer = (options: OtelExportOptions): Layer.Layer<never, InvalidTelemetryInput | OtelPackagesMissing> =>
   Layer.unwrap(
     Effect.map(
-      Schema.decodeUnknownEffect(OptionsSchema)(options, { errors: "all" }).pipe(
-        Effect.mapError((e) => fromSchemaError("OtelExport options", e))
-      ),
-      (o) => {
+      Effect.all([
+        Schema.decodeUnknownEffect(OptionsSchema)(options, { errors: "all" }).pipe(
+          Effect.mapError((e) => fromSchemaError("OtelExport options", e))
+        ),
+        loadOtel
+      ]),
+      ([o, [NodeSdk, { OTLPTraceExporter }, { OTLPMetricExporter }, { PeriodicExportingMetricReader }, { BatchSpanProcessor, SimpleSpanProcessor }]]) => {
         const base = (o.endpoint ?? "http://localhost:4318").replace(/\/+$/, "")
         const headers = o.headers === undefined ? {} : { headers: { ...o.headers } }
         return NodeSdk.layer(() => {

@@ -48,8 +48,26 @@ export class TelemetryExportError extends Schema.TaggedError<TelemetryExportErro
   }
 }
 
+/**
+ * `OtelExport.layer` could not load its optional peer dependencies (`@effect/opentelemetry` and the
+ * `@opentelemetry/*` SDK and OTLP exporter packages); `reason` is the loader's message.
+ */
+export class OtelPackagesMissing extends Schema.TaggedError<OtelPackagesMissing>()("OtelPackagesMissing", {
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return "OtelExport.layer needs the optional peer dependencies @effect/opentelemetry and @opentelemetry/* " +
+      `(see OtelExport's module doc for the list): ${this.reason}`
+  }
+}
+
 /** Any error the telemetry subsystem fails with. */
-export type TelemetryError = DuplicateHandlerError | HandlerNotFoundError | InvalidTelemetryInput | TelemetryExportError
+export type TelemetryError =
+  | DuplicateHandlerError
+  | HandlerNotFoundError
+  | InvalidTelemetryInput
+  | OtelPackagesMissing
+  | TelemetryExportError
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 

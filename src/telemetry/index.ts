@@ -32,6 +32,7 @@ export {
   DuplicateHandlerError,
   HandlerNotFoundError,
   InvalidTelemetryInput,
+  OtelPackagesMissing,
   type TelemetryError,
   TelemetryExportError
 } from "./TelemetryError.ts"

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
-import { Troupe } from "../../src/app/index.ts"
+import { Cause, Effect, Exit, Layer, Option } from "effect"
+import * as fc from "fast-check"
+import { InvalidTroupeOptions, Troupe } from "../../src/app/index.ts"
 import { Llm } from "../../src/pipeline/index.ts"
 import { Supervisor } from "../../src/runtime/index.ts"
 import { TelemetryHub } from "../../src/telemetry/index.ts"
@@ -30,5 +31,37 @@ describe("Troupe.layerTest", () => {
         }).pipe(Effect.provide(context))
       }))
       assert.deepStrictEqual(root.exitReason?._tag, "Shutdown")
+    }))
+})
+
+describe("Troupe.layer options", () => {
+  it.effect("invalid options fail the layer in the error channel with InvalidTroupeOptions (never a throw)", () =>
+    Effect.gen(function*() {
+      // making the layer does not throw; building it fails with the typed error naming the path
+      const layer = Troupe.layer({ redis: { url: "localhost:6379" } })
+      const exit = yield* Effect.exit(Layer.build(layer).pipe(Effect.scoped))
+      assert.isTrue(Exit.isFailure(exit))
+      const error = yield* Effect.flip(Layer.build(layer).pipe(Effect.scoped))
+      assert.instanceOf(error, InvalidTroupeOptions)
+      assert.strictEqual(error._tag, "InvalidTroupeOptions")
+      assert.strictEqual(error.path, "redis.url")
+      assert.include(error.message, "redis.url")
+      const test = yield* Effect.flip(Layer.build(Troupe.layerTest({ name: "" })).pipe(Effect.scoped))
+      assert.strictEqual(test._tag, "InvalidTroupeOptions")
+      assert.strictEqual((test as InvalidTroupeOptions).path, "name")
+    }))
+
+  it.effect("fuzz: arbitrary option values never throw when the layer is made; a bad one fails as InvalidTroupeOptions", () =>
+    Effect.gen(function*() {
+      const samples = fc.sample(fc.record({ name: fc.anything(), redis: fc.anything(), memory: fc.anything() }, { requiredKeys: [] }), 60)
+      for (const options of samples) {
+        // the cast is the point of the test: untyped input, as from a config file
+        const layer = Troupe.layerTest(options as Troupe.TroupeOptions)
+        const exit = yield* Effect.exit(Layer.build(layer).pipe(Effect.scoped))
+        if (Exit.isFailure(exit)) {
+          const error = Cause.findErrorOption(exit.cause)
+          assert.isTrue(Option.isSome(error) && (error.value as { _tag?: string })._tag === "InvalidTroupeOptions", String(exit.cause))
+        }
+      }
     }))
 })

@@ -1,0 +1,61 @@
+// A consumer of the packed troupe, type-checked by CI with `moduleResolution` nodenext and again with bundler under
+// the consumer's own strict flags (see tsconfig.*.json beside it): every subpath resolves to its `.d.ts`, and the
+// consumer's own `effect` Schemas type-check against troupe's APIs (one copy of effect, as a peer).
+import { Effect, Layer, Schema } from "effect"
+import * as Troupe_ from "troupe"
+import { Action, Tool } from "troupe/agent"
+import { InvalidTroupeOptions, Troupe } from "troupe/app"
+import { Cache } from "troupe/cache"
+import { ConfigStore } from "troupe/config"
+import type { LlmMessage } from "troupe/llm"
+import { ConversationMemory } from "troupe/memory"
+import { Llm } from "troupe/pipeline"
+import { RateLimiter } from "troupe/ratelimit"
+import { Actor, Behaviour, ChildSpec, Supervisor } from "troupe/runtime"
+import { OtelExport, TelemetryHub } from "troupe/telemetry"
+
+type CounterProtocol = { call: "get"; reply: number; cast: { add: number } }
+const Counter = Behaviour.make<CounterProtocol>()({
+  init: (start: number) => Behaviour.ok(start),
+  handleCall: (_request, _from, n) => Behaviour.reply(n, n),
+  handleCast: ({ add }, n) => Behaviour.noreply(n + add)
+})
+
+export const supervised: Effect.Effect<number, unknown> = Effect.gen(function*() {
+  const sup = yield* Supervisor.start({ strategy: "oneForOne", children: [ChildSpec.actor("counter", Counter, 0)] })
+  const [child] = yield* Supervisor.whichChildren(sup)
+  // the child's process is typed as a plain Process; the protocol is the one we started it with
+  const counter = child?.process as Actor.ActorRef<CounterProtocol>
+  yield* Actor.cast(counter, { add: 2 })
+  return yield* Actor.call(counter, "get")
+}).pipe(Effect.scoped)
+
+// the consumer's own Schema values go into troupe's APIs
+const Add = Action.make({
+  name: "add",
+  description: "Adds two numbers",
+  params: Schema.Struct({ a: Schema.Finite, b: Schema.Finite }),
+  output: Schema.Finite,
+  run: ({ a, b }) => Effect.succeed(a + b)
+})
+export const tools = [Tool.fromAction(Add, { strict: true })]
+
+const question: LlmMessage = { role: "user", content: "Hello" }
+
+export const program = Effect.gen(function*() {
+  const llm = yield* Llm
+  const answer = yield* llm.generate({ model: "fast", messages: [question] })
+  const cache = yield* Cache
+  yield* cache.put("last-answer", answer.text)
+  const memory = yield* ConversationMemory
+  const limiter = yield* RateLimiter
+  const config = yield* ConfigStore
+  const hub = yield* TelemetryHub
+  return { text: answer.text, meta: answer.meta, memory, limiter, config, hub }
+}).pipe(
+  Effect.provide(Troupe.layerTest()),
+  Effect.catchTag("InvalidTroupeOptions", (error: InvalidTroupeOptions) => Effect.die(error.path))
+)
+
+export const live = Layer.mergeAll(Troupe.layer({ redis: { url: "redis://127.0.0.1:6379" } }), OtelExport.layer({ serviceName: "consumer" }))
+export const root: typeof Troupe_.Troupe = Troupe
