@@ -154,7 +154,7 @@ const drain = (state: ServerState) =>
       state.queue.length = 0
       state.head = 0
     } else if (state.stopRequested === undefined) {
-      Actor.sendUnsafe(state.context.self, { _tag: "Drain" })
+      Actor.sendSystemUnsafe(state.context.self, { _tag: "Drain" })
     }
     if (state.stopRequested !== undefined) return Behaviour.stop(state.stopRequested, state)
     return Behaviour.noreply(state)
@@ -218,7 +218,7 @@ const makeContext = (state: ServerState, self: Process.Process): DirectiveExecut
     scheduleSignal: (delay, signal) =>
       Effect.flatMap(
         Effect.forkDetach(
-          Effect.sleep(delay).pipe(Effect.andThen(Effect.sync(() => Actor.sendUnsafe(self, { _tag: "Deliver", signal }))))
+          Effect.sleep(delay).pipe(Effect.andThen(Effect.sync(() => Actor.sendSystemUnsafe(self, { _tag: "Deliver", signal }))))
         ),
         (fiber) =>
           Effect.sync(() => {
@@ -234,7 +234,7 @@ const makeContext = (state: ServerState, self: Process.Process): DirectiveExecut
             const instruction = exit._tag === "Success"
               ? Instruction.actionSucceeded(action.name, exit.value.output, exit.value.ops)
               : Instruction.actionFailed(action.name, exit.cause.reasons.find((r) => r._tag === "Fail")?.error ?? exit.cause)
-            Actor.sendUnsafe(self, { _tag: "ActionDone", instruction })
+            Actor.sendSystemUnsafe(self, { _tag: "ActionDone", instruction })
           })
         ),
         Effect.provideService(ActionRunner.CompensationSupervisor, config.server.supervisor)
@@ -250,7 +250,7 @@ const makeContext = (state: ServerState, self: Process.Process): DirectiveExecut
         ),
         Effect.catch((error) =>
           Effect.andThen(
-            Effect.sync(() => Actor.sendUnsafe(self, { _tag: "ActionDone", instruction: Instruction.actionFailed(action.name, error) })),
+            Effect.sync(() => Actor.sendSystemUnsafe(self, { _tag: "ActionDone", instruction: Instruction.actionFailed(action.name, error) })),
             context.reportError(error)
           )
         )
@@ -300,6 +300,8 @@ const handleError = (state: ServerState, error: unknown): Effect.Effect<void> =>
 /** The agent actor's behaviour. */
 export const behaviour = Behaviour.make<AgentProtocol>()({
   name: "agent",
+  // an agent traps exits: a shutdown runs its terminate, which cancels its timers and stops its action tasks
+  trapExit: true,
   init: (config: AgentConfig) =>
     Effect.gen(function*() {
       const self = yield* Actor.self
@@ -325,7 +327,7 @@ export const behaviour = Behaviour.make<AgentProtocol>()({
       state.context = makeContext(state, self)
       if (config.parent !== undefined) {
         yield* Monitor.monitorFrom(self, config.parent.process)
-        Actor.sendUnsafe(config.parent.process, { _tag: "ChildUp", id: config.id, process: self })
+        Actor.sendSystemUnsafe(config.parent.process, { _tag: "ChildUp", id: config.id, process: self })
       }
       return Behaviour.ok(state)
     }),

@@ -20,7 +20,7 @@ import type { Process } from "./Process.ts"
 import { RestartWindow } from "./RestartIntensity.ts"
 import { ChildNotFound, FailedToStartChild, type InvalidOptions, MaxChildren } from "./RuntimeError.ts"
 import * as SupervisorChild from "./SupervisorChild.ts"
-import { type Child, type ChildExit, emit, killAll, makeChild, makeSupervisorContext, shouldRestart, type SupervisorContext } from "./SupervisorChild.ts"
+import { type Child, type ChildExit, emit, makeChild, makeSupervisorContext, shouldRestart, signalAll, type SupervisorContext } from "./SupervisorChild.ts"
 import { startScopedUnderParent } from "./Supervisor.ts"
 
 export interface DynamicSupervisorOptions<Extra extends ReadonlyArray<unknown> = []> {
@@ -169,7 +169,7 @@ const restart = (state: State, child: Child): Effect.Effect<Behaviour.NoReplyRes
     } else {
       // like OTP's try_again_restart: retried later, and every retry counts toward the intensity
       child.restarting = true
-      Actor.sendUnsafe(state.context.self, { _tag: "TryAgain", child })
+      Actor.sendSystemUnsafe(state.context.self, { _tag: "TryAgain", child })
     }
     return Behaviour.noreply(state)
   })
@@ -200,12 +200,15 @@ export const spawn = <Extra extends ReadonlyArray<unknown> = []>(
     return Actor.start(behaviour, config, {
       name: config.name,
       kind: "supervisor",
-      mailbox: { capacity: Number.MAX_SAFE_INTEGER }
+      trapExit: true
     }).pipe(
       Effect.tap((ref) =>
         Effect.sync(() => {
           ref.onExit((reason) => {
-            if (reason._tag === "Killed" && config.holder.state !== undefined) killAll([...config.holder.state.children])
+            // killed: each child gets the exit signal `killed` through its link (see Supervisor)
+            if (reason._tag === "Killed" && config.holder.state !== undefined) {
+              signalAll([...config.holder.state.children], ExitReason.killed)
+            }
           })
         })
       ),

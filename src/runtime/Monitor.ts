@@ -73,7 +73,7 @@ export const monitor = (target: Process): Effect.Effect<MonitorRef> =>
 export const monitorFrom = (watcher: Process, target: Process): Effect.Effect<{ readonly id: number; readonly demonitor: Effect.Effect<void> }> =>
   Effect.sync(() => {
     const watched = watch(target, (down) => {
-      Actor.sendUnsafe(watcher, down)
+      Actor.sendSystemUnsafe(watcher, down)
     })
     return { id: watched.id, demonitor: Effect.sync(watched.off) }
   })

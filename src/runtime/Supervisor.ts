@@ -8,7 +8,10 @@
  *   `spawn` fail with `FailedToStartChild { id, reason }` after the started ones were stopped in reverse order.
  * - Management calls mirror `supervisor:start_child/terminate_child/restart_child/delete_child/which_children/
  *   count_children/get_childspec` with OTP's error cases as typed errors.
- * - Effect interruption of a supervisor is OTP's `kill`: its children are killed with it.
+ * - Supervisors trap exits. Killing one (`Actor.kill`, a parent's `brutalKill`, Effect interruption) is OTP's
+ *   `exit(Sup, kill)`: it dies at once, and each child gets the exit signal `killed`, as through its link — a
+ *   trapping worker runs `terminate(killed)`, a non-trapping one exits `killed`, a child supervisor shuts its own
+ *   subtree down in order (its children with `shutdown`) and exits `killed`.
  *
  * Defaults: `oneForOne`, intensity 3 restarts in 5 seconds, `autoShutdown: "never"`.
  */
@@ -19,7 +22,7 @@ import * as ExitReason from "./ExitReason.ts"
 import * as Options from "./Options.ts"
 import { awaitExit, type Process } from "./Process.ts"
 import { FailedToStartChild, InitFailed, type InvalidOptions } from "./RuntimeError.ts"
-import { type Child, killAll, makeChild } from "./SupervisorChild.ts"
+import { type Child, makeChild, signalAll } from "./SupervisorChild.ts"
 import {
   type AutoShutdown,
   behaviour,
@@ -91,8 +94,6 @@ export const validateOptions = <R>(options: SupervisorOptions<R>): Result.Result
   })
 }
 
-const unbounded = { capacity: Number.MAX_SAFE_INTEGER, overflow: "backpressure" } as const
-
 /**
  * Starts a supervisor and its children; the caller owns its lifetime (stop it with `Actor.stop`, or let a
  * parent supervisor do it).
@@ -102,13 +103,14 @@ export const spawn = <R = never>(options: SupervisorOptions<R>): Effect.Effect<S
     const config = validateOptions(options)
     if (Result.isFailure(config)) return Effect.fail(config.failure)
     const holder = config.success.holder
-    return Actor.start(behaviour, config.success, { name: config.success.name, kind: "supervisor", mailbox: unbounded })
+    return Actor.start(behaviour, config.success, { name: config.success.name, kind: "supervisor", trapExit: true })
       .pipe(
         Effect.tap((ref) =>
           Effect.sync(() => {
             ref.onExit((reason) => {
-              // a killed supervisor (terminate did not run) takes its children with it, as links do in OTP
-              if (reason._tag === "Killed" && holder.state !== undefined) killAll(holder.state.children)
+              // a killed supervisor (terminate did not run): its children get the exit signal `killed` through their
+              // link, as in OTP — trapping ones run terminate(killed), child supervisors shut their subtrees down
+              if (reason._tag === "Killed" && holder.state !== undefined) signalAll(holder.state.children, ExitReason.killed)
             })
           })
         ),

@@ -166,7 +166,7 @@ const executeRestart = (state: SupervisorState, child: Child, delayMillis?: numb
           return from(i + 1)
         }
         c.restarting = true
-        Actor.sendUnsafe(state.context.self, { _tag: "TryAgain", child: c } satisfies Info)
+        Actor.sendSystemUnsafe(state.context.self, { _tag: "TryAgain", child: c } satisfies Info)
         return Effect.succeed(Behaviour.noreply(state))
       })
     }
@@ -200,7 +200,7 @@ const scheduleBackoff = (state: SupervisorState, child: Child, now: number): Nex
     child.timer = yield* Effect.forkDetach(
       Effect.flatMap(Effect.sleep(delay), () =>
         Effect.sync(() => {
-          Actor.sendUnsafe(self, { _tag: "BackoffDue", child, delayMillis: delay } satisfies Info)
+          Actor.sendSystemUnsafe(self, { _tag: "BackoffDue", child, delayMillis: delay } satisfies Info)
         })),
       { startImmediately: true }
     )

@@ -99,7 +99,7 @@ const started = (context: SupervisorContext, child: Child, process: unknown): St
   child.startedAt = context.now()
   if (context.sink !== undefined) emit(context, "ChildStarted", { childId: child.spec.id, pid: process.pid })
   child.offExit = process.onExit((reason) => {
-    Actor.sendUnsafe(context.self, { _tag: "ChildExit", child, process, reason } satisfies ChildExit)
+    Actor.sendSystemUnsafe(context.self, { _tag: "ChildExit", child, process, reason } satisfies ChildExit)
   })
   return { _tag: "Started", process }
 }
@@ -154,13 +154,16 @@ export const terminateChild = (context: SupervisorContext, child: Child): Effect
     })
   })
 
-/** Kills every running child at once, without waiting (the supervisor itself was killed). */
-export const killAll = (children: ReadonlyArray<Child>): void => {
+/**
+ * Sends the exit signal `reason` to every running child at once, without waiting: what their links deliver when
+ * the supervisor itself was killed (`reason` is then `killed`).
+ */
+export const signalAll = (children: ReadonlyArray<Child>, reason: ExitReason.ExitReason): void => {
   for (const child of children) {
     cancelTimer(child)
     child.offExit?.()
     child.offExit = undefined
-    child.process?.kill()
+    child.process?.signalStop(reason)
   }
 }
 
