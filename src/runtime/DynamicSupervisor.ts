@@ -3,21 +3,22 @@
  *
  * Mirrors Elixir's `DynamicSupervisor` (OTP's `simple_one_for_one` made general): no children at start,
  * `startChild(sup, spec)` starts one (its `start` function receives the supervisor's `extraArguments` first),
- * `maxChildren` bounds how many run at once (`MaxChildren` error), restart types and intensity follow the
- * static supervisor (default 3 restarts in 5 s; exceeding it shuts everything down and exits `shutdown`),
+ * `maxChildren` bounds how many children exist at once — running or restarting, as Elixir counts them —
+ * (`MaxChildren` error), restart types and intensity follow the static supervisor (default 3 restarts in 5 s,
+ * validated as OTP does; exceeding it shuts everything down and exits `shutdown`),
  * temporary children are forgotten when they exit, and shutdown terminates all children concurrently.
  *
  * Specs are validated once per spec object (a spec reused across many starts is checked once), which keeps
  * `startChild` on the microsecond scale.
  */
-import { Duration, Effect, Exit, Result, Schema, type Scope } from "effect"
+import { Effect, Exit, Result, Schema, type Scope } from "effect"
 import * as Actor from "./Actor.ts"
 import * as Behaviour from "./Behaviour.ts"
 import { type ChildSpec, type NormalizedSpec, normalize } from "./ChildSpec.ts"
 import * as ExitReason from "./ExitReason.ts"
 import * as Options from "./Options.ts"
 import type { Process } from "./Process.ts"
-import { RestartWindow } from "./RestartIntensity.ts"
+import { DEFAULT_MAX_RESTARTS, IntensityFields, periodMillis, RestartWindow } from "./RestartIntensity.ts"
 import { ChildNotFound, FailedToStartChild, type InvalidOptions, MaxChildren } from "./RuntimeError.ts"
 import * as SupervisorChild from "./SupervisorChild.ts"
 import { type Child, type ChildExit, emit, makeChild, makeSupervisorContext, shouldRestart, signalAll, type SupervisorContext } from "./SupervisorChild.ts"
@@ -25,11 +26,13 @@ import { startScopedUnderParent } from "./Supervisor.ts"
 
 export interface DynamicSupervisorOptions<Extra extends ReadonlyArray<unknown> = []> {
   readonly name?: string
-  /** default 3 */
+  /** intensity: a non-negative integer, default 3 (Elixir's) */
   readonly maxRestarts?: number
-  /** default 5 */
+  /** the intensity period: a positive integer number of seconds, default 5 */
   readonly maxSeconds?: number
-  /** default: unbounded */
+  /** the intensity period in milliseconds instead (a positive integer; not with `maxSeconds`) */
+  readonly maxMillis?: number
+  /** how many children may exist at once, running or restarting (as Elixir counts them); default: unbounded */
   readonly maxChildren?: number
   /** prepended to every child's start arguments */
   readonly extraArguments?: Extra
@@ -49,7 +52,7 @@ interface State {
   readonly context: SupervisorContext
   readonly children: Set<Child>
   readonly restarts: RestartWindow
-  /** children with a running process, kept up to date so `maxChildren` costs nothing per start */
+  /** children with a running process, kept up to date so `countChildren` costs nothing */
   active: number
 }
 
@@ -72,7 +75,8 @@ export type DynamicSupervisorRef<Extra extends ReadonlyArray<unknown> = []> = Ac
   readonly _Extra?: Extra
 }
 
-const childCount = (state: State): number => state.active
+/** Children that count toward `maxChildren`: running and restarting ones (Elixir's `map_size(children)`). */
+const childCount = (state: State): number => state.children.size
 
 const behaviour = Behaviour.make<DynamicProtocol>()({
   name: "dynamic-supervisor",
@@ -121,7 +125,7 @@ const behaviour = Behaviour.make<DynamicProtocol>()({
       case "CountChildren": {
         let supervisors = 0
         for (const c of state.children) if (c.spec.type === "supervisor") supervisors++
-        const counts = { specs: state.children.size, active: childCount(state), supervisors, workers: state.children.size - supervisors }
+        const counts = { specs: state.children.size, active: state.active, supervisors, workers: state.children.size - supervisors }
         return Behaviour.reply(Result.succeed(counts) as Response, state)
       }
     }
@@ -176,8 +180,7 @@ const restart = (state: State, child: Child): Effect.Effect<Behaviour.NoReplyRes
 
 const OptionsSchema = Schema.Struct({
   name: Schema.optional(Schema.String),
-  maxRestarts: Schema.optional(Options.NonNegativeInt),
-  maxSeconds: Schema.optional(Options.NonNegative),
+  ...IntensityFields,
   maxChildren: Schema.optional(Options.PositiveInt),
   extraArguments: Schema.optional(Schema.Array(Schema.Unknown))
 })
@@ -189,10 +192,12 @@ export const spawn = <Extra extends ReadonlyArray<unknown> = []>(
   Effect.suspend((): Effect.Effect<DynamicSupervisorRef<Extra>, InvalidOptions> => {
     const checked = Options.validate(OptionsSchema, options, "dynamic supervisor options")
     if (Result.isFailure(checked)) return Effect.fail(checked.failure)
+    const period = periodMillis(options, "dynamic supervisor options")
+    if (Result.isFailure(period)) return Effect.fail(period.failure)
     const config: Config = {
       name: options.name ?? "dynamic-supervisor",
-      maxRestarts: options.maxRestarts ?? 3,
-      periodMillis: Duration.toMillis(Duration.seconds(options.maxSeconds ?? 5)),
+      maxRestarts: options.maxRestarts ?? DEFAULT_MAX_RESTARTS,
+      periodMillis: period.success,
       maxChildren: options.maxChildren ?? Number.POSITIVE_INFINITY,
       extra: options.extraArguments ?? [],
       holder: { state: undefined }
@@ -268,7 +273,10 @@ export const terminateChild = <Extra extends ReadonlyArray<unknown>>(
   Effect.flatMap(Actor.call(ref, { _tag: "TerminateChild", process }, { timeout: "infinity" }), (response) =>
     Result.isSuccess(response) ? Effect.void : Effect.fail(response.failure as import("./RuntimeError.ts").ChildNotFound))
 
-/** The running children (or `"restarting"` for one whose restart is pending). */
+/**
+ * The children (or `"restarting"` for one whose restart is pending), in start order (a deliberate difference:
+ * OTP/Elixir list the newest first).
+ */
 export const whichChildren = <Extra extends ReadonlyArray<unknown>>(
   ref: DynamicSupervisorRef<Extra>
 ): Effect.Effect<ReadonlyArray<Process | "restarting">, CallFailure> =>

@@ -13,14 +13,18 @@
  *   trapping worker runs `terminate(killed)`, a non-trapping one exits `killed`, a child supervisor shuts its own
  *   subtree down in order (its children with `shutdown`) and exits `killed`.
  *
- * Defaults: `oneForOne`, intensity 3 restarts in 5 seconds, `autoShutdown: "never"`.
+ * - `whichChildren` lists children in start order (a deliberate difference: OTP lists the newest first).
+ *
+ * Defaults: `oneForOne`, intensity 3 restarts in 5 seconds (Elixir's; OTP's is 1 in 5), `autoShutdown: "never"`.
+ * The intensity flags are validated as OTP does (see `RestartIntensity`).
  */
-import { Cause, Context, Duration, Effect, Layer, Result, Schema, type Scope } from "effect"
+import { Cause, Context, Effect, Layer, Result, Schema, type Scope } from "effect"
 import * as Actor from "./Actor.ts"
 import { type ChildSpec, normalize } from "./ChildSpec.ts"
 import * as ExitReason from "./ExitReason.ts"
 import * as Options from "./Options.ts"
 import { awaitExit, type Process } from "./Process.ts"
+import { DEFAULT_MAX_RESTARTS, IntensityFields, periodMillis } from "./RestartIntensity.ts"
 import { FailedToStartChild, InitFailed, type InvalidOptions } from "./RuntimeError.ts"
 import { type Child, makeChild, signalAll } from "./SupervisorChild.ts"
 import {
@@ -45,10 +49,12 @@ export interface SupervisorOptions<R = never> {
   readonly name?: string
   /** default `oneForOne` */
   readonly strategy?: Strategy
-  /** default 3 */
+  /** intensity: a non-negative integer, default 3 (Elixir's; OTP's is 1) */
   readonly maxRestarts?: number
-  /** the intensity period in seconds, default 5 */
+  /** the intensity period: a positive integer number of seconds, default 5 */
   readonly maxSeconds?: number
+  /** the intensity period in milliseconds instead (a positive integer; not with `maxSeconds`) */
+  readonly maxMillis?: number
   /** default `never` */
   readonly autoShutdown?: AutoShutdown
   readonly children?: ReadonlyArray<ChildSpec<R>>
@@ -59,8 +65,7 @@ export type SpawnError = FailedToStartChild | InvalidOptions
 const OptionsSchema = Schema.Struct({
   name: Schema.optional(Schema.String),
   strategy: Schema.optional(Schema.Literals(["oneForOne", "oneForAll", "restForOne"])),
-  maxRestarts: Schema.optional(Options.NonNegativeInt),
-  maxSeconds: Schema.optional(Options.NonNegative),
+  ...IntensityFields,
   autoShutdown: Schema.optional(Schema.Literals(["never", "anySignificant", "allSignificant"])),
   children: Schema.optional(Schema.Array(Schema.Unknown))
 })
@@ -69,6 +74,8 @@ const OptionsSchema = Schema.Struct({
 export const validateOptions = <R>(options: SupervisorOptions<R>): Result.Result<SupervisorConfig, InvalidOptions> => {
   const checked = Options.validate(OptionsSchema, options, "supervisor options")
   if (Result.isFailure(checked)) return Result.fail(checked.failure)
+  const period = periodMillis(options, "supervisor options")
+  if (Result.isFailure(period)) return Result.fail(period.failure)
   const autoShutdown = options.autoShutdown ?? "never"
   const children: Array<Child> = []
   const seen = new Set<string>()
@@ -86,8 +93,8 @@ export const validateOptions = <R>(options: SupervisorOptions<R>): Result.Result
   return Result.succeed({
     name: options.name ?? "supervisor",
     strategy: options.strategy ?? "oneForOne",
-    maxRestarts: options.maxRestarts ?? 3,
-    periodMillis: Duration.toMillis(Duration.seconds(options.maxSeconds ?? 5)),
+    maxRestarts: options.maxRestarts ?? DEFAULT_MAX_RESTARTS,
+    periodMillis: period.success,
     autoShutdown,
     children,
     holder: { state: undefined }
@@ -193,7 +200,10 @@ export const startScopedUnderParent = <A extends Process, E, R>(
 /** The original failure of a child supervisor that failed to start under a parent. */
 const startFailureCause = (error: FailedToStartChild): Cause.Cause<never> => {
   const reason = error.exitReason
-  return reason._tag === "Failure" ? reason.cause as Cause.Cause<never> : Cause.die(error)
+  if (reason._tag === "Failure") return reason.cause as Cause.Cause<never>
+  // a child supervisor's own start failure: `shutdown(failedToStartChild(...))`, OTP's shape
+  if (reason._tag === "Shutdown" && reason.term instanceof FailedToStartChild) return Cause.fail(reason.term) as Cause.Cause<never>
+  return Cause.die(error)
 }
 
 /** Stops a supervisor with `shutdown` and waits until its whole tree is down. */
@@ -285,7 +295,10 @@ export const deleteChild = (
   | CallFailure
 > => request(ref, { _tag: "DeleteChild", id })
 
-/** Every child, in start order. */
+/**
+ * Every child, in start order (a deliberate difference from OTP's `which_children`, which lists the newest
+ * first); `countChildren` gives exact counts.
+ */
 export const whichChildren = (ref: SupervisorRef): Effect.Effect<ReadonlyArray<ChildInfo>, CallFailure> =>
   request<ReadonlyArray<ChildInfo>, never>(ref, { _tag: "WhichChildren" })
 
@@ -293,7 +306,7 @@ export const whichChildren = (ref: SupervisorRef): Effect.Effect<ReadonlyArray<C
 export const countChildren = (ref: SupervisorRef): Effect.Effect<ChildCounts, CallFailure> =>
   request<ChildCounts, never>(ref, { _tag: "CountChildren" })
 
-/** The spec a child was added with. */
+/** The child's spec with its defaults filled in (`restart`, `shutdown`, `type`, `significant`), as OTP's `get_childspec`. */
 export const getChildSpec = (
   ref: SupervisorRef,
   id: string

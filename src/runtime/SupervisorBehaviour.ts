@@ -230,6 +230,14 @@ const onChildExit = (state: SupervisorState, message: ChildExit): Next | Behavio
   return autoShutdownDue(state, child) ? Behaviour.stop(ExitReason.shutdown, state) : Behaviour.noreply(state)
 }
 
+/** The spec as added, with OTP's defaults filled in (what `get_childspec` returns). */
+const filledSpec = (child: Child): ChildSpec<unknown> => {
+  const { backoff: _backoff, ...given } = child.spec.original
+  const { spec } = child
+  const filled = { ...given, id: spec.id, start: spec.start, restart: spec.restart, shutdown: spec.shutdown, type: spec.type, significant: spec.significant }
+  return child.spec.original.backoff === undefined ? filled : { ...filled, backoff: child.spec.original.backoff }
+}
+
 const ok = (value: unknown): Response => Result.succeed(value)
 const error = (e: ManagementError): Response => Result.fail(e)
 
@@ -296,7 +304,7 @@ const handleRequest = (state: SupervisorState, request: Request): Effect.Effect<
       }
       case "GetChildSpec": {
         const child = find(state, request.id)
-        return child === undefined ? error(new ChildNotFound({ id: request.id })) : ok(child.spec.original)
+        return child === undefined ? error(new ChildNotFound({ id: request.id })) : ok(filledSpec(child))
       }
     }
   })

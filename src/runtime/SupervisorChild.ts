@@ -12,7 +12,7 @@ import type { NormalizedSpec } from "./ChildSpec.ts"
 import * as ExitReason from "./ExitReason.ts"
 import { CurrentLifecycleSink, type LifecycleEvent, type LifecycleSink } from "./Lifecycle.ts"
 import * as Process from "./Process.ts"
-import { InitFailed, StartIgnored } from "./RuntimeError.ts"
+import { FailedToStartChild, InitFailed, StartIgnored } from "./RuntimeError.ts"
 
 export interface Child {
   readonly spec: NormalizedSpec<unknown, ReadonlyArray<unknown>>
@@ -77,9 +77,14 @@ export const emit = (
   context.sink?.publish({ _tag: tag, supervisor: context.name, timestamp: context.now(), ...fields })
 }
 
+/**
+ * The reason a child failed to start with: `init`'s stop reason, OTP's `shutdown(failedToStartChild(...))` (a
+ * normal reason) for a child supervisor whose own child failed to start, else the failure.
+ */
 const reasonOfStartFailure = (cause: Cause.Cause<unknown>): ExitReason.ExitReason => {
   const error = Cause.findErrorOption(cause)
   if (error._tag === "Some" && error.value instanceof InitFailed) return error.value.exitReason
+  if (error._tag === "Some" && error.value instanceof FailedToStartChild) return ExitReason.shutdownWith(error.value)
   return ExitReason.failure(cause)
 }
 
