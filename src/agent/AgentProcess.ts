@@ -12,11 +12,11 @@
  * fiber, no continue.
  */
 import { Effect, type Fiber } from "effect"
-import { Actor, Behaviour, DynamicSupervisor, ExitReason, Monitor, type Process } from "../runtime/index.ts"
+import { Actor, Behaviour, DynamicSupervisor, ExitReason, Monitor, Process } from "../runtime/index.ts"
 import * as ChildSpec from "../runtime/ChildSpec.ts"
 import * as Agent from "./Agent.ts"
 import type { AnyDefinition } from "./AgentDefinition.ts"
-import { DirectiveQueueFull } from "./AgentError.ts"
+import { DirectiveQueueFull, InvalidMessage } from "./AgentError.ts"
 import * as ActionRunner from "./ActionRunner.ts"
 import type * as Directive from "./Directive.ts"
 import * as DirectiveExecutor from "./DirectiveExecutor.ts"
@@ -71,7 +71,7 @@ export type Info =
 
 export type AgentProtocol = {
   readonly call: Request
-  readonly reply: Agent.Agent<unknown> | DirectiveQueueFull
+  readonly reply: Agent.Agent<unknown> | DirectiveQueueFull | InvalidMessage
   readonly cast: Signal.Signal
   readonly info: Info
   readonly continue: "drain"
@@ -110,6 +110,13 @@ const notifyWaiters = (state: ServerState): void => {
     }
   }
 }
+
+const malformed = (request: unknown): InvalidMessage =>
+  new InvalidMessage({
+    entry: "agent process",
+    path: "",
+    detail: `not a signal or agent request: ${typeof request === "object" && request !== null ? "unknown _tag" : typeof request}`
+  })
 
 /** Applies a command; queues its directives. Returns false (and keeps the old agent) when the queue is full. */
 const apply = (
@@ -332,6 +339,8 @@ export const behaviour = Behaviour.make<AgentProtocol>()({
       return Behaviour.ok(state)
     }),
   handleCall: (request, from, state) => {
+    // a raw `Actor.call` can send anything: a malformed request is answered with InvalidMessage, never a crash
+    if (typeof request !== "object" || request === null) return Behaviour.reply(malformed(request), state)
     if ("specversion" in request) {
       const full = apply(state, request)
       if (full !== undefined) return Behaviour.reply(full, state)
@@ -347,17 +356,22 @@ export const behaviour = Behaviour.make<AgentProtocol>()({
         state.waiters.push({ status: request.status, from: from as Actor.From<unknown> })
         return Behaviour.noreply(state)
       case "Cmd": {
+        if (!Array.isArray(request.instructions)) return Behaviour.reply(malformed(request), state)
         const full = apply(state, request.instructions)
         if (full !== undefined) return Behaviour.reply(full, state)
         return Behaviour.reply(state.agent, state, pendingCount(state) > 0 ? { continue: "drain" as const } : undefined)
       }
+      default:
+        return Behaviour.reply(malformed(request), state)
     }
   },
   handleCast: (signal, state) => {
+    if (typeof signal !== "object" || signal === null) return Behaviour.noreply(state) // malformed: dropped
     apply(state, signal)
     return afterApply(state)
   },
   handleInfo: (message, state) => {
+    if (typeof message !== "object" || message === null) return Behaviour.noreply(state) // malformed: dropped
     switch (message._tag) {
       case "Deliver":
         apply(state, message.signal)
@@ -368,11 +382,13 @@ export const behaviour = Behaviour.make<AgentProtocol>()({
       case "Drain":
         return drain(state)
       case "ChildUp":
+        if (typeof message.id !== "string" || !Process.isProcess(message.process)) return Behaviour.noreply(state)
         return Effect.map(watchChild(state, message.id, message.process), () => {
           apply(state, systemSignal(state, "troupe.agent.child.started", { id: message.id }))
           return afterApply(state)
         })
       case "Down": {
+        if (!ExitReason.isExitReason(message.reason)) return Behaviour.noreply(state)
         if (state.parent !== undefined && message.pid === state.parent.process.pid) {
           const parent = state.parent
           state.parent = undefined

@@ -17,7 +17,7 @@ import * as Behaviour from "./Behaviour.ts"
 import { type ChildSpec, type NormalizedSpec, normalize } from "./ChildSpec.ts"
 import * as ExitReason from "./ExitReason.ts"
 import * as Options from "./Options.ts"
-import type { Process } from "./Process.ts"
+import { isProcess, type Process } from "./Process.ts"
 import { DEFAULT_MAX_RESTARTS, IntensityFields, periodMillis, RestartWindow } from "./RestartIntensity.ts"
 import { ChildNotFound, FailedToStartChild, type InvalidOptions, MaxChildren } from "./RuntimeError.ts"
 import * as SupervisorChild from "./SupervisorChild.ts"
@@ -62,7 +62,27 @@ type Request =
   | { readonly _tag: "WhichChildren" }
   | { readonly _tag: "CountChildren" }
 
-type Response = Result.Result<unknown, FailedToStartChild | MaxChildren | ChildNotFound>
+type Response = Result.Result<unknown, FailedToStartChild | MaxChildren | ChildNotFound | InvalidOptions>
+
+const invalidRequest = (detail: string): InvalidOptions => Options.invalid("dynamic supervisor request", "", detail)
+
+/** `undefined` for a well-formed request; its specs must come from `startChild` (validated and cached). */
+const checkRequest = (request: unknown): InvalidOptions | undefined => {
+  if (typeof request !== "object" || request === null || !("_tag" in request)) return invalidRequest("not a request")
+  switch (request._tag) {
+    case "StartChild":
+      return "spec" in request && trustedSpecs.has(request.spec as object)
+        ? undefined
+        : invalidRequest("StartChild needs a spec validated by DynamicSupervisor.startChild")
+    case "TerminateChild":
+      return "process" in request && isProcess(request.process) ? undefined : invalidRequest("TerminateChild needs a process")
+    case "WhichChildren":
+    case "CountChildren":
+      return undefined
+    default:
+      return invalidRequest(`unknown request ${String(request._tag)}`)
+  }
+}
 
 type DynamicProtocol = {
   readonly call: Request
@@ -90,6 +110,9 @@ const behaviour = Behaviour.make<DynamicProtocol>()({
       return Behaviour.ok(state)
     }),
   handleCall: (request, _from, state) => {
+    // a malformed request (from a raw `Actor.call`) is answered with InvalidOptions; the supervisor keeps running
+    const bad = checkRequest(request)
+    if (bad !== undefined) return Behaviour.reply(Result.fail(bad) as Response, state)
     switch (request._tag) {
       case "StartChild": {
         if (childCount(state) >= state.config.maxChildren) {
@@ -130,9 +153,15 @@ const behaviour = Behaviour.make<DynamicProtocol>()({
       }
     }
   },
+  // OTP's supervisor logs and ignores an unexpected cast
+  handleCast: (_message, state) => Behaviour.noreply(state),
   handleInfo: (message, state) => {
+    // only its own notices about its own children are acted on; anything else sent to it is dropped
+    if (typeof message !== "object" || message === null || !("child" in message) || !state.children.has(message.child)) {
+      return Behaviour.noreply(state)
+    }
     if (message._tag === "TryAgain") {
-      return message.child.restarting && state.children.has(message.child) ? restart(state, message.child) : Behaviour.noreply(state)
+      return message.child.restarting ? restart(state, message.child) : Behaviour.noreply(state)
     }
     if (message._tag !== "ChildExit") return Behaviour.noreply(state)
     const { child, process, reason } = message
@@ -230,6 +259,8 @@ export const start = <Extra extends ReadonlyArray<unknown> = []>(
   startScopedUnderParent(options.name ?? "dynamic-supervisor", "temporary", (name) => spawn({ ...options, name }))
 
 const normalized = new WeakMap<object, NormalizedSpec<unknown, ReadonlyArray<unknown>>>()
+/** Normalized specs made by `startChild`: the only ones a `StartChild` request may carry. */
+const trustedSpecs = new WeakSet<object>()
 
 const normalizeCached = <R, Extra extends ReadonlyArray<unknown>>(
   spec: ChildSpec<R, Extra>
@@ -237,7 +268,10 @@ const normalizeCached = <R, Extra extends ReadonlyArray<unknown>>(
   const cached = normalized.get(spec)
   if (cached !== undefined) return Result.succeed(cached)
   const result = normalize(spec as ChildSpec<unknown, ReadonlyArray<unknown>>, "", "never")
-  if (Result.isSuccess(result)) normalized.set(spec, result.success)
+  if (Result.isSuccess(result)) {
+    normalized.set(spec, result.success)
+    trustedSpecs.add(result.success)
+  }
   return result
 }
 
@@ -269,9 +303,9 @@ export const startChild = <Extra extends ReadonlyArray<unknown>, R>(
 export const terminateChild = <Extra extends ReadonlyArray<unknown>>(
   ref: DynamicSupervisorRef<Extra>,
   process: Process
-): Effect.Effect<void, import("./RuntimeError.ts").ChildNotFound | CallFailure> =>
+): Effect.Effect<void, import("./RuntimeError.ts").ChildNotFound | InvalidOptions | CallFailure> =>
   Effect.flatMap(Actor.call(ref, { _tag: "TerminateChild", process }, { timeout: "infinity" }), (response) =>
-    Result.isSuccess(response) ? Effect.void : Effect.fail(response.failure as import("./RuntimeError.ts").ChildNotFound))
+    Result.isSuccess(response) ? Effect.void : Effect.fail(response.failure as import("./RuntimeError.ts").ChildNotFound | InvalidOptions))
 
 /**
  * The children (or `"restarting"` for one whose restart is pending), in start order (a deliberate difference:

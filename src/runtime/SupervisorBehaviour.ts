@@ -18,13 +18,14 @@
  * - Beyond OTP: a child with `backoff` waits Akka's backoff delay before its restart (cascade terminations
  *   happen at once; the restarts after the delay). The intensity counts the restart when it is decided.
  */
-import { Effect, Random, Result } from "effect"
+import { Effect, Random, Result, Schema } from "effect"
 import * as Actor from "./Actor.ts"
 import * as Backoff from "./Backoff.ts"
 import * as Behaviour from "./Behaviour.ts"
 import type { ChildSpec } from "./ChildSpec.ts"
 import { normalize } from "./ChildSpec.ts"
 import * as ExitReason from "./ExitReason.ts"
+import * as Options from "./Options.ts"
 import type { Process } from "./Process.ts"
 import { RestartWindow } from "./RestartIntensity.ts"
 import {
@@ -238,6 +239,26 @@ const filledSpec = (child: Child): ChildSpec<unknown> => {
   return child.spec.original.backoff === undefined ? filled : { ...filled, backoff: child.spec.original.backoff }
 }
 
+const ById = (tag: "TerminateChild" | "RestartChild" | "DeleteChild" | "GetChildSpec") =>
+  Schema.TaggedStruct(tag, { id: Schema.String })
+
+/** The management requests' shape (a raw `Actor.call` to a supervisor can send anything). */
+const RequestSchema = Schema.Union([
+  Schema.TaggedStruct("StartChild", { spec: Schema.Unknown }),
+  ById("TerminateChild"),
+  ById("RestartChild"),
+  ById("DeleteChild"),
+  ById("GetChildSpec"),
+  Schema.TaggedStruct("WhichChildren", {}),
+  Schema.TaggedStruct("CountChildren", {})
+])
+const isRequest = Schema.is(RequestSchema)
+
+const invalidRequest = (request: unknown): InvalidOptions => {
+  const checked = Options.validate(RequestSchema, request, "supervisor request")
+  return Result.isFailure(checked) ? checked.failure : Options.invalid("supervisor request", "", "not a request")
+}
+
 const ok = (value: unknown): Response => Result.succeed(value)
 const error = (e: ManagementError): Response => Result.fail(e)
 
@@ -330,18 +351,26 @@ export const behaviour = Behaviour.make<SupervisorProtocol>()({
       emit(context, "SupervisorStarted", { pid: self.pid })
       return Behaviour.ok(state)
     }),
-  handleCall: (request, _from, state) => Effect.map(handleRequest(state, request), (response) => Behaviour.reply(response, state)),
+  handleCall: (request, _from, state) => {
+    // a malformed request (from a raw `Actor.call`) is answered with InvalidOptions; the supervisor keeps running
+    if (!isRequest(request)) return Behaviour.reply(error(invalidRequest(request)), state)
+    return Effect.map(handleRequest(state, request), (response) => Behaviour.reply(response, state))
+  },
+  // OTP's supervisor logs and ignores an unexpected cast
+  handleCast: (_message, state) => Behaviour.noreply(state),
   handleInfo: (message, state) => {
+    // only its own notices about its own children are acted on; anything else sent to it is dropped
+    if (typeof message !== "object" || message === null || !("child" in message) || !state.children.includes(message.child)) {
+      return Behaviour.noreply(state)
+    }
     switch (message._tag) {
       case "ChildExit":
         return onChildExit(state, message)
       case "TryAgain":
-        return message.child.restarting && state.children.includes(message.child)
-          ? restart(state, message.child)
-          : Behaviour.noreply(state)
+        return message.child.restarting ? restart(state, message.child) : Behaviour.noreply(state)
       case "BackoffDue":
         message.child.timer = undefined
-        return message.child.restarting && state.children.includes(message.child)
+        return message.child.restarting
           ? executeRestart(state, message.child, message.delayMillis)
           : Behaviour.noreply(state)
       default:
