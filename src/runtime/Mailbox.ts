@@ -151,7 +151,18 @@ export abstract class MailboxProcess extends ProcessBase {
     if (extras !== undefined && extras.idleTimer !== undefined) this.cancelIdleTimer(extras)
     const waiting = this.waiting
     if (waiting !== undefined) {
-      this.handOff(waiting, envelope)
+      // the hot path, kept inline here (deliverSystem shares `handOff`)
+      this.waiting = undefined
+      if (inlineDepth < MAX_INLINE_DEPTH) {
+        inlineDepth++
+        try {
+          waiting(Exit.succeed(envelope))
+        } finally {
+          inlineDepth--
+        }
+      } else {
+        this.handOff(waiting, envelope)
+      }
       return DELIVERED
     }
     const queue = (this.queue ??= new MessageQueue())
@@ -181,22 +192,20 @@ export abstract class MailboxProcess extends ProcessBase {
 
   /** Resumes the parked fiber with `envelope`: on this stack, or through a microtask when nested too deeply. */
   private handOff(waiting: (exit: Exit.Exit<Envelope>) => void, envelope: Envelope): void {
-    {
-      this.waiting = undefined
-      if (inlineDepth < MAX_INLINE_DEPTH) {
-        inlineDepth++
-        try {
-          waiting(Exit.succeed(envelope))
-        } finally {
-          inlineDepth--
-        }
-      } else {
-        ;(this.queue ??= new MessageQueue()).push(envelope)
-        queueMicrotask(() => {
-          const next = this.queue?.shift()
-          if (next !== undefined) waiting(Exit.succeed(next))
-        })
+    this.waiting = undefined
+    if (inlineDepth < MAX_INLINE_DEPTH) {
+      inlineDepth++
+      try {
+        waiting(Exit.succeed(envelope))
+      } finally {
+        inlineDepth--
       }
+    } else {
+      ;(this.queue ??= new MessageQueue()).push(envelope)
+      queueMicrotask(() => {
+        const next = this.queue?.shift()
+        if (next !== undefined) waiting(Exit.succeed(next))
+      })
     }
   }
 
