@@ -94,6 +94,21 @@ export class InvalidSignal extends Schema.TaggedError<InvalidSignal>()("InvalidS
   }
 }
 
+/**
+ * A message sent to an agent server from outside (a call's signal, instructions, status, options, a stop reason,
+ * an agent id) does not decode; `entry` names the entry point (`call`, `cmd`, …) and `path` the bad field. The
+ * agent never sees it and keeps running with its state.
+ */
+export class InvalidMessage extends Schema.TaggedError<InvalidMessage>()("InvalidMessage", {
+  entry: Schema.String,
+  path: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `invalid message to ${this.entry} at ${this.path || "(root)"}: ${this.detail}`
+  }
+}
+
 /** A route pattern is malformed (empty segment, `*` inside a segment, ...). */
 export class InvalidRoute extends Schema.TaggedError<InvalidRoute>()("InvalidRoute", {
   pattern: Schema.String,

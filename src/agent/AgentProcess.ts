@@ -12,11 +12,11 @@
  * fiber, no continue.
  */
 import { Effect, type Fiber } from "effect"
-import { Actor, Behaviour, DynamicSupervisor, ExitReason, Monitor, type Process } from "../runtime/index.ts"
+import { Actor, Behaviour, DynamicSupervisor, ExitReason, Monitor, Process } from "../runtime/index.ts"
 import * as ChildSpec from "../runtime/ChildSpec.ts"
 import * as Agent from "./Agent.ts"
 import type { AnyDefinition } from "./AgentDefinition.ts"
-import { DirectiveQueueFull } from "./AgentError.ts"
+import { DirectiveQueueFull, InvalidMessage } from "./AgentError.ts"
 import * as ActionRunner from "./ActionRunner.ts"
 import type * as Directive from "./Directive.ts"
 import * as DirectiveExecutor from "./DirectiveExecutor.ts"
@@ -71,7 +71,7 @@ export type Info =
 
 export type AgentProtocol = {
   readonly call: Request
-  readonly reply: Agent.Agent<unknown> | DirectiveQueueFull
+  readonly reply: Agent.Agent<unknown> | DirectiveQueueFull | InvalidMessage
   readonly cast: Signal.Signal
   readonly info: Info
   readonly continue: "drain"
@@ -110,6 +110,13 @@ const notifyWaiters = (state: ServerState): void => {
     }
   }
 }
+
+const malformed = (request: unknown): InvalidMessage =>
+  new InvalidMessage({
+    entry: "agent process",
+    path: "",
+    detail: `not a signal or agent request: ${typeof request === "object" && request !== null ? "unknown _tag" : typeof request}`
+  })
 
 /** Applies a command; queues its directives. Returns false (and keeps the old agent) when the queue is full. */
 const apply = (
@@ -154,7 +161,7 @@ const drain = (state: ServerState) =>
       state.queue.length = 0
       state.head = 0
     } else if (state.stopRequested === undefined) {
-      Actor.sendUnsafe(state.context.self, { _tag: "Drain" })
+      Actor.sendSystemUnsafe(state.context.self, { _tag: "Drain" })
     }
     if (state.stopRequested !== undefined) return Behaviour.stop(state.stopRequested, state)
     return Behaviour.noreply(state)
@@ -218,7 +225,7 @@ const makeContext = (state: ServerState, self: Process.Process): DirectiveExecut
     scheduleSignal: (delay, signal) =>
       Effect.flatMap(
         Effect.forkDetach(
-          Effect.sleep(delay).pipe(Effect.andThen(Effect.sync(() => Actor.sendUnsafe(self, { _tag: "Deliver", signal }))))
+          Effect.sleep(delay).pipe(Effect.andThen(Effect.sync(() => Actor.sendSystemUnsafe(self, { _tag: "Deliver", signal }))))
         ),
         (fiber) =>
           Effect.sync(() => {
@@ -234,7 +241,7 @@ const makeContext = (state: ServerState, self: Process.Process): DirectiveExecut
             const instruction = exit._tag === "Success"
               ? Instruction.actionSucceeded(action.name, exit.value.output, exit.value.ops)
               : Instruction.actionFailed(action.name, exit.cause.reasons.find((r) => r._tag === "Fail")?.error ?? exit.cause)
-            Actor.sendUnsafe(self, { _tag: "ActionDone", instruction })
+            Actor.sendSystemUnsafe(self, { _tag: "ActionDone", instruction })
           })
         ),
         Effect.provideService(ActionRunner.CompensationSupervisor, config.server.supervisor)
@@ -250,7 +257,7 @@ const makeContext = (state: ServerState, self: Process.Process): DirectiveExecut
         ),
         Effect.catch((error) =>
           Effect.andThen(
-            Effect.sync(() => Actor.sendUnsafe(self, { _tag: "ActionDone", instruction: Instruction.actionFailed(action.name, error) })),
+            Effect.sync(() => Actor.sendSystemUnsafe(self, { _tag: "ActionDone", instruction: Instruction.actionFailed(action.name, error) })),
             context.reportError(error)
           )
         )
@@ -300,6 +307,8 @@ const handleError = (state: ServerState, error: unknown): Effect.Effect<void> =>
 /** The agent actor's behaviour. */
 export const behaviour = Behaviour.make<AgentProtocol>()({
   name: "agent",
+  // an agent traps exits: a shutdown runs its terminate, which cancels its timers and stops its action tasks
+  trapExit: true,
   init: (config: AgentConfig) =>
     Effect.gen(function*() {
       const self = yield* Actor.self
@@ -325,11 +334,13 @@ export const behaviour = Behaviour.make<AgentProtocol>()({
       state.context = makeContext(state, self)
       if (config.parent !== undefined) {
         yield* Monitor.monitorFrom(self, config.parent.process)
-        Actor.sendUnsafe(config.parent.process, { _tag: "ChildUp", id: config.id, process: self })
+        Actor.sendSystemUnsafe(config.parent.process, { _tag: "ChildUp", id: config.id, process: self })
       }
       return Behaviour.ok(state)
     }),
   handleCall: (request, from, state) => {
+    // a raw `Actor.call` can send anything: a malformed request is answered with InvalidMessage, never a crash
+    if (typeof request !== "object" || request === null) return Behaviour.reply(malformed(request), state)
     if ("specversion" in request) {
       const full = apply(state, request)
       if (full !== undefined) return Behaviour.reply(full, state)
@@ -345,17 +356,22 @@ export const behaviour = Behaviour.make<AgentProtocol>()({
         state.waiters.push({ status: request.status, from: from as Actor.From<unknown> })
         return Behaviour.noreply(state)
       case "Cmd": {
+        if (!Array.isArray(request.instructions)) return Behaviour.reply(malformed(request), state)
         const full = apply(state, request.instructions)
         if (full !== undefined) return Behaviour.reply(full, state)
         return Behaviour.reply(state.agent, state, pendingCount(state) > 0 ? { continue: "drain" as const } : undefined)
       }
+      default:
+        return Behaviour.reply(malformed(request), state)
     }
   },
   handleCast: (signal, state) => {
+    if (typeof signal !== "object" || signal === null) return Behaviour.noreply(state) // malformed: dropped
     apply(state, signal)
     return afterApply(state)
   },
   handleInfo: (message, state) => {
+    if (typeof message !== "object" || message === null) return Behaviour.noreply(state) // malformed: dropped
     switch (message._tag) {
       case "Deliver":
         apply(state, message.signal)
@@ -366,11 +382,13 @@ export const behaviour = Behaviour.make<AgentProtocol>()({
       case "Drain":
         return drain(state)
       case "ChildUp":
+        if (typeof message.id !== "string" || !Process.isProcess(message.process)) return Behaviour.noreply(state)
         return Effect.map(watchChild(state, message.id, message.process), () => {
           apply(state, systemSignal(state, "troupe.agent.child.started", { id: message.id }))
           return afterApply(state)
         })
       case "Down": {
+        if (!ExitReason.isExitReason(message.reason)) return Behaviour.noreply(state)
         if (state.parent !== undefined && message.pid === state.parent.process.pid) {
           const parent = state.parent
           state.parent = undefined

@@ -7,6 +7,9 @@
  * in a unique `Registry`. `call(id, signal)` (default 5 s) replies with the agent after `cmd`; `cast` does not
  * wait; `awaitStatus(id, status, timeout)` waits for a status (completion is state, not exit).
  *
+ * Every message an entry point takes from outside is decoded first (`AgentMessage`): a bad one fails with
+ * `InvalidMessage` naming the entry point and path, and the agent never sees it.
+ *
  * The layer requires every directive executor (`DirectiveExecutor.Executors`), so a program that forgets one does
  * not compile. Actions run by agents get their services from the context the layer is built in.
  */
@@ -19,11 +22,13 @@ import {
   AgentNotFound,
   decodeOptions,
   DirectiveQueueFull,
+  InvalidMessage,
   type InvalidAgentOptions,
   type InvalidRoute,
   type InvalidState,
   StatusTimeout
 } from "./AgentError.ts"
+import * as AgentMessage from "./AgentMessage.ts"
 import { type AgentConfig, type AgentProtocol, behaviour, type ErrorPolicy, type ParentLink } from "./AgentProcess.ts"
 import type { OnParentDeath } from "./Directive.ts"
 import type { Executors } from "./DirectiveExecutor.ts"
@@ -55,7 +60,7 @@ export interface CallOptions {
 }
 
 export type StartError = InvalidAgentOptions | InvalidState | InvalidRoute | FailedToStartChild | MaxChildren | InvalidOptions
-export type CallError = AgentNotFound | DirectiveQueueFull | CallTimeout | ActorExited | MailboxFull | CallingSelf
+export type CallError = AgentNotFound | DirectiveQueueFull | InvalidMessage | CallTimeout | ActorExited | MailboxFull | CallingSelf
 
 export interface AgentServerShape {
   readonly start: <S, I>(definition: Definition<S, I>, options?: StartOptions) => Effect.Effect<string, StartError>
@@ -66,14 +71,14 @@ export interface AgentServerShape {
     instructions: ReadonlyArray<Instruction>,
     options?: CallOptions
   ) => Effect.Effect<Agent.Agent<S>, CallError>
-  readonly cast: (id: string, signal: Signal) => Effect.Effect<void, AgentNotFound | MailboxFull>
+  readonly cast: (id: string, signal: Signal) => Effect.Effect<void, AgentNotFound | InvalidMessage | MailboxFull>
   readonly state: <S = unknown>(id: string) => Effect.Effect<Agent.Agent<S>, CallError>
   readonly awaitStatus: <S = unknown>(
     id: string,
     status: Agent.Status,
     timeout?: Duration.Input
   ) => Effect.Effect<Agent.Agent<S>, StatusTimeout | CallError>
-  readonly stop: (id: string, reason?: ExitReason.ExitReason) => Effect.Effect<void, AgentNotFound>
+  readonly stop: (id: string, reason?: ExitReason.ExitReason) => Effect.Effect<void, AgentNotFound | InvalidMessage>
   readonly whereis: (id: string) => Process.Process | undefined
   readonly supervisor: DynamicSupervisor.DynamicSupervisorRef
 }
@@ -99,8 +104,12 @@ type AgentRef = Actor.ActorRef<AgentProtocol>
 const DEFAULT_CALL = { timeout: Duration.seconds(5) } as const
 const STATE_REQUEST = { _tag: "State" } as const
 
-const toAgent = <S>(reply: AgentProtocol["reply"]): Effect.Effect<Agent.Agent<S>, DirectiveQueueFull> =>
-  reply instanceof DirectiveQueueFull ? Effect.fail(reply) : Effect.succeed(reply as Agent.Agent<S>)
+/** The process answers a full queue or a malformed request with the error as its reply value. */
+const isErrorReply = (reply: AgentProtocol["reply"]): reply is DirectiveQueueFull | InvalidMessage =>
+  reply instanceof DirectiveQueueFull || reply instanceof InvalidMessage
+
+const toAgent = <S>(reply: AgentProtocol["reply"]): Effect.Effect<Agent.Agent<S>, DirectiveQueueFull | InvalidMessage> =>
+  isErrorReply(reply) ? Effect.fail(reply) : Effect.succeed(reply as Agent.Agent<S>)
 
 /**
  * Builds an agent server: a dynamic supervisor and a registry, owned by the current scope.
@@ -165,14 +174,16 @@ export const make = (
 
     // The hot path: when the agent answers synchronously, `Actor.callUnsafe` returns an Exit and the reply is
     // mapped here without any combinator; otherwise one `matchEffect` maps NoProc and a DirectiveQueueFull reply.
-    const callRaw = <S>(id: string, request: AgentProtocol["call"], callOptions: CallOptions | undefined) =>
+    const callRaw = <S>(id: string, request: AgentProtocol["call"], callOptions: CallOptions | undefined, entry: string) =>
       Effect.suspend((): Effect.Effect<Agent.Agent<S>, CallError> => {
+        const bad = AgentMessage.id(entry, id) ?? AgentMessage.callOptions(entry, callOptions)
+        if (bad !== undefined) return Effect.fail(bad)
         const process = registry.whereisUnsafe(id)
         if (process === undefined) return Effect.fail(new AgentNotFound({ id }))
         const reply = Actor.callUnsafe(process as AgentRef, request, callOptions ?? DEFAULT_CALL)
         if (Actor.isSyncReply(reply) && reply._tag === "Success") {
           // the synchronous answer is already an Exit: hand it back as is unless it reports a full queue
-          return reply.value instanceof DirectiveQueueFull
+          return isErrorReply(reply.value)
             ? Effect.fail(reply.value)
             : reply as unknown as Effect.Effect<Agent.Agent<S>, CallError>
         }
@@ -184,24 +195,40 @@ export const make = (
 
     const shape: AgentServerShape = {
       start,
-      call: (id, signal, callOptions) => callRaw(id, signal, callOptions),
-      cmd: (id, instructions, callOptions) => callRaw(id, { _tag: "Cmd", instructions }, callOptions),
+      call: (id, signal, callOptions) =>
+        Effect.suspend(() => {
+          const bad = AgentMessage.signal("call", signal)
+          return bad === undefined ? callRaw(id, signal, callOptions, "call") : Effect.fail(bad)
+        }),
+      cmd: (id, instructions, callOptions) =>
+        Effect.suspend(() => {
+          const bad = AgentMessage.instructions("cmd", instructions)
+          return bad === undefined ? callRaw(id, { _tag: "Cmd", instructions }, callOptions, "cmd") : Effect.fail(bad)
+        }),
       cast: (id, signal) =>
-        Effect.suspend((): Effect.Effect<void, AgentNotFound | MailboxFull> => {
+        Effect.suspend((): Effect.Effect<void, AgentNotFound | InvalidMessage | MailboxFull> => {
+          const bad = AgentMessage.id("cast", id) ?? AgentMessage.signal("cast", signal)
+          if (bad !== undefined) return Effect.fail(bad)
           const process = registry.whereisUnsafe(id)
           if (process === undefined) return Effect.fail(new AgentNotFound({ id }))
           return Actor.cast(process as AgentRef, signal)
         }),
-      state: (id) => callRaw(id, STATE_REQUEST, undefined),
+      state: (id) => callRaw(id, STATE_REQUEST, undefined, "state"),
       awaitStatus: <S>(id: string, status: Agent.Status, timeout: Duration.Input = Duration.seconds(5)) =>
-        callRaw<S>(id, { _tag: "AwaitStatus", status }, { timeout }).pipe(
-          Effect.catchTag("CallTimeout", () =>
-            Effect.fail(
-              new StatusTimeout({ id, status, timeoutMillis: Duration.toMillis(Duration.fromInputUnsafe(timeout)) })
-            ))
-        ),
-      stop: (id, reason = ExitReason.normal) =>
         Effect.suspend(() => {
+          const bad = AgentMessage.status("awaitStatus", status) ?? AgentMessage.timeout("awaitStatus", timeout)
+          if (bad !== undefined) return Effect.fail(bad)
+          return callRaw<S>(id, { _tag: "AwaitStatus", status }, { timeout }, "awaitStatus").pipe(
+            Effect.catchTag("CallTimeout", () =>
+              Effect.fail(
+                new StatusTimeout({ id, status, timeoutMillis: Duration.toMillis(Duration.fromInputUnsafe(timeout)) })
+              ))
+          )
+        }),
+      stop: (id, reason = ExitReason.normal) =>
+        Effect.suspend((): Effect.Effect<void, AgentNotFound | InvalidMessage> => {
+          const bad = AgentMessage.id("stop", id) ?? AgentMessage.reason("stop", reason)
+          if (bad !== undefined) return Effect.fail(bad)
           const process = registry.whereisUnsafe(id)
           if (process === undefined) return Effect.fail(new AgentNotFound({ id }))
           return Effect.catch(Actor.stop(process, reason), () => Effect.void)

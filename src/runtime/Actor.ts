@@ -9,22 +9,32 @@
  *   working and its late reply is dropped (OTP 24+); `onTimeout: "interrupt"` interrupts the handler instead
  *   (beyond OTP). A dead target fails with `NoProc`, a target that dies before replying with `ActorExited`
  *   carrying its exit reason, and a call to yourself with `CallingSelf`.
- * - `cast` and `send` never fail because of the target: a dead actor swallows them. The mailbox's overflow
- *   strategy decides what happens when it is full: `backpressure` waits, `dropping` drops the new message,
- *   `sliding` evicts the oldest, `fail` drops it and fails the sender with `MailboxFull` (for a call under
- *   `dropping`/`fail`, and a call evicted by `sliding`, the caller gets `MailboxFull` at once).
- * - `stop(ref, reason, timeout)` is synchronous and runs `terminate` (`proc_lib:stop`).
+ *   The timeout bounds the whole call, including any wait for room in a bounded mailbox.
+ * - `cast` and `send` never fail because of the target: a dead actor swallows them. The mailbox is unbounded by
+ *   default (as Erlang's), so they never block either. With a bound (`mailbox: { capacity, overflow }`) the
+ *   overflow strategy decides what happens when it is full: `backpressure` waits for room, `dropping` drops the new
+ *   message, `sliding` evicts the oldest, `fail` drops it and fails the sender with `MailboxFull` (for a call under
+ *   `dropping`/`fail`, and a call evicted by `sliding`, the caller gets `MailboxFull` at once). Under
+ *   `backpressure`, an actor sending to its own full mailbox fails at once with `MailboxFull { selfSend: true }`
+ *   instead of deadlocking (longer cycles, A waiting on B waiting on A, are not detected).
+ * - System messages (stop signals, monitor `Down`s, exit notices, timers of the runtime) bypass the bound
+ *   (`sendSystemUnsafe`): never dropped, never waiting.
+ * - `trapExit` (default false, as Elixir's GenServer): see `ActorProcess` for which exits run `terminate`.
+ * - `stop(ref, reason, timeout)` is synchronous and runs `terminate` (`gen_server:stop`, trapping or not); when the
+ *   actor exits with another reason (its `terminate` crashed), `stop` fails with `StopFailed { reason }`, as
+ *   `gen_server:stop` exits with that reason.
+ * - `kill(ref)` is `exit(Pid, kill)`: the actor exits `killed` at once, `terminate` does not run.
  *
  * The actor's fiber is detached from the starter (it outlives the effect that started it, like a process that is
  * not linked); supervisors own lifetimes. `startScoped` ties one to a `Scope` instead.
  */
 import { type Context, Duration, Effect, Exit, Fiber, type Scope } from "effect"
-import { ActorProcess, actorOfFiber, DEAD, DELIVERED, type Overflow } from "./ActorProcess.ts"
+import { ActorProcess, actorOfFiber, actorSettings, DEAD, defaultSettings, DELIVERED } from "./ActorProcess.ts"
 import type * as Behaviour from "./Behaviour.ts"
 import * as ExitReason from "./ExitReason.ts"
 import { type CallError, ENVELOPE_CAST, ENVELOPE_INFO, type Envelope, From } from "./From.ts"
 import * as Options from "./Options.ts"
-import { awaitExit, type Process } from "./Process.ts"
+import { awaitExit, isProcess, type Process } from "./Process.ts"
 import {
   type AlreadyStarted,
   CallingSelf,
@@ -33,9 +43,11 @@ import {
   type InvalidOptions,
   MailboxFull,
   NoProc,
-  type StartIgnored
+  type StartIgnored,
+  StopFailed
 } from "./RuntimeError.ts"
 
+import type { Overflow } from "./ActorProcess.ts"
 export type { Overflow } from "./ActorProcess.ts"
 export type { CallError } from "./From.ts"
 export { From } from "./From.ts"
@@ -66,9 +78,9 @@ export interface NameRegistration<P extends Behaviour.Protocol = Behaviour.Proto
 }
 
 export interface MailboxOptions {
-  /** default 10,000 */
+  /** default: unbounded (as an Erlang mailbox) */
   readonly capacity?: number
-  /** default `backpressure` */
+  /** what a send to a full mailbox does (only with a `capacity`); default `backpressure` */
   readonly overflow?: Overflow
 }
 
@@ -78,6 +90,11 @@ export interface StartOptions {
   readonly mailbox?: MailboxOptions
   /** what a supervisor sees it as; default `worker` */
   readonly kind?: "worker" | "supervisor"
+  /**
+   * `process_flag(trap_exit, true)`: receive exit signals (a supervisor's shutdown) as stop messages and run
+   * `terminate`. Default: the behaviour's `trapExit`, else false (Elixir's GenServer default).
+   */
+  readonly trapExit?: boolean
 }
 
 export interface CallOptions {
@@ -89,7 +106,6 @@ export interface CallOptions {
 
 export type StartError = InitFailed | StartIgnored | AlreadyStarted | InvalidOptions
 
-const DEFAULT_CAPACITY = 10_000
 const DEFAULT_CALL_TIMEOUT = Duration.seconds(5)
 
 /**
@@ -112,13 +128,12 @@ export const start = <S, P extends Behaviour.Protocol, Args, E = never, R = neve
     if (checked !== undefined && checked._tag === "Failure") return Effect.fail(checked.failure)
     const registration = typeof options?.name === "object" ? options.name : undefined
     const displayName = registration !== undefined ? registration.display : options?.name as string | undefined
-    const process = new ActorProcess(
-      behaviour as never,
-      displayName,
-      options?.kind ?? "worker",
-      options?.mailbox?.capacity ?? DEFAULT_CAPACITY,
-      options?.mailbox?.overflow ?? "backpressure"
-    )
+    const trapExit = options?.trapExit ?? behaviour.trapExit ?? false
+    const mailbox = options?.mailbox
+    const settings = mailbox === undefined && !trapExit
+      ? defaultSettings
+      : actorSettings(mailbox?.capacity ?? Number.POSITIVE_INFINITY, mailbox?.overflow ?? "backpressure", trapExit)
+    const process = new ActorProcess(behaviour as never, displayName, options?.kind ?? "worker", settings)
     const launch = Effect.withFiber<ActorRef<P>, InitFailed | StartIgnored, R>((parent) => {
       const started = process.launch(parent.context as Context.Context<never>, args)
       if (started !== undefined) {
@@ -135,7 +150,7 @@ export const start = <S, P extends Behaviour.Protocol, Args, E = never, R = neve
       : Effect.flatMap(registration.register(process), () => launch)
   })
 
-/** `start`, with the actor stopped (`shutdown`, waiting for `terminate`) when the scope closes. */
+/** `start`, with the actor stopped as by `stop(ref, shutdown)` (`terminate` runs, trapping or not) when the scope closes. */
 export const startScoped = <S, P extends Behaviour.Protocol, Args, E = never, R = never>(
   behaviour: Behaviour.Behaviour<S, P, Args, E, R>,
   args: Args,
@@ -144,7 +159,7 @@ export const startScoped = <S, P extends Behaviour.Protocol, Args, E = never, R 
   Effect.acquireRelease(start(behaviour, args, options), (ref) =>
     Effect.suspend(() => {
       if (ref.exitReason !== undefined) return Effect.void
-      ref.signalStop(ExitReason.shutdown)
+      ;(ref as unknown as ActorProcess).requestStop(ExitReason.shutdown) // start returns ActorProcess refs
       return Effect.asVoid(awaitExit(ref))
     }))
 
@@ -202,9 +217,12 @@ export const callUnsafe = <P extends Behaviour.Protocol>(
   if (outcome === DEAD) return Effect.fail(new NoProc({ target: process.name }))
   // FULL
   if (process.overflow === "backpressure") {
-    return Effect.flatMap(
-      waitForRoom(process),
-      () => call(process as unknown as ActorRef<P>, request, options)
+    // the caller's timeout covers the wait for room and the wait for the reply together
+    const retry = options === undefined ? untimed : { ...options, timeout: "infinity" as const }
+    return withTimeout(
+      process,
+      options,
+      Effect.flatMap(waitForRoom(process), () => callUnsafe(process as unknown as ActorRef<P>, request, retry))
     )
   }
   if (process.overflow === "sliding") {
@@ -228,23 +246,36 @@ export const isSyncReply = <A, E>(reply: Effect.Effect<A, E>): reply is Exit.Exi
   return tag === "Success" || tag === "Failure"
 }
 
-const awaitReply = <A>(
+const untimed: CallOptions = { timeout: "infinity" }
+
+/** Bounds `effect` by the call's timeout (default 5 s), failing with `CallTimeout`. */
+const withTimeout = <A, E>(
   process: ActorProcess,
-  from: From<A>,
-  options: CallOptions | undefined
-): Effect.Effect<A, CallError> => {
-  const wait = Effect.callback<A, CallError>((resume) => {
-    from.await(resume)
-    return Effect.sync(() => from.abandon())
-  })
+  options: CallOptions | undefined,
+  effect: Effect.Effect<A, E>
+): Effect.Effect<A, E | CallTimeout> => {
   const timeout = options?.timeout ?? DEFAULT_CALL_TIMEOUT
-  if (timeout === "infinity") return wait
+  if (timeout === "infinity") return effect
   const duration = Duration.fromInputUnsafe(timeout)
-  return Effect.timeoutOrElse(wait, {
+  return Effect.timeoutOrElse(effect, {
     duration,
     orElse: () => Effect.fail(new CallTimeout({ target: process.name, timeoutMillis: Duration.toMillis(duration) }))
   })
 }
+
+const awaitReply = <A>(
+  process: ActorProcess,
+  from: From<A>,
+  options: CallOptions | undefined
+): Effect.Effect<A, CallError> =>
+  withTimeout(
+    process,
+    options,
+    Effect.callback<A, CallError>((resume) => {
+      from.await(resume)
+      return Effect.sync(() => from.abandon())
+    })
+  )
 
 const waitForRoom = (process: ActorProcess): Effect.Effect<void> =>
   Effect.callback<void>((resume) => {
@@ -263,6 +294,11 @@ const deliverOneWay = (
     if (outcome !== DELIVERED && outcome !== DEAD) {
       switch (process.overflow) {
         case "backpressure":
+          // waiting for room in one's own mailbox would never end: fail at once instead
+          if (process.fiber !== undefined && Fiber.getCurrent() === process.fiber) {
+            process.countDropped()
+            return Effect.fail(new MailboxFull({ target: process.name, capacity: process.capacity, selfSend: true }))
+          }
           return Effect.flatMap(waitForRoom(process), () => deliverOneWay(process, envelope))
         case "sliding":
           process.evictOldest()
@@ -296,9 +332,20 @@ export const send = <P extends Behaviour.Protocol>(
 ): Effect.Effect<void, MailboxFull> =>
   deliverOneWay(target as Process, { kind: ENVELOPE_INFO, message })
 
-/** Synchronous `send` for callbacks outside Effect (timers, observers); returns false when not delivered. */
+/**
+ * Synchronous `send` for callbacks outside Effect; returns false when not delivered (dead, or a full bounded
+ * mailbox: it never waits).
+ */
 export const sendUnsafe = (target: Process, message: unknown): boolean =>
   target instanceof ActorProcess && target.deliver({ kind: ENVELOPE_INFO, message }) === DELIVERED
+
+/**
+ * Delivers a system message to `handleInfo`: never dropped and never waiting for room (it bypasses a mailbox
+ * bound), like an Erlang signal. For the runtime's own notices (monitor `Down`s, exit notices, timers, a process's
+ * messages to itself). Returns false only when the target is not a live actor.
+ */
+export const sendSystemUnsafe = (target: Process, message: unknown): boolean =>
+  target instanceof ActorProcess && target.deliverSystem({ kind: ENVELOPE_INFO, message }) === DELIVERED
 
 /** Replies to a call answered `noreply`, from any fiber. A reply after the caller gave up is dropped. */
 export const reply = <R>(from: From<R>, value: R): Effect.Effect<void> =>
@@ -310,31 +357,46 @@ export const reply = <R>(from: From<R>, value: R): Effect.Effect<void> =>
 export const replyUnsafe = <R>(from: From<R>, value: R): boolean => from.reply(value)
 
 /**
- * Stops the actor with `reason` (default `normal`), waits for `terminate` to finish and returns.
- * Fails with `NoProc` if it is not alive, and with `CallTimeout` if it has not exited within `timeout`
- * (default: wait forever), in which case it keeps running, as with `proc_lib:stop`.
+ * Stops the actor with `reason` (default `normal`), waits for `terminate` to finish and returns (`gen_server:stop`:
+ * the stop is a system message, so `terminate` runs whether or not the actor traps exits).
+ * Fails with `NoProc` if it is not alive; with `StopFailed { reason }` when it exited with another reason than
+ * `reason` (its `terminate` crashed, or it was killed meanwhile); with `CallTimeout` if it has not exited within
+ * `timeout` (default: wait forever), in which case it keeps running, as with `proc_lib:stop`; and with
+ * `InvalidOptions` when `reason` is not an exit reason.
  */
 export const stop = (
   target: Process | NameRegistration,
   reason: ExitReason.ExitReason = ExitReason.normal,
   timeout: Duration.Input | "infinity" = "infinity"
-): Effect.Effect<void, NoProc | CallTimeout> =>
-  Effect.suspend((): Effect.Effect<void, NoProc | CallTimeout> => {
-    const process = (target as unknown as NameRegistration)._tag === "NameRegistration"
-      ? (target as unknown as NameRegistration).resolve()
-      : target as Process
-    if (process === undefined || process.exitReason !== undefined) {
-      return Effect.fail(new NoProc({ target: (target as Process).name ?? (target as unknown as NameRegistration).display }))
+): Effect.Effect<void, NoProc | CallTimeout | StopFailed | InvalidOptions> =>
+  Effect.suspend((): Effect.Effect<void, NoProc | CallTimeout | StopFailed | InvalidOptions> => {
+    if (!ExitReason.isExitReason(reason)) {
+      return Effect.fail(Options.invalid("stop", "reason", "not an exit reason (ExitReason.normal, shutdown, …)"))
     }
-    process.signalStop(reason)
-    const waited = awaitExit(process)
-    if (timeout === "infinity") return Effect.asVoid(waited)
+    const registration = typeof target === "object" && target !== null &&
+        (target as unknown as NameRegistration)._tag === "NameRegistration"
+      ? target as NameRegistration
+      : undefined
+    const process = registration !== undefined ? registration.resolve() : isProcess(target) ? target : undefined
+    if (process === undefined || process.exitReason !== undefined) {
+      return Effect.fail(new NoProc({ target: registration?.display ?? (isProcess(target) ? target.name : String(target)) }))
+    }
+    if (process instanceof ActorProcess) process.requestStop(reason)
+    else process.signalStop(reason)
+    const waited = Effect.flatMap(awaitExit(process), (exited) =>
+      ExitReason.equals(exited, reason)
+        ? Effect.void
+        : Effect.fail(new StopFailed({ target: process.name, requested: reason, reason: exited })))
+    if (timeout === "infinity") return waited
     const duration = Duration.fromInputUnsafe(timeout)
-    return Effect.timeoutOrElse(Effect.asVoid(waited), {
+    return Effect.timeoutOrElse(waited, {
       duration,
       orElse: () => Effect.fail(new CallTimeout({ target: process.name, timeoutMillis: Duration.toMillis(duration) }))
     })
   })
+
+/** `exit(Pid, kill)`: the process exits `killed` at once; `terminate` does not run. */
+export const kill = (target: Process): Effect.Effect<void> => Effect.sync(() => target.kill())
 
 /** The actor running the current fiber (inside its callbacks), if any. */
 export const self: Effect.Effect<Process | undefined> = Effect.withFiber((fiber) =>

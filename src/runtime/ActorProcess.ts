@@ -1,9 +1,18 @@
 /**
  * The running actor: state, the behaviour's callbacks, start and exit — gen_server's process.
  *
- * Mirrors gen_server's receive loop. The mailbox (bounded, direct hand-off to the parked fiber, overflow
- * strategies) is the base class `MailboxProcess` (`Mailbox.ts`); the loop's shared Effect values are in
- * `ActorLoop.ts`. What is hand-rolled here, and why:
+ * Mirrors gen_server's receive loop. The mailbox (unbounded by default, direct hand-off to the parked fiber,
+ * optional bound with overflow strategies) is the base class `MailboxProcess` (`Mailbox.ts`); the loop's shared
+ * Effect values are in `ActorLoop.ts`.
+ *
+ * Exit signals follow `process_flag(trap_exit, ...)`, chosen per actor with `trapExit` (default false, as an
+ * Elixir GenServer): an exit signal (`signalStop`, what a supervisor's shutdown sends) ends a non-trapping actor at
+ * once with that reason, without `terminate` (a `normal` signal is ignored); a trapping actor receives it in
+ * mailbox order and runs `terminate(reason)`. `terminate` therefore runs when a callback returns `stop`, when a
+ * callback crashes, on `Actor.stop` (`gen_server:stop`, a system message, trapping or not), and on an exit signal
+ * to a trapping actor — never on `kill`.
+ *
+ * What is hand-rolled here, and why:
  * - **Bursts.** Handlers that return plain results are applied in a loop; after `MAX_BURST` messages the fiber
  *   yields so that one busy actor cannot starve the others.
  * - **Shared loop effects.** The loop's Effect values are module constants that find their actor through the
@@ -29,12 +38,12 @@ import {
 import type * as Behaviour from "./Behaviour.ts"
 import * as ExitReason from "./ExitReason.ts"
 import { ENVELOPE_CALL, ENVELOPE_CAST, ENVELOPE_INFO, ENVELOPE_STOP, type Envelope, type From } from "./From.ts"
-import { MailboxProcess, type Overflow } from "./Mailbox.ts"
+import { type ActorSettings, MailboxProcess, wakeAll } from "./Mailbox.ts"
 import type { ProcessKind } from "./Process.ts"
 import { ActorExited, InitFailed, StartIgnored } from "./RuntimeError.ts"
 
 export { actorOfFiber } from "./ActorLoop.ts"
-export { DEAD, DELIVERED, type DeliveryOutcome, FULL, type Overflow } from "./Mailbox.ts"
+export { type ActorSettings, actorSettings, DEAD, defaultSettings, DELIVERED, type DeliveryOutcome, FULL, type Overflow } from "./Mailbox.ts"
 
 const MAX_BURST = 512
 
@@ -55,8 +64,8 @@ export class ActorProcess extends MailboxProcess {
   private startState: { args: unknown; exit: StartExit | undefined; notify: ((exit: StartExit) => void) | undefined } | undefined =
     undefined
 
-  constructor(behaviour: AnyBehaviour, name: string | undefined, kind: ProcessKind, capacity: number, overflow: Overflow) {
-    super(capacity, overflow)
+  constructor(behaviour: AnyBehaviour, name: string | undefined, kind: ProcessKind, settings: ActorSettings) {
+    super(settings)
     this.behaviour = behaviour
     this.name = name ?? behaviour.name ?? `actor#${this.pid}`
     this.kind = kind
@@ -294,11 +303,33 @@ export class ActorProcess extends MailboxProcess {
   // Signals and exit
   // ---------------------------------------------------------------------------------------------------------
 
+  /**
+   * An exit signal (`exit(Pid, Reason)`, what a supervisor's shutdown sends). A trapping actor gets it as a stop
+   * message in mailbox order and runs `terminate(reason)`; a non-trapping one exits at once with `reason` (its
+   * fiber is interrupted, `terminate` does not run, a caller it was serving fails with `ActorExited { reason }`),
+   * and ignores `normal`, as Erlang does.
+   */
   signalStop(reason: ExitReason.ExitReason): void {
-    this.deliver({ kind: ENVELOPE_STOP, reason })
+    if (this.exitReason !== undefined) return
+    if (this.settings.trapExit) this.deliverSystem({ kind: ENVELOPE_STOP, reason })
+    else if (reason._tag !== "Normal") this.exitWith(reason)
+  }
+
+  /** `gen_server:stop`: a system message, handled in mailbox order whether or not the actor traps exits. */
+  requestStop(reason: ExitReason.ExitReason): void {
+    this.deliverSystem({ kind: ENVELOPE_STOP, reason })
   }
 
   kill(): void {
+    this.exitWith(ExitReason.killed)
+  }
+
+  /** Ends the actor now with `reason` (the first such signal wins); `terminate` does not run. */
+  private exitWith(reason: ExitReason.ExitReason): void {
+    if (this.exitReason !== undefined) return
+    const extras = this.more
+    if (extras.exitSignal !== undefined) return
+    extras.exitSignal = reason
     this.fiber?.interruptUnsafe()
   }
 
@@ -312,7 +343,7 @@ export class ActorProcess extends MailboxProcess {
     const reason = Exit.isSuccess(exit)
       ? exit.value
       : Cause.hasInterruptsOnly(exit.cause)
-      ? ExitReason.killed
+      ? this.extras?.exitSignal ?? ExitReason.killed
       : ExitReason.failure(exit.cause)
     if (this.starting) this.signalStarted(Exit.fail(new InitFailed({ name: this.name, reason })))
     const extras = this.extras
@@ -331,7 +362,7 @@ export class ActorProcess extends MailboxProcess {
       const error = Exit.fail(new ActorExited({ target: this.name, reason }))
       for (const from of orphans) from.complete(error)
     }
-    for (const wake of senders) wake()
+    wakeAll(senders)
   }
 }
 

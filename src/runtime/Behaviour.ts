@@ -5,8 +5,9 @@
  * `hibernate`), `ignore`, or `{stop, Reason}`. `handleCall` returns `{reply, Reply, State}`,
  * `{noreply, State}` (reply later through `from`, from any fiber) or `{stop, Reason, [Reply,] State}`;
  * `handleCast`, `handleInfo` and `handleContinue` return `{noreply, State}` or `{stop, Reason, State}`.
- * `terminate(Reason, State)` runs on a stop result, a crash of a callback, or a stop signal (shutdown), never on a
- * kill.
+ * `terminate(Reason, State)` runs on a stop result, a crash of a callback, `Actor.stop`, or an exit signal
+ * (a supervisor's shutdown) when the actor traps exits (`trapExit`); never on a kill, nor on an exit signal to an
+ * actor that does not trap exits.
  *
  * A callback may return its result directly or as an `Effect` (which may fail or die: that is a crash of this
  * actor only). Returning plain results keeps simple handlers allocation-free on the hot path.
@@ -134,6 +135,11 @@ export const stop = <S, R = never>(reason: ExitReason, state: S, ...replyValue: 
 export interface Behaviour<S, P extends Protocol = Protocol, Args = void, E = never, R = never> {
   /** a default name for the actor (used in errors and lifecycle events) */
   readonly name?: string
+  /**
+   * `process_flag(trap_exit, true)` from `init`: exit signals (a supervisor's shutdown) arrive as stop messages
+   * and run `terminate`. Default false (Elixir's GenServer); the start option `trapExit` overrides it.
+   */
+  readonly trapExit?: boolean
   readonly init: (args: Args) => Returns<InitResult<S, ContinueOf<P>>, E, R>
   readonly handleCall?: (
     request: CallOf<P>,

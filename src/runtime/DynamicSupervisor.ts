@@ -3,33 +3,36 @@
  *
  * Mirrors Elixir's `DynamicSupervisor` (OTP's `simple_one_for_one` made general): no children at start,
  * `startChild(sup, spec)` starts one (its `start` function receives the supervisor's `extraArguments` first),
- * `maxChildren` bounds how many run at once (`MaxChildren` error), restart types and intensity follow the
- * static supervisor (default 3 restarts in 5 s; exceeding it shuts everything down and exits `shutdown`),
+ * `maxChildren` bounds how many children exist at once — running or restarting, as Elixir counts them —
+ * (`MaxChildren` error), restart types and intensity follow the static supervisor (default 3 restarts in 5 s,
+ * validated as OTP does; exceeding it shuts everything down and exits `shutdown`),
  * temporary children are forgotten when they exit, and shutdown terminates all children concurrently.
  *
  * Specs are validated once per spec object (a spec reused across many starts is checked once), which keeps
  * `startChild` on the microsecond scale.
  */
-import { Duration, Effect, Exit, Result, Schema, type Scope } from "effect"
+import { Effect, Exit, Result, Schema, type Scope } from "effect"
 import * as Actor from "./Actor.ts"
 import * as Behaviour from "./Behaviour.ts"
 import { type ChildSpec, type NormalizedSpec, normalize } from "./ChildSpec.ts"
 import * as ExitReason from "./ExitReason.ts"
 import * as Options from "./Options.ts"
-import type { Process } from "./Process.ts"
-import { RestartWindow } from "./RestartIntensity.ts"
+import { isProcess, type Process } from "./Process.ts"
+import { DEFAULT_MAX_RESTARTS, IntensityFields, periodMillis, RestartWindow } from "./RestartIntensity.ts"
 import { ChildNotFound, FailedToStartChild, type InvalidOptions, MaxChildren } from "./RuntimeError.ts"
 import * as SupervisorChild from "./SupervisorChild.ts"
-import { type Child, type ChildExit, emit, killAll, makeChild, makeSupervisorContext, shouldRestart, type SupervisorContext } from "./SupervisorChild.ts"
+import { type Child, type ChildExit, emit, makeChild, makeSupervisorContext, shouldRestart, signalAll, type SupervisorContext } from "./SupervisorChild.ts"
 import { startScopedUnderParent } from "./Supervisor.ts"
 
 export interface DynamicSupervisorOptions<Extra extends ReadonlyArray<unknown> = []> {
   readonly name?: string
-  /** default 3 */
+  /** intensity: a non-negative integer, default 3 (Elixir's) */
   readonly maxRestarts?: number
-  /** default 5 */
+  /** the intensity period: a positive integer number of seconds, default 5 */
   readonly maxSeconds?: number
-  /** default: unbounded */
+  /** the intensity period in milliseconds instead (a positive integer; not with `maxSeconds`) */
+  readonly maxMillis?: number
+  /** how many children may exist at once, running or restarting (as Elixir counts them); default: unbounded */
   readonly maxChildren?: number
   /** prepended to every child's start arguments */
   readonly extraArguments?: Extra
@@ -49,7 +52,7 @@ interface State {
   readonly context: SupervisorContext
   readonly children: Set<Child>
   readonly restarts: RestartWindow
-  /** children with a running process, kept up to date so `maxChildren` costs nothing per start */
+  /** children with a running process, kept up to date so `countChildren` costs nothing */
   active: number
 }
 
@@ -59,7 +62,27 @@ type Request =
   | { readonly _tag: "WhichChildren" }
   | { readonly _tag: "CountChildren" }
 
-type Response = Result.Result<unknown, FailedToStartChild | MaxChildren | ChildNotFound>
+type Response = Result.Result<unknown, FailedToStartChild | MaxChildren | ChildNotFound | InvalidOptions>
+
+const invalidRequest = (detail: string): InvalidOptions => Options.invalid("dynamic supervisor request", "", detail)
+
+/** `undefined` for a well-formed request; its specs must come from `startChild` (validated and cached). */
+const checkRequest = (request: unknown): InvalidOptions | undefined => {
+  if (typeof request !== "object" || request === null || !("_tag" in request)) return invalidRequest("not a request")
+  switch (request._tag) {
+    case "StartChild":
+      return "spec" in request && trustedSpecs.has(request.spec as object)
+        ? undefined
+        : invalidRequest("StartChild needs a spec validated by DynamicSupervisor.startChild")
+    case "TerminateChild":
+      return "process" in request && isProcess(request.process) ? undefined : invalidRequest("TerminateChild needs a process")
+    case "WhichChildren":
+    case "CountChildren":
+      return undefined
+    default:
+      return invalidRequest(`unknown request ${String(request._tag)}`)
+  }
+}
 
 type DynamicProtocol = {
   readonly call: Request
@@ -72,7 +95,8 @@ export type DynamicSupervisorRef<Extra extends ReadonlyArray<unknown> = []> = Ac
   readonly _Extra?: Extra
 }
 
-const childCount = (state: State): number => state.active
+/** Children that count toward `maxChildren`: running and restarting ones (Elixir's `map_size(children)`). */
+const childCount = (state: State): number => state.children.size
 
 const behaviour = Behaviour.make<DynamicProtocol>()({
   name: "dynamic-supervisor",
@@ -86,6 +110,9 @@ const behaviour = Behaviour.make<DynamicProtocol>()({
       return Behaviour.ok(state)
     }),
   handleCall: (request, _from, state) => {
+    // a malformed request (from a raw `Actor.call`) is answered with InvalidOptions; the supervisor keeps running
+    const bad = checkRequest(request)
+    if (bad !== undefined) return Behaviour.reply(Result.fail(bad) as Response, state)
     switch (request._tag) {
       case "StartChild": {
         if (childCount(state) >= state.config.maxChildren) {
@@ -121,14 +148,20 @@ const behaviour = Behaviour.make<DynamicProtocol>()({
       case "CountChildren": {
         let supervisors = 0
         for (const c of state.children) if (c.spec.type === "supervisor") supervisors++
-        const counts = { specs: state.children.size, active: childCount(state), supervisors, workers: state.children.size - supervisors }
+        const counts = { specs: state.children.size, active: state.active, supervisors, workers: state.children.size - supervisors }
         return Behaviour.reply(Result.succeed(counts) as Response, state)
       }
     }
   },
+  // OTP's supervisor logs and ignores an unexpected cast
+  handleCast: (_message, state) => Behaviour.noreply(state),
   handleInfo: (message, state) => {
+    // only its own notices about its own children are acted on; anything else sent to it is dropped
+    if (typeof message !== "object" || message === null || !("child" in message) || !state.children.has(message.child)) {
+      return Behaviour.noreply(state)
+    }
     if (message._tag === "TryAgain") {
-      return message.child.restarting && state.children.has(message.child) ? restart(state, message.child) : Behaviour.noreply(state)
+      return message.child.restarting ? restart(state, message.child) : Behaviour.noreply(state)
     }
     if (message._tag !== "ChildExit") return Behaviour.noreply(state)
     const { child, process, reason } = message
@@ -169,15 +202,14 @@ const restart = (state: State, child: Child): Effect.Effect<Behaviour.NoReplyRes
     } else {
       // like OTP's try_again_restart: retried later, and every retry counts toward the intensity
       child.restarting = true
-      Actor.sendUnsafe(state.context.self, { _tag: "TryAgain", child })
+      Actor.sendSystemUnsafe(state.context.self, { _tag: "TryAgain", child })
     }
     return Behaviour.noreply(state)
   })
 
 const OptionsSchema = Schema.Struct({
   name: Schema.optional(Schema.String),
-  maxRestarts: Schema.optional(Options.NonNegativeInt),
-  maxSeconds: Schema.optional(Options.NonNegative),
+  ...IntensityFields,
   maxChildren: Schema.optional(Options.PositiveInt),
   extraArguments: Schema.optional(Schema.Array(Schema.Unknown))
 })
@@ -189,10 +221,12 @@ export const spawn = <Extra extends ReadonlyArray<unknown> = []>(
   Effect.suspend((): Effect.Effect<DynamicSupervisorRef<Extra>, InvalidOptions> => {
     const checked = Options.validate(OptionsSchema, options, "dynamic supervisor options")
     if (Result.isFailure(checked)) return Effect.fail(checked.failure)
+    const period = periodMillis(options, "dynamic supervisor options")
+    if (Result.isFailure(period)) return Effect.fail(period.failure)
     const config: Config = {
       name: options.name ?? "dynamic-supervisor",
-      maxRestarts: options.maxRestarts ?? 3,
-      periodMillis: Duration.toMillis(Duration.seconds(options.maxSeconds ?? 5)),
+      maxRestarts: options.maxRestarts ?? DEFAULT_MAX_RESTARTS,
+      periodMillis: period.success,
       maxChildren: options.maxChildren ?? Number.POSITIVE_INFINITY,
       extra: options.extraArguments ?? [],
       holder: { state: undefined }
@@ -200,12 +234,15 @@ export const spawn = <Extra extends ReadonlyArray<unknown> = []>(
     return Actor.start(behaviour, config, {
       name: config.name,
       kind: "supervisor",
-      mailbox: { capacity: Number.MAX_SAFE_INTEGER }
+      trapExit: true
     }).pipe(
       Effect.tap((ref) =>
         Effect.sync(() => {
           ref.onExit((reason) => {
-            if (reason._tag === "Killed" && config.holder.state !== undefined) killAll([...config.holder.state.children])
+            // killed: each child gets the exit signal `killed` through its link (see Supervisor)
+            if (reason._tag === "Killed" && config.holder.state !== undefined) {
+              signalAll([...config.holder.state.children], ExitReason.killed)
+            }
           })
         })
       ),
@@ -222,6 +259,8 @@ export const start = <Extra extends ReadonlyArray<unknown> = []>(
   startScopedUnderParent(options.name ?? "dynamic-supervisor", "temporary", (name) => spawn({ ...options, name }))
 
 const normalized = new WeakMap<object, NormalizedSpec<unknown, ReadonlyArray<unknown>>>()
+/** Normalized specs made by `startChild`: the only ones a `StartChild` request may carry. */
+const trustedSpecs = new WeakSet<object>()
 
 const normalizeCached = <R, Extra extends ReadonlyArray<unknown>>(
   spec: ChildSpec<R, Extra>
@@ -229,7 +268,10 @@ const normalizeCached = <R, Extra extends ReadonlyArray<unknown>>(
   const cached = normalized.get(spec)
   if (cached !== undefined) return Result.succeed(cached)
   const result = normalize(spec as ChildSpec<unknown, ReadonlyArray<unknown>>, "", "never")
-  if (Result.isSuccess(result)) normalized.set(spec, result.success)
+  if (Result.isSuccess(result)) {
+    normalized.set(spec, result.success)
+    trustedSpecs.add(result.success)
+  }
   return result
 }
 
@@ -261,11 +303,14 @@ export const startChild = <Extra extends ReadonlyArray<unknown>, R>(
 export const terminateChild = <Extra extends ReadonlyArray<unknown>>(
   ref: DynamicSupervisorRef<Extra>,
   process: Process
-): Effect.Effect<void, import("./RuntimeError.ts").ChildNotFound | CallFailure> =>
+): Effect.Effect<void, import("./RuntimeError.ts").ChildNotFound | InvalidOptions | CallFailure> =>
   Effect.flatMap(Actor.call(ref, { _tag: "TerminateChild", process }, { timeout: "infinity" }), (response) =>
-    Result.isSuccess(response) ? Effect.void : Effect.fail(response.failure as import("./RuntimeError.ts").ChildNotFound))
+    Result.isSuccess(response) ? Effect.void : Effect.fail(response.failure as import("./RuntimeError.ts").ChildNotFound | InvalidOptions))
 
-/** The running children (or `"restarting"` for one whose restart is pending). */
+/**
+ * The children (or `"restarting"` for one whose restart is pending), in start order (a deliberate difference:
+ * OTP/Elixir list the newest first).
+ */
 export const whichChildren = <Extra extends ReadonlyArray<unknown>>(
   ref: DynamicSupervisorRef<Extra>
 ): Effect.Effect<ReadonlyArray<Process | "restarting">, CallFailure> =>

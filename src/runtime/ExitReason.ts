@@ -56,6 +56,20 @@ export const isExitReason = (u: unknown): u is ExitReason =>
   typeof u === "object" && u !== null && "_tag" in u &&
   (u._tag === "Normal" || u._tag === "Shutdown" || u._tag === "Killed" || u._tag === "Failure" || u._tag === "NoProc")
 
+/** Same reason? Tags match, and a `shutdown(term)`'s terms and a failure's causes are the same values. */
+export const equals = (a: ExitReason, b: ExitReason): boolean => {
+  if (a === b) return true
+  if (a._tag !== b._tag) return false
+  switch (a._tag) {
+    case "Shutdown":
+      return ("term" in a) === ("term" in (b as Shutdown)) && a.term === (b as Shutdown).term
+    case "Failure":
+      return a.cause === (b as Failure).cause
+    default:
+      return true
+  }
+}
+
 /** `normal`, `shutdown` and `shutdown(term)`: the reasons `proc_lib` treats as normal (no crash report). */
 export const isNormal = (reason: ExitReason): boolean => reason._tag === "Normal" || reason._tag === "Shutdown"
 

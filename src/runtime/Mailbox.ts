@@ -1,13 +1,20 @@
 /**
- * The actor's mailbox: a bounded FIFO with direct hand-off to the parked fiber, overflow strategies, blocked
- * senders, and the idle timer (gen_server's `timeout`). A base class of `ActorProcess` (not a separate object, so an
- * actor costs one object plus its fiber).
+ * The actor's mailbox: a FIFO with direct hand-off to the parked fiber, an optional bound with overflow strategies,
+ * blocked senders, and the idle timer (gen_server's `timeout`). A base class of `ActorProcess` (not a separate
+ * object, so an actor costs one object plus its fiber).
+ *
+ * Rules:
+ * - Unbounded by default, as an Erlang mailbox: a send never blocks and never fails. A bound
+ *   (`mailbox: { capacity, overflow }`) is an explicit option.
+ * - System messages are never dropped and never wait for room (`deliverSystem`): stop signals, monitor `Down`s,
+ *   exit notices from children, idle timeouts, supervisor retry/backoff timers and other runtime self-messages
+ *   bypass the bound, as Erlang's signals do.
  *
  * Hand-rolled: Effect's `Queue` wakes a waiting taker through the scheduler of the fiber that created it (a
  * scheduler hop per message). Here, when the actor's fiber is parked in `receive`, `deliver` resumes it
  * synchronously with the envelope (Effect's `callback` resume evaluates the suspended fiber on the caller's stack),
  * so a call to an idle actor is answered without any hop. Nesting is bounded (`MAX_INLINE_DEPTH`); past it, the
- * wake-up goes through a microtask. Stop signals bypass the bound, like system messages.
+ * wake-up goes through a microtask. System messages bypass the bound.
  */
 import { Duration, Effect, Exit, type Fiber } from "effect"
 import type * as ExitReason from "./ExitReason.ts"
@@ -40,30 +47,81 @@ export const wakeInline = (wake: () => void): void => {
   }
 }
 
+/** A sender waiting for room; `active` is false once it gave up. */
+export interface BlockedSender {
+  readonly wake: () => void
+  active: boolean
+}
+
+/** Wakes every sender still waiting (the actor exited: their retry sees it dead). */
+export const wakeAll = (senders: ReadonlyArray<BlockedSender>): void => {
+  for (const sender of senders) {
+    if (sender.active) {
+      sender.active = false
+      sender.wake()
+    }
+  }
+}
+
 /** Rarely used per-actor state, allocated on first use. */
 export interface ActorExtras {
-  blockedSenders: MessageQueue<() => void> | undefined
+  blockedSenders: MessageQueue<BlockedSender> | undefined
   /** calls answered `noreply`, awaiting `Actor.reply` */
   pendingReplies: Set<From<unknown>> | undefined
   idleMillis: number | undefined
   idleTimer: Fiber.Fiber<void> | undefined
   hibernating: boolean
   dropped: number
+  /** the reason of an exit signal that is ending this (non-trapping) actor: its exit reason */
+  exitSignal: ExitReason.ExitReason | undefined
+}
+
+/**
+ * Per-actor settings that are rarely not the default: shared between actors (the default is one frozen object),
+ * so an actor pays one field for all of them.
+ */
+export interface ActorSettings {
+  readonly capacity: number
+  readonly overflow: Overflow
+  readonly trapExit: boolean
+}
+
+export const defaultSettings: ActorSettings = Object.freeze({ capacity: Number.POSITIVE_INFINITY, overflow: "backpressure", trapExit: false })
+const internedSettings = new Map<string, ActorSettings>()
+
+/** The shared settings object for these values (interned; a bounded table, fresh objects past its bound). */
+export const actorSettings = (capacity: number, overflow: Overflow, trapExit: boolean): ActorSettings => {
+  if (capacity === defaultSettings.capacity && overflow === defaultSettings.overflow && trapExit === defaultSettings.trapExit) {
+    return defaultSettings
+  }
+  const key = `${capacity}|${overflow}|${trapExit}`
+  const found = internedSettings.get(key)
+  if (found !== undefined) return found
+  const made: ActorSettings = Object.freeze({ capacity, overflow, trapExit })
+  if (internedSettings.size < 1024) internedSettings.set(key, made)
+  return made
 }
 
 export abstract class MailboxProcess extends ProcessBase {
-  readonly capacity: number
-  readonly overflow: Overflow
+  readonly settings: ActorSettings
   protected queue: MessageQueue<Envelope> | undefined = undefined
   /** the parked fiber's resume; set while waiting for a message */
   waiting: ((exit: Exit.Exit<Envelope>) => void) | undefined = undefined
   fiber: Fiber.Fiber<ExitReason.ExitReason, unknown> | undefined = undefined
   protected extras: ActorExtras | undefined = undefined
 
-  constructor(capacity: number, overflow: Overflow) {
+  constructor(settings: ActorSettings) {
     super()
-    this.capacity = capacity
-    this.overflow = overflow
+    this.settings = settings
+  }
+
+  /** the mailbox bound (`Infinity`: unbounded, the default) */
+  get capacity(): number {
+    return this.settings.capacity
+  }
+  /** what a send to a full mailbox does (only with a bound) */
+  get overflow(): Overflow {
+    return this.settings.overflow
   }
 
   protected get more(): ActorExtras {
@@ -73,7 +131,8 @@ export abstract class MailboxProcess extends ProcessBase {
       idleMillis: undefined,
       idleTimer: undefined,
       hibernating: false,
-      dropped: 0
+      dropped: 0,
+      exitSignal: undefined
     }
   }
 
@@ -92,6 +151,7 @@ export abstract class MailboxProcess extends ProcessBase {
     if (extras !== undefined && extras.idleTimer !== undefined) this.cancelIdleTimer(extras)
     const waiting = this.waiting
     if (waiting !== undefined) {
+      // the hot path, kept inline here (deliverSystem shares `handOff`)
       this.waiting = undefined
       if (inlineDepth < MAX_INLINE_DEPTH) {
         inlineDepth++
@@ -101,11 +161,7 @@ export abstract class MailboxProcess extends ProcessBase {
           inlineDepth--
         }
       } else {
-        ;(this.queue ??= new MessageQueue()).push(envelope)
-        queueMicrotask(() => {
-          const next = this.queue?.shift()
-          if (next !== undefined) waiting(Exit.succeed(next))
-        })
+        this.handOff(waiting, envelope)
       }
       return DELIVERED
     }
@@ -115,9 +171,42 @@ export abstract class MailboxProcess extends ProcessBase {
       return DELIVERED
     }
     const blocked = extras?.blockedSenders
-    if (queue.length >= this.capacity || (blocked !== undefined && blocked.length > 0)) return FULL
+    if (queue.length >= this.settings.capacity || (blocked !== undefined && blocked.length > 0)) return FULL
     queue.push(envelope)
     return DELIVERED
+  }
+
+  /**
+   * Delivers a system message: never dropped, never waits for room (it bypasses the bound). `DEAD` when the actor
+   * has exited.
+   */
+  deliverSystem(envelope: Envelope): DeliveryOutcome {
+    if (this.exitReason !== undefined) return DEAD
+    const extras = this.extras
+    if (extras !== undefined && extras.idleTimer !== undefined) this.cancelIdleTimer(extras)
+    const waiting = this.waiting
+    if (waiting !== undefined) this.handOff(waiting, envelope)
+    else (this.queue ??= new MessageQueue()).push(envelope)
+    return DELIVERED
+  }
+
+  /** Resumes the parked fiber with `envelope`: on this stack, or through a microtask when nested too deeply. */
+  private handOff(waiting: (exit: Exit.Exit<Envelope>) => void, envelope: Envelope): void {
+    this.waiting = undefined
+    if (inlineDepth < MAX_INLINE_DEPTH) {
+      inlineDepth++
+      try {
+        waiting(Exit.succeed(envelope))
+      } finally {
+        inlineDepth--
+      }
+    } else {
+      ;(this.queue ??= new MessageQueue()).push(envelope)
+      queueMicrotask(() => {
+        const next = this.queue?.shift()
+        if (next !== undefined) waiting(Exit.succeed(next))
+      })
+    }
   }
 
   /** Evicts the oldest non-system message (for `sliding`); a call evicted this way fails with `MailboxFull`. */
@@ -134,19 +223,17 @@ export abstract class MailboxProcess extends ProcessBase {
     }
   }
 
-  /** Parks a sender blocked by backpressure; `wake` runs (once) when there is room or the actor exits. */
+  /**
+   * Parks a sender blocked by backpressure; `wake` runs (once) when there is room or the actor exits. The returned
+   * cancel (the sender gave up: timeout, interruption) makes its entry skipped, so it never consumes a wake-up.
+   */
   blockSender(wake: () => void): () => void {
     const extras = this.more
     const senders = (extras.blockedSenders ??= new MessageQueue())
-    let active = true
-    senders.push(() => {
-      if (active) {
-        active = false
-        wake()
-      }
-    })
+    const entry: BlockedSender = { wake, active: true }
+    senders.push(entry)
     return () => {
-      active = false
+      entry.active = false
     }
   }
 
@@ -155,9 +242,13 @@ export abstract class MailboxProcess extends ProcessBase {
     if (queue === undefined) return undefined
     const envelope = queue.shift()
     const senders = this.extras?.blockedSenders
-    if (envelope !== undefined && senders !== undefined && senders.length > 0 && queue.length < this.capacity) {
-      const next = senders.shift()
-      if (next !== undefined) wakeInline(next)
+    if (envelope !== undefined && senders !== undefined && senders.length > 0 && queue.length < this.settings.capacity) {
+      for (let next = senders.shift(); next !== undefined; next = senders.shift()) {
+        if (!next.active) continue
+        next.active = false
+        wakeInline(next.wake)
+        break
+      }
     }
     return envelope
   }
@@ -179,7 +270,7 @@ export abstract class MailboxProcess extends ProcessBase {
         Effect.sync(() => {
           if (extras.idleTimer !== timer) return
           extras.idleTimer = undefined
-          this.deliver({ kind: ENVELOPE_INFO, message: idleTimeoutInfo })
+          this.deliverSystem({ kind: ENVELOPE_INFO, message: idleTimeoutInfo })
         }))
     )
     extras.idleTimer = timer

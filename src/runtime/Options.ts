@@ -60,7 +60,8 @@ export const StartOptions = Schema.Struct({
     capacity: Schema.optional(PositiveInt),
     overflow: Schema.optional(Schema.Literals(["backpressure", "dropping", "sliding", "fail"]))
   })),
-  kind: Schema.optional(Schema.Literals(["worker", "supervisor"]))
+  kind: Schema.optional(Schema.Literals(["worker", "supervisor"])),
+  trapExit: Schema.optional(Schema.Boolean)
 })
 
 const checked = new WeakSet<object>()

@@ -34,6 +34,8 @@ export interface Process {
   kill(): void
 }
 
+type Observer = (reason: ExitReason.ExitReason) => void
+
 export const isProcess = (u: unknown): u is Process => typeof u === "object" && u !== null && ProcessTypeId in u
 
 let nextPid = 0
@@ -47,33 +49,49 @@ export abstract class ProcessBase implements Process {
   abstract readonly name: string
   abstract readonly kind: ProcessKind
   exitReason: ExitReason.ExitReason | undefined = undefined
-  /** a single observer is stored bare, more in an array: most processes have exactly one (their supervisor) */
-  private observers: ((reason: ExitReason.ExitReason) => void) | Array<(reason: ExitReason.ExitReason) => void> | undefined =
-    undefined
+  /**
+   * A single observer is stored bare, more in a Set: most processes have exactly one (their supervisor), and a
+   * Set makes removal (demonitor, a watcher's exit) O(1) however many monitors a process has.
+   */
+  private observers: Observer | Set<Observer> | undefined = undefined
 
   constructor() {
     this.pid = allocatePid()
   }
 
-  onExit(observer: (reason: ExitReason.ExitReason) => void): () => void {
+  onExit(observer: Observer): () => void {
     if (this.exitReason !== undefined) {
       observer(this.exitReason)
       return noop
     }
     const current = this.observers
-    if (current === undefined) this.observers = observer
-    else if (typeof current === "function") this.observers = [current, observer]
-    else current.push(observer)
-    return () => this.removeObserver(observer)
+    if (current === undefined) {
+      this.observers = observer
+      return () => this.removeObserver(observer)
+    }
+    let set: Set<Observer>
+    if (typeof current === "function") {
+      set = new Set([current])
+      this.observers = set
+    } else {
+      set = current
+    }
+    // the same function registered twice is two registrations: the second is stored as its own wrapper
+    const stored: Observer = set.has(observer) ? (reason) => observer(reason) : observer
+    set.add(stored)
+    return () => this.removeObserver(stored)
   }
 
-  private removeObserver(observer: (reason: ExitReason.ExitReason) => void): void {
+  /** Exit observers currently registered (supervisor links, monitors, waiters): for tests and diagnostics. */
+  get observerCount(): number {
+    const current = this.observers
+    return current === undefined ? 0 : typeof current === "function" ? 1 : current.size
+  }
+
+  private removeObserver(observer: Observer): void {
     const current = this.observers
     if (current === observer) this.observers = undefined
-    else if (Array.isArray(current)) {
-      const index = current.indexOf(observer)
-      if (index >= 0) current.splice(index, 1)
-    }
+    else if (current !== undefined && typeof current !== "function") current.delete(observer)
   }
 
   /** Records the exit reason (once) and notifies observers in registration order. */
@@ -81,10 +99,15 @@ export abstract class ProcessBase implements Process {
     if (this.exitReason !== undefined) return
     this.exitReason = reason
     const current = this.observers
-    this.observers = undefined
     if (current === undefined) return
-    if (typeof current === "function") current(reason)
-    else for (const observer of current) observer(reason)
+    if (typeof current === "function") {
+      this.observers = undefined
+      current(reason)
+      return
+    }
+    // the Set stays in place while observers run, so one removed by an earlier observer is skipped
+    for (const observer of current) observer(reason)
+    this.observers = undefined
   }
 
   abstract signalStop(reason: ExitReason.ExitReason): void

@@ -58,10 +58,31 @@ export class ActorExited extends Schema.TaggedError<ActorExited>()("ActorExited"
 /** The mailbox was full and its overflow strategy is `fail` (or the call was evicted by `sliding`/`dropping`). */
 export class MailboxFull extends Schema.TaggedError<MailboxFull>()("MailboxFull", {
   target: Schema.String,
-  capacity: Schema.Number
+  capacity: Schema.Number,
+  /** an actor sent to its own full `backpressure` mailbox (waiting would deadlock) */
+  selfSend: Schema.optional(Schema.Boolean)
 }) {
   override get message(): string {
-    return `mailbox of ${this.target} is full (capacity ${this.capacity})`
+    return this.selfSend === true
+      ? `${this.target} sent to its own full mailbox (capacity ${this.capacity}); waiting would deadlock`
+      : `mailbox of ${this.target} is full (capacity ${this.capacity})`
+  }
+}
+
+/**
+ * `Actor.stop` asked for `requested` but the process exited with `reason` (its `terminate` crashed, or it was
+ * killed meanwhile): `gen_server:stop` exits with that reason.
+ */
+export class StopFailed extends Schema.TaggedError<StopFailed>()("StopFailed", {
+  target: Schema.String,
+  requested: Schema.Unknown,
+  reason: Schema.Unknown
+}) {
+  get exitReason(): ExitReason {
+    return this.reason as ExitReason
+  }
+  override get message(): string {
+    return `${this.target} was asked to stop with ${format(this.requested as ExitReason)} but exited with ${format(this.reason as ExitReason)}`
   }
 }
 

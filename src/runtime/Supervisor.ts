@@ -8,18 +8,25 @@
  *   `spawn` fail with `FailedToStartChild { id, reason }` after the started ones were stopped in reverse order.
  * - Management calls mirror `supervisor:start_child/terminate_child/restart_child/delete_child/which_children/
  *   count_children/get_childspec` with OTP's error cases as typed errors.
- * - Effect interruption of a supervisor is OTP's `kill`: its children are killed with it.
+ * - Supervisors trap exits. Killing one (`Actor.kill`, a parent's `brutalKill`, Effect interruption) is OTP's
+ *   `exit(Sup, kill)`: it dies at once, and each child gets the exit signal `killed`, as through its link — a
+ *   trapping worker runs `terminate(killed)`, a non-trapping one exits `killed`, a child supervisor shuts its own
+ *   subtree down in order (its children with `shutdown`) and exits `killed`.
  *
- * Defaults: `oneForOne`, intensity 3 restarts in 5 seconds, `autoShutdown: "never"`.
+ * - `whichChildren` lists children in start order (a deliberate difference: OTP lists the newest first).
+ *
+ * Defaults: `oneForOne`, intensity 3 restarts in 5 seconds (Elixir's; OTP's is 1 in 5), `autoShutdown: "never"`.
+ * The intensity flags are validated as OTP does (see `RestartIntensity`).
  */
-import { Cause, Context, Duration, Effect, Layer, Result, Schema, type Scope } from "effect"
+import { Cause, Context, Effect, Layer, Result, Schema, type Scope } from "effect"
 import * as Actor from "./Actor.ts"
 import { type ChildSpec, normalize } from "./ChildSpec.ts"
 import * as ExitReason from "./ExitReason.ts"
 import * as Options from "./Options.ts"
 import { awaitExit, type Process } from "./Process.ts"
+import { DEFAULT_MAX_RESTARTS, IntensityFields, periodMillis } from "./RestartIntensity.ts"
 import { FailedToStartChild, InitFailed, type InvalidOptions } from "./RuntimeError.ts"
-import { type Child, killAll, makeChild } from "./SupervisorChild.ts"
+import { type Child, makeChild, signalAll } from "./SupervisorChild.ts"
 import {
   type AutoShutdown,
   behaviour,
@@ -42,10 +49,12 @@ export interface SupervisorOptions<R = never> {
   readonly name?: string
   /** default `oneForOne` */
   readonly strategy?: Strategy
-  /** default 3 */
+  /** intensity: a non-negative integer, default 3 (Elixir's; OTP's is 1) */
   readonly maxRestarts?: number
-  /** the intensity period in seconds, default 5 */
+  /** the intensity period: a positive integer number of seconds, default 5 */
   readonly maxSeconds?: number
+  /** the intensity period in milliseconds instead (a positive integer; not with `maxSeconds`) */
+  readonly maxMillis?: number
   /** default `never` */
   readonly autoShutdown?: AutoShutdown
   readonly children?: ReadonlyArray<ChildSpec<R>>
@@ -56,8 +65,7 @@ export type SpawnError = FailedToStartChild | InvalidOptions
 const OptionsSchema = Schema.Struct({
   name: Schema.optional(Schema.String),
   strategy: Schema.optional(Schema.Literals(["oneForOne", "oneForAll", "restForOne"])),
-  maxRestarts: Schema.optional(Options.NonNegativeInt),
-  maxSeconds: Schema.optional(Options.NonNegative),
+  ...IntensityFields,
   autoShutdown: Schema.optional(Schema.Literals(["never", "anySignificant", "allSignificant"])),
   children: Schema.optional(Schema.Array(Schema.Unknown))
 })
@@ -66,6 +74,8 @@ const OptionsSchema = Schema.Struct({
 export const validateOptions = <R>(options: SupervisorOptions<R>): Result.Result<SupervisorConfig, InvalidOptions> => {
   const checked = Options.validate(OptionsSchema, options, "supervisor options")
   if (Result.isFailure(checked)) return Result.fail(checked.failure)
+  const period = periodMillis(options, "supervisor options")
+  if (Result.isFailure(period)) return Result.fail(period.failure)
   const autoShutdown = options.autoShutdown ?? "never"
   const children: Array<Child> = []
   const seen = new Set<string>()
@@ -83,15 +93,13 @@ export const validateOptions = <R>(options: SupervisorOptions<R>): Result.Result
   return Result.succeed({
     name: options.name ?? "supervisor",
     strategy: options.strategy ?? "oneForOne",
-    maxRestarts: options.maxRestarts ?? 3,
-    periodMillis: Duration.toMillis(Duration.seconds(options.maxSeconds ?? 5)),
+    maxRestarts: options.maxRestarts ?? DEFAULT_MAX_RESTARTS,
+    periodMillis: period.success,
     autoShutdown,
     children,
     holder: { state: undefined }
   })
 }
-
-const unbounded = { capacity: Number.MAX_SAFE_INTEGER, overflow: "backpressure" } as const
 
 /**
  * Starts a supervisor and its children; the caller owns its lifetime (stop it with `Actor.stop`, or let a
@@ -102,13 +110,14 @@ export const spawn = <R = never>(options: SupervisorOptions<R>): Effect.Effect<S
     const config = validateOptions(options)
     if (Result.isFailure(config)) return Effect.fail(config.failure)
     const holder = config.success.holder
-    return Actor.start(behaviour, config.success, { name: config.success.name, kind: "supervisor", mailbox: unbounded })
+    return Actor.start(behaviour, config.success, { name: config.success.name, kind: "supervisor", trapExit: true })
       .pipe(
         Effect.tap((ref) =>
           Effect.sync(() => {
             ref.onExit((reason) => {
-              // a killed supervisor (terminate did not run) takes its children with it, as links do in OTP
-              if (reason._tag === "Killed" && holder.state !== undefined) killAll(holder.state.children)
+              // a killed supervisor (terminate did not run): its children get the exit signal `killed` through their
+              // link, as in OTP — trapping ones run terminate(killed), child supervisors shut their subtrees down
+              if (reason._tag === "Killed" && holder.state !== undefined) signalAll(holder.state.children, ExitReason.killed)
             })
           })
         ),
@@ -191,7 +200,10 @@ export const startScopedUnderParent = <A extends Process, E, R>(
 /** The original failure of a child supervisor that failed to start under a parent. */
 const startFailureCause = (error: FailedToStartChild): Cause.Cause<never> => {
   const reason = error.exitReason
-  return reason._tag === "Failure" ? reason.cause as Cause.Cause<never> : Cause.die(error)
+  if (reason._tag === "Failure") return reason.cause as Cause.Cause<never>
+  // a child supervisor's own start failure: `shutdown(failedToStartChild(...))`, OTP's shape
+  if (reason._tag === "Shutdown" && reason.term instanceof FailedToStartChild) return Cause.fail(reason.term) as Cause.Cause<never>
+  return Cause.die(error)
 }
 
 /** Stops a supervisor with `shutdown` and waits until its whole tree is down. */
@@ -283,7 +295,10 @@ export const deleteChild = (
   | CallFailure
 > => request(ref, { _tag: "DeleteChild", id })
 
-/** Every child, in start order. */
+/**
+ * Every child, in start order (a deliberate difference from OTP's `which_children`, which lists the newest
+ * first); `countChildren` gives exact counts.
+ */
 export const whichChildren = (ref: SupervisorRef): Effect.Effect<ReadonlyArray<ChildInfo>, CallFailure> =>
   request<ReadonlyArray<ChildInfo>, never>(ref, { _tag: "WhichChildren" })
 
@@ -291,7 +306,7 @@ export const whichChildren = (ref: SupervisorRef): Effect.Effect<ReadonlyArray<C
 export const countChildren = (ref: SupervisorRef): Effect.Effect<ChildCounts, CallFailure> =>
   request<ChildCounts, never>(ref, { _tag: "CountChildren" })
 
-/** The spec a child was added with. */
+/** The child's spec with its defaults filled in (`restart`, `shutdown`, `type`, `significant`), as OTP's `get_childspec`. */
 export const getChildSpec = (
   ref: SupervisorRef,
   id: string

@@ -18,13 +18,14 @@
  * - Beyond OTP: a child with `backoff` waits Akka's backoff delay before its restart (cascade terminations
  *   happen at once; the restarts after the delay). The intensity counts the restart when it is decided.
  */
-import { Effect, Random, Result } from "effect"
+import { Effect, Random, Result, Schema } from "effect"
 import * as Actor from "./Actor.ts"
 import * as Backoff from "./Backoff.ts"
 import * as Behaviour from "./Behaviour.ts"
 import type { ChildSpec } from "./ChildSpec.ts"
 import { normalize } from "./ChildSpec.ts"
 import * as ExitReason from "./ExitReason.ts"
+import * as Options from "./Options.ts"
 import type { Process } from "./Process.ts"
 import { RestartWindow } from "./RestartIntensity.ts"
 import {
@@ -166,7 +167,7 @@ const executeRestart = (state: SupervisorState, child: Child, delayMillis?: numb
           return from(i + 1)
         }
         c.restarting = true
-        Actor.sendUnsafe(state.context.self, { _tag: "TryAgain", child: c } satisfies Info)
+        Actor.sendSystemUnsafe(state.context.self, { _tag: "TryAgain", child: c } satisfies Info)
         return Effect.succeed(Behaviour.noreply(state))
       })
     }
@@ -200,7 +201,7 @@ const scheduleBackoff = (state: SupervisorState, child: Child, now: number): Nex
     child.timer = yield* Effect.forkDetach(
       Effect.flatMap(Effect.sleep(delay), () =>
         Effect.sync(() => {
-          Actor.sendUnsafe(self, { _tag: "BackoffDue", child, delayMillis: delay } satisfies Info)
+          Actor.sendSystemUnsafe(self, { _tag: "BackoffDue", child, delayMillis: delay } satisfies Info)
         })),
       { startImmediately: true }
     )
@@ -228,6 +229,34 @@ const onChildExit = (state: SupervisorState, message: ChildExit): Next | Behavio
   if (shouldRestart(child, reason)) return restart(state, child)
   if (child.spec.restart === "temporary") remove(state, child)
   return autoShutdownDue(state, child) ? Behaviour.stop(ExitReason.shutdown, state) : Behaviour.noreply(state)
+}
+
+/** The spec as added, with OTP's defaults filled in (what `get_childspec` returns). */
+const filledSpec = (child: Child): ChildSpec<unknown> => {
+  const { backoff: _backoff, ...given } = child.spec.original
+  const { spec } = child
+  const filled = { ...given, id: spec.id, start: spec.start, restart: spec.restart, shutdown: spec.shutdown, type: spec.type, significant: spec.significant }
+  return child.spec.original.backoff === undefined ? filled : { ...filled, backoff: child.spec.original.backoff }
+}
+
+const ById = (tag: "TerminateChild" | "RestartChild" | "DeleteChild" | "GetChildSpec") =>
+  Schema.TaggedStruct(tag, { id: Schema.String })
+
+/** The management requests' shape (a raw `Actor.call` to a supervisor can send anything). */
+const RequestSchema = Schema.Union([
+  Schema.TaggedStruct("StartChild", { spec: Schema.Unknown }),
+  ById("TerminateChild"),
+  ById("RestartChild"),
+  ById("DeleteChild"),
+  ById("GetChildSpec"),
+  Schema.TaggedStruct("WhichChildren", {}),
+  Schema.TaggedStruct("CountChildren", {})
+])
+const isRequest = Schema.is(RequestSchema)
+
+const invalidRequest = (request: unknown): InvalidOptions => {
+  const checked = Options.validate(RequestSchema, request, "supervisor request")
+  return Result.isFailure(checked) ? checked.failure : Options.invalid("supervisor request", "", "not a request")
 }
 
 const ok = (value: unknown): Response => Result.succeed(value)
@@ -296,7 +325,7 @@ const handleRequest = (state: SupervisorState, request: Request): Effect.Effect<
       }
       case "GetChildSpec": {
         const child = find(state, request.id)
-        return child === undefined ? error(new ChildNotFound({ id: request.id })) : ok(child.spec.original)
+        return child === undefined ? error(new ChildNotFound({ id: request.id })) : ok(filledSpec(child))
       }
     }
   })
@@ -322,18 +351,26 @@ export const behaviour = Behaviour.make<SupervisorProtocol>()({
       emit(context, "SupervisorStarted", { pid: self.pid })
       return Behaviour.ok(state)
     }),
-  handleCall: (request, _from, state) => Effect.map(handleRequest(state, request), (response) => Behaviour.reply(response, state)),
+  handleCall: (request, _from, state) => {
+    // a malformed request (from a raw `Actor.call`) is answered with InvalidOptions; the supervisor keeps running
+    if (!isRequest(request)) return Behaviour.reply(error(invalidRequest(request)), state)
+    return Effect.map(handleRequest(state, request), (response) => Behaviour.reply(response, state))
+  },
+  // OTP's supervisor logs and ignores an unexpected cast
+  handleCast: (_message, state) => Behaviour.noreply(state),
   handleInfo: (message, state) => {
+    // only its own notices about its own children are acted on; anything else sent to it is dropped
+    if (typeof message !== "object" || message === null || !("child" in message) || !state.children.includes(message.child)) {
+      return Behaviour.noreply(state)
+    }
     switch (message._tag) {
       case "ChildExit":
         return onChildExit(state, message)
       case "TryAgain":
-        return message.child.restarting && state.children.includes(message.child)
-          ? restart(state, message.child)
-          : Behaviour.noreply(state)
+        return message.child.restarting ? restart(state, message.child) : Behaviour.noreply(state)
       case "BackoffDue":
         message.child.timer = undefined
-        return message.child.restarting && state.children.includes(message.child)
+        return message.child.restarting
           ? executeRestart(state, message.child, message.delayMillis)
           : Behaviour.noreply(state)
       default:

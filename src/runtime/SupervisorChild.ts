@@ -12,7 +12,7 @@ import type { NormalizedSpec } from "./ChildSpec.ts"
 import * as ExitReason from "./ExitReason.ts"
 import { CurrentLifecycleSink, type LifecycleEvent, type LifecycleSink } from "./Lifecycle.ts"
 import * as Process from "./Process.ts"
-import { InitFailed, StartIgnored } from "./RuntimeError.ts"
+import { FailedToStartChild, InitFailed, StartIgnored } from "./RuntimeError.ts"
 
 export interface Child {
   readonly spec: NormalizedSpec<unknown, ReadonlyArray<unknown>>
@@ -77,9 +77,14 @@ export const emit = (
   context.sink?.publish({ _tag: tag, supervisor: context.name, timestamp: context.now(), ...fields })
 }
 
+/**
+ * The reason a child failed to start with: `init`'s stop reason, OTP's `shutdown(failedToStartChild(...))` (a
+ * normal reason) for a child supervisor whose own child failed to start, else the failure.
+ */
 const reasonOfStartFailure = (cause: Cause.Cause<unknown>): ExitReason.ExitReason => {
   const error = Cause.findErrorOption(cause)
   if (error._tag === "Some" && error.value instanceof InitFailed) return error.value.exitReason
+  if (error._tag === "Some" && error.value instanceof FailedToStartChild) return ExitReason.shutdownWith(error.value)
   return ExitReason.failure(cause)
 }
 
@@ -99,7 +104,7 @@ const started = (context: SupervisorContext, child: Child, process: unknown): St
   child.startedAt = context.now()
   if (context.sink !== undefined) emit(context, "ChildStarted", { childId: child.spec.id, pid: process.pid })
   child.offExit = process.onExit((reason) => {
-    Actor.sendUnsafe(context.self, { _tag: "ChildExit", child, process, reason } satisfies ChildExit)
+    Actor.sendSystemUnsafe(context.self, { _tag: "ChildExit", child, process, reason } satisfies ChildExit)
   })
   return { _tag: "Started", process }
 }
@@ -154,13 +159,16 @@ export const terminateChild = (context: SupervisorContext, child: Child): Effect
     })
   })
 
-/** Kills every running child at once, without waiting (the supervisor itself was killed). */
-export const killAll = (children: ReadonlyArray<Child>): void => {
+/**
+ * Sends the exit signal `reason` to every running child at once, without waiting: what their links deliver when
+ * the supervisor itself was killed (`reason` is then `killed`).
+ */
+export const signalAll = (children: ReadonlyArray<Child>, reason: ExitReason.ExitReason): void => {
   for (const child of children) {
     cancelTimer(child)
     child.offExit?.()
     child.offExit = undefined
-    child.process?.kill()
+    child.process?.signalStop(reason)
   }
 }
 

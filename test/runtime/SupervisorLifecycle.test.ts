@@ -96,7 +96,7 @@ describe("shutdown", () => {
       assert.deepStrictEqual(log, ["start w"])
     }))
 
-  it.effect("killing a supervisor (interruption) kills its children", () =>
+  it.effect("killing a supervisor (interruption): its children get the exit signal killed and exit killed", () =>
     Effect.gen(function*() {
       const log: Array<string> = []
       const sup = yield* Supervisor.spawn({ children: [workerSpec(log, "a"), workerSpec(log, "b")] })

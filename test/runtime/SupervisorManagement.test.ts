@@ -69,12 +69,12 @@ describe("supervisor management", () => {
       assert.deepStrictEqual(yield* Supervisor.whichChildren(sup), [])
     }))
 
-  it.effect("get_childspec returns the spec as given; not_found otherwise", () =>
+  it.effect("get_childspec returns the spec as given with its defaults filled in; not_found otherwise", () =>
     Effect.gen(function*() {
       const spec = workerSpec([], "w", { restart: "transient", shutdown: 250 })
       const sup = yield* Supervisor.spawn({ children: [spec] })
       const got = yield* Supervisor.getChildSpec(sup, "w")
-      assert.strictEqual(got, spec)
+      assert.deepStrictEqual(got, { ...spec, type: "worker", significant: false })
       assert.strictEqual((yield* Effect.flip(Supervisor.getChildSpec(sup, "x")))._tag, "ChildNotFound")
     }))
 

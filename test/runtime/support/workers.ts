@@ -18,6 +18,7 @@ export interface WorkerOptions {
 
 export const worker = (log: Array<string>, id: string, options: WorkerOptions = {}) =>
   Behaviour.make<WorkerProtocol>()({
+    trapExit: true,
     init: () => {
       log.push(`start ${id}`)
       return Behaviour.ok(id)

@@ -1,0 +1,156 @@
+/**
+ * The mailbox rules of issue 10, each named after the OTP rule it mirrors: a cast never blocks (unbounded default),
+ * a self-send to a full `backpressure` mailbox fails at once, a call's timeout covers the whole call, and system
+ * messages (stop signals, monitor `Down`s) are never dropped and never wait for room. Timing under `TestClock`.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Effect, Exit, Fiber } from "effect"
+import { TestClock } from "effect/testing"
+import { Actor, Behaviour, ExitReason, Monitor } from "../../src/runtime/index.ts"
+
+type FloodProtocol = {
+  readonly call: "count" | "errors" | { readonly flood: number }
+  readonly reply: number | ReadonlyArray<string>
+  readonly cast: "one"
+}
+
+interface FloodState {
+  readonly count: number
+  readonly errors: ReadonlyArray<string>
+}
+
+/** On `flood: n`, casts `one` to itself n times (recording any send error); counts the `one`s it receives. */
+const Flooder = Behaviour.make<FloodProtocol>()({
+  init: () => Behaviour.ok<FloodState>({ count: 0, errors: [] }),
+  handleCast: (_message, s) => Behaviour.noreply({ ...s, count: s.count + 1 }),
+  handleCall: (message, _from, s) => {
+    if (message === "count") return Behaviour.reply(s.count, s)
+    if (message === "errors") return Behaviour.reply(s.errors, s)
+    return Effect.gen(function*() {
+      const me = (yield* Actor.selfAs<FloodProtocol>()) as Actor.ActorRef<FloodProtocol>
+      const errors: Array<string> = []
+      for (let i = 0; i < message.flood; i++) {
+        const exit = yield* Effect.exit(Actor.cast(me, "one"))
+        if (Exit.isFailure(exit)) {
+          const error = exit.cause.reasons.find((r) => r._tag === "Fail")?.error as { _tag: string; selfSend?: boolean }
+          errors.push(`${error._tag}${error.selfSend === true ? " selfSend" : ""}`)
+          break
+        }
+      }
+      return Behaviour.reply(errors.length, { ...s, errors })
+    })
+  }
+})
+
+type GateProtocol = {
+  readonly call: "ping"
+  readonly reply: string
+  readonly cast: "block" | "fill"
+  readonly info: never
+}
+
+/** `block` parks the handler until `gate` opens; `Down`s are recorded in `log`. */
+const Gated = (gate: Deferred.Deferred<void>, log: Array<string>) =>
+  Behaviour.make<GateProtocol>()({
+    init: () => Behaviour.ok(0),
+    handleCall: (_request, _from, s) => Behaviour.reply("pong", s),
+    handleCast: (message, s) =>
+      message === "block" ? Effect.as(Deferred.await(gate), Behaviour.noreply(s)) : Behaviour.noreply(s),
+    handleInfo: (message, s) => {
+      if (message._tag === "Down") log.push(`down ${ExitReason.format(message.reason)}`)
+      return Behaviour.noreply(s)
+    },
+    terminate: (reason) => Effect.sync(() => log.push(`terminate ${ExitReason.format(reason)}`))
+  })
+
+const Idle = Behaviour.make<{ readonly call: "ping"; readonly reply: string }>()({
+  init: () => Behaviour.ok(0),
+  handleCall: (_request, _from, s) => Behaviour.reply("pong", s)
+})
+
+describe("Mailbox (OTP: a send never blocks; signals are never lost)", () => {
+  it.effect("gen_server:cast never blocks: a handler casting 10,001 times to itself on the default mailbox", () =>
+    Effect.gen(function*() {
+      const ref = yield* Actor.start(Flooder, undefined)
+      yield* Actor.call(ref, { flood: 10_001 })
+      assert.strictEqual(yield* Actor.call(ref, "count"), 10_001)
+      assert.deepStrictEqual(yield* Actor.call(ref, "errors"), [])
+      assert.strictEqual(ref.dropped, 0)
+      yield* Actor.stop(ref)
+    }))
+
+  it.effect("backpressure: a send to one's own full mailbox fails with MailboxFull { selfSend } at once", () =>
+    Effect.gen(function*() {
+      const ref = yield* Actor.start(Flooder, undefined, { mailbox: { capacity: 3, overflow: "backpressure" } })
+      yield* Actor.call(ref, { flood: 10 })
+      // the handler did not deadlock: it got the typed error on the 4th send, and the actor keeps serving
+      assert.deepStrictEqual(yield* Actor.call(ref, "errors"), ["MailboxFull selfSend"])
+      assert.strictEqual(yield* Actor.call(ref, "count"), 3)
+      yield* Actor.stop(ref)
+    }))
+
+  it.effect("gen_server:call timeout bounds the whole call, including the wait for mailbox room", () =>
+    Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      const ref = yield* Actor.start(Gated(gate, []), undefined, { mailbox: { capacity: 1, overflow: "backpressure" } })
+      yield* Actor.cast(ref, "block")
+      yield* Actor.cast(ref, "fill") // the mailbox is full now
+      const caller = yield* Effect.forkChild(Effect.exit(Actor.call(ref, "ping", { timeout: 300 })), { startImmediately: true })
+      yield* TestClock.adjust(299)
+      assert.isUndefined(caller.pollUnsafe())
+      yield* TestClock.adjust(1)
+      const exit = yield* Fiber.join(caller)
+      assert.isTrue(Exit.isFailure(exit) && exit.cause.reasons.some((r) => r._tag === "Fail" && r.error._tag === "CallTimeout"))
+      // a call that gets room in time is answered
+      const second = yield* Effect.forkChild(Actor.call(ref, "ping", { timeout: 300 }), { startImmediately: true })
+      yield* TestClock.adjust(100)
+      yield* Deferred.succeed(gate, undefined)
+      assert.strictEqual(yield* Fiber.join(second), "pong")
+      yield* Actor.stop(ref)
+    }))
+
+  it.effect("gen_server:call to a deadlocked actor ends with CallTimeout", () =>
+    Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>() // never opened: the actor is stuck for good
+      const ref = yield* Actor.start(Gated(gate, []), undefined, { mailbox: { capacity: 1 } })
+      yield* Actor.cast(ref, "block")
+      yield* Actor.cast(ref, "fill")
+      const caller = yield* Effect.forkChild(Effect.exit(Actor.call(ref, "ping")), { startImmediately: true })
+      yield* TestClock.adjust(5000) // the default call timeout
+      const exit = yield* Fiber.join(caller)
+      assert.isTrue(Exit.isFailure(exit) && exit.cause.reasons.some((r) => r._tag === "Fail" && r.error._tag === "CallTimeout"))
+      Actor.kill(ref).pipe(Effect.runSync)
+    }))
+
+  it.effect("erlang:monitor: exactly one Down reaches a watcher whose bounded mailbox is full", () =>
+    Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      const log: Array<string> = []
+      const watcher = yield* Actor.start(Gated(gate, log), undefined, { mailbox: { capacity: 1, overflow: "dropping" } })
+      yield* Actor.cast(watcher, "block")
+      yield* Actor.cast(watcher, "fill")
+      yield* Actor.cast(watcher, "fill") // dropped: the mailbox is full
+      assert.strictEqual(watcher.dropped, 1)
+      const target = yield* Actor.start(Idle, undefined)
+      yield* Monitor.monitorFrom(watcher, target)
+      yield* Actor.kill(target)
+      yield* Deferred.succeed(gate, undefined)
+      assert.strictEqual(yield* Actor.call(watcher, "ping"), "pong")
+      assert.deepStrictEqual(log, ["down killed"])
+      assert.strictEqual(watcher.dropped, 1)
+      yield* Actor.stop(watcher)
+    }))
+
+  it.effect("a stop signal never waits for room: gen_server:stop on a full mailbox", () =>
+    Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      const log: Array<string> = []
+      const ref = yield* Actor.start(Gated(gate, log), undefined, { mailbox: { capacity: 1, overflow: "fail" } })
+      yield* Actor.cast(ref, "block")
+      yield* Actor.cast(ref, "fill")
+      const stopping = yield* Effect.forkChild(Actor.stop(ref, ExitReason.shutdown), { startImmediately: true })
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(stopping)
+      assert.deepStrictEqual(log, ["terminate shutdown"])
+    }))
+})
