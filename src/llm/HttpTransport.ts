@@ -94,7 +94,7 @@ const timeoutError = (post: ProviderPost, what: string) =>
     retryable: true
   })
 
-const decompressionFormat = (response: HttpClientResponse.HttpClientResponse): CompressionFormat | undefined => {
+const decompressionFormat = (response: HttpClientResponse.HttpClientResponse): "gzip" | "deflate" | undefined => {
   const encoding = (response.headers["content-encoding"] ?? "").trim().toLowerCase()
   return encoding === "gzip" || encoding === "x-gzip" ? "gzip" : encoding === "deflate" ? "deflate" : undefined
 }
@@ -103,7 +103,7 @@ const decompressionFormat = (response: HttpClientResponse.HttpClientResponse): C
  * `source` decoded with `format` if it is still encoded: a gzip body starts with `0x1f`, a zlib (deflate) body with
  * `0x78`; neither can start a JSON or SSE body, so a body the client already decoded (fetch) passes through.
  */
-const decodeIfEncoded = (source: ReadableStream<Uint8Array>, format: CompressionFormat): ReadableStream<Uint8Array> => {
+const decodeIfEncoded = (source: ReadableStream<Uint8Array>, format: "gzip" | "deflate"): ReadableStream<Uint8Array> => {
   const reader = source.getReader()
   let inner: ReadableStreamDefaultReader<Uint8Array> | undefined
   const open = async (): Promise<ReadableStreamDefaultReader<Uint8Array>> => {
