@@ -5,7 +5,7 @@
  *    fresh UUID; the id is sent back on every response;
  * 2. gates, in order — the health and metrics routes pass every gate:
  *    closing (drain) → 503 `shutting_down` with `connection: close`; maintenance → its status and message with
- *    `retry-after` (exempt route prefixes and exempt keys pass); a declared body larger than `maxBodyBytes` → 413;
+ *    `retry-after` (the admin API, exempt route prefixes and exempt keys pass, so maintenance can be switched off); a declared body larger than `maxBodyBytes` → 413;
  * 3. the request runs with `MaxBodySize` set (a chunked body that grows past it is also a 413), counted in flight;
  * 4. what the routes did not answer becomes an OpenAI-format error: unknown route → 404, defect → 500 (the cause
  *    is logged with the request id, never sent);
@@ -102,7 +102,7 @@ export const makeGatewayMiddleware = (deps: MiddlewareDeps) =>
         ))
       }
       const maintenance = state.maintenance
-      if (maintenance.enabled && !maintenance.exemptRoutes.some((prefix) => url.startsWith(prefix))) {
+      if (maintenance.enabled && !url.startsWith("/admin/") && !maintenance.exemptRoutes.some((prefix) => url.startsWith(prefix))) {
         const key = bearerOf(request.headers)
         const exempt = key !== undefined && maintenance.exemptKeys.some((k) => keyMatches(key, k))
         if (!exempt) {
