@@ -68,7 +68,7 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
     rows.push(row("floor.fake-provider", await load(`${fakeUrl}/v1/chat/completions`), "fake OpenAI server hit directly"))
 
     const http = await startGateway({
-      config: { env: {}, defaults: { ...quiet, providers: { openai: { baseUrl: `${fakeUrl}/v1`, apiKey: "sk-fake" } } } },
+      config: { env: {}, defaults: { ...quiet, providers: { openai: { baseUrl: `${fakeUrl}/v1`, apiKey: "sk-fake", pool: { connections: 64 } } } } },
       pipeline
     })
     rows.push(row("gateway.chat.http", await load(`${http.url}/v1/chat/completions`), "gateway → OpenAI-compatible provider → fake server", "peer.portkey-gateway"))
