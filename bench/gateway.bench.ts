@@ -36,7 +36,7 @@ const completion = JSON.stringify({
 
 const load = (url: string, headers: Record<string, string> = {}) =>
   new Promise<autocannon.Result>((resolve, reject) =>
-    autocannon({ url, method: "POST", connections: 32, duration: 4, body, headers: { "content-type": "application/json", ...headers } }, (e, r) => e ? reject(e) : resolve(r))
+    autocannon({ url, method: "POST", connections: 32, duration: 4, workers: 1, body, headers: { "content-type": "application/json", ...headers } }, (e, r) => e ? reject(e) : resolve(r))
   )
 
 const row = (id: string, r: autocannon.Result, note: string, baseline?: string): BenchRow => ({
