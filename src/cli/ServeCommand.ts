@@ -14,7 +14,7 @@ import { Config, Effect, Layer, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { Troupe } from "../app/index.ts"
 import type { TroupeOptions } from "../app/index.ts"
-import { Gateway } from "../gateway/index.ts"
+import { Gateway, HealthCheck } from "../gateway/index.ts"
 import type { GatewayOptions } from "../gateway/index.ts"
 
 /** What `serve` runs: the gateway over the application layer, until interrupted. */
@@ -39,7 +39,9 @@ export const serve = Command.make(
   ({ config, host, port, redis }) => {
     const gateway: GatewayOptions = {
       ...(Option.isSome(port) ? { port: port.value } : {}),
-      ...(Option.isSome(host) ? { host: host.value } : {})
+      ...(Option.isSome(host) ? { host: host.value } : {}),
+      // with Redis, readiness includes a PING of it
+      ...(Option.isSome(redis) ? { checks: [HealthCheck.redisPing(redis.value)] } : {})
     }
     const troupe: TroupeOptions = {
       ...(Option.isSome(config) ? { config: { configFile: config.value } } : {}),
