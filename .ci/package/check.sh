@@ -22,7 +22,7 @@ echo "package: npm pack (builds dist/)"
 tarball="$(ls "$scratch"/troupe-*.tgz)"
 listing="$(tar tzf "$tarball")"
 for wanted in package/package.json package/README.md package/LICENSE package/CHANGELOG.md package/dist/index.js \
-  package/dist/index.d.ts package/dist/index.js.map package/src/index.ts; do
+  package/dist/index.d.ts package/dist/index.js.map package/src/index.ts package/bin/troupe.js package/dist/cli/main.js; do
   grep -qx "$wanted" <<<"$listing" || { echo "package: $wanted missing from the tarball" >&2; exit 1; }
 done
 if grep -E '^package/(test|bench|examples|scripts|\.ci|node_modules|docs|coverage)/|^package/tsconfig[^/]*\.json$|^package/vitest' <<<"$listing"; then
@@ -64,6 +64,8 @@ for bin in "$@"; do
     node --no-experimental-strip-types smoke.mjs
     node --no-experimental-strip-types readme-example.mjs | grep -q "scripted model" \
       || { echo "package: the README example did not answer" >&2; exit 1; }
+    # the installed `troupe` executable runs the compiled CLI under plain node
+    node --no-experimental-strip-types node_modules/troupe/bin/troupe.js --version
     echo "package: node $v: (b) tsc, moduleResolution nodenext and bundler"
     node "$repo/node_modules/typescript/bin/tsc" -p tsconfig.nodenext.json
     node "$repo/node_modules/typescript/bin/tsc" -p tsconfig.bundler.json

@@ -21,6 +21,11 @@ export const isSecretPath = (path: ConfigPath): boolean => {
   if (a === "providers" && b !== undefined) {
     return (c === "apiKey" && d === undefined) || (c === "headers" && d !== undefined)
   }
+  if (a === "gateway") {
+    return (b === "auth" && c === "adminKey" && d === undefined) ||
+      (b === "auth" && c === "apiKeys" && d !== undefined) ||
+      (b === "maintenance" && c === "exemptKeys" && d !== undefined)
+  }
   return a === "telemetry" && b === "otlp" && c === "headers" && d !== undefined
 }
 
@@ -33,6 +38,7 @@ export const wrapSecrets = (value: unknown, at: ConfigPath = []): unknown => {
   if (isSecretPath(at)) {
     return value === null || value === undefined || Redacted.isRedacted(value) ? value : Redacted.make(value)
   }
+  if (Array.isArray(value)) return value.map((child, index) => wrapSecrets(child, [...at, String(index)]))
   if (!isRawObject(value)) return value
   const out: { [key: string]: unknown } = {}
   for (const [key, child] of Object.entries(value)) out[key] = wrapSecrets(child, [...at, key])

@@ -10,6 +10,7 @@
  * rejected (typos are errors, not silently ignored). Plain Effect `Schema`; nothing hand-rolled.
  */
 import { Effect, Schema } from "effect"
+import { GatewaySection } from "./GatewayConfig.ts"
 import { AliasName, ModelAlias } from "./ModelConfig.ts"
 import { HttpUrl, KnownProviders, ProviderConfig, Secret } from "./ProviderConfig.ts"
 import { RateLimitPolicy } from "./RateLimitPolicyRef.ts"
@@ -61,6 +62,8 @@ export const TroupeConfig = Schema.Struct({
   /** Named RateLimiter policies, keyed by limiter key (e.g. `tool:web-search`). */
   rateLimits: withDefault(Schema.Record(Schema.String.check(Schema.isMinLength(1)), RateLimitPolicy), {}),
   telemetry: withDefault(TelemetrySection, {}),
+  /** The HTTP gateway (`troupe serve`, `Gateway.layer`). */
+  gateway: withDefault(GatewaySection, {}),
   /** Reserved for the security subsystem. */
   security: Schema.optionalKey(OpenSection),
   /** Reserved for the budgets subsystem. */

@@ -11,6 +11,7 @@ export { apiKeyFormatProblem, validateConfig, validateConfigResult } from "./Con
 export { configPathFromEnv, readEnvLayer } from "./EnvSource.ts"
 export type { EnvLayer } from "./EnvSource.ts"
 export { readConfigFile } from "./FileSource.ts"
+export * from "./GatewayConfig.ts"
 export * from "./ModelConfig.ts"
 export { buildModelTable, parseModelSpec, resolveModel } from "./ModelResolution.ts"
 export type { ModelAliases, ModelTable } from "./ModelResolution.ts"

@@ -1,0 +1,118 @@
+/**
+ * Gateway benchmarks (autocannon, 32 connections, keep-alive, loopback, 4 s per row):
+ *
+ * - `floor.fake-provider`: a bare `node:http` fake OpenAI server answering a fixed chat completion at once.
+ * - `gateway.chat.http`: troupe's gateway with its OpenAI-compatible provider pointed at that fake server (response
+ *   cache and troupe's rate limit off, so every request reaches the provider — like for like with the peer).
+ * - `peer.portkey-gateway`: Portkey's gateway from npm (`@portkey-ai/gateway`, a child process) in front of the same
+ *   fake server through `x-portkey-provider: openai` / `x-portkey-custom-host`.
+ * - `floor.http-server`: a bare `NodeHttpServer` route returning the same JSON as `gateway.chat`.
+ * - `gateway.chat`: the gateway over the scripted zero-latency provider (rate limit and cache off: the same question
+ *   would be a cache hit, and 60 requests per minute is the default limit).
+ * - `gateway.rss-after-10k`: the process RSS after those runs (more than 10,000 requests).
+ *
+ * Rows report requests/s (median = average of the run) with p50/p99 latency in the note; ratios against the
+ * floors of the same run.
+ */
+import { NodeHttpServer } from "@effect/platform-node"
+import autocannon from "autocannon"
+import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
+import { spawn } from "node:child_process"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
+import { createRequire } from "node:module"
+import { Troupe } from "../src/app/index.ts"
+import type { TroupeOptions } from "../src/app/index.ts"
+import { Gateway } from "../src/gateway/index.ts"
+import type { BenchRow } from "./harness.ts"
+
+const body = JSON.stringify({ model: "fast", messages: [{ role: "user", content: "What is the capital of Norway?" }] })
+const completion = JSON.stringify({
+  id: "chatcmpl-1", object: "chat.completion", created: 1, model: "gpt-4o-mini",
+  choices: [{ index: 0, message: { role: "assistant", content: "Oslo." }, finish_reason: "stop" }],
+  usage: { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 }
+})
+
+const load = (url: string, headers: Record<string, string> = {}) =>
+  new Promise<autocannon.Result>((resolve, reject) =>
+    autocannon({ url, method: "POST", connections: 32, duration: 4, workers: 1, body, headers: { "content-type": "application/json", ...headers } }, (e, r) => e ? reject(e) : resolve(r))
+  )
+
+const row = (id: string, r: autocannon.Result, note: string, baseline?: string): BenchRow => ({
+  id,
+  unit: "req/s",
+  median: Math.round(r.requests.average),
+  p99: r.latency.p99,
+  ...(baseline !== undefined ? { baseline } : {}),
+  note: `${note}; p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, errors ${r.errors + r.non2xx}`
+})
+
+const startGateway = async (troupe: TroupeOptions) => {
+  const scope = Effect.runSync(Scope.make())
+  const context = await Effect.runPromise(Layer.buildWithScope(Gateway.layer({ port: 0 }).pipe(Layer.provide(Troupe.layer(troupe))), scope))
+  return { url: Context.get(context, Gateway.Gateway).address.url, stop: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
+}
+
+export default async (): Promise<ReadonlyArray<BenchRow>> => {
+  const rows: Array<BenchRow> = []
+  const fake = createServer((req, res) => {
+    req.resume()
+    req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end(completion))
+  })
+  await new Promise<void>((r) => fake.listen(0, "127.0.0.1", r))
+  const fakeUrl = `http://127.0.0.1:${(fake.address() as AddressInfo).port}`
+  const quiet = { gateway: { accessLog: false } }
+  const pipeline = { cache: false, rateLimit: false } as const
+  try {
+    rows.push(row("floor.fake-provider", await load(`${fakeUrl}/v1/chat/completions`), "fake OpenAI server hit directly"))
+
+    const http = await startGateway({
+      config: { env: {}, defaults: { ...quiet, providers: { openai: { baseUrl: `${fakeUrl}/v1`, apiKey: "sk-fake", pool: { connections: 64 } } } } },
+      pipeline
+    })
+    rows.push(row("gateway.chat.http", await load(`${http.url}/v1/chat/completions`), "gateway → OpenAI-compatible provider → fake server", "peer.portkey-gateway"))
+    await http.stop()
+
+    const portkeyEntry = createRequire(import.meta.url).resolve("@portkey-ai/gateway/build/start-server.js")
+    const port = 18787 + Math.floor(Math.random() * 1000)
+    const portkey = spawn(process.execPath, [portkeyEntry, `--port=${port}`, "--headless"], { stdio: "ignore", env: { ...process.env, NODE_ENV: "production" } })
+    try {
+      for (let i = 0; i < 100; i++) {
+        const up = await fetch(`http://127.0.0.1:${port}/`).then(() => true, () => false)
+        if (up) break
+        await new Promise((r) => setTimeout(r, 100))
+      }
+      rows.push(row("peer.portkey-gateway", await load(`http://127.0.0.1:${port}/v1/chat/completions`, {
+        "x-portkey-provider": "openai",
+        "x-portkey-custom-host": `${fakeUrl}/v1`,
+        authorization: "Bearer sk-fake"
+      }), "Portkey's gateway (npm) → same fake server"))
+    } finally {
+      portkey.kill("SIGKILL")
+    }
+
+    const floor = await Effect.runPromise(Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const ctx = yield* Layer.buildWithScope(
+        HttpRouter.serve(HttpRouter.add("POST", "/v1/chat/completions", Effect.succeed(HttpServerResponse.text(completion, { contentType: "application/json" }))), {
+          disableListenLog: true,
+          disableLogger: true
+        }).pipe(Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))),
+        scope
+      )
+      const address = Context.get(ctx, HttpServer.HttpServer).address
+      return { url: `http://127.0.0.1:${"port" in address ? address.port : 0}`, scope }
+    }))
+    rows.push(row("floor.http-server", await load(`${floor.url}/v1/chat/completions`), "bare NodeHttpServer route, same JSON"))
+    await Effect.runPromise(Scope.close(floor.scope, Exit.void))
+
+    const scripted = await startGateway({ config: { env: {}, defaults: quiet }, providers: { scripted: {} }, pipeline })
+    rows.push(row("gateway.chat", await load(`${scripted.url}/v1/chat/completions`), "gateway over the scripted zero-latency provider", "floor.http-server"))
+    await scripted.stop()
+    rows.push({ id: "gateway.rss-after-10k", unit: "bytes", median: process.memoryUsage().rss, note: "process RSS after the runs above (> 10,000 requests)" })
+  } finally {
+    fake.close()
+  }
+  return rows
+}

@@ -1,0 +1,52 @@
+/**
+ * `troupe serve [--config file] [--port n] [--host h] [--redis-url url]`: runs the gateway (`Gateway.layer`) over the
+ * whole application (`Troupe.layer`) until SIGTERM or SIGINT, which drain it (see `Gateway.ts`) before the tree
+ * shuts down in order.
+ *
+ * With no configuration it starts on the embedded defaults: the scripted offline model for every provider without
+ * an API key, everything in memory, `127.0.0.1:7400`. `--config` (or `TROUPE_CONFIG`) names the JSON config file
+ * (its `gateway` section configures the server); `--redis-url` (or `REDIS_URL`) puts the rate limiter, the cache's
+ * L2 and conversation memory in Redis, shared by every gateway process on it.
+ *
+ * @since 0.1.0
+ */
+import { Config, Effect, Layer, Option } from "effect"
+import { Command, Flag } from "effect/cli"
+import { Troupe } from "../app/index.ts"
+import type { TroupeOptions } from "../app/index.ts"
+import { Gateway, HealthCheck } from "../gateway/index.ts"
+import type { GatewayOptions } from "../gateway/index.ts"
+
+/** What `serve` runs: the gateway over the application layer, until interrupted. */
+export const serveLayer = (options: { readonly gateway?: GatewayOptions; readonly troupe?: TroupeOptions } = {}) =>
+  Gateway.layer(options.gateway).pipe(Layer.provide(Troupe.layer(options.troupe)))
+
+export const serve = Command.make(
+  "serve",
+  {
+    config: Flag.String("config").pipe(
+      Flag.withDescription("JSON config file (default: TROUPE_CONFIG, else the embedded defaults)"),
+      Flag.optional
+    ),
+    port: Flag.Int("port").pipe(Flag.withAlias("p"), Flag.withDescription("port (default: gateway.port, 7400)"), Flag.optional),
+    host: Flag.String("host").pipe(Flag.withDescription("host (default: gateway.host, 127.0.0.1)"), Flag.optional),
+    redis: Flag.String("redis-url").pipe(
+      Flag.withDescription("Redis for shared rate limits, cache and memory (default: REDIS_URL, else in memory)"),
+      Flag.withFallbackConfig(Config.String("REDIS_URL")),
+      Flag.optional
+    )
+  },
+  ({ config, host, port, redis }) => {
+    const gateway: GatewayOptions = {
+      ...(Option.isSome(port) ? { port: port.value } : {}),
+      ...(Option.isSome(host) ? { host: host.value } : {}),
+      // with Redis, readiness includes a PING of it
+      ...(Option.isSome(redis) ? { checks: [HealthCheck.redisPing(redis.value)] } : {})
+    }
+    const troupe: TroupeOptions = {
+      ...(Option.isSome(config) ? { config: { configFile: config.value } } : {}),
+      ...(Option.isSome(redis) ? { redis: { url: redis.value } } : {})
+    }
+    return Layer.launch(serveLayer({ gateway, troupe })).pipe(Effect.asVoid)
+  }
+).pipe(Command.withDescription("Run the HTTP gateway (OpenAI-compatible API, health, metrics, admin) until SIGTERM/SIGINT"))

@@ -1,0 +1,9 @@
+/**
+ * The `troupe` executable: `npx troupe serve [--config file] [--port n]`. Runs `src/cli` under `NodeRuntime.runMain`,
+ * which turns SIGTERM/SIGINT into an interruption of the program: the gateway drains, then the tree shuts down.
+ */
+import { NodeRuntime, NodeServices } from "@effect/platform-node"
+import { Effect } from "effect"
+import { Cli } from "./index.ts"
+
+Cli.run(process.argv.slice(2)).pipe(Effect.provide(NodeServices.layer), NodeRuntime.runMain)

@@ -1,0 +1,70 @@
+/**
+ * The gateway's HTTP API as an effect `HttpApi` — its contract and its OpenAPI document (`/openapi.json`):
+ *
+ * - `openai`: `POST /v1/chat/completions` (JSON, or SSE with `stream: true`), `POST /v1/embeddings`,
+ *   `GET /v1/models`; behind `ApiAuth`, decode errors in OpenAI's format (`OpenAiErrors`);
+ * - `health`: `GET /health/live`, `/health/ready`, `/health/startup` (no auth; 200 or 503 with a JSON body);
+ * - `admin`: `GET|PATCH /admin/config`, `GET /admin/supervision`, `GET /admin/stats`,
+ *   `GET|POST /admin/maintenance`; behind `AdminAuth`.
+ *
+ * `/metrics` is a plain router route beside the API (Prometheus text is not JSON). Handlers live in `internal/`.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Layer, Schema } from "effect"
+import { Sse } from "effect/encoding"
+import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema } from "effect/http-api"
+import { fromSchemaIssue, internalError } from "./GatewayError.ts"
+import { AdminAuth, ApiAuth } from "./GatewayAuth.ts"
+import { ChatCompletion, ChatCompletionRequest, EmbeddingList, EmbeddingsRequest, ModelList } from "./OpenAiSchema.ts"
+
+/** Turns HttpApi's request-decoding errors into OpenAI-format 400s naming the path. */
+export class OpenAiErrors extends HttpApiMiddleware.Service<OpenAiErrors>()("troupe/gateway/OpenAiErrors") {}
+
+/** The layer of `OpenAiErrors`. */
+export const layerOpenAiErrors: Layer.Layer<OpenAiErrors> = HttpApiMiddleware.layerSchemaErrorTransform(OpenAiErrors, (error) =>
+  error.kind === "Body" || error.kind === "ResponseHeaders"
+    ? Effect.succeed(internalError.toResponse())
+    : Effect.succeed(fromSchemaIssue(error.cause.issue, error.kind === "Payload" ? undefined : error.kind.toLowerCase()).toResponse()))
+
+const Json = Schema.Unknown
+
+export class OpenAiGroup extends HttpApiGroup.make("openai")
+  .add(HttpApiEndpoint.post("chat", "/v1/chat/completions", {
+    payload: ChatCompletionRequest,
+    success: [ChatCompletion, HttpApiSchema.StreamSse({ events: Sse.EventEncoded })]
+  }))
+  .add(HttpApiEndpoint.post("embeddings", "/v1/embeddings", { payload: EmbeddingsRequest, success: EmbeddingList }))
+  .add(HttpApiEndpoint.get("models", "/v1/models", { success: ModelList }))
+  .middleware(ApiAuth)
+  .middleware(OpenAiErrors)
+{}
+
+export class HealthGroup extends HttpApiGroup.make("health")
+  .add(HttpApiEndpoint.get("live", "/health/live", { success: Json }))
+  .add(HttpApiEndpoint.get("ready", "/health/ready", { success: Json }))
+  .add(HttpApiEndpoint.get("startup", "/health/startup", { success: Json }))
+{}
+
+/** `POST /admin/maintenance` body: switch on or off, optionally with a message, status and retry-after. */
+export const MaintenanceSwitch = Schema.Struct({
+  enabled: Schema.Boolean,
+  message: Schema.optional(Schema.String),
+  status: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 400, maximum: 599 }))),
+  retryAfter: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 86_400 }))),
+  exemptRoutes: Schema.optional(Schema.Array(Schema.String.check(Schema.isPattern(/^\//))))
+})
+
+export class AdminGroup extends HttpApiGroup.make("admin")
+  .add(HttpApiEndpoint.get("getConfig", "/admin/config", { success: Json }))
+  .add(HttpApiEndpoint.patch("patchConfig", "/admin/config", { payload: Schema.Record(Schema.String, Schema.Unknown), success: Json }))
+  .add(HttpApiEndpoint.get("supervision", "/admin/supervision", { success: Json }))
+  .add(HttpApiEndpoint.get("stats", "/admin/stats", { success: Json }))
+  .add(HttpApiEndpoint.get("getMaintenance", "/admin/maintenance", { success: Json }))
+  .add(HttpApiEndpoint.post("setMaintenance", "/admin/maintenance", { payload: MaintenanceSwitch, success: Json }))
+  .middleware(AdminAuth)
+  .middleware(OpenAiErrors)
+{}
+
+/** The whole API. */
+export class GatewayApi extends HttpApi.make("troupe-gateway").add(OpenAiGroup).add(HealthGroup).add(AdminGroup) {}

@@ -1,0 +1,15 @@
+/**
+ * troupe's HTTP gateway: `Gateway.layer` (OpenAI-compatible API over the `Llm` pipeline, health probes, metrics,
+ * admin API, draining, maintenance), its auth middleware (`ApiAuth`, `AdminAuth`, `Caller`), readiness checks
+ * (`HealthCheck`), the embeddings backend (`Embedder`), the HTTP contract (`GatewayApi`) and its errors.
+ */
+export * as Gateway from "./Gateway.ts"
+export type { GatewayAddress, GatewayOptions, GatewayRequirements, GatewayShape, Phase } from "./Gateway.ts"
+export { AdminAuth, ApiAuth, Caller, layerKeys, makeKeyAuth } from "./GatewayAuth.ts"
+export type { CallerShape } from "./GatewayAuth.ts"
+export { AdminGroup, GatewayApi, HealthGroup, layerOpenAiErrors, MaintenanceSwitch, OpenAiErrors, OpenAiGroup } from "./GatewayApi.ts"
+export { errorResponse, fromFailure, fromSchemaIssue, GatewayHttpError, httpError } from "./GatewayError.ts"
+export * as HealthCheck from "./HealthCheck.ts"
+export { Embedder, hashEmbedding } from "./Embedder.ts"
+export type { EmbedderShape, EmbeddingResult } from "./Embedder.ts"
+export * from "./OpenAiSchema.ts"

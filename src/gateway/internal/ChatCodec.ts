@@ -1,0 +1,206 @@
+/**
+ * Converts between OpenAI's chat-completions wire format and troupe's `LlmCall` / `LlmResult` / stream parts.
+ *
+ * - request → `LlmCall`: text parts are joined, `developer` is `system`, assistant `tool_calls` carry parsed JSON
+ *   arguments (text that is not JSON is kept as the string, as `src/llm` does), `max_completion_tokens` wins over
+ *   `max_tokens`, `stop` becomes an array, `user` is the call's end user, the caller's tenant partitions the cache.
+ * - result → `chat.completion` JSON; stream parts → `chat.completion.chunk` events: a first chunk with the
+ *   assistant role, content deltas, tool-call deltas in OpenAI's shape (`index`, then `id`/`type`/`name` on the first
+ *   delta of each call, `arguments` text after), one chunk with `finish_reason`, a usage chunk with empty `choices`
+ *   when `stream_options.include_usage` is set, and `data: [DONE]`.
+ *
+ * @since 0.1.0
+ */
+import type { Schema } from "effect"
+import type { FinishReason, LlmMessage, LlmStreamPart, ToolCall, Usage } from "../../llm/index.ts"
+import type { LlmCall, LlmResult } from "../../pipeline/index.ts"
+import type { ChatCompletionRequest, ChatMessage, Content } from "../OpenAiSchema.ts"
+import { GatewayHttpError, httpError } from "../GatewayError.ts"
+
+const textOf = (content: Content | null | undefined): string =>
+  content === undefined || content === null ? "" : typeof content === "string" ? content : content.map((p) => p.text).join("")
+
+const parseArguments = (text: string): Schema.Json => {
+  if (text.trim() === "") return {}
+  try {
+    return JSON.parse(text) as Schema.Json
+  } catch {
+    return text
+  }
+}
+
+const toMessage = (m: ChatMessage): LlmMessage => {
+  switch (m.role) {
+    case "system":
+    case "developer":
+      return { role: "system", content: textOf(m.content) }
+    case "user":
+      return m.name !== undefined ? { role: "user", content: textOf(m.content), name: m.name } : { role: "user", content: textOf(m.content) }
+    case "assistant": {
+      const calls = m.tool_calls ?? []
+      return calls.length === 0
+        ? { role: "assistant", content: textOf(m.content) }
+        : {
+          role: "assistant",
+          content: textOf(m.content),
+          toolCalls: calls.map((c) => ({ id: c.id, name: c.function.name, arguments: parseArguments(c.function.arguments) }))
+        }
+    }
+    case "tool":
+      return { role: "tool", toolCallId: m.tool_call_id, content: textOf(m.content) }
+  }
+}
+
+/** What the handler needs besides the body. */
+export interface CallerContext {
+  readonly tenant?: string | undefined
+}
+
+/** The `LlmCall` of a decoded request, or a 400 for what troupe cannot express. */
+export const toLlmCall = (request: ChatCompletionRequest, caller: CallerContext): LlmCall | GatewayHttpError => {
+  const call: { -readonly [K in keyof LlmCall]: LlmCall[K] } = { model: request.model, messages: request.messages.map(toMessage) as never }
+  // `messages` is non-empty because the request's is (decoded as NonEmptyArray)
+  const tools = request.tools ?? []
+  if (tools.length > 0) {
+    call.tools = tools.map((t) => ({
+      name: t.function.name,
+      ...(t.function.description !== undefined ? { description: t.function.description } : {}),
+      parameters: t.function.parameters ?? { type: "object", properties: {} }
+    }))
+  }
+  const choice = request.tool_choice
+  if (choice !== undefined && choice !== null) {
+    call.toolChoice = typeof choice === "string" ? choice : { tool: choice.function.name }
+  }
+  const params: { temperature?: number; topP?: number; maxTokens?: number; stop?: ReadonlyArray<string> } = {}
+  if (request.temperature !== undefined && request.temperature !== null) params.temperature = request.temperature
+  if (request.top_p !== undefined && request.top_p !== null) params.topP = request.top_p
+  const maxTokens = request.max_completion_tokens ?? request.max_tokens
+  if (maxTokens !== undefined && maxTokens !== null) params.maxTokens = maxTokens
+  if (request.stop !== undefined && request.stop !== null) params.stop = typeof request.stop === "string" ? [request.stop] : request.stop
+  if (Object.keys(params).length > 0) call.params = params
+  const format = request.response_format
+  if (format !== undefined && format !== null) {
+    if (format.type === "json_object") call.responseFormat = { type: "json", name: "json_object", schema: { type: "object" } }
+    else if (format.type === "json_schema") {
+      call.responseFormat = { type: "json", name: format.json_schema.name, schema: format.json_schema.schema ?? { type: "object" } }
+    }
+  }
+  const options: { user?: string; tenant?: string } = {}
+  if (request.user !== undefined && request.user !== null && request.user !== "") options.user = request.user
+  if (caller.tenant !== undefined) options.tenant = caller.tenant
+  if (Object.keys(options).length > 0) call.options = options
+  if (call.messages.length === 0) return httpError(400, "invalid_request_error", "messages must not be empty", { param: "messages" })
+  return call as LlmCall
+}
+
+/** OpenAI's `finish_reason`. */
+export const finishReasonOf = (reason: FinishReason): string => {
+  switch (reason) {
+    case "tool-calls":
+      return "tool_calls"
+    case "length":
+      return "length"
+    case "content-filter":
+      return "content_filter"
+    default:
+      return "stop"
+  }
+}
+
+const usageOf = (usage: Usage) => ({
+  prompt_tokens: usage.inputTokens,
+  completion_tokens: usage.outputTokens,
+  total_tokens: usage.totalTokens
+})
+
+const wireToolCall = (call: ToolCall) => ({
+  id: call.id,
+  type: "function" as const,
+  function: { name: call.name, arguments: typeof call.arguments === "string" ? call.arguments : JSON.stringify(call.arguments) }
+})
+
+/** The `chat.completion` body of a finished answer. */
+export const completionBody = (id: string, created: number, model: string, result: LlmResult) => ({
+  id,
+  object: "chat.completion",
+  created,
+  model,
+  choices: [{
+    index: 0,
+    message: {
+      role: "assistant",
+      content: result.toolCalls.length > 0 && result.text === "" ? null : result.text,
+      ...(result.toolCalls.length > 0 ? { tool_calls: result.toolCalls.map(wireToolCall) } : {}),
+      refusal: null
+    },
+    logprobs: null,
+    finish_reason: finishReasonOf(result.finishReason)
+  }],
+  usage: usageOf(result.usage),
+  system_fingerprint: null
+})
+
+/**
+ * Turns stream parts into `chat.completion.chunk` JSON texts (one per SSE `data:` line), keeping the per-call state
+ * OpenAI's tool-call deltas need.
+ */
+export class ChunkEncoder {
+  private readonly started = new Set<number>()
+  private readonly withArgs = new Set<number>()
+  private readonly head: string
+  readonly includeUsage: boolean
+  constructor(id: string, created: number, model: string, includeUsage: boolean) {
+    this.includeUsage = includeUsage
+    this.head = `{"id":${JSON.stringify(id)},"object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},"system_fingerprint":null,"choices":`
+  }
+
+  private chunk(delta: unknown, finish: string | null = null): string {
+    return `${this.head}[{"index":0,"delta":${JSON.stringify(delta)},"logprobs":null,"finish_reason":${finish === null ? "null" : JSON.stringify(finish)}}]}`
+  }
+
+  /** The first chunk (role). */
+  first(): string {
+    return this.chunk({ role: "assistant", content: "", refusal: null })
+  }
+
+  /** The chunks of one part (none for parts with nothing to say). */
+  encode(part: LlmStreamPart): ReadonlyArray<string> {
+    switch (part._tag) {
+      case "TextDelta":
+        return part.delta === "" ? [] : [this.chunk({ content: part.delta })]
+      case "ToolCallStart":
+        this.started.add(part.index)
+        return [this.chunk({ tool_calls: [{ index: part.index, id: part.id, type: "function", function: { name: part.name, arguments: "" } }] })]
+      case "ToolCallDelta":
+        if (part.argumentsDelta === "") return []
+        this.withArgs.add(part.index)
+        return [this.chunk({ tool_calls: [{ index: part.index, function: { arguments: part.argumentsDelta } }] })]
+      case "ToolCall": {
+        const args = wireToolCall(part.toolCall).function.arguments
+        if (!this.started.has(part.index)) {
+          this.started.add(part.index)
+          this.withArgs.add(part.index)
+          return [this.chunk({
+            tool_calls: [{ index: part.index, id: part.toolCall.id, type: "function", function: { name: part.toolCall.name, arguments: args } }]
+          })]
+        }
+        if (!this.withArgs.has(part.index)) {
+          this.withArgs.add(part.index)
+          return [this.chunk({ tool_calls: [{ index: part.index, function: { arguments: args } }] })]
+        }
+        return []
+      }
+      case "Finish": {
+        const out = [this.chunk({}, finishReasonOf(part.finishReason))]
+        if (this.includeUsage) out.push(`${this.head}[],"usage":${JSON.stringify(usageOf(part.usage))}}`)
+        return out
+      }
+    }
+  }
+}
+
+/** An error event inside a started stream (the `openai` SDK raises an `APIError` for a chunk with `error`). */
+export const streamErrorChunk = (error: GatewayHttpError): string => JSON.stringify(error.body)
+
+export { GatewayHttpError }

@@ -1,0 +1,154 @@
+/**
+ * The gateway's router-wide middleware, around every request (matched or not):
+ *
+ * 1. request id: a valid `x-request-id` (1–128 of `A-Z a-z 0-9 . _ : -`) is kept, anything else is replaced by a
+ *    fresh UUID; the id is sent back on every response;
+ * 2. gates, in order — the health and metrics routes pass every gate:
+ *    closing (drain) → 503 `shutting_down` with `connection: close`; maintenance → its status and message with
+ *    `retry-after` (the admin API, exempt route prefixes and exempt keys pass, so maintenance can be switched off); a declared body larger than `maxBodyBytes` → 413;
+ * 3. the request runs with `MaxBodySize` set (a chunked body that grows past it is also a 413), counted in flight;
+ * 4. what the routes did not answer becomes an OpenAI-format error: unknown route → 404, defect → 500 (the cause
+ *    is logged with the request id, never sent);
+ * 5. HTTP metrics and one access-log line (method, route template, status, duration, request id — never headers,
+ *    bodies, keys or prompts).
+ *
+ * @since 0.1.0
+ */
+import { Cause, Context, Effect, Redacted } from "effect"
+import type { Types } from "effect"
+import { HttpServerRequest, HttpServerResponse } from "effect/http"
+import * as HttpIncomingMessage from "effect/http/HttpIncomingMessage"
+import { randomUUID, timingSafeEqual } from "node:crypto"
+import type { GatewaySection } from "../../config/index.ts"
+import { errorResponse, httpError, internalError } from "../GatewayError.ts"
+import type { GatewayState } from "./GatewayState.ts"
+import type { HttpMetrics } from "./HttpMetrics.ts"
+import { routeOf } from "./HttpMetrics.ts"
+
+const validRequestId = /^[A-Za-z0-9._:-]{1,128}$/
+
+/** Routes no gate stops: probes and scrapes must answer during maintenance and drains. */
+export const isOperationalPath = (url: string): boolean => url.startsWith("/health/") || url === "/metrics" || url.startsWith("/metrics?")
+
+/** Equal-time comparison of a presented key with a configured one. */
+export const keyMatches = (presented: string, configured: Redacted.Redacted<string>): boolean => {
+  const a = Buffer.from(presented)
+  const b = Buffer.from(Redacted.value(configured))
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+/** The bearer token of a request, if any. */
+export const bearerOf = (headers: Readonly<Record<string, string | undefined>>): string | undefined => {
+  const auth = headers["authorization"]
+  if (auth === undefined) return undefined
+  const m = /^Bearer\s+(.+)$/i.exec(auth)
+  return m?.[1]?.trim()
+}
+
+const isBodyTooLarge = (defect: unknown): boolean =>
+  typeof defect === "object" && defect !== null && "_tag" in defect && defect._tag === "HttpServerError" && "reason" in defect &&
+  typeof defect.reason === "object" && defect.reason !== null && "reason" in defect.reason && defect.reason.reason === "BodyTooLarge"
+
+const isRouteNotFound = (error: unknown): boolean =>
+  typeof error === "object" && error !== null && "reason" in error && typeof error.reason === "object" && error.reason !== null &&
+  "_tag" in error.reason && error.reason._tag === "RouteNotFound"
+
+export interface MiddlewareDeps {
+  readonly state: GatewayState
+  readonly metrics: HttpMetrics
+  readonly settings: () => GatewaySection
+}
+
+/** The middleware function (`HttpRouter.middleware(fn, { global: true })`). */
+export const makeGatewayMiddleware = (deps: MiddlewareDeps) =>
+(
+  httpEffect: Effect.Effect<HttpServerResponse.HttpServerResponse, unknown>
+): Effect.Effect<HttpServerResponse.HttpServerResponse, Types.unhandled> => // answers every failure itself; `unhandled` is what HttpRouter asks middleware to declare
+  Effect.withFiber((fiber) => {
+    const { state, metrics } = deps
+    const settings = deps.settings()
+    const request = Context.getUnsafe(fiber.context, HttpServerRequest.HttpServerRequest)
+    const started = performance.now()
+    const incoming = request.headers["x-request-id"]
+    const requestId = incoming !== undefined && validRequestId.test(incoming) ? incoming : randomUUID()
+    const url = request.url
+    const route = routeOf(url)
+    const method = request.method
+
+    const finish = (response: HttpServerResponse.HttpServerResponse, note?: string) => {
+      const seconds = (performance.now() - started) / 1000
+      metrics.record(method, route, response.status, seconds)
+      const out = HttpServerResponse.setHeader(response, "x-request-id", requestId)
+      if (!settings.accessLog) return Effect.succeed(out)
+      return Effect.as(
+        Effect.logInfo("http request").pipe(Effect.annotateLogs({
+          request_id: requestId,
+          method,
+          route,
+          status: response.status,
+          duration_ms: Math.round(seconds * 100_000) / 100,
+          ...(note !== undefined ? { note } : {})
+        })),
+        out
+      )
+    }
+
+    if (!isOperationalPath(url)) {
+      if (!state.accepting) {
+        state.refusedWhileClosing++
+        return finish(errorResponse(
+          httpError(503, "server_error", "The server is shutting down; retry on another instance.", { code: "shutting_down", retryAfterSeconds: 1 }),
+          { connection: "close" }
+        ))
+      }
+      const maintenance = state.maintenance
+      if (maintenance.enabled && !url.startsWith("/admin/") && !maintenance.exemptRoutes.some((prefix) => url.startsWith(prefix))) {
+        const key = bearerOf(request.headers)
+        const exempt = key !== undefined && maintenance.exemptKeys.some((k) => keyMatches(key, k))
+        if (!exempt) {
+          return finish(errorResponse(
+            httpError(maintenance.status, "server_error", maintenance.message, {
+              code: "maintenance",
+              ...(maintenance.retryAfter > 0 ? { retryAfterSeconds: maintenance.retryAfter } : {})
+            })
+          ))
+        }
+      }
+      const declared = Number(request.headers["content-length"] ?? "0")
+      if (declared > settings.maxBodyBytes) {
+        return finish(errorResponse(
+          httpError(413, "invalid_request_error", `Request body larger than ${settings.maxBodyBytes} bytes.`, { code: "request_too_large" }),
+          { connection: "close" }
+        ))
+      }
+    }
+
+    state.requestStarted()
+    return httpEffect.pipe(
+      Effect.provideService(HttpIncomingMessage.MaxBodySize, settings.maxBodyBytes as never), // a byte count is a ByteSize input
+      Effect.annotateLogs({ request_id: requestId }),
+      Effect.catchCause((cause) => {
+        for (const reason of cause.reasons) {
+          if (reason._tag === "Fail" && isRouteNotFound(reason.error)) {
+            return Effect.succeed(errorResponse(httpError(404, "invalid_request_error", `Unknown route ${method} ${route === "unmatched" ? "" : route}`.trim(), {
+              code: "not_found"
+            })))
+          }
+          if (reason._tag === "Die" && isBodyTooLarge(reason.defect)) {
+            return Effect.succeed(errorResponse(
+              httpError(413, "invalid_request_error", `Request body larger than ${settings.maxBodyBytes} bytes.`, { code: "request_too_large" }),
+              { connection: "close" }
+            ))
+          }
+          if (reason._tag === "Die" && HttpServerResponse.isHttpServerResponse(reason.defect)) return Effect.succeed(reason.defect)
+        }
+        if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>) // the client went away
+        return Effect.as(
+          Effect.logError("request failed", cause).pipe(Effect.annotateLogs({ request_id: requestId, route })),
+          errorResponse(internalError)
+        )
+      }),
+      Effect.onExit(() => Effect.sync(() => state.requestEnded())),
+      Effect.flatMap((response) => finish(response))
+    )
+  })

@@ -1,0 +1,100 @@
+/**
+ * Handlers of the `openai` group: chat completions (JSON or SSE), embeddings, models — over the `Llm` pipeline
+ * (aliases, cache, rate limits, breaker, retries, fallbacks, cost), the `Embedder` and the ConfigStore's aliases.
+ *
+ * Response headers name what answered: `x-troupe-provider`, `x-troupe-model`, `x-troupe-cached`,
+ * `x-troupe-cost-usd` (JSON answers; a stream's come in its last chunk's usage only).
+ *
+ * @since 0.1.0
+ */
+import { Effect, Option } from "effect"
+import { HttpServerResponse } from "effect/http"
+import { HttpApiBuilder } from "effect/http-api"
+import { randomBytes } from "node:crypto"
+import { ConfigStore } from "../../config/index.ts"
+import { Llm } from "../../pipeline/index.ts"
+import { Embedder } from "../Embedder.ts"
+import { Caller } from "../GatewayAuth.ts"
+import { GatewayApi } from "../GatewayApi.ts"
+import { fromFailure, GatewayHttpError, httpError } from "../GatewayError.ts"
+import { ChunkEncoder, completionBody, streamErrorChunk, toLlmCall } from "./ChatCodec.ts"
+import type { GatewayState } from "./GatewayState.ts"
+import { sseResponse } from "./SseResponse.ts"
+
+const json = (body: unknown, headers?: Record<string, string>) =>
+  HttpServerResponse.text(JSON.stringify(body), { contentType: "application/json", ...(headers !== undefined ? { headers } : {}) })
+
+const completionId = () => `chatcmpl-${randomBytes(12).toString("base64url")}`
+
+const asResponse = (e: unknown) => Effect.succeed(fromFailure(e).toResponse())
+
+export const openAiHandlers = (state: GatewayState) =>
+  HttpApiBuilder.group(GatewayApi, "openai", (handlers) =>
+    Effect.gen(function*() {
+      const llm = yield* Llm
+      const store = yield* ConfigStore
+      const embedder = yield* Embedder
+      return handlers
+        .handle("chat", ({ payload }) =>
+          Effect.gen(function*() {
+            const caller = yield* Caller
+            const call = toLlmCall(payload, caller)
+            if (call instanceof GatewayHttpError) return call.toResponse()
+            const id = completionId()
+            const created = Math.floor(Date.now() / 1000)
+            if (payload.stream !== true) {
+              const result = yield* llm.generate(call)
+              return json(completionBody(id, created, payload.model, result), {
+                "x-troupe-provider": result.meta.provider,
+                "x-troupe-model": result.meta.model,
+                "x-troupe-cached": String(result.meta.cached),
+                ...(result.meta.costUsd !== undefined ? { "x-troupe-cost-usd": String(result.meta.costUsd) } : {})
+              })
+            }
+            const encoder = new ChunkEncoder(id, created, payload.model, payload.stream_options?.include_usage === true)
+            return yield* sseResponse(llm.stream(call), {
+              state,
+              prelude: [{ data: encoder.first() }],
+              encode: (part) => encoder.encode(part).map((data) => ({ data })),
+              epilogue: [{ data: "[DONE]" }],
+              onError: (error) => ({ data: streamErrorChunk(fromFailure(error)) }),
+              onDrained: () => ({
+                data: streamErrorChunk(httpError(503, "server_error", "The server is shutting down.", { code: "shutting_down" }))
+              })
+            })
+          }).pipe(Effect.catch(asResponse)))
+        .handle("embeddings", ({ payload }) =>
+          Effect.gen(function*() {
+            const inputs = typeof payload.input === "string" ? [payload.input] : payload.input
+            const result = yield* embedder.embed(payload.model, inputs, { dimensions: payload.dimensions })
+            const base64 = payload.encoding_format === "base64"
+            return json({
+              object: "list",
+              data: result.vectors.map((vector, index) => ({
+                object: "embedding",
+                index,
+                embedding: base64 ? Buffer.from(new Float32Array(vector).buffer).toString("base64") : vector
+              })),
+              model: payload.model,
+              usage: { prompt_tokens: result.promptTokens, total_tokens: result.promptTokens }
+            })
+          }).pipe(Effect.catch(asResponse)))
+        .handle("models", () =>
+          Effect.gen(function*() {
+            const config = yield* store.get
+            const created = Math.floor(state.startedAt / 1000)
+            const seen = new Set<string>()
+            const data: Array<{ id: string; object: "model"; created: number; owned_by: string }> = []
+            const add = (id: string, owner: string) => {
+              if (seen.has(id)) return
+              seen.add(id)
+              data.push({ id, object: "model", created, owned_by: owner })
+            }
+            for (const alias of Object.keys(config.models)) add(alias, "troupe")
+            for (const alias of Object.keys(config.models)) {
+              const resolved = yield* Effect.option(store.getModelConfig(alias))
+              if (Option.isSome(resolved)) add(`${resolved.value.provider}:${resolved.value.model}`, resolved.value.provider)
+            }
+            return json({ object: "list", data })
+          }))
+    }))
