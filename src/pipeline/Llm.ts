@@ -29,6 +29,7 @@ import type {
   InvalidLlmRequest,
   InvalidProviderOptions,
   LlmCallOptions as ProviderCallOptions,
+  LlmProviderShape,
   LlmResponse,
   LlmStreamPart,
   ProviderError
@@ -44,7 +45,7 @@ import type { CallMeta, LlmOutputPart, LlmResult } from "./LlmResult.ts"
 import { makeTracking } from "./LlmTracking.ts"
 import { ModelResolver } from "./ModelResolver.ts"
 import type { ProviderNotFound, RateLimitRefused } from "./PipelineError.ts"
-import { ProviderRegistry } from "./ProviderRegistry.ts"
+import { isStandIn, ProviderRegistry, STAND_IN_PROVIDER } from "./ProviderRegistry.ts"
 import { RateLimitStep } from "./RateLimitStep.ts"
 import { ResponseCacheStep } from "./ResponseCacheStep.ts"
 import { RetryStep } from "./RetryStep.ts"
@@ -100,22 +101,42 @@ const make = Effect.gen(function*() {
   const usage = yield* UsageStep
   const tracking = makeTracking(Option.getOrUndefined(yield* Effect.serviceOption(TelemetryHub)), usage)
 
+  // A target whose route the registry answers with a scripted stand-in is labelled `scripted` (see
+  // ProviderRegistry): relabelled once per (target, provider) pair, so the steps' per-target caches stay warm.
+  const labelled = new WeakMap<Target, { readonly provider: LlmProviderShape; readonly target: Target }>()
+  const labelWith = (target: Target, provider: LlmProviderShape): Target => {
+    if (!isStandIn(provider)) return target
+    const hit = labelled.get(target)
+    if (hit !== undefined && hit.provider === provider) return hit.target
+    const relabelled: Target = { ...target, provider: STAND_IN_PROVIDER, spec: `${STAND_IN_PROVIDER}:${target.model}` }
+    labelled.set(target, { provider, target: relabelled })
+    return relabelled
+  }
+  // a registry failure leaves the target as it is: the attempt then fails (and may fall back) as before
+  const label = (target: Target): Effect.Effect<Target> => {
+    const provider = registry.get(target.route)
+    if (Exit.isExit(provider)) return Exit.succeed(Exit.isSuccess(provider) ? labelWith(target, provider.value as LlmProviderShape) : target)
+    return Effect.match(provider, { onFailure: () => target, onSuccess: (p) => labelWith(target, p) })
+  }
+  const resolveOne = (model: string, kind: CallKind): Effect.Effect<Target, ModelLookupError> =>
+    flatMapNow(resolver.resolve(model, kind), label)
+
   /** Resolves the targets of `context` and continues with them (one step fewer than a `map` then a `flatMap`). */
   const withTargets = <A, E>(
     context: CallContext,
     f: (targets: Arr.NonEmptyReadonlyArray<Target>) => Effect.Effect<A, E>
   ): Effect.Effect<A, E | ModelLookupError> => {
     const chain = fallback.chainFor(context)
-    if (chain.length === 0) return flatMapNow(resolver.resolve(context.call.model, context.kind), (target) => f([target]))
+    if (chain.length === 0) return flatMapNow(resolveOne(context.call.model, context.kind), (target) => f([target]))
     return flatMapNow(resolveTargets(context), f)
   }
 
   const resolveTargets = (context: CallContext): Effect.Effect<Arr.NonEmptyReadonlyArray<Target>, ModelLookupError> => {
     const chain = fallback.chainFor(context)
-    const primary = resolver.resolve(context.call.model, context.kind)
+    const primary = resolveOne(context.call.model, context.kind)
     if (chain.length === 0) return mapNow(primary, (target) => [target] as const)
     return Effect.map(
-      Effect.forEach([context.call.model, ...chain], (model) => resolver.resolve(model, context.kind)),
+      Effect.forEach([context.call.model, ...chain], (model) => resolveOne(model, context.kind)),
       (targets) => targets as unknown as Arr.NonEmptyReadonlyArray<Target> // at least the requested model
     )
   }
@@ -139,7 +160,7 @@ const make = Effect.gen(function*() {
     const request = providerRequest(call, target.model, mergeParams(target.defaults, call.params))
     const options = callOptionsOf(call, target)
     // a real `flatMap`: retries re-run `attempt`, and each run counts one attempt
-    const attempt = Effect.flatMap(registry.get(target.provider), (provider) => {
+    const attempt = Effect.flatMap(registry.get(target.route), (provider) => {
       context.state.attempts++
       // models are tried one after another and the first success ends the call, so on success the target of the
       // last attempt is the one that answered (no `map` step after the guarded attempt)
@@ -157,6 +178,7 @@ const make = Effect.gen(function*() {
       requested: context.call.model,
       provider: by.provider,
       model: by.model,
+      ...(by.provider !== by.route ? { standInFor: by.route } : {}),
       cached,
       attempts: cached ? 0 : state.attempts,
       fallbackIndex: cached ? 0 : Math.max(0, targets.indexOf(by)),
@@ -188,7 +210,7 @@ const make = Effect.gen(function*() {
     const request = providerRequest(call, target.model, mergeParams(target.defaults, call.params))
     const options = callOptionsOf(call, target)
     const attempt = Effect.gen(function*() {
-      const provider = yield* registry.get(target.provider)
+      const provider = yield* registry.get(target.route)
       context.state.attempts++
       const done = yield* Deferred.make<LlmResponse, ProviderError>()
       yield* tracking.trackStream(target, context, done)
