@@ -16,7 +16,7 @@ import type { ProviderError } from "./LlmError.ts"
 import { MalformedResponse, ProviderConnectionError } from "./LlmError.ts"
 import type { LlmRequest, ToolCall } from "./LlmRequest.ts"
 import type { FinishReason, LlmResponse, LlmStreamPart } from "./LlmResponse.ts"
-import { makeUsage, parseToolArguments } from "./LlmResponse.ts"
+import { makeUsage, parseToolArguments, TokenCount } from "./LlmResponse.ts"
 import { errorFromStreamEvent, malformedFrom } from "./ProviderErrorMapping.ts"
 
 /** `max_tokens` when the request sets none (the API requires one). */
@@ -103,7 +103,7 @@ export const encodeAnthropicBody = (request: LlmRequest, stream: boolean): Recor
   return body
 }
 
-const Count = Schema.optional(Schema.NullOr(Schema.Number))
+const Count = Schema.optional(Schema.NullOr(TokenCount)) // a hostile count fails the decode (typed), never a cost
 const UsageWire = Schema.Struct({
   input_tokens: Count,
   output_tokens: Count,

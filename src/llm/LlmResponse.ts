@@ -18,7 +18,9 @@ import { ToolCall } from "./LlmRequest.ts"
 export const FinishReason = Schema.Literals(["stop", "length", "tool-calls", "content-filter", "error", "other"])
 export type FinishReason = typeof FinishReason.Type
 
-const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+/** A token count: a non-negative safe integer (a negative, fractional, huge or infinite number is rejected). */
+export const TokenCount = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+const Count = TokenCount
 
 /** Token usage of one call. */
 export const Usage = Schema.Struct({

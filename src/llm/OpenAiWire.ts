@@ -15,7 +15,7 @@ import type { ProviderError } from "./LlmError.ts"
 import { MalformedResponse, ProviderConnectionError } from "./LlmError.ts"
 import type { LlmMessage, LlmRequest, ToolCall } from "./LlmRequest.ts"
 import type { FinishReason, LlmResponse, LlmStreamPart } from "./LlmResponse.ts"
-import { makeUsage, parseToolArguments } from "./LlmResponse.ts"
+import { makeUsage, parseToolArguments, TokenCount } from "./LlmResponse.ts"
 import { errorFromStreamEvent, malformedFrom } from "./ProviderErrorMapping.ts"
 import { estimateRequestTokens, estimateTokens } from "./TokenEstimate.ts"
 
@@ -85,7 +85,7 @@ export const encodeOpenAiBody = (request: LlmRequest, stream: boolean): Record<s
 }
 
 const OptionalString = Schema.optional(Schema.NullOr(Schema.String))
-const OptionalCount = Schema.optional(Schema.NullOr(Schema.Number))
+const OptionalCount = Schema.optional(Schema.NullOr(TokenCount)) // a hostile count fails the decode (typed), never a cost
 
 const UsageWire = Schema.Struct({
   prompt_tokens: OptionalCount,

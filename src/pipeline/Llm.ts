@@ -22,7 +22,7 @@
  * @since 0.1.0
  */
 import type { Array as Arr } from "effect"
-import { Context, Deferred, type Duration, Effect, Exit, Layer, Option, Stream } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Exit, Layer, Option, Stream } from "effect"
 import type { CircuitBreaker } from "effect/persistence"
 import type { ModelLookupError } from "../config/index.ts"
 import type {
@@ -44,7 +44,9 @@ import { decodeLlmCall, mergeParams, providerRequest } from "./LlmCall.ts"
 import type { CallMeta, LlmOutputPart, LlmResult } from "./LlmResult.ts"
 import { makeTracking } from "./LlmTracking.ts"
 import { ModelResolver } from "./ModelResolver.ts"
+import { CallLimits } from "./CallLimits.ts"
 import type { ProviderNotFound, RateLimitRefused } from "./PipelineError.ts"
+import { CallDeadlineExceeded, StreamLimitExceeded } from "./PipelineError.ts"
 import { isStandIn, ProviderRegistry, STAND_IN_PROVIDER } from "./ProviderRegistry.ts"
 import { RateLimitStep } from "./RateLimitStep.ts"
 import { ResponseCacheStep } from "./ResponseCacheStep.ts"
@@ -64,6 +66,8 @@ export type LlmError =
   | RateLimitRefused
   | RateLimitStoreError
   | CircuitBreaker.CircuitBreakerError
+  | CallDeadlineExceeded
+  | StreamLimitExceeded
 
 /** The service interface. */
 export interface LlmShape {
@@ -100,6 +104,25 @@ const make = Effect.gen(function*() {
   const fallback = yield* FallbackStep
   const usage = yield* UsageStep
   const tracking = makeTracking(Option.getOrUndefined(yield* Effect.serviceOption(TelemetryHub)), usage)
+  const limits = yield* CallLimits
+
+  /** The whole-call deadline in ms: the call's `timeout` (validated by decodeLlmCall), else `fallback`. */
+  const deadlineOf = (call: LlmCall, fallbackMillis: number): number => {
+    const timeout = call.options?.timeout
+    if (timeout === undefined) return fallbackMillis
+    if (typeof timeout === "number") return timeout
+    const d = Duration.fromInput(timeout as Duration.Input) // a positive duration string, validated by decodeLlmCall
+    return d._tag === "Some" ? Duration.toMillis(d.value) : fallbackMillis
+  }
+  /** Runs `self` within `millis` of now (the deadline is also noted for the retry step), else `CallDeadlineExceeded`. */
+  const withinDeadline = <A, E>(context: CallContext, millis: number, self: Effect.Effect<A, E>): Effect.Effect<A, E | CallDeadlineExceeded> =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      context.state.deadlineAt = now + millis
+      return Effect.timeoutOrElse(self, {
+        duration: Duration.millis(millis),
+        orElse: () => Effect.fail(new CallDeadlineExceeded({ timeoutMillis: millis, attempts: context.state.attempts }))
+      })
+    })
 
   // A target whose route the registry answers with a scripted stand-in is labelled `scripted` (see
   // ProviderRegistry): relabelled once per (target, provider) pair, so the steps' per-target caches stay warm.
@@ -194,7 +217,7 @@ const make = Effect.gen(function*() {
       return withTargets(context, (targets) => {
         const compute = Effect.suspend(() => {
           context.state.computed = true
-          return fallback.run(context, targets, generateAttempt(context))
+          return withinDeadline(context, deadlineOf(call, limits.deadlineMillis), fallback.run(context, targets, generateAttempt(context)))
         })
         const primary = targets[0]
         const key = cacheStep.keyOf(context, primary, mergeParams(primary.defaults, call.params))
@@ -250,9 +273,19 @@ const make = Effect.gen(function*() {
   }
 
   const stream = (input: LlmCallInput | LlmCall): Stream.Stream<LlmOutputPart, LlmError> =>
+    Stream.unwrap(Effect.map(decodeLlmCall(input), (call) => {
+      const deadline = deadlineOf(call, limits.streamDeadlineMillis)
+      const idle = Math.min(limits.streamIdleMillis, deadlineOf(call, Number.POSITIVE_INFINITY))
+      return streamCall(call, deadline).pipe(
+        Stream.timeoutOrElse({ duration: Duration.millis(idle), orElse: () => Stream.fail(new StreamLimitExceeded({ limit: "idle", value: idle })) }),
+        Stream.interruptWhen(Effect.andThen(Effect.sleep(Duration.millis(deadline)), Effect.fail(new StreamLimitExceeded({ limit: "deadline", value: deadline }))))
+      )
+    }))
+
+  const streamCall = (call: LlmCall, deadline: number): Stream.Stream<LlmOutputPart, LlmError> =>
     Stream.unwrap(Effect.gen(function*() {
-      const call = yield* decodeLlmCall(input)
       const context: CallContext = { call, kind: "stream" satisfies CallKind, state: new CallState() }
+      context.state.deadlineAt = (yield* Clock.currentTimeMillis) + deadline
       const targets = yield* resolveTargets(context)
       const primary = targets[0]
       const key = cacheStep.keyOf(context, primary, mergeParams(primary.defaults, call.params))
@@ -263,8 +296,13 @@ const make = Effect.gen(function*() {
       context.state.computed = true
       const opened = yield* fallback.run(context, targets, streamAttempt(context))
       const accumulator = new StreamAccumulator()
+      let chars = 0
       return opened.pipe(
-        Stream.mapEffect((part: LlmStreamPart): Effect.Effect<LlmOutputPart> => {
+        Stream.mapEffect((part: LlmStreamPart): Effect.Effect<LlmOutputPart, StreamLimitExceeded> => {
+          chars += part._tag === "TextDelta" || part._tag === "RefusalDelta"
+            ? part.delta.length
+            : part._tag === "ToolCallDelta" ? part.argumentsDelta.length : 0
+          if (chars > limits.maxStreamChars) return Effect.fail(new StreamLimitExceeded({ limit: "size", value: limits.maxStreamChars }))
           accumulator.add(part)
           if (part._tag !== "Finish") return Effect.succeed(part)
           const response = accumulator.response()

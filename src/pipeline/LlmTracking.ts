@@ -20,6 +20,7 @@ import type { LlmResponse } from "../llm/index.ts"
 import type { TelemetryHubShape } from "../telemetry/index.ts"
 import type { CallContext, Target } from "./Target.ts"
 import type { UsageStepShape } from "./UsageStep.ts"
+import { isValidUsage } from "./UsageStep.ts"
 
 type Tracker = <E, R>(self: Effect.Effect<LlmResponse, E, R>) => Effect.Effect<LlmResponse, E, R>
 
@@ -93,9 +94,9 @@ export const makeTracking = (hub: TelemetryHubShape | undefined, usage: UsageSte
       }, {
         usage: (r) => {
           const cost = usage.costOf(target, r.usage)
+          const valid = isValidUsage(r.usage) // a hostile usage is not counted (its tokens are unknown)
           return {
-            inputTokens: r.usage.inputTokens,
-            outputTokens: r.usage.outputTokens,
+            ...(valid ? { inputTokens: r.usage.inputTokens, outputTokens: r.usage.outputTokens } : {}),
             responseModel: r.model,
             finishReasons: [r.finishReason],
             ...(r.id !== undefined ? { responseId: r.id } : {}),

@@ -47,6 +47,8 @@ export class CallState {
   costUsd: number | undefined = undefined
   /** Set when the provider was called for this call (false on a response-cache hit). */
   computed = false
+  /** When the whole call must be over (Clock ms; see `CallLimits`): the retry step makes no retry ending later. */
+  deadlineAt: number | undefined = undefined
 }
 
 /** One call as the steps see it. */
