@@ -54,6 +54,8 @@ export interface ResponseCacheStepOptions {
   readonly ttl?: Duration.Input
   /** Collapse whitespace in prompts before keying. Default `false`. */
   readonly normalizeWhitespace?: boolean
+  /** Asked per call: `false` skips the cache (no lookup, no store), as `cache: "bypass"`. Default: always on. */
+  readonly enabled?: () => boolean
 }
 
 const tokensOf = (response: LlmResponse): number => {
@@ -74,6 +76,7 @@ const make = (options: ResponseCacheStepOptions) =>
     const namespace = options.namespace ?? "llm"
     if (!/^[^:]+$/.test(namespace)) return yield* new InvalidCacheOptions({ path: "namespace", reason: "expected a non-empty name without ':'" })
     const normalize = options.normalizeWhitespace === true
+    const enabled = options.enabled
     const putOptions = (response: LlmResponse) =>
       options.ttl === undefined ? { tokens: tokensOf(response) } : { tokens: tokensOf(response), ttl: options.ttl }
     const prefixes = new Map<string, string>()
@@ -132,7 +135,7 @@ const make = (options: ResponseCacheStepOptions) =>
 
     function keyOf({ call }: CallContext, primary: Target, params: LlmRequest["params"]): string | undefined {
         const callOptions = call.options
-        if (callOptions?.cache === "bypass") return undefined
+        if (callOptions?.cache === "bypass" || (enabled !== undefined && !enabled())) return undefined
         const tenant = callOptions?.tenant
         const apiKey = callOptions?.apiKey
         const keyParams: Record<string, unknown> | undefined = call.responseFormat === undefined && tenant === undefined && apiKey === undefined
