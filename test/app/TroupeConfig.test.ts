@@ -1,0 +1,121 @@
+/**
+ * Issue 11 §6: every configuration field is honoured by `Troupe.layer` (a test per field), and
+ * `rateLimiter.policies` merge over the provider defaults unless `replaceDefaultPolicies`.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Layer, Option } from "effect"
+import { TestClock } from "effect/testing"
+import { createServer, type IncomingMessage } from "node:http"
+import type { AddressInfo } from "node:net"
+import { Troupe } from "../../src/app/index.ts"
+import { ConfigStore } from "../../src/config/index.ts"
+import { Llm, type LlmCallInput } from "../../src/pipeline/index.ts"
+import { RateLimiter } from "../../src/ratelimit/index.ts"
+import { TelemetryHub } from "../../src/telemetry/index.ts"
+
+const ask = (content: string, model = "fast"): LlmCallInput => ({ model, messages: [{ role: "user", content }] })
+const withApp = <A, E>(env: Record<string, string>, body: Effect.Effect<A, E, Troupe.Services>, options: Parameters<typeof Troupe.layerTest>[0] = {}) =>
+  Effect.scoped(Effect.flatMap(Layer.build(Troupe.layerTest({ ...options, config: { env } })), (context) => Effect.provide(body, context)))
+
+describe("configuration fields honoured by Troupe.layer (issue 11 §6)", () => {
+  it.effect("cache.enabled=false: a repeated question is not served from the cache (and it is live)", () =>
+    Effect.gen(function*() {
+      yield* withApp({ TROUPE_CACHE__ENABLED: "false" }, Effect.gen(function*() {
+        const llm = yield* Llm
+        yield* llm.generate(ask("q"))
+        assert.isFalse((yield* llm.generate(ask("q"))).meta.cached)
+      }))
+      yield* withApp({}, Effect.gen(function*() {
+        const llm = yield* Llm
+        yield* llm.generate(ask("live"))
+        assert.isTrue((yield* llm.generate(ask("live"))).meta.cached)
+        yield* (yield* ConfigStore).update("cache.enabled", false)
+        yield* Effect.repeat(Effect.yieldNow, { times: 10 })
+        assert.isFalse((yield* llm.generate(ask("live"))).meta.cached)
+      }))
+    }))
+
+  it.effect("cache.maxEntries bounds the response cache", () =>
+    withApp({ TROUPE_CACHE__MAX_ENTRIES: "1" }, Effect.gen(function*() {
+      const llm = yield* Llm
+      yield* llm.generate(ask("one"))
+      yield* llm.generate(ask("two")) // evicts "one"
+      assert.isFalse((yield* llm.generate(ask("one"))).meta.cached)
+    })))
+
+  it.effect("cache.ttl: an answer older than the ttl is not served", () =>
+    withApp({ TROUPE_CACHE__TTL: "1000" }, Effect.gen(function*() {
+      const llm = yield* Llm
+      yield* llm.generate(ask("q"))
+      assert.isTrue((yield* llm.generate(ask("q"))).meta.cached)
+      yield* TestClock.adjust("1001 millis")
+      assert.isFalse((yield* llm.generate(ask("q"))).meta.cached)
+    })))
+
+  it.effect("cache.backend=redis without a Redis server fails at start-up naming the field", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(withApp({ TROUPE_CACHE__BACKEND: "redis" }, Effect.void))
+      const error = Exit.isFailure(exit) ? Option.getOrUndefined(Exit.findErrorOption(exit)) : undefined
+      assert.strictEqual(error?._tag, "ConfigValidationError")
+      assert.include(error?.message ?? "", "cache.backend")
+    }))
+
+  it.effect("telemetry.reporterWindow sizes the reporter's window", () =>
+    withApp({ TROUPE_TELEMETRY__REPORTER_WINDOW: "2" }, Effect.gen(function*() {
+      const llm = yield* Llm
+      for (let i = 0; i < 5; i++) yield* llm.generate({ ...ask(`w${i}`), options: { cache: "bypass" } })
+      const stats = (yield* (yield* TelemetryHub).stats()).find((c) => c.component.startsWith("llm:"))
+      assert.strictEqual(stats?.calls, 2)
+    })))
+
+  it.effect("telemetry.enabled=false: no LLM metrics are recorded", () =>
+    withApp({ TROUPE_TELEMETRY__ENABLED: "false" }, Effect.gen(function*() {
+      yield* (yield* Llm).generate(ask("q", "openai:telemetry-off-model"))
+      assert.notInclude(yield* (yield* TelemetryHub).prometheus(), "telemetry-off-model")
+    })))
+
+  it.live("telemetry.otlp.{enabled,endpoint,headers} and serviceName: spans reach the endpoint with the headers", () =>
+    Effect.gen(function*() {
+      const received: Array<{ url: string; auth: string; body: string }> = []
+      const server = createServer((req: IncomingMessage, res) => {
+        const chunks: Array<Buffer> = []
+        req.on("data", (c: Buffer) => chunks.push(c))
+        req.on("end", () => {
+          received.push({ url: req.url ?? "", auth: String(req.headers["x-otlp-token"] ?? ""), body: Buffer.concat(chunks).toString("utf8") })
+          res.writeHead(200, { "content-type": "application/json" }).end("{}")
+        })
+      })
+      const port = yield* Effect.promise(() => new Promise<number>((r) => server.listen(0, "127.0.0.1", () => r((server.address() as AddressInfo).port))))
+      yield* withApp({
+        TROUPE_TELEMETRY__SERVICE_NAME: "svc-issue-11b",
+        TROUPE_TELEMETRY__OTLP__ENABLED: "true",
+        TROUPE_TELEMETRY__OTLP__ENDPOINT: `http://127.0.0.1:${port}`,
+        TROUPE_TELEMETRY__OTLP__HEADERS: JSON.stringify({ "x-otlp-token": "token-0123456789" })
+      }, Effect.asVoid(Llm.use((llm) => llm.generate(ask("traced")))))
+      yield* Effect.promise(() => new Promise<void>((r) => server.close(() => r())))
+      const traces = received.filter((r) => r.url === "/v1/traces")
+      assert.isAbove(traces.length, 0)
+      assert.strictEqual(traces[0]?.auth, "token-0123456789")
+      assert.include(traces.map((t) => t.body).join(""), "svc-issue-11b")
+    }))
+})
+
+describe("rateLimiter.policies (issue 11 §6)", () => {
+  const groq = { tiers: [{ _tag: "TokenBucket", name: "burst", capacity: 3, refillTokens: 3, refillEvery: "1 second" }] } as const
+
+  it.effect("given policies merge over the provider defaults (default and the other providers stay)", () =>
+    withApp({}, Effect.gen(function*() {
+      const policies = yield* (yield* RateLimiter).policies
+      assert.isTrue(policies.has("default"))
+      assert.isTrue(policies.has("openai"))
+      assert.strictEqual(policies.get("groq")?.tiers[0]?.name, "burst")
+      assert.isFalse((yield* (yield* Llm).generate(ask("q"))).meta.cached)
+    }), { rateLimiter: { policies: { groq } } }))
+
+  it.effect("replaceDefaultPolicies: true installs exactly the given policies", () =>
+    withApp({}, Effect.gen(function*() {
+      const policies = yield* (yield* RateLimiter).policies
+      assert.isFalse(policies.has("openai"))
+      assert.isTrue(policies.has("default"))
+    }), { replaceDefaultPolicies: true, rateLimiter: { policies: { default: groq } } }))
+})
