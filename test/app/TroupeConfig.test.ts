@@ -7,11 +7,13 @@ import { Effect, Exit, Layer, Option } from "effect"
 import { TestClock } from "effect/testing"
 import { createServer, type IncomingMessage } from "node:http"
 import type { AddressInfo } from "node:net"
+import { createClient } from "redis"
 import { Troupe } from "../../src/app/index.ts"
 import { ConfigStore } from "../../src/config/index.ts"
 import { Llm, type LlmCallInput } from "../../src/pipeline/index.ts"
 import { RateLimiter } from "../../src/ratelimit/index.ts"
 import { TelemetryHub } from "../../src/telemetry/index.ts"
+import { describeRedis, redisUrl, uniquePrefix } from "../support/redis.ts"
 
 const ask = (content: string, model = "fast"): LlmCallInput => ({ model, messages: [{ role: "user", content }] })
 const withApp = <A, E>(env: Record<string, string>, body: Effect.Effect<A, E, Troupe.Services>, options: Parameters<typeof Troupe.layerTest>[0] = {}) =>
@@ -118,4 +120,31 @@ describe("rateLimiter.policies (issue 11 §6)", () => {
       assert.isFalse(policies.has("openai"))
       assert.isTrue(policies.has("default"))
     }), { replaceDefaultPolicies: true, rateLimiter: { policies: { default: groq } } }))
+})
+
+describeRedis("cache.redisPrefix and cache.backend over Redis (issue 11 §6)", () => {
+  const keysUnder = (prefix: string) =>
+    Effect.promise(async () => {
+      const client = createClient({ url: redisUrl })
+      await client.connect()
+      const keys = await client.keys(`${prefix}*`)
+      if (keys.length > 0) await client.del(keys)
+      await client.close()
+      return keys
+    })
+  const real = (env: Record<string, string>, prefix: string) =>
+    Troupe.layer({ redis: { url: redisUrl, prefix }, config: { env }, providers: { scripted: {} } })
+
+  it.live("cache.redisPrefix names the Redis tier's keys; cache.backend=memory keeps answers out of Redis", () =>
+    Effect.gen(function*() {
+      const prefix = uniquePrefix("troupe-cfg")
+      const cachePrefix = `${prefix}answers:`
+      yield* Effect.scoped(Effect.flatMap(Layer.build(real({ TROUPE_CACHE__REDIS_PREFIX: cachePrefix }, prefix)), (context) =>
+        Effect.provide(Llm.use((llm) => llm.generate(ask("redis prefix"))), context)))
+      assert.isAbove((yield* keysUnder(cachePrefix)).length, 0)
+      yield* Effect.scoped(Effect.flatMap(Layer.build(real({ TROUPE_CACHE__BACKEND: "memory", TROUPE_CACHE__REDIS_PREFIX: cachePrefix }, prefix)), (context) =>
+        Effect.provide(Llm.use((llm) => llm.generate(ask("memory only"))), context)))
+      assert.lengthOf(yield* keysUnder(cachePrefix), 0)
+      yield* keysUnder(prefix)
+    }))
 })
