@@ -18,10 +18,10 @@
  * L2 and conversation memory in Redis. `layerTest(options)` is everything in memory with a scripted model, no
  * process environment and no network: suited to `TestClock` tests.
  */
-import { NodeHttpClient, NodeRedis } from "@effect/platform-node"
+import { NodeHttpClient } from "@effect/platform-node"
 import { Context, Duration, Effect, Layer, Redacted, Schema, Stream } from "effect"
 import { AgentServer, Bus, DirectiveExecutor } from "../agent/index.ts"
-import { Cache, recommendedNodeRedisOptions } from "../cache/index.ts"
+import { Cache } from "../cache/index.ts"
 import { ConfigStore, type ConfigStoreOptions, ConfigValidationError, RateLimiterConfigSync, type TroupeConfig } from "../config/index.ts"
 import type { ScriptedOptions } from "../llm/index.ts"
 import { type ConversationMemory, layerMemory as memoryInProcess, layerRedis as memoryInRedis } from "../memory/index.ts"
@@ -29,6 +29,7 @@ import { type Llm, LlmPipeline, type LlmPipelineOptions, ProviderRegistry, type 
 import { providerDefaults, RateLimiter, type RateLimiterOptionsInput } from "../ratelimit/index.ts"
 import { Lifecycle, Supervisor } from "../runtime/index.ts"
 import { layerLifecycleBridge, OtelExport, TelemetryHub, type TelemetryHubOptions } from "../telemetry/index.ts"
+import * as ResilientRedis from "./ResilientRedis.ts"
 import { TroupeOptionsSchema } from "./TroupeOptions.ts"
 
 export interface TroupeOptions {
@@ -86,7 +87,8 @@ const build = (options: TroupeOptions, test: boolean) => {
 const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigStoreOptions, startup: TroupeConfig) => {
   const name = options.name ?? "troupe"
   const redis = test ? undefined : options.redis
-  const redisLayer = redis === undefined ? undefined : NodeRedis.layer({ url: redis.url, ...recommendedNodeRedisOptions })
+  // never fails start-up: Redis down means degraded (cache L1, limiter failure policy) until it comes (ResilientRedis)
+  const redisLayer = redis === undefined ? undefined : ResilientRedis.layer(redis.url)
   const prefix = redis?.prefix ?? "troupe:"
 
   const root = Supervisor.layerRoot({ name, maxRestarts: 10, maxSeconds: 60 }).pipe(Layer.provideMerge(Lifecycle.layer))

@@ -148,3 +148,21 @@ describeRedis("cache.redisPrefix and cache.backend over Redis (issue 11 §6)", (
       yield* keysUnder(prefix)
     }))
 })
+
+describe("Redis down at start-up (issue 11 §6)", () => {
+  it.live("the application starts degraded (cache from memory, limiter on its failure policy) and answers", () =>
+    Effect.gen(function*() {
+      const server = createServer()
+      const port = yield* Effect.promise(() => new Promise<number>((r) => server.listen(0, "127.0.0.1", () => r((server.address() as AddressInfo).port))))
+      yield* Effect.promise(() => new Promise<void>((r) => server.close(() => r()))) // nothing listens there now
+      const app = Troupe.layer({
+        redis: { url: `redis://127.0.0.1:${port}` },
+        config: { env: {} },
+        providers: { scripted: {} } // the Redis limiter's default store-failure policy: insurance (in memory)
+      })
+      const [first, second] = yield* Effect.scoped(Effect.flatMap(Layer.build(app), (context) =>
+        Effect.provide(Effect.all([Llm.use((llm) => llm.generate(ask("degraded"))), Llm.use((llm) => llm.generate(ask("degraded")))]), context)))
+      assert.isFalse(first.meta.cached)
+      assert.isTrue(second.meta.cached) // served from L1
+    }), 20_000)
+})
