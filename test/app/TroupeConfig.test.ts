@@ -3,10 +3,11 @@
  * `rateLimiter.policies` merge over the provider defaults unless `replaceDefaultPolicies`.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Option } from "effect"
+import { Context, Effect, Exit, Layer, Logger, Option } from "effect"
 import { TestClock } from "effect/testing"
 import { createServer, type IncomingMessage } from "node:http"
 import type { AddressInfo } from "node:net"
+import { connect, createServer as netServer } from "node:net"
 import { createClient } from "redis"
 import { Troupe } from "../../src/app/index.ts"
 import { ConfigStore } from "../../src/config/index.ts"
@@ -122,16 +123,16 @@ describe("rateLimiter.policies (issue 11 §6)", () => {
     }), { replaceDefaultPolicies: true, rateLimiter: { policies: { default: groq } } }))
 })
 
+const keysUnder = (prefix: string) =>
+  Effect.promise(async () => {
+    const client = createClient({ url: redisUrl })
+    await client.connect()
+    const keys = await client.keys(`${prefix}*`)
+    if (keys.length > 0) await client.del(keys)
+    await client.close()
+    return keys
+  })
 describeRedis("cache.redisPrefix and cache.backend over Redis (issue 11 §6)", () => {
-  const keysUnder = (prefix: string) =>
-    Effect.promise(async () => {
-      const client = createClient({ url: redisUrl })
-      await client.connect()
-      const keys = await client.keys(`${prefix}*`)
-      if (keys.length > 0) await client.del(keys)
-      await client.close()
-      return keys
-    })
   const real = (env: Record<string, string>, prefix: string) =>
     Troupe.layer({ redis: { url: redisUrl, prefix }, config: { env }, providers: { scripted: {} } })
 
@@ -165,4 +166,45 @@ describe("Redis down at start-up (issue 11 §6)", () => {
       assert.isFalse(first.meta.cached)
       assert.isTrue(second.meta.cached) // served from L1
     }), 20_000)
+})
+
+describeRedis("Redis coming back (issue 11 §6)", () => {
+  it.live("after a degraded start, the cache's Redis tier is used once Redis is reachable; one log line says so", () =>
+    Effect.gen(function*() {
+      // a TCP proxy to the real Redis, closed at start-up and opened later on the same port
+      const target = new URL(redisUrl)
+      const probe = createServer()
+      const port = yield* Effect.promise(() => new Promise<number>((r) => probe.listen(0, "127.0.0.1", () => r((probe.address() as AddressInfo).port))))
+      yield* Effect.promise(() => new Promise<void>((r) => probe.close(() => r())))
+      const proxy = netServer((socket) => {
+        const upstream = connect(Number(target.port || 6379), target.hostname)
+        socket.pipe(upstream).pipe(socket)
+        socket.on("error", () => upstream.destroy())
+        upstream.on("error", () => socket.destroy())
+      })
+      const prefix = uniquePrefix("troupe-recover")
+      const logs: Array<string> = []
+      const logger = Logger.make(({ message }) => {
+        logs.push(Array.isArray(message) ? message.join(" ") : String(message))
+      })
+      const app = Troupe.layer({ redis: { url: `redis://127.0.0.1:${port}`, prefix }, config: { env: {} }, providers: { scripted: {} } })
+      const keys = yield* Effect.scoped(Effect.gen(function*() {
+        const context = yield* Layer.build(app)
+        const llm = Context.get(context, Llm)
+        yield* llm.generate(ask("before"))
+        yield* Effect.promise(() => new Promise<void>((r) => proxy.listen(port, "127.0.0.1", () => r())))
+        let found: Array<string> = []
+        for (let i = 0; i < 40 && found.length === 0; i++) {
+          yield* Effect.sleep("150 millis")
+          yield* llm.generate(ask(`after ${i}`))
+          found = yield* keysUnder(`${prefix}cache:`)
+        }
+        return found
+      })).pipe(Effect.provide(Logger.layer([logger])))
+      yield* Effect.promise(() => new Promise<void>((r) => proxy.close(() => r())))
+      assert.isAbove(keys.length, 0)
+      assert.lengthOf(logs.filter((l) => l.includes("is unreachable: starting degraded")), 1)
+      assert.lengthOf(logs.filter((l) => l.includes("is reachable")), 1)
+      yield* keysUnder(prefix)
+    }), 30_000)
 })
