@@ -11,15 +11,19 @@
  *  7. the closing telemetry report;
  * and shuts everything down in reverse order, exit 0. Ctrl-C does the same earlier.
  */
-import { Deferred, Effect, Schema, Stream } from "effect"
-import { Action, Agent, AgentServer, Signal, StateOp, Tool } from "../src/agent/index.ts"
+import { Data, Deferred, Effect, Schema, Stream } from "effect"
+import { Action, Agent, AgentLoop, AgentServer, Signal, StateOp, Tool } from "../src/agent/index.ts"
 import { Troupe } from "../src/app/index.ts"
-import { type LlmRequest, ProviderServerError, type ScriptedOptions } from "../src/llm/index.ts"
+import { AuthenticationFailed, type LlmRequest, ProviderServerError, type ScriptedOptions } from "../src/llm/index.ts"
 import { LlmAgent, LlmAgents } from "../src/llmagent/index.ts"
+import { ConversationMemory } from "../src/memory/index.ts"
 import { Llm } from "../src/pipeline/index.ts"
 import { providerDefaults } from "../src/ratelimit/index.ts"
 import { ExitReason, Lifecycle, type Process, Supervisor } from "../src/runtime/index.ts"
 import { TelemetryHub } from "../src/telemetry/index.ts"
+
+/** A scene of the demo failed; `npm start` then exits 1 after the ordered shutdown. */
+class SceneFailed extends Data.TaggedError("SceneFailed")<{ readonly scene: string; readonly error: unknown }> {}
 
 const t0 = Date.now()
 const stamp = () => `${((Date.now() - t0) / 1000).toFixed(2).padStart(6)}s`
@@ -30,10 +34,19 @@ const scene = (title: string) => say(`\n\x1b[1m━━ ${title}\x1b[0m`)
 const toolResults = (request: LlmRequest) =>
   request.messages.filter((m) => m.role === "tool").map((m) => JSON.parse(m.role === "tool" ? m.content : "null") as unknown)
 
+// DEMO_REVOKED_KEY=1 scripts a revoked key (401) for scene 3, to see a failing scene end the demo with exit 1
+const revokedKey = process.env["DEMO_REVOKED_KEY"] === "1"
+
 const scripted: ScriptedOptions = {
   chunkLatency: "40 millis",
   chunkSize: 7,
   rules: [
+    ...(revokedKey
+      ? [{
+        when: { lastUser: /What is troupe/ },
+        reply: { error: new AuthenticationFailed({ provider: "anthropic", description: "401 key revoked (scripted)", retryable: false, kind: "InvalidKey" }) }
+      }]
+      : []),
     {
       when: { lastUser: /weather in Oslo and Lisbon/ },
       latency: "200 millis",
@@ -160,7 +173,8 @@ const outage = Effect.gen(function*() {
   const llm = yield* Llm
   for (let i = 1; i <= 5; i++) {
     const answer = yield* llm.generate({ model: "mistral:mistral-small-latest", messages: [{ role: "user", content: `outage ${i}` }], options: { cache: "bypass" } })
-    yield* say(`   call ${i}: answered by ${answer.meta.provider} after ${answer.meta.attempts} attempt(s) — "${answer.text}"`)
+    const by = answer.meta.standInFor === undefined ? answer.meta.provider : `${answer.meta.standInFor} (scripted stand-in)`
+    yield* say(`   call ${i}: answered by ${by} after ${answer.meta.attempts} attempt(s) — "${answer.text}"`)
   }
 })
 
@@ -190,21 +204,24 @@ const program = Effect.gen(function*() {
     Stream.runForEach((e) => say(`   ${stamp()}  stopped: ${e.supervisor}`)),
     Effect.forkDetach({ startImmediately: true })
   )
+  // a failing scene is reported by name and fails the demo (exit 1), instead of leaving it waiting for Ctrl-C
+  const run = <A, E, R>(title: string, body: Effect.Effect<A, E, R>) =>
+    Effect.andThen(scene(title), body).pipe(
+      Effect.tapCause(() => say(`\n\x1b[31m✗ scene failed: ${title}\x1b[0m`)),
+      Effect.mapError((error) => new SceneFailed({ scene: title, error }))
+    )
   const demo = Effect.gen(function*() {
-    yield* scene("1. the application: one root supervisor, every service a subtree")
-    yield* say((yield* render(yield* Supervisor.RootSupervisor)).join("\n"))
-    yield* scene("2. a supervised tool-using agent, streamed")
-    yield* streamedAgent
-    yield* scene("3. the same question twice")
-    yield* cachedQuestion
-    yield* scene("4. a burst waits on the rate limiter")
-    yield* burst
-    yield* scene("5. a provider outage: the breaker opens and the fallback answers")
-    yield* outage
-    yield* scene("6. an agent crash, restarted by its supervisor")
-    yield* crash
+    yield* run("1. the application: one root supervisor, every service a subtree", Effect.gen(function*() {
+      yield* say((yield* render(yield* Supervisor.RootSupervisor)).join("\n"))
+    }))
+    yield* run("2. a supervised tool-using agent, streamed", streamedAgent)
+    yield* run("3. the same question twice", cachedQuestion)
+    yield* run("4. a burst waits on the rate limiter", burst)
+    yield* run("5. a provider outage: the breaker opens and the fallback answers", outage)
+    yield* run("6. an agent crash, restarted by its supervisor", crash)
   })
-  yield* Effect.race(demo, Deferred.await(interrupted))
+  // the first to finish wins, failure included (`Effect.race` would wait for Ctrl-C after a failed scene)
+  yield* Effect.raceFirst(demo, Deferred.await(interrupted))
   process.removeListener("SIGINT", onSigint)
   yield* scene("7. telemetry report")
   yield* say(yield* (yield* TelemetryHub).report())
@@ -225,8 +242,11 @@ const app = Troupe.layer({
 
 Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(app), Effect.ensuring(Effect.suspend(() => say(`${stamp()}  all stopped; bye`))))).then(
   () => process.exit(0),
-  (error) => {
-    console.error(error)
+  (error: unknown) => {
+    const failed = error instanceof SceneFailed ? error : undefined
+    const cause = failed?.error ?? error
+    const text = cause instanceof Error ? cause.message : String(cause)
+    console.error(failed === undefined ? `the demo failed: ${text}` : `scene "${failed.scene}" failed: ${text}`)
     process.exit(1)
   }
 )

@@ -13,7 +13,7 @@
 import { Deferred, Duration, Effect, Exit, Result, Schema, type Scope, Semaphore } from "effect"
 import { ChildSpec, DynamicSupervisor, ExitReason, type InvalidOptions } from "../runtime/index.ts"
 import * as ActionRunner from "./ActionRunner.ts"
-import { decodeOptions, type InvalidAgentOptions, InvalidParams, ToolDenied, UnknownTool } from "./AgentError.ts"
+import { decodeOptions, InvalidAgentOptions, InvalidParams, ToolDenied, UnknownTool } from "./AgentError.ts"
 import { toToolError, type ToolDefinition, type ToolError } from "./Tool.ts"
 
 /** A tool call from a model: `params` is the arguments object or its JSON text. */
@@ -94,7 +94,11 @@ export const make = (
     if (checked instanceof Error) return yield* checked
     const byName = new Map(options.tools.map((t) => [t.name as string, t]))
     const semaphore = yield* Semaphore.make(options.concurrency ?? 4)
-    const timeout = Duration.fromInputUnsafe(options.timeout ?? Duration.seconds(30))
+    const parsedTimeout = options.timeout === undefined ? undefined : Duration.fromInput(options.timeout)
+    if (parsedTimeout !== undefined && (parsedTimeout._tag === "None" || Duration.toMillis(parsedTimeout.value) <= 0)) {
+      return yield* new InvalidAgentOptions({ subject: "tool runner options", path: "timeout", detail: "Expected a positive duration" })
+    }
+    const timeout = parsedTimeout === undefined ? Duration.seconds(30) : parsedTimeout.value
     const supervisor = yield* DynamicSupervisor.start({ name: options.name ?? "tools", maxRestarts: 1_000_000 })
 
     const run = (call: ToolCall, tool: ToolDefinition): Effect.Effect<ToolResult> =>

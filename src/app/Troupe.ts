@@ -22,17 +22,16 @@
  * a throw when it is made). Code a layer does not use is not loaded: node-redis only with `redis`, the undici
  * HTTP client only for real providers (both imported when their layer is built).
  */
-import { Duration, Effect, Layer, Schema } from "effect"
+import { Context, Duration, Effect, Layer, Redacted, Schema, Stream } from "effect"
 import { AgentServer, Bus, DirectiveExecutor } from "../agent/index.ts"
 import { Cache } from "../cache/index.ts"
-import { nodeRedisLayer } from "../cache/RedisTier.ts"
-import { ConfigStore, type ConfigStoreOptions, RateLimiterConfigSync } from "../config/index.ts"
+import { ConfigStore, type ConfigStoreOptions, ConfigValidationError, RateLimiterConfigSync, type TroupeConfig } from "../config/index.ts"
 import type { ScriptedOptions } from "../llm/index.ts"
 import { type ConversationMemory, layerMemory as memoryInProcess, layerRedis as memoryInRedis } from "../memory/index.ts"
 import { type Llm, LlmPipeline, type LlmPipelineOptions, ProviderRegistry, type ProvidersFromConfigOptions } from "../pipeline/index.ts"
-import { RateLimiter, type RateLimiterOptionsInput } from "../ratelimit/index.ts"
+import { providerDefaults, RateLimiter, type RateLimiterOptionsInput } from "../ratelimit/index.ts"
 import { Lifecycle, Supervisor } from "../runtime/index.ts"
-import { layerLifecycleBridge, TelemetryHub, type TelemetryHubOptions } from "../telemetry/index.ts"
+import { layerLifecycleBridge, OtelExport, TelemetryHub, type TelemetryHubOptions } from "../telemetry/index.ts"
 import { type InvalidTroupeOptions, toInvalidTroupeOptions, TroupeOptionsSchema } from "./TroupeOptions.ts"
 
 export interface TroupeOptions {
@@ -43,7 +42,10 @@ export interface TroupeOptions {
   /** a Redis server for the rate limiter, the cache's L2 and conversation memory (default: all in memory) */
   readonly redis?: { readonly url: string; readonly prefix?: string }
   readonly telemetry?: TelemetryHubOptions
+  /** the limiter's options; its `policies` are merged over the provider defaults unless `replaceDefaultPolicies` */
   readonly rateLimiter?: RateLimiterOptionsInput
+  /** `true`: `rateLimiter.policies` replace the built-in provider defaults instead of being merged over them */
+  readonly replaceDefaultPolicies?: boolean
   /** options of the response cache's store (the pipeline caches LLM answers in it) */
   readonly cache?: { readonly maxEntries?: number; readonly defaultTtl?: Duration.Input }
   /** which providers: from the configuration (default; scripted for those without a key) or one scripted model */
@@ -78,42 +80,85 @@ const httpClientLayer = Layer.unwrap(
   Effect.promise(() => import("@effect/platform-node/NodeHttpClient")).pipe(Effect.map((module) => module.layerUndici))
 )
 
+/** Redis that never fails start-up (ResilientRedis), imported when a Redis layer is built (node-redis is loaded only then). */
+const resilientRedisLayer = (url: string) =>
+  Layer.unwrap(Effect.promise(() => import("./ResilientRedis.ts")).pipe(Effect.map((module) => module.layer(url))))
+
+/** The configuration as it is at start-up (read once to build the layers; the store then reads it again). */
+const startupConfig = (configOptions: ConfigStoreOptions) =>
+  Effect.scoped(Effect.flatMap(Layer.build(ConfigStore.layerNode(configOptions)), (context) => Context.get(context, ConfigStore).get))
+
 /** Validates the options in the error channel, then builds the layer; `test`: in memory, scripted, no env. */
 const build = (options: TroupeOptions, test: boolean) =>
   Layer.unwrap(
     Schema.decodeUnknownEffect(TroupeOptionsSchema)(options).pipe(
       Effect.mapError((error) => toInvalidTroupeOptions(error)),
-      Effect.map(() => compose(options, test))
+      Effect.flatMap(() => {
+        const configOptions: ConfigStoreOptions = test ? { env: {}, ...options.config } : options.config ?? {}
+        return Effect.map(startupConfig(configOptions), (startup) => buildWith(options, test, configOptions, startup))
+      })
     )
   )
 
-/** Composes the application layer from validated options. */
-const compose = (options: TroupeOptions, test: boolean) => {
+/** Composes the application layer from validated options and the start-up configuration. */
+const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigStoreOptions, startup: TroupeConfig) => {
   const name = options.name ?? "troupe"
   const redis = test ? undefined : options.redis
-  const redisLayer = redis === undefined ? undefined : nodeRedisLayer(redis.url)
+  // never fails start-up: Redis down means degraded (cache L1, limiter failure policy) until it comes (ResilientRedis)
+  const redisLayer = redis === undefined ? undefined : resilientRedisLayer(redis.url)
   const prefix = redis?.prefix ?? "troupe:"
 
   const root = Supervisor.layerRoot({ name, maxRestarts: 10, maxSeconds: 60 }).pipe(Layer.provideMerge(Lifecycle.layer))
-  const telemetry = layerLifecycleBridge.pipe(Layer.provideMerge(TelemetryHub.layerWith(options.telemetry ?? {})))
-  const config = test
-    ? ConfigStore.layerNode({ env: {}, ...options.config })
-    : ConfigStore.layerNode(options.config ?? {})
+  // telemetry.*: reporterWindow sizes the reporter; enabled: false records no metrics and exports nothing;
+  // otlp.enabled exports spans and metrics to otlp.endpoint with otlp.headers, as serviceName
+  const tele = startup.telemetry
+  const hubOptions: TelemetryHubOptions = {
+    windowSize: tele.reporterWindow,
+    ...(tele.enabled ? {} : { metrics: [] }),
+    ...options.telemetry
+  }
+  const hub = TelemetryHub.layerWith(hubOptions)
+  const otlp = tele.enabled && tele.otlp.enabled
+    ? OtelExport.layer({
+      serviceName: tele.serviceName,
+      ...(tele.otlp.endpoint !== undefined ? { endpoint: tele.otlp.endpoint } : {}),
+      headers: Object.fromEntries(Object.entries(tele.otlp.headers).map(([k, v]) => [k, Redacted.value(v)]))
+    })
+    : Layer.empty
+  const telemetry = layerLifecycleBridge.pipe(Layer.provideMerge(Layer.merge(hub, otlp)))
+  const config = ConfigStore.layerNode(configOptions)
+  // given policies are merged over the provider defaults (so `default` and the other providers stay), unless told
+  // to replace them
+  const given = options.rateLimiter?.policies
+  const limiterOptions: RateLimiterOptionsInput | undefined = given === undefined || options.replaceDefaultPolicies === true
+    ? options.rateLimiter
+    : { ...options.rateLimiter, policies: { ...providerDefaults, ...given } }
   const rateLimiter = RateLimiterConfigSync.layer.pipe(
     Layer.provideMerge(
       redisLayer === undefined
-        ? RateLimiter.layerMemory(options.rateLimiter)
-        : RateLimiter.layerRedis({ prefix: `${prefix}rl:`, ...options.rateLimiter }).pipe(Layer.provide(redisLayer))
+        ? RateLimiter.layerMemory(limiterOptions)
+        : RateLimiter.layerRedis({ prefix: `${prefix}rl:`, ...limiterOptions }).pipe(Layer.provide(redisLayer))
     )
   )
+  // cache.*: maxEntries and ttl size the response cache (Troupe options win), backend and redisPrefix its Redis tier
+  const cacheSection = startup.cache
   const cacheOptions = {
     name: "responses",
-    maxEntries: options.cache?.maxEntries ?? 10_000,
-    defaultTtl: options.cache?.defaultTtl ?? Duration.hours(1)
+    maxEntries: options.cache?.maxEntries ?? cacheSection.maxEntries,
+    defaultTtl: options.cache?.defaultTtl ?? Duration.millis(cacheSection.ttl)
   }
-  const cache = redisLayer === undefined
+  const tiered = cacheSection.backend === undefined ? redisLayer !== undefined : cacheSection.backend === "redis"
+  const backendError = tiered && redisLayer === undefined
+    ? new ConfigValidationError({
+      operation: "initial",
+      issues: [{ path: "cache.backend", message: "\"redis\" needs a Redis server: Troupe.layer({ redis: { url } })" }]
+    })
+    : undefined
+  const cache = !tiered || redisLayer === undefined
     ? Cache.layerMemory(cacheOptions)
-    : Cache.layerTiered({ ...cacheOptions, redis: { value: Schema.Json, prefix: `${prefix}cache:` } }).pipe(Layer.provide(redisLayer))
+    : Cache.layerTiered({ ...cacheOptions, redis: { value: Schema.Json, prefix: cacheSection.redisPrefix ?? `${prefix}cache:` } }).pipe(
+      Layer.provide(redisLayer)
+    )
   const providers = isScripted(options.providers)
     ? ProviderRegistry.layerScripted(options.providers.scripted)
     : test
@@ -121,7 +166,18 @@ const compose = (options: TroupeOptions, test: boolean) => {
     : ProviderRegistry.layerFromConfig({ scriptedWhenNoKey: {}, ...options.providers }).pipe(
       Layer.provide(httpClientLayer)
     )
-  const llm = LlmPipeline.layer(options.pipeline).pipe(Layer.provideMerge(providers))
+  // cache.enabled is live: a watcher keeps the flag the response-cache step reads on every call
+  const cacheEnabled = { current: cacheSection.enabled }
+  const watchCacheEnabled = Layer.effectDiscard(Effect.gen(function*() {
+    const store = yield* ConfigStore
+    const changes = yield* store.subscribe
+    cacheEnabled.current = (yield* store.get).cache.enabled
+    yield* Effect.forkScoped(Stream.runForEach(changes, (change) => Effect.sync(() => { cacheEnabled.current = change.config.cache.enabled })))
+  }))
+  const pipelineOptions: LlmPipelineOptions = options.pipeline?.cache === false
+    ? options.pipeline
+    : { ...options.pipeline, cache: { ...options.pipeline?.cache, enabled: () => cacheEnabled.current } }
+  const llm = LlmPipeline.layer(pipelineOptions).pipe(Layer.provideMerge(providers), Layer.provideMerge(watchCacheEnabled))
   const memory = redisLayer === undefined
     ? memoryInProcess(options.memory)
     : memoryInRedis({ prefix: `${prefix}memory:`, ...options.memory }).pipe(Layer.provide(redisLayer))
@@ -130,7 +186,7 @@ const compose = (options: TroupeOptions, test: boolean) => {
     Layer.provideMerge(Bus.Bus.layer())
   )
 
-  return agents.pipe(
+  const full = agents.pipe(
     Layer.provideMerge(memory),
     Layer.provideMerge(llm),
     Layer.provideMerge(cache),
@@ -139,6 +195,8 @@ const compose = (options: TroupeOptions, test: boolean) => {
     Layer.provideMerge(telemetry),
     Layer.provideMerge(root)
   )
+  // a misconfigured cache backend fails the layer before anything starts (the cast: that layer never succeeds)
+  return backendError === undefined ? full : Layer.unwrap(Effect.fail(backendError) as unknown as Effect.Effect<typeof full, ConfigValidationError>)
 }
 
 /**

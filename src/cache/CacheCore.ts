@@ -118,7 +118,7 @@ export const makeCacheCore = <A>(
       return none
     }
     // The slow path: key validation, then (tiered) the L1 miss goes to Redis.
-    const slow = (key: string): Effect.Effect<Option.Option<A>, CacheKeyTooLarge> => {
+    const slow = (key: string): Effect.Effect<Option.Option<A>, CacheKeyTooLarge | InvalidCacheOptions> => {
       const bad = checkKey(key, config.maxKeyBytes)
       if (bad !== undefined) return Effect.fail(bad)
       const entry = store.get(key)
@@ -133,10 +133,10 @@ export const makeCacheCore = <A>(
       return readL2(key)
     }
     const reader = { fast, slow }
-    const get = (key: string): Effect.Effect<Option.Option<A>, CacheKeyTooLarge> => inlineGet(reader, key)
+    const get = (key: string): Effect.Effect<Option.Option<A>, CacheKeyTooLarge | InvalidCacheOptions> => inlineGet(reader, key)
 
-    const has = (key: string): Effect.Effect<boolean, CacheKeyTooLarge> =>
-      Effect.suspend((): Effect.Effect<boolean, CacheKeyTooLarge> => {
+    const has = (key: string): Effect.Effect<boolean, CacheKeyTooLarge | InvalidCacheOptions> =>
+      Effect.suspend((): Effect.Effect<boolean, CacheKeyTooLarge | InvalidCacheOptions> => {
         const bad = checkKey(key, config.maxKeyBytes)
         if (bad !== undefined) return Effect.fail(bad)
         const entry = store.peek(key)
@@ -188,6 +188,9 @@ export const makeCacheCore = <A>(
     ): Effect.Effect<void, CachePutError> => {
       const [key, value, options] = args
       if (options === undefined) return write(key, value, undefined, 0)
+      if (typeof options !== "object" || options === null) { // untyped callers: a typed failure, never a throw
+        return Effect.fail(new InvalidCacheOptions({ path: "options", reason: "expected an options object or undefined" }))
+      }
       const ttl = options.ttl === undefined ? undefined : decodeCallTtl(options.ttl, "ttl")
       if (ttl instanceof InvalidCacheOptions) return Effect.fail(ttl)
       const tokens = options.tokens ?? 0
@@ -199,8 +202,8 @@ export const makeCacheCore = <A>(
     const put = (key: string, value: A, options?: PutOptions): Effect.Effect<void, CachePutError> =>
       inline(putOp, [key, value, options] as const)
 
-    const delete_ = (key: string): Effect.Effect<void, CacheKeyTooLarge> =>
-      Effect.suspend((): Effect.Effect<void, CacheKeyTooLarge> => {
+    const delete_ = (key: string): Effect.Effect<void, CacheKeyTooLarge | InvalidCacheOptions> =>
+      Effect.suspend((): Effect.Effect<void, CacheKeyTooLarge | InvalidCacheOptions> => {
         const bad = checkKey(key, config.maxKeyBytes)
         if (bad !== undefined) return Effect.fail(bad)
         writeEpoch++
@@ -232,6 +235,9 @@ export const makeCacheCore = <A>(
       Effect.suspend((): Effect.Effect<A, E | CacheKeyTooLarge | InvalidCacheOptions, R> => {
         const bad = checkKey(key, config.maxKeyBytes)
         if (bad !== undefined) return Effect.fail(bad)
+        if (options !== undefined && (typeof options !== "object" || options === null)) {
+          return Effect.fail(new InvalidCacheOptions({ path: "options", reason: "expected an options object or undefined" }))
+        }
         const ttl = options?.ttl === undefined ? undefined : decodeCallTtl(options.ttl, "ttl")
         if (ttl instanceof InvalidCacheOptions) return Effect.fail(ttl)
         const failureTtl = options?.failureTtl === undefined

@@ -41,13 +41,13 @@ export interface CacheShape<A> {
    * The live value for `key`, if any. Never returns an expired entry. In a tiered cache an L1 miss reads Redis
    * and promotes a hit into L1 with its remaining TTL.
    */
-  readonly get: (key: string) => Effect.Effect<Option.Option<A>, CacheKeyTooLarge>
+  readonly get: (key: string) => Effect.Effect<Option.Option<A>, CacheKeyTooLarge | InvalidCacheOptions>
   /** Whether `key` has a live value (does not change the LRU order or the hit statistics). */
-  readonly has: (key: string) => Effect.Effect<boolean, CacheKeyTooLarge>
+  readonly has: (key: string) => Effect.Effect<boolean, CacheKeyTooLarge | InvalidCacheOptions>
   /** Stores `value` under `key` (write-through to every tier). */
   readonly put: (key: string, value: A, options?: PutOptions) => Effect.Effect<void, CachePutError>
   /** Removes `key` from every tier. */
-  readonly delete: (key: string) => Effect.Effect<void, CacheKeyTooLarge>
+  readonly delete: (key: string) => Effect.Effect<void, CacheKeyTooLarge | InvalidCacheOptions>
   /** Removes every entry, a namespace's entries, or the entries under a key prefix, from every tier. */
   readonly clear: (options?: ClearOptions) => Effect.Effect<void, InvalidCacheOptions>
   /**

@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { CacheKeyTooLarge } from "./CacheError.ts"
+import { CacheKeyTooLarge, InvalidCacheOptions } from "./CacheError.ts"
 
 /** Estimated heap bytes of a value (see the module doc). */
 export const estimateValueBytes = (value: unknown): number => {
@@ -44,7 +44,8 @@ export const estimateValueBytes = (value: unknown): number => {
 export const defaultSizeOf = (value: unknown, key: string): number => 2 * key.length + estimateValueBytes(value)
 
 /** `undefined` when `key` fits in `maxKeyBytes` UTF-8 bytes, else the error to fail with. */
-export const checkKey = (key: string, maxKeyBytes: number): CacheKeyTooLarge | undefined => {
+export const checkKey = (key: string, maxKeyBytes: number): CacheKeyTooLarge | InvalidCacheOptions | undefined => {
+  if (typeof key !== "string") return new InvalidCacheOptions({ path: "key", reason: `expected a string key, got ${key === null ? "null" : typeof key}` })
   if (key.length * 3 <= maxKeyBytes) return undefined
   const bytes = Buffer.byteLength(key, "utf8")
   return bytes <= maxKeyBytes ? undefined : new CacheKeyTooLarge({ preview: key.slice(0, 64), bytes, maxKeyBytes })

@@ -11,6 +11,11 @@
  * prefix clear (`<namespace>:<model>:`) that cannot touch another model whose name merely starts the same way.
  * Reuses `node:crypto` for SHA-256 (synchronous, no Effect needed) and Effect `Schema` for the input.
  *
+ * Bounds: canonical JSON descends at most `MAX_CANONICAL_DEPTH` (128) levels of nested arrays and objects; a deeper
+ * value (20,000 levels would overflow the stack) is refused with the typed `CanonicalJsonTooDeep` (thrown by the
+ * synchronous `canonicalJson` / `hashRequest*`, a failure `InvalidResponseRequest` of `makeResponseKey`), never a
+ * `RangeError`.
+ *
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
@@ -72,19 +77,28 @@ const sortKeys = (keys: Array<string>): void => {
   }
 }
 
-/**
- * Canonical JSON: object keys sorted recursively, `undefined` members dropped, arrays kept in order.
- * (The output of `JSON.stringify` with sorted keys, built in one pass without per-member arrays.)
- */
-export const canonicalJson = (value: unknown): string => {
+/** How many levels of nested arrays and objects canonical JSON descends before refusing the value. */
+export const MAX_CANONICAL_DEPTH = 128
+
+/** A value nested deeper than `MAX_CANONICAL_DEPTH` levels was given to `canonicalJson` (it is not keyed). */
+export class CanonicalJsonTooDeep extends Schema.TaggedError<CanonicalJsonTooDeep>()("CanonicalJsonTooDeep", {
+  maxDepth: Schema.Number
+}) {
+  override get message(): string {
+    return `value nested deeper than ${this.maxDepth} levels cannot be keyed`
+  }
+}
+
+const canonical = (value: unknown, depth: number): string => {
   if (typeof value === "string") return quote(value)
   if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null"
+  if (depth >= MAX_CANONICAL_DEPTH) throw new CanonicalJsonTooDeep({ maxDepth: MAX_CANONICAL_DEPTH })
   if (Array.isArray(value)) {
     let out = "["
     for (let i = 0; i < value.length; i++) {
       if (i > 0) out += ","
       const v: unknown = value[i]
-      out += v === undefined ? "null" : canonicalJson(v)
+      out += v === undefined ? "null" : canonical(v, depth + 1)
     }
     return out + "]"
   }
@@ -99,10 +113,17 @@ export const canonicalJson = (value: unknown): string => {
     if (v === undefined) continue
     if (first) first = false
     else out += ","
-    out += quoteKey(k) + canonicalJson(v)
+    out += quoteKey(k) + canonical(v, depth + 1)
   }
   return out + "}"
 }
+
+/**
+ * Canonical JSON: object keys sorted recursively, `undefined` members dropped, arrays kept in order.
+ * (The output of `JSON.stringify` with sorted keys, built in one pass without per-member arrays.)
+ * Throws `CanonicalJsonTooDeep` for a value nested deeper than `MAX_CANONICAL_DEPTH` levels.
+ */
+export const canonicalJson = (value: unknown): string => canonical(value, 0)
 
 /** Collapses whitespace runs to one space and trims. */
 export const normalizeWhitespace = (text: string): string => text.replace(/\s+/g, " ").trim()
@@ -160,15 +181,45 @@ export const modelPrefix = (model: string, namespace: string): string => `${name
 
 const decodeInput = Schema.decodeUnknownEffect(ResponseKeyInput)
 
-/** Decodes an untrusted request (failing with the path of the bad field), normalises it if asked, and keys it. */
+/**
+ * Decodes an untrusted request (failing with the path of the bad field), normalises it if asked, and keys it.
+ * A request nested deeper than `MAX_CANONICAL_DEPTH` fails with `InvalidResponseRequest` (before any decoding).
+ */
 export const makeResponseKey = (
   request: unknown,
   options: { readonly namespace: string; readonly normalize: boolean }
 ): Effect.Effect<string, InvalidResponseRequest> =>
-  decodeInput(request).pipe(
-    Effect.mapError((e) => {
-      const error = issueToError(e.issue, "")
-      return new InvalidResponseRequest({ path: error.path, reason: error.reason })
-    }),
-    Effect.map((input) => responseKey(options.normalize ? normalizeRequest(input) : input, options.namespace))
-  )
+  Effect.suspend(() => {
+    if (nestedDeeperThan(request, MAX_CANONICAL_DEPTH + 2)) { // the request record and its fields add two levels
+      return Effect.fail(new InvalidResponseRequest({ path: "", reason: `nested deeper than ${MAX_CANONICAL_DEPTH} levels` }))
+    }
+    return decodeInput(request).pipe(
+      Effect.mapError((e) => {
+        const error = issueToError(e.issue, "")
+        return new InvalidResponseRequest({ path: error.path, reason: error.reason })
+      }),
+      Effect.flatMap((input) =>
+        Effect.try({
+          try: () => responseKey(options.normalize ? normalizeRequest(input) : input, options.namespace),
+          catch: (e) => new InvalidResponseRequest({ path: "", reason: e instanceof CanonicalJsonTooDeep ? e.message : String(e) })
+        })
+      )
+    )
+  })
+
+/**
+ * True when `value` has arrays or objects nested more than `max` levels deep. Iterative (an explicit stack), so
+ * it never overflows however deep the value; each object or array is visited once per path.
+ */
+export const nestedDeeperThan = (value: unknown, max: number): boolean => {
+  if (value === null || typeof value !== "object") return false
+  const stack: Array<readonly [unknown, number]> = [[value, 1]]
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop() as readonly [unknown, number] // length > 0
+    if (node === null || typeof node !== "object") continue
+    if (depth > max) return true
+    const children: ReadonlyArray<unknown> = Array.isArray(node) ? node : Object.values(node)
+    for (const child of children) if (child !== null && typeof child === "object") stack.push([child, depth + 1])
+  }
+  return false
+}

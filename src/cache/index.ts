@@ -24,4 +24,14 @@ export { recommendedNodeRedisOptions } from "./RedisTier.ts"
 export type { RedisTierOptions } from "./RedisTier.ts"
 export { make as makeResponseCache, ResponseCache } from "./ResponseCache.ts"
 export type { CachedCallOptions, ResponseCacheOptions, ResponseCacheShape, ResponseKeyError } from "./ResponseCache.ts"
-export { canonicalJson, hashRequest, hashRequestFields, normalizeRequest, ResponseKeyInput, ResponseKeyMessage } from "./ResponseKey.ts"
+export {
+  CanonicalJsonTooDeep,
+  canonicalJson,
+  hashRequest,
+  hashRequestFields,
+  MAX_CANONICAL_DEPTH,
+  nestedDeeperThan,
+  normalizeRequest,
+  ResponseKeyInput,
+  ResponseKeyMessage
+} from "./ResponseKey.ts"

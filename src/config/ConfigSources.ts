@@ -9,12 +9,11 @@
  * process environment or disk.
  */
 import { ConfigProvider, Effect, FileSystem, Schema } from "effect"
-import type { ConfigSourceError } from "./ConfigError.ts"
-import { ConfigValidationError } from "./ConfigError.ts"
+import { ConfigSourceError, ConfigValidationError } from "./ConfigError.ts"
 import { configPathFromEnv, readEnvLayer } from "./EnvSource.ts"
 import { readConfigFile } from "./FileSource.ts"
 import type { RawObject } from "./RawTree.ts"
-import { isRawObject, merge } from "./RawTree.ts"
+import { isRawObject, merge, scanTree } from "./RawTree.ts"
 import { wrapSecrets } from "./SecretMasking.ts"
 import { DefaultConfig } from "./TroupeConfig.ts"
 
@@ -82,8 +81,17 @@ export const loadSources = (
     const provider = envProviderOf(options)
     const defaults = asRawObject(wrapSecrets(merge(DefaultConfig, options.defaults ?? {})))
     const filePath = options.configFile ?? (yield* configPathFromEnv(provider))
-    const file = filePath === undefined ? {} : asRawObject(wrapSecrets(yield* readConfigFile(filePath)))
+    const fileTree = filePath === undefined ? {} : yield* readConfigFile(filePath)
+    const fileProblem = scanTree(fileTree)
+    if (fileProblem !== undefined && filePath !== undefined) {
+      return yield* new ConfigSourceError({ source: "file", location: filePath, reason: `${fileProblem.path}: ${fileProblem.message}` })
+    }
+    const file = asRawObject(wrapSecrets(fileTree))
     const env = yield* readEnvLayer(provider, merge(defaults, file))
+    const envProblem = scanTree(env.tree)
+    if (envProblem !== undefined) {
+      return yield* new ConfigSourceError({ source: "env", location: "TROUPE_*", reason: `${envProblem.path}: ${envProblem.message}` })
+    }
     return {
       defaults,
       file,

@@ -31,7 +31,7 @@ import type { ModelTable } from "./ModelResolution.ts"
 import { buildModelTable, resolveModel } from "./ModelResolution.ts"
 import type { ProviderConfig } from "./ProviderConfig.ts"
 import type { ConfigPath, RawObject } from "./RawTree.ts"
-import { diffPaths, formatPath, getAt, isRawObject, mergeAll, overlay, parsePath, removeAt, setAt } from "./RawTree.ts"
+import { diffPaths, getAt, isRawObject, mergeAll, overlay, parsePath, pathProblem, removeAt, scanTree, setAt } from "./RawTree.ts"
 import { wrapSecrets } from "./SecretMasking.ts"
 import type { TroupeConfig } from "./TroupeConfig.ts"
 
@@ -75,7 +75,12 @@ export interface ConfigStoreShape {
   readonly getProviderConfig: (provider: string) => Effect.Effect<ProviderConfig, UnknownProvider>
   /** Resolves an alias (following chains) or a `provider:model` spec, with merged default parameters. */
   readonly getModelConfig: (aliasOrSpec: string) => Effect.Effect<ResolvedModel, ModelLookupError>
-  /** Sets one field (`"providers.openai.timeout"` or an array path); `null` removes it. Validated atomically. */
+  /**
+   * Sets one field (`"providers.openai.timeout"` or an array path); `null` removes it. Validated atomically. Fails
+   * with `ConfigValidationError` for an invalid candidate, and for a path that is not a string or an array of
+   * strings, has an empty or reserved segment (`__proto__`, `constructor`, `prototype`), or a value nested deeper
+   * than `MAX_CONFIG_DEPTH`.
+   */
   readonly update: (path: string | ConfigPath, value: unknown) => Effect.Effect<ConfigChange, ConfigValidationError>
   /** Deep-merges a partial configuration into the runtime layer. Validated atomically. */
   readonly patch: (partial: ConfigPatch) => Effect.Effect<ConfigChange, ConfigValidationError>
@@ -183,27 +188,37 @@ const make = (options: ConfigStoreOptions) =>
     const write = <E>(f: (current: StoreState) => Effect.Effect<ConfigChange, E>) =>
       writer.withPermits(1)(Effect.suspend(() => f(Ref.getUnsafe(state))))
 
+    // untrusted shapes (wrong-typed paths, reserved keys, hostile nesting) are rejected here, typed, before any
+    // recursive walk of the value
+    const treeIssue = (operation: string, value: unknown, at: ConfigPath) => {
+      const problem = scanTree(value, at)
+      return problem === undefined ? undefined : new ConfigValidationError({ operation, issues: [problem] })
+    }
+
     const update = (path: string | ConfigPath, value: unknown) =>
       write((current) => {
+        const bad = pathProblem(path, false)
+        if (bad !== undefined) return reject(pathIssue("update", bad))
         const segments = parsePath(path)
-        if (segments.length === 0 || segments.some((s) => s === "")) {
-          return reject(pathIssue("update", "the path must name a field, e.g. \"providers.openai.timeout\""))
-        }
+        const deep = treeIssue("update", value, segments)
+        if (deep !== undefined) return reject(deep)
         const wrapped = wrapSecrets(value === undefined ? null : value, segments)
         return commit("update", current.sources, setAt(current.runtime, segments, wrapped))
       })
 
     const patch = (partial: ConfigPatch) =>
-      write((current) =>
-        isRawObject(partial)
-          ? commit("patch", current.sources, overlay(current.runtime, wrapSecrets(partial) as RawObject))
-          : reject(pathIssue("patch", "a patch must be a plain object"))
-      )
+      write((current) => {
+        if (!isRawObject(partial)) return reject(pathIssue("patch", "a patch must be a plain object"))
+        const deep = treeIssue("patch", partial, [])
+        return deep !== undefined ? reject(deep) : commit("patch", current.sources, overlay(current.runtime, wrapSecrets(partial) as RawObject))
+      })
 
     const reset = (path?: string | ConfigPath) =>
-      write((current) =>
-        commit("reset", current.sources, path === undefined ? {} : removeAt(current.runtime, parsePath(path)))
-      )
+      write((current) => {
+        if (path === undefined) return commit("reset", current.sources, {})
+        const bad = pathProblem(path, true)
+        return bad !== undefined ? reject(pathIssue("reset", bad)) : commit("reset", current.sources, removeAt(current.runtime, parsePath(path)))
+      })
 
     const reload = () =>
       write((current) =>
@@ -234,6 +249,7 @@ const make = (options: ConfigStoreOptions) =>
     const origin = (path: string | ConfigPath) =>
       Effect.sync((): ConfigOrigin | undefined => {
         const { runtime, sources } = Ref.getUnsafe(state)
+        if (pathProblem(path, true) !== undefined) return undefined // not a path into the configuration
         const segments = parsePath(path)
         const layers: ReadonlyArray<readonly [ConfigOrigin, RawObject]> = [
           ["runtime", runtime],

@@ -19,7 +19,7 @@ import type { ModelAlias } from "./ModelConfig.ts"
 import { ModelAlias as ModelAliasSchema } from "./ModelConfig.ts"
 import { modelAliasIssues } from "./ModelResolution.ts"
 import { KnownProviders } from "./ProviderConfig.ts"
-import { isRawObject } from "./RawTree.ts"
+import { isRawObject, scanTree } from "./RawTree.ts"
 import { collectSecrets, isSecretPath, scrub, wrapSecrets } from "./SecretMasking.ts"
 import { TroupeConfig } from "./TroupeConfig.ts"
 
@@ -100,6 +100,9 @@ export const validateConfigResult = (
   candidate: unknown,
   operation = "validate"
 ): Result.Result<TroupeConfig, ConfigValidationError> => {
+  // reserved keys and hostile nesting first, without recursion (every later pass walks the tree recursively)
+  const hostile = scanTree(candidate)
+  if (hostile !== undefined) return Result.fail(new ConfigValidationError({ operation, issues: [hostile] }))
   const wrapped = wrapSecrets(candidate)
   const decoded = decodeConfig(wrapped, { errors: "all", onExcessProperty: "error" })
   const issues: Array<ConfigIssue> = Result.isFailure(decoded) ? structuralIssues(decoded.failure.issue) : []

@@ -9,8 +9,49 @@
  *
  * Hand-rolled: Effect has no deep-merge / path utilities for plain trees (its `Struct`/`Record` modules are
  * shallow). `Redacted` values are compared with `Equal.equals` (by the hidden value) and never unwrapped here.
+ *
+ * Hostile trees: merged and copied objects are built without a prototype (`Object.create(null)`), so a key named
+ * `__proto__` can never re-parent a node; `scanTree` finds, without recursion, a key in `RESERVED_KEYS`
+ * (`__proto__`, `constructor`, `prototype`) or nesting deeper than `MAX_CONFIG_DEPTH` (64) levels, which the
+ * ConfigStore rejects before any recursive walk (20,000 levels would overflow the stack).
  */
 import { Equal, Predicate, Redacted } from "effect"
+
+/** Keys never accepted in a configuration tree or path (they would reach or replace an object's prototype). */
+export const RESERVED_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"])
+
+/** How deeply a configuration tree may nest objects and arrays. */
+export const MAX_CONFIG_DEPTH = 64
+
+/** What `scanTree` found wrong: the dotted path and the problem. */
+export interface TreeProblem {
+  readonly path: string
+  readonly message: string
+}
+
+/**
+ * The first reserved key or too-deep node in `value` (iterative: never overflows), or `undefined`. `at` is the path
+ * of `value` in the whole tree (it counts towards the depth).
+ */
+export const scanTree = (value: unknown, at: ConfigPath = []): TreeProblem | undefined => {
+  const stack: Array<readonly [unknown, ConfigPath]> = [[value, at]]
+  while (stack.length > 0) {
+    const [node, path] = stack.pop() as readonly [unknown, ConfigPath] // length > 0
+    if (typeof node !== "object" || node === null || Redacted.isRedacted(node)) continue
+    if (path.length >= MAX_CONFIG_DEPTH) return { path: formatPath(path.slice(0, MAX_CONFIG_DEPTH)), message: `nested deeper than ${MAX_CONFIG_DEPTH} levels` }
+    const entries: ReadonlyArray<readonly [string, unknown]> = Array.isArray(node)
+      ? node.map((v, i) => [String(i), v] as const)
+      : Object.keys(node).map((k) => [k, (node as Record<string, unknown>)[k]] as const)
+    for (const [key, child] of entries) {
+      if (RESERVED_KEYS.has(key)) return { path: formatPath([...path, key]), message: `"${key}" is a reserved key` }
+      stack.push([child, [...path, key]])
+    }
+  }
+  return undefined
+}
+
+/** A fresh object without a prototype (a `__proto__` key is then an ordinary own key). */
+const bare = (): { [key: string]: unknown } => Object.create(null) as { [key: string]: unknown }
 
 /** A plain (JSON-like) object node. */
 export type RawObject = { readonly [key: string]: unknown }
@@ -32,6 +73,19 @@ export const formatPath = (path: ConfigPath): string => path.join(".")
 export const parsePath = (input: string | ConfigPath): ConfigPath =>
   typeof input === "string" ? (input === "" ? [] : input.split(".")) : input
 
+/** The problem with an untrusted path (not a string or an array of strings, empty segments, reserved keys). */
+export const pathProblem = (input: unknown, allowEmpty: boolean): string | undefined => {
+  const segments = typeof input === "string" ? (input === "" ? [] : input.split(".")) : input
+  if (!Array.isArray(segments) || !segments.every((s) => typeof s === "string")) {
+    return "the path must be a string such as \"providers.openai.timeout\" or an array of strings"
+  }
+  if (!allowEmpty && segments.length === 0) return "the path must name a field, e.g. \"providers.openai.timeout\""
+  if (segments.some((s) => s === "")) return "the path has an empty segment"
+  if (segments.length > MAX_CONFIG_DEPTH) return `the path is deeper than ${MAX_CONFIG_DEPTH} levels`
+  const reserved = segments.find((s) => RESERVED_KEYS.has(s))
+  return reserved === undefined ? undefined : `"${reserved}" is a reserved key`
+}
+
 /** The value at `path`, or `undefined`. */
 export const getAt = (tree: unknown, path: ConfigPath): unknown => {
   let current: unknown = tree
@@ -47,7 +101,9 @@ export const setAt = (tree: RawObject, path: ConfigPath, value: unknown): RawObj
   const [head, ...rest] = path
   if (head === undefined) return isRawObject(value) ? value : tree
   const child = Object.hasOwn(tree, head) ? tree[head] : undefined
-  return { ...tree, [head]: rest.length === 0 ? value : setAt(isRawObject(child) ? child : {}, rest, value) }
+  const out = Object.assign(bare(), tree)
+  out[head] = rest.length === 0 ? value : setAt(isRawObject(child) ? child : bare(), rest, value)
+  return out
 }
 
 /** A copy of `tree` without the key at `path` (empty parent objects are kept). */
@@ -56,16 +112,20 @@ export const removeAt = (tree: RawObject, path: ConfigPath): RawObject => {
   if (head === undefined) return {}
   if (!Object.hasOwn(tree, head)) return tree
   if (rest.length === 0) {
-    const { [head]: _removed, ...others } = tree
+    const others = Object.assign(bare(), tree)
+    delete others[head]
     return others
   }
   const child = tree[head]
-  return isRawObject(child) ? { ...tree, [head]: removeAt(child, rest) } : tree
+  if (!isRawObject(child)) return tree
+  const out = Object.assign(bare(), tree)
+  out[head] = removeAt(child, rest)
+  return out
 }
 
 /** Deep-merges `higher` over `lower`; `null` in `higher` deletes the key. */
 export const merge = (lower: RawObject, higher: RawObject): RawObject => {
-  const out: { [key: string]: unknown } = { ...lower }
+  const out = Object.assign(bare(), lower)
   for (const [key, value] of Object.entries(higher)) {
     if (value === null) {
       delete out[key]
@@ -82,7 +142,7 @@ export const merge = (lower: RawObject, higher: RawObject): RawObject => {
 /** Removes `null` deletion markers from a subtree that has nothing below it to delete. */
 const stripNulls = (value: unknown): unknown => {
   if (!isRawObject(value)) return value
-  const out: { [key: string]: unknown } = {}
+  const out = bare()
   for (const [key, child] of Object.entries(value)) {
     if (child !== null && child !== undefined) out[key] = stripNulls(child)
   }
@@ -94,7 +154,7 @@ const stripNulls = (value: unknown): unknown => {
  * the final {@link mergeAll} over the lower layers).
  */
 export const overlay = (layer: RawObject, patch: RawObject): RawObject => {
-  const out: { [key: string]: unknown } = { ...layer }
+  const out = Object.assign(bare(), layer)
   for (const [key, value] of Object.entries(patch)) {
     if (value === undefined) continue
     const below = out[key]
@@ -104,7 +164,7 @@ export const overlay = (layer: RawObject, patch: RawObject): RawObject => {
 }
 
 /** Deep-merges layers, lowest first. */
-export const mergeAll = (layers: ReadonlyArray<RawObject>): RawObject => layers.reduce(merge, {})
+export const mergeAll = (layers: ReadonlyArray<RawObject>): RawObject => layers.reduce(merge, bare())
 
 // Redacted (by hidden value) and Duration values implement Equal; arrays are compared element by element.
 const leafEquals = (a: unknown, b: unknown): boolean => {

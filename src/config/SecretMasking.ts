@@ -1,8 +1,9 @@
 /**
  * Where secrets live in a configuration tree, and how they are kept out of every output.
  *
- * Secret fields are `providers.<name>.apiKey`, `providers.<name>.headers.<header>` and
- * `telemetry.otlp.headers.<header>`. Every input that enters the ConfigStore (file, environment, `update`,
+ * Secret fields are `providers.<name>.apiKey`, `providers.<name>.headers.<header>`,
+ * `telemetry.otlp.headers.<header>` and the gateway's `gateway.auth.adminKey`, `gateway.auth.apiKeys.<i>` and
+ * `gateway.maintenance.exemptKeys.<i>`. Every input that enters the ConfigStore (file, environment, `update`,
  * `patch`) passes through {@link wrapSecrets} first, so from then on a secret exists only as an Effect `Redacted`,
  * whose `String()`, `JSON.stringify` and `util.inspect` output is `<redacted>`. As a second line of defence,
  * validation messages are passed through {@link scrub}, which replaces any known secret text by `<redacted>`.
@@ -38,27 +39,33 @@ export const wrapSecrets = (value: unknown, at: ConfigPath = []): unknown => {
   if (isSecretPath(at)) {
     return value === null || value === undefined || Redacted.isRedacted(value) ? value : Redacted.make(value)
   }
+  // below the deepest secret path nothing is a secret: deeper nodes are kept as they are (no recursion, so no
+  // stack overflow however deep; the store rejects trees deeper than MAX_CONFIG_DEPTH before they get here)
+  if (at.length >= SECRET_DEPTH) return value
   if (Array.isArray(value)) return value.map((child, index) => wrapSecrets(child, [...at, String(index)]))
   if (!isRawObject(value)) return value
-  const out: { [key: string]: unknown } = {}
+  const out = Object.create(null) as { [key: string]: unknown } // no prototype: a `__proto__` key stays a key
   for (const [key, child] of Object.entries(value)) out[key] = wrapSecrets(child, [...at, key])
   return out
 }
 
+/** The depth of the deepest secret path (`providers.<name>.headers.<header>`). */
+const SECRET_DEPTH = 4
+
 /** Every secret string held (as `Redacted`) anywhere in `trees`. */
 export const collectSecrets = (...trees: ReadonlyArray<unknown>): Set<string> => {
   const out = new Set<string>()
-  const visit = (node: unknown): void => {
+  // secrets are wrapped at fixed paths (at most SECRET_DEPTH levels down): the walk never goes much deeper, so a
+  // hostile tree cannot overflow the stack here
+  const walk = (node: unknown, depth: number): void => {
     if (Redacted.isRedacted(node)) {
       const secret = Redacted.value(node)
       if (typeof secret === "string" && secret.length > 0) out.add(secret)
-    } else if (Array.isArray(node)) {
-      node.forEach(visit)
-    } else if (isRawObject(node)) {
-      Object.values(node).forEach(visit)
+    } else if (depth < SECRET_DEPTH * 2 && (Array.isArray(node) || isRawObject(node))) {
+      for (const child of Object.values(node)) walk(child, depth + 1)
     }
   }
-  trees.forEach(visit)
+  trees.forEach((tree) => walk(tree, 0))
   return out
 }
 

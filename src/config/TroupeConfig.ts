@@ -24,20 +24,26 @@ export const ProviderName = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9][A
 
 /** The `cache` section. */
 export const CacheSection = Schema.Struct({
+  /** The pipeline's response cache on or off (live: read on every call). */
   enabled: withDefault(Schema.Boolean, true),
-  backend: withDefault(Schema.Literals(["memory", "redis"]), "memory"),
+  /** `memory` (L1 only) or `redis` (L1 over Redis; needs `Troupe.layer({ redis })`). Absent: `redis` when a Redis is given. */
+  backend: Schema.optionalKey(Schema.Literals(["memory", "redis"])),
+  /** Response-cache entries kept in memory (read at start-up). */
   maxEntries: withDefault(int(1, 100_000_000), 10_000),
-  /** Entry time-to-live in ms. */
+  /** Entry time-to-live in ms (read at start-up). */
   ttl: withDefault(int(1, 365 * 24 * 3_600_000), 3_600_000),
-  redisPrefix: Schema.optionalKey(Schema.String)
+  /** Key prefix of the Redis tier (read at start-up). Default `<redis prefix>cache:`. */
+  redisPrefix: Schema.optionalKey(Schema.String.check(Schema.isMinLength(1)))
 })
 export type CacheSection = typeof CacheSection.Type
 
 /** The `telemetry` section. */
 export const TelemetrySection = Schema.Struct({
+  /** `false`: the hub records no metrics and nothing is exported (events still reach attached handlers). */
   enabled: withDefault(Schema.Boolean, true),
+  /** The OTLP resource's `service.name`. */
   serviceName: withDefault(Schema.String.check(Schema.isMinLength(1)), "troupe"),
-  prometheus: withDefault(Schema.Struct({ enabled: withDefault(Schema.Boolean, false) }), {}),
+  /** OTLP/HTTP export of spans and metrics (`OtelExport.layer`), read at start-up. */
   otlp: withDefault(
     Schema.Struct({
       enabled: withDefault(Schema.Boolean, false),

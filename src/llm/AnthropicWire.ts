@@ -29,7 +29,7 @@ import type { ProviderError } from "./LlmError.ts"
 import { MalformedResponse, ProviderConnectionError, ProviderRejectedRequest } from "./LlmError.ts"
 import type { LlmRequest, ToolCall } from "./LlmRequest.ts"
 import type { FinishReason, LlmResponse, LlmStreamPart, Usage } from "./LlmResponse.ts"
-import { parseToolArguments, usageFrom } from "./LlmResponse.ts"
+import { parseToolArguments, TokenCount, usageFrom } from "./LlmResponse.ts"
 import { errorFromStreamEvent, malformedFrom, scrubSecrets } from "./ProviderErrorMapping.ts"
 import { sanitize } from "./SecretScrub.ts"
 
@@ -148,7 +148,7 @@ export const encodeAnthropicBody = (
   return Effect.succeed(body)
 }
 
-const Count = Schema.optional(Schema.NullOr(Schema.Number))
+const Count = Schema.optional(Schema.NullOr(TokenCount)) // a hostile count fails the decode (typed), never a cost
 const UsageWire = Schema.Struct({
   input_tokens: Count,
   output_tokens: Count,

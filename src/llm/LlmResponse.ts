@@ -18,7 +18,9 @@ import { ToolCall } from "./LlmRequest.ts"
 export const FinishReason = Schema.Literals(["stop", "length", "tool-calls", "content-filter", "error", "other"])
 export type FinishReason = typeof FinishReason.Type
 
-const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+/** A token count: a non-negative safe integer (a negative, fractional, huge or infinite number is rejected). */
+export const TokenCount = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+const Count = TokenCount
 
 /**
  * Token usage of one call, every field the wire gives kept. `inputTokens` counts every prompt token, those read
@@ -98,13 +100,19 @@ export const LlmResponse = Schema.Struct({
   text: Schema.String,
   toolCalls: Schema.Array(ToolCall),
   finishReason: FinishReason,
-  usage: Usage
+  usage: Usage,
+  /** The model's refusal message, when it refused (finish reason `content-filter`); never part of `text`. */
+  refusal: Schema.optionalKey(Schema.String)
 })
 export type LlmResponse = typeof LlmResponse.Type
 
 /** A piece of the answer's text. */
 export const TextDelta = Schema.TaggedStruct("TextDelta", { delta: Schema.String })
 export type TextDelta = typeof TextDelta.Type
+
+/** A piece of the model's refusal message (its own part: never text; the stream then finishes `content-filter`). */
+export const RefusalDelta = Schema.TaggedStruct("RefusalDelta", { delta: Schema.String })
+export type RefusalDelta = typeof RefusalDelta.Type
 
 /** A tool call begins (`index` orders calls within the answer). */
 export const ToolCallStart = Schema.TaggedStruct("ToolCallStart", {
@@ -137,7 +145,7 @@ export const Finish = Schema.TaggedStruct("Finish", {
 export type Finish = typeof Finish.Type
 
 /** One part of a streamed answer. */
-export const LlmStreamPart = Schema.Union([TextDelta, ToolCallStart, ToolCallDelta, ToolCallPart, Finish])
+export const LlmStreamPart = Schema.Union([TextDelta, RefusalDelta, ToolCallStart, ToolCallDelta, ToolCallPart, Finish])
 export type LlmStreamPart = typeof LlmStreamPart.Type
 
 /** Parses tool-call argument text: the JSON value, `{}` for empty text, or the raw text when it is not JSON. */
@@ -162,6 +170,7 @@ export const parseToolArguments = (text: string): Schema.Json => {
  */
 export class StreamAccumulator {
   private text = ""
+  private refusal: string | undefined
   private readonly calls: Array<{ readonly index: number; readonly call: ToolCall }> = []
   private finish: Finish | undefined
 
@@ -169,6 +178,9 @@ export class StreamAccumulator {
     switch (part._tag) {
       case "TextDelta":
         this.text += part.delta
+        return
+      case "RefusalDelta":
+        this.refusal = (this.refusal ?? "") + part.delta
         return
       case "ToolCall":
         this.calls.push({ index: part.index, call: part.toolCall })
@@ -192,7 +204,8 @@ export class StreamAccumulator {
       text: this.text,
       toolCalls: [...this.calls].sort((a, b) => a.index - b.index).map((c) => c.call),
       finishReason: finish.finishReason,
-      usage: finish.usage
+      usage: finish.usage,
+      ...(this.refusal !== undefined ? { refusal: this.refusal } : {})
     }
   }
 }

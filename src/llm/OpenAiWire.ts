@@ -28,7 +28,7 @@ import type { ProviderError } from "./LlmError.ts"
 import { MalformedResponse, ProviderConnectionError, ProviderRejectedRequest } from "./LlmError.ts"
 import type { LlmMessage, LlmRequest, ToolCall } from "./LlmRequest.ts"
 import type { FinishReason, LlmResponse, LlmStreamPart, Usage } from "./LlmResponse.ts"
-import { parseToolArguments, usageFrom } from "./LlmResponse.ts"
+import { parseToolArguments, TokenCount, usageFrom } from "./LlmResponse.ts"
 import { errorFromStreamEvent, malformedFrom, scrubSecrets } from "./ProviderErrorMapping.ts"
 import { sanitize } from "./SecretScrub.ts"
 import { estimateRequestTokens, estimateTokens } from "./TokenEstimate.ts"
@@ -149,7 +149,7 @@ export const encodeOpenAiBody = (
 }
 
 const OptionalString = Schema.optional(Schema.NullOr(Schema.String))
-const OptionalCount = Schema.optional(Schema.NullOr(Schema.Number))
+const OptionalCount = Schema.optional(Schema.NullOr(TokenCount)) // a hostile count fails the decode (typed), never a cost
 
 const UsageWire = Schema.Struct({
   prompt_tokens: OptionalCount,
@@ -268,10 +268,10 @@ export const decodeOpenAiResponse = (
     name: c.function.name,
     arguments: parseToolArguments(c.function.arguments ?? "")
   }))
-  const text = message.content ?? message.refusal ?? ""
-  const finishReason = message.refusal != null && message.content == null
-    ? "content-filter"
-    : openAiFinishReason(choice.finish_reason, toolCalls.length > 0)
+  // a refusal is its own part of the answer (never text) and finishes `content-filter`, as in the stream
+  const text = message.content ?? ""
+  const refusal = message.refusal != null && message.refusal !== "" ? message.refusal : undefined
+  const finishReason = refusal !== undefined ? "content-filter" : openAiFinishReason(choice.finish_reason, toolCalls.length > 0)
   return Effect.succeed({
     ...(wire.id != null ? { id: wire.id } : {}),
     provider,
@@ -279,7 +279,8 @@ export const decodeOpenAiResponse = (
     text,
     toolCalls,
     finishReason,
-    usage: usageOf(wire.usage, request, text)
+    usage: usageOf(wire.usage, request, text + (refusal ?? "")),
+    ...(refusal !== undefined ? { refusal } : {})
   })
 }
 
@@ -296,6 +297,7 @@ interface PendingCall {
 export class OpenAiStreamState {
   private readonly calls = new Map<number, PendingCall>()
   private text = ""
+  private refusal = ""
   private finishReason: string | null | undefined
   private usage: UsageWire | null | undefined
   private id: string | undefined
@@ -348,10 +350,15 @@ export class OpenAiStreamState {
     const parts: Array<LlmStreamPart> = []
     for (const choice of chunk.choices ?? []) {
       const delta = choice.delta
-      const content = delta?.content ?? delta?.refusal
+      const content = delta?.content
       if (content != null && content !== "") {
         this.text += content
         parts.push({ _tag: "TextDelta", delta: content })
+      }
+      const refusal = delta?.refusal
+      if (refusal != null && refusal !== "") {
+        this.refusal += refusal
+        parts.push({ _tag: "RefusalDelta", delta: refusal })
       }
       for (const call of delta?.tool_calls ?? []) {
         let pending = this.calls.get(call.index)
@@ -405,8 +412,8 @@ export class OpenAiStreamState {
       ...(this.id !== undefined ? { id: this.id } : {}),
       provider: this.provider,
       model: this.model ?? this.request.model,
-      finishReason: openAiFinishReason(this.finishReason, indices.length > 0),
-      usage: usageOf(this.usage, this.request, this.text + [...this.calls.values()].map((c) => c.args).join(""))
+      finishReason: this.refusal !== "" ? "content-filter" : openAiFinishReason(this.finishReason, indices.length > 0),
+      usage: usageOf(this.usage, this.request, this.text + this.refusal + [...this.calls.values()].map((c) => c.args).join(""))
     })
     return parts
   }

@@ -2,7 +2,8 @@
  * `ConversationMemory`: the recent messages of each conversation, keeping the last N (default 100) — one service,
  * two layers: in-process (`layerMemory`) and Redis (`layerRedis`, RPUSH + LTRIM semantics, optional expiry).
  *
- * `append` adds messages at the end and trims the oldest beyond `maxMessages`; `messages` reads them (optionally
+ * `append` adds messages at the end and trims the oldest beyond `maxMessages`; the in-process layer also keeps at
+ * most `maxConversations` (default 10,000) conversations, forgetting the least recently used one past it; `messages` reads them (optionally
  * only the last `n`); `clear` forgets a conversation. Messages are `LlmMessage`s (the LLM request Schema), validated
  * on `append` and encoded through that Schema in Redis; a stored message that no longer decodes is skipped and
  * counted in `stats.skippedUndecodable`, never a crash. The peers are LangChain's `ConversationBufferWindowMemory`
@@ -20,6 +21,8 @@ import type { MemoryError } from "./MemoryError.ts"
 export interface MemoryStats {
   /** Messages skipped because the stored form no longer decodes. */
   readonly skippedUndecodable: number
+  /** Conversations dropped to keep the in-process memory within `maxConversations` (0 for Redis). */
+  readonly evictedConversations: number
 }
 
 /** The service interface. */
@@ -56,10 +59,18 @@ export class ConversationMemory extends Context.Service<ConversationMemory, Conv
 export interface MemoryOptions {
   /** Messages kept per conversation. Default 100. */
   readonly maxMessages?: number
+  /**
+   * In-process layer only: conversations kept; past it the least recently used conversation (appended to or read
+   * longest ago) is forgotten. Default 10,000. (Redis keeps every conversation until its `ttl`.)
+   */
+  readonly maxConversations?: number
 }
 
 /** Default `maxMessages`. */
 export const DEFAULT_MAX_MESSAGES = 100
+
+/** Default `maxConversations` of the in-process layer. */
+export const DEFAULT_MAX_CONVERSATIONS = 10_000
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
@@ -74,7 +85,7 @@ export const invalidFromIssue = (issue: SchemaIssue.Issue, root: string): Invali
 }
 
 const ConversationId = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(512))
-const Count = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1_000_000 }))
+const Count = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 100_000_000 }))
 const decodeMessages = Schema.decodeUnknownEffect(Schema.Array(LlmMessageSchema))
 
 /** Validates a conversation id. */

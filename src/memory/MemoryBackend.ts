@@ -1,5 +1,8 @@
 /**
- * The in-process conversation memory: a `Map` from conversation id to its last N messages.
+ * The in-process conversation memory: a `Map` from conversation id to its last N messages, bounded to
+ * `maxConversations` conversations (default 10,000) with least-recently-used eviction: an append or a read marks
+ * a conversation used (the `Map`'s insertion order is the recency order), and past the bound the oldest is dropped
+ * and counted in `stats.evictedConversations`.
  *
  * Appends trim from the front (RPUSH + LTRIM semantics, the same as the Redis layer, checked by one conformance
  * suite). Everything is synchronous under the hood; messages are kept as validated values (no encoding). Lost when
@@ -10,31 +13,49 @@
 import { Effect, Layer } from "effect"
 import type { LlmMessage } from "../llm/index.ts"
 import type { ConversationMemoryShape, MemoryOptions } from "./ConversationMemory.ts"
-import { checkCount, ConversationMemory, DEFAULT_MAX_MESSAGES, fromStore } from "./ConversationMemory.ts"
+import { checkCount, ConversationMemory, DEFAULT_MAX_CONVERSATIONS, DEFAULT_MAX_MESSAGES, fromStore } from "./ConversationMemory.ts"
 import type { InvalidMemoryInput } from "./MemoryError.ts"
 
 /** Builds an in-process memory. */
 export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<ConversationMemoryShape, InvalidMemoryInput> =>
-  Effect.map(checkCount(options.maxMessages ?? DEFAULT_MAX_MESSAGES, "maxMessages"), (maxMessages) => {
+  Effect.gen(function*() {
+    const maxMessages = yield* checkCount(options.maxMessages ?? DEFAULT_MAX_MESSAGES, "maxMessages")
+    const maxConversations = yield* checkCount(options.maxConversations ?? DEFAULT_MAX_CONVERSATIONS, "maxConversations")
     const store = new Map<string, Array<LlmMessage>>()
+    let evicted = 0
+    /** The conversation's list, marked most recently used (moved to the end of the map's order). */
+    const touch = (id: string): Array<LlmMessage> | undefined => {
+      const list = store.get(id)
+      if (list !== undefined) {
+        store.delete(id)
+        store.set(id, list)
+      }
+      return list
+    }
     return fromStore(maxMessages, {
       append: (id, messages) =>
         Effect.sync(() => {
-          const list = store.get(id) ?? []
+          const list = touch(id) ?? []
           list.push(...messages)
           if (list.length > maxMessages) list.splice(0, list.length - maxMessages)
           store.set(id, list)
+          while (store.size > maxConversations) {
+            const oldest = store.keys().next()
+            if (oldest.done === true) break
+            store.delete(oldest.value)
+            evicted++
+          }
         }),
       messages: (id, last) =>
         Effect.sync(() => {
-          const list = store.get(id) ?? []
+          const list = touch(id) ?? []
           return last === undefined ? [...list] : list.slice(-last)
         }),
       clear: (id) =>
         Effect.sync(() => {
           store.delete(id)
         }),
-      stats: Effect.succeed({ skippedUndecodable: 0 })
+      stats: Effect.sync(() => ({ skippedUndecodable: 0, evictedConversations: evicted }))
     })
   })
 

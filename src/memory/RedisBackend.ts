@@ -103,7 +103,7 @@ export const makeRedis = (
           }
         ),
       clear: (id) => redis.send("DEL", prefix + id).pipe(Effect.mapError(backendError("clear", id)), Effect.asVoid),
-      stats: Effect.sync(() => ({ skippedUndecodable: skipped }))
+      stats: Effect.sync(() => ({ skippedUndecodable: skipped, evictedConversations: 0 }))
     })
   })
 

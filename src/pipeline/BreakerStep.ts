@@ -154,7 +154,7 @@ const make = (input: BreakerStepOptions) =>
 
     return BreakerStep.of({
       around: <A, E, R>(target: Target, attempt: Effect.Effect<A, E, R>) => {
-        const entry = entryOf(target.provider)
+        const entry = entryOf(target.route) // the route's circuit: a scripted stand-in keeps its route's breaker
         return Effect.tapError(breaker.execute(attempt, entry.options), entry.onError)
       },
       state: (provider) => breaker.state(entryOf(provider).key)

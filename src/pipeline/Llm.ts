@@ -25,13 +25,14 @@
  * @since 0.1.0
  */
 import type { Array as Arr } from "effect"
-import { Context, Deferred, type Duration, Effect, Exit, Layer, Option, Stream } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Exit, Layer, Option, Stream } from "effect"
 import type { CircuitBreaker } from "effect/persistence"
 import type { ModelLookupError } from "../config/index.ts"
 import type {
   InvalidLlmRequest,
   InvalidProviderOptions,
   LlmCallOptions as ProviderCallOptions,
+  LlmProviderShape,
   LlmResponse,
   LlmStreamPart,
   ProviderError
@@ -48,8 +49,10 @@ import { decodeLlmCall, mergeParams, providerRequest } from "./LlmCall.ts"
 import type { CallMeta, LlmOutputPart, LlmResult } from "./LlmResult.ts"
 import { makeTracking } from "./LlmTracking.ts"
 import { ModelResolver } from "./ModelResolver.ts"
+import { CallLimits } from "./CallLimits.ts"
 import type { ProviderNotFound, RateLimitRefused } from "./PipelineError.ts"
-import { ProviderRegistry } from "./ProviderRegistry.ts"
+import { CallDeadlineExceeded, StreamLimitExceeded } from "./PipelineError.ts"
+import { isStandIn, ProviderRegistry, STAND_IN_PROVIDER } from "./ProviderRegistry.ts"
 import { RateLimitStep } from "./RateLimitStep.ts"
 import { ResponseCacheStep } from "./ResponseCacheStep.ts"
 import { RetryStep } from "./RetryStep.ts"
@@ -71,6 +74,8 @@ export type LlmError =
   | RateLimitStoreError
   | CircuitBreaker.CircuitBreakerError
   | GuardBlocked
+  | CallDeadlineExceeded
+  | StreamLimitExceeded
 
 /** The service interface. */
 export interface LlmShape {
@@ -112,22 +117,62 @@ const make = Effect.gen(function*() {
   // optional: without a GuardStep in the context the pipeline is unchanged (see GuardStep.ts)
   const guard = Option.getOrUndefined(yield* Effect.serviceOption(GuardStep))
 
+  const limits = yield* CallLimits
+
+  /** The whole-call deadline in ms: the call's `timeout` (validated by decodeLlmCall), else `fallback`. */
+  const deadlineOf = (call: LlmCall, fallbackMillis: number): number => {
+    const timeout = call.options?.timeout
+    if (timeout === undefined) return fallbackMillis
+    if (typeof timeout === "number") return timeout
+    const d = Duration.fromInput(timeout as Duration.Input) // a positive duration string, validated by decodeLlmCall
+    return d._tag === "Some" ? Duration.toMillis(d.value) : fallbackMillis
+  }
+  /** Runs `self` within `millis` of now (the deadline is also noted for the retry step), else `CallDeadlineExceeded`. */
+  const withinDeadline = <A, E>(context: CallContext, millis: number, self: Effect.Effect<A, E>): Effect.Effect<A, E | CallDeadlineExceeded> =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      context.state.deadlineAt = now + millis
+      return Effect.timeoutOrElse(self, {
+        duration: Duration.millis(millis),
+        orElse: () => Effect.fail(new CallDeadlineExceeded({ timeoutMillis: millis, attempts: context.state.attempts }))
+      })
+    })
+
+  // A target whose route the registry answers with a scripted stand-in is labelled `scripted` (see
+  // ProviderRegistry): relabelled once per (target, provider) pair, so the steps' per-target caches stay warm.
+  const labelled = new WeakMap<Target, { readonly provider: LlmProviderShape; readonly target: Target }>()
+  const labelWith = (target: Target, provider: LlmProviderShape): Target => {
+    if (!isStandIn(provider)) return target
+    const hit = labelled.get(target)
+    if (hit !== undefined && hit.provider === provider) return hit.target
+    const relabelled: Target = { ...target, provider: STAND_IN_PROVIDER, spec: `${STAND_IN_PROVIDER}:${target.model}` }
+    labelled.set(target, { provider, target: relabelled })
+    return relabelled
+  }
+  // a registry failure leaves the target as it is: the attempt then fails (and may fall back) as before
+  const label = (target: Target): Effect.Effect<Target> => {
+    const provider = registry.get(target.route)
+    if (Exit.isExit(provider)) return Exit.succeed(Exit.isSuccess(provider) ? labelWith(target, provider.value as LlmProviderShape) : target)
+    return Effect.match(provider, { onFailure: () => target, onSuccess: (p) => labelWith(target, p) })
+  }
+  const resolveOne = (model: string, kind: CallKind): Effect.Effect<Target, ModelLookupError> =>
+    flatMapNow(resolver.resolve(model, kind), label)
+
   /** Resolves the targets of `context` and continues with them (one step fewer than a `map` then a `flatMap`). */
   const withTargets = <A, E>(
     context: CallContext,
     f: (targets: Arr.NonEmptyReadonlyArray<Target>) => Effect.Effect<A, E>
   ): Effect.Effect<A, E | ModelLookupError> => {
     const chain = fallback.chainFor(context)
-    if (chain.length === 0) return flatMapNow(resolver.resolve(context.call.model, context.kind), (target) => f([target]))
+    if (chain.length === 0) return flatMapNow(resolveOne(context.call.model, context.kind), (target) => f([target]))
     return flatMapNow(resolveTargets(context), f)
   }
 
   const resolveTargets = (context: CallContext): Effect.Effect<Arr.NonEmptyReadonlyArray<Target>, ModelLookupError> => {
     const chain = fallback.chainFor(context)
-    const primary = resolver.resolve(context.call.model, context.kind)
+    const primary = resolveOne(context.call.model, context.kind)
     if (chain.length === 0) return mapNow(primary, (target) => [target] as const)
     return Effect.map(
-      Effect.forEach([context.call.model, ...chain], (model) => resolver.resolve(model, context.kind)),
+      Effect.forEach([context.call.model, ...chain], (model) => resolveOne(model, context.kind)),
       (targets) => targets as unknown as Arr.NonEmptyReadonlyArray<Target> // at least the requested model
     )
   }
@@ -151,7 +196,7 @@ const make = Effect.gen(function*() {
     const request = providerRequest(call, target.model, mergeParams(target.defaults, call.params))
     const options = callOptionsOf(call, target)
     // a real `flatMap`: retries re-run `attempt`, and each run counts one attempt
-    const attempt = Effect.flatMap(registry.get(target.provider), (provider) => {
+    const attempt = Effect.flatMap(registry.get(target.route), (provider) => {
       context.state.attempts++
       // models are tried one after another and the first success ends the call, so on success the target of the
       // last attempt is the one that answered (no `map` step after the guarded attempt)
@@ -169,6 +214,7 @@ const make = Effect.gen(function*() {
       requested: context.call.model,
       provider: by.provider,
       model: by.model,
+      ...(by.provider !== by.route ? { standInFor: by.route } : {}),
       cached,
       attempts: cached ? 0 : state.attempts,
       fallbackIndex: cached ? 0 : Math.max(0, targets.indexOf(by)),
@@ -185,7 +231,7 @@ const make = Effect.gen(function*() {
       return withTargets(context, (targets) => {
         const compute = Effect.suspend(() => {
           context.state.computed = true
-          return fallback.run(context, targets, generateAttempt(context))
+          return withinDeadline(context, deadlineOf(call, limits.deadlineMillis), fallback.run(context, targets, generateAttempt(context)))
         })
         const primary = targets[0]
         const key = cacheStep.keyOf(context, primary, mergeParams(primary.defaults, call.params))
@@ -201,7 +247,7 @@ const make = Effect.gen(function*() {
     const request = providerRequest(call, target.model, mergeParams(target.defaults, call.params))
     const options = callOptionsOf(call, target)
     const attempt = Effect.gen(function*() {
-      const provider = yield* registry.get(target.provider)
+      const provider = yield* registry.get(target.route)
       context.state.attempts++
       const done = yield* Deferred.make<LlmResponse, ProviderError>()
       yield* tracking.trackStream(target, context, done)
@@ -241,9 +287,19 @@ const make = Effect.gen(function*() {
   }
 
   const streamUnguarded = (input: LlmCallInput | LlmCall): Stream.Stream<LlmOutputPart, LlmError> =>
+    Stream.unwrap(Effect.map(decodeLlmCall(input), (call) => {
+      const deadline = deadlineOf(call, limits.streamDeadlineMillis)
+      const idle = Math.min(limits.streamIdleMillis, deadlineOf(call, Number.POSITIVE_INFINITY))
+      return streamCall(call, deadline).pipe(
+        Stream.timeoutOrElse({ duration: Duration.millis(idle), orElse: () => Stream.fail(new StreamLimitExceeded({ limit: "idle", value: idle })) }),
+        Stream.interruptWhen(Effect.andThen(Effect.sleep(Duration.millis(deadline)), Effect.fail(new StreamLimitExceeded({ limit: "deadline", value: deadline }))))
+      )
+    }))
+
+  const streamCall = (call: LlmCall, deadline: number): Stream.Stream<LlmOutputPart, LlmError> =>
     Stream.unwrap(Effect.gen(function*() {
-      const call = yield* decodeLlmCall(input)
       const context: CallContext = { call, kind: "stream" satisfies CallKind, state: new CallState() }
+      context.state.deadlineAt = (yield* Clock.currentTimeMillis) + deadline
       const targets = yield* resolveTargets(context)
       const primary = targets[0]
       const key = cacheStep.keyOf(context, primary, mergeParams(primary.defaults, call.params))
@@ -254,8 +310,13 @@ const make = Effect.gen(function*() {
       context.state.computed = true
       const opened = yield* fallback.run(context, targets, streamAttempt(context))
       const accumulator = new StreamAccumulator()
+      let chars = 0
       return opened.pipe(
-        Stream.mapEffect((part: LlmStreamPart): Effect.Effect<LlmOutputPart> => {
+        Stream.mapEffect((part: LlmStreamPart): Effect.Effect<LlmOutputPart, StreamLimitExceeded> => {
+          chars += part._tag === "TextDelta" || part._tag === "RefusalDelta"
+            ? part.delta.length
+            : part._tag === "ToolCallDelta" ? part.argumentsDelta.length : 0
+          if (chars > limits.maxStreamChars) return Effect.fail(new StreamLimitExceeded({ limit: "size", value: limits.maxStreamChars }))
           accumulator.add(part)
           if (part._tag !== "Finish") return Effect.succeed(part)
           const response = accumulator.response()

@@ -7,17 +7,20 @@
  * and the tenant partitions the response cache), an API-key override, a fallback chain, and the retry budget.
  *
  * `decodeLlmCall` is the pipeline's only validation: requests are untrusted. It first runs a hand-written structural
- * check that accepts only values the Schema accepts unchanged (the common shapes: plain messages, params, options
- * without string API keys); anything else — tools, a response format, a plain-string API key, or a bad value — goes
- * through `Schema.decodeUnknownEffect`, which fails with `InvalidLlmRequest` naming every bad path. The check saves
+ * check that accepts only values the Schema accepts unchanged (the common shapes: plain objects with only the
+ * Schema's keys, none set to `undefined`, plain messages, params, options without string API keys) — a property
+ * test holds it to the Schema; anything else — tools, a response format, a plain-string API key, or a bad value —
+ * goes through `Schema.decodeUnknownEffect`, which fails with `InvalidLlmRequest` naming every bad path. A call
+ * nested deeper than `MAX_CALL_DEPTH` levels fails with `InvalidLlmRequest` before the Schema walks it. The check saves
  * the Schema walk on the hot path (a few µs per call); it is hand-rolled for that reason only, as the RateLimiter's
  * option checks are.
  *
  * @since 0.1.0
  */
 import { Duration, Effect, Exit, Redacted, Schema } from "effect"
-import type { InvalidLlmRequest, LlmRequest } from "../llm/index.ts"
-import { invalidRequestFromIssue, LlmRequest as LlmRequestSchema } from "../llm/index.ts"
+import { MAX_CANONICAL_DEPTH, nestedDeeperThan } from "../cache/index.ts"
+import type { LlmRequest } from "../llm/index.ts"
+import { InvalidLlmRequest, invalidRequestFromIssue, LlmRequest as LlmRequestSchema } from "../llm/index.ts"
 
 const NonEmptyString = Schema.String.check(Schema.isMinLength(1))
 
@@ -70,24 +73,44 @@ export type LlmCall = typeof LlmCall.Type
 export type LlmCallInput = typeof LlmCall.Encoded
 
 // --- the structural fast path ----------------------------------------------------------------------------------
+// Conservative: every object must be plain (no class instance, array or function carrying the fields), carry only
+// the keys the Schema names, and no key may be present with the value `undefined` (the Schema's optional keys reject
+// it). Anything else goes to the Schema. A property test (test/pipeline/LlmCall.test.ts) checks that whatever this
+// accepts, the Schema accepts unchanged.
 
-const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
-const optString = (u: unknown): boolean => u === undefined || typeof u === "string"
-const optNonEmpty = (u: unknown): boolean => u === undefined || (typeof u === "string" && u.length > 0)
+const isObject = (u: unknown): u is Record<string, unknown> => {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const proto = Object.getPrototypeOf(u)
+  return proto === Object.prototype || proto === null
+}
+const onlyKeys = (o: Record<string, unknown>, allowed: ReadonlySet<string>): boolean => {
+  for (const key in o) if (!Object.hasOwn(o, key) || !allowed.has(key) || o[key] === undefined) return false
+  return Object.getOwnPropertySymbols(o).length === 0
+}
+const absentOrString = (o: Record<string, unknown>, key: string): boolean => !Object.hasOwn(o, key) || typeof o[key] === "string"
+const absentOrNonEmpty = (u: unknown): boolean => u === undefined || (typeof u === "string" && u.length > 0)
 const inRange = (u: unknown, min: number, max: number): boolean =>
   u === undefined || (typeof u === "number" && Number.isFinite(u) && u >= min && u <= max)
+
+const systemKeys = new Set(["role", "content"])
+const userKeys = new Set(["role", "content", "name"])
+const assistantKeys = new Set(["role", "content"]) // tool calls: let the Schema check them
+const toolKeys = new Set(["role", "content", "toolCallId", "name", "isError"])
+const paramKeys = new Set(["temperature", "maxTokens", "topP"]) // `stop` and extras: Schema
+const optionKeys = new Set(["cache", "timeout", "user", "tenant", "agent", "apiKey", "retries"]) // fallbacks: Schema
+const callKeys = new Set(["model", "messages", "toolChoice", "params", "options"]) // tools, responseFormat: Schema
 
 const messageOk = (m: unknown): boolean => {
   if (!isObject(m) || typeof m.content !== "string") return false
   switch (m.role) {
     case "system":
-      return true
+      return onlyKeys(m, systemKeys)
     case "user":
-      return optString(m.name)
+      return onlyKeys(m, userKeys) && absentOrString(m, "name")
     case "assistant":
-      return m.toolCalls === undefined // tool calls: let the Schema check them
+      return onlyKeys(m, assistantKeys)
     case "tool":
-      return typeof m.toolCallId === "string" && m.toolCallId.length > 0 && optString(m.name) &&
+      return onlyKeys(m, toolKeys) && typeof m.toolCallId === "string" && m.toolCallId.length > 0 && absentOrString(m, "name") &&
         (m.isError === undefined || typeof m.isError === "boolean")
     default:
       return false
@@ -95,56 +118,42 @@ const messageOk = (m: unknown): boolean => {
 }
 
 const paramsOk = (p: unknown): boolean => {
-  if (p === undefined) return true
-  if (!isObject(p)) return false
-  for (const key in p) {
-    if (key !== "temperature" && key !== "maxTokens" && key !== "topP") return false // `stop` and extras: Schema
-  }
+  if (!isObject(p) || !onlyKeys(p, paramKeys)) return false
   return inRange(p.temperature, 0, 2) && inRange(p.topP, 0, 1) &&
     (p.maxTokens === undefined || (Number.isInteger(p.maxTokens) && inRange(p.maxTokens, 1, 10_000_000)))
 }
 
 const optionsOk = (o: unknown): boolean => {
-  if (o === undefined) return true
-  if (!isObject(o)) return false
-  for (const key in o) {
-    const v = o[key]
-    switch (key) {
-      case "cache":
-        if (v !== undefined && v !== "default" && v !== "bypass" && v !== "refresh") return false
-        break
-      case "timeout":
-        if (v !== undefined && !(typeof v === "number" && Number.isFinite(v) && v > 0)) return false
-        break
-      case "user":
-      case "tenant":
-      case "agent":
-        if (!optNonEmpty(v)) return false
-        break
-      case "apiKey":
-        if (v !== undefined && !(Redacted.isRedacted(v) && typeof Redacted.value(v) === "string" && Redacted.value(v) !== "")) return false
-        break
-      case "retries":
-        if (v !== undefined && !(Number.isInteger(v) && inRange(v, 0, 10))) return false
-        break
-      default:
-        return false // fallbacks and unknown keys: Schema
-    }
+  if (!isObject(o) || !onlyKeys(o, optionKeys)) return false
+  const cache = o.cache
+  if (cache !== undefined && cache !== "default" && cache !== "bypass" && cache !== "refresh") return false
+  const timeout = o.timeout
+  if (timeout !== undefined && !(typeof timeout === "number" && Number.isFinite(timeout) && timeout > 0)) return false
+  if (!absentOrNonEmpty(o.user) || !absentOrNonEmpty(o.tenant) || !absentOrNonEmpty(o.agent)) return false
+  const apiKey = o.apiKey
+  if (apiKey !== undefined && !(Redacted.isRedacted(apiKey) && typeof Redacted.value(apiKey) === "string" && Redacted.value(apiKey) !== "")) {
+    return false
   }
-  return true
+  return o.retries === undefined || (Number.isInteger(o.retries) && inRange(o.retries, 0, 10))
 }
 
 /** True only for values the `LlmCall` Schema accepts unchanged (conservative: false means "ask the Schema"). */
 export const isPlainLlmCall = (u: unknown): u is LlmCall => {
-  if (!isObject(u)) return false
+  if (!isObject(u) || !onlyKeys(u, callKeys)) return false
   if (typeof u.model !== "string" || u.model.length === 0) return false
-  if (u.tools !== undefined || u.responseFormat !== undefined) return false
   if (u.toolChoice !== undefined && u.toolChoice !== "auto" && u.toolChoice !== "none" && u.toolChoice !== "required") return false
   const messages = u.messages
-  if (!Array.isArray(messages) || messages.length === 0) return false
+  if (!Array.isArray(messages) || messages.length === 0 || Object.getPrototypeOf(messages) !== Array.prototype) return false
   for (let i = 0; i < messages.length; i++) if (!messageOk(messages[i])) return false
-  return paramsOk(u.params) && optionsOk(u.options)
+  return (u.params === undefined || paramsOk(u.params)) && (u.options === undefined || optionsOk(u.options))
 }
+
+/**
+ * How deeply a call may nest arrays and objects (tool schemas, response formats, tool-call arguments): the response
+ * cache's canonical-JSON bound plus the levels of the call itself. A deeper call fails with `InvalidLlmRequest`
+ * before the Schema walks it (20,000 levels would overflow the stack).
+ */
+export const MAX_CALL_DEPTH = MAX_CANONICAL_DEPTH + 4
 
 const decodeSlow = Schema.decodeUnknownEffect(LlmCall)
 
@@ -156,10 +165,14 @@ const decodeSlow = Schema.decodeUnknownEffect(LlmCall)
  * const call = yield* decodeLlmCall({ model: "fast", messages: [{ role: "user", content: "hi" }] })
  * ```
  */
-export const decodeLlmCall = (input: unknown): Effect.Effect<LlmCall, InvalidLlmRequest> =>
-  isPlainLlmCall(input)
-    ? Exit.succeed(input)
-    : decodeSlow(input, { errors: "all" }).pipe(Effect.mapError((e) => invalidRequestFromIssue(e.issue)))
+export const decodeLlmCall = (input: unknown): Effect.Effect<LlmCall, InvalidLlmRequest> => {
+  if (isPlainLlmCall(input)) return Exit.succeed(input)
+  if (nestedDeeperThan(input, MAX_CALL_DEPTH)) {
+    const reason = `nested deeper than ${MAX_CALL_DEPTH} levels`
+    return Exit.fail(new InvalidLlmRequest({ path: "", reason, issues: [`(root): ${reason}`] }))
+  }
+  return decodeSlow(input, { errors: "all" }).pipe(Effect.mapError((e) => invalidRequestFromIssue(e.issue)))
+}
 
 /** The provider request of `call` for `model`, with `params` (already merged) in place of the call's. */
 export const providerRequest = (call: LlmCall, model: string, params: LlmRequest["params"]): LlmRequest => {

@@ -15,6 +15,8 @@ import type { ConfigStore } from "../config/index.ts"
 import type { RateLimiter } from "../ratelimit/index.ts"
 import type { BreakerStepOptions } from "./BreakerStep.ts"
 import { BreakerStep } from "./BreakerStep.ts"
+import type { CallLimitsOptions } from "./CallLimits.ts"
+import { CallLimits } from "./CallLimits.ts"
 import type { FallbackStepOptions } from "./FallbackStep.ts"
 import { FallbackStep } from "./FallbackStep.ts"
 import { Llm } from "./Llm.ts"
@@ -38,6 +40,8 @@ export interface LlmPipelineOptions {
   readonly retry?: RetryStepOptions | false
   readonly fallback?: FallbackStepOptions | false
   readonly usage?: UsageStepOptions | false
+  /** Deadlines and stream bounds of every call (see `CallLimits`; defaults apply when absent). */
+  readonly limits?: CallLimitsOptions
 }
 
 /** The step services built by `layerSteps` (all but the `ProviderRegistry`). */
@@ -70,4 +74,7 @@ export const layerSteps = (
 export const layer = (
   options: LlmPipelineOptions = {}
 ): Layer.Layer<Llm, InvalidPipelineOptions | InvalidCacheOptions, ConfigStore | Cache | RateLimiter | ProviderRegistry> =>
-  Llm.layer.pipe(Layer.provide(layerSteps(options)))
+  Llm.layer.pipe(
+    Layer.provide(layerSteps(options)),
+    Layer.provide(options.limits === undefined ? Layer.empty : CallLimits.layer(options.limits))
+  )

@@ -16,6 +16,8 @@ export interface CallMeta {
   /** The provider and model that answered (for a cache hit: those of the cached answer's key). */
   readonly provider: string
   readonly model: string
+  /** Set when a scripted stand-in answered (`provider` is then `scripted`): the provider entry it stood in for. */
+  readonly standInFor?: string
   /** Served from the response cache (no provider call, no rate-limit cost). */
   readonly cached: boolean
   /** Provider attempts made (0 for a cache hit). */

@@ -8,6 +8,11 @@
  * not rebuild event names or attribute maps; streams are tracked by a fiber in the stream's scope that waits for
  * the stream's end (a consumer that stops early shows up as an interrupted call). Reuses `src/telemetry`.
  *
+ * Label cardinality is capped: the first `MAX_MODEL_LABELS` (128) distinct provider models get their own `model`
+ * label (metric series, reporter window, event metadata); any later one is counted under the model `other` of its
+ * provider, so a caller naming `provider:<anything>` cannot grow `/metrics` or the reporter without bound. The span
+ * keeps the real model name (`gen_ai.request.model`): spans are exported, not kept.
+ *
  * @since 0.1.0
  */
 import { Deferred, Effect, type Scope } from "effect"
@@ -15,6 +20,7 @@ import type { LlmResponse } from "../llm/index.ts"
 import type { TelemetryHubShape } from "../telemetry/index.ts"
 import type { CallContext, Target } from "./Target.ts"
 import type { UsageStepShape } from "./UsageStep.ts"
+import { isValidUsage } from "./UsageStep.ts"
 
 type Tracker = <E, R>(self: Effect.Effect<LlmResponse, E, R>) => Effect.Effect<LlmResponse, E, R>
 
@@ -26,6 +32,11 @@ export interface LlmTracking {
 }
 
 const MAX_TRACKERS = 256
+
+/** Distinct provider models labelled by name in metrics; later ones share the `other` label. */
+export const MAX_MODEL_LABELS = 128
+/** The model label of the models past the cap. */
+export const OTHER_MODEL_LABEL = "other"
 const MAX_RECENT = 8
 
 interface RecentTracker {
@@ -41,6 +52,15 @@ export const makeTracking = (hub: TelemetryHubShape | undefined, usage: UsageSte
     return { track: (_target, _context, call) => call, trackStream: () => Effect.void }
   }
   const trackers = new Map<string, Tracker>()
+  const labelled = new Set<string>()
+  const modelLabelOf = (target: Target): string => {
+    if (labelled.has(target.spec)) return target.model
+    if (labelled.size < MAX_MODEL_LABELS) {
+      labelled.add(target.spec)
+      return target.model
+    }
+    return OTHER_MODEL_LABEL
+  }
   // The hot path: per target (targets are cached by the resolver), the last few distinct parameter tuples, compared
   // field by field, so no key string is built per call.
   const recent = new WeakMap<Target, Array<RecentTracker>>()
@@ -57,14 +77,16 @@ export const makeTracking = (hub: TelemetryHubShape | undefined, usage: UsageSte
         if (r.temperature === temperature && r.maxTokens === maxTokens && r.topP === topP && r.agent === agent) return r.tracker
       }
     }
+    const model = modelLabelOf(target)
+    const spec = model === target.model ? target.spec : `${target.provider}:${model}`
     const key = temperature === undefined && maxTokens === undefined && topP === undefined && agent === undefined
-      ? target.spec
-      : `${target.spec}|${temperature}|${maxTokens}|${topP}|${agent ?? ""}`
+      ? spec
+      : `${spec}|${temperature}|${maxTokens}|${topP}|${agent ?? ""}`
     let tracker = trackers.get(key)
     if (tracker === undefined) {
       tracker = hub.trackLlmCall<LlmResponse>({
         provider: target.provider,
-        model: target.model,
+        model,
         ...(temperature !== undefined ? { temperature } : {}),
         ...(maxTokens !== undefined ? { maxTokens } : {}),
         ...(topP !== undefined ? { topP } : {}),
@@ -72,9 +94,9 @@ export const makeTracking = (hub: TelemetryHubShape | undefined, usage: UsageSte
       }, {
         usage: (r) => {
           const cost = usage.costOf(target, r.usage)
+          const valid = isValidUsage(r.usage) // a hostile usage is not counted (its tokens are unknown)
           return {
-            inputTokens: r.usage.inputTokens,
-            outputTokens: r.usage.outputTokens,
+            ...(valid ? { inputTokens: r.usage.inputTokens, outputTokens: r.usage.outputTokens } : {}),
             responseModel: r.model,
             finishReasons: [r.finishReason],
             ...(r.id !== undefined ? { responseId: r.id } : {}),

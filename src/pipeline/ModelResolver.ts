@@ -8,7 +8,9 @@
  *   `ProviderRegistry` then decides whether the provider exists).
  *
  * Targets are cached: for an alias by the identity of the `ResolvedModel` the store precomputes per configuration
- * version (so a change yields new targets), for a spec by the spec (it determines the target). Mirrors LiteLLM's
+ * version (so a change yields new targets), for a spec by the spec (it determines the target) in an LRU table of
+ * `MAX_CACHED_SPECS` (1,024) entries — any `provider:<anything>` of a configured provider resolves (troupe bounds
+ * these tables rather than rejecting models it has no list of), so a caller naming endless models cannot grow it. Mirrors LiteLLM's
  * `model_list` / router aliases and Portkey's virtual models; the resolution itself is `src/config`'s.
  *
  * @since 0.1.0
@@ -16,6 +18,7 @@
 import { Context, Effect, Exit, Layer } from "effect"
 import type { ModelLookupError, ModelParams, ResolvedModel } from "../config/index.ts"
 import { ConfigStore, InvalidModelSpec } from "../config/index.ts"
+import { LruMap } from "./internal/LruMap.ts"
 import type { CallKind, Target } from "./Target.ts"
 
 /** The service interface. */
@@ -26,8 +29,12 @@ export interface ModelResolverShape {
 
 const noDefaults: ModelParams = {}
 
+/** How many direct `provider:model` specs keep a cached target (least recently used evicted past it). */
+export const MAX_CACHED_SPECS = 1024
+
 const targetOf = (requested: string, provider: string, model: string, defaults: ModelParams): Target => ({
   provider,
+  route: provider,
   model,
   spec: `${provider}:${model}`,
   requested,
@@ -37,7 +44,8 @@ const targetOf = (requested: string, provider: string, model: string, defaults: 
 const fromStore = Effect.gen(function*() {
   const store = yield* ConfigStore
   const byResolved = new WeakMap<ResolvedModel, { readonly text: Target; readonly stream: Target }>()
-  const bySpec = new Map<string, Target>()
+  // bounded: any `provider:<model>` of a configured provider resolves, so direct specs are an LRU table
+  const bySpec = new LruMap<string, Target>(MAX_CACHED_SPECS)
   const compile = (resolved: ResolvedModel, kind: CallKind): Target => {
     if (resolved.chain.length === 0) {
       // a direct spec: the string determines the target (the store checked the provider exists)
@@ -64,7 +72,7 @@ const fromStore = Effect.gen(function*() {
 })
 
 const specsOnly = (): ModelResolverShape => {
-  const cache = new Map<string, Exit.Exit<Target, ModelLookupError>>()
+  const cache = new LruMap<string, Exit.Exit<Target, ModelLookupError>>(MAX_CACHED_SPECS)
   return {
     resolve: (spec) => {
       const hit = cache.get(spec)
@@ -73,7 +81,7 @@ const specsOnly = (): ModelResolverShape => {
       const exit: Exit.Exit<Target, ModelLookupError> = colon <= 0 || colon === spec.length - 1
         ? Exit.fail(new InvalidModelSpec({ spec, reason: `expected "provider:model" (no ConfigStore resolves aliases here)` }))
         : Exit.succeed(targetOf(spec, spec.slice(0, colon), spec.slice(colon + 1), noDefaults))
-      if (cache.size < 10_000) cache.set(spec, exit)
+      cache.set(spec, exit)
       return exit
     }
   }

@@ -35,6 +35,37 @@ export class RateLimitRefused extends Schema.TaggedError<RateLimitRefused>()("Ra
   }
 }
 
+/** The whole call (every attempt, retry wait and fallback) did not finish within its deadline. Not retried. */
+export class CallDeadlineExceeded extends Schema.TaggedError<CallDeadlineExceeded>()("CallDeadlineExceeded", {
+  /** The deadline in ms (the call's `timeout`, else the pipeline's `deadline`). */
+  timeoutMillis: Schema.Number,
+  /** Provider attempts made before the deadline. */
+  attempts: Schema.Number
+}) {
+  override get message(): string {
+    return `the LLM call did not finish within ${this.timeoutMillis} ms (${this.attempts} attempt${this.attempts === 1 ? "" : "s"}, retries and waits included)`
+  }
+}
+
+/** A stream passed one of its limits (see `CallLimits`); the provider's request was aborted. */
+export class StreamLimitExceeded extends Schema.TaggedError<StreamLimitExceeded>()("StreamLimitExceeded", {
+  /** `deadline` (whole stream), `idle` (between two parts) or `size` (characters received). */
+  limit: Schema.Literals(["deadline", "idle", "size"]),
+  /** The limit's value: ms for `deadline` and `idle`, characters for `size`. */
+  value: Schema.Number
+}) {
+  override get message(): string {
+    switch (this.limit) {
+      case "deadline":
+        return `the LLM stream did not finish within ${this.value} ms`
+      case "idle":
+        return `the LLM stream sent nothing for ${this.value} ms`
+      case "size":
+        return `the LLM stream passed ${this.value} characters`
+    }
+  }
+}
+
 /** A model resolved to a provider that the `ProviderRegistry` does not have. */
 export class ProviderNotFound extends Schema.TaggedError<ProviderNotFound>()("ProviderNotFound", {
   provider: Schema.String,

@@ -6,8 +6,14 @@
  *   use (`providerFromConfig`: Anthropic for `anthropic`, OpenAI-compatible otherwise) and rebuilds it when that
  *   entry changes; with `scriptedWhenNoKey`, an entry without an API key gets the offline scripted provider instead
  *   (so nothing calls the internet without a key). `overrides` pins providers by name.
- * - `ProviderRegistry.layerScripted(options)`: every name answers with a scripted provider of that name (offline
- *   tests and demos; `Troupe.layerTest`).
+ * - `ProviderRegistry.layerScripted(options)`: every name answers with a scripted provider (offline tests and
+ *   demos; `Troupe.layerTest`).
+ *
+ * Stand-ins: a scripted provider the registry puts in place of a configured one (`scriptedWhenNoKey`, and every
+ * provider of `layerScripted`) is named `scripted` and marked (`isStandIn`). The pipeline then labels its answers
+ * `scripted` — result `meta.provider` (with `meta.standInFor` naming the route), price (free), telemetry labels and
+ * response-cache key — so a scripted answer never poses as the real provider, is never priced at its rate, and is
+ * never served from the cache once a real key is set. Routing (breaker, rate limits) stays the route's.
  *
  * Mirrors LiteLLM's deployment list / Portkey's provider slugs. Providers are plain values (`LlmProviderShape`), so
  * one registry holds many; the HTTP work is `src/llm`'s.
@@ -37,6 +43,19 @@ export interface ProvidersFromConfigOptions {
   readonly overrides?: Readonly<Record<string, LlmProviderShape>>
 }
 
+const standIns = new WeakSet<LlmProviderShape>()
+
+/** True for a scripted provider the registry answers a configured name with (see the module doc). */
+export const isStandIn = (provider: LlmProviderShape): boolean => standIns.has(provider)
+
+/** The provider name of stand-in answers. */
+export const STAND_IN_PROVIDER = "scripted"
+
+const standIn = (provider: LlmProviderShape): LlmProviderShape => {
+  standIns.add(provider)
+  return provider
+}
+
 const fixed = (providers: Iterable<LlmProviderShape> | Readonly<Record<string, LlmProviderShape>>): ProviderRegistryShape => {
   const table = new Map<string, Exit.Exit<LlmProviderShape>>()
   const entries: Iterable<readonly [string, LlmProviderShape]> = Symbol.iterator in providers
@@ -57,7 +76,7 @@ const fromConfig = (options: ProvidersFromConfigOptions) =>
     const build = (name: string, config: ProviderConfig): Effect.Effect<LlmProviderShape, InvalidProviderOptions> => {
       const key = config.apiKey
       if (options.scriptedWhenNoKey !== undefined && (key === undefined || Redacted.value(key).trim() === "")) {
-        return ScriptedProvider.make({ ...options.scriptedWhenNoKey, name })
+        return Effect.map(ScriptedProvider.make({ ...options.scriptedWhenNoKey, name: STAND_IN_PROVIDER }), standIn)
       }
       return providerFromConfig(name, config).pipe(Effect.provideService(HttpClientService.HttpClient, client))
     }
@@ -82,18 +101,9 @@ const fromConfig = (options: ProvidersFromConfigOptions) =>
 
 const scripted = (options: ScriptedOptions) =>
   Effect.gen(function*() {
-    yield* ScriptedProvider.make(options) // validates the options once
-    const byName = new Map<string, Exit.Exit<LlmProviderShape>>()
-    return ProviderRegistry.of({
-      get: (name) => {
-        let provider = byName.get(name)
-        if (provider === undefined) {
-          provider = Exit.succeed(ScriptedProvider.makeUnsafe({ ...options, name }))
-          byName.set(name, provider)
-        }
-        return provider
-      }
-    })
+    // one stand-in answers every name (no table grows with the names asked for)
+    const provider = Exit.succeed(standIn(yield* ScriptedProvider.make({ ...options, name: STAND_IN_PROVIDER })))
+    return ProviderRegistry.of({ get: () => provider })
   })
 
 /**

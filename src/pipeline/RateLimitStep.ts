@@ -3,12 +3,16 @@
  * call's estimated input tokens (the `TokenCounter` hook: ~4 characters per token by default, or a real BPE counter) — before the breaker, retries
  * and the provider.
  *
- * Keys are the limiter's canonical scopes: requests on `provider=<p>|model=<m>` (the limiter picks the provider's
+ * Keys are the limiter's canonical scopes, on the call's route (a scripted stand-in is limited as the provider it stands
+ * in for): requests on `provider=<p>|model=<m>` (the limiter picks the provider's
  * policy from the key: `providerDefaults` or the config's `providers.<p>.rateLimit`), tokens on
  * `provider=<p>|model=<m>|client=tokens` under the named `tokensPolicy` (default: `llm-tokens` when installed). A call with an API-key override is limited
  * on that key's hash (`apiKey=<sha256 prefix>`), since provider limits are per key. In `acquire` mode (default) the
  * call waits its FIFO turn up to `maxWait` (default 30 s); in `check` mode it never waits. A refusal fails with
  * `RateLimitRefused` and the provider is not contacted. A cache hit never reaches this step.
+ *
+ * The precomputed keys per provider model are an LRU table of `MAX_KEYED_MODELS` (1,024) entries: naming
+ * `provider:<anything>` cannot grow it without bound.
  *
  * Mirrors LiteLLM's router RPM/TPM limits and Portkey's rate-limit guardrails; reuses `src/ratelimit`.
  * `RateLimitStep.none` disables it.
@@ -21,6 +25,7 @@ import { TokenCounter } from "../llm/Tokenizer.ts"
 import { DEFAULT_TOKENS_POLICY, RateLimiter, RateLimitKey } from "../ratelimit/index.ts"
 import type { RateLimited as LimiterRefusal } from "../ratelimit/index.ts"
 import type { CheckError } from "../ratelimit/index.ts"
+import { LruMap } from "./internal/LruMap.ts"
 import { invalidOptions, InvalidPipelineOptions, RateLimitRefused } from "./PipelineError.ts"
 import type { CallContext, Target } from "./Target.ts"
 
@@ -44,6 +49,9 @@ export const RateLimitStepOptions = Schema.Struct({
   tokensPolicy: Schema.optionalKey(Schema.String.check(Schema.isMinLength(1)))
 })
 export type RateLimitStepOptions = typeof RateLimitStepOptions.Encoded
+
+/** How many provider models keep precomputed limiter keys (least recently used evicted past it). */
+export const MAX_KEYED_MODELS = 1024
 
 interface Keys {
   readonly requests: string
@@ -121,24 +129,26 @@ const make = (input: RateLimitStepOptions) =>
           )
           : settle(error, resource, onRefused))
 
-    const keysBySpec = new Map<string, Keys>()
+    // bounded: any `provider:<model>` a caller names adds an entry (least recently used evicted past the bound)
+    const keysByRoute = new LruMap<string, Keys>(MAX_KEYED_MODELS)
     const makeKeys = (requests: string, tokens: string): Keys => ({ requests, tokens, giveBack: Effect.ignore(limiter.reward(requests, 1)) })
     const keysOf = (target: Target, context: CallContext): Keys => {
       const apiKey = context.call.options?.apiKey
       if (apiKey !== undefined) {
         const raw = Redacted.value(apiKey) // hashed by RateLimitKey.make, never stored
         return makeKeys(
-          RateLimitKey.make({ provider: target.provider, model: target.model, apiKey: raw }),
-          RateLimitKey.make({ provider: target.provider, model: target.model, client: "tokens", apiKey: raw })
+          RateLimitKey.make({ provider: target.route, model: target.model, apiKey: raw }),
+          RateLimitKey.make({ provider: target.route, model: target.model, client: "tokens", apiKey: raw })
         )
       }
-      let keys = keysBySpec.get(target.spec)
+      const routeKey = target.route === target.provider ? target.spec : `${target.route}:${target.model}`
+      let keys = keysByRoute.get(routeKey)
       if (keys === undefined) {
         keys = makeKeys(
-          RateLimitKey.model(target.provider, target.model),
-          RateLimitKey.make({ provider: target.provider, model: target.model, client: "tokens" })
+          RateLimitKey.model(target.route, target.model),
+          RateLimitKey.make({ provider: target.route, model: target.model, client: "tokens" })
         )
-        keysBySpec.set(target.spec, keys)
+        keysByRoute.set(routeKey, keys)
       }
       return keys
     }

@@ -3,8 +3,15 @@
  *
  * The key is the response cache's (`src/cache/ResponseKey.ts`): `<namespace>:<model>:<sha256>` over the canonical
  * JSON of the resolved provider and model (of the first target, so re-pointing an alias misses), the messages,
- * tools, tool choice, the merged sampling parameters, the response format and the tenant (tenants never share an
- * entry). So `ResponseCache.invalidateModel(model)` over the same `Cache` drops this step's entries too.
+ * tools, tool choice, the merged sampling parameters, the response format, the tenant (tenants never share an
+ * entry) and, for a call with its own `apiKey`, the credential's identity (a SHA-256 of the key, never the key): a
+ * caller with another key — or a wrong one — never gets an answer cached under the server's key or anyone else's.
+ * So `ResponseCache.invalidateModel(model)` over the same `Cache` drops this step's entries too. A scripted
+ * stand-in answers under the provider name `scripted` (see `ProviderRegistry`), so its answers never share a key
+ * with the real provider's.
+ *
+ * Never cached: a refusal (finish reason `content-filter`, or a `refusal` part) on either path — it is the answer
+ * to this call, not the answer to the prompt — and a call whose content is nested too deeply to key.
  *
  * `generate` is single-flight: concurrent identical calls reach the provider once. The first caller computes in its
  * own fiber (interrupting it interrupts its HTTP request at once; a waiting caller then takes over), so a miss costs
@@ -20,9 +27,10 @@
  *
  * @since 0.1.0
  */
-import { Cause, Context, Deferred, type Duration, Effect, Exit, Layer, Option } from "effect"
+import { Cause, Context, Deferred, type Duration, Effect, Exit, Layer, Option, Redacted } from "effect"
+import { hash } from "node:crypto"
 import type { ResponseKeyInput } from "../cache/index.ts"
-import { Cache, hashRequest, hashRequestFields, InvalidCacheOptions, normalizeRequest } from "../cache/index.ts"
+import { Cache, CanonicalJsonTooDeep, hashRequest, hashRequestFields, InvalidCacheOptions, normalizeRequest } from "../cache/index.ts"
 import type { LlmRequest, LlmResponse } from "../llm/index.ts"
 import type { CallContext, Target } from "./Target.ts"
 
@@ -46,9 +54,21 @@ export interface ResponseCacheStepOptions {
   readonly ttl?: Duration.Input
   /** Collapse whitespace in prompts before keying. Default `false`. */
   readonly normalizeWhitespace?: boolean
+  /** Asked per call: `false` skips the cache (no lookup, no store), as `cache: "bypass"`. Default: always on. */
+  readonly enabled?: () => boolean
 }
 
-const tokensOf = (response: LlmResponse): number => response.usage.totalTokens
+const tokensOf = (response: LlmResponse): number => {
+  const total = response.usage.totalTokens
+  return Number.isSafeInteger(total) && total >= 0 ? total : 0
+}
+
+/** Whether an answer may be cached: not a refusal. */
+export const isCacheable = (response: LlmResponse): boolean =>
+  response.finishReason !== "content-filter" && response.refusal === undefined
+
+/** The credential identity part of a key: a SHA-256 prefix of the per-call API key (never the key itself). */
+const credentialIdOf = (apiKey: Redacted.Redacted<string>): string => hash("sha256", Redacted.value(apiKey), "hex").slice(0, 32)
 
 const make = (options: ResponseCacheStepOptions) =>
   Effect.gen(function*() {
@@ -56,6 +76,7 @@ const make = (options: ResponseCacheStepOptions) =>
     const namespace = options.namespace ?? "llm"
     if (!/^[^:]+$/.test(namespace)) return yield* new InvalidCacheOptions({ path: "namespace", reason: "expected a non-empty name without ':'" })
     const normalize = options.normalizeWhitespace === true
+    const enabled = options.enabled
     const putOptions = (response: LlmResponse) =>
       options.ttl === undefined ? { tokens: tokensOf(response) } : { tokens: tokensOf(response), ttl: options.ttl }
     const prefixes = new Map<string, string>()
@@ -70,7 +91,7 @@ const make = (options: ResponseCacheStepOptions) =>
 
     const notCached = (error: unknown) => Effect.logDebug("LLM response not cached", error)
     const store = (key: string, response: LlmResponse): Effect.Effect<void> =>
-      Effect.catch(cache.put(key, response, putOptions(response)), notCached)
+      isCacheable(response) ? Effect.catch(cache.put(key, response, putOptions(response)), notCached) : Effect.void
 
     // the cache holds what this step stored under its keys: LlmResponses (a cast, not a `map` step per call)
     const lookupQuiet = (key: string): Effect.Effect<Option.Option<LlmResponse>> =>
@@ -99,16 +120,31 @@ const make = (options: ResponseCacheStepOptions) =>
     }
 
     return ResponseCacheStep.of({
-      keyOf: ({ call }, primary, params) => {
+      keyOf: (context, primary, params) => {
+        try {
+          return keyOf(context, primary, params)
+        } catch (error) {
+          if (error instanceof CanonicalJsonTooDeep) return undefined // too deep to key: not cached
+          throw error
+        }
+      },
+      generate,
+      lookup: (key, { call }) => call.options?.cache === "refresh" ? Effect.succeedNone : lookupQuiet(key),
+      store
+    })
+
+    function keyOf({ call }: CallContext, primary: Target, params: LlmRequest["params"]): string | undefined {
         const callOptions = call.options
-        if (callOptions?.cache === "bypass") return undefined
+        if (callOptions?.cache === "bypass" || (enabled !== undefined && !enabled())) return undefined
         const tenant = callOptions?.tenant
-        const keyParams: Record<string, unknown> | undefined = call.responseFormat === undefined && tenant === undefined
+        const apiKey = callOptions?.apiKey
+        const keyParams: Record<string, unknown> | undefined = call.responseFormat === undefined && tenant === undefined && apiKey === undefined
           ? params // canonical JSON reads the same members from `params` as from a copy of it
           : {
             ...params,
             ...(call.responseFormat !== undefined ? { responseFormat: call.responseFormat } : {}),
-            ...(tenant !== undefined ? { "troupe.tenant": tenant } : {})
+            ...(tenant !== undefined ? { "troupe.tenant": tenant } : {}),
+            ...(apiKey !== undefined ? { "troupe.credential": credentialIdOf(apiKey) } : {})
           }
         if (!normalize) {
           return prefixOf(primary.model) +
@@ -123,11 +159,7 @@ const make = (options: ResponseCacheStepOptions) =>
           params: keyParams ?? {}
         } as ResponseKeyInput // the canonical JSON reads every field; the shapes are JSON by construction
         return prefixOf(primary.model) + hashRequest(normalizeRequest(input))
-      },
-      generate,
-      lookup: (key, { call }) => call.options?.cache === "refresh" ? Effect.succeedNone : lookupQuiet(key),
-      store
-    })
+    }
   })
 
 /**

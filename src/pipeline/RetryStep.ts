@@ -7,7 +7,9 @@
  * (`jitter: 0` disables it; jitter draws from Effect's `Random`, so `Random.withSeed` makes it reproducible). A
  * `Retry-After` from the provider (429, or overload) wins over the backoff: the retry waits exactly that long — unless
  * it exceeds `maxRetryAfter` (default 60 s), in which case the call fails at once so a fallback can answer.
- * Waits use Effect's `Clock` (`TestClock` drives them). A call's `options.retries` overrides the count.
+ * Waits use Effect's `Clock` (`TestClock` drives them). A call's `options.retries` overrides the count. A retry whose
+ * wait would end at or past the call's deadline (`CallLimits`: the call's `timeout` bounds the whole call) is not
+ * made: the call fails at once with the provider's error.
  *
  * Hand-rolled over `Effect.catch` + `Effect.sleep` rather than `Effect.retry(Schedule…)`: the success path then costs
  * one catch frame (no schedule step is built per call), and an exact `Retry-After` is simpler to state than a
@@ -16,7 +18,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Duration, Effect, Layer, Random, Schema } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Random, Schema } from "effect"
 import { isProviderError } from "../llm/index.ts"
 import { invalidOptions, InvalidPipelineOptions } from "./PipelineError.ts"
 import type { CallContext, Target } from "./Target.ts"
@@ -81,7 +83,7 @@ const make = (input: RetryStepOptions) =>
     }
 
     return RetryStep.of({
-      around: <A, E, R>({ call }: CallContext, target: Target, attempt: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+      around: <A, E, R>({ call, state }: CallContext, target: Target, attempt: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
         const retries = call.options?.retries ?? defaultRetries
         if (retries === 0) return attempt
         const loop = (retry: number): Effect.Effect<A, E, R> =>
@@ -91,11 +93,15 @@ const make = (input: RetryStepOptions) =>
             if (hinted !== undefined && hinted > maxRetryAfter) return Effect.fail(error)
             const wait = hinted !== undefined ? Effect.succeed(hinted) : backoff(retry)
             return Effect.flatMap(wait, (millis) =>
-              Effect.logDebug(`retrying ${target.spec} in ${millis} ms after ${error._tag} (retry ${retry + 1} of ${retries})`).pipe(
-                Effect.andThen(Effect.sleep(Duration.millis(millis))),
-                Effect.andThen(loop(retry + 1))
-              ))
+              state.deadlineAt === undefined ? sleepThenRetry(millis, error, retry) : Effect.flatMap(Clock.currentTimeMillis, (now) =>
+                // a retry that could only start after the call's deadline is not made: fail now with the real error
+                now + millis >= (state.deadlineAt as number) ? Effect.fail(error) : sleepThenRetry(millis, error, retry)))
           })
+        const sleepThenRetry = (millis: number, error: E & { readonly _tag: string }, retry: number): Effect.Effect<A, E, R> =>
+          Effect.logDebug(`retrying ${target.spec} in ${millis} ms after ${error._tag} (retry ${retry + 1} of ${retries})`).pipe(
+            Effect.andThen(Effect.sleep(Duration.millis(millis))),
+            Effect.andThen(loop(retry + 1))
+          )
         return loop(0)
       }
     })

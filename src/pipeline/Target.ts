@@ -15,11 +15,16 @@ import type { LlmCall } from "./LlmCall.ts"
 
 /** One provider model a call can be sent to. */
 export interface Target {
-  /** The provider name (a key of the `ProviderRegistry`). */
+  /**
+   * The provider that answers, as labelled in results, costs, telemetry and cache keys: the route's name, or
+   * `scripted` when the registry answers the route with a scripted stand-in (no API key configured).
+   */
   readonly provider: string
+  /** The provider entry the call is routed to (a key of the `ProviderRegistry`; breaker and rate-limit keys). */
+  readonly route: string
   /** The provider's own model name. */
   readonly model: string
-  /** `provider:model`. */
+  /** `provider:model` (of the answering provider: `scripted:<model>` for a stand-in). */
   readonly spec: string
   /** What this target was resolved from (an alias or a spec). */
   readonly requested: string
@@ -44,6 +49,8 @@ export class CallState {
   estimatedInputTokens: number | undefined = undefined
   /** Set when the provider was called for this call (false on a response-cache hit). */
   computed = false
+  /** When the whole call must be over (Clock ms; see `CallLimits`): the retry step makes no retry ending later. */
+  deadlineAt: number | undefined = undefined
 }
 
 /** One call as the steps see it. */

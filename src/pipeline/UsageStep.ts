@@ -4,6 +4,10 @@
  * result's `meta.costUsd`, in the `troupe.llm.call.stop` / `troupe.llm.token.usage` events (`cost`, which the
  * telemetry hub's `troupe_llm_cost_usd_total` metric sums) and in the span.
  *
+ * A usage whose counts are not all non-negative safe integers (a hostile or broken provider: negative, fractional,
+ * 1e308) has no cost (`undefined`, "unknown"), never a negative or infinite one; the wire decoders already reject
+ * such counts, and this guards providers that build usages themselves.
+ *
  * Prices are looked up once per model and cached. Mirrors LiteLLM's `completion_cost` / Portkey's cost tracking.
  * `UsageStep.none` reports no cost.
  *
@@ -31,6 +35,13 @@ export interface UsageStepOptions {
   readonly replaceDefaults?: boolean
 }
 
+const isCount = (n: unknown): boolean => typeof n === "number" && Number.isSafeInteger(n) && n >= 0
+
+/** True when every count of `usage` is a non-negative safe integer (so its cost is finite and non-negative). */
+export const isValidUsage = (usage: Usage): boolean =>
+  isCount(usage.inputTokens) && isCount(usage.outputTokens) && isCount(usage.totalTokens) &&
+  (usage.cachedInputTokens === undefined || isCount(usage.cachedInputTokens))
+
 const make = (options: UsageStepOptions) =>
   Effect.gen(function*() {
     const extra = yield* Schema.decodeUnknownEffect(PriceTableSchema)(options.prices ?? {}, { errors: "all" }).pipe(
@@ -48,7 +59,9 @@ const make = (options: UsageStepOptions) =>
       priceOf,
       costOf: (target, usage) => {
         const price = priceOf(target)
-        return price === undefined ? undefined : costOf(price, usage)
+        if (price === undefined || !isValidUsage(usage)) return undefined
+        const cost = costOf(price, usage)
+        return Number.isFinite(cost) && cost >= 0 ? cost : undefined
       }
     })
   })

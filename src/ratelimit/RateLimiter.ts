@@ -303,7 +303,12 @@ const makeService = <R>(
     // `check(key)` without options completes synchronously under `yield*` when the backend decides at once (the
     // memory store): see `InlineEffect`. With options, or for a store round trip, it is an ordinary effect.
     const check = (key: string, options?: CheckOptions): Effect.Effect<Allowed, CheckError> =>
-      options === undefined ? InlineEffect.inline(checkNow, key) : Effect.suspend(() => checkWith(key, options))
+      options === undefined
+        ? InlineEffect.inline(checkNow, key)
+        : Effect.suspend(() =>
+          typeof options === "object" && options !== null // untyped callers (`null`): a typed failure, never a throw
+            ? checkWith(key, options)
+            : Exit.fail(new InvalidRateLimitInput({ path: ["options"], reason: "Expected an options object or undefined" })))
     const checkNow = (key: string): Effect.Effect<Allowed, CheckError> => checkWith(key, undefined)
     const checkWith = (key: string, options: CheckOptions | undefined): Effect.Effect<Allowed, CheckError> =>
       ((): Effect.Effect<Allowed, CheckError> => {

@@ -15,7 +15,7 @@ describe("validateConfig", () => {
     Effect.gen(function*() {
       const config = yield* validateConfig(DefaultConfig)
       assert.deepStrictEqual(config.providers.groq?.pool, { connections: 16, keepAlive: true, keepAliveTimeout: 30_000 })
-      assert.strictEqual(config.cache.backend, "memory")
+      assert.strictEqual(config.cache.backend, undefined) // absent: follows Troupe.layer({ redis })
       assert.strictEqual(config.telemetry.serviceName, "troupe")
     }))
 

@@ -132,7 +132,7 @@ export const completionBody = (id: string, created: number, model: string, resul
       role: "assistant",
       content: result.toolCalls.length > 0 && result.text === "" ? null : result.text,
       ...(result.toolCalls.length > 0 ? { tool_calls: result.toolCalls.map(wireToolCall) } : {}),
-      refusal: null
+      refusal: result.refusal ?? null
     },
     logprobs: null,
     finish_reason: finishReasonOf(result.finishReason)
@@ -169,6 +169,8 @@ export class ChunkEncoder {
     switch (part._tag) {
       case "TextDelta":
         return part.delta === "" ? [] : [this.chunk({ content: part.delta })]
+      case "RefusalDelta": // OpenAI's chunk format carries a refusal in `delta.refusal`
+        return part.delta === "" ? [] : [this.chunk({ refusal: part.delta })]
       case "ToolCallStart":
         this.started.add(part.index)
         return [this.chunk({ tool_calls: [{ index: part.index, id: part.id, type: "function", function: { name: part.name, arguments: "" } }] })]
