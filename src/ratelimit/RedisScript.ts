@@ -32,7 +32,8 @@
  *   `TierState.migrate` does in memory.
  * - `<prefix>{<key>}:<tier>`: a sorted set per sliding-window tier only (score = time, member =
  *   `cost:seq`), expiring with the key. Expired members are removed with `ZREMRANGEBYSCORE` (amortised
- *   O(1)); the whole log is read only for a refusal's `retryAfter` or a simulation. Sliding logs stay exact.
+ *   O(1)); a refusal reads the log from its oldest member only as far as its `retryAfter` needs (usually one
+ *   member, O(log n)); only a simulation (queued `acquire`) reads the whole log. Sliding logs stay exact.
  *
  * Replies are flat arrays; a number that is an exact integer is returned as a Redis integer, anything else
  * (fractional tokens) as a `%.17g` string, infinity as `inf`. `decodeNumber` reads both.

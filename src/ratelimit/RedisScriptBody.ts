@@ -172,14 +172,29 @@ local function admitAt(i, c, at)
     return (A[i] + 1) * PER[i]
   else
     if A[i] + c <= LIM[i] + EPS then return at end
-    if not TIMES[i] then loadLog(i) end
-    local t, cs = TIMES[i], COSTS[i]
     local freed = 0
-    for j = HEAD[i], #t do
-      freed = freed + cs[j]
-      if A[i] - freed + c <= LIM[i] + EPS then return t[j] + PER[i] end
+    if TIMES[i] then
+      local t, cs = TIMES[i], COSTS[i]
+      for j = HEAD[i], #t do
+        freed = freed + cs[j]
+        if A[i] - freed + c <= LIM[i] + EPS then return t[j] + PER[i] end
+      end
+      return at
     end
-    return at
+    -- a refusal reads the log from its oldest member only as far as it must (usually one member), in growing
+    -- chunks: O(log n) per refusal instead of loading the whole log
+    local zk = KEYS[ZK[i]]
+    local start, n = 0, 1
+    while true do
+      local r = redis.call('ZRANGE', zk, start, start + n - 1, 'WITHSCORES')
+      if #r == 0 then return at end
+      for j = 1, #r, 2 do
+        freed = freed + memberCost(r[j])
+        if A[i] - freed + c <= LIM[i] + EPS then return tonumber(r[j + 1]) + PER[i] end
+      end
+      start = start + n
+      n = n * 8
+    end
   end
 end
 
