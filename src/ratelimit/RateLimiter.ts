@@ -81,8 +81,15 @@ export const RedisRateLimiterOptions = Schema.Struct({
    * client, an Effect-level real-time race per call (see `RedisScriptRunner.ts`)
    */
   storeTimeout: Schema.optionalKey(PositiveDuration),
-  /** real time during which calls skip the store after an error (fallback answers); default 1 second */
-  storeCooldown: Schema.optionalKey(PositiveDuration)
+  /** real time during which calls skip the store once it is found down (fallback answers); default 1 second */
+  storeCooldown: Schema.optionalKey(PositiveDuration),
+  /**
+   * consecutive timed-out calls after which the store counts as down (a connection error counts at once);
+   * default 3. A single slow call is answered by the failure policy without diverting the next calls.
+   */
+  timeoutCircuit: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1_000_000 }))),
+  /** processes sharing the limits: the `insurance` limiter admits limit / expectedProcesses per tier; default 4 */
+  expectedProcesses: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1_000_000 })))
 })
 export type RedisRateLimiterOptionsInput = typeof RedisRateLimiterOptions.Encoded
 
@@ -208,7 +215,9 @@ const makeRedis = (input: RedisRateLimiterOptionsInput, hooks: RateLimiterHooks)
           onStoreError: options.onStoreError ?? "insurance",
           clock: options.clock ?? "caller",
           storeTimeoutMs: options.storeTimeout === undefined ? 1_000 : Duration.toMillis(options.storeTimeout),
-          storeCooldownMs: options.storeCooldown === undefined ? 1_000 : Duration.toMillis(options.storeCooldown)
+          storeCooldownMs: options.storeCooldown === undefined ? 1_000 : Duration.toMillis(options.storeCooldown),
+          timeoutCircuit: options.timeoutCircuit ?? 3,
+          expectedProcesses: options.expectedProcesses ?? 4
         }, reporter),
       registry,
       configOf(options, hooks)
