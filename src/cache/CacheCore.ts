@@ -76,9 +76,14 @@ export const makeCacheCore = <A>(
       return config.defaultTtlMs
     }
 
+    // `sizeOf` is the caller's function: anything but a finite number >= 0 would silently disable `maxBytes`
+    const validSize = (bytes: unknown): bytes is number => typeof bytes === "number" && bytes >= 0 && bytes !== Infinity
+    const badSize = (bytes: unknown) =>
+      new InvalidCacheOptions({ path: "sizeOf", reason: `expected a finite number >= 0 of bytes, got ${typeof bytes === "number" ? String(bytes) : typeof bytes}` })
+
     const promote = (key: string, value: A, expiresAt: number, tokens: number): void => {
       const bytes = sizeOf(value, key)
-      if (bytes > config.maxValueBytes || bytes > config.maxBytes) return
+      if (!validSize(bytes) || bytes > config.maxValueBytes || bytes > config.maxBytes) return
       store.set(key, value, Option.some(value), expiresAt, bytes, tokens, undefined)
     }
 
@@ -156,6 +161,7 @@ export const makeCacheCore = <A>(
       const bad = checkKey(key, config.maxKeyBytes)
       if (bad !== undefined) return Effect.fail(bad)
       const bytes = sizeOf(value, key)
+      if (!validSize(bytes)) return Effect.fail(badSize(bytes))
       if (bytes > config.maxValueBytes) {
         return Effect.fail(new CacheValueTooLarge({ key, bytes, limit: config.maxValueBytes, limitName: "maxValueBytes" }))
       }
