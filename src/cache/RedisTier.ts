@@ -28,7 +28,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Duration, Effect, Exit, Schema } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Schema } from "effect"
 import type { Redis } from "effect/persistence"
 import { CacheValueEncodingError } from "./CacheError.ts"
 import type { CacheCounters } from "./CacheStats.ts"
@@ -92,6 +92,8 @@ export interface RedisTier<A> {
   readonly clearPrefix: (prefix: string) => Effect.Effect<void>
   /** One probe step: while degraded, ping Redis and, if it answers, replay pending invalidations and recover. */
   readonly probe: Effect.Effect<void>
+  /** Completed at the next degradation (the probe loop waits on it while the tier is healthy). */
+  readonly degraded: () => Deferred.Deferred<void>
 }
 
 /** Builds the Redis tier over a `Redis` service. */
@@ -120,6 +122,7 @@ export const makeRedisTier = <A, I>(
     const value = decodeValue(parsed.v)
     return Exit.isSuccess(value) ? { v: value.value, e: e ?? Infinity, t } : undefined
   }
+  let onDegraded: Deferred.Deferred<void> | undefined
   const pendingKeys = new Set<string>()
   const pendingPrefixes = new Set<string>()
   let pendingOverflow = false
@@ -153,6 +156,10 @@ export const makeRedisTier = <A, I>(
       if (counters.l2Degraded) return Effect.void
       counters.l2Degraded = true
       counters.l2Degradations++
+      if (onDegraded !== undefined) {
+        Deferred.doneUnsafe(onDegraded, Effect.void)
+        onDegraded = undefined
+      }
       return Effect.logWarning(`cache ${config.name}: Redis tier unavailable; serving from L1 only until it recovers`, {
         reason: describe(reason)
       })
@@ -279,7 +286,8 @@ export const makeRedisTier = <A, I>(
           })
         )
       }),
-    probe: Effect.suspend(() => (counters.l2Degraded ? recover : Effect.void))
+    probe: Effect.suspend(() => (counters.l2Degraded ? recover : Effect.void)),
+    degraded: () => (onDegraded ??= Deferred.makeUnsafe<void>())
   }
 }
 

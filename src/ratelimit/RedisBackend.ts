@@ -60,6 +60,8 @@ export interface RedisBackendOptions {
   readonly timeoutCircuit: number
   /** the insurance limiter admits limit / expectedProcesses per tier */
   readonly expectedProcesses: number
+  /** bound of the insurance limiter's keys (default 100,000) */
+  readonly maxKeys?: number
 }
 
 /** Hooks the service passes in to count and report fallbacks. */
@@ -84,7 +86,7 @@ export const makeRedisBackend = (
 ): Effect.Effect<RateLimitBackend, never, Redis.Redis | Scope.Scope> =>
   Effect.gen(function*() {
     const runner = yield* makeRedisScriptRunner(options.storeTimeoutMs)
-    const insurance = new MemoryStore()
+    const insurance = new MemoryStore(options.maxKeys)
     const shares = new WeakMap<CompiledPolicy, CompiledPolicy>()
     const share = (policy: CompiledPolicy): CompiledPolicy => {
       let shared = shares.get(policy)
