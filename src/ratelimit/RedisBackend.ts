@@ -11,8 +11,11 @@
  * The cost: processes share one notion of time only as well as their clocks are synchronised (NTP keeps this
  * in the low milliseconds; a skewed caller can at worst see a bucket refilled a few ms early or late). Set
  * `clock: "server"` to use Redis `TIME` inside the script instead (one clock for all callers, e.g. with
- * badly synchronised hosts); the waits returned are then relative to the server's time. Key expiries are
- * Redis's own clock (a safety net for memory, never used for decisions).
+ * badly synchronised hosts); the waits returned are then relative to the server's time. Fixed windows only
+ * roll forward (see `TierState.refillTier`), so skewed callers never reopen an older window. Key expiries run
+ * on Redis's own clock (a memory bound, never a decision input), each kept `EXPIRY_SLACK_MS` (60 s) of real
+ * time past the caller-clock time at which the key is fresh again: clock skew below that never loses state,
+ * and under `TestClock` the answers stay exact while virtual time stands still for less than that real time.
  *
  * Store timeout (`storeTimeout`, real time, so a hung connection is detected even under TestClock): the
  * runner's shared watchdog over its own connection, which never queues commands while offline (see

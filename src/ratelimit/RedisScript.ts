@@ -26,8 +26,9 @@
  *   A check is one `GET` and one write: a new key is `SET … PX`; an existing key is patched in place with
  *   `SETRANGE` over the doubles (header and expiry untouched), and `PEXPIRE` runs only when the state must
  *   outlive `exp` (the new expiry gets ttl/8 of slack, so a draining bucket does not re-expire on every call).
- *   `ttl` = time until every tier is full again; a key back to its fresh state is deleted, so Redis memory
- *   follows active keys. A stored header equal to the script's is the fast path; a different one means the
+ *   `ttl` = time until every tier is full again; the key's expiry is that (a fixed window's: the window's end,
+ *   even at count 0, as windows only roll forward) plus `max(ttl / 8, EXPIRY_SLACK_MS)`; a key back to its
+ *   fresh state is deleted, so Redis memory follows active keys. A stored header equal to the script's is the fast path; a different one means the
  *   policy changed: the old specs are parsed and the state carried over by tier name exactly as
  *   `TierState.migrate` does in memory.
  * - `<prefix>{<key>}:<tier>`: a sorted set per sliding-window tier only (score = time, member =
