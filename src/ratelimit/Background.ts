@@ -42,14 +42,18 @@ export const supervise = (options: SuperviseOptions): Effect.Effect<void, never,
 export class SweepWake {
   /** when the loop will next sweep (Infinity: it waits for a poke) */
   planned = Number.NEGATIVE_INFINITY
+  /** the loop never sweeps before this (last sweep + interval) */
+  floor = Number.NEGATIVE_INFINITY
   pokedAt = Number.POSITIVE_INFINITY
   signal: Deferred.Deferred<void> | undefined = undefined
 
   /** An entry becomes due at `at`: wakes the loop early if it planned to sweep later. Cheap on hot paths. */
   poke(at: number): void {
-    if (at >= this.planned) return
-    this.planned = at
-    if (at < this.pokedAt) this.pokedAt = at
+    // at most one wake-up per sweep: the loop sweeps no sooner than `floor` anyway
+    const t = at > this.floor ? at : this.floor
+    if (t >= this.planned) return
+    this.planned = t
+    if (t < this.pokedAt) this.pokedAt = t
     if (this.signal !== undefined) Deferred.doneUnsafe(this.signal, Effect.void)
   }
 }
@@ -64,6 +68,7 @@ export const sweepLoop = (
     while (true) {
       const last = clock.currentTimeMillisUnsafe()
       wake.pokedAt = Number.POSITIVE_INFINITY
+      wake.floor = last + intervalMs
       const nextDue = sweep(last)
       let target = nextDue === Number.POSITIVE_INFINITY ? nextDue : Math.max(last + intervalMs, nextDue)
       while (true) {
