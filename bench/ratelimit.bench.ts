@@ -98,7 +98,8 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
     { _tag: "TokenBucket" as const, name: "minute", capacity: BIG, refillTokens: BIG, refillEvery: 60_000 },
     { _tag: "FixedWindow" as const, name: "hour", limit: BIG, window: 3_600_000 },
     { _tag: "FixedWindow" as const, name: "day", limit: BIG, window: 86_400_000 }
-  ] } }
+  ] },
+  one: { tiers: [{ _tag: "TokenBucket" as const, name: "minute", capacity: BIG, refillTokens: BIG, refillEvery: 60_000 }] } }
   const storeTimeoutMs = 1_000
   const redisLayer = NodeRedis.layer({ url: redisUrl })
   const rt = ManagedRuntime.make(Layer.merge(
