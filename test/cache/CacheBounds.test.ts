@@ -5,6 +5,7 @@
  * layer is then released within the timeout.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as fc from "fast-check"
 import { Effect, Exit, Layer, Option, Schema, Scope } from "effect"
 import { Cache, makeMemory } from "../../src/cache/Cache.ts"
 import { DEFAULT_MAX_ENTRIES } from "../../src/cache/CacheOptions.ts"
@@ -62,4 +63,21 @@ describeRedis("cache L2 when Redis is frozen (SIGSTOP)", () => {
       })
       yield* run.pipe(Effect.ensuring(Effect.promise(() => server.kill())))
     }), 20_000)
+})
+
+describe("sizeOf fuzz", () => {
+  it.effect("whatever sizeOf returns, put either stores within maxBytes or fails typed; it never throws or overfills", () =>
+    Effect.gen(function*() {
+      const samples = fc.sample(fc.oneof(fc.anything(), fc.double(), fc.integer({ min: -10, max: 200 })), 200)
+      let i = 0
+      const cache = yield* makeMemory<string>({ maxBytes: 100, sizeOf: () => samples[i] as number })
+      for (; i < samples.length; i++) {
+        const exit = yield* Effect.exit(cache.put(`k${i}`, "v"))
+        if (exit._tag === "Failure") {
+          const tag = exit.cause.reasons[0]?._tag === "Fail" ? (exit.cause.reasons[0].error as { _tag: string })._tag : "defect"
+          assert.include(["InvalidCacheOptions", "CacheValueTooLarge"], tag)
+        }
+        assert.isAtMost((yield* cache.stats()).bytes, 100)
+      }
+    }).pipe(Effect.scoped))
 })
