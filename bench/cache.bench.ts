@@ -15,6 +15,7 @@ import { Cache as EffectCache, Context, Effect, Exit, Layer, Schema, Scope } fro
 import { Redis } from "effect/persistence"
 import { LRUCache } from "lru-cache"
 import { makeMemory, makeTiered } from "../src/cache/Cache.ts"
+import { DEFAULT_MAX_ENTRIES } from "../src/cache/CacheOptions.ts"
 import { recommendedNodeRedisOptions } from "../src/cache/RedisTier.ts"
 import type { BenchRow } from "./harness.ts"
 import { bytesPer, timeBatch, timeEffectBatch } from "./harness.ts"
@@ -108,6 +109,18 @@ const memoryRows = async (): Promise<Array<BenchRow>> => {
     }, async ({ s }) => {
       Effect.runSync(Scope.close(s, Exit.void))
     }, { baseline: "peer.lru-cache.bytes-per-entry", note: "100k entries, key+value strings, no TTL" })
+  )
+  rows.push(
+    await bytesPer("cache.bytes-per-entry.at-bound", DEFAULT_MAX_ENTRIES, async () => {
+      const s = Effect.runSync(Scope.make())
+      const c = inScope(s, makeMemory<string>())
+      Effect.runSync(Effect.gen(function*() {
+        for (let i = 0; i < DEFAULT_MAX_ENTRIES * 1.5; i++) yield* c.put(`entry:${i}`, `value:${i}`)
+      }))
+      return { s, c }
+    }, async ({ s }) => {
+      Effect.runSync(Scope.close(s, Exit.void))
+    }, { note: "Cache.layerMemory() defaults (10,000 entries) after 15,000 puts, per entry held" })
   )
   return rows
 }

@@ -20,7 +20,7 @@ import { Effect, Exit, Layer, ManagedRuntime, Scope } from "effect"
 import { RateLimiter as EffectRateLimiter, Redis } from "effect/persistence"
 import { RateLimiterMemory, RateLimiterRedis } from "rate-limiter-flexible"
 import { createClient } from "redis"
-import { MemoryStore } from "../src/ratelimit/MemoryStore.ts"
+import { DEFAULT_MAX_KEYS, MemoryStore } from "../src/ratelimit/MemoryStore.ts"
 import { decodePolicy } from "../src/ratelimit/RateLimitPolicy.ts"
 import { RateLimiter } from "../src/ratelimit/index.ts"
 import { trivialScript } from "../src/ratelimit/RedisScript.ts"
@@ -79,6 +79,11 @@ const memoryRows = async (): Promise<Array<BenchRow>> => {
     for (let i = 0; i < count; i++) store.decide(`user-${i}`, policy, 1, 1_000)
     return store
   }, async () => undefined, { note: "memory store, 100k keys, token bucket; key strings included" }))
+  rows.push(await bytesPer("ratelimit.bytes-per-key.at-bound", DEFAULT_MAX_KEYS, async () => {
+    const store = new MemoryStore()
+    for (let i = 0; i < DEFAULT_MAX_KEYS * 1.5; i++) store.decide(`user-${i}`, policy, 1, 1_000)
+    return store
+  }, async () => undefined, { note: "memory store at its default bound (150k distinct keys offered to maxKeys 100,000), per key held" }))
   rows.push(await bytesPer("peer.rlf-memory.bytes-per-key", 100_000, async (count) => {
     const limiter = new RateLimiterMemory({ points: BIG, duration: 60 })
     for (let i = 0; i < count; i++) await limiter.consume(`user-${i}`)
@@ -93,7 +98,8 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
     { _tag: "TokenBucket" as const, name: "minute", capacity: BIG, refillTokens: BIG, refillEvery: 60_000 },
     { _tag: "FixedWindow" as const, name: "hour", limit: BIG, window: 3_600_000 },
     { _tag: "FixedWindow" as const, name: "day", limit: BIG, window: 86_400_000 }
-  ] } }
+  ] },
+  one: { tiers: [{ _tag: "TokenBucket" as const, name: "minute", capacity: BIG, refillTokens: BIG, refillEvery: 60_000 }] } }
   const storeTimeoutMs = 1_000
   const redisLayer = NodeRedis.layer({ url: redisUrl })
   const rt = ManagedRuntime.make(Layer.merge(
@@ -136,6 +142,9 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
     ["check", Effect.gen(function*() {
       for (let i = 0; i < OPS; i++) yield* limiter.check("bench")
     })],
+    ["check1", Effect.gen(function*() {
+      for (let i = 0; i < OPS; i++) yield* limiter.check("bench1", { policy: "one" })
+    })],
     ["rlf", Effect.promise(async () => {
       for (let i = 0; i < OPS; i++) await rlf.consume("bench")
     })],
@@ -176,6 +185,10 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
     }),
     row("floor.redis-read-script", "read", {
       note: "for reference: a script doing one GET and returning 1 (no write), same runner; no baseline"
+    }),
+    row("ratelimit.check.redis.1-tier", "check1", {
+      baseline: "peer.rlf-redis.consume",
+      note: "one token-bucket tier in one EVALSHA, sequential in one fiber, interleaved with peer.rlf-redis.consume (target ratio <= 1.0)"
     }),
     row("peer.rlf-redis.consume", "rlf", { note: "RateLimiterRedis (one tier), own node-redis client, sequential awaited consume()" }),
     row("floor.redis-evalsha.effect-eval", "eval", { note: "for reference: `return 1` through effect's Redis.eval (adds a script-cache lookup per call)" })

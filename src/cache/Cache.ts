@@ -23,7 +23,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Duration, Effect, Layer, Schema } from "effect"
+import { Context, Duration, Effect, Layer, Option, Schema } from "effect"
 import type * as Scope from "effect/Scope"
 import { Redis } from "effect/persistence"
 import type { InvalidCacheOptions } from "./CacheError.ts"
@@ -34,6 +34,7 @@ import { decodeWith, durationToMillis, PositiveDuration, resolveCacheOptions } f
 import type { CacheShape } from "./CacheShape.ts"
 import type { RedisTierOptions } from "./RedisTier.ts"
 import { makeRedisTier, nodeRedisLayer } from "./RedisTier.ts"
+import { ownConnection } from "../ratelimit/RedisScriptRunner.ts"
 
 /** Options of the tiered (memory over Redis) cache. */
 export interface TieredCacheOptions<A, I = unknown> extends CacheOptions<A> {
@@ -50,6 +51,29 @@ const RedisTierOptionsSchema = Schema.Struct({
   maxTtl: Schema.optionalKey(PositiveDuration),
   maxPendingInvalidations: Schema.optionalKey(Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1))))
 })
+
+/** Default real-time timeout of each L2 command. */
+export const DEFAULT_L2_TIMEOUT_MS = 250
+
+/**
+ * The L2 tier's connection: with `NodeRedis` in context, its own duplicate connection without offline queue
+ * (released within `timeoutMs`, see `RedisTier.ts`); otherwise the `Redis` service as given.
+ */
+const tierConnection = (timeoutMs: number): Effect.Effect<Pick<Redis.Redis["Service"], "send">, never, Scope.Scope | Redis.Redis> =>
+  Effect.gen(function*() {
+    // the NodeRedis tag's module (and node-redis with it) is loaded only when a tiered cache is built
+    const nodeRedis = yield* Effect.promise(() => import("@effect/platform-node/NodeRedis").catch(() => undefined))
+    const node = nodeRedis === undefined ? Option.none() : yield* Effect.serviceOption(nodeRedis.NodeRedis)
+    if (Option.isNone(node)) return yield* Redis.Redis
+    const own = yield* ownConnection(node.value.client, timeoutMs)
+    return {
+      send: <A = unknown>(command: string, ...args: ReadonlyArray<string>): Effect.Effect<A, Redis.RedisError> =>
+        Effect.tryPromise({
+          try: () => own.sendCommand([command, ...args]) as Promise<A>,
+          catch: (cause) => new Redis.RedisError({ cause })
+        })
+    }
+  })
 
 const ms = (d: Duration.Input | undefined, fallback: number): number =>
   d === undefined ? fallback : durationToMillis(d) ?? fallback
@@ -85,12 +109,12 @@ export const makeTiered = <A, I>(
   Effect.gen(function*() {
     const config = yield* resolveCacheOptions(options)
     const r = yield* decodeWith(RedisTierOptionsSchema, options.redis, "redis")
-    const redis = yield* Redis.Redis
+    const redis = yield* tierConnection(ms(r.timeout, DEFAULT_L2_TIMEOUT_MS))
     const tierConfig = {
       name: config.name,
       value: options.redis.value,
       prefix: r.prefix ?? `troupe:cache:${config.name}:`,
-      timeoutMs: r.timeout === undefined ? undefined : ms(r.timeout, 250),
+      timeoutMs: ms(r.timeout, DEFAULT_L2_TIMEOUT_MS),
       probeIntervalMs: ms(r.probeInterval, 1000),
       maxTtlMs: ms(r.maxTtl, 24 * 60 * 60 * 1000),
       maxPendingInvalidations: r.maxPendingInvalidations ?? 10_000

@@ -13,7 +13,8 @@
  *
  * @since 0.1.0
  */
-import { Cause, Clock, Effect, Exit, Option, Schedule } from "effect"
+import { Cause, Clock, Deferred, Duration, Effect, Exit, Option } from "effect"
+import { sweepLoop } from "../ratelimit/Background.ts"
 import type * as Scope from "effect/Scope"
 import { CacheValueTooLarge, InvalidCacheOptions } from "./CacheError.ts"
 import type { CacheKeyTooLarge, CachePutError } from "./CacheError.ts"
@@ -76,9 +77,14 @@ export const makeCacheCore = <A>(
       return config.defaultTtlMs
     }
 
+    // `sizeOf` is the caller's function: anything but a finite number >= 0 would silently disable `maxBytes`
+    const validSize = (bytes: unknown): bytes is number => typeof bytes === "number" && bytes >= 0 && bytes !== Infinity
+    const badSize = (bytes: unknown) =>
+      new InvalidCacheOptions({ path: "sizeOf", reason: `expected a finite number >= 0 of bytes, got ${typeof bytes === "number" ? String(bytes) : typeof bytes}` })
+
     const promote = (key: string, value: A, expiresAt: number, tokens: number): void => {
       const bytes = sizeOf(value, key)
-      if (bytes > config.maxValueBytes || bytes > config.maxBytes) return
+      if (!validSize(bytes) || bytes > config.maxValueBytes || bytes > config.maxBytes) return
       store.set(key, value, Option.some(value), expiresAt, bytes, tokens, undefined)
     }
 
@@ -156,6 +162,7 @@ export const makeCacheCore = <A>(
       const bad = checkKey(key, config.maxKeyBytes)
       if (bad !== undefined) return Effect.fail(bad)
       const bytes = sizeOf(value, key)
+      if (!validSize(bytes)) return Effect.fail(badSize(bytes))
       if (bytes > config.maxValueBytes) {
         return Effect.fail(new CacheValueTooLarge({ key, bytes, limit: config.maxValueBytes, limitName: "maxValueBytes" }))
       }
@@ -294,16 +301,27 @@ export const makeCacheCore = <A>(
         )
       })
 
+    // the sweep sleeps until the next entry expires (never once per interval of a clock jump: see `sweepLoop`)
     const sweeper: SupervisedTask = {
       id: "sweeper",
-      run: Effect.sync(() => {
+      run: sweepLoop(clock, config.sweepIntervalMs, store.wake, () => {
         const removed = store.sweep()
         config.onSweep?.(removed)
-      }).pipe(Effect.repeat(Schedule.spaced(config.sweepIntervalMs)))
+        return store.nextDue
+      })
     }
     const tasks: Array<SupervisedTask> = [sweeper]
     if (tiered !== undefined) {
-      tasks.push({ id: "redis-probe", run: tiered.tier.probe.pipe(Effect.repeat(Schedule.spaced(tiered.probeIntervalMs))) })
+      // the probe runs only while the tier is degraded (it waits for a degradation otherwise)
+      const tier = tiered.tier
+      const probing = Effect.gen(function*() {
+        while (true) {
+          if (!counters.l2Degraded) yield* Deferred.await(tier.degraded())
+          yield* tier.probe
+          if (counters.l2Degraded) yield* clock.sleep(Duration.millis(tiered.probeIntervalMs))
+        }
+      })
+      tasks.push({ id: "redis-probe", run: probing })
     }
     const supervisor = yield* superviseTasks(`cache:${config.name}`, tasks)
     yield* registerCacheMetrics(config.name, counters, () => ({ entries: store.size, bytes: store.bytes }))

@@ -18,6 +18,10 @@ import { InvalidCacheOptions } from "./CacheError.ts"
 export const DEFAULT_MAX_KEY_BYTES = 1024
 /** Default `maxValueBytes`: 4 MiB (as measured by `sizeOf`, or the encoded JSON for the Redis tier). */
 export const DEFAULT_MAX_VALUE_BYTES = 4 * 1024 * 1024
+/** Default `maxEntries`: 10,000 live entries (LRU eviction beyond). */
+export const DEFAULT_MAX_ENTRIES = 10_000
+/** Default `maxBytes`: 64 MiB of entries as measured by `sizeOf` (LRU eviction beyond). */
+export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 /** Default sweep interval of the TTL sweeper: 1 second. */
 export const DEFAULT_SWEEP_INTERVAL_MS = 1000
 
@@ -25,11 +29,14 @@ export const DEFAULT_SWEEP_INTERVAL_MS = 1000
 export interface CacheOptions<A> {
   /** Name of this cache in metrics (`cache` attribute) and logs. Default `"default"`. */
   readonly name?: string
-  /** Upper bound on live entries; the least recently used entry is evicted beyond it. */
+  /** Upper bound on live entries; the least recently used entry is evicted beyond it. Default 10,000. */
   readonly maxEntries?: number
-  /** Upper bound on the sum of entry sizes (see `sizeOf`); LRU eviction beyond it. */
+  /** Upper bound on the sum of entry sizes (see `sizeOf`); LRU eviction beyond it. Default 64 MiB. */
   readonly maxBytes?: number
-  /** Size of an entry in bytes. Default: a cheap estimate (UTF-16 string length × 2, JSON length for objects). */
+  /**
+   * Size of an entry in bytes. Default: a cheap estimate (UTF-16 string length × 2, JSON length for objects).
+   * Must return a finite number >= 0; anything else fails the `put` with `InvalidCacheOptions` (path `sizeOf`).
+   */
   readonly sizeOf?: (value: A, key: string) => number
   /** TTL of entries whose call and namespace give none. Default: no expiry. */
   readonly defaultTtl?: Duration.Input
@@ -136,8 +143,8 @@ export const resolveCacheOptions = <A>(
     }
     return {
       name: o.name ?? "default",
-      maxEntries: o.maxEntries ?? Infinity,
-      maxBytes: o.maxBytes ?? Infinity,
+      maxEntries: o.maxEntries ?? DEFAULT_MAX_ENTRIES,
+      maxBytes: o.maxBytes ?? DEFAULT_MAX_BYTES,
       sizeOf: options?.sizeOf,
       defaultTtlMs: ms(o.defaultTtl, Infinity),
       namespaceTtlMs,

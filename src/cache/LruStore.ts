@@ -14,6 +14,7 @@
  * @since 0.1.0
  */
 import type * as Cause from "effect/Cause"
+import { SweepWake } from "../ratelimit/Background.ts"
 import type * as Option from "effect/Option"
 
 /** Why an entry left the store. */
@@ -70,6 +71,10 @@ export class LruStore<A> {
   readonly maxBytes: number
   private readonly onEvict: (entry: LruEntry<A>, reason: EvictionReason) => void
   private readonly now: () => number
+  /** wakes the sweep loop when an entry expires before its planned sweep (see `Background.sweepLoop`) */
+  readonly wake = new SweepWake()
+  /** after a `sweep`: the earliest expiry among the entries kept (Infinity: none) */
+  nextDue = Infinity
 
   constructor(
     maxEntries: number,
@@ -137,6 +142,7 @@ export class LruStore<A> {
     tokens: number,
     failure: Cause.Cause<unknown> | undefined
   ): void {
+    if (expiresAt < this.wake.planned) this.wake.poke(expiresAt)
     let entry = this.map.get(key)
     if (entry !== undefined) {
       this.totalBytes += bytes - entry.bytes
@@ -188,12 +194,14 @@ export class LruStore<A> {
   sweep(): number {
     const now = this.now()
     let removed = 0
+    let next = Infinity
     for (const entry of this.map.values()) {
       if (entry.expiresAt <= now) {
         this.remove(entry, "ttl")
         removed++
-      }
+      } else if (entry.expiresAt < next) next = entry.expiresAt
     }
+    this.nextDue = next
     return removed
   }
   /** Keys from most to least recently used (for tests and debugging). */

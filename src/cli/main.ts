@@ -2,7 +2,8 @@
  * The `troupe` executable: `npx troupe serve [--config file] [--port n]`. Runs `src/cli` under `NodeRuntime.runMain`,
  * which turns SIGTERM/SIGINT into an interruption of the program: the gateway drains, then the tree shuts down.
  */
-import { NodeRuntime, NodeServices } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Effect } from "effect"
 import { Cli } from "./index.ts"
 

@@ -37,6 +37,13 @@ export type MakeLimited = (key: string, policy: CompiledPolicy, cost: number, re
 export class AcquireQueue {
   readonly queues = new Map<string, Array<Waiter>>()
   waiting = 0
+  private arrived: Deferred.Deferred<void> | undefined = undefined
+
+  /** Completed when the next acquirer queues (the interval ticker waits on it while nobody waits). */
+  arrival(): Deferred.Deferred<void> {
+    this.arrived ??= Deferred.makeUnsafe<void>()
+    return this.arrived
+  }
   private readonly backend: RateLimitBackend
   private readonly limited: MakeLimited
   private readonly clock: Clock.Clock
@@ -90,6 +97,10 @@ export class AcquireQueue {
           queue.push(waiter)
         }
         this.waiting++
+        if (this.arrived !== undefined) {
+          Deferred.doneUnsafe(this.arrived, Effect.void)
+          this.arrived = undefined
+        }
         const predict = ahead.length === 0
           ? Effect.void
           : Effect.flatMap(this.backend.simulate(key, policy, [...ahead, cost], now), (predicted) =>

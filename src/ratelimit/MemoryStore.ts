@@ -9,8 +9,18 @@
  * `layerStoreMemory` never evicts; this is hand-rolled, as are multi-tier atomicity, sliding logs,
  * penalties and `simulate` (used by FIFO `acquire` to predict exact wake-up times).
  *
+ * Bounded (`maxKeys`, default 100,000): a new key at the bound first sweeps the keys back to fresh (dropping
+ * them changes no answer); if that frees less than 1/16 of the bound, the oldest keys (insertion order) are
+ * evicted down to 15/16 of it — an evicted key starts fresh when seen again, so under a flood of distinct keys
+ * the oldest ones may be admitted again early. Amortised O(1) per new key (a sweep at most every bound/16 new
+ * keys). Memory at the bound: see `ratelimit.bytes-per-key.at-bound` in `bench/results.json`.
+ *
  * Also used as the `insurance` limiter of the Redis backend.
  */
+
+/** Default bound on the keys a memory store holds. */
+export const DEFAULT_MAX_KEYS = 100_000
+import { SweepWake } from "./Background.ts"
 import type { CompiledPolicy, CompiledTier } from "./RateLimitPolicy.ts"
 import { TierKind } from "./RateLimitPolicy.ts"
 import { Allowed, type Refusal, type RateLimitStatus, type TierStatus } from "./RateLimitResult.ts"
@@ -38,6 +48,15 @@ export class MemoryStore {
   rejectTier = -1
   rejectRetryMillis = 0
   evicted = 0
+  readonly maxKeys: number
+  /** wakes the sweep loop when a key becomes due before its planned sweep (see `Background.sweepLoop`) */
+  readonly wake = new SweepWake()
+  /** after a `sweep`: the earliest `fullAt` among the keys kept (Infinity: none) */
+  nextDue = Number.POSITIVE_INFINITY
+
+  constructor(maxKeys: number = DEFAULT_MAX_KEYS) {
+    this.maxKeys = maxKeys
+  }
 
   get size(): number {
     return this.states.size
@@ -47,6 +66,7 @@ export class MemoryStore {
   stateOf(key: string, policy: CompiledPolicy, now: number): KeyState {
     let st = this.states.get(key)
     if (st === undefined) {
+      if (this.states.size >= this.maxKeys) this.makeRoom(now)
       st = freshState(policy, now)
       this.states.set(key, st)
     } else if (st.policy !== policy) {
@@ -91,6 +111,7 @@ export class MemoryStore {
       if (r > reset) reset = r
     }
     st.fullAt = now + reset
+    if (st.fullAt < this.wake.planned) this.wake.poke(st.fullAt)
     return new Allowed(policy.name, policy.tierNames, remaining, reset)
   }
 
@@ -151,6 +172,7 @@ export class MemoryStore {
     refillAll(st, now)
     for (let i = 0; i < policy.tiers.length; i++) adjustTier(policy.tiers[i] as CompiledTier, st, i, delta, now)
     updateFullAt(st, now)
+    if (st.fullAt < this.wake.planned) this.wake.poke(st.fullAt)
   }
 
   reset(key: string): void {
@@ -172,15 +194,28 @@ export class MemoryStore {
     return touched
   }
 
+  /** At the bound: sweep, then evict the oldest keys down to 15/16 of the bound if the sweep freed too little. */
+  private makeRoom(now: number): void {
+    const target = this.maxKeys - Math.max(1, Math.floor(this.maxKeys / 16))
+    if (this.states.size - this.sweep(now) <= target) return
+    for (const key of this.states.keys()) {
+      if (this.states.size <= target) break
+      this.states.delete(key)
+      this.evicted++
+    }
+  }
+
   /** Drops keys whose state is back to fresh; returns how many were dropped. */
   sweep(now: number): number {
     let dropped = 0
+    let next = Number.POSITIVE_INFINITY
     for (const [key, st] of this.states) {
       if (st.fullAt <= now) {
         this.states.delete(key)
         dropped++
-      }
+      } else if (st.fullAt < next) next = st.fullAt
     }
+    this.nextDue = next
     this.evicted += dropped
     return dropped
   }

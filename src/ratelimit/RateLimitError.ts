@@ -52,10 +52,19 @@ export class InvalidRateLimitInput extends Schema.TaggedError<InvalidRateLimitIn
   }
 }
 
+/**
+ * What went wrong with the store: `connection` (no connection / the socket closed / the client offline: Redis
+ * is down), `timeout` (no reply within the store timeout: Redis may be slow or stalled), `command` (Redis
+ * answered with an error), `cooling` (calls skip the store for `storeCooldown` after it was found down).
+ */
+export type StoreErrorKind = "connection" | "timeout" | "command" | "cooling"
+
 /** The backing store failed (or timed out) and the store-error policy is `failClosed`. */
 export class RateLimitStoreError extends Schema.TaggedError<RateLimitStoreError>()("RateLimitStoreError", {
   operation: Schema.String,
   reason: Schema.String,
+  /** see `StoreErrorKind`; absent means `connection` */
+  kind: Schema.optional(Schema.Literals(["connection", "timeout", "command", "cooling"])),
   cause: Schema.optional(Schema.Defect())
 }) {
   override get message(): string {

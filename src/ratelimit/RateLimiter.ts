@@ -29,13 +29,14 @@
  * }).pipe(Effect.provide(RateLimiter.layerMemory()))
  * ```
  */
-import { Clock, Context, Deferred, Duration, Effect, Exit, Layer, Metric, Option, PubSub, Schedule, Schema, type Scope, Stream } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Exit, Layer, Metric, Option, PubSub, Schema, type Scope, Stream } from "effect"
 import type { Redis } from "effect/persistence"
 import { InlineEffect } from "../runtime/index.ts"
 import { Events, TelemetryHub } from "../telemetry/index.ts"
 import { AcquireQueue } from "./AcquireQueue.ts"
-import { supervise } from "./Background.ts"
+import { supervise, sweepLoop } from "./Background.ts"
 import { makeMemoryBackend } from "./MemoryBackend.ts"
+import { DEFAULT_MAX_KEYS, MemoryStore } from "./MemoryStore.ts"
 import { DEFAULT_POLICY, providerDefaults } from "./ProviderDefaults.ts"
 import { PolicyRegistry } from "./PolicyRegistry.ts"
 import type { RateLimitBackend } from "./RateLimitBackend.ts"
@@ -62,7 +63,12 @@ export const RateLimiterOptions = Schema.Struct({
   /** how often the idle-key sweep runs; default 1 minute */
   sweepInterval: Schema.optionalKey(PositiveDuration),
   /** longest accepted key; default 512 */
-  maxKeyLength: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 65_536 })))
+  maxKeyLength: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 65_536 }))),
+  /**
+   * most keys held in process memory (the memory store, or the Redis backend's insurance limiter); default
+   * 100,000. Beyond it keys back to fresh are dropped first, then the oldest (see `MemoryStore.ts`).
+   */
+  maxKeys: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 16, maximum: 100_000_000 })))
 })
 export type RateLimiterOptionsInput = typeof RateLimiterOptions.Encoded
 
@@ -81,8 +87,15 @@ export const RedisRateLimiterOptions = Schema.Struct({
    * client, an Effect-level real-time race per call (see `RedisScriptRunner.ts`)
    */
   storeTimeout: Schema.optionalKey(PositiveDuration),
-  /** real time during which calls skip the store after an error (fallback answers); default 1 second */
-  storeCooldown: Schema.optionalKey(PositiveDuration)
+  /** real time during which calls skip the store once it is found down (fallback answers); default 1 second */
+  storeCooldown: Schema.optionalKey(PositiveDuration),
+  /**
+   * consecutive timed-out calls after which the store counts as down (a connection error counts at once);
+   * default 3. A single slow call is answered by the failure policy without diverting the next calls.
+   */
+  timeoutCircuit: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1_000_000 }))),
+  /** processes sharing the limits: the `insurance` limiter admits limit / expectedProcesses per tier; default 4 */
+  expectedProcesses: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1_000_000 })))
 })
 export type RedisRateLimiterOptionsInput = typeof RedisRateLimiterOptions.Encoded
 
@@ -194,7 +207,7 @@ const makeMemory = (input: RateLimiterOptionsInput, hooks: RateLimiterHooks) =>
   Effect.gen(function*() {
     const options = yield* decodeOptions(RateLimiterOptions, input)
     const registry = yield* makeRegistry(options)
-    return yield* makeService(() => Effect.succeed(makeMemoryBackend()), registry, configOf(options, hooks))
+    return yield* makeService(() => Effect.succeed(makeMemoryBackend(new MemoryStore(options.maxKeys ?? DEFAULT_MAX_KEYS))), registry, configOf(options, hooks))
   })
 
 const makeRedis = (input: RedisRateLimiterOptionsInput, hooks: RateLimiterHooks) =>
@@ -208,7 +221,10 @@ const makeRedis = (input: RedisRateLimiterOptionsInput, hooks: RateLimiterHooks)
           onStoreError: options.onStoreError ?? "insurance",
           clock: options.clock ?? "caller",
           storeTimeoutMs: options.storeTimeout === undefined ? 1_000 : Duration.toMillis(options.storeTimeout),
-          storeCooldownMs: options.storeCooldown === undefined ? 1_000 : Duration.toMillis(options.storeCooldown)
+          storeCooldownMs: options.storeCooldown === undefined ? 1_000 : Duration.toMillis(options.storeCooldown),
+          timeoutCircuit: options.timeoutCircuit ?? 3,
+          expectedProcesses: options.expectedProcesses ?? 4,
+          maxKeys: options.maxKeys ?? DEFAULT_MAX_KEYS
         }, reporter),
       registry,
       configOf(options, hooks)
@@ -393,14 +409,23 @@ const makeService = <R>(
       )
 
     // --- supervised background children: idle-key sweep and interval-refill ticker -----------------------
-    const sweeper = Effect.sync(() => {
-      const dropped = backend.sweep(clock.currentTimeMillisUnsafe())
+    // the sweep sleeps until the next key is due (never once per interval of a clock jump: see `sweepLoop`)
+    const store = backend.memory
+    const sweeper = store === undefined ? Effect.never : sweepLoop(clock, config.sweepIntervalMs, store.wake, (now) => {
+      const dropped = backend.sweep(now)
       if (dropped > 0) emit({ _tag: "KeysEvicted", count: dropped, timestamp: clock.currentTimeMillisUnsafe() })
-    }).pipe(Effect.repeat(Schedule.spaced(Duration.millis(config.sweepIntervalMs))))
+      return store.nextDue
+    })
 
+    // interval ticks only matter to queued acquirers (every other read refills lazily): without waiters the
+    // ticker waits for one, so a clock jump does not replay every tick boundary
     const ticker = Effect.gen(function*() {
       while (true) {
         const changed = Deferred.await(registry.changed)
+        if (queue.waiting === 0) {
+          yield* Effect.raceFirst(changed, Deferred.await(queue.arrival()))
+          continue
+        }
         const now = clock.currentTimeMillisUnsafe()
         let next = Number.POSITIVE_INFINITY
         for (const period of registry.intervalPeriods()) next = Math.min(next, (Math.floor(now / period) + 1) * period)

@@ -11,28 +11,40 @@
  * The cost: processes share one notion of time only as well as their clocks are synchronised (NTP keeps this
  * in the low milliseconds; a skewed caller can at worst see a bucket refilled a few ms early or late). Set
  * `clock: "server"` to use Redis `TIME` inside the script instead (one clock for all callers, e.g. with
- * badly synchronised hosts); the waits returned are then relative to the server's time. Key expiries are
- * Redis's own clock (a safety net for memory, never used for decisions).
+ * badly synchronised hosts); the waits returned are then relative to the server's time. Fixed windows only
+ * roll forward (see `TierState.refillTier`), so skewed callers never reopen an older window. Key expiries run
+ * on Redis's own clock (a memory bound, never a decision input), each kept `EXPIRY_SLACK_MS` (60 s) of real
+ * time past the caller-clock time at which the key is fresh again: clock skew below that never loses state,
+ * and under `TestClock` the answers stay exact while virtual time stands still for less than that real time.
  *
- * Store timeout (`storeTimeout`, real time, so a hung connection is detected even under TestClock): with
- * node-redis it is the client's own per-command timeout (no Effect-level timer or race on the hot path);
- * commands waiting in node-redis's offline queue while it reconnects to a dead server time out the same way.
- * Store errors (command failure, connection loss, timeout) follow the layer's policy:
+ * Store timeout (`storeTimeout`, real time, so a hung connection is detected even under TestClock): the
+ * runner's shared watchdog over its own connection, which never queues commands while offline (see
+ * `RedisScriptRunner.ts`); a call that is not answered in time fails with a `timeout` store error, a call
+ * made while the connection is down fails at once with a `connection` error.
+ *
+ * Slow is not down. The backend trips into *down* — every call skips Redis for `storeCooldown` (real time; a
+ * minimal circuit breaker, so a dead or hung server costs one timeout per cooldown, not one per check) — only
+ * on a `connection` error or after `timeoutCircuit` consecutive timeouts (default 3) with no successful call
+ * in between. A single timed-out call on a slow but healthy Redis is answered by the policy and the next call
+ * goes to Redis again. The first successful call after a trip emits `StoreRecovered`.
+ *
+ * Store errors follow the layer's policy:
  * - `failOpen`: admit (the `Allowed` is marked `degraded: "failOpen"`),
  * - `failClosed`: fail with `RateLimitStoreError`,
- * - `insurance`: an in-memory limiter with the same policies answers instead (only on store errors, never on
- *   a limit hit; like rate-limiter-flexible's `insuranceLimiter`). Its state is process-local.
- * Each fallback is reported to the service (counter, Metric, log, event). After a store error the backend
- * stops calling Redis for `storeCooldown` (real time; a minimal circuit breaker), so a dead or hung server
- * costs one timeout per cooldown, not one per check; the first successful call afterwards emits
- * `StoreRecovered`.
+ * - `insurance`: an in-memory limiter answers instead (only on store errors, never on a limit hit; like
+ *   rate-limiter-flexible's `insuranceLimiter`), with *its share* of every limit: each tier's limit (and a
+ *   bucket's refill) divided by `expectedProcesses` (default 4), so the processes together admit at most the
+ *   limit from insurance while Redis is down. Its state is process-local; what Redis admitted in the same
+ *   window before the outage is not known to it, so across an outage a window can admit up to
+ *   limit (Redis) + limit (the insurance shares).
+ * Each fallback is reported to the service (counter, Metric, log, event).
  */
 import { Effect, type Scope } from "effect"
 import type { Redis } from "effect/persistence"
 import { MemoryStore } from "./MemoryStore.ts"
 import type { RateLimitBackend } from "./RateLimitBackend.ts"
 import { RateLimitStoreError } from "./RateLimitError.ts"
-import { type CompiledPolicy, TierKind } from "./RateLimitPolicy.ts"
+import { type CompiledPolicy, type CompiledTier, TierKind } from "./RateLimitPolicy.ts"
 import { Allowed, type Decision, type RateLimitStatus, type Refusal, type TierStatus } from "./RateLimitResult.ts"
 import { decodeNumber as parseNumber, scriptFor } from "./RedisScript.ts"
 import { makeRedisScriptRunner } from "./RedisScriptRunner.ts"
@@ -45,8 +57,14 @@ export interface RedisBackendOptions {
   readonly clock: "caller" | "server"
   /** real-time milliseconds after which a store call counts as failed; Infinity disables the timer */
   readonly storeTimeoutMs: number
-  /** after a store error, real-time milliseconds during which calls go straight to the fallback */
+  /** after the store is found down, real-time milliseconds during which calls go straight to the fallback */
   readonly storeCooldownMs: number
+  /** consecutive timeouts after which the store counts as down (a connection error counts at once) */
+  readonly timeoutCircuit: number
+  /** the insurance limiter admits limit / expectedProcesses per tier */
+  readonly expectedProcesses: number
+  /** bound of the insurance limiter's keys (default 100,000) */
+  readonly maxKeys?: number
 }
 
 /** Hooks the service passes in to count and report fallbacks. */
@@ -54,6 +72,13 @@ export interface StoreFailureReporter {
   readonly failure: (mode: StoreErrorPolicy, operation: string, key: string, error: RateLimitStoreError) => Effect.Effect<void>
   readonly success: Effect.Effect<void>
 }
+
+/** `policy` with every tier's limit (and a bucket's refill) divided by `processes`: the insurance share. */
+export const sharePolicy = (policy: CompiledPolicy, processes: number): CompiledPolicy =>
+  processes <= 1 ? policy : {
+    ...policy,
+    tiers: policy.tiers.map((t): CompiledTier => ({ ...t, limit: t.limit / processes, refillTokens: t.refillTokens / processes }))
+  }
 
 const kindName = (kind: number): TierStatus["kind"] =>
   kind === TierKind.FixedWindow ? "FixedWindow" : kind === TierKind.SlidingWindow ? "SlidingWindow" : "TokenBucket"
@@ -64,7 +89,16 @@ export const makeRedisBackend = (
 ): Effect.Effect<RateLimitBackend, never, Redis.Redis | Scope.Scope> =>
   Effect.gen(function*() {
     const runner = yield* makeRedisScriptRunner(options.storeTimeoutMs)
-    const insurance = new MemoryStore()
+    const insurance = new MemoryStore(options.maxKeys)
+    const shares = new WeakMap<CompiledPolicy, CompiledPolicy>()
+    const share = (policy: CompiledPolicy): CompiledPolicy => {
+      let shared = shares.get(policy)
+      if (shared === undefined) {
+        shared = sharePolicy(policy, options.expectedProcesses)
+        shares.set(policy, shared)
+      }
+      return shared
+    }
     const serverClock = options.clock === "server"
     const keysCache = new WeakMap<CompiledPolicy, ReadonlyArray<string>>()
 
@@ -94,6 +128,7 @@ export const makeRedisBackend = (
     /** Runs `primary`; on a store error applies the layer's policy (`open` / `insurance` give the fallback values). */
     let coolUntil = 0
     let failing = false
+    let timeouts = 0
     const cooling = "store unavailable (cooling down after an error)"
     const guarded = <A>(
       operation: string,
@@ -103,8 +138,14 @@ export const makeRedisBackend = (
       insured: () => A
     ): Effect.Effect<A, RateLimitStoreError> => {
       const onError = (error: RateLimitStoreError): Effect.Effect<A, RateLimitStoreError> => {
-        if (error.reason !== cooling) coolUntil = Date.now() + options.storeCooldownMs
-        failing = true
+        if (error.kind !== "cooling") {
+          // slow is not down: only a connection error, or `timeoutCircuit` timeouts in a row, trips the cooldown
+          const down = error.kind !== "timeout" && error.kind !== "command" ? true : error.kind === "timeout" && ++timeouts >= options.timeoutCircuit
+          if (down) {
+            coolUntil = Date.now() + options.storeCooldownMs
+            failing = true
+          }
+        }
         return Effect.andThen(reporter.failure(options.onStoreError, operation, key, error), () => {
           switch (options.onStoreError) {
             case "failOpen":
@@ -118,13 +159,19 @@ export const makeRedisBackend = (
       }
       // healthy (the hot path): just the call and an error handler; the flag is read when the operation
       // is built, which the service does at the moment it runs it
-      if (!failing) return Effect.catch(primary, onError)
+      if (!failing) {
+        return Effect.catch(
+          timeouts === 0 ? primary : Effect.tap(primary, () => Effect.sync(() => (timeouts = 0))),
+          onError
+        )
+      }
       return Effect.catch(
         Effect.suspend(() => {
           if (!failing) return primary
-          if (Date.now() < coolUntil) return Effect.fail(new RateLimitStoreError({ operation, reason: cooling }))
+          if (Date.now() < coolUntil) return Effect.fail(new RateLimitStoreError({ operation, reason: cooling, kind: "cooling" }))
           return Effect.tap(primary, () => {
             failing = false
+            timeouts = 0
             return reporter.success
           })
         }),
@@ -146,7 +193,7 @@ export const makeRedisBackend = (
         }),
         () => new Allowed(policy.name, policy.tierNames, policy.tiers.map((t) => t.limit), 0, "failOpen"),
         () => {
-          const decision = insurance.decideOrRefuse(key, policy, cost, now)
+          const decision = insurance.decideOrRefuse(key, share(policy), cost, now)
           return decision._tag === "Allowed"
             ? new Allowed(policy.name, policy.tierNames, decision.remainingList, decision.resetAfterMillis, "insurance")
             : decision
@@ -162,7 +209,7 @@ export const makeRedisBackend = (
           (r): Refusal => ({ _tag: "Refusal", tierIndex: Number(r[0]), retryAfterMillis: parseNumber(r[1]) })
         ),
         (): Refusal => ({ _tag: "Refusal", tierIndex: 0, retryAfterMillis: 0 }),
-        () => insurance.simulate(key, policy, costs, now)
+        () => insurance.simulate(key, share(policy), costs, now)
       )
 
     const status = (key: string, policy: CompiledPolicy, now: number): Effect.Effect<RateLimitStatus, RateLimitStoreError> =>
@@ -187,7 +234,7 @@ export const makeRedisBackend = (
           retryAfterMillis: 0,
           tiers: policy.tiers.map((tier) => ({ name: tier.name, kind: kindName(tier.kind), limit: tier.limit, remaining: tier.limit, resetAfterMillis: 0 }))
         }),
-        () => insurance.status(key, policy, now)
+        () => insurance.status(key, share(policy), now)
       )
 
     const adjust = (key: string, policy: CompiledPolicy, delta: number, now: number): Effect.Effect<void, RateLimitStoreError> =>
@@ -196,7 +243,7 @@ export const makeRedisBackend = (
         key,
         Effect.asVoid(call("adjust", key, policy, now, delta)),
         () => undefined,
-        () => insurance.adjust(key, policy, delta, now)
+        () => insurance.adjust(key, share(policy), delta, now)
       )
 
     const reset = (key: string, policy: CompiledPolicy): Effect.Effect<void, RateLimitStoreError> =>

@@ -26,13 +26,15 @@
  *   A check is one `GET` and one write: a new key is `SET … PX`; an existing key is patched in place with
  *   `SETRANGE` over the doubles (header and expiry untouched), and `PEXPIRE` runs only when the state must
  *   outlive `exp` (the new expiry gets ttl/8 of slack, so a draining bucket does not re-expire on every call).
- *   `ttl` = time until every tier is full again; a key back to its fresh state is deleted, so Redis memory
- *   follows active keys. A stored header equal to the script's is the fast path; a different one means the
+ *   `ttl` = time until every tier is full again; the key's expiry is that (a fixed window's: the window's end,
+ *   even at count 0, as windows only roll forward) plus `max(ttl / 8, EXPIRY_SLACK_MS)`; a key back to its
+ *   fresh state is deleted, so Redis memory follows active keys. A stored header equal to the script's is the fast path; a different one means the
  *   policy changed: the old specs are parsed and the state carried over by tier name exactly as
  *   `TierState.migrate` does in memory.
  * - `<prefix>{<key>}:<tier>`: a sorted set per sliding-window tier only (score = time, member =
  *   `cost:seq`), expiring with the key. Expired members are removed with `ZREMRANGEBYSCORE` (amortised
- *   O(1)); the whole log is read only for a refusal's `retryAfter` or a simulation. Sliding logs stay exact.
+ *   O(1)); a refusal reads the log from its oldest member only as far as its `retryAfter` needs (usually one
+ *   member, O(log n)); only a simulation (queued `acquire`) reads the whole log. Sliding logs stay exact.
  *
  * Replies are flat arrays; a number that is an exact integer is returned as a Redis integer, anything else
  * (fractional tokens) as a `%.17g` string, infinity as `inf`. `decodeNumber` reads both.
@@ -52,6 +54,13 @@ import { type LuaScript, luaScript } from "./RedisScriptRunner.ts"
 /** The header stored in front of a key's packed state: the policy's tier specs (names match `[A-Za-z0-9_./:-]+`). */
 export const policyHeader = (policy: CompiledPolicy): string =>
   policy.tiers.map((t) => `${t.name} ${t.kind} ${t.limit} ${t.periodMs} ${t.refillTokens}`).join("|") + "\n"
+
+/**
+ * Redis real time a key outlives the caller-clock time at which its state is back to fresh (at least; ttl / 8
+ * when that is longer). Key expiries run on Redis's clock, decisions on the caller's: the slack keeps a key
+ * alive across clock skew between processes and while a `TestClock` stands still, up to this much real time.
+ */
+export const EXPIRY_SLACK_MS = 60_000
 
 /** Exact Lua literal of a finite number (JS's shortest round-trip form; Lua reads it with `strtod`). */
 const lit = (x: number): string => String(x)
@@ -104,34 +113,38 @@ const fastConsume = (policy: CompiledPolicy, header: string): string => {
       )
     } else {
       lines.push(
-        `do local idx = floor(now / ${P}); if idx ~= ${A} then ${A} = idx; ${B} = 0 end end`,
+        `do local idx = floor(now / ${P}); if idx > ${A} then ${A} = idx; ${B} = 0 end end`,
         `if cost > ${L} + 1e-9 then at = math.huge elseif ${B} + cost <= ${L} + 1e-9 then at = now else at = (${A} + 1) * ${P} end`
       )
     }
     lines.push(`if at > due then due = at; binding = ${i + 1} end`)
   })
-  const save: Array<string> = ["local ttl = 0", "local r"]
+  // `ttl` = time until every tier is fresh (the reply's resetAfter); `hold` = how long the key must live, which
+  // for a fixed window is the window's end even when its count is 0 (a deleted key would let a lagging caller
+  // recreate an older window: windows only roll forward)
+  const save: Array<string> = ["local ttl = 0", "local hold = 0", "local r"]
   policy.tiers.forEach((t, i) => {
     const [A, B, L, P, R] = [a(i), b(i), lit(t.limit), lit(t.periodMs), lit(t.refillTokens)]
     if (t.kind === TierKind.BucketContinuous) save.push(`r = ${L} - ${A}; if r <= 1e-9 then r = 0 else w = r * ${P} / ${R}; ${ceilms("r", "w")} end`)
     else if (t.kind === TierKind.BucketInterval) save.push(`r = ${L} - ${A}; if r <= 1e-9 then r = 0 else r = (${B} + ceil(r / ${R} - 1e-9)) * ${P} - now end`)
-    else save.push(`if ${B} > 0 then r = (${A} + 1) * ${P} - now else r = 0 end`)
+    else save.push(`if ${B} > 0 then r = (${A} + 1) * ${P} - now else r = 0 end`, `do local h = (${A} + 1) * ${P} - now; if h > hold then hold = h end end`)
     save.push("if r > ttl then ttl = r end")
   })
   // Write-back: an existing key is patched in place (SETRANGE over the doubles; the header and the key's
   // expiry stay), and PEXPIRE runs only when the state must outlive the expiry already set (`exp`, kept
   // with ttl/8 of slack); a new key is one SET … PX. Both are measurably cheaper than SET … PX every call.
   save.push(
-    "if ttl <= 0 then",
+    "if ttl > hold then hold = ttl end",
+    "if hold <= 0 then",
     "if raw then redis.call('DEL', key) end",
     "elseif raw then",
-    "if now + ttl > exp then",
-    `w = ttl + ttl / 8; ${ceilms("w", "w")}; exp = now + w`,
+    "if now + hold > exp then",
+    `w = hold + max(hold / 8, SLACK); ${ceilms("w", "w")}; exp = now + w`,
     "redis.call('PEXPIRE', key, max(1, w))",
     "end",
     `redis.call('SETRANGE', key, ${header.length}, struct.pack(FMT, ${state}))`,
     "else",
-    `w = ttl + ttl / 8; ${ceilms("w", "w")}; exp = now + w`,
+    `w = hold + max(hold / 8, SLACK); ${ceilms("w", "w")}; exp = now + w`,
     `redis.call('SET', key, struct.pack(FMT_KEYED, SIG, ${state}), 'PX', max(1, w))`,
     "end"
   )
@@ -169,7 +182,8 @@ export const luaFor = (policy: CompiledPolicy): string => {
     `local SIG = '${header.replace("\n", "\\n")}'`,
     `local SIGLEN = ${header.length}`,
     `local FMT = '<${"d".repeat(2 * tiers.length + 2)}'`,
-    `local FMT_KEYED = '<c${header.length}${"d".repeat(2 * tiers.length + 2)}'`
+    `local FMT_KEYED = '<c${header.length}${"d".repeat(2 * tiers.length + 2)}'`,
+    `local SLACK = ${EXPIRY_SLACK_MS}`
   ].join("\n")
   const tables = [
     `local N = ${tiers.length}`,

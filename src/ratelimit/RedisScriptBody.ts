@@ -102,7 +102,7 @@ local function migrate(raw)
           local tick = floor(now / per)
           if tick > b then a = math.min(lim, a + (tick - b) * ref) end
         elseif ok2 == 2 then
-          if floor(now / per) ~= a then b = 0 end
+          if floor(now / per) > a then b = 0 end
         end
         local k = KIND[i]
         if (k == 0 or k == 1) and (ok2 == 0 or ok2 == 1) then
@@ -151,7 +151,7 @@ local function refill(i, at)
     end
   elseif k == 2 then
     local idx = floor(at / PER[i])
-    if idx ~= A[i] then A[i] = idx; B[i] = 0 end
+    if idx > A[i] then A[i] = idx; B[i] = 0 end
   else
     slide(i, at, PER[i])
   end
@@ -172,14 +172,29 @@ local function admitAt(i, c, at)
     return (A[i] + 1) * PER[i]
   else
     if A[i] + c <= LIM[i] + EPS then return at end
-    if not TIMES[i] then loadLog(i) end
-    local t, cs = TIMES[i], COSTS[i]
     local freed = 0
-    for j = HEAD[i], #t do
-      freed = freed + cs[j]
-      if A[i] - freed + c <= LIM[i] + EPS then return t[j] + PER[i] end
+    if TIMES[i] then
+      local t, cs = TIMES[i], COSTS[i]
+      for j = HEAD[i], #t do
+        freed = freed + cs[j]
+        if A[i] - freed + c <= LIM[i] + EPS then return t[j] + PER[i] end
+      end
+      return at
     end
-    return at
+    -- a refusal reads the log from its oldest member only as far as it must (usually one member), in growing
+    -- chunks: O(log n) per refusal instead of loading the whole log
+    local zk = KEYS[ZK[i]]
+    local start, n = 0, 1
+    while true do
+      local r = redis.call('ZRANGE', zk, start, start + n - 1, 'WITHSCORES')
+      if #r == 0 then return at end
+      for j = 1, #r, 2 do
+        freed = freed + memberCost(r[j])
+        if A[i] - freed + c <= LIM[i] + EPS then return tonumber(r[j + 1]) + PER[i] end
+      end
+      start = start + n
+      n = n * 8
+    end
   end
 end
 
@@ -238,19 +253,26 @@ end
 -- writes the state back (one SET with PX) or deletes a key that is back to fresh; returns the ttl
 local function save()
   local ttl = 0
+  local hold = 0
   local v = {}
   for i = 1, N do
     local r = resetAfter(i)
     if r > ttl then ttl = r end
+    -- a fixed window's key lives to the window's end even at count 0 (windows only roll forward)
+    if KIND[i] == 2 then
+      local h = (A[i] + 1) * PER[i] - now
+      if h > hold then hold = h end
+    end
     v[2 * i - 1] = A[i]
     v[2 * i] = B[i]
   end
   v[2 * N + 1] = seq
-  if ttl <= 0 then
+  if ttl > hold then hold = ttl end
+  if hold <= 0 then
     if raw then redis.call('DEL', key) end
     return 0
   end
-  local px = math.max(1, ceilms(ttl))
+  local px = math.max(1, ceilms(hold + math.max(hold / 8, SLACK)))
   v[2 * N + 2] = now + px
   redis.call('SET', key, struct.pack(FMT_KEYED, SIG, unpack(v)), 'PX', px)
   for i = 1, N do

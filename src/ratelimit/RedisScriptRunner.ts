@@ -4,15 +4,23 @@
  * per call.
  *
  * Two transports, chosen once when the layer is built:
- * - `NodeRedis` in context (the usual Node setup, `NodeRedis.layer` from `@effect/platform-node`): commands
- *   go straight to its node-redis client (`sendCommand`), each wrapped in one `Effect.callback`; the timeout
- *   is a shared watchdog (below) — no Effect-level race and no timer per command. A hung server, or a
- *   command waiting in node-redis's offline queue while it reconnects to a dead one, fails after the timeout.
+ * - `NodeRedis` in context (the usual Node setup, `NodeRedis.layer` from `@effect/platform-node`): the runner
+ *   opens its *own* connection, a `duplicate` of that client with `disableOfflineQueue: true`, and sends
+ *   straight to it (`sendCommand`), each command wrapped in one `Effect.callback`. While the connection is
+ *   down a command fails at once with a connection error (it never waits in an offline queue); a command
+ *   written to a server that stops answering is failed by a shared watchdog (below) after `storeTimeout` —
+ *   no Effect-level race and no timer per command. Releasing the layer closes the connection, and destroys
+ *   it if the close has not completed within the store timeout (a stopped server never answers the commands
+ *   still in flight, and node-redis's `close` waits for them), so release never hangs.
  * - only effect's generic `Redis` service (another platform's client): commands go through `Redis.send`
- *   and the timeout is an Effect-level race against a real-time timer (the old mechanism; ~25 µs per call
- *   measured, so only used where the client cannot do it itself).
+ *   and the timeout is an Effect-level race against a real-time timer (~25 µs per call measured, so only used
+ *   where the client cannot do it itself); such a client's own offline queue and release are its own.
  * In both cases the timer is real time, never the Effect `Clock`, so a hung Redis is detected under
  * `TestClock` too.
+ *
+ * Failures are classified (`RateLimitStoreError.kind`): `connection` (no connection, the socket closed, the
+ * client offline), `timeout` (no reply within the store timeout: the server may be slow or stalled) and
+ * `command` (Redis answered with an error). The backend's failure policy tells "slow" from "down" by it.
  *
  * Why not effect's `Redis.eval`: it looks each script up in an Effect `Cache` on every call (a measurable
  * share of a ~40 µs round trip) and cannot pass a per-command option to the client. The NOSCRIPT handling
@@ -21,10 +29,11 @@
  * `@effect/platform-node/NodeRedis` is imported when a runner is made, not when this module loads, so importing
  * troupe never loads node-redis (a program without a Redis limiter never runs it, bundled or not).
  */
+import type * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { Effect, Option, type Scope } from "effect"
 import { Redis } from "effect/persistence"
 import { createHash } from "node:crypto"
-import { RateLimitStoreError } from "./RateLimitError.ts"
+import { RateLimitStoreError, type StoreErrorKind } from "./RateLimitError.ts"
 
 /** A Lua script and its SHA-1 (what `EVALSHA` names it by). */
 export interface LuaScript {
@@ -46,11 +55,28 @@ export interface RedisScriptRunner {
 const describe = (error: unknown): string =>
   error instanceof Error ? (error.message === "" ? error.name : `${error.name}: ${error.message}`) : String(error)
 
+/**
+ * node-redis's `ErrorReply` class (Redis answered with an error), loaded with node-redis when a runner is made so that
+ * importing this module never loads `redis`; until then no reply can have come, so nothing is a command error.
+ */
+let ErrorReply: (abstract new(...args: never) => Error) | undefined
+
+const kindOf = (inner: unknown): StoreErrorKind =>
+  inner instanceof Error && inner.name === "TimeoutError"
+    ? "timeout"
+    : ErrorReply !== undefined && inner instanceof ErrorReply
+    ? "command"
+    : "connection"
+
 const storeError = (operation: string, timeoutMs: number) => (cause: unknown): RateLimitStoreError => {
   const inner = cause instanceof Redis.RedisError ? cause.cause : cause
-  const reason = inner instanceof Error && inner.name === "TimeoutError" ? `no reply within ${timeoutMs} ms` : describe(inner)
-  return new RateLimitStoreError({ operation, reason, cause })
+  const kind = kindOf(inner)
+  const reason = kind === "timeout" ? `no reply within ${timeoutMs} ms` : describe(inner)
+  return new RateLimitStoreError({ operation, reason, kind, cause })
 }
+
+const timeoutError = (operation: string, ms: number): RateLimitStoreError =>
+  new RateLimitStoreError({ operation, reason: `no reply within ${ms} ms`, kind: "timeout" })
 
 const isNoScript = (error: RateLimitStoreError): boolean => error.reason.includes("NOSCRIPT")
 
@@ -60,7 +86,7 @@ const withRealTimeout = (ms: number, operation: string) => <A>(self: Effect.Effe
     ? Effect.raceFirst(
       self,
       Effect.callback<never, RateLimitStoreError>((resume) => {
-        const timer = setTimeout(() => resume(Effect.fail(new RateLimitStoreError({ operation, reason: `no reply within ${ms} ms` }))), ms)
+        const timer = setTimeout(() => resume(Effect.fail(timeoutError(operation, ms))), ms)
         return Effect.sync(() => clearTimeout(timer))
       })
     )
@@ -116,6 +142,39 @@ interface WatchdogEntry {
   readonly expire: () => void
 }
 
+type NodeRedisClient = NodeRedis.NodeRedis["Service"]["client"]
+
+/**
+ * The runner's own connection: a duplicate of `client` that never queues commands while offline, connected
+ * now (waiting at most the store timeout: a server that is down at start only makes the first calls fail
+ * fast), and released by `close`, or `destroy` when the close has not completed within the store timeout.
+ */
+export const ownConnection = (client: NodeRedisClient, timeoutMs: number): Effect.Effect<NodeRedisClient, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const own = client.duplicate({ disableOfflineQueue: true }) as NodeRedisClient // same client type as its parent
+      own.on("error", () => undefined) // failures reach the callers as store errors; node-redis reconnects by itself
+      const connecting = own.connect().then(() => undefined, () => undefined)
+      const limit = Number.isFinite(timeoutMs) ? timeoutMs : 5_000
+      let timer: ReturnType<typeof setTimeout> | undefined
+      await Promise.race([connecting, new Promise<void>((resolve) => (timer = setTimeout(resolve, limit)))])
+      clearTimeout(timer)
+      return own
+    }),
+    (own) =>
+      Effect.promise(async () => {
+        if (!own.isOpen) return
+        const limit = Number.isFinite(timeoutMs) ? timeoutMs : 5_000
+        let timer: ReturnType<typeof setTimeout> | undefined
+        const closed = await Promise.race([
+          own.close().then(() => true, () => true),
+          new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), limit)))
+        ])
+        clearTimeout(timer)
+        if (!closed && own.isOpen) own.destroy()
+      })
+  )
+
 /**
  * Builds the runner from the context: node-redis directly when `NodeRedis` is provided, else effect's
  * `Redis` service. `timeoutMs` = Infinity disables the store timeout. The watchdog timer is cleared when
@@ -125,11 +184,14 @@ export const makeRedisScriptRunner = (timeoutMs: number): Effect.Effect<RedisScr
   Effect.gen(function*() {
     // Without the module (no `redis` package installed) no `NodeRedis` can be in context: the generic transport.
     const nodeRedis = yield* Effect.promise(() => import("@effect/platform-node/NodeRedis").catch(() => undefined))
+    if (nodeRedis !== undefined && ErrorReply === undefined) {
+      ErrorReply = yield* Effect.promise(() => import("redis").then((m) => m.ErrorReply, () => undefined))
+    }
     const node = nodeRedis === undefined ? Option.none() : yield* Effect.serviceOption(nodeRedis.NodeRedis)
     let send: <A>(operation: string, args: ReadonlyArray<string>) => Effect.Effect<A, RateLimitStoreError>
     let transport: RedisScriptRunner["transport"]
     if (Option.isSome(node)) {
-      const client = node.value.client
+      const client = yield* ownConnection(node.value.client, timeoutMs)
       const fail = storeError
       transport = "node-redis"
       if (Number.isFinite(timeoutMs)) {
@@ -139,7 +201,7 @@ export const makeRedisScriptRunner = (timeoutMs: number): Effect.Effect<RedisScr
           Effect.callback<A, RateLimitStoreError>((resume) => {
             const entry: WatchdogEntry = {
               sentAt: Date.now(),
-              expire: () => resume(Effect.fail(new RateLimitStoreError({ operation, reason: `no reply within ${timeoutMs} ms` })))
+              expire: () => resume(Effect.fail(timeoutError(operation, timeoutMs)))
             }
             watchdog.enter(entry)
             ;(client.sendCommand(args as Array<string>) as Promise<A>).then(

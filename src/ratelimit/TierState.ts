@@ -158,8 +158,10 @@ export const refillTier = (tier: CompiledTier, st: KeyState, i: number, now: num
       return
     }
     case TierKind.FixedWindow: {
+      // windows only roll forward: a `now` from an earlier window (a caller whose clock lags, or a request
+      // that reaches the store after a newer one) counts against the stored, newer window
       const index = Math.floor(now / tier.periodMs)
-      if (index !== nums[a]) {
+      if (index > (nums[a] as number)) {
         nums[a] = index
         nums[a + 1] = 0
       }

@@ -32,7 +32,7 @@ describe("Cache (memory)", () => {
         }
       })
       yield* cache.put("a", "1", { ttl: "1500 millis" })
-      yield* TestClock.adjust("1 second") // the second sweep crashes; the supervisor restarts the sweeper
+      yield* TestClock.adjust("1500 millis") // the second sweep (when "a" is due) crashes; the supervisor restarts the sweeper
       const restarted = yield* events.pipe(
         Stream.filter((e) => e._tag === "ChildRestarted"),
         Stream.take(1),
@@ -41,7 +41,7 @@ describe("Cache (memory)", () => {
       assert.strictEqual(restarted[0]?.supervisor, "cache:crashy")
       assert.strictEqual(restarted[0]?.childId, "sweeper")
       yield* TestClock.adjust("1 second")
-      assert.isAtLeast(calls, 4)
+      assert.isAtLeast(calls, 3) // the restarted sweeper swept at once
       assert.strictEqual((yield* cache.stats()).entries, 0)
       yield* cache.put("b", "2")
       assert.deepStrictEqual(yield* cache.get("b"), Option.some("2"))

@@ -113,7 +113,7 @@ describeRedis("RateLimiter properties (redis)", () => {
 
   it("the same properties hold through the Lua script", async () => {
     const backend = await runtime.runPromise(Scope.provide(makeRedisBackend(
-      { prefix, onStoreError: "failClosed", clock: "caller", storeTimeoutMs: 5_000, storeCooldownMs: 0 },
+      { prefix, onStoreError: "failClosed", clock: "caller", storeTimeoutMs: 5_000, storeCooldownMs: 0, timeoutCircuit: 3, expectedProcesses: 1 },
       { failure: () => Effect.void, success: Effect.void }
     ), scope))
     let n = 0
@@ -127,7 +127,7 @@ describeRedis("RateLimiter properties (redis)", () => {
   // body otherwise) equal the memory store's, number for number, including fractional costs and refills.
   it("Redis answers exactly like memory (fast path and generic script)", async () => {
     const backend = await runtime.runPromise(Scope.provide(makeRedisBackend(
-      { prefix: `${prefix}diff:`, onStoreError: "failClosed", clock: "caller", storeTimeoutMs: 5_000, storeCooldownMs: 0 },
+      { prefix: `${prefix}diff:`, onStoreError: "failClosed", clock: "caller", storeTimeoutMs: 5_000, storeCooldownMs: 0, timeoutCircuit: 3, expectedProcesses: 1 },
       { failure: () => Effect.void, success: Effect.void }
     ), scope))
     let n = 0

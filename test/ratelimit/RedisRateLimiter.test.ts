@@ -138,7 +138,7 @@ describeRedis("RateLimiter (redis)", () => {
       const total = admitted.reduce((a, b) => a + b, 0)
       assert.strictEqual(total, 200) // the sliding window's limit; 600 attempts in all
       assert.isTrue(admitted.every((n) => n >= 0 && n <= 150))
-    }), 30_000)
+    }), 90_000)
 
   const killScenario = (onStoreError: "failOpen" | "failClosed" | "insurance") =>
     it.live(`redis-server killed mid-run: ${onStoreError} holds and nothing crashes`, () =>
@@ -159,7 +159,7 @@ describeRedis("RateLimiter (redis)", () => {
           const tags = after.map((r) => (r._tag === "Success" ? `ok:${r.success.degraded}` : r.failure._tag))
           if (onStoreError === "failOpen") assert.deepStrictEqual(tags, ["ok:failOpen", "ok:failOpen", "ok:failOpen", "ok:failOpen"])
           if (onStoreError === "failClosed") assert.deepStrictEqual(tags, Array(4).fill("RateLimitStoreError"))
-          // insurance: a fresh in-memory limiter with the same policy (limit 3) takes over
+          // insurance: a fresh in-memory limiter with the same policy (limit 3, one expected process) takes over
           if (onStoreError === "insurance") assert.deepStrictEqual(tags, ["ok:insurance", "ok:insurance", "ok:insurance", "RateLimited"])
           assert.strictEqual(stats.storeErrors, 4)
           assert.strictEqual(stats.fallbacks[onStoreError], 4)
@@ -183,6 +183,7 @@ describeRedis("RateLimiter (redis)", () => {
             onStoreError,
             storeTimeout: "300 millis",
             storeCooldown: "200 millis",
+            expectedProcesses: 1,
             policies: { default: { tiers: [{ _tag: "FixedWindow", limit: 3, window: "1 hour" }, { _tag: "SlidingWindow", limit: 3, window: "1 hour" }] } }
           }, { onEvent: (e) => events.push(e) }, `redis://127.0.0.1:${port}`)),
           Effect.ensuring(Effect.sync(() => {
@@ -196,7 +197,7 @@ describeRedis("RateLimiter (redis)", () => {
   killScenario("failClosed")
   killScenario("insurance")
 
-  it.live("hung connection (open, never answers): the store timeout fires, the policy holds, recovery is automatic", () =>
+  it.live("hung connection (open, never answers), circuit of 1 timeout: the store timeout fires, the policy holds, recovery is automatic", () =>
     Effect.gen(function*() {
       const proxy = yield* Effect.promise(freezableProxy)
       const events: Array<RateLimiterEvent> = []
@@ -234,6 +235,7 @@ describeRedis("RateLimiter (redis)", () => {
           onStoreError: "failOpen",
           storeTimeout: "200 millis",
           storeCooldown: "200 millis",
+          timeoutCircuit: 1,
           policies: { default: { tiers: [{ _tag: "FixedWindow", limit: 100, window: "1 hour" }] } }
         }, { onEvent: (e) => events.push(e) }, proxy.url)),
         Effect.ensuring(Effect.promise(() => proxy.close()))

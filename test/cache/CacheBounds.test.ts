@@ -1,0 +1,83 @@
+/**
+ * Bounds and a stalled Redis: `sizeOf` must return a finite number >= 0 (else `maxBytes` would be silently
+ * disabled); the memory layer has a default bound (10,000 entries, LRU eviction); and the Redis tier's own
+ * real-time timeout (default 250 ms) keeps `get` / `put` from waiting on a frozen server (SIGSTOP), whose
+ * layer is then released within the timeout.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as fc from "fast-check"
+import { Effect, Exit, Layer, Option, Schema, Scope } from "effect"
+import { Cache, makeMemory } from "../../src/cache/Cache.ts"
+import { DEFAULT_MAX_ENTRIES } from "../../src/cache/CacheOptions.ts"
+import { describeRedis } from "../support/redis.ts"
+import { startOwnRedis } from "../ratelimit/support/ownRedis.ts"
+
+
+describe("cache bounds", () => {
+  it.effect("a sizeOf returning a string, NaN, a negative number or Infinity fails put with a typed error", () =>
+    Effect.gen(function*() {
+      for (const bad of ["12", Number.NaN, -1, Number.POSITIVE_INFINITY] as const) {
+        const cache = yield* makeMemory<string>({ maxBytes: 100, sizeOf: () => bad as unknown as number })
+        const error = yield* Effect.flip(cache.put("k", "v"))
+        assert.strictEqual(error._tag, "InvalidCacheOptions")
+        assert.strictEqual(error._tag === "InvalidCacheOptions" ? error.path : "", "sizeOf")
+        assert.isTrue(Option.isNone(yield* cache.get("k")))
+      }
+    }).pipe(Effect.scoped))
+
+  it.effect("Cache.layerMemory() has a default bound: 10,000 entries, least recently used evicted", () =>
+    Effect.gen(function*() {
+      const cache = yield* Cache
+      for (let i = 0; i <= DEFAULT_MAX_ENTRIES; i++) yield* cache.put(`k${i}`, i)
+      const stats = yield* cache.stats()
+      assert.strictEqual(stats.entries, 10_000)
+      assert.isTrue(Option.isNone(yield* cache.get("k0")))
+      assert.deepStrictEqual(yield* cache.get(`k${DEFAULT_MAX_ENTRIES}`), Option.some(DEFAULT_MAX_ENTRIES))
+    }).pipe(Effect.provide(Cache.layerMemory())))
+})
+
+describeRedis("cache L2 when Redis is frozen (SIGSTOP)", () => {
+  it.live("get misses and put returns within the tier's default timeout; releasing the layer does not hang", () =>
+    Effect.gen(function*() {
+      const server = yield* Effect.promise(() => startOwnRedis())
+      const scope = yield* Scope.make()
+      const run = Effect.gen(function*() {
+        const context = yield* Layer.buildWithScope(
+          Cache.layerNodeRedis({ url: server.url, sweepInterval: "1 hour", redis: { value: Schema.String, prefix: "frozen:" } }),
+          scope
+        )
+        const cache = context.mapUnsafe.get(Cache.key) as Cache["Service"]
+        yield* cache.put("a", "1")
+        server.stop()
+        const started = Date.now()
+        assert.isTrue(Option.isNone(yield* cache.get("missing")))
+        const got = Date.now() - started
+        assert.isBelow(got, 1_500, `get took ${got} ms`)
+        const putStart = Date.now()
+        yield* cache.put("b", "2")
+        assert.isBelow(Date.now() - putStart, 1_500)
+        const releaseStart = Date.now()
+        const released = yield* Effect.timeoutOption(Scope.close(scope, Exit.void), "3 seconds")
+        assert.isTrue(Option.isSome(released), "release hung")
+        assert.isBelow(Date.now() - releaseStart, 1_500)
+      })
+      yield* run.pipe(Effect.ensuring(Effect.promise(() => server.kill())))
+    }), 20_000)
+})
+
+describe("sizeOf fuzz", () => {
+  it.effect("whatever sizeOf returns, put either stores within maxBytes or fails typed; it never throws or overfills", () =>
+    Effect.gen(function*() {
+      const samples = fc.sample(fc.oneof(fc.anything(), fc.double(), fc.integer({ min: -10, max: 200 })), 200)
+      let i = 0
+      const cache = yield* makeMemory<string>({ maxBytes: 100, sizeOf: () => samples[i] as number })
+      for (; i < samples.length; i++) {
+        const exit = yield* Effect.exit(cache.put(`k${i}`, "v"))
+        if (exit._tag === "Failure") {
+          const tag = exit.cause.reasons[0]?._tag === "Fail" ? (exit.cause.reasons[0].error as { _tag: string })._tag : "defect"
+          assert.include(["InvalidCacheOptions", "CacheValueTooLarge"], tag)
+        }
+        assert.isAtMost((yield* cache.stats()).bytes, 100)
+      }
+    }).pipe(Effect.scoped))
+})
