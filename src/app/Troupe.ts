@@ -18,6 +18,10 @@
  * L2 and conversation memory in Redis. `layerTest(options)` is everything in memory with a scripted model, no
  * process environment and no network: suited to `TestClock` tests.
  *
+ * Secrets never reach a log line: the layer installs `maskingLoggerLayer` under everything, which wraps every logger
+ * of the context it is built in (the default one, or the application's) so that each message is masked, and the
+ * hub masks every string it emits.
+ *
  * Invalid options fail the layer with `InvalidTroupeOptions` (in the error channel, when the layer is built; never
  * a throw when it is made). Code a layer does not use is not loaded: node-redis only with `redis`, the undici
  * HTTP client only for real providers (both imported when their layer is built).
@@ -25,6 +29,7 @@
 import { Duration, Effect, Layer, Schema } from "effect"
 import { AgentServer, Bus, DirectiveExecutor } from "../agent/index.ts"
 import { Cache } from "../cache/index.ts"
+import { maskingLoggerLayer } from "../guard/SecretDetector.ts"
 import { nodeRedisLayer } from "../cache/RedisTier.ts"
 import { ConfigStore, type ConfigStoreOptions, RateLimiterConfigSync } from "../config/index.ts"
 import type { ScriptedOptions } from "../llm/index.ts"
@@ -137,7 +142,8 @@ const compose = (options: TroupeOptions, test: boolean) => {
     Layer.provideMerge(rateLimiter),
     Layer.provideMerge(config),
     Layer.provideMerge(telemetry),
-    Layer.provideMerge(root)
+    Layer.provideMerge(root),
+    Layer.provideMerge(maskingLoggerLayer)
   )
 }
 

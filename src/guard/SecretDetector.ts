@@ -7,14 +7,19 @@
  * `example`, `${VAR}`) are not secrets.
  *
  * `maskSecrets(text)` is pure and total — it never throws and returns the text unchanged when it holds no secret — so
- * loggers, telemetry handlers and error renderers can run it on every string they emit (`maskDeep` walks records).
- * `maskingLogger` wraps an Effect `Logger` so that every message is masked, and `maskingHandler` a telemetry handler
- * so that every metadata string it receives is masked (the hub itself is not changed: masking is opt-in per sink). Peers: gitleaks, detect-secrets,
- * llm-guard's `Secrets` scanner. Hand-rolled.
+ * loggers, telemetry handlers and error renderers can run it on every string they emit (`maskDeep` walks records,
+ * copy-on-write: a value with no secret is returned as is, the same reference). Its hot-path shortcut is one
+ * pre-check: a string shorter than 8 characters, or one in which a single case-insensitive scan finds none of the
+ * rules' candidate prefixes (`sk-`, `AKIA`, `ghp_`, `eyJ`, `PRIVATE KEY`, `key`, `token`…), holds no secret, and the
+ * full rules never run on it; `maskSecretsReference` runs every rule on every string, and a property test checks that
+ * both give the same text. The telemetry hub masks every event's metadata, span attribute and exception reason it
+ * emits (`TelemetryHub`), and `Troupe.layer` installs `maskingLoggerLayer`, which wraps every logger of the context
+ * so that every message is masked; `maskingLogger` and `maskingHandler` wrap one logger or one
+ * telemetry handler. Peers: gitleaks, detect-secrets, llm-guard's `Secrets` scanner. Hand-rolled.
  *
  * @since 0.1.0
  */
-import { Context, Layer, Logger } from "effect"
+import { Context, Effect, Layer, Logger } from "effect"
 import type { Handler } from "../telemetry/index.ts"
 import { SECRET_RULES } from "./internal/secretRules.ts"
 import type { SecretRule } from "./internal/secretRules.ts"
@@ -37,11 +42,14 @@ const PREFILTER = /sk-|AKIA|ASIA|A[BCGINPR][A-Z]{2}[A-Z0-9]{16}|aws|gh[pousr]_|g
  * detectSecrets('OPENAI_API_KEY="sk-proj-…"') // [{ type: "OPENAI_API_KEY", start, end, … }]
  * ```
  */
-export const detectSecrets = (text: string, rules: ReadonlyArray<SecretRule> = SECRET_RULES): Array<SecretFinding> => {
-  if (text.length < 8 || !PREFILTER.test(text)) return []
+export const detectSecrets = (text: string, rules: ReadonlyArray<SecretRule> = SECRET_RULES): Array<SecretFinding> =>
+  text.length < 8 || !PREFILTER.test(text) ? [] : scan(text, rules, true)
+
+/** Every rule over `text`; `hints`: skip a rule whose literal hint is absent (the reference runs without). */
+const scan = (text: string, rules: ReadonlyArray<SecretRule>, hints: boolean): Array<SecretFinding> => {
   const found: Array<SecretFinding> = []
   for (const rule of rules) {
-    if (rule.hint !== undefined && !text.includes(rule.hint)) continue
+    if (hints && rule.hint !== undefined && !text.includes(rule.hint)) continue
     rule.re.lastIndex = 0
     let n = 0
     for (let m = rule.re.exec(text); m !== null && n < 1000; m = rule.re.exec(text), n++) {
@@ -69,19 +77,68 @@ export const maskSecrets = (text: string): string => {
   }
 }
 
-/** Masks every string in a value (records, arrays), depth-bounded; other values are kept. */
+/**
+ * The reference for `maskSecrets`: every rule on every string, no pre-check and no rule hints (slow; for tests that
+ * check the shortcut loses nothing).
+ */
+export const maskSecretsReference = (text: string): string => {
+  const found = resolveOverlaps(scan(text, SECRET_RULES, false))
+  return found.length === 0 ? text : replaceSpans(text, found, (f) => `[REDACTED:${f.type}]`)
+}
+
+const isPlain = (value: object): boolean => {
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
+/**
+ * Masks every string in a value (plain records and arrays, depth-bounded; an `Error`'s message too), copy-on-write:
+ * what holds no secret is returned as is (the same reference). Other objects (class instances, maps) are kept.
+ */
 export const maskDeep = (value: unknown, depth = 0): unknown => {
   if (typeof value === "string") return maskSecrets(value)
   if (depth > 8 || value === null || typeof value !== "object") return value
-  if (Array.isArray(value)) return value.map((v) => maskDeep(v, depth + 1))
-  const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(value)) out[k] = maskDeep(v, depth + 1)
-  return out
+  if (Array.isArray(value)) {
+    let out: Array<unknown> | undefined
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i]
+      const m = maskDeep(v, depth + 1)
+      if (m !== v) (out ??= [...value])[i] = m
+    }
+    return out ?? value
+  }
+  if (value instanceof Error) {
+    const message = maskSecrets(value.message)
+    if (message === value.message) return value
+    const copy = new Error(message)
+    copy.name = value.name
+    return copy
+  }
+  if (!isPlain(value)) return value
+  let out: Record<string, unknown> | undefined
+  const record = value as Record<string, unknown> // a plain object
+  for (const k of Object.keys(record)) {
+    const v = record[k]
+    const m = maskDeep(v, depth + 1)
+    if (m !== v) (out ??= { ...record })[k] = m
+  }
+  return out ?? value
 }
 
-/** A logger that masks secrets in every message before `logger` sees it. */
+/** A logger that masks secrets in every message (and an `Error` in it) before `logger` sees it. */
 export const maskingLogger = <Output>(logger: Logger.Logger<unknown, Output>): Logger.Logger<unknown, Output> =>
   Logger.make((options) => logger.log({ ...options, message: maskDeep(options.message) }))
+
+/**
+ * Replaces every logger of the context with its `maskingLogger`: what `Troupe.layer` installs, so that every
+ * message any troupe service or the application logs is masked by default.
+ */
+export const maskingLoggerLayer: Layer.Layer<never> = Layer.unwrap(
+  Effect.gen(function*() {
+    const loggers = yield* Logger.CurrentLoggers
+    return Logger.layer([...loggers].map((l) => maskingLogger(l)))
+  })
+)
 
 /** A telemetry handler that receives every event with the secrets in its metadata strings masked. */
 export const maskingHandler = (handler: Handler): Handler => (event) =>

@@ -14,9 +14,13 @@
  * context switch, a span and its attributes per call. Both come from Effect or
  * from this package; nothing of `:telemetry` needed hand-rolling beyond the event triple.
  *
+ * Every string it records is masked (guard's `maskSecrets`): the span attributes (at `span(...)` and those
+ * `onSuccess` adds) and the exception `reason`; the event metadata is masked by the hub's `emitNow`.
+ *
  * @since 0.1.0
  */
 import { Cause, Clock, Effect, Exit, type Fiber, Option, Tracer } from "effect"
+import { maskDeep, maskSecrets } from "../guard/SecretDetector.ts"
 import type { Reporter } from "./Reporter.ts"
 import type { EventName, Measurements, Metadata } from "./TelemetryEvent.ts"
 import { emptyMetadata, formatEventName } from "./TelemetryEvent.ts"
@@ -83,10 +87,10 @@ export const exceptionInfo = (cause: Cause.Cause<unknown>): ExceptionInfo => {
   const error = Cause.findErrorOption(cause)
   if (Option.isSome(error)) {
     const { reason, type } = describe(error.value)
-    return { kind: "failure", reason: reason.slice(0, maxReasonLength), errorType: type }
+    return { kind: "failure", reason: maskSecrets(reason).slice(0, maxReasonLength), errorType: type }
   }
   const { reason, type } = describe(Cause.squash(cause))
-  return { kind: "defect", reason: reason.slice(0, maxReasonLength), errorType: `Defect:${type}` }
+  return { kind: "defect", reason: maskSecrets(reason).slice(0, maxReasonLength), errorType: `Defect:${type}` }
 }
 
 const primitiveAttributes = (metadata: Metadata): Record<string, unknown> => {
@@ -126,10 +130,13 @@ const tracingBackendInstalled = (fiber: Fiber.Fiber<unknown, unknown>): boolean 
   return tracer !== undefined && tracer !== Tracer.nativeTracer && fiber.cache.tracerEnabled
 }
 
-const annotate = (span: Tracer.Span, attributes: Readonly<Record<string, unknown>>): void => {
+const annotate = (span: Tracer.Span, attributes: Readonly<Record<string, unknown>>, mask: boolean): void => {
   if (span.status._tag === "Ended") return
-  for (const key in attributes) span.attribute(key, attributes[key])
+  for (const key in attributes) span.attribute(key, mask ? maskDeep(attributes[key]) : attributes[key])
 }
+
+const maskAttributes = (attributes: Readonly<Record<string, unknown>>, mask: boolean): Readonly<Record<string, unknown>> =>
+  mask ? maskDeep(attributes) as Readonly<Record<string, unknown>> : attributes // maskDeep keeps a plain record a record
 
 /**
  * Builds `span` over an `emitNow` and a reporter.
@@ -139,7 +146,7 @@ const annotate = (span: Tracer.Span, attributes: Readonly<Record<string, unknown
  * annotates the tracing span directly (the span object is the one `Effect.useSpan` hands over, so no
  * `annotateCurrentSpan` round-trip). Handlers that return Effects still run in this fiber, in order.
  */
-export const makeSpan = (emitNow: EmitNow, reporter: Reporter): SpanFunction =>
+export const makeSpan = (emitNow: EmitNow, reporter: Reporter, mask = true): SpanFunction =>
 <A = unknown>(prefix: EventName, metadata: Metadata = emptyMetadata, options: SpanOptions<A> = {}) => {
   const startName = Object.freeze([...prefix, "start"])
   const stopName = Object.freeze([...prefix, "stop"])
@@ -151,7 +158,7 @@ export const makeSpan = (emitNow: EmitNow, reporter: Reporter): SpanFunction =>
     // a captured stack trace costs ~10 µs per span; the event name already says where it came from
     captureStackTrace: false,
     kind: options.traceKind ?? "internal",
-    attributes: options.attributes ?? primitiveAttributes(metadata)
+    attributes: maskAttributes(options.attributes ?? primitiveAttributes(metadata), mask)
   }
   const onSuccess = options.onSuccess
 
@@ -163,7 +170,7 @@ export const makeSpan = (emitNow: EmitNow, reporter: Reporter): SpanFunction =>
       reporter.record(component, duration / 1e6, undefined)
       const info = onSuccess?.(exit.value as A, span !== undefined)
       if (info === undefined) return emitNow(stopName, timing, metadata) ?? Effect.void
-      if (info.attributes !== undefined && span !== undefined) annotate(span, info.attributes)
+      if (info.attributes !== undefined && span !== undefined) annotate(span, info.attributes, mask)
       const stop: PendingEvent = {
         name: stopName,
         measurements: info.measurements === undefined ? timing : { ...info.measurements, ...timing },
