@@ -8,11 +8,12 @@
  *
  * `maskSecrets(text)` is pure and total — it never throws and returns the text unchanged when it holds no secret — so
  * loggers, telemetry handlers and error renderers can run it on every string they emit (`maskDeep` walks records,
- * copy-on-write: a value with no secret is returned as is, the same reference). Its hot-path shortcut is one
- * pre-check: a string shorter than 8 characters, or one in which a single case-insensitive scan finds none of the
- * rules' candidate prefixes (`sk-`, `AKIA`, `ghp_`, `eyJ`, `PRIVATE KEY`, `key`, `token`…), holds no secret, and the
- * full rules never run on it; `maskSecretsReference` runs every rule on every string, and a property test checks that
- * both give the same text. The telemetry hub masks every event's metadata, span attribute and exception reason it
+ * copy-on-write: a value with no secret is returned as is, the same reference). Its hot-path shortcuts: a string
+ * shorter than 8 characters is clean; `mayHoldSecret`, one pass over the characters with no regex, rules out text
+ * with no long token-like run (see its doc); then one case-insensitive scan for the rules' candidate prefixes
+ * (`sk-`, `AKIA`, `ghp_`, `eyJ`, `key`, `token`…); and short strings once found clean are remembered (a bounded
+ * set). Only then do the full rules run. `maskSecretsReference` runs every rule on every string, and property tests
+ * check that the shortcuts give the same text. The telemetry hub masks every event's metadata, span attribute and exception reason it
  * emits (`TelemetryHub`), and `Troupe.layer` installs `maskingLoggerLayer`, which wraps every logger of the context
  * so that every message is masked; `maskingLogger` and `maskingHandler` wrap one logger or one
  * telemetry handler. Peers: gitleaks, detect-secrets, llm-guard's `Secrets` scanner. Hand-rolled.
@@ -43,7 +44,46 @@ const PREFILTER = /sk-|AKIA|ASIA|A[BCGINPR][A-Z]{2}[A-Z0-9]{16}|aws|gh[pousr]_|g
  * ```
  */
 export const detectSecrets = (text: string, rules: ReadonlyArray<SecretRule> = SECRET_RULES): Array<SecretFinding> =>
-  text.length < 8 || !PREFILTER.test(text) ? [] : scan(text, rules, true)
+  text.length < 8 || (rules === SECRET_RULES && !mayHoldSecret(text)) || !PREFILTER.test(text) ? [] : scan(text, rules, true)
+
+// 1: a lower-case letter or a dot; 2: any other character of a token (digit, upper case, `_-+/=~`); 0: a separator
+const TOKEN_CLASS = (() => {
+  const t = new Uint8Array(128)
+  for (let c = 0; c < 128; c++) {
+    const ch = String.fromCharCode(c)
+    if (/[a-z.]/.test(ch)) t[c] = 1
+    else if (/[A-Z0-9_\-+/=~]/.test(ch)) t[c] = 2
+  }
+  return t
+})()
+
+/**
+ * The one-scan pre-check of the built-in rules: `false` only when no rule can match. Every rule but two needs a run of
+ * at least 15 token characters (`[A-Za-z0-9._~+/=-]`) holding a digit, an upper-case letter or one of `_-+/=~`
+ * (provider prefixes, high-entropy values), or a dot-free run of 24 (Discord, long values); the other two need the
+ * literals `PRIVATE KEY` and `://`. So a text of plain words and dotted lower-case names (`chat.completions`,
+ * `troupe.llm.call.stop`) is clean after one pass over its characters, without a regex.
+ */
+export const mayHoldSecret = (text: string): boolean => {
+  let run = 0
+  let segment = 0
+  let strong = false
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    const cls = code < 128 ? TOKEN_CLASS[code] as number : 0 // code < 128
+    if (cls === 0) {
+      run = 0
+      segment = 0
+      strong = false
+      continue
+    }
+    run++
+    segment = code === 46 ? 0 : segment + 1
+    if (cls === 2) strong = true
+    if ((strong && run >= 15) || segment >= 24) return true
+  }
+  return text.includes("://") || text.includes("PRIVATE KEY")
+}
 
 /** Every rule over `text`; `hints`: skip a rule whose literal hint is absent (the reference runs without). */
 const scan = (text: string, rules: ReadonlyArray<SecretRule>, hints: boolean): Array<SecretFinding> => {
@@ -67,13 +107,29 @@ const scan = (text: string, rules: ReadonlyArray<SecretRule>, hints: boolean): A
   return resolveOverlaps(found)
 }
 
+// Short strings found clean, remembered so that the names a hot path emits again and again (models, providers,
+// routes) cost one lookup; bounded (cleared when full), and only clean strings are kept.
+const cleanCache = new Set<string>()
+const cleanCacheMax = 1024
+const cacheableLength = 64
+
 /** `text` with every secret replaced by `[REDACTED:<TYPE>]` (pure, total). */
 export const maskSecrets = (text: string): string => {
+  if (text.length < 8) return text
+  const cacheable = text.length <= cacheableLength
+  if (cacheable && cleanCache.has(text)) return text
   try {
     const found = detectSecrets(text)
-    return found.length === 0 ? text : replaceSpans(text, found, (f) => `[REDACTED:${f.type}]`)
+    if (found.length === 0) {
+      if (cacheable) {
+        if (cleanCache.size >= cleanCacheMax) cleanCache.clear()
+        cleanCache.add(text)
+      }
+      return text
+    }
+    return replaceSpans(text, found, (f) => `[REDACTED:${f.type}]`)
   } catch {
-    return text.length > 0 ? "[REDACTED]" : text // fail closed
+    return "[REDACTED]" // fail closed
   }
 }
 
@@ -117,9 +173,10 @@ export const maskDeep = (value: unknown, depth = 0): unknown => {
   if (!isPlain(value)) return value
   let out: Record<string, unknown> | undefined
   const record = value as Record<string, unknown> // a plain object
-  for (const k of Object.keys(record)) {
+  for (const k in record) {
+    if (!Object.hasOwn(record, k)) continue
     const v = record[k]
-    const m = maskDeep(v, depth + 1)
+    const m = typeof v === "string" ? maskSecrets(v) : typeof v === "object" && v !== null ? maskDeep(v, depth + 1) : v
     if (m !== v) (out ??= { ...record })[k] = m
   }
   return out ?? value

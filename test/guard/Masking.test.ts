@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Logger, Metric, Tracer } from "effect"
 import * as fc from "fast-check"
 import { Troupe } from "../../src/app/index.ts"
-import { maskingLoggerLayer, maskSecrets, maskSecretsReference } from "../../src/guard/index.ts"
+import { mayHoldSecret, maskingLoggerLayer, maskSecrets, maskSecretsReference } from "../../src/guard/index.ts"
 import { TelemetryHub, type TelemetryEvent } from "../../src/telemetry/index.ts"
 
 // synthetic credentials written for these tests
@@ -129,12 +129,23 @@ describe("maskSecrets's pre-check is a sound shortcut", () => {
     "-----END RSA PRIVATE KEY-----", "https://user:", "@host", "xox", "AIza", "npm_", "SG.", "\"", "=", " ", "\n", "_live_"
   ]
   const text = fc.array(
-    fc.oneof(fc.constantFrom(...fragments), fc.string({ maxLength: 40 }), fc.stringMatching(/^[A-Za-z0-9+/_-]{8,48}$/)),
+    fc.oneof(
+      fc.constantFrom(...fragments),
+      fc.string({ maxLength: 40 }),
+      fc.stringMatching(/^[A-Za-z0-9+/_-]{8,48}$/),
+      fc.stringMatching(/^[a-z.]{10,40}$/),
+      fc.stringMatching(/^[a-z0-9]{12,30}$/)
+    ),
     { maxLength: 12 }
   ).map((parts) => parts.join(""))
 
   it("maskSecrets(text) equals the reference (every rule, no pre-check, no hints) on generated text", () => {
     fc.assert(fc.property(text, (t) => maskSecrets(t) === maskSecretsReference(t)), { numRuns: 3000 })
+  })
+  it("mayHoldSecret is false only where the reference finds nothing (the pre-check never hides a secret)", () => {
+    fc.assert(fc.property(text, (t) => mayHoldSecret(t) || maskSecretsReference(t) === t), { numRuns: 3000 })
+    for (const k of keys) assert.isTrue(mayHoldSecret(`x ${k} y`), k)
+    assert.isFalse(mayHoldSecret("troupe.llm.call.stop chat.completions gpt-4o-mini"))
   })
   it("and on arbitrary unicode strings", () => {
     fc.assert(fc.property(fc.string({ unit: "grapheme", maxLength: 200 }), (t) => maskSecrets(t) === maskSecretsReference(t)), { numRuns: 1000 })
