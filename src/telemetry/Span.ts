@@ -20,7 +20,7 @@
  * @since 0.1.0
  */
 import { Cause, Clock, Effect, Exit, type Fiber, Option, Tracer } from "effect"
-import { maskDeep, maskSecrets } from "../guard/SecretDetector.ts"
+import { maskDeep, maskRecord, maskSecrets } from "../guard/SecretDetector.ts"
 import type { Reporter } from "./Reporter.ts"
 import type { EventName, Measurements, Metadata } from "./TelemetryEvent.ts"
 import { emptyMetadata, formatEventName } from "./TelemetryEvent.ts"
@@ -136,7 +136,7 @@ const annotate = (span: Tracer.Span, attributes: Readonly<Record<string, unknown
 }
 
 const maskAttributes = (attributes: Readonly<Record<string, unknown>>, mask: boolean): Readonly<Record<string, unknown>> =>
-  mask ? maskDeep(attributes) as Readonly<Record<string, unknown>> : attributes // maskDeep keeps a plain record a record
+  mask ? maskRecord(attributes) : attributes
 
 /**
  * Builds `span` over an `emitNow` and a reporter.

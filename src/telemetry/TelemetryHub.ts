@@ -40,7 +40,7 @@ import { Clock, Context, Effect, Exit, Layer, Option, Schema } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import { mkdir, writeFile } from "node:fs/promises"
 import { dirname } from "node:path"
-import { maskDeep, maskSecrets } from "../guard/SecretDetector.ts"
+import { maskRecord, maskSecrets } from "../guard/SecretDetector.ts"
 import { defaultMetrics } from "./DefaultMetrics.ts"
 import { Events } from "./EventCatalogue.ts"
 import { type HandlerEntry, HandlerTable } from "./HandlerTable.ts"
@@ -150,7 +150,7 @@ const make = (options: TelemetryHubOptions): Effect.Effect<TelemetryHubShape, In
     const windowSize = decoded.windowSize ?? 100
     const mask: (metadata: Metadata) => Metadata = decoded.maskSecrets === false
       ? (metadata) => metadata
-      : (metadata) => maskDeep(metadata) as Metadata // maskDeep keeps a plain record a record
+      : maskRecord
     // The registry (and clock) of the layer's context: recorders write into it, `prometheus()` reads it.
     const context = yield* Effect.context<never>()
     const table = new HandlerTable()
