@@ -9,7 +9,7 @@ const body = (lines: number, seed = 7): Array<string> => {
   return Array.from({ length: lines }, () =>
     Array.from({ length: 64 }, () => {
       x = (x * 1103515245 + 12345) % 2147483648
-      return B64[x % 64]
+      return B64[(x >>> 16) % 64]
     }).join(""))
 }
 const pem = (lines: Array<string>, end = true) =>
