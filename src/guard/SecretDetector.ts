@@ -22,6 +22,7 @@
  */
 import { Context, Effect, Layer, Logger } from "effect"
 import type { Handler } from "../telemetry/index.ts"
+import { profile } from "./internal/profile.ts"
 import { SECRET_RULES } from "./internal/secretRules.ts"
 import type { SecretRule } from "./internal/secretRules.ts"
 import type { Finding } from "./Verdict.ts"
@@ -46,17 +47,6 @@ const PREFILTER = /sk-|AKIA|ASIA|A[BCGINPR][A-Z]{2}[A-Z0-9]{16}|aws|gh[pousr]_|g
 export const detectSecrets = (text: string, rules: ReadonlyArray<SecretRule> = SECRET_RULES): Array<SecretFinding> =>
   text.length < 8 || (rules === SECRET_RULES && !mayHoldSecret(text)) || !PREFILTER.test(text) ? [] : scan(text, rules, true)
 
-// 1: a lower-case letter or a dot; 2: any other character of a token (digit, upper case, `_-+/=~`); 0: a separator
-const TOKEN_CLASS = (() => {
-  const t = new Uint8Array(128)
-  for (let c = 0; c < 128; c++) {
-    const ch = String.fromCharCode(c)
-    if (/[a-z.]/.test(ch)) t[c] = 1
-    else if (/[A-Z0-9_\-+/=~]/.test(ch)) t[c] = 2
-  }
-  return t
-})()
-
 /**
  * The one-scan pre-check of the built-in rules: `false` only when no rule can match. Every rule but two needs a run of
  * at least 15 token characters (`[A-Za-z0-9._~+/=-]`) holding a digit, an upper-case letter or one of `_-+/=~`
@@ -64,26 +54,8 @@ const TOKEN_CLASS = (() => {
  * literals `PRIVATE KEY` and `://`. So a text of plain words and dotted lower-case names (`chat.completions`,
  * `troupe.llm.call.stop`) is clean after one pass over its characters, without a regex.
  */
-export const mayHoldSecret = (text: string): boolean => {
-  let run = 0
-  let segment = 0
-  let strong = false
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i)
-    const cls = code < 128 ? TOKEN_CLASS[code] as number : 0 // code < 128
-    if (cls === 0) {
-      run = 0
-      segment = 0
-      strong = false
-      continue
-    }
-    run++
-    segment = code === 46 ? 0 : segment + 1
-    if (cls === 2) strong = true
-    if ((strong && run >= 15) || segment >= 24) return true
-  }
-  return text.includes("://") || text.includes("PRIVATE KEY")
-}
+export const mayHoldSecret = (text: string): boolean =>
+  profile(text).secretRun || text.includes("://") || text.includes("PRIVATE KEY")
 
 /** Every rule over `text`; `hints`: skip a rule whose literal hint is absent (the reference runs without). */
 const scan = (text: string, rules: ReadonlyArray<SecretRule>, hints: boolean): Array<SecretFinding> => {
