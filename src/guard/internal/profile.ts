@@ -2,8 +2,9 @@
  * One pass over a text for every scanner's cheap pre-check, so that the guard reads each character once for all of
  * them instead of once per scanner and per rule: the longest run of digits (spaces, `-`, `.`, `(`, `)` do not break
  * a run: the PII recognisers' hints), whether there is a run of 24 base64 characters and of 32 hex characters (the
- * encoded-payload decoder), and whether a secret rule can match (`mayHoldSecret`'s token runs). The last text's
- * profile is remembered (one entry, by identity), since one `Guard.check` hands the same string to each scanner.
+ * encoded-payload decoder), whether a secret rule can match (`mayHoldSecret`'s token runs), and whether the text
+ * holds non-ASCII or non-printable characters or a `<`/`[` (the sanitiser's and the folder's fast paths). The last two
+ * texts' profiles are remembered (by identity), since one `Guard.check` hands the same string to each scanner.
  */
 
 export interface TextProfile {
@@ -12,6 +13,12 @@ export interface TextProfile {
   readonly hexRun: boolean
   /** A run of 15 token characters with a digit, an upper-case letter or one of `_-+/=~`, or a dot-free run of 24. */
   readonly secretRun: boolean
+  /** A character outside ASCII. */
+  readonly nonAscii: boolean
+  /** A character outside printable ASCII, tab, LF and CR (what the sanitiser removes or normalises). */
+  readonly nonPrintable: boolean
+  /** A `<` or a `[` (chat-template tokens start with one). */
+  readonly bracket: boolean
 }
 
 // bit 1: base64 ([A-Za-z0-9+/=]); 2: hex or separator ([0-9a-fA-F :]); 4: digit; 8: digit-run separator
@@ -32,8 +39,11 @@ const CLASS = (() => {
   return t
 })()
 
+// the last two texts (a check hands one text to every scanner; a decoded payload is the other)
 let lastText: string | undefined
 let lastProfile: TextProfile | undefined
+let prevText: string | undefined
+let prevProfile: TextProfile | undefined
 
 const compute = (text: string): TextProfile => {
   let digits = 0
@@ -46,8 +56,17 @@ const compute = (text: string): TextProfile => {
   let segment = 0
   let strong = false
   let secretRun = false
+  let nonAscii = false
+  let nonPrintable = false
+  let bracket = false
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i)
+    if (code >= 127) {
+      nonPrintable = true
+      if (code >= 128) nonAscii = true
+    } else if (code < 32) {
+      if (code !== 9 && code !== 10 && code !== 13) nonPrintable = true
+    } else if (code === 60 || code === 91) bracket = true
     const cls = code < 128 ? CLASS[code] as number : 0 // code < 128
     if (cls & 4) {
       if (++digits > maxDigitRun) maxDigitRun = digits
@@ -67,13 +86,16 @@ const compute = (text: string): TextProfile => {
       strong = false
     }
   }
-  return { maxDigitRun, base64Run, hexRun, secretRun }
+  return { maxDigitRun, base64Run, hexRun, secretRun, nonAscii, nonPrintable, bracket }
 }
 
 /** The profile of `text` (the last one is remembered). */
 export const profile = (text: string): TextProfile => {
   if (text === lastText && lastProfile !== undefined) return lastProfile
+  if (text === prevText && prevProfile !== undefined) return prevProfile
   const p = compute(text)
+  prevText = lastText
+  prevProfile = lastProfile
   lastText = text
   lastProfile = p
   return p
