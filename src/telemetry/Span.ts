@@ -15,7 +15,9 @@
  * from this package; nothing of `:telemetry` needed hand-rolling beyond the event triple.
  *
  * Every string it records is masked (guard's `maskSecrets`): the span attributes (at `span(...)` and those
- * `onSuccess` adds) and the exception `reason`; the event metadata is masked by the hub's `emitNow`.
+ * `onSuccess` adds), the exception `reason`, and the failure a tracing span ends with (an error of the same name
+ * with the masked message, so an exporter's exception event holds no secret; the caller still gets the original
+ * failure); the event metadata is masked by the hub's `emitNow`.
  *
  * @since 0.1.0
  */
@@ -91,6 +93,18 @@ export const exceptionInfo = (cause: Cause.Cause<unknown>): ExceptionInfo => {
   }
   const { reason, type } = describe(Cause.squash(cause))
   return { kind: "defect", reason: maskSecrets(reason).slice(0, maxReasonLength), errorType: `Defect:${type}` }
+}
+
+/** A stand-in for a failure's error with its message masked (what a tracing span records as the exception). */
+class MaskedFailure extends Error {}
+
+/** `cause` as a tracing span may record it: interruptions kept, the error replaced by one with a masked message. */
+const maskedCause = (cause: Cause.Cause<unknown>): Cause.Cause<unknown> => {
+  if (Cause.hasInterruptsOnly(cause)) return cause
+  const info = exceptionInfo(cause) // its reason is masked
+  const error = new MaskedFailure(info.reason)
+  error.name = info.errorType
+  return info.kind === "failure" ? Cause.fail(error) : Cause.die(error)
 }
 
 const primitiveAttributes = (metadata: Metadata): Record<string, unknown> => {
@@ -202,8 +216,19 @@ export const makeSpan = (emitNow: EmitNow, reporter: Reporter, mask = true): Spa
   return <A2 extends A, E, R>(self: Effect.Effect<A2, E, R>): Effect.Effect<A2, E, R> =>
     Effect.withFiber((fiber) => {
       if (spanOptions === undefined || !tracingBackendInstalled(fiber)) return timed(fiber, self, undefined)
-      // exactly what `Effect.withSpan(self, traceName, spanOptions)` does, keeping a reference to the span
-      return Effect.useSpan(traceName as string, spanOptions, (span) =>
-        Effect.withParentSpan(Effect.withFiber((inner) => timed(inner, self, span)), span, spanOptions)) as Effect.Effect<A2, E, R>
+      // what `Effect.withSpan(self, traceName, spanOptions)` does, keeping a reference to the span; with masking, the
+      // span ends with a failure whose message is masked (what an exporter records as the exception), and the caller
+      // still gets the original exit
+      const traced = (span: Tracer.Span) => Effect.withParentSpan(Effect.withFiber((inner) => timed(inner, self, span)), span, spanOptions)
+      if (!mask) return Effect.useSpan(traceName as string, spanOptions, traced) as Effect.Effect<A2, E, R>
+      let original: Exit.Exit<A2, E> | undefined
+      return Effect.flatMap(
+        Effect.exit(Effect.useSpan(traceName as string, spanOptions, (span) =>
+          Effect.flatMap(Effect.exit(traced(span)), (exit) => {
+            original = exit as Exit.Exit<A2, E> // the exit of `self`, through `timed`
+            return Exit.isSuccess(exit) ? exit : Exit.failCause(maskedCause(exit.cause))
+          }))),
+        (exit) => original ?? (exit as Exit.Exit<A2, E>) // `original` is set unless the span itself failed to start
+      ) as Effect.Effect<A2, E, R>
     })
 }

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Logger, Metric, Tracer } from "effect"
+import { Cause, Effect, Layer, Logger, Metric, Tracer } from "effect"
 import * as fc from "fast-check"
 import { Troupe } from "../../src/app/index.ts"
 import { mayHoldSecret, maskingLoggerLayer, maskSecrets, maskSecretsReference } from "../../src/guard/index.ts"
@@ -60,12 +60,20 @@ describe("secrets are masked on every string the hub and the logger emit", () =>
         Effect.ignore
       )
       yield* Effect.die(`defect with ${keys[2]}`).pipe(hub.span(["test", "dies"]), Effect.exit)
+      // the span of the failure ends with the masked error (what an exporter records); the caller's error is unchanged
+      const failed = spans[1]?.status
+      assert.strictEqual(failed?._tag, "Ended")
+      const recorded = failed?._tag === "Ended" && failed.exit._tag === "Failure" ? String(Cause.squash(failed.exit.cause)) : ""
+      assert.include(recorded, "[REDACTED:")
+      assert.notInclude(recorded, (keys[1] as string).slice(13))
+      const callerSees = yield* Effect.flip(Effect.fail(new Error(`key ${keys[1]}`)).pipe(hub.span(["test", "fails"]), Effect.withTracer(recordingTracer(spans))))
+      assert.include(callerSees.message, keys[1] as string)
       const attrs = JSON.stringify(spans.map((s) => Object.fromEntries(s.attributes)))
       assert.include(attrs, "[REDACTED:")
       assert.notInclude(attrs, key.slice(8))
       assert.notInclude(attrs, (keys[3] as string).slice(4))
       const exceptions = seen.filter((e) => e.name.at(-1) === "exception")
-      assert.strictEqual(exceptions.length, 2)
+      assert.strictEqual(exceptions.length, 3)
       const text = JSON.stringify(seen.map((e) => e.metadata))
       assert.notInclude(text, (keys[1] as string).slice(13))
       assert.notInclude(text, (keys[2] as string).slice(4))
