@@ -7,13 +7,16 @@
  * - `telemetry.emit.one-handler`: `hub.emit` with one attached synchronous handler (target ≤ 3× the floor).
  * - `telemetry.emit.metric-definition`: `hub.emit` of an event bound to one default counter definition (the hub's own
  *   recorder handler updates an Effect counter with tags), baseline the floor.
+ * - `telemetry.emit.masked` / `telemetry.emit.unmasked`: `hub.emit` with one synchronous handler and LLM-call-like
+ *   metadata (four strings), on the default hub (every metadata string masked) and on one built with
+ *   `maskSecrets: false` (the hub before masking), interleaved; the ratio is masking's cost per emit.
  * - `floor.bare-effect`: the trivial effect (`Effect.succeed(1)`) run bare.
  * - `telemetry.span`: `hub.span(prefix)` around the trivial effect (start + stop events, reporter, tracing span).
  * - `telemetry.span.untraced`: the same with `traceName: false` (no Effect tracing span).
  */
 import { Effect, Layer, ManagedRuntime, Metric } from "effect"
 import { Events, TelemetryHub } from "../src/telemetry/index.ts"
-import { type BenchRow, timeEffectBatch } from "./harness.ts"
+import { type BenchRow, timeEffectBatch, timeInterleaved } from "./harness.ts"
 
 const ops = 10_000
 const samples = 30
@@ -64,6 +67,25 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
     rows.push(await timeEffectBatch("telemetry.span.untraced", repeat(untraced, spanOps), {
       ops: spanOps, samples, baseline: "floor.bare-effect", note: "traceName: false (no Effect tracing span)"
     }))
+    rows.push(...await timeInterleaved(Effect.gen(function*() {
+      const name = Object.freeze(["bench", "masked"])
+      const llmMetadata = { provider: "openai", model: "gpt-4o-mini", route: "chat.completions", finish_reason: "stop" }
+      const registry = Layer.sync(Metric.MetricRegistry, () => new Map())
+      const masked = yield* Layer.build(TelemetryHub.layer.pipe(Layer.provide(registry)))
+      const unmasked = yield* Layer.build(TelemetryHub.layerWith({ maskSecrets: false }).pipe(Layer.provide(registry)))
+      const batch = (context: typeof masked) =>
+        Effect.gen(function*() {
+          const h = yield* TelemetryHub
+          yield* h.attach("bench-masking", [name], () => {
+            received++
+          })
+          return repeat(h.emit(name, measurements, llmMetadata))
+        }).pipe(Effect.provide(context))
+      return [
+        { id: "telemetry.emit.unmasked", batch: yield* batch(unmasked), ops, note: "hub built with maskSecrets: false" },
+        { id: "telemetry.emit.masked", batch: yield* batch(masked), ops, baseline: "telemetry.emit.unmasked", note: "four metadata strings masked per emit" }
+      ]
+    }), { samples }))
     if (received === 0) throw new Error("the one-handler bench never reached its handler")
     return rows
   } finally {

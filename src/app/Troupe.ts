@@ -18,6 +18,10 @@
  * L2 and conversation memory in Redis. `layerTest(options)` is everything in memory with a scripted model, no
  * process environment and no network: suited to `TestClock` tests.
  *
+ * Secrets never reach a log line: the layer installs `maskingLoggerLayer` under everything, which wraps every logger
+ * of the context it is built in (the default one, or the application's) so that each message is masked, and the
+ * hub masks every string it emits.
+ *
  * Invalid options fail the layer with `InvalidTroupeOptions` (in the error channel, when the layer is built; never
  * a throw when it is made). Code a layer does not use is not loaded: node-redis only with `redis`, the undici
  * HTTP client only for real providers (both imported when their layer is built).
@@ -26,6 +30,7 @@ import { Context, Duration, Effect, Layer, Redacted, Schema, Stream } from "effe
 import { AgentServer, Bus, DirectiveExecutor } from "../agent/index.ts"
 import { Cache } from "../cache/index.ts"
 import { ConfigStore, type ConfigStoreOptions, ConfigValidationError, RateLimiterConfigSync, type TroupeConfig } from "../config/index.ts"
+import { maskingLoggerLayer } from "../guard/SecretDetector.ts"
 import type { ScriptedOptions } from "../llm/index.ts"
 import { type ConversationMemory, layerMemory as memoryInProcess, layerRedis as memoryInRedis } from "../memory/index.ts"
 import { type Llm, LlmPipeline, type LlmPipelineOptions, ProviderRegistry, type ProvidersFromConfigOptions } from "../pipeline/index.ts"
@@ -193,7 +198,8 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
     Layer.provideMerge(rateLimiter),
     Layer.provideMerge(config),
     Layer.provideMerge(telemetry),
-    Layer.provideMerge(root)
+    Layer.provideMerge(root),
+    Layer.provideMerge(maskingLoggerLayer)
   )
   // a misconfigured cache backend fails the layer before anything starts (the cast: that layer never succeeds)
   return backendError === undefined ? full : Layer.unwrap(Effect.fail(backendError) as unknown as Effect.Effect<typeof full, ConfigValidationError>)

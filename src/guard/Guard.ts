@@ -19,7 +19,11 @@
  * Streams: `window(scope, vault)` returns a `StreamWindow` that holds back the last `holdBack` characters (default
  * 256) of what arrived: a match up to that length split across chunks is complete before any of it is released, so
  * it is blocked or redacted before the client sees it; each push scans only the held text plus the new chunk, so a
- * stream costs linear time.
+ * stream costs linear time. A secret longer than the window is a PEM private key: once its `-----BEGIN … PRIVATE
+ * KEY-----` header is seen (when the secrets policy covers the output stage), nothing from the header on is released
+ * until its END line arrives, and then the whole block is scanned (and masked) at once; a block that grows past
+ * `maxHold` (default 16 384 characters) without an END line is scanned as it is (masked under `redact`, failing under
+ * `block`) and the rest of it is discarded up to its END line. No part of the key's body is ever released.
  *
  * @since 0.1.0
  */
@@ -85,6 +89,12 @@ export interface GuardOptions {
   readonly recognizers?: ReadonlyArray<CustomRecognizer>
   /** Characters a stream window holds back (default 256). */
   readonly holdBack?: number
+  /**
+   * Characters a stream window holds from an open PEM private-key header while it waits for the END line (default
+   * 16 384); past it the held block is scanned (and, under a `redact` policy, redacted) and what follows is dropped
+   * until the END line.
+   */
+  readonly maxHold?: number
 }
 
 interface Compiled {
@@ -94,6 +104,27 @@ interface Compiled {
 }
 
 const MAX_COMPILED = 1_000
+const PEM_BEGIN = /-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----/g
+const PEM_END = /-----END (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----/g
+/** Characters kept to find an END line split across chunks (longer than any END line). */
+const PEM_END_TAIL = 80
+
+/** The index of the last PEM private-key header in `text` with no END line after it, or -1. */
+const openPemHeader = (text: string): number => {
+  if (!text.includes("PRIVATE KEY")) return -1
+  let last = -1
+  PEM_BEGIN.lastIndex = 0
+  for (let m = PEM_BEGIN.exec(text); m !== null; m = PEM_BEGIN.exec(text)) last = m.index
+  if (last < 0) return -1
+  return pemEnd(text, last) < 0 ? last : -1
+}
+
+/** The index just past the first PEM END line at or after `from`, or -1. */
+const pemEnd = (text: string, from: number): number => {
+  PEM_END.lastIndex = from
+  const m = PEM_END.exec(text)
+  return m === null ? -1 : m.index + m[0].length
+}
 const WITHHELD = "[withheld: possible prompt injection]"
 
 const make = (policies: GuardPolicies, options: GuardOptions, hub: TelemetryHubShape | undefined): GuardShape => {
@@ -215,7 +246,13 @@ const make = (policies: GuardPolicies, options: GuardOptions, hub: TelemetryHubS
     })
 
   const window = (scope: GuardScope = {}, vault: Vault = new Vault(), holdBack = options.holdBack ?? 256): StreamWindow => {
+    const maxHold = options.maxHold ?? 16_384
+    const secrets = compile(scope).policy.secrets
+    const holdsPem = secrets !== undefined && secrets.stages.includes("output")
     let held = ""
+    // "pem": `held` starts at an open PEM header, waiting for its END line; "drop": the block outgrew `maxHold`, was
+    // redacted, and what follows is discarded until its END line (`held` keeps a tail in which a split END can be found)
+    let mode: "window" | "pem" | "drop" = "window"
     const release = (final: boolean) => (outcome: GuardOutcome): string => {
       const text = outcome.text
       if (final) {
@@ -226,9 +263,60 @@ const make = (policies: GuardPolicies, options: GuardOptions, hub: TelemetryHubS
       held = text.slice(cut)
       return text.slice(0, cut)
     }
+    const whole = (text: string) => Effect.map(check(text, "output", scope, vault), (o) => o.text)
+    /** The normal window over `raw` (held text plus new chunks), entering "pem" at an open PEM header. */
+    const slide = (raw: string): Effect.Effect<string, GuardBlocked> => {
+      const open = holdsPem ? openPemHeader(raw) : -1
+      if (open < 0) return Effect.map(check(raw, "output", scope, vault), release(false))
+      held = raw.slice(open)
+      mode = "pem"
+      return Effect.flatMap(whole(raw.slice(0, open)), (before) => Effect.map(pem(""), (after) => before + after))
+    }
+    /** Inside an open PEM block: hold until its END line, or redact it once it outgrows `maxHold`. */
+    const pem = (chunk: string): Effect.Effect<string, GuardBlocked> => {
+      const from = Math.max(0, held.length - PEM_END_TAIL)
+      held += chunk
+      const end = pemEnd(held, from)
+      if (end >= 0) {
+        mode = "window"
+        return slide(held) // the complete block is masked by the PRIVATE_KEY rule like any secret
+      }
+      if (held.length <= maxHold) return Effect.succeed("")
+      return Effect.map(whole(held), (text) => {
+        if (text === held) { // the policy only logs secrets: release what it allows
+          mode = "window"
+          held = ""
+          return text
+        }
+        mode = "drop"
+        held = held.slice(-PEM_END_TAIL)
+        return text
+      })
+    }
+    /** After an overflow: discard until the END line, then go on with what follows it. */
+    const drop = (chunk: string): Effect.Effect<string, GuardBlocked> => {
+      held += chunk
+      const end = pemEnd(held, 0)
+      if (end < 0) {
+        held = held.slice(-PEM_END_TAIL)
+        return Effect.succeed("")
+      }
+      mode = "window"
+      const rest = held.slice(end)
+      held = ""
+      return slide(rest)
+    }
     return {
-      push: (chunk) => Effect.map(check(held + chunk, "output", scope, vault), release(false)),
-      end: () => Effect.map(check(held, "output", scope, vault), release(true))
+      push: (chunk) => Effect.suspend(() => mode === "pem" ? pem(chunk) : mode === "drop" ? drop(chunk) : slide(held + chunk)),
+      end: () =>
+        Effect.suspend(() => {
+          if (mode === "drop") {
+            held = ""
+            return Effect.succeed("")
+          }
+          mode = "window"
+          return Effect.map(check(held, "output", scope, vault), release(true))
+        })
     }
   }
 

@@ -26,7 +26,7 @@ import { Context, Effect, Layer } from "effect"
 import { decodeCandidates } from "./internal/encoded.ts"
 import { fold, rot13 } from "./internal/fold.ts"
 import type { InjectionRule } from "./internal/injectionRules.ts"
-import { INJECTION_RULES, ROT13_HINT } from "./internal/injectionRules.ts"
+import { INJECTION_RULES, ROT13_HINT, ROT13_WORDS } from "./internal/injectionRules.ts"
 import type { Finding, Verdict } from "./Verdict.ts"
 import { noisyOr } from "./Verdict.ts"
 
@@ -62,7 +62,7 @@ const hintIndexes = new WeakMap<ReadonlyArray<InjectionRule>, HintIndex>()
 const hintIndex = (rules: ReadonlyArray<InjectionRule>): HintIndex => {
   const known = hintIndexes.get(rules)
   if (known !== undefined) return known
-  const words = [...new Set(rules.flatMap((r) => r.hints ?? []).filter((h) => ASCII_WORD.test(h)))].sort((a, b) => b.length - a.length)
+  const words = [...new Set([...rules.flatMap((r) => r.hints ?? []), ...ROT13_WORDS].filter((h) => ASCII_WORD.test(h)))].sort((a, b) => b.length - a.length)
   const index = { words: words.length === 0 ? undefined : new RegExp(`\\b(?:${words.join("|")})\\b`, "g") }
   hintIndexes.set(rules, index)
   return index
@@ -94,8 +94,15 @@ const presentWords = (folded: string, rules: ReadonlyArray<InjectionRule>): Set<
   return out
 }
 
-const match = (folded: string, channel: Channel, rules: ReadonlyArray<InjectionRule>, prefix: string, offset: number, out: Array<Finding>): void => {
-  const words = presentWords(folded, rules)
+const match = (
+  folded: string,
+  channel: Channel,
+  rules: ReadonlyArray<InjectionRule>,
+  prefix: string,
+  offset: number,
+  out: Array<Finding>,
+  words: ReadonlySet<string> = presentWords(folded, rules)
+): void => {
   for (const rule of rules) {
     if (rule.channel !== undefined && rule.channel !== channel) continue
     if (!hinted(rule, folded, words)) continue
@@ -127,10 +134,12 @@ export const detectInjection = (text: string, options: InjectionOptions = {}): V
   const rules = options.rules === undefined ? INJECTION_RULES : withCustom(options.rules)
   const folded = fold(text)
   const findings: Array<Finding> = []
-  match(folded, channel, rules, "", 0, findings)
+  // one pass finds the rules' hint words and the ROT13 trigger words
+  const words = presentWords(folded, rules)
+  match(folded, channel, rules, "", 0, findings, words)
   if (options.decode !== false) {
     for (const d of decodeCandidates(text)) match(fold(d.text), channel, rules, `encoded.${d.encoding}:`, d.start, findings)
-    if (ROT13_HINT.test(folded)) match(rot13(folded), channel, rules, "encoded.rot13:", 0, findings)
+    if (ROT13_WORDS.some((w) => words.has(w)) && ROT13_HINT.test(folded)) match(rot13(folded), channel, rules, "encoded.rot13:", 0, findings)
   }
   const score = noisyOr(findings.map((f) => f.score))
   return { scanner: "injection", flagged: score >= (options.threshold ?? 0.5), score, findings }

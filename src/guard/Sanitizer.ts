@@ -17,6 +17,7 @@
  */
 import { Context, Layer } from "effect"
 import { fold, INVISIBLE } from "./internal/fold.ts"
+import { profile } from "./internal/profile.ts"
 
 /** What `sanitize` changed. */
 export interface SanitizeChange {
@@ -41,7 +42,12 @@ const CONTROL = /[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]/g
 const TAG = /\uDB40[\uDC00-\uDC7F]/g
 const BIDI = /[\u202A-\u202E\u2066-\u2069]/g
 const ROLE_TOKEN = /<\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id|end_header_id)\|>|\[\/?INST\]|<<\/?SYS>>/g
-const SUSPECT = /[^\x09\x0A\x0D\x20-\x7E]|<\||\[\/?INST|<<\/?SYS/
+const ROLE_MARK = /<\||\[\/?INST|<<\/?SYS/
+/** Whether the sanitiser could change `text`: a non-printable character, or a chat-template mark (one pass, shared). */
+const suspect = (text: string): boolean => {
+  const p = profile(text)
+  return p.nonPrintable || (p.bracket && ROLE_MARK.test(text))
+}
 
 const count = (text: string, re: RegExp): number => {
   re.lastIndex = 0
@@ -59,7 +65,7 @@ const count = (text: string, re: RegExp): number => {
  * ```
  */
 export const sanitize = (text: string, options: SanitizerOptions = {}): SanitizeResult => {
-  if (!SUSPECT.test(text)) return { text, changed: false, changes: [] }
+  if (!suspect(text)) return { text, changed: false, changes: [] }
   const changes: Array<SanitizeChange> = []
   let out = text
   if (options.normalize !== false) {

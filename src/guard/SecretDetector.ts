@@ -7,15 +7,22 @@
  * `example`, `${VAR}`) are not secrets.
  *
  * `maskSecrets(text)` is pure and total — it never throws and returns the text unchanged when it holds no secret — so
- * loggers, telemetry handlers and error renderers can run it on every string they emit (`maskDeep` walks records).
- * `maskingLogger` wraps an Effect `Logger` so that every message is masked, and `maskingHandler` a telemetry handler
- * so that every metadata string it receives is masked (the hub itself is not changed: masking is opt-in per sink). Peers: gitleaks, detect-secrets,
- * llm-guard's `Secrets` scanner. Hand-rolled.
+ * loggers, telemetry handlers and error renderers can run it on every string they emit (`maskDeep` walks records,
+ * copy-on-write: a value with no secret is returned as is, the same reference). Its hot-path shortcuts: a string
+ * shorter than 8 characters is clean; `mayHoldSecret`, one pass over the characters with no regex, rules out text
+ * with no long token-like run (see its doc); then one case-insensitive scan for the rules' candidate prefixes
+ * (`sk-`, `AKIA`, `ghp_`, `eyJ`, `key`, `token`…); and short strings once found clean are remembered (a bounded
+ * set). Only then do the full rules run. `maskSecretsReference` runs every rule on every string, and property tests
+ * check that the shortcuts give the same text. The telemetry hub masks every event's metadata, span attribute and exception reason it
+ * emits (`TelemetryHub`), and `Troupe.layer` installs `maskingLoggerLayer`, which wraps every logger of the context
+ * so that every message is masked; `maskingLogger` and `maskingHandler` wrap one logger or one
+ * telemetry handler. Peers: gitleaks, detect-secrets, llm-guard's `Secrets` scanner. Hand-rolled.
  *
  * @since 0.1.0
  */
-import { Context, Layer, Logger } from "effect"
+import { Context, Effect, Layer, Logger } from "effect"
 import type { Handler } from "../telemetry/index.ts"
+import { profile } from "./internal/profile.ts"
 import { SECRET_RULES } from "./internal/secretRules.ts"
 import type { SecretRule } from "./internal/secretRules.ts"
 import type { Finding } from "./Verdict.ts"
@@ -37,11 +44,24 @@ const PREFILTER = /sk-|AKIA|ASIA|A[BCGINPR][A-Z]{2}[A-Z0-9]{16}|aws|gh[pousr]_|g
  * detectSecrets('OPENAI_API_KEY="sk-proj-…"') // [{ type: "OPENAI_API_KEY", start, end, … }]
  * ```
  */
-export const detectSecrets = (text: string, rules: ReadonlyArray<SecretRule> = SECRET_RULES): Array<SecretFinding> => {
-  if (text.length < 8 || !PREFILTER.test(text)) return []
+export const detectSecrets = (text: string, rules: ReadonlyArray<SecretRule> = SECRET_RULES): Array<SecretFinding> =>
+  text.length < 8 || (rules === SECRET_RULES && !mayHoldSecret(text)) || !PREFILTER.test(text) ? [] : scan(text, rules, true)
+
+/**
+ * The one-scan pre-check of the built-in rules: `false` only when no rule can match. Every rule but two needs a run of
+ * at least 15 token characters (`[A-Za-z0-9._~+/=-]`) holding a digit, an upper-case letter or one of `_-+/=~`
+ * (provider prefixes, high-entropy values), or a dot-free run of 24 (Discord, long values); the other two need the
+ * literals `PRIVATE KEY` and `://`. So a text of plain words and dotted lower-case names (`chat.completions`,
+ * `troupe.llm.call.stop`) is clean after one pass over its characters, without a regex.
+ */
+export const mayHoldSecret = (text: string): boolean =>
+  profile(text).secretRun || text.includes("://") || text.includes("PRIVATE KEY")
+
+/** Every rule over `text`; `hints`: skip a rule whose literal hint is absent (the reference runs without). */
+const scan = (text: string, rules: ReadonlyArray<SecretRule>, hints: boolean): Array<SecretFinding> => {
   const found: Array<SecretFinding> = []
   for (const rule of rules) {
-    if (rule.hint !== undefined && !text.includes(rule.hint)) continue
+    if (hints && rule.hint !== undefined && !text.includes(rule.hint)) continue
     rule.re.lastIndex = 0
     let n = 0
     for (let m = rule.re.exec(text); m !== null && n < 1000; m = rule.re.exec(text), n++) {
@@ -59,29 +79,109 @@ export const detectSecrets = (text: string, rules: ReadonlyArray<SecretRule> = S
   return resolveOverlaps(found)
 }
 
+// Short strings found clean, remembered so that the names a hot path emits again and again (models, providers,
+// routes) cost one lookup; bounded (cleared when full), and only clean strings are kept.
+const cleanCache = new Set<string>()
+const cleanCacheMax = 1024
+const cacheableLength = 64
+
 /** `text` with every secret replaced by `[REDACTED:<TYPE>]` (pure, total). */
 export const maskSecrets = (text: string): string => {
+  if (text.length < 8) return text
+  const cacheable = text.length <= cacheableLength
+  if (cacheable && cleanCache.has(text)) return text
   try {
     const found = detectSecrets(text)
-    return found.length === 0 ? text : replaceSpans(text, found, (f) => `[REDACTED:${f.type}]`)
+    if (found.length === 0) {
+      if (cacheable) {
+        if (cleanCache.size >= cleanCacheMax) cleanCache.clear()
+        cleanCache.add(text)
+      }
+      return text
+    }
+    return replaceSpans(text, found, (f) => `[REDACTED:${f.type}]`)
   } catch {
-    return text.length > 0 ? "[REDACTED]" : text // fail closed
+    return "[REDACTED]" // fail closed
   }
 }
 
-/** Masks every string in a value (records, arrays), depth-bounded; other values are kept. */
+/**
+ * The reference for `maskSecrets`: every rule on every string, no pre-check and no rule hints (slow; for tests that
+ * check the shortcut loses nothing).
+ */
+export const maskSecretsReference = (text: string): string => {
+  const found = resolveOverlaps(scan(text, SECRET_RULES, false))
+  return found.length === 0 ? text : replaceSpans(text, found, (f) => `[REDACTED:${f.type}]`)
+}
+
+const isPlain = (value: object): boolean => {
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
+/**
+ * Masks every string in a value (plain records and arrays, depth-bounded; an `Error`'s message too), copy-on-write:
+ * what holds no secret is returned as is (the same reference). Other objects (class instances, maps) are kept.
+ */
 export const maskDeep = (value: unknown, depth = 0): unknown => {
   if (typeof value === "string") return maskSecrets(value)
   if (depth > 8 || value === null || typeof value !== "object") return value
-  if (Array.isArray(value)) return value.map((v) => maskDeep(v, depth + 1))
-  const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(value)) out[k] = maskDeep(v, depth + 1)
-  return out
+  if (Array.isArray(value)) {
+    let out: Array<unknown> | undefined
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i]
+      const m = maskDeep(v, depth + 1)
+      if (m !== v) (out ??= [...value])[i] = m
+    }
+    return out ?? value
+  }
+  if (value instanceof Error) {
+    const message = maskSecrets(value.message)
+    if (message === value.message) return value
+    const copy = new Error(message)
+    copy.name = value.name
+    return copy
+  }
+  if (!isPlain(value)) return value
+  let out: Record<string, unknown> | undefined
+  const record = value as Record<string, unknown> // a plain object
+  for (const k in record) {
+    if (!Object.hasOwn(record, k)) continue
+    const v = record[k]
+    const m = typeof v === "string" ? maskSecrets(v) : typeof v === "object" && v !== null ? maskDeep(v, depth + 1) : v
+    if (m !== v) (out ??= { ...record })[k] = m
+  }
+  return out ?? value
 }
 
-/** A logger that masks secrets in every message before `logger` sees it. */
+/**
+ * `maskDeep` for a record known to be one (telemetry metadata, span attributes): the same result, without the
+ * type tests on the record itself (the hub's hot path).
+ */
+export const maskRecord = <R extends Readonly<Record<string, unknown>>>(record: R): R => {
+  let out: Record<string, unknown> | undefined
+  for (const k in record) {
+    const v = record[k]
+    const m = typeof v === "string" ? maskSecrets(v) : typeof v === "object" && v !== null ? maskDeep(v, 1) : v
+    if (m !== v) (out ??= { ...record })[k] = m
+  }
+  return (out ?? record) as R // a copy of R with some strings replaced by strings
+}
+
+/** A logger that masks secrets in every message (and an `Error` in it) before `logger` sees it. */
 export const maskingLogger = <Output>(logger: Logger.Logger<unknown, Output>): Logger.Logger<unknown, Output> =>
   Logger.make((options) => logger.log({ ...options, message: maskDeep(options.message) }))
+
+/**
+ * Replaces every logger of the context with its `maskingLogger`: what `Troupe.layer` installs, so that every
+ * message any troupe service or the application logs is masked by default.
+ */
+export const maskingLoggerLayer: Layer.Layer<never> = Layer.unwrap(
+  Effect.gen(function*() {
+    const loggers = yield* Logger.CurrentLoggers
+    return Logger.layer([...loggers].map((l) => maskingLogger(l)))
+  })
+)
 
 /** A telemetry handler that receives every event with the secrets in its metadata strings masked. */
 export const maskingHandler = (handler: Handler): Handler => (event) =>

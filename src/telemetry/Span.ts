@@ -14,9 +14,15 @@
  * context switch, a span and its attributes per call. Both come from Effect or
  * from this package; nothing of `:telemetry` needed hand-rolling beyond the event triple.
  *
+ * Every string it records is masked (guard's `maskSecrets`): the span attributes (at `span(...)` and those
+ * `onSuccess` adds), the exception `reason`, and the failure a tracing span ends with (an error of the same name
+ * with the masked message, so an exporter's exception event holds no secret; the caller still gets the original
+ * failure); the event metadata is masked by the hub's `emitNow`.
+ *
  * @since 0.1.0
  */
 import { Cause, Clock, Effect, Exit, type Fiber, Option, Tracer } from "effect"
+import { maskDeep, maskRecord, maskSecrets } from "../guard/SecretDetector.ts"
 import type { Reporter } from "./Reporter.ts"
 import type { EventName, Measurements, Metadata } from "./TelemetryEvent.ts"
 import { emptyMetadata, formatEventName } from "./TelemetryEvent.ts"
@@ -83,10 +89,22 @@ export const exceptionInfo = (cause: Cause.Cause<unknown>): ExceptionInfo => {
   const error = Cause.findErrorOption(cause)
   if (Option.isSome(error)) {
     const { reason, type } = describe(error.value)
-    return { kind: "failure", reason: reason.slice(0, maxReasonLength), errorType: type }
+    return { kind: "failure", reason: maskSecrets(reason).slice(0, maxReasonLength), errorType: type }
   }
   const { reason, type } = describe(Cause.squash(cause))
-  return { kind: "defect", reason: reason.slice(0, maxReasonLength), errorType: `Defect:${type}` }
+  return { kind: "defect", reason: maskSecrets(reason).slice(0, maxReasonLength), errorType: `Defect:${type}` }
+}
+
+/** A stand-in for a failure's error with its message masked (what a tracing span records as the exception). */
+class MaskedFailure extends Error {}
+
+/** `cause` as a tracing span may record it: interruptions kept, the error replaced by one with a masked message. */
+const maskedCause = (cause: Cause.Cause<unknown>): Cause.Cause<unknown> => {
+  if (Cause.hasInterruptsOnly(cause)) return cause
+  const info = exceptionInfo(cause) // its reason is masked
+  const error = new MaskedFailure(info.reason)
+  error.name = info.errorType
+  return info.kind === "failure" ? Cause.fail(error) : Cause.die(error)
 }
 
 const primitiveAttributes = (metadata: Metadata): Record<string, unknown> => {
@@ -126,10 +144,13 @@ const tracingBackendInstalled = (fiber: Fiber.Fiber<unknown, unknown>): boolean 
   return tracer !== undefined && tracer !== Tracer.nativeTracer && fiber.cache.tracerEnabled
 }
 
-const annotate = (span: Tracer.Span, attributes: Readonly<Record<string, unknown>>): void => {
+const annotate = (span: Tracer.Span, attributes: Readonly<Record<string, unknown>>, mask: boolean): void => {
   if (span.status._tag === "Ended") return
-  for (const key in attributes) span.attribute(key, attributes[key])
+  for (const key in attributes) span.attribute(key, mask ? maskDeep(attributes[key]) : attributes[key])
 }
+
+const maskAttributes = (attributes: Readonly<Record<string, unknown>>, mask: boolean): Readonly<Record<string, unknown>> =>
+  mask ? maskRecord(attributes) : attributes
 
 /**
  * Builds `span` over an `emitNow` and a reporter.
@@ -139,7 +160,7 @@ const annotate = (span: Tracer.Span, attributes: Readonly<Record<string, unknown
  * annotates the tracing span directly (the span object is the one `Effect.useSpan` hands over, so no
  * `annotateCurrentSpan` round-trip). Handlers that return Effects still run in this fiber, in order.
  */
-export const makeSpan = (emitNow: EmitNow, reporter: Reporter): SpanFunction =>
+export const makeSpan = (emitNow: EmitNow, reporter: Reporter, mask = true): SpanFunction =>
 <A = unknown>(prefix: EventName, metadata: Metadata = emptyMetadata, options: SpanOptions<A> = {}) => {
   const startName = Object.freeze([...prefix, "start"])
   const stopName = Object.freeze([...prefix, "stop"])
@@ -151,7 +172,7 @@ export const makeSpan = (emitNow: EmitNow, reporter: Reporter): SpanFunction =>
     // a captured stack trace costs ~10 µs per span; the event name already says where it came from
     captureStackTrace: false,
     kind: options.traceKind ?? "internal",
-    attributes: options.attributes ?? primitiveAttributes(metadata)
+    attributes: maskAttributes(options.attributes ?? primitiveAttributes(metadata), mask)
   }
   const onSuccess = options.onSuccess
 
@@ -163,7 +184,7 @@ export const makeSpan = (emitNow: EmitNow, reporter: Reporter): SpanFunction =>
       reporter.record(component, duration / 1e6, undefined)
       const info = onSuccess?.(exit.value as A, span !== undefined)
       if (info === undefined) return emitNow(stopName, timing, metadata) ?? Effect.void
-      if (info.attributes !== undefined && span !== undefined) annotate(span, info.attributes)
+      if (info.attributes !== undefined && span !== undefined) annotate(span, info.attributes, mask)
       const stop: PendingEvent = {
         name: stopName,
         measurements: info.measurements === undefined ? timing : { ...info.measurements, ...timing },
@@ -195,8 +216,19 @@ export const makeSpan = (emitNow: EmitNow, reporter: Reporter): SpanFunction =>
   return <A2 extends A, E, R>(self: Effect.Effect<A2, E, R>): Effect.Effect<A2, E, R> =>
     Effect.withFiber((fiber) => {
       if (spanOptions === undefined || !tracingBackendInstalled(fiber)) return timed(fiber, self, undefined)
-      // exactly what `Effect.withSpan(self, traceName, spanOptions)` does, keeping a reference to the span
-      return Effect.useSpan(traceName as string, spanOptions, (span) =>
-        Effect.withParentSpan(Effect.withFiber((inner) => timed(inner, self, span)), span, spanOptions)) as Effect.Effect<A2, E, R>
+      // what `Effect.withSpan(self, traceName, spanOptions)` does, keeping a reference to the span; with masking, the
+      // span ends with a failure whose message is masked (what an exporter records as the exception), and the caller
+      // still gets the original exit
+      const traced = (span: Tracer.Span) => Effect.withParentSpan(Effect.withFiber((inner) => timed(inner, self, span)), span, spanOptions)
+      if (!mask) return Effect.useSpan(traceName as string, spanOptions, traced) as Effect.Effect<A2, E, R>
+      let original: Exit.Exit<A2, E> | undefined
+      return Effect.flatMap(
+        Effect.exit(Effect.useSpan(traceName as string, spanOptions, (span) =>
+          Effect.flatMap(Effect.exit(traced(span)), (exit) => {
+            original = exit as Exit.Exit<A2, E> // the exit of `self`, through `timed`
+            return Exit.isSuccess(exit) ? exit : Exit.failCause(maskedCause(exit.cause))
+          }))),
+        (exit) => original ?? (exit as Exit.Exit<A2, E>) // `original` is set unless the span itself failed to start
+      ) as Effect.Effect<A2, E, R>
     })
 }

@@ -13,6 +13,13 @@
  * `troupe.telemetry.handler.failure` event (plus a warning log); the emitter's effect never fails or dies because
  * of a handler, and pays only for the handlers' own runs.
  *
+ * Secrets are masked at the hub, not per sink: every string in an event's metadata (nested plain records, arrays and
+ * `Error` messages too) goes through `maskSecrets` (guard's `SecretDetector`) before any handler sees it, and so do
+ * the tracing span attributes, the exception `reason` of `span` and the reason of a handler failure. The mask runs
+ * only when a handler is attached for the event, is copy-on-write (metadata without a secret is passed as is) and
+ * starts with a one-scan pre-check, so a clean short string costs one regex test. `maskSecrets: false` turns it off
+ * (for a benchmark's baseline; nothing else should).
+ *
  * Hot-path choices (justified in `HandlerTable.ts`): the handler table and the reporter windows are synchronous
  * structures owned by the service, not `Ref`s, because every access is a non-yielding synchronous step of one
  * fiber. `emit` with no matching handler is one `Effect.suspend`, one `WeakMap` hit and `Effect.void`.
@@ -33,6 +40,7 @@ import { Clock, Context, Effect, Exit, Layer, Option, Schema } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import { mkdir, writeFile } from "node:fs/promises"
 import { dirname } from "node:path"
+import { maskRecord, maskSecrets } from "../guard/SecretDetector.ts"
 import { defaultMetrics } from "./DefaultMetrics.ts"
 import { Events } from "./EventCatalogue.ts"
 import { type HandlerEntry, HandlerTable } from "./HandlerTable.ts"
@@ -109,11 +117,14 @@ export interface TelemetryHubOptions {
   readonly windowSize?: number
   /** Metric definitions to record (default `defaultMetrics`). */
   readonly metrics?: ReadonlyArray<MetricDefinition>
+  /** Mask secrets in every emitted string (default `true`). */
+  readonly maskSecrets?: boolean
 }
 
 const OptionsSchema = Schema.Struct({
   windowSize: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1_000_000 }))),
-  metrics: Schema.optionalKey(Schema.Unknown)
+  metrics: Schema.optionalKey(Schema.Unknown),
+  maskSecrets: Schema.optionalKey(Schema.Boolean)
 })
 
 interface HandlerFailure {
@@ -125,8 +136,8 @@ interface HandlerFailure {
 
 const describeThrown = (thrown: unknown): { readonly reason: string; readonly errorType: string } =>
   thrown instanceof Error
-    ? { reason: thrown.message, errorType: thrown.constructor.name }
-    : { reason: String(thrown), errorType: typeof thrown }
+    ? { reason: maskSecrets(thrown.message), errorType: thrown.constructor.name }
+    : { reason: maskSecrets(String(thrown)), errorType: typeof thrown }
 
 const noneFailed = { index: -1, failed: undefined } as const
 
@@ -137,6 +148,9 @@ const make = (options: TelemetryHubOptions): Effect.Effect<TelemetryHubShape, In
     )
     const definitions = yield* decodeDefinitions(options.metrics ?? defaultMetrics)
     const windowSize = decoded.windowSize ?? 100
+    const mask: (metadata: Metadata) => Metadata = decoded.maskSecrets === false
+      ? (metadata) => metadata
+      : maskRecord
     // The registry (and clock) of the layer's context: recorders write into it, `prometheus()` reads it.
     const context = yield* Effect.context<never>()
     const table = new HandlerTable()
@@ -226,7 +240,7 @@ const make = (options: TelemetryHubOptions): Effect.Effect<TelemetryHubShape, In
     const emitNow = (name: EventName, measurements: Measurements, metadata: Metadata): Effect.Effect<void> | undefined => {
       const entries = table.resolve(name)
       if (entries.length === 0) return undefined
-      const event: TelemetryEvent = { name, measurements, metadata }
+      const event: TelemetryEvent = { name, measurements, metadata: mask(metadata) }
       const ran = runSync(entries, event, 0, undefined)
       if (ran.index >= 0 && "effect" in ran) return awaitHandler(ran.entry, ran.effect, entries, event, ran.index, ran.failed)
       return ran.failed === undefined ? undefined : reportFailures(event, ran.failed)
@@ -240,7 +254,7 @@ const make = (options: TelemetryHubOptions): Effect.Effect<TelemetryHubShape, In
     const emitUnsafe = (name: EventName, measurements: Measurements, metadata: Metadata = emptyMetadata): void => {
       const entries = table.resolve(name)
       if (entries.length === 0) return
-      const event: TelemetryEvent = { name, measurements, metadata }
+      const event: TelemetryEvent = { name, measurements, metadata: mask(metadata) }
       const ran = runSync(entries, event, 0, undefined)
       if (ran.index >= 0 && "effect" in ran) {
         Effect.runForkWith(context)(awaitHandler(ran.entry, ran.effect, entries, event, ran.index, ran.failed))
@@ -257,7 +271,7 @@ const make = (options: TelemetryHubOptions): Effect.Effect<TelemetryHubShape, In
       attachUnsafe(`troupe/metrics:${formatEventName(group.event)}`, [group.event], group.handle)
     }
 
-    const span = makeSpan(emitNow, reporter)
+    const span = makeSpan(emitNow, reporter, decoded.maskSecrets !== false)
     const stats = () => Effect.sync(() => reporter.stats())
 
     return {

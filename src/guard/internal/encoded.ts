@@ -4,6 +4,7 @@
  * forms of trigger words appear. Bounded: at most `MAX_CANDIDATES` runs, each at most 4 KB decoded.
  */
 import { Buffer } from "node:buffer"
+import { profile } from "./profile.ts"
 
 const BASE64_RUN = /(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/]{24,}={0,2}(?![A-Za-z0-9+/=])/g
 const HEX_RUN = /(?<![0-9a-fA-F])(?:[0-9a-fA-F]{2}[ :]?){16,}(?![0-9a-fA-F])/g
@@ -27,30 +28,11 @@ export interface Decoded {
   readonly text: string
 }
 
-const isB64 = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47 || c === 61
-const isHexOrSep = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70) || c === 32 || c === 58
-
-/** Whether `text` has a base64 run of 24 and a hex run of 32 characters, in one pass. */
-const runs = (text: string): readonly [boolean, boolean] => {
-  let b = 0
-  let h = 0
-  let b64 = false
-  let hex = false
-  for (let i = 0; i < text.length && !(b64 && hex); i++) {
-    const c = text.charCodeAt(i)
-    b = isB64(c) ? b + 1 : 0
-    h = isHexOrSep(c) ? h + 1 : 0
-    if (b >= 24) b64 = true
-    if (h >= 32) hex = true
-  }
-  return [b64, hex]
-}
-
 /** Decoded texts of the encoded runs of `text`. */
 export const decodeCandidates = (text: string): Array<Decoded> => {
   const out: Array<Decoded> = []
   if (text.length < 24) return out
-  const [b64, hex] = runs(text)
+  const { base64Run: b64, hexRun: hex } = profile(text)
   if (!b64 && !hex) return out
   BASE64_RUN.lastIndex = 0
   for (let m = b64 ? BASE64_RUN.exec(text) : null; m !== null && out.length < MAX_CANDIDATES; m = BASE64_RUN.exec(text)) {

@@ -7,6 +7,7 @@
  * Hand-rolled: no Effect counterpart; the homoglyph table is a small subset of Unicode's confusables (the letters
  * that attacks use), written here, not copied.
  */
+import { profile } from "./profile.ts"
 
 /** Zero-width, bidi controls, BOM, soft hyphen, and the tag block (U+E0000–U+E007F). */
 export const INVISIBLE = /[\u00AD\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u206F\uFEFF]|\uDB40[\uDC00-\uDC7F]/g
@@ -22,13 +23,12 @@ const HOMOGLYPHS: Record<string, string> = {
   "ı": "i", "ł": "l", "ø": "o", "đ": "d", "ħ": "h"
 }
 
-const NON_ASCII = /[^\x00-\x7F]/
 const WORD = /[\p{L}\p{M}]+/gu
 const HOMOGLYPH_RE = new RegExp(`[${Object.keys(HOMOGLYPHS).join("")}]`, "g")
 
 /** The folded form of `text` used by the heuristic detectors. */
 export const fold = (text: string): string => {
-  if (!NON_ASCII.test(text)) return text.toLowerCase()
+  if (!profile(text).nonAscii) return text.toLowerCase()
   const nfkc = text.normalize("NFKC").replace(INVISIBLE, "").toLowerCase()
   // only words that mix scripts are folded (a Russian word stays Russian; "іgnоrе" with Cyrillic і, о, е becomes Latin)
   return nfkc.replace(WORD, (w) => (/[a-z]/.test(w) ? w.replace(HOMOGLYPH_RE, (c) => HOMOGLYPHS[c] ?? c) : w))

@@ -101,3 +101,5 @@ export const INJECTION_RULES: ReadonlyArray<InjectionRule> = [
 
 /** Words that appear in base64, hex and ROT13 payloads worth decoding (ROT13 of ignore, instructions, system prompt…). */
 export const ROT13_HINT = /\b(?:vtaber|qvfertneq|sbetrg|vafgehpgvbaf|flfgrz\s+cebzcg|cerivbhf)\b/
+/** The words of `ROT13_HINT` (one of them occurs wherever it matches): found in the same pass as the rules' hints. */
+export const ROT13_WORDS: ReadonlyArray<string> = ["vtaber", "qvfertneq", "sbetrg", "vafgehpgvbaf", "flfgrz", "cerivbhf"]

@@ -3,6 +3,7 @@
  * context words, as in Presidio's pattern recognisers. Earlier recognisers win overlaps (checksum-validated types
  * first), so a Luhn-valid card is never also reported as a phone number.
  */
+import { profile } from "./profile.ts"
 import { IBAN_LENGTH, ibanMod97, ipv4Valid, ipv6Valid, luhn, ssnValid } from "./validators.ts"
 
 export interface Span {
@@ -25,16 +26,7 @@ export interface Recognizer {
   readonly hint?: (text: string) => boolean
 }
 
-const hasDigitRun = (n: number) => (text: string): boolean => {
-  let run = 0
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (c >= 48 && c <= 57) {
-      if (++run >= n) return true
-    } else if (c !== 32 && c !== 45 && c !== 46 && c !== 40 && c !== 41) run = 0 // digits with separators count as one run
-  }
-  return false
-}
+const hasDigitRun = (n: number) => (text: string): boolean => profile(text).maxDigitRun >= n
 
 const LOCAL = /[A-Za-z0-9._%+-]/
 const DOMAIN = /(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})(?![\w-])/y
