@@ -63,8 +63,8 @@ export interface GatewayOptions {
   readonly host?: string
   /** Replaces the built-in bearer-key checks (e.g. by an identity subsystem's issued keys). */
   readonly auth?: Layer.Layer<ApiAuth | AdminAuth>
-  /** Replaces the offline `Embedder.layerScripted`. */
-  readonly embedder?: Layer.Layer<Embedder, never, ConfigStore>
+  /** Replaces `Embedder.layer` (`Llm.embed`), e.g. by the offline `Embedder.layerScripted`. */
+  readonly embedder?: Layer.Layer<Embedder, never, ConfigStore | Llm>
   /** More readiness checks (Redis, PostgreSQL, providers: see `HealthCheck`). */
   readonly checks?: ReadonlyArray<HealthCheck>
   /**
@@ -170,7 +170,7 @@ const make = (options: GatewayOptions) =>
     })
 
     // --- the server ------------------------------------------------------------------------------------------------
-    const embedder = options.embedder ?? Embedder.layerScripted
+    const embedder = options.embedder ?? Embedder.layer
     const auth = options.auth ?? layerKeys(() => section.auth)
     const ops = { state, health, restarts, apply }
     const apiAuth = Context.get(yield* Layer.build(auth), ApiAuth)

@@ -64,7 +64,7 @@ export const layer = (
  * `Gateway.layer(options)` with the agent routes over the `LlmAgents` of the context (beside `options.routes`).
  */
 export const withAgents = (options: GatewayOptions = {}, routesOptions: AgentRoutesOptions = {}) =>
-  Layer.unwrap(Effect.map(LlmAgents.use(Effect.succeed), (agents) =>
+  Layer.unwrap(Effect.map(LlmAgents, (agents) =>
     Gateway.layer({
       ...options,
       routes: Layer.mergeAll(layer(agents, routesOptions), options.routes ?? Layer.empty)
