@@ -153,7 +153,7 @@ export const streamRows = async (quiet: object, pipeline: object): Promise<Array
       res.write(chunk({ role: "assistant", content: "Once" }))
       const finish = () => res.end(chunk({ content: " upon a time." }) + chunk({}, "stop") + "data: [DONE]\n\n")
       if (holdMode) held.push(finish)
-      else setTimeout(finish, 1)
+      else setTimeout(finish, Number(process.env["TTFT_REST_MS"] ?? 1))
     })
   })
   await new Promise<void>((r) => streaming.listen(0, "127.0.0.1", r))
@@ -165,7 +165,7 @@ export const streamRows = async (quiet: object, pipeline: object): Promise<Array
   try {
     const direct: Array<number> = []
     const through: Array<number> = []
-    const deadline = performance.now() + 15_000
+    const deadline = performance.now() + Number(process.env["TTFT_BUDGET_MS"] ?? 15_000)
     for (let i = 0; i < 20; i++) { // warm-up
       await firstByte(`${providerUrl}/v1/chat/completions`)
       await firstByte(`${gw.url}/v1/chat/completions`)
