@@ -10,6 +10,13 @@
  * - `gateway.chat`: the gateway over the scripted zero-latency provider (rate limit and cache off: the same question
  *   would be a cache hit, and 60 requests per minute is the default limit).
  * - `gateway.rss-after-10k`: the process RSS after those runs (more than 10,000 requests).
+ * - `gateway.stream-ttft`: time to the first SSE byte of a `stream: true` chat completion through the gateway, its
+ *   OpenAI-compatible provider pointed at a fake server that streams (first chunk at once, the rest held), beside
+ *   `provider.stream-ttft`, the same fake server's own time to first byte; 300 sequential requests each, interleaved
+ *   in pairs; the note has the added time over the provider (median).
+ * - `gateway.sse-stream-bytes`: heap per open SSE stream through the gateway (200 streams held open), beside
+ *   `provider.sse-stream-bytes`, the same streams opened on the fake server directly (client and server sides are in
+ *   this process in both rows; the difference is the gateway's).
  *
  * Rows report requests/s (median = average of the run) with p50/p99 latency in the note; ratios against the
  * floors of the same run.
@@ -26,6 +33,7 @@ import { Troupe } from "../src/app/index.ts"
 import type { TroupeOptions } from "../src/app/index.ts"
 import { Gateway } from "../src/gateway/index.ts"
 import type { BenchRow } from "./harness.ts"
+import { heapUsedAfterGc } from "./harness.ts"
 
 const body = JSON.stringify({ model: "fast", messages: [{ role: "user", content: "What is the capital of Norway?" }] })
 const completion = JSON.stringify({
@@ -111,8 +119,104 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
     rows.push(row("gateway.chat", await load(`${scripted.url}/v1/chat/completions`), "gateway over the scripted zero-latency provider", "floor.http-server"))
     await scripted.stop()
     rows.push({ id: "gateway.rss-after-10k", unit: "bytes", median: process.memoryUsage().rss, note: "process RSS after the runs above (> 10,000 requests)" })
+    rows.push(...await streamRows(quiet, pipeline))
   } finally {
     fake.close()
   }
   return rows
+}
+
+const streamBody = JSON.stringify({ model: "fast", stream: true, messages: [{ role: "user", content: "Stream me a story" }] })
+const chunk = (delta: Record<string, string>, finish: string | null = null) =>
+  `data: ${JSON.stringify({ id: "chatcmpl-1", object: "chat.completion.chunk", created: 1, model: "gpt-4o-mini", choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`
+
+/** Time to first body byte of a streamed POST, then the rest read (or left open when `hold`). */
+const firstByte = async (url: string, hold = false) => {
+  const started = performance.now()
+  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json", authorization: "Bearer sk-fake" }, body: streamBody })
+  const reader = response.body!.getReader()
+  await reader.read()
+  const ttft = performance.now() - started
+  if (!hold) while (!(await reader.read()).done) { /* drain */ }
+  return { ttft, reader }
+}
+
+const median = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
+
+export const streamRows = async (quiet: object, pipeline: object): Promise<Array<BenchRow>> => {
+  let held: Array<() => void> = []
+  let holdMode = false
+  const streaming = createServer((req, res) => {
+    req.resume()
+    req.on("end", () => {
+      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" })
+      res.write(chunk({ role: "assistant", content: "Once" }))
+      const finish = () => res.end(chunk({ content: " upon a time." }) + chunk({}, "stop") + "data: [DONE]\n\n")
+      if (holdMode) held.push(finish)
+      else setTimeout(finish, Number(process.env["TTFT_REST_MS"] ?? 1))
+    })
+  })
+  await new Promise<void>((r) => streaming.listen(0, "127.0.0.1", r))
+  const providerUrl = `http://127.0.0.1:${(streaming.address() as AddressInfo).port}`
+  const gw = await startGateway({
+    config: { env: {}, defaults: { ...quiet, providers: { openai: { baseUrl: `${providerUrl}/v1`, apiKey: "sk-fake", pool: { connections: 256 } } } } },
+    pipeline
+  })
+  try {
+    const direct: Array<number> = []
+    const through: Array<number> = []
+    const deadline = performance.now() + Number(process.env["TTFT_BUDGET_MS"] ?? 15_000)
+    for (let i = 0; i < 20; i++) { // warm-up
+      await firstByte(`${providerUrl}/v1/chat/completions`)
+      await firstByte(`${gw.url}/v1/chat/completions`)
+    }
+    for (let i = 0; i < 300 && performance.now() < deadline; i++) {
+      direct.push((await firstByte(`${providerUrl}/v1/chat/completions`)).ttft)
+      through.push((await firstByte(`${gw.url}/v1/chat/completions`)).ttft)
+    }
+    const d = median(direct)
+    const g = median(through)
+    const added = median(through.map((t, i) => t - (direct[i] ?? 0)))
+    const round3 = (x: number) => Math.round(x * 1000) / 1000
+    const rows: Array<BenchRow> = [
+      { id: "provider.stream-ttft", unit: "ms", median: round3(d), note: `fake streaming server's own time to first byte, ${direct.length} requests` },
+      {
+        id: "gateway.stream-ttft",
+        unit: "ms",
+        median: round3(g),
+        baseline: "provider.stream-ttft",
+        note: `time to first SSE byte through the gateway; added over the provider (median of pairs) ${round3(added)} ms; ${through.length} requests`
+      }
+    ]
+
+    // memory per open SSE stream (streams held open by the fake server, bounded count)
+    holdMode = true
+    const count = 200
+    const bytesPerStream = async (url: string) => {
+      const before = await heapUsedAfterGc()
+      const readers = await Promise.all(Array.from({ length: count }, () => firstByte(url, true)))
+      const after = await heapUsedAfterGc()
+      for (const finish of held) finish()
+      held = []
+      await Promise.all(readers.map(async ({ reader }) => { while (!(await reader.read()).done) { /* drain */ } }))
+      return Math.round((after - before) / count)
+    }
+    const directBytes = await bytesPerStream(`${providerUrl}/v1/chat/completions`)
+    const gatewayBytes = await bytesPerStream(`${gw.url}/v1/chat/completions`)
+    rows.push(
+      { id: "provider.sse-stream-bytes", unit: "bytes", median: directBytes, note: `heap per open stream on the fake server directly (client + server), ${count} streams` },
+      {
+        id: "gateway.sse-stream-bytes",
+        unit: "bytes",
+        median: gatewayBytes,
+        baseline: "provider.sse-stream-bytes",
+        note: `heap per open SSE stream through the gateway (client + gateway + provider), ${count} streams; the gateway's own share ≈ ${gatewayBytes - directBytes} bytes`
+      }
+    )
+    return rows
+  } finally {
+    for (const finish of held) finish()
+    await gw.stop()
+    streaming.close()
+  }
 }

@@ -14,12 +14,21 @@ import { Config, Effect, Layer, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { Troupe } from "../app/index.ts"
 import type { TroupeOptions } from "../app/index.ts"
-import { Gateway, HealthCheck } from "../gateway/index.ts"
+import { GatewayAgents, HealthCheck } from "../gateway/index.ts"
+import { LlmAgents } from "../llmagent/index.ts"
 import type { GatewayOptions } from "../gateway/index.ts"
 
-/** What `serve` runs: the gateway over the application layer, until interrupted. */
+/**
+ * What `serve` runs: the gateway over the application layer, with the agent routes over `LlmAgents` serving
+ * `GatewayAgents.DefaultAgent` for every agent id, until interrupted.
+ */
 export const serveLayer = (options: { readonly gateway?: GatewayOptions; readonly troupe?: TroupeOptions } = {}) =>
-  Gateway.layer(options.gateway).pipe(Layer.provide(Troupe.layer(options.troupe)))
+  GatewayAgents.withAgents(options.gateway, {
+    costOf: GatewayAgents.costFromDefinitions([GatewayAgents.DefaultAgent], { default: "assistant" })
+  }).pipe(
+    Layer.provide(LlmAgents.layer({ agents: [GatewayAgents.DefaultAgent], default: "assistant" })),
+    Layer.provide(Troupe.layer(options.troupe))
+  )
 
 export const serve = Command.make(
   "serve",

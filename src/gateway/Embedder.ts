@@ -1,17 +1,22 @@
 /**
  * `Embedder`: the service behind `POST /v1/embeddings`.
  *
- * troupe's `Llm` pipeline has no embedding call yet, so the gateway ships one backend: `Embedder.layerScripted`,
- * deterministic offline vectors (feature hashing of lower-cased word unigrams and character trigrams into
- * `dimensions` buckets, default 256, L2-normalised), so the same text always gets the same vector and similar texts
- * get close vectors — what tests and the embedded defaults need. The model name is resolved through the
- * ConfigStore's aliases (an unknown model is a 404). A user with a real embedding API provides their own
- * `Embedder` layer. Usage counts ~4 characters per token, as the scripted chat model does.
+ * Two backends:
+ * - `Embedder.layer` (the gateway's default): `Llm.embed`, so embeddings go through the same pipeline as chat —
+ *   aliases, rate limits, circuit breaker, retries, cost — to the provider's `/embeddings` wire (the scripted
+ *   provider's deterministic vectors under the embedded defaults). Its failures map onto HTTP statuses like chat's
+ *   (`fromFailure`: an unknown model is a 404, a rate limit a 429, an open breaker a 503); a provider whose wire has
+ *   no embeddings (Anthropic) is a 400 `embeddings_unsupported`.
+ * - `Embedder.layerScripted`: deterministic offline vectors without the pipeline (feature hashing of lower-cased word
+ *   unigrams and character trigrams into `dimensions` buckets, default 256, L2-normalised), so the same text always
+ *   gets the same vector and similar texts get close vectors; the model name is resolved through the ConfigStore's
+ *   aliases (an unknown model is a 404). Usage counts ~4 characters per token, as the scripted chat model does.
  *
  * @since 0.1.0
  */
 import { Context, Effect, Layer } from "effect"
 import { ConfigStore } from "../config/index.ts"
+import { Llm } from "../pipeline/index.ts"
 import type { GatewayHttpError } from "./GatewayError.ts"
 import { fromFailure } from "./GatewayError.ts"
 
@@ -22,7 +27,7 @@ export interface EmbeddingResult {
 }
 
 export interface EmbedderShape {
-  /** Embeds `inputs`; fails with a 404 for an unknown model. */
+  /** Embeds `inputs`; fails with the HTTP error of the failure (a 404 for an unknown model, see the module doc). */
   readonly embed: (
     model: string,
     inputs: ReadonlyArray<string>,
@@ -31,6 +36,22 @@ export interface EmbedderShape {
 }
 
 export class Embedder extends Context.Service<Embedder, EmbedderShape>()("troupe/gateway/Embedder") {
+  /** `Llm.embed`: the pipeline's embeddings (the gateway's default). */
+  static readonly layer: Layer.Layer<Embedder, never, Llm> = Layer.effect(
+    Embedder,
+    Effect.map(Llm, (llm) =>
+      Embedder.of({
+        embed: (model, inputs, options) =>
+          llm.embed({ model, input: inputs, ...(options?.dimensions !== undefined ? { dimensions: options.dimensions } : {}) }).pipe(
+            Effect.mapError(fromFailure),
+            Effect.map((result) => ({
+              model: `${result.provider}:${result.model}`,
+              vectors: result.embeddings,
+              promptTokens: result.usage.inputTokens
+            }))
+          )
+      }))
+  )
   /** Deterministic offline vectors, models resolved through the ConfigStore. */
   static readonly layerScripted: Layer.Layer<Embedder, never, ConfigStore> = Layer.effect(
     Embedder,

@@ -41,8 +41,8 @@ import { TelemetryHub } from "../telemetry/index.ts"
 import { Embedder } from "./Embedder.ts"
 import { layerOpenAiErrors } from "./GatewayApi.ts"
 import { GatewayApi } from "./GatewayApi.ts"
-import type { AdminAuth, ApiAuth } from "./GatewayAuth.ts"
-import { layerKeys } from "./GatewayAuth.ts"
+import type { AdminAuth } from "./GatewayAuth.ts"
+import { ApiAuth, layerKeys } from "./GatewayAuth.ts"
 import type { HealthCheck } from "./HealthCheck.ts"
 import { HealthRegistry, httpGet } from "./HealthCheck.ts"
 import { makeState } from "./internal/GatewayState.ts"
@@ -50,6 +50,7 @@ import type { Phase } from "./internal/GatewayState.ts"
 import { HttpMetrics, processMetricsText } from "./internal/HttpMetrics.ts"
 import { makeGatewayMiddleware } from "./internal/Middleware.ts"
 import { openAiHandlers } from "./internal/OpenAiHandlers.ts"
+import { GatewayRouteContext, makeRouteContext } from "./internal/RouteContext.ts"
 import { adminHandlers, healthHandlers } from "./internal/OpsHandlers.ts"
 
 export type { Phase } from "./internal/GatewayState.ts"
@@ -62,12 +63,15 @@ export interface GatewayOptions {
   readonly host?: string
   /** Replaces the built-in bearer-key checks (e.g. by an identity subsystem's issued keys). */
   readonly auth?: Layer.Layer<ApiAuth | AdminAuth>
-  /** Replaces the offline `Embedder.layerScripted`. */
-  readonly embedder?: Layer.Layer<Embedder, never, ConfigStore>
+  /** Replaces `Embedder.layer` (`Llm.embed`), e.g. by the offline `Embedder.layerScripted`. */
+  readonly embedder?: Layer.Layer<Embedder, never, ConfigStore | Llm>
   /** More readiness checks (Redis, PostgreSQL, providers: see `HealthCheck`). */
   readonly checks?: ReadonlyArray<HealthCheck>
-  /** Extra routes served beside the API (e.g. the agent routes), as an `HttpRouter` layer. */
-  readonly routes?: Layer.Layer<never, never, HttpRouter.HttpRouter>
+  /**
+   * Extra routes served beside the API (e.g. `GatewayAgents.routes`), as an `HttpRouter` layer; they may use the
+   * gateway's `GatewayRouteContext` (its state for draining streams, its API auth, its server scope).
+   */
+  readonly routes?: Layer.Layer<never, never, HttpRouter.HttpRouter | GatewayRouteContext>
 }
 
 /** Where the server listens. */
@@ -166,9 +170,10 @@ const make = (options: GatewayOptions) =>
     })
 
     // --- the server ------------------------------------------------------------------------------------------------
-    const embedder = options.embedder ?? Embedder.layerScripted
+    const embedder = options.embedder ?? Embedder.layer
     const auth = options.auth ?? layerKeys(() => section.auth)
     const ops = { state, health, restarts, apply }
+    const apiAuth = Context.get(yield* Layer.build(auth), ApiAuth)
     const api = HttpApiBuilder.layer(GatewayApi, { openapiPath: "/openapi.json" }).pipe(
       Layer.provide([openAiHandlers(state), healthHandlers(ops), adminHandlers(ops)]),
       Layer.provide([auth, layerOpenAiErrors, embedder])
@@ -195,7 +200,11 @@ const make = (options: GatewayOptions) =>
         credentials: current.cors.credentials,
         ...(current.cors.maxAge !== undefined ? { maxAge: current.cors.maxAge } : {})
       })
-      const app = Layer.mergeAll(api, metricsRoute, middleware, cors, options.routes ?? Layer.empty)
+      const routeContext = makeRouteContext(state, apiAuth, yield* Effect.scope)
+      const routes = options.routes === undefined
+        ? Layer.empty
+        : options.routes.pipe(Layer.provide(Layer.succeed(GatewayRouteContext, routeContext)))
+      const app = Layer.mergeAll(api, metricsRoute, middleware, cors, routes)
       const port = address?.port ?? options.port ?? current.port // a restart keeps the bound port
       const host = options.host ?? current.host
       const server = HttpRouter.serve(app, { disableListenLog: true, disableLogger: true }).pipe(

@@ -135,6 +135,8 @@ export const fromFailure = (failure: unknown): GatewayHttpError => {
     }
     case "QuotaExhausted":
       return httpError(429, "insufficient_quota", message, { code: "insufficient_quota" })
+    case "EmbeddingsUnsupported":
+      return httpError(400, "invalid_request_error", message, { code: "embeddings_unsupported", param: "model" })
     case "ContentPolicyViolation":
       return httpError(400, "invalid_request_error", message, { code: "content_policy_violation" })
     case "ContextLengthExceeded":

@@ -4,6 +4,9 @@
  * (`HealthCheck`), the embeddings backend (`Embedder`), the HTTP contract (`GatewayApi`) and its errors.
  */
 export * as Gateway from "./Gateway.ts"
+export * as GatewayAgents from "./GatewayAgents.ts"
+export { GatewayRouteContext } from "./internal/RouteContext.ts"
+export type { GatewayRouteContextShape } from "./internal/RouteContext.ts"
 export type { GatewayAddress, GatewayOptions, GatewayRequirements, GatewayShape, Phase } from "./Gateway.ts"
 export { AdminAuth, ApiAuth, Caller, layerKeys, makeKeyAuth } from "./GatewayAuth.ts"
 export type { CallerShape } from "./GatewayAuth.ts"

@@ -26,6 +26,22 @@ describe("troupe serve (CLI)", () => {
       const sdk = new OpenAI({ baseURL: `${url}/v1`, apiKey: "none", maxRetries: 0 })
       const answer = await sdk.chat.completions.create({ model: "fast", messages: [{ role: "user", content: "ping" }] })
       expect(answer.choices[0]?.message.content).toContain("ping")
+      // the default scripted agent definition serves every agent id
+      const turn = await fetch(`${url}/v1/agents/assistant:cli/turns`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ input: "hello agent" })
+      })
+      expect(turn.status).toBe(200)
+      expect(((await turn.json()) as { text: string }).text).toContain("hello agent")
+      const streamed = await fetch(`${url}/v1/agents/anything/turns`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ input: "hi", stream: true })
+      })
+      const text = await streamed.text()
+      expect(text).toContain("event: done")
+      expect(text).toMatch(/^id: \S+\.1$/m)
       child.kill("SIGINT")
       await once(child, "exit")
     } finally {

@@ -1,0 +1,216 @@
+/**
+ * The agent routes: supervised LLM agents (`LlmAgents`) over HTTP.
+ *
+ * - `POST /v1/agents/{id}/turns` with `{ "input": string | messages, "maxSteps"?, "stream"? }`: one turn. Without
+ *   `stream` the answer is JSON (the `TurnAnswer`); with `stream: true` it is SSE with the events `token`
+ *   (`{ step, delta }`), `tool_call` (`{ step, id, name, arguments }`), `tool_result` (`{ step, id, name, ok,
+ *   output | error, durationMillis }`), `step` (`{ step, text, finishReason, usage }`), `done` (`{ stopReason,
+ *   answer, steps, usage, costUsd }`) and `error` (`{ error: { message, type, code } }`, the OpenAI error shape);
+ *   every frame has an `id:`. A failure before the turn starts (bad id or input, unknown agent) is a plain HTTP
+ *   error status.
+ * - Reconnect: the same POST (or `GET /v1/agents/{id}/turns`) with `Last-Event-ID` replays the frames after that id
+ *   from the turn's replay buffer (see `TurnReplay`), then the live ones; it starts no new turn. An id the buffer no
+ *   longer has is a 404, one older than the kept frames a 410.
+ * - `GET /v1/agents/{id}`: the agent's status; `DELETE /v1/agents/{id}`: stops it (`{ stopped }`);
+ *   `POST /v1/agents/{id}/cancel`: interrupts its in-flight turn (`{ cancelled }`).
+ * - The routes use the gateway's API auth (`ApiAuth`), draining, maintenance, body limit and request ids; streams
+ *   are counted by the drain like the chat streams.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Fiber, Layer, Schema, Stream } from "effect"
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import { randomBytes } from "node:crypto"
+import type { AgentLoopEvent } from "../../agent/AgentLoop.ts"
+import type { Usage } from "../../llm/index.ts"
+import { LlmAgents } from "../../llmagent/LlmAgents.ts"
+import { checkId, checkTurn } from "../../llmagent/LlmAgentTurn.ts"
+import { fromSchemaIssue, GatewayHttpError, httpError } from "../GatewayError.ts"
+import { GatewayRouteContext } from "./RouteContext.ts"
+import { sseResponse } from "./SseResponse.ts"
+import type { Frame } from "./SseResponse.ts"
+import { TurnReplay } from "./TurnReplay.ts"
+import type { TurnLog, TurnReplayOptions } from "./TurnReplay.ts"
+
+export interface AgentRoutesOptions extends TurnReplayOptions {
+  /** USD of a turn's usage for `done` events (default: 0); `agentId` picks the definition. */
+  readonly costOf?: (agentId: string, usage: Usage) => number
+}
+
+const TurnBody = Schema.Struct({
+  input: Schema.Union([Schema.String, Schema.Array(Schema.Unknown)]),
+  maxSteps: Schema.optionalKey(Schema.Unknown),
+  stream: Schema.optionalKey(Schema.Boolean)
+})
+const decodeBody = Schema.decodeUnknownExit(TurnBody)
+
+const json = (body: unknown, status = 200) => HttpServerResponse.text(JSON.stringify(body), { status, contentType: "application/json" })
+
+/** The HTTP error of an agent failure. */
+export const agentHttpError = (failure: unknown): GatewayHttpError => {
+  if (failure instanceof GatewayHttpError) return failure
+  const tagged = typeof failure === "object" && failure !== null && "_tag" in failure ? failure as { _tag: string; message?: string; path?: string } : undefined
+  const message = tagged?.message ?? "agent error"
+  switch (tagged?._tag) {
+    case "InvalidAgentId":
+      return httpError(400, "invalid_request_error", message, { code: "invalid_agent_id", param: "id" })
+    case "InvalidTurnInput":
+      return httpError(400, "invalid_request_error", message, { code: "invalid_value", param: tagged.path ?? "input" })
+    case "UnknownAgentKind":
+      return httpError(404, "invalid_request_error", message, { code: "agent_not_found" })
+    case "AgentBusy":
+      return httpError(429, "rate_limit_error", message, { code: "agent_busy", retryAfterSeconds: 1 })
+    case "AgentStartFailed":
+      return httpError(503, "server_error", message, { code: "agent_unavailable", retryAfterSeconds: 1 })
+    case "TurnCancelled":
+      return httpError(409, "invalid_request_error", message, { code: "turn_cancelled" })
+    case "InvalidAgentOutput":
+      return httpError(502, "upstream_error", message, { code: "invalid_agent_output" })
+    case "TurnFailed":
+      return httpError(502, "upstream_error", message, { code: "turn_failed" })
+    default:
+      return httpError(500, "server_error", "The agent had an error while processing your request.", { code: "internal_error" })
+  }
+}
+
+const errorFrame = (error: GatewayHttpError): Omit<Frame, "id"> => ({ event: "error", data: JSON.stringify({ ...error.body, status: error.status }) })
+
+/** The SSE frame of one loop event. */
+export const eventFrame = (event: AgentLoopEvent, costUsd: (usage: Usage) => number): Omit<Frame, "id"> => {
+  switch (event._tag) {
+    case "StepStarted":
+      return { event: "step_start", data: JSON.stringify({ step: event.step }) }
+    case "TextDelta":
+      return { event: "token", data: JSON.stringify({ step: event.step, delta: event.delta }) }
+    case "ToolCallStarted":
+      return { event: "tool_call", data: JSON.stringify({ step: event.step, id: event.id, name: event.name, arguments: event.arguments }) }
+    case "ToolCallFinished": {
+      const r = event.result as { readonly _tag: string; readonly output?: unknown; readonly error?: { readonly message?: string } }
+      return {
+        event: "tool_result",
+        data: JSON.stringify({
+          step: event.step,
+          id: event.id,
+          name: event.name,
+          ok: r._tag === "ToolSuccess",
+          ...(r._tag === "ToolSuccess" ? { output: r.output } : { error: r.error?.message ?? "tool failed" }),
+          durationMillis: event.durationMillis
+        })
+      }
+    }
+    case "StepFinished":
+      return {
+        event: "step",
+        data: JSON.stringify({ step: event.step, text: event.text, finishReason: event.finishReason, usage: event.usage })
+      }
+    case "Finished":
+      return {
+        event: "done",
+        data: JSON.stringify({
+          stopReason: event.stopReason,
+          answer: event.answer,
+          steps: event.steps,
+          usage: event.usage,
+          costUsd: costUsd(event.usage)
+        })
+      }
+  }
+}
+
+/** The routes, needing `LlmAgents` and the gateway's route context. */
+export const agentRoutes = (options: AgentRoutesOptions = {}): Layer.Layer<never, never, HttpRouter.HttpRouter | LlmAgents | GatewayRouteContext> =>
+  Layer.unwrap(Effect.gen(function*() {
+    const agents = yield* LlmAgents
+    const ctx = yield* GatewayRouteContext
+    const replay = new TurnReplay(options)
+    const costOf = options.costOf ?? (() => 0)
+
+    const idOf = Effect.map(HttpRouter.params, (params) => params["id"] ?? "")
+    const fail = (e: unknown) => Effect.succeed(agentHttpError(e).toResponse())
+
+    const replayResponse = (log: TurnLog, after: number) =>
+      sseResponse(replay.read(log, after, ctx.fork), {
+        state: ctx.state,
+        encode: (frame) => [frame],
+        onError: () => ({ event: "error", data: JSON.stringify(agentHttpError(undefined).body) }),
+        onDrained: () => errorFrame(httpError(503, "server_error", "The server is shutting down.", { code: "shutting_down" })),
+        headers: { "x-troupe-turn-id": log.turnId }
+      })
+
+    const resume = (id: string, lastEventId: string) =>
+      Effect.suspend(() => {
+        const found = replay.resume(lastEventId, id)
+        if (found._tag === "Unknown") {
+          return Effect.succeed(httpError(404, "invalid_request_error", "No buffered turn has this Last-Event-ID (the replay window is over).", {
+            code: "event_not_found"
+          }).toResponse())
+        }
+        if (found._tag === "Gone") {
+          return Effect.succeed(httpError(410, "invalid_request_error", "The events after this Last-Event-ID are no longer buffered.", {
+            code: "event_gone"
+          }).toResponse())
+        }
+        return replayResponse(found.log, found.after)
+      })
+
+    const startStreamed = (id: string, input: Parameters<typeof agents.askStream>[1]) =>
+      Effect.gen(function*() {
+        // failures before the turn starts are HTTP statuses
+        yield* agents.ensureStarted(id)
+        const turnId = randomBytes(9).toString("base64url")
+        const log = replay.create(turnId, id)
+        const price = (usage: Usage) => costOf(id, usage)
+        const run = agents.askStream(id, input).pipe(
+          Stream.runForEach((event) => Effect.sync(() => log.append(eventFrame(event, price), replay.now()))),
+          Effect.catchCause((cause) =>
+            Effect.sync(() => {
+              const error = cause.reasons.find((r) => r._tag === "Fail")
+              log.append(errorFrame(agentHttpError(error?._tag === "Fail" ? error.error : undefined)), replay.now())
+            })
+          ),
+          Effect.ensuring(Effect.sync(() => log.finish(replay.now())))
+        )
+        const fiber = yield* ctx.forkFiber(run)
+        log.cancel = Fiber.interrupt(fiber).pipe(Effect.asVoid)
+        return yield* replayResponse(log, 0)
+      })
+
+    const turns = (request: HttpServerRequest.HttpServerRequest) =>
+      ctx.authorize(request, Effect.gen(function*() {
+        const id = yield* idOf
+        const bad = checkId(id)
+        if (bad !== undefined) return agentHttpError(bad).toResponse()
+        const lastEventId = request.headers["last-event-id"]
+        if (lastEventId !== undefined && lastEventId !== "") return yield* resume(id, lastEventId)
+        if (request.method === "GET") {
+          return httpError(400, "invalid_request_error", "GET resumes a turn: send Last-Event-ID.", { code: "missing_last_event_id" }).toResponse()
+        }
+        const raw = yield* Effect.orElseSucceed(request.json, () => undefined as unknown)
+        if (raw === undefined) return httpError(400, "invalid_request_error", "The body is not valid JSON.", { code: "invalid_json" }).toResponse()
+        const body = decodeBody(raw)
+        if (body._tag === "Failure") {
+          const issue = body.cause.reasons.find((r) => r._tag === "Fail")
+          return issue?._tag === "Fail" && Schema.isSchemaError(issue.error)
+            ? fromSchemaIssue(issue.error.issue).toResponse()
+            : httpError(400, "invalid_request_error", "Invalid request body.").toResponse()
+        }
+        const { stream, ...turn } = body.value
+        const checked = checkTurn(id, turn)
+        if (checked instanceof Error) return agentHttpError(checked).toResponse()
+        const input = turn as Parameters<typeof agents.ask>[1] // validated by `checkTurn` just above
+        if (stream === true) return yield* startStreamed(id, input)
+        const answer = yield* agents.ask(id, input)
+        return json(answer)
+      }).pipe(Effect.catch(fail)))
+
+    const withId = <E>(f: (id: string) => Effect.Effect<HttpServerResponse.HttpServerResponse, E>) => (request: HttpServerRequest.HttpServerRequest) =>
+      ctx.authorize(request, Effect.flatMap(idOf, f).pipe(Effect.catch(fail)))
+
+    return Layer.mergeAll(
+      HttpRouter.add("POST", "/v1/agents/:id/turns", turns),
+      HttpRouter.add("GET", "/v1/agents/:id/turns", turns),
+      HttpRouter.add("GET", "/v1/agents/:id", withId((id) => Effect.map(agents.status(id), (status) => json(status)))),
+      HttpRouter.add("DELETE", "/v1/agents/:id", withId((id) => Effect.map(agents.stop(id), (stopped) => json({ id, stopped })))),
+      HttpRouter.add("POST", "/v1/agents/:id/cancel", withId((id) => Effect.map(agents.cancel(id), (cancelled) => json({ id, cancelled }))))
+    )
+  }))
