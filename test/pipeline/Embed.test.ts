@@ -2,18 +2,14 @@
  * `Llm.embed`: through the pipeline's steps, on the OpenAI-compatible `/embeddings` wire (loopback fake server) and
  * with the scripted provider's deterministic vectors.
  */
-import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Redacted } from "effect"
+import { Effect } from "effect"
 import * as fc from "fast-check"
 import { afterAll, beforeAll, beforeEach } from "vitest"
-import { Cache } from "../../src/cache/index.ts"
-import { AnthropicProvider, OpenAiCompatibleProvider, ScriptedProvider, scriptedEmbedding } from "../../src/llm/index.ts"
-import { Llm, LlmPipeline, ProviderRegistry } from "../../src/pipeline/index.ts"
-import { RateLimiter } from "../../src/ratelimit/index.ts"
-import { TelemetryHub } from "../../src/telemetry/index.ts"
+import { ScriptedProvider, scriptedEmbedding } from "../../src/llm/index.ts"
+import { Llm } from "../../src/pipeline/index.ts"
 import { FakeProviderServer } from "../llm/support/FakeProviderServer.ts"
-import { configLayer, pipelineLayer } from "./support.ts"
+import { pipelineLayer, httpPipelineLayer, openAiAndAnthropic } from "./support.ts"
 
 const norm = (v: ReadonlyArray<number>) => Math.sqrt(v.reduce((n, x) => n + x * x, 0))
 
@@ -46,22 +42,12 @@ describe("Llm.embed over HTTP", () => {
   afterAll(() => server.close())
   beforeEach(() => server.reset())
 
-  const layer = () => {
-    const registry = Layer.effect(
-      ProviderRegistry,
-      Effect.gen(function*() {
-        const apiKey = Redacted.make("sk-test-0123456789")
-        const openai = yield* OpenAiCompatibleProvider.make({ name: "openai", baseUrl: server.baseUrl, apiKey, timeout: 5000 })
-        const anthropic = yield* AnthropicProvider.make({ name: "anthropic", baseUrl: server.baseUrl, apiKey, timeout: 5000 })
-        return ProviderRegistry.of({ get: (name) => Effect.succeed(name === "anthropic" ? anthropic : openai) })
-      })
-    ).pipe(Layer.provide(NodeHttpClient.layerUndici))
-    return LlmPipeline.layer({ retry: { jitter: 0, baseDelay: "10 millis" } }).pipe(
-      Layer.provide(Layer.mergeAll(registry, Cache.layerMemory(), RateLimiter.layerMemory())),
-      Layer.provide(configLayer({ embed: "openai:text-embedding-3-small" }, { openai: { baseUrl: server.baseUrl }, anthropic: { baseUrl: server.baseUrl } })),
-      Layer.provide(TelemetryHub.layer)
-    )
-  }
+  const layer = () =>
+    httpPipelineLayer(openAiAndAnthropic(server.baseUrl), {
+      pipeline: { retry: { jitter: 0, baseDelay: "10 millis" } },
+      models: { embed: "openai:text-embedding-3-small" },
+      providers: { openai: { baseUrl: server.baseUrl }, anthropic: { baseUrl: server.baseUrl } }
+    })
 
   it.live("the /embeddings wire: body, bearer auth, vectors put back in input order, usage and cost; 503 retried", () =>
     Effect.gen(function*() {

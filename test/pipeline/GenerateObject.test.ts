@@ -2,18 +2,14 @@
  * `Llm.generateObject` over the real HTTP providers against the loopback fake server: the native modes on the wire
  * (OpenAI `json_schema` with `strict`, Anthropic tool-forced output), decoding, repair, and the typed error.
  */
-import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Redacted, Schema } from "effect"
+import { Effect, Schema } from "effect"
 import * as fc from "fast-check"
 import { afterAll, beforeAll, beforeEach } from "vitest"
-import { Cache } from "../../src/cache/index.ts"
-import { AnthropicProvider, OpenAiCompatibleProvider, ScriptedProvider } from "../../src/llm/index.ts"
-import { Llm, LlmPipeline, ProviderRegistry, resolveMode } from "../../src/pipeline/index.ts"
-import { RateLimiter } from "../../src/ratelimit/index.ts"
-import { TelemetryHub } from "../../src/telemetry/index.ts"
+import { ScriptedProvider } from "../../src/llm/index.ts"
+import { Llm, resolveMode } from "../../src/pipeline/index.ts"
 import { FakeProviderServer } from "../llm/support/FakeProviderServer.ts"
-import { configLayer, pipelineLayer } from "./support.ts"
+import { pipelineLayer, httpPipelineLayer, openAiAndAnthropic } from "./support.ts"
 
 const City = Schema.Struct({ city: Schema.String, population: Schema.optional(Schema.Finite) })
 const messages = [{ role: "user", content: "I live in Oslo" }] as const
@@ -26,22 +22,11 @@ describe("Llm.generateObject", () => {
   afterAll(() => server.close())
   beforeEach(() => server.reset())
 
-  const layer = () => {
-    const registry = Layer.effect(
-      ProviderRegistry,
-      Effect.gen(function*() {
-        const apiKey = Redacted.make("sk-test-0123456789")
-        const openai = yield* OpenAiCompatibleProvider.make({ name: "openai", baseUrl: server.baseUrl, apiKey, timeout: 5000 })
-        const anthropic = yield* AnthropicProvider.make({ name: "anthropic", baseUrl: server.baseUrl, apiKey, timeout: 5000 })
-        return ProviderRegistry.of({ get: (name) => Effect.succeed(name === "anthropic" ? anthropic : openai) })
-      })
-    ).pipe(Layer.provide(NodeHttpClient.layerUndici))
-    return LlmPipeline.layer({ retry: { jitter: 0, retries: 0 } }).pipe(
-      Layer.provide(Layer.mergeAll(registry, Cache.layerMemory(), RateLimiter.layerMemory())),
-      Layer.provide(configLayer({}, { openai: { baseUrl: server.baseUrl }, anthropic: { baseUrl: server.baseUrl } })),
-      Layer.provide(TelemetryHub.layer)
-    )
-  }
+  const layer = () =>
+    httpPipelineLayer(openAiAndAnthropic(server.baseUrl), {
+      pipeline: { retry: { jitter: 0, retries: 0 } },
+      providers: { openai: { baseUrl: server.baseUrl }, anthropic: { baseUrl: server.baseUrl } }
+    })
 
   it.live("OpenAI: response_format json_schema with strict (the strict subset), decoded with the matching codec", () =>
     Effect.gen(function*() {

@@ -3,18 +3,14 @@
  * a 429 with `Retry-After` is retried after the server's delay, and interrupting a call (streamed or not) closes
  * the HTTP connection (the server records the abort).
  */
-import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Fiber, Latch, Layer, Redacted, Stream } from "effect"
+import { Clock, Effect, Fiber, Latch, Redacted, Stream } from "effect"
 import { afterAll, beforeAll, beforeEach } from "vitest"
-import { Cache } from "../../src/cache/index.ts"
 import { OpenAiCompatibleProvider } from "../../src/llm/index.ts"
 import type { LlmCallInput } from "../../src/pipeline/index.ts"
-import { Llm, LlmPipeline, ProviderRegistry } from "../../src/pipeline/index.ts"
-import { RateLimiter } from "../../src/ratelimit/index.ts"
-import { TelemetryHub } from "../../src/telemetry/index.ts"
+import { Llm } from "../../src/pipeline/index.ts"
 import { FakeProviderServer } from "../llm/support/FakeProviderServer.ts"
-import { configLayer } from "./support.ts"
+import { httpPipelineLayer } from "./support.ts"
 
 const ask = (content: string): LlmCallInput => ({ model: "fast", messages: [{ role: "user", content }] })
 
@@ -26,20 +22,13 @@ describe("Llm pipeline over HTTP (fake provider server)", () => {
   afterAll(() => server.close())
   beforeEach(() => server.reset())
 
-  const layer = () => {
-    const registry = Layer.effect(
-      ProviderRegistry,
+  const layer = () =>
+    httpPipelineLayer(
       Effect.map(
         OpenAiCompatibleProvider.make({ name: "primary", baseUrl: server.baseUrl, apiKey: Redacted.make("sk-test-0123456789"), timeout: 5000 }),
-        (provider) => ProviderRegistry.of({ get: () => Effect.succeed(provider) })
+        (p) => () => p
       )
-    ).pipe(Layer.provide(NodeHttpClient.layerUndici))
-    return LlmPipeline.layer({ retry: { jitter: 0 } }).pipe(
-      Layer.provide(Layer.mergeAll(registry, Cache.layerMemory(), RateLimiter.layerMemory())),
-      Layer.provide(configLayer()),
-      Layer.provide(TelemetryHub.layer)
     )
-  }
 
   it.live("a real 429 with Retry-After is retried after the server's delay", () =>
     Effect.gen(function*() {

@@ -3,19 +3,16 @@
  * non-JSON 200 body puts no piece of the key into the pipeline's error, `Cause.pretty`, or the
  * `troupe.llm.call.exception` event (the OTLP span's exception message is the same error message).
  */
-import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Layer, Redacted, Stream } from "effect"
+import { Cause, Effect, Exit, Redacted, Stream } from "effect"
 import { afterAll, beforeAll, beforeEach } from "vitest"
-import { Cache } from "../../src/cache/index.ts"
 import { OpenAiCompatibleProvider } from "../../src/llm/index.ts"
 import type { LlmCallInput } from "../../src/pipeline/index.ts"
-import { Llm, LlmPipeline, ProviderRegistry } from "../../src/pipeline/index.ts"
-import { RateLimiter } from "../../src/ratelimit/index.ts"
+import { Llm } from "../../src/pipeline/index.ts"
 import type { TelemetryEvent } from "../../src/telemetry/index.ts"
 import { TelemetryHub } from "../../src/telemetry/index.ts"
 import { FakeProviderServer } from "../llm/support/FakeProviderServer.ts"
-import { configLayer } from "./support.ts"
+import { httpPipelineLayer } from "./support.ts"
 
 /** A key without a recognisable prefix: only the known-secret scrub catches it. */
 const KEY = "Qm4Rt7Yu2Io9Pa3Sd6Fg1Hj8Kl"
@@ -33,20 +30,10 @@ describe("Llm pipeline: no key in errors or telemetry when a proxy echoes the re
   afterAll(() => server.close())
   beforeEach(() => server.reset())
 
-  const layer = () => {
-    const registry = Layer.effect(
-      ProviderRegistry,
-      Effect.map(
-        OpenAiCompatibleProvider.make({ name: "primary", baseUrl: server.baseUrl, apiKey: Redacted.make(KEY), timeout: 5000 }),
-        (provider) => ProviderRegistry.of({ get: () => Effect.succeed(provider) })
-      )
-    ).pipe(Layer.provide(NodeHttpClient.layerUndici))
-    return LlmPipeline.layer({ retry: { jitter: 0 } }).pipe(
-      Layer.provide(Layer.mergeAll(registry, Cache.layerMemory(), RateLimiter.layerMemory())),
-      Layer.provide(configLayer()),
-      Layer.provideMerge(TelemetryHub.layer)
+  const layer = () =>
+    httpPipelineLayer(
+      Effect.map(OpenAiCompatibleProvider.make({ name: "primary", baseUrl: server.baseUrl, apiKey: Redacted.make(KEY), timeout: 5000 }), (p) => () => p)
     )
-  }
 
   const echo = `POST /v1/chat/completions HTTP/1.1 authorization: Bearer ${KEY} {"messages":[...]}`
 

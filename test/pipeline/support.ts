@@ -3,11 +3,13 @@
  * providers that count their calls and follow a per-test script, a telemetry event recorder, and a pipeline layer
  * with every step on (options per step).
  */
-import { Effect, FileSystem, Layer } from "effect"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { Effect, FileSystem, Layer, Redacted } from "effect"
+import type { HttpClient } from "effect/http"
 import { Cache } from "../../src/cache/index.ts"
 import { ConfigStore } from "../../src/config/index.ts"
 import type { LlmProviderShape, LlmRequest, ScriptReply } from "../../src/llm/index.ts"
-import { ScriptedProvider } from "../../src/llm/index.ts"
+import { AnthropicProvider, OpenAiCompatibleProvider, ScriptedProvider } from "../../src/llm/index.ts"
 import type { LlmPipelineOptions } from "../../src/pipeline/index.ts"
 import { LlmPipeline, ProviderRegistry } from "../../src/pipeline/index.ts"
 import type { RateLimiterOptionsInput } from "../../src/ratelimit/index.ts"
@@ -71,3 +73,33 @@ export const pipelineLayer = (
     Layer.provideMerge(configLayer(models)),
     Layer.provideMerge(TelemetryHub.layer)
   )
+
+/**
+ * The pipeline over HTTP providers on the undici client (for suites talking to the fake provider server): `registry`
+ * builds the providers, with memory cache and limiter, the config store of {@link configLayer} (`models`,
+ * `providers`) and a TelemetryHub (also provided to the test).
+ */
+export const httpPipelineLayer = <E>(
+  registry: Effect.Effect<(name: string) => LlmProviderShape, E, HttpClient.HttpClient>,
+  options: { readonly pipeline?: LlmPipelineOptions; readonly models?: Record<string, unknown>; readonly providers?: Record<string, unknown> } = {}
+) =>
+  LlmPipeline.layer(options.pipeline ?? { retry: { jitter: 0 } }).pipe(
+    Layer.provide(Layer.mergeAll(
+      Layer.effect(ProviderRegistry, Effect.map(registry, (get) => ProviderRegistry.of({ get: (name) => Effect.succeed(get(name)) }))).pipe(
+        Layer.provide(NodeHttpClient.layerUndici)
+      ),
+      Cache.layerMemory(),
+      RateLimiter.layerMemory()
+    )),
+    Layer.provide(configLayer(options.models, options.providers)),
+    Layer.provideMerge(TelemetryHub.layer)
+  )
+
+/** An `openai` (OpenAI-compatible) and an `anthropic` provider, both at `baseUrl`; any other name gets `openai`. */
+export const openAiAndAnthropic = (baseUrl: string) =>
+  Effect.gen(function*() {
+    const apiKey = Redacted.make("sk-test-0123456789")
+    const openai = yield* OpenAiCompatibleProvider.make({ name: "openai", baseUrl, apiKey, timeout: 5000 })
+    const anthropic = yield* AnthropicProvider.make({ name: "anthropic", baseUrl, apiKey, timeout: 5000 })
+    return (name: string) => name === "anthropic" ? anthropic : openai
+  })
