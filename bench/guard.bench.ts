@@ -9,7 +9,7 @@
  * - `guard.stream.chunk`: one `StreamWindow.push` of a 16-character chunk (hold-back 256) with the default output
  *   policy (secrets and content), vs `floor.guard.regex-pass.chunk`, the same regex over the window's 272 characters.
  *
- * The evaluation figures (precision, recall, F1) are not here: `node bench/guard-eval.ts` prints them.
+ * The evaluation figures (precision, recall, F1) are in `bench/guard-accuracy.bench.ts`; `node bench/guard-eval.ts` prints them all.
  */
 import { Effect } from "effect"
 import { Guard, Vault } from "../src/guard/index.ts"
