@@ -1,0 +1,10 @@
+/**
+ * Identity, access and audit: issued API keys over a `KeyStore` (memory, PostgreSQL), principals and tenants.
+ *
+ * @since 0.1.0
+ */
+export * from "./IdentityError.ts"
+export * from "./KeyRecord.ts"
+export * as KeyStore from "./KeyStore.ts"
+export * as Keys from "./Keys.ts"
+export * from "./Principal.ts"
