@@ -12,7 +12,8 @@
  * - `verify({ from, to })` re-reads entries `from ≤ seq < to` (default: the whole chain) in pages and recomputes
  *   every link; it names the first bad entry (`Broken` with its index, the position it should have, the seq it
  *   carries and the reason: `sequence` for a deleted, inserted or reordered entry, `previous-hash` for a broken
- *   link, `hash` for an edited entry, `truncated` when the chain ends before the head this process last wrote).
+ *   link, `hash` for an edited entry, `truncated` when the chain ends before the head this process last wrote,
+ *   `beyond-head` for an entry appended past it — the head is known only to the process that wrote it).
  *   Without signed checkpoints, someone who can rewrite the whole store can recompute every hash: the chain detects
  *   edits, not a full rewrite (checkpoints are not implemented yet);
  * - `query(filter)` returns only `filter.tenant`'s entries (tenants isolate audit queries).

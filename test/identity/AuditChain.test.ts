@@ -40,7 +40,9 @@ const mutation = (n: number): fc.Arbitrary<Mutation> =>
       field: fc.constantFrom("actor", "action", "resource", "at", "status", "metadata", "tenant")
     }),
     fc.record({ kind: fc.constant("insert" as const), i: fc.nat(n), forged: fc.boolean() }),
-    fc.record({ kind: fc.constant("reorder" as const), i: fc.nat(n - 1), j: fc.nat(n - 1) }).filter((m) => m.i !== m.j),
+    // a reorder swaps two distinct entries (j is drawn among the others, so no filter can starve on n = 1)
+    fc.record({ kind: fc.constant("reorder" as const), i: fc.nat(n - 1), j: fc.nat(Math.max(0, n - 2)) })
+      .map((m) => ({ ...m, j: m.j >= m.i ? m.j + 1 : m.j })),
     fc.record({ kind: fc.constant("delete" as const), i: fc.nat(n - 1) })
   )
 
@@ -97,7 +99,7 @@ describe("Audit hash chain", () => {
 
   it("property: any single edit, insert, reorder or delete is detected and the first bad entry is named", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 24 }).chain((n) => fc.tuple(fc.constant(n), mutation(n))), ([n, m]) => {
+      fc.property(fc.integer({ min: 2, max: 24 }).chain((n) => fc.tuple(fc.constant(n), mutation(n))), ([n, m]) => {
         const chain = build(n)
         const head = headOf(chain)
         const { firstBadAtMost, mutated } = apply(chain, m)

@@ -17,7 +17,7 @@ export const hashEntry = (prevHash: string, entry: Omit<AuditRecord, "hash">): s
   return createHash("sha256").update(prevHash).update("\n").update(canonicalJson(rest)).digest("hex")
 }
 
-export type BrokenReason = "sequence" | "previous-hash" | "hash" | "truncated"
+export type BrokenReason = "sequence" | "previous-hash" | "hash" | "truncated" | "beyond-head"
 
 export type ChainCheck =
   | { readonly _tag: "Intact"; readonly checked: number; readonly lastHash: string }
@@ -54,8 +54,16 @@ export const verifyChain = (
     prev = r.hash
   }
   const end = fromSeq + records.length - 1
-  if (head !== undefined && (end < head.seq || (end === head.seq && prev !== head.hash))) {
-    return { _tag: "Broken", index: records.length, expectedSeq: end + 1, seq: -1, reason: "truncated" }
+  if (head !== undefined) {
+    if (end < head.seq) return { _tag: "Broken", index: records.length, expectedSeq: end + 1, seq: -1, reason: "truncated" }
+    if (end > head.seq) {
+      // entries past the head this writer knows: an insert at the end (a single writer per chain)
+      const index = head.seq + 1 - fromSeq
+      return { _tag: "Broken", index, expectedSeq: head.seq + 1, seq: records[index]?.seq ?? -1, reason: "beyond-head" }
+    }
+    if (prev !== head.hash) {
+      return { _tag: "Broken", index: records.length - 1, expectedSeq: end, seq: records.at(-1)?.seq ?? -1, reason: "hash" }
+    }
   }
   return { _tag: "Intact", checked: records.length, lastHash: prev }
 }
