@@ -26,7 +26,9 @@ export type KeyRejectedReason = typeof KeyRejectedReason.Type
 export class KeyRejected extends Schema.TaggedError<KeyRejected>()("KeyRejected", {
   reason: KeyRejectedReason,
   /** The public key id when the key was well-formed (never the secret). */
-  keyId: Schema.optionalKey(Schema.String)
+  keyId: Schema.optionalKey(Schema.String),
+  /** The key's tenant, for `expired` and `revoked` only (the secret matched, so the owner is known). */
+  tenant: Schema.optionalKey(Schema.String)
 }) {
   override get message(): string {
     return `API key rejected: ${this.reason}`

@@ -175,7 +175,7 @@ export const make = (options: KeysOptions): Effect.Effect<KeysShape, never, KeyS
       if (!equal || Option.isNone(found)) return yield* new KeyRejected({ reason: "unknown" })
       const record = found.value
       const now = yield* Clock.currentTimeMillis
-      if (record.revokedAt !== undefined && record.revokedAt <= now) return yield* new KeyRejected({ reason: "revoked", keyId: id })
+      if (record.revokedAt !== undefined && record.revokedAt <= now) return yield* new KeyRejected({ reason: "revoked", keyId: id, tenant: record.tenant })
       if (record.expiresAt !== undefined && record.expiresAt <= now) return yield* new KeyRejected({ reason: "expired", keyId: id })
       return {
         keyId: id,
