@@ -1,0 +1,60 @@
+/**
+ * Audit entries: what `Audit.record` accepts and what an `AuditStore` holds.
+ *
+ * - `AuditInput` is untrusted and decoded with Schema: `tenant`, `actor`, `action`, `resource`, `status`
+ *   (`success`, `failure`, `denied`), optional `ip`, `userAgent`, and `metadata` (at most 32 keys of scalars,
+ *   strings at most 256 characters). Until the guardrails' PII redactor exists, metadata holds ids and sizes only,
+ *   and any string that looks like a credential (`tr_live_…`, `sk-…`, `Bearer …`) is replaced by `[redacted]`.
+ * - `AuditRecord` adds the chain position `seq` (0, 1, 2, … with no gaps), the time `at` (Clock millis), the
+ *   previous entry's hash `prevHash` (64 zeros for the first) and `hash` = SHA-256(prevHash + "\n" + canonical
+ *   entry), where the canonical entry is the JSON of every field but `hash`, with object keys sorted.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import { Id } from "./Principal.ts"
+
+const Text = (max: number) => Schema.String.pipe(Schema.check(Schema.isMinLength(1), Schema.isMaxLength(max)))
+
+export const AuditStatus = Schema.Literals(["success", "failure", "denied"])
+export type AuditStatus = typeof AuditStatus.Type
+
+export const MetadataValue = Schema.Union([
+  Schema.String.pipe(Schema.check(Schema.isMaxLength(256))),
+  Schema.Finite,
+  Schema.Boolean,
+  Schema.Null
+])
+export const Metadata = Schema.Record(Schema.String.pipe(Schema.check(Schema.isMaxLength(64))), MetadataValue).pipe(
+  Schema.check(Schema.makeFilter((m: Record<string, unknown>) => Object.keys(m).length <= 32 || "at most 32 metadata keys"))
+)
+
+export const AuditInput = Schema.Struct({
+  tenant: Id,
+  actor: Text(256),
+  action: Text(128),
+  resource: Text(512),
+  status: AuditStatus,
+  ip: Schema.optionalKey(Text(64)),
+  userAgent: Schema.optionalKey(Text(512)),
+  metadata: Schema.optionalKey(Metadata)
+})
+export type AuditInput = typeof AuditInput.Encoded
+
+export const AuditRecord = Schema.Struct({
+  seq: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  at: Schema.Finite,
+  tenant: Schema.String,
+  actor: Schema.String,
+  action: Schema.String,
+  resource: Schema.String,
+  status: AuditStatus,
+  ip: Schema.optionalKey(Schema.String),
+  userAgent: Schema.optionalKey(Schema.String),
+  metadata: Schema.optionalKey(Schema.Record(Schema.String, MetadataValue)),
+  prevHash: Schema.String,
+  hash: Schema.String
+})
+export type AuditRecord = typeof AuditRecord.Type
+
+export const GENESIS_HASH = "0".repeat(64)

@@ -1,0 +1,64 @@
+/**
+ * Where audit entries live: an append-only `AuditStore` with two backends passing one conformance suite
+ * (test/identity/AuditStoreConformance.ts).
+ *
+ * Rules (every backend):
+ * - `append(record)` adds the entry at position `record.seq`, which must be the next position (the current
+ *   length); any other position fails `IdentityStoreError` (no overwrite, no gap) — there is no update or delete;
+ * - `last` is the entry with the highest position; `range(from, to)` the entries with `from ≤ seq < to`, in
+ *   storage order by position; `query(filter)` the entries of one tenant matching actor / action / resource /
+ *   status / time bounds, oldest first, at most `limit` (default 1,000);
+ * - `layerMemory` is bounded (`maxEntries`, default 100,000): at capacity `append` fails `StoreFull` (an audit
+ *   log never drops entries silently); `layerPostgres` keeps `<schema>.troupe_audit` (created when missing), the
+ *   position as primary key, so a second concurrent writer's conflicting append fails rather than forks the chain.
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer, type Option } from "effect"
+import { SqlClient } from "effect/sql"
+import type { AuditRecord, AuditStatus } from "./AuditEntry.ts"
+import type { IdentityStoreError, StoreFull } from "./IdentityError.ts"
+import { makeMemoryAuditStore } from "./internal/AuditStoreMemory.ts"
+import { makePostgresAuditStore } from "./internal/AuditStorePostgres.ts"
+
+export interface AuditFilter {
+  readonly tenant: string
+  readonly actor?: string
+  readonly action?: string
+  readonly resource?: string
+  readonly status?: AuditStatus
+  /** inclusive, epoch ms */
+  readonly since?: number
+  /** exclusive, epoch ms */
+  readonly until?: number
+  readonly limit?: number
+}
+
+export interface AuditStoreShape {
+  readonly append: (record: AuditRecord) => Effect.Effect<void, StoreFull | IdentityStoreError>
+  readonly last: Effect.Effect<Option.Option<AuditRecord>, IdentityStoreError>
+  readonly range: (from: number, to: number) => Effect.Effect<ReadonlyArray<AuditRecord>, IdentityStoreError>
+  readonly query: (filter: AuditFilter) => Effect.Effect<ReadonlyArray<AuditRecord>, IdentityStoreError>
+}
+
+export class AuditStore extends Context.Service<AuditStore, AuditStoreShape>()("troupe/identity/AuditStore") {}
+
+export const matchesFilter = (r: AuditRecord, f: AuditFilter): boolean =>
+  r.tenant === f.tenant &&
+  (f.actor === undefined || r.actor === f.actor) &&
+  (f.action === undefined || r.action === f.action) &&
+  (f.resource === undefined || r.resource === f.resource) &&
+  (f.status === undefined || r.status === f.status) &&
+  (f.since === undefined || r.at >= f.since) &&
+  (f.until === undefined || r.at < f.until)
+
+/** The embedded default: a bounded in-process array. */
+export const layerMemory = (options: { readonly maxEntries?: number } = {}): Layer.Layer<AuditStore> =>
+  Layer.sync(AuditStore, () => makeMemoryAuditStore(options.maxEntries ?? 100_000))
+
+/** PostgreSQL through `SqlClient`; `schema` (default `public`) must match `[a-z_][a-z0-9_]*`. */
+export const layerPostgres = (options: { readonly schema?: string } = {}): Layer.Layer<AuditStore, IdentityStoreError, SqlClient.SqlClient> =>
+  Layer.effect(AuditStore, Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    return yield* makePostgresAuditStore(sql, options.schema ?? "public")
+  }))

@@ -1,0 +1,103 @@
+/**
+ * Issued keys at the gateway: `ApiAuth` / `AdminAuth` (src/gateway/GatewayAuth.ts) implemented over `Keys`, to pass
+ * as `Gateway.layer({ auth })`. The routes are untouched.
+ *
+ * Rules:
+ * - the key is read from `Authorization: Bearer <key>`, or, when that is absent, from `x-api-key`;
+ * - 401 (`invalid_api_key`) for a missing, malformed, unknown, expired or revoked key, with one message per reason
+ *   that never contains the key; 403 when the key lacks the scope the API requires (`apiScope`, default
+ *   `gateway:use`; `*` and `gateway:*` grant it) — the admin API requires `adminScope` (default `gateway:admin`);
+ * - on success the `Caller` is `key:<public id>` with the key's tenant (which partitions the response cache);
+ * - with an `Audit` given, every decision is recorded (`auth.api` / `auth.admin`; `success` or `denied`, the key's
+ *   public id or `anonymous`, IP and user agent, the reason in metadata) before the request proceeds; a refusal
+ *   whose owner is unknown (missing, malformed, unknown key) is recorded under the tenant `_`;
+ * - a store failure is a 503, never a pass.
+ *
+ * Not yet: per-key rate limits through the RateLimiter, abuse blocking, RBAC route metadata (issue 13, §1, §2, §5).
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer, Option, Redacted } from "effect"
+import { HttpServerRequest, type HttpServerResponse } from "effect/http"
+import { AdminAuth, ApiAuth, Caller } from "../gateway/GatewayAuth.ts"
+import { errorResponse, httpError } from "../gateway/GatewayError.ts"
+import type { AuditShape } from "./Audit.ts"
+import type { KeyRejectedReason } from "./IdentityError.ts"
+import { hasScope, type KeysShape, type ValidatedKey } from "./Keys.ts"
+
+export interface GatewayKeyAuthOptions {
+  readonly keys: KeysShape
+  readonly audit?: AuditShape
+  readonly apiScope?: string
+  readonly adminScope?: string
+}
+
+const messages: Record<KeyRejectedReason, string> = {
+  missing: "Missing API key: send Authorization: Bearer <key> or x-api-key.",
+  malformed: "Incorrect API key provided.",
+  unknown: "Incorrect API key provided.",
+  expired: "This API key has expired.",
+  revoked: "This API key has been revoked."
+}
+
+const unauthorized = (message: string) =>
+  errorResponse(httpError(401, "invalid_request_error", message, { code: "invalid_api_key" }), { "www-authenticate": "Bearer" })
+
+export const make = (options: GatewayKeyAuthOptions) => {
+  const apiScope = options.apiScope ?? "gateway:use"
+  const adminScope = options.adminScope ?? "gateway:admin"
+
+  const check = <E, R>(
+    action: string,
+    scope: string,
+    credential: Redacted.Redacted<string>,
+    effect: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+  ) =>
+    Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const bearer = Redacted.value(credential)
+      const key = bearer !== "" ? bearer : (request.headers["x-api-key"] ?? "")
+      const ip = Option.getOrUndefined(request.remoteAddress ?? Option.none())
+      const userAgent = request.headers["user-agent"]
+      const record = (status: "success" | "denied", actor: string, tenant: string, reason: string) =>
+        options.audit === undefined
+          ? Effect.void
+          : options.audit.record({
+            tenant,
+            actor,
+            action,
+            resource: request.url.split("?")[0]!.slice(0, 512) || "/",
+            status,
+            ...(ip !== undefined && ip !== "" ? { ip: ip.slice(0, 64) } : {}),
+            ...(userAgent !== undefined && userAgent !== "" ? { userAgent: userAgent.slice(0, 512) } : {}),
+            metadata: { reason }
+          }).pipe(Effect.ignore)
+      const result = yield* Effect.result(options.keys.validate(key))
+      if (result._tag === "Failure") {
+        const error = result.failure
+        if (error._tag === "IdentityStoreError") {
+          return errorResponse(httpError(503, "server_error", "The key store is unavailable.", { code: "unavailable" }))
+        }
+        yield* record("denied", error.keyId === undefined ? "anonymous" : `key:${error.keyId}`, error.tenant ?? "_", error.reason)
+        return unauthorized(messages[error.reason])
+      }
+      const valid: ValidatedKey = result.success
+      if (!hasScope(valid.scopes, scope)) {
+        yield* record("denied", `key:${valid.keyId}`, valid.tenant, `missing scope ${scope}`)
+        return errorResponse(httpError(403, "permission_denied", `This key lacks the scope ${scope}.`, { code: "forbidden" }))
+      }
+      yield* record("success", `key:${valid.keyId}`, valid.tenant, "ok")
+      return yield* Effect.provideService(effect, Caller, { id: `key:${valid.keyId}`, admin: scope === adminScope, tenant: valid.tenant })
+    })
+
+  return {
+    api: ApiAuth.of({ bearer: (effect, { credential }) => check("auth.api", apiScope, credential, effect) }),
+    admin: AdminAuth.of({ bearer: (effect, { credential }) => check("auth.admin", adminScope, credential, effect) })
+  }
+}
+
+/** `ApiAuth` and `AdminAuth` over issued keys: pass as `Gateway.layer({ auth: GatewayKeyAuth.layer({ keys }) })`. */
+export const layer = (options: GatewayKeyAuthOptions): Layer.Layer<ApiAuth | AdminAuth> => {
+  const { admin, api } = make(options)
+  return Layer.succeedContext(Context.make(ApiAuth, api).pipe(Context.add(AdminAuth, admin)))
+}

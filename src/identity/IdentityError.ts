@@ -1,0 +1,56 @@
+/**
+ * Typed errors of the identity subsystem (issued keys, RBAC, audit).
+ *
+ * - `InvalidIdentityInput`: an argument failed its Schema (`path` names the field); nothing was stored.
+ * - `KeyRejected`: `Keys.validate` refused a presented key. `reason` is one of `missing`, `malformed`,
+ *   `unknown` (no key with that prefix, or the secret does not match — deliberately the same reason, so a caller
+ *   cannot tell a forged key from an unknown one), `expired`, `revoked`. It never carries the key itself.
+ * - `KeyNotFound`: `revoke`/`rotate` named a key id that does not exist in that tenant.
+ * - `PermissionDenied`: `Rbac.require(permission)` found that the subject's roles do not grant it.
+ * - `IdentityStoreError`: the backing store (PostgreSQL) failed; `operation` says what was attempted.
+ * - `StoreFull`: a bounded in-memory store is at capacity and refuses a new record (records are never evicted:
+ *   a key or audit entry silently dropped would be a security hole).
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+export class InvalidIdentityInput extends Schema.TaggedError<InvalidIdentityInput>()("InvalidIdentityInput", {
+  path: Schema.String,
+  message: Schema.String
+}) {}
+
+export const KeyRejectedReason = Schema.Literals(["missing", "malformed", "unknown", "expired", "revoked"])
+export type KeyRejectedReason = typeof KeyRejectedReason.Type
+
+export class KeyRejected extends Schema.TaggedError<KeyRejected>()("KeyRejected", {
+  reason: KeyRejectedReason,
+  /** The public key id when the key was well-formed (never the secret). */
+  keyId: Schema.optionalKey(Schema.String),
+  /** The key's tenant, for `expired` and `revoked` only (the secret matched, so the owner is known). */
+  tenant: Schema.optionalKey(Schema.String)
+}) {
+  override get message(): string {
+    return `API key rejected: ${this.reason}`
+  }
+}
+
+export class KeyNotFound extends Schema.TaggedError<KeyNotFound>()("KeyNotFound", {
+  tenant: Schema.String,
+  keyId: Schema.String
+}) {}
+
+export class PermissionDenied extends Schema.TaggedError<PermissionDenied>()("PermissionDenied", {
+  permission: Schema.String,
+  roles: Schema.Array(Schema.String)
+}) {}
+
+export class IdentityStoreError extends Schema.TaggedError<IdentityStoreError>()("IdentityStoreError", {
+  operation: Schema.String,
+  message: Schema.String
+}) {}
+
+export class StoreFull extends Schema.TaggedError<StoreFull>()("StoreFull", {
+  store: Schema.String,
+  capacity: Schema.Number
+}) {}

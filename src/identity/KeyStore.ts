@@ -1,0 +1,51 @@
+/**
+ * Where issued keys live: a `KeyStore` service with two backends passing one conformance suite
+ * (test/identity/KeyStoreConformance.ts).
+ *
+ * Rules (every backend):
+ * - `insert` adds a record; the public id is unique (a duplicate is an `IdentityStoreError`);
+ * - `get(id)` finds a record by its public id (the lookup prefix of the key), in any tenant: the caller then checks
+ *   the HMAC; `list(tenant)` returns only that tenant's records, oldest first, optionally one principal's;
+ * - `update(tenant, id, patch)` sets `revokedAt` / `expiresAt` / `rotatedTo` of a record of that tenant and returns
+ *   the new record, or `None` when that tenant has no such key (a key of another tenant is not found);
+ * - `layerMemory` is bounded (`maxKeys`, default 100,000): at capacity `insert` fails with `StoreFull` rather than
+ *   evict a live key; `layerPostgres` keeps one table `<schema>.troupe_keys` (created when missing) on
+ *   `@effect/sql-pg` through Effect's `SqlClient`, the record as `jsonb` beside indexed `tenant` and `principal_id`.
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer, Option } from "effect"
+import { SqlClient } from "effect/sql"
+import type { IdentityStoreError, StoreFull } from "./IdentityError.ts"
+import type { KeyRecord } from "./KeyRecord.ts"
+import { makeMemoryKeyStore } from "./internal/KeyStoreMemory.ts"
+import { makePostgresKeyStore } from "./internal/KeyStorePostgres.ts"
+
+export interface KeyPatch {
+  readonly revokedAt?: number
+  readonly expiresAt?: number
+  readonly rotatedTo?: string
+}
+
+export interface KeyStoreShape {
+  readonly insert: (record: KeyRecord) => Effect.Effect<void, StoreFull | IdentityStoreError>
+  readonly get: (id: string) => Effect.Effect<Option.Option<KeyRecord>, IdentityStoreError>
+  readonly update: (tenant: string, id: string, patch: KeyPatch) => Effect.Effect<Option.Option<KeyRecord>, IdentityStoreError>
+  readonly list: (tenant: string, principalId?: string) => Effect.Effect<ReadonlyArray<KeyRecord>, IdentityStoreError>
+}
+
+export class KeyStore extends Context.Service<KeyStore, KeyStoreShape>()("troupe/identity/KeyStore") {}
+
+/** The embedded default: a bounded in-process map. */
+export const layerMemory = (options: { readonly maxKeys?: number } = {}): Layer.Layer<KeyStore> =>
+  Layer.sync(KeyStore, () => makeMemoryKeyStore(options.maxKeys ?? 100_000))
+
+/**
+ * PostgreSQL through `SqlClient` (provide `PgClient.layer(...)`). `schema` (default `public`) must match
+ * `[a-z_][a-z0-9_]*`; the schema and table are created when missing.
+ */
+export const layerPostgres = (options: { readonly schema?: string } = {}): Layer.Layer<KeyStore, IdentityStoreError, SqlClient.SqlClient> =>
+  Layer.effect(KeyStore, Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    return yield* makePostgresKeyStore(sql, options.schema ?? "public")
+  }))

@@ -1,0 +1,123 @@
+/**
+ * Role-based access control: roles and permissions as data, and `require(permission)` as an Effect guard.
+ *
+ * Rules:
+ * - a permission is a string such as `metrics:view` or `agent:use:chat`; a granted permission may end in `*`
+ *   (`agent:use:*` grants every agent kind; `*` alone grants everything);
+ * - a role is a named list of granted permissions plus the roles it `inherits` (transitively; a cycle is refused
+ *   at load time); role definitions are data, decoded with Schema (`RoleDefinitions`), so they can come from config
+ *   or a store; a bad definition fails `InvalidIdentityInput` naming the path;
+ * - the four built-in roles of the plan (`defaultRoles`): `admin` (everything), `user` (use every agent kind,
+ *   view metrics, upload and delete documents), `viewer` (view metrics), `api_user` (use every agent kind);
+ * - `require(permission)` reads the current `Subject` (its roles) and fails `PermissionDenied` naming the
+ *   permission and the roles when none of the roles grants it; an unknown role grants nothing.
+ *
+ * Hand-rolled (Effect has no RBAC module); mirrors the usual RBAC0 model (users → roles → permissions).
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer, Schema } from "effect"
+import { InvalidIdentityInput, PermissionDenied } from "./IdentityError.ts"
+import { toInvalidInput } from "./Keys.ts"
+
+/** A permission (or a granted pattern ending in `*`): 1–128 characters of `[a-z0-9_.:*-]`. */
+export const Permission = Schema.String.pipe(Schema.check(Schema.isPattern(/^[a-z0-9_.:*-]{1,128}$/)))
+export type Permission = typeof Permission.Type
+
+export const RoleName = Schema.String.pipe(Schema.check(Schema.isPattern(/^[a-z0-9_.-]{1,64}$/)))
+
+export const RoleDefinition = Schema.Struct({
+  permissions: Schema.Array(Permission),
+  inherits: Schema.optionalKey(Schema.Array(RoleName))
+})
+export const RoleDefinitions = Schema.Record(RoleName, RoleDefinition)
+export type RoleDefinitions = typeof RoleDefinitions.Type
+
+/** The permissions of the enterprise plan. */
+export const Permissions = {
+  useAgent: (kind: string): string => `agent:use:${kind}`,
+  useAnyAgent: "agent:use:*",
+  viewMetrics: "metrics:view",
+  manageUsers: "users:manage",
+  exportData: "data:export",
+  manageTraining: "training:manage",
+  uploadDocuments: "documents:upload",
+  deleteDocuments: "documents:delete"
+} as const
+
+/** The four roles of the plan. */
+export const defaultRoles: RoleDefinitions = {
+  admin: { permissions: ["*"] },
+  viewer: { permissions: [Permissions.viewMetrics] },
+  api_user: { permissions: [Permissions.useAnyAgent] },
+  user: { permissions: [Permissions.uploadDocuments, Permissions.deleteDocuments], inherits: ["viewer", "api_user"] }
+}
+
+/** Who is acting: the roles the guard checks. Provided per request (e.g. by the auth middleware). */
+export class Subject extends Context.Service<Subject, { readonly id: string; readonly roles: ReadonlyArray<string> }>()(
+  "troupe/identity/Subject"
+) {}
+
+export interface RbacShape {
+  /** Every granted pattern of these roles (inheritance resolved). */
+  readonly grantsOf: (roles: ReadonlyArray<string>) => ReadonlyArray<string>
+  readonly can: (roles: ReadonlyArray<string>, permission: string) => boolean
+  /** Fails `PermissionDenied` when the current `Subject`'s roles do not grant `permission`. */
+  readonly require: (permission: string) => Effect.Effect<void, PermissionDenied, Subject>
+}
+
+export class Rbac extends Context.Service<Rbac, RbacShape>()("troupe/identity/Rbac") {}
+
+export const matches = (grant: string, permission: string): boolean =>
+  grant === permission || grant === "*" || (grant.endsWith("*") && permission.startsWith(grant.slice(0, -1)))
+
+/** Decodes role definitions and resolves inheritance. Fails `InvalidIdentityInput` (bad data, unknown parent, cycle). */
+export const make = (definitions: unknown): Effect.Effect<RbacShape, InvalidIdentityInput> =>
+  Effect.gen(function*() {
+    const roles = yield* Schema.decodeUnknownEffect(RoleDefinitions)(definitions).pipe(Effect.mapError(toInvalidInput("roles")))
+    const resolved = new Map<string, ReadonlyArray<string>>()
+    const resolve = (name: string, path: ReadonlyArray<string>): ReadonlyArray<string> | InvalidIdentityInput => {
+      const done = resolved.get(name)
+      if (done !== undefined) return done
+      if (path.includes(name)) {
+        return new InvalidIdentityInput({ path: `roles.${name}.inherits`, message: `inheritance cycle ${[...path, name].join(" -> ")}` })
+      }
+      const def = roles[name]
+      if (def === undefined) return new InvalidIdentityInput({ path: `roles.${path.at(-1) ?? name}.inherits`, message: `unknown role ${name}` })
+      const grants = new Set(def.permissions)
+      for (const parent of def.inherits ?? []) {
+        const inherited = resolve(parent, [...path, name])
+        if (inherited instanceof InvalidIdentityInput) return inherited
+        for (const g of inherited) grants.add(g)
+      }
+      const list = [...grants]
+      resolved.set(name, list)
+      return list
+    }
+    for (const name of Object.keys(roles)) {
+      const result = resolve(name, [])
+      if (result instanceof InvalidIdentityInput) return yield* result
+    }
+    const grantsOf = (names: ReadonlyArray<string>) => [...new Set(names.flatMap((n) => resolved.get(n) ?? []))]
+    const can = (names: ReadonlyArray<string>, permission: string) => grantsOf(names).some((g) => matches(g, permission))
+    return {
+      grantsOf,
+      can,
+      require: (permission) =>
+        Effect.gen(function*() {
+          const subject = yield* Subject
+          if (!can(subject.roles, permission)) return yield* new PermissionDenied({ permission, roles: [...subject.roles] })
+        })
+    }
+  })
+
+/** `Rbac` over the given definitions (default: the four roles of the plan). */
+export const layer = (definitions: unknown = defaultRoles): Layer.Layer<Rbac, InvalidIdentityInput> => Layer.effect(Rbac, make(definitions))
+
+/** The guard: `yield* Rbac.require("metrics:view")` inside a handler. */
+export const require_ = (permission: string): Effect.Effect<void, PermissionDenied, Rbac | Subject> =>
+  Effect.gen(function*() {
+    const rbac = yield* Rbac
+    yield* rbac.require(permission)
+  })
+export { require_ as require }

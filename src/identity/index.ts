@@ -1,0 +1,15 @@
+/**
+ * Identity, access and audit: issued API keys over a `KeyStore` (memory, PostgreSQL), principals and tenants.
+ *
+ * @since 0.1.0
+ */
+export * from "./IdentityError.ts"
+export * from "./KeyRecord.ts"
+export * as KeyStore from "./KeyStore.ts"
+export * as Keys from "./Keys.ts"
+export * from "./Principal.ts"
+export * as Rbac from "./Rbac.ts"
+export * from "./AuditEntry.ts"
+export * as AuditStore from "./AuditStore.ts"
+export * as Audit from "./Audit.ts"
+export * as GatewayKeyAuth from "./GatewayKeyAuth.ts"

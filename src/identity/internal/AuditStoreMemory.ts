@@ -1,0 +1,29 @@
+/** In-memory `AuditStore` (bounded, append-only). @internal */
+import { Effect, Option } from "effect"
+import type { AuditRecord } from "../AuditEntry.ts"
+import { type AuditStoreShape, matchesFilter } from "../AuditStore.ts"
+import { IdentityStoreError, StoreFull } from "../IdentityError.ts"
+
+export interface MemoryAuditStore extends AuditStoreShape {
+  /** Test hook: the backing array, to tamper with in tamper-detection tests. */
+  readonly unsafeEntries: Array<AuditRecord>
+}
+
+export const makeMemoryAuditStore = (maxEntries: number): MemoryAuditStore => {
+  const entries: Array<AuditRecord> = []
+  return {
+    unsafeEntries: entries,
+    append: (record) =>
+      Effect.suspend((): Effect.Effect<void, StoreFull | IdentityStoreError> => {
+        if (record.seq !== entries.length) {
+          return Effect.fail(new IdentityStoreError({ operation: "append", message: `expected position ${entries.length}, got ${record.seq}` }))
+        }
+        if (entries.length >= maxEntries) return Effect.fail(new StoreFull({ store: "audit", capacity: maxEntries }))
+        entries.push(record)
+        return Effect.void
+      }),
+    last: Effect.sync(() => Option.fromUndefinedOr(entries.at(-1))),
+    range: (from, to) => Effect.sync(() => entries.slice(Math.max(0, from), Math.max(0, to))),
+    query: (filter) => Effect.sync(() => entries.filter((r) => matchesFilter(r, filter)).slice(0, filter.limit ?? 1000))
+  }
+}

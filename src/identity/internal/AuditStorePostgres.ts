@@ -1,0 +1,65 @@
+/** PostgreSQL `AuditStore` over Effect's `SqlClient` (`@effect/sql-pg`). @internal */
+import { Effect, Option, Schema } from "effect"
+import type { SqlClient } from "effect/sql"
+import { AuditRecord } from "../AuditEntry.ts"
+import type { AuditStoreShape } from "../AuditStore.ts"
+import { checkSchema, storeError } from "./KeyStorePostgres.ts"
+
+const decodeRecord = Schema.decodeUnknownEffect(AuditRecord)
+
+export const makePostgresAuditStore = (sql: SqlClient.SqlClient, schemaName: string) =>
+  Effect.gen(function*() {
+    const schema = yield* checkSchema(schemaName)
+    const table = `"${schema}".troupe_audit`
+    yield* sql.unsafe(`CREATE SCHEMA IF NOT EXISTS "${schema}"`).pipe(Effect.mapError(storeError("init")))
+    yield* sql.unsafe(
+      `CREATE TABLE IF NOT EXISTS ${table} (seq bigint PRIMARY KEY, tenant text NOT NULL, actor text NOT NULL, ` +
+        `action text NOT NULL, resource text NOT NULL, status text NOT NULL, at double precision NOT NULL, record jsonb NOT NULL)`
+    ).pipe(Effect.mapError(storeError("init")))
+    yield* sql.unsafe(`CREATE INDEX IF NOT EXISTS troupe_audit_tenant ON ${table} (tenant, at)`).pipe(Effect.mapError(storeError("init")))
+    const decodeRows = (operation: string) => (rows: ReadonlyArray<{ readonly record: unknown }>) =>
+      Effect.forEach(rows, (row) => decodeRecord(typeof row.record === "string" ? JSON.parse(row.record) : row.record)).pipe(
+        Effect.mapError(storeError(operation))
+      )
+    const select = (operation: string, where: string, params: ReadonlyArray<unknown>, limit?: number) =>
+      sql.unsafe<{ record: unknown }>(
+        `SELECT record FROM ${table} WHERE ${where} ORDER BY seq${limit === undefined ? "" : ` LIMIT ${Math.floor(limit)}`}`,
+        params
+      ).pipe(Effect.mapError(storeError(operation)), Effect.flatMap(decodeRows(operation)))
+    const shape: AuditStoreShape = {
+      // Append only at the next position: the INSERT selects nothing unless seq = count(*), so a gap inserts no row.
+      append: (r) =>
+        sql.unsafe<{ seq: unknown }>(
+          `INSERT INTO ${table} (seq, tenant, actor, action, resource, status, at, record) ` +
+            `SELECT $1, $2, $3, $4, $5, $6, $7, $8::jsonb WHERE $1 = (SELECT COALESCE(MAX(seq) + 1, 0) FROM ${table}) RETURNING seq`,
+          [r.seq, r.tenant, r.actor, r.action, r.resource, r.status, r.at, JSON.stringify(r)]
+        ).pipe(
+          Effect.mapError(storeError("append")),
+          Effect.flatMap((rows) =>
+            rows.length === 1 ? Effect.void : Effect.fail(storeError("append")(new Error(`position ${r.seq} is not the next position`)))
+          )
+        ),
+      last: sql.unsafe<{ record: unknown }>(`SELECT record FROM ${table} ORDER BY seq DESC LIMIT 1`).pipe(
+        Effect.mapError(storeError("last")),
+        Effect.flatMap(decodeRows("last")),
+        Effect.map((rows) => Option.fromUndefinedOr(rows[0]))
+      ),
+      range: (from, to) => select("range", "seq >= $1 AND seq < $2", [from, to]),
+      query: (f) => {
+        const clauses = ["tenant = $1"]
+        const params: Array<unknown> = [f.tenant]
+        const add = (column: string, op: string, value: unknown) => {
+          params.push(value)
+          clauses.push(`${column} ${op} $${params.length}`)
+        }
+        if (f.actor !== undefined) add("actor", "=", f.actor)
+        if (f.action !== undefined) add("action", "=", f.action)
+        if (f.resource !== undefined) add("resource", "=", f.resource)
+        if (f.status !== undefined) add("status", "=", f.status)
+        if (f.since !== undefined) add("at", ">=", f.since)
+        if (f.until !== undefined) add("at", "<", f.until)
+        return select("query", clauses.join(" AND "), params, Math.max(0, f.limit ?? 1000))
+      }
+    }
+    return shape
+  })

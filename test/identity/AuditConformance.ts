@@ -1,0 +1,117 @@
+/**
+ * The one conformance suite of the audit log, run against every `AuditStore` backend (memory and PostgreSQL):
+ * the store's append-only rules and the `Audit` service's record / verify / query over it. Each test gets a fresh
+ * chain from `fresh()`, with backend-specific tamper hooks (`edit`, `remove`) standing in for an attacker with
+ * write access to the storage.
+ */
+import { assert, it } from "@effect/vitest"
+import { Effect, Exit, Layer, Option } from "effect"
+import { TestClock } from "effect/testing"
+import { Audit, type AuditRecord, AuditStore } from "../../src/identity/index.ts"
+import { failureOf } from "./support.ts"
+
+export interface Backend {
+  readonly layer: Layer.Layer<AuditStore.AuditStore, unknown>
+  readonly edit: (seq: number, patch: Partial<AuditRecord>) => Effect.Effect<void, unknown>
+  readonly remove: (seq: number) => Effect.Effect<void, unknown>
+}
+
+const entry = (i: number, tenant = "t1") => ({
+  tenant,
+  actor: `user:${i % 2}`,
+  action: i % 3 === 0 ? "key.revoke" : "key.create",
+  resource: `key/${i}`,
+  status: i % 4 === 0 ? ("denied" as const) : ("success" as const),
+  ip: "10.0.0.1",
+  userAgent: "curl/8",
+  metadata: { n: i }
+})
+
+export const auditConformance = (fresh: () => Effect.Effect<Backend, unknown>): void => {
+  const withAudit = <A, E>(body: (backend: Backend) => Effect.Effect<A, E, Audit.Audit | AuditStore.AuditStore>) =>
+    Effect.gen(function*() {
+      const backend = yield* fresh()
+      return yield* body(backend).pipe(Effect.provide(Audit.layer.pipe(Layer.provideMerge(backend.layer))))
+    })
+
+  it.effect("append-only: an append at any position but the next one fails", () =>
+    withAudit(() =>
+      Effect.gen(function*() {
+        const audit = yield* Audit.Audit
+        const store = yield* AuditStore.AuditStore
+        const first = yield* audit.record(entry(0))
+        const exit = yield* Effect.exit(store.append({ ...first, seq: 0 }))
+        assert.strictEqual((failureOf(exit) as { _tag: string })._tag, "IdentityStoreError")
+        const gap = yield* Effect.exit(store.append({ ...first, seq: 5 }))
+        assert.isTrue(Exit.isFailure(gap))
+        assert.strictEqual(Option.getOrThrow(yield* store.last).seq, 0)
+      })))
+
+  it.effect("record chains each entry to the previous one; verify of an untouched log is intact", () =>
+    withAudit(() =>
+      Effect.gen(function*() {
+        const audit = yield* Audit.Audit
+        const store = yield* AuditStore.AuditStore
+        const records: Array<AuditRecord> = []
+        for (let i = 0; i < 6; i++) {
+          yield* TestClock.adjust("1 second")
+          records.push(yield* audit.record(entry(i)))
+        }
+        assert.deepStrictEqual(records.map((r) => r.seq), [0, 1, 2, 3, 4, 5])
+        assert.strictEqual(records[1]!.prevHash, records[0]!.hash)
+        assert.strictEqual(records[2]!.at, 3000)
+        assert.deepStrictEqual(yield* store.range(0, 6), records)
+        assert.deepStrictEqual(yield* audit.verify(), { _tag: "Intact", checked: 6, lastHash: records[5]!.hash })
+        assert.deepInclude(yield* audit.verify({ from: 2, to: 5 }), { _tag: "Intact", checked: 3 })
+      })))
+
+  it.effect("verify names the first edited entry", () =>
+    withAudit((backend) =>
+      Effect.gen(function*() {
+        const audit = yield* Audit.Audit
+        for (let i = 0; i < 5; i++) yield* audit.record(entry(i))
+        yield* backend.edit(2, { status: "success", actor: "user:9" })
+        assert.deepInclude(yield* audit.verify(), { _tag: "Broken", index: 2, seq: 2, reason: "hash" })
+      })))
+
+  it.effect("verify names the first entry after a deleted one, and a cut tail against the head it wrote", () =>
+    withAudit((backend) =>
+      Effect.gen(function*() {
+        const audit = yield* Audit.Audit
+        for (let i = 0; i < 5; i++) yield* audit.record(entry(i))
+        yield* backend.remove(4)
+        assert.deepInclude(yield* audit.verify(), { _tag: "Broken", index: 4, reason: "truncated" })
+        yield* backend.remove(1)
+        assert.deepInclude(yield* audit.verify(), { _tag: "Broken", index: 1, seq: 2, reason: "sequence" })
+      })))
+
+  it.effect("query returns only the tenant's entries, filtered by actor, action, status and time, oldest first", () =>
+    withAudit(() =>
+      Effect.gen(function*() {
+        const audit = yield* Audit.Audit
+        for (let i = 0; i < 8; i++) {
+          yield* TestClock.adjust("1 second")
+          yield* audit.record(entry(i, i % 2 === 0 ? "t1" : "t2"))
+        }
+        const t1 = yield* audit.query({ tenant: "t1" })
+        assert.deepStrictEqual(t1.map((r) => r.resource), ["key/0", "key/2", "key/4", "key/6"])
+        assert.deepStrictEqual((yield* audit.query({ tenant: "t1", action: "key.revoke" })).map((r) => r.resource), ["key/0", "key/6"])
+        assert.deepStrictEqual((yield* audit.query({ tenant: "t1", status: "denied" })).map((r) => r.resource), ["key/0", "key/4"])
+        assert.deepStrictEqual((yield* audit.query({ tenant: "t2", actor: "user:1", since: 4000, until: 8000 })).map((r) => r.resource), ["key/3", "key/5"])
+        assert.deepStrictEqual((yield* audit.query({ tenant: "t1", limit: 1 })).map((r) => r.resource), ["key/0"])
+        assert.deepStrictEqual(yield* audit.query({ tenant: "t3" }), [])
+      })))
+
+  it.effect("record decodes its input (path named) and redacts credential-looking metadata", () =>
+    withAudit(() =>
+      Effect.gen(function*() {
+        const audit = yield* Audit.Audit
+        const bad: unknown = { ...entry(0), status: "ok" }
+        // a cast: untrusted input the static type would refuse
+        const exit = yield* Effect.exit(audit.record(bad as Parameters<Audit.AuditShape["record"]>[0]))
+        assert.deepInclude(failureOf(exit) as object, { _tag: "InvalidIdentityInput", path: "record.status" })
+        const r = yield* audit.record({ ...entry(1), metadata: { key: "tr_live_abcdef", auth: "Bearer xyz", size: 12, model: "gpt-x" } })
+        assert.deepStrictEqual(r.metadata, { key: "[redacted]", auth: "[redacted]", size: 12, model: "gpt-x" })
+        assert.strictEqual((yield* audit.verify())._tag, "Intact")
+      })))
+}
