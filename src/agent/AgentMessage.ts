@@ -13,6 +13,7 @@
  */
 import { Duration, Schema } from "effect"
 import { ExitReason } from "../runtime/index.ts"
+import { DurationInput } from "../runtime/Options.ts"
 import * as Action from "./Action.ts"
 import { fromSchemaError, InvalidMessage } from "./AgentError.ts"
 import * as Signal from "./Signal.ts"
@@ -25,18 +26,6 @@ const AFunction = Schema.declare((u: unknown): u is (...args: ReadonlyArray<neve
 const AnExitReason = Schema.declare((u: unknown): u is ExitReason.ExitReason => ExitReason.isExitReason(u), {
   expected: "an exit reason (ExitReason.normal, shutdown, shutdownWith(term), …)"
 })
-const DurationInput = Schema.declare(
-  (u: unknown): u is Duration.Input => {
-    if (typeof u === "number") return Number.isFinite(u) && u >= 0
-    if (typeof u !== "string" && typeof u !== "object") return false
-    try {
-      return Duration.toMillis(Duration.fromInputUnsafe(u as Duration.Input)) >= 0
-    } catch {
-      return false
-    }
-  },
-  { expected: "a duration (milliseconds or e.g. \"2 seconds\")" }
-)
 
 export const AgentId = Schema.String
 export const StatusSchema = Schema.Literals(["idle", "running", "completed", "failed"])

@@ -63,18 +63,6 @@ export interface NormalizedSpec<R = never, Extra extends ReadonlyArray<unknown> 
   readonly original: ChildSpec<R, Extra>
 }
 
-const DurationInput = Schema.declare(
-  (u: unknown): u is Duration.Input => {
-    if (typeof u === "number") return Number.isFinite(u) && u >= 0
-    if (typeof u !== "string" && typeof u !== "object") return false
-    try {
-      return Duration.toMillis(Duration.fromInputUnsafe(u as Duration.Input)) >= 0
-    } catch {
-      return false
-    }
-  },
-  { expected: "a duration (milliseconds or e.g. \"100 millis\")" }
-)
 
 const StartShape = Schema.declare(
   (u: unknown): u is object => typeof u === "function" || (typeof u === "object" && u !== null),
@@ -89,10 +77,10 @@ export const ChildSpecSchema = Schema.Struct({
   type: Schema.optional(Schema.Literals(["worker", "supervisor"])),
   significant: Schema.optional(Schema.Boolean),
   backoff: Schema.optional(Schema.Struct({
-    min: DurationInput,
-    max: DurationInput,
+    min: Options.DurationInput,
+    max: Options.DurationInput,
     randomFactor: Schema.optional(Options.NonNegative),
-    resetAfter: Schema.optional(DurationInput)
+    resetAfter: Schema.optional(Options.DurationInput)
   }))
 })
 

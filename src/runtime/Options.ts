@@ -6,7 +6,7 @@
  * every problem found. Functions inside specs (`start`, `run`) are checked as functions; behaviours are values
  * the type system already checks.
  */
-import { Result, Schema, SchemaIssue } from "effect"
+import { Duration, Result, Schema, SchemaIssue } from "effect"
 import { InvalidOptions } from "./RuntimeError.ts"
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
@@ -45,6 +45,20 @@ export const validate = <S extends Schema.Codec<unknown, unknown, never, never>>
 export const PositiveInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1)))
 export const NonNegativeInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
 export const NonNegative = Schema.Number.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
+/** A `Duration.Input` that is not negative (milliseconds, or e.g. `"100 millis"`); shared by the runtime and the agent server. */
+export const DurationInput = Schema.declare(
+  (u: unknown): u is Duration.Input => {
+    if (typeof u === "number") return Number.isFinite(u) && u >= 0
+    if (typeof u !== "string" && typeof u !== "object") return false
+    try {
+      return Duration.toMillis(Duration.fromInputUnsafe(u as Duration.Input)) >= 0
+    } catch {
+      return false
+    }
+  },
+  { expected: "a duration (milliseconds or e.g. \"100 millis\")" }
+)
+
 export const AFunction = Schema.declare((u: unknown): u is Function => typeof u === "function", {
   expected: "a function"
 })
