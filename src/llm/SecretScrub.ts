@@ -27,6 +27,7 @@
  *
  * @since 0.1.0
  */
+import { entropy } from "../guard/internal/fold.ts"
 
 /** What a masked token is replaced by. */
 export const REDACTED = "<redacted>"
@@ -88,18 +89,6 @@ const RULES: ReadonlyArray<Rule> = [
 ]
 
 const CANDIDATE = /[A-Za-z0-9+/_=-]{32,}/g
-
-/** Shannon entropy of `s` in bits per character. */
-const entropy = (s: string): number => {
-  const counts = new Map<string, number>()
-  for (const c of s) counts.set(c, (counts.get(c) ?? 0) + 1)
-  let bits = 0
-  for (const n of counts.values()) {
-    const p = n / s.length
-    bits -= p * Math.log2(p)
-  }
-  return bits
-}
 
 /** Whether a long token looks random enough to be a credential. */
 export const isHighEntropyToken = (token: string): boolean =>
