@@ -31,7 +31,7 @@
  */
 import { Clock, Context, Deferred, Duration, Effect, Exit, Layer, Metric, Option, PubSub, Schema, type Scope, Stream } from "effect"
 import type { Redis } from "effect/persistence"
-import { InlineEffect } from "../runtime/index.ts"
+import * as InlineEffect from "../internal/InlineEffect.ts"
 import { Events, TelemetryHub } from "../telemetry/index.ts"
 import { AcquireQueue } from "./AcquireQueue.ts"
 import { supervise, sweepLoop } from "./Background.ts"

@@ -29,7 +29,7 @@
  * not linked); supervisors own lifetimes. `startScoped` ties one to a `Scope` instead.
  */
 import { type Context, Duration, Effect, Exit, Fiber, type Scope } from "effect"
-import { ActorProcess, actorOfFiber, actorSettings, DEAD, defaultSettings, DELIVERED } from "./ActorProcess.ts"
+import { ActorProcess, actorOfFiber, actorSettings, DEAD, defaultSettings, DELIVERED } from "./internal/ActorProcess.ts"
 import type * as Behaviour from "./Behaviour.ts"
 import * as ExitReason from "./ExitReason.ts"
 import { type CallError, ENVELOPE_CAST, ENVELOPE_INFO, type Envelope, From } from "./From.ts"
@@ -47,8 +47,8 @@ import {
   StopFailed
 } from "./RuntimeError.ts"
 
-import type { Overflow } from "./ActorProcess.ts"
-export type { Overflow } from "./ActorProcess.ts"
+import type { Overflow } from "./internal/ActorProcess.ts"
+export type { Overflow } from "./internal/ActorProcess.ts"
 export type { CallError } from "./From.ts"
 export { From } from "./From.ts"
 

@@ -18,10 +18,10 @@ import { type ChildSpec, type NormalizedSpec, normalize } from "./ChildSpec.ts"
 import * as ExitReason from "./ExitReason.ts"
 import * as Options from "./Options.ts"
 import { isProcess, type Process } from "./Process.ts"
-import { DEFAULT_MAX_RESTARTS, IntensityFields, periodMillis, RestartWindow } from "./RestartIntensity.ts"
+import { DEFAULT_MAX_RESTARTS, IntensityFields, periodMillis, RestartWindow } from "./internal/RestartIntensity.ts"
 import { ChildNotFound, FailedToStartChild, type InvalidOptions, MaxChildren } from "./RuntimeError.ts"
-import * as SupervisorChild from "./SupervisorChild.ts"
-import { type Child, type ChildExit, emit, makeChild, makeSupervisorContext, shouldRestart, signalAll, type SupervisorContext } from "./SupervisorChild.ts"
+import * as SupervisorChild from "./internal/SupervisorChild.ts"
+import { type Child, type ChildExit, emit, makeChild, makeSupervisorContext, shouldRestart, signalAll, type SupervisorContext } from "./internal/SupervisorChild.ts"
 import { startScopedUnderParent } from "./Supervisor.ts"
 
 export interface DynamicSupervisorOptions<Extra extends ReadonlyArray<unknown> = []> {
@@ -320,8 +320,8 @@ export const whichChildren = <Extra extends ReadonlyArray<unknown>>(
 /** Counts of children (specs = running + restarting), as `Supervisor.countChildren`. */
 export const countChildren = <Extra extends ReadonlyArray<unknown>>(
   ref: DynamicSupervisorRef<Extra>
-): Effect.Effect<import("./SupervisorBehaviour.ts").ChildCounts, CallFailure> =>
+): Effect.Effect<import("./internal/SupervisorBehaviour.ts").ChildCounts, CallFailure> =>
   Effect.map(Actor.call(ref, { _tag: "CountChildren" }, { timeout: "infinity" }), (response) =>
     Result.isSuccess(response)
-      ? response.success as import("./SupervisorBehaviour.ts").ChildCounts
+      ? response.success as import("./internal/SupervisorBehaviour.ts").ChildCounts
       : { specs: 0, active: 0, supervisors: 0, workers: 0 })

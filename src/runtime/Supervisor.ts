@@ -24,9 +24,9 @@ import { type ChildSpec, normalize } from "./ChildSpec.ts"
 import * as ExitReason from "./ExitReason.ts"
 import * as Options from "./Options.ts"
 import { awaitExit, type Process } from "./Process.ts"
-import { DEFAULT_MAX_RESTARTS, IntensityFields, periodMillis } from "./RestartIntensity.ts"
+import { DEFAULT_MAX_RESTARTS, IntensityFields, periodMillis } from "./internal/RestartIntensity.ts"
 import { FailedToStartChild, InitFailed, type InvalidOptions } from "./RuntimeError.ts"
-import { type Child, makeChild, signalAll } from "./SupervisorChild.ts"
+import { type Child, makeChild, signalAll } from "./internal/SupervisorChild.ts"
 import {
   type AutoShutdown,
   behaviour,
@@ -37,9 +37,9 @@ import {
   type Strategy,
   type SupervisorConfig,
   type SupervisorProtocol
-} from "./SupervisorBehaviour.ts"
+} from "./internal/SupervisorBehaviour.ts"
 
-export type { AutoShutdown, ChildCounts, ChildInfo, ManagementError, Strategy } from "./SupervisorBehaviour.ts"
+export type { AutoShutdown, ChildCounts, ChildInfo, ManagementError, Strategy } from "./internal/SupervisorBehaviour.ts"
 
 /** A running supervisor. */
 export type SupervisorRef = Actor.ActorRef<SupervisorProtocol>

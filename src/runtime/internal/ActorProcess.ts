@@ -35,12 +35,12 @@ import {
   type StopRequest,
   yieldThenStep
 } from "./ActorLoop.ts"
-import type * as Behaviour from "./Behaviour.ts"
-import * as ExitReason from "./ExitReason.ts"
-import { ENVELOPE_CALL, ENVELOPE_CAST, ENVELOPE_INFO, ENVELOPE_STOP, type Envelope, type From } from "./From.ts"
+import type * as Behaviour from "../Behaviour.ts"
+import * as ExitReason from "../ExitReason.ts"
+import { ENVELOPE_CALL, ENVELOPE_CAST, ENVELOPE_INFO, ENVELOPE_STOP, type Envelope, type From } from "../From.ts"
 import { type ActorSettings, MailboxProcess, wakeAll } from "./Mailbox.ts"
-import type { ProcessKind } from "./Process.ts"
-import { ActorExited, InitFailed, StartIgnored } from "./RuntimeError.ts"
+import type { ProcessKind } from "../Process.ts"
+import { ActorExited, InitFailed, StartIgnored } from "../RuntimeError.ts"
 
 export { actorOfFiber } from "./ActorLoop.ts"
 export { type ActorSettings, actorSettings, DEAD, defaultSettings, DELIVERED, type DeliveryOutcome, FULL, type Overflow } from "./Mailbox.ts"

@@ -19,14 +19,14 @@
  *   happen at once; the restarts after the delay). The intensity counts the restart when it is decided.
  */
 import { Effect, Random, Result, Schema } from "effect"
-import * as Actor from "./Actor.ts"
+import * as Actor from "../Actor.ts"
 import * as Backoff from "./Backoff.ts"
-import * as Behaviour from "./Behaviour.ts"
-import type { ChildSpec } from "./ChildSpec.ts"
-import { normalize } from "./ChildSpec.ts"
-import * as ExitReason from "./ExitReason.ts"
-import * as Options from "./Options.ts"
-import type { Process } from "./Process.ts"
+import * as Behaviour from "../Behaviour.ts"
+import type { ChildSpec } from "../ChildSpec.ts"
+import { normalize } from "../ChildSpec.ts"
+import * as ExitReason from "../ExitReason.ts"
+import * as Options from "../Options.ts"
+import type { Process } from "../Process.ts"
 import { RestartWindow } from "./RestartIntensity.ts"
 import {
   AlreadyPresent,
@@ -36,7 +36,7 @@ import {
   ChildRunning,
   FailedToStartChild,
   type InvalidOptions
-} from "./RuntimeError.ts"
+} from "../RuntimeError.ts"
 import {
   type Child,
   type ChildExit,

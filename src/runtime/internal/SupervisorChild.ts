@@ -7,12 +7,12 @@
  * terminating unsubscribes first, so exits the supervisor caused itself never look like crashes.
  */
 import { Cause, Clock, Effect, type Fiber } from "effect"
-import * as Actor from "./Actor.ts"
-import type { NormalizedSpec } from "./ChildSpec.ts"
-import * as ExitReason from "./ExitReason.ts"
-import { CurrentLifecycleSink, type LifecycleEvent, type LifecycleSink } from "./Lifecycle.ts"
-import * as Process from "./Process.ts"
-import { FailedToStartChild, InitFailed, StartIgnored } from "./RuntimeError.ts"
+import * as Actor from "../Actor.ts"
+import type { NormalizedSpec } from "../ChildSpec.ts"
+import * as ExitReason from "../ExitReason.ts"
+import { CurrentLifecycleSink, type LifecycleEvent, type LifecycleSink } from "../Lifecycle.ts"
+import * as Process from "../Process.ts"
+import { FailedToStartChild, InitFailed, StartIgnored } from "../RuntimeError.ts"
 
 export interface Child {
   readonly spec: NormalizedSpec<unknown, ReadonlyArray<unknown>>
