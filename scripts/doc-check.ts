@@ -44,6 +44,7 @@ export const undocumented = (srcRoot: string, folders: ReadonlyArray<string> = [
   for (const file of roots.flatMap(publicFiles)) {
     const lines = readFileSync(file, "utf8").split("\n")
     let namespaceDepth = 0
+    let previous: { readonly name: string; readonly index: number } | undefined
     lines.forEach((line, index) => {
       const match = exportLine.exec(line)
       if (match === null) return
@@ -51,7 +52,10 @@ export const undocumented = (srcRoot: string, folders: ReadonlyArray<string> = [
       // Top-level exports, and one level of exported namespace members.
       if (indent > 0 && namespaceDepth === 0) return
       if (indent === 0) namespaceDepth = match[2] === "namespace" ? 1 : 0
-      if (!hasDocAbove(lines, index)) {
+      // `export const X = …` followed by its companion `export type X = typeof X`: one doc comment covers both.
+      const companion = previous !== undefined && previous.name === match[3] && previous.index === index - 1
+      previous = { name: match[3]!, index }
+      if (!companion && !hasDocAbove(lines, index)) {
         found.push({ file: relative(srcRoot, file), line: index + 1, name: match[3]! })
       }
     })

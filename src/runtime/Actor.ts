@@ -32,7 +32,7 @@ import { type Context, Duration, Effect, Exit, Fiber, type Scope } from "effect"
 import { ActorProcess, actorOfFiber, actorSettings, DEAD, defaultSettings, DELIVERED } from "./internal/ActorProcess.ts"
 import type * as Behaviour from "./Behaviour.ts"
 import * as ExitReason from "./ExitReason.ts"
-import { type CallError, ENVELOPE_CAST, ENVELOPE_INFO, type Envelope, From } from "./From.ts"
+import { type CallError, ENVELOPE_CAST, ENVELOPE_INFO, type Envelope, From } from "./internal/From.ts"
 import * as Options from "./Options.ts"
 import { awaitExit, isProcess, type Process } from "./Process.ts"
 import {
@@ -49,9 +49,10 @@ import {
 
 import type { Overflow } from "./internal/ActorProcess.ts"
 export type { Overflow } from "./internal/ActorProcess.ts"
-export type { CallError } from "./From.ts"
-export { From } from "./From.ts"
+export type { CallError } from "./internal/From.ts"
+export { From } from "./internal/From.ts"
 
+/** The brand that marks an `ActorRef` (and carries its protocol type). */
 export const ActorRefTypeId: unique symbol = Symbol.for("troupe/ActorRef")
 export type ActorRefTypeId = typeof ActorRefTypeId
 
@@ -77,6 +78,10 @@ export interface NameRegistration<P extends Behaviour.Protocol = Behaviour.Proto
   readonly resolve: () => Process | undefined
 }
 
+/**
+ * The mailbox of an actor: unbounded by default, as an Erlang mailbox; with a `capacity`, what a send to a full
+ * mailbox does. System messages never count against the capacity.
+ */
 export interface MailboxOptions {
   /** default: unbounded (as an Erlang mailbox) */
   readonly capacity?: number
@@ -84,6 +89,10 @@ export interface MailboxOptions {
   readonly overflow?: Overflow
 }
 
+/**
+ * Options of `Actor.start` / `startLink`, decoded with Schema: a bad value fails the start with `InvalidOptions`
+ * naming its path.
+ */
 export interface StartOptions {
   /** a display name, or a registration (`Registry.via(registry, key)`) */
   readonly name?: string | NameRegistration
@@ -97,6 +106,7 @@ export interface StartOptions {
   readonly trapExit?: boolean
 }
 
+/** Options of `Actor.call`: the timeout covers the whole call (queueing and handling), as `gen_server:call/3`'s. */
 export interface CallOptions {
   /** default 5 seconds; `"infinity"` waits forever */
   readonly timeout?: Duration.Input | "infinity"
@@ -104,6 +114,10 @@ export interface CallOptions {
   readonly onTimeout?: "continue" | "interrupt"
 }
 
+/**
+ * Why `Actor.start` can fail: `init` failed or returned a stop (`InitFailed`), returned `ignore` (`StartIgnored`),
+ * the name is taken (`AlreadyStarted`), or the options are invalid (`InvalidOptions`).
+ */
 export type StartError = InitFailed | StartIgnored | AlreadyStarted | InvalidOptions
 
 const DEFAULT_CALL_TIMEOUT = Duration.seconds(5)

@@ -14,7 +14,7 @@
  */
 import type { Duration, Effect } from "effect"
 import type { ExitReason } from "./ExitReason.ts"
-import type { From } from "./From.ts"
+import type { From } from "./internal/From.ts"
 
 /**
  * The messages an actor understands. Every field is optional:
@@ -28,10 +28,15 @@ export interface Protocol {
   readonly continue?: unknown
 }
 
+/** The call message type of protocol `P` (`never` when it has none). */
 export type CallOf<P extends Protocol> = P extends { readonly call: infer A } ? A : "call" extends keyof P ? unknown : never
+/** The reply type of protocol `P`'s calls. */
 export type ReplyOf<P extends Protocol> = P extends { readonly reply: infer A } ? A : "reply" extends keyof P ? unknown : unknown
+/** The cast message type of protocol `P` (`never` when it has none). */
 export type CastOf<P extends Protocol> = P extends { readonly cast: infer A } ? A : "cast" extends keyof P ? unknown : never
+/** The info message type of protocol `P` (`never` when it has none), beside the `SystemInfo` every actor can get. */
 export type InfoOf<P extends Protocol> = P extends { readonly info: infer A } ? A : "info" extends keyof P ? unknown : never
+/** The argument type of protocol `P`'s `handleContinue` (`never` when it has none). */
 export type ContinueOf<P extends Protocol> = P extends { readonly continue: infer A } ? A : "continue" extends keyof P ? unknown : never
 
 /** What `handleInfo` can receive beyond the protocol's own info messages. */
@@ -41,6 +46,7 @@ export type SystemInfo = IdleTimeout | Down
 export interface IdleTimeout {
   readonly _tag: "IdleTimeout"
 }
+/** The one `IdleTimeout` value. */
 export const idleTimeout: IdleTimeout = Object.freeze({ _tag: "IdleTimeout" })
 
 /** Delivered to `handleInfo` of an actor that monitors a process, once, when that process exits. */
@@ -52,6 +58,10 @@ export interface Down {
   readonly reason: ExitReason
 }
 
+/**
+ * What a callback result may ask for besides its state: a continue, an idle timeout, hibernation (gen_server's
+ * `{continue, A}`, `Timeout`, `hibernate`).
+ */
 export interface ResultOptions<C = never> {
   /** run `handleContinue(arg)` before the next message (`{continue, Arg}`) */
   readonly continue?: C
@@ -61,29 +71,44 @@ export interface ResultOptions<C = never> {
   readonly hibernate?: boolean
 }
 
+/** `init` succeeded: `{ok, State}` with optional result options. */
 export interface Ok<S, C = never> {
   readonly _tag: "Ok"
   readonly state: S
   readonly options: ResultOptions<C> | undefined
 }
+/**
+ * `init` declined to start (`ignore`): the start fails with `StartIgnored` and a supervisor records the child as not
+ * running.
+ */
 export interface Ignore {
   readonly _tag: "Ignore"
 }
+/** `init` failed on purpose (`{stop, Reason}`): the start fails with `InitFailed` carrying the reason. */
 export interface InitStop {
   readonly _tag: "InitStop"
   readonly reason: ExitReason
 }
+/** A call handled: `{reply, Reply, State}`. */
 export interface Reply<S, R, C = never> {
   readonly _tag: "Reply"
   readonly reply: R
   readonly state: S
   readonly options: ResultOptions<C> | undefined
 }
+/**
+ * Handled without a reply (`{noreply, State}`); from `handleCall` the reply is sent later with `Actor.reply(from,
+ * value)`.
+ */
 export interface NoReply<S, C = never> {
   readonly _tag: "NoReply"
   readonly state: S
   readonly options: ResultOptions<C> | undefined
 }
+/**
+ * Stop the actor after this message (`{stop, Reason, State}`): `terminate` runs (when trapping exits or for a normal
+ * stop), then the process exits with `reason`.
+ */
 export interface Stop<S, R = never> {
   readonly _tag: "Stop"
   readonly reason: ExitReason
@@ -92,8 +117,11 @@ export interface Stop<S, R = never> {
   readonly reply?: { readonly value: R }
 }
 
+/** What `init` returns. */
 export type InitResult<S, C = never> = Ok<S, C> | Ignore | InitStop
+/** What `handleCall` returns. */
 export type CallResult<S, R, C = never> = Reply<S, R, C> | NoReply<S, C> | Stop<S, R>
+/** What `handleCast`, `handleInfo` and `handleContinue` return. */
 export type NoReplyResult<S, C = never> = NoReply<S, C> | Stop<S>
 
 /** A callback's return: the result itself, or an Effect producing it. */

@@ -21,10 +21,23 @@ import type { Process } from "./Process.ts"
 import type { InvalidOptions } from "./RuntimeError.ts"
 import * as Task from "./Task.ts"
 
+/** OTP restart types: `permanent` is always restarted, `transient` only after an abnormal exit, `temporary` never. */
 export type Restart = "permanent" | "transient" | "temporary"
+/**
+ * How a supervisor stops the child: `brutalKill` (interrupt at once), a number of milliseconds to wait for
+ * `terminate` before killing, or `infinity` (wait; the default for supervisors).
+ */
 export type Shutdown = "brutalKill" | "infinity" | number
+/**
+ * What the child is to its supervisor: a `worker` (default shutdown 5,000 ms) or a `supervisor` (default
+ * `infinity`).
+ */
 export type ChildType = "worker" | "supervisor"
 
+/**
+ * An optional restart delay (not in OTP; Akka's `BackoffSupervisor` semantics): the n-th consecutive restart
+ * waits `min(max, min × 2^n)` with jitter, and the count starts over after the child ran for `resetAfter`.
+ */
 export interface Backoff {
   readonly min: Duration.Input
   readonly max: Duration.Input
@@ -34,10 +47,19 @@ export interface Backoff {
   readonly resetAfter?: Duration.Input
 }
 
+/**
+ * How a child is started: an Effect producing its process, or (in a `simpleOneForOne`-style DynamicSupervisor) a
+ * function of the extra start arguments.
+ */
 export type StartFn<Extra extends ReadonlyArray<unknown>, R> =
   | Effect.Effect<Process, unknown, R>
   | ((...extra: Extra) => Effect.Effect<Process, unknown, R>)
 
+/**
+ * A child specification, as OTP's `child_spec()`: its `id`, how to `start` it, its `restart` type, `shutdown`,
+ * `type`, whether it is `significant` (for `autoShutdown`) and an optional `backoff`. Validated with
+ * `ChildSpecSchema` when given to a supervisor (`InvalidOptions` names the path, e.g. `children[2].shutdown`).
+ */
 export interface ChildSpec<R = never, Extra extends ReadonlyArray<unknown> = []> {
   readonly id: string
   readonly start: StartFn<Extra, R>
@@ -69,6 +91,7 @@ const StartShape = Schema.declare(
   { expected: "an Effect producing a process, or a function returning one" }
 )
 
+/** The Schema a child spec is decoded with (functions checked as functions). */
 export const ChildSpecSchema = Schema.Struct({
   id: Schema.NonEmptyString,
   start: StartShape,

@@ -24,6 +24,11 @@ import * as SupervisorChild from "./internal/SupervisorChild.ts"
 import { type Child, type ChildExit, emit, makeChild, makeSupervisorContext, shouldRestart, signalAll, type SupervisorContext } from "./internal/SupervisorChild.ts"
 import { startScopedUnderParent } from "./Supervisor.ts"
 
+/**
+ * Options of `DynamicSupervisor.start`, as Elixir's `DynamicSupervisor.init/1`: intensity, `maxChildren` (restarting
+ * children count toward it) and `extraArguments` prepended to each child's start arguments. Invalid values fail the
+ * start with `InvalidOptions`.
+ */
 export interface DynamicSupervisorOptions<Extra extends ReadonlyArray<unknown> = []> {
   readonly name?: string
   /** intensity: a non-negative integer, default 3 (Elixir's) */

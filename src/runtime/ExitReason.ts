@@ -13,30 +13,40 @@
  */
 import { Cause } from "effect"
 
+/** `normal`: the process finished; links and `transient` restarts treat it as a clean exit. */
 export interface Normal {
   readonly _tag: "Normal"
 }
+/** `shutdown` or `{shutdown, Term}`: stopped by its supervisor or on purpose; not a crash. */
 export interface Shutdown {
   readonly _tag: "Shutdown"
   /** `{shutdown, Term}` when present */
   readonly term?: unknown
 }
+/** `killed`: brutally killed (`Actor.kill`, `brutalKill`, or a shutdown timeout); `terminate` did not run. */
 export interface Killed {
   readonly _tag: "Killed"
 }
+/** A crash: the Effect `Cause` of the failure or defect that ended the process. */
 export interface Failure {
   readonly _tag: "Failure"
   readonly cause: Cause.Cause<unknown>
 }
+/** `noproc`: the process did not exist (a monitor set on a dead process gets this reason). */
 export interface NoProc {
   readonly _tag: "NoProc"
 }
 
+/** Why a process exited, as OTP's exit reasons. */
 export type ExitReason = Normal | Shutdown | Killed | Failure | NoProc
 
+/** The `normal` reason. */
 export const normal: Normal = Object.freeze({ _tag: "Normal" })
+/** The plain `shutdown` reason. */
 export const shutdown: Shutdown = Object.freeze({ _tag: "Shutdown" })
+/** The `killed` reason. */
 export const killed: Killed = Object.freeze({ _tag: "Killed" })
+/** The `noproc` reason. */
 export const noproc: NoProc = Object.freeze({ _tag: "NoProc" })
 
 /** `{shutdown, Term}`: a normal reason that carries a term. */

@@ -10,6 +10,7 @@
 import { Context, Effect, Layer, PubSub, type Scope, Stream } from "effect"
 import type { ExitReason } from "./ExitReason.ts"
 
+/** The kinds of supervision events, as OTP's supervisor reports (`supervisor_report` and progress reports). */
 export type LifecycleEventTag =
   | "SupervisorStarted"
   | "ChildStarted"
@@ -19,6 +20,7 @@ export type LifecycleEventTag =
   | "RestartIntensityReached"
   | "SupervisorStopped"
 
+/** One supervision event: which supervisor, which child, and for exits and restarts the reason. */
 export interface LifecycleEvent {
   readonly _tag: LifecycleEventTag
   /** the supervisor's name */

@@ -21,6 +21,10 @@ import type { Process } from "./Process.ts"
 
 let nextMonitor = 0
 
+/**
+ * A monitor (`erlang:monitor/2`): the watcher receives one `Down` (or the callback runs once) when `target` exits;
+ * `Monitor.demonitor` removes it in O(1).
+ */
 export interface MonitorRef {
   readonly id: number
   readonly target: Process

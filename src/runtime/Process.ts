@@ -12,11 +12,17 @@
 import { Clock, Duration, Effect } from "effect"
 import * as ExitReason from "./ExitReason.ts"
 
+/** The brand that marks a `Process`. */
 export const ProcessTypeId: unique symbol = Symbol.for("troupe/Process")
 export type ProcessTypeId = typeof ProcessTypeId
 
+/** What a process is to a supervisor: a worker or a supervisor. */
 export type ProcessKind = "worker" | "supervisor"
 
+/**
+ * Anything a supervisor can run and a monitor can watch: an actor, a supervisor, a task. It has a pid, a name, an
+ * exit reason once it has exited, and can be stopped gracefully or killed.
+ */
 export interface Process {
   readonly [ProcessTypeId]: ProcessTypeId
   /** unique in this Node process */
@@ -36,6 +42,7 @@ export interface Process {
 
 type Observer = (reason: ExitReason.ExitReason) => void
 
+/** True when `u` is a troupe `Process`. */
 export const isProcess = (u: unknown): u is Process => typeof u === "object" && u !== null && ProcessTypeId in u
 
 let nextPid = 0

@@ -19,13 +19,22 @@ import type * as Behaviour from "./Behaviour.ts"
 import type { Process } from "./Process.ts"
 import { AlreadyStarted } from "./RuntimeError.ts"
 
+/**
+ * Elixir Registry's key modes: `unique` (one process per key; registering a taken key fails with `AlreadyStarted`)
+ * or `duplicate` (many processes per key, e.g. for pub/sub).
+ */
 export type KeyMode = "unique" | "duplicate"
 
+/** One registration: the process and the value registered with it. */
 export interface Entry<V> {
   readonly process: Process
   readonly value: V
 }
 
+/**
+ * A local process registry (Elixir's `Registry`): names or keys to processes, each entry removed when its process
+ * exits. Made with `Registry.make`; `Registry.via` gives a name that registers a process at start.
+ */
 export class ProcessRegistry<K = string, V = unknown> {
   readonly mode: KeyMode
   readonly name: string

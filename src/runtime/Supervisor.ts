@@ -44,6 +44,11 @@ export type { AutoShutdown, ChildCounts, ChildInfo, ManagementError, Strategy } 
 /** A running supervisor. */
 export type SupervisorRef = Actor.ActorRef<SupervisorProtocol>
 
+/**
+ * Options of `Supervisor.start`, as OTP's `sup_flags()` plus the children: strategy, restart intensity
+ * (`maxRestarts` within `maxSeconds` or `maxMillis`), `autoShutdown` and the child specs. Decoded with Schema;
+ * invalid values fail with `InvalidOptions` naming the path.
+ */
 export interface SupervisorOptions<R = never> {
   /** for lifecycle events and errors */
   readonly name?: string
@@ -60,6 +65,10 @@ export interface SupervisorOptions<R = never> {
   readonly children?: ReadonlyArray<ChildSpec<R>>
 }
 
+/**
+ * Why starting a supervisor or a child can fail: a child's start failed (`FailedToStartChild`, with the child's id
+ * and reason) or the options are invalid (`InvalidOptions`).
+ */
 export type SpawnError = FailedToStartChild | InvalidOptions
 
 const OptionsSchema = Schema.Struct({

@@ -10,6 +10,10 @@ import { Cause, type Context, Effect, Exit, type Fiber } from "effect"
 import * as ExitReason from "./ExitReason.ts"
 import { ProcessBase, type ProcessKind } from "./Process.ts"
 
+/**
+ * The process behind `Task.start`: an Effect run as a supervised process (Elixir's `Task`), exiting `normal` when it
+ * succeeds and with a `Failure` when it fails.
+ */
 export class TaskProcess extends ProcessBase {
   readonly name: string
   readonly kind: ProcessKind

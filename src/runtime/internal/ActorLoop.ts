@@ -9,7 +9,7 @@
 import { Cause, Effect, Fiber } from "effect"
 import type { ActorProcess } from "./ActorProcess.ts"
 import * as ExitReason from "../ExitReason.ts"
-import type { Envelope, From } from "../From.ts"
+import type { Envelope, From } from "./From.ts"
 
 /** What the loop does once it decides to stop: the reason, and a reply owed by `{stop, Reason, Reply, State}`. */
 export interface StopRequest {

@@ -37,7 +37,7 @@ import {
 } from "./ActorLoop.ts"
 import type * as Behaviour from "../Behaviour.ts"
 import * as ExitReason from "../ExitReason.ts"
-import { ENVELOPE_CALL, ENVELOPE_CAST, ENVELOPE_INFO, ENVELOPE_STOP, type Envelope, type From } from "../From.ts"
+import { ENVELOPE_CALL, ENVELOPE_CAST, ENVELOPE_INFO, ENVELOPE_STOP, type Envelope, type From } from "./From.ts"
 import { type ActorSettings, MailboxProcess, wakeAll } from "./Mailbox.ts"
 import type { ProcessKind } from "../Process.ts"
 import { ActorExited, InitFailed, StartIgnored } from "../RuntimeError.ts"

@@ -18,7 +18,7 @@
  */
 import { Duration, Effect, Exit, type Fiber } from "effect"
 import type * as ExitReason from "../ExitReason.ts"
-import { ENVELOPE_CALL, ENVELOPE_INFO, ENVELOPE_STOP, type Envelope, type From } from "../From.ts"
+import { ENVELOPE_CALL, ENVELOPE_INFO, ENVELOPE_STOP, type Envelope, type From } from "./From.ts"
 import { MessageQueue } from "./MessageQueue.ts"
 import { ProcessBase } from "../Process.ts"
 import { MailboxFull } from "../RuntimeError.ts"

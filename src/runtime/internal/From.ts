@@ -9,7 +9,7 @@
  * The same object is the mailbox envelope, so a call allocates one object besides its Exit.
  */
 import { Exit } from "effect"
-import type { ActorExited, CallTimeout, MailboxFull, NoProc } from "./RuntimeError.ts"
+import type { ActorExited, CallTimeout, MailboxFull, NoProc } from "../RuntimeError.ts"
 
 /** Errors a call can fail with. */
 export type CallError = NoProc | CallTimeout | ActorExited | MailboxFull
@@ -97,7 +97,7 @@ export interface CastEnvelope {
 
 export interface StopEnvelope {
   readonly kind: typeof ENVELOPE_STOP
-  readonly reason: import("./ExitReason.ts").ExitReason
+  readonly reason: import("../ExitReason.ts").ExitReason
 }
 
 export type Envelope = From<unknown> | CastEnvelope | StopEnvelope
