@@ -18,7 +18,7 @@ import { awaitExit } from "../runtime/Process.ts"
 import * as ExitReason from "../runtime/ExitReason.ts"
 import type * as Action from "./Action.ts"
 import { isOutcome } from "./Action.ts"
-import * as FastGuard from "./FastGuard.ts"
+import * as FastGuard from "./internal/FastGuard.ts"
 import {
   ActionFailed,
   ActionTimeout,

@@ -28,14 +28,14 @@ import {
   type InvalidState,
   StatusTimeout
 } from "./AgentError.ts"
-import * as AgentMessage from "./AgentMessage.ts"
-import { type AgentConfig, type AgentProtocol, behaviour, type ErrorPolicy, type ParentLink } from "./AgentProcess.ts"
+import * as AgentMessage from "./internal/AgentMessage.ts"
+import { type AgentConfig, type AgentProtocol, behaviour, type ErrorPolicy, type ParentLink } from "./internal/AgentProcess.ts"
 import type { OnParentDeath } from "./Directive.ts"
 import type { Executors } from "./DirectiveExecutor.ts"
 import type { Instruction } from "./Instruction.ts"
 import type { Signal } from "./Signal.ts"
 
-export type { ErrorPolicy } from "./AgentProcess.ts"
+export type { ErrorPolicy } from "./internal/AgentProcess.ts"
 
 export interface StartOptions {
   /** default: a UUIDv7 */

@@ -7,7 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Layer, ManagedRuntime } from "effect"
 import * as fc from "fast-check"
 import { AgentServer, Bus, DirectiveExecutor, Signal } from "../../src/agent/index.ts"
-import * as AgentMessage from "../../src/agent/AgentMessage.ts"
+import * as AgentMessage from "../../src/agent/internal/AgentMessage.ts"
 import { Actor, ExitReason } from "../../src/runtime/index.ts"
 import { Counter } from "../../bench/CounterAgent.ts"
 

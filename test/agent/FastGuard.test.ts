@@ -1,7 +1,7 @@
 import { describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import * as fc from "fast-check"
-import * as FastGuard from "../../src/agent/FastGuard.ts"
+import * as FastGuard from "../../src/agent/internal/FastGuard.ts"
 
 class Box {
   readonly by = 1

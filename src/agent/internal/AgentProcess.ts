@@ -12,16 +12,16 @@
  * fiber, no continue.
  */
 import { Effect, type Fiber } from "effect"
-import { Actor, Behaviour, DynamicSupervisor, ExitReason, Monitor, Process } from "../runtime/index.ts"
-import * as ChildSpec from "../runtime/ChildSpec.ts"
-import * as Agent from "./Agent.ts"
-import type { AnyDefinition } from "./AgentDefinition.ts"
-import { DirectiveQueueFull, InvalidMessage } from "./AgentError.ts"
-import * as ActionRunner from "./ActionRunner.ts"
-import type * as Directive from "./Directive.ts"
-import * as DirectiveExecutor from "./DirectiveExecutor.ts"
-import * as Instruction from "./Instruction.ts"
-import * as Signal from "./Signal.ts"
+import { Actor, Behaviour, DynamicSupervisor, ExitReason, Monitor, Process } from "../../runtime/index.ts"
+import * as ChildSpec from "../../runtime/ChildSpec.ts"
+import * as Agent from "../Agent.ts"
+import type { AnyDefinition } from "../AgentDefinition.ts"
+import { DirectiveQueueFull, InvalidMessage } from "../AgentError.ts"
+import * as ActionRunner from "../ActionRunner.ts"
+import type * as Directive from "../Directive.ts"
+import * as DirectiveExecutor from "../DirectiveExecutor.ts"
+import * as Instruction from "../Instruction.ts"
+import * as Signal from "../Signal.ts"
 
 /** What an `Error` directive does. */
 export type ErrorPolicy =

@@ -12,12 +12,12 @@
  * signal object that passed once is remembered (a `WeakSet`), so resending the same signal costs one lookup.
  */
 import { Duration, Schema } from "effect"
-import { ExitReason } from "../runtime/index.ts"
-import { DurationInput } from "../runtime/Options.ts"
-import * as Action from "./Action.ts"
-import { fromSchemaError, InvalidMessage } from "./AgentError.ts"
-import * as Signal from "./Signal.ts"
-import type { Status } from "./Agent.ts"
+import { ExitReason } from "../../runtime/index.ts"
+import { DurationInput } from "../../runtime/Options.ts"
+import * as Action from "../Action.ts"
+import { fromSchemaError, InvalidMessage } from "../AgentError.ts"
+import * as Signal from "../Signal.ts"
+import type { Status } from "../Agent.ts"
 
 const AnAction = Schema.declare((u: unknown): u is Action.Any => Action.isAction(u), { expected: "an Action (Action.make)" })
 const AFunction = Schema.declare((u: unknown): u is (...args: ReadonlyArray<never>) => unknown => typeof u === "function", {
