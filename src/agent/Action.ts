@@ -15,6 +15,7 @@ import { Duration, Effect, Schema } from "effect"
 import type { ActionTimeout } from "./AgentError.ts"
 import type { StateOp } from "./StateOp.ts"
 
+/** The brand that marks an `Action`. */
 export const ActionTypeId: unique symbol = Symbol.for("troupe/agent/Action")
 const OutcomeTypeId: unique symbol = Symbol.for("troupe/agent/Action/Outcome")
 
@@ -47,17 +48,23 @@ export const withOps = <O>(output: O, ...ops: ReadonlyArray<StateOp>): Outcome<O
   ops
 })
 
+/** True when an action's `run` returned `withOps(output, …ops)` rather than a plain output. */
 export const isOutcome = (u: unknown): u is Outcome<unknown> =>
   typeof u === "object" && u !== null && OutcomeTypeId in u
 
 /** A schema usable for params and outputs: decodable without services. */
 export type AnySchema = Schema.Codec<any, any, never, never>
 
+/** What running an action can fail with: its own error `E`, or `ActionTimeout` when it ran past its `timeout`. */
 export type Failure<E> = E | ActionTimeout
 
 /** Function types compared bivariantly, so that specific actions are assignable to `Action.Any`. */
 type Bivariant<Args extends ReadonlyArray<unknown>, R> = { bivarianceHack(...args: Args): R }["bivarianceHack"]
 
+/**
+ * A named, schema-typed unit of work (Jido's `Action`): params decoded with `params` before `run`, output checked
+ * with `output` after it, an optional timeout; `run` may return state ops with its output (`withOps`).
+ */
 export interface Action<
   Name extends string = string,
   PS extends AnySchema = AnySchema,
@@ -88,11 +95,19 @@ export interface Action<
 /** Any action, whatever its types (for lists of actions). */
 export type Any = Action<string, any, any, any, any>
 
+/** The decoded params type of action `A`. */
 export type Params<A> = A extends Action<string, infer PS, AnySchema, any, any> ? PS["Type"] : never
+/** The output type of action `A`. */
 export type Output<A> = A extends Action<string, AnySchema, infer OS, any, any> ? OS["Type"] : never
+/** The services action `A`'s `run` needs. */
 export type Requirements<A> = A extends Action<string, AnySchema, AnySchema, any, infer R> ? R : never
+/** The error type of action `A`'s `run`. */
 export type Error<A> = A extends Action<string, AnySchema, AnySchema, infer E, any> ? E : never
 
+/**
+ * What `Action.make` takes: the name, an optional description, the params and output schemas, `run`, and an optional
+ * timeout.
+ */
 export interface Options<Name extends string, PS extends AnySchema, OS extends AnySchema, E, R> {
   readonly name: Name
   readonly description?: string
@@ -212,4 +227,5 @@ const build = <Name extends string, PS extends AnySchema, OS extends AnySchema, 
   }
 }
 
+/** True when `u` is an `Action`. */
 export const isAction = (u: unknown): u is Any => typeof u === "object" && u !== null && ActionTypeId in u

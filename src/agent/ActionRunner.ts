@@ -41,6 +41,10 @@ export interface ActionResult<O> {
   readonly ops: ReadonlyArray<StateOp.StateOp>
 }
 
+/**
+ * Why running an action fails: params that do not decode (`InvalidParams`), an output that does not match its schema
+ * (`InvalidOutput`), or the action's own failure or timeout (`ActionFailed`).
+ */
 export type ExecuteError = InvalidParams | InvalidOutput | ActionFailed
 
 const decoders = new WeakMap<object, (u: unknown) => Result.Result<unknown, Schema.SchemaError>>()

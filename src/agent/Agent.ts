@@ -25,8 +25,13 @@ import * as Uuid7 from "./Uuid7.ts"
 export { define } from "./AgentDefinition.ts"
 export type { Decision, Definition, Handler, Route, RouteTarget, StateOf } from "./AgentDefinition.ts"
 
+/** An agent's status (Jido's): `idle`, `running` (actions in flight), `completed` or `failed`. */
 export type Status = "idle" | "running" | "completed" | "failed"
 
+/**
+ * A pure agent (Jido's `Agent` struct): an id, its definition, its state (decoded with the definition's schema),
+ * status, pending action count, last result and last error. `Agent.cmd` returns a new agent; nothing mutates.
+ */
 export interface Agent<S> {
   readonly id: string
   readonly definition: Definition<S, any>
@@ -40,6 +45,7 @@ export interface Agent<S> {
   readonly error: unknown
 }
 
+/** What `Agent.cmd` returns: the new agent and the directives it asked for (effects the server runs afterwards). */
 export interface CmdResult<S> {
   readonly agent: Agent<S>
   readonly directives: ReadonlyArray<Directive.Directive>

@@ -28,10 +28,16 @@ export interface Decision<S> {
   readonly instructions?: ReadonlyArray<Instruction>
 }
 
+/**
+ * A route target written as a function: given the signal and the agent, it returns a decision (new state,
+ * directives, instructions) or nothing.
+ */
 export type Handler<S> = (signal: Signal, agent: Agent<S>) => Decision<S> | void
 
+/** What a route runs: an action (its params are the signal's data) or a handler. */
 export type RouteTarget<S> = Action.Any | Handler<S>
 
+/** A signal route: a pattern (`user.*.created`, `**`) and its target, with an optional priority. */
 export interface Route<S> {
   readonly pattern: string
   readonly target: RouteTarget<S>
@@ -39,6 +45,7 @@ export interface Route<S> {
   readonly priority?: number
 }
 
+/** Optional hooks around each command, as Jido's `on_before_cmd` / `on_after_cmd`. */
 export interface Hooks<S> {
   /** runs before each instruction; may rewrite the agent or the instruction */
   readonly onBeforeCmd?: (agent: Agent<S>, instruction: Instruction) => { readonly agent: Agent<S>; readonly instruction: Instruction }
@@ -50,6 +57,10 @@ export interface Hooks<S> {
   ) => { readonly agent: Agent<S>; readonly directives: ReadonlyArray<Directive> }
 }
 
+/**
+ * An agent definition made by `Agent.define`: name, description, state schema, routes, actions and hooks. Routes and
+ * actions are compiled once, when first used.
+ */
 export interface Definition<S, I = unknown> extends Hooks<S> {
   readonly name: string
   readonly description: string
@@ -61,10 +72,16 @@ export interface Definition<S, I = unknown> extends Hooks<S> {
   readonly validateState: boolean
 }
 
+/** A definition of any state and input type. */
 export type AnyDefinition = Definition<any, any>
 
+/** The state type of definition `D`. */
 export type StateOf<D> = D extends Definition<infer S, any> ? S : never
 
+/**
+ * What `Agent.define` takes: name, description, state schema, routes, actions and hooks. Invalid routes fail the
+ * agent's start with `InvalidRoute`.
+ */
 export interface DefineOptions<S, I> extends Hooks<S> {
   readonly name: string
   readonly description?: string
@@ -101,6 +118,10 @@ export const define = <S, I>(options: DefineOptions<S, I>): Definition<S, I> => 
 /** What the router of a definition holds. */
 export type CompiledRouter = Router.Router<RouteTarget<any>>
 
+/**
+ * What a definition compiles to on first use (cached on it): the router, a bounded route cache and the set of
+ * actions.
+ */
 export interface Compiled {
   readonly router: Result.Result<CompiledRouter, InvalidRoute>
   /** signal type → targets (a definition's routes never change, so this is safe); bounded */

@@ -37,6 +37,10 @@ import type { Signal } from "./Signal.ts"
 
 export type { ErrorPolicy } from "./internal/AgentProcess.ts"
 
+/**
+ * Options of `AgentServer.start`: the agent id, the encoded initial state, the error policy and the directive queue
+ * bound. Decoded with Schema; a bad value fails with `InvalidAgentOptions`.
+ */
 export interface StartOptions {
   /** default: a UUIDv7 */
   readonly id?: string
@@ -54,14 +58,29 @@ export interface StartOptions {
   readonly onParentDeath?: OnParentDeath
 }
 
+/** Options of `AgentServer.call`. */
 export interface CallOptions {
   /** default 5 seconds */
   readonly timeout?: Duration.Input
 }
 
+/**
+ * Why `AgentServer.start` fails: bad options (`InvalidAgentOptions`, `InvalidOptions`), an initial state that does
+ * not decode (`InvalidState`), bad routes (`InvalidRoute`), the process did not start (`FailedToStartChild`) or the
+ * server is full (`MaxChildren`).
+ */
 export type StartError = InvalidAgentOptions | InvalidState | InvalidRoute | FailedToStartChild | MaxChildren | InvalidOptions
+/**
+ * Why `AgentServer.call` fails: no agent with that id (`AgentNotFound`), its directive queue is full
+ * (`DirectiveQueueFull`), the signal does not decode (`InvalidMessage`), or the call's own failures (`CallTimeout`,
+ * `ActorExited`, `MailboxFull`, `CallingSelf`).
+ */
 export type CallError = AgentNotFound | DirectiveQueueFull | InvalidMessage | CallTimeout | ActorExited | MailboxFull | CallingSelf
 
+/**
+ * The `AgentServer` service: runs pure agents as supervised processes under a DynamicSupervisor (Jido's
+ * `AgentServer`), addressed by id.
+ */
 export interface AgentServerShape {
   readonly start: <S, I>(definition: Definition<S, I>, options?: StartOptions) => Effect.Effect<string, StartError>
   readonly call: <S = unknown>(id: string, signal: Signal, options?: CallOptions) => Effect.Effect<Agent.Agent<S>, CallError>

@@ -17,8 +17,13 @@ import { BusOverflow, decodeOptions, type InvalidAgentOptions, type InvalidRoute
 import * as Router from "./Router.ts"
 import type { Signal } from "./Signal.ts"
 
+/**
+ * What a full subscription buffer does with a new signal: drop it, evict the oldest (`sliding`), or fail the publish
+ * with `BusOverflow`.
+ */
 export type Overflow = "dropping" | "sliding" | "fail"
 
+/** Options of `Bus.layer`: a name and how many signals are kept for replay. */
 export interface BusOptions {
   readonly name?: string
   /** signals kept for replay; default 100 */
@@ -27,6 +32,7 @@ export interface BusOptions {
   readonly deadLetters?: number
 }
 
+/** Options of a subscription: its buffer capacity, its overflow strategy, and how many kept signals to replay first. */
 export interface SubscribeOptions {
   /** buffered signals; default 1,024 */
   readonly capacity?: number
@@ -36,8 +42,13 @@ export interface SubscribeOptions {
   readonly replay?: number
 }
 
+/**
+ * Why a signal became a dead letter: no subscription matched, a full buffer dropped or evicted it, or the publish
+ * was rejected.
+ */
 export type DeadLetterReason = "NoSubscriber" | "Dropped" | "Evicted" | "Rejected"
 
+/** A signal that reached no subscriber, with the reason; dead letters are themselves a stream. */
 export interface DeadLetter {
   readonly signal: Signal
   readonly reason: DeadLetterReason
@@ -47,6 +58,7 @@ export interface DeadLetter {
   readonly at: number
 }
 
+/** A subscription to signals matching a pattern: take, poll or drain its buffer, and count what it lost to overflow. */
 export interface Subscription {
   readonly id: number
   readonly pattern: string
@@ -59,11 +71,13 @@ export interface Subscription {
   readonly lost: () => number
 }
 
+/** What `publish` reports: how many subscriptions buffered the signal. */
 export interface PublishResult {
   /** subscriptions that buffered the signal */
   readonly delivered: number
 }
 
+/** The `Bus` service: a signal bus with pattern subscriptions, bounded buffers, replay and dead letters. */
 export interface BusShape {
   readonly name: string
   readonly publish: (signal: Signal) => Effect.Effect<PublishResult, BusOverflow>

@@ -22,16 +22,19 @@ export type EmitTarget =
 /** What a child agent does when its parent dies. */
 export type OnParentDeath = "stop" | "continue" | "emitOrphan"
 
+/** Publish a signal (to the bus, the parent or another agent). */
 export interface Emit {
   readonly _tag: "Emit"
   /** a full signal, or an input stamped (id, time) when the directive executes */
   readonly signal: Signal | SignalInput
   readonly to: EmitTarget
 }
+/** Start a child process under the agent's supervisor. */
 export interface Spawn {
   readonly _tag: "Spawn"
   readonly spec: ChildSpec<never>
 }
+/** Start a child agent (Jido's `SpawnAgent`), linked to its parent with an `OnParentDeath` policy. */
 export interface SpawnAgent {
   readonly _tag: "SpawnAgent"
   readonly id: string
@@ -40,32 +43,42 @@ export interface SpawnAgent {
   readonly state: unknown
   readonly onParentDeath: OnParentDeath
 }
+/** Stop a child process or agent by id. */
 export interface StopChild {
   readonly _tag: "StopChild"
   readonly id: string
   readonly reason: ExitReason.ExitReason
 }
+/** Deliver a signal to the agent itself after a delay. */
 export interface Schedule {
   readonly _tag: "Schedule"
   readonly delay: Duration.Duration
   /** delivered to this agent as a signal after `delay` */
   readonly signal: Signal | SignalInput
 }
+/** Run an action outside the command (its result comes back as an `ActionResult` instruction). */
 export interface RunAction {
   readonly _tag: "RunAction"
   readonly action: Action.Any
   readonly params: unknown
 }
+/** Stop the agent with a reason. */
 export interface Stop {
   readonly _tag: "Stop"
   readonly reason: ExitReason.ExitReason
 }
+/** Report an error through the agent's error policy. */
 export interface Error {
   readonly _tag: "Error"
   readonly error: unknown
 }
 
+/**
+ * An effect an agent asks for (Jido's directives): pure agents return them and the server executes them, each
+ * through its executor service.
+ */
 export type Directive = Emit | Spawn | SpawnAgent | StopChild | Schedule | RunAction | Stop | Error
+/** The `_tag` of a directive. */
 export type Tag = Directive["_tag"]
 
 /** Publish a signal (to the bus by default, or to the parent / another agent). */
@@ -99,6 +112,7 @@ export const stop = (reason: ExitReason.ExitReason = ExitReason.normal): Stop =>
 /** Report an error (handled by the agent's error policy). */
 export const error = (err: unknown): Error => ({ _tag: "Error", error: err })
 
+/** True when `u` is a directive. */
 export const isDirective = (u: unknown): u is Directive =>
   typeof u === "object" && u !== null && "_tag" in u &&
   ["Emit", "Spawn", "SpawnAgent", "StopChild", "Schedule", "RunAction", "Stop", "Error"].includes(String(u._tag))

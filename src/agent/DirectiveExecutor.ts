@@ -38,23 +38,32 @@ export interface DirectiveContext {
   readonly reportError: (error: unknown) => Effect.Effect<void>
 }
 
+/** Runs one kind of directive for an agent process. */
 export type Executor<D extends Directive.Directive> = (directive: D, context: DirectiveContext) => Effect.Effect<void>
 
+/** The executor of `Emit` directives (the default needs a `Bus`). */
 export class EmitExecutor extends Context.Service<EmitExecutor, Executor<Directive.Emit>>()("troupe/agent/EmitExecutor") {}
+/** The executor of `Spawn` directives. */
 export class SpawnExecutor extends Context.Service<SpawnExecutor, Executor<Directive.Spawn>>()("troupe/agent/SpawnExecutor") {}
+/** The executor of `SpawnAgent` directives. */
 export class SpawnAgentExecutor
   extends Context.Service<SpawnAgentExecutor, Executor<Directive.SpawnAgent>>()("troupe/agent/SpawnAgentExecutor")
 {}
+/** The executor of `StopChild` directives. */
 export class StopChildExecutor
   extends Context.Service<StopChildExecutor, Executor<Directive.StopChild>>()("troupe/agent/StopChildExecutor")
 {}
+/** The executor of `Schedule` directives. */
 export class ScheduleExecutor
   extends Context.Service<ScheduleExecutor, Executor<Directive.Schedule>>()("troupe/agent/ScheduleExecutor")
 {}
+/** The executor of `RunAction` directives. */
 export class RunActionExecutor
   extends Context.Service<RunActionExecutor, Executor<Directive.RunAction>>()("troupe/agent/RunActionExecutor")
 {}
+/** The executor of `Stop` directives. */
 export class StopExecutor extends Context.Service<StopExecutor, Executor<Directive.Stop>>()("troupe/agent/StopExecutor") {}
+/** The executor of `Error` directives. */
 export class ErrorExecutor extends Context.Service<ErrorExecutor, Executor<Directive.Error>>()("troupe/agent/ErrorExecutor") {}
 
 /** The executor service a directive kind needs. */
@@ -144,15 +153,22 @@ export const emitLayer: Layer.Layer<EmitExecutor, never, Bus> = Layer.effect(
     }))
 )
 
+/** The default `Spawn` executor: starts the child under the agent's supervisor. */
 export const spawnLayer = Layer.succeed(SpawnExecutor, (d, context) => context.startChild(d.spec))
+/** The default `SpawnAgent` executor: starts the child agent on the same server. */
 export const spawnAgentLayer = Layer.succeed(SpawnAgentExecutor, (d, context) => context.startAgent(d))
+/** The default `StopChild` executor. */
 export const stopChildLayer = Layer.succeed(StopChildExecutor, (d, context) => context.stopChild(d.id, d.reason))
+/** The default `Schedule` executor: a timer that sends the signal to the agent. */
 export const scheduleLayer = Layer.succeed(
   ScheduleExecutor,
   (d, context) => withSignal(context, d.signal, (signal) => context.scheduleSignal(d.delay, signal))
 )
+/** The default `RunAction` executor. */
 export const runActionLayer = Layer.succeed(RunActionExecutor, (d, context) => context.runAction(d.action, d.params))
+/** The default `Stop` executor. */
 export const stopLayer = Layer.succeed(StopExecutor, (d, context) => context.stop(d.reason))
+/** The default `Error` executor: applies the agent's error policy. */
 export const errorLayer = Layer.succeed(ErrorExecutor, (d, context) => context.reportError(d.error))
 
 /** Every default executor; the Emit executor needs a `Bus`. */

@@ -34,12 +34,17 @@ class Node<H> {
   entries: Array<Entry<H>> | undefined = undefined
 }
 
+/**
+ * A signal-type trie (Jido's router): `*` matches one segment, `**` any number; matches come back by priority, then
+ * by order added.
+ */
 export interface Router<H> {
   readonly root: Node<H>
   readonly byId: Map<number, { readonly node: Node<H>; readonly entry: Entry<H> }>
   nextId: number
 }
 
+/** Options of a route: its priority (higher runs first). */
 export interface RouteOptions {
   /** higher runs first; default 0 */
   readonly priority?: number

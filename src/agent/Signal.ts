@@ -32,6 +32,10 @@ export const Signal = Schema.Struct({
   datacontenttype: Schema.optionalKey(Schema.String),
   data: Schema.optionalKey(Schema.Unknown)
 })
+/**
+ * A CloudEvents 1.0 signal (Jido's `Signal`): `specversion`, `id`, `source`, `type`, optional subject, RFC 3339
+ * time, content type and data. Decoded with Schema wherever one arrives from outside.
+ */
 export type Signal = typeof Signal.Type
 
 /** What `make` needs: the rest is filled in. */

@@ -38,14 +38,21 @@ export interface DeletePath {
   readonly path: Path
 }
 
+/**
+ * A change to an agent's state returned by an action (Jido's state ops): deep-merge, replace, delete keys, set or
+ * delete a path.
+ */
 export type StateOp = SetState | ReplaceState | DeleteKeys | SetPath | DeletePath
 
 /** @example `StateOp.set({ counter: { hits: 2 } })` */
 export const set = (value: Readonly<Record<string, unknown>>): SetState => ({ _tag: "SetState", value })
+/** Replace the whole state. */
 export const replace = (value: unknown): ReplaceState => ({ _tag: "ReplaceState", value })
+/** Remove top-level keys. */
 export const deleteKeys = (...keys: ReadonlyArray<string>): DeleteKeys => ({ _tag: "DeleteKeys", keys })
 /** @example `StateOp.setPath(["user", "name"], "Ada")` */
 export const setPath = (path: Path, value: unknown): SetPath => ({ _tag: "SetPath", path, value })
+/** Remove the value at a path. */
 export const deletePath = (path: Path): DeletePath => ({ _tag: "DeletePath", path })
 
 const isPlainObject = (u: unknown): u is Record<string, unknown> => {

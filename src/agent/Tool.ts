@@ -25,8 +25,13 @@ export const ToolError = Schema.Struct({
   message: Schema.String,
   path: Schema.optionalKey(Schema.String)
 })
+/**
+ * A tool call's failure as the model sees it: a message, and the path of the bad argument when the arguments did not
+ * decode.
+ */
 export type ToolError = typeof ToolError.Type
 
+/** An action offered to a model as a tool, under its name. */
 export interface ToolDefinition<A extends Action.Any = Action.Any> {
   readonly action: A
   readonly name: A["name"]

@@ -23,6 +23,7 @@ export interface ToolCall {
   readonly params: unknown
 }
 
+/** The result of one tool call: its output, or a `ToolError` (never a crash of the agent). */
 export type ToolResult =
   | { readonly _tag: "ToolSuccess"; readonly id: string; readonly name: string; readonly output: unknown }
   | { readonly _tag: "ToolFailure"; readonly id: string; readonly name: string; readonly error: ToolError }
@@ -33,6 +34,7 @@ export interface ToolPolicy {
   readonly deny?: ReadonlyArray<string>
 }
 
+/** Options of `ToolRunner.make`: the tools, the allow/deny policy, the concurrency and the per-call timeout. */
 export interface ToolRunnerOptions {
   readonly tools: ReadonlyArray<ToolDefinition>
   readonly policy?: ToolPolicy
@@ -43,6 +45,10 @@ export interface ToolRunnerOptions {
   readonly name?: string
 }
 
+/**
+ * Runs a model's tool calls as supervised tasks: arguments decoded with each action's params schema, policy checked,
+ * bounded concurrency and timeout; every failure becomes a `ToolResult` failure.
+ */
 export interface ToolRunner {
   /** the tools the policy allows, as offered to a model */
   readonly definitions: ReadonlyArray<{
