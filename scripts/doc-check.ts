@@ -33,8 +33,9 @@ const hasDocAbove = (lines: ReadonlyArray<string>, index: number): boolean => {
   let i = index - 1
   while (i >= 0 && (lines[i]!.trim() === "" || lines[i]!.trim().startsWith("@"))) i--
   if (i < 0 || !lines[i]!.trim().endsWith("*/")) return false
-  while (i >= 0 && !lines[i]!.includes("/*")) i--
-  return i >= 0 && lines[i]!.includes("/**")
+  if (lines[i]!.trim().startsWith("/**")) return true
+  while (i >= 0 && !lines[i]!.trim().startsWith("/*")) i--
+  return i >= 0 && lines[i]!.trim().startsWith("/**")
 }
 
 /** The exported declarations of `src/<folder>` (every folder when `folders` is empty) without a doc comment. */
@@ -43,6 +44,12 @@ export const undocumented = (srcRoot: string, folders: ReadonlyArray<string> = [
   const found: Array<Undocumented> = []
   for (const file of roots.flatMap(publicFiles)) {
     const lines = readFileSync(file, "utf8").split("\n")
+    // Names of documented `export const`s: their companion `export type X = typeof X.Type` needs no second comment.
+    const documentedValues = new Set<string>()
+    lines.forEach((line, index) => {
+      const match = exportLine.exec(line)
+      if (match !== null && match[2] === "const" && hasDocAbove(lines, index)) documentedValues.add(match[3]!)
+    })
     let namespaceDepth = 0
     let previous: { readonly name: string; readonly index: number } | undefined
     lines.forEach((line, index) => {
@@ -52,8 +59,9 @@ export const undocumented = (srcRoot: string, folders: ReadonlyArray<string> = [
       // Top-level exports, and one level of exported namespace members.
       if (indent > 0 && namespaceDepth === 0) return
       if (indent === 0) namespaceDepth = match[2] === "namespace" ? 1 : 0
-      // `export const X = …` followed by its companion `export type X = typeof X`: one doc comment covers both.
-      const companion = previous !== undefined && previous.name === match[3] && previous.index === index - 1
+      // `export const X = …` and its companion `export type X = typeof X…`: one doc comment covers both.
+      const companion = (previous !== undefined && previous.name === match[3] && previous.index === index - 1) ||
+        (match[2] === "type" && documentedValues.has(match[3]!))
       previous = { name: match[3]!, index }
       if (!companion && !hasDocAbove(lines, index)) {
         found.push({ file: relative(srcRoot, file), line: index + 1, name: match[3]! })

@@ -39,6 +39,11 @@ import { Lifecycle, Supervisor } from "../runtime/index.ts"
 import { layerLifecycleBridge, OtelExport, TelemetryHub, type TelemetryHubOptions } from "../telemetry/index.ts"
 import { type InvalidTroupeOptions, toInvalidTroupeOptions, TroupeOptionsSchema } from "./TroupeOptions.ts"
 
+/**
+ * Options of `Troupe.layer`: the root supervisor's name, the configuration sources, Redis, telemetry, the limiter,
+ * the cache, the providers and the pipeline. Decoded with Schema: invalid options fail the layer with
+ * `InvalidTroupeOptions`.
+ */
 export interface TroupeOptions {
   /** the root supervisor's name (default `troupe`) */
   readonly name?: string

@@ -33,6 +33,7 @@ export const toInvalidTroupeOptions = (error: Schema.SchemaError): InvalidTroupe
 const Name = Schema.String.pipe(Schema.check(Schema.isMinLength(1)))
 const RedisUrl = Schema.String.pipe(Schema.check(Schema.isPattern(/^rediss?:\/\/[^\s]+$/)))
 
+/** The Schema `Troupe.layer` decodes its options with. */
 export const TroupeOptionsSchema = Schema.Struct({
   name: Schema.optionalKey(Name),
   redis: Schema.optionalKey(Schema.Struct({ url: RedisUrl, prefix: Schema.optionalKey(Name) })),

@@ -24,6 +24,7 @@ export type ModelParams = typeof ModelParams.Type
 
 /** The call kinds that can carry their own default parameters. */
 export const ModelKinds = ["text", "object", "stream"] as const
+/** A call kind that can carry its own default parameters: text, object or stream. */
 export type ModelKind = typeof ModelKinds[number]
 
 /** A model target: a `provider:model` spec or another alias name. */

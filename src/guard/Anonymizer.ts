@@ -20,6 +20,10 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:
 import type { Finding } from "./Verdict.ts"
 import { replaceSpans } from "./Verdict.ts"
 
+/**
+ * Presidio-style anonymisation operators: replace with a fixed text, mask characters (keeping the last few), hash
+ * with a salt, encrypt with a key (reversible), or a placeholder restored later from the request's vault.
+ */
 export type Operator =
   | { readonly type: "replace"; readonly with?: string }
   | { readonly type: "mask"; readonly char?: string; readonly keepLast?: number }
@@ -87,6 +91,7 @@ export const operate = (type: string, value: string, operator: Operator, vault?:
   }
 }
 
+/** The anonymised text and the vault that can restore its placeholders. */
 export interface Anonymized {
   readonly text: string
   readonly vault: Vault

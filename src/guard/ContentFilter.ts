@@ -40,13 +40,21 @@ export interface ContentRuleInput {
   readonly allow?: ReadonlyArray<string>
 }
 
+/** A content-safety verdict with the categories found and a score per category. */
 export interface ContentVerdict extends Verdict {
   readonly categories: ReadonlyArray<string>
   readonly scores: Readonly<Record<string, number>>
 }
 
+/**
+ * What the content filter does with unsafe text: block it, redact the matched spans, or only annotate the verdict.
+ */
 export type ContentAction = "block" | "redact" | "annotate"
 
+/**
+ * Options of the content filter: built-in rules on or off, extra rules, thresholds (overall and per category),
+ * allowed terms, the categories checked, the action, the refusal text and an optional classifier.
+ */
 export interface ContentFilterOptions {
   /** Replace the built-in rules (default: built-in plus `rules`). */
   readonly builtin?: boolean
@@ -62,6 +70,7 @@ export interface ContentFilterOptions {
   readonly classifier?: (text: string) => Effect.Effect<Readonly<Record<string, number>>, unknown>
 }
 
+/** The filtered text, whether it was blocked, and the verdict. */
 export interface FilterResult {
   readonly text: string
   readonly blocked: boolean
@@ -164,6 +173,7 @@ export const applyAction = (text: string, verdict: ContentVerdict, action: Conte
   return { text: out, blocked: false, verdict }
 }
 
+/** The `ContentFilter` service: `checkSafety` scores text; `filter` applies the configured action. */
 export interface ContentFilterShape {
   readonly checkSafety: (text: string) => Effect.Effect<ContentVerdict>
   readonly filter: (text: string) => Effect.Effect<FilterResult>
@@ -198,6 +208,10 @@ const make = (options: ContentFilterOptions): ContentFilterShape => {
   }
 }
 
+/**
+ * Content-safety filtering of inputs and outputs (categories such as violence or self-harm), by rules and an
+ * optional classifier.
+ */
 export class ContentFilter extends Context.Service<ContentFilter, ContentFilterShape>()("troupe/guard/ContentFilter") {
   static readonly layer = (options: ContentFilterOptions = {}): Layer.Layer<ContentFilter> => Layer.succeed(ContentFilter, make(options))
   static readonly make = make

@@ -70,6 +70,10 @@ export interface StreamWindow {
   readonly end: () => Effect.Effect<string, GuardBlocked>
 }
 
+/**
+ * The `Guard` service: scans text at a stage (input, document, output) under the policy that applies to the caller,
+ * and blocks, redacts or logs.
+ */
 export interface GuardShape {
   /** Scans `text` at `stage` for `scope`; fails with `GuardBlocked` when a `block` policy matched. */
   readonly check: (text: string, stage: GuardStage, scope?: GuardScope, vault?: Vault) => Effect.Effect<GuardOutcome, GuardBlocked>
@@ -80,6 +84,7 @@ export interface GuardShape {
   readonly policyFor: (scope?: GuardScope) => ResolvedPolicy
 }
 
+/** Options of `Guard.layer`: the policies as data, and the scanners' own options. */
 export interface GuardOptions {
   /** Policies as data (decoded; `InvalidGuardOptions` on a bad one). */
   readonly policies?: GuardPoliciesInput
@@ -329,6 +334,10 @@ const make = (policies: GuardPolicies, options: GuardOptions, hub: TelemetryHubS
   return { check, window, restore, policyFor: (scope = {}) => compile(scope).policy }
 }
 
+/**
+ * Guardrails in one service: sanitising, prompt-injection, PII, secrets and content checks under policies per route,
+ * key, tenant and agent; every verdict is a telemetry event.
+ */
 export class Guard extends Context.Service<Guard, GuardShape>()("troupe/guard/Guard") {
   /** The guard with `options.policies` (decoded); a `TelemetryHub` in the context receives every verdict. */
   static readonly layer = (options: GuardOptions = {}): Layer.Layer<Guard, InvalidGuardOptions> =>

@@ -10,6 +10,10 @@
  */
 import { Schema } from "effect"
 
+/**
+ * A `block` policy matched: which stage, scanner and rule, the score, and the types found (never the matched
+ * values).
+ */
 export class GuardBlocked extends Schema.TaggedError<GuardBlocked>()("GuardBlocked", {
   stage: Schema.String,
   scanner: Schema.String,
@@ -23,6 +27,7 @@ export class GuardBlocked extends Schema.TaggedError<GuardBlocked>()("GuardBlock
   }
 }
 
+/** Guard policies or options that do not decode; `path` names the bad field. */
 export class InvalidGuardOptions extends Schema.TaggedError<InvalidGuardOptions>()("InvalidGuardOptions", {
   path: Schema.String,
   reason: Schema.String

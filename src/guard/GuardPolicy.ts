@@ -19,8 +19,10 @@
 import { Effect, Schema, SchemaIssue } from "effect"
 import { InvalidGuardOptions } from "./GuardError.ts"
 
+/** What a policy does when its scanner matches: block the request, redact the match, or only log the verdict. */
 export const GuardAction = Schema.Literals(["block", "redact", "log"])
 export type GuardAction = typeof GuardAction.Type
+/** Where text is checked: the user's input, a document or tool result, or the model's output. */
 export const GuardStage = Schema.Literals(["input", "document", "output"])
 export type GuardStage = typeof GuardStage.Type
 
@@ -35,6 +37,7 @@ const Regex = Schema.String.check(Schema.makeFilter((s: string) => {
 const Unit = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 }))
 const Stages = Schema.Array(GuardStage)
 
+/** The Schema of an anonymisation `Operator` in a policy. */
 export const OperatorSchema = Schema.Union([
   Schema.Struct({ type: Schema.Literal("replace"), with: Schema.optionalKey(Schema.String) }),
   Schema.Struct({ type: Schema.Literal("mask"), char: Schema.optionalKey(Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(1))), keepLast: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 64 }))) }),
@@ -48,7 +51,12 @@ const base = {
   stages: Schema.optionalKey(Stages)
 }
 
+/** The prompt-injection part of a policy: action, stages and score threshold. */
 export const InjectionPolicy = Schema.Struct({ ...base, threshold: Schema.optionalKey(Unit) })
+/**
+ * The PII part of a policy: action, stages, entity types, operator, de-anonymisation of the answer, and custom
+ * recognizers (at most 64).
+ */
 export const PiiPolicy = Schema.Struct({
   ...base,
   entities: Schema.optionalKey(Schema.Array(Schema.String)),
@@ -62,7 +70,9 @@ export const PiiPolicy = Schema.Struct({
     score: Schema.optionalKey(Unit)
   })).check(Schema.isMaxLength(64)))
 })
+/** The secrets part of a policy: action and stages. */
 export const SecretsPolicy = Schema.Struct({ ...base })
+/** The content-safety part of a policy: action, stages, threshold and categories. */
 export const ContentPolicy = Schema.Struct({
   ...base,
   threshold: Schema.optionalKey(Unit),
@@ -79,6 +89,7 @@ export const ContentPolicy = Schema.Struct({
 })
 
 const Off = Schema.Literal(false)
+/** One guard policy: which scanners run, at which stages, with which action; each part can be turned off. */
 export const GuardPolicy = Schema.Struct({
   sanitize: Schema.optionalKey(Schema.Boolean),
   injection: Schema.optionalKey(Schema.Union([InjectionPolicy, Off])),
@@ -89,6 +100,7 @@ export const GuardPolicy = Schema.Struct({
 export type GuardPolicy = typeof GuardPolicy.Type
 
 const Table = Schema.Record(Schema.String, GuardPolicy)
+/** Guard policies as data: a default and tables by route (model), key, tenant and agent. */
 export const GuardPolicies = Schema.Struct({
   default: Schema.optionalKey(GuardPolicy),
   routes: Schema.optionalKey(Table),
@@ -97,6 +109,7 @@ export const GuardPolicies = Schema.Struct({
   agents: Schema.optionalKey(Table)
 })
 export type GuardPolicies = typeof GuardPolicies.Type
+/** Guard policies as given (before defaults and checks): what `Guard.layer({ policies })` and the config take. */
 export type GuardPoliciesInput = typeof GuardPolicies.Encoded
 
 /** Who is calling: the requested model (route), the caller's key, tenant and agent. */
@@ -121,6 +134,10 @@ export interface ResolvedPolicy {
   readonly content: (Content & Required<Pick<Content, "action" | "stages" | "threshold">>) | undefined
 }
 
+/**
+ * The policy when none is configured: sanitise; block injections in input and documents; PII replaced by
+ * placeholders in input; secrets redacted everywhere; unsafe content blocked in output.
+ */
 export const DEFAULT_POLICY: ResolvedPolicy = {
   sanitize: true,
   injection: { action: "block", stages: ["input", "document"], threshold: 0.5 },

@@ -36,6 +36,7 @@ export { INJECTION_RULES } from "./internal/injectionRules.ts"
 /** Where the text came from: typed by the user, or read by the model (tool result, retrieved document). */
 export type Channel = "user" | "document"
 
+/** Options of the heuristic injection scan: the channel (user or document) and the threshold. */
 export interface InjectionOptions {
   readonly channel?: Channel
   /** Flag at or above this score (default 0.5). */
@@ -145,11 +146,16 @@ export const detectInjection = (text: string, options: InjectionOptions = {}): V
   return { scanner: "injection", flagged: score >= (options.threshold ?? 0.5), score, findings }
 }
 
+/** The `InjectionDetector` service. */
 export interface InjectionDetectorShape {
   /** The verdict of `text` on `channel`, with the classifier (if any) consulted. Never fails. */
   readonly scan: (text: string, channel?: Channel) => Effect.Effect<Verdict>
 }
 
+/**
+ * Options of `InjectionDetector.layer`: the heuristics' options, an optional classifier, and what a failing
+ * classifier means.
+ */
 export interface InjectionDetectorOptions extends InjectionOptions {
   readonly classifier?: Classifier
   /** What a failing classifier means: keep the heuristic verdict (default) or flag the text. */
@@ -183,6 +189,10 @@ const make = (options: InjectionDetectorOptions): InjectionDetectorShape => {
   }
 }
 
+/**
+ * Prompt-injection detection: rules in ten languages, encoded payloads and exfiltration links, with a classifier
+ * hook.
+ */
 export class InjectionDetector extends Context.Service<InjectionDetector, InjectionDetectorShape>()("troupe/guard/InjectionDetector") {
   /** Heuristics, plus the classifier when one is given. */
   static readonly layer = (options: InjectionDetectorOptions = {}): Layer.Layer<InjectionDetector> => Layer.succeed(InjectionDetector, make(options))

@@ -20,6 +20,10 @@ export interface JudgeClient<E> {
   }) => Effect.Effect<{ readonly text: string }, E>
 }
 
+/**
+ * Options of `llmJudge`: the model that judges, an optional instruction that replaces the built-in one, and how much
+ * of the text it reads.
+ */
 export interface LlmJudgeOptions {
   readonly model: string
   /** Replaces the built-in instruction. */

@@ -43,6 +43,7 @@ export interface CustomRecognizer {
   readonly score?: number
 }
 
+/** Options of PII detection: which entity types, and custom recognizers. */
 export interface PiiOptions {
   /** Only these entity types (default: all). */
   readonly entities?: ReadonlyArray<string>
@@ -110,10 +111,12 @@ export const detectPii = (text: string, options: PiiOptions = {}): Array<PiiEnti
 /** With precompiled recognisers (the service and the guard step use this). */
 export const detectPiiWith = run
 
+/** The `PiiDetector` service: finds PII entities (type, span, score) in text. */
 export interface PiiDetectorShape {
   readonly detect: (text: string) => ReadonlyArray<PiiEntity>
 }
 
+/** Presidio-style PII detection: pattern recognizers with checksums and context words, plus custom ones. */
 export class PiiDetector extends Context.Service<PiiDetector, PiiDetectorShape>()("troupe/guard/PiiDetector") {
   static readonly layer = (options: PiiOptions = {}): Layer.Layer<PiiDetector> => {
     const recognizers = recognizersFor(options)

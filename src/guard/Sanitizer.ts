@@ -25,12 +25,14 @@ export interface SanitizeChange {
   readonly count: number
 }
 
+/** The sanitised text, whether it changed, and each change made. */
 export interface SanitizeResult {
   readonly text: string
   readonly changed: boolean
   readonly changes: ReadonlyArray<SanitizeChange>
 }
 
+/** Options of the sanitizer. */
 export interface SanitizerOptions {
   /** NFKC-normalise (default true). */
   readonly normalize?: boolean
@@ -103,6 +105,10 @@ export interface SanitizerShape {
   readonly sanitize: (text: string) => SanitizeResult
 }
 
+/**
+ * The `Sanitizer` service: NFKC normalisation, control and invisible characters (tag characters included) removed,
+ * chat-template tokens optionally escaped; the result says what changed.
+ */
 export class Sanitizer extends Context.Service<Sanitizer, SanitizerShape>()("troupe/guard/Sanitizer") {
   static readonly layer = (options: SanitizerOptions = {}): Layer.Layer<Sanitizer> =>
     Layer.succeed(Sanitizer, { sanitize: (text) => sanitize(text, options) })

@@ -30,6 +30,7 @@ import { replaceSpans, resolveOverlaps } from "./Verdict.ts"
 
 export type { SecretRule } from "./internal/secretRules.ts"
 
+/** A secret found in text: its type (e.g. `openai-key`) and span. */
 export interface SecretFinding extends Finding {
   readonly type: string
 }
@@ -187,11 +188,15 @@ export const maskingLoggerLayer: Layer.Layer<never> = Layer.unwrap(
 export const maskingHandler = (handler: Handler): Handler => (event) =>
   handler({ ...event, metadata: maskDeep(event.metadata) as typeof event.metadata }) // maskDeep keeps a record a record
 
+/** The `SecretDetector` service: finds secrets and masks them. */
 export interface SecretDetectorShape {
   readonly detect: (text: string) => ReadonlyArray<SecretFinding>
   readonly mask: (text: string) => string
 }
 
+/**
+ * Finds API keys, tokens and private keys by provider-specific patterns and entropy; `maskSecrets` masks every one.
+ */
 export class SecretDetector extends Context.Service<SecretDetector, SecretDetectorShape>()("troupe/guard/SecretDetector") {
   static readonly layer = (extraRules: ReadonlyArray<SecretRule> = []): Layer.Layer<SecretDetector> => {
     const rules = [...SECRET_RULES, ...extraRules]

@@ -28,6 +28,7 @@ import type { LlmParams, ToolChoice } from "../llm/index.ts"
 import type { ConversationMemory } from "../memory/index.ts"
 import type { Llm, LlmError } from "../pipeline/index.ts"
 
+/** The brand that marks an `LlmAgent` definition. */
 export const TypeId: unique symbol = Symbol.for("troupe/llmagent/LlmAgent")
 export type TypeId = typeof TypeId
 
@@ -126,9 +127,13 @@ export type AnyLlmAgent = LlmAgent<any, any, any>
 /** The requirements of a definition. */
 export type Requirements<A> = A extends LlmAgent<any, any, infer R> ? R : never
 
+/** How long an agent waits with no turn before it hibernates and stops (5 minutes). */
 export const DEFAULT_IDLE_TIMEOUT = Duration.minutes(5)
+/** The default step budget of a turn (model calls with tool rounds). */
 export const DEFAULT_MAX_STEPS = 8
+/** How many times a structured answer that does not decode is sent back to the model for repair. */
 export const DEFAULT_REPAIRS = 2
+/** The default bound on turns waiting in one agent's mailbox. */
 export const DEFAULT_MAX_QUEUED_TURNS = 1_000
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/

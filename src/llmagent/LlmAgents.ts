@@ -91,6 +91,7 @@ export interface LlmAgentsOptions<A extends AnyLlmAgent> {
   readonly prices?: PriceTable
 }
 
+/** The default bound on live agents per node; the least recently used idle agent is stopped first. */
 export const DEFAULT_MAX_LIVE = 10_000
 
 const OptionsSchema = Schema.Struct({

@@ -42,8 +42,11 @@ export const validate = <S extends Schema.Codec<unknown, unknown, never, never>>
   )
 }
 
+/** An integer ≥ 1. */
 export const PositiveInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1)))
+/** An integer ≥ 0. */
 export const NonNegativeInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
+/** A number ≥ 0. */
 export const NonNegative = Schema.Number.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
 /** A `Duration.Input` that is not negative (milliseconds, or e.g. `"100 millis"`); shared by the runtime and the agent server. */
 export const DurationInput = Schema.declare(
@@ -59,6 +62,7 @@ export const DurationInput = Schema.declare(
   { expected: "a duration (milliseconds or e.g. \"100 millis\")" }
 )
 
+/** Any function (start functions and callbacks are checked only for being functions). */
 export const AFunction = Schema.declare((u: unknown): u is Function => typeof u === "function", {
   expected: "a function"
 })
@@ -68,6 +72,7 @@ const NameRegistrationShape = Schema.declare(
   { expected: "a name or a registration (Registry.via)" }
 )
 
+/** The Schema of `Actor.StartOptions`. */
 export const StartOptions = Schema.Struct({
   name: Schema.optional(Schema.Union([Schema.String, NameRegistrationShape])),
   mailbox: Schema.optional(Schema.Struct({

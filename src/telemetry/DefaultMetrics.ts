@@ -20,6 +20,10 @@ export const fastDurationBuckets: ReadonlyArray<number> = [0.001, 0.005, 0.01, 0
 const llmTags = ["provider", "model"] as const
 const seconds = { measurement: "duration", unit: "seconds", scale: 1e-9 } as const
 
+/**
+ * The metrics every hub defines unless told otherwise: LLM calls, tokens, cost and latency; tool executions, agent
+ * actions and turns; rate-limit refusals, config changes, supervision restarts and exits, and handler failures.
+ */
 export const defaultMetrics: ReadonlyArray<MetricDefinition> = [
   // LLM calls
   counter({ name: "troupe_llm_calls_total", event: Events.llmCallStop, tags: llmTags, description: "Completed LLM calls" }),

@@ -59,6 +59,10 @@ export interface SummaryDefinition extends DefinitionBase {
   readonly maxSize: number
 }
 
+/**
+ * A metric derived from telemetry events (Telemetry.Metrics' definitions): counter, sum, distribution, last value or
+ * summary, with its event, measurement, tags and unit.
+ */
 export type MetricDefinition =
   | CounterDefinition
   | SumDefinition
@@ -66,6 +70,7 @@ export type MetricDefinition =
   | LastValueDefinition
   | SummaryDefinition
 
+/** The kind of a metric definition. */
 export type MetricKind = MetricDefinition["kind"]
 
 /** Common constructor input: `measurement`, `tags`, `unit`, `scale` have defaults. */
@@ -96,17 +101,21 @@ const base = (input: DefinitionInput, defaultMeasurement: string) => ({
  * ```
  */
 export const counter = (input: DefinitionInput): CounterDefinition => ({ kind: "counter", ...base(input, "count") })
+/** A metric that sums a measurement of an event. */
 export const sum = (input: DefinitionInput & { readonly measurement: string }): SumDefinition => ({
   kind: "sum",
   ...base(input, input.measurement)
 })
+/** A histogram of a measurement, with explicit bucket bounds. */
 export const distribution = (
   input: DefinitionInput & { readonly measurement: string; readonly buckets: ReadonlyArray<number> }
 ): DistributionDefinition => ({ kind: "distribution", ...base(input, input.measurement), buckets: input.buckets })
+/** A gauge holding the last value of a measurement. */
 export const lastValue = (input: DefinitionInput & { readonly measurement: string }): LastValueDefinition => ({
   kind: "last_value",
   ...base(input, input.measurement)
 })
+/** Quantiles of a measurement over a sliding window. */
 export const summary = (
   input: DefinitionInput & {
     readonly measurement: string

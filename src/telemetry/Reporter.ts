@@ -63,6 +63,10 @@ export const nearestRank = (sorted: ArrayLike<number>, q: number): number => {
 
 const round = (n: number): number => Math.round(n * 1000) / 1000
 
+/**
+ * The console reporter's aggregate: per component, call counts, errors and latency percentiles over a bounded window
+ * of recent durations.
+ */
 export class Reporter {
   private readonly windows = new Map<string, Window>()
   readonly windowSize: number

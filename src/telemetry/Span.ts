@@ -36,6 +36,10 @@ export interface SpanStopInfo {
   readonly events?: ReadonlyArray<{ readonly name: EventName; readonly measurements: Measurements; readonly metadata: Metadata }>
 }
 
+/**
+ * Options of a tracked span: the reporter's component key, the tracing span's name, kind and attributes, and events
+ * to emit after stop.
+ */
 export interface SpanOptions<A> {
   /** The reporter's component key (default: the dotted prefix). */
   readonly component?: string

@@ -43,6 +43,7 @@ export interface LlmUsage {
   readonly cost?: number
 }
 
+/** Options of `trackLlmCall`: how to read token usage and response details from the call's result. */
 export interface TrackLlmOptions<A> {
   /** Reads token usage (and response details) from the call's result. */
   readonly usage?: (value: A) => LlmUsage | undefined
@@ -216,4 +217,8 @@ export const makeTrackers = (span: SpanFunction) => ({
     })
 })
 
+/**
+ * The tracking helpers of a hub (`trackLlmCall`, `trackToolExecution`, …), each emitting start, stop and exception
+ * events and a tracing span.
+ */
 export type Trackers = ReturnType<typeof makeTrackers>

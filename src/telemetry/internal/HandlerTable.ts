@@ -17,8 +17,8 @@
  *
  * @since 0.1.0
  */
-import type { EventName, Handler, HandlerInfo } from "./TelemetryEvent.ts"
-import { eventKey } from "./TelemetryEvent.ts"
+import type { EventName, Handler, HandlerInfo } from "../TelemetryEvent.ts"
+import { eventKey } from "../TelemetryEvent.ts"
 
 /** An attached handler. `active` turns false on detach so an in-flight dispatch skips it. */
 export interface HandlerEntry {

@@ -15,9 +15,9 @@
  * @since 0.1.0
  */
 import { type Context, Metric } from "effect"
-import type { MetricDefinition } from "./MetricDefinition.ts"
-import type { EventName, TelemetryEvent } from "./TelemetryEvent.ts"
-import { eventKey } from "./TelemetryEvent.ts"
+import type { MetricDefinition } from "../MetricDefinition.ts"
+import type { EventName, TelemetryEvent } from "../TelemetryEvent.ts"
+import { eventKey } from "../TelemetryEvent.ts"
 
 /** The tag value used when an event's metadata lacks a tag key. */
 export const missingTagValue = "unknown"
