@@ -20,7 +20,7 @@ import { LlmProvider } from "./LlmProvider.ts"
 import type { LlmRequest } from "./LlmRequest.ts"
 import type { LlmStreamPart } from "./LlmResponse.ts"
 import type { HttpProviderOptions, ResolvedHttpProvider } from "./ProviderOptions.ts"
-import { callSettings, httpProviderMaker } from "./ProviderOptions.ts"
+import { callSettings, endpointUrl, httpProviderMaker } from "./ProviderOptions.ts"
 
 const DEFAULTS = { name: "anthropic", baseUrl: "https://api.anthropic.com/v1" } as const
 
@@ -42,7 +42,7 @@ const makePost = (
   if (stream) headers["accept"] = "text/event-stream"
   return encodeAnthropicBody(request, stream, provider.name).pipe(Effect.map((body) => ({
     provider: provider.name,
-    url: `${provider.baseUrl}/messages`,
+    url: endpointUrl(provider, "/messages"),
     headers,
     body,
     timeoutMillis,

@@ -44,12 +44,44 @@ export interface ProviderPost {
 }
 
 /** The secret values of a post's headers (a `Bearer` token also without its prefix), for scrubbing. */
-export const secretsOf = (post: ProviderPost): ReadonlyArray<string> =>
-  Object.values(post.headers).flatMap((v) => {
+export const secretsOf = (post: ProviderPost): ReadonlyArray<string> => [
+  ...Object.values(post.headers).flatMap((v) => {
     if (!Redacted.isRedacted(v)) return []
     const value = Redacted.value(v)
     return value.startsWith("Bearer ") ? [value, value.slice(7)] : [value]
-  })
+  }),
+  ...queryCredentials(post.url)
+]
+
+/**
+ * Query parameter names that carry credentials (`?key=` as Gemini's REST API takes it, `api-key`, `access_token`,
+ * signatures, …), beside effect's own defaults (the OpenTelemetry `url.full` list). Their values are sent as
+ * `Redacted` URL parameters, so the HTTP client's spans (`url.full`, `url.query`) and errors never show them, and
+ * they are scrubbed from every error we build.
+ */
+export const CREDENTIAL_QUERY_NAMES: ReadonlyArray<string | RegExp> = [
+  "X-Amz-Signature",
+  "X-Amz-Credential",
+  "X-Amz-Security-Token",
+  "AWSAccessKeyId",
+  "Signature",
+  "sig",
+  "X-Goog-Signature",
+  /^(?:x-)?(?:api[-_]?key|key|(?:access|auth|id|refresh)[-_]?token|token|auth|authorization|secret|client[-_]?secret|password|passwd|pwd|signature|code)$/i
+]
+
+const isCredentialName = (name: string): boolean =>
+  CREDENTIAL_QUERY_NAMES.some((n) => (typeof n === "string" ? n.toLowerCase() === name.toLowerCase() : n.test(name)))
+
+/** The values of credential-named query parameters of `url` (none when it does not parse). */
+const queryCredentials = (url: string): ReadonlyArray<string> => {
+  if (!url.includes("?")) return []
+  try {
+    return [...new URL(url).searchParams].flatMap(([name, value]) => (value !== "" && isCredentialName(name) ? [value] : []))
+  } catch {
+    return []
+  }
+}
 
 const describeClientError = (error: HttpClientError.HttpClientError, secrets: ReadonlyArray<string>): string => {
   const reason = error.reason
@@ -80,7 +112,16 @@ const buildRequest = (post: ProviderPost): HttpClientRequest.HttpClientRequest =
   for (const [name, value] of Object.entries(post.headers)) {
     headers[name] = Redacted.isRedacted(value) ? Redacted.value(value) : value
   }
-  return HttpClientRequest.post(post.url).pipe(
+  // the query string goes in as URL parameters, credential-named ones Redacted: effect's client then redacts them
+  // in the span (`url.full`, `url.query`) and leaves them out of its errors' messages, whatever fiber renders them
+  const at = post.url.indexOf("?")
+  const params: Array<readonly [string, string | Redacted.Redacted<string>]> = at < 0
+    ? []
+    : [...new URLSearchParams(post.url.slice(at + 1))].map(([name, value]) =>
+      [name, isCredentialName(name) ? Redacted.make(value) : value] as const
+    )
+  return HttpClientRequest.post(at < 0 ? post.url : post.url.slice(0, at)).pipe(
+    HttpClientRequest.setUrlParams(params),
     HttpClientRequest.setHeaders(headers),
     HttpClientRequest.bodyText(JSON.stringify(post.body), "application/json")
   )

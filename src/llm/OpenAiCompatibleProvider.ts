@@ -20,7 +20,7 @@ import type { LlmStreamPart } from "./LlmResponse.ts"
 import { decodeEmbeddingsResponse, encodeEmbeddingsBody } from "./Embeddings.ts"
 import { decodeOpenAiResponse, encodeOpenAiBody, OpenAiStreamState } from "./OpenAiWire.ts"
 import type { HttpProviderOptions, ResolvedHttpProvider } from "./ProviderOptions.ts"
-import { callSettings, httpProviderMaker } from "./ProviderOptions.ts"
+import { callSettings, endpointUrl, httpProviderMaker } from "./ProviderOptions.ts"
 import type { ProviderPost } from "./HttpTransport.ts"
 import { postJson, postSse, secretsOf } from "./HttpTransport.ts"
 
@@ -46,7 +46,7 @@ const makePost = (
   return encodeOpenAiBody(request, stream, { provider: provider.name, officialApi: isOfficialOpenAi(provider.baseUrl) })
     .pipe(Effect.map((body) => ({
       provider: provider.name,
-      url: `${provider.baseUrl}/chat/completions`,
+      url: endpointUrl(provider, "/chat/completions"),
       headers,
       body,
       timeoutMillis,
@@ -78,7 +78,7 @@ export const makeResolved = (client: HttpClient.HttpClient, provider: ResolvedHt
     const { apiKey, timeoutMillis } = callSettings(provider, options)
     const headers: Record<string, Redacted.Redacted<string> | string> = { ...provider.headers }
     if (apiKey !== undefined) headers["authorization"] = Redacted.make(`Bearer ${Redacted.value(apiKey)}`)
-    const post: ProviderPost = { provider: provider.name, url: `${provider.baseUrl}/embeddings`, headers, body: encodeEmbeddingsBody(request), timeoutMillis, propagateTrace: provider.propagateTrace }
+    const post: ProviderPost = { provider: provider.name, url: endpointUrl(provider, "/embeddings"), headers, body: encodeEmbeddingsBody(request), timeoutMillis, propagateTrace: provider.propagateTrace }
     return postJson(client, post).pipe(Effect.flatMap((json) => decodeEmbeddingsResponse(provider.name, request, json)))
   }
 })

@@ -74,12 +74,29 @@ const OptionsSchema = Schema.Struct({
 /** Resolved provider settings. */
 export interface ResolvedHttpProvider {
   readonly name: string
+  /** The base URL without its query string and trailing slashes. */
   readonly baseUrl: string
+  /** The base URL's query string with its `?` (`?api-version=…`), or `""`: appended after each endpoint's path. */
+  readonly query: string
   readonly apiKey: Redacted.Redacted<string> | undefined
   readonly timeoutMillis: number
   readonly headers: Readonly<Record<string, Redacted.Redacted<string> | string>>
   readonly propagateTrace: boolean
 }
+
+const splitBaseUrl = (url: string): { readonly baseUrl: string; readonly query: string } => {
+  const noHash = url.split("#")[0] ?? url
+  const at = noHash.indexOf("?")
+  const base = at < 0 ? noHash : noHash.slice(0, at)
+  return { baseUrl: base.replace(/\/+$/, ""), query: at < 0 || at === noHash.length - 1 ? "" : noHash.slice(at) }
+}
+
+/**
+ * The URL of one endpoint of a provider: `{baseUrl}{path}{query}`, so a base URL's query string
+ * (`https://host/v1?api-version=2024-10-21`) follows the endpoint's path instead of swallowing it.
+ */
+export const endpointUrl = (provider: ResolvedHttpProvider, path: string): string =>
+  `${provider.baseUrl}${path}${provider.query}`
 
 /** Default request timeout: 60 s (the ConfigStore's provider default too). */
 export const DEFAULT_TIMEOUT_MILLIS = 60_000
@@ -100,7 +117,7 @@ export const resolveHttpProviderOptions = (
     }),
     Effect.map((o) => ({
       name: o.name ?? defaults.name,
-      baseUrl: (o.baseUrl ?? defaults.baseUrl).replace(/\/+$/, ""),
+      ...splitBaseUrl(o.baseUrl ?? defaults.baseUrl),
       apiKey: o.apiKey,
       timeoutMillis: o.timeout === undefined ? DEFAULT_TIMEOUT_MILLIS : positiveMillis(o.timeout) ?? DEFAULT_TIMEOUT_MILLIS,
       headers: o.headers ?? {},

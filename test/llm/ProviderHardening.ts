@@ -7,7 +7,7 @@
  */
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Redacted, Stream } from "effect"
+import { Cause, Effect, Redacted, Stream, Tracer } from "effect"
 import type { Layer } from "effect"
 import { FetchHttpClient } from "effect/http"
 import type { HttpClient } from "effect/http"
@@ -125,6 +125,34 @@ export const providerHardening = (target: ConformanceTarget): void => {
         assert.strictEqual(e._tag, "InvalidProviderOptions")
         assert.strictEqual(e._tag === "InvalidProviderOptions" ? e.path : "", "baseUrl")
         assert.notInclude(`${e.message} ${JSON.stringify(e)}`, PLAIN_KEY)
+      }))
+
+    it.live("a key in the base URL's query string is redacted in the client span (url.full) and kept after the path", () =>
+      Effect.gen(function*() {
+        const spans: Array<Tracer.Span> = []
+        const tracer = Tracer.make({
+          span: (options) => {
+            const span = new Tracer.NativeSpan(options)
+            spans.push(span)
+            return span
+          }
+        })
+        server.enqueue({ kind: "status", status: 400, body: { error: { message: `no such key ${PLAIN_KEY}` } } })
+        const e = yield* withProvider(
+          (p) => Effect.flip(p.generate(request)),
+          { baseUrl: `${server.baseUrl}?key=${PLAIN_KEY}&api-version=2024-10-21` }
+        ).pipe(Effect.withTracer(tracer))
+        const path = target.wire === "openai" ? "/v1/chat/completions" : "/v1/messages"
+        assert.strictEqual(server.requests[0]?.path, path)
+        assert.strictEqual(server.requests[0]?.url, `${path}?key=${PLAIN_KEY}&api-version=2024-10-21`)
+        assert.isFalse(leaksPiece(renderings(e), PLAIN_KEY), renderings(e))
+        const client = spans.find((s) => s.attributes.has("url.full"))
+        assert.isDefined(client)
+        assert.include(String(client?.attributes.get("url.full")), "api-version=2024-10-21")
+        for (const span of spans) {
+          const seen = JSON.stringify([span.name, [...span.attributes], span.status._tag === "Ended" ? String(span.status.exit) : ""])
+          assert.isFalse(leaksPiece(seen, PLAIN_KEY), seen)
+        }
       }))
 
     for (const [label, client] of clients) {

@@ -85,7 +85,10 @@ export const pieces = (body: Uint8Array, mode: WriteMode): Array<Uint8Array> => 
 
 /** A request the fake received. */
 export interface RecordedRequest {
+  /** The path without the query string. */
   readonly path: string
+  /** The request target as sent, query string included. */
+  readonly url: string
   readonly headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
   readonly body: unknown
 }
@@ -314,7 +317,9 @@ export class FakeProviderServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = req.url ?? "/"
+    const url = req.url ?? "/"
+    // the recorded path keeps the query string; routing ignores it
+    const path = url.split("?")[0] ?? url
     const text = await readBody(req)
     let body: unknown
     try {
@@ -322,7 +327,7 @@ export class FakeProviderServer {
     } catch {
       body = text
     }
-    this.requests.push({ path, headers: { ...req.headers }, body })
+    this.requests.push({ path, url, headers: { ...req.headers }, body })
     res.on("close", () => {
       this.closes.push({ path, completed: res.writableFinished })
       for (const waiter of this.closeWaiters.splice(0)) waiter()
