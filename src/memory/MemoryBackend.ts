@@ -35,10 +35,13 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<Conversat
     return fromStore(maxMessages, {
       append: (id, messages) =>
         Effect.sync(() => {
-          const list = touch(id) ?? []
-          list.push(...messages)
-          if (list.length > maxMessages) list.splice(0, list.length - maxMessages)
-          store.set(id, list)
+          const held = touch(id)
+          // a new conversation's list is exactly its messages (an empty array grown by push reserves ~17 slots)
+          const list = held === undefined ? messages.slice(-maxMessages) : held
+          if (held !== undefined) {
+            list.push(...messages)
+            if (list.length > maxMessages) list.splice(0, list.length - maxMessages)
+          } else store.set(id, list)
           while (store.size > maxConversations) {
             const oldest = store.keys().next()
             if (oldest.done === true) break
