@@ -17,8 +17,10 @@
  * `generate` / `stream` shape, with any error type (which the loop passes through). With a `conversationId` the loop
  * loads the history from `ConversationMemory` (from the options, else from the context — and then `ConversationMemory`
  * is in the effect's requirements, so a program without one does not compile) and appends this run's messages once
- * the run ends (answered or out of steps). When a `TelemetryHub` is in the context, each call of a
- * known tool is tracked with `trackToolExecution` (the ToolRunner itself emits nothing, so nothing is emitted twice).
+ * the run ends (answered or out of steps). With a `telemetry` hub in the options, each call of a known tool is
+ * tracked with `trackToolExecution` (the ToolRunner itself emits nothing, so nothing is emitted twice). **Every
+ * requirement is in the types**: the loop looks nothing up from the context at run time except `ConversationMemory`,
+ * which is then in the effect's requirements.
  *
  * With a `guard` (src/guard), the user input is checked at stage `input` (redactions replace what the model sees),
  * every tool result at stage `document` (indirect injection, secrets) and the final answer at stage `output`; a
@@ -42,9 +44,9 @@ import type {
   ToolDefinition as LlmToolDefinition,
   Usage
 } from "../llm/index.ts"
-import { makeUsage, usageFrom } from "../llm/index.ts"
+import { makeUsage, TokenCounter, usageFrom } from "../llm/index.ts"
 import { ConversationMemory, type ConversationMemoryShape } from "../memory/index.ts"
-import { TelemetryHub } from "../telemetry/index.ts"
+
 import { InvalidAgentOptions } from "./AgentError.ts"
 import type { AgentLoopEvent, AgentLoopResult, StopReason, ToolCallFinished } from "./AgentLoopEvent.ts"
 import {
@@ -198,7 +200,7 @@ const loop = <E, O>(
       description: d.description,
       parameters: d.parameters as LlmToolDefinition["parameters"]
     }))
-    const hub = Option.getOrUndefined(yield* Effect.serviceOption(TelemetryHub))
+    const hub = config.telemetry
     const system: ReadonlyArray<LlmMessage> = config.systemPrompt === undefined || config.systemPrompt === ""
       ? []
       : [{ role: "system", content: config.systemPrompt }]
@@ -238,6 +240,9 @@ const loop = <E, O>(
       })
 
     let usage = ZERO
+    // the estimate the token rate limit and budgets work from, recorded beside the usage the provider reports
+    const counter = yield* TokenCounter.TokenCounter
+    let estimatedInputTokens = 0
     let answer = ""
     let stopReason: StopReason = "max-steps"
     let steps = 0
@@ -254,6 +259,8 @@ const loop = <E, O>(
         ...(config.params !== undefined ? { params: config.params } : {}),
         ...(config.responseFormat !== undefined ? { responseFormat: config.responseFormat } : {})
       }
+      const estimate = counter.countRequest(request, config.model)
+      estimatedInputTokens += estimate
       const options = config.callOptions
       const response: LlmResponse = mode === "generate"
         ? yield* (options === undefined ? config.llm.generate(request) : config.llm.generate(request, options))
@@ -292,7 +299,8 @@ const loop = <E, O>(
         text: response.text,
         toolCalls: calls,
         finishReason: response.finishReason,
-        usage: response.usage
+        usage: response.usage,
+        estimatedInputTokens: estimate
       })
       if (calls.length === 0) {
         stopReason = "answered"
@@ -306,12 +314,13 @@ const loop = <E, O>(
       if (last?.role === "assistant") newMessages[newMessages.length - 1] = { ...last, content: answer }
     }
     if (memory !== undefined && conversationId !== undefined) yield* memory.append(conversationId, newMessages)
-    yield* emit({ _tag: "Finished", stopReason, answer, steps, usage })
+    yield* emit({ _tag: "Finished", stopReason, answer, steps, usage, estimatedInputTokens })
     return {
       stopReason,
       answer,
       steps,
       usage,
+      estimatedInputTokens,
       messages: [...system, ...history, ...newMessages],
       newMessages,
       toolEvents

@@ -61,6 +61,8 @@ export interface StepFinished {
   readonly finishReason: FinishReason
   /** this step's model usage */
   readonly usage: Usage
+  /** the `TokenCounter`'s estimate of this step's input tokens, beside the actual `usage.inputTokens` */
+  readonly estimatedInputTokens: number
 }
 
 /** The last event of a run. */
@@ -72,6 +74,8 @@ export interface Finished {
   readonly steps: number
   /** model usage summed over every step */
   readonly usage: Usage
+  /** the `TokenCounter`'s estimate of the input tokens, summed over every step, beside the actual usage */
+  readonly estimatedInputTokens: number
 }
 
 /** One event of `AgentLoop.runStream`. */
@@ -86,6 +90,8 @@ export interface AgentLoopResult {
   readonly steps: number
   /** model usage summed over every step */
   readonly usage: Usage
+  /** the `TokenCounter`'s estimate of the input tokens, summed over every step, beside the actual usage */
+  readonly estimatedInputTokens: number
   /** the whole transcript as last sent to the model, plus its answer: system prompt, history, this run's messages */
   readonly messages: ReadonlyArray<LlmMessage>
   /** only the messages this run added (the input, assistant turns, tool results) — what memory persists */

@@ -18,6 +18,7 @@ import type {
 import { LlmMessage as LlmMessageSchema, LlmParams, ResponseFormat, ToolChoice } from "../llm/index.ts"
 import type { GuardBlocked, GuardShape } from "../guard/index.ts"
 import type { ConversationMemoryShape, MemoryError } from "../memory/index.ts"
+import type { TelemetryHubShape } from "../telemetry/index.ts"
 import type { InvalidOptions } from "../runtime/index.ts"
 import { decodeOptions, InvalidAgentOptions } from "./AgentError.ts"
 import type { ToolDefinition } from "./Tool.ts"
@@ -59,6 +60,11 @@ export interface AgentLoopConfig<E = never, O = never> {
   readonly agent?: string
   /** conversation memory; default: `ConversationMemory` from the context, when a `conversationId` is given */
   readonly memory?: ConversationMemoryShape
+  /**
+   * the hub that tracks each known tool's execution (`trackToolExecution`); none: no tool telemetry. The loop
+   * looks no service up from the context but `ConversationMemory`, and that one is in its type.
+   */
+  readonly telemetry?: TelemetryHubShape
   /**
    * guardrails (`Guard.make(...)` from src/guard): the user input is checked at stage `input`, every tool result at
    * stage `document`, the final answer at stage `output`; a block fails the run with `GuardBlocked`
@@ -110,7 +116,8 @@ const ConfigSchema = Schema.Struct({
   responseFormat: Schema.optionalKey(ResponseFormat),
   agent: Schema.optionalKey(NonEmpty),
   memory: Schema.optionalKey(hasFunctions("append", "messages")),
-  guard: Schema.optionalKey(hasFunctions("check", "window"))
+  guard: Schema.optionalKey(hasFunctions("check", "window")),
+  telemetry: Schema.optionalKey(hasFunctions("trackToolExecution", "emit"))
 })
 
 const InputSchema = Schema.Struct({

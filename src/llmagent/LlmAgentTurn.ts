@@ -27,6 +27,8 @@ export interface TurnAnswer<Out = unknown> {
   readonly steps: number
   readonly toolCalls: number
   readonly usage: Usage
+  /** the `TokenCounter`'s estimate of the input tokens over every model call, beside the actual `usage` */
+  readonly estimatedInputTokens: number
   /** estimated cost in USD from the price table (0 when the model has no price) */
   readonly costUsd: number
   /** repair rounds the output Schema needed */

@@ -19,7 +19,7 @@
  *   incarnation: accepted work is never lost.
  * - **Requirements are types**: the layer requires what its definitions need (`ConversationMemory` for
  *   conversation memory, `Llm` without a model client of their own, their tools' services); nothing is looked up
- *   at run time. `TelemetryHub` is optional: with one in the context, turns emit `troupe.agent.turn.*` events, which
+ *   at run time. `TelemetryHub` is optional and read once when the layer is built: with one, turns emit `troupe.agent.turn.*` events (and tool executions are tracked), which
  *   the hub's default metrics record as `troupe_agent_turn*` Prometheus metrics.
  * - **Sub-agents** (`LlmAgent.asTool`) run as children of their parent, under a supervisor the parent owns.
  *

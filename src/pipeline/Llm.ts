@@ -37,7 +37,7 @@ import type {
   LlmStreamPart,
   ProviderError
 } from "../llm/index.ts"
-import { StreamAccumulator } from "../llm/index.ts"
+import { StreamAccumulator, TokenCounter } from "../llm/index.ts"
 import type { RateLimitStoreError } from "../ratelimit/index.ts"
 import { TelemetryHub } from "../telemetry/index.ts"
 import { BreakerStep } from "./BreakerStep.ts"
@@ -118,6 +118,14 @@ const make = Effect.gen(function*() {
   const guard = Option.getOrUndefined(yield* Effect.serviceOption(GuardStep))
 
   const limits = yield* CallLimits
+  // the token counter hook (a Reference: ~4 characters per token unless e.g. `TokenCounter.layerBpe` is provided)
+  const counter = yield* TokenCounter.TokenCounter
+  /** The call's estimated input tokens, counted once (the rate-limit step may have counted them already). */
+  const noteEstimate = (context: CallContext, target: Target): void => {
+    if (context.state.estimatedInputTokens === undefined) {
+      context.state.estimatedInputTokens = counter.countRequest(context.call, target.model)
+    }
+  }
 
   /** The whole-call deadline in ms: the call's `timeout` (validated by decodeLlmCall), else `fallback`. */
   const deadlineOf = (call: LlmCall, fallbackMillis: number): number => {
@@ -198,6 +206,7 @@ const make = Effect.gen(function*() {
     // a real `flatMap`: retries re-run `attempt`, and each run counts one attempt
     const attempt = Effect.flatMap(registry.get(target.route), (provider) => {
       context.state.attempts++
+      noteEstimate(context, target)
       // models are tried one after another and the first success ends the call, so on success the target of the
       // last attempt is the one that answered (no `map` step after the guarded attempt)
       context.state.answeredBy = target
@@ -249,6 +258,7 @@ const make = Effect.gen(function*() {
     const attempt = Effect.gen(function*() {
       const provider = yield* registry.get(target.route)
       context.state.attempts++
+      noteEstimate(context, target)
       const done = yield* Deferred.make<LlmResponse, ProviderError>()
       yield* tracking.trackStream(target, context, done)
       const accumulator = new StreamAccumulator()

@@ -26,7 +26,7 @@ export interface CallMeta {
   readonly fallbackIndex: number
   /** Cost in USD (0 for a cache hit; `undefined` when the model has no price). */
   readonly costUsd: number | undefined
-  /** The token counter's estimate of the input tokens (beside the actual `usage.inputTokens`), when tokens are limited. */
+  /** The `TokenCounter`'s estimate of the input tokens, beside the actual `usage.inputTokens` (absent on a cache hit). */
   readonly estimatedInputTokens?: number
 }
 

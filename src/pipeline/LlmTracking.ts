@@ -52,6 +52,15 @@ export const makeTracking = (hub: TelemetryHubShape | undefined, usage: UsageSte
     return { track: (_target, _context, call) => call, trackStream: () => Effect.void }
   }
   const trackers = new Map<string, Tracker>()
+  // a tracker is shared by calls with the same labels: each call's estimate travels with its response
+  const estimates = new WeakMap<LlmResponse, number>()
+  const withEstimate = <E, R>(context: CallContext, call: Effect.Effect<LlmResponse, E, R>): Effect.Effect<LlmResponse, E, R> => {
+    const estimate = context.state.estimatedInputTokens
+    return estimate === undefined ? call : Effect.map(call, (response) => {
+      estimates.set(response, estimate)
+      return response
+    })
+  }
   const labelled = new Set<string>()
   const modelLabelOf = (target: Target): string => {
     if (labelled.has(target.spec)) return target.model
@@ -95,7 +104,9 @@ export const makeTracking = (hub: TelemetryHubShape | undefined, usage: UsageSte
         usage: (r) => {
           const cost = usage.costOf(target, r.usage)
           const valid = isValidUsage(r.usage) // a hostile usage is not counted (its tokens are unknown)
+          const estimate = estimates.get(r)
           return {
+            ...(estimate !== undefined ? { estimatedInputTokens: estimate } : {}),
             ...(valid ? { inputTokens: r.usage.inputTokens, outputTokens: r.usage.outputTokens } : {}),
             responseModel: r.model,
             finishReasons: [r.finishReason],
@@ -115,8 +126,8 @@ export const makeTracking = (hub: TelemetryHubShape | undefined, usage: UsageSte
     return tracker
   }
   return {
-    track: (target, context, call) => trackerOf(target, context)(call),
+    track: (target, context, call) => trackerOf(target, context)(withEstimate(context, call)),
     trackStream: (target, context, done) =>
-      Effect.asVoid(Effect.forkScoped(trackerOf(target, context)(Deferred.await(done)), { startImmediately: true }))
+      Effect.asVoid(Effect.forkScoped(trackerOf(target, context)(withEstimate(context, Deferred.await(done))), { startImmediately: true }))
   }
 }

@@ -45,7 +45,7 @@ export class CallState {
   answeredBy: Target | undefined = undefined
   /** Cost in USD of the answer, when the price of its model is known. */
   costUsd: number | undefined = undefined
-  /** Input tokens the token counter estimated for the call (set by the rate-limit step when it limits tokens). */
+  /** Input tokens the token counter estimated for the call (by the rate-limit step, else before the first attempt). */
   estimatedInputTokens: number | undefined = undefined
   /** Set when the provider was called for this call (false on a response-cache hit). */
   computed = false

@@ -13,12 +13,12 @@
  * | event | status | measurements | metadata | emitted by |
  * |---|---|---|---|---|
  * | troupe.llm.call.start | emitted | monotonic_time, system_time | provider, model, operation, temperature?, max_tokens?, top_p?, component | TelemetryHub.trackLlmCall |
- * | troupe.llm.call.stop | emitted | duration, monotonic_time, input_tokens?, output_tokens?, total_tokens?, cost? | start metadata + response_model?, finish_reason? | TelemetryHub.trackLlmCall |
+ * | troupe.llm.call.stop | emitted | duration, monotonic_time, input_tokens?, output_tokens?, total_tokens?, estimated_input_tokens?, cost? | start metadata + response_model?, finish_reason? | TelemetryHub.trackLlmCall |
  * | troupe.llm.call.exception | emitted | duration, monotonic_time | start metadata + kind, reason, error_type | TelemetryHub.trackLlmCall |
- * | troupe.llm.token.usage | emitted | input_tokens, output_tokens, total_tokens, cost? | provider, model, response_model? | TelemetryHub.trackLlmCall |
+ * | troupe.llm.token.usage | emitted | input_tokens, output_tokens, total_tokens, estimated_input_tokens?, cost? | provider, model, response_model? | TelemetryHub.trackLlmCall |
  * | troupe.tool.execution.start/stop/exception | emitted | span measurements | tool, agent?, component (+ exception keys) | TelemetryHub.trackToolExecution |
  * | troupe.agent.action.start/stop/exception | emitted | span measurements | agent, action, component (+ exception keys) | TelemetryHub.trackAgentAction |
- * | troupe.agent.turn.start/stop/exception | emitted | span measurements; stop adds steps, tool_calls, input_tokens, output_tokens, total_tokens, cost, repairs | agent, agent_id, mode, component (+ stop_reason; exception keys) | LlmAgents |
+ * | troupe.agent.turn.start/stop/exception | emitted | span measurements; stop adds steps, tool_calls, input_tokens, output_tokens, total_tokens, estimated_input_tokens, cost, repairs | agent, agent_id, mode, component (+ stop_reason; exception keys) | LlmAgents |
  * | troupe.algorithm.execution.start/stop/exception | emitted | span measurements | algorithm, component (+ exception keys) | TelemetryHub.trackAlgorithmExecution |
  * | troupe.cache.hit | emitted | count | cache | Cache |
  * | troupe.cache.miss | emitted | count | cache | Cache |
@@ -144,7 +144,7 @@ export const eventCatalogue: ReadonlyArray<CatalogueEntry> = [
   },
   {
     name: Events.llmCallStop, status: "emitted",
-    measurements: [...spanMeasurements.stop, "input_tokens?", "output_tokens?", "total_tokens?", "cost?"],
+    measurements: [...spanMeasurements.stop, "input_tokens?", "output_tokens?", "total_tokens?", "estimated_input_tokens?", "cost?"],
     metadata: ["provider", "model", "operation", "response_model?", "finish_reason?", "component"],
     emittedBy: "TelemetryHub.trackLlmCall", description: "an LLM request completed"
   },
@@ -154,7 +154,7 @@ export const eventCatalogue: ReadonlyArray<CatalogueEntry> = [
     emittedBy: "TelemetryHub.trackLlmCall", description: "an LLM request failed, died or was interrupted"
   },
   {
-    name: Events.llmTokenUsage, status: "emitted", measurements: ["input_tokens", "output_tokens", "total_tokens", "cost?"],
+    name: Events.llmTokenUsage, status: "emitted", measurements: ["input_tokens", "output_tokens", "total_tokens", "estimated_input_tokens?", "cost?"],
     metadata: ["provider", "model", "response_model?"], emittedBy: "TelemetryHub.trackLlmCall",
     description: "token usage (and cost, when known) of one completed LLM call"
   },
@@ -169,7 +169,7 @@ export const eventCatalogue: ReadonlyArray<CatalogueEntry> = [
   },
   {
     name: Events.agentTurnStop, status: "emitted",
-    measurements: [...spanMeasurements.stop, "steps", "tool_calls", "input_tokens", "output_tokens", "total_tokens", "cost", "repairs"],
+    measurements: [...spanMeasurements.stop, "steps", "tool_calls", "input_tokens", "output_tokens", "total_tokens", "estimated_input_tokens", "cost", "repairs"],
     metadata: ["agent", "agent_id", "mode", "stop_reason", "component"], emittedBy: "LlmAgents",
     description: "a supervised LLM agent answered a turn"
   },

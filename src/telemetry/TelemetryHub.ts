@@ -332,12 +332,4 @@ export class TelemetryHub extends Context.Service<TelemetryHub, TelemetryHubShap
   /** A hub with custom options (validated; a bad option fails the layer with every issue and its path). */
   static readonly layerWith = (options: TelemetryHubOptions): Layer.Layer<TelemetryHub, InvalidTelemetryInput> =>
     Layer.effect(TelemetryHub, make(options))
-
-  /**
-   * Emits through the hub if one is provided, and does nothing otherwise: for services (cache, rate limiter,
-   * config) that should not require telemetry.
-   */
-  static readonly emitIfPresent = (name: EventName, measurements: Measurements, metadata?: Metadata): Effect.Effect<void> =>
-    Effect.flatMap(Effect.serviceOption(TelemetryHub), (hub) =>
-      Option.isSome(hub) ? hub.value.emit(name, measurements, metadata) : Effect.void)
 }

@@ -36,6 +36,8 @@ export interface LlmCallInfo {
 export interface LlmUsage {
   readonly inputTokens?: number
   readonly outputTokens?: number
+  /** The caller's estimate of the input tokens (a token counter's), recorded beside the actual `inputTokens`. */
+  readonly estimatedInputTokens?: number
   readonly responseModel?: string
   readonly responseId?: string
   readonly finishReasons?: ReadonlyArray<string>
@@ -112,7 +114,8 @@ export const llmResponseAttributes = (usage: LlmUsage): Record<string, unknown> 
     "gen_ai.response.id": usage.responseId,
     "gen_ai.response.finish_reasons": usage.finishReasons === undefined ? undefined : [...usage.finishReasons],
     "gen_ai.usage.input_tokens": usage.inputTokens,
-    "gen_ai.usage.output_tokens": usage.outputTokens
+    "gen_ai.usage.output_tokens": usage.outputTokens,
+    "troupe.llm.estimated_input_tokens": usage.estimatedInputTokens
   })
 
 const llmStopInfo = (info: LlmCallInfo, usage: LlmUsage, traced: boolean): SpanStopInfo => {
@@ -122,6 +125,7 @@ const llmStopInfo = (info: LlmCallInfo, usage: LlmUsage, traced: boolean): SpanS
   const hasTokens = usage.inputTokens !== undefined || usage.outputTokens !== undefined
   if (hasTokens) tokens.total_tokens = (usage.inputTokens ?? 0) + (usage.outputTokens ?? 0)
   if (usage.cost !== undefined) tokens.cost = usage.cost
+  if (usage.estimatedInputTokens !== undefined) tokens.estimated_input_tokens = usage.estimatedInputTokens
   const metadata: Record<string, unknown> = {}
   if (usage.responseModel !== undefined) metadata.response_model = usage.responseModel
   const finishReason = usage.finishReasons?.[0]

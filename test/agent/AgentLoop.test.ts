@@ -1,11 +1,11 @@
-import { assert, describe, expect, it } from "@effect/vitest"
+import { assert, describe, expect, expectTypeOf, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { Action, AgentLoop, Tool } from "../../src/agent/index.ts"
 import type { LlmRequest, ProviderError, ScriptRule } from "../../src/llm/index.ts"
 import { RateLimited, ScriptedProvider } from "../../src/llm/index.ts"
 import { ConversationMemory, layerMemory } from "../../src/memory/index.ts"
-import { TelemetryHub, type TelemetryEvent } from "../../src/telemetry/index.ts"
+import { TelemetryHub, type TelemetryEvent, type TelemetryHubShape } from "../../src/telemetry/index.ts"
 
 const Add = Action.make({
   name: "add",
@@ -389,7 +389,7 @@ describe("AgentLoop telemetry", () => {
         },
         { when: { tool: "add" }, reply: { text: "done" } }
       ])
-      const result = yield* AgentLoop.run({ llm, model: "fast", agent: "calc", tools: [Tool.fromAction(Add)], input: "go" })
+      const result = yield* AgentLoop.run({ llm, model: "fast", agent: "calc", tools: [Tool.fromAction(Add)], input: "go", telemetry: hub })
       expect(result.answer).toBe("done")
       const names = seen.map((e) => e.name.join("."))
       expect(names.filter((n) => n.endsWith("start")).length).toBe(2)
@@ -397,5 +397,34 @@ describe("AgentLoop telemetry", () => {
       const exceptions = seen.filter((e) => e.name.join(".").endsWith("exception"))
       expect(exceptions.length).toBe(1)
       expect(exceptions[0]?.metadata).toMatchObject({ tool: "add", agent: "calc", error_type: "InvalidParams" })
+    }).pipe(Effect.provide(TelemetryHub.layer)))
+})
+
+describe("every requirement is in the types", () => {
+  it("a run without a conversation needs nothing from the context; with one, exactly ConversationMemory", () => {
+    const { llm } = recording([{ when: { lastUser: "go" }, reply: { text: "done" } }])
+    const plain = AgentLoop.run({ llm, model: "fast", input: "go" })
+    expectTypeOf<Effect.Services<typeof plain>>().toEqualTypeOf<never>()
+    expectTypeOf<Effect.Success<typeof plain>>().toEqualTypeOf<AgentLoop.AgentLoopResult>()
+    const remembered = AgentLoop.run({ llm, model: "fast", input: "go", conversationId: "c1" })
+    expectTypeOf<Effect.Services<typeof remembered>>().toEqualTypeOf<ConversationMemory>()
+    const withHub = AgentLoop.runStream({ llm, model: "fast", input: "go", telemetry: {} as TelemetryHubShape })
+    expectTypeOf<Stream.Services<typeof withHub>>().toEqualTypeOf<never>()
+  })
+
+  it.effect("a hub in the context is not looked up at run time: tool telemetry goes only to the `telemetry` option", () =>
+    Effect.gen(function*() {
+      const hub = yield* TelemetryHub
+      const seen: Array<TelemetryEvent> = []
+      yield* hub.attach("test-context", [["troupe", "tool"]], (e) => {
+        seen.push(e)
+      })
+      const { llm } = recording([
+        { when: { lastUser: "go" }, reply: { toolCalls: [{ name: "add", arguments: { a: 1, b: 2 } }] } },
+        { when: { tool: "add" }, reply: { text: "done" } }
+      ])
+      const result = yield* AgentLoop.run({ llm, model: "fast", tools: [Tool.fromAction(Add)], input: "go" })
+      expect(result.answer).toBe("done")
+      expect(seen).toEqual([])
     }).pipe(Effect.provide(TelemetryHub.layer)))
 })

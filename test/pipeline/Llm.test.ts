@@ -2,7 +2,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Fiber, Option, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { Cache, makeResponseCache } from "../../src/cache/index.ts"
-import { AuthenticationFailed, ProviderServerError, RateLimited } from "../../src/llm/index.ts"
+import type { LlmRequest } from "../../src/llm/index.ts"
+import { AuthenticationFailed, ProviderServerError, RateLimited, TokenCounter } from "../../src/llm/index.ts"
 import type { LlmCallInput } from "../../src/pipeline/index.ts"
 import { Llm } from "../../src/pipeline/index.ts"
 import { TelemetryHub } from "../../src/telemetry/index.ts"
@@ -54,6 +55,37 @@ describe("Llm pipeline", () => {
       assert.isAbove(Number(usage?.measurements["total_tokens"]), 0)
       assert.isDefined(usage?.measurements["cost"])
     }).pipe(Effect.provide(pipelineLayer([primary.provider], { usage: { prices: { "primary:model-a": { input: 1, output: 2 } } } })))
+  })
+
+  it.effect("the estimate and the actual usage are both recorded: on the result, the call's stop event and its span", () => {
+    const primary = new CountingProvider("primary")
+    const call = ask("how many tokens is this question, roughly?")
+    const expected = TokenCounter.charEstimate.countRequest(call as LlmRequest, "model-a")
+    return Effect.gen(function*() {
+      const recorder = yield* recordEvents([["troupe", "llm"]])
+      const result = yield* (yield* Llm).generate(call)
+      assert.strictEqual(result.meta.estimatedInputTokens, expected)
+      assert.isAbove(result.usage.inputTokens, 0)
+      const stop = recorder.named("troupe.llm.call.stop")[0]
+      assert.strictEqual(stop?.measurements["estimated_input_tokens"], expected)
+      assert.strictEqual(stop?.measurements["input_tokens"], result.usage.inputTokens)
+      assert.strictEqual(recorder.named("troupe.llm.token.usage")[0]?.measurements["estimated_input_tokens"], expected)
+      // a stream records its estimate the same way
+      const parts = yield* Stream.runCollect((yield* Llm).stream(ask("and streamed?")))
+      const finish = [...parts].find((p) => p._tag === "Finish")
+      assert.isAbove(finish?._tag === "Finish" ? finish.meta.estimatedInputTokens ?? 0 : 0, 0)
+      assert.isDefined(recorder.named("troupe.llm.call.stop")[1]?.measurements["estimated_input_tokens"])
+    }).pipe(Effect.provide(pipelineLayer([primary.provider])))
+  })
+
+  it.effect("the estimate comes from the TokenCounter hook: with TokenCounter.layerBpe it is the BPE count", () => {
+    const primary = new CountingProvider("primary")
+    const call = ask("Tokenizers split text into subword units, so this count is not length / 4.")
+    return Effect.gen(function*() {
+      const result = yield* (yield* Llm).generate(call)
+      assert.strictEqual(result.meta.estimatedInputTokens, TokenCounter.bpe.countRequest(call as LlmRequest, "model-a"))
+      assert.notStrictEqual(result.meta.estimatedInputTokens, TokenCounter.charEstimate.countRequest(call as LlmRequest))
+    }).pipe(Effect.provide(pipelineLayer([primary.provider])), Effect.provide(TokenCounter.layerBpe))
   })
 
   it.effect("metrics are collected: calls, tokens and cost in the Prometheus exposition", () => {

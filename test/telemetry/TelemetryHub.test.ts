@@ -134,19 +134,6 @@ describe("TelemetryHub handler isolation", () => {
       const result = yield* hub.emit(["step"], {}).pipe(Effect.andThen(Effect.succeed("continued")))
       assert.strictEqual(result, "continued")
     }).pipe(Effect.provide(hubLayer())))
-
-  it.effect("emitIfPresent is a no-op without a hub and emits with one", () =>
-    Effect.gen(function*() {
-      yield* TelemetryHub.emitIfPresent(Events.cacheHit, { count: 1 }, { cache: "c" }) // no hub: nothing happens
-      const seen = yield* Effect.gen(function*() {
-        const hub = yield* TelemetryHub
-        const { seen, handler } = collect()
-        yield* hub.attach("c", [Events.cacheHit], handler)
-        yield* TelemetryHub.emitIfPresent(Events.cacheHit, { count: 1 }, { cache: "c" })
-        return seen
-      }).pipe(Effect.provide(hubLayer()))
-      assert.strictEqual(seen.length, 1)
-    }))
 })
 
 describe("TelemetryHub options", () => {

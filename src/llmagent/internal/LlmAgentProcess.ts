@@ -154,6 +154,7 @@ const finishTurnEvent = (state: State, turn: Turn, exit: Exit.Exit<TurnAnswer, u
       input_tokens: a.usage.inputTokens,
       output_tokens: a.usage.outputTokens,
       total_tokens: a.usage.totalTokens,
+      estimated_input_tokens: a.estimatedInputTokens,
       cost: a.costUsd,
       repairs: a.repairs
     }, { ...metadataOf(state, turn), stop_reason: a.stopReason })

@@ -67,6 +67,7 @@ export const makeRuntime = (definition: AnyLlmAgent, host: HostConfig): Definiti
       agent: definition.name,
       ...(systemPrompt !== undefined ? { systemPrompt } : {}),
       ...(memory !== undefined ? { memory } : {}),
+      ...(host.hub !== undefined ? { telemetry: host.hub } : {}),
       ...(definition.params !== undefined ? { params: definition.params } : {}),
       ...(definition.toolChoice !== undefined ? { toolChoice: definition.toolChoice } : {}),
       ...(strict !== undefined ? { responseFormat: { type: "json", name: "output", schema: strict.jsonSchema as never, strict: true } } : {}),
@@ -120,6 +121,7 @@ interface RunSummary {
   readonly steps: number
   readonly toolCalls: number
   readonly usage: Usage
+  readonly estimatedInputTokens: number
   readonly newMessages: ReadonlyArray<LlmMessage>
 }
 
@@ -129,6 +131,7 @@ const summary = (result: AgentLoopResult): RunSummary => ({
   steps: result.steps,
   toolCalls: result.toolEvents.length,
   usage: result.usage,
+  estimatedInputTokens: result.estimatedInputTokens,
   newMessages: result.newMessages
 })
 
@@ -151,6 +154,7 @@ const streamRun = (
       steps: finished?.steps ?? 0,
       toolCalls,
       usage: finished?.usage ?? makeUsage(0, 0),
+      estimatedInputTokens: finished?.estimatedInputTokens ?? 0,
       // streamed runs do not report their messages: the input and the answer text are what a repair resends
       newMessages: [...asMessages(input.input), { role: "assistant", content: finished?.answer ?? "" }]
     })))
@@ -192,6 +196,7 @@ export const runTurn = (
     let steps = result.steps
     let toolCalls = result.toolCalls
     let usage = result.usage
+    let estimatedInputTokens = result.estimatedInputTokens
     let output: unknown = result.answer
     let repairs = 0
     const decode = runtime.decodeOutput
@@ -207,6 +212,7 @@ export const runTurn = (
         steps += result.steps
         toolCalls += result.toolCalls
         usage = addUsage(usage, result.usage)
+        estimatedInputTokens += result.estimatedInputTokens
         decoded = decodeAnswer(decode, result.answer)
       }
       if (Result.isFailure(decoded)) {
@@ -222,6 +228,7 @@ export const runTurn = (
       steps,
       toolCalls,
       usage,
+      estimatedInputTokens,
       costUsd: runtime.price(usage),
       repairs,
       durationMillis: (yield* Clock.currentTimeMillis) - started
