@@ -20,6 +20,7 @@
  * | troupe.agent.action.start/stop/exception | emitted | span measurements | agent, action, component (+ exception keys) | TelemetryHub.trackAgentAction |
  * | troupe.agent.turn.start/stop/exception | emitted | span measurements; stop adds steps, tool_calls, input_tokens, output_tokens, total_tokens, estimated_input_tokens, cost, repairs | agent, agent_id, mode, component (+ stop_reason; exception keys) | LlmAgents |
  * | troupe.algorithm.execution.start/stop/exception | emitted | span measurements | algorithm, component (+ exception keys) | TelemetryHub.trackAlgorithmExecution |
+ * | troupe.budget.alert | emitted | threshold, spent, limit | scope, reason | Budgets |
  * | troupe.cache.hit | emitted | count | cache | Cache |
  * | troupe.cache.miss | emitted | count | cache | Cache |
  * | troupe.cache.eviction | emitted | count | cache, reason (ttl, capacity, explicit) | Cache |
@@ -63,6 +64,7 @@ export const Events = {
   algorithmExecutionStart: name("troupe", "algorithm", "execution", "start"),
   algorithmExecutionStop: name("troupe", "algorithm", "execution", "stop"),
   algorithmExecutionException: name("troupe", "algorithm", "execution", "exception"),
+  budgetAlert: name("troupe", "budget", "alert"),
   cacheHit: name("troupe", "cache", "hit"),
   cacheMiss: name("troupe", "cache", "miss"),
   cacheEviction: name("troupe", "cache", "eviction"),
@@ -180,6 +182,10 @@ export const eventCatalogue: ReadonlyArray<CatalogueEntry> = [
   },
   ...spanTriple("an algorithm execution", Events.algorithmExecutionStart, Events.algorithmExecutionStop,
     Events.algorithmExecutionException, ["algorithm", "component"], "TelemetryHub.trackAlgorithmExecution"),
+  {
+    name: Events.budgetAlert, status: "emitted", measurements: ["threshold", "spent", "limit"], metadata: ["scope", "reason"],
+    emittedBy: "Budgets", description: "a budget's spend reached an alert threshold (reason spend), or it refused a reservation (reason exhausted)"
+  },
   { name: Events.cacheHit, status: "emitted", measurements: ["count"], metadata: ["cache"], emittedBy: "Cache", description: "a lookup found a live entry" },
   { name: Events.cacheMiss, status: "emitted", measurements: ["count"], metadata: ["cache"], emittedBy: "Cache", description: "a lookup found no live entry" },
   {

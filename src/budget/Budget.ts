@@ -1,0 +1,98 @@
+/**
+ * The values of the budget subsystem: a budget's definition (`BudgetSpec`), its state (`BudgetStatus`), a
+ * reservation, and the rules for scopes, periods and amounts.
+ *
+ * - **Scopes** name who pays: `key:<id>`, `principal:<id>`, `tenant:<id>` or `project:<id>` (ids of 1–128
+ *   characters of `[A-Za-z0-9_.:@-]`).
+ * - **Periods** are calendar periods in UTC: `day` (from 00:00), `month` (from the 1st), or `total` (never resets).
+ *   A period only rolls forward: a caller whose clock is behind the stored period start is counted in the stored
+ *   period, never resets it.
+ * - **Amounts** are USD, kept as whole micro-dollars (1e-6 USD) so every backend adds them exactly (Redis
+ *   `HINCRBY`, PostgreSQL `bigint`); an amount is rounded up to the next micro-dollar.
+ * - **Alerts** fire at the fractions of `alertAt` (default 0.5, 0.8 and 1.0) of the limit, each at most once per
+ *   period and scope across every process: at a settlement whose spend reaches the fraction, and — for every
+ *   fraction not yet fired — when a reservation is refused (the budget is exhausted).
+ */
+import { Schema } from "effect"
+
+/** A budget scope: `key:…`, `principal:…`, `tenant:…` or `project:…`. */
+export const BudgetScope = Schema.String.check(
+  Schema.isPattern(/^(?:key|principal|tenant|project):[A-Za-z0-9_.:@-]{1,128}$/)
+)
+export type BudgetScope = typeof BudgetScope.Type
+
+/** A budget period: `day` and `month` are UTC calendar periods; `total` never resets. */
+export const BudgetPeriod = Schema.Literals(["day", "month", "total"])
+export type BudgetPeriod = typeof BudgetPeriod.Type
+
+const Usd = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(1e9))
+const Fraction = Schema.Finite.check(Schema.isGreaterThan(0), Schema.isLessThanOrEqualTo(1))
+
+/** What `Budgets.set` takes. */
+export const BudgetSpec = Schema.Struct({
+  scope: BudgetScope,
+  /** USD per period */
+  limit: Usd,
+  period: BudgetPeriod,
+  /** fractions of the limit that raise an alert (default `[0.5, 0.8, 1]`), at most 8 */
+  alertAt: Schema.optionalKey(Schema.Array(Fraction).check(Schema.isMaxLength(8)))
+})
+export type BudgetSpec = typeof BudgetSpec.Type
+
+/** The default alert fractions. */
+export const DEFAULT_ALERT_AT: ReadonlyArray<number> = [0.5, 0.8, 1]
+
+/** A budget's state in its current period (USD). */
+export interface BudgetStatus {
+  readonly scope: string
+  readonly limit: number
+  readonly period: BudgetPeriod
+  /** epoch ms of the current period's start (0 for `total`) */
+  readonly periodStart: number
+  readonly spent: number
+  readonly reserved: number
+  /** `limit - spent - reserved`, at least 0 */
+  readonly remaining: number
+  readonly alertAt: ReadonlyArray<number>
+}
+
+/** Money held on every budgeted scope of a call until it is settled or released (or it expires). */
+export interface Reservation {
+  readonly id: string
+  /** the scopes that have a budget (the others were not charged) */
+  readonly scopes: ReadonlyArray<string>
+  /** USD held on each of `scopes` */
+  readonly amount: number
+  /** epoch ms after which the hold is released by the next operation on its scopes */
+  readonly expiresAt: number
+}
+
+/** An alert: `scope`'s spend reached `threshold` × its limit (or the budget refused a reservation). */
+export interface BudgetAlert {
+  readonly scope: string
+  readonly threshold: number
+  readonly spent: number
+  readonly limit: number
+  /** `spend`: a settlement reached the threshold; `exhausted`: a reservation was refused */
+  readonly reason: "spend" | "exhausted"
+}
+
+/** Whole micro-dollars of `usd`, rounded up. */
+export const toMicros = (usd: number): number => Math.ceil(Math.round(usd * 1e9) / 1e3)
+
+/** USD of `micros`. */
+export const fromMicros = (micros: number): number => micros / 1e6
+
+/** The start of `period` containing `now` (epoch ms, UTC); 0 for `total`. */
+export const periodStart = (period: BudgetPeriod, now: number): number => {
+  switch (period) {
+    case "day":
+      return Math.floor(now / 86_400_000) * 86_400_000
+    case "month": {
+      const d = new Date(now)
+      return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1)
+    }
+    case "total":
+      return 0
+  }
+}

@@ -1,0 +1,251 @@
+/**
+ * Budgets that cannot be overspent: spend limits per key, principal, tenant or project, enforced by reserving
+ * before a call and settling after it, atomically across every scope that applies and every process.
+ *
+ * The rules:
+ * - **Reserve before, settle after.** `reserve` holds an amount (the call's estimated maximum cost: its counted
+ *   prompt tokens at the input price plus `max_tokens` at the output price) on every scope of the call that has a
+ *   budget — all or none: if one scope cannot hold it (`spent + reserved + amount > limit`) nothing is held and the
+ *   call fails with `BudgetExceeded` before any provider is asked. `settle` then charges the actual cost and gives
+ *   the rest back; `release` (a failure, an interruption) gives everything back. Settle and release take effect
+ *   once per reservation; a second call does nothing.
+ * - **Settled spend never passes the limit** when each call's actual cost is at most what it reserved (the
+ *   estimate is a maximum); an actual cost above its reservation is still charged in full (the money was spent)
+ *   and the next reservations are refused.
+ * - **A reservation that is never settled expires** (a killed process): after `ttl` (default 15 minutes, longer
+ *   than a call's deadline) its hold is released by the next operation on its scopes.
+ * - **Periods** are UTC days or months (or `total`), rolling forward only; **alerts** fire at the fractions of
+ *   `alertAt` (default 0.5, 0.8, 1) once per period and scope across all processes, as `troupe.budget.alert`
+ *   telemetry events and, with an `audit` log, audit entries.
+ *
+ * Backends: `layerMemory` (default, bounded), `layerRedis` (one Lua script per reserve / settle / release) and
+ * `layerPostgres` (one transaction each), behind one conformance suite. Hand-rolled: effect has no budget or
+ * reservation primitive (its `RateLimiter` admits counts per window and cannot hold and settle an amount).
+ */
+import { Clock, Context, Duration, Effect, Layer, Option, Result, Schema } from "effect"
+import { Redis } from "effect/persistence"
+import { SqlClient } from "effect/sql"
+import type { AuditShape } from "../identity/Audit.ts"
+import type { InvalidOptions } from "../runtime/index.ts"
+import * as Options from "../runtime/Options.ts"
+import { Events, TelemetryHub, type TelemetryHubShape } from "../telemetry/index.ts"
+import type { BudgetAlert, BudgetStatus, Reservation } from "./Budget.ts"
+import { BudgetScope, BudgetSpec, DEFAULT_ALERT_AT, fromMicros, toMicros } from "./Budget.ts"
+import { BudgetExceeded } from "./BudgetError.ts"
+import type { BudgetStoreError } from "./BudgetError.ts"
+import type { BudgetStoreShape, StoreAlert } from "./internal/BudgetStore.ts"
+import { makeMemoryBudgetStore } from "./internal/MemoryBudgetStore.ts"
+import { makePostgresBudgetStore } from "./internal/PostgresBudgetStore.ts"
+import { makeRedisBudgetStore } from "./internal/RedisBudgetStore.ts"
+
+/** What `reserve` takes. */
+export interface ReserveInput {
+  /** the scopes of the call (those without a budget are not charged) */
+  readonly scopes: ReadonlyArray<string>
+  /** USD to hold: the call's estimated maximum cost */
+  readonly amount: number
+  /** how long the hold lives unless settled (default 15 minutes) */
+  readonly ttl?: Duration.Input
+}
+
+/** The budget service. */
+export interface BudgetsShape {
+  /**
+   * Sets (or changes) a budget; a change keeps the period's spend. Fails with `InvalidOptions` for a bad spec and
+   * `BudgetStoreError` when the store fails or is full.
+   */
+  readonly set: (spec: BudgetSpec) => Effect.Effect<void, InvalidOptions | BudgetStoreError>
+  /** A budget's state in its current period; `None` without one. `InvalidOptions` for a malformed scope. */
+  readonly get: (scope: string) => Effect.Effect<Option.Option<BudgetStatus>, InvalidOptions | BudgetStoreError>
+  /** Removes a budget (its scope is no longer limited). */
+  readonly remove: (scope: string) => Effect.Effect<void, InvalidOptions | BudgetStoreError>
+  /**
+   * Holds `amount` on every budgeted scope, all or none. Fails with `BudgetExceeded` (the first scope that cannot
+   * hold it), `InvalidOptions` (a malformed scope or amount) or `BudgetStoreError`.
+   */
+  readonly reserve: (input: ReserveInput) => Effect.Effect<Reservation, BudgetExceeded | InvalidOptions | BudgetStoreError>
+  /** Charges `actual` USD and gives the rest of the hold back (once per reservation); returns the alerts it fired. */
+  readonly settle: (reservation: Reservation, actual: number) => Effect.Effect<ReadonlyArray<BudgetAlert>, BudgetStoreError>
+  /** Gives the whole hold back (once per reservation). */
+  readonly release: (reservation: Reservation) => Effect.Effect<void, BudgetStoreError>
+  /**
+   * Runs `effect` under a reservation: reserve `amount`, run, settle at `actual(result)`; on failure or
+   * interruption, release. Fails with `BudgetExceeded` before `effect` runs when a scope cannot hold `amount`.
+   */
+  readonly withBudget: <A, E, R>(
+    effect: Effect.Effect<A, E, R>,
+    options: ReserveInput & { readonly actual: (a: A) => number }
+  ) => Effect.Effect<A, E | BudgetExceeded | InvalidOptions | BudgetStoreError, R>
+}
+
+/** Options of every budget layer. */
+export interface BudgetsOptions {
+  /** default hold lifetime (15 minutes) */
+  readonly ttl?: Duration.Input
+  /** where alerts are also recorded as audit entries */
+  readonly audit?: AuditShape
+}
+
+/** Default lifetime of an unsettled hold. */
+export const DEFAULT_RESERVATION_TTL: Duration.Duration = Duration.minutes(15)
+
+const ReserveSchema = Schema.Struct({
+  scopes: Schema.Array(BudgetScope).check(Schema.isMaxLength(16)),
+  amount: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(1e9)),
+  ttl: Schema.optionalKey(Options.DurationInput)
+})
+const Amount = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(1e9))
+
+const fromResult = <A>(r: Result.Result<A, InvalidOptions>): Effect.Effect<A, InvalidOptions> =>
+  Result.isSuccess(r) ? Effect.succeed(r.success) : Effect.fail(r.failure)
+
+const usdAlert = (a: StoreAlert): BudgetAlert => ({ ...a, spent: fromMicros(a.spent), limit: fromMicros(a.limit) })
+
+/** Builds the service over a store. */
+const make = (
+  store: BudgetStoreShape,
+  options: BudgetsOptions & { readonly telemetry?: TelemetryHubShape } = {}
+): BudgetsShape => {
+  const ttlMillis = Duration.toMillis(options.ttl === undefined ? DEFAULT_RESERVATION_TTL : Duration.fromInputUnsafe(options.ttl))
+  const hub = options.telemetry
+  const audit = options.audit
+  let counter = 0
+  const prefix = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`
+  const nextId = () => `${prefix}-${(counter++).toString(36)}`
+  const announce = (alerts: ReadonlyArray<StoreAlert>): Effect.Effect<ReadonlyArray<BudgetAlert>> => {
+    if (alerts.length === 0) return Effect.succeed([])
+    const out = alerts.map(usdAlert)
+    return Effect.as(
+      Effect.forEach(out, (a) =>
+        Effect.gen(function*() {
+          if (hub !== undefined) {
+            yield* hub.emit(Events.budgetAlert, { threshold: a.threshold, spent: a.spent, limit: a.limit }, { scope: a.scope, reason: a.reason })
+          }
+          if (audit !== undefined) {
+            const tenant = a.scope.startsWith("tenant:") ? a.scope.slice(7) : "budgets"
+            yield* Effect.ignore(audit.record({
+              tenant,
+              actor: "troupe:budgets",
+              action: "budget.alert",
+              resource: a.scope,
+              status: a.reason === "exhausted" ? "denied" : "success",
+              metadata: { threshold: a.threshold, spent: a.spent, limit: a.limit, reason: a.reason }
+            }))
+          }
+        }), { discard: true }),
+      out
+    )
+  }
+  const checkScope = (scope: string) => fromResult(Options.validate(BudgetScope, scope, "budget scope", "scope"))
+  const settleWith = (reservation: Reservation, actualMicros: number) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      store.settle({ id: reservation.id, scopes: reservation.scopes, amount: toMicros(reservation.amount), actual: actualMicros, now }))
+
+  const shape: BudgetsShape = {
+    set: (spec) =>
+      Effect.gen(function*() {
+        const decoded = yield* fromResult(Options.validate(BudgetSpec, spec, "budget"))
+        const alertAt = [...new Set(decoded.alertAt ?? DEFAULT_ALERT_AT)].sort((a, b) => a - b)
+        const now = yield* Clock.currentTimeMillis
+        yield* store.set({ scope: decoded.scope, limit: toMicros(decoded.limit), period: decoded.period, alertAt }, now)
+      }),
+    get: (scope) =>
+      Effect.gen(function*() {
+        yield* checkScope(scope)
+        const s = yield* store.get(scope, yield* Clock.currentTimeMillis)
+        if (s === undefined) return Option.none()
+        return Option.some({
+          scope: s.scope,
+          limit: fromMicros(s.limit),
+          period: s.period,
+          periodStart: s.periodStart,
+          spent: fromMicros(s.spent),
+          reserved: fromMicros(s.reserved),
+          remaining: fromMicros(Math.max(0, s.limit - s.spent - s.reserved)),
+          alertAt: s.alertAt
+        })
+      }),
+    remove: (scope) => Effect.flatMap(checkScope(scope), () => store.remove(scope)),
+    reserve: (input) =>
+      Effect.gen(function*() {
+        const decoded = yield* fromResult(Options.validate(ReserveSchema, input, "budget reservation"))
+        const now = yield* Clock.currentTimeMillis
+        const ttl = decoded.ttl === undefined ? ttlMillis : Duration.toMillis(Duration.fromInputUnsafe(decoded.ttl))
+        const amount = toMicros(decoded.amount)
+        const id = nextId()
+        const expiresAt = now + Math.max(1, ttl)
+        const outcome = yield* store.reserve({ id, scopes: [...new Set(decoded.scopes)], amount, expiresAt, now })
+        if (outcome._tag === "Refused") {
+          yield* announce(outcome.alerts)
+          return yield* new BudgetExceeded({
+            scope: outcome.scope,
+            limit: fromMicros(outcome.limit),
+            spent: fromMicros(outcome.spent),
+            reserved: fromMicros(outcome.reserved),
+            requested: fromMicros(amount)
+          })
+        }
+        return { id, scopes: outcome.scopes, amount: fromMicros(amount), expiresAt }
+      }),
+    settle: (reservation, actual) => {
+      const checked = Schema.decodeUnknownResult(Amount)(actual)
+      // a hostile or broken cost (NaN, negative) is charged as the whole reservation: spend is never under-counted
+      const micros = Result.isSuccess(checked) ? toMicros(checked.success) : toMicros(reservation.amount)
+      return Effect.flatMap(settleWith(reservation, micros), announce)
+    },
+    release: (reservation) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        store.release({ id: reservation.id, scopes: reservation.scopes, amount: toMicros(reservation.amount), now })),
+    withBudget: (effect, options) =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(shape.reserve(options), (reservation) =>
+          restore(effect).pipe(
+            Effect.onExit((exit) =>
+              exit._tag === "Success"
+                ? Effect.ignore(shape.settle(reservation, options.actual(exit.value)))
+                : Effect.ignore(shape.release(reservation))
+            )
+          ))
+      )
+  }
+  return shape
+}
+
+const layerWith = <E, R>(store: Effect.Effect<BudgetStoreShape, E, R>, options: BudgetsOptions): Layer.Layer<Budgets, E, R> =>
+  Layer.effect(
+    Budgets,
+    Effect.gen(function*() {
+      const built = yield* store
+      // optional, read once when the layer is built: alerts become telemetry events
+      const hub = Option.getOrUndefined(yield* Effect.serviceOption(TelemetryHub))
+      return make(built, { ...options, ...(hub !== undefined ? { telemetry: hub } : {}) })
+    })
+  )
+
+/**
+ * The budget service.
+ *
+ * @example
+ * ```ts
+ * const program = Effect.gen(function*() {
+ *   const budgets = yield* Budgets
+ *   yield* budgets.set({ scope: "tenant:acme", limit: 100, period: "month" })
+ *   const answer = yield* budgets.withBudget(callModel, { scopes: ["tenant:acme"], amount: 0.02, actual: (r) => r.costUsd })
+ * }).pipe(Effect.provide(Budgets.layerMemory()))
+ * ```
+ */
+export class Budgets extends Context.Service<Budgets, BudgetsShape>()("troupe/budget/Budgets") {
+  /** Budgets in process memory (at most 100,000 budgets and 100,000 open reservations; past that `BudgetStoreError`). */
+  static readonly layerMemory = (options: BudgetsOptions = {}): Layer.Layer<Budgets> =>
+    layerWith(Effect.sync(() => makeMemoryBudgetStore()), options)
+
+  /** Budgets on Redis (`Redis` from `effect/persistence`), keys under `prefix` (default `troupe:budget:`). */
+  static readonly layerRedis = (options: BudgetsOptions & { readonly prefix?: string } = {}): Layer.Layer<Budgets, never, Redis.Redis> =>
+    layerWith(makeRedisBudgetStore(options.prefix ?? "troupe:budget:"), options)
+
+  /** Budgets on PostgreSQL through `SqlClient`; tables in `schema` (default `public`). */
+  static readonly layerPostgres = (
+    options: BudgetsOptions & { readonly schema?: string } = {}
+  ): Layer.Layer<Budgets, BudgetStoreError, SqlClient.SqlClient> =>
+    layerWith(Effect.flatMap(SqlClient.SqlClient, (sql) => makePostgresBudgetStore(sql, options.schema ?? "public")), options)
+}

@@ -1,0 +1,69 @@
+/**
+ * The contract every budget backend implements, in whole micro-dollars. Each operation is atomic on its backend
+ * (memory: synchronous; Redis: one Lua script; PostgreSQL: one transaction), so concurrent callers in any number of
+ * processes see one order of reservations and settlements. @internal
+ */
+import type { Effect } from "effect"
+import type { BudgetPeriod } from "../Budget.ts"
+import type { BudgetStoreError } from "../BudgetError.ts"
+
+export interface StoreSpec {
+  readonly scope: string
+  readonly limit: number
+  readonly period: BudgetPeriod
+  readonly alertAt: ReadonlyArray<number>
+}
+
+export interface StoreStatus extends StoreSpec {
+  readonly periodStart: number
+  readonly spent: number
+  readonly reserved: number
+}
+
+export interface StoreAlert {
+  readonly scope: string
+  readonly threshold: number
+  readonly spent: number
+  readonly limit: number
+  readonly reason: "spend" | "exhausted"
+}
+
+export type ReserveOutcome =
+  | { readonly _tag: "Reserved"; readonly scopes: ReadonlyArray<string> }
+  | {
+    readonly _tag: "Refused"
+    readonly scope: string
+    readonly limit: number
+    readonly spent: number
+    readonly reserved: number
+    readonly alerts: ReadonlyArray<StoreAlert>
+  }
+
+export interface ReserveRequest {
+  readonly id: string
+  readonly scopes: ReadonlyArray<string>
+  readonly amount: number
+  readonly expiresAt: number
+  readonly now: number
+}
+
+export interface SettleRequest {
+  readonly id: string
+  readonly scopes: ReadonlyArray<string>
+  readonly amount: number
+  /** the actual cost; 0 with `release` */
+  readonly actual: number
+  readonly now: number
+}
+
+export interface BudgetStoreShape {
+  readonly set: (spec: StoreSpec, now: number) => Effect.Effect<void, BudgetStoreError>
+  readonly get: (scope: string, now: number) => Effect.Effect<StoreStatus | undefined, BudgetStoreError>
+  readonly remove: (scope: string) => Effect.Effect<void, BudgetStoreError>
+  /** All or none: holds `amount` on every budgeted scope, or refuses naming the first scope that cannot hold it. */
+  readonly reserve: (request: ReserveRequest) => Effect.Effect<ReserveOutcome, BudgetStoreError>
+  /** Once per reservation id (later calls do nothing): releases the hold and adds `actual` to the spend. */
+  readonly settle: (request: SettleRequest) => Effect.Effect<ReadonlyArray<StoreAlert>, BudgetStoreError>
+  /** Once per reservation id: releases the hold, spends nothing. */
+  readonly release: (request: Omit<SettleRequest, "actual">) => Effect.Effect<void, BudgetStoreError>
+}

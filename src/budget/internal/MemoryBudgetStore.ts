@@ -1,0 +1,172 @@
+/**
+ * The in-process budget store: one record per scope (spend, reserved, live holds) and one per open reservation,
+ * updated synchronously, so every operation is atomic. Bounded: at most `maxBudgets` budgets (default 100,000) and
+ * `maxReservations` open reservations (default 100,000); past either bound the operation fails with
+ * `BudgetStoreError` rather than growing. @internal
+ */
+import { Effect } from "effect"
+import { periodStart } from "../Budget.ts"
+import { BudgetStoreError } from "../BudgetError.ts"
+import type { BudgetStoreShape, ReserveOutcome, StoreAlert, StoreSpec, StoreStatus } from "./BudgetStore.ts"
+
+export const DEFAULT_MAX_BUDGETS = 100_000
+export const DEFAULT_MAX_RESERVATIONS = 100_000
+
+interface ScopeState {
+  spec: StoreSpec
+  start: number
+  spent: number
+  reserved: number
+  /** how many of `spec.alertAt` (sorted) fired this period */
+  alerted: number
+  /** live holds: reservation id → amount and expiry */
+  readonly holds: Map<string, { readonly amount: number; readonly expiresAt: number }>
+  nextExpiry: number
+}
+
+export const makeMemoryBudgetStore = (
+  options: { readonly maxBudgets?: number; readonly maxReservations?: number } = {}
+): BudgetStoreShape => {
+  const maxBudgets = options.maxBudgets ?? DEFAULT_MAX_BUDGETS
+  const maxReservations = options.maxReservations ?? DEFAULT_MAX_RESERVATIONS
+  const scopes = new Map<string, ScopeState>()
+  /** open reservations (settle/release are once per id) */
+  const open = new Map<string, number>()
+
+  /** Expires lapsed holds and rolls the period forward: the normal form every operation starts from. */
+  const touch = (s: ScopeState, now: number): void => {
+    if (now >= s.nextExpiry) {
+      let next = Number.POSITIVE_INFINITY
+      for (const [id, hold] of s.holds) {
+        if (hold.expiresAt <= now) {
+          s.holds.delete(id)
+          s.reserved -= hold.amount
+        } else if (hold.expiresAt < next) next = hold.expiresAt
+      }
+      s.nextExpiry = next
+    }
+    const start = periodStart(s.spec.period, now)
+    if (start > s.start) {
+      s.start = start
+      s.spent = 0
+      s.alerted = 0
+    }
+  }
+  const sweepOpen = (now: number): void => {
+    // reservations past their expiry by a day can no longer be settled: forget them
+    for (const [id, expiresAt] of open) if (expiresAt + 86_400_000 <= now) open.delete(id)
+  }
+  const status = (s: ScopeState): StoreStatus => ({ ...s.spec, periodStart: s.start, spent: s.spent, reserved: s.reserved })
+  const fire = (s: ScopeState, reason: StoreAlert["reason"]): Array<StoreAlert> => {
+    const out: Array<StoreAlert> = []
+    const thresholds = s.spec.alertAt
+    while (s.alerted < thresholds.length) {
+      const t = thresholds[s.alerted] as number // alerted < length
+      if (reason === "spend" && s.spent < t * s.spec.limit) break
+      out.push({ scope: s.spec.scope, threshold: t, spent: s.spent, limit: s.spec.limit, reason })
+      s.alerted++
+    }
+    return out
+  }
+
+  return {
+    set: (spec, now) =>
+      Effect.suspend(() => {
+        const current = scopes.get(spec.scope)
+        if (current !== undefined) {
+          touch(current, now)
+          current.spec = spec
+          current.alerted = Math.min(current.alerted, spec.alertAt.length)
+          return Effect.void
+        }
+        if (scopes.size >= maxBudgets) {
+          return Effect.fail(new BudgetStoreError({ operation: "set", detail: `at most ${maxBudgets} budgets in memory` }))
+        }
+        scopes.set(spec.scope, {
+          spec,
+          start: periodStart(spec.period, now),
+          spent: 0,
+          reserved: 0,
+          alerted: 0,
+          holds: new Map(),
+          nextExpiry: Number.POSITIVE_INFINITY
+        })
+        return Effect.void
+      }),
+    get: (scope, now) =>
+      Effect.sync(() => {
+        const s = scopes.get(scope)
+        if (s === undefined) return undefined
+        touch(s, now)
+        return status(s)
+      }),
+    remove: (scope) => Effect.sync(() => void scopes.delete(scope)),
+    reserve: (request) =>
+      Effect.suspend((): Effect.Effect<ReserveOutcome, BudgetStoreError> => {
+        if (open.size >= maxReservations) sweepOpen(request.now)
+        if (open.size >= maxReservations) {
+          return Effect.fail(
+            new BudgetStoreError({ operation: "reserve", detail: `at most ${maxReservations} open reservations in memory` })
+          )
+        }
+        const charged: Array<ScopeState> = []
+        for (const scope of request.scopes) {
+          const s = scopes.get(scope)
+          if (s === undefined) continue
+          touch(s, request.now)
+          if (s.spent + s.reserved + request.amount > s.spec.limit) {
+            const outcome: ReserveOutcome = {
+              _tag: "Refused",
+              scope,
+              limit: s.spec.limit,
+              spent: s.spent,
+              reserved: s.reserved,
+              alerts: fire(s, "exhausted")
+            }
+            return Effect.succeed(outcome)
+          }
+          charged.push(s)
+        }
+        for (const s of charged) {
+          s.reserved += request.amount
+          s.holds.set(request.id, { amount: request.amount, expiresAt: request.expiresAt })
+          if (request.expiresAt < s.nextExpiry) s.nextExpiry = request.expiresAt
+        }
+        open.set(request.id, request.expiresAt)
+        const outcome: ReserveOutcome = { _tag: "Reserved", scopes: charged.map((s) => s.spec.scope) }
+        return Effect.succeed(outcome)
+      }),
+    settle: (request) =>
+      Effect.sync(() => {
+        if (!open.delete(request.id)) return []
+        const alerts: Array<StoreAlert> = []
+        for (const scope of request.scopes) {
+          const s = scopes.get(scope)
+          if (s === undefined) continue
+          touch(s, request.now)
+          const hold = s.holds.get(request.id)
+          if (hold !== undefined) {
+            s.holds.delete(request.id)
+            s.reserved -= hold.amount
+          }
+          s.spent += request.actual
+          alerts.push(...fire(s, "spend"))
+        }
+        return alerts
+      }),
+    release: (request) =>
+      Effect.sync(() => {
+        if (!open.delete(request.id)) return
+        for (const scope of request.scopes) {
+          const s = scopes.get(scope)
+          if (s === undefined) continue
+          const hold = s.holds.get(request.id)
+          if (hold !== undefined) {
+            s.holds.delete(request.id)
+            s.reserved -= hold.amount
+          }
+          touch(s, request.now)
+        }
+      })
+  }
+}

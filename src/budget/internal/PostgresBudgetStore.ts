@@ -1,0 +1,209 @@
+/**
+ * The PostgreSQL budget store: one transaction per operation. The budget rows of a call's scopes are locked in
+ * scope order (`SELECT … ORDER BY scope FOR UPDATE`, so concurrent reservations never deadlock), lapsed holds are
+ * deleted and given back, the period is rolled forward, and the reservation is written or refused — all or none.
+ * Tables (in `schema`): `troupe_budgets` (one row per scope, micro-dollars as `bigint`), `troupe_budget_holds`
+ * (live holds by reservation and scope) and `troupe_budget_open` (settle and release are once per id). @internal
+ */
+import { Effect } from "effect"
+import type { SqlClient } from "effect/sql"
+import type { BudgetPeriod } from "../Budget.ts"
+import { periodStart } from "../Budget.ts"
+import { BudgetStoreError } from "../BudgetError.ts"
+import type { BudgetStoreShape, ReserveOutcome, StoreAlert, StoreSpec, StoreStatus } from "./BudgetStore.ts"
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/
+
+interface Row {
+  readonly scope: string
+  readonly limit_micros: string | number
+  readonly period: string
+  readonly alert_at: string
+  readonly start: string | number
+  readonly spent: string | number
+  readonly reserved: string | number
+  readonly alerted: number
+}
+
+interface State {
+  spec: StoreSpec
+  start: number
+  spent: number
+  reserved: number
+  alerted: number
+}
+
+const storeError = (operation: string) => (cause: unknown): BudgetStoreError =>
+  new BudgetStoreError({ operation, detail: cause instanceof Error ? cause.message : String(cause) })
+
+const stateOf = (row: Row): State => ({
+  spec: {
+    scope: row.scope,
+    limit: Number(row.limit_micros),
+    period: row.period as BudgetPeriod, // written by `set` from a decoded BudgetSpec
+    alertAt: row.alert_at.split(",").filter((t) => t !== "").map(Number)
+  },
+  start: Number(row.start),
+  spent: Number(row.spent),
+  reserved: Number(row.reserved),
+  alerted: row.alerted
+})
+
+const fire = (s: State, reason: StoreAlert["reason"]): Array<StoreAlert> => {
+  const out: Array<StoreAlert> = []
+  while (s.alerted < s.spec.alertAt.length) {
+    const t = s.spec.alertAt[s.alerted] as number // alerted < length
+    if (reason === "spend" && s.spent < t * s.spec.limit) break
+    out.push({ scope: s.spec.scope, threshold: t, spent: s.spent, limit: s.spec.limit, reason })
+    s.alerted++
+  }
+  return out
+}
+
+export const makePostgresBudgetStore = (
+  sql: SqlClient.SqlClient,
+  schemaName: string
+): Effect.Effect<BudgetStoreShape, BudgetStoreError> =>
+  Effect.gen(function*() {
+    if (!SCHEMA_NAME.test(schemaName)) {
+      return yield* new BudgetStoreError({ operation: "init", detail: `invalid schema name (expected ${SCHEMA_NAME.source})` })
+    }
+    const budgets = `"${schemaName}".troupe_budgets`
+    const holds = `"${schemaName}".troupe_budget_holds`
+    const open = `"${schemaName}".troupe_budget_open`
+    const init = (statement: string) => sql.unsafe(statement).pipe(Effect.mapError(storeError("init")))
+    yield* init(`CREATE SCHEMA IF NOT EXISTS "${schemaName}"`)
+    yield* init(
+      `CREATE TABLE IF NOT EXISTS ${budgets} (scope text PRIMARY KEY, limit_micros bigint NOT NULL, period text NOT NULL, ` +
+        `alert_at text NOT NULL, start bigint NOT NULL, spent bigint NOT NULL DEFAULT 0, reserved bigint NOT NULL DEFAULT 0, ` +
+        `alerted integer NOT NULL DEFAULT 0)`
+    )
+    yield* init(
+      `CREATE TABLE IF NOT EXISTS ${holds} (id text NOT NULL, scope text NOT NULL, amount bigint NOT NULL, ` +
+        `expires_at bigint NOT NULL, PRIMARY KEY (id, scope))`
+    )
+    yield* init(`CREATE INDEX IF NOT EXISTS troupe_budget_holds_expiry ON ${holds} (scope, expires_at)`)
+    yield* init(`CREATE TABLE IF NOT EXISTS ${open} (id text PRIMARY KEY, expires_at bigint NOT NULL)`)
+
+    /** Locks the scopes' rows, gives back lapsed holds and rolls periods forward (in the caller's transaction). */
+    const lock = (scopes: ReadonlyArray<string>, now: number) =>
+      Effect.gen(function*() {
+        const rows = yield* sql.unsafe<Row>(
+          `SELECT scope, limit_micros, period, alert_at, start, spent, reserved, alerted FROM ${budgets} ` +
+            `WHERE scope = ANY($1) ORDER BY scope FOR UPDATE`,
+          [scopes as Array<string>] // a text[] parameter
+        )
+        const states = new Map(rows.map((r) => [r.scope, stateOf(r)]))
+        if (states.size === 0) return states
+        const lapsed = yield* sql.unsafe<{ scope: string; amount: string | number }>(
+          `DELETE FROM ${holds} WHERE scope = ANY($1) AND expires_at <= $2 RETURNING scope, amount`,
+          [[...states.keys()], now]
+        )
+        for (const hold of lapsed) {
+          const s = states.get(hold.scope)
+          if (s !== undefined) s.reserved -= Number(hold.amount)
+        }
+        for (const s of states.values()) {
+          const start = periodStart(s.spec.period, now)
+          if (start > s.start) {
+            s.start = start
+            s.spent = 0
+            s.alerted = 0
+          }
+        }
+        return states
+      })
+    const save = (s: State) =>
+      sql.unsafe(
+        `UPDATE ${budgets} SET start = $2, spent = $3, reserved = $4, alerted = $5 WHERE scope = $1`,
+        [s.spec.scope, s.start, s.spent, s.reserved, s.alerted]
+      )
+    const inTransaction = <A>(operation: string, effect: Effect.Effect<A, unknown>): Effect.Effect<A, BudgetStoreError> =>
+      sql.withTransaction(effect).pipe(Effect.mapError(storeError(operation)))
+    const status = (s: State): StoreStatus => ({ ...s.spec, periodStart: s.start, spent: s.spent, reserved: s.reserved })
+
+    const finish = (operation: "settle" | "release") => (request: { readonly id: string; readonly scopes: ReadonlyArray<string>; readonly actual?: number; readonly now: number }) =>
+      inTransaction(operation, Effect.gen(function*() {
+        const opened = yield* sql.unsafe(`DELETE FROM ${open} WHERE id = $1 RETURNING id`, [request.id])
+        if (opened.length === 0) return []
+        const states = yield* lock(request.scopes, request.now)
+        const held = yield* sql.unsafe<{ scope: string; amount: string | number }>(
+          `DELETE FROM ${holds} WHERE id = $1 RETURNING scope, amount`,
+          [request.id]
+        )
+        for (const hold of held) {
+          const s = states.get(hold.scope)
+          if (s !== undefined) s.reserved -= Number(hold.amount)
+        }
+        const alerts: Array<StoreAlert> = []
+        for (const s of states.values()) {
+          if (operation === "settle") {
+            s.spent += request.actual ?? 0
+            alerts.push(...fire(s, "spend"))
+          }
+          yield* save(s)
+        }
+        return alerts
+      }))
+
+    const shape: BudgetStoreShape = {
+      set: (spec, now) =>
+        inTransaction("set", Effect.gen(function*() {
+          yield* sql.unsafe(
+            `INSERT INTO ${budgets} (scope, limit_micros, period, alert_at, start) VALUES ($1, $2, $3, $4, $5) ` +
+              `ON CONFLICT (scope) DO UPDATE SET limit_micros = EXCLUDED.limit_micros, period = EXCLUDED.period, ` +
+              `alert_at = EXCLUDED.alert_at, alerted = LEAST(${budgets}.alerted, $6)`,
+            [spec.scope, spec.limit, spec.period, spec.alertAt.join(","), periodStart(spec.period, now), spec.alertAt.length]
+          )
+          const states = yield* lock([spec.scope], now)
+          for (const s of states.values()) yield* save(s)
+        })),
+      get: (scope, now) =>
+        inTransaction("get", Effect.gen(function*() {
+          const states = yield* lock([scope], now)
+          const s = states.get(scope)
+          if (s === undefined) return undefined
+          yield* save(s)
+          return status(s)
+        })),
+      remove: (scope) =>
+        inTransaction("remove", Effect.gen(function*() {
+          yield* sql.unsafe(`DELETE FROM ${holds} WHERE scope = $1`, [scope])
+          yield* sql.unsafe(`DELETE FROM ${budgets} WHERE scope = $1`, [scope])
+        })),
+      reserve: (request) =>
+        inTransaction("reserve", Effect.gen(function*() {
+          const states = yield* lock(request.scopes, request.now)
+          const charged: Array<State> = []
+          for (const scope of request.scopes) {
+            const s = states.get(scope)
+            if (s === undefined) continue
+            if (s.spent + s.reserved + request.amount > s.spec.limit) {
+              const alerts = fire(s, "exhausted")
+              for (const t of states.values()) yield* save(t)
+              const refused: ReserveOutcome = { _tag: "Refused", scope, limit: s.spec.limit, spent: s.spent, reserved: s.reserved, alerts }
+              return refused
+            }
+            charged.push(s)
+          }
+          for (const s of charged) {
+            s.reserved += request.amount
+            yield* sql.unsafe(`INSERT INTO ${holds} (id, scope, amount, expires_at) VALUES ($1, $2, $3, $4)`, [
+              request.id,
+              s.spec.scope,
+              request.amount,
+              request.expiresAt
+            ])
+          }
+          for (const s of states.values()) yield* save(s)
+          yield* sql.unsafe(`INSERT INTO ${open} (id, expires_at) VALUES ($1, $2)`, [request.id, request.expiresAt])
+          // reservations a day past expiry can no longer be settled: forget them
+          yield* sql.unsafe(`DELETE FROM ${open} WHERE expires_at < $1`, [request.now - 86_400_000])
+          const reserved: ReserveOutcome = { _tag: "Reserved", scopes: charged.map((s) => s.spec.scope) }
+          return reserved
+        })),
+      settle: (request) => finish("settle")(request),
+      release: (request) => Effect.asVoid(finish("release")(request))
+    }
+    return shape
+  })

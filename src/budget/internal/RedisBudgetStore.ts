@@ -1,0 +1,232 @@
+/**
+ * The Redis budget store: one Lua script per operation, so a reservation across several scopes is all or none and
+ * concurrent processes cannot read-then-write past a limit. Layout under `prefix`:
+ * `b:<scope>` a hash (`limit`, `period`, `alertAt`, `start`, `spent`, `reserved`, `alerted`, micro-dollars);
+ * `h:<scope>` a sorted set of live holds (`<id>:<amount>` scored by expiry); `r:<id>` marks an open reservation
+ * (settle and release are once per id), expiring a day after the hold. Expired holds are released by the next
+ * script that touches their scope. Times are the callers' clocks (keep them in sync: a skew only moves period
+ * boundaries and hold expiry by that skew; periods never roll backwards). @internal
+ */
+import { Effect } from "effect"
+import { Redis } from "effect/persistence"
+import type { BudgetPeriod } from "../Budget.ts"
+import { periodStart } from "../Budget.ts"
+import { BudgetStoreError } from "../BudgetError.ts"
+import type { BudgetStoreShape, ReserveOutcome, StoreAlert } from "./BudgetStore.ts"
+
+/** Expire lapsed holds and roll the period forward for the scope at KEYS[2i-1], KEYS[2i]. */
+const NORMALISE = `
+local function normalise(b, h, now, dayStart, monthStart)
+  local expired = redis.call('ZRANGEBYSCORE', h, '-inf', now)
+  if #expired > 0 then
+    local sum = 0
+    for _, m in ipairs(expired) do sum = sum + tonumber(string.match(m, ':(%d+)$')) end
+    redis.call('ZREMRANGEBYSCORE', h, '-inf', now)
+    redis.call('HINCRBY', b, 'reserved', -sum)
+  end
+  local period = redis.call('HGET', b, 'period')
+  local ps = 0
+  if period == 'day' then ps = dayStart elseif period == 'month' then ps = monthStart end
+  if ps > tonumber(redis.call('HGET', b, 'start')) then
+    redis.call('HSET', b, 'start', ps, 'spent', 0, 'alerted', 0)
+  end
+end
+local function thresholds(b)
+  local out = {}
+  for t in string.gmatch(redis.call('HGET', b, 'alertAt') or '', '[^,]+') do out[#out + 1] = tonumber(t) end
+  return out
+end
+-- fires the thresholds not yet fired: all of them when exhausted, else those the spend reached
+local function fire(b, i, exhausted, out)
+  local ts = thresholds(b)
+  local alerted = tonumber(redis.call('HGET', b, 'alerted'))
+  local spent = tonumber(redis.call('HGET', b, 'spent'))
+  local limit = tonumber(redis.call('HGET', b, 'limit'))
+  while alerted < #ts do
+    local t = ts[alerted + 1]
+    if not exhausted and spent < t * limit then break end
+    alerted = alerted + 1
+    out[#out + 1] = i
+    out[#out + 1] = tostring(t)
+    out[#out + 1] = spent
+    out[#out + 1] = limit
+  end
+  redis.call('HSET', b, 'alerted', alerted)
+end
+`
+
+const RESERVE = `${NORMALISE}
+local now, amount, id, expiresAt = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local markerTtl, dayStart, monthStart = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local n = (#KEYS - 1) / 2
+local charged = {}
+for i = 1, n do
+  local b, h = KEYS[2 * i - 1], KEYS[2 * i]
+  if redis.call('EXISTS', b) == 1 then
+    normalise(b, h, now, dayStart, monthStart)
+    local limit = tonumber(redis.call('HGET', b, 'limit'))
+    local spent = tonumber(redis.call('HGET', b, 'spent'))
+    local reserved = tonumber(redis.call('HGET', b, 'reserved'))
+    if spent + reserved + amount > limit then
+      local alerts = {}
+      fire(b, i, true, alerts)
+      return {0, i, limit, spent, reserved, unpack(alerts)}
+    end
+    charged[#charged + 1] = i
+  end
+end
+for _, i in ipairs(charged) do
+  redis.call('HINCRBY', KEYS[2 * i - 1], 'reserved', amount)
+  redis.call('ZADD', KEYS[2 * i], expiresAt, id .. ':' .. amount)
+end
+redis.call('SET', KEYS[#KEYS], '1', 'PX', markerTtl)
+return {1, unpack(charged)}
+`
+
+const SETTLE = `${NORMALISE}
+local now, amount, actual, id = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local dayStart, monthStart, withAlerts = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1'
+if redis.call('DEL', KEYS[#KEYS]) == 0 then return {} end
+local n = (#KEYS - 1) / 2
+local alerts = {}
+for i = 1, n do
+  local b, h = KEYS[2 * i - 1], KEYS[2 * i]
+  if redis.call('EXISTS', b) == 1 then
+    normalise(b, h, now, dayStart, monthStart)
+    if redis.call('ZREM', h, id .. ':' .. amount) == 1 then redis.call('HINCRBY', b, 'reserved', -amount) end
+    if actual > 0 then redis.call('HINCRBY', b, 'spent', actual) end
+    if withAlerts then fire(b, i, false, alerts) end
+  end
+end
+return alerts
+`
+
+const SET = `
+local b, h = KEYS[1], KEYS[2]
+local limit, period, alertAt, start, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+if redis.call('EXISTS', b) == 0 then
+  redis.call('HSET', b, 'limit', limit, 'period', period, 'alertAt', alertAt, 'start', start, 'spent', 0, 'reserved', 0, 'alerted', 0)
+  return 1
+end
+redis.call('HSET', b, 'limit', limit, 'period', period, 'alertAt', alertAt)
+if tonumber(redis.call('HGET', b, 'start')) < start then redis.call('HSET', b, 'start', start, 'spent', 0, 'alerted', 0) end
+local count = 0
+for _ in string.gmatch(alertAt, '[^,]+') do count = count + 1 end
+if tonumber(redis.call('HGET', b, 'alerted')) > count then redis.call('HSET', b, 'alerted', count) end
+return 0
+`
+
+const GET = `${NORMALISE}
+local b, h = KEYS[1], KEYS[2]
+if redis.call('EXISTS', b) == 0 then return false end
+normalise(b, h, tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
+return redis.call('HMGET', b, 'limit', 'period', 'alertAt', 'start', 'spent', 'reserved')
+`
+
+type Params = ReadonlyArray<string>
+const script = (lua: string) =>
+  Redis.script((keys: Params, args: Params) => [...keys, ...args], {
+    lua,
+    numberOfKeys: (keys: Params) => keys.length
+  }).withReturnType<unknown>()
+const reserveScript = script(RESERVE)
+const settleScript = script(SETTLE)
+const setScript = script(SET)
+const getScript = script(GET)
+
+const storeError = (operation: string) => (cause: unknown): BudgetStoreError =>
+  new BudgetStoreError({ operation, detail: cause instanceof Error ? cause.message : String(cause) })
+
+const num = (u: unknown): number => Number(u)
+const asArray = (u: unknown): ReadonlyArray<unknown> => (Array.isArray(u) ? u : [])
+
+export const makeRedisBudgetStore = (prefix: string): Effect.Effect<BudgetStoreShape, never, Redis.Redis> =>
+  Effect.gen(function*() {
+    const redis = yield* Redis.Redis
+    const budgetKey = (scope: string) => `${prefix}b:${scope}`
+    const holdsKey = (scope: string) => `${prefix}h:${scope}`
+    const scopeKeys = (scopes: ReadonlyArray<string>) => scopes.flatMap((s) => [budgetKey(s), holdsKey(s)])
+    const starts = (now: number) => [String(periodStart("day", now)), String(periodStart("month", now))]
+    const getStatus = (scope: string, now: number) =>
+      redis.eval(getScript)([budgetKey(scope), holdsKey(scope)], [String(now), ...starts(now)]).pipe(
+        Effect.map((reply) => {
+          if (!Array.isArray(reply)) return undefined
+          const [limit, period, alertAt, start, spent, reserved] = reply as ReadonlyArray<unknown>
+          return {
+            scope,
+            limit: num(limit),
+            period: String(period) as BudgetPeriod,
+            alertAt: String(alertAt ?? "").split(",").filter((t) => t !== "").map(Number),
+            periodStart: num(start),
+            spent: num(spent),
+            reserved: num(reserved)
+          }
+        }),
+        Effect.mapError(storeError("get"))
+      )
+    /** Alerts from the scripts' flat `[scope index, threshold, spent, limit]` quadruples. */
+    const describeAlerts = (
+      scopes: ReadonlyArray<string>,
+      flat: ReadonlyArray<unknown>,
+      reason: StoreAlert["reason"]
+    ): ReadonlyArray<StoreAlert> => {
+      const out: Array<StoreAlert> = []
+      for (let i = 0; i + 3 < flat.length; i += 4) {
+        out.push({ scope: scopes[num(flat[i]) - 1] ?? "", threshold: num(flat[i + 1]), spent: num(flat[i + 2]), limit: num(flat[i + 3]), reason })
+      }
+      return out
+    }
+    const shape: BudgetStoreShape = {
+      set: (spec, now) =>
+        redis.eval(setScript)(
+          [budgetKey(spec.scope), holdsKey(spec.scope)],
+          [String(spec.limit), spec.period, spec.alertAt.join(","), String(periodStart(spec.period, now)), String(now)]
+        ).pipe(Effect.asVoid, Effect.mapError(storeError("set"))),
+      get: getStatus,
+      remove: (scope) =>
+        redis.send("DEL", budgetKey(scope), holdsKey(scope)).pipe(Effect.asVoid, Effect.mapError(storeError("remove"))),
+      reserve: (request) =>
+        redis.eval(reserveScript)(
+          [...scopeKeys(request.scopes), `${prefix}r:${request.id}`],
+          [
+            String(request.now),
+            String(request.amount),
+            request.id,
+            String(request.expiresAt),
+            String(Math.max(1, request.expiresAt - request.now) + 86_400_000),
+            ...starts(request.now)
+          ]
+        ).pipe(
+          Effect.mapError(storeError("reserve")),
+          Effect.flatMap((reply): Effect.Effect<ReserveOutcome, BudgetStoreError> => {
+            const r = asArray(reply)
+            if (num(r[0]) === 1) {
+              return Effect.succeed({ _tag: "Reserved", scopes: r.slice(1).map((i) => request.scopes[num(i) - 1] ?? "") })
+            }
+            const scope = request.scopes[num(r[1]) - 1] ?? ""
+            return Effect.succeed({
+              _tag: "Refused",
+              scope,
+              limit: num(r[2]),
+              spent: num(r[3]),
+              reserved: num(r[4]),
+              alerts: describeAlerts(request.scopes, r.slice(5), "exhausted")
+            })
+          })
+        ),
+      settle: (request) =>
+        redis.eval(settleScript)(
+          [...scopeKeys(request.scopes), `${prefix}r:${request.id}`],
+          [String(request.now), String(request.amount), String(request.actual), request.id, ...starts(request.now), "1"]
+        ).pipe(
+          Effect.mapError(storeError("settle")),
+          Effect.map((reply) => describeAlerts(request.scopes, asArray(reply), "spend"))
+        ),
+      release: (request) =>
+        redis.eval(settleScript)(
+          [...scopeKeys(request.scopes), `${prefix}r:${request.id}`],
+          [String(request.now), String(request.amount), "0", request.id, ...starts(request.now), "0"]
+        ).pipe(Effect.asVoid, Effect.mapError(storeError("release")))
+    }
+    return shape
+  })

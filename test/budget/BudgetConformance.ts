@@ -1,0 +1,194 @@
+/**
+ * The one conformance suite of `Budgets`, run against every backend (memory, Redis, PostgreSQL). Times come from
+ * Effect's Clock, so expiry and period rules run under TestClock on every backend alike.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Fiber, Layer, Option } from "effect"
+import { TestClock } from "effect/testing"
+import * as fc from "fast-check"
+import type { BudgetExceeded, BudgetStatus } from "../../src/budget/index.ts"
+import { Budgets } from "../../src/budget/index.ts"
+import { TelemetryHub, type TelemetryEvent } from "../../src/telemetry/index.ts"
+
+/** A backend under test: a fresh layer per test (own prefix or schema). */
+export interface BudgetBackend {
+  readonly label: string
+  readonly layer: () => Layer.Layer<Budgets, unknown>
+}
+
+const JAN_15 = Date.UTC(2026, 0, 15, 12, 0, 0)
+
+const status = (scope: string): Effect.Effect<BudgetStatus, unknown, Budgets> =>
+  Effect.gen(function*() {
+    const budgets = yield* Budgets
+    return Option.getOrThrow(yield* budgets.get(scope))
+  })
+
+export const budgetConformance = (backend: BudgetBackend): void => {
+  describe(`Budgets (${backend.label})`, () => {
+    // the clock is set before the backend is built: a jump over a running connection pool replays its timers
+    const run = <A, E>(body: Effect.Effect<A, E, Budgets | TelemetryHub>) =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(JAN_15)
+        return yield* body.pipe(Effect.provide(backend.layer().pipe(Layer.provideMerge(TelemetryHub.layer))))
+      })
+
+    it.effect("reserve before, settle after: settle charges the actual cost and gives the rest back", () =>
+      run(Effect.gen(function*() {
+        const budgets = yield* Budgets
+        yield* budgets.set({ scope: "tenant:acme", limit: 1, period: "month" })
+        const r = yield* budgets.reserve({ scopes: ["tenant:acme"], amount: 0.3 })
+        assert.deepStrictEqual(r.scopes, ["tenant:acme"])
+        let s = yield* status("tenant:acme")
+        assert.strictEqual(s.reserved, 0.3)
+        assert.strictEqual(s.spent, 0)
+        yield* budgets.settle(r, 0.1)
+        s = yield* status("tenant:acme")
+        assert.strictEqual(s.reserved, 0)
+        assert.strictEqual(s.spent, 0.1)
+        assert.closeTo(s.remaining, 0.9, 1e-9)
+      })))
+
+    it.effect("all or none: a reservation one scope cannot hold holds nothing on any scope", () =>
+      run(Effect.gen(function*() {
+        const budgets = yield* Budgets
+        yield* budgets.set({ scope: "key:k1", limit: 10, period: "day" })
+        yield* budgets.set({ scope: "tenant:acme", limit: 0.5, period: "month" })
+        const e = yield* Effect.flip(budgets.reserve({ scopes: ["key:k1", "tenant:acme"], amount: 0.6 }))
+        assert.strictEqual(e._tag, "BudgetExceeded")
+        const exceeded = e as BudgetExceeded
+        assert.strictEqual(exceeded.scope, "tenant:acme")
+        assert.strictEqual(exceeded.limit, 0.5)
+        assert.strictEqual(exceeded.requested, 0.6)
+        assert.strictEqual((yield* status("key:k1")).reserved, 0)
+        assert.strictEqual((yield* status("tenant:acme")).reserved, 0)
+      })))
+
+    it.effect("scopes without a budget are not charged", () =>
+      run(Effect.gen(function*() {
+        const budgets = yield* Budgets
+        yield* budgets.set({ scope: "tenant:acme", limit: 1, period: "total" })
+        const r = yield* budgets.reserve({ scopes: ["principal:alice", "tenant:acme"], amount: 0.2 })
+        assert.deepStrictEqual(r.scopes, ["tenant:acme"])
+        assert.isTrue(Option.isNone(yield* budgets.get("principal:alice")))
+      })))
+
+    it.effect("settle and release take effect once per reservation", () =>
+      run(Effect.gen(function*() {
+        const budgets = yield* Budgets
+        yield* budgets.set({ scope: "tenant:acme", limit: 1, period: "month" })
+        const r = yield* budgets.reserve({ scopes: ["tenant:acme"], amount: 0.4 })
+        yield* budgets.settle(r, 0.25)
+        yield* budgets.settle(r, 0.25)
+        yield* budgets.release(r)
+        const s = yield* status("tenant:acme")
+        assert.strictEqual(s.spent, 0.25)
+        assert.strictEqual(s.reserved, 0)
+      })))
+
+    it.effect("release gives everything back; withBudget releases on failure and on interruption", () =>
+      run(Effect.gen(function*() {
+        const budgets = yield* Budgets
+        yield* budgets.set({ scope: "tenant:acme", limit: 1, period: "month" })
+        const r = yield* budgets.reserve({ scopes: ["tenant:acme"], amount: 0.7 })
+        yield* budgets.release(r)
+        assert.strictEqual((yield* status("tenant:acme")).reserved, 0)
+        const failed = yield* Effect.exit(budgets.withBudget(Effect.fail("boom"), { scopes: ["tenant:acme"], amount: 0.5, actual: () => 0.5 }))
+        assert.isTrue(Exit.isFailure(failed))
+        const fiber = yield* Effect.forkChild(
+          budgets.withBudget(Effect.never, { scopes: ["tenant:acme"], amount: 0.5, actual: () => 0.5 }),
+          { startImmediately: true }
+        )
+        yield* Effect.repeat(Effect.yieldNow, { times: 50 })
+        yield* Fiber.interrupt(fiber)
+        const ok = yield* budgets.withBudget(Effect.succeed("answer"), { scopes: ["tenant:acme"], amount: 0.5, actual: () => 0.125 })
+        assert.strictEqual(ok, "answer")
+        const s = yield* status("tenant:acme")
+        assert.strictEqual(s.reserved, 0)
+        assert.strictEqual(s.spent, 0.125)
+      })))
+
+    it.effect("a reservation that is never settled expires after its ttl and its hold is released", () =>
+      run(Effect.gen(function*() {
+        const budgets = yield* Budgets
+        yield* budgets.set({ scope: "tenant:acme", limit: 1, period: "month" })
+        yield* budgets.reserve({ scopes: ["tenant:acme"], amount: 0.9, ttl: "1 minute" })
+        assert.strictEqual((yield* Effect.flip(budgets.reserve({ scopes: ["tenant:acme"], amount: 0.2 })))._tag, "BudgetExceeded")
+        yield* TestClock.adjust("59 seconds")
+        assert.strictEqual((yield* status("tenant:acme")).reserved, 0.9)
+        yield* TestClock.adjust("1 second")
+        assert.strictEqual((yield* status("tenant:acme")).reserved, 0)
+        const r = yield* budgets.reserve({ scopes: ["tenant:acme"], amount: 0.2 })
+        assert.strictEqual(r.amount, 0.2)
+      })))
+
+    it.effect("periods roll forward only: a new UTC day or month resets the spend, total never resets", () =>
+      run(Effect.gen(function*() {
+        const budgets = yield* Budgets
+        yield* budgets.set({ scope: "key:daily", limit: 1, period: "day" })
+        yield* budgets.set({ scope: "key:monthly", limit: 1, period: "month" })
+        yield* budgets.set({ scope: "key:forever", limit: 1, period: "total" })
+        for (const scope of ["key:daily", "key:monthly", "key:forever"]) {
+          yield* budgets.settle(yield* budgets.reserve({ scopes: [scope], amount: 0.5 }), 0.5)
+        }
+        yield* TestClock.adjust("12 hours") // 2026-01-16 00:00 UTC
+        assert.strictEqual((yield* status("key:daily")).spent, 0)
+        assert.strictEqual((yield* status("key:daily")).periodStart, Date.UTC(2026, 0, 16))
+        assert.strictEqual((yield* status("key:monthly")).spent, 0.5)
+        yield* TestClock.adjust("17 days") // February
+        assert.strictEqual((yield* status("key:monthly")).spent, 0)
+        assert.strictEqual((yield* status("key:monthly")).periodStart, Date.UTC(2026, 1, 1))
+        assert.strictEqual((yield* status("key:forever")).spent, 0.5)
+      })))
+
+    it.effect("alerts fire at each threshold once per period, as telemetry events; a refusal fires the rest", () =>
+      run(Effect.gen(function*() {
+        const budgets = yield* Budgets
+        const hub = yield* TelemetryHub
+        const seen: Array<TelemetryEvent> = []
+        yield* hub.attach("budget-alerts", [["troupe", "budget"]], (e) => void seen.push(e))
+        yield* budgets.set({ scope: "tenant:acme", limit: 1, period: "month", alertAt: [0.5, 0.8, 1] })
+        const spend = (usd: number) => Effect.flatMap(budgets.reserve({ scopes: ["tenant:acme"], amount: usd }), (r) => budgets.settle(r, usd))
+        assert.deepStrictEqual((yield* spend(0.3)).length, 0)
+        const half = yield* spend(0.3)
+        assert.deepStrictEqual(half.map((a) => [a.threshold, a.reason]), [[0.5, "spend"]])
+        assert.deepStrictEqual((yield* spend(0.05)).length, 0) // 0.65: 0.5 already fired
+        const eighty = yield* spend(0.2)
+        assert.deepStrictEqual(eighty.map((a) => a.threshold), [0.8])
+        yield* Effect.flip(budgets.reserve({ scopes: ["tenant:acme"], amount: 0.5 }))
+        yield* Effect.flip(budgets.reserve({ scopes: ["tenant:acme"], amount: 0.5 }))
+        assert.deepStrictEqual(seen.map((e) => [e.measurements["threshold"], e.metadata["reason"]]), [
+          [0.5, "spend"],
+          [0.8, "spend"],
+          [1, "exhausted"]
+        ])
+        assert.strictEqual(seen[0]?.metadata["scope"], "tenant:acme")
+      })))
+
+    it.effect("invalid input fails with InvalidOptions naming the path", () =>
+      run(Effect.gen(function*() {
+        const budgets = yield* Budgets
+        const bad = yield* Effect.flip(budgets.set({ scope: "tenant:acme", limit: -1, period: "month" }))
+        assert.strictEqual(bad._tag, "InvalidOptions")
+        assert.strictEqual(bad._tag === "InvalidOptions" ? bad.path : "", "limit")
+        const scope = yield* Effect.flip(budgets.reserve({ scopes: ["acme"], amount: 1 }))
+        assert.strictEqual(scope._tag === "InvalidOptions" ? scope.path : "", "scopes[0]")
+        const amount = yield* Effect.flip(budgets.reserve({ scopes: ["tenant:acme"], amount: Number.NaN }))
+        assert.strictEqual(amount._tag === "InvalidOptions" ? amount.path : "", "amount")
+      })))
+
+    it.effect("settled spend never passes the limit under concurrent reservations (property)", () =>
+      run(Effect.gen(function*() {
+        const budgets = yield* Budgets
+        const calls = fc.sample(fc.tuple(fc.integer({ min: 1, max: 400 }), fc.double({ min: 0, max: 1, noNaN: true })), { numRuns: 200, seed: 42 })
+        yield* budgets.set({ scope: "tenant:load", limit: 5, period: "total" })
+        yield* Effect.forEach(calls, ([cents, share]) => {
+          const amount = cents / 1000
+          return Effect.ignore(budgets.withBudget(Effect.yieldNow, { scopes: ["tenant:load"], amount, actual: () => amount * share }))
+        }, { concurrency: 32, discard: true })
+        const s = yield* status("tenant:load")
+        assert.isAtMost(s.spent, 5)
+        assert.strictEqual(s.reserved, 0)
+      })), 60_000)
+  })
+}
