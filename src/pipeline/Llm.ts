@@ -44,6 +44,8 @@ import { BreakerStep } from "./BreakerStep.ts"
 import { FallbackStep } from "./FallbackStep.ts"
 import type { GuardBlocked } from "../guard/GuardError.ts"
 import { GuardStep } from "./GuardStep.ts"
+import type { BudgetExceeded, BudgetStoreError } from "../budget/index.ts"
+import { BudgetStep } from "./BudgetStep.ts"
 import type { LlmCall, LlmCallInput } from "./LlmCall.ts"
 import { decodeLlmCall, mergeParams, providerRequest } from "./LlmCall.ts"
 import type { CallMeta, LlmOutputPart, LlmResult } from "./LlmResult.ts"
@@ -76,6 +78,8 @@ export type LlmError =
   | GuardBlocked
   | CallDeadlineExceeded
   | StreamLimitExceeded
+  | BudgetExceeded
+  | BudgetStoreError
 
 /** The service interface. */
 export interface LlmShape {
@@ -116,6 +120,8 @@ const make = Effect.gen(function*() {
   const tracking = makeTracking(Option.getOrUndefined(yield* Effect.serviceOption(TelemetryHub)), usage)
   // optional: without a GuardStep in the context the pipeline is unchanged (see GuardStep.ts)
   const guard = Option.getOrUndefined(yield* Effect.serviceOption(GuardStep))
+  // optional: without a BudgetStep in the context no budget is reserved (see BudgetStep.ts)
+  const budget = Option.getOrUndefined(yield* Effect.serviceOption(BudgetStep))
 
   const limits = yield* CallLimits
   // the token counter hook (a Reference: ~4 characters per token unless e.g. `TokenCounter.layerBpe` is provided)
@@ -242,9 +248,10 @@ const make = Effect.gen(function*() {
           context.state.computed = true
           return withinDeadline(context, deadlineOf(call, limits.deadlineMillis), fallback.run(context, targets, generateAttempt(context)))
         })
+        const paid = budget === undefined ? compute : budget.around(context, targets, compute)
         const primary = targets[0]
         const key = cacheStep.keyOf(context, primary, mergeParams(primary.defaults, call.params))
-        const answered = key === undefined ? compute : cacheStep.generate(key, context, compute)
+        const answered = key === undefined ? paid : cacheStep.generate(key, context, paid)
         return Effect.map(answered, (response): LlmResult => ({ ...response, meta: metaOf(context, targets, response) }))
       })
     }))
@@ -318,10 +325,19 @@ const make = Effect.gen(function*() {
         if (Option.isSome(hit)) return replay(hit.value, metaOf(context, targets, hit.value))
       }
       context.state.computed = true
-      const opened = yield* fallback.run(context, targets, streamAttempt(context))
+      const reservation = budget === undefined ? undefined : yield* budget.reserve(context, targets)
+      const opened = yield* fallback.run(context, targets, streamAttempt(context)).pipe(
+        Effect.onError(() => (reservation === undefined || budget === undefined ? Effect.void : budget.release(reservation)))
+      )
       const accumulator = new StreamAccumulator()
       let chars = 0
-      return opened.pipe(
+      let settled = false
+      const paid = (response: LlmResponse | undefined): Effect.Effect<void> => {
+        if (reservation === undefined || budget === undefined || response === undefined) return Effect.void
+        settled = true
+        return budget.settle(reservation, context, targets, response)
+      }
+      const priced = opened.pipe(
         Stream.mapEffect((part: LlmStreamPart): Effect.Effect<LlmOutputPart, StreamLimitExceeded> => {
           chars += part._tag === "TextDelta" || part._tag === "RefusalDelta"
             ? part.delta.length
@@ -331,9 +347,14 @@ const make = Effect.gen(function*() {
           if (part._tag !== "Finish") return Effect.succeed(part)
           const response = accumulator.response()
           const finish = { ...part, meta: metaOf(context, targets, response ?? { ...part, text: "", toolCalls: [] }) }
-          return key === undefined || response === undefined ? Effect.succeed(finish) : Effect.as(cacheStep.store(key, response), finish)
+          const stored = key === undefined || response === undefined ? Effect.succeed(finish) : Effect.as(cacheStep.store(key, response), finish)
+          return reservation === undefined ? stored : Effect.andThen(paid(response), stored)
         })
       )
+      // a stream that ends without its Finish (failed, dropped) gives its hold back
+      return reservation === undefined || budget === undefined
+        ? priced
+        : Stream.ensuring(priced, Effect.suspend(() => (settled ? Effect.void : budget.release(reservation))))
     }))
 
   // the guard runs on the decoded call, before the cache key (its redactions are what gets cached), and on the output

@@ -21,6 +21,7 @@ import { Duration, Effect, Exit, Redacted, Schema } from "effect"
 import { MAX_CANONICAL_DEPTH, nestedDeeperThan } from "../cache/index.ts"
 import type { LlmRequest } from "../llm/index.ts"
 import { InvalidLlmRequest, invalidRequestFromIssue, LlmRequest as LlmRequestSchema } from "../llm/index.ts"
+import { BudgetScope } from "../budget/Budget.ts"
 
 const NonEmptyString = Schema.String.check(Schema.isMinLength(1))
 
@@ -56,6 +57,11 @@ export const LlmCallOptions = Schema.Struct({
   apiKey: Schema.optionalKey(CallApiKey),
   /** Models to try, in order, when the requested one fails (aliases or specs); replaces the configured chain. */
   fallbacks: Schema.optionalKey(Schema.Array(NonEmptyString).check(Schema.isMaxLength(8))),
+  /**
+   * Budget scopes charged for this call (`key:…`, `principal:…`, `tenant:…`, `project:…`), beside the tenant's and
+   * the user's (see `BudgetStep`).
+   */
+  budgets: Schema.optionalKey(Schema.Array(BudgetScope).check(Schema.isMaxLength(8))),
   /** Retries after a retryable failure (default: the RetryStep's, 3). */
   retries: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 10 })))
 })

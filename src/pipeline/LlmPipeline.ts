@@ -10,6 +10,9 @@
  * @since 0.1.0
  */
 import { Layer } from "effect"
+import type { Budgets } from "../budget/index.ts"
+import type { BudgetStepOptions } from "./BudgetStep.ts"
+import { BudgetStep } from "./BudgetStep.ts"
 import type { Cache, InvalidCacheOptions } from "../cache/index.ts"
 import type { ConfigStore } from "../config/index.ts"
 import type { RateLimiter } from "../ratelimit/index.ts"
@@ -75,6 +78,24 @@ export const layer = (
   options: LlmPipelineOptions = {}
 ): Layer.Layer<Llm, InvalidPipelineOptions | InvalidCacheOptions, ConfigStore | Cache | RateLimiter | ProviderRegistry> =>
   Llm.layer.pipe(
+    Layer.provide(layerSteps(options)),
+    Layer.provide(options.limits === undefined ? Layer.empty : CallLimits.layer(options.limits))
+  )
+
+/**
+ * `layer` with budgets enforced (see `BudgetStep`): every call with budget scopes reserves its estimated maximum
+ * cost on the `Budgets` in the context before a provider is asked, and settles at its actual cost.
+ *
+ * @example
+ * ```ts
+ * const llm = LlmPipeline.layerWithBudgets().pipe(Layer.provide(Budgets.layerRedis()), Layer.provide(deps))
+ * ```
+ */
+export const layerWithBudgets = (
+  options: LlmPipelineOptions & { readonly budget?: BudgetStepOptions } = {}
+): Layer.Layer<Llm, InvalidPipelineOptions | InvalidCacheOptions, ConfigStore | Cache | RateLimiter | ProviderRegistry | Budgets> =>
+  Llm.layer.pipe(
+    Layer.provide(BudgetStep.layer(options.budget)),
     Layer.provide(layerSteps(options)),
     Layer.provide(options.limits === undefined ? Layer.empty : CallLimits.layer(options.limits))
   )

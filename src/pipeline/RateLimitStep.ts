@@ -159,7 +159,8 @@ const make = (input: RateLimitStepOptions) =>
         const requests = admit(keys.requests, 1, undefined, "requests", undefined)
         if (tokensPolicy === undefined) return Effect.andThen(requests, attempt)
         // a tokens refusal gives the request slot back: the call does not happen
-        const estimate = counter.countRequest(context.call, target.model)
+        // one estimate per call: the budget step may have counted it already
+        const estimate = context.state.estimatedInputTokens ?? counter.countRequest(context.call, target.model)
         context.state.estimatedInputTokens = estimate
         const tokens = admit(keys.tokens, estimate, tokensPolicy, "tokens", keys.giveBack)
         return Effect.andThen(requests, Effect.andThen(tokens, attempt))

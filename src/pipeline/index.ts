@@ -22,6 +22,8 @@ export { generateObject, InvalidObjectOutput, resolveMode } from "./GenerateObje
 export type { GeneratedObject, GenerateObjectOptions, ObjectMode } from "./GenerateObject.ts"
 export { EmbeddingsUnsupported } from "./Embed.ts"
 export type { EmbedInput, EmbedResult } from "./Embed.ts"
+export { BudgetStep, DEFAULT_MAX_OUTPUT_TOKENS, scopesOf as budgetScopesOf } from "./BudgetStep.ts"
+export type { BudgetStepError, BudgetStepOptions, BudgetStepShape } from "./BudgetStep.ts"
 export { GuardStep, scopeOf } from "./GuardStep.ts"
 export type { GuardStepShape } from "./GuardStep.ts"
 export { Llm } from "./Llm.ts"

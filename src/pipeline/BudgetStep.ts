@@ -1,0 +1,133 @@
+/**
+ * `BudgetStep`: budgets that cannot be overspent, in the `Llm` pipeline (see `src/budget`). Rules:
+ *
+ * - **The scopes of a call** are its `options.budgets` (`key:…`, `principal:…`, `tenant:…`, `project:…`), plus
+ *   `tenant:<options.tenant>` and `principal:<options.user>` when those are set. A tenant or user that is not a
+ *   valid scope id fails the call with `InvalidLlmRequest` (it is never silently left uncharged).
+ * - **Reserve the estimated maximum before the call**: the prompt's tokens as the `TokenCounter` counts them (the
+ *   same estimate the token rate limit uses, counted once) at the input price, plus `maxTokens` (the call's, else
+ *   the model's default, else `defaultMaxOutputTokens`, 4,096) at the output price — the highest over the models of
+ *   the fallback chain. A scope that cannot hold it fails the call with `BudgetExceeded` before any provider is
+ *   asked (and before a rate-limit token is spent).
+ * - **Settle at the actual cost** of the answer (the model that answered, its reported usage); a failed or
+ *   interrupted call releases its hold. Streams settle on their `Finish` part and release when they end without one.
+ * - **Cache hits cost nothing**: the reservation wraps the provider side only, inside the response cache.
+ *
+ * Optional in `Llm.layer`: without a `BudgetStep` in the context the pipeline is unchanged.
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer } from "effect"
+import { Budgets, type Reservation } from "../budget/index.ts"
+import type { BudgetExceeded, BudgetStoreError } from "../budget/index.ts"
+import type { LlmResponse } from "../llm/index.ts"
+import { InvalidLlmRequest, makeUsage, TokenCounter } from "../llm/index.ts"
+import type { CallContext, Target } from "./Target.ts"
+import { UsageStep } from "./UsageStep.ts"
+
+/** Options of `BudgetStep.layer`. */
+export interface BudgetStepOptions {
+  /** output tokens assumed when neither the call nor the model sets `maxTokens` (default 4,096) */
+  readonly defaultMaxOutputTokens?: number
+}
+
+/** Errors the budget step adds to a call. */
+export type BudgetStepError = BudgetExceeded | BudgetStoreError | InvalidLlmRequest
+
+/** The budget step of the pipeline. */
+export interface BudgetStepShape {
+  /** Runs the provider side of a call under a reservation (settled at its actual cost, released on failure). */
+  readonly around: <E>(
+    context: CallContext,
+    targets: ReadonlyArray<Target>,
+    compute: Effect.Effect<LlmResponse, E>
+  ) => Effect.Effect<LlmResponse, E | BudgetStepError>
+  /** Reserves for a stream; `undefined` when the call has no scopes. */
+  readonly reserve: (context: CallContext, targets: ReadonlyArray<Target>) => Effect.Effect<Reservation | undefined, BudgetStepError>
+  /** Settles a stream's reservation at the cost of its final response. */
+  readonly settle: (reservation: Reservation, context: CallContext, targets: ReadonlyArray<Target>, response: LlmResponse) => Effect.Effect<void>
+  /** Releases a reservation (a failed or abandoned stream). */
+  readonly release: (reservation: Reservation) => Effect.Effect<void>
+}
+
+/** Default output tokens of the estimate. */
+export const DEFAULT_MAX_OUTPUT_TOKENS = 4096
+
+const SCOPE_ID = /^[A-Za-z0-9_.:@-]{1,128}$/
+
+/** The budget scopes of a call, or the `InvalidLlmRequest` naming the option that cannot be one. */
+export const scopesOf = (context: CallContext): ReadonlyArray<string> | InvalidLlmRequest => {
+  const options = context.call.options
+  if (options === undefined) return []
+  const scopes: Array<string> = [...(options.budgets ?? [])]
+  for (const [field, kind] of [["tenant", "tenant"], ["user", "principal"]] as const) {
+    const id = options[field]
+    if (id === undefined) continue
+    if (!SCOPE_ID.test(id)) {
+      return new InvalidLlmRequest({
+        path: `options.${field}`,
+        reason: `not a budget scope id (1-128 characters of [A-Za-z0-9_.:@-])`,
+        issues: []
+      })
+    }
+    scopes.push(`${kind}:${id}`)
+  }
+  return scopes
+}
+
+const make = Effect.gen(function*() {
+  const budgets = yield* Budgets
+  const usage = yield* UsageStep
+  const counter = yield* TokenCounter.TokenCounter
+  return (options: BudgetStepOptions): BudgetStepShape => {
+    const defaultMax = options.defaultMaxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS
+    const estimate = (context: CallContext, targets: ReadonlyArray<Target>): number => {
+      let max = 0
+      for (const target of targets) {
+        const state = context.state
+        if (state.estimatedInputTokens === undefined) state.estimatedInputTokens = counter.countRequest(context.call, target.model)
+        const output = context.call.params?.maxTokens ?? target.defaults.maxTokens ?? defaultMax
+        const cost = usage.costOf(target, makeUsage(state.estimatedInputTokens, output))
+        if (cost !== undefined && cost > max) max = cost
+      }
+      return max
+    }
+    const actualOf = (context: CallContext, targets: ReadonlyArray<Target>, response: LlmResponse): number => {
+      const by = context.state.answeredBy ?? targets[0]
+      return by === undefined ? 0 : usage.costOf(by, response.usage) ?? 0
+    }
+    const reserve: BudgetStepShape["reserve"] = (context, targets) => {
+      const scopes = scopesOf(context)
+      if (scopes instanceof InvalidLlmRequest) return Effect.fail(scopes)
+      if (scopes.length === 0) return Effect.succeed(undefined)
+      return budgets.reserve({ scopes, amount: estimate(context, targets) }).pipe(
+        // the scopes were validated above and the amount is a finite cost: an InvalidOptions here is a store fault
+        Effect.catchTag("InvalidOptions", (e) => Effect.fail(new InvalidLlmRequest({ path: `options.${e.path}`, reason: e.detail, issues: [] })))
+      )
+    }
+    return {
+      reserve,
+      settle: (reservation, context, targets, response) =>
+        Effect.ignore(budgets.settle(reservation, actualOf(context, targets, response))),
+      release: (reservation) => Effect.ignore(budgets.release(reservation)),
+      around: (context, targets, compute) =>
+        Effect.uninterruptibleMask((restore) =>
+          Effect.flatMap(reserve(context, targets), (reservation) =>
+            reservation === undefined ? restore(compute) : restore(compute).pipe(
+              Effect.onExit((exit) =>
+                exit._tag === "Success"
+                  ? Effect.ignore(budgets.settle(reservation, actualOf(context, targets, exit.value)))
+                  : Effect.ignore(budgets.release(reservation))
+              )
+            ))
+        )
+    }
+  }
+})
+
+/** The pipeline's budget step (optional: provide it beside `Llm.layer`, with `Budgets` and `UsageStep`). */
+export class BudgetStep extends Context.Service<BudgetStep, BudgetStepShape>()("troupe/pipeline/BudgetStep") {
+  /** Reserves before, settles after, on the `Budgets` in the context. */
+  static readonly layer = (options: BudgetStepOptions = {}): Layer.Layer<BudgetStep, never, Budgets | UsageStep> =>
+    Layer.effect(BudgetStep, Effect.map(make, (f) => f(options)))
+}
