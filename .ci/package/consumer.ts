@@ -5,6 +5,7 @@ import { Effect, Layer, Schema } from "effect"
 import * as Troupe_ from "troupe"
 import { Action, Tool } from "troupe/agent"
 import { InvalidTroupeOptions, Troupe } from "troupe/app"
+import { Budgets } from "troupe/budget"
 import { Cache } from "troupe/cache"
 import { ConfigStore } from "troupe/config"
 import type { LlmMessage } from "troupe/llm"
@@ -59,3 +60,10 @@ export const program = Effect.gen(function*() {
 
 export const live = Layer.mergeAll(Troupe.layer({ redis: { url: "redis://127.0.0.1:6379" } }), OtelExport.layer({ serviceName: "consumer" }))
 export const root: typeof Troupe_.Troupe = Troupe
+
+// budgets: the layer and the service's reserve/settle types
+export const budgeted = Effect.gen(function*() {
+  const budgets = yield* Budgets
+  yield* budgets.set({ scope: "tenant:acme", limit: 10, period: "month" })
+  return yield* budgets.withBudget(Effect.succeed(1), { scopes: ["tenant:acme"], amount: 0.01, actual: () => 0.005 })
+}).pipe(Effect.provide(Budgets.layerMemory()))

@@ -83,16 +83,21 @@ export const toMicros = (usd: number): number => Math.ceil(Math.round(usd * 1e9)
 /** USD of `micros`. */
 export const fromMicros = (micros: number): number => micros / 1e6
 
-/** The start of `period` containing `now` (epoch ms, UTC); 0 for `total`. */
+/** The start of `period` containing `now` (epoch ms, UTC); 0 for `total`. The last month is memoised. */
 export const periodStart = (period: BudgetPeriod, now: number): number => {
   switch (period) {
     case "day":
       return Math.floor(now / 86_400_000) * 86_400_000
     case "month": {
+      if (now >= month.start && now < month.end) return month.start
       const d = new Date(now)
-      return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1)
+      const start = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1)
+      month = { start, end: Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1) }
+      return start
     }
     case "total":
       return 0
   }
 }
+
+let month = { start: 0, end: 0 }

@@ -34,6 +34,7 @@ import { BudgetScope, BudgetSpec, DEFAULT_ALERT_AT, fromMicros, toMicros } from 
 import { BudgetExceeded } from "./BudgetError.ts"
 import type { BudgetStoreError } from "./BudgetError.ts"
 import type { BudgetStoreShape, StoreAlert } from "./internal/BudgetStore.ts"
+import { isPlainReserve, MAX_SCOPES } from "./internal/FastReserve.ts"
 import { makeMemoryBudgetStore } from "./internal/MemoryBudgetStore.ts"
 import { makePostgresBudgetStore } from "./internal/PostgresBudgetStore.ts"
 import { makeRedisBudgetStore } from "./internal/RedisBudgetStore.ts"
@@ -90,11 +91,10 @@ export interface BudgetsOptions {
 export const DEFAULT_RESERVATION_TTL: Duration.Duration = Duration.minutes(15)
 
 const ReserveSchema = Schema.Struct({
-  scopes: Schema.Array(BudgetScope).check(Schema.isMaxLength(16)),
+  scopes: Schema.Array(BudgetScope).check(Schema.isMaxLength(MAX_SCOPES)),
   amount: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(1e9)),
   ttl: Schema.optionalKey(Options.DurationInput)
 })
-const Amount = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(1e9))
 
 const fromResult = <A>(r: Result.Result<A, InvalidOptions>): Effect.Effect<A, InvalidOptions> =>
   Result.isSuccess(r) ? Effect.succeed(r.success) : Effect.fail(r.failure)
@@ -112,8 +112,9 @@ const make = (
   let counter = 0
   const prefix = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`
   const nextId = () => `${prefix}-${(counter++).toString(36)}`
+  const noAlerts: Effect.Effect<ReadonlyArray<BudgetAlert>> = Effect.succeed([])
   const announce = (alerts: ReadonlyArray<StoreAlert>): Effect.Effect<ReadonlyArray<BudgetAlert>> => {
-    if (alerts.length === 0) return Effect.succeed([])
+    if (alerts.length === 0) return noAlerts
     const out = alerts.map(usdAlert)
     return Effect.as(
       Effect.forEach(out, (a) =>
@@ -166,31 +167,37 @@ const make = (
         })
       }),
     remove: (scope) => Effect.flatMap(checkScope(scope), () => store.remove(scope)),
-    reserve: (input) =>
-      Effect.gen(function*() {
-        const decoded = yield* fromResult(Options.validate(ReserveSchema, input, "budget reservation"))
-        const now = yield* Clock.currentTimeMillis
-        const ttl = decoded.ttl === undefined ? ttlMillis : Duration.toMillis(Duration.fromInputUnsafe(decoded.ttl))
-        const amount = toMicros(decoded.amount)
+    reserve: (input) => {
+      // the common input skips the Schema decoder (FastReserve, property-tested against it)
+      const decoded = isPlainReserve(input) ? input : Options.validate(ReserveSchema, input, "budget reservation")
+      if (Result.isResult(decoded) && Result.isFailure(decoded)) return Effect.fail(decoded.failure)
+      const checked = Result.isResult(decoded) ? decoded.success : decoded
+      const ttl = "ttl" in checked && checked.ttl !== undefined ? Duration.toMillis(Duration.fromInputUnsafe(checked.ttl)) : ttlMillis
+      const amount = toMicros(checked.amount)
+      const scopes = checked.scopes.length < 2 ? checked.scopes : [...new Set(checked.scopes)]
+      return Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const id = nextId()
         const expiresAt = now + Math.max(1, ttl)
-        const outcome = yield* store.reserve({ id, scopes: [...new Set(decoded.scopes)], amount, expiresAt, now })
-        if (outcome._tag === "Refused") {
-          yield* announce(outcome.alerts)
-          return yield* new BudgetExceeded({
-            scope: outcome.scope,
-            limit: fromMicros(outcome.limit),
-            spent: fromMicros(outcome.spent),
-            reserved: fromMicros(outcome.reserved),
-            requested: fromMicros(amount)
-          })
-        }
-        return { id, scopes: outcome.scopes, amount: fromMicros(amount), expiresAt }
-      }),
+        return Effect.flatMap(store.reserve({ id, scopes, amount, expiresAt, now }), (outcome): Effect.Effect<Reservation, BudgetExceeded> => {
+          if (outcome._tag === "Reserved") return Effect.succeed({ id, scopes: outcome.scopes, amount: fromMicros(amount), expiresAt })
+          return Effect.andThen(
+            announce(outcome.alerts),
+            Effect.fail(new BudgetExceeded({
+              scope: outcome.scope,
+              limit: fromMicros(outcome.limit),
+              spent: fromMicros(outcome.spent),
+              reserved: fromMicros(outcome.reserved),
+              requested: fromMicros(amount)
+            }))
+          )
+        })
+      })
+    },
     settle: (reservation, actual) => {
-      const checked = Schema.decodeUnknownResult(Amount)(actual)
-      // a hostile or broken cost (NaN, negative) is charged as the whole reservation: spend is never under-counted
-      const micros = Result.isSuccess(checked) ? toMicros(checked.success) : toMicros(reservation.amount)
+      // a hostile or broken cost (NaN, negative, not a number) is charged as the whole reservation: spend is never
+      // under-counted
+      const valid = typeof actual === "number" && actual >= 0 && actual <= 1e9
+      const micros = toMicros(valid ? actual : reservation.amount)
       return Effect.flatMap(settleWith(reservation, micros), announce)
     },
     release: (reservation) =>

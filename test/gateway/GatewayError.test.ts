@@ -1,0 +1,20 @@
+import { describe, expect, it } from "@effect/vitest"
+import { BudgetExceeded, BudgetStoreError } from "../../src/budget/index.ts"
+import { fromFailure } from "../../src/gateway/index.ts"
+
+describe("gateway errors for budgets", () => {
+  it("a budget that cannot hold the call is 402 budget_exceeded, naming the scope, its limit, spend and reservations", () => {
+    const e = fromFailure(new BudgetExceeded({ scope: "tenant:acme", limit: 10, spent: 9.5, reserved: 0.4, requested: 0.2 }))
+    expect(e.status).toBe(402)
+    expect(e.code).toBe("budget_exceeded")
+    expect(e.description).toContain("tenant:acme")
+    expect(e.description).toContain("limit $10.00")
+    expect(e.description).toContain("spent $9.50")
+  })
+
+  it("the budget store down is 503 with retry-after", () => {
+    const e = fromFailure(new BudgetStoreError({ operation: "reserve", detail: "ECONNREFUSED" }))
+    expect(e.status).toBe(503)
+    expect(e.retryAfterSeconds).toBe(1)
+  })
+})
