@@ -1,7 +1,9 @@
 /**
  * Gateway benchmarks (autocannon, 32 connections, keep-alive, loopback, 4 s per row):
  *
- * - `floor.fake-provider`: a bare `node:http` fake OpenAI server answering a fixed chat completion at once.
+ * - `floor.fake-provider`: a bare `node:http` fake OpenAI server answering a fixed chat completion at once, in a child
+ *   process of its own (so neither troupe's gateway, which runs in this process, nor Portkey's, in another child,
+ *   shares its event loop with the upstream server: like for like).
  * - `gateway.chat.http`: troupe's gateway with its OpenAI-compatible provider pointed at that fake server (response
  *   cache and troupe's rate limit off, so every request reaches the provider — like for like with the peer).
  * - `peer.portkey-gateway`: Portkey's gateway from npm (`@portkey-ai/gateway`, a child process) in front of the same
@@ -62,14 +64,33 @@ const startGateway = async (troupe: TroupeOptions) => {
   return { url: Context.get(context, Gateway.Gateway).address.url, stop: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
 }
 
+/** The fake OpenAI server as a child process; resolves with its URL once it listens. */
+const startFakeProvider = async () => {
+  const script = `
+    const { createServer } = require("node:http")
+    const completion = ${JSON.stringify(completion)}
+    const server = createServer((req, res) => {
+      req.resume()
+      req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end(completion))
+    })
+    server.listen(0, "127.0.0.1", () => console.log("LISTENING " + server.address().port))`
+  const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] })
+  const port = await new Promise<string>((resolve, reject) => {
+    let out = ""
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString()
+      const m = /LISTENING (\d+)/.exec(out)
+      if (m?.[1] !== undefined) resolve(m[1])
+    })
+    child.once("exit", (code) => reject(new Error(`fake provider exited with ${code}`)))
+  })
+  return { url: `http://127.0.0.1:${port}`, close: () => child.kill("SIGKILL") }
+}
+
 export default async (): Promise<ReadonlyArray<BenchRow>> => {
   const rows: Array<BenchRow> = []
-  const fake = createServer((req, res) => {
-    req.resume()
-    req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end(completion))
-  })
-  await new Promise<void>((r) => fake.listen(0, "127.0.0.1", r))
-  const fakeUrl = `http://127.0.0.1:${(fake.address() as AddressInfo).port}`
+  const fake = await startFakeProvider()
+  const fakeUrl = fake.url
   const quiet = { gateway: { accessLog: false } }
   const pipeline = { cache: false, rateLimit: false } as const
   try {

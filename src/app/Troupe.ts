@@ -15,7 +15,7 @@
  *
  * `layer(options)` uses real providers from the configuration (API keys from env or a config file), falling back
  * to the offline scripted model for providers without a key; with `redis` it puts the rate limiter, the cache's
- * L2 and conversation memory in Redis. `layerTest(options)` is everything in memory with a scripted model, no
+ * L2, conversation memory and the LLM circuit breakers in Redis. `layerTest(options)` is everything in memory with a scripted model, no
  * process environment and no network: suited to `TestClock` tests.
  *
  * Secrets never reach a log line: the layer installs `maskingLoggerLayer` under everything, which wraps every logger
@@ -27,6 +27,7 @@
  * HTTP client only for real providers (both imported when their layer is built).
  */
 import { Context, Duration, Effect, Layer, Redacted, Schema, Stream } from "effect"
+import { CircuitBreaker } from "effect/persistence"
 import { AgentServer, Bus, DirectiveExecutor } from "../agent/index.ts"
 import { Cache } from "../cache/index.ts"
 import { ConfigStore, type ConfigStoreOptions, ConfigValidationError, RateLimiterConfigSync, type TroupeConfig } from "../config/index.ts"
@@ -184,9 +185,13 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
     cacheEnabled.current = (yield* store.get).cache.enabled
     yield* Effect.forkScoped(Stream.runForEach(changes, (change) => Effect.sync(() => { cacheEnabled.current = change.config.cache.enabled })))
   }))
+  // with Redis, the breakers' circuits live there too: processes on one Redis see the same open circuits
+  const breakerStore = redisLayer === undefined
+    ? {}
+    : { breakerStore: CircuitBreaker.layerStoreRedis({ prefix: `${prefix}breaker:` }).pipe(Layer.provide(redisLayer)) }
   const pipelineOptions: LlmPipelineOptions = options.pipeline?.cache === false
-    ? options.pipeline
-    : { ...options.pipeline, cache: { ...options.pipeline?.cache, enabled: () => cacheEnabled.current } }
+    ? { ...breakerStore, ...options.pipeline }
+    : { ...breakerStore, ...options.pipeline, cache: { ...options.pipeline?.cache, enabled: () => cacheEnabled.current } }
   const llm = LlmPipeline.layer(pipelineOptions).pipe(Layer.provideMerge(providers), Layer.provideMerge(watchCacheEnabled))
   const memory = redisLayer === undefined
     ? memoryInProcess(options.memory)

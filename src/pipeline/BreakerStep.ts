@@ -12,8 +12,10 @@
  * from `src/runtime`, restarted if it crashes) and become `troupe.breaker.opened` / `half_opened` / `closed`
  * events (metadata `breaker`, `provider`, `from`); each rejected call emits `troupe.breaker.rejected`. Without a
  * `TelemetryHub` the transitions are logged. The state store is effect's (`layerStoreMemory`, or
- * `layerStoreRedis` to share circuits between processes). Mirrors LiteLLM's deployment cooldowns and Portkey's
- * circuit breaker. `BreakerStep.none` disables it.
+ * `layerStoreRedis` to share circuits between processes: `Troupe.layer({ redis })` uses it, so gateway processes on
+ * one Redis see the same open circuits). A store that fails (Redis unreachable) fails open — effect's breaker runs
+ * the call unrecorded and logs the store error; a call is never run twice and keeps its own outcome. Mirrors
+ * LiteLLM's deployment cooldowns and Portkey's circuit breaker. `BreakerStep.none` disables it.
  *
  * @since 0.1.0
  */

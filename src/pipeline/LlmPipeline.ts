@@ -10,6 +10,7 @@
  * @since 0.1.0
  */
 import { Layer } from "effect"
+import type { CircuitBreaker } from "effect/persistence"
 import type { Budgets } from "../budget/index.ts"
 import type { BudgetStepOptions } from "./BudgetStep.ts"
 import { BudgetStep } from "./BudgetStep.ts"
@@ -40,6 +41,11 @@ export interface LlmPipelineOptions {
   readonly cache?: ResponseCacheStepOptions | false
   readonly rateLimit?: RateLimitStepOptions | false
   readonly breaker?: BreakerStepOptions | false
+  /**
+   * Where the breakers keep their circuits (default: in the process). `CircuitBreaker.layerStoreRedis()` shares
+   * them between processes on one Redis (what `Troupe.layer({ redis })` passes).
+   */
+  readonly breakerStore?: Layer.Layer<CircuitBreaker.CircuitBreakerStore>
   readonly retry?: RetryStepOptions | false
   readonly fallback?: FallbackStepOptions | false
   readonly usage?: UsageStepOptions | false
@@ -58,7 +64,11 @@ export const layerSteps = (
     ModelResolver.layer,
     options.cache === false ? ResponseCacheStep.none : ResponseCacheStep.layer(options.cache),
     options.rateLimit === false ? RateLimitStep.none : RateLimitStep.layer(options.rateLimit),
-    options.breaker === false ? BreakerStep.none : BreakerStep.layerMemory(options.breaker),
+    options.breaker === false
+      ? BreakerStep.none
+      : options.breakerStore === undefined
+      ? BreakerStep.layerMemory(options.breaker)
+      : BreakerStep.layer(options.breaker).pipe(Layer.provide(options.breakerStore)),
     options.retry === false ? RetryStep.none : RetryStep.layer(options.retry),
     options.fallback === false ? FallbackStep.none : FallbackStep.layer(options.fallback),
     options.usage === false ? UsageStep.none : UsageStep.layer(options.usage)

@@ -176,6 +176,34 @@ describe("Gateway: OpenAI-compatible routes with the openai SDK as client", () =
   })
 })
 
+describe("Gateway: OpenAPI document", () => {
+  it("serves /openapi.json: every route, the chat body schema, the SSE response and bearer security, without a key", async () => {
+    const response = await fetch(`${keyed.url}/openapi.json`) // keyed: the document needs no API key
+    expect(response.status).toBe(200)
+    expect(response.headers.get("content-type")).toContain("application/json")
+    const doc = await response.json() as {
+      openapi: string
+      paths: Record<string, Record<string, { security?: Array<Record<string, unknown>>; requestBody?: { content: Record<string, { schema: { properties?: Record<string, unknown>; required?: Array<string> } }> }; responses: Record<string, { content?: Record<string, unknown> }> }>>
+      components: { securitySchemes: Record<string, { type: string; scheme: string }> }
+    }
+    expect(doc.openapi).toMatch(/^3\./)
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      "/admin/config", "/admin/maintenance", "/admin/stats", "/admin/supervision",
+      "/health/live", "/health/ready", "/health/startup",
+      "/v1/chat/completions", "/v1/embeddings", "/v1/models"
+    ])
+    const chat = doc.paths["/v1/chat/completions"]!["post"]!
+    const body = chat.requestBody!.content["application/json"]!.schema
+    expect(Object.keys(body.properties!)).toEqual(expect.arrayContaining(["model", "messages", "tools", "stream", "stream_options", "response_format"]))
+    expect(body.required).toEqual(expect.arrayContaining(["model", "messages"]))
+    expect(Object.keys(chat.responses["200"]!.content!).sort()).toEqual(["application/json", "text/event-stream"])
+    expect(chat.security).toEqual([{ bearer: [] }])
+    expect(doc.paths["/admin/config"]!["patch"]!.security).toEqual([{ bearer: [] }])
+    expect(doc.paths["/health/live"]!["get"]!.security ?? []).toEqual([])
+    expect(doc.components.securitySchemes["bearer"]).toMatchObject({ type: "http", scheme: "Bearer" })
+  })
+})
+
 describe("Gateway: health, metrics, admin, maintenance", () => {
   it("answers live, ready (with each check) and startup", async () => {
     expect((await fetch(`${open.url}/health/live`)).status).toBe(200)

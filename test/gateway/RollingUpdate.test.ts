@@ -1,6 +1,6 @@
 /**
  * Rolling updates: two gateway processes on one Redis (the real server, a unique key prefix per run) share rate
- * limits and the response cache; starting the second and draining the first (SIGTERM) while a client sends
+ * limits, the response cache and the circuit breakers; starting the second and draining the first (SIGTERM) while a client sends
  * requests to both through a small loopback round-robin (which, like a load balancer, sends only to backends whose
  * `/health/ready` answers 200) fails no request.
  */
@@ -79,7 +79,7 @@ afterAll(async () => {
 })
 
 describeRedis("Gateway: rolling updates on one Redis", () => {
-  it("two processes share rate limits and the response cache; draining the first while the second serves fails no request", async () => {
+  it("two processes share rate limits, the response cache and breakers; draining the first while the second serves fails no request", async () => {
     const a = await startProcess()
     const b = await startProcess()
 
@@ -99,6 +99,14 @@ describeRedis("Gateway: rolling updates on one Redis", () => {
     const refusedB = await chat(b.url, "limited 11", limited)
     expect([refusedA.status, refusedB.status]).toEqual([429, 429])
     expect(refusedA.headers.get("retry-after")).not.toBeNull()
+
+    // breakers are shared: two overloads through A open the flaky provider's circuit, and B refuses at once
+    const flaky = "flaky:gpt-x"
+    expect((await chat(b.url, "fine", flaky)).status).toBe(200)
+    for (let i = 0; i < 2; i++) expect((await chat(a.url, "overloaded", flaky)).status).toBe(503)
+    const open = await chat(b.url, "fine again", flaky)
+    expect(open.status).toBe(503)
+    expect(await open.text()).toMatch(/circuit|breaker/i)
 
     // the rolling update: A serves, B joins, A drains; the client never sees a failure
     const lb = await roundRobin([a.url])
