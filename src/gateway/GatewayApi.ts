@@ -16,6 +16,7 @@ import { Sse } from "effect/encoding"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema } from "effect/http-api"
 import { fromSchemaIssue, internalError } from "./GatewayError.ts"
 import { AdminAuth, ApiAuth } from "./GatewayAuth.ts"
+import { ObserverGroup } from "./ObserverApi.ts"
 import { ChatCompletion, ChatCompletionRequest, EmbeddingList, EmbeddingsRequest, ModelList } from "./OpenAiSchema.ts"
 
 /** Turns HttpApi's request-decoding errors into OpenAI-format 400s naming the path. */
@@ -67,4 +68,6 @@ export class AdminGroup extends HttpApiGroup.make("admin")
 {}
 
 /** The whole API. */
-export class GatewayApi extends HttpApi.make("troupe-gateway").add(OpenAiGroup).add(HealthGroup).add(AdminGroup) {}
+export class GatewayApi extends HttpApi.make("troupe-gateway").add(OpenAiGroup).add(HealthGroup).add(AdminGroup)
+  .add(ObserverGroup)
+{}
