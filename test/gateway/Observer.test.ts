@@ -3,6 +3,7 @@
  * and the `/observer` page in a real browser (Debian's chromium driven by playwright-core).
  */
 import { existsSync, mkdirSync } from "node:fs"
+import fc from "fast-check"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { Running } from "./support.ts"
 import { startGateway } from "./support.ts"
@@ -99,6 +100,19 @@ describe("observer admin API", () => {
     expect((await fetch(`${gw.url}/admin/supervision/nope%2Fmissing/restart`, { method: "POST", headers: admin })).status).toBe(404)
     expect((await fetch(`${gw.url}/admin/supervision/${encodeURIComponent(tree.id)}/stop`, { method: "POST", headers: admin })).status).toBe(400)
   }, 20_000)
+})
+
+describe("observer: fuzzed supervision paths", () => {
+  it("any path that names no child is a 400 or 404 with an OpenAI-format error, never a 5xx, and stops nothing", async () => {
+    await fc.assert(fc.asyncProperty(fc.string({ maxLength: 64 }), fc.constantFrom("restart", "stop"), async (raw, action) => {
+      const path = `fuzz-${raw}`
+      const r = await fetch(`${gw.url}/admin/supervision/${encodeURIComponent(path)}/${action}`, { method: "POST", headers: admin })
+      expect([400, 404]).toContain(r.status)
+      expect((await r.json()).error.message).toBeTypeOf("string")
+    }), { numRuns: 60 })
+    const tree = await (await fetch(`${gw.url}/admin/supervision`, { headers: admin })).json()
+    expect(tree.children.find((c: any) => c.id === "gateway").state).toBe("running")
+  }, 30_000)
 })
 
 const browserReady = existsSync(chromium)

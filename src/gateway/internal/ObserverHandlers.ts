@@ -37,6 +37,15 @@ const withExits = (nodes: ReadonlyArray<TreeNode>, parent: string, exits: Readon
     ...(n.children !== undefined ? { children: withExits(n.children, n.name ?? n.id, exits) } : {})
   }))
 
+/** The router has already decoded the parameter once; a second decoding is tolerated, a stray `%` kept as is. */
+const safeDecode = (raw: string): string => {
+  try {
+    return decodeURIComponent(raw)
+  } catch {
+    return raw
+  }
+}
+
 const reasonText = (reason: unknown): string => {
   if (typeof reason !== "object" || reason === null) return String(reason)
   const tag = "_tag" in reason ? String(reason._tag) : "unknown"
@@ -96,7 +105,7 @@ export const observerHandlers = (deps: OpsDeps) =>
       /** Resolves a `/`-separated path of child ids to the child's supervisor and id. */
       const resolve = (raw: string) =>
         Effect.gen(function*() {
-          const ids = decodeURIComponent(raw).split("/").filter((s) => s.length > 0)
+          const ids = safeDecode(raw).split("/").filter((s) => s.length > 0)
           if (ids[0] === root.name) ids.shift()
           if (ids.length === 0) return yield* Effect.fail(httpError(400, "invalid_request_error", "the root supervisor cannot be restarted or stopped here"))
           let parent: Supervisor.SupervisorRef = root
