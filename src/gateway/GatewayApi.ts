@@ -5,7 +5,8 @@
  *   `GET /v1/models`; behind `ApiAuth`, decode errors in OpenAI's format (`OpenAiErrors`);
  * - `health`: `GET /health/live`, `/health/ready`, `/health/startup` (no auth; 200 or 503 with a JSON body);
  * - `admin`: `GET|PATCH /admin/config`, `GET /admin/supervision`, `GET /admin/stats`,
- *   `GET|POST /admin/maintenance`; behind `AdminAuth`.
+ *   `GET|POST /admin/maintenance`; behind `AdminAuth`;
+ * - `observer` (`ObserverApi.ts`): `GET /admin/events` (SSE), `POST /admin/supervision/{path}/restart|stop`.
  *
  * `/metrics` is a plain router route beside the API (Prometheus text is not JSON). Handlers live in `internal/`.
  *
