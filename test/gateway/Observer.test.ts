@@ -142,6 +142,9 @@ describe.skipIf(!browserReady)("observer page in chromium", () => {
       await page.waitForFunction((b) => Number(document.querySelector("#tree .node[data-path='ratelimiter/sweeper']")?.getAttribute("data-restarts")) > b, before, { timeout: 1_000 })
       const shownAfter = Date.now() - t0
       expect(shownAfter).toBeLessThan(1_000)
+      // an LLM call shows in the per-provider/model panel
+      await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "fast", messages: [{ role: "user", content: "hi" }] }) })
+      await page.waitForFunction(() => /scripted/.test(document.querySelector("#llm")?.textContent ?? ""), undefined, { timeout: 3_000 })
       // maintenance toggle
       await page.waitForFunction(() => document.querySelector("#maint-state")?.textContent === "off", undefined, { timeout: 5_000 })
       await page.click("#maint")

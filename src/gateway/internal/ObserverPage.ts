@@ -55,8 +55,20 @@ function panels(stats, telemetry) {
   out.push("<h3>breakers</h3>" + table(Object.entries(stats.breakers || {}).map(([provider, state]) => ({ provider, state }))))
   for (const k of Object.keys(stats)) if (!["gateway", "cache", "rateLimiter", "breakers"].includes(k) && stats[k]) out.push("<h3>" + esc(k) + "</h3>" + table([stats[k]]))
   $("#panels").innerHTML = out.join("")
-  const llm = (telemetry || []).map((c) => ({ component: c.component || c.name, calls: c.count, p50: c.p50, p95: c.p95, errors: c.errors, tokens: c.tokens, cost: c.cost }))
-  $("#llm").innerHTML = table(llm)
+  $("#components").innerHTML = table((telemetry || []).map((c) => ({ component: c.component, calls: c.totalCalls, failures: c.totalFailures, p50ms: c.p50Ms, p95ms: c.p95Ms })))
+  renderLlm()
+}
+
+// LLM calls per provider/model, from troupe.llm.call.stop (duration in ns) and troupe.llm.token.usage events
+const llm = new Map()
+const llmOf = (md) => { const k = (md.provider || "?") + " " + (md.model || "?"); if (!llm.has(k)) llm.set(k, { calls: 0, ms: [], tokens: 0, cost: 0 }); return llm.get(k) }
+const pct = (xs, p) => { if (!xs.length) return null; const s = [...xs].sort((a, b) => a - b); return Math.round(s[Math.min(s.length - 1, Math.floor(p * s.length))] * 10) / 10 }
+function onLlm(e) {
+  if (e.name === "troupe.llm.call.stop") { const r = llmOf(e.metadata); r.calls++; r.ms.push((e.measurements.duration || 0) / 1e6); if (r.ms.length > 500) r.ms.shift() }
+  else if (e.name === "troupe.llm.token.usage") { const r = llmOf(e.metadata); r.tokens += e.measurements.total_tokens || 0; r.cost += e.measurements.cost || 0 }
+}
+function renderLlm() {
+  $("#llm").innerHTML = table([...llm.entries()].map(([k, r]) => ({ "provider model": k, calls: r.calls, p50ms: pct(r.ms, 0.5), p95ms: pct(r.ms, 0.95), tokens: r.tokens, costUsd: Math.round(r.cost * 1e6) / 1e6 })))
 }
 
 function renderEvents() {
@@ -72,6 +84,7 @@ function onFrame(event, data) {
     panels(data.stats || {}, data.telemetry)
   } else {
     const name = event === "lifecycle" ? "lifecycle." + data._tag : data.name
+    if (event === "telemetry") onLlm(data)
     events.push({ name, data })
     if (events.length > 2000) events.splice(0, events.length - 2000)
     if (!paused) renderEvents()
@@ -152,7 +165,7 @@ button{background:#2a3440;color:#dde;border:1px solid #456;border-radius:3px;cur
 <form id="login" hidden><input id="key" type="password" placeholder="admin key" autocomplete="off"> <button>connect</button></form></header>
 <main>
 <section><h2>supervision tree</h2><div id="tree"></div></section>
-<section><h2>services</h2><div id="panels"></div><h2>LLM calls and components (p50/p95 ms)</h2><div id="llm"></div></section>
+<section><h2>services</h2><div id="panels"></div><h2>LLM calls per provider and model (since the page opened)</h2><div id="llm"></div><h2>components (reporter window)</h2><div id="components"></div></section>
 <section style="grid-column:1/3"><h2>events <input id="filter" placeholder="filter: name prefix, e.g. troupe.llm"> <button id="pause">pause</button></h2><div id="events"></div></section>
 </main>
 <script type="module">${script}</script>
