@@ -11,7 +11,7 @@
  * - `POST /admin/supervision/{path}/stop`: terminates the child (its spec is kept, so `restart` starts it again).
  *
  * Each action is audited as the `troupe.gateway.admin.action` telemetry event (action, path, outcome). An unknown
- * path is a 404; a path naming the root is a 400.
+ * path is a 404; a path naming the root is a 400; `gateway/http-server` (the server answering) is a 409.
  *
  * @since 0.1.0
  */

@@ -97,6 +97,7 @@ describe("observer admin API", () => {
     expect(stopped.children.find((c: any) => c.id === "ratelimiter").children.find((c: any) => c.id === "sweeper").state).toBe("stopped")
     const again = await fetch(`${gw.url}/admin/supervision/${encodeURIComponent("ratelimiter/sweeper")}/restart`, { method: "POST", headers: admin })
     expect(await again.json()).toMatchObject({ outcome: "restarted" })
+    expect((await fetch(`${gw.url}/admin/supervision/gateway%2Fhttp-server/stop`, { method: "POST", headers: admin })).status).toBe(409)
     expect((await fetch(`${gw.url}/admin/supervision/nope%2Fmissing/restart`, { method: "POST", headers: admin })).status).toBe(404)
     expect((await fetch(`${gw.url}/admin/supervision/${encodeURIComponent(tree.id)}/stop`, { method: "POST", headers: admin })).status).toBe(400)
   }, 20_000)

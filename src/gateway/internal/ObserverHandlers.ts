@@ -117,6 +117,10 @@ export const observerHandlers = (deps: OpsDeps) =>
             }
             parent = child.process as Supervisor.SupervisorRef // a supervisor child's process is a SupervisorRef
           }
+          if (ids.join("/") === "gateway/http-server") {
+            // killing the server that answers this request would start its one-shot drain and never serve again
+            return yield* Effect.fail(httpError(409, "invalid_request_error", "the gateway's own HTTP server cannot be restarted or stopped through its admin API; restart the process"))
+          }
           const id = ids[ids.length - 1] as string
           const children = yield* Effect.orElseSucceed(Supervisor.whichChildren(parent), () => [])
           const child = children.find((c) => c.id === id)
