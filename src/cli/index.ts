@@ -3,3 +3,4 @@
  */
 export * as Cli from "./Cli.ts"
 export { serve, serveLayer } from "./ServeCommand.ts"
+export * as AdminCommands from "./AdminCommands.ts"

@@ -52,6 +52,7 @@ import { makeGatewayMiddleware } from "./internal/Middleware.ts"
 import { openAiHandlers } from "./internal/OpenAiHandlers.ts"
 import { GatewayRouteContext, makeRouteContext } from "./internal/RouteContext.ts"
 import { adminHandlers, healthHandlers } from "./internal/OpsHandlers.ts"
+import { observerHandlers, observerRoute } from "./internal/ObserverHandlers.ts"
 
 export type { Phase } from "./internal/GatewayState.ts"
 
@@ -175,7 +176,7 @@ const make = (options: GatewayOptions) =>
     const ops = { state, health, restarts, apply }
     const apiAuth = Context.get(yield* Layer.build(auth), ApiAuth)
     const api = HttpApiBuilder.layer(GatewayApi, { openapiPath: "/openapi.json" }).pipe(
-      Layer.provide([openAiHandlers(state), healthHandlers(ops), adminHandlers(ops)]),
+      Layer.provide([openAiHandlers(state), healthHandlers(ops), adminHandlers(ops), observerHandlers(ops)]),
       Layer.provide([auth, layerOpenAiErrors, embedder])
     )
     const metricsRoute = HttpRouter.add(
@@ -204,7 +205,7 @@ const make = (options: GatewayOptions) =>
       const routes = options.routes === undefined
         ? Layer.empty
         : options.routes.pipe(Layer.provide(Layer.succeed(GatewayRouteContext, routeContext)))
-      const app = Layer.mergeAll(api, metricsRoute, middleware, cors, routes)
+      const app = Layer.mergeAll(api, metricsRoute, observerRoute, middleware, cors, routes)
       const port = address?.port ?? options.port ?? current.port // a restart keeps the bound port
       const host = options.host ?? current.host
       const server = HttpRouter.serve(app, { disableListenLog: true, disableLogger: true }).pipe(

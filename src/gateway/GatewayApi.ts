@@ -5,7 +5,8 @@
  *   `GET /v1/models`; behind `ApiAuth`, decode errors in OpenAI's format (`OpenAiErrors`);
  * - `health`: `GET /health/live`, `/health/ready`, `/health/startup` (no auth; 200 or 503 with a JSON body);
  * - `admin`: `GET|PATCH /admin/config`, `GET /admin/supervision`, `GET /admin/stats`,
- *   `GET|POST /admin/maintenance`; behind `AdminAuth`.
+ *   `GET|POST /admin/maintenance`; behind `AdminAuth`;
+ * - `observer` (`ObserverApi.ts`): `GET /admin/events` (SSE), `POST /admin/supervision/{path}/restart|stop`.
  *
  * `/metrics` is a plain router route beside the API (Prometheus text is not JSON). Handlers live in `internal/`.
  *
@@ -16,6 +17,7 @@ import { Sse } from "effect/encoding"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema } from "effect/http-api"
 import { fromSchemaIssue, internalError } from "./GatewayError.ts"
 import { AdminAuth, ApiAuth } from "./GatewayAuth.ts"
+import { ObserverGroup } from "./ObserverApi.ts"
 import { ChatCompletion, ChatCompletionRequest, EmbeddingList, EmbeddingsRequest, ModelList } from "./OpenAiSchema.ts"
 
 /** Turns HttpApi's request-decoding errors into OpenAI-format 400s naming the path. */
@@ -67,4 +69,6 @@ export class AdminGroup extends HttpApiGroup.make("admin")
 {}
 
 /** The whole API. */
-export class GatewayApi extends HttpApi.make("troupe-gateway").add(OpenAiGroup).add(HealthGroup).add(AdminGroup) {}
+export class GatewayApi extends HttpApi.make("troupe-gateway").add(OpenAiGroup).add(HealthGroup).add(AdminGroup)
+  .add(ObserverGroup)
+{}

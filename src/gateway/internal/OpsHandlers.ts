@@ -81,7 +81,8 @@ export const healthHandlers = (deps: OpsDeps) =>
           }))
     }))
 
-interface TreeNode {
+/** One node of `/admin/supervision`. */
+export interface TreeNode {
   readonly id: string
   readonly type: "supervisor" | "worker"
   readonly pid: number | undefined
@@ -92,7 +93,8 @@ interface TreeNode {
   readonly children?: ReadonlyArray<TreeNode>
 }
 
-const treeOf = (ref: Supervisor.SupervisorRef, restarts: ReadonlyMap<string, number>, depth: number): Effect.Effect<ReadonlyArray<TreeNode>> =>
+/** The supervision tree under `ref` (bounded depth). */
+export const treeOf = (ref: Supervisor.SupervisorRef, restarts: ReadonlyMap<string, number>, depth: number): Effect.Effect<ReadonlyArray<TreeNode>> =>
   Effect.gen(function*() {
     const children = yield* Effect.orElseSucceed(Supervisor.whichChildren(ref), () => [])
     const out: Array<TreeNode> = []

@@ -1,0 +1,297 @@
+/**
+ * The admin commands of `troupe`, talking to a running gateway's admin API: `tree [--watch]`, `health`, `metrics`,
+ * `config get|set|validate`, `maintenance on|off`.
+ *
+ * Rules:
+ * - The gateway is `--url`, else `TROUPE_URL`, else `url` in `~/.trouperc` (JSON), else `http://127.0.0.1:7400`; the
+ *   admin key is `--admin-key`, else `TROUPE_ADMIN_KEY`, else `adminKey` in `~/.trouperc` (never printed).
+ * - `--json` prints the server's JSON as is (one document; `tree --watch --json` one snapshot per line).
+ * - Every request has a timeout (`--timeout` ms, default 10,000).
+ * - Exit codes: 0 success, 1 refused by the server or an invalid config file (the reasons are printed), 3 gateway
+ *   unreachable or timed out, 4 admin key missing or refused (401/403), 5 server error (5xx). Usage errors are
+ *   effect/cli's (`--help` on every command).
+ * - `config validate <file>` needs no server: the file is loaded as `troupe serve --config` would load it (over the
+ *   built-in defaults, environment ignored) and every issue is listed with its path.
+ *
+ * Hand-rolled: the HTTP calls use Node's `fetch` with `AbortSignal.timeout` (one request per command; effect's
+ * HttpClient would add a layer for no gain here) and the SSE reading of `tree --watch`.
+ *
+ * @since 0.1.0
+ */
+import { Config, Console, Effect, Layer, Option } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import { readFileSync } from "node:fs"
+import { homedir } from "node:os"
+import { join } from "node:path"
+import { ConfigStore } from "../config/index.ts"
+
+/** A failure of an admin command, with its exit code. */
+export class CliFailure extends Error {
+  readonly _tag = "CliFailure"
+  readonly code: number
+  constructor(message: string, code: number) {
+    super(message)
+    this.code = code
+  }
+}
+
+interface Rc {
+  readonly url?: string
+  readonly adminKey?: string
+}
+
+const readRc = (): Rc => {
+  try {
+    const raw: unknown = JSON.parse(readFileSync(join(process.env.HOME ?? homedir(), ".trouperc"), "utf8"))
+    if (typeof raw !== "object" || raw === null) return {}
+    const r = raw as Record<string, unknown> // checked field by field below
+    return {
+      ...(typeof r.url === "string" ? { url: r.url } : {}),
+      ...(typeof r.adminKey === "string" ? { adminKey: r.adminKey } : {})
+    }
+  } catch {
+    return {}
+  }
+}
+
+const shared = {
+  url: Flag.String("url").pipe(Flag.withDescription("gateway URL (default: TROUPE_URL, ~/.trouperc, http://127.0.0.1:7400)"), Flag.withFallbackConfig(Config.String("TROUPE_URL")), Flag.optional),
+  adminKey: Flag.String("admin-key").pipe(Flag.withDescription("admin key (default: TROUPE_ADMIN_KEY, ~/.trouperc)"), Flag.withFallbackConfig(Config.String("TROUPE_ADMIN_KEY")), Flag.optional),
+  json: Flag.Boolean("json").pipe(Flag.withDescription("print JSON"), Flag.withDefault(false)),
+  timeout: Flag.Int("timeout").pipe(Flag.withDescription("request timeout in ms (default 10000)"), Flag.withDefault(10_000))
+}
+
+interface Target {
+  readonly url: Option.Option<string>
+  readonly adminKey: Option.Option<string>
+  readonly timeout: number
+}
+
+const resolveTarget = (t: Target) => {
+  const rc = readRc()
+  const url = (Option.getOrUndefined(t.url) ?? rc.url ?? "http://127.0.0.1:7400").replace(/\/+$/, "")
+  const key = Option.getOrUndefined(t.adminKey) ?? rc.adminKey
+  return { url, key }
+}
+
+/** One admin request; the parsed body (JSON or text) or a `CliFailure` with its exit code. */
+const call = (t: Target, method: string, path: string, body?: unknown, admin = true) =>
+  Effect.tryPromise({
+    try: async () => {
+      const { url, key } = resolveTarget(t)
+      if (admin && key === undefined) throw new CliFailure("no admin key: pass --admin-key, set TROUPE_ADMIN_KEY or adminKey in ~/.trouperc", 4)
+      const headers: Record<string, string> = {}
+      if (admin && key !== undefined) headers.authorization = `Bearer ${key}`
+      if (body !== undefined) headers["content-type"] = "application/json"
+      let res: Response
+      try {
+        res = await fetch(`${url}${path}`, { method, headers, signal: AbortSignal.timeout(t.timeout), ...(body !== undefined ? { body: JSON.stringify(body) } : {}) })
+      } catch (e) {
+        const timedOut = e instanceof Error && (e.name === "TimeoutError" || e.name === "AbortError")
+        throw new CliFailure(timedOut ? `${url}: no answer within ${t.timeout} ms` : `${url}: gateway unreachable (${e instanceof Error && e.cause instanceof Error ? e.cause.message : String(e)})`, 3)
+      }
+      const text = await res.text()
+      let parsed: unknown = text
+      try {
+        parsed = JSON.parse(text)
+      } catch {
+        // not JSON (e.g. /metrics)
+      }
+      if (res.status === 401 || res.status === 403) throw new CliFailure(`${method} ${path}: admin key refused (HTTP ${res.status})`, 4)
+      if (res.status >= 500 && path !== "/health/ready" && path !== "/health/live") throw new CliFailure(`${method} ${path}: server error (HTTP ${res.status}): ${errorMessage(parsed)}`, 5)
+      if (res.status >= 400 && res.status < 500) throw new CliFailure(`${method} ${path}: refused (HTTP ${res.status}): ${errorMessage(parsed)}`, 1)
+      return { status: res.status, body: parsed }
+    },
+    catch: (e) => e instanceof CliFailure ? e : new CliFailure(String(e), 1)
+  })
+
+const errorMessage = (body: unknown): string => {
+  if (typeof body === "object" && body !== null && "error" in body) {
+    const error = (body as { error: unknown }).error // OpenAI-format error body
+    if (typeof error === "object" && error !== null && "message" in error) return String((error as { message: unknown }).message)
+  }
+  return typeof body === "string" ? body.slice(0, 500) : JSON.stringify(body).slice(0, 500)
+}
+
+/** Prints the failure to stderr and sets the exit code (the program itself succeeds, so effect does not log it again). */
+const report = <A>(effect: Effect.Effect<A, CliFailure>): Effect.Effect<void> =>
+  effect.pipe(
+    Effect.asVoid,
+    Effect.catch((e) => Effect.andThen(Console.error(`troupe: ${e.message}`), Effect.sync(() => { process.exitCode = e.code })))
+  )
+
+const print = (json: boolean, body: unknown, human: () => string) => Console.log(json ? JSON.stringify(body, null, 2) : human())
+
+interface Node {
+  readonly id: string
+  readonly type?: string
+  readonly pid?: number
+  readonly state?: string
+  readonly restarts?: number
+  readonly lastExit?: string | null
+  readonly children?: ReadonlyArray<Node>
+}
+
+/** The tree as text, as the demo prints it. */
+export const renderTree = (node: Node): string => {
+  const lines: Array<string> = []
+  const label = (n: Node) =>
+    `${n.type === "supervisor" ? "▣" : "●"} ${n.id}${n.pid !== undefined ? ` <${n.pid}>` : ""} ${n.state ?? ""}` +
+    `${n.restarts ? ` restarts=${n.restarts}` : ""}${n.lastExit ? ` last-exit=${n.lastExit}` : ""}`
+  const walk = (n: Node, prefix: string, last: boolean, top: boolean) => {
+    lines.push(top ? label(n) : `${prefix}${last ? "└─ " : "├─ "}${label(n)}`)
+    const kids = n.children ?? []
+    kids.forEach((c, i) => walk(c, top ? "" : prefix + (last ? "   " : "│  "), i === kids.length - 1, false))
+  }
+  walk(node, "", true, true)
+  return lines.join("\n")
+}
+
+const watchTree = (t: Target & { readonly json: boolean; readonly interval: number }) =>
+  Effect.tryPromise({
+    try: async () => {
+      const { url, key } = resolveTarget(t)
+      if (key === undefined) throw new CliFailure("no admin key: pass --admin-key, set TROUPE_ADMIN_KEY or adminKey in ~/.trouperc", 4)
+      let res: Response
+      try {
+        res = await fetch(`${url}/admin/events?filter=troupe.none&interval=${t.interval}`, { headers: { authorization: `Bearer ${key}` }, signal: AbortSignal.timeout(t.timeout) })
+      } catch (e) {
+        throw new CliFailure(`${url}: gateway unreachable (${e instanceof Error ? e.message : String(e)})`, 3)
+      }
+      if (res.status === 401 || res.status === 403) throw new CliFailure(`admin key refused (HTTP ${res.status})`, 4)
+      if (!res.ok || res.body === null) throw new CliFailure(`GET /admin/events: HTTP ${res.status}`, 5)
+      const reader = res.body.getReader()
+      const dec = new TextDecoder()
+      let buf = ""
+      for (;;) {
+        const { value, done } = await reader.read()
+        if (done) break
+        buf += dec.decode(value, { stream: true })
+        let i: number
+        while ((i = buf.indexOf("\n\n")) >= 0) {
+          const chunk = buf.slice(0, i)
+          buf = buf.slice(i + 2)
+          if (!chunk.startsWith("event: snapshot")) continue
+          const data = /^data: (.*)$/m.exec(chunk)?.[1]
+          if (data === undefined) continue
+          const snap = JSON.parse(data) as { tree: Node; at: number }
+          if (t.json) process.stdout.write(JSON.stringify(snap.tree) + "\n")
+          else process.stdout.write(`\x1b[2J\x1b[H${renderTree(snap.tree)}\n\n${new Date(snap.at).toISOString()}  (Ctrl-C to quit)\n`)
+        }
+      }
+      throw new CliFailure("the gateway closed the event stream", 3)
+    },
+    catch: (e) => e instanceof CliFailure ? e : new CliFailure(String(e), 3)
+  })
+
+/** `troupe tree [--watch]`. */
+export const tree = Command.make("tree", {
+  ...shared,
+  watch: Flag.Boolean("watch").pipe(Flag.withAlias("w"), Flag.withDescription("redraw on every snapshot until Ctrl-C"), Flag.withDefault(false)),
+  interval: Flag.Int("interval").pipe(Flag.withDescription("--watch refresh in ms (default 1000)"), Flag.withDefault(1_000))
+}, (o) =>
+  report(o.watch
+    ? watchTree({ ...o, timeout: 2_147_483_647 })
+    : Effect.flatMap(call(o, "GET", "/admin/supervision"), (r) => print(o.json, r.body, () => renderTree(r.body as Node))))
+).pipe(Command.withDescription("Print the supervision tree (--watch: live)"))
+
+/** `troupe health`. */
+export const health = Command.make("health", shared, (o) =>
+  report(Effect.gen(function*() {
+    const live = yield* call(o, "GET", "/health/live", undefined, false)
+    const ready = yield* call(o, "GET", "/health/ready", undefined, false)
+    yield* print(o.json, { live: live.body, ready: ready.body }, () => {
+      const r = ready.body as { status?: string; phase?: string; maintenance?: boolean; checks?: ReadonlyArray<{ name: string; status: string }> }
+      return [`live: ${(live.body as { status?: string }).status}`, `ready: ${r.status} (phase ${r.phase}${r.maintenance ? ", maintenance" : ""})`,
+        ...(r.checks ?? []).map((c) => `  ${c.name}: ${c.status}`)].join("\n")
+    })
+    if (ready.status !== 200) yield* Effect.fail(new CliFailure("the gateway is not ready", 1))
+  }))
+).pipe(Command.withDescription("Liveness and readiness of the gateway (exit 1 when not ready)"))
+
+/** `troupe metrics`. */
+export const metrics = Command.make("metrics", shared, (o) =>
+  report(Effect.flatMap(call(o, "GET", "/metrics", undefined, false), (r) => {
+    const text = String(r.body)
+    if (!o.json) return Console.log(text.trimEnd())
+    const samples: Array<{ name: string; labels: string; value: number }> = []
+    for (const line of text.split("\n")) {
+      const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)/.exec(line)
+      if (m !== null) samples.push({ name: m[1] as string, labels: m[2] ?? "", value: Number(m[3]) })
+    }
+    return Console.log(JSON.stringify(samples, null, 2))
+  }))
+).pipe(Command.withDescription("The Prometheus metrics of the gateway (--json: one object per sample)"))
+
+const configGet = Command.make("get", { ...shared, path: Argument.String("path").pipe(Argument.withDescription("dotted path, e.g. gateway.port"), Argument.optional) }, (o) =>
+  report(Effect.flatMap(call(o, "GET", "/admin/config"), (r) => {
+    let value: unknown = r.body
+    if (Option.isSome(o.path)) {
+      for (const seg of o.path.value.split(".")) value = typeof value === "object" && value !== null ? (value as Record<string, unknown>)[seg] : undefined // walking parsed JSON
+      if (value === undefined) return Effect.fail(new CliFailure(`no config value at ${o.path.value}`, 1))
+    }
+    return Console.log(o.json || typeof value === "object" ? JSON.stringify(value, null, 2) : String(value))
+  }))
+).pipe(Command.withDescription("Print the effective configuration (secrets redacted), or one path of it"))
+
+const configSet = Command.make("set", {
+  ...shared,
+  path: Argument.String("path").pipe(Argument.withDescription("dotted path, e.g. cache.maxEntries")),
+  value: Argument.String("value").pipe(Argument.withDescription("a JSON value (a bare word is a string)"))
+}, (o) =>
+  report(Effect.gen(function*() {
+    let value: unknown
+    try {
+      value = JSON.parse(o.value)
+    } catch {
+      value = o.value
+    }
+    const patch: Record<string, unknown> = {}
+    const segs = o.path.split(".")
+    let cursor = patch
+    segs.forEach((seg, i) => {
+      if (i === segs.length - 1) cursor[seg] = value
+      else cursor = (cursor[seg] = {}) as Record<string, unknown>
+    })
+    const r = yield* call(o, "PATCH", "/admin/config", patch)
+    yield* print(o.json, r.body, () => `set ${o.path} (config version ${(r.body as { version?: number }).version})`)
+  }))
+).pipe(Command.withDescription("Change one configuration value on the running gateway (validated by it)"))
+
+const configValidate = Command.make("validate", { json: shared.json, file: Argument.String("file").pipe(Argument.withDescription("JSON config file")) }, (o) =>
+  report(Effect.gen(function*() {
+    const outcome = yield* Effect.scoped(Layer.build(ConfigStore.layerNode({ configFile: o.file, env: {} }))).pipe(
+      Effect.as({ valid: true as const, issues: [] as ReadonlyArray<{ path: string; message: string }> }),
+      Effect.catch((e) =>
+        e._tag === "ConfigValidationError"
+          ? Effect.succeed({ valid: false as const, issues: e.issues })
+          : Effect.fail(new CliFailure(`${o.file}: ${e.message}`, 1)))
+    )
+    yield* print(o.json, { file: o.file, ...outcome }, () =>
+      outcome.valid ? `${o.file}: valid` : [`${o.file}: invalid`, ...outcome.issues.map((i) => `  ${i.path}: ${i.message}`)].join("\n"))
+    if (!outcome.valid) yield* Effect.fail(new CliFailure(`${o.file}: ${outcome.issues.length} issue(s)`, 1))
+  }))
+).pipe(Command.withDescription("Validate a config file locally (no server needed); exit 1 listing every issue"))
+
+/** `troupe config get|set|validate`. */
+export const config = Command.make("config").pipe(
+  Command.withDescription("Read, change or validate the configuration"),
+  Command.withSubcommands([configGet, configSet, configValidate])
+)
+
+const maintenanceSwitch = (on: boolean) =>
+  Command.make(on ? "on" : "off", {
+    ...shared,
+    message: Flag.String("message").pipe(Flag.withDescription("message returned to clients"), Flag.optional)
+  }, (o) =>
+    report(Effect.flatMap(
+      call(o, "POST", "/admin/maintenance", { enabled: on, ...(Option.isSome(o.message) ? { message: o.message.value } : {}) }),
+      (r) => print(o.json, r.body, () => `maintenance ${(r.body as { enabled?: boolean }).enabled ? "on" : "off"}`)
+    ))
+  ).pipe(Command.withDescription(on ? "Switch maintenance mode on" : "Switch maintenance mode off"))
+
+/** `troupe maintenance on|off`. */
+export const maintenance = Command.make("maintenance").pipe(
+  Command.withDescription("Switch the gateway's maintenance mode"),
+  Command.withSubcommands([maintenanceSwitch(true), maintenanceSwitch(false)])
+)

@@ -1,0 +1,187 @@
+/**
+ * Handlers of the `observer` group (see `ObserverApi`): the `/admin/events` SSE stream and the supervision actions.
+ *
+ * The stream merges three sources into one bounded sliding queue (1,000 frames; a slow reader loses the oldest):
+ * periodic snapshots (tree + stats), Lifecycle events (as they happen, so a restart shows without waiting for the
+ * next snapshot) and TelemetryHub events under the filter prefix (a handler attached per connection, detached when
+ * the connection ends). The last exit reason per `supervisor/child` is kept in a bounded map (10,000 entries).
+ *
+ * @since 0.1.0
+ */
+import { Effect, Option, Queue, Schedule, Stream } from "effect"
+import { HttpRouter, HttpServerResponse } from "effect/http"
+import { HttpApiBuilder } from "effect/http-api"
+import { Cache } from "../../cache/index.ts"
+import { ConfigStore } from "../../config/index.ts"
+import { BreakerStep } from "../../pipeline/index.ts"
+import { RateLimiter } from "../../ratelimit/index.ts"
+import { Actor, Lifecycle, Supervisor } from "../../runtime/index.ts"
+import type { Process } from "../../runtime/Process.ts"
+import { TelemetryHub } from "../../telemetry/index.ts"
+import { GatewayApi } from "../GatewayApi.ts"
+import { httpError } from "../GatewayError.ts"
+import type { OpsDeps, TreeNode } from "./OpsHandlers.ts"
+import { masked, treeOf } from "./OpsHandlers.ts"
+import { observerHtml } from "./ObserverPage.ts"
+
+const json = (body: unknown, status = 200) => HttpServerResponse.text(JSON.stringify(body), { status, contentType: "application/json" })
+const encoder = new TextEncoder()
+const frame = (event: string, data: unknown) => encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+const auditName = Object.freeze(["troupe", "gateway", "admin", "action"])
+
+/** A tree node with its last exit reason attached (recursively). */
+const withExits = (nodes: ReadonlyArray<TreeNode>, parent: string, exits: ReadonlyMap<string, string>): ReadonlyArray<unknown> =>
+  nodes.map((n) => ({
+    ...n,
+    lastExit: exits.get(`${parent}/${n.id}`) ?? null,
+    ...(n.children !== undefined ? { children: withExits(n.children, n.name ?? n.id, exits) } : {})
+  }))
+
+/** The router has already decoded the parameter once; a second decoding is tolerated, a stray `%` kept as is. */
+const safeDecode = (raw: string): string => {
+  try {
+    return decodeURIComponent(raw)
+  } catch {
+    return raw
+  }
+}
+
+const reasonText = (reason: unknown): string => {
+  if (typeof reason !== "object" || reason === null) return String(reason)
+  const tag = "_tag" in reason ? String(reason._tag) : "unknown"
+  return tag
+}
+
+/** The `observer` group's handlers over the gateway's state and restart counts. */
+export const observerHandlers = (deps: OpsDeps) =>
+  HttpApiBuilder.group(GatewayApi, "observer", (handlers) =>
+    Effect.gen(function*() {
+      const root = yield* Supervisor.RootSupervisor
+      const lifecycle = yield* Lifecycle.Lifecycle
+      const hub = yield* TelemetryHub
+      const store = yield* ConfigStore
+      const cache = yield* Effect.serviceOption(Cache)
+      const limiter = yield* Effect.serviceOption(RateLimiter)
+      const breaker = yield* Effect.serviceOption(BreakerStep)
+      const { state } = deps
+
+      // last exit reason per `supervisor/child` (bounded)
+      const exits = new Map<string, string>()
+      const lifecycleEvents = yield* lifecycle.subscribe
+      yield* lifecycleEvents.pipe(
+        Stream.runForEach((event) =>
+          Effect.sync(() => {
+            if (event._tag !== "ChildExited" || event.childId === undefined) return
+            const key = `${event.supervisor}/${event.childId}`
+            if (!exits.has(key) && exits.size >= 10_000) return
+            exits.set(key, reasonText(event.reason))
+          })),
+        Effect.forkScoped
+      )
+
+      const snapshot = Effect.gen(function*() {
+        const config = yield* store.get
+        const breakers: Record<string, string> = {}
+        if (Option.isSome(breaker)) {
+          for (const provider of Object.keys(config.providers)) {
+            const s = yield* Effect.option(breaker.value.state(provider))
+            if (Option.isSome(s)) breakers[provider] = s.value._tag
+          }
+        }
+        const children = yield* treeOf(root, deps.restarts, 0)
+        return {
+          at: Date.now(),
+          tree: { id: root.name, type: "supervisor", pid: root.pid, state: root.exitReason === undefined ? "running" : "stopped", children: withExits(children, root.name, exits) },
+          stats: masked({
+            gateway: { phase: state.phase, inFlight: state.inFlight, openStreams: state.openStreams, maintenance: state.maintenance.enabled },
+            cache: Option.isSome(cache) ? yield* cache.value.stats() : null,
+            rateLimiter: Option.isSome(limiter) ? yield* limiter.value.stats : null,
+            breakers
+          }),
+          telemetry: yield* hub.stats()
+        }
+      })
+
+      /** Resolves a `/`-separated path of child ids to the child's supervisor and id. */
+      const resolve = (raw: string) =>
+        Effect.gen(function*() {
+          const ids = safeDecode(raw).split("/").filter((s) => s.length > 0)
+          if (ids[0] === root.name) ids.shift()
+          if (ids.length === 0) return yield* Effect.fail(httpError(400, "invalid_request_error", "the root supervisor cannot be restarted or stopped here"))
+          let parent: Supervisor.SupervisorRef = root
+          for (let i = 0; i < ids.length - 1; i++) {
+            const children = yield* Effect.orElseSucceed(Supervisor.whichChildren(parent), () => [])
+            const child = children.find((c) => c.id === ids[i])
+            if (child === undefined || child.type !== "supervisor" || typeof child.process !== "object") {
+              return yield* Effect.fail(httpError(404, "not_found_error", `no running supervisor at ${ids.slice(0, i + 1).join("/")}`))
+            }
+            parent = child.process as Supervisor.SupervisorRef // a supervisor child's process is a SupervisorRef
+          }
+          if (ids.join("/") === "gateway/http-server") {
+            // killing the server that answers this request would start its one-shot drain and never serve again
+            return yield* Effect.fail(httpError(409, "invalid_request_error", "the gateway's own HTTP server cannot be restarted or stopped through its admin API; restart the process"))
+          }
+          const id = ids[ids.length - 1] as string
+          const children = yield* Effect.orElseSucceed(Supervisor.whichChildren(parent), () => [])
+          const child = children.find((c) => c.id === id)
+          if (child === undefined) return yield* Effect.fail(httpError(404, "not_found_error", `no child at ${ids.join("/")}`))
+          return { parent, id, path: ids.join("/"), process: typeof child.process === "object" ? child.process as Process : undefined }
+        })
+
+      const audited = (action: string, raw: string, run: (r: Effect.Success<ReturnType<typeof resolve>>) => Effect.Effect<string, unknown>) =>
+        resolve(raw).pipe(
+          Effect.flatMap((r) =>
+            run(r).pipe(
+              Effect.tap((outcome) => hub.emit(auditName, { count: 1 }, { action, path: r.path, outcome })),
+              Effect.map((outcome) => json({ action, path: r.path, outcome })),
+              Effect.catch((e) =>
+                Effect.as(
+                  hub.emit(auditName, { count: 1 }, { action, path: r.path, outcome: "failed" }),
+                  httpError(409, "invalid_request_error", `${action} of ${r.path} failed: ${e instanceof Error ? e.message : String(e)}`).toResponse()
+                )
+              )
+            )),
+          Effect.catch((e) => Effect.succeed(e.toResponse()))
+        )
+
+      return handlers
+        .handle("events", ({ query }) =>
+          Effect.gen(function*() {
+            const prefix = (query.filter ?? "troupe").split(".").filter((s) => s.length > 0)
+            const every = query.interval ?? 1_000
+            const queue = yield* Queue.sliding<Uint8Array>(1_000)
+            const handlerId = `troupe/observer:${crypto.randomUUID()}`
+            yield* Effect.ignore(hub.attach(handlerId, [prefix], (event) => {
+              if (event.name === auditName && prefix.length > 3) return
+              Queue.offerUnsafe(queue, frame("telemetry", { name: event.name.join("."), measurements: event.measurements, metadata: masked(event.metadata), at: Date.now() }))
+            }))
+            const life = (yield* lifecycle.subscribe).pipe(
+              Stream.map((e) => frame("lifecycle", { ...e, reason: e.reason === undefined ? undefined : reasonText(e.reason) }))
+            )
+            const snapshots = Stream.fromEffectSchedule(Effect.map(snapshot, (s) => frame("snapshot", s)), Schedule.spaced(every))
+            const body = Stream.mergeAll([Stream.make(frame("snapshot", yield* snapshot)), snapshots, life, Stream.fromQueue(queue)], { concurrency: "unbounded" }).pipe(
+              Stream.ensuring(Effect.ignore(hub.detach(handlerId)))
+            )
+            return HttpServerResponse.stream(body, {
+              contentType: "text/event-stream",
+              headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
+            })
+          }))
+        .handle("restartChild", ({ params }) =>
+          audited("restart", params.path, (r) =>
+            r.process !== undefined && r.process.exitReason === undefined
+              ? Effect.as(Actor.kill(r.process), "killed")
+              : Effect.as(Supervisor.restartChild(r.parent, r.id), "restarted")))
+        .handle("stopChild", ({ params }) =>
+          audited("stop", params.path, (r) => Effect.as(Supervisor.terminateChild(r.parent, r.id), "stopped")))
+    }))
+
+/** `GET /observer`: the page (no data in it; its script reads the admin API with the admin key). */
+export const observerRoute = HttpRouter.add(
+  "GET",
+  "/observer",
+  Effect.succeed(HttpServerResponse.text(observerHtml, {
+    contentType: "text/html; charset=utf-8",
+    headers: { "cache-control": "no-store", "content-security-policy": "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'", "x-frame-options": "DENY" }
+  }))
+)

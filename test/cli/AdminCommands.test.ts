@@ -1,0 +1,126 @@
+/**
+ * The admin commands of the real `troupe` binary against a real `troupe serve` process; `tree --watch` in tmux.
+ */
+import { execFileSync, spawn, spawnSync } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { createInterface } from "node:readline"
+import { fileURLToPath } from "node:url"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+
+const bin = fileURLToPath(new URL("../../bin/troupe.js", import.meta.url))
+const home = mkdtempSync(join(tmpdir(), "troupe-cli-"))
+const baseEnv: Record<string, string | undefined> = {
+  ...process.env, OPENAI_API_KEY: undefined, ANTHROPIC_API_KEY: undefined, TROUPE_CONFIG: undefined, REDIS_URL: undefined,
+  TROUPE_URL: undefined, TROUPE_ADMIN_KEY: undefined, HOME: home
+}
+let server: ChildProcess
+let url = ""
+
+const troupe = (args: ReadonlyArray<string>, env: Record<string, string | undefined> = {}) => {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", env: { ...baseEnv, ...env } as NodeJS.ProcessEnv, timeout: 20_000 })
+  return { code: r.status, out: r.stdout, err: r.stderr }
+}
+const withKey = (args: ReadonlyArray<string>) => troupe(args, { TROUPE_URL: url, TROUPE_ADMIN_KEY: "cli-admin" })
+
+beforeAll(async () => {
+  server = spawn(process.execPath, [bin, "serve", "--port", "0"], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...baseEnv, TROUPE_GATEWAY__AUTH__ADMIN_KEY: "cli-admin" } as NodeJS.ProcessEnv
+  })
+  const lines = createInterface({ input: server.stdout! })
+  url = await new Promise<string>((resolve) => lines.on("line", (l) => {
+    const m = /listening on (http:\/\/\S+)/.exec(l)
+    if (m?.[1]) resolve(m[1])
+  }))
+}, 30_000)
+afterAll(() => {
+  server?.kill("SIGKILL")
+})
+
+describe("troupe admin commands (real binary, real gateway)", () => {
+  it("tree prints the supervision tree; --json prints the admin API's document", () => {
+    const text = withKey(["tree"])
+    expect(text.code).toBe(0)
+    expect(text.out).toMatch(/^▣ troupe <1> running/)
+    expect(text.out).toContain("└─ ▣ gateway")
+    const json = withKey(["tree", "--json"])
+    expect(JSON.parse(json.out).children.map((c: { id: string }) => c.id)).toContain("gateway")
+  }, 30_000)
+
+  it("health, metrics (text and --json), config get|set, maintenance on|off", () => {
+    const health = withKey(["health", "--json"])
+    expect(health.code).toBe(0)
+    expect(JSON.parse(health.out).ready.status).toBe("ready")
+    expect(withKey(["metrics"]).out).toContain("# TYPE troupe_gateway_http_requests_total counter")
+    expect(JSON.parse(withKey(["metrics", "--json"]).out).some((s: { name: string }) => s.name === "process_resident_memory_bytes")).toBe(true)
+    expect(withKey(["config", "get", "gateway.auth.adminKey"]).out.trim()).toBe("<redacted>")
+    expect(withKey(["config", "set", "cache.maxEntries", "5000"]).code).toBe(0)
+    expect(withKey(["config", "get", "cache.maxEntries"]).out.trim()).toBe("5000")
+    const bad = withKey(["config", "set", "cache.maxEntries", "-1"])
+    expect(bad.code).toBe(1)
+    expect(bad.err).toContain("cache.maxEntries")
+    expect(withKey(["maintenance", "on", "--json"]).out).toContain("\"enabled\": true")
+    const notReady = withKey(["health"])
+    expect(notReady.code).toBe(1)
+    expect(notReady.out).toContain("maintenance")
+    expect(withKey(["maintenance", "off"]).out.trim()).toBe("maintenance off")
+  }, 60_000)
+
+  it("--url beats TROUPE_URL, ~/.trouperc is the fallback; clear errors with exit codes", () => {
+    writeFileSync(join(home, ".trouperc"), JSON.stringify({ url, adminKey: "cli-admin" }))
+    try {
+      expect(troupe(["tree", "--json"]).code).toBe(0)
+      const wrongKey = troupe(["tree"], { TROUPE_ADMIN_KEY: "nope" })
+      expect(wrongKey.code).toBe(4)
+      expect(wrongKey.err).toContain("admin key refused")
+      expect(wrongKey.err).not.toContain("nope")
+      const down = troupe(["tree", "--url", "http://127.0.0.1:9"], { TROUPE_URL: url })
+      expect(down.code).toBe(3)
+      expect(down.err).toContain("unreachable")
+    } finally {
+      writeFileSync(join(home, ".trouperc"), "{}")
+    }
+    const noKey = troupe(["tree", "--url", url])
+    expect(noKey.code).toBe(4)
+    expect(noKey.err).toContain("no admin key")
+  }, 60_000)
+
+  it("config validate checks a file locally without a server, listing every issue", () => {
+    const dir = mkdtempSync(join(tmpdir(), "troupe-validate-"))
+    writeFileSync(join(dir, "good.json"), JSON.stringify({ gateway: { port: 8080 } }))
+    writeFileSync(join(dir, "bad.json"), JSON.stringify({ cache: { maxEntries: -1 }, gateway: { port: "x" } }))
+    expect(troupe(["config", "validate", join(dir, "good.json")]).out).toContain("valid")
+    const bad = troupe(["config", "validate", "--json", join(dir, "bad.json")])
+    expect(bad.code).toBe(1)
+    const paths = JSON.parse(bad.out).issues.map((i: { path: string }) => i.path)
+    expect(paths).toEqual(expect.arrayContaining(["cache.maxEntries", "gateway.port"]))
+    expect(troupe(["config", "--help"]).out).toContain("validate")
+  }, 30_000)
+
+  const tmux = spawnSync("sh", ["-c", "command -v tmux"]).status === 0
+  it.skipIf(!tmux)("tree --watch redraws in a terminal (tmux) and shows a restart; Ctrl-C quits", async () => {
+    const session = `troupe-cli-${process.pid}`
+    const cmd = `TROUPE_URL=${url} TROUPE_ADMIN_KEY=cli-admin HOME=${home} ${process.execPath} ${bin} tree --watch --interval 200`
+    execFileSync("tmux", ["new-session", "-d", "-s", session, "-x", "160", "-y", "50", cmd])
+    const capture = () => execFileSync("tmux", ["capture-pane", "-p", "-t", session], { encoding: "utf8" })
+    try {
+      const waitFor = async (re: RegExp) => {
+        const deadline = Date.now() + 10_000
+        while (Date.now() < deadline) {
+          if (re.test(capture())) return
+          await new Promise((r) => setTimeout(r, 100))
+        }
+        throw new Error(`not shown: ${re}\n${capture()}`)
+      }
+      await waitFor(/sweeper <\d+> running/)
+      await fetch(`${url}/admin/supervision/${encodeURIComponent("ratelimiter/sweeper")}/restart`, { method: "POST", headers: { authorization: "Bearer cli-admin" } })
+      await waitFor(/sweeper <\d+> running restarts=1 last-exit=Killed/)
+      execFileSync("tmux", ["send-keys", "-t", session, "C-c"])
+    } finally {
+      spawnSync("tmux", ["kill-session", "-t", session])
+    }
+  }, 30_000)
+})
