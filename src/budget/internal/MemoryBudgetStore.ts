@@ -7,6 +7,7 @@
 import { Effect } from "effect"
 import { periodStart } from "../Budget.ts"
 import { BudgetStoreError } from "../BudgetError.ts"
+import { fireAlerts } from "./Alerts.ts"
 import type { BudgetStoreShape, ReserveOutcome, StoreAlert, StoreSpec, StoreStatus } from "./BudgetStore.ts"
 
 export const DEFAULT_MAX_BUDGETS = 100_000
@@ -57,18 +58,6 @@ export const makeMemoryBudgetStore = (
     for (const [id, expiresAt] of open) if (expiresAt + 86_400_000 <= now) open.delete(id)
   }
   const status = (s: ScopeState): StoreStatus => ({ ...s.spec, periodStart: s.start, spent: s.spent, reserved: s.reserved })
-  const fire = (s: ScopeState, reason: StoreAlert["reason"]): Array<StoreAlert> => {
-    const out: Array<StoreAlert> = []
-    const thresholds = s.spec.alertAt
-    while (s.alerted < thresholds.length) {
-      const t = thresholds[s.alerted] as number // alerted < length
-      if (reason === "spend" && s.spent < t * s.spec.limit) break
-      out.push({ scope: s.spec.scope, threshold: t, spent: s.spent, limit: s.spec.limit, reason })
-      s.alerted++
-    }
-    return out
-  }
-
   return {
     set: (spec, now) =>
       Effect.suspend(() => {
@@ -121,7 +110,7 @@ export const makeMemoryBudgetStore = (
               limit: s.spec.limit,
               spent: s.spent,
               reserved: s.reserved,
-              alerts: fire(s, "exhausted")
+              alerts: fireAlerts(s, "exhausted")
             }
             return Effect.succeed(outcome)
           }
@@ -150,7 +139,7 @@ export const makeMemoryBudgetStore = (
             s.reserved -= hold.amount
           }
           s.spent += request.actual
-          alerts.push(...fire(s, "spend"))
+          alerts.push(...fireAlerts(s, "spend"))
         }
         return alerts
       }),

@@ -10,6 +10,7 @@ import type { SqlClient } from "effect/sql"
 import type { BudgetPeriod } from "../Budget.ts"
 import { periodStart } from "../Budget.ts"
 import { BudgetStoreError } from "../BudgetError.ts"
+import { fireAlerts } from "./Alerts.ts"
 import type { BudgetStoreShape, ReserveOutcome, StoreAlert, StoreSpec, StoreStatus } from "./BudgetStore.ts"
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/
@@ -48,17 +49,6 @@ const stateOf = (row: Row): State => ({
   reserved: Number(row.reserved),
   alerted: row.alerted
 })
-
-const fire = (s: State, reason: StoreAlert["reason"]): Array<StoreAlert> => {
-  const out: Array<StoreAlert> = []
-  while (s.alerted < s.spec.alertAt.length) {
-    const t = s.spec.alertAt[s.alerted] as number // alerted < length
-    if (reason === "spend" && s.spent < t * s.spec.limit) break
-    out.push({ scope: s.spec.scope, threshold: t, spent: s.spent, limit: s.spec.limit, reason })
-    s.alerted++
-  }
-  return out
-}
 
 export const makePostgresBudgetStore = (
   sql: SqlClient.SqlClient,
@@ -139,7 +129,7 @@ export const makePostgresBudgetStore = (
         for (const s of states.values()) {
           if (operation === "settle") {
             s.spent += request.actual ?? 0
-            alerts.push(...fire(s, "spend"))
+            alerts.push(...fireAlerts(s, "spend"))
           }
           yield* save(s)
         }
@@ -179,7 +169,7 @@ export const makePostgresBudgetStore = (
             const s = states.get(scope)
             if (s === undefined) continue
             if (s.spent + s.reserved + request.amount > s.spec.limit) {
-              const alerts = fire(s, "exhausted")
+              const alerts = fireAlerts(s, "exhausted")
               for (const t of states.values()) yield* save(t)
               const refused: ReserveOutcome = { _tag: "Refused", scope, limit: s.spec.limit, spent: s.spent, reserved: s.reserved, alerts }
               return refused
