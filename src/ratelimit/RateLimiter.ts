@@ -463,7 +463,10 @@ const makeService = <R>(
         keys: backend.keys(),
         evicted: backend.evicted(),
         storeErrors: n.storeErrors,
-        fallbacks: { failOpen: n.failOpen, failClosed: n.failClosed, insurance: n.insurance }
+        fallbacks: { failOpen: n.failOpen, failClosed: n.failClosed, insurance: n.insurance },
+        leases: backend.leases === undefined
+          ? { outstanding: 0, requests: 0, served: 0, dropped: 0 }
+          : { outstanding: backend.leases.outstanding, requests: backend.leases.requests, served: backend.leases.served, dropped: backend.leases.dropped }
       })),
       events: Stream.fromPubSub(pubsub)
     } satisfies RateLimiterShape
