@@ -131,6 +131,17 @@ export class LeaseTable {
     return this.leases.size
   }
 
+  /** answers a check from the key's unexpired lease, if it holds `cost` tokens; `undefined` otherwise */
+  serveSync(key: string, policy: CompiledPolicy, cost: number, now: number): Allowed | undefined {
+    const lease = this.leases.get(policy.name + "\u0000" + key)
+    if (lease === undefined || lease.policy !== policy || lease.tokens < cost || !(now < lease.expiresAt)) return undefined
+    lease.tokens -= cost
+    lease.served += cost
+    this.outstanding -= cost
+    this.served++
+    return this.allowed(lease)
+  }
+
   consume(key: string, policy: CompiledPolicy, cost: number, now: number): Effect.Effect<Decision, RateLimitStoreError> {
     const id = policy.name + "\u0000" + key
     let lease = this.leases.get(id)

@@ -315,6 +315,7 @@ const makeService = <R>(
 
     const decideSync = backend.decideSync
     const memory = backend.memory
+    const leases = backend.leases
 
     // `check(key)` without options completes synchronously under `yield*` when the backend decides at once (the
     // memory store): see `InlineEffect`. With options, or for a store round trip, it is an ordinary effect.
@@ -349,6 +350,14 @@ const makeService = <R>(
           }
           n.limited++
           return Exit.fail(makeLimited(key, policy, cost, { _tag: "Refusal", tierIndex: memory.rejectTier, retryAfterMillis: memory.rejectRetryMillis }))
+        }
+        if (leases !== undefined && policy.lease !== undefined) {
+          // leased mode's hot path: a check the process's lease covers is answered without an Effect step
+          const served = leases.serveSync(key, policy, cost, now)
+          if (served !== undefined) {
+            n.allowed++
+            return Exit.succeed(served)
+          }
         }
         return Effect.flatMap(backend.consume(key, policy, cost, now), (decision) => {
           if (decision._tag === "Allowed") {
