@@ -185,6 +185,15 @@ export class LeaseTable {
       held = 0
     }
     const need = cost - held
+    // the held remainder pays part of this check: reserved now, so no other check spends it meanwhile
+    lease.tokens -= held
+    this.outstanding -= held
+    let refund = held
+    const giveBackHeld = () => {
+      lease.tokens += refund
+      this.outstanding += refund
+      refund = 0
+    }
     const k = nextBatch(policy, lease, need, now, this.processes)
     const pending = Deferred.makeUnsafe<Refusal | undefined, RateLimitStoreError>()
     lease.pending = pending
@@ -197,13 +206,15 @@ export class LeaseTable {
       Effect.map((grant): Decision => {
         const decision = grant.decision
         if (decision._tag === "Refusal") {
+          giveBackHeld()
           lease.minRemaining = 0
           settle(Exit.succeed(decision))
           return decision
         }
+        refund = 0
         if (decision.degraded === undefined) {
-          this.outstanding += grant.leased - held
-          lease.tokens = grant.leased
+          this.outstanding += grant.leased
+          lease.tokens += grant.leased
           lease.k = k
           lease.served = cost
           lease.takenAt = now
@@ -222,6 +233,7 @@ export class LeaseTable {
         // a failure reaches the waiters as their own (the layer's policy chose to fail); an interruption
         // lets them ask again
         if (exit._tag === "Failure") {
+          giveBackHeld()
           const error = Cause.findError(exit.cause)
           settle(error._tag === "Success" ? Exit.fail(error.success) : Exit.succeed(undefined))
         }
