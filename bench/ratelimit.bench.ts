@@ -14,6 +14,10 @@
  * `peer.effect-ratelimiter.memory` shown; `ratelimit.check.redis` (three tiers in one atomic script) vs
  * `floor.redis-evalsha` (a trivial `return 1` script through the same Effect Redis service and client);
  * `peer.rlf-redis.consume` shown; `ratelimit.bytes-per-key` (100k keys, memory).
+ * Leased mode: `ratelimit.check.redis.leased` (sequential, vs `peer.rlf-redis.consume`) and throughput rows
+ * (`ratelimit.throughput.redis.*.c{1,64,1000}`, checks/s, each beside `peer.rlf-redis.throughput.c<N>` from
+ * the same interleaved rounds; for checks/s a ratio above 1 is better), with Redis round trips per 1,000
+ * leased checks in the notes.
  */
 import { NodeRedis } from "@effect/platform-node"
 import { Effect, Exit, Layer, ManagedRuntime, Scope } from "effect"
@@ -99,7 +103,11 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
     { _tag: "FixedWindow" as const, name: "hour", limit: BIG, window: 3_600_000 },
     { _tag: "FixedWindow" as const, name: "day", limit: BIG, window: 86_400_000 }
   ] },
-  one: { tiers: [{ _tag: "TokenBucket" as const, name: "minute", capacity: BIG, refillTokens: BIG, refillEvery: 60_000 }] } }
+  one: { tiers: [{ _tag: "TokenBucket" as const, name: "minute", capacity: BIG, refillTokens: BIG, refillEvery: 60_000 }] },
+  leased: {
+    tiers: [{ _tag: "TokenBucket" as const, name: "minute", capacity: BIG, refillTokens: BIG, refillEvery: 60_000 }],
+    lease: { maxTokens: 1000, ttl: "10 seconds" }
+  } }
   const storeTimeoutMs = 1_000
   const redisLayer = NodeRedis.layer({ url: redisUrl })
   const rt = ManagedRuntime.make(Layer.merge(
@@ -148,6 +156,9 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
     ["rlf", Effect.promise(async () => {
       for (let i = 0; i < OPS; i++) await rlf.consume("bench")
     })],
+    ["leased", Effect.gen(function*() {
+      for (let i = 0; i < OPS; i++) yield* limiter.check("benchL", { policy: "leased" })
+    })],
     ["eval", Effect.gen(function*() {
       for (let i = 0; i < OPS; i++) yield* effectEval(`${prefix}floor`)
     })]
@@ -168,6 +179,68 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
     return { id, unit: "ns/op", median: q(0.5), p99: q(0.99), ...extra }
   }
 
+  const leaseStats = await rt.runPromise(limiter.stats)
+  const leasedChecks = (ROUNDS + WARMUP) * OPS
+  const tripsSequential = Math.round((leaseStats.leases.requests / leasedChecks) * 1000 * 10) / 10
+
+  // Throughput: `fibers` concurrent fibers (troupe) or promise chains (rlf), `TOTAL` checks in all; checks/s
+  // is the median over interleaved rounds, p99 the per-check latency over all rounds.
+  const TOTAL = 20_000
+  const TROUNDS = 5
+  type Side = "check" | "check1" | "leased" | "rlf"
+  const throughput = new Map<string, { rates: Array<number>; lat: Array<number> }>()
+  const runOnce = async (side: Side, fibers: number, tag: string) => {
+    const per = Math.ceil(TOTAL / fibers)
+    const lat: Array<number> = []
+    const start = process.hrtime.bigint()
+    if (side === "rlf") {
+      await Promise.all(Array.from({ length: fibers }, async (_, f) => {
+        for (let i = 0; i < per; i++) {
+          const t = process.hrtime.bigint()
+          await rlf.consume(`tp${f % 8}`)
+          lat.push(Number(process.hrtime.bigint() - t) / 1000)
+        }
+      }))
+    } else {
+      const policy = side === "check" ? undefined : side === "check1" ? "one" : "leased"
+      await rt.runPromise(Effect.forEach(Array.from({ length: fibers }, (_, f) => f), (f) =>
+        Effect.gen(function*() {
+          for (let i = 0; i < per; i++) {
+            const t = process.hrtime.bigint()
+            yield* (policy === undefined ? limiter.check(`tp${f % 8}`) : limiter.check(`tp${side}${f % 8}`, { policy }))
+            lat.push(Number(process.hrtime.bigint() - t) / 1000)
+          }
+        }), { concurrency: "unbounded", discard: true }))
+    }
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9
+    const entry = throughput.get(tag) ?? { rates: [], lat: [] }
+    entry.rates.push((per * fibers) / seconds)
+    entry.lat.push(...lat)
+    throughput.set(tag, entry)
+  }
+  const plan: ReadonlyArray<readonly [Side, number, string]> = [
+    ["rlf", 1, "rlf.c1"], ["leased", 1, "leased.c1"],
+    ["rlf", 64, "rlf.c64"], ["check1", 64, "check1.c64"], ["check", 64, "check.c64"], ["leased", 64, "leased.c64"],
+    ["rlf", 1000, "rlf.c1000"], ["check1", 1000, "check1.c1000"], ["check", 1000, "check.c1000"]
+  ]
+  const before = (await rt.runPromise(limiter.stats)).leases.requests
+  let leasedTp = 0
+  for (let round = 0; round < TROUNDS; round++) {
+    for (const [side, fibers, tag] of plan) {
+      await runOnce(side, fibers, tag)
+      if (side === "leased") leasedTp += Math.ceil(TOTAL / fibers) * fibers
+    }
+  }
+  const tripsConcurrent = Math.round((((await rt.runPromise(limiter.stats)).leases.requests - before) / leasedTp) * 1000 * 10) / 10
+  const tpRow = (id: string, tag: string, extra: Partial<BenchRow>): BenchRow => {
+    const entry = throughput.get(tag) ?? { rates: [], lat: [] }
+    const rates = [...entry.rates].sort((a, b) => a - b)
+    const lat = [...entry.lat].sort((a, b) => a - b)
+    const p99 = lat[Math.min(lat.length - 1, Math.ceil(0.99 * lat.length) - 1)] ?? NaN
+    const median = Math.round(rates[Math.floor(rates.length / 2)] ?? NaN)
+    return { id, unit: "checks/s", median, ...extra, note: `${extra.note ?? ""}; p99 latency ${Math.round(p99)} µs` }
+  }
+
   for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) if (keys.length > 0) await client.del(keys)
   await client.close()
   await Effect.runPromise(Scope.close(runnerScope, Exit.void))
@@ -177,7 +250,7 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
       note: "EVALSHA of `return 1` through the limiter's own script runner (same node-redis client, same per-command timeout), sequential in one fiber; interleaved with the next rows"
     }),
     row("ratelimit.check.redis", "check", {
-      baseline: "floor.redis-evalsha",
+      baseline: "floor.redis-rmw-script",
       note: "three tiers (minute bucket, hour and day windows) in one atomic EVALSHA, sequential in one fiber"
     }),
     row("floor.redis-rmw-script", "rmw", {
@@ -191,7 +264,23 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
       note: "one token-bucket tier in one EVALSHA, sequential in one fiber, interleaved with peer.rlf-redis.consume (target ratio <= 1.0)"
     }),
     row("peer.rlf-redis.consume", "rlf", { note: "RateLimiterRedis (one tier), own node-redis client, sequential awaited consume()" }),
-    row("floor.redis-evalsha.effect-eval", "eval", { note: "for reference: `return 1` through effect's Redis.eval (adds a script-cache lookup per call)" })
+    row("floor.redis-evalsha.effect-eval", "eval", { note: "for reference: `return 1` through effect's Redis.eval (adds a script-cache lookup per call)" }),
+    row("ratelimit.check.redis.leased", "leased", {
+      baseline: "peer.rlf-redis.consume",
+      note: `leased mode (one tier, maxTokens 1000), sequential in one fiber, interleaved with peer.rlf-redis.consume (target ratio <= 0.1); ${tripsSequential} Redis round trips per 1,000 checks`
+    }),
+    tpRow("peer.rlf-redis.throughput.c1", "rlf.c1", { note: "RateLimiterRedis consume(), 1 promise chain, 8 keys" }),
+    tpRow("ratelimit.throughput.redis.leased.c1", "leased.c1", { baseline: "peer.rlf-redis.throughput.c1", note: "leased mode, 1 fiber (target >= 10x)" }),
+    tpRow("peer.rlf-redis.throughput.c64", "rlf.c64", { note: "RateLimiterRedis consume(), 64 concurrent promise chains, 8 keys" }),
+    tpRow("ratelimit.throughput.redis.1-tier.c64", "check1.c64", { baseline: "peer.rlf-redis.throughput.c64", note: "one tier, 64 fibers (target >= 1.0x)" }),
+    tpRow("ratelimit.throughput.redis.c64", "check.c64", { baseline: "peer.rlf-redis.throughput.c64", note: "three atomic tiers, 64 fibers (target >= 1.0x)" }),
+    tpRow("ratelimit.throughput.redis.leased.c64", "leased.c64", {
+      baseline: "peer.rlf-redis.throughput.c64",
+      note: `leased mode, 64 fibers (target >= 10x); ${tripsConcurrent} Redis round trips per 1,000 checks over the leased throughput runs`
+    }),
+    tpRow("peer.rlf-redis.throughput.c1000", "rlf.c1000", { note: "RateLimiterRedis consume(), 1,000 concurrent promise chains, 8 keys" }),
+    tpRow("ratelimit.throughput.redis.1-tier.c1000", "check1.c1000", { baseline: "peer.rlf-redis.throughput.c1000", note: "one tier, 1,000 fibers (target >= 1.0x)" }),
+    tpRow("ratelimit.throughput.redis.c1000", "check.c1000", { baseline: "peer.rlf-redis.throughput.c1000", note: "three atomic tiers, 1,000 fibers (target >= 1.0x)" })
   ]
 }
 

@@ -8,6 +8,7 @@
  */
 import type { Effect } from "effect"
 import type { BackgroundChild } from "./Background.ts"
+import type { LeaseTable } from "./LeaseTable.ts"
 import type { MemoryStore } from "./MemoryStore.ts"
 import type { CompiledPolicy } from "./RateLimitPolicy.ts"
 import type { RateLimitStoreError } from "./RateLimitError.ts"
@@ -19,6 +20,8 @@ export interface RateLimitBackend {
   readonly decideSync?: ((key: string, policy: CompiledPolicy, cost: number, now: number) => Allowed | undefined) | undefined
   /** the store whose `rejectTier` / `rejectRetryMillis` describe the last `decideSync` refusal */
   readonly memory?: MemoryStore | undefined
+  /** leased mode's table (Redis only) */
+  readonly leases?: LeaseTable | undefined
   readonly consume: (key: string, policy: CompiledPolicy, cost: number, now: number) => Effect.Effect<Decision, RateLimitStoreError>
   readonly simulate: (key: string, policy: CompiledPolicy, costs: ReadonlyArray<number>, now: number) => Effect.Effect<Refusal, RateLimitStoreError>
   readonly status: (key: string, policy: CompiledPolicy, now: number) => Effect.Effect<RateLimitStatus, RateLimitStoreError>

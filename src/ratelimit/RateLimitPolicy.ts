@@ -68,9 +68,21 @@ export type FixedWindowTier = typeof FixedWindowTier.Type
 export const RateLimitTier = Schema.Union([TokenBucketTier, SlidingWindowTier, FixedWindowTier])
 export type RateLimitTier = typeof RateLimitTier.Type
 
+/**
+ * Leased mode (Redis only; opt-in per policy, see `LeaseTable.ts`): a process takes up to `maxTokens` tokens
+ * from every tier in one script call and answers checks from them in memory for at most `ttl`.
+ * Defaults: `maxTokens` 100, `ttl` the smaller of 1 second and a tenth of the shortest tier period.
+ */
+export const LeaseOptions = Schema.Struct({
+  maxTokens: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1_000_000 }))),
+  ttl: Schema.optionalKey(PositiveDuration)
+})
+export type LeaseOptions = typeof LeaseOptions.Type
+
 /** A policy: one or more tiers, all checked atomically. Tier names (given or derived) must be unique. */
 export const RateLimitPolicy = Schema.Struct({
-  tiers: Schema.NonEmptyArray(RateLimitTier).check(Schema.isMaxLength(16))
+  tiers: Schema.NonEmptyArray(RateLimitTier).check(Schema.isMaxLength(16)),
+  lease: Schema.optionalKey(LeaseOptions)
 })
 export type RateLimitPolicy = typeof RateLimitPolicy.Type
 /** The JSON form of a policy (durations as milliseconds or strings). */
@@ -108,6 +120,18 @@ export interface CompiledPolicy {
   readonly tierNames: ReadonlyArray<string>
   /** true when a tier uses interval refill (the memory store's ticker must run) */
   readonly hasIntervalTier: boolean
+  /** leased mode (Redis backend only); undefined when the policy checks every request against Redis */
+  readonly lease: CompiledLease | undefined
+}
+
+/** A policy's leased-mode settings, resolved. */
+export interface CompiledLease {
+  /** the largest batch one lease takes */
+  readonly maxTokens: number
+  /** how long (caller clock, ms) a lease's tokens may be served after it was taken */
+  readonly ttlMs: number
+  /** false when a tier is a sliding window: unused tokens are then never given back (see `LeaseTable.ts`) */
+  readonly returnable: boolean
 }
 
 /** Short human label for a duration in ms: 60000 → "1m", 3600000 → "1h", 1500 → "1500ms". */
@@ -176,7 +200,14 @@ export const compile = (
       source: policy,
       tiers,
       tierNames: tiers.map((t) => t.name),
-      hasIntervalTier: tiers.some((t) => t.kind === TierKind.BucketInterval)
+      hasIntervalTier: tiers.some((t) => t.kind === TierKind.BucketInterval),
+      lease: policy.lease === undefined ? undefined : {
+        maxTokens: policy.lease.maxTokens ?? 100,
+        ttlMs: policy.lease.ttl === undefined
+          ? Math.max(1, Math.min(1_000, Math.min(...tiers.map((t) => t.periodMs)) / 10))
+          : Duration.toMillis(policy.lease.ttl),
+        returnable: !tiers.some((t) => t.kind === TierKind.SlidingWindow)
+      }
     })
   })
 

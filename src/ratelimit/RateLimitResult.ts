@@ -90,6 +90,11 @@ export interface RateLimiterStats {
   readonly evicted: number
   readonly storeErrors: number
   readonly fallbacks: { readonly failOpen: number; readonly failClosed: number; readonly insurance: number }
+  /**
+   * leased mode (Redis): tokens held in this process's leases (the outstanding-lease bound), lease requests
+   * sent to Redis, checks answered from a lease, tokens dropped with expired leases; zeros otherwise
+   */
+  readonly leases: { readonly outstanding: number; readonly requests: number; readonly served: number; readonly dropped: number }
 }
 
 /** Events emitted by the service (`events` stream and the `onEvent` hook). */

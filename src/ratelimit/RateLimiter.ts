@@ -315,6 +315,7 @@ const makeService = <R>(
 
     const decideSync = backend.decideSync
     const memory = backend.memory
+    const leases = backend.leases
 
     // `check(key)` without options completes synchronously under `yield*` when the backend decides at once (the
     // memory store): see `InlineEffect`. With options, or for a store round trip, it is an ordinary effect.
@@ -349,6 +350,14 @@ const makeService = <R>(
           }
           n.limited++
           return Exit.fail(makeLimited(key, policy, cost, { _tag: "Refusal", tierIndex: memory.rejectTier, retryAfterMillis: memory.rejectRetryMillis }))
+        }
+        if (leases !== undefined && policy.lease !== undefined) {
+          // leased mode's hot path: a check the process's lease covers is answered without an Effect step
+          const served = leases.serveSync(key, policy, cost, now)
+          if (served !== undefined) {
+            n.allowed++
+            return Exit.succeed(served)
+          }
         }
         return Effect.flatMap(backend.consume(key, policy, cost, now), (decision) => {
           if (decision._tag === "Allowed") {
@@ -463,7 +472,10 @@ const makeService = <R>(
         keys: backend.keys(),
         evicted: backend.evicted(),
         storeErrors: n.storeErrors,
-        fallbacks: { failOpen: n.failOpen, failClosed: n.failClosed, insurance: n.insurance }
+        fallbacks: { failOpen: n.failOpen, failClosed: n.failClosed, insurance: n.insurance },
+        leases: backend.leases === undefined
+          ? { outstanding: 0, requests: 0, served: 0, dropped: 0 }
+          : { outstanding: backend.leases.outstanding, requests: backend.leases.requests, served: backend.leases.served, dropped: backend.leases.dropped }
       })),
       events: Stream.fromPubSub(pubsub)
     } satisfies RateLimiterShape

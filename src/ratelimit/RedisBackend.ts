@@ -38,9 +38,14 @@
  *   window before the outage is not known to it, so across an outage a window can admit up to
  *   limit (Redis) + limit (the insurance shares).
  * Each fallback is reported to the service (counter, Metric, log, event).
+ *
+ * Leased mode (a policy with `lease`): `consume` goes through `LeaseTable.ts`; a lease request is one
+ * `consume` script call for `k` tokens (then, if refused, one for the check's cost), guarded like any other
+ * call, so a store error is answered by the same policy for the check's own cost and leases nothing.
  */
-import { Effect, type Scope } from "effect"
+import { Clock, Effect, Metric, type Scope } from "effect"
 import type { Redis } from "effect/persistence"
+import { type LeaseGrant, LeaseTable } from "./LeaseTable.ts"
 import { MemoryStore } from "./MemoryStore.ts"
 import type { RateLimitBackend } from "./RateLimitBackend.ts"
 import { RateLimitStoreError } from "./RateLimitError.ts"
@@ -72,6 +77,10 @@ export interface StoreFailureReporter {
   readonly failure: (mode: StoreErrorPolicy, operation: string, key: string, error: RateLimitStoreError) => Effect.Effect<void>
   readonly success: Effect.Effect<void>
 }
+
+const leaseOutstanding = Metric.gauge("troupe_ratelimit_lease_outstanding", {
+  description: "tokens held in this process's rate-limit leases (set at every lease; an upper bound until the next)"
+})
 
 /** `policy` with every tier's limit (and a bucket's refill) divided by `processes`: the insurance share. */
 export const sharePolicy = (policy: CompiledPolicy, processes: number): CompiledPolicy =>
@@ -179,26 +188,54 @@ export const makeRedisBackend = (
       )
     }
 
-    const consume = (key: string, policy: CompiledPolicy, cost: number, now: number): Effect.Effect<Decision, RateLimitStoreError> =>
+    const decisionOf = (policy: CompiledPolicy, r: ReadonlyArray<string | number>): Decision => {
+      if (Number(r[0]) === 1) {
+        const remaining = new Array<number>(policy.tiers.length)
+        for (let i = 0; i < remaining.length; i++) remaining[i] = parseNumber(r[i + 2])
+        return new Allowed(policy.name, policy.tierNames, remaining, parseNumber(r[1]))
+      }
+      return { _tag: "Refusal", tierIndex: Number(r[1]), retryAfterMillis: parseNumber(r[2]) }
+    }
+    const openAllowed = (policy: CompiledPolicy) => new Allowed(policy.name, policy.tierNames, policy.tiers.map((t) => t.limit), 0, "failOpen")
+    const insured = (key: string, policy: CompiledPolicy, cost: number, now: number): Decision => {
+      const decision = insurance.decideOrRefuse(key, share(policy), cost, now)
+      return decision._tag === "Allowed"
+        ? new Allowed(policy.name, policy.tierNames, decision.remainingList, decision.resetAfterMillis, "insurance")
+        : decision
+    }
+
+    const plainConsume = (key: string, policy: CompiledPolicy, cost: number, now: number): Effect.Effect<Decision, RateLimitStoreError> =>
       guarded(
         "consume",
         key,
-        Effect.map(call("consume", key, policy, now, cost), (r): Decision => {
-          if (Number(r[0]) === 1) {
-            const remaining = new Array<number>(policy.tiers.length)
-            for (let i = 0; i < remaining.length; i++) remaining[i] = parseNumber(r[i + 2])
-            return new Allowed(policy.name, policy.tierNames, remaining, parseNumber(r[1]))
-          }
-          return { _tag: "Refusal", tierIndex: Number(r[1]), retryAfterMillis: parseNumber(r[2]) }
-        }),
-        () => new Allowed(policy.name, policy.tierNames, policy.tiers.map((t) => t.limit), 0, "failOpen"),
-        () => {
-          const decision = insurance.decideOrRefuse(key, share(policy), cost, now)
-          return decision._tag === "Allowed"
-            ? new Allowed(policy.name, policy.tierNames, decision.remainingList, decision.resetAfterMillis, "insurance")
-            : decision
-        }
+        Effect.map(call("consume", key, policy, now, cost), (r) => decisionOf(policy, r)),
+        () => openAllowed(policy),
+        () => insured(key, policy, cost, now)
       )
+
+    const leases = new LeaseTable({
+      take: (key, policy, k, cost, now) =>
+        guarded(
+          "consume",
+          key,
+          Effect.flatMap(call("consume", key, policy, now, k), (r): Effect.Effect<LeaseGrant, RateLimitStoreError> => {
+            const decision = decisionOf(policy, r)
+            if (decision._tag === "Allowed" || k <= cost) return Effect.succeed({ decision, leased: decision._tag === "Allowed" ? k - cost : 0 })
+            return Effect.map(call("consume", key, policy, now, cost), (r2) => ({ decision: decisionOf(policy, r2), leased: 0 }))
+          }),
+          (): LeaseGrant => ({ decision: openAllowed(policy), leased: 0 }),
+          (): LeaseGrant => ({ decision: insured(key, policy, cost, now), leased: 0 })
+        ),
+      giveBack: (key, policy, tokens, now) => Effect.asVoid(call("adjust", key, policy, now, -tokens)),
+      onLease: (outstanding) => {
+        Effect.runSync(Metric.update(leaseOutstanding, outstanding))
+      }
+    }, options.expectedProcesses, options.maxKeys)
+    // unused tokens go back before the runner's connection closes (finalizers run in reverse order)
+    yield* Effect.addFinalizer(() => Effect.flatMap(Clock.currentTimeMillis, (now) => leases.release(now)))
+
+    const consume = (key: string, policy: CompiledPolicy, cost: number, now: number): Effect.Effect<Decision, RateLimitStoreError> =>
+      policy.lease === undefined ? plainConsume(key, policy, cost, now) : leases.consume(key, policy, cost, now)
 
     const simulate = (key: string, policy: CompiledPolicy, costs: ReadonlyArray<number>, now: number): Effect.Effect<Refusal, RateLimitStoreError> =>
       guarded(
@@ -251,7 +288,10 @@ export const makeRedisBackend = (
         "reset",
         key,
         runner.send("reset", ["DEL", ...keysOf(key, policy)]).pipe(
-          Effect.tap(() => Effect.sync(() => insurance.reset(key))),
+          Effect.tap(() => Effect.sync(() => {
+            insurance.reset(key)
+            leases.reset(key)
+          })),
           Effect.asVoid
         ),
         () => undefined,
@@ -261,6 +301,7 @@ export const makeRedisBackend = (
     return {
       kind: "redis",
       memory: insurance,
+      leases,
       consume,
       simulate,
       status,
@@ -268,7 +309,7 @@ export const makeRedisBackend = (
       reset,
       keys: () => insurance.size,
       evicted: () => insurance.evicted,
-      sweep: (now) => insurance.sweep(now),
+      sweep: (now) => insurance.sweep(now) + leases.sweep(now),
       tick: (now) => {
         insurance.tick(now)
       }

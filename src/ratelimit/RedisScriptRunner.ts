@@ -29,6 +29,7 @@
  * `@effect/platform-node/NodeRedis` is imported when a runner is made, not when this module loads, so importing
  * troupe never loads node-redis (a program without a Redis limiter never runs it, bundled or not).
  */
+import { Watchdog, type WatchdogEntry } from "../internal/Watchdog.ts"
 import type * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { Effect, Option, type Scope } from "effect"
 import { Redis } from "effect/persistence"
@@ -91,56 +92,6 @@ const withRealTimeout = (ms: number, operation: string) => <A>(self: Effect.Effe
       })
     )
     : self
-
-/**
- * A real-time watchdog over in-flight commands (hand-rolled; a per-call `Effect.timeout` or node-redis's
- * per-command `AbortSignal.timeout` both cost several µs per call, measured). Each call costs one small
- * entry in an insertion-ordered `Set`; a single lazily armed, unref'd timer runs only while commands are in
- * flight and fails every command older than `timeoutMs`. A timeout is therefore detected between `timeoutMs`
- * and `1.25 × timeoutMs` after the command was sent.
- */
-class Watchdog {
-  readonly timeoutMs: number
-  readonly entries = new Set<WatchdogEntry>()
-  timer: ReturnType<typeof setTimeout> | undefined = undefined
-  closed = false
-
-  constructor(timeoutMs: number) {
-    this.timeoutMs = timeoutMs
-  }
-
-  enter(entry: WatchdogEntry): void {
-    this.entries.add(entry)
-    if (this.timer === undefined && !this.closed) this.arm()
-  }
-
-  arm(): void {
-    this.timer = setTimeout(() => this.sweep(), Math.max(5, Math.ceil(this.timeoutMs / 4)))
-    this.timer.unref?.()
-  }
-
-  sweep(): void {
-    this.timer = undefined
-    const deadline = Date.now() - this.timeoutMs
-    for (const entry of this.entries) {
-      if (entry.sentAt > deadline) break // insertion order = send order: the rest are younger
-      this.entries.delete(entry)
-      entry.expire()
-    }
-    if (this.entries.size > 0 && !this.closed) this.arm()
-  }
-
-  close(): void {
-    this.closed = true
-    if (this.timer !== undefined) clearTimeout(this.timer)
-    this.timer = undefined
-  }
-}
-
-interface WatchdogEntry {
-  readonly sentAt: number
-  readonly expire: () => void
-}
 
 type NodeRedisClient = NodeRedis.NodeRedis["Service"]["client"]
 

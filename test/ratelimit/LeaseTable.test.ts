@@ -1,0 +1,60 @@
+/**
+ * LeaseTable against a reference pool (a fixed window of N tokens held in a plain counter, the store's
+ * all-or-none `take`): several tables (processes) with random costs, concurrency and times never admit more
+ * than N in a window; when every check has been answered, admitted + outstanding + dropped + pool = N.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as fc from "fast-check"
+import { type LeaseStore, LeaseTable } from "../../src/ratelimit/LeaseTable.ts"
+import { decodePolicy } from "../../src/ratelimit/RateLimitPolicy.ts"
+import { Allowed } from "../../src/ratelimit/RateLimitResult.ts"
+
+describe("LeaseTable properties", () => {
+  it("random checks over several processes never admit more than the pool held; tokens are conserved", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 200 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(fc.record({ process: fc.nat(3), cost: fc.integer({ min: 1, max: 5 }), at: fc.integer({ min: 0, max: 900 }) }), { maxLength: 120 }),
+        fc.integer({ min: 1, max: 64 }),
+        async (limit, processes, checks, maxTokens) => {
+          const policy = await Effect.runPromise(decodePolicy("p", {
+            tiers: [{ _tag: "FixedWindow", limit, window: 1000 }],
+            lease: { maxTokens, ttl: 500 }
+          }))
+          let pool = limit
+          let returned = 0
+          const store: LeaseStore = {
+            take: (_key, p, k, cost) =>
+              Effect.sync(() => {
+                const n = pool >= k ? k : pool >= cost ? cost : 0
+                if (n === 0) return { decision: { _tag: "Refusal" as const, tierIndex: 0, retryAfterMillis: 1 }, leased: 0 }
+                pool -= n
+                return { decision: new Allowed(p.name, p.tierNames, [pool], 1), leased: n - cost }
+              }).pipe(Effect.delay(0)),
+            giveBack: (_key, _p, tokens) => Effect.sync(() => { pool += tokens; returned += tokens }),
+            onLease: () => undefined
+          }
+          const tables = Array.from({ length: processes }, () => new LeaseTable(store, processes))
+          const sorted = [...checks].sort((a, b) => a.at - b.at)
+          let admitted = 0
+          await Effect.runPromise(Effect.forEach(sorted, (c) =>
+            Effect.map((tables[c.process % processes] as LeaseTable).consume("k", policy, c.cost, c.at), (d) => {
+              if (d._tag === "Allowed") admitted += c.cost
+            }), { concurrency: 8, discard: true }))
+          assert.isAtMost(admitted, limit)
+          const outstanding = tables.reduce((n, t) => n + t.outstanding, 0)
+          const dropped = tables.reduce((n, t) => n + t.dropped, 0)
+          assert.isAtLeast(outstanding, 0)
+          assert.strictEqual(admitted + outstanding + dropped + pool, limit)
+          // release gives back every unexpired lease (fixed windows are returnable)
+          await Effect.runPromise(Effect.forEach(tables, (t) => t.release(0), { discard: true }))
+          assert.isAtMost(pool, limit)
+          void returned
+        }
+      ),
+      { numRuns: 500 }
+    )
+  })
+})
