@@ -22,7 +22,7 @@
  * Why not effect's `PersistedQueue` alone: it marks an element whose attempts are exhausted as failed and keeps it
  * only for `layerCleanup` to delete — nothing lists, inspects or redrives failed elements, and offering an element
  * again under its id is a silent no-op (the id is de-duplicated forever), so a fixed request could never be re-run
- * under its own id. test/dlq/PersistedQueueGap.test.ts shows both; this queue fills the gap.
+ * under its own id. test/dlq/PersistedQueueGap.test.ts shows the re-offer no-op; this queue fills the gap.
  */
 import { Clock, Context, Duration, Effect, Layer, Metric, Schema } from "effect"
 import { Redis } from "effect/persistence"
