@@ -1,0 +1,242 @@
+/**
+ * The dead-letter queue (`troupe/dlq`): requests and agent turns that failed permanently — after their retries and
+ * fallbacks — are recorded with their input (secrets masked), error, attempts and timestamps, and can be listed,
+ * inspected, redriven and purged through this service and the gateway's admin endpoints (`GET /admin/dlq`,
+ * `GET /admin/dlq/{id}`, `POST /admin/dlq/redrive`, `DELETE /admin/dlq`).
+ *
+ * Rules:
+ * - record is once per id: recording an id the queue holds is a no-op (the first letter is kept).
+ * - redrive hands a `dead` letter to the layer's `redrive` handler. It first claims the letter (status `dead` →
+ *   `redriving`, a compare-and-set in the backend), so a letter is redriven at most once at a time across processes;
+ *   on success it becomes `redriven` (a tombstone, kept until purged), on failure it is `dead` again with
+ *   `redrives + 1` and the new error. Redrive is idempotent: redriving a `redriving` or `redriven` letter is skipped.
+ * - redrive of many (a filter, or all) runs one letter at a time, at most `ratePerSecond` letters per second
+ *   (default 10), oldest first.
+ * - purge removes the letters a filter selects (all when empty), whatever their status.
+ * - metrics: `troupe_dlq_depth` (letters not yet redriven) and `troupe_dlq_oldest_age_seconds` (age of the oldest
+ *   of them), updated on every change and every `stats`.
+ *
+ * Backends: `layerMemory` (default, at most 10,000 letters; past that the oldest is dropped), `layerRedis` (a Redis
+ * stream plus two hashes, one Lua script per change) and `layerPostgres` (one table), behind one conformance suite.
+ *
+ * Why not effect's `PersistedQueue` alone: it marks an element whose attempts are exhausted as failed and keeps it
+ * only for `layerCleanup` to delete — nothing lists, inspects or redrives failed elements, and offering an element
+ * again under its id is a silent no-op (the id is de-duplicated forever), so a fixed request could never be re-run
+ * under its own id. test/dlq/PersistedQueueGap.test.ts shows the re-offer no-op; this queue fills the gap.
+ */
+import { Clock, Context, Duration, Effect, Layer, Metric, Schema } from "effect"
+import { Redis } from "effect/persistence"
+import { SqlClient } from "effect/sql"
+import { randomUUID } from "node:crypto"
+import type { DeadLetter, DeadLetterKind } from "./DeadLetter.ts"
+import { DeadLetterFilter, describeError, matches, sanitizeInput } from "./DeadLetter.ts"
+import { DeadLetterNotFound, type DlqStoreError } from "./DlqError.ts"
+import type { DlqStoreShape } from "./internal/DlqStore.ts"
+import { makeMemoryDlqStore } from "./internal/MemoryDlqStore.ts"
+import { makePostgresDlqStore } from "./internal/PostgresDlqStore.ts"
+import { makeRedisDlqStore } from "./internal/RedisDlqStore.ts"
+
+/** What `record` takes: the failed input and its error; `id` defaults to a random UUID, `firstFailedAt` to now. */
+export interface DeadLetterEntry {
+  readonly id?: string
+  readonly kind: DeadLetterKind
+  readonly source: string
+  readonly input: unknown
+  readonly error: unknown
+  readonly attempts: number
+  readonly firstFailedAt?: number
+}
+
+/** The outcome of redriving one letter. */
+export interface RedriveOutcome {
+  readonly id: string
+  /** `redriven`: the handler succeeded; `failed`: it failed (the letter is dead again); `skipped`: not `dead`. */
+  readonly result: "redriven" | "failed" | "skipped"
+}
+
+/** Options of a redrive of many letters. */
+export interface RedriveOptions {
+  /** At most this many letters per second (default 10). */
+  readonly ratePerSecond?: number
+  /** At most this many letters (default all selected). */
+  readonly limit?: number
+}
+
+/** Depth (letters not yet redriven), the age of the oldest of them (0 when none) and the total held. */
+export interface DlqStats {
+  readonly depth: number
+  readonly oldestAgeMillis: number
+  readonly total: number
+}
+
+/** The handler a redrive hands a letter to (the layer's `redrive` option). */
+export type RedriveHandler = (letter: DeadLetter) => Effect.Effect<unknown, unknown>
+
+/** The dead-letter queue. */
+export interface DeadLettersShape {
+  /** Records a permanently failed input (masked); the stored letter (the earlier one when the id is held). */
+  readonly record: (entry: DeadLetterEntry) => Effect.Effect<DeadLetter, DlqStoreError>
+  /** Letters a filter selects, oldest first (at most `limit`, default 100). */
+  readonly list: (filter?: DeadLetterFilter, limit?: number) => Effect.Effect<ReadonlyArray<DeadLetter>, DlqStoreError>
+  /** One letter; `DeadLetterNotFound` when the id is unknown. */
+  readonly inspect: (id: string) => Effect.Effect<DeadLetter, DlqStoreError | DeadLetterNotFound>
+  /** Redrives one letter; `DeadLetterNotFound` when the id is unknown. */
+  readonly redrive: (id: string) => Effect.Effect<RedriveOutcome, DlqStoreError | DeadLetterNotFound>
+  /** Redrives the `dead` letters a filter selects (all when empty), oldest first, at most `ratePerSecond`. */
+  readonly redriveMany: (
+    filter?: DeadLetterFilter,
+    options?: RedriveOptions
+  ) => Effect.Effect<ReadonlyArray<RedriveOutcome>, DlqStoreError>
+  /** Removes the letters a filter selects (all when empty); the number removed. */
+  readonly purge: (filter?: DeadLetterFilter) => Effect.Effect<number, DlqStoreError>
+  /** Depth and age, also published as metrics. */
+  readonly stats: () => Effect.Effect<DlqStats, DlqStoreError>
+}
+
+/** Options of every DLQ layer. */
+export interface DeadLettersOptions {
+  /** Where a redrive hands a letter (default: a handler that fails, so letters stay dead). */
+  readonly redrive?: RedriveHandler
+  /** Label of the metric series (`queue` attribute; default `default`). */
+  readonly name?: string
+}
+
+const depthGauge = Metric.gauge("troupe_dlq_depth", { description: "dead letters not yet redriven" })
+const ageGauge = Metric.gauge("troupe_dlq_oldest_age_seconds", { description: "age of the oldest dead letter not yet redriven" })
+
+const noHandler: RedriveHandler = () => Effect.fail(new Error("no redrive handler configured"))
+
+const make = (store: DlqStoreShape, options: DeadLettersOptions): DeadLettersShape => {
+  const handler = options.redrive ?? noHandler
+  const attributes = { queue: options.name ?? "default" }
+  const stats = () =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const all = yield* store.all()
+      const waiting = all.filter((l) => l.status !== "redriven")
+      const oldest = waiting.reduce((min, l) => Math.min(min, l.deadAt), Number.POSITIVE_INFINITY)
+      const s: DlqStats = {
+        depth: waiting.length,
+        oldestAgeMillis: waiting.length === 0 ? 0 : Math.max(0, now - oldest),
+        total: all.length
+      }
+      yield* Metric.update(Metric.withAttributes(depthGauge, attributes), s.depth)
+      yield* Metric.update(Metric.withAttributes(ageGauge, attributes), s.oldestAgeMillis / 1000)
+      return s
+    })
+  const publish = <A, E>(effect: Effect.Effect<A, E>) => Effect.tap(effect, () => Effect.ignore(stats()))
+
+  const redriveLetter = (letter: DeadLetter): Effect.Effect<RedriveOutcome, DlqStoreError> =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function*() {
+        if (letter.status !== "dead") return { id: letter.id, result: "skipped" } as const
+        const claimed: DeadLetter = { ...letter, status: "redriving" }
+        if (!(yield* store.swap("dead", claimed))) return { id: letter.id, result: "skipped" } as const
+        const exit = yield* Effect.exit(restore(Effect.suspend(() => handler(claimed))))
+        const now = yield* Clock.currentTimeMillis
+        if (exit._tag === "Success") {
+          yield* store.swap("redriving", { ...claimed, status: "redriven", redrives: letter.redrives + 1, redrivenAt: now })
+          return { id: letter.id, result: "redriven" } as const
+        }
+        const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
+        const error = failure !== undefined && failure._tag === "Fail"
+          ? describeError(failure.error)
+          : { tag: "Interrupted", message: "redrive interrupted or died" }
+        yield* store.swap("redriving", {
+          ...claimed,
+          status: "dead",
+          redrives: letter.redrives + 1,
+          attempts: letter.attempts + 1,
+          error
+        })
+        return { id: letter.id, result: "failed" } as const
+      })
+    )
+
+  const selected = (filter: DeadLetterFilter) => Effect.map(store.all(), (all) => all.filter((l) => matches(filter, l)))
+
+  return {
+    record: (entry) =>
+      publish(Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const letter: DeadLetter = {
+          id: entry.id ?? randomUUID(),
+          kind: entry.kind,
+          source: entry.source,
+          input: sanitizeInput(entry.input),
+          error: describeError(entry.error),
+          attempts: Math.max(1, Math.trunc(entry.attempts)),
+          firstFailedAt: entry.firstFailedAt ?? now,
+          deadAt: now,
+          status: "dead",
+          redrives: 0
+        }
+        if (yield* store.put(letter)) return letter
+        return (yield* store.get(letter.id)) ?? letter
+      })),
+    list: (filter = {}, limit = 100) => Effect.map(selected(filter), (ls) => ls.slice(0, Math.max(0, limit))),
+    inspect: (id) =>
+      Effect.flatMap(store.get(id), (l) => l === undefined ? Effect.fail(new DeadLetterNotFound({ id })) : Effect.succeed(l)),
+    redrive: (id) =>
+      publish(Effect.flatMap(
+        store.get(id),
+        (l): Effect.Effect<RedriveOutcome, DlqStoreError | DeadLetterNotFound> =>
+          l === undefined ? Effect.fail(new DeadLetterNotFound({ id })) : redriveLetter(l)
+      )),
+    redriveMany: (filter = {}, redriveOptions = {}) =>
+      publish(Effect.gen(function*() {
+        const rate = redriveOptions.ratePerSecond ?? 10
+        const gap = Duration.millis(rate > 0 ? 1000 / rate : 0)
+        const letters = (yield* selected(filter)).filter((l) => l.status === "dead").slice(0, redriveOptions.limit)
+        const out: Array<RedriveOutcome> = []
+        for (let i = 0; i < letters.length; i++) {
+          if (i > 0) yield* Effect.sleep(gap)
+          const fresh = yield* store.get((letters[i] as DeadLetter).id) // i < length
+          if (fresh !== undefined) out.push(yield* redriveLetter(fresh))
+        }
+        return out
+      })),
+    purge: (filter = {}) => publish(Effect.flatMap(selected(filter), (ls) => store.remove(ls.map((l) => l.id)))),
+    stats
+  }
+}
+
+/** Decodes an untrusted filter (the admin API's query or body). */
+export const decodeFilter = Schema.decodeUnknownEffect(DeadLetterFilter)
+
+/**
+ * The dead-letter queue service.
+ *
+ * @example
+ * ```ts
+ * Effect.gen(function*() {
+ *   const dlq = yield* DeadLetters
+ *   yield* dlq.record({ kind: "request", source: "gpt-4o", input: body, error, attempts: 3 })
+ *   yield* dlq.redriveMany({ source: "gpt-4o" }, { ratePerSecond: 5 })
+ * }).pipe(Effect.provide(DeadLetters.layerMemory({ redrive: (l) => resend(l.input) })))
+ * ```
+ */
+export class DeadLetters extends Context.Service<DeadLetters, DeadLettersShape>()("troupe/dlq/DeadLetters") {
+  /** In process memory, at most `maxLetters` (default 10,000); past that the oldest letter is dropped. */
+  static readonly layerMemory = (
+    options: DeadLettersOptions & { readonly maxLetters?: number } = {}
+  ): Layer.Layer<DeadLetters> =>
+    Layer.sync(DeadLetters, () => make(makeMemoryDlqStore(Math.max(1, options.maxLetters ?? 10_000)), options))
+
+  /** On Redis (`Redis` from `effect/persistence`): a stream and two hashes under `prefix` (default `troupe:dlq:`). */
+  static readonly layerRedis = (
+    options: DeadLettersOptions & { readonly prefix?: string } = {}
+  ): Layer.Layer<DeadLetters, never, Redis.Redis> =>
+    Layer.effect(DeadLetters, Effect.map(Redis.Redis, (redis) => make(makeRedisDlqStore(redis, options.prefix ?? "troupe:dlq:"), options)))
+
+  /** On PostgreSQL through `SqlClient`: table `troupe_dead_letters` in `schema` (default `public`). */
+  static readonly layerPostgres = (
+    options: DeadLettersOptions & { readonly schema?: string } = {}
+  ): Layer.Layer<DeadLetters, DlqStoreError, SqlClient.SqlClient> =>
+    Layer.effect(
+      DeadLetters,
+      Effect.flatMap(SqlClient.SqlClient, (sql) => makePostgresDlqStore(sql, options.schema ?? "public")).pipe(
+        Effect.map((store) => make(store, options))
+      )
+    )
+}

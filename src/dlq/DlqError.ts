@@ -1,0 +1,16 @@
+/**
+ * Typed errors of the dead-letter queue: `DlqStoreError` when a backend fails (connection, query, a stored letter
+ * that no longer decodes) and `DeadLetterNotFound` when a single-letter operation names an unknown id.
+ */
+import { Schema } from "effect"
+
+/** A backend operation failed; `detail` never carries a letter's input. */
+export class DlqStoreError extends Schema.TaggedError<DlqStoreError>()("DlqStoreError", {
+  operation: Schema.String,
+  detail: Schema.String
+}) {}
+
+/** `inspect` or `redrive` named an id the queue does not hold. */
+export class DeadLetterNotFound extends Schema.TaggedError<DeadLetterNotFound>()("DeadLetterNotFound", {
+  id: Schema.String
+}) {}

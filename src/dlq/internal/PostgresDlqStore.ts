@@ -1,0 +1,61 @@
+/**
+ * The PostgreSQL DLQ backend: one table `troupe_dead_letters` in `schema` (id primary key, an arrival sequence, the
+ * status in its own column and the letter as JSON text). Insert is `ON CONFLICT DO NOTHING`, compare-and-set an
+ * `UPDATE … WHERE status = $expected`, so two processes never both claim a letter. @internal
+ */
+import { Effect, Schema } from "effect"
+import type { SqlClient } from "effect/sql"
+import { DeadLetter } from "../DeadLetter.ts"
+import { DlqStoreError } from "../DlqError.ts"
+import type { DlqStoreShape } from "./DlqStore.ts"
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/
+const decodeLetter = Schema.decodeUnknownEffect(Schema.fromJsonString(DeadLetter))
+
+const storeError = (operation: string) => (cause: unknown): DlqStoreError =>
+  new DlqStoreError({ operation, detail: cause instanceof Error ? cause.message : String(cause) })
+
+/** A PostgreSQL store in `schemaName` (created with its table when missing). */
+export const makePostgresDlqStore = (
+  sql: SqlClient.SqlClient,
+  schemaName: string
+): Effect.Effect<DlqStoreShape, DlqStoreError> =>
+  Effect.gen(function*() {
+    if (!SCHEMA_NAME.test(schemaName)) {
+      return yield* new DlqStoreError({ operation: "init", detail: `invalid schema name (expected ${SCHEMA_NAME.source})` })
+    }
+    const table = `"${schemaName}".troupe_dead_letters`
+    const init = (statement: string) => sql.unsafe(statement).pipe(Effect.mapError(storeError("init")))
+    yield* init(`CREATE SCHEMA IF NOT EXISTS "${schemaName}"`)
+    yield* init(
+      `CREATE TABLE IF NOT EXISTS ${table} (id text PRIMARY KEY, seq bigserial NOT NULL, status text NOT NULL, letter text NOT NULL)`
+    )
+    const decode = (operation: string, json: string) => decodeLetter(json).pipe(Effect.mapError(storeError(operation)))
+    return {
+      put: (letter) =>
+        sql.unsafe<{ id: string }>(
+          `INSERT INTO ${table} (id, status, letter) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING RETURNING id`,
+          [letter.id, letter.status, JSON.stringify(letter)]
+        ).pipe(Effect.map((rows) => rows.length === 1), Effect.mapError(storeError("put"))),
+      get: (id) =>
+        sql.unsafe<{ letter: string }>(`SELECT letter FROM ${table} WHERE id = $1`, [id]).pipe(
+          Effect.mapError(storeError("get")),
+          Effect.flatMap((rows) => rows[0] === undefined ? Effect.succeed(undefined) : decode("get", rows[0].letter))
+        ),
+      all: () =>
+        sql.unsafe<{ letter: string }>(`SELECT letter FROM ${table} ORDER BY seq`).pipe(
+          Effect.mapError(storeError("all")),
+          Effect.flatMap((rows) => Effect.forEach(rows, (row) => decode("all", row.letter)))
+        ),
+      swap: (expected, next) =>
+        sql.unsafe<{ id: string }>(
+          `UPDATE ${table} SET status = $3, letter = $4 WHERE id = $1 AND status = $2 RETURNING id`,
+          [next.id, expected, next.status, JSON.stringify(next)]
+        ).pipe(Effect.map((rows) => rows.length === 1), Effect.mapError(storeError("swap"))),
+      remove: (ids) =>
+        ids.length === 0 ? Effect.succeed(0) : sql.unsafe<{ id: string }>(
+          `DELETE FROM ${table} WHERE id = ANY($1) RETURNING id`,
+          [ids as Array<string>] // a text[] parameter
+        ).pipe(Effect.map((rows) => rows.length), Effect.mapError(storeError("remove")))
+    }
+  })
