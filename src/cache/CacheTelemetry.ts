@@ -10,6 +10,7 @@
 import { Effect, Option } from "effect"
 import { Events, TelemetryHub } from "../telemetry/index.ts"
 
+/** The cache's event emitters (`troupe.cache.hit/miss/eviction`), bound to one cache name and tier metadata. */
 export interface CacheEvents {
   readonly hit: (tier: "l1" | "l2") => void
   readonly miss: (tier: "l1" | "l2") => void

@@ -30,6 +30,7 @@ export const serveLayer = (options: { readonly gateway?: GatewayOptions; readonl
     Layer.provide(Troupe.layer(options.troupe))
   )
 
+/** `troupe serve [--config file] [--port n] [--host h] [--redis-url url]`: the gateway until SIGTERM/SIGINT (then it drains). */
 export const serve = Command.make(
   "serve",
   {

@@ -57,6 +57,7 @@ const Input = Schema.Struct({
 const decodeInput = Schema.decodeUnknownExit(Input)
 const decodeRequest = Schema.decodeUnknownExit(EmbedRequestSchema)
 
+/** The pipeline steps an embeddings call goes through (aliases, registry, rate limit, breaker, retry, cost). */
 export interface EmbedSteps {
   readonly resolver: ModelResolverShape
   readonly registry: ProviderRegistryShape

@@ -29,6 +29,7 @@ import type { LlmResult } from "./LlmResult.ts"
 /** How the schema is asked for (see the module doc). */
 export type ObjectMode = "auto" | "json_schema" | "tool"
 
+/** What `Llm.generateObject` takes: the call, the Schema of the answer, the native mode and the repair rounds. */
 export interface GenerateObjectOptions<A, I> {
   /** an alias or `provider:model` */
   readonly model: string

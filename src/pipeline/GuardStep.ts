@@ -28,6 +28,7 @@ import type { LlmMessage } from "../llm/index.ts"
 import type { LlmCall } from "./LlmCall.ts"
 import type { LlmOutputPart, LlmResult } from "./LlmResult.ts"
 
+/** The guard step: wraps a call's `generate` or `stream` in the input and output guards. */
 export interface GuardStepShape {
   readonly generate: <E>(call: LlmCall, next: (call: LlmCall) => Effect.Effect<LlmResult, E>) => Effect.Effect<LlmResult, E | GuardBlocked>
   readonly stream: <E>(call: LlmCall, next: (call: LlmCall) => Stream.Stream<LlmOutputPart, E>) => Stream.Stream<LlmOutputPart, E | GuardBlocked>
@@ -88,6 +89,7 @@ const make = (guard: GuardShape): GuardStepShape => ({
     }))
 })
 
+/** The pipeline's guardrails step (optional in `Llm.layer`: without it the pipeline is unchanged). */
 export class GuardStep extends Context.Service<GuardStep, GuardStepShape>()("troupe/pipeline/GuardStep") {
   /** A guard step over a guard built from `options` (policies decoded; a `TelemetryHub` in the context is used). */
   static readonly layer = (options: GuardOptions = {}): Layer.Layer<GuardStep, InvalidGuardOptions> =>

@@ -47,6 +47,7 @@ interface RecentTracker {
   readonly tracker: Tracker
 }
 
+/** The tracking of provider calls over `hub` (identity without one), with bounded per-label tracker tables. */
 export const makeTracking = (hub: TelemetryHubShape | undefined, usage: UsageStepShape): LlmTracking => {
   if (hub === undefined) {
     return { track: (_target, _context, call) => call, trackStream: () => Effect.void }

@@ -27,6 +27,7 @@ export type ModelPrice = typeof ModelPrice.Type
 
 /** Prices by `provider:model` (a spec ending in `:*` prices every model of a provider). */
 export const PriceTableSchema = Schema.Record(Schema.String.check(Schema.isPattern(/^[^:]+:.+$/)), ModelPrice)
+/** A price table: USD per million tokens by `provider:model`. */
 export type PriceTable = typeof PriceTableSchema.Type
 
 /** Indicative list prices (USD per million tokens). */
