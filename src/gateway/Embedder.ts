@@ -20,12 +20,14 @@ import { Llm } from "../pipeline/index.ts"
 import type { GatewayHttpError } from "./GatewayError.ts"
 import { fromFailure } from "./GatewayError.ts"
 
+/** The vectors of one embeddings request, in input order, with the model that made them and the prompt tokens. */
 export interface EmbeddingResult {
   readonly model: string
   readonly vectors: ReadonlyArray<ReadonlyArray<number>>
   readonly promptTokens: number
 }
 
+/** What `POST /v1/embeddings` calls. */
 export interface EmbedderShape {
   /** Embeds `inputs`; fails with the HTTP error of the failure (a 404 for an unknown model, see the module doc). */
   readonly embed: (
@@ -35,6 +37,7 @@ export interface EmbedderShape {
   ) => Effect.Effect<EmbeddingResult, GatewayHttpError>
 }
 
+/** The gateway's embeddings backend (default: the pipeline's `Llm.embed`). */
 export class Embedder extends Context.Service<Embedder, EmbedderShape>()("troupe/gateway/Embedder") {
   /** `Llm.embed`: the pipeline's embeddings (the gateway's default). */
   static readonly layer: Layer.Layer<Embedder, never, Llm> = Layer.effect(

@@ -83,6 +83,7 @@ export interface GatewayAddress {
   readonly url: string
 }
 
+/** A running gateway: where it listens, its lifecycle phase, the work in flight and `drain`. */
 export interface GatewayShape {
   readonly address: GatewayAddress
   readonly phase: Effect.Effect<Phase>
@@ -95,6 +96,7 @@ export interface GatewayShape {
   readonly drain: Effect.Effect<void>
 }
 
+/** The running gateway (provided by `Gateway.layer`). */
 export class Gateway extends Context.Service<Gateway, GatewayShape>()("troupe/Gateway") {}
 
 /** What `Gateway.layer` needs: troupe's services (as `Troupe.layer` provides them). */

@@ -31,6 +31,7 @@ export const layerOpenAiErrors: Layer.Layer<OpenAiErrors> = HttpApiMiddleware.la
 
 const Json = Schema.Unknown
 
+/** The OpenAI-compatible endpoints: chat completions (JSON or SSE), embeddings, models. */
 export class OpenAiGroup extends HttpApiGroup.make("openai")
   .add(HttpApiEndpoint.post("chat", "/v1/chat/completions", {
     payload: ChatCompletionRequest,
@@ -42,6 +43,7 @@ export class OpenAiGroup extends HttpApiGroup.make("openai")
   .middleware(OpenAiErrors)
 {}
 
+/** The Kubernetes probes: `/health/live`, `/health/ready`, `/health/startup`. */
 export class HealthGroup extends HttpApiGroup.make("health")
   .add(HttpApiEndpoint.get("live", "/health/live", { success: Json }))
   .add(HttpApiEndpoint.get("ready", "/health/ready", { success: Json }))
@@ -57,6 +59,7 @@ export const MaintenanceSwitch = Schema.Struct({
   exemptRoutes: Schema.optional(Schema.Array(Schema.String.check(Schema.isPattern(/^\//))))
 })
 
+/** The admin API behind the admin credential: configuration, supervision tree, stats, maintenance. */
 export class AdminGroup extends HttpApiGroup.make("admin")
   .add(HttpApiEndpoint.get("getConfig", "/admin/config", { success: Json }))
   .add(HttpApiEndpoint.patch("patchConfig", "/admin/config", { payload: Schema.Record(Schema.String, Schema.Unknown), success: Json }))

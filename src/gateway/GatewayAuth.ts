@@ -31,6 +31,7 @@ export interface CallerShape {
   readonly tenant?: string | undefined
 }
 
+/** The authenticated caller of the current request (provided by the auth middleware). */
 export class Caller extends Context.Service<Caller, CallerShape>()("troupe/gateway/Caller") {}
 
 /** Bearer auth of the OpenAI-compatible routes. */

@@ -32,8 +32,10 @@ interface Waiter {
   kick: Deferred.Deferred<void> | undefined
 }
 
+/** Builds the `RateLimited` a refused waiter fails with. */
 export type MakeLimited = (key: string, policy: CompiledPolicy, cost: number, refusal: Refusal) => RateLimited
 
+/** The FIFO queue of `acquire` waiters per key: the head is served first, an interrupted waiter leaves at once. */
 export class AcquireQueue {
   readonly queues = new Map<string, Array<Waiter>>()
   waiting = 0

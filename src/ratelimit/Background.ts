@@ -9,11 +9,13 @@
 import { type Clock, Deferred, Duration, Effect, type Scope } from "effect"
 import { ChildSpec, Supervisor } from "../runtime/index.ts"
 
+/** A background fiber of the limiter (a sweeper), run as a supervised child. */
 export interface BackgroundChild {
   readonly id: string
   readonly run: Effect.Effect<unknown, unknown>
 }
 
+/** How the limiter's background children are supervised. */
 export interface SuperviseOptions {
   readonly name: string
   readonly children: ReadonlyArray<BackgroundChild>
@@ -58,6 +60,7 @@ export class SweepWake {
   }
 }
 
+/** Runs `sweep` every interval; after a clock jump it runs once, not once per missed interval. */
 export const sweepLoop = (
   clock: Clock.Clock,
   intervalMs: number,

@@ -7,6 +7,7 @@ import { Effect } from "effect"
 import { MemoryStore } from "./MemoryStore.ts"
 import type { RateLimitBackend } from "./RateLimitBackend.ts"
 
+/** The in-process backend over a `MemoryStore` (synchronous, so every check is atomic). */
 export const makeMemoryBackend = (store: MemoryStore = new MemoryStore()): RateLimitBackend => ({
   kind: "memory",
   memory: store,

@@ -42,6 +42,7 @@ import {
 const kindName = (kind: TierKind): TierStatus["kind"] =>
   kind === TierKind.FixedWindow ? "FixedWindow" : kind === TierKind.SlidingWindow ? "SlidingWindow" : "TokenBucket"
 
+/** The in-process state of every key and tier, bounded by `maxKeys` (fresh keys swept first, then the oldest evicted). */
 export class MemoryStore {
   readonly states = new Map<string, KeyState>()
   /** out-parameters of the last refused `decide` (avoids allocating on the refusal path) */

@@ -13,6 +13,7 @@ import { InvalidRateLimitInput } from "./RateLimitError.ts"
 import { providerOf } from "./RateLimitKey.ts"
 import { type CompiledPolicy, type CompiledTier, decodePolicy, TierKind } from "./RateLimitPolicy.ts"
 
+/** The compiled policies by name, with the default policy. */
 export class PolicyRegistry {
   readonly byName = new Map<string, CompiledPolicy>()
   readonly defaultName: string

@@ -14,6 +14,7 @@ import type { CompiledPolicy } from "./RateLimitPolicy.ts"
 import type { RateLimitStoreError } from "./RateLimitError.ts"
 import type { Allowed, Decision, RateLimitStatus, Refusal } from "./RateLimitResult.ts"
 
+/** What a limiter backend does: check, consume and give back tokens of one key's tiers atomically. */
 export interface RateLimitBackend {
   readonly kind: "memory" | "redis"
   /** synchronous fast path (memory only) */

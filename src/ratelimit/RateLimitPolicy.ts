@@ -65,6 +65,7 @@ export const FixedWindowTier = Schema.TaggedStruct("FixedWindow", {
 })
 export type FixedWindowTier = typeof FixedWindowTier.Type
 
+/** One tier of a policy: a token bucket, a sliding window or a fixed window. */
 export const RateLimitTier = Schema.Union([TokenBucketTier, SlidingWindowTier, FixedWindowTier])
 export type RateLimitTier = typeof RateLimitTier.Type
 

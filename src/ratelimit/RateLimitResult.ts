@@ -56,6 +56,7 @@ export interface Refusal {
   readonly retryAfterMillis: number
 }
 
+/** The outcome of a check: allowed, or refused with the binding tier and the exact retry delay. */
 export type Decision = Allowed | Refusal
 
 /** One tier of a key's status. */

@@ -70,6 +70,7 @@ export const RateLimiterOptions = Schema.Struct({
    */
   maxKeys: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 16, maximum: 100_000_000 })))
 })
+/** The options of the memory layer as a caller writes them. */
 export type RateLimiterOptionsInput = typeof RateLimiterOptions.Encoded
 
 /** Options of the Redis layer: the common ones plus the store settings. */
@@ -97,6 +98,7 @@ export const RedisRateLimiterOptions = Schema.Struct({
   /** processes sharing the limits: the `insurance` limiter admits limit / expectedProcesses per tier; default 4 */
   expectedProcesses: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1_000_000 })))
 })
+/** The options of the Redis layer as a caller writes them. */
 export type RedisRateLimiterOptionsInput = typeof RedisRateLimiterOptions.Encoded
 
 /** Non-serialisable extras: a synchronous hook called with every event. */
@@ -108,6 +110,7 @@ export interface RateLimiterHooks {
 // service
 // ---------------------------------------------------------------------------------------------------------
 
+/** Options of `check`: the policy and the cost. */
 export interface CheckOptions {
   /** weight of the request (requests, tokens…); default 1 */
   readonly cost?: number
@@ -115,13 +118,16 @@ export interface CheckOptions {
   readonly policy?: string
 }
 
+/** Options of `acquire`: those of `check` plus how long to wait. */
 export interface AcquireOptions extends CheckOptions {
   /** longest acceptable wait; default: unbounded. A wait known to exceed it fails at once. */
   readonly timeout?: Duration.Input
 }
 
+/** What a check can fail with: refused, invalid input, or the store down under `failClosed`. */
 export type CheckError = RateLimited | InvalidRateLimitInput | RateLimitStoreError
 
+/** The rate limiter service. */
 export interface RateLimiterShape {
   /** Admits `cost` now on every tier, or fails with `RateLimited` (exact `retryAfter`). Never waits. */
   readonly check: (key: string, options?: CheckOptions) => Effect.Effect<Allowed, CheckError>

@@ -54,8 +54,10 @@ import { Allowed, type Decision, type RateLimitStatus, type Refusal, type TierSt
 import { decodeNumber as parseNumber, scriptFor } from "./RedisScript.ts"
 import { makeRedisScriptRunner } from "./RedisScriptRunner.ts"
 
+/** What a check does when Redis fails: admit, refuse, or use a bounded in-process limiter (insurance). */
 export type StoreErrorPolicy = "failOpen" | "failClosed" | "insurance"
 
+/** Options of the Redis backend. */
 export interface RedisBackendOptions {
   readonly prefix: string
   readonly onStoreError: StoreErrorPolicy
@@ -92,6 +94,7 @@ export const sharePolicy = (policy: CompiledPolicy, processes: number): Compiled
 const kindName = (kind: number): TierStatus["kind"] =>
   kind === TierKind.FixedWindow ? "FixedWindow" : kind === TierKind.SlidingWindow ? "SlidingWindow" : "TokenBucket"
 
+/** The Redis backend: one Lua script per check over every tier, with the store-error policy. */
 export const makeRedisBackend = (
   options: RedisBackendOptions,
   reporter: StoreFailureReporter

@@ -42,6 +42,7 @@ export interface LuaScript {
   readonly sha: string
 }
 
+/** A Lua script with its SHA-1, for EVALSHA. */
 export const luaScript = (lua: string): LuaScript => ({ lua, sha: createHash("sha1").update(lua).digest("hex") })
 
 /** Runs scripts and plain commands; failures (including timeouts) are `RateLimitStoreError`s. */
