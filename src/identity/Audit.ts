@@ -32,6 +32,7 @@ import { toInvalidInput } from "./Keys.ts"
 export type { BrokenReason, ChainCheck } from "./internal/AuditChain.ts"
 export { canonicalJson, verifyChain } from "./internal/AuditChain.ts"
 
+/** The audit log: append-only records chained by SHA-256, `verify` and tenant-scoped `query`. */
 export interface AuditShape {
   /** Fails `InvalidIdentityInput`, `StoreFull` (memory at capacity) or `IdentityStoreError`. */
   readonly record: (input: AuditInput) => Effect.Effect<AuditRecord, InvalidIdentityInput | StoreFull | IdentityStoreError>
@@ -40,6 +41,7 @@ export interface AuditShape {
   readonly query: (filter: AuditFilter) => Effect.Effect<ReadonlyArray<AuditRecord>, IdentityStoreError>
 }
 
+/** The audit log service. */
 export class Audit extends Context.Service<Audit, AuditShape>()("troupe/identity/Audit") {}
 
 const CREDENTIAL = /tr_live_|sk-[A-Za-z0-9_-]{8,}|bearer\s+\S+/i
@@ -48,6 +50,7 @@ const PAGE = 1000
 const redact = (metadata: Record<string, string | number | boolean | null>) =>
   Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, typeof v === "string" && CREDENTIAL.test(v) ? "[redacted]" : v]))
 
+/** Builds the audit log over the `AuditStore` in the context (its chain head read once). */
 export const make: Effect.Effect<AuditShape, IdentityStoreError, AuditStore> = Effect.gen(function*() {
   const store = yield* AuditStore
   const lock = yield* Semaphore.make(1)

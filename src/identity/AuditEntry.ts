@@ -16,19 +16,23 @@ import { Id } from "./Principal.ts"
 
 const Text = (max: number) => Schema.String.pipe(Schema.check(Schema.isMinLength(1), Schema.isMaxLength(max)))
 
+/** How an audited action ended. */
 export const AuditStatus = Schema.Literals(["success", "failure", "denied"])
 export type AuditStatus = typeof AuditStatus.Type
 
+/** One metadata value of an audit entry (scalars only). */
 export const MetadataValue = Schema.Union([
   Schema.String.pipe(Schema.check(Schema.isMaxLength(256))),
   Schema.Finite,
   Schema.Boolean,
   Schema.Null
 ])
+/** An audit entry's metadata: at most 32 keys of at most 64 characters. */
 export const Metadata = Schema.Record(Schema.String.pipe(Schema.check(Schema.isMaxLength(64))), MetadataValue).pipe(
   Schema.check(Schema.makeFilter((m: Record<string, unknown>) => Object.keys(m).length <= 32 || "at most 32 metadata keys"))
 )
 
+/** What `Audit.record` takes (untrusted: decoded with Schema). */
 export const AuditInput = Schema.Struct({
   tenant: Id,
   actor: Text(256),
@@ -41,6 +45,7 @@ export const AuditInput = Schema.Struct({
 })
 export type AuditInput = typeof AuditInput.Encoded
 
+/** A stored audit entry: the input plus its sequence number, time and chain hashes. */
 export const AuditRecord = Schema.Struct({
   seq: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
   at: Schema.Finite,
@@ -57,4 +62,5 @@ export const AuditRecord = Schema.Struct({
 })
 export type AuditRecord = typeof AuditRecord.Type
 
+/** The previous hash of the first entry of a chain. */
 export const GENESIS_HASH = "0".repeat(64)

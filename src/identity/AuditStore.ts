@@ -21,6 +21,7 @@ import type { IdentityStoreError, StoreFull } from "./IdentityError.ts"
 import { makeMemoryAuditStore } from "./internal/AuditStoreMemory.ts"
 import { makePostgresAuditStore } from "./internal/AuditStorePostgres.ts"
 
+/** A query over one tenant's audit entries (actor, action, resource, status, time range, limit). */
 export interface AuditFilter {
   readonly tenant: string
   readonly actor?: string
@@ -34,6 +35,7 @@ export interface AuditFilter {
   readonly limit?: number
 }
 
+/** Where audit entries are kept (append, read a range, the head). */
 export interface AuditStoreShape {
   readonly append: (record: AuditRecord) => Effect.Effect<void, StoreFull | IdentityStoreError>
   readonly last: Effect.Effect<Option.Option<AuditRecord>, IdentityStoreError>
@@ -41,8 +43,10 @@ export interface AuditStoreShape {
   readonly query: (filter: AuditFilter) => Effect.Effect<ReadonlyArray<AuditRecord>, IdentityStoreError>
 }
 
+/** The audit store service, with `layerMemory` and `layerPostgres`. */
 export class AuditStore extends Context.Service<AuditStore, AuditStoreShape>()("troupe/identity/AuditStore") {}
 
+/** Whether a record matches a filter (the memory store's query, and the reference of the SQL one). */
 export const matchesFilter = (r: AuditRecord, f: AuditFilter): boolean =>
   r.tenant === f.tenant &&
   (f.actor === undefined || r.actor === f.actor) &&

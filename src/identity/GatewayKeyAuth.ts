@@ -25,6 +25,7 @@ import type { AuditShape } from "./Audit.ts"
 import type { KeyRejectedReason } from "./IdentityError.ts"
 import { hasScope, type KeysShape, type ValidatedKey } from "./Keys.ts"
 
+/** Options of `GatewayKeyAuth`: the keys service, the audit log, and the scopes the API and the admin API require. */
 export interface GatewayKeyAuthOptions {
   readonly keys: KeysShape
   readonly audit?: AuditShape
@@ -43,6 +44,7 @@ const messages: Record<KeyRejectedReason, string> = {
 const unauthorized = (message: string) =>
   errorResponse(httpError(401, "invalid_request_error", message, { code: "invalid_api_key" }), { "www-authenticate": "Bearer" })
 
+/** Builds the gateway auth over `Keys` and `Audit`: every decision is audited. */
 export const make = (options: GatewayKeyAuthOptions) => {
   const apiScope = options.apiScope ?? "gateway:use"
   const adminScope = options.adminScope ?? "gateway:admin"

@@ -15,14 +15,17 @@
  */
 import { Schema } from "effect"
 
+/** An input failed validation; `path` names the field. */
 export class InvalidIdentityInput extends Schema.TaggedError<InvalidIdentityInput>()("InvalidIdentityInput", {
   path: Schema.String,
   message: Schema.String
 }) {}
 
+/** Why a presented key was rejected. */
 export const KeyRejectedReason = Schema.Literals(["missing", "malformed", "unknown", "expired", "revoked"])
 export type KeyRejectedReason = typeof KeyRejectedReason.Type
 
+/** A presented key was rejected (`expired` and `revoked` only after the secret matched). */
 export class KeyRejected extends Schema.TaggedError<KeyRejected>()("KeyRejected", {
   reason: KeyRejectedReason,
   /** The public key id when the key was well-formed (never the secret). */
@@ -35,21 +38,25 @@ export class KeyRejected extends Schema.TaggedError<KeyRejected>()("KeyRejected"
   }
 }
 
+/** No key with that id in the tenant. */
 export class KeyNotFound extends Schema.TaggedError<KeyNotFound>()("KeyNotFound", {
   tenant: Schema.String,
   keyId: Schema.String
 }) {}
 
+/** The subject lacks the permission. */
 export class PermissionDenied extends Schema.TaggedError<PermissionDenied>()("PermissionDenied", {
   permission: Schema.String,
   roles: Schema.Array(Schema.String)
 }) {}
 
+/** A key or audit store failed. */
 export class IdentityStoreError extends Schema.TaggedError<IdentityStoreError>()("IdentityStoreError", {
   operation: Schema.String,
   message: Schema.String
 }) {}
 
+/** A bounded in-memory store is at capacity (nothing is evicted). */
 export class StoreFull extends Schema.TaggedError<StoreFull>()("StoreFull", {
   store: Schema.String,
   capacity: Schema.Number

@@ -14,9 +14,13 @@ import { Schema } from "effect"
 import { RateLimitPolicy } from "../ratelimit/RateLimitPolicy.ts"
 import { Id, Principal } from "./Principal.ts"
 
+/** The prefix of every issued key. */
 export const KEY_PREFIX = "tr_live_"
+/** Length of a key's public id (the lookup prefix). */
 export const KEY_ID_LENGTH = 12
+/** Length of a key's secret (256 bits, base64url). */
 export const KEY_SECRET_LENGTH = 43
+/** Length of a whole key. */
 export const KEY_LENGTH = KEY_PREFIX.length + KEY_ID_LENGTH + KEY_SECRET_LENGTH
 
 /** A scope such as `chat:write` or `*`: 1–64 characters of `[A-Za-z0-9_.:*-]`. */
@@ -64,4 +68,5 @@ export interface MaskedKey {
   readonly rotatedTo?: string
 }
 
+/** A key as `list` shows it: prefix, public id, dots. */
 export const mask = (id: string): string => `${KEY_PREFIX}${id}${"•".repeat(8)}`

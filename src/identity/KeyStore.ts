@@ -21,12 +21,14 @@ import type { KeyRecord } from "./KeyRecord.ts"
 import { makeMemoryKeyStore } from "./internal/KeyStoreMemory.ts"
 import { makePostgresKeyStore } from "./internal/KeyStorePostgres.ts"
 
+/** The fields of a key record an update may change. */
 export interface KeyPatch {
   readonly revokedAt?: number
   readonly expiresAt?: number
   readonly rotatedTo?: string
 }
 
+/** Where key records are kept (insert, get, update, list by tenant). */
 export interface KeyStoreShape {
   readonly insert: (record: KeyRecord) => Effect.Effect<void, StoreFull | IdentityStoreError>
   readonly get: (id: string) => Effect.Effect<Option.Option<KeyRecord>, IdentityStoreError>
@@ -34,6 +36,7 @@ export interface KeyStoreShape {
   readonly list: (tenant: string, principalId?: string) => Effect.Effect<ReadonlyArray<KeyRecord>, IdentityStoreError>
 }
 
+/** The key store service, with `layerMemory` and `layerPostgres`. */
 export class KeyStore extends Context.Service<KeyStore, KeyStoreShape>()("troupe/identity/KeyStore") {}
 
 /** The embedded default: a bounded in-process map. */

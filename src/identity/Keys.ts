@@ -71,6 +71,7 @@ export interface ValidatedKey {
   readonly expiresAt: Option.Option<number>
 }
 
+/** A newly issued key: the record and the key itself, shown once as a `Redacted`. */
 export interface CreatedKey {
   /** The key itself: shown to its owner once, never stored. */
   readonly key: Redacted.Redacted<string>
@@ -78,6 +79,7 @@ export interface CreatedKey {
   readonly info: MaskedKey
 }
 
+/** Issued API keys: create, validate, revoke, rotate, list. */
 export interface KeysShape {
   /** Fails `InvalidIdentityInput` (bad input, path named), `StoreFull`, `IdentityStoreError`. */
   readonly create: (input: CreateKeyInput) => Effect.Effect<CreatedKey, InvalidIdentityInput | StoreFull | IdentityStoreError>
@@ -94,8 +96,10 @@ export interface KeysShape {
   readonly list: (tenant: string, principalId?: string) => Effect.Effect<ReadonlyArray<MaskedKey>, IdentityStoreError>
 }
 
+/** The keys service. */
 export class Keys extends Context.Service<Keys, KeysShape>()("troupe/identity/Keys") {}
 
+/** Options of the keys service: the server pepper (the HMAC key of stored hashes). */
 export interface KeysOptions {
   /** The server pepper: at least 32 characters, kept outside the key store (env or secret manager). */
   readonly pepper: Redacted.Redacted<string>

@@ -14,9 +14,11 @@ import { Schema } from "effect"
 /** An identifier of a tenant, principal or key: 1–128 characters of `[A-Za-z0-9._:@-]`. */
 export const Id = Schema.String.pipe(Schema.check(Schema.isPattern(/^[A-Za-z0-9._:@-]{1,128}$/)))
 
+/** What a principal is. */
 export const PrincipalKind = Schema.Literals(["user", "service_account", "tenant"])
 export type PrincipalKind = typeof PrincipalKind.Type
 
+/** Who a key belongs to: a user, a service account or a tenant. */
 export const Principal = Schema.Struct({
   kind: PrincipalKind,
   id: Id,

@@ -24,12 +24,15 @@ import { toInvalidInput } from "./Keys.ts"
 export const Permission = Schema.String.pipe(Schema.check(Schema.isPattern(/^[a-z0-9_.:*-]{1,128}$/)))
 export type Permission = typeof Permission.Type
 
+/** A role name: 1–64 characters of `[a-z0-9_.-]`. */
 export const RoleName = Schema.String.pipe(Schema.check(Schema.isPattern(/^[a-z0-9_.-]{1,64}$/)))
 
+/** A role: its permissions and the roles it inherits. */
 export const RoleDefinition = Schema.Struct({
   permissions: Schema.Array(Permission),
   inherits: Schema.optionalKey(Schema.Array(RoleName))
 })
+/** Roles by name (Schema-validated data). */
 export const RoleDefinitions = Schema.Record(RoleName, RoleDefinition)
 export type RoleDefinitions = typeof RoleDefinitions.Type
 
@@ -58,6 +61,7 @@ export class Subject extends Context.Service<Subject, { readonly id: string; rea
   "troupe/identity/Subject"
 ) {}
 
+/** Role-based access control: the permissions of roles and the `require` guard. */
 export interface RbacShape {
   /** Every granted pattern of these roles (inheritance resolved). */
   readonly grantsOf: (roles: ReadonlyArray<string>) => ReadonlyArray<string>
@@ -66,8 +70,10 @@ export interface RbacShape {
   readonly require: (permission: string) => Effect.Effect<void, PermissionDenied, Subject>
 }
 
+/** The RBAC service. */
 export class Rbac extends Context.Service<Rbac, RbacShape>()("troupe/identity/Rbac") {}
 
+/** Whether a granted permission covers `permission` (equal, `*`, or a trailing-`*` prefix). */
 export const matches = (grant: string, permission: string): boolean =>
   grant === permission || grant === "*" || (grant.endsWith("*") && permission.startsWith(grant.slice(0, -1)))
 
