@@ -13,7 +13,7 @@
  * `start` is an Effect producing a `Process`, or a function of the dynamic supervisor's `extraArguments`.
  * Failing with `StartIgnored` means OTP's `ignore`.
  */
-import { Duration, type Effect, Result, Schema } from "effect"
+import { Duration, Effect, Result, Schema } from "effect"
 import * as Actor from "./Actor.ts"
 import type * as Behaviour from "./Behaviour.ts"
 import * as Options from "./Options.ts"
@@ -87,7 +87,8 @@ export interface NormalizedSpec<R = never, Extra extends ReadonlyArray<unknown> 
 
 
 const StartShape = Schema.declare(
-  (u: unknown): u is object => typeof u === "function" || (typeof u === "object" && u !== null),
+  // an Effect or a function: any other object (an array, a plain record) would die when the supervisor runs it
+  (u: unknown): u is object => typeof u === "function" || Effect.isEffect(u),
   { expected: "an Effect producing a process, or a function returning one" }
 )
 

@@ -78,6 +78,12 @@ describe("DynamicSupervisor", () => {
       assert.strictEqual((yield* Effect.flip(DynamicSupervisor.terminateChild(sup, child)))._tag, "ChildNotFound")
       const bad = yield* Effect.flip(DynamicSupervisor.startChild<[], never>(sup, { id: "x", start: Effect.never as never, shutdown: "soon" as never }))
       assert.isTrue(bad._tag === "InvalidOptions" && bad.path === "shutdown")
+      // a `start` that is neither an Effect nor a function (an array, a record) is refused, never run
+      for (const start of [[1, 2], { pid: 1 }]) {
+        const badStart = yield* Effect.flip(DynamicSupervisor.startChild<[], never>(sup, { id: "y", start: start as never }))
+        assert.isTrue(badStart._tag === "InvalidOptions" && badStart.path === "start")
+      }
+      assert.isUndefined(sup.exitReason)
       const badOptions = yield* Effect.flip(DynamicSupervisor.spawn({ maxChildren: 0 }))
       assert.isTrue(badOptions._tag === "InvalidOptions" && badOptions.path === "maxChildren")
     }))
