@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url"
 import { afterAll } from "vitest"
 import { Budgets } from "../../src/budget/index.ts"
 import { describePostgres, dropSchemaPromise, pgLayer, uniqueSchema } from "../support/postgres.ts"
-import { describeRedis, redisUrl, uniquePrefix } from "../support/redis.ts"
+import { cleanupRedisPrefix, describeRedis, redisUrl, uniquePrefix } from "../support/redis.ts"
 
 const worker = fileURLToPath(new URL("./support/budgetWorker.ts", import.meta.url))
 const LIMIT = 5
@@ -81,12 +81,7 @@ const crossProcess = (backend: "redis" | "postgres", name: string, layer: () => 
 describeRedis("Budgets across processes on Redis", () => {
   const prefix = uniquePrefix("budget-procs")
   afterAll(async () => {
-    await Effect.runPromise(Effect.gen(function*() {
-      const { Redis } = yield* Effect.promise(() => import("effect/persistence"))
-      const redis = yield* Redis.Redis
-      const keys = yield* redis.send<ReadonlyArray<string>>("KEYS", `${prefix}*`)
-      if (keys.length > 0) yield* redis.send("DEL", ...keys)
-    }).pipe(Effect.provide(NodeRedis.layer({ url: redisUrl }))))
+    await Effect.runPromise(cleanupRedisPrefix(prefix).pipe(Effect.provide(NodeRedis.layer({ url: redisUrl }))))
   })
   crossProcess("redis", prefix, () => Budgets.layerRedis({ prefix }).pipe(Layer.provide(NodeRedis.layer({ url: redisUrl }))))
 })

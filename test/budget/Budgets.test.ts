@@ -1,10 +1,9 @@
 import { NodeRedis } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
-import { Redis } from "effect/persistence"
 import { afterAll } from "vitest"
 import { Budgets } from "../../src/budget/index.ts"
 import { describePostgres, dropSchemaPromise, pgLayer, uniqueSchema } from "../support/postgres.ts"
-import { describeRedis, redisUrl, uniquePrefix } from "../support/redis.ts"
+import { cleanupRedisPrefix, describeRedis, redisUrl, uniquePrefix } from "../support/redis.ts"
 import { budgetConformance } from "./BudgetConformance.ts"
 
 budgetConformance({ label: "memory", layer: () => Budgets.layerMemory() })
@@ -12,13 +11,9 @@ budgetConformance({ label: "memory", layer: () => Budgets.layerMemory() })
 describeRedis("Budgets on Redis", () => {
   const prefixes: Array<string> = []
   afterAll(async () => {
-    await Effect.runPromise(Effect.gen(function*() {
-      const redis = yield* Redis.Redis
-      for (const prefix of prefixes) {
-        const keys = yield* redis.send<ReadonlyArray<string>>("KEYS", `${prefix}*`)
-        if (keys.length > 0) yield* redis.send("DEL", ...keys)
-      }
-    }).pipe(Effect.provide(NodeRedis.layer({ url: redisUrl }))))
+    await Effect.runPromise(
+      Effect.forEach(prefixes, cleanupRedisPrefix, { discard: true }).pipe(Effect.provide(NodeRedis.layer({ url: redisUrl })))
+    )
   })
   budgetConformance({
     label: "redis",

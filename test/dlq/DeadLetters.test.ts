@@ -1,10 +1,9 @@
 import { NodeRedis } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
-import { Redis } from "effect/persistence"
 import { afterAll } from "vitest"
 import { DeadLetters } from "../../src/dlq/index.ts"
 import { describePostgres, dropSchemaPromise, pgLayer, uniqueSchema } from "../support/postgres.ts"
-import { describeRedis, redisUrl, uniquePrefix } from "../support/redis.ts"
+import { cleanupRedisPrefix, describeRedis, redisUrl, uniquePrefix } from "../support/redis.ts"
 import { dlqConformance } from "./DlqConformance.ts"
 
 dlqConformance({ label: "memory", layer: (options) => DeadLetters.layerMemory(options) })
@@ -12,13 +11,9 @@ dlqConformance({ label: "memory", layer: (options) => DeadLetters.layerMemory(op
 describeRedis("DeadLetters on Redis", () => {
   const prefixes: Array<string> = []
   afterAll(async () => {
-    await Effect.runPromise(Effect.gen(function*() {
-      const redis = yield* Redis.Redis
-      for (const prefix of prefixes) {
-        const keys = yield* redis.send<ReadonlyArray<string>>("KEYS", `${prefix}*`)
-        if (keys.length > 0) yield* redis.send("DEL", ...keys)
-      }
-    }).pipe(Effect.provide(NodeRedis.layer({ url: redisUrl }))))
+    await Effect.runPromise(
+      Effect.forEach(prefixes, cleanupRedisPrefix, { discard: true }).pipe(Effect.provide(NodeRedis.layer({ url: redisUrl })))
+    )
   })
   dlqConformance({
     label: "redis",
