@@ -15,10 +15,14 @@
  */
 import { Schema } from "effect"
 
+/** The id part of a scope: 1–128 characters of `[A-Za-z0-9_.:@-]`. */
+export const SCOPE_ID_PATTERN = /^[A-Za-z0-9_.:@-]{1,128}$/
+
+/** A whole scope: `key:`, `principal:`, `tenant:` or `project:` and an id. */
+export const SCOPE_PATTERN = new RegExp(`^(?:key|principal|tenant|project):${SCOPE_ID_PATTERN.source.slice(1)}`)
+
 /** A budget scope: `key:…`, `principal:…`, `tenant:…` or `project:…`. */
-export const BudgetScope = Schema.String.check(
-  Schema.isPattern(/^(?:key|principal|tenant|project):[A-Za-z0-9_.:@-]{1,128}$/)
-)
+export const BudgetScope = Schema.String.check(Schema.isPattern(SCOPE_PATTERN))
 export type BudgetScope = typeof BudgetScope.Type
 
 /** A budget period: `day` and `month` are UTC calendar periods; `total` never resets. */

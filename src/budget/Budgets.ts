@@ -96,9 +96,6 @@ const ReserveSchema = Schema.Struct({
   ttl: Schema.optionalKey(Options.DurationInput)
 })
 
-const fromResult = <A>(r: Result.Result<A, InvalidOptions>): Effect.Effect<A, InvalidOptions> =>
-  Result.isSuccess(r) ? Effect.succeed(r.success) : Effect.fail(r.failure)
-
 const usdAlert = (a: StoreAlert): BudgetAlert => ({ ...a, spent: fromMicros(a.spent), limit: fromMicros(a.limit) })
 
 /** Builds the service over a store. */
@@ -137,7 +134,7 @@ const make = (
       out
     )
   }
-  const checkScope = (scope: string) => fromResult(Options.validate(BudgetScope, scope, "budget scope", "scope"))
+  const checkScope = (scope: string) => Effect.fromResult(Options.validate(BudgetScope, scope, "budget scope", "scope"))
   const settleWith = (reservation: Reservation, actualMicros: number) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
       store.settle({ id: reservation.id, scopes: reservation.scopes, amount: toMicros(reservation.amount), actual: actualMicros, now }))
@@ -145,7 +142,7 @@ const make = (
   const shape: BudgetsShape = {
     set: (spec) =>
       Effect.gen(function*() {
-        const decoded = yield* fromResult(Options.validate(BudgetSpec, spec, "budget"))
+        const decoded = yield* Effect.fromResult(Options.validate(BudgetSpec, spec, "budget"))
         const alertAt = [...new Set(decoded.alertAt ?? DEFAULT_ALERT_AT)].sort((a, b) => a - b)
         const now = yield* Clock.currentTimeMillis
         yield* store.set({ scope: decoded.scope, limit: toMicros(decoded.limit), period: decoded.period, alertAt }, now)

@@ -18,7 +18,7 @@
  * @since 0.1.0
  */
 import { Context, Effect, Layer } from "effect"
-import { Budgets, type Reservation } from "../budget/index.ts"
+import { Budgets, type Reservation, SCOPE_ID_PATTERN } from "../budget/index.ts"
 import type { BudgetExceeded, BudgetStoreError } from "../budget/index.ts"
 import type { LlmResponse } from "../llm/index.ts"
 import { InvalidLlmRequest, makeUsage, TokenCounter } from "../llm/index.ts"
@@ -53,8 +53,6 @@ export interface BudgetStepShape {
 /** Default output tokens of the estimate. */
 export const DEFAULT_MAX_OUTPUT_TOKENS = 4096
 
-const SCOPE_ID = /^[A-Za-z0-9_.:@-]{1,128}$/
-
 /** The budget scopes of a call, or the `InvalidLlmRequest` naming the option that cannot be one. */
 export const scopesOf = (context: CallContext): ReadonlyArray<string> | InvalidLlmRequest => {
   const options = context.call.options
@@ -63,7 +61,7 @@ export const scopesOf = (context: CallContext): ReadonlyArray<string> | InvalidL
   for (const [field, kind] of [["tenant", "tenant"], ["user", "principal"]] as const) {
     const id = options[field]
     if (id === undefined) continue
-    if (!SCOPE_ID.test(id)) {
+    if (!SCOPE_ID_PATTERN.test(id)) {
       return new InvalidLlmRequest({
         path: `options.${field}`,
         reason: `not a budget scope id (1-128 characters of [A-Za-z0-9_.:@-])`,
@@ -84,10 +82,9 @@ const make = Effect.gen(function*() {
     const estimate = (context: CallContext, targets: ReadonlyArray<Target>): number => {
       let max = 0
       for (const target of targets) {
-        const state = context.state
-        if (state.estimatedInputTokens === undefined) state.estimatedInputTokens = counter.countRequest(context.call, target.model)
+        const input = context.state.estimateInput(counter, context.call, target.model)
         const output = context.call.params?.maxTokens ?? target.defaults.maxTokens ?? defaultMax
-        const cost = usage.costOf(target, makeUsage(state.estimatedInputTokens, output))
+        const cost = usage.costOf(target, makeUsage(input, output))
         if (cost !== undefined && cost > max) max = cost
       }
       return max
@@ -101,7 +98,7 @@ const make = Effect.gen(function*() {
       if (scopes instanceof InvalidLlmRequest) return Effect.fail(scopes)
       if (scopes.length === 0) return Effect.succeed(undefined)
       return budgets.reserve({ scopes, amount: estimate(context, targets) }).pipe(
-        // the scopes were validated above and the amount is a finite cost: an InvalidOptions here is a store fault
+        // unreachable (the scopes are checked above, the amount is a finite cost): mapped to keep the error types
         Effect.catchTag("InvalidOptions", (e) => Effect.fail(new InvalidLlmRequest({ path: `options.${e.path}`, reason: e.detail, issues: [] })))
       )
     }

@@ -4,7 +4,7 @@
  * `false` means "ask the Schema". Tested against the Schema with fast-check (test/budget/FastReserve.test.ts).
  * @internal
  */
-export const SCOPE_PATTERN = /^(?:key|principal|tenant|project):[A-Za-z0-9_.:@-]{1,128}$/
+import { SCOPE_PATTERN } from "../Budget.ts"
 
 /** Most scopes a reservation may name. */
 export const MAX_SCOPES = 16
