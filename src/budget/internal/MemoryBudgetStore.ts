@@ -7,13 +7,13 @@
 import { Effect } from "effect"
 import { periodStart } from "../Budget.ts"
 import { BudgetStoreError } from "../BudgetError.ts"
-import { fireAlerts } from "./Alerts.ts"
+import { fireAlerts, rollPeriod } from "./ScopeRules.ts"
 import type { BudgetStoreShape, ReserveOutcome, StoreAlert, StoreSpec, StoreStatus } from "./BudgetStore.ts"
 
 export const DEFAULT_MAX_BUDGETS = 100_000
 export const DEFAULT_MAX_RESERVATIONS = 100_000
 
-interface ScopeState {
+interface MemoryScope {
   spec: StoreSpec
   start: number
   spent: number
@@ -30,12 +30,12 @@ export const makeMemoryBudgetStore = (
 ): BudgetStoreShape => {
   const maxBudgets = options.maxBudgets ?? DEFAULT_MAX_BUDGETS
   const maxReservations = options.maxReservations ?? DEFAULT_MAX_RESERVATIONS
-  const scopes = new Map<string, ScopeState>()
+  const scopes = new Map<string, MemoryScope>()
   /** open reservations (settle/release are once per id) */
   const open = new Map<string, number>()
 
   /** Expires lapsed holds and rolls the period forward: the normal form every operation starts from. */
-  const touch = (s: ScopeState, now: number): void => {
+  const touch = (s: MemoryScope, now: number): void => {
     if (now >= s.nextExpiry) {
       let next = Number.POSITIVE_INFINITY
       for (const [id, hold] of s.holds) {
@@ -46,18 +46,13 @@ export const makeMemoryBudgetStore = (
       }
       s.nextExpiry = next
     }
-    const start = periodStart(s.spec.period, now)
-    if (start > s.start) {
-      s.start = start
-      s.spent = 0
-      s.alerted = 0
-    }
+    rollPeriod(s, now)
   }
   const sweepOpen = (now: number): void => {
     // reservations past their expiry by a day can no longer be settled: forget them
     for (const [id, expiresAt] of open) if (expiresAt + 86_400_000 <= now) open.delete(id)
   }
-  const status = (s: ScopeState): StoreStatus => ({ ...s.spec, periodStart: s.start, spent: s.spent, reserved: s.reserved })
+  const status = (s: MemoryScope): StoreStatus => ({ ...s.spec, periodStart: s.start, spent: s.spent, reserved: s.reserved })
   return {
     set: (spec, now) =>
       Effect.suspend(() => {
@@ -98,7 +93,7 @@ export const makeMemoryBudgetStore = (
             new BudgetStoreError({ operation: "reserve", detail: `at most ${maxReservations} open reservations in memory` })
           )
         }
-        const charged: Array<ScopeState> = []
+        const charged: Array<MemoryScope> = []
         for (const scope of request.scopes) {
           const s = scopes.get(scope)
           if (s === undefined) continue

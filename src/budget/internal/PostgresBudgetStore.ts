@@ -10,7 +10,7 @@ import type { SqlClient } from "effect/sql"
 import type { BudgetPeriod } from "../Budget.ts"
 import { periodStart } from "../Budget.ts"
 import { BudgetStoreError } from "../BudgetError.ts"
-import { fireAlerts } from "./Alerts.ts"
+import { fireAlerts, rollPeriod } from "./ScopeRules.ts"
 import type { BudgetStoreShape, ReserveOutcome, StoreAlert, StoreSpec, StoreStatus } from "./BudgetStore.ts"
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/
@@ -93,14 +93,7 @@ export const makePostgresBudgetStore = (
           const s = states.get(hold.scope)
           if (s !== undefined) s.reserved -= Number(hold.amount)
         }
-        for (const s of states.values()) {
-          const start = periodStart(s.spec.period, now)
-          if (start > s.start) {
-            s.start = start
-            s.spent = 0
-            s.alerted = 0
-          }
-        }
+        for (const s of states.values()) rollPeriod(s, now)
         return states
       })
     const save = (s: State) =>
