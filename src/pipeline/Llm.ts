@@ -126,11 +126,9 @@ const make = Effect.gen(function*() {
   const limits = yield* CallLimits
   // the token counter hook (a Reference: ~4 characters per token unless e.g. `TokenCounter.layerBpe` is provided)
   const counter = yield* TokenCounter.TokenCounter
-  /** The call's estimated input tokens, counted once (the rate-limit step may have counted them already). */
+  /** The call's estimated input tokens, counted once (the rate-limit or budget step may have counted them). */
   const noteEstimate = (context: CallContext, target: Target): void => {
-    if (context.state.estimatedInputTokens === undefined) {
-      context.state.estimatedInputTokens = counter.countRequest(context.call, target.model)
-    }
+    context.state.estimateInput(counter, context.call, target.model)
   }
 
   /** The whole-call deadline in ms: the call's `timeout` (validated by decodeLlmCall), else `fallback`. */

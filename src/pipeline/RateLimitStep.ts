@@ -160,8 +160,7 @@ const make = (input: RateLimitStepOptions) =>
         if (tokensPolicy === undefined) return Effect.andThen(requests, attempt)
         // a tokens refusal gives the request slot back: the call does not happen
         // one estimate per call: the budget step may have counted it already
-        const estimate = context.state.estimatedInputTokens ?? counter.countRequest(context.call, target.model)
-        context.state.estimatedInputTokens = estimate
+        const estimate = context.state.estimateInput(counter, context.call, target.model)
         const tokens = admit(keys.tokens, estimate, tokensPolicy, "tokens", keys.giveBack)
         return Effect.andThen(requests, Effect.andThen(tokens, attempt))
       }

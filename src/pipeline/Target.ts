@@ -11,6 +11,7 @@
  */
 import { Context } from "effect"
 import type { ModelParams } from "../config/index.ts"
+import type { TokenCounter } from "../llm/index.ts"
 import type { LlmCall } from "./LlmCall.ts"
 
 /** One provider model a call can be sent to. */
@@ -51,6 +52,15 @@ export class CallState {
   computed = false
   /** When the whole call must be over (Clock ms; see `CallLimits`): the retry step makes no retry ending later. */
   deadlineAt: number | undefined = undefined
+
+  /**
+   * The call's input-token estimate: counted by `counter` the first time a step asks (the rate limit, the budget
+   * step or the attempt), then kept, so a call is counted once whichever steps run.
+   */
+  estimateInput(counter: TokenCounter.TokenCounterShape, call: LlmCall, model: string): number {
+    if (this.estimatedInputTokens === undefined) this.estimatedInputTokens = counter.countRequest(call, model)
+    return this.estimatedInputTokens
+  }
 }
 
 /** One call as the steps see it. */
