@@ -73,15 +73,26 @@ export const CREDENTIAL_QUERY_NAMES: ReadonlyArray<string | RegExp> = [
 const isCredentialName = (name: string): boolean =>
   CREDENTIAL_QUERY_NAMES.some((n) => (typeof n === "string" ? n.toLowerCase() === name.toLowerCase() : n.test(name)))
 
-/** The values of credential-named query parameters of `url` (none when it does not parse). */
-const queryCredentials = (url: string): ReadonlyArray<string> => {
-  if (!url.includes("?")) return []
-  try {
-    return [...new URL(url).searchParams].flatMap(([name, value]) => (value !== "" && isCredentialName(name) ? [value] : []))
-  } catch {
-    return []
-  }
+/** A URL split into the part before its query string and its query parameters, credential-named ones Redacted. */
+const splitQuery = (url: string): {
+  readonly path: string
+  readonly params: ReadonlyArray<readonly [string, string | Redacted.Redacted<string>]>
+} => {
+  const at = url.indexOf("?")
+  if (at < 0) return { path: url, params: [] }
+  const params = [...new URLSearchParams(url.slice(at + 1))].map(([name, value]) =>
+    [name, isCredentialName(name) ? Redacted.make(value) : value] as const
+  )
+  return { path: url.slice(0, at), params }
 }
+
+/** The values of credential-named query parameters of `url`. */
+const queryCredentials = (url: string): ReadonlyArray<string> =>
+  splitQuery(url).params.flatMap(([, value]) => {
+    if (!Redacted.isRedacted(value)) return []
+    const secret = Redacted.value(value)
+    return secret === "" ? [] : [secret]
+  })
 
 const describeClientError = (error: HttpClientError.HttpClientError, secrets: ReadonlyArray<string>): string => {
   const reason = error.reason
@@ -114,13 +125,8 @@ const buildRequest = (post: ProviderPost): HttpClientRequest.HttpClientRequest =
   }
   // the query string goes in as URL parameters, credential-named ones Redacted: effect's client then redacts them
   // in the span (`url.full`, `url.query`) and leaves them out of its errors' messages, whatever fiber renders them
-  const at = post.url.indexOf("?")
-  const params: Array<readonly [string, string | Redacted.Redacted<string>]> = at < 0
-    ? []
-    : [...new URLSearchParams(post.url.slice(at + 1))].map(([name, value]) =>
-      [name, isCredentialName(name) ? Redacted.make(value) : value] as const
-    )
-  return HttpClientRequest.post(at < 0 ? post.url : post.url.slice(0, at)).pipe(
+  const { path, params } = splitQuery(post.url)
+  return HttpClientRequest.post(path).pipe(
     HttpClientRequest.setUrlParams(params),
     HttpClientRequest.setHeaders(headers),
     HttpClientRequest.bodyText(JSON.stringify(post.body), "application/json")
