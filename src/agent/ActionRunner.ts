@@ -90,7 +90,7 @@ export const decodeParams = <A extends Action.Any>(action: A, params: unknown): 
   const result = decoderOf(action.params, false)(params)
   if (Result.isSuccess(result)) return result as Result.Result<Action.Params<A>, never>
   const { path, detail } = fromSchemaError(result.failure)
-  return Result.fail(new InvalidParams({ action: action.name, path, detail }))
+  return Result.fail(new InvalidParams({ action: action.name, subject: `params of ${action.name}`, path, detail }))
 }
 
 /** Checks what `run` returned against the output schema (its type side) and splits off state operations. */
@@ -104,7 +104,7 @@ export const decodeOutput = <A extends Action.Any>(
   const result = decoderOf(action.output, true)(output)
   if (Result.isSuccess(result)) return Result.succeed({ output: result.success as Action.Output<A>, ops })
   const { path, detail } = fromSchemaError(result.failure)
-  return Result.fail(new InvalidOutput({ action: action.name, path, detail }))
+  return Result.fail(new InvalidOutput({ action: action.name, subject: `output of ${action.name}`, path, detail }))
 }
 
 const noOps: ReadonlyArray<StateOp.StateOp> = []

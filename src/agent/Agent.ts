@@ -89,7 +89,7 @@ export const make = <S, I>(
     const decoded = Schema.decodeUnknownResult(definition.schema)(options.state ?? {}, { errors: "all" })
     if (Result.isFailure(decoded)) {
       const { path, detail } = fromSchemaError(decoded.failure)
-      return yield* new InvalidState({ agent: definition.name, path, detail })
+      return yield* new InvalidState({ agent: definition.name, subject: `state of ${definition.name}`, path, detail })
     }
     return { id, definition, state: decoded.success, status: "idle", pending: 0, result: undefined, error: undefined }
   })
@@ -282,7 +282,7 @@ export const cmd = <S>(
     const checked = validatorOf(agent.definition)(next.state)
     if (Result.isFailure(checked)) {
       const { path, detail } = fromSchemaError(checked.failure)
-      return { agent, directives: [Directive.error(new InvalidState({ agent: agent.id, path, detail }))] }
+      return { agent, directives: [Directive.error(new InvalidState({ agent: agent.id, subject: `state of ${agent.id}`, path, detail }))] }
     }
   }
   return { agent: next, directives: work.directives }

@@ -11,49 +11,28 @@
  * `fromSchemaError` turns an Effect `SchemaError` into `{ path, detail }` with every issue, like the runtime's
  * `InvalidOptions`.
  */
-import { Schema, SchemaIssue } from "effect"
+import { Schema } from "effect"
+import * as Invalid from "../internal/InvalidInput.ts"
 
-const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
-
-/** Renders a property path as `a.b[2].c`. */
-export const formatPath = (path: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined): string => {
-  let out = ""
-  for (const segment of path ?? []) {
-    const key = typeof segment === "object" ? segment.key : segment
-    if (typeof key === "number") out += `[${key}]`
-    else out += out === "" ? String(key) : `.${String(key)}`
-  }
-  return out
-}
+/** Renders a property path as `a.b[2].c` (the one path format of troupe). */
+export const formatPath = (path: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined): string =>
+  Invalid.formatPath(path)
 
 /** The first bad path and a readable list of every issue of a `SchemaError`. */
-export const fromSchemaError = (error: Schema.SchemaError): { readonly path: string; readonly detail: string } => {
-  const issues = formatter(error.issue).issues
-  return {
-    path: formatPath(issues[0]?.path),
-    detail: issues.map((i) => `${formatPath(i.path) || "(root)"}: ${i.message}`).join("; ")
-  }
-}
+export const fromSchemaError = (error: Schema.SchemaError): { readonly path: string; readonly detail: string } =>
+  Invalid.describeIssue(error.issue)
 
 /** An action's (or tool's) params did not decode. */
-export class InvalidParams extends Schema.TaggedError<InvalidParams>()("InvalidParams", {
-  action: Schema.String,
-  path: Schema.String,
-  detail: Schema.String
-}) {
+export class InvalidParams extends Schema.TaggedError<InvalidParams>()("InvalidParams", { ...Invalid.InvalidInputFields, action: Schema.String }) {
   override get message(): string {
-    return `invalid params for ${this.action} at ${this.path || "(root)"}: ${this.detail}`
+    return Invalid.invalidMessage(this)
   }
 }
 
 /** An action produced an output that does not match its output Schema (a bug in the action). */
-export class InvalidOutput extends Schema.TaggedError<InvalidOutput>()("InvalidOutput", {
-  action: Schema.String,
-  path: Schema.String,
-  detail: Schema.String
-}) {
+export class InvalidOutput extends Schema.TaggedError<InvalidOutput>()("InvalidOutput", { ...Invalid.InvalidInputFields, action: Schema.String }) {
   override get message(): string {
-    return `invalid output of ${this.action} at ${this.path || "(root)"}: ${this.detail}`
+    return Invalid.invalidMessage(this)
   }
 }
 
@@ -85,12 +64,9 @@ export class ActionFailed extends Schema.TaggedError<ActionFailed>()("ActionFail
 }
 
 /** A signal (or its input) does not satisfy the CloudEvents shape. */
-export class InvalidSignal extends Schema.TaggedError<InvalidSignal>()("InvalidSignal", {
-  path: Schema.String,
-  detail: Schema.String
-}) {
+export class InvalidSignal extends Schema.TaggedError<InvalidSignal>()("InvalidSignal", Invalid.InvalidInputFields) {
   override get message(): string {
-    return `invalid signal at ${this.path || "(root)"}: ${this.detail}`
+    return Invalid.invalidMessage(this)
   }
 }
 
@@ -99,23 +75,16 @@ export class InvalidSignal extends Schema.TaggedError<InvalidSignal>()("InvalidS
  * an agent id) does not decode; `entry` names the entry point (`call`, `cmd`, …) and `path` the bad field. The
  * agent never sees it and keeps running with its state.
  */
-export class InvalidMessage extends Schema.TaggedError<InvalidMessage>()("InvalidMessage", {
-  entry: Schema.String,
-  path: Schema.String,
-  detail: Schema.String
-}) {
+export class InvalidMessage extends Schema.TaggedError<InvalidMessage>()("InvalidMessage", { ...Invalid.InvalidInputFields, entry: Schema.String }) {
   override get message(): string {
-    return `invalid message to ${this.entry} at ${this.path || "(root)"}: ${this.detail}`
+    return Invalid.invalidMessage(this)
   }
 }
 
 /** A route pattern is malformed (empty segment, `*` inside a segment, ...). */
-export class InvalidRoute extends Schema.TaggedError<InvalidRoute>()("InvalidRoute", {
-  pattern: Schema.String,
-  detail: Schema.String
-}) {
+export class InvalidRoute extends Schema.TaggedError<InvalidRoute>()("InvalidRoute", { ...Invalid.InvalidInputFields, pattern: Schema.String }) {
   override get message(): string {
-    return `invalid route pattern "${this.pattern}": ${this.detail}`
+    return Invalid.invalidMessage(this)
   }
 }
 
@@ -184,24 +153,16 @@ export class CmdFailed extends Schema.TaggedError<CmdFailed>()("CmdFailed", {
 }
 
 /** The agent's state after a command no longer satisfies its state Schema; the command was discarded. */
-export class InvalidState extends Schema.TaggedError<InvalidState>()("InvalidState", {
-  agent: Schema.String,
-  path: Schema.String,
-  detail: Schema.String
-}) {
+export class InvalidState extends Schema.TaggedError<InvalidState>()("InvalidState", { ...Invalid.InvalidInputFields, agent: Schema.String }) {
   override get message(): string {
-    return `state of ${this.agent} invalid at ${this.path || "(root)"}: ${this.detail}`
+    return Invalid.invalidMessage(this)
   }
 }
 
 /** Options given to a public entry point do not decode. */
-export class InvalidAgentOptions extends Schema.TaggedError<InvalidAgentOptions>()("InvalidAgentOptions", {
-  subject: Schema.String,
-  path: Schema.String,
-  detail: Schema.String
-}) {
+export class InvalidAgentOptions extends Schema.TaggedError<InvalidAgentOptions>()("InvalidAgentOptions", Invalid.InvalidInputFields) {
   override get message(): string {
-    return `invalid ${this.subject} at ${this.path || "(root)"}: ${this.detail}`
+    return Invalid.invalidMessage(this)
   }
 }
 

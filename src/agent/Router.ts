@@ -17,6 +17,7 @@
  * Router.route(router, "order.created") // ["audit", "log"]
  * ```
  */
+import * as Invalid from "../internal/InvalidInput.ts"
 import { Result } from "effect"
 import { InvalidRoute } from "./AgentError.ts"
 
@@ -54,14 +55,14 @@ const SEGMENT = /^[A-Za-z0-9_-]+$/
 
 /** Checks a pattern: non-empty segments that are `*`, `**` or `[A-Za-z0-9_-]+`. */
 export const validatePattern = (pattern: string): Result.Result<ReadonlyArray<string>, InvalidRoute> => {
-  if (pattern.length === 0) return Result.fail(new InvalidRoute({ pattern, detail: "empty pattern" }))
+  if (pattern.length === 0) return Result.fail(new InvalidRoute({ pattern, ...Invalid.fields(`route pattern "${pattern}"`, "", "empty pattern") }))
   const segments = pattern.split(".")
   for (const [i, segment] of segments.entries()) {
     if (segment === "*" || segment === "**") continue
-    if (segment.length === 0) return Result.fail(new InvalidRoute({ pattern, detail: `segment ${i} is empty` }))
+    if (segment.length === 0) return Result.fail(new InvalidRoute({ pattern, ...Invalid.fields(`route pattern "${pattern}"`, "", `segment ${i} is empty`) }))
     if (!SEGMENT.test(segment)) {
       return Result.fail(
-        new InvalidRoute({ pattern, detail: `segment ${i} ("${segment}") must be *, ** or letters, digits, _ and -` })
+        new InvalidRoute({ pattern, ...Invalid.fields(`route pattern "${pattern}"`, "", `segment ${i} ("${segment}") must be *, ** or letters, digits, _ and -`) })
       )
     }
   }
@@ -74,7 +75,7 @@ export const make = <H>(): Router<H> => ({ root: new Node<H>(), byId: new Map(),
 /** Adds a route; returns its id (for `remove`), or `InvalidRoute`. Later routes of equal priority run later. */
 export const add = <H>(router: Router<H>, pattern: string, handler: H, options?: RouteOptions): Result.Result<number, InvalidRoute> => {
   const priority = options?.priority ?? 0
-  if (!Number.isFinite(priority)) return Result.fail(new InvalidRoute({ pattern, detail: "priority must be a finite number" }))
+  if (!Number.isFinite(priority)) return Result.fail(new InvalidRoute({ pattern, ...Invalid.fields(`route pattern "${pattern}"`, "", "priority must be a finite number") }))
   const segments = validatePattern(pattern)
   if (Result.isFailure(segments)) return Result.fail(segments.failure)
   let node = router.root

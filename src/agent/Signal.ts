@@ -56,7 +56,7 @@ export const decodeResult = (input: unknown): Result.Result<Signal, InvalidSigna
   const result = decodeSignal(input, { errors: "all" })
   if (Result.isSuccess(result)) return Result.succeed(result.success)
   const { path, detail } = fromSchemaError(result.failure)
-  return Result.fail(new InvalidSignal({ path, detail }))
+  return Result.fail(new InvalidSignal({ subject: "signal", path, detail }))
 }
 
 /** Validates an untrusted signal (e.g. from the wire). */

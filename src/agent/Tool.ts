@@ -115,7 +115,7 @@ export const fromAction = <A extends Action.Any>(action: A, options: { readonly 
       const result = decodeWith(args)
       if (Result.isSuccess(result)) return Result.succeed(result.success as Action.Params<A>)
       const { path, detail } = fromSchemaError(result.failure)
-      return Result.fail(new InvalidParams({ action: action.name, path, detail }))
+      return Result.fail(new InvalidParams({ action: action.name, subject: `params of ${action.name}`, path, detail }))
     },
     ai: ai as ToolDefinition<A>["ai"]
   }

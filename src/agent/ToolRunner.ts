@@ -114,7 +114,7 @@ export const make = (
           try {
             args = JSON.parse(args)
           } catch {
-            return failure(call, new InvalidParams({ action: call.name, path: "", detail: "arguments are not valid JSON" }))
+            return failure(call, new InvalidParams({ action: call.name, subject: `params of ${call.name}`, path: "", detail: "(root): arguments are not valid JSON" }))
           }
         }
         const decoded = tool.decode(args)

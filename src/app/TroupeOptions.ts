@@ -2,33 +2,25 @@
  * The Schema of `Troupe.layer`'s plain options (names, URLs, sizes). Options that carry functions (scripted
  * rules) or another service's options are decoded by that service's own layer, with its own typed errors.
  */
-import { Schema, SchemaIssue } from "effect"
+import { Schema } from "effect"
+import * as Invalid from "../internal/InvalidInput.ts"
 
 /**
  * `Troupe.layer` / `layerTest` were given options that do not decode: `subject` says which options, `path` names
- * the first offending field (`redis.url`, dotted; `""` is the root) and `detail` says what was expected.
+ * the first offending field (`redis.url`; `""` is the root) and `detail` says what was expected.
  */
-export class InvalidTroupeOptions extends Schema.TaggedError<InvalidTroupeOptions>()("InvalidTroupeOptions", {
-  subject: Schema.String,
-  path: Schema.String,
-  detail: Schema.String
-}) {
+export class InvalidTroupeOptions extends Schema.TaggedError<InvalidTroupeOptions>()(
+  "InvalidTroupeOptions",
+  Invalid.InvalidInputFields
+) {
   override get message(): string {
-    return `invalid ${this.subject} at ${this.path === "" ? "(root)" : this.path}: ${this.detail}`
+    return Invalid.invalidMessage(this)
   }
 }
 
-const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
-
-/** The first issue of a `SchemaError` as `InvalidTroupeOptions`. */
-export const toInvalidTroupeOptions = (error: Schema.SchemaError): InvalidTroupeOptions => {
-  const issue = formatter(error.issue).issues[0]
-  return new InvalidTroupeOptions({
-    subject: "Troupe.layer options",
-    path: (issue?.path ?? []).map((segment) => typeof segment === "object" ? String(segment.key) : String(segment)).join("."),
-    detail: issue?.message ?? String(error)
-  })
-}
+/** A `SchemaError` of `Troupe.layer`'s options as `InvalidTroupeOptions` (first path, every issue). */
+export const toInvalidTroupeOptions = (error: Schema.SchemaError): InvalidTroupeOptions =>
+  Invalid.fromSchemaError(error, "Troupe.layer options", (f) => new InvalidTroupeOptions(f))
 
 const Name = Schema.String.pipe(Schema.check(Schema.isMinLength(1)))
 const RedisUrl = Schema.String.pipe(Schema.check(Schema.isPattern(/^rediss?:\/\/[^\s]+$/)))

@@ -80,7 +80,7 @@ export const makeCacheCore = <A>(
     // `sizeOf` is the caller's function: anything but a finite number >= 0 would silently disable `maxBytes`
     const validSize = (bytes: unknown): bytes is number => typeof bytes === "number" && bytes >= 0 && bytes !== Infinity
     const badSize = (bytes: unknown) =>
-      new InvalidCacheOptions({ path: "sizeOf", reason: `expected a finite number >= 0 of bytes, got ${typeof bytes === "number" ? String(bytes) : typeof bytes}` })
+      InvalidCacheOptions.at("sizeOf", `expected a finite number >= 0 of bytes, got ${typeof bytes === "number" ? String(bytes) : typeof bytes}`)
 
     const promote = (key: string, value: A, expiresAt: number, tokens: number): void => {
       const bytes = sizeOf(value, key)
@@ -196,13 +196,13 @@ export const makeCacheCore = <A>(
       const [key, value, options] = args
       if (options === undefined) return write(key, value, undefined, 0)
       if (typeof options !== "object" || options === null) { // untyped callers: a typed failure, never a throw
-        return Effect.fail(new InvalidCacheOptions({ path: "options", reason: "expected an options object or undefined" }))
+        return Effect.fail(InvalidCacheOptions.at("options", "expected an options object or undefined"))
       }
       const ttl = options.ttl === undefined ? undefined : decodeCallTtl(options.ttl, "ttl")
       if (ttl instanceof InvalidCacheOptions) return Effect.fail(ttl)
       const tokens = options.tokens ?? 0
       if (!(tokens >= 0 && Number.isFinite(tokens))) {
-        return Effect.fail(new InvalidCacheOptions({ path: "tokens", reason: "expected a finite number >= 0" }))
+        return Effect.fail(InvalidCacheOptions.at("tokens", "expected a finite number >= 0"))
       }
       return write(key, value, ttl, tokens)
     }
@@ -222,10 +222,10 @@ export const makeCacheCore = <A>(
     const clear = (options?: ClearOptions): Effect.Effect<void, InvalidCacheOptions> =>
       Effect.suspend((): Effect.Effect<void, InvalidCacheOptions> => {
         if (options?.namespace !== undefined && options.prefix !== undefined) {
-          return Effect.fail(new InvalidCacheOptions({ path: "namespace", reason: "give namespace or prefix, not both" }))
+          return Effect.fail(InvalidCacheOptions.at("namespace", "give namespace or prefix, not both"))
         }
         if (options?.namespace !== undefined && !/^[^:]+$/.test(options.namespace)) {
-          return Effect.fail(new InvalidCacheOptions({ path: "namespace", reason: "expected a non-empty name without ':'" }))
+          return Effect.fail(InvalidCacheOptions.at("namespace", "expected a non-empty name without ':'"))
         }
         const prefix = options?.namespace !== undefined ? `${options.namespace}:` : options?.prefix ?? ""
         writeEpoch++
@@ -243,7 +243,7 @@ export const makeCacheCore = <A>(
         const bad = checkKey(key, config.maxKeyBytes)
         if (bad !== undefined) return Effect.fail(bad)
         if (options !== undefined && (typeof options !== "object" || options === null)) {
-          return Effect.fail(new InvalidCacheOptions({ path: "options", reason: "expected an options object or undefined" }))
+          return Effect.fail(InvalidCacheOptions.at("options", "expected an options object or undefined"))
         }
         const ttl = options?.ttl === undefined ? undefined : decodeCallTtl(options.ttl, "ttl")
         if (ttl instanceof InvalidCacheOptions) return Effect.fail(ttl)

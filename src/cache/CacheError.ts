@@ -8,6 +8,7 @@
  *
  * @since 0.1.0
  */
+import * as Invalid from "../internal/InvalidInput.ts"
 import { Schema } from "effect"
 
 /**
@@ -18,12 +19,14 @@ import { Schema } from "effect"
  * Effect.catchTag("InvalidCacheOptions", (e) => Effect.logError(`${e.path}: ${e.reason}`))
  * ```
  */
-export class InvalidCacheOptions extends Schema.TaggedError<InvalidCacheOptions>()("InvalidCacheOptions", {
-  path: Schema.String,
-  reason: Schema.String
-}) {
+export class InvalidCacheOptions extends Schema.TaggedError<InvalidCacheOptions>()("InvalidCacheOptions", Invalid.InvalidInputFields) {
+  /** An `InvalidCacheOptions` for a rule Schema cannot express, at `path` (`a.b[2].c`). */
+  static at(path: string, detail: string): InvalidCacheOptions {
+    return new InvalidCacheOptions(Invalid.fields("cache options", path, detail))
+  }
+
   override get message(): string {
-    return `invalid cache option ${this.path === "" ? "(root)" : this.path}: ${this.reason}`
+    return Invalid.invalidMessage(this)
   }
 }
 
@@ -64,11 +67,13 @@ export class CacheValueEncodingError extends Schema.TaggedError<CacheValueEncodi
 export type CachePutError = CacheKeyTooLarge | CacheValueTooLarge | CacheValueEncodingError | InvalidCacheOptions
 
 /** An LLM request given to the response cache that does not match `ResponseKeyInput`; `path` names the field. */
-export class InvalidResponseRequest extends Schema.TaggedError<InvalidResponseRequest>()("InvalidResponseRequest", {
-  path: Schema.String,
-  reason: Schema.String
-}) {
+export class InvalidResponseRequest extends Schema.TaggedError<InvalidResponseRequest>()("InvalidResponseRequest", Invalid.InvalidInputFields) {
+  /** An `InvalidResponseRequest` for a rule Schema cannot express, at `path` (`a.b[2].c`). */
+  static at(path: string, detail: string): InvalidResponseRequest {
+    return new InvalidResponseRequest(Invalid.fields("LLM request for the response cache", path, detail))
+  }
+
   override get message(): string {
-    return `invalid LLM request for the response cache at ${this.path === "" ? "(root)" : this.path}: ${this.reason}`
+    return Invalid.invalidMessage(this)
   }
 }

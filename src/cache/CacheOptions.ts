@@ -11,6 +11,7 @@
  *
  * @since 0.1.0
  */
+import * as Invalid from "../internal/InvalidInput.ts"
 import { Duration, Effect, Option, Schema, SchemaIssue } from "effect"
 import { InvalidCacheOptions } from "./CacheError.ts"
 
@@ -110,15 +111,9 @@ export const CacheOptionsSchema = Schema.Struct({
   onSweep: Schema.optionalKey(Callback)
 })
 
-const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
-
 /** Turns a Schema issue into `InvalidCacheOptions` naming the first bad field's path (prefixed by `root`). */
-export const issueToError = (issue: SchemaIssue.Issue, root: string): InvalidCacheOptions => {
-  const first = formatter(issue).issues[0]
-  const segments = (first?.path ?? []).map((p) => String(typeof p === "object" && p !== null ? p.key : p))
-  const path = [root, ...segments].filter((s) => s !== "").join(".")
-  return new InvalidCacheOptions({ path, reason: first?.message ?? "invalid value" })
-}
+export const issueToError = (issue: SchemaIssue.Issue, root: string): InvalidCacheOptions =>
+  new InvalidCacheOptions({ subject: "cache options", ...Invalid.describeIssue(issue, root) })
 
 /** Decodes `input` with `schema` (unknown keys are ignored), failing with `InvalidCacheOptions`. */
 export const decodeWith = <S extends Schema.Top & { readonly DecodingServices: never }>(
@@ -168,5 +163,5 @@ export const namespaceOf = (key: string): string | undefined => {
  */
 export const decodeCallTtl = (input: unknown, path: string): number | InvalidCacheOptions => {
   const ms = durationToMillis(input)
-  return ms === undefined ? new InvalidCacheOptions({ path, reason: durationMessage }) : ms
+  return ms === undefined ? InvalidCacheOptions.at(path, durationMessage) : ms
 }

@@ -90,7 +90,7 @@ export const make = <A>(cache: CacheShape<A>, options: ResponseCacheOptions<A> =
   Effect.gen(function*() {
     const namespace = options.namespace ?? "llm"
     if (!/^[^:]+$/.test(namespace)) {
-      return yield* new InvalidResponseRequest({ path: "namespace", reason: "expected a non-empty name without ':'" })
+      return yield* InvalidResponseRequest.at("namespace", "expected a non-empty name without ':'")
     }
     const keyOptions = { namespace, normalize: options.normalizeWhitespace ?? false }
     const keyOf = (request: ResponseKeyInput) => makeResponseKey(request, keyOptions)

@@ -18,6 +18,7 @@
  *
  * @since 0.1.0
  */
+import * as Invalid from "../internal/InvalidInput.ts"
 import { Effect, Schema } from "effect"
 import { hash } from "node:crypto"
 import { InvalidResponseRequest } from "./CacheError.ts"
@@ -191,17 +192,16 @@ export const makeResponseKey = (
 ): Effect.Effect<string, InvalidResponseRequest> =>
   Effect.suspend(() => {
     if (nestedDeeperThan(request, MAX_CANONICAL_DEPTH + 2)) { // the request record and its fields add two levels
-      return Effect.fail(new InvalidResponseRequest({ path: "", reason: `nested deeper than ${MAX_CANONICAL_DEPTH} levels` }))
+      return Effect.fail(InvalidResponseRequest.at("", `nested deeper than ${MAX_CANONICAL_DEPTH} levels`))
     }
     return decodeInput(request).pipe(
       Effect.mapError((e) => {
-        const error = issueToError(e.issue, "")
-        return new InvalidResponseRequest({ path: error.path, reason: error.reason })
+        return Invalid.fromSchemaError(e, "LLM request for the response cache", (f) => new InvalidResponseRequest(f))
       }),
       Effect.flatMap((input) =>
         Effect.try({
           try: () => responseKey(options.normalize ? normalizeRequest(input) : input, options.namespace),
-          catch: (e) => new InvalidResponseRequest({ path: "", reason: e instanceof CanonicalJsonTooDeep ? e.message : String(e) })
+          catch: (e) => InvalidResponseRequest.at("", e instanceof CanonicalJsonTooDeep ? e.message : String(e))
         })
       )
     )

@@ -11,6 +11,7 @@
  * Names a caller typed (a model alias, a provider, a spec) are printed through `sanitize` (`src/llm/SecretScrub.ts`),
  * so a key typed into the wrong field is masked, and the lookups store them sanitized too.
  */
+import * as Invalid from "../internal/InvalidInput.ts"
 import { Schema } from "effect"
 import { sanitize } from "../llm/SecretScrub.ts"
 
@@ -81,12 +82,15 @@ export class UnknownProvider extends Schema.TaggedError<UnknownProvider>()("Unkn
 }
 
 /** A `provider:model` spec is malformed (empty provider or model part). */
-export class InvalidModelSpec extends Schema.TaggedError<InvalidModelSpec>()("InvalidModelSpec", {
-  spec: Schema.String,
-  reason: Schema.String
-}) {
+export class InvalidModelSpec extends Schema.TaggedError<InvalidModelSpec>()("InvalidModelSpec", { ...Invalid.InvalidInputFields, spec: Schema.String }) {
+  /** An `InvalidModelSpec` for `spec` (sanitised) saying what was expected. */
+  static of(spec: string, detail: string): InvalidModelSpec {
+    const shown = sanitize(spec)
+    return new InvalidModelSpec({ spec: shown, ...Invalid.fields(`model spec "${shown}"`, "", detail) })
+  }
+
   override get message(): string {
-    return `invalid model spec "${sanitize(this.spec)}": ${this.reason}`
+    return Invalid.invalidMessage(this)
   }
 }
 

@@ -12,6 +12,7 @@
  * Reuses Effect's Schema decoding and its Standard Schema issue formatter; the semantic checks are hand-rolled
  * because they relate a field to its key (the provider name) or to other entries (alias chains).
  */
+import * as Invalid from "../internal/InvalidInput.ts"
 import { Effect, Redacted, Result, Schema, SchemaIssue } from "effect"
 import type { ConfigIssue } from "./ConfigError.ts"
 import { ConfigValidationError } from "./ConfigError.ts"
@@ -27,17 +28,19 @@ const decodeConfig = Schema.decodeUnknownResult(TroupeConfig)
 const decodeAlias = Schema.decodeUnknownResult(ModelAliasSchema)
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
-const pathSegment = (segment: PropertyKey | { readonly key: PropertyKey }): string =>
-  String(typeof segment === "object" ? segment.key : segment)
+const pathSegment = (segment: PropertyKey | { readonly key: PropertyKey }): string | number => {
+  const key = typeof segment === "object" ? segment.key : segment
+  return typeof key === "number" ? key : String(key)
+}
 
 const structuralIssues = (issue: SchemaIssue.Issue): Array<ConfigIssue> =>
   formatter(issue).issues.map((i) => {
     const path = (i.path ?? []).map(pathSegment)
     // a non-string secret fails inside its Redacted wrapper, at `<secret path>.value`: report it at the field
-    if (path.at(-1) === "value" && isSecretPath(path.slice(0, -1))) {
-      return { path: path.slice(0, -1).join("."), message: "Expected a string (value not shown)" }
+    if (path.at(-1) === "value" && isSecretPath(path.slice(0, -1).map(String))) {
+      return { path: Invalid.formatPath(path.slice(0, -1)), message: "Expected a string (value not shown)" }
     }
-    return { path: path.join("."), message: i.message }
+    return { path: Invalid.formatPath(path), message: i.message }
   })
 
 /** The format problem of an API key for a built-in provider, if any (never mentions the key itself). */

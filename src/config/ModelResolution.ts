@@ -34,7 +34,7 @@ export const parseModelSpec = (
   const provider = spec.slice(0, colon)
   const model = spec.slice(colon + 1)
   if (colon < 0 || provider === "" || model === "") {
-    return Result.fail(new InvalidModelSpec({ spec: sanitize(spec), reason: `expected "provider:model"` }))
+    return Result.fail(InvalidModelSpec.of(sanitize(spec), `expected "provider:model"`))
   }
   if (!providers.has(provider)) {
     return Result.fail(new UnknownProvider({ provider: sanitize(provider), known: [...providers].sort() }))

@@ -20,6 +20,7 @@
  *
  * @since 0.1.0
  */
+import * as Invalid from "../internal/InvalidInput.ts"
 import { Effect, Schema, SchemaIssue } from "effect"
 import { HttpServerResponse } from "effect/http"
 import * as Respondable from "effect/http/HttpServerRespondable"
@@ -76,21 +77,12 @@ export const httpError = (
 const secondsOf = (millis: number | undefined): number | undefined =>
   millis === undefined || !Number.isFinite(millis) ? undefined : Math.max(1, Math.ceil(millis / 1000))
 
-const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
-
-const pathOf = (p: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined): string =>
-  (p ?? []).map((s) => String(typeof s === "object" && s !== null ? s.key : s)).join(".")
-
 /** A 400 naming the first bad field's path (every issue listed in the message). */
 export const fromSchemaIssue = (issue: SchemaIssue.Issue, root?: string): GatewayHttpError => {
-  const issues = formatter(issue).issues
-  const first = issues[0]
-  const prefix = (p: string) => [root, p].filter((s) => s !== undefined && s !== "").join(".")
-  const param = prefix(pathOf(first?.path))
-  const all = issues.slice(0, 5).map((i) => `${prefix(pathOf(i.path)) || "(root)"}: ${i.message}`).join("; ")
-  return httpError(400, "invalid_request_error", `Invalid request: ${all || "invalid value"}`, {
+  const { path, detail } = Invalid.describeIssue(issue, root ?? "", 5)
+  return httpError(400, "invalid_request_error", `Invalid request: ${detail}`, {
     code: "invalid_value",
-    ...(param !== "" ? { param } : {})
+    ...(path !== "" ? { param: path } : {})
   })
 }
 

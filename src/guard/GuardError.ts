@@ -8,6 +8,7 @@
  *
  * @since 0.1.0
  */
+import * as Invalid from "../internal/InvalidInput.ts"
 import { Schema } from "effect"
 
 /**
@@ -28,11 +29,13 @@ export class GuardBlocked extends Schema.TaggedError<GuardBlocked>()("GuardBlock
 }
 
 /** Guard policies or options that do not decode; `path` names the bad field. */
-export class InvalidGuardOptions extends Schema.TaggedError<InvalidGuardOptions>()("InvalidGuardOptions", {
-  path: Schema.String,
-  reason: Schema.String
-}) {
+export class InvalidGuardOptions extends Schema.TaggedError<InvalidGuardOptions>()("InvalidGuardOptions", Invalid.InvalidInputFields) {
+  /** An `InvalidGuardOptions` for a rule Schema cannot express, at `path` (`a.b[2].c`). */
+  static at(path: string, detail: string): InvalidGuardOptions {
+    return new InvalidGuardOptions(Invalid.fields("guard options", path, detail))
+  }
+
   override get message(): string {
-    return `invalid guard options${this.path === "" ? "" : ` at ${this.path}`}: ${this.reason}`
+    return Invalid.invalidMessage(this)
   }
 }

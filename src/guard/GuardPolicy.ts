@@ -16,7 +16,8 @@
  *
  * @since 0.1.0
  */
-import { Effect, Schema, SchemaIssue } from "effect"
+import * as Invalid from "../internal/InvalidInput.ts"
+import { Effect, Schema } from "effect"
 import { InvalidGuardOptions } from "./GuardError.ts"
 
 /** What a policy does when its scanner matches: block the request, redact the match, or only log the verdict. */
@@ -179,8 +180,6 @@ export const resolvePolicy = (policies: GuardPolicies, scope: GuardScope): Resol
     scope.agent === undefined ? undefined : policies.agents?.[scope.agent]
   )
 
-const formatPath = (path: ReadonlyArray<unknown>): string => path.map((p) => String(p)).join(".")
-
 /**
  * Decodes untrusted policies; fails with `InvalidGuardOptions` naming the first bad path (and every issue).
  *
@@ -191,13 +190,6 @@ const formatPath = (path: ReadonlyArray<unknown>): string => path.map((p) => Str
  */
 export const decodeGuardPolicies = (input: unknown): Effect.Effect<GuardPolicies, InvalidGuardOptions> =>
   Schema.decodeUnknownEffect(GuardPolicies)(input, { errors: "all" }).pipe(
-    Effect.mapError((e) => {
-      const issues = formatter(e.issue).issues
-      return new InvalidGuardOptions({
-        path: formatPath(issues[0]?.path ?? []),
-        reason: issues.map((i) => `${formatPath(i.path ?? []) || "(root)"}: ${i.message}`).join("; ") || "invalid value"
-      })
-    })
+    Effect.mapError((e) => Invalid.fromSchemaError(e, "guard options", (f) => new InvalidGuardOptions(f)))
   )
 
-const formatter = SchemaIssue.makeFormatterStandardSchemaV1()

@@ -14,12 +14,22 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import * as Invalid from "../internal/InvalidInput.ts"
 
-/** An input failed validation; `path` names the field. */
-export class InvalidIdentityInput extends Schema.TaggedError<InvalidIdentityInput>()("InvalidIdentityInput", {
-  path: Schema.String,
-  message: Schema.String
-}) {}
+/** An input failed validation: `subject`, `path` (the first bad field, `a.b[2].c`) and `detail`. */
+export class InvalidIdentityInput extends Schema.TaggedError<InvalidIdentityInput>()(
+  "InvalidIdentityInput",
+  Invalid.InvalidInputFields
+) {
+  /** An `InvalidIdentityInput` for a rule Schema cannot express, at `path` (`a.b[2].c`). */
+  static at(path: string, detail: string): InvalidIdentityInput {
+    return new InvalidIdentityInput(Invalid.fields("identity input", path, detail))
+  }
+
+  override get message(): string {
+    return Invalid.invalidMessage(this)
+  }
+}
 
 /** Why a presented key was rejected. */
 export const KeyRejectedReason = Schema.Literals(["missing", "malformed", "unknown", "expired", "revoked"])

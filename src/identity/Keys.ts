@@ -26,7 +26,8 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Duration, Effect, Layer, Option, Redacted, Schema, SchemaIssue } from "effect"
+import * as Invalid from "../internal/InvalidInput.ts"
+import { Clock, Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto"
 import { RateLimitPolicy, type RateLimitPolicyInput } from "../ratelimit/RateLimitPolicy.ts"
 import {
@@ -108,12 +109,8 @@ export interface KeysOptions {
 const KEY_BODY = /^[A-Za-z0-9_-]+$/
 
 /** Maps a Schema failure to `InvalidIdentityInput` naming the first failing path. */
-export const toInvalidInput = (prefix: string) => (error: Schema.SchemaError): InvalidIdentityInput => {
-  const issues = SchemaIssue.makeFormatterStandardSchemaV1()(error.issue).issues
-  const first = issues[0]
-  const path = [prefix, ...(first?.path ?? []).map(String)].join(".")
-  return new InvalidIdentityInput({ path, message: first?.message ?? error.message })
-}
+export const toInvalidInput = (prefix: string) => (error: Schema.SchemaError): InvalidIdentityInput =>
+  Invalid.fromSchemaError(error, "identity input", (f) => new InvalidIdentityInput(f), prefix)
 
 const toMasked = (r: KeyRecord): MaskedKey => ({
   id: r.id,

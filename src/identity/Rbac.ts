@@ -86,10 +86,10 @@ export const make = (definitions: unknown): Effect.Effect<RbacShape, InvalidIden
       const done = resolved.get(name)
       if (done !== undefined) return done
       if (path.includes(name)) {
-        return new InvalidIdentityInput({ path: `roles.${name}.inherits`, message: `inheritance cycle ${[...path, name].join(" -> ")}` })
+        return InvalidIdentityInput.at(`roles.${name}.inherits`, `inheritance cycle ${[...path, name].join(" -> ")}`)
       }
       const def = roles[name]
-      if (def === undefined) return new InvalidIdentityInput({ path: `roles.${path.at(-1) ?? name}.inherits`, message: `unknown role ${name}` })
+      if (def === undefined) return InvalidIdentityInput.at(`roles.${path.at(-1) ?? name}.inherits`, `unknown role ${name}`)
       const grants = new Set(def.permissions)
       for (const parent of def.inherits ?? []) {
         const inherited = resolve(parent, [...path, name])

@@ -10,6 +10,7 @@
  *
  * @since 0.1.0
  */
+import * as Invalid from "../internal/InvalidInput.ts"
 import { Effect, Schema, SchemaIssue } from "effect"
 import { InvalidLlmRequest } from "./LlmError.ts"
 
@@ -128,21 +129,9 @@ export const LlmRequest = Schema.Struct({
 })
 export type LlmRequest = typeof LlmRequest.Type
 
-const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
-
 /** Turns a Schema issue into an `InvalidLlmRequest` naming the path of the first bad field. */
-export const invalidRequestFromIssue = (issue: SchemaIssue.Issue, root = ""): InvalidLlmRequest => {
-  const all = formatter(issue).issues
-  const pathOf = (p: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined): string =>
-    [root, ...(p ?? []).map((s) => String(typeof s === "object" && s !== null ? s.key : s))]
-      .filter((s) => s !== "").join(".")
-  const first = all[0]
-  return new InvalidLlmRequest({
-    path: pathOf(first?.path),
-    reason: first?.message ?? "invalid value",
-    issues: all.map((i) => `${pathOf(i.path) || "(root)"}: ${i.message}`)
-  })
-}
+export const invalidRequestFromIssue = (issue: SchemaIssue.Issue, root = ""): InvalidLlmRequest =>
+  new InvalidLlmRequest({ subject: "LLM request", ...Invalid.describeIssue(issue, root) })
 
 const decodeRequest = Schema.decodeUnknownEffect(LlmRequest)
 

@@ -219,8 +219,7 @@ export const malformedFrom = (
   const detail = Option.match(error, {
     onNone: () => "unexpected shape",
     onSome: (e) => {
-      const issue = invalidRequestFromIssue(e.issue)
-      return `${issue.path === "" ? "(root)" : issue.path}: ${issue.reason}`
+      return invalidRequestFromIssue(e.issue).detail
     }
   })
   // a Schema issue can quote the offending value, which is provider-derived: scrub it like any other text

@@ -9,6 +9,7 @@
  *
  * @since 0.1.0
  */
+import * as Invalid from "../internal/InvalidInput.ts"
 import { Duration, Effect, Option, Redacted, Schema } from "effect"
 import { HttpClient } from "effect/http"
 import type { ProviderConfig } from "../config/index.ts"
@@ -108,12 +109,8 @@ export const resolveHttpProviderOptions = (
 ): Effect.Effect<ResolvedHttpProvider, InvalidProviderOptions> =>
   Schema.decodeUnknownEffect(OptionsSchema)(options).pipe(
     Effect.mapError((e) => {
-      const issue = invalidRequestFromIssue(e.issue)
-      return new InvalidProviderOptions({
-        provider: options.name ?? defaults.name,
-        path: issue.path,
-        reason: issue.reason
-      })
+      const provider = options.name ?? defaults.name
+      return Invalid.fromSchemaError(e, `options of provider ${provider}`, (f) => new InvalidProviderOptions({ provider, ...f }))
     }),
     Effect.map((o) => ({
       name: o.name ?? defaults.name,

@@ -17,6 +17,7 @@
  *
  * @since 0.1.0
  */
+import * as Invalid from "../internal/InvalidInput.ts"
 import { Duration, Effect, Layer, Schema, Stream } from "effect"
 import type { ProviderError } from "./LlmError.ts"
 import { InvalidProviderOptions } from "./LlmError.ts"
@@ -170,8 +171,8 @@ const chunkText = (text: string, size: number): Array<string> => {
 export const make = (options: ScriptedOptions = {}): Effect.Effect<LlmProviderShape, InvalidProviderOptions> =>
   Schema.decodeUnknownEffect(OptionsSchema)(options).pipe(
     Effect.mapError((e) => {
-      const issue = invalidRequestFromIssue(e.issue)
-      return new InvalidProviderOptions({ provider: options.name ?? "scripted", path: issue.path, reason: issue.reason })
+      const provider = options.name ?? "scripted"
+      return Invalid.fromSchemaError(e, `options of provider ${provider}`, (f) => new InvalidProviderOptions({ provider, ...f }))
     }),
     Effect.map(() => makeUnsafe(options))
   )

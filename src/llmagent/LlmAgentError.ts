@@ -10,26 +10,25 @@
  * a turn with `AgentBusy`. Secrets never appear in
  * messages: model errors are already scrubbed by the providers, and only their tag and message are rendered.
  */
+import * as Invalid from "../internal/InvalidInput.ts"
 import { Schema } from "effect"
 
 /** The agent id is not acceptable (empty, too long, or with control characters). */
-export class InvalidAgentId extends Schema.TaggedError<InvalidAgentId>()("InvalidAgentId", {
-  id: Schema.String,
-  detail: Schema.String
-}) {
+export class InvalidAgentId extends Schema.TaggedError<InvalidAgentId>()("InvalidAgentId", { ...Invalid.InvalidInputFields, id: Schema.String }) {
+  /** An `InvalidAgentId` for `id` saying what is wrong with it. */
+  static of(id: string, detail: string): InvalidAgentId {
+    return new InvalidAgentId({ id, ...Invalid.fields("agent id", "", detail) })
+  }
+
   override get message(): string {
-    return `invalid agent id ${JSON.stringify(this.id.slice(0, 64))}: ${this.detail}`
+    return Invalid.invalidMessage(this)
   }
 }
 
 /** The turn input did not decode; `path` names the bad field. */
-export class InvalidTurnInput extends Schema.TaggedError<InvalidTurnInput>()("InvalidTurnInput", {
-  id: Schema.String,
-  path: Schema.String,
-  detail: Schema.String
-}) {
+export class InvalidTurnInput extends Schema.TaggedError<InvalidTurnInput>()("InvalidTurnInput", { ...Invalid.InvalidInputFields, id: Schema.String }) {
   override get message(): string {
-    return `invalid turn input for ${this.id} at ${this.path || "(root)"}: ${this.detail}`
+    return Invalid.invalidMessage(this)
   }
 }
 

@@ -4,6 +4,7 @@
  *
  * Plain tagged values, so they serialise as JSON (the gateway sends them over HTTP as they are).
  */
+import * as Invalid from "../internal/InvalidInput.ts"
 import { Schema } from "effect"
 import type { AgentLoop } from "../agent/index.ts"
 import { LlmMessage, type Usage } from "../llm/index.ts"
@@ -69,11 +70,7 @@ const TurnSchema = Schema.Struct({
 })
 const decodeTurn = Schema.decodeUnknownResult(TurnSchema)
 
-const pathOf = (issue: Schema.SchemaError): { path: string; detail: string } => {
-  const text = String(issue.message)
-  const match = /at \["?([^\]"]+)"?\]/.exec(text)
-  return { path: match?.[1] ?? "input", detail: text.slice(0, 500) }
-}
+const pathOf = (error: Schema.SchemaError): { path: string; detail: string } => Invalid.describeIssue(error.issue)
 
 /** Validates a turn; the typed error names the bad field. */
 export const checkTurn = (id: string, input: unknown): CheckedTurn | InvalidTurnInput => {
@@ -83,7 +80,7 @@ export const checkTurn = (id: string, input: unknown): CheckedTurn | InvalidTurn
   const result = decodeTurn(value, { errors: "first" })
   if (result._tag === "Failure") {
     const { path, detail } = pathOf(result.failure)
-    return new InvalidTurnInput({ id, path, detail })
+    return new InvalidTurnInput({ id, subject: `turn of agent ${id}`, path, detail })
   }
   return { input: (value as CheckedTurn).input, maxSteps: result.success.maxSteps }
 }
@@ -96,9 +93,9 @@ const CONTROL = /[\u0000-\u001f\u007f]/
 
 /** Validates an agent id: 1–256 characters, no control characters. */
 export const checkId = (id: unknown): InvalidAgentId | undefined => {
-  if (typeof id !== "string") return new InvalidAgentId({ id: String(id), detail: "expected a string" })
-  if (id.length === 0) return new InvalidAgentId({ id, detail: "must not be empty" })
-  if (id.length > MAX_ID_LENGTH) return new InvalidAgentId({ id, detail: `longer than ${MAX_ID_LENGTH} characters` })
-  if (CONTROL.test(id)) return new InvalidAgentId({ id, detail: "contains control characters" })
+  if (typeof id !== "string") return InvalidAgentId.of(String(id), "expected a string")
+  if (id.length === 0) return InvalidAgentId.of(id, "must not be empty")
+  if (id.length > MAX_ID_LENGTH) return InvalidAgentId.of(id, `longer than ${MAX_ID_LENGTH} characters`)
+  if (CONTROL.test(id)) return InvalidAgentId.of(id, "contains control characters")
   return undefined
 }

@@ -11,6 +11,7 @@
  *
  * @since 0.1.0
  */
+import * as Invalid from "../internal/InvalidInput.ts"
 import { Context, Effect, Schema, SchemaIssue } from "effect"
 import type { LlmMessage } from "../llm/index.ts"
 import { LlmMessage as LlmMessageSchema } from "../llm/index.ts"
@@ -72,17 +73,9 @@ export const DEFAULT_MAX_MESSAGES = 100
 /** Default `maxConversations` of the in-process layer. */
 export const DEFAULT_MAX_CONVERSATIONS = 10_000
 
-const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
-
 /** An `InvalidMemoryInput` naming the first bad field of a Schema issue (prefixed by `root`). */
-export const invalidFromIssue = (issue: SchemaIssue.Issue, root: string): InvalidMemoryInput => {
-  const first = formatter(issue).issues[0]
-  const segments = (first?.path ?? []).map((p) => String(typeof p === "object" && p !== null ? p.key : p))
-  return new InvalidMemoryInput({
-    path: [root, ...segments].filter((s) => s !== "").join("."),
-    reason: first?.message ?? "invalid value"
-  })
-}
+export const invalidFromIssue = (issue: SchemaIssue.Issue, root: string): InvalidMemoryInput =>
+  new InvalidMemoryInput({ subject: "conversation memory input", ...Invalid.describeIssue(issue, root) })
 
 const ConversationId = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(512))
 const Count = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 100_000_000 }))

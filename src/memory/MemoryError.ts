@@ -8,6 +8,7 @@
  *
  * @since 0.1.0
  */
+import * as Invalid from "../internal/InvalidInput.ts"
 import { Schema } from "effect"
 
 /** The memory store failed (e.g. Redis). */
@@ -22,12 +23,14 @@ export class MemoryBackendError extends Schema.TaggedError<MemoryBackendError>()
 }
 
 /** A bad conversation id, message or option. `path` names the bad field (e.g. `messages.2.role`). */
-export class InvalidMemoryInput extends Schema.TaggedError<InvalidMemoryInput>()("InvalidMemoryInput", {
-  path: Schema.String,
-  reason: Schema.String
-}) {
+export class InvalidMemoryInput extends Schema.TaggedError<InvalidMemoryInput>()("InvalidMemoryInput", Invalid.InvalidInputFields) {
+  /** An `InvalidMemoryInput` for a rule Schema cannot express, at `path` (`a.b[2].c`). */
+  static at(path: string, detail: string): InvalidMemoryInput {
+    return new InvalidMemoryInput(Invalid.fields("conversation memory input", path, detail))
+  }
+
   override get message(): string {
-    return `invalid conversation memory input at ${this.path === "" ? "(root)" : this.path}: ${this.reason}`
+    return Invalid.invalidMessage(this)
   }
 }
 

@@ -66,7 +66,7 @@ export const makeRedis = (
     let ttlMillis = 0
     if (options.ttl !== undefined) {
       const ms = positiveMillisOf(options.ttl)
-      if (ms === undefined) return yield* new InvalidMemoryInput({ path: "ttl", reason: "expected a positive finite duration" })
+      if (ms === undefined) return yield* InvalidMemoryInput.at("ttl", "expected a positive finite duration")
       ttlMillis = Math.max(1, Math.round(ms))
     }
     let skipped = 0

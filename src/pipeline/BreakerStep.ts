@@ -78,7 +78,7 @@ const duration = (
   const d = Duration.fromInput(input as Duration.Input)
   return d._tag === "Some"
     ? Exit.succeed(d.value)
-    : Exit.fail(new InvalidPipelineOptions({ step: "BreakerStep", path, reason: `Expected a duration such as "30 seconds", got ${JSON.stringify(input)}` }))
+    : Exit.fail(InvalidPipelineOptions.at("BreakerStep", path, `Expected a duration such as "30 seconds", got ${JSON.stringify(input)}`))
 }
 
 const make = (input: BreakerStepOptions) =>

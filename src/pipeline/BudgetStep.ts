@@ -62,11 +62,7 @@ export const scopesOf = (context: CallContext): ReadonlyArray<string> | InvalidL
     const id = options[field]
     if (id === undefined) continue
     if (!SCOPE_ID_PATTERN.test(id)) {
-      return new InvalidLlmRequest({
-        path: `options.${field}`,
-        reason: `not a budget scope id (1-128 characters of [A-Za-z0-9_.:@-])`,
-        issues: []
-      })
+      return InvalidLlmRequest.at(`options.${field}`, "not a budget scope id (1-128 characters of [A-Za-z0-9_.:@-])")
     }
     scopes.push(`${kind}:${id}`)
   }
@@ -99,7 +95,7 @@ const make = Effect.gen(function*() {
       if (scopes.length === 0) return Effect.succeed(undefined)
       return budgets.reserve({ scopes, amount: estimate(context, targets) }).pipe(
         // unreachable (the scopes are checked above, the amount is a finite cost): mapped to keep the error types
-        Effect.catchTag("InvalidOptions", (e) => Effect.fail(new InvalidLlmRequest({ path: `options.${e.path}`, reason: e.detail, issues: [] })))
+        Effect.catchTag("InvalidOptions", (e) => Effect.fail(new InvalidLlmRequest({ subject: "LLM request", path: `options.${e.path}`, detail: e.detail })))
       )
     }
     return {

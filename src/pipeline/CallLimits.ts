@@ -56,7 +56,7 @@ const millisOf = (input: number | string | undefined, fallback: number, path: st
   const d = Duration.fromInput(input as Duration.Input) // a number or a string, decoded above
   return d._tag === "Some" && Duration.toMillis(d.value) > 0
     ? Effect.succeed(Duration.toMillis(d.value))
-    : Effect.fail(new InvalidPipelineOptions({ step: "CallLimits", path, reason: `Expected a positive duration, got ${JSON.stringify(input)}` }))
+    : Effect.fail(InvalidPipelineOptions.at("CallLimits", path, `Expected a positive duration, got ${JSON.stringify(input)}`))
 }
 
 /** Decodes `CallLimits` options (failing with `InvalidPipelineOptions` naming the bad field). */

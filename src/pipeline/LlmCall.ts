@@ -175,7 +175,7 @@ export const decodeLlmCall = (input: unknown): Effect.Effect<LlmCall, InvalidLlm
   if (isPlainLlmCall(input)) return Exit.succeed(input)
   if (nestedDeeperThan(input, MAX_CALL_DEPTH)) {
     const reason = `nested deeper than ${MAX_CALL_DEPTH} levels`
-    return Exit.fail(new InvalidLlmRequest({ path: "", reason, issues: [`(root): ${reason}`] }))
+    return Exit.fail(InvalidLlmRequest.at("", reason))
   }
   return decodeSlow(input, { errors: "all" }).pipe(Effect.mapError((e) => invalidRequestFromIssue(e.issue)))
 }

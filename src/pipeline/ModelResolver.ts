@@ -79,7 +79,7 @@ const specsOnly = (): ModelResolverShape => {
       if (hit !== undefined) return hit
       const colon = spec.indexOf(":")
       const exit: Exit.Exit<Target, ModelLookupError> = colon <= 0 || colon === spec.length - 1
-        ? Exit.fail(new InvalidModelSpec({ spec, reason: `expected "provider:model" (no ConfigStore resolves aliases here)` }))
+        ? Exit.fail(InvalidModelSpec.of(spec, `expected "provider:model" (no ConfigStore resolves aliases here)`))
         : Exit.succeed(targetOf(spec, spec.slice(0, colon), spec.slice(colon + 1), noDefaults))
       cache.set(spec, exit)
       return exit

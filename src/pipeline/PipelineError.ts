@@ -12,6 +12,7 @@
  *
  * @since 0.1.0
  */
+import * as Invalid from "../internal/InvalidInput.ts"
 import { Duration, Schema, SchemaIssue } from "effect"
 
 /** troupe's RateLimiter refused the call (the provider was not contacted). */
@@ -77,28 +78,18 @@ export class ProviderNotFound extends Schema.TaggedError<ProviderNotFound>()("Pr
 }
 
 /** A step's layer options failed validation; `path` names the bad field. */
-export class InvalidPipelineOptions extends Schema.TaggedError<InvalidPipelineOptions>()("InvalidPipelineOptions", {
-  /** The step (`RateLimitStep`, `BreakerStep`, …). */
-  step: Schema.String,
-  path: Schema.String,
-  reason: Schema.String
-}) {
+export class InvalidPipelineOptions extends Schema.TaggedError<InvalidPipelineOptions>()("InvalidPipelineOptions", { ...Invalid.InvalidInputFields, /** The step (`RateLimitStep`, `BreakerStep`, …). */ step: Schema.String }) {
+  /** An `InvalidPipelineOptions` of `step` at `path`, for a rule Schema cannot express. */
+  static at(step: string, path: string, detail: string): InvalidPipelineOptions {
+    return new InvalidPipelineOptions({ step, ...Invalid.fields(`${step} options`, path, detail) })
+  }
+
   override get message(): string {
-    return `invalid ${this.step} options${this.path === "" ? "" : ` at ${this.path}`}: ${this.reason}`
+    return Invalid.invalidMessage(this)
   }
 }
 
 /** Builds an `InvalidPipelineOptions` from a Schema issue (first issue's path, every issue in the reason). */
-export const invalidOptions = (step: string, issue: SchemaIssue.Issue): InvalidPipelineOptions => {
-  const issues = formatter(issue).issues
-  const first = issues[0]
-  const pathOf = (p: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined): string =>
-    (p ?? []).map((s) => String(typeof s === "object" && s !== null ? s.key : s)).join(".")
-  return new InvalidPipelineOptions({
-    step,
-    path: pathOf(first?.path),
-    reason: issues.map((i) => `${pathOf(i.path) || "(root)"}: ${i.message}`).join("; ") || "invalid value"
-  })
-}
+export const invalidOptions = (step: string, issue: SchemaIssue.Issue): InvalidPipelineOptions =>
+  new InvalidPipelineOptions({ step, subject: `${step} options`, ...Invalid.describeIssue(issue) })
 
-const formatter = SchemaIssue.makeFormatterStandardSchemaV1()

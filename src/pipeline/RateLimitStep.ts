@@ -80,7 +80,7 @@ const make = (input: RateLimitStepOptions) =>
     const counter = yield* TokenCounter
     const parsed = options.maxWait === undefined ? undefined : Duration.fromInput(options.maxWait as Duration.Input)
     if (parsed !== undefined && parsed._tag === "None") {
-      return yield* new InvalidPipelineOptions({ step: "RateLimitStep", path: "maxWait", reason: `Expected a duration, got ${String(options.maxWait)}` })
+      return yield* InvalidPipelineOptions.at("RateLimitStep", "maxWait", `Expected a duration, got ${String(options.maxWait)}`)
     }
     const wait = parsed === undefined ? Duration.seconds(30) : parsed.value
     const installed = yield* limiter.policies
@@ -88,7 +88,7 @@ const make = (input: RateLimitStepOptions) =>
     // (troupe's provider defaults do: 200,000 tokens per minute per provider model)
     const tokensPolicy = options.tokensPolicy ?? (installed.has(DEFAULT_TOKENS_POLICY) ? DEFAULT_TOKENS_POLICY : undefined)
     if (tokensPolicy !== undefined && !installed.has(tokensPolicy)) {
-      return yield* new InvalidPipelineOptions({ step: "RateLimitStep", path: "tokensPolicy", reason: `no limiter policy named "${tokensPolicy}" is installed` })
+      return yield* InvalidPipelineOptions.at("RateLimitStep", "tokensPolicy", `no limiter policy named "${tokensPolicy}" is installed`)
     }
     const acquire = options.mode !== "check"
     const requestOptions = { cost: 1 }

@@ -74,7 +74,7 @@ const make = (options: ResponseCacheStepOptions) =>
   Effect.gen(function*() {
     const cache = yield* Cache
     const namespace = options.namespace ?? "llm"
-    if (!/^[^:]+$/.test(namespace)) return yield* new InvalidCacheOptions({ path: "namespace", reason: "expected a non-empty name without ':'" })
+    if (!/^[^:]+$/.test(namespace)) return yield* InvalidCacheOptions.at("namespace", "expected a non-empty name without ':'")
     const normalize = options.normalizeWhitespace === true
     const enabled = options.enabled
     const putOptions = (response: LlmResponse) =>

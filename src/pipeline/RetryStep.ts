@@ -53,7 +53,7 @@ const millisOf = (input: number | string | undefined, fallback: number, path: st
   const d = Duration.fromInput(input as Duration.Input)
   return d._tag === "Some"
     ? Duration.toMillis(d.value)
-    : new InvalidPipelineOptions({ step: "RetryStep", path, reason: `Expected a duration such as "1 second", got ${JSON.stringify(input)}` })
+    : InvalidPipelineOptions.at("RetryStep", path, `Expected a duration such as "1 second", got ${JSON.stringify(input)}`)
 }
 
 /** The server's requested wait carried by a provider error, if any. */

@@ -45,18 +45,18 @@ export class PolicyRegistry {
     const self = this
     return Effect.gen(function*() {
       if (typeof input !== "object" || input === null || Array.isArray(input)) {
-        return yield* new InvalidRateLimitInput({ path: ["policies"], reason: "Expected a record of policies by name" })
+        return yield* InvalidRateLimitInput.at(["policies"], "Expected a record of policies by name")
       }
       const compiled: Array<CompiledPolicy> = []
       for (const [name, value] of Object.entries(input)) {
         if (name.length === 0 || name.length > 128) {
-          return yield* new InvalidRateLimitInput({ path: ["policies", name], reason: "policy names must have 1 to 128 characters" })
+          return yield* InvalidRateLimitInput.at(["policies", name], "policy names must have 1 to 128 characters")
         }
         compiled.push(yield* decodePolicy(name, value, ["policies", name]))
       }
       const names = compiled.map((p) => p.name)
       if (replace && !names.includes(self.defaultName) && !self.byName.has(self.defaultName)) {
-        return yield* new InvalidRateLimitInput({ path: ["policies", self.defaultName], reason: `the default policy "${self.defaultName}" is missing` })
+        return yield* InvalidRateLimitInput.at(["policies", self.defaultName], `the default policy "${self.defaultName}" is missing`)
       }
       const removed: Array<string> = []
       if (replace) {

@@ -13,6 +13,7 @@
  * All three are `Schema.TaggedError` classes so they cross process boundaries (RPC, logs) intact.
  */
 import { Duration, Schema } from "effect"
+import * as Invalid from "../internal/InvalidInput.ts"
 
 /** A check or acquire was refused; `retryAfter` is exact (not an estimate) for the state seen at the check. */
 export class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited", {
@@ -41,14 +42,18 @@ export class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited"
   }
 }
 
-/** Invalid input to a public entry point: `path` names the field, `message` explains the problem. */
-export class InvalidRateLimitInput extends Schema.TaggedError<InvalidRateLimitInput>()("InvalidRateLimitInput", {
-  path: Schema.Array(Schema.Union([Schema.String, Schema.Number])),
-  reason: Schema.String
-}) {
+/** Invalid input to a public entry point: `subject`, `path` (the first bad field, `a.b[2].c`) and `detail`. */
+export class InvalidRateLimitInput extends Schema.TaggedError<InvalidRateLimitInput>()(
+  "InvalidRateLimitInput",
+  Invalid.InvalidInputFields
+) {
+  /** An `InvalidRateLimitInput` for a rule Schema cannot express, at `path` (segments, rendered `a.b[2].c`). */
+  static at(path: ReadonlyArray<string | number>, detail: string): InvalidRateLimitInput {
+    return new InvalidRateLimitInput(Invalid.fields("rate limiter input", Invalid.formatPath(path), detail))
+  }
+
   override get message(): string {
-    const where = this.path.length === 0 ? "input" : this.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${p}`)).join("")
-    return `invalid rate limiter input at ${where}: ${this.reason}`
+    return Invalid.invalidMessage(this)
   }
 }
 

@@ -21,6 +21,7 @@
  * Reuses Effect's `Schema` and `Duration` (`DurationFromMillis`, `DurationFromString`); `compile` (the
  * numeric form the stores run on) is hand-rolled.
  */
+import * as Invalid from "../internal/InvalidInput.ts"
 import { Duration, Effect, Schema, SchemaIssue } from "effect"
 import { InvalidRateLimitInput } from "./RateLimitError.ts"
 
@@ -171,14 +172,9 @@ const compileTier = (tier: RateLimitTier): CompiledTier => {
   }
 }
 
-const issuesOf = (error: Schema.SchemaError) => SchemaIssue.makeFormatterStandardSchemaV1()(error.issue).issues
-
-/** Maps a `SchemaError` to `InvalidRateLimitInput`, prefixing the path (e.g. `["policies", "openai"]`). */
-export const toInvalidInput = (prefix: ReadonlyArray<string | number>) => (error: Schema.SchemaError): InvalidRateLimitInput => {
-  const issue = issuesOf(error)[0]
-  const path = (issue?.path ?? []).map((p) => (typeof p === "number" ? p : String(p)))
-  return new InvalidRateLimitInput({ path: [...prefix, ...path], reason: issue?.message ?? error.message })
-}
+/** Maps a `SchemaError` to `InvalidRateLimitInput`, under `prefix` (e.g. `["policies", "openai"]`). */
+export const toInvalidInput = (prefix: ReadonlyArray<string | number>) => (error: Schema.SchemaError): InvalidRateLimitInput =>
+  Invalid.fromSchemaError(error, "rate limiter input", (f) => new InvalidRateLimitInput(f), Invalid.formatPath(prefix))
 
 /** Validates a decoded policy beyond its schema (unique tier names) and compiles it. */
 export const compile = (
@@ -192,7 +188,7 @@ export const compile = (
     for (let i = 0; i < tiers.length; i++) {
       const tierName = (tiers[i] as CompiledTier).name
       if (seen.has(tierName)) {
-        return Effect.fail(new InvalidRateLimitInput({ path: [...prefix, "tiers", i, "name"], reason: `duplicate tier name "${tierName}"` }))
+        return Effect.fail(InvalidRateLimitInput.at([...prefix, "tiers", i, "name"], `duplicate tier name "${tierName}"`))
       }
       seen.add(tierName)
     }

@@ -302,20 +302,20 @@ const makeService = <R>(
 
     // --- validation (hand-written equivalents of the option schemas: this is the hot path) ---------------
     const invalidKey = (key: unknown): InvalidRateLimitInput | undefined => {
-      if (typeof key !== "string") return new InvalidRateLimitInput({ path: ["key"], reason: "Expected a string" })
-      if (key.length === 0) return new InvalidRateLimitInput({ path: ["key"], reason: "Expected a non-empty key" })
+      if (typeof key !== "string") return InvalidRateLimitInput.at(["key"], "Expected a string")
+      if (key.length === 0) return InvalidRateLimitInput.at(["key"], "Expected a non-empty key")
       if (key.length > config.maxKeyLength) {
-        return new InvalidRateLimitInput({ path: ["key"], reason: `key too long: ${key.length} characters, the limit is ${config.maxKeyLength}` })
+        return InvalidRateLimitInput.at(["key"], `key too long: ${key.length} characters, the limit is ${config.maxKeyLength}`)
       }
       return undefined
     }
     const invalidAmount = (field: string, value: unknown): InvalidRateLimitInput | undefined =>
       typeof value === "number" && value > 0 && value !== Number.POSITIVE_INFINITY
         ? undefined
-        : new InvalidRateLimitInput({ path: [field], reason: `Expected a finite number greater than 0, got ${String(value)}` })
+        : InvalidRateLimitInput.at([field], `Expected a finite number greater than 0, got ${String(value)}`)
     const policyOf = (key: string, name: unknown): CompiledPolicy | InvalidRateLimitInput => {
-      if (name !== undefined && typeof name !== "string") return new InvalidRateLimitInput({ path: ["policy"], reason: "Expected a policy name" })
-      return registry.resolve(key, name) ?? new InvalidRateLimitInput({ path: ["policy"], reason: `unknown policy "${String(name)}"` })
+      if (name !== undefined && typeof name !== "string") return InvalidRateLimitInput.at(["policy"], "Expected a policy name")
+      return registry.resolve(key, name) ?? InvalidRateLimitInput.at(["policy"], `unknown policy "${String(name)}"`)
     }
     const isInvalid = (x: CompiledPolicy | InvalidRateLimitInput): x is InvalidRateLimitInput => x instanceof InvalidRateLimitInput
 
@@ -331,7 +331,7 @@ const makeService = <R>(
         : Effect.suspend(() =>
           typeof options === "object" && options !== null // untyped callers (`null`): a typed failure, never a throw
             ? checkWith(key, options)
-            : Exit.fail(new InvalidRateLimitInput({ path: ["options"], reason: "Expected an options object or undefined" })))
+            : Exit.fail(InvalidRateLimitInput.at(["options"], "Expected an options object or undefined")))
     const checkNow = (key: string): Effect.Effect<Allowed, CheckError> => checkWith(key, undefined)
     const checkWith = (key: string, options: CheckOptions | undefined): Effect.Effect<Allowed, CheckError> =>
       ((): Effect.Effect<Allowed, CheckError> => {
@@ -339,7 +339,7 @@ const makeService = <R>(
         const bad = invalidKey(key) ?? (cost === 1 ? undefined : invalidAmount("cost", cost))
         if (bad !== undefined) return Exit.fail(bad)
         const policy = options === undefined || options.policy === undefined ? registry.resolve(key, undefined) : policyOf(key, options.policy)
-        if (policy === undefined || isInvalid(policy)) return Exit.fail(policy ?? new InvalidRateLimitInput({ path: ["policy"], reason: "no default policy" }))
+        if (policy === undefined || isInvalid(policy)) return Exit.fail(policy ?? InvalidRateLimitInput.at(["policy"], "no default policy"))
         n.checks++
         const now = clock.currentTimeMillisUnsafe()
         if (queue.hasWaiters(key)) {
@@ -384,7 +384,7 @@ const makeService = <R>(
         if (options?.timeout !== undefined) {
           const timeout = Duration.fromInput(options.timeout)
           if (timeout._tag === "None" || Duration.toMillis(timeout.value) < 0) {
-            return Exit.fail(new InvalidRateLimitInput({ path: ["timeout"], reason: `Expected a non-negative duration, got ${String(options.timeout)}` }))
+            return Exit.fail(InvalidRateLimitInput.at(["timeout"], `Expected a non-negative duration, got ${String(options.timeout)}`))
           }
           timeoutMs = Duration.toMillis(timeout.value)
         }

@@ -6,21 +6,12 @@
  * every problem found. Functions inside specs (`start`, `run`) are checked as functions; behaviours are values
  * the type system already checks.
  */
-import { Duration, Result, Schema, SchemaIssue } from "effect"
+import { Duration, Result, Schema } from "effect"
+import * as Invalid from "../internal/InvalidInput.ts"
 import { InvalidOptions } from "./RuntimeError.ts"
 
-const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
-
-/** Renders a property path as `a.b[2].c`, prefixed with `prefix`. */
-export const formatPath = (path: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }>, prefix = ""): string => {
-  let out = prefix
-  for (const segment of path) {
-    const key = typeof segment === "object" ? segment.key : segment
-    if (typeof key === "number") out += `[${key}]`
-    else out += out === "" ? String(key) : `.${String(key)}`
-  }
-  return out
-}
+/** Renders a property path as `a.b[2].c`, prefixed with `prefix` (the one path format of troupe). */
+export const formatPath = Invalid.formatPath
 
 /** Decodes `input` with `schema`; on failure, an `InvalidOptions` naming the first bad path and every issue. */
 export const validate = <S extends Schema.Codec<unknown, unknown, never, never>>(
@@ -28,19 +19,7 @@ export const validate = <S extends Schema.Codec<unknown, unknown, never, never>>
   input: unknown,
   subject: string,
   pathPrefix = ""
-): Result.Result<S["Type"], InvalidOptions> => {
-  const result = Schema.decodeUnknownResult(schema)(input, { errors: "all" })
-  if (Result.isSuccess(result)) return Result.succeed(result.success)
-  const issues = formatter(result.failure.issue).issues
-  const first = issues[0]
-  return Result.fail(
-    new InvalidOptions({
-      subject,
-      path: formatPath(first?.path ?? [], pathPrefix),
-      detail: issues.map((i) => `${formatPath(i.path ?? [], pathPrefix) || "(root)"}: ${i.message}`).join("; ")
-    })
-  )
-}
+): Result.Result<S["Type"], InvalidOptions> => Invalid.decode(schema, input, subject, (f) => new InvalidOptions(f), pathPrefix)
 
 /** An integer ≥ 1. */
 export const PositiveInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1)))
@@ -95,4 +74,4 @@ export const decodeStartOptions = (options: object): Result.Result<unknown, Inva
 
 /** An `InvalidOptions` for a rule Schema cannot express (cross-field checks). */
 export const invalid = (subject: string, path: string, detail: string): InvalidOptions =>
-  new InvalidOptions({ subject, path, detail: `${path}: ${detail}` })
+  new InvalidOptions(Invalid.fields(subject, path, detail))

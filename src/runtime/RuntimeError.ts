@@ -11,6 +11,7 @@
  * Exit reasons and processes are carried as `Schema.Unknown` fields: they are runtime values, not wire data.
  */
 import { Schema } from "effect"
+import { InvalidInputFields, invalidMessage } from "../internal/InvalidInput.ts"
 import type { ExitReason } from "./ExitReason.ts"
 import { format } from "./ExitReason.ts"
 
@@ -178,13 +179,9 @@ export class MaxChildren extends Schema.TaggedError<MaxChildren>()("MaxChildren"
 }
 
 /** Options or a child spec failed validation; `path` names the field (e.g. `children[2].shutdown`). */
-export class InvalidOptions extends Schema.TaggedError<InvalidOptions>()("InvalidOptions", {
-  subject: Schema.String,
-  path: Schema.String,
-  detail: Schema.String
-}) {
+export class InvalidOptions extends Schema.TaggedError<InvalidOptions>()("InvalidOptions", InvalidInputFields) {
   override get message(): string {
-    return `invalid ${this.subject}: ${this.path === "" ? "" : `at ${this.path}: `}${this.detail}`
+    return invalidMessage(this)
   }
 }
 

@@ -8,7 +8,8 @@
  *
  * @since 0.1.0
  */
-import { Schema, SchemaIssue } from "effect"
+import * as Invalid from "../internal/InvalidInput.ts"
+import { Schema } from "effect"
 
 /** `attach` was called with an id that is already attached (`:telemetry`'s `{:error, :already_exists}`). */
 export class DuplicateHandlerError extends Schema.TaggedError<DuplicateHandlerError>()("DuplicateHandlerError", {
@@ -29,12 +30,9 @@ export class HandlerNotFoundError extends Schema.TaggedError<HandlerNotFoundErro
 }
 
 /** Untrusted input (options, prefixes, ids, metric definitions) failed to decode; `issues` lists every problem. */
-export class InvalidTelemetryInput extends Schema.TaggedError<InvalidTelemetryInput>()("InvalidTelemetryInput", {
-  input: Schema.String,
-  issues: Schema.Array(Schema.Struct({ path: Schema.String, message: Schema.String }))
-}) {
+export class InvalidTelemetryInput extends Schema.TaggedError<InvalidTelemetryInput>()("InvalidTelemetryInput", Invalid.InvalidInputFields) {
   override get message(): string {
-    return `invalid ${this.input}: ` + this.issues.map((i) => `${i.path === "" ? "(root)" : i.path}: ${i.message}`).join("; ")
+    return Invalid.invalidMessage(this)
   }
 }
 
@@ -69,15 +67,6 @@ export type TelemetryError =
   | OtelPackagesMissing
   | TelemetryExportError
 
-const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
-
-/** Converts a `SchemaError` into an `InvalidTelemetryInput` naming `input` and every issue's path. */
+/** Converts a `SchemaError` into an `InvalidTelemetryInput` whose `subject` is `input` (every issue in `detail`). */
 export const fromSchemaError = (input: string, error: Schema.SchemaError): InvalidTelemetryInput =>
-  new InvalidTelemetryInput({
-    input,
-    issues: formatter(error.issue).issues.map((issue) => ({
-      path: (issue.path ?? []).map((segment) => typeof segment === "object" ? String(segment.key) : String(segment))
-        .join("."),
-      message: issue.message
-    }))
-  })
+  Invalid.fromSchemaError(error, input, (f) => new InvalidTelemetryInput(f))

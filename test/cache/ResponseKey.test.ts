@@ -126,7 +126,7 @@ describe("ResponseKey", () => {
     Effect.gen(function*() {
       const e1 = yield* Effect.flip(key({ ...base, messages: [{ role: "", content: "x" }] }))
       assert.strictEqual(e1._tag, "InvalidResponseRequest")
-      assert.strictEqual(e1.path, "messages.0.role")
+      assert.strictEqual(e1.path, "messages[0].role")
       const e2 = yield* Effect.flip(key({ provider: "openai", messages: [] }))
       assert.strictEqual(e2.path, "model")
       const e3 = yield* Effect.flip(key({ ...base, params: { temperature: Number.NaN } }))

@@ -45,7 +45,7 @@ describe("validateConfig", () => {
       "providers.openai.maxRetries",
       "providers.openai.pool.connections",
       "providers.openai.timeout",
-      "rateLimits.search.tiers.0",
+      "rateLimits.search.tiers[0]",
       "telemetry.otlp.endpoint"
     ])
     const byPath = new Map(issues.map((i) => [i.path, i.message]))
@@ -103,6 +103,6 @@ describe("validateConfig", () => {
       ...DefaultConfig,
       rateLimits: { search: { tiers: [{ _tag: "FixedWindow", limit: 0, window: "1 second" }] } }
     })
-    assert.deepStrictEqual(bad.map((i) => i.path), ["rateLimits.search.tiers.0.limit"])
+    assert.deepStrictEqual(bad.map((i) => i.path), ["rateLimits.search.tiers[0].limit"])
   })
 })

@@ -114,7 +114,7 @@ describe("Gateway: OpenAI-compatible routes with the openai SDK as client", () =
     const ask = (content: string, model = "fast") => c.chat.completions.create({ model, messages: [{ role: "user", content }] })
     const bad = await c.chat.completions.create({ model: "fast", messages: [{ role: "robot" as "user", content: "x" }] }).catch((e) => e)
     expect(bad).toBeInstanceOf(OpenAI.BadRequestError)
-    expect(bad.error?.param).toBe("messages.0.role")
+    expect(bad.error?.param).toBe("messages[0].role")
     expect(await ask("hi", "no-such-model").catch((e) => e)).toBeInstanceOf(OpenAI.NotFoundError)
     const limited = await ask("busy").catch((e) => e)
     expect(limited).toBeInstanceOf(OpenAI.RateLimitError)

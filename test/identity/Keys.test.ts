@@ -146,11 +146,11 @@ describe("Keys", () => {
       assert.strictEqual(error._tag, "InvalidIdentityInput")
       assert.strictEqual(error.path, "create.principal.kind")
       const scope = failureOf(yield* Effect.exit(keys.create({ principal: user("t"), name: "a", scopes: ["has space"] }))) as { path: string }
-      assert.strictEqual(scope.path, "create.scopes.0")
+      assert.strictEqual(scope.path, "create.scopes[0]")
       const noTiers: unknown = { principal: user("t"), name: "a", scopes: [], limits: { tiers: [] } }
       // a cast: untrusted input that the static type would refuse
       const limits = failureOf(yield* Effect.exit(keys.create(noTiers as Keys.CreateKeyInput))) as { path: string }
-      assert.strictEqual(limits.path, "create.limits.tiers.0")
+      assert.strictEqual(limits.path, "create.limits.tiers[0]")
     }).pipe(Effect.provide(memory)))
 
   it.effect("a pepper shorter than 32 characters is refused at layer build", () =>

@@ -50,7 +50,7 @@ describe("Rbac", () => {
   it.effect("a bad definition, an unknown parent or a cycle fails InvalidIdentityInput naming the path", () =>
     Effect.gen(function*() {
       const bad = failureOf(yield* Effect.exit(Rbac.make({ r: { permissions: ["Has Space"] } }))) as { path: string }
-      assert.strictEqual(bad.path, "roles.r.permissions.0")
+      assert.strictEqual(bad.path, "roles.r.permissions[0]")
       const parent = failureOf(yield* Effect.exit(Rbac.make({ r: { permissions: [], inherits: ["ghost"] } }))) as { path: string; message: string }
       assert.strictEqual(parent.path, "roles.r.inherits")
       assert.include(parent.message, "unknown role ghost")

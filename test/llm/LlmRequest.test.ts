@@ -41,9 +41,10 @@ describe("decodeLlmRequest", () => {
         params: { temperature: 5 }
       }))
       assert.strictEqual(e._tag, "InvalidLlmRequest")
-      assert.isTrue(e.issues.length >= 2, e.issues.join("; "))
-      assert.isTrue(e.issues.some((i) => i.startsWith("params.temperature")), e.issues.join("; "))
-      assert.isTrue(e.issues.some((i) => i.startsWith("messages.1")), e.issues.join("; "))
+      const issues = e.detail.split("; ")
+      assert.isTrue(issues.length >= 2, e.detail)
+      assert.isTrue(issues.some((i) => i.startsWith("params.temperature")), e.detail)
+      assert.isTrue(issues.some((i) => i.startsWith("messages[1]")), e.detail)
     }))
 
   it.effect("empty messages and a bad tool name are rejected", () =>
@@ -55,7 +56,7 @@ describe("decodeLlmRequest", () => {
         messages: [{ role: "user", content: "x" }],
         tools: [{ name: "has space", parameters: {} }]
       }))
-      assert.strictEqual(b.path, "tools.0.name")
+      assert.strictEqual(b.path, "tools[0].name")
     }))
 })
 

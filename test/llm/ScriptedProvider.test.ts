@@ -99,6 +99,6 @@ describe("ScriptedProvider", () => {
     Effect.gen(function*() {
       const e = yield* Effect.flip(ScriptedProvider.make({ rules: [{ when: { lastUser: 42 } as never, reply: { text: "x" } }] }))
       assert.strictEqual(e._tag, "InvalidProviderOptions")
-      assert.match(e.path, /^rules\.0\.when/)
+      assert.match(e.path, /^rules\[0\]\.when/)
     }))
 })

@@ -91,7 +91,7 @@ export const memoryConformance = (label: string, make: MakeMemory, conversation:
         const badId = yield* Effect.flip(memory.append("", [user(1)]))
         assert.deepStrictEqual([badId._tag, badId._tag === "InvalidMemoryInput" ? badId.path : ""], ["InvalidMemoryInput", "conversationId"])
         const badMessage = yield* Effect.flip(memory.append(conversation(), [user(1), { role: "robot", content: "x" } as never]))
-        assert.strictEqual(badMessage._tag === "InvalidMemoryInput" ? badMessage.path.startsWith("messages.1") : false, true)
+        assert.strictEqual(badMessage._tag === "InvalidMemoryInput" ? badMessage.path.startsWith("messages[1]") : false, true)
         const badLast = yield* Effect.flip(memory.messages(conversation(), { last: 0 }))
         assert.strictEqual(badLast._tag === "InvalidMemoryInput" ? badLast.path : "", "last")
         const badMax = yield* Effect.flip(make({ maxMessages: -1 }))

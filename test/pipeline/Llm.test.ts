@@ -328,13 +328,13 @@ describe("Llm pipeline", () => {
       const llm = yield* Llm
       const empty = yield* Effect.flip(llm.generate({ model: "fast", messages: [] } as never))
       assert.strictEqual(empty._tag, "InvalidLlmRequest")
-      assert.strictEqual(empty._tag === "InvalidLlmRequest" ? empty.path : "", "messages.0") // NonEmptyArray: the first element is missing
+      assert.strictEqual(empty._tag === "InvalidLlmRequest" ? empty.path : "", "messages[0]") // NonEmptyArray: the first element is missing
       const hot = yield* Effect.flip(llm.generate(ask("x", { params: { temperature: 5 } })))
       assert.strictEqual(hot._tag === "InvalidLlmRequest" ? hot.path : "", "params.temperature")
       const timeout = yield* Effect.flip(llm.generate(ask("x", { options: { timeout: "soon" } })))
       assert.strictEqual(timeout._tag === "InvalidLlmRequest" ? timeout.path : "", "options.timeout")
       const role = yield* Effect.flip(llm.generate({ model: "fast", messages: [{ role: "robot", content: "x" }] } as never))
-      assert.strictEqual(role._tag === "InvalidLlmRequest" ? role.path : "", "messages.0")
+      assert.strictEqual(role._tag === "InvalidLlmRequest" ? role.path : "", "messages[0]")
       const alias = yield* Effect.flip(llm.generate(ask("x", { model: "nope" })))
       assert.strictEqual(alias._tag, "UnknownModelAlias")
       assert.strictEqual(primary.calls, 0)

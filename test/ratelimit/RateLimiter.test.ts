@@ -89,9 +89,9 @@ describe("RateLimiter (memory)", () => {
   it.effect("an invalid layer option fails the layer with a typed error naming the field", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(Effect.provide(RateLimiter.use(() => Effect.void), RateLimiter.layerMemory({ sweepInterval: -5 })))
-      assert.deepStrictEqual(error.path, ["sweepInterval"])
+      assert.deepStrictEqual(error.path, "sweepInterval")
       const missing = yield* Effect.flip(Effect.provide(RateLimiter.use(() => Effect.void), RateLimiter.layerMemory({ policies: { other: { tiers: [{ _tag: "FixedWindow", limit: 1, window: 1 }] } } })))
-      assert.deepStrictEqual(missing.path, ["policies", "default"])
+      assert.deepStrictEqual(missing.path, "policies.default")
     }))
 })
 

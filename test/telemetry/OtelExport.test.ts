@@ -68,7 +68,7 @@ describe("OpenTelemetry export", () => {
       const exit = yield* Effect.exit(Effect.provide(Effect.void, OtelExport.layer({ serviceName: "", endpoint: "ftp://x", exportIntervalMillis: 1 })))
       const failure = Exit.isFailure(exit) && exit.cause.reasons[0]?._tag === "Fail" ? exit.cause.reasons[0].error : undefined
       assert.instanceOf(failure, InvalidTelemetryInput)
-      assert.deepStrictEqual((failure as InvalidTelemetryInput).issues.map((i) => i.path), ["serviceName", "endpoint", "exportIntervalMillis"])
+      assert.deepStrictEqual((failure as InvalidTelemetryInput).detail.split("; ").map((i) => i.split(":")[0]), ["serviceName", "endpoint", "exportIntervalMillis"])
     }))
 
   interface Received {

@@ -60,8 +60,8 @@ describe("TelemetryHub attach / detach / emit", () => {
       assert.instanceOf(missing, HandlerNotFoundError)
       const bad = yield* Effect.flip(hub.attach("x", [["ok"], [], ["a", ""]], () => {}))
       assert.instanceOf(bad, InvalidTelemetryInput)
-      const paths = (bad as InvalidTelemetryInput).issues.map((i) => i.path)
-      assert.deepStrictEqual(paths, ["1.0", "2.1"]) // an empty prefix is reported as its missing first segment
+      const paths = (bad as InvalidTelemetryInput).detail.split("; ").map((i) => i.split(":")[0])
+      assert.deepStrictEqual(paths, ["[1][0]", "[2][1]"]) // an empty prefix is reported as its missing first segment
       const badId = yield* Effect.flip(hub.attach("", [["a"]], () => {}))
       assert.instanceOf(badId, InvalidTelemetryInput)
     }).pipe(Effect.provide(hubLayer())))
@@ -158,7 +158,7 @@ describe("TelemetryHub options", () => {
       })))
       const failure = Exit.isFailure(exit) && exit.cause.reasons[0]?._tag === "Fail" ? exit.cause.reasons[0].error : undefined
       assert.instanceOf(failure, InvalidTelemetryInput)
-      const paths = (failure as InvalidTelemetryInput).issues.map((i) => i.path)
-      assert.includeMembers(paths, ["0.name", "0.event.0", "0.tags.0"])
+      const paths = (failure as InvalidTelemetryInput).detail.split("; ").map((i) => i.split(":")[0])
+      assert.includeMembers(paths, ["[0].name", "[0].event[0]", "[0].tags[0]"])
     }))
 })

@@ -15,7 +15,8 @@ import { Duration, Schema } from "effect"
 import { ExitReason } from "../../runtime/index.ts"
 import { DurationInput } from "../../runtime/Options.ts"
 import * as Action from "../Action.ts"
-import { fromSchemaError, InvalidMessage } from "../AgentError.ts"
+import * as Invalid from "../../internal/InvalidInput.ts"
+import { InvalidMessage } from "../AgentError.ts"
 import * as Signal from "../Signal.ts"
 import type { Status } from "../Agent.ts"
 
@@ -53,9 +54,8 @@ const check = <S extends Schema.Codec<unknown, unknown, never, never>>(schema: S
     if (is(input)) return undefined
     const result = decode(input, { errors: "all" })
     if (result._tag === "Success") return undefined
-    const { path, detail } = fromSchemaError(result.failure)
-    const full = path === "" ? prefix : prefix === "" ? path : `${prefix}.${path}`
-    return new InvalidMessage({ entry, path: full, detail: prefix === "" ? detail : `${prefix}: ${detail}` })
+    const { path, detail } = Invalid.describeIssue(result.failure.issue, prefix)
+    return new InvalidMessage({ entry, subject: `message to ${entry}`, path, detail })
   }
 }
 

@@ -114,8 +114,9 @@ const notifyWaiters = (state: ServerState): void => {
 const malformed = (request: unknown): InvalidMessage =>
   new InvalidMessage({
     entry: "agent process",
+    subject: "message to agent process",
     path: "",
-    detail: `not a signal or agent request: ${typeof request === "object" && request !== null ? "unknown _tag" : typeof request}`
+    detail: `(root): not a signal or agent request: ${typeof request === "object" && request !== null ? "unknown _tag" : typeof request}`
   })
 
 /** Applies a command; queues its directives. Returns false (and keeps the old agent) when the queue is full. */
