@@ -24,7 +24,7 @@
  */
 import { Clock, Deferred, Duration, Effect, Metric, Result, Schema } from "effect"
 import { DurationInput, PositiveInt, validate } from "../runtime/Options.ts"
-import type { InvalidOptions } from "../runtime/RuntimeError.ts"
+import { InvalidOptions } from "../runtime/RuntimeError.ts"
 import { type Entry, FairQueue } from "./internal/FairQueue.ts"
 import { QueueFull, Shed, type ShedReason } from "./QueueError.ts"
 
@@ -54,7 +54,7 @@ export const RequestQueueOptions = Schema.Struct({
 /** Options of `RequestQueue.make`. */
 export type RequestQueueOptions = typeof RequestQueueOptions.Type
 
-/** Per-request options of `run`. */
+/** Per-request options of `run` (typed, not decoded: a priority outside the type is a defect naming `priority`). */
 export interface RequestOptions {
   /** default `normal` */
   readonly priority?: Priority
@@ -77,6 +77,8 @@ export interface RequestQueue {
 }
 
 const waitBoundaries = Metric.boundariesFromIterable([0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60])
+
+const invalid = (path: string, detail: string) => new InvalidOptions({ subject: "request queue request", path, detail })
 
 interface Waiter {
   readonly granted: Deferred.Deferred<void, Shed>
@@ -181,6 +183,8 @@ export const make = (options: RequestQueueOptions): Effect.Effect<RequestQueue, 
             return yield* Effect.ensuring(restore(effect), release)
           }
           const priority = LEVELS.indexOf(request.priority ?? "normal")
+          // request options are typed (not decoded per call, on the hot path): a value outside the type is a defect
+          if (priority < 0) return yield* Effect.die(invalid("priority", "expected critical, high, normal or low"))
           const full = yield* admit(priority, now)
           if (full !== undefined) return yield* Effect.fail(full)
           const granted = yield* Deferred.make<void, Shed>()

@@ -194,3 +194,27 @@ describe("weighted fair queuing across tenants", () => {
     }), { numRuns: 500 })
   })
 })
+
+describe("RequestQueue fuzz", () => {
+  it("fuzz: arbitrary tenants, priorities and deadlines through run fail typed or as the documented defect, never hang", async () => {
+    const q = await Effect.runPromise(RequestQueue.make({ name: "fz", concurrency: 1, capacity: 4, overflow: "drop-lowest-priority" }))
+    await fc.assert(fc.asyncProperty(fc.array(fc.record({
+      tenant: fc.string(),
+      priority: fc.oneof(fc.constantFrom("critical", "high", "normal", "low"), fc.string()),
+      deadline: fc.oneof(fc.double(), fc.constant(Infinity))
+    }), { maxLength: 10 }), async (requests) => {
+      const exits = await Effect.runPromise(Effect.all(
+        requests.map((r) => Effect.exit(q.run(Effect.yieldNow, r as never))),
+        { concurrency: "unbounded" }
+      ))
+      for (const exit of exits) {
+        if (Exit.isSuccess(exit)) continue
+        const tag = failureTag(exit)
+        if (tag !== undefined) expect(["QueueFull", "Shed"]).toContain(tag)
+        else expect(String(exit.cause)).toContain("priority")
+      }
+      expect(q.depth()).toBe(0)
+      expect(q.inFlight()).toBe(0)
+    }), { numRuns: 300 })
+  })
+})
