@@ -4,9 +4,12 @@
  *   operation (the depth stays at 10,000);
  * - `queue.enqueue-dequeue`: the `RequestQueue`'s waiting line at depth 10,000 (4 priorities, 100 tenants), one
  *   enqueue (virtual finish tag, heap insert) + one dequeue per operation — the per-request overhead the queue adds
- *   when requests wait (target ≤ 2 µs).
+ *   when requests wait (target ≤ 2 µs);
+ * - `queue.run.uncontended`: `RequestQueue.run(Effect.void)` with a free slot (the fast path: no wait, metrics off the
+ *   path), one fiber, beside the same floor.
  */
 import { Effect, Queue } from "effect"
+import { RequestQueue } from "../src/queue/index.ts"
 import { FairQueue } from "../src/queue/internal/FairQueue.ts"
 import type { BenchRow, InterleavedBatch } from "./harness.ts"
 import { timeInterleaved } from "./harness.ts"
@@ -22,6 +25,7 @@ export default async (): Promise<ReadonlyArray<BenchRow>> =>
     const line = new FairQueue<number>(4, () => 1)
     for (let i = 0; i < DEPTH; i++) line.push(i, i & 3, TENANTS[i % 100]!, Infinity)
     let n = 0
+    const queue = yield* RequestQueue.make({ name: "bench", concurrency: 1 })
     const batches: ReadonlyArray<InterleavedBatch> = [
       {
         id: "floor.effect-queue.offer-take", ops: OPS,
@@ -43,6 +47,13 @@ export default async (): Promise<ReadonlyArray<BenchRow>> =>
           }
         }),
         note: "RequestQueue line at depth 10,000 (4 priorities, 100 tenants): enqueue + dequeue (target <= 2 us)"
+      },
+      {
+        id: "queue.run.uncontended", ops: OPS, baseline: "floor.effect-queue.offer-take",
+        batch: Effect.gen(function*() {
+          for (let i = 0; i < OPS; i++) yield* queue.run(Effect.void)
+        }),
+        note: "RequestQueue.run(Effect.void) with a free slot, sequential in one fiber"
       }
     ]
     return batches

@@ -145,9 +145,10 @@ export const make = (options: RequestQueueOptions): Effect.Effect<RequestQueue, 
       }
       yield* gauge
     })
+    // nobody waiting: just free the slot (the hot path; the depth gauge is already 0)
     const release = Effect.suspend(() => {
       running--
-      return dispatch
+      return line.size === 0 ? Effect.void : dispatch
     })
 
     // makes room for an arrival of `priority`, or returns the QueueFull
@@ -174,8 +175,13 @@ export const make = (options: RequestQueueOptions): Effect.Effect<RequestQueue, 
       })
 
     const run: RequestQueue["run"] = (effect, request = {}) =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.gen(function*() {
+      Effect.uninterruptibleMask((restore) => {
+        // the fast path: a free slot, nobody waiting, no deadline to check
+        if (running < concurrency && line.size === 0 && request.deadline === undefined) {
+          running++
+          return Effect.ensuring(restore(effect), release)
+        }
+        return Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
           const deadline = request.deadline ?? Number.POSITIVE_INFINITY
           if (running < concurrency && line.size === 0 && deadline > now) {
@@ -216,7 +222,7 @@ export const make = (options: RequestQueueOptions): Effect.Effect<RequestQueue, 
           )
           return yield* Effect.ensuring(restore(effect), release)
         })
-      )
+      })
 
     return { run, depth: () => line.size, inFlight: () => running }
   })
