@@ -11,6 +11,7 @@ import { ConfigStore } from "troupe/config"
 import type { LlmMessage } from "troupe/llm"
 import { ConversationMemory } from "troupe/memory"
 import { Llm } from "troupe/pipeline"
+import { type QueueFull, RequestQueue } from "troupe/queue"
 import { RateLimiter } from "troupe/ratelimit"
 import { Actor, Behaviour, ChildSpec, Supervisor } from "troupe/runtime"
 import { OtelExport, TelemetryHub } from "troupe/telemetry"
@@ -67,3 +68,9 @@ export const budgeted = Effect.gen(function*() {
   yield* budgets.set({ scope: "tenant:acme", limit: 10, period: "month" })
   return yield* budgets.withBudget(Effect.succeed(1), { scopes: ["tenant:acme"], amount: 0.01, actual: () => 0.005 })
 }).pipe(Effect.provide(Budgets.layerMemory()))
+
+// queues: a request queue in front of an effect, its typed backpressure errors
+export const queued = Effect.flatMap(
+  RequestQueue.make({ name: "consumer", concurrency: 2 }),
+  (q) => q.run(Effect.succeed(1), { priority: "high", tenant: "acme" })
+).pipe(Effect.catchTag("QueueFull", (e: QueueFull) => Effect.succeed(e.capacity)))

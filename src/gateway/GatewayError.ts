@@ -9,6 +9,8 @@
  * - troupe's own rate limit and a provider's 429 are 429 with `retry-after` (seconds, rounded up);
  * - a budget that cannot hold the call (`BudgetExceeded`) is 402 `budget_exceeded`, naming the scope, its limit,
  *   spend and reservations; the budget store down is 503;
+ * - a full request queue (`QueueFull`) or a request shed from it (`Shed`) is 503 `queue_full` / `request_shed` with
+ *   `retry-after`;
  * - an open circuit breaker, an overloaded provider, the rate-limit store down, maintenance mode and draining are
  *   503 (with `retry-after` when known); provider failures that are not the client's fault are 502, timeouts 504;
  * - anything unexpected (a defect) is a 500 whose message says nothing about the cause (the cause is logged with
@@ -131,6 +133,12 @@ export const fromFailure = (failure: unknown): GatewayHttpError => {
       return httpError(402, "insufficient_quota", message, { code: "budget_exceeded" })
     case "BudgetStoreError":
       return httpError(503, "server_error", "the budget store is unavailable", { code: "budget_store_unavailable", retryAfterSeconds: 1 })
+    case "QueueFull":
+    case "Shed":
+      return httpError(503, "server_error", message, {
+        code: failure._tag === "QueueFull" ? "queue_full" : "request_shed",
+        retryAfterSeconds: secondsOf(failure.retryAfterMillis) ?? 1
+      })
     case "QuotaExhausted":
       return httpError(429, "insufficient_quota", message, { code: "insufficient_quota" })
     case "EmbeddingsUnsupported":

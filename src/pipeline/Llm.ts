@@ -46,6 +46,8 @@ import type { GuardBlocked } from "../guard/GuardError.ts"
 import { GuardStep } from "./GuardStep.ts"
 import type { BudgetExceeded, BudgetStoreError } from "../budget/index.ts"
 import { BudgetStep } from "./BudgetStep.ts"
+import type { QueueFull, Shed } from "../queue/index.ts"
+import { QueueStep } from "./QueueStep.ts"
 import type { LlmCall, LlmCallInput } from "./LlmCall.ts"
 import { decodeLlmCall, mergeParams, providerRequest } from "./LlmCall.ts"
 import type { CallMeta, LlmOutputPart, LlmResult } from "./LlmResult.ts"
@@ -80,6 +82,8 @@ export type LlmError =
   | StreamLimitExceeded
   | BudgetExceeded
   | BudgetStoreError
+  | QueueFull
+  | Shed
 
 /** The service interface. */
 export interface LlmShape {
@@ -122,6 +126,8 @@ const make = Effect.gen(function*() {
   const guard = Option.getOrUndefined(yield* Effect.serviceOption(GuardStep))
   // optional: without a BudgetStep in the context no budget is reserved (see BudgetStep.ts)
   const budget = Option.getOrUndefined(yield* Effect.serviceOption(BudgetStep))
+  // optional: without a QueueStep in the context no call waits in a queue (see QueueStep.ts)
+  const queue = Option.getOrUndefined(yield* Effect.serviceOption(QueueStep))
 
   const limits = yield* CallLimits
   // the token counter hook (a Reference: ~4 characters per token unless e.g. `TokenCounter.layerBpe` is provided)
@@ -199,9 +205,11 @@ const make = Effect.gen(function*() {
     }
   }
 
-  /** Rate limit → breaker → retry around one model's provider attempt. */
-  const guarded = <A, E, R>(context: CallContext, target: Target, attempt: Effect.Effect<A, E, R>) =>
-    rateLimit.around(target, context, breaker.around(target, retry.around(context, target, attempt)))
+  /** Queue → rate limit → breaker → retry around one model's provider attempt. */
+  const guarded = <A, E, R>(context: CallContext, target: Target, attempt: Effect.Effect<A, E, R>) => {
+    const limited = rateLimit.around(target, context, breaker.around(target, retry.around(context, target, attempt)))
+    return queue === undefined ? limited : queue.around(target, context, limited)
+  }
 
   const generateAttempt = (context: CallContext) => (target: Target) => {
     const call = context.call

@@ -1,0 +1,72 @@
+/**
+ * `QueueStep`: a `RequestQueue` (see `src/queue`) in front of each provider of the `Llm` pipeline. Rules:
+ *
+ * - **Keyed by provider**: the queue of a provider attempt is the one of its route (`target.route`, the key of the
+ *   `ProviderRegistry`), configured by `queues[route]`, else by `default`; a route with neither is not queued.
+ *   The queues are built once per route (bounded by the registry's routes).
+ * - **Outermost around the attempt**: the queue wraps rate limit → breaker → retry, so a slot is held for the whole
+ *   attempt of one model (its retries included); for a stream, while the stream opens (not while it is read).
+ * - **Tenant fairness** uses the call's `options.tenant` (else `default`); every call is `normal` priority.
+ * - Failures: `QueueFull` on arrival, `Shed` while waiting (the gateway answers 503 with `retry-after`).
+ *
+ * Optional in `Llm.layer`: without a `QueueStep` in the context the pipeline is unchanged.
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer, Result } from "effect"
+import type { QueueFull, Shed } from "../queue/index.ts"
+import { RequestQueue } from "../queue/index.ts"
+import { validate } from "../runtime/Options.ts"
+import type { InvalidOptions } from "../runtime/RuntimeError.ts"
+import { Schema } from "effect"
+import type { CallContext, Target } from "./Target.ts"
+
+const PerQueue = RequestQueue.RequestQueueOptions.mapFields(({ name: _name, ...rest }) => rest)
+
+/** The Schema of `QueueStep.layer`'s options. */
+export const QueueStepOptions = Schema.Struct({
+  /** per provider route */
+  queues: Schema.optional(Schema.Record(Schema.String, PerQueue)),
+  /** for routes not in `queues` (default: those are not queued) */
+  default: Schema.optional(PerQueue)
+})
+/** Options of `QueueStep.layer`. */
+export type QueueStepOptions = typeof QueueStepOptions.Type
+
+/** The queue step of the pipeline. */
+export interface QueueStepShape {
+  /** Runs one provider attempt through its route's queue. */
+  readonly around: <A, E, R>(target: Target, context: CallContext, attempt: Effect.Effect<A, E, R>) => Effect.Effect<A, E | QueueFull | Shed, R>
+}
+
+const make = (options: QueueStepOptions): Effect.Effect<QueueStepShape, InvalidOptions> =>
+  Effect.gen(function*() {
+    const decoded = validate(QueueStepOptions, options, "queue step options")
+    if (Result.isFailure(decoded)) return yield* Effect.fail(decoded.failure)
+    const o = decoded.success
+    const queues = new Map<string, RequestQueue.RequestQueue>()
+    for (const [route, config] of Object.entries(o.queues ?? {})) {
+      queues.set(route, yield* RequestQueue.make({ ...config, name: route }))
+    }
+    const fallback = o.default
+    const queueOf = (route: string): Effect.Effect<RequestQueue.RequestQueue | undefined> => {
+      const q = queues.get(route)
+      if (q !== undefined || fallback === undefined) return Effect.succeed(q)
+      // the default options were decoded above, so building cannot fail
+      return Effect.orDie(RequestQueue.make({ ...fallback, name: route })).pipe(
+        Effect.tap((made) => Effect.sync(() => queues.set(route, made)))
+      )
+    }
+    return {
+      around: (target, context, attempt) =>
+        Effect.flatMap(queueOf(target.route), (q) =>
+          q === undefined ? attempt : q.run(attempt, { tenant: context.call.options?.tenant ?? "default" }))
+    }
+  })
+
+/** The pipeline's queue step (optional: provide it beside `Llm.layer`). */
+export class QueueStep extends Context.Service<QueueStep, QueueStepShape>()("troupe/pipeline/QueueStep") {
+  /** One `RequestQueue` per configured provider route. Fails with `InvalidOptions` naming the path. */
+  static readonly layer = (options: QueueStepOptions): Layer.Layer<QueueStep, InvalidOptions> =>
+    Layer.effect(QueueStep, make(options))
+}

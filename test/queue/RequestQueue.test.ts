@@ -1,0 +1,220 @@
+import { assert, describe, expect, it } from "@effect/vitest"
+import { Deferred, Effect, Exit, Fiber } from "effect"
+import { TestClock } from "effect/testing"
+import * as fc from "fast-check"
+import { FairQueue } from "../../src/queue/internal/FairQueue.ts"
+import { RequestQueue } from "../../src/queue/index.ts"
+
+const failureTag = <A, E>(exit: Exit.Exit<A, E>): string | undefined =>
+  Exit.isFailure(exit) ? (exit.cause.reasons.find((r) => r._tag === "Fail") as { error: { _tag: string } } | undefined)?.error._tag : undefined
+
+// fills the queue's only slot with a blocker, returns the gate that frees it
+const block = (q: RequestQueue.RequestQueue) =>
+  Effect.gen(function*() {
+    const gate = yield* Deferred.make<void>()
+    const fiber = yield* Effect.forkChild(q.run(Deferred.await(gate)), { startImmediately: true })
+    return { gate, fiber }
+  })
+
+describe("RequestQueue", () => {
+  it.effect("concurrency per queue: at most `concurrency` requests run at once", () =>
+    Effect.gen(function*() {
+      const q = yield* RequestQueue.make({ name: "c", concurrency: 2 })
+      let running = 0
+      let peak = 0
+      const job = Effect.gen(function*() {
+        running++
+        peak = Math.max(peak, running)
+        yield* Effect.sleep("10 millis")
+        running--
+      })
+      const fiber = yield* Effect.forkChild(Effect.all(Array.from({ length: 6 }, () => q.run(job)), { concurrency: "unbounded" }))
+      yield* TestClock.adjust("100 millis")
+      yield* Fiber.join(fiber)
+      expect(peak).toBe(2)
+    }))
+
+  it.effect("strict priority: critical before high before normal before low", () =>
+    Effect.gen(function*() {
+      const q = yield* RequestQueue.make({ name: "p", concurrency: 1 })
+      const { gate } = yield* block(q)
+      const order: Array<string> = []
+      const fibers = []
+      for (const p of ["low", "normal", "high", "critical"] as const) {
+        fibers.push(yield* Effect.forkChild(q.run(Effect.sync(() => order.push(p)), { priority: p }), { startImmediately: true }))
+      }
+      expect(q.depth()).toBe(4)
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.joinAll(fibers)
+      expect(order).toEqual(["critical", "high", "normal", "low"])
+    }))
+
+  it.effect("bounded, reject-newest: the arrival fails with QueueFull", () =>
+    Effect.gen(function*() {
+      const q = yield* RequestQueue.make({ name: "r", concurrency: 1, capacity: 1 })
+      yield* block(q)
+      yield* Effect.forkChild(q.run(Effect.void), { startImmediately: true })
+      const exit = yield* Effect.exit(q.run(Effect.void))
+      expect(failureTag(exit)).toBe("QueueFull")
+      expect(q.depth()).toBe(1)
+    }))
+
+  it.effect("drop-lowest-priority: a strictly lower waiting request is shed with Shed priority", () =>
+    Effect.gen(function*() {
+      const q = yield* RequestQueue.make({ name: "d", concurrency: 1, capacity: 1, overflow: "drop-lowest-priority" })
+      const { gate } = yield* block(q)
+      const low = yield* Effect.forkChild(Effect.exit(q.run(Effect.void, { priority: "low" })), { startImmediately: true })
+      const high = yield* Effect.forkChild(q.run(Effect.succeed("high"), { priority: "high" }), { startImmediately: true })
+      const lowExit = yield* Fiber.join(low)
+      expect(lowExit._tag === "Failure" && String(lowExit.cause)).toContain("priority")
+      expect(failureTag(lowExit)).toBe("Shed")
+      // an equal priority arrival is refused instead
+      expect(failureTag(yield* Effect.exit(q.run(Effect.void, { priority: "high" })))).toBe("QueueFull")
+      yield* Deferred.succeed(gate, undefined)
+      expect(yield* Fiber.join(high)).toBe("high")
+    }))
+
+  it.effect("shed-by-deadline: waiting requests past their deadline are shed to make room", () =>
+    Effect.gen(function*() {
+      const q = yield* RequestQueue.make({ name: "s", concurrency: 1, capacity: 1, overflow: "shed-by-deadline" })
+      yield* block(q)
+      const late = yield* Effect.forkChild(Effect.exit(q.run(Effect.void, { deadline: 50 })), { startImmediately: true })
+      expect(failureTag(yield* Effect.exit(q.run(Effect.void)))).toBe("QueueFull")
+      yield* TestClock.adjust("60 millis")
+      yield* Effect.forkChild(q.run(Effect.void), { startImmediately: true })
+      expect(failureTag(yield* Fiber.join(late))).toBe("Shed")
+      expect(q.depth()).toBe(1)
+    }))
+
+  it.effect("deadlines: a request past its deadline when its turn comes is shed", () =>
+    Effect.gen(function*() {
+      const q = yield* RequestQueue.make({ name: "dl", concurrency: 1 })
+      const { gate } = yield* block(q)
+      let ran = false
+      const f = yield* Effect.forkChild(Effect.exit(q.run(Effect.sync(() => (ran = true)), { deadline: 100 })), { startImmediately: true })
+      yield* TestClock.adjust("200 millis")
+      yield* Deferred.succeed(gate, undefined)
+      expect(failureTag(yield* Fiber.join(f))).toBe("Shed")
+      expect(ran).toBe(false)
+    }))
+
+  it.effect("per-request timeout: a request that waits longer than its timeout fails with Shed timeout", () =>
+    Effect.gen(function*() {
+      const q = yield* RequestQueue.make({ name: "t", concurrency: 1 })
+      yield* block(q)
+      const f = yield* Effect.forkChild(Effect.exit(q.run(Effect.void, { timeout: "1 second" })), { startImmediately: true })
+      yield* TestClock.adjust("999 millis")
+      expect(q.depth()).toBe(1)
+      yield* TestClock.adjust("1 millis")
+      const exit = yield* Fiber.join(f)
+      expect(failureTag(exit)).toBe("Shed")
+      expect(String(exit._tag === "Failure" ? exit.cause : "")).toContain("timeout")
+      expect(q.depth()).toBe(0)
+    }))
+
+  it.effect("cancellation: an interrupted waiter leaves the queue at once", () =>
+    Effect.gen(function*() {
+      const q = yield* RequestQueue.make({ name: "i", concurrency: 1 })
+      const { gate } = yield* block(q)
+      let ran = false
+      const f = yield* Effect.forkChild(q.run(Effect.sync(() => (ran = true))), { startImmediately: true })
+      expect(q.depth()).toBe(1)
+      yield* Fiber.interrupt(f)
+      expect(q.depth()).toBe(0)
+      yield* Deferred.succeed(gate, undefined)
+      yield* Effect.yieldNow
+      expect(ran).toBe(false)
+      expect(q.inFlight()).toBe(0)
+      // the slot is free again
+      expect(yield* q.run(Effect.succeed(1))).toBe(1)
+    }))
+
+  it.effect("options are decoded: InvalidOptions names the path", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(RequestQueue.make({ name: "x", concurrency: 0 }))
+      assert.isTrue(Exit.isFailure(exit))
+      expect(String(exit._tag === "Failure" ? exit.cause : "")).toContain("concurrency")
+      const bad = yield* Effect.exit(RequestQueue.make({ name: "x", weights: { a: -1 } }))
+      expect(String(bad._tag === "Failure" ? bad.cause : "")).toContain("weights.a")
+    }))
+
+  it("fuzz: arbitrary options decode or fail with InvalidOptions, never die", async () => {
+    await fc.assert(fc.asyncProperty(fc.oneof(fc.anything(), fc.record({
+      name: fc.oneof(fc.string(), fc.anything()),
+      concurrency: fc.oneof(fc.integer(), fc.anything()),
+      capacity: fc.oneof(fc.integer(), fc.anything()),
+      overflow: fc.oneof(fc.constantFrom("reject-newest", "drop-lowest-priority", "shed-by-deadline"), fc.string()),
+      weights: fc.anything(),
+      timeout: fc.anything(),
+      retryAfter: fc.anything()
+    }, { requiredKeys: [] })), async (input) => {
+      const exit = await Effect.runPromise(Effect.exit(RequestQueue.make(input as never)))
+      if (Exit.isFailure(exit)) expect(failureTag(exit)).toBe("InvalidOptions")
+    }), { numRuns: 1_000 })
+  })
+})
+
+describe("weighted fair queuing across tenants", () => {
+  it("no tenant starves another: while two tenants both wait, services / weight differ by at most 1/w_i + 1/w_j", () => {
+    const op = fc.oneof(fc.record({ push: fc.nat(3) }), fc.constant({ pop: true as const }))
+    fc.assert(fc.property(fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 4, maxLength: 4 }), fc.array(op, { maxLength: 300 }), (w, ops) => {
+      const q = new FairQueue<number>(1, (t) => w[Number(t)]!)
+      const waiting = [0, 0, 0, 0]
+      const since: Array<number | undefined> = [undefined, undefined, undefined, undefined]
+      const served: Array<number> = []
+      const check = () => {
+        for (let i = 0; i < 4; i++) {
+          for (let j = i + 1; j < 4; j++) {
+            const si = since[i]
+            const sj = since[j]
+            if (si === undefined || sj === undefined) continue
+            const from = Math.max(si, sj)
+            const part = served.slice(from)
+            const ni = part.filter((t) => t === i).length / w[i]!
+            const nj = part.filter((t) => t === j).length / w[j]!
+            expect(Math.abs(ni - nj)).toBeLessThanOrEqual(1 / w[i]! + 1 / w[j]! + 1e-9)
+          }
+        }
+      }
+      for (const o of ops) {
+        if ("push" in o) {
+          if (waiting[o.push] === 0) since[o.push] = served.length
+          waiting[o.push]!++
+          q.push(o.push, 0, String(o.push), Infinity)
+        } else {
+          const e = q.pop()
+          if (e === undefined) continue
+          check()
+          served.push(e.value)
+          waiting[e.value]!--
+          check()
+          if (waiting[e.value] === 0) since[e.value] = undefined
+        }
+      }
+    }), { numRuns: 500 })
+  })
+})
+
+describe("RequestQueue fuzz", () => {
+  it("fuzz: arbitrary tenants, priorities and deadlines through run fail typed or as the documented defect, never hang", async () => {
+    const q = await Effect.runPromise(RequestQueue.make({ name: "fz", concurrency: 1, capacity: 4, overflow: "drop-lowest-priority" }))
+    await fc.assert(fc.asyncProperty(fc.array(fc.record({
+      tenant: fc.string(),
+      priority: fc.oneof(fc.constantFrom("critical", "high", "normal", "low"), fc.string()),
+      deadline: fc.oneof(fc.double(), fc.constant(Infinity))
+    }), { maxLength: 10 }), async (requests) => {
+      const exits = await Effect.runPromise(Effect.all(
+        requests.map((r) => Effect.exit(q.run(Effect.yieldNow, r as never))),
+        { concurrency: "unbounded" }
+      ))
+      for (const exit of exits) {
+        if (Exit.isSuccess(exit)) continue
+        const tag = failureTag(exit)
+        if (tag !== undefined) expect(["QueueFull", "Shed"]).toContain(tag)
+        else expect(String(exit.cause)).toContain("priority")
+      }
+      expect(q.depth()).toBe(0)
+      expect(q.inFlight()).toBe(0)
+    }), { numRuns: 300 })
+  })
+})

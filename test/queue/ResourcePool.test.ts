@@ -1,0 +1,120 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Deferred, Effect, Exit, Fiber } from "effect"
+import { TestClock } from "effect/testing"
+import * as fc from "fast-check"
+import { ResourcePool } from "../../src/queue/index.ts"
+
+const failureTag = <A, E>(exit: Exit.Exit<A, E>): string | undefined =>
+  Exit.isFailure(exit) ? (exit.cause.reasons.find((r) => r._tag === "Fail") as { error: { _tag: string } } | undefined)?.error._tag : undefined
+
+const settle = Effect.repeat(Effect.yieldNow, { times: 50 })
+
+// items are numbered by creation; `released` records what was closed
+const counter = () => {
+  let next = 0
+  const released: Array<number> = []
+  const acquire = Effect.acquireRelease(Effect.sync(() => next++), (n) => Effect.sync(() => void released.push(n)))
+  return { acquire, released, made: () => next }
+}
+
+describe("ResourcePool", () => {
+  it.effect("health check on acquire: an unhealthy item is invalidated and another is taken", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const c = counter()
+      const pool = yield* ResourcePool.make({ name: "h", max: 2, acquire: c.acquire, healthCheck: (n) => Effect.succeed(n !== 0) })
+      const item = yield* Effect.scoped(pool.get)
+      expect(item).toBe(1)
+      expect(c.released).toContain(0)
+    })))
+
+  it.effect("health check on acquire: no healthy item after max + 1 tries fails with PoolUnhealthy", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const c = counter()
+      const pool = yield* ResourcePool.make({ name: "u", max: 2, acquire: c.acquire, healthCheck: () => Effect.succeed(false) })
+      expect(failureTag(yield* Effect.exit(Effect.scoped(pool.get)))).toBe("PoolUnhealthy")
+    })))
+
+  it.effect("health check on idle: idle items are checked every idleCheckInterval and the unhealthy invalidated", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const c = counter()
+      let sick = false
+      const pool = yield* ResourcePool.make({
+        name: "i", min: 1, max: 1, idleCheckInterval: "1 second", acquire: c.acquire, healthCheck: () => Effect.succeed(!sick)
+      })
+      yield* Effect.scoped(pool.get)
+      sick = true
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      expect(c.released).toContain(0)
+    })))
+
+  it.effect("recycling after N uses: an item used maxUses times is invalidated when released", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const c = counter()
+      const pool = yield* ResourcePool.make({ name: "n", max: 1, maxUses: 2, acquire: c.acquire })
+      expect(yield* Effect.scoped(pool.get)).toBe(0)
+      expect(yield* Effect.scoped(pool.get)).toBe(0)
+      expect(yield* Effect.scoped(pool.get)).toBe(1)
+      expect(c.released).toEqual([0])
+    })))
+
+  it.effect("recycling after an age: an item older than maxAge is never handed out", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const c = counter()
+      const pool = yield* ResourcePool.make({ name: "a", max: 1, maxAge: "10 seconds", acquire: c.acquire })
+      expect(yield* Effect.scoped(pool.get)).toBe(0)
+      yield* TestClock.adjust("10 seconds")
+      expect(yield* Effect.scoped(pool.get)).toBe(1)
+      expect(c.released).toContain(0)
+    })))
+
+  it.effect("acquire timeout: waiting longer than acquireTimeout fails with PoolTimeout", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const c = counter()
+      const pool = yield* ResourcePool.make({ name: "t", max: 1, acquireTimeout: "500 millis", acquire: c.acquire })
+      const gate = yield* Deferred.make<void>()
+      yield* Effect.forkChild(Effect.scoped(Effect.andThen(pool.get, Deferred.await(gate))), { startImmediately: true })
+      yield* settle
+      expect(pool.stats().inUse).toBe(1)
+      const waiter = yield* Effect.forkChild(Effect.exit(Effect.scoped(pool.get)), { startImmediately: true })
+      yield* TestClock.adjust("500 millis")
+      const exit = yield* Fiber.join(waiter)
+      expect(failureTag(exit)).toBe("PoolTimeout")
+      yield* Deferred.succeed(gate, undefined)
+    })))
+
+  it.effect("dynamic sizing between min and max by load: grows to max under load, back to min when idle", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const c = counter()
+      const pool = yield* ResourcePool.make({ name: "d", min: 1, max: 3, idleTimeToLive: "1 second", acquire: c.acquire })
+      const gate = yield* Deferred.make<void>()
+      const users = yield* Effect.forkChild(
+        Effect.all(Array.from({ length: 5 }, () => Effect.scoped(Effect.andThen(pool.get, Deferred.await(gate)))), { concurrency: "unbounded" })
+      )
+      yield* settle
+      expect(pool.stats()).toEqual({ size: 3, idle: 0, inUse: 3 })
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(users)
+      yield* TestClock.adjust("5 seconds")
+      yield* settle
+      expect(pool.stats().size).toBe(1)
+    })))
+
+  it("fuzz: arbitrary options decode or fail with InvalidOptions, never die", async () => {
+    await fc.assert(fc.asyncProperty(fc.oneof(fc.anything(), fc.record({
+      name: fc.oneof(fc.string(), fc.anything()),
+      min: fc.oneof(fc.integer({ min: -2, max: 5 }), fc.anything()),
+      max: fc.oneof(fc.integer({ min: -2, max: 5 }), fc.anything()),
+      maxUses: fc.anything(),
+      maxAge: fc.oneof(fc.nat(), fc.anything()),
+      acquireTimeout: fc.anything(),
+      idleCheckInterval: fc.anything(),
+      idleTimeToLive: fc.anything()
+    }, { requiredKeys: [] })), async (input) => {
+      const options: object = typeof input === "object" && input !== null ? input : {}
+      // untrusted options on purpose: the cast feeds arbitrary values to the decoder
+      const exit = await Effect.runPromise(Effect.exit(Effect.scoped(ResourcePool.make({ ...options, acquire: Effect.succeed(1) } as never))))
+      if (Exit.isFailure(exit)) expect(failureTag(exit)).toBe("InvalidOptions")
+    }), { numRuns: 500 })
+  })
+})
