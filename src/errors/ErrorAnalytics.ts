@@ -14,7 +14,7 @@
  *   when the current count exceeds `mean + k·σ` (default k = 3) and is at least `minCount` (default 5).
  * - Impact analysis: which routes, tenants and agents a class hit within the window.
  * - Every table is bounded: at most `maxKeys` (default 200) distinct values per dimension per bucket; the rest count
- *   under `other`. Classes beyond `maxKeys` per bucket count under `unknown`.
+ *   under `other` (classes too).
  * - `record` also adds an `exception` event (exception.type = the tag, exception.message masked of secrets) to the
  *   current tracing span when there is one, as OpenTelemetry's `span.recordException` does, so OTLP error trackers
  *   receive it.
@@ -158,7 +158,7 @@ export const makeMemory = (options: ErrorAnalyticsOptions = {}) =>
         prune(index)
         const bucket = bucketAt(index)
         const raw = tagOf(error)
-        const tag = bucket.classes.has(raw) || bucket.classes.size < maxKeys ? raw : "unknown"
+        const tag = bucket.classes.has(raw) || bucket.classes.size < maxKeys ? raw : "other"
         const klass = classify(raw)
         bump(bucket.dims.class, tag, maxKeys)
         bump(bucket.dims.recovery, klass.recovery, maxKeys)
