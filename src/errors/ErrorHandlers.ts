@@ -9,6 +9,8 @@
  * - A handler never changes the caller's outcome: its failures and defects are logged and swallowed, so the
  *   pipeline and agents can call `handle` on any failure path.
  * - At most `maxHandlers` (default 100) handlers; one more is refused (`register` returns `false`).
+ * - `handled(context)` wraps any effect (a pipeline call, an agent turn): on a typed failure it calls `handle` when
+ *   `ErrorHandlers` is in context and fails with the same error; without the service it changes nothing.
  *
  * Mirrors `:telemetry`'s attach-by-key handlers (as TelemetryHub does) and reuses the taxonomy's `classify`.
  *
@@ -72,3 +74,11 @@ export class ErrorHandlers extends Context.Service<ErrorHandlers, ErrorHandlersS
   /** An in-memory registry; records into `ErrorAnalytics` when that service is in context. */
   static readonly layer = (maxHandlers = 100): Layer.Layer<ErrorHandlers> => Layer.effect(ErrorHandlers, make(maxHandlers))
 }
+
+/**
+ * Wraps an effect so its typed failure goes through `ErrorHandlers.handle` (when the service is in context) before
+ * it propagates unchanged. The effect's error and success types are kept.
+ */
+export const handled = (context: ErrorContext = {}) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.tapError(self, (error) =>
+    Effect.flatMap(Effect.serviceOption(ErrorHandlers), (h) => h._tag === "None" ? Effect.void : h.value.handle(error, context)))

@@ -16,7 +16,7 @@ export {
   type ErrorImpact,
   recordException
 } from "./ErrorAnalytics.ts"
-export { type ErrorHandler, ErrorHandlers, type ErrorHandlersShape, type HandlerKey } from "./ErrorHandlers.ts"
+export { type ErrorHandler, ErrorHandlers, type ErrorHandlersShape, handled, type HandlerKey } from "./ErrorHandlers.ts"
 export {
   classify,
   type ErrorClass,

@@ -1,9 +1,9 @@
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { assert, describe, it } from "@effect/vitest"
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
-import { Effect, Layer } from "effect"
+import { Effect, Exit, Layer } from "effect"
 import { TestClock } from "effect/testing"
-import { ErrorAnalytics, type ErrorAnalyticsOptions, ErrorHandlers } from "../../src/errors/index.ts"
+import { ErrorAnalytics, type ErrorAnalyticsOptions, ErrorHandlers, handled } from "../../src/errors/index.ts"
 import { ProviderTimeout } from "../../src/llm/index.ts"
 import type { TelemetryEvent } from "../../src/telemetry/index.ts"
 import { TelemetryHub } from "../../src/telemetry/index.ts"
@@ -170,4 +170,18 @@ describe("ErrorHandlers", () => {
       assert.isTrue(yield* h.register("a", { recovery: "reject" }, () => Effect.void))
       yield* h.handle(new Error("no analytics in context"))
     }).pipe(Effect.provide(ErrorHandlers.layer(2))))
+
+  it.effect("handled(context) calls handle on a typed failure and fails with the same error; without the service it changes nothing", () =>
+    Effect.gen(function*() {
+      const bare = yield* Effect.exit(Effect.fail(timeout).pipe(handled({ route: "/r" })))
+      assert.deepStrictEqual(bare, Exit.fail(timeout))
+      const seen: Array<string> = []
+      const exit = yield* Effect.gen(function*() {
+        const h = yield* ErrorHandlers
+        yield* h.register("t", { tag: "ProviderTimeout" }, (_e, _c, ctx) => Effect.sync(() => seen.push(ctx.route ?? "")))
+        return yield* Effect.exit(Effect.fail(timeout).pipe(handled({ route: "/r" })))
+      }).pipe(Effect.provide(ErrorHandlers.layer()))
+      assert.deepStrictEqual(exit, Exit.fail(timeout))
+      assert.deepStrictEqual(seen, ["/r"])
+    }))
 })
