@@ -10,7 +10,9 @@
  *   pipeline and agents can call `handle` on any failure path.
  * - At most `maxHandlers` (default 100) handlers; one more is refused (`register` returns `false`).
  * - `handled(context)` wraps any effect (a pipeline call, an agent turn): on a typed failure it calls `handle` when
- *   `ErrorHandlers` is in context and fails with the same error; without the service it changes nothing.
+ *   `ErrorHandlers` is in context and fails with the same error; without the service it changes nothing. The
+ *   pipeline's `generate` calls the handlers for each target's failure (with provider and model) when
+ *   `ErrorHandlers` is in the context `Llm` is built in.
  *
  * Mirrors `:telemetry`'s attach-by-key handlers (as TelemetryHub does) and reuses the taxonomy's `classify`.
  *
