@@ -25,6 +25,7 @@
  */
 import { Clock, Context, Effect, Layer } from "effect"
 import { maskSecrets } from "../guard/SecretDetector.ts"
+import { Events } from "../telemetry/EventCatalogue.ts"
 import { TelemetryHub } from "../telemetry/TelemetryHub.ts"
 import { classify, tagOf } from "./ErrorTaxonomy.ts"
 
@@ -183,7 +184,7 @@ export const makeMemory = (options: ErrorAnalyticsOptions = {}) =>
           bucket.raised.add(tag)
           const at = yield* Clock.currentTimeMillis
           anomalies.push({ errorClass: tag, count: cell.count, mean, stddev, at })
-          yield* hub.emit(["troupe", "errors", "anomaly"], { count: cell.count, mean, stddev, system_time: at }, {
+          yield* hub.emit(Events.errorsAnomaly, { count: cell.count, mean, stddev, system_time: at }, {
             error_class: tag,
             recovery: klass.recovery,
             source: klass.source
