@@ -23,7 +23,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Effect, Layer } from "effect"
+import { Clock, Context, Effect, Layer, Tracer } from "effect"
 import { maskSecrets } from "../guard/SecretDetector.ts"
 import { Events } from "../telemetry/EventCatalogue.ts"
 import { TelemetryHub } from "../telemetry/TelemetryHub.ts"
@@ -106,6 +106,8 @@ interface Bucket {
   readonly dims: Record<Dim, Map<string, number>>
   readonly classes: Map<string, ClassCell>
   readonly raised: Set<string>
+  /** Baseline per class, computed once per bucket (the buckets before it are closed). */
+  readonly baselines: Map<string, { readonly mean: number; readonly stddev: number }>
 }
 
 const bump = (map: Map<string, number>, key: string, maxKeys: number): void => {
@@ -115,6 +117,9 @@ const bump = (map: Map<string, number>, key: string, maxKeys: number): void => {
 const addInto = (into: Record<string, number>, from: Map<string, number>): void => {
   for (const [k, v] of from) into[k] = (into[k] ?? 0) + v
 }
+/** A record with no prototype: a class or route named `__proto__` or `toString` is a plain key. */
+const table = (): Record<string, number> => Object.create(null) as Record<string, number> // null prototype, no keys yet
+
 const positive = (n: number | undefined, fallback: number): number =>
   n !== undefined && Number.isFinite(n) && n > 0 ? Math.floor(n) : fallback
 
@@ -144,7 +149,8 @@ export const makeMemory = (options: ErrorAnalyticsOptions = {}) =>
         index,
         dims: { class: new Map(), recovery: new Map(), provider: new Map(), model: new Map(), route: new Map() },
         classes: new Map(),
-        raised: new Set()
+        raised: new Set(),
+        baselines: new Map()
       }
       buckets.push(fresh)
       return fresh
@@ -177,9 +183,14 @@ export const makeMemory = (options: ErrorAnalyticsOptions = {}) =>
         if (context.agent !== undefined) bump(cell.agents, context.agent, maxKeys)
         yield* recordException(error)
         if (bucket.raised.has(tag) || cell.count < minCount) return
-        const base = Array.from({ length: baselineBuckets }, (_, i) => countOf(index - 1 - i, tag))
-        const mean = base.reduce((a, b) => a + b, 0) / Math.max(1, base.length)
-        const stddev = Math.sqrt(base.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, base.length))
+        let baseline = bucket.baselines.get(tag)
+        if (baseline === undefined) {
+          const base = Array.from({ length: baselineBuckets }, (_, i) => countOf(index - 1 - i, tag))
+          const m = base.reduce((a, b) => a + b, 0) / Math.max(1, base.length)
+          baseline = { mean: m, stddev: Math.sqrt(base.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, base.length)) }
+          bucket.baselines.set(tag, baseline)
+        }
+        const { mean, stddev } = baseline
         if (cell.count > mean + k * stddev) {
           bucket.raised.add(tag)
           const at = yield* Clock.currentTimeMillis
@@ -194,7 +205,7 @@ export const makeMemory = (options: ErrorAnalyticsOptions = {}) =>
 
     const aggregates = Effect.map(currentIndex, (index): ErrorAggregates => {
       prune(index)
-      const acc: Record<Dim, Record<string, number>> = { class: {}, recovery: {}, provider: {}, model: {}, route: {} }
+      const acc: Record<Dim, Record<string, number>> = { class: table(), recovery: table(), provider: table(), model: table(), route: table() }
       for (const b of inWindow(index)) for (const d of Object.keys(acc) as Array<Dim>) addInto(acc[d], b.dims[d])
       const total = Object.values(acc.class).reduce((a, b) => a + b, 0)
       return {
@@ -210,7 +221,7 @@ export const makeMemory = (options: ErrorAnalyticsOptions = {}) =>
 
     const trends = Effect.map(currentIndex, (index) => {
       prune(index)
-      const out: Record<string, Array<number>> = {}
+      const out: Record<string, Array<number>> = Object.create(null) as Record<string, Array<number>> // null prototype
       const tags = new Set(buckets.flatMap((b) => [...b.classes.keys()]))
       for (const tag of tags) {
         out[tag] = Array.from({ length: historyBuckets }, (_, i) => countOf(index - historyBuckets + 1 + i, tag))
@@ -223,7 +234,7 @@ export const makeMemory = (options: ErrorAnalyticsOptions = {}) =>
       const byTag = new Map<string, { routes: Record<string, number>; tenants: Record<string, number>; agents: Record<string, number> }>()
       for (const b of inWindow(index)) {
         for (const [tag, cell] of b.classes) {
-          const e = byTag.get(tag) ?? { routes: {}, tenants: {}, agents: {} }
+          const e = byTag.get(tag) ?? { routes: table(), tenants: table(), agents: table() }
           addInto(e.routes, cell.routes)
           addInto(e.tenants, cell.tenants)
           addInto(e.agents, cell.agents)
@@ -250,14 +261,17 @@ export const makeMemory = (options: ErrorAnalyticsOptions = {}) =>
  * current span, when there is one; otherwise does nothing. Never fails.
  */
 export const recordException = (error: unknown): Effect.Effect<void> =>
-  Effect.flatMap(Effect.option(Effect.currentSpan), (span) =>
-    span._tag === "None" ? Effect.void : Effect.flatMap(Clock.currentTimeNanos, (now) =>
+  // the span in context (set by `withSpan` for its body); read as an optional service: no failure, no stack capture
+  Effect.flatMap(Effect.serviceOption(Tracer.ParentSpan), (option) => {
+    const span = option._tag === "Some" ? option.value : undefined
+    return span === undefined || span._tag !== "Span" ? Effect.void : Effect.flatMap(Clock.currentTimeNanos, (now) =>
       Effect.sync(() =>
-        span.value.event("exception", now, {
+        span.event("exception", now, {
           "exception.type": tagOf(error),
           "exception.message": maskSecrets(messageOf(error)).slice(0, 1_000)
         })
-      )))
+      ))
+  })
 
 const messageOf = (error: unknown): string => {
   if (typeof error === "object" && error !== null && "message" in error && typeof error.message === "string") {

@@ -10,9 +10,10 @@ const anyError = fc.oneof(
   fc.constantFrom(...tags).map((t) => ({ _tag: t, message: `failed ${t}` })),
   fc.anything(),
   fc.string().map((s) => ({ _tag: s })),
+  fc.constantFrom("__proto__", "toString", "constructor", "hasOwnProperty").map((s) => ({ _tag: s })),
   fc.string().map((s) => new Error(s))
 )
-const maybe = fc.option(fc.string({ maxLength: 12 }), { nil: undefined })
+const maybe = fc.option(fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom("__proto__", "toString")), { nil: undefined })
 const ctx = fc.record({ provider: maybe, model: maybe, route: maybe, tenant: maybe, agent: maybe })
 const step = fc.record({ error: anyError, context: ctx, advance: fc.nat(3_000) })
 
