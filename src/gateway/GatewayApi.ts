@@ -7,6 +7,7 @@
  * - `admin`: `GET|PATCH /admin/config`, `GET /admin/supervision`, `GET /admin/stats`,
  *   `GET|POST /admin/maintenance`; behind `AdminAuth`;
  * - `observer` (`ObserverApi.ts`): `GET /admin/events` (SSE), `POST /admin/supervision/{path}/restart|stop`.
+ * - `errors` (`ErrorsApi.ts`): `GET /admin/errors` (error aggregates, trends, impact).
  *
  * `/metrics` is a plain router route beside the API (Prometheus text is not JSON). Handlers live in `internal/`.
  *
@@ -17,6 +18,7 @@ import { Sse } from "effect/encoding"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema } from "effect/http-api"
 import { fromSchemaIssue, internalError } from "./GatewayError.ts"
 import { AdminAuth, ApiAuth } from "./GatewayAuth.ts"
+import { ErrorsGroup } from "./ErrorsApi.ts"
 import { ObserverGroup } from "./ObserverApi.ts"
 import { ChatCompletion, ChatCompletionRequest, EmbeddingList, EmbeddingsRequest, ModelList } from "./OpenAiSchema.ts"
 
@@ -74,4 +76,5 @@ export class AdminGroup extends HttpApiGroup.make("admin")
 /** The whole API. */
 export class GatewayApi extends HttpApi.make("troupe-gateway").add(OpenAiGroup).add(HealthGroup).add(AdminGroup)
   .add(ObserverGroup)
+  .add(ErrorsGroup)
 {}

@@ -27,6 +27,7 @@
 import type { Array as Arr } from "effect"
 import { Clock, Context, Deferred, Duration, Effect, Exit, Layer, Option, Stream } from "effect"
 import type { CircuitBreaker } from "effect/persistence"
+import { ErrorHandlers } from "../errors/ErrorHandlers.ts"
 import type { ModelLookupError } from "../config/index.ts"
 import type {
   InvalidLlmRequest,
@@ -128,6 +129,8 @@ const make = Effect.gen(function*() {
   const budget = Option.getOrUndefined(yield* Effect.serviceOption(BudgetStep))
   // optional: without a QueueStep in the context no call waits in a queue (see QueueStep.ts)
   const queue = Option.getOrUndefined(yield* Effect.serviceOption(QueueStep))
+  // optional: with `ErrorHandlers` (troupe/errors) in the context each target's failure goes to its handlers
+  const errorHandlers = Option.getOrUndefined(yield* Effect.serviceOption(ErrorHandlers))
 
   const limits = yield* CallLimits
   // the token counter hook (a Reference: ~4 characters per token unless e.g. `TokenCounter.layerBpe` is provided)
@@ -224,7 +227,10 @@ const make = Effect.gen(function*() {
       context.state.answeredBy = target
       return tracking.track(target, context, provider.generate(request, options))
     })
-    return guarded(context, target, attempt)
+    const answered = guarded(context, target, attempt)
+    return errorHandlers === undefined
+      ? answered
+      : Effect.tapError(answered, (e) => errorHandlers.handle(e, { provider: target.provider, model: target.model }))
   }
 
   const metaOf = (context: CallContext, targets: Arr.NonEmptyReadonlyArray<Target>, response: LlmResponse): CallMeta => {

@@ -78,6 +78,7 @@ export const Events = {
   supervisorChildStartFailed: name("troupe", "supervisor", "child", "start_failed"),
   supervisorRestartIntensityReached: name("troupe", "supervisor", "restart_intensity", "reached"),
   telemetryHandlerFailure: name("troupe", "telemetry", "handler", "failure"),
+  errorsAnomaly: name("troupe", "errors", "anomaly"),
   breakerOpened: name("troupe", "breaker", "opened"),
   breakerHalfOpened: name("troupe", "breaker", "half_opened"),
   breakerClosed: name("troupe", "breaker", "closed"),
@@ -214,6 +215,11 @@ export const eventCatalogue: ReadonlyArray<CatalogueEntry> = [
     name: Events.telemetryHandlerFailure, status: "emitted", measurements: ["system_time"],
     metadata: ["handler_id", "event_name", "kind", "reason", "error_type"], emittedBy: "TelemetryHub",
     description: "a handler threw, failed or died; it was detached (like :telemetry's handler failure event)"
+  },
+  {
+    name: Events.errorsAnomaly, status: "emitted", measurements: ["count", "mean", "stddev", "system_time"],
+    metadata: ["error_class", "recovery", "source"], emittedBy: "ErrorAnalytics",
+    description: "an error class's rate in the current bucket rose above its baseline by k σ (once per class and bucket)"
   },
   reserved(Events.breakerOpened, ["breaker", "reason?"], "CircuitBreaker (later)", "a circuit breaker opened"),
   reserved(Events.breakerHalfOpened, ["breaker"], "CircuitBreaker (later)", "a circuit breaker admits a probe"),

@@ -1,0 +1,86 @@
+/**
+ * `ErrorHandlers`: custom error handlers by class.
+ *
+ * Rules (the README's `## Error taxonomy` uses the same words):
+ * - A handler is registered for an error tag (one class) or for a recovery strategy (every class with it, e.g.
+ *   `alert`); registering again under the same key and id replaces the handler.
+ * - `handle(error, context)` runs the handlers of the error's tag first, then those of its recovery strategy, in
+ *   registration order, and records the error in `ErrorAnalytics` when that service is provided.
+ * - A handler never changes the caller's outcome: its failures and defects are logged and swallowed, so the
+ *   pipeline and agents can call `handle` on any failure path.
+ * - At most `maxHandlers` (default 100) handlers; one more is refused (`register` returns `false`).
+ * - `handled(context)` wraps any effect (a pipeline call, an agent turn): on a typed failure it calls `handle` when
+ *   `ErrorHandlers` is in context and fails with the same error; without the service it changes nothing. The
+ *   pipeline's `generate` calls the handlers for each target's failure (with provider and model) when
+ *   `ErrorHandlers` is in the context `Llm` is built in.
+ *
+ * Mirrors `:telemetry`'s attach-by-key handlers (as TelemetryHub does) and reuses the taxonomy's `classify`.
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer } from "effect"
+import type { ErrorContext } from "./ErrorAnalytics.ts"
+import { ErrorAnalytics } from "./ErrorAnalytics.ts"
+import { classify, type ErrorClass, type ErrorTag, type Recovery, tagOf } from "./ErrorTaxonomy.ts"
+
+/** A handler: receives the error, its class and where it happened. */
+export type ErrorHandler = (error: unknown, errorClass: ErrorClass, context: ErrorContext) => Effect.Effect<void, unknown>
+
+/** The key a handler is registered under: one error tag, or every class with a recovery strategy. */
+export type HandlerKey = { readonly tag: ErrorTag } | { readonly recovery: Recovery }
+
+/** The service interface. */
+export interface ErrorHandlersShape {
+  /** Registers (or replaces) a handler; `false` when `maxHandlers` are already registered. */
+  readonly register: (id: string, key: HandlerKey, handler: ErrorHandler) => Effect.Effect<boolean>
+  /** Removes a handler; `false` when there was none under that id. */
+  readonly unregister: (id: string) => Effect.Effect<boolean>
+  /** Runs the handlers of the error's class (never fails). */
+  readonly handle: (error: unknown, context?: ErrorContext) => Effect.Effect<void>
+}
+
+const keyString = (key: HandlerKey): string => "tag" in key ? `tag:${key.tag}` : `recovery:${key.recovery}`
+
+/** Builds the handler registry (exported for tests). */
+export const make = (maxHandlers = 100) =>
+  Effect.gen(function*() {
+    const analytics = yield* Effect.serviceOption(ErrorAnalytics)
+    const handlers = new Map<string, { readonly key: string; readonly handler: ErrorHandler }>()
+    return ErrorHandlers.of({
+      register: (id, key, handler) =>
+        Effect.sync(() => {
+          if (!handlers.has(id) && handlers.size >= maxHandlers) return false
+          handlers.set(id, { key: keyString(key), handler })
+          return true
+        }),
+      unregister: (id) => Effect.sync(() => handlers.delete(id)),
+      handle: (error, context = {}) =>
+        Effect.gen(function*() {
+          if (analytics._tag === "Some") yield* analytics.value.record(error, context)
+          const klass = classify(error)
+          const keys = [`tag:${tagOf(error)}`, `recovery:${klass.recovery}`]
+          for (const key of keys) {
+            for (const [id, entry] of [...handlers]) {
+              if (entry.key !== key) continue
+              yield* Effect.suspend(() => entry.handler(error, klass, context)).pipe(
+                Effect.catchCause((cause) => Effect.logWarning(`error handler "${id}" failed`, cause))
+              )
+            }
+          }
+        })
+    })
+  })
+
+/** The error handler registry. */
+export class ErrorHandlers extends Context.Service<ErrorHandlers, ErrorHandlersShape>()("troupe/errors/ErrorHandlers") {
+  /** An in-memory registry; records into `ErrorAnalytics` when that service is in context. */
+  static readonly layer = (maxHandlers = 100): Layer.Layer<ErrorHandlers> => Layer.effect(ErrorHandlers, make(maxHandlers))
+}
+
+/**
+ * Wraps an effect so its typed failure goes through `ErrorHandlers.handle` (when the service is in context) before
+ * it propagates unchanged. The effect's error and success types are kept.
+ */
+export const handled = (context: ErrorContext = {}) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.tapError(self, (error) =>
+    Effect.flatMap(Effect.serviceOption(ErrorHandlers), (h) => h._tag === "None" ? Effect.void : h.value.handle(error, context)))

@@ -1,0 +1,32 @@
+/**
+ * troupe/errors: the error taxonomy (every failure tag classified: transient/permanent, provider/client/internal,
+ * retryable, recovery strategy), custom error handlers by class, and error analytics (sliding-window aggregates,
+ * trends, a k σ anomaly detector, impact analysis, OpenTelemetry exception events).
+ *
+ * @since 0.1.0
+ */
+export {
+  type Counts,
+  ErrorAnalytics,
+  type ErrorAnalyticsOptions,
+  type ErrorAnalyticsShape,
+  type ErrorAggregates,
+  type ErrorAnomaly,
+  type ErrorContext,
+  type ErrorImpact,
+  recordException
+} from "./ErrorAnalytics.ts"
+export { type ErrorHandler, ErrorHandlers, type ErrorHandlersShape, handled, type HandlerKey } from "./ErrorHandlers.ts"
+export {
+  classify,
+  type ErrorClass,
+  type ErrorSource,
+  type ErrorTag,
+  isErrorTag,
+  type Recovery,
+  tagOf,
+  taxonomy,
+  taxonomyMarkdown,
+  type Transience,
+  unknownClass
+} from "./ErrorTaxonomy.ts"
