@@ -46,6 +46,7 @@ import type { GuardBlocked } from "../guard/GuardError.ts"
 import { GuardStep } from "./GuardStep.ts"
 import type { BudgetExceeded, BudgetStoreError } from "../budget/index.ts"
 import { BudgetStep } from "./BudgetStep.ts"
+import { CoalesceStep } from "./CoalesceStep.ts"
 import type { LlmCall, LlmCallInput } from "./LlmCall.ts"
 import { decodeLlmCall, mergeParams, providerRequest } from "./LlmCall.ts"
 import type { CallMeta, LlmOutputPart, LlmResult } from "./LlmResult.ts"
@@ -122,6 +123,8 @@ const make = Effect.gen(function*() {
   const guard = Option.getOrUndefined(yield* Effect.serviceOption(GuardStep))
   // optional: without a BudgetStep in the context no budget is reserved (see BudgetStep.ts)
   const budget = Option.getOrUndefined(yield* Effect.serviceOption(BudgetStep))
+  // optional: without a CoalesceStep in the context identical calls are not shared (see CoalesceStep.ts)
+  const coalesce = Option.getOrUndefined(yield* Effect.serviceOption(CoalesceStep))
 
   const limits = yield* CallLimits
   // the token counter hook (a Reference: ~4 characters per token unless e.g. `TokenCounter.layerBpe` is provided)
@@ -248,8 +251,11 @@ const make = Effect.gen(function*() {
         })
         const paid = budget === undefined ? compute : budget.around(context, targets, compute)
         const primary = targets[0]
-        const key = cacheStep.keyOf(context, primary, mergeParams(primary.defaults, call.params))
-        const answered = key === undefined ? paid : cacheStep.generate(key, context, paid)
+        const params = mergeParams(primary.defaults, call.params)
+        const sharedKey = coalesce?.keyOf(context, primary, params)
+        const shared = coalesce === undefined || sharedKey === undefined ? paid : coalesce.around(sharedKey, paid)
+        const key = cacheStep.keyOf(context, primary, params)
+        const answered = key === undefined ? shared : cacheStep.generate(key, context, shared)
         return Effect.map(answered, (response): LlmResult => ({ ...response, meta: metaOf(context, targets, response) }))
       })
     }))
