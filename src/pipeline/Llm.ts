@@ -47,6 +47,7 @@ import { GuardStep } from "./GuardStep.ts"
 import type { BudgetExceeded, BudgetStoreError } from "../budget/index.ts"
 import { BudgetStep } from "./BudgetStep.ts"
 import { CoalesceStep } from "./CoalesceStep.ts"
+import { DeadLetterStep } from "./DeadLetterStep.ts"
 import type { LlmCall, LlmCallInput } from "./LlmCall.ts"
 import { decodeLlmCall, mergeParams, providerRequest } from "./LlmCall.ts"
 import type { CallMeta, LlmOutputPart, LlmResult } from "./LlmResult.ts"
@@ -125,6 +126,8 @@ const make = Effect.gen(function*() {
   const budget = Option.getOrUndefined(yield* Effect.serviceOption(BudgetStep))
   // optional: without a CoalesceStep in the context identical calls are not shared (see CoalesceStep.ts)
   const coalesce = Option.getOrUndefined(yield* Effect.serviceOption(CoalesceStep))
+  // optional: without a DeadLetterStep in the context permanent failures are not recorded (see DeadLetterStep.ts)
+  const deadLetters = Option.getOrUndefined(yield* Effect.serviceOption(DeadLetterStep))
 
   const limits = yield* CallLimits
   // the token counter hook (a Reference: ~4 characters per token unless e.g. `TokenCounter.layerBpe` is provided)
@@ -247,7 +250,8 @@ const make = Effect.gen(function*() {
       return withTargets(context, (targets) => {
         const compute = Effect.suspend(() => {
           context.state.computed = true
-          return withinDeadline(context, deadlineOf(call, limits.deadlineMillis), fallback.run(context, targets, generateAttempt(context)))
+          const run = withinDeadline(context, deadlineOf(call, limits.deadlineMillis), fallback.run(context, targets, generateAttempt(context)))
+          return deadLetters === undefined ? run : deadLetters.around(context, run)
         })
         const paid = budget === undefined ? compute : budget.around(context, targets, compute)
         const primary = targets[0]
@@ -371,6 +375,7 @@ const make = Effect.gen(function*() {
     : (input: LlmCallInput | LlmCall): Stream.Stream<LlmOutputPart, LlmError> =>
       Stream.unwrap(Effect.map(decodeLlmCall(input), (call) => guard.stream(call, streamUnguarded)))
 
+  deadLetters?.bind(generate)
   return Llm.of({ generate, stream, embed: makeEmbed({ resolver, registry, rateLimit, breaker, retry, usage }) })
 })
 

@@ -26,6 +26,8 @@ export { BudgetStep, DEFAULT_MAX_OUTPUT_TOKENS, scopesOf as budgetScopesOf } fro
 export type { BudgetStepError, BudgetStepOptions, BudgetStepShape } from "./BudgetStep.ts"
 export { CoalesceStep, coalesceKeyOf, DEFAULT_MAX_IN_FLIGHT } from "./CoalesceStep.ts"
 export type { CoalesceStepOptions, CoalesceStepShape } from "./CoalesceStep.ts"
+export { CurrentRedrive, DeadLetterStep, PipelineRedrive } from "./DeadLetterStep.ts"
+export type { DeadLetterStepShape, RedriveGenerate } from "./DeadLetterStep.ts"
 export { GuardStep, scopeOf } from "./GuardStep.ts"
 export type { GuardStepShape } from "./GuardStep.ts"
 export { Llm } from "./Llm.ts"
