@@ -53,6 +53,7 @@ import { openAiHandlers } from "./internal/OpenAiHandlers.ts"
 import { GatewayRouteContext, makeRouteContext } from "./internal/RouteContext.ts"
 import { adminHandlers, healthHandlers } from "./internal/OpsHandlers.ts"
 import { observerHandlers, observerRoute } from "./internal/ObserverHandlers.ts"
+import { dlqHandlers } from "./internal/DlqHandlers.ts"
 
 export type { Phase } from "./internal/GatewayState.ts"
 
@@ -178,7 +179,7 @@ const make = (options: GatewayOptions) =>
     const ops = { state, health, restarts, apply }
     const apiAuth = Context.get(yield* Layer.build(auth), ApiAuth)
     const api = HttpApiBuilder.layer(GatewayApi, { openapiPath: "/openapi.json" }).pipe(
-      Layer.provide([openAiHandlers(state), healthHandlers(ops), adminHandlers(ops), observerHandlers(ops)]),
+      Layer.provide([openAiHandlers(state), healthHandlers(ops), adminHandlers(ops), observerHandlers(ops), dlqHandlers]),
       Layer.provide([auth, layerOpenAiErrors, embedder])
     )
     const metricsRoute = HttpRouter.add(

@@ -17,6 +17,7 @@ import { Sse } from "effect/encoding"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema } from "effect/http-api"
 import { fromSchemaIssue, internalError } from "./GatewayError.ts"
 import { AdminAuth, ApiAuth } from "./GatewayAuth.ts"
+import { DlqGroup } from "./DlqApi.ts"
 import { ObserverGroup } from "./ObserverApi.ts"
 import { ChatCompletion, ChatCompletionRequest, EmbeddingList, EmbeddingsRequest, ModelList } from "./OpenAiSchema.ts"
 
@@ -74,4 +75,5 @@ export class AdminGroup extends HttpApiGroup.make("admin")
 /** The whole API. */
 export class GatewayApi extends HttpApi.make("troupe-gateway").add(OpenAiGroup).add(HealthGroup).add(AdminGroup)
   .add(ObserverGroup)
+  .add(DlqGroup.middleware(OpenAiErrors)) // decoding errors as 400s naming the path (OpenAiErrors is defined here)
 {}

@@ -188,7 +188,7 @@ describe("Gateway: OpenAPI document", () => {
     }
     expect(doc.openapi).toMatch(/^3\./)
     expect(Object.keys(doc.paths).sort()).toEqual([
-      "/admin/config", "/admin/events", "/admin/maintenance", "/admin/stats", "/admin/supervision",
+      "/admin/config", "/admin/dlq", "/admin/dlq/redrive", "/admin/dlq/{id}", "/admin/events", "/admin/maintenance", "/admin/stats", "/admin/supervision",
       "/admin/supervision/{path}/restart", "/admin/supervision/{path}/stop",
       "/health/live", "/health/ready", "/health/startup",
       "/v1/chat/completions", "/v1/embeddings", "/v1/models"
