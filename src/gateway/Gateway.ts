@@ -54,6 +54,7 @@ import { GatewayRouteContext, makeRouteContext } from "./internal/RouteContext.t
 import { adminHandlers, healthHandlers } from "./internal/OpsHandlers.ts"
 import { errorsHandlers } from "./internal/ErrorsHandlers.ts"
 import { observerHandlers, observerRoute } from "./internal/ObserverHandlers.ts"
+import { dlqHandlers } from "./internal/DlqHandlers.ts"
 
 export type { Phase } from "./internal/GatewayState.ts"
 
@@ -179,7 +180,7 @@ const make = (options: GatewayOptions) =>
     const ops = { state, health, restarts, apply }
     const apiAuth = Context.get(yield* Layer.build(auth), ApiAuth)
     const api = HttpApiBuilder.layer(GatewayApi, { openapiPath: "/openapi.json" }).pipe(
-      Layer.provide([openAiHandlers(state), healthHandlers(ops), adminHandlers(ops), observerHandlers(ops), errorsHandlers]),
+      Layer.provide([openAiHandlers(state), healthHandlers(ops), adminHandlers(ops), observerHandlers(ops), errorsHandlers, dlqHandlers]),
       Layer.provide([auth, layerOpenAiErrors, embedder])
     )
     const metricsRoute = HttpRouter.add(

@@ -19,6 +19,7 @@ import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchem
 import { fromSchemaIssue, internalError } from "./GatewayError.ts"
 import { AdminAuth, ApiAuth } from "./GatewayAuth.ts"
 import { ErrorsGroup } from "./ErrorsApi.ts"
+import { DlqGroup } from "./DlqApi.ts"
 import { ObserverGroup } from "./ObserverApi.ts"
 import { ChatCompletion, ChatCompletionRequest, EmbeddingList, EmbeddingsRequest, ModelList } from "./OpenAiSchema.ts"
 
@@ -77,4 +78,5 @@ export class AdminGroup extends HttpApiGroup.make("admin")
 export class GatewayApi extends HttpApi.make("troupe-gateway").add(OpenAiGroup).add(HealthGroup).add(AdminGroup)
   .add(ObserverGroup)
   .add(ErrorsGroup)
+  .add(DlqGroup.middleware(OpenAiErrors)) // decoding errors as 400s naming the path (OpenAiErrors is defined here)
 {}

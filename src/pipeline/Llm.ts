@@ -49,6 +49,8 @@ import type { BudgetExceeded, BudgetStoreError } from "../budget/index.ts"
 import { BudgetStep } from "./BudgetStep.ts"
 import type { QueueFull, Shed } from "../queue/index.ts"
 import { QueueStep } from "./QueueStep.ts"
+import { CoalesceStep } from "./CoalesceStep.ts"
+import { DeadLetterStep } from "./DeadLetterStep.ts"
 import type { LlmCall, LlmCallInput } from "./LlmCall.ts"
 import { decodeLlmCall, mergeParams, providerRequest } from "./LlmCall.ts"
 import type { CallMeta, LlmOutputPart, LlmResult } from "./LlmResult.ts"
@@ -131,6 +133,10 @@ const make = Effect.gen(function*() {
   const queue = Option.getOrUndefined(yield* Effect.serviceOption(QueueStep))
   // optional: with `ErrorHandlers` (troupe/errors) in the context each target's failure goes to its handlers
   const errorHandlers = Option.getOrUndefined(yield* Effect.serviceOption(ErrorHandlers))
+  // optional: without a CoalesceStep in the context identical calls are not shared (see CoalesceStep.ts)
+  const coalesce = Option.getOrUndefined(yield* Effect.serviceOption(CoalesceStep))
+  // optional: without a DeadLetterStep in the context permanent failures are not recorded (see DeadLetterStep.ts)
+  const deadLetters = Option.getOrUndefined(yield* Effect.serviceOption(DeadLetterStep))
 
   const limits = yield* CallLimits
   // the token counter hook (a Reference: ~4 characters per token unless e.g. `TokenCounter.layerBpe` is provided)
@@ -258,12 +264,16 @@ const make = Effect.gen(function*() {
       return withTargets(context, (targets) => {
         const compute = Effect.suspend(() => {
           context.state.computed = true
-          return withinDeadline(context, deadlineOf(call, limits.deadlineMillis), fallback.run(context, targets, generateAttempt(context)))
+          const run = withinDeadline(context, deadlineOf(call, limits.deadlineMillis), fallback.run(context, targets, generateAttempt(context)))
+          return deadLetters === undefined ? run : deadLetters.around(context, run)
         })
         const paid = budget === undefined ? compute : budget.around(context, targets, compute)
         const primary = targets[0]
-        const key = cacheStep.keyOf(context, primary, mergeParams(primary.defaults, call.params))
-        const answered = key === undefined ? paid : cacheStep.generate(key, context, paid)
+        const params = mergeParams(primary.defaults, call.params)
+        const sharedKey = coalesce?.keyOf(context, primary, params)
+        const shared = coalesce === undefined || sharedKey === undefined ? paid : coalesce.around(sharedKey, paid)
+        const key = cacheStep.keyOf(context, primary, params)
+        const answered = key === undefined ? shared : cacheStep.generate(key, context, shared)
         return Effect.map(answered, (response): LlmResult => ({ ...response, meta: metaOf(context, targets, response) }))
       })
     }))
@@ -379,6 +389,7 @@ const make = Effect.gen(function*() {
     : (input: LlmCallInput | LlmCall): Stream.Stream<LlmOutputPart, LlmError> =>
       Stream.unwrap(Effect.map(decodeLlmCall(input), (call) => guard.stream(call, streamUnguarded)))
 
+  deadLetters?.bind(generate)
   return Llm.of({ generate, stream, embed: makeEmbed({ resolver, registry, rateLimit, breaker, retry, usage }) })
 })
 

@@ -14,6 +14,11 @@ import type { CircuitBreaker } from "effect/persistence"
 import type { Budgets } from "../budget/index.ts"
 import type { BudgetStepOptions } from "./BudgetStep.ts"
 import { BudgetStep } from "./BudgetStep.ts"
+import type { CoalesceStepOptions } from "./CoalesceStep.ts"
+import type { DeadLetters } from "../dlq/index.ts"
+import type { PipelineRedrive } from "./DeadLetterStep.ts"
+import { DeadLetterStep } from "./DeadLetterStep.ts"
+import { CoalesceStep } from "./CoalesceStep.ts"
 import type { Cache, InvalidCacheOptions } from "../cache/index.ts"
 import type { ConfigStore } from "../config/index.ts"
 import type { RateLimiter } from "../ratelimit/index.ts"
@@ -106,6 +111,45 @@ export const layerWithBudgets = (
 ): Layer.Layer<Llm, InvalidPipelineOptions | InvalidCacheOptions, ConfigStore | Cache | RateLimiter | ProviderRegistry | Budgets> =>
   Llm.layer.pipe(
     Layer.provide(BudgetStep.layer(options.budget)),
+    Layer.provide(layerSteps(options)),
+    Layer.provide(options.limits === undefined ? Layer.empty : CallLimits.layer(options.limits))
+  )
+
+/**
+ * `layer` with coalescing (see `CoalesceStep`): identical in-flight requests (same cache key) share one provider
+ * call, even with the response cache off or bypassed. Fails with `InvalidPipelineOptions` on a bad `coalesce` option.
+ *
+ * @example
+ * ```ts
+ * const llm = LlmPipeline.layerWithCoalescing({ cache: false }).pipe(Layer.provide(deps))
+ * ```
+ */
+export const layerWithCoalescing = (
+  options: LlmPipelineOptions & { readonly coalesce?: CoalesceStepOptions } = {}
+): Layer.Layer<Llm, InvalidPipelineOptions | InvalidCacheOptions, ConfigStore | Cache | RateLimiter | ProviderRegistry> =>
+  Llm.layer.pipe(
+    Layer.provide(CoalesceStep.layer(options.coalesce)),
+    Layer.provide(layerSteps(options)),
+    Layer.provide(options.limits === undefined ? Layer.empty : CallLimits.layer(options.limits))
+  )
+
+/**
+ * `layer` with dead letters (see `DeadLetterStep`): a `generate` whose provider side fails permanently (after its
+ * retries and fallbacks) is recorded on the `DeadLetters` in the context; `redrive`, when given, is bound to this
+ * pipeline so a redrive re-runs the request through it.
+ *
+ * @example
+ * ```ts
+ * const redrive = new PipelineRedrive()
+ * const llm = LlmPipeline.layerWithDeadLetters({ redrive }).pipe(
+ *   Layer.provide(DeadLetters.layerMemory({ redrive: redrive.handler })), Layer.provide(deps))
+ * ```
+ */
+export const layerWithDeadLetters = (
+  options: LlmPipelineOptions & { readonly redrive?: PipelineRedrive } = {}
+): Layer.Layer<Llm, InvalidPipelineOptions | InvalidCacheOptions, ConfigStore | Cache | RateLimiter | ProviderRegistry | DeadLetters> =>
+  Llm.layer.pipe(
+    Layer.provide(DeadLetterStep.layer(options.redrive === undefined ? {} : { redrive: options.redrive })),
     Layer.provide(layerSteps(options)),
     Layer.provide(options.limits === undefined ? Layer.empty : CallLimits.layer(options.limits))
   )

@@ -27,6 +27,10 @@ export type { BudgetStepError, BudgetStepOptions, BudgetStepShape } from "./Budg
 /** The optional queue step: a `RequestQueue` in front of each provider route. */
 export { QueueStep, QueueStepOptions } from "./QueueStep.ts"
 export type { QueueStepShape } from "./QueueStep.ts"
+export { CoalesceStep, coalesceKeyOf, DEFAULT_MAX_IN_FLIGHT } from "./CoalesceStep.ts"
+export type { CoalesceStepOptions, CoalesceStepShape } from "./CoalesceStep.ts"
+export { CurrentRedrive, DeadLetterStep, PipelineRedrive } from "./DeadLetterStep.ts"
+export type { DeadLetterStepShape, RedriveGenerate } from "./DeadLetterStep.ts"
 export { GuardStep, scopeOf } from "./GuardStep.ts"
 export type { GuardStepShape } from "./GuardStep.ts"
 export { Llm } from "./Llm.ts"

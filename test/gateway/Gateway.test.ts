@@ -188,10 +188,9 @@ describe("Gateway: OpenAPI document", () => {
     }
     expect(doc.openapi).toMatch(/^3\./)
     expect(Object.keys(doc.paths).sort()).toEqual([
-      "/admin/config", "/admin/errors", "/admin/events", "/admin/maintenance", "/admin/stats", "/admin/supervision",
-      "/admin/supervision/{path}/restart", "/admin/supervision/{path}/stop",
-      "/health/live", "/health/ready", "/health/startup",
-      "/v1/chat/completions", "/v1/embeddings", "/v1/models"
+      "/admin/config", "/admin/dlq", "/admin/dlq/redrive", "/admin/dlq/{id}", "/admin/errors", "/admin/events",
+      "/admin/maintenance", "/admin/stats", "/admin/supervision", "/admin/supervision/{path}/restart", "/admin/supervision/{path}/stop",
+      "/health/live", "/health/ready", "/health/startup", "/v1/chat/completions", "/v1/embeddings", "/v1/models"
     ])
     const chat = doc.paths["/v1/chat/completions"]!["post"]!
     const body = chat.requestBody!.content["application/json"]!.schema

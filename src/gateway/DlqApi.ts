@@ -1,0 +1,52 @@
+/**
+ * The dead-letter queue's admin endpoints as an effect `HttpApiGroup` (behind `AdminAuth`), added to `GatewayApi`:
+ *
+ * - `GET /admin/dlq?kind=&source=&errorTag=&status=&limit=`: the letters a filter selects, oldest first (at most
+ *   `limit`, default 100, at most 10,000);
+ * - `GET /admin/dlq/{id}`: one letter (404 when the id is unknown);
+ * - `POST /admin/dlq/redrive` with `{ id }` (one letter), `{ filter }` (the `dead` letters it selects) or `{}`
+ *   (all), and `ratePerSecond` / `limit` for many: the outcome per letter (`redriven`, `failed`, `skipped`);
+ * - `DELETE /admin/dlq?kind=&source=&errorTag=&status=`: purges the letters a filter selects (all when empty).
+ *
+ * Bodies and queries are decoded with Schema (a bad field is a 400 naming it). Without a `DeadLetters` service in
+ * the gateway's context every route answers 404 (`not_found_error`, "no dead-letter queue"). Mirrors the redrive
+ * API of SQS dead-letter queues; the rules of redrive are `DeadLetters`' (`src/dlq`).
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import { HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
+import { DeadLetterFilter, DeadLetterKind, DeadLetterStatus } from "../dlq/index.ts"
+import { AdminAuth } from "./GatewayAuth.ts"
+
+const Json = Schema.Unknown
+const Name = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(512))
+
+/** The filter of `GET /admin/dlq` and `DELETE /admin/dlq` as query parameters (`limit` for the list only). */
+export const DlqQuery = Schema.Struct({
+  kind: Schema.optional(DeadLetterKind),
+  source: Schema.optional(Name),
+  errorTag: Schema.optional(Name),
+  status: Schema.optional(DeadLetterStatus),
+  limit: Schema.optional(Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 10_000 })))
+})
+
+/** The `{id}` parameter of `GET /admin/dlq/{id}`. */
+export const LetterId = Schema.Struct({ id: Name })
+
+/** The body of `POST /admin/dlq/redrive`: one `id`, or a `filter` (all when neither), with a rate and a limit. */
+export const RedriveBody = Schema.Struct({
+  id: Schema.optional(Name),
+  filter: Schema.optional(DeadLetterFilter),
+  ratePerSecond: Schema.optional(Schema.Number.check(Schema.isBetween({ minimum: 0.001, maximum: 10_000 }))),
+  limit: Schema.optional(Schema.Number.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 100_000 })))
+})
+
+/** The dlq group: list, inspect, redrive and purge. */
+export class DlqGroup extends HttpApiGroup.make("dlq")
+  .add(HttpApiEndpoint.get("listLetters", "/admin/dlq", { query: DlqQuery, success: Json }))
+  .add(HttpApiEndpoint.get("inspectLetter", "/admin/dlq/:id", { params: LetterId, success: Json }))
+  .add(HttpApiEndpoint.post("redriveLetters", "/admin/dlq/redrive", { payload: RedriveBody, success: Json }))
+  .add(HttpApiEndpoint.delete("purgeLetters", "/admin/dlq", { query: DlqQuery, success: Json }))
+  .middleware(AdminAuth)
+{}

@@ -1,0 +1,192 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Fiber, Layer } from "effect"
+import * as fc from "fast-check"
+import { TestClock } from "effect/testing"
+import { Cache } from "../../src/cache/index.ts"
+import type { LlmProviderShape, LlmRequest } from "../../src/llm/index.ts"
+import { ProviderServerError, ScriptedProvider } from "../../src/llm/index.ts"
+import type { LlmCallInput, LlmPipelineOptions } from "../../src/pipeline/index.ts"
+import { CoalesceStep, Llm, LlmPipeline, ProviderRegistry } from "../../src/pipeline/index.ts"
+import { RateLimiter } from "../../src/ratelimit/index.ts"
+import { TelemetryHub } from "../../src/telemetry/index.ts"
+import { configLayer } from "./support.ts"
+
+/** A provider answering after one second (TestClock), counting started and interrupted calls. */
+class SlowProvider {
+  started = 0
+  interrupted = 0
+  fail = false
+  readonly provider: LlmProviderShape
+  constructor() {
+    const scripted = ScriptedProvider.makeUnsafe({
+      name: "primary",
+      latency: "1 second",
+      rules: [{ when: "always", reply: (request: LlmRequest) => ({ text: `answer ${this.started} to ${JSON.stringify(request.messages[0]?.content)}` }) }]
+    })
+    this.provider = {
+      ...scripted,
+      generate: (request, options) =>
+        Effect.suspend(() => {
+          this.started++
+          const answer = this.fail
+            ? Effect.flatMap(Effect.sleep("1 second"), () => Effect.fail(new ProviderServerError({ provider: "primary", status: 400, description: "bad", retryable: false })))
+            : scripted.generate(request, options)
+          return answer.pipe(Effect.onInterrupt(() => Effect.sync(() => this.interrupted++)))
+        })
+    }
+  }
+}
+
+const ask = (content: string, options?: Record<string, unknown>): LlmCallInput =>
+  ({ model: "fast", messages: [{ role: "user", content }], ...(options ? { options } : {}) }) as LlmCallInput
+
+// `Llm.layer` over the steps with the CoalesceStep kept in the output, so a test reads its counters
+const layerFor = (provider: SlowProvider, options: LlmPipelineOptions = { cache: false }) =>
+  Llm.layer.pipe(
+    Layer.provideMerge(CoalesceStep.layer()),
+    Layer.provide(LlmPipeline.layerSteps({ retry: { jitter: 0, retries: 0 }, ...options })),
+    Layer.provideMerge(Layer.mergeAll(
+      ProviderRegistry.layer([provider.provider]),
+      Cache.layerMemory({ maxEntries: 100 }),
+      RateLimiter.layerMemory({})
+    )),
+    Layer.provideMerge(configLayer()),
+    Layer.provideMerge(TelemetryHub.layer)
+  )
+
+const forkN = (n: number, call: LlmCallInput) =>
+  Effect.gen(function*() {
+    const llm = yield* Llm
+    const fibers = []
+    for (let i = 0; i < n; i++) fibers.push(yield* Effect.forkChild(llm.generate(call)))
+    yield* Effect.yieldNow
+    return fibers
+  })
+
+describe("CoalesceStep", () => {
+  it.effect("identical in-flight requests share one provider call with the response cache off", () => {
+    const provider = new SlowProvider()
+    return Effect.gen(function*() {
+      const fibers = yield* forkN(5, ask("same"))
+      yield* TestClock.adjust("1 second")
+      const results = yield* Effect.forEach(fibers, Fiber.join)
+      assert.strictEqual(provider.started, 1)
+      assert.isTrue(results.every((r) => r.text === results[0]?.text))
+      // the first caller paid; a waiter pays nothing (its meta reads like a cache hit)
+      assert.strictEqual(results.filter((r) => !r.meta.cached).length, 1)
+      assert.strictEqual((yield* CoalesceStep).coalesced(), 4)
+      assert.strictEqual((yield* CoalesceStep).inFlight(), 0)
+    }).pipe(Effect.provide(layerFor(provider)))
+  })
+
+  it.effect("identical in-flight requests share one provider call when the response cache is bypassed", () => {
+    const provider = new SlowProvider()
+    return Effect.gen(function*() {
+      const fibers = yield* forkN(3, ask("same", { cache: "bypass" }))
+      yield* TestClock.adjust("1 second")
+      yield* Effect.forEach(fibers, Fiber.join)
+      assert.strictEqual(provider.started, 1)
+    }).pipe(Effect.provide(layerFor(provider, {})))
+  })
+
+  it.effect("different requests, tenants or credentials never share a call", () => {
+    const provider = new SlowProvider()
+    return Effect.gen(function*() {
+      const llm = yield* Llm
+      const calls = [ask("a"), ask("b"), ask("a", { tenant: "t1" }), ask("a", { tenant: "t2" })]
+      const fibers = yield* Effect.forEach(calls, (c) => Effect.forkChild(llm.generate(c)))
+      yield* Effect.yieldNow
+      yield* TestClock.adjust("1 second")
+      yield* Effect.forEach(fibers, Fiber.join)
+      assert.strictEqual(provider.started, 4)
+    }).pipe(Effect.provide(layerFor(provider)))
+  })
+
+  it.effect("an interrupted waiter does not cancel the shared call while others wait", () => {
+    const provider = new SlowProvider()
+    return Effect.gen(function*() {
+      const [first, second, third] = yield* forkN(3, ask("same"))
+      yield* TestClock.adjust("500 millis")
+      yield* Fiber.interrupt(first!)
+      yield* Fiber.interrupt(second!)
+      yield* TestClock.adjust("500 millis")
+      const result = yield* Fiber.join(third!)
+      assert.include(result.text, "answer")
+      assert.strictEqual(provider.started, 1)
+      assert.strictEqual(provider.interrupted, 0)
+    }).pipe(Effect.provide(layerFor(provider)))
+  })
+
+  it.effect("the last waiter leaving cancels the shared call; the next identical request starts a fresh one", () => {
+    const provider = new SlowProvider()
+    return Effect.gen(function*() {
+      const fibers = yield* forkN(2, ask("same"))
+      yield* TestClock.adjust("500 millis")
+      for (const fiber of fibers) yield* Fiber.interrupt(fiber)
+      yield* Effect.yieldNow
+      yield* Effect.yieldNow
+      assert.strictEqual(provider.interrupted, 1)
+      assert.strictEqual((yield* CoalesceStep).inFlight(), 0)
+      const [again] = yield* forkN(1, ask("same"))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(again!)
+      assert.strictEqual(provider.started, 2)
+    }).pipe(Effect.provide(layerFor(provider)))
+  })
+
+  it.effect("a failure is shared by every waiter", () => {
+    const provider = new SlowProvider()
+    provider.fail = true
+    return Effect.gen(function*() {
+      const fibers = yield* forkN(3, ask("same"))
+      yield* TestClock.adjust("1 second")
+      const exits = yield* Effect.forEach(fibers, Fiber.await)
+      assert.isTrue(exits.every(Exit.isFailure))
+      assert.strictEqual(provider.started, 1)
+    }).pipe(Effect.provide(layerFor(provider)))
+  })
+
+  it.effect("bounded: past maxInFlight a call runs on its own", () => {
+    const provider = new SlowProvider()
+    const layer = LlmPipeline.layerWithCoalescing({ cache: false, retry: { jitter: 0, retries: 0 }, coalesce: { maxInFlight: 1 } }).pipe(
+      Layer.provideMerge(Layer.mergeAll(ProviderRegistry.layer([provider.provider]), Cache.layerMemory({ maxEntries: 100 }), RateLimiter.layerMemory({}))),
+      Layer.provideMerge(configLayer()),
+      Layer.provideMerge(TelemetryHub.layer)
+    )
+    return Effect.gen(function*() {
+      const llm = yield* Llm
+      const a = yield* Effect.forkChild(llm.generate(ask("a")))
+      const b1 = yield* Effect.forkChild(llm.generate(ask("b")))
+      const b2 = yield* Effect.forkChild(llm.generate(ask("b")))
+      yield* Effect.yieldNow
+      yield* TestClock.adjust("1 second")
+      yield* Effect.forEach([a, b1, b2], Fiber.join)
+      assert.strictEqual(provider.started, 3)
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("a bad maxInFlight fails the layer with InvalidPipelineOptions", () =>
+    Effect.gen(function*() {
+      const e = yield* Effect.flip(Layer.build(CoalesceStep.layer({ maxInFlight: 0 })))
+      assert.strictEqual(e._tag, "InvalidPipelineOptions")
+      assert.strictEqual(e.path, "maxInFlight")
+    }).pipe(Effect.scoped))
+
+  it("fuzz: any batch of concurrent calls reaches the provider once per distinct request", () =>
+      fc.assert(
+        fc.asyncProperty(fc.array(fc.constantFrom("x", "y", "z", "w"), { minLength: 1, maxLength: 12 }), async (contents) => {
+          const provider = new SlowProvider()
+          const program = Effect.gen(function*() {
+            const llm = yield* Llm
+            const fibers = yield* Effect.forEach(contents, (c) => Effect.forkChild(llm.generate(ask(c))))
+            yield* Effect.yieldNow
+            yield* TestClock.adjust("1 second")
+            const results = yield* Effect.forEach(fibers, Fiber.join)
+            return results.length
+          }).pipe(Effect.provide(layerFor(provider)), Effect.provide(TestClock.layer()))
+          const n = await Effect.runPromise(program)
+          return n === contents.length && provider.started === new Set(contents).size
+        }),
+        { numRuns: 30 }
+      ))
+})
