@@ -7,6 +7,7 @@ import { Action, Tool } from "troupe/agent"
 import { InvalidTroupeOptions, Troupe } from "troupe/app"
 import { Budgets } from "troupe/budget"
 import { Cache } from "troupe/cache"
+import { Costs } from "troupe/costs"
 import { ConfigStore } from "troupe/config"
 import type { LlmMessage } from "troupe/llm"
 import { ConversationMemory } from "troupe/memory"
@@ -67,3 +68,10 @@ export const budgeted = Effect.gen(function*() {
   yield* budgets.set({ scope: "tenant:acme", limit: 10, period: "month" })
   return yield* budgets.withBudget(Effect.succeed(1), { scopes: ["tenant:acme"], amount: 0.01, actual: () => 0.005 })
 }).pipe(Effect.provide(Budgets.layerMemory()))
+
+// costs: the ledger's record and stats
+export const costed = Effect.gen(function*() {
+  const costs = yield* Costs
+  yield* costs.record({ cost: 0.01, tenant: "acme" })
+  return (yield* costs.stats({ period: "day", groupBy: "tenant" })).total
+}).pipe(Effect.provide(Costs.layerMemory()))

@@ -46,6 +46,8 @@ import type { GuardBlocked } from "../guard/GuardError.ts"
 import { GuardStep } from "./GuardStep.ts"
 import type { BudgetExceeded, BudgetStoreError } from "../budget/index.ts"
 import { BudgetStep } from "./BudgetStep.ts"
+import { Costs } from "../costs/index.ts"
+import { costRecordOf } from "./internal/CostRecord.ts"
 import type { LlmCall, LlmCallInput } from "./LlmCall.ts"
 import { decodeLlmCall, mergeParams, providerRequest } from "./LlmCall.ts"
 import type { CallMeta, LlmOutputPart, LlmResult } from "./LlmResult.ts"
@@ -122,6 +124,8 @@ const make = Effect.gen(function*() {
   const guard = Option.getOrUndefined(yield* Effect.serviceOption(GuardStep))
   // optional: without a BudgetStep in the context no budget is reserved (see BudgetStep.ts)
   const budget = Option.getOrUndefined(yield* Effect.serviceOption(BudgetStep))
+  // optional: with a Costs ledger in the context every answered call records its cost (see troupe/costs)
+  const costs = Option.getOrUndefined(yield* Effect.serviceOption(Costs))
 
   const limits = yield* CallLimits
   // the token counter hook (a Reference: ~4 characters per token unless e.g. `TokenCounter.layerBpe` is provided)
@@ -250,7 +254,12 @@ const make = Effect.gen(function*() {
         const primary = targets[0]
         const key = cacheStep.keyOf(context, primary, mergeParams(primary.defaults, call.params))
         const answered = key === undefined ? paid : cacheStep.generate(key, context, paid)
-        return Effect.map(answered, (response): LlmResult => ({ ...response, meta: metaOf(context, targets, response) }))
+        const result = Effect.map(answered, (response): LlmResult => ({ ...response, meta: metaOf(context, targets, response) }))
+        return costs === undefined ? result : Effect.tap(result, (r) => {
+          const entry = costRecordOf(call, r.meta)
+          // a computed cost is finite and ≥ 0 (UsageStep), so `record` cannot fail here; ignore it defensively
+          return entry === undefined ? Effect.void : Effect.ignore(costs.record(entry))
+        })
       })
     }))
 
