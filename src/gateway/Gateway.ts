@@ -53,6 +53,8 @@ import { openAiHandlers } from "./internal/OpenAiHandlers.ts"
 import { GatewayRouteContext, makeRouteContext } from "./internal/RouteContext.ts"
 import { adminHandlers, healthHandlers } from "./internal/OpsHandlers.ts"
 import { observerHandlers, observerRoute } from "./internal/ObserverHandlers.ts"
+import { costsHandlers } from "./internal/CostsHandlers.ts"
+import { layerCostsErrors } from "./CostsApi.ts"
 
 export type { Phase } from "./internal/GatewayState.ts"
 
@@ -178,8 +180,8 @@ const make = (options: GatewayOptions) =>
     const ops = { state, health, restarts, apply }
     const apiAuth = Context.get(yield* Layer.build(auth), ApiAuth)
     const api = HttpApiBuilder.layer(GatewayApi, { openapiPath: "/openapi.json" }).pipe(
-      Layer.provide([openAiHandlers(state), healthHandlers(ops), adminHandlers(ops), observerHandlers(ops)]),
-      Layer.provide([auth, layerOpenAiErrors, embedder])
+      Layer.provide([openAiHandlers(state), healthHandlers(ops), adminHandlers(ops), observerHandlers(ops), costsHandlers]),
+      Layer.provide([auth, layerOpenAiErrors, layerCostsErrors, embedder])
     )
     const metricsRoute = HttpRouter.add(
       "GET",

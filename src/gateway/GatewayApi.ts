@@ -6,7 +6,8 @@
  * - `health`: `GET /health/live`, `/health/ready`, `/health/startup` (no auth; 200 or 503 with a JSON body);
  * - `admin`: `GET|PATCH /admin/config`, `GET /admin/supervision`, `GET /admin/stats`,
  *   `GET|POST /admin/maintenance`; behind `AdminAuth`;
- * - `observer` (`ObserverApi.ts`): `GET /admin/events` (SSE), `POST /admin/supervision/{path}/restart|stop`.
+ * - `observer` (`ObserverApi.ts`): `GET /admin/events` (SSE), `POST /admin/supervision/{path}/restart|stop`;
+ * - `costs` (`CostsApi.ts`): `GET /costs/stats`, `/costs/usage/{user}`, `/costs/forecast`, `GET|POST /costs/budget`.
  *
  * `/metrics` is a plain router route beside the API (Prometheus text is not JSON). Handlers live in `internal/`.
  *
@@ -18,6 +19,7 @@ import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchem
 import { fromSchemaIssue, internalError } from "./GatewayError.ts"
 import { AdminAuth, ApiAuth } from "./GatewayAuth.ts"
 import { ObserverGroup } from "./ObserverApi.ts"
+import { CostsGroup } from "./CostsApi.ts"
 import { ChatCompletion, ChatCompletionRequest, EmbeddingList, EmbeddingsRequest, ModelList } from "./OpenAiSchema.ts"
 
 /** Turns HttpApi's request-decoding errors into OpenAI-format 400s naming the path. */
@@ -74,4 +76,5 @@ export class AdminGroup extends HttpApiGroup.make("admin")
 /** The whole API. */
 export class GatewayApi extends HttpApi.make("troupe-gateway").add(OpenAiGroup).add(HealthGroup).add(AdminGroup)
   .add(ObserverGroup)
+  .add(CostsGroup)
 {}
