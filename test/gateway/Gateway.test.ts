@@ -190,6 +190,7 @@ describe("Gateway: OpenAPI document", () => {
     expect(Object.keys(doc.paths).sort()).toEqual([
       "/admin/config", "/admin/events", "/admin/maintenance", "/admin/stats", "/admin/supervision",
       "/admin/supervision/{path}/restart", "/admin/supervision/{path}/stop",
+      "/costs/budget", "/costs/budget/{scope}", "/costs/forecast", "/costs/stats", "/costs/usage/{user}",
       "/health/live", "/health/ready", "/health/startup",
       "/v1/chat/completions", "/v1/embeddings", "/v1/models"
     ])
