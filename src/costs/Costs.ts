@@ -113,6 +113,8 @@ interface Row {
 interface Bucket {
   total: number
   count: number
+  /** False once evicted. */
+  live: boolean
   /** Rows by a canonical key of their dimensions. */
   readonly rows: Map<string, Row>
 }
@@ -145,9 +147,13 @@ export const makeMemory = (options: CostsMemoryOptions = {}): Effect.Effect<Cost
       if (b === undefined) {
         if (buckets.size >= maxBuckets) {
           const oldest = buckets.keys().next()
-          if (oldest.done !== true) buckets.delete(oldest.value)
+          if (oldest.done !== true) {
+            const dropped = buckets.get(oldest.value)
+            if (dropped !== undefined) dropped.live = false
+            buckets.delete(oldest.value)
+          }
         }
-        b = { total: 0, count: 0, rows: new Map() }
+        b = { total: 0, count: 0, live: true, rows: new Map() }
         buckets.set(id, b)
       }
       return b
@@ -170,11 +176,23 @@ export const makeMemory = (options: CostsMemoryOptions = {}): Effect.Effect<Cost
       row.cost += cost
       row.count += 1
     }
+    // the current bucket of each period, reused while `now` stays inside it (the hot path builds no Date or id)
+    const current = { hour: { from: 0, to: -1, bucket: undefined as Bucket | undefined }, day: { from: 0, to: -1, bucket: undefined as Bucket | undefined }, month: { from: 0, to: -1, bucket: undefined as Bucket | undefined } }
+    const currentBucket = (period: CostPeriod, now: number): Bucket => {
+      const c = current[period]
+      if (c.bucket !== undefined && now >= c.from && now < c.to && c.bucket.live) return c.bucket
+      const from = periodStart(period, now)
+      const d = new Date(from)
+      c.from = from
+      c.to = period === "hour" ? from + 3_600_000 : period === "day" ? from + DAY : Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1)
+      c.bucket = bucketOf(period, from)
+      return c.bucket
+    }
     const recordAt = (entry: CostRecord, now: number) => {
       const key = dimKey(entry)
-      add(bucketOf("hour", periodStart("hour", now)), key, entry, entry.cost)
-      add(bucketOf("day", periodStart("day", now)), key, entry, entry.cost)
-      add(bucketOf("month", periodStart("month", now)), key, entry, entry.cost)
+      add(currentBucket("hour", now), key, entry, entry.cost)
+      add(currentBucket("day", now), key, entry, entry.cost)
+      add(currentBucket("month", now), key, entry, entry.cost)
     }
     const statsAt = (query: CostQuery, now: number): CostStats => {
       const start = periodStart(query.period, query.at ?? now)
@@ -200,7 +218,7 @@ export const makeMemory = (options: CostsMemoryOptions = {}): Effect.Effect<Cost
     return {
       record: (entry) =>
         Number.isFinite(entry.cost) && entry.cost >= 0
-          ? Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => recordAt(entry, now)))
+          ? Effect.clockWith((clock) => Effect.sync(() => recordAt(entry, clock.currentTimeMillisUnsafe())))
           : Effect.fail(new InvalidCost({ path: "cost", message: `cost must be a finite number ≥ 0, got ${String(entry.cost)}` })),
       stats: (query) => Effect.map(Clock.currentTimeMillis, (now) => statsAt(query, now)),
       forecast: (opts) =>
