@@ -7,6 +7,7 @@ import { Action, Tool } from "troupe/agent"
 import { InvalidTroupeOptions, Troupe } from "troupe/app"
 import { Budgets } from "troupe/budget"
 import { Cache } from "troupe/cache"
+import { Costs } from "troupe/costs"
 import { ConfigStore } from "troupe/config"
 import type { LlmMessage } from "troupe/llm"
 import { ConversationMemory } from "troupe/memory"
@@ -74,3 +75,9 @@ export const queued = Effect.flatMap(
   RequestQueue.make({ name: "consumer", concurrency: 2 }),
   (q) => q.run(Effect.succeed(1), { priority: "high", tenant: "acme" })
 ).pipe(Effect.catchTag("QueueFull", (e: QueueFull) => Effect.succeed(e.capacity)))
+// costs: the ledger's record and stats
+export const costed = Effect.gen(function*() {
+  const costs = yield* Costs
+  yield* costs.record({ cost: 0.01, tenant: "acme" })
+  return (yield* costs.stats({ period: "day", groupBy: "tenant" })).total
+}).pipe(Effect.provide(Costs.layerMemory()))

@@ -55,6 +55,8 @@ import { adminHandlers, healthHandlers } from "./internal/OpsHandlers.ts"
 import { errorsHandlers } from "./internal/ErrorsHandlers.ts"
 import { observerHandlers, observerRoute } from "./internal/ObserverHandlers.ts"
 import { dlqHandlers } from "./internal/DlqHandlers.ts"
+import { costsHandlers } from "./internal/CostsHandlers.ts"
+import { layerCostsErrors } from "./CostsApi.ts"
 
 export type { Phase } from "./internal/GatewayState.ts"
 
@@ -180,8 +182,8 @@ const make = (options: GatewayOptions) =>
     const ops = { state, health, restarts, apply }
     const apiAuth = Context.get(yield* Layer.build(auth), ApiAuth)
     const api = HttpApiBuilder.layer(GatewayApi, { openapiPath: "/openapi.json" }).pipe(
-      Layer.provide([openAiHandlers(state), healthHandlers(ops), adminHandlers(ops), observerHandlers(ops), errorsHandlers, dlqHandlers]),
-      Layer.provide([auth, layerOpenAiErrors, embedder])
+      Layer.provide([openAiHandlers(state), healthHandlers(ops), adminHandlers(ops), observerHandlers(ops), errorsHandlers, dlqHandlers, costsHandlers]),
+      Layer.provide([auth, layerOpenAiErrors, layerCostsErrors, embedder])
     )
     const metricsRoute = HttpRouter.add(
       "GET",

@@ -8,6 +8,8 @@
  *   `GET|POST /admin/maintenance`; behind `AdminAuth`;
  * - `observer` (`ObserverApi.ts`): `GET /admin/events` (SSE), `POST /admin/supervision/{path}/restart|stop`.
  * - `errors` (`ErrorsApi.ts`): `GET /admin/errors` (error aggregates, trends, impact).
+ * - `observer` (`ObserverApi.ts`): `GET /admin/events` (SSE), `POST /admin/supervision/{path}/restart|stop`;
+ * - `costs` (`CostsApi.ts`): `GET /costs/stats`, `/costs/usage/{user}`, `/costs/forecast`, `GET|POST /costs/budget`.
  *
  * `/metrics` is a plain router route beside the API (Prometheus text is not JSON). Handlers live in `internal/`.
  *
@@ -21,6 +23,7 @@ import { AdminAuth, ApiAuth } from "./GatewayAuth.ts"
 import { ErrorsGroup } from "./ErrorsApi.ts"
 import { DlqGroup } from "./DlqApi.ts"
 import { ObserverGroup } from "./ObserverApi.ts"
+import { CostsGroup } from "./CostsApi.ts"
 import { ChatCompletion, ChatCompletionRequest, EmbeddingList, EmbeddingsRequest, ModelList } from "./OpenAiSchema.ts"
 
 /** Turns HttpApi's request-decoding errors into OpenAI-format 400s naming the path. */
@@ -79,4 +82,5 @@ export class GatewayApi extends HttpApi.make("troupe-gateway").add(OpenAiGroup).
   .add(ObserverGroup)
   .add(ErrorsGroup)
   .add(DlqGroup.middleware(OpenAiErrors)) // decoding errors as 400s naming the path (OpenAiErrors is defined here)
+  .add(CostsGroup)
 {}

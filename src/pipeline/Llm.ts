@@ -51,6 +51,8 @@ import type { QueueFull, Shed } from "../queue/index.ts"
 import { QueueStep } from "./QueueStep.ts"
 import { CoalesceStep } from "./CoalesceStep.ts"
 import { DeadLetterStep } from "./DeadLetterStep.ts"
+import { Costs } from "../costs/index.ts"
+import { costRecordOf } from "./internal/CostRecord.ts"
 import type { LlmCall, LlmCallInput } from "./LlmCall.ts"
 import { decodeLlmCall, mergeParams, providerRequest } from "./LlmCall.ts"
 import type { CallMeta, LlmOutputPart, LlmResult } from "./LlmResult.ts"
@@ -137,6 +139,8 @@ const make = Effect.gen(function*() {
   const coalesce = Option.getOrUndefined(yield* Effect.serviceOption(CoalesceStep))
   // optional: without a DeadLetterStep in the context permanent failures are not recorded (see DeadLetterStep.ts)
   const deadLetters = Option.getOrUndefined(yield* Effect.serviceOption(DeadLetterStep))
+  // optional: with a Costs ledger in the context every answered call records its cost (see troupe/costs)
+  const costs = Option.getOrUndefined(yield* Effect.serviceOption(Costs))
 
   const limits = yield* CallLimits
   // the token counter hook (a Reference: ~4 characters per token unless e.g. `TokenCounter.layerBpe` is provided)
@@ -274,7 +278,12 @@ const make = Effect.gen(function*() {
         const shared = coalesce === undefined || sharedKey === undefined ? paid : coalesce.around(sharedKey, paid)
         const key = cacheStep.keyOf(context, primary, params)
         const answered = key === undefined ? shared : cacheStep.generate(key, context, shared)
-        return Effect.map(answered, (response): LlmResult => ({ ...response, meta: metaOf(context, targets, response) }))
+        const result = Effect.map(answered, (response): LlmResult => ({ ...response, meta: metaOf(context, targets, response) }))
+        return costs === undefined ? result : Effect.tap(result, (r) => {
+          const entry = costRecordOf(call, r.meta)
+          // a computed cost is finite and ≥ 0 (UsageStep), so `record` cannot fail here; ignore it defensively
+          return entry === undefined ? Effect.void : Effect.ignore(costs.record(entry))
+        })
       })
     }))
 

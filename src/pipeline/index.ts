@@ -43,7 +43,7 @@ export type { CallMeta, LlmOutputPart, LlmResult, PipelineFinish } from "./LlmRe
 export { ModelResolver } from "./ModelResolver.ts"
 export type { ModelResolverShape } from "./ModelResolver.ts"
 export { CallDeadlineExceeded, InvalidPipelineOptions, ProviderNotFound, RateLimitRefused, StreamLimitExceeded } from "./PipelineError.ts"
-export { costOf, defaultPrices, findPrice, ModelPrice, PriceTableSchema } from "./PriceTable.ts"
+export { costOf, defaultPrices, findPrice, ModelPrice, priceTableInfo, PriceTableSchema } from "./PriceTable.ts"
 export type { PriceTable } from "./PriceTable.ts"
 export { isStandIn, ProviderRegistry, STAND_IN_PROVIDER } from "./ProviderRegistry.ts"
 export type { ProviderRegistryShape, ProvidersFromConfigOptions } from "./ProviderRegistry.ts"

@@ -190,7 +190,8 @@ describe("Gateway: OpenAPI document", () => {
     expect(Object.keys(doc.paths).sort()).toEqual([
       "/admin/config", "/admin/dlq", "/admin/dlq/redrive", "/admin/dlq/{id}", "/admin/errors", "/admin/events",
       "/admin/maintenance", "/admin/stats", "/admin/supervision", "/admin/supervision/{path}/restart", "/admin/supervision/{path}/stop",
-      "/health/live", "/health/ready", "/health/startup", "/v1/chat/completions", "/v1/embeddings", "/v1/models"
+      "/costs/budget", "/costs/budget/{scope}", "/costs/forecast", "/costs/stats", "/costs/usage/{user}", "/health/live",
+      "/health/ready", "/health/startup", "/v1/chat/completions", "/v1/embeddings", "/v1/models"
     ])
     const chat = doc.paths["/v1/chat/completions"]!["post"]!
     const body = chat.requestBody!.content["application/json"]!.schema

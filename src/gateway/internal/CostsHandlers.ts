@@ -1,0 +1,51 @@
+/**
+ * The `costs` group's handlers (`CostsApi.ts`): read the optional `Costs` ledger and `Budgets` service found in the
+ * gateway's context when it is built; without the one an endpoint needs it answers 501 `not_configured`. A budget
+ * store failure or a malformed scope is a 503 / 400 with the service's message.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Option } from "effect"
+import { HttpServerResponse } from "effect/http"
+import { HttpApiBuilder } from "effect/http-api"
+import { Budgets } from "../../budget/index.ts"
+import { Costs } from "../../costs/index.ts"
+import { GatewayApi } from "../GatewayApi.ts"
+import { httpError } from "../GatewayError.ts"
+
+const json = (body: unknown, status = 200) => HttpServerResponse.text(JSON.stringify(body), { status, contentType: "application/json" })
+const notConfigured = (service: string) =>
+  Effect.succeed(httpError(501, "invalid_request_error", `no ${service} service is configured on this gateway`, { code: "not_configured" }).toResponse())
+
+const budgetFailure = (e: { readonly _tag: string; readonly message?: string }) =>
+  httpError(e._tag === "InvalidOptions" ? 400 : 503, e._tag === "InvalidOptions" ? "invalid_request_error" : "server_error", e.message ?? e._tag).toResponse()
+
+/** The `costs` group's handlers. */
+export const costsHandlers = HttpApiBuilder.group(GatewayApi, "costs", (handlers) =>
+  Effect.gen(function*() {
+    const costs = Option.getOrUndefined(yield* Effect.serviceOption(Costs))
+    const budgets = Option.getOrUndefined(yield* Effect.serviceOption(Budgets))
+    return handlers
+      .handle("costStats", ({ query }) =>
+        costs === undefined ? notConfigured("Costs") : Effect.map(
+          costs.stats({ period: query.period ?? "day", ...(query.groupBy !== undefined ? { groupBy: query.groupBy } : {}) }),
+          (s) => json(s)
+        ))
+      .handle("costUsage", ({ params, query }) =>
+        costs === undefined ? notConfigured("Costs") : Effect.map(
+          costs.stats({ period: query.period ?? "month", groupBy: "model", where: { principal: params.user } }),
+          (s) => json({ user: params.user, ...s })
+        ))
+      .handle("costForecast", ({ query }) =>
+        costs === undefined ? notConfigured("Costs") : Effect.map(costs.forecast(query.days !== undefined ? { days: query.days } : {}), (f) => json(f)))
+      .handle("setBudget", ({ payload }) =>
+        budgets === undefined ? notConfigured("Budgets") : budgets.set(payload).pipe(
+          Effect.map(() => json({ ok: true, budget: payload })),
+          Effect.catch((e) => Effect.succeed(budgetFailure(e)))
+        ))
+      .handle("getBudget", ({ params }) =>
+        budgets === undefined ? notConfigured("Budgets") : budgets.get(params.scope).pipe(
+          Effect.map((status) => Option.isSome(status) ? json(status.value) : httpError(404, "not_found_error", `no budget for ${params.scope}`).toResponse()),
+          Effect.catch((e) => Effect.succeed(budgetFailure(e)))
+        ))
+  }))

@@ -1,0 +1,91 @@
+/**
+ * `Costs`: the conformance suite on the memory backend, its bound, fast-check fuzz of every entry point, and the
+ * pipeline recording every call's cost into the ledger when the `Costs` layer is present.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Layer } from "effect"
+import { TestClock } from "effect/testing"
+import * as fc from "fast-check"
+import { costDimensions, Costs } from "../../src/costs/index.ts"
+import { ScriptedProvider } from "../../src/llm/index.ts"
+import { Llm } from "../../src/pipeline/index.ts"
+import { costsConformance } from "./CostsConformance.ts"
+import { pipelineLayer } from "../pipeline/support.ts"
+
+costsConformance({ label: "memory", layer: () => Costs.layerMemory() })
+
+describe("Costs (memory)", () => {
+  it.effect("every in-memory table has a default bound: the oldest period bucket is dropped first", () =>
+    Effect.gen(function*() {
+      const costs = yield* Costs
+      yield* costs.record({ cost: 1 })
+      yield* TestClock.adjust("1 hour")
+      // 3 buckets per record (hour, day, month) with maxBuckets 3: the new hour bucket evicts the first hour's
+      yield* costs.record({ cost: 2 })
+      assert.strictEqual((yield* costs.stats({ period: "hour", at: 0 })).total, 0)
+      assert.strictEqual((yield* costs.stats({ period: "hour" })).total, 2)
+      assert.strictEqual((yield* costs.stats({ period: "day" })).total, 3)
+    }).pipe(Effect.provide(Costs.layerMemory({ maxBuckets: 3, maxRowsPerBucket: 2 }))))
+
+  it.effect("rows past maxRowsPerBucket fold into one row; totals stay exact", () =>
+    Effect.gen(function*() {
+      const costs = yield* Costs
+      for (let i = 0; i < 10; i++) yield* costs.record({ cost: 1, tenant: `t${i}` })
+      const s = yield* costs.stats({ period: "day", groupBy: "tenant" })
+      assert.strictEqual(s.total, 10)
+      assert.isAtMost(Object.keys(s.groups).length, 3)
+    }).pipe(Effect.provide(Costs.layerMemory({ maxRowsPerBucket: 2 }))))
+
+  it.effect("fuzz: record, stats and forecast never defect; invalid costs fail typed, valid ones sum exactly", () =>
+    Effect.promise(() =>
+      fc.assert(fc.asyncProperty(
+        fc.array(fc.record({
+          cost: fc.oneof(fc.double({ min: 0, max: 1e6, noNaN: true }), fc.constantFrom(-1, -0.5, Number.NaN, Number.POSITIVE_INFINITY)),
+          tenant: fc.option(fc.string(), { nil: undefined }),
+          model: fc.option(fc.string(), { nil: undefined }),
+          cached: fc.option(fc.boolean(), { nil: undefined })
+        }), { maxLength: 20 }),
+        fc.constantFrom(...costDimensions),
+        fc.integer({ min: -5, max: 400 }),
+        async (entries, groupBy, days) => {
+          const program = Effect.gen(function*() {
+            const costs = yield* Costs
+            let expected = 0
+            for (const e of entries) {
+              const { tenant, model, cached, cost } = e
+              const entry = { cost, ...(tenant !== undefined ? { tenant } : {}), ...(model !== undefined ? { model } : {}), ...(cached !== undefined ? { cached } : {}) }
+              const exit = yield* Effect.exit(costs.record(entry))
+              const valid = Number.isFinite(cost) && cost >= 0
+              assert.strictEqual(Exit.isSuccess(exit), valid)
+              if (valid) expected += cost
+            }
+            const s = yield* costs.stats({ period: "month", groupBy })
+            assert.isTrue(Math.abs(s.total - expected) <= 1e-6 * Math.max(1, expected))
+            const f = yield* costs.forecast({ days })
+            assert.isTrue(Number.isFinite(f.projected) && f.projected >= 0)
+          }).pipe(Effect.provide(Costs.layerMemory()))
+          await Effect.runPromise(program)
+        }
+      ), { numRuns: 100 })
+    ))
+})
+
+describe("pipeline records its cost into Costs", () => {
+  it.effect("every answered call records its cost tagged with tenant, principal, key, project, model and provider", () =>
+    Effect.gen(function*() {
+      yield* (yield* Llm).generate({
+        model: "fast",
+        messages: [{ role: "user", content: "hello" }],
+        options: { tenant: "acme", user: "ada", budgets: ["key:k1", "project:p1"] }
+      })
+      const costs = yield* Costs
+      const s = yield* costs.stats({ period: "day", groupBy: "provider", where: { tenant: "acme", principal: "ada", key: "k1", project: "p1" } })
+      assert.strictEqual(s.count, 1)
+      assert.deepStrictEqual(Object.keys(s.groups), ["primary"])
+      assert.isAbove(s.total, 0)
+    }).pipe(Effect.provide(
+      pipelineLayer([ScriptedProvider.makeUnsafe({ name: "primary" })], { usage: { prices: { "primary:*": { input: 1, output: 1 } } } }).pipe(
+        Layer.provideMerge(Costs.layerMemory())
+      )
+    )))
+})

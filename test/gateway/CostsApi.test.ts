@@ -1,0 +1,77 @@
+/**
+ * The cost admin endpoints through real HTTP: behind the admin credential, stats / usage / forecast read the
+ * `Costs` ledger, `POST /costs/budget` sets a budget through `Budgets` (payload decoded with Schema, 400 otherwise)
+ * and `GET /costs/budget/{scope}` reads it back; fuzzed query strings never cause a 5xx.
+ */
+import { Context, Effect, Exit, Layer, Scope } from "effect"
+import fc from "fast-check"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Troupe } from "../../src/app/index.ts"
+import { Budgets } from "../../src/budget/index.ts"
+import { Costs } from "../../src/costs/index.ts"
+import { Gateway } from "../../src/gateway/index.ts"
+import { post } from "./support.ts"
+
+const admin = { authorization: "Bearer costs-secret" }
+let url = ""
+let costs: Costs["Service"]
+let scope: Scope.Closeable
+
+beforeAll(async () => {
+  scope = Effect.runSync(Scope.make())
+  const services = Layer.mergeAll(Costs.layerMemory(), Budgets.layerMemory())
+  const layer = Gateway.layer({ port: 0 }).pipe(
+    Layer.provideMerge(services),
+    Layer.provide(Troupe.layerTest({ pipeline: { retry: false }, config: { defaults: { gateway: { auth: { adminKey: "costs-secret" } } } } }))
+  )
+  const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
+  url = Context.get(context, Gateway.Gateway).address.url
+  costs = Context.get(context, Costs)
+})
+afterAll(async () => {
+  await Effect.runPromise(Scope.close(scope, Exit.void))
+})
+
+describe("costs admin API", () => {
+  it("the cost endpoints refuse a request without the admin credential", async () => {
+    for (const path of ["/costs/stats", "/costs/usage/ada", "/costs/forecast", "/costs/budget/tenant:acme"]) {
+      expect((await fetch(`${url}${path}`)).status).toBe(401)
+    }
+    expect((await post(`${url}/costs/budget`, { scope: "tenant:acme", limit: 1, period: "month" })).status).toBe(401)
+  })
+
+  it("GET /costs/stats groups the period's spend; /costs/usage/{user} is one principal's spend by model; /costs/forecast projects the month", async () => {
+    await Effect.runPromise(costs.record({ cost: 0.5, tenant: "acme", principal: "ada", model: "openai:gpt-4o" }))
+    await Effect.runPromise(costs.record({ cost: 0.25, tenant: "globex", principal: "bob", model: "openai:gpt-4o-mini" }))
+    const stats = await (await fetch(`${url}/costs/stats?period=day&groupBy=tenant`, { headers: admin })).json()
+    expect(stats.total).toBeCloseTo(0.75)
+    expect(stats.groups).toEqual({ acme: 0.5, globex: 0.25 })
+    const usage = await (await fetch(`${url}/costs/usage/ada`, { headers: admin })).json()
+    expect(usage.user).toBe("ada")
+    expect(usage.groups).toEqual({ "openai:gpt-4o": 0.5 })
+    const forecast = await (await fetch(`${url}/costs/forecast?days=3`, { headers: admin })).json()
+    expect(forecast.projected).toBeGreaterThanOrEqual(0.75)
+    expect(forecast.method).toMatch(/linear/)
+    expect((await fetch(`${url}/costs/stats?period=week`, { headers: admin })).status).toBe(400)
+  })
+
+  it("POST /costs/budget sets a budget through Budgets (payload decoded with Schema); GET /costs/budget/{scope} reads it", async () => {
+    const ok = await post(`${url}/costs/budget`, { scope: "tenant:acme", limit: 5, period: "month" }, admin)
+    expect(ok.status).toBe(200)
+    const got = await (await fetch(`${url}/costs/budget/${encodeURIComponent("tenant:acme")}`, { headers: admin })).json()
+    expect(got.limit).toBe(5)
+    expect((await post(`${url}/costs/budget`, { scope: "tenant:acme", limit: -1, period: "month" }, admin)).status).toBe(400)
+    expect((await post(`${url}/costs/budget`, "{not json", admin)).status).toBe(400)
+    expect((await fetch(`${url}/costs/budget/${encodeURIComponent("tenant:none")}`, { headers: admin })).status).toBe(404)
+  })
+
+  it("fuzz: any query string or payload gets a 2xx or 4xx, never a 5xx", async () => {
+    await fc.assert(fc.asyncProperty(fc.string(), fc.string(), fc.jsonValue(), async (period, groupBy, payload) => {
+      const q = new URLSearchParams({ period, groupBy }).toString()
+      const a = await fetch(`${url}/costs/stats?${q}`, { headers: admin })
+      expect(a.status).toBeLessThan(500)
+      const b = await post(`${url}/costs/budget`, payload, admin)
+      expect(b.status).toBeLessThan(500)
+    }), { numRuns: 40 })
+  })
+})
