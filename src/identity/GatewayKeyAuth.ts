@@ -11,16 +11,20 @@
  * - with an `Audit` given, every decision is recorded (`auth.api` / `auth.admin`; `success` or `denied`, the key's
  *   public id or `anonymous`, IP and user agent, the reason in metadata) before the request proceeds; a refusal
  *   whose owner is unknown (missing, malformed, unknown key) is recorded under the tenant `_`;
- * - a store failure is a 503, never a pass.
+ * - a store failure is a 503, never a pass;
+ * - with an `Abuse` detector given, a request from a blocked IP, or with a blocked key or principal, is refused
+ *   with 403 (`blocked`) and a `retry-after` (seconds until the block ends), audited with the reason `blocked`;
+ *   every 401 is reported as an `auth_failure` signal for the IP (and the key when its owner is known).
  *
- * Not yet: per-key rate limits through the RateLimiter, abuse blocking, RBAC route metadata (issue 13, §1, §2, §5).
+ * Not yet: per-key rate limits through the RateLimiter, RBAC route metadata (issue 13, §1, §2).
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Option, Redacted } from "effect"
+import { Clock, Context, Effect, Layer, Option, Redacted } from "effect"
 import { HttpServerRequest, type HttpServerResponse } from "effect/http"
 import { AdminAuth, ApiAuth, Caller } from "../gateway/GatewayAuth.ts"
 import { errorResponse, httpError } from "../gateway/GatewayError.ts"
+import type { AbuseShape, Block } from "./Abuse.ts"
 import type { AuditShape } from "./Audit.ts"
 import type { KeyRejectedReason } from "./IdentityError.ts"
 import { hasScope, type KeysShape, type ValidatedKey } from "./Keys.ts"
@@ -29,6 +33,7 @@ import { hasScope, type KeysShape, type ValidatedKey } from "./Keys.ts"
 export interface GatewayKeyAuthOptions {
   readonly keys: KeysShape
   readonly audit?: AuditShape
+  readonly abuse?: AbuseShape
   readonly apiScope?: string
   readonly adminScope?: string
 }
@@ -74,6 +79,20 @@ export const make = (options: GatewayKeyAuthOptions) => {
             ...(userAgent !== undefined && userAgent !== "" ? { userAgent: userAgent.slice(0, 512) } : {}),
             metadata: { reason }
           }).pipe(Effect.ignore)
+      const abuse = options.abuse
+      const blocked = (block: Block, actor: string, tenant: string) =>
+        Effect.gen(function*() {
+          yield* record("denied", actor, tenant, "blocked")
+          const now = yield* Clock.currentTimeMillis
+          return errorResponse(
+            httpError(403, "permission_denied", "Access is temporarily blocked.", { code: "blocked" }),
+            { "retry-after": String(Math.max(1, Math.ceil((block.until - now) / 1000))) }
+          )
+        })
+      if (abuse !== undefined) {
+        const byIp = yield* abuse.check({ ip })
+        if (Option.isSome(byIp)) return yield* blocked(byIp.value, "anonymous", "_")
+      }
       const result = yield* Effect.result(options.keys.validate(key))
       if (result._tag === "Failure") {
         const error = result.failure
@@ -81,9 +100,14 @@ export const make = (options: GatewayKeyAuthOptions) => {
           return errorResponse(httpError(503, "server_error", "The key store is unavailable.", { code: "unavailable" }))
         }
         yield* record("denied", error.keyId === undefined ? "anonymous" : `key:${error.keyId}`, error.tenant ?? "_", error.reason)
+        if (abuse !== undefined) yield* abuse.signal("auth_failure", { ip, key: error.keyId })
         return unauthorized(messages[error.reason])
       }
       const valid: ValidatedKey = result.success
+      if (abuse !== undefined) {
+        const byKey = yield* abuse.check({ key: valid.keyId, principal: `${valid.tenant}/${valid.principal.id}` })
+        if (Option.isSome(byKey)) return yield* blocked(byKey.value, `key:${valid.keyId}`, valid.tenant)
+      }
       if (!hasScope(valid.scopes, scope)) {
         yield* record("denied", `key:${valid.keyId}`, valid.tenant, `missing scope ${scope}`)
         return errorResponse(httpError(403, "permission_denied", `This key lacks the scope ${scope}.`, { code: "forbidden" }))
