@@ -53,6 +53,7 @@ import { openAiHandlers } from "./internal/OpenAiHandlers.ts"
 import { GatewayRouteContext, makeRouteContext } from "./internal/RouteContext.ts"
 import { adminHandlers, healthHandlers } from "./internal/OpsHandlers.ts"
 import { observerHandlers, observerRoute } from "./internal/ObserverHandlers.ts"
+import { type AccessServices, accessHandlers } from "./internal/AccessHandlers.ts"
 
 export type { Phase } from "./internal/GatewayState.ts"
 
@@ -64,6 +65,8 @@ export interface GatewayOptions {
   readonly host?: string
   /** Replaces the built-in bearer-key checks (e.g. by an identity subsystem's issued keys). */
   readonly auth?: Layer.Layer<ApiAuth | AdminAuth>
+  /** The issued keys and abuse detector behind the `/admin/keys` and `/admin/blocks` endpoints (404 when absent). */
+  readonly access?: AccessServices
   /** Replaces `Embedder.layer` (`Llm.embed`), e.g. by the offline `Embedder.layerScripted`. */
   readonly embedder?: Layer.Layer<Embedder, never, ConfigStore | Llm>
   /** More readiness checks (Redis, PostgreSQL, providers: see `HealthCheck`). */
@@ -178,7 +181,7 @@ const make = (options: GatewayOptions) =>
     const ops = { state, health, restarts, apply }
     const apiAuth = Context.get(yield* Layer.build(auth), ApiAuth)
     const api = HttpApiBuilder.layer(GatewayApi, { openapiPath: "/openapi.json" }).pipe(
-      Layer.provide([openAiHandlers(state), healthHandlers(ops), adminHandlers(ops), observerHandlers(ops)]),
+      Layer.provide([openAiHandlers(state), healthHandlers(ops), adminHandlers(ops), observerHandlers(ops), accessHandlers(options.access)]),
       Layer.provide([auth, layerOpenAiErrors, embedder])
     )
     const metricsRoute = HttpRouter.add(
