@@ -1,5 +1,6 @@
 /**
- * Identity, access and audit: issued API keys over a `KeyStore` (memory, PostgreSQL), principals and tenants.
+ * Identity, access and audit: issued API keys over a `KeyStore` (memory, PostgreSQL), principals and tenants,
+ * RBAC, the audit log and abuse blocking.
  *
  * @since 0.1.0
  */
