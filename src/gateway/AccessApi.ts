@@ -18,6 +18,7 @@
 import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
 import { AdminAuth } from "./GatewayAuth.ts"
+import { RequiredPermission } from "./RoutePermission.ts"
 
 const Json = Schema.Unknown
 const Segment = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(256))
@@ -42,4 +43,5 @@ export class AccessGroup extends HttpApiGroup.make("access")
   .add(HttpApiEndpoint.get("getAbusePolicy", "/admin/abuse-policy", { success: Json }))
   .add(HttpApiEndpoint.put("setAbusePolicy", "/admin/abuse-policy", { payload: Json, success: Json }))
   .middleware(AdminAuth)
+  .annotate(RequiredPermission, "users:manage")
 {}

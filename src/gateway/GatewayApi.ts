@@ -6,7 +6,12 @@
  * - `health`: `GET /health/live`, `/health/ready`, `/health/startup` (no auth; 200 or 503 with a JSON body);
  * - `admin`: `GET|PATCH /admin/config`, `GET /admin/supervision`, `GET /admin/stats`,
  *   `GET|POST /admin/maintenance`; behind `AdminAuth`;
- * - `observer` (`ObserverApi.ts`): `GET /admin/events` (SSE), `POST /admin/supervision/{path}/restart|stop`.
+ * - `observer` (`ObserverApi.ts`): `GET /admin/events` (SSE), `POST /admin/supervision/{path}/restart|stop`;
+ * - `access` (`AccessApi.ts`): issued keys, abuse blocks and the abuse policy under `/admin/keys`, `/admin/blocks`.
+ *
+ * Every group declares the RBAC permission of its routes: `.annotate(RequiredPermission, "<permission>")` at the
+ * end of its `HttpApiGroup.make(...)` chain (`PublicRoute` for open routes; see RoutePermission.ts);
+ * test/gateway/RoutePermission.test.ts fails for any route of `GatewayApi` that lacks one.
  *
  * `/metrics` is a plain router route beside the API (Prometheus text is not JSON). Handlers live in `internal/`.
  *
@@ -19,6 +24,7 @@ import { fromSchemaIssue, internalError } from "./GatewayError.ts"
 import { AdminAuth, ApiAuth } from "./GatewayAuth.ts"
 import { ObserverGroup } from "./ObserverApi.ts"
 import { AccessGroup } from "./AccessApi.ts"
+import { PublicRoute, RequiredPermission } from "./RoutePermission.ts"
 import { ChatCompletion, ChatCompletionRequest, EmbeddingList, EmbeddingsRequest, ModelList } from "./OpenAiSchema.ts"
 
 /** Turns HttpApi's request-decoding errors into OpenAI-format 400s naming the path. */
@@ -42,6 +48,7 @@ export class OpenAiGroup extends HttpApiGroup.make("openai")
   .add(HttpApiEndpoint.get("models", "/v1/models", { success: ModelList }))
   .middleware(ApiAuth)
   .middleware(OpenAiErrors)
+  .annotate(RequiredPermission, "agent:use:*")
 {}
 
 /** The Kubernetes probes: `/health/live`, `/health/ready`, `/health/startup`. */
@@ -49,6 +56,7 @@ export class HealthGroup extends HttpApiGroup.make("health")
   .add(HttpApiEndpoint.get("live", "/health/live", { success: Json }))
   .add(HttpApiEndpoint.get("ready", "/health/ready", { success: Json }))
   .add(HttpApiEndpoint.get("startup", "/health/startup", { success: Json }))
+  .annotate(RequiredPermission, PublicRoute)
 {}
 
 /** `POST /admin/maintenance` body: switch on or off, optionally with a message, status and retry-after. */
@@ -70,6 +78,7 @@ export class AdminGroup extends HttpApiGroup.make("admin")
   .add(HttpApiEndpoint.post("setMaintenance", "/admin/maintenance", { payload: MaintenanceSwitch, success: Json }))
   .middleware(AdminAuth)
   .middleware(OpenAiErrors)
+  .annotate(RequiredPermission, "gateway:admin")
 {}
 
 /** The whole API. */
