@@ -16,7 +16,12 @@
  *   with 403 (`blocked`) and a `retry-after` (seconds until the block ends), audited with the reason `blocked`;
  *   every 401 is reported as an `auth_failure` signal for the IP (and the key when its owner is known).
  *
- * Not yet: per-key rate limits through the RateLimiter, RBAC route metadata (issue 13, §1, §2).
+ * - with a `limiter` given, an accepted key passes the per-key rate limits through the RateLimiter, multi-tier:
+ *   the key's own `limits` (a policy registered as `key:<tenant>/<id>`), then the principal (`userPolicy`, key
+ *   `<tenant>/user:<principal>`), then the IP (`ipPolicy`); keys carry the tenant, so tenants isolate limits; a
+ *   refusal is a 429 with `retry-after`, audited (`rate_limited`) and reported to `abuse` as `rate_limited`.
+ *
+ * Not yet: enforcing the routes' `RequiredPermission` against roles (issue 13, §2).
  *
  * @since 0.1.0
  */
@@ -26,6 +31,7 @@ import { AdminAuth, ApiAuth, Caller } from "../gateway/GatewayAuth.ts"
 import { errorResponse, httpError } from "../gateway/GatewayError.ts"
 import type { AbuseShape, Block } from "./Abuse.ts"
 import type { AuditShape } from "./Audit.ts"
+import type { RateLimiterShape } from "../ratelimit/RateLimiter.ts"
 import type { KeyRejectedReason } from "./IdentityError.ts"
 import { hasScope, type KeysShape, type ValidatedKey } from "./Keys.ts"
 
@@ -34,6 +40,11 @@ export interface GatewayKeyAuthOptions {
   readonly keys: KeysShape
   readonly audit?: AuditShape
   readonly abuse?: AbuseShape
+  readonly limiter?: RateLimiterShape
+  /** Policy name (registered on the limiter) for the principal tier; none: no principal tier. */
+  readonly userPolicy?: string
+  /** Policy name for the IP tier; none: no IP tier. */
+  readonly ipPolicy?: string
   readonly apiScope?: string
   readonly adminScope?: string
 }
@@ -53,6 +64,7 @@ const unauthorized = (message: string) =>
 export const make = (options: GatewayKeyAuthOptions) => {
   const apiScope = options.apiScope ?? "gateway:use"
   const adminScope = options.adminScope ?? "gateway:admin"
+  const registered = new Set<string>() // per-key policies already given to the limiter (bounded below)
 
   const check = <E, R>(
     action: string,
@@ -111,6 +123,40 @@ export const make = (options: GatewayKeyAuthOptions) => {
       if (!hasScope(valid.scopes, scope)) {
         yield* record("denied", `key:${valid.keyId}`, valid.tenant, `missing scope ${scope}`)
         return errorResponse(httpError(403, "permission_denied", `This key lacks the scope ${scope}.`, { code: "forbidden" }))
+      }
+      const limiter = options.limiter
+      if (limiter !== undefined) {
+        const tiers: Array<readonly [string, string | undefined]> = []
+        if (Option.isSome(valid.limits)) {
+          const name = `key:${valid.tenant}/${valid.keyId}`
+          if (!registered.has(name)) {
+            const set = yield* Effect.result(limiter.setPolicy(name, valid.limits.value))
+            if (set._tag === "Success") {
+              if (registered.size >= 100_000) registered.clear()
+              registered.add(name)
+            }
+          }
+          if (registered.has(name)) tiers.push([`${valid.tenant}/key:${valid.keyId}`, name])
+        }
+        if (options.userPolicy !== undefined) tiers.push([`${valid.tenant}/user:${valid.principal.id}`, options.userPolicy])
+        if (options.ipPolicy !== undefined && ip !== undefined && ip !== "") tiers.push([`ip:${ip}`, options.ipPolicy])
+        for (const [limitKey, policy] of tiers) {
+          const checked = yield* Effect.result(limiter.check(limitKey.slice(0, 200), policy === undefined ? {} : { policy }))
+          if (checked._tag === "Success") continue
+          const e = checked.failure
+          if (e._tag !== "RateLimited") {
+            return errorResponse(httpError(503, "server_error", "The rate limiter is unavailable.", { code: "unavailable" }))
+          }
+          yield* record("denied", `key:${valid.keyId}`, valid.tenant, "rate_limited")
+          if (abuse !== undefined) {
+            yield* abuse.signal("rate_limited", { ip, key: valid.keyId, principal: `${valid.tenant}/${valid.principal.id}` })
+          }
+          const seconds = Math.max(1, Math.ceil(e.retryAfterMillis / 1000))
+          return errorResponse(
+            httpError(429, "rate_limit_error", "Rate limit reached for this key.", { code: "rate_limit_exceeded", retryAfterSeconds: seconds }),
+            { "retry-after": String(seconds) }
+          )
+        }
       }
       yield* record("success", `key:${valid.keyId}`, valid.tenant, "ok")
       return yield* Effect.provideService(effect, Caller, { id: `key:${valid.keyId}`, admin: scope === adminScope, tenant: valid.tenant })
