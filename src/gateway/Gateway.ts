@@ -57,6 +57,7 @@ import { observerHandlers, observerRoute } from "./internal/ObserverHandlers.ts"
 import { dlqHandlers } from "./internal/DlqHandlers.ts"
 import { costsHandlers } from "./internal/CostsHandlers.ts"
 import { layerCostsErrors } from "./CostsApi.ts"
+import { type AccessServices, accessHandlers } from "./internal/AccessHandlers.ts"
 
 export type { Phase } from "./internal/GatewayState.ts"
 
@@ -68,6 +69,8 @@ export interface GatewayOptions {
   readonly host?: string
   /** Replaces the built-in bearer-key checks (e.g. by an identity subsystem's issued keys). */
   readonly auth?: Layer.Layer<ApiAuth | AdminAuth>
+  /** The issued keys and abuse detector behind the `/admin/keys` and `/admin/blocks` endpoints (404 when absent). */
+  readonly access?: AccessServices
   /** Replaces `Embedder.layer` (`Llm.embed`), e.g. by the offline `Embedder.layerScripted`. */
   readonly embedder?: Layer.Layer<Embedder, never, ConfigStore | Llm>
   /** More readiness checks (Redis, PostgreSQL, providers: see `HealthCheck`). */
@@ -182,7 +185,16 @@ const make = (options: GatewayOptions) =>
     const ops = { state, health, restarts, apply }
     const apiAuth = Context.get(yield* Layer.build(auth), ApiAuth)
     const api = HttpApiBuilder.layer(GatewayApi, { openapiPath: "/openapi.json" }).pipe(
-      Layer.provide([openAiHandlers(state), healthHandlers(ops), adminHandlers(ops), observerHandlers(ops), errorsHandlers, dlqHandlers, costsHandlers]),
+      Layer.provide([
+        openAiHandlers(state),
+        healthHandlers(ops),
+        adminHandlers(ops),
+        observerHandlers(ops),
+        errorsHandlers,
+        dlqHandlers,
+        costsHandlers,
+        accessHandlers(options.access)
+      ]),
       Layer.provide([auth, layerOpenAiErrors, layerCostsErrors, embedder])
     )
     const metricsRoute = HttpRouter.add(

@@ -6,10 +6,14 @@
  * - `health`: `GET /health/live`, `/health/ready`, `/health/startup` (no auth; 200 or 503 with a JSON body);
  * - `admin`: `GET|PATCH /admin/config`, `GET /admin/supervision`, `GET /admin/stats`,
  *   `GET|POST /admin/maintenance`; behind `AdminAuth`;
- * - `observer` (`ObserverApi.ts`): `GET /admin/events` (SSE), `POST /admin/supervision/{path}/restart|stop`.
  * - `errors` (`ErrorsApi.ts`): `GET /admin/errors` (error aggregates, trends, impact).
- * - `observer` (`ObserverApi.ts`): `GET /admin/events` (SSE), `POST /admin/supervision/{path}/restart|stop`;
+ * - `observer` (`ObserverApi.ts`): `GET /admin/events` (SSE), `POST /admin/supervision/{path}/restart|stop`.
  * - `costs` (`CostsApi.ts`): `GET /costs/stats`, `/costs/usage/{user}`, `/costs/forecast`, `GET|POST /costs/budget`.
+ * - `access` (`AccessApi.ts`): issued keys, abuse blocks and the abuse policy under `/admin/keys`, `/admin/blocks`.
+ *
+ * Every group declares the RBAC permission of its routes: `.annotate(RequiredPermission, "<permission>")` at the
+ * end of its `HttpApiGroup.make(...)` chain (`PublicRoute` for open routes; see RoutePermission.ts);
+ * test/gateway/RoutePermission.test.ts fails for any route of `GatewayApi` that lacks one.
  *
  * `/metrics` is a plain router route beside the API (Prometheus text is not JSON). Handlers live in `internal/`.
  *
@@ -24,6 +28,8 @@ import { ErrorsGroup } from "./ErrorsApi.ts"
 import { DlqGroup } from "./DlqApi.ts"
 import { ObserverGroup } from "./ObserverApi.ts"
 import { CostsGroup } from "./CostsApi.ts"
+import { AccessGroup } from "./AccessApi.ts"
+import { PublicRoute, RequiredPermission } from "./RoutePermission.ts"
 import { ChatCompletion, ChatCompletionRequest, EmbeddingList, EmbeddingsRequest, ModelList } from "./OpenAiSchema.ts"
 
 /** Turns HttpApi's request-decoding errors into OpenAI-format 400s naming the path. */
@@ -47,6 +53,7 @@ export class OpenAiGroup extends HttpApiGroup.make("openai")
   .add(HttpApiEndpoint.get("models", "/v1/models", { success: ModelList }))
   .middleware(ApiAuth)
   .middleware(OpenAiErrors)
+  .annotate(RequiredPermission, "agent:use:*")
 {}
 
 /** The Kubernetes probes: `/health/live`, `/health/ready`, `/health/startup`. */
@@ -54,6 +61,7 @@ export class HealthGroup extends HttpApiGroup.make("health")
   .add(HttpApiEndpoint.get("live", "/health/live", { success: Json }))
   .add(HttpApiEndpoint.get("ready", "/health/ready", { success: Json }))
   .add(HttpApiEndpoint.get("startup", "/health/startup", { success: Json }))
+  .annotate(RequiredPermission, PublicRoute)
 {}
 
 /** `POST /admin/maintenance` body: switch on or off, optionally with a message, status and retry-after. */
@@ -75,12 +83,15 @@ export class AdminGroup extends HttpApiGroup.make("admin")
   .add(HttpApiEndpoint.post("setMaintenance", "/admin/maintenance", { payload: MaintenanceSwitch, success: Json }))
   .middleware(AdminAuth)
   .middleware(OpenAiErrors)
+  .annotate(RequiredPermission, "gateway:admin")
 {}
 
 /** The whole API. */
 export class GatewayApi extends HttpApi.make("troupe-gateway").add(OpenAiGroup).add(HealthGroup).add(AdminGroup)
   .add(ObserverGroup)
-  .add(ErrorsGroup)
-  .add(DlqGroup.middleware(OpenAiErrors)) // decoding errors as 400s naming the path (OpenAiErrors is defined here)
-  .add(CostsGroup)
+  .add(ErrorsGroup.annotate(RequiredPermission, "metrics:view"))
+  // decoding errors as 400s naming the path (OpenAiErrors is defined here)
+  .add(DlqGroup.middleware(OpenAiErrors).annotate(RequiredPermission, "gateway:admin"))
+  .add(CostsGroup.annotate(RequiredPermission, "metrics:view"))
+  .add(AccessGroup)
 {}

@@ -18,6 +18,7 @@
 import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
 import { AdminAuth } from "./GatewayAuth.ts"
+import { RequiredPermission } from "./RoutePermission.ts"
 
 const Json = Schema.Unknown
 
@@ -36,4 +37,5 @@ export class ObserverGroup extends HttpApiGroup.make("observer")
   .add(HttpApiEndpoint.post("restartChild", "/admin/supervision/:path/restart", { params: ChildPath, success: Json }))
   .add(HttpApiEndpoint.post("stopChild", "/admin/supervision/:path/stop", { params: ChildPath, success: Json }))
   .middleware(AdminAuth)
+  .annotate(RequiredPermission, "metrics:view")
 {}

@@ -11,17 +11,27 @@
  * - with an `Audit` given, every decision is recorded (`auth.api` / `auth.admin`; `success` or `denied`, the key's
  *   public id or `anonymous`, IP and user agent, the reason in metadata) before the request proceeds; a refusal
  *   whose owner is unknown (missing, malformed, unknown key) is recorded under the tenant `_`;
- * - a store failure is a 503, never a pass.
+ * - a store failure is a 503, never a pass;
+ * - with an `Abuse` detector given, a request from a blocked IP, or with a blocked key or principal, is refused
+ *   with 403 (`blocked`) and a `retry-after` (seconds until the block ends), audited with the reason `blocked`;
+ *   every 401 is reported as an `auth_failure` signal for the IP (and the key when its owner is known).
  *
- * Not yet: per-key rate limits through the RateLimiter, abuse blocking, RBAC route metadata (issue 13, §1, §2, §5).
+ * - with a `limiter` given, an accepted key passes the per-key rate limits through the RateLimiter, multi-tier:
+ *   the key's own `limits` (a policy registered as `key:<tenant>/<id>`), then the principal (`userPolicy`, key
+ *   `<tenant>/user:<principal>`), then the IP (`ipPolicy`); keys carry the tenant, so tenants isolate limits; a
+ *   refusal is a 429 with `retry-after`, audited (`rate_limited`) and reported to `abuse` as `rate_limited`.
+ *
+ * Not yet: enforcing the routes' `RequiredPermission` against roles (issue 13, §2).
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Option, Redacted } from "effect"
+import { Clock, Context, Effect, Layer, Option, Redacted } from "effect"
 import { HttpServerRequest, type HttpServerResponse } from "effect/http"
 import { AdminAuth, ApiAuth, Caller } from "../gateway/GatewayAuth.ts"
 import { errorResponse, httpError } from "../gateway/GatewayError.ts"
+import type { AbuseShape, Block } from "./Abuse.ts"
 import type { AuditShape } from "./Audit.ts"
+import type { RateLimiterShape } from "../ratelimit/RateLimiter.ts"
 import type { KeyRejectedReason } from "./IdentityError.ts"
 import { hasScope, type KeysShape, type ValidatedKey } from "./Keys.ts"
 
@@ -29,6 +39,12 @@ import { hasScope, type KeysShape, type ValidatedKey } from "./Keys.ts"
 export interface GatewayKeyAuthOptions {
   readonly keys: KeysShape
   readonly audit?: AuditShape
+  readonly abuse?: AbuseShape
+  readonly limiter?: RateLimiterShape
+  /** Policy name (registered on the limiter) for the principal tier; none: no principal tier. */
+  readonly userPolicy?: string
+  /** Policy name for the IP tier; none: no IP tier. */
+  readonly ipPolicy?: string
   readonly apiScope?: string
   readonly adminScope?: string
 }
@@ -48,6 +64,7 @@ const unauthorized = (message: string) =>
 export const make = (options: GatewayKeyAuthOptions) => {
   const apiScope = options.apiScope ?? "gateway:use"
   const adminScope = options.adminScope ?? "gateway:admin"
+  const registered = new Set<string>() // per-key policies already given to the limiter (bounded below)
 
   const check = <E, R>(
     action: string,
@@ -74,6 +91,20 @@ export const make = (options: GatewayKeyAuthOptions) => {
             ...(userAgent !== undefined && userAgent !== "" ? { userAgent: userAgent.slice(0, 512) } : {}),
             metadata: { reason }
           }).pipe(Effect.ignore)
+      const abuse = options.abuse
+      const blocked = (block: Block, actor: string, tenant: string) =>
+        Effect.gen(function*() {
+          yield* record("denied", actor, tenant, "blocked")
+          const now = yield* Clock.currentTimeMillis
+          return errorResponse(
+            httpError(403, "permission_denied", "Access is temporarily blocked.", { code: "blocked" }),
+            { "retry-after": String(Math.max(1, Math.ceil((block.until - now) / 1000))) }
+          )
+        })
+      if (abuse !== undefined) {
+        const byIp = yield* abuse.check({ ip })
+        if (Option.isSome(byIp)) return yield* blocked(byIp.value, "anonymous", "_")
+      }
       const result = yield* Effect.result(options.keys.validate(key))
       if (result._tag === "Failure") {
         const error = result.failure
@@ -81,12 +112,51 @@ export const make = (options: GatewayKeyAuthOptions) => {
           return errorResponse(httpError(503, "server_error", "The key store is unavailable.", { code: "unavailable" }))
         }
         yield* record("denied", error.keyId === undefined ? "anonymous" : `key:${error.keyId}`, error.tenant ?? "_", error.reason)
+        if (abuse !== undefined) yield* abuse.signal("auth_failure", { ip, key: error.keyId })
         return unauthorized(messages[error.reason])
       }
       const valid: ValidatedKey = result.success
+      if (abuse !== undefined) {
+        const byKey = yield* abuse.check({ key: valid.keyId, principal: `${valid.tenant}/${valid.principal.id}` })
+        if (Option.isSome(byKey)) return yield* blocked(byKey.value, `key:${valid.keyId}`, valid.tenant)
+      }
       if (!hasScope(valid.scopes, scope)) {
         yield* record("denied", `key:${valid.keyId}`, valid.tenant, `missing scope ${scope}`)
         return errorResponse(httpError(403, "permission_denied", `This key lacks the scope ${scope}.`, { code: "forbidden" }))
+      }
+      const limiter = options.limiter
+      if (limiter !== undefined) {
+        const tiers: Array<readonly [string, string | undefined]> = []
+        if (Option.isSome(valid.limits)) {
+          const name = `key:${valid.tenant}/${valid.keyId}`
+          if (!registered.has(name)) {
+            const set = yield* Effect.result(limiter.setPolicy(name, valid.limits.value))
+            if (set._tag === "Success") {
+              if (registered.size >= 100_000) registered.clear()
+              registered.add(name)
+            }
+          }
+          if (registered.has(name)) tiers.push([`${valid.tenant}/key:${valid.keyId}`, name])
+        }
+        if (options.userPolicy !== undefined) tiers.push([`${valid.tenant}/user:${valid.principal.id}`, options.userPolicy])
+        if (options.ipPolicy !== undefined && ip !== undefined && ip !== "") tiers.push([`ip:${ip}`, options.ipPolicy])
+        for (const [limitKey, policy] of tiers) {
+          const checked = yield* Effect.result(limiter.check(limitKey.slice(0, 200), policy === undefined ? {} : { policy }))
+          if (checked._tag === "Success") continue
+          const e = checked.failure
+          if (e._tag !== "RateLimited") {
+            return errorResponse(httpError(503, "server_error", "The rate limiter is unavailable.", { code: "unavailable" }))
+          }
+          yield* record("denied", `key:${valid.keyId}`, valid.tenant, "rate_limited")
+          if (abuse !== undefined) {
+            yield* abuse.signal("rate_limited", { ip, key: valid.keyId, principal: `${valid.tenant}/${valid.principal.id}` })
+          }
+          const seconds = Math.max(1, Math.ceil(e.retryAfterMillis / 1000))
+          return errorResponse(
+            httpError(429, "rate_limit_error", "Rate limit reached for this key.", { code: "rate_limit_exceeded", retryAfterSeconds: seconds }),
+            { "retry-after": String(seconds) }
+          )
+        }
       }
       yield* record("success", `key:${valid.keyId}`, valid.tenant, "ok")
       return yield* Effect.provideService(effect, Caller, { id: `key:${valid.keyId}`, admin: scope === adminScope, tenant: valid.tenant })

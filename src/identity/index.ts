@@ -1,5 +1,6 @@
 /**
- * Identity, access and audit: issued API keys over a `KeyStore` (memory, PostgreSQL), principals and tenants.
+ * Identity, access and audit: issued API keys over a `KeyStore` (memory, PostgreSQL), principals and tenants,
+ * RBAC, the audit log and abuse blocking.
  *
  * @since 0.1.0
  */
@@ -13,3 +14,4 @@ export * from "./AuditEntry.ts"
 export * as AuditStore from "./AuditStore.ts"
 export * as Audit from "./Audit.ts"
 export * as GatewayKeyAuth from "./GatewayKeyAuth.ts"
+export * as Abuse from "./Abuse.ts"
