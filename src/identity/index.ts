@@ -1,5 +1,6 @@
 /**
- * Identity, access and audit: issued API keys over a `KeyStore` (memory, PostgreSQL), principals and tenants.
+ * Identity, access and audit: issued API keys over a `KeyStore` (memory, PostgreSQL), principals and tenants,
+ * and secrets at rest (`SecretBox` AES-256-GCM envelopes under a `KeyProvider`).
  *
  * @since 0.1.0
  */
@@ -13,3 +14,5 @@ export * from "./AuditEntry.ts"
 export * as AuditStore from "./AuditStore.ts"
 export * as Audit from "./Audit.ts"
 export * as GatewayKeyAuth from "./GatewayKeyAuth.ts"
+export * as KeyProvider from "./KeyProvider.ts"
+export * as SecretBox from "./SecretBox.ts"
