@@ -4,7 +4,9 @@
  *
  * Rules:
  * - `record({ tenant, actor, action, resource, status, ip, userAgent, metadata })` decodes its input with Schema
- *   (`InvalidIdentityInput` naming the path), replaces credential-looking strings in `metadata` by `[redacted]`,
+ *   (`InvalidIdentityInput` naming the path), replaces credential-looking strings in `metadata` by `[redacted]`
+ *   and passes every other metadata string through the guard's redaction (secrets → `[REDACTED:<TYPE>]`, PII such
+ *   as e-mail addresses → `[PII:<TYPE>]`), so secrets and personal data never enter the log unredacted,
  *   and appends the entry at the next position of the chain with `hash = SHA-256(prevHash + "\n" + canonical entry)`
  *   (AuditEntry.ts). Appends are serialised in this process (one writer per chain); the entry is durable in the
  *   store when `record` returns (it waits for the store's acknowledgement, no write-behind);
@@ -30,6 +32,9 @@
  *
  * @since 0.1.0
  */
+import { detectPii } from "../guard/PiiDetector.ts"
+import { maskSecrets } from "../guard/SecretDetector.ts"
+import { replaceSpans } from "../guard/Verdict.ts"
 import { Clock, Context, Effect, Layer, Option, Schema, Semaphore } from "effect"
 import { AuditInput, type AuditRecord, GENESIS_HASH } from "./AuditEntry.ts"
 import { type AuditFilter, AuditStore } from "./AuditStore.ts"
@@ -61,8 +66,13 @@ export class Audit extends Context.Service<Audit, AuditShape>()("troupe/identity
 const CREDENTIAL = /tr_live_|sk-[A-Za-z0-9_-]{8,}|bearer\s+\S+/i
 const PAGE = 1000
 
+// a credential-looking value is dropped whole; any other string passes the guard's secret masking
+// (`[REDACTED:<TYPE>]`) and PII detection (each entity replaced by `[PII:<TYPE>]`)
+const redactText = (v: string): string =>
+  CREDENTIAL.test(v) ? "[redacted]" : replaceSpans(maskSecrets(v), detectPii(maskSecrets(v)), (f) => `[PII:${f.type ?? "PII"}]`)
+
 const redact = (metadata: Record<string, string | number | boolean | null>) =>
-  Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, typeof v === "string" && CREDENTIAL.test(v) ? "[redacted]" : v]))
+  Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, typeof v === "string" ? redactText(v) : v]))
 
 /** Builds the audit log over the `AuditStore` in the context (its chain head read once), without checkpoints. */
 export const make: Effect.Effect<AuditShape, IdentityStoreError, AuditStore> = Effect.suspend(() => build(undefined))

@@ -116,6 +116,18 @@ export const auditConformance = (fresh: () => Effect.Effect<Backend, unknown>): 
         assert.strictEqual((yield* audit.verify())._tag, "Intact")
       })))
 
+  it.effect("secrets and personal data never enter the log unredacted: metadata passes the guard's secret and PII redaction", () =>
+    withAudit(() =>
+      Effect.gen(function*() {
+        const audit = yield* Audit.Audit
+        const r = yield* audit.record({ ...entry(2), metadata: { note: "mail alice@example.com please", aws: "id AKIAIOSFODNN7EXAMPLE" } })
+        const stored = JSON.stringify(r.metadata)
+        assert.notInclude(stored, "alice@example.com")
+        assert.notInclude(stored, "AKIAIOSFODNN7EXAMPLE")
+        assert.include(stored, "[PII:")
+        assert.strictEqual((yield* audit.verify())._tag, "Intact")
+      })))
+
   const KEY = "c".repeat(64)
   const withSigned = <A, E>(body: (backend: Backend) => Effect.Effect<A, E, Audit.Audit | AuditStore.AuditStore | KeyProvider.KeyProvider>) =>
     Effect.gen(function*() {
