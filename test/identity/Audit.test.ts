@@ -2,7 +2,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer } from "effect"
 import { SqlClient } from "effect/sql"
 import { afterAll } from "vitest"
-import { Audit, AuditStore, KeyProvider } from "../../src/identity/index.ts"
+import fc from "fast-check"
+import { Audit, AuditStore, GENESIS_HASH, KeyProvider } from "../../src/identity/index.ts"
+import { hashEntry } from "../../src/identity/internal/AuditChain.ts"
 import { makeMemoryAuditStore } from "../../src/identity/internal/AuditStoreMemory.ts"
 import { describePostgres, dropSchemaPromise, pgLayer, uniqueSchema } from "../support/postgres.ts"
 import { auditConformance } from "./AuditConformance.ts"
@@ -59,6 +61,23 @@ describe("Audit checkpoints (memory hooks)", () => {
       assert.deepInclude(yield* audit.verify(), { _tag: "Broken", expectedSeq: 5, reason: "checkpoint-missing" })
       assert.deepInclude(yield* audit.verify({ from: 6 }), { _tag: "Intact", checked: 3 })
     }))
+
+  it.effect("property: a rewrite from any entry that recomputes every later hash is named at the first checkpoint at or after it", () =>
+    Effect.promise(() =>
+      fc.assert(fc.asyncProperty(fc.integer({ min: 0, max: 7 }), async (from) => {
+        const check = await Effect.runPromise(Effect.gen(function*() {
+          const { audit, store } = yield* run(4) // 9 entries, checkpoints at 3 and 7
+          let prev = from === 0 ? GENESIS_HASH : store.unsafeEntries[from - 1]!.hash
+          for (let seq = from; seq < store.unsafeEntries.length; seq++) {
+            const body = { ...store.unsafeEntries[seq]!, resource: seq === from ? "forged" : store.unsafeEntries[seq]!.resource, prevHash: prev }
+            store.unsafeEntries[seq] = { ...body, hash: hashEntry(prev, body) }
+            prev = store.unsafeEntries[seq]!.hash
+          }
+          return yield* audit.verify()
+        }))
+        assert.deepInclude(check, { _tag: "Broken", expectedSeq: from <= 3 ? 3 : 7, reason: "checkpoint" })
+      }), { numRuns: 16 })
+    ))
 
   it.effect("a checkpoint under an unknown key id is a forged checkpoint", () =>
     Effect.gen(function*() {
