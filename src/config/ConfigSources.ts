@@ -8,13 +8,13 @@
  * Effect's `FileSystem` service; both are injectable ({@link ConfigStoreOptions}), so tests never touch the real
  * process environment or disk.
  */
-import { ConfigProvider, Effect, FileSystem, Schema } from "effect"
+import { ConfigProvider, Effect, FileSystem, type Redacted, Schema } from "effect"
 import { ConfigSourceError, ConfigValidationError } from "./ConfigError.ts"
 import { configPathFromEnv, readEnvLayer } from "./EnvSource.ts"
 import { readConfigFile } from "./FileSource.ts"
 import type { RawObject } from "./RawTree.ts"
 import { isRawObject, merge, scanTree } from "./RawTree.ts"
-import { wrapSecrets } from "./SecretMasking.ts"
+import { openEnvelopes, wrapSecrets } from "./SecretMasking.ts"
 import { DefaultConfig } from "./TroupeConfig.ts"
 
 /** Options of `ConfigStore.layer`. */
@@ -30,6 +30,11 @@ export interface ConfigStoreOptions {
   readonly envProvider?: ConfigProvider.ConfigProvider | undefined
   /** Extra defaults, merged over the built-in ones (still the lowest-precedence source). */
   readonly defaults?: RawObject | undefined
+  /**
+   * Opens an `enc:v1:` envelope found at a secret path of the file or the environment (e.g. identity's
+   * `SecretBox.open`); without it such a value fails loading with `ConfigSourceError` naming the path.
+   */
+  readonly openSecret?: ((envelope: string) => Effect.Effect<Redacted.Redacted<string>, { readonly message: string }>) | undefined
 }
 
 /** The static layers, each a raw tree with secrets already wrapped in `Redacted`. */
@@ -86,7 +91,11 @@ export const loadSources = (
     if (fileProblem !== undefined && filePath !== undefined) {
       return yield* new ConfigSourceError({ source: "file", location: filePath, reason: `${fileProblem.path}: ${fileProblem.message}` })
     }
-    const file = asRawObject(wrapSecrets(fileTree))
+    const file = asRawObject(
+      yield* openEnvelopes(wrapSecrets(fileTree), options.openSecret).pipe(
+        Effect.mapError((e) => new ConfigSourceError({ source: "file", location: filePath ?? "", reason: `${e.path}: ${e.reason}` }))
+      )
+    )
     const env = yield* readEnvLayer(provider, merge(defaults, file))
     const envProblem = scanTree(env.tree)
     if (envProblem !== undefined) {
@@ -95,7 +104,11 @@ export const loadSources = (
     return {
       defaults,
       file,
-      env: asRawObject(wrapSecrets(env.tree)),
+      env: asRawObject(
+        yield* openEnvelopes(wrapSecrets(env.tree), options.openSecret).pipe(
+          Effect.mapError((e) => new ConfigSourceError({ source: "env", location: "TROUPE_*", reason: `${e.path}: ${e.reason}` }))
+        )
+      ),
       filePath,
       envVariables: env.variables
     }

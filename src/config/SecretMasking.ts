@@ -8,10 +8,13 @@
  * whose `String()`, `JSON.stringify` and `util.inspect` output is `<redacted>`. As a second line of defence,
  * validation messages are passed through {@link scrub}, which replaces any known secret text by `<redacted>`.
  *
+ * Secret values in the file or the environment may be `enc:v1:` envelopes (AES-256-GCM, identity's `SecretBox`):
+ * {@link openEnvelopes} opens them with the store's `openSecret` option, and the plaintext is `Redacted` too.
+ *
  * Mirrors Elixir's convention of wrapping secrets in a zero-arity function so they do not show in crash reports;
  * here the wrapper is Effect's `Redacted`. Only the path matching is hand-rolled.
  */
-import { Redacted } from "effect"
+import { Effect, Redacted } from "effect"
 import type { ConfigPath } from "./RawTree.ts"
 import { isRawObject } from "./RawTree.ts"
 
@@ -83,3 +86,36 @@ export const scrub = (text: string, secrets: ReadonlySet<string>): string => {
   }
   return out
 }
+
+/** The prefix of an encrypted secret (`enc:v1:<keyId>:…`, sealed by identity's `SecretBox`). */
+export const ENVELOPE_PREFIX = "enc:v1:"
+
+/**
+ * Opens every `enc:v1:` envelope held (as `Redacted`) at a secret path of `tree` with `open`, keeping the result
+ * `Redacted`; other values are kept. Without `open` an envelope fails with its path (an encrypted secret needs a
+ * key provider). The failure is `{ path, reason }`, never the envelope's text.
+ */
+export const openEnvelopes = (
+  tree: unknown,
+  open: ((envelope: string) => Effect.Effect<Redacted.Redacted<string>, { readonly message: string }>) | undefined,
+  at: ConfigPath = []
+): Effect.Effect<unknown, { readonly path: string; readonly reason: string }> =>
+  Effect.suspend(() => {
+    if (isSecretPath(at)) {
+      const raw = Redacted.isRedacted(tree) ? Redacted.value(tree) : tree
+      if (typeof raw !== "string" || !raw.startsWith(ENVELOPE_PREFIX)) return Effect.succeed(tree)
+      const path = at.join(".")
+      if (open === undefined) return Effect.fail({ path, reason: "an encrypted secret, but no key provider is configured" })
+      return open(raw).pipe(Effect.mapError((e) => ({ path, reason: e.message })))
+    }
+    if (at.length >= SECRET_DEPTH || !(Array.isArray(tree) || isRawObject(tree))) return Effect.succeed(tree)
+    if (Array.isArray(tree)) return Effect.forEach(tree, (child, index) => openEnvelopes(child, open, [...at, String(index)]))
+    return Effect.map(
+      Effect.forEach(Object.entries(tree), ([key, child]) => Effect.map(openEnvelopes(child, open, [...at, key]), (v) => [key, v] as const)),
+      (entries) => {
+        const out = Object.create(null) as { [key: string]: unknown } // no prototype, as in wrapSecrets
+        for (const [key, v] of entries) out[key] = v
+        return out
+      }
+    )
+  })

@@ -4,7 +4,9 @@
  *
  * Rules:
  * - `record({ tenant, actor, action, resource, status, ip, userAgent, metadata })` decodes its input with Schema
- *   (`InvalidIdentityInput` naming the path), replaces credential-looking strings in `metadata` by `[redacted]`,
+ *   (`InvalidIdentityInput` naming the path), replaces credential-looking strings in `metadata` by `[redacted]`
+ *   and passes every other metadata string through the guard's redaction (secrets → `[REDACTED:<TYPE>]`, PII such
+ *   as e-mail addresses → `[PII:<TYPE>]`), so secrets and personal data never enter the log unredacted,
  *   and appends the entry at the next position of the chain with `hash = SHA-256(prevHash + "\n" + canonical entry)`
  *   (AuditEntry.ts). Appends are serialised in this process (one writer per chain); the entry is durable in the
  *   store when `record` returns (it waits for the store's acknowledgement, no write-behind);
@@ -14,29 +16,46 @@
  *   carries and the reason: `sequence` for a deleted, inserted or reordered entry, `previous-hash` for a broken
  *   link, `hash` for an edited entry, `truncated` when the chain ends before the head this process last wrote,
  *   `beyond-head` for an entry appended past it — the head is known only to the process that wrote it).
- *   Without signed checkpoints, someone who can rewrite the whole store can recompute every hash: the chain detects
- *   edits, not a full rewrite (checkpoints are not implemented yet);
+ *   Without signed checkpoints, someone who can rewrite the whole store can recompute every hash: the chain alone
+ *   detects edits, not a full rewrite;
+ * - periodic signed checkpoints (`layerSigned({ every })`, default every 100 entries): after the entry at position
+ *   `seq` with `(seq + 1) % every === 0`, `record` stores HMAC-SHA-256(key, seq, hash, at) with a key derived (HKDF)
+ *   from the `KeyProvider`'s current master key. HMAC, not Ed25519: the verifier is the service holding the key, so
+ *   a symmetric MAC protects as well with no key pair to manage. `verify` then also names the first entry whose
+ *   position carries a checkpoint that does not match (`checkpoint`: the chain was rewritten at or before it), a
+ *   checkpoint whose MAC does not verify (`checkpoint-signature`), a missing checkpoint (`checkpoint-missing`) and
+ *   a tail cut below the last checkpoint (`truncated`, known to any process). A rewrite after the last checkpoint
+ *   stays undetectable by another process: the window is `every` entries;
  * - `query(filter)` returns only `filter.tenant`'s entries (tenants isolate audit queries).
  *
  * Reuses node:crypto's SHA-256 and Effect's `Semaphore`; the chain is hand-rolled (internal/AuditChain.ts).
  *
  * @since 0.1.0
  */
+import { detectPii } from "../guard/PiiDetector.ts"
+import { maskSecrets } from "../guard/SecretDetector.ts"
+import { replaceSpans } from "../guard/Verdict.ts"
 import { Clock, Context, Effect, Layer, Option, Schema, Semaphore } from "effect"
 import { AuditInput, type AuditRecord, GENESIS_HASH } from "./AuditEntry.ts"
 import { type AuditFilter, AuditStore } from "./AuditStore.ts"
-import type { IdentityStoreError, InvalidIdentityInput, StoreFull } from "./IdentityError.ts"
+import { IdentityStoreError, type InvalidIdentityInput, type StoreFull } from "./IdentityError.ts"
 import { type ChainCheck, hashEntry, verifyChain } from "./internal/AuditChain.ts"
+import { checkpointValid, signCheckpoint } from "./internal/AuditCheckpoint.ts"
+import { KeyProvider, type KeyProviderShape, type SecretError } from "./KeyProvider.ts"
 import { toInvalidInput } from "./Keys.ts"
 
+export type { AuditCheckpoint } from "./internal/AuditCheckpoint.ts"
 export type { BrokenReason, ChainCheck } from "./internal/AuditChain.ts"
 export { canonicalJson, verifyChain } from "./internal/AuditChain.ts"
 
 /** The audit log: append-only records chained by SHA-256, `verify` and tenant-scoped `query`. */
 export interface AuditShape {
-  /** Fails `InvalidIdentityInput`, `StoreFull` (memory at capacity) or `IdentityStoreError`. */
+  /** Fails `InvalidIdentityInput`, `StoreFull` (memory at capacity) or `IdentityStoreError` (also: no master key to sign a checkpoint). */
   readonly record: (input: AuditInput) => Effect.Effect<AuditRecord, InvalidIdentityInput | StoreFull | IdentityStoreError>
-  /** Fails `IdentityStoreError` only; a tampered chain is a `Broken` result, not an error. */
+  /**
+   * Fails `IdentityStoreError` only; a tampered chain is a `Broken` result, not an error. Without checkpoints
+   * the chain is checked alone; with them the earlier of the chain's and the checkpoints' first bad entry is named.
+   */
   readonly verify: (range?: { readonly from?: number; readonly to?: number }) => Effect.Effect<ChainCheck, IdentityStoreError>
   readonly query: (filter: AuditFilter) => Effect.Effect<ReadonlyArray<AuditRecord>, IdentityStoreError>
 }
@@ -47,11 +66,31 @@ export class Audit extends Context.Service<Audit, AuditShape>()("troupe/identity
 const CREDENTIAL = /tr_live_|sk-[A-Za-z0-9_-]{8,}|bearer\s+\S+/i
 const PAGE = 1000
 
-const redact = (metadata: Record<string, string | number | boolean | null>) =>
-  Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, typeof v === "string" && CREDENTIAL.test(v) ? "[redacted]" : v]))
+// a credential-looking value is dropped whole; any other string passes the guard's secret masking
+// (`[REDACTED:<TYPE>]`) and PII detection (each entity replaced by `[PII:<TYPE>]`)
+const redactText = (v: string): string =>
+  CREDENTIAL.test(v) ? "[redacted]" : replaceSpans(maskSecrets(v), detectPii(maskSecrets(v)), (f) => `[PII:${f.type ?? "PII"}]`)
 
-/** Builds the audit log over the `AuditStore` in the context (its chain head read once). */
-export const make: Effect.Effect<AuditShape, IdentityStoreError, AuditStore> = Effect.gen(function*() {
+const redact = (metadata: Record<string, string | number | boolean | null>) =>
+  Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, typeof v === "string" ? redactText(v) : v]))
+
+/** Builds the audit log over the `AuditStore` in the context (its chain head read once), without checkpoints. */
+export const make: Effect.Effect<AuditShape, IdentityStoreError, AuditStore> = Effect.suspend(() => build(undefined))
+
+/** Builds the audit log with signed checkpoints every `every` entries (default 100) under the `KeyProvider`. */
+export const makeSigned = (
+  options: { readonly every?: number } = {}
+): Effect.Effect<AuditShape, IdentityStoreError, AuditStore | KeyProvider> =>
+  Effect.flatMap(KeyProvider.useSync((provider) => provider), (provider) => build({ provider, every: Math.max(1, Math.floor(options.every ?? 100)) }))
+
+interface Signer {
+  readonly provider: KeyProviderShape
+  readonly every: number
+}
+
+type Broken = Extract<ChainCheck, { _tag: "Broken" }>
+
+const build = (signer: Signer | undefined): Effect.Effect<AuditShape, IdentityStoreError, AuditStore> => Effect.gen(function*() {
   const store = yield* AuditStore
   const lock = yield* Semaphore.make(1)
   const decode = Schema.decodeUnknownEffect(AuditInput)
@@ -90,11 +129,15 @@ export const make: Effect.Effect<AuditShape, IdentityStoreError, AuditStore> = E
       const entry: AuditRecord = { ...body, hash: hashEntry(prevHash, body) }
       yield* store.append(entry).pipe(Effect.tapError(() => Effect.sync(() => (head = undefined))))
       head = Option.some({ seq, hash: entry.hash })
+      if (signer !== undefined && (seq + 1) % signer.every === 0) {
+        const key = yield* signer.provider.current.pipe(Effect.mapError(secretToStore))
+        yield* store.appendCheckpoint(signCheckpoint(key, seq, entry.hash, at))
+      }
       return entry
     }))
   })
 
-  const verify: AuditShape["verify"] = (range = {}) =>
+  const chainVerify = (range: { readonly from?: number; readonly to?: number }) =>
     Effect.gen(function*() {
       const last = yield* store.last
       const from = Math.max(0, range.from ?? 0)
@@ -126,8 +169,53 @@ export const make: Effect.Effect<AuditShape, IdentityStoreError, AuditStore> = E
       return { _tag: "Intact", checked, lastHash: anchor } as const
     })
 
+  // the first checkpoint problem in [from, to): a mismatch, a bad MAC, a missing one, or one past the stored end
+  const checkpointVerify = (s: Signer, range: { readonly from?: number; readonly to?: number }) =>
+    Effect.gen(function*() {
+      const last = yield* store.last
+      const end = Option.isSome(last) ? last.value.seq + 1 : 0
+      const from = Math.max(0, range.from ?? 0)
+      const to = Math.min(range.to ?? Number.MAX_SAFE_INTEGER, end)
+      const found = yield* store.checkpoints(from, range.to ?? Number.MAX_SAFE_INTEGER)
+      const bySeq = new Map(found.map((c) => [c.seq, c]))
+      const broken = (seq: number, carried: number, reason: Broken["reason"]): Broken => ({
+        _tag: "Broken",
+        index: seq - from,
+        expectedSeq: seq,
+        seq: carried,
+        reason
+      })
+      for (const c of found) {
+        const key = yield* Effect.option(s.provider.get(c.keyId))
+        if (Option.isNone(key) || !checkpointValid(key.value, c)) return Option.some(broken(c.seq, c.seq, "checkpoint-signature"))
+        if (c.seq >= to) return Option.some(broken(to, -1, "truncated"))
+        const [entry] = yield* store.range(c.seq, c.seq + 1)
+        if (entry === undefined || entry.hash !== c.hash) return Option.some(broken(c.seq, entry?.seq ?? -1, "checkpoint"))
+      }
+      for (let p = Math.ceil((from + 1) / s.every) * s.every - 1; p < to; p += s.every) {
+        if (!bySeq.has(p)) return Option.some(broken(p, p, "checkpoint-missing"))
+      }
+      return Option.none<Broken>()
+    })
+
+  const verify: AuditShape["verify"] = (range = {}) =>
+    Effect.gen(function*() {
+      const chain = yield* chainVerify(range)
+      if (signer === undefined) return chain
+      const checkpoint = yield* checkpointVerify(signer, range)
+      if (Option.isNone(checkpoint)) return chain
+      return chain._tag === "Broken" && chain.expectedSeq <= checkpoint.value.expectedSeq ? chain : checkpoint.value
+    })
+
   return { record, verify, query: (filter) => store.query(filter) }
 })
+
+const secretToStore = (e: SecretError) => new IdentityStoreError({ operation: "checkpoint", message: e.message })
+
+/** `Audit` with signed checkpoints every `every` entries, keyed by the `KeyProvider` in context. */
+export const layerSigned = (
+  options: { readonly every?: number } = {}
+): Layer.Layer<Audit, IdentityStoreError, AuditStore | KeyProvider> => Layer.effect(Audit, makeSigned(options))
 
 /** `Audit` over the `AuditStore` in context. */
 export const layer: Layer.Layer<Audit, IdentityStoreError, AuditStore> = Layer.effect(Audit, make)

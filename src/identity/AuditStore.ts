@@ -10,7 +10,9 @@
  *   status / time bounds, oldest first, at most `limit` (default 1,000);
  * - `layerMemory` is bounded (`maxEntries`, default 100,000): at capacity `append` fails `StoreFull` (an audit
  *   log never drops entries silently); `layerPostgres` keeps `<schema>.troupe_audit` (created when missing), the
- *   position as primary key, so a second concurrent writer's conflicting append fails rather than forks the chain.
+ *   position as primary key, so a second concurrent writer's conflicting append fails rather than forks the chain;
+ * - signed checkpoints (`appendCheckpoint`, `checkpoints(from, to)`) are kept beside the entries (memory: bounded
+ *   by `maxEntries` too; PostgreSQL: `<schema>.troupe_audit_checkpoint`), one per position.
  *
  * @since 0.1.0
  */
@@ -18,6 +20,7 @@ import { Context, Effect, Layer, type Option } from "effect"
 import { SqlClient } from "effect/sql"
 import type { AuditRecord, AuditStatus } from "./AuditEntry.ts"
 import type { IdentityStoreError, StoreFull } from "./IdentityError.ts"
+import type { AuditCheckpoint } from "./internal/AuditCheckpoint.ts"
 import { makeMemoryAuditStore } from "./internal/AuditStoreMemory.ts"
 import { makePostgresAuditStore } from "./internal/AuditStorePostgres.ts"
 
@@ -41,6 +44,10 @@ export interface AuditStoreShape {
   readonly last: Effect.Effect<Option.Option<AuditRecord>, IdentityStoreError>
   readonly range: (from: number, to: number) => Effect.Effect<ReadonlyArray<AuditRecord>, IdentityStoreError>
   readonly query: (filter: AuditFilter) => Effect.Effect<ReadonlyArray<AuditRecord>, IdentityStoreError>
+  /** Stores a signed checkpoint; one per position (a second one at the same `seq` fails `IdentityStoreError`). */
+  readonly appendCheckpoint: (checkpoint: AuditCheckpoint) => Effect.Effect<void, StoreFull | IdentityStoreError>
+  /** The checkpoints with `from ≤ seq < to`, by position. */
+  readonly checkpoints: (from: number, to: number) => Effect.Effect<ReadonlyArray<AuditCheckpoint>, IdentityStoreError>
 }
 
 /** The audit store service, with `layerMemory` and `layerPostgres`. */

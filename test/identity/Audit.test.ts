@@ -2,7 +2,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer } from "effect"
 import { SqlClient } from "effect/sql"
 import { afterAll } from "vitest"
-import { Audit, AuditStore } from "../../src/identity/index.ts"
+import fc from "fast-check"
+import { Audit, AuditStore, GENESIS_HASH, KeyProvider } from "../../src/identity/index.ts"
+import { hashEntry } from "../../src/identity/internal/AuditChain.ts"
 import { makeMemoryAuditStore } from "../../src/identity/internal/AuditStoreMemory.ts"
 import { describePostgres, dropSchemaPromise, pgLayer, uniqueSchema } from "../support/postgres.ts"
 import { auditConformance } from "./AuditConformance.ts"
@@ -33,6 +35,56 @@ describe("Audit conformance: memory", () => {
       assert.strictEqual((failureOf(exit) as { _tag: string })._tag, "StoreFull")
       assert.strictEqual((yield* audit.verify())._tag, "Intact")
     }).pipe(Effect.provide(Audit.layer.pipe(Layer.provide(AuditStore.layerMemory({ maxEntries: 2 }))))))
+})
+
+describe("Audit checkpoints (memory hooks)", () => {
+  const run = (every: number) =>
+    Effect.gen(function*() {
+      const store = makeMemoryAuditStore(1000)
+      const layer = Audit.layerSigned({ every }).pipe(
+        Layer.provideMerge(Layer.merge(Layer.succeed(AuditStore.AuditStore, store), KeyProvider.layerStatic({ current: "d".repeat(64) })))
+      )
+      const audit = yield* Audit.Audit.pipe(Effect.provide(layer))
+      for (let i = 0; i < 9; i++) yield* audit.record({ tenant: "t", actor: "a", action: "x", resource: `r${i}`, status: "success" })
+      return { store, audit }
+    })
+
+  it.effect("a forged checkpoint fails checkpoint-signature; a removed one checkpoint-missing", () =>
+    Effect.gen(function*() {
+      const { audit, store } = yield* run(3)
+      assert.deepStrictEqual(store.unsafeCheckpoints.map((c) => c.seq), [2, 5, 8])
+      assert.strictEqual((yield* audit.verify())._tag, "Intact")
+      const original = store.unsafeCheckpoints[1]!
+      store.unsafeCheckpoints[1] = { ...original, hash: "f".repeat(64) }
+      assert.deepInclude(yield* audit.verify(), { _tag: "Broken", expectedSeq: 5, reason: "checkpoint-signature" })
+      store.unsafeCheckpoints.splice(1, 1)
+      assert.deepInclude(yield* audit.verify(), { _tag: "Broken", expectedSeq: 5, reason: "checkpoint-missing" })
+      assert.deepInclude(yield* audit.verify({ from: 6 }), { _tag: "Intact", checked: 3 })
+    }))
+
+  it.effect("property: a rewrite from any entry that recomputes every later hash is named at the first checkpoint at or after it", () =>
+    Effect.promise(() =>
+      fc.assert(fc.asyncProperty(fc.integer({ min: 0, max: 7 }), async (from) => {
+        const check = await Effect.runPromise(Effect.gen(function*() {
+          const { audit, store } = yield* run(4) // 9 entries, checkpoints at 3 and 7
+          let prev = from === 0 ? GENESIS_HASH : store.unsafeEntries[from - 1]!.hash
+          for (let seq = from; seq < store.unsafeEntries.length; seq++) {
+            const body = { ...store.unsafeEntries[seq]!, resource: seq === from ? "forged" : store.unsafeEntries[seq]!.resource, prevHash: prev }
+            store.unsafeEntries[seq] = { ...body, hash: hashEntry(prev, body) }
+            prev = store.unsafeEntries[seq]!.hash
+          }
+          return yield* audit.verify()
+        }))
+        assert.deepInclude(check, { _tag: "Broken", expectedSeq: from <= 3 ? 3 : 7, reason: "checkpoint" })
+      }), { numRuns: 16 })
+    ))
+
+  it.effect("a checkpoint under an unknown key id is a forged checkpoint", () =>
+    Effect.gen(function*() {
+      const { audit, store } = yield* run(4)
+      store.unsafeCheckpoints[0] = { ...store.unsafeCheckpoints[0]!, keyId: "0123456789abcdef" }
+      assert.deepInclude(yield* audit.verify(), { _tag: "Broken", expectedSeq: 3, reason: "checkpoint-signature" })
+    }))
 })
 
 describePostgres("Audit conformance: PostgreSQL", () => {

@@ -7,7 +7,8 @@
 import { assert, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Option } from "effect"
 import { TestClock } from "effect/testing"
-import { Audit, type AuditRecord, AuditStore } from "../../src/identity/index.ts"
+import { Audit, type AuditRecord, AuditStore, KeyProvider } from "../../src/identity/index.ts"
+import { hashEntry, verifyChain } from "../../src/identity/internal/AuditChain.ts"
 import { failureOf } from "./support.ts"
 
 export interface Backend {
@@ -113,5 +114,61 @@ export const auditConformance = (fresh: () => Effect.Effect<Backend, unknown>): 
         const r = yield* audit.record({ ...entry(1), metadata: { key: "tr_live_abcdef", auth: "Bearer xyz", size: 12, model: "gpt-x" } })
         assert.deepStrictEqual(r.metadata, { key: "[redacted]", auth: "[redacted]", size: 12, model: "gpt-x" })
         assert.strictEqual((yield* audit.verify())._tag, "Intact")
+      })))
+
+  it.effect("secrets and personal data never enter the log unredacted: metadata passes the guard's secret and PII redaction", () =>
+    withAudit(() =>
+      Effect.gen(function*() {
+        const audit = yield* Audit.Audit
+        const r = yield* audit.record({ ...entry(2), metadata: { note: "mail alice@example.com please", aws: "id AKIAIOSFODNN7EXAMPLE" } })
+        const stored = JSON.stringify(r.metadata)
+        assert.notInclude(stored, "alice@example.com")
+        assert.notInclude(stored, "AKIAIOSFODNN7EXAMPLE")
+        assert.include(stored, "[PII:")
+        assert.strictEqual((yield* audit.verify())._tag, "Intact")
+      })))
+
+  const KEY = "c".repeat(64)
+  const withSigned = <A, E>(body: (backend: Backend) => Effect.Effect<A, E, Audit.Audit | AuditStore.AuditStore | KeyProvider.KeyProvider>) =>
+    Effect.gen(function*() {
+      const backend = yield* fresh()
+      const keys = KeyProvider.layerStatic({ current: KEY })
+      return yield* body(backend).pipe(
+        Effect.provide(Audit.layerSigned({ every: 4 }).pipe(Layer.provideMerge(Layer.merge(backend.layer, keys))))
+      )
+    })
+  // another process: no head in memory, only the store and the key
+  const otherProcess = Audit.makeSigned({ every: 4 })
+
+  it.effect("signed checkpoints: a full rewrite that recomputes every hash is named at the first checkpoint it crosses", () =>
+    withSigned((backend) =>
+      Effect.gen(function*() {
+        const audit = yield* Audit.Audit
+        const store = yield* AuditStore.AuditStore
+        for (let i = 0; i < 10; i++) yield* audit.record(entry(i))
+        assert.deepStrictEqual((yield* store.checkpoints(0, 100)).map((c) => c.seq), [3, 7])
+        assert.strictEqual((yield* (yield* otherProcess).verify())._tag, "Intact")
+        // the attacker edits entry 5 and recomputes the hashes of 5..9: the chain alone is intact again
+        const rows = [...(yield* store.range(0, 10))]
+        let prev = rows[4]!.hash
+        for (let seq = 5; seq < 10; seq++) {
+          const body = { ...rows[seq]!, actor: seq === 5 ? "user:evil" : rows[seq]!.actor, prevHash: prev }
+          const hash = hashEntry(prev, body)
+          yield* backend.edit(seq, { actor: body.actor, prevHash: prev, hash })
+          prev = hash
+        }
+        const after = yield* store.range(0, 10)
+        assert.strictEqual(verifyChain(after)._tag, "Intact")
+        assert.deepInclude(yield* (yield* otherProcess).verify(), { _tag: "Broken", expectedSeq: 7, reason: "checkpoint" })
+      })))
+
+  it.effect("signed checkpoints: a tail cut below the last checkpoint is truncated for any process", () =>
+    withSigned((backend) =>
+      Effect.gen(function*() {
+        const audit = yield* Audit.Audit
+        for (let i = 0; i < 10; i++) yield* audit.record(entry(i))
+        for (const seq of [9, 8, 7]) yield* backend.remove(seq)
+        assert.deepInclude(yield* (yield* otherProcess).verify(), { _tag: "Broken", expectedSeq: 7, reason: "truncated" })
+        assert.deepInclude(yield* (yield* otherProcess).verify({ from: 0, to: 7 }), { _tag: "Intact", checked: 7 })
       })))
 }

@@ -17,7 +17,18 @@ export const hashEntry = (prevHash: string, entry: Omit<AuditRecord, "hash">): s
   return createHash("sha256").update(prevHash).update("\n").update(canonicalJson(rest)).digest("hex")
 }
 
-export type BrokenReason = "sequence" | "previous-hash" | "hash" | "truncated" | "beyond-head"
+export type BrokenReason =
+  | "sequence"
+  | "previous-hash"
+  | "hash"
+  | "truncated"
+  | "beyond-head"
+  /** the entry at a signed checkpoint's position does not carry the signed hash (the chain was rewritten) */
+  | "checkpoint"
+  /** a checkpoint's HMAC does not verify, or its key id is unknown (a forged checkpoint) */
+  | "checkpoint-signature"
+  /** a position that must carry a checkpoint (every `every` entries) has none (a removed checkpoint) */
+  | "checkpoint-missing"
 
 export type ChainCheck =
   | { readonly _tag: "Intact"; readonly checked: number; readonly lastHash: string }

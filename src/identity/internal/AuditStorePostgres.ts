@@ -2,10 +2,13 @@
 import { Effect, Option, Schema } from "effect"
 import type { SqlClient } from "effect/sql"
 import { AuditRecord } from "../AuditEntry.ts"
+import { AuditCheckpoint } from "./AuditCheckpoint.ts"
 import type { AuditStoreShape } from "../AuditStore.ts"
 import { checkSchema, storeError } from "./KeyStorePostgres.ts"
 
 const decodeRecord = Schema.decodeUnknownEffect(AuditRecord)
+const decodeCheckpoint = Schema.decodeUnknownEffect(AuditCheckpoint)
+const parsed = (value: unknown): unknown => (typeof value === "string" ? JSON.parse(value) : value)
 
 export const makePostgresAuditStore = (sql: SqlClient.SqlClient, schemaName: string) =>
   Effect.gen(function*() {
@@ -16,6 +19,10 @@ export const makePostgresAuditStore = (sql: SqlClient.SqlClient, schemaName: str
       `CREATE TABLE IF NOT EXISTS ${table} (seq bigint PRIMARY KEY, tenant text NOT NULL, actor text NOT NULL, ` +
         `action text NOT NULL, resource text NOT NULL, status text NOT NULL, at double precision NOT NULL, record jsonb NOT NULL)`
     ).pipe(Effect.mapError(storeError("init")))
+    const checkpointTable = `"${schema}".troupe_audit_checkpoint`
+    yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS ${checkpointTable} (seq bigint PRIMARY KEY, record jsonb NOT NULL)`).pipe(
+      Effect.mapError(storeError("init"))
+    )
     yield* sql.unsafe(`CREATE INDEX IF NOT EXISTS troupe_audit_tenant ON ${table} (tenant, at)`).pipe(Effect.mapError(storeError("init")))
     const decodeRows = (operation: string) => (rows: ReadonlyArray<{ readonly record: unknown }>) =>
       Effect.forEach(rows, (row) => decodeRecord(typeof row.record === "string" ? JSON.parse(row.record) : row.record)).pipe(
@@ -27,6 +34,17 @@ export const makePostgresAuditStore = (sql: SqlClient.SqlClient, schemaName: str
         params
       ).pipe(Effect.mapError(storeError(operation)), Effect.flatMap(decodeRows(operation)))
     const shape: AuditStoreShape = {
+      appendCheckpoint: (c) =>
+        sql.unsafe(`INSERT INTO ${checkpointTable} (seq, record) VALUES ($1, $2::jsonb)`, [c.seq, JSON.stringify(c)]).pipe(
+          Effect.mapError(storeError("appendCheckpoint")),
+          Effect.asVoid
+        ),
+      checkpoints: (from, to) =>
+        sql.unsafe<{ record: unknown }>(`SELECT record FROM ${checkpointTable} WHERE seq >= $1 AND seq < $2 ORDER BY seq`, [from, to]).pipe(
+          Effect.mapError(storeError("checkpoints")),
+          Effect.flatMap((rows) => Effect.forEach(rows, (row) => decodeCheckpoint(parsed(row.record)))),
+          Effect.mapError(storeError("checkpoints"))
+        ),
       // Append only at the next position: the INSERT selects nothing unless seq = count(*), so a gap inserts no row.
       append: (r) =>
         sql.unsafe<{ seq: unknown }>(
