@@ -33,6 +33,7 @@ import { Cache } from "../cache/index.ts"
 import { ConfigStore, type ConfigStoreOptions, ConfigValidationError, RateLimiterConfigSync, type TroupeConfig } from "../config/index.ts"
 import { maskingLoggerLayer } from "../guard/SecretDetector.ts"
 import type { ScriptedOptions } from "../llm/index.ts"
+import { ProviderPools } from "../llm/ProviderPools.ts"
 import { type ConversationMemory, layerMemory as memoryInProcess, layerRedis as memoryInRedis } from "../memory/index.ts"
 import { type Llm, LlmPipeline, type LlmPipelineOptions, ProviderRegistry, type ProvidersFromConfigOptions } from "../pipeline/index.ts"
 import { providerDefaults, RateLimiter, type RateLimiterOptionsInput } from "../ratelimit/index.ts"
@@ -175,7 +176,8 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
     : test
     ? ProviderRegistry.layerScripted()
     : ProviderRegistry.layerFromConfig({ scriptedWhenNoKey: {}, ...options.providers }).pipe(
-      Layer.provide(httpClientLayer)
+      Layer.provide(httpClientLayer),
+      Layer.provide(ProviderPools.layer())
     )
   // cache.enabled is live: a watcher keeps the flag the response-cache step reads on every call
   const cacheEnabled = { current: cacheSection.enabled }

@@ -124,7 +124,11 @@ export const ConnectionPool = Schema.Struct({
   /** Reuse connections between requests. */
   keepAlive: withDefault(Schema.Boolean, true),
   /** How long an idle kept-alive connection stays open, in ms. */
-  keepAliveTimeout: withDefault(int(0, 600_000), 30_000)
+  keepAliveTimeout: withDefault(int(0, 600_000), 30_000),
+  /** Requests sent at once over one kept-alive HTTP/1.1 connection (1 = no pipelining). */
+  pipelining: withDefault(int(1, 128), 1),
+  /** Negotiate HTTP/2 over TLS (ALPN) when the provider supports it. */
+  allowH2: withDefault(Schema.Boolean, false)
 })
 export type ConnectionPool = typeof ConnectionPool.Type
 

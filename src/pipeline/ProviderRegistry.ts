@@ -5,7 +5,8 @@
  * - `ProviderRegistry.layerFromConfig(options)`: builds each `providers.<name>` entry of the `ConfigStore` on first
  *   use (`providerFromConfig`: Anthropic for `anthropic`, OpenAI-compatible otherwise) and rebuilds it when that
  *   entry changes; with `scriptedWhenNoKey`, an entry without an API key gets the offline scripted provider instead
- *   (so nothing calls the internet without a key). `overrides` pins providers by name.
+ *   (so nothing calls the internet without a key). `overrides` pins providers by name. With `ProviderPools` in the
+ *   context, each provider sends through its own undici pool built from `providers.<name>.pool`.
  * - `ProviderRegistry.layerScripted(options)`: every name answers with a scripted provider (offline tests and
  *   demos; `Troupe.layerTest`).
  *
@@ -20,13 +21,14 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Exit, Layer, Redacted } from "effect"
+import { Context, Effect, Exit, Layer, Option, Redacted } from "effect"
 import type { HttpClient } from "effect/http"
 import { HttpClient as HttpClientService } from "effect/http"
 import type { ProviderConfig } from "../config/index.ts"
 import { ConfigStore } from "../config/index.ts"
 import type { InvalidProviderOptions, LlmProviderShape, ScriptedOptions } from "../llm/index.ts"
 import { providerFromConfig, ScriptedProvider } from "../llm/index.ts"
+import { ProviderPools } from "../llm/ProviderPools.ts"
 import { ProviderNotFound } from "./PipelineError.ts"
 
 /** The service interface. */
@@ -71,6 +73,8 @@ const fromConfig = (options: ProvidersFromConfigOptions) =>
   Effect.gen(function*() {
     const store = yield* ConfigStore
     const client = yield* HttpClientService.HttpClient
+    // with ProviderPools in the context, each provider gets its own pooled client (`providers.<name>.pool`)
+    const pools = Option.getOrUndefined(yield* Effect.serviceOption(ProviderPools))
     const built = new Map<string, { readonly config: ProviderConfig; readonly provider: Exit.Exit<LlmProviderShape, InvalidProviderOptions> }>()
     const overrides = new Map(Object.entries(options.overrides ?? {}).map(([n, p]) => [n, Exit.succeed(p)] as const))
     const build = (name: string, config: ProviderConfig): Effect.Effect<LlmProviderShape, InvalidProviderOptions> => {
@@ -78,7 +82,9 @@ const fromConfig = (options: ProvidersFromConfigOptions) =>
       if (options.scriptedWhenNoKey !== undefined && (key === undefined || Redacted.value(key).trim() === "")) {
         return Effect.map(ScriptedProvider.make({ ...options.scriptedWhenNoKey, name: STAND_IN_PROVIDER }), standIn)
       }
-      return providerFromConfig(name, config).pipe(Effect.provideService(HttpClientService.HttpClient, client))
+      if (pools === undefined) return providerFromConfig(name, config).pipe(Effect.provideService(HttpClientService.HttpClient, client))
+      return Effect.flatMap(pools.clientFor(name, config.pool), (pooled) =>
+        providerFromConfig(name, config).pipe(Effect.provideService(HttpClientService.HttpClient, pooled)))
     }
     return ProviderRegistry.of({
       get: (name) => {
