@@ -21,6 +21,7 @@
  * that it already ran before a SIGKILL (EFFECT4-server-cluster.md §3a, pitfall 5).
  */
 import { Context, Effect, Layer, Schema } from "effect"
+import { SqlClient, type SqlError } from "effect/sql"
 import { Activity } from "effect/workflow"
 
 /** A non-idempotent tool's key was claimed before, but its result was never journaled: it may or may not have run. */
@@ -64,6 +65,32 @@ export class ToolLedger extends Context.Service<ToolLedger, {
         size: Effect.sync(() => keys.size)
       })
     })
+  }
+
+  /**
+   * A durable ledger in PostgreSQL (`<schema>.troupe_tool_ledger`, one row per claimed key; a claim is one
+   * `INSERT … ON CONFLICT DO NOTHING`), through Effect's `SqlClient`. Building fails with `SqlError` when the table
+   * cannot be created; a claim dies when the server fails (the step is then retried by the engine).
+   */
+  static layerPostgres(options?: { readonly schema?: string }): Layer.Layer<ToolLedger, SqlError.SqlError, SqlClient.SqlClient> {
+    const schema = (options?.schema ?? "public").replace(/"/g, "")
+    const table = `"${schema}".troupe_tool_ledger`
+    return Layer.effect(ToolLedger, Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* sql.unsafe(`CREATE SCHEMA IF NOT EXISTS "${schema}"`)
+      yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS ${table} (key text PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())`)
+      return ToolLedger.of({
+        claim: (key) =>
+          sql.unsafe<{ key: string }>(`INSERT INTO ${table} (key) VALUES ($1) ON CONFLICT DO NOTHING RETURNING key`, [key]).pipe(
+            Effect.map((rows) => rows.length === 1),
+            Effect.orDie
+          ),
+        size: sql.unsafe<{ n: string }>(`SELECT count(*)::text AS n FROM ${table}`).pipe(
+          Effect.map((rows) => Number(rows[0]?.n ?? 0)),
+          Effect.orDie
+        )
+      })
+    }))
   }
 }
 
