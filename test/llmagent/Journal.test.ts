@@ -118,3 +118,45 @@ describe("Journal: every model response and every tool result is journaled befor
       }
     }))
 })
+
+const FuzzRun = Workflow.make("JournalFuzzRun", {
+  payload: { runId: Schema.String, plan: Schema.Array(Schema.Boolean) },
+  success: Schema.Array(Schema.String),
+  error: Schema.Union([Journal.ToolOutcomeUnknown, Journal.LedgerFull]),
+  idempotencyKey: (p) => p.runId
+})
+const fuzzRuns = new Map<string, number>()
+const FuzzLive = FuzzRun.toLayer(Effect.fn(function*({ runId, plan }) {
+  const out: Array<string> = []
+  for (const [i, idempotent] of plan.entries()) {
+    out.push(yield* Journal.tool({
+      step: `${i}`,
+      tool: "t",
+      key: `${runId}/${i}`,
+      idempotent,
+      success: Schema.String,
+      run: Effect.sync(() => {
+        fuzzRuns.set(`${runId}/${i}`, (fuzzRuns.get(`${runId}/${i}`) ?? 0) + 1)
+        return `${i}`
+      })
+    }))
+  }
+  return out
+}))
+
+describe("Journal fuzz", () => {
+  it.effect("fuzz: any plan of idempotent and non-idempotent tools, executed twice: each tool runs once, the replay is equal", () =>
+    Effect.gen(function*() {
+      const plans = fc.sample(fc.array(fc.boolean(), { maxLength: 12 }), 30)
+      for (const [n, plan] of plans.entries()) {
+        const first = yield* FuzzRun.execute({ runId: `f${n}`, plan })
+        const again = yield* FuzzRun.execute({ runId: `f${n}`, plan })
+        expect(again).toStrictEqual(first)
+        expect(first).toHaveLength(plan.length)
+        plan.forEach((_, i) => expect(fuzzRuns.get(`f${n}/${i}`)).toBe(1))
+      }
+    }).pipe(Effect.provide(FuzzLive.pipe(
+      Layer.provideMerge(WorkflowEngine.layerMemory),
+      Layer.provideMerge(Journal.ToolLedger.layerMemory())
+    ))))
+})
