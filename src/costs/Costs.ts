@@ -17,7 +17,8 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Data, Effect, Layer } from "effect"
+import * as Invalid from "../internal/InvalidInput.ts"
+import { Clock, Context, Effect, Layer, Schema } from "effect"
 
 /** The dimensions a cost is tagged with; each is optional. */
 export interface CostDimensions {
@@ -82,7 +83,11 @@ export interface CostForecast {
 }
 
 /** A cost that is not a finite non-negative number (`path`: the offending field). */
-export class InvalidCost extends Data.TaggedError("InvalidCost")<{ readonly path: string; readonly message: string }> {}
+export class InvalidCost extends Schema.TaggedError<InvalidCost>()("InvalidCost", Invalid.InvalidInputFields) {
+  override get message(): string {
+    return Invalid.invalidMessage(this)
+  }
+}
 
 /** The service interface. */
 export interface CostsShape {
@@ -219,7 +224,7 @@ export const makeMemory = (options: CostsMemoryOptions = {}): Effect.Effect<Cost
       record: (entry) =>
         Number.isFinite(entry.cost) && entry.cost >= 0
           ? Effect.clockWith((clock) => Effect.sync(() => recordAt(entry, clock.currentTimeMillisUnsafe())))
-          : Effect.fail(new InvalidCost({ path: "cost", message: `cost must be a finite number ≥ 0, got ${String(entry.cost)}` })),
+          : Effect.fail(new InvalidCost(Invalid.fields("cost record", "cost", `cost must be a finite number ≥ 0, got ${String(entry.cost)}`))),
       stats: (query) => Effect.map(Clock.currentTimeMillis, (now) => statsAt(query, now)),
       forecast: (opts) =>
         Effect.map(Clock.currentTimeMillis, (now) => forecastFrom(now, opts?.days ?? 7, (at) => statsAt({ period: "day", at }, now).total, statsAt({ period: "month" }, now).total))

@@ -38,6 +38,11 @@ import type * as PipelineError from "../pipeline/PipelineError.ts"
 import type * as RateLimitError from "../ratelimit/RateLimitError.ts"
 import type * as RuntimeError from "../runtime/RuntimeError.ts"
 import type * as TelemetryError from "../telemetry/TelemetryError.ts"
+import type * as Costs from "../costs/Costs.ts"
+import type * as KeyProvider from "../identity/KeyProvider.ts"
+import type * as Journal from "../llmagent/Journal.ts"
+import type * as QueueError from "../queue/QueueError.ts"
+import type * as ResourcePool from "../queue/ResourcePool.ts"
 
 /** The `_tag`s of every error class a module exports (non-error exports contribute nothing). */
 type TagsOf<M> = {
@@ -65,6 +70,11 @@ export type ErrorTag =
   | TagsOf<typeof RateLimitError>
   | TagsOf<typeof RuntimeError>
   | TagsOf<typeof TelemetryError>
+  | TagsOf<typeof Costs>
+  | TagsOf<typeof KeyProvider>
+  | TagsOf<typeof Journal>
+  | TagsOf<typeof QueueError>
+  | TagsOf<typeof ResourcePool>
   | "CircuitBreakerError"
 
 /** `transient`: the same call may succeed later; `permanent`: it never will as it stands. */
@@ -132,6 +142,15 @@ export const taxonomy: { readonly [K in ErrorTag]: ErrorClass } = {
   CircuitBreakerError: providerFallback,
   // budgets, rate limits, guard, cache
   BudgetExceeded: clientReject,
+  // costs, queues and pools, secrets, journaled runs
+  InvalidCost: internalAlert,
+  QueueFull: clientWait,
+  Shed: clientWait,
+  PoolTimeout: internalRetry,
+  PoolUnhealthy: internalRetry,
+  SecretError: internalAlert,
+  ToolOutcomeUnknown: internalAlert,
+  LedgerFull: internalAlert,
   BudgetStoreError: internalRetry,
   InvalidRateLimitInput: clientReject,
   RateLimitStoreError: internalRetry,
