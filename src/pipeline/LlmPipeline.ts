@@ -92,7 +92,24 @@ export const layerSteps = (
 export const layer = (
   options: LlmPipelineOptions = {}
 ): Layer.Layer<Llm, InvalidPipelineOptions | InvalidCacheOptions, ConfigStore | Cache | RateLimiter | ProviderRegistry> =>
+  layerWith(options, Layer.empty)
+
+/**
+ * `layer` with optional steps added: `steps` provides any of `BudgetStep`, `QueueStep`, `CoalesceStep`,
+ * `DeadLetterStep`, `GuardStep` (the pipeline picks up whichever it finds), so several can be combined; the
+ * `layerWith…` shortcuts below add one each. Fails with the steps' own errors besides `layer`'s.
+ *
+ * @example
+ * ```ts
+ * const llm = LlmPipeline.layerWith({}, Layer.mergeAll(BudgetStep.layer(), CoalesceStep.layer())).pipe(Layer.provide(deps))
+ * ```
+ */
+export const layerWith = <ROut, E, RIn>(
+  options: LlmPipelineOptions,
+  steps: Layer.Layer<ROut, E, RIn>
+): Layer.Layer<Llm, E | InvalidPipelineOptions | InvalidCacheOptions, Exclude<RIn, DefaultSteps> | ConfigStore | Cache | RateLimiter | ProviderRegistry> =>
   Llm.layer.pipe(
+    Layer.provide(steps),
     Layer.provide(layerSteps(options)),
     Layer.provide(options.limits === undefined ? Layer.empty : CallLimits.layer(options.limits))
   )
@@ -109,11 +126,7 @@ export const layer = (
 export const layerWithBudgets = (
   options: LlmPipelineOptions & { readonly budget?: BudgetStepOptions } = {}
 ): Layer.Layer<Llm, InvalidPipelineOptions | InvalidCacheOptions, ConfigStore | Cache | RateLimiter | ProviderRegistry | Budgets> =>
-  Llm.layer.pipe(
-    Layer.provide(BudgetStep.layer(options.budget)),
-    Layer.provide(layerSteps(options)),
-    Layer.provide(options.limits === undefined ? Layer.empty : CallLimits.layer(options.limits))
-  )
+  layerWith(options, BudgetStep.layer(options.budget))
 
 /**
  * `layer` with coalescing (see `CoalesceStep`): identical in-flight requests (same cache key) share one provider
@@ -127,11 +140,7 @@ export const layerWithBudgets = (
 export const layerWithCoalescing = (
   options: LlmPipelineOptions & { readonly coalesce?: CoalesceStepOptions } = {}
 ): Layer.Layer<Llm, InvalidPipelineOptions | InvalidCacheOptions, ConfigStore | Cache | RateLimiter | ProviderRegistry> =>
-  Llm.layer.pipe(
-    Layer.provide(CoalesceStep.layer(options.coalesce)),
-    Layer.provide(layerSteps(options)),
-    Layer.provide(options.limits === undefined ? Layer.empty : CallLimits.layer(options.limits))
-  )
+  layerWith(options, CoalesceStep.layer(options.coalesce))
 
 /**
  * `layer` with dead letters (see `DeadLetterStep`): a `generate` whose provider side fails permanently (after its
@@ -148,8 +157,4 @@ export const layerWithCoalescing = (
 export const layerWithDeadLetters = (
   options: LlmPipelineOptions & { readonly redrive?: PipelineRedrive } = {}
 ): Layer.Layer<Llm, InvalidPipelineOptions | InvalidCacheOptions, ConfigStore | Cache | RateLimiter | ProviderRegistry | DeadLetters> =>
-  Llm.layer.pipe(
-    Layer.provide(DeadLetterStep.layer(options.redrive === undefined ? {} : { redrive: options.redrive })),
-    Layer.provide(layerSteps(options)),
-    Layer.provide(options.limits === undefined ? Layer.empty : CallLimits.layer(options.limits))
-  )
+  layerWith(options, DeadLetterStep.layer(options.redrive === undefined ? {} : { redrive: options.redrive }))

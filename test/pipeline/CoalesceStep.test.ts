@@ -6,7 +6,8 @@ import { Cache } from "../../src/cache/index.ts"
 import type { LlmProviderShape, LlmRequest } from "../../src/llm/index.ts"
 import { ProviderServerError, ScriptedProvider } from "../../src/llm/index.ts"
 import type { LlmCallInput, LlmPipelineOptions } from "../../src/pipeline/index.ts"
-import { CoalesceStep, Llm, LlmPipeline, ProviderRegistry } from "../../src/pipeline/index.ts"
+import { BudgetStep, CoalesceStep, Llm, LlmPipeline, ProviderRegistry } from "../../src/pipeline/index.ts"
+import { Budgets } from "../../src/budget/index.ts"
 import { RateLimiter } from "../../src/ratelimit/index.ts"
 import { TelemetryHub } from "../../src/telemetry/index.ts"
 import { configLayer } from "./support.ts"
@@ -64,6 +65,31 @@ const forkN = (n: number, call: LlmCallInput) =>
   })
 
 describe("CoalesceStep", () => {
+  it.effect("LlmPipeline.layerWith combines optional steps: coalescing and budgets in one pipeline", () => {
+    const provider = new SlowProvider()
+    return Effect.gen(function*() {
+      const budgets = yield* Budgets
+      yield* budgets.set({ scope: "tenant:acme", limit: 10, period: "month" })
+      const fibers = yield* forkN(3, ask("same", { tenant: "acme" }))
+      yield* TestClock.adjust("1 second")
+      yield* Effect.forEach(fibers, Fiber.join)
+      assert.strictEqual(provider.started, 1)
+      const status = yield* budgets.get("tenant:acme")
+      assert.isTrue(status._tag === "Some" && status.value.reserved === 0)
+    }).pipe(Effect.provide(
+      LlmPipeline.layerWith({ cache: false, retry: { jitter: 0, retries: 0 } }, Layer.mergeAll(CoalesceStep.layer(), BudgetStep.layer())).pipe(
+        Layer.provideMerge(Layer.mergeAll(
+          ProviderRegistry.layer([provider.provider]),
+          Cache.layerMemory({ maxEntries: 100 }),
+          RateLimiter.layerMemory({}),
+          Budgets.layerMemory()
+        )),
+        Layer.provideMerge(configLayer()),
+        Layer.provideMerge(TelemetryHub.layer)
+      )
+    ))
+  })
+
   it.effect("identical in-flight requests share one provider call with the response cache off", () => {
     const provider = new SlowProvider()
     return Effect.gen(function*() {
