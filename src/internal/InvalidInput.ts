@@ -12,7 +12,7 @@
  * - One message: `invalid <subject>: at <path>: <detail>` (without `at …` when the root is at fault).
  * - Bounded: a detail lists at most `MAX_ISSUES` problems, each message cut to `MAX_MESSAGE_CHARS` (a message may
  *   quote the offending value, which is untrusted and may be large).
- * - Every Schema failure is turned into those fields here (`describeIssue`), by `decode` / `decodeEffect`; a
+ * - Every Schema failure is turned into those fields here (`describeIssue`), by `decode` / `fromSchemaError`; a
  *   rule Schema cannot express (a cross-field check) builds them with `fields`.
  *
  * Mirrors effect's `SchemaIssue` standard-schema formatter (the messages are its messages); adds the path format
@@ -20,7 +20,7 @@
  *
  * @internal
  */
-import { Effect, Result, Schema, SchemaIssue } from "effect"
+import { Result, Schema, SchemaIssue } from "effect"
 
 /** The fields of every invalid-input error: what was decoded, the first bad path, and every problem. */
 export const InvalidInputFields = {
@@ -97,17 +97,8 @@ export const decode = <S extends Schema.Codec<unknown, unknown, never, never>, E
 ): Result.Result<S["Type"], E> => {
   const result = Schema.decodeUnknownResult(schema)(input, { errors: "all" })
   if (Result.isSuccess(result)) return Result.succeed(result.success)
-  return Result.fail(make({ subject, ...describeIssue(result.failure.issue, prefix) }))
+  return Result.fail(fromSchemaError(result.failure, subject, make, prefix))
 }
-
-/** `decode` as an Effect. */
-export const decodeEffect = <S extends Schema.Codec<unknown, unknown, never, never>, E>(
-  schema: S,
-  input: unknown,
-  subject: string,
-  make: (fields: InvalidInputShape) => E,
-  prefix = ""
-): Effect.Effect<S["Type"], E> => Effect.fromResult(decode(schema, input, subject, make, prefix))
 
 /** Maps a `SchemaError` (from any decoder) to the subsystem's error. */
 export const fromSchemaError = <E>(

@@ -10,9 +10,6 @@ import { Duration, Result, Schema } from "effect"
 import * as Invalid from "../internal/InvalidInput.ts"
 import { InvalidOptions } from "./RuntimeError.ts"
 
-/** Renders a property path as `a.b[2].c`, prefixed with `prefix` (the one path format of troupe). */
-export const formatPath = Invalid.formatPath
-
 /** Decodes `input` with `schema`; on failure, an `InvalidOptions` naming the first bad path and every issue. */
 export const validate = <S extends Schema.Codec<unknown, unknown, never, never>>(
   schema: S,

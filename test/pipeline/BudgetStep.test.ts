@@ -4,11 +4,8 @@ import { Budgets, toMicros } from "../../src/budget/index.ts"
 import type { LlmRequest } from "../../src/llm/index.ts"
 import { makeUsage, ProviderServerError, TokenCounter } from "../../src/llm/index.ts"
 import type { LlmCallInput } from "../../src/pipeline/index.ts"
-import { costOf, DEFAULT_MAX_OUTPUT_TOKENS, Llm, LlmPipeline, ProviderRegistry } from "../../src/pipeline/index.ts"
-import { Cache } from "../../src/cache/index.ts"
-import { RateLimiter } from "../../src/ratelimit/index.ts"
-import { TelemetryHub } from "../../src/telemetry/index.ts"
-import { configLayer, CountingProvider } from "./support.ts"
+import { costOf, DEFAULT_MAX_OUTPUT_TOKENS, Llm, LlmPipeline } from "../../src/pipeline/index.ts"
+import { CountingProvider, withPipelineDeps } from "./support.ts"
 
 const PRICE = { input: 2, output: 8 } // USD per million tokens
 const ask = (content: string, options: Record<string, unknown> = { tenant: "acme" }, params?: Record<string, unknown>): LlmCallInput =>
@@ -16,14 +13,7 @@ const ask = (content: string, options: Record<string, unknown> = { tenant: "acme
 
 const layerFor = (provider: CountingProvider) =>
   LlmPipeline.layerWithBudgets({ retry: { jitter: 0, retries: 0 }, usage: { prices: { "primary:model-a": PRICE } } }).pipe(
-    Layer.provideMerge(Layer.mergeAll(
-      ProviderRegistry.layer([provider.provider]),
-      Cache.layerMemory({ maxEntries: 100 }),
-      RateLimiter.layerMemory({}),
-      Budgets.layerMemory()
-    )),
-    Layer.provideMerge(configLayer()),
-    Layer.provideMerge(TelemetryHub.layer)
+    withPipelineDeps([provider.provider], { extra: Budgets.layerMemory() })
   )
 
 const tenant = Effect.gen(function*() {

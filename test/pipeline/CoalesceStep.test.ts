@@ -10,7 +10,7 @@ import { BudgetStep, CoalesceStep, Llm, LlmPipeline, ProviderRegistry } from "..
 import { Budgets } from "../../src/budget/index.ts"
 import { RateLimiter } from "../../src/ratelimit/index.ts"
 import { TelemetryHub } from "../../src/telemetry/index.ts"
-import { configLayer } from "./support.ts"
+import { configLayer, withPipelineDeps } from "./support.ts"
 
 /** A provider answering after one second (TestClock), counting started and interrupted calls. */
 class SlowProvider {
@@ -46,13 +46,7 @@ const layerFor = (provider: SlowProvider, options: LlmPipelineOptions = { cache:
   Llm.layer.pipe(
     Layer.provideMerge(CoalesceStep.layer()),
     Layer.provide(LlmPipeline.layerSteps({ retry: { jitter: 0, retries: 0 }, ...options })),
-    Layer.provideMerge(Layer.mergeAll(
-      ProviderRegistry.layer([provider.provider]),
-      Cache.layerMemory({ maxEntries: 100 }),
-      RateLimiter.layerMemory({})
-    )),
-    Layer.provideMerge(configLayer()),
-    Layer.provideMerge(TelemetryHub.layer)
+    withPipelineDeps([provider.provider])
   )
 
 const forkN = (n: number, call: LlmCallInput) =>
@@ -78,14 +72,7 @@ describe("CoalesceStep", () => {
       assert.isTrue(status._tag === "Some" && status.value.reserved === 0)
     }).pipe(Effect.provide(
       LlmPipeline.layerWith({ cache: false, retry: { jitter: 0, retries: 0 } }, Layer.mergeAll(CoalesceStep.layer(), BudgetStep.layer())).pipe(
-        Layer.provideMerge(Layer.mergeAll(
-          ProviderRegistry.layer([provider.provider]),
-          Cache.layerMemory({ maxEntries: 100 }),
-          RateLimiter.layerMemory({}),
-          Budgets.layerMemory()
-        )),
-        Layer.provideMerge(configLayer()),
-        Layer.provideMerge(TelemetryHub.layer)
+        withPipelineDeps([provider.provider], { extra: Budgets.layerMemory() })
       )
     ))
   })

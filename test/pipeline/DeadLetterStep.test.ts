@@ -2,14 +2,11 @@ import { assert, describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Layer, Redacted } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
-import { Cache } from "../../src/cache/index.ts"
 import { DeadLetters } from "../../src/dlq/index.ts"
 import { ProviderServerError } from "../../src/llm/index.ts"
 import type { LlmCallInput } from "../../src/pipeline/index.ts"
-import { Llm, LlmPipeline, PipelineRedrive, ProviderRegistry } from "../../src/pipeline/index.ts"
-import { RateLimiter } from "../../src/ratelimit/index.ts"
-import { TelemetryHub } from "../../src/telemetry/index.ts"
-import { configLayer, CountingProvider } from "./support.ts"
+import { Llm, LlmPipeline, PipelineRedrive } from "../../src/pipeline/index.ts"
+import { CountingProvider, withPipelineDeps } from "./support.ts"
 
 const outage = new ProviderServerError({ provider: "primary", status: 503, description: "down", retryable: true })
 
@@ -30,14 +27,7 @@ const pastRetries = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 
 const layerFor = (provider: CountingProvider, redrive = new PipelineRedrive()) =>
   LlmPipeline.layerWithDeadLetters({ cache: false, retry: { jitter: 0, retries: 1, baseDelay: "1 second" }, redrive }).pipe(
-    Layer.provideMerge(Layer.mergeAll(
-      ProviderRegistry.layer([provider.provider]),
-      Cache.layerMemory({ maxEntries: 100 }),
-      RateLimiter.layerMemory({}),
-      DeadLetters.layerMemory({ redrive: redrive.handler })
-    )),
-    Layer.provideMerge(configLayer()),
-    Layer.provideMerge(TelemetryHub.layer)
+    withPipelineDeps([provider.provider], { extra: DeadLetters.layerMemory({ redrive: redrive.handler }) })
   )
 
 describe("DeadLetterStep", () => {

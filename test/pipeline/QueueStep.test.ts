@@ -1,13 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
-import { Cache } from "../../src/cache/index.ts"
 import { ScriptedProvider } from "../../src/llm/index.ts"
 import type { LlmCallInput } from "../../src/pipeline/index.ts"
-import { Llm, LlmPipeline, ProviderRegistry, QueueStep } from "../../src/pipeline/index.ts"
-import { RateLimiter } from "../../src/ratelimit/index.ts"
-import { TelemetryHub } from "../../src/telemetry/index.ts"
-import { configLayer } from "./support.ts"
+import { Llm, LlmPipeline, QueueStep } from "../../src/pipeline/index.ts"
+import { withPipelineDeps } from "./support.ts"
 
 const ask = (content: string): LlmCallInput =>
   ({ model: "fast", messages: [{ role: "user", content }], options: { tenant: "acme", cache: "bypass" } }) as LlmCallInput
@@ -16,13 +13,7 @@ const layerFor = (queue: Layer.Layer<QueueStep, unknown>) =>
   Llm.layer.pipe(
     Layer.provide(queue),
     Layer.provide(LlmPipeline.layerSteps({ retry: { jitter: 0, retries: 0 } })),
-    Layer.provideMerge(Layer.mergeAll(
-      ProviderRegistry.layer([ScriptedProvider.makeUnsafe({ name: "primary", latency: "1 second" })]),
-      Cache.layerMemory({ maxEntries: 100 }),
-      RateLimiter.layerMemory({})
-    )),
-    Layer.provideMerge(configLayer()),
-    Layer.provideMerge(TelemetryHub.layer)
+    withPipelineDeps([ScriptedProvider.makeUnsafe({ name: "primary", latency: "1 second" })])
   )
 
 describe("QueueStep", () => {

@@ -57,6 +57,34 @@ export const recordEvents = (prefixes: ReadonlyArray<ReadonlyArray<string>> = [[
     }
   })
 
+/**
+ * Provides a pipeline layer's dependencies, all kept in the output: `providers` in a registry, a memory cache
+ * (`cacheEntries`, default 100) and limiter (`limiter`), `extra` services (budgets, dead letters, …), the config
+ * store of {@link configLayer} (`models`) and a TelemetryHub.
+ */
+export const withPipelineDeps = <RX = never, EX = never, RR = never>(
+  providers: ReadonlyArray<LlmProviderShape>,
+  options: {
+    readonly extra?: Layer.Layer<RX, EX, RR>
+    readonly cacheEntries?: number
+    readonly limiter?: RateLimiterOptionsInput
+    readonly models?: Record<string, unknown>
+  } = {}
+) =>
+<A, E, R>(layer: Layer.Layer<A, E, R>) => {
+  const extra: Layer.Layer<RX, EX, RR> | Layer.Layer<never> = options.extra ?? Layer.empty
+  return layer.pipe(
+    Layer.provideMerge(Layer.mergeAll(
+      ProviderRegistry.layer(providers),
+      Cache.layerMemory({ maxEntries: options.cacheEntries ?? 100 }),
+      RateLimiter.layerMemory(options.limiter ?? {}),
+      extra
+    )),
+    Layer.provideMerge(configLayer(options.models)),
+    Layer.provideMerge(TelemetryHub.layer)
+  )
+}
+
 /** The pipeline with every step on, over the given providers, a memory cache and limiter, a hub. */
 export const pipelineLayer = (
   providers: ReadonlyArray<LlmProviderShape>,
@@ -65,13 +93,7 @@ export const pipelineLayer = (
   models: Record<string, unknown> = {}
 ) =>
   LlmPipeline.layer({ retry: { jitter: 0 }, ...options }).pipe(
-    Layer.provideMerge(Layer.mergeAll(
-      ProviderRegistry.layer(providers),
-      Cache.layerMemory({ maxEntries: 1000 }),
-      RateLimiter.layerMemory(limiter)
-    )),
-    Layer.provideMerge(configLayer(models)),
-    Layer.provideMerge(TelemetryHub.layer)
+    withPipelineDeps(providers, { cacheEntries: 1000, limiter, models })
   )
 
 /**
