@@ -94,7 +94,7 @@ const httpClientLayer = Layer.unwrap(
 
 /** Redis that never fails start-up (ResilientRedis), imported when a Redis layer is built (node-redis is loaded only then). */
 const resilientRedisLayer = (url: string) =>
-  Layer.unwrap(Effect.promise(() => import("./ResilientRedis.ts")).pipe(Effect.map((module) => module.layer(url))))
+  Layer.unwrap(Effect.promise(() => import("./internal/ResilientRedis.ts")).pipe(Effect.map((module) => module.layer(url))))
 
 /** The configuration as it is at start-up (read once to build the layers; the store then reads it again). */
 const startupConfig = (configOptions: ConfigStoreOptions) =>

@@ -27,14 +27,14 @@ import { Context, Duration, Effect, Layer, Option, Schema } from "effect"
 import type * as Scope from "effect/Scope"
 import { Redis } from "effect/persistence"
 import type { InvalidCacheOptions } from "./CacheError.ts"
-import { makeCacheCore } from "./CacheCore.ts"
-import type { CacheInternals } from "./CacheCore.ts"
+import { makeCacheCore } from "./internal/CacheCore.ts"
+import type { CacheInternals } from "./internal/CacheCore.ts"
 import type { CacheOptions } from "./CacheOptions.ts"
 import { decodeWith, durationToMillis, PositiveDuration, resolveCacheOptions } from "./CacheOptions.ts"
 import type { CacheShape } from "./CacheShape.ts"
 import type { RedisTierOptions } from "./RedisTier.ts"
 import { makeRedisTier, nodeRedisLayer } from "./RedisTier.ts"
-import { ownConnection } from "../ratelimit/RedisScriptRunner.ts"
+import { ownConnection } from "../ratelimit/internal/RedisScriptRunner.ts"
 
 /** Options of the tiered (memory over Redis) cache. */
 export interface TieredCacheOptions<A, I = unknown> extends CacheOptions<A> {

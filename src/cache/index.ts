@@ -5,7 +5,7 @@
  */
 export { Cache, makeMemory, makeTiered } from "./Cache.ts"
 export type { TieredCacheOptions } from "./Cache.ts"
-export type { CacheInternals } from "./CacheCore.ts"
+export type { CacheInternals } from "./internal/CacheCore.ts"
 export {
   CacheKeyTooLarge,
   CacheValueEncodingError,
@@ -19,7 +19,7 @@ export { CacheOptionsSchema, DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES, DEF
 export type { CacheOptions } from "./CacheOptions.ts"
 export type { CacheShape, ClearOptions, ComputeOptions, PutOptions } from "./CacheShape.ts"
 export type { CacheStats, EvictionCounts, L1Stats, L2Stats } from "./CacheStats.ts"
-export type { EvictionReason } from "./LruStore.ts"
+export type { EvictionReason } from "./internal/LruStore.ts"
 export { recommendedNodeRedisOptions } from "./RedisTier.ts"
 export type { RedisTierOptions } from "./RedisTier.ts"
 export { make as makeResponseCache, ResponseCache } from "./ResponseCache.ts"

@@ -8,12 +8,12 @@
  *
  * Secrets: no error here ever stores a configuration *value* — only paths, names and messages written by this
  * subsystem (and validation messages are scrubbed of any secret text before they get here, see `SecretMasking.ts`).
- * Names a caller typed (a model alias, a provider, a spec) are printed through `sanitize` (`src/llm/SecretScrub.ts`),
+ * Names a caller typed (a model alias, a provider, a spec) are printed through `sanitize` (`src/llm/internal/SecretScrub.ts`),
  * so a key typed into the wrong field is masked, and the lookups store them sanitized too.
  */
 import * as Invalid from "../internal/InvalidInput.ts"
 import { Schema } from "effect"
-import { sanitize } from "../llm/SecretScrub.ts"
+import { sanitize } from "../llm/internal/SecretScrub.ts"
 
 /** One problem found while validating a configuration: a dotted path (`providers.openai.timeout`) and a message. */
 export const ConfigIssue = Schema.Struct({

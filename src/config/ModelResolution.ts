@@ -15,7 +15,7 @@ import type { ModelLookupError } from "./ConfigError.ts"
 import { InvalidModelSpec, ModelAliasCycle, UnknownModelAlias, UnknownProvider } from "./ConfigError.ts"
 import type { ModelAlias, ModelKind, ModelParams, ResolvedModel } from "./ModelConfig.ts"
 import { ModelKinds } from "./ModelConfig.ts"
-import { sanitize } from "../llm/SecretScrub.ts"
+import { sanitize } from "../llm/internal/SecretScrub.ts"
 
 /** Aliases by name. */
 export type ModelAliases = { readonly [alias: string]: ModelAlias }

@@ -18,11 +18,11 @@ import { LlmProvider } from "./LlmProvider.ts"
 import type { LlmRequest } from "./LlmRequest.ts"
 import type { LlmStreamPart } from "./LlmResponse.ts"
 import { decodeEmbeddingsResponse, encodeEmbeddingsBody } from "./Embeddings.ts"
-import { decodeOpenAiResponse, encodeOpenAiBody, OpenAiStreamState } from "./OpenAiWire.ts"
+import { decodeOpenAiResponse, encodeOpenAiBody, OpenAiStreamState } from "./internal/OpenAiWire.ts"
 import type { HttpProviderOptions, ResolvedHttpProvider } from "./ProviderOptions.ts"
 import { callSettings, endpointUrl, httpProviderMaker } from "./ProviderOptions.ts"
-import type { ProviderPost } from "./HttpTransport.ts"
-import { postJson, postSse, secretsOf } from "./HttpTransport.ts"
+import type { ProviderPost } from "./internal/HttpTransport.ts"
+import { postJson, postSse, secretsOf } from "./internal/HttpTransport.ts"
 
 const DEFAULTS = { name: "openai", baseUrl: "https://api.openai.com/v1" } as const
 

@@ -26,7 +26,7 @@ import {
 import type { ProviderError } from "./LlmError.ts"
 import { invalidRequestFromIssue } from "./LlmRequest.ts"
 import { parseRetryAfterMillis } from "./RetryAfter.ts"
-import { REDACTED, sanitize } from "./SecretScrub.ts"
+import { REDACTED, sanitize } from "./internal/SecretScrub.ts"
 
 /** Longest description kept in an error (after scrubbing). */
 export const MAX_DESCRIPTION = 500

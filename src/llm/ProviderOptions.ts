@@ -16,7 +16,7 @@ import type { ProviderConfig } from "../config/index.ts"
 import { InvalidProviderOptions } from "./LlmError.ts"
 import { invalidRequestFromIssue } from "./LlmRequest.ts"
 import type { LlmCallOptions, LlmProviderShape } from "./LlmProvider.ts"
-import { hasUserinfo } from "./SecretScrub.ts"
+import { hasUserinfo } from "./internal/SecretScrub.ts"
 
 /** Options of an HTTP provider. */
 export interface HttpProviderOptions {

@@ -34,7 +34,7 @@ import type { LlmMessage } from "../llm/index.ts"
 import { ConversationMemory, type MemoryError } from "../memory/index.ts"
 import { defaultPrices, Llm, type PriceTable } from "../pipeline/index.ts"
 import { Actor, DynamicSupervisor, ExitReason, type InvalidOptions, Registry } from "../runtime/index.ts"
-import * as Options from "../runtime/Options.ts"
+import * as Options from "../runtime/internal/Options.ts"
 import { TelemetryHub } from "../telemetry/index.ts"
 import type { AnyLlmAgent, Requirements } from "./LlmAgent.ts"
 import {

@@ -8,7 +8,7 @@
  * - **Coalescing works with the response cache off or bypassed**: the key is computed here, whatever the cache step
  *   or the call's `cache` mode says; with the cache on, coalescing sits inside it (a hit never reaches this step).
  * - **An interrupted waiter does not cancel the shared call while others wait**: the call runs in its own fiber
- *   (`src/cache/SingleFlight.ts`, reused), each caller only waits on it.
+ *   (`src/cache/internal/SingleFlight.ts`, reused), each caller only waits on it.
  * - **The last waiter leaving cancels the shared call** (its fiber, so its HTTP request, is interrupted) and the
  *   next identical request starts a fresh one.
  * - **A waiter pays nothing**: the first caller's budget reservation and attempts cover the call; a waiter's `meta`
@@ -24,7 +24,7 @@
 import { Context, Effect, Layer, Redacted } from "effect"
 import { hash } from "node:crypto"
 import { CanonicalJsonTooDeep, hashRequestFields } from "../cache/index.ts"
-import { makeSingleFlight } from "../cache/SingleFlight.ts"
+import { makeSingleFlight } from "../cache/internal/SingleFlight.ts"
 import type { LlmRequest, LlmResponse } from "../llm/index.ts"
 import { InvalidPipelineOptions } from "./PipelineError.ts"
 import type { CallContext, Target } from "./Target.ts"

@@ -16,7 +16,7 @@
 import { Context, Effect, Layer, Result } from "effect"
 import type { QueueFull, Shed } from "../queue/index.ts"
 import { RequestQueue } from "../queue/index.ts"
-import { validate } from "../runtime/Options.ts"
+import { validate } from "../runtime/internal/Options.ts"
 import type { InvalidOptions } from "../runtime/RuntimeError.ts"
 import { Schema } from "effect"
 import type { CallContext, Target } from "./Target.ts"

@@ -23,7 +23,7 @@
  * @since 0.1.0
  */
 import { Clock, Deferred, Duration, Effect, Metric, Result, Schema } from "effect"
-import { DurationInput, PositiveInt, validate } from "../runtime/Options.ts"
+import { DurationInput, PositiveInt, validate } from "../runtime/internal/Options.ts"
 import { InvalidOptions } from "../runtime/RuntimeError.ts"
 import { type Entry, FairQueue } from "./internal/FairQueue.ts"
 import { QueueFull, Shed, type ShedReason } from "./QueueError.ts"

@@ -21,7 +21,7 @@
  * @since 0.1.0
  */
 import { Clock, Duration, Effect, Exit, Metric, Pool, Result, Schedule, Schema, Scope } from "effect"
-import { DurationInput, PositiveInt, NonNegativeInt, validate } from "../runtime/Options.ts"
+import { DurationInput, PositiveInt, NonNegativeInt, validate } from "../runtime/internal/Options.ts"
 import type { InvalidOptions } from "../runtime/RuntimeError.ts"
 
 /** The Schema of the decodable part of `ResourcePool.make`'s options. */

@@ -33,7 +33,7 @@ import { ActorProcess, actorOfFiber, actorSettings, DEAD, defaultSettings, DELIV
 import type * as Behaviour from "./Behaviour.ts"
 import * as ExitReason from "./ExitReason.ts"
 import { type CallError, ENVELOPE_CAST, ENVELOPE_INFO, type Envelope, From } from "./internal/From.ts"
-import * as Options from "./Options.ts"
+import * as Options from "./internal/Options.ts"
 import { awaitExit, isProcess, type Process } from "./Process.ts"
 import {
   type AlreadyStarted,

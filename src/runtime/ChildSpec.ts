@@ -16,7 +16,7 @@
 import { Duration, Effect, Result, Schema } from "effect"
 import * as Actor from "./Actor.ts"
 import type * as Behaviour from "./Behaviour.ts"
-import * as Options from "./Options.ts"
+import * as Options from "./internal/Options.ts"
 import type { Process } from "./Process.ts"
 import type { InvalidOptions } from "./RuntimeError.ts"
 import * as Task from "./Task.ts"

@@ -22,7 +22,7 @@ import { Cause, Context, Effect, Layer, Result, Schema, type Scope } from "effec
 import * as Actor from "./Actor.ts"
 import { type ChildSpec, normalize } from "./ChildSpec.ts"
 import * as ExitReason from "./ExitReason.ts"
-import * as Options from "./Options.ts"
+import * as Options from "./internal/Options.ts"
 import { awaitExit, type Process } from "./Process.ts"
 import { DEFAULT_MAX_RESTARTS, IntensityFields, periodMillis } from "./internal/RestartIntensity.ts"
 import { FailedToStartChild, InitFailed, type InvalidOptions } from "./RuntimeError.ts"

@@ -9,7 +9,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, type Duration, Effect, Exit, Fiber, Metric, Option, Ref } from "effect"
 import type * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
-import type { CacheInternals } from "../../src/cache/CacheCore.ts"
+import type { CacheInternals } from "../../src/cache/internal/CacheCore.ts"
 import type { InvalidCacheOptions } from "../../src/cache/CacheError.ts"
 import type { CacheOptions } from "../../src/cache/CacheOptions.ts"
 

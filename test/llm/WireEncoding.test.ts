@@ -6,11 +6,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Schema } from "effect"
 import fc from "fast-check"
-import { encodeAnthropicBody } from "../../src/llm/AnthropicWire.ts"
+import { encodeAnthropicBody } from "../../src/llm/internal/AnthropicWire.ts"
 import { LlmRequest } from "../../src/llm/index.ts"
 import type { Usage } from "../../src/llm/index.ts"
 import { isOfficialOpenAi } from "../../src/llm/OpenAiCompatibleProvider.ts"
-import { encodeOpenAiBody, isReasoningModel, maxTokensField } from "../../src/llm/OpenAiWire.ts"
+import { encodeOpenAiBody, isReasoningModel, maxTokensField } from "../../src/llm/internal/OpenAiWire.ts"
 import { costOf } from "../../src/pipeline/PriceTable.ts"
 
 describe("OpenAI request bodies", () => {

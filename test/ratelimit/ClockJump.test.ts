@@ -7,7 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { TestClock } from "effect/testing"
 import { makeMemory } from "../../src/cache/Cache.ts"
-import { DEFAULT_MAX_KEYS, MemoryStore } from "../../src/ratelimit/MemoryStore.ts"
+import { DEFAULT_MAX_KEYS, MemoryStore } from "../../src/ratelimit/internal/MemoryStore.ts"
 import { decodePolicy } from "../../src/ratelimit/RateLimitPolicy.ts"
 import { RateLimiter, type RateLimiterEvent } from "../../src/ratelimit/index.ts"
 

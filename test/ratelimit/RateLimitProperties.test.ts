@@ -11,10 +11,10 @@ import { Effect, Exit, ManagedRuntime, Scope } from "effect"
 import * as fc from "fast-check"
 import { afterAll } from "vitest"
 import { createClient } from "redis"
-import { makeMemoryBackend } from "../../src/ratelimit/MemoryBackend.ts"
-import type { RateLimitBackend } from "../../src/ratelimit/RateLimitBackend.ts"
+import { makeMemoryBackend } from "../../src/ratelimit/internal/MemoryBackend.ts"
+import type { RateLimitBackend } from "../../src/ratelimit/internal/RateLimitBackend.ts"
 import { type CompiledPolicy, decodePolicy } from "../../src/ratelimit/RateLimitPolicy.ts"
-import { makeRedisBackend } from "../../src/ratelimit/RedisBackend.ts"
+import { makeRedisBackend } from "../../src/ratelimit/internal/RedisBackend.ts"
 import { describeRedis, redisUrl, uniquePrefix } from "../support/redis.ts"
 
 interface Scenario {

@@ -13,7 +13,7 @@
  */
 import { Duration, Schema } from "effect"
 import { ExitReason } from "../../runtime/index.ts"
-import { DurationInput } from "../../runtime/Options.ts"
+import { DurationInput } from "../../runtime/internal/Options.ts"
 import * as Action from "../Action.ts"
 import * as Invalid from "../../internal/InvalidInput.ts"
 import { InvalidMessage } from "../AgentError.ts"

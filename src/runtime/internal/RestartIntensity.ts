@@ -16,7 +16,7 @@
  * dropped as time passes, which makes each restart O(1) amortized even with a large intensity.
  */
 import { Result, Schema } from "effect"
-import * as Options from "../Options.ts"
+import * as Options from "./Options.ts"
 import type { InvalidOptions } from "../RuntimeError.ts"
 
 /** Elixir's defaults (OTP: 1 restart in 5 s). */

@@ -25,7 +25,7 @@ import * as Behaviour from "../Behaviour.ts"
 import type { ChildSpec } from "../ChildSpec.ts"
 import { normalize } from "../ChildSpec.ts"
 import * as ExitReason from "../ExitReason.ts"
-import * as Options from "../Options.ts"
+import * as Options from "./Options.ts"
 import type { Process } from "../Process.ts"
 import { RestartWindow } from "./RestartIntensity.ts"
 import {

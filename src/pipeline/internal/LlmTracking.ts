@@ -16,11 +16,11 @@
  * @since 0.1.0
  */
 import { Deferred, Effect, type Scope } from "effect"
-import type { LlmResponse } from "../llm/index.ts"
-import type { TelemetryHubShape } from "../telemetry/index.ts"
-import type { CallContext, Target } from "./Target.ts"
-import type { UsageStepShape } from "./UsageStep.ts"
-import { isValidUsage } from "./UsageStep.ts"
+import type { LlmResponse } from "../../llm/index.ts"
+import type { TelemetryHubShape } from "../../telemetry/index.ts"
+import type { CallContext, Target } from "../Target.ts"
+import type { UsageStepShape } from "../UsageStep.ts"
+import { isValidUsage } from "../UsageStep.ts"
 
 type Tracker = <E, R>(self: Effect.Effect<LlmResponse, E, R>) => Effect.Effect<LlmResponse, E, R>
 

@@ -14,7 +14,7 @@
  * @since 0.1.0
  */
 import type * as Cause from "effect/Cause"
-import { SweepWake } from "../ratelimit/Background.ts"
+import { SweepWake } from "../../ratelimit/internal/Background.ts"
 import type * as Option from "effect/Option"
 
 /** Why an entry left the store. */

@@ -31,10 +31,10 @@
  *   a dropped lease's tokens are lost, never served twice.
  */
 import { Cause, Deferred, Effect, Exit } from "effect"
-import type { CompiledPolicy } from "./RateLimitPolicy.ts"
-import { TierKind } from "./RateLimitPolicy.ts"
-import type { RateLimitStoreError } from "./RateLimitError.ts"
-import { Allowed, type Decision, type Refusal } from "./RateLimitResult.ts"
+import type { CompiledPolicy } from "../RateLimitPolicy.ts"
+import { TierKind } from "../RateLimitPolicy.ts"
+import type { RateLimitStoreError } from "../RateLimitError.ts"
+import { Allowed, type Decision, type Refusal } from "../RateLimitResult.ts"
 
 /** What one lease request answered. */
 export interface LeaseGrant {

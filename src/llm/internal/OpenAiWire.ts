@@ -24,14 +24,14 @@
  * @since 0.1.0
  */
 import { Effect, Exit, Schema } from "effect"
-import type { ProviderError } from "./LlmError.ts"
-import { MalformedResponse, ProviderConnectionError, ProviderRejectedRequest } from "./LlmError.ts"
-import type { LlmMessage, LlmRequest, ToolCall } from "./LlmRequest.ts"
-import type { FinishReason, LlmResponse, LlmStreamPart, Usage } from "./LlmResponse.ts"
-import { parseToolArguments, TokenCount, usageFrom } from "./LlmResponse.ts"
-import { errorFromStreamEvent, malformedFrom, scrubSecrets } from "./ProviderErrorMapping.ts"
+import type { ProviderError } from "../LlmError.ts"
+import { MalformedResponse, ProviderConnectionError, ProviderRejectedRequest } from "../LlmError.ts"
+import type { LlmMessage, LlmRequest, ToolCall } from "../LlmRequest.ts"
+import type { FinishReason, LlmResponse, LlmStreamPart, Usage } from "../LlmResponse.ts"
+import { parseToolArguments, TokenCount, usageFrom } from "../LlmResponse.ts"
+import { errorFromStreamEvent, malformedFrom, scrubSecrets } from "../ProviderErrorMapping.ts"
 import { sanitize } from "./SecretScrub.ts"
-import { estimateRequestTokens, estimateTokens } from "./TokenEstimate.ts"
+import { estimateRequestTokens, estimateTokens } from "../TokenEstimate.ts"
 
 const argumentsText = (args: Schema.Json): string => (typeof args === "string" ? args : JSON.stringify(args))
 

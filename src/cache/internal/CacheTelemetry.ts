@@ -8,7 +8,7 @@
  * `undefined` check per operation. Measurement and metadata objects are preallocated per cache.
  */
 import { Effect, Option } from "effect"
-import { Events, TelemetryHub } from "../telemetry/index.ts"
+import { Events, TelemetryHub } from "../../telemetry/index.ts"
 
 /** The cache's event emitters (`troupe.cache.hit/miss/eviction`), bound to one cache name and tier metadata. */
 export interface CacheEvents {

@@ -21,9 +21,9 @@
 /** Default bound on the keys a memory store holds. */
 export const DEFAULT_MAX_KEYS = 100_000
 import { SweepWake } from "./Background.ts"
-import type { CompiledPolicy, CompiledTier } from "./RateLimitPolicy.ts"
-import { TierKind } from "./RateLimitPolicy.ts"
-import { Allowed, type Refusal, type RateLimitStatus, type TierStatus } from "./RateLimitResult.ts"
+import type { CompiledPolicy, CompiledTier } from "../RateLimitPolicy.ts"
+import { TierKind } from "../RateLimitPolicy.ts"
+import { Allowed, type Refusal, type RateLimitStatus, type TierStatus } from "../RateLimitResult.ts"
 import {
   adjustTier,
   admitAt,

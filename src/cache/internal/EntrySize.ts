@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { CacheKeyTooLarge, InvalidCacheOptions } from "./CacheError.ts"
+import { CacheKeyTooLarge, InvalidCacheOptions } from "../CacheError.ts"
 
 /** Estimated heap bytes of a value (see the module doc). */
 export const estimateValueBytes = (value: unknown): number => {

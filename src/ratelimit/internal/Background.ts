@@ -7,7 +7,7 @@
  * This file is the one place where the RateLimiter starts background fibers.
  */
 import { type Clock, Deferred, Duration, Effect, type Scope } from "effect"
-import { ChildSpec, Supervisor } from "../runtime/index.ts"
+import { ChildSpec, Supervisor } from "../../runtime/index.ts"
 
 /** A background fiber of the limiter (a sweeper), run as a supervised child. */
 export interface BackgroundChild {

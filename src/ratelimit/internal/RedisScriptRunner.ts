@@ -29,12 +29,12 @@
  * `@effect/platform-node/NodeRedis` is imported when a runner is made, not when this module loads, so importing
  * troupe never loads node-redis (a program without a Redis limiter never runs it, bundled or not).
  */
-import { Watchdog, type WatchdogEntry } from "../internal/Watchdog.ts"
+import { Watchdog, type WatchdogEntry } from "../../internal/Watchdog.ts"
 import type * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { Effect, Option, type Scope } from "effect"
 import { Redis } from "effect/persistence"
 import { createHash } from "node:crypto"
-import { RateLimitStoreError, type StoreErrorKind } from "./RateLimitError.ts"
+import { RateLimitStoreError, type StoreErrorKind } from "../RateLimitError.ts"
 
 /** A Lua script and its SHA-1 (what `EVALSHA` names it by). */
 export interface LuaScript {

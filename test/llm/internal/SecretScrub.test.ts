@@ -1,8 +1,8 @@
 /** `SecretScrub`: key-shaped tokens masked, terminal control stripped, URL userinfo redacted; fuzzed with fast-check. */
 import { assert, describe, it } from "@effect/vitest"
 import fc from "fast-check"
-import { hasUserinfo, isHighEntropyToken, maskSecrets, redactUrl, sanitize, stripControl } from "../../src/llm/SecretScrub.ts"
-import { scrubSecrets } from "../../src/llm/ProviderErrorMapping.ts"
+import { hasUserinfo, isHighEntropyToken, maskSecrets, redactUrl, sanitize, stripControl } from "../../../src/llm/internal/SecretScrub.ts"
+import { scrubSecrets } from "../../../src/llm/ProviderErrorMapping.ts"
 
 const samples: ReadonlyArray<readonly [string, string]> = [
   ["OpenAI legacy", "sk-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789AbCdEfGh"],

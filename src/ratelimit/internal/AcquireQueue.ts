@@ -18,9 +18,9 @@
  */
 import { type Clock, Deferred, Duration, Effect } from "effect"
 import type { RateLimitBackend } from "./RateLimitBackend.ts"
-import type { RateLimited, RateLimitStoreError } from "./RateLimitError.ts"
-import type { CompiledPolicy } from "./RateLimitPolicy.ts"
-import type { Allowed, Refusal } from "./RateLimitResult.ts"
+import type { RateLimited, RateLimitStoreError } from "../RateLimitError.ts"
+import type { CompiledPolicy } from "../RateLimitPolicy.ts"
+import type { Allowed, Refusal } from "../RateLimitResult.ts"
 
 interface Waiter {
   readonly cost: number

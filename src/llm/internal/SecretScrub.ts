@@ -27,7 +27,7 @@
  *
  * @since 0.1.0
  */
-import { entropy } from "../guard/internal/fold.ts"
+import { entropy } from "../../guard/internal/fold.ts"
 
 /** What a masked token is replaced by. */
 export const REDACTED = "<redacted>"

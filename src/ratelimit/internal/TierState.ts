@@ -16,7 +16,7 @@
  *
  * Hand-rolled: Effect's RateLimiter has no sliding window, multi-tier atomicity, penalties or simulation.
  */
-import { type CompiledPolicy, type CompiledTier, TierKind } from "./RateLimitPolicy.ts"
+import { type CompiledPolicy, type CompiledTier, TierKind } from "../RateLimitPolicy.ts"
 
 /** Tolerance for floating-point token arithmetic (continuous refill yields fractions). */
 export const EPS = 1e-9

@@ -46,7 +46,7 @@
  * Hand-rolled (Effect's RateLimiter script is single-tier): the whole script. Uses Redis's bundled Lua
  * libraries only (`struct`).
  */
-import { type CompiledPolicy, TierKind } from "./RateLimitPolicy.ts"
+import { type CompiledPolicy, TierKind } from "../RateLimitPolicy.ts"
 import { GENERIC_BODY } from "./RedisScriptBody.ts"
 import { type LuaScript, luaScript } from "./RedisScriptRunner.ts"
 

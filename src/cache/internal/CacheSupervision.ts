@@ -11,7 +11,7 @@
  */
 import { Effect } from "effect"
 import type * as Scope from "effect/Scope"
-import { ChildSpec, Supervisor } from "../runtime/index.ts"
+import { ChildSpec, Supervisor } from "../../runtime/index.ts"
 
 /** A long-running child: restarted when `run` fails or dies, stopped when the owning scope closes. */
 export interface SupervisedTask {

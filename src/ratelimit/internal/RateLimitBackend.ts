@@ -10,9 +10,9 @@ import type { Effect } from "effect"
 import type { BackgroundChild } from "./Background.ts"
 import type { LeaseTable } from "./LeaseTable.ts"
 import type { MemoryStore } from "./MemoryStore.ts"
-import type { CompiledPolicy } from "./RateLimitPolicy.ts"
-import type { RateLimitStoreError } from "./RateLimitError.ts"
-import type { Allowed, Decision, RateLimitStatus, Refusal } from "./RateLimitResult.ts"
+import type { CompiledPolicy } from "../RateLimitPolicy.ts"
+import type { RateLimitStoreError } from "../RateLimitError.ts"
+import type { Allowed, Decision, RateLimitStatus, Refusal } from "../RateLimitResult.ts"
 
 /** What a limiter backend does: check, consume and give back tokens of one key's tiers atomically. */
 export interface RateLimitBackend {

@@ -26,9 +26,9 @@ import { Clock, Effect, Option, Redacted, Stream } from "effect"
 import { Sse } from "effect/encoding"
 import { FetchHttpClient, HttpClient, HttpClientRequest } from "effect/http"
 import type { HttpClientError, HttpClientResponse } from "effect/http"
-import type { ProviderError } from "./LlmError.ts"
-import { MalformedResponse, ProviderConnectionError, ProviderRejectedRequest, ProviderTimeout } from "./LlmError.ts"
-import { errorFromHttp, scrubSecrets } from "./ProviderErrorMapping.ts"
+import type { ProviderError } from "../LlmError.ts"
+import { MalformedResponse, ProviderConnectionError, ProviderRejectedRequest, ProviderTimeout } from "../LlmError.ts"
+import { errorFromHttp, scrubSecrets } from "../ProviderErrorMapping.ts"
 
 /** One POST to a provider. */
 export interface ProviderPost {

@@ -9,9 +9,9 @@
  * Hand-rolled (Effect's RateLimiter takes limit/window per call and has no policy registry).
  */
 import { Deferred, Effect } from "effect"
-import { InvalidRateLimitInput } from "./RateLimitError.ts"
-import { providerOf } from "./RateLimitKey.ts"
-import { type CompiledPolicy, type CompiledTier, decodePolicy, TierKind } from "./RateLimitPolicy.ts"
+import { InvalidRateLimitInput } from "../RateLimitError.ts"
+import { providerOf } from "../RateLimitKey.ts"
+import { type CompiledPolicy, type CompiledTier, decodePolicy, TierKind } from "../RateLimitPolicy.ts"
 
 /** The compiled policies by name, with the default policy. */
 export class PolicyRegistry {

@@ -6,8 +6,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Exit, Option, Scope } from "effect"
 import fc from "fast-check"
-import { makeMemory } from "../../src/cache/Cache.ts"
-import { LruStore } from "../../src/cache/LruStore.ts"
+import { makeMemory } from "../../../src/cache/Cache.ts"
+import { LruStore } from "../../../src/cache/internal/LruStore.ts"
 
 type Op =
   | { readonly _tag: "set"; readonly key: string; readonly size: number; readonly ttl: number | undefined }

@@ -7,8 +7,8 @@
  * the type system already checks.
  */
 import { Duration, Result, Schema } from "effect"
-import * as Invalid from "../internal/InvalidInput.ts"
-import { InvalidOptions } from "./RuntimeError.ts"
+import * as Invalid from "../../internal/InvalidInput.ts"
+import { InvalidOptions } from "../RuntimeError.ts"
 
 /** Decodes `input` with `schema`; on failure, an `InvalidOptions` naming the first bad path and every issue. */
 export const validate = <S extends Schema.Codec<unknown, unknown, never, never>>(

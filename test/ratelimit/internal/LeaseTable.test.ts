@@ -6,9 +6,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fc from "fast-check"
-import { type LeaseStore, LeaseTable } from "../../src/ratelimit/LeaseTable.ts"
-import { decodePolicy } from "../../src/ratelimit/RateLimitPolicy.ts"
-import { Allowed } from "../../src/ratelimit/RateLimitResult.ts"
+import { type LeaseStore, LeaseTable } from "../../../src/ratelimit/internal/LeaseTable.ts"
+import { decodePolicy } from "../../../src/ratelimit/RateLimitPolicy.ts"
+import { Allowed } from "../../../src/ratelimit/RateLimitResult.ts"
 
 describe("LeaseTable properties", () => {
   it("random checks over several processes never admit more than the pool held; tokens are conserved", async () => {

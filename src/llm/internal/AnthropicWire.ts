@@ -25,12 +25,12 @@
  * @since 0.1.0
  */
 import { Effect, Exit, Schema } from "effect"
-import type { ProviderError } from "./LlmError.ts"
-import { MalformedResponse, ProviderConnectionError, ProviderRejectedRequest } from "./LlmError.ts"
-import type { LlmRequest, ToolCall } from "./LlmRequest.ts"
-import type { FinishReason, LlmResponse, LlmStreamPart, Usage } from "./LlmResponse.ts"
-import { parseToolArguments, TokenCount, usageFrom } from "./LlmResponse.ts"
-import { errorFromStreamEvent, malformedFrom, scrubSecrets } from "./ProviderErrorMapping.ts"
+import type { ProviderError } from "../LlmError.ts"
+import { MalformedResponse, ProviderConnectionError, ProviderRejectedRequest } from "../LlmError.ts"
+import type { LlmRequest, ToolCall } from "../LlmRequest.ts"
+import type { FinishReason, LlmResponse, LlmStreamPart, Usage } from "../LlmResponse.ts"
+import { parseToolArguments, TokenCount, usageFrom } from "../LlmResponse.ts"
+import { errorFromStreamEvent, malformedFrom, scrubSecrets } from "../ProviderErrorMapping.ts"
 import { sanitize } from "./SecretScrub.ts"
 
 /** `max_tokens` when the request sets none (the API requires one). */
