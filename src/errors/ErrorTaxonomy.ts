@@ -118,7 +118,7 @@ export const unknownClass: ErrorClass = internalAlert
  */
 export const taxonomy: { readonly [K in ErrorTag]: ErrorClass } = {
   // providers (src/llm)
-  RateLimited: providerWait,
+  ProviderRateLimited: providerWait,
   ProviderOverloaded: providerRetry,
   ProviderServerError: providerRetry,
   ProviderTimeout: providerRetry,
@@ -152,6 +152,7 @@ export const taxonomy: { readonly [K in ErrorTag]: ErrorClass } = {
   ToolOutcomeUnknown: internalAlert,
   LedgerFull: internalAlert,
   BudgetStoreError: internalRetry,
+  RateLimited: clientWait,
   InvalidRateLimitInput: clientReject,
   RateLimitStoreError: internalRetry,
   GuardBlocked: clientReject,

@@ -122,7 +122,8 @@ export const fromFailure = (failure: unknown): GatewayHttpError => {
     case "ModelAliasCycle":
       return httpError(500, "server_error", message, { code: "model_alias_cycle" })
     case "RateLimitRefused":
-    case "RateLimited": {
+    case "RateLimited":
+    case "ProviderRateLimited": {
       const retryAfter = secondsOf(failure.retryAfterMillis)
       return httpError(429, "rate_limit_error", message, {
         code: "rate_limit_exceeded",

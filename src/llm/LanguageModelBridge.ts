@@ -37,7 +37,7 @@ export const toAiError = (error: ProviderError, method: string): AiError.AiError
   const description = error.description
   const reason: AiError.AiErrorReason = (() => {
     switch (error._tag) {
-      case "RateLimited":
+      case "ProviderRateLimited":
         return new AiError.RateLimitError(error.retryAfterMillis !== undefined ? { retryAfter: Duration.millis(error.retryAfterMillis) } : {})
       case "QuotaExhausted":
         return new AiError.QuotaExhaustedError({})

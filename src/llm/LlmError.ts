@@ -36,10 +36,10 @@ const describe = (label: string, self: { provider: string; description: string; 
  *
  * @example
  * ```ts
- * Effect.catchTag("RateLimited", (e) => Effect.sleep(e.retryAfter ?? Duration.seconds(1)))
+ * Effect.catchTag("ProviderRateLimited", (e) => Effect.sleep(e.retryAfter ?? Duration.seconds(1)))
  * ```
  */
-export class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited", {
+export class ProviderRateLimited extends Schema.TaggedError<ProviderRateLimited>()("ProviderRateLimited", {
   ...common,
   retryAfterMillis: Schema.optionalKey(Schema.Number)
 }) {
@@ -150,7 +150,7 @@ export class MalformedResponse extends Schema.TaggedError<MalformedResponse>()("
 
 /** Every failure a provider call can end with. */
 export type ProviderError =
-  | RateLimited
+  | ProviderRateLimited
   | QuotaExhausted
   | AuthenticationFailed
   | ContentPolicyViolation
@@ -164,7 +164,7 @@ export type ProviderError =
 
 /** The Schema of {@link ProviderError} (e.g. to persist or send failures). */
 export const ProviderError = Schema.Union([
-  RateLimited,
+  ProviderRateLimited,
   QuotaExhausted,
   AuthenticationFailed,
   ContentPolicyViolation,
@@ -178,7 +178,7 @@ export const ProviderError = Schema.Union([
 ])
 
 const providerErrorTags: ReadonlySet<string> = new Set([
-  "RateLimited",
+  "ProviderRateLimited",
   "QuotaExhausted",
   "AuthenticationFailed",
   "ContentPolicyViolation",

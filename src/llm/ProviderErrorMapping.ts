@@ -21,7 +21,7 @@ import {
   ProviderServerError,
   ProviderTimeout,
   QuotaExhausted,
-  RateLimited
+  ProviderRateLimited
 } from "./LlmError.ts"
 import type { ProviderError } from "./LlmError.ts"
 import { invalidRequestFromIssue } from "./LlmRequest.ts"
@@ -132,7 +132,7 @@ export const shouldRetryHeader = (headers: Readonly<Record<string, string | unde
  * @example
  * ```ts
  * errorFromHttp({ provider: "openai", status: 429, headers: { "retry-after": "3" }, bodyText: "{}", nowMillis: 0, secrets: [], timeoutMillis: 60000 })
- * // RateLimited { retryAfterMillis: 3000, retryable: true }
+ * // ProviderRateLimited { retryAfterMillis: 3000, retryable: true }
  * ```
  */
 export const errorFromHttp = (failure: HttpFailure): ProviderError => {
@@ -153,7 +153,7 @@ export const errorFromHttp = (failure: HttpFailure): ProviderError => {
     if (body.code === "insufficient_quota" || body.type === "insufficient_quota") {
       return new QuotaExhausted({ ...base, retryable: false })
     }
-    return new RateLimited({ ...base, ...retryAfter, retryable: retryable(true) })
+    return new ProviderRateLimited({ ...base, ...retryAfter, retryable: retryable(true) })
   }
   if (status === 402) return new QuotaExhausted({ ...base, retryable: false })
   if (status === 401) return new AuthenticationFailed({ ...base, kind: "InvalidKey", retryable: retryable(false) })
@@ -194,7 +194,7 @@ export const errorFromStreamEvent = (provider: string, json: unknown, secrets: R
     case "overloaded_error":
       return new ProviderOverloaded({ ...base, retryable: true })
     case "rate_limit_error":
-      return new RateLimited({ ...base, retryable: true })
+      return new ProviderRateLimited({ ...base, retryable: true })
     case "authentication_error":
       return new AuthenticationFailed({ ...base, kind: "InvalidKey", retryable: false })
     case "permission_error":

@@ -3,7 +3,7 @@
  *
  * - `RateLimitRefused`: troupe's own RateLimiter refused the call before it reached the provider (in `check` mode,
  *   or in `acquire` mode when the wait would exceed `maxWait`). It is a distinct tag from the provider's 429
- *   (`RateLimited` in `src/llm`), and from the limiter's own `RateLimited`, so `catchTag` stays unambiguous.
+ *   (`ProviderRateLimited` in `src/llm`), and from the limiter's own `RateLimited`, so `catchTag` stays unambiguous.
  * - `ProviderNotFound`: a model resolved to a provider name the `ProviderRegistry` has no provider for.
  *
  * Everything else a call can fail with comes from the parts: `InvalidLlmRequest` (decoding, with paths),

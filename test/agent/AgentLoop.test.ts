@@ -3,7 +3,7 @@ import { Deferred, Effect, Exit, Fiber, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { Action, AgentLoop, Tool } from "../../src/agent/index.ts"
 import type { LlmRequest, ProviderError, ScriptRule } from "../../src/llm/index.ts"
-import { RateLimited, ScriptedProvider } from "../../src/llm/index.ts"
+import { ProviderRateLimited, ScriptedProvider } from "../../src/llm/index.ts"
 import { ConversationMemory, layerMemory } from "../../src/memory/index.ts"
 import { TelemetryHub, type TelemetryEvent, type TelemetryHubShape } from "../../src/telemetry/index.ts"
 
@@ -175,7 +175,7 @@ describe("AgentLoop.run", () => {
 
   it.effect("the model's errors pass through unchanged", () =>
     Effect.gen(function*() {
-      const outage = new RateLimited({ provider: "scripted", description: "slow down", retryable: true })
+      const outage = new ProviderRateLimited({ provider: "scripted", description: "slow down", retryable: true })
       const { llm } = recording([{ when: "always", reply: { error: outage } }])
       const exit = yield* Effect.exit(AgentLoop.run({ llm, model: "fast", input: "hi" }))
       assert(Exit.isFailure(exit))

@@ -1,7 +1,7 @@
 import fc from "fast-check"
 import OpenAI from "openai"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { ProviderOverloaded, RateLimited } from "../../src/llm/index.ts"
+import { ProviderOverloaded, ProviderRateLimited } from "../../src/llm/index.ts"
 import type { Running } from "./support.ts"
 import { post, startGateway } from "./support.ts"
 
@@ -10,7 +10,7 @@ const scripted = {
     { when: { lastUser: "weather" }, reply: { toolCalls: [{ name: "get_weather", arguments: { city: "Oslo" } }] } },
     {
       when: { lastUser: "busy" },
-      reply: { error: new RateLimited({ provider: "scripted", description: "slow down", retryable: true, retryAfterMillis: 2000 }) }
+      reply: { error: new ProviderRateLimited({ provider: "scripted", description: "slow down", retryable: true, retryAfterMillis: 2000 }) }
     },
     {
       when: { lastUser: "overloaded" },

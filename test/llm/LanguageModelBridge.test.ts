@@ -4,7 +4,7 @@ import { Duration, Effect, Layer, Schema, Stream } from "effect"
 import { Chat, LanguageModel, Tool, Toolkit } from "effect/ai"
 import type { Response } from "effect/ai"
 import type { LlmRequest } from "../../src/llm/index.ts"
-import { layerLanguageModel, LlmProvider, RateLimited, ScriptedProvider } from "../../src/llm/index.ts"
+import { layerLanguageModel, LlmProvider, ProviderRateLimited, ScriptedProvider } from "../../src/llm/index.ts"
 
 const GetWeather = Tool.make("GetWeather", {
   description: "Current weather for a city",
@@ -19,7 +19,7 @@ const seen: Array<LlmRequest> = []
 const Scripted = LlmProvider.fromShape(ScriptedProvider.makeUnsafe({
   rules: [
     { when: { lastUser: "json please" }, reply: (req) => ({ text: req.responseFormat?.type === "json" ? "{\"steps\":[\"a\",\"b\"]}" : "no format" }) },
-    { when: { lastUser: "rate limit" }, reply: { error: new RateLimited({ provider: "scripted", description: "429", retryable: true, retryAfterMillis: 1500 }) } },
+    { when: { lastUser: "rate limit" }, reply: { error: new ProviderRateLimited({ provider: "scripted", description: "429", retryable: true, retryAfterMillis: 1500 }) } },
     { when: { lastUser: "Oslo" }, reply: (req) => { seen.push(req); return { toolCalls: [{ name: "GetWeather", arguments: { city: "Oslo" } }] } } },
     { when: { tool: "GetWeather" }, reply: (req) => ({ text: `Oslo: ${req.messages.at(-1)?.content}` }) }
   ]

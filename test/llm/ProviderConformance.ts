@@ -163,14 +163,14 @@ export const providerConformance = (target: ConformanceTarget): void => {
         const errors = yield* withProvider((p) =>
           Effect.all([Effect.flip(p.generate(request)), Effect.flip(p.generate(request)), Effect.flip(p.generate(request))])
         )
-        assert.deepStrictEqual(errors.map((e) => e._tag), ["RateLimited", "RateLimited", "RateLimited"])
+        assert.deepStrictEqual(errors.map((e) => e._tag), ["ProviderRateLimited", "ProviderRateLimited", "ProviderRateLimited"])
         const [a, b, c] = errors
-        assert.strictEqual(a?._tag === "RateLimited" ? a.retryAfterMillis : -1, 2000)
+        assert.strictEqual(a?._tag === "ProviderRateLimited" ? a.retryAfterMillis : -1, 2000)
         assert.isTrue(a?.retryable)
         assert.strictEqual(a?.status, 429)
         assert.include(a?.message ?? "", "slow down")
-        assert.strictEqual(b?._tag === "RateLimited" ? b.retryAfterMillis : -1, 1500)
-        const fromDate = c?._tag === "RateLimited" ? c.retryAfterMillis ?? -1 : -1
+        assert.strictEqual(b?._tag === "ProviderRateLimited" ? b.retryAfterMillis : -1, 1500)
+        const fromDate = c?._tag === "ProviderRateLimited" ? c.retryAfterMillis ?? -1 : -1
         assert.isTrue(fromDate > 27_000 && fromDate <= 30_000, `date-based delay ${fromDate}`)
       }))
 
@@ -178,8 +178,8 @@ export const providerConformance = (target: ConformanceTarget): void => {
       Effect.gen(function*() {
         server.enqueue({ kind: "status", status: 429, headers: { "retry-after": "4" } })
         const e = yield* withProvider((p) => Effect.flip(collect(p.stream(request))))
-        assert.strictEqual(e._tag, "RateLimited")
-        assert.strictEqual(e._tag === "RateLimited" ? e.retryAfterMillis : -1, 4000)
+        assert.strictEqual(e._tag, "ProviderRateLimited")
+        assert.strictEqual(e._tag === "ProviderRateLimited" ? e.retryAfterMillis : -1, 4000)
       }))
 
     it.live("OpenAI-style insufficient_quota 429 is QuotaExhausted, not retryable", () =>

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, beforeEach } from "vitest"
 import { Cache } from "../../src/cache/index.ts"
 import { ConfigStore } from "../../src/config/index.ts"
 import type { LlmProviderShape, LlmRequest, LlmResponse, LlmStreamPart } from "../../src/llm/index.ts"
-import { makeUsage, ProviderServerError, RateLimited } from "../../src/llm/index.ts"
+import { makeUsage, ProviderServerError, ProviderRateLimited } from "../../src/llm/index.ts"
 import { decodeOpenAiResponse, OpenAiStreamState } from "../../src/llm/internal/OpenAiWire.ts"
 import type { LlmCallInput, LlmOutputPart } from "../../src/pipeline/index.ts"
 import { CallDeadlineExceeded, Llm, LlmPipeline, ProviderRegistry, StreamLimitExceeded } from "../../src/pipeline/index.ts"
@@ -39,7 +39,7 @@ const response = (text: string, extra: Partial<LlmResponse> = {}): LlmResponse =
 /** A provider named `name` whose `generate` and `stream` are given; counts calls. */
 const customProvider = (
   name: string,
-  generate: (request: LlmRequest) => Effect.Effect<LlmResponse, ProviderServerError | RateLimited>,
+  generate: (request: LlmRequest) => Effect.Effect<LlmResponse, ProviderServerError | ProviderRateLimited>,
   stream: (request: LlmRequest) => Stream.Stream<LlmStreamPart, ProviderServerError> = () => Stream.empty
 ) => {
   const counter = { calls: 0 }
@@ -236,10 +236,10 @@ describe("deadlines (issue 11 §3)", () => {
 
   it.effect("a Retry-After longer than the time left fails at once instead of sleeping", () => {
     const { counter, provider } = customProvider("primary", () =>
-      Effect.fail(new RateLimited({ provider: "primary", description: "429", retryable: true, retryAfterMillis: 5000 })))
+      Effect.fail(new ProviderRateLimited({ provider: "primary", description: "429", retryable: true, retryAfterMillis: 5000 })))
     return Effect.gen(function*() {
       const exit = yield* Effect.exit((yield* Llm).generate(ask("q", { options: { timeout: 1000 } })))
-      assert.strictEqual(Exit.isFailure(exit) ? Option.getOrUndefined(Exit.findErrorOption(exit))?._tag : undefined, "RateLimited")
+      assert.strictEqual(Exit.isFailure(exit) ? Option.getOrUndefined(Exit.findErrorOption(exit))?._tag : undefined, "ProviderRateLimited")
       assert.strictEqual(counter.calls, 1)
     }).pipe(Effect.provide(pipelineLayer([provider], { breaker: false })))
   })

@@ -3,7 +3,7 @@ import { Duration, Effect, Exit, Fiber, Option, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { Cache, makeResponseCache } from "../../src/cache/index.ts"
 import type { LlmRequest } from "../../src/llm/index.ts"
-import { AuthenticationFailed, ProviderServerError, RateLimited, TokenCounter } from "../../src/llm/index.ts"
+import { AuthenticationFailed, ProviderServerError, ProviderRateLimited, TokenCounter } from "../../src/llm/index.ts"
 import type { LlmCallInput } from "../../src/pipeline/index.ts"
 import { Llm } from "../../src/pipeline/index.ts"
 import { TelemetryHub } from "../../src/telemetry/index.ts"
@@ -224,7 +224,7 @@ describe("Llm pipeline", () => {
   it.effect("a 429 retry waits exactly Retry-After under TestClock", () => {
     const primary = new CountingProvider("primary", (n) =>
       n === 1
-        ? { error: new RateLimited({ provider: "primary", description: "slow down", status: 429, retryable: true, retryAfterMillis: 7_000 }) }
+        ? { error: new ProviderRateLimited({ provider: "primary", description: "slow down", status: 429, retryable: true, retryAfterMillis: 7_000 }) }
         : { text: "after the wait" })
     return Effect.gen(function*() {
       const fiber = yield* Effect.forkChild((yield* Llm).generate(ask("limited")), { startImmediately: true })
@@ -365,7 +365,7 @@ describe("Llm pipeline", () => {
   it.effect("stream: a failure before the first part is retried", () => {
     const primary = new CountingProvider("primary", (n) =>
       n === 1
-        ? { error: new RateLimited({ provider: "primary", description: "slow", status: 429, retryable: true, retryAfterMillis: 500 }) }
+        ? { error: new ProviderRateLimited({ provider: "primary", description: "slow", status: 429, retryable: true, retryAfterMillis: 500 }) }
         : { text: "streamed later" })
     return Effect.gen(function*() {
       const fiber = yield* Effect.forkChild(Stream.runCollect((yield* Llm).stream(ask("s"))), { startImmediately: true })
