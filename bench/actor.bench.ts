@@ -55,9 +55,9 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
   })
 
   const runtime = ManagedRuntime.make(
-    AgentServer.AgentServer.layer().pipe(Layer.provide(DirectiveExecutor.layer), Layer.provide(Bus.Bus.layer()))
+    AgentServer.layer().pipe(Layer.provide(DirectiveExecutor.layer), Layer.provide(Bus.layer()))
   )
-  const server = await runtime.runPromise(AgentServer.AgentServer.use(Effect.succeed))
+  const server = await runtime.runPromise(AgentServer.use(Effect.succeed))
   const id = await runtime.runPromise(server.start(Counter, { id: "bench-counter" }))
   const signal = await Effect.runPromise(Signal.make({ type: "counter.increment", data: { by: 1 } }))
   const agentCall = Effect.gen(function*() {

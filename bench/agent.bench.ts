@@ -5,6 +5,7 @@
  */
 import { Effect } from "effect"
 import { Agent, Bus, Instruction, Router, Signal } from "../src/agent/index.ts"
+import type { Subscription } from "../src/agent/index.ts"
 import { Counter, Increment } from "./CounterAgent.ts"
 import type { BenchRow } from "./harness.ts"
 import { timeBatch, timeEffectBatch } from "./harness.ts"
@@ -40,7 +41,7 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
 
   const published = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const bus = yield* Bus.make({ replay: 100 })
-    const subs: Array<Bus.Subscription> = []
+    const subs: Array<Subscription> = []
     for (let i = 0; i < 10; i++) subs.push(yield* bus.subscribe(i % 2 === 0 ? "order.*" : "order.**", { capacity: OPS }))
     const s = yield* Signal.make({ type: "order.created", data: { id: 1 } })
     const batch = Effect.gen(function*() {

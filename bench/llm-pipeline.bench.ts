@@ -45,7 +45,7 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
       RateLimiter.layerMemory({ policies: { default: huge, "llm-tokens": huge } })
     )),
     Layer.provide(config),
-    Layer.provide(TelemetryHub.layer)
+    Layer.provide(TelemetryHub.layer())
   )
   const runtime = ManagedRuntime.make(layer)
   const llm = await runtime.runPromise(Llm.use(Effect.succeed))

@@ -28,7 +28,7 @@ const repeat = <E>(op: Effect.Effect<unknown, E>, n: number = ops): Effect.Effec
   })
 
 export default async (): Promise<ReadonlyArray<BenchRow>> => {
-  const runtime = ManagedRuntime.make(TelemetryHub.layer.pipe(Layer.provide(Layer.sync(Metric.MetricRegistry, () => new Map()))))
+  const runtime = ManagedRuntime.make(TelemetryHub.layer().pipe(Layer.provide(Layer.sync(Metric.MetricRegistry, () => new Map()))))
   try {
     const hub = await runtime.runPromise(Effect.gen(function*() {
       return yield* TelemetryHub
@@ -71,8 +71,8 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
       const name = Object.freeze(["bench", "masked"])
       const llmMetadata = { provider: "openai", model: "gpt-4o-mini", route: "chat.completions", finish_reason: "stop" }
       const registry = Layer.sync(Metric.MetricRegistry, () => new Map())
-      const masked = yield* Layer.build(TelemetryHub.layer.pipe(Layer.provide(registry)))
-      const unmasked = yield* Layer.build(TelemetryHub.layerWith({ maskSecrets: false }).pipe(Layer.provide(registry)))
+      const masked = yield* Layer.build(TelemetryHub.layer().pipe(Layer.provide(registry)))
+      const unmasked = yield* Layer.build(TelemetryHub.layer({ maskSecrets: false }).pipe(Layer.provide(registry)))
       const batch = (context: typeof masked) =>
         Effect.gen(function*() {
           const h = yield* TelemetryHub

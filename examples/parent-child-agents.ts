@@ -41,11 +41,11 @@ const Parent = Agent.define({
   ]
 })
 
-const Live = AgentServer.AgentServer.layer().pipe(Layer.provide(DirectiveExecutor.layer), Layer.provide(Bus.Bus.layer()))
+const Live = AgentServer.layer().pipe(Layer.provide(DirectiveExecutor.layer), Layer.provide(Bus.layer()))
 const sig = (type: string, data?: unknown) => Signal.make(data === undefined ? { type } : { type, data })
 
 const program = Effect.gen(function*() {
-  const server = yield* AgentServer.AgentServer
+  const server = yield* AgentServer
   const parent = yield* server.start(Parent, { id: "parent", restart: "temporary" })
   for (const policy of ["stop", "continue", "emitOrphan"] as const) {
     yield* server.call(parent, yield* sig("parent.spawn", { id: `child-${policy}`, policy }))

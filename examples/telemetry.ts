@@ -53,4 +53,4 @@ const program = Effect.gen(function*() {
   console.log(yield* hub.prometheus())
 })
 
-await Effect.runPromise(program.pipe(Effect.provide(TelemetryHub.layer)))
+await Effect.runPromise(program.pipe(Effect.provide(TelemetryHub.layer())))

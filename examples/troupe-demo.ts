@@ -179,7 +179,7 @@ const outage = Effect.gen(function*() {
 })
 
 const crash = Effect.gen(function*() {
-  const server = yield* AgentServer.AgentServer
+  const server = yield* AgentServer
   const id = yield* server.start(Counter, { id: "counter-1" })
   for (let i = 0; i < 3; i++) yield* server.call(id, yield* Signal.make({ type: "counter.increment", data: { by: 1 } }))
   yield* say(`   counter-1 state before the crash: ${JSON.stringify((yield* server.state(id)).state)}`)

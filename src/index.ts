@@ -1,8 +1,8 @@
 /**
  * troupe: an actor-model runtime mirroring Erlang/OTP supervision on Effect, plus the services production AI
- * agents need. Each subsystem is also importable on its own (`troupe/runtime`, `troupe/cache`, …).
+ * agents need. The root re-exports the runtime, the supervised LLM agents and the application layer; every subsystem
+ * is importable on its own (`troupe/runtime`, `troupe/agent`, `troupe/cache`, …).
  */
 export * from "./runtime/index.ts"
-export * as AgentKit from "./agent/index.ts"
 export { LlmAgent, LlmAgents } from "./llmagent/index.ts"
 export { Troupe } from "./app/index.ts"

@@ -271,18 +271,7 @@ export class AgentServer extends Context.Service<AgentServer, AgentServerShape>(
   static readonly layer = (
     options: { readonly name?: string; readonly maxRestarts?: number; readonly maxSeconds?: number } = {}
   ): Layer.Layer<AgentServer, InvalidOptions, Executors> => Layer.effect(AgentServer, make(options))
-}
 
-/** `start` through the service. */
-export const start = <S, I>(definition: Definition<S, I>, options?: StartOptions) =>
-  AgentServer.use((server) => server.start(definition, options))
-/** `call` through the service. */
-export const call = <S = unknown>(id: string, signal: Signal, options?: CallOptions) =>
-  AgentServer.use((server) => server.call<S>(id, signal, options))
-/** `cast` through the service. */
-export const cast = (id: string, signal: Signal) => AgentServer.use((server) => server.cast(id, signal))
-/** `state` through the service. */
-export const state = <S = unknown>(id: string) => AgentServer.use((server) => server.state<S>(id))
-/** `awaitStatus` through the service. */
-export const awaitStatus = <S = unknown>(id: string, status: Agent.Status, timeout?: Duration.Input) =>
-  AgentServer.use((server) => server.awaitStatus<S>(id, status, timeout))
+  /** `make`: the server as a scoped value, without the service. */
+  static readonly make = make
+}

@@ -250,8 +250,6 @@ export const make = (options: BusOptions = {}): Effect.Effect<BusShape, InvalidA
 export class Bus extends Context.Service<Bus, BusShape>()("troupe/agent/Bus") {
   /** A bus offered as a service. */
   static readonly layer = (options: BusOptions = {}): Layer.Layer<Bus, InvalidAgentOptions> => Layer.effect(Bus, make(options))
+  /** `make`: a bus as a value, without the service. */
+  static readonly make = make
 }
-
-/** Publishes through the `Bus` service. */
-export const publish = (signal: Signal): Effect.Effect<PublishResult, BusOverflow, Bus> =>
-  Bus.use((bus) => bus.publish(signal))

@@ -8,8 +8,26 @@ export * as ActionRunner from "./ActionRunner.ts"
 export * as Agent from "./Agent.ts"
 export * from "./AgentError.ts"
 export * as AgentLoop from "./AgentLoop.ts"
-export * as AgentServer from "./AgentServer.ts"
-export * as Bus from "./Bus.ts"
+export { AgentServer } from "./AgentServer.ts"
+export type {
+  AgentServerShape,
+  CallError as AgentCallError,
+  CallOptions as AgentCallOptions,
+  ErrorPolicy,
+  StartError as AgentStartError,
+  StartOptions as AgentStartOptions
+} from "./AgentServer.ts"
+export { Bus } from "./Bus.ts"
+export type {
+  BusOptions,
+  BusShape,
+  DeadLetter as BusDeadLetter,
+  DeadLetterReason as BusDeadLetterReason,
+  Overflow as BusOverflowStrategy,
+  PublishResult,
+  SubscribeOptions,
+  Subscription
+} from "./Bus.ts"
 export * as Directive from "./Directive.ts"
 export * as DirectiveExecutor from "./DirectiveExecutor.ts"
 export * as Instruction from "./Instruction.ts"

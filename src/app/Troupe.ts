@@ -79,9 +79,9 @@ export type Services =
   | ProviderRegistry
   | Llm
   | ConversationMemory
-  | Bus.Bus
+  | Bus
   | DirectiveExecutor.Executors
-  | AgentServer.AgentServer
+  | AgentServer
 
 const isScripted = (
   providers: TroupeOptions["providers"]
@@ -129,7 +129,7 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
     ...(tele.enabled ? {} : { metrics: [] }),
     ...options.telemetry
   }
-  const hub = TelemetryHub.layerWith(hubOptions)
+  const hub = TelemetryHub.layer(hubOptions)
   const otlp = tele.enabled && tele.otlp.enabled
     ? OtelExport.layer({
       serviceName: tele.serviceName,
@@ -198,9 +198,9 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
   const memory = redisLayer === undefined
     ? memoryInProcess(options.memory)
     : memoryInRedis({ prefix: `${prefix}memory:`, ...options.memory }).pipe(Layer.provide(redisLayer))
-  const agents = AgentServer.AgentServer.layer({ name: "agents", ...options.agents }).pipe(
+  const agents = AgentServer.layer({ name: "agents", ...options.agents }).pipe(
     Layer.provideMerge(DirectiveExecutor.layer),
-    Layer.provideMerge(Bus.Bus.layer())
+    Layer.provideMerge(Bus.layer())
   )
 
   const full = agents.pipe(

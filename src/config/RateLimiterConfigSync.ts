@@ -50,7 +50,7 @@ export class RateLimiterConfigSync extends Context.Service<RateLimiterConfigSync
   readonly awaitVersion: (version: number) => Effect.Effect<void>
 }>()("troupe/RateLimiterConfigSync") {
   /** Syncs any {@link PolicySink} (used by tests and for limiters other than troupe's). */
-  static readonly layerWith = (sink: PolicySink) => Layer.effect(RateLimiterConfigSync, make(sink))
+  static readonly layerSink = (sink: PolicySink) => Layer.effect(RateLimiterConfigSync, make(sink))
 
   /** Syncs the RateLimiter service with the ConfigStore. */
   static readonly layer = Layer.effect(

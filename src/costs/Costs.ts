@@ -267,6 +267,4 @@ export const forecastFrom = (now: number, days: number, dayTotal: (at: number) =
 export class Costs extends Context.Service<Costs, CostsShape>()("troupe/costs/Costs") {
   /** The in-memory ledger, bounded by `maxBuckets` / `maxRowsPerBucket`. */
   static readonly layerMemory = (options: CostsMemoryOptions = {}): Layer.Layer<Costs> => Layer.effect(Costs, makeMemory(options))
-  /** Same as `layerMemory()`: the default backend. */
-  static readonly layer: Layer.Layer<Costs> = Layer.effect(Costs, makeMemory())
 }

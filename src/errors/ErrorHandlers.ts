@@ -73,8 +73,12 @@ export const make = (maxHandlers = 100) =>
 
 /** The error handler registry. */
 export class ErrorHandlers extends Context.Service<ErrorHandlers, ErrorHandlersShape>()("troupe/errors/ErrorHandlers") {
-  /** An in-memory registry; records into `ErrorAnalytics` when that service is in context. */
-  static readonly layer = (maxHandlers = 100): Layer.Layer<ErrorHandlers> => Layer.effect(ErrorHandlers, make(maxHandlers))
+  /**
+   * An in-memory registry of at most `maxHandlers` handlers (default 100); records into `ErrorAnalytics` when that
+   * service is in context.
+   */
+  static readonly layer = (options: { readonly maxHandlers?: number } = {}): Layer.Layer<ErrorHandlers> =>
+    Layer.effect(ErrorHandlers, make(options.maxHandlers ?? 100))
 }
 
 /**

@@ -198,8 +198,9 @@ export interface SecretDetectorShape {
  * Finds API keys, tokens and private keys by provider-specific patterns and entropy; `maskSecrets` masks every one.
  */
 export class SecretDetector extends Context.Service<SecretDetector, SecretDetectorShape>()("troupe/guard/SecretDetector") {
-  static readonly layer = (extraRules: ReadonlyArray<SecretRule> = []): Layer.Layer<SecretDetector> => {
-    const rules = [...SECRET_RULES, ...extraRules]
+  /** The detector with the built-in rules and `options.rules` after them. */
+  static readonly layer = (options: { readonly rules?: ReadonlyArray<SecretRule> } = {}): Layer.Layer<SecretDetector> => {
+    const rules = [...SECRET_RULES, ...(options.rules ?? [])]
     return Layer.succeed(SecretDetector, {
       detect: (text) => detectSecrets(text, rules),
       mask: (text) => {

@@ -2,7 +2,7 @@
  * troupe's default metric definitions: one or more metrics for every emitted event of the catalogue.
  *
  * The equivalent of the `metrics/0` function a Phoenix app's `Telemetry` supervisor returns (a list of
- * `Telemetry.Metrics` definitions handed to reporters). `TelemetryHub.layer` records exactly these; pass your own
+ * `Telemetry.Metrics` definitions handed to reporters). `TelemetryHub.layer()` records exactly these; pass your own
  * list (for instance `[...defaultMetrics, myMetric]`) to `TelemetryHub.layerWith`. Durations are recorded in
  * seconds (`scale: 1e-9`, Prometheus base units).
  *

@@ -63,7 +63,7 @@ export const bridge = (events: Stream.Stream<LifecycleEvent>): Effect.Effect<voi
  *
  * @example
  * ```ts
- * const Live = layerLifecycleBridge.pipe(Layer.provideMerge(TelemetryHub.layer), Layer.provideMerge(Lifecycle.layer))
+ * const Live = layerLifecycleBridge.pipe(Layer.provideMerge(TelemetryHub.layer()), Layer.provideMerge(Lifecycle.layer))
  * ```
  */
 export const layerLifecycleBridge: Layer.Layer<never, Supervisor.SpawnError, TelemetryHub | Lifecycle.Lifecycle> =

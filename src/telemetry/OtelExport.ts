@@ -7,7 +7,7 @@
  * HTTP, `/v1/traces` and `/v1/metrics`). Nothing is hand-rolled beyond validating options. The layer flushes and
  * shuts the providers down when its scope closes, so spans still buffered are sent at shutdown.
  *
- * Provide it *next to* `TelemetryHub.layer` (same context, so both see the same `MetricRegistry`).
+ * Provide it *next to* `TelemetryHub.layer()` (same context, so both see the same `MetricRegistry`).
  *
  * The OpenTelemetry packages are optional peer dependencies of troupe, imported when this layer is built and never
  * when troupe is imported: install `@effect/opentelemetry`, `@opentelemetry/api`, `@opentelemetry/resources`,
@@ -18,7 +18,7 @@
  *
  * @example
  * ```ts
- * const Live = Layer.mergeAll(TelemetryHub.layer, OtelExport.layer({ serviceName: "my-agent" }))
+ * const Live = Layer.mergeAll(TelemetryHub.layer(), OtelExport.layer({ serviceName: "my-agent" }))
  * ```
  *
  * @since 0.1.0

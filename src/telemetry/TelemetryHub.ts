@@ -31,7 +31,7 @@
  *   yield* hub.attach("log-llm", [["troupe", "llm"]], (e) => console.log(e.name.join("."), e.measurements))
  *   yield* callModel.pipe(hub.trackLlmCall({ provider: "openai", model: "gpt-4o" }))
  *   console.log(yield* hub.report())
- * }).pipe(Effect.provide(TelemetryHub.layer))
+ * }).pipe(Effect.provide(TelemetryHub.layer()))
  * ```
  *
  * @since 0.1.0
@@ -326,10 +326,10 @@ const make = (options: TelemetryHubOptions): Effect.Effect<TelemetryHubShape, In
  * ```
  */
 export class TelemetryHub extends Context.Service<TelemetryHub, TelemetryHubShape>()("troupe/TelemetryHub") {
-  /** A hub recording `defaultMetrics` with a 100-call reporter window. */
-  static readonly layer: Layer.Layer<TelemetryHub, InvalidTelemetryInput> = Layer.effect(TelemetryHub, make({}))
-
-  /** A hub with custom options (validated; a bad option fails the layer with every issue and its path). */
-  static readonly layerWith = (options: TelemetryHubOptions): Layer.Layer<TelemetryHub, InvalidTelemetryInput> =>
+  /**
+   * A hub; with no options it records `defaultMetrics` with a 100-call reporter window. The options are validated:
+   * a bad one fails the layer with `InvalidTelemetryInput` naming every issue and its path.
+   */
+  static readonly layer = (options: TelemetryHubOptions = {}): Layer.Layer<TelemetryHub, InvalidTelemetryInput> =>
     Layer.effect(TelemetryHub, make(options))
 }

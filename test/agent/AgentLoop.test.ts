@@ -397,7 +397,7 @@ describe("AgentLoop telemetry", () => {
       const exceptions = seen.filter((e) => e.name.join(".").endsWith("exception"))
       expect(exceptions.length).toBe(1)
       expect(exceptions[0]?.metadata).toMatchObject({ tool: "add", agent: "calc", error_type: "InvalidParams" })
-    }).pipe(Effect.provide(TelemetryHub.layer)))
+    }).pipe(Effect.provide(TelemetryHub.layer())))
 })
 
 describe("every requirement is in the types", () => {
@@ -426,5 +426,5 @@ describe("every requirement is in the types", () => {
       const result = yield* AgentLoop.run({ llm, model: "fast", tools: [Tool.fromAction(Add)], input: "go" })
       expect(result.answer).toBe("done")
       expect(seen).toEqual([])
-    }).pipe(Effect.provide(TelemetryHub.layer)))
+    }).pipe(Effect.provide(TelemetryHub.layer())))
 })

@@ -11,7 +11,7 @@ import * as AgentMessage from "../../src/agent/internal/AgentMessage.ts"
 import { Actor, ExitReason } from "../../src/runtime/index.ts"
 import { Counter } from "../../bench/CounterAgent.ts"
 
-const Live = AgentServer.AgentServer.layer().pipe(Layer.provide(DirectiveExecutor.layer), Layer.provideMerge(Bus.Bus.layer()))
+const Live = AgentServer.layer().pipe(Layer.provide(DirectiveExecutor.layer), Layer.provideMerge(Bus.layer()))
 
 type Loose = Actor.ActorRef<{ readonly call: unknown; readonly reply: unknown; readonly cast: unknown; readonly info: unknown }>
 
@@ -25,7 +25,7 @@ const countOf = (agent: { readonly state: unknown }) => (agent.state as { count:
 describe("AgentServer: bad messages are typed errors, the agent keeps its state", () => {
   it.effect("AgentServer.call(id, null) fails with InvalidMessage; four of them leave the agent and its state alone", () =>
     Effect.gen(function*() {
-      const server = yield* AgentServer.AgentServer
+      const server = yield* AgentServer
       const id = yield* server.start(Counter, { id: "c" })
       yield* server.call(id, yield* Signal.make({ type: "counter.increment", data: { by: 5 } }))
       const pid = server.whereis(id)?.pid
@@ -43,7 +43,7 @@ describe("AgentServer: bad messages are typed errors, the agent keeps its state"
 
   it("fuzz: arbitrary values at every AgentServer entry point and at the agent's process", async () => {
     const runtime = ManagedRuntime.make(Live)
-    const server = await runtime.runPromise(AgentServer.AgentServer.use(Effect.succeed))
+    const server = await runtime.runPromise(AgentServer.use(Effect.succeed))
     const id = await runtime.runPromise(server.start(Counter, { id: "fuzzed" }))
     const signal = await Effect.runPromise(Signal.make({ type: "counter.increment", data: { by: 2 } }))
     await runtime.runPromise(server.call(id, signal))

@@ -14,9 +14,9 @@ import {
 import { ExitReason, Process } from "../../src/runtime/index.ts"
 import { CounterState, Increment } from "./support.ts"
 
-const Live = AgentServer.AgentServer.layer().pipe(
+const Live = AgentServer.layer().pipe(
   Layer.provide(DirectiveExecutor.layer),
-  Layer.provideMerge(Bus.Bus.layer())
+  Layer.provideMerge(Bus.layer())
 )
 
 const sig = (type: string, data?: unknown) => Signal.make(data === undefined ? { type } : { type, data }).pipe(Effect.orDie)
@@ -69,7 +69,7 @@ const Parent = Agent.define({
 describe("AgentServer", () => {
   it.effect("call runs cmd and replies with the agent; state; cast; defaults and bad options", () =>
     Effect.gen(function*() {
-      const server = yield* AgentServer.AgentServer
+      const server = yield* AgentServer
       const id = yield* server.start(Worker, { id: "w1", state: { count: 1 } })
       const after = yield* server.call<typeof CounterState.Type>(id, yield* sig("work.inc", { by: 2 }))
       assert.strictEqual(after.state.count, 3)
@@ -86,8 +86,8 @@ describe("AgentServer", () => {
 
   it.effect("directives end to end: RunAction result routed back, Emit to the bus, Schedule, awaitStatus", () =>
     Effect.gen(function*() {
-      const server = yield* AgentServer.AgentServer
-      const bus = yield* Bus.Bus
+      const server = yield* AgentServer
+      const bus = yield* Bus
       const emitted = yield* bus.subscribe("work.*")
       const id = yield* server.start(Worker, { id: "w2" })
       const running = yield* server.call(id, yield* sig("work.slow", { n: 21 }))
@@ -116,7 +116,7 @@ describe("AgentServer", () => {
 
   it.effect("bounded directive queue: a typed overflow error, the command is discarded", () =>
     Effect.gen(function*() {
-      const server = yield* AgentServer.AgentServer
+      const server = yield* AgentServer
       const id = yield* server.start(Worker, { id: "w3", maxQueue: 10 })
       const error = yield* Effect.flip(server.call(id, yield* sig("work.flood")))
       assert.strictEqual(error._tag, "DirectiveQueueFull")
@@ -125,8 +125,8 @@ describe("AgentServer", () => {
 
   it.effect("error policies: log (default), stop, stopAfter N, emit", () =>
     Effect.gen(function*() {
-      const server = yield* AgentServer.AgentServer
-      const bus = yield* Bus.Bus
+      const server = yield* AgentServer
+      const bus = yield* Bus
       const errors = yield* bus.subscribe("troupe.agent.error")
       const logOnly = yield* server.start(Worker, { id: "log" })
       yield* server.call(logOnly, yield* sig("work.fail"))
@@ -153,7 +153,7 @@ describe("AgentServer", () => {
 
   it.effect("a crashed child agent is restarted with its state re-initialised, and its parent is notified", () =>
     Effect.gen(function*() {
-      const server = yield* AgentServer.AgentServer
+      const server = yield* AgentServer
       const parent = yield* server.start(Parent, { id: "p" })
       yield* server.call(parent, yield* sig("parent.spawn", { id: "kid", policy: "stop" }))
       yield* Effect.yieldNow
@@ -179,7 +179,7 @@ describe("AgentServer", () => {
 
   it.effect("on parent death: stop | continue | emitOrphan", () =>
     Effect.gen(function*() {
-      const server = yield* AgentServer.AgentServer
+      const server = yield* AgentServer
       const parent = yield* server.start(Parent, { id: "p2", restart: "temporary" })
       for (const policy of ["stop", "continue", "emitOrphan"] as const) {
         yield* server.call(parent, yield* sig("parent.spawn", { id: `kid-${policy}`, policy }))
@@ -203,7 +203,7 @@ describe("AgentServer", () => {
     // @ts-expect-error the EmitExecutor is missing: R is EmitExecutor, not never
     const _missing: Effect.Effect<void> = both.pipe(Effect.provide(DirectiveExecutor.stopLayer))
     // @ts-expect-error an AgentServer without every executor cannot be run
-    const _server: Layer.Layer<AgentServer.AgentServer, unknown, never> = AgentServer.AgentServer.layer().pipe(
+    const _server: Layer.Layer<AgentServer, unknown, never> = AgentServer.layer().pipe(
       Layer.provide(Layer.mergeAll(DirectiveExecutor.stopLayer, DirectiveExecutor.errorLayer))
     )
     assert.isDefined([_ok, _missing, _server])

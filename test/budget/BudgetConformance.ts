@@ -30,7 +30,7 @@ export const budgetConformance = (backend: BudgetBackend): void => {
     const run = <A, E>(body: Effect.Effect<A, E, Budgets | TelemetryHub>) =>
       Effect.gen(function*() {
         yield* TestClock.setTime(JAN_15)
-        return yield* body.pipe(Effect.provide(backend.layer().pipe(Layer.provideMerge(TelemetryHub.layer))))
+        return yield* body.pipe(Effect.provide(backend.layer().pipe(Layer.provideMerge(TelemetryHub.layer()))))
       })
 
     it.effect("reserve before, settle after: settle charges the actual cost and gives the rest back", () =>

@@ -74,6 +74,6 @@ describe("RateLimiterConfigSync", () => {
       const change = yield* store.update("rateLimits.search", onePerMinute)
       yield* sync.awaitVersion(change.version)
       assert.deepStrictEqual(applied, [[], ["search"]])
-    }).pipe(Effect.provide(RateLimiterConfigSync.layerWith(sink).pipe(Layer.provideMerge(storeLayer()))))
+    }).pipe(Effect.provide(RateLimiterConfigSync.layerSink(sink).pipe(Layer.provideMerge(storeLayer()))))
   })
 })

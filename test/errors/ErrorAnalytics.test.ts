@@ -169,7 +169,7 @@ describe("ErrorHandlers", () => {
       assert.isFalse(yield* h.register("c", { recovery: "alert" }, () => Effect.void))
       assert.isTrue(yield* h.register("a", { recovery: "reject" }, () => Effect.void))
       yield* h.handle(new Error("no analytics in context"))
-    }).pipe(Effect.provide(ErrorHandlers.layer(2))))
+    }).pipe(Effect.provide(ErrorHandlers.layer({ maxHandlers: 2 }))))
 
   it.effect("handled(context) calls handle on a typed failure and fails with the same error; without the service it changes nothing", () =>
     Effect.gen(function*() {

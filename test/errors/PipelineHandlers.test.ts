@@ -15,7 +15,7 @@ describe("the pipeline calls ErrorHandlers", () => {
       error: new AuthenticationFailed({ provider: "primary", description: "bad key", status: 401, retryable: false, kind: "InvalidKey" })
     }))
     // the handlers and analytics are in the context the pipeline is built in
-    const errors = ErrorHandlers.layer().pipe(Layer.provideMerge(ErrorAnalytics.layerMemory()), Layer.provideMerge(TelemetryHub.layer))
+    const errors = ErrorHandlers.layer().pipe(Layer.provideMerge(ErrorAnalytics.layerMemory()), Layer.provideMerge(TelemetryHub.layer()))
     return Effect.gen(function*() {
       const seen: Array<string> = []
       yield* (yield* ErrorHandlers).register("auth", { tag: "AuthenticationFailed" }, (_e, c, ctx) =>

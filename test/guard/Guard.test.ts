@@ -18,7 +18,7 @@ const ask = (content: string, options: Record<string, unknown> = {}): LlmCallInp
 const withGuard = (providers: ReadonlyArray<CountingProvider>, policies: Record<string, unknown> = {}) =>
   Layer.provideMerge(
     pipelineLayer(providers.map((p) => p.provider)),
-    GuardStep.layer({ policies }).pipe(Layer.provideMerge(TelemetryHub.layer))
+    GuardStep.layer({ policies }).pipe(Layer.provideMerge(TelemetryHub.layer()))
   )
 
 describe("GuardPolicy", () => {
@@ -61,7 +61,7 @@ describe("Guard", () => {
       assert.isAtLeast(verdicts.length, 2) // injection (clean) and secrets (flagged)
       assert.notInclude(JSON.stringify(recorder.events), KEY)
       assert.lengthOf(recorder.named("troupe.security.policy.violation"), 1)
-    }).pipe(Effect.provide(TelemetryHub.layer)))
+    }).pipe(Effect.provide(TelemetryHub.layer())))
   it.effect("redact masks secrets, anonymises PII with placeholders, and log only records the verdict", () =>
     Effect.gen(function*() {
       const guard = yield* Guard.make({ policies: { tenants: { quiet: { pii: { action: "log" }, secrets: { action: "log" } } } } })

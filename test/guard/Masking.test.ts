@@ -17,7 +17,7 @@ const keys = [
 ]
 const key = keys[0] as string
 
-const hubLayer = TelemetryHub.layer.pipe(Layer.provide(Layer.sync(Metric.MetricRegistry, () => new Map())))
+const hubLayer = TelemetryHub.layer().pipe(Layer.provide(Layer.sync(Metric.MetricRegistry, () => new Map())))
 
 const recordingTracer = (spans: Array<Tracer.Span>) =>
   Tracer.make({
@@ -100,7 +100,7 @@ describe("secrets are masked on every string the hub and the logger emit", () =>
       yield* hub.attach("spy", [["test"]], (e) => void seen.push(e))
       yield* hub.emit(["test", "raw"], {}, { reason: key })
       assert.strictEqual(seen[0]?.metadata["reason"], key)
-    }).pipe(Effect.provide(TelemetryHub.layerWith({ maskSecrets: false }).pipe(Layer.provide(Layer.sync(Metric.MetricRegistry, () => new Map()))))))
+    }).pipe(Effect.provide(TelemetryHub.layer({ maskSecrets: false }).pipe(Layer.provide(Layer.sync(Metric.MetricRegistry, () => new Map()))))))
 
   it.effect("Troupe.layerTest masks every log message by default (the application's logger too)", () =>
     Effect.gen(function*() {

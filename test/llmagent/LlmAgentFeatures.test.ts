@@ -106,7 +106,7 @@ describe("LlmAgents: telemetry", () => {
       expect(text).toMatch(/troupe_agent_turn_exceptions_total\{[^}]*kind="defect"[^}]*\} 1/)
       expect(text).toContain("troupe_agent_turn_duration_seconds")
       expect(text).not.toContain("echo:1") // agent ids never become metric labels
-    }).pipe(Effect.scoped, Effect.provide(TelemetryHub.layer)))
+    }).pipe(Effect.scoped, Effect.provide(TelemetryHub.layer())))
 })
 
 describe("LlmAgents: untrusted input (fuzz)", () => {

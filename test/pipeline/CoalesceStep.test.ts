@@ -164,7 +164,7 @@ describe("CoalesceStep", () => {
     const layer = LlmPipeline.layerWithCoalescing({ cache: false, retry: { jitter: 0, retries: 0 }, coalesce: { maxInFlight: 1 } }).pipe(
       Layer.provideMerge(Layer.mergeAll(ProviderRegistry.layer([provider.provider]), Cache.layerMemory({ maxEntries: 100 }), RateLimiter.layerMemory({}))),
       Layer.provideMerge(configLayer()),
-      Layer.provideMerge(TelemetryHub.layer)
+      Layer.provideMerge(TelemetryHub.layer())
     )
     return Effect.gen(function*() {
       const llm = yield* Llm

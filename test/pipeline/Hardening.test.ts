@@ -85,7 +85,7 @@ describe("scripted stand-ins (issue 11 §2)", () => {
           defaults: { providers: { primary: { baseUrl: server.baseUrl } }, models: { fast: "primary:model-a" } }
         }).pipe(Layer.provide(FileSystem.layerNoop({})))
       ),
-      Layer.provideMerge(TelemetryHub.layer)
+      Layer.provideMerge(TelemetryHub.layer())
     )
 
   it.live("a scripted answer is labelled scripted, costs 0, and is never served once a real key is set", () =>
@@ -200,7 +200,7 @@ describe("bounded tables and metric labels (issue 11 §3)", () => {
     const layer = LlmPipeline.layer({ retry: false }).pipe(
       Layer.provideMerge(Layer.mergeAll(ProviderRegistry.layer([wide.provider]), Cache.layerMemory({ maxEntries: 10 }), RateLimiter.layerMemory())),
       Layer.provideMerge(configLayer({}, { wide: { baseUrl: "http://127.0.0.1:9/v1" } })),
-      Layer.provideMerge(TelemetryHub.layer)
+      Layer.provideMerge(TelemetryHub.layer())
     )
     return Effect.gen(function*() {
       const llm = yield* Llm

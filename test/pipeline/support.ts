@@ -81,7 +81,7 @@ export const withPipelineDeps = <RX = never, EX = never, RR = never>(
       extra
     )),
     Layer.provideMerge(configLayer(options.models)),
-    Layer.provideMerge(TelemetryHub.layer)
+    Layer.provideMerge(TelemetryHub.layer())
   )
 }
 
@@ -114,7 +114,7 @@ export const httpPipelineLayer = <E>(
       RateLimiter.layerMemory()
     )),
     Layer.provide(configLayer(options.models, options.providers)),
-    Layer.provideMerge(TelemetryHub.layer)
+    Layer.provideMerge(TelemetryHub.layer())
   )
 
 /** An `openai` (OpenAI-compatible) and an `anthropic` provider, both at `baseUrl`; any other name gets `openai`. */

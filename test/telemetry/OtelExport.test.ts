@@ -102,7 +102,7 @@ describe("OpenTelemetry export", () => {
       const server = yield* receiver
       const Export = OtelExport.layer({ serviceName: "troupe-otlp-test", endpoint: `http://127.0.0.1:${server.port}`, batchSpans: false })
       // the exporter layer flushes and shuts down when this scope closes
-      yield* tracked.pipe(Effect.provide(Layer.mergeAll(TelemetryHub.layer, Export).pipe(Layer.provide(freshRegistry()))))
+      yield* tracked.pipe(Effect.provide(Layer.mergeAll(TelemetryHub.layer(), Export).pipe(Layer.provide(freshRegistry()))))
       const traces = server.received.filter((r) => r.url === "/v1/traces")
       assert.isNotEmpty(traces)
       assert.match(traces[0]?.contentType ?? "", /application\/(json|x-protobuf)/)

@@ -37,7 +37,7 @@ describe("service events through the hub", () => {
         `troupe.cache.eviction {"cache":"answers","tier":"l1","reason":"ttl"}`,
         `troupe.cache.miss {"cache":"answers","tier":"l1"}`
       ])
-    }).pipe(Effect.provide(Cache.layerMemory({ name: "answers", sweepInterval: "1 hour" }).pipe(Layer.provideMerge(TelemetryHub.layer)))))
+    }).pipe(Effect.provide(Cache.layerMemory({ name: "answers", sweepInterval: "1 hour" }).pipe(Layer.provideMerge(TelemetryHub.layer())))))
 
   it.effect("the config store emits config.changed with the changed paths and no secret", () =>
     Effect.gen(function*() {
@@ -51,7 +51,7 @@ describe("service events through the hub", () => {
       const dump = JSON.stringify(seen)
       assert.include(dump, "providers.openai.timeout")
       assert.notInclude(dump, "SECRET")
-    }).pipe(Effect.provide(storeLayer().pipe(Layer.provideMerge(TelemetryHub.layer)))))
+    }).pipe(Effect.provide(storeLayer().pipe(Layer.provideMerge(TelemetryHub.layer())))))
 })
 
 describe("rate limiter events through the hub", () => {
@@ -69,5 +69,5 @@ describe("rate limiter events through the hub", () => {
       name: "api",
       defaultPolicy: "tight",
       policies: { tight: { tiers: [{ _tag: "FixedWindow", name: "minute", limit: 1, window: "1 minute" }] } }
-    }).pipe(Layer.provideMerge(TelemetryHub.layer)))))
+    }).pipe(Layer.provideMerge(TelemetryHub.layer())))))
 })

@@ -5,4 +5,4 @@ import { TelemetryHub, type TelemetryHubOptions } from "../../../src/telemetry/i
 export const freshRegistry = () => Layer.sync(Metric.MetricRegistry, () => new Map())
 
 export const hubLayer = (options: TelemetryHubOptions = {}) =>
-  TelemetryHub.layerWith(options).pipe(Layer.provideMerge(freshRegistry()))
+  TelemetryHub.layer(options).pipe(Layer.provideMerge(freshRegistry()))
