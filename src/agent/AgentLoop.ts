@@ -314,10 +314,10 @@ const loop = <E, O>(
       if (last?.role === "assistant") newMessages[newMessages.length - 1] = { ...last, content: answer }
     }
     if (memory !== undefined && conversationId !== undefined) yield* memory.append(conversationId, newMessages)
-    yield* emit({ _tag: "Finished", stopReason, answer, steps, usage, estimatedInputTokens })
+    yield* emit({ _tag: "Finished", stopReason, text: answer, steps, usage, estimatedInputTokens })
     return {
       stopReason,
-      answer,
+      text: answer,
       steps,
       usage,
       estimatedInputTokens,

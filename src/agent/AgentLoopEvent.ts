@@ -70,7 +70,7 @@ export interface Finished {
   readonly _tag: "Finished"
   readonly stopReason: StopReason
   /** the text of the last model answer (may be empty when the step budget ran out during tool use) */
-  readonly answer: string
+  readonly text: string
   readonly steps: number
   /** model usage summed over every step */
   readonly usage: Usage
@@ -84,8 +84,8 @@ export type AgentLoopEvent = StepStarted | TextDelta | ToolCallStarted | ToolCal
 /** What `AgentLoop.run` returns. */
 export interface AgentLoopResult {
   readonly stopReason: StopReason
-  /** the text of the last model answer */
-  readonly answer: string
+  /** the text of the last model answer (named `text` as in `Llm`'s result) */
+  readonly text: string
   /** model calls made */
   readonly steps: number
   /** model usage summed over every step */

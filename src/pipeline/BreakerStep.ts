@@ -20,6 +20,7 @@
  * @since 0.1.0
  */
 import { Cause, Context, Duration, Effect, Exit, Layer, Option, Schema, Stream } from "effect"
+import { dual } from "effect/Function"
 import { CircuitBreaker } from "effect/persistence"
 import { isProviderError } from "../llm/index.ts"
 import { ChildSpec, Supervisor } from "../runtime/index.ts"
@@ -30,7 +31,10 @@ import type { Target } from "./Target.ts"
 /** The service interface. */
 export interface BreakerStepShape {
   /** Runs `attempt` through the circuit of `target`'s provider. */
-  readonly around: <A, E, R>(target: Target, attempt: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CircuitBreaker.CircuitBreakerError, R>
+  readonly around: {
+    (target: Target): <A, E, R>(attempt: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CircuitBreaker.CircuitBreakerError, R>
+    <A, E, R>(attempt: Effect.Effect<A, E, R>, target: Target): Effect.Effect<A, E | CircuitBreaker.CircuitBreakerError, R>
+  }
   /** The state of a provider's circuit. */
   readonly state: (provider: string) => Effect.Effect<CircuitBreaker.State, CircuitBreaker.CircuitBreakerError>
 }
@@ -155,10 +159,10 @@ const make = (input: BreakerStepOptions) =>
     }
 
     return BreakerStep.of({
-      around: <A, E, R>(target: Target, attempt: Effect.Effect<A, E, R>) => {
+      around: dual(2, <A, E, R>(attempt: Effect.Effect<A, E, R>, target: Target) => {
         const entry = entryOf(target.route) // the route's circuit: a scripted stand-in keeps its route's breaker
         return Effect.tapError(breaker.execute(attempt, entry.options), entry.onError)
-      },
+      }),
       state: (provider) => breaker.state(entryOf(provider).key)
     })
   })
@@ -183,7 +187,7 @@ export class BreakerStep extends Context.Service<BreakerStep, BreakerStepShape>(
 
   /** No circuit breaker. */
   static readonly none: Layer.Layer<BreakerStep> = Layer.succeed(BreakerStep, {
-    around: (_target, attempt) => attempt,
+    around: dual(2, <A, E, R>(attempt: Effect.Effect<A, E, R>, _target: Target) => attempt),
     state: (provider) => Effect.succeed({ _tag: "Closed", key: provider })
   })
 }

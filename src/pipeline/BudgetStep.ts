@@ -18,6 +18,7 @@
  * @since 0.1.0
  */
 import { Context, Effect, Layer } from "effect"
+import { dual } from "effect/Function"
 import { Budgets, type Reservation, SCOPE_ID_PATTERN } from "../budget/index.ts"
 import type { BudgetExceeded, BudgetStoreError } from "../budget/index.ts"
 import type { LlmResponse } from "../llm/index.ts"
@@ -37,11 +38,16 @@ export type BudgetStepError = BudgetExceeded | BudgetStoreError | InvalidLlmRequ
 /** The budget step of the pipeline. */
 export interface BudgetStepShape {
   /** Runs the provider side of a call under a reservation (settled at its actual cost, released on failure). */
-  readonly around: <E>(
-    context: CallContext,
-    targets: ReadonlyArray<Target>,
-    compute: Effect.Effect<LlmResponse, E>
-  ) => Effect.Effect<LlmResponse, E | BudgetStepError>
+  readonly around: {
+    (context: CallContext, targets: ReadonlyArray<Target>): <E>(
+      compute: Effect.Effect<LlmResponse, E>
+    ) => Effect.Effect<LlmResponse, E | BudgetStepError>
+    <E>(
+      compute: Effect.Effect<LlmResponse, E>,
+      context: CallContext,
+      targets: ReadonlyArray<Target>
+    ): Effect.Effect<LlmResponse, E | BudgetStepError>
+  }
   /** Reserves for a stream; `undefined` when the call has no scopes. */
   readonly reserve: (context: CallContext, targets: ReadonlyArray<Target>) => Effect.Effect<Reservation | undefined, BudgetStepError>
   /** Settles a stream's reservation at the cost of its final response. */
@@ -103,7 +109,7 @@ const make = Effect.gen(function*() {
       settle: (reservation, context, targets, response) =>
         Effect.ignore(budgets.settle(reservation, actualOf(context, targets, response))),
       release: (reservation) => Effect.ignore(budgets.release(reservation)),
-      around: (context, targets, compute) =>
+      around: dual(3, <E>(compute: Effect.Effect<LlmResponse, E>, context: CallContext, targets: ReadonlyArray<Target>) =>
         Effect.uninterruptibleMask((restore) =>
           Effect.flatMap(reserve(context, targets), (reservation) =>
             reservation === undefined ? restore(compute) : restore(compute).pipe(
@@ -113,7 +119,7 @@ const make = Effect.gen(function*() {
                   : Effect.ignore(budgets.release(reservation))
               )
             ))
-        )
+        ))
     }
   }
 })

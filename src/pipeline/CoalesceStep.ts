@@ -22,6 +22,7 @@
  * @since 0.1.0
  */
 import { Context, Effect, Layer, Redacted } from "effect"
+import { dual } from "effect/Function"
 import { hash } from "node:crypto"
 import { CanonicalJsonTooDeep, hashRequestFields } from "../cache/index.ts"
 import { makeSingleFlight } from "../cache/internal/SingleFlight.ts"
@@ -40,7 +41,10 @@ export interface CoalesceStepShape {
   /** The coalescing key of a call to `primary` with `params`, or `undefined` when the call cannot be keyed. */
   readonly keyOf: (context: CallContext, primary: Target, params: LlmRequest["params"]) => string | undefined
   /** Runs `compute` once for every concurrent caller with the same `key` (see the module doc). */
-  readonly around: <E>(key: string, compute: Effect.Effect<LlmResponse, E>) => Effect.Effect<LlmResponse, E>
+  readonly around: {
+    (key: string): <E>(compute: Effect.Effect<LlmResponse, E>) => Effect.Effect<LlmResponse, E>
+    <E>(compute: Effect.Effect<LlmResponse, E>, key: string): Effect.Effect<LlmResponse, E>
+  }
   /** Shared calls in flight. */
   readonly inFlight: () => number
   /** Callers that joined a call already in flight (since the layer was built). */
@@ -83,8 +87,8 @@ const make = (options: CoalesceStepOptions) =>
     }
     return CoalesceStep.of({
       keyOf: coalesceKeyOf,
-      around: (key, compute) =>
-        Effect.suspend(() => flights.size() >= max ? compute : flights.join(key, () => compute, onJoin)),
+      around: dual(2, <E>(compute: Effect.Effect<LlmResponse, E>, key: string) =>
+        Effect.suspend(() => flights.size() >= max ? compute : flights.join(key, () => compute, onJoin))),
       inFlight: () => flights.size(),
       coalesced: () => coalesced
     })

@@ -22,6 +22,7 @@
  * @since 0.1.0
  */
 import { Context, Effect, Layer } from "effect"
+import { dual } from "effect/Function"
 import type { RedriveHandler } from "../dlq/index.ts"
 import { DeadLetters } from "../dlq/index.ts"
 import type { LlmResponse } from "../llm/index.ts"
@@ -62,7 +63,10 @@ export class PipelineRedrive {
 /** The dead-letter step of the pipeline. */
 export interface DeadLetterStepShape {
   /** Runs the provider side of a call, recording its permanent failure (the error is passed through). */
-  readonly around: <E>(context: CallContext, compute: Effect.Effect<LlmResponse, E>) => Effect.Effect<LlmResponse, E>
+  readonly around: {
+    (context: CallContext): <E>(compute: Effect.Effect<LlmResponse, E>) => Effect.Effect<LlmResponse, E>
+    <E>(compute: Effect.Effect<LlmResponse, E>, context: CallContext): Effect.Effect<LlmResponse, E>
+  }
   /** Binds the pipeline's `generate` to the step's `PipelineRedrive` (called by `Llm.layer`). */
   readonly bind: (generate: RedriveGenerate) => void
 }
@@ -83,7 +87,8 @@ const make = (redrive: PipelineRedrive | undefined) =>
         }).pipe(Effect.catch((e) => Effect.logWarning("dead letter not recorded", e)))
       })
     return DeadLetterStep.of({
-      around: (context, compute) => Effect.tapError(compute, (error) => record(context, error)),
+      around: dual(2, <E>(compute: Effect.Effect<LlmResponse, E>, context: CallContext) =>
+        Effect.tapError(compute, (error) => record(context, error))),
       bind: (generate) => redrive?.bind(generate)
     })
   })

@@ -86,10 +86,10 @@ export const makeEmbed = (steps: EmbedSteps) => (input: EmbedInput): Effect.Effe
         ? Effect.fail(new EmbeddingsUnsupported({ provider: target.provider }))
         : provider.embed(request)
     })
-    const response = yield* steps.rateLimit.around(
-      target,
-      context,
-      steps.breaker.around(target, steps.retry.around(context, target, attempt))
+    const response = yield* attempt.pipe(
+      steps.retry.around(context, target),
+      steps.breaker.around(target),
+      steps.rateLimit.around(target, context)
     )
     const estimated = context.state.estimatedInputTokens
     return {

@@ -220,8 +220,8 @@ const make = Effect.gen(function*() {
 
   /** Queue → rate limit → breaker → retry around one model's provider attempt. */
   const guarded = <A, E, R>(context: CallContext, target: Target, attempt: Effect.Effect<A, E, R>) => {
-    const limited = rateLimit.around(target, context, breaker.around(target, retry.around(context, target, attempt)))
-    return queue === undefined ? limited : queue.around(target, context, limited)
+    const limited = attempt.pipe(retry.around(context, target), breaker.around(target), rateLimit.around(target, context))
+    return queue === undefined ? limited : queue.around(limited, target, context)
   }
 
   const generateAttempt = (context: CallContext) => (target: Target) => {
@@ -269,13 +269,13 @@ const make = Effect.gen(function*() {
         const compute = Effect.suspend(() => {
           context.state.computed = true
           const run = withinDeadline(context, deadlineOf(call, limits.deadlineMillis), fallback.run(context, targets, generateAttempt(context)))
-          return deadLetters === undefined ? run : deadLetters.around(context, run)
+          return deadLetters === undefined ? run : deadLetters.around(run, context)
         })
-        const paid = budget === undefined ? compute : budget.around(context, targets, compute)
+        const paid = budget === undefined ? compute : budget.around(compute, context, targets)
         const primary = targets[0]
         const params = mergeParams(primary.defaults, call.params)
         const sharedKey = coalesce?.keyOf(context, primary, params)
-        const shared = coalesce === undefined || sharedKey === undefined ? paid : coalesce.around(sharedKey, paid)
+        const shared = coalesce === undefined || sharedKey === undefined ? paid : coalesce.around(paid, sharedKey)
         const key = cacheStep.keyOf(context, primary, params)
         const answered = key === undefined ? shared : cacheStep.generate(key, context, shared)
         const result = Effect.map(answered, (response): LlmResult => ({ ...response, meta: metaOf(context, targets, response) }))

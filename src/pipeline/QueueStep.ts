@@ -14,6 +14,7 @@
  * @since 0.1.0
  */
 import { Context, Effect, Layer, Result } from "effect"
+import { dual } from "effect/Function"
 import type { QueueFull, Shed } from "../queue/index.ts"
 import { RequestQueue } from "../queue/index.ts"
 import { validate } from "../runtime/internal/Options.ts"
@@ -36,7 +37,10 @@ export type QueueStepOptions = typeof QueueStepOptions.Type
 /** The queue step of the pipeline. */
 export interface QueueStepShape {
   /** Runs one provider attempt through its route's queue. */
-  readonly around: <A, E, R>(target: Target, context: CallContext, attempt: Effect.Effect<A, E, R>) => Effect.Effect<A, E | QueueFull | Shed, R>
+  readonly around: {
+    (target: Target, context: CallContext): <A, E, R>(attempt: Effect.Effect<A, E, R>) => Effect.Effect<A, E | QueueFull | Shed, R>
+    <A, E, R>(attempt: Effect.Effect<A, E, R>, target: Target, context: CallContext): Effect.Effect<A, E | QueueFull | Shed, R>
+  }
 }
 
 const make = (options: QueueStepOptions): Effect.Effect<QueueStepShape, InvalidOptions> =>
@@ -58,9 +62,9 @@ const make = (options: QueueStepOptions): Effect.Effect<QueueStepShape, InvalidO
       )
     }
     return {
-      around: (target, context, attempt) =>
+      around: dual(3, <A, E, R>(attempt: Effect.Effect<A, E, R>, target: Target, context: CallContext) =>
         Effect.flatMap(queueOf(target.route), (q) =>
-          q === undefined ? attempt : q.run(attempt, { tenant: context.call.options?.tenant ?? "default" }))
+          q === undefined ? attempt : q.run(attempt, { tenant: context.call.options?.tenant ?? "default" })))
     }
   })
 

@@ -20,6 +20,7 @@
  * @since 0.1.0
  */
 import { Context, Duration, Effect, Layer, Redacted, Schema } from "effect"
+import { dual } from "effect/Function"
 import type { RateLimitStoreError } from "../ratelimit/index.ts"
 import { TokenCounter } from "../llm/Tokenizer.ts"
 import { DEFAULT_TOKENS_POLICY, RateLimiter, RateLimitKey } from "../ratelimit/index.ts"
@@ -32,11 +33,16 @@ import type { CallContext, Target } from "./Target.ts"
 /** The service interface. */
 export interface RateLimitStepShape {
   /** Admits one call to `target` (and its estimated input tokens), then runs `attempt`. */
-  readonly around: <A, E, R>(
-    target: Target,
-    context: CallContext,
-    attempt: Effect.Effect<A, E, R>
-  ) => Effect.Effect<A, E | RateLimitRefused | RateLimitStoreError, R>
+  readonly around: {
+    (target: Target, context: CallContext): <A, E, R>(
+      attempt: Effect.Effect<A, E, R>
+    ) => Effect.Effect<A, E | RateLimitRefused | RateLimitStoreError, R>
+    <A, E, R>(
+      attempt: Effect.Effect<A, E, R>,
+      target: Target,
+      context: CallContext
+    ): Effect.Effect<A, E | RateLimitRefused | RateLimitStoreError, R>
+  }
 }
 
 /** Options of `RateLimitStep.layer` (decoded with Schema). */
@@ -154,7 +160,7 @@ const make = (input: RateLimitStepOptions) =>
     }
 
     return RateLimitStep.of({
-      around: <A, E, R>(target: Target, context: CallContext, attempt: Effect.Effect<A, E, R>) => {
+      around: dual(3, <A, E, R>(attempt: Effect.Effect<A, E, R>, target: Target, context: CallContext) => {
         const keys = keysOf(target, context)
         const requests = admit(keys.requests, 1, undefined, "requests", undefined)
         if (tokensPolicy === undefined) return Effect.andThen(requests, attempt)
@@ -163,7 +169,7 @@ const make = (input: RateLimitStepOptions) =>
         const estimate = context.state.estimateInput(counter, context.call, target.model)
         const tokens = admit(keys.tokens, estimate, tokensPolicy, "tokens", keys.giveBack)
         return Effect.andThen(requests, Effect.andThen(tokens, attempt))
-      }
+      })
     })
   })
 
@@ -182,5 +188,7 @@ export class RateLimitStep extends Context.Service<RateLimitStep, RateLimitStepS
     Layer.effect(RateLimitStep, make(options))
 
   /** No rate limiting. */
-  static readonly none: Layer.Layer<RateLimitStep> = Layer.succeed(RateLimitStep, { around: (_t, _c, attempt) => attempt })
+  static readonly none: Layer.Layer<RateLimitStep> = Layer.succeed(RateLimitStep, {
+    around: dual(3, <A, E, R>(attempt: Effect.Effect<A, E, R>, _target: Target, _context: CallContext) => attempt)
+  })
 }

@@ -19,6 +19,7 @@
  * @since 0.1.0
  */
 import { Clock, Context, Duration, Effect, Layer, Random, Schema } from "effect"
+import { dual } from "effect/Function"
 import { isProviderError } from "../llm/index.ts"
 import { invalidOptions, InvalidPipelineOptions } from "./PipelineError.ts"
 import type { CallContext, Target } from "./Target.ts"
@@ -26,7 +27,10 @@ import type { CallContext, Target } from "./Target.ts"
 /** The service interface. */
 export interface RetryStepShape {
   /** Runs `attempt`, retrying it after retryable provider failures. */
-  readonly around: <A, E, R>(context: CallContext, target: Target, attempt: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  readonly around: {
+    (context: CallContext, target: Target): <A, E, R>(attempt: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+    <A, E, R>(attempt: Effect.Effect<A, E, R>, context: CallContext, target: Target): Effect.Effect<A, E, R>
+  }
 }
 
 const DurationInput = Schema.Union([Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)), Schema.String.check(Schema.isMinLength(1))])
@@ -83,7 +87,7 @@ const make = (input: RetryStepOptions) =>
     }
 
     return RetryStep.of({
-      around: <A, E, R>({ call, state }: CallContext, target: Target, attempt: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+      around: dual(3, <A, E, R>(attempt: Effect.Effect<A, E, R>, { call, state }: CallContext, target: Target): Effect.Effect<A, E, R> => {
         const retries = call.options?.retries ?? defaultRetries
         if (retries === 0) return attempt
         const loop = (retry: number): Effect.Effect<A, E, R> =>
@@ -103,7 +107,7 @@ const make = (input: RetryStepOptions) =>
             Effect.andThen(loop(retry + 1))
           )
         return loop(0)
-      }
+      })
     })
   })
 
@@ -121,5 +125,7 @@ export class RetryStep extends Context.Service<RetryStep, RetryStepShape>()("tro
     Layer.effect(RetryStep, make(options))
 
   /** No retries. */
-  static readonly none: Layer.Layer<RetryStep> = Layer.succeed(RetryStep, { around: (_context, _target, attempt) => attempt })
+  static readonly none: Layer.Layer<RetryStep> = Layer.succeed(RetryStep, {
+    around: dual(3, <A, E, R>(attempt: Effect.Effect<A, E, R>, _context: CallContext, _target: Target) => attempt)
+  })
 }

@@ -49,7 +49,7 @@ describe("AgentLoop.run", () => {
         input: "please add 2 and 40"
       })
       expect(result.stopReason).toBe("answered")
-      expect(result.answer).toBe("The sum is 42")
+      expect(result.text).toBe("The sum is 42")
       expect(result.steps).toBe(2)
       expect(result.toolEvents.map((e) => [e.name, e.result._tag])).toStrictEqual([["add", "ToolSuccess"]])
       expect(result.newMessages.map((m) => m.role)).toStrictEqual(["user", "assistant", "tool", "assistant"])
@@ -106,7 +106,7 @@ describe("AgentLoop.run", () => {
       yield* TestClock.adjust("1 second")
       const result = yield* Fiber.join(fiber)
       expect(peak).toBe(2)
-      expect(result.answer).toBe("1,2,3,4,5")
+      expect(result.text).toBe("1,2,3,4,5")
       expect(result.toolEvents.map((e) => e.durationMillis)).toStrictEqual([1000, 1000, 2000, 2000, 3000])
     }))
 
@@ -121,7 +121,7 @@ describe("AgentLoop.run", () => {
       ])
       const result = yield* AgentLoop.run({ llm, model: "fast", tools: [Tool.fromAction(Add)], input: "recover" })
       expect(result.stopReason).toBe("answered")
-      expect(result.answer).toBe("got 3")
+      expect(result.text).toBe("got 3")
       expect(result.steps).toBe(5)
       const errors = result.toolEvents.map((e) => (e.result._tag === "ToolFailure" ? e.result.error.tag : "ok"))
       expect(errors).toStrictEqual(["UnknownTool", "InvalidParams", "InvalidParams", "ok"])
@@ -166,7 +166,7 @@ describe("AgentLoop.run", () => {
         input: "wipe the disk"
       })
       expect(requests[0]?.tools?.map((t) => t.name)).toStrictEqual(["add"])
-      expect(result.answer).toBe("I may not do that.")
+      expect(result.text).toBe("I may not do that.")
       const denied = result.toolEvents[0]?.result
       assert(denied?._tag === "ToolFailure")
       expect(denied.error.tag).toBe("ToolDenied")
@@ -213,12 +213,12 @@ describe("AgentLoop memory", () => {
       ])
       const agent = yield* AgentLoop.make({ llm, model: "fast", systemPrompt: "Add.", tools: [Tool.fromAction(Add)] })
       const first = yield* agent.run({ input: "add 2 and 40", conversationId: "c1" })
-      expect(first.answer).toBe("The sum is 42")
+      expect(first.text).toBe("The sum is 42")
       const memory = yield* ConversationMemory
       expect((yield* memory.messages("c1")).length).toBe(4)
       const second = yield* agent.run({ input: "thanks", conversationId: "c1" })
       // system + 4 remembered + the new user turn
-      expect(second.answer).toBe("I saw 6 messages")
+      expect(second.text).toBe("I saw 6 messages")
       expect(requests[requests.length - 1]?.messages.map((m) => m.role)).toStrictEqual([
         "system",
         "user",
@@ -232,7 +232,7 @@ describe("AgentLoop memory", () => {
       expect(stored.some((m) => m.role === "system")).toBe(false)
       // another conversation starts empty
       const other = yield* agent.run({ input: "thanks", conversationId: "c2" })
-      expect(other.answer).toBe("I saw 2 messages")
+      expect(other.text).toBe("I saw 2 messages")
     }).pipe(Effect.provide(layerMemory())))
 
   it.effect("a trimmed history never starts with orphaned tool results", () =>
@@ -276,7 +276,7 @@ describe("AgentLoop.runStream", () => {
       expect([started.name, started.arguments]).toStrictEqual(["add", { a: 2, b: 40 }])
       const finished = events[events.length - 1]
       assert(finished?._tag === "Finished")
-      expect(finished.answer).toBe("The sum is 42")
+      expect(finished.text).toBe("The sum is 42")
       expect(finished.stopReason).toBe("answered")
       const stepUsage = events.flatMap((e) => (e._tag === "StepFinished" ? [e.usage.totalTokens] : []))
       expect(finished.usage.totalTokens).toBe(stepUsage.reduce((a, b) => a + b, 0))
@@ -390,7 +390,7 @@ describe("AgentLoop telemetry", () => {
         { when: { tool: "add" }, reply: { text: "done" } }
       ])
       const result = yield* AgentLoop.run({ llm, model: "fast", agent: "calc", tools: [Tool.fromAction(Add)], input: "go", telemetry: hub })
-      expect(result.answer).toBe("done")
+      expect(result.text).toBe("done")
       const names = seen.map((e) => e.name.join("."))
       expect(names.filter((n) => n.endsWith("start")).length).toBe(2)
       expect(names.filter((n) => n.endsWith("stop")).length).toBe(1)
@@ -424,7 +424,7 @@ describe("every requirement is in the types", () => {
         { when: { tool: "add" }, reply: { text: "done" } }
       ])
       const result = yield* AgentLoop.run({ llm, model: "fast", tools: [Tool.fromAction(Add)], input: "go" })
-      expect(result.answer).toBe("done")
+      expect(result.text).toBe("done")
       expect(seen).toEqual([])
     }).pipe(Effect.provide(TelemetryHub.layer())))
 })

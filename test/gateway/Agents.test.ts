@@ -121,8 +121,8 @@ describe("Gateway agents: POST /v1/agents/{id}/turns", () => {
     events.forEach((e, i) => expect(e.id).toBe(`${turnId}.${i + 1}`))
     const toolResult = JSON.parse(events.find((e) => e.event === "tool_result")!.data) as { ok: boolean; output: string; name: string }
     expect(toolResult).toMatchObject({ ok: true, output: "12:00 UTC", name: "clock" })
-    const done = JSON.parse(events.at(-1)!.data) as { answer: string; usage: { inputTokens: number; outputTokens: number }; costUsd: number; steps: number }
-    expect(done.answer).toContain("twelve")
+    const done = JSON.parse(events.at(-1)!.data) as { text: string; usage: { inputTokens: number; outputTokens: number }; costUsd: number; steps: number }
+    expect(done.text).toContain("twelve")
     expect(done.steps).toBe(2)
     expect(done.usage.outputTokens).toBeGreaterThan(0)
     expect(done.costUsd).toBe(0.25)

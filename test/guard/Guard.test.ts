@@ -199,7 +199,7 @@ describe("Guard in the agent loop", () => {
       ])
       const result = yield* AgentLoop.run({ llm, model: "fast", tools: [Tool.fromAction(Lookup)], guard, input: "lookup cats for ann@example.org" })
       assert.deepStrictEqual(seen, ["lookup cats for <EMAIL_1>"])
-      assert.strictEqual(result.answer, "Done. Your key is [REDACTED:OPENAI_API_KEY].")
+      assert.strictEqual(result.text, "Done. Your key is [REDACTED:OPENAI_API_KEY].")
       const injected = loopLlm([
         { when: { lastUser: /lookup/ }, reply: { toolCalls: [{ name: "lookup", arguments: { q: "evil" } }] } },
         { when: { tool: "lookup" }, reply: { text: "ok" } }

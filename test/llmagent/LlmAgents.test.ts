@@ -189,7 +189,7 @@ describe("LlmAgents: cancellation", () => {
       const fiber = yield* Effect.forkChild(Stream.runCollect(agents.askStream("r:1", "rest")), { startImmediately: true })
       yield* TestClock.adjust("1 minute")
       const all = yield* Fiber.join(fiber)
-      expect(all.at(-1)).toMatchObject({ _tag: "Finished", answer: "done resting", steps: 2 })
+      expect(all.at(-1)).toMatchObject({ _tag: "Finished", text: "done resting", steps: 2 })
     }).pipe(Effect.scoped, Effect.provide(memory)))
 })
 

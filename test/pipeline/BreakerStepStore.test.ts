@@ -34,11 +34,11 @@ describeRedis("BreakerStep: circuits shared through Redis", () => {
       const a = Context.get(yield* Layer.build(stepOnRedis()), BreakerStep)
       const b = Context.get(yield* Layer.build(stepOnRedis()), BreakerStep)
       expect((yield* b.state("openai"))._tag).toBe("Closed")
-      const failed = yield* Effect.exit(a.around(target, Effect.fail(overloaded)))
+      const failed = yield* Effect.exit(a.around(Effect.fail(overloaded), target))
       expect(Exit.isFailure(failed)).toBe(true)
       expect((yield* b.state("openai"))._tag).toBe("Open")
       let ran = false
-      const rejected = yield* Effect.flip(b.around(target, Effect.sync(() => { ran = true })))
+      const rejected = yield* Effect.flip(b.around(Effect.sync(() => { ran = true }), target))
       expect(ran).toBe(false)
       expect(rejected).toBeInstanceOf(CircuitBreaker.CircuitBreakerError)
       expect(rejected instanceof CircuitBreaker.CircuitBreakerError && rejected.reason._tag).toBe("CircuitOpen")
@@ -61,10 +61,10 @@ it.each(["admit", "record"] as const)("a store failing on %s fails open: the cal
   const program = Effect.gen(function*() {
     const step = Context.get(yield* Layer.build(BreakerStep.layer({ failures: 1 }).pipe(Layer.provide(failingStore(failOn)))), BreakerStep)
     let runs = 0
-    const answer = yield* step.around(target, Effect.sync(() => ++runs))
+    const answer = yield* Effect.sync(() => ++runs).pipe(step.around(target))
     expect(answer).toBe(1)
     expect(runs).toBe(1)
-    const failure = yield* Effect.flip(step.around(target, Effect.suspend(() => { runs++; return Effect.fail(overloaded) })))
+    const failure = yield* Effect.flip(step.around(Effect.suspend(() => { runs++; return Effect.fail(overloaded) }), target))
     expect(failure).toBe(overloaded)
     expect(runs).toBe(2)
   })

@@ -108,7 +108,7 @@ export const eventFrame = (event: AgentLoopEvent, costUsd: (usage: Usage) => num
         event: "done",
         data: JSON.stringify({
           stopReason: event.stopReason,
-          answer: event.answer,
+          text: event.text,
           steps: event.steps,
           usage: event.usage,
           costUsd: costUsd(event.usage)

@@ -126,7 +126,7 @@ interface RunSummary {
 }
 
 const summary = (result: AgentLoopResult): RunSummary => ({
-  answer: result.answer,
+  answer: result.text,
   stopReason: result.stopReason,
   steps: result.steps,
   toolCalls: result.toolEvents.length,
@@ -149,14 +149,14 @@ const streamRun = (
       else if (event._tag === "Finished") finished = event
       return onEvent(event)
     }).pipe(Effect.map((): RunSummary => ({
-      answer: finished?.answer ?? "",
+      answer: finished?.text ?? "",
       stopReason: finished?.stopReason ?? "max-steps",
       steps: finished?.steps ?? 0,
       toolCalls,
       usage: finished?.usage ?? makeUsage(0, 0),
       estimatedInputTokens: finished?.estimatedInputTokens ?? 0,
       // streamed runs do not report their messages: the input and the answer text are what a repair resends
-      newMessages: [...asMessages(input.input), { role: "assistant", content: finished?.answer ?? "" }]
+      newMessages: [...asMessages(input.input), { role: "assistant", content: finished?.text ?? "" }]
     })))
   })
 
