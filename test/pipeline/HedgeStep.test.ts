@@ -9,11 +9,12 @@ import type { Duration } from "effect"
 import { Effect, Exit, Fiber, Layer, Metric, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
+import { Budgets } from "../../src/budget/index.ts"
 import { Costs } from "../../src/costs/index.ts"
 import type { LlmProviderShape, LlmRequest } from "../../src/llm/index.ts"
 import { ProviderServerError, ScriptedProvider } from "../../src/llm/index.ts"
 import type { HedgeStepOptions, LlmCallInput, LlmPipelineOptions } from "../../src/pipeline/index.ts"
-import { decodeLlmCall, HedgeStep, Llm, LlmPipeline } from "../../src/pipeline/index.ts"
+import { BudgetStep, decodeLlmCall, HedgeStep, Llm, LlmPipeline } from "../../src/pipeline/index.ts"
 import { withPipelineDeps } from "./support.ts"
 
 /** One scripted answer: after `ms` (TestClock), an answer or a failure. */
@@ -157,6 +158,29 @@ describe("HedgeStep", () => {
       assert.strictEqual(all.count, 2) // the winner's record and the loser's
       assert.closeTo(all.groups["-"] ?? -1, result.meta.costUsd ?? -1, 1e-12)
     }).pipe(Effect.provide(layerFor([primary, backup], { delay: 100, budget: { percent: 100 } })))
+  })
+
+  it.effect("the loser's cost is charged to the call's budgets beside the winner's", () => {
+    const primary = new TimedProvider("primary", () => ({ ms: 1000 }))
+    const backup = new TimedProvider("backup", () => ({ ms: 50 }))
+    return Effect.gen(function*() {
+      const budgets = yield* Budgets
+      yield* budgets.set({ scope: "tenant:acme", limit: 10, period: "month" })
+      const fiber = yield* fork(critical("q", { tenant: "acme" }))
+      yield* TestClock.adjust("150 millis")
+      const result = yield* Fiber.join(fiber)
+      const status = yield* budgets.get("tenant:acme")
+      assert.isTrue(status._tag === "Some")
+      if (status._tag !== "Some") return
+      assert.strictEqual(status.value.reserved, 0)
+      assert.isAbove(result.meta.hedgeCostUsd ?? 0, 0)
+      assert.closeTo(status.value.spent, (result.meta.costUsd ?? 0) + (result.meta.hedgeCostUsd ?? 0), 1e-12)
+    }).pipe(Effect.provide(
+      LlmPipeline.layerWith(
+        { cache: false, retry: { retries: 0 }, fallback: { chains: { fast: ["cheap"] } }, usage: { prices } },
+        Layer.mergeAll(HedgeStep.layer({ delay: 100, budget: { percent: 100 } }), BudgetStep.layer())
+      ).pipe(withPipelineDeps([primary.provider, backup.provider], { extra: Budgets.layerMemory() }))
+    ))
   })
 
   it.effect("the primary answering after the hedge was sent wins and the hedge is interrupted", () => {
