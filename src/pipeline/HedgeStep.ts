@@ -14,9 +14,9 @@
  *   primary (its hedge won) contributes the time it had run, a lower bound, so the slow tail does not vanish from
  *   the window. Until the window holds `minSamples` (default 20) latencies, the fixed `initialDelay` (default
  *   1 second) is used. The call's own `{ delay }` wins over the layer's.
- * - **The fallback step handles failures; hedging handles slowness.** A primary that fails before the delay does
- *   not start a hedge: its error goes to the fallback chain as without hedging. When the delay passes with the
- *   primary still in flight, the hedge is sent (if the budget allows) and **the first success wins**: the loser's
+ * - **The fallback step handles failures; hedging handles slowness.** A primary that fails (after its retries)
+ *   before the delay does not start a hedge: its error goes to the fallback chain as without hedging. When the
+ *   delay passes with the primary still in flight (waiting for its answer, or for a retry), the hedge is sent (if the budget allows) and **the first success wins**: the loser's
  *   fiber is interrupted, which aborts its HTTP request. If one leg fails, the other's outcome decides; if both
  *   fail, the call fails over with the primary's error, and the hedge's failure stands for the chain's attempt on
  *   the hedge target (that target is not asked twice).

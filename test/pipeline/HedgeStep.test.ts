@@ -260,6 +260,20 @@ describe("HedgeStep", () => {
     }).pipe(Effect.provide(layerFor([primary, backup], { delay: "p95", initialDelay: "300 millis", minSamples: 5 })))
   })
 
+  it.effect("bounded: past maxTargets a target keeps no latency window and uses the initial delay", () => {
+    const primary = new TimedProvider("primary", () => ({ ms: 10 }))
+    const backup = new TimedProvider("backup", () => ({ ms: 10 }))
+    return Effect.gen(function*() {
+      const hedge = yield* HedgeStep
+      yield* sequential(2, (i) => ask(`a ${i}`), "10 millis")
+      yield* sequential(2, (i) => ({ ...ask(`b ${i}`), model: "cheap" }), "10 millis")
+      const call = yield* decodeLlmCall(critical("q"))
+      const target = (provider: string, model: string) => ({ provider, route: provider, model, spec: `${provider}:${model}`, requested: "fast", defaults: {} })
+      assert.strictEqual(hedge.delayOf(call, target("primary", "model-a")), 10)
+      assert.strictEqual(hedge.delayOf(call, target("backup", "model-b")), 300)
+    }).pipe(Effect.provide(layerFor([primary, backup], { delay: "p50", initialDelay: 300, minSamples: 1, maxTargets: 1 })))
+  })
+
   it.effect("a p95 delay after enough samples: the hedge is sent at the primary's observed p95 latency", () => {
     // calls 1..20 answer in 10, 20, …, 200 ms; call 21 would take 5 seconds
     const primary = new TimedProvider("primary", (n) => ({ ms: n <= 20 ? n * 10 : 5000 }))

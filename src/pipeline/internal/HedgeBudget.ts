@@ -69,10 +69,4 @@ export class HedgeBudget {
     this.hedges[slot] = (this.hedges[slot] as number) + 1
     return true
   }
-
-  /** The requests and hedges counted in the current window (after dropping the buckets older than it). */
-  counts(now: number): { readonly requests: number; readonly hedges: number } {
-    this.advance(now)
-    return { requests: this.sum(this.requests), hedges: this.sum(this.hedges) }
-  }
 }
