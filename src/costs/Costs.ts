@@ -1,6 +1,6 @@
 /**
  * `Costs`: the spend ledger. Each `record` adds a cost in USD, tagged with dimensions (tenant, principal, key,
- * project, agent, model, provider, cached), to the UTC hour, day and month buckets of the current clock time.
+ * project, agent, model, provider, cached, hedge), to the UTC hour, day and month buckets of the current clock time.
  * Queries read one period's bucket: `stats` gives the total and, with `groupBy`, the total per value of one
  * dimension; `forecast` projects the current month's spend.
  *
@@ -31,6 +31,8 @@ export interface CostDimensions {
   readonly provider?: string
   /** `true` when the answer was served from a cache. */
   readonly cached?: boolean
+  /** `true` for the losing leg of a hedged call (`HedgeStep`): a request paid for beside the answer. */
+  readonly hedge?: boolean
 }
 
 /** A dimension name that `stats` can group by. */
@@ -38,7 +40,7 @@ export type CostDimension = keyof CostDimensions
 
 /** The dimension names, in a fixed order. */
 export const costDimensions: ReadonlyArray<CostDimension> = [
-  "tenant", "principal", "key", "project", "agent", "model", "provider", "cached"
+  "tenant", "principal", "key", "project", "agent", "model", "provider", "cached", "hedge"
 ]
 
 /** A UTC calendar period. */
@@ -125,7 +127,7 @@ interface Bucket {
 }
 
 const dimKey = (e: CostDimensions): string =>
-  `${e.tenant ?? ""}\u0000${e.principal ?? ""}\u0000${e.key ?? ""}\u0000${e.project ?? ""}\u0000${e.agent ?? ""}\u0000${e.model ?? ""}\u0000${e.provider ?? ""}\u0000${e.cached === true ? "1" : ""}`
+  `${e.tenant ?? ""}\u0000${e.principal ?? ""}\u0000${e.key ?? ""}\u0000${e.project ?? ""}\u0000${e.agent ?? ""}\u0000${e.model ?? ""}\u0000${e.provider ?? ""}\u0000${e.cached === true ? "1" : ""}\u0000${e.hedge === true ? "1" : ""}`
 
 const dimValue = (dims: CostDimensions, d: CostDimension): string => {
   const v = dims[d]

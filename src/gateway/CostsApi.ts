@@ -36,7 +36,7 @@ export const CostPeriodParam = Schema.Literals(["hour", "day", "month"])
 /** The `GET /costs/stats` query. */
 export const CostStatsQuery = Schema.Struct({
   period: Schema.optional(CostPeriodParam),
-  groupBy: Schema.optional(Schema.Literals(["tenant", "principal", "key", "project", "agent", "model", "provider", "cached"]))
+  groupBy: Schema.optional(Schema.Literals(["tenant", "principal", "key", "project", "agent", "model", "provider", "cached", "hedge"]))
 })
 
 /** The `GET /costs/usage/{user}` query. */

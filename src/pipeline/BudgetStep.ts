@@ -93,7 +93,8 @@ const make = Effect.gen(function*() {
     }
     const actualOf = (context: CallContext, targets: ReadonlyArray<Target>, response: LlmResponse): number => {
       const by = context.state.answeredBy ?? targets[0]
-      return by === undefined ? 0 : usage.costOf(by, response.usage) ?? 0
+      // a hedged call also pays for its losing leg (see HedgeStep)
+      return (by === undefined ? 0 : usage.costOf(by, response.usage) ?? 0) + context.state.hedgeCostUsd
     }
     const reserve: BudgetStepShape["reserve"] = (context, targets) => {
       const scopes = scopesOf(context)

@@ -12,7 +12,8 @@
  * ```
  *
  * With a `GuardStep` in the context, the decoded call passes its input guard before the cache key is computed and
- * its answer (or stream) passes the output guard (see `GuardStep.ts`).
+ * its answer (or stream) passes the output guard (see `GuardStep.ts`). With a `HedgeStep`, a critical `generate`
+ * whose first target is slow also asks the next target of its chain, and the first success wins (see `HedgeStep.ts`).
  *
  * The call is decoded before the alias is resolved (a model name is only looked up once it is known to be a
  * string). Every step is a `Context.Service` with a default layer and a `none` layer, so users replace or drop any
@@ -38,7 +39,7 @@ import type {
   LlmStreamPart,
   ProviderError
 } from "../llm/index.ts"
-import { StreamAccumulator, TokenCounter } from "../llm/index.ts"
+import { makeUsage, StreamAccumulator, TokenCounter } from "../llm/index.ts"
 import type { RateLimitStoreError } from "../ratelimit/index.ts"
 import { TelemetryHub } from "../telemetry/index.ts"
 import { BreakerStep } from "./BreakerStep.ts"
@@ -52,7 +53,9 @@ import { QueueStep } from "./QueueStep.ts"
 import { CoalesceStep } from "./CoalesceStep.ts"
 import { DeadLetterStep } from "./DeadLetterStep.ts"
 import { Costs } from "../costs/index.ts"
-import { costRecordOf } from "./internal/CostRecord.ts"
+import { costRecordOf, hedgeCostRecordOf } from "./internal/CostRecord.ts"
+import type { HedgeLoser } from "./HedgeStep.ts"
+import { HedgeStep } from "./HedgeStep.ts"
 import type { LlmCall, LlmCallInput } from "./LlmCall.ts"
 import { decodeLlmCall, mergeParams, providerRequest } from "./LlmCall.ts"
 import type { CallMeta, LlmOutputPart, LlmResult } from "./LlmResult.ts"
@@ -141,6 +144,8 @@ const make = Effect.gen(function*() {
   const deadLetters = Option.getOrUndefined(yield* Effect.serviceOption(DeadLetterStep))
   // optional: with a Costs ledger in the context every answered call records its cost (see troupe/costs)
   const costs = Option.getOrUndefined(yield* Effect.serviceOption(Costs))
+  // optional: without a HedgeStep in the context no call is hedged (see HedgeStep.ts)
+  const hedge = Option.getOrUndefined(yield* Effect.serviceOption(HedgeStep))
 
   const limits = yield* CallLimits
   // the token counter hook (a Reference: ~4 characters per token unless e.g. `TokenCounter.layerBpe` is provided)
@@ -243,6 +248,21 @@ const make = Effect.gen(function*() {
       : Effect.tapError(answered, (e) => errorHandlers.handle(e, { provider: target.provider, model: target.model }))
   }
 
+  /**
+   * Records the cost of a hedged call's losing leg on the same path as every call's (the `Costs` ledger, tagged
+   * `hedge`; the budget step adds `hedgeCostUsd` when it settles): its answer's tokens, else its estimated input.
+   */
+  const recordLoser = (context: CallContext) => (loser: HedgeLoser): Effect.Effect<void> => {
+    const state = context.state
+    const spent = loser.response !== undefined
+      ? usage.costOf(loser.target, loser.response.usage)
+      : usage.costOf(loser.target, makeUsage(state.estimatedInputTokens ?? 0, 0))
+    if (spent === undefined) return Effect.void
+    state.hedgeCostUsd += spent
+    // a computed cost is finite and ≥ 0 (UsageStep), so `record` cannot fail here; ignore it defensively
+    return costs === undefined ? Effect.void : Effect.ignore(costs.record(hedgeCostRecordOf(context.call, loser.target, spent)))
+  }
+
   const metaOf = (context: CallContext, targets: Arr.NonEmptyReadonlyArray<Target>, response: LlmResponse): CallMeta => {
     const state = context.state
     const by = state.answeredBy ?? targets[0]
@@ -256,6 +276,7 @@ const make = Effect.gen(function*() {
       attempts: cached ? 0 : state.attempts,
       fallbackIndex: cached ? 0 : Math.max(0, targets.indexOf(by)),
       costUsd: cached ? 0 : usage.costOf(by, response.usage),
+      ...(state.hedge !== undefined && !cached ? { hedge: state.hedge, hedgeCostUsd: state.hedgeCostUsd } : {}),
       ...(state.estimatedInputTokens !== undefined ? { estimatedInputTokens: state.estimatedInputTokens } : {})
     }
   }
@@ -268,7 +289,10 @@ const make = Effect.gen(function*() {
       return withTargets(context, (targets) => {
         const compute = Effect.suspend(() => {
           context.state.computed = true
-          const run = withinDeadline(context, deadlineOf(call, limits.deadlineMillis), fallback.run(context, targets, generateAttempt(context)))
+          const attempt = hedge === undefined
+            ? generateAttempt(context)
+            : hedge.attempts(context, targets, generateAttempt(context), recordLoser(context))
+          const run = withinDeadline(context, deadlineOf(call, limits.deadlineMillis), fallback.run(context, targets, attempt))
           return deadLetters === undefined ? run : deadLetters.around(run, context)
         })
         const paid = budget === undefined ? compute : budget.around(compute, context, targets)

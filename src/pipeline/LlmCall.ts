@@ -4,7 +4,8 @@
  * An `LlmCall` is an `LlmRequest` (messages, tools, tool choice, params, response format — see `src/llm`) whose
  * `model` is an alias (`fast`) or a `provider:model` spec, plus per-call `options`: cache mode (`bypass` skips the
  * response cache, `refresh` skips the lookup but stores the answer), a timeout, the end user and tenant (telemetry,
- * and the tenant partitions the response cache), an API-key override, a fallback chain, and the retry budget.
+ * and the tenant partitions the response cache), an API-key override, a fallback chain, the retry budget, and
+ * `hedge`, which marks the call critical (see `HedgeStep`).
  *
  * `decodeLlmCall` is the pipeline's only validation: requests are untrusted. It first runs a hand-written structural
  * check that accepts only values the Schema accepts unchanged (the common shapes: plain objects with only the
@@ -33,6 +34,30 @@ export const CallTimeout = Schema.Union([
     return (d._tag === "Some" && Duration.toMillis(d.value) > 0) || `Expected a positive duration such as "30 seconds", got "${s}"`
   }))
 ])
+
+const PERCENTILE = /^p([1-9]|[1-9][0-9])$/
+
+/**
+ * When a hedge is sent: milliseconds (≥ 0), a `Duration` string such as `"200 millis"`, or a percentile of the
+ * primary target's observed latency, `"p1"` … `"p99"` (e.g. `"p95"`; see `HedgeStep`).
+ */
+export const HedgeDelay = Schema.Union([
+  Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)),
+  Schema.String.check(Schema.makeFilter((s: string) => {
+    if (PERCENTILE.test(s)) return true
+    const d = Duration.fromInput(s as Duration.Input)
+    return (d._tag === "Some" && Duration.isFinite(d.value) && Duration.toMillis(d.value) >= 0) ||
+      `Expected a duration such as "200 millis" or a percentile such as "p95", got "${s.slice(0, 40)}"`
+  }))
+])
+export type HedgeDelay = typeof HedgeDelay.Type
+
+/**
+ * Whether a call is critical (hedged): `true` (hedge after the step's delay), `false` (never hedge, whatever the
+ * model's default), or `{ delay }` (hedge after this delay).
+ */
+export const CallHedge = Schema.Union([Schema.Boolean, Schema.Struct({ delay: Schema.optionalKey(HedgeDelay) })])
+export type CallHedge = typeof CallHedge.Type
 
 /** An API key: a `Redacted<string>` (preferred) or a plain string, which is wrapped in `Redacted` at once. */
 export const CallApiKey = Schema.Union([Schema.Redacted(NonEmptyString), Schema.RedactedFromValue(NonEmptyString)])
@@ -63,7 +88,9 @@ export const LlmCallOptions = Schema.Struct({
    */
   budgets: Schema.optionalKey(Schema.Array(BudgetScope).check(Schema.isMaxLength(8))),
   /** Retries after a retryable failure (default: the RetryStep's, 3). */
-  retries: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 10 })))
+  retries: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 10 }))),
+  /** Marks the call critical: a hedge is sent to the next target of its chain when the first is slow (`HedgeStep`). */
+  hedge: Schema.optionalKey(CallHedge)
 })
 export type LlmCallOptions = typeof LlmCallOptions.Type
 
@@ -103,7 +130,7 @@ const userKeys = new Set(["role", "content", "name"])
 const assistantKeys = new Set(["role", "content"]) // tool calls: let the Schema check them
 const toolKeys = new Set(["role", "content", "toolCallId", "name", "isError"])
 const paramKeys = new Set(["temperature", "maxTokens", "topP"]) // `stop` and extras: Schema
-const optionKeys = new Set(["cache", "timeout", "user", "tenant", "agent", "apiKey", "retries"]) // fallbacks: Schema
+const optionKeys = new Set(["cache", "timeout", "user", "tenant", "agent", "apiKey", "retries", "hedge"]) // fallbacks: Schema
 const callKeys = new Set(["model", "messages", "toolChoice", "params", "options"]) // tools, responseFormat: Schema
 
 const messageOk = (m: unknown): boolean => {
@@ -140,6 +167,7 @@ const optionsOk = (o: unknown): boolean => {
   if (apiKey !== undefined && !(Redacted.isRedacted(apiKey) && typeof Redacted.value(apiKey) === "string" && Redacted.value(apiKey) !== "")) {
     return false
   }
+  if (o.hedge !== undefined && typeof o.hedge !== "boolean") return false // `{ delay }`: Schema
   return o.retries === undefined || (Number.isInteger(o.retries) && inRange(o.retries, 0, 10))
 }
 

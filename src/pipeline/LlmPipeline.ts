@@ -19,6 +19,8 @@ import type { DeadLetters } from "../dlq/index.ts"
 import type { PipelineRedrive } from "./DeadLetterStep.ts"
 import { DeadLetterStep } from "./DeadLetterStep.ts"
 import { CoalesceStep } from "./CoalesceStep.ts"
+import type { HedgeStepOptions } from "./HedgeStep.ts"
+import { HedgeStep } from "./HedgeStep.ts"
 import type { Cache, InvalidCacheOptions } from "../cache/index.ts"
 import type { ConfigStore } from "../config/index.ts"
 import type { RateLimiter } from "../ratelimit/index.ts"
@@ -96,7 +98,7 @@ export const layer = (
 
 /**
  * `layer` with optional steps added: `steps` provides any of `BudgetStep`, `QueueStep`, `CoalesceStep`,
- * `DeadLetterStep`, `GuardStep` (the pipeline picks up whichever it finds), so several can be combined; the
+ * `DeadLetterStep`, `HedgeStep`, `GuardStep` (the pipeline picks up whichever it finds), so several can be combined; the
  * `layerWith…` shortcuts below add one each. Fails with the steps' own errors besides `layer`'s.
  *
  * @example
@@ -158,3 +160,20 @@ export const layerWithDeadLetters = (
   options: LlmPipelineOptions & { readonly redrive?: PipelineRedrive } = {}
 ): Layer.Layer<Llm, InvalidPipelineOptions | InvalidCacheOptions, ConfigStore | Cache | RateLimiter | ProviderRegistry | DeadLetters> =>
   layerWith(options, DeadLetterStep.layer(options.redrive === undefined ? {} : { redrive: options.redrive }))
+
+/**
+ * `layer` with hedging (see `HedgeStep`): a critical call (`options.hedge`, or a model named in `hedge.models`)
+ * whose first target has not answered after the delay (default: its observed p95 latency) is also sent to the next
+ * target of its fallback chain, within the hedging budget; the first success wins. Fails with
+ * `InvalidPipelineOptions` on a bad `hedge` option.
+ *
+ * @example
+ * ```ts
+ * const llm = LlmPipeline.layerWithHedging({ fallback: { chains: { fast: ["cheap"] } }, hedge: { models: { fast: true } } }).pipe(
+ *   Layer.provide(deps))
+ * ```
+ */
+export const layerWithHedging = (
+  options: LlmPipelineOptions & { readonly hedge?: HedgeStepOptions } = {}
+): Layer.Layer<Llm, InvalidPipelineOptions | InvalidCacheOptions, ConfigStore | Cache | RateLimiter | ProviderRegistry> =>
+  layerWith(options, HedgeStep.layer(options.hedge))

@@ -26,6 +26,10 @@ export interface CallMeta {
   readonly fallbackIndex: number
   /** Cost in USD (0 for a cache hit; `undefined` when the model has no price). */
   readonly costUsd: number | undefined
+  /** Set when a hedge was sent (`HedgeStep`): `won` when the hedge answered, `lost` when the primary did. */
+  readonly hedge?: "won" | "lost"
+  /** Cost in USD of the losing leg of a hedged call (beside `costUsd`, the winner's); set with `hedge`. */
+  readonly hedgeCostUsd?: number
   /** The `TokenCounter`'s estimate of the input tokens, beside the actual `usage.inputTokens` (absent on a cache hit). */
   readonly estimatedInputTokens?: number
 }

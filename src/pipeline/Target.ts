@@ -50,6 +50,10 @@ export class CallState {
   estimatedInputTokens: number | undefined = undefined
   /** Set when the provider was called for this call (false on a response-cache hit). */
   computed = false
+  /** Set when a hedge was sent (`HedgeStep`): `won` when the hedge answered, `lost` when the primary did. */
+  hedge: "won" | "lost" | undefined = undefined
+  /** Cost in USD of a hedged call's losing leg (recorded by `HedgeStep`'s caller; 0 without one). */
+  hedgeCostUsd = 0
   /** When the whole call must be over (Clock ms; see `CallLimits`): the retry step makes no retry ending later. */
   deadlineAt: number | undefined = undefined
 

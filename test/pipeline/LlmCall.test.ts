@@ -35,6 +35,7 @@ const call = fc.record({
       tenant: maybe(scalar),
       apiKey: maybe(fc.oneof(fc.constant(Redacted.make("k")), fc.constant(Redacted.make("")), scalar)),
       retries: maybe(scalar),
+      hedge: maybe(fc.oneof(scalar, fc.record({ delay: maybe(scalar) }, { requiredKeys: [] }))),
       other: maybe(scalar)
     }, { requiredKeys: [] }),
     scalar
