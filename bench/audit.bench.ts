@@ -18,7 +18,7 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
   const schema = `troupe_bench_audit_${process.pid}`
   const pg = PgClient.layer({ url: Redacted.make(url) })
   const rt = ManagedRuntime.make(Audit.layer.pipe(Layer.provideMerge(AuditStore.layerPostgres({ schema })), Layer.provideMerge(pg)))
-  const up = await rt.runPromise(Effect.exit(Audit.Audit.useSync(() => undefined)))
+  const up = await rt.runPromise(Effect.exit(Audit.useSync(() => undefined)))
   if (up._tag === "Failure") {
     process.stderr.write(`  (skipping audit rows: no PostgreSQL at ${url})\n`)
     await rt.dispose()
@@ -30,7 +30,7 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
     ip: "127.0.0.1", userAgent: "bench", metadata: { n: i }
   })
   const rows = await timeInterleaved(Effect.gen(function*() {
-    const audit = yield* Effect.promise(() => rt.runPromise(Audit.Audit.useSync((a) => a)))
+    const audit = yield* Effect.promise(() => rt.runPromise(Audit.useSync((a) => a)))
     const sql = yield* Effect.promise(() => rt.runPromise(SqlClient.SqlClient.useSync((s) => s)))
     yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS "${schema}".plain (id bigserial PRIMARY KEY, record jsonb NOT NULL)`)
     let n = 0

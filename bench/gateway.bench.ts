@@ -61,7 +61,7 @@ const row = (id: string, r: autocannon.Result, note: string, baseline?: string):
 const startGateway = async (troupe: TroupeOptions) => {
   const scope = Effect.runSync(Scope.make())
   const context = await Effect.runPromise(Layer.buildWithScope(Gateway.layer({ port: 0 }).pipe(Layer.provide(Troupe.layer(troupe))), scope))
-  return { url: Context.get(context, Gateway.Gateway).address.url, stop: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
+  return { url: Context.get(context, Gateway).address.url, stop: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
 }
 
 /** The fake OpenAI server as a child process; resolves with its URL once it listens. */

@@ -11,6 +11,7 @@
  * prints the tree again, shuts everything down in reverse start order and exits 0.
  */
 import { Deferred, Effect, Fiber, Random, Schedule, Stream } from "effect"
+import type { LifecycleEvent } from "../src/runtime/index.ts"
 import {
   Actor,
   Behaviour,
@@ -90,7 +91,7 @@ const render = (sup: Supervisor.SupervisorRef, indent = ""): Effect.Effect<Array
     return lines
   })
 
-const describe = (event: Lifecycle.LifecycleEvent): string => {
+const describe = (event: LifecycleEvent): string => {
   const who = event.childId === undefined ? event.supervisor : `${event.supervisor}/${event.childId}`
   const reason = event.reason === undefined ? "" : ` ${ExitReason.format(event.reason)}`
   const delay = event.delayMillis === undefined ? "" : ` after ${event.delayMillis} ms backoff`
@@ -98,7 +99,7 @@ const describe = (event: Lifecycle.LifecycleEvent): string => {
 }
 
 const program = Effect.gen(function*() {
-  const lifecycle = yield* Lifecycle.Lifecycle
+  const lifecycle = yield* Lifecycle
   const events = yield* lifecycle.subscribe
   const printer = yield* Effect.forkChild(Stream.runForEach(events, (e) => Effect.sync(() => console.log(describe(e)))), {
     startImmediately: true

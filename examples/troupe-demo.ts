@@ -192,7 +192,7 @@ const program = Effect.gen(function*() {
   const interrupted = yield* Deferred.make<void>()
   const onSigint = () => Deferred.doneUnsafe(interrupted, Effect.void)
   process.once("SIGINT", onSigint)
-  const lifecycle = yield* Lifecycle.Lifecycle
+  const lifecycle = yield* Lifecycle
   yield* (yield* lifecycle.subscribe).pipe(
     Stream.filter((e) => e.supervisor === "agents" && (e._tag === "ChildExited" || e._tag === "ChildRestarted")),
     Stream.runForEach((e) => say(`   ${stamp()} lifecycle: ${e._tag} ${e.childId ?? ""} ${e.reason ? ExitReason.format(e.reason) : ""}`)),

@@ -70,7 +70,7 @@ export interface TroupeOptions {
 /** Everything `Troupe.layer` provides. */
 export type Services =
   | Supervisor.RootSupervisor
-  | Lifecycle.Lifecycle
+  | Lifecycle
   | TelemetryHub
   | ConfigStore
   | RateLimiter

@@ -104,7 +104,12 @@ export interface GatewayShape {
 }
 
 /** The running gateway (provided by `Gateway.layer`). */
-export class Gateway extends Context.Service<Gateway, GatewayShape>()("troupe/Gateway") {}
+export class Gateway extends Context.Service<Gateway, GatewayShape>()("troupe/Gateway") {
+  /** `layer` of this module, as a static member. */
+  static get layer() {
+    return layer
+  }
+}
 
 /** What `Gateway.layer` needs: troupe's services (as `Troupe.layer` provides them). */
 export type GatewayRequirements =
@@ -112,14 +117,14 @@ export type GatewayRequirements =
   | ConfigStore
   | TelemetryHub
   | Supervisor.RootSupervisor
-  | Lifecycle.Lifecycle
+  | Lifecycle
 
 const make = (options: GatewayOptions) =>
   Effect.gen(function*() {
     const store = yield* ConfigStore
     const hub = yield* TelemetryHub
     const root = yield* Supervisor.RootSupervisor
-    const lifecycle = yield* Lifecycle.Lifecycle
+    const lifecycle = yield* Lifecycle
     const context = yield* Effect.context<GatewayRequirements>()
 
     const initial = (yield* store.get).gateway

@@ -3,7 +3,7 @@
  * admin API, draining, maintenance), its auth middleware (`ApiAuth`, `AdminAuth`, `Caller`), readiness checks
  * (`HealthCheck`), the embeddings backend (`Embedder`), the HTTP contract (`GatewayApi`) and its errors.
  */
-export * as Gateway from "./Gateway.ts"
+export { Gateway } from "./Gateway.ts"
 export * as GatewayAgents from "./GatewayAgents.ts"
 export { GatewayRouteContext } from "./internal/RouteContext.ts"
 export type { GatewayRouteContextShape } from "./internal/RouteContext.ts"

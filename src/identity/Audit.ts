@@ -39,7 +39,7 @@ import { Clock, Context, Effect, Layer, Option, Schema, Semaphore } from "effect
 import { AuditInput, type AuditRecord, GENESIS_HASH } from "./AuditEntry.ts"
 import { type AuditFilter, AuditStore } from "./AuditStore.ts"
 import { IdentityStoreError, type InvalidIdentityInput, type StoreFull } from "./IdentityError.ts"
-import { type ChainCheck, hashEntry, verifyChain } from "./internal/AuditChain.ts"
+import { canonicalJson, type ChainCheck, hashEntry, verifyChain } from "./internal/AuditChain.ts"
 import { checkpointValid, signCheckpoint } from "./internal/AuditCheckpoint.ts"
 import { KeyProvider, type KeyProviderShape, type SecretError } from "./KeyProvider.ts"
 import { toInvalidInput } from "./Keys.ts"
@@ -61,7 +61,32 @@ export interface AuditShape {
 }
 
 /** The audit log service. */
-export class Audit extends Context.Service<Audit, AuditShape>()("troupe/identity/Audit") {}
+export class Audit extends Context.Service<Audit, AuditShape>()("troupe/identity/Audit") {
+  /** `make` of this module, as a static member. */
+  static get make() {
+    return make
+  }
+  /** `makeSigned` of this module, as a static member. */
+  static get makeSigned() {
+    return makeSigned
+  }
+  /** `layerSigned` of this module, as a static member. */
+  static get layerSigned() {
+    return layerSigned
+  }
+  /** `verifyChain` of this module, as a static member. */
+  static get verifyChain() {
+    return verifyChain
+  }
+  /** `canonicalJson` of this module, as a static member. */
+  static get canonicalJson() {
+    return canonicalJson
+  }
+  /** `layer` of this module, as a static member. */
+  static get layer() {
+    return layer
+  }
+}
 
 const CREDENTIAL = /tr_live_|sk-[A-Za-z0-9_-]{8,}|bearer\s+\S+/i
 const PAGE = 1000

@@ -51,7 +51,20 @@ export interface AuditStoreShape {
 }
 
 /** The audit store service, with `layerMemory` and `layerPostgres`. */
-export class AuditStore extends Context.Service<AuditStore, AuditStoreShape>()("troupe/identity/AuditStore") {}
+export class AuditStore extends Context.Service<AuditStore, AuditStoreShape>()("troupe/identity/AuditStore") {
+  /** `matchesFilter` of this module, as a static member. */
+  static get matchesFilter() {
+    return matchesFilter
+  }
+  /** `layerMemory` of this module, as a static member. */
+  static get layerMemory() {
+    return layerMemory
+  }
+  /** `layerPostgres` of this module, as a static member. */
+  static get layerPostgres() {
+    return layerPostgres
+  }
+}
 
 /** Whether a record matches a filter (the memory store's query, and the reference of the SQL one). */
 export const matchesFilter = (r: AuditRecord, f: AuditFilter): boolean =>

@@ -53,7 +53,28 @@ export interface KeyProviderShape {
 }
 
 /** The master-key provider service. */
-export class KeyProvider extends Context.Service<KeyProvider, KeyProviderShape>()("troupe/identity/KeyProvider") {}
+export class KeyProvider extends Context.Service<KeyProvider, KeyProviderShape>()("troupe/identity/KeyProvider") {
+  /** `keyIdOf` of this module, as a static member. */
+  static get keyIdOf() {
+    return keyIdOf
+  }
+  /** `parseKey` of this module, as a static member. */
+  static get parseKey() {
+    return parseKey
+  }
+  /** `fromKeys` of this module, as a static member. */
+  static get fromKeys() {
+    return fromKeys
+  }
+  /** `layerStatic` of this module, as a static member. */
+  static get layerStatic() {
+    return layerStatic
+  }
+  /** `layerEnv` of this module, as a static member. */
+  static get layerEnv() {
+    return layerEnv
+  }
+}
 
 /** The public id of a 32-byte key. */
 export const keyIdOf = (key: Uint8Array): string =>

@@ -37,7 +37,16 @@ export interface KeyStoreShape {
 }
 
 /** The key store service, with `layerMemory` and `layerPostgres`. */
-export class KeyStore extends Context.Service<KeyStore, KeyStoreShape>()("troupe/identity/KeyStore") {}
+export class KeyStore extends Context.Service<KeyStore, KeyStoreShape>()("troupe/identity/KeyStore") {
+  /** `layerMemory` of this module, as a static member. */
+  static get layerMemory() {
+    return layerMemory
+  }
+  /** `layerPostgres` of this module, as a static member. */
+  static get layerPostgres() {
+    return layerPostgres
+  }
+}
 
 /** The embedded default: a bounded in-process map. */
 export const layerMemory = (options: { readonly maxKeys?: number } = {}): Layer.Layer<KeyStore> =>

@@ -98,7 +98,28 @@ export interface KeysShape {
 }
 
 /** The keys service. */
-export class Keys extends Context.Service<Keys, KeysShape>()("troupe/identity/Keys") {}
+export class Keys extends Context.Service<Keys, KeysShape>()("troupe/identity/Keys") {
+  /** `CreateKeyInput` of this module, as a static member. */
+  static get CreateKeyInput() {
+    return CreateKeyInput
+  }
+  /** `toInvalidInput` of this module, as a static member. */
+  static get toInvalidInput() {
+    return toInvalidInput
+  }
+  /** `make` of this module, as a static member. */
+  static get make() {
+    return make
+  }
+  /** `layer` of this module, as a static member. */
+  static get layer() {
+    return layer
+  }
+  /** `hasScope` of this module, as a static member. */
+  static get hasScope() {
+    return hasScope
+  }
+}
 
 /** Options of the keys service: the server pepper (the HMAC key of stored hashes). */
 export interface KeysOptions {

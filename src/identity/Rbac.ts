@@ -71,7 +71,52 @@ export interface RbacShape {
 }
 
 /** The RBAC service. */
-export class Rbac extends Context.Service<Rbac, RbacShape>()("troupe/identity/Rbac") {}
+export class Rbac extends Context.Service<Rbac, RbacShape>()("troupe/identity/Rbac") {
+  /** `Permission` of this module, as a static member. */
+  static get Permission() {
+    return Permission
+  }
+  /** `RoleName` of this module, as a static member. */
+  static get RoleName() {
+    return RoleName
+  }
+  /** `RoleDefinition` of this module, as a static member. */
+  static get RoleDefinition() {
+    return RoleDefinition
+  }
+  /** `RoleDefinitions` of this module, as a static member. */
+  static get RoleDefinitions() {
+    return RoleDefinitions
+  }
+  /** `Permissions` of this module, as a static member. */
+  static get Permissions() {
+    return Permissions
+  }
+  /** `defaultRoles` of this module, as a static member. */
+  static get defaultRoles() {
+    return defaultRoles
+  }
+  /** `Subject` of this module, as a static member. */
+  static get Subject() {
+    return Subject
+  }
+  /** `matches` of this module, as a static member. */
+  static get matches() {
+    return matches
+  }
+  /** `make` of this module, as a static member. */
+  static get make() {
+    return make
+  }
+  /** `layer` of this module, as a static member. */
+  static get layer() {
+    return layer
+  }
+  /** `require` of this module, as a static member. */
+  static get require() {
+    return require_
+  }
+}
 
 /** Whether a granted permission covers `permission` (equal, `*`, or a trailing-`*` prefix). */
 export const matches = (grant: string, permission: string): boolean =>

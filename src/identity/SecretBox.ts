@@ -78,7 +78,36 @@ export interface SecretBoxShape {
 }
 
 /** The secrets-at-rest service. */
-export class SecretBox extends Context.Service<SecretBox, SecretBoxShape>()("troupe/identity/SecretBox") {}
+export class SecretBox extends Context.Service<SecretBox, SecretBoxShape>()("troupe/identity/SecretBox") {
+  /** `PREFIX` of this module, as a static member. */
+  static get PREFIX() {
+    return PREFIX
+  }
+  /** `isEnvelope` of this module, as a static member. */
+  static get isEnvelope() {
+    return isEnvelope
+  }
+  /** `keyIdOfEnvelope` of this module, as a static member. */
+  static get keyIdOfEnvelope() {
+    return keyIdOfEnvelope
+  }
+  /** `sealWith` of this module, as a static member. */
+  static get sealWith() {
+    return sealWith
+  }
+  /** `openWith` of this module, as a static member. */
+  static get openWith() {
+    return openWith
+  }
+  /** `make` of this module, as a static member. */
+  static get make() {
+    return make
+  }
+  /** `layer` of this module, as a static member. */
+  static get layer() {
+    return layer
+  }
+}
 
 /** Builds the box over the `KeyProvider` in context. */
 export const make: Effect.Effect<SecretBoxShape, never, KeyProvider> = Effect.gen(function*() {

@@ -50,7 +50,12 @@ export class Lifecycle extends Context.Service<Lifecycle, {
   readonly events: Stream.Stream<LifecycleEvent>
   /** subscribe now, consume later: events published in between are kept */
   readonly subscribe: Effect.Effect<Stream.Stream<LifecycleEvent>, never, Scope.Scope>
-}>()("troupe/Lifecycle") {}
+}>()("troupe/Lifecycle") {
+  /** `layer` of this module, as a static member. */
+  static get layer() {
+    return layer
+  }
+}
 
 /**
  * Provides `Lifecycle` and installs its sink for everything built on top of it.

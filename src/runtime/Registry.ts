@@ -199,7 +199,44 @@ export const via = <P extends Behaviour.Protocol = Behaviour.Protocol, K = strin
 })
 
 /** A registry offered as a service. */
-export class Registry extends Context.Service<Registry, ProcessRegistry<string, unknown>>()("troupe/Registry") {}
+export class Registry extends Context.Service<Registry, ProcessRegistry<string, unknown>>()("troupe/Registry") {
+  /** `make` of this module, as a static member. */
+  static get make() {
+    return make
+  }
+  /** `register` of this module, as a static member. */
+  static get register() {
+    return register
+  }
+  /** `unregister` of this module, as a static member. */
+  static get unregister() {
+    return unregister
+  }
+  /** `lookup` of this module, as a static member. */
+  static get lookup() {
+    return lookup
+  }
+  /** `whereis` of this module, as a static member. */
+  static get whereis() {
+    return whereis
+  }
+  /** `dispatch` of this module, as a static member. */
+  static get dispatch() {
+    return dispatch
+  }
+  /** `keysOf` of this module, as a static member. */
+  static get keysOf() {
+    return keysOf
+  }
+  /** `via` of this module, as a static member. */
+  static get via() {
+    return via
+  }
+  /** `layer` of this module, as a static member. */
+  static get layer() {
+    return layer
+  }
+}
 
 /** Provides a `Registry` service with the given key mode. */
 export const layer = (options: { readonly keys: KeyMode; readonly name?: string }): Layer.Layer<Registry> =>

@@ -16,11 +16,10 @@
  */
 import { Effect, Layer, Stream } from "effect"
 import { ChildSpec, ExitReason, Lifecycle, Supervisor } from "../runtime/index.ts"
+import type { LifecycleEvent } from "../runtime/index.ts"
 import { Events } from "./EventCatalogue.ts"
 import type { EventName, Measurements, Metadata } from "./TelemetryEvent.ts"
 import { TelemetryHub } from "./TelemetryHub.ts"
-
-type LifecycleEvent = Lifecycle.LifecycleEvent
 
 const names: Readonly<Record<LifecycleEvent["_tag"], EventName>> = {
   SupervisorStarted: Events.supervisorStarted,
@@ -66,9 +65,9 @@ export const bridge = (events: Stream.Stream<LifecycleEvent>): Effect.Effect<voi
  * const Live = layerLifecycleBridge.pipe(Layer.provideMerge(TelemetryHub.layer()), Layer.provideMerge(Lifecycle.layer))
  * ```
  */
-export const layerLifecycleBridge: Layer.Layer<never, Supervisor.SpawnError, TelemetryHub | Lifecycle.Lifecycle> =
+export const layerLifecycleBridge: Layer.Layer<never, Supervisor.SpawnError, TelemetryHub | Lifecycle> =
   Layer.effectDiscard(Effect.gen(function*() {
-    const lifecycle = yield* Lifecycle.Lifecycle
+    const lifecycle = yield* Lifecycle
     const hub = yield* TelemetryHub
     const events = yield* lifecycle.subscribe
     yield* Supervisor.start({

@@ -21,7 +21,7 @@ describe("Cache (memory)", () => {
 
   it.effect("a crashing sweeper is restarted by its supervisor and the cache keeps working", () =>
     Effect.gen(function*() {
-      const events = yield* Lifecycle.Lifecycle.use((l) => l.subscribe)
+      const events = yield* Lifecycle.use((l) => l.subscribe)
       let calls = 0
       const cache = yield* makeMemory<string>({
         name: "crashy",

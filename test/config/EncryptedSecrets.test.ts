@@ -10,12 +10,12 @@ const API_KEY = "sk-encrypted-at-rest-0123456789"
 
 const seal = (value: string) =>
   Effect.runPromise(Effect.gen(function*() {
-    return yield* (yield* SecretBox.SecretBox).seal(value)
+    return yield* (yield* SecretBox).seal(value)
   }).pipe(Effect.provide(boxLayer)))
 
 const readKey = (files: Map<string, string>, withBox: boolean) =>
   Effect.gen(function*() {
-    const box = yield* SecretBox.SecretBox
+    const box = yield* SecretBox
     const layer = storeLayer({ configFile: "/c.json", files, ...(withBox ? { openSecret: box.open } : {}) })
     return yield* Effect.gen(function*() {
       const config = yield* (yield* ConfigStore).get

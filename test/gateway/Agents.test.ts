@@ -61,7 +61,7 @@ const start = async (troupe: TroupeOptions = {}): Promise<Running> => {
     Layer.provide(Troupe.layerTest(troupe))
   )
   const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
-  const gw = Context.get(context, Gateway.Gateway)
+  const gw = Context.get(context, Gateway)
   return { url: gw.address.url, stop: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
 }
 

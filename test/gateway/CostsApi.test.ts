@@ -25,7 +25,7 @@ beforeAll(async () => {
     Layer.provide(Troupe.layerTest({ pipeline: { retry: false }, config: { defaults: { gateway: { auth: { adminKey: "costs-secret" } } } } }))
   )
   const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
-  url = Context.get(context, Gateway.Gateway).address.url
+  url = Context.get(context, Gateway).address.url
   costs = Context.get(context, Costs)
 })
 afterAll(async () => {

@@ -25,7 +25,7 @@ beforeAll(async () => {
     Layer.provide(Troupe.layerTest({ pipeline: { retry: false }, config: { defaults: { gateway: { auth: { adminKey: "dlq-secret" } } } } }))
   )
   const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
-  url = Context.get(context, Gateway.Gateway).address.url
+  url = Context.get(context, Gateway).address.url
   dlq = Context.get(context, DeadLetters)
 })
 afterAll(async () => {

@@ -17,7 +17,7 @@ describe("GET /admin/errors", () => {
     )
     const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
     try {
-      const url = Context.get(context, Gateway.Gateway).address.url
+      const url = Context.get(context, Gateway).address.url
       await Effect.runPromise(Context.get(context, ErrorAnalytics).record({ _tag: "GuardBlocked" }, { route: "/v1/chat/completions", tenant: "acme" }))
       expect((await fetch(`${url}/admin/errors`)).status).toBe(401)
       expect((await fetch(`${url}/admin/errors`, { headers: { authorization: "Bearer sk-test" } })).status).toBe(403)

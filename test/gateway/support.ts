@@ -18,7 +18,7 @@ export const startGateway = async (troupe: TroupeOptions = {}, gateway: GatewayO
   const scope = Effect.runSync(Scope.make())
   const layer = Gateway.layer({ port: 0, ...gateway }).pipe(Layer.provide(Troupe.layerTest(troupe)))
   const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
-  const gw = Context.get(context, Gateway.Gateway)
+  const gw = Context.get(context, Gateway)
   return { gateway: gw, url: gw.address.url, stop: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
 }
 

@@ -15,7 +15,7 @@ describe("Audit conformance: memory", () => {
     Effect.sync(() => {
       const store = makeMemoryAuditStore(1000)
       return {
-        layer: Layer.succeed(AuditStore.AuditStore, store),
+        layer: Layer.succeed(AuditStore, store),
         edit: (seq, patch) => Effect.sync(() => {
           store.unsafeEntries[seq] = { ...store.unsafeEntries[seq]!, ...patch }
         }),
@@ -26,7 +26,7 @@ describe("Audit conformance: memory", () => {
 
   it.effect("layerMemory is bounded: at capacity record fails StoreFull, nothing is dropped silently", () =>
     Effect.gen(function*() {
-      const audit = yield* Audit.Audit
+      const audit = yield* Audit
       const e = { tenant: "t", actor: "a", action: "x", resource: "r", status: "success" as const }
       yield* audit.record(e)
       yield* audit.record(e)
@@ -42,9 +42,9 @@ describe("Audit checkpoints (memory hooks)", () => {
     Effect.gen(function*() {
       const store = makeMemoryAuditStore(1000)
       const layer = Audit.layerSigned({ every }).pipe(
-        Layer.provideMerge(Layer.merge(Layer.succeed(AuditStore.AuditStore, store), KeyProvider.layerStatic({ current: "d".repeat(64) })))
+        Layer.provideMerge(Layer.merge(Layer.succeed(AuditStore, store), KeyProvider.layerStatic({ current: "d".repeat(64) })))
       )
-      const audit = yield* Audit.Audit.pipe(Effect.provide(layer))
+      const audit = yield* Audit.pipe(Effect.provide(layer))
       for (let i = 0; i < 9; i++) yield* audit.record({ tenant: "t", actor: "a", action: "x", resource: `r${i}`, status: "success" })
       return { store, audit }
     })

@@ -7,12 +7,12 @@
 import { assert, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Option } from "effect"
 import { TestClock } from "effect/testing"
-import { Audit, type AuditRecord, AuditStore, KeyProvider } from "../../src/identity/index.ts"
+import { Audit, type AuditRecord, type AuditShape, AuditStore, KeyProvider } from "../../src/identity/index.ts"
 import { hashEntry, verifyChain } from "../../src/identity/internal/AuditChain.ts"
 import { failureOf } from "./support.ts"
 
 export interface Backend {
-  readonly layer: Layer.Layer<AuditStore.AuditStore, unknown>
+  readonly layer: Layer.Layer<AuditStore, unknown>
   readonly edit: (seq: number, patch: Partial<AuditRecord>) => Effect.Effect<void, unknown>
   readonly remove: (seq: number) => Effect.Effect<void, unknown>
 }
@@ -29,7 +29,7 @@ const entry = (i: number, tenant = "t1") => ({
 })
 
 export const auditConformance = (fresh: () => Effect.Effect<Backend, unknown>): void => {
-  const withAudit = <A, E>(body: (backend: Backend) => Effect.Effect<A, E, Audit.Audit | AuditStore.AuditStore>) =>
+  const withAudit = <A, E>(body: (backend: Backend) => Effect.Effect<A, E, Audit | AuditStore>) =>
     Effect.gen(function*() {
       const backend = yield* fresh()
       return yield* body(backend).pipe(Effect.provide(Audit.layer.pipe(Layer.provideMerge(backend.layer))))
@@ -38,8 +38,8 @@ export const auditConformance = (fresh: () => Effect.Effect<Backend, unknown>): 
   it.effect("append-only: an append at any position but the next one fails", () =>
     withAudit(() =>
       Effect.gen(function*() {
-        const audit = yield* Audit.Audit
-        const store = yield* AuditStore.AuditStore
+        const audit = yield* Audit
+        const store = yield* AuditStore
         const first = yield* audit.record(entry(0))
         const exit = yield* Effect.exit(store.append({ ...first, seq: 0 }))
         assert.strictEqual((failureOf(exit) as { _tag: string })._tag, "IdentityStoreError")
@@ -51,8 +51,8 @@ export const auditConformance = (fresh: () => Effect.Effect<Backend, unknown>): 
   it.effect("record chains each entry to the previous one; verify of an untouched log is intact", () =>
     withAudit(() =>
       Effect.gen(function*() {
-        const audit = yield* Audit.Audit
-        const store = yield* AuditStore.AuditStore
+        const audit = yield* Audit
+        const store = yield* AuditStore
         const records: Array<AuditRecord> = []
         for (let i = 0; i < 6; i++) {
           yield* TestClock.adjust("1 second")
@@ -69,7 +69,7 @@ export const auditConformance = (fresh: () => Effect.Effect<Backend, unknown>): 
   it.effect("verify names the first edited entry", () =>
     withAudit((backend) =>
       Effect.gen(function*() {
-        const audit = yield* Audit.Audit
+        const audit = yield* Audit
         for (let i = 0; i < 5; i++) yield* audit.record(entry(i))
         yield* backend.edit(2, { status: "success", actor: "user:9" })
         assert.deepInclude(yield* audit.verify(), { _tag: "Broken", index: 2, seq: 2, reason: "hash" })
@@ -78,7 +78,7 @@ export const auditConformance = (fresh: () => Effect.Effect<Backend, unknown>): 
   it.effect("verify names the first entry after a deleted one, and a cut tail against the head it wrote", () =>
     withAudit((backend) =>
       Effect.gen(function*() {
-        const audit = yield* Audit.Audit
+        const audit = yield* Audit
         for (let i = 0; i < 5; i++) yield* audit.record(entry(i))
         yield* backend.remove(4)
         assert.deepInclude(yield* audit.verify(), { _tag: "Broken", index: 4, reason: "truncated" })
@@ -89,7 +89,7 @@ export const auditConformance = (fresh: () => Effect.Effect<Backend, unknown>): 
   it.effect("query returns only the tenant's entries, filtered by actor, action, status and time, oldest first", () =>
     withAudit(() =>
       Effect.gen(function*() {
-        const audit = yield* Audit.Audit
+        const audit = yield* Audit
         for (let i = 0; i < 8; i++) {
           yield* TestClock.adjust("1 second")
           yield* audit.record(entry(i, i % 2 === 0 ? "t1" : "t2"))
@@ -106,10 +106,10 @@ export const auditConformance = (fresh: () => Effect.Effect<Backend, unknown>): 
   it.effect("record decodes its input (path named) and redacts credential-looking metadata", () =>
     withAudit(() =>
       Effect.gen(function*() {
-        const audit = yield* Audit.Audit
+        const audit = yield* Audit
         const bad: unknown = { ...entry(0), status: "ok" }
         // a cast: untrusted input the static type would refuse
-        const exit = yield* Effect.exit(audit.record(bad as Parameters<Audit.AuditShape["record"]>[0]))
+        const exit = yield* Effect.exit(audit.record(bad as Parameters<AuditShape["record"]>[0]))
         assert.deepInclude(failureOf(exit) as object, { _tag: "InvalidIdentityInput", path: "record.status" })
         const r = yield* audit.record({ ...entry(1), metadata: { key: "tr_live_abcdef", auth: "Bearer xyz", size: 12, model: "gpt-x" } })
         assert.deepStrictEqual(r.metadata, { key: "[redacted]", auth: "[redacted]", size: 12, model: "gpt-x" })
@@ -119,7 +119,7 @@ export const auditConformance = (fresh: () => Effect.Effect<Backend, unknown>): 
   it.effect("secrets and personal data never enter the log unredacted: metadata passes the guard's secret and PII redaction", () =>
     withAudit(() =>
       Effect.gen(function*() {
-        const audit = yield* Audit.Audit
+        const audit = yield* Audit
         const r = yield* audit.record({ ...entry(2), metadata: { note: "mail alice@example.com please", aws: "id AKIAIOSFODNN7EXAMPLE" } })
         const stored = JSON.stringify(r.metadata)
         assert.notInclude(stored, "alice@example.com")
@@ -129,7 +129,7 @@ export const auditConformance = (fresh: () => Effect.Effect<Backend, unknown>): 
       })))
 
   const KEY = "c".repeat(64)
-  const withSigned = <A, E>(body: (backend: Backend) => Effect.Effect<A, E, Audit.Audit | AuditStore.AuditStore | KeyProvider.KeyProvider>) =>
+  const withSigned = <A, E>(body: (backend: Backend) => Effect.Effect<A, E, Audit | AuditStore | KeyProvider>) =>
     Effect.gen(function*() {
       const backend = yield* fresh()
       const keys = KeyProvider.layerStatic({ current: KEY })
@@ -143,8 +143,8 @@ export const auditConformance = (fresh: () => Effect.Effect<Backend, unknown>): 
   it.effect("signed checkpoints: a full rewrite that recomputes every hash is named at the first checkpoint it crosses", () =>
     withSigned((backend) =>
       Effect.gen(function*() {
-        const audit = yield* Audit.Audit
-        const store = yield* AuditStore.AuditStore
+        const audit = yield* Audit
+        const store = yield* AuditStore
         for (let i = 0; i < 10; i++) yield* audit.record(entry(i))
         assert.deepStrictEqual((yield* store.checkpoints(0, 100)).map((c) => c.seq), [3, 7])
         assert.strictEqual((yield* (yield* otherProcess).verify())._tag, "Intact")
@@ -165,7 +165,7 @@ export const auditConformance = (fresh: () => Effect.Effect<Backend, unknown>): 
   it.effect("signed checkpoints: a tail cut below the last checkpoint is truncated for any process", () =>
     withSigned((backend) =>
       Effect.gen(function*() {
-        const audit = yield* Audit.Audit
+        const audit = yield* Audit
         for (let i = 0; i < 10; i++) yield* audit.record(entry(i))
         for (const seq of [9, 8, 7]) yield* backend.remove(seq)
         assert.deepInclude(yield* (yield* otherProcess).verify(), { _tag: "Broken", expectedSeq: 7, reason: "truncated" })

@@ -9,7 +9,7 @@ const HOUR = 3_600_000
 describe("AuditReport", () => {
   it.effect("export as JSON lines: one canonical object per entry; the exported slice re-verifies", () =>
     Effect.gen(function*() {
-      const audit = yield* Audit.Audit
+      const audit = yield* Audit
       for (let i = 0; i < 4; i++) {
         yield* audit.record({ tenant: "t", actor: "a", action: "key.create", resource: `key/${i}`, status: "success", metadata: { n: i } })
       }
@@ -26,7 +26,7 @@ describe("AuditReport", () => {
   it.effect("compliance report: counts by action and outcome per period, key usage, access denials", () =>
     Effect.gen(function*() {
       yield* TestClock.setTime(Date.UTC(2026, 0, 1, 23))
-      const audit = yield* Audit.Audit
+      const audit = yield* Audit
       const r = (action: string, status: "success" | "failure" | "denied", actor = "u1", keyId?: string) =>
         audit.record({ tenant: "t", actor, action, resource: "r", status, ...(keyId !== undefined ? { metadata: { keyId } } : {}) })
       yield* r("chat", "success", "u1", "k1")

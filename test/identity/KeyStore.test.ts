@@ -11,7 +11,7 @@ describe("KeyStore conformance: memory", () => {
 
   it.effect("layerMemory is bounded: at capacity insert fails with StoreFull rather than evict a live key", () =>
     Effect.gen(function*() {
-      const store = yield* KeyStore.KeyStore
+      const store = yield* KeyStore
       const rec = (id: string) => ({ id, tenant: "t", principal: user("t"), name: "n", scopes: [], hash: "", createdAt: 0 })
       yield* store.insert(rec("a"))
       yield* store.insert(rec("b"))
@@ -30,7 +30,7 @@ describePostgres("KeyStore conformance: PostgreSQL", () => {
   it.effect("layerPostgres refuses a schema name that is not an identifier", () =>
     Effect.gen(function*() {
       const build = Effect.gen(function*() {
-        yield* KeyStore.KeyStore
+        yield* KeyStore
       }).pipe(Effect.provide(KeyStore.layerPostgres({ schema: "x; drop" }).pipe(Layer.provide(pgLayer))))
       const exit = yield* Effect.exit(build)
       assert.strictEqual((failureOf(exit) as { _tag: string })._tag, "IdentityStoreError")

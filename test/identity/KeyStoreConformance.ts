@@ -20,12 +20,12 @@ const record = (tenant: string, principalId = "alice", overrides: Partial<KeyRec
   ...overrides
 })
 
-export const keyStoreConformance = (layer: () => Layer.Layer<KeyStore.KeyStore, unknown>): void => {
-  const run = <A, E>(body: Effect.Effect<A, E, KeyStore.KeyStore>) => body.pipe(Effect.provide(layer()))
+export const keyStoreConformance = (layer: () => Layer.Layer<KeyStore, unknown>): void => {
+  const run = <A, E>(body: Effect.Effect<A, E, KeyStore>) => body.pipe(Effect.provide(layer()))
 
   it.effect("insert then get finds the record by its public id", () =>
     run(Effect.gen(function*() {
-      const store = yield* KeyStore.KeyStore
+      const store = yield* KeyStore
       const r = record(freshTenant(), "alice", {
         expiresAt: 5000,
         limits: { tiers: [{ _tag: "FixedWindow", limit: 10, window: 60000 }] },
@@ -39,7 +39,7 @@ export const keyStoreConformance = (layer: () => Layer.Layer<KeyStore.KeyStore, 
 
   it.effect("the public id is unique: a duplicate insert fails", () =>
     run(Effect.gen(function*() {
-      const store = yield* KeyStore.KeyStore
+      const store = yield* KeyStore
       const r = record(freshTenant())
       yield* store.insert(r)
       const exit = yield* Effect.exit(store.insert(r))
@@ -49,7 +49,7 @@ export const keyStoreConformance = (layer: () => Layer.Layer<KeyStore.KeyStore, 
 
   it.effect("list returns only that tenant's records, oldest first, optionally one principal's", () =>
     run(Effect.gen(function*() {
-      const store = yield* KeyStore.KeyStore
+      const store = yield* KeyStore
       const t1 = freshTenant(), t2 = freshTenant()
       const a = record(t1, "alice"), b = record(t1, "bob"), c = record(t2, "alice"), d = record(t1, "alice")
       for (const r of [a, b, c, d]) yield* store.insert(r)
@@ -61,7 +61,7 @@ export const keyStoreConformance = (layer: () => Layer.Layer<KeyStore.KeyStore, 
 
   it.effect("update patches a record of that tenant; a key of another tenant is not found", () =>
     run(Effect.gen(function*() {
-      const store = yield* KeyStore.KeyStore
+      const store = yield* KeyStore
       const t1 = freshTenant(), t2 = freshTenant()
       const r = record(t1)
       yield* store.insert(r)

@@ -3,7 +3,7 @@ import { Effect, Exit, Layer, Option, Redacted } from "effect"
 import { TestClock } from "effect/testing"
 import fc from "fast-check"
 import { afterAll } from "vitest"
-import { KEY_LENGTH, KeyRejected, Keys, KeyStore } from "../../src/identity/index.ts"
+import { type CreateKeyInput, KEY_LENGTH, KeyRejected, Keys, KeyStore } from "../../src/identity/index.ts"
 import { describePostgres, dropSchemaPromise, pgLayer, uniqueSchema } from "../support/postgres.ts"
 import { failureOf, freshTenant, PEPPER, user } from "./support.ts"
 
@@ -18,8 +18,8 @@ const reasonOf = <A, E>(exit: Exit.Exit<A, E>): string => {
 describe("Keys", () => {
   it.effect("create returns the key once: tr_live_ + public id + 256-bit secret; only an HMAC is stored", () =>
     Effect.gen(function*() {
-      const keys = yield* Keys.Keys
-      const store = yield* KeyStore.KeyStore
+      const keys = yield* Keys
+      const store = yield* KeyStore
       const tenant = freshTenant()
       const created = yield* keys.create({ principal: user(tenant), name: "ci", scopes: ["chat:write"] })
       const key = Redacted.value(created.key)
@@ -35,7 +35,7 @@ describe("Keys", () => {
 
   it.effect("validate returns the principal, tenant, scopes, rate-limit policy and budget", () =>
     Effect.gen(function*() {
-      const keys = yield* Keys.Keys
+      const keys = yield* Keys
       const tenant = freshTenant()
       const created = yield* keys.create({
         principal: { kind: "service_account", id: "batch", tenant },
@@ -56,7 +56,7 @@ describe("Keys", () => {
 
   it.effect("an unknown key and a wrong secret for a known id fail with the same reason (unknown)", () =>
     Effect.gen(function*() {
-      const keys = yield* Keys.Keys
+      const keys = yield* Keys
       const created = yield* keys.create({ principal: user(freshTenant()), name: "a", scopes: [] })
       const key = Redacted.value(created.key)
       const last = key.at(-1) === "A" ? "B" : "A"
@@ -74,7 +74,7 @@ describe("Keys", () => {
 
   it.effect("a key is expired from expiresAt on (TestClock)", () =>
     Effect.gen(function*() {
-      const keys = yield* Keys.Keys
+      const keys = yield* Keys
       const created = yield* keys.create({ principal: user(freshTenant()), name: "a", scopes: [], expiresAt: 60_000 })
       yield* TestClock.adjust("59 seconds")
       assert.strictEqual((yield* keys.validate(created.key)).keyId, created.id)
@@ -85,7 +85,7 @@ describe("Keys", () => {
 
   it.effect("revoke marks the key revoked from now on; a key of another tenant is KeyNotFound", () =>
     Effect.gen(function*() {
-      const keys = yield* Keys.Keys
+      const keys = yield* Keys
       const tenant = freshTenant()
       const created = yield* keys.create({ principal: user(tenant), name: "a", scopes: [] })
       const other = yield* Effect.exit(keys.revoke(freshTenant(), created.id))
@@ -102,7 +102,7 @@ describe("Keys", () => {
 
   it.effect("rotate issues a successor; the old key stays valid for the grace period only (TestClock)", () =>
     Effect.gen(function*() {
-      const keys = yield* Keys.Keys
+      const keys = yield* Keys
       const tenant = freshTenant()
       const old = yield* keys.create({ principal: user(tenant), name: "a", scopes: ["chat:write"], budget: { limitUsd: 1, period: "day" } })
       yield* TestClock.adjust("10 seconds")
@@ -122,7 +122,7 @@ describe("Keys", () => {
 
   it.effect("list shows only the tenant's keys, masked, never a hash or secret", () =>
     Effect.gen(function*() {
-      const keys = yield* Keys.Keys
+      const keys = yield* Keys
       const t1 = freshTenant(), t2 = freshTenant()
       const a = yield* keys.create({ principal: user(t1, "alice"), name: "a", scopes: [] })
       yield* keys.create({ principal: user(t1, "bob"), name: "b", scopes: [] })
@@ -138,7 +138,7 @@ describe("Keys", () => {
 
   it.effect("create decodes its input with Schema: a bad field fails InvalidIdentityInput naming the path", () =>
     Effect.gen(function*() {
-      const keys = yield* Keys.Keys
+      const keys = yield* Keys
       const bad = { principal: { kind: "robot", id: "x", tenant: "t" }, name: "a", scopes: [] }
       // @ts-expect-error an invalid principal kind, as untrusted input would send it
       const exit = yield* Effect.exit(keys.create(bad))
@@ -149,14 +149,14 @@ describe("Keys", () => {
       assert.strictEqual(scope.path, "create.scopes[0]")
       const noTiers: unknown = { principal: user("t"), name: "a", scopes: [], limits: { tiers: [] } }
       // a cast: untrusted input that the static type would refuse
-      const limits = failureOf(yield* Effect.exit(keys.create(noTiers as Keys.CreateKeyInput))) as { path: string }
+      const limits = failureOf(yield* Effect.exit(keys.create(noTiers as CreateKeyInput))) as { path: string }
       assert.strictEqual(limits.path, "create.limits.tiers[0]")
     }).pipe(Effect.provide(memory)))
 
   it.effect("a pepper shorter than 32 characters is refused at layer build", () =>
     Effect.gen(function*() {
       const build = Effect.gen(function*() {
-        yield* Keys.Keys
+        yield* Keys
       }).pipe(Effect.provide(Keys.layer({ pepper: Redacted.make("short") }).pipe(Layer.provide(KeyStore.layerMemory()))))
       const exit = yield* Effect.exit(build)
       assert.isTrue(Exit.isFailure(exit))
@@ -164,7 +164,7 @@ describe("Keys", () => {
 
   it.effect("fuzz: validate of random strings and near-miss keys fails only with a typed KeyRejected", () =>
     Effect.gen(function*() {
-      const keys = yield* Keys.Keys
+      const keys = yield* Keys
       const created = yield* keys.create({ principal: user(freshTenant()), name: "a", scopes: [] })
       const key = Redacted.value(created.key)
       const samples = fc.sample(
@@ -192,7 +192,7 @@ describePostgres("Keys on PostgreSQL", () => {
 
   it.effect("create, validate, rotate with grace and revoke round-trip through the table", () =>
     Effect.gen(function*() {
-      const keys = yield* Keys.Keys
+      const keys = yield* Keys
       const tenant = freshTenant()
       const old = yield* keys.create({ principal: user(tenant), name: "a", scopes: ["chat:write"] })
       assert.strictEqual((yield* keys.validate(old.key)).tenant, tenant)

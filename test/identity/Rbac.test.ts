@@ -9,7 +9,7 @@ const as = (...roles: Array<string>) => Effect.provideService(Rbac.Subject, { id
 describe("Rbac", () => {
   it.effect("the four built-in roles of the plan grant their permissions", () =>
     Effect.gen(function*() {
-      const rbac = yield* Rbac.Rbac
+      const rbac = yield* Rbac
       const P = Rbac.Permissions
       assert.isTrue(rbac.can(["admin"], P.manageUsers))
       assert.isTrue(rbac.can(["admin"], P.exportData))
@@ -36,7 +36,7 @@ describe("Rbac", () => {
 
   it.effect("roles and permissions are data: custom definitions with inheritance load from plain JSON", () =>
     Effect.gen(function*() {
-      const rbac = yield* Rbac.Rbac
+      const rbac = yield* Rbac
       assert.isTrue(rbac.can(["trainer"], "training:manage"))
       assert.isTrue(rbac.can(["trainer"], "agent:use:fine-tune"))
       assert.isFalse(rbac.can(["trainer"], "agent:use:chat"))

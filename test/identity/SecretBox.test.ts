@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Redacted } from "effect"
 import fc from "fast-check"
-import { KeyProvider, SecretBox } from "../../src/identity/index.ts"
+import { KeyProvider, SecretBox, SecretError } from "../../src/identity/index.ts"
 import { failureOf } from "./support.ts"
 
 const KEY_A = "a".repeat(64)
@@ -12,19 +12,19 @@ const boxWith = (current: string, previous: ReadonlyArray<string> = []) =>
 
 const reasonOf = <A>(exit: Exit.Exit<A, unknown>): string => {
   const error = failureOf(exit)
-  assert.instanceOf(error, KeyProvider.SecretError)
-  return (error as KeyProvider.SecretError).reason
+  assert.instanceOf(error, SecretError)
+  return (error as SecretError).reason
 }
 
 const sealUnder = (key: string, value: string) =>
   Effect.runPromise(Effect.gen(function*() {
-    return yield* (yield* SecretBox.SecretBox).seal(value)
+    return yield* (yield* SecretBox).seal(value)
   }).pipe(Effect.provide(boxWith(key))))
 
 describe("SecretBox", () => {
   it.effect("seal gives an enc:v1 envelope under the current key id; open returns the value only as Redacted", () =>
     Effect.gen(function*() {
-      const box = yield* SecretBox.SecretBox
+      const box = yield* SecretBox
       const envelope = yield* box.seal(Redacted.make("sk-provider-secret"))
       assert.isTrue(SecretBox.isEnvelope(envelope))
       assert.isFalse(envelope.includes("sk-provider-secret"))
@@ -38,7 +38,7 @@ describe("SecretBox", () => {
 
   it.effect("tamper detection: any edited character of an envelope fails open with tampered or malformed", () =>
     Effect.gen(function*() {
-      const box = yield* SecretBox.SecretBox
+      const box = yield* SecretBox
       const envelope = yield* box.seal("top secret value!") // 17 + 16 bytes: no base64 padding bits to edit unseen
       const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
       yield* Effect.promise(() =>
@@ -54,11 +54,11 @@ describe("SecretBox", () => {
 
   it.effect("wrong key: an envelope under a key the provider does not hold fails unknown-key; a forged key id fails tampered", () =>
     Effect.gen(function*() {
-      const box = yield* SecretBox.SecretBox
+      const box = yield* SecretBox
       const underB = yield* Effect.promise(() => sealUnder(KEY_B, "v"))
       assert.strictEqual(reasonOf(yield* Effect.exit(box.open(underB))), "unknown-key")
       // same key id as A's, but sealed by B: the tag does not verify under A
-      const idA = (yield* (yield* KeyProvider.KeyProvider).current).id
+      const idA = (yield* (yield* KeyProvider).current).id
       const forged = underB.replace(/^enc:v1:[0-9a-f]{16}/, `enc:v1:${idA}`)
       assert.strictEqual(reasonOf(yield* Effect.exit(box.open(forged))), "tampered")
       assert.strictEqual(reasonOf(yield* Effect.exit(box.open("plain-value"))), "malformed")
@@ -67,7 +67,7 @@ describe("SecretBox", () => {
   it.effect("rotation re-encrypts: rotate re-seals every envelope under the new key; the old key id stays in the old envelope", () =>
     Effect.gen(function*() {
       const old = yield* Effect.promise(() => Promise.all(["one", "two"].map((v) => sealUnder(KEY_A, v))))
-      const box = yield* SecretBox.SecretBox
+      const box = yield* SecretBox
       const already = yield* box.seal("three")
       const rotation = yield* box.rotate([...old, already])
       assert.strictEqual(rotation.reencrypted, 2)
@@ -79,7 +79,7 @@ describe("SecretBox", () => {
       // after the retired key is dropped, the rotated envelopes still open
       const newOnly = yield* Effect.promise(() =>
         Effect.runPromise(Effect.gen(function*() {
-          return yield* (yield* SecretBox.SecretBox).open(rotation.envelopes[0]!)
+          return yield* (yield* SecretBox).open(rotation.envelopes[0]!)
         }).pipe(Effect.provide(boxWith(KEY_B))))
       )
       assert.strictEqual(Redacted.value(newOnly), "one")
@@ -96,14 +96,14 @@ describe("SecretBox", () => {
 
   it.effect("fuzz: seal then open round-trips any string; open of any string fails typed, never a defect", () =>
     Effect.gen(function*() {
-      const box = yield* SecretBox.SecretBox
+      const box = yield* SecretBox
       yield* Effect.promise(() =>
         fc.assert(fc.asyncProperty(fc.string({ unit: "grapheme", maxLength: 200 }), fc.string(), async (value, junk) => {
           const roundTrip = await Effect.runPromise(Effect.flatMap(box.seal(value), box.open))
           assert.strictEqual(Redacted.value(roundTrip), value)
           const exit = await Effect.runPromiseExit(box.open(junk))
           assert.isTrue(Exit.isFailure(exit))
-          assert.instanceOf(failureOf(exit), KeyProvider.SecretError)
+          assert.instanceOf(failureOf(exit), SecretError)
         }), { numRuns: 200 })
       )
     }).pipe(Effect.provide(boxWith(KEY_A))))

@@ -254,7 +254,7 @@ describe("restart backoff (Akka restartWithBackoff)", () => {
       const sup = yield* Supervisor.spawn({
         children: [workerSpec([], "w", { backoff: { min: 1000, max: 1000, randomFactor: 0.5 } })]
       })
-      const events = yield* Lifecycle.Lifecycle.use((l) => l.subscribe)
+      const events = yield* Lifecycle.use((l) => l.subscribe)
       yield* exitChild(sup, "w", "crash")
       yield* TestClock.adjust(1500)
       const restarted = yield* events.pipe(Stream.filter((e) => e._tag === "ChildRestarted"), Stream.take(1), Stream.runCollect)
@@ -266,7 +266,7 @@ describe("restart backoff (Akka restartWithBackoff)", () => {
 describe("lifecycle events", () => {
   it.effect("started, exited with reason, restarted, gave up and shutdown are published", () =>
     Effect.gen(function*() {
-      const lifecycle = yield* Lifecycle.Lifecycle
+      const lifecycle = yield* Lifecycle
       const events = yield* lifecycle.subscribe
       const sup = yield* Supervisor.spawn({ name: "watched", maxRestarts: 1, children: [workerSpec([], "w")] })
       yield* exitChild(sup, "w", "crash")

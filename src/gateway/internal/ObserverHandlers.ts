@@ -57,7 +57,7 @@ export const observerHandlers = (deps: OpsDeps) =>
   HttpApiBuilder.group(GatewayApi, "observer", (handlers) =>
     Effect.gen(function*() {
       const root = yield* Supervisor.RootSupervisor
-      const lifecycle = yield* Lifecycle.Lifecycle
+      const lifecycle = yield* Lifecycle
       const hub = yield* TelemetryHub
       const store = yield* ConfigStore
       const cache = yield* Effect.serviceOption(Cache)

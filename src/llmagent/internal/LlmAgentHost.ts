@@ -11,7 +11,7 @@
  * starts, so an idle agent costs one actor, one state record and one LRU entry.
  */
 import { type Context, Effect } from "effect"
-import { Actor, DynamicSupervisor, type Process, Registry } from "../../runtime/index.ts"
+import { Actor, DynamicSupervisor, type Process, type ProcessRegistry, Registry } from "../../runtime/index.ts"
 import type { AgentLoopEvent } from "../../agent/AgentLoop.ts"
 import type { ConversationMemoryShape } from "../../memory/index.ts"
 import type { PriceTable } from "../../pipeline/index.ts"
@@ -42,7 +42,7 @@ export interface HostConfig {
   /** live agents kept by this host; undefined: unbounded */
   readonly maxLive: number | undefined
   readonly context: Context.Context<never>
-  readonly registry: Registry.ProcessRegistry<string, unknown>
+  readonly registry: ProcessRegistry<string, unknown>
   readonly supervisor: DynamicSupervisor.DynamicSupervisorRef
   readonly hub: TelemetryHubShape | undefined
   readonly memory: ConversationMemoryShape | undefined
