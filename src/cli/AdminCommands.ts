@@ -20,7 +20,6 @@
  */
 import { Console, Effect, Layer, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { ConfigStore } from "../config/index.ts"
 import { call, CliFailure, print, report, resolveTarget, shared } from "./internal/AdminClient.ts"
 import type { Target } from "./internal/AdminClient.ts"
 
@@ -165,6 +164,8 @@ const configSet = Command.make("set", {
 
 const configValidate = Command.make("validate", { json: shared.json, file: Argument.String("file").pipe(Argument.withDescription("JSON config file")) }, (o) =>
   report(Effect.gen(function*() {
+    // the config subsystem is loaded only by this command
+    const { ConfigStore } = yield* Effect.promise(() => import("../config/index.ts"))
     const outcome = yield* Effect.scoped(Layer.build(ConfigStore.layerNode({ configFile: o.file, env: {} }))).pipe(
       Effect.as({ valid: true as const, issues: [] as ReadonlyArray<{ path: string; message: string }> }),
       Effect.catch((e) =>

@@ -17,7 +17,7 @@
  */
 import { Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { SCOPE_PATTERN } from "../budget/index.ts"
+import { SCOPE_PATTERN } from "../budget/Budget.ts"
 import { call, invalidArgument, isoTime, numberArg, print, report, shared, usd } from "./internal/AdminClient.ts"
 
 const scopeArg = Argument.String("scope").pipe(Argument.withDescription("key:<id>, principal:<id>, tenant:<id> or project:<id>"))

@@ -6,7 +6,8 @@
  * - `create` and `rotate` print the new key once: it is the only time it is shown (the gateway stores only its
  *   HMAC). Store it then; `list` shows keys masked (`tr_live_<id>••••••••`) with their status.
  * - Every key belongs to a tenant; `list`, `revoke` and `rotate` name it with `--tenant` (a key of another tenant is
- *   not found, exit 1).
+ *   not found, exit 1). `revoke` and `rotate` take the public id as `--id` (`--id=<id>` when it begins with `-`,
+ *   which base64url ids may).
  * - Arguments are checked before any request (exit 2): tenant and principal ids are 1-128 characters of
  *   `[A-Za-z0-9._:@-]`, scopes 1-64 of `[A-Za-z0-9_.:*-]` (default `gateway:use`), `--expires-in` and `--grace`
  *   durations like `90s`, `30m`, `12h`, `7d` (grace at most 30 days, default 0: the old key stops at once).
@@ -16,7 +17,7 @@
  * @since 0.1.0
  */
 import { Effect, Option } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
+import { Command, Flag } from "effect/cli"
 import { call, type CliFailure, invalidArgument, isoTime, print, queryOf, report, shared, table } from "./internal/AdminClient.ts"
 
 const ID = /^[A-Za-z0-9._:@-]{1,128}$/
@@ -27,7 +28,7 @@ const checkId = (flag: string, value: string) =>
   ID.test(value) ? Effect.void : Effect.fail(invalidArgument(`${flag}: expected 1-128 characters of [A-Za-z0-9._:@-], got ${JSON.stringify(value)}`))
 
 const checkKeyId = (value: string) =>
-  KEY_ID.test(value) ? Effect.void : Effect.fail(invalidArgument(`id: expected a key id (as \`troupe keys list\` shows), got ${JSON.stringify(value)}`))
+  KEY_ID.test(value) ? Effect.void : Effect.fail(invalidArgument(`--id: expected a key id (as \`troupe keys list\` shows), got ${JSON.stringify(value)}`))
 
 const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 
@@ -53,14 +54,12 @@ interface Masked {
   readonly rotatedTo?: string
 }
 
-const statusOf = (k: Masked, now: number): string =>
-  k.revokedAt !== undefined && k.revokedAt <= now
-    ? "revoked"
-    : k.expiresAt !== undefined && k.expiresAt <= now
-    ? "expired"
-    : k.rotatedTo !== undefined
-    ? `rotated → ${k.rotatedTo}${k.expiresAt !== undefined ? ` (until ${isoTime(k.expiresAt)})` : ""}`
-    : "active"
+const statusOf = (k: Masked, now: number): string => {
+  if (k.revokedAt !== undefined && k.revokedAt <= now) return "revoked"
+  const expired = k.expiresAt !== undefined && k.expiresAt <= now
+  if (k.rotatedTo !== undefined) return `rotated → ${k.rotatedTo}${expired ? "" : ` (works until ${isoTime(k.expiresAt)})`}`
+  return expired ? "expired" : "active"
+}
 
 /** The keys as a table (masked), newest last. */
 export const renderKeys = (keys: ReadonlyArray<Masked>, now = Date.now()): string =>
@@ -122,7 +121,8 @@ const list = Command.make("list", {
   }))
 ).pipe(Command.withDescription("List a tenant's keys, masked, with their status"))
 
-const keyId = Argument.String("id").pipe(Argument.withDescription("the key's public id (as `troupe keys list` shows)"))
+// a flag, not an argument: a public id may begin with "-" (base64url), which a positional argument would take for a flag
+const keyId = Flag.String("id").pipe(Flag.withDescription("the key's public id (as `troupe keys list` shows; one beginning with - as --id=<id>)"))
 
 const revoke = Command.make("revoke", { ...shared, tenant: tenantFlag, id: keyId }, (o) =>
   report(Effect.gen(function*() {

@@ -3,7 +3,8 @@
  * `metrics`, `config`, `maintenance`), `keys`, `budgets`, `costs` and `dlq`, and the commands later issues add.
  */
 export * as Cli from "./Cli.ts"
-export { serve, serveLayer } from "./ServeCommand.ts"
+export { serve } from "./ServeCommand.ts"
+export { serveLayer } from "./ServeLayer.ts"
 export * as AdminCommands from "./AdminCommands.ts"
 export * as KeysCommands from "./KeysCommands.ts"
 export * as BudgetCommands from "./BudgetCommands.ts"
