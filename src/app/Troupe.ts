@@ -70,8 +70,8 @@ export interface TroupeOptions {
   readonly pipeline?: LlmPipelineOptions
   /**
    * `true`: every answered call's cost is recorded on a `Costs` ledger (in memory: the ledger has no other backend).
-   * Off by default, like `budgets` and `deadLetters`; each one turned on is in the layer's context (not in its
-   * type), where the gateway's `/costs/*` and `/admin/dlq` endpoints find it.
+   * Off by default, like `budgets` and `deadLetters`; each one turned on is provided by the layer (its type says so
+   * when the option is the literal `true`), and the gateway's `/costs/*` and `/admin/dlq` endpoints find it.
    */
   readonly costs?: boolean
   /** `true`: the pipeline enforces `Budgets` (`BudgetStep`), kept in Redis with `redis` (prefix `<prefix>budget:`), else in memory. */
@@ -100,6 +100,16 @@ export type Services =
   | Bus.Bus
   | DirectiveExecutor.Executors
   | AgentServer.AgentServer
+
+/** The optional services `options` turn on (`costs`, `budgets`, `deadLetters` set to `true`), beside `Services`. */
+export type OptionalServices<O extends TroupeOptions> =
+  | (O extends { readonly costs: true } ? Costs : never)
+  | (O extends { readonly budgets: true } ? Budgets : never)
+  | (O extends { readonly deadLetters: true } ? DeadLetters : never)
+
+/** Adds the optional services `O` turns on to the layer's type (`buildWith` puts them in its context). */
+const withOptional = <O extends TroupeOptions>() => <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A | OptionalServices<O>, E, R> =>
+  layer as Layer.Layer<A | OptionalServices<O>, E, R> // the services are built by buildWith when O turns them on
 
 const isScripted = (
   providers: TroupeOptions["providers"]
@@ -276,10 +286,10 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
  * }).pipe(Effect.provide(Troupe.layer()))
  * ```
  */
-export const layer = (options: TroupeOptions = {}) => build(options, false)
+export const layer = <const O extends TroupeOptions = {}>(options?: O) => withOptional<O>()(build(options ?? {}, false))
 
 /**
  * In memory, scripted model, no process environment, no network: for tests (with `TestClock`) and demos. Fails
  * with `InvalidTroupeOptions` when `options` do not decode (`redis` is validated, then ignored).
  */
-export const layerTest = (options: TroupeOptions = {}) => build(options, true)
+export const layerTest = <const O extends TroupeOptions = {}>(options?: O) => withOptional<O>()(build(options ?? {}, true))

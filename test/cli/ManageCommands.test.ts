@@ -13,6 +13,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
+import fc from "fast-check"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
 const bin = fileURLToPath(new URL("../../bin/troupe.js", import.meta.url))
@@ -222,6 +223,20 @@ describe("troupe keys|budgets|costs|dlq (real binary, real gateway)", () => {
     expect(purged.out.trim()).toBe("purged 2 letter(s)")
     expect((await admin(["dlq", "list"])).out.trim()).toBe("no dead letters")
   }, 60_000)
+
+  it("fuzz: any bearer on /v1/* and on the admin API is a 200, 401 or 403, never a 5xx (issued keys, configured keys)", async () => {
+    const bearer = fc.oneof(
+      fc.stringMatching(/^[\x21-\x7e]{0,80}$/),
+      fc.stringMatching(/^[A-Za-z0-9_-]{0,60}$/).map((s) => `tr_live_${s}`),
+      fc.constant(ADMIN)
+    )
+    for (const key of fc.sample(bearer, { numRuns: 60, seed: 17 })) {
+      const headers = { authorization: `Bearer ${key}` }
+      const [api, adminApi] = await Promise.all([fetch(`${url}/v1/models`, { headers }), fetch(`${url}/admin/dlq`, { headers })])
+      expect([200, 401, 403], key).toContain(api.status)
+      expect([200, 401, 403], key).toContain(adminApi.status)
+    }
+  }, 30_000)
 
   it("exit codes: 4 for a refused admin key, 3 for an unreachable gateway; --help on every new command", async () => {
     const [wrong, noKey, down, ...helps] = await Promise.all([
