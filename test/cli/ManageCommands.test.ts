@@ -224,6 +224,13 @@ describe("troupe keys|budgets|costs|dlq (real binary, real gateway)", () => {
     expect((await admin(["dlq", "list"])).out.trim()).toBe("no dead letters")
   }, 60_000)
 
+  it("gateway.auth.issuedKeys is read live: switched off, /v1/* is open again; switched on, a key is required", async () => {
+    expect((await admin(["config", "set", "gateway.auth.issuedKeys", "false"])).code).toBe(0)
+    expect((await chat("fast", undefined)).status).toBe(200)
+    expect((await admin(["config", "set", "gateway.auth.issuedKeys", "true"])).code).toBe(0)
+    expect((await chat("fast", undefined)).status).toBe(401)
+  }, 30_000)
+
   it("fuzz: any bearer on /v1/* and on the admin API is a 200, 401 or 403, never a 5xx (issued keys, configured keys)", async () => {
     const bearer = fc.oneof(
       fc.stringMatching(/^[\x21-\x7e]{0,80}$/),
