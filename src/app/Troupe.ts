@@ -35,7 +35,12 @@ import { maskingLoggerLayer } from "../guard/SecretDetector.ts"
 import type { ScriptedOptions } from "../llm/index.ts"
 import { ProviderPools } from "../llm/ProviderPools.ts"
 import { type ConversationMemory, layerMemory as memoryInProcess, layerRedis as memoryInRedis } from "../memory/index.ts"
-import { type Llm, LlmPipeline, type LlmPipelineOptions, ProviderRegistry, type ProvidersFromConfigOptions } from "../pipeline/index.ts"
+import { BudgetStep, DeadLetterStep, type Llm, LlmPipeline, type LlmPipelineOptions, PipelineRedrive, ProviderRegistry, type ProvidersFromConfigOptions } from "../pipeline/index.ts"
+import { Budgets } from "../budget/index.ts"
+import { Costs } from "../costs/index.ts"
+import { DeadLetters } from "../dlq/index.ts"
+import type { InvalidCacheOptions } from "../cache/index.ts"
+import type { InvalidPipelineOptions } from "../pipeline/index.ts"
 import { providerDefaults, RateLimiter, type RateLimiterOptionsInput } from "../ratelimit/index.ts"
 import { Lifecycle, Supervisor } from "../runtime/index.ts"
 import { layerLifecycleBridge, OtelExport, TelemetryHub, type TelemetryHubOptions } from "../telemetry/index.ts"
@@ -63,6 +68,19 @@ export interface TroupeOptions {
   /** which providers: from the configuration (default; scripted for those without a key) or one scripted model */
   readonly providers?: ProvidersFromConfigOptions | { readonly scripted: ScriptedOptions }
   readonly pipeline?: LlmPipelineOptions
+  /**
+   * `true`: every answered call's cost is recorded on a `Costs` ledger (in memory: the ledger has no other backend).
+   * Off by default, like `budgets` and `deadLetters`; each one turned on is provided by the layer (its type says so
+   * when the option is the literal `true`), and the gateway's `/costs/*` and `/admin/dlq` endpoints find it.
+   */
+  readonly costs?: boolean
+  /** `true`: the pipeline enforces `Budgets` (`BudgetStep`), kept in Redis with `redis` (prefix `<prefix>budget:`), else in memory. */
+  readonly budgets?: boolean
+  /**
+   * `true`: permanent failures are recorded on `DeadLetters` (`DeadLetterStep`), kept in Redis with `redis`
+   * (prefix `<prefix>dlq:`), else in memory; a redrive re-runs the request through this pipeline.
+   */
+  readonly deadLetters?: boolean
   readonly memory?: { readonly maxMessages?: number }
   readonly agents?: { readonly name?: string; readonly maxRestarts?: number; readonly maxSeconds?: number }
 }
@@ -83,6 +101,16 @@ export type Services =
   | DirectiveExecutor.Executors
   | AgentServer
 
+/** The optional services `options` turn on (`costs`, `budgets`, `deadLetters` set to `true`), beside `Services`. */
+export type OptionalServices<O extends TroupeOptions> =
+  | (O extends { readonly costs: true } ? Costs : never)
+  | (O extends { readonly budgets: true } ? Budgets : never)
+  | (O extends { readonly deadLetters: true } ? DeadLetters : never)
+
+/** Adds the optional services `O` turns on to the layer's type (`buildWith` puts them in its context). */
+const withOptional = <O extends TroupeOptions>() => <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A | OptionalServices<O>, E, R> =>
+  layer as Layer.Layer<A | OptionalServices<O>, E, R> // the services are built by buildWith when O turns them on
+
 const isScripted = (
   providers: TroupeOptions["providers"]
 ): providers is { readonly scripted: ScriptedOptions } => providers !== undefined && "scripted" in providers
@@ -95,6 +123,9 @@ const httpClientLayer = Layer.unwrap(
 /** Redis that never fails start-up (ResilientRedis), imported when a Redis layer is built (node-redis is loaded only then). */
 const resilientRedisLayer = (url: string) =>
   Layer.unwrap(Effect.promise(() => import("./internal/ResilientRedis.ts")).pipe(Effect.map((module) => module.layer(url))))
+
+/** An optional layer whose service stays out of the type (found at run time with `Effect.serviceOption`); none: empty. */
+const untyped = <A>(layer: Layer.Layer<A> | undefined): Layer.Layer<never> => layer ?? Layer.empty
 
 /** The configuration as it is at start-up (read once to build the layers; the store then reads it again). */
 const startupConfig = (configOptions: ConfigStoreOptions) =>
@@ -194,7 +225,30 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
   const pipelineOptions: LlmPipelineOptions = options.pipeline?.cache === false
     ? { ...breakerStore, ...options.pipeline }
     : { ...breakerStore, ...options.pipeline, cache: { ...options.pipeline?.cache, enabled: () => cacheEnabled.current } }
-  const llm = LlmPipeline.layer(pipelineOptions).pipe(Layer.provideMerge(providers), Layer.provideMerge(watchCacheEnabled))
+  // costs / budgets / deadLetters: the optional services the pipeline's steps find in its context (see TroupeOptions)
+  const budgets = options.budgets !== true
+    ? undefined
+    : redisLayer === undefined
+    ? Budgets.layerMemory()
+    : Budgets.layerRedis({ prefix: `${prefix}budget:` }).pipe(Layer.provide(redisLayer))
+  const redrive = new PipelineRedrive()
+  const deadLetters = options.deadLetters !== true
+    ? undefined
+    : redisLayer === undefined
+    ? DeadLetters.layerMemory({ redrive: redrive.handler })
+    : DeadLetters.layerRedis({ prefix: `${prefix}dlq:`, redrive: redrive.handler }).pipe(Layer.provide(redisLayer))
+  const costs = options.costs === true ? Costs.layerMemory() : undefined
+  // the same layer values feed the steps and the context (a layer is built once per value), so one store serves both
+  const steps = Layer.mergeAll(
+    budgets === undefined ? Layer.empty : BudgetStep.layer().pipe(Layer.provide(budgets)),
+    deadLetters === undefined ? Layer.empty : DeadLetterStep.layer({ redrive }).pipe(Layer.provide(deadLetters))
+  )
+  // typed as `Llm` only: the optional services are in the context at run time (found with Effect.serviceOption)
+  const pipeline: Layer.Layer<Llm, InvalidPipelineOptions | InvalidCacheOptions, ConfigStore | Cache | RateLimiter | ProviderRegistry> =
+    LlmPipeline.layerWith(pipelineOptions, steps).pipe(
+      Layer.provideMerge(Layer.mergeAll(untyped(costs), untyped(budgets), untyped(deadLetters)))
+    )
+  const llm = pipeline.pipe(Layer.provideMerge(providers), Layer.provideMerge(watchCacheEnabled))
   const memory = redisLayer === undefined
     ? memoryInProcess(options.memory)
     : memoryInRedis({ prefix: `${prefix}memory:`, ...options.memory }).pipe(Layer.provide(redisLayer))
@@ -232,10 +286,10 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
  * }).pipe(Effect.provide(Troupe.layer()))
  * ```
  */
-export const layer = (options: TroupeOptions = {}) => build(options, false)
+export const layer = <const O extends TroupeOptions = {}>(options?: O) => withOptional<O>()(build(options ?? {}, false))
 
 /**
  * In memory, scripted model, no process environment, no network: for tests (with `TestClock`) and demos. Fails
  * with `InvalidTroupeOptions` when `options` do not decode (`redis` is validated, then ignored).
  */
-export const layerTest = (options: TroupeOptions = {}) => build(options, true)
+export const layerTest = <const O extends TroupeOptions = {}>(options?: O) => withOptional<O>()(build(options ?? {}, true))

@@ -33,6 +33,9 @@ export const TroupeOptionsSchema = Schema.Struct({
     maxEntries: Schema.optionalKey(Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1)))),
     defaultTtl: Schema.optionalKey(Schema.Union([Schema.String, Schema.Number]))
   })),
+  costs: Schema.optionalKey(Schema.Boolean),
+  budgets: Schema.optionalKey(Schema.Boolean),
+  deadLetters: Schema.optionalKey(Schema.Boolean),
   memory: Schema.optionalKey(Schema.Struct({
     maxMessages: Schema.optionalKey(Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1))))
   })),

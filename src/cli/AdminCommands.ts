@@ -13,114 +13,18 @@
  * - `config validate <file>` needs no server: the file is loaded as `troupe serve --config` would load it (over the
  *   built-in defaults, environment ignored) and every issue is listed with its path.
  *
- * Hand-rolled: the HTTP calls use Node's `fetch` with `AbortSignal.timeout` (one request per command; effect's
- * HttpClient would add a layer for no gain here) and the SSE reading of `tree --watch`.
+ * The HTTP client, the shared flags and the exit codes live in `internal/AdminClient.ts` (shared with the keys,
+ * budgets, costs and dlq commands). Hand-rolled: the SSE reading of `tree --watch` (Node's `fetch` body reader).
  *
  * @since 0.1.0
  */
-import { Config, Console, Effect, Layer, Option } from "effect"
+import { Console, Effect, Layer, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { readFileSync } from "node:fs"
-import { homedir } from "node:os"
-import { join } from "node:path"
-import { ConfigStore } from "../config/index.ts"
+import { call, CliFailure, print, report, resolveTarget, shared } from "./internal/AdminClient.ts"
+import type { Target } from "./internal/AdminClient.ts"
 
-/** A failure of an admin command, with its exit code. */
-export class CliFailure extends Error {
-  readonly _tag = "CliFailure"
-  readonly code: number
-  constructor(message: string, code: number) {
-    super(message)
-    this.code = code
-  }
-}
-
-interface Rc {
-  readonly url?: string
-  readonly adminKey?: string
-}
-
-const readRc = (): Rc => {
-  try {
-    const raw: unknown = JSON.parse(readFileSync(join(process.env.HOME ?? homedir(), ".trouperc"), "utf8"))
-    if (typeof raw !== "object" || raw === null) return {}
-    const r = raw as Record<string, unknown> // checked field by field below
-    return {
-      ...(typeof r.url === "string" ? { url: r.url } : {}),
-      ...(typeof r.adminKey === "string" ? { adminKey: r.adminKey } : {})
-    }
-  } catch {
-    return {}
-  }
-}
-
-const shared = {
-  url: Flag.String("url").pipe(Flag.withDescription("gateway URL (default: TROUPE_URL, ~/.trouperc, http://127.0.0.1:7400)"), Flag.withFallbackConfig(Config.String("TROUPE_URL")), Flag.optional),
-  adminKey: Flag.String("admin-key").pipe(Flag.withDescription("admin key (default: TROUPE_ADMIN_KEY, ~/.trouperc)"), Flag.withFallbackConfig(Config.String("TROUPE_ADMIN_KEY")), Flag.optional),
-  json: Flag.Boolean("json").pipe(Flag.withDescription("print JSON"), Flag.withDefault(false)),
-  timeout: Flag.Int("timeout").pipe(Flag.withDescription("request timeout in ms (default 10000)"), Flag.withDefault(10_000))
-}
-
-interface Target {
-  readonly url: Option.Option<string>
-  readonly adminKey: Option.Option<string>
-  readonly timeout: number
-}
-
-const resolveTarget = (t: Target) => {
-  const rc = readRc()
-  const url = (Option.getOrUndefined(t.url) ?? rc.url ?? "http://127.0.0.1:7400").replace(/\/+$/, "")
-  const key = Option.getOrUndefined(t.adminKey) ?? rc.adminKey
-  return { url, key }
-}
-
-/** One admin request; the parsed body (JSON or text) or a `CliFailure` with its exit code. */
-const call = (t: Target, method: string, path: string, body?: unknown, admin = true) =>
-  Effect.tryPromise({
-    try: async () => {
-      const { url, key } = resolveTarget(t)
-      if (admin && key === undefined) throw new CliFailure("no admin key: pass --admin-key, set TROUPE_ADMIN_KEY or adminKey in ~/.trouperc", 4)
-      const headers: Record<string, string> = {}
-      if (admin && key !== undefined) headers.authorization = `Bearer ${key}`
-      if (body !== undefined) headers["content-type"] = "application/json"
-      let res: Response
-      try {
-        res = await fetch(`${url}${path}`, { method, headers, signal: AbortSignal.timeout(t.timeout), ...(body !== undefined ? { body: JSON.stringify(body) } : {}) })
-      } catch (e) {
-        const timedOut = e instanceof Error && (e.name === "TimeoutError" || e.name === "AbortError")
-        throw new CliFailure(timedOut ? `${url}: no answer within ${t.timeout} ms` : `${url}: gateway unreachable (${e instanceof Error && e.cause instanceof Error ? e.cause.message : String(e)})`, 3)
-      }
-      const text = await res.text()
-      let parsed: unknown = text
-      try {
-        parsed = JSON.parse(text)
-      } catch {
-        // not JSON (e.g. /metrics)
-      }
-      if (res.status === 401 || res.status === 403) throw new CliFailure(`${method} ${path}: admin key refused (HTTP ${res.status})`, 4)
-      if (res.status >= 500 && path !== "/health/ready" && path !== "/health/live") throw new CliFailure(`${method} ${path}: server error (HTTP ${res.status}): ${errorMessage(parsed)}`, 5)
-      if (res.status >= 400 && res.status < 500) throw new CliFailure(`${method} ${path}: refused (HTTP ${res.status}): ${errorMessage(parsed)}`, 1)
-      return { status: res.status, body: parsed }
-    },
-    catch: (e) => e instanceof CliFailure ? e : new CliFailure(String(e), 1)
-  })
-
-const errorMessage = (body: unknown): string => {
-  if (typeof body === "object" && body !== null && "error" in body) {
-    const error = (body as { error: unknown }).error // OpenAI-format error body
-    if (typeof error === "object" && error !== null && "message" in error) return String((error as { message: unknown }).message)
-  }
-  return typeof body === "string" ? body.slice(0, 500) : JSON.stringify(body).slice(0, 500)
-}
-
-/** Prints the failure to stderr and sets the exit code (the program itself succeeds, so effect does not log it again). */
-const report = <A>(effect: Effect.Effect<A, CliFailure>): Effect.Effect<void> =>
-  effect.pipe(
-    Effect.asVoid,
-    Effect.catch((e) => Effect.andThen(Console.error(`troupe: ${e.message}`), Effect.sync(() => { process.exitCode = e.code })))
-  )
-
-const print = (json: boolean, body: unknown, human: () => string) => Console.log(json ? JSON.stringify(body, null, 2) : human())
+/** A failure of an admin command, with its exit code (defined in `internal/AdminClient.ts`). */
+export { CliFailure } from "./internal/AdminClient.ts"
 
 interface Node {
   readonly id: string
@@ -260,6 +164,8 @@ const configSet = Command.make("set", {
 
 const configValidate = Command.make("validate", { json: shared.json, file: Argument.String("file").pipe(Argument.withDescription("JSON config file")) }, (o) =>
   report(Effect.gen(function*() {
+    // the config subsystem is loaded only by this command
+    const { ConfigStore } = yield* Effect.promise(() => import("../config/index.ts"))
     const outcome = yield* Effect.scoped(Layer.build(ConfigStore.layerNode({ configFile: o.file, env: {} }))).pipe(
       Effect.as({ valid: true as const, issues: [] as ReadonlyArray<{ path: string; message: string }> }),
       Effect.catch((e) =>

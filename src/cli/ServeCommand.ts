@@ -6,29 +6,15 @@
  * With no configuration it starts on the embedded defaults: the scripted offline model for every provider without
  * an API key, everything in memory, `127.0.0.1:7400`. `--config` (or `TROUPE_CONFIG`) names the JSON config file
  * (its `gateway` section configures the server); `--redis-url` (or `REDIS_URL`) puts the rate limiter, the cache's
- * L2 and conversation memory in Redis, shared by every gateway process on it.
+ * L2, conversation memory, budgets and dead letters in Redis, shared by every gateway process on it. What it runs is
+ * `serveLayer` (`ServeLayer.ts`), imported when the command runs, so the other commands do not load the application.
  *
  * @since 0.1.0
  */
 import { Config, Effect, Layer, Option } from "effect"
 import { Command, Flag } from "effect/cli"
-import { Troupe } from "../app/index.ts"
 import type { TroupeOptions } from "../app/index.ts"
-import { GatewayAgents, HealthCheck } from "../gateway/index.ts"
-import { LlmAgents } from "../llmagent/index.ts"
 import type { GatewayOptions } from "../gateway/index.ts"
-
-/**
- * What `serve` runs: the gateway over the application layer, with the agent routes over `LlmAgents` serving
- * `GatewayAgents.DefaultAgent` for every agent id, until interrupted.
- */
-export const serveLayer = (options: { readonly gateway?: GatewayOptions; readonly troupe?: TroupeOptions } = {}) =>
-  GatewayAgents.withAgents(options.gateway, {
-    costOf: GatewayAgents.costFromDefinitions([GatewayAgents.DefaultAgent], { default: "assistant" })
-  }).pipe(
-    Layer.provide(LlmAgents.layer({ agents: [GatewayAgents.DefaultAgent], default: "assistant" })),
-    Layer.provide(Troupe.layer(options.troupe))
-  )
 
 /** `troupe serve [--config file] [--port n] [--host h] [--redis-url url]`: the gateway until SIGTERM/SIGINT (then it drains). */
 export const serve = Command.make(
@@ -47,16 +33,22 @@ export const serve = Command.make(
     )
   },
   ({ config, host, port, redis }) => {
-    const gateway: GatewayOptions = {
-      ...(Option.isSome(port) ? { port: port.value } : {}),
-      ...(Option.isSome(host) ? { host: host.value } : {}),
-      // with Redis, readiness includes a PING of it
-      ...(Option.isSome(redis) ? { checks: [HealthCheck.redisPing(redis.value)] } : {})
-    }
-    const troupe: TroupeOptions = {
-      ...(Option.isSome(config) ? { config: { configFile: config.value } } : {}),
-      ...(Option.isSome(redis) ? { redis: { url: redis.value } } : {})
-    }
-    return Layer.launch(serveLayer({ gateway, troupe })).pipe(Effect.asVoid)
+    // the application is loaded only now: the other commands start without it
+    return Effect.promise(() => Promise.all([import("./ServeLayer.ts"), import("../gateway/HealthCheck.ts")])).pipe(
+      Effect.flatMap(([{ serveLayer }, HealthCheck]) => {
+        const gateway: GatewayOptions = {
+          ...(Option.isSome(port) ? { port: port.value } : {}),
+          ...(Option.isSome(host) ? { host: host.value } : {}),
+          // with Redis, readiness includes a PING of it
+          ...(Option.isSome(redis) ? { checks: [HealthCheck.redisPing(redis.value)] } : {})
+        }
+        const troupe: TroupeOptions = {
+          ...(Option.isSome(config) ? { config: { configFile: config.value } } : {}),
+          ...(Option.isSome(redis) ? { redis: { url: redis.value } } : {})
+        }
+        return Layer.launch(serveLayer({ gateway, troupe }))
+      }),
+      Effect.asVoid
+    )
   }
 ).pipe(Command.withDescription("Run the HTTP gateway (OpenAI-compatible API, health, metrics, admin) until SIGTERM/SIGINT"))

@@ -7,7 +7,10 @@
  * - `maxBodyBytes`: request bodies above this size are refused with 413 (default 4 MiB).
  * - `cors`: `false` (default: no CORS headers) or allowed origins / headers / credentials.
  * - `auth`: `apiKeys` (bearer keys accepted on `/v1/*`; none configured means `/v1/*` is open) and `adminKey`
- *   (the bearer credential of `/admin/*`; none configured means the admin API refuses every call with 403).
+ *   (the bearer credential of `/admin/*`; none configured means the admin API refuses every call with 403);
+ *   `issuedKeys` (default `false`, read by `troupe serve`): `/v1/*` then requires a key — the admin key, one of
+ *   `apiKeys`, or a key issued through `/admin/keys` with the `gateway:use` scope — and `/admin/*` also accepts an
+ *   issued key with the `gateway:admin` scope.
  * - `drain`: `deregistrationDelay` (ms readiness stays false while requests are still served, for the load
  *   balancer to notice) and `timeout` (ms in-flight requests and streams get to finish before streams are ended).
  * - `maintenance`: switched at run time; new requests get `status` (default 503) with `message` and `retry-after`
@@ -60,7 +63,8 @@ export const GatewaySection = Schema.Struct({
   auth: withDefault(
     Schema.Struct({
       apiKeys: withDefault(Schema.Array(Secret), []),
-      adminKey: Schema.optionalKey(Secret)
+      adminKey: Schema.optionalKey(Secret),
+      issuedKeys: withDefault(Schema.Boolean, false)
     }),
     {}
   ),

@@ -1,0 +1,69 @@
+/**
+ * The access services of `troupe serve` and the gateway auth over them.
+ *
+ * Rules:
+ * - Issued keys are `Keys` over an in-memory `KeyStore` (bounded by the store), with a random pepper drawn when the
+ *   process starts: keys live as long as the process (serve has no PostgreSQL option). Key decisions go to an
+ *   in-memory `Audit` log (bounded), and an `Abuse` detector with the default policy blocks repeated auth failures.
+ * - `/admin/*` accepts the configured `gateway.auth.adminKey` (the built-in check, `GatewayAuth`); with
+ *   `gateway.auth.issuedKeys` on it also accepts an issued key with the `gateway:admin` scope (`GatewayKeyAuth`).
+ * - `/v1/*` with `issuedKeys` off follows the built-in rules (open when no `apiKeys` are configured). With it on a
+ *   key is required: the admin key or one of `apiKeys` (built-in), else an issued key with the `gateway:use` scope —
+ *   a missing, unknown, revoked or expired key is a 401, a key without the scope a 403, and blocks apply.
+ * - `gateway.auth` is read live: switching `issuedKeys` or changing the keys applies to the next request.
+ *
+ * Reuses `GatewayAuth.makeKeyAuth` and `GatewayKeyAuth.make` (the composite only chooses which one decides).
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer, Redacted, type Scope, Stream } from "effect"
+import { randomBytes } from "node:crypto"
+import type { GatewaySection } from "../../config/index.ts"
+import { ConfigStore } from "../../config/index.ts"
+import type { AccessServices } from "../../gateway/internal/AccessHandlers.ts"
+import { AdminAuth, ApiAuth, makeKeyAuth } from "../../gateway/GatewayAuth.ts"
+import { keyMatches } from "../../gateway/internal/Middleware.ts"
+import { Abuse, Audit, AuditStore, GatewayKeyAuth, Keys, KeyStore } from "../../identity/index.ts"
+
+/** What `make` gives `Gateway.layer`: the auth layer and the services behind `/admin/keys` and `/admin/blocks`. */
+export interface ServeAccess {
+  readonly auth: Layer.Layer<ApiAuth | AdminAuth>
+  readonly access: AccessServices
+}
+
+/** Builds the access services and the composite auth over a live view of `gateway.auth` (scoped: the view's subscription). */
+export const make: Effect.Effect<ServeAccess, never, ConfigStore | Scope.Scope> = Effect.gen(function*() {
+  const store = yield* ConfigStore
+  let auth: GatewaySection["auth"] = (yield* store.get).gateway.auth
+  const changes = yield* store.subscribe
+  yield* Effect.forkScoped(Stream.runForEach(changes, (change) => Effect.sync(() => { auth = change.config.gateway.auth })))
+
+  const keys = yield* Keys.make({ pepper: Redacted.make(randomBytes(32).toString("base64url")) }).pipe(Effect.provide(KeyStore.layerMemory()))
+  const audit = yield* Audit.make.pipe(Effect.provide(AuditStore.layerMemory()), Effect.orDie) // the memory store does not fail at start
+  const abuse = yield* Abuse.make({ audit }).pipe(Effect.orDie) // the default policy is valid
+  const builtIn = makeKeyAuth(() => auth)
+  const issued = GatewayKeyAuth.make({ keys, audit, abuse })
+
+  const configured = (key: string) =>
+    key !== "" && ((auth.adminKey !== undefined && keyMatches(key, auth.adminKey)) || auth.apiKeys.some((k) => keyMatches(key, k)))
+  const isAdminKey = (key: string) => auth.adminKey !== undefined && key !== "" && keyMatches(key, auth.adminKey)
+
+  const api = ApiAuth.of({
+    bearer: (effect, options) =>
+      !auth.issuedKeys || configured(Redacted.value(options.credential))
+        ? builtIn.api.bearer(effect, options)
+        : issued.api.bearer(effect, options)
+  })
+  const admin = AdminAuth.of({
+    bearer: (effect, options) => {
+      const key = Redacted.value(options.credential)
+      return auth.issuedKeys && key.startsWith("tr_live_") && !isAdminKey(key)
+        ? issued.admin.bearer(effect, options)
+        : builtIn.admin.bearer(effect, options)
+    }
+  })
+  return {
+    auth: Layer.succeedContext(Context.make(ApiAuth, api).pipe(Context.add(AdminAuth, admin))),
+    access: { keys, abuse }
+  }
+})

@@ -1,0 +1,82 @@
+/**
+ * `Troupe.layer({ costs, budgets, deadLetters })`: the optional services are off by default; turned on, they are in
+ * the layer's context and the pipeline uses them (costs recorded, budget scopes checked, permanent failures
+ * dead-lettered and redriven through the pipeline); with `redis`, budgets and dead letters live in Redis.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { NodeRedis } from "@effect/platform-node"
+import { Effect, Option } from "effect"
+import { Redis } from "effect/persistence"
+import { Troupe } from "../../src/app/index.ts"
+import { Budgets } from "../../src/budget/index.ts"
+import { Costs } from "../../src/costs/index.ts"
+import { DeadLetters } from "../../src/dlq/index.ts"
+import { ProviderServerError } from "../../src/llm/index.ts"
+import { Llm } from "../../src/pipeline/index.ts"
+import { cleanupRedisPrefix, describeRedis, redisUrl, uniquePrefix } from "../support/redis.ts"
+
+const ask = (content: string, user?: string) => ({ model: "fast", messages: [{ role: "user", content }] as const, options: { cache: "bypass" as const, ...(user !== undefined ? { user } : {}) } })
+
+describe("Troupe.layer optional services (costs, budgets, deadLetters)", () => {
+  it.effect("off by default: no Costs, Budgets or DeadLetters in the context", () =>
+    Effect.gen(function*() {
+      const found = [yield* Effect.serviceOption(Costs), yield* Effect.serviceOption(Budgets), yield* Effect.serviceOption(DeadLetters)]
+      assert.deepStrictEqual(found.map((o) => o._tag), ["None", "None", "None"])
+    }).pipe(Effect.provide(Troupe.layerTest())))
+
+  it.effect("on: costs are recorded, budget scopes are checked, a permanent failure is dead-lettered and redriven through the pipeline", () => {
+    let failures = 1
+    const layer = Troupe.layerTest({
+      costs: true,
+      budgets: true,
+      deadLetters: true,
+      providers: {
+        scripted: {
+          rules: [{
+            when: { lastUser: "flaky" },
+            reply: () => failures-- > 0 ? { error: new ProviderServerError({ provider: "scripted", status: 500, description: "down", retryable: false }) } : { text: "back" }
+          }]
+        }
+      }
+    })
+    return Effect.gen(function*() {
+      const llm = yield* Llm
+      const costs = yield* Costs
+      const budgets = yield* Budgets
+      const dlq = yield* DeadLetters
+      yield* llm.generate(ask("hello", "alice"))
+      const usage = yield* costs.stats({ period: "day", where: { principal: "alice" } })
+      assert.strictEqual(usage.count, 1)
+      // the budget step is in the pipeline: a user that cannot be a budget scope is refused
+      const refused = yield* Effect.flip(llm.generate(ask("hello", "not a scope")))
+      assert.strictEqual(refused._tag, "InvalidLlmRequest")
+      yield* budgets.set({ scope: "principal:alice", limit: 1, period: "day" })
+      yield* llm.generate(ask("hello again", "alice"))
+      assert.strictEqual(Option.getOrThrow(yield* budgets.get("principal:alice")).reserved, 0)
+      const failed = yield* Effect.flip(llm.generate(ask("flaky")))
+      assert.strictEqual(failed._tag, "ProviderServerError")
+      const [letter] = yield* dlq.list({}, 10)
+      assert.strictEqual(letter?.source, "fast")
+      assert.deepStrictEqual(yield* dlq.redrive(letter!.id), { id: letter!.id, result: "redriven" })
+    }).pipe(Effect.provide(layer))
+  })
+})
+
+describeRedis("Troupe.layer optional services on Redis", () => {
+  it.effect("with redis, budgets and dead letters are kept under the application's prefix", () => {
+    const prefix = uniquePrefix("troupe-optional")
+    const layer = Troupe.layer({ redis: { url: redisUrl, prefix }, config: { env: {} }, providers: { scripted: {} }, budgets: true, deadLetters: true })
+    return Effect.gen(function*() {
+      yield* Effect.gen(function*() {
+        yield* (yield* Budgets).set({ scope: "tenant:acme", limit: 3, period: "month" })
+        yield* (yield* DeadLetters).record({ kind: "request", source: "fast", input: {}, error: new Error("x"), attempts: 1 })
+      }).pipe(Effect.provide(layer))
+      const redis = yield* Redis.Redis
+      const budgetKeys = yield* redis.send<ReadonlyArray<string>>("KEYS", `${prefix}budget:*`)
+      const dlqKeys = yield* redis.send<ReadonlyArray<string>>("KEYS", `${prefix}dlq:*`)
+      assert.isAbove(budgetKeys.length, 0)
+      assert.isAbove(dlqKeys.length, 0)
+      yield* cleanupRedisPrefix(prefix)
+    }).pipe(Effect.provide(NodeRedis.layer({ url: redisUrl })), Effect.scoped)
+  })
+})
