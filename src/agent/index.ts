@@ -6,7 +6,26 @@
 export * as Action from "./Action.ts"
 export * as ActionRunner from "./ActionRunner.ts"
 export * as Agent from "./Agent.ts"
-export * from "./AgentError.ts"
+export {
+  ActionFailed,
+  ActionTimeout,
+  AgentNotFound,
+  BusOverflow,
+  CmdFailed,
+  CompensationOutcome,
+  DirectiveQueueFull,
+  InvalidAgentOptions,
+  InvalidMessage,
+  InvalidOutput,
+  InvalidParams,
+  InvalidRoute,
+  InvalidSignal,
+  InvalidState,
+  NoRoute,
+  StatusTimeout,
+  ToolDenied,
+  UnknownTool
+} from "./AgentError.ts"
 export * as AgentLoop from "./AgentLoop.ts"
 export { AgentServer } from "./AgentServer.ts"
 export type {

@@ -29,6 +29,6 @@ export { compileRecognizer, detectPii, PiiDetector, recognizersFor } from "./Pii
 export type { CustomRecognizer, PiiDetectorShape, PiiEntity, PiiOptions, Recognizer } from "./PiiDetector.ts"
 export { foldForDetection, sanitize, Sanitizer } from "./Sanitizer.ts"
 export type { SanitizeChange, SanitizeResult, SanitizerOptions, SanitizerShape } from "./Sanitizer.ts"
-export { detectSecrets, maskDeep, maskRecord, mayHoldSecret, maskingHandler, maskingLogger, maskingLoggerLayer, maskSecrets, maskSecretsReference, SecretDetector } from "./SecretDetector.ts"
+export { detectSecrets, maskDeep, maskRecord, mayHoldSecret, maskingHandler, maskingLogger, maskingLoggerLayer, maskSecrets, SecretDetector } from "./SecretDetector.ts"
 export type { SecretDetectorShape, SecretFinding, SecretRule } from "./SecretDetector.ts"
 export type { Finding, ScannerName, Verdict } from "./Verdict.ts"

@@ -2,7 +2,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Layer, Logger, Metric, Tracer } from "effect"
 import * as fc from "fast-check"
 import { Troupe } from "../../src/app/index.ts"
-import { mayHoldSecret, maskingLoggerLayer, maskSecrets, maskSecretsReference } from "../../src/guard/index.ts"
+import { mayHoldSecret, maskingLoggerLayer, maskSecrets } from "../../src/guard/index.ts"
+import { maskSecretsReference } from "../../src/guard/SecretDetector.ts"
 import { TelemetryHub, type TelemetryEvent } from "../../src/telemetry/index.ts"
 
 // synthetic credentials written for these tests

@@ -10,7 +10,8 @@
  */
 import { Clock, Effect, Result, Schema, Stream } from "effect"
 import { OpenAiStructuredOutput, Tool as AiTool } from "effect/ai"
-import { AgentLoop, fromSchemaError } from "../../agent/index.ts"
+import { AgentLoop } from "../../agent/index.ts"
+import { fromSchemaError } from "../../agent/AgentError.ts"
 import type { ToolDefinition } from "../../agent/Tool.ts"
 import type { AgentLoopEvent, AgentLoopResult } from "../../agent/AgentLoop.ts"
 import { type LlmMessage, makeUsage, type Usage } from "../../llm/index.ts"
