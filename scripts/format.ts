@@ -30,8 +30,19 @@ export const settings = {
 const formatter = createFromBuffer(readFileSync(getPath()))
 formatter.setConfig({}, settings)
 
-/** The formatted text of `source` (the file name picks the syntax: `.ts`, `.tsx`, `.js`, …). */
-export const format = (fileName: string, source: string): string => formatter.formatText({ filePath: fileName, fileText: source })
+/**
+ * The formatted text of `source` (the file name picks the syntax: `.ts`, `.tsx`, `.js`, …). dprint can need a second
+ * pass to settle (a line it breaks can change how the next one fits), so this formats until the text is stable.
+ */
+export const format = (fileName: string, source: string): string => {
+  let text = source
+  for (let pass = 0; pass < 5; pass++) {
+    const next = formatter.formatText({ filePath: fileName, fileText: text })
+    if (next === text) return text
+    text = next
+  }
+  return text
+}
 
 const roots = ["src", "test", "bench", "examples", "scripts", "vitest.config.ts"]
 
