@@ -136,7 +136,7 @@ export const executeSync = <A extends Action.Any>(
     return decodeOutput(action, returned)
   }
   const decoded = decodeParams(action, params)
-  if (Result.isFailure(decoded)) return decoded
+  if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
   if (body === undefined) {
     return Result.fail(new ActionFailed({ action: action.name, attempts: 0, error: "not a pure action", compensation: "none" }))
   }

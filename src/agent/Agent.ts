@@ -34,7 +34,7 @@ export type Status = "idle" | "running" | "completed" | "failed"
  */
 export interface Agent<S> {
   readonly id: string
-  readonly definition: Definition<S, any>
+  readonly definition: Definition<S, unknown>
   readonly state: S
   readonly status: Status
   /** `RunAction`s in flight */
@@ -101,7 +101,7 @@ const MAX_DEPTH = 32
 
 /** Mutable scratch state of one `cmd`. */
 interface Work {
-  agent: Agent<any>
+  agent: Agent<unknown>
   directives: Array<Directive.Directive>
   depth: number
 }
@@ -112,11 +112,11 @@ const isSignal = (u: unknown): u is Signal =>
 const normalize = (input: Instruction | Signal): Instruction =>
   isSignal(input) ? { _tag: "Signal", signal: input } : input
 
-const withAgent = (work: Work, patch: Partial<Agent<any>>): void => {
+const withAgent = (work: Work, patch: Partial<Agent<unknown>>): void => {
   work.agent = { ...work.agent, ...patch }
 }
 
-const applyDecision = (work: Work, decision: Decision<any> | void): void => {
+const applyDecision = (work: Work, decision: Decision<unknown> | void): void => {
   if (decision === undefined) return
   let state = work.agent.state
   if ("state" in decision) state = decision.state
