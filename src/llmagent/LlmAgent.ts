@@ -56,14 +56,14 @@ export interface LlmAgentOptions {
   /** the model alias or `provider:model` spec put in every request */
   readonly model: string
   /** the model client; default: the pipeline's `Llm` from the context (then `Llm` is in `R`) */
-  readonly llm?: AgentLoop.ModelClient<any, never>
-  readonly tools?: ReadonlyArray<ToolDefinition | SubAgentTool<any>>
+  readonly llm?: AgentLoop.ModelClient<unknown, never>
+  readonly tools?: ReadonlyArray<ToolDefinition | SubAgentTool<unknown>>
   /** model calls per turn; default 8 */
   readonly maxSteps?: number
   /** default `"conversation"` (then `ConversationMemory` is in `R`) */
   readonly memory?: MemoryPolicy
   /** the answer's Schema: the final text is JSON decoded with it (a value with no services) */
-  readonly output?: Schema.Codec<any, any, never, never>
+  readonly output?: Schema.Codec<unknown, unknown, never, never>
   /** repair rounds for an answer that does not decode with `output`; default 2 */
   readonly repairs?: number
   /** default `"transient"` */
@@ -84,7 +84,7 @@ export interface LlmAgentOptions {
 /** The services a definition's options need (see the module doc). */
 export type RequirementsOf<O> =
   | (O extends { readonly memory: "none" } ? never : ConversationMemory)
-  | (O extends { readonly llm: AgentLoop.ModelClient<any, never> } ? never : Llm)
+  | (O extends { readonly llm: AgentLoop.ModelClient<unknown, never> } ? never : Llm)
   | (O extends { readonly tools: ReadonlyArray<infer T> } ? ToolRequirements<T> : never)
 
 type ToolRequirements<T> = T extends SubAgentTool<infer R> ? R
@@ -95,7 +95,7 @@ type ToolRequirements<T> = T extends SubAgentTool<infer R> ? R
 export type ErrorOf<O> = O extends { readonly llm: AgentLoop.ModelClient<infer E, never> } ? E : LlmError
 
 /** The decoded answer type: the output Schema's type, else the answer text. */
-export type OutputOf<O> = O extends { readonly output: Schema.Codec<infer A, any, never, never> } ? A : string
+export type OutputOf<O> = O extends { readonly output: Schema.Codec<infer A, unknown, never, never> } ? A : string
 
 /** A validated definition. `Out` is the answer's type, `E` the model's error, `R` what it needs to run. */
 export interface LlmAgent<Out = string, E = unknown, R = never> {
@@ -103,12 +103,12 @@ export interface LlmAgent<Out = string, E = unknown, R = never> {
   readonly name: string
   readonly instructions: string | undefined
   readonly model: string
-  readonly llm: AgentLoop.ModelClient<any, never> | undefined
+  readonly llm: AgentLoop.ModelClient<unknown, never> | undefined
   readonly tools: ReadonlyArray<ToolDefinition>
   readonly subAgents: ReadonlyArray<SubAgentTool>
   readonly maxSteps: number
   readonly memory: MemoryPolicy
-  readonly output: Schema.Codec<any, any, never, never> | undefined
+  readonly output: Schema.Codec<unknown, unknown, never, never> | undefined
   readonly repairs: number
   readonly restart: RestartType
   /** milliseconds, or `undefined` for never */
@@ -122,10 +122,10 @@ export interface LlmAgent<Out = string, E = unknown, R = never> {
 }
 
 /** Any definition, whatever its types (for lists). */
-export type AnyLlmAgent = LlmAgent<any, any, any>
+export type AnyLlmAgent = LlmAgent<unknown, unknown, unknown>
 
 /** The requirements of a definition. */
-export type Requirements<A> = A extends LlmAgent<any, any, infer R> ? R : never
+export type Requirements<A> = A extends LlmAgent<unknown, unknown, infer R> ? R : never
 
 /** How long an agent waits with no turn before it hibernates and stops (5 minutes). */
 export const DEFAULT_IDLE_TIMEOUT = Duration.minutes(5)

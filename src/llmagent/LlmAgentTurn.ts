@@ -88,7 +88,7 @@ export const checkTurn = (id: string, input: unknown): CheckedTurn | InvalidTurn
 /** Longest accepted id. */
 export const MAX_ID_LENGTH = 256
 
-// deno-lint-ignore no-control-regex
+// eslint-disable-next-line no-control-regex -- an id must not contain control characters: this matches them on purpose
 const CONTROL = /[\u0000-\u001f\u007f]/
 
 /** Validates an agent id: 1–256 characters, no control characters. */

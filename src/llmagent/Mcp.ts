@@ -30,7 +30,10 @@ const textOf = (result: McpSchema.CallToolResult): string =>
   result.content.map((block) => (block.type === "text" ? block.text : JSON.stringify(block))).join("\n")
 
 /** One MCP tool as a troupe tool. */
-const toToolDefinition = (client: McpClient.McpClient, descriptor: McpSchema.Tool, name: string): ToolDefinition => {
+/** A tool of an MCP server: its action needs no services (the client is captured). */
+type McpTool = ToolDefinition<Action.Action<string, Action.AnySchema, Action.AnySchema, unknown, never>>
+
+const toToolDefinition = (client: McpClient.McpClient, descriptor: McpSchema.Tool, name: string): McpTool => {
   const action = Action.make({
     name,
     description: descriptor.description ?? descriptor.title ?? name,
@@ -72,9 +75,9 @@ const toToolDefinition = (client: McpClient.McpClient, descriptor: McpSchema.Too
 export const fromClient = (
   client: McpClient.McpClient,
   options: { readonly prefix?: string } = {}
-): Effect.Effect<ReadonlyArray<ToolDefinition>, McpClientError.McpClientError> =>
+): Effect.Effect<ReadonlyArray<McpTool>, McpClientError.McpClientError> =>
   Effect.map(client.listTools(), (descriptors) => {
-    const out: Array<ToolDefinition> = []
+    const out: Array<McpTool> = []
     const seen = new Set<string>()
     for (const descriptor of descriptors) {
       const name = `${options.prefix ?? ""}${descriptor.name}`

@@ -39,7 +39,7 @@ export interface DefinitionRuntime {
   readonly price: ((usage: Usage) => number)
 }
 
-const outputInstructions = (schema: Schema.Codec<any, any, never, never>): string =>
+const outputInstructions = (schema: Schema.Codec<unknown, unknown, never, never>): string =>
   `Answer with only a JSON value (no prose, no code fence) matching this JSON Schema: ${
     JSON.stringify(AiTool.getJsonSchemaFromSchema(schema))
   }`
