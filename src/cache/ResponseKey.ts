@@ -50,6 +50,7 @@ export type ResponseKeyInput = typeof ResponseKeyInput.Type
 
 // Strings JSON.stringify would escape: `"`, `\\`, control characters, and (lone) surrogates — a pair is left as is by
 // JSON.stringify, but checking every surrogate is simpler and only sends such strings down the slow path.
+// eslint-disable-next-line no-control-regex -- the control characters JSON.stringify escapes, matched on purpose
 const needsEscape = /[\u0000-\u001f"\\\ud800-\udfff]/
 const quote = (s: string): string => (needsEscape.test(s) ? JSON.stringify(s) : `"${s}"`)
 
