@@ -109,7 +109,7 @@ export const ownConnection = (client: NodeRedisClient, timeoutMs: number): Effec
       const connecting = own.connect().then(() => undefined, () => undefined)
       const limit = Number.isFinite(timeoutMs) ? timeoutMs : 5_000
       let timer: ReturnType<typeof setTimeout> | undefined
-      await Promise.race([connecting, new Promise<void>((resolve) => (timer = setTimeout(resolve, limit)))])
+      await Promise.race([connecting, new Promise<void>((resolve) => { timer = setTimeout(resolve, limit) })])
       clearTimeout(timer)
       return own
     }),
@@ -120,7 +120,7 @@ export const ownConnection = (client: NodeRedisClient, timeoutMs: number): Effec
         let timer: ReturnType<typeof setTimeout> | undefined
         const closed = await Promise.race([
           own.close().then(() => true, () => true),
-          new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), limit)))
+          new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), limit) })
         ])
         clearTimeout(timer)
         if (!closed && own.isOpen) own.destroy()
