@@ -193,6 +193,7 @@ export const pure = <const Name extends string, PS extends AnySchema, OS extends
   return build<Name, PS, OS, never, never>(
     {
       ...options,
+      // a pure action never calls `run`: build uses the `sync` body passed below
       run: undefined as never,
       retries: 0
     },

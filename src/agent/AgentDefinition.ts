@@ -140,6 +140,7 @@ interface WithCompiled {
 
 /** The definition's route trie and registered actions (compiled once). */
 export const compile = (definition: AnyDefinition): Compiled => {
+  // the compiled form is cached on the definition under our own symbol
   let found = (definition as WithCompiled)[COMPILED]
   if (found === undefined) {
     const router = Router.fromRoutes(
