@@ -156,6 +156,7 @@ export const makeRedisScriptRunner = (timeoutMs: number): Effect.Effect<RedisScr
               expire: () => resume(Effect.fail(timeoutError(operation, timeoutMs)))
             }
             watchdog.enter(entry)
+            // node-redis takes a mutable array but does not change it; a script's reply type is the caller's A (EVALSHA replies are untyped)
             ;(client.sendCommand(args as Array<string>) as Promise<A>).then(
               (reply) => {
                 watchdog.entries.delete(entry)
@@ -170,6 +171,7 @@ export const makeRedisScriptRunner = (timeoutMs: number): Effect.Effect<RedisScr
       } else {
         send = <A>(operation: string, args: ReadonlyArray<string>) =>
           Effect.tryPromise({
+            // as above: the array is not changed, the reply is the script's A
             try: () => client.sendCommand(args as Array<string>) as Promise<A>,
             catch: fail(operation, timeoutMs)
           })
