@@ -178,6 +178,7 @@ const millisOf = (input: Duration.Input | "infinity" | undefined, field: string,
 export const make = <const O extends LlmAgentOptions>(options: O): LlmAgent<OutputOf<O>, ErrorOf<O>, RequirementsOf<O>> => {
   if (Option.isNone(decodeOptions(options))) {
     const exit = decodeOptionsExit(options, { errors: "first" })
+    // the options failed to decode; only their name is read, as unknown
     throw new TypeError(`LlmAgent ${String((options as { name?: unknown }).name)}: invalid options: ${String(exit)}`)
   }
   if (options.llm !== undefined && (typeof options.llm.generate !== "function" || typeof options.llm.stream !== "function")) {
@@ -189,10 +190,13 @@ export const make = <const O extends LlmAgentOptions>(options: O): LlmAgent<Outp
   for (const tool of options.tools ?? []) {
     if (names.has(tool.name)) throw new TypeError(`LlmAgent ${options.name}: duplicate tool ${tool.name}`)
     names.add(tool.name)
+    // the tag says it is a SubAgentTool (the union is not narrowed through `in`)
     if ("_tag" in tool && tool._tag === "SubAgentTool") subAgents.push(tool as SubAgentTool)
+    // not a SubAgentTool, so a ToolDefinition (the other member of the union)
     else tools.push(tool as ToolDefinition)
   }
   const definition = {
+    // the TypeId value only marks the definition; its phantom fields carry the types
     [TypeId]: TypeId as never,
     name: options.name,
     instructions: options.instructions,
@@ -213,6 +217,7 @@ export const make = <const O extends LlmAgentOptions>(options: O): LlmAgent<Outp
     toolTimeout: options.toolTimeout,
     maxQueuedTurns: options.maxQueuedTurns ?? DEFAULT_MAX_QUEUED_TURNS
   }
+  // the phantom types of a definition are computed from the options it was built from
   return definition as LlmAgent<OutputOf<O>, ErrorOf<O>, RequirementsOf<O>>
 }
 

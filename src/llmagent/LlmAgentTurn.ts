@@ -82,6 +82,7 @@ export const checkTurn = (id: string, input: unknown): CheckedTurn | InvalidTurn
     const { path, detail } = pathOf(result.failure)
     return new InvalidTurnInput({ id, subject: `turn of agent ${id}`, path, detail })
   }
+  // decoded by TurnSchema just above, so it has the turn's input
   return { input: (value as CheckedTurn).input, maxSteps: result.success.maxSteps }
 }
 
