@@ -71,7 +71,9 @@ const sortKeys = (keys: Array<string>): void => {
   for (let i = 1; i < keys.length; i++) {
     const k = keys[i] as string // i < length
     let j = i - 1
+    // 0 <= j < i < keys.length
     while (j >= 0 && (keys[j] as string) > k) {
+      // 0 <= j < keys.length
       keys[j + 1] = keys[j] as string
       j--
     }
@@ -104,6 +106,7 @@ const canonical = (value: unknown, depth: number): string => {
     }
     return out + "]"
   }
+  // a non-null, non-array object (the cases above return), read by key
   const record = value as Record<string, unknown>
   const keys = Object.keys(record)
   if (keys.length > 1) sortKeys(keys)
@@ -132,6 +135,7 @@ export const normalizeWhitespace = (text: string): string => text.replace(/\s+/g
 
 const normalizePart = (part: Schema.Json): Schema.Json => {
   if (typeof part === "object" && part !== null && !Array.isArray(part)) {
+    // a JSON object (a non-null, non-array JSON value), whose values are JSON
     const record = part as { readonly [k: string]: Schema.Json }
     const text = record["text"]
     if (record["type"] === "text" && typeof text === "string") return { ...record, text: normalizeWhitespace(text) }
