@@ -213,7 +213,7 @@ export const startScopedUnderParent = <A extends Process, E, R>(
 /** The original failure of a child supervisor that failed to start under a parent. */
 const startFailureCause = (error: FailedToStartChild): Cause.Cause<never> => {
   const reason = error.exitReason
-  // a child supervisor's start failure carries the cause of its own typed start error, which `E` already names
+  // the cause spawnNamed failed with (its E): typed never here, restored to E by the cast of startScopedUnderParent
   if (reason._tag === "Failure") return reason.cause as Cause.Cause<never>
   // a child supervisor's own start failure: `shutdown(failedToStartChild(...))`, OTP's shape
   if (reason._tag === "Shutdown" && reason.term instanceof FailedToStartChild) return Cause.fail(reason.term) as Cause.Cause<never>
