@@ -45,8 +45,9 @@ const completion = JSON.stringify({
 })
 
 const load = (url: string, headers: Record<string, string> = {}) =>
-  new Promise<autocannon.Result>((resolve, reject) =>
+  new Promise<autocannon.Result>((resolve, reject) => {
     autocannon({ url, method: "POST", connections: 32, duration: 4, workers: 1, body, headers: { "content-type": "application/json", ...headers } }, (e, r) => e ? reject(e) : resolve(r))
+  }
   )
 
 const row = (id: string, r: autocannon.Result, note: string, baseline?: string): BenchRow => ({
@@ -110,7 +111,7 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
       for (let i = 0; i < 100; i++) {
         const up = await fetch(`http://127.0.0.1:${port}/`).then(() => true, () => false)
         if (up) break
-        await new Promise((r) => setTimeout(r, 100))
+        await new Promise((r) => { setTimeout(r, 100) })
       }
       rows.push(row("peer.portkey-gateway", await load(`http://127.0.0.1:${port}/v1/chat/completions`, {
         "x-portkey-provider": "openai",
@@ -177,7 +178,7 @@ export const streamRows = async (quiet: object, pipeline: object): Promise<Array
       else setTimeout(finish, Number(process.env["TTFT_REST_MS"] ?? 1))
     })
   })
-  await new Promise<void>((r) => streaming.listen(0, "127.0.0.1", r))
+  await new Promise<void>((r) => { streaming.listen(0, "127.0.0.1", r) })
   const providerUrl = `http://127.0.0.1:${(streaming.address() as AddressInfo).port}`
   const gw = await startGateway({
     config: { env: {}, defaults: { ...quiet, providers: { openai: { baseUrl: `${providerUrl}/v1`, apiKey: "sk-fake", pool: { connections: 256 } } } } },

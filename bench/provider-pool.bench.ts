@@ -29,7 +29,7 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
       res.end(sse)
     })
   })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  await new Promise<void>((resolve) => { server.listen(0, "127.0.0.1", resolve) })
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/chat/completions` // TCP: AddressInfo
   const decode = Schema.decodeUnknownSync(ConnectionPool)
   try {
@@ -67,6 +67,6 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
     )
   } finally {
     server.closeAllConnections()
-    await new Promise<void>((resolve) => server.close(() => resolve()))
+    await new Promise<void>((resolve) => { server.close(() => resolve()) })
   }
 }

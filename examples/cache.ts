@@ -45,6 +45,7 @@ const program = (label: string) =>
     yield* cache.clear()
   })
 
+// this example's cache stores responses with a token count
 const responseLayer = ResponseCache.layer({ normalizeWhitespace: true, tokensOf: (r) => (r as { tokens: number }).tokens })
 
 const main = Effect.gen(function*() {

@@ -30,12 +30,14 @@ const Parent = Agent.define({
     {
       pattern: "parent.spawn",
       target: (s) => {
+        // the parent.spawn signal this example sends carries these fields
         const { id, policy } = s.data as { id: string; policy: Directive.OnParentDeath }
         return { directives: [Directive.spawnAgent(id, Child, { onParentDeath: policy })] }
       }
     },
     {
       pattern: "troupe.agent.child.*",
+      // a child lifecycle signal carries the child's id
       target: (s, a) => ({ ops: [StateOp.set({ log: [...a.state.log, `${s.type} ${(s.data as { id: string }).id}`] })] })
     }
   ]

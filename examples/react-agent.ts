@@ -74,6 +74,7 @@ const model = ScriptedProvider.makeUnsafe({
     {
       when: { tool: "get_weather" },
       reply: (request) => {
+        // the get_weather tool's output, as the example's action returns it
         const [oslo, lisbon] = results(request).map((r) => r.value as { readonly tempC: number })
         return { toolCalls: [{ name: "calculator", arguments: { op: "sub", a: lisbon?.tempC ?? 0, b: oslo?.tempC ?? 0 } }] }
       }

@@ -82,9 +82,11 @@ const render = (sup: Supervisor.SupervisorRef, indent = ""): Effect.Effect<Array
         ? "not running"
         : child.process === "restarting"
         ? "restarting"
+        // not undefined and not "restarting", so a Process
         : `pid ${(child.process as Process.Process).pid}`
       lines.push(`${indent}├─ ${child.id} (${child.type}, ${child.restart}) ${state}`)
       if (child.type === "supervisor" && child.process !== undefined && child.process !== "restarting") {
+        // a running child of type supervisor is a supervisor
         lines.push(...(yield* render(child.process as Supervisor.SupervisorRef, `${indent}│  `)))
       }
     }

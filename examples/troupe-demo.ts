@@ -32,7 +32,7 @@ const scene = (title: string) => say(`\n\x1b[1m━━ ${title}\x1b[0m`)
 
 // ── the offline models: one scripted provider per configured provider name ─────────────────────────────────
 const toolResults = (request: LlmRequest) =>
-  request.messages.filter((m) => m.role === "tool").map((m) => JSON.parse(m.role === "tool" ? m.content : "null") as unknown)
+  request.messages.filter((m) => m.role === "tool").map((m): unknown => JSON.parse(m.role === "tool" ? m.content : "null"))
 
 // DEMO_REVOKED_KEY=1 scripts a revoked key (401) for scene 3, to see a failing scene end the demo with exit 1
 const revokedKey = process.env["DEMO_REVOKED_KEY"] === "1"
@@ -55,6 +55,7 @@ const scripted: ScriptedOptions = {
     {
       when: { tool: "get_weather" },
       reply: (request) => {
+        // the get_weather tool's output, as the demo's action returns it
         const [oslo, lisbon] = toolResults(request) as Array<{ readonly tempC: number }>
         return { toolCalls: [{ name: "calculator", arguments: { a: lisbon?.tempC ?? 0, b: oslo?.tempC ?? 0 } }] }
       }
@@ -100,6 +101,7 @@ const Counter = Agent.define({
       name: "increment",
       params: Schema.Struct({ by: Schema.Number }),
       output: Schema.Number,
+      // the action runs on this agent, whose state schema has a count
       run: ({ by }, { state }) => Action.withOps((state as { count: number }).count + by, StateOp.set({ count: (state as { count: number }).count + by }))
     })
   }]
@@ -111,7 +113,9 @@ const render = (sup: Supervisor.SupervisorRef, indent = ""): Effect.Effect<Array
     const lines: Array<string> = []
     for (const child of yield* Effect.orElseSucceed(Supervisor.whichChildren(sup), () => [])) {
       const running = child.process !== undefined && child.process !== "restarting"
+      // running: not undefined and not "restarting", so a Process
       lines.push(`${indent}├─ ${child.id} (${child.type})${running ? ` pid ${(child.process as Process.Process).pid}` : ""}`)
+      // a running child of type supervisor is a supervisor
       if (child.type === "supervisor" && running) lines.push(...(yield* render(child.process as Supervisor.SupervisorRef, `${indent}│  `)))
     }
     return lines

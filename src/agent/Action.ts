@@ -53,13 +53,13 @@ export const isOutcome = (u: unknown): u is Outcome<unknown> =>
   typeof u === "object" && u !== null && OutcomeTypeId in u
 
 /** A schema usable for params and outputs: decodable without services. */
-export type AnySchema = Schema.Codec<any, any, never, never>
+export type AnySchema = Schema.Codec<unknown, unknown, never, never>
 
 /** What running an action can fail with: its own error `E`, or `ActionTimeout` when it ran past its `timeout`. */
 export type Failure<E> = E | ActionTimeout
 
 /** Function types compared bivariantly, so that specific actions are assignable to `Action.Any`. */
-type Bivariant<Args extends ReadonlyArray<unknown>, R> = { bivarianceHack(...args: Args): R }["bivarianceHack"]
+export type Bivariant<Args extends ReadonlyArray<unknown>, R> = { bivarianceHack(...args: Args): R }["bivarianceHack"]
 
 /**
  * A named, schema-typed unit of work (Jido's `Action`): params decoded with `params` before `run`, output checked
@@ -93,16 +93,16 @@ export interface Action<
 }
 
 /** Any action, whatever its types (for lists of actions). */
-export type Any = Action<string, any, any, any, any>
+export type Any = Action<string, AnySchema, AnySchema, unknown, unknown>
 
 /** The decoded params type of action `A`. */
-export type Params<A> = A extends Action<string, infer PS, AnySchema, any, any> ? PS["Type"] : never
+export type Params<A> = A extends Action<string, infer PS, AnySchema, unknown, unknown> ? PS["Type"] : never
 /** The output type of action `A`. */
-export type Output<A> = A extends Action<string, AnySchema, infer OS, any, any> ? OS["Type"] : never
+export type Output<A> = A extends Action<string, AnySchema, infer OS, unknown, unknown> ? OS["Type"] : never
 /** The services action `A`'s `run` needs. */
-export type Requirements<A> = A extends Action<string, AnySchema, AnySchema, any, infer R> ? R : never
+export type Requirements<A> = A extends Action<string, AnySchema, AnySchema, unknown, infer R> ? R : never
 /** The error type of action `A`'s `run`. */
-export type Error<A> = A extends Action<string, AnySchema, AnySchema, infer E, any> ? E : never
+export type Error<A> = A extends Action<string, AnySchema, AnySchema, infer E, unknown> ? E : never
 
 /**
  * What `Action.make` takes: the name, an optional description, the params and output schemas, `run`, and an optional
@@ -193,6 +193,7 @@ export const pure = <const Name extends string, PS extends AnySchema, OS extends
   return build<Name, PS, OS, never, never>(
     {
       ...options,
+      // a pure action never calls `run`: build uses the `sync` body passed below
       run: undefined as never,
       retries: 0
     },

@@ -49,10 +49,12 @@ export type ExecuteError = InvalidParams | InvalidOutput | ActionFailed
 
 const decoders = new WeakMap<object, (u: unknown) => Result.Result<unknown, Schema.SchemaError>>()
 const decoderOf = (schema: Action.AnySchema, typeSide: boolean): (u: unknown) => Result.Result<unknown, Schema.SchemaError> => {
+  // every Schema carries its AST; the type side shares it, so the AST is the cache key
   const key = typeSide ? (schema as { ast: object }).ast : schema
   let decode = decoders.get(key)
   if (decode === undefined) {
     const s = typeSide ? Schema.toType(schema) : schema
+    // toType keeps the schema's Type and needs no services, so it is still an AnySchema
     const run = Schema.decodeUnknownResult(s as Action.AnySchema)
     decode = (u) => run(u, { errors: "all" })
     decoders.set(key, decode)
@@ -69,9 +71,11 @@ interface SchemaChecks {
   readonly plain: boolean
 }
 const checksOf = (schema: Action.AnySchema): SchemaChecks => {
+  // the checks are cached on the schema object under our own symbol
   const holder = schema as { [CHECKS]?: SchemaChecks }
   let checks = holder[CHECKS]
   if (checks === undefined) {
+    // every Schema carries its AST
     const ast = (schema as { ast: SchemaAST.AST }).ast
     checks = {
       guard: FastGuard.make(schema),
@@ -86,8 +90,10 @@ const checksOf = (schema: Action.AnySchema): SchemaChecks => {
 export const decodeParams = <A extends Action.Any>(action: A, params: unknown): Result.Result<Action.Params<A>, InvalidParams> => {
   // fast path: a schema without transformations or defaults decodes a valid value to itself
   const checks = checksOf(action.params)
+  // a transformation-free schema decodes a value its guard accepts to itself
   if (checks.plain && checks.guard(params)) return Result.succeed(params as Action.Params<A>)
   const result = decoderOf(action.params, false)(params)
+  // decoded by the action's params schema, whose Type is Params<A>
   if (Result.isSuccess(result)) return result as Result.Result<Action.Params<A>, never>
   const { path, detail } = fromSchemaError(result.failure)
   return Result.fail(new InvalidParams({ action: action.name, subject: `params of ${action.name}`, path, detail }))
@@ -100,8 +106,10 @@ export const decodeOutput = <A extends Action.Any>(
 ): Result.Result<ActionResult<Action.Output<A>>, InvalidOutput> => {
   const output = isOutcome(returned) ? returned.output : returned
   const ops = isOutcome(returned) ? returned.ops : []
+  // accepted by the output schema's guard, whose type is Output<A>
   if (checksOf(action.output).guard(output)) return Result.succeed({ output: output as Action.Output<A>, ops })
   const result = decoderOf(action.output, true)(output)
+  // decoded by the action's output schema, whose Type is Output<A>
   if (Result.isSuccess(result)) return Result.succeed({ output: result.success as Action.Output<A>, ops })
   const { path, detail } = fromSchemaError(result.failure)
   return Result.fail(new InvalidOutput({ action: action.name, subject: `output of ${action.name}`, path, detail }))
@@ -124,6 +132,7 @@ export const executeSync = <A extends Action.Any>(
   if (body !== undefined && paramChecks.plain && paramChecks.guard(params)) {
     let returned: unknown
     try {
+      // accepted by the params schema's guard of a transformation-free schema
       returned = body(params as Action.Params<A>, context)
     } catch (error) {
       return Result.fail(new ActionFailed({ action: action.name, attempts: 1, error, compensation: "none" }))
@@ -131,12 +140,13 @@ export const executeSync = <A extends Action.Any>(
     const outcome = isOutcome(returned) ? returned : undefined
     const output = outcome !== undefined ? outcome.output : returned
     if (checksOf(action.output).guard(output)) {
+      // accepted by the output schema's guard, whose type is Output<A>
       return Result.succeed({ output: output as Action.Output<A>, ops: outcome !== undefined ? outcome.ops : noOps })
     }
     return decodeOutput(action, returned)
   }
   const decoded = decodeParams(action, params)
-  if (Result.isFailure(decoded)) return decoded
+  if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
   if (body === undefined) {
     return Result.fail(new ActionFailed({ action: action.name, attempts: 0, error: "not a pure action", compensation: "none" }))
   }
@@ -162,6 +172,7 @@ const compensate = (
   const undo = action.compensate
   if (undo === undefined) return Effect.succeed("none")
   return Effect.gen(function*() {
+    // compensation runs in the context of `execute`, whose type requires the action's services
     const run = undo(params, error, context) as Effect.Effect<unknown, unknown>
     const supervisor = yield* CompensationSupervisor
     const id = `compensate:${action.name}`
@@ -220,6 +231,7 @@ export const executeDecoded = <A extends Action.Any>(
     const timeoutMillis = Duration.toMillis(action.timeout)
     const attempt = Effect.suspend(() => {
       attempts++
+      // `run` of an Action.Any is erased; this is A's own run, so its services are Requirements<A>
       return action.run(input, context) as Effect.Effect<unknown, unknown, Action.Requirements<A>>
     }).pipe(
       Effect.timeoutOrElse({
@@ -238,8 +250,10 @@ export const executeDecoded = <A extends Action.Any>(
         while: (error: unknown) => !(error instanceof InvalidOutput) && action.retryable(error)
       })
       : attempt
+    // the output was checked by decodeOutput (Output<A>); the services are those of A's run
     return retried.pipe(
       Effect.catchCause((cause): Effect.Effect<never, ExecuteError> => {
+        // a cause with interrupts only holds no failure, so its error type is never
         if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
         const found = Cause.findErrorOption(cause)
         const error = found._tag === "Some" ? found.value : Cause.squash(cause)
@@ -276,6 +290,7 @@ export const chain = <const Actions extends ReadonlyArray<Action.Any>>(
   params: unknown,
   context: Action.ActionContext = { state: undefined }
 ): Effect.Effect<ChainResult, ExecuteError, Action.Requirements<Actions[number]>> =>
+  // each step needs the services of one of the actions, so the union covers the chain
   Effect.gen(function*() {
     let current = params
     let state = context.state

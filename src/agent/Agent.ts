@@ -34,7 +34,7 @@ export type Status = "idle" | "running" | "completed" | "failed"
  */
 export interface Agent<S> {
   readonly id: string
-  readonly definition: Definition<S, any>
+  readonly definition: Definition<S, unknown>
   readonly state: S
   readonly status: Status
   /** `RunAction`s in flight */
@@ -57,6 +57,7 @@ const valid: Result.Result<unknown, Schema.SchemaError> = Result.succeed(undefin
 const VALIDATOR: unique symbol = Symbol.for("troupe/agent/StateValidator")
 type Validator = (u: unknown) => Result.Result<unknown, Schema.SchemaError>
 const validatorOf = (definition: AnyDefinition): Validator => {
+  // the validator is cached on the definition under our own symbol
   let validate = (definition as { [VALIDATOR]?: Validator })[VALIDATOR]
   if (validate === undefined) {
     const typeSide = Schema.toType(definition.schema)
@@ -101,22 +102,23 @@ const MAX_DEPTH = 32
 
 /** Mutable scratch state of one `cmd`. */
 interface Work {
-  agent: Agent<any>
+  agent: Agent<unknown>
   directives: Array<Directive.Directive>
   depth: number
 }
 
 const isSignal = (u: unknown): u is Signal =>
+  // reading an optional field of an object: a signal has specversion "1.0"
   typeof u === "object" && u !== null && (u as { specversion?: unknown }).specversion === "1.0"
 
 const normalize = (input: Instruction | Signal): Instruction =>
   isSignal(input) ? { _tag: "Signal", signal: input } : input
 
-const withAgent = (work: Work, patch: Partial<Agent<any>>): void => {
+const withAgent = (work: Work, patch: Partial<Agent<unknown>>): void => {
   work.agent = { ...work.agent, ...patch }
 }
 
-const applyDecision = (work: Work, decision: Decision<any> | void): void => {
+const applyDecision = (work: Work, decision: Decision<unknown> | void): void => {
   if (decision === undefined) return
   let state = work.agent.state
   if ("state" in decision) state = decision.state
@@ -269,7 +271,9 @@ export const cmd = <S>(
 ): CmdResult<S> => {
   const work: Work = { agent, directives: [], depth: 0 }
   try {
+    // an array input is a list of instructions and signals (cmd's signature)
     if (Array.isArray(input)) for (const i of input as ReadonlyArray<Instruction | Signal>) stepInput(work, i)
+    // not an array, so a single instruction or signal
     else stepInput(work, input as Instruction | Signal)
   } catch (error) {
     const failure = error instanceof CmdFailed || (typeof error === "object" && error !== null && "_tag" in error && error._tag === "InvalidRoute")
@@ -277,6 +281,7 @@ export const cmd = <S>(
       : new CmdFailed({ agent: agent.id, stage: "cmd", error })
     return { agent, directives: [Directive.error(failure)] }
   }
+  // the work began with this Agent<S>; every step keeps its definition, and the state is checked against S's schema below
   const next = work.agent as Agent<S>
   if (next.state !== agent.state && agent.definition.validateState) {
     const checked = validatorOf(agent.definition)(next.state)

@@ -32,7 +32,7 @@ export interface Decision<S> {
  * A route target written as a function: given the signal and the agent, it returns a decision (new state,
  * directives, instructions) or nothing.
  */
-export type Handler<S> = (signal: Signal, agent: Agent<S>) => Decision<S> | void
+export type Handler<S> = Action.Bivariant<[signal: Signal, agent: Agent<S>], Decision<S> | void>
 
 /** What a route runs: an action (its params are the signal's data) or a handler. */
 export type RouteTarget<S> = Action.Any | Handler<S>
@@ -48,13 +48,15 @@ export interface Route<S> {
 /** Optional hooks around each command, as Jido's `on_before_cmd` / `on_after_cmd`. */
 export interface Hooks<S> {
   /** runs before each instruction; may rewrite the agent or the instruction */
-  readonly onBeforeCmd?: (agent: Agent<S>, instruction: Instruction) => { readonly agent: Agent<S>; readonly instruction: Instruction }
+  readonly onBeforeCmd?: Action.Bivariant<
+    [agent: Agent<S>, instruction: Instruction],
+    { readonly agent: Agent<S>; readonly instruction: Instruction }
+  >
   /** runs after each instruction; may rewrite the agent or the directives */
-  readonly onAfterCmd?: (
-    agent: Agent<S>,
-    instruction: Instruction,
-    directives: ReadonlyArray<Directive>
-  ) => { readonly agent: Agent<S>; readonly directives: ReadonlyArray<Directive> }
+  readonly onAfterCmd?: Action.Bivariant<
+    [agent: Agent<S>, instruction: Instruction, directives: ReadonlyArray<Directive>],
+    { readonly agent: Agent<S>; readonly directives: ReadonlyArray<Directive> }
+  >
 }
 
 /**
@@ -73,10 +75,10 @@ export interface Definition<S, I = unknown> extends Hooks<S> {
 }
 
 /** A definition of any state and input type. */
-export type AnyDefinition = Definition<any, any>
+export type AnyDefinition = Definition<unknown, unknown>
 
 /** The state type of definition `D`. */
-export type StateOf<D> = D extends Definition<infer S, any> ? S : never
+export type StateOf<D> = D extends Definition<infer S, unknown> ? S : never
 
 /**
  * What `Agent.define` takes: name, description, state schema, routes, actions and hooks. Invalid routes fail the
@@ -116,7 +118,7 @@ export const define = <S, I>(options: DefineOptions<S, I>): Definition<S, I> => 
 })
 
 /** What the router of a definition holds. */
-export type CompiledRouter = Router.Router<RouteTarget<any>>
+export type CompiledRouter = Router.Router<RouteTarget<unknown>>
 
 /**
  * What a definition compiles to on first use (cached on it): the router, a bounded route cache and the set of
@@ -125,7 +127,7 @@ export type CompiledRouter = Router.Router<RouteTarget<any>>
 export interface Compiled {
   readonly router: Result.Result<CompiledRouter, InvalidRoute>
   /** signal type → targets (a definition's routes never change, so this is safe); bounded */
-  readonly routeCache: Map<string, ReadonlyArray<RouteTarget<any>>>
+  readonly routeCache: Map<string, ReadonlyArray<RouteTarget<unknown>>>
   readonly actions: ReadonlySet<Action.Any>
   readonly actionNames: ReadonlySet<string>
 }
@@ -138,6 +140,7 @@ interface WithCompiled {
 
 /** The definition's route trie and registered actions (compiled once). */
 export const compile = (definition: AnyDefinition): Compiled => {
+  // the compiled form is cached on the definition under our own symbol
   let found = (definition as WithCompiled)[COMPILED]
   if (found === undefined) {
     const router = Router.fromRoutes(
@@ -161,7 +164,7 @@ export const router = (definition: AnyDefinition): Result.Result<CompiledRouter,
 const ROUTE_CACHE_LIMIT = 1_024
 
 /** The route targets for a signal type, highest priority first (memoised per definition, in `compiled`). */
-export const targetsFor = (compiled: Compiled, router: CompiledRouter, type: string): ReadonlyArray<RouteTarget<any>> => {
+export const targetsFor = (compiled: Compiled, router: CompiledRouter, type: string): ReadonlyArray<RouteTarget<unknown>> => {
   const cache = compiled.routeCache
   let targets = cache.get(type)
   if (targets === undefined) {

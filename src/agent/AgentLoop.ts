@@ -194,10 +194,12 @@ const loop = <E, O>(
       ...(config.concurrency !== undefined ? { concurrency: config.concurrency } : {}),
       ...(config.toolTimeout !== undefined ? { timeout: config.toolTimeout } : {})
     })
+    // a tool's name type may be a literal; the set holds plain strings
     const known = new Set(config.tools.map((t) => t.name as string))
     const offered: ReadonlyArray<LlmToolDefinition> = runner.definitions.map((d) => ({
       name: d.name,
       description: d.description,
+      // a tool's parameters are a JSON Schema object, the shape the LLM request carries
       parameters: d.parameters as LlmToolDefinition["parameters"]
     }))
     const hub = config.telemetry
@@ -421,6 +423,7 @@ export const make: {
     // a configured memory (the overload with `memory` narrows `R` to never)
     const made: AgentLoop<E, ConversationMemory> = {
       run: (input) =>
+        // see above: the overloads give the precise R; this implementation is shared by both
         Effect.suspend(() => {
           const value = checkInput(input)
           if (value instanceof InvalidAgentOptions) return Effect.fail(value)
@@ -429,6 +432,7 @@ export const make: {
       runStream: (input) => {
         const value = checkInput(input)
         if (value instanceof InvalidAgentOptions) return Stream.fail(value)
+        // see above: the overloads give the precise R
         return streamChecked(checked, value) as never
       }
     }

@@ -91,12 +91,14 @@ export const DEFAULT_MAX_STEPS = 8
 const NonEmpty = Schema.String.check(Schema.isMinLength(1))
 const Steps = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1_000 }))
 const isDuration = (u: unknown): boolean => {
+  // fromInput validates any input and returns undefined for a bad one
   const d = Duration.fromInput(u as Duration.Input)
   return Option.isSome(d) && Duration.toMillis(d.value) > 0
 }
 const hasFunctions = (...names: ReadonlyArray<string>) =>
   Schema.Unknown.check(Schema.makeFilter((u: unknown) =>
     (typeof u === "object" && u !== null &&
+      // u is a non-null object (checked above); reading its fields by name
       names.every((n) => typeof (u as Record<string, unknown>)[n] === "function")) ||
     `expected an object with ${names.join(" and ")} functions`
   ))

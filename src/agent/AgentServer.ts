@@ -128,6 +128,7 @@ const isErrorReply = (reply: AgentProtocol["reply"]): reply is DirectiveQueueFul
   reply instanceof DirectiveQueueFull || reply instanceof InvalidMessage
 
 const toAgent = <S>(reply: AgentProtocol["reply"]): Effect.Effect<Agent.Agent<S>, DirectiveQueueFull | InvalidMessage> =>
+  // not an error reply, so the agent itself (the reply of a call that returns the agent)
   isErrorReply(reply) ? Effect.fail(reply) : Effect.succeed(reply as Agent.Agent<S>)
 
 /**
@@ -163,6 +164,7 @@ export const make = (
         const id = probe.id
         const config: AgentConfig = {
           id,
+          // the server runs agents of any state type; the state schema keeps S consistent at run time
           definition: definition as AnyDefinition,
           initialState: startOptions.state ?? {},
           errorPolicy: startOptions.errorPolicy ?? "log",
@@ -199,11 +201,13 @@ export const make = (
         if (bad !== undefined) return Effect.fail(bad)
         const process = registry.whereisUnsafe(id)
         if (process === undefined) return Effect.fail(new AgentNotFound({ id }))
+        // every process in this registry was started by this server as an agent actor
         const reply = Actor.callUnsafe(process as AgentRef, request, callOptions ?? DEFAULT_CALL)
         if (Actor.isSyncReply(reply) && reply._tag === "Success") {
           // the synchronous answer is already an Exit: hand it back as is unless it reports a full queue
           return isErrorReply(reply.value)
             ? Effect.fail(reply.value)
+            // not an error reply (checked above), so an Exit carrying the agent
             : reply as unknown as Effect.Effect<Agent.Agent<S>, CallError>
         }
         return Effect.matchEffect(reply, {
@@ -230,6 +234,7 @@ export const make = (
           if (bad !== undefined) return Effect.fail(bad)
           const process = registry.whereisUnsafe(id)
           if (process === undefined) return Effect.fail(new AgentNotFound({ id }))
+          // every process in this registry was started by this server as an agent actor
           return Actor.cast(process as AgentRef, signal)
         }),
       state: (id) => callRaw(id, STATE_REQUEST, undefined, "state"),

@@ -127,6 +127,7 @@ class Ring<A> {
   }
   toArray(): Array<A> {
     const out: Array<A> = []
+    // the index is within the ring's filled part (i < count)
     for (let i = 0; i < this.count; i++) out.push(this.items[(this.start + i) % this.capacity] as A)
     return out
   }
@@ -220,6 +221,7 @@ export const make = (options: BusOptions = {}): Effect.Effect<BusShape, InvalidA
               Queue.shutdownUnsafe(queue)
             })
         )
+        // the id is set once, right after the subscriber is created (it is readonly to users)
         ;(subscriber as { id: number }).id = id
         return {
           id,

@@ -86,6 +86,7 @@ export const stamp = (
   source: string,
   millis: number
 ): Result.Result<Signal.Signal, import("./AgentError.ts").InvalidSignal> =>
+  // only a made Signal has specversion (Signal.make sets it)
   "specversion" in signal ? Result.succeed(signal as Signal.Signal) : Signal.makeAt({ source, ...signal }, millis)
 
 const withSignal = (
@@ -109,23 +110,32 @@ export const execute = <D extends Directive.Directive>(
   directive: D,
   context: DirectiveContext
 ): Effect.Effect<void, never, ExecutorFor<D>> => {
+  // D extends Directive; the switch narrows the erased form
   const d = directive as Directive.Directive
   switch (d._tag) {
     case "Emit":
+      // the executor of the directive's tag is the service ExecutorFor<D> names for it
       return EmitExecutor.use((run) => run(d, context)) as Effect.Effect<void, never, ExecutorFor<D>>
     case "Spawn":
+      // the executor of the directive's tag is the service ExecutorFor<D> names for it
       return SpawnExecutor.use((run) => run(d, context)) as Effect.Effect<void, never, ExecutorFor<D>>
     case "SpawnAgent":
+      // the executor of the directive's tag is the service ExecutorFor<D> names for it
       return SpawnAgentExecutor.use((run) => run(d, context)) as Effect.Effect<void, never, ExecutorFor<D>>
     case "StopChild":
+      // the executor of the directive's tag is the service ExecutorFor<D> names for it
       return StopChildExecutor.use((run) => run(d, context)) as Effect.Effect<void, never, ExecutorFor<D>>
     case "Schedule":
+      // the executor of the directive's tag is the service ExecutorFor<D> names for it
       return ScheduleExecutor.use((run) => run(d, context)) as Effect.Effect<void, never, ExecutorFor<D>>
     case "RunAction":
+      // the executor of the directive's tag is the service ExecutorFor<D> names for it
       return RunActionExecutor.use((run) => run(d, context)) as Effect.Effect<void, never, ExecutorFor<D>>
     case "Stop":
+      // the executor of the directive's tag is the service ExecutorFor<D> names for it
       return StopExecutor.use((run) => run(d, context)) as Effect.Effect<void, never, ExecutorFor<D>>
     case "Error":
+      // the executor of the directive's tag is the service ExecutorFor<D> names for it
       return ErrorExecutor.use((run) => run(d, context)) as Effect.Effect<void, never, ExecutorFor<D>>
   }
 }
@@ -135,6 +145,7 @@ export const executeAll = <D extends Directive.Directive>(
   directives: ReadonlyArray<D>,
   context: DirectiveContext
 ): Effect.Effect<void, never, ExecutorFor<D>> =>
+  // each directive needs its own executor, all named by ExecutorFor<D>
   Effect.forEach(directives, (d) => execute(d, context), { discard: true }) as Effect.Effect<void, never, ExecutorFor<D>>
 
 /** Emit: to the `Bus` (a full buffer under `fail` is reported as an error), the parent, or another agent. */

@@ -33,7 +33,7 @@ export interface ActionResult {
 /** Apply a decision function to the agent. */
 export interface Decide {
   readonly _tag: "Decide"
-  readonly decide: (agent: Agent<any>) => Decision<any> | void
+  readonly decide: Action.Bivariant<[agent: Agent<unknown>], Decision<unknown> | void>
 }
 
 /** What `Agent.cmd` takes: a signal, an action, an action's result, or a decision. */

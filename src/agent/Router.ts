@@ -127,6 +127,7 @@ const collect = <H>(node: Node<H>, segments: ReadonlyArray<string>, index: numbe
   if (index === segments.length) {
     if (node.entries !== undefined) for (const e of node.entries) out.push(e)
   } else {
+    // index < segments.length (the branch above handles the end)
     const segment = segments[index] as string
     const child = node.children?.get(segment)
     if (child !== undefined) viaGlobstar = collect(child, segments, index + 1, out) || viaGlobstar
@@ -154,6 +155,7 @@ export const matches = <H>(router: Router<H>, type: string): ReadonlyArray<Entry
 export const route = <H>(router: Router<H>, type: string): ReadonlyArray<H> => {
   const found = matches(router, type)
   if (found.length === 0) return []
+  // found has exactly one element here
   if (found.length === 1) return [(found[0] as Entry<H>).handler]
   return found.map((e) => e.handler)
 }

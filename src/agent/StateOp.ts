@@ -76,6 +76,7 @@ export const deepMerge = (base: unknown, patch: unknown): unknown => {
 
 const setIn = (target: unknown, path: Path, index: number, value: unknown): unknown => {
   if (index === path.length) return value
+  // index < path.length (checked above)
   const key = path[index] as string | number
   if (Array.isArray(target) && typeof key === "number") {
     const copy = target.slice()
@@ -87,6 +88,7 @@ const setIn = (target: unknown, path: Path, index: number, value: unknown): unkn
 }
 
 const deleteIn = (target: unknown, path: Path, index: number): unknown => {
+  // callers stop before index reaches path.length
   const key = path[index] as string | number
   if (Array.isArray(target) && typeof key === "number") {
     if (key < 0 || key >= target.length) return target

@@ -75,6 +75,7 @@ const dedupeAnyOf = (schema: unknown): unknown => {
 /** The JSON Schema of an action's params: strict (OpenAI-style) or non-strict. */
 export const jsonSchema = (action: Action.Any, options: { readonly strict?: boolean } = {}): JsonSchema.JsonSchema =>
   options.strict === true
+    // the OpenAI codec's JSON Schema is a JSON Schema document (the library types it loosely)
     ? dedupeAnyOf(OpenAiStructuredOutput.toCodecOpenAI(action.params).jsonSchema) as JsonSchema.JsonSchema
     : AiTool.getJsonSchemaFromSchema(action.params)
 
@@ -91,10 +92,12 @@ export const fromAction = <A extends Action.Any>(action: A, options: { readonly 
   const strict = options.strict ?? false
   let decodeWith: (u: unknown) => Result.Result<unknown, Schema.SchemaError>
   if (strict) {
+    // the OpenAI form of a params schema needs no services, like the params schema itself
     const codec = OpenAiStructuredOutput.toCodecOpenAI(action.params).codec as Schema.Codec<unknown, unknown, never, never>
     const decode = Schema.decodeUnknownResult(codec)
     decodeWith = (u) => decode(u, { errors: "all" })
   } else {
+    // an AnySchema is a codec with no services
     const decode = Schema.decodeUnknownResult(action.params as Schema.Codec<unknown, unknown, never, never>)
     decodeWith = (u) => decode(u, { errors: "all" })
   }
@@ -113,10 +116,12 @@ export const fromAction = <A extends Action.Any>(action: A, options: { readonly 
     parameters: jsonSchema(action, { strict }),
     decode: (args) => {
       const result = decodeWith(args)
+      // decoded by A's params schema (or its OpenAI form, which decodes to the same Type)
       if (Result.isSuccess(result)) return Result.succeed(result.success as Action.Params<A>)
       const { path, detail } = fromSchemaError(result.failure)
       return Result.fail(new InvalidParams({ action: action.name, subject: `params of ${action.name}`, path, detail }))
     },
+    // the AI tool is built from A's params, so it is A's tool
     ai: ai as ToolDefinition<A>["ai"]
   }
 }
@@ -124,6 +129,7 @@ export const fromAction = <A extends Action.Any>(action: A, options: { readonly 
 /** Renders any failure as the value returned to the model. */
 export const toToolError = (error: unknown): ToolError => {
   if (typeof error === "object" && error !== null && "_tag" in error) {
+    // it has a _tag, so it is a tagged error; message and path are optional and read as such
     const tagged = error as { readonly _tag: string; readonly message?: string; readonly path?: string }
     return tagged.path !== undefined
       ? { tag: tagged._tag, message: tagged.message ?? tagged._tag, path: tagged.path }
@@ -147,15 +153,18 @@ export const toolkit = <const Tools extends ReadonlyArray<ToolDefinition>>(
 export const toolkitLayer = <const Tools extends ReadonlyArray<ToolDefinition>>(
   ...tools: Tools
 ): Layer.Layer<AiTool.HandlersFor<{ readonly [T in Tools[number] as T["name"]]: T["ai"] }>> => {
+  // each tool's `ai` has its own literal name; the kit is used by name only, so the names are erased
   const kit = Toolkit.make(...tools.map((t) => t.ai)) as unknown as Toolkit.Toolkit<Record<string, AiTool.Any>>
   const handlers: Record<string, (params: unknown) => Effect.Effect<unknown, ToolError>> = {}
   for (const tool of tools) {
     handlers[tool.name] = (params) =>
+      // params were decoded by the tool's own decoder; the handler's failure is mapped to ToolError
       ActionRunner.executeDecoded(tool.action, params).pipe(
         Effect.map((result) => result.output),
         Effect.mapError(toToolError)
       ) as Effect.Effect<unknown, ToolError>
   }
+  // the handlers are keyed by tool name, exactly the names of the kit's tools
   return kit.toLayer(handlers as never) as unknown as Layer.Layer<
     AiTool.HandlersFor<{ readonly [T in Tools[number] as T["name"]]: T["ai"] }>
   >

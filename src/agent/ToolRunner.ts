@@ -98,6 +98,7 @@ export const make = (
   Effect.gen(function*() {
     const checked = decodeOptions(OptionsSchema, options, "tool runner options")
     if (checked instanceof Error) return yield* checked
+    // a tool's name type may be a literal; the map is keyed by plain strings
     const byName = new Map(options.tools.map((t) => [t.name as string, t]))
     const semaphore = yield* Semaphore.make(options.concurrency ?? 4)
     const parsedTimeout = options.timeout === undefined ? undefined : Duration.fromInput(options.timeout)
@@ -120,6 +121,7 @@ export const make = (
         const decoded = tool.decode(args)
         if (Result.isFailure(decoded)) return failure(call, decoded.failure)
         const done = yield* Deferred.make<Exit.Exit<ActionRunner.ActionResult<unknown>, unknown>>()
+        // run as a supervised task: its services were provided when the runner was made, its failure lands in `done`
         const work = Effect.exit(ActionRunner.executeDecoded(tool.action, decoded.success)).pipe(
           Effect.flatMap((exit) => Deferred.succeed(done, exit))
         ) as unknown as Effect.Effect<unknown, unknown>

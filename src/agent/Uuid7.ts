@@ -26,9 +26,11 @@ export const fromMillis = (millis: number): string => {
     counter++
     if (counter > 0xfff) {
       ms = lastMillis + 1
+      // random is a 16-byte array, so indexes 0 and 1 exist
       counter = ((random[0] as number) << 3 | (random[1] as number) >> 5) & 0x7ff
     }
   } else {
+    // random is a 16-byte array, so indexes 0 and 1 exist
     counter = ((random[0] as number) << 3 | (random[1] as number) >> 5) & 0x7ff
   }
   lastMillis = ms
@@ -49,6 +51,7 @@ export const fromMillis = (millis: number): string => {
   let out = ""
   for (let i = 0; i < 16; i++) {
     if (i === 4 || i === 6 || i === 8 || i === 10) out += "-"
+    // b is a 16-byte array and i < 16
     out += hex[b[i] as number]
   }
   return out

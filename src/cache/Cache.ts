@@ -69,6 +69,7 @@ const tierConnection = (timeoutMs: number): Effect.Effect<Pick<Redis.Redis["Serv
     return {
       send: <A = unknown>(command: string, ...args: ReadonlyArray<string>): Effect.Effect<A, Redis.RedisError> =>
         Effect.tryPromise({
+          // Redis replies are untyped; the caller names the reply type of its command as A
           try: () => own.sendCommand([command, ...args]) as Promise<A>,
           catch: (cause) => new Redis.RedisError({ cause })
         })

@@ -75,6 +75,7 @@ const durationMessage = "expected a positive duration (e.g. 5000, \"5 minutes\",
 /** Decodes a `Duration.Input` to milliseconds (> 0, `Infinity` allowed); `undefined` when invalid. */
 export const durationToMillis = (input: unknown): number | undefined => {
   if (typeof input === "number") return input > 0 && !Number.isNaN(input) ? input : undefined
+  // fromInput validates any input and returns undefined for a bad one
   const decoded = Duration.fromInput(input as Duration.Input)
   if (Option.isNone(decoded)) return undefined
   const ms = Duration.toMillis(decoded.value)

@@ -190,6 +190,7 @@ export const makeRedisTier = <A, I>(
       withTimeout(command),
       (cause) =>
         Cause.hasInterruptsOnly(cause)
+          // a cause with interrupts only holds no failure, so its error type is never
           ? Effect.failCause(cause as Cause.Cause<never>)
           : degrade(Cause.squash(cause)).pipe(Effect.as(undefined))
     )

@@ -50,6 +50,7 @@ export type ResponseKeyInput = typeof ResponseKeyInput.Type
 
 // Strings JSON.stringify would escape: `"`, `\\`, control characters, and (lone) surrogates — a pair is left as is by
 // JSON.stringify, but checking every surrogate is simpler and only sends such strings down the slow path.
+// eslint-disable-next-line no-control-regex -- the control characters JSON.stringify escapes, matched on purpose
 const needsEscape = /[\u0000-\u001f"\\\ud800-\udfff]/
 const quote = (s: string): string => (needsEscape.test(s) ? JSON.stringify(s) : `"${s}"`)
 
@@ -70,7 +71,9 @@ const sortKeys = (keys: Array<string>): void => {
   for (let i = 1; i < keys.length; i++) {
     const k = keys[i] as string // i < length
     let j = i - 1
+    // 0 <= j < i < keys.length
     while (j >= 0 && (keys[j] as string) > k) {
+      // 0 <= j < keys.length
       keys[j + 1] = keys[j] as string
       j--
     }
@@ -103,6 +106,7 @@ const canonical = (value: unknown, depth: number): string => {
     }
     return out + "]"
   }
+  // a non-null, non-array object (the cases above return), read by key
   const record = value as Record<string, unknown>
   const keys = Object.keys(record)
   if (keys.length > 1) sortKeys(keys)
@@ -131,6 +135,7 @@ export const normalizeWhitespace = (text: string): string => text.replace(/\s+/g
 
 const normalizePart = (part: Schema.Json): Schema.Json => {
   if (typeof part === "object" && part !== null && !Array.isArray(part)) {
+    // a JSON object (a non-null, non-array JSON value), whose values are JSON
     const record = part as { readonly [k: string]: Schema.Json }
     const text = record["text"]
     if (record["type"] === "text" && typeof text === "string") return { ...record, text: normalizeWhitespace(text) }

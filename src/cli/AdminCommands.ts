@@ -78,6 +78,7 @@ const watchTree = (t: Target & { readonly json: boolean; readonly interval: numb
           if (!chunk.startsWith("event: snapshot")) continue
           const data = /^data: (.*)$/m.exec(chunk)?.[1]
           if (data === undefined) continue
+          // the gateway's snapshot frame (GET /admin/events): its tree and time
           const snap = JSON.parse(data) as { tree: Node; at: number }
           if (t.json) process.stdout.write(JSON.stringify(snap.tree) + "\n")
           else process.stdout.write(`\x1b[2J\x1b[H${renderTree(snap.tree)}\n\n${new Date(snap.at).toISOString()}  (Ctrl-C to quit)\n`)
@@ -96,6 +97,7 @@ export const tree = Command.make("tree", {
 }, (o) =>
   report(o.watch
     ? watchTree({ ...o, timeout: 2_147_483_647 })
+    // GET /admin/supervision answers the tree
     : Effect.flatMap(call(o, "GET", "/admin/supervision"), (r) => print(o.json, r.body, () => renderTree(r.body as Node))))
 ).pipe(Command.withDescription("Print the supervision tree (--watch: live)"))
 
@@ -105,7 +107,9 @@ export const health = Command.make("health", shared, (o) =>
     const live = yield* call(o, "GET", "/health/live", undefined, false)
     const ready = yield* call(o, "GET", "/health/ready", undefined, false)
     yield* print(o.json, { live: live.body, ready: ready.body }, () => {
+      // GET /health/ready's documented fields, all read as optional
       const r = ready.body as { status?: string; phase?: string; maintenance?: boolean; checks?: ReadonlyArray<{ name: string; status: string }> }
+      // GET /health/live's documented field, read as optional
       return [`live: ${(live.body as { status?: string }).status}`, `ready: ${r.status} (phase ${r.phase}${r.maintenance ? ", maintenance" : ""})`,
         ...(r.checks ?? []).map((c) => `  ${c.name}: ${c.status}`)].join("\n")
     })
@@ -121,6 +125,7 @@ export const metrics = Command.make("metrics", shared, (o) =>
     const samples: Array<{ name: string; labels: string; value: number }> = []
     for (const line of text.split("\n")) {
       const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)/.exec(line)
+      // group 1 is not optional in the pattern, so it is set when the line matches
       if (m !== null) samples.push({ name: m[1] as string, labels: m[2] ?? "", value: Number(m[3]) })
     }
     return Console.log(JSON.stringify(samples, null, 2))
@@ -155,9 +160,11 @@ const configSet = Command.make("set", {
     let cursor = patch
     segs.forEach((seg, i) => {
       if (i === segs.length - 1) cursor[seg] = value
+      // the segment was just set to this new object
       else cursor = (cursor[seg] = {}) as Record<string, unknown>
     })
     const r = yield* call(o, "PATCH", "/admin/config", patch)
+    // PATCH /admin/config answers the new version (read as optional)
     yield* print(o.json, r.body, () => `set ${o.path} (config version ${(r.body as { version?: number }).version})`)
   }))
 ).pipe(Command.withDescription("Change one configuration value on the running gateway (validated by it)"))
@@ -167,6 +174,7 @@ const configValidate = Command.make("validate", { json: shared.json, file: Argum
     // the config subsystem is loaded only by this command
     const { ConfigStore } = yield* Effect.promise(() => import("../config/index.ts"))
     const outcome = yield* Effect.scoped(Layer.build(ConfigStore.layerNode({ configFile: o.file, env: {} }))).pipe(
+      // an empty list typed as the issues of an invalid outcome
       Effect.as({ valid: true as const, issues: [] as ReadonlyArray<{ path: string; message: string }> }),
       Effect.catch((e) =>
         e._tag === "ConfigValidationError"
@@ -192,6 +200,7 @@ const maintenanceSwitch = (on: boolean) =>
   }, (o) =>
     report(Effect.flatMap(
       call(o, "POST", "/admin/maintenance", { enabled: on, ...(Option.isSome(o.message) ? { message: o.message.value } : {}) }),
+      // POST /admin/maintenance answers the new mode (read as optional)
       (r) => print(o.json, r.body, () => `maintenance ${(r.body as { enabled?: boolean }).enabled ? "on" : "off"}`)
     ))
   ).pipe(Command.withDescription(on ? "Switch maintenance mode on" : "Switch maintenance mode off"))

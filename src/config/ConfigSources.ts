@@ -66,6 +66,7 @@ export const checkOptions = (options: ConfigStoreOptions): Effect.Effect<ConfigS
   )
 
 const processEnv = (): Record<string, string | undefined> =>
+  // reading the optional Node `process` global without Node's types (absent elsewhere)
   (globalThis as { readonly process?: { readonly env?: Record<string, string | undefined> } }).process?.env ?? {}
 
 /** A fresh `ConfigProvider` over the environment described by the options. */

@@ -210,6 +210,7 @@ const make = (options: ConfigStoreOptions) =>
       write((current) => {
         if (!isRawObject(partial)) return reject(pathIssue("patch", "a patch must be a plain object"))
         const deep = treeIssue("patch", partial, [])
+        // wrapping secrets keeps a plain object a plain object (checked above)
         return deep !== undefined ? reject(deep) : commit("patch", current.sources, overlay(current.runtime, wrapSecrets(partial) as RawObject))
       })
 

@@ -107,7 +107,7 @@ const coerce = (raw: string, leaf: ReadonlyArray<SchemaAST.AST>): unknown => {
   if (tags.has("Boolean") && /^(true|false)$/i.test(trimmed)) return trimmed.toLowerCase() === "true"
   if ((tags.has("Objects") || tags.has("Arrays") || tags.has("Unknown")) && /^[[{]/.test(trimmed)) {
     try {
-      return JSON.parse(trimmed) as unknown
+      return JSON.parse(trimmed)
     } catch {
       return raw // left as a string: validation reports the type error at this path
     }

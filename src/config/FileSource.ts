@@ -37,7 +37,7 @@ export const readConfigFile = (
       )
     )
     const parsed = yield* Effect.try({
-      try: () => JSON.parse(text) as unknown,
+      try: (): unknown => JSON.parse(text),
       catch: (error) => new ConfigSourceError({ source: "file", location: path, reason: jsonErrorLocation(error) })
     })
     if (!isRawObject(parsed)) {

@@ -41,6 +41,7 @@ export const scanTree = (value: unknown, at: ConfigPath = []): TreeProblem | und
     if (path.length >= MAX_CONFIG_DEPTH) return { path: formatPath(path.slice(0, MAX_CONFIG_DEPTH)), message: `nested deeper than ${MAX_CONFIG_DEPTH} levels` }
     const entries: ReadonlyArray<readonly [string, unknown]> = Array.isArray(node)
       ? node.map((v, i) => [String(i), v] as const)
+      // a non-null object (checked above) that is not an array, read by key
       : Object.keys(node).map((k) => [k, (node as Record<string, unknown>)[k]] as const)
     for (const [key, child] of entries) {
       if (RESERVED_KEYS.has(key)) return { path: formatPath([...path, key]), message: `"${key}" is a reserved key` }

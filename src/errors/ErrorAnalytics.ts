@@ -206,6 +206,7 @@ export const makeMemory = (options: ErrorAnalyticsOptions = {}) =>
     const aggregates = Effect.map(currentIndex, (index): ErrorAggregates => {
       prune(index)
       const acc: Record<Dim, Record<string, number>> = { class: table(), recovery: table(), provider: table(), model: table(), route: table() }
+      // acc has exactly the Dim keys (built just above)
       for (const b of inWindow(index)) for (const d of Object.keys(acc) as Array<Dim>) addInto(acc[d], b.dims[d])
       const total = Object.values(acc.class).reduce((a, b) => a + b, 0)
       return {

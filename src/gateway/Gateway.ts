@@ -257,6 +257,7 @@ const make = (options: GatewayOptions) =>
       maxSeconds: 5,
       children: [ChildSpec.task({ id: "http-server", run: serverTask, shutdown: shutdownMillis })]
     }).pipe(Effect.orDie)
+    // not proven sound: a listen failure (e.g. a taken port) is passed on as is, though the layer's type does not name it
     const bound = yield* Deferred.await(listening).pipe(Effect.mapError((e) => e as never))
     yield* Effect.logInfo(`troupe gateway listening on ${bound.url}`)
 

@@ -41,6 +41,7 @@ const probeSocket = (url: string, payload: string | undefined, expect: RegExp | 
       socket.destroy()
       resume(error === undefined ? Effect.void : Effect.fail(error))
     }
+    // a socket error is a Node system error (with an optional code)
     socket.once("error", (e) => done(new Error(`connection failed: ${(e as NodeJS.ErrnoException).code ?? e.message}`)))
     socket.once("connect", () => {
       if (payload === undefined) return done()

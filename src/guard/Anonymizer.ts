@@ -112,6 +112,7 @@ export const anonymize = (
   vault: Vault = new Vault()
 ): Anonymized => {
   const pick = (type: string): Operator =>
+    // an Operator has a `type`; otherwise it is a per-type table with an optional default
     "type" in operator ? operator as Operator : (operator as Record<string, Operator>)[type] ?? (operator as { default: Operator }).default
   return {
     text: replaceSpans(text, findings, (f, original) => operate(f.type ?? "PII", original, pick(f.type ?? "PII"), vault)),

@@ -40,6 +40,7 @@ export interface SanitizerOptions {
   readonly escapeRoleTokens?: boolean
 }
 
+// eslint-disable-next-line no-control-regex -- strips C0/C1 control characters (but tab, LF, CR) on purpose
 const CONTROL = /[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]/g
 const TAG = /\uDB40[\uDC00-\uDC7F]/g
 const BIDI = /[\u202A-\u202E\u2066-\u2069]/g

@@ -67,7 +67,7 @@ export const report = (entries: ReadonlyArray<AuditRecord>, options: { readonly 
   const periods = new Map<string, { total: number; byAction: Map<string, Record<AuditStatus, number>> }>()
   const keyUsage: Record<string, number> = Object.create(null) as Record<string, number> // no prototype: ids are keys
   const byActor: Record<string, number> = Object.create(null) as Record<string, number>
-  const deniedByAction: Record<string, number> = Object.create(null) as Record<string, number>
+  const deniedByAction: Record<string, number> = Object.create(null)
   let counted = 0
   let denials = 0
   for (const e of entries) {

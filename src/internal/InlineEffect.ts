@@ -33,6 +33,7 @@ interface InlineFields {
 const InlineProto = Effectable.Prototype<Effect.Effect<unknown, unknown>>({
   label: "troupe/InlineEffect",
   evaluate() {
+    // `this` is an object made from InlineProto, which carries these fields
     const self = this as unknown as InlineFields
     return self.fn(self.arg)
   }
@@ -92,6 +93,7 @@ interface GetFields {
 const InlineGetProto = Effectable.Prototype<Effect.Effect<Option.Option<unknown>, unknown>>({
   label: "troupe/Cache.get",
   evaluate() {
+    // `this` is an object made from InlineGetProto, which carries these fields
     const self = this as unknown as GetFields
     const fast = self.reader.fast(self.key)
     return fast === null ? self.reader.slow(self.key) : Exit.succeed(fast)

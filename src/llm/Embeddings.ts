@@ -67,6 +67,7 @@ export const decodeEmbeddingsResponse = (
   return Effect.succeed({
     provider,
     model: wire.model ?? request.model,
+    // no entry is undefined (checked above)
     embeddings: vectors as ReadonlyArray<ReadonlyArray<number>>,
     usage: makeUsage(input, 0)
   })

@@ -90,6 +90,7 @@ export const promptToMessages = (prompt: Prompt.Prompt, method: string): Effect.
         for (const part of message.content) {
           if (part.type === "text") text += part.text
           else if (part.type === "tool-call" && !part.providerExecuted) {
+            // a tool call's params were decoded from JSON by effect/ai
             toolCalls.push({ id: part.id, name: part.name, arguments: (part.params ?? {}) as Schema.Json })
           }
         }
@@ -122,6 +123,7 @@ const toolDefinitions = (tools: ReadonlyArray<Tool.Any>): Array<ToolDefinition> 
     return {
       name: t.name,
       ...(description !== undefined ? { description } : {}),
+      // a tool's JSON Schema is a JSON object
       parameters: Tool.getJsonSchema(t) as unknown as Record<string, Schema.Json>
     }
   })
@@ -136,6 +138,7 @@ export const toLlmRequest = (
     if (messages.length === 0) return Effect.fail(unsupported(method, "the prompt is empty"))
     let tools = toolDefinitions(options.tools)
     let toolChoice: ToolChoice | undefined
+    // effect/ai's tool choice for a toolkit of any names (the names are checked by the provider)
     const choice = options.toolChoice as LanguageModel.ToolChoice<string>
     if (typeof choice === "string") toolChoice = choice
     else if ("tool" in choice) toolChoice = { tool: choice.tool }
@@ -155,6 +158,7 @@ export const toLlmRequest = (
           responseFormat: {
             type: "json" as const,
             name: format.objectName.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 64) || "output",
+            // the format's schema is the codec effect/ai built; its JSON Schema is a JSON object
             schema: LanguageModel.defaultCodecTransformer(format.schema as never).jsonSchema as unknown as Record<string, Schema.Json>
           }
         }

@@ -152,6 +152,7 @@ export type LlmStreamPart = typeof LlmStreamPart.Type
 export const parseToolArguments = (text: string): Schema.Json => {
   if (text.trim() === "") return {}
   try {
+    // JSON.parse returns JSON
     return JSON.parse(text) as Schema.Json
   } catch {
     return text

@@ -68,8 +68,10 @@ const str = (u: unknown): string | undefined =>
 /** Reads `{ error: { type, code, message } }` (OpenAI and Anthropic shapes alike) from a parsed body. */
 export const readErrorBody = (json: unknown): ErrorBody => {
   if (typeof json !== "object" || json === null) return {}
+  // a non-null object (checked above), read by field
   const record = json as Record<string, unknown>
   const inner = record["error"]
+  // a non-null object (checked in the same expression), read by field
   const source = typeof inner === "object" && inner !== null ? inner as Record<string, unknown> : record
   const type = str(source["type"])
   const code = str(source["code"])

@@ -70,6 +70,7 @@ interface StatsSource {
 const ZERO: ProviderPoolStats = { connected: 0, free: 0, pending: 0, running: 0, size: 0 }
 
 const num = (record: object, key: string): number => {
+  // reading a field of an object by name
   const value: unknown = (record as Record<string, unknown>)[key]
   return typeof value === "number" ? value : value === true ? 1 : 0
 }
@@ -107,6 +108,7 @@ const make = (options: ProviderPoolsOptions) =>
     const register = (name: string) => {
       if (registrations.has(name)) return
       const list: Array<Metric.Registration> = []
+      // Object.entries loses the key type; ProviderPoolMetricNames is keyed by the stats' fields
       for (const [field, id] of Object.entries(ProviderPoolMetricNames) as Array<[keyof ProviderPoolStats, string]>) {
         const metric = Metric.gauge(id, { description: `Provider HTTP pool: ${field} (undici pool stats)`, attributes: { provider: name } })
         list.push(Metric.registerUnsafe(metric, context, { get: () => ({ value: stats(name)[field] }), update: noop, modify: noop }))

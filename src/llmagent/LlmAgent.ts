@@ -56,14 +56,14 @@ export interface LlmAgentOptions {
   /** the model alias or `provider:model` spec put in every request */
   readonly model: string
   /** the model client; default: the pipeline's `Llm` from the context (then `Llm` is in `R`) */
-  readonly llm?: AgentLoop.ModelClient<any, never>
-  readonly tools?: ReadonlyArray<ToolDefinition | SubAgentTool<any>>
+  readonly llm?: AgentLoop.ModelClient<unknown, never>
+  readonly tools?: ReadonlyArray<ToolDefinition | SubAgentTool<unknown>>
   /** model calls per turn; default 8 */
   readonly maxSteps?: number
   /** default `"conversation"` (then `ConversationMemory` is in `R`) */
   readonly memory?: MemoryPolicy
   /** the answer's Schema: the final text is JSON decoded with it (a value with no services) */
-  readonly output?: Schema.Codec<any, any, never, never>
+  readonly output?: Schema.Codec<unknown, unknown, never, never>
   /** repair rounds for an answer that does not decode with `output`; default 2 */
   readonly repairs?: number
   /** default `"transient"` */
@@ -84,7 +84,7 @@ export interface LlmAgentOptions {
 /** The services a definition's options need (see the module doc). */
 export type RequirementsOf<O> =
   | (O extends { readonly memory: "none" } ? never : ConversationMemory)
-  | (O extends { readonly llm: AgentLoop.ModelClient<any, never> } ? never : Llm)
+  | (O extends { readonly llm: AgentLoop.ModelClient<unknown, never> } ? never : Llm)
   | (O extends { readonly tools: ReadonlyArray<infer T> } ? ToolRequirements<T> : never)
 
 type ToolRequirements<T> = T extends SubAgentTool<infer R> ? R
@@ -95,7 +95,7 @@ type ToolRequirements<T> = T extends SubAgentTool<infer R> ? R
 export type ErrorOf<O> = O extends { readonly llm: AgentLoop.ModelClient<infer E, never> } ? E : LlmError
 
 /** The decoded answer type: the output Schema's type, else the answer text. */
-export type OutputOf<O> = O extends { readonly output: Schema.Codec<infer A, any, never, never> } ? A : string
+export type OutputOf<O> = O extends { readonly output: Schema.Codec<infer A, unknown, never, never> } ? A : string
 
 /** A validated definition. `Out` is the answer's type, `E` the model's error, `R` what it needs to run. */
 export interface LlmAgent<Out = string, E = unknown, R = never> {
@@ -103,12 +103,12 @@ export interface LlmAgent<Out = string, E = unknown, R = never> {
   readonly name: string
   readonly instructions: string | undefined
   readonly model: string
-  readonly llm: AgentLoop.ModelClient<any, never> | undefined
+  readonly llm: AgentLoop.ModelClient<unknown, never> | undefined
   readonly tools: ReadonlyArray<ToolDefinition>
   readonly subAgents: ReadonlyArray<SubAgentTool>
   readonly maxSteps: number
   readonly memory: MemoryPolicy
-  readonly output: Schema.Codec<any, any, never, never> | undefined
+  readonly output: Schema.Codec<unknown, unknown, never, never> | undefined
   readonly repairs: number
   readonly restart: RestartType
   /** milliseconds, or `undefined` for never */
@@ -122,10 +122,10 @@ export interface LlmAgent<Out = string, E = unknown, R = never> {
 }
 
 /** Any definition, whatever its types (for lists). */
-export type AnyLlmAgent = LlmAgent<any, any, any>
+export type AnyLlmAgent = LlmAgent<unknown, unknown, unknown>
 
 /** The requirements of a definition. */
-export type Requirements<A> = A extends LlmAgent<any, any, infer R> ? R : never
+export type Requirements<A> = A extends LlmAgent<unknown, unknown, infer R> ? R : never
 
 /** How long an agent waits with no turn before it hibernates and stops (5 minutes). */
 export const DEFAULT_IDLE_TIMEOUT = Duration.minutes(5)
@@ -178,6 +178,7 @@ const millisOf = (input: Duration.Input | "infinity" | undefined, field: string,
 export const make = <const O extends LlmAgentOptions>(options: O): LlmAgent<OutputOf<O>, ErrorOf<O>, RequirementsOf<O>> => {
   if (Option.isNone(decodeOptions(options))) {
     const exit = decodeOptionsExit(options, { errors: "first" })
+    // the options failed to decode; only their name is read, as unknown
     throw new TypeError(`LlmAgent ${String((options as { name?: unknown }).name)}: invalid options: ${String(exit)}`)
   }
   if (options.llm !== undefined && (typeof options.llm.generate !== "function" || typeof options.llm.stream !== "function")) {
@@ -189,10 +190,13 @@ export const make = <const O extends LlmAgentOptions>(options: O): LlmAgent<Outp
   for (const tool of options.tools ?? []) {
     if (names.has(tool.name)) throw new TypeError(`LlmAgent ${options.name}: duplicate tool ${tool.name}`)
     names.add(tool.name)
+    // the tag says it is a SubAgentTool (the union is not narrowed through `in`)
     if ("_tag" in tool && tool._tag === "SubAgentTool") subAgents.push(tool as SubAgentTool)
+    // not a SubAgentTool, so a ToolDefinition (the other member of the union)
     else tools.push(tool as ToolDefinition)
   }
   const definition = {
+    // the TypeId value only marks the definition; its phantom fields carry the types
     [TypeId]: TypeId as never,
     name: options.name,
     instructions: options.instructions,
@@ -213,6 +217,7 @@ export const make = <const O extends LlmAgentOptions>(options: O): LlmAgent<Outp
     toolTimeout: options.toolTimeout,
     maxQueuedTurns: options.maxQueuedTurns ?? DEFAULT_MAX_QUEUED_TURNS
   }
+  // the phantom types of a definition are computed from the options it was built from
   return definition as LlmAgent<OutputOf<O>, ErrorOf<O>, RequirementsOf<O>>
 }
 

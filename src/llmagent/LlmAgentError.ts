@@ -112,6 +112,7 @@ export type TurnError =
 /** Renders any failure as `{ tag, detail }` (no stack, no payload). */
 export const describeError = (error: unknown): { readonly tag: string; readonly detail: string } => {
   if (typeof error === "object" && error !== null) {
+    // a non-null object, read by optional fields
     const tagged = error as { readonly _tag?: unknown; readonly message?: unknown }
     const tag = typeof tagged._tag === "string" ? tagged._tag : error instanceof Error ? error.name : "Error"
     const detail = typeof tagged.message === "string" ? tagged.message : String(error)

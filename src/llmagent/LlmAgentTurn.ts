@@ -82,13 +82,14 @@ export const checkTurn = (id: string, input: unknown): CheckedTurn | InvalidTurn
     const { path, detail } = pathOf(result.failure)
     return new InvalidTurnInput({ id, subject: `turn of agent ${id}`, path, detail })
   }
+  // decoded by TurnSchema just above, so it has the turn's input
   return { input: (value as CheckedTurn).input, maxSteps: result.success.maxSteps }
 }
 
 /** Longest accepted id. */
 export const MAX_ID_LENGTH = 256
 
-// deno-lint-ignore no-control-regex
+// eslint-disable-next-line no-control-regex -- an id must not contain control characters: this matches them on purpose
 const CONTROL = /[\u0000-\u001f\u007f]/
 
 /** Validates an agent id: 1–256 characters, no control characters. */

@@ -30,7 +30,10 @@ const textOf = (result: McpSchema.CallToolResult): string =>
   result.content.map((block) => (block.type === "text" ? block.text : JSON.stringify(block))).join("\n")
 
 /** One MCP tool as a troupe tool. */
-const toToolDefinition = (client: McpClient.McpClient, descriptor: McpSchema.Tool, name: string): ToolDefinition => {
+/** A tool of an MCP server: its action needs no services (the client is captured). */
+type McpTool = ToolDefinition<Action.Action<string, Action.AnySchema, Action.AnySchema, unknown, never>>
+
+const toToolDefinition = (client: McpClient.McpClient, descriptor: McpSchema.Tool, name: string): McpTool => {
   const action = Action.make({
     name,
     description: descriptor.description ?? descriptor.title ?? name,
@@ -39,6 +42,7 @@ const toToolDefinition = (client: McpClient.McpClient, descriptor: McpSchema.Too
     retries: 0,
     run: (args) =>
       Effect.flatMap(
+        // the MCP server validates its own arguments (its tool takes a JSON object)
         client.callTool({ tool: descriptor, arguments: (args ?? {}) as Record<string, unknown> }),
         (result) => result.isError === true ? Effect.fail(new Error(textOf(result) || "the MCP tool reported an error")) : Effect.succeed(textOf(result))
       )
@@ -53,6 +57,7 @@ const toToolDefinition = (client: McpClient.McpClient, descriptor: McpSchema.Too
     name,
     description: action.description,
     strict: false,
+    // an MCP tool's input schema is a JSON Schema object
     parameters: descriptor.inputSchema as ToolDefinition["parameters"],
     // the MCP server validates its own arguments
     decode: (args) => Result.succeed(args),
@@ -72,9 +77,9 @@ const toToolDefinition = (client: McpClient.McpClient, descriptor: McpSchema.Too
 export const fromClient = (
   client: McpClient.McpClient,
   options: { readonly prefix?: string } = {}
-): Effect.Effect<ReadonlyArray<ToolDefinition>, McpClientError.McpClientError> =>
+): Effect.Effect<ReadonlyArray<McpTool>, McpClientError.McpClientError> =>
   Effect.map(client.listTools(), (descriptors) => {
-    const out: Array<ToolDefinition> = []
+    const out: Array<McpTool> = []
     const seen = new Set<string>()
     for (const descriptor of descriptors) {
       const name = `${options.prefix ?? ""}${descriptor.name}`
@@ -106,6 +111,7 @@ export const serverLayer = (
 ): Layer.Layer<McpServer.McpServer, Cause.IllegalArgumentError, Stdio.Stdio> => {
   // the toolkit's tools by name: the handlers' layer provides exactly those (the types are per-tool; erased here)
   const kit = Tool.toolkit(...tools) as unknown as Toolkit.Toolkit<Record<string, AiTool.Any>>
+  // as the kit above: the handlers' layer provides exactly the kit's tools
   const handlers = Tool.toolkitLayer(...tools) as unknown as Layer.Layer<AiTool.HandlersFor<Record<string, AiTool.Any>>>
   return McpServer.layerStdio({
     name: options.name,

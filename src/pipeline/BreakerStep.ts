@@ -79,6 +79,7 @@ const duration = (
   path: string
 ): Effect.Effect<Duration.Duration, InvalidPipelineOptions> => {
   if (input === undefined) return Exit.succeed(fallback)
+  // fromInput validates any input and returns undefined for a bad one
   const d = Duration.fromInput(input as Duration.Input)
   return d._tag === "Some"
     ? Exit.succeed(d.value)

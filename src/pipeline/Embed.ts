@@ -104,7 +104,9 @@ export const makeEmbed = (steps: EmbedSteps) => (input: EmbedInput): Effect.Effe
   })
 
 const invalidFromExit = (exit: { readonly _tag: "Failure"; readonly cause: unknown }) => {
+  // an Exit's cause, read by optional fields: a schema failure is its Fail reason's error
   const cause = exit.cause as { readonly reasons?: ReadonlyArray<{ readonly _tag: string; readonly error?: Schema.SchemaError }> }
   const error = cause.reasons?.find((r) => r._tag === "Fail")?.error
+  // the issue of a SchemaError (or undefined, which the function reports as an unknown problem)
   return invalidRequestFromIssue(error?.issue as Parameters<typeof invalidRequestFromIssue>[0], "")
 }

@@ -78,6 +78,7 @@ const make = (options: FallbackStepOptions): FallbackStepShape => {
         }
       })
     }))
+    // make takes a non-empty tuple: `steps` has one step per target (a NonEmptyReadonlyArray); the plan is used as Plan, its step types erased
     const plan = ExecutionPlan.make(...(steps as unknown as [ExecutionPlan.make.Step])) as unknown as Plan
     if (plans.size < 1000) plans.set(key, { targets, plan })
     return plan

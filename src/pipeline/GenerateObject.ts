@@ -95,6 +95,7 @@ const addUsage = (a: Usage, b: Usage): Usage =>
 
 /** Which mode `auto` means for a model. */
 export const resolveMode = (mode: ObjectMode | undefined, model: string, jsonSchema: JsonSchema.JsonSchema): "json_schema" | "tool" => {
+  // a JSON Schema document is an object; its optional `type` is read as unknown
   const isObject = (jsonSchema as { readonly type?: unknown }).type === "object"
   if (mode === "tool") return isObject ? "tool" : "json_schema"
   if (mode === "json_schema") return "json_schema"
@@ -126,6 +127,7 @@ export const generateObject = <A, I>(
     const anthropic = AnthropicStructuredOutput.toCodecAnthropic(options.schema)
     const mode = resolveMode(options.mode, options.model, anthropic.jsonSchema)
     const { codec, jsonSchema } = mode === "tool" ? anthropic : OpenAiStructuredOutput.toCodecOpenAI(options.schema)
+    // both structured-output codecs decode to the schema's Type A and need no services
     const decode = Schema.decodeUnknownResult(codec as Schema.Codec<A, unknown, never, never>)
     const messages: Array<LlmMessage> = [...options.messages]
     const base = {
@@ -158,6 +160,7 @@ export const generateObject = <A, I>(
       }
       const failure = decoded === undefined
         ? { path: "", detail: Result.isFailure(raw) ? raw.failure : "" }
+        // defined and not a success (checked above), so a failure
         : pathOf((decoded as Result.Failure<A, Schema.SchemaError>).failure)
       if (repairs >= maxRepairs) {
         return yield* new InvalidObjectOutput({ name, path: failure.path, detail: failure.detail, repairs })

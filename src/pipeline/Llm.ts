@@ -187,6 +187,7 @@ const make = Effect.gen(function*() {
   // a registry failure leaves the target as it is: the attempt then fails (and may fall back) as before
   const label = (target: Target): Effect.Effect<Target> => {
     const provider = registry.get(target.route)
+    // the registry's table holds provider shapes
     if (Exit.isExit(provider)) return Exit.succeed(Exit.isSuccess(provider) ? labelWith(target, provider.value as LlmProviderShape) : target)
     return Effect.match(provider, { onFailure: () => target, onSuccess: (p) => labelWith(target, p) })
   }

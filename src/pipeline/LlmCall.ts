@@ -30,6 +30,7 @@ const NonEmptyString = Schema.String.check(Schema.isMinLength(1))
 export const CallTimeout = Schema.Union([
   Schema.Finite.check(Schema.isGreaterThan(0)),
   Schema.String.check(Schema.makeFilter((s: string) => {
+    // fromInput validates any string and returns undefined for a bad one
     const d = Duration.fromInput(s as Duration.Input)
     return (d._tag === "Some" && Duration.toMillis(d.value) > 0) || `Expected a positive duration such as "30 seconds", got "${s}"`
   }))

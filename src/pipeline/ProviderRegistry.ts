@@ -61,6 +61,7 @@ const standIn = (provider: LlmProviderShape): LlmProviderShape => {
 const fixed = (providers: Iterable<LlmProviderShape> | Readonly<Record<string, LlmProviderShape>>): ProviderRegistryShape => {
   const table = new Map<string, Exit.Exit<LlmProviderShape>>()
   const entries: Iterable<readonly [string, LlmProviderShape]> = Symbol.iterator in providers
+    // it has Symbol.iterator, so it is the iterable form of the union (TS does not narrow through `in` on a symbol)
     ? Array.from(providers as Iterable<LlmProviderShape>, (p) => [p.name, p] as const)
     : Object.entries(providers)
   for (const [name, provider] of entries) table.set(name, Exit.succeed(provider))

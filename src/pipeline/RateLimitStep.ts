@@ -84,6 +84,7 @@ const make = (input: RateLimitStepOptions) =>
     const limiter = yield* RateLimiter
     // the token counter hook (a Reference: ~4 characters per token unless a counter such as `TokenCounter.bpe` is provided)
     const counter = yield* TokenCounter
+    // fromInput validates any input and returns undefined for a bad one
     const parsed = options.maxWait === undefined ? undefined : Duration.fromInput(options.maxWait as Duration.Input)
     if (parsed !== undefined && parsed._tag === "None") {
       return yield* InvalidPipelineOptions.at("RateLimitStep", "maxWait", `Expected a duration, got ${String(options.maxWait)}`)

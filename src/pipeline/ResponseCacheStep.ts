@@ -95,6 +95,7 @@ const make = (options: ResponseCacheStepOptions) =>
 
     // the cache holds what this step stored under its keys: LlmResponses (a cast, not a `map` step per call)
     const lookupQuiet = (key: string): Effect.Effect<Option.Option<LlmResponse>> =>
+      // see above: this step's keys hold what it stored, LlmResponses
       Effect.catch(cache.get(key) as Effect.Effect<Option.Option<LlmResponse>, unknown>, () => Effect.succeedNone)
 
     // In-fiber single-flight: the first caller computes in its own fiber (so interrupting it interrupts the HTTP
@@ -104,12 +105,14 @@ const make = (options: ResponseCacheStepOptions) =>
       if (context.call.options?.cache === "refresh") return Effect.tap(compute, (response) => store(key, response))
       return Effect.flatMap(lookupQuiet(key), (hit): Effect.Effect<LlmResponse, E, R> => {
         if (Option.isSome(hit)) return Effect.succeed(hit.value)
+        // the in-flight table holds this step's deferreds, which fail with the step's E
         const leader = inflight.get(key) as Deferred.Deferred<LlmResponse, E> | undefined
         if (leader !== undefined) {
           return Effect.flatMap(Effect.exit(Deferred.await(leader)), (exit) =>
             Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? generate(key, context, compute) : exit)
         }
         const deferred = Deferred.makeUnsafe<LlmResponse, E>()
+        // stored with its error erased; read back as E (above)
         inflight.set(key, deferred as Deferred.Deferred<LlmResponse, unknown>)
         return Effect.onExit(compute, (exit) => {
           if (inflight.get(key) === deferred) inflight.delete(key)

@@ -54,6 +54,7 @@ export type RetryStepOptions = typeof RetryStepOptions.Encoded
 
 const millisOf = (input: number | string | undefined, fallback: number, path: string): number | InvalidPipelineOptions => {
   if (input === undefined) return fallback
+  // fromInput validates any input and returns undefined for a bad one
   const d = Duration.fromInput(input as Duration.Input)
   return d._tag === "Some"
     ? Duration.toMillis(d.value)

@@ -186,6 +186,7 @@ export const compile = (
     const tiers = policy.tiers.map(compileTier)
     const seen = new Set<string>()
     for (let i = 0; i < tiers.length; i++) {
+      // i < tiers.length
       const tierName = (tiers[i] as CompiledTier).name
       if (seen.has(tierName)) {
         return Effect.fail(InvalidRateLimitInput.at([...prefix, "tiers", i, "name"], `duplicate tier name "${tierName}"`))
@@ -229,7 +230,9 @@ export const decodePolicy = (
 
 // A typed policy (Duration values) is re-encoded first so that decoding validates it the same way as JSON.
 const isDecoded = (input: unknown): input is RateLimitPolicy =>
+  // reading an optional field of a non-null object
   typeof input === "object" && input !== null && Array.isArray((input as { tiers?: unknown }).tiers) &&
+  // its tiers field is an array (checked on the line above)
   (input as { tiers: ReadonlyArray<unknown> }).tiers.some((t) =>
     typeof t === "object" && t !== null &&
     Object.values(t).some((v) => Duration.isDuration(v))

@@ -39,6 +39,7 @@ export class Allowed {
   /** Remaining capacity per tier name. */
   get remaining(): Readonly<Record<string, number>> {
     const out: Record<string, number> = {}
+    // both lists have one entry per tier and i < their length
     for (let i = 0; i < this.tierNames.length; i++) out[this.tierNames[i] as string] = this.remainingList[i] as number
     return out
   }

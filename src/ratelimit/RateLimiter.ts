@@ -193,6 +193,7 @@ interface Config {
 }
 
 const decodeOptions = <S extends Schema.Top>(schema: S, input: unknown) =>
+  // the decoder of S yields S["Type"]; its only failure is mapped to InvalidRateLimitInput
   Schema.decodeUnknownEffect(schema)(input).pipe(Effect.mapError(toInvalidInput([]))) as Effect.Effect<S["Type"], InvalidRateLimitInput>
 
 const makeRegistry = (options: typeof RateLimiterOptions.Type) =>

@@ -141,20 +141,25 @@ export const start = <S, P extends Behaviour.Protocol, Args, E = never, R = neve
     const checked = options === undefined ? undefined : Options.decodeStartOptions(options)
     if (checked !== undefined && checked._tag === "Failure") return Effect.fail(checked.failure)
     const registration = typeof options?.name === "object" ? options.name : undefined
+    // not a registration, so the name is the optional string form (TS does not narrow through `registration`)
     const displayName = registration !== undefined ? registration.display : options?.name as string | undefined
     const trapExit = options?.trapExit ?? behaviour.trapExit ?? false
     const mailbox = options?.mailbox
     const settings = mailbox === undefined && !trapExit
       ? defaultSettings
       : actorSettings(mailbox?.capacity ?? Number.POSITIVE_INFINITY, mailbox?.overflow ?? "backpressure", trapExit)
+    // the process is protocol-erased; `start`'s signature ties the behaviour to P
     const process = new ActorProcess(behaviour as never, displayName, options?.kind ?? "worker", settings)
     const launch = Effect.withFiber<ActorRef<P>, InitFailed | StartIgnored, R>((parent) => {
+      // the caller's context holds R (the effect's type requires it); the process only reads services from it
       const started = process.launch(parent.context as Context.Context<never>, args)
       if (started !== undefined) {
+        // an ActorProcess is the runtime form of every ActorRef (the ref type is phantom-typed by P)
         return Exit.isSuccess(started) ? Effect.succeed(process as unknown as ActorRef<P>) : Effect.failCause(started.cause)
       }
       return Effect.callback<ActorRef<P>, InitFailed | StartIgnored, R>((resume) => {
         process.onStarted((exit) =>
+          // as above: the process is the ref, typed by the protocol it was started with
           resume(Exit.isSuccess(exit) ? Effect.succeed(process as unknown as ActorRef<P>) : Effect.failCause(exit.cause))
         )
       })
@@ -180,16 +185,22 @@ export const startScoped = <S, P extends Behaviour.Protocol, Args, E = never, R 
 type Target<P extends Behaviour.Protocol> = ActorRef<P> | NameRegistration<P>
 
 const resolve = <P extends Behaviour.Protocol>(target: Target<P> | Process): ActorProcess | undefined => {
+  // a target is a ref (an ActorProcess) or a registration; only the latter has _tag "NameRegistration"
   if ((target as unknown as NameRegistration)._tag === "NameRegistration") {
+    // the tag was checked just above
     const found = (target as unknown as NameRegistration).resolve()
     return found instanceof ActorProcess ? found : undefined
   }
+  // not a registration, so it is a ref, and every ref is an ActorProcess
   return target as unknown as ActorProcess
 }
 
 const targetName = <P extends Behaviour.Protocol>(target: Target<P>): string =>
+  // a target is a ref or a registration; only the latter has _tag "NameRegistration"
   (target as unknown as NameRegistration)._tag === "NameRegistration"
+    // the tag was checked just above
     ? (target as unknown as NameRegistration).display
+    // not a registration, so a ref, i.e. an ActorProcess
     : (target as unknown as ActorProcess).name
 
 /**
@@ -223,6 +234,7 @@ export const callUnsafe = <P extends Behaviour.Protocol>(
   const fiber = Fiber.getCurrent()
   if (fiber !== undefined && fiber === process.fiber) return Effect.fail(new CallingSelf({ target: process.name }))
   const from = new From<Behaviour.ReplyOf<P>>(request, options?.onTimeout === "interrupt")
+  // the mailbox holds protocol-erased envelopes; the reply type is restored by `call`'s signature
   const outcome = process.deliver(from as From<unknown>)
   if (outcome === DELIVERED) {
     if (from.exit !== undefined) return from.exit
@@ -236,11 +248,13 @@ export const callUnsafe = <P extends Behaviour.Protocol>(
     return withTimeout(
       process,
       options,
+      // the process is the ref it was resolved from (ActorRef is phantom-typed by P)
       Effect.flatMap(waitForRoom(process), () => callUnsafe(process as unknown as ActorRef<P>, request, retry))
     )
   }
   if (process.overflow === "sliding") {
     process.evictOldest()
+    // the mailbox holds protocol-erased envelopes (see above)
     process.deliver(from as From<unknown>)
     if (from.exit !== undefined) return from.exit
     return awaitReply(process, from, options)
@@ -256,6 +270,7 @@ export const callUnsafe = <P extends Behaviour.Protocol>(
  * prototype lookup.
  */
 export const isSyncReply = <A, E>(reply: Effect.Effect<A, E>): reply is Exit.Exit<A, E> => {
+  // reading an optional tag of any effect value: undefined when it has none
   const tag = (reply as { readonly _tag?: unknown })._tag
   return tag === "Success" || tag === "Failure"
 }
@@ -337,6 +352,7 @@ export const cast = <P extends Behaviour.Protocol>(
   target: Target<P>,
   message: Behaviour.CastOf<P>
 ): Effect.Effect<void, MailboxFull> =>
+  // deliverOneWay resolves both a ref and a registration itself
   deliverOneWay(target as Process, { kind: ENVELOPE_CAST, message })
 
 /** Sends a plain message to `handleInfo` (Erlang's `!`). Same delivery rules as `cast`. */
@@ -344,6 +360,7 @@ export const send = <P extends Behaviour.Protocol>(
   target: Target<P>,
   message: Behaviour.InfoOf<P>
 ): Effect.Effect<void, MailboxFull> =>
+  // deliverOneWay resolves both a ref and a registration itself
   deliverOneWay(target as Process, { kind: ENVELOPE_INFO, message })
 
 /**
@@ -388,7 +405,9 @@ export const stop = (
       return Effect.fail(Options.invalid("stop", "reason", "not an exit reason (ExitReason.normal, shutdown, …)"))
     }
     const registration = typeof target === "object" && target !== null &&
+        // reading the tag that tells a registration from a ref
         (target as unknown as NameRegistration)._tag === "NameRegistration"
+      // the tag was checked just above
       ? target as NameRegistration
       : undefined
     const process = registration !== undefined ? registration.resolve() : isProcess(target) ? target : undefined
@@ -419,6 +438,7 @@ export const self: Effect.Effect<Process | undefined> = Effect.withFiber((fiber)
 
 /** `self`, typed with the protocol the caller knows it speaks. */
 export const selfAs = <P extends Behaviour.Protocol>(): Effect.Effect<ActorRef<P> | undefined> =>
+  // the caller asserts the protocol its own actor speaks (that is what selfAs is for)
   self as Effect.Effect<ActorRef<P> | undefined>
 
 /** Is the value an actor ref? */

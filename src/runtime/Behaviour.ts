@@ -154,6 +154,7 @@ export const noreply = <S, C = never>(state: S, options?: ResultOptions<C>): NoR
 export const stop = <S, R = never>(reason: ExitReason, state: S, ...replyValue: [] | [R]): Stop<S, R> =>
   replyValue.length === 0
     ? { _tag: "Stop", reason, state }
+    // the rest parameter is [] or [R], and its length is not 0 here
     : { _tag: "Stop", reason, state, reply: { value: replyValue[0] as R } }
 
 /**

@@ -76,6 +76,7 @@ const checkRequest = (request: unknown): InvalidOptions | undefined => {
   if (typeof request !== "object" || request === null || !("_tag" in request)) return invalidRequest("not a request")
   switch (request._tag) {
     case "StartChild":
+      // "spec" in request proves the key, not its type; the WeakSet lookup accepts any object and fails for others
       return "spec" in request && trustedSpecs.has(request.spec as object)
         ? undefined
         : invalidRequest("StartChild needs a spec validated by DynamicSupervisor.startChild")
@@ -117,21 +118,26 @@ const behaviour = Behaviour.make<DynamicProtocol>()({
   handleCall: (request, _from, state) => {
     // a malformed request (from a raw `Actor.call`) is answered with InvalidOptions; the supervisor keeps running
     const bad = checkRequest(request)
+    // widened to the protocol's Response (the reply type of every call)
     if (bad !== undefined) return Behaviour.reply(Result.fail(bad) as Response, state)
     switch (request._tag) {
       case "StartChild": {
         if (childCount(state) >= state.config.maxChildren) {
           const error = new MaxChildren({ supervisor: state.config.name, maxChildren: state.config.maxChildren })
+          // widened to the protocol's Response
           return Behaviour.reply(Result.fail(error) as Response, state)
         }
         const child = makeChild(request.spec, state.config.extra)
         return Effect.map(SupervisorChild.startChild(state.context, child), (outcome) => {
           if (outcome._tag === "Failed") {
+            // widened to the protocol's Response
             return Behaviour.reply(Result.fail(new FailedToStartChild({ id: child.spec.id, reason: outcome.reason })) as Response, state)
           }
+          // widened to the protocol's Response
           if (outcome._tag === "Ignored") return Behaviour.reply(Result.succeed(undefined) as Response, state)
           state.children.add(child)
           state.active++
+          // widened to the protocol's Response
           return Behaviour.reply(Result.succeed(outcome.process) as Response, state)
         })
       }
@@ -141,19 +147,23 @@ const behaviour = Behaviour.make<DynamicProtocol>()({
             return Effect.map(SupervisorChild.terminateChild(state.context, child), () => {
               state.children.delete(child)
               state.active--
+              // widened to the protocol's Response
               return Behaviour.reply(Result.succeed(undefined) as Response, state)
             })
           }
         }
         const error = new ChildNotFound({ id: String(request.process.pid) })
+        // widened to the protocol's Response
         return Behaviour.reply(Result.fail(error) as Response, state)
       }
       case "WhichChildren":
+        // widened to the protocol's Response
         return Behaviour.reply(Result.succeed([...state.children].map((c) => c.process ?? "restarting")) as Response, state)
       case "CountChildren": {
         let supervisors = 0
         for (const c of state.children) if (c.spec.type === "supervisor") supervisors++
         const counts = { specs: state.children.size, active: state.active, supervisors, workers: state.children.size - supervisors }
+        // widened to the protocol's Response
         return Behaviour.reply(Result.succeed(counts) as Response, state)
       }
     }
@@ -272,6 +282,7 @@ const normalizeCached = <R, Extra extends ReadonlyArray<unknown>>(
 ): Result.Result<NormalizedSpec<unknown, ReadonlyArray<unknown>>, InvalidOptions> => {
   const cached = normalized.get(spec)
   if (cached !== undefined) return Result.succeed(cached)
+  // specs are stored erased; R is provided through the supervisor's context and Extra through its config
   const result = normalize(spec as ChildSpec<unknown, ReadonlyArray<unknown>>, "", "never")
   if (Result.isSuccess(result)) {
     normalized.set(spec, result.success)
@@ -284,7 +295,9 @@ type CallFailure = Actor.CallError | import("./RuntimeError.ts").CallingSelf
 
 const startReply = (response: Response): Effect.Effect<Process | undefined, MaxChildren | FailedToStartChild> =>
   Result.isSuccess(response)
+    // a StartChild reply succeeds with the started process or undefined (see handleCall)
     ? Effect.succeed(response.success as Process | undefined)
+    // a StartChild reply fails only with these two (see handleCall)
     : Effect.fail(response.failure as MaxChildren | FailedToStartChild)
 
 /**
@@ -300,6 +313,7 @@ export const startChild = <Extra extends ReadonlyArray<unknown>, R>(
     if (Result.isFailure(checked)) return Effect.fail(checked.failure)
     // the dynamic supervisor usually answers synchronously: map its reply without a combinator
     const reply = Actor.callUnsafe(ref, { _tag: "StartChild", spec: checked.success }, { timeout: "infinity" })
+    // the reply to a StartChild call is a Response (the protocol's reply type)
     if (Exit.isExit(reply) && Exit.isSuccess(reply)) return startReply(reply.value as Response)
     return Effect.flatMap(reply, startReply)
   }) as Effect.Effect<Process | undefined, MaxChildren | FailedToStartChild | InvalidOptions | CallFailure, R>
@@ -310,6 +324,7 @@ export const terminateChild = <Extra extends ReadonlyArray<unknown>>(
   process: Process
 ): Effect.Effect<void, import("./RuntimeError.ts").ChildNotFound | InvalidOptions | CallFailure> =>
   Effect.flatMap(Actor.call(ref, { _tag: "TerminateChild", process }, { timeout: "infinity" }), (response) =>
+    // a TerminateChild reply fails only with these two (see handleCall)
     Result.isSuccess(response) ? Effect.void : Effect.fail(response.failure as import("./RuntimeError.ts").ChildNotFound | InvalidOptions))
 
 /**
@@ -320,6 +335,7 @@ export const whichChildren = <Extra extends ReadonlyArray<unknown>>(
   ref: DynamicSupervisorRef<Extra>
 ): Effect.Effect<ReadonlyArray<Process | "restarting">, CallFailure> =>
   Effect.map(Actor.call(ref, { _tag: "WhichChildren" }, { timeout: "infinity" }), (response) =>
+    // a WhichChildren reply carries this list (see handleCall)
     Result.isSuccess(response) ? response.success as ReadonlyArray<Process | "restarting"> : [])
 
 /** Counts of children (specs = running + restarting), as `Supervisor.countChildren`. */
@@ -328,5 +344,6 @@ export const countChildren = <Extra extends ReadonlyArray<unknown>>(
 ): Effect.Effect<import("./internal/SupervisorBehaviour.ts").ChildCounts, CallFailure> =>
   Effect.map(Actor.call(ref, { _tag: "CountChildren" }, { timeout: "infinity" }), (response) =>
     Result.isSuccess(response)
+      // a CountChildren reply carries the counts (see handleCall)
       ? response.success as import("./internal/SupervisorBehaviour.ts").ChildCounts
       : { specs: 0, active: 0, supervisors: 0, workers: 0 })

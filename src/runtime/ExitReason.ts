@@ -72,8 +72,10 @@ export const equals = (a: ExitReason, b: ExitReason): boolean => {
   if (a._tag !== b._tag) return false
   switch (a._tag) {
     case "Shutdown":
+      // the tags are equal (checked above), so b is a Shutdown too
       return ("term" in a) === ("term" in (b as Shutdown)) && a.term === (b as Shutdown).term
     case "Failure":
+      // the tags are equal (checked above), so b is a Failure too
       return a.cause === (b as Failure).cause
     default:
       return true

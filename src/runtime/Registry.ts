@@ -194,6 +194,7 @@ export const via = <P extends Behaviour.Protocol = Behaviour.Protocol, K = strin
 ): Actor.NameRegistration<P> => ({
   _tag: "NameRegistration",
   display: `${registry.name}:${String(key)}`,
+  // V is the registry's value type; the caller's value was checked against it by this function's signature
   register: (process) => register(registry, key, process, value as V),
   resolve: () => registry.whereisUnsafe(key)
 })

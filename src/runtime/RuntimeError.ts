@@ -49,9 +49,11 @@ export class ActorExited extends Schema.TaggedError<ActorExited>()("ActorExited"
   reason: Schema.Unknown
 }) {
   get exitReason(): ExitReason {
+    // the field is Schema.Unknown so the error stays encodable; every constructor call passes an ExitReason
     return this.reason as ExitReason
   }
   override get message(): string {
+    // an ExitReason, as above
     return `${this.target} exited with ${format(this.reason as ExitReason)} before replying`
   }
 }
@@ -80,9 +82,11 @@ export class StopFailed extends Schema.TaggedError<StopFailed>()("StopFailed", {
   reason: Schema.Unknown
 }) {
   get exitReason(): ExitReason {
+    // the field is Schema.Unknown so the error stays encodable; every constructor call passes an ExitReason
     return this.reason as ExitReason
   }
   override get message(): string {
+    // both fields hold ExitReasons, as above
     return `${this.target} was asked to stop with ${format(this.requested as ExitReason)} but exited with ${format(this.reason as ExitReason)}`
   }
 }
@@ -93,9 +97,11 @@ export class InitFailed extends Schema.TaggedError<InitFailed>()("InitFailed", {
   reason: Schema.Unknown
 }) {
   get exitReason(): ExitReason {
+    // the field is Schema.Unknown so the error stays encodable; every constructor call passes an ExitReason
     return this.reason as ExitReason
   }
   override get message(): string {
+    // an ExitReason, as above
     return `${this.name} failed to start: ${format(this.reason as ExitReason)}`
   }
 }
@@ -161,9 +167,11 @@ export class FailedToStartChild extends Schema.TaggedError<FailedToStartChild>()
   reason: Schema.Unknown
 }) {
   get exitReason(): ExitReason {
+    // the field is Schema.Unknown so the error stays encodable; every constructor call passes an ExitReason
     return this.reason as ExitReason
   }
   override get message(): string {
+    // an ExitReason, as above
     return `failed to start child ${this.id}: ${format(this.reason as ExitReason)}`
   }
 }

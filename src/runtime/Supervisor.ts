@@ -97,6 +97,7 @@ export const validateOptions = <R>(options: SupervisorOptions<R>): Result.Result
       )
     }
     seen.add(normalized.success.id)
+    // the children list stores erased specs; their R is provided by the supervisor's own context
     children.push(makeChild(normalized.success as Child["spec"]))
   }
   return Result.succeed({
@@ -181,6 +182,7 @@ export const startScopedUnderParent = <A extends Process, E, R>(
   restart: "permanent" | "temporary",
   spawnNamed: (name: string) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R | Scope.Scope> =>
+  // the inner child ref is the A that spawnNamed produced; E and R are those of spawnNamed plus Scope
   Effect.gen(function*() {
     const parent = yield* CurrentParentSupervisor
     if (parent === undefined || parent.exitReason !== undefined) {
@@ -191,11 +193,13 @@ export const startScopedUnderParent = <A extends Process, E, R>(
         const taken = new Set((yield* Effect.orElseSucceed(whichChildren(parent), () => [])).map((c) => c.id))
         let id = name
         for (let n = 2; taken.has(id); n++) id = `${name}#${n}`
+        // a supervisor ref is a Process; the spec's error channel is erased to unknown
         const spec: ChildSpec<R> = { id, type: "supervisor", restart, start: spawnNamed(id) as Effect.Effect<Process, unknown, R> }
         const child = yield* startChild(parent, spec).pipe(
           Effect.catch((e) => e._tag === "FailedToStartChild" ? Effect.fail(e) : Effect.die(e))
         )
         if (child === undefined) return yield* Effect.die(new Error(`supervisor ${id} ignored its start`))
+        // the process started by spawnNamed(id), i.e. its A
         return { id, ref: child as A }
       }).pipe(Effect.catchTag("FailedToStartChild", (e) => Effect.failCause(startFailureCause(e)))),
       ({ id, ref }) =>
@@ -209,6 +213,7 @@ export const startScopedUnderParent = <A extends Process, E, R>(
 /** The original failure of a child supervisor that failed to start under a parent. */
 const startFailureCause = (error: FailedToStartChild): Cause.Cause<never> => {
   const reason = error.exitReason
+  // the cause spawnNamed failed with (its E): typed never here, restored to E by the cast of startScopedUnderParent
   if (reason._tag === "Failure") return reason.cause as Cause.Cause<never>
   // a child supervisor's own start failure: `shutdown(failedToStartChild(...))`, OTP's shape
   if (reason._tag === "Shutdown" && reason.term instanceof FailedToStartChild) return Cause.fail(reason.term) as Cause.Cause<never>
@@ -248,6 +253,7 @@ export const childSpec = <R = never>(
   ...spec,
   id,
   type: "supervisor",
+  // a supervisor ref is a Process; the spec's error channel is erased to unknown
   start: spawn({ name: id, ...options }) as Effect.Effect<Process, unknown, R>
 })
 
@@ -257,6 +263,7 @@ const request = <A, E extends ManagementError>(ref: SupervisorRef, message: Requ
   Effect.flatMap(
     Actor.call(ref, message, { timeout: "infinity" }),
     (response) =>
+      // each request's reply type is fixed by its tag; the callers below name it as A and E
       Result.isSuccess(response) ? Effect.succeed(response.success as A) : Effect.fail(response.failure as E)
   )
 
@@ -271,6 +278,7 @@ export const startChild = <R>(
   | FailedToStartChild
   | InvalidOptions
   | CallFailure
+// the supervisor stores erased specs; R is provided by its context
 > => request(ref, { _tag: "StartChild", spec: spec as ChildSpec<unknown> })
 
 /** Terminates a child; a temporary child's spec is removed, others are kept (restartable). */

@@ -79,8 +79,10 @@ const maxReasonLength = 500
 
 const describe = (u: unknown): { readonly type: string; readonly reason: string } => {
   if (typeof u === "object" && u !== null) {
+    // reading an optional field of a non-null object
     const tag = (u as { readonly _tag?: unknown })._tag
     const type = typeof tag === "string" ? tag : u.constructor?.name ?? "Object"
+    // reading an optional field of a non-null object
     const message = (u as { readonly message?: unknown }).message
     return { type, reason: typeof message === "string" && message !== "" ? message : String(u) }
   }
@@ -186,6 +188,7 @@ export const makeSpan = (emitNow: EmitNow, reporter: Reporter, mask = true): Spa
     const timing = { duration, monotonic_time: Number(stopped) }
     if (Exit.isSuccess(exit)) {
       reporter.record(component, duration / 1e6, undefined)
+      // finish runs on the exit of `self`, whose success type is A
       const info = onSuccess?.(exit.value as A, span !== undefined)
       if (info === undefined) return emitNow(stopName, timing, metadata) ?? Effect.void
       if (info.attributes !== undefined && span !== undefined) annotate(span, info.attributes, mask)
@@ -224,9 +227,11 @@ export const makeSpan = (emitNow: EmitNow, reporter: Reporter, mask = true): Spa
       // span ends with a failure whose message is masked (what an exporter records as the exception), and the caller
       // still gets the original exit
       const traced = (span: Tracer.Span) => Effect.withParentSpan(Effect.withFiber((inner) => timed(inner, self, span)), span, spanOptions)
+      // traceName is set whenever spanOptions is (checked above); useSpan keeps the effect's A, E and R
       if (!mask) return Effect.useSpan(traceName as string, spanOptions, traced) as Effect.Effect<A2, E, R>
       let original: Exit.Exit<A2, E> | undefined
       return Effect.flatMap(
+        // traceName is set whenever spanOptions is (checked above)
         Effect.exit(Effect.useSpan(traceName as string, spanOptions, (span) =>
           Effect.flatMap(Effect.exit(traced(span)), (exit) => {
             original = exit as Exit.Exit<A2, E> // the exit of `self`, through `timed`

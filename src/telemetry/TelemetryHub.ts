@@ -218,6 +218,7 @@ const make = (options: TelemetryHubOptions): Effect.Effect<TelemetryHubShape, In
         }
         // the Handler type makes a returned Effect's requirements `never`
         if (result !== undefined && Effect.isEffect(result)) {
+          // see above: a handler's Effect needs no services
           return { index: i, entry, effect: result as Effect.Effect<unknown, unknown>, failed }
         }
       }

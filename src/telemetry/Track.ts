@@ -151,6 +151,7 @@ const llmCallSpan = <A>(span: SpanFunction, info: LlmCallInfo, options: TrackLlm
   const operation = info.operation ?? "chat"
   const usage = options.usage
   const component = `llm:${info.provider}:${info.model}`
+  // the span keeps the effect's types (Tracked is span's type with the LLM options' A fixed)
   return span<A>(
     SpanPrefixes.llmCall,
     defined({
@@ -196,7 +197,9 @@ export const makeTrackers = (span: SpanFunction) => ({
   trackLlmCall: ((...args: ReadonlyArray<unknown>) =>
     // data-last builds the span (names, metadata, attributes) once and returns it for reuse on every call
     Effect.isEffect(args[0])
+      // data-first: (effect, info, options), the overloads of TrackLlmCall
       ? llmCallSpan(span, args[1] as LlmCallInfo, args[2] as TrackLlmOptions<unknown> | undefined)(args[0])
+      // data-last: (info, options); the implementation covers both overloads of TrackLlmCall
       : llmCallSpan(span, args[0] as LlmCallInfo, args[1] as TrackLlmOptions<unknown> | undefined)) as TrackLlmCall,
   /** Tracks a tool execution: `troupe.tool.execution.*`, an `execute_tool` span. */
   trackToolExecution: (info: { readonly tool: string; readonly agent?: string }): Tracked =>

@@ -88,14 +88,14 @@ describe("configuration fields honoured by Troupe.layer (issue 11 §6)", () => {
           res.writeHead(200, { "content-type": "application/json" }).end("{}")
         })
       })
-      const port = yield* Effect.promise(() => new Promise<number>((r) => server.listen(0, "127.0.0.1", () => r((server.address() as AddressInfo).port))))
+      const port = yield* Effect.promise(() => new Promise<number>((r) => { server.listen(0, "127.0.0.1", () => r((server.address() as AddressInfo).port)) }))
       yield* withApp({
         TROUPE_TELEMETRY__SERVICE_NAME: "svc-issue-11b",
         TROUPE_TELEMETRY__OTLP__ENABLED: "true",
         TROUPE_TELEMETRY__OTLP__ENDPOINT: `http://127.0.0.1:${port}`,
         TROUPE_TELEMETRY__OTLP__HEADERS: JSON.stringify({ "x-otlp-token": "token-0123456789" })
       }, Effect.asVoid(Llm.use((llm) => llm.generate(ask("traced")))))
-      yield* Effect.promise(() => new Promise<void>((r) => server.close(() => r())))
+      yield* Effect.promise(() => new Promise<void>((r) => { server.close(() => r()) }))
       const traces = received.filter((r) => r.url === "/v1/traces")
       assert.isAbove(traces.length, 0)
       assert.strictEqual(traces[0]?.auth, "token-0123456789")
@@ -154,8 +154,8 @@ describe("Redis down at start-up (issue 11 §6)", () => {
   it.live("the application starts degraded (cache from memory, limiter on its failure policy) and answers", () =>
     Effect.gen(function*() {
       const server = createServer()
-      const port = yield* Effect.promise(() => new Promise<number>((r) => server.listen(0, "127.0.0.1", () => r((server.address() as AddressInfo).port))))
-      yield* Effect.promise(() => new Promise<void>((r) => server.close(() => r()))) // nothing listens there now
+      const port = yield* Effect.promise(() => new Promise<number>((r) => { server.listen(0, "127.0.0.1", () => r((server.address() as AddressInfo).port)) }))
+      yield* Effect.promise(() => new Promise<void>((r) => { server.close(() => r()) })) // nothing listens there now
       const app = Troupe.layer({
         redis: { url: `redis://127.0.0.1:${port}` },
         config: { env: {} },
@@ -174,8 +174,8 @@ describeRedis("Redis coming back (issue 11 §6)", () => {
       // a TCP proxy to the real Redis, closed at start-up and opened later on the same port
       const target = new URL(redisUrl)
       const probe = createServer()
-      const port = yield* Effect.promise(() => new Promise<number>((r) => probe.listen(0, "127.0.0.1", () => r((probe.address() as AddressInfo).port))))
-      yield* Effect.promise(() => new Promise<void>((r) => probe.close(() => r())))
+      const port = yield* Effect.promise(() => new Promise<number>((r) => { probe.listen(0, "127.0.0.1", () => r((probe.address() as AddressInfo).port)) }))
+      yield* Effect.promise(() => new Promise<void>((r) => { probe.close(() => r()) }))
       const proxy = netServer((socket) => {
         const upstream = connect(Number(target.port || 6379), target.hostname)
         socket.pipe(upstream).pipe(socket)
@@ -192,7 +192,7 @@ describeRedis("Redis coming back (issue 11 §6)", () => {
         const context = yield* Layer.build(app)
         const llm = Context.get(context, Llm)
         yield* llm.generate(ask("before"))
-        yield* Effect.promise(() => new Promise<void>((r) => proxy.listen(port, "127.0.0.1", () => r())))
+        yield* Effect.promise(() => new Promise<void>((r) => { proxy.listen(port, "127.0.0.1", () => r()) }))
         let found: Array<string> = []
         for (let i = 0; i < 40 && found.length === 0; i++) {
           yield* Effect.sleep("150 millis")
@@ -201,7 +201,7 @@ describeRedis("Redis coming back (issue 11 §6)", () => {
         }
         return found
       })).pipe(Effect.provide(Logger.layer([logger])))
-      yield* Effect.promise(() => new Promise<void>((r) => proxy.close(() => r())))
+      yield* Effect.promise(() => new Promise<void>((r) => { proxy.close(() => r()) }))
       assert.isAbove(keys.length, 0)
       assert.lengthOf(logs.filter((l) => l.includes("is unreachable: starting degraded")), 1)
       assert.lengthOf(logs.filter((l) => l.includes("is reachable")), 1)

@@ -174,7 +174,10 @@ const startRedisServer = (port: number): Promise<ChildProcess> =>
 
 const stopRedisServer = (child: ChildProcess): Promise<void> =>
   new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve()
+    if (child.exitCode !== null) {
+      resolve()
+      return
+    }
     child.once("exit", () => resolve())
     child.kill("SIGKILL")
   })

@@ -31,10 +31,10 @@ beforeAll(async () => {
     env: { ...baseEnv, TROUPE_GATEWAY__AUTH__ADMIN_KEY: "cli-admin" } as NodeJS.ProcessEnv
   })
   const lines = createInterface({ input: server.stdout! })
-  url = await new Promise<string>((resolve) => lines.on("line", (l) => {
+  url = await new Promise<string>((resolve) => { lines.on("line", (l) => {
     const m = /listening on (http:\/\/\S+)/.exec(l)
     if (m?.[1]) resolve(m[1])
-  }))
+  }) })
 }, 30_000)
 afterAll(() => {
   server?.kill("SIGKILL")
@@ -111,7 +111,7 @@ describe("troupe admin commands (real binary, real gateway)", () => {
         const deadline = Date.now() + 10_000
         while (Date.now() < deadline) {
           if (re.test(capture())) return
-          await new Promise((r) => setTimeout(r, 100))
+          await new Promise((r) => { setTimeout(r, 100) })
         }
         throw new Error(`not shown: ${re}\n${capture()}`)
       }

@@ -37,7 +37,7 @@ beforeAll(async () => {
   // traffic so that the LLM, HTTP and supervisor series exist in the scrape
   await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "fast", messages: [{ role: "user", content: "hi" }] }) })
   await fetch(`${gw.url}/admin/supervision/${encodeURIComponent("ratelimiter/sweeper")}/restart`, { method: "POST", headers: { authorization: "Bearer deploy-admin" } })
-  await new Promise((r) => setTimeout(r, 200))
+  await new Promise((r) => { setTimeout(r, 200) })
   const text = await (await fetch(`${gw.url}/metrics`)).text()
   scraped = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1] as string))
 })

@@ -62,7 +62,7 @@ export const dlqConformance = (backend: DlqBackend): void => {
         // advance the clock in small steps until the run ends (real backends answer over a socket meanwhile)
         while ((yield* Fiber.await(fiber).pipe(Effect.timeoutOption(0))) ._tag === "None") {
           yield* TestClock.adjust("50 millis")
-          yield* Effect.promise(() => new Promise((r) => setImmediate(r)))
+          yield* Effect.promise(() => new Promise((r) => { setImmediate(r) }))
         }
         const times = (yield* dlq.list({ status: "redriven" })).map((l) => l.redrivenAt ?? 0)
         assert.strictEqual(times.length, 3)

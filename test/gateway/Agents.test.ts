@@ -213,7 +213,7 @@ describe("Gateway agents: GET, DELETE, cancel", () => {
     for (let i = 0; i < 100; i++) {
       const s = await (await fetch(`${gw.url}/v1/agents/helper:cancel`)).json() as { state: string }
       if (s.state === "running") break
-      await new Promise((resolve) => setTimeout(resolve, 10))
+      await new Promise((resolve) => { setTimeout(resolve, 10) })
     }
     const cancelled = await (await post(`${gw.url}/v1/agents/helper:cancel/cancel`, {})).json()
     expect(cancelled).toEqual({ id: "helper:cancel", cancelled: true })

@@ -12,10 +12,10 @@ describe("troupe serve (CLI)", () => {
     const child = spawn(process.execPath, [bin, "serve", "--port", "0"], { stdio: ["ignore", "pipe", "pipe"], env: env as NodeJS.ProcessEnv })
     try {
       const lines = createInterface({ input: child.stdout! })
-      const url = await new Promise<string>((resolve) => lines.on("line", (l) => {
+      const url = await new Promise<string>((resolve) => { lines.on("line", (l) => {
         const m = /listening on (http:\/\/\S+)/.exec(l)
         if (m?.[1]) resolve(m[1])
-      }))
+      }) })
       const plain = await fetch(`${url}/v1/chat/completions`, {
         method: "POST",
         headers: { "content-type": "application/json" },

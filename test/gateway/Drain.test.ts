@@ -14,7 +14,7 @@ const waitFor = async (cond: () => Promise<boolean> | boolean, ms = 10_000) => {
   const deadline = Date.now() + ms
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error("condition not reached")
-    await new Promise((r) => setTimeout(r, 10))
+    await new Promise((r) => { setTimeout(r, 10) })
   }
 }
 
@@ -24,7 +24,7 @@ describe("Gateway: graceful shutdown with drain", () => {
     const child = spawn(process.execPath, [fixture], { stdio: ["ignore", "pipe", "inherit"] })
     try {
       const lines = createInterface({ input: child.stdout! })
-      const url = await new Promise<string>((resolve) => lines.on("line", (l) => l.startsWith("LISTENING ") && resolve(l.slice(10))))
+      const url = await new Promise<string>((resolve) => { lines.on("line", (l) => l.startsWith("LISTENING ") && resolve(l.slice(10))) })
       const inFlight = Array.from({ length: 100 }, () => streamed(url))
       await waitFor(async () => {
         const text = await (await fetch(`${url}/metrics`)).text()

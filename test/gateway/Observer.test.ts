@@ -22,11 +22,30 @@ afterAll(async () => {
   await gw?.stop()
 })
 
+/** A node of `/admin/supervision`'s tree (the fields these tests read). */
+interface TreeNode {
+  readonly id: string
+  readonly state?: string
+  readonly restarts?: number
+  readonly children?: ReadonlyArray<TreeNode>
+}
+
+/** The data of an `/admin/events` frame (the fields these tests read; each frame kind has some of them). */
+interface FrameData {
+  readonly _tag?: string
+  readonly supervisor?: string
+  readonly childId?: string
+  readonly name?: string
+  readonly metadata: { readonly action?: string; readonly outcome?: string }
+  readonly tree: TreeNode
+  readonly stats: { readonly gateway: { readonly phase: string } }
+}
+
 /** Reads SSE frames from `/admin/events` until `until` holds or the deadline passes. */
-const readEvents = async (query: string, until: (frames: ReadonlyArray<{ event: string; data: any }>) => boolean, ms = 5_000) => {
+const readEvents = async (query: string, until: (frames: ReadonlyArray<{ event: string; data: FrameData }>) => boolean, ms = 5_000) => {
   const controller = new AbortController()
   const timer = setTimeout(() => controller.abort(), ms)
-  const frames: Array<{ event: string; data: any }> = []
+  const frames: Array<{ event: string; data: FrameData }> = []
   try {
     const r = await fetch(`${gw.url}/admin/events${query}`, { headers: admin, signal: controller.signal })
     expect(r.status).toBe(200)
@@ -72,7 +91,7 @@ describe("observer admin API", () => {
     const tree = await (await fetch(`${gw.url}/admin/supervision`, { headers: admin })).json()
     const frames = await readEvents("", (f) => f.some((x) => x.event === "snapshot"))
     const snap = frames.find((f) => f.event === "snapshot")!.data
-    const ids = (n: any): Array<string> => [n.id, ...(n.children ?? []).flatMap(ids)]
+    const ids = (n: TreeNode): Array<string> => [n.id, ...(n.children ?? []).flatMap(ids)]
     expect(ids(snap.tree)).toEqual(ids(tree))
     expect(snap.stats.gateway.phase).toBe("ready")
   })
@@ -81,20 +100,20 @@ describe("observer admin API", () => {
     const seen = readEvents("?filter=troupe.gateway.admin", (f) =>
       f.some((x) => x.event === "lifecycle" && x.data._tag === "ChildRestarted" && x.data.supervisor === "ratelimiter" && x.data.childId === "sweeper") &&
       f.some((x) => x.event === "telemetry" && x.data.metadata.action === "restart"))
-    await new Promise((r) => setTimeout(r, 200))
+    await new Promise((r) => { setTimeout(r, 200) })
     const r = await fetch(`${gw.url}/admin/supervision/${encodeURIComponent("ratelimiter/sweeper")}/restart`, { method: "POST", headers: admin })
     expect(r.status).toBe(200)
     expect(await r.json()).toEqual({ action: "restart", path: "ratelimiter/sweeper", outcome: "killed" })
     const frames = await seen
     expect(frames.some((x) => x.event === "telemetry" && x.data.name === "troupe.gateway.admin.action" && x.data.metadata.outcome === "killed")).toBe(true)
     const tree = await (await fetch(`${gw.url}/admin/supervision`, { headers: admin })).json()
-    const sweeper = tree.children.find((c: any) => c.id === "ratelimiter").children.find((c: any) => c.id === "sweeper")
+    const sweeper = tree.children.find((c: TreeNode) => c.id === "ratelimiter").children.find((c: TreeNode) => c.id === "sweeper")
     expect(sweeper.state).toBe("running")
     expect(sweeper.restarts).toBeGreaterThanOrEqual(1)
     const stop = await fetch(`${gw.url}/admin/supervision/${encodeURIComponent("ratelimiter/sweeper")}/stop`, { method: "POST", headers: admin })
     expect(await stop.json()).toMatchObject({ outcome: "stopped" })
     const stopped = await (await fetch(`${gw.url}/admin/supervision`, { headers: admin })).json()
-    expect(stopped.children.find((c: any) => c.id === "ratelimiter").children.find((c: any) => c.id === "sweeper").state).toBe("stopped")
+    expect(stopped.children.find((c: TreeNode) => c.id === "ratelimiter").children.find((c: TreeNode) => c.id === "sweeper").state).toBe("stopped")
     const again = await fetch(`${gw.url}/admin/supervision/${encodeURIComponent("ratelimiter/sweeper")}/restart`, { method: "POST", headers: admin })
     expect(await again.json()).toMatchObject({ outcome: "restarted" })
     expect((await fetch(`${gw.url}/admin/supervision/gateway%2Fhttp-server/stop`, { method: "POST", headers: admin })).status).toBe(409)
@@ -112,7 +131,7 @@ describe("observer: fuzzed supervision paths", () => {
       expect((await r.json()).error.message).toBeTypeOf("string")
     }), { numRuns: 60 })
     const tree = await (await fetch(`${gw.url}/admin/supervision`, { headers: admin })).json()
-    expect(tree.children.find((c: any) => c.id === "gateway").state).toBe("running")
+    expect(tree.children.find((c: TreeNode) => c.id === "gateway").state).toBe("running")
   }, 30_000)
 })
 
@@ -129,9 +148,9 @@ describe.skipIf(!browserReady)("observer page in chromium", () => {
       await page.goto(`${gw.url}/observer#key=observer-secret`)
       await page.waitForSelector("#tree .node[data-path='ratelimiter/sweeper']", { timeout: 10_000 })
       const tree = await (await fetch(`${gw.url}/admin/supervision`, { headers: admin })).json()
-      const paths = (n: any, p: string | null): Array<string> => {
+      const paths = (n: TreeNode, p: string | null): Array<string> => {
         const here = p === null ? "" : (p ? p + "/" : "") + n.id
-        return [...(p === null ? [] : [here]), ...(n.children ?? []).flatMap((c: any) => paths(c, here))]
+        return [...(p === null ? [] : [here]), ...(n.children ?? []).flatMap((c: TreeNode) => paths(c, here))]
       }
       const shown = await page.$$eval("#tree .node[data-path]", (els) => els.map((e) => (e as HTMLElement).dataset.path).filter((p) => p))
       expect(shown).toEqual(paths(tree, null))

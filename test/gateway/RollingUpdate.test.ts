@@ -61,7 +61,7 @@ const roundRobin = async (backends: Array<string>) => {
       res.writeHead(502).end("backend failed")
     }
   })
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r))
+  await new Promise<void>((r) => { server.listen(0, "127.0.0.1", r) })
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     ready,
@@ -114,7 +114,7 @@ describeRedis("Gateway: rolling updates on one Redis", () => {
       const deadline = Date.now() + 10_000
       while (!cond()) {
         if (Date.now() > deadline) throw new Error("condition not reached")
-        await new Promise((r) => setTimeout(r, 10))
+        await new Promise((r) => { setTimeout(r, 10) })
       }
     }
     await waitFor(() => lb.ready.has(a.url)) // the load balancer has seen A ready

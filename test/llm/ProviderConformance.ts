@@ -329,7 +329,7 @@ export const providerConformance = (target: ConformanceTarget): void => {
           Effect.gen(function*() {
             const fiber = yield* Effect.forkChild(p.generate(request), { startImmediately: true })
             yield* Effect.promise(async () => {
-              while (server.requests.length === 0) await new Promise((r) => setTimeout(r, 5))
+              while (server.requests.length === 0) await new Promise((r) => { setTimeout(r, 5) })
             })
             yield* Fiber.interrupt(fiber)
           }), { timeout: 60_000 })

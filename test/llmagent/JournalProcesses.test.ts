@@ -36,7 +36,7 @@ const start = () => {
   let out = ""
   let err = ""
   let onReady = (): void => undefined
-  const ready = new Promise<void>((resolve) => void (onReady = resolve))
+  const ready = new Promise<void>((resolve) => { void (onReady = resolve) })
   const done = new Promise<boolean>((resolve) => {
     child.stdout?.on("data", (chunk: Buffer) => {
       out += chunk.toString()
@@ -72,7 +72,7 @@ describePostgres("Journal across SIGKILL: a run interrupted by a process crash r
           if (kills > 0) recoveries.push(Date.now() - spawned)
           const delay = 100 + Math.floor(Math.random() * 900)
           const raced = yield* Effect.promise(() =>
-            Promise.race([w.done, new Promise<"kill">((r) => setTimeout(() => r("kill"), delay))])
+            Promise.race([w.done, new Promise<"kill">((r) => { setTimeout(() => r("kill"), delay) })])
           )
           if (raced === "kill") {
             w.child.kill("SIGKILL")

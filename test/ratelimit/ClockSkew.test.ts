@@ -76,7 +76,7 @@ describeRedis("fixed windows only roll forward (Redis)", () => {
       yield* rl.check("still", { cost: 2 })
       assert.strictEqual((yield* Effect.flip(rl.check("still")))._tag, "RateLimited")
       // 300 ms of real time pass; virtual time does not move, so the bucket must still be empty
-      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 300)))
+      yield* Effect.promise(() => new Promise((resolve) => { setTimeout(resolve, 300) }))
       const again = yield* Effect.flip(rl.check("still"))
       assert.strictEqual(again._tag, "RateLimited")
       yield* TestClock.adjust("100 millis")
@@ -99,14 +99,16 @@ describeRedis("fixed windows only roll forward (Redis)", () => {
       )
       const lines = children.map((child) => {
         let out = ""
-        const ready = new Promise<void>((resolve) =>
+        const ready = new Promise<void>((resolve) => {
           child.stdout.on("data", (chunk: Buffer) => {
             out += chunk.toString()
             if (out.startsWith("ready\n")) resolve()
           })
+        }
         )
-        const done = new Promise<{ admitted: number; errors: number; minWindow: number; maxWindow: number }>((resolve, reject) =>
+        const done = new Promise<{ admitted: number; errors: number; minWindow: number; maxWindow: number }>((resolve, reject) => {
           child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out.slice("ready\n".length))) : reject(new Error(`skewed child exited ${code}`))))
+        }
         )
         return { ready, done }
       })

@@ -18,7 +18,7 @@ type RedisError = Redis.RedisError
  * Lets fibers woken by the TestClock finish their store I/O (a real-time pause; instant for memory). With an
  * asynchronous backend, virtual time is advanced one wake-up at a time, settling in between.
  */
-const settle = Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 30)))
+const settle = Effect.promise(() => new Promise<void>((resolve) => { setTimeout(resolve, 30) }))
 
 export type MakeLayer = (policies: Record<string, RateLimitPolicyInput>) => Layer.Layer<RateLimiter, InvalidRateLimitInput | RedisError>
 

@@ -103,14 +103,16 @@ describeRedis("RateLimiter (Redis) leased mode", () => {
       type Out = { admitted: number; errors: number; checks: number; outstanding: number; dropped: number; requests: number }
       const lines = children.map((child) => {
         let out = ""
-        const ready = new Promise<void>((resolve) =>
+        const ready = new Promise<void>((resolve) => {
           child.stdout.on("data", (chunk: Buffer) => {
             out += chunk.toString()
             if (out.startsWith("ready\n")) resolve()
           })
+        }
         )
-        const done = new Promise<Out>((resolve, reject) =>
+        const done = new Promise<Out>((resolve, reject) => {
           child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out.slice("ready\n".length))) : reject(new Error(`leased child exited ${code}`))))
+        }
         )
         return { ready, done }
       })

@@ -50,7 +50,7 @@ const startRedisServer = async (port: number): Promise<ChildProcess> => {
       client.connect().then(() => client.close().then(() => resolve(true)), () => resolve(false))
     })
     if (ok) return child
-    await new Promise((r) => setTimeout(r, 50))
+    await new Promise((r) => { setTimeout(r, 50) })
   }
   throw new Error("redis-server did not start")
 }
@@ -81,7 +81,7 @@ const freezableProxy = async (): Promise<{ readonly url: string; freeze: () => v
     client.on("close", () => server.destroy())
     server.on("close", () => client.destroy())
   })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  await new Promise<void>((resolve) => { server.listen(0, "127.0.0.1", resolve) })
   const address = server.address()
   const port = typeof address === "object" && address !== null ? address.port : 0
   return {
@@ -153,7 +153,7 @@ describeRedis("RateLimiter (redis)", () => {
           yield* rl.check("k")
           assert.strictEqual((yield* rl.check("k")).degraded, undefined)
           server.kill("SIGKILL")
-          yield* Effect.promise(() => new Promise((r) => server.once("exit", r)))
+          yield* Effect.promise(() => new Promise((r) => { server.once("exit", r) }))
           const after = yield* Effect.forEach([1, 2, 3, 4], () => Effect.result(rl.check("k")))
           const stats = yield* rl.stats
           const tags = after.map((r) => (r._tag === "Success" ? `ok:${r.success.degraded}` : r.failure._tag))

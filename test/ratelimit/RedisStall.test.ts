@@ -19,7 +19,7 @@ const limiterAt = (url: string, options: RedisRateLimiterOptionsInput) =>
   RateLimiter.layerRedis({ prefix: "stall:", ...options }).pipe(Layer.provide(NodeRedis.layer({ url })))
 
 const policies = { default: { tiers: [{ _tag: "FixedWindow" as const, name: "w", limit: 8, window: "1 hour" }] } }
-const sleepReal = (ms: number) => Effect.promise(() => new Promise((resolve) => setTimeout(resolve, ms)))
+const sleepReal = (ms: number) => Effect.promise(() => new Promise((resolve) => { setTimeout(resolve, ms) }))
 const elapsed = <A, E>(effect: Effect.Effect<A, E>) =>
   Effect.gen(function*() {
     const start = Date.now()

@@ -91,7 +91,7 @@ describe("OpenTelemetry export", () => {
       })
       server.listen(0, "127.0.0.1", () => {
         const { port } = server.address() as AddressInfo
-        resume(Effect.succeed({ port, received, close: () => new Promise<void>((r) => server.close(() => r())) }))
+        resume(Effect.succeed({ port, received, close: () => new Promise<void>((r) => { server.close(() => r()) }) }))
       })
     }),
     (r) => Effect.promise(r.close)

@@ -78,6 +78,7 @@ export const id = (entry: string, input: unknown): InvalidMessage | undefined =>
 export const signal = (entry: string, input: unknown): InvalidMessage | undefined => {
   if (typeof input === "object" && input !== null && validSignals.has(input)) return undefined
   const bad = checkSignalShape(entry, "signal", input)
+  // a shape without problems is an object (checkSignalShape rejects anything else)
   if (bad === undefined) validSignals.add(input as object)
   return bad
 }
@@ -95,6 +96,7 @@ export const callOptions = (entry: string, input: unknown): InvalidMessage | und
   if (input === undefined) return undefined
   if (typeof input === "object" && input !== null && validOptions.has(input)) return undefined
   const bad = checkOptions(entry, "options", input)
+  // options without problems are an object (checkOptions rejects anything else)
   if (bad === undefined) validOptions.add(input as object)
   return bad
 }

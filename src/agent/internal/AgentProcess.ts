@@ -103,6 +103,7 @@ const notifyWaiters = (state: ServerState): void => {
   if (state.waiters.length === 0) return
   const status = state.agent.status
   for (let i = state.waiters.length - 1; i >= 0; i--) {
+    // i is within the array (counting down from its last index)
     const waiter = state.waiters[i] as ServerState["waiters"][number]
     if (waiter.status === status) {
       state.waiters.splice(i, 1)
@@ -152,7 +153,9 @@ const drain = (state: ServerState) =>
   Effect.gen(function*() {
     let n = 0
     while (state.head < state.queue.length && n < BATCH && state.stopRequested === undefined) {
+      // head < queue.length (loop condition), and taken slots are never read again
       const directive = state.queue[state.head] as Directive.Directive
+      // clear the slot taken (it is past the head, never read again)
       state.queue[state.head] = undefined as never
       state.head++
       n++
@@ -235,6 +238,7 @@ const makeContext = (state: ServerState, self: Process.Process): DirectiveExecut
           })
       ),
     runAction: (action, params) => {
+      // run as a supervised task: the server's context provides the action's services; its outcome is sent as ActionDone
       const run = ActionRunner.execute(action, params, { state: state.agent.state, agentId: config.id }).pipe(
         Effect.exit,
         Effect.flatMap((exit) =>
@@ -297,9 +301,11 @@ const handleError = (state: ServerState, error: unknown): Effect.Effect<void> =>
     if ("emit" in policy) {
       const signal = systemSignal(state, "troupe.agent.error", {
         agent: state.config.id,
+        // an Error with an optional _tag (a tagged error has one)
         error: error instanceof Error ? { tag: (error as { _tag?: string })._tag ?? error.name, message: error.message } : String(error)
       })
       const to: Directive.EmitTarget = policy.emit === "parent" ? { _tag: "Parent" } : { _tag: "Bus" }
+      // the server's context holds every directive executor
       return DirectiveExecutor.execute({ _tag: "Emit", signal, to }, state.context) as Effect.Effect<void>
     }
     return log
@@ -317,6 +323,7 @@ export const behaviour = Behaviour.make<AgentProtocol>()({
       const agent = yield* Agent.make(config.definition, { id: config.id, state: config.initialState })
       const clock = yield* Effect.clockWith(Effect.succeed)
       const state: ServerState = {
+        // the server runs agents of any state type; the definition's schema checks the state
         agent: agent as Agent.Agent<unknown>,
         config,
         queue: [],
@@ -329,6 +336,7 @@ export const behaviour = Behaviour.make<AgentProtocol>()({
         timers: new Set(),
         tasks: new Set(),
         stopRequested: undefined,
+        // set right after init, before any message is handled
         context: undefined as never,
         now: () => clock.currentTimeMillisUnsafe()
       }
@@ -354,6 +362,7 @@ export const behaviour = Behaviour.make<AgentProtocol>()({
         return Behaviour.reply(state.agent, state)
       case "AwaitStatus":
         if (state.agent.status === request.status) return Behaviour.reply(state.agent, state)
+        // waiters of any reply type; this one is answered with the agent, the AwaitStatus reply
         state.waiters.push({ status: request.status, from: from as Actor.From<unknown> })
         return Behaviour.noreply(state)
       case "Cmd": {

@@ -27,7 +27,9 @@ const hasOwn = Object.prototype.hasOwnProperty
  * usual params and states) get an unrolled closure; larger ones loop over parallel arrays.
  */
 const structGuard = (names: ReadonlyArray<PropertyKey>, guards: ReadonlyArray<Guard>): Guard => {
+  // only read when names.length is 1 to 3 (see the switch below)
   const [n0, n1, n2] = names as [PropertyKey, PropertyKey, PropertyKey]
+  // only read when guards.length is 1 to 3 (same length as names)
   const [g0, g1, g2] = guards as [Guard, Guard, Guard]
   switch (names.length) {
     case 0:
@@ -44,7 +46,9 @@ const structGuard = (names: ReadonlyArray<PropertyKey>, guards: ReadonlyArray<Gu
       return (u) => {
         if (!isObject(u)) return false
         for (let i = 0; i < names.length; i++) {
+          // i < names.length
           const name = names[i] as PropertyKey
+          // guards has the same length as names
           if (!hasOwn.call(u, name) || !(guards[i] as Guard)(u[name])) return false
         }
         return true
@@ -86,6 +90,7 @@ const compile = (ast: SchemaAST.AST): Guard | undefined => {
 
 /** `Schema.is` for the type side of `schema`, with a compiled fast path for simple shapes. */
 export const make = <S extends Schema.Top>(schema: S): Guard => {
+  // the type side of any schema needs no services
   const typeSide = Schema.toType(schema) as Schema.Codec<unknown, unknown, never, never>
   const slow: Guard = Schema.is(typeSide)
   const fast = compile(typeSide.ast)

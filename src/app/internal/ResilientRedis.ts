@@ -68,7 +68,7 @@ export const layer = (url: string): Layer.Layer<Redis.Redis> =>
         client.once("error", () => resolve())
       })
       client.connect().catch(() => undefined) // keeps reconnecting; commands fail fast meanwhile
-      yield* Effect.promise(() => Promise.race([firstOutcome, new Promise<void>((r) => setTimeout(r, 2000).unref())]))
+      yield* Effect.promise(() => Promise.race([firstOutcome, new Promise<void>((r) => { setTimeout(r, 2000).unref() })]))
       const send = <A = unknown>(command: string, ...args: ReadonlyArray<string>): Effect.Effect<A, Redis.RedisError> =>
         Effect.tryPromise({
           try: () => client.sendCommand([command, ...args]) as Promise<A>, // node-redis replies are untyped

@@ -151,10 +151,12 @@ export const makeRedisBudgetStore = (prefix: string): Effect.Effect<BudgetStoreS
       redis.eval(getScript)([budgetKey(scope), holdsKey(scope)], [String(now), ...starts(now)]).pipe(
         Effect.map((reply) => {
           if (!Array.isArray(reply)) return undefined
+          // an array (checked above); the get script replies these six fields in this order
           const [limit, period, alertAt, start, spent, reserved] = reply as ReadonlyArray<unknown>
           return {
             scope,
             limit: num(limit),
+            // the store writes only BudgetPeriod values into this field
             period: String(period) as BudgetPeriod,
             alertAt: String(alertAt ?? "").split(",").filter((t) => t !== "").map(Number),
             periodStart: num(start),

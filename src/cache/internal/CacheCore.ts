@@ -255,6 +255,7 @@ export const makeCacheCore = <A>(
         if (entry !== undefined) {
           if (entry.failure !== undefined) {
             counters.failureHits++
+            // an entry's failure is the cause its lookup failed with, which fails with E
             return Effect.failCause(entry.failure as Cause.Cause<E>)
           }
           counters.l1Hits++

@@ -76,6 +76,7 @@ export const makeSingleFlight = (scope: Scope.Scope): SingleFlight => {
           invalidated: false
         }
         flight.waiters++
+        // the flight's deferred is completed by the leader's lookup, which yields A or fails with E
         const wait = restore(Deferred.await(flight.deferred) as Effect.Effect<A, E>).pipe(
           Effect.onInterrupt(() => leave(flight))
         )

@@ -49,6 +49,7 @@ const json = (body: unknown, status = 200) => HttpServerResponse.text(JSON.strin
 /** The HTTP error of an agent failure. */
 export const agentHttpError = (failure: unknown): GatewayHttpError => {
   if (failure instanceof GatewayHttpError) return failure
+  // a non-null object with a _tag (checked in the same expression); message and path are optional
   const tagged = typeof failure === "object" && failure !== null && "_tag" in failure ? failure as { _tag: string; message?: string; path?: string } : undefined
   const message = tagged?.message ?? "agent error"
   switch (tagged?._tag) {
@@ -85,6 +86,7 @@ export const eventFrame = (event: AgentLoopEvent, costUsd: (usage: Usage) => num
     case "ToolCallStarted":
       return { event: "tool_call", data: JSON.stringify({ step: event.step, id: event.id, name: event.name, arguments: event.arguments }) }
     case "ToolCallFinished": {
+      // a ToolCallFinished result is the ToolRunner's tagged outcome (Success with output, Failure with error)
       const r = event.result as { readonly _tag: string; readonly output?: unknown; readonly error?: { readonly message?: string } }
       return {
         event: "tool_result",
@@ -185,6 +187,7 @@ export const agentRoutes = (options: AgentRoutesOptions = {}): Layer.Layer<never
         if (request.method === "GET") {
           return httpError(400, "invalid_request_error", "GET resumes a turn: send Last-Event-ID.", { code: "missing_last_event_id" }).toResponse()
         }
+        // a body that does not parse counts as absent (decoded below)
         const raw = yield* Effect.orElseSucceed(request.json, () => undefined as unknown)
         if (raw === undefined) return httpError(400, "invalid_request_error", "The body is not valid JSON.", { code: "invalid_json" }).toResponse()
         const body = decodeBody(raw)

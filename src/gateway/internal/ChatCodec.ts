@@ -23,6 +23,7 @@ const textOf = (content: Content | null | undefined): string =>
 const parseArguments = (text: string): Schema.Json => {
   if (text.trim() === "") return {}
   try {
+    // JSON.parse returns JSON
     return JSON.parse(text) as Schema.Json
   } catch {
     return text
@@ -58,6 +59,7 @@ export interface CallerContext {
 
 /** The `LlmCall` of a decoded request, or a 400 for what troupe cannot express. */
 export const toLlmCall = (request: ChatCompletionRequest, caller: CallerContext): LlmCall | GatewayHttpError => {
+  // the request's messages are decoded as a NonEmptyArray and map keeps the length
   const call: { -readonly [K in keyof LlmCall]: LlmCall[K] } = { model: request.model, messages: request.messages.map(toMessage) as never }
   // `messages` is non-empty because the request's is (decoded as NonEmptyArray)
   const tools = request.tools ?? []
@@ -91,6 +93,7 @@ export const toLlmCall = (request: ChatCompletionRequest, caller: CallerContext)
   if (caller.tenant !== undefined) options.tenant = caller.tenant
   if (Object.keys(options).length > 0) call.options = options
   if (call.messages.length === 0) return httpError(400, "invalid_request_error", "messages must not be empty", { param: "messages" })
+  // built above as a mutable copy of an LlmCall
   return call as LlmCall
 }
 

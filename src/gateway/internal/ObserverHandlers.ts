@@ -121,10 +121,12 @@ export const observerHandlers = (deps: OpsDeps) =>
             // killing the server that answers this request would start its one-shot drain and never serve again
             return yield* Effect.fail(httpError(409, "invalid_request_error", "the gateway's own HTTP server cannot be restarted or stopped through its admin API; restart the process"))
           }
+          // ids is not empty (an empty path is refused above)
           const id = ids[ids.length - 1] as string
           const children = yield* Effect.orElseSucceed(Supervisor.whichChildren(parent), () => [])
           const child = children.find((c) => c.id === id)
           if (child === undefined) return yield* Effect.fail(httpError(404, "not_found_error", `no child at ${ids.join("/")}`))
+          // a child's process is a Process, "restarting" or undefined: an object is a Process
           return { parent, id, path: ids.join("/"), process: typeof child.process === "object" ? child.process as Process : undefined }
         })
 

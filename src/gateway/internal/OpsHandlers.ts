@@ -99,6 +99,7 @@ export const treeOf = (ref: Supervisor.SupervisorRef, restarts: ReadonlyMap<stri
     const children = yield* Effect.orElseSucceed(Supervisor.whichChildren(ref), () => [])
     const out: Array<TreeNode> = []
     for (const child of children) {
+      // a child's process is a Process, "restarting" or undefined: an object is a Process
       const process = typeof child.process === "object" ? child.process as Process : undefined
       const node: TreeNode = {
         id: child.id,

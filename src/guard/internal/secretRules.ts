@@ -30,7 +30,7 @@ const jwtValid = (v: string): boolean => {
   const [header] = v.split(".")
   if (header === undefined) return false
   try {
-    const json = JSON.parse(Buffer.from(header, "base64url").toString("utf8")) as unknown
+    const json: unknown = JSON.parse(Buffer.from(header, "base64url").toString("utf8"))
     return typeof json === "object" && json !== null && "alg" in json
   } catch {
     return false

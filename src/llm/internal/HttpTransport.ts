@@ -303,7 +303,7 @@ export const postJson = (client: HttpClient.HttpClient, post: ProviderPost): Eff
     Effect.flatMap((response) => readText(response, post.provider, secrets)),
     Effect.flatMap((text) =>
       Effect.try({
-        try: () => JSON.parse(text) as unknown,
+        try: (): unknown => JSON.parse(text),
         catch: () =>
           new MalformedResponse({
             provider: post.provider,

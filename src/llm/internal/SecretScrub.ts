@@ -109,6 +109,7 @@ export const maskSecrets = (text: string): string => {
   for (const { keep, pattern, suffix } of RULES) {
     out = out.replace(pattern, (...groups: Array<unknown>) => {
       let kept = ""
+      // checked to be a string in the same expression
       for (let i = 1; i <= keep; i++) kept += typeof groups[i] === "string" ? groups[i] as string : ""
       return kept + REDACTED + suffix
     })

@@ -74,6 +74,7 @@ export class Host {
 
   whereis(id: string): AgentRef | undefined {
     const process = this.config.registry.whereisUnsafe(id)
+    // every process of this registry was started by this host as an agent actor
     return process === undefined || process.exitReason !== undefined ? undefined : process as AgentRef
   }
 
@@ -145,6 +146,7 @@ export class Host {
           return Effect.fail(new AgentStartFailed({ id, reason: startReason(error) }))
         },
         onSuccess: (process) => {
+          // the child was started from the agent behaviour above (or ignored)
           const ref = process as AgentRef | undefined
           if (ref === undefined) return Effect.fail(new AgentStartFailed({ id, reason: "ignored" }))
           return Effect.succeed(ref)
@@ -265,8 +267,10 @@ const awaitExitOf = (process: Process.Process) =>
     })
 
 const startReason = (error: unknown): string => {
+  // any failure, read by optional fields
   const tagged = error as { readonly _tag?: string; readonly reason?: unknown; readonly message?: string }
   if (tagged._tag === "FailedToStartChild") {
+    // a FailedToStartChild's reason is an ExitReason (read by optional fields)
     const reason = tagged.reason as { readonly _tag?: string; readonly cause?: unknown } | undefined
     return reason?._tag === "Failure" ? "init failed" : String(reason?._tag ?? "failed")
   }

@@ -106,6 +106,7 @@ const startedAt = new WeakMap<Turn, number>()
 /** Starts the next queued turn that is still wanted. */
 const startNext = (state: State): void => {
   while (state.current === undefined && pending(state) > 0) {
+    // pending() > 0, so head < queue.length
     const turn = state.queue[state.head] as Turn
     state.queue[state.head] = undefined as unknown as Turn // release it
     state.head++
@@ -195,6 +196,7 @@ const onTurnDone = (state: State, turn: Turn, exit: Exit.Exit<TurnAnswer, unknow
   } else if (Cause.hasInterruptsOnly(exit.cause)) {
     turn.resolve({ _tag: "Error", error: new TurnCancelled({ id, reason: turn.cancelReason ?? "cancelled" }) })
   } else if (Cause.hasFails(exit.cause)) {
+    // the cause has a failure (checked above), and a turn fails only with a TurnError
     const error = Option.getOrUndefined(Cause.findErrorOption(exit.cause)) as TurnError
     turn.resolve({ _tag: "Error", error })
   } else {
@@ -222,6 +224,7 @@ const onExit = (state: State, reason: ExitReason.ExitReason): void => {
   // queued turns were accepted: a retiring or crashed agent hands them to its next incarnation
   const handOver = state.retiring || ExitReason.isAbnormal(reason)
   for (let i = state.head; i < state.queue.length; i++) {
+    // i < queue.length
     const turn = state.queue[i] as Turn
     turn.resolve(handOver ? GONE : { _tag: "Error", error: new TurnCancelled({ id, reason: "agent-stopped" }) })
   }
@@ -264,6 +267,7 @@ export const behaviour = Behaviour.make<Protocol>()({
   name: "llm-agent",
   init: (args: AgentArgs) =>
     Effect.gen(function*() {
+      // this actor was started with the agent protocol
       const self = (yield* Actor.self) as AgentRef
       const memory = args.runtime.memory
       const historyAtStart = memory === undefined ? 0 : (yield* memory.messages(args.id)).length
@@ -289,6 +293,7 @@ export const behaviour = Behaviour.make<Protocol>()({
         args,
         self,
         entry,
+        // the runtime's loop; its memory service is provided when a run names a conversation (see runTurn)
         loop: loop as AgentLoop.AgentLoop<unknown, never>,
         context,
         children,

@@ -40,13 +40,14 @@ export interface DefinitionRuntime {
   readonly price: ((usage: Usage) => number)
 }
 
-const outputInstructions = (schema: Schema.Codec<any, any, never, never>): string =>
+const outputInstructions = (schema: Schema.Codec<unknown, unknown, never, never>): string =>
   `Answer with only a JSON value (no prose, no code fence) matching this JSON Schema: ${
     JSON.stringify(AiTool.getJsonSchemaFromSchema(schema))
   }`
 
 /** The shared parts of a definition. Dies when the loop configuration is invalid (definitions are code). */
 export const makeRuntime = (definition: AnyLlmAgent, host: HostConfig): DefinitionRuntime => {
+  // either model client of any error type; a definition's own llm needs no services
   const llm = (definition.llm ?? host.llm) as AgentLoop.ModelClient<unknown, never> | undefined
   if (llm === undefined) throw new Error(`LlmAgent ${definition.name}: no model client (give llm, or provide Llm)`)
   const memory = definition.memory === "conversation" ? host.memory : undefined
@@ -71,6 +72,7 @@ export const makeRuntime = (definition: AnyLlmAgent, host: HostConfig): Definiti
       ...(host.hub !== undefined ? { telemetry: host.hub } : {}),
       ...(definition.params !== undefined ? { params: definition.params } : {}),
       ...(definition.toolChoice !== undefined ? { toolChoice: definition.toolChoice } : {}),
+      // the OpenAI form's JSON Schema (the request's response format takes a JSON Schema object)
       ...(strict !== undefined ? { responseFormat: { type: "json", name: "output", schema: strict.jsonSchema as never, strict: true } } : {}),
       ...(definition.policy !== undefined ? { policy: definition.policy } : {}),
       ...(definition.concurrency !== undefined ? { concurrency: definition.concurrency } : {}),
@@ -80,6 +82,7 @@ export const makeRuntime = (definition: AnyLlmAgent, host: HostConfig): Definiti
     return made.success as Loop // `memory` is configured whenever a run names a conversation (see `runTurn`)
   }
   const price = findPrice(host.prices, definition.model)
+  // the OpenAI form of the output schema needs no services, like the output schema
   const decode = strict === undefined ? undefined : Schema.decodeUnknownResult(strict.codec as Schema.Codec<unknown, unknown, never, never>)
   return {
     definition,

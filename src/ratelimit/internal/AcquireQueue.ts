@@ -148,6 +148,7 @@ export class AcquireQueue {
     if (queue.length === 0) {
       this.queues.delete(key)
     } else if (index === 0) {
+      // the queue is not empty (checked above)
       Deferred.doneUnsafe((queue[0] as Waiter).turn, Effect.void)
     }
   }

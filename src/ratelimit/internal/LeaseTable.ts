@@ -171,6 +171,7 @@ export class LeaseTable {
 
   private allowed(lease: Lease): Allowed {
     const remaining = new Array<number>(lease.remaining.length)
+    // both arrays have the lease's tier count, and i < it
     for (let i = 0; i < remaining.length; i++) remaining[i] = (lease.remaining[i] as number) + lease.tokens
     return new Allowed(lease.policy.name, lease.policy.tierNames, remaining, lease.resetAfter)
   }

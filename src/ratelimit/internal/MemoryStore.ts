@@ -89,6 +89,7 @@ export class MemoryStore {
     let due = now
     let binding = -1
     for (let i = 0; i < n; i++) {
+      // i < tiers.length
       const tier = tiers[i] as CompiledTier
       refillTier(tier, st, i, now)
       const at = admitAt(tier, st, i, cost, now)
@@ -105,6 +106,7 @@ export class MemoryStore {
     const remaining = new Array<number>(n)
     let reset = 0
     for (let i = 0; i < n; i++) {
+      // i < tiers.length
       const tier = tiers[i] as CompiledTier
       consumeTier(tier, st, i, cost, now)
       remaining[i] = remainingOf(tier, st, i)
@@ -139,6 +141,7 @@ export class MemoryStore {
       refillAll(st, t)
       let due = t
       for (let i = 0; i < policy.tiers.length; i++) {
+        // i < policy.tiers.length
         const at = admitAt(policy.tiers[i] as CompiledTier, st, i, cost, t)
         if (at > due) {
           due = at
@@ -148,6 +151,7 @@ export class MemoryStore {
       if (!Number.isFinite(due)) return { _tag: "Refusal", tierIndex: binding, retryAfterMillis: Number.POSITIVE_INFINITY }
       t = due
       refillAll(st, t)
+      // i < policy.tiers.length
       for (let i = 0; i < policy.tiers.length; i++) consumeTier(policy.tiers[i] as CompiledTier, st, i, cost, t)
     }
     return { _tag: "Refusal", tierIndex: binding, retryAfterMillis: t - now }
@@ -171,6 +175,7 @@ export class MemoryStore {
   adjust(key: string, policy: CompiledPolicy, delta: number, now: number): void {
     const st = this.stateOf(key, policy, now)
     refillAll(st, now)
+    // i < policy.tiers.length
     for (let i = 0; i < policy.tiers.length; i++) adjustTier(policy.tiers[i] as CompiledTier, st, i, delta, now)
     updateFullAt(st, now)
     if (st.fullAt < this.wake.planned) this.wake.poke(st.fullAt)
@@ -187,6 +192,7 @@ export class MemoryStore {
       if (!st.policy.hasIntervalTier) continue
       const tiers = st.policy.tiers
       for (let i = 0; i < tiers.length; i++) {
+        // i < tiers.length
         const tier = tiers[i] as CompiledTier
         if (tier.kind === TierKind.BucketInterval) refillTier(tier, st, i, now)
       }

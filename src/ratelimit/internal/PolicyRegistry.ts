@@ -11,7 +11,7 @@
 import { Deferred, Effect } from "effect"
 import { InvalidRateLimitInput } from "../RateLimitError.ts"
 import { providerOf } from "../RateLimitKey.ts"
-import { type CompiledPolicy, type CompiledTier, decodePolicy, TierKind } from "../RateLimitPolicy.ts"
+import { type CompiledPolicy, decodePolicy, TierKind } from "../RateLimitPolicy.ts"
 
 /** The compiled policies by name, with the default policy. */
 export class PolicyRegistry {
@@ -83,7 +83,7 @@ export class PolicyRegistry {
   intervalPeriods(): ReadonlyArray<number> {
     const periods = new Set<number>()
     for (const policy of this.byName.values()) {
-      for (const tier of policy.tiers as ReadonlyArray<CompiledTier>) if (tier.kind === TierKind.BucketInterval) periods.add(tier.periodMs)
+      for (const tier of policy.tiers) if (tier.kind === TierKind.BucketInterval) periods.add(tier.periodMs)
     }
     return [...periods]
   }

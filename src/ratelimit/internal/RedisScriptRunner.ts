@@ -109,7 +109,7 @@ export const ownConnection = (client: NodeRedisClient, timeoutMs: number): Effec
       const connecting = own.connect().then(() => undefined, () => undefined)
       const limit = Number.isFinite(timeoutMs) ? timeoutMs : 5_000
       let timer: ReturnType<typeof setTimeout> | undefined
-      await Promise.race([connecting, new Promise<void>((resolve) => (timer = setTimeout(resolve, limit)))])
+      await Promise.race([connecting, new Promise<void>((resolve) => { timer = setTimeout(resolve, limit) })])
       clearTimeout(timer)
       return own
     }),
@@ -120,7 +120,7 @@ export const ownConnection = (client: NodeRedisClient, timeoutMs: number): Effec
         let timer: ReturnType<typeof setTimeout> | undefined
         const closed = await Promise.race([
           own.close().then(() => true, () => true),
-          new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), limit)))
+          new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), limit) })
         ])
         clearTimeout(timer)
         if (!closed && own.isOpen) own.destroy()
@@ -156,6 +156,7 @@ export const makeRedisScriptRunner = (timeoutMs: number): Effect.Effect<RedisScr
               expire: () => resume(Effect.fail(timeoutError(operation, timeoutMs)))
             }
             watchdog.enter(entry)
+            // node-redis takes a mutable array but does not change it; a script's reply type is the caller's A (EVALSHA replies are untyped)
             ;(client.sendCommand(args as Array<string>) as Promise<A>).then(
               (reply) => {
                 watchdog.entries.delete(entry)
@@ -170,6 +171,7 @@ export const makeRedisScriptRunner = (timeoutMs: number): Effect.Effect<RedisScr
       } else {
         send = <A>(operation: string, args: ReadonlyArray<string>) =>
           Effect.tryPromise({
+            // as above: the array is not changed, the reply is the script's A
             try: () => client.sendCommand(args as Array<string>) as Promise<A>,
             catch: fail(operation, timeoutMs)
           })

@@ -24,6 +24,9 @@ export const EPS = 1e-9
 /** Rounds a wait up to whole milliseconds, ignoring float noise (12000.0000000001 → 12000). */
 export const ceilMillis = (ms: number): number => (ms <= 0 ? 0 : Math.ceil(ms - 1e-6))
 
+// A slot of a key's numbers: `nums` holds two per tier (`2 * i`, `2 * i + 1`), so every slot a tier index names exists.
+const slot = (nums: ReadonlyArray<number>, k: number): number => nums[k] as number
+
 /** Timestamp/cost log of one sliding-window tier; a deque over two arrays (compacted as it drains). */
 export class SlidingLog {
   times: Array<number> = []
@@ -43,7 +46,9 @@ export class SlidingLog {
   evict(now: number, windowMs: number): number {
     let removed = 0
     const cutoff = now - windowMs
+    // head < times.length (checked first)
     while (this.head < this.times.length && (this.times[this.head] as number) <= cutoff) {
+      // costs has the same length as times
       removed += this.costs[this.head] as number
       this.head++
     }
@@ -60,6 +65,7 @@ export class SlidingLog {
     let left = amount
     while (left > EPS && this.times.length > this.head) {
       const i = this.costs.length - 1
+      // the log is not empty here (length > head), so its last index exists
       const c = this.costs[i] as number
       if (c <= left + EPS) {
         this.times.pop()
@@ -123,6 +129,7 @@ export const freshState = (policy: CompiledPolicy, now: number): KeyState => {
   const nums: Array<number> = []
   let logs: Array<SlidingLog | undefined> | undefined
   for (let i = 0; i < policy.tiers.length; i++) {
+    // i < policy.tiers.length
     const tier = policy.tiers[i] as CompiledTier
     freshPair(tier, now, nums)
     if (tier.kind === TierKind.SlidingWindow) {
@@ -139,9 +146,9 @@ export const refillTier = (tier: CompiledTier, st: KeyState, i: number, now: num
   const a = 2 * i
   switch (tier.kind) {
     case TierKind.BucketContinuous: {
-      const last = nums[a + 1] as number
+      const last = slot(nums, a + 1)
       if (now > last) {
-        const tokens = (nums[a] as number) + ((now - last) * tier.refillTokens) / tier.periodMs
+        const tokens = slot(nums, a) + ((now - last) * tier.refillTokens) / tier.periodMs
         nums[a] = tokens > tier.limit ? tier.limit : tokens
         nums[a + 1] = now
       }
@@ -149,9 +156,9 @@ export const refillTier = (tier: CompiledTier, st: KeyState, i: number, now: num
     }
     case TierKind.BucketInterval: {
       const tick = Math.floor(now / tier.periodMs)
-      const last = nums[a + 1] as number
+      const last = slot(nums, a + 1)
       if (tick > last) {
-        const tokens = (nums[a] as number) + (tick - last) * tier.refillTokens
+        const tokens = slot(nums, a) + (tick - last) * tier.refillTokens
         nums[a] = tokens > tier.limit ? tier.limit : tokens
         nums[a + 1] = tick
       }
@@ -161,7 +168,7 @@ export const refillTier = (tier: CompiledTier, st: KeyState, i: number, now: num
       // windows only roll forward: a `now` from an earlier window (a caller whose clock lags, or a request
       // that reaches the store after a newer one) counts against the stored, newer window
       const index = Math.floor(now / tier.periodMs)
-      if (index > (nums[a] as number)) {
+      if (index > slot(nums, a)) {
         nums[a] = index
         nums[a + 1] = 0
       }
@@ -170,7 +177,7 @@ export const refillTier = (tier: CompiledTier, st: KeyState, i: number, now: num
     case TierKind.SlidingWindow: {
       const log = st.logs?.[i]
       if (log !== undefined && log.size > 0) {
-        const used = (nums[a] as number) - log.evict(now, tier.periodMs)
+        const used = slot(nums, a) - log.evict(now, tier.periodMs)
         nums[a] = log.size === 0 || used < EPS ? 0 : used
       }
       return
@@ -185,28 +192,30 @@ export const admitAt = (tier: CompiledTier, st: KeyState, i: number, cost: numbe
   const a = 2 * i
   switch (tier.kind) {
     case TierKind.BucketContinuous: {
-      const tokens = nums[a] as number
+      const tokens = slot(nums, a)
       if (tokens + EPS >= cost) return now
       return now + ceilMillis(((cost - tokens) * tier.periodMs) / tier.refillTokens)
     }
     case TierKind.BucketInterval: {
-      const tokens = nums[a] as number
+      const tokens = slot(nums, a)
       if (tokens + EPS >= cost) return now
       const ticks = Math.ceil((cost - tokens) / tier.refillTokens - EPS)
-      return ((nums[a + 1] as number) + ticks) * tier.periodMs
+      return (slot(nums, a + 1) + ticks) * tier.periodMs
     }
     case TierKind.FixedWindow: {
-      if ((nums[a + 1] as number) + cost <= tier.limit + EPS) return now
-      return ((nums[a] as number) + 1) * tier.periodMs
+      if (slot(nums, a + 1) + cost <= tier.limit + EPS) return now
+      return (slot(nums, a) + 1) * tier.periodMs
     }
     case TierKind.SlidingWindow: {
-      const used = nums[a] as number
+      const used = slot(nums, a)
       if (used + cost <= tier.limit + EPS) return now
       const log = st.logs?.[i]
       if (log === undefined) return now
       let freed = 0
       for (let j = log.head; j < log.times.length; j++) {
+        // j < log.times.length, and costs has the same length
         freed += log.costs[j] as number
+        // j < log.times.length
         if (used - freed + cost <= tier.limit + EPS) return (log.times[j] as number) + tier.periodMs
       }
       return now
@@ -221,16 +230,16 @@ export const consumeTier = (tier: CompiledTier, st: KeyState, i: number, cost: n
   switch (tier.kind) {
     case TierKind.BucketContinuous:
     case TierKind.BucketInterval: {
-      const left = (nums[a] as number) - cost
+      const left = slot(nums, a) - cost
       nums[a] = left > 0 ? left : 0
       return
     }
     case TierKind.FixedWindow:
-      nums[a + 1] = (nums[a + 1] as number) + cost
+      nums[a + 1] = slot(nums, a + 1) + cost
       return
     case TierKind.SlidingWindow:
       st.logs?.[i]?.push(now, cost)
-      nums[a] = (nums[a] as number) + cost
+      nums[a] = slot(nums, a) + cost
       return
   }
 }
@@ -242,19 +251,19 @@ export const adjustTier = (tier: CompiledTier, st: KeyState, i: number, delta: n
   switch (tier.kind) {
     case TierKind.BucketContinuous:
     case TierKind.BucketInterval:
-      nums[a] = Math.min(tier.limit, Math.max(0, (nums[a] as number) - delta))
+      nums[a] = Math.min(tier.limit, Math.max(0, slot(nums, a) - delta))
       return
     case TierKind.FixedWindow:
-      nums[a + 1] = Math.max(0, (nums[a + 1] as number) + delta)
+      nums[a + 1] = Math.max(0, slot(nums, a + 1) + delta)
       return
     case TierKind.SlidingWindow: {
       const log = st.logs?.[i]
       if (log === undefined) return
       if (delta > 0) {
         log.push(now, delta)
-        nums[a] = (nums[a] as number) + delta
+        nums[a] = slot(nums, a) + delta
       } else {
-        nums[a] = Math.max(0, (nums[a] as number) - log.removeNewest(-delta))
+        nums[a] = Math.max(0, slot(nums, a) - log.removeNewest(-delta))
       }
       return
     }
@@ -268,11 +277,11 @@ export const remainingOf = (tier: CompiledTier, st: KeyState, i: number): number
   switch (tier.kind) {
     case TierKind.BucketContinuous:
     case TierKind.BucketInterval:
-      return nums[a] as number
+      return slot(nums, a)
     case TierKind.FixedWindow:
-      return Math.max(0, tier.limit - (nums[a + 1] as number))
+      return Math.max(0, tier.limit - slot(nums, a + 1))
     case TierKind.SlidingWindow:
-      return Math.max(0, tier.limit - (nums[a] as number))
+      return Math.max(0, tier.limit - slot(nums, a))
   }
 }
 
@@ -282,16 +291,16 @@ export const resetAfterOf = (tier: CompiledTier, st: KeyState, i: number, now: n
   const a = 2 * i
   switch (tier.kind) {
     case TierKind.BucketContinuous: {
-      const missing = tier.limit - (nums[a] as number)
+      const missing = tier.limit - slot(nums, a)
       return missing <= EPS ? 0 : ceilMillis((missing * tier.periodMs) / tier.refillTokens)
     }
     case TierKind.BucketInterval: {
-      const missing = tier.limit - (nums[a] as number)
+      const missing = tier.limit - slot(nums, a)
       if (missing <= EPS) return 0
-      return ((nums[a + 1] as number) + Math.ceil(missing / tier.refillTokens - EPS)) * tier.periodMs - now
+      return (slot(nums, a + 1) + Math.ceil(missing / tier.refillTokens - EPS)) * tier.periodMs - now
     }
     case TierKind.FixedWindow:
-      return (nums[a + 1] as number) > 0 ? ((nums[a] as number) + 1) * tier.periodMs - now : 0
+      return slot(nums, a + 1) > 0 ? (slot(nums, a) + 1) * tier.periodMs - now : 0
     case TierKind.SlidingWindow: {
       const newest = st.logs?.[i]?.newest()
       return newest === undefined ? 0 : newest + tier.periodMs - now
@@ -302,6 +311,7 @@ export const resetAfterOf = (tier: CompiledTier, st: KeyState, i: number, now: n
 /** Refills every tier to `now`. */
 export const refillAll = (st: KeyState, now: number): void => {
   const tiers = st.policy.tiers
+  // i < tiers.length
   for (let i = 0; i < tiers.length; i++) refillTier(tiers[i] as CompiledTier, st, i, now)
 }
 
@@ -310,6 +320,7 @@ export const updateFullAt = (st: KeyState, now: number): number => {
   const tiers = st.policy.tiers
   let reset = 0
   for (let i = 0; i < tiers.length; i++) {
+    // i < tiers.length
     const r = resetAfterOf(tiers[i] as CompiledTier, st, i, now)
     if (r > reset) reset = r
   }
@@ -326,21 +337,23 @@ export const migrate = (st: KeyState, next: CompiledPolicy, now: number): KeySta
   const fresh = freshState(next, now)
   const old = st.policy
   for (let i = 0; i < next.tiers.length; i++) {
+    // i < next.tiers.length
     const tier = next.tiers[i] as CompiledTier
     const j = old.tierNames.indexOf(tier.name)
     if (j === -1) continue
+    // j is a found index of old.tierNames, which has one name per tier
     const prev = old.tiers[j] as CompiledTier
     refillTier(prev, st, j, now)
     const bucket = (k: number) => k === TierKind.BucketContinuous || k === TierKind.BucketInterval
     if (bucket(tier.kind) && bucket(prev.kind)) {
-      fresh.nums[2 * i] = Math.min(tier.limit, st.nums[2 * j] as number)
+      fresh.nums[2 * i] = Math.min(tier.limit, slot(st.nums, 2 * j))
     } else if (tier.kind === TierKind.FixedWindow && prev.kind === TierKind.FixedWindow && tier.periodMs === prev.periodMs) {
-      fresh.nums[2 * i + 1] = st.nums[2 * j + 1] as number
+      fresh.nums[2 * i + 1] = slot(st.nums, 2 * j + 1)
     } else if (tier.kind === TierKind.SlidingWindow && prev.kind === TierKind.SlidingWindow && fresh.logs !== undefined) {
       const log = st.logs?.[j]
       if (log !== undefined) {
         fresh.logs[i] = log
-        fresh.nums[2 * i] = st.nums[2 * j] as number
+        fresh.nums[2 * i] = slot(st.nums, 2 * j)
         refillTier(tier, fresh, i, now)
       }
     }

@@ -31,6 +31,7 @@ interface ActorFiber {
 
 /** The actor a fiber runs, if it is an actor's fiber. */
 export const actorOfFiber = (fiber: Fiber.Fiber<unknown, unknown>): ActorProcess | undefined =>
+  // an actor's fiber carries the ACTOR slot (set in mainEffect); other fibers read undefined
   (fiber as unknown as ActorFiber)[ACTOR]
 
 /** The actor of the fiber evaluating this code (only called from the actor's own loop effects). */
@@ -76,7 +77,9 @@ export const mainLoop = loopFrom(step)
 export const mainEffect: Effect.Effect<ExitReason.ExitReason, unknown> = Effect.withFiber((fiber) => {
   const actor = launching as ActorProcess // set by `launch` right before it forks this fiber
   launching = undefined
+  // the ACTOR slot is our own property on the fiber object
   ;(fiber as unknown as ActorFiber)[ACTOR] = actor
+  // mainEffect is this fiber's effect, so it completes with an ExitReason
   actor.fiber = fiber as Fiber.Fiber<ExitReason.ExitReason, unknown>
   return actor.runInit()
 })

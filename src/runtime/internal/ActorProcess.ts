@@ -197,6 +197,7 @@ export class ActorProcess extends MailboxProcess {
         const handler = behaviour.handleCall
         if (handler === undefined) return Effect.die(new Error(`${this.name}: unexpected call (no handleCall)`))
         this.current = envelope
+        // the mailbox is protocol-erased; a call envelope carries the call type of this behaviour's protocol
         const result = handler(envelope.message as never, envelope, this.state)
         if (!isEffect(result)) return this.afterCall(envelope, result)
         const guarded = envelope.interruptOnAbandon ? this.interruptibleBy(envelope, result) : result
@@ -209,6 +210,7 @@ export class ActorProcess extends MailboxProcess {
           if (envelope.kind === ENVELOPE_INFO) return undefined // like Elixir: unhandled info is dropped
           return Effect.die(new Error(`${this.name}: unexpected cast (no handleCast)`))
         }
+        // the mailbox is protocol-erased; a cast/info envelope carries this behaviour's message type
         const result = handler(envelope.message as never, this.state)
         if (!isEffect(result)) return this.afterNoReply(result)
         return Effect.flatMap(result, (r) => this.afterNoReply(r) ?? step)
@@ -282,6 +284,7 @@ export class ActorProcess extends MailboxProcess {
     if (!("continue" in options) || options.continue === undefined) return undefined
     const handler = this.behaviour.handleContinue
     if (handler === undefined) return Effect.die(new Error(`${this.name}: continue without handleContinue`))
+    // the continue value was produced by this behaviour's own handler
     const result = handler(options.continue as never, this.state)
     if (!isEffect(result)) return this.afterNoReply(result) ?? step
     return Effect.flatMap(result, (r) => this.afterNoReply(r) ?? step)

@@ -52,6 +52,7 @@ export class From<Reply = unknown> {
     if (this.status !== PENDING) return false
     this.status = DONE
     if (this.owner !== undefined) {
+      // the owner tracks pending calls of any reply type
       this.owner.settled(this as From<unknown>)
       this.owner = undefined
     }

@@ -30,6 +30,7 @@ export const DurationInput = Schema.declare(
     if (typeof u === "number") return Number.isFinite(u) && u >= 0
     if (typeof u !== "string" && typeof u !== "object") return false
     try {
+      // a string or object: fromInputUnsafe validates it and throws (caught below) for a bad one
       return Duration.toMillis(Duration.fromInputUnsafe(u as Duration.Input)) >= 0
     } catch {
       return false

@@ -55,6 +55,7 @@ export class RestartWindow {
   add(now: number, maxRestarts: number, periodMillis: number): boolean {
     const threshold = now - periodMillis
     const times = this.times
+    // head < times.length, so the element exists
     while (this.head < times.length && (times[this.head] as number) < threshold) this.head++
     if (this.head > 1024 && this.head * 2 > times.length) {
       times.splice(0, this.head)

@@ -149,6 +149,7 @@ const executeRestart = (state: SupervisorState, child: Child, delayMillis?: numb
   const plan = affected(state, child)
   const from = (index: number): Next => {
     for (let i = index; i < plan.length; i++) {
+      // i < plan.length, so the element exists
       const c = plan[i] as Child
       if (c.process !== undefined || !state.children.includes(c)) continue
       if (c !== child && c.spec.restart === "temporary") continue
@@ -276,6 +277,7 @@ const handleRequest = (state: SupervisorState, request: Request): Effect.Effect<
               : new AlreadyPresent({ id: existing.spec.id })
           )
         }
+        // the state stores erased specs; R is provided by the supervisor's context
         const child = makeChild(spec.success as Child["spec"])
         const outcome = yield* startChild(state.context, child)
         if (outcome._tag === "Failed") return error(new FailedToStartChild({ id: child.spec.id, reason: outcome.reason }))

@@ -123,6 +123,7 @@ export const startChild = (context: SupervisorContext, child: Child): Effect.Eff
   let start: Effect.Effect<Process.Process, unknown>
   try {
     const spec = child.spec.start
+    // a child's start yields its Process; R was provided when the spec was added
     start = (typeof spec === "function" ? spec(...child.extra) : spec) as Effect.Effect<Process.Process, unknown>
   } catch (defect) {
     start = Effect.die(defect)

@@ -89,7 +89,9 @@ export const makeRecorder = (
         }
         node = next
       }
+      // last < tags.length
       const v = tagValue(metadata[tags[last] as string])
+      // the last level of the tree holds metrics; the inner levels hold maps
       metric = node.get(v) as NumericMetric | undefined
       if (metric === undefined) {
         metric = create(metadata)

@@ -265,7 +265,7 @@ export class FakeProviderServer {
   /** Starts a server on 127.0.0.1 on a free port. */
   static async start(): Promise<FakeProviderServer> {
     const fake = new FakeProviderServer()
-    await new Promise<void>((resolve) => fake.server.listen(0, "127.0.0.1", resolve))
+    await new Promise<void>((resolve) => { fake.server.listen(0, "127.0.0.1", resolve) })
     fake.port = (fake.server.address() as AddressInfo).port
     return fake
   }
@@ -313,7 +313,7 @@ export class FakeProviderServer {
   /** Stops the server, destroying open connections (hanging requests included). */
   close(): Promise<void> {
     for (const socket of this.sockets) socket.destroy()
-    return new Promise((resolve) => this.server.close(() => resolve()))
+    return new Promise((resolve) => { this.server.close(() => resolve()) })
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -376,7 +376,7 @@ export class FakeProviderServer {
     for (const piece of pieces(body, reply.write ?? "whole")) {
       if (res.destroyed) return
       res.write(piece)
-      if (reply.write !== undefined && reply.write !== "whole") await new Promise((r) => setImmediate(r))
+      if (reply.write !== undefined && reply.write !== "whole") await new Promise((r) => { setImmediate(r) })
     }
     res.end()
   }

@@ -39,10 +39,10 @@ export const startOwnRedis = async (port?: number): Promise<OwnRedis> => {
   const p = port ?? await freePort()
   const child: ChildProcess = spawn("redis-server", ["--port", String(p), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"], { stdio: "ignore" })
   let exited = false
-  const exit = new Promise<void>((resolve) => child.once("exit", () => {
+  const exit = new Promise<void>((resolve) => { child.once("exit", () => {
     exited = true
     resolve()
-  }))
+  }) })
   for (let i = 0; i < 100; i++) {
     if (await answers(p)) {
       return {
@@ -59,7 +59,7 @@ export const startOwnRedis = async (port?: number): Promise<OwnRedis> => {
         }
       }
     }
-    await new Promise((r) => setTimeout(r, 50))
+    await new Promise((r) => { setTimeout(r, 50) })
   }
   child.kill("SIGKILL")
   throw new Error("redis-server did not start")
