@@ -104,6 +104,7 @@ const create = Command.make("create", {
       scopes,
       ...(expiresIn !== undefined ? { expiresAt: Date.now() + expiresIn } : {})
     })
+    // the rotate endpoint answers the created key (AccessApi), printed once
     yield* print(o.json, r.body, () => shownOnce(r.body as Parameters<typeof shownOnce>[0])) // the access API's create answer
   }))
 ).pipe(Command.withDescription("Issue a key; it is printed once (the only time it is shown)"))
@@ -129,6 +130,7 @@ const revoke = Command.make("revoke", { ...shared, tenant: tenantFlag, id: keyId
     yield* checkId("--tenant", o.tenant)
     yield* checkKeyId(o.id)
     const r = yield* call(o, "DELETE", `/admin/keys/${encodeURIComponent(o.tenant)}/${encodeURIComponent(o.id)}`)
+    // the revoke endpoint answers the masked key record (AccessApi)
     yield* print(o.json, r.body, () => `revoked ${o.id} (${(r.body as Masked).masked})`)
   }))
 ).pipe(Command.withDescription("Revoke a key: it is refused (401) from now on"))
@@ -144,6 +146,7 @@ const rotate = Command.make("rotate", {
     yield* checkKeyId(o.id)
     const grace = yield* durationArg("--grace", o.grace, 30 * 86_400_000)
     const r = yield* call(o, "POST", `/admin/keys/${encodeURIComponent(o.tenant)}/${encodeURIComponent(o.id)}/rotate${queryOf({ graceMs: grace })}`)
+    // the rotate endpoint answers the created key (AccessApi), printed once
     yield* print(o.json, r.body, () => `${shownOnce(r.body as Parameters<typeof shownOnce>[0])}\nold key ${o.id}: ${grace === 0 ? "stopped now" : `works until ${isoTime(Date.now() + grace)}`}`)
   }))
 ).pipe(Command.withDescription("Issue a successor key (printed once); the old key stops after --grace"))

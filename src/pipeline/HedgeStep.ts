@@ -54,6 +54,7 @@ import type { CallContext, Target } from "./Target.ts"
 const Millis = Schema.Union([
   Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)),
   Schema.String.check(Schema.makeFilter((s: string) => {
+    // a string is a Duration input candidate; fromInput checks it and answers None when it is not
     const d = Duration.fromInput(s as Duration.Input)
     return (d._tag === "Some" && Duration.isFinite(d.value) && Duration.toMillis(d.value) >= 0) ||
       `Expected a duration such as "1 second", got "${s.slice(0, 40)}"`
@@ -133,6 +134,7 @@ const ruleOf = (delay: HedgeDelayType): Rule => {
   return { millis: Duration.toMillis(Duration.fromInputUnsafe(delay as Duration.Input)) } // validated by HedgeDelay
 }
 const millisOf = (input: number | string | undefined, fallback: number): number =>
+  // decoded by the Schema above: a string here is a valid duration
   input === undefined ? fallback : typeof input === "number" ? input : Duration.toMillis(Duration.fromInputUnsafe(input as Duration.Input))
 
 const sentTotal = Metric.counter("troupe_hedge_sent_total", { description: "Hedged requests sent (attribute: model)", incremental: true })

@@ -31,6 +31,7 @@ export const CallTimeout = Schema.Union([
   Schema.Finite.check(Schema.isGreaterThan(0)),
   Schema.String.check(Schema.makeFilter((s: string) => {
     // fromInput validates any string and returns undefined for a bad one
+    // a string is a Duration input candidate; fromInput checks it and answers None when it is not
     const d = Duration.fromInput(s as Duration.Input)
     return (d._tag === "Some" && Duration.toMillis(d.value) > 0) || `Expected a positive duration such as "30 seconds", got "${s}"`
   }))
@@ -46,6 +47,7 @@ export const HedgeDelay = Schema.Union([
   Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)),
   Schema.String.check(Schema.makeFilter((s: string) => {
     if (PERCENTILE.test(s)) return true
+    // a string is a Duration input candidate; fromInput checks it and answers None when it is not
     const d = Duration.fromInput(s as Duration.Input)
     return (d._tag === "Some" && Duration.isFinite(d.value) && Duration.toMillis(d.value) >= 0) ||
       `Expected a duration such as "200 millis" or a percentile such as "p95", got "${s.slice(0, 40)}"`

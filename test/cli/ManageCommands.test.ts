@@ -75,7 +75,7 @@ beforeAll(async () => {
       }))
     })
   })
-  await new Promise<void>((resolve) => provider.listen(0, "127.0.0.1", resolve))
+  await new Promise<void>((resolve) => { provider.listen(0, "127.0.0.1", resolve) })
   const port = (provider.address() as AddressInfo).port // listening on a TCP port
   const dir = mkdtempSync(join(tmpdir(), "troupe-manage-config-"))
   const config = join(dir, "troupe.json")
@@ -85,10 +85,12 @@ beforeAll(async () => {
   }))
   server = spawn(process.execPath, [bin, "serve", "--port", "0", "--config", config], { stdio: ["ignore", "pipe", "pipe"], env: baseEnv as NodeJS.ProcessEnv })
   const lines = createInterface({ input: server.stdout! })
-  url = await new Promise<string>((resolve) => lines.on("line", (l) => {
-    const m = /listening on (http:\/\/\S+)/.exec(l)
-    if (m?.[1]) resolve(m[1])
-  }))
+  url = await new Promise<string>((resolve) => {
+    lines.on("line", (l) => {
+      const m = /listening on (http:\/\/\S+)/.exec(l)
+      if (m?.[1]) resolve(m[1])
+    })
+  })
 }, 40_000)
 afterAll(() => {
   server?.kill("SIGKILL")

@@ -51,6 +51,7 @@ export class HedgeBudget {
 
   private sum(counts: Float64Array): number {
     let total = 0
+    // i < BUCKETS, the array's length
     for (let i = 0; i < BUCKETS; i++) total += counts[i] as number
     return total
   }
@@ -58,6 +59,7 @@ export class HedgeBudget {
   /** Counts one request at `now`. */
   request(now: number): void {
     const slot = this.advance(now)
+    // advance() returns an index below BUCKETS
     this.requests[slot] = (this.requests[slot] as number) + 1
   }
 
@@ -66,6 +68,7 @@ export class HedgeBudget {
     const slot = this.advance(now)
     const allowed = this.sum(this.requests) * (this.percent / 100) + this.reserve
     if (this.sum(this.hedges) + 1 > allowed + 1e-9) return false
+    // advance() returns an index below BUCKETS
     this.hedges[slot] = (this.hedges[slot] as number) + 1
     return true
   }
