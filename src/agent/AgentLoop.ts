@@ -44,7 +44,7 @@ import type {
   ToolDefinition as LlmToolDefinition,
   Usage
 } from "../llm/index.ts"
-import { makeUsage, TokenCounter, usageFrom } from "../llm/index.ts"
+import { makeUsage, Tokenizer, usageFrom } from "../llm/index.ts"
 import { ConversationMemory, type ConversationMemoryShape } from "../memory/index.ts"
 
 import { InvalidAgentOptions } from "./AgentError.ts"
@@ -243,7 +243,7 @@ const loop = <E, O>(
 
     let usage = ZERO
     // the estimate the token rate limit and budgets work from, recorded beside the usage the provider reports
-    const counter = yield* TokenCounter.TokenCounter
+    const counter = yield* Tokenizer.TokenCounter
     let estimatedInputTokens = 0
     let answer = ""
     let stopReason: StopReason = "max-steps"

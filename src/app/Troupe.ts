@@ -245,7 +245,7 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
   )
   // typed as `Llm` only: the optional services are in the context at run time (found with Effect.serviceOption)
   const pipeline: Layer.Layer<Llm, InvalidPipelineOptions | InvalidCacheOptions, ConfigStore | Cache | RateLimiter | ProviderRegistry> =
-    LlmPipeline.layerWith(pipelineOptions, steps).pipe(
+    LlmPipeline.layerWith({ ...pipelineOptions, steps }).pipe(
       Layer.provideMerge(Layer.mergeAll(untyped(costs), untyped(budgets), untyped(deadLetters)))
     )
   const llm = pipeline.pipe(Layer.provideMerge(providers), Layer.provideMerge(watchCacheEnabled))

@@ -22,8 +22,10 @@ import * as ServeAccess from "./internal/ServeAccess.ts"
  */
 export const serveLayer = (options: { readonly gateway?: GatewayOptions; readonly troupe?: TroupeOptions } = {}) =>
   Layer.unwrap(Effect.map(ServeAccess.make, (access) =>
-    GatewayAgents.withAgents({ ...access, ...options.gateway }, {
-      costOf: GatewayAgents.costFromDefinitions([GatewayAgents.DefaultAgent], { default: "assistant" })
+    GatewayAgents.withAgents({
+      ...access,
+      ...options.gateway,
+      agentRoutes: { costOf: GatewayAgents.costFromDefinitions([GatewayAgents.DefaultAgent], { default: "assistant" }) }
     }))).pipe(
     Layer.provide(LlmAgents.layer({ agents: [GatewayAgents.DefaultAgent], default: "assistant" })),
     Layer.provide(Troupe.layer({ costs: true, budgets: true, deadLetters: true, ...options.troupe }))

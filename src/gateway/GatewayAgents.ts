@@ -55,17 +55,18 @@ export const costFromDefinitions = (
 
 /** The agent routes over a running `LlmAgents` service, for `GatewayOptions.routes`. */
 export const layer = (
-  agents: LlmAgentsShape,
-  options: AgentRoutesOptions = {}
+  { agents, ...options }: AgentRoutesOptions & { readonly agents: LlmAgentsShape }
 ): Layer.Layer<never, never, HttpRouter.HttpRouter | GatewayRouteContext> =>
   agentRoutes(options).pipe(Layer.provide(Layer.succeed(LlmAgents, agents)))
 
 /**
  * `Gateway.layer(options)` with the agent routes over the `LlmAgents` of the context (beside `options.routes`).
  */
-export const withAgents = (options: GatewayOptions = {}, routesOptions: AgentRoutesOptions = {}) =>
+export const withAgents = ({ agentRoutes: routesOptions = {}, ...options }: GatewayOptions & {
+  readonly agentRoutes?: AgentRoutesOptions
+} = {}) =>
   Layer.unwrap(Effect.map(LlmAgents, (agents) =>
     Gateway.layer({
       ...options,
-      routes: Layer.mergeAll(layer(agents, routesOptions), options.routes ?? Layer.empty)
+      routes: Layer.mergeAll(layer({ ...routesOptions, agents }), options.routes ?? Layer.empty)
     })))

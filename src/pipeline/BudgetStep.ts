@@ -22,7 +22,7 @@ import { dual } from "effect/Function"
 import { Budgets, type Reservation, SCOPE_ID_PATTERN } from "../budget/index.ts"
 import type { BudgetExceeded, BudgetStoreError } from "../budget/index.ts"
 import type { LlmResponse } from "../llm/index.ts"
-import { InvalidLlmRequest, makeUsage, TokenCounter } from "../llm/index.ts"
+import { InvalidLlmRequest, makeUsage, Tokenizer } from "../llm/index.ts"
 import type { CallContext, Target } from "./Target.ts"
 import { UsageStep } from "./UsageStep.ts"
 
@@ -78,7 +78,7 @@ export const scopesOf = (context: CallContext): ReadonlyArray<string> | InvalidL
 const make = Effect.gen(function*() {
   const budgets = yield* Budgets
   const usage = yield* UsageStep
-  const counter = yield* TokenCounter.TokenCounter
+  const counter = yield* Tokenizer.TokenCounter
   return (options: BudgetStepOptions): BudgetStepShape => {
     const defaultMax = options.defaultMaxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS
     const estimate = (context: CallContext, targets: ReadonlyArray<Target>): number => {

@@ -39,7 +39,7 @@ import type {
   LlmStreamPart,
   ProviderError
 } from "../llm/index.ts"
-import { makeUsage, StreamAccumulator, TokenCounter } from "../llm/index.ts"
+import { makeUsage, StreamAccumulator, Tokenizer } from "../llm/index.ts"
 import type { RateLimitStoreError } from "../ratelimit/index.ts"
 import { TelemetryHub } from "../telemetry/index.ts"
 import { BreakerStep } from "./BreakerStep.ts"
@@ -148,8 +148,8 @@ const make = Effect.gen(function*() {
   const hedge = Option.getOrUndefined(yield* Effect.serviceOption(HedgeStep))
 
   const limits = yield* CallLimits
-  // the token counter hook (a Reference: ~4 characters per token unless e.g. `TokenCounter.layerBpe` is provided)
-  const counter = yield* TokenCounter.TokenCounter
+  // the token counter hook (a Reference: ~4 characters per token unless e.g. `Tokenizer.layerBpe` is provided)
+  const counter = yield* Tokenizer.TokenCounter
   /** The call's estimated input tokens, counted once (the rate-limit or budget step may have counted them). */
   const noteEstimate = (context: CallContext, target: Target): void => {
     context.state.estimateInput(counter, context.call, target.model)

@@ -94,21 +94,20 @@ export const layerSteps = (
 export const layer = (
   options: LlmPipelineOptions = {}
 ): Layer.Layer<Llm, InvalidPipelineOptions | InvalidCacheOptions, ConfigStore | Cache | RateLimiter | ProviderRegistry> =>
-  layerWith(options, Layer.empty)
+  layerWith({ ...options, steps: Layer.empty })
 
 /**
- * `layer` with optional steps added: `steps` provides any of `BudgetStep`, `QueueStep`, `CoalesceStep`,
+ * `layer` with optional steps added: `options.steps` provides any of `BudgetStep`, `QueueStep`, `CoalesceStep`,
  * `DeadLetterStep`, `HedgeStep`, `GuardStep` (the pipeline picks up whichever it finds), so several can be combined; the
  * `layerWith…` shortcuts below add one each. Fails with the steps' own errors besides `layer`'s.
  *
  * @example
  * ```ts
- * const llm = LlmPipeline.layerWith({}, Layer.mergeAll(BudgetStep.layer(), CoalesceStep.layer())).pipe(Layer.provide(deps))
+ * const llm = LlmPipeline.layerWith({ steps: Layer.mergeAll(BudgetStep.layer(), CoalesceStep.layer()) }).pipe(Layer.provide(deps))
  * ```
  */
 export const layerWith = <ROut, E, RIn>(
-  options: LlmPipelineOptions,
-  steps: Layer.Layer<ROut, E, RIn>
+  { steps, ...options }: LlmPipelineOptions & { readonly steps: Layer.Layer<ROut, E, RIn> }
 ): Layer.Layer<Llm, E | InvalidPipelineOptions | InvalidCacheOptions, Exclude<RIn, DefaultSteps> | ConfigStore | Cache | RateLimiter | ProviderRegistry> =>
   Llm.layer.pipe(
     Layer.provide(steps),
@@ -128,7 +127,7 @@ export const layerWith = <ROut, E, RIn>(
 export const layerWithBudgets = (
   options: LlmPipelineOptions & { readonly budget?: BudgetStepOptions } = {}
 ): Layer.Layer<Llm, InvalidPipelineOptions | InvalidCacheOptions, ConfigStore | Cache | RateLimiter | ProviderRegistry | Budgets> =>
-  layerWith(options, BudgetStep.layer(options.budget))
+  layerWith({ ...options, steps: BudgetStep.layer(options.budget) })
 
 /**
  * `layer` with coalescing (see `CoalesceStep`): identical in-flight requests (same cache key) share one provider
@@ -142,7 +141,7 @@ export const layerWithBudgets = (
 export const layerWithCoalescing = (
   options: LlmPipelineOptions & { readonly coalesce?: CoalesceStepOptions } = {}
 ): Layer.Layer<Llm, InvalidPipelineOptions | InvalidCacheOptions, ConfigStore | Cache | RateLimiter | ProviderRegistry> =>
-  layerWith(options, CoalesceStep.layer(options.coalesce))
+  layerWith({ ...options, steps: CoalesceStep.layer(options.coalesce) })
 
 /**
  * `layer` with dead letters (see `DeadLetterStep`): a `generate` whose provider side fails permanently (after its
@@ -159,7 +158,7 @@ export const layerWithCoalescing = (
 export const layerWithDeadLetters = (
   options: LlmPipelineOptions & { readonly redrive?: PipelineRedrive } = {}
 ): Layer.Layer<Llm, InvalidPipelineOptions | InvalidCacheOptions, ConfigStore | Cache | RateLimiter | ProviderRegistry | DeadLetters> =>
-  layerWith(options, DeadLetterStep.layer(options.redrive === undefined ? {} : { redrive: options.redrive }))
+  layerWith({ ...options, steps: DeadLetterStep.layer(options.redrive === undefined ? {} : { redrive: options.redrive }) })
 
 /**
  * `layer` with hedging (see `HedgeStep`): a critical call (`options.hedge`, or a model named in `hedge.models`)
@@ -176,4 +175,4 @@ export const layerWithDeadLetters = (
 export const layerWithHedging = (
   options: LlmPipelineOptions & { readonly hedge?: HedgeStepOptions } = {}
 ): Layer.Layer<Llm, InvalidPipelineOptions | InvalidCacheOptions, ConfigStore | Cache | RateLimiter | ProviderRegistry> =>
-  layerWith(options, HedgeStep.layer(options.hedge))
+  layerWith({ ...options, steps: HedgeStep.layer(options.hedge) })

@@ -82,7 +82,7 @@ const make = (input: RateLimitStepOptions) =>
       Effect.mapError((e) => invalidOptions("RateLimitStep", e.issue))
     )
     const limiter = yield* RateLimiter
-    // the token counter hook (a Reference: ~4 characters per token unless a counter such as `TokenCounter.bpe` is provided)
+    // the token counter hook (a Reference: ~4 characters per token unless a counter such as `Tokenizer.bpe` is provided)
     const counter = yield* TokenCounter
     // fromInput validates any input and returns undefined for a bad one
     const parsed = options.maxWait === undefined ? undefined : Duration.fromInput(options.maxWait as Duration.Input)

@@ -11,7 +11,7 @@
  */
 import { Context } from "effect"
 import type { ModelParams } from "../config/index.ts"
-import type { TokenCounter } from "../llm/index.ts"
+import type { Tokenizer } from "../llm/index.ts"
 import type { LlmCall } from "./LlmCall.ts"
 
 /** One provider model a call can be sent to. */
@@ -61,7 +61,7 @@ export class CallState {
    * The call's input-token estimate: counted by `counter` the first time a step asks (the rate limit, the budget
    * step or the attempt), then kept, so a call is counted once whichever steps run.
    */
-  estimateInput(counter: TokenCounter.TokenCounterShape, call: LlmCall, model: string): number {
+  estimateInput(counter: Tokenizer.TokenCounterShape, call: LlmCall, model: string): number {
     if (this.estimatedInputTokens === undefined) this.estimatedInputTokens = counter.countRequest(call, model)
     return this.estimatedInputTokens
   }

@@ -167,13 +167,18 @@ export interface RateLimiterShape {
  * ```
  */
 export class RateLimiter extends Context.Service<RateLimiter, RateLimiterShape>()("troupe/RateLimiter") {
-  /** In-memory limiter (process-local). Fails to build with `InvalidRateLimitInput` on bad options. */
-  static readonly layerMemory = (options: RateLimiterOptionsInput = {}, hooks: RateLimiterHooks = {}): Layer.Layer<RateLimiter, InvalidRateLimitInput> =>
-    Layer.effect(RateLimiter, makeMemory(options, hooks))
+  /**
+   * In-memory limiter (process-local); `hooks.onEvent` sees every decision. Fails to build with
+   * `InvalidRateLimitInput` on bad options.
+   */
+  static readonly layerMemory = (
+    { hooks = {}, ...options }: RateLimiterOptionsInput & { readonly hooks?: RateLimiterHooks } = {}
+  ): Layer.Layer<RateLimiter, InvalidRateLimitInput> => Layer.effect(RateLimiter, makeMemory(options, hooks))
 
   /** Redis-backed limiter shared by many processes; needs effect's `Redis` service (e.g. `NodeRedis.layer`). */
-  static readonly layerRedis = (options: RedisRateLimiterOptionsInput = {}, hooks: RateLimiterHooks = {}): Layer.Layer<RateLimiter, InvalidRateLimitInput, Redis.Redis> =>
-    Layer.effect(RateLimiter, makeRedis(options, hooks))
+  static readonly layerRedis = (
+    { hooks = {}, ...options }: RedisRateLimiterOptionsInput & { readonly hooks?: RateLimiterHooks } = {}
+  ): Layer.Layer<RateLimiter, InvalidRateLimitInput, Redis.Redis> => Layer.effect(RateLimiter, makeRedis(options, hooks))
 
   /** `applyPolicies` through the service (what the config store calls on each `changes` element). */
   static readonly applyPolicies = (policies: Readonly<Record<string, RateLimitPolicy | RateLimitPolicyInput>>): Effect.Effect<void, InvalidRateLimitInput, RateLimiter> =>

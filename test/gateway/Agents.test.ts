@@ -56,7 +56,7 @@ interface Running {
 
 const start = async (troupe: TroupeOptions = {}): Promise<Running> => {
   const scope = Effect.runSync(Scope.make())
-  const layer = GatewayAgents.withAgents({ port: 0 }, { costOf: () => 0.25, windowMillis: 5_000 }).pipe(
+  const layer = GatewayAgents.withAgents({ port: 0, agentRoutes: { costOf: () => 0.25, windowMillis: 5_000 } }).pipe(
     Layer.provide(LlmAgents.layer({ agents: [Helper], default: "helper" })),
     Layer.provide(Troupe.layerTest(troupe))
   )

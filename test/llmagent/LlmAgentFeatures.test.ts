@@ -3,7 +3,7 @@ import { Effect, Fiber, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
 import { LlmAgent, LlmAgents } from "../../src/llmagent/index.ts"
-import { TokenCounter } from "../../src/llm/index.ts"
+import { Tokenizer } from "../../src/llm/index.ts"
 import { layerMemory } from "../../src/memory/index.ts"
 import { TelemetryHub, type TelemetryEvent } from "../../src/telemetry/index.ts"
 import { lastUser, recording, settle } from "./support.ts"
@@ -98,7 +98,7 @@ describe("LlmAgents: telemetry", () => {
       expect(seen[1]?.metadata).toMatchObject({ agent: "echo", agent_id: "echo:1", mode: "ask", stop_reason: "answered" })
       expect(seen[1]?.measurements).toMatchObject({ steps: 1, tool_calls: 0, total_tokens: answer.usage.totalTokens, cost: answer.costUsd })
       // the estimate and the actual usage are both recorded: on the answer and on the turn's stop event
-      expect(answer.estimatedInputTokens).toBe(TokenCounter.charEstimate.countRequest({ model: "openai:gpt-4o-mini", messages: [{ role: "user", content: "hello" }] }))
+      expect(answer.estimatedInputTokens).toBe(Tokenizer.charEstimate.countRequest({ model: "openai:gpt-4o-mini", messages: [{ role: "user", content: "hello" }] }))
       expect(seen[1]?.measurements).toMatchObject({ input_tokens: answer.usage.inputTokens, estimated_input_tokens: answer.estimatedInputTokens })
       expect(seen[3]?.metadata).toMatchObject({ kind: "defect", agent: "echo" })
       const text = yield* hub.prometheus()

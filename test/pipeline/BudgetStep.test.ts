@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Option, Stream } from "effect"
 import { Budgets, toMicros } from "../../src/budget/index.ts"
 import type { LlmRequest } from "../../src/llm/index.ts"
-import { makeUsage, ProviderServerError, TokenCounter } from "../../src/llm/index.ts"
+import { makeUsage, ProviderServerError, Tokenizer } from "../../src/llm/index.ts"
 import type { LlmCallInput } from "../../src/pipeline/index.ts"
 import { costOf, DEFAULT_MAX_OUTPUT_TOKENS, Llm, LlmPipeline } from "../../src/pipeline/index.ts"
 import { CountingProvider, withPipelineDeps } from "./support.ts"
@@ -24,7 +24,7 @@ describe("BudgetStep", () => {
   it.effect("reserve the estimated maximum before the call: a scope that cannot hold it fails before any provider is asked", () => {
     const provider = new CountingProvider("primary")
     const call = ask("What does this cost?", { tenant: "acme" }, { maxTokens: 100 })
-    const input = TokenCounter.charEstimate.countRequest(call as LlmRequest, "model-a")
+    const input = Tokenizer.charEstimate.countRequest(call as LlmRequest, "model-a")
     const expected = costOf(PRICE, makeUsage(input, 100))
     return Effect.gen(function*() {
       yield* (yield* Budgets).set({ scope: "tenant:acme", limit: expected * 0.99, period: "month" })
@@ -55,7 +55,7 @@ describe("BudgetStep", () => {
   it.effect("the estimate assumes defaultMaxOutputTokens without maxTokens, and the principal is charged beside the tenant", () => {
     const provider = new CountingProvider("primary")
     const call = ask("estimate me", { tenant: "acme", user: "alice" })
-    const input = TokenCounter.charEstimate.countRequest(call as LlmRequest, "model-a")
+    const input = Tokenizer.charEstimate.countRequest(call as LlmRequest, "model-a")
     const expected = costOf(PRICE, makeUsage(input, DEFAULT_MAX_OUTPUT_TOKENS))
     return Effect.gen(function*() {
       const budgets = yield* Budgets

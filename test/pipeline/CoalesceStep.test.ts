@@ -71,7 +71,7 @@ describe("CoalesceStep", () => {
       const status = yield* budgets.get("tenant:acme")
       assert.isTrue(status._tag === "Some" && status.value.reserved === 0)
     }).pipe(Effect.provide(
-      LlmPipeline.layerWith({ cache: false, retry: { jitter: 0, retries: 0 } }, Layer.mergeAll(CoalesceStep.layer(), BudgetStep.layer())).pipe(
+      LlmPipeline.layerWith({ cache: false, retry: { jitter: 0, retries: 0 }, steps: Layer.mergeAll(CoalesceStep.layer(), BudgetStep.layer()) }).pipe(
         withPipelineDeps([provider.provider], { extra: Budgets.layerMemory() })
       )
     ))

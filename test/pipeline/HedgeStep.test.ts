@@ -176,10 +176,10 @@ describe("HedgeStep", () => {
       assert.isAbove(result.meta.hedgeCostUsd ?? 0, 0)
       assert.closeTo(status.value.spent, (result.meta.costUsd ?? 0) + (result.meta.hedgeCostUsd ?? 0), 1e-12)
     }).pipe(Effect.provide(
-      LlmPipeline.layerWith(
-        { cache: false, retry: { retries: 0 }, fallback: { chains: { fast: ["cheap"] } }, usage: { prices } },
-        Layer.mergeAll(HedgeStep.layer({ delay: 100, budget: { percent: 100 } }), BudgetStep.layer())
-      ).pipe(withPipelineDeps([primary.provider, backup.provider], { extra: Budgets.layerMemory() }))
+      LlmPipeline.layerWith({
+        cache: false, retry: { retries: 0 }, fallback: { chains: { fast: ["cheap"] } }, usage: { prices },
+        steps: Layer.mergeAll(HedgeStep.layer({ delay: 100, budget: { percent: 100 } }), BudgetStep.layer())
+      }).pipe(withPipelineDeps([primary.provider, backup.provider], { extra: Budgets.layerMemory() }))
     ))
   })
 

@@ -3,7 +3,7 @@ import { Duration, Effect, Exit, Fiber, Option, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { Cache, makeResponseCache } from "../../src/cache/index.ts"
 import type { LlmRequest } from "../../src/llm/index.ts"
-import { AuthenticationFailed, ProviderServerError, ProviderRateLimited, TokenCounter } from "../../src/llm/index.ts"
+import { AuthenticationFailed, ProviderServerError, ProviderRateLimited, Tokenizer } from "../../src/llm/index.ts"
 import type { LlmCallInput } from "../../src/pipeline/index.ts"
 import { Llm } from "../../src/pipeline/index.ts"
 import { TelemetryHub } from "../../src/telemetry/index.ts"
@@ -60,7 +60,7 @@ describe("Llm pipeline", () => {
   it.effect("the estimate and the actual usage are both recorded: on the result, the call's stop event and its span", () => {
     const primary = new CountingProvider("primary")
     const call = ask("how many tokens is this question, roughly?")
-    const expected = TokenCounter.charEstimate.countRequest(call as LlmRequest, "model-a")
+    const expected = Tokenizer.charEstimate.countRequest(call as LlmRequest, "model-a")
     return Effect.gen(function*() {
       const recorder = yield* recordEvents([["troupe", "llm"]])
       const result = yield* (yield* Llm).generate(call)
@@ -78,14 +78,14 @@ describe("Llm pipeline", () => {
     }).pipe(Effect.provide(pipelineLayer([primary.provider])))
   })
 
-  it.effect("the estimate comes from the TokenCounter hook: with TokenCounter.layerBpe it is the BPE count", () => {
+  it.effect("the estimate comes from the TokenCounter hook: with Tokenizer.layerBpe it is the BPE count", () => {
     const primary = new CountingProvider("primary")
     const call = ask("Tokenizers split text into subword units, so this count is not length / 4.")
     return Effect.gen(function*() {
       const result = yield* (yield* Llm).generate(call)
-      assert.strictEqual(result.meta.estimatedInputTokens, TokenCounter.bpe.countRequest(call as LlmRequest, "model-a"))
-      assert.notStrictEqual(result.meta.estimatedInputTokens, TokenCounter.charEstimate.countRequest(call as LlmRequest))
-    }).pipe(Effect.provide(pipelineLayer([primary.provider])), Effect.provide(TokenCounter.layerBpe))
+      assert.strictEqual(result.meta.estimatedInputTokens, Tokenizer.bpe.countRequest(call as LlmRequest, "model-a"))
+      assert.notStrictEqual(result.meta.estimatedInputTokens, Tokenizer.charEstimate.countRequest(call as LlmRequest))
+    }).pipe(Effect.provide(pipelineLayer([primary.provider])), Effect.provide(Tokenizer.layerBpe))
   })
 
   it.effect("metrics are collected: calls, tokens and cost in the Prometheus exposition", () => {

@@ -28,8 +28,9 @@ describe("a clock jump runs a sweep once", () => {
       policies: {
         default: { tiers: [{ _tag: "TokenBucket", capacity: 5, refillTokens: 1, refillEvery: "1 second" }] },
         interval: { tiers: [{ _tag: "TokenBucket", capacity: 5, refillTokens: 1, refillEvery: "1 second", refill: "interval" }] }
-      }
-    }, { onEvent: (e: RateLimiterEvent) => e._tag === "KeysEvicted" && evictions.push(e.count) })))
+      },
+      hooks: { onEvent: (e: RateLimiterEvent) => e._tag === "KeysEvicted" && evictions.push(e.count) }
+    })))
   })
 
   it.effect("cache: setTime(1e12) with entries with and without TTLs", () =>

@@ -47,8 +47,9 @@ describe("RateLimiter (memory)", () => {
       assert.strictEqual((yield* rl.check("c")).remaining["t"], 0)
     }).pipe(Effect.provide(RateLimiter.layerMemory({
       policies: { default: { tiers: [{ _tag: "FixedWindow", name: "t", limit: 1, window: "1 second" }] } },
-      sweepInterval: "1 second"
-    }, { onEvent })))
+      sweepInterval: "1 second",
+      hooks: { onEvent }
+    })))
   })
 
   it.effect("interval refill: the ticker wakes an acquirer exactly at the tick", () =>

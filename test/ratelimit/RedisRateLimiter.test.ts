@@ -12,15 +12,16 @@ import { connect, createServer, type Socket } from "node:net"
 import { fileURLToPath } from "node:url"
 import { afterAll } from "vitest"
 import { createClient } from "redis"
-import { RateLimiter, type RateLimiterEvent } from "../../src/ratelimit/index.ts"
+import { RateLimiter, type RateLimiterEvent, type RateLimiterHooks } from "../../src/ratelimit/index.ts"
 import { describeRedis, redisUrl, uniquePrefix } from "../support/redis.ts"
 import { rateLimiterConformance } from "./RateLimiterConformance.ts"
 
 const runPrefix = uniquePrefix("rl")
 let layers = 0
 const redisLayer = (url: string = redisUrl) => NodeRedis.layer({ url })
-const layerAt = (options: Parameters<typeof RateLimiter.layerRedis>[0], hooks?: Parameters<typeof RateLimiter.layerRedis>[1], url?: string) =>
-  RateLimiter.layerRedis({ prefix: `${runPrefix}${layers++}:`, ...options }, hooks).pipe(Layer.provide(redisLayer(url)))
+const layerAt = (options: Parameters<typeof RateLimiter.layerRedis>[0], hooks?: RateLimiterHooks, url?: string) =>
+  RateLimiter.layerRedis({ prefix: `${runPrefix}${layers++}:`, ...options, ...(hooks === undefined ? {} : { hooks }) })
+    .pipe(Layer.provide(redisLayer(url)))
 
 const cleanup = async (prefix: string): Promise<void> => {
   const client = createClient({ url: redisUrl })
