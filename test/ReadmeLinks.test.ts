@@ -24,7 +24,7 @@ const mentionedPaths = (text: string): ReadonlyArray<string> => {
 /** Every quoted test name, as `{ file, name }`, from `path: "a", "b"` and `[text](path): "a", "b"`. */
 const quotedNames = (text: string): ReadonlyArray<{ readonly file: string; readonly name: string }> => {
   const found: Array<{ file: string; name: string }> = []
-  for (const match of text.matchAll(/(test\/[\w./-]+\.test\.ts)\)?: ((?:"[^"\n]+"(?:, )?)+)/g)) {
+  for (const match of text.matchAll(/(test\/[\w./-]+\.ts)\)?: ((?:"[^"\n]+"(?:, )?)+)/g)) {
     for (const name of match[2]!.matchAll(/"([^"\n]+)"/g)) found.push({ file: match[1]!, name: name[1]! })
   }
   return found
