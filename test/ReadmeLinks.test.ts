@@ -2,7 +2,8 @@
  * The README links the test file of each rule it states (issue 20 §4), and the links stay true: every `test/…`,
  * `src/…` and `examples/…` path README.md mentions exists, and every quoted test name — written
  * `([test](test/x/Y.test.ts): "name", "other name")` or `(test/x/Y.test.ts: "name")` — occurs as a string literal
- * in that file, so renaming a test without the README (or the other way round) fails here.
+ * in that file, so renaming a test without the README (or the other way round) fails here. A name with Markdown
+ * syntax in it is written with backslash escapes (`"\_\_proto\_\_ …"`), compared as it renders.
  */
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
@@ -21,11 +22,14 @@ const mentionedPaths = (text: string): ReadonlyArray<string> => {
   return [...paths].sort()
 }
 
+/** A quoted name as it reads once rendered: Markdown's backslash escapes (`\_\_proto\_\_`, `\<model>`) removed. */
+const unescape = (name: string): string => name.replace(/\\([\\`*_{}[\]()#+\-.!<>])/g, "$1")
+
 /** Every quoted test name, as `{ file, name }`, from `path: "a", "b"` and `[text](path): "a", "b"`. */
 const quotedNames = (text: string): ReadonlyArray<{ readonly file: string; readonly name: string }> => {
   const found: Array<{ file: string; name: string }> = []
   for (const match of text.matchAll(/(test\/[\w./-]+\.ts)\)?: ((?:"[^"\n]+"(?:, )?)+)/g)) {
-    for (const name of match[2]!.matchAll(/"([^"\n]+)"/g)) found.push({ file: match[1]!, name: name[1]! })
+    for (const name of match[2]!.matchAll(/"([^"\n]+)"/g)) found.push({ file: match[1]!, name: unescape(name[1]!) })
   }
   return found
 }
@@ -55,6 +59,9 @@ describe("README links", () => {
       { file: "test/a/B.test.ts", name: "x y" },
       { file: "test/a/B.test.ts", name: "z" },
       { file: "test/c/D.test.ts", name: "w" }
+    ])
+    expect(quotedNames(`([test](test/a/B.test.ts): "\\_\\_proto\\_\\_ and provider:\\<model>")`)).toEqual([
+      { file: "test/a/B.test.ts", name: "__proto__ and provider:<model>" }
     ])
     expect(mentionedPaths("see src/budget/Budgets.ts, test/gateway. and `examples/cache.ts`")).toEqual([
       "examples/cache.ts",
