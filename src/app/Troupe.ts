@@ -35,7 +35,8 @@ import { maskingLoggerLayer } from "../guard/SecretDetector.ts"
 import type { ScriptedOptions } from "../llm/index.ts"
 import { ProviderPools } from "../llm/ProviderPools.ts"
 import { type ConversationMemory, layerMemory as memoryInProcess, layerRedis as memoryInRedis } from "../memory/index.ts"
-import { BudgetStep, DeadLetterStep, type Llm, LlmPipeline, type LlmPipelineOptions, PipelineRedrive, ProviderRegistry, type ProvidersFromConfigOptions } from "../pipeline/index.ts"
+import { BudgetStep, DeadLetterStep, type Llm, LlmPipeline, type LlmPipelineOptions, PipelineRedrive, ProviderRegistry, type ProvidersFromConfigOptions, QueueStep } from "../pipeline/index.ts"
+import type { QueueStepOptions } from "../pipeline/index.ts"
 import { Budgets } from "../budget/index.ts"
 import { Costs } from "../costs/index.ts"
 import { DeadLetters } from "../dlq/index.ts"
@@ -43,6 +44,7 @@ import type { InvalidCacheOptions } from "../cache/index.ts"
 import type { InvalidPipelineOptions } from "../pipeline/index.ts"
 import { providerDefaults, RateLimiter, type RateLimiterOptionsInput } from "../ratelimit/index.ts"
 import { Lifecycle, Supervisor } from "../runtime/index.ts"
+import type { InvalidOptions } from "../runtime/index.ts"
 import { layerLifecycleBridge, OtelExport, TelemetryHub, type TelemetryHubOptions } from "../telemetry/index.ts"
 import { type InvalidTroupeOptions, toInvalidTroupeOptions, TroupeOptionsSchema } from "./TroupeOptions.ts"
 
@@ -81,6 +83,12 @@ export interface TroupeOptions {
    * (prefix `<prefix>dlq:`), else in memory; a redrive re-runs the request through this pipeline.
    */
   readonly deadLetters?: boolean
+  /**
+   * Request queues in front of providers (`QueueStep`): `{ queues: { <route>: { capacity, … } }, default }` — priority
+   * and fair queuing per tenant, overflow strategies, timeouts; off by default. Bad options fail the layer with
+   * `InvalidOptions` naming the path.
+   */
+  readonly queues?: QueueStepOptions
   readonly memory?: { readonly maxMessages?: number }
   readonly agents?: { readonly name?: string; readonly maxRestarts?: number; readonly maxSeconds?: number }
 }
@@ -241,10 +249,11 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
   // the same layer values feed the steps and the context (a layer is built once per value), so one store serves both
   const steps = Layer.mergeAll(
     budgets === undefined ? Layer.empty : BudgetStep.layer().pipe(Layer.provide(budgets)),
-    deadLetters === undefined ? Layer.empty : DeadLetterStep.layer({ redrive }).pipe(Layer.provide(deadLetters))
+    deadLetters === undefined ? Layer.empty : DeadLetterStep.layer({ redrive }).pipe(Layer.provide(deadLetters)),
+    options.queues === undefined ? Layer.empty : QueueStep.layer(options.queues)
   )
   // typed as `Llm` only: the optional services are in the context at run time (found with Effect.serviceOption)
-  const pipeline: Layer.Layer<Llm, InvalidPipelineOptions | InvalidCacheOptions, ConfigStore | Cache | RateLimiter | ProviderRegistry> =
+  const pipeline: Layer.Layer<Llm, InvalidPipelineOptions | InvalidCacheOptions | InvalidOptions, ConfigStore | Cache | RateLimiter | ProviderRegistry> =
     LlmPipeline.layerWith({ ...pipelineOptions, steps }).pipe(
       Layer.provideMerge(Layer.mergeAll(untyped(costs), untyped(budgets), untyped(deadLetters)))
     )

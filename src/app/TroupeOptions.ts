@@ -36,6 +36,8 @@ export const TroupeOptionsSchema = Schema.Struct({
   costs: Schema.optionalKey(Schema.Boolean),
   budgets: Schema.optionalKey(Schema.Boolean),
   deadLetters: Schema.optionalKey(Schema.Boolean),
+  // decoded by QueueStep.layer (its own Schema, `InvalidOptions` naming the path)
+  queues: Schema.optionalKey(Schema.Unknown),
   memory: Schema.optionalKey(Schema.Struct({
     maxMessages: Schema.optionalKey(Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1))))
   })),
