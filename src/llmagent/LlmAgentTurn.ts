@@ -36,6 +36,8 @@ export interface TurnAnswer<Out = unknown> {
   readonly repairs: number
   /** from the start of the turn to its answer, on Effect's `Clock` */
   readonly durationMillis: number
+  /** the run id of a durable turn (`Journal.replay(runId)`); absent for other turns */
+  readonly runId?: string
 }
 
 /** What `status(id)` reports. A stopped agent (never started, idle-stopped, evicted) is `alive: false`. */

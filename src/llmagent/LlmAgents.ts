@@ -22,6 +22,11 @@
  *   at run time. `TelemetryHub` is optional and read once when the layer is built: with one, turns emit `troupe.agent.turn.*` events (and tool executions are tracked), which
  *   the hub's default metrics record as `troupe_agent_turn*` Prometheus metrics.
  * - **Sub-agents** (`LlmAgent.asTool`) run as children of their parent, under a supervisor the parent owns.
+ * - **Durable turns** (a definition with `durable`): each turn is a workflow run on the `WorkflowEngine` whose model
+ *   and tool calls are journaled (`Journal.model`, `Journal.tool`) and recorded in the `RunJournal`; its run id is
+ *   in the answer (`runId`). **A run that did not finish resumes from the last journaled step** when the layer is
+ *   built again (after a crash or a restart): answered model calls are not repeated and not paid twice. Cancelling
+ *   the turn (or its caller going away) interrupts the run; the agent stopping does not.
  *
  * Mirrors Jido's `AgentServer` running an LLM strategy (one GenServer per agent, a `DynamicSupervisor`, a
  * `Registry`), Elixir's `:hibernate` and idle-timeout idioms, and the run/stream/cancel surface of LLM agent SDKs.
@@ -36,7 +41,10 @@ import { defaultPrices, Llm, type PriceTable } from "../pipeline/index.ts"
 import { Actor, DynamicSupervisor, ExitReason, type InvalidOptions, Registry } from "../runtime/index.ts"
 import * as Options from "../runtime/Options.ts"
 import { TelemetryHub } from "../telemetry/index.ts"
+import { WorkflowEngine } from "effect/workflow"
+import { ToolLedger } from "./Journal.ts"
 import type { AnyLlmAgent, Requirements } from "./LlmAgent.ts"
+import { RunJournal } from "./RunJournal.ts"
 import {
   type AgentBusy,
   type AgentStartFailed,
@@ -142,6 +150,9 @@ export const make = <A extends AnyLlmAgent>(
     const memory = Option.getOrUndefined(yield* Effect.serviceOption(ConversationMemory))
     const llm = Option.getOrUndefined(yield* Effect.serviceOption(Llm))
     const hub = Option.getOrUndefined(yield* Effect.serviceOption(TelemetryHub))
+    const engine = Option.getOrUndefined(yield* Effect.serviceOption(WorkflowEngine.WorkflowEngine))
+    const runJournal = Option.getOrUndefined(yield* Effect.serviceOption(RunJournal))
+    const ledger = Option.getOrUndefined(yield* Effect.serviceOption(ToolLedger))
     const registry = yield* Registry.make<string, unknown>({ keys: "unique", name })
     const supervisor = yield* DynamicSupervisor.start({
       name,
@@ -174,10 +185,27 @@ export const make = <A extends AnyLlmAgent>(
       llm: llm as never, // the pipeline's `Llm` has the `ModelClient` shape (generate / stream of a request)
       prices: options.prices ?? defaultPrices,
       runtimes: new Map(),
-      starts: new Map()
+      starts: new Map(),
+      durable: engine === undefined || runJournal === undefined || ledger === undefined
+        ? undefined
+        : { services: { engine, journal: runJournal, ledger }, layerName: name }
     })
     // build every definition's shared parts now: a missing service or a bad loop configuration fails the layer
-    for (const agent of byName.values()) yield* Effect.try({ try: () => host.runtimeFor(agent), catch: (e) => e }).pipe(Effect.orDie)
+    const reachable = new Set<AnyLlmAgent>()
+    const walk = (agent: AnyLlmAgent): void => {
+      if (reachable.has(agent)) return
+      reachable.add(agent)
+      for (const sub of agent.subAgents) walk(sub.agent)
+    }
+    for (const agent of byName.values()) walk(agent)
+    for (const agent of reachable) yield* Effect.try({ try: () => host.runtimeFor(agent), catch: (e) => e }).pipe(Effect.orDie)
+    // durable definitions: register their workflows, then resume the runs a previous start left unfinished
+    const durables = [...reachable].flatMap((agent) => {
+      const durable = host.runtimeFor(agent).durable
+      return durable === undefined ? [] : [durable]
+    })
+    for (const durable of durables) yield* durable.register
+    for (const durable of durables) yield* durable.resumeUnfinished
 
     const withId = <A, E = never>(id: string, f: () => Effect.Effect<A, E>): Effect.Effect<A, E | InvalidAgentId> => {
       const bad = checkId(id)

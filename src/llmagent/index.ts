@@ -11,3 +11,6 @@ export { DEFAULT_MAX_LIVE } from "./LlmAgents.ts"
 export * as Mcp from "./Mcp.ts"
 /** Durable agent runs: journaled model and tool steps on `effect/workflow`, a ledger for non-idempotent tools. */
 export * as Journal from "./Journal.ts"
+/** The readable record of durable runs (what `Journal.replay` reads), memory and PostgreSQL backends. */
+export { RunJournal } from "./RunJournal.ts"
+export type { RunOutcome, RunRecord, RunStart, RunStep, RunSummary, RunJournalShape } from "./RunJournal.ts"

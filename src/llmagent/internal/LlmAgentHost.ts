@@ -20,6 +20,7 @@ import type { AnyLlmAgent } from "../LlmAgent.ts"
 import { AgentBusy, AgentStartFailed, type TurnError, UnknownAgentKind } from "../LlmAgentError.ts"
 import type { AgentStatus, CheckedTurn, TurnAnswer } from "../LlmAgentTurn.ts"
 import { type AgentArgs, behaviour, type Outcome, type Protocol, type Turn } from "./LlmAgentProcess.ts"
+import type { DurableServices } from "./DurableTurn.ts"
 import { type DefinitionRuntime, makeRuntime } from "./LlmAgentRuntime.ts"
 
 export type AgentRef = Actor.ActorRef<Protocol>
@@ -52,6 +53,8 @@ export interface HostConfig {
   readonly runtimes: Map<AnyLlmAgent, DefinitionRuntime>
   /** process starts per id (bounded FIFO), for `AgentStatus.incarnation` */
   readonly starts: Map<string, number>
+  /** what durable definitions run with, and the layer's name (their workflows' names); undefined: none configured */
+  readonly durable: { readonly services: DurableServices; readonly layerName: string } | undefined
 }
 
 const MAX_STARTS_TRACKED = 100_000

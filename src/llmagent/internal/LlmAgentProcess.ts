@@ -117,8 +117,11 @@ const startNext = (state: State): void => {
     turn.state = "running"
     state.current = turn
     if (state.args.host.config.hub !== undefined) startTurnEvent(state, turn)
+    const durable = state.args.runtime.durable
     const fiber = Effect.runForkWith(state.context)(
-      runTurn(state.args.runtime, state.loop, state.args.id, turn.input, turn.onEvent)
+      durable === undefined
+        ? runTurn(state.args.runtime, state.loop, state.args.id, turn.input, turn.onEvent)
+        : durable.turn(state.args.id, turn.input, turn.onEvent, () => turn.cancelReason)
     )
     turn.fiber = fiber
     const self = state.self
