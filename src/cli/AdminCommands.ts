@@ -54,14 +54,16 @@ const readRc = (): Rc => {
   }
 }
 
-const shared = {
+/** The flags every admin command takes (`--url`, `--admin-key`, `--json`, `--timeout`). */
+export const shared = {
   url: Flag.String("url").pipe(Flag.withDescription("gateway URL (default: TROUPE_URL, ~/.trouperc, http://127.0.0.1:7400)"), Flag.withFallbackConfig(Config.String("TROUPE_URL")), Flag.optional),
   adminKey: Flag.String("admin-key").pipe(Flag.withDescription("admin key (default: TROUPE_ADMIN_KEY, ~/.trouperc)"), Flag.withFallbackConfig(Config.String("TROUPE_ADMIN_KEY")), Flag.optional),
   json: Flag.Boolean("json").pipe(Flag.withDescription("print JSON"), Flag.withDefault(false)),
   timeout: Flag.Int("timeout").pipe(Flag.withDescription("request timeout in ms (default 10000)"), Flag.withDefault(10_000))
 }
 
-interface Target {
+/** Where an admin command sends its requests. */
+export interface Target {
   readonly url: Option.Option<string>
   readonly adminKey: Option.Option<string>
   readonly timeout: number
@@ -75,7 +77,7 @@ const resolveTarget = (t: Target) => {
 }
 
 /** One admin request; the parsed body (JSON or text) or a `CliFailure` with its exit code. */
-const call = (t: Target, method: string, path: string, body?: unknown, admin = true) =>
+export const call = (t: Target, method: string, path: string, body?: unknown, admin = true) =>
   Effect.tryPromise({
     try: async () => {
       const { url, key } = resolveTarget(t)
@@ -114,13 +116,14 @@ const errorMessage = (body: unknown): string => {
 }
 
 /** Prints the failure to stderr and sets the exit code (the program itself succeeds, so effect does not log it again). */
-const report = <A>(effect: Effect.Effect<A, CliFailure>): Effect.Effect<void> =>
+export const report = <A>(effect: Effect.Effect<A, CliFailure>): Effect.Effect<void> =>
   effect.pipe(
     Effect.asVoid,
     Effect.catch((e) => Effect.andThen(Console.error(`troupe: ${e.message}`), Effect.sync(() => { process.exitCode = e.code })))
   )
 
-const print = (json: boolean, body: unknown, human: () => string) => Console.log(json ? JSON.stringify(body, null, 2) : human())
+/** Prints the server's JSON (`--json`) or the human form. */
+export const print = (json: boolean, body: unknown, human: () => string) => Console.log(json ? JSON.stringify(body, null, 2) : human())
 
 interface Node {
   readonly id: string

@@ -1,11 +1,12 @@
 /**
  * The `troupe` command line, on effect's `effect/cli`: a root command whose subcommands are listed in
- * `commands` — today `serve`, `tree`, `health`, `metrics`, `config`, `maintenance` (see `AdminCommands`); later issues add theirs by appending to that list (or by calling `run` with more).
+ * `commands` — today `serve`, `tree`, `health`, `metrics`, `config`, `maintenance` (see `AdminCommands`), `replay` (`ReplayCommand`); later issues add theirs by appending to that list (or by calling `run` with more).
  *
  * @since 0.1.0
  */
 import { Command } from "effect/cli"
 import { config, health, maintenance, metrics, tree } from "./AdminCommands.ts"
+import { replay } from "./ReplayCommand.ts"
 import { serve } from "./ServeCommand.ts"
 
 /** The root command. */
@@ -14,7 +15,7 @@ export const root = Command.make("troupe").pipe(
 )
 
 /** The subcommands of `troupe`. */
-export const commands = [serve, tree, health, metrics, config, maintenance] as const
+export const commands = [serve, tree, health, metrics, config, maintenance, replay] as const
 
 /** Runs the CLI on `argv` (without the node and script paths), with `extra` subcommands if any. */
 export const run = (argv: ReadonlyArray<string>, extra: ReadonlyArray<Command.Command<string, any, any, any>> = []) =>
