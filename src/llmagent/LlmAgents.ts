@@ -21,6 +21,11 @@
  *   conversation memory, `Llm` without a model client of their own, their tools' services); nothing is looked up
  *   at run time. `TelemetryHub` is optional and read once when the layer is built: with one, turns emit `troupe.agent.turn.*` events (and tool executions are tracked), which
  *   the hub's default metrics record as `troupe_agent_turn*` Prometheus metrics.
+ * - **A turn that fails permanently goes to the dead-letter queue** when a `DeadLetters` is in the context when the
+ *   layer is built: a turn that failed (`TurnFailed`, after the pipeline's retries and fallbacks), whose answer did
+ *   not decode after its repairs (`InvalidAgentOutput`) or that crashed (`TurnCrashed`) is recorded as a letter of
+ *   kind `turn`, source the agent id, input `{ agentId, input, maxSteps }` and the error. Cancelled and refused
+ *   turns are not dead letters.
  * - **Sub-agents** (`LlmAgent.asTool`) run as children of their parent, under a supervisor the parent owns.
  * - **Durable turns** (a definition with `durable`): each turn is a workflow run on the `WorkflowEngine` whose model
  *   and tool calls are journaled (`Journal.model`, `Journal.tool`) and recorded in the `RunJournal`; its run id is
@@ -36,6 +41,7 @@
 import { Context, Effect, Layer, Option, Queue, Result, Schema, type Scope, Stream } from "effect"
 import type { AgentLoopEvent } from "../agent/AgentLoop.ts"
 import type { LlmMessage } from "../llm/index.ts"
+import { DeadLetters } from "../dlq/index.ts"
 import { ConversationMemory, type MemoryError } from "../memory/index.ts"
 import { defaultPrices, Llm, type PriceTable } from "../pipeline/index.ts"
 import { Actor, DynamicSupervisor, ExitReason, type InvalidOptions, Registry } from "../runtime/index.ts"
@@ -153,6 +159,7 @@ export const make = <A extends AnyLlmAgent>(
     const engine = Option.getOrUndefined(yield* Effect.serviceOption(WorkflowEngine.WorkflowEngine))
     const runJournal = Option.getOrUndefined(yield* Effect.serviceOption(RunJournal))
     const ledger = Option.getOrUndefined(yield* Effect.serviceOption(ToolLedger))
+    const deadLetters = Option.getOrUndefined(yield* Effect.serviceOption(DeadLetters))
     const registry = yield* Registry.make<string, unknown>({ keys: "unique", name })
     const supervisor = yield* DynamicSupervisor.start({
       name,
@@ -188,7 +195,8 @@ export const make = <A extends AnyLlmAgent>(
       starts: new Map(),
       durable: engine === undefined || runJournal === undefined || ledger === undefined
         ? undefined
-        : { services: { engine, journal: runJournal, ledger }, layerName: name }
+        : { services: { engine, journal: runJournal, ledger }, layerName: name },
+      deadLetters
     })
     // build every definition's shared parts now: a missing service or a bad loop configuration fails the layer
     const reachable = new Set<AnyLlmAgent>()

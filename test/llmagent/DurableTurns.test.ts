@@ -5,6 +5,7 @@ import * as fc from "fast-check"
 import { Action, type AgentLoop, Tool } from "../../src/agent/index.ts"
 import type { LlmRequest, LlmResponse } from "../../src/llm/index.ts"
 import { Journal, LlmAgent, LlmAgents, RunJournal } from "../../src/llmagent/index.ts"
+import { DeadLetters } from "../../src/dlq/index.ts"
 import { ConversationMemory, layerMemory } from "../../src/memory/index.ts"
 import { settle } from "./support.ts"
 
@@ -243,4 +244,44 @@ describe("LlmAgent durable option", () => {
         }
       }
     }))
+})
+
+describe("LlmAgents: a turn that fails permanently goes to the dead-letter queue", () => {
+  it.effect("failed, undecodable and crashed turns are letters of kind turn (source the agent id, the input, the error); cancelled ones are not", () =>
+    Effect.gen(function*() {
+      const llm: AgentLoop.ModelClient<{ readonly _tag: "ProviderDown"; readonly message: string }> = {
+        generate: (request) => {
+          const last = request.messages.at(-1)?.content ?? ""
+          if (last.includes("fail")) return Effect.fail({ _tag: "ProviderDown", message: "503 sk-abcdefghijklmnopqrstuvwxyz0123456789" })
+          if (last.includes("crash")) return Effect.die(new Error("boom"))
+          if (last.includes("slow")) return Effect.never
+          return Effect.succeed(response("not json"))
+        },
+        stream: () => {
+          throw new Error("unused")
+        }
+      }
+      const Plain = LlmAgent.make({ name: "plain", model: "fast", llm, memory: "none" })
+      const Typed = LlmAgent.make({ name: "typed", model: "fast", llm, memory: "none", output: Schema.Struct({ ok: Schema.Boolean }), repairs: 0 })
+      const agents = yield* LlmAgents.make({ agents: [Plain, Typed] })
+      const dlq = yield* DeadLetters
+      expect((yield* Effect.flip(agents.ask("plain:1", "please fail")))._tag).toBe("TurnFailed")
+      expect((yield* Effect.flip(agents.ask("typed:1", "answer")))._tag).toBe("InvalidAgentOutput")
+      expect((yield* Effect.flip(agents.ask("plain:2", "crash now")))._tag).toBe("TurnCrashed")
+      const slow = yield* Effect.forkChild(agents.ask("plain:3", "slow"), { startImmediately: true })
+      yield* settle
+      yield* agents.cancel("plain:3")
+      yield* Fiber.await(slow)
+      yield* settle
+      const letters = yield* dlq.list({ kind: "turn" })
+      expect(letters.map((l) => [l.source, l.error.tag]).sort()).toStrictEqual([
+        ["plain:1", "TurnFailed"],
+        ["plain:2", "TurnCrashed"],
+        ["typed:1", "InvalidAgentOutput"]
+      ])
+      const failed = letters.find((l) => l.source === "plain:1")!
+      expect(failed.input).toStrictEqual({ agentId: "plain:1", input: "please fail", maxSteps: null })
+      // secrets in the error are masked before the store
+      expect(JSON.stringify(failed)).not.toContain("sk-abcdefghijklmnopqrstuvwxyz0123456789")
+    }).pipe(Effect.scoped, Effect.provide(DeadLetters.layerMemory())))
 })

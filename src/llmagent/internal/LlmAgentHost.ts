@@ -13,6 +13,7 @@
 import { type Context, Effect } from "effect"
 import { Actor, DynamicSupervisor, type Process, Registry } from "../../runtime/index.ts"
 import type { AgentLoopEvent } from "../../agent/AgentLoop.ts"
+import type { DeadLetters } from "../../dlq/index.ts"
 import type { ConversationMemoryShape } from "../../memory/index.ts"
 import type { PriceTable } from "../../pipeline/index.ts"
 import type { TelemetryHubShape } from "../../telemetry/index.ts"
@@ -55,6 +56,8 @@ export interface HostConfig {
   readonly starts: Map<string, number>
   /** what durable definitions run with, and the layer's name (their workflows' names); undefined: none configured */
   readonly durable: { readonly services: DurableServices; readonly layerName: string } | undefined
+  /** where turns that fail permanently are recorded (kind `turn`); undefined: nowhere */
+  readonly deadLetters: DeadLetters["Service"] | undefined
 }
 
 const MAX_STARTS_TRACKED = 100_000

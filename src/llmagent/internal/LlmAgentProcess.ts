@@ -175,6 +175,19 @@ const finishTurnEvent = (state: State, turn: Turn, exit: Exit.Exit<TurnAnswer, u
   })
 }
 
+/** Records a turn that failed permanently on the `DeadLetters` of the context, if any (in the background). */
+const deadLetter = (state: State, turn: Turn, error: TurnError): void => {
+  const dlq = state.args.host.config.deadLetters
+  if (dlq === undefined) return
+  Effect.runForkWith(state.context)(Effect.ignore(dlq.record({
+    kind: "turn",
+    source: state.args.id,
+    input: { agentId: state.args.id, input: turn.input.input, maxSteps: turn.input.maxSteps ?? null },
+    error,
+    attempts: 1
+  })))
+}
+
 /** Stops taking turns and stops once the queue is empty. */
 const retire = (state: State): Behaviour.NoReplyResult<State> => {
   state.retiring = true
@@ -199,10 +212,13 @@ const onTurnDone = (state: State, turn: Turn, exit: Exit.Exit<TurnAnswer, unknow
     turn.resolve({ _tag: "Error", error: new TurnCancelled({ id, reason: turn.cancelReason ?? "cancelled" }) })
   } else if (Cause.hasFails(exit.cause)) {
     const error = Option.getOrUndefined(Cause.findErrorOption(exit.cause)) as TurnError
+    if (error._tag === "TurnFailed" || error._tag === "InvalidAgentOutput") deadLetter(state, turn, error)
     turn.resolve({ _tag: "Error", error })
   } else {
     // a defect: the turn crashes its agent; the supervisor decides on the restart
-    turn.resolve({ _tag: "Error", error: new TurnCrashed({ id, detail: describeError(Cause.squash(exit.cause)).detail }) })
+    const crashed = new TurnCrashed({ id, detail: describeError(Cause.squash(exit.cause)).detail })
+    deadLetter(state, turn, crashed)
+    turn.resolve({ _tag: "Error", error: crashed })
     state.entry.busy = false
     return Behaviour.stop(ExitReason.failure(exit.cause), state)
   }
