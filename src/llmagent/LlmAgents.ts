@@ -26,6 +26,9 @@
  *   not decode after its repairs (`InvalidAgentOutput`) or that crashed (`TurnCrashed`) is recorded as a letter of
  *   kind `turn`, source the agent id, input `{ agentId, input, maxSteps }` and the error. Cancelled and refused
  *   turns are not dead letters.
+ * - **Checkpoints**: with a `Checkpoints` in the context, each agent's state (`{ turns, messages, runId }`) is saved
+ *   after every answered turn, under the retention of the store, and the latest is restored when the agent starts:
+ *   an agent whose conversation memory is empty gets its conversation back.
  * - **Sub-agents** (`LlmAgent.asTool`) run as children of their parent, under a supervisor the parent owns.
  * - **Durable turns** (a definition with `durable`): each turn is a workflow run on the `WorkflowEngine` whose model
  *   and tool calls are journaled (`Journal.model`, `Journal.tool`) and recorded in the `RunJournal`; its run id is
@@ -48,6 +51,7 @@ import { Actor, DynamicSupervisor, ExitReason, type InvalidOptions, Registry } f
 import * as Options from "../runtime/Options.ts"
 import { TelemetryHub } from "../telemetry/index.ts"
 import { WorkflowEngine } from "effect/workflow"
+import { Checkpoints } from "./Checkpoints.ts"
 import { ToolLedger } from "./Journal.ts"
 import type { AnyLlmAgent, Requirements } from "./LlmAgent.ts"
 import { RunJournal } from "./RunJournal.ts"
@@ -160,6 +164,7 @@ export const make = <A extends AnyLlmAgent>(
     const runJournal = Option.getOrUndefined(yield* Effect.serviceOption(RunJournal))
     const ledger = Option.getOrUndefined(yield* Effect.serviceOption(ToolLedger))
     const deadLetters = Option.getOrUndefined(yield* Effect.serviceOption(DeadLetters))
+    const checkpoints = Option.getOrUndefined(yield* Effect.serviceOption(Checkpoints))
     const registry = yield* Registry.make<string, unknown>({ keys: "unique", name })
     const supervisor = yield* DynamicSupervisor.start({
       name,
@@ -196,7 +201,8 @@ export const make = <A extends AnyLlmAgent>(
       durable: engine === undefined || runJournal === undefined || ledger === undefined
         ? undefined
         : { services: { engine, journal: runJournal, ledger }, layerName: name },
-      deadLetters
+      deadLetters,
+      checkpoints
     })
     // build every definition's shared parts now: a missing service or a bad loop configuration fails the layer
     const reachable = new Set<AnyLlmAgent>()

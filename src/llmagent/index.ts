@@ -14,3 +14,6 @@ export * as Journal from "./Journal.ts"
 /** The readable record of durable runs (what `Journal.replay` reads), memory and PostgreSQL backends. */
 export { RunJournal } from "./RunJournal.ts"
 export type { RunOutcome, RunRecord, RunStart, RunStep, RunSummary, RunJournalShape } from "./RunJournal.ts"
+/** Snapshots of agent state with retention, saved after each turn and restored on start. */
+export { Checkpoints } from "./Checkpoints.ts"
+export type { Checkpoint, CheckpointsShape, RetentionOptions } from "./Checkpoints.ts"

@@ -14,6 +14,7 @@ import { type Context, Effect } from "effect"
 import { Actor, DynamicSupervisor, type Process, Registry } from "../../runtime/index.ts"
 import type { AgentLoopEvent } from "../../agent/AgentLoop.ts"
 import type { DeadLetters } from "../../dlq/index.ts"
+import type { CheckpointsShape } from "../Checkpoints.ts"
 import type { ConversationMemoryShape } from "../../memory/index.ts"
 import type { PriceTable } from "../../pipeline/index.ts"
 import type { TelemetryHubShape } from "../../telemetry/index.ts"
@@ -58,6 +59,8 @@ export interface HostConfig {
   readonly durable: { readonly services: DurableServices; readonly layerName: string } | undefined
   /** where turns that fail permanently are recorded (kind `turn`); undefined: nowhere */
   readonly deadLetters: DeadLetters["Service"] | undefined
+  /** where each agent's state is saved after each answered turn and restored from on start; undefined: nowhere */
+  readonly checkpoints: CheckpointsShape | undefined
 }
 
 const MAX_STARTS_TRACKED = 100_000

@@ -11,12 +11,13 @@
  * stops — `normal` for transient and temporary agents, `terminateChild` for permanent ones so that the supervisor
  * does not restart them. Every handler is synchronous (no Effect), so the turn itself is the only fiber.
  */
-import { Cause, type Context, Effect, Exit, type Fiber, Option, Schema } from "effect"
+import { Cause, type Context, Effect, Exit, type Fiber, Option, Schema, Semaphore } from "effect"
 import { Action, type AgentLoop, Tool } from "../../agent/index.ts"
 import type { AgentLoopEvent } from "../../agent/AgentLoop.ts"
 import type { ToolDefinition } from "../../agent/Tool.ts"
 import { Actor, Behaviour, DynamicSupervisor, ExitReason } from "../../runtime/index.ts"
 import { Events } from "../../telemetry/EventCatalogue.ts"
+import { LlmMessage } from "../../llm/index.ts"
 import type { AnyLlmAgent } from "../LlmAgent.ts"
 import { AgentBusy, describeError, type TurnError, TurnCancelled, TurnCrashed } from "../LlmAgentError.ts"
 import type { AgentStatus, CheckedTurn, TurnAnswer } from "../LlmAgentTurn.ts"
@@ -75,6 +76,11 @@ interface State {
   turns: number
   readonly historyAtStart: number
   readonly incarnation: number
+  /** answered turns before this incarnation (from the latest checkpoint) */
+  readonly turnsBefore: number
+  answered: number
+  /** checkpoints of one agent are saved one at a time, in turn order */
+  readonly saving: Semaphore.Semaphore
 }
 
 const pending = (state: State): number => state.queue.length - state.head
@@ -175,6 +181,20 @@ const finishTurnEvent = (state: State, turn: Turn, exit: Exit.Exit<TurnAnswer, u
   })
 }
 
+/** Saves the agent's state after an answered turn on the `Checkpoints` of the context, if any (in the background). */
+const checkpoint = (state: State, answer: TurnAnswer): void => {
+  const store = state.args.host.config.checkpoints
+  if (store === undefined) return
+  const id = state.args.id
+  const memory = state.args.runtime.memory
+  const turns = state.turnsBefore + state.answered
+  const save = Effect.flatMap(
+    memory === undefined ? Effect.succeed([]) : memory.messages(id),
+    (messages) => store.save(id, { turns, messages, runId: answer.runId ?? null })
+  )
+  Effect.runForkWith(state.context)(Effect.ignore(state.saving.withPermits(1)(save)))
+}
+
 /** Records a turn that failed permanently on the `DeadLetters` of the context, if any (in the background). */
 const deadLetter = (state: State, turn: Turn, error: TurnError): void => {
   const dlq = state.args.host.config.deadLetters
@@ -207,6 +227,8 @@ const onTurnDone = (state: State, turn: Turn, exit: Exit.Exit<TurnAnswer, unknow
   finishTurnEvent(state, turn, exit)
   const id = state.args.id
   if (Exit.isSuccess(exit)) {
+    state.answered++
+    checkpoint(state, exit.value)
     turn.resolve({ _tag: "Answer", answer: exit.value })
   } else if (Cause.hasInterruptsOnly(exit.cause)) {
     turn.resolve({ _tag: "Error", error: new TurnCancelled({ id, reason: turn.cancelReason ?? "cancelled" }) })
@@ -250,6 +272,13 @@ const onExit = (state: State, reason: ExitReason.ExitReason): void => {
 
 const GONE: Outcome = { _tag: "Gone" }
 
+const SavedState = Schema.Struct({ turns: Schema.Int, messages: Schema.Array(LlmMessage) })
+const decodeSaved = Schema.decodeUnknownOption(SavedState)
+
+/** A checkpoint's state as saved by `checkpoint`; anything else (another writer, an old shape) restores nothing. */
+const decodeCheckpoint = (state: unknown): { readonly turns: number; readonly messages: ReadonlyArray<LlmMessage> } =>
+  Option.getOrElse(decodeSaved(state), () => ({ turns: 0, messages: [] }))
+
 const statusOf = (state: State): AgentStatus => ({
   id: state.args.id,
   alive: state.self.exitReason === undefined,
@@ -285,7 +314,14 @@ export const behaviour = Behaviour.make<Protocol>()({
     Effect.gen(function*() {
       const self = (yield* Actor.self) as AgentRef
       const memory = args.runtime.memory
-      const historyAtStart = memory === undefined ? 0 : (yield* memory.messages(args.id)).length
+      let historyAtStart = memory === undefined ? 0 : (yield* memory.messages(args.id)).length
+      // the latest checkpoint: the turns so far, and the conversation when the memory lost it
+      const saved = args.host.config.checkpoints === undefined ? undefined : Option.getOrUndefined(yield* args.host.config.checkpoints.latest(args.id))
+      const restored = decodeCheckpoint(saved?.state)
+      if (memory !== undefined && historyAtStart === 0 && restored.messages.length > 0) {
+        yield* memory.append(args.id, restored.messages)
+        historyAtStart = (yield* memory.messages(args.id)).length
+      }
       const context = args.host.config.context
       let children: DynamicSupervisor.DynamicSupervisorRef | undefined
       let loop = args.runtime.loop
@@ -317,7 +353,10 @@ export const behaviour = Behaviour.make<Protocol>()({
         retiring: false,
         turns: 0,
         historyAtStart,
-        incarnation: args.host.noteStart(args.id)
+        incarnation: args.host.noteStart(args.id),
+        turnsBefore: restored.turns,
+        answered: 0,
+        saving: Semaphore.makeUnsafe(1)
       }
       entry.status = () => statusOf(state)
       self.onExit((reason) => onExit(state, reason))
