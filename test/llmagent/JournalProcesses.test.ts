@@ -5,7 +5,7 @@
  * Default: 20 runs of 3 steps, 3 kills (JOURNAL_RUNS / JOURNAL_KILLS override; 200 runs is the soak setting).
  *
  * The second test does the same with durable `LlmAgents` turns (support/durableTurnsWorker.ts): 6 agents, each one
- * turn of 3 model calls and 2 tool calls (one not idempotent), 2 kills (JOURNAL_AGENTS / JOURNAL_AGENT_KILLS); it
+ * turn of 3 model calls and 2 tool calls (one not idempotent), 3 kills (JOURNAL_AGENTS / JOURNAL_AGENT_KILLS); it
  * also measures the recovery time, from the restart to the first step the resumed runs execute.
  */
 import { assert, it } from "@effect/vitest"
@@ -21,7 +21,7 @@ import { databaseUrl, describePostgres, pgLayer } from "../support/postgres.ts"
 const worker = fileURLToPath(new URL("./support/journalWorker.ts", import.meta.url))
 const turnsWorker = fileURLToPath(new URL("./support/durableTurnsWorker.ts", import.meta.url))
 const AGENTS = Number(process.env["JOURNAL_AGENTS"] ?? 6)
-const AGENT_KILLS = Number(process.env["JOURNAL_AGENT_KILLS"] ?? 2)
+const AGENT_KILLS = Number(process.env["JOURNAL_AGENT_KILLS"] ?? 3)
 const RUNS = Number(process.env["JOURNAL_RUNS"] ?? 20)
 const STEPS = 3
 const KILLS = Number(process.env["JOURNAL_KILLS"] ?? 3)
@@ -50,13 +50,17 @@ const start = (args: ReadonlyArray<string> = [worker, dbUrl, String(RUNS), Strin
   let err = ""
   let onReady = (): void => undefined
   const ready = new Promise<void>((resolve) => void (onReady = resolve))
+  let readyAt = 0
   let onProgress = (_: number): void => undefined
   const progress = new Promise<number>((resolve) => void (onProgress = resolve))
   const spawnedAt = Date.now()
   const done = new Promise<boolean>((resolve) => {
     child.stdout?.on("data", (chunk: Buffer) => {
       out += chunk.toString()
-      if (out.includes(`"ready"`)) onReady()
+      if (out.includes(`"ready"`) && readyAt === 0) {
+        readyAt = Date.now() - spawnedAt
+        onReady()
+      }
       if (out.includes(`"progress"`)) onProgress(Date.now() - spawnedAt)
       if (out.includes(`"done"`)) resolve(true)
     })
@@ -69,7 +73,7 @@ const start = (args: ReadonlyArray<string> = [worker, dbUrl, String(RUNS), Strin
       }
     })
   })
-  return { child, ready, progress, done }
+  return { child, ready, progress, done, readyMs: () => readyAt }
 }
 
 describePostgres("Journal across SIGKILL: a run interrupted by a process crash resumes from the last journaled step", () => {
@@ -129,12 +133,16 @@ describePostgres("Journal across SIGKILL: a run interrupted by a process crash r
       let kills = 0
       let finished = false
       const recoveries: Array<number> = []
+      const readies: Array<number> = []
       while (!finished) {
         const w = start([turnsWorker, turnsUrl, String(AGENTS)])
         if (kills > 0) {
           // recovery: from the restart to the first step the resumed runs execute
           const first = yield* Effect.promise(() => Promise.race([w.progress, w.done.then(() => -1)]))
-          if (first >= 0) recoveries.push(first)
+          if (first >= 0) {
+            recoveries.push(first)
+            readies.push(w.readyMs())
+          }
         }
         if (kills < AGENT_KILLS) {
           yield* Effect.promise(() => w.ready)
@@ -165,6 +173,7 @@ describePostgres("Journal across SIGKILL: a run interrupted by a process crash r
         agents: AGENTS,
         kills,
         repeatedRequests: calls.reduce((n, c) => n + c.requests - 1, 0),
+        restartToReadyMs: readies,
         recoveryMs: recoveries,
         recoveryMedianMs: median
       }))
