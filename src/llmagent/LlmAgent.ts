@@ -9,11 +9,13 @@
  * and before every turn; `"none"`: every turn stands alone), an optional output Schema (the final answer is JSON
  * decoded with it; a decode failure is sent back to the model for repair up to `repairs` times), the OTP restart
  * type (`permanent`, `transient` — the default —, `temporary` for one-shot tasks) and the idle timeout after which
- * an agent without work hibernates and stops (it comes back on its next message, with its history).
+ * an agent without work hibernates and stops (it comes back on its next message, with its history), and whether its
+ * turns are durable (`durable`: each turn a workflow run whose model and tool calls are journaled, see `Journal`;
+ * `idempotentTools` names the tools that may run again after a crash, every other tool runs at most once).
  *
  * Every requirement is in the type: `LlmAgent<Out, E, R>` has `ConversationMemory` in `R` when it keeps
- * conversation memory, `Llm` when it has no model client of its own, and the requirements of its tools' actions and
- * of its sub-agents. `LlmAgents.layer` requires the union of its definitions' `R`, so a program that forgets a
+ * conversation memory, `Llm` when it has no model client of its own, `WorkflowEngine`, `RunJournal` and `ToolLedger`
+ * when its turns are durable, and the requirements of its tools' actions and of its sub-agents. `LlmAgents.layer` requires the union of its definitions' `R`, so a program that forgets a
  * service does not compile, and no service is looked up at run time.
  *
  * Mirrors a Jido agent definition (`use Jido.Agent` with an LLM strategy) and the agent constructors of LLM

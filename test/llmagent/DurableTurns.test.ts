@@ -7,6 +7,7 @@ import type { LlmRequest, LlmResponse } from "../../src/llm/index.ts"
 import { Journal, LlmAgent, LlmAgents, RunJournal } from "../../src/llmagent/index.ts"
 import { DeadLetters } from "../../src/dlq/index.ts"
 import { ConversationMemory, layerMemory } from "../../src/memory/index.ts"
+import type { InvalidOptions } from "../../src/runtime/index.ts"
 import { settle } from "./support.ts"
 
 const usage = { inputTokens: 10, outputTokens: 5, totalTokens: 15 }
@@ -231,6 +232,20 @@ describe("LlmAgent durable option", () => {
       .toThrow(/sub-agents/)
     expect(LlmAgent.make({ name: "z", model: "fast", llm: s.llm }).durable).toBeUndefined()
   })
+
+  it.effect("the durable services are in the definition's requirements; without them the layer fails to build", () =>
+    Effect.gen(function*() {
+      const s = script()
+      const Shop = LlmAgent.make({ name: "shop", model: "fast", llm: s.llm, memory: "none", tools: s.toolDefs, durable: true })
+      const layer: Layer.Layer<LlmAgents, InvalidOptions, WorkflowEngine.WorkflowEngine | RunJournal | Journal.ToolLedger> = LlmAgents.layer({ agents: [Shop] })
+      // @ts-expect-error a durable definition cannot be run without its services
+      const _none: Layer.Layer<LlmAgents, InvalidOptions, never> = LlmAgents.layer({ agents: [Shop] })
+      void _none
+      // forced past the types: the layer dies naming what is missing
+      const exit = yield* Effect.exit(Layer.build(layer as unknown as Layer.Layer<LlmAgents>))
+      assert.isTrue(Exit.isFailure(exit))
+      expect(String(Exit.isFailure(exit) ? exit.cause : "")).toContain("durable turns need WorkflowEngine, RunJournal and ToolLedger")
+    }).pipe(Effect.scoped))
 
   it.effect("fuzz: any durable option value either defines the agent or throws a TypeError naming durable", () =>
     Effect.sync(() => {
