@@ -61,6 +61,8 @@ export interface AgentStatus {
 export interface CheckedTurn {
   readonly input: string | ReadonlyArray<LlmMessage>
   readonly maxSteps: number | undefined
+  /** the dead letter this turn redrives (`TurnRedrive`): a failure is then not recorded as a new letter */
+  readonly redriveOf?: string
 }
 
 const TurnSchema = Schema.Struct({

@@ -25,7 +25,7 @@
  *   layer is built: a turn that failed (`TurnFailed`, after the pipeline's retries and fallbacks), whose answer did
  *   not decode after its repairs (`InvalidAgentOutput`) or that crashed (`TurnCrashed`) is recorded as a letter of
  *   kind `turn`, source the agent id, input `{ agentId, input, maxSteps }` and the error. Cancelled and refused
- *   turns are not dead letters.
+ *   turns are not dead letters; a `TurnRedrive` given as `redrive` sends a letter's turn again.
  * - **Checkpoints**: with a `Checkpoints` in the context, each agent's state (`{ turns, messages, runId }`) is saved
  *   after every answered turn, under the retention of the store, and the latest is restored when the agent starts:
  *   an agent whose conversation memory is empty gets its conversation back.
@@ -55,6 +55,7 @@ import { Checkpoints } from "./Checkpoints.ts"
 import { ToolLedger } from "./Journal.ts"
 import type { AnyLlmAgent, Requirements } from "./LlmAgent.ts"
 import { RunJournal } from "./RunJournal.ts"
+import type { TurnRedrive } from "./TurnRedrive.ts"
 import {
   type AgentBusy,
   type AgentStartFailed,
@@ -107,6 +108,8 @@ export interface LlmAgentsOptions<A extends AnyLlmAgent> {
   readonly maxSeconds?: number
   /** prices for `costUsd`; default the pipeline's table */
   readonly prices?: PriceTable
+  /** the redrive handler of `turn` dead letters to bind to these agents (see `TurnRedrive`) */
+  readonly redrive?: TurnRedrive
 }
 
 /** The default bound on live agents per node; the least recently used idle agent is stopped first. */
@@ -119,7 +122,8 @@ const OptionsSchema = Schema.Struct({
   name: Schema.optionalKey(Schema.String.check(Schema.isMinLength(1))),
   maxRestarts: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
   maxSeconds: Schema.optionalKey(Schema.Finite.check(Schema.isGreaterThan(0))),
-  prices: Schema.optionalKey(Schema.Unknown)
+  prices: Schema.optionalKey(Schema.Unknown),
+  redrive: Schema.optionalKey(Schema.Unknown)
 })
 
 /** What `make` / `layer` fail with: bad options (`InvalidOptions`, naming the field). */
@@ -236,6 +240,7 @@ export const make = <A extends AnyLlmAgent>(
       )
     }
 
+    options.redrive?.bind((id, turn) => withId(id, () => host.turn(id, turn, "ask", undefined)))
     const shape: LlmAgentsShape = {
       ensureStarted: (id) => withId(id, () => Effect.flatMap(host.ensureStarted(id), () => statusOf(id))),
       ask: (id, input) =>

@@ -54,6 +54,8 @@ export interface RunStart {
   readonly workflow: string
   readonly executionId: string
   readonly input: unknown
+  /** the turn's step budget, when it overrode the definition's */
+  readonly maxSteps?: number | undefined
   /** epoch milliseconds */
   readonly startedAt: number
 }
@@ -185,6 +187,7 @@ interface RunRow {
   readonly workflow: string
   readonly execution_id: string
   readonly input: unknown
+  readonly max_steps: number | null
   readonly started_at: string
   readonly finished_at: string | null
   readonly outcome: RunOutcome | null
@@ -207,6 +210,7 @@ const fromRow = (row: RunRow): RunSummary => ({
   workflow: row.workflow,
   executionId: row.execution_id,
   input: row.input,
+  ...(row.max_steps === null ? {} : { maxSteps: row.max_steps }),
   startedAt: Number(row.started_at),
   finishedAt: row.finished_at === null ? undefined : Number(row.finished_at),
   outcome: row.outcome ?? undefined,
@@ -221,12 +225,12 @@ const makePostgres = (sql: SqlClient.SqlClient, schema: string): RunJournalShape
   const runs = `"${schema}".troupe_runs`
   const steps = `"${schema}".troupe_run_steps`
   const columns =
-    `r.run_id, r.agent, r.agent_id, r.workflow, r.execution_id, r.input, r.started_at::text AS started_at, r.finished_at::text AS finished_at, r.outcome, r.result, (SELECT count(*) FROM ${steps} s WHERE s.run_id = r.run_id)::text AS step_count`
+    `r.run_id, r.agent, r.agent_id, r.workflow, r.execution_id, r.input, r.max_steps, r.started_at::text AS started_at, r.finished_at::text AS finished_at, r.outcome, r.result, (SELECT count(*) FROM ${steps} s WHERE s.run_id = r.run_id)::text AS step_count`
   return {
     start: (run) =>
       sql.unsafe(
-        `INSERT INTO ${runs} (run_id, agent, agent_id, workflow, execution_id, input, started_at) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7) ON CONFLICT DO NOTHING`,
-        [run.runId, run.agent, run.agentId, run.workflow, run.executionId, json(run.input), run.startedAt]
+        `INSERT INTO ${runs} (run_id, agent, agent_id, workflow, execution_id, input, max_steps, started_at) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8) ON CONFLICT DO NOTHING`,
+        [run.runId, run.agent, run.agentId, run.workflow, run.executionId, json(run.input), run.maxSteps ?? null, run.startedAt] as ReadonlyArray<string> // the driver takes any primitive parameter
       ).pipe(Effect.asVoid, Effect.orDie),
     step: (runId, step) =>
       Effect.flatMap(Clock.currentTimeMillis, (at) =>
@@ -296,7 +300,7 @@ export class RunJournal extends Context.Service<RunJournal, RunJournalShape>()("
       const sql = yield* SqlClient.SqlClient
       yield* sql.unsafe(`CREATE SCHEMA IF NOT EXISTS "${schema}"`)
       yield* sql.unsafe(
-        `CREATE TABLE IF NOT EXISTS "${schema}".troupe_runs (seq bigserial, run_id text PRIMARY KEY, agent text NOT NULL, agent_id text NOT NULL, workflow text NOT NULL, execution_id text NOT NULL, input jsonb, started_at bigint NOT NULL, finished_at bigint, outcome text, result jsonb)`
+        `CREATE TABLE IF NOT EXISTS "${schema}".troupe_runs (seq bigserial, run_id text PRIMARY KEY, agent text NOT NULL, agent_id text NOT NULL, workflow text NOT NULL, execution_id text NOT NULL, input jsonb, max_steps int, started_at bigint NOT NULL, finished_at bigint, outcome text, result jsonb)`
       )
       yield* sql.unsafe(
         `CREATE TABLE IF NOT EXISTS "${schema}".troupe_run_steps (run_id text NOT NULL, seq int NOT NULL, name text NOT NULL, kind text NOT NULL, at bigint NOT NULL, value jsonb, PRIMARY KEY (run_id, name))`

@@ -17,3 +17,6 @@ export type { RunOutcome, RunRecord, RunStart, RunStep, RunSummary, RunJournalSh
 /** Snapshots of agent state with retention, saved after each turn and restored on start. */
 export { Checkpoints } from "./Checkpoints.ts"
 export type { Checkpoint, CheckpointsShape, RetentionOptions } from "./Checkpoints.ts"
+/** The redrive handler of `turn` dead letters. */
+export { TurnRedrive } from "./TurnRedrive.ts"
+export type { RedriveTurn } from "./TurnRedrive.ts"

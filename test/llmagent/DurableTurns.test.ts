@@ -4,7 +4,7 @@ import { WorkflowEngine } from "effect/workflow"
 import * as fc from "fast-check"
 import { Action, type AgentLoop, Tool } from "../../src/agent/index.ts"
 import type { LlmRequest, LlmResponse } from "../../src/llm/index.ts"
-import { Journal, LlmAgent, LlmAgents, RunJournal } from "../../src/llmagent/index.ts"
+import { Journal, LlmAgent, LlmAgents, RunJournal, TurnRedrive } from "../../src/llmagent/index.ts"
 import { DeadLetters } from "../../src/dlq/index.ts"
 import { ConversationMemory, layerMemory } from "../../src/memory/index.ts"
 import type { InvalidOptions } from "../../src/runtime/index.ts"
@@ -175,6 +175,28 @@ describe("LlmAgents durable turns: every model response and every tool result is
       expect(after.result).toMatchObject({ runId: run!.runId, steps: 2, toolCalls: 2 })
     }).pipe(Effect.scoped, Effect.provide(durableLayers)), { timeout: 20_000 })
 
+  it.effect("a run recorded but killed before its workflow started is started when the agents start again", () =>
+    Effect.gen(function*() {
+      const s = script()
+      const Shop = LlmAgent.make({ name: "shop", model: "fast", llm: s.llm, tools: s.toolDefs, durable: true })
+      const journal = yield* RunJournal
+      yield* journal.start({
+        runId: "r-early",
+        agent: "shop",
+        agentId: "shop:9",
+        workflow: "LlmAgentTurn.llm-agents.shop",
+        executionId: "not-started",
+        input: "refund o-9",
+        maxSteps: 4,
+        startedAt: 0
+      })
+      yield* LlmAgents.make({ agents: [Shop] })
+      yield* until(Effect.map(journal.get("r-early"), (r) => Option.isSome(r) && r.value.outcome !== undefined))
+      const run = Option.getOrThrow(yield* journal.get("r-early"))
+      expect(run).toMatchObject({ outcome: "answered", maxSteps: 4, result: { runId: "r-early", steps: 2 } })
+      expect(run.steps).toHaveLength(4)
+    }).pipe(Effect.scoped, Effect.provide(durableLayers)))
+
   it.effect("cancelling a durable turn interrupts its run; the journal records it cancelled and nothing resumes it", () =>
     Effect.gen(function*() {
       const s = script()
@@ -299,4 +321,46 @@ describe("LlmAgents: a turn that fails permanently goes to the dead-letter queue
       // secrets in the error are masked before the store
       expect(JSON.stringify(failed)).not.toContain("sk-abcdefghijklmnopqrstuvwxyz0123456789")
     }).pipe(Effect.scoped, Effect.provide(DeadLetters.layerMemory())))
+})
+
+describe("TurnRedrive: the redrive handler of turn dead letters", () => {
+  it.effect("a redrive sends the letter's turn to its agent again; a redriven turn that fails again is not recorded as a new letter", () => {
+    const redrive = new TurnRedrive()
+    return Effect.gen(function*() {
+      let flaky = 0
+      const llm: AgentLoop.ModelClient<{ readonly _tag: "ProviderDown"; readonly message: string }> = {
+        generate: (request) => {
+          const last = request.messages.at(-1)?.content ?? ""
+          if (last === "always") return Effect.fail({ _tag: "ProviderDown", message: "down" })
+          if (last === "flaky" && flaky++ === 0) return Effect.fail({ _tag: "ProviderDown", message: "once" })
+          return Effect.succeed(response(`ok ${last}`))
+        },
+        stream: () => {
+          throw new Error("unused")
+        }
+      }
+      const Plain = LlmAgent.make({ name: "plain", model: "fast", llm, memory: "none" })
+      const dlq = yield* DeadLetters
+      // not bound yet: the redrive fails, the letter stays dead
+      const early = yield* dlq.record({ kind: "turn", source: "plain:0", input: { agentId: "plain:0", input: "x", maxSteps: null }, error: "e", attempts: 1 })
+      expect((yield* dlq.redrive(early.id)).result).toBe("failed")
+      yield* dlq.purge()
+      const agents = yield* LlmAgents.make({ agents: [Plain], redrive })
+      yield* Effect.flip(agents.ask("plain:1", "flaky"))
+      yield* Effect.flip(agents.ask("plain:2", "always"))
+      yield* settle
+      const letters = yield* dlq.list({ kind: "turn" })
+      expect(letters).toHaveLength(2)
+      const outcomes = yield* Effect.forEach(letters, (l) => dlq.redrive(l.id))
+      expect(outcomes.map((o) => o.result).sort()).toStrictEqual(["failed", "redriven"])
+      yield* settle
+      const after = yield* dlq.list({ kind: "turn" })
+      expect(after).toHaveLength(2)
+      expect(after.find((l) => l.source === "plain:1")?.status).toBe("redriven")
+      expect(after.find((l) => l.source === "plain:2")).toMatchObject({ status: "dead", redrives: 1 })
+      // a letter that is not a turn does not redrive
+      const bad = yield* dlq.record({ kind: "turn", source: "plain:3", input: { nope: 1 }, error: "e", attempts: 1 })
+      expect((yield* dlq.redrive(bad.id)).result).toBe("failed")
+    }).pipe(Effect.scoped, Effect.provide(DeadLetters.layerMemory({ redrive: redrive.handler })))
+  })
 })

@@ -209,9 +209,18 @@ export const makeDurable = (options: {
 
   const register = services.engine.register(workflow, execute)
 
+  // a run is recorded before its workflow starts: one killed in between has no execution yet, so it is started
+  // (same run id: the engine de-duplicates it when it exists) as well as resumed
   const resumeUnfinished = Effect.gen(function*() {
-    const runs = yield* journal.unfinished(workflow.name, 10_000)
-    for (const run of runs) yield* services.engine.resume(workflow, run.executionId)
+    const runs = yield* journal.unfinished(workflow._tag, 10_000)
+    for (const run of runs) {
+      yield* services.engine.resume(workflow, run.executionId)
+      const input = run.input as typeof Payload.input.Type // recorded by `turn` below from a checked turn
+      yield* workflow.execute({ runId: run.runId, agentId: run.agentId, input, maxSteps: run.maxSteps ?? null }, { discard: true }).pipe(
+        Effect.provideService(WorkflowEngine.WorkflowEngine, services.engine),
+        Effect.ignore
+      )
+    }
     return runs.length
   })
 
@@ -221,7 +230,16 @@ export const makeDurable = (options: {
       const payload = { runId, agentId, input: checked.input, maxSteps: checked.maxSteps ?? null }
       const executionId = yield* workflow.executionId(payload)
       const startedAt = yield* Clock.currentTimeMillis
-      yield* journal.start({ runId, agent: definition.name, agentId, workflow: workflow.name, executionId, input: checked.input, startedAt })
+      yield* journal.start({
+        runId,
+        agent: definition.name,
+        agentId,
+        workflow: workflow._tag,
+        executionId,
+        input: checked.input,
+        ...(checked.maxSteps !== undefined ? { maxSteps: checked.maxSteps } : {}),
+        startedAt
+      })
       const answer = yield* workflow.execute(payload).pipe(
         Effect.provideService(WorkflowEngine.WorkflowEngine, services.engine),
         Effect.catchDefect((defect) => Effect.die(new TurnCrashed({ id: agentId, detail: String(defect).slice(0, 500) }))),

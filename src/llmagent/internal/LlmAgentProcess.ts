@@ -198,7 +198,7 @@ const checkpoint = (state: State, answer: TurnAnswer): void => {
 /** Records a turn that failed permanently on the `DeadLetters` of the context, if any (in the background). */
 const deadLetter = (state: State, turn: Turn, error: TurnError): void => {
   const dlq = state.args.host.config.deadLetters
-  if (dlq === undefined) return
+  if (dlq === undefined || turn.input.redriveOf !== undefined) return
   Effect.runForkWith(state.context)(Effect.ignore(dlq.record({
     kind: "turn",
     source: state.args.id,
