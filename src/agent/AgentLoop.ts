@@ -208,7 +208,8 @@ const loop = <E, O>(
       : [{ role: "system", content: config.systemPrompt }]
 
     const execute = (call: LlmToolCall): Effect.Effect<ToolRunner.ToolResult> => {
-      const handled = runner.handle({ id: call.id, name: call.name, params: call.arguments })
+      const direct = runner.handle({ id: call.id, name: call.name, params: call.arguments })
+      const handled = config.wrapToolCall === undefined ? direct : config.wrapToolCall(call, direct)
       if (hub === undefined || !known.has(call.name)) return handled
       // a tool failure is a value for the loop, but an exception for telemetry: fail inside the span, recover outside
       return handled.pipe(

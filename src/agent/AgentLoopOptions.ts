@@ -13,6 +13,7 @@ import type {
   LlmResponse,
   LlmStreamPart,
   ResponseFormat as ResponseFormatType,
+  ToolCall as LlmToolCall,
   ToolChoice as ToolChoiceType
 } from "../llm/index.ts"
 import { LlmMessage as LlmMessageSchema, LlmParams, ResponseFormat, ToolChoice } from "../llm/index.ts"
@@ -22,7 +23,7 @@ import type { TelemetryHubShape } from "../telemetry/index.ts"
 import type { InvalidOptions } from "../runtime/index.ts"
 import { decodeOptions, InvalidAgentOptions } from "./AgentError.ts"
 import type { ToolDefinition } from "./Tool.ts"
-import type { ToolPolicy } from "./ToolRunner.ts"
+import type { ToolPolicy, ToolResult } from "./ToolRunner.ts"
 
 /**
  * The model the loop calls: the shape of `LlmProvider` (and of the pipeline's `Llm`), with any error type `E` and
@@ -70,6 +71,11 @@ export interface AgentLoopConfig<E = never, O = never> {
    * stage `document`, the final answer at stage `output`; a block fails the run with `GuardBlocked`
    */
   readonly guard?: GuardShape
+  /**
+   * wraps each tool call's execution (its result is a value either way); `LlmAgents` journals the calls of durable
+   * turns with it (`Journal.tool`). Default: none
+   */
+  readonly wrapToolCall?: (call: LlmToolCall, run: Effect.Effect<ToolResult>) => Effect.Effect<ToolResult>
 }
 
 /** One run: the new user turn (or messages), optionally the conversation it continues. */

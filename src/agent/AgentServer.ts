@@ -10,12 +10,17 @@
  * Every message an entry point takes from outside is decoded first (`AgentMessage`): a bad one fails with
  * `InvalidMessage` naming the entry point and path, and the agent never sees it.
  *
+ * With a `Checkpoints` store in the context (src/llmagent/Checkpoints.ts), an agent's state is saved after every
+ * `cmd` that changes it (under the store's retention) and a start or restart begins from the latest checkpoint that
+ * decodes with the definition's schema (else from the start arguments).
+ *
  * The layer requires every directive executor (`DirectiveExecutor.Executors`), so a program that forgets one does
  * not compile. Actions run by agents get their services from the context the layer is built in.
  */
-import { Context, Duration, Effect, Layer, Schema, type Scope } from "effect"
+import { Context, Duration, Effect, Layer, Option, Schema, type Scope } from "effect"
 import { Actor, DynamicSupervisor, ExitReason, type Process, Registry } from "../runtime/index.ts"
 import type { ActorExited, CallingSelf, CallTimeout, FailedToStartChild, InvalidOptions, MailboxFull, MaxChildren } from "../runtime/index.ts"
+import { Checkpoints } from "../llmagent/Checkpoints.ts"
 import * as Agent from "./Agent.ts"
 import type { AnyDefinition, Definition } from "./AgentDefinition.ts"
 import {
@@ -154,6 +159,7 @@ export const make = (
       maxSeconds: options.maxSeconds ?? 5
     })
     const whereis = (id: string): Process.Process | undefined => registry.whereisUnsafe(id)
+    const checkpoints = Option.getOrUndefined(yield* Effect.serviceOption(Checkpoints))
 
     const start = <S, I>(definition: Definition<S, I>, startOptions: StartOptions = {}): Effect.Effect<string, StartError> =>
       Effect.gen(function*() {
@@ -171,7 +177,8 @@ export const make = (
           maxQueue: startOptions.maxQueue ?? 10_000,
           parent: startOptions.parent,
           onParentDeath: startOptions.onParentDeath ?? "stop",
-          server: hooks
+          server: hooks,
+          checkpoints
         }
         yield* DynamicSupervisor.startChild(supervisor, {
           id,

@@ -1,8 +1,8 @@
 /**
  * The `troupe` command line, on effect's `effect/cli`: a root command whose subcommands are listed in
  * `commands` — today `serve`, `tree`, `health`, `metrics`, `config`, `maintenance` (see `AdminCommands`), `keys`
- * (`KeysCommands`), `budgets` (`BudgetCommands`), `costs` (`CostsCommands`) and `dlq` (`DlqCommands`); later issues
- * add theirs by appending to that list (or by calling `run` with more).
+ * (`KeysCommands`), `budgets` (`BudgetCommands`), `costs` (`CostsCommands`), `dlq` (`DlqCommands`) and `replay`
+ * (`ReplayCommand`); later issues add theirs by appending to that list (or by calling `run` with more).
  *
  * @since 0.1.0
  */
@@ -12,6 +12,7 @@ import { budgets } from "./BudgetCommands.ts"
 import { costs } from "./CostsCommands.ts"
 import { dlq } from "./DlqCommands.ts"
 import { keys } from "./KeysCommands.ts"
+import { replay } from "./ReplayCommand.ts"
 import { serve } from "./ServeCommand.ts"
 
 /** The root command. */
@@ -20,7 +21,7 @@ export const root = Command.make("troupe").pipe(
 )
 
 /** The subcommands of `troupe`. */
-export const commands = [serve, tree, health, metrics, config, maintenance, keys, budgets, costs, dlq] as const
+export const commands = [serve, tree, health, metrics, config, maintenance, keys, budgets, costs, dlq, replay] as const
 
 /** Runs the CLI on `argv` (without the node and script paths), with `extra` subcommands if any. */
 export const run = (argv: ReadonlyArray<string>, extra: ReadonlyArray<Command.Command<string, never, unknown, unknown, never>> = []) =>

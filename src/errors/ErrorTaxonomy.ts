@@ -151,6 +151,7 @@ export const taxonomy: { readonly [K in ErrorTag]: ErrorClass } = {
   SecretError: internalAlert,
   ToolOutcomeUnknown: internalAlert,
   LedgerFull: internalAlert,
+  RunNotFound: clientReject,
   BudgetStoreError: internalRetry,
   RateLimited: clientWait,
   InvalidRateLimitInput: clientReject,

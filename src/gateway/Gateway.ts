@@ -56,6 +56,7 @@ import { errorsHandlers } from "./internal/ErrorsHandlers.ts"
 import { observerHandlers, observerRoute } from "./internal/ObserverHandlers.ts"
 import { dlqHandlers } from "./internal/DlqHandlers.ts"
 import { costsHandlers } from "./internal/CostsHandlers.ts"
+import { runsHandlers } from "./internal/RunsHandlers.ts"
 import { layerCostsErrors } from "./CostsApi.ts"
 import { type AccessServices, accessHandlers } from "./internal/AccessHandlers.ts"
 
@@ -198,6 +199,7 @@ const make = (options: GatewayOptions) =>
         errorsHandlers,
         dlqHandlers,
         costsHandlers,
+        runsHandlers,
         accessHandlers(options.access)
       ]),
       Layer.provide([auth, layerOpenAiErrors, layerCostsErrors, embedder])

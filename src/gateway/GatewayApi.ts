@@ -26,6 +26,7 @@ import { fromSchemaIssue, internalError } from "./GatewayError.ts"
 import { AdminAuth, ApiAuth } from "./GatewayAuth.ts"
 import { ErrorsGroup } from "./ErrorsApi.ts"
 import { DlqGroup } from "./DlqApi.ts"
+import { RunsGroup } from "./RunsApi.ts"
 import { ObserverGroup } from "./ObserverApi.ts"
 import { CostsGroup } from "./CostsApi.ts"
 import { AccessGroup } from "./AccessApi.ts"
@@ -94,4 +95,5 @@ export class GatewayApi extends HttpApi.make("troupe-gateway").add(OpenAiGroup).
   .add(DlqGroup.middleware(OpenAiErrors).annotate(RequiredPermission, "gateway:admin"))
   .add(CostsGroup.annotate(RequiredPermission, "metrics:view"))
   .add(AccessGroup)
+  .add(RunsGroup.middleware(OpenAiErrors).annotate(RequiredPermission, "gateway:admin"))
 {}

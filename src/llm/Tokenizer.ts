@@ -2,7 +2,7 @@
  * The token counter hook: how many input tokens a request is estimated to use, before it is sent.
  *
  * `TokenCounter` is a `Context.Reference` whose default is the cheap estimate of `TokenEstimate` (~4 characters
- * per token), so nothing changes unless a counter is provided. `TokenCounter.bpe` is a real byte-pair-encoding
+ * per token), so nothing changes unless a counter is provided. `Tokenizer.bpe` is a real byte-pair-encoding
  * counter built on the `gpt-tokenizer` npm package (OpenAI's `o200k_base` for the GPT-4o / 4.1 / 5 and o-series
  * models, `cl100k_base` for GPT-4 and GPT-3.5), with the chat format's per-message overhead; other models get
  * `o200k_base` as the nearest public BPE. The pipeline's token rate limit reserves what the counter says, and the

@@ -12,6 +12,9 @@
  *   tool first claims its key in the `ToolLedger`; when the key was already claimed but no result was journaled (the
  *   process died between the claim and the journal write), the step is **reported as `ToolOutcomeUnknown`, not
  *   re-run blindly** — that failure is itself journaled, so replays report it the same way.
+ * - **`replay(runId)` reads a run's journal without re-executing anything**: the steps in order (model responses
+ *   and tool results, with their names and times) and the outcome, from the `RunJournal` (durable `LlmAgents`
+ *   turns write it; see RunJournal.ts for why it is a table of its own). An unknown id fails `RunNotFound`.
  * - **The ledger is bounded**: `ToolLedger.layerMemory` keeps at most `capacity` keys (default 100,000) and fails
  *   `LedgerFull` rather than forgetting a claim (forgetting one could run a tool twice).
  *
@@ -20,9 +23,10 @@
  * `Activity` has no at-most-once mode — its `CurrentAttempt` counts retries, not crashes, so an activity cannot tell
  * that it already ran before a SIGKILL (EFFECT4-server-cluster.md §3a, pitfall 5).
  */
-import { Context, Effect, Layer, Schema } from "effect"
+import { Context, Effect, Layer, Option, Schema } from "effect"
 import { SqlClient, type SqlError } from "effect/sql"
 import { Activity } from "effect/workflow"
+import { RunJournal, type RunRecord } from "./RunJournal.ts"
 
 /** A non-idempotent tool's key was claimed before, but its result was never journaled: it may or may not have run. */
 export class ToolOutcomeUnknown extends Schema.TaggedError<ToolOutcomeUnknown>()("ToolOutcomeUnknown", {
@@ -34,6 +38,28 @@ export class ToolOutcomeUnknown extends Schema.TaggedError<ToolOutcomeUnknown>()
     return `tool ${this.tool} (step ${this.step}, key ${this.key}) is not idempotent and may have run before a crash: not re-run`
   }
 }
+
+/** No run with this id is in the `RunJournal` (never started here, or dropped by the memory journal's bound). */
+export class RunNotFound extends Schema.TaggedError<RunNotFound>()("RunNotFound", { runId: Schema.String }) {
+  override get message(): string {
+    return `no run ${this.runId} in the journal`
+  }
+}
+
+/**
+ * A run's journal, for debugging: its steps in order and its outcome, read from the `RunJournal`; nothing is
+ * executed again. Fails `RunNotFound` when the journal has no run `runId`.
+ *
+ * @example
+ * ```ts
+ * const answer = yield* agents.ask("support:42", "Refund order 7")
+ * const run = yield* Journal.replay(answer.runId!)
+ * for (const step of run.steps) console.log(step.seq, step.name, step.value)
+ * ```
+ */
+export const replay = (runId: string): Effect.Effect<RunRecord, RunNotFound, RunJournal> =>
+  Effect.flatMap(RunJournal.use((journal) => journal.get(runId)), (found) =>
+    Option.isSome(found) ? Effect.succeed(found.value) : Effect.fail(new RunNotFound({ runId })))
 
 /** The ledger holds `capacity` keys already; the claim is refused rather than forgetting an older one. */
 export class LedgerFull extends Schema.TaggedError<LedgerFull>()("LedgerFull", { capacity: Schema.Number }) {

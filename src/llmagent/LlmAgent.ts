@@ -9,11 +9,13 @@
  * and before every turn; `"none"`: every turn stands alone), an optional output Schema (the final answer is JSON
  * decoded with it; a decode failure is sent back to the model for repair up to `repairs` times), the OTP restart
  * type (`permanent`, `transient` — the default —, `temporary` for one-shot tasks) and the idle timeout after which
- * an agent without work hibernates and stops (it comes back on its next message, with its history).
+ * an agent without work hibernates and stops (it comes back on its next message, with its history), and whether its
+ * turns are durable (`durable`: each turn a workflow run whose model and tool calls are journaled, see `Journal`;
+ * `idempotentTools` names the tools that may run again after a crash, every other tool runs at most once).
  *
  * Every requirement is in the type: `LlmAgent<Out, E, R>` has `ConversationMemory` in `R` when it keeps
- * conversation memory, `Llm` when it has no model client of its own, and the requirements of its tools' actions and
- * of its sub-agents. `LlmAgents.layer` requires the union of its definitions' `R`, so a program that forgets a
+ * conversation memory, `Llm` when it has no model client of its own, `WorkflowEngine`, `RunJournal` and `ToolLedger`
+ * when its turns are durable, and the requirements of its tools' actions and of its sub-agents. `LlmAgents.layer` requires the union of its definitions' `R`, so a program that forgets a
  * service does not compile, and no service is looked up at run time.
  *
  * Mirrors a Jido agent definition (`use Jido.Agent` with an LLM strategy) and the agent constructors of LLM
@@ -27,6 +29,9 @@ import type { ToolPolicy } from "../agent/ToolRunner.ts"
 import type { LlmParams, ToolChoice } from "../llm/index.ts"
 import type { ConversationMemory } from "../memory/index.ts"
 import type { Llm, LlmError } from "../pipeline/index.ts"
+import type { WorkflowEngine } from "effect/workflow"
+import type { ToolLedger } from "./Journal.ts"
+import type { RunJournal } from "./RunJournal.ts"
 
 /** The brand that marks an `LlmAgent` definition. */
 export const TypeId: unique symbol = Symbol.for("troupe/llmagent/LlmAgent")
@@ -79,6 +84,18 @@ export interface LlmAgentOptions {
   readonly toolTimeout?: Duration.Input
   /** turns waiting in one agent's queue before `tell`/`ask` are refused; default 1,000 */
   readonly maxQueuedTurns?: number
+  /**
+   * durable turns (see `Journal`): each turn is a workflow run whose model and tool calls are journaled, resumed
+   * after a crash; tools not named in `idempotentTools` are non-idempotent (they use the `ToolLedger`). Then
+   * `WorkflowEngine`, `RunJournal` and `ToolLedger` are in `R`. Default: not durable
+   */
+  readonly durable?: boolean | DurableOptions
+}
+
+/** The durable-turn settings of a definition (`durable: { … }`). */
+export interface DurableOptions {
+  /** tools that may run again after a crash without harm (lookups, reads); every other tool runs at most once */
+  readonly idempotentTools?: ReadonlyArray<string>
 }
 
 /** The services a definition's options need (see the module doc). */
@@ -86,6 +103,7 @@ export type RequirementsOf<O> =
   | (O extends { readonly memory: "none" } ? never : ConversationMemory)
   | (O extends { readonly llm: AgentLoop.ModelClient<unknown, never> } ? never : Llm)
   | (O extends { readonly tools: ReadonlyArray<infer T> } ? ToolRequirements<T> : never)
+  | (O extends { readonly durable: true | DurableOptions } ? WorkflowEngine.WorkflowEngine | RunJournal | ToolLedger : never)
 
 type ToolRequirements<T> = T extends SubAgentTool<infer R> ? R
   : T extends ToolDefinition<infer A> ? Action.Requirements<A>
@@ -119,6 +137,8 @@ export interface LlmAgent<Out = string, E = unknown, R = never> {
   readonly concurrency: number | undefined
   readonly toolTimeout: Duration.Input | undefined
   readonly maxQueuedTurns: number
+  /** durable turns: the idempotent tools' names; `undefined` when turns are not durable */
+  readonly durable: { readonly idempotentTools: ReadonlySet<string> } | undefined
 }
 
 /** Any definition, whatever its types (for lists). */
@@ -195,6 +215,7 @@ export const make = <const O extends LlmAgentOptions>(options: O): LlmAgent<Outp
     // not a SubAgentTool, so a ToolDefinition (the other member of the union)
     else tools.push(tool as ToolDefinition)
   }
+  const durable = durableOf(options, tools, subAgents)
   const definition = {
     // the TypeId value only marks the definition; its phantom fields carry the types
     [TypeId]: TypeId as never,
@@ -215,10 +236,32 @@ export const make = <const O extends LlmAgentOptions>(options: O): LlmAgent<Outp
     policy: options.policy,
     concurrency: options.concurrency,
     toolTimeout: options.toolTimeout,
-    maxQueuedTurns: options.maxQueuedTurns ?? DEFAULT_MAX_QUEUED_TURNS
+    maxQueuedTurns: options.maxQueuedTurns ?? DEFAULT_MAX_QUEUED_TURNS,
+    durable
   }
   // the phantom types of a definition are computed from the options it was built from
   return definition as LlmAgent<OutputOf<O>, ErrorOf<O>, RequirementsOf<O>>
+}
+
+const durableOf = (
+  options: LlmAgentOptions,
+  tools: ReadonlyArray<ToolDefinition>,
+  subAgents: ReadonlyArray<SubAgentTool>
+): { readonly idempotentTools: ReadonlySet<string> } | undefined => {
+  const durable = options.durable
+  if (durable === undefined || durable === false) return undefined
+  if (durable !== true && (typeof durable !== "object" || durable === null)) {
+    throw new TypeError(`LlmAgent ${options.name}: durable must be a boolean or { idempotentTools }`)
+  }
+  if (subAgents.length > 0) throw new TypeError(`LlmAgent ${options.name}: durable turns do not support sub-agents`)
+  const idempotentTools = new Set<string>()
+  // a tool name is a string literal type; the Set compares them as strings
+  const names = new Set(tools.map((t) => t.name as string))
+  for (const name of durable === true ? [] : durable.idempotentTools ?? []) {
+    if (!names.has(name)) throw new TypeError(`LlmAgent ${options.name}: durable.idempotentTools names an unknown tool ${name}`)
+    idempotentTools.add(name)
+  }
+  return { idempotentTools }
 }
 
 /**

@@ -36,6 +36,8 @@ export interface TurnAnswer<Out = unknown> {
   readonly repairs: number
   /** from the start of the turn to its answer, on Effect's `Clock` */
   readonly durationMillis: number
+  /** the run id of a durable turn (`Journal.replay(runId)`); absent for other turns */
+  readonly runId?: string
 }
 
 /** What `status(id)` reports. A stopped agent (never started, idle-stopped, evicted) is `alive: false`. */
@@ -59,6 +61,8 @@ export interface AgentStatus {
 export interface CheckedTurn {
   readonly input: string | ReadonlyArray<LlmMessage>
   readonly maxSteps: number | undefined
+  /** the dead letter this turn redrives (`TurnRedrive`): a failure is then not recorded as a new letter */
+  readonly redriveOf?: string
 }
 
 const TurnSchema = Schema.Struct({

@@ -21,7 +21,20 @@
  *   conversation memory, `Llm` without a model client of their own, their tools' services); nothing is looked up
  *   at run time. `TelemetryHub` is optional and read once when the layer is built: with one, turns emit `troupe.agent.turn.*` events (and tool executions are tracked), which
  *   the hub's default metrics record as `troupe_agent_turn*` Prometheus metrics.
+ * - **A turn that fails permanently goes to the dead-letter queue** when a `DeadLetters` is in the context when the
+ *   layer is built: a turn that failed (`TurnFailed`, after the pipeline's retries and fallbacks), whose answer did
+ *   not decode after its repairs (`InvalidAgentOutput`) or that crashed (`TurnCrashed`) is recorded as a letter of
+ *   kind `turn`, source the agent id, input `{ agentId, input, maxSteps }` and the error. Cancelled and refused
+ *   turns are not dead letters; a `TurnRedrive` given as `redrive` sends a letter's turn again.
+ * - **Checkpoints**: with a `Checkpoints` in the context, each agent's state (`{ turns, messages, runId }`) is saved
+ *   after every answered turn, under the retention of the store, and the latest is restored when the agent starts:
+ *   an agent whose conversation memory is empty gets its conversation back.
  * - **Sub-agents** (`LlmAgent.asTool`) run as children of their parent, under a supervisor the parent owns.
+ * - **Durable turns** (a definition with `durable`): each turn is a workflow run on the `WorkflowEngine` whose model
+ *   and tool calls are journaled (`Journal.model`, `Journal.tool`) and recorded in the `RunJournal`; its run id is
+ *   in the answer (`runId`). **A run that did not finish resumes from the last journaled step** when the layer is
+ *   built again (after a crash or a restart): answered model calls are not repeated and not paid twice. Cancelling
+ *   the turn (or its caller going away) interrupts the run; the agent stopping does not.
  *
  * Mirrors Jido's `AgentServer` running an LLM strategy (one GenServer per agent, a `DynamicSupervisor`, a
  * `Registry`), Elixir's `:hibernate` and idle-timeout idioms, and the run/stream/cancel surface of LLM agent SDKs.
@@ -31,12 +44,18 @@
 import { Context, Effect, Layer, Option, Queue, Result, Schema, type Scope, Stream } from "effect"
 import type { AgentLoopEvent } from "../agent/AgentLoop.ts"
 import type { LlmMessage } from "../llm/index.ts"
+import { DeadLetters } from "../dlq/index.ts"
 import { ConversationMemory, type MemoryError } from "../memory/index.ts"
 import { defaultPrices, Llm, type PriceTable } from "../pipeline/index.ts"
 import { Actor, DynamicSupervisor, ExitReason, type InvalidOptions, Registry } from "../runtime/index.ts"
 import * as Options from "../runtime/internal/Options.ts"
 import { TelemetryHub } from "../telemetry/index.ts"
+import { WorkflowEngine } from "effect/workflow"
+import { Checkpoints } from "./Checkpoints.ts"
+import { ToolLedger } from "./Journal.ts"
 import type { AnyLlmAgent, Requirements } from "./LlmAgent.ts"
+import { RunJournal } from "./RunJournal.ts"
+import type { TurnRedrive } from "./TurnRedrive.ts"
 import {
   type AgentBusy,
   type AgentStartFailed,
@@ -89,6 +108,8 @@ export interface LlmAgentsOptions<A extends AnyLlmAgent> {
   readonly maxSeconds?: number
   /** prices for `costUsd`; default the pipeline's table */
   readonly prices?: PriceTable
+  /** the redrive handler of `turn` dead letters to bind to these agents (see `TurnRedrive`) */
+  readonly redrive?: TurnRedrive
 }
 
 /** The default bound on live agents per node; the least recently used idle agent is stopped first. */
@@ -101,7 +122,8 @@ const OptionsSchema = Schema.Struct({
   name: Schema.optionalKey(Schema.String.check(Schema.isMinLength(1))),
   maxRestarts: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
   maxSeconds: Schema.optionalKey(Schema.Finite.check(Schema.isGreaterThan(0))),
-  prices: Schema.optionalKey(Schema.Unknown)
+  prices: Schema.optionalKey(Schema.Unknown),
+  redrive: Schema.optionalKey(Schema.Unknown)
 })
 
 /** What `make` / `layer` fail with: bad options (`InvalidOptions`, naming the field). */
@@ -142,6 +164,11 @@ export const make = <A extends AnyLlmAgent>(
     const memory = Option.getOrUndefined(yield* Effect.serviceOption(ConversationMemory))
     const llm = Option.getOrUndefined(yield* Effect.serviceOption(Llm))
     const hub = Option.getOrUndefined(yield* Effect.serviceOption(TelemetryHub))
+    const engine = Option.getOrUndefined(yield* Effect.serviceOption(WorkflowEngine.WorkflowEngine))
+    const runJournal = Option.getOrUndefined(yield* Effect.serviceOption(RunJournal))
+    const ledger = Option.getOrUndefined(yield* Effect.serviceOption(ToolLedger))
+    const deadLetters = Option.getOrUndefined(yield* Effect.serviceOption(DeadLetters))
+    const checkpoints = Option.getOrUndefined(yield* Effect.serviceOption(Checkpoints))
     const registry = yield* Registry.make<string, unknown>({ keys: "unique", name })
     const supervisor = yield* DynamicSupervisor.start({
       name,
@@ -174,10 +201,29 @@ export const make = <A extends AnyLlmAgent>(
       llm: llm as never, // the pipeline's `Llm` has the `ModelClient` shape (generate / stream of a request)
       prices: options.prices ?? defaultPrices,
       runtimes: new Map(),
-      starts: new Map()
+      starts: new Map(),
+      durable: engine === undefined || runJournal === undefined || ledger === undefined
+        ? undefined
+        : { services: { engine, journal: runJournal, ledger }, layerName: name },
+      deadLetters,
+      checkpoints
     })
     // build every definition's shared parts now: a missing service or a bad loop configuration fails the layer
-    for (const agent of byName.values()) yield* Effect.try({ try: () => host.runtimeFor(agent), catch: (e) => e }).pipe(Effect.orDie)
+    const reachable = new Set<AnyLlmAgent>()
+    const walk = (agent: AnyLlmAgent): void => {
+      if (reachable.has(agent)) return
+      reachable.add(agent)
+      for (const sub of agent.subAgents) walk(sub.agent)
+    }
+    for (const agent of byName.values()) walk(agent)
+    for (const agent of reachable) yield* Effect.try({ try: () => host.runtimeFor(agent), catch: (e) => e }).pipe(Effect.orDie)
+    // durable definitions: register their workflows, then resume the runs a previous start left unfinished
+    const durables = [...reachable].flatMap((agent) => {
+      const durable = host.runtimeFor(agent).durable
+      return durable === undefined ? [] : [durable]
+    })
+    for (const durable of durables) yield* durable.register
+    for (const durable of durables) yield* durable.resumeUnfinished
 
     const withId = <A, E = never>(id: string, f: () => Effect.Effect<A, E>): Effect.Effect<A, E | InvalidAgentId> => {
       const bad = checkId(id)
@@ -194,6 +240,7 @@ export const make = <A extends AnyLlmAgent>(
       )
     }
 
+    options.redrive?.bind((id, turn) => withId(id, () => host.turn(id, turn, "ask", undefined)))
     const shape: LlmAgentsShape = {
       ensureStarted: (id) => withId(id, () => Effect.flatMap(host.ensureStarted(id), () => statusOf(id))),
       ask: (id, input) =>

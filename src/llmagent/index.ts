@@ -11,3 +11,12 @@ export { DEFAULT_MAX_LIVE } from "./LlmAgents.ts"
 export * as Mcp from "./Mcp.ts"
 /** Durable agent runs: journaled model and tool steps on `effect/workflow`, a ledger for non-idempotent tools. */
 export * as Journal from "./Journal.ts"
+/** The readable record of durable runs (what `Journal.replay` reads), memory and PostgreSQL backends. */
+export { RunJournal } from "./RunJournal.ts"
+export type { RunOutcome, RunRecord, RunStart, RunStep, RunSummary, RunJournalShape } from "./RunJournal.ts"
+/** Snapshots of agent state with retention, saved after each turn and restored on start. */
+export { Checkpoints } from "./Checkpoints.ts"
+export type { Checkpoint, CheckpointsShape, RetentionOptions } from "./Checkpoints.ts"
+/** The redrive handler of `turn` dead letters. */
+export { TurnRedrive } from "./TurnRedrive.ts"
+export type { RedriveTurn } from "./TurnRedrive.ts"

@@ -190,7 +190,7 @@ describe("Gateway: OpenAPI document", () => {
     expect(Object.keys(doc.paths).sort()).toEqual([
       "/admin/abuse-policy", "/admin/blocks", "/admin/blocks/{kind}/{id}", "/admin/config", "/admin/dlq", "/admin/dlq/redrive",
       "/admin/dlq/{id}", "/admin/errors", "/admin/events", "/admin/keys", "/admin/keys/{tenant}/{id}", "/admin/keys/{tenant}/{id}/rotate",
-      "/admin/maintenance", "/admin/stats", "/admin/supervision", "/admin/supervision/{path}/restart", "/admin/supervision/{path}/stop",
+      "/admin/maintenance", "/admin/runs", "/admin/runs/{id}", "/admin/stats", "/admin/supervision", "/admin/supervision/{path}/restart", "/admin/supervision/{path}/stop",
       "/costs/budget", "/costs/budget/{scope}", "/costs/forecast", "/costs/stats", "/costs/usage/{user}", "/health/live",
       "/health/ready", "/health/startup", "/v1/chat/completions", "/v1/embeddings", "/v1/models"
     ])

@@ -3,6 +3,10 @@
  * `ClusterWorkflowEngine` over PostgreSQL against a scripted provider that counts requests and paid calls in
  * PostgreSQL; the test kills it (SIGKILL) at random points and restarts it until all runs complete.
  * Default: 20 runs of 3 steps, 3 kills (JOURNAL_RUNS / JOURNAL_KILLS override; 200 runs is the soak setting).
+ *
+ * The second test does the same with durable `LlmAgents` turns (support/durableTurnsWorker.ts): 6 agents, each one
+ * turn of 3 model calls and 2 tool calls (one not idempotent), 3 kills (JOURNAL_AGENTS / JOURNAL_AGENT_KILLS); it
+ * also measures the recovery time, from the restart to the first step the resumed runs execute.
  */
 import { assert, it } from "@effect/vitest"
 import { PgClient } from "@effect/sql-pg"
@@ -15,32 +19,45 @@ import { afterAll } from "vitest"
 import { databaseUrl, describePostgres, pgLayer } from "../support/postgres.ts"
 
 const worker = fileURLToPath(new URL("./support/journalWorker.ts", import.meta.url))
+const turnsWorker = fileURLToPath(new URL("./support/durableTurnsWorker.ts", import.meta.url))
+const AGENTS = Number(process.env["JOURNAL_AGENTS"] ?? 6)
+const AGENT_KILLS = Number(process.env["JOURNAL_AGENT_KILLS"] ?? 3)
 const RUNS = Number(process.env["JOURNAL_RUNS"] ?? 20)
 const STEPS = 3
 const KILLS = Number(process.env["JOURNAL_KILLS"] ?? 3)
 const db = `troupe_journal_${process.pid}_${Date.now()}`
-const dbUrl = (() => {
+const urlOf = (name: string) => {
   const u = new URL(databaseUrl)
-  u.pathname = `/${db}`
+  u.pathname = `/${name}`
   return u.toString()
-})()
+}
+const dbUrl = urlOf(db)
+const turnsDb = `${db}_turns`
+const turnsUrl = urlOf(turnsDb)
 
 const admin = (statement: string) =>
   Effect.runPromise(Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(statement)).pipe(Effect.provide(pgLayer)))
 
-/** Starts the worker; `ready` resolves when it has built its layers, `done` when every run completed. */
-const start = () => {
-  const child: ChildProcess = spawn(process.execPath, [worker, dbUrl, String(RUNS), String(STEPS)], {
+/**
+ * Starts a worker; `ready` resolves when it has built its layers, `progress` at its first step (workers that
+ * report it), `done` when every run completed.
+ */
+const start = (args: ReadonlyArray<string> = [worker, dbUrl, String(RUNS), String(STEPS)]) => {
+  const child: ChildProcess = spawn(process.execPath, [...args], {
     stdio: ["ignore", "pipe", "pipe"]
   })
   let out = ""
   let err = ""
   let onReady = (): void => undefined
   const ready = new Promise<void>((resolve) => { void (onReady = resolve) })
+  let onProgress = (_: number): void => undefined
+  const progress = new Promise<number>((resolve) => { void (onProgress = resolve) })
+  const spawnedAt = Date.now()
   const done = new Promise<boolean>((resolve) => {
     child.stdout?.on("data", (chunk: Buffer) => {
       out += chunk.toString()
       if (out.includes(`"ready"`)) onReady()
+      if (out.includes(`"progress"`)) onProgress(Date.now() - spawnedAt)
       if (out.includes(`"done"`)) resolve(true)
     })
     child.stderr?.on("data", (chunk: Buffer) => void (err += chunk.toString()))
@@ -52,11 +69,14 @@ const start = () => {
       }
     })
   })
-  return { child, ready, done }
+  return { child, ready, progress, done }
 }
 
 describePostgres("Journal across SIGKILL: a run interrupted by a process crash resumes from the last journaled step", () => {
-  afterAll(() => admin(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`))
+  afterAll(async () => {
+    await admin(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`)
+    await admin(`DROP DATABASE IF EXISTS "${turnsDb}" WITH (FORCE)`)
+  })
 
   it.live(`${RUNS} runs killed ${KILLS} times: every run completes, no journaled step repeats, no paid call is repeated`, () =>
     Effect.gen(function*() {
@@ -102,4 +122,62 @@ describePostgres("Journal across SIGKILL: a run interrupted by a process crash r
       assert.strictEqual(Number(ledger[0]?.n), RUNS * STEPS)
       assert.isAtLeast(tools.length, RUNS * STEPS - kills * 16)
     }).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(dbUrl), maxConnections: 2 }))), { timeout: 120_000 })
+
+  it.live(`durable LlmAgents turns: ${AGENTS} agents killed ${AGENT_KILLS} times: every turn completes, no answered model call is repeated, no non-idempotent tool runs twice`, () =>
+    Effect.gen(function*() {
+      yield* Effect.promise(() => admin(`CREATE DATABASE "${turnsDb}"`))
+      let kills = 0
+      let finished = false
+      const recoveries: Array<number> = []
+      while (!finished) {
+        const w = start([turnsWorker, turnsUrl, String(AGENTS)])
+        if (kills > 0) {
+          // recovery: from the restart to the first step the resumed runs execute
+          const first = yield* Effect.promise(() => Promise.race([w.progress, w.done.then(() => -1)]))
+          if (first >= 0) recoveries.push(first)
+        }
+        if (kills < AGENT_KILLS) {
+          yield* Effect.promise(() => w.ready)
+          const delay = 150 + Math.floor(Math.random() * 400)
+          const raced = yield* Effect.promise(() =>
+            Promise.race([w.done, new Promise<"kill">((r) => { setTimeout(() => r("kill"), delay) })])
+          )
+          if (raced === "kill") {
+            w.child.kill("SIGKILL")
+            kills++
+            yield* Effect.promise(() => w.done)
+            continue
+          }
+          finished = raced
+        } else {
+          finished = yield* Effect.promise(() => w.done)
+        }
+      }
+      const sql = yield* SqlClient.SqlClient
+      const calls = yield* sql.unsafe<{ key: string; requests: number }>(`SELECT key, requests FROM provider_calls`)
+      const tools = yield* sql.unsafe<{ key: string; runs: number }>(`SELECT key, runs FROM tool_runs`)
+      const runs = yield* sql.unsafe<{ agent_id: string; outcome: string | null; steps: string }>(
+        `SELECT r.agent_id, r.outcome, (SELECT count(*) FROM troupe_run_steps s WHERE s.run_id = r.run_id)::text AS steps FROM troupe_runs r`
+      )
+      const sorted = [...recoveries].sort((a, b) => a - b)
+      const median = sorted.length === 0 ? undefined : sorted[Math.floor(sorted.length / 2)]
+      console.log(JSON.stringify({
+        agents: AGENTS,
+        kills,
+        repeatedRequests: calls.reduce((n, c) => n + c.requests - 1, 0),
+        recoveryMs: recoveries,
+        recoveryMedianMs: median
+      }))
+      // one run per agent, every one answered, with its 5 journaled steps (3 model calls, 2 tool calls)
+      assert.strictEqual(runs.length, AGENTS)
+      for (const r of runs) {
+        assert.strictEqual(r.outcome, "answered", r.agent_id)
+        assert.strictEqual(Number(r.steps), 5, r.agent_id)
+      }
+      // every model call of every turn was paid: one key each; a request repeats only when in flight at a kill
+      assert.strictEqual(calls.length, AGENTS * 3)
+      assert.isAtMost(calls.reduce((n, c) => n + c.requests - 1, 0), kills * AGENTS)
+      // a non-idempotent tool ran at most once per turn
+      for (const t of tools.filter((t) => t.key.startsWith("charge/"))) assert.strictEqual(t.runs, 1, t.key)
+    }).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(turnsUrl), maxConnections: 2 }))), { timeout: 240_000 })
 })

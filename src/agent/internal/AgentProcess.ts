@@ -8,10 +8,14 @@
  * `Error` directive does, and parent/child links are monitors: a child's death reaches its parent's `cmd` as a
  * `troupe.agent.child.down` signal; a parent's death triggers the child's `onParentDeath` policy.
  *
+ * With a `Checkpoints` store (src/llmagent/Checkpoints.ts) in the server's context, every `cmd` that changes the
+ * agent's state saves the encoded state (in the background, one save at a time, in order), and `init` — the first
+ * start and every restart — starts from the latest checkpoint when one decodes, else from the start arguments.
+ *
  * Hot path: a signal whose `cmd` yields no directives is answered with a plain `Behaviour.reply` — no Effect, no
  * fiber, no continue.
  */
-import { Effect, type Fiber } from "effect"
+import { type Context, Effect, type Fiber, Option, Result, Schema, Semaphore } from "effect"
 import { Actor, Behaviour, DynamicSupervisor, ExitReason, Monitor, Process } from "../../runtime/index.ts"
 import * as ChildSpec from "../../runtime/ChildSpec.ts"
 import * as Agent from "../Agent.ts"
@@ -22,6 +26,7 @@ import type * as Directive from "../Directive.ts"
 import * as DirectiveExecutor from "../DirectiveExecutor.ts"
 import * as Instruction from "../Instruction.ts"
 import * as Signal from "../Signal.ts"
+import type { CheckpointsShape } from "../../llmagent/Checkpoints.ts"
 
 /** What an `Error` directive does. */
 export type ErrorPolicy =
@@ -46,6 +51,8 @@ export interface AgentConfig {
   readonly onParentDeath: Directive.OnParentDeath
   /** server primitives the actor needs (start agents, find agents) */
   readonly server: ServerHooks
+  /** where the state is saved after each change and restored from on (re)start; undefined: nowhere */
+  readonly checkpoints: CheckpointsShape | undefined
 }
 
 export interface ServerHooks {
@@ -93,6 +100,9 @@ interface ServerState {
   stopRequested: ExitReason.ExitReason | undefined
   context: DirectiveExecutor.DirectiveContext
   now: () => number
+  /** the actor's services (for the background checkpoint saves) */
+  readonly services: Context.Context<never>
+  readonly saving: Semaphore.Semaphore
 }
 
 const BATCH = 64
@@ -140,10 +150,31 @@ const apply = (
     for (const d of directives) state.queue.push(d)
   }
   const changed = result.agent.status !== state.agent.status
+  const stateChanged = result.agent.state !== state.agent.state
   state.agent = result.agent
+  if (stateChanged && state.config.checkpoints !== undefined) checkpoint(state, state.config.checkpoints)
   if (changed) notifyWaiters(state)
   return undefined
 }
+
+/** Saves the encoded state in the background, one save at a time (a state that does not encode is not saved). */
+const checkpoint = (state: ServerState, store: CheckpointsShape): void => {
+  // a definition's state schema needs no services (Agent.make requires it); its type parameters are erased here
+  const encoded = Schema.encodeUnknownResult(state.config.definition.schema as Schema.Codec<unknown, unknown, never, never>)(state.agent.state)
+  if (Result.isFailure(encoded)) return
+  Effect.runForkWith(state.services)(Effect.ignore(state.saving.withPermits(1)(store.save(state.config.id, encoded.success))))
+}
+
+/** The state to start from: the latest checkpoint when one decodes, else the start arguments. */
+const startState = (config: AgentConfig) =>
+  Effect.gen(function*() {
+    if (config.checkpoints === undefined) return config.initialState
+    const latest = yield* config.checkpoints.latest(config.id)
+    if (Option.isNone(latest)) return config.initialState
+    // a definition's state schema needs no services (Agent.make requires it); its type parameters are erased here
+    const decoded = Schema.decodeUnknownResult(config.definition.schema as Schema.Codec<unknown, unknown, never, never>)(latest.value.state)
+    return Result.isSuccess(decoded) ? latest.value.state : config.initialState
+  })
 
 const afterApply = (state: ServerState): Behaviour.NoReplyResult<ServerState, "drain"> =>
   pendingCount(state) > 0 ? Behaviour.noreply(state, { continue: "drain" }) : Behaviour.noreply(state)
@@ -320,7 +351,7 @@ export const behaviour = Behaviour.make<AgentProtocol>()({
     Effect.gen(function*() {
       const self = yield* Actor.self
       if (self === undefined) return yield* Effect.die(new Error("agent init outside its actor"))
-      const agent = yield* Agent.make(config.definition, { id: config.id, state: config.initialState })
+      const agent = yield* Agent.make(config.definition, { id: config.id, state: yield* startState(config) })
       const clock = yield* Effect.clockWith(Effect.succeed)
       const state: ServerState = {
         // the server runs agents of any state type; the definition's schema checks the state
@@ -338,7 +369,9 @@ export const behaviour = Behaviour.make<AgentProtocol>()({
         stopRequested: undefined,
         // set right after init, before any message is handled
         context: undefined as never,
-        now: () => clock.currentTimeMillisUnsafe()
+        now: () => clock.currentTimeMillisUnsafe(),
+        services: yield* Effect.context<never>(),
+        saving: Semaphore.makeUnsafe(1)
       }
       state.context = makeContext(state, self)
       if (config.parent !== undefined) {

@@ -13,6 +13,8 @@
 import { type Context, Effect } from "effect"
 import { Actor, DynamicSupervisor, type Process, type ProcessRegistry, Registry } from "../../runtime/index.ts"
 import type { AgentLoopEvent } from "../../agent/AgentLoop.ts"
+import type { DeadLetters } from "../../dlq/index.ts"
+import type { CheckpointsShape } from "../Checkpoints.ts"
 import type { ConversationMemoryShape } from "../../memory/index.ts"
 import type { PriceTable } from "../../pipeline/index.ts"
 import type { TelemetryHubShape } from "../../telemetry/index.ts"
@@ -20,6 +22,7 @@ import type { AnyLlmAgent } from "../LlmAgent.ts"
 import { AgentBusy, AgentStartFailed, type TurnError, UnknownAgentKind } from "../LlmAgentError.ts"
 import type { AgentStatus, CheckedTurn, TurnAnswer } from "../LlmAgentTurn.ts"
 import { type AgentArgs, behaviour, type Outcome, type Protocol, type Turn } from "./LlmAgentProcess.ts"
+import type { DurableServices } from "./DurableTurn.ts"
 import { type DefinitionRuntime, makeRuntime } from "./LlmAgentRuntime.ts"
 
 export type AgentRef = Actor.ActorRef<Protocol>
@@ -52,6 +55,12 @@ export interface HostConfig {
   readonly runtimes: Map<AnyLlmAgent, DefinitionRuntime>
   /** process starts per id (bounded FIFO), for `AgentStatus.incarnation` */
   readonly starts: Map<string, number>
+  /** what durable definitions run with, and the layer's name (their workflows' names); undefined: none configured */
+  readonly durable: { readonly services: DurableServices; readonly layerName: string } | undefined
+  /** where turns that fail permanently are recorded (kind `turn`); undefined: nowhere */
+  readonly deadLetters: DeadLetters["Service"] | undefined
+  /** where each agent's state is saved after each answered turn and restored from on start; undefined: nowhere */
+  readonly checkpoints: CheckpointsShape | undefined
 }
 
 const MAX_STARTS_TRACKED = 100_000

@@ -11,12 +11,13 @@
  * stops — `normal` for transient and temporary agents, `terminateChild` for permanent ones so that the supervisor
  * does not restart them. Every handler is synchronous (no Effect), so the turn itself is the only fiber.
  */
-import { Cause, type Context, Effect, Exit, type Fiber, Option, Schema } from "effect"
+import { Cause, type Context, Effect, Exit, type Fiber, Option, Schema, Semaphore } from "effect"
 import { Action, type AgentLoop, Tool } from "../../agent/index.ts"
 import type { AgentLoopEvent } from "../../agent/AgentLoop.ts"
 import type { ToolDefinition } from "../../agent/Tool.ts"
 import { Actor, Behaviour, DynamicSupervisor, ExitReason } from "../../runtime/index.ts"
 import { Events } from "../../telemetry/EventCatalogue.ts"
+import { LlmMessage } from "../../llm/index.ts"
 import type { AnyLlmAgent } from "../LlmAgent.ts"
 import { AgentBusy, describeError, type TurnError, TurnCancelled, TurnCrashed } from "../LlmAgentError.ts"
 import type { AgentStatus, CheckedTurn, TurnAnswer } from "../LlmAgentTurn.ts"
@@ -75,6 +76,11 @@ interface State {
   turns: number
   readonly historyAtStart: number
   readonly incarnation: number
+  /** answered turns before this incarnation (from the latest checkpoint) */
+  readonly turnsBefore: number
+  answered: number
+  /** checkpoints of one agent are saved one at a time, in turn order */
+  readonly saving: Semaphore.Semaphore
 }
 
 const pending = (state: State): number => state.queue.length - state.head
@@ -118,8 +124,11 @@ const startNext = (state: State): void => {
     turn.state = "running"
     state.current = turn
     if (state.args.host.config.hub !== undefined) startTurnEvent(state, turn)
+    const durable = state.args.runtime.durable
     const fiber = Effect.runForkWith(state.context)(
-      runTurn(state.args.runtime, state.loop, state.args.id, turn.input, turn.onEvent)
+      durable === undefined
+        ? runTurn(state.args.runtime, state.loop, state.args.id, turn.input, turn.onEvent)
+        : durable.turn(state.args.id, turn.input, turn.onEvent, () => turn.cancelReason)
     )
     turn.fiber = fiber
     const self = state.self
@@ -173,6 +182,33 @@ const finishTurnEvent = (state: State, turn: Turn, exit: Exit.Exit<TurnAnswer, u
   })
 }
 
+/** Saves the agent's state after an answered turn on the `Checkpoints` of the context, if any (in the background). */
+const checkpoint = (state: State, answer: TurnAnswer): void => {
+  const store = state.args.host.config.checkpoints
+  if (store === undefined) return
+  const id = state.args.id
+  const memory = state.args.runtime.memory
+  const turns = state.turnsBefore + state.answered
+  const save = Effect.flatMap(
+    memory === undefined ? Effect.succeed([]) : memory.messages(id),
+    (messages) => store.save(id, { turns, messages, runId: answer.runId ?? null })
+  )
+  Effect.runForkWith(state.context)(Effect.ignore(state.saving.withPermits(1)(save)))
+}
+
+/** Records a turn that failed permanently on the `DeadLetters` of the context, if any (in the background). */
+const deadLetter = (state: State, turn: Turn, error: TurnError): void => {
+  const dlq = state.args.host.config.deadLetters
+  if (dlq === undefined || turn.input.redriveOf !== undefined) return
+  Effect.runForkWith(state.context)(Effect.ignore(dlq.record({
+    kind: "turn",
+    source: state.args.id,
+    input: { agentId: state.args.id, input: turn.input.input, maxSteps: turn.input.maxSteps ?? null },
+    error,
+    attempts: 1
+  })))
+}
+
 /** Stops taking turns and stops once the queue is empty. */
 const retire = (state: State): Behaviour.NoReplyResult<State> => {
   state.retiring = true
@@ -192,16 +228,21 @@ const onTurnDone = (state: State, turn: Turn, exit: Exit.Exit<TurnAnswer, unknow
   finishTurnEvent(state, turn, exit)
   const id = state.args.id
   if (Exit.isSuccess(exit)) {
+    state.answered++
+    checkpoint(state, exit.value)
     turn.resolve({ _tag: "Answer", answer: exit.value })
   } else if (Cause.hasInterruptsOnly(exit.cause)) {
     turn.resolve({ _tag: "Error", error: new TurnCancelled({ id, reason: turn.cancelReason ?? "cancelled" }) })
   } else if (Cause.hasFails(exit.cause)) {
     // the cause has a failure (checked above), and a turn fails only with a TurnError
     const error = Option.getOrUndefined(Cause.findErrorOption(exit.cause)) as TurnError
+    if (error._tag === "TurnFailed" || error._tag === "InvalidAgentOutput") deadLetter(state, turn, error)
     turn.resolve({ _tag: "Error", error })
   } else {
     // a defect: the turn crashes its agent; the supervisor decides on the restart
-    turn.resolve({ _tag: "Error", error: new TurnCrashed({ id, detail: describeError(Cause.squash(exit.cause)).detail }) })
+    const crashed = new TurnCrashed({ id, detail: describeError(Cause.squash(exit.cause)).detail })
+    deadLetter(state, turn, crashed)
+    turn.resolve({ _tag: "Error", error: crashed })
     state.entry.busy = false
     return Behaviour.stop(ExitReason.failure(exit.cause), state)
   }
@@ -233,6 +274,13 @@ const onExit = (state: State, reason: ExitReason.ExitReason): void => {
 }
 
 const GONE: Outcome = { _tag: "Gone" }
+
+const SavedState = Schema.Struct({ turns: Schema.Int, messages: Schema.Array(LlmMessage) })
+const decodeSaved = Schema.decodeUnknownOption(SavedState)
+
+/** A checkpoint's state as saved by `checkpoint`; anything else (another writer, an old shape) restores nothing. */
+const decodeCheckpoint = (state: unknown): { readonly turns: number; readonly messages: ReadonlyArray<LlmMessage> } =>
+  Option.getOrElse(decodeSaved(state), () => ({ turns: 0, messages: [] }))
 
 const statusOf = (state: State): AgentStatus => ({
   id: state.args.id,
@@ -270,7 +318,14 @@ export const behaviour = Behaviour.make<Protocol>()({
       // this actor was started with the agent protocol
       const self = (yield* Actor.self) as AgentRef
       const memory = args.runtime.memory
-      const historyAtStart = memory === undefined ? 0 : (yield* memory.messages(args.id)).length
+      let historyAtStart = memory === undefined ? 0 : (yield* memory.messages(args.id)).length
+      // the latest checkpoint: the turns so far, and the conversation when the memory lost it
+      const saved = args.host.config.checkpoints === undefined ? undefined : Option.getOrUndefined(yield* args.host.config.checkpoints.latest(args.id))
+      const restored = decodeCheckpoint(saved?.state)
+      if (memory !== undefined && historyAtStart === 0 && restored.messages.length > 0) {
+        yield* memory.append(args.id, restored.messages)
+        historyAtStart = (yield* memory.messages(args.id)).length
+      }
       const context = args.host.config.context
       let children: DynamicSupervisor.DynamicSupervisorRef | undefined
       let loop = args.runtime.loop
@@ -303,7 +358,10 @@ export const behaviour = Behaviour.make<Protocol>()({
         retiring: false,
         turns: 0,
         historyAtStart,
-        incarnation: args.host.noteStart(args.id)
+        incarnation: args.host.noteStart(args.id),
+        turnsBefore: restored.turns,
+        answered: 0,
+        saving: Semaphore.makeUnsafe(1)
       }
       entry.status = () => statusOf(state)
       self.onExit((reason) => onExit(state, reason))

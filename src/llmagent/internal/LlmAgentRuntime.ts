@@ -20,6 +20,7 @@ import { costOf, findPrice } from "../../pipeline/index.ts"
 import type { AnyLlmAgent } from "../LlmAgent.ts"
 import { describeError, InvalidAgentOutput, TurnFailed } from "../LlmAgentError.ts"
 import type { CheckedTurn, TurnAnswer } from "../LlmAgentTurn.ts"
+import { type DurableDefinition, journaledClient, journaledToolCall, makeDurable } from "./DurableTurn.ts"
 import type { HostConfig } from "./LlmAgentHost.ts"
 
 /**
@@ -38,6 +39,8 @@ export interface DefinitionRuntime {
   readonly makeLoop: (extraTools: ReadonlyArray<ToolDefinition>) => Loop
   readonly decodeOutput: ((u: unknown) => Result.Result<unknown, Schema.SchemaError>) | undefined
   readonly price: ((usage: Usage) => number)
+  /** the workflow of a durable definition (its turns are runs); undefined for other definitions */
+  readonly durable: DurableDefinition | undefined
 }
 
 const outputInstructions = (schema: Schema.Codec<unknown, unknown, never, never>): string =>
@@ -48,8 +51,13 @@ const outputInstructions = (schema: Schema.Codec<unknown, unknown, never, never>
 /** The shared parts of a definition. Dies when the loop configuration is invalid (definitions are code). */
 export const makeRuntime = (definition: AnyLlmAgent, host: HostConfig): DefinitionRuntime => {
   // either model client of any error type; a definition's own llm needs no services
-  const llm = (definition.llm ?? host.llm) as AgentLoop.ModelClient<unknown, never> | undefined
-  if (llm === undefined) throw new Error(`LlmAgent ${definition.name}: no model client (give llm, or provide Llm)`)
+  const given = (definition.llm ?? host.llm) as AgentLoop.ModelClient<unknown, never> | undefined
+  if (given === undefined) throw new Error(`LlmAgent ${definition.name}: no model client (give llm, or provide Llm)`)
+  const durable = definition.durable === undefined ? undefined : host.durable
+  if (definition.durable !== undefined && durable === undefined) {
+    throw new Error(`LlmAgent ${definition.name}: durable turns need WorkflowEngine, RunJournal and ToolLedger`)
+  }
+  const llm = durable === undefined ? given : journaledClient(given)
   const memory = definition.memory === "conversation" ? host.memory : undefined
   if (definition.memory === "conversation" && memory === undefined) {
     throw new Error(`LlmAgent ${definition.name}: conversation memory needs ConversationMemory`)
@@ -76,7 +84,8 @@ export const makeRuntime = (definition: AnyLlmAgent, host: HostConfig): Definiti
       ...(strict !== undefined ? { responseFormat: { type: "json", name: "output", schema: strict.jsonSchema as never, strict: true } } : {}),
       ...(definition.policy !== undefined ? { policy: definition.policy } : {}),
       ...(definition.concurrency !== undefined ? { concurrency: definition.concurrency } : {}),
-      ...(definition.toolTimeout !== undefined ? { toolTimeout: definition.toolTimeout } : {})
+      ...(definition.toolTimeout !== undefined ? { toolTimeout: definition.toolTimeout } : {}),
+      ...(durable !== undefined ? { wrapToolCall: journaledToolCall } : {})
     })))
     if (Result.isFailure(made)) throw new Error(`LlmAgent ${definition.name}: ${made.failure.message}`)
     return made.success as Loop // `memory` is configured whenever a run names a conversation (see `runTurn`)
@@ -84,7 +93,7 @@ export const makeRuntime = (definition: AnyLlmAgent, host: HostConfig): Definiti
   const price = findPrice(host.prices, definition.model)
   // the OpenAI form of the output schema needs no services, like the output schema
   const decode = strict === undefined ? undefined : Schema.decodeUnknownResult(strict.codec as Schema.Codec<unknown, unknown, never, never>)
-  return {
+  const runtime: DefinitionRuntime = {
     definition,
     memory,
     llm,
@@ -92,8 +101,16 @@ export const makeRuntime = (definition: AnyLlmAgent, host: HostConfig): Definiti
     loop: definition.subAgents.length === 0 ? makeLoop([]) : undefined,
     makeLoop,
     decodeOutput: decode === undefined ? undefined : (u) => decode(u, { errors: "all" }),
-    price: price === undefined ? () => 0 : (usage) => costOf(price, usage)
+    price: price === undefined ? () => 0 : (usage) => costOf(price, usage),
+    durable: durable === undefined ? undefined : makeDurable({
+      layerName: durable.layerName,
+      definition,
+      services: durable.services,
+      // durable definitions have no sub-agents (`LlmAgent.make` refuses them): the shared loop is theirs
+      body: (agentId, turn) => runTurn(runtime, runtime.loop as Loop, agentId, turn, undefined)
+    })
   }
+  return runtime
 }
 
 const FENCE = /^\s*```(?:json)?\s*([\s\S]*?)\s*```\s*$/
