@@ -16,13 +16,14 @@
  *   than a call's deadline) its hold is released by the next operation on its scopes.
  * - **Periods** are UTC days or months (or `total`), rolling forward only; **alerts** fire at the fractions of
  *   `alertAt` (default 0.5, 0.8, 1) once per period and scope across all processes, as `troupe.budget.alert`
- *   telemetry events and, with an `audit` log, audit entries.
+ *   telemetry events and, with an `audit` log, audit entries. The gauge `troupe_budget_used_ratio` (attribute
+ *   `scope`) is the spend over the limit as of the scope's last alert or `get` (what the alert rules read).
  *
  * Backends: `layerMemory` (default, bounded), `layerRedis` (one Lua script per reserve / settle / release) and
  * `layerPostgres` (one transaction each), behind one conformance suite. Hand-rolled: effect has no budget or
  * reservation primitive (its `RateLimiter` admits counts per window and cannot hold and settle an amount).
  */
-import { Clock, Context, Duration, Effect, Layer, Option, Result, Schema } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Metric, Option, Result, Schema } from "effect"
 import { Redis } from "effect/persistence"
 import { SqlClient } from "effect/sql"
 import type { AuditShape } from "../identity/Audit.ts"
@@ -96,6 +97,13 @@ const ReserveSchema = Schema.Struct({
   ttl: Schema.optionalKey(Options.DurationInput)
 })
 
+const usedGauge = Metric.gauge("troupe_budget_used_ratio", {
+  description: "a budget's spend over its limit in the current period, as of its last threshold alert or status read"
+})
+/** Sets `troupe_budget_used_ratio{scope}` (series exist only for budgets that were set, a bounded table). */
+const usedRatio = (scope: string, spent: number, limit: number): Effect.Effect<void> =>
+  Metric.update(Metric.withAttributes(usedGauge, { scope }), limit > 0 ? spent / limit : 1)
+
 const usdAlert = (a: StoreAlert): BudgetAlert => ({ ...a, spent: fromMicros(a.spent), limit: fromMicros(a.limit) })
 
 /** Builds the service over a store. */
@@ -116,6 +124,7 @@ const make = (
     return Effect.as(
       Effect.forEach(out, (a) =>
         Effect.gen(function*() {
+          yield* usedRatio(a.scope, a.spent, a.limit)
           if (hub !== undefined) {
             yield* hub.emit(Events.budgetAlert, { threshold: a.threshold, spent: a.spent, limit: a.limit }, { scope: a.scope, reason: a.reason })
           }
@@ -152,6 +161,7 @@ const make = (
         yield* checkScope(scope)
         const s = yield* store.get(scope, yield* Clock.currentTimeMillis)
         if (s === undefined) return Option.none()
+        yield* usedRatio(s.scope, s.spent, s.limit)
         return Option.some({
           scope: s.scope,
           limit: fromMicros(s.limit),

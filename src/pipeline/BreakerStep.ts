@@ -10,7 +10,9 @@
  *
  * Telemetry: the breaker's `transitions` are consumed by a supervised task (`Supervisor.start` + `ChildSpec.task`
  * from `src/runtime`, restarted if it crashes) and become `troupe.breaker.opened` / `half_opened` / `closed`
- * events (metadata `breaker`, `provider`, `from`); each rejected call emits `troupe.breaker.rejected`. Without a
+ * events (metadata `breaker`, `provider`, `from`); each rejected call emits `troupe.breaker.rejected`. The gauge
+ * `troupe_breaker_open` (attribute `provider`) is 1 while this process sees the provider's circuit open, else 0; its
+ * series exists from a provider's first call. Without a
  * `TelemetryHub` the transitions are logged. The state store is effect's (`layerStoreMemory`, or
  * `layerStoreRedis` to share circuits between processes: `Troupe.layer({ redis })` uses it, so gateway processes on
  * one Redis see the same open circuits). A store that fails (Redis unreachable) fails open — effect's breaker runs
@@ -19,7 +21,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Context, Duration, Effect, Exit, Layer, Option, Schema, Stream } from "effect"
+import { Cause, Context, Duration, Effect, Exit, Layer, Metric, Option, Schema, Stream } from "effect"
 import { dual } from "effect/Function"
 import { CircuitBreaker } from "effect/persistence"
 import { isProviderError } from "../llm/index.ts"
@@ -86,6 +88,10 @@ const duration = (
     : Exit.fail(InvalidPipelineOptions.at("BreakerStep", path, `Expected a duration such as "30 seconds", got ${JSON.stringify(input)}`))
 }
 
+const openGauge = Metric.gauge("troupe_breaker_open", {
+  description: "1 while a provider's circuit is open (calls rejected at once), else 0"
+})
+
 const make = (input: BreakerStepOptions) =>
   Effect.gen(function*() {
     const options = yield* Schema.decodeUnknownEffect(BreakerStepOptions)(input, { errors: "all" }).pipe(
@@ -104,6 +110,7 @@ const make = (input: BreakerStepOptions) =>
     const report = (transition: CircuitBreaker.Transition): Effect.Effect<void> => {
       const provider = providerOf(transition.key)
       const metadata = { breaker: transition.key, provider, from: transition.from }
+      Effect.runSync(Metric.update(Metric.withAttributes(openGauge, { provider }), transition.to === "Open" ? 1 : 0))
       if (hub === undefined) return Effect.logInfo(`circuit breaker ${transition.key}: ${transition.from} -> ${transition.to}`)
       switch (transition.to) {
         case "Open":
@@ -146,6 +153,7 @@ const make = (input: BreakerStepOptions) =>
       let entry = keys.get(provider)
       if (entry === undefined) {
         const key = prefix + provider
+        Effect.runSync(Metric.update(Metric.withAttributes(openGauge, { provider }), 0)) // the series exists from the first call
         entry = {
           key,
           options: { key, classify: outcomeOf },

@@ -122,6 +122,9 @@ export const make = (options: RequestQueueOptions): Effect.Effect<RequestQueue, 
     let running = 0
 
     const gauge = Effect.suspend(() => Metric.update(depthGauge, line.size))
+    // the depth and the refusals by overflow exist from the queue's creation (dashboards and alert rules read them)
+    yield* gauge
+    yield* Metric.update(shedCounter("full"), 0)
     const observeWait = (w: Waiter, now: number) => Metric.update(waitHistogram, Math.max(0, now - w.enqueuedAt) / 1000)
     const shed = (entry: Entry<Waiter>, reason: ShedReason, now: number) =>
       Effect.andThen(
