@@ -93,7 +93,9 @@ export const LlmCallOptions = Schema.Struct({
   /** Retries after a retryable failure (default: the RetryStep's, 3). */
   retries: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 10 }))),
   /** Marks the call critical: a hedge is sent to the next target of its chain when the first is slow (`HedgeStep`). */
-  hedge: Schema.optionalKey(CallHedge)
+  hedge: Schema.optionalKey(CallHedge),
+  /** Its priority in a provider's request queue (`QueueStep`): `critical`, `high`, `normal` (default) or `low`. */
+  priority: Schema.optionalKey(Schema.Literals(["critical", "high", "normal", "low"]))
 })
 export type LlmCallOptions = typeof LlmCallOptions.Type
 
@@ -133,7 +135,7 @@ const userKeys = new Set(["role", "content", "name"])
 const assistantKeys = new Set(["role", "content"]) // tool calls: let the Schema check them
 const toolKeys = new Set(["role", "content", "toolCallId", "name", "isError"])
 const paramKeys = new Set(["temperature", "maxTokens", "topP"]) // `stop` and extras: Schema
-const optionKeys = new Set(["cache", "timeout", "user", "tenant", "agent", "apiKey", "retries", "hedge"]) // fallbacks: Schema
+const optionKeys = new Set(["cache", "timeout", "user", "tenant", "agent", "apiKey", "retries", "hedge", "priority"]) // fallbacks: Schema
 const callKeys = new Set(["model", "messages", "toolChoice", "params", "options"]) // tools, responseFormat: Schema
 
 const messageOk = (m: unknown): boolean => {
@@ -171,6 +173,10 @@ const optionsOk = (o: unknown): boolean => {
     return false
   }
   if (o.hedge !== undefined && typeof o.hedge !== "boolean") return false // `{ delay }`: Schema
+  const priority = o.priority
+  if (priority !== undefined && priority !== "critical" && priority !== "high" && priority !== "normal" && priority !== "low") {
+    return false
+  }
   return o.retries === undefined || (Number.isInteger(o.retries) && inRange(o.retries, 0, 10))
 }
 

@@ -6,7 +6,8 @@
  *   The queues are built once per route (bounded by the registry's routes).
  * - **Outermost around the attempt**: the queue wraps rate limit → breaker → retry, so a slot is held for the whole
  *   attempt of one model (its retries included); for a stream, while the stream opens (not while it is read).
- * - **Tenant fairness** uses the call's `options.tenant` (else `default`); every call is `normal` priority.
+ * - **Priority and tenant fairness**: a call waits at its `options.priority` (`critical` before `high` before
+ *   `normal`, the default, before `low`), and inside a priority by its `options.tenant` (else `default`).
  * - Failures: `QueueFull` on arrival, `Shed` while waiting (the gateway answers 503 with `retry-after`).
  *
  * Optional in `Llm.layer`: without a `QueueStep` in the context the pipeline is unchanged.
@@ -64,7 +65,10 @@ const make = (options: QueueStepOptions): Effect.Effect<QueueStepShape, InvalidO
     return {
       around: dual(3, <A, E, R>(attempt: Effect.Effect<A, E, R>, target: Target, context: CallContext) =>
         Effect.flatMap(queueOf(target.route), (q) =>
-          q === undefined ? attempt : q.run(attempt, { tenant: context.call.options?.tenant ?? "default" })))
+          q === undefined ? attempt : q.run(attempt, {
+            tenant: context.call.options?.tenant ?? "default",
+            priority: context.call.options?.priority ?? "normal"
+          })))
     }
   })
 

@@ -36,6 +36,7 @@ const call = fc.record({
       apiKey: maybe(fc.oneof(fc.constant(Redacted.make("k")), fc.constant(Redacted.make("")), scalar)),
       retries: maybe(scalar),
       hedge: maybe(fc.oneof(scalar, fc.record({ delay: maybe(scalar) }, { requiredKeys: [] }))),
+      priority: maybe(fc.oneof(fc.constantFrom("critical", "high", "normal", "low", "urgent", ""), scalar)),
       other: maybe(scalar)
     }, { requiredKeys: [] }),
     scalar

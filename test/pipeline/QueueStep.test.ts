@@ -31,6 +31,26 @@ describe("QueueStep", () => {
       assert.isTrue(Exit.isSuccess(yield* Fiber.await(second)))
     }).pipe(Effect.provide(layerFor(QueueStep.layer({ queues: { primary: { concurrency: 1, capacity: 1 } } })))))
 
+  it.effect("a call waits at its options.priority: a critical call queued after a low one runs first", () =>
+    Effect.gen(function*() {
+      const llm = yield* Llm
+      const at = (content: string, priority: "critical" | "low") =>
+        ({ model: "fast", messages: [{ role: "user", content }], options: { tenant: "acme", cache: "bypass", priority } }) as LlmCallInput
+      const running = yield* Effect.forkChild(llm.generate(ask("running")), { startImmediately: true })
+      yield* Effect.repeat(Effect.yieldNow, { times: 20 })
+      const low = yield* Effect.forkChild(llm.generate(at("low", "low")), { startImmediately: true })
+      yield* Effect.repeat(Effect.yieldNow, { times: 20 })
+      const critical = yield* Effect.forkChild(llm.generate(at("critical", "critical")), { startImmediately: true })
+      yield* Effect.repeat(Effect.yieldNow, { times: 20 })
+      yield* TestClock.adjust("1 second") // the running call ends; the critical one starts, though it came last
+      assert.isTrue(Exit.isSuccess(yield* Fiber.await(running)))
+      yield* TestClock.adjust("1 second")
+      assert.isTrue(Exit.isSuccess(yield* Fiber.await(critical)))
+      assert.isUndefined(low.pollUnsafe()) // still waiting or running
+      yield* TestClock.adjust("1 second")
+      assert.isTrue(Exit.isSuccess(yield* Fiber.await(low)))
+    }).pipe(Effect.provide(layerFor(QueueStep.layer({ queues: { primary: { concurrency: 1, capacity: 10 } } })))))
+
   it.effect("options are decoded: InvalidOptions names the path", () =>
     Effect.gen(function*() {
       const exit = yield* Effect.exit(Layer.build(QueueStep.layer({ queues: { primary: { concurrency: -1 } } })))
