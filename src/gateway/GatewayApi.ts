@@ -75,11 +75,11 @@ export const MaintenanceSwitch = Schema.Struct({
 
 /** The admin API behind the admin credential: configuration, supervision tree, stats, maintenance. */
 export class AdminGroup extends HttpApiGroup.make("admin")
-  .add(HttpApiEndpoint.get("getConfig", "/admin/config", { success: Json }))
+  .add(HttpApiEndpoint.get("getConfig", "/admin/config", { success: Json }).annotate(RequiredPermission, "admin:read"))
   .add(HttpApiEndpoint.patch("patchConfig", "/admin/config", { payload: Schema.Record(Schema.String, Schema.Unknown), success: Json }))
-  .add(HttpApiEndpoint.get("supervision", "/admin/supervision", { success: Json }))
-  .add(HttpApiEndpoint.get("stats", "/admin/stats", { success: Json }))
-  .add(HttpApiEndpoint.get("getMaintenance", "/admin/maintenance", { success: Json }))
+  .add(HttpApiEndpoint.get("supervision", "/admin/supervision", { success: Json }).annotate(RequiredPermission, "admin:read"))
+  .add(HttpApiEndpoint.get("stats", "/admin/stats", { success: Json }).annotate(RequiredPermission, "admin:read"))
+  .add(HttpApiEndpoint.get("getMaintenance", "/admin/maintenance", { success: Json }).annotate(RequiredPermission, "admin:read"))
   .add(HttpApiEndpoint.post("setMaintenance", "/admin/maintenance", { payload: MaintenanceSwitch, success: Json }))
   .middleware(AdminAuth)
   .middleware(OpenAiErrors)
@@ -91,7 +91,7 @@ export class GatewayApi extends HttpApi.make("troupe-gateway").add(OpenAiGroup).
   .add(ObserverGroup)
   .add(ErrorsGroup.annotate(RequiredPermission, "metrics:view"))
   // decoding errors as 400s naming the path (OpenAiErrors is defined here)
-  .add(DlqGroup.middleware(OpenAiErrors).annotate(RequiredPermission, "gateway:admin"))
-  .add(CostsGroup.annotate(RequiredPermission, "metrics:view"))
+  .add(DlqGroup.middleware(OpenAiErrors))
+  .add(CostsGroup)
   .add(AccessGroup)
 {}
