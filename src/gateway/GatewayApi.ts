@@ -93,5 +93,5 @@ export class GatewayApi extends HttpApi.make("troupe-gateway").add(OpenAiGroup).
   // decoding errors as 400s naming the path (OpenAiErrors is defined here)
   .add(DlqGroup.middleware(OpenAiErrors))
   .add(CostsGroup)
-  .add(AccessGroup)
+  .add(AccessGroup.middleware(OpenAiErrors))
 {}

@@ -55,7 +55,7 @@ export interface RoutePermission {
 }
 
 interface AnnotatedEndpoint {
-  readonly name: string
+  readonly identifier: string
   readonly method: string
   readonly path: string
   readonly annotations: Context.Context<never>
@@ -71,7 +71,7 @@ export const routePermissions = (api: { readonly groups: Readonly<Record<string,
   Object.values(api.groups).flatMap((group) =>
     Object.values(group.endpoints).map((endpoint) => ({
       group: group.identifier,
-      endpoint: endpoint.name,
+      endpoint: endpoint.identifier,
       method: endpoint.method,
       path: endpoint.path,
       permission: Context.getOrUndefined(endpoint.annotations, RequiredPermission) ??
@@ -129,7 +129,7 @@ const guard = (
       return yield* Effect.provideService(httpEffect, Subject, { id: caller.id, roles })
     }
     const path = request.url.split("?")[0]!.slice(0, 512) || "/"
-    const route = endpoint === undefined ? path : `${group?.identifier ?? "?"}.${endpoint.name}`
+    const route = endpoint === undefined ? path : `${group?.identifier ?? "?"}.${endpoint.identifier}`
     if (options.audit !== undefined) {
       const ip = Option.getOrUndefined(request.remoteAddress ?? Option.none())
       const userAgent = request.headers["user-agent"]
