@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Context, Effect, Layer, Redacted } from "effect"
-import { AdminAuth, ApiAuth, Caller, GatewayApi, PublicRoute, routePermissions } from "../../src/gateway/index.ts"
+import fc from "fast-check"
+import { AdminAuth, allows, ApiAuth, Caller, GatewayApi, PublicRoute, routePermissions } from "../../src/gateway/index.ts"
 import type { RoutePermission } from "../../src/gateway/index.ts"
 import { Audit, AuditStore, GatewayKeyAuth, Keys, KeyStore, Rbac } from "../../src/identity/index.ts"
 import { PEPPER } from "../identity/support.ts"
@@ -79,6 +80,43 @@ describe("RoutePermission.enforce (every route's RequiredPermission is checked a
     const r = routes.find((x) => x.endpoint === "stats")!
     expect((await call(gw.url, r, "no_such_role")).status).toBe(403)
     expect((await call(gw.url, r, `nothing,${roleOf(r.permission!)}`)).status).toBe(200)
+  })
+})
+
+describe("RoutePermission.allows (fuzz)", () => {
+  const rbac = Effect.runSync(Rbac.make(Rbac.defaultRoles))
+  const usage = { identifier: "costUsage", method: "GET", path: "/costs/usage/:user", annotations: Context.empty() }
+  const role = fc.oneof(fc.constantFrom("admin", "user", "viewer", "api_user"), fc.stringMatching(/^[a-z_]{1,8}$/))
+
+  it("fuzz: a route is allowed exactly when the roles grant its permission (public always)", () => {
+    fc.assert(fc.property(fc.array(role, { maxLength: 4 }), fc.constantFrom(...permissions, PublicRoute), (roles, p) => {
+      const caller = { id: "c", admin: false, roles }
+      return allows(rbac, caller, p, undefined, "/x") === (p === PublicRoute || rbac.can(roles, p))
+    }), { numRuns: 300, seed: 13 })
+  })
+
+  it("fuzz: own usage is granted only for the caller's own {user} segment; odd segments never throw", () => {
+    fc.assert(fc.property(fc.string({ maxLength: 12 }), fc.constantFrom("alice", "bob"), (segment, principal) => {
+      const caller = { id: "c", admin: false, roles: ["user"], principal }
+      const url = `/costs/usage/${segment}?period=day`
+      let decoded: string | undefined
+      try {
+        decoded = decodeURIComponent(segment.split("?")[0]!.split("/")[0]!)
+      } catch {
+        decoded = undefined
+      }
+      const own = !segment.includes("/") && !segment.includes("?") && segment !== "" && decoded === principal
+      return allows(rbac, caller, "usage:view", usage, url) === own
+    }), { numRuns: 300, seed: 13 })
+    expect(allows(rbac, { id: "c", admin: false, roles: ["user"], principal: "al ice" }, "usage:view", usage, "/costs/usage/al%20ice")).toBe(true)
+    expect(allows(rbac, { id: "c", admin: false, roles: ["user"], principal: "x" }, "usage:view", usage, "/costs/usage/%E0")).toBe(false)
+  })
+
+  it("fuzz: random role lists at the gateway get 200 or 403, never a 5xx", async () => {
+    const stats = routes.find((x) => x.endpoint === "stats")!
+    for (const roles of fc.sample(fc.array(fc.stringMatching(/^[a-z0-9_]{0,12}$/), { maxLength: 3 }), { numRuns: 30, seed: 13 })) {
+      expect([200, 403]).toContain((await call(gw.url, stats, roles.join(","))).status)
+    }
   })
 })
 

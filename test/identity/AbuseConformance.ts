@@ -6,6 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Option, type Scope } from "effect"
 import { TestClock } from "effect/testing"
+import fc from "fast-check"
 import { Abuse, Audit, AuditStore } from "../../src/identity/index.ts"
 import type { AbuseOptions, AbuseShape } from "../../src/identity/Abuse.ts"
 import type { InvalidIdentityInput } from "../../src/identity/index.ts"
@@ -85,6 +86,25 @@ export const abuseConformance = (backend: AbuseBackend): void => {
         assert.isTrue(Option.isSome(yield* abuse.signal("auth_failure", { ip: "p" }, 2)))
         assert.strictEqual(failureOf(yield* Effect.exit(abuse.setPolicy({ rules: [{ ...rule, threshold: -1 }] })))._tag, "InvalidIdentityInput")
         assert.strictEqual(abuse.policy().rules[0]!.threshold, 4)
+      }).pipe(Effect.scoped))
+
+    it.effect("fuzz: random signals, targets and weights never defect; blocks never outlive maxBlockMs; check agrees with list", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(START)
+        const abuse = yield* backend.make({ policy: { rules: [rule, { ...rule, signal: "spend", target: "principal", threshold: 5 }] } })
+        const samples = fc.sample(
+          fc.array(fc.tuple(fc.constantFrom("auth_failure", "spend", "rate_limited" as const), fc.string({ maxLength: 6 }), fc.double({ min: 0, max: 4, noNaN: true })), { maxLength: 20 }),
+          { numRuns: 15, seed: 13 }
+        )
+        for (const signals of samples) {
+          for (const [signal, id, weight] of signals) yield* abuse.signal(signal, { ip: id, principal: `p|${id}` }, weight)
+          const now = yield* Clock.currentTimeMillis
+          for (const b of yield* abuse.list()) {
+            assert.isAtMost(b.until - now, 20_000)
+            assert.isTrue(Option.isSome(yield* abuse.check(b.kind === "ip" ? { ip: b.id } : { principal: b.id })))
+          }
+          yield* TestClock.adjust("500 millis")
+        }
       }).pipe(Effect.scoped))
 
     it.effect(

@@ -130,7 +130,7 @@ export const makeRedisState = (options: {
             const b = parse(kind, id, values[i])
             return b !== undefined && b.until > now ? [b] : []
           })
-        }).pipe(failOpen("list", [] as ReadonlyArray<Block>)),
+        }).pipe(failOpen<ReadonlyArray<Block>>("list", [])),
       remove: (kind, id, now) =>
         redis.eval(liftScript)([blockKey(kind, id), index], [String(now), target(kind, id)]).pipe(
           Effect.map((reply) => parse(kind, id, reply)),
