@@ -13,7 +13,8 @@
  *
  * Every group declares the RBAC permission of its routes: `.annotate(RequiredPermission, "<permission>")` at the
  * end of its `HttpApiGroup.make(...)` chain (`PublicRoute` for open routes; see RoutePermission.ts);
- * test/gateway/RoutePermission.test.ts fails for any route of `GatewayApi` that lacks one.
+ * test/gateway/RoutePermission.test.ts fails for any route of `GatewayApi` that lacks one, and `Gateway.layer`
+ * enforces them against the caller's roles (`RoutePermission.enforce`; test/gateway/RouteEnforcement.test.ts).
  *
  * `/metrics` is a plain router route beside the API (Prometheus text is not JSON). Handlers live in `internal/`.
  *

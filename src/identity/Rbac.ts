@@ -16,6 +16,8 @@
  * - the four built-in roles of the plan (`defaultRoles`): `admin` (everything), `viewer` (view metrics and usage,
  *   the read-only admin GETs), `api_user` (use every agent kind), `user` (what `api_user` may, plus view metrics,
  *   one's own usage, upload and delete documents);
+ * - the gateway enforces the same permissions as route metadata (`RequiredPermission`, checked by
+ *   `RoutePermission.enforce` before the handler runs, with the `Subject` provided to it);
  * - `require(permission)` reads the current `Subject` (its roles) and fails `PermissionDenied` naming the
  *   permission and the roles when none of the roles grants it; an unknown role grants nothing.
  *
