@@ -38,9 +38,9 @@ export class AccessGroup extends HttpApiGroup.make("access")
     query: Schema.Struct({ graceMs: Schema.optional(Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 30 * 86_400_000 }))) }),
     success: Json
   }))
-  .add(HttpApiEndpoint.get("listBlocks", "/admin/blocks", { success: Json }))
+  .add(HttpApiEndpoint.get("listBlocks", "/admin/blocks", { success: Json }).annotate(RequiredPermission, "admin:read"))
   .add(HttpApiEndpoint.delete("liftBlock", "/admin/blocks/:kind/:id", { params: BlockPath, success: Json }))
-  .add(HttpApiEndpoint.get("getAbusePolicy", "/admin/abuse-policy", { success: Json }))
+  .add(HttpApiEndpoint.get("getAbusePolicy", "/admin/abuse-policy", { success: Json }).annotate(RequiredPermission, "admin:read"))
   .add(HttpApiEndpoint.put("setAbusePolicy", "/admin/abuse-policy", { payload: Json, success: Json }))
   .middleware(AdminAuth)
   .annotate(RequiredPermission, "users:manage")

@@ -17,6 +17,7 @@ import { Effect, Layer, Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware } from "effect/http-api"
 import { BudgetSpec } from "../budget/index.ts"
 import { AdminAuth } from "./GatewayAuth.ts"
+import { RequiredPermission } from "./RoutePermission.ts"
 import { fromSchemaIssue, internalError } from "./GatewayError.ts"
 
 /** Turns the cost endpoints' request-decoding errors into 400s naming the path (a response-encoding one is a 500). */
@@ -56,10 +57,11 @@ export const CostForecastQuery = Schema.Struct({
 /** The costs group: stats, usage, forecast and budgets. */
 export class CostsGroup extends HttpApiGroup.make("costs")
   .add(HttpApiEndpoint.get("costStats", "/costs/stats", { query: CostStatsQuery, success: Json }))
-  .add(HttpApiEndpoint.get("costUsage", "/costs/usage/:user", { params: CostUser, query: CostUsageQuery, success: Json }))
+  .add(HttpApiEndpoint.get("costUsage", "/costs/usage/:user", { params: CostUser, query: CostUsageQuery, success: Json }).annotate(RequiredPermission, "usage:view"))
   .add(HttpApiEndpoint.get("costForecast", "/costs/forecast", { query: CostForecastQuery, success: Json }))
-  .add(HttpApiEndpoint.post("setBudget", "/costs/budget", { payload: BudgetSpec, success: Json }))
+  .add(HttpApiEndpoint.post("setBudget", "/costs/budget", { payload: BudgetSpec, success: Json }).annotate(RequiredPermission, "gateway:admin"))
   .add(HttpApiEndpoint.get("getBudget", "/costs/budget/:scope", { params: BudgetScopeParam, success: Json }))
   .middleware(AdminAuth)
   .middleware(CostsErrors)
+  .annotate(RequiredPermission, "usage:view")
 {}

@@ -18,6 +18,7 @@ import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
 import { DeadLetterFilter, DeadLetterKind, DeadLetterStatus } from "../dlq/index.ts"
 import { AdminAuth } from "./GatewayAuth.ts"
+import { RequiredPermission } from "./RoutePermission.ts"
 
 const Json = Schema.Unknown
 const Name = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(512))
@@ -44,9 +45,10 @@ export const RedriveBody = Schema.Struct({
 
 /** The dlq group: list, inspect, redrive and purge. */
 export class DlqGroup extends HttpApiGroup.make("dlq")
-  .add(HttpApiEndpoint.get("listLetters", "/admin/dlq", { query: DlqQuery, success: Json }))
-  .add(HttpApiEndpoint.get("inspectLetter", "/admin/dlq/:id", { params: LetterId, success: Json }))
+  .add(HttpApiEndpoint.get("listLetters", "/admin/dlq", { query: DlqQuery, success: Json }).annotate(RequiredPermission, "admin:read"))
+  .add(HttpApiEndpoint.get("inspectLetter", "/admin/dlq/:id", { params: LetterId, success: Json }).annotate(RequiredPermission, "admin:read"))
   .add(HttpApiEndpoint.post("redriveLetters", "/admin/dlq/redrive", { payload: RedriveBody, success: Json }))
   .add(HttpApiEndpoint.delete("purgeLetters", "/admin/dlq", { query: DlqQuery, success: Json }))
   .middleware(AdminAuth)
+  .annotate(RequiredPermission, "gateway:admin")
 {}

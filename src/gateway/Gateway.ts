@@ -14,6 +14,9 @@
  * - Maintenance (`gateway.maintenance`, switched through the admin API or any ConfigStore update): new requests get
  *   the configured status, message and `retry-after`; health and metrics keep answering, exempt route prefixes and
  *   keys are served; readiness is false meanwhile.
+ * - Every route's `RequiredPermission` is enforced against the caller's roles (`RoutePermission.enforce` over the
+ *   `rbac` option's role definitions): a missing permission is a 403 `permission_denied`, audited when
+ *   `access.audit` is given.
  * - Every request has an `x-request-id` (kept from the request when valid), an access-log line without secrets or
  *   prompts, and HTTP metrics; bodies above `maxBodyBytes` are refused with 413; CORS follows `gateway.cors`.
  * - Settings come from the ConfigStore's `gateway` section (file < env < runtime), `options` override `port` and
@@ -49,6 +52,8 @@ import { makeState } from "./internal/GatewayState.ts"
 import type { Phase } from "./internal/GatewayState.ts"
 import { HttpMetrics, processMetricsText } from "./internal/HttpMetrics.ts"
 import { makeGatewayMiddleware } from "./internal/Middleware.ts"
+import { enforce } from "./RoutePermission.ts"
+import { Rbac, type RbacShape } from "../identity/Rbac.ts"
 import { openAiHandlers } from "./internal/OpenAiHandlers.ts"
 import { GatewayRouteContext, makeRouteContext } from "./internal/RouteContext.ts"
 import { adminHandlers, healthHandlers } from "./internal/OpsHandlers.ts"
@@ -70,8 +75,16 @@ export interface GatewayOptions {
   readonly host?: string
   /** Replaces the built-in bearer-key checks (e.g. by an identity subsystem's issued keys). */
   readonly auth?: Layer.Layer<ApiAuth | AdminAuth>
-  /** The issued keys and abuse detector behind the `/admin/keys` and `/admin/blocks` endpoints (404 when absent). */
+  /**
+   * The issued keys and abuse detector behind the `/admin/keys` and `/admin/blocks` endpoints (404 when absent),
+   * and the audit log where the route-permission refusals (`access.denied`) are recorded.
+   */
   readonly access?: AccessServices
+  /**
+   * The role definitions every route's `RequiredPermission` is checked against (default: `Rbac.defaultRoles`;
+   * build one from config or a store with `Rbac.make(definitions)`).
+   */
+  readonly rbac?: RbacShape
   /** Replaces `Embedder.layer` (`Llm.embed`), e.g. by the offline `Embedder.layerScripted`. */
   readonly embedder?: Layer.Layer<Embedder, never, ConfigStore | Llm>
   /** More readiness checks (Redis, PostgreSQL, providers: see `HealthCheck`). */
@@ -187,7 +200,8 @@ const make = (options: GatewayOptions) =>
 
     // --- the server ------------------------------------------------------------------------------------------------
     const embedder = options.embedder ?? Embedder.layer
-    const auth = options.auth ?? layerKeys(() => section.auth)
+    const rbac = options.rbac ?? (yield* Rbac.make(Rbac.defaultRoles).pipe(Effect.orDie)) // the default roles are valid
+    const auth = enforce(options.auth ?? layerKeys(() => section.auth), { rbac, audit: options.access?.audit })
     const ops = { state, health, restarts, apply }
     const apiAuth = Context.get(yield* Layer.build(auth), ApiAuth)
     const api = HttpApiBuilder.layer(GatewayApi, { openapiPath: "/openapi.json" }).pipe(

@@ -13,7 +13,8 @@
  *
  * Every group declares the RBAC permission of its routes: `.annotate(RequiredPermission, "<permission>")` at the
  * end of its `HttpApiGroup.make(...)` chain (`PublicRoute` for open routes; see RoutePermission.ts);
- * test/gateway/RoutePermission.test.ts fails for any route of `GatewayApi` that lacks one.
+ * test/gateway/RoutePermission.test.ts fails for any route of `GatewayApi` that lacks one, and `Gateway.layer`
+ * enforces them against the caller's roles (`RoutePermission.enforce`; test/gateway/RouteEnforcement.test.ts).
  *
  * `/metrics` is a plain router route beside the API (Prometheus text is not JSON). Handlers live in `internal/`.
  *
@@ -76,11 +77,11 @@ export const MaintenanceSwitch = Schema.Struct({
 
 /** The admin API behind the admin credential: configuration, supervision tree, stats, maintenance. */
 export class AdminGroup extends HttpApiGroup.make("admin")
-  .add(HttpApiEndpoint.get("getConfig", "/admin/config", { success: Json }))
+  .add(HttpApiEndpoint.get("getConfig", "/admin/config", { success: Json }).annotate(RequiredPermission, "admin:read"))
   .add(HttpApiEndpoint.patch("patchConfig", "/admin/config", { payload: Schema.Record(Schema.String, Schema.Unknown), success: Json }))
-  .add(HttpApiEndpoint.get("supervision", "/admin/supervision", { success: Json }))
-  .add(HttpApiEndpoint.get("stats", "/admin/stats", { success: Json }))
-  .add(HttpApiEndpoint.get("getMaintenance", "/admin/maintenance", { success: Json }))
+  .add(HttpApiEndpoint.get("supervision", "/admin/supervision", { success: Json }).annotate(RequiredPermission, "admin:read"))
+  .add(HttpApiEndpoint.get("stats", "/admin/stats", { success: Json }).annotate(RequiredPermission, "admin:read"))
+  .add(HttpApiEndpoint.get("getMaintenance", "/admin/maintenance", { success: Json }).annotate(RequiredPermission, "admin:read"))
   .add(HttpApiEndpoint.post("setMaintenance", "/admin/maintenance", { payload: MaintenanceSwitch, success: Json }))
   .middleware(AdminAuth)
   .middleware(OpenAiErrors)
@@ -92,8 +93,8 @@ export class GatewayApi extends HttpApi.make("troupe-gateway").add(OpenAiGroup).
   .add(ObserverGroup)
   .add(ErrorsGroup.annotate(RequiredPermission, "metrics:view"))
   // decoding errors as 400s naming the path (OpenAiErrors is defined here)
-  .add(DlqGroup.middleware(OpenAiErrors).annotate(RequiredPermission, "gateway:admin"))
-  .add(CostsGroup.annotate(RequiredPermission, "metrics:view"))
-  .add(AccessGroup)
+  .add(DlqGroup.middleware(OpenAiErrors))
+  .add(CostsGroup)
+  .add(AccessGroup.middleware(OpenAiErrors))
   .add(RunsGroup.middleware(OpenAiErrors).annotate(RequiredPermission, "gateway:admin"))
 {}

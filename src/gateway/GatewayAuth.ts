@@ -8,7 +8,9 @@
  *   them (or the admin key) is refused with 401;
  * - `/admin/*` with no `adminKey` configured is refused with 403 (the admin API is off); without a key or with an
  *   unknown one, 401; with an API key that is not the admin key, 403;
- * - keys are compared in constant time and never logged; the caller id is a short SHA-256 prefix of the key.
+ * - keys are compared in constant time and never logged; the caller id is a short SHA-256 prefix of the key;
+ * - the caller's RBAC roles: the admin key is `admin`; a configured API key, and the anonymous caller of an open
+ *   `/v1/*`, are `api_user` (what each route then requires is checked by `RoutePermission.enforce`).
  *
  * Both are plain `HttpApiMiddleware` services: an identity subsystem replaces them by providing its own layer for
  * `ApiAuth` / `AdminAuth` (issued keys, tenants, scopes) without touching the routes.
@@ -29,6 +31,13 @@ export interface CallerShape {
   readonly admin: boolean
   /** A tenant: partitions the response cache and labels telemetry (none by default). */
   readonly tenant?: string | undefined
+  /**
+   * The caller's RBAC roles (`Rbac` role names), checked against each route's `RequiredPermission`. Absent: `admin`
+   * when `admin` is true, else `api_user` (what a caller could do before roles existed).
+   */
+  readonly roles?: ReadonlyArray<string> | undefined
+  /** The principal id behind the caller (an issued key's principal), for rules on one's own resources. */
+  readonly principal?: string | undefined
 }
 
 /** The authenticated caller of the current request (provided by the auth middleware). */
@@ -54,6 +63,12 @@ const forbidden = (message: string) => Effect.succeed(errorResponse(httpError(40
 
 type Auth = GatewaySection["auth"]
 
+const adminRoles: ReadonlyArray<string> = ["admin"]
+const apiRoles: ReadonlyArray<string> = ["api_user"]
+
+/** The roles of a caller (`roles`, else `admin` for an admin caller, else `api_user`). */
+export const rolesOf = (caller: CallerShape): ReadonlyArray<string> => caller.roles ?? (caller.admin ? adminRoles : apiRoles)
+
 /** The built-in checks over a live view of `gateway.auth`. */
 export const makeKeyAuth = (auth: () => Auth) => ({
   api: ApiAuth.of({
@@ -62,11 +77,11 @@ export const makeKeyAuth = (auth: () => Auth) => ({
       const key = Redacted.value(credential)
       const admin = settings.adminKey !== undefined && key !== "" && keyMatches(key, settings.adminKey)
       if (settings.apiKeys.length === 0) {
-        return Effect.provideService(effect, Caller, { id: admin ? "admin" : "anonymous", admin })
+        return Effect.provideService(effect, Caller, { id: admin ? "admin" : "anonymous", admin, roles: admin ? adminRoles : apiRoles })
       }
-      if (admin) return Effect.provideService(effect, Caller, { id: "admin", admin: true })
+      if (admin) return Effect.provideService(effect, Caller, { id: "admin", admin: true, roles: adminRoles })
       if (key !== "" && settings.apiKeys.some((k) => keyMatches(key, k))) {
-        return Effect.provideService(effect, Caller, { id: idOf(key), admin: false })
+        return Effect.provideService(effect, Caller, { id: idOf(key), admin: false, roles: apiRoles })
       }
       return unauthorized(key === "" ? "Missing API key: send Authorization: Bearer <key>." : "Incorrect API key provided.")
     }
@@ -77,7 +92,7 @@ export const makeKeyAuth = (auth: () => Auth) => ({
       if (settings.adminKey === undefined) return forbidden("The admin API is disabled: no gateway.auth.adminKey is configured.")
       const key = Redacted.value(credential)
       if (key === "") return unauthorized("Missing admin key: send Authorization: Bearer <key>.")
-      if (keyMatches(key, settings.adminKey)) return Effect.provideService(effect, Caller, { id: "admin", admin: true })
+      if (keyMatches(key, settings.adminKey)) return Effect.provideService(effect, Caller, { id: "admin", admin: true, roles: adminRoles })
       if (settings.apiKeys.some((k) => keyMatches(key, k))) return forbidden("This key may not use the admin API.")
       return unauthorized("Incorrect admin key provided.")
     }

@@ -34,8 +34,8 @@ export const EventsQuery = Schema.Struct({
 /** The observer group: the live event stream and the supervision actions. */
 export class ObserverGroup extends HttpApiGroup.make("observer")
   .add(HttpApiEndpoint.get("events", "/admin/events", { query: EventsQuery, success: Json }))
-  .add(HttpApiEndpoint.post("restartChild", "/admin/supervision/:path/restart", { params: ChildPath, success: Json }))
-  .add(HttpApiEndpoint.post("stopChild", "/admin/supervision/:path/stop", { params: ChildPath, success: Json }))
+  .add(HttpApiEndpoint.post("restartChild", "/admin/supervision/:path/restart", { params: ChildPath, success: Json }).annotate(RequiredPermission, "gateway:admin"))
+  .add(HttpApiEndpoint.post("stopChild", "/admin/supervision/:path/stop", { params: ChildPath, success: Json }).annotate(RequiredPermission, "gateway:admin"))
   .middleware(AdminAuth)
   .annotate(RequiredPermission, "metrics:view")
 {}

@@ -10,13 +10,34 @@
  *   `metrics:view`, `users:manage`, …); `public` (`PublicRoute`) marks a route open to anyone (the probes);
  * - `routePermissions(api)` lists every endpoint of every group with its permission (or `undefined`), generically:
  *   a group added later is checked without any change here.
- * The metadata is declarative today: the auth middleware does not yet read it (keys carry scopes, not roles).
  *
- * Mirrors HttpApi's own annotations (`HttpApi.ParseOptions`, `OpenApi.Title`): a `Context.Service` key.
+ * Enforcement (`enforce(auth, { rbac, audit })`, applied by `Gateway.layer` to whatever `ApiAuth` / `AdminAuth`
+ * it is given): after the auth middleware has accepted the caller, the route's permission is checked against the
+ * caller's roles (`Caller.roles`) through `Rbac`, whose role definitions are data (`Rbac.make(definitions)`):
+ * - a route whose roles grant its permission runs, with the `Subject` (the caller's id and roles) provided, so
+ *   a handler may also `Rbac.require` a finer permission;
+ * - a permission `p` not granted is still granted on a route with a `{user}` path parameter when the roles grant
+ *   `p:own` and the parameter is the caller's own principal (`usage:view:own`: one's own usage);
+ * - otherwise the request is refused with 403 (OpenAI error format, `code: "permission_denied"`), audited as
+ *   `access.denied` (`denied`; the route and the permission in the metadata) — an audit failure never turns the
+ *   refusal into a 500;
+ * - `public` routes pass; a route without metadata (the extra routes of `GatewayOptions.routes`, which reuse
+ *   `ApiAuth`) requires `agent:use:*` behind `ApiAuth` and `gateway:admin` behind `AdminAuth`: unannotated is
+ *   closed, never open.
+ *
+ * Mirrors HttpApi's own annotations (`HttpApi.ParseOptions`, `OpenApi.Title`): a `Context.Service` key; the
+ * enforcement wraps the security middleware (`HttpApiMiddleware`), which receives the endpoint and its group.
  *
  * @since 0.1.0
  */
-import { Context } from "effect"
+import { Context, Effect, Layer, Option } from "effect"
+import type { Types } from "effect"
+import { dual } from "effect/Function"
+import { HttpServerRequest, type HttpServerResponse } from "effect/http"
+import type { AuditShape } from "../identity/Audit.ts"
+import { type RbacShape, Subject } from "../identity/Rbac.ts"
+import { AdminAuth, ApiAuth, Caller, type CallerShape, rolesOf } from "./GatewayAuth.ts"
+import { errorResponse, httpError } from "./GatewayError.ts"
 
 /** The annotation key: the permission a route (an endpoint, or every endpoint of a group) requires. */
 export class RequiredPermission extends Context.Service<RequiredPermission, string>()("troupe/gateway/RequiredPermission") {}
@@ -34,7 +55,7 @@ export interface RoutePermission {
 }
 
 interface AnnotatedEndpoint {
-  readonly name: string
+  readonly identifier: string
   readonly method: string
   readonly path: string
   readonly annotations: Context.Context<never>
@@ -50,10 +71,109 @@ export const routePermissions = (api: { readonly groups: Readonly<Record<string,
   Object.values(api.groups).flatMap((group) =>
     Object.values(group.endpoints).map((endpoint) => ({
       group: group.identifier,
-      endpoint: endpoint.name,
+      endpoint: endpoint.identifier,
       method: endpoint.method,
       path: endpoint.path,
       permission: Context.getOrUndefined(endpoint.annotations, RequiredPermission) ??
         Context.getOrUndefined(group.annotations, RequiredPermission)
     }))
   )
+
+/** The permission an endpoint declares (its own, else its group's); `undefined` without metadata or endpoint. */
+export const permissionOf = (endpoint: AnnotatedEndpoint | undefined, group: AnnotatedGroup | undefined): string | undefined =>
+  (endpoint === undefined ? undefined : Context.getOrUndefined(endpoint.annotations, RequiredPermission)) ??
+    (group === undefined ? undefined : Context.getOrUndefined(group.annotations, RequiredPermission))
+
+/** Options of `enforce`: the role definitions (an `Rbac`) and the audit log of the refusals. */
+export interface EnforceOptions {
+  readonly rbac: RbacShape
+  readonly audit?: AuditShape | undefined
+}
+
+/** The value of the `{user}` path parameter of `template` (`/costs/usage/:user`) in `url`, if any. */
+const userParam = (template: string, url: string): string | undefined => {
+  const at = template.split("/").indexOf(":user")
+  if (at < 0) return undefined
+  const segment = url.split("?")[0]!.split("/")[at]
+  if (segment === undefined || segment === "") return undefined
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return undefined
+  }
+}
+
+/** Whether `caller` may use the route (`permission` on `endpoint`, requested as `url`). */
+export const allows = (rbac: RbacShape, caller: CallerShape, permission: string, endpoint: AnnotatedEndpoint | undefined, url: string): boolean => {
+  if (permission === PublicRoute) return true
+  const roles = rolesOf(caller)
+  if (rbac.can(roles, permission)) return true
+  if (endpoint === undefined || !rbac.can(roles, `${permission}:own`)) return false
+  const owner = userParam(endpoint.path, url)
+  return owner !== undefined && owner === (caller.principal ?? caller.id)
+}
+
+const guard = (
+  options: EnforceOptions,
+  fallback: string,
+  httpEffect: Effect.Effect<HttpServerResponse.HttpServerResponse, Types.unhandled, Caller>,
+  endpoint: AnnotatedEndpoint | undefined,
+  group: AnnotatedGroup | undefined,
+  request: HttpServerRequest.HttpServerRequest
+): Effect.Effect<HttpServerResponse.HttpServerResponse, Types.unhandled, Caller> =>
+  Effect.gen(function*() {
+    const caller = yield* Caller
+    const permission = permissionOf(endpoint, group) ?? fallback
+    const roles = rolesOf(caller)
+    if (allows(options.rbac, caller, permission, endpoint, request.url)) {
+      return yield* Effect.provideService(httpEffect, Subject, { id: caller.id, roles })
+    }
+    const path = request.url.split("?")[0]!.slice(0, 512) || "/"
+    const route = endpoint === undefined ? path : `${group?.identifier ?? "?"}.${endpoint.identifier}`
+    if (options.audit !== undefined) {
+      const ip = Option.getOrUndefined(request.remoteAddress ?? Option.none())
+      const userAgent = request.headers["user-agent"]
+      yield* options.audit.record({
+        tenant: caller.tenant ?? "_",
+        actor: caller.id.slice(0, 128),
+        action: "access.denied",
+        resource: `${request.method} ${path}`.slice(0, 512),
+        status: "denied",
+        ...(ip !== undefined && ip !== "" ? { ip: ip.slice(0, 64) } : {}),
+        ...(userAgent !== undefined && userAgent !== "" ? { userAgent: userAgent.slice(0, 512) } : {}),
+        metadata: { route: route.slice(0, 256), permission, roles: roles.join(",").slice(0, 256) }
+      }).pipe(Effect.ignore)
+    }
+    return errorResponse(
+      httpError(403, "permission_denied", `This caller lacks the permission ${permission}.`, { code: "permission_denied" })
+    )
+  })
+
+const withRequest = <A, E, R>(f: (request: HttpServerRequest.HttpServerRequest) => Effect.Effect<A, E, R>) =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, f)
+
+/**
+ * Enforces every route's `RequiredPermission` on top of an `ApiAuth` / `AdminAuth` layer (see the module doc).
+ * Pipeable: `auth.pipe(RoutePermission.enforce({ rbac }))`.
+ */
+export const enforce: {
+  (options: EnforceOptions): (auth: Layer.Layer<ApiAuth | AdminAuth>) => Layer.Layer<ApiAuth | AdminAuth>
+  (auth: Layer.Layer<ApiAuth | AdminAuth>, options: EnforceOptions): Layer.Layer<ApiAuth | AdminAuth>
+} = dual(2, (auth: Layer.Layer<ApiAuth | AdminAuth>, options: EnforceOptions): Layer.Layer<ApiAuth | AdminAuth> =>
+  Layer.effectContext(Effect.gen(function*() {
+    const api = yield* ApiAuth
+    const admin = yield* AdminAuth
+    return Context.make(
+      ApiAuth,
+      ApiAuth.of({
+        bearer: (effect, o) =>
+          withRequest((request) => api.bearer(guard(options, "agent:use:*", effect, o.endpoint, o.group, request), o))
+      })
+    ).pipe(Context.add(
+      AdminAuth,
+      AdminAuth.of({
+        bearer: (effect, o) =>
+          withRequest((request) => admin.bearer(guard(options, "gateway:admin", effect, o.endpoint, o.group, request), o))
+      })
+    ))
+  })).pipe(Layer.provide(auth)))

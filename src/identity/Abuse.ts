@@ -16,12 +16,22 @@
  *   `abuse.lift`, tenant `_`);
  * - every table is bounded (`maxTracked`, default 100,000 targets; the oldest is forgotten first).
  *
- * Not yet: sharing blocks through Redis across gateway processes (the state is per process).
+ * - backends: `make` / `layerMemory` keep the state in the process; `makeRedis` / `layerRedis` keep the sliding
+ *   logs, the blocks (with their expiry) and the escalation counts in Redis under `prefix` (effect's `Redis`
+ *   service), so a block decided by one gateway process is seen by every other at once, the signals of all the
+ *   processes count toward one threshold, and escalation is shared; each signal is one Lua script (read the window,
+ *   add, compare, block: atomic); times are the callers' `Clock`s (keep them in sync), so `TestClock` drives both
+ *   backends alike; the policy is per process (give every process the same one: logs are keyed by a hash of the
+ *   policy, so processes on the same policy share them and a changed policy starts afresh); escalation counts live
+ *   `offenseTtlMs` (default 30 days) after the last block; a Redis failure is logged and counts as no block (abuse
+ *   blocking fails open rather than taking the gateway down).
  * Hand-rolled (a sliding log per rule and target, like the sliding-window limiter of src/ratelimit).
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Option, Schema } from "effect"
+import { Clock, Context, Effect, Layer, Option, Schema } from "effect"
+import type { Redis } from "effect/persistence"
+import { makeRedisState } from "./internal/AbuseRedis.ts"
 import type { AuditShape } from "./Audit.ts"
 import { InvalidIdentityInput, KeyNotFound } from "./IdentityError.ts"
 import { toInvalidInput } from "./Keys.ts"
@@ -108,22 +118,86 @@ const targetsOf = (t: AbuseTargets): ReadonlyArray<readonly [BlockTargetKind, st
   return out
 }
 
-/** Builds the in-process abuse detector. Fails `InvalidIdentityInput` when the initial policy is invalid. */
-export const make = (options: AbuseOptions = {}): Effect.Effect<AbuseShape, InvalidIdentityInput> =>
+/**
+ * Where an abuse detector keeps its state (a backend): sliding logs, blocks and escalation counts.
+ * @internal
+ */
+export interface AbuseState {
+  /** Adds `weight` to the log of (rule, target); blocks the target when the window total reaches the threshold. */
+  readonly record: (index: number, rule: AbuseRule, signal: AbuseSignal, kind: BlockTargetKind, id: string, now: number, weight: number) => Effect.Effect<Block | undefined>
+  readonly active: (targets: ReadonlyArray<readonly [BlockTargetKind, string]>, now: number) => Effect.Effect<Block | undefined>
+  readonly list: (now: number) => Effect.Effect<ReadonlyArray<Block>>
+  /** Removes an active block (the escalation count stays); `undefined` when the target is not blocked. */
+  readonly remove: (kind: BlockTargetKind, id: string, now: number) => Effect.Effect<Block | undefined>
+  /** A new policy: the sliding logs start afresh. */
+  readonly reset: (policy: AbusePolicy) => Effect.Effect<void>
+}
+
+/** The reason of a block caused by `rule`. */
+export const reasonOf = (signal: AbuseSignal, rule: AbuseRule): string => `${signal} >= ${rule.threshold} in ${rule.windowMs} ms`
+
+/** The period of the `n`-th block of a target under `rule`: `blockMs × escalation^(n-1)`, capped at `maxBlockMs`. */
+export const periodOf = (rule: AbuseRule, n: number): number =>
+  Math.min(rule.blockMs * (rule.escalation ?? 2) ** (n - 1), rule.maxBlockMs ?? Number.MAX_SAFE_INTEGER)
+
+const memoryState = (maxTracked: number): AbuseState => {
+  // sliding logs: `rule index|kind|id` -> [time, weight] pairs within the window
+  const logs = new Map<string, Array<readonly [number, number]>>()
+  const blocks = new Map<string, Block>()
+  const offenses = new Map<string, number>()
+  const bounded = <V>(map: Map<string, V>, key: string, value: V) => {
+    map.delete(key)
+    map.set(key, value)
+    if (map.size > maxTracked) map.delete(map.keys().next().value!)
+  }
+  const activeOne = (kind: BlockTargetKind, id: string, now: number): Block | undefined => {
+    const b = blocks.get(`${kind}|${id}`)
+    return b !== undefined && b.until > now ? b : undefined
+  }
+  return {
+    record: (index, rule, sig, kind, id, now, weight) =>
+      Effect.sync(() => {
+        if (activeOne(kind, id, now) !== undefined) return undefined
+        const logKey = `${index}|${kind}|${id}`
+        const log = (logs.get(logKey) ?? []).filter(([at]) => at > now - rule.windowMs)
+        log.push([now, weight])
+        const total = log.reduce((s, [, w]) => s + w, 0)
+        if (total < rule.threshold) {
+          bounded(logs, logKey, log.length > 10_000 ? log.slice(-10_000) : log)
+          return undefined
+        }
+        logs.delete(logKey)
+        const n = (offenses.get(`${kind}|${id}`) ?? 0) + 1
+        bounded(offenses, `${kind}|${id}`, n)
+        const block: Block = { kind, id, until: now + periodOf(rule, n), offenses: n, reason: reasonOf(sig, rule) }
+        bounded(blocks, `${kind}|${id}`, block)
+        return block
+      }),
+    active: (targets, now) =>
+      Effect.sync(() => {
+        for (const [kind, id] of targets) {
+          const b = activeOne(kind, id, now)
+          if (b !== undefined) return b
+        }
+        return undefined
+      }),
+    list: (now) => Effect.sync(() => [...blocks.values()].filter((b) => b.until > now)),
+    remove: (kind, id, now) =>
+      Effect.sync(() => {
+        const b = activeOne(kind, id, now)
+        if (b !== undefined) blocks.delete(`${kind}|${id}`)
+        return b
+      }),
+    reset: () => Effect.sync(() => logs.clear())
+  }
+}
+
+const decodePolicy = (policy: unknown) => Schema.decodeUnknownEffect(AbusePolicy)(policy).pipe(Effect.mapError(toInvalidInput("policy")))
+
+const makeWith = (options: AbuseOptions, makeState: (policy: AbusePolicy) => Effect.Effect<AbuseState>): Effect.Effect<AbuseShape, InvalidIdentityInput> =>
   Effect.gen(function*() {
-    const decode = (policy: unknown) =>
-      Schema.decodeUnknownEffect(AbusePolicy)(policy).pipe(Effect.mapError(toInvalidInput("policy")))
-    let policy = yield* decode(options.policy ?? defaultPolicy)
-    const maxTracked = options.maxTracked ?? 100_000
-    // sliding logs: `rule index|kind|id` -> [time, weight] pairs within the window
-    const logs = new Map<string, Array<readonly [number, number]>>()
-    const blocks = new Map<string, Block>()
-    const offenses = new Map<string, number>()
-    const bounded = <V>(map: Map<string, V>, key: string, value: V) => {
-      map.delete(key)
-      map.set(key, value)
-      if (map.size > maxTracked) map.delete(map.keys().next().value!)
-    }
+    let policy = yield* decodePolicy(options.policy ?? defaultPolicy)
+    const state = yield* makeState(policy)
     const audit = (action: string, block: Block, status: "success" | "denied") =>
       options.audit === undefined ? Effect.void : options.audit.record({
         tenant: "_",
@@ -134,36 +208,19 @@ export const make = (options: AbuseOptions = {}): Effect.Effect<AbuseShape, Inva
         metadata: { until: block.until, offenses: block.offenses, reason: block.reason }
       }).pipe(Effect.ignore)
 
-    const active = (kind: BlockTargetKind, id: string, now: number): Block | undefined => {
-      const b = blocks.get(`${kind}|${id}`)
-      return b !== undefined && b.until > now ? b : undefined
-    }
-
     const signal: AbuseShape["signal"] = (sig, targets, weight = 1) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
+        const current = policy
         let caused: Block | undefined
-        policy.rules.forEach((rule, index) => {
-          if (rule.signal !== sig) return
+        for (const [index, rule] of current.rules.entries()) {
+          if (rule.signal !== sig) continue
           for (const [kind, id] of targetsOf(targets)) {
-            if (kind !== rule.target || active(kind, id, now) !== undefined) continue
-            const logKey = `${index}|${kind}|${id}`
-            const log = (logs.get(logKey) ?? []).filter(([at]) => at > now - rule.windowMs)
-            log.push([now, weight])
-            const total = log.reduce((s, [, w]) => s + w, 0)
-            if (total < rule.threshold) {
-              bounded(logs, logKey, log.length > 10_000 ? log.slice(-10_000) : log)
-              continue
-            }
-            logs.delete(logKey)
-            const n = (offenses.get(`${kind}|${id}`) ?? 0) + 1
-            bounded(offenses, `${kind}|${id}`, n)
-            const ms = Math.min(rule.blockMs * (rule.escalation ?? 2) ** (n - 1), rule.maxBlockMs ?? Number.MAX_SAFE_INTEGER)
-            const block: Block = { kind, id, until: now + ms, offenses: n, reason: `${sig} >= ${rule.threshold} in ${rule.windowMs} ms` }
-            bounded(blocks, `${kind}|${id}`, block)
+            if (kind !== rule.target) continue
+            const block = yield* state.record(index, rule, sig, kind, id, now, weight)
             caused ??= block
           }
-        })
+        }
         if (caused !== undefined) yield* audit("abuse.block", caused, "success")
         return Option.fromUndefinedOr(caused)
       })
@@ -171,24 +228,56 @@ export const make = (options: AbuseOptions = {}): Effect.Effect<AbuseShape, Inva
     return {
       signal,
       check: (targets) =>
-        Clock.currentTimeMillis.pipe(Effect.map((now) => {
-          for (const [kind, id] of targetsOf(targets)) {
-            const b = active(kind, id, now)
-            if (b !== undefined) return Option.some(b)
-          }
-          return Option.none()
-        })),
-      list: () => Clock.currentTimeMillis.pipe(Effect.map((now) => [...blocks.values()].filter((b) => b.until > now))),
+        Effect.flatMap(Clock.currentTimeMillis, (now) => state.active(targetsOf(targets), now)).pipe(Effect.map(Option.fromUndefinedOr)),
+      list: () => Effect.flatMap(Clock.currentTimeMillis, state.list),
       lift: (kind, id) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
-          const b = active(kind, id, now)
+          const b = yield* state.remove(kind, id, now)
           if (b === undefined) return yield* new KeyNotFound({ tenant: "_", keyId: `${kind}:${id}` })
-          blocks.delete(`${kind}|${id}`)
           yield* audit("abuse.lift", b, "success")
           return b
         }),
-      setPolicy: (input) => decode(input).pipe(Effect.tap((p) => Effect.sync(() => { policy = p; logs.clear() }))),
+      setPolicy: (input) =>
+        decodePolicy(input).pipe(Effect.tap((p) =>
+          Effect.suspend(() => {
+            policy = p
+            return state.reset(p)
+          })
+        )),
       policy: () => policy
     }
   })
+
+/** Builds the in-process abuse detector. Fails `InvalidIdentityInput` when the initial policy is invalid. */
+export const make = (options: AbuseOptions = {}): Effect.Effect<AbuseShape, InvalidIdentityInput> =>
+  makeWith(options, () => Effect.succeed(memoryState(options.maxTracked ?? 100_000)))
+
+/** Options of `Abuse.makeRedis`: those of `make`, the key prefix and how long escalation counts are kept. */
+export interface AbuseRedisOptions extends AbuseOptions {
+  /** Prefix of every key (default `troupe:abuse:`). */
+  readonly prefix?: string
+  /** How long a target's escalation count lives after its last block (default 30 days). */
+  readonly offenseTtlMs?: number
+}
+
+/**
+ * Builds the abuse detector over Redis (shared by every process on the same prefix). Fails
+ * `InvalidIdentityInput` when the initial policy is invalid.
+ */
+export const makeRedis = (options: AbuseRedisOptions = {}): Effect.Effect<AbuseShape, InvalidIdentityInput, Redis.Redis> =>
+  Effect.flatMap(Effect.context<Redis.Redis>(), (context) =>
+    makeWith(options, (policy) =>
+      makeRedisState({ prefix: options.prefix ?? "troupe:abuse:", offenseTtlMs: options.offenseTtlMs ?? 30 * 86_400_000, policy }).pipe(
+        Effect.provideContext(context)
+      )))
+
+/** The abuse detector as a service (what `layerMemory` and `layerRedis` provide). */
+export class Detector extends Context.Service<Detector, AbuseShape>()("troupe/identity/Abuse/Detector") {}
+
+/** The in-process detector as a layer. Fails `InvalidIdentityInput` when the initial policy is invalid. */
+export const layerMemory = (options: AbuseOptions = {}): Layer.Layer<Detector, InvalidIdentityInput> => Layer.effect(Detector, make(options))
+
+/** The detector over Redis as a layer. Fails `InvalidIdentityInput` when the initial policy is invalid. */
+export const layerRedis = (options: AbuseRedisOptions = {}): Layer.Layer<Detector, InvalidIdentityInput, Redis.Redis> =>
+  Layer.effect(Detector, makeRedis(options))

@@ -21,7 +21,12 @@
  *   `<tenant>/user:<principal>`), then the IP (`ipPolicy`); keys carry the tenant, so tenants isolate limits; a
  *   refusal is a 429 with `retry-after`, audited (`rate_limited`) and reported to `abuse` as `rate_limited`.
  *
- * Not yet: enforcing the routes' `RequiredPermission` against roles (issue 13, §2).
+ * - RBAC roles of a key (data, no change to the stored record): each scope `role:<name>` gives the role `<name>`
+ *   (`Rbac`'s role definitions say what it grants), and the `scopeRoles` table maps the coarse scopes (default:
+ *   `*`, `gateway:*` and `gateway:admin` → `admin`, `gateway:use` → `api_user`); the `Caller` carries the roles
+ *   and the key's principal, and `Gateway.layer` checks each route's `RequiredPermission` against them
+ *   (`RoutePermission.enforce`); a key with a `role:` scope passes the coarse scope check above, so that its roles
+ *   alone decide (a `role:viewer` key may read `/admin/stats` but not write `/admin/config`).
  *
  * @since 0.1.0
  */
@@ -47,6 +52,29 @@ export interface GatewayKeyAuthOptions {
   readonly ipPolicy?: string
   readonly apiScope?: string
   readonly adminScope?: string
+  /** The roles each coarse scope gives (default `defaultScopeRoles`); `role:<name>` scopes always give `<name>`. */
+  readonly scopeRoles?: Readonly<Record<string, ReadonlyArray<string>>>
+}
+
+/** The roles of the coarse scopes: `*`, `gateway:*`, `gateway:admin` → `admin`; `gateway:use` → `api_user`. */
+export const defaultScopeRoles: Readonly<Record<string, ReadonlyArray<string>>> = {
+  "*": ["admin"],
+  "gateway:*": ["admin"],
+  "gateway:admin": ["admin"],
+  "gateway:use": ["api_user"]
+}
+
+/** The RBAC roles of a key's scopes: `role:<name>` → `<name>`, the rest through `scopeRoles`. */
+export const rolesOfScopes = (
+  scopes: ReadonlyArray<string>,
+  scopeRoles: Readonly<Record<string, ReadonlyArray<string>>> = defaultScopeRoles
+): ReadonlyArray<string> => {
+  const roles = new Set<string>()
+  for (const scope of scopes) {
+    if (scope.startsWith("role:")) roles.add(scope.slice(5))
+    else if (Object.hasOwn(scopeRoles, scope)) for (const r of scopeRoles[scope]!) roles.add(r)
+  }
+  return [...roles]
 }
 
 const messages: Record<KeyRejectedReason, string> = {
@@ -120,7 +148,8 @@ export const make = (options: GatewayKeyAuthOptions) => {
         const byKey = yield* abuse.check({ key: valid.keyId, principal: `${valid.tenant}/${valid.principal.id}` })
         if (Option.isSome(byKey)) return yield* blocked(byKey.value, `key:${valid.keyId}`, valid.tenant)
       }
-      if (!hasScope(valid.scopes, scope)) {
+      const roles = rolesOfScopes(valid.scopes, options.scopeRoles)
+      if (!hasScope(valid.scopes, scope) && !valid.scopes.some((s) => s.startsWith("role:"))) {
         yield* record("denied", `key:${valid.keyId}`, valid.tenant, `missing scope ${scope}`)
         return errorResponse(httpError(403, "permission_denied", `This key lacks the scope ${scope}.`, { code: "forbidden" }))
       }
@@ -159,7 +188,13 @@ export const make = (options: GatewayKeyAuthOptions) => {
         }
       }
       yield* record("success", `key:${valid.keyId}`, valid.tenant, "ok")
-      return yield* Effect.provideService(effect, Caller, { id: `key:${valid.keyId}`, admin: scope === adminScope, tenant: valid.tenant })
+      return yield* Effect.provideService(effect, Caller, {
+        id: `key:${valid.keyId}`,
+        admin: roles.includes("admin"),
+        tenant: valid.tenant,
+        roles,
+        principal: valid.principal.id
+      })
     })
 
   return {

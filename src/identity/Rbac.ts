@@ -7,8 +7,17 @@
  * - a role is a named list of granted permissions plus the roles it `inherits` (transitively; a cycle is refused
  *   at load time); role definitions are data, decoded with Schema (`RoleDefinitions`), so they can come from config
  *   or a store; a bad definition fails `InvalidIdentityInput` naming the path;
- * - the four built-in roles of the plan (`defaultRoles`): `admin` (everything), `user` (use every agent kind,
- *   view metrics, upload and delete documents), `viewer` (view metrics), `api_user` (use every agent kind);
+ * - the permissions (`Permissions`) are the one vocabulary of the gateway's route metadata
+ *   (`RequiredPermission`, src/gateway/RoutePermission.ts) and of the guard: `agent:use:<kind>` (`agent:use:*`),
+ *   `metrics:view`, `usage:view` (every caller's spend and budgets), `usage:view:own` (one's own usage only),
+ *   `admin:read` (the read-only admin GETs), `gateway:admin` (admin writes: config, maintenance, supervision
+ *   actions, dead letters, budgets), `users:manage` (keys, blocks, the abuse policy), `data:export`,
+ *   `training:manage`, `documents:upload`, `documents:delete`;
+ * - the four built-in roles of the plan (`defaultRoles`): `admin` (everything), `viewer` (view metrics and usage,
+ *   the read-only admin GETs), `api_user` (use every agent kind), `user` (what `api_user` may, plus view metrics,
+ *   one's own usage, upload and delete documents);
+ * - the gateway enforces the same permissions as route metadata (`RequiredPermission`, checked by
+ *   `RoutePermission.enforce` before the handler runs, with the `Subject` provided to it);
  * - `require(permission)` reads the current `Subject` (its roles) and fails `PermissionDenied` naming the
  *   permission and the roles when none of the roles grants it; an unknown role grants nothing.
  *
@@ -41,6 +50,10 @@ export const Permissions = {
   useAgent: (kind: string): string => `agent:use:${kind}`,
   useAnyAgent: "agent:use:*",
   viewMetrics: "metrics:view",
+  viewUsage: "usage:view",
+  viewOwnUsage: "usage:view:own",
+  readAdmin: "admin:read",
+  manageGateway: "gateway:admin",
   manageUsers: "users:manage",
   exportData: "data:export",
   manageTraining: "training:manage",
@@ -51,9 +64,12 @@ export const Permissions = {
 /** The four roles of the plan. */
 export const defaultRoles: RoleDefinitions = {
   admin: { permissions: ["*"] },
-  viewer: { permissions: [Permissions.viewMetrics] },
+  viewer: { permissions: [Permissions.viewMetrics, Permissions.viewUsage, Permissions.readAdmin] },
   api_user: { permissions: [Permissions.useAnyAgent] },
-  user: { permissions: [Permissions.uploadDocuments, Permissions.deleteDocuments], inherits: ["viewer", "api_user"] }
+  user: {
+    permissions: [Permissions.viewMetrics, Permissions.viewOwnUsage, Permissions.uploadDocuments, Permissions.deleteDocuments],
+    inherits: ["api_user"]
+  }
 }
 
 /** Who is acting: the roles the guard checks. Provided per request (e.g. by the auth middleware). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest"
 import fc from "fast-check"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
-import { Schema } from "effect"
+import { Effect, Schema } from "effect"
 import { GatewayApi, PublicRoute, RequiredPermission, routePermissions } from "../../src/gateway/index.ts"
 import { Rbac } from "../../src/identity/index.ts"
 
@@ -15,6 +15,18 @@ describe("RoutePermission (every route of the gateway declares its permission)",
     for (const r of routes) expect(() => permission(r.permission), r.path).not.toThrow()
     expect(routes.find((r) => r.path === "/health/live")?.permission).toBe(PublicRoute)
     expect(routes.find((r) => r.path === "/v1/models")?.permission).toBe("agent:use:*")
+  })
+
+  it("one vocabulary: every permission used on a route is an Rbac.Permissions name and granted by a default role (admin grants all)", async () => {
+    const rbac = await Effect.runPromise(Rbac.make(Rbac.defaultRoles))
+    const vocabulary = new Set(Object.values(Rbac.Permissions).flatMap((p) => typeof p === "string" ? [p] : []))
+    const used = [...new Set(routePermissions(GatewayApi).map((r) => r.permission!))].filter((p) => p !== PublicRoute)
+    expect(used.filter((p) => !vocabulary.has(p as never)), "route permissions missing from Rbac.Permissions").toEqual([])
+    for (const p of used) {
+      expect(rbac.can(["admin"], p), p).toBe(true)
+      expect(Object.keys(Rbac.defaultRoles).some((role) => rbac.can([role], p)), p).toBe(true)
+    }
+    expect(routePermissions(GatewayApi).find((r) => r.path === "/v1/models")?.endpoint).toBe("models")
   })
 
   it("the check is generic: a group added without an annotation is reported; an endpoint annotation overrides its group's", () => {

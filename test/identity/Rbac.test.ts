@@ -14,7 +14,7 @@ describe("Rbac", () => {
       assert.isTrue(rbac.can(["admin"], P.manageUsers))
       assert.isTrue(rbac.can(["admin"], P.exportData))
       assert.isTrue(rbac.can(["user"], P.useAgent("chat")))
-      assert.isTrue(rbac.can(["user"], P.viewMetrics)) // inherited from viewer
+      assert.isTrue(rbac.can(["user"], P.viewMetrics))
       assert.isTrue(rbac.can(["user"], P.deleteDocuments))
       assert.isFalse(rbac.can(["user"], P.manageUsers))
       assert.isTrue(rbac.can(["viewer"], P.viewMetrics))

@@ -64,6 +64,6 @@ export const make: Effect.Effect<ServeAccess, never, ConfigStore | Scope.Scope> 
   })
   return {
     auth: Layer.succeedContext(Context.make(ApiAuth, api).pipe(Context.add(AdminAuth, admin))),
-    access: { keys, abuse }
+    access: { keys, abuse, audit }
   }
 })

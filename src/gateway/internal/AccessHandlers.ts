@@ -8,6 +8,7 @@ import { Duration, Effect, Redacted } from "effect"
 import { HttpServerResponse } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import type { AbuseShape } from "../../identity/Abuse.ts"
+import type { AuditShape } from "../../identity/Audit.ts"
 import type { KeysShape } from "../../identity/Keys.ts"
 import { GatewayApi } from "../GatewayApi.ts"
 import { httpError } from "../GatewayError.ts"
@@ -16,6 +17,8 @@ import { httpError } from "../GatewayError.ts"
 export interface AccessServices {
   readonly keys?: KeysShape | undefined
   readonly abuse?: AbuseShape | undefined
+  /** The audit log of the route-permission refusals (`access.denied`). */
+  readonly audit?: AuditShape | undefined
 }
 
 const json = (body: unknown, status = 200) => HttpServerResponse.text(JSON.stringify(body), { status, contentType: "application/json" })
