@@ -26,9 +26,14 @@ describeRedis("Costs on Redis", () => {
     return prefix
   }
   afterAll(async () => {
-    await Effect.runPromise(Effect.forEach(prefixes, cleanupRedisPrefix, { discard: true }).pipe(Effect.provide(redisLayer)))
+    await Effect.runPromise(
+      Effect.forEach(prefixes, cleanupRedisPrefix, { discard: true }).pipe(Effect.provide(redisLayer))
+    )
   })
-  costsConformance({ label: "redis", layer: () => Costs.layerRedis({ prefix: fresh() }).pipe(Layer.provide(redisLayer)) })
+  costsConformance({
+    label: "redis",
+    layer: () => Costs.layerRedis({ prefix: fresh() }).pipe(Layer.provide(redisLayer))
+  })
 
   describe("Costs (redis layout)", () => {
     it.effect("a record is a hash per period bucket (<prefix><period>:<start>), each expiring its period's retention", () =>
@@ -50,7 +55,9 @@ describeRedis("Costs on Redis", () => {
             assert.isTrue(pttl > 0 && pttl <= ttl, `${key} ${pttl}`)
           }
         }).pipe(Effect.provide(
-          Costs.layerRedis({ prefix, retention: { hour: "1 hour", day: "1 day", month: "2 days" } }).pipe(Layer.provideMerge(redisLayer))
+          Costs.layerRedis({ prefix, retention: { hour: "1 hour", day: "1 day", month: "2 days" } }).pipe(
+            Layer.provideMerge(redisLayer)
+          )
         ))
       }))
 
@@ -64,17 +71,26 @@ describeRedis("Costs on Redis", () => {
           assert.strictEqual(s.total, 10)
           assert.strictEqual(s.count, 10)
           assert.deepStrictEqual(s.groups, { t0: 1, t1: 1, "-": 8 })
-        }).pipe(Effect.provide(Costs.layerRedis({ prefix: fresh(), maxRowsPerBucket: 2 }).pipe(Layer.provide(redisLayer))))
+        }).pipe(
+          Effect.provide(Costs.layerRedis({ prefix: fresh(), maxRowsPerBucket: 2 }).pipe(Layer.provide(redisLayer)))
+        )
       }))
 
     it.effect("an option not of its type fails the layer with InvalidOptions naming the path", () =>
       Effect.gen(function*() {
         // ill-typed on purpose: options from configuration
-        const exit = yield* Effect.exit(Layer.build(Costs.layerRedis({ maxRowsPerBucket: 0, retention: { hour: -1 } }).pipe(Layer.provide(redisLayer))))
+        const exit = yield* Effect.exit(
+          Layer.build(
+            Costs.layerRedis({ maxRowsPerBucket: 0, retention: { hour: -1 } }).pipe(Layer.provide(redisLayer))
+          )
+        )
         assert.isTrue(Exit.isFailure(exit))
         if (Exit.isFailure(exit)) {
           const error = exit.cause.reasons[0]
-          assert.isTrue(error !== undefined && error._tag === "Fail" && error.error._tag === "InvalidOptions" && error.error.path === "maxRowsPerBucket")
+          assert.isTrue(
+            error !== undefined && error._tag === "Fail" && error.error._tag === "InvalidOptions" &&
+              error.error.path === "maxRowsPerBucket"
+          )
         }
       }).pipe(Effect.scoped))
   })
@@ -90,7 +106,10 @@ describePostgres("Costs on PostgreSQL", () => {
   afterAll(async () => {
     for (const schema of schemas) await dropSchemaPromise(schema)
   })
-  costsConformance({ label: "postgres", layer: () => Costs.layerPostgres({ schema: fresh() }).pipe(Layer.provide(pgLayer)) })
+  costsConformance({
+    label: "postgres",
+    layer: () => Costs.layerPostgres({ schema: fresh() }).pipe(Layer.provide(pgLayer))
+  })
 
   describe("Costs (postgres layout)", () => {
     it.effect("a record is a row in troupe_costs and an upsert of its three rollup rows in troupe_cost_rollups", () =>
@@ -102,12 +121,22 @@ describePostgres("Costs on PostgreSQL", () => {
           yield* costs.record({ cost: 0.5, tenant: "acme", cached: false })
           yield* costs.record({ cost: 0.25, tenant: "acme", cached: false })
           const sql = yield* SqlClient.SqlClient
-          const rows = yield* sql.unsafe<{ tenant: string; cached: boolean; at: string }>(`SELECT tenant, cached, at FROM "${schema}".troupe_costs ORDER BY id`)
-          assert.deepStrictEqual(rows.map((r) => [r.tenant, r.cached, Number(r.at)]), [["acme", false, JAN_15_NOON], ["acme", false, JAN_15_NOON]])
+          const rows = yield* sql.unsafe<{ tenant: string; cached: boolean; at: string }>(
+            `SELECT tenant, cached, at FROM "${schema}".troupe_costs ORDER BY id`
+          )
+          assert.deepStrictEqual(rows.map((r) => [r.tenant, r.cached, Number(r.at)]), [["acme", false, JAN_15_NOON], [
+            "acme",
+            false,
+            JAN_15_NOON
+          ]])
           const rollups = yield* sql.unsafe<{ period: string; cost: number; count: string }>(
             `SELECT period, cost, count FROM "${schema}".troupe_cost_rollups ORDER BY period`
           )
-          assert.deepStrictEqual(rollups.map((r) => [r.period, r.cost, Number(r.count)]), [["day", 0.75, 2], ["hour", 0.75, 2], ["month", 0.75, 2]])
+          assert.deepStrictEqual(rollups.map((r) => [r.period, r.cost, Number(r.count)]), [["day", 0.75, 2], [
+            "hour",
+            0.75,
+            2
+          ], ["month", 0.75, 2]])
         }).pipe(Effect.provide(Costs.layerPostgres({ schema }).pipe(Layer.provideMerge(pgLayer))))
       }))
 
@@ -116,7 +145,8 @@ describePostgres("Costs on PostgreSQL", () => {
         yield* TestClock.setTime(JAN_15_NOON)
         yield* Effect.gen(function*() {
           const costs = yield* Costs
-          yield* Effect.forEach(Array.from({ length: 40 }, (_, i) => i), (i) => costs.record({ cost: 0.25, tenant: `t${i % 2}` }), { concurrency: 8 })
+          yield* Effect.forEach(Array.from({ length: 40 }, (_, i) => i), (i) =>
+            costs.record({ cost: 0.25, tenant: `t${i % 2}` }), { concurrency: 8 })
           const s = yield* costs.stats({ period: "month", groupBy: "tenant" })
           assert.strictEqual(s.count, 40)
           assert.deepStrictEqual(s.groups, { t0: 5, t1: 5 })
@@ -125,7 +155,9 @@ describePostgres("Costs on PostgreSQL", () => {
 
     it.effect("a schema name outside [a-z_][a-z0-9_]* fails the layer with CostsStoreError", () =>
       Effect.gen(function*() {
-        const exit = yield* Effect.exit(Layer.build(Costs.layerPostgres({ schema: "Bad-Name" }).pipe(Layer.provide(pgLayer))))
+        const exit = yield* Effect.exit(
+          Layer.build(Costs.layerPostgres({ schema: "Bad-Name" }).pipe(Layer.provide(pgLayer)))
+        )
         assert.isTrue(Exit.isFailure(exit))
         if (Exit.isFailure(exit)) {
           const error = exit.cause.reasons[0]

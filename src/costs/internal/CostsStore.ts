@@ -36,7 +36,10 @@ export interface CostsStoreShape {
   /** The rows of the `period` bucket starting at `start` (none when it does not exist). */
   readonly rows: (period: CostPeriod, start: number) => Effect.Effect<ReadonlyArray<CostRow>, CostsStoreError>
   /** The totals of the `period` buckets starting at `starts`, in that order. */
-  readonly totals: (period: CostPeriod, starts: ReadonlyArray<number>) => Effect.Effect<ReadonlyArray<CostTotal>, CostsStoreError>
+  readonly totals: (
+    period: CostPeriod,
+    starts: ReadonlyArray<number>
+  ) => Effect.Effect<ReadonlyArray<CostTotal>, CostsStoreError>
 }
 
 /** The start (epoch ms) of the UTC `period` containing `at`. */
@@ -61,8 +64,15 @@ export const periodEnd = (period: CostPeriod, start: number): number => {
  */
 export const rowField = (e: CostDimensions): string =>
   JSON.stringify([
-    e.tenant ?? null, e.principal ?? null, e.key ?? null, e.project ?? null, e.agent ?? null, e.model ?? null,
-    e.provider ?? null, e.cached ?? null, e.hedge ?? null
+    e.tenant ?? null,
+    e.principal ?? null,
+    e.key ?? null,
+    e.project ?? null,
+    e.agent ?? null,
+    e.model ?? null,
+    e.provider ?? null,
+    e.cached ?? null,
+    e.hedge ?? null
   ])
 
 /** The field of the row past a bucket's row bound, where the rest fold (every dimension absent). */
@@ -103,19 +113,26 @@ export const checkRecord = (entry: CostRecord): { readonly path: string; readonl
   if (typeof e === "object" && e !== null) {
     const cost = e["cost"]
     if (typeof cost !== "number" || !Number.isFinite(cost) || cost < 0) {
-      return { path: "cost", detail: `cost must be a finite number ≥ 0, got ${typeof cost === "number" ? String(cost) : typeof cost}` }
+      return {
+        path: "cost",
+        detail: `cost must be a finite number ≥ 0, got ${typeof cost === "number" ? String(cost) : typeof cost}`
+      }
     }
     for (const d of stringDimensions) {
       const v = e[d]
       if (v === undefined) continue
       if (typeof v !== "string") return { path: d, detail: `${d} must be a string, got ${typeof v}` }
-      if (v.length > MAX_DIMENSION_LENGTH) return { path: d, detail: `${d} must be at most ${MAX_DIMENSION_LENGTH} characters, got ${v.length}` }
+      if (v.length > MAX_DIMENSION_LENGTH) {
+        return { path: d, detail: `${d} must be at most ${MAX_DIMENSION_LENGTH} characters, got ${v.length}` }
+      }
       // PostgreSQL text cannot hold NUL; refused on every backend so they all accept the same records
       if (v.includes("\u0000")) return { path: d, detail: `${d} must not contain a NUL character` }
     }
     for (const d of booleanDimensions) {
       const v = e[d]
-      if (v !== undefined && typeof v !== "boolean") return { path: d, detail: `${d} must be a boolean, got ${typeof v}` }
+      if (v !== undefined && typeof v !== "boolean") {
+        return { path: d, detail: `${d} must be a boolean, got ${typeof v}` }
+      }
     }
     return undefined
   }

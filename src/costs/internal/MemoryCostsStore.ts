@@ -33,7 +33,9 @@ const str = (v: string | undefined): string => (v === undefined ? "-" : `${v.len
  * length-prefixed (`-` when absent), so the concatenation is unambiguous for any values.
  */
 const dimKey = (e: CostDimensions): string =>
-  `${str(e.tenant)}${str(e.principal)}${str(e.key)}${str(e.project)}${str(e.agent)}${str(e.model)}${str(e.provider)}${bool(e.cached)}${bool(e.hedge)}`
+  `${str(e.tenant)}${str(e.principal)}${str(e.key)}${str(e.project)}${str(e.agent)}${str(e.model)}${str(e.provider)}${
+    bool(e.cached)
+  }${bool(e.hedge)}`
 
 const OVERFLOW = "overflow"
 
@@ -108,7 +110,9 @@ export const makeMemoryCostsStore = (maxBuckets: number, maxRows: number): Costs
     rows: (period, start) =>
       Effect.sync(() => {
         const b = buckets.get(`${period}:${start}`)
-        return b === undefined ? empty : Array.from(b.rows.values(), (r) => ({ dims: r.dims, cost: r.cost, count: r.count }))
+        return b === undefined
+          ? empty
+          : Array.from(b.rows.values(), (r) => ({ dims: r.dims, cost: r.cost, count: r.count }))
       }),
     totals: (period, starts) =>
       Effect.sync(() =>

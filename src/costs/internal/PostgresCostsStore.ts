@@ -29,7 +29,10 @@ export const makePostgresCostsStore = (
 ): Effect.Effect<CostsStoreShape, CostsStoreError> =>
   Effect.gen(function*() {
     if (!SCHEMA_NAME.test(schemaName)) {
-      return yield* new CostsStoreError({ operation: "init", detail: `invalid schema name (expected ${SCHEMA_NAME.source})` })
+      return yield* new CostsStoreError({
+        operation: "init",
+        detail: `invalid schema name (expected ${SCHEMA_NAME.source})`
+      })
     }
     const rows = `"${schemaName}".troupe_costs`
     const rollups = `"${schemaName}".troupe_cost_rollups`
@@ -56,9 +59,21 @@ export const makePostgresCostsStore = (
     const shape: CostsStoreShape = {
       add: (e, now) =>
         sql.unsafe(record, [
-          now, e.tenant ?? null, e.principal ?? null, e.key ?? null, e.project ?? null, e.agent ?? null, e.model ?? null,
-          e.provider ?? null, e.cached ?? null, e.hedge ?? null, e.cost,
-          periodStart("hour", now), periodStart("day", now), periodStart("month", now), rowField(e)
+          now,
+          e.tenant ?? null,
+          e.principal ?? null,
+          e.key ?? null,
+          e.project ?? null,
+          e.agent ?? null,
+          e.model ?? null,
+          e.provider ?? null,
+          e.cached ?? null,
+          e.hedge ?? null,
+          e.cost,
+          periodStart("hour", now),
+          periodStart("day", now),
+          periodStart("month", now),
+          rowField(e)
         ]).pipe(Effect.asVoid, Effect.mapError(storeError("record"))),
       rows: (period, start) =>
         sql.unsafe<{ dims: string; cost: number | string; count: number | string }>(
@@ -66,19 +81,25 @@ export const makePostgresCostsStore = (
           [period, start]
         ).pipe(
           Effect.mapError(storeError("stats")),
-          Effect.map((found) => found.map((r) => ({ dims: dimsOfField(r.dims), cost: Number(r.cost), count: Number(r.count) })))
+          Effect.map((found) =>
+            found.map((r) => ({ dims: dimsOfField(r.dims), cost: Number(r.cost), count: Number(r.count) }))
+          )
         ),
       totals: (period, starts) =>
-        starts.length === 0 ? Effect.succeed([]) : sql.unsafe<{ start: number | string; total: number | string; count: number | string }>(
-          `SELECT start, sum(cost) AS total, sum(count) AS count FROM ${rollups} WHERE period = $1 AND start = ANY($2::bigint[]) GROUP BY start`,
-          [period, starts as Array<number>] // a bigint[] parameter
-        ).pipe(
-          Effect.mapError(storeError("forecast")),
-          Effect.map((found) => {
-            const byStart = new Map(found.map((r) => [Number(r.start), { total: Number(r.total), count: Number(r.count) }]))
-            return starts.map((s): CostTotal => byStart.get(s) ?? { total: 0, count: 0 })
-          })
-        )
+        starts.length === 0 ?
+          Effect.succeed([]) :
+          sql.unsafe<{ start: number | string; total: number | string; count: number | string }>(
+            `SELECT start, sum(cost) AS total, sum(count) AS count FROM ${rollups} WHERE period = $1 AND start = ANY($2::bigint[]) GROUP BY start`,
+            [period, starts as Array<number>] // a bigint[] parameter
+          ).pipe(
+            Effect.mapError(storeError("forecast")),
+            Effect.map((found) => {
+              const byStart = new Map(
+                found.map((r) => [Number(r.start), { total: Number(r.total), count: Number(r.count) }])
+              )
+              return starts.map((s): CostTotal => byStart.get(s) ?? { total: 0, count: 0 })
+            })
+          )
     }
     return shape
   })

@@ -72,7 +72,11 @@ export const makeRedisCostsStore = (
     const shape: CostsStoreShape = {
       add: (entry, now) =>
         redis.eval(addScript)(
-          [bucketKey("hour", periodStart("hour", now)), bucketKey("day", periodStart("day", now)), bucketKey("month", periodStart("month", now))],
+          [
+            bucketKey("hour", periodStart("hour", now)),
+            bucketKey("day", periodStart("day", now)),
+            bucketKey("month", periodStart("month", now))
+          ],
           [String(entry.cost), rowField(entry), max, ...ttls]
         ).pipe(Effect.asVoid, Effect.mapError(storeError("record"))),
       rows: (period, start) =>
@@ -101,13 +105,18 @@ export const makeRedisCostsStore = (
           })
         ),
       totals: (period, starts) =>
-        starts.length === 0 ? Effect.succeed([]) : redis.eval(totalsScript)(starts.map((s) => bucketKey(period, s)), []).pipe(
-          Effect.mapError(storeError("forecast")),
-          Effect.map((reply) => {
-            const flat: ReadonlyArray<unknown> = Array.isArray(reply) ? reply : []
-            return starts.map((_, i): CostTotal => ({ total: Number(flat[2 * i] ?? 0), count: Number(flat[2 * i + 1] ?? 0) }))
-          })
-        )
+        starts.length === 0 ?
+          Effect.succeed([]) :
+          redis.eval(totalsScript)(starts.map((s) => bucketKey(period, s)), []).pipe(
+            Effect.mapError(storeError("forecast")),
+            Effect.map((reply) => {
+              const flat: ReadonlyArray<unknown> = Array.isArray(reply) ? reply : []
+              return starts.map((_, i): CostTotal => ({
+                total: Number(flat[2 * i] ?? 0),
+                count: Number(flat[2 * i + 1] ?? 0)
+              }))
+            })
+          )
     }
     return shape
   })
