@@ -7,7 +7,9 @@
  * Rules:
  * - Periods are UTC calendar periods: an hour, a day (00:00 UTC) or a month (the 1st, 00:00 UTC).
  * - A cost that is not a finite non-negative number fails with `InvalidCost` naming the path `cost`; nothing is
- *   recorded. A dimension of the wrong type fails the same way, naming the dimension.
+ *   recorded. A dimension of the wrong type (a string of at most 1,024 characters without NUL; `cached` and `hedge`
+ *   booleans) fails the same way, naming the dimension.
+ * - A store failure (Redis, PostgreSQL) is a `CostsStoreError`; the memory backend never fails.
  * - Forecast: linear on the last N days (default 7): the month-to-date total plus the mean daily spend of the last
  *   N complete or current days (fewer at the start of the month) times the days left in the month.
  * - `cached: false` and an absent `cached` are distinct values (`"false"` and `"-"` in `groups`); so for `hedge`.
@@ -18,16 +20,15 @@
  *   every dimension absent, totals stay exact).
  * - `layerRedis`: one hash per period bucket (`<prefix><period>:<start>`), a field per combination of dimension
  *   values; a record is one Lua script of `HINCRBYFLOAT` / `HINCRBY` on the three buckets, each bucket expiring its
- *   period's retention after its last write (hours 7 days, days 400 days, months 5 years by default) and holding
+ *   period's retention after its last write (hours 7 days, days 400, months 1,830 by default) and holding
  *   at most `maxRowsPerBucket` combinations.
  * - `layerPostgres`: a row per record (`troupe_costs`) plus a rollup row per bucket and combination
  *   (`troupe_cost_rollups`) upserted in the same statement (`ON CONFLICT … DO UPDATE`), so stats see a record as
  *   soon as it returns — a materialised view would lag until its next refresh.
- * Every record is checked first: a cost that is not a finite non-negative number, a string dimension that is not a
- * string of at most 1,024 characters without NUL, or a boolean one (`cached`, `hedge`) that is not a boolean fails with
- * `InvalidCost` naming the path; nothing is recorded. A store failure (Redis, PostgreSQL) is a `CostsStoreError`.
  *
- * Mirrors LiteLLM's spend logs / Portkey's cost analytics. Reuses the `Clock` for time (TestClock in tests).
+ * Mirrors LiteLLM's spend logs / Portkey's cost analytics. Reuses the `Clock` for time (TestClock in tests), effect's
+ * `Redis` and `SqlClient` services and the runtime's options decoder. Hand-rolled: effect has no per-period counter
+ * store (its `RateLimiter` counts admissions per window and keeps no dimensions).
  *
  * @since 0.1.0
  */
