@@ -18,7 +18,14 @@ import { timeInterleaved } from "./harness.ts"
 
 const redisUrl = process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379"
 const databaseUrl = process.env["DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/test"
-const entry = { cost: 0.001, tenant: "acme", principal: "ada", key: "k1", model: "openai:gpt-4o-mini", provider: "openai" }
+const entry = {
+  cost: 0.001,
+  tenant: "acme",
+  principal: "ada",
+  key: "k1",
+  model: "openai:gpt-4o-mini",
+  provider: "openai"
+}
 
 const recordLoop = (costs: Costs["Service"], ops: number) =>
   Effect.gen(function*() {
@@ -27,28 +34,36 @@ const recordLoop = (costs: Costs["Service"], ops: number) =>
 
 const memoryRows = (): Promise<Array<BenchRow>> => {
   const OPS = 10_000
-  return timeInterleaved(Effect.gen(function*() {
-    const costs = yield* makeMemory()
-    const map = new Map<string, number>()
-    const batches: ReadonlyArray<InterleavedBatch> = [
-      {
-        id: "costs.record.floor-map-increment", ops: OPS,
-        batch: Effect.sync(() => {
-          for (let i = 0; i < OPS; i++) {
-            map.set("hour", (map.get("hour") ?? 0) + 0.001)
-            map.set("day", (map.get("day") ?? 0) + 0.001)
-            map.set("month", (map.get("month") ?? 0) + 0.001)
-          }
-        }),
-        note: "three Map increments (hour, day, month), in a loop (interleaved with costs.record)"
-      },
-      {
-        id: "costs.record", ops: OPS, baseline: "costs.record.floor-map-increment", batch: recordLoop(costs, OPS),
-        note: "memory: record with 6 dimensions into the hour, day and month buckets, sequential in one fiber (target <= 1 µs)"
-      }
-    ]
-    return batches
-  }), { samples: 30, warmup: 5 })
+  return timeInterleaved(
+    Effect.gen(function*() {
+      const costs = yield* makeMemory()
+      const map = new Map<string, number>()
+      const batches: ReadonlyArray<InterleavedBatch> = [
+        {
+          id: "costs.record.floor-map-increment",
+          ops: OPS,
+          batch: Effect.sync(() => {
+            for (let i = 0; i < OPS; i++) {
+              map.set("hour", (map.get("hour") ?? 0) + 0.001)
+              map.set("day", (map.get("day") ?? 0) + 0.001)
+              map.set("month", (map.get("month") ?? 0) + 0.001)
+            }
+          }),
+          note: "three Map increments (hour, day, month), in a loop (interleaved with costs.record)"
+        },
+        {
+          id: "costs.record",
+          ops: OPS,
+          baseline: "costs.record.floor-map-increment",
+          batch: recordLoop(costs, OPS),
+          note:
+            "memory: record with 6 dimensions into the hour, day and month buckets, sequential in one fiber (target <= 1 µs)"
+        }
+      ]
+      return batches
+    }),
+    { samples: 30, warmup: 5 }
+  )
 }
 
 const redisRows = async (): Promise<Array<BenchRow>> => {
@@ -62,27 +77,40 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
     return []
   }
   const OPS = 25
-  const rows = await timeInterleaved(Effect.gen(function*() {
-    const costs = yield* Effect.promise(() => rt.runPromise(Costs.use(Effect.succeed)))
-    const redis = yield* Effect.promise(() => rt.runPromise(Redis.Redis.use(Effect.succeed)))
-    const batches: ReadonlyArray<InterleavedBatch> = [
-      {
-        id: "costs.record.redis.floor-hincrby", ops: OPS,
-        batch: Effect.gen(function*() {
-          for (let i = 0; i < OPS; i++) yield* redis.send("HINCRBY", `${prefix}floor`, "n", "1")
-        }).pipe(Effect.orDie),
-        note: "Redis: one plain HINCRBY, sequential in one fiber (interleaved with costs.record.redis)"
-      },
-      {
-        id: "costs.record.redis", ops: OPS, baseline: "costs.record.redis.floor-hincrby", batch: recordLoop(costs, OPS),
-        note: "Redis: record with 6 dimensions, one Lua script on the hour, day and month hashes, sequential in one fiber"
-      }
-    ]
-    return batches
-  }), { samples: 60, warmup: 5 })
-  await rt.runPromise(Redis.Redis.use((r) =>
-    Effect.flatMap(r.send<ReadonlyArray<string>>("KEYS", `${prefix}*`), (keys) => (keys.length > 0 ? r.send("DEL", ...keys) : Effect.void))
-  ))
+  const rows = await timeInterleaved(
+    Effect.gen(function*() {
+      const costs = yield* Effect.promise(() => rt.runPromise(Costs.use(Effect.succeed)))
+      const redis = yield* Effect.promise(() => rt.runPromise(Redis.Redis.use(Effect.succeed)))
+      const batches: ReadonlyArray<InterleavedBatch> = [
+        {
+          id: "costs.record.redis.floor-hincrby",
+          ops: OPS,
+          batch: Effect.gen(function*() {
+            for (let i = 0; i < OPS; i++) yield* redis.send("HINCRBY", `${prefix}floor`, "n", "1")
+          }).pipe(Effect.orDie),
+          note: "Redis: one plain HINCRBY, sequential in one fiber (interleaved with costs.record.redis)"
+        },
+        {
+          id: "costs.record.redis",
+          ops: OPS,
+          baseline: "costs.record.redis.floor-hincrby",
+          batch: recordLoop(costs, OPS),
+          note:
+            "Redis: record with 6 dimensions, one Lua script on the hour, day and month hashes, sequential in one fiber"
+        }
+      ]
+      return batches
+    }),
+    { samples: 60, warmup: 5 }
+  )
+  await rt.runPromise(
+    Redis.Redis.use((r) =>
+      Effect.flatMap(
+        r.send<ReadonlyArray<string>>("KEYS", `${prefix}*`),
+        (keys) => (keys.length > 0 ? r.send("DEL", ...keys) : Effect.void)
+      )
+    )
+  )
   await rt.dispose()
   return rows
 }
@@ -98,28 +126,43 @@ const postgresRows = async (): Promise<Array<BenchRow>> => {
     return []
   }
   const OPS = 20
-  const rows = await timeInterleaved(Effect.gen(function*() {
-    const costs = yield* Effect.promise(() => rt.runPromise(Costs.useSync((c) => c)))
-    const sql = yield* Effect.promise(() => rt.runPromise(SqlClient.SqlClient.useSync((s) => s)))
-    yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS "${schema}".plain (id bigserial PRIMARY KEY, at bigint NOT NULL, cost double precision NOT NULL)`)
-    const batches: ReadonlyArray<InterleavedBatch> = [
-      {
-        id: "costs.record.postgres.floor-insert", ops: OPS,
-        batch: Effect.gen(function*() {
-          for (let i = 0; i < OPS; i++) yield* sql.unsafe(`INSERT INTO "${schema}".plain (at, cost) VALUES ($1, $2)`, [Date.now(), 0.001])
-        }).pipe(Effect.orDie),
-        note: "PostgreSQL: one plain INSERT of a row, sequential in one fiber (interleaved with costs.record.postgres)"
-      },
-      {
-        id: "costs.record.postgres", ops: OPS, baseline: "costs.record.postgres.floor-insert", batch: recordLoop(costs, OPS),
-        note: "PostgreSQL: record with 6 dimensions, one statement (row insert + three rollup upserts), sequential in one fiber"
-      }
-    ]
-    return batches
-  }), { samples: 30, warmup: 3 })
+  const rows = await timeInterleaved(
+    Effect.gen(function*() {
+      const costs = yield* Effect.promise(() => rt.runPromise(Costs.useSync((c) => c)))
+      const sql = yield* Effect.promise(() => rt.runPromise(SqlClient.SqlClient.useSync((s) => s)))
+      yield* sql.unsafe(
+        `CREATE TABLE IF NOT EXISTS "${schema}".plain (id bigserial PRIMARY KEY, at bigint NOT NULL, cost double precision NOT NULL)`
+      )
+      const batches: ReadonlyArray<InterleavedBatch> = [
+        {
+          id: "costs.record.postgres.floor-insert",
+          ops: OPS,
+          batch: Effect.gen(function*() {
+            for (let i = 0; i < OPS; i++) {
+              yield* sql.unsafe(`INSERT INTO "${schema}".plain (at, cost) VALUES ($1, $2)`, [Date.now(), 0.001])
+            }
+          }).pipe(Effect.orDie),
+          note:
+            "PostgreSQL: one plain INSERT of a row, sequential in one fiber (interleaved with costs.record.postgres)"
+        },
+        {
+          id: "costs.record.postgres",
+          ops: OPS,
+          baseline: "costs.record.postgres.floor-insert",
+          batch: recordLoop(costs, OPS),
+          note:
+            "PostgreSQL: record with 6 dimensions, one statement (row insert + three rollup upserts), sequential in one fiber"
+        }
+      ]
+      return batches
+    }),
+    { samples: 30, warmup: 3 }
+  )
   await rt.runPromise(SqlClient.SqlClient.use((sql) => sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)))
   await rt.dispose()
   return rows
 }
 
-export default async (): Promise<ReadonlyArray<BenchRow>> => [...await memoryRows(), ...await redisRows(), ...await postgresRows()]
+export default async (): Promise<
+  ReadonlyArray<BenchRow>
+> => [...await memoryRows(), ...await redisRows(), ...await postgresRows()]

@@ -76,6 +76,34 @@ describeRedis("Costs on Redis", () => {
         )
       }))
 
+    it.effect("a failing store surfaces as CostsStoreError from record, stats and forecast", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(JAN_15_NOON)
+        const prefix = fresh()
+        yield* Effect.gen(function*() {
+          const redis = yield* Redis.Redis
+          // a string where the hash buckets go: every command on them is a WRONGTYPE error
+          for (
+            const key of [
+              `hour:${Date.UTC(2026, 0, 15, 12)}`,
+              `day:${Date.UTC(2026, 0, 15)}`,
+              `month:${Date.UTC(2026, 0, 1)}`
+            ]
+          ) {
+            yield* redis.send("SET", `${prefix}${key}`, "x")
+          }
+          const costs = yield* Costs
+          for (const attempt of [costs.record({ cost: 1 }), costs.stats({ period: "day" }), costs.forecast()]) {
+            const exit = yield* Effect.exit(attempt)
+            assert.isTrue(Exit.isFailure(exit))
+            if (Exit.isFailure(exit)) {
+              const error = exit.cause.reasons[0]
+              assert.isTrue(error !== undefined && error._tag === "Fail" && error.error._tag === "CostsStoreError")
+            }
+          }
+        }).pipe(Effect.provide(Costs.layerRedis({ prefix }).pipe(Layer.provideMerge(redisLayer))))
+      }))
+
     it.effect("an option not of its type fails the layer with InvalidOptions naming the path", () =>
       Effect.gen(function*() {
         // ill-typed on purpose: options from configuration
@@ -151,6 +179,25 @@ describePostgres("Costs on PostgreSQL", () => {
           assert.strictEqual(s.count, 40)
           assert.deepStrictEqual(s.groups, { t0: 5, t1: 5 })
         }).pipe(Effect.provide(Costs.layerPostgres({ schema: fresh() }).pipe(Layer.provide(pgLayer))))
+      }))
+
+    it.effect("a failing store surfaces as CostsStoreError from record, stats and forecast", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(JAN_15_NOON)
+        const schema = fresh()
+        yield* Effect.gen(function*() {
+          const costs = yield* Costs
+          const sql = yield* SqlClient.SqlClient
+          yield* sql.unsafe(`DROP TABLE "${schema}".troupe_cost_rollups`)
+          for (const attempt of [costs.record({ cost: 1 }), costs.stats({ period: "day" }), costs.forecast()]) {
+            const exit = yield* Effect.exit(attempt)
+            assert.isTrue(Exit.isFailure(exit))
+            if (Exit.isFailure(exit)) {
+              const error = exit.cause.reasons[0]
+              assert.isTrue(error !== undefined && error._tag === "Fail" && error.error._tag === "CostsStoreError")
+            }
+          }
+        }).pipe(Effect.provide(Costs.layerPostgres({ schema }).pipe(Layer.provideMerge(pgLayer))))
       }))
 
     it.effect("a schema name outside [a-z_][a-z0-9_]* fails the layer with CostsStoreError", () =>
