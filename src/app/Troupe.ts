@@ -71,7 +71,8 @@ export interface TroupeOptions {
   readonly providers?: ProvidersFromConfigOptions | { readonly scripted: ScriptedOptions }
   readonly pipeline?: LlmPipelineOptions
   /**
-   * `true`: every answered call's cost is recorded on a `Costs` ledger (in memory: the ledger has no other backend).
+   * `true`: every answered call's cost is recorded on a `Costs` ledger, kept in Redis with `redis` (prefix
+   * `<prefix>costs:`), else in memory.
    * Off by default, like `budgets` and `deadLetters`; each one turned on is provided by the layer (its type says so
    * when the option is the literal `true`), and the gateway's `/costs/*` and `/admin/dlq` endpoints find it.
    */
@@ -245,7 +246,12 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
     : redisLayer === undefined
     ? DeadLetters.layerMemory({ redrive: redrive.handler })
     : DeadLetters.layerRedis({ prefix: `${prefix}dlq:`, redrive: redrive.handler }).pipe(Layer.provide(redisLayer))
-  const costs = options.costs === true ? Costs.layerMemory() : undefined
+  const costs = options.costs !== true
+    ? undefined
+    : redisLayer === undefined
+    ? Costs.layerMemory()
+    // the only option is a string prefix, which never fails the options check: orDie never dies here
+    : Costs.layerRedis({ prefix: `${prefix}costs:` }).pipe(Layer.provide(redisLayer), Layer.orDie)
   // the same layer values feed the steps and the context (a layer is built once per value), so one store serves both
   const steps = Layer.mergeAll(
     budgets === undefined ? Layer.empty : BudgetStep.layer().pipe(Layer.provide(budgets)),

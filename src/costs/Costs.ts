@@ -7,18 +7,46 @@
  * Rules:
  * - Periods are UTC calendar periods: an hour, a day (00:00 UTC) or a month (the 1st, 00:00 UTC).
  * - A cost that is not a finite non-negative number fails with `InvalidCost` naming the path `cost`; nothing is
- *   recorded.
+ *   recorded. A dimension of the wrong type (a string of at most 1,024 characters without NUL; `cached` and `hedge`
+ *   booleans) fails the same way, naming the dimension.
+ * - A store failure (Redis, PostgreSQL) is a `CostsStoreError`; the memory backend never fails.
  * - Forecast: linear on the last N days (default 7): the month-to-date total plus the mean daily spend of the last
  *   N complete or current days (fewer at the start of the month) times the days left in the month.
- * - The memory backend is bounded: it keeps at most `maxBuckets` period buckets (default 10,000), dropping the
- *   oldest first.
+ * - `cached: false` and an absent `cached` are distinct values (`"false"` and `"-"` in `groups`); so for `hedge`.
  *
- * Mirrors LiteLLM's spend logs / Portkey's cost analytics. Reuses the `Clock` for time (TestClock in tests).
+ * Backends, behind one conformance suite (each gives the same answers for the same records):
+ * - `layerMemory` (default): bounded, at most `maxBuckets` period buckets (default 10,000, the oldest dropped
+ *   first) and `maxRowsPerBucket` rows per bucket (default 10,000; past it new combinations fold into one row with
+ *   every dimension absent, totals stay exact).
+ * - `layerRedis`: one hash per period bucket (`<prefix><period>:<start>`), a field per combination of dimension
+ *   values; a record is one Lua script of `HINCRBYFLOAT` / `HINCRBY` on the three buckets, each bucket expiring its
+ *   period's retention after its last write (hours 7 days, days 400, months 1,830 by default) and holding
+ *   at most `maxRowsPerBucket` combinations.
+ * - `layerPostgres`: a row per record (`troupe_costs`) plus a rollup row per bucket and combination
+ *   (`troupe_cost_rollups`) upserted in the same statement (`ON CONFLICT … DO UPDATE`), so stats see a record as
+ *   soon as it returns — a materialised view would lag until its next refresh.
+ *
+ * Mirrors LiteLLM's spend logs / Portkey's cost analytics. Reuses the `Clock` for time (TestClock in tests), effect's
+ * `Redis` and `SqlClient` services and the runtime's options decoder. Hand-rolled: effect has no per-period counter
+ * store (its `RateLimiter` counts admissions per window and keeps no dimensions).
  *
  * @since 0.1.0
  */
+import { Clock, Context, Duration, Effect, Layer, Schema } from "effect"
+import { Redis } from "effect/persistence"
+import { SqlClient } from "effect/sql"
 import * as Invalid from "../internal/InvalidInput.ts"
-import { Clock, Context, Effect, Layer, Schema } from "effect"
+import type { InvalidOptions } from "../runtime/index.ts"
+import * as Options from "../runtime/internal/Options.ts"
+import { CostsStoreError, InvalidCost } from "./CostsError.ts"
+import type { CostsStoreShape } from "./internal/CostsStore.ts"
+import { checkRecord, dimValue, periodStart } from "./internal/CostsStore.ts"
+import { makeMemoryCostsStore } from "./internal/MemoryCostsStore.ts"
+import { makePostgresCostsStore } from "./internal/PostgresCostsStore.ts"
+import { makeRedisCostsStore } from "./internal/RedisCostsStore.ts"
+
+export { CostsStoreError, InvalidCost } from "./CostsError.ts"
+export { periodStart } from "./internal/CostsStore.ts"
 
 /** The dimensions a cost is tagged with; each is optional. */
 export interface CostDimensions {
@@ -84,55 +112,23 @@ export interface CostForecast {
   readonly method: string
 }
 
-/** A cost that is not a finite non-negative number (`path`: the offending field). */
-export class InvalidCost extends Schema.TaggedError<InvalidCost>()("InvalidCost", Invalid.InvalidInputFields) {
-  override get message(): string {
-    return Invalid.invalidMessage(this)
-  }
-}
-
 /** The service interface. */
 export interface CostsShape {
-  /** Records one cost at the current time. Fails with `InvalidCost` when `cost` is not finite and ≥ 0. */
-  readonly record: (entry: CostRecord) => Effect.Effect<void, InvalidCost>
-  /** The total (and group totals) of one period. Never fails. */
-  readonly stats: (query: CostQuery) => Effect.Effect<CostStats>
-  /** The current month's projected total, linear on the last `days` days (default 7). Never fails. */
-  readonly forecast: (options?: { readonly days?: number }) => Effect.Effect<CostForecast>
-}
-
-/** The start (epoch ms) of the UTC `period` containing `at`. */
-export const periodStart = (period: CostPeriod, at: number): number => {
-  const d = new Date(at)
-  if (period === "hour") return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), d.getUTCHours())
-  if (period === "day") return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate())
-  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1)
+  /**
+   * Records one cost at the current time. Fails with `InvalidCost` when `cost` is not finite and ≥ 0 or a
+   * dimension is not of its type, and with `CostsStoreError` when the store (Redis, PostgreSQL) fails.
+   */
+  readonly record: (entry: CostRecord) => Effect.Effect<void, InvalidCost | CostsStoreError>
+  /** The total (and group totals) of one period. Fails with `CostsStoreError` when the store fails (memory: never). */
+  readonly stats: (query: CostQuery) => Effect.Effect<CostStats, CostsStoreError>
+  /**
+   * The current month's projected total, linear on the last `days` days (default 7). Fails with `CostsStoreError`
+   * when the store fails (memory: never).
+   */
+  readonly forecast: (options?: { readonly days?: number }) => Effect.Effect<CostForecast, CostsStoreError>
 }
 
 const DAY = 86_400_000
-
-interface Row {
-  readonly dims: CostDimensions
-  cost: number
-  count: number
-}
-
-interface Bucket {
-  total: number
-  count: number
-  /** False once evicted. */
-  live: boolean
-  /** Rows by a canonical key of their dimensions. */
-  readonly rows: Map<string, Row>
-}
-
-const dimKey = (e: CostDimensions): string =>
-  `${e.tenant ?? ""}\u0000${e.principal ?? ""}\u0000${e.key ?? ""}\u0000${e.project ?? ""}\u0000${e.agent ?? ""}\u0000${e.model ?? ""}\u0000${e.provider ?? ""}\u0000${e.cached === true ? "1" : ""}\u0000${e.hedge === true ? "1" : ""}`
-
-const dimValue = (dims: CostDimensions, d: CostDimension): string => {
-  const v = dims[d]
-  return v === undefined ? "-" : String(v)
-}
 
 /** Options of `Costs.layerMemory`. */
 export interface CostsMemoryOptions {
@@ -142,95 +138,125 @@ export interface CostsMemoryOptions {
   readonly maxRowsPerBucket?: number
 }
 
-/** Builds the in-memory ledger (used by `Costs.layerMemory`; exported for benches). */
-export const makeMemory = (options: CostsMemoryOptions = {}): Effect.Effect<CostsShape> =>
-  Effect.sync(() => {
-    const maxBuckets = options.maxBuckets ?? 10_000
-    const maxRows = options.maxRowsPerBucket ?? 10_000
-    const buckets = new Map<string, Bucket>()
-    const bucketOf = (period: CostPeriod, start: number): Bucket => {
-      const id = `${period}:${start}`
-      let b = buckets.get(id)
-      if (b === undefined) {
-        if (buckets.size >= maxBuckets) {
-          const oldest = buckets.keys().next()
-          if (oldest.done !== true) {
-            const dropped = buckets.get(oldest.value)
-            if (dropped !== undefined) dropped.live = false
-            buckets.delete(oldest.value)
-          }
-        }
-        b = { total: 0, count: 0, live: true, rows: new Map() }
-        buckets.set(id, b)
-      }
-      return b
-    }
-    const add = (b: Bucket, key: string, dims: CostDimensions, cost: number) => {
-      b.total += cost
-      b.count += 1
-      let row = b.rows.get(key)
-      if (row === undefined) {
-        if (b.rows.size >= maxRows) {
-          key = "overflow"
-          row = b.rows.get(key)
-          dims = {}
-        }
-        if (row === undefined) {
-          row = { dims, cost: 0, count: 0 }
-          b.rows.set(key, row)
-        }
-      }
-      row.cost += cost
-      row.count += 1
-    }
-    // the current bucket of each period, reused while `now` stays inside it (the hot path builds no Date or id)
-    const current = { hour: { from: 0, to: -1, bucket: undefined as Bucket | undefined }, day: { from: 0, to: -1, bucket: undefined as Bucket | undefined }, month: { from: 0, to: -1, bucket: undefined as Bucket | undefined } }
-    const currentBucket = (period: CostPeriod, now: number): Bucket => {
-      const c = current[period]
-      if (c.bucket !== undefined && now >= c.from && now < c.to && c.bucket.live) return c.bucket
-      const from = periodStart(period, now)
-      const d = new Date(from)
-      c.from = from
-      c.to = period === "hour" ? from + 3_600_000 : period === "day" ? from + DAY : Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1)
-      c.bucket = bucketOf(period, from)
-      return c.bucket
-    }
-    const recordAt = (entry: CostRecord, now: number) => {
-      const key = dimKey(entry)
-      add(currentBucket("hour", now), key, entry, entry.cost)
-      add(currentBucket("day", now), key, entry, entry.cost)
-      add(currentBucket("month", now), key, entry, entry.cost)
-    }
-    const statsAt = (query: CostQuery, now: number): CostStats => {
-      const start = periodStart(query.period, query.at ?? now)
-      const b = buckets.get(`${query.period}:${start}`)
+/** Options of `Costs.layerRedis`. */
+export interface CostsRedisOptions {
+  /** The key prefix (default `troupe:costs:`). */
+  readonly prefix?: string
+  /** The most distinct dimension rows per bucket (default 10,000); past it, rows fold into one `"-"` row. */
+  readonly maxRowsPerBucket?: number
+  /**
+   * How long a bucket lives after its last write, per period (defaults: hour 7 days, day 400 days, month 1,830
+   * days). Keep `day` above 31 days and `month` above a month for the forecast.
+   */
+  readonly retention?: { readonly hour?: Duration.Input; readonly day?: Duration.Input; readonly month?: Duration.Input }
+}
+
+/** Options of `Costs.layerPostgres`. */
+export interface CostsPostgresOptions {
+  /** The schema of the tables (default `public`; `[a-z_][a-z0-9_]*`, at most 63 characters). */
+  readonly schema?: string
+}
+
+const RedisOptionsSchema = Schema.Struct({
+  prefix: Schema.optionalKey(Schema.String),
+  maxRowsPerBucket: Schema.optionalKey(Options.PositiveInt),
+  retention: Schema.optionalKey(Schema.Struct({
+    hour: Schema.optionalKey(Options.DurationInput),
+    day: Schema.optionalKey(Options.DurationInput),
+    month: Schema.optionalKey(Options.DurationInput)
+  }))
+})
+
+const PostgresOptionsSchema = Schema.Struct({ schema: Schema.optionalKey(Schema.String) })
+
+const invalidCost = (path: string, detail: string) => new InvalidCost(Invalid.fields("cost record", path, detail))
+
+/** The day starts the forecast reads: today and the days before it in this month, at most `days`. */
+const forecastDays = (now: number, days: number): ReadonlyArray<number> => {
+  const month = periodStart("month", now)
+  const today = periodStart("day", now)
+  const n = Math.max(1, Math.min(Math.floor(days), Math.floor((today - month) / DAY) + 1))
+  return Array.from({ length: n }, (_, i) => today - i * DAY)
+}
+
+/** The `Costs` service over a store: the record check, the clock, grouping and filtering, the forecast. */
+const makeWith = (store: CostsStoreShape): CostsShape => {
+  const statsAt = (query: CostQuery, now: number) => {
+    const start = periodStart(query.period, query.at ?? now)
+    return Effect.map(store.rows(query.period, start), (rows): CostStats => {
       const groups: Record<string, number> = {}
       let total = 0
       let count = 0
-      if (b !== undefined) {
-        const where = query.where === undefined ? [] : Object.entries(query.where)
-        for (const row of b.rows.values()) {
-          // `where` keys are dimension names by the query type; Object.entries widens them to string.
-          if (!where.every(([d, v]) => v === undefined || dimValue(row.dims, d as CostDimension) === v)) continue
-          total += row.cost
-          count += row.count
-          if (query.groupBy !== undefined) {
-            const g = dimValue(row.dims, query.groupBy)
-            groups[g] = (groups[g] ?? 0) + row.cost
-          }
+      const where = query.where === undefined ? [] : Object.entries(query.where)
+      for (const row of rows) {
+        // `where` keys are dimension names by the query type; Object.entries widens them to string.
+        if (!where.every(([d, v]) => v === undefined || dimValue(row.dims, d as CostDimension) === v)) continue
+        total += row.cost
+        count += row.count
+        if (query.groupBy !== undefined) {
+          const g = dimValue(row.dims, query.groupBy)
+          groups[g] = (groups[g] ?? 0) + row.cost
         }
       }
       return { period: query.period, start, total, count, groups }
-    }
-    return {
-      record: (entry) =>
-        Number.isFinite(entry.cost) && entry.cost >= 0
-          ? Effect.clockWith((clock) => Effect.sync(() => recordAt(entry, clock.currentTimeMillisUnsafe())))
-          : Effect.fail(new InvalidCost(Invalid.fields("cost record", "cost", `cost must be a finite number ≥ 0, got ${String(entry.cost)}`))),
-      stats: (query) => Effect.map(Clock.currentTimeMillis, (now) => statsAt(query, now)),
-      forecast: (opts) =>
-        Effect.map(Clock.currentTimeMillis, (now) => forecastFrom(now, opts?.days ?? 7, (at) => statsAt({ period: "day", at }, now).total, statsAt({ period: "month" }, now).total))
-    }
+    })
+  }
+  return {
+    record: (entry) => {
+      const bad = checkRecord(entry)
+      return bad === undefined
+        ? Effect.clockWith((clock) => store.add(entry, clock.currentTimeMillisUnsafe()))
+        : Effect.fail(invalidCost(bad.path, bad.detail))
+    },
+    stats: (query) => Effect.flatMap(Clock.currentTimeMillis, (now) => statsAt(query, now)),
+    forecast: (opts) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const requested = opts?.days
+        const days = requested !== undefined && Number.isFinite(requested) ? requested : 7
+        const starts = forecastDays(now, days)
+        const [dayTotals, monthTotals] = yield* Effect.all([
+          store.totals("day", starts),
+          store.totals("month", [periodStart("month", now)])
+        ], { concurrency: 2 })
+        const byDay = new Map(starts.map((s, i) => [s, dayTotals[i]?.total ?? 0]))
+        return forecastFrom(now, days, (at) => byDay.get(at) ?? 0, monthTotals[0]?.total ?? 0)
+      })
+  }
+}
+
+/** Builds the in-memory ledger (used by `Costs.layerMemory`; exported for benches). */
+export const makeMemory = (options: CostsMemoryOptions = {}): Effect.Effect<CostsShape> =>
+  Effect.sync(() => makeWith(makeMemoryCostsStore(options.maxBuckets ?? 10_000, options.maxRowsPerBucket ?? 10_000)))
+
+/**
+ * Builds the Redis ledger (used by `Costs.layerRedis`; exported for benches). Fails with `InvalidOptions` when an
+ * option is not of its type (a non-positive `maxRowsPerBucket`, a negative retention).
+ */
+export const makeRedis = (options: CostsRedisOptions = {}): Effect.Effect<CostsShape, InvalidOptions, Redis.Redis> =>
+  Effect.gen(function*() {
+    const o = yield* Effect.fromResult(Options.validate(RedisOptionsSchema, options, "costs options"))
+    const ms = (d: Duration.Input | undefined, fallback: number) => (d === undefined ? fallback : Math.max(1, Duration.toMillis(Duration.fromInputUnsafe(d))))
+    const store = yield* makeRedisCostsStore(o.prefix ?? "troupe:costs:", o.maxRowsPerBucket ?? 10_000, {
+      hour: ms(o.retention?.hour, 7 * DAY),
+      day: ms(o.retention?.day, 400 * DAY),
+      month: ms(o.retention?.month, 1830 * DAY)
+    })
+    return makeWith(store)
+  })
+
+/**
+ * Builds the PostgreSQL ledger (used by `Costs.layerPostgres`; exported for benches), creating the schema and its
+ * tables when missing. Fails with `InvalidOptions` when `schema` is not a string, and with `CostsStoreError` when
+ * the schema name is not `[a-z_][a-z0-9_]*` or the tables cannot be created.
+ */
+export const makePostgres = (
+  options: CostsPostgresOptions = {}
+): Effect.Effect<CostsShape, InvalidOptions | CostsStoreError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const o = yield* Effect.fromResult(Options.validate(PostgresOptionsSchema, options, "costs options"))
+    const sql = yield* SqlClient.SqlClient
+    return makeWith(yield* makePostgresCostsStore(sql, o.schema ?? "public"))
   })
 
 /** The linear forecast from the month-to-date total and the daily totals of the last `days` days of this month. */
@@ -269,4 +295,20 @@ export const forecastFrom = (now: number, days: number, dayTotal: (at: number) =
 export class Costs extends Context.Service<Costs, CostsShape>()("troupe/costs/Costs") {
   /** The in-memory ledger, bounded by `maxBuckets` / `maxRowsPerBucket`. */
   static readonly layerMemory = (options: CostsMemoryOptions = {}): Layer.Layer<Costs> => Layer.effect(Costs, makeMemory(options))
+
+  /**
+   * The ledger in Redis (effect's `Redis` service): a hash per period bucket under `prefix`, bounded per bucket and
+   * expiring. Building it fails with `InvalidOptions` when an option is not of its type.
+   */
+  static readonly layerRedis = (options: CostsRedisOptions = {}): Layer.Layer<Costs, InvalidOptions, Redis.Redis> =>
+    Layer.effect(Costs, makeRedis(options))
+
+  /**
+   * The ledger in PostgreSQL (`SqlClient`): rows plus upserted rollups in `schema`. Building it fails with
+   * `InvalidOptions` when an option is not of its type and with `CostsStoreError` when the schema name is invalid
+   * or the tables cannot be created.
+   */
+  static readonly layerPostgres = (
+    options: CostsPostgresOptions = {}
+  ): Layer.Layer<Costs, InvalidOptions | CostsStoreError, SqlClient.SqlClient> => Layer.effect(Costs, makePostgres(options))
 }

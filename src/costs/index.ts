@@ -1,10 +1,13 @@
 /**
  * The spend ledger (`troupe/costs`): `Costs` records each call's cost by dimension and answers per-period stats
- * and a monthly forecast.
+ * and a monthly forecast, in memory, Redis or PostgreSQL.
  *
  * @since 0.1.0
  */
-export { costDimensions, Costs, forecastFrom, InvalidCost, makeMemory, periodStart } from "./Costs.ts"
+export {
+  costDimensions, Costs, CostsStoreError, forecastFrom, InvalidCost, makeMemory, makePostgres, makeRedis, periodStart
+} from "./Costs.ts"
 export type {
-  CostDimension, CostDimensions, CostForecast, CostPeriod, CostQuery, CostRecord, CostsMemoryOptions, CostsShape, CostStats
+  CostDimension, CostDimensions, CostForecast, CostPeriod, CostQuery, CostRecord, CostsMemoryOptions, CostsPostgresOptions,
+  CostsRedisOptions, CostsShape, CostStats
 } from "./Costs.ts"

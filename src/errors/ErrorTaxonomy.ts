@@ -144,6 +144,7 @@ export const taxonomy: { readonly [K in ErrorTag]: ErrorClass } = {
   BudgetExceeded: clientReject,
   // costs, queues and pools, secrets, journaled runs
   InvalidCost: internalAlert,
+  CostsStoreError: internalRetry,
   QueueFull: clientWait,
   Shed: clientWait,
   PoolTimeout: internalRetry,

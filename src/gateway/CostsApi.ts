@@ -9,7 +9,8 @@
  *   `{ scope, limit, period }`); `GET /costs/budget/{scope}`: the budget's state.
  *
  * The `Costs` and `Budgets` services are optional: without the one an endpoint needs it answers 501
- * `not_configured`. An invalid query or payload is a 400 naming the path (`CostsErrors`, provided by the gateway).
+ * `not_configured`. An invalid query or payload is a 400 naming the path (`CostsErrors`, provided by the gateway);
+ * a ledger whose store fails (`CostsStoreError`: Redis or PostgreSQL down) answers 503.
  *
  * @since 0.1.0
  */

@@ -306,7 +306,8 @@ const make = Effect.gen(function*() {
         const result = Effect.map(answered, (response): LlmResult => ({ ...response, meta: metaOf(context, targets, response) }))
         return costs === undefined ? result : Effect.tap(result, (r) => {
           const entry = costRecordOf(call, r.meta)
-          // a computed cost is finite and ≥ 0 (UsageStep), so `record` cannot fail here; ignore it defensively
+          // a computed cost is finite and ≥ 0 (UsageStep); `record` fails only when its store (Redis, PostgreSQL)
+          // does, and the answer is returned anyway
           return entry === undefined ? Effect.void : Effect.ignore(costs.record(entry))
         })
       })

@@ -1,7 +1,7 @@
 /**
  * `Troupe.layer({ costs, budgets, deadLetters })`: the optional services are off by default; turned on, they are in
  * the layer's context and the pipeline uses them (costs recorded, budget scopes checked, permanent failures
- * dead-lettered and redriven through the pipeline); with `redis`, budgets and dead letters live in Redis.
+ * dead-lettered and redriven through the pipeline); with `redis`, costs, budgets and dead letters live in Redis.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { NodeRedis } from "@effect/platform-node"
@@ -63,17 +63,20 @@ describe("Troupe.layer optional services (costs, budgets, deadLetters)", () => {
 })
 
 describeRedis("Troupe.layer optional services on Redis", () => {
-  it.effect("with redis, budgets and dead letters are kept under the application's prefix", () => {
+  it.effect("with redis, costs, budgets and dead letters are kept under the application's prefix", () => {
     const prefix = uniquePrefix("troupe-optional")
-    const layer = Troupe.layer({ redis: { url: redisUrl, prefix }, config: { env: {} }, providers: { scripted: {} }, budgets: true, deadLetters: true })
+    const layer = Troupe.layer({ redis: { url: redisUrl, prefix }, config: { env: {} }, providers: { scripted: {} }, costs: true, budgets: true, deadLetters: true })
     return Effect.gen(function*() {
       yield* Effect.gen(function*() {
         yield* (yield* Budgets).set({ scope: "tenant:acme", limit: 3, period: "month" })
         yield* (yield* DeadLetters).record({ kind: "request", source: "fast", input: {}, error: new Error("x"), attempts: 1 })
+        yield* (yield* Costs).record({ cost: 0.01, tenant: "acme" })
       }).pipe(Effect.provide(layer))
       const redis = yield* Redis.Redis
       const budgetKeys = yield* redis.send<ReadonlyArray<string>>("KEYS", `${prefix}budget:*`)
       const dlqKeys = yield* redis.send<ReadonlyArray<string>>("KEYS", `${prefix}dlq:*`)
+      const costKeys = yield* redis.send<ReadonlyArray<string>>("KEYS", `${prefix}costs:*`)
+      assert.strictEqual(costKeys.length, 3)
       assert.isAbove(budgetKeys.length, 0)
       assert.isAbove(dlqKeys.length, 0)
       yield* cleanupRedisPrefix(prefix)

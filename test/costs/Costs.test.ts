@@ -7,6 +7,7 @@ import { Effect, Exit, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
 import { costDimensions, Costs } from "../../src/costs/index.ts"
+import type { CostRecord } from "../../src/costs/index.ts"
 import { ScriptedProvider } from "../../src/llm/index.ts"
 import { Llm } from "../../src/pipeline/index.ts"
 import { costsConformance } from "./CostsConformance.ts"
@@ -67,6 +68,79 @@ describe("Costs (memory)", () => {
           await Effect.runPromise(program)
         }
       ), { numRuns: 100 })
+    ))
+})
+
+describe("Costs record input decoding (fuzz)", () => {
+  const dimension = fc.oneof(
+    fc.string({ maxLength: 40 }),
+    fc.string({ minLength: 1025, maxLength: 1100 }),
+    fc.constant("a\u0000b"),
+    fc.integer(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.constant(undefined),
+    fc.object({ maxDepth: 1 })
+  )
+  const wellFormed = (r: Readonly<Record<string, unknown>>): boolean => {
+    const cost = r["cost"]
+    if (typeof cost !== "number" || !Number.isFinite(cost) || cost < 0) return false
+    for (const d of ["tenant", "principal", "key", "project", "agent", "model", "provider"]) {
+      const v = r[d]
+      if (v !== undefined && (typeof v !== "string" || v.length > 1024 || v.includes("\u0000"))) return false
+    }
+    for (const d of ["cached", "hedge"]) if (r[d] !== undefined && typeof r[d] !== "boolean") return false
+    return true
+  }
+
+  it.effect("fuzz: any value as a record is recorded when well-formed, else fails InvalidCost naming a field; never defects", () =>
+    Effect.promise(() =>
+      fc.assert(
+        fc.asyncProperty(
+          fc.array(
+            fc.oneof(
+              fc.record({
+                cost: fc.oneof(fc.double({ min: 0, max: 1e6, noNaN: true }), fc.double(), fc.string(), fc.constant(undefined)),
+                tenant: dimension,
+                principal: dimension,
+                model: dimension,
+                agent: dimension,
+                cached: dimension,
+                hedge: dimension
+              }, { requiredKeys: ["cost"] }),
+              fc.anything()
+            ),
+            { maxLength: 15 }
+          ),
+          async (inputs) => {
+            const program = Effect.gen(function*() {
+              const costs = yield* Costs
+              let expected = 0
+              let accepted = 0
+              for (const input of inputs) {
+                // ill-typed on purpose: the record of an untrusted caller
+                const exit = yield* Effect.exit(costs.record(input as CostRecord))
+                const valid = typeof input === "object" && input !== null && wellFormed(input as Record<string, unknown>)
+                assert.strictEqual(Exit.isSuccess(exit), valid)
+                if (Exit.isFailure(exit)) {
+                  const reason = exit.cause.reasons[0]
+                  assert.isTrue(reason !== undefined && reason._tag === "Fail" && reason.error._tag === "InvalidCost")
+                  if (reason !== undefined && reason._tag === "Fail") assert.match(reason.error.message, /^invalid cost record: /)
+                }
+                if (valid) {
+                  expected += (input as CostRecord).cost
+                  accepted += 1
+                }
+              }
+              const s = yield* costs.stats({ period: "day", groupBy: "tenant" })
+              assert.strictEqual(s.count, accepted)
+              assert.isTrue(Math.abs(s.total - expected) <= 1e-6 * Math.max(1, expected))
+            }).pipe(Effect.provide(Costs.layerMemory()))
+            await Effect.runPromise(program)
+          }
+        ),
+        { numRuns: 200 }
+      )
     ))
 })
 

@@ -1,9 +1,12 @@
 /**
- * The one conformance suite of `Costs`, run against every backend. Times come from Effect's Clock, so the UTC
- * period rules and the forecast run under TestClock; the clock is set before the backend is built.
+ * The one conformance suite of `Costs`, run against every backend (memory, Redis, PostgreSQL). Times come from
+ * Effect's Clock, so the UTC period rules and the forecast run under TestClock; the clock is set before the backend
+ * is built. The same records give the same answers on every backend: each test compares with a reference computed
+ * from the records themselves.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer } from "effect"
+import type { CostDimension, CostRecord } from "../../src/costs/index.ts"
 import { TestClock } from "effect/testing"
 import { Costs } from "../../src/costs/index.ts"
 
@@ -11,6 +14,40 @@ import { Costs } from "../../src/costs/index.ts"
 export interface CostsBackend {
   readonly label: string
   readonly layer: () => Layer.Layer<Costs, unknown>
+}
+
+/** The records of the "same answers" test: three tenants, two users, models, cached and hedged legs. */
+const DATASET: ReadonlyArray<CostRecord> = [
+  { cost: 0.0125, tenant: "acme", principal: "ada", key: "k1", project: "p1", agent: "triage", model: "openai:gpt-4o", provider: "openai", cached: false },
+  { cost: 0.003, tenant: "acme", principal: "ada", key: "k1", project: "p1", agent: "triage", model: "openai:gpt-4o-mini", provider: "openai", cached: false },
+  { cost: 0, tenant: "acme", principal: "ada", model: "openai:gpt-4o", provider: "openai", cached: true },
+  { cost: 0.02, tenant: "acme", principal: "bob", key: "k2", model: "anthropic:claude", provider: "anthropic", cached: false },
+  { cost: 0.004, tenant: "acme", principal: "bob", key: "k2", model: "openai:gpt-4o", provider: "openai", cached: false, hedge: true },
+  { cost: 1.5, tenant: "globex", principal: "cy", project: "p9", model: "anthropic:claude", provider: "anthropic", cached: false },
+  { cost: 0.25 },
+  { cost: 0.0125, tenant: "acme", principal: "ada", key: "k1", project: "p1", agent: "triage", model: "openai:gpt-4o", provider: "openai", cached: false },
+  { cost: 0.5, tenant: "t\tx", principal: "\"quoted\" ü 🙂", model: "m:ß" }
+]
+
+const dimensions: ReadonlyArray<CostDimension> = ["tenant", "principal", "key", "project", "agent", "model", "provider", "cached", "hedge"]
+
+const reference = (records: ReadonlyArray<CostRecord>, groupBy: CostDimension, where: Partial<Record<CostDimension, string>> = {}) => {
+  const groups: Record<string, number> = {}
+  let total = 0
+  let count = 0
+  for (const r of records) {
+    const value = (d: CostDimension) => (r[d] === undefined ? "-" : String(r[d]))
+    if (!Object.entries(where).every(([d, v]) => value(d as CostDimension) === v)) continue
+    total += r.cost
+    count += 1
+    groups[value(groupBy)] = (groups[value(groupBy)] ?? 0) + r.cost
+  }
+  return { total, count, groups }
+}
+
+const assertGroups = (actual: Readonly<Record<string, number>>, expected: Readonly<Record<string, number>>) => {
+  assert.deepStrictEqual(Object.keys(actual).sort(), Object.keys(expected).sort())
+  for (const [k, v] of Object.entries(expected)) assert.closeTo(actual[k] ?? Number.NaN, v, 1e-9)
 }
 
 const JAN_15_NOON = Date.UTC(2026, 0, 15, 12, 30, 0)
@@ -66,7 +103,7 @@ export const costsConformance = (backend: CostsBackend): void => {
           assert.isTrue(Exit.isFailure(exit))
           if (Exit.isFailure(exit)) {
             const error = exit.cause.reasons[0]
-            assert.isTrue(error !== undefined && error._tag === "Fail" && error.error.path === "cost")
+            assert.isTrue(error !== undefined && error._tag === "Fail" && error.error._tag === "InvalidCost" && error.error.path === "cost")
           }
         }
         assert.strictEqual((yield* costs.stats({ period: "month" })).count, 0)
@@ -87,6 +124,90 @@ export const costsConformance = (backend: CostsBackend): void => {
         assert.strictEqual(f.daysLeft, 16)
         assert.strictEqual(f.projected, 12 + 4 * 16)
         assert.match(f.method, /linear/)
+      })))
+
+    it.effect("the same records give the same answers: stats by every dimension and where, usage of a user, forecast", () =>
+      run(Effect.gen(function*() {
+        const costs = yield* Costs
+        for (const r of DATASET) yield* costs.record(r)
+        for (const groupBy of dimensions) {
+          const s = yield* costs.stats({ period: "month", groupBy })
+          const expected = reference(DATASET, groupBy)
+          assert.closeTo(s.total, expected.total, 1e-9)
+          assert.strictEqual(s.count, expected.count)
+          assertGroups(s.groups, expected.groups)
+        }
+        // usage of a user: one principal's spend in the period, by model (the gateway's /costs/usage/{user})
+        const usage = yield* costs.stats({ period: "day", groupBy: "model", where: { principal: "ada" } })
+        const expectedUsage = reference(DATASET, "model", { principal: "ada" })
+        assert.strictEqual(usage.count, 4)
+        assert.closeTo(usage.total, expectedUsage.total, 1e-12)
+        assertGroups(usage.groups, expectedUsage.groups)
+        const where = yield* costs.stats({ period: "hour", groupBy: "provider", where: { tenant: "acme", cached: "false", hedge: "-" } })
+        const expectedWhere = reference(DATASET, "provider", { tenant: "acme", cached: "false", hedge: "-" })
+        assert.strictEqual(where.count, expectedWhere.count)
+        assertGroups(where.groups, expectedWhere.groups)
+        const odd = yield* costs.stats({ period: "day", groupBy: "principal", where: { tenant: "t\tx" } })
+        assert.deepStrictEqual(odd.groups, { "\"quoted\" ü 🙂": 0.5 })
+        const f = yield* costs.forecast()
+        const total = reference(DATASET, "tenant").total
+        assert.closeTo(f.monthToDate, total, 1e-9)
+        // 7 days asked, the 15th: the mean of the last 7 days (only today has spend); 16 days left in January
+        assert.closeTo(f.dailyMean, total / 7, 1e-9)
+        assert.strictEqual(f.daysLeft, 16)
+        assert.closeTo(f.projected, total + (total / 7) * 16, 1e-9)
+        assert.strictEqual(f.method, "linear: month-to-date + mean of the last 7 day(s) × 16 day(s) left")
+      })))
+
+    it.effect("cached: false and an absent cached are distinct values; so for hedge", () =>
+      run(Effect.gen(function*() {
+        const costs = yield* Costs
+        yield* costs.record({ cost: 1, cached: false })
+        yield* costs.record({ cost: 2 })
+        yield* costs.record({ cost: 4, cached: true, hedge: true })
+        assert.deepStrictEqual((yield* costs.stats({ period: "day", groupBy: "cached" })).groups, { false: 1, "-": 2, true: 4 })
+        assert.deepStrictEqual((yield* costs.stats({ period: "day", groupBy: "hedge" })).groups, { "-": 3, true: 4 })
+      })))
+
+    it.effect("a dimension of the wrong type (or with a NUL character) fails with InvalidCost naming the dimension; nothing is recorded", () =>
+      run(Effect.gen(function*() {
+        const costs = yield* Costs
+        const bad: ReadonlyArray<readonly [unknown, string]> = [
+          [{ cost: 1, tenant: 7 }, "tenant"],
+          [{ cost: 1, model: "x".repeat(1025) }, "model"],
+          [{ cost: 1, cached: "yes" }, "cached"],
+          [{ cost: 1, agent: "a\u0000b" }, "agent"],
+          [{ cost: "1" }, "cost"],
+          [null, ""]
+        ]
+        for (const [entry, path] of bad) {
+          // ill-typed on purpose: untrusted callers
+          const exit = yield* Effect.exit(costs.record(entry as CostRecord))
+          assert.isTrue(Exit.isFailure(exit))
+          if (Exit.isFailure(exit)) {
+            const error = exit.cause.reasons[0]
+            assert.isTrue(error !== undefined && error._tag === "Fail" && error.error._tag === "InvalidCost" && error.error.path === path, path)
+          }
+        }
+        assert.strictEqual((yield* costs.stats({ period: "month" })).count, 0)
+      })))
+
+    it.effect("forecast: at the start of the month the mean is over the days so far; a non-finite days means 7", () =>
+      run(Effect.gen(function*() {
+        const costs = yield* Costs
+        yield* TestClock.setTime(Date.UTC(2026, 0, 31, 23))
+        yield* costs.record({ cost: 100 })
+        yield* TestClock.setTime(Date.UTC(2026, 1, 2, 9))
+        yield* costs.record({ cost: 3 })
+        const f = yield* costs.forecast({ days: 10 })
+        // February 2nd: two days so far (1st: 0, 2nd: 3); 26 days left; January's spend is not this month's
+        assert.strictEqual(f.monthToDate, 3)
+        assert.strictEqual(f.dailyMean, 1.5)
+        assert.strictEqual(f.daysLeft, 26)
+        assert.strictEqual(f.projected, 3 + 1.5 * 26)
+        const g = yield* costs.forecast({ days: Number.NaN })
+        assert.strictEqual(g.dailyMean, 1.5)
+        assert.strictEqual((yield* costs.stats({ period: "month", at: Date.UTC(2026, 0, 1) })).total, 100)
       })))
   })
 }

@@ -8,7 +8,7 @@ import fc from "fast-check"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Troupe } from "../../src/app/index.ts"
 import { Budgets } from "../../src/budget/index.ts"
-import { Costs } from "../../src/costs/index.ts"
+import { Costs, CostsStoreError } from "../../src/costs/index.ts"
 import { Gateway } from "../../src/gateway/index.ts"
 import { post } from "./support.ts"
 
@@ -73,5 +73,28 @@ describe("costs admin API", () => {
       const b = await post(`${url}/costs/budget`, payload, admin)
       expect(b.status).toBeLessThan(500)
     }), { numRuns: 40 })
+  })
+})
+
+describe("costs admin API on a failing store", () => {
+  it("a CostsStoreError (Redis or PostgreSQL down) answers 503, never a defect", async () => {
+    const down = new CostsStoreError({ operation: "stats", detail: "connection refused" })
+    const failing = Layer.succeed(Costs, { record: () => Effect.fail(down), stats: () => Effect.fail(down), forecast: () => Effect.fail(down) })
+    const local = Effect.runSync(Scope.make())
+    const layer = Gateway.layer({ port: 0 }).pipe(
+      Layer.provideMerge(failing),
+      Layer.provide(Troupe.layerTest({ pipeline: { retry: false }, config: { defaults: { gateway: { auth: { adminKey: "costs-secret" } } } } }))
+    )
+    const context = await Effect.runPromise(Layer.buildWithScope(layer, local))
+    const base = Context.get(context, Gateway).address.url
+    try {
+      for (const path of ["/costs/stats", "/costs/usage/ada", "/costs/forecast"]) {
+        const response = await fetch(`${base}${path}`, { headers: admin })
+        expect(response.status).toBe(503)
+        expect(JSON.stringify(await response.json())).toContain("costs store stats failed")
+      }
+    } finally {
+      await Effect.runPromise(Scope.close(local, Exit.void))
+    }
   })
 })

@@ -17,6 +17,9 @@ const json = (body: unknown, status = 200) => HttpServerResponse.text(JSON.strin
 const notConfigured = (service: string) =>
   Effect.succeed(httpError(501, "invalid_request_error", `no ${service} service is configured on this gateway`, { code: "not_configured" }).toResponse())
 
+/** The ledger's store failed (Redis, PostgreSQL): a 503. */
+const storeFailure = (e: { readonly message: string }) => httpError(503, "server_error", e.message).toResponse()
+
 const budgetFailure = (e: { readonly _tag: string; readonly message?: string }) =>
   httpError(e._tag === "InvalidOptions" ? 400 : 503, e._tag === "InvalidOptions" ? "invalid_request_error" : "server_error", e.message ?? e._tag).toResponse()
 
@@ -30,14 +33,16 @@ export const costsHandlers = HttpApiBuilder.group(GatewayApi, "costs", (handlers
         costs === undefined ? notConfigured("Costs") : Effect.map(
           costs.stats({ period: query.period ?? "day", ...(query.groupBy !== undefined ? { groupBy: query.groupBy } : {}) }),
           (s) => json(s)
-        ))
+        ).pipe(Effect.catch((e) => Effect.succeed(storeFailure(e)))))
       .handle("costUsage", ({ params, query }) =>
         costs === undefined ? notConfigured("Costs") : Effect.map(
           costs.stats({ period: query.period ?? "month", groupBy: "model", where: { principal: params.user } }),
           (s) => json({ user: params.user, ...s })
-        ))
+        ).pipe(Effect.catch((e) => Effect.succeed(storeFailure(e)))))
       .handle("costForecast", ({ query }) =>
-        costs === undefined ? notConfigured("Costs") : Effect.map(costs.forecast(query.days !== undefined ? { days: query.days } : {}), (f) => json(f)))
+        costs === undefined ? notConfigured("Costs") : Effect.map(costs.forecast(query.days !== undefined ? { days: query.days } : {}), (f) => json(f)).pipe(
+          Effect.catch((e) => Effect.succeed(storeFailure(e)))
+        ))
       .handle("setBudget", ({ payload }) =>
         budgets === undefined ? notConfigured("Budgets") : budgets.set(payload).pipe(
           Effect.map(() => json({ ok: true, budget: payload })),
