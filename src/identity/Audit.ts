@@ -26,7 +26,10 @@
  *   checkpoint whose MAC does not verify (`checkpoint-signature`), a missing checkpoint (`checkpoint-missing`) and
  *   a tail cut below the last checkpoint (`truncated`, known to any process). A rewrite after the last checkpoint
  *   stays undetectable by another process: the window is `every` entries;
- * - `query(filter)` returns only `filter.tenant`'s entries (tenants isolate audit queries).
+ * - `query(filter)` returns only `filter.tenant`'s entries (tenants isolate audit queries);
+ * - **telemetry for each entry**: with a `TelemetryHub` in the layer's context, every appended entry emits
+ *   `troupe.audit.recorded` (measurements `count`, `seq`; metadata `tenant`, `action`, `status` only — the actor,
+ *   resource and metadata stay in the log).
  *
  * Reuses node:crypto's SHA-256 and Effect's `Semaphore`; the chain is hand-rolled (internal/AuditChain.ts).
  *
@@ -36,6 +39,7 @@ import { detectPii } from "../guard/PiiDetector.ts"
 import { maskSecrets } from "../guard/SecretDetector.ts"
 import { replaceSpans } from "../guard/Verdict.ts"
 import { Clock, Context, Effect, Layer, Option, Schema, Semaphore } from "effect"
+import { Events, TelemetryHub } from "../telemetry/index.ts"
 import { AuditInput, type AuditRecord, GENESIS_HASH } from "./AuditEntry.ts"
 import { type AuditFilter, AuditStore } from "./AuditStore.ts"
 import { IdentityStoreError, type InvalidIdentityInput, type StoreFull } from "./IdentityError.ts"
@@ -117,6 +121,8 @@ type Broken = Extract<ChainCheck, { _tag: "Broken" }>
 
 const build = (signer: Signer | undefined): Effect.Effect<AuditShape, IdentityStoreError, AuditStore> => Effect.gen(function*() {
   const store = yield* AuditStore
+  // optional, read once when the layer is built: each appended entry becomes a `troupe.audit.recorded` event
+  const hub = Option.getOrUndefined(yield* Effect.serviceOption(TelemetryHub))
   const lock = yield* Semaphore.make(1)
   const decode = Schema.decodeUnknownEffect(AuditInput)
   // the head this process knows: loaded from the store on first use, dropped after a failed append
@@ -154,6 +160,9 @@ const build = (signer: Signer | undefined): Effect.Effect<AuditShape, IdentitySt
       const entry: AuditRecord = { ...body, hash: hashEntry(prevHash, body) }
       yield* store.append(entry).pipe(Effect.tapError(() => Effect.sync(() => (head = undefined))))
       head = Option.some({ seq, hash: entry.hash })
+      if (hub !== undefined) {
+        hub.emitUnsafe(Events.auditRecorded, { count: 1, seq }, { tenant: entry.tenant, action: entry.action, status: entry.status })
+      }
       if (signer !== undefined && (seq + 1) % signer.every === 0) {
         const key = yield* signer.provider.current.pipe(Effect.mapError(secretToStore))
         yield* store.appendCheckpoint(signCheckpoint(key, seq, entry.hash, at))

@@ -85,7 +85,8 @@ export const Events = {
   breakerRejected: name("troupe", "breaker", "rejected"),
   securityInjectionDetected: name("troupe", "security", "injection", "detected"),
   securityPolicyViolation: name("troupe", "security", "policy", "violation"),
-  securityRedactionApplied: name("troupe", "security", "redaction", "applied")
+  securityRedactionApplied: name("troupe", "security", "redaction", "applied"),
+  auditRecorded: name("troupe", "audit", "recorded")
 } as const
 
 /** The span prefixes used by the `track*` helpers (`span` appends `start` / `stop` / `exception`). */
@@ -221,13 +222,41 @@ export const eventCatalogue: ReadonlyArray<CatalogueEntry> = [
     metadata: ["error_class", "recovery", "source"], emittedBy: "ErrorAnalytics",
     description: "an error class's rate in the current bucket rose above its baseline by k σ (once per class and bucket)"
   },
-  reserved(Events.breakerOpened, ["breaker", "reason?"], "CircuitBreaker (later)", "a circuit breaker opened"),
-  reserved(Events.breakerHalfOpened, ["breaker"], "CircuitBreaker (later)", "a circuit breaker admits a probe"),
-  reserved(Events.breakerClosed, ["breaker"], "CircuitBreaker (later)", "a circuit breaker closed again"),
-  reserved(Events.breakerRejected, ["breaker"], "CircuitBreaker (later)", "a call was rejected by an open breaker"),
-  reserved(Events.securityInjectionDetected, ["detector", "severity"], "Security (later)", "a prompt-injection detector fired"),
-  reserved(Events.securityPolicyViolation, ["policy", "severity"], "Security (later)", "a security policy was violated"),
-  reserved(Events.securityRedactionApplied, ["policy"], "Security (later)", "secrets or PII were redacted from a payload")
+  {
+    name: Events.breakerOpened, status: "emitted", measurements: ["count", "retry_after", "consecutive_openings"],
+    metadata: ["breaker", "provider", "from"], emittedBy: "BreakerStep", description: "a provider's circuit breaker opened"
+  },
+  {
+    name: Events.breakerHalfOpened, status: "emitted", measurements: ["count"], metadata: ["breaker", "provider", "from"],
+    emittedBy: "BreakerStep", description: "a circuit breaker admits a probe"
+  },
+  {
+    name: Events.breakerClosed, status: "emitted", measurements: ["count"], metadata: ["breaker", "provider", "from"],
+    emittedBy: "BreakerStep", description: "a circuit breaker closed again"
+  },
+  {
+    name: Events.breakerRejected, status: "emitted", measurements: ["count", "retry_after?"],
+    metadata: ["breaker", "provider", "reason"], emittedBy: "BreakerStep", description: "a call was rejected by an open breaker"
+  },
+  {
+    name: Events.securityInjectionDetected, status: "emitted", measurements: ["count"],
+    metadata: ["stage", "scanner", "action", "detector", "route?", "tenant?", "agent?"], emittedBy: "Guard",
+    description: "the prompt-injection scanner flagged a text"
+  },
+  {
+    name: Events.securityPolicyViolation, status: "emitted", measurements: ["count"],
+    metadata: ["stage", "scanner", "action", "policy", "route?", "tenant?", "agent?"], emittedBy: "Guard",
+    description: "a guard policy blocked a text"
+  },
+  {
+    name: Events.securityRedactionApplied, status: "emitted", measurements: ["count"],
+    metadata: ["stage", "scanner", "action", "route?", "tenant?", "agent?"], emittedBy: "Guard",
+    description: "secrets or PII were redacted from a text (count: the findings)"
+  },
+  {
+    name: Events.auditRecorded, status: "emitted", measurements: ["count", "seq"], metadata: ["tenant", "action", "status"],
+    emittedBy: "Audit", description: "a security-relevant event was appended to the audit log (actor, resource and metadata stay in the log)"
+  }
 ]
 
 /** Renders `eventCatalogue` as a Markdown table (for the README). */

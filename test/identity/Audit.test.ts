@@ -4,6 +4,7 @@ import { SqlClient } from "effect/sql"
 import { afterAll } from "vitest"
 import fc from "fast-check"
 import { Audit, AuditStore, GENESIS_HASH, KeyProvider } from "../../src/identity/index.ts"
+import { Events, TelemetryHub, type TelemetryEvent } from "../../src/telemetry/index.ts"
 import { hashEntry } from "../../src/identity/internal/AuditChain.ts"
 import { makeMemoryAuditStore } from "../../src/identity/internal/AuditStoreMemory.ts"
 import { describePostgres, dropSchemaPromise, pgLayer, uniqueSchema } from "../support/postgres.ts"
@@ -23,6 +24,20 @@ describe("Audit conformance: memory", () => {
       }
     })
   )
+
+  it.effect("telemetry for each entry: every appended entry emits troupe.audit.recorded (tenant, action, status only)", () =>
+    Effect.gen(function*() {
+      const hub = yield* TelemetryHub
+      const seen: Array<TelemetryEvent> = []
+      yield* hub.attach("audit-events", [Events.auditRecorded], (e) => void seen.push(e))
+      const audit = yield* Audit
+      yield* audit.record({ tenant: "acme", actor: "user:1", action: "key.create", resource: "key:9", status: "success" })
+      yield* audit.record({ tenant: "acme", actor: "user:2", action: "access.denied", resource: "GET /admin/config", status: "denied" })
+      assert.deepStrictEqual(seen.map((e) => [e.measurements["seq"], e.metadata]), [
+        [0, { tenant: "acme", action: "key.create", status: "success" }],
+        [1, { tenant: "acme", action: "access.denied", status: "denied" }]
+      ])
+    }).pipe(Effect.provide(Audit.layer.pipe(Layer.provide(AuditStore.layerMemory()), Layer.provideMerge(TelemetryHub.layer())))))
 
   it.effect("layerMemory is bounded: at capacity record fails StoreFull, nothing is dropped silently", () =>
     Effect.gen(function*() {
