@@ -6,16 +6,22 @@
  * `process.exitCode` (1 when the program itself fails, as `NodeRuntime.runMain` would exit), reset after each run.
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Context, Console, Effect, Exit, Layer, Scope } from "effect"
+import { Context, Console, Effect, Exit, Layer, Schema, Scope } from "effect"
+import { WorkflowEngine } from "effect/workflow"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import type { AddressInfo, Server } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest"
+import { Action, type AgentLoop, Tool } from "../../src/agent/index.ts"
+import { Troupe } from "../../src/app/index.ts"
 import { Cli } from "../../src/cli/index.ts"
 import { serveLayer } from "../../src/cli/ServeLayer.ts"
 import { Gateway } from "../../src/gateway/index.ts"
+import type { LlmResponse } from "../../src/llm/index.ts"
+import { Journal, LlmAgent, LlmAgents, RunJournal } from "../../src/llmagent/index.ts"
+import { startGateway } from "../gateway/support.ts"
 
 const ADMIN = "inproc-admin"
 const home = mkdtempSync(join(tmpdir(), "troupe-inproc-"))
@@ -60,7 +66,7 @@ beforeAll(async () => {
   scope = Effect.runSync(Scope.make())
   const layer = serveLayer({
     gateway: { port: 0 },
-    troupe: { config: { env: {}, defaults: { gateway: { auth: { adminKey: ADMIN, issuedKeys: true } } } } }
+    troupe: { config: { env: {}, defaults: { gateway: { accessLog: false, auth: { adminKey: ADMIN, issuedKeys: true } } } } }
   })
   const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
   url = Context.get(context, Gateway).address.url
@@ -166,6 +172,37 @@ describe("troupe admin commands in process", () => {
     expect(slow.code).toBe(3)
     expect(slow.err).toContain("no answer within 200 ms")
     expect((await troupe(["tree", "--no-such-flag"])).code).toBe(1)
+  })
+
+  it("tree --watch prints snapshots (JSON lines, or redrawn) until the gateway ends the stream (exit 3)", async () => {
+    const gw = await startGateway({
+      config: { env: {}, defaults: { gateway: { accessLog: false, auth: { adminKey: ADMIN }, drain: { timeout: 50, deregistrationDelay: 0 } } } }
+    })
+    const written: Array<string> = []
+    const write = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk))
+      return true
+    })
+    try {
+      const flags = ["--url", gw.url, "--admin-key", ADMIN, "--interval", "100"]
+      const json = troupe(["tree", "--watch", "--json", ...flags])
+      const human = troupe(["tree", "-w", ...flags])
+      await vi.waitFor(() => {
+        expect(written.some((w) => w.startsWith("{"))).toBe(true)
+        expect(written.some((w) => w.includes("(Ctrl-C to quit)"))).toBe(true)
+      }, { timeout: 10_000, interval: 20 })
+      await gw.stop()
+      const [j, h] = await Promise.all([json, human])
+      expect(j.code).toBe(3)
+      expect(h.code).toBe(3)
+      expect(j.err).toMatch(/^troupe: /) // the stream ended (closed or terminated by the shutdown)
+    } finally {
+      write.mockRestore()
+    }
+    expect(JSON.parse(written.find((w) => w.startsWith("{")) ?? "{}")).toHaveProperty("id")
+    expect((await troupe(["tree", "--watch", "--url", url])).code).toBe(4)
+    expect((await troupe(["tree", "--watch", "--url", url, "--admin-key", "wrong"])).code).toBe(4)
+    expect((await troupe(["tree", "--watch", "--url", `http://127.0.0.1:${closedPort}`, "--admin-key", ADMIN])).code).toBe(3)
   })
 
   it("~/.trouperc gives the url and the admin key", async () => {
@@ -317,6 +354,47 @@ describe("troupe dlq and replay in process", () => {
     expect(r.code).toBe(5)
     expect(r.err).toContain("HTTP 501")
     expect((await admin(["replay", "r".repeat(513)])).code).toBe(1)
+  })
+
+  it("replay of a journaled run: its steps and outcome, --json the server's document; an unknown run exits 1", async () => {
+    // a durable agent whose scripted model calls `charge`, then answers (as test/cli/support/runsGateway.ts)
+    const reply = (text: string, toolCalls: LlmResponse["toolCalls"]): LlmResponse => ({
+      provider: "scripted", model: "fast", text, toolCalls, finishReason: toolCalls.length > 0 ? "tool-calls" : "stop",
+      usage: { inputTokens: 12, outputTokens: 4, totalTokens: 16 }
+    })
+    const llm: AgentLoop.ModelClient<never> = {
+      generate: (request) =>
+        Effect.succeed(request.messages.at(-1)?.role === "tool" ? reply("refunded order o-7", []) : reply("checking", [{ id: "c1", name: "charge", arguments: { amount: 5 } }])),
+      stream: () => {
+        throw new Error("unused")
+      }
+    }
+    const charge = Tool.fromAction(Action.make({
+      name: "charge", description: "Charges the card", params: Schema.Struct({ amount: Schema.Number }), output: Schema.String, retries: 0,
+      run: ({ amount }) => Effect.succeed(`charged ${amount}`)
+    }))
+    const Shop = LlmAgent.make({ name: "shop", model: "fast", llm, memory: "none", tools: [charge], durable: true })
+    const layer = Layer.mergeAll(Gateway.layer({ port: 0 }), LlmAgents.layer({ agents: [Shop] })).pipe(
+      Layer.provideMerge(Layer.mergeAll(RunJournal.layerMemory(), WorkflowEngine.layerMemory, Journal.ToolLedger.layerMemory())),
+      Layer.provide(Troupe.layerTest({ pipeline: { retry: false }, config: { defaults: { gateway: { accessLog: false, auth: { adminKey: ADMIN } } } } }))
+    )
+    const runs = Effect.runSync(Scope.make())
+    try {
+      const context = await Effect.runPromise(Layer.buildWithScope(layer, runs))
+      const answer = await Effect.runPromise(Context.get(context, LlmAgents).ask("shop:1", "refund o-7"))
+      const runsUrl = Context.get(context, Gateway).address.url
+      const flags = ["--url", runsUrl, "--admin-key", ADMIN]
+      const human = await troupe(["replay", answer.runId ?? "", ...flags])
+      expect(human.code).toBe(0)
+      expect(human.out).toContain("charge")
+      expect(human.out).toContain("answered")
+      expect(human.out).toContain("refunded order o-7")
+      const json = await troupe(["replay", answer.runId ?? "", "--json", ...flags])
+      expect(JSON.parse(json.out)).toMatchObject({ runId: answer.runId })
+      expect((await troupe(["replay", "no-such-run", ...flags])).code).toBe(1)
+    } finally {
+      await Effect.runPromise(Scope.close(runs, Exit.void))
+    }
   })
 
   it("serve fails when its host cannot be bound", async () => {
