@@ -4,8 +4,27 @@ import { defineConfig } from "vitest/config"
  * The subsystem folders of src/, each held to its own line-coverage threshold (v8 coverage, measured by `npm test`).
  */
 const subsystems = [
-  "agent", "app", "budget", "cache", "cli", "config", "costs", "dlq", "errors", "gateway", "guard", "identity", "internal", "llm",
-  "llmagent", "memory", "pipeline", "queue", "ratelimit", "runtime", "telemetry"
+  "agent",
+  "app",
+  "budget",
+  "cache",
+  "cli",
+  "config",
+  "costs",
+  "dlq",
+  "errors",
+  "gateway",
+  "guard",
+  "identity",
+  "internal",
+  "llm",
+  "llmagent",
+  "memory",
+  "pipeline",
+  "queue",
+  "ratelimit",
+  "runtime",
+  "telemetry"
 ]
 const LINES = 85
 

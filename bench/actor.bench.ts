@@ -43,7 +43,9 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
           yield* Deferred.await(reply)
         }
       })
-      const row = yield* Effect.promise(() => timeEffectBatch("floor.effect-pingpong", batch, { ops: OPS, samples: 15 }))
+      const row = yield* Effect.promise(() =>
+        timeEffectBatch("floor.effect-pingpong", batch, { ops: OPS, samples: 15 })
+      )
       yield* Fiber.interrupt(server)
       return row
     }))
@@ -64,10 +66,21 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
     for (let i = 0; i < OPS; i++) yield* server.call(id, signal)
   })
 
-  rows.push(...await timeInterleaved(Effect.succeed([
-    { id: "actor.call", batch: actorCall, ops: OPS, baseline: "floor.effect-pingpong" },
-    { id: "agent.call", batch: agentCall, ops: OPS, baseline: "actor.call", note: "signal → AgentServer → pure action → reply" }
-  ]), { samples: 40 }))
+  rows.push(
+    ...await timeInterleaved(
+      Effect.succeed([
+        { id: "actor.call", batch: actorCall, ops: OPS, baseline: "floor.effect-pingpong" },
+        {
+          id: "agent.call",
+          batch: agentCall,
+          ops: OPS,
+          baseline: "actor.call",
+          note: "signal → AgentServer → pure action → reply"
+        }
+      ]),
+      { samples: 40 }
+    )
+  )
   await runtime.dispose()
 
   const castBatch = Effect.gen(function*() {

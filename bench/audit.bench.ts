@@ -17,7 +17,9 @@ const url = process.env["DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/t
 export default async (): Promise<ReadonlyArray<BenchRow>> => {
   const schema = `troupe_bench_audit_${process.pid}`
   const pg = PgClient.layer({ url: Redacted.make(url) })
-  const rt = ManagedRuntime.make(Audit.layer.pipe(Layer.provideMerge(AuditStore.layerPostgres({ schema })), Layer.provideMerge(pg)))
+  const rt = ManagedRuntime.make(
+    Audit.layer.pipe(Layer.provideMerge(AuditStore.layerPostgres({ schema })), Layer.provideMerge(pg))
+  )
   const up = await rt.runPromise(Effect.exit(Audit.useSync(() => undefined)))
   if (up._tag === "Failure") {
     process.stderr.write(`  (skipping audit rows: no PostgreSQL at ${url})\n`)
@@ -26,32 +28,52 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
   }
   const OPS = 20
   const entry = (i: number) => ({
-    tenant: "bench", actor: "user:bench", action: "key.create", resource: `key/${i}`, status: "success" as const,
-    ip: "127.0.0.1", userAgent: "bench", metadata: { n: i }
+    tenant: "bench",
+    actor: "user:bench",
+    action: "key.create",
+    resource: `key/${i}`,
+    status: "success" as const,
+    ip: "127.0.0.1",
+    userAgent: "bench",
+    metadata: { n: i }
   })
-  const rows = await timeInterleaved(Effect.gen(function*() {
-    const audit = yield* Effect.promise(() => rt.runPromise(Audit.useSync((a) => a)))
-    const sql = yield* Effect.promise(() => rt.runPromise(SqlClient.SqlClient.useSync((s) => s)))
-    yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS "${schema}".plain (id bigserial PRIMARY KEY, record jsonb NOT NULL)`)
-    let n = 0
-    const batches: ReadonlyArray<InterleavedBatch> = [
-      {
-        id: "audit.insert.postgres.baseline", ops: OPS,
-        batch: Effect.gen(function*() {
-          for (let i = 0; i < OPS; i++) yield* sql.unsafe(`INSERT INTO "${schema}".plain (record) VALUES ($1::jsonb)`, [JSON.stringify(entry(n++))])
-        }).pipe(Effect.orDie),
-        note: "PostgreSQL: a plain INSERT of one JSON row, sequential in one fiber (interleaved with audit.record.postgres)"
-      },
-      {
-        id: "audit.record.postgres", ops: OPS, baseline: "audit.insert.postgres.baseline",
-        batch: Effect.gen(function*() {
-          for (let i = 0; i < OPS; i++) yield* audit.record(entry(n++))
-        }).pipe(Effect.orDie),
-        note: "PostgreSQL: Audit.record (decode, redact, SHA-256 link, append at the next position, acknowledged), sequential"
-      }
-    ]
-    return batches
-  }), { samples: 30, warmup: 3 })
+  const rows = await timeInterleaved(
+    Effect.gen(function*() {
+      const audit = yield* Effect.promise(() => rt.runPromise(Audit.useSync((a) => a)))
+      const sql = yield* Effect.promise(() => rt.runPromise(SqlClient.SqlClient.useSync((s) => s)))
+      yield* sql.unsafe(
+        `CREATE TABLE IF NOT EXISTS "${schema}".plain (id bigserial PRIMARY KEY, record jsonb NOT NULL)`
+      )
+      let n = 0
+      const batches: ReadonlyArray<InterleavedBatch> = [
+        {
+          id: "audit.insert.postgres.baseline",
+          ops: OPS,
+          batch: Effect.gen(function*() {
+            for (let i = 0; i < OPS; i++) {
+              yield* sql.unsafe(`INSERT INTO "${schema}".plain (record) VALUES ($1::jsonb)`, [
+                JSON.stringify(entry(n++))
+              ])
+            }
+          }).pipe(Effect.orDie),
+          note:
+            "PostgreSQL: a plain INSERT of one JSON row, sequential in one fiber (interleaved with audit.record.postgres)"
+        },
+        {
+          id: "audit.record.postgres",
+          ops: OPS,
+          baseline: "audit.insert.postgres.baseline",
+          batch: Effect.gen(function*() {
+            for (let i = 0; i < OPS; i++) yield* audit.record(entry(n++))
+          }).pipe(Effect.orDie),
+          note:
+            "PostgreSQL: Audit.record (decode, redact, SHA-256 link, append at the next position, acknowledged), sequential"
+        }
+      ]
+      return batches
+    }),
+    { samples: 30, warmup: 3 }
+  )
   await rt.runPromise(SqlClient.SqlClient.use((sql) => sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)))
   await rt.dispose()
   return rows

@@ -14,7 +14,9 @@ import type { BenchRow, InterleavedBatch } from "./harness.ts"
 import { timeInterleaved } from "./harness.ts"
 
 const BIG = 1e12
-const bucket = { tiers: [{ _tag: "TokenBucket" as const, name: "b", capacity: BIG, refillTokens: BIG, refillEvery: 1000 }] }
+const bucket = {
+  tiers: [{ _tag: "TokenBucket" as const, name: "b", capacity: BIG, refillTokens: BIG, refillEvery: 1000 }]
+}
 const redisUrl = process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379"
 
 const pair = (budgets: Budgets["Service"], ops: number) =>
@@ -27,7 +29,9 @@ const pair = (budgets: Budgets["Service"], ops: number) =>
 
 const memoryRows = async (): Promise<Array<BenchRow>> => {
   const OPS = 2_000
-  const rt = ManagedRuntime.make(Layer.merge(Budgets.layerMemory(), RateLimiter.layerMemory({ policies: { default: bucket } })))
+  const rt = ManagedRuntime.make(
+    Layer.merge(Budgets.layerMemory(), RateLimiter.layerMemory({ policies: { default: bucket } }))
+  )
   const rows = await timeInterleaved(Effect.gen(function*() {
     const budgets = yield* Effect.promise(() => rt.runPromise(Budgets.use(Effect.succeed)))
     const limiter = yield* Effect.promise(() => rt.runPromise(RateLimiter.use(Effect.succeed)))
@@ -35,14 +39,18 @@ const memoryRows = async (): Promise<Array<BenchRow>> => {
     yield* budgets.set({ scope: "tenant:bench", limit: 1e9, period: "month" })
     const batches: ReadonlyArray<InterleavedBatch> = [
       {
-        id: "ratelimit.check.budget-baseline", ops: OPS,
+        id: "ratelimit.check.budget-baseline",
+        ops: OPS,
         batch: Effect.gen(function*() {
           for (let i = 0; i < OPS; i++) yield* limiter.check("bench")
         }),
         note: "memory token bucket, 1 key, sequential check() in one fiber (interleaved with budget.reserve-settle)"
       },
       {
-        id: "budget.reserve-settle", ops: OPS, batch: pair(budgets, OPS), baseline: "ratelimit.check.budget-baseline",
+        id: "budget.reserve-settle",
+        ops: OPS,
+        batch: pair(budgets, OPS),
+        baseline: "ratelimit.check.budget-baseline",
         note: "memory: reserve on two scopes + settle, sequential in one fiber (target ratio <= 1.3)"
       }
     ]
@@ -57,7 +65,9 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
   const redisLayer = NodeRedis.layer({ url: redisUrl })
   const rt = ManagedRuntime.make(Layer.mergeAll(
     Budgets.layerRedis({ prefix }).pipe(Layer.provide(redisLayer)),
-    RateLimiter.layerRedis({ prefix: `${prefix}rl:`, policies: { default: bucket }, onStoreError: "failClosed" }).pipe(Layer.provide(redisLayer)),
+    RateLimiter.layerRedis({ prefix: `${prefix}rl:`, policies: { default: bucket }, onStoreError: "failClosed" }).pipe(
+      Layer.provide(redisLayer)
+    ),
     redisLayer
   ))
   const up = await rt.runPromise(Effect.exit(Redis.Redis.use((r) => r.send("PING"))))
@@ -67,29 +77,42 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
     return []
   }
   const OPS = 25
-  const rows = await timeInterleaved(Effect.gen(function*() {
-    const budgets = yield* Effect.promise(() => rt.runPromise(Budgets.use(Effect.succeed)))
-    const limiter = yield* Effect.promise(() => rt.runPromise(RateLimiter.use(Effect.succeed)))
-    yield* budgets.set({ scope: "key:bench", limit: 1e9, period: "total" })
-    yield* budgets.set({ scope: "tenant:bench", limit: 1e9, period: "month" })
-    const batches: ReadonlyArray<InterleavedBatch> = [
-      {
-        id: "ratelimit.check.redis.budget-baseline", ops: OPS,
-        batch: Effect.gen(function*() {
-          for (let i = 0; i < OPS; i++) yield* limiter.check("bench")
-        }),
-        note: "Redis, one token-bucket tier in one script, sequential in one fiber (interleaved with budget.reserve-settle.redis)"
-      },
-      {
-        id: "budget.reserve-settle.redis", ops: OPS, batch: pair(budgets, OPS), baseline: "ratelimit.check.redis.budget-baseline",
-        note: "Redis: reserve on two scopes (one script) + settle (one script), sequential in one fiber"
-      }
-    ]
-    return batches
-  }), { samples: 60, warmup: 5 })
-  await rt.runPromise(Redis.Redis.use((r) =>
-    Effect.flatMap(r.send<ReadonlyArray<string>>("KEYS", `${prefix}*`), (keys) => (keys.length > 0 ? r.send("DEL", ...keys) : Effect.void))
-  ))
+  const rows = await timeInterleaved(
+    Effect.gen(function*() {
+      const budgets = yield* Effect.promise(() => rt.runPromise(Budgets.use(Effect.succeed)))
+      const limiter = yield* Effect.promise(() => rt.runPromise(RateLimiter.use(Effect.succeed)))
+      yield* budgets.set({ scope: "key:bench", limit: 1e9, period: "total" })
+      yield* budgets.set({ scope: "tenant:bench", limit: 1e9, period: "month" })
+      const batches: ReadonlyArray<InterleavedBatch> = [
+        {
+          id: "ratelimit.check.redis.budget-baseline",
+          ops: OPS,
+          batch: Effect.gen(function*() {
+            for (let i = 0; i < OPS; i++) yield* limiter.check("bench")
+          }),
+          note:
+            "Redis, one token-bucket tier in one script, sequential in one fiber (interleaved with budget.reserve-settle.redis)"
+        },
+        {
+          id: "budget.reserve-settle.redis",
+          ops: OPS,
+          batch: pair(budgets, OPS),
+          baseline: "ratelimit.check.redis.budget-baseline",
+          note: "Redis: reserve on two scopes (one script) + settle (one script), sequential in one fiber"
+        }
+      ]
+      return batches
+    }),
+    { samples: 60, warmup: 5 }
+  )
+  await rt.runPromise(
+    Redis.Redis.use((r) =>
+      Effect.flatMap(
+        r.send<ReadonlyArray<string>>("KEYS", `${prefix}*`),
+        (keys) => (keys.length > 0 ? r.send("DEL", ...keys) : Effect.void)
+      )
+    )
+  )
   await rt.dispose()
   return rows
 }

@@ -185,7 +185,8 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
   }))
   const row = (id: string, samples: Array<number>, extra: Partial<BenchRow>): BenchRow => {
     const sorted = [...samples].sort((a, b) => a - b)
-    const q = (p: number) => Math.round((sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? NaN) * 1000) / 1000
+    const q = (p: number) =>
+      Math.round((sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? NaN) * 1000) / 1000
     return { id, unit: "ns/op", median: q(0.5), p99: q(0.99), ...extra }
   }
   const stats = await Effect.runPromise(reader.stats())
@@ -193,7 +194,9 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
   await Effect.runPromise(writer.clear())
   await Effect.runPromise(Scope.close(scope, Exit.void))
   return [
-    row("floor.redis-get", floorSamples, { note: "plain GET through the same node-redis client (interleaved with the next row)" }),
+    row("floor.redis-get", floorSamples, {
+      note: "plain GET through the same node-redis client (interleaved with the next row)"
+    }),
     row("cache.get-hit.l2", l2Samples, {
       baseline: "floor.redis-get",
       note: "L1 miss + Redis GET + decode + promote; target <= 1.2"

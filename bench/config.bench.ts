@@ -20,11 +20,13 @@ const OPS = 200_000
 export default async (): Promise<ReadonlyArray<BenchRow>> => {
   const layer = ConfigStore.layer({ env: {} }).pipe(Layer.provide(FileSystem.layerNoop({})))
   const runtime = ManagedRuntime.make(layer)
-  const store = await runtime.runPromise(Effect.gen(function*() {
-    const store = yield* ConfigStore
-    yield* store.patch({ models: { fast: "quick", quick: "groq:llama-3.1-8b-instant" } })
-    return store
-  }).pipe(Effect.provideService(References.MinimumLogLevel, "None")))
+  const store = await runtime.runPromise(
+    Effect.gen(function*() {
+      const store = yield* ConfigStore
+      yield* store.patch({ models: { fast: "quick", quick: "groq:llama-3.1-8b-instant" } })
+      return store
+    }).pipe(Effect.provideService(References.MinimumLogLevel, "None"))
+  )
   const resolved = await runtime.runPromise(store.getModelConfig("fast"))
   if (resolved.chain.length !== 2) throw new Error("expected a 2-hop alias chain")
 
@@ -38,9 +40,13 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
     for (let i = 0; i < ops; i++) if (table.get("fast") !== undefined) sink++
   }, { ops: OPS, samples: 30 })
   const exit = Exit.succeed(resolved)
-  const yieldExit = await timeEffectBatch("floor.effect-yield-exit", Effect.gen(function*() {
-    for (let i = 0; i < OPS; i++) yield* exit
-  }), { ops: OPS, samples: 30, note: "yield* of a ready Exit in Effect.gen: the floor of any Effect-returning lookup" })
+  const yieldExit = await timeEffectBatch(
+    "floor.effect-yield-exit",
+    Effect.gen(function*() {
+      for (let i = 0; i < OPS; i++) yield* exit
+    }),
+    { ops: OPS, samples: 30, note: "yield* of a ready Exit in Effect.gen: the floor of any Effect-returning lookup" }
+  )
   const get = await timeEffectBatch("config.get-model", getModel, {
     ops: OPS,
     samples: 30,

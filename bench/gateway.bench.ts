@@ -29,8 +29,8 @@ import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
 import { spawn } from "node:child_process"
 import { createServer } from "node:http"
-import type { AddressInfo } from "node:net"
 import { createRequire } from "node:module"
+import type { AddressInfo } from "node:net"
 import { Troupe } from "../src/app/index.ts"
 import type { TroupeOptions } from "../src/app/index.ts"
 import { Gateway } from "../src/gateway/index.ts"
@@ -39,16 +39,26 @@ import { heapUsedAfterGc } from "./harness.ts"
 
 const body = JSON.stringify({ model: "fast", messages: [{ role: "user", content: "What is the capital of Norway?" }] })
 const completion = JSON.stringify({
-  id: "chatcmpl-1", object: "chat.completion", created: 1, model: "gpt-4o-mini",
+  id: "chatcmpl-1",
+  object: "chat.completion",
+  created: 1,
+  model: "gpt-4o-mini",
   choices: [{ index: 0, message: { role: "assistant", content: "Oslo." }, finish_reason: "stop" }],
   usage: { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 }
 })
 
 const load = (url: string, headers: Record<string, string> = {}) =>
   new Promise<autocannon.Result>((resolve, reject) => {
-    autocannon({ url, method: "POST", connections: 32, duration: 4, workers: 1, body, headers: { "content-type": "application/json", ...headers } }, (e, r) => e ? reject(e) : resolve(r))
-  }
-  )
+    autocannon({
+      url,
+      method: "POST",
+      connections: 32,
+      duration: 4,
+      workers: 1,
+      body,
+      headers: { "content-type": "application/json", ...headers }
+    }, (e, r) => e ? reject(e) : resolve(r))
+  })
 
 const row = (id: string, r: autocannon.Result, note: string, baseline?: string): BenchRow => ({
   id,
@@ -61,8 +71,13 @@ const row = (id: string, r: autocannon.Result, note: string, baseline?: string):
 
 const startGateway = async (troupe: TroupeOptions) => {
   const scope = Effect.runSync(Scope.make())
-  const context = await Effect.runPromise(Layer.buildWithScope(Gateway.layer({ port: 0 }).pipe(Layer.provide(Troupe.layer(troupe))), scope))
-  return { url: Context.get(context, Gateway).address.url, stop: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
+  const context = await Effect.runPromise(
+    Layer.buildWithScope(Gateway.layer({ port: 0 }).pipe(Layer.provide(Troupe.layer(troupe))), scope)
+  )
+  return {
+    url: Context.get(context, Gateway).address.url,
+    stop: () => Effect.runPromise(Scope.close(scope, Exit.void))
+  }
 }
 
 /** The fake OpenAI server as a child process; resolves with its URL once it listens. */
@@ -95,29 +110,53 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
   const quiet = { gateway: { accessLog: false } }
   const pipeline = { cache: false, rateLimit: false } as const
   try {
-    rows.push(row("floor.fake-provider", await load(`${fakeUrl}/v1/chat/completions`), "fake OpenAI server hit directly"))
+    rows.push(
+      row("floor.fake-provider", await load(`${fakeUrl}/v1/chat/completions`), "fake OpenAI server hit directly")
+    )
 
     const http = await startGateway({
-      config: { env: {}, defaults: { ...quiet, providers: { openai: { baseUrl: `${fakeUrl}/v1`, apiKey: "sk-fake", pool: { connections: 64 } } } } },
+      config: {
+        env: {},
+        defaults: {
+          ...quiet,
+          providers: { openai: { baseUrl: `${fakeUrl}/v1`, apiKey: "sk-fake", pool: { connections: 64 } } }
+        }
+      },
       pipeline
     })
-    rows.push(row("gateway.chat.http", await load(`${http.url}/v1/chat/completions`), "gateway → OpenAI-compatible provider → fake server", "peer.portkey-gateway"))
+    rows.push(
+      row(
+        "gateway.chat.http",
+        await load(`${http.url}/v1/chat/completions`),
+        "gateway → OpenAI-compatible provider → fake server",
+        "peer.portkey-gateway"
+      )
+    )
     await http.stop()
 
     const portkeyEntry = createRequire(import.meta.url).resolve("@portkey-ai/gateway/build/start-server.js")
     const port = 18787 + Math.floor(Math.random() * 1000)
-    const portkey = spawn(process.execPath, [portkeyEntry, `--port=${port}`, "--headless"], { stdio: "ignore", env: { ...process.env, NODE_ENV: "production" } })
+    const portkey = spawn(process.execPath, [portkeyEntry, `--port=${port}`, "--headless"], {
+      stdio: "ignore",
+      env: { ...process.env, NODE_ENV: "production" }
+    })
     try {
       for (let i = 0; i < 100; i++) {
         const up = await fetch(`http://127.0.0.1:${port}/`).then(() => true, () => false)
         if (up) break
-        await new Promise((r) => { setTimeout(r, 100) })
+        await new Promise((r) => {
+          setTimeout(r, 100)
+        })
       }
-      rows.push(row("peer.portkey-gateway", await load(`http://127.0.0.1:${port}/v1/chat/completions`, {
-        "x-portkey-provider": "openai",
-        "x-portkey-custom-host": `${fakeUrl}/v1`,
-        authorization: "Bearer sk-fake"
-      }), "Portkey's gateway (npm) → same fake server"))
+      rows.push(row(
+        "peer.portkey-gateway",
+        await load(`http://127.0.0.1:${port}/v1/chat/completions`, {
+          "x-portkey-provider": "openai",
+          "x-portkey-custom-host": `${fakeUrl}/v1`,
+          authorization: "Bearer sk-fake"
+        }),
+        "Portkey's gateway (npm) → same fake server"
+      ))
     } finally {
       portkey.kill("SIGKILL")
     }
@@ -125,22 +164,43 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
     const floor = await Effect.runPromise(Effect.gen(function*() {
       const scope = yield* Scope.make()
       const ctx = yield* Layer.buildWithScope(
-        HttpRouter.serve(HttpRouter.add("POST", "/v1/chat/completions", Effect.succeed(HttpServerResponse.text(completion, { contentType: "application/json" }))), {
-          disableListenLog: true,
-          disableLogger: true
-        }).pipe(Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))),
+        HttpRouter.serve(
+          HttpRouter.add(
+            "POST",
+            "/v1/chat/completions",
+            Effect.succeed(HttpServerResponse.text(completion, { contentType: "application/json" }))
+          ),
+          {
+            disableListenLog: true,
+            disableLogger: true
+          }
+        ).pipe(Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))),
         scope
       )
       const address = Context.get(ctx, HttpServer.HttpServer).address
       return { url: `http://127.0.0.1:${"port" in address ? address.port : 0}`, scope }
     }))
-    rows.push(row("floor.http-server", await load(`${floor.url}/v1/chat/completions`), "bare NodeHttpServer route, same JSON"))
+    rows.push(
+      row("floor.http-server", await load(`${floor.url}/v1/chat/completions`), "bare NodeHttpServer route, same JSON")
+    )
     await Effect.runPromise(Scope.close(floor.scope, Exit.void))
 
     const scripted = await startGateway({ config: { env: {}, defaults: quiet }, providers: { scripted: {} }, pipeline })
-    rows.push(row("gateway.chat", await load(`${scripted.url}/v1/chat/completions`), "gateway over the scripted zero-latency provider", "floor.http-server"))
+    rows.push(
+      row(
+        "gateway.chat",
+        await load(`${scripted.url}/v1/chat/completions`),
+        "gateway over the scripted zero-latency provider",
+        "floor.http-server"
+      )
+    )
     await scripted.stop()
-    rows.push({ id: "gateway.rss-after-10k", unit: "bytes", median: process.memoryUsage().rss, note: "process RSS after the runs above (> 10,000 requests)" })
+    rows.push({
+      id: "gateway.rss-after-10k",
+      unit: "bytes",
+      median: process.memoryUsage().rss,
+      note: "process RSS after the runs above (> 10,000 requests)"
+    })
     rows.push(...await streamRows(quiet, pipeline))
   } finally {
     fake.close()
@@ -148,18 +208,34 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
   return rows
 }
 
-const streamBody = JSON.stringify({ model: "fast", stream: true, messages: [{ role: "user", content: "Stream me a story" }] })
+const streamBody = JSON.stringify({
+  model: "fast",
+  stream: true,
+  messages: [{ role: "user", content: "Stream me a story" }]
+})
 const chunk = (delta: Record<string, string>, finish: string | null = null) =>
-  `data: ${JSON.stringify({ id: "chatcmpl-1", object: "chat.completion.chunk", created: 1, model: "gpt-4o-mini", choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`
+  `data: ${
+    JSON.stringify({
+      id: "chatcmpl-1",
+      object: "chat.completion.chunk",
+      created: 1,
+      model: "gpt-4o-mini",
+      choices: [{ index: 0, delta, finish_reason: finish }]
+    })
+  }\n\n`
 
 /** Time to first body byte of a streamed POST, then the rest read (or left open when `hold`). */
 const firstByte = async (url: string, hold = false) => {
   const started = performance.now()
-  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json", authorization: "Bearer sk-fake" }, body: streamBody })
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: "Bearer sk-fake" },
+    body: streamBody
+  })
   const reader = response.body!.getReader()
   await reader.read()
   const ttft = performance.now() - started
-  if (!hold) while (!(await reader.read()).done) { /* drain */ }
+  if (!hold) { while (!(await reader.read()).done) { /* drain */ } }
   return { ttft, reader }
 }
 
@@ -178,10 +254,18 @@ export const streamRows = async (quiet: object, pipeline: object): Promise<Array
       else setTimeout(finish, Number(process.env["TTFT_REST_MS"] ?? 1))
     })
   })
-  await new Promise<void>((r) => { streaming.listen(0, "127.0.0.1", r) })
+  await new Promise<void>((r) => {
+    streaming.listen(0, "127.0.0.1", r)
+  })
   const providerUrl = `http://127.0.0.1:${(streaming.address() as AddressInfo).port}`
   const gw = await startGateway({
-    config: { env: {}, defaults: { ...quiet, providers: { openai: { baseUrl: `${providerUrl}/v1`, apiKey: "sk-fake", pool: { connections: 256 } } } } },
+    config: {
+      env: {},
+      defaults: {
+        ...quiet,
+        providers: { openai: { baseUrl: `${providerUrl}/v1`, apiKey: "sk-fake", pool: { connections: 256 } } }
+      }
+    },
     pipeline
   })
   try {
@@ -201,13 +285,20 @@ export const streamRows = async (quiet: object, pipeline: object): Promise<Array
     const added = median(through.map((t, i) => t - (direct[i] ?? 0)))
     const round3 = (x: number) => Math.round(x * 1000) / 1000
     const rows: Array<BenchRow> = [
-      { id: "provider.stream-ttft", unit: "ms", median: round3(d), note: `fake streaming server's own time to first byte, ${direct.length} requests` },
+      {
+        id: "provider.stream-ttft",
+        unit: "ms",
+        median: round3(d),
+        note: `fake streaming server's own time to first byte, ${direct.length} requests`
+      },
       {
         id: "gateway.stream-ttft",
         unit: "ms",
         median: round3(g),
         baseline: "provider.stream-ttft",
-        note: `time to first SSE byte through the gateway; added over the provider (median of pairs) ${round3(added)} ms; ${through.length} requests`
+        note: `time to first SSE byte through the gateway; added over the provider (median of pairs) ${
+          round3(added)
+        } ms; ${through.length} requests`
       }
     ]
 
@@ -220,19 +311,29 @@ export const streamRows = async (quiet: object, pipeline: object): Promise<Array
       const after = await heapUsedAfterGc()
       for (const finish of held) finish()
       held = []
-      await Promise.all(readers.map(async ({ reader }) => { while (!(await reader.read()).done) { /* drain */ } }))
+      await Promise.all(readers.map(async ({ reader }) => {
+        while (!(await reader.read()).done) { /* drain */ }
+      }))
       return Math.round((after - before) / count)
     }
     const directBytes = await bytesPerStream(`${providerUrl}/v1/chat/completions`)
     const gatewayBytes = await bytesPerStream(`${gw.url}/v1/chat/completions`)
     rows.push(
-      { id: "provider.sse-stream-bytes", unit: "bytes", median: directBytes, note: `heap per open stream on the fake server directly (client + server), ${count} streams` },
+      {
+        id: "provider.sse-stream-bytes",
+        unit: "bytes",
+        median: directBytes,
+        note: `heap per open stream on the fake server directly (client + server), ${count} streams`
+      },
       {
         id: "gateway.sse-stream-bytes",
         unit: "bytes",
         median: gatewayBytes,
         baseline: "provider.sse-stream-bytes",
-        note: `heap per open SSE stream through the gateway (client + gateway + provider), ${count} streams; the gateway's own share ≈ ${gatewayBytes - directBytes} bytes`
+        note:
+          `heap per open SSE stream through the gateway (client + gateway + provider), ${count} streams; the gateway's own share ≈ ${
+            gatewayBytes - directBytes
+          } bytes`
       }
     )
     return rows

@@ -29,16 +29,32 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
     ...row("guard.eval.injection.precision", overall(injection)["precision"], "development split; target ≥ 0.95"),
     ...row("guard.eval.injection.recall", overall(injection)["recall"], "development split; target ≥ 0.80"),
     ...row("guard.eval.injection.f1", overall(injection)["f1"], "development split"),
-    ...row("guard.eval.injection.fpr-hard-negatives", (injection["false_positive_rate_hard_negatives"] as Scores | undefined)?.["fpr"], "107 benign prompts with trigger words, role-play, other languages"),
+    ...row(
+      "guard.eval.injection.fpr-hard-negatives",
+      (injection["false_positive_rate_hard_negatives"] as Scores | undefined)?.["fpr"],
+      "107 benign prompts with trigger words, role-play, other languages"
+    ),
     ...row("guard.eval.secrets.recall", overall(secrets)["recall"], "target ≥ 0.98"),
     ...row("guard.eval.secrets.precision", overall(secrets)["precision"], ""),
     ...row("guard.eval.content.recall", overall(content)["recall"], ""),
-    ...row("guard.eval.content.fpr-benign", overall(content)["false_positive_rate"], "safe news/medical/history texts; target ≤ 0.02")
+    ...row(
+      "guard.eval.content.fpr-benign",
+      overall(content)["false_positive_rate"],
+      "safe news/medical/history texts; target ≤ 0.02"
+    )
   ]
   for (const type of ["EMAIL", "PHONE", "CREDIT_CARD", "IBAN", "US_SSN", "IP_ADDRESS"]) {
     const o = perType[type]?.overlap
-    rows.push(...row(`guard.eval.pii.${type.toLowerCase()}.recall`, o?.["recall"], "span overlap; checksum types target ≥ 0.95"))
-    rows.push(...row(`guard.eval.pii.${type.toLowerCase()}.precision`, o?.["precision"], "span overlap; checksum types target ≥ 0.98"))
+    rows.push(
+      ...row(`guard.eval.pii.${type.toLowerCase()}.recall`, o?.["recall"], "span overlap; checksum types target ≥ 0.95")
+    )
+    rows.push(
+      ...row(
+        `guard.eval.pii.${type.toLowerCase()}.precision`,
+        o?.["precision"],
+        "span overlap; checksum types target ≥ 0.98"
+      )
+    )
   }
   return rows
 }

@@ -29,7 +29,9 @@ interface Row {
 }
 
 const read = (task: string): Array<Row> =>
-  fs.readFileSync(path.join(evalDir, `${task}.jsonl`), "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as Row)
+  fs.readFileSync(path.join(evalDir, `${task}.jsonl`), "utf8").split("\n").filter((l) => l.trim() !== "").map((l) =>
+    JSON.parse(l) as Row
+  )
 
 /** The prediction of each scanner for one row (the format score.mjs reads). */
 export const predict = {
@@ -37,7 +39,10 @@ export const predict = {
     const v = detectInjection(row.text, { channel: row.channel ?? "user" })
     return { id: row.id, flagged: v.flagged, score: v.score, rules: v.findings.map((f) => f.rule) }
   },
-  pii: (row: Row) => ({ id: row.id, entities: detectPii(row.text).map((e) => ({ type: e.type, start: e.start, end: e.end })) }),
+  pii: (row: Row) => ({
+    id: row.id,
+    entities: detectPii(row.text).map((e) => ({ type: e.type, start: e.start, end: e.end }))
+  }),
   secrets: (row: Row) => {
     const found = detectSecrets(row.text)
     return {
@@ -56,13 +61,21 @@ export const predict = {
 export type Task = keyof typeof predict
 
 /** Runs one task: predictions → score.mjs → its JSON result. */
-export const evaluate = (task: Task): { readonly result: Record<string, unknown>; readonly rows: Array<Row>; readonly predictions: Array<Record<string, unknown>> } => {
+export const evaluate = (
+  task: Task
+): {
+  readonly result: Record<string, unknown>
+  readonly rows: Array<Row>
+  readonly predictions: Array<Record<string, unknown>>
+} => {
   const rows = read(task)
   const predictions = rows.map((row) => predict[task](row) as Record<string, unknown>)
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "guard-eval-"))
   const file = path.join(dir, `${task}.jsonl`)
   fs.writeFileSync(file, predictions.map((p) => JSON.stringify(p)).join("\n") + "\n")
-  const out = execFileSync(process.execPath, [path.join(evalDir, "score.mjs"), task, file, "--json"], { encoding: "utf8" })
+  const out = execFileSync(process.execPath, [path.join(evalDir, "score.mjs"), task, file, "--json"], {
+    encoding: "utf8"
+  })
   fs.rmSync(dir, { recursive: true, force: true })
   return { result: JSON.parse(out) as Record<string, unknown>, rows, predictions }
 }
@@ -80,13 +93,25 @@ const main = () => {
       if (task === "pii") {
         const perType = (result["per_type"] ?? {}) as Record<string, Record<string, Record<string, unknown>>>
         for (const [t, v] of Object.entries(perType)) {
-          console.log(`  ${t.padEnd(12)} exact P=${v["exact"]?.["precision"]} R=${v["exact"]?.["recall"]}  overlap P=${v["overlap"]?.["precision"]} R=${v["overlap"]?.["recall"]} F1=${v["overlap"]?.["f1"]}`)
+          console.log(
+            `  ${t.padEnd(12)} exact P=${v["exact"]?.["precision"]} R=${v["exact"]?.["recall"]}  overlap P=${
+              v["overlap"]?.["precision"]
+            } R=${v["overlap"]?.["recall"]} F1=${v["overlap"]?.["f1"]}`
+          )
         }
-        console.log(`  core micro overlap`, JSON.stringify((result["core_micro"] as Record<string, unknown> | undefined)?.["overlap"]), `lookalike clean`, JSON.stringify(result["lookalike_rows_without_false_alarm"]))
+        console.log(
+          `  core micro overlap`,
+          JSON.stringify((result["core_micro"] as Record<string, unknown> | undefined)?.["overlap"]),
+          `lookalike clean`,
+          JSON.stringify(result["lookalike_rows_without_false_alarm"])
+        )
       } else {
         console.log(`  overall`, JSON.stringify(result["overall"]))
         for (const k of Object.keys(result)) {
-          if (k.startsWith("recall_by") || k.startsWith("false_positive_rate_by") || ["false_positive_rate_hard_negatives", "by_channel", "masking", "paired_documents"].includes(k)) console.log(`  ${k}`, JSON.stringify(result[k]))
+          if (
+            k.startsWith("recall_by") || k.startsWith("false_positive_rate_by") ||
+            ["false_positive_rate_hard_negatives", "by_channel", "masking", "paired_documents"].includes(k)
+          ) console.log(`  ${k}`, JSON.stringify(result[k]))
         }
       }
     }
@@ -94,7 +119,13 @@ const main = () => {
       rows.forEach((row, i) => {
         const p = predictions[i] ?? {}
         const pos = row.label === "injection" || row.label === "unsafe" || row.label === "secret"
-        if (pos !== p["flagged"]) console.log(`  ${pos ? "MISS" : "FP  "} ${row.doubtful === true ? "D" : " "} ${row.category} ${JSON.stringify(row.text.slice(0, 140))} ${JSON.stringify(p["rules"] ?? p["categories"] ?? "")}`)
+        if (pos !== p["flagged"]) {
+          console.log(
+            `  ${pos ? "MISS" : "FP  "} ${row.doubtful === true ? "D" : " "} ${row.category} ${
+              JSON.stringify(row.text.slice(0, 140))
+            } ${JSON.stringify(p["rules"] ?? p["categories"] ?? "")}`
+          )
+        }
       })
     }
   }

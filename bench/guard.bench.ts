@@ -45,29 +45,68 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
   const text20 = prose(20_480)
   const text200 = prose(204_800)
   let sink = 0
-  const rows = await timeInterleaved(Effect.gen(function*() {
-    const guard = yield* Guard.make()
-    const check = (text: string, ops: number) =>
-      Effect.suspend(() => {
-        let e: Effect.Effect<void, unknown> = Effect.void
-        for (let i = 0; i < ops; i++) e = Effect.flatMap(e, () => Effect.asVoid(guard.check(text, "input")))
-        return e
+  const rows = await timeInterleaved(
+    Effect.gen(function*() {
+      const guard = yield* Guard.make()
+      const check = (text: string, ops: number) =>
+        Effect.suspend(() => {
+          let e: Effect.Effect<void, unknown> = Effect.void
+          for (let i = 0; i < ops; i++) e = Effect.flatMap(e, () => Effect.asVoid(guard.check(text, "input")))
+          return e
+        })
+      const chunks = prose(4_096).match(/.{1,16}/gs) ?? []
+      const window272 = prose(272)
+      const streamBatch = Effect.suspend(() => {
+        const w = guard.window({}, new Vault(), 256)
+        return Effect.forEach(chunks, (c) => Effect.map(w.push(c), (r) => (sink += r.length)), { discard: true })
       })
-    const chunks = prose(4_096).match(/.{1,16}/gs) ?? []
-    const window272 = prose(272)
-    const streamBatch = Effect.suspend(() => {
-      const w = guard.window({}, new Vault(), 256)
-      return Effect.forEach(chunks, (c) => Effect.map(w.push(c), (r) => (sink += r.length)), { discard: true })
-    })
-    return [
-      { id: "floor.guard.regex-pass.2k", ops: 200, batch: Effect.sync(() => { for (let i = 0; i < 200; i++) sink += regexPass(text2) }) },
-      { id: "guard.input.2k", ops: 200, batch: check(text2, 200), baseline: "floor.guard.regex-pass.2k", note: "all input scanners, default policy; target ≤ 50 µs" },
-      { id: "guard.input.20k", ops: 20, batch: check(text20, 20), baseline: "guard.input.2k", note: "linear: ratio ≈ 10" },
-      { id: "guard.input.200k", ops: 2, batch: check(text200, 2), baseline: "guard.input.2k", note: "linear: ratio ≈ 100" },
-      { id: "floor.guard.regex-pass.chunk", ops: chunks.length, batch: Effect.sync(() => { for (let i = 0; i < chunks.length; i++) sink += regexPass(window272) }) },
-      { id: "guard.stream.chunk", ops: chunks.length, batch: streamBatch, baseline: "floor.guard.regex-pass.chunk", note: "16-char chunks, hold-back 256, default output policy" }
-    ]
-  }), { samples: 15, warmup: 3 })
+      return [
+        {
+          id: "floor.guard.regex-pass.2k",
+          ops: 200,
+          batch: Effect.sync(() => {
+            for (let i = 0; i < 200; i++) sink += regexPass(text2)
+          })
+        },
+        {
+          id: "guard.input.2k",
+          ops: 200,
+          batch: check(text2, 200),
+          baseline: "floor.guard.regex-pass.2k",
+          note: "all input scanners, default policy; target ≤ 50 µs"
+        },
+        {
+          id: "guard.input.20k",
+          ops: 20,
+          batch: check(text20, 20),
+          baseline: "guard.input.2k",
+          note: "linear: ratio ≈ 10"
+        },
+        {
+          id: "guard.input.200k",
+          ops: 2,
+          batch: check(text200, 2),
+          baseline: "guard.input.2k",
+          note: "linear: ratio ≈ 100"
+        },
+        {
+          id: "floor.guard.regex-pass.chunk",
+          ops: chunks.length,
+          batch: Effect.sync(() => {
+            for (let i = 0; i < chunks.length; i++) sink += regexPass(window272)
+          })
+        },
+        {
+          id: "guard.stream.chunk",
+          ops: chunks.length,
+          batch: streamBatch,
+          baseline: "floor.guard.regex-pass.chunk",
+          note: "16-char chunks, hold-back 256, default output policy"
+        }
+      ]
+    }),
+    { samples: 15, warmup: 3 }
+  )
   if (sink === -1) console.log(sink)
   return rows
 }

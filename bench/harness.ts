@@ -172,7 +172,9 @@ export const heapUsedAfterGc = async (): Promise<number> => {
   if (gc === undefined) throw new Error("run the benchmarks through bench/run.ts (it enables --expose-gc)")
   for (let i = 0; i < 3; i++) {
     gc()
-    await new Promise((resolve) => { setImmediate(resolve) })
+    await new Promise((resolve) => {
+      setImmediate(resolve)
+    })
   }
   return process.memoryUsage().heapUsed
 }

@@ -44,7 +44,10 @@ const heavyTail = (random: () => number) => (): number => {
 const provider = (name: string, seed: number): LlmProviderShape => {
   const scripted = ScriptedProvider.makeUnsafe({ name })
   const latency = heavyTail(seeded(seed))
-  return { ...scripted, generate: (request, options) => Effect.andThen(Effect.sleep(latency()), scripted.generate(request, options)) }
+  return {
+    ...scripted,
+    generate: (request, options) => Effect.andThen(Effect.sleep(latency()), scripted.generate(request, options))
+  }
 }
 
 const quantile = (sorted: ReadonlyArray<number>, q: number): number =>
@@ -64,7 +67,10 @@ const layerFor = (hedged: boolean) => {
   }).pipe(Layer.provide(FileSystem.layerNoop({})))
   const options: LlmPipelineOptions = { cache: false, retry: { retries: 0 }, fallback: { chains: { fast: ["cheap"] } } }
   const llm = hedged
-    ? Llm.layer.pipe(Layer.provideMerge(HedgeStep.layer({ delay: "p95" })), Layer.provide(LlmPipeline.layerSteps(options)))
+    ? Llm.layer.pipe(
+      Layer.provideMerge(HedgeStep.layer({ delay: "p95" })),
+      Layer.provide(LlmPipeline.layerSteps(options))
+    )
     : LlmPipeline.layer(options)
   return llm.pipe(
     Layer.provide(Layer.mergeAll(
@@ -92,11 +98,19 @@ const run = async (hedged: boolean): Promise<{ readonly latencies: Array<number>
         yield* llm.generate(call(i, critical))
         return Number(process.hrtime.bigint() - start) / 1e6
       })
-    await runtime.runPromise(Effect.forEach(Array.from({ length: WARMUP }, (_, i) => i), (i) => timed(i, false), { concurrency: CONCURRENCY }))
-    const latencies = await runtime.runPromise(
-      Effect.forEach(Array.from({ length: CALLS }, (_, i) => WARMUP + i), (i) => timed(i, true), { concurrency: CONCURRENCY })
+    await runtime.runPromise(
+      Effect.forEach(Array.from({ length: WARMUP }, (_, i) => i), (i) => timed(i, false), { concurrency: CONCURRENCY })
     )
-    const sent = hedged ? await runtime.runPromise(Effect.serviceOption(HedgeStep).pipe(Effect.map((h) => h._tag === "Some" ? h.value.stats().sent : 0))) : 0
+    const latencies = await runtime.runPromise(
+      Effect.forEach(Array.from({ length: CALLS }, (_, i) => WARMUP + i), (i) => timed(i, true), {
+        concurrency: CONCURRENCY
+      })
+    )
+    const sent = hedged
+      ? await runtime.runPromise(
+        Effect.serviceOption(HedgeStep).pipe(Effect.map((h) => h._tag === "Some" ? h.value.stats().sent : 0))
+      )
+      : 0
     return { latencies, sent }
   } finally {
     await runtime.dispose()
@@ -113,7 +127,11 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
   const tail = "scripted heavy tail: 92 % 15–25 ms, 5 % 25–40 ms, 3 % 400–800 ms"
   return [
     row("llm.hedge.off", off.latencies, `${CALLS} critical calls, ${CONCURRENCY} at a time, no HedgeStep; ${tail}`),
-    row("llm.hedge.p95", on.latencies, `the same calls hedged to the next target after the primary's p95 latency (budget 10 %)`),
+    row(
+      "llm.hedge.p95",
+      on.latencies,
+      `the same calls hedged to the next target after the primary's p95 latency (budget 10 %)`
+    ),
     {
       id: "llm.hedge.extra-requests",
       unit: "%",

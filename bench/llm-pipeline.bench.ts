@@ -59,24 +59,45 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
     ...(fallbacks !== undefined ? { options: { fallbacks } } : {})
   })
 
-  const miss = await timeEffectBatch("llm.pipeline", Effect.gen(function*() {
-    for (let i = 0; i < OPS; i++) sink += (yield* llm.generate(request(`What is the capital of Norway? #${n++}`))).usage.totalTokens
-  }), {
-    ops: OPS,
-    samples: 20,
-    baseline: "llm.provider-direct",
-    note: "every step on (cache miss, rate limit requests+tokens, breaker, retry, fallback step, cost, telemetry), scripted zero-latency provider"
-  })
-  const chain = await timeEffectBatch("llm.pipeline.fallback-chain", Effect.gen(function*() {
-    for (let i = 0; i < OPS; i++) {
-      sink += (yield* llm.generate(request(`What is the capital of Norway? #${n++}`, ["backup:b-1"]))).usage.totalTokens
+  const miss = await timeEffectBatch(
+    "llm.pipeline",
+    Effect.gen(function*() {
+      for (let i = 0; i < OPS; i++) {
+        sink += (yield* llm.generate(request(`What is the capital of Norway? #${n++}`))).usage.totalTokens
+      }
+    }),
+    {
+      ops: OPS,
+      samples: 20,
+      baseline: "llm.provider-direct",
+      note:
+        "every step on (cache miss, rate limit requests+tokens, breaker, retry, fallback step, cost, telemetry), scripted zero-latency provider"
     }
-  }), { ops: OPS, samples: 20, baseline: "llm.pipeline", note: "as llm.pipeline, with a 2-model fallback chain (ExecutionPlan); the first answers" })
+  )
+  const chain = await timeEffectBatch(
+    "llm.pipeline.fallback-chain",
+    Effect.gen(function*() {
+      for (let i = 0; i < OPS; i++) {
+        sink +=
+          (yield* llm.generate(request(`What is the capital of Norway? #${n++}`, ["backup:b-1"]))).usage.totalTokens
+      }
+    }),
+    {
+      ops: OPS,
+      samples: 20,
+      baseline: "llm.pipeline",
+      note: "as llm.pipeline, with a 2-model fallback chain (ExecutionPlan); the first answers"
+    }
+  )
   const cached = request("What is the capital of Norway? (cached)")
   await Effect.runPromise(llm.generate(cached))
-  const hit = await timeEffectBatch("llm.cache-hit", Effect.gen(function*() {
-    for (let i = 0; i < OPS; i++) sink += (yield* llm.generate(cached)).usage.totalTokens
-  }), { ops: OPS, samples: 20, baseline: "llm.provider-direct", note: "Llm.generate of a cached question, end to end" })
+  const hit = await timeEffectBatch(
+    "llm.cache-hit",
+    Effect.gen(function*() {
+      for (let i = 0; i < OPS; i++) sink += (yield* llm.generate(cached)).usage.totalTokens
+    }),
+    { ops: OPS, samples: 20, baseline: "llm.provider-direct", note: "Llm.generate of a cached question, end to end" }
+  )
   await runtime.dispose()
   if (sink === 0) throw new Error("unreachable: keeps the loops alive")
   return [miss, chain, hit]

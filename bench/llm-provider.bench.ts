@@ -31,21 +31,33 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
   })
   let sink = 0
   const value = { text: "x" }
-  const floor = await timeEffectBatch("floor.effect-yield-succeed", Effect.gen(function*() {
-    for (let i = 0; i < OPS; i++) sink += (yield* Effect.succeed(value)).text.length
-  }), { ops: OPS, samples: 30, note: "yield* Effect.succeed in Effect.gen: the floor of an Effect-returning call" })
-  const direct = await timeEffectBatch("llm.provider-direct", Effect.gen(function*() {
-    for (let i = 0; i < OPS; i++) sink += (yield* provider.generate(request)).usage.totalTokens
-  }), {
-    ops: OPS,
-    samples: 30,
-    baseline: "floor.effect-yield-succeed",
-    note: "scripted provider, zero latency, bare in-fiber generate (baseline of llm.pipeline)"
-  })
+  const floor = await timeEffectBatch(
+    "floor.effect-yield-succeed",
+    Effect.gen(function*() {
+      for (let i = 0; i < OPS; i++) sink += (yield* Effect.succeed(value)).text.length
+    }),
+    { ops: OPS, samples: 30, note: "yield* Effect.succeed in Effect.gen: the floor of an Effect-returning call" }
+  )
+  const direct = await timeEffectBatch(
+    "llm.provider-direct",
+    Effect.gen(function*() {
+      for (let i = 0; i < OPS; i++) sink += (yield* provider.generate(request)).usage.totalTokens
+    }),
+    {
+      ops: OPS,
+      samples: 30,
+      baseline: "floor.effect-yield-succeed",
+      note: "scripted provider, zero latency, bare in-fiber generate (baseline of llm.pipeline)"
+    }
+  )
   const STREAM_OPS = 2_000
-  const stream = await timeEffectBatch("llm.provider-direct.stream", Effect.gen(function*() {
-    for (let i = 0; i < STREAM_OPS; i++) yield* Stream.runDrain(provider.stream(request))
-  }), { ops: STREAM_OPS, samples: 20, baseline: "llm.provider-direct", note: "same request streamed, drained" })
+  const stream = await timeEffectBatch(
+    "llm.provider-direct.stream",
+    Effect.gen(function*() {
+      for (let i = 0; i < STREAM_OPS; i++) yield* Stream.runDrain(provider.stream(request))
+    }),
+    { ops: STREAM_OPS, samples: 20, baseline: "llm.provider-direct", note: "same request streamed, drained" }
+  )
   if (sink === 0) throw new Error("unreachable: keeps the loops alive")
   return [floor, direct, stream]
 }

@@ -20,20 +20,32 @@ const turn = (i: number): ReadonlyArray<LlmMessage> => [
 ]
 
 export default async (): Promise<ReadonlyArray<BenchRow>> => {
-  const floor = await bytesPer("floor.map.bytes-per-conversation", DEFAULT_MAX_CONVERSATIONS, async (count) => {
-    const map = new Map<string, Array<LlmMessage>>()
-    for (let i = 0; i < count; i++) map.set(`conversation:${i}`, [...turn(i)])
-    return map
-  }, async () => {}, { note: "plain Map of 10,000 conversations, two messages each" })
-  const memory = await bytesPer("memory.bytes-per-conversation", DEFAULT_MAX_CONVERSATIONS, async (count) => {
-    const m = Effect.runSync(makeMemory())
-    Effect.runSync(Effect.gen(function*() {
-      for (let i = 0; i < count * 1.5; i++) yield* m.append(`conversation:${i}`, turn(i))
-    }))
-    return m
-  }, async () => {}, {
-    baseline: "floor.map.bytes-per-conversation",
-    note: "layerMemory() defaults (10,000 conversations) after 15,000 appended, per conversation held"
-  })
+  const floor = await bytesPer(
+    "floor.map.bytes-per-conversation",
+    DEFAULT_MAX_CONVERSATIONS,
+    async (count) => {
+      const map = new Map<string, Array<LlmMessage>>()
+      for (let i = 0; i < count; i++) map.set(`conversation:${i}`, [...turn(i)])
+      return map
+    },
+    async () => {},
+    { note: "plain Map of 10,000 conversations, two messages each" }
+  )
+  const memory = await bytesPer(
+    "memory.bytes-per-conversation",
+    DEFAULT_MAX_CONVERSATIONS,
+    async (count) => {
+      const m = Effect.runSync(makeMemory())
+      Effect.runSync(Effect.gen(function*() {
+        for (let i = 0; i < count * 1.5; i++) yield* m.append(`conversation:${i}`, turn(i))
+      }))
+      return m
+    },
+    async () => {},
+    {
+      baseline: "floor.map.bytes-per-conversation",
+      note: "layerMemory() defaults (10,000 conversations) after 15,000 appended, per conversation held"
+    }
+  )
   return [floor, memory]
 }

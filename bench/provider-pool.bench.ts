@@ -29,7 +29,9 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
       res.end(sse)
     })
   })
-  await new Promise<void>((resolve) => { server.listen(0, "127.0.0.1", resolve) })
+  await new Promise<void>((resolve) => {
+    server.listen(0, "127.0.0.1", resolve)
+  })
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/chat/completions` // TCP: AddressInfo
   const decode = Schema.decodeUnknownSync(ConnectionPool)
   try {
@@ -47,13 +49,24 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
               Array.from({ length: STREAMS }),
               () =>
                 Stream.runDrain(
-                  postSse(client, { provider, url, headers: {}, body: { model: "m", stream: true }, timeoutMillis: 10_000 })
+                  postSse(client, {
+                    provider,
+                    url,
+                    headers: {},
+                    body: { model: "m", stream: true },
+                    timeoutMillis: 10_000
+                  })
                 ),
               { concurrency: CONCURRENCY, discard: true }
             )
           }))
         return [
-          yield* row("provider.pool.keepalive.c64", "keep", true, "64 concurrent SSE streams, pooled keep-alive connections (ns/stream)"),
+          yield* row(
+            "provider.pool.keepalive.c64",
+            "keep",
+            true,
+            "64 concurrent SSE streams, pooled keep-alive connections (ns/stream)"
+          ),
           yield* row(
             "provider.pool.new-conn.c64",
             "fresh",
@@ -67,6 +80,8 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
     )
   } finally {
     server.closeAllConnections()
-    await new Promise<void>((resolve) => { server.close(() => resolve()) })
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve())
+    })
   }
 }

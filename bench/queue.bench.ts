@@ -28,7 +28,8 @@ export default async (): Promise<ReadonlyArray<BenchRow>> =>
     const queue = yield* RequestQueue.make({ name: "bench", concurrency: 1 })
     const batches: ReadonlyArray<InterleavedBatch> = [
       {
-        id: "floor.effect-queue.offer-take", ops: OPS,
+        id: "floor.effect-queue.offer-take",
+        ops: OPS,
         batch: Effect.gen(function*() {
           for (let i = 0; i < OPS; i++) {
             yield* Queue.offer(floor, i)
@@ -38,7 +39,9 @@ export default async (): Promise<ReadonlyArray<BenchRow>> =>
         note: "effect Queue.unbounded at depth 10,000: offer + take, one fiber"
       },
       {
-        id: "queue.enqueue-dequeue", ops: OPS, baseline: "floor.effect-queue.offer-take",
+        id: "queue.enqueue-dequeue",
+        ops: OPS,
+        baseline: "floor.effect-queue.offer-take",
         batch: Effect.sync(() => {
           for (let i = 0; i < OPS; i++) {
             n++
@@ -49,7 +52,9 @@ export default async (): Promise<ReadonlyArray<BenchRow>> =>
         note: "RequestQueue line at depth 10,000 (4 priorities, 100 tenants): enqueue + dequeue (target <= 2 us)"
       },
       {
-        id: "queue.run.uncontended", ops: OPS, baseline: "floor.effect-queue.offer-take",
+        id: "queue.run.uncontended",
+        ops: OPS,
+        baseline: "floor.effect-queue.offer-take",
         batch: Effect.gen(function*() {
           for (let i = 0; i < OPS; i++) yield* queue.run(Effect.void)
         }),

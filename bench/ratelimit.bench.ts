@@ -24,16 +24,18 @@ import { Effect, Exit, Layer, ManagedRuntime, Scope } from "effect"
 import { RateLimiter as EffectRateLimiter, Redis } from "effect/persistence"
 import { RateLimiterMemory, RateLimiterRedis } from "rate-limiter-flexible"
 import { createClient } from "redis"
-import { DEFAULT_MAX_KEYS, MemoryStore } from "../src/ratelimit/internal/MemoryStore.ts"
-import { decodePolicy } from "../src/ratelimit/RateLimitPolicy.ts"
 import { RateLimiter } from "../src/ratelimit/index.ts"
+import { DEFAULT_MAX_KEYS, MemoryStore } from "../src/ratelimit/internal/MemoryStore.ts"
 import { trivialScript } from "../src/ratelimit/internal/RedisScript.ts"
 import { luaScript, makeRedisScriptRunner } from "../src/ratelimit/internal/RedisScriptRunner.ts"
+import { decodePolicy } from "../src/ratelimit/RateLimitPolicy.ts"
 import { type BenchRow, bytesPer, timeBatch, timeEffectBatch } from "./harness.ts"
 
 const OPS = 20_000
 const BIG = 1e12
-const bucketPolicy = { tiers: [{ _tag: "TokenBucket" as const, name: "b", capacity: BIG, refillTokens: BIG, refillEvery: 1000 }] }
+const bucketPolicy = {
+  tiers: [{ _tag: "TokenBucket" as const, name: "b", capacity: BIG, refillTokens: BIG, refillEvery: 1000 }]
+}
 const keys10k = Array.from({ length: 10_000 }, (_, i) => `user-${i}`)
 const redisUrl = process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379"
 
@@ -45,73 +47,170 @@ const memoryRows = async (): Promise<Array<BenchRow>> => {
   // rate-limiter-flexible, called the way an Effect program calls it (in the fiber, through Effect.promise):
   // the baseline; and, shown for transparency, its native async loop (no Effect around it).
   const rlf = new RateLimiterMemory({ points: BIG, duration: 1 })
-  rows.push(await timeEffectBatch("peer.rlf-memory.consume", Effect.gen(function*() {
-    for (let i = 0; i < OPS; i++) yield* Effect.promise(() => rlf.consume("bench"))
-  }), { ops: OPS, note: "rate-limiter-flexible RateLimiterMemory, 1 key, N sequential consume() in one fiber (Effect.promise)" }))
-  rows.push(await timeBatch("peer.rlf-memory.consume.awaited", async (ops) => {
-    for (let i = 0; i < ops; i++) await rlf.consume("bench")
-  }, { ops: OPS, note: "same, native async loop of awaited consume() (no Effect)" }))
+  rows.push(
+    await timeEffectBatch(
+      "peer.rlf-memory.consume",
+      Effect.gen(function*() {
+        for (let i = 0; i < OPS; i++) yield* Effect.promise(() => rlf.consume("bench"))
+      }),
+      {
+        ops: OPS,
+        note: "rate-limiter-flexible RateLimiterMemory, 1 key, N sequential consume() in one fiber (Effect.promise)"
+      }
+    )
+  )
+  rows.push(
+    await timeBatch("peer.rlf-memory.consume.awaited", async (ops) => {
+      for (let i = 0; i < ops; i++) await rlf.consume("bench")
+    }, { ops: OPS, note: "same, native async loop of awaited consume() (no Effect)" })
+  )
 
-  rows.push(await timeEffectBatch("ratelimit.check", Effect.gen(function*() {
-    for (let i = 0; i < OPS; i++) yield* limiter.check("bench")
-  }), { ops: OPS, baseline: "peer.rlf-memory.consume", note: "memory token bucket, 1 key, N sequential check() in one fiber" }))
+  rows.push(
+    await timeEffectBatch(
+      "ratelimit.check",
+      Effect.gen(function*() {
+        for (let i = 0; i < OPS; i++) yield* limiter.check("bench")
+      }),
+      {
+        ops: OPS,
+        baseline: "peer.rlf-memory.consume",
+        note: "memory token bucket, 1 key, N sequential check() in one fiber"
+      }
+    )
+  )
 
   const rlf10k = new RateLimiterMemory({ points: BIG, duration: 60 })
-  rows.push(await timeEffectBatch("peer.rlf-memory.consume.10k-keys", Effect.gen(function*() {
-    for (let i = 0; i < OPS; i++) yield* Effect.promise(() => rlf10k.consume(keys10k[i % 10_000] as string))
-  }), { ops: OPS, note: "RateLimiterMemory, 10,000 keys round-robin, in one fiber (Effect.promise)" }))
-  rows.push(await timeBatch("peer.rlf-memory.consume.10k-keys.awaited", async (ops) => {
-    for (let i = 0; i < ops; i++) await rlf10k.consume(keys10k[i % 10_000] as string)
-  }, { ops: OPS, note: "same, native async loop (no Effect)" }))
+  rows.push(
+    await timeEffectBatch(
+      "peer.rlf-memory.consume.10k-keys",
+      Effect.gen(function*() {
+        for (let i = 0; i < OPS; i++) yield* Effect.promise(() => rlf10k.consume(keys10k[i % 10_000] as string))
+      }),
+      { ops: OPS, note: "RateLimiterMemory, 10,000 keys round-robin, in one fiber (Effect.promise)" }
+    )
+  )
+  rows.push(
+    await timeBatch("peer.rlf-memory.consume.10k-keys.awaited", async (ops) => {
+      for (let i = 0; i < ops; i++) await rlf10k.consume(keys10k[i % 10_000] as string)
+    }, { ops: OPS, note: "same, native async loop (no Effect)" })
+  )
 
-  rows.push(await timeEffectBatch("ratelimit.check.10k-keys", Effect.gen(function*() {
-    for (let i = 0; i < OPS; i++) yield* limiter.check(keys10k[i % 10_000] as string)
-  }), { ops: OPS, baseline: "peer.rlf-memory.consume.10k-keys", note: "memory token bucket, 10,000 keys round-robin, in one fiber" }))
+  rows.push(
+    await timeEffectBatch(
+      "ratelimit.check.10k-keys",
+      Effect.gen(function*() {
+        for (let i = 0; i < OPS; i++) yield* limiter.check(keys10k[i % 10_000] as string)
+      }),
+      {
+        ops: OPS,
+        baseline: "peer.rlf-memory.consume.10k-keys",
+        note: "memory token bucket, 10,000 keys round-robin, in one fiber"
+      }
+    )
+  )
 
-  const effectRl = await Effect.runPromise(EffectRateLimiter.make.pipe(Effect.provide(EffectRateLimiter.layerStoreMemory)))
-  rows.push(await timeEffectBatch("peer.effect-ratelimiter.memory", Effect.gen(function*() {
-    for (let i = 0; i < OPS; i++) {
-      yield* effectRl.consume({ key: "bench", algorithm: "token-bucket", limit: BIG, window: "1 second", onExceeded: "fail" })
-    }
-  }), { ops: OPS, baseline: "ratelimit.check", note: "effect/persistence RateLimiter, memory store, token bucket, 1 key, in one fiber" }))
+  const effectRl = await Effect.runPromise(
+    EffectRateLimiter.make.pipe(Effect.provide(EffectRateLimiter.layerStoreMemory))
+  )
+  rows.push(
+    await timeEffectBatch(
+      "peer.effect-ratelimiter.memory",
+      Effect.gen(function*() {
+        for (let i = 0; i < OPS; i++) {
+          yield* effectRl.consume({
+            key: "bench",
+            algorithm: "token-bucket",
+            limit: BIG,
+            window: "1 second",
+            onExceeded: "fail"
+          })
+        }
+      }),
+      {
+        ops: OPS,
+        baseline: "ratelimit.check",
+        note: "effect/persistence RateLimiter, memory store, token bucket, 1 key, in one fiber"
+      }
+    )
+  )
   await rt.dispose()
 
   // bytes per key: the memory store holding 100k keys (state of a single-tier token bucket)
   const policy = await Effect.runPromise(decodePolicy("default", bucketPolicy))
-  rows.push(await bytesPer("ratelimit.bytes-per-key", 100_000, async (count) => {
-    const store = new MemoryStore()
-    for (let i = 0; i < count; i++) store.decide(`user-${i}`, policy, 1, 1_000)
-    return store
-  }, async () => undefined, { note: "memory store, 100k keys, token bucket; key strings included" }))
-  rows.push(await bytesPer("ratelimit.bytes-per-key.at-bound", DEFAULT_MAX_KEYS, async () => {
-    const store = new MemoryStore()
-    for (let i = 0; i < DEFAULT_MAX_KEYS * 1.5; i++) store.decide(`user-${i}`, policy, 1, 1_000)
-    return store
-  }, async () => undefined, { note: "memory store at its default bound (150k distinct keys offered to maxKeys 100,000), per key held" }))
-  rows.push(await bytesPer("peer.rlf-memory.bytes-per-key", 100_000, async (count) => {
-    const limiter = new RateLimiterMemory({ points: BIG, duration: 60 })
-    for (let i = 0; i < count; i++) await limiter.consume(`user-${i}`)
-    return limiter
-  }, async () => undefined, { note: "RateLimiterMemory, 100k keys (a record and a timer per key)" }))
+  rows.push(
+    await bytesPer(
+      "ratelimit.bytes-per-key",
+      100_000,
+      async (count) => {
+        const store = new MemoryStore()
+        for (let i = 0; i < count; i++) {
+          store.decide(`user-${i}`, policy, 1, 1_000)
+        }
+        return store
+      },
+      async () => undefined,
+      { note: "memory store, 100k keys, token bucket; key strings included" }
+    )
+  )
+  rows.push(
+    await bytesPer(
+      "ratelimit.bytes-per-key.at-bound",
+      DEFAULT_MAX_KEYS,
+      async () => {
+        const store = new MemoryStore()
+        for (let i = 0; i < DEFAULT_MAX_KEYS * 1.5; i++) {
+          store.decide(`user-${i}`, policy, 1, 1_000)
+        }
+        return store
+      },
+      async () => undefined,
+      {
+        note: "memory store at its default bound (150k distinct keys offered to maxKeys 100,000), per key held"
+      }
+    )
+  )
+  rows.push(
+    await bytesPer(
+      "peer.rlf-memory.bytes-per-key",
+      100_000,
+      async (count) => {
+        const limiter = new RateLimiterMemory({ points: BIG, duration: 60 })
+        for (let i = 0; i < count; i++) {
+          await limiter.consume(`user-${i}`)
+        }
+        return limiter
+      },
+      async () => undefined,
+      { note: "RateLimiterMemory, 100k keys (a record and a timer per key)" }
+    )
+  )
   return rows
 }
 
 const redisRows = async (): Promise<Array<BenchRow>> => {
   const prefix = `troupe-bench:rl:${process.pid}:`
-  const big = { default: { tiers: [
-    { _tag: "TokenBucket" as const, name: "minute", capacity: BIG, refillTokens: BIG, refillEvery: 60_000 },
-    { _tag: "FixedWindow" as const, name: "hour", limit: BIG, window: 3_600_000 },
-    { _tag: "FixedWindow" as const, name: "day", limit: BIG, window: 86_400_000 }
-  ] },
-  one: { tiers: [{ _tag: "TokenBucket" as const, name: "minute", capacity: BIG, refillTokens: BIG, refillEvery: 60_000 }] },
-  leased: {
-    tiers: [{ _tag: "TokenBucket" as const, name: "minute", capacity: BIG, refillTokens: BIG, refillEvery: 60_000 }],
-    lease: { maxTokens: 1000, ttl: "10 seconds" }
-  } }
+  const big = {
+    default: {
+      tiers: [
+        { _tag: "TokenBucket" as const, name: "minute", capacity: BIG, refillTokens: BIG, refillEvery: 60_000 },
+        { _tag: "FixedWindow" as const, name: "hour", limit: BIG, window: 3_600_000 },
+        { _tag: "FixedWindow" as const, name: "day", limit: BIG, window: 86_400_000 }
+      ]
+    },
+    one: {
+      tiers: [{ _tag: "TokenBucket" as const, name: "minute", capacity: BIG, refillTokens: BIG, refillEvery: 60_000 }]
+    },
+    leased: {
+      tiers: [{ _tag: "TokenBucket" as const, name: "minute", capacity: BIG, refillTokens: BIG, refillEvery: 60_000 }],
+      lease: { maxTokens: 1000, ttl: "10 seconds" }
+    }
+  }
   const storeTimeoutMs = 1_000
   const redisLayer = NodeRedis.layer({ url: redisUrl })
   const rt = ManagedRuntime.make(Layer.merge(
-    RateLimiter.layerRedis({ prefix, policies: big, onStoreError: "failClosed", storeTimeout: storeTimeoutMs }).pipe(Layer.provide(redisLayer)),
+    RateLimiter.layerRedis({ prefix, policies: big, onStoreError: "failClosed", storeTimeout: storeTimeoutMs }).pipe(
+      Layer.provide(redisLayer)
+    ),
     redisLayer
   ))
   const limiter = await rt.runPromise(RateLimiter.use(Effect.succeed))
@@ -122,7 +221,13 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
   const effectEval = redis.eval(Redis.script((key: string) => [key], { lua: trivialScript.lua, numberOfKeys: 1 }))
   const client = createClient({ url: redisUrl })
   await client.connect()
-  const rlf = new RateLimiterRedis({ storeClient: client, useRedisPackage: true, keyPrefix: `${prefix}rlf`, points: BIG, duration: 60 })
+  const rlf = new RateLimiterRedis({
+    storeClient: client,
+    useRedisPackage: true,
+    keyPrefix: `${prefix}rlf`,
+    points: BIG,
+    duration: 60
+  })
   const floorKey = [`${prefix}floor`]
   // the least work any atomic stateful script can do: read the key, patch it in place, answer five integers
   const rmwScript = luaScript(
@@ -138,44 +243,71 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
   const ROUNDS = 160
   const WARMUP = 10
   const batches: ReadonlyArray<readonly [string, Effect.Effect<unknown, unknown>]> = [
-    ["floor", Effect.gen(function*() {
-      for (let i = 0; i < OPS; i++) yield* runner.run("floor", trivialScript, floorKey, [])
-    })],
-    ["rmw", Effect.gen(function*() {
-      for (let i = 0; i < OPS; i++) yield* runner.run("rmw", rmwScript, rmwKey, ["consume", String(Date.now()), "1"])
-    })],
-    ["read", Effect.gen(function*() {
-      for (let i = 0; i < OPS; i++) yield* runner.run("read", readScript, rmwKey, [])
-    })],
-    ["check", Effect.gen(function*() {
-      for (let i = 0; i < OPS; i++) yield* limiter.check("bench")
-    })],
-    ["check1", Effect.gen(function*() {
-      for (let i = 0; i < OPS; i++) yield* limiter.check("bench1", { policy: "one" })
-    })],
-    ["rlf", Effect.promise(async () => {
-      for (let i = 0; i < OPS; i++) await rlf.consume("bench")
-    })],
-    ["leased", Effect.gen(function*() {
-      for (let i = 0; i < OPS; i++) yield* limiter.check("benchL", { policy: "leased" })
-    })],
-    ["eval", Effect.gen(function*() {
-      for (let i = 0; i < OPS; i++) yield* effectEval(`${prefix}floor`)
-    })]
+    [
+      "floor",
+      Effect.gen(function*() {
+        for (let i = 0; i < OPS; i++) yield* runner.run("floor", trivialScript, floorKey, [])
+      })
+    ],
+    [
+      "rmw",
+      Effect.gen(function*() {
+        for (let i = 0; i < OPS; i++) yield* runner.run("rmw", rmwScript, rmwKey, ["consume", String(Date.now()), "1"])
+      })
+    ],
+    [
+      "read",
+      Effect.gen(function*() {
+        for (let i = 0; i < OPS; i++) yield* runner.run("read", readScript, rmwKey, [])
+      })
+    ],
+    [
+      "check",
+      Effect.gen(function*() {
+        for (let i = 0; i < OPS; i++) yield* limiter.check("bench")
+      })
+    ],
+    [
+      "check1",
+      Effect.gen(function*() {
+        for (let i = 0; i < OPS; i++) yield* limiter.check("bench1", { policy: "one" })
+      })
+    ],
+    [
+      "rlf",
+      Effect.promise(async () => {
+        for (let i = 0; i < OPS; i++) await rlf.consume("bench")
+      })
+    ],
+    [
+      "leased",
+      Effect.gen(function*() {
+        for (let i = 0; i < OPS; i++) yield* limiter.check("benchL", { policy: "leased" })
+      })
+    ],
+    [
+      "eval",
+      Effect.gen(function*() {
+        for (let i = 0; i < OPS; i++) yield* effectEval(`${prefix}floor`)
+      })
+    ]
   ]
   const samples = new Map<string, Array<number>>(batches.map(([id]) => [id, []]))
-  await Effect.runPromise(Effect.gen(function*() {
-    for (let round = 0; round < ROUNDS + WARMUP; round++) {
-      for (const [id, batch] of batches) {
-        const start = process.hrtime.bigint()
-        yield* batch
-        if (round >= WARMUP) samples.get(id)?.push(Number(process.hrtime.bigint() - start) / OPS)
+  await Effect.runPromise(
+    Effect.gen(function*() {
+      for (let round = 0; round < ROUNDS + WARMUP; round++) {
+        for (const [id, batch] of batches) {
+          const start = process.hrtime.bigint()
+          yield* batch
+          if (round >= WARMUP) samples.get(id)?.push(Number(process.hrtime.bigint() - start) / OPS)
+        }
       }
-    }
-  }).pipe(Effect.orDie))
+    }).pipe(Effect.orDie)
+  )
   const row = (id: string, key: string, extra: Partial<BenchRow>): BenchRow => {
     const sorted = [...(samples.get(key) ?? [])].sort((a, b) => a - b)
-    const q = (p: number) => Math.round((sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? NaN) * 1000) / 1000
+    const q = (p: number) =>
+      Math.round((sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? NaN) * 1000) / 1000
     return { id, unit: "ns/op", median: q(0.5), p99: q(0.99), ...extra }
   }
 
@@ -219,9 +351,15 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
     throughput.set(tag, entry)
   }
   const plan: ReadonlyArray<readonly [Side, number, string]> = [
-    ["rlf", 1, "rlf.c1"], ["leased", 1, "leased.c1"],
-    ["rlf", 64, "rlf.c64"], ["check1", 64, "check1.c64"], ["check", 64, "check.c64"], ["leased", 64, "leased.c64"],
-    ["rlf", 1000, "rlf.c1000"], ["check1", 1000, "check1.c1000"], ["check", 1000, "check.c1000"]
+    ["rlf", 1, "rlf.c1"],
+    ["leased", 1, "leased.c1"],
+    ["rlf", 64, "rlf.c64"],
+    ["check1", 64, "check1.c64"],
+    ["check", 64, "check.c64"],
+    ["leased", 64, "leased.c64"],
+    ["rlf", 1000, "rlf.c1000"],
+    ["check1", 1000, "check1.c1000"],
+    ["check", 1000, "check.c1000"]
   ]
   const before = (await rt.runPromise(limiter.stats)).leases.requests
   let leasedTp = 0
@@ -231,7 +369,8 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
       if (side === "leased") leasedTp += Math.ceil(TOTAL / fibers) * fibers
     }
   }
-  const tripsConcurrent = Math.round((((await rt.runPromise(limiter.stats)).leases.requests - before) / leasedTp) * 1000 * 10) / 10
+  const tripsConcurrent =
+    Math.round((((await rt.runPromise(limiter.stats)).leases.requests - before) / leasedTp) * 1000 * 10) / 10
   const tpRow = (id: string, tag: string, extra: Partial<BenchRow>): BenchRow => {
     const entry = throughput.get(tag) ?? { rates: [], lat: [] }
     const rates = [...entry.rates].sort((a, b) => a - b)
@@ -241,46 +380,76 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
     return { id, unit: "checks/s", median, ...extra, note: `${extra.note ?? ""}; p99 latency ${Math.round(p99)} µs` }
   }
 
-  for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) if (keys.length > 0) await client.del(keys)
+  for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) {
+    if (keys.length > 0) await client.del(keys)
+  }
   await client.close()
   await Effect.runPromise(Scope.close(runnerScope, Exit.void))
   await rt.dispose()
   return [
     row("floor.redis-evalsha", "floor", {
-      note: "EVALSHA of `return 1` through the limiter's own script runner (same node-redis client, same per-command timeout), sequential in one fiber; interleaved with the next rows"
+      note:
+        "EVALSHA of `return 1` through the limiter's own script runner (same node-redis client, same per-command timeout), sequential in one fiber; interleaved with the next rows"
     }),
     row("ratelimit.check.redis", "check", {
       baseline: "floor.redis-rmw-script",
       note: "three tiers (minute bucket, hour and day windows) in one atomic EVALSHA, sequential in one fiber"
     }),
     row("floor.redis-rmw-script", "rmw", {
-      note: "for reference: the least an atomic stateful script does (GET + SETRANGE of 64 bytes, 5 integers back), same runner; no baseline"
+      note:
+        "for reference: the least an atomic stateful script does (GET + SETRANGE of 64 bytes, 5 integers back), same runner; no baseline"
     }),
     row("floor.redis-read-script", "read", {
       note: "for reference: a script doing one GET and returning 1 (no write), same runner; no baseline"
     }),
     row("ratelimit.check.redis.1-tier", "check1", {
       baseline: "peer.rlf-redis.consume",
-      note: "one token-bucket tier in one EVALSHA, sequential in one fiber, interleaved with peer.rlf-redis.consume (target ratio <= 1.0)"
+      note:
+        "one token-bucket tier in one EVALSHA, sequential in one fiber, interleaved with peer.rlf-redis.consume (target ratio <= 1.0)"
     }),
-    row("peer.rlf-redis.consume", "rlf", { note: "RateLimiterRedis (one tier), own node-redis client, sequential awaited consume()" }),
-    row("floor.redis-evalsha.effect-eval", "eval", { note: "for reference: `return 1` through effect's Redis.eval (adds a script-cache lookup per call)" }),
+    row("peer.rlf-redis.consume", "rlf", {
+      note: "RateLimiterRedis (one tier), own node-redis client, sequential awaited consume()"
+    }),
+    row("floor.redis-evalsha.effect-eval", "eval", {
+      note: "for reference: `return 1` through effect's Redis.eval (adds a script-cache lookup per call)"
+    }),
     row("ratelimit.check.redis.leased", "leased", {
       baseline: "peer.rlf-redis.consume",
-      note: `leased mode (one tier, maxTokens 1000), sequential in one fiber, interleaved with peer.rlf-redis.consume (target ratio <= 0.1); ${tripsSequential} Redis round trips per 1,000 checks`
+      note:
+        `leased mode (one tier, maxTokens 1000), sequential in one fiber, interleaved with peer.rlf-redis.consume (target ratio <= 0.1); ${tripsSequential} Redis round trips per 1,000 checks`
     }),
     tpRow("peer.rlf-redis.throughput.c1", "rlf.c1", { note: "RateLimiterRedis consume(), 1 promise chain, 8 keys" }),
-    tpRow("ratelimit.throughput.redis.leased.c1", "leased.c1", { baseline: "peer.rlf-redis.throughput.c1", note: "leased mode, 1 fiber (target >= 10x)" }),
-    tpRow("peer.rlf-redis.throughput.c64", "rlf.c64", { note: "RateLimiterRedis consume(), 64 concurrent promise chains, 8 keys" }),
-    tpRow("ratelimit.throughput.redis.1-tier.c64", "check1.c64", { baseline: "peer.rlf-redis.throughput.c64", note: "one tier, 64 fibers (target >= 1.0x)" }),
-    tpRow("ratelimit.throughput.redis.c64", "check.c64", { baseline: "peer.rlf-redis.throughput.c64", note: "three atomic tiers, 64 fibers (target >= 1.0x)" }),
+    tpRow("ratelimit.throughput.redis.leased.c1", "leased.c1", {
+      baseline: "peer.rlf-redis.throughput.c1",
+      note: "leased mode, 1 fiber (target >= 10x)"
+    }),
+    tpRow("peer.rlf-redis.throughput.c64", "rlf.c64", {
+      note: "RateLimiterRedis consume(), 64 concurrent promise chains, 8 keys"
+    }),
+    tpRow("ratelimit.throughput.redis.1-tier.c64", "check1.c64", {
+      baseline: "peer.rlf-redis.throughput.c64",
+      note: "one tier, 64 fibers (target >= 1.0x)"
+    }),
+    tpRow("ratelimit.throughput.redis.c64", "check.c64", {
+      baseline: "peer.rlf-redis.throughput.c64",
+      note: "three atomic tiers, 64 fibers (target >= 1.0x)"
+    }),
     tpRow("ratelimit.throughput.redis.leased.c64", "leased.c64", {
       baseline: "peer.rlf-redis.throughput.c64",
-      note: `leased mode, 64 fibers (target >= 10x); ${tripsConcurrent} Redis round trips per 1,000 checks over the leased throughput runs`
+      note:
+        `leased mode, 64 fibers (target >= 10x); ${tripsConcurrent} Redis round trips per 1,000 checks over the leased throughput runs`
     }),
-    tpRow("peer.rlf-redis.throughput.c1000", "rlf.c1000", { note: "RateLimiterRedis consume(), 1,000 concurrent promise chains, 8 keys" }),
-    tpRow("ratelimit.throughput.redis.1-tier.c1000", "check1.c1000", { baseline: "peer.rlf-redis.throughput.c1000", note: "one tier, 1,000 fibers (target >= 1.0x)" }),
-    tpRow("ratelimit.throughput.redis.c1000", "check.c1000", { baseline: "peer.rlf-redis.throughput.c1000", note: "three atomic tiers, 1,000 fibers (target >= 1.0x)" })
+    tpRow("peer.rlf-redis.throughput.c1000", "rlf.c1000", {
+      note: "RateLimiterRedis consume(), 1,000 concurrent promise chains, 8 keys"
+    }),
+    tpRow("ratelimit.throughput.redis.1-tier.c1000", "check1.c1000", {
+      baseline: "peer.rlf-redis.throughput.c1000",
+      note: "one tier, 1,000 fibers (target >= 1.0x)"
+    }),
+    tpRow("ratelimit.throughput.redis.c1000", "check.c1000", {
+      baseline: "peer.rlf-redis.throughput.c1000",
+      note: "three atomic tiers, 1,000 fibers (target >= 1.0x)"
+    })
   ]
 }
 

@@ -18,7 +18,9 @@ const fmt = (n: number | undefined): string =>
 const benchTable = (): string => {
   const results = JSON.parse(readFileSync(join(root, "bench", "results.json"), "utf8")) as BenchResults
   const refreshed = (results.refreshed ?? []).map((r) =>
-    `Rows of ${r.files.map((f) => `\`bench/${f}.bench.ts\``).join(", ")} were re-measured on ${r.at} by a filtered run ` +
+    `Rows of ${
+      r.files.map((f) => `\`bench/${f}.bench.ts\``).join(", ")
+    } were re-measured on ${r.at} by a filtered run ` +
     "(each ratio still against a baseline from that same run); the other rows come from the last full run."
   )
   const lines = [
@@ -29,7 +31,11 @@ const benchTable = (): string => {
     "|---|---|---:|---:|---|---:|---|"
   ]
   for (const r of results.results) {
-    lines.push(`| \`${r.id}\` | ${r.unit} | ${fmt(r.median)} | ${fmt(r.p99)} | ${r.baseline === undefined ? "" : `\`${r.baseline}\``} | ${fmt(r.ratio)} | ${r.note ?? ""} |`)
+    lines.push(
+      `| \`${r.id}\` | ${r.unit} | ${fmt(r.median)} | ${fmt(r.p99)} | ${
+        r.baseline === undefined ? "" : `\`${r.baseline}\``
+      } | ${fmt(r.ratio)} | ${r.note ?? ""} |`
+    )
   }
   return lines.join("\n")
 }

@@ -28,7 +28,9 @@ const files = readdirSync(here)
 const rows: Array<BenchRow> = []
 for (const file of files) {
   process.stderr.write(`bench: ${file}\n`)
-  const mod = (await import(pathToFileURL(join(here, file)).href)) as { default: () => Promise<ReadonlyArray<BenchRow>> }
+  const mod = (await import(pathToFileURL(join(here, file)).href)) as {
+    default: () => Promise<ReadonlyArray<BenchRow>>
+  }
   for (const row of await mod.default()) {
     rows.push(row)
     process.stderr.write(`  ${row.id}: ${row.median} ${row.unit}${row.p99 !== undefined ? ` (p99 ${row.p99})` : ""}\n`)
@@ -78,7 +80,11 @@ const fmt = (n: number | undefined) => (n === undefined ? "" : n >= 100 ? n.toFi
 console.log("| id | unit | median | p99 | baseline | ratio | note |")
 console.log("|---|---|---:|---:|---|---:|---|")
 for (const r of merged) {
-  console.log(`| ${r.id} | ${r.unit} | ${fmt(r.median)} | ${fmt(r.p99)} | ${r.baseline ?? ""} | ${fmt(r.ratio)} | ${r.note ?? ""} |`)
+  console.log(
+    `| ${r.id} | ${r.unit} | ${fmt(r.median)} | ${fmt(r.p99)} | ${r.baseline ?? ""} | ${fmt(r.ratio)} | ${
+      r.note ?? ""
+    } |`
+  )
 }
 
 // Refresh the README's generated sections (benchmark table, event catalogue) from what was just written.

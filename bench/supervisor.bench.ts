@@ -64,28 +64,54 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
     }
     perOp.sort((a, b) => a - b)
     const median = perOp[Math.floor(perOp.length / 2)] ?? Number.NaN
-    return { id, unit: "ns/op", median: Math.round(median * 1000) / 1000, p99: Math.round((perOp.at(-1) ?? Number.NaN) * 1000) / 1000, ...extra }
+    return {
+      id,
+      unit: "ns/op",
+      median: Math.round(median * 1000) / 1000,
+      p99: Math.round((perOp.at(-1) ?? Number.NaN) * 1000) / 1000,
+      ...extra
+    }
   }
   const fibers: Array<Fiber.Fiber<unknown>> = []
-  rows.push(await spawnRow("floor.effect-spawn", async () => fibers, async (_t, n) => {
-    fibers.push(...(await run(fiberMany(n))))
-  }, async () => {
-    await run(Fiber.interruptAll(fibers.splice(0)))
-  }, { note: "plain fiber forked on its own Queue (the naive Effect actor)" }))
-  rows.push(await spawnRow("actor.spawn", () => run(DynamicSupervisor.spawn({ name: "bench" })), async (sup, n) => {
-    await run(Effect.gen(function*() {
-      for (let i = 0; i < n; i++) yield* DynamicSupervisor.startChild(sup, idleSpec)
-    }))
-  }, async (sup) => sup.kill(), { baseline: "floor.effect-spawn", note: "startChild under a DynamicSupervisor (init run, registered child)" }))
+  rows.push(
+    await spawnRow("floor.effect-spawn", async () => fibers, async (_t, n) => {
+      fibers.push(...(await run(fiberMany(n))))
+    }, async () => {
+      await run(Fiber.interruptAll(fibers.splice(0)))
+    }, { note: "plain fiber forked on its own Queue (the naive Effect actor)" })
+  )
+  rows.push(
+    await spawnRow(
+      "actor.spawn",
+      () => run(DynamicSupervisor.spawn({ name: "bench" })),
+      async (sup, n) => {
+        await run(Effect.gen(function*() {
+          for (let i = 0; i < n; i++) yield* DynamicSupervisor.startChild(sup, idleSpec)
+        }))
+      },
+      async (sup) => sup.kill(),
+      { baseline: "floor.effect-spawn", note: "startChild under a DynamicSupervisor (init run, registered child)" }
+    )
+  )
 
   const IDLE = 100_000
-  rows.push(await bytesPer("floor.effect-fiber-idle-bytes", IDLE, (n) => run(fiberMany(n)), (fibers) => run(Fiber.interruptAll(fibers)), {
-    note: "idle fiber parked on its own Queue"
-  }))
-  rows.push(await bytesPer("actor.idle-bytes", IDLE, (n) => run(spawnMany(n)), async (sup) => sup.kill(), {
-    baseline: "floor.effect-fiber-idle-bytes",
-    note: "100k idle actors under one DynamicSupervisor"
-  }))
+  rows.push(
+    await bytesPer(
+      "floor.effect-fiber-idle-bytes",
+      IDLE,
+      (n) => run(fiberMany(n)),
+      (fibers) => run(Fiber.interruptAll(fibers)),
+      {
+        note: "idle fiber parked on its own Queue"
+      }
+    )
+  )
+  rows.push(
+    await bytesPer("actor.idle-bytes", IDLE, (n) => run(spawnMany(n)), async (sup) => sup.kill(), {
+      baseline: "floor.effect-fiber-idle-bytes",
+      note: "100k idle actors under one DynamicSupervisor"
+    })
+  )
 
   const registry = await run(Registry.make<string, unknown>({ keys: "unique", name: "bench" }))
   const supervisor = await run(Supervisor.spawn({
@@ -100,10 +126,12 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
     const reply = yield* Actor.call(name, "ping")
     if (reply !== "pong") return yield* Effect.die("no pong")
   })
-  rows.push(await timeEach("supervisor.restart", () => run(crashAndCall), {
-    count: 5000,
-    note: "crash (typed failure) → restarted → answering a call by name; p50 = median"
-  }))
+  rows.push(
+    await timeEach("supervisor.restart", () => run(crashAndCall), {
+      count: 5000,
+      note: "crash (typed failure) → restarted → answering a call by name; p50 = median"
+    })
+  )
   await run(Actor.stop(supervisor, ExitReason.shutdown))
 
   const KEYS = 10_000
@@ -116,12 +144,16 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
     names.registerUnsafe(key, holder, undefined)
   }
   let sink: unknown = undefined
-  rows.push(await timeBatch("floor.map-get", (ops) => {
-    for (let i = 0; i < ops; i++) sink = map.get(keys[i % KEYS] as string)
-  }, { ops: 1_000_000, samples: 20 }))
-  rows.push(await timeBatch("registry.lookup", (ops) => {
-    for (let i = 0; i < ops; i++) sink = names.whereisUnsafe(keys[i % KEYS] as string)
-  }, { ops: 1_000_000, samples: 20, baseline: "floor.map-get", note: "unique key, liveness checked" }))
+  rows.push(
+    await timeBatch("floor.map-get", (ops) => {
+      for (let i = 0; i < ops; i++) sink = map.get(keys[i % KEYS] as string)
+    }, { ops: 1_000_000, samples: 20 })
+  )
+  rows.push(
+    await timeBatch("registry.lookup", (ops) => {
+      for (let i = 0; i < ops; i++) sink = names.whereisUnsafe(keys[i % KEYS] as string)
+    }, { ops: 1_000_000, samples: 20, baseline: "floor.map-get", note: "unique key, liveness checked" })
+  )
   if (sink === 42) console.log(sink)
   await run(Actor.stop(holder))
   return rows

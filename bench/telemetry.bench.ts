@@ -28,7 +28,9 @@ const repeat = <E>(op: Effect.Effect<unknown, E>, n: number = ops): Effect.Effec
   })
 
 export default async (): Promise<ReadonlyArray<BenchRow>> => {
-  const runtime = ManagedRuntime.make(TelemetryHub.layer().pipe(Layer.provide(Layer.sync(Metric.MetricRegistry, () => new Map()))))
+  const runtime = ManagedRuntime.make(
+    TelemetryHub.layer().pipe(Layer.provide(Layer.sync(Metric.MetricRegistry, () => new Map())))
+  )
   try {
     const hub = await runtime.runPromise(Effect.gen(function*() {
       return yield* TelemetryHub
@@ -48,44 +50,98 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
 
     // warm every code path once before any timed row, so the first row (the floor) is not measured colder
     await Effect.runPromise(Effect.all([
-      repeat(Metric.update(counter, 1)), repeat(hub.emit(noHandlerName, measurements, metadata)),
-      repeat(hub.emit(oneHandlerName, measurements, metadata)), repeat(trivial), repeat(spanned, spanOps), repeat(untraced, spanOps)
+      repeat(Metric.update(counter, 1)),
+      repeat(hub.emit(noHandlerName, measurements, metadata)),
+      repeat(hub.emit(oneHandlerName, measurements, metadata)),
+      repeat(trivial),
+      repeat(spanned, spanOps),
+      repeat(untraced, spanOps)
     ], { discard: true }))
     const rows: Array<BenchRow> = []
     rows.push(await timeEffectBatch("floor.metric-counter", repeat(Metric.update(counter, 1)), { ops, samples }))
-    rows.push(await timeEffectBatch("telemetry.emit.no-handler", repeat(hub.emit(noHandlerName, measurements, metadata)), {
-      ops, samples, baseline: "floor.metric-counter"
-    }))
-    rows.push(await timeEffectBatch("telemetry.emit.one-handler", repeat(hub.emit(oneHandlerName, measurements, metadata)), {
-      ops, samples, baseline: "floor.metric-counter", note: "target ≤ 3× floor.metric-counter"
-    }))
-    rows.push(await timeEffectBatch("telemetry.emit.metric-definition", repeat(hub.emit(Events.configChanged, { changed_paths: 1 }, { source: "patch" })), {
-      ops, samples, baseline: "floor.metric-counter", note: "hub's own recorder updates a tagged Effect counter"
-    }))
+    rows.push(
+      await timeEffectBatch("telemetry.emit.no-handler", repeat(hub.emit(noHandlerName, measurements, metadata)), {
+        ops,
+        samples,
+        baseline: "floor.metric-counter"
+      })
+    )
+    rows.push(
+      await timeEffectBatch("telemetry.emit.one-handler", repeat(hub.emit(oneHandlerName, measurements, metadata)), {
+        ops,
+        samples,
+        baseline: "floor.metric-counter",
+        note: "target ≤ 3× floor.metric-counter"
+      })
+    )
+    rows.push(
+      await timeEffectBatch(
+        "telemetry.emit.metric-definition",
+        repeat(hub.emit(Events.configChanged, { changed_paths: 1 }, { source: "patch" })),
+        {
+          ops,
+          samples,
+          baseline: "floor.metric-counter",
+          note: "hub's own recorder updates a tagged Effect counter"
+        }
+      )
+    )
     rows.push(await timeEffectBatch("floor.bare-effect", repeat(trivial), { ops, samples }))
-    rows.push(await timeEffectBatch("telemetry.span", repeat(spanned, spanOps), { ops: spanOps, samples, baseline: "floor.bare-effect" }))
-    rows.push(await timeEffectBatch("telemetry.span.untraced", repeat(untraced, spanOps), {
-      ops: spanOps, samples, baseline: "floor.bare-effect", note: "traceName: false (no Effect tracing span)"
-    }))
-    rows.push(...await timeInterleaved(Effect.gen(function*() {
-      const name = Object.freeze(["bench", "masked"])
-      const llmMetadata = { provider: "openai", model: "gpt-4o-mini", route: "chat.completions", finish_reason: "stop" }
-      const registry = Layer.sync(Metric.MetricRegistry, () => new Map())
-      const masked = yield* Layer.build(TelemetryHub.layer().pipe(Layer.provide(registry)))
-      const unmasked = yield* Layer.build(TelemetryHub.layer({ maskSecrets: false }).pipe(Layer.provide(registry)))
-      const batch = (context: typeof masked) =>
+    rows.push(
+      await timeEffectBatch("telemetry.span", repeat(spanned, spanOps), {
+        ops: spanOps,
+        samples,
+        baseline: "floor.bare-effect"
+      })
+    )
+    rows.push(
+      await timeEffectBatch("telemetry.span.untraced", repeat(untraced, spanOps), {
+        ops: spanOps,
+        samples,
+        baseline: "floor.bare-effect",
+        note: "traceName: false (no Effect tracing span)"
+      })
+    )
+    rows.push(
+      ...await timeInterleaved(
         Effect.gen(function*() {
-          const h = yield* TelemetryHub
-          yield* h.attach("bench-masking", [name], () => {
-            received++
-          })
-          return repeat(h.emit(name, measurements, llmMetadata))
-        }).pipe(Effect.provide(context))
-      return [
-        { id: "telemetry.emit.unmasked", batch: yield* batch(unmasked), ops, note: "hub built with maskSecrets: false" },
-        { id: "telemetry.emit.masked", batch: yield* batch(masked), ops, baseline: "telemetry.emit.unmasked", note: "four metadata strings masked per emit" }
-      ]
-    }), { samples }))
+          const name = Object.freeze(["bench", "masked"])
+          const llmMetadata = {
+            provider: "openai",
+            model: "gpt-4o-mini",
+            route: "chat.completions",
+            finish_reason: "stop"
+          }
+          const registry = Layer.sync(Metric.MetricRegistry, () => new Map())
+          const masked = yield* Layer.build(TelemetryHub.layer().pipe(Layer.provide(registry)))
+          const unmasked = yield* Layer.build(TelemetryHub.layer({ maskSecrets: false }).pipe(Layer.provide(registry)))
+          const batch = (context: typeof masked) =>
+            Effect.gen(function*() {
+              const h = yield* TelemetryHub
+              yield* h.attach("bench-masking", [name], () => {
+                received++
+              })
+              return repeat(h.emit(name, measurements, llmMetadata))
+            }).pipe(Effect.provide(context))
+          return [
+            {
+              id: "telemetry.emit.unmasked",
+              batch: yield* batch(unmasked),
+              ops,
+              note: "hub built with maskSecrets: false"
+            },
+            {
+              id: "telemetry.emit.masked",
+              batch: yield* batch(masked),
+              ops,
+              baseline: "telemetry.emit.unmasked",
+              note: "four metadata strings masked per emit"
+            }
+          ]
+        }),
+        { samples }
+      )
+    )
     if (received === 0) throw new Error("the one-handler bench never reached its handler")
     return rows
   } finally {

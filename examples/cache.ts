@@ -29,24 +29,41 @@ const program = (label: string) =>
       Array.from({ length: 10 }, () => cache.getOrCompute("report:q3", slowLookup, { ttl: "1 hour" })),
       { concurrency: "unbounded" }
     )
-    yield* Effect.log(`10 concurrent getOrCompute -> ${new Set(results).size} distinct value, ${computations} computation`)
+    yield* Effect.log(
+      `10 concurrent getOrCompute -> ${new Set(results).size} distinct value, ${computations} computation`
+    )
 
     // An LLM response cache: the second identical request (modulo whitespace and key order) is a hit.
-    const request = { provider: "anthropic", model: "claude-sonnet", messages: [{ role: "user", content: "Hello  there" }] }
+    const request = {
+      provider: "anthropic",
+      model: "claude-sonnet",
+      messages: [{ role: "user", content: "Hello  there" }]
+    }
     const callModel = Effect.succeed({ text: "Hi! How can I help?", tokens: 42 }).pipe(Effect.delay("10 millis"))
     yield* responses.cached(request, callModel)
-    yield* responses.cached({ messages: [{ content: "Hello there", role: "user" }], model: "claude-sonnet", provider: "anthropic" }, callModel)
+    yield* responses.cached({
+      messages: [{ content: "Hello there", role: "user" }],
+      model: "claude-sonnet",
+      provider: "anthropic"
+    }, callModel)
 
     const stats = yield* cache.stats()
     yield* Effect.log(
-      `stats: hits=${stats.hits} misses=${stats.misses} hitRatio=${stats.hitRatio.toFixed(2)} entries=${stats.entries}` +
-        ` evictions=${JSON.stringify(stats.evictions)} tokensSaved=${stats.tokensSaved} l2=${stats.l2.enabled ? "on" : "off"}`
+      `stats: hits=${stats.hits} misses=${stats.misses} hitRatio=${
+        stats.hitRatio.toFixed(2)
+      } entries=${stats.entries}` +
+        ` evictions=${JSON.stringify(stats.evictions)} tokensSaved=${stats.tokensSaved} l2=${
+          stats.l2.enabled ? "on" : "off"
+        }`
     )
     yield* cache.clear()
   })
 
 // this example's cache stores responses with a token count
-const responseLayer = ResponseCache.layer({ normalizeWhitespace: true, tokensOf: (r) => (r as { tokens: number }).tokens })
+const responseLayer = ResponseCache.layer({
+  normalizeWhitespace: true,
+  tokensOf: (r) => (r as { tokens: number }).tokens
+})
 
 const main = Effect.gen(function*() {
   yield* program("memory cache").pipe(
@@ -64,7 +81,10 @@ const main = Effect.gen(function*() {
   })
   yield* program("tiered cache (memory over Redis)").pipe(
     Effect.provide(responseLayer.pipe(Layer.provideMerge(tiered))),
-    Effect.catchTag("RedisError", (e) => Effect.logWarning("Redis not reachable; skipped the tiered run", String(e.cause)))
+    Effect.catchTag(
+      "RedisError",
+      (e) => Effect.logWarning("Redis not reachable; skipped the tiered run", String(e.cause))
+    )
   )
 })
 

@@ -36,7 +36,14 @@ const program = Effect.gen(function*() {
   )
 
   yield* Effect.log("--- precedence: defaults < file < env < runtime")
-  for (const path of ["providers.openai.timeout", "providers.openai.maxRetries", "providers.anthropic.timeout", "providers.openai.baseUrl"]) {
+  for (
+    const path of [
+      "providers.openai.timeout",
+      "providers.openai.maxRetries",
+      "providers.anthropic.timeout",
+      "providers.openai.baseUrl"
+    ]
+  ) {
     const origin = yield* store.origin(path)
     yield* Effect.log(`${path} comes from ${origin ?? "a schema default"}`)
   }
@@ -59,18 +66,27 @@ const program = Effect.gen(function*() {
     models: { capable: { model: "selfhosted:qwen2.5-72b", text: { temperature: 0.2 } } }
   })
   const capable = yield* store.getModelConfig("capable")
-  yield* Effect.log(`capable -> ${capable.provider}:${capable.model} text params ${JSON.stringify(capable.params.text)}`)
+  yield* Effect.log(
+    `capable -> ${capable.provider}:${capable.model} text params ${JSON.stringify(capable.params.text)}`
+  )
 
   yield* Effect.log("--- the file changes; reload() picks it up and keeps runtime updates on top")
-  writeConfig({ providers: { openai: { maxRetries: 4 }, anthropic: { timeout: 50_000 } }, models: { fast: "openai:gpt-4o-mini" } })
+  writeConfig({
+    providers: { openai: { maxRetries: 4 }, anthropic: { timeout: 50_000 } },
+    models: { fast: "openai:gpt-4o-mini" }
+  })
   yield* store.reload()
-  yield* Effect.log(`anthropic timeout now ${(yield* store.getProviderConfig("anthropic")).timeout}; ` +
-    `selfhosted still configured: ${(yield* store.getProviderConfig("selfhosted")).baseUrl}`)
+  yield* Effect.log(
+    `anthropic timeout now ${(yield* store.getProviderConfig("anthropic")).timeout}; ` +
+      `selfhosted still configured: ${(yield* store.getProviderConfig("selfhosted")).baseUrl}`
+  )
 
   yield* Fiber.join(watcher)
   const stats = yield* store.stats
-  yield* Effect.log(`stats: version ${stats.version}, ${stats.committed} committed, ${stats.rejected} rejected, ` +
-    `env vars used: ${stats.envVariables.join(", ")}`)
+  yield* Effect.log(
+    `stats: version ${stats.version}, ${stats.committed} committed, ${stats.rejected} rejected, ` +
+      `env vars used: ${stats.envVariables.join(", ")}`
+  )
 })
 
 const events = Layer.succeed(ConfigEvents, {

@@ -26,15 +26,32 @@ const provider = ScriptedProvider.makeUnsafe({
   chunkSize: 8,
   chunkLatency: "20 millis",
   rules: [
-    { when: { lastUser: /order (\d+)/ }, reply: (req) => ({ toolCalls: [{ name: "lookup_order", arguments: { order: /order (\d+)/.exec(lastUser(req))?.[1] ?? "?" } }] }) },
-    { when: { tool: "lookup_order" }, reply: (req) => ({ text: `Your order is ${JSON.parse(req.messages.at(-1)?.content ?? "{}").status}.` }) },
-    { when: { lastUser: /what did I ask/ }, reply: (req) => ({ text: `You asked: ${req.messages.filter((m) => m.role === "user").map((m) => `"${m.content}"`).slice(0, -1).join(", ")}` }) }
+    {
+      when: { lastUser: /order (\d+)/ },
+      reply: (req) => ({
+        toolCalls: [{ name: "lookup_order", arguments: { order: /order (\d+)/.exec(lastUser(req))?.[1] ?? "?" } }]
+      })
+    },
+    {
+      when: { tool: "lookup_order" },
+      reply: (req) => ({ text: `Your order is ${JSON.parse(req.messages.at(-1)?.content ?? "{}").status}.` })
+    },
+    {
+      when: { lastUser: /what did I ask/ },
+      reply: (req) => ({
+        text: `You asked: ${
+          req.messages.filter((m) => m.role === "user").map((m) => `"${m.content}"`).slice(0, -1).join(", ")
+        }`
+      })
+    }
   ],
   fallback: (req) => ({ text: `Noted: ${lastUser(req)}` })
 })
 const llm = {
-  generate: (request: LlmRequest) => lastUser(request).includes("crash") ? Effect.die(new Error("model client bug")) : provider.generate(request),
-  stream: (request: LlmRequest) => lastUser(request).includes("crash") ? Stream.die(new Error("model client bug")) : provider.stream(request)
+  generate: (request: LlmRequest) =>
+    lastUser(request).includes("crash") ? Effect.die(new Error("model client bug")) : provider.generate(request),
+  stream: (request: LlmRequest) =>
+    lastUser(request).includes("crash") ? Stream.die(new Error("model client bug")) : provider.stream(request)
 }
 
 // LlmAgent<string, ProviderError, ConversationMemory>: its requirements are in its type
@@ -53,17 +70,24 @@ const program = Effect.gen(function*() {
   yield* say("── a streamed turn of support:alice")
   yield* agents.askStream("support:alice", "Where is order 1234?").pipe(
     Stream.runForEach((event) =>
-      event._tag === "TextDelta" ? Effect.sync(() => process.stdout.write(event.delta))
-      : event._tag === "ToolCallStarted" ? say(`   → ${event.name}(${JSON.stringify(event.arguments)})`)
-      : event._tag === "Finished" ? say(`\n   (${event.steps} steps, ${event.usage.totalTokens} tokens)`)
-      : Effect.void
+      event._tag === "TextDelta" ?
+        Effect.sync(() => process.stdout.write(event.delta))
+        : event._tag === "ToolCallStarted" ?
+        say(`   → ${event.name}(${JSON.stringify(event.arguments)})`)
+        : event._tag === "Finished" ?
+        say(`\n   (${event.steps} steps, ${event.usage.totalTokens} tokens)`)
+        : Effect.void
     )
   )
 
   yield* say("── three turns sent at once to support:bob run one at a time, in order")
-  const answers = yield* Effect.forEach(["I like tea", "I live in Oslo", "what did I ask?"], (text) => agents.ask("support:bob", text), {
-    concurrency: "unbounded"
-  })
+  const answers = yield* Effect.forEach(
+    ["I like tea", "I live in Oslo", "what did I ask?"],
+    (text) => agents.ask("support:bob", text),
+    {
+      concurrency: "unbounded"
+    }
+  )
   for (const answer of answers) yield* say(`   ${answer.text}`)
 
   yield* say("── a turn crashes support:bob; its supervisor restarts it with the history reloaded from memory")
@@ -72,7 +96,9 @@ const program = Effect.gen(function*() {
   yield* say(`   ${crashed._tag}: ${crashed.message}`)
   yield* Effect.sleep("10 millis")
   const after = yield* agents.status("support:bob")
-  yield* say(`   pid ${before.pid} → ${after.pid}, incarnation ${after.incarnation}, history reloaded: ${after.historyAtStart} messages`)
+  yield* say(
+    `   pid ${before.pid} → ${after.pid}, incarnation ${after.incarnation}, history reloaded: ${after.historyAtStart} messages`
+  )
   yield* say(`   ${(yield* agents.ask("support:bob", "what did I ask?")).text}`)
 
   yield* say("── idle agents hibernate and stop; the next turn brings them back")
@@ -80,7 +106,9 @@ const program = Effect.gen(function*() {
   yield* say(`   live after the idle timeout: [${(yield* agents.live).join(", ")}]`)
   yield* agents.ask("support:alice", "Thanks!")
   const alice = yield* agents.status("support:alice")
-  yield* say(`   support:alice is back: incarnation ${alice.incarnation}, history at start ${alice.historyAtStart} messages`)
+  yield* say(
+    `   support:alice is back: incarnation ${alice.incarnation}, history at start ${alice.historyAtStart} messages`
+  )
 })
 
 const Agents = LlmAgents.layer({ agents: [Support] }).pipe(Layer.provide(layerMemory()))

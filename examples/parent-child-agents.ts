@@ -38,7 +38,9 @@ const Parent = Agent.define({
     {
       pattern: "troupe.agent.child.*",
       // a child lifecycle signal carries the child's id
-      target: (s, a) => ({ ops: [StateOp.set({ log: [...a.state.log, `${s.type} ${(s.data as { id: string }).id}`] })] })
+      target: (s, a) => ({
+        ops: [StateOp.set({ log: [...a.state.log, `${s.type} ${(s.data as { id: string }).id}`] })]
+      })
     }
   ]
 })
@@ -63,7 +65,12 @@ const program = Effect.gen(function*() {
   if (before !== undefined) yield* Process.awaitExit(before)
   yield* Effect.sleep("10 millis")
   const after = server.whereis("child-continue")
-  console.log("restarted:", after !== undefined && after !== before, "count after restart:", (yield* server.state<State>("child-continue")).state.count)
+  console.log(
+    "restarted:",
+    after !== undefined && after !== before,
+    "count after restart:",
+    (yield* server.state<State>("child-continue")).state.count
+  )
   console.log("parent saw:", (yield* server.state<State>(parent)).state.log)
 
   console.log("stopping the parent ...")

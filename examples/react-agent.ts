@@ -41,12 +41,18 @@ const Weather = Action.make({
 })
 
 /** The tool results at the end of the conversation, parsed. */
-const results = (request: LlmRequest): Array<{ readonly name?: string; readonly value: unknown; readonly isError: boolean }> => {
+const results = (
+  request: LlmRequest
+): Array<{ readonly name?: string; readonly value: unknown; readonly isError: boolean }> => {
   const out: Array<{ readonly name?: string; readonly value: unknown; readonly isError: boolean }> = []
   for (let i = request.messages.length - 1; i >= 0; i--) {
     const m = request.messages[i]
     if (m?.role !== "tool") break
-    out.unshift({ ...(m.name !== undefined ? { name: m.name } : {}), value: JSON.parse(m.content), isError: m.isError ?? false })
+    out.unshift({
+      ...(m.name !== undefined ? { name: m.name } : {}),
+      value: JSON.parse(m.content),
+      isError: m.isError ?? false
+    })
   }
   return out
 }
@@ -60,7 +66,10 @@ const model = ScriptedProvider.makeUnsafe({
       when: { lastUser: /weather in Oslo and in Lisbon/ },
       reply: {
         text: "Let me look both up.",
-        toolCalls: [{ name: "get_weather", arguments: { city: "Oslo" } }, { name: "get_weather", arguments: { city: "Lisbon" } }]
+        toolCalls: [{ name: "get_weather", arguments: { city: "Oslo" } }, {
+          name: "get_weather",
+          arguments: { city: "Lisbon" }
+        }]
       }
     },
     {
@@ -76,7 +85,9 @@ const model = ScriptedProvider.makeUnsafe({
       reply: (request) => {
         // the get_weather tool's output, as the example's action returns it
         const [oslo, lisbon] = results(request).map((r) => r.value as { readonly tempC: number })
-        return { toolCalls: [{ name: "calculator", arguments: { op: "sub", a: lisbon?.tempC ?? 0, b: oslo?.tempC ?? 0 } }] }
+        return {
+          toolCalls: [{ name: "calculator", arguments: { op: "sub", a: lisbon?.tempC ?? 0, b: oslo?.tempC ?? 0 } }]
+        }
       }
     },
     {
@@ -110,7 +121,9 @@ const show = (event: AgentLoop.AgentLoopEvent): Effect.Effect<void> => {
     case "ToolCallFinished":
       return line(
         `  ← ${event.name} after ${event.durationMillis} ms: ${
-          event.result._tag === "ToolSuccess" ? JSON.stringify(event.result.output) : `tool error ${event.result.error.message}`
+          event.result._tag === "ToolSuccess"
+            ? JSON.stringify(event.result.output)
+            : `tool error ${event.result.error.message}`
         }`
       )
     case "StepFinished":
@@ -133,7 +146,9 @@ const program = Effect.gen(function*() {
     maxSteps: 6,
     agent: "weather-bot"
   })
-  for (const question of ["What's the weather in Oslo and in Lisbon, and how much warmer is Lisbon?", "And in Atlantis?"]) {
+  for (
+    const question of ["What's the weather in Oslo and in Lisbon, and how much warmer is Lisbon?", "And in Atlantis?"]
+  ) {
     yield* Console.log(`\nuser: ${question}`)
     yield* agent.runStream({ input: question, conversationId: "demo" }).pipe(Stream.runForEach(show))
   }

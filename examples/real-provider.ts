@@ -34,12 +34,20 @@ const choose = Effect.gen(function*() {
     const provider = yield* AnthropicProvider.make({ apiKey: Redacted.make(anthropicKey), timeout: "60 seconds" })
     return { provider, model: process.env["ANTHROPIC_MODEL"] ?? "claude-3-5-haiku-latest" }
   }
-  yield* Console.log("No OPENAI_API_KEY or ANTHROPIC_API_KEY set: skipping the real provider, running the scripted one.")
+  yield* Console.log(
+    "No OPENAI_API_KEY or ANTHROPIC_API_KEY set: skipping the real provider, running the scripted one."
+  )
   const provider = ScriptedProvider.makeUnsafe({
     rules: [
       { when: { lastUser: "weather" }, reply: { toolCalls: [{ name: "get_weather", arguments: { city: "Oslo" } }] } },
-      { when: { tool: "get_weather" }, reply: (req) => ({ text: `It is ${JSON.parse(req.messages.at(-1)?.content ?? "{}").tempC} °C in Oslo.` }) },
-      { when: "always", reply: { text: "Actors crash, supervisors restart them; the system heals itself and keeps serving." } }
+      {
+        when: { tool: "get_weather" },
+        reply: (req) => ({ text: `It is ${JSON.parse(req.messages.at(-1)?.content ?? "{}").tempC} °C in Oslo.` })
+      },
+      {
+        when: "always",
+        reply: { text: "Actors crash, supervisors restart them; the system heals itself and keeps serving." }
+      }
     ],
     latency: "150 millis",
     chunkLatency: "30 millis",
@@ -58,7 +66,9 @@ const run = (provider: LlmProviderShape, model: string) =>
       params: { maxTokens: 100, temperature: 0 }
     })
     yield* Console.log(`generate -> ${answer.text}`)
-    yield* Console.log(`  usage: ${answer.usage.inputTokens} in + ${answer.usage.outputTokens} out, finish: ${answer.finishReason}`)
+    yield* Console.log(
+      `  usage: ${answer.usage.inputTokens} in + ${answer.usage.outputTokens} out, finish: ${answer.finishReason}`
+    )
 
     process.stdout.write("stream   -> ")
     yield* provider.stream({
@@ -72,7 +82,11 @@ const run = (provider: LlmProviderShape, model: string) =>
       })
     ))
 
-    const question: LlmRequest = { model, messages: [{ role: "user", content: "What's the weather in Oslo? Use the tool." }], tools }
+    const question: LlmRequest = {
+      model,
+      messages: [{ role: "user", content: "What's the weather in Oslo? Use the tool." }],
+      tools
+    }
     const first = yield* provider.generate(question)
     const call = first.toolCalls[0]
     if (call === undefined) {

@@ -48,7 +48,9 @@ const chaos = Effect.gen(function*() {
   yield* Actor.cast(Registry.via<WorkerProtocol>(names, victim), "crash")
 }).pipe(Effect.delay("350 millis"), Effect.forever)
 
-const load = Effect.forEach(victims, (id) => Actor.cast(Registry.via<WorkerProtocol>(names, id), "tick"), { discard: true }).pipe(
+const load = Effect.forEach(victims, (id) => Actor.cast(Registry.via<WorkerProtocol>(names, id), "tick"), {
+  discard: true
+}).pipe(
   Effect.repeat(Schedule.spaced("50 millis"))
 )
 
@@ -103,9 +105,12 @@ const describe = (event: LifecycleEvent): string => {
 const program = Effect.gen(function*() {
   const lifecycle = yield* Lifecycle
   const events = yield* lifecycle.subscribe
-  const printer = yield* Effect.forkChild(Stream.runForEach(events, (e) => Effect.sync(() => console.log(describe(e)))), {
-    startImmediately: true
-  })
+  const printer = yield* Effect.forkChild(
+    Stream.runForEach(events, (e) => Effect.sync(() => console.log(describe(e)))),
+    {
+      startImmediately: true
+    }
+  )
 
   const interrupted = yield* Deferred.make<void>()
   const onSigint = () => Deferred.doneUnsafe(interrupted, Effect.void)

@@ -16,7 +16,11 @@ const fakeChat = (prompt: string) =>
     calls++
     yield* Effect.sleep(`${5 + (calls % 4) * 3} millis`)
     if (calls % 4 === 0) return yield* new ProviderOverloaded()
-    return { text: `echo: ${prompt}`, usage: { prompt: 20 + prompt.length, completion: 35 }, model: "gpt-4o-2024-08-06" }
+    return {
+      text: `echo: ${prompt}`,
+      usage: { prompt: 20 + prompt.length, completion: 35 },
+      model: "gpt-4o-2024-08-06"
+    }
   })
 
 const program = Effect.gen(function*() {
@@ -25,8 +29,10 @@ const program = Effect.gen(function*() {
   // 1. a handler on every LLM event, like :telemetry.attach_many/4
   yield* hub.attach("console-llm", [["troupe", "llm"]], (event) => {
     if (event.name.at(-1) === "stop") {
-      console.log(`[handler] ${event.name.join(".")} ${event.metadata.model} ${(event.measurements.duration ?? 0) / 1e6} ms, ` +
-        `${event.measurements.total_tokens ?? 0} tokens`)
+      console.log(
+        `[handler] ${event.name.join(".")} ${event.metadata.model} ${(event.measurements.duration ?? 0) / 1e6} ms, ` +
+          `${event.measurements.total_tokens ?? 0} tokens`
+      )
     }
   })
 
@@ -36,11 +42,21 @@ const program = Effect.gen(function*() {
       const reply = yield* hub.trackLlmCall(
         fakeChat(question),
         { provider: "openai", model: "gpt-4o", temperature: 0.2 },
-        { usage: (r) => ({ inputTokens: r.usage.prompt, outputTokens: r.usage.completion, responseModel: r.model, cost: 0.0003 }) }
+        {
+          usage: (r) => ({
+            inputTokens: r.usage.prompt,
+            outputTokens: r.usage.completion,
+            responseModel: r.model,
+            cost: 0.0003
+          })
+        }
       )
       yield* Effect.sleep("2 millis").pipe(hub.trackToolExecution({ tool: "web_search", agent: "researcher" }))
       return reply.text
-    }).pipe(hub.trackAgentAction({ agent: "researcher", action: "answer" }), Effect.catchTag("ProviderOverloaded", () => Effect.succeed("(retry later)")))
+    }).pipe(
+      hub.trackAgentAction({ agent: "researcher", action: "answer" }),
+      Effect.catchTag("ProviderOverloaded", () => Effect.succeed("(retry later)"))
+    )
 
   for (const q of ["what is OTP?", "what is Effect?", "why actors?", "who supervises?", "what is a span?"]) {
     yield* answer(q)

@@ -20,7 +20,9 @@ const Lookup = Action.make({
   params: Schema.Struct({ city: Schema.String, country: Schema.optionalKey(Schema.String) }),
   output: Schema.Struct({ city: Schema.String, population: Schema.Finite }),
   run: ({ city }) =>
-    city === "Atlantis" ? Effect.fail(`no such city: ${city}`) : Effect.succeed({ city, population: city.length * 100_000 }),
+    city === "Atlantis"
+      ? Effect.fail(`no such city: ${city}`)
+      : Effect.succeed({ city, population: city.length * 100_000 }),
   retries: 0
 })
 

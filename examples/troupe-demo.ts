@@ -32,7 +32,9 @@ const scene = (title: string) => say(`\n\x1b[1m━━ ${title}\x1b[0m`)
 
 // ── the offline models: one scripted provider per configured provider name ─────────────────────────────────
 const toolResults = (request: LlmRequest) =>
-  request.messages.filter((m) => m.role === "tool").map((m): unknown => JSON.parse(m.role === "tool" ? m.content : "null"))
+  request.messages.filter((m) => m.role === "tool").map((m): unknown =>
+    JSON.parse(m.role === "tool" ? m.content : "null")
+  )
 
 // DEMO_REVOKED_KEY=1 scripts a revoked key (401) for scene 3, to see a failing scene end the demo with exit 1
 const revokedKey = process.env["DEMO_REVOKED_KEY"] === "1"
@@ -44,13 +46,26 @@ const scripted: ScriptedOptions = {
     ...(revokedKey
       ? [{
         when: { lastUser: /What is troupe/ },
-        reply: { error: new AuthenticationFailed({ provider: "anthropic", description: "401 key revoked (scripted)", retryable: false, kind: "InvalidKey" }) }
+        reply: {
+          error: new AuthenticationFailed({
+            provider: "anthropic",
+            description: "401 key revoked (scripted)",
+            retryable: false,
+            kind: "InvalidKey"
+          })
+        }
       }]
       : []),
     {
       when: { lastUser: /weather in Oslo and Lisbon/ },
       latency: "200 millis",
-      reply: { text: "Checking both cities.", toolCalls: [{ name: "get_weather", arguments: { city: "Oslo" } }, { name: "get_weather", arguments: { city: "Lisbon" } }] }
+      reply: {
+        text: "Checking both cities.",
+        toolCalls: [{ name: "get_weather", arguments: { city: "Oslo" } }, {
+          name: "get_weather",
+          arguments: { city: "Lisbon" }
+        }]
+      }
     },
     {
       when: { tool: "get_weather" },
@@ -62,14 +77,27 @@ const scripted: ScriptedOptions = {
     },
     {
       when: { tool: "calculator" },
-      reply: (request) => ({ text: `Lisbon is ${String(toolResults(request).at(-1))} °C warmer than Oslo today. Bring a jacket north.` })
+      reply: (request) => ({
+        text: `Lisbon is ${String(toolResults(request).at(-1))} °C warmer than Oslo today. Bring a jacket north.`
+      })
     },
-    { when: { lastUser: /What is troupe/ }, latency: "900 millis", reply: { text: "An actor runtime with OTP supervision, on Effect." } },
+    {
+      when: { lastUser: /What is troupe/ },
+      latency: "900 millis",
+      reply: { text: "An actor runtime with OTP supervision, on Effect." }
+    },
     {
       when: "always",
       reply: (request) =>
         request.model === "mistral-small-latest"
-          ? { error: new ProviderServerError({ provider: "mistral", description: "503 upstream outage (scripted)", status: 503, retryable: true }) }
+          ? {
+            error: new ProviderServerError({
+              provider: "mistral",
+              description: "503 upstream outage (scripted)",
+              status: 503,
+              retryable: true
+            })
+          }
           : { text: `[${request.model}] ok` }
     }
   ]
@@ -102,7 +130,12 @@ const Counter = Agent.define({
       params: Schema.Struct({ by: Schema.Number }),
       output: Schema.Number,
       // the action runs on this agent, whose state schema has a count
-      run: ({ by }, { state }) => Action.withOps((state as { count: number }).count + by, StateOp.set({ count: (state as { count: number }).count + by }))
+      run: ({ by }, { state }) =>
+        Action.withOps(
+          (state as { count: number }).count + by,
+          // the same state as above
+          StateOp.set({ count: (state as { count: number }).count + by })
+        )
     })
   }]
 })
@@ -114,9 +147,13 @@ const render = (sup: Supervisor.SupervisorRef, indent = ""): Effect.Effect<Array
     for (const child of yield* Effect.orElseSucceed(Supervisor.whichChildren(sup), () => [])) {
       const running = child.process !== undefined && child.process !== "restarting"
       // running: not undefined and not "restarting", so a Process
-      lines.push(`${indent}├─ ${child.id} (${child.type})${running ? ` pid ${(child.process as Process.Process).pid}` : ""}`)
+      lines.push(
+        `${indent}├─ ${child.id} (${child.type})${running ? ` pid ${(child.process as Process.Process).pid}` : ""}`
+      )
       // a running child of type supervisor is a supervisor
-      if (child.type === "supervisor" && running) lines.push(...(yield* render(child.process as Supervisor.SupervisorRef, `${indent}│  `)))
+      if (child.type === "supervisor" && running) {
+        lines.push(...(yield* render(child.process as Supervisor.SupervisorRef, `${indent}│  `)))
+      }
     }
     return lines
   })
@@ -144,22 +181,37 @@ const streamedAgent = Effect.gen(function*() {
           midLine = true
         } else if (event._tag === "ToolCallStarted") out(`   → ${event.name}(${JSON.stringify(event.arguments)})`)
         else if (event._tag === "ToolCallFinished") {
-          out(`   ← ${event.name}: ${event.result._tag === "ToolSuccess" ? JSON.stringify(event.result.output) : "tool error"}`)
+          out(
+            `   ← ${event.name}: ${
+              event.result._tag === "ToolSuccess" ? JSON.stringify(event.result.output) : "tool error"
+            }`
+          )
         } else if (event._tag === "Finished") out(`   (${event.steps} model steps, ${event.usage.totalTokens} tokens)`)
       })
     )
   )
   const status = yield* agents.status("weather-bot:demo")
-  yield* say(`   agent weather-bot:demo: pid ${status.pid}, ${status.turns} turn, history in memory: ${(yield* agents.history("weather-bot:demo")).length} messages`)
+  yield* say(
+    `   agent weather-bot:demo: pid ${status.pid}, ${status.turns} turn, history in memory: ${
+      (yield* agents.history("weather-bot:demo")).length
+    } messages`
+  )
 }).pipe(Effect.provide(LlmAgents.layer({ agents: [WeatherBot] })))
 
 const cachedQuestion = Effect.gen(function*() {
   const llm = yield* Llm
-  const ask = { model: "anthropic:claude-3-5-haiku-latest", messages: [{ role: "user", content: "What is troupe?" }] } as const
+  const ask = {
+    model: "anthropic:claude-3-5-haiku-latest",
+    messages: [{ role: "user", content: "What is troupe?" }]
+  } as const
   for (const attempt of ["first", "again"]) {
     const started = Date.now()
     const answer = yield* llm.generate(ask)
-    yield* say(`   ${attempt}: "${answer.text}" in ${Date.now() - started} ms${answer.meta.cached ? " — served from the cache, no rate limit used" : ""}`)
+    yield* say(
+      `   ${attempt}: "${answer.text}" in ${Date.now() - started} ms${
+        answer.meta.cached ? " — served from the cache, no rate limit used" : ""
+      }`
+    )
   }
 })
 
@@ -167,17 +219,31 @@ const burst = Effect.gen(function*() {
   const llm = yield* Llm
   const started = Date.now()
   yield* say("   8 calls at once to groq (policy: a bucket of 3, refilled 3 per second):")
-  yield* Effect.forEach(Array.from({ length: 8 }, (_, i) => i + 1), (i) =>
-    llm.generate({ model: "groq:llama-3.1-8b-instant", messages: [{ role: "user", content: `burst ${i}` }], options: { cache: "bypass" } }).pipe(
-      Effect.tap(() => say(`   call ${i} answered at +${Date.now() - started} ms`))
-    ), { concurrency: "unbounded", discard: true })
+  yield* Effect.forEach(
+    Array.from({ length: 8 }, (_, i) => i + 1),
+    (i) =>
+      llm.generate({
+        model: "groq:llama-3.1-8b-instant",
+        messages: [{ role: "user", content: `burst ${i}` }],
+        options: { cache: "bypass" }
+      }).pipe(
+        Effect.tap(() => say(`   call ${i} answered at +${Date.now() - started} ms`))
+      ),
+    { concurrency: "unbounded", discard: true }
+  )
 })
 
 const outage = Effect.gen(function*() {
   const llm = yield* Llm
   for (let i = 1; i <= 5; i++) {
-    const answer = yield* llm.generate({ model: "mistral:mistral-small-latest", messages: [{ role: "user", content: `outage ${i}` }], options: { cache: "bypass" } })
-    const by = answer.meta.standInFor === undefined ? answer.meta.provider : `${answer.meta.standInFor} (scripted stand-in)`
+    const answer = yield* llm.generate({
+      model: "mistral:mistral-small-latest",
+      messages: [{ role: "user", content: `outage ${i}` }],
+      options: { cache: "bypass" }
+    })
+    const by = answer.meta.standInFor === undefined
+      ? answer.meta.provider
+      : `${answer.meta.standInFor} (scripted stand-in)`
     yield* say(`   call ${i}: answered by ${by} after ${answer.meta.attempts} attempt(s) — "${answer.text}"`)
   }
 })
@@ -189,7 +255,9 @@ const crash = Effect.gen(function*() {
   yield* say(`   counter-1 state before the crash: ${JSON.stringify((yield* server.state(id)).state)}`)
   server.whereis(id)?.signalStop(ExitReason.die(new Error("injected crash")))
   yield* Effect.sleep("50 millis")
-  yield* say(`   counter-1 state after its restart: ${JSON.stringify((yield* server.state(id)).state)} (re-initialised)`)
+  yield* say(
+    `   counter-1 state after its restart: ${JSON.stringify((yield* server.state(id)).state)} (re-initialised)`
+  )
 })
 
 const program = Effect.gen(function*() {
@@ -199,7 +267,9 @@ const program = Effect.gen(function*() {
   const lifecycle = yield* Lifecycle
   yield* (yield* lifecycle.subscribe).pipe(
     Stream.filter((e) => e.supervisor === "agents" && (e._tag === "ChildExited" || e._tag === "ChildRestarted")),
-    Stream.runForEach((e) => say(`   ${stamp()} lifecycle: ${e._tag} ${e.childId ?? ""} ${e.reason ? ExitReason.format(e.reason) : ""}`)),
+    Stream.runForEach((e) =>
+      say(`   ${stamp()} lifecycle: ${e._tag} ${e.childId ?? ""} ${e.reason ? ExitReason.format(e.reason) : ""}`)
+    ),
     Effect.forkScoped
   )
   // outlives this scope: shows the services' supervisors stopping, in order, while the application layer closes
@@ -215,9 +285,12 @@ const program = Effect.gen(function*() {
       Effect.mapError((error) => new SceneFailed({ scene: title, error }))
     )
   const demo = Effect.gen(function*() {
-    yield* run("1. the application: one root supervisor, every service a subtree", Effect.gen(function*() {
-      yield* say((yield* render(yield* Supervisor.RootSupervisor)).join("\n"))
-    }))
+    yield* run(
+      "1. the application: one root supervisor, every service a subtree",
+      Effect.gen(function*() {
+        yield* say((yield* render(yield* Supervisor.RootSupervisor)).join("\n"))
+      })
+    )
     yield* run("2. a supervised tool-using agent, streamed", streamedAgent)
     yield* run("3. the same question twice", cachedQuestion)
     yield* run("4. a burst waits on the rate limiter", burst)
@@ -236,7 +309,21 @@ const app = Troupe.layer({
   providers: process.env["OPENAI_API_KEY"] !== undefined || process.env["ANTHROPIC_API_KEY"] !== undefined
     ? { scriptedWhenNoKey: scripted }
     : { scripted },
-  rateLimiter: { policies: { ...providerDefaults, groq: { tiers: [{ _tag: "TokenBucket", name: "burst", capacity: 3, refillTokens: 3, refillEvery: "1 second", refill: "interval" }] } } },
+  rateLimiter: {
+    policies: {
+      ...providerDefaults,
+      groq: {
+        tiers: [{
+          _tag: "TokenBucket",
+          name: "burst",
+          capacity: 3,
+          refillTokens: 3,
+          refillEvery: "1 second",
+          refill: "interval"
+        }]
+      }
+    }
+  },
   pipeline: {
     retry: { retries: 1, baseDelay: "100 millis", jitter: 0 },
     breaker: { failures: 2, openDuration: "30 seconds" },
@@ -244,7 +331,13 @@ const app = Troupe.layer({
   }
 })
 
-Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(app), Effect.ensuring(Effect.suspend(() => say(`${stamp()}  all stopped; bye`))))).then(
+Effect.runPromise(
+  program.pipe(
+    Effect.scoped,
+    Effect.provide(app),
+    Effect.ensuring(Effect.suspend(() => say(`${stamp()}  all stopped; bye`)))
+  )
+).then(
   () => process.exit(0),
   (error: unknown) => {
     const failed = error instanceof SceneFailed ? error : undefined

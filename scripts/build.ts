@@ -16,7 +16,9 @@ const root = join(import.meta.dirname, "..")
 const dist = join(root, "dist")
 
 rmSync(dist, { recursive: true, force: true })
-const tsc = spawnSync(join(root, "node_modules", ".bin", "tsc"), ["-p", join(root, "tsconfig.build.json")], { stdio: "inherit" })
+const tsc = spawnSync(join(root, "node_modules", ".bin", "tsc"), ["-p", join(root, "tsconfig.build.json")], {
+  stdio: "inherit"
+})
 if (tsc.status !== 0) process.exit(tsc.status ?? 1)
 
 const relativeTs = /(["'])(\.\.?\/[^"'\n]*)\.ts\1/g

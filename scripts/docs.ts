@@ -15,6 +15,8 @@ const run = (command: string, args: ReadonlyArray<string>): void => {
   const result = spawnSync(command, args, { cwd: tools, stdio: "inherit" })
   if (result.status !== 0) process.exit(result.status ?? 1)
 }
-if (!existsSync(join(tools, "node_modules", "typedoc"))) run("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+if (!existsSync(join(tools, "node_modules", "typedoc"))) {
+  run("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+}
 const check = process.argv.includes("--check") ? ["--treatValidationWarningsAsErrors"] : []
 run(process.execPath, [join(tools, "node_modules", "typedoc", "bin", "typedoc"), "--options", "typedoc.json", ...check])

@@ -6,11 +6,34 @@ import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { undocumented } from "../scripts/doc-check.ts"
 
-const held = ["agent", "app", "budget", "cache", "cli", "config", "costs", "dlq", "errors", "gateway", "guard", "identity", "llm", "llmagent", "memory", "pipeline", "queue", "ratelimit", "runtime", "telemetry"]
+const held = [
+  "agent",
+  "app",
+  "budget",
+  "cache",
+  "cli",
+  "config",
+  "costs",
+  "dlq",
+  "errors",
+  "gateway",
+  "guard",
+  "identity",
+  "llm",
+  "llmagent",
+  "memory",
+  "pipeline",
+  "queue",
+  "ratelimit",
+  "runtime",
+  "telemetry"
+]
 
 describe("doc comments", () => {
   it.each(held)("every exported declaration of src/%s has a doc comment", (folder) => {
-    const missing = undocumented(join(import.meta.dirname, "..", "src"), [folder]).map((m) => `src/${m.file}:${m.line} ${m.name}`)
+    const missing = undocumented(join(import.meta.dirname, "..", "src"), [folder]).map((m) =>
+      `src/${m.file}:${m.line} ${m.name}`
+    )
     expect(missing).toEqual([])
   })
 })

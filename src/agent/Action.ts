@@ -77,7 +77,10 @@ export interface Action<
   readonly description: string
   readonly params: PS
   readonly output: OS
-  readonly run: Bivariant<[params: PS["Type"], context: ActionContext], Effect.Effect<OS["Type"] | Outcome<OS["Type"]>, E, R>>
+  readonly run: Bivariant<
+    [params: PS["Type"], context: ActionContext],
+    Effect.Effect<OS["Type"] | Outcome<OS["Type"]>, E, R>
+  >
   /** set for `pure` actions: the synchronous body `cmd` runs inline */
   readonly sync: Bivariant<[params: PS["Type"], context: ActionContext], OS["Type"] | Outcome<OS["Type"]>> | undefined
   readonly timeout: Duration.Duration
@@ -87,7 +90,10 @@ export interface Action<
   readonly backoffMax: Duration.Duration
   readonly retryable: Bivariant<[error: Failure<E>], boolean>
   readonly compensate:
-    | Bivariant<[params: PS["Type"], error: Failure<E> | unknown, context: ActionContext], Effect.Effect<unknown, unknown, R>>
+    | Bivariant<
+      [params: PS["Type"], error: Failure<E> | unknown, context: ActionContext],
+      Effect.Effect<unknown, unknown, R>
+    >
     | undefined
   readonly compensateTimeout: Duration.Duration
 }
@@ -125,7 +131,11 @@ export interface Options<Name extends string, PS extends AnySchema, OS extends A
   /** which failures are worth retrying; default: all typed failures and timeouts */
   readonly retryable?: (error: Failure<E>) => boolean
   /** undo, run once when the action finally fails (as a supervised task) */
-  readonly compensate?: (params: PS["Type"], error: Failure<E> | unknown, context: ActionContext) => Effect.Effect<unknown, unknown, R>
+  readonly compensate?: (
+    params: PS["Type"],
+    error: Failure<E> | unknown,
+    context: ActionContext
+  ) => Effect.Effect<unknown, unknown, R>
   /** default 5 seconds */
   readonly compensateTimeout?: Duration.Input
 }
@@ -140,7 +150,12 @@ const OptionsSchema = Schema.Struct({
 
 const always = (): boolean => true
 
-const durationOr = (input: Duration.Input | undefined, fallback: Duration.Duration, field: string, name: string): Duration.Duration => {
+const durationOr = (
+  input: Duration.Input | undefined,
+  fallback: Duration.Duration,
+  field: string,
+  name: string
+): Duration.Duration => {
   if (input === undefined) return fallback
   const d = Duration.fromInputUnsafe(input)
   if (Duration.toMillis(d) < 0) throw new TypeError(`action ${name}: ${field} must not be negative`)

@@ -13,12 +13,11 @@
  * whoever was waiting for the action, and is stopped when its timeout elapses.
  */
 import { Cause, Context, Duration, Effect, Exit, Result, Schedule, Schema, SchemaAST } from "effect"
+import * as ExitReason from "../runtime/ExitReason.ts"
 import { DynamicSupervisor, type Process, Task } from "../runtime/index.ts"
 import { awaitExit } from "../runtime/Process.ts"
-import * as ExitReason from "../runtime/ExitReason.ts"
 import type * as Action from "./Action.ts"
 import { isOutcome } from "./Action.ts"
-import * as FastGuard from "./internal/FastGuard.ts"
 import {
   ActionFailed,
   ActionTimeout,
@@ -27,6 +26,7 @@ import {
   InvalidOutput,
   InvalidParams
 } from "./AgentError.ts"
+import * as FastGuard from "./internal/FastGuard.ts"
 import * as StateOp from "./StateOp.ts"
 
 /** The dynamic supervisor compensations run under (set by the AgentServer); none → standalone task. */
@@ -48,7 +48,10 @@ export interface ActionResult<O> {
 export type ExecuteError = InvalidParams | InvalidOutput | ActionFailed
 
 const decoders = new WeakMap<object, (u: unknown) => Result.Result<unknown, Schema.SchemaError>>()
-const decoderOf = (schema: Action.AnySchema, typeSide: boolean): (u: unknown) => Result.Result<unknown, Schema.SchemaError> => {
+const decoderOf = (
+  schema: Action.AnySchema,
+  typeSide: boolean
+): (u: unknown) => Result.Result<unknown, Schema.SchemaError> => {
   // every Schema carries its AST; the type side shares it, so the AST is the cache key
   const key = typeSide ? (schema as { ast: object }).ast : schema
   let decode = decoders.get(key)
@@ -87,7 +90,10 @@ const checksOf = (schema: Action.AnySchema): SchemaChecks => {
 }
 
 /** Decodes untrusted params (the encoded side of the params schema). */
-export const decodeParams = <A extends Action.Any>(action: A, params: unknown): Result.Result<Action.Params<A>, InvalidParams> => {
+export const decodeParams = <A extends Action.Any>(
+  action: A,
+  params: unknown
+): Result.Result<Action.Params<A>, InvalidParams> => {
   // fast path: a schema without transformations or defaults decodes a valid value to itself
   const checks = checksOf(action.params)
   // a transformation-free schema decodes a value its guard accepts to itself
@@ -148,7 +154,9 @@ export const executeSync = <A extends Action.Any>(
   const decoded = decodeParams(action, params)
   if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
   if (body === undefined) {
-    return Result.fail(new ActionFailed({ action: action.name, attempts: 0, error: "not a pure action", compensation: "none" }))
+    return Result.fail(
+      new ActionFailed({ action: action.name, attempts: 0, error: "not a pure action", compensation: "none" })
+    )
   }
   let returned: unknown
   try {

@@ -13,11 +13,11 @@
 import { Effect, Result, Schema } from "effect"
 import type * as Action from "./Action.ts"
 import * as ActionRunner from "./ActionRunner.ts"
-import { CmdFailed, fromSchemaError, InvalidState, NoRoute } from "./AgentError.ts"
 import { type AnyDefinition, compile, type Decision, type Definition, targetsFor } from "./AgentDefinition.ts"
+import { CmdFailed, fromSchemaError, InvalidState, NoRoute } from "./AgentError.ts"
 import * as Directive from "./Directive.ts"
-import * as FastGuard from "./internal/FastGuard.ts"
 import type { Instruction } from "./Instruction.ts"
+import * as FastGuard from "./internal/FastGuard.ts"
 import type { Signal } from "./Signal.ts"
 import * as StateOp from "./StateOp.ts"
 import * as Uuid7 from "./Uuid7.ts"
@@ -126,18 +126,20 @@ const applyDecision = (work: Work, decision: Decision<unknown> | void): void => 
   if (state !== work.agent.state || decision.status !== undefined) {
     withAgent(work, decision.status !== undefined ? { state, status: decision.status } : { state })
   }
-  if (decision.directives !== undefined) for (const d of decision.directives) work.directives.push(d)
-  if (decision.instructions !== undefined) for (const i of decision.instructions) step(work, i)
+  if (decision.directives !== undefined) { for (const d of decision.directives) work.directives.push(d) }
+  if (decision.instructions !== undefined) { for (const i of decision.instructions) step(work, i) }
 }
 
 const runAction = (work: Work, action: Action.Any, params: unknown): void => {
   const registered = compile(work.agent.definition).actions
   if (!registered.has(action)) {
-    work.directives.push(Directive.error(new CmdFailed({
-      agent: work.agent.id,
-      stage: "action",
-      error: `action ${action.name} is not registered with agent ${work.agent.definition.name}`
-    })))
+    work.directives.push(Directive.error(
+      new CmdFailed({
+        agent: work.agent.id,
+        stage: "action",
+        error: `action ${action.name} is not registered with agent ${work.agent.definition.name}`
+      })
+    ))
     return
   }
   runRegisteredAction(work, action, params)
@@ -197,7 +199,11 @@ const stepInput = (work: Work, input: Instruction | Signal): void => {
   const definition = work.agent.definition
   if (isSignal(input) && definition.onBeforeCmd === undefined && definition.onAfterCmd === undefined) {
     if (++work.depth > MAX_DEPTH) {
-      throw new CmdFailed({ agent: work.agent.id, stage: "instructions", error: `more than ${MAX_DEPTH} nested instructions` })
+      throw new CmdFailed({
+        agent: work.agent.id,
+        stage: "instructions",
+        error: `more than ${MAX_DEPTH} nested instructions`
+      })
     }
     routeSignal(work, input)
     work.depth--
@@ -208,7 +214,11 @@ const stepInput = (work: Work, input: Instruction | Signal): void => {
 
 const step = (work: Work, raw: Instruction): void => {
   if (++work.depth > MAX_DEPTH) {
-    throw new CmdFailed({ agent: work.agent.id, stage: "instructions", error: `more than ${MAX_DEPTH} nested instructions` })
+    throw new CmdFailed({
+      agent: work.agent.id,
+      stage: "instructions",
+      error: `more than ${MAX_DEPTH} nested instructions`
+    })
   }
   const definition = work.agent.definition
   let instruction = raw
@@ -255,7 +265,6 @@ const step = (work: Work, raw: Instruction): void => {
   work.depth--
 }
 
-
 /**
  * The pure decision function: applies instructions (or signals) to an agent and returns the new agent and the
  * directives to execute. Never throws and performs no effects.
@@ -272,11 +281,12 @@ export const cmd = <S>(
   const work: Work = { agent, directives: [], depth: 0 }
   try {
     // an array input is a list of instructions and signals (cmd's signature)
-    if (Array.isArray(input)) for (const i of input as ReadonlyArray<Instruction | Signal>) stepInput(work, i)
+    if (Array.isArray(input)) { for (const i of input as ReadonlyArray<Instruction | Signal>) stepInput(work, i) }
     // not an array, so a single instruction or signal
     else stepInput(work, input as Instruction | Signal)
   } catch (error) {
-    const failure = error instanceof CmdFailed || (typeof error === "object" && error !== null && "_tag" in error && error._tag === "InvalidRoute")
+    const failure = error instanceof CmdFailed ||
+        (typeof error === "object" && error !== null && "_tag" in error && error._tag === "InvalidRoute")
       ? error
       : new CmdFailed({ agent: agent.id, stage: "cmd", error })
     return { agent, directives: [Directive.error(failure)] }
@@ -287,7 +297,12 @@ export const cmd = <S>(
     const checked = validatorOf(agent.definition)(next.state)
     if (Result.isFailure(checked)) {
       const { path, detail } = fromSchemaError(checked.failure)
-      return { agent, directives: [Directive.error(new InvalidState({ agent: agent.id, subject: `state of ${agent.id}`, path, detail }))] }
+      return {
+        agent,
+        directives: [
+          Directive.error(new InvalidState({ agent: agent.id, subject: `state of ${agent.id}`, path, detail }))
+        ]
+      }
     }
   }
   return { agent: next, directives: work.directives }

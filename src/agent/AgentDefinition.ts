@@ -159,12 +159,17 @@ export const compile = (definition: AnyDefinition): Compiled => {
 }
 
 /** The route trie of a definition, or the first bad pattern. */
-export const router = (definition: AnyDefinition): Result.Result<CompiledRouter, InvalidRoute> => compile(definition).router
+export const router = (definition: AnyDefinition): Result.Result<CompiledRouter, InvalidRoute> =>
+  compile(definition).router
 
 const ROUTE_CACHE_LIMIT = 1_024
 
 /** The route targets for a signal type, highest priority first (memoised per definition, in `compiled`). */
-export const targetsFor = (compiled: Compiled, router: CompiledRouter, type: string): ReadonlyArray<RouteTarget<unknown>> => {
+export const targetsFor = (
+  compiled: Compiled,
+  router: CompiledRouter,
+  type: string
+): ReadonlyArray<RouteTarget<unknown>> => {
   const cache = compiled.routeCache
   let targets = cache.get(type)
   if (targets === undefined) {

@@ -23,14 +23,18 @@ export const fromSchemaError = (error: Schema.SchemaError): { readonly path: str
   Invalid.describeIssue(error.issue)
 
 /** An action's (or tool's) params did not decode. */
-export class InvalidParams extends Schema.TaggedError<InvalidParams>()("InvalidParams", { ...Invalid.InvalidInputFields, action: Schema.String }) {
+export class InvalidParams
+  extends Schema.TaggedError<InvalidParams>()("InvalidParams", { ...Invalid.InvalidInputFields, action: Schema.String })
+{
   override get message(): string {
     return Invalid.invalidMessage(this)
   }
 }
 
 /** An action produced an output that does not match its output Schema (a bug in the action). */
-export class InvalidOutput extends Schema.TaggedError<InvalidOutput>()("InvalidOutput", { ...Invalid.InvalidInputFields, action: Schema.String }) {
+export class InvalidOutput
+  extends Schema.TaggedError<InvalidOutput>()("InvalidOutput", { ...Invalid.InvalidInputFields, action: Schema.String })
+{
   override get message(): string {
     return Invalid.invalidMessage(this)
   }
@@ -75,14 +79,19 @@ export class InvalidSignal extends Schema.TaggedError<InvalidSignal>()("InvalidS
  * an agent id) does not decode; `entry` names the entry point (`call`, `cmd`, …) and `path` the bad field. The
  * agent never sees it and keeps running with its state.
  */
-export class InvalidMessage extends Schema.TaggedError<InvalidMessage>()("InvalidMessage", { ...Invalid.InvalidInputFields, entry: Schema.String }) {
+export class InvalidMessage extends Schema.TaggedError<InvalidMessage>()("InvalidMessage", {
+  ...Invalid.InvalidInputFields,
+  entry: Schema.String
+}) {
   override get message(): string {
     return Invalid.invalidMessage(this)
   }
 }
 
 /** A route pattern is malformed (empty segment, `*` inside a segment, ...). */
-export class InvalidRoute extends Schema.TaggedError<InvalidRoute>()("InvalidRoute", { ...Invalid.InvalidInputFields, pattern: Schema.String }) {
+export class InvalidRoute
+  extends Schema.TaggedError<InvalidRoute>()("InvalidRoute", { ...Invalid.InvalidInputFields, pattern: Schema.String })
+{
   override get message(): string {
     return Invalid.invalidMessage(this)
   }
@@ -153,14 +162,18 @@ export class CmdFailed extends Schema.TaggedError<CmdFailed>()("CmdFailed", {
 }
 
 /** The agent's state after a command no longer satisfies its state Schema; the command was discarded. */
-export class InvalidState extends Schema.TaggedError<InvalidState>()("InvalidState", { ...Invalid.InvalidInputFields, agent: Schema.String }) {
+export class InvalidState
+  extends Schema.TaggedError<InvalidState>()("InvalidState", { ...Invalid.InvalidInputFields, agent: Schema.String })
+{
   override get message(): string {
     return Invalid.invalidMessage(this)
   }
 }
 
 /** Options given to a public entry point do not decode. */
-export class InvalidAgentOptions extends Schema.TaggedError<InvalidAgentOptions>()("InvalidAgentOptions", Invalid.InvalidInputFields) {
+export class InvalidAgentOptions
+  extends Schema.TaggedError<InvalidAgentOptions>()("InvalidAgentOptions", Invalid.InvalidInputFields)
+{
   override get message(): string {
     return Invalid.invalidMessage(this)
   }

@@ -53,8 +53,8 @@ import {
   type AgentLoopConfig,
   type AgentLoopError,
   type AgentLoopInput,
-  type Checked,
   checkConfig,
+  type Checked,
   checkInput,
   DEFAULT_MAX_STEPS
 } from "./AgentLoopOptions.ts"
@@ -76,14 +76,18 @@ export type MemoryRequirement<Options> = Options extends { readonly conversation
 export type WithoutConversation = Omit<AgentLoopInput, "conversationId"> & { readonly conversationId?: undefined }
 
 /** What a run of `input` needs, for a loop whose own requirement for conversations is `R`. */
-export type RunRequirement<I, R> = I extends string ? never : I extends { readonly conversationId?: undefined } ? never : R
+export type RunRequirement<I, R> = I extends string ? never
+  : I extends { readonly conversationId?: undefined } ? never
+  : R
 
 /**
  * A configured loop (see `make`). `R` is what a run with a `conversationId` needs: `ConversationMemory`, unless the
  * configuration gives its own `memory` (then `never`).
  */
 export interface AgentLoop<E, R = ConversationMemory> {
-  readonly run: <I extends string | AgentLoopInput>(input: I) => Effect.Effect<AgentLoopResult, E | AgentLoopError, RunRequirement<I, R>>
+  readonly run: <I extends string | AgentLoopInput>(
+    input: I
+  ) => Effect.Effect<AgentLoopResult, E | AgentLoopError, RunRequirement<I, R>>
   readonly runStream: <I extends string | AgentLoopInput>(
     input: I
   ) => Stream.Stream<AgentLoopEvent, E | AgentLoopError, RunRequirement<I, R>>
@@ -119,7 +123,13 @@ const toolMessage = (call: LlmToolCall, result: ToolRunner.ToolResult): LlmMessa
     const content = typeof output === "string" ? output : JSON.stringify(output) ?? "null"
     return { role: "tool", toolCallId: call.id, name: call.name, content }
   }
-  return { role: "tool", toolCallId: call.id, name: call.name, content: JSON.stringify({ error: result.error }), isError: true }
+  return {
+    role: "tool",
+    toolCallId: call.id,
+    name: call.name,
+    content: JSON.stringify({ error: result.error }),
+    isError: true
+  }
 }
 
 /** Folds a streamed answer, emitting its text deltas. */
@@ -183,7 +193,9 @@ const loop = <E, O>(
     if (guard !== undefined) { // user input: stage `input` (redactions replace the text the model sees)
       for (let i = 0; i < newMessages.length; i++) {
         const m = newMessages[i]
-        if (m?.role === "user") newMessages[i] = { ...m, content: (yield* guard.check(m.content, "input", guardScope)).text }
+        if (m?.role === "user") {
+          newMessages[i] = { ...m, content: (yield* guard.check(m.content, "input", guardScope)).text }
+        }
       }
     }
 
@@ -218,7 +230,9 @@ const loop = <E, O>(
             ? Effect.succeed(result)
             : Effect.fail({ _tag: result.error.tag, message: result.error.message, result })
         ),
-        hub.trackToolExecution(config.agent === undefined ? { tool: call.name } : { tool: call.name, agent: config.agent }),
+        hub.trackToolExecution(
+          config.agent === undefined ? { tool: call.name } : { tool: call.name, agent: config.agent }
+        ),
         Effect.catch((failed) => Effect.succeed(failed.result))
       )
     }
@@ -293,7 +307,11 @@ const loop = <E, O>(
           if (call === undefined || result === undefined) continue
           const message = toolMessage(call, result)
           // tool results are documents the model reads: stage `document` (indirect injection, secrets)
-          newMessages.push(guard === undefined ? message : { ...message, content: (yield* guard.check(message.content, "document", guardScope)).text })
+          newMessages.push(
+            guard === undefined
+              ? message
+              : { ...message, content: (yield* guard.check(message.content, "document", guardScope)).text }
+          )
         }
       }
       yield* emit({
@@ -349,8 +367,12 @@ export const run: {
   <E, O = never>(
     options: AgentLoopConfig<E, O> & AgentLoopInput & { readonly memory: ConversationMemoryShape }
   ): Effect.Effect<AgentLoopResult, E | AgentLoopError>
-  <E, O = never>(options: AgentLoopConfig<E, O> & WithoutConversation): Effect.Effect<AgentLoopResult, E | AgentLoopError>
-  <E, O = never>(options: AgentLoopConfig<E, O> & AgentLoopInput): Effect.Effect<AgentLoopResult, E | AgentLoopError, ConversationMemory>
+  <E, O = never>(
+    options: AgentLoopConfig<E, O> & WithoutConversation
+  ): Effect.Effect<AgentLoopResult, E | AgentLoopError>
+  <E, O = never>(
+    options: AgentLoopConfig<E, O> & AgentLoopInput
+  ): Effect.Effect<AgentLoopResult, E | AgentLoopError, ConversationMemory>
 } = (<E, O = never>(
   options: AgentLoopConfig<E, O> & AgentLoopInput
 ): Effect.Effect<AgentLoopResult, E | AgentLoopError, ConversationMemory> =>
@@ -377,8 +399,12 @@ export const runStream: {
   <E, O = never>(
     options: AgentLoopConfig<E, O> & AgentLoopInput & { readonly memory: ConversationMemoryShape }
   ): Stream.Stream<AgentLoopEvent, E | AgentLoopError>
-  <E, O = never>(options: AgentLoopConfig<E, O> & WithoutConversation): Stream.Stream<AgentLoopEvent, E | AgentLoopError>
-  <E, O = never>(options: AgentLoopConfig<E, O> & AgentLoopInput): Stream.Stream<AgentLoopEvent, E | AgentLoopError, ConversationMemory>
+  <E, O = never>(
+    options: AgentLoopConfig<E, O> & WithoutConversation
+  ): Stream.Stream<AgentLoopEvent, E | AgentLoopError>
+  <E, O = never>(
+    options: AgentLoopConfig<E, O> & AgentLoopInput
+  ): Stream.Stream<AgentLoopEvent, E | AgentLoopError, ConversationMemory>
 } = (<E, O = never>(
   options: AgentLoopConfig<E, O> & AgentLoopInput
 ): Stream.Stream<AgentLoopEvent, E | AgentLoopError, ConversationMemory> => {
@@ -416,7 +442,9 @@ export const make: {
     config: AgentLoopConfig<E, O> & { readonly memory: ConversationMemoryShape }
   ): Effect.Effect<AgentLoop<E, never>, InvalidAgentOptions>
   <E, O = never>(config: AgentLoopConfig<E, O>): Effect.Effect<AgentLoop<E, ConversationMemory>, InvalidAgentOptions>
-} = (<E, O = never>(config: AgentLoopConfig<E, O>): Effect.Effect<AgentLoop<E, ConversationMemory>, InvalidAgentOptions> =>
+} = (<E, O = never>(
+  config: AgentLoopConfig<E, O>
+): Effect.Effect<AgentLoop<E, ConversationMemory>, InvalidAgentOptions> =>
   Effect.suspend(() => {
     const checked = checkConfig(config)
     if (checked instanceof InvalidAgentOptions) return Effect.fail(checked)

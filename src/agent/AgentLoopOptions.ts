@@ -6,6 +6,7 @@
  * decoded with Effect `Schema` into a typed `InvalidAgentOptions` naming the bad field (like every agent option).
  */
 import { Duration, type Effect, Option, Schema, type Stream } from "effect"
+import type { GuardBlocked, GuardShape } from "../guard/index.ts"
 import type {
   LlmMessage,
   LlmParams as LlmParamsType,
@@ -17,10 +18,9 @@ import type {
   ToolChoice as ToolChoiceType
 } from "../llm/index.ts"
 import { LlmMessage as LlmMessageSchema, LlmParams, ResponseFormat, ToolChoice } from "../llm/index.ts"
-import type { GuardBlocked, GuardShape } from "../guard/index.ts"
 import type { ConversationMemoryShape, MemoryError } from "../memory/index.ts"
-import type { TelemetryHubShape } from "../telemetry/index.ts"
 import type { InvalidOptions } from "../runtime/index.ts"
+import type { TelemetryHubShape } from "../telemetry/index.ts"
 import { decodeOptions, InvalidAgentOptions } from "./AgentError.ts"
 import type { ToolDefinition } from "./Tool.ts"
 import type { ToolPolicy, ToolResult } from "./ToolRunner.ts"
@@ -150,4 +150,3 @@ export const checkInput = (input: string | AgentLoopInput): AgentLoopInput | Inv
   const checked = decodeOptions(InputSchema, value, "agent loop input")
   return checked instanceof InvalidAgentOptions ? checked : value
 }
-

@@ -18,26 +18,40 @@
  * not compile. Actions run by agents get their services from the context the layer is built in.
  */
 import { Context, Duration, Effect, Layer, Option, Schema, type Scope } from "effect"
-import { Actor, DynamicSupervisor, ExitReason, type Process, Registry } from "../runtime/index.ts"
-import type { ActorExited, CallingSelf, CallTimeout, FailedToStartChild, InvalidOptions, MailboxFull, MaxChildren } from "../runtime/index.ts"
 import { Checkpoints } from "../llmagent/Checkpoints.ts"
+import { Actor, DynamicSupervisor, ExitReason, type Process, Registry } from "../runtime/index.ts"
+import type {
+  ActorExited,
+  CallingSelf,
+  CallTimeout,
+  FailedToStartChild,
+  InvalidOptions,
+  MailboxFull,
+  MaxChildren
+} from "../runtime/index.ts"
 import * as Agent from "./Agent.ts"
 import type { AnyDefinition, Definition } from "./AgentDefinition.ts"
 import {
   AgentNotFound,
   decodeOptions,
   DirectiveQueueFull,
-  InvalidMessage,
   type InvalidAgentOptions,
+  InvalidMessage,
   type InvalidRoute,
   type InvalidState,
   StatusTimeout
 } from "./AgentError.ts"
-import * as AgentMessage from "./internal/AgentMessage.ts"
-import { type AgentConfig, type AgentProtocol, behaviour, type ErrorPolicy, type ParentLink } from "./internal/AgentProcess.ts"
 import type { OnParentDeath } from "./Directive.ts"
 import type { Executors } from "./DirectiveExecutor.ts"
 import type { Instruction } from "./Instruction.ts"
+import * as AgentMessage from "./internal/AgentMessage.ts"
+import {
+  type AgentConfig,
+  type AgentProtocol,
+  behaviour,
+  type ErrorPolicy,
+  type ParentLink
+} from "./internal/AgentProcess.ts"
 import type { Signal } from "./Signal.ts"
 
 export type { ErrorPolicy } from "./internal/AgentProcess.ts"
@@ -74,13 +88,26 @@ export interface CallOptions {
  * not decode (`InvalidState`), bad routes (`InvalidRoute`), the process did not start (`FailedToStartChild`) or the
  * server is full (`MaxChildren`).
  */
-export type StartError = InvalidAgentOptions | InvalidState | InvalidRoute | FailedToStartChild | MaxChildren | InvalidOptions
+export type StartError =
+  | InvalidAgentOptions
+  | InvalidState
+  | InvalidRoute
+  | FailedToStartChild
+  | MaxChildren
+  | InvalidOptions
 /**
  * Why `AgentServer.call` fails: no agent with that id (`AgentNotFound`), its directive queue is full
  * (`DirectiveQueueFull`), the signal does not decode (`InvalidMessage`), or the call's own failures (`CallTimeout`,
  * `ActorExited`, `MailboxFull`, `CallingSelf`).
  */
-export type CallError = AgentNotFound | DirectiveQueueFull | InvalidMessage | CallTimeout | ActorExited | MailboxFull | CallingSelf
+export type CallError =
+  | AgentNotFound
+  | DirectiveQueueFull
+  | InvalidMessage
+  | CallTimeout
+  | ActorExited
+  | MailboxFull
+  | CallingSelf
 
 /**
  * The `AgentServer` service: runs pure agents as supervised processes under a DynamicSupervisor (Jido's
@@ -88,7 +115,11 @@ export type CallError = AgentNotFound | DirectiveQueueFull | InvalidMessage | Ca
  */
 export interface AgentServerShape {
   readonly start: <S, I>(definition: Definition<S, I>, options?: StartOptions) => Effect.Effect<string, StartError>
-  readonly call: <S = unknown>(id: string, signal: Signal, options?: CallOptions) => Effect.Effect<Agent.Agent<S>, CallError>
+  readonly call: <S = unknown>(
+    id: string,
+    signal: Signal,
+    options?: CallOptions
+  ) => Effect.Effect<Agent.Agent<S>, CallError>
   /** runs instructions (actions, decisions) through the agent's `cmd` */
   readonly cmd: <S = unknown>(
     id: string,
@@ -132,7 +163,9 @@ const STATE_REQUEST = { _tag: "State" } as const
 const isErrorReply = (reply: AgentProtocol["reply"]): reply is DirectiveQueueFull | InvalidMessage =>
   reply instanceof DirectiveQueueFull || reply instanceof InvalidMessage
 
-const toAgent = <S>(reply: AgentProtocol["reply"]): Effect.Effect<Agent.Agent<S>, DirectiveQueueFull | InvalidMessage> =>
+const toAgent = <S>(
+  reply: AgentProtocol["reply"]
+): Effect.Effect<Agent.Agent<S>, DirectiveQueueFull | InvalidMessage> =>
   // not an error reply, so the agent itself (the reply of a call that returns the agent)
   isErrorReply(reply) ? Effect.fail(reply) : Effect.succeed(reply as Agent.Agent<S>)
 
@@ -161,12 +194,20 @@ export const make = (
     const whereis = (id: string): Process.Process | undefined => registry.whereisUnsafe(id)
     const checkpoints = Option.getOrUndefined(yield* Effect.serviceOption(Checkpoints))
 
-    const start = <S, I>(definition: Definition<S, I>, startOptions: StartOptions = {}): Effect.Effect<string, StartError> =>
+    const start = <S, I>(
+      definition: Definition<S, I>,
+      startOptions: StartOptions = {}
+    ): Effect.Effect<string, StartError> =>
       Effect.gen(function*() {
         const checked = decodeOptions(StartOptionsSchema, startOptions, "agent start options")
         if (checked instanceof Error) return yield* checked
         // validates the initial state and routes up front, with typed errors
-        const probe = yield* Agent.make(definition, startOptions.id !== undefined ? { id: startOptions.id, state: startOptions.state } : { state: startOptions.state })
+        const probe = yield* Agent.make(
+          definition,
+          startOptions.id !== undefined
+            ? { id: startOptions.id, state: startOptions.state }
+            : { state: startOptions.state }
+        )
         const id = probe.id
         const config: AgentConfig = {
           id,
@@ -186,7 +227,9 @@ export const make = (
           start: Actor.start(behaviour, config, { name: Registry.via(registry, id) }).pipe(
             Effect.provideContext(context)
           )
-        }).pipe(Effect.catchTag(["CallTimeout", "ActorExited", "MailboxFull", "CallingSelf", "NoProc"], (e) => Effect.die(e)))
+        }).pipe(
+          Effect.catchTag(["CallTimeout", "ActorExited", "MailboxFull", "CallingSelf", "NoProc"], (e) => Effect.die(e))
+        )
         return id
       })
 
@@ -202,7 +245,12 @@ export const make = (
 
     // The hot path: when the agent answers synchronously, `Actor.callUnsafe` returns an Exit and the reply is
     // mapped here without any combinator; otherwise one `matchEffect` maps NoProc and a DirectiveQueueFull reply.
-    const callRaw = <S>(id: string, request: AgentProtocol["call"], callOptions: CallOptions | undefined, entry: string) =>
+    const callRaw = <S>(
+      id: string,
+      request: AgentProtocol["call"],
+      callOptions: CallOptions | undefined,
+      entry: string
+    ) =>
       Effect.suspend((): Effect.Effect<Agent.Agent<S>, CallError> => {
         const bad = AgentMessage.id(entry, id) ?? AgentMessage.callOptions(entry, callOptions)
         if (bad !== undefined) return Effect.fail(bad)

@@ -182,7 +182,12 @@ export const make = (options: BusOptions = {}): Effect.Effect<BusShape, InvalidA
             case "sliding": {
               const evicted = Queue.takeUnsafe(sub.queue)
               if (evicted !== undefined && evicted._tag === "Success") {
-                dead.push({ signal: evicted.value, reason: "Evicted", subscription: sub.id, at: clock.currentTimeMillisUnsafe() })
+                dead.push({
+                  signal: evicted.value,
+                  reason: "Evicted",
+                  subscription: sub.id,
+                  at: clock.currentTimeMillisUnsafe()
+                })
               }
               if (Queue.offerUnsafe(sub.queue, signal)) delivered++
               break
@@ -220,8 +225,7 @@ export const make = (options: BusOptions = {}): Effect.Effect<BusShape, InvalidA
               Router.remove(router, routeId)
               Queue.shutdownUnsafe(queue)
             })
-        )
-        // the id is set once, right after the subscriber is created (it is readonly to users)
+        ) // the id is set once, right after the subscriber is created (it is readonly to users)
         ;(subscriber as { id: number }).id = id
         return {
           id,
@@ -230,7 +234,11 @@ export const make = (options: BusOptions = {}): Effect.Effect<BusShape, InvalidA
           poll: Queue.poll(queue),
           drain: Effect.sync(() => {
             const out: Array<Signal> = []
-            for (let next = Queue.takeUnsafe(queue); next !== undefined && next._tag === "Success"; next = Queue.takeUnsafe(queue)) {
+            for (
+              let next = Queue.takeUnsafe(queue);
+              next !== undefined && next._tag === "Success";
+              next = Queue.takeUnsafe(queue)
+            ) {
               out.push(next.value)
             }
             return out
@@ -251,7 +259,8 @@ export const make = (options: BusOptions = {}): Effect.Effect<BusShape, InvalidA
 /** The bus as a service. */
 export class Bus extends Context.Service<Bus, BusShape>()("troupe/agent/Bus") {
   /** A bus offered as a service. */
-  static readonly layer = (options: BusOptions = {}): Layer.Layer<Bus, InvalidAgentOptions> => Layer.effect(Bus, make(options))
+  static readonly layer = (options: BusOptions = {}): Layer.Layer<Bus, InvalidAgentOptions> =>
+    Layer.effect(Bus, make(options))
   /** `make`: a bus as a value, without the service. */
   static readonly make = make
 }

@@ -82,7 +82,11 @@ export type Directive = Emit | Spawn | SpawnAgent | StopChild | Schedule | RunAc
 export type Tag = Directive["_tag"]
 
 /** Publish a signal (to the bus by default, or to the parent / another agent). */
-export const emit = (signal: Signal | SignalInput, to: EmitTarget = { _tag: "Bus" }): Emit => ({ _tag: "Emit", signal, to })
+export const emit = (signal: Signal | SignalInput, to: EmitTarget = { _tag: "Bus" }): Emit => ({
+  _tag: "Emit",
+  signal,
+  to
+})
 /** Send a signal to the parent agent. */
 export const emitToParent = (signal: Signal | SignalInput): Emit => emit(signal, { _tag: "Parent" })
 /** Start a plain child process (actor, task, supervisor) under the agent server, owned by this agent. */
@@ -92,7 +96,13 @@ export const spawnAgent = (
   id: string,
   definition: AnyDefinition,
   options: { readonly state?: unknown; readonly onParentDeath?: OnParentDeath } = {}
-): SpawnAgent => ({ _tag: "SpawnAgent", id, definition, state: options.state ?? {}, onParentDeath: options.onParentDeath ?? "stop" })
+): SpawnAgent => ({
+  _tag: "SpawnAgent",
+  id,
+  definition,
+  state: options.state ?? {},
+  onParentDeath: options.onParentDeath ?? "stop"
+})
 /** Stop a child (agent or process) by id. */
 export const stopChild = (id: string, reason: ExitReason.ExitReason = ExitReason.shutdown): StopChild => ({
   _tag: "StopChild",

@@ -42,9 +42,13 @@ export interface DirectiveContext {
 export type Executor<D extends Directive.Directive> = (directive: D, context: DirectiveContext) => Effect.Effect<void>
 
 /** The executor of `Emit` directives (the default needs a `Bus`). */
-export class EmitExecutor extends Context.Service<EmitExecutor, Executor<Directive.Emit>>()("troupe/agent/EmitExecutor") {}
+export class EmitExecutor
+  extends Context.Service<EmitExecutor, Executor<Directive.Emit>>()("troupe/agent/EmitExecutor")
+{}
 /** The executor of `Spawn` directives. */
-export class SpawnExecutor extends Context.Service<SpawnExecutor, Executor<Directive.Spawn>>()("troupe/agent/SpawnExecutor") {}
+export class SpawnExecutor
+  extends Context.Service<SpawnExecutor, Executor<Directive.Spawn>>()("troupe/agent/SpawnExecutor")
+{}
 /** The executor of `SpawnAgent` directives. */
 export class SpawnAgentExecutor
   extends Context.Service<SpawnAgentExecutor, Executor<Directive.SpawnAgent>>()("troupe/agent/SpawnAgentExecutor")
@@ -62,9 +66,13 @@ export class RunActionExecutor
   extends Context.Service<RunActionExecutor, Executor<Directive.RunAction>>()("troupe/agent/RunActionExecutor")
 {}
 /** The executor of `Stop` directives. */
-export class StopExecutor extends Context.Service<StopExecutor, Executor<Directive.Stop>>()("troupe/agent/StopExecutor") {}
+export class StopExecutor
+  extends Context.Service<StopExecutor, Executor<Directive.Stop>>()("troupe/agent/StopExecutor")
+{}
 /** The executor of `Error` directives. */
-export class ErrorExecutor extends Context.Service<ErrorExecutor, Executor<Directive.Error>>()("troupe/agent/ErrorExecutor") {}
+export class ErrorExecutor
+  extends Context.Service<ErrorExecutor, Executor<Directive.Error>>()("troupe/agent/ErrorExecutor")
+{}
 
 /** The executor service a directive kind needs. */
 export type ExecutorFor<D extends Directive.Directive> = D extends Directive.Emit ? EmitExecutor
@@ -146,22 +154,29 @@ export const executeAll = <D extends Directive.Directive>(
   context: DirectiveContext
 ): Effect.Effect<void, never, ExecutorFor<D>> =>
   // each directive needs its own executor, all named by ExecutorFor<D>
-  Effect.forEach(directives, (d) => execute(d, context), { discard: true }) as Effect.Effect<void, never, ExecutorFor<D>>
+  Effect.forEach(directives, (d) => execute(d, context), { discard: true }) as Effect.Effect<
+    void,
+    never,
+    ExecutorFor<D>
+  >
 
 /** Emit: to the `Bus` (a full buffer under `fail` is reported as an error), the parent, or another agent. */
 export const emitLayer: Layer.Layer<EmitExecutor, never, Bus> = Layer.effect(
   EmitExecutor,
-  Effect.map(Bus, (bus): Executor<Directive.Emit> => (directive, context) =>
-    withSignal(context, directive.signal, (signal) => {
-      switch (directive.to._tag) {
-        case "Bus":
-          return Effect.catch(Effect.asVoid(bus.publish(signal)), (error) => context.reportError(error))
-        case "Parent":
-          return context.sendToParent(signal)
-        case "Agent":
-          return context.sendToAgent(directive.to.id, signal)
-      }
-    }))
+  Effect.map(
+    Bus,
+    (bus): Executor<Directive.Emit> => (directive, context) =>
+      withSignal(context, directive.signal, (signal) => {
+        switch (directive.to._tag) {
+          case "Bus":
+            return Effect.catch(Effect.asVoid(bus.publish(signal)), (error) => context.reportError(error))
+          case "Parent":
+            return context.sendToParent(signal)
+          case "Agent":
+            return context.sendToAgent(directive.to.id, signal)
+        }
+      })
+  )
 )
 
 /** The default `Spawn` executor: starts the child under the agent's supervisor. */
@@ -193,4 +208,3 @@ export const layer: Layer.Layer<Executors, never, Bus> = Layer.mergeAll(
   stopLayer,
   errorLayer
 )
-

@@ -7,8 +7,8 @@
  * agent, for ad-hoc decisions and tests.
  */
 import type * as Action from "./Action.ts"
-import type { Decision } from "./AgentDefinition.ts"
 import type { Agent } from "./Agent.ts"
+import type { Decision } from "./AgentDefinition.ts"
 import type { Signal } from "./Signal.ts"
 
 /** Route a signal to the agent's handlers and actions. */
@@ -27,7 +27,11 @@ export interface ActionResult {
   readonly _tag: "ActionResult"
   readonly action: string
   readonly outcome:
-    | { readonly _tag: "Success"; readonly output: unknown; readonly ops: ReadonlyArray<import("./StateOp.ts").StateOp> }
+    | {
+      readonly _tag: "Success"
+      readonly output: unknown
+      readonly ops: ReadonlyArray<import("./StateOp.ts").StateOp>
+    }
     | { readonly _tag: "Failure"; readonly error: unknown }
 }
 /** Apply a decision function to the agent. */
@@ -42,7 +46,11 @@ export type Instruction = SignalInstruction | ActionInstruction | ActionResult |
 /** An instruction that routes signal `s`. */
 export const signal = (s: Signal): SignalInstruction => ({ _tag: "Signal", signal: s })
 /** @example `Agent.cmd(agent, Instruction.action(Increment, { by: 2 }))` */
-export const action = <A extends Action.Any>(a: A, params: unknown = {}): ActionInstruction => ({ _tag: "Action", action: a, params })
+export const action = <A extends Action.Any>(a: A, params: unknown = {}): ActionInstruction => ({
+  _tag: "Action",
+  action: a,
+  params
+})
 /** An instruction that applies `f` to the agent. */
 export const decide = <S>(f: (agent: Agent<S>) => Decision<S> | void): Decide => ({ _tag: "Decide", decide: f })
 /** The instruction that delivers a successful `RunAction` result. */

@@ -17,8 +17,8 @@
  * Router.route(router, "order.created") // ["audit", "log"]
  * ```
  */
-import * as Invalid from "../internal/InvalidInput.ts"
 import { Result } from "effect"
+import * as Invalid from "../internal/InvalidInput.ts"
 import { InvalidRoute } from "./AgentError.ts"
 
 interface Entry<H> {
@@ -55,14 +55,29 @@ const SEGMENT = /^[A-Za-z0-9_-]+$/
 
 /** Checks a pattern: non-empty segments that are `*`, `**` or `[A-Za-z0-9_-]+`. */
 export const validatePattern = (pattern: string): Result.Result<ReadonlyArray<string>, InvalidRoute> => {
-  if (pattern.length === 0) return Result.fail(new InvalidRoute({ pattern, ...Invalid.fields(`route pattern "${pattern}"`, "", "empty pattern") }))
+  if (pattern.length === 0) {
+    return Result.fail(
+      new InvalidRoute({ pattern, ...Invalid.fields(`route pattern "${pattern}"`, "", "empty pattern") })
+    )
+  }
   const segments = pattern.split(".")
   for (const [i, segment] of segments.entries()) {
     if (segment === "*" || segment === "**") continue
-    if (segment.length === 0) return Result.fail(new InvalidRoute({ pattern, ...Invalid.fields(`route pattern "${pattern}"`, "", `segment ${i} is empty`) }))
+    if (segment.length === 0) {
+      return Result.fail(
+        new InvalidRoute({ pattern, ...Invalid.fields(`route pattern "${pattern}"`, "", `segment ${i} is empty`) })
+      )
+    }
     if (!SEGMENT.test(segment)) {
       return Result.fail(
-        new InvalidRoute({ pattern, ...Invalid.fields(`route pattern "${pattern}"`, "", `segment ${i} ("${segment}") must be *, ** or letters, digits, _ and -`) })
+        new InvalidRoute({
+          pattern,
+          ...Invalid.fields(
+            `route pattern "${pattern}"`,
+            "",
+            `segment ${i} ("${segment}") must be *, ** or letters, digits, _ and -`
+          )
+        })
       )
     }
   }
@@ -73,9 +88,21 @@ export const validatePattern = (pattern: string): Result.Result<ReadonlyArray<st
 export const make = <H>(): Router<H> => ({ root: new Node<H>(), byId: new Map(), nextId: 0 })
 
 /** Adds a route; returns its id (for `remove`), or `InvalidRoute`. Later routes of equal priority run later. */
-export const add = <H>(router: Router<H>, pattern: string, handler: H, options?: RouteOptions): Result.Result<number, InvalidRoute> => {
+export const add = <H>(
+  router: Router<H>,
+  pattern: string,
+  handler: H,
+  options?: RouteOptions
+): Result.Result<number, InvalidRoute> => {
   const priority = options?.priority ?? 0
-  if (!Number.isFinite(priority)) return Result.fail(new InvalidRoute({ pattern, ...Invalid.fields(`route pattern "${pattern}"`, "", "priority must be a finite number") }))
+  if (!Number.isFinite(priority)) {
+    return Result.fail(
+      new InvalidRoute({
+        pattern,
+        ...Invalid.fields(`route pattern "${pattern}"`, "", "priority must be a finite number")
+      })
+    )
+  }
   const segments = validatePattern(pattern)
   if (Result.isFailure(segments)) return Result.fail(segments.failure)
   let node = router.root
@@ -116,7 +143,12 @@ export const fromRoutes = <H>(
 ): Result.Result<Router<H>, InvalidRoute> => {
   const router = make<H>()
   for (const route of routes) {
-    const added = add(router, route.pattern, route.handler, route.priority === undefined ? undefined : { priority: route.priority })
+    const added = add(
+      router,
+      route.pattern,
+      route.handler,
+      route.priority === undefined ? undefined : { priority: route.priority }
+    )
     if (Result.isFailure(added)) return Result.fail(added.failure)
   }
   return Result.succeed(router)
@@ -125,7 +157,7 @@ export const fromRoutes = <H>(
 const collect = <H>(node: Node<H>, segments: ReadonlyArray<string>, index: number, out: Array<Entry<H>>): boolean => {
   let viaGlobstar = false
   if (index === segments.length) {
-    if (node.entries !== undefined) for (const e of node.entries) out.push(e)
+    if (node.entries !== undefined) { for (const e of node.entries) out.push(e) }
   } else {
     // index < segments.length (the branch above handles the end)
     const segment = segments[index] as string

@@ -13,8 +13,8 @@
  * actions.
  */
 import { Effect, Layer, Result, Schema } from "effect"
-import { OpenAiStructuredOutput, Tool as AiTool, Toolkit } from "effect/ai"
 import type { JsonSchema } from "effect"
+import { OpenAiStructuredOutput, Tool as AiTool, Toolkit } from "effect/ai"
 import type * as Action from "./Action.ts"
 import * as ActionRunner from "./ActionRunner.ts"
 import { fromSchemaError, InvalidParams } from "./AgentError.ts"
@@ -88,12 +88,20 @@ export const jsonSchema = (action: Action.Any, options: { readonly strict?: bool
  * weather.parameters // { type: "object", additionalProperties: false, required: [...], ... }
  * ```
  */
-export const fromAction = <A extends Action.Any>(action: A, options: { readonly strict?: boolean } = {}): ToolDefinition<A> => {
+export const fromAction = <A extends Action.Any>(
+  action: A,
+  options: { readonly strict?: boolean } = {}
+): ToolDefinition<A> => {
   const strict = options.strict ?? false
   let decodeWith: (u: unknown) => Result.Result<unknown, Schema.SchemaError>
   if (strict) {
     // the OpenAI form of a params schema needs no services, like the params schema itself
-    const codec = OpenAiStructuredOutput.toCodecOpenAI(action.params).codec as Schema.Codec<unknown, unknown, never, never>
+    const codec = OpenAiStructuredOutput.toCodecOpenAI(action.params).codec as Schema.Codec<
+      unknown,
+      unknown,
+      never,
+      never
+    >
     const decode = Schema.decodeUnknownResult(codec)
     decodeWith = (u) => decode(u, { errors: "all" })
   } else {
@@ -144,7 +152,9 @@ export const toolkit = <const Tools extends ReadonlyArray<ToolDefinition>>(
 ): Toolkit.Toolkit<{ readonly [T in Tools[number] as T["name"]]: T["ai"] }> =>
   // `Toolkit.make` infers its tools from a tuple; ours is a mapped tuple type it cannot see through. The stated
   // type is the same tools by name (written out so the emitted declaration satisfies Toolkit's constraint).
-  Toolkit.make(...tools.map((t) => t.ai)) as unknown as Toolkit.Toolkit<{ readonly [T in Tools[number] as T["name"]]: T["ai"] }>
+  Toolkit.make(...tools.map((t) => t.ai)) as unknown as Toolkit.Toolkit<
+    { readonly [T in Tools[number] as T["name"]]: T["ai"] }
+  >
 
 /**
  * The handlers of `toolkit(...tools)` as a Layer: each runs its action (timeout, retries, compensation); failures

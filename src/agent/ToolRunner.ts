@@ -14,7 +14,7 @@ import { Deferred, Duration, Effect, Exit, Result, Schema, type Scope, Semaphore
 import { ChildSpec, DynamicSupervisor, ExitReason, type InvalidOptions } from "../runtime/index.ts"
 import * as ActionRunner from "./ActionRunner.ts"
 import { decodeOptions, InvalidAgentOptions, InvalidParams, ToolDenied, UnknownTool } from "./AgentError.ts"
-import { toToolError, type ToolDefinition, type ToolError } from "./Tool.ts"
+import { type ToolDefinition, type ToolError, toToolError } from "./Tool.ts"
 
 /** A tool call from a model: `params` is the arguments object or its JSON text. */
 export interface ToolCall {
@@ -103,7 +103,11 @@ export const make = (
     const semaphore = yield* Semaphore.make(options.concurrency ?? 4)
     const parsedTimeout = options.timeout === undefined ? undefined : Duration.fromInput(options.timeout)
     if (parsedTimeout !== undefined && (parsedTimeout._tag === "None" || Duration.toMillis(parsedTimeout.value) <= 0)) {
-      return yield* new InvalidAgentOptions({ subject: "tool runner options", path: "timeout", detail: "Expected a positive duration" })
+      return yield* new InvalidAgentOptions({
+        subject: "tool runner options",
+        path: "timeout",
+        detail: "Expected a positive duration"
+      })
     }
     const timeout = parsedTimeout === undefined ? Duration.seconds(30) : parsedTimeout.value
     const supervisor = yield* DynamicSupervisor.start({ name: options.name ?? "tools", maxRestarts: 1_000_000 })
@@ -115,7 +119,15 @@ export const make = (
           try {
             args = JSON.parse(args)
           } catch {
-            return failure(call, new InvalidParams({ action: call.name, subject: `params of ${call.name}`, path: "", detail: "(root): arguments are not valid JSON" }))
+            return failure(
+              call,
+              new InvalidParams({
+                action: call.name,
+                subject: `params of ${call.name}`,
+                path: "",
+                detail: "(root): arguments are not valid JSON"
+              })
+            )
           }
         }
         const decoded = tool.decode(args)
@@ -126,9 +138,14 @@ export const make = (
           Effect.flatMap((exit) => Deferred.succeed(done, exit))
         ) as unknown as Effect.Effect<unknown, unknown>
         const started = yield* Effect.exit(
-          DynamicSupervisor.startChild(supervisor, ChildSpec.task({ id: `tool:${call.id}`, run: work, restart: "temporary" }))
+          DynamicSupervisor.startChild(
+            supervisor,
+            ChildSpec.task({ id: `tool:${call.id}`, run: work, restart: "temporary" })
+          )
         )
-        if (Exit.isFailure(started) || started.value === undefined) return failure(call, new Error("could not start the tool"))
+        if (Exit.isFailure(started) || started.value === undefined) {
+          return failure(call, new Error("could not start the tool"))
+        }
         const process = started.value
         const exit = yield* Deferred.await(done).pipe(
           Effect.timeoutOrElse({
@@ -141,11 +158,19 @@ export const make = (
           })
         )
         if (exit === undefined) {
-          return failure(call, { _tag: "ToolTimeout", message: `tool ${call.name} timed out after ${Duration.toMillis(timeout)} ms` })
+          return failure(call, {
+            _tag: "ToolTimeout",
+            message: `tool ${call.name} timed out after ${Duration.toMillis(timeout)} ms`
+          })
         }
-        if (Exit.isSuccess(exit)) return { _tag: "ToolSuccess", id: call.id, name: call.name, output: exit.value.output }
+        if (Exit.isSuccess(exit)) {
+          return { _tag: "ToolSuccess", id: call.id, name: call.name, output: exit.value.output }
+        }
         const reason = exit.cause.reasons[0]
-        return failure(call, reason?._tag === "Fail" ? reason.error : reason?._tag === "Die" ? reason.defect : "interrupted")
+        return failure(
+          call,
+          reason?._tag === "Fail" ? reason.error : reason?._tag === "Die" ? reason.defect : "interrupted"
+        )
       })
 
     const handle = (call: ToolCall): Effect.Effect<ToolResult> =>
@@ -154,7 +179,9 @@ export const make = (
         if (tool === undefined) {
           return Effect.succeed(failure(call, new UnknownTool({ tool: call.name, available: [...byName.keys()] })))
         }
-        if (!isAllowed(options.policy, call.name)) return Effect.succeed(failure(call, new ToolDenied({ tool: call.name })))
+        if (!isAllowed(options.policy, call.name)) {
+          return Effect.succeed(failure(call, new ToolDenied({ tool: call.name })))
+        }
         return semaphore.withPermits(1)(run(call, tool))
       })
 

@@ -29,18 +29,38 @@
 import { Context, Duration, Effect, Layer, Redacted, Schema, Stream } from "effect"
 import { CircuitBreaker } from "effect/persistence"
 import { AgentServer, Bus, DirectiveExecutor } from "../agent/index.ts"
+import { Budgets } from "../budget/index.ts"
 import { Cache } from "../cache/index.ts"
-import { ConfigStore, type ConfigStoreOptions, ConfigValidationError, RateLimiterConfigSync, type TroupeConfig } from "../config/index.ts"
+import type { InvalidCacheOptions } from "../cache/index.ts"
+import {
+  ConfigStore,
+  type ConfigStoreOptions,
+  ConfigValidationError,
+  RateLimiterConfigSync,
+  type TroupeConfig
+} from "../config/index.ts"
+import { Costs } from "../costs/index.ts"
+import { DeadLetters } from "../dlq/index.ts"
 import { maskingLoggerLayer } from "../guard/SecretDetector.ts"
 import type { ScriptedOptions } from "../llm/index.ts"
 import { ProviderPools } from "../llm/ProviderPools.ts"
-import { type ConversationMemory, layerMemory as memoryInProcess, layerRedis as memoryInRedis } from "../memory/index.ts"
-import { BudgetStep, DeadLetterStep, type Llm, LlmPipeline, type LlmPipelineOptions, PipelineRedrive, ProviderRegistry, type ProvidersFromConfigOptions, QueueStep } from "../pipeline/index.ts"
+import {
+  type ConversationMemory,
+  layerMemory as memoryInProcess,
+  layerRedis as memoryInRedis
+} from "../memory/index.ts"
+import {
+  BudgetStep,
+  DeadLetterStep,
+  type Llm,
+  LlmPipeline,
+  type LlmPipelineOptions,
+  PipelineRedrive,
+  ProviderRegistry,
+  type ProvidersFromConfigOptions,
+  QueueStep
+} from "../pipeline/index.ts"
 import type { QueueStepOptions } from "../pipeline/index.ts"
-import { Budgets } from "../budget/index.ts"
-import { Costs } from "../costs/index.ts"
-import { DeadLetters } from "../dlq/index.ts"
-import type { InvalidCacheOptions } from "../cache/index.ts"
 import type { InvalidPipelineOptions } from "../pipeline/index.ts"
 import { providerDefaults, RateLimiter, type RateLimiterOptionsInput } from "../ratelimit/index.ts"
 import { Lifecycle, Supervisor } from "../runtime/index.ts"
@@ -117,8 +137,9 @@ export type OptionalServices<O extends TroupeOptions> =
   | (O extends { readonly deadLetters: true } ? DeadLetters : never)
 
 /** Adds the optional services `O` turns on to the layer's type (`buildWith` puts them in its context). */
-const withOptional = <O extends TroupeOptions>() => <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A | OptionalServices<O>, E, R> =>
-  layer as Layer.Layer<A | OptionalServices<O>, E, R> // the services are built by buildWith when O turns them on
+const withOptional =
+  <O extends TroupeOptions>() => <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A | OptionalServices<O>, E, R> =>
+    layer as Layer.Layer<A | OptionalServices<O>, E, R> // the services are built by buildWith when O turns them on
 
 const isScripted = (
   providers: TroupeOptions["providers"]
@@ -131,14 +152,21 @@ const httpClientLayer = Layer.unwrap(
 
 /** Redis that never fails start-up (ResilientRedis), imported when a Redis layer is built (node-redis is loaded only then). */
 const resilientRedisLayer = (url: string) =>
-  Layer.unwrap(Effect.promise(() => import("./internal/ResilientRedis.ts")).pipe(Effect.map((module) => module.layer(url))))
+  Layer.unwrap(
+    Effect.promise(() => import("./internal/ResilientRedis.ts")).pipe(Effect.map((module) => module.layer(url)))
+  )
 
 /** An optional layer whose service stays out of the type (found at run time with `Effect.serviceOption`); none: empty. */
 const untyped = <A>(layer: Layer.Layer<A> | undefined): Layer.Layer<never> => layer ?? Layer.empty
 
 /** The configuration as it is at start-up (read once to build the layers; the store then reads it again). */
 const startupConfig = (configOptions: ConfigStoreOptions) =>
-  Effect.scoped(Effect.flatMap(Layer.build(ConfigStore.layerNode(configOptions)), (context) => Context.get(context, ConfigStore).get))
+  Effect.scoped(
+    Effect.flatMap(
+      Layer.build(ConfigStore.layerNode(configOptions)),
+      (context) => Context.get(context, ConfigStore).get
+    )
+  )
 
 /** Validates the options in the error channel, then builds the layer; `test`: in memory, scripted, no env. */
 const build = (options: TroupeOptions, test: boolean) =>
@@ -182,9 +210,10 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
   // given policies are merged over the provider defaults (so `default` and the other providers stay), unless told
   // to replace them
   const given = options.rateLimiter?.policies
-  const limiterOptions: RateLimiterOptionsInput | undefined = given === undefined || options.replaceDefaultPolicies === true
-    ? options.rateLimiter
-    : { ...options.rateLimiter, policies: { ...providerDefaults, ...given } }
+  const limiterOptions: RateLimiterOptionsInput | undefined =
+    given === undefined || options.replaceDefaultPolicies === true
+      ? options.rateLimiter
+      : { ...options.rateLimiter, policies: { ...providerDefaults, ...given } }
   const rateLimiter = RateLimiterConfigSync.layer.pipe(
     Layer.provideMerge(
       redisLayer === undefined
@@ -208,7 +237,10 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
     : undefined
   const cache = !tiered || redisLayer === undefined
     ? Cache.layerMemory(cacheOptions)
-    : Cache.layerTiered({ ...cacheOptions, redis: { value: Schema.Json, prefix: cacheSection.redisPrefix ?? `${prefix}cache:` } }).pipe(
+    : Cache.layerTiered({
+      ...cacheOptions,
+      redis: { value: Schema.Json, prefix: cacheSection.redisPrefix ?? `${prefix}cache:` }
+    }).pipe(
       Layer.provide(redisLayer)
     )
   const providers = isScripted(options.providers)
@@ -225,7 +257,10 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
     const store = yield* ConfigStore
     const changes = yield* store.subscribe
     cacheEnabled.current = (yield* store.get).cache.enabled
-    yield* Effect.forkScoped(Stream.runForEach(changes, (change) => Effect.sync(() => { cacheEnabled.current = change.config.cache.enabled })))
+    yield* Effect.forkScoped(Stream.runForEach(changes, (change) =>
+      Effect.sync(() => {
+        cacheEnabled.current = change.config.cache.enabled
+      })))
   }))
   // with Redis, the breakers' circuits live there too: processes on one Redis see the same open circuits
   const breakerStore = redisLayer === undefined
@@ -233,7 +268,11 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
     : { breakerStore: CircuitBreaker.layerStoreRedis({ prefix: `${prefix}breaker:` }).pipe(Layer.provide(redisLayer)) }
   const pipelineOptions: LlmPipelineOptions = options.pipeline?.cache === false
     ? { ...breakerStore, ...options.pipeline }
-    : { ...breakerStore, ...options.pipeline, cache: { ...options.pipeline?.cache, enabled: () => cacheEnabled.current } }
+    : {
+      ...breakerStore,
+      ...options.pipeline,
+      cache: { ...options.pipeline?.cache, enabled: () => cacheEnabled.current }
+    }
   // costs / budgets / deadLetters: the optional services the pipeline's steps find in its context (see TroupeOptions)
   const budgets = options.budgets !== true
     ? undefined
@@ -259,10 +298,13 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
     options.queues === undefined ? Layer.empty : QueueStep.layer(options.queues)
   )
   // typed as `Llm` only: the optional services are in the context at run time (found with Effect.serviceOption)
-  const pipeline: Layer.Layer<Llm, InvalidPipelineOptions | InvalidCacheOptions | InvalidOptions, ConfigStore | Cache | RateLimiter | ProviderRegistry> =
-    LlmPipeline.layerWith({ ...pipelineOptions, steps }).pipe(
-      Layer.provideMerge(Layer.mergeAll(untyped(costs), untyped(budgets), untyped(deadLetters)))
-    )
+  const pipeline: Layer.Layer<
+    Llm,
+    InvalidPipelineOptions | InvalidCacheOptions | InvalidOptions,
+    ConfigStore | Cache | RateLimiter | ProviderRegistry
+  > = LlmPipeline.layerWith({ ...pipelineOptions, steps }).pipe(
+    Layer.provideMerge(Layer.mergeAll(untyped(costs), untyped(budgets), untyped(deadLetters)))
+  )
   const llm = pipeline.pipe(Layer.provideMerge(providers), Layer.provideMerge(watchCacheEnabled))
   const memory = redisLayer === undefined
     ? memoryInProcess(options.memory)
@@ -283,7 +325,9 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
     Layer.provideMerge(maskingLoggerLayer)
   )
   // a misconfigured cache backend fails the layer before anything starts (the cast: that layer never succeeds)
-  return backendError === undefined ? full : Layer.unwrap(Effect.fail(backendError) as unknown as Effect.Effect<typeof full, ConfigValidationError>)
+  return backendError === undefined
+    ? full
+    : Layer.unwrap(Effect.fail(backendError) as unknown as Effect.Effect<typeof full, ConfigValidationError>)
 }
 
 /**
@@ -307,4 +351,5 @@ export const layer = <const O extends TroupeOptions = {}>(options?: O) => withOp
  * In memory, scripted model, no process environment, no network: for tests (with `TestClock`) and demos. Fails
  * with `InvalidTroupeOptions` when `options` do not decode (`redis` is validated, then ignored).
  */
-export const layerTest = <const O extends TroupeOptions = {}>(options?: O) => withOptional<O>()(build(options ?? {}, true))
+export const layerTest = <const O extends TroupeOptions = {}>(options?: O) =>
+  withOptional<O>()(build(options ?? {}, true))

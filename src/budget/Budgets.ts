@@ -65,9 +65,14 @@ export interface BudgetsShape {
    * Holds `amount` on every budgeted scope, all or none. Fails with `BudgetExceeded` (the first scope that cannot
    * hold it), `InvalidOptions` (a malformed scope or amount) or `BudgetStoreError`.
    */
-  readonly reserve: (input: ReserveInput) => Effect.Effect<Reservation, BudgetExceeded | InvalidOptions | BudgetStoreError>
+  readonly reserve: (
+    input: ReserveInput
+  ) => Effect.Effect<Reservation, BudgetExceeded | InvalidOptions | BudgetStoreError>
   /** Charges `actual` USD and gives the rest of the hold back (once per reservation); returns the alerts it fired. */
-  readonly settle: (reservation: Reservation, actual: number) => Effect.Effect<ReadonlyArray<BudgetAlert>, BudgetStoreError>
+  readonly settle: (
+    reservation: Reservation,
+    actual: number
+  ) => Effect.Effect<ReadonlyArray<BudgetAlert>, BudgetStoreError>
   /** Gives the whole hold back (once per reservation). */
   readonly release: (reservation: Reservation) => Effect.Effect<void, BudgetStoreError>
   /**
@@ -111,7 +116,9 @@ const make = (
   store: BudgetStoreShape,
   options: BudgetsOptions & { readonly telemetry?: TelemetryHubShape } = {}
 ): BudgetsShape => {
-  const ttlMillis = Duration.toMillis(options.ttl === undefined ? DEFAULT_RESERVATION_TTL : Duration.fromInputUnsafe(options.ttl))
+  const ttlMillis = Duration.toMillis(
+    options.ttl === undefined ? DEFAULT_RESERVATION_TTL : Duration.fromInputUnsafe(options.ttl)
+  )
   const hub = options.telemetry
   const audit = options.audit
   let counter = 0
@@ -126,7 +133,10 @@ const make = (
         Effect.gen(function*() {
           yield* usedRatio(a.scope, a.spent, a.limit)
           if (hub !== undefined) {
-            yield* hub.emit(Events.budgetAlert, { threshold: a.threshold, spent: a.spent, limit: a.limit }, { scope: a.scope, reason: a.reason })
+            yield* hub.emit(Events.budgetAlert, { threshold: a.threshold, spent: a.spent, limit: a.limit }, {
+              scope: a.scope,
+              reason: a.reason
+            })
           }
           if (audit !== undefined) {
             const tenant = a.scope.startsWith("tenant:") ? a.scope.slice(7) : "budgets"
@@ -145,8 +155,17 @@ const make = (
   }
   const checkScope = (scope: string) => Effect.fromResult(Options.validate(BudgetScope, scope, "budget scope", "scope"))
   const settleWith = (reservation: Reservation, actualMicros: number) =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      store.settle({ id: reservation.id, scopes: reservation.scopes, amount: toMicros(reservation.amount), actual: actualMicros, now }))
+    Effect.flatMap(
+      Clock.currentTimeMillis,
+      (now) =>
+        store.settle({
+          id: reservation.id,
+          scopes: reservation.scopes,
+          amount: toMicros(reservation.amount),
+          actual: actualMicros,
+          now
+        })
+    )
 
   const shape: BudgetsShape = {
     set: (spec) =>
@@ -179,25 +198,34 @@ const make = (
       const decoded = isPlainReserve(input) ? input : Options.validate(ReserveSchema, input, "budget reservation")
       if (Result.isResult(decoded) && Result.isFailure(decoded)) return Effect.fail(decoded.failure)
       const checked = Result.isResult(decoded) ? decoded.success : decoded
-      const ttl = "ttl" in checked && checked.ttl !== undefined ? Duration.toMillis(Duration.fromInputUnsafe(checked.ttl)) : ttlMillis
+      const ttl = "ttl" in checked && checked.ttl !== undefined
+        ? Duration.toMillis(Duration.fromInputUnsafe(checked.ttl))
+        : ttlMillis
       const amount = toMicros(checked.amount)
       const scopes = checked.scopes.length < 2 ? checked.scopes : [...new Set(checked.scopes)]
       return Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const id = nextId()
         const expiresAt = now + Math.max(1, ttl)
-        return Effect.flatMap(store.reserve({ id, scopes, amount, expiresAt, now }), (outcome): Effect.Effect<Reservation, BudgetExceeded> => {
-          if (outcome._tag === "Reserved") return Effect.succeed({ id, scopes: outcome.scopes, amount: fromMicros(amount), expiresAt })
-          return Effect.andThen(
-            announce(outcome.alerts),
-            Effect.fail(new BudgetExceeded({
-              scope: outcome.scope,
-              limit: fromMicros(outcome.limit),
-              spent: fromMicros(outcome.spent),
-              reserved: fromMicros(outcome.reserved),
-              requested: fromMicros(amount)
-            }))
-          )
-        })
+        return Effect.flatMap(
+          store.reserve({ id, scopes, amount, expiresAt, now }),
+          (outcome): Effect.Effect<Reservation, BudgetExceeded> => {
+            if (outcome._tag === "Reserved") {
+              return Effect.succeed({ id, scopes: outcome.scopes, amount: fromMicros(amount), expiresAt })
+            }
+            return Effect.andThen(
+              announce(outcome.alerts),
+              Effect.fail(
+                new BudgetExceeded({
+                  scope: outcome.scope,
+                  limit: fromMicros(outcome.limit),
+                  spent: fromMicros(outcome.spent),
+                  reserved: fromMicros(outcome.reserved),
+                  requested: fromMicros(amount)
+                })
+              )
+            )
+          }
+        )
       })
     },
     settle: (reservation, actual) => {
@@ -208,8 +236,11 @@ const make = (
       return Effect.flatMap(settleWith(reservation, micros), announce)
     },
     release: (reservation) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        store.release({ id: reservation.id, scopes: reservation.scopes, amount: toMicros(reservation.amount), now })),
+      Effect.flatMap(
+        Clock.currentTimeMillis,
+        (now) =>
+          store.release({ id: reservation.id, scopes: reservation.scopes, amount: toMicros(reservation.amount), now })
+      ),
     withBudget: (effect, options) =>
       Effect.uninterruptibleMask((restore) =>
         Effect.flatMap(shape.reserve(options), (reservation) =>
@@ -225,7 +256,10 @@ const make = (
   return shape
 }
 
-const layerWith = <E, R>(store: Effect.Effect<BudgetStoreShape, E, R>, options: BudgetsOptions): Layer.Layer<Budgets, E, R> =>
+const layerWith = <E, R>(
+  store: Effect.Effect<BudgetStoreShape, E, R>,
+  options: BudgetsOptions
+): Layer.Layer<Budgets, E, R> =>
   Layer.effect(
     Budgets,
     Effect.gen(function*() {
@@ -254,12 +288,17 @@ export class Budgets extends Context.Service<Budgets, BudgetsShape>()("troupe/bu
     layerWith(Effect.sync(() => makeMemoryBudgetStore()), options)
 
   /** Budgets on Redis (`Redis` from `effect/persistence`), keys under `prefix` (default `troupe:budget:`). */
-  static readonly layerRedis = (options: BudgetsOptions & { readonly prefix?: string } = {}): Layer.Layer<Budgets, never, Redis.Redis> =>
+  static readonly layerRedis = (
+    options: BudgetsOptions & { readonly prefix?: string } = {}
+  ): Layer.Layer<Budgets, never, Redis.Redis> =>
     layerWith(makeRedisBudgetStore(options.prefix ?? "troupe:budget:"), options)
 
   /** Budgets on PostgreSQL through `SqlClient`; tables in `schema` (default `public`). */
   static readonly layerPostgres = (
     options: BudgetsOptions & { readonly schema?: string } = {}
   ): Layer.Layer<Budgets, BudgetStoreError, SqlClient.SqlClient> =>
-    layerWith(Effect.flatMap(SqlClient.SqlClient, (sql) => makePostgresBudgetStore(sql, options.schema ?? "public")), options)
+    layerWith(
+      Effect.flatMap(SqlClient.SqlClient, (sql) => makePostgresBudgetStore(sql, options.schema ?? "public")),
+      options
+    )
 }

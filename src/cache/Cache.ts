@@ -24,17 +24,17 @@
  * @since 0.1.0
  */
 import { Context, Duration, Effect, Layer, Option, Schema } from "effect"
-import type * as Scope from "effect/Scope"
 import { Redis } from "effect/persistence"
+import type * as Scope from "effect/Scope"
+import { ownConnection } from "../ratelimit/internal/RedisScriptRunner.ts"
 import type { InvalidCacheOptions } from "./CacheError.ts"
-import { makeCacheCore } from "./internal/CacheCore.ts"
-import type { CacheInternals } from "./internal/CacheCore.ts"
 import type { CacheOptions } from "./CacheOptions.ts"
 import { decodeWith, durationToMillis, PositiveDuration, resolveCacheOptions } from "./CacheOptions.ts"
 import type { CacheShape } from "./CacheShape.ts"
+import { makeCacheCore } from "./internal/CacheCore.ts"
+import type { CacheInternals } from "./internal/CacheCore.ts"
 import type { RedisTierOptions } from "./RedisTier.ts"
 import { makeRedisTier, nodeRedisLayer } from "./RedisTier.ts"
-import { ownConnection } from "../ratelimit/internal/RedisScriptRunner.ts"
 
 /** Options of the tiered (memory over Redis) cache. */
 export interface TieredCacheOptions<A, I = unknown> extends CacheOptions<A> {
@@ -59,7 +59,9 @@ export const DEFAULT_L2_TIMEOUT_MS = 250
  * The L2 tier's connection: with `NodeRedis` in context, its own duplicate connection without offline queue
  * (released within `timeoutMs`, see `RedisTier.ts`); otherwise the `Redis` service as given.
  */
-const tierConnection = (timeoutMs: number): Effect.Effect<Pick<Redis.Redis["Service"], "send">, never, Scope.Scope | Redis.Redis> =>
+const tierConnection = (
+  timeoutMs: number
+): Effect.Effect<Pick<Redis.Redis["Service"], "send">, never, Scope.Scope | Redis.Redis> =>
   Effect.gen(function*() {
     // the NodeRedis tag's module (and node-redis with it) is loaded only when a tiered cache is built
     const nodeRedis = yield* Effect.promise(() => import("@effect/platform-node/NodeRedis").catch(() => undefined))

@@ -8,8 +8,8 @@
  *
  * @since 0.1.0
  */
-import * as Invalid from "../internal/InvalidInput.ts"
 import { Schema } from "effect"
+import * as Invalid from "../internal/InvalidInput.ts"
 
 /**
  * Invalid cache or call options. `path` is the dotted path of the bad field (e.g. `namespaces.llm.ttl`).
@@ -19,7 +19,9 @@ import { Schema } from "effect"
  * Effect.catchTag("InvalidCacheOptions", (e) => Effect.logError(`${e.path}: ${e.reason}`))
  * ```
  */
-export class InvalidCacheOptions extends Schema.TaggedError<InvalidCacheOptions>()("InvalidCacheOptions", Invalid.InvalidInputFields) {
+export class InvalidCacheOptions
+  extends Schema.TaggedError<InvalidCacheOptions>()("InvalidCacheOptions", Invalid.InvalidInputFields)
+{
   /** An `InvalidCacheOptions` for a rule Schema cannot express, at `path` (`a.b[2].c`). */
   static at(path: string, detail: string): InvalidCacheOptions {
     return new InvalidCacheOptions(Invalid.fields("cache options", path, detail))
@@ -67,7 +69,9 @@ export class CacheValueEncodingError extends Schema.TaggedError<CacheValueEncodi
 export type CachePutError = CacheKeyTooLarge | CacheValueTooLarge | CacheValueEncodingError | InvalidCacheOptions
 
 /** An LLM request given to the response cache that does not match `ResponseKeyInput`; `path` names the field. */
-export class InvalidResponseRequest extends Schema.TaggedError<InvalidResponseRequest>()("InvalidResponseRequest", Invalid.InvalidInputFields) {
+export class InvalidResponseRequest
+  extends Schema.TaggedError<InvalidResponseRequest>()("InvalidResponseRequest", Invalid.InvalidInputFields)
+{
   /** An `InvalidResponseRequest` for a rule Schema cannot express, at `path` (`a.b[2].c`). */
   static at(path: string, detail: string): InvalidResponseRequest {
     return new InvalidResponseRequest(Invalid.fields("LLM request for the response cache", path, detail))

@@ -97,4 +97,3 @@ export const registerCacheMetrics = (
     counter(n.l2Degradations, "Redis tier healthy -> degraded transitions", {}, () => counters.l2Degradations)
     yield* Effect.addFinalizer(() => Effect.sync(() => registrations.forEach((r) => r.remove())))
   })
-

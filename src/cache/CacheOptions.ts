@@ -11,8 +11,8 @@
  *
  * @since 0.1.0
  */
-import * as Invalid from "../internal/InvalidInput.ts"
 import { Duration, Effect, Option, Schema, SchemaIssue } from "effect"
+import * as Invalid from "../internal/InvalidInput.ts"
 import { InvalidCacheOptions } from "./CacheError.ts"
 
 /** Default `maxKeyBytes`: 1 KiB of UTF-8. */

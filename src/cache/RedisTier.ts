@@ -28,10 +28,10 @@
  *
  * @since 0.1.0
  */
-import { Watchdog, type WatchdogEntry } from "../internal/Watchdog.ts"
 import type { NodeRedis } from "@effect/platform-node/NodeRedis"
 import { Cause, Deferred, Duration, Effect, Exit, Layer, Schema } from "effect"
 import { Redis } from "effect/persistence"
+import { Watchdog, type WatchdogEntry } from "../internal/Watchdog.ts"
 import { CacheValueEncodingError } from "./CacheError.ts"
 import type { CacheCounters } from "./CacheStats.ts"
 
@@ -145,14 +145,19 @@ export const makeRedisTier = <A, I>(
   const timeoutMs = config.timeoutMs
   const watchdog = new Watchdog(timeoutMs === undefined || !Number.isFinite(timeoutMs) ? 0 : timeoutMs)
   // real time, never the Effect Clock: a frozen Redis is detected under TestClock too
-  const withTimeout = <X>(command: Effect.Effect<X, Redis.RedisError>): Effect.Effect<X, Redis.RedisError | L2Timeout> =>
+  const withTimeout = <X>(
+    command: Effect.Effect<X, Redis.RedisError>
+  ): Effect.Effect<X, Redis.RedisError | L2Timeout> =>
     timeoutMs === undefined || !Number.isFinite(timeoutMs)
       ? command
       : Effect.raceFirst(
         command,
         // one shared watchdog timer for all commands, not a timer per call (see `internal/Watchdog.ts`)
         Effect.callback<never, L2Timeout>((resume) => {
-          const entry: WatchdogEntry = { sentAt: Date.now(), expire: () => resume(Effect.fail(new L2Timeout(timeoutMs))) }
+          const entry: WatchdogEntry = {
+            sentAt: Date.now(),
+            expire: () => resume(Effect.fail(new L2Timeout(timeoutMs)))
+          }
           watchdog.enter(entry)
           return Effect.sync(() => watchdog.entries.delete(entry))
         })

@@ -17,9 +17,9 @@
  * @since 0.1.0
  */
 import { Context, Duration, Effect, Layer, Option } from "effect"
+import { Cache } from "./Cache.ts"
 import type { CacheKeyTooLarge, CachePutError, InvalidCacheOptions } from "./CacheError.ts"
 import { InvalidResponseRequest } from "./CacheError.ts"
-import { Cache } from "./Cache.ts"
 import type { CacheShape } from "./CacheShape.ts"
 import type { CacheStats } from "./CacheStats.ts"
 import type { ResponseKeyInput } from "./ResponseKey.ts"
@@ -86,7 +86,10 @@ export interface ResponseCacheShape<A> {
  * const reply = yield* responses.cached({ provider: "openai", model: "gpt-4o", messages }, callModel)
  * ```
  */
-export const make = <A>(cache: CacheShape<A>, options: ResponseCacheOptions<A> = {}): Effect.Effect<ResponseCacheShape<A>, InvalidResponseRequest> =>
+export const make = <A>(
+  cache: CacheShape<A>,
+  options: ResponseCacheOptions<A> = {}
+): Effect.Effect<ResponseCacheShape<A>, InvalidResponseRequest> =>
   Effect.gen(function*() {
     const namespace = options.namespace ?? "llm"
     if (!/^[^:]+$/.test(namespace)) {
@@ -106,11 +109,17 @@ export const make = <A>(cache: CacheShape<A>, options: ResponseCacheOptions<A> =
         const key = yield* keyOf(request)
         if (callOptions?.bypass === true) return yield* call
         const ttl = ttlOf(callOptions?.ttl)
-        const computeOptions = { ...(ttl !== undefined ? { ttl } : {}), ...(tokensOf !== undefined ? { tokens: tokensOf } : {}) }
+        const computeOptions = {
+          ...(ttl !== undefined ? { ttl } : {}),
+          ...(tokensOf !== undefined ? { tokens: tokensOf } : {})
+        }
         if (callOptions?.refresh === true) {
           const response = yield* call
           const tokens = tokensOf?.(response)
-          yield* cache.put(key, response, { ...(ttl !== undefined ? { ttl } : {}), ...(tokens !== undefined ? { tokens } : {}) }).pipe(
+          yield* cache.put(key, response, {
+            ...(ttl !== undefined ? { ttl } : {}),
+            ...(tokens !== undefined ? { tokens } : {})
+          }).pipe(
             Effect.catch((error) => Effect.logDebug("response cache: refreshed response not cached", error))
           )
           return response
@@ -130,7 +139,10 @@ export const make = <A>(cache: CacheShape<A>, options: ResponseCacheOptions<A> =
             const key = yield* keyOf(request)
             const t = ttlOf(ttl)
             const tokens = tokensOf?.(response)
-            yield* cache.put(key, response, { ...(t !== undefined ? { ttl: t } : {}), ...(tokens !== undefined ? { tokens } : {}) })
+            yield* cache.put(key, response, {
+              ...(t !== undefined ? { ttl: t } : {}),
+              ...(tokens !== undefined ? { tokens } : {})
+            })
             stored++
           }
           return stored
@@ -156,7 +168,9 @@ export const make = <A>(cache: CacheShape<A>, options: ResponseCacheOptions<A> =
   })
 
 /** The response cache service (responses typed `unknown`), built over the `Cache` service. */
-export class ResponseCache extends Context.Service<ResponseCache, ResponseCacheShape<unknown>>()("troupe/ResponseCache") {
+export class ResponseCache
+  extends Context.Service<ResponseCache, ResponseCacheShape<unknown>>()("troupe/ResponseCache")
+{
   /** Requires `Cache` (e.g. `Cache.layerMemory(...)` or `Cache.layerTiered(...)`). */
   static readonly layer = (
     options?: ResponseCacheOptions<unknown>

@@ -18,9 +18,9 @@
  *
  * @since 0.1.0
  */
-import * as Invalid from "../internal/InvalidInput.ts"
 import { Effect, Schema } from "effect"
 import { hash } from "node:crypto"
+import * as Invalid from "../internal/InvalidInput.ts"
 import { InvalidResponseRequest } from "./CacheError.ts"
 import { issueToError } from "./CacheOptions.ts"
 
@@ -170,7 +170,9 @@ export const hashRequestFields = (
   toolChoice: unknown
 ): string => {
   // members in sorted order: messages, model, params, provider, toolChoice, tools
-  let out = messages === undefined ? `{"model":${quote(model)}` : `{"messages":${canonicalJson(messages)},"model":${quote(model)}`
+  let out = messages === undefined
+    ? `{"model":${quote(model)}`
+    : `{"messages":${canonicalJson(messages)},"model":${quote(model)}`
   if (params !== undefined) out += `,"params":${canonicalJson(params)}`
   out += `,"provider":${quote(provider)}`
   if (toolChoice !== undefined) out += `,"toolChoice":${canonicalJson(toolChoice)}`

@@ -55,14 +55,21 @@ const watchTree = (t: Target & { readonly json: boolean; readonly interval: numb
   Effect.tryPromise({
     try: async () => {
       const { url, key } = resolveTarget(t)
-      if (key === undefined) throw new CliFailure("no admin key: pass --admin-key, set TROUPE_ADMIN_KEY or adminKey in ~/.trouperc", 4)
+      if (key === undefined) {
+        throw new CliFailure("no admin key: pass --admin-key, set TROUPE_ADMIN_KEY or adminKey in ~/.trouperc", 4)
+      }
       let res: Response
       try {
-        res = await fetch(`${url}/admin/events?filter=troupe.none&interval=${t.interval}`, { headers: { authorization: `Bearer ${key}` }, signal: AbortSignal.timeout(t.timeout) })
+        res = await fetch(`${url}/admin/events?filter=troupe.none&interval=${t.interval}`, {
+          headers: { authorization: `Bearer ${key}` },
+          signal: AbortSignal.timeout(t.timeout)
+        })
       } catch (e) {
         throw new CliFailure(`${url}: gateway unreachable (${e instanceof Error ? e.message : String(e)})`, 3)
       }
-      if (res.status === 401 || res.status === 403) throw new CliFailure(`admin key refused (HTTP ${res.status})`, 4)
+      if (res.status === 401 || res.status === 403) {
+        throw new CliFailure(`admin key refused (HTTP ${res.status})`, 4)
+      }
       if (!res.ok || res.body === null) throw new CliFailure(`GET /admin/events: HTTP ${res.status}`, 5)
       const reader = res.body.getReader()
       const dec = new TextDecoder()
@@ -81,7 +88,9 @@ const watchTree = (t: Target & { readonly json: boolean; readonly interval: numb
           // the gateway's snapshot frame (GET /admin/events): its tree and time
           const snap = JSON.parse(data) as { tree: Node; at: number }
           if (t.json) process.stdout.write(JSON.stringify(snap.tree) + "\n")
-          else process.stdout.write(`\x1b[2J\x1b[H${renderTree(snap.tree)}\n\n${new Date(snap.at).toISOString()}  (Ctrl-C to quit)\n`)
+          else {process.stdout.write(
+              `\x1b[2J\x1b[H${renderTree(snap.tree)}\n\n${new Date(snap.at).toISOString()}  (Ctrl-C to quit)\n`
+            )}
         }
       }
       throw new CliFailure("the gateway closed the event stream", 3)
@@ -92,14 +101,23 @@ const watchTree = (t: Target & { readonly json: boolean; readonly interval: numb
 /** `troupe tree [--watch]`. */
 export const tree = Command.make("tree", {
   ...shared,
-  watch: Flag.Boolean("watch").pipe(Flag.withAlias("w"), Flag.withDescription("redraw on every snapshot until Ctrl-C"), Flag.withDefault(false)),
-  interval: Flag.Int("interval").pipe(Flag.withDescription("--watch refresh in ms (default 1000)"), Flag.withDefault(1_000))
+  watch: Flag.Boolean("watch").pipe(
+    Flag.withAlias("w"),
+    Flag.withDescription("redraw on every snapshot until Ctrl-C"),
+    Flag.withDefault(false)
+  ),
+  interval: Flag.Int("interval").pipe(
+    Flag.withDescription("--watch refresh in ms (default 1000)"),
+    Flag.withDefault(1_000)
+  )
 }, (o) =>
-  report(o.watch
-    ? watchTree({ ...o, timeout: 2_147_483_647 })
-    // GET /admin/supervision answers the tree
-    : Effect.flatMap(call(o, "GET", "/admin/supervision"), (r) => print(o.json, r.body, () => renderTree(r.body as Node))))
-).pipe(Command.withDescription("Print the supervision tree (--watch: live)"))
+  report(
+    o.watch
+      ? watchTree({ ...o, timeout: 2_147_483_647 })
+      // GET /admin/supervision answers the tree
+      : Effect.flatMap(call(o, "GET", "/admin/supervision"), (r) =>
+        print(o.json, r.body, () => renderTree(r.body as Node)))
+  )).pipe(Command.withDescription("Print the supervision tree (--watch: live)"))
 
 /** `troupe health`. */
 export const health = Command.make("health", shared, (o) =>
@@ -108,40 +126,56 @@ export const health = Command.make("health", shared, (o) =>
     const ready = yield* call(o, "GET", "/health/ready", undefined, false)
     yield* print(o.json, { live: live.body, ready: ready.body }, () => {
       // GET /health/ready's documented fields, all read as optional
-      const r = ready.body as { status?: string; phase?: string; maintenance?: boolean; checks?: ReadonlyArray<{ name: string; status: string }> }
+      const r = ready.body as {
+        status?: string
+        phase?: string
+        maintenance?: boolean
+        checks?: ReadonlyArray<{ name: string; status: string }>
+      }
       // GET /health/live's documented field, read as optional
-      return [`live: ${(live.body as { status?: string }).status}`, `ready: ${r.status} (phase ${r.phase}${r.maintenance ? ", maintenance" : ""})`,
-        ...(r.checks ?? []).map((c) => `  ${c.name}: ${c.status}`)].join("\n")
+      return [
+        `live: ${(live.body as { status?: string }).status}`,
+        `ready: ${r.status} (phase ${r.phase}${r.maintenance ? ", maintenance" : ""})`,
+        ...(r.checks ?? []).map((c) => `  ${c.name}: ${c.status}`)
+      ].join("\n")
     })
     if (ready.status !== 200) yield* Effect.fail(new CliFailure("the gateway is not ready", 1))
-  }))
-).pipe(Command.withDescription("Liveness and readiness of the gateway (exit 1 when not ready)"))
+  }))).pipe(Command.withDescription("Liveness and readiness of the gateway (exit 1 when not ready)"))
 
 /** `troupe metrics`. */
-export const metrics = Command.make("metrics", shared, (o) =>
-  report(Effect.flatMap(call(o, "GET", "/metrics", undefined, false), (r) => {
-    const text = String(r.body)
-    if (!o.json) return Console.log(text.trimEnd())
-    const samples: Array<{ name: string; labels: string; value: number }> = []
-    for (const line of text.split("\n")) {
-      const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)/.exec(line)
-      // group 1 is not optional in the pattern, so it is set when the line matches
-      if (m !== null) samples.push({ name: m[1] as string, labels: m[2] ?? "", value: Number(m[3]) })
-    }
-    return Console.log(JSON.stringify(samples, null, 2))
-  }))
+export const metrics = Command.make(
+  "metrics",
+  shared,
+  (o) =>
+    report(Effect.flatMap(call(o, "GET", "/metrics", undefined, false), (r) => {
+      const text = String(r.body)
+      if (!o.json) return Console.log(text.trimEnd())
+      const samples: Array<{ name: string; labels: string; value: number }> = []
+      for (const line of text.split("\n")) {
+        const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)/.exec(line)
+        // group 1 is not optional in the pattern, so it is set when the line matches
+        if (m !== null) samples.push({ name: m[1] as string, labels: m[2] ?? "", value: Number(m[3]) })
+      }
+      return Console.log(JSON.stringify(samples, null, 2))
+    }))
 ).pipe(Command.withDescription("The Prometheus metrics of the gateway (--json: one object per sample)"))
 
-const configGet = Command.make("get", { ...shared, path: Argument.String("path").pipe(Argument.withDescription("dotted path, e.g. gateway.port"), Argument.optional) }, (o) =>
+const configGet = Command.make("get", {
+  ...shared,
+  path: Argument.String("path").pipe(Argument.withDescription("dotted path, e.g. gateway.port"), Argument.optional)
+}, (o) =>
   report(Effect.flatMap(call(o, "GET", "/admin/config"), (r) => {
     let value: unknown = r.body
     if (Option.isSome(o.path)) {
-      for (const seg of o.path.value.split(".")) value = typeof value === "object" && value !== null ? (value as Record<string, unknown>)[seg] : undefined // walking parsed JSON
+      for (const seg of o.path.value.split(".")) {
+        value = typeof value === "object" && value !== null
+          ? (value as Record<string, unknown>)[seg]
+          : undefined // walking parsed JSON
+      }
       if (value === undefined) return Effect.fail(new CliFailure(`no config value at ${o.path.value}`, 1))
     }
     return Console.log(o.json || typeof value === "object" ? JSON.stringify(value, null, 2) : String(value))
-  }))
-).pipe(Command.withDescription("Print the effective configuration (secrets redacted), or one path of it"))
+  }))).pipe(Command.withDescription("Print the effective configuration (secrets redacted), or one path of it"))
 
 const configSet = Command.make("set", {
   ...shared,
@@ -166,10 +200,12 @@ const configSet = Command.make("set", {
     const r = yield* call(o, "PATCH", "/admin/config", patch)
     // PATCH /admin/config answers the new version (read as optional)
     yield* print(o.json, r.body, () => `set ${o.path} (config version ${(r.body as { version?: number }).version})`)
-  }))
-).pipe(Command.withDescription("Change one configuration value on the running gateway (validated by it)"))
+  }))).pipe(Command.withDescription("Change one configuration value on the running gateway (validated by it)"))
 
-const configValidate = Command.make("validate", { json: shared.json, file: Argument.String("file").pipe(Argument.withDescription("JSON config file")) }, (o) =>
+const configValidate = Command.make("validate", {
+  json: shared.json,
+  file: Argument.String("file").pipe(Argument.withDescription("JSON config file"))
+}, (o) =>
   report(Effect.gen(function*() {
     // the config subsystem is loaded only by this command
     const { ConfigStore } = yield* Effect.promise(() => import("../config/index.ts"))
@@ -179,13 +215,18 @@ const configValidate = Command.make("validate", { json: shared.json, file: Argum
       Effect.catch((e) =>
         e._tag === "ConfigValidationError"
           ? Effect.succeed({ valid: false as const, issues: e.issues })
-          : Effect.fail(new CliFailure(`${o.file}: ${e.message}`, 1)))
+          : Effect.fail(new CliFailure(`${o.file}: ${e.message}`, 1))
+      )
     )
     yield* print(o.json, { file: o.file, ...outcome }, () =>
-      outcome.valid ? `${o.file}: valid` : [`${o.file}: invalid`, ...outcome.issues.map((i) => `  ${i.path}: ${i.message}`)].join("\n"))
+      outcome.valid
+        ? `${o.file}: valid`
+        : [
+          `${o.file}: invalid`,
+          ...outcome.issues.map((i) => `  ${i.path}: ${i.message}`)
+        ].join("\n"))
     if (!outcome.valid) yield* Effect.fail(new CliFailure(`${o.file}: ${outcome.issues.length} issue(s)`, 1))
-  }))
-).pipe(Command.withDescription("Validate a config file locally (no server needed); exit 1 listing every issue"))
+  }))).pipe(Command.withDescription("Validate a config file locally (no server needed); exit 1 listing every issue"))
 
 /** `troupe config get|set|validate`. */
 export const config = Command.make("config").pipe(
@@ -199,11 +240,13 @@ const maintenanceSwitch = (on: boolean) =>
     message: Flag.String("message").pipe(Flag.withDescription("message returned to clients"), Flag.optional)
   }, (o) =>
     report(Effect.flatMap(
-      call(o, "POST", "/admin/maintenance", { enabled: on, ...(Option.isSome(o.message) ? { message: o.message.value } : {}) }),
+      call(o, "POST", "/admin/maintenance", {
+        enabled: on,
+        ...(Option.isSome(o.message) ? { message: o.message.value } : {})
+      }),
       // POST /admin/maintenance answers the new mode (read as optional)
       (r) => print(o.json, r.body, () => `maintenance ${(r.body as { enabled?: boolean }).enabled ? "on" : "off"}`)
-    ))
-  ).pipe(Command.withDescription(on ? "Switch maintenance mode on" : "Switch maintenance mode off"))
+    ))).pipe(Command.withDescription(on ? "Switch maintenance mode on" : "Switch maintenance mode off"))
 
 /** `troupe maintenance on|off`. */
 export const maintenance = Command.make("maintenance").pipe(

@@ -20,12 +20,20 @@ import { Argument, Command, Flag } from "effect/cli"
 import { SCOPE_PATTERN } from "../budget/Budget.ts"
 import { call, invalidArgument, isoTime, numberArg, print, report, shared, usd } from "./internal/AdminClient.ts"
 
-const scopeArg = Argument.String("scope").pipe(Argument.withDescription("key:<id>, principal:<id>, tenant:<id> or project:<id>"))
+const scopeArg = Argument.String("scope").pipe(
+  Argument.withDescription("key:<id>, principal:<id>, tenant:<id> or project:<id>")
+)
 
 const checkScope = (scope: string) =>
   SCOPE_PATTERN.test(scope)
     ? Effect.void
-    : Effect.fail(invalidArgument(`scope: expected key:<id>, principal:<id>, tenant:<id> or project:<id> (id: 1-128 characters of [A-Za-z0-9_.:@-]), got ${JSON.stringify(scope)}`))
+    : Effect.fail(
+      invalidArgument(
+        `scope: expected key:<id>, principal:<id>, tenant:<id> or project:<id> (id: 1-128 characters of [A-Za-z0-9_.:@-]), got ${
+          JSON.stringify(scope)
+        }`
+      )
+    )
 
 interface Status {
   readonly scope: string
@@ -50,8 +58,14 @@ const set = Command.make("set", {
   ...shared,
   scope: scopeArg,
   limit: Flag.String("limit").pipe(Flag.withDescription("USD per period, 0 to 1e9")),
-  period: Flag.Literals("period", ["day", "month", "total"]).pipe(Flag.withDescription("UTC day, UTC month (default) or total"), Flag.withDefault("month" as const)),
-  alertAt: Flag.String("alert-at").pipe(Flag.withDescription("comma-separated fractions of the limit that raise an alert (default 0.5,0.8,1)"), Flag.optional)
+  period: Flag.Literals("period", ["day", "month", "total"]).pipe(
+    Flag.withDescription("UTC day, UTC month (default) or total"),
+    Flag.withDefault("month" as const)
+  ),
+  alertAt: Flag.String("alert-at").pipe(
+    Flag.withDescription("comma-separated fractions of the limit that raise an alert (default 0.5,0.8,1)"),
+    Flag.optional
+  )
 }, (o) =>
   report(Effect.gen(function*() {
     yield* checkScope(o.scope)
@@ -62,24 +76,31 @@ const set = Command.make("set", {
       for (const part of o.alertAt.value.split(",")) {
         const n = Number(part.trim())
         if (part.trim() === "" || !Number.isFinite(n) || n <= 0 || n > 1) {
-          return yield* Effect.fail(invalidArgument(`--alert-at: expected fractions in (0, 1] separated by commas, got ${JSON.stringify(o.alertAt.value)}`))
+          return yield* Effect.fail(
+            invalidArgument(
+              `--alert-at: expected fractions in (0, 1] separated by commas, got ${JSON.stringify(o.alertAt.value)}`
+            )
+          )
         }
         alertAt.push(n)
       }
       if (alertAt.length > 8) return yield* Effect.fail(invalidArgument("--alert-at: at most 8 fractions"))
     }
-    const r = yield* call(o, "POST", "/costs/budget", { scope: o.scope, limit, period: o.period, ...(alertAt !== undefined ? { alertAt } : {}) })
+    const r = yield* call(o, "POST", "/costs/budget", {
+      scope: o.scope,
+      limit,
+      period: o.period,
+      ...(alertAt !== undefined ? { alertAt } : {})
+    })
     yield* print(o.json, r.body, () => `budget set: ${o.scope} ${usd(limit)} per ${o.period}`)
-  }))
-).pipe(Command.withDescription("Set (replace) the budget of a scope"))
+  }))).pipe(Command.withDescription("Set (replace) the budget of a scope"))
 
 const show = Command.make("show", { ...shared, scope: scopeArg }, (o) =>
   report(Effect.gen(function*() {
     yield* checkScope(o.scope)
     const r = yield* call(o, "GET", `/costs/budget/${encodeURIComponent(o.scope)}`)
     yield* print(o.json, r.body, () => renderBudget(r.body as Status)) // the costs API's budget status
-  }))
-).pipe(Command.withDescription("Show a scope's budget: limit, spent, reserved, remaining"))
+  }))).pipe(Command.withDescription("Show a scope's budget: limit, spent, reserved, remaining"))
 
 /** `troupe budgets set|show`. */
 export const budgets = Command.make("budgets").pipe(

@@ -24,5 +24,7 @@ export const root = Command.make("troupe").pipe(
 export const commands = [serve, tree, health, metrics, config, maintenance, keys, budgets, costs, dlq, replay] as const
 
 /** Runs the CLI on `argv` (without the node and script paths), with `extra` subcommands if any. */
-export const run = (argv: ReadonlyArray<string>, extra: ReadonlyArray<Command.Command<string, never, unknown, unknown, never>> = []) =>
-  Command.runWith(root.pipe(Command.withSubcommands([...commands, ...extra])), { version: "0.1.0" })(argv)
+export const run = (
+  argv: ReadonlyArray<string>,
+  extra: ReadonlyArray<Command.Command<string, never, unknown, unknown, never>> = []
+) => Command.runWith(root.pipe(Command.withSubcommands([...commands, ...extra])), { version: "0.1.0" })(argv)

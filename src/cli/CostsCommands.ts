@@ -17,7 +17,18 @@
  */
 import { Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { call, invalidArgument, isoTime, numberArg, print, queryOf, report, shared, table, usd } from "./internal/AdminClient.ts"
+import {
+  call,
+  invalidArgument,
+  isoTime,
+  numberArg,
+  print,
+  queryOf,
+  report,
+  shared,
+  table,
+  usd
+} from "./internal/AdminClient.ts"
 
 interface Stats {
   readonly period: string
@@ -30,27 +41,38 @@ interface Stats {
 
 /** A stats answer as text: the total, the count, and the groups as a table. */
 export const renderStats = (s: Stats, groupBy = "group"): string => {
-  const head = `${s.user !== undefined ? `${s.user}: ` : ""}${usd(s.total)} in ${s.count} call(s) this ${s.period} (since ${isoTime(s.start)})`
+  const head = `${s.user !== undefined ? `${s.user}: ` : ""}${
+    usd(s.total)
+  } in ${s.count} call(s) this ${s.period} (since ${isoTime(s.start)})`
   const groups = Object.entries(s.groups).sort((a, b) => b[1] - a[1])
-  return groups.length === 0 ? head : `${head}\n${table([groupBy.toUpperCase(), "USD"], groups.map(([k, v]) => [k, usd(v)]))}`
+  return groups.length === 0
+    ? head
+    : `${head}\n${table([groupBy.toUpperCase(), "USD"], groups.map(([k, v]) => [k, usd(v)]))}`
 }
 
 const period = (fallback: "day" | "month") =>
-  Flag.Literals("period", ["hour", "day", "month"]).pipe(Flag.withDescription(`UTC hour, day or month (default ${fallback})`), Flag.withDefault(fallback))
+  Flag.Literals("period", ["hour", "day", "month"]).pipe(
+    Flag.withDescription(`UTC hour, day or month (default ${fallback})`),
+    Flag.withDefault(fallback)
+  )
 
 const stats = Command.make("stats", {
   ...shared,
   period: period("day"),
-  groupBy: Flag.Literals("group-by", ["tenant", "principal", "key", "project", "agent", "model", "provider", "cached"]).pipe(
-    Flag.withDescription("total per value of this dimension"),
-    Flag.optional
-  )
+  groupBy: Flag.Literals("group-by", ["tenant", "principal", "key", "project", "agent", "model", "provider", "cached"])
+    .pipe(
+      Flag.withDescription("total per value of this dimension"),
+      Flag.optional
+    )
 }, (o) =>
   report(Effect.gen(function*() {
-    const r = yield* call(o, "GET", `/costs/stats${queryOf({ period: o.period, groupBy: Option.getOrUndefined(o.groupBy) })}`)
+    const r = yield* call(
+      o,
+      "GET",
+      `/costs/stats${queryOf({ period: o.period, groupBy: Option.getOrUndefined(o.groupBy) })}`
+    )
     yield* print(o.json, r.body, () => renderStats(r.body as Stats, Option.getOrElse(o.groupBy, () => "group"))) // the costs API's stats
-  }))
-).pipe(Command.withDescription("Total spend and priced calls of a period, optionally grouped"))
+  }))).pipe(Command.withDescription("Total spend and priced calls of a period, optionally grouped"))
 
 const usage = Command.make("usage", {
   ...shared,
@@ -58,11 +80,12 @@ const usage = Command.make("usage", {
   period: period("month")
 }, (o) =>
   report(Effect.gen(function*() {
-    if (o.user.length < 1 || o.user.length > 256) return yield* Effect.fail(invalidArgument("user: expected 1-256 characters"))
+    if (o.user.length < 1 || o.user.length > 256) {
+      return yield* Effect.fail(invalidArgument("user: expected 1-256 characters"))
+    }
     const r = yield* call(o, "GET", `/costs/usage/${encodeURIComponent(o.user)}${queryOf({ period: o.period })}`)
     yield* print(o.json, r.body, () => renderStats(r.body as Stats, "model")) // the costs API's usage
-  }))
-).pipe(Command.withDescription("One user's spend in a period, by model"))
+  }))).pipe(Command.withDescription("One user's spend in a period, by model"))
 
 interface Forecast {
   readonly month: number
@@ -75,7 +98,10 @@ interface Forecast {
 
 const forecast = Command.make("forecast", {
   ...shared,
-  days: Flag.String("days").pipe(Flag.withDescription("days the daily mean is taken over, 1-31 (default 7)"), Flag.withDefault("7"))
+  days: Flag.String("days").pipe(
+    Flag.withDescription("days the daily mean is taken over, 1-31 (default 7)"),
+    Flag.withDefault("7")
+  )
 }, (o) =>
   report(Effect.gen(function*() {
     const days = yield* numberArg("--days", o.days, { min: 1, max: 31, int: true })
@@ -87,8 +113,7 @@ const forecast = Command.make("forecast", {
         `  month to date ${usd(f.monthToDate)}, daily mean ${usd(f.dailyMean)}, ${f.daysLeft} day(s) left`
       ].join("\n")
     })
-  }))
-).pipe(Command.withDescription("The current month's projected spend"))
+  }))).pipe(Command.withDescription("The current month's projected spend"))
 
 /** `troupe costs stats|usage|forecast`. */
 export const costs = Command.make("costs").pipe(

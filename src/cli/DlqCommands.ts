@@ -20,13 +20,30 @@
  */
 import { Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
-import { call, CliFailure, invalidArgument, isoTime, numberArg, print, queryOf, report, shared, table } from "./internal/AdminClient.ts"
+import {
+  call,
+  CliFailure,
+  invalidArgument,
+  isoTime,
+  numberArg,
+  print,
+  queryOf,
+  report,
+  shared,
+  table
+} from "./internal/AdminClient.ts"
 
 const filters = {
   source: Flag.String("source").pipe(Flag.withDescription("only letters for this model or agent"), Flag.optional),
   kind: Flag.Literals("kind", ["request", "turn"]).pipe(Flag.withDescription("request or turn"), Flag.optional),
-  errorTag: Flag.String("error-tag").pipe(Flag.withDescription("only letters whose last error has this tag"), Flag.optional),
-  status: Flag.Literals("status", ["dead", "redriving", "redriven"]).pipe(Flag.withDescription("dead, redriving or redriven"), Flag.optional)
+  errorTag: Flag.String("error-tag").pipe(
+    Flag.withDescription("only letters whose last error has this tag"),
+    Flag.optional
+  ),
+  status: Flag.Literals("status", ["dead", "redriving", "redriven"]).pipe(
+    Flag.withDescription("dead, redriving or redriven"),
+    Flag.optional
+  )
 }
 
 interface Filters {
@@ -38,9 +55,13 @@ interface Filters {
 
 const filterOf = (o: Filters): Effect.Effect<Readonly<Record<string, string>>, CliFailure> => {
   const f: Record<string, string> = {}
-  for (const [name, flag, value] of [["source", "--source", o.source], ["errorTag", "--error-tag", o.errorTag]] as const) {
+  for (
+    const [name, flag, value] of [["source", "--source", o.source], ["errorTag", "--error-tag", o.errorTag]] as const
+  ) {
     if (Option.isNone(value)) continue
-    if (value.value.length < 1 || value.value.length > 512) return Effect.fail(invalidArgument(`${flag}: expected 1-512 characters`))
+    if (value.value.length < 1 || value.value.length > 512) {
+      return Effect.fail(invalidArgument(`${flag}: expected 1-512 characters`))
+    }
     f[name] = value.value
   }
   if (Option.isSome(o.kind)) f.kind = o.kind.value
@@ -65,21 +86,33 @@ export const renderLetters = (letters: ReadonlyArray<Letter>): string =>
     ? "no dead letters"
     : table(
       ["ID", "KIND", "SOURCE", "STATUS", "REDRIVES", "DEAD AT", "ERROR"],
-      letters.map((l) => [l.id, l.kind, l.source, l.status, String(l.redrives), isoTime(l.deadAt), `${l.error.tag}: ${l.error.message.slice(0, 80)}`])
+      letters.map((
+        l
+      ) => [
+        l.id,
+        l.kind,
+        l.source,
+        l.status,
+        String(l.redrives),
+        isoTime(l.deadAt),
+        `${l.error.tag}: ${l.error.message.slice(0, 80)}`
+      ])
     )
 
 const list = Command.make("list", {
   ...shared,
   ...filters,
-  limit: Flag.String("limit").pipe(Flag.withDescription("at most this many letters, 1-10000 (default 100)"), Flag.withDefault("100"))
+  limit: Flag.String("limit").pipe(
+    Flag.withDescription("at most this many letters, 1-10000 (default 100)"),
+    Flag.withDefault("100")
+  )
 }, (o) =>
   report(Effect.gen(function*() {
     const filter = yield* filterOf(o)
     const limit = yield* numberArg("--limit", o.limit, { min: 1, max: 10_000, int: true })
     const r = yield* call(o, "GET", `/admin/dlq${queryOf({ ...filter, limit })}`)
     yield* print(o.json, r.body, () => renderLetters((r.body as { letters: ReadonlyArray<Letter> }).letters)) // the dlq API's list
-  }))
-).pipe(Command.withDescription("List dead letters (filters: --source, --kind, --error-tag, --status)"))
+  }))).pipe(Command.withDescription("List dead letters (filters: --source, --kind, --error-tag, --status)"))
 
 interface Outcome {
   readonly id: string
@@ -98,42 +131,70 @@ const redrive = Command.make("redrive", {
     const filter = yield* filterOf(o)
     const filtered = Object.keys(filter).length > 0
     const chosen = [Option.isSome(o.id), filtered, o.all].filter(Boolean).length
-    if (chosen !== 1) return yield* Effect.fail(invalidArgument("redrive: give exactly one of --id <id>, a filter (--source, --kind, --error-tag, --status) or --all"))
-    const rate = Option.isSome(o.rate) ? yield* numberArg("--rate", o.rate.value, { min: 0.001, max: 10_000 }) : undefined
-    const limit = Option.isSome(o.limit) ? yield* numberArg("--limit", o.limit.value, { min: 1, max: 100_000, int: true }) : undefined
-    if (Option.isSome(o.id) && (rate !== undefined || limit !== undefined)) return yield* Effect.fail(invalidArgument("--rate and --limit apply to a redrive of many, not to --id"))
-    if (Option.isSome(o.id) && (o.id.value.length < 1 || o.id.value.length > 512)) return yield* Effect.fail(invalidArgument("--id: expected 1-512 characters"))
+    if (chosen !== 1) {
+      return yield* Effect.fail(
+        invalidArgument(
+          "redrive: give exactly one of --id <id>, a filter (--source, --kind, --error-tag, --status) or --all"
+        )
+      )
+    }
+    const rate = Option.isSome(o.rate)
+      ? yield* numberArg("--rate", o.rate.value, { min: 0.001, max: 10_000 })
+      : undefined
+    const limit = Option.isSome(o.limit)
+      ? yield* numberArg("--limit", o.limit.value, { min: 1, max: 100_000, int: true })
+      : undefined
+    if (Option.isSome(o.id) && (rate !== undefined || limit !== undefined)) {
+      return yield* Effect.fail(invalidArgument("--rate and --limit apply to a redrive of many, not to --id"))
+    }
+    if (Option.isSome(o.id) && (o.id.value.length < 1 || o.id.value.length > 512)) {
+      return yield* Effect.fail(invalidArgument("--id: expected 1-512 characters"))
+    }
     const body = Option.isSome(o.id)
       ? { id: o.id.value }
-      : { ...(filtered ? { filter } : {}), ...(rate !== undefined ? { ratePerSecond: rate } : {}), ...(limit !== undefined ? { limit } : {}) }
+      : {
+        ...(filtered ? { filter } : {}),
+        ...(rate !== undefined ? { ratePerSecond: rate } : {}),
+        ...(limit !== undefined ? { limit } : {})
+      }
     // a redrive of many runs at `rate` letters per second: the request may take that long
-    const timeout = Option.isSome(o.id) ? o.timeout : Math.max(o.timeout, Math.ceil(((limit ?? 1_000) / (rate ?? 10)) * 1_000))
+    const timeout = Option.isSome(o.id)
+      ? o.timeout
+      : Math.max(o.timeout, Math.ceil(((limit ?? 1_000) / (rate ?? 10)) * 1_000))
     const r = yield* call({ ...o, timeout }, "POST", "/admin/dlq/redrive", body)
     const outcomes = (r.body as { outcomes: ReadonlyArray<Outcome> }).outcomes // the dlq API's redrive answer
     yield* print(o.json, r.body, () => {
       const count = (result: Outcome["result"]) => outcomes.filter((x) => x.result === result).length
-      return [...outcomes.map((x) => `${x.id}: ${x.result}`), `redriven ${count("redriven")}, failed ${count("failed")}, skipped ${count("skipped")}`].join("\n")
+      return [
+        ...outcomes.map((x) => `${x.id}: ${x.result}`),
+        `redriven ${count("redriven")}, failed ${count("failed")}, skipped ${count("skipped")}`
+      ].join("\n")
     })
     const failed = outcomes.filter((x) => x.result === "failed").length
     if (failed > 0) return yield* Effect.fail(new CliFailure(`${failed} letter(s) failed again and are dead`, 1))
-  }))
-).pipe(Command.withDescription("Redrive dead letters: --id, a filter or --all (with --rate)"))
+  }))).pipe(Command.withDescription("Redrive dead letters: --id, a filter or --all (with --rate)"))
 
 const purge = Command.make("purge", {
   ...shared,
   ...filters,
   all: Flag.Boolean("all").pipe(Flag.withDescription("purge every letter"), Flag.withDefault(false)),
-  yes: Flag.Boolean("yes").pipe(Flag.withDescription("confirm the deletion (required: nothing is asked)"), Flag.withDefault(false))
+  yes: Flag.Boolean("yes").pipe(
+    Flag.withDescription("confirm the deletion (required: nothing is asked)"),
+    Flag.withDefault(false)
+  )
 }, (o) =>
   report(Effect.gen(function*() {
     const filter = yield* filterOf(o)
     const filtered = Object.keys(filter).length > 0
-    if (filtered === o.all) return yield* Effect.fail(invalidArgument("purge: give a filter (--source, --kind, --error-tag, --status) or --all, not both"))
+    if (filtered === o.all) {
+      return yield* Effect.fail(
+        invalidArgument("purge: give a filter (--source, --kind, --error-tag, --status) or --all, not both")
+      )
+    }
     if (!o.yes) return yield* Effect.fail(invalidArgument("purge deletes letters for good: add --yes to confirm"))
     const r = yield* call(o, "DELETE", `/admin/dlq${queryOf(filter)}`)
     yield* print(o.json, r.body, () => `purged ${(r.body as { purged: number }).purged} letter(s)`) // the dlq API's purge answer
-  }))
-).pipe(Command.withDescription("Delete dead letters for good: a filter or --all, with --yes"))
+  }))).pipe(Command.withDescription("Delete dead letters for good: a filter or --all, with --yes"))
 
 /** `troupe dlq list|redrive|purge`. */
 export const dlq = Command.make("dlq").pipe(

@@ -62,7 +62,9 @@ export const describeStep = (step: Step): string => {
     const parts: Array<string> = []
     if (typeof text === "string" && text !== "") parts.push(`text ${JSON.stringify(cut(text))}`)
     if (Array.isArray(calls) && calls.length > 0) {
-      parts.push(`calls ${calls.map((c) => `${str(field(c, "name"))}(${cut(str(field(c, "arguments") ?? {}))})`).join(", ")}`)
+      parts.push(
+        `calls ${calls.map((c) => `${str(field(c, "name"))}(${cut(str(field(c, "arguments") ?? {}))})`).join(", ")}`
+      )
     }
     const usage = field(value, "usage")
     const tokens = field(usage, "totalTokens")
@@ -70,7 +72,9 @@ export const describeStep = (step: Step): string => {
     return parts.length === 0 ? "(empty answer)" : parts.join("; ")
   }
   const name = field(value, "name")
-  if (field(value, "_tag") === "ToolFailure") return `${str(name)} failed: ${cut(`${str(field(error, "tag"))}: ${str(field(error, "message"))}`)}`
+  if (field(value, "_tag") === "ToolFailure") {
+    return `${str(name)} failed: ${cut(`${str(field(error, "tag"))}: ${str(field(error, "message"))}`)}`
+  }
   if (field(value, "_tag") === "ToolSuccess") return `${str(name)} → ${cut(str(field(value, "output")))}`
   return cut(str(value))
 }
@@ -88,12 +92,18 @@ export const renderRun = (run: Run): string => {
   const width = Math.max(4, ...steps.map((s) => (s.name ?? "").length))
   for (const step of steps) {
     const offset = step.at === undefined ? "" : `+${step.at - started} ms`
-    lines.push(`  ${String(step.seq ?? "?").padStart(3)}  ${(step.name ?? "?").padEnd(width)}  ${offset.padStart(9)}  ${describeStep(step)}`)
+    lines.push(
+      `  ${String(step.seq ?? "?").padStart(3)}  ${(step.name ?? "?").padEnd(width)}  ${offset.padStart(9)}  ${
+        describeStep(step)
+      }`
+    )
   }
   if (steps.length === 0) lines.push("  (no journaled steps)")
   if ((run.droppedSteps ?? 0) > 0) lines.push(`  … ${run.droppedSteps} more steps not kept`)
   if (run.outcome === "answered") lines.push(`answer: ${cut(str(field(run.result, "text") ?? run.result))}`)
-  else if (run.outcome !== undefined) lines.push(`${run.outcome}: ${cut(str(field(run.result, "message") ?? run.result))}`)
+  else if (run.outcome !== undefined) {
+    lines.push(`${run.outcome}: ${cut(str(field(run.result, "message") ?? run.result))}`)
+  }
   return lines.join("\n")
 }
 
@@ -103,9 +113,9 @@ export const replay = Command.make("replay", {
   runId: Argument.String("run-id").pipe(Argument.withDescription("the run id (TurnAnswer.runId, GET /admin/runs)"))
 }, (o) =>
   report(Effect.gen(function*() {
-    if (o.runId.length === 0 || o.runId.length > 512) return yield* Effect.fail(new CliFailure("the run id must have 1 to 512 characters", 1))
+    if (o.runId.length === 0 || o.runId.length > 512) {
+      return yield* Effect.fail(new CliFailure("the run id must have 1 to 512 characters", 1))
+    }
     const r = yield* call(o, "GET", `/admin/runs/${encodeURIComponent(o.runId)}`)
     yield* print(o.json, r.body, () => renderRun(r.body as Run)) // the gateway's run document (checked field by field when rendered)
-  }))
-).pipe(Command.withDescription("Print the journal of a durable agent run: its steps in order and its outcome"))
-
+  }))).pipe(Command.withDescription("Print the journal of a durable agent run: its steps in order and its outcome"))

@@ -24,7 +24,11 @@ export const serve = Command.make(
       Flag.withDescription("JSON config file (default: TROUPE_CONFIG, else the embedded defaults)"),
       Flag.optional
     ),
-    port: Flag.Int("port").pipe(Flag.withAlias("p"), Flag.withDescription("port (default: gateway.port, 7400)"), Flag.optional),
+    port: Flag.Int("port").pipe(
+      Flag.withAlias("p"),
+      Flag.withDescription("port (default: gateway.port, 7400)"),
+      Flag.optional
+    ),
     host: Flag.String("host").pipe(Flag.withDescription("host (default: gateway.host, 127.0.0.1)"), Flag.optional),
     redis: Flag.String("redis-url").pipe(
       Flag.withDescription("Redis for shared rate limits, cache and memory (default: REDIS_URL, else in memory)"),
@@ -51,4 +55,6 @@ export const serve = Command.make(
       Effect.asVoid
     )
   }
-).pipe(Command.withDescription("Run the HTTP gateway (OpenAI-compatible API, health, metrics, admin) until SIGTERM/SIGINT"))
+).pipe(
+  Command.withDescription("Run the HTTP gateway (OpenAI-compatible API, health, metrics, admin) until SIGTERM/SIGINT")
+)

@@ -27,7 +27,6 @@ export const serveLayer = (options: { readonly gateway?: GatewayOptions; readonl
       ...options.gateway,
       agentRoutes: { costOf: GatewayAgents.costFromDefinitions([GatewayAgents.DefaultAgent], { default: "assistant" }) }
     }))).pipe(
-    Layer.provide(LlmAgents.layer({ agents: [GatewayAgents.DefaultAgent], default: "assistant" })),
-    Layer.provide(Troupe.layer({ costs: true, budgets: true, deadLetters: true, ...options.troupe }))
-  )
-
+      Layer.provide(LlmAgents.layer({ agents: [GatewayAgents.DefaultAgent], default: "assistant" })),
+      Layer.provide(Troupe.layer({ costs: true, budgets: true, deadLetters: true, ...options.troupe }))
+    )

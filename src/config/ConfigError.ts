@@ -11,8 +11,8 @@
  * Names a caller typed (a model alias, a provider, a spec) are printed through `sanitize` (`src/llm/internal/SecretScrub.ts`),
  * so a key typed into the wrong field is masked, and the lookups store them sanitized too.
  */
-import * as Invalid from "../internal/InvalidInput.ts"
 import { Schema } from "effect"
+import * as Invalid from "../internal/InvalidInput.ts"
 import { sanitize } from "../llm/internal/SecretScrub.ts"
 
 /** One problem found while validating a configuration: a dotted path (`providers.openai.timeout`) and a message. */
@@ -82,7 +82,10 @@ export class UnknownProvider extends Schema.TaggedError<UnknownProvider>()("Unkn
 }
 
 /** A `provider:model` spec is malformed (empty provider or model part). */
-export class InvalidModelSpec extends Schema.TaggedError<InvalidModelSpec>()("InvalidModelSpec", { ...Invalid.InvalidInputFields, spec: Schema.String }) {
+export class InvalidModelSpec extends Schema.TaggedError<InvalidModelSpec>()("InvalidModelSpec", {
+  ...Invalid.InvalidInputFields,
+  spec: Schema.String
+}) {
   /** An `InvalidModelSpec` for `spec` (sanitised) saying what was expected. */
   static of(spec: string, detail: string): InvalidModelSpec {
     const shown = sanitize(spec)

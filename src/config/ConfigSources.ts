@@ -34,7 +34,9 @@ export interface ConfigStoreOptions {
    * Opens an `enc:v1:` envelope found at a secret path of the file or the environment (e.g. identity's
    * `SecretBox.open`); without it such a value fails loading with `ConfigSourceError` naming the path.
    */
-  readonly openSecret?: ((envelope: string) => Effect.Effect<Redacted.Redacted<string>, { readonly message: string }>) | undefined
+  readonly openSecret?:
+    | ((envelope: string) => Effect.Effect<Redacted.Redacted<string>, { readonly message: string }>)
+    | undefined
 }
 
 /** The static layers, each a raw tree with secrets already wrapped in `Redacted`. */
@@ -90,24 +92,36 @@ export const loadSources = (
     const fileTree = filePath === undefined ? {} : yield* readConfigFile(filePath)
     const fileProblem = scanTree(fileTree)
     if (fileProblem !== undefined && filePath !== undefined) {
-      return yield* new ConfigSourceError({ source: "file", location: filePath, reason: `${fileProblem.path}: ${fileProblem.message}` })
+      return yield* new ConfigSourceError({
+        source: "file",
+        location: filePath,
+        reason: `${fileProblem.path}: ${fileProblem.message}`
+      })
     }
     const file = asRawObject(
       yield* openEnvelopes(wrapSecrets(fileTree), options.openSecret).pipe(
-        Effect.mapError((e) => new ConfigSourceError({ source: "file", location: filePath ?? "", reason: `${e.path}: ${e.reason}` }))
+        Effect.mapError((e) =>
+          new ConfigSourceError({ source: "file", location: filePath ?? "", reason: `${e.path}: ${e.reason}` })
+        )
       )
     )
     const env = yield* readEnvLayer(provider, merge(defaults, file))
     const envProblem = scanTree(env.tree)
     if (envProblem !== undefined) {
-      return yield* new ConfigSourceError({ source: "env", location: "TROUPE_*", reason: `${envProblem.path}: ${envProblem.message}` })
+      return yield* new ConfigSourceError({
+        source: "env",
+        location: "TROUPE_*",
+        reason: `${envProblem.path}: ${envProblem.message}`
+      })
     }
     return {
       defaults,
       file,
       env: asRawObject(
         yield* openEnvelopes(wrapSecrets(env.tree), options.openSecret).pipe(
-          Effect.mapError((e) => new ConfigSourceError({ source: "env", location: "TROUPE_*", reason: `${e.path}: ${e.reason}` }))
+          Effect.mapError((e) =>
+            new ConfigSourceError({ source: "env", location: "TROUPE_*", reason: `${e.path}: ${e.reason}` })
+          )
         )
       ),
       filePath,

@@ -19,9 +19,9 @@
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import type { Scope } from "effect"
 import { Context, Effect, Exit, FileSystem, Layer, Option, PubSub, Ref, Result, Semaphore, Stream } from "effect"
+import { TelemetryHub } from "../telemetry/index.ts"
 import type { ModelLookupError } from "./ConfigError.ts"
 import { ConfigSourceError, ConfigValidationError, formatIssues, UnknownProvider } from "./ConfigError.ts"
-import { TelemetryHub } from "../telemetry/index.ts"
 import { ConfigEventNames, ConfigEvents } from "./ConfigEvents.ts"
 import type { ConfigStoreOptions, SourceLayers } from "./ConfigSources.ts"
 import { checkOptions, loadSources } from "./ConfigSources.ts"
@@ -31,7 +31,18 @@ import type { ModelTable } from "./ModelResolution.ts"
 import { buildModelTable, resolveModel } from "./ModelResolution.ts"
 import type { ProviderConfig } from "./ProviderConfig.ts"
 import type { ConfigPath, RawObject } from "./RawTree.ts"
-import { diffPaths, getAt, isRawObject, mergeAll, overlay, parsePath, pathProblem, removeAt, scanTree, setAt } from "./RawTree.ts"
+import {
+  diffPaths,
+  getAt,
+  isRawObject,
+  mergeAll,
+  overlay,
+  parsePath,
+  pathProblem,
+  removeAt,
+  scanTree,
+  setAt
+} from "./RawTree.ts"
 import { wrapSecrets } from "./SecretMasking.ts"
 import type { TroupeConfig } from "./TroupeConfig.ts"
 
@@ -211,14 +222,18 @@ const make = (options: ConfigStoreOptions) =>
         if (!isRawObject(partial)) return reject(pathIssue("patch", "a patch must be a plain object"))
         const deep = treeIssue("patch", partial, [])
         // wrapping secrets keeps a plain object a plain object (checked above)
-        return deep !== undefined ? reject(deep) : commit("patch", current.sources, overlay(current.runtime, wrapSecrets(partial) as RawObject))
+        return deep !== undefined
+          ? reject(deep)
+          : commit("patch", current.sources, overlay(current.runtime, wrapSecrets(partial) as RawObject))
       })
 
     const reset = (path?: string | ConfigPath) =>
       write((current) => {
         if (path === undefined) return commit("reset", current.sources, {})
         const bad = pathProblem(path, true)
-        return bad !== undefined ? reject(pathIssue("reset", bad)) : commit("reset", current.sources, removeAt(current.runtime, parsePath(path)))
+        return bad !== undefined
+          ? reject(pathIssue("reset", bad))
+          : commit("reset", current.sources, removeAt(current.runtime, parsePath(path)))
       })
 
     const reload = () =>

@@ -12,8 +12,8 @@
  * Reuses Effect's Schema decoding and its Standard Schema issue formatter; the semantic checks are hand-rolled
  * because they relate a field to its key (the provider name) or to other entries (alias chains).
  */
-import * as Invalid from "../internal/InvalidInput.ts"
 import { Effect, Redacted, Result, Schema, SchemaIssue } from "effect"
+import * as Invalid from "../internal/InvalidInput.ts"
 import type { ConfigIssue } from "./ConfigError.ts"
 import { ConfigValidationError } from "./ConfigError.ts"
 import type { ModelAlias } from "./ModelConfig.ts"

@@ -60,8 +60,8 @@ const troupeVariables = (provider: ConfigProvider.ConfigProvider) => {
       const node = yield* provider.load(path).pipe(Effect.mapError(toSourceError(path.join("_"))))
       if (node === undefined) return
       if (node.value !== undefined && path.length > 1) out.push([path.join("_"), node.value])
-      if (node._tag === "Record") for (const key of node.keys) yield* walk([...path, key])
-      if (node._tag === "Array") for (let i = 0; i < node.length; i++) yield* walk([...path, i])
+      if (node._tag === "Record") { for (const key of node.keys) yield* walk([...path, key]) }
+      if (node._tag === "Array") { for (let i = 0; i < node.length; i++) yield* walk([...path, i]) }
     })
   return walk(["TROUPE"]).pipe(Effect.as(out))
 }

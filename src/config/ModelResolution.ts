@@ -11,11 +11,11 @@
  * alias-resolution facility); results are Effect `Exit`s so they can be yielded directly.
  */
 import { Exit, Result } from "effect"
+import { sanitize } from "../llm/internal/SecretScrub.ts"
 import type { ModelLookupError } from "./ConfigError.ts"
 import { InvalidModelSpec, ModelAliasCycle, UnknownModelAlias, UnknownProvider } from "./ConfigError.ts"
 import type { ModelAlias, ModelKind, ModelParams, ResolvedModel } from "./ModelConfig.ts"
 import { ModelKinds } from "./ModelConfig.ts"
-import { sanitize } from "../llm/internal/SecretScrub.ts"
 
 /** Aliases by name. */
 export type ModelAliases = { readonly [alias: string]: ModelAlias }

@@ -85,7 +85,9 @@ const make = (sink: PolicySink) =>
       yield* apply(yield* store.get, version)
       yield* changes.pipe(
         Stream.runForEach((change) =>
-          touchesRateLimits(change) ? apply(change.config, change.version) : SubscriptionRef.set(applied, change.version)
+          touchesRateLimits(change)
+            ? apply(change.config, change.version)
+            : SubscriptionRef.set(applied, change.version)
         )
       )
     }))

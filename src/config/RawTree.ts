@@ -38,7 +38,12 @@ export const scanTree = (value: unknown, at: ConfigPath = []): TreeProblem | und
   while (stack.length > 0) {
     const [node, path] = stack.pop() as readonly [unknown, ConfigPath] // length > 0
     if (typeof node !== "object" || node === null || Redacted.isRedacted(node)) continue
-    if (path.length >= MAX_CONFIG_DEPTH) return { path: formatPath(path.slice(0, MAX_CONFIG_DEPTH)), message: `nested deeper than ${MAX_CONFIG_DEPTH} levels` }
+    if (path.length >= MAX_CONFIG_DEPTH) {
+      return {
+        path: formatPath(path.slice(0, MAX_CONFIG_DEPTH)),
+        message: `nested deeper than ${MAX_CONFIG_DEPTH} levels`
+      }
+    }
     const entries: ReadonlyArray<readonly [string, unknown]> = Array.isArray(node)
       ? node.map((v, i) => [String(i), v] as const)
       // a non-null object (checked above) that is not an array, read by key

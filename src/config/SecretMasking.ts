@@ -105,13 +105,22 @@ export const openEnvelopes = (
       const raw = Redacted.isRedacted(tree) ? Redacted.value(tree) : tree
       if (typeof raw !== "string" || !raw.startsWith(ENVELOPE_PREFIX)) return Effect.succeed(tree)
       const path = at.join(".")
-      if (open === undefined) return Effect.fail({ path, reason: "an encrypted secret, but no key provider is configured" })
+      if (open === undefined) {
+        return Effect.fail({ path, reason: "an encrypted secret, but no key provider is configured" })
+      }
       return open(raw).pipe(Effect.mapError((e) => ({ path, reason: e.message })))
     }
-    if (at.length >= SECRET_DEPTH || !(Array.isArray(tree) || isRawObject(tree))) return Effect.succeed(tree)
-    if (Array.isArray(tree)) return Effect.forEach(tree, (child, index) => openEnvelopes(child, open, [...at, String(index)]))
+    if (at.length >= SECRET_DEPTH || !(Array.isArray(tree) || isRawObject(tree))) {
+      return Effect.succeed(tree)
+    }
+    if (Array.isArray(tree)) {
+      return Effect.forEach(tree, (child, index) => openEnvelopes(child, open, [...at, String(index)]))
+    }
     return Effect.map(
-      Effect.forEach(Object.entries(tree), ([key, child]) => Effect.map(openEnvelopes(child, open, [...at, key]), (v) => [key, v] as const)),
+      Effect.forEach(
+        Object.entries(tree),
+        ([key, child]) => Effect.map(openEnvelopes(child, open, [...at, key]), (v) => [key, v] as const)
+      ),
       (entries) => {
         const out = Object.create(null) as { [key: string]: unknown } // no prototype, as in wrapSecrets
         for (const [key, v] of entries) out[key] = v

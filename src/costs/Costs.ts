@@ -68,7 +68,15 @@ export type CostDimension = keyof CostDimensions
 
 /** The dimension names, in a fixed order. */
 export const costDimensions: ReadonlyArray<CostDimension> = [
-  "tenant", "principal", "key", "project", "agent", "model", "provider", "cached", "hedge"
+  "tenant",
+  "principal",
+  "key",
+  "project",
+  "agent",
+  "model",
+  "provider",
+  "cached",
+  "hedge"
 ]
 
 /** A UTC calendar period. */
@@ -148,7 +156,11 @@ export interface CostsRedisOptions {
    * How long a bucket lives after its last write, per period (defaults: hour 7 days, day 400 days, month 1,830
    * days). Keep `day` above 31 days and `month` above a month for the forecast.
    */
-  readonly retention?: { readonly hour?: Duration.Input; readonly day?: Duration.Input; readonly month?: Duration.Input }
+  readonly retention?: {
+    readonly hour?: Duration.Input
+    readonly day?: Duration.Input
+    readonly month?: Duration.Input
+  }
 }
 
 /** Options of `Costs.layerPostgres`. */
@@ -236,7 +248,10 @@ export const makeMemory = (options: CostsMemoryOptions = {}): Effect.Effect<Cost
 export const makeRedis = (options: CostsRedisOptions = {}): Effect.Effect<CostsShape, InvalidOptions, Redis.Redis> =>
   Effect.gen(function*() {
     const o = yield* Effect.fromResult(Options.validate(RedisOptionsSchema, options, "costs options"))
-    const ms = (d: Duration.Input | undefined, fallback: number) => (d === undefined ? fallback : Math.max(1, Duration.toMillis(Duration.fromInputUnsafe(d))))
+    const ms = (
+      d: Duration.Input | undefined,
+      fallback: number
+    ) => (d === undefined ? fallback : Math.max(1, Duration.toMillis(Duration.fromInputUnsafe(d))))
     const store = yield* makeRedisCostsStore(o.prefix ?? "troupe:costs:", o.maxRowsPerBucket ?? 10_000, {
       hour: ms(o.retention?.hour, 7 * DAY),
       day: ms(o.retention?.day, 400 * DAY),
@@ -260,7 +275,12 @@ export const makePostgres = (
   })
 
 /** The linear forecast from the month-to-date total and the daily totals of the last `days` days of this month. */
-export const forecastFrom = (now: number, days: number, dayTotal: (at: number) => number, monthToDate: number): CostForecast => {
+export const forecastFrom = (
+  now: number,
+  days: number,
+  dayTotal: (at: number) => number,
+  monthToDate: number
+): CostForecast => {
   const month = periodStart("month", now)
   const d = new Date(now)
   const nextMonth = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1)
@@ -294,7 +314,8 @@ export const forecastFrom = (now: number, days: number, dayTotal: (at: number) =
  */
 export class Costs extends Context.Service<Costs, CostsShape>()("troupe/costs/Costs") {
   /** The in-memory ledger, bounded by `maxBuckets` / `maxRowsPerBucket`. */
-  static readonly layerMemory = (options: CostsMemoryOptions = {}): Layer.Layer<Costs> => Layer.effect(Costs, makeMemory(options))
+  static readonly layerMemory = (options: CostsMemoryOptions = {}): Layer.Layer<Costs> =>
+    Layer.effect(Costs, makeMemory(options))
 
   /**
    * The ledger in Redis (effect's `Redis` service): a hash per period bucket under `prefix`, bounded per bucket and
@@ -310,5 +331,6 @@ export class Costs extends Context.Service<Costs, CostsShape>()("troupe/costs/Co
    */
   static readonly layerPostgres = (
     options: CostsPostgresOptions = {}
-  ): Layer.Layer<Costs, InvalidOptions | CostsStoreError, SqlClient.SqlClient> => Layer.effect(Costs, makePostgres(options))
+  ): Layer.Layer<Costs, InvalidOptions | CostsStoreError, SqlClient.SqlClient> =>
+    Layer.effect(Costs, makePostgres(options))
 }

@@ -5,9 +5,26 @@
  * @since 0.1.0
  */
 export {
-  costDimensions, Costs, CostsStoreError, forecastFrom, InvalidCost, makeMemory, makePostgres, makeRedis, periodStart
+  costDimensions,
+  Costs,
+  CostsStoreError,
+  forecastFrom,
+  InvalidCost,
+  makeMemory,
+  makePostgres,
+  makeRedis,
+  periodStart
 } from "./Costs.ts"
 export type {
-  CostDimension, CostDimensions, CostForecast, CostPeriod, CostQuery, CostRecord, CostsMemoryOptions, CostsPostgresOptions,
-  CostsRedisOptions, CostsShape, CostStats
+  CostDimension,
+  CostDimensions,
+  CostForecast,
+  CostPeriod,
+  CostQuery,
+  CostRecord,
+  CostsMemoryOptions,
+  CostsPostgresOptions,
+  CostsRedisOptions,
+  CostsShape,
+  CostStats
 } from "./Costs.ts"

@@ -102,7 +102,9 @@ export interface DeadLettersOptions {
 }
 
 const depthGauge = Metric.gauge("troupe_dlq_depth", { description: "dead letters not yet redriven" })
-const ageGauge = Metric.gauge("troupe_dlq_oldest_age_seconds", { description: "age of the oldest dead letter not yet redriven" })
+const ageGauge = Metric.gauge("troupe_dlq_oldest_age_seconds", {
+  description: "age of the oldest dead letter not yet redriven"
+})
 
 const noHandler: RedriveHandler = () => Effect.fail(new Error("no redrive handler configured"))
 
@@ -135,7 +137,12 @@ const make = (store: DlqStoreShape, options: DeadLettersOptions): DeadLettersSha
         const exit = yield* Effect.exit(restore(Effect.suspend(() => handler(claimed))))
         const now = yield* Clock.currentTimeMillis
         if (exit._tag === "Success") {
-          yield* store.swap("redriving", { ...claimed, status: "redriven", redrives: letter.redrives + 1, redrivenAt: now })
+          yield* store.swap("redriving", {
+            ...claimed,
+            status: "redriven",
+            redrives: letter.redrives + 1,
+            redrivenAt: now
+          })
           return { id: letter.id, result: "redriven" } as const
         }
         const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
@@ -176,7 +183,10 @@ const make = (store: DlqStoreShape, options: DeadLettersOptions): DeadLettersSha
       })),
     list: (filter = {}, limit = 100) => Effect.map(selected(filter), (ls) => ls.slice(0, Math.max(0, limit))),
     inspect: (id) =>
-      Effect.flatMap(store.get(id), (l) => l === undefined ? Effect.fail(new DeadLetterNotFound({ id })) : Effect.succeed(l)),
+      Effect.flatMap(
+        store.get(id),
+        (l) => l === undefined ? Effect.fail(new DeadLetterNotFound({ id })) : Effect.succeed(l)
+      ),
     redrive: (id) =>
       publish(Effect.flatMap(
         store.get(id),
@@ -227,7 +237,10 @@ export class DeadLetters extends Context.Service<DeadLetters, DeadLettersShape>(
   static readonly layerRedis = (
     options: DeadLettersOptions & { readonly prefix?: string } = {}
   ): Layer.Layer<DeadLetters, never, Redis.Redis> =>
-    Layer.effect(DeadLetters, Effect.map(Redis.Redis, (redis) => make(makeRedisDlqStore(redis, options.prefix ?? "troupe:dlq:"), options)))
+    Layer.effect(
+      DeadLetters,
+      Effect.map(Redis.Redis, (redis) => make(makeRedisDlqStore(redis, options.prefix ?? "troupe:dlq:"), options))
+    )
 
   /** On PostgreSQL through `SqlClient`: table `troupe_dead_letters` in `schema` (default `public`). */
   static readonly layerPostgres = (

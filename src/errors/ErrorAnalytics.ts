@@ -140,7 +140,9 @@ export const makeMemory = (options: ErrorAnalyticsOptions = {}) =>
     const currentIndex = Effect.map(Clock.currentTimeMillis, (now) => Math.floor(now / bucketMillis))
     const prune = (index: number): void => {
       while (buckets.length > 0 && buckets[0]!.index <= index - historyBuckets) buckets.shift()
-      while (anomalies.length > 0 && Math.floor(anomalies[0]!.at / bucketMillis) <= index - historyBuckets) anomalies.shift()
+      while (anomalies.length > 0 && Math.floor(anomalies[0]!.at / bucketMillis) <= index - historyBuckets) {
+        anomalies.shift()
+      }
     }
     const bucketAt = (index: number): Bucket => {
       const last = buckets.at(-1)
@@ -187,7 +189,10 @@ export const makeMemory = (options: ErrorAnalyticsOptions = {}) =>
         if (baseline === undefined) {
           const base = Array.from({ length: baselineBuckets }, (_, i) => countOf(index - 1 - i, tag))
           const m = base.reduce((a, b) => a + b, 0) / Math.max(1, base.length)
-          baseline = { mean: m, stddev: Math.sqrt(base.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, base.length)) }
+          baseline = {
+            mean: m,
+            stddev: Math.sqrt(base.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, base.length))
+          }
           bucket.baselines.set(tag, baseline)
         }
         const { mean, stddev } = baseline
@@ -205,7 +210,13 @@ export const makeMemory = (options: ErrorAnalyticsOptions = {}) =>
 
     const aggregates = Effect.map(currentIndex, (index): ErrorAggregates => {
       prune(index)
-      const acc: Record<Dim, Record<string, number>> = { class: table(), recovery: table(), provider: table(), model: table(), route: table() }
+      const acc: Record<Dim, Record<string, number>> = {
+        class: table(),
+        recovery: table(),
+        provider: table(),
+        model: table(),
+        route: table()
+      }
       // acc has exactly the Dim keys (built just above)
       for (const b of inWindow(index)) for (const d of Object.keys(acc) as Array<Dim>) addInto(acc[d], b.dims[d])
       const total = Object.values(acc.class).reduce((a, b) => a + b, 0)
@@ -232,7 +243,10 @@ export const makeMemory = (options: ErrorAnalyticsOptions = {}) =>
 
     const impact = Effect.map(currentIndex, (index) => {
       prune(index)
-      const byTag = new Map<string, { routes: Record<string, number>; tenants: Record<string, number>; agents: Record<string, number> }>()
+      const byTag = new Map<
+        string,
+        { routes: Record<string, number>; tenants: Record<string, number>; agents: Record<string, number> }
+      >()
       for (const b of inWindow(index)) {
         for (const [tag, cell] of b.classes) {
           const e = byTag.get(tag) ?? { routes: table(), tenants: table(), agents: table() }
@@ -265,13 +279,15 @@ export const recordException = (error: unknown): Effect.Effect<void> =>
   // the span in context (set by `withSpan` for its body); read as an optional service: no failure, no stack capture
   Effect.flatMap(Effect.serviceOption(Tracer.ParentSpan), (option) => {
     const span = option._tag === "Some" ? option.value : undefined
-    return span === undefined || span._tag !== "Span" ? Effect.void : Effect.flatMap(Clock.currentTimeNanos, (now) =>
-      Effect.sync(() =>
-        span.event("exception", now, {
-          "exception.type": tagOf(error),
-          "exception.message": maskSecrets(messageOf(error)).slice(0, 1_000)
-        })
-      ))
+    return span === undefined || span._tag !== "Span" ?
+      Effect.void :
+      Effect.flatMap(Clock.currentTimeNanos, (now) =>
+        Effect.sync(() =>
+          span.event("exception", now, {
+            "exception.type": tagOf(error),
+            "exception.message": maskSecrets(messageOf(error)).slice(0, 1_000)
+          })
+        ))
   })
 
 const messageOf = (error: unknown): string => {
@@ -282,8 +298,11 @@ const messageOf = (error: unknown): string => {
 }
 
 /** The error analytics service. */
-export class ErrorAnalytics extends Context.Service<ErrorAnalytics, ErrorAnalyticsShape>()("troupe/errors/ErrorAnalytics") {
+export class ErrorAnalytics
+  extends Context.Service<ErrorAnalytics, ErrorAnalyticsShape>()("troupe/errors/ErrorAnalytics")
+{
   /** In-memory analytics (bounded tables); needs a `TelemetryHub`. */
-  static readonly layerMemory = (options: ErrorAnalyticsOptions = {}): Layer.Layer<ErrorAnalytics, never, TelemetryHub> =>
-    Layer.effect(ErrorAnalytics, makeMemory(options))
+  static readonly layerMemory = (
+    options: ErrorAnalyticsOptions = {}
+  ): Layer.Layer<ErrorAnalytics, never, TelemetryHub> => Layer.effect(ErrorAnalytics, makeMemory(options))
 }

@@ -24,7 +24,11 @@ import { ErrorAnalytics } from "./ErrorAnalytics.ts"
 import { classify, type ErrorClass, type ErrorTag, type Recovery, tagOf } from "./ErrorTaxonomy.ts"
 
 /** A handler: receives the error, its class and where it happened. */
-export type ErrorHandler = (error: unknown, errorClass: ErrorClass, context: ErrorContext) => Effect.Effect<void, unknown>
+export type ErrorHandler = (
+  error: unknown,
+  errorClass: ErrorClass,
+  context: ErrorContext
+) => Effect.Effect<void, unknown>
 
 /** The key a handler is registered under: one error tag, or every class with a recovery strategy. */
 export type HandlerKey = { readonly tag: ErrorTag } | { readonly recovery: Recovery }
@@ -85,6 +89,11 @@ export class ErrorHandlers extends Context.Service<ErrorHandlers, ErrorHandlersS
  * Wraps an effect so its typed failure goes through `ErrorHandlers.handle` (when the service is in context) before
  * it propagates unchanged. The effect's error and success types are kept.
  */
-export const handled = (context: ErrorContext = {}) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.tapError(self, (error) =>
-    Effect.flatMap(Effect.serviceOption(ErrorHandlers), (h) => h._tag === "None" ? Effect.void : h.value.handle(error, context)))
+export const handled =
+  (context: ErrorContext = {}) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.tapError(
+      self,
+      (error) =>
+        Effect.flatMap(Effect.serviceOption(ErrorHandlers), (h) =>
+          h._tag === "None" ? Effect.void : h.value.handle(error, context))
+    )

@@ -7,10 +7,10 @@
  */
 export {
   type Counts,
+  type ErrorAggregates,
   ErrorAnalytics,
   type ErrorAnalyticsOptions,
   type ErrorAnalyticsShape,
-  type ErrorAggregates,
   type ErrorAnomaly,
   type ErrorContext,
   type ErrorImpact,

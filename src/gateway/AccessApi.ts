@@ -31,16 +31,30 @@ export const BlockPath = Schema.Struct({ kind: Schema.Literals(["ip", "key", "pr
 /** The access group: key management and abuse blocks. */
 export class AccessGroup extends HttpApiGroup.make("access")
   .add(HttpApiEndpoint.post("createKey", "/admin/keys", { payload: Json, success: Json }))
-  .add(HttpApiEndpoint.get("listKeys", "/admin/keys", { query: Schema.Struct({ tenant: Segment, principal: Schema.optional(Segment) }), success: Json }))
+  .add(
+    HttpApiEndpoint.get("listKeys", "/admin/keys", {
+      query: Schema.Struct({ tenant: Segment, principal: Schema.optional(Segment) }),
+      success: Json
+    })
+  )
   .add(HttpApiEndpoint.delete("revokeKey", "/admin/keys/:tenant/:id", { params: KeyPath, success: Json }))
   .add(HttpApiEndpoint.post("rotateKey", "/admin/keys/:tenant/:id/rotate", {
     params: KeyPath,
-    query: Schema.Struct({ graceMs: Schema.optional(Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 30 * 86_400_000 }))) }),
+    query: Schema.Struct({
+      graceMs: Schema.optional(
+        Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 30 * 86_400_000 }))
+      )
+    }),
     success: Json
   }))
   .add(HttpApiEndpoint.get("listBlocks", "/admin/blocks", { success: Json }).annotate(RequiredPermission, "admin:read"))
   .add(HttpApiEndpoint.delete("liftBlock", "/admin/blocks/:kind/:id", { params: BlockPath, success: Json }))
-  .add(HttpApiEndpoint.get("getAbusePolicy", "/admin/abuse-policy", { success: Json }).annotate(RequiredPermission, "admin:read"))
+  .add(
+    HttpApiEndpoint.get("getAbusePolicy", "/admin/abuse-policy", { success: Json }).annotate(
+      RequiredPermission,
+      "admin:read"
+    )
+  )
   .add(HttpApiEndpoint.put("setAbusePolicy", "/admin/abuse-policy", { payload: Json, success: Json }))
   .middleware(AdminAuth)
   .annotate(RequiredPermission, "users:manage")

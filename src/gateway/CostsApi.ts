@@ -18,17 +18,25 @@ import { Effect, Layer, Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware } from "effect/http-api"
 import { BudgetSpec } from "../budget/index.ts"
 import { AdminAuth } from "./GatewayAuth.ts"
-import { RequiredPermission } from "./RoutePermission.ts"
 import { fromSchemaIssue, internalError } from "./GatewayError.ts"
+import { RequiredPermission } from "./RoutePermission.ts"
 
 /** Turns the cost endpoints' request-decoding errors into 400s naming the path (a response-encoding one is a 500). */
 export class CostsErrors extends HttpApiMiddleware.Service<CostsErrors>()("troupe/gateway/CostsErrors") {}
 
 /** The layer of `CostsErrors`. */
-export const layerCostsErrors: Layer.Layer<CostsErrors> = HttpApiMiddleware.layerSchemaErrorTransform(CostsErrors, (error) =>
-  error.kind === "ResponseHeaders"
-    ? Effect.succeed(internalError.toResponse())
-    : Effect.succeed(fromSchemaIssue(error.cause.issue, error.kind === "Payload" || error.kind === "Body" ? undefined : error.kind.toLowerCase()).toResponse()))
+export const layerCostsErrors: Layer.Layer<CostsErrors> = HttpApiMiddleware.layerSchemaErrorTransform(
+  CostsErrors,
+  (error) =>
+    error.kind === "ResponseHeaders"
+      ? Effect.succeed(internalError.toResponse())
+      : Effect.succeed(
+        fromSchemaIssue(
+          error.cause.issue,
+          error.kind === "Payload" || error.kind === "Body" ? undefined : error.kind.toLowerCase()
+        ).toResponse()
+      )
+)
 
 const Json = Schema.Unknown
 
@@ -38,7 +46,9 @@ export const CostPeriodParam = Schema.Literals(["hour", "day", "month"])
 /** The `GET /costs/stats` query. */
 export const CostStatsQuery = Schema.Struct({
   period: Schema.optional(CostPeriodParam),
-  groupBy: Schema.optional(Schema.Literals(["tenant", "principal", "key", "project", "agent", "model", "provider", "cached", "hedge"]))
+  groupBy: Schema.optional(
+    Schema.Literals(["tenant", "principal", "key", "project", "agent", "model", "provider", "cached", "hedge"])
+  )
 })
 
 /** The `GET /costs/usage/{user}` query. */
@@ -48,7 +58,9 @@ export const CostUsageQuery = Schema.Struct({ period: Schema.optional(CostPeriod
 export const CostUser = Schema.Struct({ user: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(256)) })
 
 /** The `{scope}` parameter. */
-export const BudgetScopeParam = Schema.Struct({ scope: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(256)) })
+export const BudgetScopeParam = Schema.Struct({
+  scope: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(256))
+})
 
 /** The `GET /costs/forecast` query. */
 export const CostForecastQuery = Schema.Struct({
@@ -58,9 +70,17 @@ export const CostForecastQuery = Schema.Struct({
 /** The costs group: stats, usage, forecast and budgets. */
 export class CostsGroup extends HttpApiGroup.make("costs")
   .add(HttpApiEndpoint.get("costStats", "/costs/stats", { query: CostStatsQuery, success: Json }))
-  .add(HttpApiEndpoint.get("costUsage", "/costs/usage/:user", { params: CostUser, query: CostUsageQuery, success: Json }).annotate(RequiredPermission, "usage:view"))
+  .add(
+    HttpApiEndpoint.get("costUsage", "/costs/usage/:user", { params: CostUser, query: CostUsageQuery, success: Json })
+      .annotate(RequiredPermission, "usage:view")
+  )
   .add(HttpApiEndpoint.get("costForecast", "/costs/forecast", { query: CostForecastQuery, success: Json }))
-  .add(HttpApiEndpoint.post("setBudget", "/costs/budget", { payload: BudgetSpec, success: Json }).annotate(RequiredPermission, "gateway:admin"))
+  .add(
+    HttpApiEndpoint.post("setBudget", "/costs/budget", { payload: BudgetSpec, success: Json }).annotate(
+      RequiredPermission,
+      "gateway:admin"
+    )
+  )
   .add(HttpApiEndpoint.get("getBudget", "/costs/budget/:scope", { params: BudgetScopeParam, success: Json }))
   .middleware(AdminAuth)
   .middleware(CostsErrors)

@@ -29,7 +29,9 @@ export const DlqQuery = Schema.Struct({
   source: Schema.optional(Name),
   errorTag: Schema.optional(Name),
   status: Schema.optional(DeadLetterStatus),
-  limit: Schema.optional(Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 10_000 })))
+  limit: Schema.optional(
+    Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 10_000 }))
+  )
 })
 
 /** The `{id}` parameter of `GET /admin/dlq/{id}`. */
@@ -45,8 +47,18 @@ export const RedriveBody = Schema.Struct({
 
 /** The dlq group: list, inspect, redrive and purge. */
 export class DlqGroup extends HttpApiGroup.make("dlq")
-  .add(HttpApiEndpoint.get("listLetters", "/admin/dlq", { query: DlqQuery, success: Json }).annotate(RequiredPermission, "admin:read"))
-  .add(HttpApiEndpoint.get("inspectLetter", "/admin/dlq/:id", { params: LetterId, success: Json }).annotate(RequiredPermission, "admin:read"))
+  .add(
+    HttpApiEndpoint.get("listLetters", "/admin/dlq", { query: DlqQuery, success: Json }).annotate(
+      RequiredPermission,
+      "admin:read"
+    )
+  )
+  .add(
+    HttpApiEndpoint.get("inspectLetter", "/admin/dlq/:id", { params: LetterId, success: Json }).annotate(
+      RequiredPermission,
+      "admin:read"
+    )
+  )
   .add(HttpApiEndpoint.post("redriveLetters", "/admin/dlq/redrive", { payload: RedriveBody, success: Json }))
   .add(HttpApiEndpoint.delete("purgeLetters", "/admin/dlq", { query: DlqQuery, success: Json }))
   .middleware(AdminAuth)

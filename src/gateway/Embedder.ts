@@ -45,7 +45,11 @@ export class Embedder extends Context.Service<Embedder, EmbedderShape>()("troupe
     Effect.map(Llm, (llm) =>
       Embedder.of({
         embed: (model, inputs, options) =>
-          llm.embed({ model, input: inputs, ...(options?.dimensions !== undefined ? { dimensions: options.dimensions } : {}) }).pipe(
+          llm.embed({
+            model,
+            input: inputs,
+            ...(options?.dimensions !== undefined ? { dimensions: options.dimensions } : {})
+          }).pipe(
             Effect.mapError(fromFailure),
             Effect.map((result) => ({
               model: `${result.provider}:${result.model}`,

@@ -38,9 +38,11 @@ import { HttpApiBuilder } from "effect/http-api"
 import { createServer } from "node:http"
 import type { GatewaySection, TroupeConfig } from "../config/index.ts"
 import { ConfigStore } from "../config/index.ts"
+import { Rbac, type RbacShape } from "../identity/Rbac.ts"
 import type { Llm } from "../pipeline/index.ts"
 import { ChildSpec, Lifecycle, Supervisor } from "../runtime/index.ts"
 import { TelemetryHub } from "../telemetry/index.ts"
+import { layerCostsErrors } from "./CostsApi.ts"
 import { Embedder } from "./Embedder.ts"
 import { layerOpenAiErrors } from "./GatewayApi.ts"
 import { GatewayApi } from "./GatewayApi.ts"
@@ -48,22 +50,20 @@ import type { AdminAuth } from "./GatewayAuth.ts"
 import { ApiAuth, layerKeys } from "./GatewayAuth.ts"
 import type { HealthCheck } from "./HealthCheck.ts"
 import { HealthRegistry, httpGet } from "./HealthCheck.ts"
+import { accessHandlers, type AccessServices } from "./internal/AccessHandlers.ts"
+import { costsHandlers } from "./internal/CostsHandlers.ts"
+import { dlqHandlers } from "./internal/DlqHandlers.ts"
+import { errorsHandlers } from "./internal/ErrorsHandlers.ts"
 import { makeState } from "./internal/GatewayState.ts"
 import type { Phase } from "./internal/GatewayState.ts"
 import { HttpMetrics, processMetricsText } from "./internal/HttpMetrics.ts"
 import { makeGatewayMiddleware } from "./internal/Middleware.ts"
-import { enforce } from "./RoutePermission.ts"
-import { Rbac, type RbacShape } from "../identity/Rbac.ts"
-import { openAiHandlers } from "./internal/OpenAiHandlers.ts"
-import { GatewayRouteContext, makeRouteContext } from "./internal/RouteContext.ts"
-import { adminHandlers, healthHandlers } from "./internal/OpsHandlers.ts"
-import { errorsHandlers } from "./internal/ErrorsHandlers.ts"
 import { observerHandlers, observerRoute } from "./internal/ObserverHandlers.ts"
-import { dlqHandlers } from "./internal/DlqHandlers.ts"
-import { costsHandlers } from "./internal/CostsHandlers.ts"
+import { openAiHandlers } from "./internal/OpenAiHandlers.ts"
+import { adminHandlers, healthHandlers } from "./internal/OpsHandlers.ts"
+import { GatewayRouteContext, makeRouteContext } from "./internal/RouteContext.ts"
 import { runsHandlers } from "./internal/RunsHandlers.ts"
-import { layerCostsErrors } from "./CostsApi.ts"
-import { type AccessServices, accessHandlers } from "./internal/AccessHandlers.ts"
+import { enforce } from "./RoutePermission.ts"
 
 export type { Phase } from "./internal/GatewayState.ts"
 
@@ -169,12 +169,20 @@ const make = (options: GatewayOptions) =>
     const metricsContext = yield* Effect.context<never>()
     const metrics = new HttpMetrics(metricsContext, state)
     const checks: Array<HealthCheck> = [
-      { name: "supervisor", run: Effect.suspend(() => root.exitReason === undefined ? Effect.void : Effect.fail(new Error("the root supervisor has exited"))) },
+      {
+        name: "supervisor",
+        run: Effect.suspend(() =>
+          root.exitReason === undefined ? Effect.void : Effect.fail(new Error("the root supervisor has exited"))
+        )
+      },
       { name: "config", run: store.get },
       ...Object.entries(initial.health.probeUrls).map(([name, url]) => httpGet(name, url)),
       ...(options.checks ?? [])
     ]
-    const health = new HealthRegistry(checks, { timeoutMillis: initial.health.timeout, cacheTtlMillis: initial.health.cacheTtl })
+    const health = new HealthRegistry(checks, {
+      timeoutMillis: initial.health.timeout,
+      cacheTtlMillis: initial.health.cacheTtl
+    })
 
     // --- drain -----------------------------------------------------------------------------------------------------
     const drained = yield* Deferred.make<void>()
@@ -185,12 +193,16 @@ const make = (options: GatewayOptions) =>
       const { deregistrationDelay, timeout } = section.drain
       return Effect.gen(function*() {
         state.phase = "draining"
-        yield* Effect.logInfo("gateway draining").pipe(Effect.annotateLogs({ in_flight: state.inFlight, streams: state.openStreams }))
+        yield* Effect.logInfo("gateway draining").pipe(
+          Effect.annotateLogs({ in_flight: state.inFlight, streams: state.openStreams })
+        )
         if (deregistrationDelay > 0) yield* Effect.sleep(Duration.millis(deregistrationDelay))
         state.phase = "closing"
         yield* Effect.timeoutOrElse(state.whenIdle, { duration: Duration.millis(timeout), orElse: () => Effect.void })
         if (!state.idle) {
-          yield* Effect.logWarning("drain timeout: ending open streams").pipe(Effect.annotateLogs({ in_flight: state.inFlight, streams: state.openStreams }))
+          yield* Effect.logWarning("drain timeout: ending open streams").pipe(
+            Effect.annotateLogs({ in_flight: state.inFlight, streams: state.openStreams })
+          )
         }
         yield* Deferred.succeed(state.streamsEnd, undefined)
         yield* Effect.timeoutOrElse(state.whenIdle, { duration: Duration.seconds(1), orElse: () => Effect.void })
@@ -222,10 +234,16 @@ const make = (options: GatewayOptions) =>
       "GET",
       "/metrics",
       Effect.map(hub.prometheus(), (text) =>
-        HttpServerResponse.text(text + processMetricsText(), { contentType: "text/plain; version=0.0.4; charset=utf-8" }))
+        HttpServerResponse.text(text + processMetricsText(), {
+          contentType: "text/plain; version=0.0.4; charset=utf-8"
+        }))
     )
     const middleware = HttpRouter.middleware(
-      makeGatewayMiddleware({ state, metrics, settings: () => section }),
+      makeGatewayMiddleware({
+        state,
+        metrics,
+        settings: () => section
+      }),
       { global: true }
     )
 
@@ -297,4 +315,3 @@ const make = (options: GatewayOptions) =>
  */
 export const layer = (options: GatewayOptions = {}): Layer.Layer<Gateway, never, GatewayRequirements> =>
   Layer.effect(Gateway, make(options))
-

@@ -23,25 +23,30 @@
 import { Effect, Layer, Schema } from "effect"
 import { Sse } from "effect/encoding"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema } from "effect/http-api"
-import { fromSchemaIssue, internalError } from "./GatewayError.ts"
-import { AdminAuth, ApiAuth } from "./GatewayAuth.ts"
-import { ErrorsGroup } from "./ErrorsApi.ts"
-import { DlqGroup } from "./DlqApi.ts"
-import { RunsGroup } from "./RunsApi.ts"
-import { ObserverGroup } from "./ObserverApi.ts"
-import { CostsGroup } from "./CostsApi.ts"
 import { AccessGroup } from "./AccessApi.ts"
-import { PublicRoute, RequiredPermission } from "./RoutePermission.ts"
+import { CostsGroup } from "./CostsApi.ts"
+import { DlqGroup } from "./DlqApi.ts"
+import { ErrorsGroup } from "./ErrorsApi.ts"
+import { AdminAuth, ApiAuth } from "./GatewayAuth.ts"
+import { fromSchemaIssue, internalError } from "./GatewayError.ts"
+import { ObserverGroup } from "./ObserverApi.ts"
 import { ChatCompletion, ChatCompletionRequest, EmbeddingList, EmbeddingsRequest, ModelList } from "./OpenAiSchema.ts"
+import { PublicRoute, RequiredPermission } from "./RoutePermission.ts"
+import { RunsGroup } from "./RunsApi.ts"
 
 /** Turns HttpApi's request-decoding errors into OpenAI-format 400s naming the path. */
 export class OpenAiErrors extends HttpApiMiddleware.Service<OpenAiErrors>()("troupe/gateway/OpenAiErrors") {}
 
 /** The layer of `OpenAiErrors`. */
-export const layerOpenAiErrors: Layer.Layer<OpenAiErrors> = HttpApiMiddleware.layerSchemaErrorTransform(OpenAiErrors, (error) =>
-  error.kind === "Body" || error.kind === "ResponseHeaders"
-    ? Effect.succeed(internalError.toResponse())
-    : Effect.succeed(fromSchemaIssue(error.cause.issue, error.kind === "Payload" ? undefined : error.kind.toLowerCase()).toResponse()))
+export const layerOpenAiErrors: Layer.Layer<OpenAiErrors> = HttpApiMiddleware.layerSchemaErrorTransform(
+  OpenAiErrors,
+  (error) =>
+    error.kind === "Body" || error.kind === "ResponseHeaders"
+      ? Effect.succeed(internalError.toResponse())
+      : Effect.succeed(
+        fromSchemaIssue(error.cause.issue, error.kind === "Payload" ? undefined : error.kind.toLowerCase()).toResponse()
+      )
+)
 
 const Json = Schema.Unknown
 
@@ -78,10 +83,25 @@ export const MaintenanceSwitch = Schema.Struct({
 /** The admin API behind the admin credential: configuration, supervision tree, stats, maintenance. */
 export class AdminGroup extends HttpApiGroup.make("admin")
   .add(HttpApiEndpoint.get("getConfig", "/admin/config", { success: Json }).annotate(RequiredPermission, "admin:read"))
-  .add(HttpApiEndpoint.patch("patchConfig", "/admin/config", { payload: Schema.Record(Schema.String, Schema.Unknown), success: Json }))
-  .add(HttpApiEndpoint.get("supervision", "/admin/supervision", { success: Json }).annotate(RequiredPermission, "admin:read"))
+  .add(
+    HttpApiEndpoint.patch("patchConfig", "/admin/config", {
+      payload: Schema.Record(Schema.String, Schema.Unknown),
+      success: Json
+    })
+  )
+  .add(
+    HttpApiEndpoint.get("supervision", "/admin/supervision", { success: Json }).annotate(
+      RequiredPermission,
+      "admin:read"
+    )
+  )
   .add(HttpApiEndpoint.get("stats", "/admin/stats", { success: Json }).annotate(RequiredPermission, "admin:read"))
-  .add(HttpApiEndpoint.get("getMaintenance", "/admin/maintenance", { success: Json }).annotate(RequiredPermission, "admin:read"))
+  .add(
+    HttpApiEndpoint.get("getMaintenance", "/admin/maintenance", { success: Json }).annotate(
+      RequiredPermission,
+      "admin:read"
+    )
+  )
   .add(HttpApiEndpoint.post("setMaintenance", "/admin/maintenance", { payload: MaintenanceSwitch, success: Json }))
   .middleware(AdminAuth)
   .middleware(OpenAiErrors)

@@ -49,9 +49,11 @@ export class ApiAuth extends HttpApiMiddleware.Service<ApiAuth, { provides: Call
 }) {}
 
 /** Bearer auth of the admin API. */
-export class AdminAuth extends HttpApiMiddleware.Service<AdminAuth, { provides: Caller }>()("troupe/gateway/AdminAuth", {
-  security: { bearer: HttpApiSecurity.bearer }
-}) {}
+export class AdminAuth
+  extends HttpApiMiddleware.Service<AdminAuth, { provides: Caller }>()("troupe/gateway/AdminAuth", {
+    security: { bearer: HttpApiSecurity.bearer }
+  })
+{}
 
 const idOf = (key: string): string => `key:${createHash("sha256").update(key).digest("hex").slice(0, 12)}`
 
@@ -59,7 +61,8 @@ const unauthorized = (message: string) =>
   Effect.succeed(errorResponse(httpError(401, "invalid_request_error", message, { code: "invalid_api_key" }), {
     "www-authenticate": "Bearer"
   }))
-const forbidden = (message: string) => Effect.succeed(errorResponse(httpError(403, "permission_denied", message, { code: "forbidden" })))
+const forbidden = (message: string) =>
+  Effect.succeed(errorResponse(httpError(403, "permission_denied", message, { code: "forbidden" })))
 
 type Auth = GatewaySection["auth"]
 
@@ -67,7 +70,8 @@ const adminRoles: ReadonlyArray<string> = ["admin"]
 const apiRoles: ReadonlyArray<string> = ["api_user"]
 
 /** The roles of a caller (`roles`, else `admin` for an admin caller, else `api_user`). */
-export const rolesOf = (caller: CallerShape): ReadonlyArray<string> => caller.roles ?? (caller.admin ? adminRoles : apiRoles)
+export const rolesOf = (caller: CallerShape): ReadonlyArray<string> =>
+  caller.roles ?? (caller.admin ? adminRoles : apiRoles)
 
 /** The built-in checks over a live view of `gateway.auth`. */
 export const makeKeyAuth = (auth: () => Auth) => ({
@@ -77,22 +81,32 @@ export const makeKeyAuth = (auth: () => Auth) => ({
       const key = Redacted.value(credential)
       const admin = settings.adminKey !== undefined && key !== "" && keyMatches(key, settings.adminKey)
       if (settings.apiKeys.length === 0) {
-        return Effect.provideService(effect, Caller, { id: admin ? "admin" : "anonymous", admin, roles: admin ? adminRoles : apiRoles })
+        return Effect.provideService(effect, Caller, {
+          id: admin ? "admin" : "anonymous",
+          admin,
+          roles: admin ? adminRoles : apiRoles
+        })
       }
       if (admin) return Effect.provideService(effect, Caller, { id: "admin", admin: true, roles: adminRoles })
       if (key !== "" && settings.apiKeys.some((k) => keyMatches(key, k))) {
         return Effect.provideService(effect, Caller, { id: idOf(key), admin: false, roles: apiRoles })
       }
-      return unauthorized(key === "" ? "Missing API key: send Authorization: Bearer <key>." : "Incorrect API key provided.")
+      return unauthorized(
+        key === "" ? "Missing API key: send Authorization: Bearer <key>." : "Incorrect API key provided."
+      )
     }
   }),
   admin: AdminAuth.of({
     bearer: (effect, { credential }) => {
       const settings = auth()
-      if (settings.adminKey === undefined) return forbidden("The admin API is disabled: no gateway.auth.adminKey is configured.")
+      if (settings.adminKey === undefined) {
+        return forbidden("The admin API is disabled: no gateway.auth.adminKey is configured.")
+      }
       const key = Redacted.value(credential)
       if (key === "") return unauthorized("Missing admin key: send Authorization: Bearer <key>.")
-      if (keyMatches(key, settings.adminKey)) return Effect.provideService(effect, Caller, { id: "admin", admin: true, roles: adminRoles })
+      if (keyMatches(key, settings.adminKey)) {
+        return Effect.provideService(effect, Caller, { id: "admin", admin: true, roles: adminRoles })
+      }
       if (settings.apiKeys.some((k) => keyMatches(key, k))) return forbidden("This key may not use the admin API.")
       return unauthorized("Incorrect admin key provided.")
     }

@@ -22,10 +22,10 @@
  *
  * @since 0.1.0
  */
-import * as Invalid from "../internal/InvalidInput.ts"
 import { Effect, Schema, SchemaIssue } from "effect"
 import { HttpServerResponse } from "effect/http"
 import * as Respondable from "effect/http/HttpServerRespondable"
+import * as Invalid from "../internal/InvalidInput.ts"
 
 /** One HTTP error as the gateway sends it. */
 export class GatewayHttpError extends Schema.TaggedError<GatewayHttpError>()("GatewayHttpError", {
@@ -54,10 +54,17 @@ export class GatewayHttpError extends Schema.TaggedError<GatewayHttpError>()("Ga
 }
 
 /** The response of a `GatewayHttpError` (also usable without the class, from middleware). */
-export const errorResponse = (error: GatewayHttpError, extraHeaders?: Record<string, string>): HttpServerResponse.HttpServerResponse => {
+export const errorResponse = (
+  error: GatewayHttpError,
+  extraHeaders?: Record<string, string>
+): HttpServerResponse.HttpServerResponse => {
   const headers: Record<string, string> = { ...extraHeaders }
   if (error.retryAfterSeconds !== undefined) headers["retry-after"] = String(error.retryAfterSeconds)
-  return HttpServerResponse.text(JSON.stringify(error.body), { status: error.status, headers, contentType: "application/json" })
+  return HttpServerResponse.text(JSON.stringify(error.body), {
+    status: error.status,
+    headers,
+    contentType: "application/json"
+  })
 }
 
 /** Builds an error. */
@@ -98,7 +105,8 @@ interface Tagged {
   readonly reason?: string
 }
 
-const isTagged = (u: unknown): u is Tagged => typeof u === "object" && u !== null && "_tag" in u && typeof u._tag === "string"
+const isTagged = (u: unknown): u is Tagged =>
+  typeof u === "object" && u !== null && "_tag" in u && typeof u._tag === "string"
 
 /**
  * Maps a failure of `Llm`, the agent service or the gateway onto its HTTP error. Unknown values become a 500 that
@@ -133,7 +141,10 @@ export const fromFailure = (failure: unknown): GatewayHttpError => {
     case "BudgetExceeded":
       return httpError(402, "insufficient_quota", message, { code: "budget_exceeded" })
     case "BudgetStoreError":
-      return httpError(503, "server_error", "the budget store is unavailable", { code: "budget_store_unavailable", retryAfterSeconds: 1 })
+      return httpError(503, "server_error", "the budget store is unavailable", {
+        code: "budget_store_unavailable",
+        retryAfterSeconds: 1
+      })
     case "QueueFull":
     case "Shed":
       return httpError(503, "server_error", message, {
@@ -149,10 +160,11 @@ export const fromFailure = (failure: unknown): GatewayHttpError => {
     case "ContextLengthExceeded":
       return httpError(400, "invalid_request_error", message, { code: "context_length_exceeded" })
     case "ProviderRejectedRequest": {
-      const status = failure.status !== undefined && failure.status >= 400 && failure.status < 500 && failure.status !== 401 &&
+      const status =
+        failure.status !== undefined && failure.status >= 400 && failure.status < 500 && failure.status !== 401 &&
           failure.status !== 403 && failure.status !== 429
-        ? failure.status
-        : 400
+          ? failure.status
+          : 400
       return httpError(status, "invalid_request_error", message, { code: "provider_rejected_request" })
     }
     case "ProviderOverloaded": {
@@ -169,7 +181,10 @@ export const fromFailure = (failure: unknown): GatewayHttpError => {
         retryAfterSeconds: 5
       })
     case "RateLimitStoreError":
-      return httpError(503, "server_error", "the rate-limit store is unavailable", { code: "rate_limit_store_unavailable", retryAfterSeconds: 1 })
+      return httpError(503, "server_error", "the rate-limit store is unavailable", {
+        code: "rate_limit_store_unavailable",
+        retryAfterSeconds: 1
+      })
     case "AuthenticationFailed":
       return httpError(502, "upstream_error", message, { code: "upstream_authentication_failed" })
     case "ProviderTimeout":
@@ -184,6 +199,11 @@ export const fromFailure = (failure: unknown): GatewayHttpError => {
 }
 
 /** The 500 sent for defects and unknown failures. */
-export const internalError: GatewayHttpError = httpError(500, "server_error", "The server had an error while processing your request.", {
-  code: "internal_error"
-})
+export const internalError: GatewayHttpError = httpError(
+  500,
+  "server_error",
+  "The server had an error while processing your request.",
+  {
+    code: "internal_error"
+  }
+)

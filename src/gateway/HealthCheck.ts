@@ -47,7 +47,10 @@ const probeSocket = (url: string, payload: string | undefined, expect: RegExp | 
       if (payload === undefined) return done()
       socket.write(payload)
     })
-    socket.once("data", (data) => done(expect === undefined || expect.test(data.toString()) ? undefined : new Error("unexpected reply")))
+    socket.once(
+      "data",
+      (data) => done(expect === undefined || expect.test(data.toString()) ? undefined : new Error("unexpected reply"))
+    )
     return Effect.sync(() => done())
   })
 
@@ -70,12 +73,20 @@ export const httpGet = (name: string, url: string): HealthCheck => ({
     try: (signal) => fetch(url, { signal, redirect: "manual" }),
     catch: (e) => new Error(`request failed: ${e instanceof Error ? e.message : String(e)}`)
   }).pipe(
-    Effect.flatMap((r) => r.status < 400 ? Effect.promise(() => r.body?.cancel() ?? Promise.resolve()) : Effect.fail(new Error(`HTTP ${r.status}`)))
+    Effect.flatMap((r) =>
+      r.status < 400
+        ? Effect.promise(() => r.body?.cancel() ?? Promise.resolve())
+        : Effect.fail(new Error(`HTTP ${r.status}`))
+    )
   )
 })
 
 const errorText = (e: unknown): string => {
-  const text = e instanceof Error ? e.message : typeof e === "object" && e !== null && "message" in e ? String(e.message) : String(e)
+  const text = e instanceof Error
+    ? e.message
+    : typeof e === "object" && e !== null && "message" in e
+    ? String(e.message)
+    : String(e)
   return text.slice(0, 200)
 }
 
@@ -92,7 +103,10 @@ export class HealthRegistry {
   private readonly timeout: Duration.Duration
   private readonly ttlMillis: number
 
-  constructor(checks: ReadonlyArray<HealthCheck>, options: { readonly timeoutMillis: number; readonly cacheTtlMillis: number }) {
+  constructor(
+    checks: ReadonlyArray<HealthCheck>,
+    options: { readonly timeoutMillis: number; readonly cacheTtlMillis: number }
+  ) {
     this.slots = checks.map((check) => ({ check, result: undefined, checkedAtMillis: 0, running: undefined }))
     this.timeout = Duration.millis(options.timeoutMillis)
     this.ttlMillis = options.cacheTtlMillis
@@ -103,7 +117,10 @@ export class HealthRegistry {
     return Effect.gen(function*() {
       const start = yield* Clock.currentTimeMillis
       const exit = yield* slot.check.run.pipe(
-        Effect.timeoutOrElse({ duration: timeout, orElse: () => Effect.fail(new Error(`timed out after ${Duration.toMillis(timeout)} ms`)) }),
+        Effect.timeoutOrElse({
+          duration: timeout,
+          orElse: () => Effect.fail(new Error(`timed out after ${Duration.toMillis(timeout)} ms`))
+        }),
         Effect.exit
       )
       const end = yield* Clock.currentTimeMillis
@@ -115,7 +132,13 @@ export class HealthRegistry {
       }
       const result: CheckResult = exit._tag === "Success"
         ? { ...base, status: "up" }
-        : { ...base, status: "down", lastError: errorText(exit.cause.reasons.map((r) => r._tag === "Fail" ? r.error : r._tag === "Die" ? r.defect : "interrupted")[0]) }
+        : {
+          ...base,
+          status: "down",
+          lastError: errorText(
+            exit.cause.reasons.map((r) => r._tag === "Fail" ? r.error : r._tag === "Die" ? r.defect : "interrupted")[0]
+          )
+        }
       slot.result = result
       slot.checkedAtMillis = end
       return result

@@ -28,14 +28,24 @@ export const ChildPath = Schema.Struct({ path: Schema.String.check(Schema.isMinL
 /** The `GET /admin/events` query: an event-name prefix (dotted) and the snapshot interval in ms. */
 export const EventsQuery = Schema.Struct({
   filter: Schema.optional(Schema.String.check(Schema.isMaxLength(256))),
-  interval: Schema.optional(Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 100, maximum: 60_000 })))
+  interval: Schema.optional(
+    Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 100, maximum: 60_000 }))
+  )
 })
 
 /** The observer group: the live event stream and the supervision actions. */
 export class ObserverGroup extends HttpApiGroup.make("observer")
   .add(HttpApiEndpoint.get("events", "/admin/events", { query: EventsQuery, success: Json }))
-  .add(HttpApiEndpoint.post("restartChild", "/admin/supervision/:path/restart", { params: ChildPath, success: Json }).annotate(RequiredPermission, "gateway:admin"))
-  .add(HttpApiEndpoint.post("stopChild", "/admin/supervision/:path/stop", { params: ChildPath, success: Json }).annotate(RequiredPermission, "gateway:admin"))
+  .add(
+    HttpApiEndpoint.post("restartChild", "/admin/supervision/:path/restart", { params: ChildPath, success: Json })
+      .annotate(RequiredPermission, "gateway:admin")
+  )
+  .add(
+    HttpApiEndpoint.post("stopChild", "/admin/supervision/:path/stop", { params: ChildPath, success: Json }).annotate(
+      RequiredPermission,
+      "gateway:admin"
+    )
+  )
   .middleware(AdminAuth)
   .annotate(RequiredPermission, "metrics:view")
 {}

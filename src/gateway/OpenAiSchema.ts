@@ -33,7 +33,11 @@ export const WireToolCall = Schema.Struct({
 
 /** One chat message. */
 export const ChatMessage = Schema.Union([
-  Schema.Struct({ role: Schema.Literals(["system", "developer"]), content: Content, name: Schema.optional(Schema.String) }),
+  Schema.Struct({
+    role: Schema.Literals(["system", "developer"]),
+    content: Content,
+    name: Schema.optional(Schema.String)
+  }),
   Schema.Struct({ role: Schema.Literal("user"), content: Content, name: Schema.optional(Schema.String) }),
   Schema.Struct({
     role: Schema.Literal("assistant"),

@@ -40,7 +40,9 @@ import { AdminAuth, ApiAuth, Caller, type CallerShape, rolesOf } from "./Gateway
 import { errorResponse, httpError } from "./GatewayError.ts"
 
 /** The annotation key: the permission a route (an endpoint, or every endpoint of a group) requires. */
-export class RequiredPermission extends Context.Service<RequiredPermission, string>()("troupe/gateway/RequiredPermission") {}
+export class RequiredPermission
+  extends Context.Service<RequiredPermission, string>()("troupe/gateway/RequiredPermission")
+{}
 
 /** The permission of a route open to anyone (the health probes). */
 export const PublicRoute = "public"
@@ -67,7 +69,9 @@ interface AnnotatedGroup {
 }
 
 /** Every endpoint of every group of `api` with the permission it declares (the endpoint's, else the group's). */
-export const routePermissions = (api: { readonly groups: Readonly<Record<string, AnnotatedGroup>> }): ReadonlyArray<RoutePermission> =>
+export const routePermissions = (
+  api: { readonly groups: Readonly<Record<string, AnnotatedGroup>> }
+): ReadonlyArray<RoutePermission> =>
   Object.values(api.groups).flatMap((group) =>
     Object.values(group.endpoints).map((endpoint) => ({
       group: group.identifier,
@@ -80,7 +84,10 @@ export const routePermissions = (api: { readonly groups: Readonly<Record<string,
   )
 
 /** The permission an endpoint declares (its own, else its group's); `undefined` without metadata or endpoint. */
-export const permissionOf = (endpoint: AnnotatedEndpoint | undefined, group: AnnotatedGroup | undefined): string | undefined =>
+export const permissionOf = (
+  endpoint: AnnotatedEndpoint | undefined,
+  group: AnnotatedGroup | undefined
+): string | undefined =>
   (endpoint === undefined ? undefined : Context.getOrUndefined(endpoint.annotations, RequiredPermission)) ??
     (group === undefined ? undefined : Context.getOrUndefined(group.annotations, RequiredPermission))
 
@@ -104,7 +111,13 @@ const userParam = (template: string, url: string): string | undefined => {
 }
 
 /** Whether `caller` may use the route (`permission` on `endpoint`, requested as `url`). */
-export const allows = (rbac: RbacShape, caller: CallerShape, permission: string, endpoint: AnnotatedEndpoint | undefined, url: string): boolean => {
+export const allows = (
+  rbac: RbacShape,
+  caller: CallerShape,
+  permission: string,
+  endpoint: AnnotatedEndpoint | undefined,
+  url: string
+): boolean => {
   if (permission === PublicRoute) return true
   const roles = rolesOf(caller)
   if (rbac.can(roles, permission)) return true
@@ -145,7 +158,9 @@ const guard = (
       }).pipe(Effect.ignore)
     }
     return errorResponse(
-      httpError(403, "permission_denied", `This caller lacks the permission ${permission}.`, { code: "permission_denied" })
+      httpError(403, "permission_denied", `This caller lacks the permission ${permission}.`, {
+        code: "permission_denied"
+      })
     )
   })
 
@@ -159,21 +174,26 @@ const withRequest = <A, E, R>(f: (request: HttpServerRequest.HttpServerRequest) 
 export const enforce: {
   (options: EnforceOptions): (auth: Layer.Layer<ApiAuth | AdminAuth>) => Layer.Layer<ApiAuth | AdminAuth>
   (auth: Layer.Layer<ApiAuth | AdminAuth>, options: EnforceOptions): Layer.Layer<ApiAuth | AdminAuth>
-} = dual(2, (auth: Layer.Layer<ApiAuth | AdminAuth>, options: EnforceOptions): Layer.Layer<ApiAuth | AdminAuth> =>
-  Layer.effectContext(Effect.gen(function*() {
-    const api = yield* ApiAuth
-    const admin = yield* AdminAuth
-    return Context.make(
-      ApiAuth,
-      ApiAuth.of({
-        bearer: (effect, o) =>
-          withRequest((request) => api.bearer(guard(options, "agent:use:*", effect, o.endpoint, o.group, request), o))
-      })
-    ).pipe(Context.add(
-      AdminAuth,
-      AdminAuth.of({
-        bearer: (effect, o) =>
-          withRequest((request) => admin.bearer(guard(options, "gateway:admin", effect, o.endpoint, o.group, request), o))
-      })
-    ))
-  })).pipe(Layer.provide(auth)))
+} = dual(
+  2,
+  (auth: Layer.Layer<ApiAuth | AdminAuth>, options: EnforceOptions): Layer.Layer<ApiAuth | AdminAuth> =>
+    Layer.effectContext(Effect.gen(function*() {
+      const api = yield* ApiAuth
+      const admin = yield* AdminAuth
+      return Context.make(
+        ApiAuth,
+        ApiAuth.of({
+          bearer: (effect, o) =>
+            withRequest((request) => api.bearer(guard(options, "agent:use:*", effect, o.endpoint, o.group, request), o))
+        })
+      ).pipe(Context.add(
+        AdminAuth,
+        AdminAuth.of({
+          bearer: (effect, o) =>
+            withRequest((request) =>
+              admin.bearer(guard(options, "gateway:admin", effect, o.endpoint, o.group, request), o)
+            )
+        })
+      ))
+    })).pipe(Layer.provide(auth))
+)

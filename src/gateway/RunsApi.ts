@@ -27,7 +27,9 @@ export const RunIdParam = Schema.Struct({ id: Name })
 export const RunsQuery = Schema.Struct({
   agent: Schema.optional(Name),
   agentId: Schema.optional(Name),
-  limit: Schema.optional(Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 1_000 })))
+  limit: Schema.optional(
+    Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 1_000 }))
+  )
 })
 
 /** The runs group: list and inspect durable runs. */

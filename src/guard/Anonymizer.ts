@@ -113,9 +113,15 @@ export const anonymize = (
 ): Anonymized => {
   const pick = (type: string): Operator =>
     // an Operator has a `type`; otherwise it is a per-type table with an optional default
-    "type" in operator ? operator as Operator : (operator as Record<string, Operator>)[type] ?? (operator as { default: Operator }).default
+    "type" in operator
+      ? operator as Operator
+      : (operator as Record<string, Operator>)[type] ?? (operator as { default: Operator }).default
   return {
-    text: replaceSpans(text, findings, (f, original) => operate(f.type ?? "PII", original, pick(f.type ?? "PII"), vault)),
+    text: replaceSpans(
+      text,
+      findings,
+      (f, original) => operate(f.type ?? "PII", original, pick(f.type ?? "PII"), vault)
+    ),
     vault
   }
 }

@@ -20,9 +20,9 @@
  * @since 0.1.0
  */
 import { Context, Effect, Layer } from "effect"
-import { fold } from "./internal/fold.ts"
 import type { ContentRule } from "./internal/contentRules.ts"
 import { CONTENT_RULES } from "./internal/contentRules.ts"
+import { fold } from "./internal/fold.ts"
 import type { Finding, Verdict } from "./Verdict.ts"
 import { noisyOr } from "./Verdict.ts"
 
@@ -78,7 +78,8 @@ export interface FilterResult {
 }
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
-const words = (list: ReadonlyArray<string>): RegExp => new RegExp(`\\b(?:${list.map((w) => escape(w.toLowerCase())).join("|")})\\b`, "u")
+const words = (list: ReadonlyArray<string>): RegExp =>
+  new RegExp(`\\b(?:${list.map((w) => escape(w.toLowerCase())).join("|")})\\b`, "u")
 
 /** Compiles a rule given as data (throws on an invalid regex: decode policies first, see `GuardPolicy`). */
 export const compileContentRule = (input: ContentRuleInput | ContentRule): ContentRule => {
@@ -111,14 +112,28 @@ const scan = (text: string, rules: ReadonlyArray<ContentRule>, options: ContentF
     const m = rule.pattern.exec(folded)
     if (m === null) continue
     // the allow-list is checked in the matched sentence and in the text's opening sentence (its framing: "in a film")
-    if (rule.allow !== undefined && (rule.allow.test(sentenceAround(folded, m.index, m.index + m[0].length)) || rule.allow.test(sentenceAround(folded, 0, 0)))) continue
-    findings.push({ rule: `content.${rule.id}`, type: rule.category, start: m.index, end: m.index + m[0].length, score: rule.weight })
+    if (
+      rule.allow !== undefined &&
+      (rule.allow.test(sentenceAround(folded, m.index, m.index + m[0].length)) ||
+        rule.allow.test(sentenceAround(folded, 0, 0)))
+    ) continue
+    findings.push({
+      rule: `content.${rule.id}`,
+      type: rule.category,
+      start: m.index,
+      end: m.index + m[0].length,
+      score: rule.weight
+    })
     ;(byCategory[rule.category] ??= []).push(rule.weight)
   }
   return verdictOf(findings, byCategory, options)
 }
 
-const verdictOf = (findings: ReadonlyArray<Finding>, byCategory: Record<string, ReadonlyArray<number>>, options: ContentFilterOptions): ContentVerdict => {
+const verdictOf = (
+  findings: ReadonlyArray<Finding>,
+  byCategory: Record<string, ReadonlyArray<number>>,
+  options: ContentFilterOptions
+): ContentVerdict => {
   const scores: Record<string, number> = {}
   const categories: Array<string> = []
   for (const [category, ws] of Object.entries(byCategory)) {
@@ -148,11 +163,18 @@ export const checkSafety = (text: string, options: ContentFilterOptions = {}): C
   scan(text, options.rules === undefined && options.builtin !== false ? CONTENT_RULES : rulesFor(options), options)
 
 /** Applies `action` to a verdict already computed for `text`. */
-export const applyAction = (text: string, verdict: ContentVerdict, action: ContentAction, refusal = "[content removed by the content filter]"): FilterResult => {
+export const applyAction = (
+  text: string,
+  verdict: ContentVerdict,
+  action: ContentAction,
+  refusal = "[content removed by the content filter]"
+): FilterResult => {
   if (!verdict.flagged || action === "annotate") return { text, blocked: false, verdict }
   if (action === "block") return { text: refusal, blocked: true, verdict }
   // redact: every flagged sentence (offsets of the folded text equal the original's for ASCII; else redact all)
-  if (fold(text).length !== text.length) return { text: `[removed: ${verdict.categories.join(", ")}]`, blocked: false, verdict }
+  if (fold(text).length !== text.length) {
+    return { text: `[removed: ${verdict.categories.join(", ")}]`, blocked: false, verdict }
+  }
   let out = text
   const spans = verdict.findings
     .filter((f) => f.type !== undefined && verdict.categories.includes(f.type))
@@ -213,6 +235,7 @@ const make = (options: ContentFilterOptions): ContentFilterShape => {
  * optional classifier.
  */
 export class ContentFilter extends Context.Service<ContentFilter, ContentFilterShape>()("troupe/guard/ContentFilter") {
-  static readonly layer = (options: ContentFilterOptions = {}): Layer.Layer<ContentFilter> => Layer.succeed(ContentFilter, make(options))
+  static readonly layer = (options: ContentFilterOptions = {}): Layer.Layer<ContentFilter> =>
+    Layer.succeed(ContentFilter, make(options))
   static readonly make = make
 }

@@ -36,7 +36,7 @@ import { applyAction, checkSafety, compileContentRule } from "./ContentFilter.ts
 import type { ContentRule } from "./ContentFilter.ts"
 import { CONTENT_RULES } from "./ContentFilter.ts"
 import { GuardBlocked, InvalidGuardOptions } from "./GuardError.ts"
-import type { GuardPoliciesInput, GuardPolicies, GuardScope, GuardStage, ResolvedPolicy } from "./GuardPolicy.ts"
+import type { GuardPolicies, GuardPoliciesInput, GuardScope, GuardStage, ResolvedPolicy } from "./GuardPolicy.ts"
 import { decodeGuardPolicies, resolvePolicy } from "./GuardPolicy.ts"
 import type { Classifier } from "./InjectionDetector.ts"
 import { InjectionDetector } from "./InjectionDetector.ts"
@@ -76,7 +76,12 @@ export interface StreamWindow {
  */
 export interface GuardShape {
   /** Scans `text` at `stage` for `scope`; fails with `GuardBlocked` when a `block` policy matched. */
-  readonly check: (text: string, stage: GuardStage, scope?: GuardScope, vault?: Vault) => Effect.Effect<GuardOutcome, GuardBlocked>
+  readonly check: (
+    text: string,
+    stage: GuardStage,
+    scope?: GuardScope,
+    vault?: Vault
+  ) => Effect.Effect<GuardOutcome, GuardBlocked>
   /** A stream window for the output stage. */
   readonly window: (scope?: GuardScope, vault?: Vault, holdBack?: number) => StreamWindow
   /** Restores the vault's placeholders in an answer when the scope's PII policy de-anonymises. */
@@ -142,11 +147,17 @@ const make = (policies: GuardPolicies, options: GuardOptions, hub: TelemetryHubS
     if (hit !== undefined) return hit
     const policy = resolvePolicy(policies, scope)
     // a decoded custom recogniser is a `CustomRecognizer` without a validator (its arrays are readonly copies)
-    const custom = [...(options.recognizers ?? []), ...(policy.pii?.custom ?? []).map((c) => ({ ...c }) as CustomRecognizer)]
+    const custom = [
+      ...(options.recognizers ?? []),
+      ...(policy.pii?.custom ?? []).map((c) => ({ ...c }) as CustomRecognizer)
+    ]
     const entities = policy.pii?.entities
     const value: Compiled = {
       policy,
-      recognizers: recognizersFor({ custom, ...(entities !== undefined ? { entities: [...entities, ...custom.map((c) => c.type)] } : {}) }),
+      recognizers: recognizersFor({
+        custom,
+        ...(entities !== undefined ? { entities: [...entities, ...custom.map((c) => c.type)] } : {})
+      }),
       contentRules: [...CONTENT_RULES, ...(policy.content?.rules ?? []).map((r) => compileContentRule({ ...r }))]
     }
     if (compiled.size >= MAX_COMPILED) compiled.clear() // bounded: policies are few, scopes may be many
@@ -168,9 +179,15 @@ const make = (policies: GuardPolicies, options: GuardOptions, hub: TelemetryHubS
     }
     hub.emitUnsafe(GuardEvents.verdict, { score: verdict.score, findings: verdict.findings.length }, metadata)
     if (!verdict.flagged) return
-    if (verdict.scanner === "injection") hub.emitUnsafe(Events.securityInjectionDetected, { count: 1 }, { ...metadata, detector: "injection" })
-    if (action === "block") hub.emitUnsafe(Events.securityPolicyViolation, { count: 1 }, { ...metadata, policy: verdict.scanner })
-    if (action === "redact") hub.emitUnsafe(Events.securityRedactionApplied, { count: verdict.findings.length }, metadata)
+    if (verdict.scanner === "injection") {
+      hub.emitUnsafe(Events.securityInjectionDetected, { count: 1 }, { ...metadata, detector: "injection" })
+    }
+    if (action === "block") {
+      hub.emitUnsafe(Events.securityPolicyViolation, { count: 1 }, { ...metadata, policy: verdict.scanner })
+    }
+    if (action === "redact") {
+      hub.emitUnsafe(Events.securityRedactionApplied, { count: verdict.findings.length }, metadata)
+    }
   }
 
   const blocked = (stage: GuardStage, verdict: Verdict): GuardBlocked => {
@@ -185,13 +202,25 @@ const make = (policies: GuardPolicies, options: GuardOptions, hub: TelemetryHubS
   }
 
   /** The synchronous scanners after injection (secrets, PII, content) on `text`. */
-  const rest = (text: string, stage: GuardStage, scope: GuardScope, c: Compiled, vault: Vault, verdicts: Array<Verdict>): string | GuardBlocked => {
+  const rest = (
+    text: string,
+    stage: GuardStage,
+    scope: GuardScope,
+    c: Compiled,
+    vault: Vault,
+    verdicts: Array<Verdict>
+  ): string | GuardBlocked => {
     const policy = c.policy
     let out = text
     const secrets = policy.secrets
     if (secrets !== undefined && secrets.stages.includes(stage)) {
       const found = detectSecrets(out)
-      const verdict: Verdict = { scanner: "secrets", flagged: found.length > 0, score: found.length > 0 ? 1 : 0, findings: found }
+      const verdict: Verdict = {
+        scanner: "secrets",
+        flagged: found.length > 0,
+        score: found.length > 0 ? 1 : 0,
+        findings: found
+      }
       verdicts.push(verdict)
       const action = verdict.flagged ? secrets.action : "pass"
       emit(stage, scope, verdict, action)
@@ -201,7 +230,12 @@ const make = (policies: GuardPolicies, options: GuardOptions, hub: TelemetryHubS
     const pii = policy.pii
     if (pii !== undefined && pii.stages.includes(stage)) {
       const found = detectPiiWith(out, c.recognizers)
-      const verdict: Verdict = { scanner: "pii", flagged: found.length > 0, score: found.reduce((m, f) => Math.max(m, f.score), 0), findings: found }
+      const verdict: Verdict = {
+        scanner: "pii",
+        flagged: found.length > 0,
+        score: found.reduce((m, f) => Math.max(m, f.score), 0),
+        findings: found
+      }
       verdicts.push(verdict)
       const action = verdict.flagged ? pii.action : "pass"
       emit(stage, scope, verdict, action)
@@ -227,7 +261,12 @@ const make = (policies: GuardPolicies, options: GuardOptions, hub: TelemetryHubS
     return out
   }
 
-  const check = (text: string, stage: GuardStage, scope: GuardScope = {}, vault: Vault = new Vault()): Effect.Effect<GuardOutcome, GuardBlocked> =>
+  const check = (
+    text: string,
+    stage: GuardStage,
+    scope: GuardScope = {},
+    vault: Vault = new Vault()
+  ): Effect.Effect<GuardOutcome, GuardBlocked> =>
     Effect.suspend(() => {
       const c = compile(scope)
       const policy = c.policy
@@ -250,7 +289,11 @@ const make = (policies: GuardPolicies, options: GuardOptions, hub: TelemetryHubS
       })
     })
 
-  const window = (scope: GuardScope = {}, vault: Vault = new Vault(), holdBack = options.holdBack ?? 256): StreamWindow => {
+  const window = (
+    scope: GuardScope = {},
+    vault: Vault = new Vault(),
+    holdBack = options.holdBack ?? 256
+  ): StreamWindow => {
     const maxHold = options.maxHold ?? 16_384
     const secrets = compile(scope).policy.secrets
     const holdsPem = secrets !== undefined && secrets.stages.includes("output")
@@ -312,7 +355,8 @@ const make = (policies: GuardPolicies, options: GuardOptions, hub: TelemetryHubS
       return slide(rest)
     }
     return {
-      push: (chunk) => Effect.suspend(() => mode === "pem" ? pem(chunk) : mode === "drop" ? drop(chunk) : slide(held + chunk)),
+      push: (chunk) =>
+        Effect.suspend(() => mode === "pem" ? pem(chunk) : mode === "drop" ? drop(chunk) : slide(held + chunk)),
       end: () =>
         Effect.suspend(() => {
           if (mode === "drop") {

@@ -8,8 +8,8 @@
  *
  * @since 0.1.0
  */
-import * as Invalid from "../internal/InvalidInput.ts"
 import { Schema } from "effect"
+import * as Invalid from "../internal/InvalidInput.ts"
 
 /**
  * A `block` policy matched: which stage, scanner and rule, the score, and the types found (never the matched
@@ -24,12 +24,16 @@ export class GuardBlocked extends Schema.TaggedError<GuardBlocked>()("GuardBlock
   types: Schema.Array(Schema.String)
 }) {
   override get message(): string {
-    return `blocked by the guard at ${this.stage}: scanner "${this.scanner}", rule "${this.rule}" (score ${this.score.toFixed(2)}${this.types.length > 0 ? `; ${this.types.join(", ")}` : ""})`
+    return `blocked by the guard at ${this.stage}: scanner "${this.scanner}", rule "${this.rule}" (score ${
+      this.score.toFixed(2)
+    }${this.types.length > 0 ? `; ${this.types.join(", ")}` : ""})`
   }
 }
 
 /** Guard policies or options that do not decode; `path` names the bad field. */
-export class InvalidGuardOptions extends Schema.TaggedError<InvalidGuardOptions>()("InvalidGuardOptions", Invalid.InvalidInputFields) {
+export class InvalidGuardOptions
+  extends Schema.TaggedError<InvalidGuardOptions>()("InvalidGuardOptions", Invalid.InvalidInputFields)
+{
   /** An `InvalidGuardOptions` for a rule Schema cannot express, at `path` (`a.b[2].c`). */
   static at(path: string, detail: string): InvalidGuardOptions {
     return new InvalidGuardOptions(Invalid.fields("guard options", path, detail))

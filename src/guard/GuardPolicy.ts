@@ -16,8 +16,8 @@
  *
  * @since 0.1.0
  */
-import * as Invalid from "../internal/InvalidInput.ts"
 import { Effect, Schema } from "effect"
+import * as Invalid from "../internal/InvalidInput.ts"
 import { InvalidGuardOptions } from "./GuardError.ts"
 
 /** What a policy does when its scanner matches: block the request, redact the match, or only log the verdict. */
@@ -41,7 +41,11 @@ const Stages = Schema.Array(GuardStage)
 /** The Schema of an anonymisation `Operator` in a policy. */
 export const OperatorSchema = Schema.Union([
   Schema.Struct({ type: Schema.Literal("replace"), with: Schema.optionalKey(Schema.String) }),
-  Schema.Struct({ type: Schema.Literal("mask"), char: Schema.optionalKey(Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(1))), keepLast: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 64 }))) }),
+  Schema.Struct({
+    type: Schema.Literal("mask"),
+    char: Schema.optionalKey(Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(1))),
+    keepLast: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 64 })))
+  }),
   Schema.Struct({ type: Schema.Literal("hash"), salt: Schema.String.check(Schema.isMinLength(8)) }),
   Schema.Struct({ type: Schema.Literal("encrypt"), key: Schema.String.check(Schema.isMinLength(16)) }),
   Schema.Struct({ type: Schema.Literal("placeholder") })
@@ -64,12 +68,14 @@ export const PiiPolicy = Schema.Struct({
   operator: Schema.optionalKey(OperatorSchema),
   /** Restore placeholders in the answer for the caller (default true with the `placeholder` operator). */
   deanonymize: Schema.optionalKey(Schema.Boolean),
-  custom: Schema.optionalKey(Schema.Array(Schema.Struct({
-    type: Schema.String.check(Schema.isPattern(/^[A-Z][A-Z0-9_]*$/)),
-    pattern: Regex,
-    context: Schema.optionalKey(Schema.Array(Schema.String)),
-    score: Schema.optionalKey(Unit)
-  })).check(Schema.isMaxLength(64)))
+  custom: Schema.optionalKey(
+    Schema.Array(Schema.Struct({
+      type: Schema.String.check(Schema.isPattern(/^[A-Z][A-Z0-9_]*$/)),
+      pattern: Regex,
+      context: Schema.optionalKey(Schema.Array(Schema.String)),
+      score: Schema.optionalKey(Unit)
+    })).check(Schema.isMaxLength(64))
+  )
 })
 /** The secrets part of a policy: action and stages. */
 export const SecretsPolicy = Schema.Struct({ ...base })
@@ -79,14 +85,16 @@ export const ContentPolicy = Schema.Struct({
   threshold: Schema.optionalKey(Unit),
   categories: Schema.optionalKey(Schema.Array(Schema.String)),
   allow: Schema.optionalKey(Schema.Array(Schema.String)),
-  rules: Schema.optionalKey(Schema.Array(Schema.Struct({
-    id: Schema.String,
-    category: Schema.String,
-    pattern: Schema.optionalKey(Regex),
-    keywords: Schema.optionalKey(Schema.Array(Schema.String.check(Schema.isMinLength(1)))),
-    weight: Schema.optionalKey(Unit),
-    allow: Schema.optionalKey(Schema.Array(Schema.String))
-  })).check(Schema.isMaxLength(256)))
+  rules: Schema.optionalKey(
+    Schema.Array(Schema.Struct({
+      id: Schema.String,
+      category: Schema.String,
+      pattern: Schema.optionalKey(Regex),
+      keywords: Schema.optionalKey(Schema.Array(Schema.String.check(Schema.isMinLength(1)))),
+      weight: Schema.optionalKey(Unit),
+      allow: Schema.optionalKey(Schema.Array(Schema.String))
+    })).check(Schema.isMaxLength(256))
+  )
 })
 
 const Off = Schema.Literal(false)
@@ -147,14 +155,21 @@ export const DEFAULT_POLICY: ResolvedPolicy = {
   content: { action: "block", stages: ["output"], threshold: 0.5 }
 }
 
-const mergeOne = <A extends object>(current: A | undefined, next: Partial<A> | false | undefined, fallback: A): A | undefined => {
+const mergeOne = <A extends object>(
+  current: A | undefined,
+  next: Partial<A> | false | undefined,
+  fallback: A
+): A | undefined => {
   if (next === undefined) return current
   if (next === false) return undefined
   return { ...(current ?? fallback), ...next }
 }
 
 /** Merges `layers` over `base`, scanner by scanner. */
-export const mergePolicies = (base: ResolvedPolicy, ...layers: ReadonlyArray<GuardPolicy | undefined>): ResolvedPolicy => {
+export const mergePolicies = (
+  base: ResolvedPolicy,
+  ...layers: ReadonlyArray<GuardPolicy | undefined>
+): ResolvedPolicy => {
   let out = base
   for (const p of layers) {
     if (p === undefined) continue
@@ -192,4 +207,3 @@ export const decodeGuardPolicies = (input: unknown): Effect.Effect<GuardPolicies
   Schema.decodeUnknownEffect(GuardPolicies)(input, { errors: "all" }).pipe(
     Effect.mapError((e) => Invalid.fromSchemaError(e, "guard options", (f) => new InvalidGuardOptions(f)))
   )
-

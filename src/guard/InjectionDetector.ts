@@ -63,14 +63,18 @@ const hintIndexes = new WeakMap<ReadonlyArray<InjectionRule>, HintIndex>()
 const hintIndex = (rules: ReadonlyArray<InjectionRule>): HintIndex => {
   const known = hintIndexes.get(rules)
   if (known !== undefined) return known
-  const words = [...new Set([...rules.flatMap((r) => r.hints ?? []), ...ROT13_WORDS].filter((h) => ASCII_WORD.test(h)))].sort((a, b) => b.length - a.length)
+  const words = [...new Set([...rules.flatMap((r) => r.hints ?? []), ...ROT13_WORDS].filter((h) => ASCII_WORD.test(h)))]
+    .sort((a, b) => b.length - a.length)
   const index = { words: words.length === 0 ? undefined : new RegExp(`\\b(?:${words.join("|")})\\b`, "g") }
   hintIndexes.set(rules, index)
   return index
 }
 
 /** A rule's hints split once into ASCII words (looked up) and other strings (substring tests). */
-const splitHints = new WeakMap<InjectionRule, { readonly words: ReadonlyArray<string>; readonly others: ReadonlyArray<string> }>()
+const splitHints = new WeakMap<
+  InjectionRule,
+  { readonly words: ReadonlyArray<string>; readonly others: ReadonlyArray<string> }
+>()
 
 /** Whether one of the rule's hints occurs (see `InjectionRule.hints`). */
 const hinted = (rule: InjectionRule, folded: string, words: ReadonlySet<string>): boolean => {
@@ -108,7 +112,14 @@ const match = (
     if (rule.channel !== undefined && rule.channel !== channel) continue
     if (!hinted(rule, folded, words)) continue
     const m = rule.re.exec(folded)
-    if (m !== null) out.push({ rule: prefix + rule.id, start: offset + m.index, end: offset + m.index + m[0].length, score: rule.weight })
+    if (m !== null) {
+      out.push({
+        rule: prefix + rule.id,
+        start: offset + m.index,
+        end: offset + m.index + m[0].length,
+        score: rule.weight
+      })
+    }
   }
 }
 
@@ -139,8 +150,12 @@ export const detectInjection = (text: string, options: InjectionOptions = {}): V
   const words = presentWords(folded, rules)
   match(folded, channel, rules, "", 0, findings, words)
   if (options.decode !== false) {
-    for (const d of decodeCandidates(text)) match(fold(d.text), channel, rules, `encoded.${d.encoding}:`, d.start, findings)
-    if (ROT13_WORDS.some((w) => words.has(w)) && ROT13_HINT.test(folded)) match(rot13(folded), channel, rules, "encoded.rot13:", 0, findings)
+    for (const d of decodeCandidates(text)) {
+      match(fold(d.text), channel, rules, `encoded.${d.encoding}:`, d.start, findings)
+    }
+    if (ROT13_WORDS.some((w) => words.has(w)) && ROT13_HINT.test(folded)) {
+      match(rot13(folded), channel, rules, "encoded.rot13:", 0, findings)
+    }
   }
   const score = noisyOr(findings.map((f) => f.score))
   return { scanner: "injection", flagged: score >= (options.threshold ?? 0.5), score, findings }
@@ -174,13 +189,20 @@ const make = (options: InjectionDetectorOptions): InjectionDetectorShape => {
       return classifier(text, channel).pipe(
         Effect.map((s): Verdict => {
           const score = Math.max(heuristic.score, Math.min(1, Math.max(0, Number.isFinite(s) ? s : 0)))
-          const findings = s >= threshold ? [...heuristic.findings, { rule: "classifier", start: 0, end: text.length, score: s }] : heuristic.findings
+          const findings = s >= threshold
+            ? [...heuristic.findings, { rule: "classifier", start: 0, end: text.length, score: s }]
+            : heuristic.findings
           return { scanner: "injection", flagged: score >= threshold, score, findings }
         }),
         Effect.catch(() =>
           Effect.succeed<Verdict>(
             options.onClassifierError === "flag"
-              ? { ...heuristic, flagged: true, score: Math.max(heuristic.score, threshold), findings: [...heuristic.findings, { rule: "classifier.error", start: 0, end: 0, score: 1 }] }
+              ? {
+                ...heuristic,
+                flagged: true,
+                score: Math.max(heuristic.score, threshold),
+                findings: [...heuristic.findings, { rule: "classifier.error", start: 0, end: 0, score: 1 }]
+              }
               : heuristic
           )
         )
@@ -193,8 +215,11 @@ const make = (options: InjectionDetectorOptions): InjectionDetectorShape => {
  * Prompt-injection detection: rules in ten languages, encoded payloads and exfiltration links, with a classifier
  * hook.
  */
-export class InjectionDetector extends Context.Service<InjectionDetector, InjectionDetectorShape>()("troupe/guard/InjectionDetector") {
+export class InjectionDetector
+  extends Context.Service<InjectionDetector, InjectionDetectorShape>()("troupe/guard/InjectionDetector")
+{
   /** Heuristics, plus the classifier when one is given. */
-  static readonly layer = (options: InjectionDetectorOptions = {}): Layer.Layer<InjectionDetector> => Layer.succeed(InjectionDetector, make(options))
+  static readonly layer = (options: InjectionDetectorOptions = {}): Layer.Layer<InjectionDetector> =>
+    Layer.succeed(InjectionDetector, make(options))
   static readonly make = make
 }

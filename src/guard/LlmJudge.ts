@@ -15,7 +15,10 @@ import type { Channel, Classifier } from "./InjectionDetector.ts"
 export interface JudgeClient<E> {
   readonly generate: (call: {
     readonly model: string
-    readonly messages: readonly [{ readonly role: "system"; readonly content: string }, { readonly role: "user"; readonly content: string }]
+    readonly messages: readonly [
+      { readonly role: "system"; readonly content: string },
+      { readonly role: "user"; readonly content: string }
+    ]
     readonly params?: { readonly temperature?: number; readonly maxTokens?: number }
   }) => Effect.Effect<{ readonly text: string }, E>
 }
@@ -49,14 +52,19 @@ export const parseScore = (answer: string): number | undefined => {
  * const detector = InjectionDetector.layer({ classifier: llmJudge(llm, { model: "fast" }), classifyAbove: 0.2 })
  * ```
  */
-export const llmJudge = <E>(client: JudgeClient<E>, options: LlmJudgeOptions): Classifier =>
-  (text: string, channel: Channel) => {
+export const llmJudge =
+  <E>(client: JudgeClient<E>, options: LlmJudgeOptions): Classifier => (text: string, channel: Channel) => {
     const body = text.slice(0, options.maxChars ?? 8_000).replace(/<<<|>>>/g, (f) => f.split("").join(" "))
     return client.generate({
       model: options.model,
       messages: [
         { role: "system", content: options.instruction ?? INSTRUCTION },
-        { role: "user", content: `Channel: ${channel === "user" ? "user input" : "document or tool output"}\n<<<TEXT\n${body}\nTEXT>>>` }
+        {
+          role: "user",
+          content: `Channel: ${
+            channel === "user" ? "user input" : "document or tool output"
+          }\n<<<TEXT\n${body}\nTEXT>>>`
+        }
       ],
       params: { temperature: 0, maxTokens: 8 }
     }).pipe(

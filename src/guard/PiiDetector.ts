@@ -55,14 +55,20 @@ const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 /** Compiles a custom recogniser (throws on an invalid regex: decode options first, see `GuardPolicy`). */
 export const compileRecognizer = (c: CustomRecognizer): Recognizer => {
   const source = typeof c.pattern === "string" ? c.pattern : c.pattern.source
-  const flags = typeof c.pattern === "string" ? "g" : c.pattern.flags.includes("g") ? c.pattern.flags : c.pattern.flags + "g"
+  const flags = typeof c.pattern === "string"
+    ? "g"
+    : c.pattern.flags.includes("g")
+    ? c.pattern.flags
+    : c.pattern.flags + "g"
   const validate = c.validate
   const base = {
     type: c.type,
     rule: `pii.custom.${c.type.toLowerCase()}`,
     re: new RegExp(source, flags),
     ...(validate !== undefined
-      ? { validate: (m: RegExpExecArray) => (validate(m[0]) ? { start: m.index, end: m.index + m[0].length } : undefined) }
+      ? {
+        validate: (m: RegExpExecArray) => (validate(m[0]) ? { start: m.index, end: m.index + m[0].length } : undefined)
+      }
       : {}),
     contextWindow: c.contextWindow ?? 40,
     score: c.score ?? 0.8
@@ -83,8 +89,18 @@ const run = (text: string, recognizers: ReadonlyArray<Recognizer>): Array<PiiEnt
       if (++guard > 10_000) break // bounded: at most 10,000 candidates per recogniser
       const span = r.validate === undefined ? { start: m.index, end: m.index + m[0].length } : r.validate(m, text)
       if (span === undefined || span.end <= span.start) continue
-      if (r.context !== undefined && !r.context.test(text.slice(Math.max(0, span.start - (r.contextWindow ?? 40)), span.start))) continue
-      ranked.push({ rule: r.rule, type: r.type, start: span.start, end: span.end, score: r.score, value: text.slice(span.start, span.end) })
+      if (
+        r.context !== undefined &&
+        !r.context.test(text.slice(Math.max(0, span.start - (r.contextWindow ?? 40)), span.start))
+      ) continue
+      ranked.push({
+        rule: r.rule,
+        type: r.type,
+        start: span.start,
+        end: span.end,
+        score: r.score,
+        value: text.slice(span.start, span.end)
+      })
     }
   }
   return resolveOverlaps(ranked)

@@ -44,7 +44,8 @@ export interface SanitizerOptions {
 const CONTROL = /[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]/g
 const TAG = /\uDB40[\uDC00-\uDC7F]/g
 const BIDI = /[\u202A-\u202E\u2066-\u2069]/g
-const ROLE_TOKEN = /<\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id|end_header_id)\|>|\[\/?INST\]|<<\/?SYS>>/g
+const ROLE_TOKEN =
+  /<\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id|end_header_id)\|>|\[\/?INST\]|<<\/?SYS>>/g
 const ROLE_MARK = /<\||\[\/?INST|<<\/?SYS/
 /** Whether the sanitiser could change `text`: a non-printable character, or a chat-template mark (one pass, shared). */
 const suspect = (text: string): boolean => {

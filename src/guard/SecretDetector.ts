@@ -35,7 +35,8 @@ export interface SecretFinding extends Finding {
   readonly type: string
 }
 
-const PREFILTER = /sk-|AKIA|ASIA|A[BCGINPR][A-Z]{2}[A-Z0-9]{16}|aws|gh[pousr]_|github_pat_|gl[a-z]{1,4}-|xox|hooks\.slack|_live_|_test_|AIza|npm|pypi-|-us\d|SG\.|\.[A-Za-z0-9_-]{6}\.|eyJ|PRIVATE KEY|:\/\/[^\s/]*:[^\s/]*@|Bearer|key|secret|token|passw|pwd|credential/i
+const PREFILTER =
+  /sk-|AKIA|ASIA|A[BCGINPR][A-Z]{2}[A-Z0-9]{16}|aws|gh[pousr]_|github_pat_|gl[a-z]{1,4}-|xox|hooks\.slack|_live_|_test_|AIza|npm|pypi-|-us\d|SG\.|\.[A-Za-z0-9_-]{6}\.|eyJ|PRIVATE KEY|:\/\/[^\s/]*:[^\s/]*@|Bearer|key|secret|token|passw|pwd|credential/i
 
 /**
  * The secrets in `text`, non-overlapping, in text order (pure).
@@ -46,7 +47,9 @@ const PREFILTER = /sk-|AKIA|ASIA|A[BCGINPR][A-Z]{2}[A-Z0-9]{16}|aws|gh[pousr]_|g
  * ```
  */
 export const detectSecrets = (text: string, rules: ReadonlyArray<SecretRule> = SECRET_RULES): Array<SecretFinding> =>
-  text.length < 8 || (rules === SECRET_RULES && !mayHoldSecret(text)) || !PREFILTER.test(text) ? [] : scan(text, rules, true)
+  text.length < 8 || (rules === SECRET_RULES && !mayHoldSecret(text)) || !PREFILTER.test(text)
+    ? []
+    : scan(text, rules, true)
 
 /**
  * The one-scan pre-check of the built-in rules: `false` only when no rule can match. Every rule but two needs a run of
@@ -74,7 +77,13 @@ const scan = (text: string, rules: ReadonlyArray<SecretRule>, hints: boolean): A
       if (value === undefined || value === "") continue
       if (rule.validate !== undefined && !rule.validate(value)) continue
       const start = m.index + m[0].indexOf(value)
-      found.push({ rule: `secret.${rule.type.toLowerCase()}`, type: rule.type, start, end: start + value.length, score: 0.95 })
+      found.push({
+        rule: `secret.${rule.type.toLowerCase()}`,
+        type: rule.type,
+        start,
+        end: start + value.length,
+        score: 0.95
+      })
     }
   }
   return resolveOverlaps(found)
@@ -197,9 +206,13 @@ export interface SecretDetectorShape {
 /**
  * Finds API keys, tokens and private keys by provider-specific patterns and entropy; `maskSecrets` masks every one.
  */
-export class SecretDetector extends Context.Service<SecretDetector, SecretDetectorShape>()("troupe/guard/SecretDetector") {
+export class SecretDetector
+  extends Context.Service<SecretDetector, SecretDetectorShape>()("troupe/guard/SecretDetector")
+{
   /** The detector with the built-in rules and `options.rules` after them. */
-  static readonly layer = (options: { readonly rules?: ReadonlyArray<SecretRule> } = {}): Layer.Layer<SecretDetector> => {
+  static readonly layer = (
+    options: { readonly rules?: ReadonlyArray<SecretRule> } = {}
+  ): Layer.Layer<SecretDetector> => {
     const rules = [...SECRET_RULES, ...(options.rules ?? [])]
     return Layer.succeed(SecretDetector, {
       detect: (text) => detectSecrets(text, rules),

@@ -48,7 +48,11 @@ export const resolveOverlaps = <F extends Finding>(ranked: ReadonlyArray<F>): Ar
 }
 
 /** Replaces each finding's span by `replacement(finding)`; findings must not overlap. */
-export const replaceSpans = <F extends Finding>(text: string, findings: ReadonlyArray<F>, replacement: (f: F, original: string) => string): string => {
+export const replaceSpans = <F extends Finding>(
+  text: string,
+  findings: ReadonlyArray<F>,
+  replacement: (f: F, original: string) => string
+): string => {
   if (findings.length === 0) return text
   const sorted = [...findings].sort((a, b) => a.start - b.start)
   let out = ""

@@ -12,23 +12,58 @@
  *
  * @since 0.1.0
  */
-export { anonymize, decrypt, decryptAll, deanonymize, encrypt, operate, Vault } from "./Anonymizer.ts"
+export { anonymize, deanonymize, decrypt, decryptAll, encrypt, operate, Vault } from "./Anonymizer.ts"
 export type { Anonymized, Operator } from "./Anonymizer.ts"
 export { applyAction, checkSafety, compileContentRule, CONTENT_RULES, ContentFilter } from "./ContentFilter.ts"
-export type { ContentAction, ContentCategory, ContentFilterOptions, ContentFilterShape, ContentRule, ContentRuleInput, ContentVerdict, FilterResult } from "./ContentFilter.ts"
+export type {
+  ContentAction,
+  ContentCategory,
+  ContentFilterOptions,
+  ContentFilterShape,
+  ContentRule,
+  ContentRuleInput,
+  ContentVerdict,
+  FilterResult
+} from "./ContentFilter.ts"
 export { Guard, GuardEvents } from "./Guard.ts"
 export type { GuardOptions, GuardOutcome, GuardShape, StreamWindow } from "./Guard.ts"
 export { GuardBlocked, InvalidGuardOptions } from "./GuardError.ts"
-export { DEFAULT_POLICY, decodeGuardPolicies, GuardAction, GuardPolicies, GuardPolicy, GuardStage, mergePolicies, resolvePolicy } from "./GuardPolicy.ts"
+export {
+  decodeGuardPolicies,
+  DEFAULT_POLICY,
+  GuardAction,
+  GuardPolicies,
+  GuardPolicy,
+  GuardStage,
+  mergePolicies,
+  resolvePolicy
+} from "./GuardPolicy.ts"
 export type { GuardPoliciesInput, GuardScope, ResolvedPolicy } from "./GuardPolicy.ts"
 export { detectInjection, INJECTION_RULES, InjectionDetector } from "./InjectionDetector.ts"
-export type { Channel, Classifier, InjectionDetectorOptions, InjectionDetectorShape, InjectionOptions, InjectionRule } from "./InjectionDetector.ts"
+export type {
+  Channel,
+  Classifier,
+  InjectionDetectorOptions,
+  InjectionDetectorShape,
+  InjectionOptions,
+  InjectionRule
+} from "./InjectionDetector.ts"
 export { llmJudge, parseScore } from "./LlmJudge.ts"
 export type { JudgeClient, LlmJudgeOptions } from "./LlmJudge.ts"
 export { compileRecognizer, detectPii, PiiDetector, recognizersFor } from "./PiiDetector.ts"
 export type { CustomRecognizer, PiiDetectorShape, PiiEntity, PiiOptions, Recognizer } from "./PiiDetector.ts"
 export { foldForDetection, sanitize, Sanitizer } from "./Sanitizer.ts"
 export type { SanitizeChange, SanitizeResult, SanitizerOptions, SanitizerShape } from "./Sanitizer.ts"
-export { detectSecrets, maskDeep, maskRecord, mayHoldSecret, maskingHandler, maskingLogger, maskingLoggerLayer, maskSecrets, SecretDetector } from "./SecretDetector.ts"
+export {
+  detectSecrets,
+  maskDeep,
+  maskingHandler,
+  maskingLogger,
+  maskingLoggerLayer,
+  maskRecord,
+  maskSecrets,
+  mayHoldSecret,
+  SecretDetector
+} from "./SecretDetector.ts"
 export type { SecretDetectorShape, SecretFinding, SecretRule } from "./SecretDetector.ts"
 export type { Finding, ScannerName, Verdict } from "./Verdict.ts"

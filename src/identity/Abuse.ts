@@ -31,9 +31,9 @@
  */
 import { Clock, Context, Effect, Layer, Option, Schema } from "effect"
 import type { Redis } from "effect/persistence"
-import { makeRedisState } from "./internal/AbuseRedis.ts"
 import type { AuditShape } from "./Audit.ts"
 import { InvalidIdentityInput, KeyNotFound } from "./IdentityError.ts"
+import { makeRedisState } from "./internal/AbuseRedis.ts"
 import { toInvalidInput } from "./Keys.ts"
 
 /** The abuse signals. */
@@ -65,10 +65,42 @@ export type AbusePolicy = typeof AbusePolicy.Type
 /** The default policy: 100 auth failures per IP per minute, 20 per key, 50 refusals per key per minute. */
 export const defaultPolicy: AbusePolicy = {
   rules: [
-    { signal: "auth_failure", target: "ip", threshold: 100, windowMs: 60_000, blockMs: 60_000, escalation: 4, maxBlockMs: 86_400_000 },
-    { signal: "auth_failure", target: "key", threshold: 20, windowMs: 60_000, blockMs: 60_000, escalation: 4, maxBlockMs: 86_400_000 },
-    { signal: "rate_limited", target: "key", threshold: 50, windowMs: 60_000, blockMs: 60_000, escalation: 2, maxBlockMs: 3_600_000 },
-    { signal: "guardrail_hit", target: "principal", threshold: 10, windowMs: 600_000, blockMs: 600_000, escalation: 2, maxBlockMs: 86_400_000 }
+    {
+      signal: "auth_failure",
+      target: "ip",
+      threshold: 100,
+      windowMs: 60_000,
+      blockMs: 60_000,
+      escalation: 4,
+      maxBlockMs: 86_400_000
+    },
+    {
+      signal: "auth_failure",
+      target: "key",
+      threshold: 20,
+      windowMs: 60_000,
+      blockMs: 60_000,
+      escalation: 4,
+      maxBlockMs: 86_400_000
+    },
+    {
+      signal: "rate_limited",
+      target: "key",
+      threshold: 50,
+      windowMs: 60_000,
+      blockMs: 60_000,
+      escalation: 2,
+      maxBlockMs: 3_600_000
+    },
+    {
+      signal: "guardrail_hit",
+      target: "principal",
+      threshold: 10,
+      windowMs: 600_000,
+      blockMs: 600_000,
+      escalation: 2,
+      maxBlockMs: 86_400_000
+    }
   ]
 }
 
@@ -124,8 +156,19 @@ const targetsOf = (t: AbuseTargets): ReadonlyArray<readonly [BlockTargetKind, st
  */
 export interface AbuseState {
   /** Adds `weight` to the log of (rule, target); blocks the target when the window total reaches the threshold. */
-  readonly record: (index: number, rule: AbuseRule, signal: AbuseSignal, kind: BlockTargetKind, id: string, now: number, weight: number) => Effect.Effect<Block | undefined>
-  readonly active: (targets: ReadonlyArray<readonly [BlockTargetKind, string]>, now: number) => Effect.Effect<Block | undefined>
+  readonly record: (
+    index: number,
+    rule: AbuseRule,
+    signal: AbuseSignal,
+    kind: BlockTargetKind,
+    id: string,
+    now: number,
+    weight: number
+  ) => Effect.Effect<Block | undefined>
+  readonly active: (
+    targets: ReadonlyArray<readonly [BlockTargetKind, string]>,
+    now: number
+  ) => Effect.Effect<Block | undefined>
   readonly list: (now: number) => Effect.Effect<ReadonlyArray<Block>>
   /** Removes an active block (the escalation count stays); `undefined` when the target is not blocked. */
   readonly remove: (kind: BlockTargetKind, id: string, now: number) => Effect.Effect<Block | undefined>
@@ -134,7 +177,8 @@ export interface AbuseState {
 }
 
 /** The reason of a block caused by `rule`. */
-export const reasonOf = (signal: AbuseSignal, rule: AbuseRule): string => `${signal} >= ${rule.threshold} in ${rule.windowMs} ms`
+export const reasonOf = (signal: AbuseSignal, rule: AbuseRule): string =>
+  `${signal} >= ${rule.threshold} in ${rule.windowMs} ms`
 
 /** The period of the `n`-th block of a target under `rule`: `blockMs × escalation^(n-1)`, capped at `maxBlockMs`. */
 export const periodOf = (rule: AbuseRule, n: number): number =>
@@ -192,9 +236,13 @@ const memoryState = (maxTracked: number): AbuseState => {
   }
 }
 
-const decodePolicy = (policy: unknown) => Schema.decodeUnknownEffect(AbusePolicy)(policy).pipe(Effect.mapError(toInvalidInput("policy")))
+const decodePolicy = (policy: unknown) =>
+  Schema.decodeUnknownEffect(AbusePolicy)(policy).pipe(Effect.mapError(toInvalidInput("policy")))
 
-const makeWith = (options: AbuseOptions, makeState: (policy: AbusePolicy) => Effect.Effect<AbuseState>): Effect.Effect<AbuseShape, InvalidIdentityInput> =>
+const makeWith = (
+  options: AbuseOptions,
+  makeState: (policy: AbusePolicy) => Effect.Effect<AbuseState>
+): Effect.Effect<AbuseShape, InvalidIdentityInput> =>
   Effect.gen(function*() {
     let policy = yield* decodePolicy(options.policy ?? defaultPolicy)
     const state = yield* makeState(policy)
@@ -228,7 +276,9 @@ const makeWith = (options: AbuseOptions, makeState: (policy: AbusePolicy) => Eff
     return {
       signal,
       check: (targets) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) => state.active(targetsOf(targets), now)).pipe(Effect.map(Option.fromUndefinedOr)),
+        Effect.flatMap(Clock.currentTimeMillis, (now) => state.active(targetsOf(targets), now)).pipe(
+          Effect.map(Option.fromUndefinedOr)
+        ),
       list: () => Effect.flatMap(Clock.currentTimeMillis, state.list),
       lift: (kind, id) =>
         Effect.gen(function*() {
@@ -265,18 +315,28 @@ export interface AbuseRedisOptions extends AbuseOptions {
  * Builds the abuse detector over Redis (shared by every process on the same prefix). Fails
  * `InvalidIdentityInput` when the initial policy is invalid.
  */
-export const makeRedis = (options: AbuseRedisOptions = {}): Effect.Effect<AbuseShape, InvalidIdentityInput, Redis.Redis> =>
-  Effect.flatMap(Effect.context<Redis.Redis>(), (context) =>
-    makeWith(options, (policy) =>
-      makeRedisState({ prefix: options.prefix ?? "troupe:abuse:", offenseTtlMs: options.offenseTtlMs ?? 30 * 86_400_000, policy }).pipe(
-        Effect.provideContext(context)
-      )))
+export const makeRedis = (
+  options: AbuseRedisOptions = {}
+): Effect.Effect<AbuseShape, InvalidIdentityInput, Redis.Redis> =>
+  Effect.flatMap(
+    Effect.context<Redis.Redis>(),
+    (context) =>
+      makeWith(options, (policy) =>
+        makeRedisState({
+          prefix: options.prefix ?? "troupe:abuse:",
+          offenseTtlMs: options.offenseTtlMs ?? 30 * 86_400_000,
+          policy
+        }).pipe(
+          Effect.provideContext(context)
+        ))
+  )
 
 /** The abuse detector as a service (what `layerMemory` and `layerRedis` provide). */
 export class Detector extends Context.Service<Detector, AbuseShape>()("troupe/identity/Abuse/Detector") {}
 
 /** The in-process detector as a layer. Fails `InvalidIdentityInput` when the initial policy is invalid. */
-export const layerMemory = (options: AbuseOptions = {}): Layer.Layer<Detector, InvalidIdentityInput> => Layer.effect(Detector, make(options))
+export const layerMemory = (options: AbuseOptions = {}): Layer.Layer<Detector, InvalidIdentityInput> =>
+  Layer.effect(Detector, make(options))
 
 /** The detector over Redis as a layer. Fails `InvalidIdentityInput` when the initial policy is invalid. */
 export const layerRedis = (options: AbuseRedisOptions = {}): Layer.Layer<Detector, InvalidIdentityInput, Redis.Redis> =>

@@ -35,10 +35,10 @@
  *
  * @since 0.1.0
  */
+import { Clock, Context, Effect, Layer, Option, Schema, Semaphore } from "effect"
 import { detectPii } from "../guard/PiiDetector.ts"
 import { maskSecrets } from "../guard/SecretDetector.ts"
 import { replaceSpans } from "../guard/Verdict.ts"
-import { Clock, Context, Effect, Layer, Option, Schema, Semaphore } from "effect"
 import { Events, TelemetryHub } from "../telemetry/index.ts"
 import { AuditInput, type AuditRecord, GENESIS_HASH } from "./AuditEntry.ts"
 import { type AuditFilter, AuditStore } from "./AuditStore.ts"
@@ -48,19 +48,23 @@ import { checkpointValid, signCheckpoint } from "./internal/AuditCheckpoint.ts"
 import { KeyProvider, type KeyProviderShape, type SecretError } from "./KeyProvider.ts"
 import { toInvalidInput } from "./Keys.ts"
 
-export type { AuditCheckpoint } from "./internal/AuditCheckpoint.ts"
 export type { BrokenReason, ChainCheck } from "./internal/AuditChain.ts"
 export { canonicalJson, verifyChain } from "./internal/AuditChain.ts"
+export type { AuditCheckpoint } from "./internal/AuditCheckpoint.ts"
 
 /** The audit log: append-only records chained by SHA-256, `verify` and tenant-scoped `query`. */
 export interface AuditShape {
   /** Fails `InvalidIdentityInput`, `StoreFull` (memory at capacity) or `IdentityStoreError` (also: no master key to sign a checkpoint). */
-  readonly record: (input: AuditInput) => Effect.Effect<AuditRecord, InvalidIdentityInput | StoreFull | IdentityStoreError>
+  readonly record: (
+    input: AuditInput
+  ) => Effect.Effect<AuditRecord, InvalidIdentityInput | StoreFull | IdentityStoreError>
   /**
    * Fails `IdentityStoreError` only; a tampered chain is a `Broken` result, not an error. Without checkpoints
    * the chain is checked alone; with them the earlier of the chain's and the checkpoints' first bad entry is named.
    */
-  readonly verify: (range?: { readonly from?: number; readonly to?: number }) => Effect.Effect<ChainCheck, IdentityStoreError>
+  readonly verify: (
+    range?: { readonly from?: number; readonly to?: number }
+  ) => Effect.Effect<ChainCheck, IdentityStoreError>
   readonly query: (filter: AuditFilter) => Effect.Effect<ReadonlyArray<AuditRecord>, IdentityStoreError>
 }
 
@@ -98,7 +102,9 @@ const PAGE = 1000
 // a credential-looking value is dropped whole; any other string passes the guard's secret masking
 // (`[REDACTED:<TYPE>]`) and PII detection (each entity replaced by `[PII:<TYPE>]`)
 const redactText = (v: string): string =>
-  CREDENTIAL.test(v) ? "[redacted]" : replaceSpans(maskSecrets(v), detectPii(maskSecrets(v)), (f) => `[PII:${f.type ?? "PII"}]`)
+  CREDENTIAL.test(v)
+    ? "[redacted]"
+    : replaceSpans(maskSecrets(v), detectPii(maskSecrets(v)), (f) => `[PII:${f.type ?? "PII"}]`)
 
 const redact = (metadata: Record<string, string | number | boolean | null>) =>
   Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, typeof v === "string" ? redactText(v) : v]))
@@ -110,7 +116,10 @@ export const make: Effect.Effect<AuditShape, IdentityStoreError, AuditStore> = E
 export const makeSigned = (
   options: { readonly every?: number } = {}
 ): Effect.Effect<AuditShape, IdentityStoreError, AuditStore | KeyProvider> =>
-  Effect.flatMap(KeyProvider.useSync((provider) => provider), (provider) => build({ provider, every: Math.max(1, Math.floor(options.every ?? 100)) }))
+  Effect.flatMap(
+    KeyProvider.useSync((provider) => provider),
+    (provider) => build({ provider, every: Math.max(1, Math.floor(options.every ?? 100)) })
+  )
 
 interface Signer {
   readonly provider: KeyProviderShape
@@ -119,130 +128,145 @@ interface Signer {
 
 type Broken = Extract<ChainCheck, { _tag: "Broken" }>
 
-const build = (signer: Signer | undefined): Effect.Effect<AuditShape, IdentityStoreError, AuditStore> => Effect.gen(function*() {
-  const store = yield* AuditStore
-  // optional, read once when the layer is built: each appended entry becomes a `troupe.audit.recorded` event
-  const hub = Option.getOrUndefined(yield* Effect.serviceOption(TelemetryHub))
-  const lock = yield* Semaphore.make(1)
-  const decode = Schema.decodeUnknownEffect(AuditInput)
-  // the head this process knows: loaded from the store on first use, dropped after a failed append
-  let head: Option.Option<{ readonly seq: number; readonly hash: string }> | undefined
+const build = (signer: Signer | undefined): Effect.Effect<AuditShape, IdentityStoreError, AuditStore> =>
+  Effect.gen(function*() {
+    const store = yield* AuditStore
+    // optional, read once when the layer is built: each appended entry becomes a `troupe.audit.recorded` event
+    const hub = Option.getOrUndefined(yield* Effect.serviceOption(TelemetryHub))
+    const lock = yield* Semaphore.make(1)
+    const decode = Schema.decodeUnknownEffect(AuditInput)
+    // the head this process knows: loaded from the store on first use, dropped after a failed append
+    let head: Option.Option<{ readonly seq: number; readonly hash: string }> | undefined
 
-  const loadHead = Effect.suspend(() =>
-    head !== undefined
-      ? Effect.succeed(head)
-      : Effect.map(store.last, (last) => {
-        head = Option.map(last, (r) => ({ seq: r.seq, hash: r.hash }))
-        return head
-      })
-  )
+    const loadHead = Effect.suspend(() =>
+      head !== undefined
+        ? Effect.succeed(head)
+        : Effect.map(store.last, (last) => {
+          head = Option.map(last, (r) => ({ seq: r.seq, hash: r.hash }))
+          return head
+        })
+    )
 
-  const record: AuditShape["record"] = Effect.fn("Audit.record")(function*(raw) {
-    const input = yield* decode(raw, { errors: "all" }).pipe(Effect.mapError(toInvalidInput("record")))
-    return yield* lock.withPermit(Effect.gen(function*() {
-      const current = yield* loadHead
-      const seq = Option.isSome(current) ? current.value.seq + 1 : 0
-      const prevHash = Option.isSome(current) ? current.value.hash : GENESIS_HASH
-      const at = yield* Clock.currentTimeMillis
-      const body: Omit<AuditRecord, "hash"> = {
-        seq,
-        at,
-        tenant: input.tenant,
-        actor: input.actor,
-        action: input.action,
-        resource: input.resource,
-        status: input.status,
-        ...(input.ip !== undefined ? { ip: input.ip } : {}),
-        ...(input.userAgent !== undefined ? { userAgent: input.userAgent } : {}),
-        ...(input.metadata !== undefined ? { metadata: redact(input.metadata) } : {}),
-        prevHash
-      }
-      const entry: AuditRecord = { ...body, hash: hashEntry(prevHash, body) }
-      yield* store.append(entry).pipe(Effect.tapError(() => Effect.sync(() => (head = undefined))))
-      head = Option.some({ seq, hash: entry.hash })
-      if (hub !== undefined) {
-        hub.emitUnsafe(Events.auditRecorded, { count: 1, seq }, { tenant: entry.tenant, action: entry.action, status: entry.status })
-      }
-      if (signer !== undefined && (seq + 1) % signer.every === 0) {
-        const key = yield* signer.provider.current.pipe(Effect.mapError(secretToStore))
-        yield* store.appendCheckpoint(signCheckpoint(key, seq, entry.hash, at))
-      }
-      return entry
-    }))
-  })
-
-  const chainVerify = (range: { readonly from?: number; readonly to?: number }) =>
-    Effect.gen(function*() {
-      const last = yield* store.last
-      const from = Math.max(0, range.from ?? 0)
-      const to = Math.min(range.to ?? Number.MAX_SAFE_INTEGER, Option.isSome(last) ? last.value.seq + 1 : 0)
-      // the head this process wrote (when known) detects a cut tail; so does a store whose last entry is missing
-      const known = head !== undefined && Option.isSome(head) && range.to === undefined ? head.value : undefined
-      let anchor = GENESIS_HASH
-      if (from > 0) {
-        const before = yield* store.range(from - 1, from)
-        anchor = before[0]?.hash ?? GENESIS_HASH
-      }
-      if (to <= from) {
-        return known !== undefined && known.seq >= from
-          ? ({ _tag: "Broken", index: 0, expectedSeq: from, seq: -1, reason: "truncated" } as const)
-          : ({ _tag: "Intact", checked: 0, lastHash: anchor } as const)
-      }
-      let checked = 0
-      for (let start = from; start < to; start += PAGE) {
-        const end = Math.min(to, start + PAGE)
-        const page = yield* store.range(start, end)
-        const result = verifyChain(page, start, anchor, end === to ? known : undefined)
-        if (result._tag === "Broken") return { ...result, index: result.index + checked }
-        if (page.length < end - start) {
-          return { _tag: "Broken", index: checked + page.length, expectedSeq: start + page.length, seq: -1, reason: "sequence" } as const
+    const record: AuditShape["record"] = Effect.fn("Audit.record")(function*(raw) {
+      const input = yield* decode(raw, { errors: "all" }).pipe(Effect.mapError(toInvalidInput("record")))
+      return yield* lock.withPermit(Effect.gen(function*() {
+        const current = yield* loadHead
+        const seq = Option.isSome(current) ? current.value.seq + 1 : 0
+        const prevHash = Option.isSome(current) ? current.value.hash : GENESIS_HASH
+        const at = yield* Clock.currentTimeMillis
+        const body: Omit<AuditRecord, "hash"> = {
+          seq,
+          at,
+          tenant: input.tenant,
+          actor: input.actor,
+          action: input.action,
+          resource: input.resource,
+          status: input.status,
+          ...(input.ip !== undefined ? { ip: input.ip } : {}),
+          ...(input.userAgent !== undefined ? { userAgent: input.userAgent } : {}),
+          ...(input.metadata !== undefined ? { metadata: redact(input.metadata) } : {}),
+          prevHash
         }
-        checked += page.length
-        anchor = result.lastHash
-      }
-      return { _tag: "Intact", checked, lastHash: anchor } as const
+        const entry: AuditRecord = { ...body, hash: hashEntry(prevHash, body) }
+        yield* store.append(entry).pipe(Effect.tapError(() => Effect.sync(() => (head = undefined))))
+        head = Option.some({ seq, hash: entry.hash })
+        if (hub !== undefined) {
+          hub.emitUnsafe(Events.auditRecorded, { count: 1, seq }, {
+            tenant: entry.tenant,
+            action: entry.action,
+            status: entry.status
+          })
+        }
+        if (signer !== undefined && (seq + 1) % signer.every === 0) {
+          const key = yield* signer.provider.current.pipe(Effect.mapError(secretToStore))
+          yield* store.appendCheckpoint(signCheckpoint(key, seq, entry.hash, at))
+        }
+        return entry
+      }))
     })
 
-  // the first checkpoint problem in [from, to): a mismatch, a bad MAC, a missing one, or one past the stored end
-  const checkpointVerify = (s: Signer, range: { readonly from?: number; readonly to?: number }) =>
-    Effect.gen(function*() {
-      const last = yield* store.last
-      const end = Option.isSome(last) ? last.value.seq + 1 : 0
-      const from = Math.max(0, range.from ?? 0)
-      const to = Math.min(range.to ?? Number.MAX_SAFE_INTEGER, end)
-      const found = yield* store.checkpoints(from, range.to ?? Number.MAX_SAFE_INTEGER)
-      const bySeq = new Map(found.map((c) => [c.seq, c]))
-      const broken = (seq: number, carried: number, reason: Broken["reason"]): Broken => ({
-        _tag: "Broken",
-        index: seq - from,
-        expectedSeq: seq,
-        seq: carried,
-        reason
+    const chainVerify = (range: { readonly from?: number; readonly to?: number }) =>
+      Effect.gen(function*() {
+        const last = yield* store.last
+        const from = Math.max(0, range.from ?? 0)
+        const to = Math.min(range.to ?? Number.MAX_SAFE_INTEGER, Option.isSome(last) ? last.value.seq + 1 : 0)
+        // the head this process wrote (when known) detects a cut tail; so does a store whose last entry is missing
+        const known = head !== undefined && Option.isSome(head) && range.to === undefined ? head.value : undefined
+        let anchor = GENESIS_HASH
+        if (from > 0) {
+          const before = yield* store.range(from - 1, from)
+          anchor = before[0]?.hash ?? GENESIS_HASH
+        }
+        if (to <= from) {
+          return known !== undefined && known.seq >= from
+            ? ({ _tag: "Broken", index: 0, expectedSeq: from, seq: -1, reason: "truncated" } as const)
+            : ({ _tag: "Intact", checked: 0, lastHash: anchor } as const)
+        }
+        let checked = 0
+        for (let start = from; start < to; start += PAGE) {
+          const end = Math.min(to, start + PAGE)
+          const page = yield* store.range(start, end)
+          const result = verifyChain(page, start, anchor, end === to ? known : undefined)
+          if (result._tag === "Broken") return { ...result, index: result.index + checked }
+          if (page.length < end - start) {
+            return {
+              _tag: "Broken",
+              index: checked + page.length,
+              expectedSeq: start + page.length,
+              seq: -1,
+              reason: "sequence"
+            } as const
+          }
+          checked += page.length
+          anchor = result.lastHash
+        }
+        return { _tag: "Intact", checked, lastHash: anchor } as const
       })
-      for (const c of found) {
-        const key = yield* Effect.option(s.provider.get(c.keyId))
-        if (Option.isNone(key) || !checkpointValid(key.value, c)) return Option.some(broken(c.seq, c.seq, "checkpoint-signature"))
-        if (c.seq >= to) return Option.some(broken(to, -1, "truncated"))
-        const [entry] = yield* store.range(c.seq, c.seq + 1)
-        if (entry === undefined || entry.hash !== c.hash) return Option.some(broken(c.seq, entry?.seq ?? -1, "checkpoint"))
-      }
-      for (let p = Math.ceil((from + 1) / s.every) * s.every - 1; p < to; p += s.every) {
-        if (!bySeq.has(p)) return Option.some(broken(p, p, "checkpoint-missing"))
-      }
-      return Option.none<Broken>()
-    })
 
-  const verify: AuditShape["verify"] = (range = {}) =>
-    Effect.gen(function*() {
-      const chain = yield* chainVerify(range)
-      if (signer === undefined) return chain
-      const checkpoint = yield* checkpointVerify(signer, range)
-      if (Option.isNone(checkpoint)) return chain
-      return chain._tag === "Broken" && chain.expectedSeq <= checkpoint.value.expectedSeq ? chain : checkpoint.value
-    })
+    // the first checkpoint problem in [from, to): a mismatch, a bad MAC, a missing one, or one past the stored end
+    const checkpointVerify = (s: Signer, range: { readonly from?: number; readonly to?: number }) =>
+      Effect.gen(function*() {
+        const last = yield* store.last
+        const end = Option.isSome(last) ? last.value.seq + 1 : 0
+        const from = Math.max(0, range.from ?? 0)
+        const to = Math.min(range.to ?? Number.MAX_SAFE_INTEGER, end)
+        const found = yield* store.checkpoints(from, range.to ?? Number.MAX_SAFE_INTEGER)
+        const bySeq = new Map(found.map((c) => [c.seq, c]))
+        const broken = (seq: number, carried: number, reason: Broken["reason"]): Broken => ({
+          _tag: "Broken",
+          index: seq - from,
+          expectedSeq: seq,
+          seq: carried,
+          reason
+        })
+        for (const c of found) {
+          const key = yield* Effect.option(s.provider.get(c.keyId))
+          if (Option.isNone(key) || !checkpointValid(key.value, c)) {
+            return Option.some(broken(c.seq, c.seq, "checkpoint-signature"))
+          }
+          if (c.seq >= to) return Option.some(broken(to, -1, "truncated"))
+          const [entry] = yield* store.range(c.seq, c.seq + 1)
+          if (entry === undefined || entry.hash !== c.hash) {
+            return Option.some(broken(c.seq, entry?.seq ?? -1, "checkpoint"))
+          }
+        }
+        for (let p = Math.ceil((from + 1) / s.every) * s.every - 1; p < to; p += s.every) {
+          if (!bySeq.has(p)) return Option.some(broken(p, p, "checkpoint-missing"))
+        }
+        return Option.none<Broken>()
+      })
 
-  return { record, verify, query: (filter) => store.query(filter) }
-})
+    const verify: AuditShape["verify"] = (range = {}) =>
+      Effect.gen(function*() {
+        const chain = yield* chainVerify(range)
+        if (signer === undefined) return chain
+        const checkpoint = yield* checkpointVerify(signer, range)
+        if (Option.isNone(checkpoint)) return chain
+        return chain._tag === "Broken" && chain.expectedSeq <= checkpoint.value.expectedSeq ? chain : checkpoint.value
+      })
+
+    return { record, verify, query: (filter) => store.query(filter) }
+  })
 
 const secretToStore = (e: SecretError) => new IdentityStoreError({ operation: "checkpoint", message: e.message })
 

@@ -29,7 +29,9 @@ export const MetadataValue = Schema.Union([
 ])
 /** An audit entry's metadata: at most 32 keys of at most 64 characters. */
 export const Metadata = Schema.Record(Schema.String.pipe(Schema.check(Schema.isMaxLength(64))), MetadataValue).pipe(
-  Schema.check(Schema.makeFilter((m: Record<string, unknown>) => Object.keys(m).length <= 32 || "at most 32 metadata keys"))
+  Schema.check(
+    Schema.makeFilter((m: Record<string, unknown>) => Object.keys(m).length <= 32 || "at most 32 metadata keys")
+  )
 )
 
 /** What `Audit.record` takes (untrusted: decoded with Schema). */

@@ -62,7 +62,10 @@ const bump = (counts: Record<string, number>, key: string) => {
 }
 
 /** Counts by action and outcome per period, key usage and access denials. Entries whose time has no valid period are skipped. */
-export const report = (entries: ReadonlyArray<AuditRecord>, options: { readonly period?: ReportPeriod } = {}): ComplianceReport => {
+export const report = (
+  entries: ReadonlyArray<AuditRecord>,
+  options: { readonly period?: ReportPeriod } = {}
+): ComplianceReport => {
   const period = options.period ?? "day"
   const periods = new Map<string, { total: number; byAction: Map<string, Record<AuditStatus, number>> }>()
   const keyUsage: Record<string, number> = Object.create(null) as Record<string, number> // no prototype: ids are keys

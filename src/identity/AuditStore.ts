@@ -81,8 +81,13 @@ export const layerMemory = (options: { readonly maxEntries?: number } = {}): Lay
   Layer.sync(AuditStore, () => makeMemoryAuditStore(options.maxEntries ?? 100_000))
 
 /** PostgreSQL through `SqlClient`; `schema` (default `public`) must match `[a-z_][a-z0-9_]*`. */
-export const layerPostgres = (options: { readonly schema?: string } = {}): Layer.Layer<AuditStore, IdentityStoreError, SqlClient.SqlClient> =>
-  Layer.effect(AuditStore, Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    return yield* makePostgresAuditStore(sql, options.schema ?? "public")
-  }))
+export const layerPostgres = (
+  options: { readonly schema?: string } = {}
+): Layer.Layer<AuditStore, IdentityStoreError, SqlClient.SqlClient> =>
+  Layer.effect(
+    AuditStore,
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      return yield* makePostgresAuditStore(sql, options.schema ?? "public")
+    })
+  )

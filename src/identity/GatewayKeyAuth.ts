@@ -34,9 +34,9 @@ import { Clock, Context, Effect, Layer, Option, Redacted } from "effect"
 import { HttpServerRequest, type HttpServerResponse } from "effect/http"
 import { AdminAuth, ApiAuth, Caller } from "../gateway/GatewayAuth.ts"
 import { errorResponse, httpError } from "../gateway/GatewayError.ts"
+import type { RateLimiterShape } from "../ratelimit/RateLimiter.ts"
 import type { AbuseShape, Block } from "./Abuse.ts"
 import type { AuditShape } from "./Audit.ts"
-import type { RateLimiterShape } from "../ratelimit/RateLimiter.ts"
 import type { KeyRejectedReason } from "./IdentityError.ts"
 import { hasScope, type KeysShape, type ValidatedKey } from "./Keys.ts"
 
@@ -72,7 +72,7 @@ export const rolesOfScopes = (
   const roles = new Set<string>()
   for (const scope of scopes) {
     if (scope.startsWith("role:")) roles.add(scope.slice(5))
-    else if (Object.hasOwn(scopeRoles, scope)) for (const r of scopeRoles[scope]!) roles.add(r)
+    else if (Object.hasOwn(scopeRoles, scope)) { for (const r of scopeRoles[scope]!) roles.add(r) }
   }
   return [...roles]
 }
@@ -86,7 +86,9 @@ const messages: Record<KeyRejectedReason, string> = {
 }
 
 const unauthorized = (message: string) =>
-  errorResponse(httpError(401, "invalid_request_error", message, { code: "invalid_api_key" }), { "www-authenticate": "Bearer" })
+  errorResponse(httpError(401, "invalid_request_error", message, { code: "invalid_api_key" }), {
+    "www-authenticate": "Bearer"
+  })
 
 /** Builds the gateway auth over `Keys` and `Audit`: every decision is audited. */
 export const make = (options: GatewayKeyAuthOptions) => {
@@ -139,7 +141,12 @@ export const make = (options: GatewayKeyAuthOptions) => {
         if (error._tag === "IdentityStoreError") {
           return errorResponse(httpError(503, "server_error", "The key store is unavailable.", { code: "unavailable" }))
         }
-        yield* record("denied", error.keyId === undefined ? "anonymous" : `key:${error.keyId}`, error.tenant ?? "_", error.reason)
+        yield* record(
+          "denied",
+          error.keyId === undefined ? "anonymous" : `key:${error.keyId}`,
+          error.tenant ?? "_",
+          error.reason
+        )
         if (abuse !== undefined) yield* abuse.signal("auth_failure", { ip, key: error.keyId })
         return unauthorized(messages[error.reason])
       }
@@ -151,7 +158,9 @@ export const make = (options: GatewayKeyAuthOptions) => {
       const roles = rolesOfScopes(valid.scopes, options.scopeRoles)
       if (!hasScope(valid.scopes, scope) && !valid.scopes.some((s) => s.startsWith("role:"))) {
         yield* record("denied", `key:${valid.keyId}`, valid.tenant, `missing scope ${scope}`)
-        return errorResponse(httpError(403, "permission_denied", `This key lacks the scope ${scope}.`, { code: "forbidden" }))
+        return errorResponse(
+          httpError(403, "permission_denied", `This key lacks the scope ${scope}.`, { code: "forbidden" })
+        )
       }
       const limiter = options.limiter
       if (limiter !== undefined) {
@@ -167,22 +176,37 @@ export const make = (options: GatewayKeyAuthOptions) => {
           }
           if (registered.has(name)) tiers.push([`${valid.tenant}/key:${valid.keyId}`, name])
         }
-        if (options.userPolicy !== undefined) tiers.push([`${valid.tenant}/user:${valid.principal.id}`, options.userPolicy])
-        if (options.ipPolicy !== undefined && ip !== undefined && ip !== "") tiers.push([`ip:${ip}`, options.ipPolicy])
+        if (options.userPolicy !== undefined) {
+          tiers.push([`${valid.tenant}/user:${valid.principal.id}`, options.userPolicy])
+        }
+        if (options.ipPolicy !== undefined && ip !== undefined && ip !== "") {
+          tiers.push([`ip:${ip}`, options.ipPolicy])
+        }
         for (const [limitKey, policy] of tiers) {
-          const checked = yield* Effect.result(limiter.check(limitKey.slice(0, 200), policy === undefined ? {} : { policy }))
+          const checked = yield* Effect.result(
+            limiter.check(limitKey.slice(0, 200), policy === undefined ? {} : { policy })
+          )
           if (checked._tag === "Success") continue
           const e = checked.failure
           if (e._tag !== "RateLimited") {
-            return errorResponse(httpError(503, "server_error", "The rate limiter is unavailable.", { code: "unavailable" }))
+            return errorResponse(
+              httpError(503, "server_error", "The rate limiter is unavailable.", { code: "unavailable" })
+            )
           }
           yield* record("denied", `key:${valid.keyId}`, valid.tenant, "rate_limited")
           if (abuse !== undefined) {
-            yield* abuse.signal("rate_limited", { ip, key: valid.keyId, principal: `${valid.tenant}/${valid.principal.id}` })
+            yield* abuse.signal("rate_limited", {
+              ip,
+              key: valid.keyId,
+              principal: `${valid.tenant}/${valid.principal.id}`
+            })
           }
           const seconds = Math.max(1, Math.ceil(e.retryAfterMillis / 1000))
           return errorResponse(
-            httpError(429, "rate_limit_error", "Rate limit reached for this key.", { code: "rate_limit_exceeded", retryAfterSeconds: seconds }),
+            httpError(429, "rate_limit_error", "Rate limit reached for this key.", {
+              code: "rate_limit_exceeded",
+              retryAfterSeconds: seconds
+            }),
             { "retry-after": String(seconds) }
           )
         }

@@ -16,8 +16,8 @@
  *
  * @since 0.1.0
  */
-import { createHash } from "node:crypto"
 import { Context, Effect, Layer, Redacted, Schema } from "effect"
+import { createHash } from "node:crypto"
 
 /** Why a secret could not be sealed or opened. */
 export const SecretErrorReason = Schema.Literals(["no-master-key", "bad-key", "malformed", "unknown-key", "tampered"])
@@ -96,7 +96,9 @@ export const fromKeys = (current: MasterKey, previous: ReadonlyArray<MasterKey> 
     current: Effect.succeed(current),
     get: (id) => {
       const found = byId.get(id)
-      return found !== undefined ? Effect.succeed(found) : Effect.fail(new SecretError({ reason: "unknown-key", keyId: id }))
+      return found !== undefined
+        ? Effect.succeed(found)
+        : Effect.fail(new SecretError({ reason: "unknown-key", keyId: id }))
     }
   }
 }
@@ -106,12 +108,16 @@ export const layerStatic = (options: {
   readonly current: Uint8Array | string
   readonly previous?: ReadonlyArray<Uint8Array | string>
 }): Layer.Layer<KeyProvider, SecretError> =>
-  Layer.effect(KeyProvider, Effect.gen(function*() {
-    const load = (k: Uint8Array | string) => typeof k === "string" ? parseKey(k) : parseKey(Buffer.from(k).toString("hex"))
-    const current = yield* load(options.current)
-    const previous = yield* Effect.forEach(options.previous ?? [], load)
-    return fromKeys(current, previous)
-  }))
+  Layer.effect(
+    KeyProvider,
+    Effect.gen(function*() {
+      const load = (k: Uint8Array | string) =>
+        typeof k === "string" ? parseKey(k) : parseKey(Buffer.from(k).toString("hex"))
+      const current = yield* load(options.current)
+      const previous = yield* Effect.forEach(options.previous ?? [], load)
+      return fromKeys(current, previous)
+    })
+  )
 
 /** The default: `TROUPE_MASTER_KEY` (current) and `TROUPE_MASTER_KEY_PREVIOUS` (comma-separated, retired). */
 export const layerEnv = (options: {
@@ -119,12 +125,19 @@ export const layerEnv = (options: {
   readonly previousVariable?: string
   readonly env?: Readonly<Record<string, string | undefined>>
 } = {}): Layer.Layer<KeyProvider, SecretError> =>
-  Layer.effect(KeyProvider, Effect.gen(function*() {
-    const env = options.env ?? process.env
-    const raw = env[options.variable ?? "TROUPE_MASTER_KEY"]
-    if (raw === undefined || raw.trim() === "") return yield* Effect.fail(new SecretError({ reason: "no-master-key" }))
-    const current = yield* parseKey(raw)
-    const retired = (env[options.previousVariable ?? "TROUPE_MASTER_KEY_PREVIOUS"] ?? "").split(",").filter((s) => s.trim() !== "")
-    const previous = yield* Effect.forEach(retired, parseKey)
-    return fromKeys(current, previous)
-  }))
+  Layer.effect(
+    KeyProvider,
+    Effect.gen(function*() {
+      const env = options.env ?? process.env
+      const raw = env[options.variable ?? "TROUPE_MASTER_KEY"]
+      if (raw === undefined || raw.trim() === "") {
+        return yield* Effect.fail(new SecretError({ reason: "no-master-key" }))
+      }
+      const current = yield* parseKey(raw)
+      const retired = (env[options.previousVariable ?? "TROUPE_MASTER_KEY_PREVIOUS"] ?? "").split(",").filter((s) =>
+        s.trim() !== ""
+      )
+      const previous = yield* Effect.forEach(retired, parseKey)
+      return fromKeys(current, previous)
+    })
+  )

@@ -17,9 +17,9 @@
 import { Context, Effect, Layer, Option } from "effect"
 import { SqlClient } from "effect/sql"
 import type { IdentityStoreError, StoreFull } from "./IdentityError.ts"
-import type { KeyRecord } from "./KeyRecord.ts"
 import { makeMemoryKeyStore } from "./internal/KeyStoreMemory.ts"
 import { makePostgresKeyStore } from "./internal/KeyStorePostgres.ts"
+import type { KeyRecord } from "./KeyRecord.ts"
 
 /** The fields of a key record an update may change. */
 export interface KeyPatch {
@@ -32,7 +32,11 @@ export interface KeyPatch {
 export interface KeyStoreShape {
   readonly insert: (record: KeyRecord) => Effect.Effect<void, StoreFull | IdentityStoreError>
   readonly get: (id: string) => Effect.Effect<Option.Option<KeyRecord>, IdentityStoreError>
-  readonly update: (tenant: string, id: string, patch: KeyPatch) => Effect.Effect<Option.Option<KeyRecord>, IdentityStoreError>
+  readonly update: (
+    tenant: string,
+    id: string,
+    patch: KeyPatch
+  ) => Effect.Effect<Option.Option<KeyRecord>, IdentityStoreError>
   readonly list: (tenant: string, principalId?: string) => Effect.Effect<ReadonlyArray<KeyRecord>, IdentityStoreError>
 }
 
@@ -56,8 +60,13 @@ export const layerMemory = (options: { readonly maxKeys?: number } = {}): Layer.
  * PostgreSQL through `SqlClient` (provide `PgClient.layer(...)`). `schema` (default `public`) must match
  * `[a-z_][a-z0-9_]*`; the schema and table are created when missing.
  */
-export const layerPostgres = (options: { readonly schema?: string } = {}): Layer.Layer<KeyStore, IdentityStoreError, SqlClient.SqlClient> =>
-  Layer.effect(KeyStore, Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    return yield* makePostgresKeyStore(sql, options.schema ?? "public")
-  }))
+export const layerPostgres = (
+  options: { readonly schema?: string } = {}
+): Layer.Layer<KeyStore, IdentityStoreError, SqlClient.SqlClient> =>
+  Layer.effect(
+    KeyStore,
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      return yield* makePostgresKeyStore(sql, options.schema ?? "public")
+    })
+  )

@@ -26,9 +26,9 @@
  *
  * @since 0.1.0
  */
-import * as Invalid from "../internal/InvalidInput.ts"
 import { Clock, Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto"
+import * as Invalid from "../internal/InvalidInput.ts"
 import { RateLimitPolicy, type RateLimitPolicyInput } from "../ratelimit/RateLimitPolicy.ts"
 import {
   type IdentityStoreError,
@@ -83,9 +83,13 @@ export interface CreatedKey {
 /** Issued API keys: create, validate, revoke, rotate, list. */
 export interface KeysShape {
   /** Fails `InvalidIdentityInput` (bad input, path named), `StoreFull`, `IdentityStoreError`. */
-  readonly create: (input: CreateKeyInput) => Effect.Effect<CreatedKey, InvalidIdentityInput | StoreFull | IdentityStoreError>
+  readonly create: (
+    input: CreateKeyInput
+  ) => Effect.Effect<CreatedKey, InvalidIdentityInput | StoreFull | IdentityStoreError>
   /** Fails `KeyRejected` (missing, malformed, unknown, expired, revoked) or `IdentityStoreError`. */
-  readonly validate: (key: string | Redacted.Redacted<string>) => Effect.Effect<ValidatedKey, KeyRejected | IdentityStoreError>
+  readonly validate: (
+    key: string | Redacted.Redacted<string>
+  ) => Effect.Effect<ValidatedKey, KeyRejected | IdentityStoreError>
   /** Fails `KeyNotFound` when the tenant has no such key. */
   readonly revoke: (tenant: string, id: string) => Effect.Effect<MaskedKey, KeyNotFound | IdentityStoreError>
   /** Fails `KeyNotFound`, or `KeyRejected` (revoked) when the old key is already revoked. */
@@ -197,8 +201,12 @@ export const make = (options: KeysOptions): Effect.Effect<KeysShape, never, KeyS
       if (!equal || Option.isNone(found)) return yield* new KeyRejected({ reason: "unknown" })
       const record = found.value
       const now = yield* Clock.currentTimeMillis
-      if (record.revokedAt !== undefined && record.revokedAt <= now) return yield* new KeyRejected({ reason: "revoked", keyId: id, tenant: record.tenant })
-      if (record.expiresAt !== undefined && record.expiresAt <= now) return yield* new KeyRejected({ reason: "expired", keyId: id })
+      if (record.revokedAt !== undefined && record.revokedAt <= now) {
+        return yield* new KeyRejected({ reason: "revoked", keyId: id, tenant: record.tenant })
+      }
+      if (record.expiresAt !== undefined && record.expiresAt <= now) {
+        return yield* new KeyRejected({ reason: "expired", keyId: id })
+      }
       return {
         keyId: id,
         tenant: record.tenant,
@@ -231,7 +239,9 @@ export const make = (options: KeysOptions): Effect.Effect<KeysShape, never, KeyS
     const rotate: KeysShape["rotate"] = Effect.fn("Keys.rotate")(function*(tenant, id, { grace }) {
       const old = yield* find(tenant, id)
       const now = yield* Clock.currentTimeMillis
-      if (old.revokedAt !== undefined && old.revokedAt <= now) return yield* new KeyRejected({ reason: "revoked", keyId: id })
+      if (old.revokedAt !== undefined && old.revokedAt <= now) {
+        return yield* new KeyRejected({ reason: "revoked", keyId: id })
+      }
       const created = yield* create({
         principal: old.principal,
         name: old.name,

@@ -67,7 +67,12 @@ export const defaultRoles: RoleDefinitions = {
   viewer: { permissions: [Permissions.viewMetrics, Permissions.viewUsage, Permissions.readAdmin] },
   api_user: { permissions: [Permissions.useAnyAgent] },
   user: {
-    permissions: [Permissions.viewMetrics, Permissions.viewOwnUsage, Permissions.uploadDocuments, Permissions.deleteDocuments],
+    permissions: [
+      Permissions.viewMetrics,
+      Permissions.viewOwnUsage,
+      Permissions.uploadDocuments,
+      Permissions.deleteDocuments
+    ],
     inherits: ["api_user"]
   }
 }
@@ -141,7 +146,9 @@ export const matches = (grant: string, permission: string): boolean =>
 /** Decodes role definitions and resolves inheritance. Fails `InvalidIdentityInput` (bad data, unknown parent, cycle). */
 export const make = (definitions: unknown): Effect.Effect<RbacShape, InvalidIdentityInput> =>
   Effect.gen(function*() {
-    const roles = yield* Schema.decodeUnknownEffect(RoleDefinitions)(definitions).pipe(Effect.mapError(toInvalidInput("roles")))
+    const roles = yield* Schema.decodeUnknownEffect(RoleDefinitions)(definitions).pipe(
+      Effect.mapError(toInvalidInput("roles"))
+    )
     const resolved = new Map<string, ReadonlyArray<string>>()
     const resolve = (name: string, path: ReadonlyArray<string>): ReadonlyArray<string> | InvalidIdentityInput => {
       const done = resolved.get(name)
@@ -150,11 +157,15 @@ export const make = (definitions: unknown): Effect.Effect<RbacShape, InvalidIden
         return InvalidIdentityInput.at(`roles.${name}.inherits`, `inheritance cycle ${[...path, name].join(" -> ")}`)
       }
       const def = roles[name]
-      if (def === undefined) return InvalidIdentityInput.at(`roles.${path.at(-1) ?? name}.inherits`, `unknown role ${name}`)
+      if (def === undefined) {
+        return InvalidIdentityInput.at(`roles.${path.at(-1) ?? name}.inherits`, `unknown role ${name}`)
+      }
       const grants = new Set(def.permissions)
       for (const parent of def.inherits ?? []) {
         const inherited = resolve(parent, [...path, name])
-        if (inherited instanceof InvalidIdentityInput) return inherited
+        if (inherited instanceof InvalidIdentityInput) {
+          return inherited
+        }
         for (const g of inherited) grants.add(g)
       }
       const list = [...grants]
@@ -166,20 +177,24 @@ export const make = (definitions: unknown): Effect.Effect<RbacShape, InvalidIden
       if (result instanceof InvalidIdentityInput) return yield* result
     }
     const grantsOf = (names: ReadonlyArray<string>) => [...new Set(names.flatMap((n) => resolved.get(n) ?? []))]
-    const can = (names: ReadonlyArray<string>, permission: string) => grantsOf(names).some((g) => matches(g, permission))
+    const can = (names: ReadonlyArray<string>, permission: string) =>
+      grantsOf(names).some((g) => matches(g, permission))
     return {
       grantsOf,
       can,
       require: (permission) =>
         Effect.gen(function*() {
           const subject = yield* Subject
-          if (!can(subject.roles, permission)) return yield* new PermissionDenied({ permission, roles: [...subject.roles] })
+          if (!can(subject.roles, permission)) {
+            return yield* new PermissionDenied({ permission, roles: [...subject.roles] })
+          }
         })
     }
   })
 
 /** `Rbac` over the given definitions (default: the four roles of the plan). */
-export const layer = (definitions: unknown = defaultRoles): Layer.Layer<Rbac, InvalidIdentityInput> => Layer.effect(Rbac, make(definitions))
+export const layer = (definitions: unknown = defaultRoles): Layer.Layer<Rbac, InvalidIdentityInput> =>
+  Layer.effect(Rbac, make(definitions))
 
 /** The guard: `yield* Rbac.require("metrics:view")` inside a handler. */
 export const require_ = (permission: string): Effect.Effect<void, PermissionDenied, Rbac | Subject> =>

@@ -17,8 +17,8 @@
  *
  * @since 0.1.0
  */
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto"
 import { Context, Effect, Layer, Redacted } from "effect"
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto"
 import { KeyProvider, type MasterKey, SecretError } from "./KeyProvider.ts"
 
 /** The envelope prefix of version 1. */

@@ -54,4 +54,3 @@ export interface WatchdogEntry {
   readonly sentAt: number
   readonly expire: () => void
 }
-

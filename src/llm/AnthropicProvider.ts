@@ -82,7 +82,10 @@ export const makeResolved = (client: HttpClient.HttpClient, provider: ResolvedHt
  */
 export const make: (
   options?: HttpProviderOptions
-) => Effect.Effect<LlmProviderShape, InvalidProviderOptions, HttpClient.HttpClient> = httpProviderMaker(DEFAULTS, makeResolved)
+) => Effect.Effect<LlmProviderShape, InvalidProviderOptions, HttpClient.HttpClient> = httpProviderMaker(
+  DEFAULTS,
+  makeResolved
+)
 
 /** A layer providing `LlmProvider` as an Anthropic provider. */
 export const layer = (

@@ -11,7 +11,7 @@
  */
 import { Effect, Exit, Schema } from "effect"
 import { MalformedResponse, type ProviderError } from "./LlmError.ts"
-import { type Usage, makeUsage } from "./LlmResponse.ts"
+import { makeUsage, type Usage } from "./LlmResponse.ts"
 import { malformedFrom } from "./ProviderErrorMapping.ts"
 import { estimateTokens } from "./TokenEstimate.ts"
 
@@ -58,10 +58,18 @@ export const decodeEmbeddingsResponse = (
   const wire = exit.value
   const vectors: Array<ReadonlyArray<number> | undefined> = Array.from({ length: request.input.length })
   for (const item of wire.data) {
-    if (item.index >= 0 && item.index < vectors.length && vectors[item.index] === undefined) vectors[item.index] = item.embedding
+    if (item.index >= 0 && item.index < vectors.length && vectors[item.index] === undefined) {
+      vectors[item.index] = item.embedding
+    }
   }
   if (vectors.some((v) => v === undefined)) {
-    return Effect.fail(new MalformedResponse({ provider, description: "embeddings answer without one vector per input", retryable: false }))
+    return Effect.fail(
+      new MalformedResponse({
+        provider,
+        description: "embeddings answer without one vector per input",
+        retryable: false
+      })
+    )
   }
   const input = wire.usage?.prompt_tokens ?? request.input.reduce((n, s) => n + estimateTokens(s), 0)
   return Effect.succeed({

@@ -14,9 +14,9 @@
  * @since 0.1.0
  */
 import { Duration, Effect, Layer, Stream } from "effect"
+import type { Schema } from "effect"
 import { AiError, LanguageModel, Tool } from "effect/ai"
 import type { Prompt, Response } from "effect/ai"
-import type { Schema } from "effect"
 import type { ProviderError } from "./LlmError.ts"
 import type { LlmCallOptions, LlmProviderShape } from "./LlmProvider.ts"
 import { LlmProvider } from "./LlmProvider.ts"
@@ -38,7 +38,9 @@ export const toAiError = (error: ProviderError, method: string): AiError.AiError
   const reason: AiError.AiErrorReason = (() => {
     switch (error._tag) {
       case "ProviderRateLimited":
-        return new AiError.RateLimitError(error.retryAfterMillis !== undefined ? { retryAfter: Duration.millis(error.retryAfterMillis) } : {})
+        return new AiError.RateLimitError(
+          error.retryAfterMillis !== undefined ? { retryAfter: Duration.millis(error.retryAfterMillis) } : {}
+        )
       case "QuotaExhausted":
         return new AiError.QuotaExhaustedError({})
       case "AuthenticationFailed":
@@ -62,13 +64,18 @@ export const toAiError = (error: ProviderError, method: string): AiError.AiError
   return AiError.make({ module: MODULE, method, reason })
 }
 
-const stringifyResult = (result: unknown): string => (typeof result === "string" ? result : JSON.stringify(result) ?? "null")
+const stringifyResult = (
+  result: unknown
+): string => (typeof result === "string" ? result : JSON.stringify(result) ?? "null")
 
 const unsupported = (method: string, description: string): AiError.AiError =>
   AiError.make({ module: MODULE, method, reason: new AiError.InvalidUserInputError({ description }) })
 
 /** Converts an effect/ai `Prompt` to `LlmMessage`s. */
-export const promptToMessages = (prompt: Prompt.Prompt, method: string): Effect.Effect<Array<LlmMessage>, AiError.AiError> => {
+export const promptToMessages = (
+  prompt: Prompt.Prompt,
+  method: string
+): Effect.Effect<Array<LlmMessage>, AiError.AiError> => {
   const out: Array<LlmMessage> = []
   for (const message of prompt.content) {
     switch (message.role) {
@@ -78,7 +85,9 @@ export const promptToMessages = (prompt: Prompt.Prompt, method: string): Effect.
       case "user": {
         let text = ""
         for (const part of message.content) {
-          if (part.type === "file") return Effect.fail(unsupported(method, "file parts are not supported by this provider"))
+          if (part.type === "file") {
+            return Effect.fail(unsupported(method, "file parts are not supported by this provider"))
+          }
           text += part.text
         }
         out.push({ role: "user", content: text })
@@ -159,7 +168,10 @@ export const toLlmRequest = (
             type: "json" as const,
             name: format.objectName.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 64) || "output",
             // the format's schema is the codec effect/ai built; its JSON Schema is a JSON object
-            schema: LanguageModel.defaultCodecTransformer(format.schema as never).jsonSchema as unknown as Record<string, Schema.Json>
+            schema: LanguageModel.defaultCodecTransformer(format.schema as never).jsonSchema as unknown as Record<
+              string,
+              Schema.Json
+            >
           }
         }
         : {})
@@ -196,7 +208,9 @@ export const responseToParts = (response: LlmResponse): Array<Response.PartEncod
     modelId: response.model
   }]
   if (response.text !== "") parts.push({ type: "text", text: response.text })
-  for (const call of response.toolCalls) parts.push({ type: "tool-call", id: call.id, name: call.name, params: call.arguments })
+  for (const call of response.toolCalls) {
+    parts.push({ type: "tool-call", id: call.id, name: call.name, params: call.arguments })
+  }
   parts.push({ type: "finish", reason: response.finishReason, usage: usageEncoded(response.usage) })
   return parts
 }

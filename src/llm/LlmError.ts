@@ -14,8 +14,8 @@
  *
  * @since 0.1.0
  */
-import * as Invalid from "../internal/InvalidInput.ts"
 import { Duration, Schema } from "effect"
+import * as Invalid from "../internal/InvalidInput.ts"
 
 const common = {
   /** The provider name (e.g. `openai`, `anthropic`, `scripted`). */
@@ -200,7 +200,9 @@ export const isProviderError = (u: unknown): u is ProviderError =>
  * An LLM request (or per-call option) failed to decode. `path` is the dotted path of the first bad field
  * (e.g. `messages.2.toolCalls.0.name`); `issues` lists every problem as `path: message`.
  */
-export class InvalidLlmRequest extends Schema.TaggedError<InvalidLlmRequest>()("InvalidLlmRequest", Invalid.InvalidInputFields) {
+export class InvalidLlmRequest
+  extends Schema.TaggedError<InvalidLlmRequest>()("InvalidLlmRequest", Invalid.InvalidInputFields)
+{
   /** An `InvalidLlmRequest` for a rule Schema cannot express, at `path` (`a.b[2].c`). */
   static at(path: string, detail: string): InvalidLlmRequest {
     return new InvalidLlmRequest(Invalid.fields("LLM request", path, detail))
@@ -212,7 +214,10 @@ export class InvalidLlmRequest extends Schema.TaggedError<InvalidLlmRequest>()("
 }
 
 /** Invalid provider options (base URL, timeout, headers, scripted rules). `path` names the bad field. */
-export class InvalidProviderOptions extends Schema.TaggedError<InvalidProviderOptions>()("InvalidProviderOptions", { ...Invalid.InvalidInputFields, provider: Schema.String }) {
+export class InvalidProviderOptions extends Schema.TaggedError<InvalidProviderOptions>()("InvalidProviderOptions", {
+  ...Invalid.InvalidInputFields,
+  provider: Schema.String
+}) {
   /** An `InvalidProviderOptions` of provider `provider` at `path`. */
   static at(provider: string, path: string, detail: string): InvalidProviderOptions {
     return new InvalidProviderOptions({ provider, ...Invalid.fields(`options of provider ${provider}`, path, detail) })

@@ -12,9 +12,9 @@
  *
  * @since 0.1.0
  */
-import type { EmbedRequest, EmbedResponse } from "./Embeddings.ts"
 import { Context, type Duration, Layer, type Redacted, type Stream } from "effect"
 import type { Effect } from "effect"
+import type { EmbedRequest, EmbedResponse } from "./Embeddings.ts"
 import type { ProviderError } from "./LlmError.ts"
 import type { LlmRequest } from "./LlmRequest.ts"
 import type { LlmResponse, LlmStreamPart } from "./LlmResponse.ts"

@@ -10,8 +10,8 @@
  *
  * @since 0.1.0
  */
-import * as Invalid from "../internal/InvalidInput.ts"
 import { Effect, Schema, SchemaIssue } from "effect"
+import * as Invalid from "../internal/InvalidInput.ts"
 import { InvalidLlmRequest } from "./LlmError.ts"
 
 const NonEmptyString = Schema.String.check(Schema.isMinLength(1))

@@ -85,7 +85,9 @@ export const usageFrom = (counts: UsageCounts): Usage => ({
   ...(counts.cacheWriteInputTokens !== undefined && counts.cacheWriteInputTokens > 0
     ? { cacheWriteInputTokens: counts.cacheWriteInputTokens }
     : {}),
-  ...(counts.reasoningTokens !== undefined && counts.reasoningTokens > 0 ? { reasoningTokens: counts.reasoningTokens } : {}),
+  ...(counts.reasoningTokens !== undefined && counts.reasoningTokens > 0
+    ? { reasoningTokens: counts.reasoningTokens }
+    : {}),
   ...(counts.estimated === true ? { estimated: true as const } : {})
 })
 

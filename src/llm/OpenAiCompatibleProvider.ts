@@ -12,17 +12,17 @@
  */
 import { Effect, Layer, Redacted, Stream } from "effect"
 import { HttpClient } from "effect/http"
+import { decodeEmbeddingsResponse, encodeEmbeddingsBody } from "./Embeddings.ts"
+import type { ProviderPost } from "./internal/HttpTransport.ts"
+import { postJson, postSse, secretsOf } from "./internal/HttpTransport.ts"
+import { decodeOpenAiResponse, encodeOpenAiBody, OpenAiStreamState } from "./internal/OpenAiWire.ts"
 import type { InvalidProviderOptions, ProviderError } from "./LlmError.ts"
 import type { LlmCallOptions, LlmProviderShape } from "./LlmProvider.ts"
 import { LlmProvider } from "./LlmProvider.ts"
 import type { LlmRequest } from "./LlmRequest.ts"
 import type { LlmStreamPart } from "./LlmResponse.ts"
-import { decodeEmbeddingsResponse, encodeEmbeddingsBody } from "./Embeddings.ts"
-import { decodeOpenAiResponse, encodeOpenAiBody, OpenAiStreamState } from "./internal/OpenAiWire.ts"
 import type { HttpProviderOptions, ResolvedHttpProvider } from "./ProviderOptions.ts"
 import { callSettings, endpointUrl, httpProviderMaker } from "./ProviderOptions.ts"
-import type { ProviderPost } from "./internal/HttpTransport.ts"
-import { postJson, postSse, secretsOf } from "./internal/HttpTransport.ts"
 
 const DEFAULTS = { name: "openai", baseUrl: "https://api.openai.com/v1" } as const
 
@@ -78,7 +78,14 @@ export const makeResolved = (client: HttpClient.HttpClient, provider: ResolvedHt
     const { apiKey, timeoutMillis } = callSettings(provider, options)
     const headers: Record<string, Redacted.Redacted<string> | string> = { ...provider.headers }
     if (apiKey !== undefined) headers["authorization"] = Redacted.make(`Bearer ${Redacted.value(apiKey)}`)
-    const post: ProviderPost = { provider: provider.name, url: endpointUrl(provider, "/embeddings"), headers, body: encodeEmbeddingsBody(request), timeoutMillis, propagateTrace: provider.propagateTrace }
+    const post: ProviderPost = {
+      provider: provider.name,
+      url: endpointUrl(provider, "/embeddings"),
+      headers,
+      body: encodeEmbeddingsBody(request),
+      timeoutMillis,
+      propagateTrace: provider.propagateTrace
+    }
     return postJson(client, post).pipe(Effect.flatMap((json) => decodeEmbeddingsResponse(provider.name, request, json)))
   }
 })
@@ -96,7 +103,10 @@ export const makeResolved = (client: HttpClient.HttpClient, provider: ResolvedHt
  */
 export const make: (
   options?: HttpProviderOptions
-) => Effect.Effect<LlmProviderShape, InvalidProviderOptions, HttpClient.HttpClient> = httpProviderMaker(DEFAULTS, makeResolved)
+) => Effect.Effect<LlmProviderShape, InvalidProviderOptions, HttpClient.HttpClient> = httpProviderMaker(
+  DEFAULTS,
+  makeResolved
+)
 
 /** A layer providing `LlmProvider` as an OpenAI-compatible provider. */
 export const layer = (

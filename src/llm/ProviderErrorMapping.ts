@@ -11,22 +11,22 @@
  */
 import { Cause, Exit, Option } from "effect"
 import type { Schema } from "effect"
+import { REDACTED, sanitize } from "./internal/SecretScrub.ts"
 import {
   AuthenticationFailed,
   ContentPolicyViolation,
   ContextLengthExceeded,
   MalformedResponse,
   ProviderOverloaded,
+  ProviderRateLimited,
   ProviderRejectedRequest,
   ProviderServerError,
   ProviderTimeout,
-  QuotaExhausted,
-  ProviderRateLimited
+  QuotaExhausted
 } from "./LlmError.ts"
 import type { ProviderError } from "./LlmError.ts"
 import { invalidRequestFromIssue } from "./LlmRequest.ts"
 import { parseRetryAfterMillis } from "./RetryAfter.ts"
-import { REDACTED, sanitize } from "./internal/SecretScrub.ts"
 
 /** Longest description kept in an error (after scrubbing). */
 export const MAX_DESCRIPTION = 500
@@ -91,7 +91,8 @@ const parseBody = (text: string): ErrorBody => {
   }
 }
 
-const CONTEXT_LENGTH = /context[_ ]length|context window|maximum context|prompt is too long|too many tokens|exceeds? the context|input length and `?max_tokens`? exceed/i
+const CONTEXT_LENGTH =
+  /context[_ ]length|context window|maximum context|prompt is too long|too many tokens|exceeds? the context|input length and `?max_tokens`? exceed/i
 const CONTENT_POLICY = /content[_ ]policy|content[_ ]filter|safety system|flagged|moderation/i
 
 /** Whether an error body describes a context-window overflow. */
@@ -188,7 +189,11 @@ export const errorFromHttp = (failure: HttpFailure): ProviderError => {
  * Classifies an error event inside a 200 stream (Anthropic's `event: error`, an OpenAI chunk with `error`), which
  * has no HTTP status of its own.
  */
-export const errorFromStreamEvent = (provider: string, json: unknown, secrets: ReadonlyArray<string>): ProviderError => {
+export const errorFromStreamEvent = (
+  provider: string,
+  json: unknown,
+  secrets: ReadonlyArray<string>
+): ProviderError => {
   const body = readErrorBody(json)
   const description = scrubSecrets(body.message ?? body.type ?? "error event in stream", secrets)
   const base = { provider, description }
@@ -227,4 +232,3 @@ export const malformedFrom = (
   // a Schema issue can quote the offending value, which is provider-derived: scrub it like any other text
   return new MalformedResponse({ provider, description: scrubSecrets(`${what}: ${detail}`, []), retryable: false })
 }
-

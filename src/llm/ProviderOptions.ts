@@ -9,14 +9,14 @@
  *
  * @since 0.1.0
  */
-import * as Invalid from "../internal/InvalidInput.ts"
 import { Duration, Effect, Option, Redacted, Schema } from "effect"
 import { HttpClient } from "effect/http"
 import type { ProviderConfig } from "../config/index.ts"
-import { InvalidProviderOptions } from "./LlmError.ts"
-import { invalidRequestFromIssue } from "./LlmRequest.ts"
-import type { LlmCallOptions, LlmProviderShape } from "./LlmProvider.ts"
+import * as Invalid from "../internal/InvalidInput.ts"
 import { hasUserinfo } from "./internal/SecretScrub.ts"
+import { InvalidProviderOptions } from "./LlmError.ts"
+import type { LlmCallOptions, LlmProviderShape } from "./LlmProvider.ts"
+import { invalidRequestFromIssue } from "./LlmRequest.ts"
 
 /** Options of an HTTP provider. */
 export interface HttpProviderOptions {
@@ -111,13 +111,19 @@ export const resolveHttpProviderOptions = (
   Schema.decodeUnknownEffect(OptionsSchema)(options).pipe(
     Effect.mapError((e) => {
       const provider = options.name ?? defaults.name
-      return Invalid.fromSchemaError(e, `options of provider ${provider}`, (f) => new InvalidProviderOptions({ provider, ...f }))
+      return Invalid.fromSchemaError(
+        e,
+        `options of provider ${provider}`,
+        (f) => new InvalidProviderOptions({ provider, ...f })
+      )
     }),
     Effect.map((o) => ({
       name: o.name ?? defaults.name,
       ...splitBaseUrl(o.baseUrl ?? defaults.baseUrl),
       apiKey: o.apiKey,
-      timeoutMillis: o.timeout === undefined ? DEFAULT_TIMEOUT_MILLIS : positiveMillis(o.timeout) ?? DEFAULT_TIMEOUT_MILLIS,
+      timeoutMillis: o.timeout === undefined
+        ? DEFAULT_TIMEOUT_MILLIS
+        : positiveMillis(o.timeout) ?? DEFAULT_TIMEOUT_MILLIS,
       headers: o.headers ?? {},
       propagateTrace: o.propagateTrace === true
     }))

@@ -110,8 +110,17 @@ const make = (options: ProviderPoolsOptions) =>
       const list: Array<Metric.Registration> = []
       // Object.entries loses the key type; ProviderPoolMetricNames is keyed by the stats' fields
       for (const [field, id] of Object.entries(ProviderPoolMetricNames) as Array<[keyof ProviderPoolStats, string]>) {
-        const metric = Metric.gauge(id, { description: `Provider HTTP pool: ${field} (undici pool stats)`, attributes: { provider: name } })
-        list.push(Metric.registerUnsafe(metric, context, { get: () => ({ value: stats(name)[field] }), update: noop, modify: noop }))
+        const metric = Metric.gauge(id, {
+          description: `Provider HTTP pool: ${field} (undici pool stats)`,
+          attributes: { provider: name }
+        })
+        list.push(
+          Metric.registerUnsafe(metric, context, {
+            get: () => ({ value: stats(name)[field] }),
+            update: noop,
+            modify: noop
+          })
+        )
       }
       registrations.set(name, list)
     }
@@ -133,7 +142,9 @@ const make = (options: ProviderPoolsOptions) =>
       Effect.gen(function*() {
         const scope = yield* Scope.fork(layerScope)
         const dispatcher = yield* Scope.provide(NodeHttpClient.makeDispatcherOptions(agentOptions(pool)), scope)
-        const client = yield* NodeHttpClient.makeUndici.pipe(Effect.provideService(NodeHttpClient.Dispatcher, dispatcher))
+        const client = yield* NodeHttpClient.makeUndici.pipe(
+          Effect.provideService(NodeHttpClient.Dispatcher, dispatcher)
+        )
         // undici's Agent exposes `stats` (per-origin pool figures); the Dispatcher type does not declare it
         const entry: Entry = { key, client, dispatcher: dispatcher as StatsSource, scope }
         return entry
@@ -177,5 +188,6 @@ const make = (options: ProviderPoolsOptions) =>
  */
 export class ProviderPools extends Context.Service<ProviderPools, ProviderPoolsShape>()("troupe/llm/ProviderPools") {
   /** Undici pools, destroyed when the layer's scope closes. */
-  static readonly layer = (options: ProviderPoolsOptions = {}): Layer.Layer<ProviderPools> => Layer.effect(ProviderPools, make(options))
+  static readonly layer = (options: ProviderPoolsOptions = {}): Layer.Layer<ProviderPools> =>
+    Layer.effect(ProviderPools, make(options))
 }

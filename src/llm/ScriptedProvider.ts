@@ -17,8 +17,9 @@
  *
  * @since 0.1.0
  */
-import * as Invalid from "../internal/InvalidInput.ts"
 import { Duration, Effect, Layer, Schema, Stream } from "effect"
+import * as Invalid from "../internal/InvalidInput.ts"
+import { type EmbedRequest, type EmbedResponse, SCRIPTED_DIMENSIONS, scriptedEmbedding } from "./Embeddings.ts"
 import type { ProviderError } from "./LlmError.ts"
 import { InvalidProviderOptions } from "./LlmError.ts"
 import type { LlmCallOptions, LlmProviderShape } from "./LlmProvider.ts"
@@ -29,7 +30,6 @@ import type { FinishReason, LlmResponse, LlmStreamPart } from "./LlmResponse.ts"
 import { makeUsage } from "./LlmResponse.ts"
 import { positiveMillis } from "./ProviderOptions.ts"
 import { CHARS_PER_TOKEN, estimateRequestTokens } from "./TokenEstimate.ts"
-import { type EmbedRequest, type EmbedResponse, SCRIPTED_DIMENSIONS, scriptedEmbedding } from "./Embeddings.ts"
 
 /** A tool call the scripted model makes (`id` defaults to `call_<turn>_<n>`). */
 export interface ScriptedToolCall {
@@ -128,7 +128,7 @@ const trailingToolResults = (request: LlmRequest): ReadonlyArray<ToolMessage> =>
 const toolNameOf = (request: LlmRequest, result: ToolMessage): string | undefined => {
   if (result.name !== undefined) return result.name
   for (const m of request.messages) {
-    if (m.role === "assistant") for (const c of m.toolCalls ?? []) if (c.id === result.toolCallId) return c.name
+    if (m.role === "assistant") { for (const c of m.toolCalls ?? []) if (c.id === result.toolCallId) return c.name }
   }
   return undefined
 }
@@ -172,7 +172,11 @@ export const make = (options: ScriptedOptions = {}): Effect.Effect<LlmProviderSh
   Schema.decodeUnknownEffect(OptionsSchema)(options).pipe(
     Effect.mapError((e) => {
       const provider = options.name ?? "scripted"
-      return Invalid.fromSchemaError(e, `options of provider ${provider}`, (f) => new InvalidProviderOptions({ provider, ...f }))
+      return Invalid.fromSchemaError(
+        e,
+        `options of provider ${provider}`,
+        (f) => new InvalidProviderOptions({ provider, ...f })
+      )
     }),
     Effect.map(() => makeUnsafe(options))
   )
@@ -201,7 +205,11 @@ export const makeUnsafe = (options: ScriptedOptions = {}): LlmProviderShape => {
     let toolCalls: Array<ToolCall> = []
     if (reply.toolCalls !== undefined && reply.toolCalls.length > 0) {
       const turn = request.messages.reduce((n, m) => (m.role === "assistant" ? n + 1 : n), 0)
-      toolCalls = reply.toolCalls.map((c, i) => ({ id: c.id ?? `call_${turn}_${i}`, name: c.name, arguments: c.arguments }))
+      toolCalls = reply.toolCalls.map((c, i) => ({
+        id: c.id ?? `call_${turn}_${i}`,
+        name: c.name,
+        arguments: c.arguments
+      }))
     }
     const text = reply.text ?? ""
     let outputChars = text.length
@@ -231,10 +239,18 @@ export const makeUnsafe = (options: ScriptedOptions = {}): LlmProviderShape => {
       const wait = latency > 0 ? Stream.fromEffectDrain(Effect.sleep(Duration.millis(latency))) : Stream.empty
       if (reply.error !== undefined) return Stream.concat(wait, Stream.fail(reply.error))
       const response = respond(request, reply)
-      const parts: Array<LlmStreamPart> = chunkText(response.text, chunkSize).map((delta) => ({ _tag: "TextDelta", delta }))
+      const parts: Array<LlmStreamPart> = chunkText(response.text, chunkSize).map((delta) => ({
+        _tag: "TextDelta",
+        delta
+      }))
       response.toolCalls.forEach((toolCall, index) => {
         parts.push({ _tag: "ToolCallStart", index, id: toolCall.id, name: toolCall.name })
-        parts.push({ _tag: "ToolCallDelta", index, id: toolCall.id, argumentsDelta: JSON.stringify(toolCall.arguments) })
+        parts.push({
+          _tag: "ToolCallDelta",
+          index,
+          id: toolCall.id,
+          argumentsDelta: JSON.stringify(toolCall.arguments)
+        })
         parts.push({ _tag: "ToolCall", index, toolCall })
       })
       parts.push({

@@ -31,7 +31,8 @@ const messageChars = (message: LlmMessage): number => {
       let n = message.content.length
       if (message.toolCalls !== undefined) {
         for (const call of message.toolCalls) {
-          n += call.name.length + (typeof call.arguments === "string" ? call.arguments.length : JSON.stringify(call.arguments).length)
+          n += call.name.length +
+            (typeof call.arguments === "string" ? call.arguments.length : JSON.stringify(call.arguments).length)
         }
       }
       return n

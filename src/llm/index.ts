@@ -5,6 +5,7 @@
  * `LanguageModel`.
  */
 export * as AnthropicProvider from "./AnthropicProvider.ts"
+export * from "./Embeddings.ts"
 export {
   layerLanguageModel,
   makeLanguageModel,
@@ -21,8 +22,8 @@ export * from "./LlmResponse.ts"
 export * as OpenAiCompatibleProvider from "./OpenAiCompatibleProvider.ts"
 export { scrubSecrets } from "./ProviderErrorMapping.ts"
 export { fromProviderConfig } from "./ProviderOptions.ts"
-export * from "./ProviderPools.ts"
 export type { HttpProviderOptions } from "./ProviderOptions.ts"
+export * from "./ProviderPools.ts"
 export { defaultProvider, defaultProviderName, layerDefaultProvider, providerFromConfig } from "./ProviderSelection.ts"
 export type { DefaultProviderOptions } from "./ProviderSelection.ts"
 export { parseRetryAfterMillis } from "./RetryAfter.ts"
@@ -30,4 +31,3 @@ export * as ScriptedProvider from "./ScriptedProvider.ts"
 export type { ScriptedOptions, ScriptedToolCall, ScriptMatcher, ScriptReply, ScriptRule } from "./ScriptedProvider.ts"
 export { CHARS_PER_TOKEN, estimateRequestTokens, estimateTokens } from "./TokenEstimate.ts"
 export * as Tokenizer from "./Tokenizer.ts"
-export * from "./Embeddings.ts"

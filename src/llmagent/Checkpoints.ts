@@ -57,8 +57,12 @@ export const DEFAULT_MAX_AGENTS = 10_000
 const retention = (options: RetentionOptions | undefined) => {
   const keep = options?.keep ?? DEFAULT_KEEP
   if (!Number.isInteger(keep) || keep < 1) throw new TypeError("Checkpoints: keep must be a positive integer")
-  const maxAgeMillis = options?.maxAge === undefined ? undefined : Duration.toMillis(Duration.fromInputUnsafe(options.maxAge))
-  if (maxAgeMillis !== undefined && !(maxAgeMillis > 0)) throw new TypeError("Checkpoints: maxAge must be a positive duration")
+  const maxAgeMillis = options?.maxAge === undefined
+    ? undefined
+    : Duration.toMillis(Duration.fromInputUnsafe(options.maxAge))
+  if (maxAgeMillis !== undefined && !(maxAgeMillis > 0)) {
+    throw new TypeError("Checkpoints: maxAge must be a positive duration")
+  }
   return { keep, maxAgeMillis }
 }
 
@@ -102,9 +106,18 @@ interface Row {
   readonly state: unknown
 }
 
-const fromRow = (row: Row): Checkpoint => ({ agentId: row.agent_id, seq: row.seq, at: Number(row.at), state: row.state })
+const fromRow = (row: Row): Checkpoint => ({
+  agentId: row.agent_id,
+  seq: row.seq,
+  at: Number(row.at),
+  state: row.state
+})
 
-const makePostgres = (sql: SqlClient.SqlClient, schema: string, options: RetentionOptions | undefined): CheckpointsShape => {
+const makePostgres = (
+  sql: SqlClient.SqlClient,
+  schema: string,
+  options: RetentionOptions | undefined
+): CheckpointsShape => {
   const { keep, maxAgeMillis } = retention(options)
   const table = `"${schema}".troupe_checkpoints`
   const cutoff = (now: number) => maxAgeMillis === undefined ? -1 : now - maxAgeMillis
@@ -152,15 +165,20 @@ export class Checkpoints extends Context.Service<Checkpoints, CheckpointsShape>(
    * Durable checkpoints in PostgreSQL (`<schema>.troupe_checkpoints`) with the same retention. Building fails with
    * `SqlError` when the table cannot be created; later server failures are defects of the calling fiber.
    */
-  static layerPostgres(options?: RetentionOptions & { readonly schema?: string }): Layer.Layer<Checkpoints, SqlError.SqlError, SqlClient.SqlClient> {
+  static layerPostgres(
+    options?: RetentionOptions & { readonly schema?: string }
+  ): Layer.Layer<Checkpoints, SqlError.SqlError, SqlClient.SqlClient> {
     const schema = (options?.schema ?? "public").replace(/"/g, "")
-    return Layer.effect(Checkpoints, Effect.gen(function*() {
-      const sql = yield* SqlClient.SqlClient
-      yield* sql.unsafe(`CREATE SCHEMA IF NOT EXISTS "${schema}"`)
-      yield* sql.unsafe(
-        `CREATE TABLE IF NOT EXISTS "${schema}".troupe_checkpoints (agent_id text NOT NULL, seq int NOT NULL, at bigint NOT NULL, state jsonb, PRIMARY KEY (agent_id, seq))`
-      )
-      return Checkpoints.of(makePostgres(sql, schema, options))
-    }))
+    return Layer.effect(
+      Checkpoints,
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* sql.unsafe(`CREATE SCHEMA IF NOT EXISTS "${schema}"`)
+        yield* sql.unsafe(
+          `CREATE TABLE IF NOT EXISTS "${schema}".troupe_checkpoints (agent_id text NOT NULL, seq int NOT NULL, at bigint NOT NULL, state jsonb, PRIMARY KEY (agent_id, seq))`
+        )
+        return Checkpoints.of(makePostgres(sql, schema, options))
+      })
+    )
   }
 }

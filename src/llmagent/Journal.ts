@@ -58,8 +58,10 @@ export class RunNotFound extends Schema.TaggedError<RunNotFound>()("RunNotFound"
  * ```
  */
 export const replay = (runId: string): Effect.Effect<RunRecord, RunNotFound, RunJournal> =>
-  Effect.flatMap(RunJournal.use((journal) => journal.get(runId)), (found) =>
-    Option.isSome(found) ? Effect.succeed(found.value) : Effect.fail(new RunNotFound({ runId })))
+  Effect.flatMap(
+    RunJournal.use((journal) => journal.get(runId)),
+    (found) => Option.isSome(found) ? Effect.succeed(found.value) : Effect.fail(new RunNotFound({ runId }))
+  )
 
 /** The ledger holds `capacity` keys already; the claim is refused rather than forgetting an older one. */
 export class LedgerFull extends Schema.TaggedError<LedgerFull>()("LedgerFull", { capacity: Schema.Number }) {
@@ -98,25 +100,34 @@ export class ToolLedger extends Context.Service<ToolLedger, {
    * `INSERT … ON CONFLICT DO NOTHING`), through Effect's `SqlClient`. Building fails with `SqlError` when the table
    * cannot be created; a claim dies when the server fails (the step is then retried by the engine).
    */
-  static layerPostgres(options?: { readonly schema?: string }): Layer.Layer<ToolLedger, SqlError.SqlError, SqlClient.SqlClient> {
+  static layerPostgres(
+    options?: { readonly schema?: string }
+  ): Layer.Layer<ToolLedger, SqlError.SqlError, SqlClient.SqlClient> {
     const schema = (options?.schema ?? "public").replace(/"/g, "")
     const table = `"${schema}".troupe_tool_ledger`
-    return Layer.effect(ToolLedger, Effect.gen(function*() {
-      const sql = yield* SqlClient.SqlClient
-      yield* sql.unsafe(`CREATE SCHEMA IF NOT EXISTS "${schema}"`)
-      yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS ${table} (key text PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())`)
-      return ToolLedger.of({
-        claim: (key) =>
-          sql.unsafe<{ key: string }>(`INSERT INTO ${table} (key) VALUES ($1) ON CONFLICT DO NOTHING RETURNING key`, [key]).pipe(
-            Effect.map((rows) => rows.length === 1),
-            Effect.orDie
-          ),
-        size: sql.unsafe<{ n: string }>(`SELECT count(*)::text AS n FROM ${table}`).pipe(
-          Effect.map((rows) => Number(rows[0]?.n ?? 0)),
-          Effect.orDie
+    return Layer.effect(
+      ToolLedger,
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* sql.unsafe(`CREATE SCHEMA IF NOT EXISTS "${schema}"`)
+        yield* sql.unsafe(
+          `CREATE TABLE IF NOT EXISTS ${table} (key text PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())`
         )
+        return ToolLedger.of({
+          claim: (key) =>
+            sql.unsafe<{ key: string }>(`INSERT INTO ${table} (key) VALUES ($1) ON CONFLICT DO NOTHING RETURNING key`, [
+              key
+            ]).pipe(
+              Effect.map((rows) => rows.length === 1),
+              Effect.orDie
+            ),
+          size: sql.unsafe<{ n: string }>(`SELECT count(*)::text AS n FROM ${table}`).pipe(
+            Effect.map((rows) => Number(rows[0]?.n ?? 0)),
+            Effect.orDie
+          )
+        })
       })
-    }))
+    )
   }
 }
 

@@ -23,13 +23,13 @@
  * are code: a malformed option throws at definition time, naming the field (like `Action.make`).
  */
 import { Duration, Option, Schema } from "effect"
+import type { WorkflowEngine } from "effect/workflow"
 import type { Action, AgentLoop } from "../agent/index.ts"
 import type { ToolDefinition } from "../agent/Tool.ts"
 import type { ToolPolicy } from "../agent/ToolRunner.ts"
 import type { LlmParams, ToolChoice } from "../llm/index.ts"
 import type { ConversationMemory } from "../memory/index.ts"
 import type { Llm, LlmError } from "../pipeline/index.ts"
-import type { WorkflowEngine } from "effect/workflow"
 import type { ToolLedger } from "./Journal.ts"
 import type { RunJournal } from "./RunJournal.ts"
 
@@ -103,7 +103,8 @@ export type RequirementsOf<O> =
   | (O extends { readonly memory: "none" } ? never : ConversationMemory)
   | (O extends { readonly llm: AgentLoop.ModelClient<unknown, never> } ? never : Llm)
   | (O extends { readonly tools: ReadonlyArray<infer T> } ? ToolRequirements<T> : never)
-  | (O extends { readonly durable: true | DurableOptions } ? WorkflowEngine.WorkflowEngine | RunJournal | ToolLedger : never)
+  | (O extends { readonly durable: true | DurableOptions } ? WorkflowEngine.WorkflowEngine | RunJournal | ToolLedger
+    : never)
 
 type ToolRequirements<T> = T extends SubAgentTool<infer R> ? R
   : T extends ToolDefinition<infer A> ? Action.Requirements<A>
@@ -195,13 +196,18 @@ const millisOf = (input: Duration.Input | "infinity" | undefined, field: string,
  * // Support: LlmAgent<string, LlmError, ConversationMemory | Llm>
  * ```
  */
-export const make = <const O extends LlmAgentOptions>(options: O): LlmAgent<OutputOf<O>, ErrorOf<O>, RequirementsOf<O>> => {
+export const make = <const O extends LlmAgentOptions>(
+  options: O
+): LlmAgent<OutputOf<O>, ErrorOf<O>, RequirementsOf<O>> => {
   if (Option.isNone(decodeOptions(options))) {
     const exit = decodeOptionsExit(options, { errors: "first" })
     // the options failed to decode; only their name is read, as unknown
     throw new TypeError(`LlmAgent ${String((options as { name?: unknown }).name)}: invalid options: ${String(exit)}`)
   }
-  if (options.llm !== undefined && (typeof options.llm.generate !== "function" || typeof options.llm.stream !== "function")) {
+  if (
+    options.llm !== undefined &&
+    (typeof options.llm.generate !== "function" || typeof options.llm.stream !== "function")
+  ) {
     throw new TypeError(`LlmAgent ${options.name}: llm must have generate and stream functions`)
   }
   const tools: Array<ToolDefinition> = []
@@ -258,7 +264,9 @@ const durableOf = (
   // a tool name is a string literal type; the Set compares them as strings
   const names = new Set(tools.map((t) => t.name as string))
   for (const name of durable === true ? [] : durable.idempotentTools ?? []) {
-    if (!names.has(name)) throw new TypeError(`LlmAgent ${options.name}: durable.idempotentTools names an unknown tool ${name}`)
+    if (!names.has(name)) {
+      throw new TypeError(`LlmAgent ${options.name}: durable.idempotentTools names an unknown tool ${name}`)
+    }
     idempotentTools.add(name)
   }
   return { idempotentTools }

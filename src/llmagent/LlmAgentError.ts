@@ -10,11 +10,13 @@
  * a turn with `AgentBusy`. Secrets never appear in
  * messages: model errors are already scrubbed by the providers, and only their tag and message are rendered.
  */
-import * as Invalid from "../internal/InvalidInput.ts"
 import { Schema } from "effect"
+import * as Invalid from "../internal/InvalidInput.ts"
 
 /** The agent id is not acceptable (empty, too long, or with control characters). */
-export class InvalidAgentId extends Schema.TaggedError<InvalidAgentId>()("InvalidAgentId", { ...Invalid.InvalidInputFields, id: Schema.String }) {
+export class InvalidAgentId
+  extends Schema.TaggedError<InvalidAgentId>()("InvalidAgentId", { ...Invalid.InvalidInputFields, id: Schema.String })
+{
   /** An `InvalidAgentId` for `id` saying what is wrong with it. */
   static of(id: string, detail: string): InvalidAgentId {
     return new InvalidAgentId({ id, ...Invalid.fields("agent id", "", detail) })
@@ -26,7 +28,10 @@ export class InvalidAgentId extends Schema.TaggedError<InvalidAgentId>()("Invali
 }
 
 /** The turn input did not decode; `path` names the bad field. */
-export class InvalidTurnInput extends Schema.TaggedError<InvalidTurnInput>()("InvalidTurnInput", { ...Invalid.InvalidInputFields, id: Schema.String }) {
+export class InvalidTurnInput extends Schema.TaggedError<InvalidTurnInput>()("InvalidTurnInput", {
+  ...Invalid.InvalidInputFields,
+  id: Schema.String
+}) {
   override get message(): string {
     return Invalid.invalidMessage(this)
   }
@@ -93,7 +98,9 @@ export class InvalidAgentOutput extends Schema.TaggedError<InvalidAgentOutput>()
   repairs: Schema.Number
 }) {
   override get message(): string {
-    return `answer of ${this.id} does not match the output schema at ${this.path || "(root)"} after ${this.repairs} repairs: ${this.detail}`
+    return `answer of ${this.id} does not match the output schema at ${
+      this.path || "(root)"
+    } after ${this.repairs} repairs: ${this.detail}`
   }
 }
 

@@ -4,9 +4,9 @@
  *
  * Plain tagged values, so they serialise as JSON (the gateway sends them over HTTP as they are).
  */
-import * as Invalid from "../internal/InvalidInput.ts"
 import { Schema } from "effect"
 import type { AgentLoop } from "../agent/index.ts"
+import * as Invalid from "../internal/InvalidInput.ts"
 import { LlmMessage, type Usage } from "../llm/index.ts"
 import { InvalidAgentId, InvalidTurnInput } from "./LlmAgentError.ts"
 

@@ -42,20 +42,19 @@
  * hand-rolled (plain arrays and an insertion-ordered `Map`).
  */
 import { Context, Effect, Layer, Option, Queue, Result, Schema, type Scope, Stream } from "effect"
+import { WorkflowEngine } from "effect/workflow"
 import type { AgentLoopEvent } from "../agent/AgentLoop.ts"
-import type { LlmMessage } from "../llm/index.ts"
 import { DeadLetters } from "../dlq/index.ts"
+import type { LlmMessage } from "../llm/index.ts"
 import { ConversationMemory, type MemoryError } from "../memory/index.ts"
 import { defaultPrices, Llm, type PriceTable } from "../pipeline/index.ts"
 import { Actor, DynamicSupervisor, ExitReason, type InvalidOptions, Registry } from "../runtime/index.ts"
 import * as Options from "../runtime/internal/Options.ts"
 import { TelemetryHub } from "../telemetry/index.ts"
-import { WorkflowEngine } from "effect/workflow"
 import { Checkpoints } from "./Checkpoints.ts"
+import { Host } from "./internal/LlmAgentHost.ts"
 import { ToolLedger } from "./Journal.ts"
 import type { AnyLlmAgent, Requirements } from "./LlmAgent.ts"
-import { RunJournal } from "./RunJournal.ts"
-import type { TurnRedrive } from "./TurnRedrive.ts"
 import {
   type AgentBusy,
   type AgentStartFailed,
@@ -65,12 +64,15 @@ import {
   UnknownAgentKind
 } from "./LlmAgentError.ts"
 import { type AgentStatus, checkId, checkTurn, type TurnAnswer, type TurnInput } from "./LlmAgentTurn.ts"
-import { Host } from "./internal/LlmAgentHost.ts"
+import { RunJournal } from "./RunJournal.ts"
+import type { TurnRedrive } from "./TurnRedrive.ts"
 
 /** The service interface (see the module doc for the rules). */
 export interface LlmAgentsShape {
   /** Starts the agent unless it runs; fails with `UnknownAgentKind` when no definition serves the id. */
-  readonly ensureStarted: (id: string) => Effect.Effect<AgentStatus, InvalidAgentId | UnknownAgentKind | AgentStartFailed>
+  readonly ensureStarted: (
+    id: string
+  ) => Effect.Effect<AgentStatus, InvalidAgentId | UnknownAgentKind | AgentStartFailed>
   /** One turn; waits for its answer. Interrupting the caller interrupts the turn. */
   readonly ask: (id: string, input: TurnInput) => Effect.Effect<TurnAnswer, TurnError>
   /** One turn, its loop events as they happen (the last is `Finished`); dropping the stream interrupts the turn. */
@@ -85,7 +87,9 @@ export interface LlmAgentsShape {
   /** The agent's status; `alive: false` when it has no process (never started, stopped). */
   readonly status: (id: string) => Effect.Effect<AgentStatus, InvalidAgentId>
   /** The conversation as kept in memory (empty for agents without memory). */
-  readonly history: (id: string) => Effect.Effect<ReadonlyArray<LlmMessage>, InvalidAgentId | UnknownAgentKind | MemoryError>
+  readonly history: (
+    id: string
+  ) => Effect.Effect<ReadonlyArray<LlmMessage>, InvalidAgentId | UnknownAgentKind | MemoryError>
   /** Stops the agent (its in-flight and queued turns are cancelled); false when it was not running. */
   readonly stop: (id: string) => Effect.Effect<boolean, InvalidAgentId>
   /** Ids of the live agents, least recently used first. */
@@ -216,7 +220,9 @@ export const make = <A extends AnyLlmAgent>(
       for (const sub of agent.subAgents) walk(sub.agent)
     }
     for (const agent of byName.values()) walk(agent)
-    for (const agent of reachable) yield* Effect.try({ try: () => host.runtimeFor(agent), catch: (e) => e }).pipe(Effect.orDie)
+    for (const agent of reachable) {
+      yield* Effect.try({ try: () => host.runtimeFor(agent), catch: (e) => e }).pipe(Effect.orDie)
+    }
     // durable definitions: register their workflows, then resume the runs a previous start left unfinished
     const durables = [...reachable].flatMap((agent) => {
       const durable = host.runtimeFor(agent).durable
@@ -322,7 +328,8 @@ export class LlmAgents extends Context.Service<LlmAgents, LlmAgentsShape>()("tro
 /** `ask` through the service. */
 export const ask = (id: string, input: TurnInput) => LlmAgents.use((agents) => agents.ask(id, input))
 /** `askStream` through the service. */
-export const askStream = (id: string, input: TurnInput) => Stream.unwrap(LlmAgents.use((agents) => Effect.succeed(agents.askStream(id, input))))
+export const askStream = (id: string, input: TurnInput) =>
+  Stream.unwrap(LlmAgents.use((agents) => Effect.succeed(agents.askStream(id, input))))
 /** `tell` through the service. */
 export const tell = (id: string, input: TurnInput) => LlmAgents.use((agents) => agents.tell(id, input))
 /** `cancel` through the service. */

@@ -44,7 +44,10 @@ const toToolDefinition = (client: McpClient.McpClient, descriptor: McpSchema.Too
       Effect.flatMap(
         // the MCP server validates its own arguments (its tool takes a JSON object)
         client.callTool({ tool: descriptor, arguments: (args ?? {}) as Record<string, unknown> }),
-        (result) => result.isError === true ? Effect.fail(new Error(textOf(result) || "the MCP tool reported an error")) : Effect.succeed(textOf(result))
+        (result) =>
+          result.isError === true
+            ? Effect.fail(new Error(textOf(result) || "the MCP tool reported an error"))
+            : Effect.succeed(textOf(result))
       )
   })
   const ai = AiTool.dynamic(name, {

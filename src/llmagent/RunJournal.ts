@@ -90,7 +90,9 @@ export interface RunJournalShape {
   /** The run with its steps; `None` for an unknown id. */
   readonly get: (runId: string) => Effect.Effect<Option.Option<RunRecord>>
   /** The most recent runs first, optionally of one definition (`agent`) or one agent id (`agentId`). */
-  readonly list: (options: { readonly agent?: string; readonly agentId?: string; readonly limit: number }) => Effect.Effect<ReadonlyArray<RunSummary>>
+  readonly list: (
+    options: { readonly agent?: string; readonly agentId?: string; readonly limit: number }
+  ) => Effect.Effect<ReadonlyArray<RunSummary>>
   /** Runs of `workflow` that have no outcome, oldest first (at most `limit`). */
   readonly unfinished: (workflow: string, limit: number) => Effect.Effect<ReadonlyArray<RunSummary>>
 }
@@ -127,7 +129,14 @@ const makeMemory = (maxRuns: number, maxSteps: number): RunJournalShape => {
           const oldest = runs.keys().next()
           if (oldest.done !== true) runs.delete(oldest.value)
         }
-        runs.set(run.runId, { start: run, finishedAt: undefined, outcome: undefined, result: undefined, steps: new Map(), dropped: 0 })
+        runs.set(run.runId, {
+          start: run,
+          finishedAt: undefined,
+          outcome: undefined,
+          result: undefined,
+          steps: new Map(),
+          dropped: 0
+        })
       }),
     step: (runId, step) =>
       Effect.flatMap(Clock.currentTimeMillis, (at) =>
@@ -231,7 +240,16 @@ const makePostgres = (sql: SqlClient.SqlClient, schema: string): RunJournalShape
     start: (run) =>
       sql.unsafe(
         `INSERT INTO ${runs} (run_id, agent, agent_id, workflow, execution_id, input, max_steps, started_at) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8) ON CONFLICT DO NOTHING`,
-        [run.runId, run.agent, run.agentId, run.workflow, run.executionId, json(run.input), run.maxSteps ?? null, run.startedAt] as ReadonlyArray<string> // the driver takes any primitive parameter
+        [
+          run.runId,
+          run.agent,
+          run.agentId,
+          run.workflow,
+          run.executionId,
+          json(run.input),
+          run.maxSteps ?? null,
+          run.startedAt
+        ] as ReadonlyArray<string> // the driver takes any primitive parameter
       ).pipe(Effect.asVoid, Effect.orDie),
     step: (runId, step) =>
       Effect.flatMap(Clock.currentTimeMillis, (at) =>
@@ -267,7 +285,9 @@ const makePostgres = (sql: SqlClient.SqlClient, schema: string): RunJournalShape
       if (options.agentId !== undefined) where.push(`r.agent_id = $${params.push(options.agentId)}`)
       const limit = `$${params.push(options.limit)}`
       return sql.unsafe<RunRow>(
-        `SELECT ${columns} FROM ${runs} r ${where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`} ORDER BY r.started_at DESC, r.seq DESC LIMIT ${limit}`,
+        `SELECT ${columns} FROM ${runs} r ${
+          where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`
+        } ORDER BY r.started_at DESC, r.seq DESC LIMIT ${limit}`,
         params as ReadonlyArray<string> // the driver takes any primitive parameter
       ).pipe(Effect.map((rows) => rows.map(fromRow)), Effect.orDie)
     },
@@ -285,9 +305,16 @@ export class RunJournal extends Context.Service<RunJournal, RunJournalShape>()("
    * An in-process journal of at most `maxRuns` runs (default 10,000) and `maxStepsPerRun` steps per run (default
    * 10,000); not durable, for tests and embedded runs.
    */
-  static layerMemory(options?: { readonly maxRuns?: number; readonly maxStepsPerRun?: number }): Layer.Layer<RunJournal> {
-    return Layer.sync(RunJournal, () =>
-      RunJournal.of(makeMemory(options?.maxRuns ?? DEFAULT_MAX_RUNS, options?.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN)))
+  static layerMemory(
+    options?: { readonly maxRuns?: number; readonly maxStepsPerRun?: number }
+  ): Layer.Layer<RunJournal> {
+    return Layer.sync(
+      RunJournal,
+      () =>
+        RunJournal.of(
+          makeMemory(options?.maxRuns ?? DEFAULT_MAX_RUNS, options?.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN)
+        )
+    )
   }
 
   /**
@@ -295,19 +322,26 @@ export class RunJournal extends Context.Service<RunJournal, RunJournalShape>()("
    * `SqlClient`. Building fails with `SqlError` when the tables cannot be created; later server failures are
    * defects of the calling fiber.
    */
-  static layerPostgres(options?: { readonly schema?: string }): Layer.Layer<RunJournal, SqlError.SqlError, SqlClient.SqlClient> {
+  static layerPostgres(
+    options?: { readonly schema?: string }
+  ): Layer.Layer<RunJournal, SqlError.SqlError, SqlClient.SqlClient> {
     const schema = (options?.schema ?? "public").replace(/"/g, "")
-    return Layer.effect(RunJournal, Effect.gen(function*() {
-      const sql = yield* SqlClient.SqlClient
-      yield* sql.unsafe(`CREATE SCHEMA IF NOT EXISTS "${schema}"`)
-      yield* sql.unsafe(
-        `CREATE TABLE IF NOT EXISTS "${schema}".troupe_runs (seq bigserial, run_id text PRIMARY KEY, agent text NOT NULL, agent_id text NOT NULL, workflow text NOT NULL, execution_id text NOT NULL, input jsonb, max_steps int, started_at bigint NOT NULL, finished_at bigint, outcome text, result jsonb)`
-      )
-      yield* sql.unsafe(
-        `CREATE TABLE IF NOT EXISTS "${schema}".troupe_run_steps (run_id text NOT NULL, seq int NOT NULL, name text NOT NULL, kind text NOT NULL, at bigint NOT NULL, value jsonb, PRIMARY KEY (run_id, name))`
-      )
-      yield* sql.unsafe(`CREATE INDEX IF NOT EXISTS troupe_runs_unfinished ON "${schema}".troupe_runs (workflow, seq) WHERE outcome IS NULL`)
-      return RunJournal.of(makePostgres(sql, schema))
-    }))
+    return Layer.effect(
+      RunJournal,
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* sql.unsafe(`CREATE SCHEMA IF NOT EXISTS "${schema}"`)
+        yield* sql.unsafe(
+          `CREATE TABLE IF NOT EXISTS "${schema}".troupe_runs (seq bigserial, run_id text PRIMARY KEY, agent text NOT NULL, agent_id text NOT NULL, workflow text NOT NULL, execution_id text NOT NULL, input jsonb, max_steps int, started_at bigint NOT NULL, finished_at bigint, outcome text, result jsonb)`
+        )
+        yield* sql.unsafe(
+          `CREATE TABLE IF NOT EXISTS "${schema}".troupe_run_steps (run_id text NOT NULL, seq int NOT NULL, name text NOT NULL, kind text NOT NULL, at bigint NOT NULL, value jsonb, PRIMARY KEY (run_id, name))`
+        )
+        yield* sql.unsafe(
+          `CREATE INDEX IF NOT EXISTS troupe_runs_unfinished ON "${schema}".troupe_runs (workflow, seq) WHERE outcome IS NULL`
+        )
+        return RunJournal.of(makePostgres(sql, schema))
+      })
+    )
   }
 }

@@ -4,16 +4,16 @@
  */
 export * as LlmAgent from "./LlmAgent.ts"
 export * from "./LlmAgentError.ts"
-export type { AgentStatus, TurnAnswer, TurnInput } from "./LlmAgentTurn.ts"
 export { LlmAgents } from "./LlmAgents.ts"
 export type { LlmAgentsOptions, LlmAgentsShape } from "./LlmAgents.ts"
 export { DEFAULT_MAX_LIVE } from "./LlmAgents.ts"
+export type { AgentStatus, TurnAnswer, TurnInput } from "./LlmAgentTurn.ts"
 export * as Mcp from "./Mcp.ts"
 /** Durable agent runs: journaled model and tool steps on `effect/workflow`, a ledger for non-idempotent tools. */
 export * as Journal from "./Journal.ts"
 /** The readable record of durable runs (what `Journal.replay` reads), memory and PostgreSQL backends. */
 export { RunJournal } from "./RunJournal.ts"
-export type { RunOutcome, RunRecord, RunStart, RunStep, RunSummary, RunJournalShape } from "./RunJournal.ts"
+export type { RunJournalShape, RunOutcome, RunRecord, RunStart, RunStep, RunSummary } from "./RunJournal.ts"
 /** Snapshots of agent state with retention, saved after each turn and restored on start. */
 export { Checkpoints } from "./Checkpoints.ts"
 export type { Checkpoint, CheckpointsShape, RetentionOptions } from "./Checkpoints.ts"

@@ -11,8 +11,8 @@
  *
  * @since 0.1.0
  */
-import * as Invalid from "../internal/InvalidInput.ts"
 import { Context, Effect, Schema, SchemaIssue } from "effect"
+import * as Invalid from "../internal/InvalidInput.ts"
 import type { LlmMessage } from "../llm/index.ts"
 import { LlmMessage as LlmMessageSchema } from "../llm/index.ts"
 import { InvalidMemoryInput } from "./MemoryError.ts"
@@ -83,7 +83,9 @@ const decodeMessages = Schema.decodeUnknownEffect(Schema.Array(LlmMessageSchema)
 
 /** Validates a conversation id. */
 const checkConversationId = (id: string): Effect.Effect<string, InvalidMemoryInput> =>
-  Schema.decodeUnknownEffect(ConversationId)(id).pipe(Effect.mapError((e) => invalidFromIssue(e.issue, "conversationId")))
+  Schema.decodeUnknownEffect(ConversationId)(id).pipe(
+    Effect.mapError((e) => invalidFromIssue(e.issue, "conversationId"))
+  )
 
 /** Validates messages to append. */
 const checkMessages = (

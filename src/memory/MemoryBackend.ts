@@ -13,14 +13,23 @@
 import { Effect, Layer } from "effect"
 import type { LlmMessage } from "../llm/index.ts"
 import type { ConversationMemoryShape, MemoryOptions } from "./ConversationMemory.ts"
-import { checkCount, ConversationMemory, DEFAULT_MAX_CONVERSATIONS, DEFAULT_MAX_MESSAGES, fromStore } from "./ConversationMemory.ts"
+import {
+  checkCount,
+  ConversationMemory,
+  DEFAULT_MAX_CONVERSATIONS,
+  DEFAULT_MAX_MESSAGES,
+  fromStore
+} from "./ConversationMemory.ts"
 import type { InvalidMemoryInput } from "./MemoryError.ts"
 
 /** Builds an in-process memory. */
 export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<ConversationMemoryShape, InvalidMemoryInput> =>
   Effect.gen(function*() {
     const maxMessages = yield* checkCount(options.maxMessages ?? DEFAULT_MAX_MESSAGES, "maxMessages")
-    const maxConversations = yield* checkCount(options.maxConversations ?? DEFAULT_MAX_CONVERSATIONS, "maxConversations")
+    const maxConversations = yield* checkCount(
+      options.maxConversations ?? DEFAULT_MAX_CONVERSATIONS,
+      "maxConversations"
+    )
     const store = new Map<string, Array<LlmMessage>>()
     let evicted = 0
     /** The conversation's list, marked most recently used (moved to the end of the map's order). */

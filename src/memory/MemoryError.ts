@@ -8,8 +8,8 @@
  *
  * @since 0.1.0
  */
-import * as Invalid from "../internal/InvalidInput.ts"
 import { Schema } from "effect"
+import * as Invalid from "../internal/InvalidInput.ts"
 
 /** The memory store failed (e.g. Redis). */
 export class MemoryBackendError extends Schema.TaggedError<MemoryBackendError>()("MemoryBackendError", {
@@ -23,7 +23,9 @@ export class MemoryBackendError extends Schema.TaggedError<MemoryBackendError>()
 }
 
 /** A bad conversation id, message or option. `path` names the bad field (e.g. `messages.2.role`). */
-export class InvalidMemoryInput extends Schema.TaggedError<InvalidMemoryInput>()("InvalidMemoryInput", Invalid.InvalidInputFields) {
+export class InvalidMemoryInput
+  extends Schema.TaggedError<InvalidMemoryInput>()("InvalidMemoryInput", Invalid.InvalidInputFields)
+{
   /** An `InvalidMemoryInput` for a rule Schema cannot express, at `path` (`a.b[2].c`). */
   static at(path: string, detail: string): InvalidMemoryInput {
     return new InvalidMemoryInput(Invalid.fields("conversation memory input", path, detail))

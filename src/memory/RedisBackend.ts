@@ -72,14 +72,19 @@ export const makeRedis = (
     let skipped = 0
     const append = appendScript
     const backendError = (operation: string, conversationId: string) => (e: Redis.RedisError) =>
-      new MemoryBackendError({ operation, conversationId, reason: String(e.cause instanceof Error ? e.cause.message : e.cause) })
+      new MemoryBackendError({
+        operation,
+        conversationId,
+        reason: String(e.cause instanceof Error ? e.cause.message : e.cause)
+      })
 
     return fromStore(maxMessages, {
       append: (id, messages) =>
-        redis.eval(append)(prefix + id, maxMessages, ttlMillis, messages.map((m) => JSON.stringify(encodeMessage(m)))).pipe(
-          Effect.mapError(backendError("append", id)),
-          Effect.asVoid
-        ),
+        redis.eval(append)(prefix + id, maxMessages, ttlMillis, messages.map((m) => JSON.stringify(encodeMessage(m))))
+          .pipe(
+            Effect.mapError(backendError("append", id)),
+            Effect.asVoid
+          ),
       messages: (id, last) =>
         Effect.map(
           redis.send<ReadonlyArray<string>>("LRANGE", prefix + id, String(-(last ?? maxMessages)), "-1").pipe(
@@ -117,4 +122,5 @@ export const makeRedis = (
  */
 export const layerRedis = (
   options: RedisMemoryOptions = {}
-): Layer.Layer<ConversationMemory, InvalidMemoryInput, Redis.Redis> => Layer.effect(ConversationMemory, makeRedis(options))
+): Layer.Layer<ConversationMemory, InvalidMemoryInput, Redis.Redis> =>
+  Layer.effect(ConversationMemory, makeRedis(options))

@@ -34,14 +34,22 @@ import type { Target } from "./Target.ts"
 export interface BreakerStepShape {
   /** Runs `attempt` through the circuit of `target`'s provider. */
   readonly around: {
-    (target: Target): <A, E, R>(attempt: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CircuitBreaker.CircuitBreakerError, R>
-    <A, E, R>(attempt: Effect.Effect<A, E, R>, target: Target): Effect.Effect<A, E | CircuitBreaker.CircuitBreakerError, R>
+    (
+      target: Target
+    ): <A, E, R>(attempt: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CircuitBreaker.CircuitBreakerError, R>
+    <A, E, R>(
+      attempt: Effect.Effect<A, E, R>,
+      target: Target
+    ): Effect.Effect<A, E | CircuitBreaker.CircuitBreakerError, R>
   }
   /** The state of a provider's circuit. */
   readonly state: (provider: string) => Effect.Effect<CircuitBreaker.State, CircuitBreaker.CircuitBreakerError>
 }
 
-const DurationInput = Schema.Union([Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)), Schema.String.check(Schema.isMinLength(1))])
+const DurationInput = Schema.Union([
+  Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)),
+  Schema.String.check(Schema.isMinLength(1))
+])
 
 /** Options of `BreakerStep.layer` (decoded with Schema). */
 export const BreakerStepOptions = Schema.Struct({
@@ -85,7 +93,13 @@ const duration = (
   const d = Duration.fromInput(input as Duration.Input)
   return d._tag === "Some"
     ? Exit.succeed(d.value)
-    : Exit.fail(InvalidPipelineOptions.at("BreakerStep", path, `Expected a duration such as "30 seconds", got ${JSON.stringify(input)}`))
+    : Exit.fail(
+      InvalidPipelineOptions.at(
+        "BreakerStep",
+        path,
+        `Expected a duration such as "30 seconds", got ${JSON.stringify(input)}`
+      )
+    )
 }
 
 const openGauge = Metric.gauge("troupe_breaker_open", {
@@ -100,7 +114,11 @@ const make = (input: BreakerStepOptions) =>
     const openDuration = yield* duration(options.openDuration, Duration.seconds(30), "openDuration")
     const maxOpenDuration = yield* duration(options.maxOpenDuration, Duration.minutes(5), "maxOpenDuration")
     const tripPolicy = options.rate !== undefined
-      ? CircuitBreaker.rate({ threshold: options.rate.threshold, size: options.rate.size, minimumCalls: Math.min(options.rate.minimumCalls ?? options.rate.size, options.rate.size) })
+      ? CircuitBreaker.rate({
+        threshold: options.rate.threshold,
+        size: options.rate.size,
+        minimumCalls: Math.min(options.rate.minimumCalls ?? options.rate.size, options.rate.size)
+      })
       : CircuitBreaker.consecutive(options.failures ?? 5)
     const breaker = yield* CircuitBreaker.make({ tripPolicy, openDuration, maxOpenDuration })
     const prefix = options.keyPrefix ?? "llm:"
@@ -111,7 +129,9 @@ const make = (input: BreakerStepOptions) =>
       const provider = providerOf(transition.key)
       const metadata = { breaker: transition.key, provider, from: transition.from }
       Effect.runSync(Metric.update(Metric.withAttributes(openGauge, { provider }), transition.to === "Open" ? 1 : 0))
-      if (hub === undefined) return Effect.logInfo(`circuit breaker ${transition.key}: ${transition.from} -> ${transition.to}`)
+      if (hub === undefined) {
+        return Effect.logInfo(`circuit breaker ${transition.key}: ${transition.from} -> ${transition.to}`)
+      }
       switch (transition.to) {
         case "Open":
           return hub.emit(Events.breakerOpened, {
@@ -188,7 +208,8 @@ export class BreakerStep extends Context.Service<BreakerStep, BreakerStepShape>(
   /** Breakers over a `CircuitBreakerStore` of your choice (e.g. `CircuitBreaker.layerStoreRedis()`). */
   static readonly layer = (
     options: BreakerStepOptions = {}
-  ): Layer.Layer<BreakerStep, InvalidPipelineOptions, CircuitBreaker.CircuitBreakerStore> => Layer.effect(BreakerStep, make(options))
+  ): Layer.Layer<BreakerStep, InvalidPipelineOptions, CircuitBreaker.CircuitBreakerStore> =>
+    Layer.effect(BreakerStep, make(options))
 
   /** Breakers with process-local state. */
   static readonly layerMemory = (options: BreakerStepOptions = {}): Layer.Layer<BreakerStep, InvalidPipelineOptions> =>

@@ -49,9 +49,17 @@ export interface BudgetStepShape {
     ): Effect.Effect<LlmResponse, E | BudgetStepError>
   }
   /** Reserves for a stream; `undefined` when the call has no scopes. */
-  readonly reserve: (context: CallContext, targets: ReadonlyArray<Target>) => Effect.Effect<Reservation | undefined, BudgetStepError>
+  readonly reserve: (
+    context: CallContext,
+    targets: ReadonlyArray<Target>
+  ) => Effect.Effect<Reservation | undefined, BudgetStepError>
   /** Settles a stream's reservation at the cost of its final response. */
-  readonly settle: (reservation: Reservation, context: CallContext, targets: ReadonlyArray<Target>, response: LlmResponse) => Effect.Effect<void>
+  readonly settle: (
+    reservation: Reservation,
+    context: CallContext,
+    targets: ReadonlyArray<Target>,
+    response: LlmResponse
+  ) => Effect.Effect<void>
   /** Releases a reservation (a failed or abandoned stream). */
   readonly release: (reservation: Reservation) => Effect.Effect<void>
 }
@@ -102,7 +110,11 @@ const make = Effect.gen(function*() {
       if (scopes.length === 0) return Effect.succeed(undefined)
       return budgets.reserve({ scopes, amount: estimate(context, targets) }).pipe(
         // unreachable (the scopes are checked above, the amount is a finite cost): mapped to keep the error types
-        Effect.catchTag("InvalidOptions", (e) => Effect.fail(new InvalidLlmRequest({ subject: "LLM request", path: `options.${e.path}`, detail: e.detail })))
+        Effect.catchTag(
+          "InvalidOptions",
+          (e) =>
+            Effect.fail(new InvalidLlmRequest({ subject: "LLM request", path: `options.${e.path}`, detail: e.detail }))
+        )
       )
     }
     return {
@@ -110,17 +122,23 @@ const make = Effect.gen(function*() {
       settle: (reservation, context, targets, response) =>
         Effect.ignore(budgets.settle(reservation, actualOf(context, targets, response))),
       release: (reservation) => Effect.ignore(budgets.release(reservation)),
-      around: dual(3, <E>(compute: Effect.Effect<LlmResponse, E>, context: CallContext, targets: ReadonlyArray<Target>) =>
-        Effect.uninterruptibleMask((restore) =>
-          Effect.flatMap(reserve(context, targets), (reservation) =>
-            reservation === undefined ? restore(compute) : restore(compute).pipe(
-              Effect.onExit((exit) =>
-                exit._tag === "Success"
-                  ? Effect.ignore(budgets.settle(reservation, actualOf(context, targets, exit.value)))
-                  : Effect.ignore(budgets.release(reservation))
-              )
-            ))
-        ))
+      around: dual(
+        3,
+        <E>(compute: Effect.Effect<LlmResponse, E>, context: CallContext, targets: ReadonlyArray<Target>) =>
+          Effect.uninterruptibleMask((restore) =>
+            Effect.flatMap(
+              reserve(context, targets),
+              (reservation) =>
+                reservation === undefined ? restore(compute) : restore(compute).pipe(
+                  Effect.onExit((exit) =>
+                    exit._tag === "Success"
+                      ? Effect.ignore(budgets.settle(reservation, actualOf(context, targets, exit.value)))
+                      : Effect.ignore(budgets.release(reservation))
+                  )
+                )
+            )
+          )
+      )
     }
   }
 })

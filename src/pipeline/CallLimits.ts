@@ -36,7 +36,10 @@ export const defaultCallLimits: CallLimitsShape = {
   maxStreamChars: 4_000_000
 }
 
-const DurationInput = Schema.Union([Schema.Finite.check(Schema.isGreaterThan(0)), Schema.String.check(Schema.isMinLength(1))])
+const DurationInput = Schema.Union([
+  Schema.Finite.check(Schema.isGreaterThan(0)),
+  Schema.String.check(Schema.isMinLength(1))
+])
 
 /** Options of `CallLimits.layer` (decoded with Schema). */
 export const CallLimitsOptions = Schema.Struct({
@@ -51,12 +54,18 @@ export const CallLimitsOptions = Schema.Struct({
 })
 export type CallLimitsOptions = typeof CallLimitsOptions.Encoded
 
-const millisOf = (input: number | string | undefined, fallback: number, path: string): Effect.Effect<number, InvalidPipelineOptions> => {
+const millisOf = (
+  input: number | string | undefined,
+  fallback: number,
+  path: string
+): Effect.Effect<number, InvalidPipelineOptions> => {
   if (input === undefined) return Effect.succeed(fallback)
   const d = Duration.fromInput(input as Duration.Input) // a number or a string, decoded above
   return d._tag === "Some" && Duration.toMillis(d.value) > 0
     ? Effect.succeed(Duration.toMillis(d.value))
-    : Effect.fail(InvalidPipelineOptions.at("CallLimits", path, `Expected a positive duration, got ${JSON.stringify(input)}`))
+    : Effect.fail(
+      InvalidPipelineOptions.at("CallLimits", path, `Expected a positive duration, got ${JSON.stringify(input)}`)
+    )
 }
 
 /** Decodes `CallLimits` options (failing with `InvalidPipelineOptions` naming the bad field). */
@@ -78,6 +87,7 @@ export class CallLimits extends Context.Reference<CallLimitsShape>("troupe/pipel
   defaultValue: () => defaultCallLimits
 }) {
   /** Limits from options. */
-  static readonly layer = (options: CallLimitsOptions = {}): Layer.Layer<never, InvalidPipelineOptions> => // a reference: provided, never required
+  static readonly layer = (options: CallLimitsOptions = {}): Layer.Layer<never, InvalidPipelineOptions> =>
+    // a reference: provided, never required
     Layer.effect(CallLimits, make(options))
 }

@@ -54,10 +54,15 @@ export interface CoalesceStepShape {
 /** Default bound of the in-flight table. */
 export const DEFAULT_MAX_IN_FLIGHT = 10_000
 
-const credentialIdOf = (apiKey: Redacted.Redacted<string>): string => hash("sha256", Redacted.value(apiKey), "hex").slice(0, 32)
+const credentialIdOf = (apiKey: Redacted.Redacted<string>): string =>
+  hash("sha256", Redacted.value(apiKey), "hex").slice(0, 32)
 
 /** The coalescing key (the response cache's key fields; `undefined` when the content is nested too deeply). */
-export const coalesceKeyOf = ({ call }: CallContext, primary: Target, params: LlmRequest["params"]): string | undefined => {
+export const coalesceKeyOf = (
+  { call }: CallContext,
+  primary: Target,
+  params: LlmRequest["params"]
+): string | undefined => {
   const options = call.options
   const keyParams: Record<string, unknown> = {
     ...params,
@@ -88,7 +93,9 @@ const make = (options: CoalesceStepOptions) =>
     return CoalesceStep.of({
       keyOf: coalesceKeyOf,
       around: dual(2, <E>(compute: Effect.Effect<LlmResponse, E>, key: string) =>
-        Effect.suspend(() => flights.size() >= max ? compute : flights.join(key, () => compute, onJoin))),
+        Effect.suspend(() =>
+          flights.size() >= max ? compute : flights.join(key, () => compute, onJoin)
+        )),
       inFlight: () => flights.size(),
       coalesced: () => coalesced
     })

@@ -88,14 +88,19 @@ const make = (redrive: PipelineRedrive | undefined) =>
       })
     return DeadLetterStep.of({
       around: dual(2, <E>(compute: Effect.Effect<LlmResponse, E>, context: CallContext) =>
-        Effect.tapError(compute, (error) => record(context, error))),
-      bind: (generate) => redrive?.bind(generate)
+        Effect.tapError(compute, (error) =>
+          record(context, error))),
+      bind: (generate) =>
+        redrive?.bind(generate)
     })
   })
 
 /** The pipeline's dead-letter step (optional: provide it beside `Llm.layer`, with `DeadLetters`). */
-export class DeadLetterStep extends Context.Service<DeadLetterStep, DeadLetterStepShape>()("troupe/pipeline/DeadLetterStep") {
+export class DeadLetterStep
+  extends Context.Service<DeadLetterStep, DeadLetterStepShape>()("troupe/pipeline/DeadLetterStep")
+{
   /** Records permanent failures on the `DeadLetters` in the context; `redrive`, when given, is bound to the pipeline. */
-  static readonly layer = (options: { readonly redrive?: PipelineRedrive } = {}): Layer.Layer<DeadLetterStep, never, DeadLetters> =>
-    Layer.effect(DeadLetterStep, make(options.redrive))
+  static readonly layer = (
+    options: { readonly redrive?: PipelineRedrive } = {}
+  ): Layer.Layer<DeadLetterStep, never, DeadLetters> => Layer.effect(DeadLetterStep, make(options.redrive))
 }

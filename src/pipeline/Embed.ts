@@ -10,7 +10,13 @@
  * wire has no embeddings (Anthropic) fails with `EmbeddingsUnsupported`.
  */
 import { Effect, Schema } from "effect"
-import { type EmbedRequest, type EmbedResponse, EmbedRequest as EmbedRequestSchema, invalidRequestFromIssue, type ProviderError } from "../llm/index.ts"
+import {
+  type EmbedRequest,
+  EmbedRequest as EmbedRequestSchema,
+  type EmbedResponse,
+  invalidRequestFromIssue,
+  type ProviderError
+} from "../llm/index.ts"
 import type { BreakerStepShape } from "./BreakerStep.ts"
 import type { LlmError } from "./Llm.ts"
 import type { LlmCall } from "./LlmCall.ts"
@@ -68,44 +74,54 @@ export interface EmbedSteps {
 }
 
 /** `embed` over the pipeline's steps (built by `Llm.layer`). */
-export const makeEmbed = (steps: EmbedSteps) => (input: EmbedInput): Effect.Effect<EmbedResult, LlmError | EmbeddingsUnsupported> =>
-  Effect.gen(function*() {
-    const shape = decodeInput(input)
-    if (shape._tag === "Failure") return yield* Effect.fail(invalidFromExit(shape))
-    const texts = typeof input.input === "string" ? [input.input] : input.input
-    const target = yield* steps.resolver.resolve(input.model, "text")
-    const checked = decodeRequest({ model: target.model, input: texts, ...(input.dimensions !== undefined ? { dimensions: input.dimensions } : {}) })
-    if (checked._tag === "Failure") return yield* Effect.fail(invalidFromExit(checked))
-    const request: EmbedRequest = checked.value
-    // the rate limiter counts the input as one user message
-    const call = { model: input.model, messages: [{ role: "user", content: texts.join("\n") }] } as unknown as LlmCall
-    const context: CallContext = { call, kind: "text", state: new CallState() }
-    const attempt = Effect.flatMap(steps.registry.get(target.provider), (provider): Effect.Effect<EmbedResponse, ProviderError | EmbeddingsUnsupported> => {
-      context.state.attempts++
-      return provider.embed === undefined
-        ? Effect.fail(new EmbeddingsUnsupported({ provider: target.provider }))
-        : provider.embed(request)
-    })
-    const response = yield* attempt.pipe(
-      steps.retry.around(context, target),
-      steps.breaker.around(target),
-      steps.rateLimit.around(target, context)
-    )
-    const estimated = context.state.estimatedInputTokens
-    return {
-      ...response,
-      meta: {
-        requested: input.model,
-        attempts: context.state.attempts,
-        costUsd: steps.usage.costOf(target, response.usage),
-        ...(estimated !== undefined ? { estimatedInputTokens: estimated } : {})
+export const makeEmbed =
+  (steps: EmbedSteps) => (input: EmbedInput): Effect.Effect<EmbedResult, LlmError | EmbeddingsUnsupported> =>
+    Effect.gen(function*() {
+      const shape = decodeInput(input)
+      if (shape._tag === "Failure") return yield* Effect.fail(invalidFromExit(shape))
+      const texts = typeof input.input === "string" ? [input.input] : input.input
+      const target = yield* steps.resolver.resolve(input.model, "text")
+      const checked = decodeRequest({
+        model: target.model,
+        input: texts,
+        ...(input.dimensions !== undefined ? { dimensions: input.dimensions } : {})
+      })
+      if (checked._tag === "Failure") return yield* Effect.fail(invalidFromExit(checked))
+      const request: EmbedRequest = checked.value
+      // the rate limiter counts the input as one user message
+      const call = { model: input.model, messages: [{ role: "user", content: texts.join("\n") }] } as unknown as LlmCall
+      const context: CallContext = { call, kind: "text", state: new CallState() }
+      const attempt = Effect.flatMap(
+        steps.registry.get(target.provider),
+        (provider): Effect.Effect<EmbedResponse, ProviderError | EmbeddingsUnsupported> => {
+          context.state.attempts++
+          return provider.embed === undefined
+            ? Effect.fail(new EmbeddingsUnsupported({ provider: target.provider }))
+            : provider.embed(request)
+        }
+      )
+      const response = yield* attempt.pipe(
+        steps.retry.around(context, target),
+        steps.breaker.around(target),
+        steps.rateLimit.around(target, context)
+      )
+      const estimated = context.state.estimatedInputTokens
+      return {
+        ...response,
+        meta: {
+          requested: input.model,
+          attempts: context.state.attempts,
+          costUsd: steps.usage.costOf(target, response.usage),
+          ...(estimated !== undefined ? { estimatedInputTokens: estimated } : {})
+        }
       }
-    }
-  })
+    })
 
 const invalidFromExit = (exit: { readonly _tag: "Failure"; readonly cause: unknown }) => {
   // an Exit's cause, read by optional fields: a schema failure is its Fail reason's error
-  const cause = exit.cause as { readonly reasons?: ReadonlyArray<{ readonly _tag: string; readonly error?: Schema.SchemaError }> }
+  const cause = exit.cause as {
+    readonly reasons?: ReadonlyArray<{ readonly _tag: string; readonly error?: Schema.SchemaError }>
+  }
   const error = cause.reasons?.find((r) => r._tag === "Fail")?.error
   // the issue of a SchemaError (or undefined, which the function reports as an unknown problem)
   return invalidRequestFromIssue(error?.issue as Parameters<typeof invalidRequestFromIssue>[0], "")

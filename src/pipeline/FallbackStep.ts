@@ -73,7 +73,12 @@ const make = (options: FallbackStepOptions): FallbackStepShape => {
         while: (error: unknown) => {
           const next = when(error)
           return next
-            ? Effect.as(Effect.logWarning(`LLM fallback: ${targets[i - 1]?.spec} failed (${describe(error)}); trying ${target.spec}`), true)
+            ? Effect.as(
+              Effect.logWarning(
+                `LLM fallback: ${targets[i - 1]?.spec} failed (${describe(error)}); trying ${target.spec}`
+              ),
+              true
+            )
             : Effect.succeed(false)
         }
       })
@@ -86,7 +91,11 @@ const make = (options: FallbackStepOptions): FallbackStepShape => {
 
   return {
     chainFor: ({ call }) => call.options?.fallbacks ?? chains.get(call.model) ?? [],
-    run: <A, E, R>(_context: CallContext, targets: Arr.NonEmptyReadonlyArray<Target>, attempt: (target: Target) => Effect.Effect<A, E, R>) =>
+    run: <A, E, R>(
+      _context: CallContext,
+      targets: Arr.NonEmptyReadonlyArray<Target>,
+      attempt: (target: Target) => Effect.Effect<A, E, R>
+    ) =>
       // one model: no plan at all (the hot path)
       targets.length === 1 ? attempt(targets[0]) : Effect.withExecutionPlan(CurrentTarget.use(attempt), planOf(targets))
   }
@@ -102,7 +111,8 @@ const make = (options: FallbackStepOptions): FallbackStepShape => {
  */
 export class FallbackStep extends Context.Service<FallbackStep, FallbackStepShape>()("troupe/pipeline/FallbackStep") {
   /** Falls back along the call's or the configured chain. */
-  static readonly layer = (options: FallbackStepOptions = {}): Layer.Layer<FallbackStep> => Layer.sync(FallbackStep, () => make(options))
+  static readonly layer = (options: FallbackStepOptions = {}): Layer.Layer<FallbackStep> =>
+    Layer.sync(FallbackStep, () => make(options))
 
   /** No fallbacks: only the requested model is tried (a call's `options.fallbacks` is ignored). */
   static readonly none: Layer.Layer<FallbackStep> = Layer.succeed(FallbackStep, {

@@ -18,8 +18,8 @@
  * ordinary `Llm.generate` (aliases, cache, rate limits, retries, fallbacks, cost); usage is summed over attempts.
  */
 import { type JsonSchema, Result, Schema } from "effect"
-import { AnthropicStructuredOutput, OpenAiStructuredOutput } from "effect/ai"
 import { Effect } from "effect"
+import { AnthropicStructuredOutput, OpenAiStructuredOutput } from "effect/ai"
 import type { LlmMessage, LlmParams, Usage } from "../llm/index.ts"
 import { makeUsage } from "../llm/index.ts"
 import type { LlmError, LlmShape } from "./Llm.ts"
@@ -67,7 +67,9 @@ export class InvalidObjectOutput extends Schema.TaggedError<InvalidObjectOutput>
   repairs: Schema.Number
 }) {
   override get message(): string {
-    return `${this.name} does not match its schema at ${this.path || "(root)"} after ${this.repairs} repairs: ${this.detail}`
+    return `${this.name} does not match its schema at ${
+      this.path || "(root)"
+    } after ${this.repairs} repairs: ${this.detail}`
   }
 }
 
@@ -91,10 +93,18 @@ const parseJson = (text: string): Result.Result<unknown, string> => {
 }
 
 const addUsage = (a: Usage, b: Usage): Usage =>
-  makeUsage(a.inputTokens + b.inputTokens, a.outputTokens + b.outputTokens, (a.cachedInputTokens ?? 0) + (b.cachedInputTokens ?? 0))
+  makeUsage(
+    a.inputTokens + b.inputTokens,
+    a.outputTokens + b.outputTokens,
+    (a.cachedInputTokens ?? 0) + (b.cachedInputTokens ?? 0)
+  )
 
 /** Which mode `auto` means for a model. */
-export const resolveMode = (mode: ObjectMode | undefined, model: string, jsonSchema: JsonSchema.JsonSchema): "json_schema" | "tool" => {
+export const resolveMode = (
+  mode: ObjectMode | undefined,
+  model: string,
+  jsonSchema: JsonSchema.JsonSchema
+): "json_schema" | "tool" => {
   // a JSON Schema document is an object; its optional `type` is read as unknown
   const isObject = (jsonSchema as { readonly type?: unknown }).type === "object"
   if (mode === "tool") return isObject ? "tool" : "json_schema"
@@ -121,7 +131,12 @@ export const generateObject = <A, I>(
   Effect.gen(function*() {
     const name = options.name ?? "output"
     if (!NAME.test(name)) {
-      return yield* new InvalidObjectOutput({ name, path: "name", detail: "expected 1-64 of [A-Za-z0-9_-]", repairs: 0 })
+      return yield* new InvalidObjectOutput({
+        name,
+        path: "name",
+        detail: "expected 1-64 of [A-Za-z0-9_-]",
+        repairs: 0
+      })
     }
     const maxRepairs = options.repairs ?? 2
     const anthropic = AnthropicStructuredOutput.toCodecAnthropic(options.schema)
@@ -137,7 +152,11 @@ export const generateObject = <A, I>(
     }
     const shaped = mode === "tool"
       ? {
-        tools: [{ name, ...(options.description !== undefined ? { description: options.description } : {}), parameters: jsonSchema }],
+        tools: [{
+          name,
+          ...(options.description !== undefined ? { description: options.description } : {}),
+          parameters: jsonSchema
+        }],
         toolChoice: { tool: name }
       }
       : { responseFormat: { type: "json", name, schema: jsonSchema, strict: true } }
@@ -166,10 +185,18 @@ export const generateObject = <A, I>(
         return yield* new InvalidObjectOutput({ name, path: failure.path, detail: failure.detail, repairs })
       }
       repairs++
-      const feedback = `The ${name} does not match the required JSON Schema${failure.path === "" ? "" : ` at ${failure.path}`}: ${failure.detail}`
+      const feedback = `The ${name} does not match the required JSON Schema${
+        failure.path === "" ? "" : ` at ${failure.path}`
+      }: ${failure.detail}`
       if (mode === "tool" && call !== undefined) {
         messages.push({ role: "assistant", content: result.text, toolCalls: [call] })
-        messages.push({ role: "tool", toolCallId: call.id, name, content: JSON.stringify({ error: feedback }), isError: true })
+        messages.push({
+          role: "tool",
+          toolCallId: call.id,
+          name,
+          content: JSON.stringify({ error: feedback }),
+          isError: true
+        })
       } else {
         messages.push({ role: "assistant", content: result.text })
         messages.push({ role: "user", content: `${feedback}. Reply with only the corrected JSON.` })

@@ -30,8 +30,14 @@ import type { LlmOutputPart, LlmResult } from "./LlmResult.ts"
 
 /** The guard step: wraps a call's `generate` or `stream` in the input and output guards. */
 export interface GuardStepShape {
-  readonly generate: <E>(call: LlmCall, next: (call: LlmCall) => Effect.Effect<LlmResult, E>) => Effect.Effect<LlmResult, E | GuardBlocked>
-  readonly stream: <E>(call: LlmCall, next: (call: LlmCall) => Stream.Stream<LlmOutputPart, E>) => Stream.Stream<LlmOutputPart, E | GuardBlocked>
+  readonly generate: <E>(
+    call: LlmCall,
+    next: (call: LlmCall) => Effect.Effect<LlmResult, E>
+  ) => Effect.Effect<LlmResult, E | GuardBlocked>
+  readonly stream: <E>(
+    call: LlmCall,
+    next: (call: LlmCall) => Stream.Stream<LlmOutputPart, E>
+  ) => Stream.Stream<LlmOutputPart, E | GuardBlocked>
 }
 
 /** The guard scope of a call. */
@@ -42,7 +48,12 @@ export const scopeOf = (call: LlmCall): GuardScope => ({
   agent: call.options?.agent
 })
 
-const guardInput = (guard: GuardShape, call: LlmCall, scope: GuardScope, vault: Vault): Effect.Effect<LlmCall, GuardBlocked> =>
+const guardInput = (
+  guard: GuardShape,
+  call: LlmCall,
+  scope: GuardScope,
+  vault: Vault
+): Effect.Effect<LlmCall, GuardBlocked> =>
   Effect.map(
     Effect.forEach(call.messages, (message): Effect.Effect<LlmMessage, GuardBlocked> => {
       if (message.role !== "user" && message.role !== "tool") return Effect.succeed(message)
@@ -51,7 +62,9 @@ const guardInput = (guard: GuardShape, call: LlmCall, scope: GuardScope, vault: 
         (outcome) => (outcome.changed ? { ...message, content: outcome.text } : message)
       )
     }),
-    (messages) => (messages.every((m, i) => m === call.messages[i]) ? call : { ...call, messages: messages as unknown as LlmCall["messages"] }) // same length as the non-empty input
+    (messages) => (messages.every((m, i) => m === call.messages[i])
+      ? call
+      : { ...call, messages: messages as unknown as LlmCall["messages"] }) // same length as the non-empty input
   )
 
 const make = (guard: GuardShape): GuardStepShape => ({
@@ -95,7 +108,13 @@ export class GuardStep extends Context.Service<GuardStep, GuardStepShape>()("tro
   static readonly layer = (options: GuardOptions = {}): Layer.Layer<GuardStep, InvalidGuardOptions> =>
     Layer.effect(GuardStep, Effect.map(Guard.make(options), make))
   /** A guard step over the `Guard` in the context. */
-  static readonly fromGuard: Layer.Layer<GuardStep, never, Guard> = Layer.effect(GuardStep, Effect.map(Effect.service(Guard), make))
-  static readonly none: Layer.Layer<GuardStep> = Layer.succeed(GuardStep, { generate: (call, next) => next(call), stream: (call, next) => next(call) })
+  static readonly fromGuard: Layer.Layer<GuardStep, never, Guard> = Layer.effect(
+    GuardStep,
+    Effect.map(Effect.service(Guard), make)
+  )
+  static readonly none: Layer.Layer<GuardStep> = Layer.succeed(GuardStep, {
+    generate: (call, next) => next(call),
+    stream: (call, next) => next(call)
+  })
   static readonly make = make
 }

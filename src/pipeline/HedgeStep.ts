@@ -86,7 +86,9 @@ export const HedgeStepOptions = Schema.Struct({
   maxTargets: Schema.optionalKey(Count(1)),
   budget: Schema.optionalKey(HedgeBudgetOptions),
   /** Critical models by the alias or spec a call names: `true` or `{ delay }` (a call's `options.hedge` wins). */
-  models: Schema.optionalKey(Schema.Record(Schema.String.check(Schema.isMinLength(1)), CallHedgeSchema).check(Schema.isMaxProperties(10_000)))
+  models: Schema.optionalKey(
+    Schema.Record(Schema.String.check(Schema.isMinLength(1)), CallHedgeSchema).check(Schema.isMaxProperties(10_000))
+  )
 })
 /** The input form of the options. */
 export type HedgeStepOptions = typeof HedgeStepOptions.Encoded
@@ -135,10 +137,20 @@ const ruleOf = (delay: HedgeDelayType): Rule => {
 }
 const millisOf = (input: number | string | undefined, fallback: number): number =>
   // decoded by the Schema above: a string here is a valid duration
-  input === undefined ? fallback : typeof input === "number" ? input : Duration.toMillis(Duration.fromInputUnsafe(input as Duration.Input))
+  input === undefined
+    ? fallback
+    : typeof input === "number"
+    ? input
+    : Duration.toMillis(Duration.fromInputUnsafe(input as Duration.Input))
 
-const sentTotal = Metric.counter("troupe_hedge_sent_total", { description: "Hedged requests sent (attribute: model)", incremental: true })
-const wonTotal = Metric.counter("troupe_hedge_won_total", { description: "Hedged calls the hedge answered (attribute: model)", incremental: true })
+const sentTotal = Metric.counter("troupe_hedge_sent_total", {
+  description: "Hedged requests sent (attribute: model)",
+  incremental: true
+})
+const wonTotal = Metric.counter("troupe_hedge_won_total", {
+  description: "Hedged calls the hedge answered (attribute: model)",
+  incremental: true
+})
 const exhaustedTotal = Metric.counter("troupe_hedge_budget_exhausted_total", {
   description: "Hedges not sent because the hedging budget was spent (attribute: model)",
   incremental: true
@@ -158,9 +170,13 @@ const make = (input: HedgeStepOptions) =>
     )
     const samples = options.samples ?? 1000
     const minSamples = options.minSamples ?? 20
-    if (minSamples > samples) return yield* InvalidPipelineOptions.at("HedgeStep", "minSamples", `expected at most samples (${samples})`)
+    if (minSamples > samples) {
+      return yield* InvalidPipelineOptions.at("HedgeStep", "minSamples", `expected at most samples (${samples})`)
+    }
     const windowMillis = millisOf(options.budget?.window, 10_000)
-    if (windowMillis <= 0) return yield* InvalidPipelineOptions.at("HedgeStep", "budget.window", "expected a positive duration")
+    if (windowMillis <= 0) {
+      return yield* InvalidPipelineOptions.at("HedgeStep", "budget.window", "expected a positive duration")
+    }
     const defaultRule = ruleOf(options.delay ?? "p95")
     const initialDelay = millisOf(options.initialDelay, 1000)
     const maxTargets = options.maxTargets ?? 1000
@@ -168,7 +184,9 @@ const make = (input: HedgeStepOptions) =>
     const ruleFrom = (hedge: CallHedge): Rule | undefined =>
       hedge === false ? undefined : hedge === true || hedge.delay === undefined ? defaultRule : ruleOf(hedge.delay)
     const models = new Map<string, Rule | undefined>()
-    for (const [model, hedge] of Object.entries(options.models ?? {})) models.set(model, ruleFrom(hedge))
+    for (const [model, hedge] of Object.entries(options.models ?? {})) {
+      models.set(model, ruleFrom(hedge))
+    }
 
     const targets = new Map<string, PerTarget>()
     const overflow: PerTarget = {
@@ -179,7 +197,9 @@ const make = (input: HedgeStepOptions) =>
     }
     const perTarget = (spec: string): PerTarget => {
       const known = targets.get(spec)
-      if (known !== undefined) return known
+      if (known !== undefined) {
+        return known
+      }
       if (targets.size >= maxTargets) return overflow
       const created: PerTarget = {
         window: new LatencyWindow(samples),
@@ -210,8 +230,10 @@ const make = (input: HedgeStepOptions) =>
 
     /** `self`, its latency observed for `target` when it succeeds. */
     const timed = <E, R>(target: Target, self: Effect.Effect<LlmResponse, E, R>): Effect.Effect<LlmResponse, E, R> =>
-      Effect.flatMap(Clock.currentTimeMillis, (start) =>
-        Effect.tap(self, () => Effect.map(Clock.currentTimeMillis, (end) => observe(target, end - start))))
+      Effect.flatMap(
+        Clock.currentTimeMillis,
+        (start) => Effect.tap(self, () => Effect.map(Clock.currentTimeMillis, (end) => observe(target, end - start)))
+      )
 
     const attempts: HedgeStepShape["attempts"] = <E, R>(
       context: CallContext,
@@ -256,7 +278,10 @@ const make = (input: HedgeStepOptions) =>
             // one leg failed: the other decides
             const other = yield* Fiber.await(firstDone ? hedge : first)
             if (Exit.isSuccess(other)) {
-              observe(firstDone ? hedgeTarget : primary, (yield* Clock.currentTimeMillis) - (firstDone ? hedgeStart : start))
+              observe(
+                firstDone ? hedgeTarget : primary,
+                (yield* Clock.currentTimeMillis) - (firstDone ? hedgeStart : start)
+              )
               return yield* settle(!firstDone, hedgeTarget, other, entry)
             }
             hedgeFailure = firstDone ? other : exit
@@ -267,7 +292,10 @@ const make = (input: HedgeStepOptions) =>
           yield* Fiber.interrupt(loser)
           const lost = yield* Fiber.await(loser)
           if (!firstDone) observe(primary, now - start) // the interrupted primary ran at least this long
-          yield* onLoser({ target: firstDone ? hedgeTarget : primary, response: Exit.isSuccess(lost) ? lost.value : undefined })
+          yield* onLoser({
+            target: firstDone ? hedgeTarget : primary,
+            response: Exit.isSuccess(lost) ? lost.value : undefined
+          })
           return yield* settle(firstDone, hedgeTarget, exit, entry)
         }))
 
@@ -283,10 +311,12 @@ const make = (input: HedgeStepOptions) =>
 
       const timedJoin = (fiber: Fiber.Fiber<LlmResponse, E>, start: number) =>
         Effect.flatMap(Fiber.await(fiber), (exit) =>
-          Exit.isSuccess(exit) ? Effect.flatMap(Clock.currentTimeMillis, (end) => {
-            observe(primary, end - start)
-            return exit
-          }) : exit)
+          Exit.isSuccess(exit) ?
+            Effect.flatMap(Clock.currentTimeMillis, (end) => {
+              observe(primary, end - start)
+              return exit
+            }) :
+            exit)
 
       return (target: Target): Effect.Effect<LlmResponse, E, R> => {
         const index = step++
@@ -295,7 +325,9 @@ const make = (input: HedgeStepOptions) =>
             stats.calls++
             return Effect.flatMap(Clock.currentTimeMillis, (now) => {
               budget.request(now)
-              return rule === undefined || second === undefined ? timed(target, attempt(target)) : hedged(second, delayFor(rule, primary))
+              return rule === undefined || second === undefined
+                ? timed(target, attempt(target))
+                : hedged(second, delayFor(rule, primary))
             })
           })
         }

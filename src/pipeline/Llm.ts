@@ -28,8 +28,11 @@
 import type { Array as Arr } from "effect"
 import { Clock, Context, Deferred, Duration, Effect, Exit, Layer, Option, Stream } from "effect"
 import type { CircuitBreaker } from "effect/persistence"
-import { ErrorHandlers } from "../errors/ErrorHandlers.ts"
+import type { BudgetExceeded, BudgetStoreError } from "../budget/index.ts"
 import type { ModelLookupError } from "../config/index.ts"
+import { Costs } from "../costs/index.ts"
+import { ErrorHandlers } from "../errors/ErrorHandlers.ts"
+import type { GuardBlocked } from "../guard/GuardError.ts"
 import type {
   InvalidLlmRequest,
   InvalidProviderOptions,
@@ -40,31 +43,30 @@ import type {
   ProviderError
 } from "../llm/index.ts"
 import { makeUsage, StreamAccumulator, Tokenizer } from "../llm/index.ts"
+import type { QueueFull, Shed } from "../queue/index.ts"
 import type { RateLimitStoreError } from "../ratelimit/index.ts"
 import { TelemetryHub } from "../telemetry/index.ts"
 import { BreakerStep } from "./BreakerStep.ts"
-import { FallbackStep } from "./FallbackStep.ts"
-import type { GuardBlocked } from "../guard/GuardError.ts"
-import { GuardStep } from "./GuardStep.ts"
-import type { BudgetExceeded, BudgetStoreError } from "../budget/index.ts"
 import { BudgetStep } from "./BudgetStep.ts"
-import type { QueueFull, Shed } from "../queue/index.ts"
-import { QueueStep } from "./QueueStep.ts"
+import { CallLimits } from "./CallLimits.ts"
 import { CoalesceStep } from "./CoalesceStep.ts"
 import { DeadLetterStep } from "./DeadLetterStep.ts"
-import { Costs } from "../costs/index.ts"
-import { costRecordOf, hedgeCostRecordOf } from "./internal/CostRecord.ts"
+import { type EmbeddingsUnsupported, type EmbedInput, type EmbedResult, makeEmbed } from "./Embed.ts"
+import { FallbackStep } from "./FallbackStep.ts"
+import { generateObject, type GenerateObjectOptions } from "./GenerateObject.ts"
+import { GuardStep } from "./GuardStep.ts"
 import type { HedgeLoser } from "./HedgeStep.ts"
 import { HedgeStep } from "./HedgeStep.ts"
+import { costRecordOf, hedgeCostRecordOf } from "./internal/CostRecord.ts"
+import { makeTracking } from "./internal/LlmTracking.ts"
 import type { LlmCall, LlmCallInput } from "./LlmCall.ts"
 import { decodeLlmCall, mergeParams, providerRequest } from "./LlmCall.ts"
 import type { CallMeta, LlmOutputPart, LlmResult } from "./LlmResult.ts"
-import { makeTracking } from "./internal/LlmTracking.ts"
 import { ModelResolver } from "./ModelResolver.ts"
-import { CallLimits } from "./CallLimits.ts"
 import type { ProviderNotFound, RateLimitRefused } from "./PipelineError.ts"
 import { CallDeadlineExceeded, StreamLimitExceeded } from "./PipelineError.ts"
 import { isStandIn, ProviderRegistry, STAND_IN_PROVIDER } from "./ProviderRegistry.ts"
+import { QueueStep } from "./QueueStep.ts"
 import { RateLimitStep } from "./RateLimitStep.ts"
 import { ResponseCacheStep } from "./ResponseCacheStep.ts"
 import { RetryStep } from "./RetryStep.ts"
@@ -72,8 +74,6 @@ import { openStream } from "./StreamOpen.ts"
 import type { CallContext, CallKind, Target } from "./Target.ts"
 import { CallState } from "./Target.ts"
 import { UsageStep } from "./UsageStep.ts"
-import { generateObject, type GenerateObjectOptions } from "./GenerateObject.ts"
-import { type EmbedInput, type EmbeddingsUnsupported, type EmbedResult, makeEmbed } from "./Embed.ts"
 
 /** Every failure of an `Llm` call. */
 export type LlmError =
@@ -104,7 +104,15 @@ export interface LlmShape {
 }
 
 /** The step services `Llm.layer` composes. */
-export type LlmSteps = ModelResolver | ProviderRegistry | ResponseCacheStep | RateLimitStep | BreakerStep | RetryStep | FallbackStep | UsageStep
+export type LlmSteps =
+  | ModelResolver
+  | ProviderRegistry
+  | ResponseCacheStep
+  | RateLimitStep
+  | BreakerStep
+  | RetryStep
+  | FallbackStep
+  | UsageStep
 
 // An already-successful `Exit` (a decoded call, a cached target) is continued at once instead of through a `flatMap`
 // step of the fiber: the same result, one step fewer on the hot path. Only inside a `suspend` (or another per-run
@@ -164,7 +172,11 @@ const make = Effect.gen(function*() {
     return d._tag === "Some" ? Duration.toMillis(d.value) : fallbackMillis
   }
   /** Runs `self` within `millis` of now (the deadline is also noted for the retry step), else `CallDeadlineExceeded`. */
-  const withinDeadline = <A, E>(context: CallContext, millis: number, self: Effect.Effect<A, E>): Effect.Effect<A, E | CallDeadlineExceeded> =>
+  const withinDeadline = <A, E>(
+    context: CallContext,
+    millis: number,
+    self: Effect.Effect<A, E>
+  ): Effect.Effect<A, E | CallDeadlineExceeded> =>
     Effect.flatMap(Clock.currentTimeMillis, (now) => {
       context.state.deadlineAt = now + millis
       return Effect.timeoutOrElse(self, {
@@ -188,7 +200,9 @@ const make = Effect.gen(function*() {
   const label = (target: Target): Effect.Effect<Target> => {
     const provider = registry.get(target.route)
     // the registry's table holds provider shapes
-    if (Exit.isExit(provider)) return Exit.succeed(Exit.isSuccess(provider) ? labelWith(target, provider.value as LlmProviderShape) : target)
+    if (Exit.isExit(provider)) {
+      return Exit.succeed(Exit.isSuccess(provider) ? labelWith(target, provider.value as LlmProviderShape) : target)
+    }
     return Effect.match(provider, { onFailure: () => target, onSuccess: (p) => labelWith(target, p) })
   }
   const resolveOne = (model: string, kind: CallKind): Effect.Effect<Target, ModelLookupError> =>
@@ -226,7 +240,11 @@ const make = Effect.gen(function*() {
 
   /** Queue → rate limit → breaker → retry around one model's provider attempt. */
   const guarded = <A, E, R>(context: CallContext, target: Target, attempt: Effect.Effect<A, E, R>) => {
-    const limited = attempt.pipe(retry.around(context, target), breaker.around(target), rateLimit.around(target, context))
+    const limited = attempt.pipe(
+      retry.around(context, target),
+      breaker.around(target),
+      rateLimit.around(target, context)
+    )
     return queue === undefined ? limited : queue.around(limited, target, context)
   }
 
@@ -261,10 +279,16 @@ const make = Effect.gen(function*() {
     if (spent === undefined) return Effect.void
     state.hedgeCostUsd += spent
     // a computed cost is finite and ≥ 0 (UsageStep), so `record` cannot fail here; ignore it defensively
-    return costs === undefined ? Effect.void : Effect.ignore(costs.record(hedgeCostRecordOf(context.call, loser.target, spent)))
+    return costs === undefined
+      ? Effect.void
+      : Effect.ignore(costs.record(hedgeCostRecordOf(context.call, loser.target, spent)))
   }
 
-  const metaOf = (context: CallContext, targets: Arr.NonEmptyReadonlyArray<Target>, response: LlmResponse): CallMeta => {
+  const metaOf = (
+    context: CallContext,
+    targets: Arr.NonEmptyReadonlyArray<Target>,
+    response: LlmResponse
+  ): CallMeta => {
     const state = context.state
     const by = state.answeredBy ?? targets[0]
     const cached = !state.computed
@@ -285,33 +309,42 @@ const make = Effect.gen(function*() {
   // One `suspend` per run: the per-call state is created afresh each time the returned effect runs (it may be
   // retried or repeated), and within the run already-decoded inputs continue without extra steps.
   const generateUnguarded = (input: LlmCallInput | LlmCall): Effect.Effect<LlmResult, LlmError> =>
-    Effect.suspend(() => flatMapNow(decodeLlmCall(input), (call) => {
-      const context: CallContext = { call, kind: "text", state: new CallState() }
-      return withTargets(context, (targets) => {
-        const compute = Effect.suspend(() => {
-          context.state.computed = true
-          const attempt = hedge === undefined
-            ? generateAttempt(context)
-            : hedge.attempts(context, targets, generateAttempt(context), recordLoser(context))
-          const run = withinDeadline(context, deadlineOf(call, limits.deadlineMillis), fallback.run(context, targets, attempt))
-          return deadLetters === undefined ? run : deadLetters.around(run, context)
-        })
-        const paid = budget === undefined ? compute : budget.around(compute, context, targets)
-        const primary = targets[0]
-        const params = mergeParams(primary.defaults, call.params)
-        const sharedKey = coalesce?.keyOf(context, primary, params)
-        const shared = coalesce === undefined || sharedKey === undefined ? paid : coalesce.around(paid, sharedKey)
-        const key = cacheStep.keyOf(context, primary, params)
-        const answered = key === undefined ? shared : cacheStep.generate(key, context, shared)
-        const result = Effect.map(answered, (response): LlmResult => ({ ...response, meta: metaOf(context, targets, response) }))
-        return costs === undefined ? result : Effect.tap(result, (r) => {
-          const entry = costRecordOf(call, r.meta)
-          // a computed cost is finite and ≥ 0 (UsageStep); `record` fails only when its store (Redis, PostgreSQL)
-          // does, and the answer is returned anyway
-          return entry === undefined ? Effect.void : Effect.ignore(costs.record(entry))
+    Effect.suspend(() =>
+      flatMapNow(decodeLlmCall(input), (call) => {
+        const context: CallContext = { call, kind: "text", state: new CallState() }
+        return withTargets(context, (targets) => {
+          const compute = Effect.suspend(() => {
+            context.state.computed = true
+            const attempt = hedge === undefined
+              ? generateAttempt(context)
+              : hedge.attempts(context, targets, generateAttempt(context), recordLoser(context))
+            const run = withinDeadline(
+              context,
+              deadlineOf(call, limits.deadlineMillis),
+              fallback.run(context, targets, attempt)
+            )
+            return deadLetters === undefined ? run : deadLetters.around(run, context)
+          })
+          const paid = budget === undefined ? compute : budget.around(compute, context, targets)
+          const primary = targets[0]
+          const params = mergeParams(primary.defaults, call.params)
+          const sharedKey = coalesce?.keyOf(context, primary, params)
+          const shared = coalesce === undefined || sharedKey === undefined ? paid : coalesce.around(paid, sharedKey)
+          const key = cacheStep.keyOf(context, primary, params)
+          const answered = key === undefined ? shared : cacheStep.generate(key, context, shared)
+          const result = Effect.map(
+            answered,
+            (response): LlmResult => ({ ...response, meta: metaOf(context, targets, response) })
+          )
+          return costs === undefined ? result : Effect.tap(result, (r) => {
+            const entry = costRecordOf(call, r.meta)
+            // a computed cost is finite and ≥ 0 (UsageStep); `record` fails only when its store (Redis, PostgreSQL)
+            // does, and the answer is returned anyway
+            return entry === undefined ? Effect.void : Effect.ignore(costs.record(entry))
+          })
         })
       })
-    }))
+    )
 
   // --- streams ---------------------------------------------------------------------------------------------------
 
@@ -365,8 +398,16 @@ const make = Effect.gen(function*() {
       const deadline = deadlineOf(call, limits.streamDeadlineMillis)
       const idle = Math.min(limits.streamIdleMillis, deadlineOf(call, Number.POSITIVE_INFINITY))
       return streamCall(call, deadline).pipe(
-        Stream.timeoutOrElse({ duration: Duration.millis(idle), orElse: () => Stream.fail(new StreamLimitExceeded({ limit: "idle", value: idle })) }),
-        Stream.interruptWhen(Effect.andThen(Effect.sleep(Duration.millis(deadline)), Effect.fail(new StreamLimitExceeded({ limit: "deadline", value: deadline }))))
+        Stream.timeoutOrElse({
+          duration: Duration.millis(idle),
+          orElse: () => Stream.fail(new StreamLimitExceeded({ limit: "idle", value: idle }))
+        }),
+        Stream.interruptWhen(
+          Effect.andThen(
+            Effect.sleep(Duration.millis(deadline)),
+            Effect.fail(new StreamLimitExceeded({ limit: "deadline", value: deadline }))
+          )
+        )
       )
     }))
 
@@ -384,7 +425,9 @@ const make = Effect.gen(function*() {
       context.state.computed = true
       const reservation = budget === undefined ? undefined : yield* budget.reserve(context, targets)
       const opened = yield* fallback.run(context, targets, streamAttempt(context)).pipe(
-        Effect.onError(() => (reservation === undefined || budget === undefined ? Effect.void : budget.release(reservation)))
+        Effect.onError(
+          () => (reservation === undefined || budget === undefined ? Effect.void : budget.release(reservation))
+        )
       )
       const accumulator = new StreamAccumulator()
       let chars = 0
@@ -398,13 +441,19 @@ const make = Effect.gen(function*() {
         Stream.mapEffect((part: LlmStreamPart): Effect.Effect<LlmOutputPart, StreamLimitExceeded> => {
           chars += part._tag === "TextDelta" || part._tag === "RefusalDelta"
             ? part.delta.length
-            : part._tag === "ToolCallDelta" ? part.argumentsDelta.length : 0
-          if (chars > limits.maxStreamChars) return Effect.fail(new StreamLimitExceeded({ limit: "size", value: limits.maxStreamChars }))
+            : part._tag === "ToolCallDelta"
+            ? part.argumentsDelta.length
+            : 0
+          if (chars > limits.maxStreamChars) {
+            return Effect.fail(new StreamLimitExceeded({ limit: "size", value: limits.maxStreamChars }))
+          }
           accumulator.add(part)
           if (part._tag !== "Finish") return Effect.succeed(part)
           const response = accumulator.response()
           const finish = { ...part, meta: metaOf(context, targets, response ?? { ...part, text: "", toolCalls: [] }) }
-          const stored = key === undefined || response === undefined ? Effect.succeed(finish) : Effect.as(cacheStep.store(key, response), finish)
+          const stored = key === undefined || response === undefined
+            ? Effect.succeed(finish)
+            : Effect.as(cacheStep.store(key, response), finish)
           return reservation === undefined ? stored : Effect.andThen(paid(response), stored)
         })
       )

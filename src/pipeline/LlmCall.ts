@@ -19,10 +19,10 @@
  * @since 0.1.0
  */
 import { Duration, Effect, Exit, Redacted, Schema } from "effect"
+import { BudgetScope } from "../budget/Budget.ts"
 import { MAX_CANONICAL_DEPTH, nestedDeeperThan } from "../cache/index.ts"
 import type { LlmRequest } from "../llm/index.ts"
 import { InvalidLlmRequest, invalidRequestFromIssue, LlmRequest as LlmRequestSchema } from "../llm/index.ts"
-import { BudgetScope } from "../budget/Budget.ts"
 
 const NonEmptyString = Schema.String.check(Schema.isMinLength(1))
 
@@ -33,7 +33,8 @@ export const CallTimeout = Schema.Union([
     // fromInput validates any string and returns undefined for a bad one
     // a string is a Duration input candidate; fromInput checks it and answers None when it is not
     const d = Duration.fromInput(s as Duration.Input)
-    return (d._tag === "Some" && Duration.toMillis(d.value) > 0) || `Expected a positive duration such as "30 seconds", got "${s}"`
+    return (d._tag === "Some" && Duration.toMillis(d.value) > 0) ||
+      `Expected a positive duration such as "30 seconds", got "${s}"`
   }))
 ])
 
@@ -125,7 +126,8 @@ const onlyKeys = (o: Record<string, unknown>, allowed: ReadonlySet<string>): boo
   for (const key in o) if (!Object.hasOwn(o, key) || !allowed.has(key) || o[key] === undefined) return false
   return Object.getOwnPropertySymbols(o).length === 0
 }
-const absentOrString = (o: Record<string, unknown>, key: string): boolean => !Object.hasOwn(o, key) || typeof o[key] === "string"
+const absentOrString = (o: Record<string, unknown>, key: string): boolean =>
+  !Object.hasOwn(o, key) || typeof o[key] === "string"
 const absentOrNonEmpty = (u: unknown): boolean => u === undefined || (typeof u === "string" && u.length > 0)
 const inRange = (u: unknown, min: number, max: number): boolean =>
   u === undefined || (typeof u === "number" && Number.isFinite(u) && u >= min && u <= max)
@@ -148,7 +150,8 @@ const messageOk = (m: unknown): boolean => {
     case "assistant":
       return onlyKeys(m, assistantKeys)
     case "tool":
-      return onlyKeys(m, toolKeys) && typeof m.toolCallId === "string" && m.toolCallId.length > 0 && absentOrString(m, "name") &&
+      return onlyKeys(m, toolKeys) && typeof m.toolCallId === "string" && m.toolCallId.length > 0 &&
+        absentOrString(m, "name") &&
         (m.isError === undefined || typeof m.isError === "boolean")
     default:
       return false
@@ -169,12 +172,18 @@ const optionsOk = (o: unknown): boolean => {
   if (timeout !== undefined && !(typeof timeout === "number" && Number.isFinite(timeout) && timeout > 0)) return false
   if (!absentOrNonEmpty(o.user) || !absentOrNonEmpty(o.tenant) || !absentOrNonEmpty(o.agent)) return false
   const apiKey = o.apiKey
-  if (apiKey !== undefined && !(Redacted.isRedacted(apiKey) && typeof Redacted.value(apiKey) === "string" && Redacted.value(apiKey) !== "")) {
+  if (
+    apiKey !== undefined &&
+    !(Redacted.isRedacted(apiKey) && typeof Redacted.value(apiKey) === "string" && Redacted.value(apiKey) !== "")
+  ) {
     return false
   }
   if (o.hedge !== undefined && typeof o.hedge !== "boolean") return false // `{ delay }`: Schema
   const priority = o.priority
-  if (priority !== undefined && priority !== "critical" && priority !== "high" && priority !== "normal" && priority !== "low") {
+  if (
+    priority !== undefined && priority !== "critical" && priority !== "high" && priority !== "normal" &&
+    priority !== "low"
+  ) {
     return false
   }
   return o.retries === undefined || (Number.isInteger(o.retries) && inRange(o.retries, 0, 10))
@@ -184,9 +193,13 @@ const optionsOk = (o: unknown): boolean => {
 export const isPlainLlmCall = (u: unknown): u is LlmCall => {
   if (!isObject(u) || !onlyKeys(u, callKeys)) return false
   if (typeof u.model !== "string" || u.model.length === 0) return false
-  if (u.toolChoice !== undefined && u.toolChoice !== "auto" && u.toolChoice !== "none" && u.toolChoice !== "required") return false
+  if (u.toolChoice !== undefined && u.toolChoice !== "auto" && u.toolChoice !== "none" && u.toolChoice !== "required") {
+    return false
+  }
   const messages = u.messages
-  if (!Array.isArray(messages) || messages.length === 0 || Object.getPrototypeOf(messages) !== Array.prototype) return false
+  if (!Array.isArray(messages) || messages.length === 0 || Object.getPrototypeOf(messages) !== Array.prototype) {
+    return false
+  }
   for (let i = 0; i < messages.length; i++) if (!messageOk(messages[i])) return false
   return (u.params === undefined || paramsOk(u.params)) && (u.options === undefined || optionsOk(u.options))
 }
@@ -234,10 +247,16 @@ export const providerRequest = (call: LlmCall, model: string, params: LlmRequest
  * config's `timeout` is not a sampling parameter and is left out (the pipeline applies it as the call timeout).
  */
 export const mergeParams = (
-  defaults: { readonly temperature?: number; readonly maxTokens?: number; readonly topP?: number; readonly timeout?: number },
+  defaults: {
+    readonly temperature?: number
+    readonly maxTokens?: number
+    readonly topP?: number
+    readonly timeout?: number
+  },
   params: LlmRequest["params"]
 ): LlmRequest["params"] => {
-  const hasDefaults = defaults.temperature !== undefined || defaults.maxTokens !== undefined || defaults.topP !== undefined
+  const hasDefaults = defaults.temperature !== undefined || defaults.maxTokens !== undefined ||
+    defaults.topP !== undefined
   if (!hasDefaults) return params
   const out: { temperature?: number; maxTokens?: number; topP?: number; stop?: ReadonlyArray<string> } = {}
   if (defaults.temperature !== undefined) out.temperature = defaults.temperature

@@ -12,24 +12,24 @@
 import { Layer } from "effect"
 import type { CircuitBreaker } from "effect/persistence"
 import type { Budgets } from "../budget/index.ts"
-import type { BudgetStepOptions } from "./BudgetStep.ts"
-import { BudgetStep } from "./BudgetStep.ts"
-import type { CoalesceStepOptions } from "./CoalesceStep.ts"
-import type { DeadLetters } from "../dlq/index.ts"
-import type { PipelineRedrive } from "./DeadLetterStep.ts"
-import { DeadLetterStep } from "./DeadLetterStep.ts"
-import { CoalesceStep } from "./CoalesceStep.ts"
-import type { HedgeStepOptions } from "./HedgeStep.ts"
-import { HedgeStep } from "./HedgeStep.ts"
 import type { Cache, InvalidCacheOptions } from "../cache/index.ts"
 import type { ConfigStore } from "../config/index.ts"
+import type { DeadLetters } from "../dlq/index.ts"
 import type { RateLimiter } from "../ratelimit/index.ts"
 import type { BreakerStepOptions } from "./BreakerStep.ts"
 import { BreakerStep } from "./BreakerStep.ts"
+import type { BudgetStepOptions } from "./BudgetStep.ts"
+import { BudgetStep } from "./BudgetStep.ts"
 import type { CallLimitsOptions } from "./CallLimits.ts"
 import { CallLimits } from "./CallLimits.ts"
+import type { CoalesceStepOptions } from "./CoalesceStep.ts"
+import { CoalesceStep } from "./CoalesceStep.ts"
+import type { PipelineRedrive } from "./DeadLetterStep.ts"
+import { DeadLetterStep } from "./DeadLetterStep.ts"
 import type { FallbackStepOptions } from "./FallbackStep.ts"
 import { FallbackStep } from "./FallbackStep.ts"
+import type { HedgeStepOptions } from "./HedgeStep.ts"
+import { HedgeStep } from "./HedgeStep.ts"
 import { Llm } from "./Llm.ts"
 import { ModelResolver } from "./ModelResolver.ts"
 import type { InvalidPipelineOptions } from "./PipelineError.ts"
@@ -61,7 +61,14 @@ export interface LlmPipelineOptions {
 }
 
 /** The step services built by `layerSteps` (all but the `ProviderRegistry`). */
-export type DefaultSteps = ModelResolver | ResponseCacheStep | RateLimitStep | BreakerStep | RetryStep | FallbackStep | UsageStep
+export type DefaultSteps =
+  | ModelResolver
+  | ResponseCacheStep
+  | RateLimitStep
+  | BreakerStep
+  | RetryStep
+  | FallbackStep
+  | UsageStep
 
 /** Every step but the provider registry, from options. */
 export const layerSteps = (
@@ -93,8 +100,11 @@ export const layerSteps = (
  */
 export const layer = (
   options: LlmPipelineOptions = {}
-): Layer.Layer<Llm, InvalidPipelineOptions | InvalidCacheOptions, ConfigStore | Cache | RateLimiter | ProviderRegistry> =>
-  layerWith({ ...options, steps: Layer.empty })
+): Layer.Layer<
+  Llm,
+  InvalidPipelineOptions | InvalidCacheOptions,
+  ConfigStore | Cache | RateLimiter | ProviderRegistry
+> => layerWith({ ...options, steps: Layer.empty })
 
 /**
  * `layer` with optional steps added: `options.steps` provides any of `BudgetStep`, `QueueStep`, `CoalesceStep`,
@@ -108,7 +118,11 @@ export const layer = (
  */
 export const layerWith = <ROut, E, RIn>(
   { steps, ...options }: LlmPipelineOptions & { readonly steps: Layer.Layer<ROut, E, RIn> }
-): Layer.Layer<Llm, E | InvalidPipelineOptions | InvalidCacheOptions, Exclude<RIn, DefaultSteps> | ConfigStore | Cache | RateLimiter | ProviderRegistry> =>
+): Layer.Layer<
+  Llm,
+  E | InvalidPipelineOptions | InvalidCacheOptions,
+  Exclude<RIn, DefaultSteps> | ConfigStore | Cache | RateLimiter | ProviderRegistry
+> =>
   Llm.layer.pipe(
     Layer.provide(steps),
     Layer.provide(layerSteps(options)),
@@ -126,8 +140,11 @@ export const layerWith = <ROut, E, RIn>(
  */
 export const layerWithBudgets = (
   options: LlmPipelineOptions & { readonly budget?: BudgetStepOptions } = {}
-): Layer.Layer<Llm, InvalidPipelineOptions | InvalidCacheOptions, ConfigStore | Cache | RateLimiter | ProviderRegistry | Budgets> =>
-  layerWith({ ...options, steps: BudgetStep.layer(options.budget) })
+): Layer.Layer<
+  Llm,
+  InvalidPipelineOptions | InvalidCacheOptions,
+  ConfigStore | Cache | RateLimiter | ProviderRegistry | Budgets
+> => layerWith({ ...options, steps: BudgetStep.layer(options.budget) })
 
 /**
  * `layer` with coalescing (see `CoalesceStep`): identical in-flight requests (same cache key) share one provider
@@ -140,8 +157,11 @@ export const layerWithBudgets = (
  */
 export const layerWithCoalescing = (
   options: LlmPipelineOptions & { readonly coalesce?: CoalesceStepOptions } = {}
-): Layer.Layer<Llm, InvalidPipelineOptions | InvalidCacheOptions, ConfigStore | Cache | RateLimiter | ProviderRegistry> =>
-  layerWith({ ...options, steps: CoalesceStep.layer(options.coalesce) })
+): Layer.Layer<
+  Llm,
+  InvalidPipelineOptions | InvalidCacheOptions,
+  ConfigStore | Cache | RateLimiter | ProviderRegistry
+> => layerWith({ ...options, steps: CoalesceStep.layer(options.coalesce) })
 
 /**
  * `layer` with dead letters (see `DeadLetterStep`): a `generate` whose provider side fails permanently (after its
@@ -157,8 +177,15 @@ export const layerWithCoalescing = (
  */
 export const layerWithDeadLetters = (
   options: LlmPipelineOptions & { readonly redrive?: PipelineRedrive } = {}
-): Layer.Layer<Llm, InvalidPipelineOptions | InvalidCacheOptions, ConfigStore | Cache | RateLimiter | ProviderRegistry | DeadLetters> =>
-  layerWith({ ...options, steps: DeadLetterStep.layer(options.redrive === undefined ? {} : { redrive: options.redrive }) })
+): Layer.Layer<
+  Llm,
+  InvalidPipelineOptions | InvalidCacheOptions,
+  ConfigStore | Cache | RateLimiter | ProviderRegistry | DeadLetters
+> =>
+  layerWith({
+    ...options,
+    steps: DeadLetterStep.layer(options.redrive === undefined ? {} : { redrive: options.redrive })
+  })
 
 /**
  * `layer` with hedging (see `HedgeStep`): a critical call (`options.hedge`, or a model named in `hedge.models`)
@@ -174,5 +201,8 @@ export const layerWithDeadLetters = (
  */
 export const layerWithHedging = (
   options: LlmPipelineOptions & { readonly hedge?: HedgeStepOptions } = {}
-): Layer.Layer<Llm, InvalidPipelineOptions | InvalidCacheOptions, ConfigStore | Cache | RateLimiter | ProviderRegistry> =>
-  layerWith({ ...options, steps: HedgeStep.layer(options.hedge) })
+): Layer.Layer<
+  Llm,
+  InvalidPipelineOptions | InvalidCacheOptions,
+  ConfigStore | Cache | RateLimiter | ProviderRegistry
+> => layerWith({ ...options, steps: HedgeStep.layer(options.hedge) })

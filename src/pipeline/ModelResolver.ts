@@ -95,7 +95,9 @@ const specsOnly = (): ModelResolverShape => {
  * const target = yield* ModelResolver.use((r) => r.resolve("fast", "text")) // { provider: "openai", model: "gpt-4o-mini", ... }
  * ```
  */
-export class ModelResolver extends Context.Service<ModelResolver, ModelResolverShape>()("troupe/pipeline/ModelResolver") {
+export class ModelResolver
+  extends Context.Service<ModelResolver, ModelResolverShape>()("troupe/pipeline/ModelResolver")
+{
   /** Resolution through the `ConfigStore` (aliases, chains, default parameters). */
   static readonly layer: Layer.Layer<ModelResolver, never, ConfigStore> = Layer.effect(ModelResolver, fromStore)
   /** `provider:model` specs only, no configuration. */

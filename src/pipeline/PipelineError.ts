@@ -12,8 +12,8 @@
  *
  * @since 0.1.0
  */
-import * as Invalid from "../internal/InvalidInput.ts"
 import { Duration, Schema, SchemaIssue } from "effect"
+import * as Invalid from "../internal/InvalidInput.ts"
 
 /** troupe's RateLimiter refused the call (the provider was not contacted). */
 export class RateLimitRefused extends Schema.TaggedError<RateLimitRefused>()("RateLimitRefused", {
@@ -32,7 +32,9 @@ export class RateLimitRefused extends Schema.TaggedError<RateLimitRefused>()("Ra
   }
   override get message(): string {
     return `rate limit refused ${this.resource} (cost ${this.cost}) on "${this.key}", tier "${this.tier}" of policy "${this.policy}"` +
-      (Number.isFinite(this.retryAfterMillis) ? `; retry after ${this.retryAfterMillis} ms` : "; the cost can never fit")
+      (Number.isFinite(this.retryAfterMillis)
+        ? `; retry after ${this.retryAfterMillis} ms`
+        : "; the cost can never fit")
   }
 }
 
@@ -44,7 +46,9 @@ export class CallDeadlineExceeded extends Schema.TaggedError<CallDeadlineExceede
   attempts: Schema.Number
 }) {
   override get message(): string {
-    return `the LLM call did not finish within ${this.timeoutMillis} ms (${this.attempts} attempt${this.attempts === 1 ? "" : "s"}, retries and waits included)`
+    return `the LLM call did not finish within ${this.timeoutMillis} ms (${this.attempts} attempt${
+      this.attempts === 1 ? "" : "s"
+    }, retries and waits included)`
   }
 }
 
@@ -78,7 +82,10 @@ export class ProviderNotFound extends Schema.TaggedError<ProviderNotFound>()("Pr
 }
 
 /** A step's layer options failed validation; `path` names the bad field. */
-export class InvalidPipelineOptions extends Schema.TaggedError<InvalidPipelineOptions>()("InvalidPipelineOptions", { ...Invalid.InvalidInputFields, /** The step (`RateLimitStep`, `BreakerStep`, …). */ step: Schema.String }) {
+export class InvalidPipelineOptions extends Schema.TaggedError<InvalidPipelineOptions>()("InvalidPipelineOptions", {
+  ...Invalid.InvalidInputFields,
+  /** The step (`RateLimitStep`, `BreakerStep`, …). */ step: Schema.String
+}) {
   /** An `InvalidPipelineOptions` of `step` at `path`, for a rule Schema cannot express. */
   static at(step: string, path: string, detail: string): InvalidPipelineOptions {
     return new InvalidPipelineOptions({ step, ...Invalid.fields(`${step} options`, path, detail) })
@@ -92,4 +99,3 @@ export class InvalidPipelineOptions extends Schema.TaggedError<InvalidPipelineOp
 /** Builds an `InvalidPipelineOptions` from a Schema issue (first issue's path, every issue in the reason). */
 export const invalidOptions = (step: string, issue: SchemaIssue.Issue): InvalidPipelineOptions =>
   new InvalidPipelineOptions({ step, subject: `${step} options`, ...Invalid.describeIssue(issue) })
-

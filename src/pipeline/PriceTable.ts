@@ -50,7 +50,9 @@ export const findPrice = (table: PriceTable, spec: string): ModelPrice | undefin
   if (exact !== undefined) return exact
   let best: string | undefined
   for (const candidate of Object.keys(table)) {
-    if (!candidate.endsWith(":*") && spec.startsWith(candidate) && (best === undefined || candidate.length > best.length)) best = candidate
+    if (
+      !candidate.endsWith(":*") && spec.startsWith(candidate) && (best === undefined || candidate.length > best.length)
+    ) best = candidate
   }
   if (best !== undefined) return table[best]
   const colon = spec.indexOf(":")
@@ -67,6 +69,7 @@ export const costOf = (price: ModelPrice, usage: Usage): number => {
   const written = usage.cacheWriteInputTokens ?? 0
   const fresh = Math.max(0, usage.inputTokens - cached - written)
   const output = usage.outputTokens + Math.max(0, usage.totalTokens - usage.inputTokens - usage.outputTokens)
-  return (fresh * price.input + cached * (price.cachedInput ?? price.input) + written * (price.cacheWrite ?? price.input) +
-    output * price.output) / 1_000_000 + (price.perRequest ?? 0)
+  return (fresh * price.input + cached * (price.cachedInput ?? price.input) +
+        written * (price.cacheWrite ?? price.input) +
+        output * price.output) / 1_000_000 + (price.perRequest ?? 0)
 }

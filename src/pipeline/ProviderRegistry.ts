@@ -58,7 +58,9 @@ const standIn = (provider: LlmProviderShape): LlmProviderShape => {
   return provider
 }
 
-const fixed = (providers: Iterable<LlmProviderShape> | Readonly<Record<string, LlmProviderShape>>): ProviderRegistryShape => {
+const fixed = (
+  providers: Iterable<LlmProviderShape> | Readonly<Record<string, LlmProviderShape>>
+): ProviderRegistryShape => {
   const table = new Map<string, Exit.Exit<LlmProviderShape>>()
   const entries: Iterable<readonly [string, LlmProviderShape]> = Symbol.iterator in providers
     // it has Symbol.iterator, so it is the iterable form of the union (TS does not narrow through `in` on a symbol)
@@ -66,7 +68,8 @@ const fixed = (providers: Iterable<LlmProviderShape> | Readonly<Record<string, L
     : Object.entries(providers)
   for (const [name, provider] of entries) table.set(name, Exit.succeed(provider))
   return {
-    get: (name) => table.get(name) ?? Exit.fail(new ProviderNotFound({ provider: name, known: [...table.keys()].sort() }))
+    get: (name) =>
+      table.get(name) ?? Exit.fail(new ProviderNotFound({ provider: name, known: [...table.keys()].sort() }))
   }
 }
 
@@ -76,32 +79,48 @@ const fromConfig = (options: ProvidersFromConfigOptions) =>
     const client = yield* HttpClientService.HttpClient
     // with ProviderPools in the context, each provider gets its own pooled client (`providers.<name>.pool`)
     const pools = Option.getOrUndefined(yield* Effect.serviceOption(ProviderPools))
-    const built = new Map<string, { readonly config: ProviderConfig; readonly provider: Exit.Exit<LlmProviderShape, InvalidProviderOptions> }>()
+    const built = new Map<
+      string,
+      { readonly config: ProviderConfig; readonly provider: Exit.Exit<LlmProviderShape, InvalidProviderOptions> }
+    >()
     const overrides = new Map(Object.entries(options.overrides ?? {}).map(([n, p]) => [n, Exit.succeed(p)] as const))
     const build = (name: string, config: ProviderConfig): Effect.Effect<LlmProviderShape, InvalidProviderOptions> => {
       const key = config.apiKey
       if (options.scriptedWhenNoKey !== undefined && (key === undefined || Redacted.value(key).trim() === "")) {
         return Effect.map(ScriptedProvider.make({ ...options.scriptedWhenNoKey, name: STAND_IN_PROVIDER }), standIn)
       }
-      if (pools === undefined) return providerFromConfig(name, config).pipe(Effect.provideService(HttpClientService.HttpClient, client))
+      if (pools === undefined) {
+        return providerFromConfig(name, config).pipe(Effect.provideService(HttpClientService.HttpClient, client))
+      }
       return Effect.flatMap(pools.clientFor(name, config.pool), (pooled) =>
         providerFromConfig(name, config).pipe(Effect.provideService(HttpClientService.HttpClient, pooled)))
     }
     return ProviderRegistry.of({
       get: (name) => {
         const pinned = overrides.get(name)
-        if (pinned !== undefined) return pinned
-        return Effect.flatMap(store.get, (config): Effect.Effect<LlmProviderShape, ProviderNotFound | InvalidProviderOptions> => {
-          const entry = Object.hasOwn(config.providers, name) ? config.providers[name] : undefined
-          if (entry === undefined) {
-            return Exit.fail(new ProviderNotFound({ provider: name, known: Object.keys(config.providers).sort() }))
+        if (pinned !== undefined) {
+          return pinned
+        }
+        return Effect.flatMap(
+          store.get,
+          (config): Effect.Effect<LlmProviderShape, ProviderNotFound | InvalidProviderOptions> => {
+            const entry = Object.hasOwn(config.providers, name) ? config.providers[name] : undefined
+            if (entry === undefined) {
+              return Exit.fail(new ProviderNotFound({ provider: name, known: Object.keys(config.providers).sort() }))
+            }
+            const cached = built.get(name)
+            if (cached !== undefined && cached.config === entry) {
+              return cached.provider
+            }
+            return Effect.tap(
+              Effect.exit(build(name, entry)),
+              (provider) =>
+                Effect.sync(() => built.set(name, { config: entry, provider }))
+            ).pipe(
+              Effect.flatten
+            )
           }
-          const cached = built.get(name)
-          if (cached !== undefined && cached.config === entry) return cached.provider
-          return Effect.tap(Effect.exit(build(name, entry)), (provider) => Effect.sync(() => built.set(name, { config: entry, provider }))).pipe(
-            Effect.flatten
-          )
-        })
+        )
       }
     })
   })
@@ -121,7 +140,9 @@ const scripted = (options: ScriptedOptions) =>
  * const registry = ProviderRegistry.layer([ScriptedProvider.makeUnsafe({ name: "primary" })])
  * ```
  */
-export class ProviderRegistry extends Context.Service<ProviderRegistry, ProviderRegistryShape>()("troupe/pipeline/ProviderRegistry") {
+export class ProviderRegistry
+  extends Context.Service<ProviderRegistry, ProviderRegistryShape>()("troupe/pipeline/ProviderRegistry")
+{
   /** Fixed providers: an iterable (keyed by each provider's `name`) or a record by name. */
   static readonly layer = (
     providers: Iterable<LlmProviderShape> | Readonly<Record<string, LlmProviderShape>>
@@ -130,9 +151,11 @@ export class ProviderRegistry extends Context.Service<ProviderRegistry, Provider
   /** Providers built from the `ConfigStore`'s `providers` section (rebuilt when an entry changes). */
   static readonly layerFromConfig = (
     options: ProvidersFromConfigOptions = {}
-  ): Layer.Layer<ProviderRegistry, never, ConfigStore | HttpClient.HttpClient> => Layer.effect(ProviderRegistry, fromConfig(options))
+  ): Layer.Layer<ProviderRegistry, never, ConfigStore | HttpClient.HttpClient> =>
+    Layer.effect(ProviderRegistry, fromConfig(options))
 
   /** A scripted provider for every name (offline). */
-  static readonly layerScripted = (options: ScriptedOptions = {}): Layer.Layer<ProviderRegistry, InvalidProviderOptions> =>
-    Layer.effect(ProviderRegistry, scripted(options))
+  static readonly layerScripted = (
+    options: ScriptedOptions = {}
+  ): Layer.Layer<ProviderRegistry, InvalidProviderOptions> => Layer.effect(ProviderRegistry, scripted(options))
 }

@@ -15,12 +15,12 @@
  * @since 0.1.0
  */
 import { Context, Effect, Layer, Result } from "effect"
+import { Schema } from "effect"
 import { dual } from "effect/Function"
 import type { QueueFull, Shed } from "../queue/index.ts"
 import { RequestQueue } from "../queue/index.ts"
 import { validate } from "../runtime/internal/Options.ts"
 import type { InvalidOptions } from "../runtime/RuntimeError.ts"
-import { Schema } from "effect"
 import type { CallContext, Target } from "./Target.ts"
 
 const PerQueue = RequestQueue.RequestQueueOptions.mapFields(({ name: _name, ...rest }) => rest)
@@ -39,8 +39,15 @@ export type QueueStepOptions = typeof QueueStepOptions.Type
 export interface QueueStepShape {
   /** Runs one provider attempt through its route's queue. */
   readonly around: {
-    (target: Target, context: CallContext): <A, E, R>(attempt: Effect.Effect<A, E, R>) => Effect.Effect<A, E | QueueFull | Shed, R>
-    <A, E, R>(attempt: Effect.Effect<A, E, R>, target: Target, context: CallContext): Effect.Effect<A, E | QueueFull | Shed, R>
+    (
+      target: Target,
+      context: CallContext
+    ): <A, E, R>(attempt: Effect.Effect<A, E, R>) => Effect.Effect<A, E | QueueFull | Shed, R>
+    <A, E, R>(
+      attempt: Effect.Effect<A, E, R>,
+      target: Target,
+      context: CallContext
+    ): Effect.Effect<A, E | QueueFull | Shed, R>
   }
 }
 

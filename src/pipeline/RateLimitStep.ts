@@ -21,8 +21,8 @@
  */
 import { Context, Duration, Effect, Layer, Redacted, Schema } from "effect"
 import { dual } from "effect/Function"
-import type { RateLimitStoreError } from "../ratelimit/index.ts"
 import { TokenCounter } from "../llm/Tokenizer.ts"
+import type { RateLimitStoreError } from "../ratelimit/index.ts"
 import { DEFAULT_TOKENS_POLICY, RateLimiter, RateLimitKey } from "../ratelimit/index.ts"
 import type { RateLimited as LimiterRefusal } from "../ratelimit/index.ts"
 import type { CheckError } from "../ratelimit/index.ts"
@@ -87,15 +87,24 @@ const make = (input: RateLimitStepOptions) =>
     // fromInput validates any input and returns undefined for a bad one
     const parsed = options.maxWait === undefined ? undefined : Duration.fromInput(options.maxWait as Duration.Input)
     if (parsed !== undefined && parsed._tag === "None") {
-      return yield* InvalidPipelineOptions.at("RateLimitStep", "maxWait", `Expected a duration, got ${String(options.maxWait)}`)
+      return yield* InvalidPipelineOptions.at(
+        "RateLimitStep",
+        "maxWait",
+        `Expected a duration, got ${String(options.maxWait)}`
+      )
     }
     const wait = parsed === undefined ? Duration.seconds(30) : parsed.value
     const installed = yield* limiter.policies
     // estimated tokens are limited under the named policy, or by default under `llm-tokens` when the limiter has it
     // (troupe's provider defaults do: 200,000 tokens per minute per provider model)
-    const tokensPolicy = options.tokensPolicy ?? (installed.has(DEFAULT_TOKENS_POLICY) ? DEFAULT_TOKENS_POLICY : undefined)
+    const tokensPolicy = options.tokensPolicy ??
+      (installed.has(DEFAULT_TOKENS_POLICY) ? DEFAULT_TOKENS_POLICY : undefined)
     if (tokensPolicy !== undefined && !installed.has(tokensPolicy)) {
-      return yield* InvalidPipelineOptions.at("RateLimitStep", "tokensPolicy", `no limiter policy named "${tokensPolicy}" is installed`)
+      return yield* InvalidPipelineOptions.at(
+        "RateLimitStep",
+        "tokensPolicy",
+        `no limiter policy named "${tokensPolicy}" is installed`
+      )
     }
     const acquire = options.mode !== "check"
     const requestOptions = { cost: 1 }
@@ -138,7 +147,11 @@ const make = (input: RateLimitStepOptions) =>
 
     // bounded: any `provider:<model>` a caller names adds an entry (least recently used evicted past the bound)
     const keysByRoute = new LruMap<string, Keys>(MAX_KEYED_MODELS)
-    const makeKeys = (requests: string, tokens: string): Keys => ({ requests, tokens, giveBack: Effect.ignore(limiter.reward(requests, 1)) })
+    const makeKeys = (requests: string, tokens: string): Keys => ({
+      requests,
+      tokens,
+      giveBack: Effect.ignore(limiter.reward(requests, 1))
+    })
     const keysOf = (target: Target, context: CallContext): Keys => {
       const apiKey = context.call.options?.apiKey
       if (apiKey !== undefined) {
@@ -183,10 +196,13 @@ const make = (input: RateLimitStepOptions) =>
  *   .pipe(Layer.provide(RateLimiter.layerMemory({ policies: { ...providerDefaults, "llm-tokens": tokenPolicy } })))
  * ```
  */
-export class RateLimitStep extends Context.Service<RateLimitStep, RateLimitStepShape>()("troupe/pipeline/RateLimitStep") {
+export class RateLimitStep
+  extends Context.Service<RateLimitStep, RateLimitStepShape>()("troupe/pipeline/RateLimitStep")
+{
   /** Limits calls with the `RateLimiter` service. */
-  static readonly layer = (options: RateLimitStepOptions = {}): Layer.Layer<RateLimitStep, InvalidPipelineOptions, RateLimiter> =>
-    Layer.effect(RateLimitStep, make(options))
+  static readonly layer = (
+    options: RateLimitStepOptions = {}
+  ): Layer.Layer<RateLimitStep, InvalidPipelineOptions, RateLimiter> => Layer.effect(RateLimitStep, make(options))
 
   /** No rate limiting. */
   static readonly none: Layer.Layer<RateLimitStep> = Layer.succeed(RateLimitStep, {

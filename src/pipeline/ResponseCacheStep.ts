@@ -30,7 +30,14 @@
 import { Cause, Context, Deferred, type Duration, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { hash } from "node:crypto"
 import type { ResponseKeyInput } from "../cache/index.ts"
-import { Cache, CanonicalJsonTooDeep, hashRequest, hashRequestFields, InvalidCacheOptions, normalizeRequest } from "../cache/index.ts"
+import {
+  Cache,
+  CanonicalJsonTooDeep,
+  hashRequest,
+  hashRequestFields,
+  InvalidCacheOptions,
+  normalizeRequest
+} from "../cache/index.ts"
 import type { LlmRequest, LlmResponse } from "../llm/index.ts"
 import type { CallContext, Target } from "./Target.ts"
 
@@ -39,7 +46,11 @@ export interface ResponseCacheStepShape {
   /** The cache key of a call to `primary` with `params`, or `undefined` when this call is not cached. */
   readonly keyOf: (context: CallContext, primary: Target, params: LlmRequest["params"]) => string | undefined
   /** The cached answer for `key`, or `compute`'s (stored; concurrent identical calls compute once). */
-  readonly generate: <E, R>(key: string, context: CallContext, compute: Effect.Effect<LlmResponse, E, R>) => Effect.Effect<LlmResponse, E, R>
+  readonly generate: <E, R>(
+    key: string,
+    context: CallContext,
+    compute: Effect.Effect<LlmResponse, E, R>
+  ) => Effect.Effect<LlmResponse, E, R>
   /** The cached answer for `key` (none in `refresh` mode). */
   readonly lookup: (key: string, context: CallContext) => Effect.Effect<Option.Option<LlmResponse>>
   /** Stores a complete answer (e.g. a finished stream). */
@@ -68,13 +79,16 @@ export const isCacheable = (response: LlmResponse): boolean =>
   response.finishReason !== "content-filter" && response.refusal === undefined
 
 /** The credential identity part of a key: a SHA-256 prefix of the per-call API key (never the key itself). */
-const credentialIdOf = (apiKey: Redacted.Redacted<string>): string => hash("sha256", Redacted.value(apiKey), "hex").slice(0, 32)
+const credentialIdOf = (apiKey: Redacted.Redacted<string>): string =>
+  hash("sha256", Redacted.value(apiKey), "hex").slice(0, 32)
 
 const make = (options: ResponseCacheStepOptions) =>
   Effect.gen(function*() {
     const cache = yield* Cache
     const namespace = options.namespace ?? "llm"
-    if (!/^[^:]+$/.test(namespace)) return yield* InvalidCacheOptions.at("namespace", "expected a non-empty name without ':'")
+    if (!/^[^:]+$/.test(namespace)) {
+      return yield* InvalidCacheOptions.at("namespace", "expected a non-empty name without ':'")
+    }
     const normalize = options.normalizeWhitespace === true
     const enabled = options.enabled
     const putOptions = (response: LlmResponse) =>
@@ -84,7 +98,9 @@ const make = (options: ResponseCacheStepOptions) =>
       let prefix = prefixes.get(model)
       if (prefix === undefined) {
         prefix = `${namespace}:${encodeURIComponent(model)}:`
-        if (prefixes.size < 10_000) prefixes.set(model, prefix)
+        if (prefixes.size < 10_000) {
+          prefixes.set(model, prefix)
+        }
       }
       return prefix
     }
@@ -101,15 +117,22 @@ const make = (options: ResponseCacheStepOptions) =>
     // In-fiber single-flight: the first caller computes in its own fiber (so interrupting it interrupts the HTTP
     // request at once); concurrent identical calls wait for its result; if it is interrupted, a waiter takes over.
     const inflight = new Map<string, Deferred.Deferred<LlmResponse, unknown>>()
-    const generate = <E, R>(key: string, context: CallContext, compute: Effect.Effect<LlmResponse, E, R>): Effect.Effect<LlmResponse, E, R> => {
+    const generate = <E, R>(
+      key: string,
+      context: CallContext,
+      compute: Effect.Effect<LlmResponse, E, R>
+    ): Effect.Effect<LlmResponse, E, R> => {
       if (context.call.options?.cache === "refresh") return Effect.tap(compute, (response) => store(key, response))
       return Effect.flatMap(lookupQuiet(key), (hit): Effect.Effect<LlmResponse, E, R> => {
         if (Option.isSome(hit)) return Effect.succeed(hit.value)
         // the in-flight table holds this step's deferreds, which fail with the step's E
         const leader = inflight.get(key) as Deferred.Deferred<LlmResponse, E> | undefined
         if (leader !== undefined) {
-          return Effect.flatMap(Effect.exit(Deferred.await(leader)), (exit) =>
-            Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? generate(key, context, compute) : exit)
+          return Effect.flatMap(
+            Effect.exit(Deferred.await(leader)),
+            (exit) =>
+              Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? generate(key, context, compute) : exit
+          )
         }
         const deferred = Deferred.makeUnsafe<LlmResponse, E>()
         // stored with its error erased; read back as E (above)
@@ -137,11 +160,12 @@ const make = (options: ResponseCacheStepOptions) =>
     })
 
     function keyOf({ call }: CallContext, primary: Target, params: LlmRequest["params"]): string | undefined {
-        const callOptions = call.options
-        if (callOptions?.cache === "bypass" || (enabled !== undefined && !enabled())) return undefined
-        const tenant = callOptions?.tenant
-        const apiKey = callOptions?.apiKey
-        const keyParams: Record<string, unknown> | undefined = call.responseFormat === undefined && tenant === undefined && apiKey === undefined
+      const callOptions = call.options
+      if (callOptions?.cache === "bypass" || (enabled !== undefined && !enabled())) return undefined
+      const tenant = callOptions?.tenant
+      const apiKey = callOptions?.apiKey
+      const keyParams: Record<string, unknown> | undefined =
+        call.responseFormat === undefined && tenant === undefined && apiKey === undefined
           ? params // canonical JSON reads the same members from `params` as from a copy of it
           : {
             ...params,
@@ -149,19 +173,26 @@ const make = (options: ResponseCacheStepOptions) =>
             ...(tenant !== undefined ? { "troupe.tenant": tenant } : {}),
             ...(apiKey !== undefined ? { "troupe.credential": credentialIdOf(apiKey) } : {})
           }
-        if (!normalize) {
-          return prefixOf(primary.model) +
-            hashRequestFields(primary.provider, primary.model, call.messages, keyParams ?? {}, call.tools, call.toolChoice)
-        }
-        const input = {
-          provider: primary.provider,
-          model: primary.model,
-          messages: call.messages,
-          ...(call.tools !== undefined ? { tools: call.tools } : {}),
-          ...(call.toolChoice !== undefined ? { toolChoice: call.toolChoice } : {}),
-          params: keyParams ?? {}
-        } as ResponseKeyInput // the canonical JSON reads every field; the shapes are JSON by construction
-        return prefixOf(primary.model) + hashRequest(normalizeRequest(input))
+      if (!normalize) {
+        return prefixOf(primary.model) +
+          hashRequestFields(
+            primary.provider,
+            primary.model,
+            call.messages,
+            keyParams ?? {},
+            call.tools,
+            call.toolChoice
+          )
+      }
+      const input = {
+        provider: primary.provider,
+        model: primary.model,
+        messages: call.messages,
+        ...(call.tools !== undefined ? { tools: call.tools } : {}),
+        ...(call.toolChoice !== undefined ? { toolChoice: call.toolChoice } : {}),
+        params: keyParams ?? {}
+      } as ResponseKeyInput // the canonical JSON reads every field; the shapes are JSON by construction
+      return prefixOf(primary.model) + hashRequest(normalizeRequest(input))
     }
   })
 
@@ -173,10 +204,13 @@ const make = (options: ResponseCacheStepOptions) =>
  * const step = ResponseCacheStep.layer({ ttl: "1 hour" }).pipe(Layer.provide(Cache.layerMemory({ maxEntries: 10_000 })))
  * ```
  */
-export class ResponseCacheStep extends Context.Service<ResponseCacheStep, ResponseCacheStepShape>()("troupe/pipeline/ResponseCacheStep") {
+export class ResponseCacheStep
+  extends Context.Service<ResponseCacheStep, ResponseCacheStepShape>()("troupe/pipeline/ResponseCacheStep")
+{
   /** Caches answers in the `Cache` service. */
-  static readonly layer = (options: ResponseCacheStepOptions = {}): Layer.Layer<ResponseCacheStep, InvalidCacheOptions, Cache> =>
-    Layer.effect(ResponseCacheStep, make(options))
+  static readonly layer = (
+    options: ResponseCacheStepOptions = {}
+  ): Layer.Layer<ResponseCacheStep, InvalidCacheOptions, Cache> => Layer.effect(ResponseCacheStep, make(options))
 
   /** No response cache. */
   static readonly none: Layer.Layer<ResponseCacheStep> = Layer.succeed(ResponseCacheStep, {

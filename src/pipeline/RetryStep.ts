@@ -33,7 +33,10 @@ export interface RetryStepShape {
   }
 }
 
-const DurationInput = Schema.Union([Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)), Schema.String.check(Schema.isMinLength(1))])
+const DurationInput = Schema.Union([
+  Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)),
+  Schema.String.check(Schema.isMinLength(1))
+])
 
 /** Options of `RetryStep.layer` (decoded with Schema). */
 export const RetryStepOptions = Schema.Struct({
@@ -52,18 +55,27 @@ export const RetryStepOptions = Schema.Struct({
 })
 export type RetryStepOptions = typeof RetryStepOptions.Encoded
 
-const millisOf = (input: number | string | undefined, fallback: number, path: string): number | InvalidPipelineOptions => {
+const millisOf = (
+  input: number | string | undefined,
+  fallback: number,
+  path: string
+): number | InvalidPipelineOptions => {
   if (input === undefined) return fallback
   // fromInput validates any input and returns undefined for a bad one
   const d = Duration.fromInput(input as Duration.Input)
   return d._tag === "Some"
     ? Duration.toMillis(d.value)
-    : InvalidPipelineOptions.at("RetryStep", path, `Expected a duration such as "1 second", got ${JSON.stringify(input)}`)
+    : InvalidPipelineOptions.at(
+      "RetryStep",
+      path,
+      `Expected a duration such as "1 second", got ${JSON.stringify(input)}`
+    )
 }
 
 /** The server's requested wait carried by a provider error, if any. */
 const retryAfterOf = (error: unknown): number | undefined =>
-  typeof error === "object" && error !== null && "retryAfterMillis" in error && typeof error.retryAfterMillis === "number"
+  typeof error === "object" && error !== null && "retryAfterMillis" in error &&
+    typeof error.retryAfterMillis === "number"
     ? error.retryAfterMillis
     : undefined
 
@@ -84,31 +96,50 @@ const make = (input: RetryStepOptions) =>
 
     const backoff = (retry: number): Effect.Effect<number> => {
       const delay = Math.min(base * Math.pow(factor, retry), maxDelay)
-      return jitter === 0 ? Effect.succeed(delay) : Effect.map(Random.nextBetween(1 - jitter, 1 + jitter), (f) => Math.round(delay * f))
+      return jitter === 0
+        ? Effect.succeed(delay)
+        : Effect.map(Random.nextBetween(1 - jitter, 1 + jitter), (f) => Math.round(delay * f))
     }
 
     return RetryStep.of({
-      around: dual(3, <A, E, R>(attempt: Effect.Effect<A, E, R>, { call, state }: CallContext, target: Target): Effect.Effect<A, E, R> => {
-        const retries = call.options?.retries ?? defaultRetries
-        if (retries === 0) return attempt
-        const loop = (retry: number): Effect.Effect<A, E, R> =>
-          Effect.catch(attempt, (error): Effect.Effect<A, E, R> => {
-            if (retry >= retries || !isProviderError(error) || !error.retryable) return Effect.fail(error)
-            const hinted = retryAfterOf(error)
-            if (hinted !== undefined && hinted > maxRetryAfter) return Effect.fail(error)
-            const wait = hinted !== undefined ? Effect.succeed(hinted) : backoff(retry)
-            return Effect.flatMap(wait, (millis) =>
-              state.deadlineAt === undefined ? sleepThenRetry(millis, error, retry) : Effect.flatMap(Clock.currentTimeMillis, (now) =>
-                // a retry that could only start after the call's deadline is not made: fail now with the real error
-                now + millis >= (state.deadlineAt as number) ? Effect.fail(error) : sleepThenRetry(millis, error, retry)))
-          })
-        const sleepThenRetry = (millis: number, error: E & { readonly _tag: string }, retry: number): Effect.Effect<A, E, R> =>
-          Effect.logDebug(`retrying ${target.spec} in ${millis} ms after ${error._tag} (retry ${retry + 1} of ${retries})`).pipe(
-            Effect.andThen(Effect.sleep(Duration.millis(millis))),
-            Effect.andThen(loop(retry + 1))
-          )
-        return loop(0)
-      })
+      around: dual(
+        3,
+        <A, E, R>(
+          attempt: Effect.Effect<A, E, R>,
+          { call, state }: CallContext,
+          target: Target
+        ): Effect.Effect<A, E, R> => {
+          const retries = call.options?.retries ?? defaultRetries
+          if (retries === 0) return attempt
+          const loop = (retry: number): Effect.Effect<A, E, R> =>
+            Effect.catch(attempt, (error): Effect.Effect<A, E, R> => {
+              if (retry >= retries || !isProviderError(error) || !error.retryable) return Effect.fail(error)
+              const hinted = retryAfterOf(error)
+              if (hinted !== undefined && hinted > maxRetryAfter) return Effect.fail(error)
+              const wait = hinted !== undefined ? Effect.succeed(hinted) : backoff(retry)
+              return Effect.flatMap(wait, (millis) =>
+                state.deadlineAt === undefined ?
+                  sleepThenRetry(millis, error, retry) :
+                  Effect.flatMap(Clock.currentTimeMillis, (now) =>
+                    // a retry that could only start after the call's deadline is not made: fail now with the real error
+                    now + millis >= (state.deadlineAt as number)
+                      ? Effect.fail(error)
+                      : sleepThenRetry(millis, error, retry)))
+            })
+          const sleepThenRetry = (
+            millis: number,
+            error: E & { readonly _tag: string },
+            retry: number
+          ): Effect.Effect<A, E, R> =>
+            Effect.logDebug(
+              `retrying ${target.spec} in ${millis} ms after ${error._tag} (retry ${retry + 1} of ${retries})`
+            ).pipe(
+              Effect.andThen(Effect.sleep(Duration.millis(millis))),
+              Effect.andThen(loop(retry + 1))
+            )
+          return loop(0)
+        }
+      )
     })
   })
 

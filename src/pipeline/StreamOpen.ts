@@ -17,7 +17,9 @@ import type { Cause } from "effect"
 import { Effect, Exit, Pull, Scope, Stream } from "effect"
 
 /** Pulls `stream`'s first chunk now; the result replays it and continues the same stream. */
-export const openStream = <A, E, R>(stream: Stream.Stream<A, E, R>): Effect.Effect<Stream.Stream<A, E>, E, R | Scope.Scope> =>
+export const openStream = <A, E, R>(
+  stream: Stream.Stream<A, E, R>
+): Effect.Effect<Stream.Stream<A, E>, E, R | Scope.Scope> =>
   Effect.gen(function*() {
     const parent = yield* Effect.scope
     const child = yield* Scope.fork(parent)
@@ -27,9 +29,13 @@ export const openStream = <A, E, R>(stream: Stream.Stream<A, E, R>): Effect.Effe
       Effect.onExit((exit) => Exit.isFailure(exit) ? Scope.close(child, exit) : Effect.void)
     )
     const first = opened.first
-    if (Exit.isSuccess(first)) return Stream.concat(Stream.fromArray(first.value), Stream.fromPull(Effect.succeed(opened.pull)))
+    if (Exit.isSuccess(first)) {
+      return Stream.concat(Stream.fromArray(first.value), Stream.fromPull(Effect.succeed(opened.pull)))
+    }
     yield* Scope.close(child, Exit.void)
-    if (Pull.isDoneCause(first.cause)) return Stream.empty
+    if (Pull.isDoneCause(first.cause)) {
+      return Stream.empty
+    }
     // not `Done`: the cause holds only the stream's own failures
     return yield* Effect.failCause(first.cause as Cause.Cause<E>)
   })

@@ -80,5 +80,8 @@ export class UsageStep extends Context.Service<UsageStep, UsageStepShape>()("tro
     Layer.effect(UsageStep, make(options))
 
   /** No cost metadata. */
-  static readonly none: Layer.Layer<UsageStep> = Layer.succeed(UsageStep, { priceOf: () => undefined, costOf: () => undefined })
+  static readonly none: Layer.Layer<UsageStep> = Layer.succeed(UsageStep, {
+    priceOf: () => undefined,
+    costOf: () => undefined
+  })
 }

@@ -13,42 +13,57 @@
  * @since 0.1.0
  */
 export { BreakerStep, BreakerStepOptions } from "./BreakerStep.ts"
-export { CallLimits, CallLimitsOptions, defaultCallLimits } from "./CallLimits.ts"
-export type { CallLimitsShape } from "./CallLimits.ts"
-export { FallbackStep, shouldFallback } from "./FallbackStep.ts"
-export type { FallbackStepOptions, FallbackStepShape } from "./FallbackStep.ts"
 export type { BreakerStepShape } from "./BreakerStep.ts"
-export { generateObject, InvalidObjectOutput, resolveMode } from "./GenerateObject.ts"
-export type { GeneratedObject, GenerateObjectOptions, ObjectMode } from "./GenerateObject.ts"
-export { EmbeddingsUnsupported } from "./Embed.ts"
-export type { EmbedInput, EmbedResult } from "./Embed.ts"
 export { BudgetStep, DEFAULT_MAX_OUTPUT_TOKENS, scopesOf as budgetScopesOf } from "./BudgetStep.ts"
 export type { BudgetStepError, BudgetStepOptions, BudgetStepShape } from "./BudgetStep.ts"
+export { CallLimits, CallLimitsOptions, defaultCallLimits } from "./CallLimits.ts"
+export type { CallLimitsShape } from "./CallLimits.ts"
+export { EmbeddingsUnsupported } from "./Embed.ts"
+export type { EmbedInput, EmbedResult } from "./Embed.ts"
+export { FallbackStep, shouldFallback } from "./FallbackStep.ts"
+export type { FallbackStepOptions, FallbackStepShape } from "./FallbackStep.ts"
+export { generateObject, InvalidObjectOutput, resolveMode } from "./GenerateObject.ts"
+export type { GeneratedObject, GenerateObjectOptions, ObjectMode } from "./GenerateObject.ts"
 /** The optional queue step: a `RequestQueue` in front of each provider route. */
-export { QueueStep, QueueStepOptions } from "./QueueStep.ts"
-export type { QueueStepShape } from "./QueueStep.ts"
-export { CoalesceStep, coalesceKeyOf, DEFAULT_MAX_IN_FLIGHT } from "./CoalesceStep.ts"
+export { coalesceKeyOf, CoalesceStep, DEFAULT_MAX_IN_FLIGHT } from "./CoalesceStep.ts"
 export type { CoalesceStepOptions, CoalesceStepShape } from "./CoalesceStep.ts"
-export { HedgeBudgetOptions, HedgeStep, HedgeStepOptions } from "./HedgeStep.ts"
-export type { HedgeLoser, HedgeStats, HedgeStepShape } from "./HedgeStep.ts"
 export { CurrentRedrive, DeadLetterStep, PipelineRedrive } from "./DeadLetterStep.ts"
 export type { DeadLetterStepShape, RedriveGenerate } from "./DeadLetterStep.ts"
 export { GuardStep, scopeOf } from "./GuardStep.ts"
 export type { GuardStepShape } from "./GuardStep.ts"
+export { HedgeBudgetOptions, HedgeStep, HedgeStepOptions } from "./HedgeStep.ts"
+export type { HedgeLoser, HedgeStats, HedgeStepShape } from "./HedgeStep.ts"
 export { Llm } from "./Llm.ts"
 export type { LlmError, LlmShape, LlmSteps } from "./Llm.ts"
-export { CacheMode, CallHedge, decodeLlmCall, HedgeDelay, isPlainLlmCall, LlmCall, LlmCallOptions, MAX_CALL_DEPTH } from "./LlmCall.ts"
+export {
+  CacheMode,
+  CallHedge,
+  decodeLlmCall,
+  HedgeDelay,
+  isPlainLlmCall,
+  LlmCall,
+  LlmCallOptions,
+  MAX_CALL_DEPTH
+} from "./LlmCall.ts"
 export type { LlmCallInput } from "./LlmCall.ts"
 export * as LlmPipeline from "./LlmPipeline.ts"
 export type { LlmPipelineOptions } from "./LlmPipeline.ts"
 export type { CallMeta, LlmOutputPart, LlmResult, PipelineFinish } from "./LlmResult.ts"
 export { ModelResolver } from "./ModelResolver.ts"
 export type { ModelResolverShape } from "./ModelResolver.ts"
-export { CallDeadlineExceeded, InvalidPipelineOptions, ProviderNotFound, RateLimitRefused, StreamLimitExceeded } from "./PipelineError.ts"
+export {
+  CallDeadlineExceeded,
+  InvalidPipelineOptions,
+  ProviderNotFound,
+  RateLimitRefused,
+  StreamLimitExceeded
+} from "./PipelineError.ts"
 export { costOf, defaultPrices, findPrice, ModelPrice, priceTableInfo, PriceTableSchema } from "./PriceTable.ts"
 export type { PriceTable } from "./PriceTable.ts"
 export { isStandIn, ProviderRegistry, STAND_IN_PROVIDER } from "./ProviderRegistry.ts"
 export type { ProviderRegistryShape, ProvidersFromConfigOptions } from "./ProviderRegistry.ts"
+export { QueueStep, QueueStepOptions } from "./QueueStep.ts"
+export type { QueueStepShape } from "./QueueStep.ts"
 export { RateLimitStep, RateLimitStepOptions } from "./RateLimitStep.ts"
 export type { RateLimitStepShape } from "./RateLimitStep.ts"
 export { isCacheable, ResponseCacheStep } from "./ResponseCacheStep.ts"

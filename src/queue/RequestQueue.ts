@@ -69,7 +69,10 @@ export interface RequestOptions {
 /** A running queue. */
 export interface RequestQueue {
   /** Runs `effect` when its turn comes. Fails with `QueueFull` on arrival or `Shed` while waiting. */
-  readonly run: <A, E, R>(effect: Effect.Effect<A, E, R>, request?: RequestOptions) => Effect.Effect<A, E | QueueFull | Shed, R>
+  readonly run: <A, E, R>(
+    effect: Effect.Effect<A, E, R>,
+    request?: RequestOptions
+  ) => Effect.Effect<A, E | QueueFull | Shed, R>
   /** requests waiting */
   readonly depth: () => number
   /** requests running */
@@ -219,7 +222,10 @@ export const make = (options: RequestQueueOptions): Effect.Effect<RequestQueue, 
               Effect.suspend(() => {
                 if (line.remove(entry)) return gauge
                 // the slot was granted as we were interrupted: give it back
-                return Effect.flatMap(Deferred.isDone(granted), (done) => done ? Effect.ignore(Effect.andThen(Deferred.await(granted), release)) : Effect.void)
+                return Effect.flatMap(
+                  Deferred.isDone(granted),
+                  (done) => done ? Effect.ignore(Effect.andThen(Deferred.await(granted), release)) : Effect.void
+                )
               })
             )
           )

@@ -21,7 +21,7 @@
  * @since 0.1.0
  */
 import { Clock, Duration, Effect, Exit, Metric, Pool, Result, Schedule, Schema, Scope } from "effect"
-import { DurationInput, PositiveInt, NonNegativeInt, validate } from "../runtime/internal/Options.ts"
+import { DurationInput, NonNegativeInt, PositiveInt, validate } from "../runtime/internal/Options.ts"
 import type { InvalidOptions } from "../runtime/RuntimeError.ts"
 
 /** The Schema of the decodable part of `ResourcePool.make`'s options. */
@@ -97,7 +97,9 @@ export const make = <A, E, R>(
     const decoded = validate(ResourcePoolOptions, rest, "resource pool options")
     if (Result.isFailure(decoded)) return yield* Effect.fail(decoded.failure)
     const o = decoded.success
-    const millis = (d: Duration.Input | undefined) => (d === undefined ? undefined : Duration.toMillis(Duration.fromInputUnsafe(d)))
+    const millis = (
+      d: Duration.Input | undefined
+    ) => (d === undefined ? undefined : Duration.toMillis(Duration.fromInputUnsafe(d)))
     const max = o.max ?? 10
     const min = Math.min(o.min ?? 0, max)
     const maxAge = millis(o.maxAge)
@@ -111,7 +113,11 @@ export const make = <A, E, R>(
       boundaries: Metric.boundariesFromIterable([0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10]),
       attributes
     })
-    const timeouts = Metric.counter("troupe_pool_timeouts_total", { description: "acquire timeouts", incremental: true, attributes })
+    const timeouts = Metric.counter("troupe_pool_timeouts_total", {
+      description: "acquire timeouts",
+      incremental: true,
+      attributes
+    })
 
     // bounded by `max` (+ items being released)
     const slots = new Set<Slot<A>>()
@@ -146,43 +152,54 @@ export const make = <A, E, R>(
     // each try leases in its own scope: a rejected item goes back (invalidated) at once, the handed-out one lives
     // until the caller's scope closes
     // (uninterruptible but for the wait in `Pool.get`, so a lease is never lost between the get and the finalizer)
-    const getOne: Effect.Effect<A, E | PoolUnhealthy, Scope.Scope> = Effect.uninterruptibleMask((restore) => Effect.gen(function*() {
-      const outer = yield* Effect.scope
-      for (let i = 0; i < tries; i++) {
-        const lease = yield* Scope.make()
-        const exit = yield* Effect.exit(restore(Scope.provide(Pool.get(pool), lease)))
-        if (Exit.isFailure(exit)) {
-          yield* Scope.close(lease, exit)
-          return yield* Effect.failCause(exit.cause)
-        }
-        const slot = exit.value
-        const now = yield* Clock.currentTimeMillis
-        if (tooOld(slot, now) || !(yield* healthy(slot))) {
-          yield* Pool.invalidate(pool, slot)
-          yield* Scope.close(lease, Exit.void)
-          continue
-        }
-        slot.inUse = true
-        slot.uses++
-        yield* gauges
-        yield* Scope.addFinalizer(outer, Effect.gen(function*() {
-          slot.inUse = false
-          const at = yield* Clock.currentTimeMillis
-          if ((o.maxUses !== undefined && slot.uses >= o.maxUses) || tooOld(slot, at)) yield* Pool.invalidate(pool, slot)
-          yield* Scope.close(lease, Exit.void)
+    const getOne: Effect.Effect<A, E | PoolUnhealthy, Scope.Scope> = Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function*() {
+        const outer = yield* Effect.scope
+        for (let i = 0; i < tries; i++) {
+          const lease = yield* Scope.make()
+          const exit = yield* Effect.exit(restore(Scope.provide(Pool.get(pool), lease)))
+          if (Exit.isFailure(exit)) {
+            yield* Scope.close(lease, exit)
+            return yield* Effect.failCause(exit.cause)
+          }
+          const slot = exit.value
+          const now = yield* Clock.currentTimeMillis
+          if (tooOld(slot, now) || !(yield* healthy(slot))) {
+            yield* Pool.invalidate(pool, slot)
+            yield* Scope.close(lease, Exit.void)
+            continue
+          }
+          slot.inUse = true
+          slot.uses++
           yield* gauges
-        }))
-        return slot.value
-      }
-      return yield* Effect.fail(new PoolUnhealthy({ pool: o.name, tries }))
-    }))
+          yield* Scope.addFinalizer(
+            outer,
+            Effect.gen(function*() {
+              slot.inUse = false
+              const at = yield* Clock.currentTimeMillis
+              if ((o.maxUses !== undefined && slot.uses >= o.maxUses) || tooOld(slot, at)) {
+                yield* Pool.invalidate(pool, slot)
+              }
+              yield* Scope.close(lease, Exit.void)
+              yield* gauges
+            })
+          )
+          return slot.value
+        }
+        return yield* Effect.fail(new PoolUnhealthy({ pool: o.name, tries }))
+      })
+    )
 
     const get: ResourcePool<A, E>["get"] = Effect.gen(function*() {
       const start = yield* Clock.currentTimeMillis
       const got = timeout === undefined ? getOne : getOne.pipe(
         Effect.timeoutOrElse({
           duration: timeout,
-          orElse: () => Effect.andThen(Metric.update(timeouts, 1), Effect.fail(new PoolTimeout({ pool: o.name, timeoutMillis: timeout })))
+          orElse: () =>
+            Effect.andThen(
+              Metric.update(timeouts, 1),
+              Effect.fail(new PoolTimeout({ pool: o.name, timeoutMillis: timeout }))
+            )
         })
       )
       const value = yield* got

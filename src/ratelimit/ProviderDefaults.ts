@@ -45,6 +45,12 @@ export const providerDefaults: Readonly<Record<string, RateLimitPolicyInput>> = 
   groq: threeTier(60, 1_000, 10_000),
   cohere: threeTier(60, 1_000, 10_000),
   [DEFAULT_TOKENS_POLICY]: {
-    tiers: [{ _tag: "TokenBucket", name: "tokens-per-minute", capacity: 200_000, refillTokens: 200_000, refillEvery: "1 minute" }]
+    tiers: [{
+      _tag: "TokenBucket",
+      name: "tokens-per-minute",
+      capacity: 200_000,
+      refillTokens: 200_000,
+      refillEvery: "1 minute"
+    }]
   }
 }

@@ -25,10 +25,12 @@ export interface KeyScope {
   readonly ip?: string
 }
 
-const escape = (value: string): string => value.replace(/[%|=]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+const escape = (value: string): string =>
+  value.replace(/[%|=]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
 
 /** SHA-256 of an API key, first 32 hex characters (128 bits): what `apiKey` scopes store instead of the key. */
-export const hashApiKey = (apiKey: string): string => createHash("sha256").update(apiKey, "utf8").digest("hex").slice(0, 32)
+export const hashApiKey = (apiKey: string): string =>
+  createHash("sha256").update(apiKey, "utf8").digest("hex").slice(0, 32)
 
 const ORDER = ["provider", "model", "client", "user", "apiKey", "ip"] as const
 
@@ -55,7 +57,8 @@ export const make = (scope: KeyScope): string => {
 /** `provider=<name>`: one key per provider. */
 export const provider = (name: string): string => make({ provider: name })
 /** `provider=<p>|model=<m>`: one key per provider model. */
-export const model = (providerName: string, modelName: string): string => make({ provider: providerName, model: modelName })
+export const model = (providerName: string, modelName: string): string =>
+  make({ provider: providerName, model: modelName })
 /** `client=<id>` (optionally under a provider). */
 export const client = (id: string, providerName?: string): string =>
   make(providerName === undefined ? { client: id } : { provider: providerName, client: id })

@@ -21,8 +21,8 @@
  * Reuses Effect's `Schema` and `Duration` (`DurationFromMillis`, `DurationFromString`); `compile` (the
  * numeric form the stores run on) is hand-rolled.
  */
-import * as Invalid from "../internal/InvalidInput.ts"
 import { Duration, Effect, Schema, SchemaIssue } from "effect"
+import * as Invalid from "../internal/InvalidInput.ts"
 import { InvalidRateLimitInput } from "./RateLimitError.ts"
 
 const PositiveFinite = Schema.Finite.check(Schema.isGreaterThan(0))
@@ -30,7 +30,9 @@ const PositiveFinite = Schema.Finite.check(Schema.isGreaterThan(0))
 /** A strictly positive, finite duration: milliseconds (number) or a duration string such as `"1 minute"`. */
 export const PositiveDuration = Schema.Union([Schema.DurationFromMillis, Schema.DurationFromString]).check(
   Schema.makeFilter((d: Duration.Duration) =>
-    Duration.isFinite(d) && Duration.toMillis(d) >= 1 ? undefined : "Expected a finite duration of at least 1 millisecond"
+    Duration.isFinite(d) && Duration.toMillis(d) >= 1
+      ? undefined
+      : "Expected a finite duration of at least 1 millisecond"
   )
 )
 
@@ -138,7 +140,10 @@ export interface CompiledLease {
 
 /** Short human label for a duration in ms: 60000 → "1m", 3600000 → "1h", 1500 → "1500ms". */
 export const formatPeriod = (ms: number): string => {
-  const units: ReadonlyArray<readonly [number, string]> = [[86_400_000, "d"], [3_600_000, "h"], [60_000, "m"], [1_000, "s"]]
+  const units: ReadonlyArray<readonly [number, string]> = [[86_400_000, "d"], [3_600_000, "h"], [60_000, "m"], [
+    1_000,
+    "s"
+  ]]
   for (const [size, label] of units) if (ms % size === 0) return `${ms / size}${label}`
   return `${ms}ms`
 }
@@ -166,15 +171,33 @@ const compileTier = (tier: RateLimitTier): CompiledTier => {
         refillTokens: tier.refillTokens
       }
     case "SlidingWindow":
-      return { kind: TierKind.SlidingWindow, name, limit: tier.limit, periodMs: Duration.toMillis(tier.window), refillTokens: tier.limit }
+      return {
+        kind: TierKind.SlidingWindow,
+        name,
+        limit: tier.limit,
+        periodMs: Duration.toMillis(tier.window),
+        refillTokens: tier.limit
+      }
     case "FixedWindow":
-      return { kind: TierKind.FixedWindow, name, limit: tier.limit, periodMs: Duration.toMillis(tier.window), refillTokens: tier.limit }
+      return {
+        kind: TierKind.FixedWindow,
+        name,
+        limit: tier.limit,
+        periodMs: Duration.toMillis(tier.window),
+        refillTokens: tier.limit
+      }
   }
 }
 
 /** Maps a `SchemaError` to `InvalidRateLimitInput`, under `prefix` (e.g. `["policies", "openai"]`). */
-export const toInvalidInput = (prefix: ReadonlyArray<string | number>) => (error: Schema.SchemaError): InvalidRateLimitInput =>
-  Invalid.fromSchemaError(error, "rate limiter input", (f) => new InvalidRateLimitInput(f), Invalid.formatPath(prefix))
+export const toInvalidInput =
+  (prefix: ReadonlyArray<string | number>) => (error: Schema.SchemaError): InvalidRateLimitInput =>
+    Invalid.fromSchemaError(
+      error,
+      "rate limiter input",
+      (f) => new InvalidRateLimitInput(f),
+      Invalid.formatPath(prefix)
+    )
 
 /** Validates a decoded policy beyond its schema (unique tier names) and compiles it. */
 export const compile = (
@@ -189,7 +212,9 @@ export const compile = (
       // i < tiers.length
       const tierName = (tiers[i] as CompiledTier).name
       if (seen.has(tierName)) {
-        return Effect.fail(InvalidRateLimitInput.at([...prefix, "tiers", i, "name"], `duplicate tier name "${tierName}"`))
+        return Effect.fail(
+          InvalidRateLimitInput.at([...prefix, "tiers", i, "name"], `duplicate tier name "${tierName}"`)
+        )
       }
       seen.add(tierName)
     }
@@ -259,7 +284,9 @@ export const tokenBucket = (options: {
 })
 
 /** A sliding window tier (exact sliding log). */
-export const slidingWindow = (options: { readonly limit: number; readonly window: Duration.Input; readonly name?: string }): SlidingWindowTier => ({
+export const slidingWindow = (
+  options: { readonly limit: number; readonly window: Duration.Input; readonly name?: string }
+): SlidingWindowTier => ({
   _tag: "SlidingWindow",
   limit: options.limit,
   window: Duration.fromInputUnsafe(options.window),
@@ -267,7 +294,9 @@ export const slidingWindow = (options: { readonly limit: number; readonly window
 })
 
 /** A fixed window tier (epoch-aligned). */
-export const fixedWindow = (options: { readonly limit: number; readonly window: Duration.Input; readonly name?: string }): FixedWindowTier => ({
+export const fixedWindow = (
+  options: { readonly limit: number; readonly window: Duration.Input; readonly name?: string }
+): FixedWindowTier => ({
   _tag: "FixedWindow",
   limit: options.limit,
   window: Duration.fromInputUnsafe(options.window),
@@ -275,4 +304,6 @@ export const fixedWindow = (options: { readonly limit: number; readonly window: 
 })
 
 /** A policy from tiers: `policy(tokenBucket({...}), fixedWindow({...}))`. */
-export const policy = (first: RateLimitTier, ...rest: ReadonlyArray<RateLimitTier>): RateLimitPolicy => ({ tiers: [first, ...rest] })
+export const policy = (first: RateLimitTier, ...rest: ReadonlyArray<RateLimitTier>): RateLimitPolicy => ({
+  tiers: [first, ...rest]
+})

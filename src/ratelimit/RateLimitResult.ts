@@ -96,7 +96,12 @@ export interface RateLimiterStats {
    * leased mode (Redis): tokens held in this process's leases (the outstanding-lease bound), lease requests
    * sent to Redis, checks answered from a lease, tokens dropped with expired leases; zeros otherwise
    */
-  readonly leases: { readonly outstanding: number; readonly requests: number; readonly served: number; readonly dropped: number }
+  readonly leases: {
+    readonly outstanding: number
+    readonly requests: number
+    readonly served: number
+    readonly dropped: number
+  }
 }
 
 /** Events emitted by the service (`events` stream and the `onEvent` hook). */
@@ -110,5 +115,10 @@ export type RateLimiterEvent =
     readonly timestamp: number
   }
   | { readonly _tag: "StoreRecovered"; readonly timestamp: number; readonly failures: number }
-  | { readonly _tag: "PoliciesChanged"; readonly names: ReadonlyArray<string>; readonly removed: ReadonlyArray<string>; readonly timestamp: number }
+  | {
+    readonly _tag: "PoliciesChanged"
+    readonly names: ReadonlyArray<string>
+    readonly removed: ReadonlyArray<string>
+    readonly timestamp: number
+  }
   | { readonly _tag: "KeysEvicted"; readonly count: number; readonly timestamp: number }

@@ -29,7 +29,21 @@
  * }).pipe(Effect.provide(RateLimiter.layerMemory()))
  * ```
  */
-import { Clock, Context, Deferred, Duration, Effect, Exit, Layer, Metric, Option, PubSub, Schema, type Scope, Stream } from "effect"
+import {
+  Clock,
+  Context,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Layer,
+  Metric,
+  Option,
+  PubSub,
+  Schema,
+  type Scope,
+  Stream
+} from "effect"
 import type { Redis } from "effect/persistence"
 import * as InlineEffect from "../internal/InlineEffect.ts"
 import { Events, TelemetryHub } from "../telemetry/index.ts"
@@ -37,14 +51,20 @@ import { AcquireQueue } from "./internal/AcquireQueue.ts"
 import { supervise, sweepLoop } from "./internal/Background.ts"
 import { makeMemoryBackend } from "./internal/MemoryBackend.ts"
 import { DEFAULT_MAX_KEYS, MemoryStore } from "./internal/MemoryStore.ts"
-import { DEFAULT_POLICY, providerDefaults } from "./ProviderDefaults.ts"
 import { PolicyRegistry } from "./internal/PolicyRegistry.ts"
 import type { RateLimitBackend } from "./internal/RateLimitBackend.ts"
+import { makeRedisBackend, type StoreErrorPolicy, type StoreFailureReporter } from "./internal/RedisBackend.ts"
+import { DEFAULT_POLICY, providerDefaults } from "./ProviderDefaults.ts"
 import { InvalidRateLimitInput, RateLimited, type RateLimitStoreError } from "./RateLimitError.ts"
 import { MAX_KEY_LENGTH } from "./RateLimitKey.ts"
-import { type CompiledPolicy, PositiveDuration, type RateLimitPolicy, type RateLimitPolicyInput, toInvalidInput } from "./RateLimitPolicy.ts"
+import {
+  type CompiledPolicy,
+  PositiveDuration,
+  type RateLimitPolicy,
+  type RateLimitPolicyInput,
+  toInvalidInput
+} from "./RateLimitPolicy.ts"
 import type { Allowed, RateLimiterEvent, RateLimiterStats, RateLimitStatus, Refusal } from "./RateLimitResult.ts"
-import { makeRedisBackend, type StoreErrorPolicy, type StoreFailureReporter } from "./internal/RedisBackend.ts"
 
 // ---------------------------------------------------------------------------------------------------------
 // options
@@ -134,19 +154,40 @@ export interface RateLimiterShape {
   /** Waits in FIFO order per key until `cost` is admitted; fails at once if the wait would exceed `timeout`. */
   readonly acquire: (key: string, options?: AcquireOptions) => Effect.Effect<Allowed, CheckError>
   /** A key's state per tier without consuming. */
-  readonly status: (key: string, options?: { readonly policy?: string }) => Effect.Effect<RateLimitStatus, InvalidRateLimitInput | RateLimitStoreError>
+  readonly status: (
+    key: string,
+    options?: { readonly policy?: string }
+  ) => Effect.Effect<RateLimitStatus, InvalidRateLimitInput | RateLimitStoreError>
   /** Forgets a key (all tiers back to full). */
-  readonly reset: (key: string, options?: { readonly policy?: string }) => Effect.Effect<void, InvalidRateLimitInput | RateLimitStoreError>
+  readonly reset: (
+    key: string,
+    options?: { readonly policy?: string }
+  ) => Effect.Effect<void, InvalidRateLimitInput | RateLimitStoreError>
   /** Removes `amount` tokens / adds `amount` window hits on every tier (clamped; buckets never go negative). */
-  readonly penalty: (key: string, amount: number, options?: { readonly policy?: string }) => Effect.Effect<void, InvalidRateLimitInput | RateLimitStoreError>
+  readonly penalty: (
+    key: string,
+    amount: number,
+    options?: { readonly policy?: string }
+  ) => Effect.Effect<void, InvalidRateLimitInput | RateLimitStoreError>
   /** Adds `amount` tokens / removes `amount` window hits on every tier (clamped to the limits). */
-  readonly reward: (key: string, amount: number, options?: { readonly policy?: string }) => Effect.Effect<void, InvalidRateLimitInput | RateLimitStoreError>
+  readonly reward: (
+    key: string,
+    amount: number,
+    options?: { readonly policy?: string }
+  ) => Effect.Effect<void, InvalidRateLimitInput | RateLimitStoreError>
   /** Installs or replaces one named policy (JSON or typed); keys keep their state. */
-  readonly setPolicy: (name: string, policy: RateLimitPolicy | RateLimitPolicyInput) => Effect.Effect<void, InvalidRateLimitInput>
+  readonly setPolicy: (
+    name: string,
+    policy: RateLimitPolicy | RateLimitPolicyInput
+  ) => Effect.Effect<void, InvalidRateLimitInput>
   /** Installs or replaces several policies at once (all validated first); others are kept. */
-  readonly updatePolicies: (policies: Readonly<Record<string, RateLimitPolicy | RateLimitPolicyInput>>) => Effect.Effect<void, InvalidRateLimitInput>
+  readonly updatePolicies: (
+    policies: Readonly<Record<string, RateLimitPolicy | RateLimitPolicyInput>>
+  ) => Effect.Effect<void, InvalidRateLimitInput>
   /** Makes the policy set exactly `policies` (the default policy is kept if absent); for a config `changes` stream. */
-  readonly applyPolicies: (policies: Readonly<Record<string, RateLimitPolicy | RateLimitPolicyInput>>) => Effect.Effect<void, InvalidRateLimitInput>
+  readonly applyPolicies: (
+    policies: Readonly<Record<string, RateLimitPolicy | RateLimitPolicyInput>>
+  ) => Effect.Effect<void, InvalidRateLimitInput>
   /** The installed policies (typed form). */
   readonly policies: Effect.Effect<ReadonlyMap<string, RateLimitPolicy>>
   readonly stats: Effect.Effect<RateLimiterStats>
@@ -178,10 +219,13 @@ export class RateLimiter extends Context.Service<RateLimiter, RateLimiterShape>(
   /** Redis-backed limiter shared by many processes; needs effect's `Redis` service (e.g. `NodeRedis.layer`). */
   static readonly layerRedis = (
     { hooks = {}, ...options }: RedisRateLimiterOptionsInput & { readonly hooks?: RateLimiterHooks } = {}
-  ): Layer.Layer<RateLimiter, InvalidRateLimitInput, Redis.Redis> => Layer.effect(RateLimiter, makeRedis(options, hooks))
+  ): Layer.Layer<RateLimiter, InvalidRateLimitInput, Redis.Redis> =>
+    Layer.effect(RateLimiter, makeRedis(options, hooks))
 
   /** `applyPolicies` through the service (what the config store calls on each `changes` element). */
-  static readonly applyPolicies = (policies: Readonly<Record<string, RateLimitPolicy | RateLimitPolicyInput>>): Effect.Effect<void, InvalidRateLimitInput, RateLimiter> =>
+  static readonly applyPolicies = (
+    policies: Readonly<Record<string, RateLimitPolicy | RateLimitPolicyInput>>
+  ): Effect.Effect<void, InvalidRateLimitInput, RateLimiter> =>
     RateLimiter.use((limiter) => limiter.applyPolicies(policies))
 }
 
@@ -199,7 +243,10 @@ interface Config {
 
 const decodeOptions = <S extends Schema.Top>(schema: S, input: unknown) =>
   // the decoder of S yields S["Type"]; its only failure is mapped to InvalidRateLimitInput
-  Schema.decodeUnknownEffect(schema)(input).pipe(Effect.mapError(toInvalidInput([]))) as Effect.Effect<S["Type"], InvalidRateLimitInput>
+  Schema.decodeUnknownEffect(schema)(input).pipe(Effect.mapError(toInvalidInput([]))) as Effect.Effect<
+    S["Type"],
+    InvalidRateLimitInput
+  >
 
 const makeRegistry = (options: typeof RateLimiterOptions.Type) =>
   Effect.gen(function*() {
@@ -219,7 +266,11 @@ const makeMemory = (input: RateLimiterOptionsInput, hooks: RateLimiterHooks) =>
   Effect.gen(function*() {
     const options = yield* decodeOptions(RateLimiterOptions, input)
     const registry = yield* makeRegistry(options)
-    return yield* makeService(() => Effect.succeed(makeMemoryBackend(new MemoryStore(options.maxKeys ?? DEFAULT_MAX_KEYS))), registry, configOf(options, hooks))
+    return yield* makeService(
+      () => Effect.succeed(makeMemoryBackend(new MemoryStore(options.maxKeys ?? DEFAULT_MAX_KEYS))),
+      registry,
+      configOf(options, hooks)
+    )
   })
 
 const makeRedis = (input: RedisRateLimiterOptionsInput, hooks: RateLimiterHooks) =>
@@ -251,7 +302,17 @@ const makeService = <R>(
   Effect.gen(function*() {
     const clock = yield* Clock.Clock
     const pubsub = yield* PubSub.sliding<RateLimiterEvent>(1024)
-    const n = { checks: 0, allowed: 0, limited: 0, acquired: 0, acquireRejected: 0, storeErrors: 0, failOpen: 0, failClosed: 0, insurance: 0 }
+    const n = {
+      checks: 0,
+      allowed: 0,
+      limited: 0,
+      acquired: 0,
+      acquireRejected: 0,
+      storeErrors: 0,
+      failOpen: 0,
+      failClosed: 0,
+      insurance: 0
+    }
     let consecutiveFailures = 0
 
     const emit = (event: RateLimiterEvent): void => {
@@ -266,7 +327,14 @@ const makeService = <R>(
           n[mode]++
           const first = consecutiveFailures === 0
           consecutiveFailures++
-          emit({ _tag: "StoreFallback", mode, operation, key, reason: error.reason, timestamp: clock.currentTimeMillisUnsafe() })
+          emit({
+            _tag: "StoreFallback",
+            mode,
+            operation,
+            key,
+            reason: error.reason,
+            timestamp: clock.currentTimeMillisUnsafe()
+          })
           const log = first
             ? Effect.logWarning(`RateLimiter store failed (${operation}); ${mode} takes over: ${error.reason}`)
             : Effect.logDebug(`RateLimiter store failed (${operation}); ${mode}: ${error.reason}`)
@@ -311,7 +379,10 @@ const makeService = <R>(
       if (typeof key !== "string") return InvalidRateLimitInput.at(["key"], "Expected a string")
       if (key.length === 0) return InvalidRateLimitInput.at(["key"], "Expected a non-empty key")
       if (key.length > config.maxKeyLength) {
-        return InvalidRateLimitInput.at(["key"], `key too long: ${key.length} characters, the limit is ${config.maxKeyLength}`)
+        return InvalidRateLimitInput.at(
+          ["key"],
+          `key too long: ${key.length} characters, the limit is ${config.maxKeyLength}`
+        )
       }
       return undefined
     }
@@ -320,10 +391,13 @@ const makeService = <R>(
         ? undefined
         : InvalidRateLimitInput.at([field], `Expected a finite number greater than 0, got ${String(value)}`)
     const policyOf = (key: string, name: unknown): CompiledPolicy | InvalidRateLimitInput => {
-      if (name !== undefined && typeof name !== "string") return InvalidRateLimitInput.at(["policy"], "Expected a policy name")
+      if (name !== undefined && typeof name !== "string") {
+        return InvalidRateLimitInput.at(["policy"], "Expected a policy name")
+      }
       return registry.resolve(key, name) ?? InvalidRateLimitInput.at(["policy"], `unknown policy "${String(name)}"`)
     }
-    const isInvalid = (x: CompiledPolicy | InvalidRateLimitInput): x is InvalidRateLimitInput => x instanceof InvalidRateLimitInput
+    const isInvalid = (x: CompiledPolicy | InvalidRateLimitInput): x is InvalidRateLimitInput =>
+      x instanceof InvalidRateLimitInput
 
     const decideSync = backend.decideSync
     const memory = backend.memory
@@ -337,15 +411,20 @@ const makeService = <R>(
         : Effect.suspend(() =>
           typeof options === "object" && options !== null // untyped callers (`null`): a typed failure, never a throw
             ? checkWith(key, options)
-            : Exit.fail(InvalidRateLimitInput.at(["options"], "Expected an options object or undefined")))
+            : Exit.fail(InvalidRateLimitInput.at(["options"], "Expected an options object or undefined"))
+        )
     const checkNow = (key: string): Effect.Effect<Allowed, CheckError> => checkWith(key, undefined)
     const checkWith = (key: string, options: CheckOptions | undefined): Effect.Effect<Allowed, CheckError> =>
       ((): Effect.Effect<Allowed, CheckError> => {
         const cost = options === undefined || options.cost === undefined ? 1 : options.cost
         const bad = invalidKey(key) ?? (cost === 1 ? undefined : invalidAmount("cost", cost))
         if (bad !== undefined) return Exit.fail(bad)
-        const policy = options === undefined || options.policy === undefined ? registry.resolve(key, undefined) : policyOf(key, options.policy)
-        if (policy === undefined || isInvalid(policy)) return Exit.fail(policy ?? InvalidRateLimitInput.at(["policy"], "no default policy"))
+        const policy = options === undefined || options.policy === undefined
+          ? registry.resolve(key, undefined)
+          : policyOf(key, options.policy)
+        if (policy === undefined || isInvalid(policy)) {
+          return Exit.fail(policy ?? InvalidRateLimitInput.at(["policy"], "no default policy"))
+        }
         n.checks++
         const now = clock.currentTimeMillisUnsafe()
         if (queue.hasWaiters(key)) {
@@ -361,7 +440,13 @@ const makeService = <R>(
             return Exit.succeed(allowed)
           }
           n.limited++
-          return Exit.fail(makeLimited(key, policy, cost, { _tag: "Refusal", tierIndex: memory.rejectTier, retryAfterMillis: memory.rejectRetryMillis }))
+          return Exit.fail(
+            makeLimited(key, policy, cost, {
+              _tag: "Refusal",
+              tierIndex: memory.rejectTier,
+              retryAfterMillis: memory.rejectRetryMillis
+            })
+          )
         }
         if (leases !== undefined && policy.lease !== undefined) {
           // leased mode's hot path: a check the process's lease covers is answered without an Effect step
@@ -390,7 +475,9 @@ const makeService = <R>(
         if (options?.timeout !== undefined) {
           const timeout = Duration.fromInput(options.timeout)
           if (timeout._tag === "None" || Duration.toMillis(timeout.value) < 0) {
-            return Exit.fail(InvalidRateLimitInput.at(["timeout"], `Expected a non-negative duration, got ${String(options.timeout)}`))
+            return Exit.fail(
+              InvalidRateLimitInput.at(["timeout"], `Expected a non-negative duration, got ${String(options.timeout)}`)
+            )
           }
           timeoutMs = Duration.toMillis(timeout.value)
         }
@@ -416,25 +503,30 @@ const makeService = <R>(
         return f(policy, clock.currentTimeMillisUnsafe())
       })
 
-    const adjustBy = (field: string, sign: 1 | -1) => (key: string, amount: number, options?: { readonly policy?: string }) =>
-      Effect.suspend((): Effect.Effect<void, InvalidRateLimitInput | RateLimitStoreError> => {
-        const bad = invalidAmount(field, amount)
-        if (bad !== undefined) return Exit.fail(bad)
-        return withKeyPolicy(key, options, (policy, now) =>
-          Effect.tap(backend.adjust(key, policy, sign * amount, now), () => Effect.sync(() => queue.kick(key))))
-      })
+    const adjustBy =
+      (field: string, sign: 1 | -1) => (key: string, amount: number, options?: { readonly policy?: string }) =>
+        Effect.suspend((): Effect.Effect<void, InvalidRateLimitInput | RateLimitStoreError> => {
+          const bad = invalidAmount(field, amount)
+          if (bad !== undefined) return Exit.fail(bad)
+          return withKeyPolicy(key, options, (policy, now) =>
+            Effect.tap(backend.adjust(key, policy, sign * amount, now), () =>
+              Effect.sync(() =>
+                queue.kick(key)
+              )))
+        })
 
     const install = (policies: Readonly<Record<string, unknown>>, replace: boolean) =>
       Effect.map(registry.install(policies, replace), ({ names, removed }) =>
-        emit({ _tag: "PoliciesChanged", names, removed, timestamp: clock.currentTimeMillisUnsafe() })
-      )
+        emit({ _tag: "PoliciesChanged", names, removed, timestamp: clock.currentTimeMillisUnsafe() }))
 
     // --- supervised background children: idle-key sweep and interval-refill ticker -----------------------
     // the sweep sleeps until the next key is due (never once per interval of a clock jump: see `sweepLoop`)
     const store = backend.memory
     const sweeper = store === undefined ? Effect.never : sweepLoop(clock, config.sweepIntervalMs, store.wake, (now) => {
       const dropped = backend.sweep(now)
-      if (dropped > 0) emit({ _tag: "KeysEvicted", count: dropped, timestamp: clock.currentTimeMillisUnsafe() })
+      if (dropped > 0) {
+        emit({ _tag: "KeysEvicted", count: dropped, timestamp: clock.currentTimeMillisUnsafe() })
+      }
       return store.nextDue
     })
 
@@ -449,7 +541,9 @@ const makeService = <R>(
         }
         const now = clock.currentTimeMillisUnsafe()
         let next = Number.POSITIVE_INFINITY
-        for (const period of registry.intervalPeriods()) next = Math.min(next, (Math.floor(now / period) + 1) * period)
+        for (const period of registry.intervalPeriods()) {
+          next = Math.min(next, (Math.floor(now / period) + 1) * period)
+        }
         yield* Number.isFinite(next) ? Effect.raceFirst(clock.sleep(Duration.millis(next - now)), changed) : changed
         backend.tick(clock.currentTimeMillisUnsafe())
         queue.kick()
@@ -464,12 +558,19 @@ const makeService = <R>(
     return {
       check,
       acquire,
-      status: (key, options) => withKeyPolicy(key, options, (policy, now) => backend.status(key, policy, now)),
+      status: (key, options) =>
+        withKeyPolicy(key, options, (policy, now) =>
+          backend.status(key, policy, now)),
       reset: (key, options) =>
-        withKeyPolicy(key, options, (policy) => Effect.tap(backend.reset(key, policy), () => Effect.sync(() => queue.kick(key)))),
+        withKeyPolicy(key, options, (policy) =>
+          Effect.tap(backend.reset(key, policy), () =>
+            Effect.sync(() =>
+              queue.kick(key)
+            ))),
       penalty: adjustBy("amount", 1),
       reward: adjustBy("amount", -1),
-      setPolicy: (name, policy) => install({ [name]: policy }, false),
+      setPolicy: (name, policy) =>
+        install({ [name]: policy }, false),
       updatePolicies: (policies) => install(policies, false),
       applyPolicies: (policies) => install(policies, true),
       policies: Effect.sync(() => new Map([...registry.byName].map(([name, p]) => [name, p.source]))),
@@ -487,7 +588,12 @@ const makeService = <R>(
         fallbacks: { failOpen: n.failOpen, failClosed: n.failClosed, insurance: n.insurance },
         leases: backend.leases === undefined
           ? { outstanding: 0, requests: 0, served: 0, dropped: 0 }
-          : { outstanding: backend.leases.outstanding, requests: backend.leases.requests, served: backend.leases.served, dropped: backend.leases.dropped }
+          : {
+            outstanding: backend.leases.outstanding,
+            requests: backend.leases.requests,
+            served: backend.leases.served,
+            dropped: backend.leases.dropped
+          }
       })),
       events: Stream.fromPubSub(pubsub)
     } satisfies RateLimiterShape

@@ -2,6 +2,8 @@
  * troupe RateLimiter: multi-tier policies (token bucket, sliding window, fixed window), FIFO acquire,
  * memory and Redis backends with store-error fallbacks. See `RateLimiter.ts` for the design.
  */
+export type { StoreErrorPolicy } from "./internal/RedisBackend.ts"
+export { DEFAULT_POLICY, DEFAULT_TOKENS_POLICY, providerDefaults, threeTier } from "./ProviderDefaults.ts"
 export { RateLimiter } from "./RateLimiter.ts"
 export type {
   AcquireOptions,
@@ -17,7 +19,5 @@ export { InvalidRateLimitInput, RateLimited, RateLimitStoreError } from "./RateL
 export * as RateLimitKey from "./RateLimitKey.ts"
 export * as RateLimitPolicy from "./RateLimitPolicy.ts"
 export type { RateLimitPolicyInput, RateLimitTier } from "./RateLimitPolicy.ts"
-export { DEFAULT_POLICY, DEFAULT_TOKENS_POLICY, providerDefaults, threeTier } from "./ProviderDefaults.ts"
 export { Allowed } from "./RateLimitResult.ts"
 export type { RateLimiterEvent, RateLimiterStats, RateLimitStatus, TierStatus } from "./RateLimitResult.ts"
-export type { StoreErrorPolicy } from "./internal/RedisBackend.ts"

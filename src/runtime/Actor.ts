@@ -29,10 +29,10 @@
  * not linked); supervisors own lifetimes. `startScoped` ties one to a `Scope` instead.
  */
 import { type Context, Duration, Effect, Exit, Fiber, type Scope } from "effect"
-import { ActorProcess, actorOfFiber, actorSettings, DEAD, defaultSettings, DELIVERED } from "./internal/ActorProcess.ts"
 import type * as Behaviour from "./Behaviour.ts"
 import * as ExitReason from "./ExitReason.ts"
-import { type CallError, ENVELOPE_CAST, ENVELOPE_INFO, type Envelope, From } from "./internal/From.ts"
+import { actorOfFiber, ActorProcess, actorSettings, DEAD, defaultSettings, DELIVERED } from "./internal/ActorProcess.ts"
+import { type CallError, type Envelope, ENVELOPE_CAST, ENVELOPE_INFO, From } from "./internal/From.ts"
 import * as Options from "./internal/Options.ts"
 import { awaitExit, isProcess, type Process } from "./Process.ts"
 import {
@@ -155,12 +155,16 @@ export const start = <S, P extends Behaviour.Protocol, Args, E = never, R = neve
       const started = process.launch(parent.context as Context.Context<never>, args)
       if (started !== undefined) {
         // an ActorProcess is the runtime form of every ActorRef (the ref type is phantom-typed by P)
-        return Exit.isSuccess(started) ? Effect.succeed(process as unknown as ActorRef<P>) : Effect.failCause(started.cause)
+        return Exit.isSuccess(started)
+          ? Effect.succeed(process as unknown as ActorRef<P>)
+          : Effect.failCause(started.cause)
       }
       return Effect.callback<ActorRef<P>, InitFailed | StartIgnored, R>((resume) => {
         process.onStarted((exit) =>
           // as above: the process is the ref, typed by the protocol it was started with
-          resume(Exit.isSuccess(exit) ? Effect.succeed(process as unknown as ActorRef<P>) : Effect.failCause(exit.cause))
+          resume(
+            Exit.isSuccess(exit) ? Effect.succeed(process as unknown as ActorRef<P>) : Effect.failCause(exit.cause)
+          )
         )
       })
     })
@@ -412,7 +416,9 @@ export const stop = (
       : undefined
     const process = registration !== undefined ? registration.resolve() : isProcess(target) ? target : undefined
     if (process === undefined || process.exitReason !== undefined) {
-      return Effect.fail(new NoProc({ target: registration?.display ?? (isProcess(target) ? target.name : String(target)) }))
+      return Effect.fail(
+        new NoProc({ target: registration?.display ?? (isProcess(target) ? target.name : String(target)) })
+      )
     }
     if (process instanceof ActorProcess) process.requestStop(reason)
     else process.signalStop(reason)
@@ -432,9 +438,7 @@ export const stop = (
 export const kill = (target: Process): Effect.Effect<void> => Effect.sync(() => target.kill())
 
 /** The actor running the current fiber (inside its callbacks), if any. */
-export const self: Effect.Effect<Process | undefined> = Effect.withFiber((fiber) =>
-  Effect.succeed(actorOfFiber(fiber))
-)
+export const self: Effect.Effect<Process | undefined> = Effect.withFiber((fiber) => Effect.succeed(actorOfFiber(fiber)))
 
 /** `self`, typed with the protocol the caller knows it speaks. */
 export const selfAs = <P extends Behaviour.Protocol>(): Effect.Effect<ActorRef<P> | undefined> =>

@@ -29,15 +29,25 @@ export interface Protocol {
 }
 
 /** The call message type of protocol `P` (`never` when it has none). */
-export type CallOf<P extends Protocol> = P extends { readonly call: infer A } ? A : "call" extends keyof P ? unknown : never
+export type CallOf<P extends Protocol> = P extends { readonly call: infer A } ? A
+  : "call" extends keyof P ? unknown
+  : never
 /** The reply type of protocol `P`'s calls. */
-export type ReplyOf<P extends Protocol> = P extends { readonly reply: infer A } ? A : "reply" extends keyof P ? unknown : unknown
+export type ReplyOf<P extends Protocol> = P extends { readonly reply: infer A } ? A
+  : "reply" extends keyof P ? unknown
+  : unknown
 /** The cast message type of protocol `P` (`never` when it has none). */
-export type CastOf<P extends Protocol> = P extends { readonly cast: infer A } ? A : "cast" extends keyof P ? unknown : never
+export type CastOf<P extends Protocol> = P extends { readonly cast: infer A } ? A
+  : "cast" extends keyof P ? unknown
+  : never
 /** The info message type of protocol `P` (`never` when it has none), beside the `SystemInfo` every actor can get. */
-export type InfoOf<P extends Protocol> = P extends { readonly info: infer A } ? A : "info" extends keyof P ? unknown : never
+export type InfoOf<P extends Protocol> = P extends { readonly info: infer A } ? A
+  : "info" extends keyof P ? unknown
+  : never
 /** The argument type of protocol `P`'s `handleContinue` (`never` when it has none). */
-export type ContinueOf<P extends Protocol> = P extends { readonly continue: infer A } ? A : "continue" extends keyof P ? unknown : never
+export type ContinueOf<P extends Protocol> = P extends { readonly continue: infer A } ? A
+  : "continue" extends keyof P ? unknown
+  : never
 
 /** What `handleInfo` can receive beyond the protocol's own info messages. */
 export type SystemInfo = IdleTimeout | Down
@@ -194,6 +204,7 @@ export interface Behaviour<S, P extends Protocol = Protocol, Args = void, E = ne
  * })
  * ```
  */
-export const make = <P extends Protocol>() =>
-<S, Args = void, E = never, R = never>(behaviour: Behaviour<S, P, Args, E, R>): Behaviour<S, P, Args, E, R> =>
-  behaviour
+export const make =
+  <P extends Protocol>() =>
+  <S, Args = void, E = never, R = never>(behaviour: Behaviour<S, P, Args, E, R>): Behaviour<S, P, Args, E, R> =>
+    behaviour

@@ -79,12 +79,16 @@ export interface NormalizedSpec<R = never, Extra extends ReadonlyArray<unknown> 
   readonly type: ChildType
   readonly significant: boolean
   readonly backoff:
-    | { readonly minMillis: number; readonly maxMillis: number; readonly randomFactor: number; readonly resetAfterMillis: number }
+    | {
+      readonly minMillis: number
+      readonly maxMillis: number
+      readonly randomFactor: number
+      readonly resetAfterMillis: number
+    }
     | undefined
   /** the spec as given, for `getChildSpec` */
   readonly original: ChildSpec<R, Extra>
 }
-
 
 const StartShape = Schema.declare(
   // an Effect or a function: any other object (an array, a plain record) would die when the supervisor runs it
@@ -127,10 +131,16 @@ export const normalize = <R, Extra extends ReadonlyArray<unknown>>(
   const invalid = (field: string, detail: string) =>
     Result.fail(Options.invalid("child spec", pathPrefix === "" ? field : `${pathPrefix}.${field}`, detail))
   if (significant && restart === "permanent") {
-    return invalid("significant", "a permanent child cannot be significant (OTP: significant requires transient or temporary)")
+    return invalid(
+      "significant",
+      "a permanent child cannot be significant (OTP: significant requires transient or temporary)"
+    )
   }
   if (significant && autoShutdown === "never") {
-    return invalid("significant", "significant children need the supervisor's autoShutdown to be anySignificant or allSignificant")
+    return invalid(
+      "significant",
+      "significant children need the supervisor's autoShutdown to be anySignificant or allSignificant"
+    )
   }
   let backoff: NormalizedSpec<R, Extra>["backoff"] = undefined
   if (spec.backoff !== undefined) {

@@ -14,14 +14,23 @@
 import { Effect, Exit, Result, Schema, type Scope } from "effect"
 import * as Actor from "./Actor.ts"
 import * as Behaviour from "./Behaviour.ts"
-import { type ChildSpec, type NormalizedSpec, normalize } from "./ChildSpec.ts"
+import { type ChildSpec, normalize, type NormalizedSpec } from "./ChildSpec.ts"
 import * as ExitReason from "./ExitReason.ts"
 import * as Options from "./internal/Options.ts"
-import { isProcess, type Process } from "./Process.ts"
 import { DEFAULT_MAX_RESTARTS, IntensityFields, periodMillis, RestartWindow } from "./internal/RestartIntensity.ts"
-import { ChildNotFound, FailedToStartChild, type InvalidOptions, MaxChildren } from "./RuntimeError.ts"
 import * as SupervisorChild from "./internal/SupervisorChild.ts"
-import { type Child, type ChildExit, emit, makeChild, makeSupervisorContext, shouldRestart, signalAll, type SupervisorContext } from "./internal/SupervisorChild.ts"
+import {
+  type Child,
+  type ChildExit,
+  emit,
+  makeChild,
+  makeSupervisorContext,
+  shouldRestart,
+  signalAll,
+  type SupervisorContext
+} from "./internal/SupervisorChild.ts"
+import { isProcess, type Process } from "./Process.ts"
+import { ChildNotFound, FailedToStartChild, type InvalidOptions, MaxChildren } from "./RuntimeError.ts"
 import { startScopedUnderParent } from "./Supervisor.ts"
 
 /**
@@ -81,7 +90,9 @@ const checkRequest = (request: unknown): InvalidOptions | undefined => {
         ? undefined
         : invalidRequest("StartChild needs a spec validated by DynamicSupervisor.startChild")
     case "TerminateChild":
-      return "process" in request && isProcess(request.process) ? undefined : invalidRequest("TerminateChild needs a process")
+      return "process" in request && isProcess(request.process)
+        ? undefined
+        : invalidRequest("TerminateChild needs a process")
     case "WhichChildren":
     case "CountChildren":
       return undefined
@@ -131,7 +142,10 @@ const behaviour = Behaviour.make<DynamicProtocol>()({
         return Effect.map(SupervisorChild.startChild(state.context, child), (outcome) => {
           if (outcome._tag === "Failed") {
             // widened to the protocol's Response
-            return Behaviour.reply(Result.fail(new FailedToStartChild({ id: child.spec.id, reason: outcome.reason })) as Response, state)
+            return Behaviour.reply(
+              Result.fail(new FailedToStartChild({ id: child.spec.id, reason: outcome.reason })) as Response,
+              state
+            )
           }
           // widened to the protocol's Response
           if (outcome._tag === "Ignored") return Behaviour.reply(Result.succeed(undefined) as Response, state)
@@ -158,11 +172,19 @@ const behaviour = Behaviour.make<DynamicProtocol>()({
       }
       case "WhichChildren":
         // widened to the protocol's Response
-        return Behaviour.reply(Result.succeed([...state.children].map((c) => c.process ?? "restarting")) as Response, state)
+        return Behaviour.reply(
+          Result.succeed([...state.children].map((c) => c.process ?? "restarting")) as Response,
+          state
+        )
       case "CountChildren": {
         let supervisors = 0
         for (const c of state.children) if (c.spec.type === "supervisor") supervisors++
-        const counts = { specs: state.children.size, active: state.active, supervisors, workers: state.children.size - supervisors }
+        const counts = {
+          specs: state.children.size,
+          active: state.active,
+          supervisors,
+          workers: state.children.size - supervisors
+        }
         // widened to the protocol's Response
         return Behaviour.reply(Result.succeed(counts) as Response, state)
       }
@@ -172,7 +194,9 @@ const behaviour = Behaviour.make<DynamicProtocol>()({
   handleCast: (_message, state) => Behaviour.noreply(state),
   handleInfo: (message, state) => {
     // only its own notices about its own children are acted on; anything else sent to it is dropped
-    if (typeof message !== "object" || message === null || !("child" in message) || !state.children.has(message.child)) {
+    if (
+      typeof message !== "object" || message === null || !("child" in message) || !state.children.has(message.child)
+    ) {
       return Behaviour.noreply(state)
     }
     if (message._tag === "TryAgain") {
@@ -308,15 +332,17 @@ export const startChild = <Extra extends ReadonlyArray<unknown>, R>(
   ref: DynamicSupervisorRef<Extra>,
   spec: ChildSpec<R, NoInfer<Extra>>
 ): Effect.Effect<Process | undefined, MaxChildren | FailedToStartChild | InvalidOptions | CallFailure, R> =>
-  Effect.suspend((): Effect.Effect<Process | undefined, MaxChildren | FailedToStartChild | InvalidOptions | CallFailure> => {
-    const checked = normalizeCached(spec)
-    if (Result.isFailure(checked)) return Effect.fail(checked.failure)
-    // the dynamic supervisor usually answers synchronously: map its reply without a combinator
-    const reply = Actor.callUnsafe(ref, { _tag: "StartChild", spec: checked.success }, { timeout: "infinity" })
-    // the reply to a StartChild call is a Response (the protocol's reply type)
-    if (Exit.isExit(reply) && Exit.isSuccess(reply)) return startReply(reply.value as Response)
-    return Effect.flatMap(reply, startReply)
-  }) as Effect.Effect<Process | undefined, MaxChildren | FailedToStartChild | InvalidOptions | CallFailure, R>
+  Effect.suspend(
+    (): Effect.Effect<Process | undefined, MaxChildren | FailedToStartChild | InvalidOptions | CallFailure> => {
+      const checked = normalizeCached(spec)
+      if (Result.isFailure(checked)) return Effect.fail(checked.failure)
+      // the dynamic supervisor usually answers synchronously: map its reply without a combinator
+      const reply = Actor.callUnsafe(ref, { _tag: "StartChild", spec: checked.success }, { timeout: "infinity" })
+      // the reply to a StartChild call is a Response (the protocol's reply type)
+      if (Exit.isExit(reply) && Exit.isSuccess(reply)) return startReply(reply.value as Response)
+      return Effect.flatMap(reply, startReply)
+    }
+  ) as Effect.Effect<Process | undefined, MaxChildren | FailedToStartChild | InvalidOptions | CallFailure, R>
 
 /** Terminates one child (by its process). */
 export const terminateChild = <Extra extends ReadonlyArray<unknown>>(
@@ -325,7 +351,9 @@ export const terminateChild = <Extra extends ReadonlyArray<unknown>>(
 ): Effect.Effect<void, import("./RuntimeError.ts").ChildNotFound | InvalidOptions | CallFailure> =>
   Effect.flatMap(Actor.call(ref, { _tag: "TerminateChild", process }, { timeout: "infinity" }), (response) =>
     // a TerminateChild reply fails only with these two (see handleCall)
-    Result.isSuccess(response) ? Effect.void : Effect.fail(response.failure as import("./RuntimeError.ts").ChildNotFound | InvalidOptions))
+    Result.isSuccess(response)
+      ? Effect.void
+      : Effect.fail(response.failure as import("./RuntimeError.ts").ChildNotFound | InvalidOptions))
 
 /**
  * The children (or `"restarting"` for one whose restart is pending), in start order (a deliberate difference:
@@ -342,8 +370,11 @@ export const whichChildren = <Extra extends ReadonlyArray<unknown>>(
 export const countChildren = <Extra extends ReadonlyArray<unknown>>(
   ref: DynamicSupervisorRef<Extra>
 ): Effect.Effect<import("./internal/SupervisorBehaviour.ts").ChildCounts, CallFailure> =>
-  Effect.map(Actor.call(ref, { _tag: "CountChildren" }, { timeout: "infinity" }), (response) =>
-    Result.isSuccess(response)
-      // a CountChildren reply carries the counts (see handleCall)
-      ? response.success as import("./internal/SupervisorBehaviour.ts").ChildCounts
-      : { specs: 0, active: 0, supervisors: 0, workers: 0 })
+  Effect.map(
+    Actor.call(ref, { _tag: "CountChildren" }, { timeout: "infinity" }),
+    (response) =>
+      Result.isSuccess(response)
+        // a CountChildren reply carries the counts (see handleCall)
+        ? response.success as import("./internal/SupervisorBehaviour.ts").ChildCounts
+        : { specs: 0, active: 0, supervisors: 0, workers: 0 }
+  )

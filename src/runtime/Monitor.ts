@@ -93,7 +93,10 @@ export const monitor = (target: Process): Effect.Effect<MonitorRef> =>
   })
 
 /** Monitors `target` on behalf of the actor `watcher`: its `handleInfo` receives the `Down`. Returns the id. */
-export const monitorFrom = (watcher: Process, target: Process): Effect.Effect<{ readonly id: number; readonly demonitor: Effect.Effect<void> }> =>
+export const monitorFrom = (
+  watcher: Process,
+  target: Process
+): Effect.Effect<{ readonly id: number; readonly demonitor: Effect.Effect<void> }> =>
   Effect.sync(() => {
     const watched = watch(target, watcher, (down) => {
       Actor.sendSystemUnsafe(watcher, down)

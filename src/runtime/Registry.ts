@@ -49,11 +49,17 @@ export class ProcessRegistry<K = string, V = unknown> {
   }
 
   /** Registers `process` under `key`; for unique keys a live owner makes this fail with its pid. */
-  registerUnsafe(key: K, process: Process, value: V): { readonly ok: true } | { readonly ok: false; readonly owner: Process } {
+  registerUnsafe(
+    key: K,
+    process: Process,
+    value: V
+  ): { readonly ok: true } | { readonly ok: false; readonly owner: Process } {
     if (process.exitReason !== undefined) return { ok: true } // a dead process would be removed at once
     if (this.mode === "unique") {
       const current = this.unique.get(key)
-      if (current !== undefined && current.process.exitReason === undefined) return { ok: false, owner: current.process }
+      if (current !== undefined && current.process.exitReason === undefined) {
+        return { ok: false, owner: current.process }
+      }
       this.unique.set(key, { process, value })
     } else {
       let group = this.duplicate.get(key)
@@ -134,7 +140,9 @@ export class ProcessRegistry<K = string, V = unknown> {
 }
 
 /** Creates a registry. */
-export const make = <K = string, V = unknown>(options: { readonly keys: KeyMode; readonly name?: string }): Effect.Effect<ProcessRegistry<K, V>> =>
+export const make = <K = string, V = unknown>(
+  options: { readonly keys: KeyMode; readonly name?: string }
+): Effect.Effect<ProcessRegistry<K, V>> =>
   Effect.sync(() => new ProcessRegistry<K, V>(options.keys, options.name ?? `registry(${options.keys})`))
 
 /** Registers `process` under `key` with `value`; a taken unique key fails with `AlreadyStarted`. */
@@ -146,7 +154,9 @@ export const register = <K, V>(
 ): Effect.Effect<void, AlreadyStarted> =>
   Effect.suspend(() => {
     const result = registry.registerUnsafe(key, process, value)
-    return result.ok ? Effect.void : Effect.fail(new AlreadyStarted({ name: `${registry.name}:${String(key)}`, pid: result.owner.pid }))
+    return result.ok
+      ? Effect.void
+      : Effect.fail(new AlreadyStarted({ name: `${registry.name}:${String(key)}`, pid: result.owner.pid }))
   })
 
 /** Removes `process`'s entry under `key`. */

@@ -87,7 +87,9 @@ export class StopFailed extends Schema.TaggedError<StopFailed>()("StopFailed", {
   }
   override get message(): string {
     // both fields hold ExitReasons, as above
-    return `${this.target} was asked to stop with ${format(this.requested as ExitReason)} but exited with ${format(this.reason as ExitReason)}`
+    return `${this.target} was asked to stop with ${format(this.requested as ExitReason)} but exited with ${
+      format(this.reason as ExitReason)
+    }`
   }
 }
 

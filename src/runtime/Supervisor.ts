@@ -23,10 +23,7 @@ import * as Actor from "./Actor.ts"
 import { type ChildSpec, normalize } from "./ChildSpec.ts"
 import * as ExitReason from "./ExitReason.ts"
 import * as Options from "./internal/Options.ts"
-import { awaitExit, type Process } from "./Process.ts"
 import { DEFAULT_MAX_RESTARTS, IntensityFields, periodMillis } from "./internal/RestartIntensity.ts"
-import { FailedToStartChild, InitFailed, type InvalidOptions } from "./RuntimeError.ts"
-import { type Child, makeChild, signalAll } from "./internal/SupervisorChild.ts"
 import {
   type AutoShutdown,
   behaviour,
@@ -38,6 +35,9 @@ import {
   type SupervisorConfig,
   type SupervisorProtocol
 } from "./internal/SupervisorBehaviour.ts"
+import { type Child, makeChild, signalAll } from "./internal/SupervisorChild.ts"
+import { awaitExit, type Process } from "./Process.ts"
+import { FailedToStartChild, InitFailed, type InvalidOptions } from "./RuntimeError.ts"
 
 export type { AutoShutdown, ChildCounts, ChildInfo, ManagementError, Strategy } from "./internal/SupervisorBehaviour.ts"
 
@@ -127,7 +127,9 @@ export const spawn = <R = never>(options: SupervisorOptions<R>): Effect.Effect<S
             ref.onExit((reason) => {
               // a killed supervisor (terminate did not run): its children get the exit signal `killed` through their
               // link, as in OTP — trapping ones run terminate(killed), child supervisors shut their subtrees down
-              if (reason._tag === "Killed" && holder.state !== undefined) signalAll(holder.state.children, ExitReason.killed)
+              if (reason._tag === "Killed" && holder.state !== undefined) {
+                signalAll(holder.state.children, ExitReason.killed)
+              }
             })
           })
         ),
@@ -164,7 +166,9 @@ export const CurrentParentSupervisor = Context.Reference<SupervisorRef | undefin
  * })
  * ```
  */
-export const start = <R = never>(options: SupervisorOptions<R>): Effect.Effect<SupervisorRef, SpawnError, R | Scope.Scope> =>
+export const start = <R = never>(
+  options: SupervisorOptions<R>
+): Effect.Effect<SupervisorRef, SpawnError, R | Scope.Scope> =>
   Effect.suspend(() => {
     const config = validateOptions(options)
     if (Result.isFailure(config)) return Effect.fail(config.failure)
@@ -194,7 +198,12 @@ export const startScopedUnderParent = <A extends Process, E, R>(
         let id = name
         for (let n = 2; taken.has(id); n++) id = `${name}#${n}`
         // a supervisor ref is a Process; the spec's error channel is erased to unknown
-        const spec: ChildSpec<R> = { id, type: "supervisor", restart, start: spawnNamed(id) as Effect.Effect<Process, unknown, R> }
+        const spec: ChildSpec<R> = {
+          id,
+          type: "supervisor",
+          restart,
+          start: spawnNamed(id) as Effect.Effect<Process, unknown, R> // see above
+        }
         const child = yield* startChild(parent, spec).pipe(
           Effect.catch((e) => e._tag === "FailedToStartChild" ? Effect.fail(e) : Effect.die(e))
         )
@@ -216,7 +225,9 @@ const startFailureCause = (error: FailedToStartChild): Cause.Cause<never> => {
   // the cause spawnNamed failed with (its E): typed never here, restored to E by the cast of startScopedUnderParent
   if (reason._tag === "Failure") return reason.cause as Cause.Cause<never>
   // a child supervisor's own start failure: `shutdown(failedToStartChild(...))`, OTP's shape
-  if (reason._tag === "Shutdown" && reason.term instanceof FailedToStartChild) return Cause.fail(reason.term) as Cause.Cause<never>
+  if (reason._tag === "Shutdown" && reason.term instanceof FailedToStartChild) {
+    return Cause.fail(reason.term) as Cause.Cause<never>
+  }
   return Cause.die(error)
 }
 
@@ -241,8 +252,12 @@ export const layer = <R = never>(options: SupervisorOptions<R>): Layer.Layer<Roo
  * Releasing the layer shuts the whole tree down in reverse start order.
  */
 export const layerRoot = <R = never>(options: SupervisorOptions<R>): Layer.Layer<RootSupervisor, SpawnError, R> =>
-  Layer.effectContext(Effect.map(Effect.acquireRelease(spawn(options), (ref) => shutdownTree(ref)), (ref) =>
-    Context.make(RootSupervisor, ref).pipe(Context.add(CurrentParentSupervisor, ref))))
+  Layer.effectContext(
+    Effect.map(
+      Effect.acquireRelease(spawn(options), (ref) => shutdownTree(ref)),
+      (ref) => Context.make(RootSupervisor, ref).pipe(Context.add(CurrentParentSupervisor, ref))
+    )
+  )
 
 /** A child spec for a nested supervisor (`type: "supervisor"`, shutdown `infinity` unless given). */
 export const childSpec = <R = never>(
@@ -259,7 +274,10 @@ export const childSpec = <R = never>(
 
 type CallFailure = Actor.CallError | import("./RuntimeError.ts").CallingSelf
 
-const request = <A, E extends ManagementError>(ref: SupervisorRef, message: Request): Effect.Effect<A, E | CallFailure> =>
+const request = <A, E extends ManagementError>(
+  ref: SupervisorRef,
+  message: Request
+): Effect.Effect<A, E | CallFailure> =>
   Effect.flatMap(
     Actor.call(ref, message, { timeout: "infinity" }),
     (response) =>
@@ -278,14 +296,16 @@ export const startChild = <R>(
   | FailedToStartChild
   | InvalidOptions
   | CallFailure
-// the supervisor stores erased specs; R is provided by its context
-> => request(ref, { _tag: "StartChild", spec: spec as ChildSpec<unknown> })
+> =>
+  // the supervisor stores erased specs; R is provided by its context
+  request(ref, { _tag: "StartChild", spec: spec as ChildSpec<unknown> })
 
 /** Terminates a child; a temporary child's spec is removed, others are kept (restartable). */
 export const terminateChild = (
   ref: SupervisorRef,
   id: string
-): Effect.Effect<void, import("./RuntimeError.ts").ChildNotFound | CallFailure> => request(ref, { _tag: "TerminateChild", id })
+): Effect.Effect<void, import("./RuntimeError.ts").ChildNotFound | CallFailure> =>
+  request(ref, { _tag: "TerminateChild", id })
 
 /** Restarts a child that is not running. */
 export const restartChild = (

@@ -69,5 +69,7 @@ export class TaskProcess extends ProcessBase {
 export const start = <R>(name: string, run: Effect.Effect<unknown, unknown, R>): Effect.Effect<TaskProcess, never, R> =>
   Effect.withFiber((fiber) =>
     // R is in this function's type, so the fiber's context provides it
-    Effect.sync(() => new TaskProcess(name).start(run as Effect.Effect<unknown, unknown>, fiber.context as Context.Context<never>))
+    Effect.sync(() =>
+      new TaskProcess(name).start(run as Effect.Effect<unknown, unknown>, fiber.context as Context.Context<never>)
+    )
   )

@@ -128,134 +128,295 @@ const spanTriple = (
   metadata: ReadonlyArray<string>,
   emittedBy: string
 ): ReadonlyArray<CatalogueEntry> => [
-  { name: start, status: "emitted", measurements: spanMeasurements.start, metadata, emittedBy, description: `${prefix} began` },
-  { name: stop, status: "emitted", measurements: spanMeasurements.stop, metadata, emittedBy, description: `${prefix} succeeded` },
   {
-    name: exception, status: "emitted", measurements: spanMeasurements.exception, metadata: [...metadata, ...exceptionKeys],
-    emittedBy, description: `${prefix} failed, died or was interrupted`
+    name: start,
+    status: "emitted",
+    measurements: spanMeasurements.start,
+    metadata,
+    emittedBy,
+    description: `${prefix} began`
+  },
+  {
+    name: stop,
+    status: "emitted",
+    measurements: spanMeasurements.stop,
+    metadata,
+    emittedBy,
+    description: `${prefix} succeeded`
+  },
+  {
+    name: exception,
+    status: "emitted",
+    measurements: spanMeasurements.exception,
+    metadata: [...metadata, ...exceptionKeys],
+    emittedBy,
+    description: `${prefix} failed, died or was interrupted`
   }
 ]
-const reserved = (n: EventName, metadata: ReadonlyArray<string>, emittedBy: string, description: string): CatalogueEntry => ({
-  name: n, status: "reserved", measurements: ["count"], metadata, emittedBy, description
+const reserved = (
+  n: EventName,
+  metadata: ReadonlyArray<string>,
+  emittedBy: string,
+  description: string
+): CatalogueEntry => ({
+  name: n,
+  status: "reserved",
+  measurements: ["count"],
+  metadata,
+  emittedBy,
+  description
 })
 
 /** Every event troupe emits or reserves, in catalogue order. */
 export const eventCatalogue: ReadonlyArray<CatalogueEntry> = [
   {
-    name: Events.llmCallStart, status: "emitted", measurements: spanMeasurements.start,
+    name: Events.llmCallStart,
+    status: "emitted",
+    measurements: spanMeasurements.start,
     metadata: ["provider", "model", "operation", "temperature?", "max_tokens?", "top_p?", "component"],
-    emittedBy: "TelemetryHub.trackLlmCall", description: "an LLM request was sent"
+    emittedBy: "TelemetryHub.trackLlmCall",
+    description: "an LLM request was sent"
   },
   {
-    name: Events.llmCallStop, status: "emitted",
-    measurements: [...spanMeasurements.stop, "input_tokens?", "output_tokens?", "total_tokens?", "estimated_input_tokens?", "cost?"],
+    name: Events.llmCallStop,
+    status: "emitted",
+    measurements: [
+      ...spanMeasurements.stop,
+      "input_tokens?",
+      "output_tokens?",
+      "total_tokens?",
+      "estimated_input_tokens?",
+      "cost?"
+    ],
     metadata: ["provider", "model", "operation", "response_model?", "finish_reason?", "component"],
-    emittedBy: "TelemetryHub.trackLlmCall", description: "an LLM request completed"
+    emittedBy: "TelemetryHub.trackLlmCall",
+    description: "an LLM request completed"
   },
   {
-    name: Events.llmCallException, status: "emitted", measurements: spanMeasurements.exception,
+    name: Events.llmCallException,
+    status: "emitted",
+    measurements: spanMeasurements.exception,
     metadata: ["provider", "model", "operation", "component", ...exceptionKeys],
-    emittedBy: "TelemetryHub.trackLlmCall", description: "an LLM request failed, died or was interrupted"
+    emittedBy: "TelemetryHub.trackLlmCall",
+    description: "an LLM request failed, died or was interrupted"
   },
   {
-    name: Events.llmTokenUsage, status: "emitted", measurements: ["input_tokens", "output_tokens", "total_tokens", "estimated_input_tokens?", "cost?"],
-    metadata: ["provider", "model", "response_model?"], emittedBy: "TelemetryHub.trackLlmCall",
+    name: Events.llmTokenUsage,
+    status: "emitted",
+    measurements: ["input_tokens", "output_tokens", "total_tokens", "estimated_input_tokens?", "cost?"],
+    metadata: ["provider", "model", "response_model?"],
+    emittedBy: "TelemetryHub.trackLlmCall",
     description: "token usage (and cost, when known) of one completed LLM call"
   },
-  ...spanTriple("a tool execution", Events.toolExecutionStart, Events.toolExecutionStop, Events.toolExecutionException,
-    ["tool", "agent?", "component"], "TelemetryHub.trackToolExecution"),
-  ...spanTriple("an agent action", Events.agentActionStart, Events.agentActionStop, Events.agentActionException,
-    ["agent", "action", "component"], "TelemetryHub.trackAgentAction"),
+  ...spanTriple(
+    "a tool execution",
+    Events.toolExecutionStart,
+    Events.toolExecutionStop,
+    Events.toolExecutionException,
+    ["tool", "agent?", "component"],
+    "TelemetryHub.trackToolExecution"
+  ),
+  ...spanTriple("an agent action", Events.agentActionStart, Events.agentActionStop, Events.agentActionException, [
+    "agent",
+    "action",
+    "component"
+  ], "TelemetryHub.trackAgentAction"),
   {
-    name: Events.agentTurnStart, status: "emitted", measurements: spanMeasurements.start,
-    metadata: ["agent", "agent_id", "mode", "component"], emittedBy: "LlmAgents",
+    name: Events.agentTurnStart,
+    status: "emitted",
+    measurements: spanMeasurements.start,
+    metadata: ["agent", "agent_id", "mode", "component"],
+    emittedBy: "LlmAgents",
     description: "a supervised LLM agent began a turn (mode: ask, stream or tell)"
   },
   {
-    name: Events.agentTurnStop, status: "emitted",
-    measurements: [...spanMeasurements.stop, "steps", "tool_calls", "input_tokens", "output_tokens", "total_tokens", "estimated_input_tokens", "cost", "repairs"],
-    metadata: ["agent", "agent_id", "mode", "stop_reason", "component"], emittedBy: "LlmAgents",
+    name: Events.agentTurnStop,
+    status: "emitted",
+    measurements: [
+      ...spanMeasurements.stop,
+      "steps",
+      "tool_calls",
+      "input_tokens",
+      "output_tokens",
+      "total_tokens",
+      "estimated_input_tokens",
+      "cost",
+      "repairs"
+    ],
+    metadata: ["agent", "agent_id", "mode", "stop_reason", "component"],
+    emittedBy: "LlmAgents",
     description: "a supervised LLM agent answered a turn"
   },
   {
-    name: Events.agentTurnException, status: "emitted", measurements: spanMeasurements.exception,
-    metadata: ["agent", "agent_id", "mode", "component", ...exceptionKeys], emittedBy: "LlmAgents",
+    name: Events.agentTurnException,
+    status: "emitted",
+    measurements: spanMeasurements.exception,
+    metadata: ["agent", "agent_id", "mode", "component", ...exceptionKeys],
+    emittedBy: "LlmAgents",
     description: "a turn failed, crashed its agent (defect) or was cancelled (interrupt)"
   },
-  ...spanTriple("an algorithm execution", Events.algorithmExecutionStart, Events.algorithmExecutionStop,
-    Events.algorithmExecutionException, ["algorithm", "component"], "TelemetryHub.trackAlgorithmExecution"),
+  ...spanTriple(
+    "an algorithm execution",
+    Events.algorithmExecutionStart,
+    Events.algorithmExecutionStop,
+    Events.algorithmExecutionException,
+    ["algorithm", "component"],
+    "TelemetryHub.trackAlgorithmExecution"
+  ),
   {
-    name: Events.budgetAlert, status: "emitted", measurements: ["threshold", "spent", "limit"], metadata: ["scope", "reason"],
-    emittedBy: "Budgets", description: "a budget's spend reached an alert threshold (reason spend), or it refused a reservation (reason exhausted)"
+    name: Events.budgetAlert,
+    status: "emitted",
+    measurements: ["threshold", "spent", "limit"],
+    metadata: ["scope", "reason"],
+    emittedBy: "Budgets",
+    description:
+      "a budget's spend reached an alert threshold (reason spend), or it refused a reservation (reason exhausted)"
   },
-  { name: Events.cacheHit, status: "emitted", measurements: ["count"], metadata: ["cache"], emittedBy: "Cache", description: "a lookup found a live entry" },
-  { name: Events.cacheMiss, status: "emitted", measurements: ["count"], metadata: ["cache"], emittedBy: "Cache", description: "a lookup found no live entry" },
   {
-    name: Events.cacheEviction, status: "emitted", measurements: ["count"], metadata: ["cache", "reason"],
-    emittedBy: "Cache", description: "entries were evicted (reason: ttl, capacity or explicit)"
+    name: Events.cacheHit,
+    status: "emitted",
+    measurements: ["count"],
+    metadata: ["cache"],
+    emittedBy: "Cache",
+    description: "a lookup found a live entry"
   },
   {
-    name: Events.rateLimited, status: "emitted", measurements: ["count", "retry_after"], metadata: ["limiter", "policy"],
-    emittedBy: "RateLimiter", description: "a request was rejected or delayed by a rate-limit policy (retry_after in ms)"
+    name: Events.cacheMiss,
+    status: "emitted",
+    measurements: ["count"],
+    metadata: ["cache"],
+    emittedBy: "Cache",
+    description: "a lookup found no live entry"
   },
   {
-    name: Events.configChanged, status: "emitted", measurements: ["changed_paths"], metadata: ["paths", "source"],
-    emittedBy: "ConfigStore", description: "the live configuration changed; paths are listed with secrets masked"
+    name: Events.cacheEviction,
+    status: "emitted",
+    measurements: ["count"],
+    metadata: ["cache", "reason"],
+    emittedBy: "Cache",
+    description: "entries were evicted (reason: ttl, capacity or explicit)"
+  },
+  {
+    name: Events.rateLimited,
+    status: "emitted",
+    measurements: ["count", "retry_after"],
+    metadata: ["limiter", "policy"],
+    emittedBy: "RateLimiter",
+    description: "a request was rejected or delayed by a rate-limit policy (retry_after in ms)"
+  },
+  {
+    name: Events.configChanged,
+    status: "emitted",
+    measurements: ["changed_paths"],
+    metadata: ["paths", "source"],
+    emittedBy: "ConfigStore",
+    description: "the live configuration changed; paths are listed with secrets masked"
   },
   lifecycle(Events.supervisorStarted, ["supervisor"], "a supervisor started"),
   lifecycle(Events.supervisorStopped, ["supervisor", "reason?", "reason_detail?"], "a supervisor stopped"),
   lifecycle(Events.supervisorChildStarted, ["supervisor", "child_id", "pid?"], "a supervised child started"),
-  lifecycle(Events.supervisorChildExited, ["supervisor", "child_id", "pid?", "reason", "reason_detail"], "a supervised child exited"),
-  lifecycle(Events.supervisorChildRestarted, ["supervisor", "child_id", "reason?", "reason_detail?"],
-    "a supervised child was restarted", ["system_time", "delay_millis?"]),
-  lifecycle(Events.supervisorChildStartFailed, ["supervisor", "child_id", "reason", "reason_detail"],
-    "a supervised child failed to start"),
-  lifecycle(Events.supervisorRestartIntensityReached, ["supervisor", "reason?", "reason_detail?"],
-    "a supervisor exceeded maxRestarts within maxSeconds and gave up"),
+  lifecycle(
+    Events.supervisorChildExited,
+    ["supervisor", "child_id", "pid?", "reason", "reason_detail"],
+    "a supervised child exited"
+  ),
+  lifecycle(
+    Events.supervisorChildRestarted,
+    ["supervisor", "child_id", "reason?", "reason_detail?"],
+    "a supervised child was restarted",
+    ["system_time", "delay_millis?"]
+  ),
+  lifecycle(
+    Events.supervisorChildStartFailed,
+    ["supervisor", "child_id", "reason", "reason_detail"],
+    "a supervised child failed to start"
+  ),
+  lifecycle(
+    Events.supervisorRestartIntensityReached,
+    ["supervisor", "reason?", "reason_detail?"],
+    "a supervisor exceeded maxRestarts within maxSeconds and gave up"
+  ),
   {
-    name: Events.telemetryHandlerFailure, status: "emitted", measurements: ["system_time"],
-    metadata: ["handler_id", "event_name", "kind", "reason", "error_type"], emittedBy: "TelemetryHub",
+    name: Events.telemetryHandlerFailure,
+    status: "emitted",
+    measurements: ["system_time"],
+    metadata: ["handler_id", "event_name", "kind", "reason", "error_type"],
+    emittedBy: "TelemetryHub",
     description: "a handler threw, failed or died; it was detached (like :telemetry's handler failure event)"
   },
   {
-    name: Events.errorsAnomaly, status: "emitted", measurements: ["count", "mean", "stddev", "system_time"],
-    metadata: ["error_class", "recovery", "source"], emittedBy: "ErrorAnalytics",
-    description: "an error class's rate in the current bucket rose above its baseline by k σ (once per class and bucket)"
+    name: Events.errorsAnomaly,
+    status: "emitted",
+    measurements: ["count", "mean", "stddev", "system_time"],
+    metadata: ["error_class", "recovery", "source"],
+    emittedBy: "ErrorAnalytics",
+    description:
+      "an error class's rate in the current bucket rose above its baseline by k σ (once per class and bucket)"
   },
   {
-    name: Events.breakerOpened, status: "emitted", measurements: ["count", "retry_after", "consecutive_openings"],
-    metadata: ["breaker", "provider", "from"], emittedBy: "BreakerStep", description: "a provider's circuit breaker opened"
+    name: Events.breakerOpened,
+    status: "emitted",
+    measurements: ["count", "retry_after", "consecutive_openings"],
+    metadata: ["breaker", "provider", "from"],
+    emittedBy: "BreakerStep",
+    description: "a provider's circuit breaker opened"
   },
   {
-    name: Events.breakerHalfOpened, status: "emitted", measurements: ["count"], metadata: ["breaker", "provider", "from"],
-    emittedBy: "BreakerStep", description: "a circuit breaker admits a probe"
+    name: Events.breakerHalfOpened,
+    status: "emitted",
+    measurements: ["count"],
+    metadata: ["breaker", "provider", "from"],
+    emittedBy: "BreakerStep",
+    description: "a circuit breaker admits a probe"
   },
   {
-    name: Events.breakerClosed, status: "emitted", measurements: ["count"], metadata: ["breaker", "provider", "from"],
-    emittedBy: "BreakerStep", description: "a circuit breaker closed again"
+    name: Events.breakerClosed,
+    status: "emitted",
+    measurements: ["count"],
+    metadata: ["breaker", "provider", "from"],
+    emittedBy: "BreakerStep",
+    description: "a circuit breaker closed again"
   },
   {
-    name: Events.breakerRejected, status: "emitted", measurements: ["count", "retry_after?"],
-    metadata: ["breaker", "provider", "reason"], emittedBy: "BreakerStep", description: "a call was rejected by an open breaker"
+    name: Events.breakerRejected,
+    status: "emitted",
+    measurements: ["count", "retry_after?"],
+    metadata: ["breaker", "provider", "reason"],
+    emittedBy: "BreakerStep",
+    description: "a call was rejected by an open breaker"
   },
   {
-    name: Events.securityInjectionDetected, status: "emitted", measurements: ["count"],
-    metadata: ["stage", "scanner", "action", "detector", "route?", "tenant?", "agent?"], emittedBy: "Guard",
+    name: Events.securityInjectionDetected,
+    status: "emitted",
+    measurements: ["count"],
+    metadata: ["stage", "scanner", "action", "detector", "route?", "tenant?", "agent?"],
+    emittedBy: "Guard",
     description: "the prompt-injection scanner flagged a text"
   },
   {
-    name: Events.securityPolicyViolation, status: "emitted", measurements: ["count"],
-    metadata: ["stage", "scanner", "action", "policy", "route?", "tenant?", "agent?"], emittedBy: "Guard",
+    name: Events.securityPolicyViolation,
+    status: "emitted",
+    measurements: ["count"],
+    metadata: ["stage", "scanner", "action", "policy", "route?", "tenant?", "agent?"],
+    emittedBy: "Guard",
     description: "a guard policy blocked a text"
   },
   {
-    name: Events.securityRedactionApplied, status: "emitted", measurements: ["count"],
-    metadata: ["stage", "scanner", "action", "route?", "tenant?", "agent?"], emittedBy: "Guard",
+    name: Events.securityRedactionApplied,
+    status: "emitted",
+    measurements: ["count"],
+    metadata: ["stage", "scanner", "action", "route?", "tenant?", "agent?"],
+    emittedBy: "Guard",
     description: "secrets or PII were redacted from a text (count: the findings)"
   },
   {
-    name: Events.auditRecorded, status: "emitted", measurements: ["count", "seq"], metadata: ["tenant", "action", "status"],
-    emittedBy: "Audit", description: "a security-relevant event was appended to the audit log (actor, resource and metadata stay in the log)"
+    name: Events.auditRecorded,
+    status: "emitted",
+    measurements: ["count", "seq"],
+    metadata: ["tenant", "action", "status"],
+    emittedBy: "Audit",
+    description:
+      "a security-relevant event was appended to the audit log (actor, resource and metadata stay in the log)"
   }
 ]
 
@@ -265,6 +426,8 @@ export const catalogueMarkdown = (entries: ReadonlyArray<CatalogueEntry> = event
     "| event | status | measurements | metadata | emitted by | description |",
     "|---|---|---|---|---|---|",
     ...entries.map((e) =>
-      `| \`${e.name.join(".")}\` | ${e.status} | ${e.measurements.join(", ")} | ${e.metadata.join(", ")} | ${e.emittedBy} | ${e.description} |`
+      `| \`${e.name.join(".")}\` | ${e.status} | ${e.measurements.join(", ")} | ${
+        e.metadata.join(", ")
+      } | ${e.emittedBy} | ${e.description} |`
     )
   ].join("\n")

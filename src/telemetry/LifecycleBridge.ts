@@ -55,7 +55,8 @@ export const bridge = (events: Stream.Stream<LifecycleEvent>): Effect.Effect<voi
     Stream.runForEach(events, (event) => {
       const e = toTelemetryEvent(event)
       return hub.emit(e.name, e.measurements, e.metadata)
-    }))
+    })
+  )
 
 /**
  * Consumes `Lifecycle.events` for the lifetime of the layer, under a `telemetry` supervisor.
@@ -65,13 +66,15 @@ export const bridge = (events: Stream.Stream<LifecycleEvent>): Effect.Effect<voi
  * const Live = layerLifecycleBridge.pipe(Layer.provideMerge(TelemetryHub.layer()), Layer.provideMerge(Lifecycle.layer))
  * ```
  */
-export const layerLifecycleBridge: Layer.Layer<never, Supervisor.SpawnError, TelemetryHub | Lifecycle> =
-  Layer.effectDiscard(Effect.gen(function*() {
+export const layerLifecycleBridge: Layer.Layer<never, Supervisor.SpawnError, TelemetryHub | Lifecycle> = Layer
+  .effectDiscard(Effect.gen(function*() {
     const lifecycle = yield* Lifecycle
     const hub = yield* TelemetryHub
     const events = yield* lifecycle.subscribe
     yield* Supervisor.start({
       name: "telemetry",
-      children: [ChildSpec.task({ id: "lifecycle-bridge", run: bridge(events).pipe(Effect.provideService(TelemetryHub, hub)) })]
+      children: [
+        ChildSpec.task({ id: "lifecycle-bridge", run: bridge(events).pipe(Effect.provideService(TelemetryHub, hub)) })
+      ]
     })
   }))

@@ -14,9 +14,9 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
+import { fromSchemaError, type InvalidTelemetryInput } from "./TelemetryError.ts"
 import type { EventName } from "./TelemetryEvent.ts"
 import { EventNameSchema } from "./TelemetryEvent.ts"
-import { fromSchemaError, type InvalidTelemetryInput } from "./TelemetryError.ts"
 
 interface DefinitionBase {
   /** Prometheus metric name, e.g. `troupe_llm_calls_total`. */
@@ -154,7 +154,10 @@ const totalSuffix = (mustHave: boolean) =>
   Schema.makeFilter((d: { readonly name: string }) =>
     d.name.endsWith("_total") === mustHave
       ? undefined
-      : { path: ["name"], issue: mustHave ? "counter and sum names must end in _total" : "only counters and sums may end in _total" }
+      : {
+        path: ["name"],
+        issue: mustHave ? "counter and sum names must end in _total" : "only counters and sums may end in _total"
+      }
   )
 
 const Probability = Schema.Finite.check(Schema.isGreaterThan(0), Schema.isLessThan(1))
@@ -168,7 +171,9 @@ export const MetricDefinitionSchema = Schema.Union([
     ...Fields,
     buckets: Schema.NonEmptyArray(Schema.Finite).check(
       Schema.makeFilter((bs: ReadonlyArray<number>) =>
-        bs.every((b, i) => i === 0 || b > (bs[i - 1] ?? Number.NEGATIVE_INFINITY)) ? undefined : "buckets must be strictly increasing"
+        bs.every((b, i) => i === 0 || b > (bs[i - 1] ?? Number.NEGATIVE_INFINITY))
+          ? undefined
+          : "buckets must be strictly increasing"
       )
     )
   }).check(totalSuffix(false)),
@@ -186,16 +191,18 @@ export const MetricDefinitionSchema = Schema.Union([
 export const decodeDefinitions = (
   input: unknown
 ): Effect.Effect<ReadonlyArray<MetricDefinition>, InvalidTelemetryInput> =>
-  Schema.decodeUnknownEffect(Schema.Array(MetricDefinitionSchema).check(
-    Schema.makeFilter((defs: ReadonlyArray<{ readonly name: string }>) => {
-      const seen = new Set<string>()
-      const issues: Array<Schema.FilterIssue> = []
-      defs.forEach((d, i) => {
-        if (seen.has(d.name)) issues.push({ path: [i, "name"], issue: `duplicate metric name ${d.name}` })
-        seen.add(d.name)
+  Schema.decodeUnknownEffect(
+    Schema.Array(MetricDefinitionSchema).check(
+      Schema.makeFilter((defs: ReadonlyArray<{ readonly name: string }>) => {
+        const seen = new Set<string>()
+        const issues: Array<Schema.FilterIssue> = []
+        defs.forEach((d, i) => {
+          if (seen.has(d.name)) issues.push({ path: [i, "name"], issue: `duplicate metric name ${d.name}` })
+          seen.add(d.name)
+        })
+        return issues
       })
-      return issues
-    })
-  ))(input, { errors: "all" }).pipe(
+    )
+  )(input, { errors: "all" }).pipe(
     Effect.mapError((e) => fromSchemaError("metric definitions", e))
   )

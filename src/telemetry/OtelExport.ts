@@ -91,7 +91,18 @@ export const layer = (options: OtelExportOptions): Layer.Layer<never, InvalidTel
         ),
         loadOtel
       ]),
-      ([o, [NodeSdk, { OTLPTraceExporter }, { OTLPMetricExporter }, { PeriodicExportingMetricReader }, { BatchSpanProcessor, SimpleSpanProcessor }]]) => {
+      (
+        [
+          o,
+          [
+            NodeSdk,
+            { OTLPTraceExporter },
+            { OTLPMetricExporter },
+            { PeriodicExportingMetricReader },
+            { BatchSpanProcessor, SimpleSpanProcessor }
+          ]
+        ]
+      ) => {
         const base = (o.endpoint ?? "http://localhost:4318").replace(/\/+$/, "")
         const headers = o.headers === undefined ? {} : { headers: { ...o.headers } }
         return NodeSdk.layer(() => {
@@ -101,7 +112,9 @@ export const layer = (options: OtelExportOptions): Layer.Layer<never, InvalidTel
               serviceName: o.serviceName,
               ...(o.serviceVersion === undefined ? {} : { serviceVersion: o.serviceVersion })
             },
-            spanProcessor: o.batchSpans === false ? new SimpleSpanProcessor(spanExporter) : new BatchSpanProcessor(spanExporter),
+            spanProcessor: o.batchSpans === false
+              ? new SimpleSpanProcessor(spanExporter)
+              : new BatchSpanProcessor(spanExporter),
             metricReader: new PeriodicExportingMetricReader({
               exporter: new OTLPMetricExporter({ url: `${base}/v1/metrics`, ...headers }),
               exportIntervalMillis: o.exportIntervalMillis ?? 60_000

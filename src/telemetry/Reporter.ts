@@ -129,11 +129,21 @@ const padLeft = (s: string, n: number): string => (s.length >= n ? s : " ".repea
 
 /** Renders statistics as a fixed-width text table followed by the error breakdown. */
 export const formatReport = (stats: ReadonlyArray<ComponentStats>, windowSize: number): string => {
-  if (stats.length === 0) return `troupe telemetry report (last ${windowSize} calls per component)\n(no calls recorded)\n`
+  if (stats.length === 0) {
+    return `troupe telemetry report (last ${windowSize} calls per component)\n(no calls recorded)\n`
+  }
   const header = ["component", "calls", "ok", "failed", "avg ms", "min ms", "max ms", "p50 ms", "p95 ms", "p99 ms"]
   const rows = stats.map((s) => [
-    s.component, String(s.calls), String(s.successes), String(s.failures), s.avgMs.toFixed(2), s.minMs.toFixed(2),
-    s.maxMs.toFixed(2), s.p50Ms.toFixed(2), s.p95Ms.toFixed(2), s.p99Ms.toFixed(2)
+    s.component,
+    String(s.calls),
+    String(s.successes),
+    String(s.failures),
+    s.avgMs.toFixed(2),
+    s.minMs.toFixed(2),
+    s.maxMs.toFixed(2),
+    s.p50Ms.toFixed(2),
+    s.p95Ms.toFixed(2),
+    s.p99Ms.toFixed(2)
   ])
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)))
   const line = (cells: ReadonlyArray<string>) =>

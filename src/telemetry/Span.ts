@@ -33,7 +33,9 @@ export interface SpanStopInfo {
   readonly metadata?: Metadata
   readonly attributes?: Readonly<Record<string, unknown>>
   /** Further events to emit right after `stop` (e.g. token usage). */
-  readonly events?: ReadonlyArray<{ readonly name: EventName; readonly measurements: Measurements; readonly metadata: Metadata }>
+  readonly events?: ReadonlyArray<
+    { readonly name: EventName; readonly measurements: Measurements; readonly metadata: Metadata }
+  >
 }
 
 /**
@@ -66,7 +68,11 @@ export type SpanFunction = <A = unknown>(
  * Emits one event *now*: runs the synchronous handlers inline and returns `undefined`, or returns the Effect that
  * still has to run in the emitter's fiber (a handler that returned an Effect, the handlers after it, failure reports).
  */
-export type EmitNow = (name: EventName, measurements: Measurements, metadata: Metadata) => Effect.Effect<void> | undefined
+export type EmitNow = (
+  name: EventName,
+  measurements: Measurements,
+  metadata: Metadata
+) => Effect.Effect<void> | undefined
 
 /** How an exit that is not a success is reported. */
 export interface ExceptionInfo {
@@ -128,12 +134,18 @@ interface PendingEvent {
 }
 
 /** Emits `events` from `from` on, in order; once one leaves work for the fiber, the rest follow it. */
-const emitFrom = (emitNow: EmitNow, events: ReadonlyArray<PendingEvent>, from: number): Effect.Effect<void> | undefined => {
+const emitFrom = (
+  emitNow: EmitNow,
+  events: ReadonlyArray<PendingEvent>,
+  from: number
+): Effect.Effect<void> | undefined => {
   for (let i = from; i < events.length; i++) {
     const e = events[i] as PendingEvent // i < length
     const pending = emitNow(e.name, e.measurements, e.metadata)
     if (pending !== undefined) {
-      return i + 1 === events.length ? pending : Effect.andThen(pending, Effect.suspend(() => emitFrom(emitNow, events, i + 1) ?? Effect.void))
+      return i + 1 === events.length
+        ? pending
+        : Effect.andThen(pending, Effect.suspend(() => emitFrom(emitNow, events, i + 1) ?? Effect.void))
     }
   }
   return undefined
@@ -155,8 +167,10 @@ const annotate = (span: Tracer.Span, attributes: Readonly<Record<string, unknown
   for (const key in attributes) span.attribute(key, mask ? maskDeep(attributes[key]) : attributes[key])
 }
 
-const maskAttributes = (attributes: Readonly<Record<string, unknown>>, mask: boolean): Readonly<Record<string, unknown>> =>
-  mask ? maskRecord(attributes) : attributes
+const maskAttributes = (
+  attributes: Readonly<Record<string, unknown>>,
+  mask: boolean
+): Readonly<Record<string, unknown>> => mask ? maskRecord(attributes) : attributes
 
 /**
  * Builds `span` over an `emitNow` and a reporter.
@@ -166,78 +180,93 @@ const maskAttributes = (attributes: Readonly<Record<string, unknown>>, mask: boo
  * annotates the tracing span directly (the span object is the one `Effect.useSpan` hands over, so no
  * `annotateCurrentSpan` round-trip). Handlers that return Effects still run in this fiber, in order.
  */
-export const makeSpan = (emitNow: EmitNow, reporter: Reporter, mask = true): SpanFunction =>
-<A = unknown>(prefix: EventName, metadata: Metadata = emptyMetadata, options: SpanOptions<A> = {}) => {
-  const startName = Object.freeze([...prefix, "start"])
-  const stopName = Object.freeze([...prefix, "stop"])
-  const exceptionName = Object.freeze([...prefix, "exception"])
-  const dotted = formatEventName(prefix)
-  const component = options.component ?? dotted
-  const traceName = options.traceName ?? dotted
-  const spanOptions = traceName === false ? undefined : {
-    // a captured stack trace costs ~10 µs per span; the event name already says where it came from
-    captureStackTrace: false,
-    kind: options.traceKind ?? "internal",
-    attributes: maskAttributes(options.attributes ?? primitiveAttributes(metadata), mask)
-  }
-  const onSuccess = options.onSuccess
-
-  const finish = (exit: Exit.Exit<unknown, unknown>, clock: Clock.Clock, started: bigint, span: Tracer.Span | undefined): Effect.Effect<void> => {
-    const stopped = clock.monotonicTimeNanosUnsafe()
-    const duration = Number(stopped - started)
-    const timing = { duration, monotonic_time: Number(stopped) }
-    if (Exit.isSuccess(exit)) {
-      reporter.record(component, duration / 1e6, undefined)
-      // finish runs on the exit of `self`, whose success type is A
-      const info = onSuccess?.(exit.value as A, span !== undefined)
-      if (info === undefined) return emitNow(stopName, timing, metadata) ?? Effect.void
-      if (info.attributes !== undefined && span !== undefined) annotate(span, info.attributes, mask)
-      const stop: PendingEvent = {
-        name: stopName,
-        measurements: info.measurements === undefined ? timing : { ...info.measurements, ...timing },
-        metadata: info.metadata === undefined ? metadata : { ...metadata, ...info.metadata }
-      }
-      const events = info.events === undefined || info.events.length === 0 ? [stop] : [stop, ...info.events]
-      return emitFrom(emitNow, events, 0) ?? Effect.void
+export const makeSpan =
+  (emitNow: EmitNow, reporter: Reporter, mask = true): SpanFunction =>
+  <A = unknown>(prefix: EventName, metadata: Metadata = emptyMetadata, options: SpanOptions<A> = {}) => {
+    const startName = Object.freeze([...prefix, "start"])
+    const stopName = Object.freeze([...prefix, "stop"])
+    const exceptionName = Object.freeze([...prefix, "exception"])
+    const dotted = formatEventName(prefix)
+    const component = options.component ?? dotted
+    const traceName = options.traceName ?? dotted
+    const spanOptions = traceName === false ? undefined : {
+      // a captured stack trace costs ~10 µs per span; the event name already says where it came from
+      captureStackTrace: false,
+      kind: options.traceKind ?? "internal",
+      attributes: maskAttributes(options.attributes ?? primitiveAttributes(metadata), mask)
     }
-    const failure = exceptionInfo(exit.cause)
-    reporter.record(component, duration / 1e6, failure.errorType)
-    if (span !== undefined && span.status._tag !== "Ended") span.attribute("error.type", failure.errorType)
-    return emitNow(exceptionName, timing, {
-      ...metadata,
-      kind: failure.kind,
-      reason: failure.reason,
-      error_type: failure.errorType
-    }) ?? Effect.void
-  }
+    const onSuccess = options.onSuccess
 
-  // `start` is emitted synchronously in the fiber that runs the span, before `self`
-  const timed = <A2, E, R>(fiber: Fiber.Fiber<unknown, unknown>, self: Effect.Effect<A2, E, R>, span: Tracer.Span | undefined): Effect.Effect<A2, E, R> => {
-    const clock = fiber.getRef(Clock.Clock)
-    const started = clock.monotonicTimeNanosUnsafe()
-    const body = Effect.onExit(self, (exit) => finish(exit, clock, started, span))
-    const pending = emitNow(startName, { monotonic_time: Number(started), system_time: clock.currentTimeMillisUnsafe() }, metadata)
-    return pending === undefined ? body : Effect.andThen(pending, body)
-  }
+    const finish = (
+      exit: Exit.Exit<unknown, unknown>,
+      clock: Clock.Clock,
+      started: bigint,
+      span: Tracer.Span | undefined
+    ): Effect.Effect<void> => {
+      const stopped = clock.monotonicTimeNanosUnsafe()
+      const duration = Number(stopped - started)
+      const timing = { duration, monotonic_time: Number(stopped) }
+      if (Exit.isSuccess(exit)) {
+        reporter.record(component, duration / 1e6, undefined)
+        // finish runs on the exit of `self`, whose success type is A
+        const info = onSuccess?.(exit.value as A, span !== undefined)
+        if (info === undefined) return emitNow(stopName, timing, metadata) ?? Effect.void
+        if (info.attributes !== undefined && span !== undefined) annotate(span, info.attributes, mask)
+        const stop: PendingEvent = {
+          name: stopName,
+          measurements: info.measurements === undefined ? timing : { ...info.measurements, ...timing },
+          metadata: info.metadata === undefined ? metadata : { ...metadata, ...info.metadata }
+        }
+        const events = info.events === undefined || info.events.length === 0 ? [stop] : [stop, ...info.events]
+        return emitFrom(emitNow, events, 0) ?? Effect.void
+      }
+      const failure = exceptionInfo(exit.cause)
+      reporter.record(component, duration / 1e6, failure.errorType)
+      if (span !== undefined && span.status._tag !== "Ended") span.attribute("error.type", failure.errorType)
+      return emitNow(exceptionName, timing, {
+        ...metadata,
+        kind: failure.kind,
+        reason: failure.reason,
+        error_type: failure.errorType
+      }) ?? Effect.void
+    }
 
-  return <A2 extends A, E, R>(self: Effect.Effect<A2, E, R>): Effect.Effect<A2, E, R> =>
-    Effect.withFiber((fiber) => {
-      if (spanOptions === undefined || !tracingBackendInstalled(fiber)) return timed(fiber, self, undefined)
-      // what `Effect.withSpan(self, traceName, spanOptions)` does, keeping a reference to the span; with masking, the
-      // span ends with a failure whose message is masked (what an exporter records as the exception), and the caller
-      // still gets the original exit
-      const traced = (span: Tracer.Span) => Effect.withParentSpan(Effect.withFiber((inner) => timed(inner, self, span)), span, spanOptions)
-      // traceName is set whenever spanOptions is (checked above); useSpan keeps the effect's A, E and R
-      if (!mask) return Effect.useSpan(traceName as string, spanOptions, traced) as Effect.Effect<A2, E, R>
-      let original: Exit.Exit<A2, E> | undefined
-      return Effect.flatMap(
-        // traceName is set whenever spanOptions is (checked above)
-        Effect.exit(Effect.useSpan(traceName as string, spanOptions, (span) =>
-          Effect.flatMap(Effect.exit(traced(span)), (exit) => {
-            original = exit as Exit.Exit<A2, E> // the exit of `self`, through `timed`
-            return Exit.isSuccess(exit) ? exit : Exit.failCause(maskedCause(exit.cause))
-          }))),
-        (exit) => original ?? (exit as Exit.Exit<A2, E>) // `original` is set unless the span itself failed to start
-      ) as Effect.Effect<A2, E, R>
-    })
-}
+    // `start` is emitted synchronously in the fiber that runs the span, before `self`
+    const timed = <A2, E, R>(
+      fiber: Fiber.Fiber<unknown, unknown>,
+      self: Effect.Effect<A2, E, R>,
+      span: Tracer.Span | undefined
+    ): Effect.Effect<A2, E, R> => {
+      const clock = fiber.getRef(Clock.Clock)
+      const started = clock.monotonicTimeNanosUnsafe()
+      const body = Effect.onExit(self, (exit) => finish(exit, clock, started, span))
+      const pending = emitNow(startName, {
+        monotonic_time: Number(started),
+        system_time: clock.currentTimeMillisUnsafe()
+      }, metadata)
+      return pending === undefined ? body : Effect.andThen(pending, body)
+    }
+
+    return <A2 extends A, E, R>(self: Effect.Effect<A2, E, R>): Effect.Effect<A2, E, R> =>
+      Effect.withFiber((fiber) => {
+        if (spanOptions === undefined || !tracingBackendInstalled(fiber)) return timed(fiber, self, undefined)
+        // what `Effect.withSpan(self, traceName, spanOptions)` does, keeping a reference to the span; with masking, the
+        // span ends with a failure whose message is masked (what an exporter records as the exception), and the caller
+        // still gets the original exit
+        const traced = (span: Tracer.Span) =>
+          Effect.withParentSpan(Effect.withFiber((inner) => timed(inner, self, span)), span, spanOptions)
+        // traceName is set whenever spanOptions is (checked above); useSpan keeps the effect's A, E and R
+        if (!mask) return Effect.useSpan(traceName as string, spanOptions, traced) as Effect.Effect<A2, E, R>
+        let original: Exit.Exit<A2, E> | undefined
+        return Effect.flatMap(
+          // traceName is set whenever spanOptions is (checked above)
+          Effect.exit(Effect.useSpan(traceName as string, spanOptions, (span) =>
+            Effect.flatMap(Effect.exit(traced(span)), (exit) => {
+              original = exit as Exit.Exit<A2, E> // the exit of `self`, through `timed`
+              return Exit.isSuccess(exit) ? exit : Exit.failCause(maskedCause(exit.cause))
+            }))),
+          (exit) =>
+            original ?? (exit as Exit.Exit<A2, E>) // `original` is set unless the span itself failed to start
+        ) as Effect.Effect<A2, E, R>
+      })
+  }

@@ -8,8 +8,8 @@
  *
  * @since 0.1.0
  */
-import * as Invalid from "../internal/InvalidInput.ts"
 import { Schema } from "effect"
+import * as Invalid from "../internal/InvalidInput.ts"
 
 /** `attach` was called with an id that is already attached (`:telemetry`'s `{:error, :already_exists}`). */
 export class DuplicateHandlerError extends Schema.TaggedError<DuplicateHandlerError>()("DuplicateHandlerError", {
@@ -30,7 +30,9 @@ export class HandlerNotFoundError extends Schema.TaggedError<HandlerNotFoundErro
 }
 
 /** Untrusted input (options, prefixes, ids, metric definitions) failed to decode; `issues` lists every problem. */
-export class InvalidTelemetryInput extends Schema.TaggedError<InvalidTelemetryInput>()("InvalidTelemetryInput", Invalid.InvalidInputFields) {
+export class InvalidTelemetryInput
+  extends Schema.TaggedError<InvalidTelemetryInput>()("InvalidTelemetryInput", Invalid.InvalidInputFields)
+{
   override get message(): string {
     return Invalid.invalidMessage(this)
   }

@@ -44,20 +44,11 @@ import { maskRecord, maskSecrets } from "../guard/SecretDetector.ts"
 import { defaultMetrics } from "./DefaultMetrics.ts"
 import { Events } from "./EventCatalogue.ts"
 import { type HandlerEntry, HandlerTable } from "./internal/HandlerTable.ts"
+import { makeRecorderGroups } from "./internal/MetricRecorder.ts"
 import type { MetricDefinition } from "./MetricDefinition.ts"
 import { decodeDefinitions } from "./MetricDefinition.ts"
-import { makeRecorderGroups } from "./internal/MetricRecorder.ts"
 import { type ComponentStats, formatReport, Reporter } from "./Reporter.ts"
 import { exceptionInfo, makeSpan, type SpanFunction } from "./Span.ts"
-import type {
-  EventName,
-  Handler,
-  HandlerInfo,
-  Measurements,
-  Metadata,
-  TelemetryEvent
-} from "./TelemetryEvent.ts"
-import { emptyMetadata, formatEventName, HandlerIdSchema, PrefixesSchema } from "./TelemetryEvent.ts"
 import {
   DuplicateHandlerError,
   fromSchemaError,
@@ -65,6 +56,8 @@ import {
   type InvalidTelemetryInput,
   TelemetryExportError
 } from "./TelemetryError.ts"
+import type { EventName, Handler, HandlerInfo, Measurements, Metadata, TelemetryEvent } from "./TelemetryEvent.ts"
+import { emptyMetadata, formatEventName, HandlerIdSchema, PrefixesSchema } from "./TelemetryEvent.ts"
 import { makeTrackers, type Trackers } from "./Track.ts"
 
 /** The service interface. */
@@ -157,20 +150,24 @@ const make = (options: TelemetryHubOptions): Effect.Effect<TelemetryHubShape, In
     const reporter = new Reporter(windowSize)
 
     const reportFailures = (event: TelemetryEvent, failures: ReadonlyArray<HandlerFailure>): Effect.Effect<void> =>
-      Effect.forEach(failures, (f) =>
-        Effect.logWarning(`telemetry handler "${f.entry.id}" detached after a ${f.kind}: ${f.reason}`).pipe(
-          Effect.annotateLogs({ handler_id: f.entry.id, event_name: formatEventName(event.name) }),
-          Effect.andThen(Clock.currentTimeMillis),
-          Effect.flatMap((now) =>
-            emit(Events.telemetryHandlerFailure, { system_time: now }, {
-              handler_id: f.entry.id,
-              event_name: formatEventName(event.name),
-              kind: f.kind,
-              reason: f.reason,
-              error_type: f.errorType
-            })
-          )
-        ), { discard: true })
+      Effect.forEach(
+        failures,
+        (f) =>
+          Effect.logWarning(`telemetry handler "${f.entry.id}" detached after a ${f.kind}: ${f.reason}`).pipe(
+            Effect.annotateLogs({ handler_id: f.entry.id, event_name: formatEventName(event.name) }),
+            Effect.andThen(Clock.currentTimeMillis),
+            Effect.flatMap((now) =>
+              emit(Events.telemetryHandlerFailure, { system_time: now }, {
+                handler_id: f.entry.id,
+                event_name: formatEventName(event.name),
+                kind: f.kind,
+                reason: f.reason,
+                error_type: f.errorType
+              })
+            )
+          ),
+        { discard: true }
+      )
 
     /** Waits for a handler's returned Effect, records a failure (detaching it), then runs the rest. */
     const awaitHandler = (
@@ -202,7 +199,12 @@ const make = (options: TelemetryHubOptions): Effect.Effect<TelemetryHubShape, In
       start: number,
       failed: Array<HandlerFailure> | undefined
     ):
-      | { readonly index: number; readonly entry: HandlerEntry; readonly effect: Effect.Effect<unknown, unknown>; readonly failed: Array<HandlerFailure> | undefined }
+      | {
+        readonly index: number
+        readonly entry: HandlerEntry
+        readonly effect: Effect.Effect<unknown, unknown>
+        readonly failed: Array<HandlerFailure> | undefined
+      }
       | { readonly index: -1; readonly failed: Array<HandlerFailure> | undefined } =>
     {
       for (let i = start; i < entries.length; i++) {
@@ -233,22 +235,33 @@ const make = (options: TelemetryHubOptions): Effect.Effect<TelemetryHubShape, In
       failed: Array<HandlerFailure> | undefined
     ): Effect.Effect<void> => {
       const ran = runSync(entries, event, start, failed)
-      if (ran.index >= 0 && "effect" in ran) return awaitHandler(ran.entry, ran.effect, entries, event, ran.index, ran.failed)
+      if (ran.index >= 0 && "effect" in ran) {
+        return awaitHandler(ran.entry, ran.effect, entries, event, ran.index, ran.failed)
+      }
       return ran.failed === undefined ? Effect.void : reportFailures(event, ran.failed)
     }
 
     // Runs the synchronous handlers now; returns what is left for the emitter's fiber (or `undefined`).
-    const emitNow = (name: EventName, measurements: Measurements, metadata: Metadata): Effect.Effect<void> | undefined => {
+    const emitNow = (
+      name: EventName,
+      measurements: Measurements,
+      metadata: Metadata
+    ): Effect.Effect<void> | undefined => {
       const entries = table.resolve(name)
       if (entries.length === 0) return undefined
       const event: TelemetryEvent = { name, measurements, metadata: mask(metadata) }
       const ran = runSync(entries, event, 0, undefined)
-      if (ran.index >= 0 && "effect" in ran) return awaitHandler(ran.entry, ran.effect, entries, event, ran.index, ran.failed)
+      if (ran.index >= 0 && "effect" in ran) {
+        return awaitHandler(ran.entry, ran.effect, entries, event, ran.index, ran.failed)
+      }
       return ran.failed === undefined ? undefined : reportFailures(event, ran.failed)
     }
 
-    const emit = (name: EventName, measurements: Measurements, metadata: Metadata = emptyMetadata): Effect.Effect<void> =>
-      Effect.suspend(() => emitNow(name, measurements, metadata) ?? Effect.void)
+    const emit = (
+      name: EventName,
+      measurements: Measurements,
+      metadata: Metadata = emptyMetadata
+    ): Effect.Effect<void> => Effect.suspend(() => emitNow(name, measurements, metadata) ?? Effect.void)
 
     // Synchronous emission for hot paths outside Effect: sync handlers run inline; a handler that returns an
     // Effect (and the handlers after it, and failure reports) continue in a forked fiber of the hub's context.
@@ -304,7 +317,11 @@ const make = (options: TelemetryHubOptions): Effect.Effect<TelemetryHubShape, In
             Effect.mapError((e) => fromSchemaError("export path", e))
           )
           const now = yield* Clock.currentTimeMillis
-          const body = JSON.stringify({ generatedAt: new Date(now).toISOString(), windowSize, components: reporter.stats() }, null, 2)
+          const body = JSON.stringify(
+            { generatedAt: new Date(now).toISOString(), windowSize, components: reporter.stats() },
+            null,
+            2
+          )
           yield* Effect.tryPromise({
             try: async () => {
               await mkdir(dirname(target), { recursive: true })

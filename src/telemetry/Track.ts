@@ -131,7 +131,11 @@ const llmStopInfo = (info: LlmCallInfo, usage: LlmUsage, traced: boolean): SpanS
   const finishReason = usage.finishReasons?.[0]
   if (finishReason !== undefined) metadata.finish_reason = finishReason
   const attributes = traced ? llmResponseAttributes(usage) : undefined
-  if (!hasTokens && usage.cost === undefined) return attributes === undefined ? { measurements: tokens, metadata } : { measurements: tokens, metadata, attributes }
+  if (!hasTokens && usage.cost === undefined) {
+    return attributes === undefined
+      ? { measurements: tokens, metadata }
+      : { measurements: tokens, metadata, attributes }
+  }
   const usageMetadata: Record<string, unknown> = { provider: info.provider, model: info.model }
   if (usage.responseModel !== undefined) usageMetadata.response_model = usage.responseModel
   return {
@@ -206,18 +210,32 @@ export const makeTrackers = (span: SpanFunction) => ({
     span(SpanPrefixes.toolExecution, defined({ tool: info.tool, agent: info.agent, component: `tool:${info.tool}` }), {
       component: `tool:${info.tool}`,
       traceName: `execute_tool ${info.tool}`,
-      attributes: defined({ "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": info.tool, "gen_ai.agent.name": info.agent })
+      attributes: defined({
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.name": info.tool,
+        "gen_ai.agent.name": info.agent
+      })
     }),
   /** Tracks an agent action: `troupe.agent.action.*`, an `invoke_agent` span. */
   trackAgentAction: (info: { readonly agent: string; readonly action: string }): Tracked =>
     span(SpanPrefixes.agentAction, { agent: info.agent, action: info.action, component: `agent:${info.agent}` }, {
       component: `agent:${info.agent}`,
       traceName: `invoke_agent ${info.agent}`,
-      attributes: { "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": info.agent, "troupe.agent.action": info.action }
+      attributes: {
+        "gen_ai.operation.name": "invoke_agent",
+        "gen_ai.agent.name": info.agent,
+        "troupe.agent.action": info.action
+      }
     }),
   /** Tracks an algorithm execution (e.g. a search or planning algorithm): `troupe.algorithm.execution.*`. */
-  trackAlgorithmExecution: (info: { readonly algorithm: string; readonly metadata?: Readonly<Record<string, unknown>> }): Tracked =>
-    span(SpanPrefixes.algorithmExecution, { ...info.metadata, algorithm: info.algorithm, component: `algorithm:${info.algorithm}` }, {
+  trackAlgorithmExecution: (
+    info: { readonly algorithm: string; readonly metadata?: Readonly<Record<string, unknown>> }
+  ): Tracked =>
+    span(SpanPrefixes.algorithmExecution, {
+      ...info.metadata,
+      algorithm: info.algorithm,
+      component: `algorithm:${info.algorithm}`
+    }, {
       component: `algorithm:${info.algorithm}`,
       traceName: `algorithm ${info.algorithm}`,
       attributes: { "troupe.algorithm.name": info.algorithm }

@@ -6,7 +6,11 @@
  */
 export { defaultMetrics, fastDurationBuckets, llmDurationBuckets } from "./DefaultMetrics.ts"
 export { type CatalogueEntry, catalogueMarkdown, eventCatalogue, Events, SpanPrefixes } from "./EventCatalogue.ts"
-export { bridge as bridgeLifecycle, layerLifecycleBridge, toTelemetryEvent as lifecycleToTelemetryEvent } from "./LifecycleBridge.ts"
+export {
+  bridge as bridgeLifecycle,
+  layerLifecycleBridge,
+  toTelemetryEvent as lifecycleToTelemetryEvent
+} from "./LifecycleBridge.ts"
 export * as MetricDefinition from "./MetricDefinition.ts"
 export type {
   CounterDefinition,
@@ -19,15 +23,6 @@ export type {
 export * as OtelExport from "./OtelExport.ts"
 export { type ComponentStats, formatReport } from "./Reporter.ts"
 export type { ExceptionInfo, SpanFunction, SpanOptions, SpanStopInfo } from "./Span.ts"
-export type {
-  EventName,
-  Handler,
-  HandlerInfo,
-  Measurements,
-  Metadata,
-  TelemetryEvent
-} from "./TelemetryEvent.ts"
-export { formatEventName } from "./TelemetryEvent.ts"
 export {
   DuplicateHandlerError,
   HandlerNotFoundError,
@@ -36,5 +31,7 @@ export {
   type TelemetryError,
   TelemetryExportError
 } from "./TelemetryError.ts"
+export type { EventName, Handler, HandlerInfo, Measurements, Metadata, TelemetryEvent } from "./TelemetryEvent.ts"
+export { formatEventName } from "./TelemetryEvent.ts"
 export { TelemetryHub, type TelemetryHubOptions, type TelemetryHubShape } from "./TelemetryHub.ts"
 export { genAiProviderNames, type LlmCallInfo, type LlmUsage, type TrackLlmOptions } from "./Track.ts"

@@ -131,10 +131,11 @@ describe("Action", () => {
         output: Schema.Number,
         retries: 0,
         run: () => Effect.never,
-        compensate: ({ id }, error) =>
-          Ref.update(undone, (xs) => [...xs, `${id}:${(error as { _tag: string })._tag}`])
+        compensate: ({ id }, error) => Ref.update(undone, (xs) => [...xs, `${id}:${(error as { _tag: string })._tag}`])
       })
-      const fiber = yield* Effect.forkChild(Effect.flip(ActionRunner.execute(slow, { id: "a" })), { startImmediately: true })
+      const fiber = yield* Effect.forkChild(Effect.flip(ActionRunner.execute(slow, { id: "a" })), {
+        startImmediately: true
+      })
       yield* TestClock.adjust("30 seconds")
       const error = yield* Fiber.join(fiber)
       assert.strictEqual(error._tag, "ActionFailed")
@@ -190,7 +191,9 @@ describe("Action", () => {
         params: Schema.Struct({ n: Schema.Number, raw: Schema.String }),
         output: Schema.Struct({ doubled: Schema.Number }),
         run: ({ n }, { state }) =>
-          Effect.succeed(Action.withOps({ doubled: n * 2 }, StateOp.setPath(["seen"], (state as { parsed?: boolean }).parsed)))
+          Effect.succeed(
+            Action.withOps({ doubled: n * 2 }, StateOp.setPath(["seen"], (state as { parsed?: boolean }).parsed))
+          )
       })
       const result = yield* ActionRunner.chain([parse, double], { raw: "21" }, { state: {} })
       assert.deepStrictEqual(result.output, { doubled: 42 })

@@ -17,12 +17,16 @@ const Counter = Agent.define({
   routes: [
     { pattern: "counter.inc", target: Increment },
     { pattern: "counter.*", target: (s) => ({ ops: [StateOp.set({ log: [`star:${s.type}`] })] }), priority: 10 },
-    { pattern: "counter.done", target: () => ({ status: "completed", directives: [Directive.emit({ type: "counter.finished" })] }) },
+    {
+      pattern: "counter.done",
+      target: () => ({ status: "completed", directives: [Directive.emit({ type: "counter.finished" })] })
+    },
     { pattern: "fetch.**", target: Fetch }
   ]
 })
 
-const sig = (type: string, data?: unknown) => Signal.make(data === undefined ? { type } : { type, data }).pipe(Effect.orDie)
+const sig = (type: string, data?: unknown) =>
+  Signal.make(data === undefined ? { type } : { type, data }).pipe(Effect.orDie)
 
 describe("Agent.cmd (pure)", () => {
   it.effect("new applies schema defaults; bad initial state names the path", () =>
@@ -43,7 +47,10 @@ describe("Agent.cmd (pure)", () => {
       assert.strictEqual(next.result, 2)
       assert.deepStrictEqual(directives, [])
       assert.strictEqual(agent.state.count, 0)
-      const twice = Agent.cmd(agent, [Instruction.action(Increment, { by: 1 }), Instruction.action(Increment, { by: 1 })])
+      const twice = Agent.cmd(agent, [
+        Instruction.action(Increment, { by: 1 }),
+        Instruction.action(Increment, { by: 1 })
+      ])
       assert.strictEqual(twice.agent.state.count, 2)
     }))
 
@@ -73,9 +80,12 @@ describe("Agent.cmd (pure)", () => {
       assert.deepStrictEqual([err._tag, err.path], ["InvalidParams", "by"])
       const unrouted = Agent.cmd(agent, yield* sig("nobody.home"))
       assert.strictEqual(((unrouted.directives[0] as Directive.Error).error as { _tag: string })._tag, "NoRoute")
-      const throwing = Agent.cmd(agent, Instruction.decide(() => {
-        throw new Error("bug")
-      }))
+      const throwing = Agent.cmd(
+        agent,
+        Instruction.decide(() => {
+          throw new Error("bug")
+        })
+      )
       assert.strictEqual(throwing.agent, agent)
       assert.strictEqual(((throwing.directives[0] as Directive.Error).error as { _tag: string })._tag, "CmdFailed")
       const invalid = Agent.cmd(agent, Instruction.decide(() => ({ ops: [StateOp.set({ count: "nope" })] })))
@@ -94,8 +104,13 @@ describe("Agent.cmd (pure)", () => {
         schema: CounterState,
         actions: [Increment],
         onBeforeCmd: (agent, instruction) =>
-          instruction._tag === "Action" ? { agent, instruction: { ...instruction, params: { by: 10 } } } : { agent, instruction },
-        onAfterCmd: (agent, _i, directives) => ({ agent, directives: [...directives, Directive.emit({ type: "after" })] })
+          instruction._tag === "Action"
+            ? { agent, instruction: { ...instruction, params: { by: 10 } } }
+            : { agent, instruction },
+        onAfterCmd: (agent, _i, directives) => ({
+          agent,
+          directives: [...directives, Directive.emit({ type: "after" })]
+        })
       })
       const agent = yield* Agent.new(Hooked)
       const r = Agent.cmd(agent, Instruction.action(Increment, { by: 1 }))
@@ -105,7 +120,11 @@ describe("Agent.cmd (pure)", () => {
 
   it.effect("bad route patterns are reported by new", () =>
     Effect.gen(function*() {
-      const Broken = Agent.define({ name: "broken", schema: CounterState, routes: [{ pattern: "a..b", target: () => undefined }] })
+      const Broken = Agent.define({
+        name: "broken",
+        schema: CounterState,
+        routes: [{ pattern: "a..b", target: () => undefined }]
+      })
       const e = yield* Effect.flip(Agent.new(Broken))
       assert.strictEqual(e._tag, "InvalidRoute")
     }))

@@ -5,7 +5,8 @@ import { Checkpoints } from "../../src/llmagent/index.ts"
 import { ExitReason, Process } from "../../src/runtime/index.ts"
 import { CounterState, Increment } from "./support.ts"
 
-const sig = (type: string, data?: unknown) => Signal.make(data === undefined ? { type } : { type, data }).pipe(Effect.orDie)
+const sig = (type: string, data?: unknown) =>
+  Signal.make(data === undefined ? { type } : { type, data }).pipe(Effect.orDie)
 
 const Counter = Agent.define({
   name: "counter",

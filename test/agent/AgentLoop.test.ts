@@ -5,7 +5,7 @@ import { Action, AgentLoop, Tool } from "../../src/agent/index.ts"
 import type { LlmRequest, ProviderError, ScriptRule } from "../../src/llm/index.ts"
 import { ProviderRateLimited, ScriptedProvider } from "../../src/llm/index.ts"
 import { ConversationMemory, layerMemory } from "../../src/memory/index.ts"
-import { TelemetryHub, type TelemetryEvent, type TelemetryHubShape } from "../../src/telemetry/index.ts"
+import { type TelemetryEvent, TelemetryHub, type TelemetryHubShape } from "../../src/telemetry/index.ts"
 
 const Add = Action.make({
   name: "add",
@@ -115,7 +115,10 @@ describe("AgentLoop.run", () => {
       const { llm } = recording([
         { when: { lastUser: "recover" }, reply: { toolCalls: [{ name: "ad", arguments: { a: 1, b: 2 } }] } },
         { when: { toolResult: "UnknownTool" }, reply: { toolCalls: [{ name: "add", arguments: "{a: 1" }] } },
-        { when: { toolResult: "not valid JSON" }, reply: { toolCalls: [{ name: "add", arguments: { a: "one", b: 2 } }] } },
+        {
+          when: { toolResult: "not valid JSON" },
+          reply: { toolCalls: [{ name: "add", arguments: { a: "one", b: 2 } }] }
+        },
         { when: { toolResult: "InvalidParams" }, reply: { toolCalls: [{ name: "add", arguments: { a: 1, b: 2 } }] } },
         { when: { tool: "add" }, reply: (req) => ({ text: `got ${lastToolContent(req)}` }) }
       ])
@@ -134,8 +137,17 @@ describe("AgentLoop.run", () => {
 
   it.effect("maxSteps reached is an outcome, and the last step's tools still ran", () =>
     Effect.gen(function*() {
-      const { llm, requests } = recording([{ when: "always", reply: { toolCalls: [{ name: "add", arguments: { a: 1, b: 1 } }] } }])
-      const result = yield* AgentLoop.run({ llm, model: "fast", tools: [Tool.fromAction(Add)], maxSteps: 3, input: "loop" })
+      const { llm, requests } = recording([{
+        when: "always",
+        reply: { toolCalls: [{ name: "add", arguments: { a: 1, b: 1 } }] }
+      }])
+      const result = yield* AgentLoop.run({
+        llm,
+        model: "fast",
+        tools: [Tool.fromAction(Add)],
+        maxSteps: 3,
+        input: "loop"
+      })
       expect(result.stopReason).toBe("max-steps")
       expect(result.steps).toBe(3)
       expect(requests.length).toBe(3)
@@ -241,11 +253,22 @@ describe("AgentLoop memory", () => {
         ...sumRules,
         { when: { lastUser: "thanks" }, reply: { text: "ok" } }
       ])
-      yield* AgentLoop.run({ llm, model: "fast", tools: [Tool.fromAction(Add)], input: "add 2 and 40", conversationId: "t" })
+      yield* AgentLoop.run({
+        llm,
+        model: "fast",
+        tools: [Tool.fromAction(Add)],
+        input: "add 2 and 40",
+        conversationId: "t"
+      })
       yield* AgentLoop.run({ llm, model: "fast", input: "thanks", conversationId: "t" })
       // kept: [tool, assistant, user, assistant] of 6; the leading tool result is dropped
       yield* AgentLoop.run({ llm, model: "fast", input: "thanks", conversationId: "t" })
-      expect(requests[requests.length - 1]?.messages.map((m) => m.role)).toStrictEqual(["assistant", "user", "assistant", "user"])
+      expect(requests[requests.length - 1]?.messages.map((m) => m.role)).toStrictEqual([
+        "assistant",
+        "user",
+        "assistant",
+        "user"
+      ])
     }).pipe(Effect.provide(layerMemory({ maxMessages: 4 }))))
 })
 
@@ -286,7 +309,13 @@ describe("AgentLoop.runStream", () => {
     Effect.gen(function*() {
       const { llm } = recording(sumRules)
       const events = yield* Stream.runCollect(
-        AgentLoop.runStream({ llm, model: "fast", tools: [Tool.fromAction(Add)], input: "add 2 and 40", conversationId: "s" })
+        AgentLoop.runStream({
+          llm,
+          model: "fast",
+          tools: [Tool.fromAction(Add)],
+          input: "add 2 and 40",
+          conversationId: "s"
+        })
       )
       expect(events[events.length - 1]?._tag).toBe("Finished")
       expect((yield* (yield* ConversationMemory).messages("s")).length).toBe(4)
@@ -340,13 +369,17 @@ describe("AgentLoop interruption", () => {
         generate: () =>
           Deferred.succeed(calling, undefined).pipe(
             Effect.andThen(Effect.never),
-            Effect.onInterrupt(() => Effect.sync(() => {
-              interrupted = true
-            }))
+            Effect.onInterrupt(() =>
+              Effect.sync(() => {
+                interrupted = true
+              })
+            )
           ),
         stream: () => Stream.never
       }
-      const fiber = yield* Effect.forkChild(AgentLoop.run({ llm, model: "fast", input: "hi" }), { startImmediately: true })
+      const fiber = yield* Effect.forkChild(AgentLoop.run({ llm, model: "fast", input: "hi" }), {
+        startImmediately: true
+      })
       yield* Deferred.await(calling)
       yield* Fiber.interrupt(fiber)
       expect(interrupted).toBe(true)
@@ -357,7 +390,12 @@ describe("AgentLoop interruption", () => {
       const started = yield* Deferred.make<void>()
       const { state, make } = hangingTool()
       const { llm } = recording(hangRules)
-      const events = yield* AgentLoop.runStream({ llm, model: "fast", tools: [Tool.fromAction(make(started))], input: "hang" })
+      const events = yield* AgentLoop.runStream({
+        llm,
+        model: "fast",
+        tools: [Tool.fromAction(make(started))],
+        input: "hang"
+      })
         .pipe(
           Stream.tap((e) => (e._tag === "ToolCallStarted" ? Deferred.await(started) : Effect.void)),
           Stream.takeUntil((e) => e._tag === "ToolCallStarted"),
@@ -389,7 +427,14 @@ describe("AgentLoop telemetry", () => {
         },
         { when: { tool: "add" }, reply: { text: "done" } }
       ])
-      const result = yield* AgentLoop.run({ llm, model: "fast", agent: "calc", tools: [Tool.fromAction(Add)], input: "go", telemetry: hub })
+      const result = yield* AgentLoop.run({
+        llm,
+        model: "fast",
+        agent: "calc",
+        tools: [Tool.fromAction(Add)],
+        input: "go",
+        telemetry: hub
+      })
       expect(result.text).toBe("done")
       const names = seen.map((e) => e.name.join("."))
       expect(names.filter((n) => n.endsWith("start")).length).toBe(2)

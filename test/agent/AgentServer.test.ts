@@ -19,7 +19,8 @@ const Live = AgentServer.layer().pipe(
   Layer.provideMerge(Bus.layer())
 )
 
-const sig = (type: string, data?: unknown) => Signal.make(data === undefined ? { type } : { type, data }).pipe(Effect.orDie)
+const sig = (type: string, data?: unknown) =>
+  Signal.make(data === undefined ? { type } : { type, data }).pipe(Effect.orDie)
 
 const Slow = Action.make({
   name: "slow_double",
@@ -35,13 +36,25 @@ const Worker = Agent.define({
   routes: [
     { pattern: "work.inc", target: Increment },
     { pattern: "work.slow", target: Slow },
-    { pattern: "work.emit", target: () => ({ directives: [Directive.emit({ type: "work.emitted", data: { ok: true } })] }) },
-    { pattern: "work.later", target: () => ({ directives: [Directive.schedule("10 seconds", { type: "work.inc", data: { by: 100 } })] }) },
+    {
+      pattern: "work.emit",
+      target: () => ({ directives: [Directive.emit({ type: "work.emitted", data: { ok: true } })] })
+    },
+    {
+      pattern: "work.later",
+      target: () => ({ directives: [Directive.schedule("10 seconds", { type: "work.inc", data: { by: 100 } })] })
+    },
     { pattern: "work.finish", target: () => ({ status: "completed" }) },
     { pattern: "work.stop", target: () => ({ directives: [Directive.stop()] }) },
     { pattern: "work.fail", target: () => ({ directives: [Directive.error(new Error("bad thing"))] }) },
-    { pattern: "work.flood", target: () => ({ directives: Array.from({ length: 20 }, () => Directive.emit({ type: "x" })) }) },
-    { pattern: "work.tell-parent", target: () => ({ directives: [Directive.emitToParent({ type: "child.says", data: { hi: 1 } })] }) },
+    {
+      pattern: "work.flood",
+      target: () => ({ directives: Array.from({ length: 20 }, () => Directive.emit({ type: "x" })) })
+    },
+    {
+      pattern: "work.tell-parent",
+      target: () => ({ directives: [Directive.emitToParent({ type: "child.says", data: { hi: 1 } })] })
+    },
     { pattern: "troupe.agent.orphaned", target: () => ({ ops: [StateOp.set({ log: ["orphaned"] })] }) }
   ]
 })
@@ -57,12 +70,20 @@ const Parent = Agent.define({
         return { directives: [Directive.spawnAgent(d.id, Worker, { onParentDeath: d.policy })] }
       }
     },
-    { pattern: "parent.stop-child", target: (s) => ({ directives: [Directive.stopChild((s.data as { id: string }).id)] }) },
+    {
+      pattern: "parent.stop-child",
+      target: (s) => ({ directives: [Directive.stopChild((s.data as { id: string }).id)] })
+    },
     {
       pattern: "troupe.agent.child.*",
-      target: (s, agent) => ({ ops: [StateOp.set({ log: [...agent.state.log, `${s.type.split(".").pop()}:${(s.data as { id: string }).id}`] })] })
+      target: (s, agent) => ({
+        ops: [StateOp.set({ log: [...agent.state.log, `${s.type.split(".").pop()}:${(s.data as { id: string }).id}`] })]
+      })
     },
-    { pattern: "child.says", target: (_s, agent) => ({ ops: [StateOp.set({ log: [...agent.state.log, "child said hi"] })] }) }
+    {
+      pattern: "child.says",
+      target: (_s, agent) => ({ ops: [StateOp.set({ log: [...agent.state.log, "child said hi"] })] })
+    }
   ]
 })
 
@@ -92,7 +113,9 @@ describe("AgentServer", () => {
       const id = yield* server.start(Worker, { id: "w2" })
       const running = yield* server.call(id, yield* sig("work.slow", { n: 21 }))
       assert.strictEqual(running.status, "running")
-      const idle = yield* Effect.forkChild(server.awaitStatus<typeof CounterState.Type>(id, "idle", "5 seconds"), { startImmediately: true })
+      const idle = yield* Effect.forkChild(server.awaitStatus<typeof CounterState.Type>(id, "idle", "5 seconds"), {
+        startImmediately: true
+      })
       yield* TestClock.adjust("1 second")
       const done = yield* Fiber.join(idle)
       assert.strictEqual(done.state.count, 42)
@@ -103,7 +126,12 @@ describe("AgentServer", () => {
       yield* server.call(id, yield* sig("work.later"))
       yield* TestClock.adjust("10 seconds")
       assert.strictEqual((yield* server.state<typeof CounterState.Type>(id)).state.count, 142)
-      const waiting = yield* Effect.flip(server.awaitStatus(id, "completed", "1 second").pipe(Effect.forkChild, Effect.flatMap((f) => Effect.andThen(TestClock.adjust("1 second"), Fiber.join(f)))))
+      const waiting = yield* Effect.flip(
+        server.awaitStatus(id, "completed", "1 second").pipe(
+          Effect.forkChild,
+          Effect.flatMap((f) => Effect.andThen(TestClock.adjust("1 second"), Fiber.join(f)))
+        )
+      )
       assert.strictEqual(waiting._tag, "StatusTimeout")
       const completed = yield* Effect.forkChild(server.awaitStatus(id, "completed"), { startImmediately: true })
       yield* server.cast(id, yield* sig("work.finish"))

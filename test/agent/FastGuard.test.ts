@@ -25,8 +25,16 @@ const schemas = {
 const value: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
   any: fc.oneof(
     { depthSize: "small" },
-    fc.double(), fc.integer(), fc.constant(Number.NaN), fc.string(), fc.boolean(), fc.constant(null),
-    fc.constant(undefined), fc.constant("a"), fc.constant("x"), fc.constant(new Box()),
+    fc.double(),
+    fc.integer(),
+    fc.constant(Number.NaN),
+    fc.string(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.constant(undefined),
+    fc.constant("a"),
+    fc.constant("x"),
+    fc.constant(new Box()),
     // objects that are not plain: an array and a function carrying the fields, a null prototype, inherited fields
     fc.constant(Object.assign([], { by: 1, name: "a", on: true, n: 2, count: 0 })),
     fc.constant(Object.assign(() => 1, { by: 1, count: 0 })),

@@ -11,7 +11,13 @@ describe("Router", () => {
     Router.add(r, "**", "all")
     Router.add(r, "*.created", "any-created")
     Router.add(r, "user.**.done", "deep-done")
-    assert.deepStrictEqual([...Router.route(r, "user.created")].sort(), ["all", "any-created", "exact", "globstar", "star"])
+    assert.deepStrictEqual([...Router.route(r, "user.created")].sort(), [
+      "all",
+      "any-created",
+      "exact",
+      "globstar",
+      "star"
+    ])
     assert.deepStrictEqual([...Router.route(r, "user")].sort(), ["all", "globstar"])
     assert.deepStrictEqual([...Router.route(r, "user.a.b")].sort(), ["all", "globstar"])
     assert.deepStrictEqual([...Router.route(r, "user.done")].sort(), ["all", "deep-done", "globstar", "star"])

@@ -33,7 +33,9 @@ describe("Signal", () => {
       assert.strictEqual(e1.path, "type")
       const e2 = yield* Effect.flip(Signal.decode({ specversion: "0.3", id: "x", source: "s", type: "a.b" }))
       assert.strictEqual(e2.path, "specversion")
-      const e3 = yield* Effect.flip(Signal.decode({ specversion: "1.0", id: "x", source: "s", type: "a..b", time: "yesterday" }))
+      const e3 = yield* Effect.flip(
+        Signal.decode({ specversion: "1.0", id: "x", source: "s", type: "a..b", time: "yesterday" })
+      )
       assert.include(e3.detail, "time")
       assert.include(e3.detail, "type")
     }))

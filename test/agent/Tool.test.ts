@@ -75,9 +75,15 @@ describe("Tool JSON Schema", () => {
 
   it("strict decoding maps the model's nulls back to absent fields", () => {
     const tool = Tool.fromAction(Booking, { strict: true })
-    const decoded = tool.decode({ traveller: { name: "Ada", address: { street: "x", zip: null } }, nights: 2, note: null })
+    const decoded = tool.decode({
+      traveller: { name: "Ada", address: { street: "x", zip: null } },
+      nights: 2,
+      note: null
+    })
     assert.isTrue(Result.isSuccess(decoded))
-    if (Result.isSuccess(decoded)) assert.deepStrictEqual(decoded.success, { traveller: { name: "Ada", address: { street: "x" } }, nights: 2 })
+    if (Result.isSuccess(decoded)) {
+      assert.deepStrictEqual(decoded.success, { traveller: { name: "Ada", address: { street: "x" } }, nights: 2 })
+    }
     const bad = tool.decode({ traveller: { name: 1 } })
     assert.isTrue(Result.isFailure(bad))
     if (Result.isFailure(bad)) assert.strictEqual(bad.failure.path, "traveller.name")
@@ -103,9 +109,10 @@ describe("Tool JSON Schema", () => {
       const tools = [Tool.fromAction(Booking), Tool.fromAction(failing)] as const
       const kit = Tool.toolkit(...tools)
       const handler = yield* kit.pipe(Effect.provide(Tool.toolkitLayer(...tools)))
-      const ok = yield* handler.handle("book_trip", { traveller: { name: "Ada", address: { street: "s" } }, nights: 1 }).pipe(
-        Effect.flatMap(Stream.runCollect)
-      )
+      const ok = yield* handler.handle("book_trip", { traveller: { name: "Ada", address: { street: "s" } }, nights: 1 })
+        .pipe(
+          Effect.flatMap(Stream.runCollect)
+        )
       assert.deepStrictEqual(ok[0]?.result, { ref: "Ada-1" })
       const ko = yield* handler.handle("explode", {}).pipe(Effect.flatMap(Stream.runCollect))
       assert.isTrue(ko[0]?.isFailure)
@@ -141,9 +148,15 @@ describe("ToolRunner", () => {
         { id: "3", name: "book_trip", params: "{not json" },
         { id: "4", name: "book_trip", params: { traveller: { name: "A", address: {} }, nights: 1 } },
         { id: "5", name: "crash", params: {} },
-        { id: "6", name: "book_trip", params: JSON.stringify({ traveller: { name: "A", address: { street: "s" } }, nights: 3 }) }
+        {
+          id: "6",
+          name: "book_trip",
+          params: JSON.stringify({ traveller: { name: "A", address: { street: "s" } }, nights: 3 })
+        }
       ])
-      const summary = results.map((r) => r._tag === "ToolSuccess" ? ["ok", r.output] : [r.error.tag, r.error.path ?? ""])
+      const summary = results.map((r) =>
+        r._tag === "ToolSuccess" ? ["ok", r.output] : [r.error.tag, r.error.path ?? ""]
+      )
       assert.deepStrictEqual(summary, [
         ["UnknownTool", ""],
         ["ToolDenied", ""],
@@ -166,7 +179,9 @@ describe("ToolRunner", () => {
       yield* TestClock.adjust("1 second") // the third ran after a permit freed
       const results = yield* Fiber.join(fiber)
       assert.deepStrictEqual(results.map((r) => r._tag), ["ToolSuccess", "ToolSuccess", "ToolSuccess"])
-      const late = yield* Effect.forkChild(runner.handle({ id: "x", name: "slow", params: { ms: 60_000 } }), { startImmediately: true })
+      const late = yield* Effect.forkChild(runner.handle({ id: "x", name: "slow", params: { ms: 60_000 } }), {
+        startImmediately: true
+      })
       yield* TestClock.adjust("5 seconds")
       const timedOut = yield* Fiber.join(late)
       assert.strictEqual(timedOut._tag === "ToolFailure" ? timedOut.error.tag : "", "ToolTimeout")

@@ -53,14 +53,20 @@ describe("Troupe.layer options", () => {
 
   it.effect("fuzz: arbitrary option values never throw when the layer is made; a bad one fails as InvalidTroupeOptions", () =>
     Effect.gen(function*() {
-      const samples = fc.sample(fc.record({ name: fc.anything(), redis: fc.anything(), memory: fc.anything() }, { requiredKeys: [] }), 60)
+      const samples = fc.sample(
+        fc.record({ name: fc.anything(), redis: fc.anything(), memory: fc.anything() }, { requiredKeys: [] }),
+        60
+      )
       for (const options of samples) {
         // the cast is the point of the test: untyped input, as from a config file
         const layer = Troupe.layerTest(options as Troupe.TroupeOptions)
         const exit = yield* Effect.exit(Layer.build(layer).pipe(Effect.scoped))
         if (Exit.isFailure(exit)) {
           const error = Cause.findErrorOption(exit.cause)
-          assert.isTrue(Option.isSome(error) && (error.value as { _tag?: string })._tag === "InvalidTroupeOptions", String(exit.cause))
+          assert.isTrue(
+            Option.isSome(error) && (error.value as { _tag?: string })._tag === "InvalidTroupeOptions",
+            String(exit.cause)
+          )
         }
       }
     }))

@@ -3,8 +3,8 @@
  * the layer's context and the pipeline uses them (costs recorded, budget scopes checked, permanent failures
  * dead-lettered and redriven through the pipeline); with `redis`, costs, budgets and dead letters live in Redis.
  */
-import { assert, describe, it } from "@effect/vitest"
 import { NodeRedis } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import { Redis } from "effect/persistence"
 import { Troupe } from "../../src/app/index.ts"
@@ -15,12 +15,20 @@ import { ProviderServerError } from "../../src/llm/index.ts"
 import { Llm } from "../../src/pipeline/index.ts"
 import { cleanupRedisPrefix, describeRedis, redisUrl, uniquePrefix } from "../support/redis.ts"
 
-const ask = (content: string, user?: string) => ({ model: "fast", messages: [{ role: "user", content }] as const, options: { cache: "bypass" as const, ...(user !== undefined ? { user } : {}) } })
+const ask = (content: string, user?: string) => ({
+  model: "fast",
+  messages: [{ role: "user", content }] as const,
+  options: { cache: "bypass" as const, ...(user !== undefined ? { user } : {}) }
+})
 
 describe("Troupe.layer optional services (costs, budgets, deadLetters)", () => {
   it.effect("off by default: no Costs, Budgets or DeadLetters in the context", () =>
     Effect.gen(function*() {
-      const found = [yield* Effect.serviceOption(Costs), yield* Effect.serviceOption(Budgets), yield* Effect.serviceOption(DeadLetters)]
+      const found = [
+        yield* Effect.serviceOption(Costs),
+        yield* Effect.serviceOption(Budgets),
+        yield* Effect.serviceOption(DeadLetters)
+      ]
       assert.deepStrictEqual(found.map((o) => o._tag), ["None", "None", "None"])
     }).pipe(Effect.provide(Troupe.layerTest())))
 
@@ -34,7 +42,17 @@ describe("Troupe.layer optional services (costs, budgets, deadLetters)", () => {
         scripted: {
           rules: [{
             when: { lastUser: "flaky" },
-            reply: () => failures-- > 0 ? { error: new ProviderServerError({ provider: "scripted", status: 500, description: "down", retryable: false }) } : { text: "back" }
+            reply: () =>
+              failures-- > 0
+                ? {
+                  error: new ProviderServerError({
+                    provider: "scripted",
+                    status: 500,
+                    description: "down",
+                    retryable: false
+                  })
+                }
+                : { text: "back" }
           }]
         }
       }
@@ -65,11 +83,24 @@ describe("Troupe.layer optional services (costs, budgets, deadLetters)", () => {
 describeRedis("Troupe.layer optional services on Redis", () => {
   it.effect("with redis, costs, budgets and dead letters are kept under the application's prefix", () => {
     const prefix = uniquePrefix("troupe-optional")
-    const layer = Troupe.layer({ redis: { url: redisUrl, prefix }, config: { env: {} }, providers: { scripted: {} }, costs: true, budgets: true, deadLetters: true })
+    const layer = Troupe.layer({
+      redis: { url: redisUrl, prefix },
+      config: { env: {} },
+      providers: { scripted: {} },
+      costs: true,
+      budgets: true,
+      deadLetters: true
+    })
     return Effect.gen(function*() {
       yield* Effect.gen(function*() {
         yield* (yield* Budgets).set({ scope: "tenant:acme", limit: 3, period: "month" })
-        yield* (yield* DeadLetters).record({ kind: "request", source: "fast", input: {}, error: new Error("x"), attempts: 1 })
+        yield* (yield* DeadLetters).record({
+          kind: "request",
+          source: "fast",
+          input: {},
+          error: new Error("x"),
+          attempts: 1
+        })
         yield* (yield* Costs).record({ cost: 0.01, tenant: "acme" })
       }).pipe(Effect.provide(layer))
       const redis = yield* Redis.Redis

@@ -8,7 +8,7 @@ import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
 import type { BudgetExceeded, BudgetStatus } from "../../src/budget/index.ts"
 import { Budgets } from "../../src/budget/index.ts"
-import { TelemetryHub, type TelemetryEvent } from "../../src/telemetry/index.ts"
+import { type TelemetryEvent, TelemetryHub } from "../../src/telemetry/index.ts"
 
 /** A backend under test: a fresh layer per test (own prefix or schema). */
 export interface BudgetBackend {
@@ -93,7 +93,9 @@ export const budgetConformance = (backend: BudgetBackend): void => {
         const r = yield* budgets.reserve({ scopes: ["tenant:acme"], amount: 0.7 })
         yield* budgets.release(r)
         assert.strictEqual((yield* status("tenant:acme")).reserved, 0)
-        const failed = yield* Effect.exit(budgets.withBudget(Effect.fail("boom"), { scopes: ["tenant:acme"], amount: 0.5, actual: () => 0.5 }))
+        const failed = yield* Effect.exit(
+          budgets.withBudget(Effect.fail("boom"), { scopes: ["tenant:acme"], amount: 0.5, actual: () => 0.5 })
+        )
         assert.isTrue(Exit.isFailure(failed))
         const fiber = yield* Effect.forkChild(
           budgets.withBudget(Effect.never, { scopes: ["tenant:acme"], amount: 0.5, actual: () => 0.5 }),
@@ -101,7 +103,11 @@ export const budgetConformance = (backend: BudgetBackend): void => {
         )
         yield* Effect.repeat(Effect.yieldNow, { times: 50 })
         yield* Fiber.interrupt(fiber)
-        const ok = yield* budgets.withBudget(Effect.succeed("answer"), { scopes: ["tenant:acme"], amount: 0.5, actual: () => 0.125 })
+        const ok = yield* budgets.withBudget(Effect.succeed("answer"), {
+          scopes: ["tenant:acme"],
+          amount: 0.5,
+          actual: () => 0.125
+        })
         assert.strictEqual(ok, "answer")
         const s = yield* status("tenant:acme")
         assert.strictEqual(s.reserved, 0)
@@ -113,7 +119,10 @@ export const budgetConformance = (backend: BudgetBackend): void => {
         const budgets = yield* Budgets
         yield* budgets.set({ scope: "tenant:acme", limit: 1, period: "month" })
         yield* budgets.reserve({ scopes: ["tenant:acme"], amount: 0.9, ttl: "1 minute" })
-        assert.strictEqual((yield* Effect.flip(budgets.reserve({ scopes: ["tenant:acme"], amount: 0.2 })))._tag, "BudgetExceeded")
+        assert.strictEqual(
+          (yield* Effect.flip(budgets.reserve({ scopes: ["tenant:acme"], amount: 0.2 })))._tag,
+          "BudgetExceeded"
+        )
         yield* TestClock.adjust("59 seconds")
         assert.strictEqual((yield* status("tenant:acme")).reserved, 0.9)
         yield* TestClock.adjust("1 second")
@@ -148,7 +157,8 @@ export const budgetConformance = (backend: BudgetBackend): void => {
         const seen: Array<TelemetryEvent> = []
         yield* hub.attach("budget-alerts", [["troupe", "budget"]], (e) => void seen.push(e))
         yield* budgets.set({ scope: "tenant:acme", limit: 1, period: "month", alertAt: [0.5, 0.8, 1] })
-        const spend = (usd: number) => Effect.flatMap(budgets.reserve({ scopes: ["tenant:acme"], amount: usd }), (r) => budgets.settle(r, usd))
+        const spend = (usd: number) =>
+          Effect.flatMap(budgets.reserve({ scopes: ["tenant:acme"], amount: usd }), (r) => budgets.settle(r, usd))
         assert.deepStrictEqual((yield* spend(0.3)).length, 0)
         const half = yield* spend(0.3)
         assert.deepStrictEqual(half.map((a) => [a.threshold, a.reason]), [[0.5, "spend"]])
@@ -177,18 +187,27 @@ export const budgetConformance = (backend: BudgetBackend): void => {
         assert.strictEqual(amount._tag === "InvalidOptions" ? amount.path : "", "amount")
       })))
 
-    it.effect("settled spend never passes the limit under concurrent reservations (property)", () =>
-      run(Effect.gen(function*() {
-        const budgets = yield* Budgets
-        const calls = fc.sample(fc.tuple(fc.integer({ min: 1, max: 400 }), fc.double({ min: 0, max: 1, noNaN: true })), { numRuns: 200, seed: 42 })
-        yield* budgets.set({ scope: "tenant:load", limit: 5, period: "total" })
-        yield* Effect.forEach(calls, ([cents, share]) => {
-          const amount = cents / 1000
-          return Effect.ignore(budgets.withBudget(Effect.yieldNow, { scopes: ["tenant:load"], amount, actual: () => amount * share }))
-        }, { concurrency: 32, discard: true })
-        const s = yield* status("tenant:load")
-        assert.isAtMost(s.spent, 5)
-        assert.strictEqual(s.reserved, 0)
-      })), 60_000)
+    it.effect(
+      "settled spend never passes the limit under concurrent reservations (property)",
+      () =>
+        run(Effect.gen(function*() {
+          const budgets = yield* Budgets
+          const calls = fc.sample(
+            fc.tuple(fc.integer({ min: 1, max: 400 }), fc.double({ min: 0, max: 1, noNaN: true })),
+            { numRuns: 200, seed: 42 }
+          )
+          yield* budgets.set({ scope: "tenant:load", limit: 5, period: "total" })
+          yield* Effect.forEach(calls, ([cents, share]) => {
+            const amount = cents / 1000
+            return Effect.ignore(
+              budgets.withBudget(Effect.yieldNow, { scopes: ["tenant:load"], amount, actual: () => amount * share })
+            )
+          }, { concurrency: 32, discard: true })
+          const s = yield* status("tenant:load")
+          assert.isAtMost(s.spent, 5)
+          assert.strictEqual(s.reserved, 0)
+        })),
+      60_000
+    )
   })
 }

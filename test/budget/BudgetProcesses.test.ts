@@ -18,7 +18,9 @@ const worker = fileURLToPath(new URL("./support/budgetWorker.ts", import.meta.ur
 const LIMIT = 5
 
 /** Starts a worker; resolves with its first JSON line. */
-const start = (args: ReadonlyArray<string>): { readonly child: ChildProcess; readonly line: Promise<Record<string, number>> } => {
+const start = (
+  args: ReadonlyArray<string>
+): { readonly child: ChildProcess; readonly line: Promise<Record<string, number>> } => {
   const child = spawn(process.execPath, [worker, ...args], { stdio: ["ignore", "pipe", "pipe"] })
   let out = ""
   let err = ""
@@ -44,24 +46,28 @@ const crossProcess = (backend: "redis" | "postgres", name: string, layer: () => 
     })
   const state = stateOf("tenant:load")
 
-  it.live("1,000 fibers in 4 processes: settled spend never exceeds the limit, no reservation is leaked", () =>
-    Effect.gen(function*() {
-      const budgets = yield* Budgets
-      yield* budgets.set({ scope: "tenant:load", limit: LIMIT, period: "total" })
-      yield* budgets.set({ scope: "key:load", limit: 100, period: "total" })
-      const runs = yield* Effect.promise(() =>
-        Promise.all([1, 2, 3, 4].map((seed) => start([backend, name, "250", String(seed)]).line))
-      )
-      const s = yield* state
-      const admitted = runs.reduce((n, r) => n + (r["admitted"] ?? 0), 0)
-      const refused = runs.reduce((n, r) => n + (r["refused"] ?? 0), 0)
-      const settled = runs.reduce((n, r) => n + (r["settled"] ?? 0), 0)
-      assert.strictEqual(admitted + refused, 1000)
-      assert.isAbove(refused, 0) // demand (~50 USD estimated) is well above the limit
-      assert.isAtMost(s.spent, LIMIT)
-      assert.closeTo(s.spent, settled, 1e-3) // what the processes settled is what the store holds
-      assert.strictEqual(s.reserved, 0)
-    }).pipe(Effect.provide(layer())), 120_000)
+  it.live(
+    "1,000 fibers in 4 processes: settled spend never exceeds the limit, no reservation is leaked",
+    () =>
+      Effect.gen(function*() {
+        const budgets = yield* Budgets
+        yield* budgets.set({ scope: "tenant:load", limit: LIMIT, period: "total" })
+        yield* budgets.set({ scope: "key:load", limit: 100, period: "total" })
+        const runs = yield* Effect.promise(() =>
+          Promise.all([1, 2, 3, 4].map((seed) => start([backend, name, "250", String(seed)]).line))
+        )
+        const s = yield* state
+        const admitted = runs.reduce((n, r) => n + (r["admitted"] ?? 0), 0)
+        const refused = runs.reduce((n, r) => n + (r["refused"] ?? 0), 0)
+        const settled = runs.reduce((n, r) => n + (r["settled"] ?? 0), 0)
+        assert.strictEqual(admitted + refused, 1000)
+        assert.isAbove(refused, 0) // demand (~50 USD estimated) is well above the limit
+        assert.isAtMost(s.spent, LIMIT)
+        assert.closeTo(s.spent, settled, 1e-3) // what the processes settled is what the store holds
+        assert.strictEqual(s.reserved, 0)
+      }).pipe(Effect.provide(layer())),
+    120_000
+  )
 
   it.live("a process killed mid-call: its holds expire and are released", () =>
     Effect.gen(function*() {
@@ -83,7 +89,11 @@ describeRedis("Budgets across processes on Redis", () => {
   afterAll(async () => {
     await Effect.runPromise(cleanupRedisPrefix(prefix).pipe(Effect.provide(NodeRedis.layer({ url: redisUrl }))))
   })
-  crossProcess("redis", prefix, () => Budgets.layerRedis({ prefix }).pipe(Layer.provide(NodeRedis.layer({ url: redisUrl }))))
+  crossProcess(
+    "redis",
+    prefix,
+    () => Budgets.layerRedis({ prefix }).pipe(Layer.provide(NodeRedis.layer({ url: redisUrl })))
+  )
 })
 
 describePostgres("Budgets across processes on PostgreSQL", () => {
@@ -91,4 +101,3 @@ describePostgres("Budgets across processes on PostgreSQL", () => {
   afterAll(() => dropSchemaPromise(schema))
   crossProcess("postgres", schema, () => Budgets.layerPostgres({ schema }).pipe(Layer.provide(pgLayer)))
 })
-

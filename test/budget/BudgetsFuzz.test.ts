@@ -11,22 +11,37 @@ describe("Budgets fuzz: arbitrary input to every entry point fails typed, never 
     await Effect.runPromise(budgets.set({ scope: "tenant:fuzz", limit: 1, period: "day" }))
     const value = fc.oneof(
       fc.anything(),
-      fc.record({ scope: fc.oneof(fc.string(), fc.constant("tenant:fuzz")), limit: fc.anything(), period: fc.anything(), alertAt: fc.anything() }),
-      fc.record({ scopes: fc.oneof(fc.anything(), fc.array(fc.oneof(fc.string(), fc.constant("tenant:fuzz")))), amount: fc.oneof(fc.double(), fc.anything()), ttl: fc.anything() })
+      fc.record({
+        scope: fc.oneof(fc.string(), fc.constant("tenant:fuzz")),
+        limit: fc.anything(),
+        period: fc.anything(),
+        alertAt: fc.anything()
+      }),
+      fc.record({
+        scopes: fc.oneof(fc.anything(), fc.array(fc.oneof(fc.string(), fc.constant("tenant:fuzz")))),
+        amount: fc.oneof(fc.double(), fc.anything()),
+        ttl: fc.anything()
+      })
     )
-    await fc.assert(fc.asyncProperty(fc.nat(3), value, fc.anything(), async (entry, input, actual) => {
-      const run = entry === 0
-        ? budgets.set(input as never)
-        : entry === 1
-        ? budgets.get(input as never)
-        : Effect.flatMap(budgets.reserve(input as never), (r) => (entry === 2 ? budgets.settle(r, actual as never) : budgets.release(r)))
-      const exit = await Effect.runPromise(Effect.exit(run))
-      if (Exit.isFailure(exit)) {
-        expect(Cause.hasDies(exit.cause)).toBe(false)
-        const error = Cause.squash(exit.cause) as { readonly _tag?: string }
-        expect(typed.has(error._tag ?? "")).toBe(true)
-      }
-    }), { numRuns: 2_000 })
+    await fc.assert(
+      fc.asyncProperty(fc.nat(3), value, fc.anything(), async (entry, input, actual) => {
+        const run = entry === 0
+          ? budgets.set(input as never)
+          : entry === 1
+          ? budgets.get(input as never)
+          : Effect.flatMap(
+            budgets.reserve(input as never),
+            (r) => (entry === 2 ? budgets.settle(r, actual as never) : budgets.release(r))
+          )
+        const exit = await Effect.runPromise(Effect.exit(run))
+        if (Exit.isFailure(exit)) {
+          expect(Cause.hasDies(exit.cause)).toBe(false)
+          const error = Cause.squash(exit.cause) as { readonly _tag?: string }
+          expect(typed.has(error._tag ?? "")).toBe(true)
+        }
+      }),
+      { numRuns: 2_000 }
+    )
     // every reservation made above was settled or released: no hold is left behind
     const s = await Effect.runPromise(budgets.get("tenant:fuzz"))
     expect(s._tag === "Some" ? s.value.reserved : -1).toBe(0)

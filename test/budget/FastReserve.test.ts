@@ -13,12 +13,16 @@ const accepts = Schema.is(Reference)
 
 const scope = fc.oneof(
   fc.constantFrom("key", "principal", "tenant", "project", "team", "").chain((kind) =>
-    fc.string({ minLength: 0, maxLength: 140 }).map((id) => `${kind}:${id}`)),
+    fc.string({ minLength: 0, maxLength: 140 }).map((id) => `${kind}:${id}`)
+  ),
   fc.stringMatching(/^(?:key|tenant):[A-Za-z0-9_.:@-]{1,20}$/),
   fc.string()
 )
 const input = fc.oneof(
-  fc.record({ scopes: fc.array(scope, { maxLength: 20 }), amount: fc.oneof(fc.double(), fc.integer(), fc.constant(Number.NaN)) }),
+  fc.record({
+    scopes: fc.array(scope, { maxLength: 20 }),
+    amount: fc.oneof(fc.double(), fc.integer(), fc.constant(Number.NaN))
+  }),
   fc.record({ scopes: fc.array(scope), amount: fc.double(), ttl: fc.anything() }),
   fc.record({ scopes: fc.anything(), amount: fc.anything() }),
   fc.anything()
@@ -26,9 +30,12 @@ const input = fc.oneof(
 
 describe("FastReserve: the hot-path shortcut of Budgets.reserve", () => {
   it("accepts only what the reservation Schema accepts unchanged (property)", () => {
-    fc.assert(fc.property(input, (u) => {
-      if (isPlainReserve(u)) expect(accepts(u)).toBe(true)
-    }), { numRuns: 5_000 })
+    fc.assert(
+      fc.property(input, (u) => {
+        if (isPlainReserve(u)) expect(accepts(u)).toBe(true)
+      }),
+      { numRuns: 5_000 }
+    )
   })
 
   it("takes the common input (so the shortcut is used)", () => {

@@ -5,13 +5,12 @@
  * layer is then released within the timeout.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as fc from "fast-check"
 import { Effect, Exit, Layer, Option, Schema, Scope } from "effect"
+import * as fc from "fast-check"
 import { Cache, makeMemory } from "../../src/cache/Cache.ts"
 import { DEFAULT_MAX_ENTRIES } from "../../src/cache/CacheOptions.ts"
-import { describeRedis } from "../support/redis.ts"
 import { startOwnRedis } from "../ratelimit/support/ownRedis.ts"
-
+import { describeRedis } from "../support/redis.ts"
 
 describe("cache bounds", () => {
   it.effect("a sizeOf returning a string, NaN, a negative number or Infinity fails put with a typed error", () =>
@@ -37,32 +36,40 @@ describe("cache bounds", () => {
 })
 
 describeRedis("cache L2 when Redis is frozen (SIGSTOP)", () => {
-  it.live("get misses and put returns within the tier's default timeout; releasing the layer does not hang", () =>
-    Effect.gen(function*() {
-      const server = yield* Effect.promise(() => startOwnRedis())
-      const scope = yield* Scope.make()
-      const run = Effect.gen(function*() {
-        const context = yield* Layer.buildWithScope(
-          Cache.layerNodeRedis({ url: server.url, sweepInterval: "1 hour", redis: { value: Schema.String, prefix: "frozen:" } }),
-          scope
-        )
-        const cache = context.mapUnsafe.get(Cache.key) as Cache["Service"]
-        yield* cache.put("a", "1")
-        server.stop()
-        const started = Date.now()
-        assert.isTrue(Option.isNone(yield* cache.get("missing")))
-        const got = Date.now() - started
-        assert.isBelow(got, 1_500, `get took ${got} ms`)
-        const putStart = Date.now()
-        yield* cache.put("b", "2")
-        assert.isBelow(Date.now() - putStart, 1_500)
-        const releaseStart = Date.now()
-        const released = yield* Effect.timeoutOption(Scope.close(scope, Exit.void), "3 seconds")
-        assert.isTrue(Option.isSome(released), "release hung")
-        assert.isBelow(Date.now() - releaseStart, 1_500)
-      })
-      yield* run.pipe(Effect.ensuring(Effect.promise(() => server.kill())))
-    }), 20_000)
+  it.live(
+    "get misses and put returns within the tier's default timeout; releasing the layer does not hang",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* Effect.promise(() => startOwnRedis())
+        const scope = yield* Scope.make()
+        const run = Effect.gen(function*() {
+          const context = yield* Layer.buildWithScope(
+            Cache.layerNodeRedis({
+              url: server.url,
+              sweepInterval: "1 hour",
+              redis: { value: Schema.String, prefix: "frozen:" }
+            }),
+            scope
+          )
+          const cache = context.mapUnsafe.get(Cache.key) as Cache["Service"]
+          yield* cache.put("a", "1")
+          server.stop()
+          const started = Date.now()
+          assert.isTrue(Option.isNone(yield* cache.get("missing")))
+          const got = Date.now() - started
+          assert.isBelow(got, 1_500, `get took ${got} ms`)
+          const putStart = Date.now()
+          yield* cache.put("b", "2")
+          assert.isBelow(Date.now() - putStart, 1_500)
+          const releaseStart = Date.now()
+          const released = yield* Effect.timeoutOption(Scope.close(scope, Exit.void), "3 seconds")
+          assert.isTrue(Option.isSome(released), "release hung")
+          assert.isBelow(Date.now() - releaseStart, 1_500)
+        })
+        yield* run.pipe(Effect.ensuring(Effect.promise(() => server.kill())))
+      }),
+    20_000
+  )
 })
 
 describe("sizeOf fuzz", () => {
@@ -74,7 +81,9 @@ describe("sizeOf fuzz", () => {
       for (; i < samples.length; i++) {
         const exit = yield* Effect.exit(cache.put(`k${i}`, "v"))
         if (exit._tag === "Failure") {
-          const tag = exit.cause.reasons[0]?._tag === "Fail" ? (exit.cause.reasons[0].error as { _tag: string })._tag : "defect"
+          const tag = exit.cause.reasons[0]?._tag === "Fail"
+            ? (exit.cause.reasons[0].error as { _tag: string })._tag
+            : "defect"
           assert.include(["InvalidCacheOptions", "CacheValueTooLarge"], tag)
         }
         assert.isAtMost((yield* cache.stats()).bytes, 100)

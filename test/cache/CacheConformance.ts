@@ -9,9 +9,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, type Duration, Effect, Exit, Fiber, Metric, Option, Ref } from "effect"
 import type * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
-import type { CacheInternals } from "../../src/cache/internal/CacheCore.ts"
 import type { InvalidCacheOptions } from "../../src/cache/CacheError.ts"
 import type { CacheOptions } from "../../src/cache/CacheOptions.ts"
+import type { CacheInternals } from "../../src/cache/internal/CacheCore.ts"
 
 /** Builds a fresh, empty cache of strings in the test's Scope. */
 export type MakeCache = (
@@ -25,8 +25,12 @@ const slowly = (started: Deferred.Deferred<void>, value: string, duration: Durat
   Deferred.succeed(started, undefined).pipe(Effect.andThen(Effect.sleep(duration)), Effect.as(value))
 
 /** `slowly`, counting each run in `runs`. */
-const countedSlowly = (runs: Ref.Ref<number>, started: Deferred.Deferred<void>, value: string, duration?: Duration.Input) =>
-  Effect.andThen(Ref.update(runs, (n) => n + 1), slowly(started, value, duration))
+const countedSlowly = (
+  runs: Ref.Ref<number>,
+  started: Deferred.Deferred<void>,
+  value: string,
+  duration?: Duration.Input
+) => Effect.andThen(Ref.update(runs, (n) => n + 1), slowly(started, value, duration))
 
 export const cacheConformance = (backend: string, make: MakeCache): void => {
   describe(`Cache conformance (${backend})`, () => {
@@ -193,14 +197,18 @@ export const cacheConformance = (backend: string, make: MakeCache): void => {
       Effect.gen(function*() {
         const cache = yield* make(quiet)
         const started = yield* Deferred.make<void>()
-        const computing = yield* Effect.forkChild(cache.getOrCompute("k", slowly(started, "computed")), { startImmediately: true })
+        const computing = yield* Effect.forkChild(cache.getOrCompute("k", slowly(started, "computed")), {
+          startImmediately: true
+        })
         yield* Deferred.await(started)
         yield* cache.put("k", "written")
         yield* TestClock.adjust("1 second")
         assert.strictEqual(yield* Fiber.join(computing), "computed") // its waiter still gets the result
         assert.deepStrictEqual(yield* cache.get("k"), Option.some("written")) // but the put wins
         const started2 = yield* Deferred.make<void>()
-        const again = yield* Effect.forkChild(cache.getOrCompute("j", slowly(started2, "old")), { startImmediately: true })
+        const again = yield* Effect.forkChild(cache.getOrCompute("j", slowly(started2, "old")), {
+          startImmediately: true
+        })
         yield* Deferred.await(started2)
         yield* cache.delete("j")
         yield* TestClock.adjust("1 second")
@@ -262,7 +270,10 @@ export const cacheConformance = (backend: string, make: MakeCache): void => {
         yield* cache.put("llm:q", "a", { tokens: 120 })
         yield* cache.get("llm:q")
         yield* cache.get("llm:q")
-        assert.strictEqual(yield* cache.getOrCompute("llm:r", Effect.succeed("b"), { tokens: (v) => v.length * 10 }), "b")
+        assert.strictEqual(
+          yield* cache.getOrCompute("llm:r", Effect.succeed("b"), { tokens: (v) => v.length * 10 }),
+          "b"
+        )
         yield* cache.getOrCompute("llm:r", Effect.succeed("never"))
         assert.strictEqual((yield* cache.stats()).tokensSaved, 250)
         const snapshot = yield* Metric.snapshot

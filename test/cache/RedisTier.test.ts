@@ -8,13 +8,13 @@ import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Fiber, Layer, Logger, Metric, Option, Schedule, Schema } from "effect"
 import { Redis } from "effect/persistence"
 import { TestClock } from "effect/testing"
-import { spawn, type ChildProcess } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import { createServer } from "node:net"
 import { afterAll } from "vitest"
 import { makeTiered } from "../../src/cache/Cache.ts"
-import { recommendedNodeRedisOptions } from "../../src/cache/RedisTier.ts"
 import type { CacheOptions } from "../../src/cache/CacheOptions.ts"
-import { describeRedis, redisUrl, uniquePrefix, cleanupRedisPrefix } from "../support/redis.ts"
+import { recommendedNodeRedisOptions } from "../../src/cache/RedisTier.ts"
+import { cleanupRedisPrefix, describeRedis, redisUrl, uniquePrefix } from "../support/redis.ts"
 import { cacheConformance } from "./CacheConformance.ts"
 
 const runPrefix = uniquePrefix("cache")
@@ -163,7 +163,16 @@ const freePort = (): Promise<number> =>
 
 const startRedisServer = (port: number): Promise<ChildProcess> =>
   new Promise((resolve, reject) => {
-    const child = spawn("redis-server", ["--port", String(port), "--save", "", "--appendonly", "no", "--daemonize", "no"], {
+    const child = spawn("redis-server", [
+      "--port",
+      String(port),
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--daemonize",
+      "no"
+    ], {
       stdio: ["ignore", "pipe", "ignore"]
     })
     child.once("error", reject)
@@ -197,64 +206,70 @@ const metric = (id: string) =>
   Effect.map(Metric.snapshot, (all) => all.find((m) => m.id === id && m.attributes?.["cache"] === "degradation")?.state)
 
 describe.skipIf(!redisServerAvailable)("Cache (memory over Redis): Redis down mid-run", () => {
-  it.live("keeps serving from L1, counts and emits the degradation, and recovers by itself", () =>
-    Effect.gen(function*() {
-      const port = yield* Effect.promise(freePort)
-      let server = yield* Effect.promise(() => startRedisServer(port))
-      yield* Effect.addFinalizer(() => Effect.promise(() => stopRedisServer(server)))
-      const layer = NodeRedis.layer({ url: `redis://127.0.0.1:${port}`, ...recommendedNodeRedisOptions })
-      const context = yield* Layer.build(layer)
-      const cache = yield* makeTiered({
-        name: "degradation",
-        redis: { value: Schema.String, prefix: "down-test:", timeout: "200 millis", probeInterval: "50 millis" }
-      }).pipe(Effect.provide(context))
-      yield* cache.put("a", "1")
-      assert.strictEqual((yield* cache.stats()).l2.writes, 1)
+  it.live(
+    "keeps serving from L1, counts and emits the degradation, and recovers by itself",
+    () =>
+      Effect.gen(function*() {
+        const port = yield* Effect.promise(freePort)
+        let server = yield* Effect.promise(() => startRedisServer(port))
+        yield* Effect.addFinalizer(() => Effect.promise(() => stopRedisServer(server)))
+        const layer = NodeRedis.layer({ url: `redis://127.0.0.1:${port}`, ...recommendedNodeRedisOptions })
+        const context = yield* Layer.build(layer)
+        const cache = yield* makeTiered({
+          name: "degradation",
+          redis: { value: Schema.String, prefix: "down-test:", timeout: "200 millis", probeInterval: "50 millis" }
+        }).pipe(Effect.provide(context))
+        yield* cache.put("a", "1")
+        assert.strictEqual((yield* cache.stats()).l2.writes, 1)
 
-      yield* Effect.promise(() => stopRedisServer(server))
-      // Reads and writes keep working from L1 while Redis is gone.
-      assert.deepStrictEqual(yield* cache.get("a"), Option.some("1"))
-      yield* cache.put("b", "2")
-      assert.deepStrictEqual(yield* cache.get("b"), Option.some("2"))
-      assert.isTrue(Option.isNone(yield* cache.get("missing")))
-      assert.strictEqual(yield* cache.getOrCompute("c", Effect.succeed("3")), "3")
-      let stats = yield* cache.stats()
-      assert.isTrue(stats.l2.degraded)
-      assert.strictEqual(stats.l2.degradations, 1)
-      assert.isAtLeast(stats.l2.errors, 1)
-      assert.deepStrictEqual(yield* metric("troupe_cache_l2_degraded"), { value: 1 })
-      assert.deepStrictEqual(yield* metric("troupe_cache_l2_degradations_total"), { count: 1, incremental: false })
+        yield* Effect.promise(() => stopRedisServer(server))
+        // Reads and writes keep working from L1 while Redis is gone.
+        assert.deepStrictEqual(yield* cache.get("a"), Option.some("1"))
+        yield* cache.put("b", "2")
+        assert.deepStrictEqual(yield* cache.get("b"), Option.some("2"))
+        assert.isTrue(Option.isNone(yield* cache.get("missing")))
+        assert.strictEqual(yield* cache.getOrCompute("c", Effect.succeed("3")), "3")
+        let stats = yield* cache.stats()
+        assert.isTrue(stats.l2.degraded)
+        assert.strictEqual(stats.l2.degradations, 1)
+        assert.isAtLeast(stats.l2.errors, 1)
+        assert.deepStrictEqual(yield* metric("troupe_cache_l2_degraded"), { value: 1 })
+        assert.deepStrictEqual(yield* metric("troupe_cache_l2_degradations_total"), { count: 1, incremental: false })
 
-      server = yield* Effect.promise(() => startRedisServer(port))
-      // The probe notices the server (node-redis reconnects with back-off) and replays pending invalidations.
-      for (let i = 0; i < 100 && (yield* cache.stats()).l2.degraded; i++) yield* Effect.sleep("50 millis")
-      stats = yield* cache.stats()
-      assert.isFalse(stats.l2.degraded, "recovered")
-      assert.strictEqual(stats.l2.recoveries, 1)
-      assert.strictEqual(stats.l2.degradations, 1)
-      assert.deepStrictEqual(yield* metric("troupe_cache_l2_degraded"), { value: 0 })
-      yield* cache.put("d", "4")
-      const redis = Context.get(context, Redis.Redis)
-      // the test's own client (the parent of the tier's connection) reconnects with its own back-off: wait for it
-      const written = yield* redis.send<string | null>("GET", "down-test:d").pipe(
-        Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 100 })
-      )
-      assert.isString(written)
-      // One log line per transition.
-      const warnings = logs.filter((l) => l.level === "Warn" && l.message.includes("Redis tier unavailable"))
-      const recoveries = logs.filter((l) => l.level === "Info" && l.message.includes("Redis tier recovered"))
-      assert.strictEqual(warnings.length, 1)
-      assert.strictEqual(recoveries.length, 1)
-    }).pipe(
-      Effect.provide(Logger.layer([captureLogger])),
-      Effect.provideService(Metric.MetricRegistry, new Map())
-    ), 30_000)
+        server = yield* Effect.promise(() => startRedisServer(port))
+        // The probe notices the server (node-redis reconnects with back-off) and replays pending invalidations.
+        for (let i = 0; i < 100 && (yield* cache.stats()).l2.degraded; i++) yield* Effect.sleep("50 millis")
+        stats = yield* cache.stats()
+        assert.isFalse(stats.l2.degraded, "recovered")
+        assert.strictEqual(stats.l2.recoveries, 1)
+        assert.strictEqual(stats.l2.degradations, 1)
+        assert.deepStrictEqual(yield* metric("troupe_cache_l2_degraded"), { value: 0 })
+        yield* cache.put("d", "4")
+        const redis = Context.get(context, Redis.Redis)
+        // the test's own client (the parent of the tier's connection) reconnects with its own back-off: wait for it
+        const written = yield* redis.send<string | null>("GET", "down-test:d").pipe(
+          Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 100 })
+        )
+        assert.isString(written)
+        // One log line per transition.
+        const warnings = logs.filter((l) => l.level === "Warn" && l.message.includes("Redis tier unavailable"))
+        const recoveries = logs.filter((l) => l.level === "Info" && l.message.includes("Redis tier recovered"))
+        assert.strictEqual(warnings.length, 1)
+        assert.strictEqual(recoveries.length, 1)
+      }).pipe(
+        Effect.provide(Logger.layer([captureLogger])),
+        Effect.provideService(Metric.MetricRegistry, new Map())
+      ),
+    30_000
+  )
 
   it.live("a cache whose Redis answers nothing (closed port mid-run) never fails a call", () =>
     Effect.gen(function*() {
       const port = yield* Effect.promise(freePort)
       const server = yield* Effect.promise(() => startRedisServer(port))
-      const context = yield* Layer.build(NodeRedis.layer({ url: `redis://127.0.0.1:${port}`, ...recommendedNodeRedisOptions }))
+      const context = yield* Layer.build(
+        NodeRedis.layer({ url: `redis://127.0.0.1:${port}`, ...recommendedNodeRedisOptions })
+      )
       const cache = yield* makeTiered({
         redis: { value: Schema.String, prefix: "closed:", timeout: "100 millis", probeInterval: "1 second" }
       }).pipe(Effect.provide(context))

@@ -3,8 +3,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option, Ref } from "effect"
 import { TestClock } from "effect/testing"
 import { Cache } from "../../src/cache/Cache.ts"
-import type { ResponseKeyInput } from "../../src/cache/ResponseKey.ts"
 import { ResponseCache } from "../../src/cache/ResponseCache.ts"
+import type { ResponseKeyInput } from "../../src/cache/ResponseKey.ts"
 
 interface Reply {
   readonly text: string
@@ -27,7 +27,10 @@ describe("ResponseCache", () => {
       const calls = yield* Ref.make(0)
       const model = (text: string) => Ref.update(calls, (n) => n + 1).pipe(Effect.as<Reply>({ text, tokens: 50 }))
       const [a, b] = yield* Effect.all(
-        [responses.cached(ask("claude", "Hi"), model("hello")), responses.cached(ask("claude", "  Hi "), model("other"))],
+        [
+          responses.cached(ask("claude", "Hi"), model("hello")),
+          responses.cached(ask("claude", "  Hi "), model("other"))
+        ],
         { concurrency: "unbounded" }
       )
       assert.deepStrictEqual([a, b], [{ text: "hello", tokens: 50 }, { text: "hello", tokens: 50 }])
@@ -44,7 +47,9 @@ describe("ResponseCache", () => {
     Effect.gen(function*() {
       const responses = yield* ResponseCache
       yield* responses.cached(ask("claude", "Q"), Effect.succeed({ text: "v1", tokens: 1 }))
-      const bypassed = yield* responses.cached(ask("claude", "Q"), Effect.succeed({ text: "live", tokens: 1 }), { bypass: true })
+      const bypassed = yield* responses.cached(ask("claude", "Q"), Effect.succeed({ text: "live", tokens: 1 }), {
+        bypass: true
+      })
       assert.deepStrictEqual(bypassed, { text: "live", tokens: 1 })
       assert.deepStrictEqual(yield* responses.lookup(ask("claude", "Q")), Option.some({ text: "v1", tokens: 1 }))
       yield* responses.cached(ask("claude", "Q"), Effect.succeed({ text: "v2", tokens: 1 }), { refresh: true })
@@ -78,7 +83,9 @@ describe("ResponseCache", () => {
       )
       assert.strictEqual(computed, 2)
       assert.isTrue(Option.isSome(yield* responses.lookup(ask("claude", "new-2"))))
-      const bad = yield* Effect.flip(responses.cached({ ...ask("claude", "x"), provider: "" }, Effect.succeed({ text: "", tokens: 0 })))
+      const bad = yield* Effect.flip(
+        responses.cached({ ...ask("claude", "x"), provider: "" }, Effect.succeed({ text: "", tokens: 0 }))
+      )
       assert.strictEqual(bad._tag === "InvalidResponseRequest" ? bad.path : bad._tag, "provider")
     }).pipe(Effect.provide(Live)))
 })

@@ -1,8 +1,8 @@
 /** Tests of response-cache keys: canonical JSON, SHA-256 keys, normalisation, request validation. */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { createHash } from "node:crypto"
 import fc from "fast-check"
+import { createHash } from "node:crypto"
 import {
   canonicalJson,
   hashRequest,
@@ -15,7 +15,9 @@ import {
 // The definition of canonical JSON, written the obvious way: the fast serializer must produce exactly this.
 const referenceCanonicalJson = (value: unknown): string => {
   if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null"
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? "null" : referenceCanonicalJson(v))).join(",")}]`
+  if (Array.isArray(value)) {
+    return `[${value.map((v) => (v === undefined ? "null" : referenceCanonicalJson(v))).join(",")}]`
+  }
   const record = value as Record<string, unknown>
   const members = Object.keys(record).filter((k) => record[k] !== undefined).sort()
   return `{${members.map((k) => `${JSON.stringify(k)}:${referenceCanonicalJson(record[k])}`).join(",")}}`
@@ -32,12 +34,18 @@ const key = (request: unknown, normalize = false) => makeResponseKey(request, { 
 
 describe("ResponseKey", () => {
   it("canonical JSON sorts keys recursively and drops undefined", () => {
-    assert.strictEqual(canonicalJson({ b: 1, a: { d: [2, { f: 1, e: 0 }], c: undefined } }), `{"a":{"d":[2,{"e":0,"f":1}]},"b":1}`)
+    assert.strictEqual(
+      canonicalJson({ b: 1, a: { d: [2, { f: 1, e: 0 }], c: undefined } }),
+      `{"a":{"d":[2,{"e":0,"f":1}]},"b":1}`
+    )
   })
 
   it("canonical JSON is JSON.stringify with sorted keys, for any value (escapes, lone surrogates, -0, undefined)", () => {
     fc.assert(
-      fc.property(fc.anything({ withObjectString: true, withNullPrototype: true, maxDepth: 4 }), (v) => canonicalJson(v) === referenceCanonicalJson(v)),
+      fc.property(
+        fc.anything({ withObjectString: true, withNullPrototype: true, maxDepth: 4 }),
+        (v) => canonicalJson(v) === referenceCanonicalJson(v)
+      ),
       { numRuns: 600 }
     )
     fc.assert(
@@ -51,7 +59,10 @@ describe("ResponseKey", () => {
 
   it("hashRequestFields is hashRequest of the same record, without building it", () => {
     const json = fc.jsonValue({ maxDepth: 2 })
-    const message = fc.record({ role: fc.string({ minLength: 1 }), content: fc.oneof(fc.string({ unit: "binary" }), fc.array(json)) })
+    const message = fc.record({
+      role: fc.string({ minLength: 1 }),
+      content: fc.oneof(fc.string({ unit: "binary" }), fc.array(json))
+    })
     fc.assert(
       fc.property(
         fc.string({ minLength: 1 }),
@@ -86,7 +97,13 @@ describe("ResponseKey", () => {
 
   it.effect("key order does not matter; anything that determines the answer does", () =>
     Effect.gen(function*() {
-      const reordered = { params: { maxTokens: 100, temperature: 0 }, messages: base.messages, modelVersion: "2024-08-06", model: "gpt-4o", provider: "openai" }
+      const reordered = {
+        params: { maxTokens: 100, temperature: 0 },
+        messages: base.messages,
+        modelVersion: "2024-08-06",
+        model: "gpt-4o",
+        provider: "openai"
+      }
       assert.strictEqual(yield* key(reordered), yield* key(base))
       const variants: Array<ResponseKeyInput> = [
         { ...base, provider: "azure" },
@@ -104,14 +121,20 @@ describe("ResponseKey", () => {
     Effect.gen(function*() {
       const spaced = { ...base, messages: [{ role: "user", content: "  What is the capital   of France? " }] }
       const tidy = { ...base, messages: [{ role: "user", content: "What is the capital of France?" }] }
-      const parts = { ...base, messages: [{ role: "user", content: [{ type: "text", text: "What is\tthe capital of France?" }] }] }
+      const parts = {
+        ...base,
+        messages: [{ role: "user", content: [{ type: "text", text: "What is\tthe capital of France?" }] }]
+      }
       assert.notStrictEqual(yield* key(spaced), yield* key(tidy))
       assert.strictEqual(yield* key(spaced, true), yield* key(tidy, true))
       assert.strictEqual(yield* key(base, true), yield* key(tidy, true))
       assert.notStrictEqual(yield* key(parts, true), yield* key(tidy, true)) // parts stay parts
       assert.strictEqual(
         yield* key(parts, true),
-        yield* key({ ...parts, messages: [{ role: "user", content: [{ type: "text", text: "What is the capital of France?" }] }] }, true)
+        yield* key({
+          ...parts,
+          messages: [{ role: "user", content: [{ type: "text", text: "What is the capital of France?" }] }]
+        }, true)
       )
     }))
 

@@ -5,8 +5,8 @@
 import { Effect, Exit } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { durationArg } from "../../src/cli/KeysCommands.ts"
 import { CliFailure, numberArg, queryOf, table } from "../../src/cli/internal/AdminClient.ts"
+import { durationArg } from "../../src/cli/KeysCommands.ts"
 
 const refusal = (exit: Exit.Exit<unknown, CliFailure>) => {
   if (Exit.isSuccess(exit)) return undefined
@@ -36,20 +36,25 @@ describe("admin command arguments", () => {
   })
 
   it("fuzz: any string is accepted within bounds or refused with exit 2, never thrown", () => {
-    fc.assert(fc.property(fc.string({ maxLength: 40 }), (raw) => {
-      for (const exit of [
-        Effect.runSyncExit(numberArg("--rate", raw, { min: 0.001, max: 10_000 })),
-        Effect.runSyncExit(durationArg("--expires-in", raw, 3650 * 86_400_000))
-      ]) {
-        if (Exit.isSuccess(exit)) {
-          expect(Number.isFinite(exit.value)).toBe(true)
-          expect(exit.value).toBeGreaterThanOrEqual(0)
-        } else {
-          expect(refusal(exit)).toBeInstanceOf(CliFailure)
-          expect(refusal(exit)?.code).toBe(2)
+    fc.assert(
+      fc.property(fc.string({ maxLength: 40 }), (raw) => {
+        for (
+          const exit of [
+            Effect.runSyncExit(numberArg("--rate", raw, { min: 0.001, max: 10_000 })),
+            Effect.runSyncExit(durationArg("--expires-in", raw, 3650 * 86_400_000))
+          ]
+        ) {
+          if (Exit.isSuccess(exit)) {
+            expect(Number.isFinite(exit.value)).toBe(true)
+            expect(exit.value).toBeGreaterThanOrEqual(0)
+          } else {
+            expect(refusal(exit)).toBeInstanceOf(CliFailure)
+            expect(refusal(exit)?.code).toBe(2)
+          }
         }
-      }
-    }), { numRuns: 500, seed: 7 })
+      }),
+      { numRuns: 500, seed: 7 }
+    )
   })
 
   it("queryOf leaves out absent parameters and encodes the rest; table pads its columns", () => {

@@ -13,14 +13,24 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 const bin = fileURLToPath(new URL("../../bin/troupe.js", import.meta.url))
 const home = mkdtempSync(join(tmpdir(), "troupe-cli-"))
 const baseEnv: Record<string, string | undefined> = {
-  ...process.env, OPENAI_API_KEY: undefined, ANTHROPIC_API_KEY: undefined, TROUPE_CONFIG: undefined, REDIS_URL: undefined,
-  TROUPE_URL: undefined, TROUPE_ADMIN_KEY: undefined, HOME: home
+  ...process.env,
+  OPENAI_API_KEY: undefined,
+  ANTHROPIC_API_KEY: undefined,
+  TROUPE_CONFIG: undefined,
+  REDIS_URL: undefined,
+  TROUPE_URL: undefined,
+  TROUPE_ADMIN_KEY: undefined,
+  HOME: home
 }
 let server: ChildProcess
 let url = ""
 
 const troupe = (args: ReadonlyArray<string>, env: Record<string, string | undefined> = {}) => {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", env: { ...baseEnv, ...env } as NodeJS.ProcessEnv, timeout: 20_000 })
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    encoding: "utf8",
+    env: { ...baseEnv, ...env } as NodeJS.ProcessEnv,
+    timeout: 20_000
+  })
   return { code: r.status, out: r.stdout, err: r.stderr }
 }
 const withKey = (args: ReadonlyArray<string>) => troupe(args, { TROUPE_URL: url, TROUPE_ADMIN_KEY: "cli-admin" })
@@ -31,10 +41,12 @@ beforeAll(async () => {
     env: { ...baseEnv, TROUPE_GATEWAY__AUTH__ADMIN_KEY: "cli-admin" } as NodeJS.ProcessEnv
   })
   const lines = createInterface({ input: server.stdout! })
-  url = await new Promise<string>((resolve) => { lines.on("line", (l) => {
-    const m = /listening on (http:\/\/\S+)/.exec(l)
-    if (m?.[1]) resolve(m[1])
-  }) })
+  url = await new Promise<string>((resolve) => {
+    lines.on("line", (l) => {
+      const m = /listening on (http:\/\/\S+)/.exec(l)
+      if (m?.[1]) resolve(m[1])
+    })
+  })
 }, 30_000)
 afterAll(() => {
   server?.kill("SIGKILL")
@@ -55,7 +67,11 @@ describe("troupe admin commands (real binary, real gateway)", () => {
     expect(health.code).toBe(0)
     expect(JSON.parse(health.out).ready.status).toBe("ready")
     expect(withKey(["metrics"]).out).toContain("# TYPE troupe_gateway_http_requests_total counter")
-    expect(JSON.parse(withKey(["metrics", "--json"]).out).some((s: { name: string }) => s.name === "process_resident_memory_bytes")).toBe(true)
+    expect(
+      JSON.parse(withKey(["metrics", "--json"]).out).some((s: { name: string }) =>
+        s.name === "process_resident_memory_bytes"
+      )
+    ).toBe(true)
     expect(withKey(["config", "get", "gateway.auth.adminKey"]).out.trim()).toBe("<redacted>")
     expect(withKey(["config", "set", "cache.maxEntries", "5000"]).code).toBe(0)
     expect(withKey(["config", "get", "cache.maxEntries"]).out.trim()).toBe("5000")
@@ -103,7 +119,8 @@ describe("troupe admin commands (real binary, real gateway)", () => {
   const tmux = spawnSync("sh", ["-c", "command -v tmux"]).status === 0
   it.skipIf(!tmux)("tree --watch redraws in a terminal (tmux) and shows a restart; Ctrl-C quits", async () => {
     const session = `troupe-cli-${process.pid}`
-    const cmd = `TROUPE_URL=${url} TROUPE_ADMIN_KEY=cli-admin HOME=${home} ${process.execPath} ${bin} tree --watch --interval 200`
+    const cmd =
+      `TROUPE_URL=${url} TROUPE_ADMIN_KEY=cli-admin HOME=${home} ${process.execPath} ${bin} tree --watch --interval 200`
     execFileSync("tmux", ["new-session", "-d", "-s", session, "-x", "160", "-y", "50", cmd])
     const capture = () => execFileSync("tmux", ["capture-pane", "-p", "-t", session], { encoding: "utf8" })
     try {
@@ -111,12 +128,17 @@ describe("troupe admin commands (real binary, real gateway)", () => {
         const deadline = Date.now() + 10_000
         while (Date.now() < deadline) {
           if (re.test(capture())) return
-          await new Promise((r) => { setTimeout(r, 100) })
+          await new Promise((r) => {
+            setTimeout(r, 100)
+          })
         }
         throw new Error(`not shown: ${re}\n${capture()}`)
       }
       await waitFor(/sweeper <\d+> running/)
-      await fetch(`${url}/admin/supervision/${encodeURIComponent("ratelimiter/sweeper")}/restart`, { method: "POST", headers: { authorization: "Bearer cli-admin" } })
+      await fetch(`${url}/admin/supervision/${encodeURIComponent("ratelimiter/sweeper")}/restart`, {
+        method: "POST",
+        headers: { authorization: "Bearer cli-admin" }
+      })
       await waitFor(/sweeper <\d+> running restarts=1 last-exit=Killed/)
       execFileSync("tmux", ["send-keys", "-t", session, "C-c"])
     } finally {

@@ -6,7 +6,7 @@
  * `process.exitCode` (1 when the program itself fails, as `NodeRuntime.runMain` would exit), reset after each run.
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Context, Console, Effect, Exit, Layer, Schema, Scope } from "effect"
+import { Console, Context, Effect, Exit, Layer, Schema, Scope } from "effect"
 import { WorkflowEngine } from "effect/workflow"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
@@ -26,7 +26,11 @@ import { startGateway } from "../gateway/support.ts"
 const ADMIN = "inproc-admin"
 const home = mkdtempSync(join(tmpdir(), "troupe-inproc-"))
 const savedExitCode = process.exitCode
-const saved = { HOME: process.env.HOME, TROUPE_URL: process.env.TROUPE_URL, TROUPE_ADMIN_KEY: process.env.TROUPE_ADMIN_KEY }
+const saved = {
+  HOME: process.env.HOME,
+  TROUPE_URL: process.env.TROUPE_URL,
+  TROUPE_ADMIN_KEY: process.env.TROUPE_ADMIN_KEY
+}
 let scope: Scope.Closeable
 let url = ""
 let closedPort = 0
@@ -45,14 +49,24 @@ const troupe = async (args: ReadonlyArray<string>): Promise<Run> => {
   const err: Array<string> = []
   const capture: Console.Console = {
     ...globalThis.console,
-    log: (...xs: ReadonlyArray<unknown>) => { out.push(xs.map(String).join(" ")) },
-    error: (...xs: ReadonlyArray<unknown>) => { err.push(xs.map(String).join(" ")) }
+    log: (...xs: ReadonlyArray<unknown>) => {
+      out.push(xs.map(String).join(" "))
+    },
+    error: (...xs: ReadonlyArray<unknown>) => {
+      err.push(xs.map(String).join(" "))
+    }
   }
   process.exitCode = undefined
   try {
-    const exit = await Effect.runPromiseExit(Cli.run(args).pipe(Effect.provideService(Console.Console, capture), Effect.provide(NodeServices.layer)))
+    const exit = await Effect.runPromiseExit(
+      Cli.run(args).pipe(Effect.provideService(Console.Console, capture), Effect.provide(NodeServices.layer))
+    )
     const set = process.exitCode
-    return { code: typeof set === "number" ? set : Exit.isSuccess(exit) ? 0 : 1, out: out.join("\n"), err: err.join("\n") }
+    return {
+      code: typeof set === "number" ? set : Exit.isSuccess(exit) ? 0 : 1,
+      out: out.join("\n"),
+      err: err.join("\n")
+    }
   } finally {
     process.exitCode = savedExitCode
   }
@@ -66,17 +80,25 @@ beforeAll(async () => {
   scope = Effect.runSync(Scope.make())
   const layer = serveLayer({
     gateway: { port: 0 },
-    troupe: { config: { env: {}, defaults: { gateway: { accessLog: false, auth: { adminKey: ADMIN, issuedKeys: true } } } } }
+    troupe: {
+      config: { env: {}, defaults: { gateway: { accessLog: false, auth: { adminKey: ADMIN, issuedKeys: true } } } }
+    }
   })
   const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
   url = Context.get(context, Gateway).address.url
   // a port nothing listens on, and a server that accepts connections and never answers
   const probe = createServer()
-  await new Promise<void>((resolve) => { probe.listen(0, "127.0.0.1", resolve) })
+  await new Promise<void>((resolve) => {
+    probe.listen(0, "127.0.0.1", resolve)
+  })
   closedPort = (probe.address() as AddressInfo).port // listening on a TCP port
-  await new Promise<void>((resolve) => { probe.close(() => resolve()) })
+  await new Promise<void>((resolve) => {
+    probe.close(() => resolve())
+  })
   silent = createServer(() => {})
-  await new Promise<void>((resolve) => { silent.listen(0, "127.0.0.1", resolve) })
+  await new Promise<void>((resolve) => {
+    silent.listen(0, "127.0.0.1", resolve)
+  })
   silentUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}` // listening on a TCP port
 })
 
@@ -176,7 +198,12 @@ describe("troupe admin commands in process", () => {
 
   it("tree --watch prints snapshots (JSON lines, or redrawn) until the gateway ends the stream (exit 3)", async () => {
     const gw = await startGateway({
-      config: { env: {}, defaults: { gateway: { accessLog: false, auth: { adminKey: ADMIN }, drain: { timeout: 50, deregistrationDelay: 0 } } } }
+      config: {
+        env: {},
+        defaults: {
+          gateway: { accessLog: false, auth: { adminKey: ADMIN }, drain: { timeout: 50, deregistrationDelay: 0 } }
+        }
+      }
     })
     const written: Array<string> = []
     const write = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
@@ -202,7 +229,8 @@ describe("troupe admin commands in process", () => {
     expect(JSON.parse(written.find((w) => w.startsWith("{")) ?? "{}")).toHaveProperty("id")
     expect((await troupe(["tree", "--watch", "--url", url])).code).toBe(4)
     expect((await troupe(["tree", "--watch", "--url", url, "--admin-key", "wrong"])).code).toBe(4)
-    expect((await troupe(["tree", "--watch", "--url", `http://127.0.0.1:${closedPort}`, "--admin-key", ADMIN])).code).toBe(3)
+    expect((await troupe(["tree", "--watch", "--url", `http://127.0.0.1:${closedPort}`, "--admin-key", ADMIN])).code)
+      .toBe(3)
   })
 
   it("~/.trouperc gives the url and the admin key", async () => {
@@ -220,7 +248,18 @@ describe("troupe admin commands in process", () => {
 
 describe("troupe keys, budgets, costs in process", () => {
   it("keys create, list, rotate, revoke; an issued admin key works on /admin and a use key on /v1", async () => {
-    const created = await admin(["keys", "create", "--tenant", "acme", "--principal", "alice", "--name", "ci", "--expires-in", "30d"])
+    const created = await admin([
+      "keys",
+      "create",
+      "--tenant",
+      "acme",
+      "--principal",
+      "alice",
+      "--name",
+      "ci",
+      "--expires-in",
+      "30d"
+    ])
     expect(created.code).toBe(0)
     expect(created.out).toContain("shown only this once")
     const key = /key: (\S+)/.exec(created.out)?.[1] ?? ""
@@ -235,7 +274,21 @@ describe("troupe keys, budgets, costs in process", () => {
     expect(chat.status).toBe(200)
     await chat.text()
 
-    const adminKey = await admin(["keys", "create", "--tenant", "acme", "--principal", "ops", "--kind", "service_account", "--name", "ops", "--scope", "gateway:admin", "--json"])
+    const adminKey = await admin([
+      "keys",
+      "create",
+      "--tenant",
+      "acme",
+      "--principal",
+      "ops",
+      "--kind",
+      "service_account",
+      "--name",
+      "ops",
+      "--scope",
+      "gateway:admin",
+      "--json"
+    ])
     const issuedAdmin = (JSON.parse(adminKey.out) as { key: string }).key
     expect((await troupe(["tree", "--url", url, "--admin-key", issuedAdmin])).code).toBe(0)
 
@@ -278,23 +331,37 @@ describe("troupe keys, budgets, costs in process", () => {
   })
 
   it("budgets set and show; invalid arguments exit 2, an unknown scope 1", async () => {
-    const set = await admin(["budgets", "set", "principal:carol", "--limit", "5", "--period", "day", "--alert-at", "0.5,0.9"])
+    const set = await admin([
+      "budgets",
+      "set",
+      "principal:carol",
+      "--limit",
+      "5",
+      "--period",
+      "day",
+      "--alert-at",
+      "0.5,0.9"
+    ])
     expect(set.code).toBe(0)
     expect(set.out).toContain("budget set: principal:carol $5 per day")
-    expect((await admin(["budgets", "set", "tenant:acme", "--limit", "100", "--period", "total", "--json"])).code).toBe(0)
+    expect((await admin(["budgets", "set", "tenant:acme", "--limit", "100", "--period", "total", "--json"])).code).toBe(
+      0
+    )
     const show = await admin(["budgets", "show", "principal:carol"])
     expect(show.out).toContain("remaining $5")
     expect(show.out).toContain("alerts at 50%, 90%")
     expect((await admin(["budgets", "show", "tenant:acme"])).out).not.toContain("since")
     expect(JSON.parse((await admin(["budgets", "show", "principal:carol", "--json"])).out)).toMatchObject({ limit: 5 })
     expect((await admin(["budgets", "show", "principal:nobody"])).code).toBe(1)
-    for (const args of [
-      ["budgets", "set", "nope", "--limit", "1"],
-      ["budgets", "set", "principal:x", "--limit", "-1"],
-      ["budgets", "set", "principal:x", "--limit", "1", "--alert-at", "0.5,2"],
-      ["budgets", "set", "principal:x", "--limit", "1", "--alert-at", "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9"],
-      ["budgets", "show", "nope"]
-    ]) expect((await admin(args)).code, args.join(" ")).toBe(2)
+    for (
+      const args of [
+        ["budgets", "set", "nope", "--limit", "1"],
+        ["budgets", "set", "principal:x", "--limit", "-1"],
+        ["budgets", "set", "principal:x", "--limit", "1", "--alert-at", "0.5,2"],
+        ["budgets", "set", "principal:x", "--limit", "1", "--alert-at", "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9"],
+        ["budgets", "show", "nope"]
+      ]
+    ) expect((await admin(args)).code, args.join(" ")).toBe(2)
   })
 
   it("costs stats, usage and forecast, human and --json", async () => {
@@ -321,7 +388,8 @@ describe("troupe keys, budgets, costs in process", () => {
 describe("troupe dlq and replay in process", () => {
   it("dlq list, redrive and purge of an empty queue", async () => {
     expect((await admin(["dlq", "list"])).out).toBe("no dead letters")
-    expect(JSON.parse((await admin(["dlq", "list", "--kind", "request", "--status", "dead", "--json"])).out)).toMatchObject({ letters: [] })
+    expect(JSON.parse((await admin(["dlq", "list", "--kind", "request", "--status", "dead", "--json"])).out))
+      .toMatchObject({ letters: [] })
     const redrive = await admin(["dlq", "redrive", "--all", "--rate", "100", "--limit", "10"])
     expect(redrive.code).toBe(0)
     expect(redrive.out).toContain("redriven 0, failed 0, skipped 0")
@@ -334,19 +402,21 @@ describe("troupe dlq and replay in process", () => {
   })
 
   it("dlq: invalid arguments exit 2", async () => {
-    for (const args of [
-      ["dlq", "list", "--limit", "0"],
-      ["dlq", "list", "--source="],
-      ["dlq", "redrive"],
-      ["dlq", "redrive", "--all", "--source", "x"],
-      ["dlq", "redrive", "--id", "x", "--rate", "5"],
-      ["dlq", "redrive", "--all", "--rate", "0"],
-      ["dlq", "redrive", "--all", "--limit", "1.5"],
-      ["dlq", "redrive", "--id", "x".repeat(513)],
-      ["dlq", "purge", "--all"],
-      ["dlq", "purge", "--yes"],
-      ["dlq", "purge", "--all", "--source", "x", "--yes"]
-    ]) expect((await admin(args)).code, args.join(" ")).toBe(2)
+    for (
+      const args of [
+        ["dlq", "list", "--limit", "0"],
+        ["dlq", "list", "--source="],
+        ["dlq", "redrive"],
+        ["dlq", "redrive", "--all", "--source", "x"],
+        ["dlq", "redrive", "--id", "x", "--rate", "5"],
+        ["dlq", "redrive", "--all", "--rate", "0"],
+        ["dlq", "redrive", "--all", "--limit", "1.5"],
+        ["dlq", "redrive", "--id", "x".repeat(513)],
+        ["dlq", "purge", "--all"],
+        ["dlq", "purge", "--yes"],
+        ["dlq", "purge", "--all", "--source", "x", "--yes"]
+      ]
+    ) expect((await admin(args)).code, args.join(" ")).toBe(2)
   })
 
   it("replay: the gateway has no run journal (501, exit 5); a too long id exits 1", async () => {
@@ -359,24 +429,43 @@ describe("troupe dlq and replay in process", () => {
   it("replay of a journaled run: its steps and outcome, --json the server's document; an unknown run exits 1", async () => {
     // a durable agent whose scripted model calls `charge`, then answers (as test/cli/support/runsGateway.ts)
     const reply = (text: string, toolCalls: LlmResponse["toolCalls"]): LlmResponse => ({
-      provider: "scripted", model: "fast", text, toolCalls, finishReason: toolCalls.length > 0 ? "tool-calls" : "stop",
+      provider: "scripted",
+      model: "fast",
+      text,
+      toolCalls,
+      finishReason: toolCalls.length > 0 ? "tool-calls" : "stop",
       usage: { inputTokens: 12, outputTokens: 4, totalTokens: 16 }
     })
     const llm: AgentLoop.ModelClient<never> = {
       generate: (request) =>
-        Effect.succeed(request.messages.at(-1)?.role === "tool" ? reply("refunded order o-7", []) : reply("checking", [{ id: "c1", name: "charge", arguments: { amount: 5 } }])),
+        Effect.succeed(
+          request.messages.at(-1)?.role === "tool"
+            ? reply("refunded order o-7", [])
+            : reply("checking", [{ id: "c1", name: "charge", arguments: { amount: 5 } }])
+        ),
       stream: () => {
         throw new Error("unused")
       }
     }
     const charge = Tool.fromAction(Action.make({
-      name: "charge", description: "Charges the card", params: Schema.Struct({ amount: Schema.Number }), output: Schema.String, retries: 0,
+      name: "charge",
+      description: "Charges the card",
+      params: Schema.Struct({ amount: Schema.Number }),
+      output: Schema.String,
+      retries: 0,
       run: ({ amount }) => Effect.succeed(`charged ${amount}`)
     }))
     const Shop = LlmAgent.make({ name: "shop", model: "fast", llm, memory: "none", tools: [charge], durable: true })
     const layer = Layer.mergeAll(Gateway.layer({ port: 0 }), LlmAgents.layer({ agents: [Shop] })).pipe(
-      Layer.provideMerge(Layer.mergeAll(RunJournal.layerMemory(), WorkflowEngine.layerMemory, Journal.ToolLedger.layerMemory())),
-      Layer.provide(Troupe.layerTest({ pipeline: { retry: false }, config: { defaults: { gateway: { accessLog: false, auth: { adminKey: ADMIN } } } } }))
+      Layer.provideMerge(
+        Layer.mergeAll(RunJournal.layerMemory(), WorkflowEngine.layerMemory, Journal.ToolLedger.layerMemory())
+      ),
+      Layer.provide(
+        Troupe.layerTest({
+          pipeline: { retry: false },
+          config: { defaults: { gateway: { accessLog: false, auth: { adminKey: ADMIN } } } }
+        })
+      )
     )
     const runs = Effect.runSync(Scope.make())
     try {

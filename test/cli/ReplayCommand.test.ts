@@ -3,6 +3,7 @@
  * (support/runsGateway.ts, which ran one durable turn): the steps in order and the outcome, `--json` the server's
  * document, exit 1 for an unknown run, 5 for a gateway without a journal (501), 4 without the admin key.
  */
+import * as fc from "fast-check"
 import { spawn, spawnSync } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import { mkdtempSync } from "node:fs"
@@ -12,14 +13,19 @@ import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { describeStep, renderRun } from "../../src/cli/ReplayCommand.ts"
-import * as fc from "fast-check"
 
 const bin = fileURLToPath(new URL("../../bin/troupe.js", import.meta.url))
 const gatewayScript = fileURLToPath(new URL("./support/runsGateway.ts", import.meta.url))
 const home = mkdtempSync(join(tmpdir(), "troupe-replay-"))
 const baseEnv: Record<string, string | undefined> = {
-  ...process.env, OPENAI_API_KEY: undefined, ANTHROPIC_API_KEY: undefined, TROUPE_CONFIG: undefined, REDIS_URL: undefined,
-  TROUPE_URL: undefined, TROUPE_ADMIN_KEY: undefined, HOME: home
+  ...process.env,
+  OPENAI_API_KEY: undefined,
+  ANTHROPIC_API_KEY: undefined,
+  TROUPE_CONFIG: undefined,
+  REDIS_URL: undefined,
+  TROUPE_URL: undefined,
+  TROUPE_ADMIN_KEY: undefined,
+  HOME: home
 }
 let gateway: ChildProcess
 let bare: ChildProcess
@@ -28,12 +34,19 @@ let bareUrl = ""
 let runId = ""
 
 const troupe = (args: ReadonlyArray<string>, env: Record<string, string | undefined> = {}) => {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", env: { ...baseEnv, ...env } as NodeJS.ProcessEnv, timeout: 20_000 })
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    encoding: "utf8",
+    env: { ...baseEnv, ...env } as NodeJS.ProcessEnv,
+    timeout: 20_000
+  })
   return { code: r.status, out: r.stdout, err: r.stderr }
 }
 
 beforeAll(async () => {
-  gateway = spawn(process.execPath, [gatewayScript], { stdio: ["ignore", "pipe", "pipe"], env: baseEnv as NodeJS.ProcessEnv })
+  gateway = spawn(process.execPath, [gatewayScript], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: baseEnv as NodeJS.ProcessEnv
+  })
   const ready = await new Promise<{ url: string; runId: string }>((resolve, reject) => {
     createInterface({ input: gateway.stdout! }).on("line", (l) => {
       if (l.startsWith("{")) resolve(JSON.parse(l))
@@ -87,10 +100,25 @@ describe("troupe replay (real binary, a gateway with a run journal)", () => {
   }, 30_000)
 
   it("fuzz: the human form renders any run document without throwing", () => {
-    fc.assert(fc.property(fc.jsonValue(), fc.array(fc.record({ seq: fc.integer(), name: fc.string(), kind: fc.constantFrom("model", "tool", "x"), at: fc.integer(), value: fc.jsonValue() })), (result, steps) => {
-      const text = renderRun({ runId: "r", outcome: "failed", result, steps, startedAt: 0 })
-      expect(text.split("\n").length).toBeGreaterThanOrEqual(3 + steps.length)
-      for (const step of steps) expect(describeStep(step).length).toBeLessThan(1000)
-    }), { numRuns: 200 })
+    fc.assert(
+      fc.property(
+        fc.jsonValue(),
+        fc.array(
+          fc.record({
+            seq: fc.integer(),
+            name: fc.string(),
+            kind: fc.constantFrom("model", "tool", "x"),
+            at: fc.integer(),
+            value: fc.jsonValue()
+          })
+        ),
+        (result, steps) => {
+          const text = renderRun({ runId: "r", outcome: "failed", result, steps, startedAt: 0 })
+          expect(text.split("\n").length).toBeGreaterThanOrEqual(3 + steps.length)
+          for (const step of steps) expect(describeStep(step).length).toBeLessThan(1000)
+        }
+      ),
+      { numRuns: 200 }
+    )
   })
 })

@@ -98,10 +98,15 @@ describe("ConfigStore sources and precedence", () => {
       const missing = failureOf(yield* Effect.exit(Effect.provide(getStore, storeLayer({ configFile: "/nope.json" }))))
       assert.strictEqual(missing._tag, "ConfigSourceError")
       assert.include(missing.message, "/nope.json")
-      const broken = failureOf(yield* Effect.exit(Effect.provide(getStore, storeLayer({
-        configFile: "/bad.json",
-        files: new Map([["/bad.json", `{"providers": {"openai": {"apiKey": "sk-oops-333" ]}}`]])
-      }))))
+      const broken = failureOf(
+        yield* Effect.exit(Effect.provide(
+          getStore,
+          storeLayer({
+            configFile: "/bad.json",
+            files: new Map([["/bad.json", `{"providers": {"openai": {"apiKey": "sk-oops-333" ]}}`]])
+          })
+        ))
+      )
       assert.strictEqual(broken._tag, "ConfigSourceError")
       assert.include(broken.message, "invalid JSON")
       assert.notInclude(broken.message, "sk-oops-333")
@@ -109,9 +114,14 @@ describe("ConfigStore sources and precedence", () => {
 
   it.effect("an invalid initial configuration fails the layer with every issue", () =>
     Effect.gen(function*() {
-      const error = failureOf(yield* Effect.exit(Effect.provide(getStore, storeLayer({
-        env: { TROUPE_PROVIDERS__OPENAI__TIMEOUT: "0", TROUPE_CACHE__BACKEND: "disk" }
-      }))))
+      const error = failureOf(
+        yield* Effect.exit(Effect.provide(
+          getStore,
+          storeLayer({
+            env: { TROUPE_PROVIDERS__OPENAI__TIMEOUT: "0", TROUPE_CACHE__BACKEND: "disk" }
+          })
+        ))
+      )
       assert.strictEqual(error._tag, "ConfigValidationError")
       if (error._tag !== "ConfigValidationError") return
       assert.deepStrictEqual(error.issues.map((i) => i.path), ["cache.backend", "providers.openai.timeout"])
@@ -182,7 +192,9 @@ describe("ConfigStore updates", () => {
       const policy = { tiers: [{ _tag: "FixedWindow", limit: 10, window: "1 second" }] }
       const added = yield* store.update("providers.openai.rateLimit", policy)
       assert.deepStrictEqual(added.paths, ["providers.openai.rateLimit.tiers"])
-      const same = yield* store.update("providers.openai.rateLimit", { tiers: [{ _tag: "FixedWindow", limit: 10, window: 1000 }] })
+      const same = yield* store.update("providers.openai.rateLimit", {
+        tiers: [{ _tag: "FixedWindow", limit: 10, window: 1000 }]
+      })
       assert.deepStrictEqual(same.paths, []) // 1 second == 1000 ms
       assert.strictEqual(same.version, added.version)
       const removed = yield* store.update("providers.openai.rateLimit", null)
@@ -206,7 +218,11 @@ describe("ConfigStore updates", () => {
     Effect.gen(function*() {
       const store = yield* ConfigStore
       const changes = yield* store.subscribe
-      const collected = yield* changes.pipe(Stream.take(3), Stream.runCollect, Effect.forkChild({ startImmediately: true }))
+      const collected = yield* changes.pipe(
+        Stream.take(3),
+        Stream.runCollect,
+        Effect.forkChild({ startImmediately: true })
+      )
       yield* store.update("models.fast", "openai:gpt-4o")
       yield* store.update("models.fast", "openai:gpt-4o") // no-op: not published
       yield* store.patch({ cache: { maxEntries: 5 }, providers: { xai: { maxRetries: 0 } } })
@@ -251,7 +267,10 @@ describe("ConfigStore updates", () => {
 
 describe("ConfigStore reload", () => {
   it.effect("re-reads file and env, keeps runtime updates on top, rejects broken sources atomically", () => {
-    const files = new Map([["/r.json", JSON.stringify({ providers: { openai: { timeout: 1000 } }, cache: { ttl: 10 } })]])
+    const files = new Map([[
+      "/r.json",
+      JSON.stringify({ providers: { openai: { timeout: 1000 } }, cache: { ttl: 10 } })
+    ]])
     const env: Record<string, string | undefined> = { TROUPE_PROVIDERS__ANTHROPIC__TIMEOUT: "7000" }
     return Effect.gen(function*() {
       const store = yield* ConfigStore
@@ -276,7 +295,7 @@ describe("ConfigStore reload", () => {
       files.set("/r.json", JSON.stringify({ providers: { openai: { timeout: "soon" } } }))
       const invalid = failureOf(yield* Effect.exit(store.reload()))
       assert.strictEqual(invalid._tag, "ConfigValidationError")
-      assert.strictEqual((yield* store.get), config) // still the last good configuration
+      assert.strictEqual(yield* store.get, config) // still the last good configuration
       assert.strictEqual((yield* store.stats).reloads, 2) // the broken read never got to validation
     }).pipe(Effect.provide(storeLayer({ configFile: "/r.json", files, env })))
   })

@@ -14,7 +14,13 @@ describe("validateConfig", () => {
   it.effect("accepts the defaults and fills schema defaults", () =>
     Effect.gen(function*() {
       const config = yield* validateConfig(DefaultConfig)
-      assert.deepStrictEqual(config.providers.groq?.pool, { connections: 16, keepAlive: true, keepAliveTimeout: 30_000, pipelining: 1, allowH2: false })
+      assert.deepStrictEqual(config.providers.groq?.pool, {
+        connections: 16,
+        keepAlive: true,
+        keepAliveTimeout: 30_000,
+        pipelining: 1,
+        allowH2: false
+      })
       assert.strictEqual(config.cache.backend, undefined) // absent: follows Troupe.layer({ redis })
       assert.strictEqual(config.telemetry.serviceName, "troupe")
     }))

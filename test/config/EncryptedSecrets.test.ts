@@ -9,9 +9,11 @@ const boxLayer = SecretBox.layer.pipe(Layer.provide(KeyProvider.layerStatic({ cu
 const API_KEY = "sk-encrypted-at-rest-0123456789"
 
 const seal = (value: string) =>
-  Effect.runPromise(Effect.gen(function*() {
-    return yield* (yield* SecretBox).seal(value)
-  }).pipe(Effect.provide(boxLayer)))
+  Effect.runPromise(
+    Effect.gen(function*() {
+      return yield* (yield* SecretBox).seal(value)
+    }).pipe(Effect.provide(boxLayer))
+  )
 
 const readKey = (files: Map<string, string>, withBox: boolean) =>
   Effect.gen(function*() {

@@ -12,7 +12,10 @@ import { wrapSecrets } from "../../src/config/SecretMasking.ts"
 import { RateLimiter } from "../../src/ratelimit/index.ts"
 
 const store = ConfigStore.layer({ env: () => ({}) }).pipe(Layer.provide(FileSystem.layerNoop({})))
-const tagOf = (exit: Exit.Exit<unknown, unknown>) => Exit.isFailure(exit) ? Option.getOrUndefined(Exit.findErrorOption(exit) as Option.Option<{ _tag: string }>)?._tag : "Success"
+const tagOf = (exit: Exit.Exit<unknown, unknown>) =>
+  Exit.isFailure(exit)
+    ? Option.getOrUndefined(Exit.findErrorOption(exit) as Option.Option<{ _tag: string }>)?._tag
+    : "Success"
 
 const deep = (n: number): unknown => {
   let v: unknown = "x"
@@ -27,9 +30,17 @@ describe("ConfigStore against hostile input (issue 11 §4)", () => {
       for (const path of ["providers.openai.headers.__proto__", "providers.constructor", "models.prototype"]) {
         assert.strictEqual(tagOf(yield* Effect.exit(config.update(path, { x: "y" }))), "ConfigValidationError")
       }
-      assert.strictEqual(tagOf(yield* Effect.exit(config.patch(JSON.parse(`{"providers":{"openai":{"headers":{"__proto__":{"a":"b"}}}}}`)))), "ConfigValidationError")
+      assert.strictEqual(
+        tagOf(
+          yield* Effect.exit(config.patch(JSON.parse(`{"providers":{"openai":{"headers":{"__proto__":{"a":"b"}}}}}`)))
+        ),
+        "ConfigValidationError"
+      )
       // an invalid update is still rejected normally, and a valid one commits (no poisoned prototype)
-      assert.strictEqual(tagOf(yield* Effect.exit(config.update("providers.openai.timeout", "soon"))), "ConfigValidationError")
+      assert.strictEqual(
+        tagOf(yield* Effect.exit(config.update("providers.openai.timeout", "soon"))),
+        "ConfigValidationError"
+      )
       yield* config.update("providers.openai.timeout", 1234)
       assert.strictEqual((yield* config.get).providers["openai"]?.timeout, 1234)
     }).pipe(Effect.provide(store)))
@@ -41,8 +52,14 @@ describe("ConfigStore against hostile input (issue 11 §4)", () => {
         assert.strictEqual(tagOf(yield* Effect.exit(config.update(path as string, 1))), "ConfigValidationError")
       }
       assert.strictEqual(tagOf(yield* Effect.exit(config.update("security.x", deep(20_000)))), "ConfigValidationError")
-      assert.strictEqual(tagOf(yield* Effect.exit(config.patch({ security: deep(20_000) as object }))), "ConfigValidationError")
-      assert.strictEqual(tagOf(yield* Effect.exit(config.validate({ security: deep(20_000) }))), "ConfigValidationError")
+      assert.strictEqual(
+        tagOf(yield* Effect.exit(config.patch({ security: deep(20_000) as object }))),
+        "ConfigValidationError"
+      )
+      assert.strictEqual(
+        tagOf(yield* Effect.exit(config.validate({ security: deep(20_000) }))),
+        "ConfigValidationError"
+      )
       assert.strictEqual(tagOf(yield* Effect.exit(validateConfig({ budgets: deep(20_000) }))), "ConfigValidationError")
     }).pipe(Effect.provide(store)))
 
@@ -57,7 +74,13 @@ describe("ConfigStore against hostile input (issue 11 §4)", () => {
   it.effect("fuzz: update and patch never throw or die, whatever the path and value", () =>
     Effect.gen(function*() {
       const config = yield* ConfigStore
-      const samples = fc.sample(fc.tuple(fc.oneof(fc.string(), fc.array(fc.string()), fc.anything()), fc.anything({ withNullPrototype: true, maxDepth: 4 })), 300)
+      const samples = fc.sample(
+        fc.tuple(
+          fc.oneof(fc.string(), fc.array(fc.string()), fc.anything()),
+          fc.anything({ withNullPrototype: true, maxDepth: 4 })
+        ),
+        300
+      )
       for (const [path, value] of samples) {
         const a = yield* Effect.exit(config.update(path as string, value))
         // a patch's keys are strings: a path that cannot be made one (a null-prototype object) is sent as a marker
@@ -69,7 +92,12 @@ describe("ConfigStore against hostile input (issue 11 §4)", () => {
           }
         })()
         const b = yield* Effect.exit(config.patch({ [key]: value }))
-        for (const exit of [a, b]) assert.isTrue(Exit.isSuccess(exit) || Option.isSome(Exit.findErrorOption(exit)), "a typed failure or a success")
+        for (const exit of [a, b]) {
+          assert.isTrue(
+            Exit.isSuccess(exit) || Option.isSome(Exit.findErrorOption(exit)),
+            "a typed failure or a success"
+          )
+        }
       }
       yield* config.reset()
     }).pipe(Effect.provide(store)))
@@ -85,7 +113,9 @@ describe("canonical JSON depth (issue 11 §4)", () => {
     Effect.gen(function*() {
       const cache = yield* makeMemory<unknown>()
       const responses = yield* makeResponseCache(cache)
-      const exit = yield* Effect.exit(responses.keyOf({ provider: "p", model: "m", messages: [{ role: "user", content: [deep(20_000) as never] }] }))
+      const exit = yield* Effect.exit(
+        responses.keyOf({ provider: "p", model: "m", messages: [{ role: "user", content: [deep(20_000) as never] }] })
+      )
       assert.strictEqual(tagOf(exit), "InvalidResponseRequest")
     }).pipe(Effect.scoped))
 })
@@ -98,14 +128,20 @@ describe("wrong-typed arguments fail typed (issue 11 §4)", () => {
       assert.strictEqual(tagOf(yield* Effect.exit(cache.put(5 as never, 1))), "InvalidCacheOptions")
       assert.strictEqual(tagOf(yield* Effect.exit(cache.has(5 as never))), "InvalidCacheOptions")
       assert.strictEqual(tagOf(yield* Effect.exit(cache.delete({} as never))), "InvalidCacheOptions")
-      assert.strictEqual(tagOf(yield* Effect.exit(cache.getOrCompute(7 as never, Effect.succeed(1)))), "InvalidCacheOptions")
+      assert.strictEqual(
+        tagOf(yield* Effect.exit(cache.getOrCompute(7 as never, Effect.succeed(1)))),
+        "InvalidCacheOptions"
+      )
       yield* cache.clear({ prefix: "" })
     }).pipe(Effect.scoped))
 
   it.effect("RateLimiter.check(k, null) fails with InvalidRateLimitInput", () =>
     Effect.gen(function*() {
       const limiter = yield* RateLimiter
-      assert.strictEqual(tagOf(yield* Effect.exit(limiter.check("provider=openai|model=m", null as never))), "InvalidRateLimitInput")
+      assert.strictEqual(
+        tagOf(yield* Effect.exit(limiter.check("provider=openai|model=m", null as never))),
+        "InvalidRateLimitInput"
+      )
     }).pipe(Effect.provide(RateLimiter.layerMemory())))
 
   it.effect("ToolRunner.make with a bad timeout fails with InvalidAgentOptions", () =>

@@ -75,9 +75,13 @@ describe("ConfigStore.getModelConfig", () => {
   it.effect("resolves aliases from the precomputed table, and specs and errors on demand", () =>
     Effect.gen(function*() {
       const store = yield* ConfigStore
-      yield* store.patch({ models: { fast: { model: "quick", text: { temperature: 0 } }, quick: "groq:llama-3.1-8b-instant" } })
+      yield* store.patch({
+        models: { fast: { model: "quick", text: { temperature: 0 } }, quick: "groq:llama-3.1-8b-instant" }
+      })
       const fast = yield* store.getModelConfig("fast")
-      assert.deepStrictEqual([fast.provider, fast.model, fast.params.text], ["groq", "llama-3.1-8b-instant", { temperature: 0 }])
+      assert.deepStrictEqual([fast.provider, fast.model, fast.params.text], ["groq", "llama-3.1-8b-instant", {
+        temperature: 0
+      }])
       const spec = yield* store.getModelConfig("anthropic:claude-sonnet-4-5")
       assert.strictEqual(spec.provider, "anthropic")
       const unknown = yield* Effect.exit(store.getModelConfig("smart"))

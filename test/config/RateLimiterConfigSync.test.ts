@@ -31,9 +31,11 @@ describe("RateLimiterConfigSync", () => {
       const change = yield* store.update("providers.openai.rateLimit", onePerMinute)
       yield* sync.awaitVersion(change.version)
       assert.deepStrictEqual(windowOf((yield* limiter.policies).get("openai")), [1, 60_000])
-      const limited = yield* Effect.flip(limiter.check(RateLimitKey.make({ provider: "openai", user: "u2" })).pipe(
-        Effect.andThen(limiter.check(RateLimitKey.make({ provider: "openai", user: "u2" })))
-      ))
+      const limited = yield* Effect.flip(
+        limiter.check(RateLimitKey.make({ provider: "openai", user: "u2" })).pipe(
+          Effect.andThen(limiter.check(RateLimitKey.make({ provider: "openai", user: "u2" })))
+        )
+      )
       assert.strictEqual(limited._tag, "RateLimited")
 
       const removed = yield* store.update("providers.openai.rateLimit", null)

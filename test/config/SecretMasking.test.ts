@@ -55,7 +55,11 @@ describe("secrets never printed", () => {
     return Effect.gen(function*() {
       const store = yield* ConfigStore
       const changes = yield* store.subscribe
-      const collected = yield* changes.pipe(Stream.take(2), Stream.runCollect, Effect.forkChild({ startImmediately: true }))
+      const collected = yield* changes.pipe(
+        Stream.take(2),
+        Stream.runCollect,
+        Effect.forkChild({ startImmediately: true })
+      )
 
       dump(yield* store.get)
       dump(yield* store.getProviderConfig("openai"))
@@ -65,7 +69,9 @@ describe("secrets never printed", () => {
       failureDump(yield* Effect.exit(store.update("providers.openai.baseUrl", ENV_KEY)))
       failureDump(yield* Effect.exit(store.update("providers.openai.timeout", ENV_KEY)))
       failureDump(yield* Effect.exit(store.update("providers.openai.apiKey", { nested: BAD_KEY })))
-      failureDump(yield* Effect.exit(store.patch({ providers: { [ENV_KEY]: { apiKey: ENV_KEY } }, cache: { backend: ENV_KEY } })))
+      failureDump(
+        yield* Effect.exit(store.patch({ providers: { [ENV_KEY]: { apiKey: ENV_KEY } }, cache: { backend: ENV_KEY } }))
+      )
       failureDump(yield* Effect.exit(store.patch({ models: { fast: ENV_KEY } })))
       failureDump(yield* Effect.exit(validateConfig({ providers: { openai: { apiKey: BAD_KEY, baseUrl: BAD_KEY } } })))
       // valid changes: a runtime key and a rotated header
@@ -85,11 +91,13 @@ describe("secrets never printed", () => {
       assert.include(all, "providers.openai.apiKey") // errors name the path…
       assert.notInclude(all, CANARY) // …but never the key
     }).pipe(
-      Effect.provide(storeLayer({
-        configFile: "/secrets.json",
-        files,
-        env: { OPENAI_API_KEY: ENV_KEY }
-      }).pipe(Layer.provide(events))),
+      Effect.provide(
+        storeLayer({
+          configFile: "/secrets.json",
+          files,
+          env: { OPENAI_API_KEY: ENV_KEY }
+        }).pipe(Layer.provide(events))
+      ),
       Effect.provide([Logger.layer([capture]), Layer.succeed(References.MinimumLogLevel, "All")])
     )
   })

@@ -10,8 +10,8 @@ import { costDimensions, Costs } from "../../src/costs/index.ts"
 import type { CostRecord } from "../../src/costs/index.ts"
 import { ScriptedProvider } from "../../src/llm/index.ts"
 import { Llm } from "../../src/pipeline/index.ts"
-import { costsConformance } from "./CostsConformance.ts"
 import { pipelineLayer } from "../pipeline/support.ts"
+import { costsConformance } from "./CostsConformance.ts"
 
 costsConformance({ label: "memory", layer: () => Costs.layerMemory() })
 
@@ -39,35 +39,49 @@ describe("Costs (memory)", () => {
 
   it.effect("fuzz: record, stats and forecast never defect; invalid costs fail typed, valid ones sum exactly", () =>
     Effect.promise(() =>
-      fc.assert(fc.asyncProperty(
-        fc.array(fc.record({
-          cost: fc.oneof(fc.double({ min: 0, max: 1e6, noNaN: true }), fc.constantFrom(-1, -0.5, Number.NaN, Number.POSITIVE_INFINITY)),
-          tenant: fc.option(fc.string(), { nil: undefined }),
-          model: fc.option(fc.string(), { nil: undefined }),
-          cached: fc.option(fc.boolean(), { nil: undefined })
-        }), { maxLength: 20 }),
-        fc.constantFrom(...costDimensions),
-        fc.integer({ min: -5, max: 400 }),
-        async (entries, groupBy, days) => {
-          const program = Effect.gen(function*() {
-            const costs = yield* Costs
-            let expected = 0
-            for (const e of entries) {
-              const { tenant, model, cached, cost } = e
-              const entry = { cost, ...(tenant !== undefined ? { tenant } : {}), ...(model !== undefined ? { model } : {}), ...(cached !== undefined ? { cached } : {}) }
-              const exit = yield* Effect.exit(costs.record(entry))
-              const valid = Number.isFinite(cost) && cost >= 0
-              assert.strictEqual(Exit.isSuccess(exit), valid)
-              if (valid) expected += cost
-            }
-            const s = yield* costs.stats({ period: "month", groupBy })
-            assert.isTrue(Math.abs(s.total - expected) <= 1e-6 * Math.max(1, expected))
-            const f = yield* costs.forecast({ days })
-            assert.isTrue(Number.isFinite(f.projected) && f.projected >= 0)
-          }).pipe(Effect.provide(Costs.layerMemory()))
-          await Effect.runPromise(program)
-        }
-      ), { numRuns: 100 })
+      fc.assert(
+        fc.asyncProperty(
+          fc.array(
+            fc.record({
+              cost: fc.oneof(
+                fc.double({ min: 0, max: 1e6, noNaN: true }),
+                fc.constantFrom(-1, -0.5, Number.NaN, Number.POSITIVE_INFINITY)
+              ),
+              tenant: fc.option(fc.string(), { nil: undefined }),
+              model: fc.option(fc.string(), { nil: undefined }),
+              cached: fc.option(fc.boolean(), { nil: undefined })
+            }),
+            { maxLength: 20 }
+          ),
+          fc.constantFrom(...costDimensions),
+          fc.integer({ min: -5, max: 400 }),
+          async (entries, groupBy, days) => {
+            const program = Effect.gen(function*() {
+              const costs = yield* Costs
+              let expected = 0
+              for (const e of entries) {
+                const { tenant, model, cached, cost } = e
+                const entry = {
+                  cost,
+                  ...(tenant !== undefined ? { tenant } : {}),
+                  ...(model !== undefined ? { model } : {}),
+                  ...(cached !== undefined ? { cached } : {})
+                }
+                const exit = yield* Effect.exit(costs.record(entry))
+                const valid = Number.isFinite(cost) && cost >= 0
+                assert.strictEqual(Exit.isSuccess(exit), valid)
+                if (valid) expected += cost
+              }
+              const s = yield* costs.stats({ period: "month", groupBy })
+              assert.isTrue(Math.abs(s.total - expected) <= 1e-6 * Math.max(1, expected))
+              const f = yield* costs.forecast({ days })
+              assert.isTrue(Number.isFinite(f.projected) && f.projected >= 0)
+            }).pipe(Effect.provide(Costs.layerMemory()))
+            await Effect.runPromise(program)
+          }
+        ),
+        { numRuns: 100 }
+      )
     ))
 })
 
@@ -100,7 +114,12 @@ describe("Costs record input decoding (fuzz)", () => {
           fc.array(
             fc.oneof(
               fc.record({
-                cost: fc.oneof(fc.double({ min: 0, max: 1e6, noNaN: true }), fc.double(), fc.string(), fc.constant(undefined)),
+                cost: fc.oneof(
+                  fc.double({ min: 0, max: 1e6, noNaN: true }),
+                  fc.double(),
+                  fc.string(),
+                  fc.constant(undefined)
+                ),
                 tenant: dimension,
                 principal: dimension,
                 model: dimension,
@@ -120,12 +139,15 @@ describe("Costs record input decoding (fuzz)", () => {
               for (const input of inputs) {
                 // ill-typed on purpose: the record of an untrusted caller
                 const exit = yield* Effect.exit(costs.record(input as CostRecord))
-                const valid = typeof input === "object" && input !== null && wellFormed(input as Record<string, unknown>)
+                const valid = typeof input === "object" && input !== null &&
+                  wellFormed(input as Record<string, unknown>)
                 assert.strictEqual(Exit.isSuccess(exit), valid)
                 if (Exit.isFailure(exit)) {
                   const reason = exit.cause.reasons[0]
                   assert.isTrue(reason !== undefined && reason._tag === "Fail" && reason.error._tag === "InvalidCost")
-                  if (reason !== undefined && reason._tag === "Fail") assert.match(reason.error.message, /^invalid cost record: /)
+                  if (reason !== undefined && reason._tag === "Fail") {
+                    assert.match(reason.error.message, /^invalid cost record: /)
+                  }
                 }
                 if (valid) {
                   expected += (input as CostRecord).cost
@@ -153,12 +175,18 @@ describe("pipeline records its cost into Costs", () => {
         options: { tenant: "acme", user: "ada", budgets: ["key:k1", "project:p1"] }
       })
       const costs = yield* Costs
-      const s = yield* costs.stats({ period: "day", groupBy: "provider", where: { tenant: "acme", principal: "ada", key: "k1", project: "p1" } })
+      const s = yield* costs.stats({
+        period: "day",
+        groupBy: "provider",
+        where: { tenant: "acme", principal: "ada", key: "k1", project: "p1" }
+      })
       assert.strictEqual(s.count, 1)
       assert.deepStrictEqual(Object.keys(s.groups), ["primary"])
       assert.isAbove(s.total, 0)
     }).pipe(Effect.provide(
-      pipelineLayer([ScriptedProvider.makeUnsafe({ name: "primary" })], { usage: { prices: { "primary:*": { input: 1, output: 1 } } } }).pipe(
+      pipelineLayer([ScriptedProvider.makeUnsafe({ name: "primary" })], {
+        usage: { prices: { "primary:*": { input: 1, output: 1 } } }
+      }).pipe(
         Layer.provideMerge(Costs.layerMemory())
       )
     )))

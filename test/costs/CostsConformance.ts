@@ -6,8 +6,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer } from "effect"
-import type { CostDimension, CostRecord } from "../../src/costs/index.ts"
 import { TestClock } from "effect/testing"
+import type { CostDimension, CostRecord } from "../../src/costs/index.ts"
 import { Costs } from "../../src/costs/index.ts"
 
 /** A backend under test: a fresh layer per test. */
@@ -18,20 +18,89 @@ export interface CostsBackend {
 
 /** The records of the "same answers" test: three tenants, two users, models, cached and hedged legs. */
 const DATASET: ReadonlyArray<CostRecord> = [
-  { cost: 0.0125, tenant: "acme", principal: "ada", key: "k1", project: "p1", agent: "triage", model: "openai:gpt-4o", provider: "openai", cached: false },
-  { cost: 0.003, tenant: "acme", principal: "ada", key: "k1", project: "p1", agent: "triage", model: "openai:gpt-4o-mini", provider: "openai", cached: false },
+  {
+    cost: 0.0125,
+    tenant: "acme",
+    principal: "ada",
+    key: "k1",
+    project: "p1",
+    agent: "triage",
+    model: "openai:gpt-4o",
+    provider: "openai",
+    cached: false
+  },
+  {
+    cost: 0.003,
+    tenant: "acme",
+    principal: "ada",
+    key: "k1",
+    project: "p1",
+    agent: "triage",
+    model: "openai:gpt-4o-mini",
+    provider: "openai",
+    cached: false
+  },
   { cost: 0, tenant: "acme", principal: "ada", model: "openai:gpt-4o", provider: "openai", cached: true },
-  { cost: 0.02, tenant: "acme", principal: "bob", key: "k2", model: "anthropic:claude", provider: "anthropic", cached: false },
-  { cost: 0.004, tenant: "acme", principal: "bob", key: "k2", model: "openai:gpt-4o", provider: "openai", cached: false, hedge: true },
-  { cost: 1.5, tenant: "globex", principal: "cy", project: "p9", model: "anthropic:claude", provider: "anthropic", cached: false },
+  {
+    cost: 0.02,
+    tenant: "acme",
+    principal: "bob",
+    key: "k2",
+    model: "anthropic:claude",
+    provider: "anthropic",
+    cached: false
+  },
+  {
+    cost: 0.004,
+    tenant: "acme",
+    principal: "bob",
+    key: "k2",
+    model: "openai:gpt-4o",
+    provider: "openai",
+    cached: false,
+    hedge: true
+  },
+  {
+    cost: 1.5,
+    tenant: "globex",
+    principal: "cy",
+    project: "p9",
+    model: "anthropic:claude",
+    provider: "anthropic",
+    cached: false
+  },
   { cost: 0.25 },
-  { cost: 0.0125, tenant: "acme", principal: "ada", key: "k1", project: "p1", agent: "triage", model: "openai:gpt-4o", provider: "openai", cached: false },
+  {
+    cost: 0.0125,
+    tenant: "acme",
+    principal: "ada",
+    key: "k1",
+    project: "p1",
+    agent: "triage",
+    model: "openai:gpt-4o",
+    provider: "openai",
+    cached: false
+  },
   { cost: 0.5, tenant: "t\tx", principal: "\"quoted\" ü 🙂", model: "m:ß" }
 ]
 
-const dimensions: ReadonlyArray<CostDimension> = ["tenant", "principal", "key", "project", "agent", "model", "provider", "cached", "hedge"]
+const dimensions: ReadonlyArray<CostDimension> = [
+  "tenant",
+  "principal",
+  "key",
+  "project",
+  "agent",
+  "model",
+  "provider",
+  "cached",
+  "hedge"
+]
 
-const reference = (records: ReadonlyArray<CostRecord>, groupBy: CostDimension, where: Partial<Record<CostDimension, string>> = {}) => {
+const reference = (
+  records: ReadonlyArray<CostRecord>,
+  groupBy: CostDimension,
+  where: Partial<Record<CostDimension, string>> = {}
+) => {
   const groups: Record<string, number> = {}
   let total = 0
   let count = 0
@@ -103,7 +172,10 @@ export const costsConformance = (backend: CostsBackend): void => {
           assert.isTrue(Exit.isFailure(exit))
           if (Exit.isFailure(exit)) {
             const error = exit.cause.reasons[0]
-            assert.isTrue(error !== undefined && error._tag === "Fail" && error.error._tag === "InvalidCost" && error.error.path === "cost")
+            assert.isTrue(
+              error !== undefined && error._tag === "Fail" && error.error._tag === "InvalidCost" &&
+                error.error.path === "cost"
+            )
           }
         }
         assert.strictEqual((yield* costs.stats({ period: "month" })).count, 0)
@@ -143,7 +215,11 @@ export const costsConformance = (backend: CostsBackend): void => {
         assert.strictEqual(usage.count, 4)
         assert.closeTo(usage.total, expectedUsage.total, 1e-12)
         assertGroups(usage.groups, expectedUsage.groups)
-        const where = yield* costs.stats({ period: "hour", groupBy: "provider", where: { tenant: "acme", cached: "false", hedge: "-" } })
+        const where = yield* costs.stats({
+          period: "hour",
+          groupBy: "provider",
+          where: { tenant: "acme", cached: "false", hedge: "-" }
+        })
         const expectedWhere = reference(DATASET, "provider", { tenant: "acme", cached: "false", hedge: "-" })
         assert.strictEqual(where.count, expectedWhere.count)
         assertGroups(where.groups, expectedWhere.groups)
@@ -165,7 +241,11 @@ export const costsConformance = (backend: CostsBackend): void => {
         yield* costs.record({ cost: 1, cached: false })
         yield* costs.record({ cost: 2 })
         yield* costs.record({ cost: 4, cached: true, hedge: true })
-        assert.deepStrictEqual((yield* costs.stats({ period: "day", groupBy: "cached" })).groups, { false: 1, "-": 2, true: 4 })
+        assert.deepStrictEqual((yield* costs.stats({ period: "day", groupBy: "cached" })).groups, {
+          false: 1,
+          "-": 2,
+          true: 4
+        })
         assert.deepStrictEqual((yield* costs.stats({ period: "day", groupBy: "hedge" })).groups, { "-": 3, true: 4 })
       })))
 
@@ -186,7 +266,11 @@ export const costsConformance = (backend: CostsBackend): void => {
           assert.isTrue(Exit.isFailure(exit))
           if (Exit.isFailure(exit)) {
             const error = exit.cause.reasons[0]
-            assert.isTrue(error !== undefined && error._tag === "Fail" && error.error._tag === "InvalidCost" && error.error.path === path, path)
+            assert.isTrue(
+              error !== undefined && error._tag === "Fail" && error.error._tag === "InvalidCost" &&
+                error.error.path === path,
+              path
+            )
           }
         }
         assert.strictEqual((yield* costs.stats({ period: "month" })).count, 0)

@@ -14,9 +14,10 @@ const deploy = fileURLToPath(new URL("../../deploy/", import.meta.url))
 const dashboards = readdirSync(`${deploy}grafana/dashboards`).filter((f) => f.endsWith(".json"))
 const rules = readFileSync(`${deploy}prometheus/alerts.yml`, "utf8")
 
-
 const metricNames = (expr: string): Array<string> =>
-  [...expr.matchAll(/\b((?:troupe|process|nodejs)_[a-z0-9_]+)\b/g)].map((m) => (m[1] as string).replace(/_(bucket|sum|count)$/, ""))
+  [...expr.matchAll(/\b((?:troupe|process|nodejs)_[a-z0-9_]+)\b/g)].map((m) =>
+    (m[1] as string).replace(/_(bucket|sum|count)$/, "")
+  )
 
 const exprs = (): Array<{ where: string; expr: string }> => {
   const out: Array<{ where: string; expr: string }> = []
@@ -39,11 +40,24 @@ beforeAll(async () => {
   })
   const admin = { "content-type": "application/json", authorization: "Bearer deploy-admin" }
   // traffic so that the LLM, HTTP, breaker, queue and supervisor series exist in the scrape
-  await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "fast", messages: [{ role: "user", content: "hi" }] }) })
-  await fetch(`${gw.url}/costs/budget`, { method: "POST", headers: admin, body: JSON.stringify({ scope: "tenant:deploy", limit: 10, period: "month" }) })
+  await fetch(`${gw.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model: "fast", messages: [{ role: "user", content: "hi" }] })
+  })
+  await fetch(`${gw.url}/costs/budget`, {
+    method: "POST",
+    headers: admin,
+    body: JSON.stringify({ scope: "tenant:deploy", limit: 10, period: "month" })
+  })
   await fetch(`${gw.url}/costs/budget/${encodeURIComponent("tenant:deploy")}`, { headers: admin })
-  await fetch(`${gw.url}/admin/supervision/${encodeURIComponent("ratelimiter/sweeper")}/restart`, { method: "POST", headers: { authorization: "Bearer deploy-admin" } })
-  await new Promise((r) => { setTimeout(r, 200) })
+  await fetch(`${gw.url}/admin/supervision/${encodeURIComponent("ratelimiter/sweeper")}/restart`, {
+    method: "POST",
+    headers: { authorization: "Bearer deploy-admin" }
+  })
+  await new Promise((r) => {
+    setTimeout(r, 200)
+  })
   const text = await (await fetch(`${gw.url}/metrics`)).text()
   scraped = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1] as string))
 })
@@ -53,7 +67,13 @@ afterAll(async () => {
 
 describe("deploy: Grafana dashboards and Prometheus rules", () => {
   it("has the five dashboards, each with a uid, a title and panels with queries", () => {
-    expect(dashboards.sort()).toEqual(["agent-performance.json", "cost-analysis.json", "quality.json", "system-overview.json", "tool-execution.json"])
+    expect(dashboards.sort()).toEqual([
+      "agent-performance.json",
+      "cost-analysis.json",
+      "quality.json",
+      "system-overview.json",
+      "tool-execution.json"
+    ])
     for (const f of dashboards) {
       const d = JSON.parse(readFileSync(`${deploy}grafana/dashboards/${f}`, "utf8"))
       expect(d.uid).toMatch(/^troupe-/)
@@ -74,10 +94,24 @@ describe("deploy: Grafana dashboards and Prometheus rules", () => {
     }
     expect(missing).toEqual([])
     // the LLM, HTTP, supervisor, cache and process series come from the scrape itself
-    for (const name of ["troupe_llm_calls_total", "troupe_llm_cost_usd_total", "troupe_gateway_http_requests_total", "troupe_supervisor_child_restarts_total", "troupe_cache_hit_ratio", "process_resident_memory_bytes", "troupe_budget_used_ratio", "troupe_breaker_open", "troupe_queue_shed_total"]) {
+    for (
+      const name of [
+        "troupe_llm_calls_total",
+        "troupe_llm_cost_usd_total",
+        "troupe_gateway_http_requests_total",
+        "troupe_supervisor_child_restarts_total",
+        "troupe_cache_hit_ratio",
+        "process_resident_memory_bytes",
+        "troupe_budget_used_ratio",
+        "troupe_breaker_open",
+        "troupe_queue_shed_total"
+      ]
+    ) {
       expect(scraped.has(name), name).toBe(true)
     }
-    console.info(`deploy: referenced but only declared (no event in this scrape): ${[...declaredOnly].sort().join(", ")}`)
+    console.info(
+      `deploy: referenced but only declared (no event in this scrape): ${[...declaredOnly].sort().join(", ")}`
+    )
   })
 
   it("promtool check rules accepts the alert rules", (ctx) => {

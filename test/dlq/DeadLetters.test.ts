@@ -12,7 +12,9 @@ describeRedis("DeadLetters on Redis", () => {
   const prefixes: Array<string> = []
   afterAll(async () => {
     await Effect.runPromise(
-      Effect.forEach(prefixes, cleanupRedisPrefix, { discard: true }).pipe(Effect.provide(NodeRedis.layer({ url: redisUrl })))
+      Effect.forEach(prefixes, cleanupRedisPrefix, { discard: true }).pipe(
+        Effect.provide(NodeRedis.layer({ url: redisUrl }))
+      )
     )
   })
   dlqConformance({

@@ -60,9 +60,13 @@ export const dlqConformance = (backend: DlqBackend): void => {
         yield* dlq.record({ id: "d", kind: "request", source: "other", input: "d", error: "e", attempts: 1 })
         const fiber = yield* Effect.forkChild(dlq.redriveMany({ source: "s" }, { ratePerSecond: 2 }))
         // advance the clock in small steps until the run ends (real backends answer over a socket meanwhile)
-        while ((yield* Fiber.await(fiber).pipe(Effect.timeoutOption(0))) ._tag === "None") {
+        while ((yield* Fiber.await(fiber).pipe(Effect.timeoutOption(0)))._tag === "None") {
           yield* TestClock.adjust("50 millis")
-          yield* Effect.promise(() => new Promise((r) => { setImmediate(r) }))
+          yield* Effect.promise(() =>
+            new Promise((r) => {
+              setImmediate(r)
+            })
+          )
         }
         const times = (yield* dlq.list({ status: "redriven" })).map((l) => l.redrivenAt ?? 0)
         assert.strictEqual(times.length, 3)

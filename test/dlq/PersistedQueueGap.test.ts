@@ -10,12 +10,20 @@ describe("PersistedQueue gap", () => {
       const q = yield* PersistedQueue.make({ name: "gap", schema: Schema.String })
       yield* q.offer("first", { id: "j1" })
       let taken: Array<string> = []
-      yield* q.take((v) => Effect.sync(() => { taken.push(v) }))
+      yield* q.take((v) =>
+        Effect.sync(() => {
+          taken.push(v)
+        })
+      )
       const id = yield* q.offer("second", { id: "j1" })
       assert.strictEqual(id, "j1")
       taken = []
       // the memory store's take waits on a latch, not on time: the timeout runs on the TestClock
-      const waiting = yield* q.take((v) => Effect.sync(() => { taken.push(v) })).pipe(Effect.timeoutOption("200 millis"), Effect.forkChild)
+      const waiting = yield* q.take((v) =>
+        Effect.sync(() => {
+          taken.push(v)
+        })
+      ).pipe(Effect.timeoutOption("200 millis"), Effect.forkChild)
       yield* TestClock.adjust("200 millis")
       const again = yield* Fiber.join(waiting)
       assert.strictEqual(again._tag, "None")

@@ -9,11 +9,22 @@ import type { TelemetryEvent } from "../../src/telemetry/index.ts"
 import { TelemetryHub } from "../../src/telemetry/index.ts"
 import { hubLayer } from "../telemetry/support/hubLayer.ts"
 
-const timeout = new ProviderTimeout({ provider: "openai", description: "timed out", retryable: true, timeoutMillis: 1000 })
+const timeout = new ProviderTimeout({
+  provider: "openai",
+  description: "timed out",
+  retryable: true,
+  timeoutMillis: 1000
+})
 const blocked = { _tag: "GuardBlocked", message: "blocked" } as const
 
 const analytics = (options: ErrorAnalyticsOptions = {}) =>
-  ErrorAnalytics.layerMemory({ bucketMillis: 1_000, historyBuckets: 20, windowBuckets: 5, baselineBuckets: 5, ...options }).pipe(
+  ErrorAnalytics.layerMemory({
+    bucketMillis: 1_000,
+    historyBuckets: 20,
+    windowBuckets: 5,
+    baselineBuckets: 5,
+    ...options
+  }).pipe(
     Layer.provideMerge(hubLayer())
   )
 
@@ -129,7 +140,10 @@ describe("ErrorAnalytics", () => {
 
   it.effect("errors are exported to OpenTelemetry as exception events (in-memory exporter), secrets masked", () => {
     const exporter = new InMemorySpanExporter()
-    const Tracing = NodeSdk.layer(() => ({ resource: { serviceName: "troupe-test" }, spanProcessor: new SimpleSpanProcessor(exporter) }))
+    const Tracing = NodeSdk.layer(() => ({
+      resource: { serviceName: "troupe-test" },
+      spanProcessor: new SimpleSpanProcessor(exporter)
+    }))
     return Effect.gen(function*() {
       const a = yield* ErrorAnalytics
       const secret = "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWx-yz012345"
@@ -149,7 +163,13 @@ describe("ErrorHandlers", () => {
     Effect.gen(function*() {
       const h = yield* ErrorHandlers
       const calls: Array<string> = []
-      assert.isTrue(yield* h.register("by-recovery", { recovery: "retry" }, (_e, c) => Effect.sync(() => calls.push(`recovery:${c.recovery}`))))
+      assert.isTrue(
+        yield* h.register(
+          "by-recovery",
+          { recovery: "retry" },
+          (_e, c) => Effect.sync(() => calls.push(`recovery:${c.recovery}`))
+        )
+      )
       assert.isTrue(yield* h.register("by-tag", { tag: "ProviderTimeout" }, () => Effect.sync(() => calls.push("tag"))))
       assert.isTrue(yield* h.register("boom", { tag: "ProviderTimeout" }, () => Effect.fail("boom")))
       yield* h.handle(timeout, { route: "/r" })
@@ -158,7 +178,10 @@ describe("ErrorHandlers", () => {
       assert.isTrue(yield* h.unregister("by-tag"))
       assert.isFalse(yield* h.unregister("by-tag"))
       // handle records into ErrorAnalytics when it is provided
-      assert.deepStrictEqual((yield* (yield* ErrorAnalytics).aggregates).byClass, { ProviderTimeout: 1, GuardBlocked: 1 })
+      assert.deepStrictEqual((yield* (yield* ErrorAnalytics).aggregates).byClass, {
+        ProviderTimeout: 1,
+        GuardBlocked: 1
+      })
     }).pipe(Effect.provide(ErrorHandlers.layer().pipe(Layer.provideMerge(analytics())))))
 
   it.effect("at most maxHandlers handlers; one more is refused", () =>
@@ -178,7 +201,11 @@ describe("ErrorHandlers", () => {
       const seen: Array<string> = []
       const exit = yield* Effect.gen(function*() {
         const h = yield* ErrorHandlers
-        yield* h.register("t", { tag: "ProviderTimeout" }, (_e, _c, ctx) => Effect.sync(() => seen.push(ctx.route ?? "")))
+        yield* h.register(
+          "t",
+          { tag: "ProviderTimeout" },
+          (_e, _c, ctx) => Effect.sync(() => seen.push(ctx.route ?? ""))
+        )
         return yield* Effect.exit(Effect.fail(timeout).pipe(handled({ route: "/r" })))
       }).pipe(Effect.provide(ErrorHandlers.layer()))
       assert.deepStrictEqual(exit, Exit.fail(timeout))

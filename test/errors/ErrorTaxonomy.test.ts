@@ -42,7 +42,12 @@ describe("error taxonomy", () => {
 
   it("classify reads the tag of an error value; an unknown tag classifies as unknown", () => {
     const err = new ProviderServerError({ provider: "openai", status: 503, description: "down", retryable: true })
-    assert.deepStrictEqual(classify(err), { transience: "transient", source: "provider", retryable: true, recovery: "retry" })
+    assert.deepStrictEqual(classify(err), {
+      transience: "transient",
+      source: "provider",
+      retryable: true,
+      recovery: "retry"
+    })
     assert.strictEqual(classify("GuardBlocked").recovery, "reject")
     assert.strictEqual(classify(new Error("x")), unknownClass)
     assert.strictEqual(classify(null), unknownClass)

@@ -12,14 +12,26 @@ const ask: LlmCallInput = { model: "fast", messages: [{ role: "user", content: "
 describe("the pipeline calls ErrorHandlers", () => {
   it.effect("each target's failure goes to the handlers of its class, with provider and model; the call fails the same", () => {
     const primary = new CountingProvider("primary", () => ({
-      error: new AuthenticationFailed({ provider: "primary", description: "bad key", status: 401, retryable: false, kind: "InvalidKey" })
+      error: new AuthenticationFailed({
+        provider: "primary",
+        description: "bad key",
+        status: 401,
+        retryable: false,
+        kind: "InvalidKey"
+      })
     }))
     // the handlers and analytics are in the context the pipeline is built in
-    const errors = ErrorHandlers.layer().pipe(Layer.provideMerge(ErrorAnalytics.layerMemory()), Layer.provideMerge(TelemetryHub.layer()))
+    const errors = ErrorHandlers.layer().pipe(
+      Layer.provideMerge(ErrorAnalytics.layerMemory()),
+      Layer.provideMerge(TelemetryHub.layer())
+    )
     return Effect.gen(function*() {
       const seen: Array<string> = []
-      yield* (yield* ErrorHandlers).register("auth", { tag: "AuthenticationFailed" }, (_e, c, ctx) =>
-        Effect.sync(() => seen.push(`${c.recovery}:${ctx.provider}:${ctx.model}`)))
+      yield* (yield* ErrorHandlers).register(
+        "auth",
+        { tag: "AuthenticationFailed" },
+        (_e, c, ctx) => Effect.sync(() => seen.push(`${c.recovery}:${ctx.provider}:${ctx.model}`))
+      )
       const error = yield* Effect.flip((yield* Llm).generate(ask))
       assert.strictEqual(error._tag, "AuthenticationFailed")
       assert.deepStrictEqual(seen, ["fallback:primary:model-a"])

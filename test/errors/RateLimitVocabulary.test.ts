@@ -9,10 +9,36 @@ import { ProviderRateLimited } from "../../src/llm/index.ts"
 import { RateLimitRefused } from "../../src/pipeline/index.ts"
 import { RateLimited } from "../../src/ratelimit/index.ts"
 
-const provider = new ProviderRateLimited({ provider: "openai", description: "429", retryable: true, retryAfterMillis: 1500 })
-const limiter = new RateLimited({ key: "user:1", policy: "api", tier: "second", limit: 5, cost: 1, retryAfterMillis: 200 })
-const never = new RateLimited({ key: "user:1", policy: "api", tier: "second", limit: 5, cost: 9, retryAfterMillis: Infinity })
-const pipeline = new RateLimitRefused({ key: "provider=openai", policy: "openai", tier: "minute", resource: "tokens", cost: 800, retryAfterMillis: 3000 })
+const provider = new ProviderRateLimited({
+  provider: "openai",
+  description: "429",
+  retryable: true,
+  retryAfterMillis: 1500
+})
+const limiter = new RateLimited({
+  key: "user:1",
+  policy: "api",
+  tier: "second",
+  limit: 5,
+  cost: 1,
+  retryAfterMillis: 200
+})
+const never = new RateLimited({
+  key: "user:1",
+  policy: "api",
+  tier: "second",
+  limit: 5,
+  cost: 9,
+  retryAfterMillis: Infinity
+})
+const pipeline = new RateLimitRefused({
+  key: "provider=openai",
+  policy: "openai",
+  tier: "minute",
+  resource: "tokens",
+  cost: 800,
+  retryAfterMillis: 3000
+})
 
 describe("the rate-limit errors", () => {
   it("distinct tags for distinct causes: catchTag on one never catches another", () => {
@@ -32,19 +58,37 @@ describe("the rate-limit errors", () => {
       assert.strictEqual(Duration.toMillis(e.retryAfter ?? Duration.zero), e.retryAfterMillis)
     }
     assert.isFalse(Duration.isFinite(never.retryAfter))
-    assert.strictEqual(new ProviderRateLimited({ provider: "x", description: "429", retryable: true }).retryAfter, undefined)
+    assert.strictEqual(
+      new ProviderRateLimited({ provider: "x", description: "429", retryable: true }).retryAfter,
+      undefined
+    )
   })
 
   it("one JSON form: the tag, the fields and retryAfterMillis as a number (null for never)", () => {
     assert.deepStrictEqual(JSON.parse(JSON.stringify(provider)), {
-      _tag: "ProviderRateLimited", provider: "openai", description: "429", retryable: true, retryAfterMillis: 1500
+      _tag: "ProviderRateLimited",
+      provider: "openai",
+      description: "429",
+      retryable: true,
+      retryAfterMillis: 1500
     })
     assert.deepStrictEqual(JSON.parse(JSON.stringify(limiter)), {
-      _tag: "RateLimited", key: "user:1", policy: "api", tier: "second", limit: 5, cost: 1, retryAfterMillis: 200
+      _tag: "RateLimited",
+      key: "user:1",
+      policy: "api",
+      tier: "second",
+      limit: 5,
+      cost: 1,
+      retryAfterMillis: 200
     })
     assert.strictEqual(JSON.parse(JSON.stringify(never)).retryAfterMillis, null)
     assert.deepStrictEqual(JSON.parse(JSON.stringify(pipeline)), {
-      _tag: "RateLimitRefused", key: "provider=openai", policy: "openai", tier: "minute", resource: "tokens", cost: 800,
+      _tag: "RateLimitRefused",
+      key: "provider=openai",
+      policy: "openai",
+      tier: "minute",
+      resource: "tokens",
+      cost: 800,
       retryAfterMillis: 3000
     })
   })

@@ -2,8 +2,8 @@
  * Issue 11 §6: `npm start` (examples/troupe-demo.ts) reports a failing scene and exits non-zero, after the
  * ordered shutdown, instead of waiting for Ctrl-C. Runs the real script in a child process (~5 s).
  */
-import { describe, expect, it } from "vitest"
 import { spawnSync } from "node:child_process"
+import { describe, expect, it } from "vitest"
 
 describe("npm start", () => {
   it("a scene failing (a revoked key answering 401) is reported and the demo exits 1", () => {

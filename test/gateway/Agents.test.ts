@@ -119,14 +119,24 @@ describe("Gateway agents: POST /v1/agents/{id}/turns", () => {
     expect(names.at(-1)).toBe("done")
     expect(names.indexOf("tool_call")).toBeLessThan(names.indexOf("tool_result"))
     events.forEach((e, i) => expect(e.id).toBe(`${turnId}.${i + 1}`))
-    const toolResult = JSON.parse(events.find((e) => e.event === "tool_result")!.data) as { ok: boolean; output: string; name: string }
+    const toolResult = JSON.parse(events.find((e) => e.event === "tool_result")!.data) as {
+      ok: boolean
+      output: string
+      name: string
+    }
     expect(toolResult).toMatchObject({ ok: true, output: "12:00 UTC", name: "clock" })
-    const done = JSON.parse(events.at(-1)!.data) as { text: string; usage: { inputTokens: number; outputTokens: number }; costUsd: number; steps: number }
+    const done = JSON.parse(events.at(-1)!.data) as {
+      text: string
+      usage: { inputTokens: number; outputTokens: number }
+      costUsd: number
+      steps: number
+    }
     expect(done.text).toContain("twelve")
     expect(done.steps).toBe(2)
     expect(done.usage.outputTokens).toBeGreaterThan(0)
     expect(done.costUsd).toBe(0.25)
-    const tokens = events.filter((e) => e.event === "token").map((e) => (JSON.parse(e.data) as { delta: string }).delta).join("")
+    const tokens = events.filter((e) => e.event === "token").map((e) => (JSON.parse(e.data) as { delta: string }).delta)
+      .join("")
     expect(tokens).toContain("twelve")
   })
 
@@ -134,7 +144,9 @@ describe("Gateway agents: POST /v1/agents/{id}/turns", () => {
     const r = await post(`${gw.url}/v1/agents/helper:replay/turns`, { input: "what time is it", stream: true })
     const all = await readSse(r)
     const cut = all[2]!
-    const again = await post(`${gw.url}/v1/agents/helper:replay/turns`, { input: "ignored" }, { "last-event-id": cut.id! })
+    const again = await post(`${gw.url}/v1/agents/helper:replay/turns`, { input: "ignored" }, {
+      "last-event-id": cut.id!
+    })
     expect(again.status).toBe(200)
     const replayed = await readSse(again)
     expect(replayed.map((e) => [e.id, e.event, e.data])).toEqual(all.slice(3).map((e) => [e.id, e.event, e.data]))
@@ -148,7 +160,9 @@ describe("Gateway agents: POST /v1/agents/{id}/turns", () => {
   it("a reconnect after dropping the connection mid-turn gets the rest of the live turn", async () => {
     const r = await post(`${gw.url}/v1/agents/helper:drop/turns`, { input: "what time is it", stream: true })
     const head = await readSse(r, 2)
-    const rest = await readSse(await post(`${gw.url}/v1/agents/helper:drop/turns`, {}, { "last-event-id": head[1]!.id! }))
+    const rest = await readSse(
+      await post(`${gw.url}/v1/agents/helper:drop/turns`, {}, { "last-event-id": head[1]!.id! })
+    )
     expect(rest.at(-1)?.event).toBe("done")
     expect(rest[0]!.id).toBe(`${head[1]!.id!.split(".")[0]}.3`)
   })
@@ -157,7 +171,9 @@ describe("Gateway agents: POST /v1/agents/{id}/turns", () => {
     expect((await post(`${gw.url}/v1/agents/helper:x/turns`, {}, { "last-event-id": "nope.1" })).status).toBe(404)
     const r = await post(`${gw.url}/v1/agents/helper:own/turns`, { input: "hi", stream: true })
     const events = await readSse(r)
-    expect((await post(`${gw.url}/v1/agents/helper:other/turns`, {}, { "last-event-id": events[0]!.id! })).status).toBe(404)
+    expect((await post(`${gw.url}/v1/agents/helper:other/turns`, {}, { "last-event-id": events[0]!.id! })).status).toBe(
+      404
+    )
   })
 
   it("decodes the body: typed 400s naming the path", async () => {
@@ -213,7 +229,9 @@ describe("Gateway agents: GET, DELETE, cancel", () => {
     for (let i = 0; i < 100; i++) {
       const s = await (await fetch(`${gw.url}/v1/agents/helper:cancel`)).json() as { state: string }
       if (s.state === "running") break
-      await new Promise((resolve) => { setTimeout(resolve, 10) })
+      await new Promise((resolve) => {
+        setTimeout(resolve, 10)
+      })
     }
     const cancelled = await (await post(`${gw.url}/v1/agents/helper:cancel/cancel`, {})).json()
     expect(cancelled).toEqual({ id: "helper:cancel", cancelled: true })

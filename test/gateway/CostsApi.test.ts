@@ -22,7 +22,12 @@ beforeAll(async () => {
   const services = Layer.mergeAll(Costs.layerMemory(), Budgets.layerMemory())
   const layer = Gateway.layer({ port: 0 }).pipe(
     Layer.provideMerge(services),
-    Layer.provide(Troupe.layerTest({ pipeline: { retry: false }, config: { defaults: { gateway: { auth: { adminKey: "costs-secret" } } } } }))
+    Layer.provide(
+      Troupe.layerTest({
+        pipeline: { retry: false },
+        config: { defaults: { gateway: { auth: { adminKey: "costs-secret" } } } }
+      })
+    )
   )
   const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
   url = Context.get(context, Gateway).address.url
@@ -42,7 +47,9 @@ describe("costs admin API", () => {
 
   it("GET /costs/stats groups the period's spend; /costs/usage/{user} is one principal's spend by model; /costs/forecast projects the month", async () => {
     await Effect.runPromise(costs.record({ cost: 0.5, tenant: "acme", principal: "ada", model: "openai:gpt-4o" }))
-    await Effect.runPromise(costs.record({ cost: 0.25, tenant: "globex", principal: "bob", model: "openai:gpt-4o-mini" }))
+    await Effect.runPromise(
+      costs.record({ cost: 0.25, tenant: "globex", principal: "bob", model: "openai:gpt-4o-mini" })
+    )
     const stats = await (await fetch(`${url}/costs/stats?period=day&groupBy=tenant`, { headers: admin })).json()
     expect(stats.total).toBeCloseTo(0.75)
     expect(stats.groups).toEqual({ acme: 0.5, globex: 0.25 })
@@ -58,32 +65,48 @@ describe("costs admin API", () => {
   it("POST /costs/budget sets a budget through Budgets (payload decoded with Schema); GET /costs/budget/{scope} reads it", async () => {
     const ok = await post(`${url}/costs/budget`, { scope: "tenant:acme", limit: 5, period: "month" }, admin)
     expect(ok.status).toBe(200)
-    const got = await (await fetch(`${url}/costs/budget/${encodeURIComponent("tenant:acme")}`, { headers: admin })).json()
+    const got = await (await fetch(`${url}/costs/budget/${encodeURIComponent("tenant:acme")}`, { headers: admin }))
+      .json()
     expect(got.limit).toBe(5)
-    expect((await post(`${url}/costs/budget`, { scope: "tenant:acme", limit: -1, period: "month" }, admin)).status).toBe(400)
+    expect((await post(`${url}/costs/budget`, { scope: "tenant:acme", limit: -1, period: "month" }, admin)).status)
+      .toBe(400)
     expect((await post(`${url}/costs/budget`, "{not json", admin)).status).toBe(400)
-    expect((await fetch(`${url}/costs/budget/${encodeURIComponent("tenant:none")}`, { headers: admin })).status).toBe(404)
+    expect((await fetch(`${url}/costs/budget/${encodeURIComponent("tenant:none")}`, { headers: admin })).status).toBe(
+      404
+    )
   })
 
   it("fuzz: any query string or payload gets a 2xx or 4xx, never a 5xx", async () => {
-    await fc.assert(fc.asyncProperty(fc.string(), fc.string(), fc.jsonValue(), async (period, groupBy, payload) => {
-      const q = new URLSearchParams({ period, groupBy }).toString()
-      const a = await fetch(`${url}/costs/stats?${q}`, { headers: admin })
-      expect(a.status).toBeLessThan(500)
-      const b = await post(`${url}/costs/budget`, payload, admin)
-      expect(b.status).toBeLessThan(500)
-    }), { numRuns: 40 })
+    await fc.assert(
+      fc.asyncProperty(fc.string(), fc.string(), fc.jsonValue(), async (period, groupBy, payload) => {
+        const q = new URLSearchParams({ period, groupBy }).toString()
+        const a = await fetch(`${url}/costs/stats?${q}`, { headers: admin })
+        expect(a.status).toBeLessThan(500)
+        const b = await post(`${url}/costs/budget`, payload, admin)
+        expect(b.status).toBeLessThan(500)
+      }),
+      { numRuns: 40 }
+    )
   })
 })
 
 describe("costs admin API on a failing store", () => {
   it("a CostsStoreError (Redis or PostgreSQL down) answers 503, never a defect", async () => {
     const down = new CostsStoreError({ operation: "stats", detail: "connection refused" })
-    const failing = Layer.succeed(Costs, { record: () => Effect.fail(down), stats: () => Effect.fail(down), forecast: () => Effect.fail(down) })
+    const failing = Layer.succeed(Costs, {
+      record: () => Effect.fail(down),
+      stats: () => Effect.fail(down),
+      forecast: () => Effect.fail(down)
+    })
     const local = Effect.runSync(Scope.make())
     const layer = Gateway.layer({ port: 0 }).pipe(
       Layer.provideMerge(failing),
-      Layer.provide(Troupe.layerTest({ pipeline: { retry: false }, config: { defaults: { gateway: { auth: { adminKey: "costs-secret" } } } } }))
+      Layer.provide(
+        Troupe.layerTest({
+          pipeline: { retry: false },
+          config: { defaults: { gateway: { auth: { adminKey: "costs-secret" } } } }
+        })
+      )
     )
     const context = await Effect.runPromise(Layer.buildWithScope(layer, local))
     const base = Context.get(context, Gateway).address.url

@@ -22,7 +22,12 @@ beforeAll(async () => {
   const dlqLayer = DeadLetters.layerMemory({ redrive: (l) => Effect.sync(() => redriven.push(l.id)) })
   const layer = Gateway.layer({ port: 0 }).pipe(
     Layer.provideMerge(dlqLayer),
-    Layer.provide(Troupe.layerTest({ pipeline: { retry: false }, config: { defaults: { gateway: { auth: { adminKey: "dlq-secret" } } } } }))
+    Layer.provide(
+      Troupe.layerTest({
+        pipeline: { retry: false },
+        config: { defaults: { gateway: { auth: { adminKey: "dlq-secret" } } } }
+      })
+    )
   )
   const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
   url = Context.get(context, Gateway).address.url
@@ -33,8 +38,20 @@ afterAll(async () => {
 })
 
 const seed = (n: number, source: string) =>
-  Effect.runPromise(Effect.forEach(Array.from({ length: n }, (_, i) => i), (i) =>
-    dlq.record({ id: `${source}-${i}`, kind: "request", source, input: { i }, error: new Error("boom"), attempts: 3 })))
+  Effect.runPromise(
+    Effect.forEach(
+      Array.from({ length: n }, (_, i) => i),
+      (i) =>
+        dlq.record({
+          id: `${source}-${i}`,
+          kind: "request",
+          source,
+          input: { i },
+          error: new Error("boom"),
+          attempts: 3
+        })
+    )
+  )
 
 describe("dead-letter admin API", () => {
   it("the dlq routes refuse a request without the admin key", async () => {
@@ -55,7 +72,8 @@ describe("dead-letter admin API", () => {
     expect(r1.outcomes).toEqual([{ id: "fast-0", result: "redriven" }])
     const again = await (await post(`${url}/admin/dlq/redrive`, { id: "fast-0" }, admin)).json()
     expect(again.outcomes).toEqual([{ id: "fast-0", result: "skipped" }])
-    const byFilter = await (await post(`${url}/admin/dlq/redrive`, { filter: { source: "slow" }, ratePerSecond: 1000 }, admin)).json()
+    const byFilter =
+      await (await post(`${url}/admin/dlq/redrive`, { filter: { source: "slow" }, ratePerSecond: 1000 }, admin)).json()
     expect(byFilter.outcomes).toEqual([{ id: "slow-0", result: "redriven" }])
     const rest = await (await post(`${url}/admin/dlq/redrive`, { ratePerSecond: 1000 }, admin)).json()
     expect(rest.outcomes).toEqual([{ id: "fast-1", result: "redriven" }])
@@ -67,10 +85,17 @@ describe("dead-letter admin API", () => {
   })
 
   it("fuzz: arbitrary redrive bodies and list queries answer 2xx or 4xx, never 5xx", async () => {
-    await fc.assert(fc.asyncProperty(fc.anything(), fc.string(), async (body, q) => {
-      const r = await post(`${url}/admin/dlq/redrive`, body === undefined ? "{}" : JSON.stringify(body) ?? "{}", admin)
-      const l = await fetch(`${url}/admin/dlq?status=${encodeURIComponent(q)}`, { headers: admin })
-      return r.status < 500 && l.status < 500
-    }), { numRuns: 50 })
+    await fc.assert(
+      fc.asyncProperty(fc.anything(), fc.string(), async (body, q) => {
+        const r = await post(
+          `${url}/admin/dlq/redrive`,
+          body === undefined ? "{}" : JSON.stringify(body) ?? "{}",
+          admin
+        )
+        const l = await fetch(`${url}/admin/dlq?status=${encodeURIComponent(q)}`, { headers: admin })
+        return r.status < 500 && l.status < 500
+      }),
+      { numRuns: 50 }
+    )
   })
 })

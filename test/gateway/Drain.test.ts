@@ -14,7 +14,9 @@ const waitFor = async (cond: () => Promise<boolean> | boolean, ms = 10_000) => {
   const deadline = Date.now() + ms
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error("condition not reached")
-    await new Promise((r) => { setTimeout(r, 10) })
+    await new Promise((r) => {
+      setTimeout(r, 10)
+    })
   }
 }
 
@@ -24,7 +26,9 @@ describe("Gateway: graceful shutdown with drain", () => {
     const child = spawn(process.execPath, [fixture], { stdio: ["ignore", "pipe", "inherit"] })
     try {
       const lines = createInterface({ input: child.stdout! })
-      const url = await new Promise<string>((resolve) => { lines.on("line", (l) => l.startsWith("LISTENING ") && resolve(l.slice(10))) })
+      const url = await new Promise<string>((resolve) => {
+        lines.on("line", (l) => l.startsWith("LISTENING ") && resolve(l.slice(10)))
+      })
       const inFlight = Array.from({ length: 100 }, () => streamed(url))
       await waitFor(async () => {
         const text = await (await fetch(`${url}/metrics`)).text()
@@ -32,7 +36,10 @@ describe("Gateway: graceful shutdown with drain", () => {
       })
       child.kill("SIGTERM")
       await waitFor(async () => (await fetch(`${url}/health/ready`).then((r) => r.status, () => 0)) !== 200)
-      const late = await post(`${url}/v1/chat/completions`, { model: "fast", messages: [{ role: "user", content: "late" }] })
+      const late = await post(`${url}/v1/chat/completions`, {
+        model: "fast",
+        messages: [{ role: "user", content: "late" }]
+      })
         .then((r) => r.status, () => "refused")
       expect([503, "refused"]).toContain(late)
       const results = await Promise.all(inFlight)
@@ -46,28 +53,32 @@ describe("Gateway: graceful shutdown with drain", () => {
     }
   }, 30_000)
 
-  it("streams still open at the drain timeout end with a shutting_down event; readiness is false while draining", async () => {
-    const gw = await startGateway({
-      config: { defaults: { gateway: { accessLog: false, drain: { timeout: 150, deregistrationDelay: 100 } } } },
-      providers: { scripted: { chunkLatency: "50 millis", chunkSize: 4, fallback: { text: "abcd".repeat(100) } } }
-    })
-    try {
-      const open = streamed(gw.url)
-      await waitFor(async () => (await Effect.runPromise(gw.gateway.inFlight)).streams === 1)
-      const draining = Effect.runPromise(gw.gateway.drain)
-      await waitFor(async () => (await Effect.runPromise(gw.gateway.phase)) === "draining")
-      expect((await fetch(`${gw.url}/health/ready`)).status).toBe(503)
-      // during the deregistration delay requests are still served
-      expect((await fetch(`${gw.url}/v1/models`)).status).toBe(200)
-      await waitFor(async () => (await Effect.runPromise(gw.gateway.phase)) === "closing")
-      const refused = await fetch(`${gw.url}/v1/models`)
-      expect(refused.status).toBe(503)
-      expect((await refused.json()).error.code).toBe("shutting_down")
-      const result = await open
-      expect(result.body).toContain("shutting_down")
-      await draining
-    } finally {
-      await gw.stop()
-    }
-  }, 20_000)
+  it(
+    "streams still open at the drain timeout end with a shutting_down event; readiness is false while draining",
+    async () => {
+      const gw = await startGateway({
+        config: { defaults: { gateway: { accessLog: false, drain: { timeout: 150, deregistrationDelay: 100 } } } },
+        providers: { scripted: { chunkLatency: "50 millis", chunkSize: 4, fallback: { text: "abcd".repeat(100) } } }
+      })
+      try {
+        const open = streamed(gw.url)
+        await waitFor(async () => (await Effect.runPromise(gw.gateway.inFlight)).streams === 1)
+        const draining = Effect.runPromise(gw.gateway.drain)
+        await waitFor(async () => (await Effect.runPromise(gw.gateway.phase)) === "draining")
+        expect((await fetch(`${gw.url}/health/ready`)).status).toBe(503)
+        // during the deregistration delay requests are still served
+        expect((await fetch(`${gw.url}/v1/models`)).status).toBe(200)
+        await waitFor(async () => (await Effect.runPromise(gw.gateway.phase)) === "closing")
+        const refused = await fetch(`${gw.url}/v1/models`)
+        expect(refused.status).toBe(503)
+        expect((await refused.json()).error.code).toBe("shutting_down")
+        const result = await open
+        expect(result.body).toContain("shutting_down")
+        await draining
+      } finally {
+        await gw.stop()
+      }
+    },
+    20_000
+  )
 })

@@ -57,7 +57,9 @@ describe("Embedder.layer: the gateway's default backend is Llm.embed", () => {
   it("POST /v1/embeddings answers with the provider's vectors (the scripted provider's under the defaults)", async () => {
     const sdk = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: "none", maxRetries: 0 })
     const r = await sdk.embeddings.create({ model: "embedding", input: ["a cat", "a dog"], encoding_format: "float" })
-    expect(r.data.map((d) => d.embedding)).toEqual([scriptedEmbedding("a cat"), scriptedEmbedding("a dog")].map((v) => [...v]))
+    expect(r.data.map((d) => d.embedding)).toEqual(
+      [scriptedEmbedding("a cat"), scriptedEmbedding("a dog")].map((v) => [...v])
+    )
     expect(r.usage.prompt_tokens).toBeGreaterThan(0)
     const b64 = await sdk.embeddings.create({ model: "embedding", input: "a cat" }) // the SDK asks for base64 and decodes it
     expect(b64.data[0]?.embedding.length).toBe(scriptedEmbedding("a cat").length)

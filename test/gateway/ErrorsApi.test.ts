@@ -18,14 +18,24 @@ describe("GET /admin/errors", () => {
     const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
     try {
       const url = Context.get(context, Gateway).address.url
-      await Effect.runPromise(Context.get(context, ErrorAnalytics).record({ _tag: "GuardBlocked" }, { route: "/v1/chat/completions", tenant: "acme" }))
+      await Effect.runPromise(
+        Context.get(context, ErrorAnalytics).record({ _tag: "GuardBlocked" }, {
+          route: "/v1/chat/completions",
+          tenant: "acme"
+        })
+      )
       expect((await fetch(`${url}/admin/errors`)).status).toBe(401)
       expect((await fetch(`${url}/admin/errors`, { headers: { authorization: "Bearer sk-test" } })).status).toBe(403)
       const body = await (await fetch(`${url}/admin/errors`, { headers: admin })).json()
       expect(body.enabled).toBe(true)
       expect(body.aggregates.byClass).toEqual({ GuardBlocked: 1 })
       expect(body.trends.GuardBlocked.at(-1)).toBe(1)
-      expect(body.impact).toEqual([{ errorClass: "GuardBlocked", routes: { "/v1/chat/completions": 1 }, tenants: { acme: 1 }, agents: {} }])
+      expect(body.impact).toEqual([{
+        errorClass: "GuardBlocked",
+        routes: { "/v1/chat/completions": 1 },
+        tenants: { acme: 1 },
+        agents: {}
+      }])
       expect(body.anomalies).toEqual([])
     } finally {
       await Effect.runPromise(Scope.close(scope, Exit.void))

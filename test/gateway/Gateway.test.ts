@@ -10,7 +10,14 @@ const scripted = {
     { when: { lastUser: "weather" }, reply: { toolCalls: [{ name: "get_weather", arguments: { city: "Oslo" } }] } },
     {
       when: { lastUser: "busy" },
-      reply: { error: new ProviderRateLimited({ provider: "scripted", description: "slow down", retryable: true, retryAfterMillis: 2000 }) }
+      reply: {
+        error: new ProviderRateLimited({
+          provider: "scripted",
+          description: "slow down",
+          retryable: true,
+          retryAfterMillis: 2000
+        })
+      }
     },
     {
       when: { lastUser: "overloaded" },
@@ -54,7 +61,10 @@ const client = (url: string, apiKey = "unused") => new OpenAI({ baseURL: `${url}
 
 describe("Gateway: OpenAI-compatible routes with the openai SDK as client", () => {
   it("answers a plain chat completion unchanged", async () => {
-    const r = await client(open.url).chat.completions.create({ model: "fast", messages: [{ role: "user", content: "hello" }] })
+    const r = await client(open.url).chat.completions.create({
+      model: "fast",
+      messages: [{ role: "user", content: "hello" }]
+    })
     expect(r.object).toBe("chat.completion")
     expect(r.choices[0]?.message.content).toContain("hello")
     expect(r.choices[0]?.finish_reason).toBe("stop")
@@ -80,22 +90,39 @@ describe("Gateway: OpenAI-compatible routes with the openai SDK as client", () =
     expect(text).toContain("hello there")
     expect(finish).toBe("stop")
     expect(usage).toMatchObject({ prompt_tokens: expect.any(Number), completion_tokens: expect.any(Number) })
-    const raw = await (await post(`${open.url}/v1/chat/completions`, { model: "fast", stream: true, messages: [{ role: "user", content: "x" }] })).text()
+    const raw = await (await post(`${open.url}/v1/chat/completions`, {
+      model: "fast",
+      stream: true,
+      messages: [{ role: "user", content: "x" }]
+    })).text()
     expect(raw.trimEnd().endsWith("data: [DONE]")).toBe(true)
-    expect(raw).not.toContain('"usage"') // usage chunk only with include_usage
+    expect(raw).not.toContain("\"usage\"") // usage chunk only with include_usage
   })
 
   it("returns tool calls, plain and streamed", async () => {
-    const tools = [{ type: "function" as const, function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } } }]
-    const r = await client(open.url).chat.completions.create({ model: "fast", tools, messages: [{ role: "user", content: "weather?" }] })
+    const tools = [{
+      type: "function" as const,
+      function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } }
+    }]
+    const r = await client(open.url).chat.completions.create({
+      model: "fast",
+      tools,
+      messages: [{ role: "user", content: "weather?" }]
+    })
     expect(r.choices[0]?.finish_reason).toBe("tool_calls")
     const call = r.choices[0]?.message.tool_calls?.[0]
     expect(call?.type === "function" ? JSON.parse(call.function.arguments) : undefined).toEqual({ city: "Oslo" })
-    const runner = client(open.url).chat.completions.stream({ model: "fast", tools, messages: [{ role: "user", content: "weather?" }] })
+    const runner = client(open.url).chat.completions.stream({
+      model: "fast",
+      tools,
+      messages: [{ role: "user", content: "weather?" }]
+    })
     const final = await runner.finalChatCompletion()
     const streamed = final.choices[0]?.message.tool_calls?.[0]
     expect(streamed?.type === "function" ? streamed.function.name : undefined).toBe("get_weather")
-    expect(streamed?.type === "function" ? JSON.parse(streamed.function.arguments) : undefined).toEqual({ city: "Oslo" })
+    expect(streamed?.type === "function" ? JSON.parse(streamed.function.arguments) : undefined).toEqual({
+      city: "Oslo"
+    })
   })
 
   it("lists aliases and configured models, and embeds deterministically", async () => {
@@ -103,7 +130,11 @@ describe("Gateway: OpenAI-compatible routes with the openai SDK as client", () =
     const ids = models.data.map((m) => m.id)
     expect(ids).toContain("fast")
     expect(ids).toContain("openai:gpt-4o-mini")
-    const e1 = await client(open.url).embeddings.create({ model: "embedding", input: ["a cat", "a cat"], encoding_format: "float" })
+    const e1 = await client(open.url).embeddings.create({
+      model: "embedding",
+      input: ["a cat", "a cat"],
+      encoding_format: "float"
+    })
     expect(e1.data).toHaveLength(2)
     expect(e1.data[0]?.embedding).toEqual(e1.data[1]?.embedding)
     expect(e1.data[0]?.embedding).toHaveLength(64) // the scripted provider's vectors, through Llm.embed
@@ -111,8 +142,12 @@ describe("Gateway: OpenAI-compatible routes with the openai SDK as client", () =
 
   it("maps failures onto the SDK's error classes", async () => {
     const c = client(open.url)
-    const ask = (content: string, model = "fast") => c.chat.completions.create({ model, messages: [{ role: "user", content }] })
-    const bad = await c.chat.completions.create({ model: "fast", messages: [{ role: "robot" as "user", content: "x" }] }).catch((e) => e)
+    const ask = (content: string, model = "fast") =>
+      c.chat.completions.create({ model, messages: [{ role: "user", content }] })
+    const bad = await c.chat.completions.create({
+      model: "fast",
+      messages: [{ role: "robot" as "user", content: "x" }]
+    }).catch((e) => e)
     expect(bad).toBeInstanceOf(OpenAI.BadRequestError)
     expect(bad.error?.param).toBe("messages[0].role")
     expect(await ask("hi", "no-such-model").catch((e) => e)).toBeInstanceOf(OpenAI.NotFoundError)
@@ -139,7 +174,10 @@ describe("Gateway: OpenAI-compatible routes with the openai SDK as client", () =
   })
 
   it("refuses bodies above maxBodyBytes with 413 and unknown routes with 404", async () => {
-    const big = await post(`${keyed.url}/v1/chat/completions`, { model: "fast", messages: [{ role: "user", content: "x".repeat(10_000) }] }, {
+    const big = await post(`${keyed.url}/v1/chat/completions`, {
+      model: "fast",
+      messages: [{ role: "user", content: "x".repeat(10_000) }]
+    }, {
       authorization: "Bearer sk-test"
     })
     expect(big.status).toBe(413)
@@ -161,7 +199,15 @@ describe("Gateway: OpenAI-compatible routes with the openai SDK as client", () =
       fc.asyncProperty(
         fc.record({
           model: fc.oneof(fc.constant("fast"), fc.string(), fc.integer()),
-          messages: fc.oneof(fc.array(fc.record({ role: fc.constantFrom("user", "system", "tool", "x"), content: fc.oneof(fc.string(), fc.integer()) })), fc.anything()),
+          messages: fc.oneof(
+            fc.array(
+              fc.record({
+                role: fc.constantFrom("user", "system", "tool", "x"),
+                content: fc.oneof(fc.string(), fc.integer())
+              })
+            ),
+            fc.anything()
+          ),
           temperature: fc.oneof(fc.constant(undefined), fc.double(), fc.string())
         }, { requiredKeys: [] }),
         async (body) => {
@@ -183,20 +229,59 @@ describe("Gateway: OpenAPI document", () => {
     expect(response.headers.get("content-type")).toContain("application/json")
     const doc = await response.json() as {
       openapi: string
-      paths: Record<string, Record<string, { security?: Array<Record<string, unknown>>; requestBody?: { content: Record<string, { schema: { properties?: Record<string, unknown>; required?: Array<string> } }> }; responses: Record<string, { content?: Record<string, unknown> }> }>>
+      paths: Record<
+        string,
+        Record<
+          string,
+          {
+            security?: Array<Record<string, unknown>>
+            requestBody?: {
+              content: Record<string, { schema: { properties?: Record<string, unknown>; required?: Array<string> } }>
+            }
+            responses: Record<string, { content?: Record<string, unknown> }>
+          }
+        >
+      >
       components: { securitySchemes: Record<string, { type: string; scheme: string }> }
     }
     expect(doc.openapi).toMatch(/^3\./)
     expect(Object.keys(doc.paths).sort()).toEqual([
-      "/admin/abuse-policy", "/admin/blocks", "/admin/blocks/{kind}/{id}", "/admin/config", "/admin/dlq", "/admin/dlq/redrive",
-      "/admin/dlq/{id}", "/admin/errors", "/admin/events", "/admin/keys", "/admin/keys/{tenant}/{id}", "/admin/keys/{tenant}/{id}/rotate",
-      "/admin/maintenance", "/admin/runs", "/admin/runs/{id}", "/admin/stats", "/admin/supervision", "/admin/supervision/{path}/restart", "/admin/supervision/{path}/stop",
-      "/costs/budget", "/costs/budget/{scope}", "/costs/forecast", "/costs/stats", "/costs/usage/{user}", "/health/live",
-      "/health/ready", "/health/startup", "/v1/chat/completions", "/v1/embeddings", "/v1/models"
+      "/admin/abuse-policy",
+      "/admin/blocks",
+      "/admin/blocks/{kind}/{id}",
+      "/admin/config",
+      "/admin/dlq",
+      "/admin/dlq/redrive",
+      "/admin/dlq/{id}",
+      "/admin/errors",
+      "/admin/events",
+      "/admin/keys",
+      "/admin/keys/{tenant}/{id}",
+      "/admin/keys/{tenant}/{id}/rotate",
+      "/admin/maintenance",
+      "/admin/runs",
+      "/admin/runs/{id}",
+      "/admin/stats",
+      "/admin/supervision",
+      "/admin/supervision/{path}/restart",
+      "/admin/supervision/{path}/stop",
+      "/costs/budget",
+      "/costs/budget/{scope}",
+      "/costs/forecast",
+      "/costs/stats",
+      "/costs/usage/{user}",
+      "/health/live",
+      "/health/ready",
+      "/health/startup",
+      "/v1/chat/completions",
+      "/v1/embeddings",
+      "/v1/models"
     ])
     const chat = doc.paths["/v1/chat/completions"]!["post"]!
     const body = chat.requestBody!.content["application/json"]!.schema
-    expect(Object.keys(body.properties!)).toEqual(expect.arrayContaining(["model", "messages", "tools", "stream", "stream_options", "response_format"]))
+    expect(Object.keys(body.properties!)).toEqual(
+      expect.arrayContaining(["model", "messages", "tools", "stream", "stream_options", "response_format"])
+    )
     expect(body.required).toEqual(expect.arrayContaining(["model", "messages"]))
     expect(Object.keys(chat.responses["200"]!.content!).sort()).toEqual(["application/json", "text/event-stream"])
     expect(chat.security).toEqual([{ bearer: [] }])
@@ -220,7 +305,7 @@ describe("Gateway: health, metrics, admin, maintenance", () => {
   it("exposes the hub's Prometheus text with HTTP and process metrics", async () => {
     await fetch(`${open.url}/v1/models`)
     const text = await (await fetch(`${open.url}/metrics`)).text()
-    expect(text).toContain('troupe_gateway_http_requests_total{method="GET",route="/v1/models",status="200"}')
+    expect(text).toContain("troupe_gateway_http_requests_total{method=\"GET\",route=\"/v1/models\",status=\"200\"}")
     expect(text).toContain("troupe_gateway_http_request_duration_seconds_bucket")
     expect(text).toContain("troupe_gateway_http_requests_in_flight")
     expect(text).toMatch(/process_resident_memory_bytes \d+/)
@@ -236,14 +321,26 @@ describe("Gateway: health, metrics, admin, maintenance", () => {
     expect(config).not.toContain("admin-key")
     expect(config).not.toContain("sk-test")
     expect(JSON.parse(config).gateway.auth.adminKey).toBe("<redacted>")
-    const rejected = await fetch(`${keyed.url}/admin/config`, { method: "PATCH", headers: { ...admin, "content-type": "application/json" }, body: JSON.stringify({ cache: { maxEntries: -1 } }) })
+    const rejected = await fetch(`${keyed.url}/admin/config`, {
+      method: "PATCH",
+      headers: { ...admin, "content-type": "application/json" },
+      body: JSON.stringify({ cache: { maxEntries: -1 } })
+    })
     expect(rejected.status).toBe(400)
     expect((await rejected.json()).error.message).toContain("cache.maxEntries")
-    const patched = await fetch(`${keyed.url}/admin/config`, { method: "PATCH", headers: { ...admin, "content-type": "application/json" }, body: JSON.stringify({ models: { quick: "openai:gpt-4o-mini" } }) })
+    const patched = await fetch(`${keyed.url}/admin/config`, {
+      method: "PATCH",
+      headers: { ...admin, "content-type": "application/json" },
+      body: JSON.stringify({ models: { quick: "openai:gpt-4o-mini" } })
+    })
     expect(await patched.json()).toMatchObject({ paths: ["models.quick"] })
     const tree = await (await fetch(`${keyed.url}/admin/supervision`, { headers: admin })).json()
     const gateway = tree.children.find((c: { id: string }) => c.id === "gateway")
-    expect(gateway).toMatchObject({ type: "supervisor", state: "running", children: [{ id: "http-server", type: "worker", state: "running" }] })
+    expect(gateway).toMatchObject({
+      type: "supervisor",
+      state: "running",
+      children: [{ id: "http-server", type: "worker", state: "running" }]
+    })
     const stats = await (await fetch(`${keyed.url}/admin/stats`, { headers: admin })).json()
     expect(stats.gateway.phase).toBe("ready")
     expect(stats.cache).toHaveProperty("hits")
@@ -252,9 +349,16 @@ describe("Gateway: health, metrics, admin, maintenance", () => {
 
   it("maintenance mode: 503 with retry-after, health and metrics keep answering, exempt routes pass", async () => {
     const admin = { authorization: "Bearer admin-key", "content-type": "application/json" }
-    const on = await fetch(`${keyed.url}/admin/maintenance`, { method: "POST", headers: admin, body: JSON.stringify({ enabled: true, exemptRoutes: ["/v1/models"] }) })
+    const on = await fetch(`${keyed.url}/admin/maintenance`, {
+      method: "POST",
+      headers: admin,
+      body: JSON.stringify({ enabled: true, exemptRoutes: ["/v1/models"] })
+    })
     expect(await on.json()).toMatchObject({ enabled: true })
-    const refused = await client(keyed.url, "sk-test").chat.completions.create({ model: "fast", messages: [{ role: "user", content: "hi" }] }).catch((e) => e)
+    const refused = await client(keyed.url, "sk-test").chat.completions.create({
+      model: "fast",
+      messages: [{ role: "user", content: "hi" }]
+    }).catch((e) => e)
     expect(refused).toBeInstanceOf(OpenAI.InternalServerError)
     expect(refused.status).toBe(503)
     expect(refused.headers.get("retry-after")).toBe("30")
@@ -262,9 +366,16 @@ describe("Gateway: health, metrics, admin, maintenance", () => {
     expect((await fetch(`${keyed.url}/health/live`)).status).toBe(200)
     expect((await fetch(`${keyed.url}/health/ready`)).status).toBe(503)
     expect((await fetch(`${keyed.url}/metrics`)).status).toBe(200)
-    const off = await fetch(`${keyed.url}/admin/maintenance`, { method: "POST", headers: admin, body: JSON.stringify({ enabled: false }) })
+    const off = await fetch(`${keyed.url}/admin/maintenance`, {
+      method: "POST",
+      headers: admin,
+      body: JSON.stringify({ enabled: false })
+    })
     expect(off.status).toBe(200)
-    const ok = await client(keyed.url, "sk-test").chat.completions.create({ model: "fast", messages: [{ role: "user", content: "hi" }] })
+    const ok = await client(keyed.url, "sk-test").chat.completions.create({
+      model: "fast",
+      messages: [{ role: "user", content: "hi" }]
+    })
     expect(ok.choices[0]?.message.content).toContain("hi")
   })
 })

@@ -5,7 +5,9 @@ import { QueueFull, Shed } from "../../src/queue/index.ts"
 
 describe("gateway errors for budgets", () => {
   it("a budget that cannot hold the call is 402 budget_exceeded, naming the scope, its limit, spend and reservations", () => {
-    const e = fromFailure(new BudgetExceeded({ scope: "tenant:acme", limit: 10, spent: 9.5, reserved: 0.4, requested: 0.2 }))
+    const e = fromFailure(
+      new BudgetExceeded({ scope: "tenant:acme", limit: 10, spent: 9.5, reserved: 0.4, requested: 0.2 })
+    )
     expect(e.status).toBe(402)
     expect(e.code).toBe("budget_exceeded")
     expect(e.description).toContain("tenant:acme")

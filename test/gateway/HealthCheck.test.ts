@@ -8,9 +8,14 @@ describe("HealthCheck: cached readiness checks with timeouts", () => {
   it.effect("a result is cached for cacheTtl, and probes arriving during a run wait for it (never pile up)", () =>
     Effect.gen(function*() {
       let runs = 0
-      const slow: HealthCheck.HealthCheck = { name: "slow", run: Effect.sleep("100 millis").pipe(Effect.tap(() => Effect.sync(() => runs++))) }
+      const slow: HealthCheck.HealthCheck = {
+        name: "slow",
+        run: Effect.sleep("100 millis").pipe(Effect.tap(() => Effect.sync(() => runs++)))
+      }
       const registry = new HealthCheck.HealthRegistry([slow], { timeoutMillis: 1_000, cacheTtlMillis: 5_000 })
-      const probes = yield* Effect.forkChild(Effect.all([registry.report, registry.report, registry.report], { concurrency: "unbounded" }))
+      const probes = yield* Effect.forkChild(
+        Effect.all([registry.report, registry.report, registry.report], { concurrency: "unbounded" })
+      )
       yield* TestClock.adjust("100 millis")
       const results = yield* Fiber.join(probes)
       expect(runs).toBe(1)
@@ -28,12 +33,22 @@ describe("HealthCheck: cached readiness checks with timeouts", () => {
   it.effect("a check that exceeds the timeout is down with its latency and last error", () =>
     Effect.gen(function*() {
       const hang: HealthCheck.HealthCheck = { name: "hang", run: Effect.never }
-      const failing: HealthCheck.HealthCheck = { name: "failing", run: Effect.fail(new Error("connection refused")), critical: false }
+      const failing: HealthCheck.HealthCheck = {
+        name: "failing",
+        run: Effect.fail(new Error("connection refused")),
+        critical: false
+      }
       const registry = new HealthCheck.HealthRegistry([hang, failing], { timeoutMillis: 250, cacheTtlMillis: 0 })
       const fiber = yield* Effect.forkChild(registry.report)
       yield* TestClock.adjust("250 millis")
       const [h, f] = yield* Fiber.join(fiber)
-      expect(h).toMatchObject({ name: "hang", status: "down", critical: true, latencyMs: 250, lastError: "timed out after 250 ms" })
+      expect(h).toMatchObject({
+        name: "hang",
+        status: "down",
+        critical: true,
+        latencyMs: 250,
+        lastError: "timed out after 250 ms"
+      })
       expect(f).toMatchObject({ name: "failing", status: "down", critical: false, lastError: "connection refused" })
     }))
 

@@ -2,8 +2,8 @@
  * The observer: `/admin/events` (SSE snapshots, lifecycle and telemetry events), the supervision actions (audited),
  * and the `/observer` page in a real browser (Debian's chromium driven by playwright-core).
  */
-import { existsSync, mkdirSync } from "node:fs"
 import fc from "fast-check"
+import { existsSync, mkdirSync } from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { Running } from "./support.ts"
 import { startGateway } from "./support.ts"
@@ -42,7 +42,11 @@ interface FrameData {
 }
 
 /** Reads SSE frames from `/admin/events` until `until` holds or the deadline passes. */
-const readEvents = async (query: string, until: (frames: ReadonlyArray<{ event: string; data: FrameData }>) => boolean, ms = 5_000) => {
+const readEvents = async (
+  query: string,
+  until: (frames: ReadonlyArray<{ event: string; data: FrameData }>) => boolean,
+  ms = 5_000
+) => {
   const controller = new AbortController()
   const timer = setTimeout(() => controller.abort(), ms)
   const frames: Array<{ event: string; data: FrameData }> = []
@@ -78,7 +82,9 @@ const readEvents = async (query: string, until: (frames: ReadonlyArray<{ event: 
 describe("observer admin API", () => {
   it("the admin endpoints refuse a request without the admin key; the page shell holds no data", async () => {
     expect((await fetch(`${gw.url}/admin/events`)).status).toBe(401)
-    expect((await fetch(`${gw.url}/admin/supervision/gateway%2Fhttp-server/restart`, { method: "POST" })).status).toBe(401)
+    expect((await fetch(`${gw.url}/admin/supervision/gateway%2Fhttp-server/restart`, { method: "POST" })).status).toBe(
+      401
+    )
     const page = await fetch(`${gw.url}/observer`)
     expect(page.status).toBe(200)
     expect(page.headers.get("content-type")).toContain("text/html")
@@ -96,88 +102,180 @@ describe("observer admin API", () => {
     expect(snap.stats.gateway.phase).toBe("ready")
   })
 
-  it("restart kills a running child: its supervisor restarts it, the restart is streamed and audited; stop then restart", async () => {
-    const seen = readEvents("?filter=troupe.gateway.admin", (f) =>
-      f.some((x) => x.event === "lifecycle" && x.data._tag === "ChildRestarted" && x.data.supervisor === "ratelimiter" && x.data.childId === "sweeper") &&
-      f.some((x) => x.event === "telemetry" && x.data.metadata.action === "restart"))
-    await new Promise((r) => { setTimeout(r, 200) })
-    const r = await fetch(`${gw.url}/admin/supervision/${encodeURIComponent("ratelimiter/sweeper")}/restart`, { method: "POST", headers: admin })
-    expect(r.status).toBe(200)
-    expect(await r.json()).toEqual({ action: "restart", path: "ratelimiter/sweeper", outcome: "killed" })
-    const frames = await seen
-    expect(frames.some((x) => x.event === "telemetry" && x.data.name === "troupe.gateway.admin.action" && x.data.metadata.outcome === "killed")).toBe(true)
-    const tree = await (await fetch(`${gw.url}/admin/supervision`, { headers: admin })).json()
-    const sweeper = tree.children.find((c: TreeNode) => c.id === "ratelimiter").children.find((c: TreeNode) => c.id === "sweeper")
-    expect(sweeper.state).toBe("running")
-    expect(sweeper.restarts).toBeGreaterThanOrEqual(1)
-    const stop = await fetch(`${gw.url}/admin/supervision/${encodeURIComponent("ratelimiter/sweeper")}/stop`, { method: "POST", headers: admin })
-    expect(await stop.json()).toMatchObject({ outcome: "stopped" })
-    const stopped = await (await fetch(`${gw.url}/admin/supervision`, { headers: admin })).json()
-    expect(stopped.children.find((c: TreeNode) => c.id === "ratelimiter").children.find((c: TreeNode) => c.id === "sweeper").state).toBe("stopped")
-    const again = await fetch(`${gw.url}/admin/supervision/${encodeURIComponent("ratelimiter/sweeper")}/restart`, { method: "POST", headers: admin })
-    expect(await again.json()).toMatchObject({ outcome: "restarted" })
-    expect((await fetch(`${gw.url}/admin/supervision/gateway%2Fhttp-server/stop`, { method: "POST", headers: admin })).status).toBe(409)
-    expect((await fetch(`${gw.url}/admin/supervision/nope%2Fmissing/restart`, { method: "POST", headers: admin })).status).toBe(404)
-    expect((await fetch(`${gw.url}/admin/supervision/${encodeURIComponent(tree.id)}/stop`, { method: "POST", headers: admin })).status).toBe(400)
-  }, 20_000)
+  it(
+    "restart kills a running child: its supervisor restarts it, the restart is streamed and audited; stop then restart",
+    async () => {
+      const seen = readEvents(
+        "?filter=troupe.gateway.admin",
+        (f) =>
+          f.some((x) =>
+            x.event === "lifecycle" && x.data._tag === "ChildRestarted" && x.data.supervisor === "ratelimiter" &&
+            x.data.childId === "sweeper"
+          ) &&
+          f.some((x) => x.event === "telemetry" && x.data.metadata.action === "restart")
+      )
+      await new Promise((r) => {
+        setTimeout(r, 200)
+      })
+      const r = await fetch(`${gw.url}/admin/supervision/${encodeURIComponent("ratelimiter/sweeper")}/restart`, {
+        method: "POST",
+        headers: admin
+      })
+      expect(r.status).toBe(200)
+      expect(await r.json()).toEqual({ action: "restart", path: "ratelimiter/sweeper", outcome: "killed" })
+      const frames = await seen
+      expect(
+        frames.some((x) =>
+          x.event === "telemetry" && x.data.name === "troupe.gateway.admin.action" &&
+          x.data.metadata.outcome === "killed"
+        )
+      ).toBe(true)
+      const tree = await (await fetch(`${gw.url}/admin/supervision`, { headers: admin })).json()
+      const sweeper = tree.children.find((c: TreeNode) => c.id === "ratelimiter").children.find((c: TreeNode) =>
+        c.id === "sweeper"
+      )
+      expect(sweeper.state).toBe("running")
+      expect(sweeper.restarts).toBeGreaterThanOrEqual(1)
+      const stop = await fetch(`${gw.url}/admin/supervision/${encodeURIComponent("ratelimiter/sweeper")}/stop`, {
+        method: "POST",
+        headers: admin
+      })
+      expect(await stop.json()).toMatchObject({ outcome: "stopped" })
+      const stopped = await (await fetch(`${gw.url}/admin/supervision`, { headers: admin })).json()
+      expect(
+        stopped.children.find((c: TreeNode) => c.id === "ratelimiter").children.find((c: TreeNode) =>
+          c.id === "sweeper"
+        ).state
+      ).toBe("stopped")
+      const again = await fetch(`${gw.url}/admin/supervision/${encodeURIComponent("ratelimiter/sweeper")}/restart`, {
+        method: "POST",
+        headers: admin
+      })
+      expect(await again.json()).toMatchObject({ outcome: "restarted" })
+      expect(
+        (await fetch(`${gw.url}/admin/supervision/gateway%2Fhttp-server/stop`, { method: "POST", headers: admin }))
+          .status
+      ).toBe(409)
+      expect(
+        (await fetch(`${gw.url}/admin/supervision/nope%2Fmissing/restart`, { method: "POST", headers: admin })).status
+      ).toBe(404)
+      expect(
+        (await fetch(`${gw.url}/admin/supervision/${encodeURIComponent(tree.id)}/stop`, {
+          method: "POST",
+          headers: admin
+        })).status
+      ).toBe(400)
+    },
+    20_000
+  )
 })
 
 describe("observer: fuzzed supervision paths", () => {
-  it("any path that names no child is a 400 or 404 with an OpenAI-format error, never a 5xx, and stops nothing", async () => {
-    await fc.assert(fc.asyncProperty(fc.string({ maxLength: 64 }), fc.constantFrom("restart", "stop"), async (raw, action) => {
-      const path = `fuzz-${raw}`
-      const r = await fetch(`${gw.url}/admin/supervision/${encodeURIComponent(path)}/${action}`, { method: "POST", headers: admin })
-      expect([400, 404]).toContain(r.status)
-      expect((await r.json()).error.message).toBeTypeOf("string")
-    }), { numRuns: 60 })
-    const tree = await (await fetch(`${gw.url}/admin/supervision`, { headers: admin })).json()
-    expect(tree.children.find((c: TreeNode) => c.id === "gateway").state).toBe("running")
-  }, 30_000)
+  it(
+    "any path that names no child is a 400 or 404 with an OpenAI-format error, never a 5xx, and stops nothing",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.string({ maxLength: 64 }), fc.constantFrom("restart", "stop"), async (raw, action) => {
+          const path = `fuzz-${raw}`
+          const r = await fetch(`${gw.url}/admin/supervision/${encodeURIComponent(path)}/${action}`, {
+            method: "POST",
+            headers: admin
+          })
+          expect([400, 404]).toContain(r.status)
+          expect((await r.json()).error.message).toBeTypeOf("string")
+        }),
+        { numRuns: 60 }
+      )
+      const tree = await (await fetch(`${gw.url}/admin/supervision`, { headers: admin })).json()
+      expect(tree.children.find((c: TreeNode) => c.id === "gateway").state).toBe("running")
+    },
+    30_000
+  )
 })
 
 const browserReady = existsSync(chromium)
-if (!browserReady && process.env.CI === "true") throw new Error(`${chromium} is missing under CI=true (.ci/run installs it)`)
-if (!browserReady) console.warn(`skipping the observer browser test: ${chromium} is not installed (apt-get install -y chromium)`)
+if (!browserReady && process.env.CI === "true") {
+  throw new Error(`${chromium} is missing under CI=true (.ci/run installs it)`)
+}
+if (!browserReady) {
+  console.warn(`skipping the observer browser test: ${chromium} is not installed (apt-get install -y chromium)`)
+}
 
 describe.skipIf(!browserReady)("observer page in chromium", () => {
-  it("loads, shows the tree of the admin API, shows an injected crash within one second, toggles maintenance", async () => {
-    const { chromium: pw } = await import("playwright-core")
-    const browser = await pw.launch({ executablePath: chromium, args: ["--headless", "--no-sandbox", "--disable-gpu"] })
-    try {
-      const page = await browser.newPage()
-      await page.goto(`${gw.url}/observer#key=observer-secret`)
-      await page.waitForSelector("#tree .node[data-path='ratelimiter/sweeper']", { timeout: 10_000 })
-      const tree = await (await fetch(`${gw.url}/admin/supervision`, { headers: admin })).json()
-      const paths = (n: TreeNode, p: string | null): Array<string> => {
-        const here = p === null ? "" : (p ? p + "/" : "") + n.id
-        return [...(p === null ? [] : [here]), ...(n.children ?? []).flatMap((c: TreeNode) => paths(c, here))]
+  it(
+    "loads, shows the tree of the admin API, shows an injected crash within one second, toggles maintenance",
+    async () => {
+      const { chromium: pw } = await import("playwright-core")
+      const browser = await pw.launch({
+        executablePath: chromium,
+        args: ["--headless", "--no-sandbox", "--disable-gpu"]
+      })
+      try {
+        const page = await browser.newPage()
+        await page.goto(`${gw.url}/observer#key=observer-secret`)
+        await page.waitForSelector("#tree .node[data-path='ratelimiter/sweeper']", { timeout: 10_000 })
+        const tree = await (await fetch(`${gw.url}/admin/supervision`, { headers: admin })).json()
+        const paths = (n: TreeNode, p: string | null): Array<string> => {
+          const here = p === null ? "" : (p ? p + "/" : "") + n.id
+          return [...(p === null ? [] : [here]), ...(n.children ?? []).flatMap((c: TreeNode) => paths(c, here))]
+        }
+        const shown = await page.$$eval(
+          "#tree .node[data-path]",
+          (els) => els.map((e) => (e as HTMLElement).dataset.path).filter((p) => p)
+        )
+        expect(shown).toEqual(paths(tree, null))
+        const before = Number(await page.getAttribute("#tree .node[data-path='ratelimiter/sweeper']", "data-restarts"))
+        // a crash injected through the API shows within one second
+        const t0 = Date.now()
+        const r = await fetch(`${gw.url}/admin/supervision/${encodeURIComponent("ratelimiter/sweeper")}/restart`, {
+          method: "POST",
+          headers: admin
+        })
+        expect(r.status).toBe(200)
+        await page.waitForFunction(
+          (b) =>
+            Number(
+              document.querySelector("#tree .node[data-path='ratelimiter/sweeper']")?.getAttribute("data-restarts")
+            ) > b,
+          before,
+          { timeout: 1_000 }
+        )
+        const shownAfter = Date.now() - t0
+        expect(shownAfter).toBeLessThan(1_000)
+        // an LLM call shows in the per-provider/model panel
+        await fetch(`${gw.url}/v1/chat/completions`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ model: "fast", messages: [{ role: "user", content: "hi" }] })
+        })
+        await page.waitForFunction(
+          () => /scripted/.test(document.querySelector("#llm")?.textContent ?? ""),
+          undefined,
+          { timeout: 3_000 }
+        )
+        // maintenance toggle
+        await page.waitForFunction(
+          () => document.querySelector("#maint-state")?.textContent === "off",
+          undefined,
+          { timeout: 5_000 }
+        )
+        await page.click("#maint")
+        await page.waitForFunction(() => document.querySelector("#maint-state")?.textContent === "on", undefined, {
+          timeout: 2_000
+        })
+        expect((await (await fetch(`${gw.url}/admin/maintenance`, { headers: admin })).json()).enabled).toBe(true)
+        await page.click("#maint")
+        await page.waitForFunction(() => document.querySelector("#maint-state")?.textContent === "off", undefined, {
+          timeout: 2_000
+        })
+        expect((await (await fetch(`${gw.url}/admin/maintenance`, { headers: admin })).json()).enabled).toBe(false)
+        mkdirSync("test-artifacts", { recursive: true })
+        await page.screenshot({ path: "test-artifacts/observer.png", fullPage: true })
+        console.info(`observer: injected crash shown after ${shownAfter} ms`)
+      } finally {
+        await browser.close()
       }
-      const shown = await page.$$eval("#tree .node[data-path]", (els) => els.map((e) => (e as HTMLElement).dataset.path).filter((p) => p))
-      expect(shown).toEqual(paths(tree, null))
-      const before = Number(await page.getAttribute("#tree .node[data-path='ratelimiter/sweeper']", "data-restarts"))
-      // a crash injected through the API shows within one second
-      const t0 = Date.now()
-      const r = await fetch(`${gw.url}/admin/supervision/${encodeURIComponent("ratelimiter/sweeper")}/restart`, { method: "POST", headers: admin })
-      expect(r.status).toBe(200)
-      await page.waitForFunction((b) => Number(document.querySelector("#tree .node[data-path='ratelimiter/sweeper']")?.getAttribute("data-restarts")) > b, before, { timeout: 1_000 })
-      const shownAfter = Date.now() - t0
-      expect(shownAfter).toBeLessThan(1_000)
-      // an LLM call shows in the per-provider/model panel
-      await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "fast", messages: [{ role: "user", content: "hi" }] }) })
-      await page.waitForFunction(() => /scripted/.test(document.querySelector("#llm")?.textContent ?? ""), undefined, { timeout: 3_000 })
-      // maintenance toggle
-      await page.waitForFunction(() => document.querySelector("#maint-state")?.textContent === "off", undefined, { timeout: 5_000 })
-      await page.click("#maint")
-      await page.waitForFunction(() => document.querySelector("#maint-state")?.textContent === "on", undefined, { timeout: 2_000 })
-      expect((await (await fetch(`${gw.url}/admin/maintenance`, { headers: admin })).json()).enabled).toBe(true)
-      await page.click("#maint")
-      await page.waitForFunction(() => document.querySelector("#maint-state")?.textContent === "off", undefined, { timeout: 2_000 })
-      expect((await (await fetch(`${gw.url}/admin/maintenance`, { headers: admin })).json()).enabled).toBe(false)
-      mkdirSync("test-artifacts", { recursive: true })
-      await page.screenshot({ path: "test-artifacts/observer.png", fullPage: true })
-      console.info(`observer: injected crash shown after ${shownAfter} ms`)
-    } finally {
-      await browser.close()
-    }
-  }, 40_000)
+    },
+    40_000
+  )
 })

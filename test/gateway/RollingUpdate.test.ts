@@ -55,13 +55,22 @@ const roundRobin = async (backends: Array<string>) => {
     const target = targets[next++ % Math.max(1, targets.length)]
     if (target === undefined) return res.writeHead(502).end("no backend ready")
     try {
-      const r = await fetch(`${target}${req.url}`, { method: req.method!, headers: { "content-type": "application/json" }, body: Buffer.concat(chunks) })
-      res.writeHead(r.status, { "content-type": r.headers.get("content-type") ?? "application/json", "x-backend": target }).end(Buffer.from(await r.arrayBuffer()))
+      const r = await fetch(`${target}${req.url}`, {
+        method: req.method!,
+        headers: { "content-type": "application/json" },
+        body: Buffer.concat(chunks)
+      })
+      res.writeHead(r.status, {
+        "content-type": r.headers.get("content-type") ?? "application/json",
+        "x-backend": target
+      }).end(Buffer.from(await r.arrayBuffer()))
     } catch {
       res.writeHead(502).end("backend failed")
     }
   })
-  await new Promise<void>((r) => { server.listen(0, "127.0.0.1", r) })
+  await new Promise<void>((r) => {
+    server.listen(0, "127.0.0.1", r)
+  })
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     ready,
@@ -75,78 +84,91 @@ const roundRobin = async (backends: Array<string>) => {
 
 afterAll(async () => {
   for (const c of children) c.kill("SIGKILL")
-  await Effect.runPromise(cleanupRedisPrefix(prefix).pipe(Effect.provide(NodeRedis.layer({ url: redisUrl, ...recommendedNodeRedisOptions })), Effect.ignore))
+  await Effect.runPromise(
+    cleanupRedisPrefix(prefix).pipe(
+      Effect.provide(NodeRedis.layer({ url: redisUrl, ...recommendedNodeRedisOptions })),
+      Effect.ignore
+    )
+  )
 })
 
 describeRedis("Gateway: rolling updates on one Redis", () => {
-  it("two processes share rate limits, the response cache and breakers; draining the first while the second serves fails no request", async () => {
-    const a = await startProcess()
-    const b = await startProcess()
+  it(
+    "two processes share rate limits, the response cache and breakers; draining the first while the second serves fails no request",
+    async () => {
+      const a = await startProcess()
+      const b = await startProcess()
 
-    // the response cache is shared (Redis L2): B answers A's question from the cache
-    const first = await chat(a.url, "the shared question")
-    expect(first.headers.get("x-troupe-cached")).toBe("false")
-    const second = await chat(b.url, "the shared question")
-    expect(second.status).toBe(200)
-    expect(second.headers.get("x-troupe-cached")).toBe("true")
+      // the response cache is shared (Redis L2): B answers A's question from the cache
+      const first = await chat(a.url, "the shared question")
+      expect(first.headers.get("x-troupe-cached")).toBe("false")
+      const second = await chat(b.url, "the shared question")
+      expect(second.status).toBe(200)
+      expect(second.headers.get("x-troupe-cached")).toBe("true")
 
-    // rate limits are shared: 10 per model across both processes, the 11th is refused by either
-    const limited = "openai:gpt-limited"
-    const statuses: Array<number> = []
-    for (let i = 0; i < 10; i++) statuses.push((await chat(i % 2 === 0 ? a.url : b.url, `limited ${i}`, limited)).status)
-    expect(statuses.every((s) => s === 200)).toBe(true)
-    const refusedA = await chat(a.url, "limited 10", limited)
-    const refusedB = await chat(b.url, "limited 11", limited)
-    expect([refusedA.status, refusedB.status]).toEqual([429, 429])
-    expect(refusedA.headers.get("retry-after")).not.toBeNull()
-
-    // breakers are shared: two overloads through A open the flaky provider's circuit, and B refuses at once
-    const flaky = "flaky:gpt-x"
-    expect((await chat(b.url, "fine", flaky)).status).toBe(200)
-    for (let i = 0; i < 2; i++) expect((await chat(a.url, "overloaded", flaky)).status).toBe(503)
-    const open = await chat(b.url, "fine again", flaky)
-    expect(open.status).toBe(503)
-    expect(await open.text()).toMatch(/circuit|breaker/i)
-
-    // the rolling update: A serves, B joins, A drains; the client never sees a failure
-    const lb = await roundRobin([a.url])
-    const waitFor = async (cond: () => boolean) => {
-      const deadline = Date.now() + 10_000
-      while (!cond()) {
-        if (Date.now() > deadline) throw new Error("condition not reached")
-        await new Promise((r) => { setTimeout(r, 10) })
+      // rate limits are shared: 10 per model across both processes, the 11th is refused by either
+      const limited = "openai:gpt-limited"
+      const statuses: Array<number> = []
+      for (let i = 0; i < 10; i++) {
+        statuses.push((await chat(i % 2 === 0 ? a.url : b.url, `limited ${i}`, limited)).status)
       }
-    }
-    await waitFor(() => lb.ready.has(a.url)) // the load balancer has seen A ready
-    const results: Array<{ status: number; backend: string | null; body?: string }> = []
-    let sending = true
-    let n = 0
-    const client = (async () => {
-      while (sending) {
-        const i = n++
-        // a fresh model per 8 requests keeps every key under the limit of 10
-        const r = await chat(lb.url, `rolling ${i}`, `openai:gpt-rolling-${Math.floor(i / 8)}`)
-        const body = await r.text()
-        results.push({ status: r.status, backend: r.headers.get("x-backend"), ...(r.status !== 200 ? { body } : {}) })
-      }
-    })()
-    await waitFor(() => results.length >= 10)
-    lb.add(b.url)
-    await waitFor(() => results.some((r) => r.backend === b.url))
-    a.child.kill("SIGTERM")
-    const [code] = await once(a.child, "exit")
-    expect([0, 130]).toContain(code)
-    const afterDrain = results.length
-    await waitFor(() => results.length >= afterDrain + 10)
-    sending = false
-    await client
-    lb.close()
+      expect(statuses.every((s) => s === 200)).toBe(true)
+      const refusedA = await chat(a.url, "limited 10", limited)
+      const refusedB = await chat(b.url, "limited 11", limited)
+      expect([refusedA.status, refusedB.status]).toEqual([429, 429])
+      expect(refusedA.headers.get("retry-after")).not.toBeNull()
 
-    expect(results.length).toBeGreaterThan(20)
-    expect(results.filter((r) => r.status !== 200)).toEqual([])
-    expect(results.some((r) => r.backend === a.url)).toBe(true)
-    expect(results.slice(-10).every((r) => r.backend === b.url)).toBe(true)
-    b.child.kill("SIGTERM")
-    await once(b.child, "exit")
-  }, 60_000)
+      // breakers are shared: two overloads through A open the flaky provider's circuit, and B refuses at once
+      const flaky = "flaky:gpt-x"
+      expect((await chat(b.url, "fine", flaky)).status).toBe(200)
+      for (let i = 0; i < 2; i++) expect((await chat(a.url, "overloaded", flaky)).status).toBe(503)
+      const open = await chat(b.url, "fine again", flaky)
+      expect(open.status).toBe(503)
+      expect(await open.text()).toMatch(/circuit|breaker/i)
+
+      // the rolling update: A serves, B joins, A drains; the client never sees a failure
+      const lb = await roundRobin([a.url])
+      const waitFor = async (cond: () => boolean) => {
+        const deadline = Date.now() + 10_000
+        while (!cond()) {
+          if (Date.now() > deadline) throw new Error("condition not reached")
+          await new Promise((r) => {
+            setTimeout(r, 10)
+          })
+        }
+      }
+      await waitFor(() => lb.ready.has(a.url)) // the load balancer has seen A ready
+      const results: Array<{ status: number; backend: string | null; body?: string }> = []
+      let sending = true
+      let n = 0
+      const client = (async () => {
+        while (sending) {
+          const i = n++
+          // a fresh model per 8 requests keeps every key under the limit of 10
+          const r = await chat(lb.url, `rolling ${i}`, `openai:gpt-rolling-${Math.floor(i / 8)}`)
+          const body = await r.text()
+          results.push({ status: r.status, backend: r.headers.get("x-backend"), ...(r.status !== 200 ? { body } : {}) })
+        }
+      })()
+      await waitFor(() => results.length >= 10)
+      lb.add(b.url)
+      await waitFor(() => results.some((r) => r.backend === b.url))
+      a.child.kill("SIGTERM")
+      const [code] = await once(a.child, "exit")
+      expect([0, 130]).toContain(code)
+      const afterDrain = results.length
+      await waitFor(() => results.length >= afterDrain + 10)
+      sending = false
+      await client
+      lb.close()
+
+      expect(results.length).toBeGreaterThan(20)
+      expect(results.filter((r) => r.status !== 200)).toEqual([])
+      expect(results.some((r) => r.backend === a.url)).toBe(true)
+      expect(results.slice(-10).every((r) => r.backend === b.url)).toBe(true)
+      b.child.kill("SIGTERM")
+      await once(b.child, "exit")
+    },
+    60_000
+  )
 })

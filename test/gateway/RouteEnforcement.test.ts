@@ -1,7 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Context, Effect, Layer, Redacted } from "effect"
 import fc from "fast-check"
-import { AdminAuth, allows, ApiAuth, Caller, GatewayApi, PublicRoute, routePermissions } from "../../src/gateway/index.ts"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import {
+  AdminAuth,
+  allows,
+  ApiAuth,
+  Caller,
+  GatewayApi,
+  PublicRoute,
+  routePermissions
+} from "../../src/gateway/index.ts"
 import type { RoutePermission } from "../../src/gateway/index.ts"
 import { Audit, AuditStore, GatewayKeyAuth, Keys, KeyStore, Rbac } from "../../src/identity/index.ts"
 import { PEPPER } from "../identity/support.ts"
@@ -23,12 +31,18 @@ const rolesAuth = (() => {
 const routes = routePermissions(GatewayApi)
 const permissions = [...new Set(routes.map((r) => r.permission!).filter((p) => p !== PublicRoute))]
 // one role per permission (`p0`, `p1`, …) granting exactly it, and `nothing`, which grants nothing
-const definitions = Object.fromEntries([["nothing", { permissions: [] }], ...permissions.map((p, i) => [`p${i}`, { permissions: [p] }])])
+const definitions = Object.fromEntries([
+  ["nothing", { permissions: [] }],
+  ...permissions.map((p, i) => [`p${i}`, { permissions: [p] }])
+])
 const roleOf = (permission: string) => `p${permissions.indexOf(permission)}`
 
 const urlOf = (r: RoutePermission) => r.path.replace(/:[a-z]+/g, "x")
 const call = async (base: string, r: RoutePermission, token: string) => {
-  const init: RequestInit = { method: r.method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" } }
+  const init: RequestInit = {
+    method: r.method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }
+  }
   if (r.method === "POST" || r.method === "PUT" || r.method === "PATCH") init.body = "{}"
   const controller = new AbortController()
   const response = await fetch(`${base}${urlOf(r)}`, { ...init, signal: controller.signal })
@@ -47,22 +61,29 @@ beforeAll(async () => {
 afterAll(() => gw.stop())
 
 describe("RoutePermission.enforce (every route's RequiredPermission is checked against the caller's roles)", () => {
-  it("every route of GatewayApi: a caller lacking its permission gets 403 permission_denied; a caller having it does not", async () => {
-    expect(routes.length).toBeGreaterThan(30)
-    for (const r of routes) {
-      const label = `${r.group}.${r.endpoint} ${r.method} ${r.path} (${r.permission})`
-      if (r.permission === PublicRoute) {
-        expect((await call(gw.url, r, "nothing")).status, label).not.toBe(403)
-        continue
+  it(
+    "every route of GatewayApi: a caller lacking its permission gets 403 permission_denied; a caller having it does not",
+    async () => {
+      expect(routes.length).toBeGreaterThan(30)
+      for (const r of routes) {
+        const label = `${r.group}.${r.endpoint} ${r.method} ${r.path} (${r.permission})`
+        if (r.permission === PublicRoute) {
+          expect((await call(gw.url, r, "nothing")).status, label).not.toBe(403)
+          continue
+        }
+        const lacking = await call(gw.url, r, "nothing")
+        expect(lacking.status, label).toBe(403)
+        expect(JSON.parse(lacking.body).error, label).toMatchObject({
+          type: "permission_denied",
+          code: "permission_denied"
+        })
+        const having = await call(gw.url, r, roleOf(r.permission!))
+        expect(having.status, label).not.toBe(403)
+        expect(having.status, label).toBeLessThan(500 + (having.status === 501 || having.status === 503 ? 100 : 0))
       }
-      const lacking = await call(gw.url, r, "nothing")
-      expect(lacking.status, label).toBe(403)
-      expect(JSON.parse(lacking.body).error, label).toMatchObject({ type: "permission_denied", code: "permission_denied" })
-      const having = await call(gw.url, r, roleOf(r.permission!))
-      expect(having.status, label).not.toBe(403)
-      expect(having.status, label).toBeLessThan(500 + (having.status === 501 || having.status === 503 ? 100 : 0))
-    }
-  }, 60_000)
+    },
+    60_000
+  )
 
   it("a refusal is audited as access.denied with the route and the permission", async () => {
     const r = routes.find((x) => x.endpoint === "setMaintenance")!
@@ -89,32 +110,53 @@ describe("RoutePermission.allows (fuzz)", () => {
   const role = fc.oneof(fc.constantFrom("admin", "user", "viewer", "api_user"), fc.stringMatching(/^[a-z_]{1,8}$/))
 
   it("fuzz: a route is allowed exactly when the roles grant its permission (public always)", () => {
-    fc.assert(fc.property(fc.array(role, { maxLength: 4 }), fc.constantFrom(...permissions, PublicRoute), (roles, p) => {
-      const caller = { id: "c", admin: false, roles }
-      return allows(rbac, caller, p, undefined, "/x") === (p === PublicRoute || rbac.can(roles, p))
-    }), { numRuns: 300, seed: 13 })
+    fc.assert(
+      fc.property(fc.array(role, { maxLength: 4 }), fc.constantFrom(...permissions, PublicRoute), (roles, p) => {
+        const caller = { id: "c", admin: false, roles }
+        return allows(rbac, caller, p, undefined, "/x") === (p === PublicRoute || rbac.can(roles, p))
+      }),
+      { numRuns: 300, seed: 13 }
+    )
   })
 
   it("fuzz: own usage is granted only for the caller's own {user} segment; odd segments never throw", () => {
-    fc.assert(fc.property(fc.string({ maxLength: 12 }), fc.constantFrom("alice", "bob"), (segment, principal) => {
-      const caller = { id: "c", admin: false, roles: ["user"], principal }
-      const url = `/costs/usage/${segment}?period=day`
-      let decoded: string | undefined
-      try {
-        decoded = decodeURIComponent(segment.split("?")[0]!.split("/")[0]!)
-      } catch {
-        decoded = undefined
-      }
-      const own = !segment.includes("/") && !segment.includes("?") && segment !== "" && decoded === principal
-      return allows(rbac, caller, "usage:view", usage, url) === own
-    }), { numRuns: 300, seed: 13 })
-    expect(allows(rbac, { id: "c", admin: false, roles: ["user"], principal: "al ice" }, "usage:view", usage, "/costs/usage/al%20ice")).toBe(true)
-    expect(allows(rbac, { id: "c", admin: false, roles: ["user"], principal: "x" }, "usage:view", usage, "/costs/usage/%E0")).toBe(false)
+    fc.assert(
+      fc.property(fc.string({ maxLength: 12 }), fc.constantFrom("alice", "bob"), (segment, principal) => {
+        const caller = { id: "c", admin: false, roles: ["user"], principal }
+        const url = `/costs/usage/${segment}?period=day`
+        let decoded: string | undefined
+        try {
+          decoded = decodeURIComponent(segment.split("?")[0]!.split("/")[0]!)
+        } catch {
+          decoded = undefined
+        }
+        const own = !segment.includes("/") && !segment.includes("?") && segment !== "" && decoded === principal
+        return allows(rbac, caller, "usage:view", usage, url) === own
+      }),
+      { numRuns: 300, seed: 13 }
+    )
+    expect(
+      allows(
+        rbac,
+        { id: "c", admin: false, roles: ["user"], principal: "al ice" },
+        "usage:view",
+        usage,
+        "/costs/usage/al%20ice"
+      )
+    ).toBe(true)
+    expect(
+      allows(rbac, { id: "c", admin: false, roles: ["user"], principal: "x" }, "usage:view", usage, "/costs/usage/%E0")
+    ).toBe(false)
   })
 
   it("fuzz: random role lists at the gateway get 200 or 403, never a 5xx", async () => {
     const stats = routes.find((x) => x.endpoint === "stats")!
-    for (const roles of fc.sample(fc.array(fc.stringMatching(/^[a-z0-9_]{0,12}$/), { maxLength: 3 }), { numRuns: 30, seed: 13 })) {
+    for (
+      const roles of fc.sample(fc.array(fc.stringMatching(/^[a-z0-9_]{0,12}$/), { maxLength: 3 }), {
+        numRuns: 30,
+        seed: 13
+      })
+    ) {
       expect([200, 403]).toContain((await call(gw.url, stats, roles.join(","))).status)
     }
   })
@@ -134,10 +176,33 @@ describe("the four roles of the plan at the gateway (default role definitions)",
   }, 60_000)
 
   it("viewer: metrics and the read-only admin GETs, no writes, no agents", async () => {
-    for (const e of ["stats", "supervision", "getConfig", "getMaintenance", "errors", "costStats", "listLetters", "listBlocks"]) {
+    for (
+      const e of [
+        "stats",
+        "supervision",
+        "getConfig",
+        "getMaintenance",
+        "errors",
+        "costStats",
+        "listLetters",
+        "listBlocks"
+      ]
+    ) {
       expect(await status(e, "viewer"), e).not.toBe(403)
     }
-    for (const e of ["setMaintenance", "patchConfig", "restartChild", "redriveLetters", "setBudget", "createKey", "listKeys", "models", "chat"]) {
+    for (
+      const e of [
+        "setMaintenance",
+        "patchConfig",
+        "restartChild",
+        "redriveLetters",
+        "setBudget",
+        "createKey",
+        "listKeys",
+        "models",
+        "chat"
+      ]
+    ) {
       expect(await status(e, "viewer"), e).toBe(403)
     }
   })
@@ -147,8 +212,12 @@ describe("the four roles of the plan at the gateway (default role definitions)",
       expect(await status(e, "api_user"), e).not.toBe(403)
       expect(await status(e, "user"), e).not.toBe(403)
     }
-    for (const e of ["stats", "errors", "costStats", "setMaintenance", "listKeys"]) expect(await status(e, "api_user"), e).toBe(403)
-    for (const e of ["stats", "getConfig", "costStats", "setMaintenance", "listKeys", "listLetters"]) expect(await status(e, "user"), e).toBe(403)
+    for (const e of ["stats", "errors", "costStats", "setMaintenance", "listKeys"]) {
+      expect(await status(e, "api_user"), e).toBe(403)
+    }
+    for (const e of ["stats", "getConfig", "costStats", "setMaintenance", "listKeys", "listLetters"]) {
+      expect(await status(e, "user"), e).toBe(403)
+    }
     expect(await status("errors", "user")).not.toBe(403)
   })
 })
@@ -157,7 +226,9 @@ describe("issued keys: roles from scopes (role:<name>, and the coarse scopes)", 
   const keys = Effect.runSync(Keys.make({ pepper: PEPPER }).pipe(Effect.provide(KeyStore.layerMemory())))
   let kg: Running
   const key = async (scopes: Array<string>, id = "alice") =>
-    Redacted.value((await Effect.runPromise(keys.create({ principal: { kind: "user", id, tenant: "acme" }, name: "k", scopes }))).key)
+    Redacted.value(
+      (await Effect.runPromise(keys.create({ principal: { kind: "user", id, tenant: "acme" }, name: "k", scopes }))).key
+    )
   const get = (path: string, k: string) => fetch(`${kg.url}${path}`, { headers: { authorization: `Bearer ${k}` } })
   beforeAll(async () => {
     kg = await startGateway({}, { auth: GatewayKeyAuth.layer({ keys }), access: { audit } })

@@ -11,7 +11,11 @@ import { Gateway } from "../../src/gateway/index.ts"
 import { RunJournal } from "../../src/llmagent/index.ts"
 
 const admin = { authorization: "Bearer runs-secret" }
-const troupe = () => Troupe.layerTest({ pipeline: { retry: false }, config: { defaults: { gateway: { auth: { adminKey: "runs-secret" } } } } })
+const troupe = () =>
+  Troupe.layerTest({
+    pipeline: { retry: false },
+    config: { defaults: { gateway: { auth: { adminKey: "runs-secret" } } } }
+  })
 let url = ""
 let bare = ""
 let journal: RunJournal["Service"]
@@ -19,18 +23,41 @@ let scope: Scope.Closeable
 
 beforeAll(async () => {
   scope = Effect.runSync(Scope.make())
-  const withJournal = Gateway.layer({ port: 0 }).pipe(Layer.provideMerge(RunJournal.layerMemory()), Layer.provide(troupe()))
+  const withJournal = Gateway.layer({ port: 0 }).pipe(
+    Layer.provideMerge(RunJournal.layerMemory()),
+    Layer.provide(troupe())
+  )
   const context = await Effect.runPromise(Layer.buildWithScope(withJournal, scope))
   url = Context.get(context, Gateway).address.url
   journal = Context.get(context, RunJournal)
-  const without = await Effect.runPromise(Layer.buildWithScope(Gateway.layer({ port: 0 }).pipe(Layer.provide(troupe())), scope))
+  const without = await Effect.runPromise(
+    Layer.buildWithScope(Gateway.layer({ port: 0 }).pipe(Layer.provide(troupe())), scope)
+  )
   bare = Context.get(without, Gateway).address.url
   await Effect.runPromise(Effect.gen(function*() {
     for (const [i, agent] of ["shop", "shop", "help"].entries()) {
-      yield* journal.start({ runId: `run-${i}`, agent, agentId: `${agent}:${i}`, workflow: `wf-${agent}`, executionId: `e${i}`, input: `task ${i}`, startedAt: 1_000 + i })
+      yield* journal.start({
+        runId: `run-${i}`,
+        agent,
+        agentId: `${agent}:${i}`,
+        workflow: `wf-${agent}`,
+        executionId: `e${i}`,
+        input: `task ${i}`,
+        startedAt: 1_000 + i
+      })
     }
-    yield* journal.step("run-0", { seq: 1, name: "model/1", kind: "model", value: { text: "", toolCalls: [{ id: "c1", name: "charge", arguments: {} }] } })
-    yield* journal.step("run-0", { seq: 2, name: "tool/1/c1", kind: "tool", value: { _tag: "ToolSuccess", id: "c1", name: "charge", output: "ok" } })
+    yield* journal.step("run-0", {
+      seq: 1,
+      name: "model/1",
+      kind: "model",
+      value: { text: "", toolCalls: [{ id: "c1", name: "charge", arguments: {} }] }
+    })
+    yield* journal.step("run-0", {
+      seq: 2,
+      name: "tool/1/c1",
+      kind: "tool",
+      value: { _tag: "ToolSuccess", id: "c1", name: "charge", output: "ok" }
+    })
     yield* journal.step("run-0", { seq: 3, name: "model/2", kind: "model", value: { text: "refunded", toolCalls: [] } })
     yield* journal.finish("run-0", "answered", { text: "refunded", runId: "run-0" })
   }))
@@ -49,7 +76,14 @@ describe("runs admin API", () => {
     const res = await fetch(`${url}/admin/runs/run-0`, { headers: admin })
     expect(res.status).toBe(200)
     const run = await res.json()
-    expect(run).toMatchObject({ runId: "run-0", agent: "shop", agentId: "shop:0", outcome: "answered", input: "task 0", stepCount: 3 })
+    expect(run).toMatchObject({
+      runId: "run-0",
+      agent: "shop",
+      agentId: "shop:0",
+      outcome: "answered",
+      input: "task 0",
+      stepCount: 3
+    })
     expect(run.steps.map((s: { name: string }) => s.name)).toStrictEqual(["model/1", "tool/1/c1", "model/2"])
     expect(run.result).toStrictEqual({ text: "refunded", runId: "run-0" })
     const missing = await fetch(`${url}/admin/runs/nope`, { headers: admin })
@@ -77,12 +111,15 @@ describe("runs admin API", () => {
   })
 
   it("fuzz: any run id or query string gets a 2xx or 4xx, never a 5xx", async () => {
-    await fc.assert(fc.asyncProperty(fc.string(), fc.string(), fc.string(), async (id, agent, limit) => {
-      const a = await fetch(`${url}/admin/runs/${encodeURIComponent(id)}`, { headers: admin })
-      expect(a.status).toBeLessThan(500)
-      const q = new URLSearchParams({ agent, limit }).toString()
-      const b = await fetch(`${url}/admin/runs?${q}`, { headers: admin })
-      expect(b.status).toBeLessThan(500)
-    }), { numRuns: 40 })
+    await fc.assert(
+      fc.asyncProperty(fc.string(), fc.string(), fc.string(), async (id, agent, limit) => {
+        const a = await fetch(`${url}/admin/runs/${encodeURIComponent(id)}`, { headers: admin })
+        expect(a.status).toBeLessThan(500)
+        const q = new URLSearchParams({ agent, limit }).toString()
+        const b = await fetch(`${url}/admin/runs?${q}`, { headers: admin })
+        expect(b.status).toBeLessThan(500)
+      }),
+      { numRuns: 40 }
+    )
   })
 })

@@ -15,7 +15,11 @@ if (!present) console.warn(`skipping the guardrail evaluation: no sets at ${eval
 /** A number at `path` of score.mjs's JSON output (NaN when absent, which fails the assertion). */
 const at = (json: unknown, ...path: ReadonlyArray<string>): number => {
   let node = json
-  for (const key of path) node = typeof node === "object" && node !== null ? (node as Record<string, unknown>)[key] : undefined
+  for (const key of path) {
+    node = typeof node === "object" && node !== null
+      ? (node as Record<string, unknown>)[key]
+      : undefined
+  }
   return typeof node === "number" ? node : Number.NaN
 }
 

@@ -2,9 +2,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Layer, Logger, Metric, Tracer } from "effect"
 import * as fc from "fast-check"
 import { Troupe } from "../../src/app/index.ts"
-import { mayHoldSecret, maskingLoggerLayer, maskSecrets } from "../../src/guard/index.ts"
+import { maskingLoggerLayer, maskSecrets, mayHoldSecret } from "../../src/guard/index.ts"
 import { maskSecretsReference } from "../../src/guard/SecretDetector.ts"
-import { TelemetryHub, type TelemetryEvent } from "../../src/telemetry/index.ts"
+import { type TelemetryEvent, TelemetryHub } from "../../src/telemetry/index.ts"
 
 // synthetic credentials written for these tests
 const keys = [
@@ -37,7 +37,11 @@ describe("secrets are masked on every string the hub and the logger emit", () =>
       yield* hub.attach("spy", [["test"]], (e) => void seen.push(e))
       const clean = { provider: "openai", model: "gpt-4o" }
       yield* hub.emit(["test", "clean"], { count: 1 }, clean)
-      yield* hub.emit(["test", "dirty"], { count: 1 }, { reason: `rejected ${key}`, nested: { list: [`k=${keys[3]}`] }, error: new Error(`bad ${keys[2]}`) })
+      yield* hub.emit(["test", "dirty"], { count: 1 }, {
+        reason: `rejected ${key}`,
+        nested: { list: [`k=${keys[3]}`] },
+        error: new Error(`bad ${keys[2]}`)
+      })
       hub.emitUnsafe(["test", "unsafe"], { count: 1 }, { reason: `token ${keys[1]}` })
       assert.strictEqual(seen[0]?.metadata, clean)
       const text = JSON.stringify(seen.map((e) => e.metadata)) + String((seen[1]?.metadata["error"] as Error).message)
@@ -52,7 +56,9 @@ describe("secrets are masked on every string the hub and the logger emit", () =>
       yield* hub.attach("spy", [["test"]], (e) => void seen.push(e))
       const spans: Array<Tracer.Span> = []
       yield* Effect.succeed(1).pipe(
-        hub.span(["test", "ok"], { prompt: `use ${key}` }, { onSuccess: () => ({ attributes: { "auth.header": `Bearer ${keys[3]}` } }) }),
+        hub.span(["test", "ok"], { prompt: `use ${key}` }, {
+          onSuccess: () => ({ attributes: { "auth.header": `Bearer ${keys[3]}` } })
+        }),
         Effect.withTracer(recordingTracer(spans))
       )
       yield* Effect.fail(new Error(`upstream said: invalid key ${keys[1]}`)).pipe(
@@ -64,10 +70,17 @@ describe("secrets are masked on every string the hub and the logger emit", () =>
       // the span of the failure ends with the masked error (what an exporter records); the caller's error is unchanged
       const failed = spans[1]?.status
       assert.strictEqual(failed?._tag, "Ended")
-      const recorded = failed?._tag === "Ended" && failed.exit._tag === "Failure" ? String(Cause.squash(failed.exit.cause)) : ""
+      const recorded = failed?._tag === "Ended" && failed.exit._tag === "Failure"
+        ? String(Cause.squash(failed.exit.cause))
+        : ""
       assert.include(recorded, "[REDACTED:")
       assert.notInclude(recorded, (keys[1] as string).slice(13))
-      const callerSees = yield* Effect.flip(Effect.fail(new Error(`key ${keys[1]}`)).pipe(hub.span(["test", "fails"]), Effect.withTracer(recordingTracer(spans))))
+      const callerSees = yield* Effect.flip(
+        Effect.fail(new Error(`key ${keys[1]}`)).pipe(
+          hub.span(["test", "fails"]),
+          Effect.withTracer(recordingTracer(spans))
+        )
+      )
       assert.include(callerSees.message, keys[1] as string)
       const attrs = JSON.stringify(spans.map((s) => Object.fromEntries(s.attributes)))
       assert.include(attrs, "[REDACTED:")
@@ -101,7 +114,13 @@ describe("secrets are masked on every string the hub and the logger emit", () =>
       yield* hub.attach("spy", [["test"]], (e) => void seen.push(e))
       yield* hub.emit(["test", "raw"], {}, { reason: key })
       assert.strictEqual(seen[0]?.metadata["reason"], key)
-    }).pipe(Effect.provide(TelemetryHub.layer({ maskSecrets: false }).pipe(Layer.provide(Layer.sync(Metric.MetricRegistry, () => new Map()))))))
+    }).pipe(
+      Effect.provide(
+        TelemetryHub.layer({ maskSecrets: false }).pipe(
+          Layer.provide(Layer.sync(Metric.MetricRegistry, () => new Map()))
+        )
+      )
+    ))
 
   it.effect("Troupe.layerTest masks every log message by default (the application's logger too)", () =>
     Effect.gen(function*() {
@@ -123,7 +142,9 @@ describe("secrets are masked on every string the hub and the logger emit", () =>
       const b: Array<unknown> = []
       yield* Effect.log(`k ${key}`).pipe(
         Effect.provide(maskingLoggerLayer),
-        Effect.provide(Logger.layer([Logger.make((o) => void a.push(o.message)), Logger.make((o) => void b.push(o.message))]))
+        Effect.provide(
+          Logger.layer([Logger.make((o) => void a.push(o.message)), Logger.make((o) => void b.push(o.message))])
+        )
       )
       assert.notInclude(JSON.stringify([a, b]), key.slice(8))
       assert.strictEqual(a.length, 1)
@@ -134,8 +155,29 @@ describe("secrets are masked on every string the hub and the logger emit", () =>
 describe("maskSecrets's pre-check is a sound shortcut", () => {
   // fragments that look like parts of secrets or their names, so that generated strings come near the rules
   const fragments = [
-    ...keys, "sk-", "AKIA", "ghp_", "api_key=", "secret: ", "token ", "password=", "Bearer ", "eyJ", "-----BEGIN RSA PRIVATE KEY-----",
-    "-----END RSA PRIVATE KEY-----", "https://user:", "@host", "xox", "AIza", "npm_", "SG.", "\"", "=", " ", "\n", "_live_"
+    ...keys,
+    "sk-",
+    "AKIA",
+    "ghp_",
+    "api_key=",
+    "secret: ",
+    "token ",
+    "password=",
+    "Bearer ",
+    "eyJ",
+    "-----BEGIN RSA PRIVATE KEY-----",
+    "-----END RSA PRIVATE KEY-----",
+    "https://user:",
+    "@host",
+    "xox",
+    "AIza",
+    "npm_",
+    "SG.",
+    "\"",
+    "=",
+    " ",
+    "\n",
+    "_live_"
   ]
   const text = fc.array(
     fc.oneof(
@@ -157,6 +199,9 @@ describe("maskSecrets's pre-check is a sound shortcut", () => {
     assert.isFalse(mayHoldSecret("troupe.llm.call.stop chat.completions gpt-4o-mini"))
   })
   it("and on arbitrary unicode strings", () => {
-    fc.assert(fc.property(fc.string({ unit: "grapheme", maxLength: 200 }), (t) => maskSecrets(t) === maskSecretsReference(t)), { numRuns: 1000 })
+    fc.assert(
+      fc.property(fc.string({ unit: "grapheme", maxLength: 200 }), (t) => maskSecrets(t) === maskSecretsReference(t)),
+      { numRuns: 1000 }
+    )
   })
 })

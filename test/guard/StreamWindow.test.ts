@@ -31,7 +31,9 @@ const stream = (guard: Guard["Service"], text: string, size: number, lines: Arra
     for (const c of chunk(text, size)) {
       released += yield* window.push(c)
       const leak = leaked()
-      if (leak !== undefined) assert.fail(`chunk size ${size}${maxHold === undefined ? "" : `, maxHold ${maxHold}`}: "${leak}" leaked`)
+      if (leak !== undefined) {
+        assert.fail(`chunk size ${size}${maxHold === undefined ? "" : `, maxHold ${maxHold}`}: "${leak}" leaked`)
+      }
     }
     released += yield* window.end()
     assert.isUndefined(leaked(), `chunk size ${size}: leaked at the end`)

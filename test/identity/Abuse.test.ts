@@ -5,7 +5,15 @@ import fc from "fast-check"
 import { Abuse, Audit, AuditStore } from "../../src/identity/index.ts"
 import { failureOf } from "./support.ts"
 
-const rule = { signal: "auth_failure", target: "ip", threshold: 3, windowMs: 10_000, blockMs: 1_000, escalation: 4, maxBlockMs: 20_000 } as const
+const rule = {
+  signal: "auth_failure",
+  target: "ip",
+  threshold: 3,
+  windowMs: 10_000,
+  blockMs: 1_000,
+  escalation: 4,
+  maxBlockMs: 20_000
+} as const
 
 describe("Abuse (signals over sliding windows block a target for escalating periods)", () => {
   it.effect("a threshold of signals within the sliding window blocks the target; older signals slide out", () =>
@@ -49,7 +57,10 @@ describe("Abuse (signals over sliding windows block a target for escalating peri
       const missing = yield* Effect.exit(abuse.lift("key", "k1"))
       assert.strictEqual(failureOf(missing)._tag, "KeyNotFound")
       const entries = yield* audit.query({ tenant: "_" })
-      assert.deepStrictEqual(entries.map((e) => `${e.action} ${e.resource}`), ["abuse.block key:k1", "abuse.lift key:k1"])
+      assert.deepStrictEqual(entries.map((e) => `${e.action} ${e.resource}`), [
+        "abuse.block key:k1",
+        "abuse.lift key:k1"
+      ])
     }))
 
   it.effect("a live policy update applies at once; an invalid policy fails InvalidIdentityInput naming the path and keeps the old one", () =>
@@ -67,12 +78,27 @@ describe("Abuse (signals over sliding windows block a target for escalating peri
 
   it.effect("fuzz: random policies and signals never defect; blocks never outlive maxBlockMs", () =>
     Effect.gen(function*() {
-      const samples = fc.sample(fc.tuple(fc.anything(), fc.array(fc.tuple(fc.constantFrom("auth_failure", "spend", "rate_limited", "guardrail_hit" as const), fc.string({ maxLength: 8 }), fc.double({ min: 0, max: 10, noNaN: true })), { maxLength: 30 })), { numRuns: 100, seed: 13 })
+      const samples = fc.sample(
+        fc.tuple(
+          fc.anything(),
+          fc.array(
+            fc.tuple(
+              fc.constantFrom("auth_failure", "spend", "rate_limited", "guardrail_hit" as const),
+              fc.string({ maxLength: 8 }),
+              fc.double({ min: 0, max: 10, noNaN: true })
+            ),
+            { maxLength: 30 }
+          )
+        ),
+        { numRuns: 100, seed: 13 }
+      )
       for (const [policy, signals] of samples) {
         const abuse = yield* Abuse.make()
         const set = yield* Effect.exit(abuse.setPolicy(policy))
         if (Exit.isFailure(set)) assert.strictEqual(failureOf(set)._tag, "InvalidIdentityInput")
-        for (const [signal, id, weight] of signals) yield* abuse.signal(signal, { ip: id, key: id, principal: id }, weight)
+        for (const [signal, id, weight] of signals) {
+          yield* abuse.signal(signal, { ip: id, key: id, principal: id }, weight)
+        }
         const now = yield* Clock.currentTimeMillis
         for (const b of yield* abuse.list()) assert.isAtMost(b.until - now, 86_400_000)
       }

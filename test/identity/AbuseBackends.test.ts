@@ -13,7 +13,9 @@ describeRedis("Abuse on Redis", () => {
   const prefixes: Array<string> = []
   afterAll(async () => {
     await Effect.runPromise(
-      Effect.forEach(prefixes, cleanupRedisPrefix, { discard: true }).pipe(Effect.provide(NodeRedis.layer({ url: redisUrl })))
+      Effect.forEach(prefixes, cleanupRedisPrefix, { discard: true }).pipe(
+        Effect.provide(NodeRedis.layer({ url: redisUrl }))
+      )
     )
   })
   const byName = new Map<string, string>()
@@ -36,14 +38,20 @@ describeRedis("Abuse on Redis", () => {
 
 describe("Abuse on Redis: a store failure", () => {
   // a Redis whose every command fails (the detector uses only send and eval)
-  const down = Layer.succeed(Redis.Redis, {
-    send: () => Effect.fail(new Redis.RedisError({ cause: new Error("connection refused") })),
-    eval: () => () => Effect.fail(new Redis.RedisError({ cause: new Error("connection refused") }))
-  } as unknown as Redis.Redis["Service"])
+  const down = Layer.succeed(
+    Redis.Redis,
+    {
+      send: () => Effect.fail(new Redis.RedisError({ cause: new Error("connection refused") })),
+      eval: () => () => Effect.fail(new Redis.RedisError({ cause: new Error("connection refused") }))
+    } as unknown as Redis.Redis["Service"]
+  )
 
   it.effect("counts as no block (fails open): signal, check and list answer, lift fails KeyNotFound", () =>
     Effect.gen(function*() {
-      const abuse = yield* Abuse.makeRedis({ prefix: "unused:", policy: { rules: [{ signal: "auth_failure", target: "ip", threshold: 1, windowMs: 1_000, blockMs: 1_000 }] } })
+      const abuse = yield* Abuse.makeRedis({
+        prefix: "unused:",
+        policy: { rules: [{ signal: "auth_failure", target: "ip", threshold: 1, windowMs: 1_000, blockMs: 1_000 }] }
+      })
       assert.isTrue(Option.isNone(yield* abuse.signal("auth_failure", { ip: "a" })))
       assert.isTrue(Option.isNone(yield* abuse.check({ ip: "a" })))
       assert.deepStrictEqual(yield* abuse.list(), [])

@@ -7,21 +7,32 @@ import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Option, type Scope } from "effect"
 import { TestClock } from "effect/testing"
 import fc from "fast-check"
-import { Abuse, Audit, AuditStore } from "../../src/identity/index.ts"
 import type { AbuseOptions, AbuseShape } from "../../src/identity/Abuse.ts"
+import { Abuse, Audit, AuditStore } from "../../src/identity/index.ts"
 import type { InvalidIdentityInput } from "../../src/identity/index.ts"
 import { failureOf } from "./support.ts"
 
 export interface AbuseBackend {
   readonly label: string
   /** A detector; detectors built by one call to `shared` see each other's state (a backend shared by processes). */
-  readonly make: (options: AbuseOptions, shared?: string) => Effect.Effect<AbuseShape, InvalidIdentityInput, Scope.Scope>
+  readonly make: (
+    options: AbuseOptions,
+    shared?: string
+  ) => Effect.Effect<AbuseShape, InvalidIdentityInput, Scope.Scope>
   /** Whether two detectors on the same `shared` name share their state (Redis: yes; memory: each process alone). */
   readonly shares: boolean
 }
 
 const START = 1_767_225_600_000 // 2026-01-01T00:00:00Z
-const rule = { signal: "auth_failure", target: "ip", threshold: 3, windowMs: 10_000, blockMs: 1_000, escalation: 4, maxBlockMs: 20_000 } as const
+const rule = {
+  signal: "auth_failure",
+  target: "ip",
+  threshold: 3,
+  windowMs: 10_000,
+  blockMs: 1_000,
+  escalation: 4,
+  maxBlockMs: 20_000
+} as const
 
 export const abuseConformance = (backend: AbuseBackend): void => {
   describe(`Abuse (${backend.label}): signals over sliding windows block a target for escalating periods`, () => {
@@ -38,7 +49,13 @@ export const abuseConformance = (backend: AbuseBackend): void => {
         const caused = yield* abuse.signal("auth_failure", { ip: "1.2.3.4" })
         assert.strictEqual(Option.getOrThrow(caused).until, START + 10_001 + 1_000)
         const seen = Option.getOrThrow(yield* abuse.check({ ip: "1.2.3.4", key: "k" }))
-        assert.deepStrictEqual(seen, { kind: "ip", id: "1.2.3.4", until: START + 11_001, offenses: 1, reason: "auth_failure >= 3 in 10000 ms" })
+        assert.deepStrictEqual(seen, {
+          kind: "ip",
+          id: "1.2.3.4",
+          until: START + 11_001,
+          offenses: 1,
+          reason: "auth_failure >= 3 in 10000 ms"
+        })
         assert.isTrue(Option.isNone(yield* abuse.check({ ip: "5.6.7.8" })))
         yield* TestClock.adjust("1000 millis")
         assert.isTrue(Option.isNone(yield* abuse.check({ ip: "1.2.3.4" })))
@@ -73,7 +90,11 @@ export const abuseConformance = (backend: AbuseBackend): void => {
         assert.strictEqual(again.offenses, 2)
         assert.strictEqual(again.until - (yield* Clock.currentTimeMillis), 4_000)
         const entries = yield* audit.query({ tenant: "_" })
-        assert.deepStrictEqual(entries.map((e) => `${e.action} ${e.resource}`), ["abuse.block key:k1", "abuse.lift key:k1", "abuse.block key:k1"])
+        assert.deepStrictEqual(entries.map((e) => `${e.action} ${e.resource}`), [
+          "abuse.block key:k1",
+          "abuse.lift key:k1",
+          "abuse.block key:k1"
+        ])
       }).pipe(Effect.scoped))
 
     it.effect("a live policy update applies at once and starts the sliding logs afresh; an invalid one keeps the old", () =>
@@ -84,20 +105,34 @@ export const abuseConformance = (backend: AbuseBackend): void => {
         yield* abuse.setPolicy({ rules: [{ ...rule, threshold: 4 }] })
         assert.isTrue(Option.isNone(yield* abuse.signal("auth_failure", { ip: "p" }, 2)))
         assert.isTrue(Option.isSome(yield* abuse.signal("auth_failure", { ip: "p" }, 2)))
-        assert.strictEqual(failureOf(yield* Effect.exit(abuse.setPolicy({ rules: [{ ...rule, threshold: -1 }] })))._tag, "InvalidIdentityInput")
+        assert.strictEqual(
+          failureOf(yield* Effect.exit(abuse.setPolicy({ rules: [{ ...rule, threshold: -1 }] })))._tag,
+          "InvalidIdentityInput"
+        )
         assert.strictEqual(abuse.policy().rules[0]!.threshold, 4)
       }).pipe(Effect.scoped))
 
     it.effect("fuzz: random signals, targets and weights never defect; blocks never outlive maxBlockMs; check agrees with list", () =>
       Effect.gen(function*() {
         yield* TestClock.setTime(START)
-        const abuse = yield* backend.make({ policy: { rules: [rule, { ...rule, signal: "spend", target: "principal", threshold: 5 }] } })
+        const abuse = yield* backend.make({
+          policy: { rules: [rule, { ...rule, signal: "spend", target: "principal", threshold: 5 }] }
+        })
         const samples = fc.sample(
-          fc.array(fc.tuple(fc.constantFrom("auth_failure", "spend", "rate_limited" as const), fc.string({ maxLength: 6 }), fc.double({ min: 0, max: 4, noNaN: true })), { maxLength: 20 }),
+          fc.array(
+            fc.tuple(
+              fc.constantFrom("auth_failure", "spend", "rate_limited" as const),
+              fc.string({ maxLength: 6 }),
+              fc.double({ min: 0, max: 4, noNaN: true })
+            ),
+            { maxLength: 20 }
+          ),
           { numRuns: 15, seed: 13 }
         )
         for (const signals of samples) {
-          for (const [signal, id, weight] of signals) yield* abuse.signal(signal, { ip: id, principal: `p|${id}` }, weight)
+          for (const [signal, id, weight] of signals) {
+            yield* abuse.signal(signal, { ip: id, principal: `p|${id}` }, weight)
+          }
           const now = yield* Clock.currentTimeMillis
           for (const b of yield* abuse.list()) {
             assert.isAtMost(b.until - now, 20_000)

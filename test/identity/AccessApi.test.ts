@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Effect, Redacted } from "effect"
 import fc from "fast-check"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Abuse, Audit, AuditStore, GatewayKeyAuth, Keys, KeyStore } from "../../src/identity/index.ts"
 import { type Running, startGateway } from "../gateway/support.ts"
 import { PEPPER } from "./support.ts"
@@ -16,7 +16,11 @@ let gw: Running
 let admin = ""
 beforeAll(async () => {
   gw = await startGateway({}, { auth: GatewayKeyAuth.layer({ keys, audit, abuse }), access: { keys, abuse } })
-  admin = Redacted.value((await Effect.runPromise(keys.create({ principal: { kind: "user", id: "root", tenant: "ops" }, name: "admin", scopes: ["gateway:admin"] }))).key)
+  admin = Redacted.value(
+    (await Effect.runPromise(
+      keys.create({ principal: { kind: "user", id: "root", tenant: "ops" }, name: "admin", scopes: ["gateway:admin"] })
+    )).key
+  )
 })
 afterAll(() => gw.stop())
 
@@ -31,7 +35,11 @@ const call = async (method: string, path: string, body?: unknown, key = admin) =
 
 describe("AccessApi (admin endpoints for keys and abuse blocks)", () => {
   it("create returns the key once, list shows it masked, rotate issues a successor, revoke refuses it", async () => {
-    const created = await call("POST", "/admin/keys", { principal: { kind: "user", id: "bob", tenant: "acme" }, name: "ci", scopes: ["gateway:use"] })
+    const created = await call("POST", "/admin/keys", {
+      principal: { kind: "user", id: "bob", tenant: "acme" },
+      name: "ci",
+      scopes: ["gateway:use"]
+    })
     expect(created.status).toBe(201)
     const key = String(created.body["key"])
     expect(key).toMatch(/^tr_live_/)
@@ -44,7 +52,9 @@ describe("AccessApi (admin endpoints for keys and abuse blocks)", () => {
     expect(rotated.status).toBe(200)
     expect(rotated.body["key"]).not.toBe(key)
     expect((await call("DELETE", `/admin/keys/acme/${String(rotated.body["id"])}`)).status).toBe(200)
-    expect((await fetch(`${gw.url}/v1/models`, { headers: { "x-api-key": String(rotated.body["key"]) } })).status).toBe(401)
+    expect((await fetch(`${gw.url}/v1/models`, { headers: { "x-api-key": String(rotated.body["key"]) } })).status).toBe(
+      401
+    )
     expect((await call("DELETE", "/admin/keys/acme/nope")).status).toBe(404)
     expect((await call("GET", "/admin/keys?tenant=acme", undefined, key)).status).toBe(401)
   })
@@ -59,7 +69,9 @@ describe("AccessApi (admin endpoints for keys and abuse blocks)", () => {
     const bad = await call("PUT", "/admin/abuse-policy", { rules: [{ signal: "nope" }] })
     expect(bad.status).toBe(400)
     expect(JSON.stringify(bad.body)).toContain("policy")
-    const policy = { rules: [{ signal: "spend", target: "principal", threshold: 100, windowMs: 3_600_000, blockMs: 3_600_000 }] }
+    const policy = {
+      rules: [{ signal: "spend", target: "principal", threshold: 100, windowMs: 3_600_000, blockMs: 3_600_000 }]
+    }
     expect((await call("PUT", "/admin/abuse-policy", policy)).status).toBe(200)
     expect((await call("GET", "/admin/abuse-policy")).body).toEqual(policy)
   })

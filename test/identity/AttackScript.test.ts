@@ -1,6 +1,6 @@
 /** The attack script of issue 13 against a real gateway: every attempt refused and audited; a flood from one IP is blocked. */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Effect, Redacted } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Abuse, Audit, AuditStore, GatewayKeyAuth, Keys, KeyStore } from "../../src/identity/index.ts"
 import { type Running, startGateway } from "../gateway/support.ts"
 import { PEPPER } from "./support.ts"
@@ -56,26 +56,34 @@ describe("attack script against a real gateway (every attempt refused and audite
     expect((await models({ authorization: `Bearer ${good}` })).status).toBe(200)
   })
 
-  it("10,000 failed attempts from one IP: the IP is blocked (403 blocked, retry-after), even a good key; every attempt refused and audited; lift restores access", async () => {
-    const before = await auditCount()
-    const statuses = new Map<number, number>()
-    for (let batch = 0; batch < 10_000 / 50; batch++) {
-      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => models({ authorization: `Bearer tr_live_forged${batch}x${i}` })))
-      for (const r of results) statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1)
-    }
-    expect([...statuses.keys()].sort()).toEqual([401, 403])
-    expect((statuses.get(401) ?? 0) + (statuses.get(403) ?? 0)).toBe(10_000)
-    expect(statuses.get(401)).toBeLessThanOrEqual(100 + 50) // the default policy: 100 failures per IP per minute
-    expect(await auditCount()).toBe(before + 10_000 + 1) // every attempt, plus the abuse.block entry
-    const blockedGood = await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${good}` } })
-    expect(blockedGood.status).toBe(403)
-    expect((await blockedGood.json()).error.code).toBe("blocked")
-    expect(Number(blockedGood.headers.get("retry-after"))).toBeGreaterThan(0)
-    const blocks = await Effect.runPromise(abuse.list())
-    expect(blocks.map((b) => b.kind)).toEqual(["ip"])
-    const actions = (await Effect.runPromise(audit.query({ tenant: "_", action: "abuse.block" }))).map((e) => e.resource)
-    expect(actions).toEqual([`ip:${blocks[0]!.id}`])
-    await Effect.runPromise(abuse.lift("ip", blocks[0]!.id))
-    expect((await models({ authorization: `Bearer ${good}` })).status).toBe(200)
-  }, 120_000)
+  it(
+    "10,000 failed attempts from one IP: the IP is blocked (403 blocked, retry-after), even a good key; every attempt refused and audited; lift restores access",
+    async () => {
+      const before = await auditCount()
+      const statuses = new Map<number, number>()
+      for (let batch = 0; batch < 10_000 / 50; batch++) {
+        const results = await Promise.all(
+          Array.from({ length: 50 }, (_, i) => models({ authorization: `Bearer tr_live_forged${batch}x${i}` }))
+        )
+        for (const r of results) statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1)
+      }
+      expect([...statuses.keys()].sort()).toEqual([401, 403])
+      expect((statuses.get(401) ?? 0) + (statuses.get(403) ?? 0)).toBe(10_000)
+      expect(statuses.get(401)).toBeLessThanOrEqual(100 + 50) // the default policy: 100 failures per IP per minute
+      expect(await auditCount()).toBe(before + 10_000 + 1) // every attempt, plus the abuse.block entry
+      const blockedGood = await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${good}` } })
+      expect(blockedGood.status).toBe(403)
+      expect((await blockedGood.json()).error.code).toBe("blocked")
+      expect(Number(blockedGood.headers.get("retry-after"))).toBeGreaterThan(0)
+      const blocks = await Effect.runPromise(abuse.list())
+      expect(blocks.map((b) => b.kind)).toEqual(["ip"])
+      const actions = (await Effect.runPromise(audit.query({ tenant: "_", action: "abuse.block" }))).map((e) =>
+        e.resource
+      )
+      expect(actions).toEqual([`ip:${blocks[0]!.id}`])
+      await Effect.runPromise(abuse.lift("ip", blocks[0]!.id))
+      expect((await models({ authorization: `Bearer ${good}` })).status).toBe(200)
+    },
+    120_000
+  )
 })

@@ -27,7 +27,11 @@ const build = (n: number): Array<AuditRecord> => {
 const headOf = (chain: ReadonlyArray<AuditRecord>) => ({ seq: chain.length - 1, hash: chain.at(-1)!.hash })
 
 type Mutation =
-  | { readonly kind: "edit"; readonly i: number; readonly field: "actor" | "action" | "resource" | "at" | "status" | "metadata" | "tenant" }
+  | {
+    readonly kind: "edit"
+    readonly i: number
+    readonly field: "actor" | "action" | "resource" | "at" | "status" | "metadata" | "tenant"
+  }
   | { readonly kind: "insert"; readonly i: number; readonly forged: boolean }
   | { readonly kind: "reorder"; readonly i: number; readonly j: number }
   | { readonly kind: "delete"; readonly i: number }
@@ -46,7 +50,10 @@ const mutation = (n: number): fc.Arbitrary<Mutation> =>
     fc.record({ kind: fc.constant("delete" as const), i: fc.nat(n - 1) })
   )
 
-const apply = (chain: ReadonlyArray<AuditRecord>, m: Mutation): { readonly mutated: Array<AuditRecord>; readonly firstBadAtMost: number } => {
+const apply = (
+  chain: ReadonlyArray<AuditRecord>,
+  m: Mutation
+): { readonly mutated: Array<AuditRecord>; readonly firstBadAtMost: number } => {
   const c = [...chain]
   switch (m.kind) {
     case "edit": {
@@ -63,9 +70,20 @@ const apply = (chain: ReadonlyArray<AuditRecord>, m: Mutation): { readonly mutat
     }
     case "insert": {
       const prev = m.i === 0 ? GENESIS_HASH : c[m.i - 1]!.hash
-      const body = { seq: m.i, at: 5, tenant: "t1", actor: "mallory", action: "key.create", resource: "key/x", status: "success" as const, prevHash: prev }
+      const body = {
+        seq: m.i,
+        at: 5,
+        tenant: "t1",
+        actor: "mallory",
+        action: "key.create",
+        resource: "key/x",
+        status: "success" as const,
+        prevHash: prev
+      }
       // a forged entry links correctly and carries a correct hash: only its successor can expose it
-      const forged: AuditRecord = m.forged ? { ...body, hash: hashEntry(prev, body) } : { ...body, hash: "f".repeat(64) }
+      const forged: AuditRecord = m.forged
+        ? { ...body, hash: hashEntry(prev, body) }
+        : { ...body, hash: "f".repeat(64) }
       c.splice(m.i, 0, forged)
       return { mutated: c, firstBadAtMost: m.forged ? m.i + 1 : m.i }
     }
@@ -85,15 +103,40 @@ const apply = (chain: ReadonlyArray<AuditRecord>, m: Mutation): { readonly mutat
 
 describe("Audit hash chain", () => {
   it("canonical entries sort object keys at every level, so key order does not change the hash", () => {
-    assert.strictEqual(canonicalJson({ b: 1, a: { d: [2, { f: 1, e: 0 }], c: null } }), `{"a":{"c":null,"d":[2,{"e":0,"f":1}]},"b":1}`)
-    const body = { seq: 0, at: 1, tenant: "t", actor: "a", action: "x", resource: "r", status: "success" as const, prevHash: GENESIS_HASH }
-    const reordered = { prevHash: GENESIS_HASH, status: "success" as const, resource: "r", action: "x", actor: "a", tenant: "t", at: 1, seq: 0 }
+    assert.strictEqual(
+      canonicalJson({ b: 1, a: { d: [2, { f: 1, e: 0 }], c: null } }),
+      `{"a":{"c":null,"d":[2,{"e":0,"f":1}]},"b":1}`
+    )
+    const body = {
+      seq: 0,
+      at: 1,
+      tenant: "t",
+      actor: "a",
+      action: "x",
+      resource: "r",
+      status: "success" as const,
+      prevHash: GENESIS_HASH
+    }
+    const reordered = {
+      prevHash: GENESIS_HASH,
+      status: "success" as const,
+      resource: "r",
+      action: "x",
+      actor: "a",
+      tenant: "t",
+      at: 1,
+      seq: 0
+    }
     assert.strictEqual(hashEntry(GENESIS_HASH, body), hashEntry(GENESIS_HASH, reordered))
   })
 
   it("an untouched chain verifies intact", () => {
     const chain = build(10)
-    assert.deepStrictEqual(verifyChain(chain, 0, GENESIS_HASH, headOf(chain)), { _tag: "Intact", checked: 10, lastHash: chain[9]!.hash })
+    assert.deepStrictEqual(verifyChain(chain, 0, GENESIS_HASH, headOf(chain)), {
+      _tag: "Intact",
+      checked: 10,
+      lastHash: chain[9]!.hash
+    })
     assert.strictEqual(verifyChain(chain.slice(4), 4, chain[3]!.hash)._tag, "Intact")
   })
 

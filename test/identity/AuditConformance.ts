@@ -46,7 +46,8 @@ export const auditConformance = (fresh: () => Effect.Effect<Backend, unknown>): 
         const gap = yield* Effect.exit(store.append({ ...first, seq: 5 }))
         assert.isTrue(Exit.isFailure(gap))
         assert.strictEqual(Option.getOrThrow(yield* store.last).seq, 0)
-      })))
+      })
+    ))
 
   it.effect("record chains each entry to the previous one; verify of an untouched log is intact", () =>
     withAudit(() =>
@@ -64,7 +65,8 @@ export const auditConformance = (fresh: () => Effect.Effect<Backend, unknown>): 
         assert.deepStrictEqual(yield* store.range(0, 6), records)
         assert.deepStrictEqual(yield* audit.verify(), { _tag: "Intact", checked: 6, lastHash: records[5]!.hash })
         assert.deepInclude(yield* audit.verify({ from: 2, to: 5 }), { _tag: "Intact", checked: 3 })
-      })))
+      })
+    ))
 
   it.effect("verify names the first edited entry", () =>
     withAudit((backend) =>
@@ -73,7 +75,8 @@ export const auditConformance = (fresh: () => Effect.Effect<Backend, unknown>): 
         for (let i = 0; i < 5; i++) yield* audit.record(entry(i))
         yield* backend.edit(2, { status: "success", actor: "user:9" })
         assert.deepInclude(yield* audit.verify(), { _tag: "Broken", index: 2, seq: 2, reason: "hash" })
-      })))
+      })
+    ))
 
   it.effect("verify names the first entry after a deleted one, and a cut tail against the head it wrote", () =>
     withAudit((backend) =>
@@ -84,7 +87,8 @@ export const auditConformance = (fresh: () => Effect.Effect<Backend, unknown>): 
         assert.deepInclude(yield* audit.verify(), { _tag: "Broken", index: 4, reason: "truncated" })
         yield* backend.remove(1)
         assert.deepInclude(yield* audit.verify(), { _tag: "Broken", index: 1, seq: 2, reason: "sequence" })
-      })))
+      })
+    ))
 
   it.effect("query returns only the tenant's entries, filtered by actor, action, status and time, oldest first", () =>
     withAudit(() =>
@@ -96,12 +100,22 @@ export const auditConformance = (fresh: () => Effect.Effect<Backend, unknown>): 
         }
         const t1 = yield* audit.query({ tenant: "t1" })
         assert.deepStrictEqual(t1.map((r) => r.resource), ["key/0", "key/2", "key/4", "key/6"])
-        assert.deepStrictEqual((yield* audit.query({ tenant: "t1", action: "key.revoke" })).map((r) => r.resource), ["key/0", "key/6"])
-        assert.deepStrictEqual((yield* audit.query({ tenant: "t1", status: "denied" })).map((r) => r.resource), ["key/0", "key/4"])
-        assert.deepStrictEqual((yield* audit.query({ tenant: "t2", actor: "user:1", since: 4000, until: 8000 })).map((r) => r.resource), ["key/3", "key/5"])
+        assert.deepStrictEqual((yield* audit.query({ tenant: "t1", action: "key.revoke" })).map((r) => r.resource), [
+          "key/0",
+          "key/6"
+        ])
+        assert.deepStrictEqual((yield* audit.query({ tenant: "t1", status: "denied" })).map((r) => r.resource), [
+          "key/0",
+          "key/4"
+        ])
+        assert.deepStrictEqual(
+          (yield* audit.query({ tenant: "t2", actor: "user:1", since: 4000, until: 8000 })).map((r) => r.resource),
+          ["key/3", "key/5"]
+        )
         assert.deepStrictEqual((yield* audit.query({ tenant: "t1", limit: 1 })).map((r) => r.resource), ["key/0"])
         assert.deepStrictEqual(yield* audit.query({ tenant: "t3" }), [])
-      })))
+      })
+    ))
 
   it.effect("record decodes its input (path named) and redacts credential-looking metadata", () =>
     withAudit(() =>
@@ -111,22 +125,30 @@ export const auditConformance = (fresh: () => Effect.Effect<Backend, unknown>): 
         // a cast: untrusted input the static type would refuse
         const exit = yield* Effect.exit(audit.record(bad as Parameters<AuditShape["record"]>[0]))
         assert.deepInclude(failureOf(exit) as object, { _tag: "InvalidIdentityInput", path: "record.status" })
-        const r = yield* audit.record({ ...entry(1), metadata: { key: "tr_live_abcdef", auth: "Bearer xyz", size: 12, model: "gpt-x" } })
+        const r = yield* audit.record({
+          ...entry(1),
+          metadata: { key: "tr_live_abcdef", auth: "Bearer xyz", size: 12, model: "gpt-x" }
+        })
         assert.deepStrictEqual(r.metadata, { key: "[redacted]", auth: "[redacted]", size: 12, model: "gpt-x" })
         assert.strictEqual((yield* audit.verify())._tag, "Intact")
-      })))
+      })
+    ))
 
   it.effect("secrets and personal data never enter the log unredacted: metadata passes the guard's secret and PII redaction", () =>
     withAudit(() =>
       Effect.gen(function*() {
         const audit = yield* Audit
-        const r = yield* audit.record({ ...entry(2), metadata: { note: "mail alice@example.com please", aws: "id AKIAIOSFODNN7EXAMPLE" } })
+        const r = yield* audit.record({
+          ...entry(2),
+          metadata: { note: "mail alice@example.com please", aws: "id AKIAIOSFODNN7EXAMPLE" }
+        })
         const stored = JSON.stringify(r.metadata)
         assert.notInclude(stored, "alice@example.com")
         assert.notInclude(stored, "AKIAIOSFODNN7EXAMPLE")
         assert.include(stored, "[PII:")
         assert.strictEqual((yield* audit.verify())._tag, "Intact")
-      })))
+      })
+    ))
 
   const KEY = "c".repeat(64)
   const withSigned = <A, E>(body: (backend: Backend) => Effect.Effect<A, E, Audit | AuditStore | KeyProvider>) =>
@@ -159,8 +181,13 @@ export const auditConformance = (fresh: () => Effect.Effect<Backend, unknown>): 
         }
         const after = yield* store.range(0, 10)
         assert.strictEqual(verifyChain(after)._tag, "Intact")
-        assert.deepInclude(yield* (yield* otherProcess).verify(), { _tag: "Broken", expectedSeq: 7, reason: "checkpoint" })
-      })))
+        assert.deepInclude(yield* (yield* otherProcess).verify(), {
+          _tag: "Broken",
+          expectedSeq: 7,
+          reason: "checkpoint"
+        })
+      })
+    ))
 
   it.effect("signed checkpoints: a tail cut below the last checkpoint is truncated for any process", () =>
     withSigned((backend) =>
@@ -168,7 +195,12 @@ export const auditConformance = (fresh: () => Effect.Effect<Backend, unknown>): 
         const audit = yield* Audit
         for (let i = 0; i < 10; i++) yield* audit.record(entry(i))
         for (const seq of [9, 8, 7]) yield* backend.remove(seq)
-        assert.deepInclude(yield* (yield* otherProcess).verify(), { _tag: "Broken", expectedSeq: 7, reason: "truncated" })
+        assert.deepInclude(yield* (yield* otherProcess).verify(), {
+          _tag: "Broken",
+          expectedSeq: 7,
+          reason: "truncated"
+        })
         assert.deepInclude(yield* (yield* otherProcess).verify({ from: 0, to: 7 }), { _tag: "Intact", checked: 7 })
-      })))
+      })
+    ))
 }

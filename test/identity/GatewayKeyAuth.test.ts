@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Effect, Layer, Redacted } from "effect"
 import fc from "fast-check"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Audit, AuditStore, GatewayKeyAuth, Keys, KeyStore } from "../../src/identity/index.ts"
 import { type Running, startGateway } from "../gateway/support.ts"
 import { PEPPER } from "./support.ts"
@@ -44,12 +44,17 @@ describe("GatewayKeyAuth (issued keys as the gateway's ApiAuth)", () => {
   })
 
   it("audits every decision with status, IP and user agent, and never the key", async () => {
-    const before = (await Effect.runPromise(audit.verify()))
+    const before = await Effect.runPromise(audit.verify())
     expect(before._tag).toBe("Intact")
     await models({ authorization: "Bearer tr_live_forged", "user-agent": "attack/1" })
     const denied = await Effect.runPromise(audit.query({ tenant: "_", status: "denied" }))
     const last = denied.at(-1)!
-    expect(last).toMatchObject({ action: "auth.api", actor: "anonymous", userAgent: "attack/1", metadata: { reason: "malformed" } })
+    expect(last).toMatchObject({
+      action: "auth.api",
+      actor: "anonymous",
+      userAgent: "attack/1",
+      metadata: { reason: "malformed" }
+    })
     expect(last.ip).toBeDefined()
     const acme = await Effect.runPromise(audit.query({ tenant: "acme" }))
     expect(acme.some((r) => r.status === "success")).toBe(true)

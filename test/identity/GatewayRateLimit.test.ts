@@ -1,12 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Effect, ManagedRuntime, Redacted } from "effect"
 import fc from "fast-check"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Abuse, Audit, AuditStore, GatewayKeyAuth, Keys, KeyStore } from "../../src/identity/index.ts"
 import { RateLimiter } from "../../src/ratelimit/index.ts"
 import { type Running, startGateway } from "../gateway/support.ts"
 import { PEPPER } from "./support.ts"
 
-const bucket = (capacity: number) => ({ tiers: [{ _tag: "TokenBucket" as const, name: "b", capacity, refillTokens: 1, refillEvery: 3_600_000 }] })
+const bucket = (capacity: number) => ({
+  tiers: [{ _tag: "TokenBucket" as const, name: "b", capacity, refillTokens: 1, refillEvery: 3_600_000 }]
+})
 const rt = ManagedRuntime.make(RateLimiter.layerMemory({ policies: { default: bucket(1e9), user: bucket(5) } }))
 const { abuse, audit, keys } = Effect.runSync(Effect.gen(function*() {
   const keys = yield* Keys.make({ pepper: PEPPER }).pipe(Effect.provide(KeyStore.layerMemory()))
@@ -26,10 +28,25 @@ afterAll(async () => {
 })
 
 const create = async (tenant: string, id: string, limits?: unknown) =>
-  Redacted.value((await Effect.runPromise(keys.create({ principal: { kind: "user", id, tenant }, name: "rl", scopes: ["gateway:use"], ...(limits !== undefined ? { limits } : {}) } as never /* limits decoded by Keys.create */))).key)
+  Redacted.value(
+    (await Effect.runPromise(
+      keys.create(
+        {
+          principal: { kind: "user", id, tenant },
+          name: "rl",
+          scopes: ["gateway:use"],
+          ...(limits !== undefined ? { limits } : {})
+        } as never /* limits decoded by Keys.create */
+      )
+    )).key
+  )
 const models = async (key: string) => {
   const res = await fetch(`${gw.url}/v1/models`, { headers: { "x-api-key": key } })
-  return { status: res.status, retryAfter: res.headers.get("retry-after"), body: await res.json() as { error?: { code?: string } } }
+  return {
+    status: res.status,
+    retryAfter: res.headers.get("retry-after"),
+    body: await res.json() as { error?: { code?: string } }
+  }
 }
 
 describe("GatewayKeyAuth per-key rate limits (multi-tier: key, user, IP)", () => {

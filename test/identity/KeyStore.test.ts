@@ -12,7 +12,15 @@ describe("KeyStore conformance: memory", () => {
   it.effect("layerMemory is bounded: at capacity insert fails with StoreFull rather than evict a live key", () =>
     Effect.gen(function*() {
       const store = yield* KeyStore
-      const rec = (id: string) => ({ id, tenant: "t", principal: user("t"), name: "n", scopes: [], hash: "", createdAt: 0 })
+      const rec = (id: string) => ({
+        id,
+        tenant: "t",
+        principal: user("t"),
+        name: "n",
+        scopes: [],
+        hash: "",
+        createdAt: 0
+      })
       yield* store.insert(rec("a"))
       yield* store.insert(rec("b"))
       const exit = yield* Effect.exit(store.insert(rec("c")))

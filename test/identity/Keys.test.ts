@@ -48,7 +48,9 @@ describe("Keys", () => {
       assert.deepStrictEqual(v.principal, { kind: "service_account", id: "batch", tenant })
       assert.strictEqual(v.tenant, tenant)
       assert.deepStrictEqual(v.scopes, ["chat:write", "embeddings:*"])
-      assert.deepStrictEqual(Option.getOrThrow(v.limits), { tiers: [{ _tag: "FixedWindow", limit: 100, window: 60000 }] })
+      assert.deepStrictEqual(Option.getOrThrow(v.limits), {
+        tiers: [{ _tag: "FixedWindow", limit: 100, window: 60000 }]
+      })
       assert.deepStrictEqual(Option.getOrThrow(v.budget), { limitUsd: 50, period: "month" })
       assert.isTrue(Keys.hasScope(v.scopes, "embeddings:create"))
       assert.isFalse(Keys.hasScope(v.scopes, "admin:users"))
@@ -104,7 +106,12 @@ describe("Keys", () => {
     Effect.gen(function*() {
       const keys = yield* Keys
       const tenant = freshTenant()
-      const old = yield* keys.create({ principal: user(tenant), name: "a", scopes: ["chat:write"], budget: { limitUsd: 1, period: "day" } })
+      const old = yield* keys.create({
+        principal: user(tenant),
+        name: "a",
+        scopes: ["chat:write"],
+        budget: { limitUsd: 1, period: "day" }
+      })
       yield* TestClock.adjust("10 seconds")
       const next = yield* keys.rotate(tenant, old.id, { grace: "1 minute" })
       assert.notStrictEqual(next.id, old.id)
@@ -117,7 +124,11 @@ describe("Keys", () => {
       assert.strictEqual(reasonOf(yield* Effect.exit(keys.validate(old.key))), "expired")
       assert.strictEqual((yield* keys.validate(next.key)).keyId, next.id)
       const listed = yield* keys.list(tenant)
-      assert.deepStrictEqual(listed.map((k) => [k.id, k.rotatedTo, k.expiresAt]), [[old.id, next.id, 70_000], [next.id, undefined, undefined]])
+      assert.deepStrictEqual(listed.map((k) => [k.id, k.rotatedTo, k.expiresAt]), [[old.id, next.id, 70_000], [
+        next.id,
+        undefined,
+        undefined
+      ]])
     }).pipe(Effect.provide(memory)))
 
   it.effect("list shows only the tenant's keys, masked, never a hash or secret", () =>
@@ -145,7 +156,9 @@ describe("Keys", () => {
       const error = failureOf(exit) as { _tag: string; path: string }
       assert.strictEqual(error._tag, "InvalidIdentityInput")
       assert.strictEqual(error.path, "create.principal.kind")
-      const scope = failureOf(yield* Effect.exit(keys.create({ principal: user("t"), name: "a", scopes: ["has space"] }))) as { path: string }
+      const scope = failureOf(
+        yield* Effect.exit(keys.create({ principal: user("t"), name: "a", scopes: ["has space"] }))
+      ) as { path: string }
       assert.strictEqual(scope.path, "create.scopes[0]")
       const noTiers: unknown = { principal: user("t"), name: "a", scopes: [], limits: { tiers: [] } }
       // a cast: untrusted input that the static type would refuse
@@ -157,7 +170,9 @@ describe("Keys", () => {
     Effect.gen(function*() {
       const build = Effect.gen(function*() {
         yield* Keys
-      }).pipe(Effect.provide(Keys.layer({ pepper: Redacted.make("short") }).pipe(Layer.provide(KeyStore.layerMemory()))))
+      }).pipe(
+        Effect.provide(Keys.layer({ pepper: Redacted.make("short") }).pipe(Layer.provide(KeyStore.layerMemory())))
+      )
       const exit = yield* Effect.exit(build)
       assert.isTrue(Exit.isFailure(exit))
     }))
@@ -172,7 +187,9 @@ describe("Keys", () => {
           fc.string({ maxLength: 100 }),
           fc.string({ unit: "binary", maxLength: 80 }),
           fc.stringMatching(/^tr_live_[A-Za-z0-9_-]{55}$/),
-          fc.tuple(fc.nat(KEY_LENGTH - 1), fc.string({ minLength: 1, maxLength: 1 })).map(([i, c]) => key.slice(0, i) + c + key.slice(i + 1))
+          fc.tuple(fc.nat(KEY_LENGTH - 1), fc.string({ minLength: 1, maxLength: 1 })).map(([i, c]) =>
+            key.slice(0, i) + c + key.slice(i + 1)
+          )
         ),
         { numRuns: 200, seed: 13 }
       )
@@ -188,7 +205,10 @@ describe("Keys", () => {
 describePostgres("Keys on PostgreSQL", () => {
   const schema = uniqueSchema("keysvc")
   afterAll(() => dropSchemaPromise(schema))
-  const pg = Keys.layer({ pepper: PEPPER }).pipe(Layer.provideMerge(KeyStore.layerPostgres({ schema })), Layer.provide(pgLayer))
+  const pg = Keys.layer({ pepper: PEPPER }).pipe(
+    Layer.provideMerge(KeyStore.layerPostgres({ schema })),
+    Layer.provide(pgLayer)
+  )
 
   it.effect("create, validate, rotate with grace and revoke round-trip through the table", () =>
     Effect.gen(function*() {

@@ -31,7 +31,11 @@ describe("Rbac", () => {
       const exit = yield* Effect.exit(Rbac.require("users:manage").pipe(as("viewer", "api_user")))
       const error = failureOf(exit)
       assert.instanceOf(error, PermissionDenied)
-      assert.deepStrictEqual({ ...(error as PermissionDenied) }, { _tag: "PermissionDenied", permission: "users:manage", roles: ["viewer", "api_user"] })
+      assert.deepStrictEqual({ ...(error as PermissionDenied) }, {
+        _tag: "PermissionDenied",
+        permission: "users:manage",
+        roles: ["viewer", "api_user"]
+      })
     }).pipe(Effect.provide(Rbac.layer())))
 
   it.effect("roles and permissions are data: custom definitions with inheritance load from plain JSON", () =>
@@ -41,7 +45,11 @@ describe("Rbac", () => {
       assert.isTrue(rbac.can(["trainer"], "agent:use:fine-tune"))
       assert.isFalse(rbac.can(["trainer"], "agent:use:chat"))
       assert.isTrue(rbac.can(["lead"], "agent:use:fine-tune")) // transitively
-      assert.deepStrictEqual([...rbac.grantsOf(["lead"])].sort(), ["agent:use:fine-tune", "data:export", "training:manage"])
+      assert.deepStrictEqual([...rbac.grantsOf(["lead"])].sort(), [
+        "agent:use:fine-tune",
+        "data:export",
+        "training:manage"
+      ])
     }).pipe(Effect.provide(Rbac.layer(JSON.parse(JSON.stringify({
       trainer: { permissions: ["training:manage", "agent:use:fine-tune"] },
       lead: { permissions: ["data:export"], inherits: ["trainer"] }
@@ -51,16 +59,29 @@ describe("Rbac", () => {
     Effect.gen(function*() {
       const bad = failureOf(yield* Effect.exit(Rbac.make({ r: { permissions: ["Has Space"] } }))) as { path: string }
       assert.strictEqual(bad.path, "roles.r.permissions[0]")
-      const parent = failureOf(yield* Effect.exit(Rbac.make({ r: { permissions: [], inherits: ["ghost"] } }))) as { path: string; message: string }
+      const parent = failureOf(yield* Effect.exit(Rbac.make({ r: { permissions: [], inherits: ["ghost"] } }))) as {
+        path: string
+        message: string
+      }
       assert.strictEqual(parent.path, "roles.r.inherits")
       assert.include(parent.message, "unknown role ghost")
-      const cycle = failureOf(yield* Effect.exit(Rbac.make({ a: { permissions: [], inherits: ["b"] }, b: { permissions: [], inherits: ["a"] } })))
+      const cycle = failureOf(
+        yield* Effect.exit(
+          Rbac.make({ a: { permissions: [], inherits: ["b"] }, b: { permissions: [], inherits: ["a"] } })
+        )
+      )
       assert.include((cycle as { message: string }).message, "cycle")
     }))
 
   it.effect("fuzz: random role definitions either load or fail with a typed InvalidIdentityInput", () =>
     Effect.gen(function*() {
-      const samples = fc.sample(fc.oneof(fc.anything(), fc.dictionary(fc.string(), fc.record({ permissions: fc.array(fc.string()), inherits: fc.array(fc.string()) }))), { numRuns: 200, seed: 7 })
+      const samples = fc.sample(
+        fc.oneof(
+          fc.anything(),
+          fc.dictionary(fc.string(), fc.record({ permissions: fc.array(fc.string()), inherits: fc.array(fc.string()) }))
+        ),
+        { numRuns: 200, seed: 7 }
+      )
       for (const sample of samples) {
         const exit = yield* Effect.exit(Rbac.make(sample))
         if (Exit.isFailure(exit)) assert.strictEqual((failureOf(exit) as { _tag: string })._tag, "InvalidIdentityInput")

@@ -17,9 +17,11 @@ const reasonOf = <A>(exit: Exit.Exit<A, unknown>): string => {
 }
 
 const sealUnder = (key: string, value: string) =>
-  Effect.runPromise(Effect.gen(function*() {
-    return yield* (yield* SecretBox).seal(value)
-  }).pipe(Effect.provide(boxWith(key))))
+  Effect.runPromise(
+    Effect.gen(function*() {
+      return yield* (yield* SecretBox).seal(value)
+    }).pipe(Effect.provide(boxWith(key)))
+  )
 
 describe("SecretBox", () => {
   it.effect("seal gives an enc:v1 envelope under the current key id; open returns the value only as Redacted", () =>
@@ -42,13 +44,16 @@ describe("SecretBox", () => {
       const envelope = yield* box.seal("top secret value!") // 17 + 16 bytes: no base64 padding bits to edit unseen
       const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
       yield* Effect.promise(() =>
-        fc.assert(fc.asyncProperty(fc.nat(envelope.length - 1), fc.constantFrom(...alphabet), async (i, c) => {
-          fc.pre(envelope[i] !== c)
-          const edited = envelope.slice(0, i) + c + envelope.slice(i + 1)
-          const exit = await Effect.runPromiseExit(box.open(edited))
-          assert.isTrue(Exit.isFailure(exit))
-          assert.include(["tampered", "malformed", "unknown-key"], reasonOf(exit))
-        }), { numRuns: 200 })
+        fc.assert(
+          fc.asyncProperty(fc.nat(envelope.length - 1), fc.constantFrom(...alphabet), async (i, c) => {
+            fc.pre(envelope[i] !== c)
+            const edited = envelope.slice(0, i) + c + envelope.slice(i + 1)
+            const exit = await Effect.runPromiseExit(box.open(edited))
+            assert.isTrue(Exit.isFailure(exit))
+            assert.include(["tampered", "malformed", "unknown-key"], reasonOf(exit))
+          }),
+          { numRuns: 200 }
+        )
       )
     }).pipe(Effect.provide(boxWith(KEY_A))))
 
@@ -78,9 +83,11 @@ describe("SecretBox", () => {
       assert.deepStrictEqual(values, ["one", "two", "three"])
       // after the retired key is dropped, the rotated envelopes still open
       const newOnly = yield* Effect.promise(() =>
-        Effect.runPromise(Effect.gen(function*() {
-          return yield* (yield* SecretBox).open(rotation.envelopes[0]!)
-        }).pipe(Effect.provide(boxWith(KEY_B))))
+        Effect.runPromise(
+          Effect.gen(function*() {
+            return yield* (yield* SecretBox).open(rotation.envelopes[0]!)
+          }).pipe(Effect.provide(boxWith(KEY_B)))
+        )
       )
       assert.strictEqual(Redacted.value(newOnly), "one")
     }).pipe(Effect.provide(boxWith(KEY_B, [KEY_A]))))
@@ -98,13 +105,16 @@ describe("SecretBox", () => {
     Effect.gen(function*() {
       const box = yield* SecretBox
       yield* Effect.promise(() =>
-        fc.assert(fc.asyncProperty(fc.string({ unit: "grapheme", maxLength: 200 }), fc.string(), async (value, junk) => {
-          const roundTrip = await Effect.runPromise(Effect.flatMap(box.seal(value), box.open))
-          assert.strictEqual(Redacted.value(roundTrip), value)
-          const exit = await Effect.runPromiseExit(box.open(junk))
-          assert.isTrue(Exit.isFailure(exit))
-          assert.instanceOf(failureOf(exit), SecretError)
-        }), { numRuns: 200 })
+        fc.assert(
+          fc.asyncProperty(fc.string({ unit: "grapheme", maxLength: 200 }), fc.string(), async (value, junk) => {
+            const roundTrip = await Effect.runPromise(Effect.flatMap(box.seal(value), box.open))
+            assert.strictEqual(Redacted.value(roundTrip), value)
+            const exit = await Effect.runPromiseExit(box.open(junk))
+            assert.isTrue(Exit.isFailure(exit))
+            assert.instanceOf(failureOf(exit), SecretError)
+          }),
+          { numRuns: 200 }
+        )
       )
     }).pipe(Effect.provide(boxWith(KEY_A))))
 })

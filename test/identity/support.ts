@@ -13,6 +13,8 @@ export const user = (tenant: string, id = "alice"): Principal => ({ kind: "user"
 export const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
   if (Exit.isSuccess(exit)) throw new Error("expected a failure")
   const reason = exit.cause.reasons.find((r) => r._tag === "Fail")
-  if (reason === undefined || reason._tag !== "Fail") throw new Error(`expected a typed failure, got ${String(exit.cause)}`)
+  if (reason === undefined || reason._tag !== "Fail") {
+    throw new Error(`expected a typed failure, got ${String(exit.cause)}`)
+  }
   return reason.error
 }

@@ -1,16 +1,19 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Result, Schema } from "effect"
-import * as Invalid from "../../src/internal/InvalidInput.ts"
 import { InvalidCacheOptions } from "../../src/cache/index.ts"
 import { InvalidGuardOptions } from "../../src/guard/index.ts"
 import { InvalidIdentityInput } from "../../src/identity/index.ts"
+import * as Invalid from "../../src/internal/InvalidInput.ts"
 import { InvalidLlmRequest, InvalidProviderOptions } from "../../src/llm/index.ts"
 import { InvalidMemoryInput } from "../../src/memory/index.ts"
 import { InvalidPipelineOptions } from "../../src/pipeline/index.ts"
 import { InvalidRateLimitInput } from "../../src/ratelimit/index.ts"
 import { InvalidOptions } from "../../src/runtime/index.ts"
 
-const Shape = Schema.Struct({ a: Schema.Struct({ b: Schema.Array(Schema.Struct({ c: Schema.Number })) }), d: Schema.String })
+const Shape = Schema.Struct({
+  a: Schema.Struct({ b: Schema.Array(Schema.Struct({ c: Schema.Number })) }),
+  d: Schema.String
+})
 
 describe("InvalidInput: one shape, one path format and one decoder for invalid input", () => {
   it("one path format: properties joined by '.', array indices in brackets, after a prefix", () => {
@@ -20,7 +23,12 @@ describe("InvalidInput: one shape, one path format and one decoder for invalid i
   })
 
   it("decode names the first bad path and lists every problem in detail", () => {
-    const r = Invalid.decode(Shape, { a: { b: [{ c: 1 }, { c: "x" }] }, d: 3 }, "test options", (f) => new InvalidOptions(f))
+    const r = Invalid.decode(
+      Shape,
+      { a: { b: [{ c: 1 }, { c: "x" }] }, d: 3 },
+      "test options",
+      (f) => new InvalidOptions(f)
+    )
     assert.isTrue(Result.isFailure(r))
     if (Result.isFailure(r)) {
       assert.strictEqual(r.failure.subject, "test options")

@@ -18,9 +18,28 @@ const ToolsLive = Tools.toLayer({ GetWeather: ({ city }) => Effect.succeed({ tem
 const seen: Array<LlmRequest> = []
 const Scripted = LlmProvider.fromShape(ScriptedProvider.makeUnsafe({
   rules: [
-    { when: { lastUser: "json please" }, reply: (req) => ({ text: req.responseFormat?.type === "json" ? "{\"steps\":[\"a\",\"b\"]}" : "no format" }) },
-    { when: { lastUser: "rate limit" }, reply: { error: new ProviderRateLimited({ provider: "scripted", description: "429", retryable: true, retryAfterMillis: 1500 }) } },
-    { when: { lastUser: "Oslo" }, reply: (req) => { seen.push(req); return { toolCalls: [{ name: "GetWeather", arguments: { city: "Oslo" } }] } } },
+    {
+      when: { lastUser: "json please" },
+      reply: (req) => ({ text: req.responseFormat?.type === "json" ? "{\"steps\":[\"a\",\"b\"]}" : "no format" })
+    },
+    {
+      when: { lastUser: "rate limit" },
+      reply: {
+        error: new ProviderRateLimited({
+          provider: "scripted",
+          description: "429",
+          retryable: true,
+          retryAfterMillis: 1500
+        })
+      }
+    },
+    {
+      when: { lastUser: "Oslo" },
+      reply: (req) => {
+        seen.push(req)
+        return { toolCalls: [{ name: "GetWeather", arguments: { city: "Oslo" } }] }
+      }
+    },
     { when: { tool: "GetWeather" }, reply: (req) => ({ text: `Oslo: ${req.messages.at(-1)?.content}` }) }
   ]
 }))
@@ -29,7 +48,10 @@ const Model = layerLanguageModel({ model: "scripted-1", params: { temperature: 0
 describe("LanguageModel bridge", () => {
   it.effect("a Chat tool loop runs the toolkit and feeds results back", () =>
     Effect.gen(function*() {
-      const chat = yield* Chat.fromPrompt([{ role: "system", content: "Weather bot." }, { role: "user", content: "Oslo?" }])
+      const chat = yield* Chat.fromPrompt([{ role: "system", content: "Weather bot." }, {
+        role: "user",
+        content: "Oslo?"
+      }])
       const toolkit = yield* Tools
       const first = yield* chat.generateText({ prompt: [], toolkit })
       assert.strictEqual(first.toolCalls.length, 1)
@@ -40,18 +62,28 @@ describe("LanguageModel bridge", () => {
       const req = seen.at(-1)
       assert.strictEqual(req?.tools?.[0]?.name, "GetWeather")
       assert.strictEqual(req?.tools?.[0]?.description, "Current weather for a city")
-      assert.deepStrictEqual((req?.tools?.[0]?.parameters as { properties?: unknown }).properties, { city: { type: "string" } })
+      assert.deepStrictEqual((req?.tools?.[0]?.parameters as { properties?: unknown }).properties, {
+        city: { type: "string" }
+      })
       assert.deepStrictEqual(req?.params, { temperature: 0 })
     }).pipe(Effect.provide([Model, ToolsLive])))
 
   it.effect("streamText yields text deltas and a finish part with usage", () =>
     Effect.gen(function*() {
-      const parts = yield* LanguageModel.streamText({ prompt: "say something long enough to be chunked" }).pipe(Stream.runCollect)
-      const text = parts.filter((p): p is Response.TextDeltaPart => p.type === "text-delta").map((p) => p.delta).join("")
+      const parts = yield* LanguageModel.streamText({ prompt: "say something long enough to be chunked" }).pipe(
+        Stream.runCollect
+      )
+      const text = parts.filter((p): p is Response.TextDeltaPart => p.type === "text-delta").map((p) => p.delta).join(
+        ""
+      )
       assert.include(text, "say something long enough")
       const finish = parts.find((p): p is Response.FinishPart => p.type === "finish")
       assert.isAbove(finish?.usage.outputTokens.total ?? 0, 0)
-      assert.deepStrictEqual(parts.map((p) => p.type).filter((t) => t !== "text-delta"), ["text-start", "text-end", "finish"])
+      assert.deepStrictEqual(parts.map((p) => p.type).filter((t) => t !== "text-delta"), [
+        "text-start",
+        "text-end",
+        "finish"
+      ])
     }).pipe(Effect.provide(Model)))
 
   it.effect("generateObject sends a JSON response format and decodes the answer", () =>

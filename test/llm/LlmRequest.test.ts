@@ -37,7 +37,11 @@ describe("decodeLlmRequest", () => {
     Effect.gen(function*() {
       const e = yield* Effect.flip(decodeLlmRequest({
         model: "m",
-        messages: [{ role: "user", content: "hi" }, { role: "assistant", content: "", toolCalls: [{ id: "c", name: "", arguments: {} }] }],
+        messages: [{ role: "user", content: "hi" }, {
+          role: "assistant",
+          content: "",
+          toolCalls: [{ id: "c", name: "", arguments: {} }]
+        }],
         params: { temperature: 5 }
       }))
       assert.strictEqual(e._tag, "InvalidLlmRequest")
@@ -94,7 +98,13 @@ describe("token estimates and StreamAccumulator", () => {
     assert.isUndefined(acc.response())
     acc.add({ _tag: "ToolCall", index: 1, toolCall: { id: "b", name: "f", arguments: {} } })
     acc.add({ _tag: "ToolCall", index: 0, toolCall: { id: "a", name: "f", arguments: {} } })
-    acc.add({ _tag: "Finish", provider: "p", model: "m", finishReason: "tool-calls", usage: { inputTokens: 1, outputTokens: 1, totalTokens: 2 } })
+    acc.add({
+      _tag: "Finish",
+      provider: "p",
+      model: "m",
+      finishReason: "tool-calls",
+      usage: { inputTokens: 1, outputTokens: 1, totalTokens: 2 }
+    })
     assert.deepStrictEqual(acc.response()?.toolCalls.map((c) => c.id), ["a", "b"])
     assert.strictEqual(acc.response()?.text, "a")
   })

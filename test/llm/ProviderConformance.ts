@@ -10,14 +10,22 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Redacted, Stream } from "effect"
 import type { HttpClient } from "effect/http"
 import { afterAll, beforeAll, beforeEach } from "vitest"
-import type { HttpProviderOptions, InvalidProviderOptions, LlmProviderShape, LlmRequest, LlmStreamPart } from "../../src/llm/index.ts"
+import type {
+  HttpProviderOptions,
+  InvalidProviderOptions,
+  LlmProviderShape,
+  LlmRequest,
+  LlmStreamPart
+} from "../../src/llm/index.ts"
 import { StreamAccumulator } from "../../src/llm/index.ts"
 import { FakeProviderServer } from "./support/FakeProviderServer.ts"
 
 export interface ConformanceTarget {
   readonly label: string
   readonly wire: "openai" | "anthropic"
-  readonly make: (options: HttpProviderOptions) => Effect.Effect<LlmProviderShape, InvalidProviderOptions, HttpClient.HttpClient>
+  readonly make: (
+    options: HttpProviderOptions
+  ) => Effect.Effect<LlmProviderShape, InvalidProviderOptions, HttpClient.HttpClient>
 }
 
 const KEY = "sk-test-0123456789abcdef"
@@ -85,7 +93,10 @@ export const providerConformance = (target: ConformanceTarget): void => {
           assert.strictEqual(headerOf("anthropic-version"), "2023-06-01")
           assert.strictEqual(body["system"], "Be terse.")
           assert.strictEqual(body["max_tokens"], 100)
-          assert.deepStrictEqual(body["messages"], [{ role: "user", content: [{ type: "text", text: "Weather in Oslo?" }] }])
+          assert.deepStrictEqual(body["messages"], [{
+            role: "user",
+            content: [{ type: "text", text: "Weather in Oslo?" }]
+          }])
         }
       })))
 
@@ -139,10 +150,17 @@ export const providerConformance = (target: ConformanceTarget): void => {
         })
         const parts = yield* withProvider((p) => collect(p.stream(toolRequest)))
         const starts = parts.filter((x) => x._tag === "ToolCallStart")
-        assert.deepStrictEqual(starts.map((s) => [s.index, s.id, s.name]), [[0, "c1", "get_weather"], [1, "c2", "get_weather"]])
+        assert.deepStrictEqual(starts.map((s) => [s.index, s.id, s.name]), [[0, "c1", "get_weather"], [
+          1,
+          "c2",
+          "get_weather"
+        ]])
         const deltas = parts.filter((x) => x._tag === "ToolCallDelta" && x.index === 0)
         assert.isAbove(deltas.length, 1)
-        assert.strictEqual(deltas.map((d) => d._tag === "ToolCallDelta" ? d.argumentsDelta : "").join(""), "{\"city\":\"Oslo\"}")
+        assert.strictEqual(
+          deltas.map((d) => d._tag === "ToolCallDelta" ? d.argumentsDelta : "").join(""),
+          "{\"city\":\"Oslo\"}"
+        )
         const calls = parts.flatMap((x) => x._tag === "ToolCall" ? [x.toolCall] : [])
         assert.deepStrictEqual(calls, [
           { id: "c1", name: "get_weather", arguments: { city: "Oslo" } },
@@ -161,9 +179,17 @@ export const providerConformance = (target: ConformanceTarget): void => {
           { kind: "status", status: 429, headers: { "retry-after": date } }
         )
         const errors = yield* withProvider((p) =>
-          Effect.all([Effect.flip(p.generate(request)), Effect.flip(p.generate(request)), Effect.flip(p.generate(request))])
+          Effect.all([
+            Effect.flip(p.generate(request)),
+            Effect.flip(p.generate(request)),
+            Effect.flip(p.generate(request))
+          ])
         )
-        assert.deepStrictEqual(errors.map((e) => e._tag), ["ProviderRateLimited", "ProviderRateLimited", "ProviderRateLimited"])
+        assert.deepStrictEqual(errors.map((e) => e._tag), [
+          "ProviderRateLimited",
+          "ProviderRateLimited",
+          "ProviderRateLimited"
+        ])
         const [a, b, c] = errors
         assert.strictEqual(a?._tag === "ProviderRateLimited" ? a.retryAfterMillis : -1, 2000)
         assert.isTrue(a?.retryable)
@@ -184,7 +210,11 @@ export const providerConformance = (target: ConformanceTarget): void => {
 
     it.live("OpenAI-style insufficient_quota 429 is QuotaExhausted, not retryable", () =>
       Effect.gen(function*() {
-        server.enqueue({ kind: "status", status: 429, body: { error: { message: "quota", code: "insufficient_quota" } } })
+        server.enqueue({
+          kind: "status",
+          status: 429,
+          body: { error: { message: "quota", code: "insufficient_quota" } }
+        })
         const e = yield* withProvider((p) => Effect.flip(p.generate(request)))
         assert.strictEqual(e._tag, "QuotaExhausted")
         assert.isFalse(e.retryable)
@@ -195,10 +225,18 @@ export const providerConformance = (target: ConformanceTarget): void => {
         server.enqueue(
           { kind: "status", status: 500, body: { error: { message: "boom" } } },
           { kind: "status", status: 503, headers: { "retry-after": "1" } },
-          { kind: "status", status: 529, body: { type: "error", error: { type: "overloaded_error", message: "Overloaded" } } }
+          {
+            kind: "status",
+            status: 529,
+            body: { type: "error", error: { type: "overloaded_error", message: "Overloaded" } }
+          }
         )
         const errors = yield* withProvider((p) =>
-          Effect.all([Effect.flip(p.generate(request)), Effect.flip(p.generate(request)), Effect.flip(p.generate(request))])
+          Effect.all([
+            Effect.flip(p.generate(request)),
+            Effect.flip(p.generate(request)),
+            Effect.flip(p.generate(request))
+          ])
         )
         assert.deepStrictEqual(errors.map((e) => [e._tag, e.status, e.retryable]), [
           ["ProviderServerError", 500, true],
@@ -211,7 +249,11 @@ export const providerConformance = (target: ConformanceTarget): void => {
 
     it.live("401 is AuthenticationFailed, not retryable, and the key never appears in the error", () =>
       Effect.gen(function*() {
-        server.enqueue({ kind: "status", status: 401, body: { error: { message: `Incorrect API key provided: ${KEY}` } } })
+        server.enqueue({
+          kind: "status",
+          status: 401,
+          body: { error: { message: `Incorrect API key provided: ${KEY}` } }
+        })
         const e = yield* withProvider((p) => Effect.flip(p.generate(request)))
         assert.strictEqual(e._tag, "AuthenticationFailed")
         assert.isFalse(e.retryable)
@@ -228,14 +270,30 @@ export const providerConformance = (target: ConformanceTarget): void => {
             kind: "status",
             status: 400,
             body: target.wire === "openai"
-              ? { error: { message: "This model's maximum context length is 8192 tokens", code: "context_length_exceeded" } }
-              : { type: "error", error: { type: "invalid_request_error", message: "prompt is too long: 250000 tokens" } }
+              ? {
+                error: {
+                  message: "This model's maximum context length is 8192 tokens",
+                  code: "context_length_exceeded"
+                }
+              }
+              : {
+                type: "error",
+                error: { type: "invalid_request_error", message: "prompt is too long: 250000 tokens" }
+              }
           },
-          { kind: "status", status: 400, body: { error: { message: "flagged by our content policy", code: "content_policy_violation" } } },
+          {
+            kind: "status",
+            status: 400,
+            body: { error: { message: "flagged by our content policy", code: "content_policy_violation" } }
+          },
           { kind: "status", status: 400, body: { error: { message: "temperature: must be <= 2" } } }
         )
         const errors = yield* withProvider((p) =>
-          Effect.all([Effect.flip(p.generate(request)), Effect.flip(p.generate(request)), Effect.flip(p.generate(request))])
+          Effect.all([
+            Effect.flip(p.generate(request)),
+            Effect.flip(p.generate(request)),
+            Effect.flip(p.generate(request))
+          ])
         )
         assert.deepStrictEqual(errors.map((e) => [e._tag, e.retryable]), [
           ["ContextLengthExceeded", false],
@@ -256,7 +314,9 @@ export const providerConformance = (target: ConformanceTarget): void => {
     it.live("a per-call timeout overrides the provider's", () =>
       Effect.gen(function*() {
         server.enqueue({ kind: "hang" })
-        const e = yield* withProvider((p) => Effect.flip(p.generate(request, { timeout: "100 millis" })), { timeout: 60_000 })
+        const e = yield* withProvider((p) => Effect.flip(p.generate(request, { timeout: "100 millis" })), {
+          timeout: 60_000
+        })
         assert.strictEqual(e._tag, "ProviderTimeout")
       }))
 
@@ -329,7 +389,11 @@ export const providerConformance = (target: ConformanceTarget): void => {
           Effect.gen(function*() {
             const fiber = yield* Effect.forkChild(p.generate(request), { startImmediately: true })
             yield* Effect.promise(async () => {
-              while (server.requests.length === 0) await new Promise((r) => { setTimeout(r, 5) })
+              while (server.requests.length === 0) {
+                await new Promise((r) => {
+                  setTimeout(r, 5)
+                })
+              }
             })
             yield* Fiber.interrupt(fiber)
           }), { timeout: 60_000 })
@@ -341,8 +405,11 @@ export const providerConformance = (target: ConformanceTarget): void => {
     it.live("interrupting a stream consumer mid-way closes the HTTP connection", () =>
       Effect.gen(function*() {
         server.enqueue({ kind: "stall", text: "a long answer that never finishes", afterEvents: 4 })
-        const first = yield* withProvider((p) =>
-          p.stream(request).pipe(Stream.filter((x) => x._tag === "TextDelta"), Stream.take(1), Stream.runCollect), { timeout: 60_000 })
+        const first = yield* withProvider(
+          (p) =>
+            p.stream(request).pipe(Stream.filter((x) => x._tag === "TextDelta"), Stream.take(1), Stream.runCollect),
+          { timeout: 60_000 }
+        )
         assert.strictEqual(first.length, 1)
         yield* Effect.promise(() => server.waitForAborts(1, 1000))
       }))

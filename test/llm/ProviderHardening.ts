@@ -12,7 +12,13 @@ import type { Layer } from "effect"
 import { FetchHttpClient } from "effect/http"
 import type { HttpClient } from "effect/http"
 import { afterAll, beforeAll, beforeEach } from "vitest"
-import type { HttpProviderOptions, InvalidProviderOptions, LlmProviderShape, LlmRequest, ProviderError } from "../../src/llm/index.ts"
+import type {
+  HttpProviderOptions,
+  InvalidProviderOptions,
+  LlmProviderShape,
+  LlmRequest,
+  ProviderError
+} from "../../src/llm/index.ts"
 import type { ConformanceTarget } from "./ProviderConformance.ts"
 import { FakeProviderServer } from "./support/FakeProviderServer.ts"
 
@@ -101,7 +107,11 @@ export const providerHardening = (target: ConformanceTarget): void => {
           "xoxb-123456789012-AbCdEfGhIjKl",
           "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2lnbmF0dXJl"
         ]
-        server.enqueue({ kind: "status", status: 400, body: { error: { message: `bad headers: ${foreign.join(" ")}` } } })
+        server.enqueue({
+          kind: "status",
+          status: 400,
+          body: { error: { message: `bad headers: ${foreign.join(" ")}` } }
+        })
         const e = yield* withProvider((p) => Effect.flip(p.generate(request)))
         for (const secret of foreign) assert.notInclude(renderings(e), secret)
         assert.include(e.message, "bad headers: <redacted>")
@@ -150,7 +160,11 @@ export const providerHardening = (target: ConformanceTarget): void => {
         assert.isDefined(client)
         assert.include(String(client?.attributes.get("url.full")), "api-version=2024-10-21")
         for (const span of spans) {
-          const seen = JSON.stringify([span.name, [...span.attributes], span.status._tag === "Ended" ? String(span.status.exit) : ""])
+          const seen = JSON.stringify([
+            span.name,
+            [...span.attributes],
+            span.status._tag === "Ended" ? String(span.status.exit) : ""
+          ])
           assert.isFalse(leaksPiece(seen, PLAIN_KEY), seen)
         }
       }))
@@ -162,7 +176,9 @@ export const providerHardening = (target: ConformanceTarget): void => {
             server.enqueue({
               kind: "status",
               status,
-              headers: { location: `${elsewhere.baseUrl}${target.wire === "openai" ? "/chat/completions" : "/messages"}` }
+              headers: {
+                location: `${elsewhere.baseUrl}${target.wire === "openai" ? "/chat/completions" : "/messages"}`
+              }
             })
             const e = yield* withProvider((p) => Effect.flip(p.generate(request)), {}, client)
             assert.strictEqual(e._tag, "ProviderRejectedRequest")
@@ -191,7 +207,12 @@ export const providerHardening = (target: ConformanceTarget): void => {
     it.live("x-should-retry wins (true on a 400, false on a 503); 409 is retried; insufficient_quota never is", () =>
       Effect.gen(function*() {
         server.enqueue(
-          { kind: "status", status: 400, headers: { "x-should-retry": "true" }, body: { error: { message: "try again" } } },
+          {
+            kind: "status",
+            status: 400,
+            headers: { "x-should-retry": "true" },
+            body: { error: { message: "try again" } }
+          },
           { kind: "status", status: 503, headers: { "x-should-retry": "false" } },
           { kind: "status", status: 409, body: { error: { message: "conflict" } } },
           {
@@ -201,7 +222,9 @@ export const providerHardening = (target: ConformanceTarget): void => {
             body: { error: { message: "quota", code: "insufficient_quota" } }
           }
         )
-        const errors = yield* withProvider((p) => Effect.all(Array.from({ length: 4 }, () => Effect.flip(p.generate(request)))))
+        const errors = yield* withProvider((p) =>
+          Effect.all(Array.from({ length: 4 }, () => Effect.flip(p.generate(request))))
+        )
         assert.deepStrictEqual(errors.map((e) => [e._tag, e.status, e.retryable]), [
           ["ProviderRejectedRequest", 400, true],
           ["ProviderOverloaded", 503, false],
@@ -225,7 +248,12 @@ export const providerHardening = (target: ConformanceTarget): void => {
           yield* withProvider((p) => p.generate({ ...request, model: "llama-3.1-8b", params }))
           const [reasoning, chat] = server.requests.map((r) => r.body as Record<string, unknown>)
           assert.deepStrictEqual(
-            [reasoning?.["max_completion_tokens"], reasoning?.["max_tokens"], reasoning?.["temperature"], reasoning?.["top_p"]],
+            [
+              reasoning?.["max_completion_tokens"],
+              reasoning?.["max_tokens"],
+              reasoning?.["temperature"],
+              reasoning?.["top_p"]
+            ],
             [300, undefined, undefined, undefined]
           )
           assert.deepStrictEqual([chat?.["max_tokens"], chat?.["temperature"], chat?.["top_p"]], [300, 0.2, 0.9])
@@ -267,7 +295,10 @@ export const providerHardening = (target: ConformanceTarget): void => {
           yield* withProvider((p) =>
             p.generate({
               ...request,
-              messages: [{ role: "user", content: "Hi" }, { role: "assistant", content: "" }, { role: "user", content: "  " }, {
+              messages: [{ role: "user", content: "Hi" }, { role: "assistant", content: "" }, {
+                role: "user",
+                content: "  "
+              }, {
                 role: "user",
                 content: "Weather?"
               }]
@@ -276,7 +307,9 @@ export const providerHardening = (target: ConformanceTarget): void => {
           assert.deepStrictEqual(bodyOf()["messages"], [
             { role: "user", content: [{ type: "text", text: "Hi" }, { type: "text", text: "Weather?" }] }
           ])
-          const e = yield* withProvider((p) => Effect.flip(p.generate({ ...request, messages: [{ role: "user", content: "" }] })))
+          const e = yield* withProvider((p) =>
+            Effect.flip(p.generate({ ...request, messages: [{ role: "user", content: "" }] }))
+          )
           assert.strictEqual(e._tag, "ProviderRejectedRequest")
           assert.include(e.message, "messages")
           assert.strictEqual(server.requests.length, 1)

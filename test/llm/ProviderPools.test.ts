@@ -17,7 +17,9 @@ const server = Effect.acquireRelease(
       res.writeHead(200, { "content-type": "application/json" })
       res.end("{}")
     })
-    await new Promise<void>((resolve) => { s.listen(0, "127.0.0.1", resolve) })
+    await new Promise<void>((resolve) => {
+      s.listen(0, "127.0.0.1", resolve)
+    })
     return { s, url: `http://127.0.0.1:${(s.address() as AddressInfo).port}/` } // listening on TCP: an AddressInfo
   }),
   ({ s }) =>
@@ -41,9 +43,13 @@ describe("ProviderPools", () => {
       const { url } = yield* server
       const pools = yield* ProviderPools
       const client = yield* pools.clientFor("p-keep", decodePool({ connections: 4 }))
-      yield* Effect.forEach(Array.from({ length: 8 }), () => Effect.flatMap(client.execute(HttpClientRequest.get(url)), (r) => r.text), {
-        concurrency: 4
-      })
+      yield* Effect.forEach(
+        Array.from({ length: 8 }),
+        () => Effect.flatMap(client.execute(HttpClientRequest.get(url)), (r) => r.text),
+        {
+          concurrency: 4
+        }
+      )
       const stats = pools.stats("p-keep")
       assert.isAtLeast(stats.connected, 1)
       assert.isAtMost(stats.connected, 4)
@@ -58,7 +64,11 @@ describe("ProviderPools", () => {
       const pools = yield* ProviderPools
       const client = yield* pools.clientFor("p-new", decodePool({ keepAlive: false }))
       for (let i = 0; i < 3; i++) yield* Effect.flatMap(client.execute(HttpClientRequest.get(url)), (r) => r.text)
-      yield* Effect.promise(() => new Promise((resolve) => { setTimeout(resolve, 20) }))
+      yield* Effect.promise(() =>
+        new Promise((resolve) => {
+          setTimeout(resolve, 20)
+        })
+      )
       assert.strictEqual(pools.stats("p-new").connected, 0)
     }).pipe(Effect.provide(ProviderPools.layer()), Effect.scoped))
 

@@ -9,12 +9,20 @@ const ask = (text: string): LlmRequest => ({ model: "scripted-1", messages: [{ r
 
 const weather = ScriptedProvider.makeUnsafe({
   rules: [
-    { when: { lastUser: /weather in (\w+)/i }, reply: (req) => {
-      const city = /weather in (\w+)/i.exec(req.messages.at(-1)?.content ?? "")?.[1] ?? "?"
-      return { text: "Let me check.", toolCalls: [{ name: "get_weather", arguments: { city } }] }
-    } },
+    {
+      when: { lastUser: /weather in (\w+)/i },
+      reply: (req) => {
+        const city = /weather in (\w+)/i.exec(req.messages.at(-1)?.content ?? "")?.[1] ?? "?"
+        return { text: "Let me check.", toolCalls: [{ name: "get_weather", arguments: { city } }] }
+      }
+    },
     { when: { tool: "get_weather" }, reply: (req) => ({ text: `Result: ${req.messages.at(-1)?.content}` }) },
-    { when: { lastUser: "outage" }, reply: { error: new ProviderOverloaded({ provider: "scripted", description: "scripted outage", retryable: true }) } }
+    {
+      when: { lastUser: "outage" },
+      reply: {
+        error: new ProviderOverloaded({ provider: "scripted", description: "scripted outage", retryable: true })
+      }
+    }
   ]
 })
 
@@ -36,7 +44,11 @@ describe("ScriptedProvider", () => {
         model: "scripted-1",
         messages: [
           { role: "user", content: "weather in Oslo" },
-          { role: "assistant", content: "", toolCalls: [{ id: "call_0_0", name: "get_weather", arguments: { city: "Oslo" } }] },
+          {
+            role: "assistant",
+            content: "",
+            toolCalls: [{ id: "call_0_0", name: "get_weather", arguments: { city: "Oslo" } }]
+          },
           { role: "tool", toolCallId: "call_0_0", content: "{\"tempC\":-3}" }
         ]
       }
@@ -82,7 +94,11 @@ describe("ScriptedProvider", () => {
       const parts = yield* Fiber.join(fiber)
       const acc = new StreamAccumulator()
       parts.forEach((x) => acc.add(x))
-      const direct = yield* p.generate(ask("stream me")).pipe(Effect.forkChild, Effect.tap(() => TestClock.adjust("100 millis")), Effect.flatMap(Fiber.join))
+      const direct = yield* p.generate(ask("stream me")).pipe(
+        Effect.forkChild,
+        Effect.tap(() => TestClock.adjust("100 millis")),
+        Effect.flatMap(Fiber.join)
+      )
       assert.deepStrictEqual(acc.response(), direct)
       assert.isAbove(parts.filter((x) => x._tag === "TextDelta").length, 3)
       assert.strictEqual(parts.at(-1)?._tag, "Finish")
@@ -97,7 +113,9 @@ describe("ScriptedProvider", () => {
 
   it.effect("options are validated: a bad matcher is InvalidProviderOptions naming the field", () =>
     Effect.gen(function*() {
-      const e = yield* Effect.flip(ScriptedProvider.make({ rules: [{ when: { lastUser: 42 } as never, reply: { text: "x" } }] }))
+      const e = yield* Effect.flip(
+        ScriptedProvider.make({ rules: [{ when: { lastUser: 42 } as never, reply: { text: "x" } }] })
+      )
       assert.strictEqual(e._tag, "InvalidProviderOptions")
       assert.match(e.path, /^rules\[0\]\.when/)
     }))

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { encode as encodeO200k } from "gpt-tokenizer/encoding/o200k_base"
 import * as fc from "fast-check"
+import { encode as encodeO200k } from "gpt-tokenizer/encoding/o200k_base"
 import { estimateRequestTokens, type LlmRequest, Tokenizer } from "../../src/llm/index.ts"
 import type { LlmCallInput } from "../../src/pipeline/index.ts"
 import { Llm } from "../../src/pipeline/index.ts"
@@ -9,13 +9,17 @@ import { CountingProvider, pipelineLayer } from "../pipeline/support.ts"
 
 const request: LlmRequest = {
   model: "gpt-4o-mini",
-  messages: [{ role: "system", content: "Be terse." }, { role: "user", content: "What is the weather in Oslo, Norway, tomorrow morning?" }]
+  messages: [{ role: "system", content: "Be terse." }, {
+    role: "user",
+    content: "What is the weather in Oslo, Norway, tomorrow morning?"
+  }]
 }
 
 describe("TokenCounter", () => {
   it("bpe counts OpenAI BPE tokens (tiktoken's recipe: 3 per message, 3 to prime the reply)", () => {
     assert.strictEqual(Tokenizer.bpe.countText("hello world", "gpt-4o"), 2)
-    const expected = 3 + (3 + encodeO200k("Be terse.").length) + (3 + encodeO200k("What is the weather in Oslo, Norway, tomorrow morning?").length)
+    const expected = 3 + (3 + encodeO200k("Be terse.").length) +
+      (3 + encodeO200k("What is the weather in Oslo, Norway, tomorrow morning?").length)
     assert.strictEqual(Tokenizer.bpe.countRequest(request), expected)
     assert.strictEqual(Tokenizer.encodingOf("openai:gpt-4o-mini"), "o200k_base")
     assert.strictEqual(Tokenizer.encodingOf("gpt-4-turbo"), "cl100k_base")
@@ -24,10 +28,13 @@ describe("TokenCounter", () => {
   })
 
   it("never throws on any text (fuzz)", () => {
-    fc.assert(fc.property(fc.string({ unit: "binary", maxLength: 500 }), (text) => {
-      const n = Tokenizer.bpe.countText(text, "gpt-4o")
-      return Number.isInteger(n) && n >= 0 && n <= Math.max(1, text.length * 4)
-    }), { numRuns: 200 })
+    fc.assert(
+      fc.property(fc.string({ unit: "binary", maxLength: 500 }), (text) => {
+        const n = Tokenizer.bpe.countText(text, "gpt-4o")
+        return Number.isInteger(n) && n >= 0 && n <= Math.max(1, text.length * 4)
+      }),
+      { numRuns: 200 }
+    )
   })
 
   const ask = (content: string): LlmCallInput =>
@@ -39,17 +46,30 @@ describe("TokenCounter", () => {
     return Effect.gen(function*() {
       const llm = yield* Llm
       const result = yield* llm.generate(ask(text))
-      assert.strictEqual(result.meta.estimatedInputTokens, Tokenizer.bpe.countRequest({ model: "model-a", messages: [{ role: "user", content: text }] }))
-      assert.notStrictEqual(result.meta.estimatedInputTokens, estimateRequestTokens({ model: "model-a", messages: [{ role: "user", content: text }] }))
+      assert.strictEqual(
+        result.meta.estimatedInputTokens,
+        Tokenizer.bpe.countRequest({ model: "model-a", messages: [{ role: "user", content: text }] })
+      )
+      assert.notStrictEqual(
+        result.meta.estimatedInputTokens,
+        estimateRequestTokens({ model: "model-a", messages: [{ role: "user", content: text }] })
+      )
       assert.isAbove(result.usage.inputTokens, 0) // the provider's actual count, kept beside the estimate
-    }).pipe(Effect.provide(pipelineLayer([primary.provider], { rateLimit: { mode: "check" } }).pipe(Layer.provide(Tokenizer.layerBpe))))
+    }).pipe(
+      Effect.provide(
+        pipelineLayer([primary.provider], { rateLimit: { mode: "check" } }).pipe(Layer.provide(Tokenizer.layerBpe))
+      )
+    )
   })
 
   it.effect("without a counter the default estimate (~4 characters per token) is used", () => {
     const primary = new CountingProvider("primary")
     return Effect.gen(function*() {
       const result = yield* (yield* Llm).generate(ask("x".repeat(200)))
-      assert.strictEqual(result.meta.estimatedInputTokens, estimateRequestTokens({ model: "model-a", messages: [{ role: "user", content: "x".repeat(200) }] }))
+      assert.strictEqual(
+        result.meta.estimatedInputTokens,
+        estimateRequestTokens({ model: "model-a", messages: [{ role: "user", content: "x".repeat(200) }] })
+      )
     }).pipe(Effect.provide(pipelineLayer([primary.provider], { rateLimit: { mode: "check" } })))
   })
 })

@@ -6,19 +6,40 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Schema } from "effect"
 import fc from "fast-check"
-import { encodeAnthropicBody } from "../../src/llm/internal/AnthropicWire.ts"
 import { LlmRequest } from "../../src/llm/index.ts"
 import type { Usage } from "../../src/llm/index.ts"
-import { isOfficialOpenAi } from "../../src/llm/OpenAiCompatibleProvider.ts"
+import { encodeAnthropicBody } from "../../src/llm/internal/AnthropicWire.ts"
 import { encodeOpenAiBody, isReasoningModel, maxTokensField } from "../../src/llm/internal/OpenAiWire.ts"
+import { isOfficialOpenAi } from "../../src/llm/OpenAiCompatibleProvider.ts"
 import { costOf } from "../../src/pipeline/PriceTable.ts"
 
 describe("OpenAI request bodies", () => {
   it("reasoning models: o-series and gpt-5 (any gateway prefix), not gpt-5-chat or gpt-4o", () => {
-    for (const m of ["o1", "o1-mini", "o3-mini", "o3", "o4-mini-2025-04-16", "gpt-5", "gpt-5-mini", "openai/o3-mini", "gpt-5.1"]) {
+    for (
+      const m of [
+        "o1",
+        "o1-mini",
+        "o3-mini",
+        "o3",
+        "o4-mini-2025-04-16",
+        "gpt-5",
+        "gpt-5-mini",
+        "openai/o3-mini",
+        "gpt-5.1"
+      ]
+    ) {
       assert.isTrue(isReasoningModel(m), m)
     }
-    for (const m of ["gpt-4o-mini", "gpt-4.1", "gpt-5-chat-latest", "llama-3.1-8b-instant", "omni-moderation", "deepseek-chat"]) {
+    for (
+      const m of [
+        "gpt-4o-mini",
+        "gpt-4.1",
+        "gpt-5-chat-latest",
+        "llama-3.1-8b-instant",
+        "omni-moderation",
+        "deepseek-chat"
+      ]
+    ) {
       assert.isFalse(isReasoningModel(m), m)
     }
   })
@@ -31,9 +52,13 @@ describe("OpenAI request bodies", () => {
     assert.strictEqual(maxTokensField("gpt-4o-mini", false), "max_tokens")
     assert.strictEqual(maxTokensField("o3-mini", false), "max_completion_tokens")
     const body = Effect.runSync(
-      encodeOpenAiBody({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], params: { maxTokens: 9 } }, false, {
-        officialApi: true
-      })
+      encodeOpenAiBody(
+        { model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], params: { maxTokens: 9 } },
+        false,
+        {
+          officialApi: true
+        }
+      )
     )
     assert.deepStrictEqual([body["max_completion_tokens"], body["max_tokens"]], [9, undefined])
   })

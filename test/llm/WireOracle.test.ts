@@ -63,7 +63,9 @@ const readOpenAiSdk = async (baseURL: string, stream: boolean): Promise<Reading>
       : await client.chat.completions.create(body)
     const choice = completion.choices[0]
     const calls = (choice?.message.tool_calls ?? []).flatMap((c) =>
-      c.type === "function" ? [{ id: c.id, name: c.function.name, arguments: parseToolArguments(c.function.arguments) }] : []
+      c.type === "function"
+        ? [{ id: c.id, name: c.function.name, arguments: parseToolArguments(c.function.arguments) }]
+        : []
     )
     return {
       _tag: "answer",
@@ -95,7 +97,9 @@ const readAnthropicSdk = async (baseURL: string, stream: boolean): Promise<Readi
     const calls: Array<ToolCall> = []
     for (const block of message.content) {
       if (block.type === "text") text += block.text
-      if (block.type === "tool_use") calls.push({ id: block.id, name: block.name, arguments: block.input as ToolCall["arguments"] })
+      if (block.type === "tool_use") {
+        calls.push({ id: block.id, name: block.name, arguments: block.input as ToolCall["arguments"] })
+      }
     }
     return {
       _tag: "answer",
@@ -139,7 +143,9 @@ const readTroupe = (provider: LlmProviderShape, stream: boolean): Effect.Effect<
       finishReason: r.finishReason,
       usage: r.usage
     })),
-    Effect.catch((e) => Effect.succeed<Reading>({ _tag: "error", message: `${e._tag} ${String(e.retryable)} ${e.message}` }))
+    Effect.catch((e) =>
+      Effect.succeed<Reading>({ _tag: "error", message: `${e._tag} ${String(e.retryable)} ${e.message}` })
+    )
   )
 }
 
@@ -205,7 +211,10 @@ describe("wire fixtures: troupe reads the bytes as the official SDKs do", () => 
           // and the SDK reads the same bytes the same way
           assert.strictEqual(sdk.text, troupe.text)
           if (expected.argumentsComparable === false) {
-            assert.deepStrictEqual(sdk.toolCalls.map((c) => [c.id, c.name]), troupe.toolCalls.map((c) => [c.id, c.name]))
+            assert.deepStrictEqual(
+              sdk.toolCalls.map((c) => [c.id, c.name]),
+              troupe.toolCalls.map((c) => [c.id, c.name])
+            )
           } else {
             assert.deepStrictEqual(sdk.toolCalls, troupe.toolCalls)
           }

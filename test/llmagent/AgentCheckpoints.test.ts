@@ -26,7 +26,13 @@ describe("LlmAgents checkpoints: the agent's state is saved after each turn and 
         const status = yield* agents.ensureStarted("echo:1")
         expect(status.historyAtStart).toBe(4)
         yield* agents.ask("echo:1", "three")
-        expect(requests.at(-1)?.messages.map((m) => m.content)).toStrictEqual(["one", "echo one", "two", "echo two", "three"])
+        expect(requests.at(-1)?.messages.map((m) => m.content)).toStrictEqual([
+          "one",
+          "echo one",
+          "two",
+          "echo two",
+          "three"
+        ])
         expect((yield* ConversationMemory.use((m) => m.messages("echo:1"))).length).toBe(6)
         yield* settle
       })).pipe(Effect.provide(layerMemory()))

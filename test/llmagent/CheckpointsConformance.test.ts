@@ -21,7 +21,12 @@ const conformance = (name: string, layer: (options: RetentionOptions) => Layer.L
       yield* TestClock.adjust(5)
       const second = yield* checkpoints.save(id, { turns: 2, messages: [{ role: "user", content: "hi" }] })
       expect([first.seq, first.at, second.seq, second.at]).toStrictEqual([1, 1_000, 2, 1_005])
-      expect(Option.getOrThrow(yield* checkpoints.latest(id))).toStrictEqual({ agentId: id, seq: 2, at: 1_005, state: { turns: 2, messages: [{ role: "user", content: "hi" }] } })
+      expect(Option.getOrThrow(yield* checkpoints.latest(id))).toStrictEqual({
+        agentId: id,
+        seq: 2,
+        at: 1_005,
+        state: { turns: 2, messages: [{ role: "user", content: "hi" }] }
+      })
       expect((yield* checkpoints.list(id)).map((c) => c.seq)).toStrictEqual([2, 1])
       expect(yield* checkpoints.list(agent("other"))).toHaveLength(0)
     }).pipe(Effect.provide(layer({}))))

@@ -3,9 +3,9 @@ import { Deferred, Effect, Exit, Fiber, Layer, Option, Schema, Scope, Stream } f
 import { WorkflowEngine } from "effect/workflow"
 import * as fc from "fast-check"
 import { Action, type AgentLoop, Tool } from "../../src/agent/index.ts"
+import { DeadLetters } from "../../src/dlq/index.ts"
 import type { LlmRequest, LlmResponse } from "../../src/llm/index.ts"
 import { Journal, LlmAgent, LlmAgents, RunJournal, TurnRedrive } from "../../src/llmagent/index.ts"
-import { DeadLetters } from "../../src/dlq/index.ts"
 import { ConversationMemory, layerMemory } from "../../src/memory/index.ts"
 import type { InvalidOptions } from "../../src/runtime/index.ts"
 import { settle } from "./support.ts"
@@ -111,7 +111,13 @@ describe("LlmAgents durable turns: every model response and every tool result is
   it.effect("a durable turn is a workflow run: the answer carries its run id; Journal.replay reads its steps in order and the outcome", () =>
     Effect.gen(function*() {
       const s = script()
-      const Shop = LlmAgent.make({ name: "shop", model: "fast", llm: s.llm, tools: s.toolDefs, durable: { idempotentTools: ["lookup"] } })
+      const Shop = LlmAgent.make({
+        name: "shop",
+        model: "fast",
+        llm: s.llm,
+        tools: s.toolDefs,
+        durable: { idempotentTools: ["lookup"] }
+      })
       const agents = yield* LlmAgents.make({ agents: [Shop] })
       const answer = yield* agents.ask("shop:1", "refund o-7")
       expect(answer.text).toContain("found o-7 #1")
@@ -119,7 +125,13 @@ describe("LlmAgents durable turns: every model response and every tool result is
       expect(answer.toolCalls).toBe(2)
       assert.isString(answer.runId)
       const run = yield* Journal.replay(answer.runId!)
-      expect(run).toMatchObject({ runId: answer.runId, agent: "shop", agentId: "shop:1", outcome: "answered", input: "refund o-7" })
+      expect(run).toMatchObject({
+        runId: answer.runId,
+        agent: "shop",
+        agentId: "shop:1",
+        outcome: "answered",
+        input: "refund o-7"
+      })
       expect(run.steps.map((st) => [st.seq, st.name, st.kind])).toStrictEqual([
         [1, "model/1", "model"],
         [2, "tool/1/c1", "tool"],
@@ -140,40 +152,50 @@ describe("LlmAgents durable turns: every model response and every tool result is
       expect(unknown).toMatchObject({ _tag: "RunNotFound", runId: "nope" })
     }).pipe(Effect.scoped, Effect.provide(durableLayers)))
 
-  it.effect("a run interrupted by a crash resumes from the last journaled step when the agents start again: answered model calls are not repeated, tools not re-run", () =>
-    Effect.gen(function*() {
-      const s = script()
-      const Shop = LlmAgent.make({ name: "shop", model: "fast", llm: s.llm, tools: s.toolDefs, durable: { idempotentTools: ["lookup"] } })
-      const journal = yield* RunJournal
-      // first incarnation: step 2's model call is in flight when everything stops
-      const first = yield* Scope.make()
-      const agents = yield* LlmAgents.make({ agents: [Shop] }).pipe(Scope.provide(first))
-      const { inFlight } = yield* s.hold
-      const caller = yield* Effect.forkChild(agents.ask("shop:1", "refund o-7"), { startImmediately: true })
-      yield* Deferred.await(inFlight)
-      const [run] = yield* journal.list({ agentId: "shop:1", limit: 10 })
-      assert.isDefined(run)
-      yield* Scope.close(first, Exit.void)
-      const lost = yield* Fiber.await(caller)
-      assert.isTrue(Exit.isFailure(lost))
-      const before = Option.getOrThrow(yield* journal.get(run!.runId))
-      expect(before.outcome).toBeUndefined()
-      expect(before.steps.map((st) => st.name)).toStrictEqual(["model/1", "tool/1/c1", "tool/1/c2"])
-      expect(yield* journal.unfinished(run!.workflow, 10)).toHaveLength(1)
-      // second incarnation: the layer is built again and resumes the run
-      s.release()
-      yield* LlmAgents.make({ agents: [Shop] })
-      yield* until(Effect.map(journal.get(run!.runId), (r) => Option.isSome(r) && r.value.outcome !== undefined))
-      const after = Option.getOrThrow(yield* journal.get(run!.runId))
-      expect(after.outcome).toBe("answered")
-      expect(after.steps.map((st) => st.name)).toStrictEqual(["model/1", "tool/1/c1", "tool/1/c2", "model/2"])
-      // step 1 was answered once; step 2 was in flight at the crash and is the only call sent again
-      expect(s.calls.get(1)).toBe(1)
-      expect(s.calls.get(2)).toBe(2)
-      expect(s.tools).toStrictEqual({ charge: 1, lookup: 1 })
-      expect(yield* journal.unfinished(run!.workflow, 10)).toHaveLength(0)
-      expect(after.result).toMatchObject({ runId: run!.runId, steps: 2, toolCalls: 2 })
-    }).pipe(Effect.scoped, Effect.provide(durableLayers)), { timeout: 20_000 })
+  it.effect(
+    "a run interrupted by a crash resumes from the last journaled step when the agents start again: answered model calls are not repeated, tools not re-run",
+    () =>
+      Effect.gen(function*() {
+        const s = script()
+        const Shop = LlmAgent.make({
+          name: "shop",
+          model: "fast",
+          llm: s.llm,
+          tools: s.toolDefs,
+          durable: { idempotentTools: ["lookup"] }
+        })
+        const journal = yield* RunJournal
+        // first incarnation: step 2's model call is in flight when everything stops
+        const first = yield* Scope.make()
+        const agents = yield* LlmAgents.make({ agents: [Shop] }).pipe(Scope.provide(first))
+        const { inFlight } = yield* s.hold
+        const caller = yield* Effect.forkChild(agents.ask("shop:1", "refund o-7"), { startImmediately: true })
+        yield* Deferred.await(inFlight)
+        const [run] = yield* journal.list({ agentId: "shop:1", limit: 10 })
+        assert.isDefined(run)
+        yield* Scope.close(first, Exit.void)
+        const lost = yield* Fiber.await(caller)
+        assert.isTrue(Exit.isFailure(lost))
+        const before = Option.getOrThrow(yield* journal.get(run!.runId))
+        expect(before.outcome).toBeUndefined()
+        expect(before.steps.map((st) => st.name)).toStrictEqual(["model/1", "tool/1/c1", "tool/1/c2"])
+        expect(yield* journal.unfinished(run!.workflow, 10)).toHaveLength(1)
+        // second incarnation: the layer is built again and resumes the run
+        s.release()
+        yield* LlmAgents.make({ agents: [Shop] })
+        yield* until(Effect.map(journal.get(run!.runId), (r) => Option.isSome(r) && r.value.outcome !== undefined))
+        const after = Option.getOrThrow(yield* journal.get(run!.runId))
+        expect(after.outcome).toBe("answered")
+        expect(after.steps.map((st) => st.name)).toStrictEqual(["model/1", "tool/1/c1", "tool/1/c2", "model/2"])
+        // step 1 was answered once; step 2 was in flight at the crash and is the only call sent again
+        expect(s.calls.get(1)).toBe(1)
+        expect(s.calls.get(2)).toBe(2)
+        expect(s.tools).toStrictEqual({ charge: 1, lookup: 1 })
+        expect(yield* journal.unfinished(run!.workflow, 10)).toHaveLength(0)
+        expect(after.result).toMatchObject({ runId: run!.runId, steps: 2, toolCalls: 2 })
+      }).pipe(Effect.scoped, Effect.provide(durableLayers)),
+    { timeout: 20_000 }
+  )
 
   it.effect("a run recorded but killed before its workflow started is started when the agents start again", () =>
     Effect.gen(function*() {
@@ -230,7 +252,10 @@ describe("LlmAgents durable turns: every model response and every tool result is
       const [run] = yield* RunJournal.use((j) => j.list({ limit: 1 }))
       const record = yield* Journal.replay(run!.runId)
       expect(record.outcome).toBe("failed")
-      expect(record.steps).toMatchObject([{ name: "model/1", value: { error: { tag: "ProviderDown", detail: "503" } } }])
+      expect(record.steps).toMatchObject([{
+        name: "model/1",
+        value: { error: { tag: "ProviderDown", detail: "503" } }
+      }])
     }).pipe(Effect.scoped, Effect.provide(durableLayers)))
 
   it.effect("a streamed durable turn runs as a run and ends with Finished", () =>
@@ -247,10 +272,14 @@ describe("LlmAgents durable turns: every model response and every tool result is
 describe("LlmAgent durable option", () => {
   it("a definition names only its own tools as idempotent, and durable agents have no sub-agents", () => {
     const s = script()
-    expect(() => LlmAgent.make({ name: "x", model: "fast", llm: s.llm, tools: s.toolDefs, durable: { idempotentTools: ["nope"] } }))
+    expect(() =>
+      LlmAgent.make({ name: "x", model: "fast", llm: s.llm, tools: s.toolDefs, durable: { idempotentTools: ["nope"] } })
+    )
       .toThrow(/unknown tool nope/)
     const Child = LlmAgent.make({ name: "child", model: "fast", llm: s.llm })
-    expect(() => LlmAgent.make({ name: "y", model: "fast", llm: s.llm, tools: [LlmAgent.asTool(Child)], durable: true }))
+    expect(() =>
+      LlmAgent.make({ name: "y", model: "fast", llm: s.llm, tools: [LlmAgent.asTool(Child)], durable: true })
+    )
       .toThrow(/sub-agents/)
     expect(LlmAgent.make({ name: "z", model: "fast", llm: s.llm }).durable).toBeUndefined()
   })
@@ -258,15 +287,28 @@ describe("LlmAgent durable option", () => {
   it.effect("the durable services are in the definition's requirements; without them the layer fails to build", () =>
     Effect.gen(function*() {
       const s = script()
-      const Shop = LlmAgent.make({ name: "shop", model: "fast", llm: s.llm, memory: "none", tools: s.toolDefs, durable: true })
-      const layer: Layer.Layer<LlmAgents, InvalidOptions, WorkflowEngine.WorkflowEngine | RunJournal | Journal.ToolLedger> = LlmAgents.layer({ agents: [Shop] })
+      const Shop = LlmAgent.make({
+        name: "shop",
+        model: "fast",
+        llm: s.llm,
+        memory: "none",
+        tools: s.toolDefs,
+        durable: true
+      })
+      const layer: Layer.Layer<
+        LlmAgents,
+        InvalidOptions,
+        WorkflowEngine.WorkflowEngine | RunJournal | Journal.ToolLedger
+      > = LlmAgents.layer({ agents: [Shop] })
       // @ts-expect-error a durable definition cannot be run without its services
       const _none: Layer.Layer<LlmAgents, InvalidOptions, never> = LlmAgents.layer({ agents: [Shop] })
       void _none
       // forced past the types: the layer dies naming what is missing
       const exit = yield* Effect.exit(Layer.build(layer as unknown as Layer.Layer<LlmAgents>))
       assert.isTrue(Exit.isFailure(exit))
-      expect(String(Exit.isFailure(exit) ? exit.cause : "")).toContain("durable turns need WorkflowEngine, RunJournal and ToolLedger")
+      expect(String(Exit.isFailure(exit) ? exit.cause : "")).toContain(
+        "durable turns need WorkflowEngine, RunJournal and ToolLedger"
+      )
     }).pipe(Effect.scoped))
 
   it.effect("fuzz: any durable option value either defines the agent or throws a TypeError naming durable", () =>
@@ -289,7 +331,9 @@ describe("LlmAgents: a turn that fails permanently goes to the dead-letter queue
       const llm: AgentLoop.ModelClient<{ readonly _tag: "ProviderDown"; readonly message: string }> = {
         generate: (request) => {
           const last = request.messages.at(-1)?.content ?? ""
-          if (last.includes("fail")) return Effect.fail({ _tag: "ProviderDown", message: "503 sk-abcdefghijklmnopqrstuvwxyz0123456789" })
+          if (last.includes("fail")) {
+            return Effect.fail({ _tag: "ProviderDown", message: "503 sk-abcdefghijklmnopqrstuvwxyz0123456789" })
+          }
           if (last.includes("crash")) return Effect.die(new Error("boom"))
           if (last.includes("slow")) return Effect.never
           return Effect.succeed(response("not json"))
@@ -299,7 +343,14 @@ describe("LlmAgents: a turn that fails permanently goes to the dead-letter queue
         }
       }
       const Plain = LlmAgent.make({ name: "plain", model: "fast", llm, memory: "none" })
-      const Typed = LlmAgent.make({ name: "typed", model: "fast", llm, memory: "none", output: Schema.Struct({ ok: Schema.Boolean }), repairs: 0 })
+      const Typed = LlmAgent.make({
+        name: "typed",
+        model: "fast",
+        llm,
+        memory: "none",
+        output: Schema.Struct({ ok: Schema.Boolean }),
+        repairs: 0
+      })
       const agents = yield* LlmAgents.make({ agents: [Plain, Typed] })
       const dlq = yield* DeadLetters
       expect((yield* Effect.flip(agents.ask("plain:1", "please fail")))._tag).toBe("TurnFailed")
@@ -342,7 +393,13 @@ describe("TurnRedrive: the redrive handler of turn dead letters", () => {
       const Plain = LlmAgent.make({ name: "plain", model: "fast", llm, memory: "none" })
       const dlq = yield* DeadLetters
       // not bound yet: the redrive fails, the letter stays dead
-      const early = yield* dlq.record({ kind: "turn", source: "plain:0", input: { agentId: "plain:0", input: "x", maxSteps: null }, error: "e", attempts: 1 })
+      const early = yield* dlq.record({
+        kind: "turn",
+        source: "plain:0",
+        input: { agentId: "plain:0", input: "x", maxSteps: null },
+        error: "e",
+        attempts: 1
+      })
       expect((yield* dlq.redrive(early.id)).result).toBe("failed")
       yield* dlq.purge()
       const agents = yield* LlmAgents.make({ agents: [Plain], redrive })

@@ -21,27 +21,33 @@ const Run = Workflow.make("JournalTestRun", {
 const RunLive = Run.toLayer(Effect.fn(function*({ runId, steps }) {
   const out: Array<string> = []
   for (let i = 1; i <= steps; i++) {
-    out.push(yield* Journal.model({
-      step: `${i}`,
-      success: Schema.String,
-      call: Effect.sync(() => `answer-${i}-${++counts.model}`)
-    }))
-    out.push(yield* Journal.tool({
-      step: `${i}`,
-      tool: "send-mail",
-      key: `${runId}/${i}`,
-      idempotent: false,
-      success: Schema.String,
-      run: Effect.sync(() => `sent-${i}-${++counts.tool}`)
-    }))
-    out.push(yield* Journal.tool({
-      step: `${i}-lookup`,
-      tool: "lookup",
-      key: `${runId}/${i}-lookup`,
-      idempotent: true,
-      success: Schema.String,
-      run: Effect.sync(() => `found-${i}-${++counts.idem}`)
-    }))
+    out.push(
+      yield* Journal.model({
+        step: `${i}`,
+        success: Schema.String,
+        call: Effect.sync(() => `answer-${i}-${++counts.model}`)
+      })
+    )
+    out.push(
+      yield* Journal.tool({
+        step: `${i}`,
+        tool: "send-mail",
+        key: `${runId}/${i}`,
+        idempotent: false,
+        success: Schema.String,
+        run: Effect.sync(() => `sent-${i}-${++counts.tool}`)
+      })
+    )
+    out.push(
+      yield* Journal.tool({
+        step: `${i}-lookup`,
+        tool: "lookup",
+        key: `${runId}/${i}-lookup`,
+        idempotent: true,
+        success: Schema.String,
+        run: Effect.sync(() => `found-${i}-${++counts.idem}`)
+      })
+    )
   }
   return out
 }))
@@ -103,10 +109,12 @@ describe("Journal: every model response and every tool result is journaled befor
     Effect.gen(function*() {
       const samples = fc.sample(fc.array(fc.string({ maxLength: 4 }), { maxLength: 40 }), 50)
       for (const keys of samples) {
-        const results = yield* Effect.forEach(keys, (k) =>
-          Effect.flatMap(Journal.ToolLedger, (l) => Effect.result(l.claim(k)))).pipe(
-            Effect.provide(Journal.ToolLedger.layerMemory({ capacity: 8 }))
-          )
+        const results = yield* Effect.forEach(
+          keys,
+          (k) => Effect.flatMap(Journal.ToolLedger, (l) => Effect.result(l.claim(k)))
+        ).pipe(
+          Effect.provide(Journal.ToolLedger.layerMemory({ capacity: 8 }))
+        )
         const firsts = new Set<string>()
         results.forEach((r, i) => {
           if (r._tag === "Success" && r.success) {
@@ -129,17 +137,19 @@ const fuzzRuns = new Map<string, number>()
 const FuzzLive = FuzzRun.toLayer(Effect.fn(function*({ runId, plan }) {
   const out: Array<string> = []
   for (const [i, idempotent] of plan.entries()) {
-    out.push(yield* Journal.tool({
-      step: `${i}`,
-      tool: "t",
-      key: `${runId}/${i}`,
-      idempotent,
-      success: Schema.String,
-      run: Effect.sync(() => {
-        fuzzRuns.set(`${runId}/${i}`, (fuzzRuns.get(`${runId}/${i}`) ?? 0) + 1)
-        return `${i}`
+    out.push(
+      yield* Journal.tool({
+        step: `${i}`,
+        tool: "t",
+        key: `${runId}/${i}`,
+        idempotent,
+        success: Schema.String,
+        run: Effect.sync(() => {
+          fuzzRuns.set(`${runId}/${i}`, (fuzzRuns.get(`${runId}/${i}`) ?? 0) + 1)
+          return `${i}`
+        })
       })
-    }))
+    )
   }
   return out
 }))

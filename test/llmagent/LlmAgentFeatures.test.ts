@@ -2,10 +2,10 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
-import { LlmAgent, LlmAgents } from "../../src/llmagent/index.ts"
 import { Tokenizer } from "../../src/llm/index.ts"
+import { LlmAgent, LlmAgents } from "../../src/llmagent/index.ts"
 import { layerMemory } from "../../src/memory/index.ts"
-import { TelemetryHub, type TelemetryEvent } from "../../src/telemetry/index.ts"
+import { type TelemetryEvent, TelemetryHub } from "../../src/telemetry/index.ts"
 import { lastUser, recording, settle } from "./support.ts"
 
 describe("LlmAgents: output Schema with repairs", () => {
@@ -17,7 +17,9 @@ describe("LlmAgents: output Schema with repairs", () => {
       const { llm, requests } = recording({
         fallback: () => {
           calls++
-          return { text: calls === 1 ? `{"verdict":"maybe","score":1}` : "```json\n{\"verdict\":\"yes\",\"score\":0.9}\n```" }
+          return {
+            text: calls === 1 ? `{"verdict":"maybe","score":1}` : "```json\n{\"verdict\":\"yes\",\"score\":0.9}\n```"
+          }
         }
       })
       const Judge = LlmAgent.make({ name: "judge", model: "fast", llm, output: Verdict, instructions: "Judge." })
@@ -42,38 +44,57 @@ describe("LlmAgents: output Schema with repairs", () => {
       expect(error).toMatchObject({ _tag: "InvalidAgentOutput", path: "score", repairs: 2 })
       expect(requests.length).toBe(3)
       // without memory, the repair resends the turn so far
-      expect(requests[2]?.messages.map((m) => m.role)).toStrictEqual(["system", "user", "assistant", "user", "assistant", "user"])
+      expect(requests[2]?.messages.map((m) => m.role)).toStrictEqual([
+        "system",
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+        "user"
+      ])
     }).pipe(Effect.scoped))
 })
 
 describe("LlmAgents: sub-agents as tools", () => {
-  it.effect("a sub-agent runs as a child of its parent, with its own conversation, and stops with it", () =>
-    Effect.gen(function*() {
-      const child = recording({ fallback: (req) => ({ text: `researched: ${lastUser(req)}` }) })
-      const parent = recording({
-        rules: [
-          { when: { lastUser: "find" }, reply: { toolCalls: [{ name: "researcher", arguments: { task: "facts about owls" } }] } },
-          { when: { tool: "researcher" }, reply: (req) => ({ text: `summary of ${req.messages.at(-1)?.content}` }) }
-        ]
-      })
-      const Researcher = LlmAgent.make({ name: "researcher", model: "fast", llm: child.llm })
-      const Lead = LlmAgent.make({ name: "lead", model: "fast", llm: parent.llm, tools: [LlmAgent.asTool(Researcher)] })
-      const agents = yield* LlmAgents.make({ agents: [Lead] })
-      const answer = yield* agents.ask("lead:1", "find owls")
-      expect(answer.text).toBe(`summary of researched: facts about owls`)
-      expect(answer.toolCalls).toBe(1)
-      const childStatus = yield* agents.status("lead:1/researcher")
-      expect(childStatus).toMatchObject({ alive: true, turns: 1 })
-      // the child's conversation is kept under its own id; only its parent starts it
-      expect((yield* agents.history("lead:1/researcher")).map((m) => m.content)).toStrictEqual([
-        "facts about owls",
-        "researched: facts about owls"
-      ])
-      expect((yield* Effect.flip(agents.ask("lead:2/researcher", "hi")))._tag).toBe("UnknownAgentKind")
-      yield* agents.stop("lead:1")
-      yield* settle
-      expect((yield* agents.status("lead:1/researcher")).alive).toBe(false)
-    }).pipe(Effect.scoped, Effect.provide(layerMemory())), { timeout: 10_000 })
+  it.effect(
+    "a sub-agent runs as a child of its parent, with its own conversation, and stops with it",
+    () =>
+      Effect.gen(function*() {
+        const child = recording({ fallback: (req) => ({ text: `researched: ${lastUser(req)}` }) })
+        const parent = recording({
+          rules: [
+            {
+              when: { lastUser: "find" },
+              reply: { toolCalls: [{ name: "researcher", arguments: { task: "facts about owls" } }] }
+            },
+            { when: { tool: "researcher" }, reply: (req) => ({ text: `summary of ${req.messages.at(-1)?.content}` }) }
+          ]
+        })
+        const Researcher = LlmAgent.make({ name: "researcher", model: "fast", llm: child.llm })
+        const Lead = LlmAgent.make({
+          name: "lead",
+          model: "fast",
+          llm: parent.llm,
+          tools: [LlmAgent.asTool(Researcher)]
+        })
+        const agents = yield* LlmAgents.make({ agents: [Lead] })
+        const answer = yield* agents.ask("lead:1", "find owls")
+        expect(answer.text).toBe(`summary of researched: facts about owls`)
+        expect(answer.toolCalls).toBe(1)
+        const childStatus = yield* agents.status("lead:1/researcher")
+        expect(childStatus).toMatchObject({ alive: true, turns: 1 })
+        // the child's conversation is kept under its own id; only its parent starts it
+        expect((yield* agents.history("lead:1/researcher")).map((m) => m.content)).toStrictEqual([
+          "facts about owls",
+          "researched: facts about owls"
+        ])
+        expect((yield* Effect.flip(agents.ask("lead:2/researcher", "hi")))._tag).toBe("UnknownAgentKind")
+        yield* agents.stop("lead:1")
+        yield* settle
+        expect((yield* agents.status("lead:1/researcher")).alive).toBe(false)
+      }).pipe(Effect.scoped, Effect.provide(layerMemory())),
+    { timeout: 10_000 }
+  )
 })
 
 describe("LlmAgents: telemetry", () => {
@@ -94,12 +115,35 @@ describe("LlmAgents: telemetry", () => {
       expect(answer.durationMillis).toBe(2000)
       yield* Effect.flip(agents.ask("echo:1", "crash"))
       const names = seen.map((e) => e.name.join("."))
-      expect(names).toStrictEqual(["troupe.agent.turn.start", "troupe.agent.turn.stop", "troupe.agent.turn.start", "troupe.agent.turn.exception"])
-      expect(seen[1]?.metadata).toMatchObject({ agent: "echo", agent_id: "echo:1", mode: "ask", stop_reason: "answered" })
-      expect(seen[1]?.measurements).toMatchObject({ steps: 1, tool_calls: 0, total_tokens: answer.usage.totalTokens, cost: answer.costUsd })
+      expect(names).toStrictEqual([
+        "troupe.agent.turn.start",
+        "troupe.agent.turn.stop",
+        "troupe.agent.turn.start",
+        "troupe.agent.turn.exception"
+      ])
+      expect(seen[1]?.metadata).toMatchObject({
+        agent: "echo",
+        agent_id: "echo:1",
+        mode: "ask",
+        stop_reason: "answered"
+      })
+      expect(seen[1]?.measurements).toMatchObject({
+        steps: 1,
+        tool_calls: 0,
+        total_tokens: answer.usage.totalTokens,
+        cost: answer.costUsd
+      })
       // the estimate and the actual usage are both recorded: on the answer and on the turn's stop event
-      expect(answer.estimatedInputTokens).toBe(Tokenizer.charEstimate.countRequest({ model: "openai:gpt-4o-mini", messages: [{ role: "user", content: "hello" }] }))
-      expect(seen[1]?.measurements).toMatchObject({ input_tokens: answer.usage.inputTokens, estimated_input_tokens: answer.estimatedInputTokens })
+      expect(answer.estimatedInputTokens).toBe(
+        Tokenizer.charEstimate.countRequest({
+          model: "openai:gpt-4o-mini",
+          messages: [{ role: "user", content: "hello" }]
+        })
+      )
+      expect(seen[1]?.measurements).toMatchObject({
+        input_tokens: answer.usage.inputTokens,
+        estimated_input_tokens: answer.estimatedInputTokens
+      })
       expect(seen[3]?.metadata).toMatchObject({ kind: "defect", agent: "echo" })
       const text = yield* hub.prometheus()
       expect(text).toMatch(/troupe_agent_turns_total\{[^}]*agent="echo"[^}]*\} 1/)

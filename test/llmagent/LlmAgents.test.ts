@@ -38,7 +38,12 @@ describe("LlmAgents: one actor per agent, turns in its mailbox", () => {
         Effect.forkChild(Effect.tap(agents.ask(id, text), (a) => Effect.sync(() => order.push(`${id}:${a.text}`))), {
           startImmediately: true
         })
-      const fibers = [yield* ask("slow:a", "1"), yield* ask("slow:a", "2"), yield* ask("slow:b", "x"), yield* ask("slow:a", "3")]
+      const fibers = [
+        yield* ask("slow:a", "1"),
+        yield* ask("slow:a", "2"),
+        yield* ask("slow:b", "x"),
+        yield* ask("slow:a", "3")
+      ]
       yield* settle
       expect(requests.map(lastUser)).toStrictEqual(["1", "x"]) // one in flight per agent, both agents at once
       expect((yield* agents.status("slow:a")).queued).toBe(2)
@@ -186,7 +191,9 @@ describe("LlmAgents: cancellation", () => {
       expect((yield* agents.status("r:1")).state).toBe("idle")
       expect(yield* agents.history("r:1")).toStrictEqual([])
       // a full stream ends with Finished
-      const fiber = yield* Effect.forkChild(Stream.runCollect(agents.askStream("r:1", "rest")), { startImmediately: true })
+      const fiber = yield* Effect.forkChild(Stream.runCollect(agents.askStream("r:1", "rest")), {
+        startImmediately: true
+      })
       yield* TestClock.adjust("1 minute")
       const all = yield* Fiber.join(fiber)
       expect(all.at(-1)).toMatchObject({ _tag: "Finished", text: "done resting", steps: 2 })
@@ -209,7 +216,11 @@ describe("LlmAgents: supervision, idle stop, the live bound", () => {
       expect(after.pid).not.toBe(before.pid)
       const answer = yield* agents.ask("f:1", "still there?")
       expect(answer.text).toBe("ok still there?")
-      expect(requests.at(-1)?.messages.map((m) => m.content)).toStrictEqual(["remember me", "ok remember me", "still there?"])
+      expect(requests.at(-1)?.messages.map((m) => m.content)).toStrictEqual([
+        "remember me",
+        "ok remember me",
+        "still there?"
+      ])
     }).pipe(Effect.scoped, Effect.provide(memory)))
 
   it.effect("a temporary agent is not restarted after a crash; the next turn starts a fresh one", () =>
@@ -263,7 +274,13 @@ describe("LlmAgents: supervision, idle stop, the live bound", () => {
     Effect.gen(function*() {
       const log: Array<string> = []
       const { llm } = recording({ rules: toolRules })
-      const Rester = LlmAgent.make({ name: "r", model: "fast", llm, tools: [Tool.fromAction(sleepy(log))], memory: "none" })
+      const Rester = LlmAgent.make({
+        name: "r",
+        model: "fast",
+        llm,
+        tools: [Tool.fromAction(sleepy(log))],
+        memory: "none"
+      })
       const agents = yield* LlmAgents.make({ agents: [Rester] })
       const fiber = yield* Effect.forkChild(agents.ask("r:1", "rest"), { startImmediately: true })
       yield* TestClock.adjust("1 second")

@@ -29,15 +29,33 @@ const conformance = (name: string, layer: () => Layer.Layer<RunJournal, unknown>
       yield* journal.start(start(id))
       yield* journal.start({ ...start(id), agent: "other" })
       yield* journal.step(id, { seq: 2, name: "tool/1/c1", kind: "tool", value: { _tag: "ToolSuccess", output: "ok" } })
-      yield* journal.step(id, { seq: 1, name: "model/1", kind: "model", value: { text: "", toolCalls: [{ id: "c1" }] } })
+      yield* journal.step(id, {
+        seq: 1,
+        name: "model/1",
+        kind: "model",
+        value: { text: "", toolCalls: [{ id: "c1" }] }
+      })
       yield* TestClock.adjust(10)
       yield* journal.step(id, { seq: 9, name: "model/1", kind: "model", value: { text: "replayed" } })
       const run = Option.getOrThrow(yield* journal.get(id))
-      expect(run).toMatchObject({ runId: id, agent: "shop", agentId: "shop:1", workflow: "wf-shop", executionId: `exec-${id}`, startedAt: 1_000, stepCount: 2 })
+      expect(run).toMatchObject({
+        runId: id,
+        agent: "shop",
+        agentId: "shop:1",
+        workflow: "wf-shop",
+        executionId: `exec-${id}`,
+        startedAt: 1_000,
+        stepCount: 2
+      })
       expect(run.input).toStrictEqual({ text: "refund", n: 1 })
       expect(run.outcome).toBeUndefined()
       expect(run.finishedAt).toBeUndefined()
-      expect(run.steps.map((s) => [s.seq, s.name, s.kind, s.at])).toStrictEqual([[1, "model/1", "model", 5_000], [2, "tool/1/c1", "tool", 5_000]])
+      expect(run.steps.map((s) => [s.seq, s.name, s.kind, s.at])).toStrictEqual([[1, "model/1", "model", 5_000], [
+        2,
+        "tool/1/c1",
+        "tool",
+        5_000
+      ]])
       expect(run.steps[0]?.value).toStrictEqual({ text: "", toolCalls: [{ id: "c1" }] })
       expect(Option.isNone(yield* journal.get(`${prefix}-missing`))).toBe(true)
     }).pipe(Effect.provide(layer())))
@@ -63,8 +81,15 @@ const conformance = (name: string, layer: () => Layer.Layer<RunJournal, unknown>
       const journal = yield* RunJournal
       const agent = `l${prefix}`
       for (let i = 0; i < 5; i++) yield* journal.start(start(`${prefix}-l${i}`, agent, `${agent}:${i % 2}`, 100 + i))
-      expect((yield* journal.list({ agent, limit: 3 })).map((r) => r.runId)).toStrictEqual([`${prefix}-l4`, `${prefix}-l3`, `${prefix}-l2`])
-      expect((yield* journal.list({ agentId: `${agent}:1`, limit: 10 })).map((r) => r.runId)).toStrictEqual([`${prefix}-l3`, `${prefix}-l1`])
+      expect((yield* journal.list({ agent, limit: 3 })).map((r) => r.runId)).toStrictEqual([
+        `${prefix}-l4`,
+        `${prefix}-l3`,
+        `${prefix}-l2`
+      ])
+      expect((yield* journal.list({ agentId: `${agent}:1`, limit: 10 })).map((r) => r.runId)).toStrictEqual([
+        `${prefix}-l3`,
+        `${prefix}-l1`
+      ])
       expect(yield* journal.list({ agent: "nobody", limit: 10 })).toHaveLength(0)
     }).pipe(Effect.provide(layer())))
 
@@ -74,7 +99,9 @@ const conformance = (name: string, layer: () => Layer.Layer<RunJournal, unknown>
       const values = fc.sample(fc.jsonValue(), 20)
       const id = `${prefix}-fuzz`
       yield* journal.start(start(id))
-      for (const [i, value] of values.entries()) yield* journal.step(id, { seq: i + 1, name: `model/${i + 1}`, kind: "model", value })
+      for (const [i, value] of values.entries()) {
+        yield* journal.step(id, { seq: i + 1, name: `model/${i + 1}`, kind: "model", value })
+      }
       const run = Option.getOrThrow(yield* journal.get(id))
       // JSON semantics: -0 is 0, and PostgreSQL's jsonb keeps the last of duplicate keys like JSON.parse
       run.steps.forEach((s, i) => expect(s.value).toStrictEqual(JSON.parse(JSON.stringify(values[i]))))

@@ -23,13 +23,17 @@ export const recording = (options: ScriptedOptions & { readonly die?: RegExp } =
     generate: (request) =>
       Effect.suspend(() => {
         requests.push(request)
-        if (options.die !== undefined && options.die.test(lastUser(request))) return Effect.die(new Error("model blew up"))
+        if (options.die !== undefined && options.die.test(lastUser(request))) {
+          return Effect.die(new Error("model blew up"))
+        }
         return provider.generate(request)
       }),
     stream: (request) =>
       Stream.suspend(() => {
         requests.push(request)
-        if (options.die !== undefined && options.die.test(lastUser(request))) return Stream.die(new Error("model blew up"))
+        if (options.die !== undefined && options.die.test(lastUser(request))) {
+          return Stream.die(new Error("model blew up"))
+        }
         return provider.stream(request)
       })
   }

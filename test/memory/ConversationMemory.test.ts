@@ -1,8 +1,8 @@
 /** The in-process conversation memory: the shared conformance suite. */
-import { DEFAULT_MAX_CONVERSATIONS, layerMemory, makeMemory } from "../../src/memory/index.ts"
-import { ConversationMemory } from "../../src/memory/index.ts"
 import { assert, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { DEFAULT_MAX_CONVERSATIONS, layerMemory, makeMemory } from "../../src/memory/index.ts"
+import { ConversationMemory } from "../../src/memory/index.ts"
 import { memoryConformance } from "./ConversationMemoryConformance.ts"
 
 let n = 0
@@ -30,7 +30,9 @@ it.effect("the in-process memory keeps at most maxConversations, forgetting the 
 it.effect("the default bound: 10,000 conversations", () =>
   Effect.gen(function*() {
     const memory = yield* makeMemory()
-    for (let i = 0; i < DEFAULT_MAX_CONVERSATIONS + 5; i++) yield* memory.append(`c-${i}`, [{ role: "user", content: "x" }])
+    for (let i = 0; i < DEFAULT_MAX_CONVERSATIONS + 5; i++) {
+      yield* memory.append(`c-${i}`, [{ role: "user", content: "x" }])
+    }
     assert.strictEqual((yield* memory.stats).evictedConversations, 5)
     assert.strictEqual((yield* memory.messages("c-0")).length, 0)
   }))

@@ -77,7 +77,11 @@ export const memoryConformance = (label: string, make: MakeMemory, conversation:
         const all: ReadonlyArray<LlmMessage> = [
           { role: "system", content: "be terse" },
           { role: "user", content: "weather?", name: "ada" },
-          { role: "assistant", content: "", toolCalls: [{ id: "c1", name: "get_weather", arguments: { city: "Oslo", n: [1, 2] } }] },
+          {
+            role: "assistant",
+            content: "",
+            toolCalls: [{ id: "c1", name: "get_weather", arguments: { city: "Oslo", n: [1, 2] } }]
+          },
           { role: "tool", toolCallId: "c1", name: "get_weather", content: "{\"tempC\":-3}", isError: false },
           { role: "assistant", content: "It is -3 °C in Oslo. ❄️" }
         ]
@@ -89,9 +93,17 @@ export const memoryConformance = (label: string, make: MakeMemory, conversation:
       Effect.gen(function*() {
         const memory = yield* make({})
         const badId = yield* Effect.flip(memory.append("", [user(1)]))
-        assert.deepStrictEqual([badId._tag, badId._tag === "InvalidMemoryInput" ? badId.path : ""], ["InvalidMemoryInput", "conversationId"])
-        const badMessage = yield* Effect.flip(memory.append(conversation(), [user(1), { role: "robot", content: "x" } as never]))
-        assert.strictEqual(badMessage._tag === "InvalidMemoryInput" ? badMessage.path.startsWith("messages[1]") : false, true)
+        assert.deepStrictEqual([badId._tag, badId._tag === "InvalidMemoryInput" ? badId.path : ""], [
+          "InvalidMemoryInput",
+          "conversationId"
+        ])
+        const badMessage = yield* Effect.flip(
+          memory.append(conversation(), [user(1), { role: "robot", content: "x" } as never])
+        )
+        assert.strictEqual(
+          badMessage._tag === "InvalidMemoryInput" ? badMessage.path.startsWith("messages[1]") : false,
+          true
+        )
         const badLast = yield* Effect.flip(memory.messages(conversation(), { last: 0 }))
         assert.strictEqual(badLast._tag === "InvalidMemoryInput" ? badLast.path : "", "last")
         const badMax = yield* Effect.flip(make({ maxMessages: -1 }))

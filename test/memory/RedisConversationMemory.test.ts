@@ -10,7 +10,7 @@ import { Redis } from "effect/persistence"
 import { afterAll } from "vitest"
 import { makeRedis } from "../../src/memory/index.ts"
 import type { RedisMemoryOptions } from "../../src/memory/index.ts"
-import { describeRedis, redisUrl, uniquePrefix, cleanupRedisPrefix } from "../support/redis.ts"
+import { cleanupRedisPrefix, describeRedis, redisUrl, uniquePrefix } from "../support/redis.ts"
 import { memoryConformance } from "./ConversationMemoryConformance.ts"
 
 const prefix = uniquePrefix("memory")
@@ -51,10 +51,16 @@ describeRedis("ConversationMemory (Redis)", () => {
     Effect.gen(function*() {
       const memory = yield* redisMemory({ maxMessages: 2, ttl: "1 hour" })
       const id = conversation()
-      yield* memory.append(id, [{ role: "user", content: "a" }, { role: "user", content: "b" }, { role: "user", content: "c" }])
+      yield* memory.append(id, [{ role: "user", content: "a" }, { role: "user", content: "b" }, {
+        role: "user",
+        content: "c"
+      }])
       const redis = Context.get(yield* redisContext, Redis.Redis)
       const raw = yield* redis.send<Array<string>>("LRANGE", `${prefix}${id}`, "0", "-1")
-      assert.deepStrictEqual(raw.map((s) => JSON.parse(s)), [{ role: "user", content: "b" }, { role: "user", content: "c" }])
+      assert.deepStrictEqual(raw.map((s) => JSON.parse(s)), [{ role: "user", content: "b" }, {
+        role: "user",
+        content: "c"
+      }])
       const ttl = yield* redis.send<number>("PTTL", `${prefix}${id}`)
       assert.isTrue(ttl > 3_500_000 && ttl <= 3_600_000, `PTTL ${ttl}`)
       const noTtl = yield* redisMemory({})

@@ -8,13 +8,18 @@ import { costOf, DEFAULT_MAX_OUTPUT_TOKENS, Llm, LlmPipeline } from "../../src/p
 import { CountingProvider, withPipelineDeps } from "./support.ts"
 
 const PRICE = { input: 2, output: 8 } // USD per million tokens
-const ask = (content: string, options: Record<string, unknown> = { tenant: "acme" }, params?: Record<string, unknown>): LlmCallInput =>
+const ask = (
+  content: string,
+  options: Record<string, unknown> = { tenant: "acme" },
+  params?: Record<string, unknown>
+): LlmCallInput =>
   ({ model: "fast", messages: [{ role: "user", content }], options, ...(params ? { params } : {}) }) as LlmCallInput
 
 const layerFor = (provider: CountingProvider) =>
-  LlmPipeline.layerWithBudgets({ retry: { jitter: 0, retries: 0 }, usage: { prices: { "primary:model-a": PRICE } } }).pipe(
-    withPipelineDeps([provider.provider], { extra: Budgets.layerMemory() })
-  )
+  LlmPipeline.layerWithBudgets({ retry: { jitter: 0, retries: 0 }, usage: { prices: { "primary:model-a": PRICE } } })
+    .pipe(
+      withPipelineDeps([provider.provider], { extra: Budgets.layerMemory() })
+    )
 
 const tenant = Effect.gen(function*() {
   return Option.getOrThrow(yield* (yield* Budgets).get("tenant:acme"))
@@ -68,7 +73,12 @@ describe("BudgetStep", () => {
   })
 
   it.effect("a failed call releases its hold and spends nothing", () => {
-    const provider = new CountingProvider("primary", () => ({ error: new ProviderServerError({ provider: "primary", status: 500, description: "down", retryable: false }) }))
+    const provider = new CountingProvider(
+      "primary",
+      () => ({
+        error: new ProviderServerError({ provider: "primary", status: 500, description: "down", retryable: false })
+      })
+    )
     return Effect.gen(function*() {
       yield* (yield* Budgets).set({ scope: "tenant:acme", limit: 1, period: "month" })
       yield* Effect.flip((yield* Llm).generate(ask("fail")))
@@ -88,7 +98,9 @@ describe("BudgetStep", () => {
       const s = yield* tenant
       assert.closeTo(s.spent, finish?._tag === "Finish" ? finish.meta.costUsd ?? 0 : -1, 1e-6)
       assert.strictEqual(s.reserved, 0)
-      const fiber = yield* Effect.forkChild(Stream.runDrain(llm.stream(ask("and drop me", { tenant: "acme", cache: "bypass" })).pipe(Stream.take(1))))
+      const fiber = yield* Effect.forkChild(
+        Stream.runDrain(llm.stream(ask("and drop me", { tenant: "acme", cache: "bypass" })).pipe(Stream.take(1)))
+      )
       yield* Fiber.join(fiber)
       assert.strictEqual((yield* tenant).reserved, 0)
     }).pipe(Effect.provide(layerFor(provider)))

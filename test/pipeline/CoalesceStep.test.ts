@@ -1,13 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer } from "effect"
-import * as fc from "fast-check"
 import { TestClock } from "effect/testing"
+import * as fc from "fast-check"
+import { Budgets } from "../../src/budget/index.ts"
 import { Cache } from "../../src/cache/index.ts"
 import type { LlmProviderShape, LlmRequest } from "../../src/llm/index.ts"
 import { ProviderServerError, ScriptedProvider } from "../../src/llm/index.ts"
 import type { LlmCallInput, LlmPipelineOptions } from "../../src/pipeline/index.ts"
 import { BudgetStep, CoalesceStep, Llm, LlmPipeline, ProviderRegistry } from "../../src/pipeline/index.ts"
-import { Budgets } from "../../src/budget/index.ts"
 import { RateLimiter } from "../../src/ratelimit/index.ts"
 import { TelemetryHub } from "../../src/telemetry/index.ts"
 import { configLayer, withPipelineDeps } from "./support.ts"
@@ -22,7 +22,12 @@ class SlowProvider {
     const scripted = ScriptedProvider.makeUnsafe({
       name: "primary",
       latency: "1 second",
-      rules: [{ when: "always", reply: (request: LlmRequest) => ({ text: `answer ${this.started} to ${JSON.stringify(request.messages[0]?.content)}` }) }]
+      rules: [{
+        when: "always",
+        reply: (request: LlmRequest) => ({
+          text: `answer ${this.started} to ${JSON.stringify(request.messages[0]?.content)}`
+        })
+      }]
     })
     this.provider = {
       ...scripted,
@@ -30,7 +35,10 @@ class SlowProvider {
         Effect.suspend(() => {
           this.started++
           const answer = this.fail
-            ? Effect.flatMap(Effect.sleep("1 second"), () => Effect.fail(new ProviderServerError({ provider: "primary", status: 400, description: "bad", retryable: false })))
+            ? Effect.flatMap(Effect.sleep("1 second"), () =>
+              Effect.fail(
+                new ProviderServerError({ provider: "primary", status: 400, description: "bad", retryable: false })
+              ))
             : scripted.generate(request, options)
           return answer.pipe(Effect.onInterrupt(() => Effect.sync(() => this.interrupted++)))
         })
@@ -71,7 +79,11 @@ describe("CoalesceStep", () => {
       const status = yield* budgets.get("tenant:acme")
       assert.isTrue(status._tag === "Some" && status.value.reserved === 0)
     }).pipe(Effect.provide(
-      LlmPipeline.layerWith({ cache: false, retry: { jitter: 0, retries: 0 }, steps: Layer.mergeAll(CoalesceStep.layer(), BudgetStep.layer()) }).pipe(
+      LlmPipeline.layerWith({
+        cache: false,
+        retry: { jitter: 0, retries: 0 },
+        steps: Layer.mergeAll(CoalesceStep.layer(), BudgetStep.layer())
+      }).pipe(
         withPipelineDeps([provider.provider], { extra: Budgets.layerMemory() })
       )
     ))
@@ -161,8 +173,18 @@ describe("CoalesceStep", () => {
 
   it.effect("bounded: past maxInFlight a call runs on its own", () => {
     const provider = new SlowProvider()
-    const layer = LlmPipeline.layerWithCoalescing({ cache: false, retry: { jitter: 0, retries: 0 }, coalesce: { maxInFlight: 1 } }).pipe(
-      Layer.provideMerge(Layer.mergeAll(ProviderRegistry.layer([provider.provider]), Cache.layerMemory({ maxEntries: 100 }), RateLimiter.layerMemory({}))),
+    const layer = LlmPipeline.layerWithCoalescing({
+      cache: false,
+      retry: { jitter: 0, retries: 0 },
+      coalesce: { maxInFlight: 1 }
+    }).pipe(
+      Layer.provideMerge(
+        Layer.mergeAll(
+          ProviderRegistry.layer([provider.provider]),
+          Cache.layerMemory({ maxEntries: 100 }),
+          RateLimiter.layerMemory({})
+        )
+      ),
       Layer.provideMerge(configLayer()),
       Layer.provideMerge(TelemetryHub.layer())
     )
@@ -186,8 +208,10 @@ describe("CoalesceStep", () => {
     }).pipe(Effect.scoped))
 
   it("fuzz: any batch of concurrent calls reaches the provider once per distinct request", () =>
-      fc.assert(
-        fc.asyncProperty(fc.array(fc.constantFrom("x", "y", "z", "w"), { minLength: 1, maxLength: 12 }), async (contents) => {
+    fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.constantFrom("x", "y", "z", "w"), { minLength: 1, maxLength: 12 }),
+        async (contents) => {
           const provider = new SlowProvider()
           const program = Effect.gen(function*() {
             const llm = yield* Llm
@@ -199,7 +223,8 @@ describe("CoalesceStep", () => {
           }).pipe(Effect.provide(layerFor(provider)), Effect.provide(TestClock.layer()))
           const n = await Effect.runPromise(program)
           return n === contents.length && provider.started === new Set(contents).size
-        }),
-        { numRuns: 30 }
-      ))
+        }
+      ),
+      { numRuns: 30 }
+    ))
 })

@@ -26,16 +26,19 @@ const pastRetries = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   })
 
 const layerFor = (provider: CountingProvider, redrive = new PipelineRedrive()) =>
-  LlmPipeline.layerWithDeadLetters({ cache: false, retry: { jitter: 0, retries: 1, baseDelay: "1 second" }, redrive }).pipe(
-    withPipelineDeps([provider.provider], { extra: DeadLetters.layerMemory({ redrive: redrive.handler }) })
-  )
+  LlmPipeline.layerWithDeadLetters({ cache: false, retry: { jitter: 0, retries: 1, baseDelay: "1 second" }, redrive })
+    .pipe(
+      withPipelineDeps([provider.provider], { extra: DeadLetters.layerMemory({ redrive: redrive.handler }) })
+    )
 
 describe("DeadLetterStep", () => {
   it.effect("a request that fails permanently after retries goes to the dead-letter queue with its input, error and attempts", () => {
     const state = { down: true }
     const provider = flaky(state)
     return Effect.gen(function*() {
-      const exit = yield* pastRetries((yield* Llm).generate(ask("hello", { apiKey: Redacted.make("sk-secret-123456789") })))
+      const exit = yield* pastRetries(
+        (yield* Llm).generate(ask("hello", { apiKey: Redacted.make("sk-secret-123456789") }))
+      )
       assert.isTrue(Exit.isFailure(exit))
       const [letter, ...rest] = yield* (yield* DeadLetters).list()
       assert.strictEqual(rest.length, 0)
@@ -53,7 +56,9 @@ describe("DeadLetterStep", () => {
   it.effect("errors before any provider is asked are the caller's and are not recorded", () => {
     const provider = flaky({ down: false })
     return Effect.gen(function*() {
-      const exit = yield* Effect.exit((yield* Llm).generate({ model: "no-such-model", messages: [] } as unknown as LlmCallInput))
+      const exit = yield* Effect.exit(
+        (yield* Llm).generate({ model: "no-such-model", messages: [] } as unknown as LlmCallInput)
+      )
       assert.isTrue(Exit.isFailure(exit))
       assert.strictEqual((yield* (yield* DeadLetters).list()).length, 0)
     }).pipe(Effect.provide(layerFor(provider)))
@@ -104,20 +109,25 @@ describe("DeadLetterStep", () => {
   it("fuzz: arbitrary letter inputs redriven through the pipeline fail typed or succeed, never die", async () => {
     const provider = flaky({ down: false })
     const redrive = new PipelineRedrive()
-    await Effect.runPromise(Effect.gen(function*() {
-      yield* Llm // builds the pipeline, which binds the redrive
-      const dlq = yield* DeadLetters
-      yield* Effect.promise(() =>
-        fc.assert(
-          fc.asyncProperty(fc.anything(), async (input) => {
-            const exit = await Effect.runPromise(Effect.exit(
-              Effect.flatMap(dlq.record({ kind: "request", source: "fuzz", input, error: outage, attempts: 1 }), (l) => dlq.redrive(l.id))
-            ))
-            return Exit.isSuccess(exit) || !Cause.hasDies(exit.cause)
-          }),
-          { numRuns: 200 }
+    await Effect.runPromise(
+      Effect.gen(function*() {
+        yield* Llm // builds the pipeline, which binds the redrive
+        const dlq = yield* DeadLetters
+        yield* Effect.promise(() =>
+          fc.assert(
+            fc.asyncProperty(fc.anything(), async (input) => {
+              const exit = await Effect.runPromise(Effect.exit(
+                Effect.flatMap(
+                  dlq.record({ kind: "request", source: "fuzz", input, error: outage, attempts: 1 }),
+                  (l) => dlq.redrive(l.id)
+                )
+              ))
+              return Exit.isSuccess(exit) || !Cause.hasDies(exit.cause)
+            }),
+            { numRuns: 200 }
+          )
         )
-      )
-    }).pipe(Effect.provide(layerFor(provider, redrive))))
+      }).pipe(Effect.provide(layerFor(provider, redrive)))
+    )
   })
 })

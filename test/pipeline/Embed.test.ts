@@ -6,10 +6,10 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fc from "fast-check"
 import { afterAll, beforeAll, beforeEach } from "vitest"
-import { ScriptedProvider, scriptedEmbedding } from "../../src/llm/index.ts"
+import { scriptedEmbedding, ScriptedProvider } from "../../src/llm/index.ts"
 import { Llm } from "../../src/pipeline/index.ts"
 import { FakeProviderServer } from "../llm/support/FakeProviderServer.ts"
-import { pipelineLayer, httpPipelineLayer, openAiAndAnthropic } from "./support.ts"
+import { httpPipelineLayer, openAiAndAnthropic, pipelineLayer } from "./support.ts"
 
 const norm = (v: ReadonlyArray<number>) => Math.sqrt(v.reduce((n, x) => n + x * x, 0))
 
@@ -59,7 +59,12 @@ describe("Llm.embed over HTTP", () => {
       assert.closeTo(result.meta.costUsd ?? -1, 7 * 0.02 / 1_000_000, 1e-15)
       const request = server.requests.at(-1)
       assert.strictEqual(request?.path, "/v1/embeddings")
-      assert.deepStrictEqual(request?.body, { model: "text-embedding-3-small", input: ["a", "b", "c"], encoding_format: "float", dimensions: 3 })
+      assert.deepStrictEqual(request?.body, {
+        model: "text-embedding-3-small",
+        input: ["a", "b", "c"],
+        encoding_format: "float",
+        dimensions: 3
+      })
       assert.strictEqual(request?.headers["authorization"], "Bearer sk-test-0123456789")
     }).pipe(Effect.provide(layer())))
 
@@ -74,7 +79,14 @@ describe("Llm.embed (fuzz)", () => {
   const scripted = ScriptedProvider.makeUnsafe({ name: "primary" })
   it.effect("any input: vectors or a typed InvalidLlmRequest, never a defect", () =>
     Effect.gen(function*() {
-      const samples = fc.sample(fc.record({ model: fc.oneof(fc.constant("fast"), fc.string()), input: fc.anything(), dimensions: fc.oneof(fc.constant(undefined), fc.anything()) }), { numRuns: 150, seed: 7 })
+      const samples = fc.sample(
+        fc.record({
+          model: fc.oneof(fc.constant("fast"), fc.string()),
+          input: fc.anything(),
+          dimensions: fc.oneof(fc.constant(undefined), fc.anything())
+        }),
+        { numRuns: 150, seed: 7 }
+      )
       for (const sample of samples) {
         const exit = yield* Effect.exit(Llm.embed(sample as never))
         if (exit._tag === "Failure") {

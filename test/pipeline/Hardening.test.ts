@@ -12,12 +12,18 @@ import { afterAll, beforeAll, beforeEach } from "vitest"
 import { Cache } from "../../src/cache/index.ts"
 import { ConfigStore } from "../../src/config/index.ts"
 import type { LlmProviderShape, LlmRequest, LlmResponse, LlmStreamPart } from "../../src/llm/index.ts"
-import { makeUsage, ProviderServerError, ProviderRateLimited } from "../../src/llm/index.ts"
+import { makeUsage, ProviderRateLimited, ProviderServerError } from "../../src/llm/index.ts"
 import { decodeOpenAiResponse, OpenAiStreamState } from "../../src/llm/internal/OpenAiWire.ts"
 import type { LlmCallInput, LlmOutputPart } from "../../src/pipeline/index.ts"
-import { CallDeadlineExceeded, Llm, LlmPipeline, ProviderRegistry, StreamLimitExceeded } from "../../src/pipeline/index.ts"
-import { LruMap } from "../../src/pipeline/internal/LruMap.ts"
+import {
+  CallDeadlineExceeded,
+  Llm,
+  LlmPipeline,
+  ProviderRegistry,
+  StreamLimitExceeded
+} from "../../src/pipeline/index.ts"
 import { MAX_MODEL_LABELS } from "../../src/pipeline/internal/LlmTracking.ts"
+import { LruMap } from "../../src/pipeline/internal/LruMap.ts"
 import { RateLimiter } from "../../src/ratelimit/index.ts"
 import { TelemetryHub } from "../../src/telemetry/index.ts"
 import { FakeProviderServer } from "../llm/support/FakeProviderServer.ts"
@@ -71,9 +77,15 @@ describe("scripted stand-ins (issue 11 §2)", () => {
   beforeEach(() => server.reset())
 
   const layer = () =>
-    LlmPipeline.layer({ retry: false, breaker: false, usage: { prices: { "primary:model-a": { input: 100, output: 100 } } } }).pipe(
+    LlmPipeline.layer({
+      retry: false,
+      breaker: false,
+      usage: { prices: { "primary:model-a": { input: 100, output: 100 } } }
+    }).pipe(
       Layer.provideMerge(Layer.mergeAll(
-        ProviderRegistry.layerFromConfig({ scriptedWhenNoKey: { rules: [{ when: "always", reply: { text: "scripted text" } }] } }).pipe(
+        ProviderRegistry.layerFromConfig({
+          scriptedWhenNoKey: { rules: [{ when: "always", reply: { text: "scripted text" } }] }
+        }).pipe(
           Layer.provide(NodeHttpClient.layerUndici)
         ),
         Cache.layerMemory({ maxEntries: 100 }),
@@ -131,8 +143,10 @@ describe("response-cache keys and refusals (issue 11 §2)", () => {
   })
 
   it.effect("a refusal (generate) is returned with finish content-filter and never cached", () => {
-    const { counter, provider } = customProvider("primary", () =>
-      Effect.succeed(response("", { finishReason: "content-filter", refusal: "I can't help with that." })))
+    const { counter, provider } = customProvider(
+      "primary",
+      () => Effect.succeed(response("", { finishReason: "content-filter", refusal: "I can't help with that." }))
+    )
     return Effect.gen(function*() {
       const llm = yield* Llm
       const first = yield* llm.generate(ask("forbidden"))
@@ -145,8 +159,15 @@ describe("response-cache keys and refusals (issue 11 §2)", () => {
   })
 
   it.effect("a streamed refusal is its own part and finish reason, and is never cached", () => {
-    const { counter, provider } = customProvider("primary", () => Effect.succeed(response("x")), () =>
-      Stream.fromIterable<LlmStreamPart>([{ _tag: "RefusalDelta", delta: "I can't " }, { _tag: "RefusalDelta", delta: "help." }, finish("content-filter")]))
+    const { counter, provider } = customProvider(
+      "primary",
+      () => Effect.succeed(response("x")),
+      () =>
+        Stream.fromIterable<LlmStreamPart>([{ _tag: "RefusalDelta", delta: "I can't " }, {
+          _tag: "RefusalDelta",
+          delta: "help."
+        }, finish("content-filter")])
+    )
     return Effect.gen(function*() {
       const llm = yield* Llm
       const parts = yield* collect(llm.stream(ask("forbidden")))
@@ -167,7 +188,9 @@ describe("response-cache keys and refusals (issue 11 §2)", () => {
       const parts = [
         ...(yield* state.onEvent(JSON.stringify({ choices: [{ delta: { role: "assistant", refusal: "" } }] }))),
         ...(yield* state.onEvent(JSON.stringify({ choices: [{ delta: { refusal: "I'm sorry, " } }] }))),
-        ...(yield* state.onEvent(JSON.stringify({ choices: [{ delta: { refusal: "I can't." }, finish_reason: "stop" }] }))),
+        ...(yield* state.onEvent(
+          JSON.stringify({ choices: [{ delta: { refusal: "I can't." }, finish_reason: "stop" }] })
+        )),
         ...(yield* state.onEvent("[DONE]"))
       ]
       assert.deepStrictEqual(parts.map((p) => p._tag), ["RefusalDelta", "RefusalDelta", "Finish"])
@@ -198,16 +221,26 @@ describe("bounded tables and metric labels (issue 11 §3)", () => {
   it.effect("any provider:<model> name is accepted, but metric labels past the cap share the model label other", () => {
     const wide = new CountingProvider("wide")
     const layer = LlmPipeline.layer({ retry: false }).pipe(
-      Layer.provideMerge(Layer.mergeAll(ProviderRegistry.layer([wide.provider]), Cache.layerMemory({ maxEntries: 10 }), RateLimiter.layerMemory())),
+      Layer.provideMerge(
+        Layer.mergeAll(
+          ProviderRegistry.layer([wide.provider]),
+          Cache.layerMemory({ maxEntries: 10 }),
+          RateLimiter.layerMemory()
+        )
+      ),
       Layer.provideMerge(configLayer({}, { wide: { baseUrl: "http://127.0.0.1:9/v1" } })),
       Layer.provideMerge(TelemetryHub.layer())
     )
     return Effect.gen(function*() {
       const llm = yield* Llm
       const n = MAX_MODEL_LABELS + 72
-      for (let i = 0; i < n; i++) yield* llm.generate({ model: `wide:model-${i}`, messages: [{ role: "user", content: "hi" }] })
+      for (let i = 0; i < n; i++) {
+        yield* llm.generate({ model: `wide:model-${i}`, messages: [{ role: "user", content: "hi" }] })
+      }
       const text = yield* (yield* TelemetryHub).prometheus()
-      const labels = new Set([...text.matchAll(/troupe_llm_calls_total\{[^}]*provider="wide",model="([^"]+)"/g)].map((m) => m[1]))
+      const labels = new Set(
+        [...text.matchAll(/troupe_llm_calls_total\{[^}]*provider="wide",model="([^"]+)"/g)].map((m) => m[1])
+      )
       assert.isAtMost(labels.size, MAX_MODEL_LABELS + 1)
       assert.isTrue(labels.has("other"))
       const other = /troupe_llm_calls_total\{[^}]*provider="wide",model="other"[^}]*\} (\d+)/.exec(text)?.[1]
@@ -221,25 +254,41 @@ describe("bounded tables and metric labels (issue 11 §3)", () => {
 
 describe("deadlines (issue 11 §3)", () => {
   it.effect("options.timeout bounds the whole call: no retry is made that would end past it", () => {
-    const { counter, provider } = customProvider("primary", () =>
-      Effect.fail(new ProviderServerError({ provider: "primary", description: "503", status: 503, retryable: true })))
+    const { counter, provider } = customProvider(
+      "primary",
+      () =>
+        Effect.fail(new ProviderServerError({ provider: "primary", description: "503", status: 503, retryable: true }))
+    )
     return Effect.gen(function*() {
-      const fiber = yield* Effect.forkChild(Effect.exit((yield* Llm).generate(ask("q", { options: { timeout: 1500 } }))))
+      const fiber = yield* Effect.forkChild(
+        Effect.exit((yield* Llm).generate(ask("q", { options: { timeout: 1500 } })))
+      )
       yield* TestClock.adjust("1500 millis")
       const exit = yield* Fiber.join(fiber)
       // attempt at 0, retry after 1 s, the next backoff (2 s) would end past 1.5 s: fails with the provider's error
       assert.isTrue(Exit.isFailure(exit))
-      assert.strictEqual(Exit.isFailure(exit) ? Option.getOrUndefined(Exit.findErrorOption(exit))?._tag : undefined, "ProviderServerError")
+      assert.strictEqual(
+        Exit.isFailure(exit) ? Option.getOrUndefined(Exit.findErrorOption(exit))?._tag : undefined,
+        "ProviderServerError"
+      )
       assert.strictEqual(counter.calls, 2)
     }).pipe(Effect.provide(pipelineLayer([provider], { breaker: false })))
   })
 
   it.effect("a Retry-After longer than the time left fails at once instead of sleeping", () => {
-    const { counter, provider } = customProvider("primary", () =>
-      Effect.fail(new ProviderRateLimited({ provider: "primary", description: "429", retryable: true, retryAfterMillis: 5000 })))
+    const { counter, provider } = customProvider(
+      "primary",
+      () =>
+        Effect.fail(
+          new ProviderRateLimited({ provider: "primary", description: "429", retryable: true, retryAfterMillis: 5000 })
+        )
+    )
     return Effect.gen(function*() {
       const exit = yield* Effect.exit((yield* Llm).generate(ask("q", { options: { timeout: 1000 } })))
-      assert.strictEqual(Exit.isFailure(exit) ? Option.getOrUndefined(Exit.findErrorOption(exit))?._tag : undefined, "ProviderRateLimited")
+      assert.strictEqual(
+        Exit.isFailure(exit) ? Option.getOrUndefined(Exit.findErrorOption(exit))?._tag : undefined,
+        "ProviderRateLimited"
+      )
       assert.strictEqual(counter.calls, 1)
     }).pipe(Effect.provide(pipelineLayer([provider], { breaker: false })))
   })
@@ -256,18 +305,26 @@ describe("deadlines (issue 11 §3)", () => {
       assert.instanceOf(error, CallDeadlineExceeded)
       yield* TestClock.adjust("2 minutes")
       const late = yield* Fiber.join(untimed)
-      assert.instanceOf(Exit.isFailure(late) ? Option.getOrUndefined(Exit.findErrorOption(late)) : undefined, CallDeadlineExceeded)
+      assert.instanceOf(
+        Exit.isFailure(late) ? Option.getOrUndefined(Exit.findErrorOption(late)) : undefined,
+        CallDeadlineExceeded
+      )
     }).pipe(Effect.provide(pipelineLayer([provider], { breaker: false })))
   })
 })
 
 describe("stream limits (issue 11 §3)", () => {
-  const endless = () => Stream.fromEffect(Effect.succeed<LlmStreamPart>({ _tag: "TextDelta", delta: "spam " }).pipe(Effect.delay("100 millis"))).pipe(Stream.forever)
+  const endless = () =>
+    Stream.fromEffect(
+      Effect.succeed<LlmStreamPart>({ _tag: "TextDelta", delta: "spam " }).pipe(Effect.delay("100 millis"))
+    ).pipe(Stream.forever)
 
   it.effect("an endless stream ends with StreamLimitExceeded(deadline) at the call's timeout", () => {
     const { provider } = customProvider("primary", () => Effect.never, endless)
     return Effect.gen(function*() {
-      const fiber = yield* Effect.forkChild(Effect.exit(Stream.runDrain((yield* Llm).stream(ask("q", { options: { timeout: 1500 } })))))
+      const fiber = yield* Effect.forkChild(
+        Effect.exit(Stream.runDrain((yield* Llm).stream(ask("q", { options: { timeout: 1500 } }))))
+      )
       yield* TestClock.adjust("1500 millis")
       const exit = yield* Fiber.join(fiber)
       const error = Exit.isFailure(exit) ? Option.getOrUndefined(Exit.findErrorOption(exit)) : undefined
@@ -277,8 +334,11 @@ describe("stream limits (issue 11 §3)", () => {
   })
 
   it.effect("a stream that goes quiet ends with StreamLimitExceeded(idle)", () => {
-    const { provider } = customProvider("primary", () => Effect.never, () =>
-      Stream.concat(Stream.make({ _tag: "TextDelta", delta: "hello" } as LlmStreamPart), Stream.never))
+    const { provider } = customProvider(
+      "primary",
+      () => Effect.never,
+      () => Stream.concat(Stream.make({ _tag: "TextDelta", delta: "hello" } as LlmStreamPart), Stream.never)
+    )
     return Effect.gen(function*() {
       const fiber = yield* Effect.forkChild(Effect.exit(Stream.runDrain((yield* Llm).stream(ask("q")))))
       yield* TestClock.adjust("100 millis")
@@ -290,8 +350,14 @@ describe("stream limits (issue 11 §3)", () => {
   })
 
   it.effect("a stream past maxStreamChars ends with StreamLimitExceeded(size)", () => {
-    const { provider } = customProvider("primary", () => Effect.never, () =>
-      Stream.fromEffect(Effect.succeed<LlmStreamPart>({ _tag: "TextDelta", delta: "x".repeat(300) })).pipe(Stream.forever))
+    const { provider } = customProvider(
+      "primary",
+      () => Effect.never,
+      () =>
+        Stream.fromEffect(Effect.succeed<LlmStreamPart>({ _tag: "TextDelta", delta: "x".repeat(300) })).pipe(
+          Stream.forever
+        )
+    )
     return Effect.gen(function*() {
       const exit = yield* Effect.exit(Stream.runCollect((yield* Llm).stream(ask("q"))))
       const error = Exit.isFailure(exit) ? Option.getOrUndefined(Exit.findErrorOption(exit)) : undefined
@@ -303,11 +369,13 @@ describe("stream limits (issue 11 §3)", () => {
 describe("hostile usage numbers (issue 11 §3)", () => {
   it.effect("negative, fractional or huge token counts are never priced (cost unknown, not negative or infinite)", () =>
     Effect.gen(function*() {
-      for (const usage of [
-        { inputTokens: -1000, outputTokens: 5, totalTokens: -995 },
-        { inputTokens: 1e308, outputTokens: 1e308, totalTokens: Infinity },
-        { inputTokens: 1.5, outputTokens: 2, totalTokens: 3.5 }
-      ]) {
+      for (
+        const usage of [
+          { inputTokens: -1000, outputTokens: 5, totalTokens: -995 },
+          { inputTokens: 1e308, outputTokens: 1e308, totalTokens: Infinity },
+          { inputTokens: 1.5, outputTokens: 2, totalTokens: 3.5 }
+        ]
+      ) {
         const { provider } = customProvider("primary", () => Effect.succeed(response("ok", { usage })))
         const result = yield* Effect.provide(
           Llm.use((llm) => llm.generate(ask("q"))),
@@ -325,7 +393,10 @@ describe("hostile usage numbers (issue 11 §3)", () => {
           choices: [{ message: { content: "hi" }, finish_reason: "stop" }],
           usage: { prompt_tokens, completion_tokens: 1 }
         }))
-        assert.strictEqual(Exit.isFailure(exit) ? Option.getOrUndefined(Exit.findErrorOption(exit))?._tag : undefined, "MalformedResponse")
+        assert.strictEqual(
+          Exit.isFailure(exit) ? Option.getOrUndefined(Exit.findErrorOption(exit))?._tag : undefined,
+          "MalformedResponse"
+        )
       }
     }))
 })

@@ -31,8 +31,18 @@ describe("HedgeStep over HTTP (fake provider server)", () => {
       ProviderRegistry,
       Effect.gen(function*() {
         const apiKey = Redacted.make("sk-test-0123456789")
-        const primary = yield* OpenAiCompatibleProvider.make({ name: "primary", baseUrl: server.baseUrl, apiKey, timeout: 5000 })
-        const backup = yield* OpenAiCompatibleProvider.make({ name: "backup", baseUrl: server.baseUrl, apiKey, timeout: 5000 })
+        const primary = yield* OpenAiCompatibleProvider.make({
+          name: "primary",
+          baseUrl: server.baseUrl,
+          apiKey,
+          timeout: 5000
+        })
+        const backup = yield* OpenAiCompatibleProvider.make({
+          name: "backup",
+          baseUrl: server.baseUrl,
+          apiKey,
+          timeout: 5000
+        })
         return ProviderRegistry.of({ get: (name) => Effect.succeed(name === "backup" ? backup : primary) })
       })
     ).pipe(Layer.provide(NodeHttpClient.layerUndici))
@@ -50,7 +60,11 @@ describe("HedgeStep over HTTP (fake provider server)", () => {
     )
   }
 
-  const critical: LlmCallInput = { model: "fast", messages: [{ role: "user", content: "a critical question" }], options: { hedge: true } }
+  const critical: LlmCallInput = {
+    model: "fast",
+    messages: [{ role: "user", content: "a critical question" }],
+    options: { hedge: true }
+  }
 
   it.live("the hedge winning aborts the primary's HTTP request, and the loser's cost is recorded as a hedge", () =>
     Effect.gen(function*() {
@@ -61,7 +75,10 @@ describe("HedgeStep over HTTP (fake provider server)", () => {
       assert.strictEqual(result.meta.model, "model-b")
       yield* Effect.promise(() => server.waitForAborts(1, 3000))
       assert.lengthOf(server.aborted, 1)
-      assert.deepStrictEqual(server.requests.map((r) => (r.body as { readonly model?: unknown }).model), ["model-a", "model-b"])
+      assert.deepStrictEqual(server.requests.map((r) => (r.body as { readonly model?: unknown }).model), [
+        "model-a",
+        "model-b"
+      ])
       const hedged = yield* (yield* Costs).stats({ period: "day", where: { hedge: "true" } })
       assert.strictEqual(hedged.count, 1)
       assert.isAbove(hedged.total, 0)

@@ -30,14 +30,19 @@ class TimedProvider {
   interrupted = 0
   readonly provider: LlmProviderShape
   constructor(name: string, script: (call: number, request: LlmRequest) => Step) {
-    const scripted = ScriptedProvider.makeUnsafe({ name, rules: [{ when: "always", reply: (r) => ({ text: `answer from ${name} ${r.model}` }) }] })
+    const scripted = ScriptedProvider.makeUnsafe({
+      name,
+      rules: [{ when: "always", reply: (r) => ({ text: `answer from ${name} ${r.model}` }) }]
+    })
     this.provider = {
       ...scripted,
       generate: (request, options) =>
         Effect.suspend(() => {
           const step = script(++this.started, request)
           const answer = step.fail === true
-            ? Effect.fail(new ProviderServerError({ provider: name, status: 500, description: "boom", retryable: true }))
+            ? Effect.fail(
+              new ProviderServerError({ provider: name, status: 500, description: "boom", retryable: true })
+            )
             : scripted.generate(request, options)
           return Effect.sleep(step.ms).pipe(
             Effect.andThen(answer),
@@ -91,10 +96,16 @@ const sequential = (n: number, call: (i: number) => LlmCallInput, each: Duration
 
 const counter = (name: string, model: string, description: string) =>
   Metric.value(Metric.counter(name, { description, attributes: { model }, incremental: true }))
-const sentMetric = (model: string) => counter("troupe_hedge_sent_total", model, "Hedged requests sent (attribute: model)")
-const wonMetric = (model: string) => counter("troupe_hedge_won_total", model, "Hedged calls the hedge answered (attribute: model)")
+const sentMetric = (model: string) =>
+  counter("troupe_hedge_sent_total", model, "Hedged requests sent (attribute: model)")
+const wonMetric = (model: string) =>
+  counter("troupe_hedge_won_total", model, "Hedged calls the hedge answered (attribute: model)")
 const exhaustedMetric = (model: string) =>
-  counter("troupe_hedge_budget_exhausted_total", model, "Hedges not sent because the hedging budget was spent (attribute: model)")
+  counter(
+    "troupe_hedge_budget_exhausted_total",
+    model,
+    "Hedges not sent because the hedging budget was spent (attribute: model)"
+  )
 
 describe("HedgeStep", () => {
   it.effect("a critical call whose primary answers before the delay sends no hedge", () => {
@@ -177,7 +188,10 @@ describe("HedgeStep", () => {
       assert.closeTo(status.value.spent, (result.meta.costUsd ?? 0) + (result.meta.hedgeCostUsd ?? 0), 1e-12)
     }).pipe(Effect.provide(
       LlmPipeline.layerWith({
-        cache: false, retry: { retries: 0 }, fallback: { chains: { fast: ["cheap"] } }, usage: { prices },
+        cache: false,
+        retry: { retries: 0 },
+        fallback: { chains: { fast: ["cheap"] } },
+        usage: { prices },
         steps: Layer.mergeAll(HedgeStep.layer({ delay: 100, budget: { percent: 100 } }), BudgetStep.layer())
       }).pipe(withPipelineDeps([primary.provider, backup.provider], { extra: Budgets.layerMemory() }))
     ))
@@ -231,7 +245,10 @@ describe("HedgeStep", () => {
   })
 
   it.effect("when both legs fail the call falls over with the primary's error, and the hedge target is not asked twice", () => {
-    const primary = new TimedProvider("primary", (_n, request) => request.model === "model-z" ? { ms: 10 } : { ms: 150, fail: true })
+    const primary = new TimedProvider(
+      "primary",
+      (_n, request) => request.model === "model-z" ? { ms: 10 } : { ms: 150, fail: true }
+    )
     const backup = new TimedProvider("backup", () => ({ ms: 20, fail: true }))
     return Effect.gen(function*() {
       const fiber = yield* fork(critical("q", { fallbacks: ["cheap", "primary:model-z"] }))
@@ -250,7 +267,14 @@ describe("HedgeStep", () => {
     return Effect.gen(function*() {
       const hedge = yield* HedgeStep
       const call = yield* decodeLlmCall(critical("q"))
-      const target = { provider: "primary", route: "primary", model: "model-a", spec: "primary:model-a", requested: "fast", defaults: {} }
+      const target = {
+        provider: "primary",
+        route: "primary",
+        model: "model-a",
+        spec: "primary:model-a",
+        requested: "fast",
+        defaults: {}
+      }
       assert.strictEqual(hedge.delayOf(call, target), 300)
       yield* sequential(4, (i) => ask(`warm ${i}`), "10 millis")
       assert.strictEqual(hedge.delayOf(call, target), 300)
@@ -268,10 +292,19 @@ describe("HedgeStep", () => {
       yield* sequential(2, (i) => ask(`a ${i}`), "10 millis")
       yield* sequential(2, (i) => ({ ...ask(`b ${i}`), model: "cheap" }), "10 millis")
       const call = yield* decodeLlmCall(critical("q"))
-      const target = (provider: string, model: string) => ({ provider, route: provider, model, spec: `${provider}:${model}`, requested: "fast", defaults: {} })
+      const target = (provider: string, model: string) => ({
+        provider,
+        route: provider,
+        model,
+        spec: `${provider}:${model}`,
+        requested: "fast",
+        defaults: {}
+      })
       assert.strictEqual(hedge.delayOf(call, target("primary", "model-a")), 10)
       assert.strictEqual(hedge.delayOf(call, target("backup", "model-b")), 300)
-    }).pipe(Effect.provide(layerFor([primary, backup], { delay: "p50", initialDelay: 300, minSamples: 1, maxTargets: 1 })))
+    }).pipe(
+      Effect.provide(layerFor([primary, backup], { delay: "p50", initialDelay: 300, minSamples: 1, maxTargets: 1 }))
+    )
   })
 
   it.effect("a p95 delay after enough samples: the hedge is sent at the primary's observed p95 latency", () => {
@@ -335,7 +368,11 @@ describe("HedgeStep", () => {
       yield* sequential(1, () => critical("slow 4"), "110 millis") // at 10.5 s it has dropped out
       assert.strictEqual(backup.started, 2)
       assert.strictEqual((yield* HedgeStep).stats().sent, 2)
-    }).pipe(Effect.provide(layerFor([primary, backup], { delay: 100, budget: { percent: 0, reserve: 1, window: "10 seconds" } })))
+    }).pipe(
+      Effect.provide(
+        layerFor([primary, backup], { delay: 100, budget: { percent: 0, reserve: 1, window: "10 seconds" } })
+      )
+    )
   })
 
   it.effect("a budget reserve allows hedges before the percentage does", () => {
@@ -365,7 +402,9 @@ describe("HedgeStep", () => {
       assert.strictEqual(backup.started, 2)
       yield* TestClock.adjust("10 millis")
       yield* Fiber.join(fiber)
-    }).pipe(Effect.provide(layerFor([primary, backup], { delay: 100, budget: { percent: 100 }, models: { fast: true } })))
+    }).pipe(
+      Effect.provide(layerFor([primary, backup], { delay: 100, budget: { percent: 100 }, models: { fast: true } }))
+    )
   })
 
   it.effect("a call that is not critical, or whose chain has one target, is never hedged", () => {
@@ -447,19 +486,37 @@ describe("HedgeStep", () => {
     fc.assert(
       fc.asyncProperty(
         fc.record({
-          delay: fc.oneof(fc.constantFrom("p95", "p0", "p50", "p100", "100 millis", "soon", "-1 millis", "Infinity"), fc.double(), fc.anything()),
+          delay: fc.oneof(
+            fc.constantFrom("p95", "p0", "p50", "p100", "100 millis", "soon", "-1 millis", "Infinity"),
+            fc.double(),
+            fc.anything()
+          ),
           initialDelay: fc.oneof(fc.integer({ min: -10, max: 10_000 }), fc.string()),
           minSamples: fc.oneof(fc.integer({ min: -5, max: 2000 }), fc.double()),
           samples: fc.oneof(fc.integer({ min: -5, max: 200_000 }), fc.string()),
-          budget: fc.oneof(fc.record({ percent: fc.double(), window: fc.oneof(fc.integer(), fc.string()), reserve: fc.integer() }, { requiredKeys: [] }), fc.anything()),
-          models: fc.oneof(fc.dictionary(fc.string(), fc.oneof(fc.boolean(), fc.record({ delay: fc.oneof(fc.string(), fc.double()) }), fc.anything())), fc.anything())
+          budget: fc.oneof(
+            fc.record({ percent: fc.double(), window: fc.oneof(fc.integer(), fc.string()), reserve: fc.integer() }, {
+              requiredKeys: []
+            }),
+            fc.anything()
+          ),
+          models: fc.oneof(
+            fc.dictionary(
+              fc.string(),
+              fc.oneof(fc.boolean(), fc.record({ delay: fc.oneof(fc.string(), fc.double()) }), fc.anything())
+            ),
+            fc.anything()
+          )
         }, { requiredKeys: [] }),
         async (options) => {
           // arbitrary (often malformed) input: the decoder must classify it
-          const exit = await Effect.runPromiseExit(Effect.scoped(Layer.build(HedgeStep.layer(options as HedgeStepOptions))))
+          const exit = await Effect.runPromiseExit(
+            Effect.scoped(Layer.build(HedgeStep.layer(options as HedgeStepOptions)))
+          )
           if (Exit.isSuccess(exit)) return true
           const error = exit.cause.reasons[0]
-          return error?._tag === "Fail" && error.error._tag === "InvalidPipelineOptions" && typeof error.error.path === "string"
+          return error?._tag === "Fail" && error.error._tag === "InvalidPipelineOptions" &&
+            typeof error.error.path === "string"
         }
       ),
       { numRuns: 300 }
@@ -467,12 +524,20 @@ describe("HedgeStep", () => {
 
   it("fuzz: any options.hedge either decodes or fails with InvalidLlmRequest under options.hedge", () =>
     fc.assert(
-      fc.asyncProperty(fc.oneof(fc.boolean(), fc.record({ delay: fc.oneof(fc.string(), fc.double(), fc.constantFrom("p1", "p99", "p100", "1 second")) }), fc.anything()), async (hedge) => {
-        const exit = await Effect.runPromiseExit(decodeLlmCall(ask("q", { hedge })))
-        if (Exit.isSuccess(exit)) return exit.value.options?.hedge !== undefined
-        const error = exit.cause.reasons[0]
-        return error?._tag === "Fail" && error.error._tag === "InvalidLlmRequest" && error.error.path.startsWith("options.hedge")
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          fc.boolean(),
+          fc.record({ delay: fc.oneof(fc.string(), fc.double(), fc.constantFrom("p1", "p99", "p100", "1 second")) }),
+          fc.anything()
+        ),
+        async (hedge) => {
+          const exit = await Effect.runPromiseExit(decodeLlmCall(ask("q", { hedge })))
+          if (Exit.isSuccess(exit)) return exit.value.options?.hedge !== undefined
+          const error = exit.cause.reasons[0]
+          return error?._tag === "Fail" && error.error._tag === "InvalidLlmRequest" &&
+            error.error.path.startsWith("options.hedge")
+        }
+      ),
       { numRuns: 300 }
     ))
 })

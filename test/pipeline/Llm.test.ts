@@ -3,7 +3,7 @@ import { Duration, Effect, Exit, Fiber, Option, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { Cache, makeResponseCache } from "../../src/cache/index.ts"
 import type { LlmRequest } from "../../src/llm/index.ts"
-import { AuthenticationFailed, ProviderServerError, ProviderRateLimited, Tokenizer } from "../../src/llm/index.ts"
+import { AuthenticationFailed, ProviderRateLimited, ProviderServerError, Tokenizer } from "../../src/llm/index.ts"
 import type { LlmCallInput } from "../../src/pipeline/index.ts"
 import { Llm } from "../../src/pipeline/index.ts"
 import { TelemetryHub } from "../../src/telemetry/index.ts"
@@ -29,7 +29,11 @@ describe("Llm pipeline", () => {
       assert.strictEqual(result.meta.attempts, 1)
       assert.strictEqual(result.meta.fallbackIndex, 0)
       assert.isAbove(result.usage.totalTokens, 0)
-    }).pipe(Effect.provide(pipelineLayer([primary.provider], { usage: { prices: { "primary:model-a": { input: 1, output: 2 } } } })))
+    }).pipe(
+      Effect.provide(
+        pipelineLayer([primary.provider], { usage: { prices: { "primary:model-a": { input: 1, output: 2 } } } })
+      )
+    )
   })
 
   it.effect("cost in USD comes from the price table", () => {
@@ -38,7 +42,11 @@ describe("Llm pipeline", () => {
       const result = yield* (yield* Llm).generate(ask("price me"))
       const expected = (result.usage.inputTokens * 1 + result.usage.outputTokens * 2) / 1_000_000
       assert.closeTo(result.meta.costUsd ?? -1, expected, 1e-12)
-    }).pipe(Effect.provide(pipelineLayer([primary.provider], { usage: { prices: { "primary:model-a": { input: 1, output: 2 } } } })))
+    }).pipe(
+      Effect.provide(
+        pipelineLayer([primary.provider], { usage: { prices: { "primary:model-a": { input: 1, output: 2 } } } })
+      )
+    )
   })
 
   it.effect("an LLM call emits telemetry: call start/stop and token usage with GenAI metadata and cost", () => {
@@ -54,7 +62,11 @@ describe("Llm pipeline", () => {
       const usage = recorder.named("troupe.llm.token.usage")[0]
       assert.isAbove(Number(usage?.measurements["total_tokens"]), 0)
       assert.isDefined(usage?.measurements["cost"])
-    }).pipe(Effect.provide(pipelineLayer([primary.provider], { usage: { prices: { "primary:model-a": { input: 1, output: 2 } } } })))
+    }).pipe(
+      Effect.provide(
+        pipelineLayer([primary.provider], { usage: { prices: { "primary:model-a": { input: 1, output: 2 } } } })
+      )
+    )
   })
 
   it.effect("the estimate and the actual usage are both recorded: on the result, the call's stop event and its span", () => {
@@ -94,7 +106,8 @@ describe("Llm pipeline", () => {
       const llm = yield* Llm
       const hub = yield* TelemetryHub
       // the metric registry is process-wide: compare before and after
-      const calls = (text: string) => Number(/troupe_llm_calls_total\{[^}]*provider="primary",model="model-a"[^}]*\} (\d+)/.exec(text)?.[1] ?? 0)
+      const calls = (text: string) =>
+        Number(/troupe_llm_calls_total\{[^}]*provider="primary",model="model-a"[^}]*\} (\d+)/.exec(text)?.[1] ?? 0)
       const before = calls(yield* hub.prometheus())
       yield* llm.generate(ask("one"))
       yield* llm.generate(ask("two"))
@@ -102,7 +115,11 @@ describe("Llm pipeline", () => {
       assert.strictEqual(calls(text) - before, 2)
       assert.match(text, /troupe_llm_tokens_total\{[^}]*model="model-a"/)
       assert.match(text, /troupe_llm_cost_usd_total/)
-    }).pipe(Effect.provide(pipelineLayer([primary.provider], { usage: { prices: { "primary:model-a": { input: 1, output: 2 } } } })))
+    }).pipe(
+      Effect.provide(
+        pipelineLayer([primary.provider], { usage: { prices: { "primary:model-a": { input: 1, output: 2 } } } })
+      )
+    )
   })
 
   it.effect("a cache hit returns the cached response without calling the provider", () => {
@@ -202,12 +219,14 @@ describe("Llm pipeline", () => {
       const refused = yield* Effect.flip(llm.generate(ask("y".repeat(200), { options: { cache: "bypass" } })))
       assert.strictEqual(refused._tag === "RateLimitRefused" ? refused.resource : "", "tokens")
       assert.strictEqual(primary.calls, 1)
-    }).pipe(Effect.provide(pipelineLayer([primary.provider], { rateLimit: { mode: "check", tokensPolicy: "llm-tokens" } }, {
-      policies: {
-        default: { tiers: [{ _tag: "TokenBucket", capacity: 100, refillTokens: 100, refillEvery: 60_000 }] },
-        "llm-tokens": { tiers: [{ _tag: "TokenBucket", capacity: 100, refillTokens: 100, refillEvery: 60_000 }] }
-      }
-    })))
+    }).pipe(
+      Effect.provide(pipelineLayer([primary.provider], { rateLimit: { mode: "check", tokensPolicy: "llm-tokens" } }, {
+        policies: {
+          default: { tiers: [{ _tag: "TokenBucket", capacity: 100, refillTokens: 100, refillEvery: 60_000 }] },
+          "llm-tokens": { tiers: [{ _tag: "TokenBucket", capacity: 100, refillTokens: 100, refillEvery: 60_000 }] }
+        }
+      }))
+    )
   })
 
   it.effect("by default (the limiter's llm-tokens policy) estimated tokens are limited: 200,000 per minute", () => {
@@ -224,7 +243,15 @@ describe("Llm pipeline", () => {
   it.effect("a 429 retry waits exactly Retry-After under TestClock", () => {
     const primary = new CountingProvider("primary", (n) =>
       n === 1
-        ? { error: new ProviderRateLimited({ provider: "primary", description: "slow down", status: 429, retryable: true, retryAfterMillis: 7_000 }) }
+        ? {
+          error: new ProviderRateLimited({
+            provider: "primary",
+            description: "slow down",
+            status: 429,
+            retryable: true,
+            retryAfterMillis: 7_000
+          })
+        }
         : { text: "after the wait" })
     return Effect.gen(function*() {
       const fiber = yield* Effect.forkChild((yield* Llm).generate(ask("limited")), { startImmediately: true })
@@ -239,10 +266,14 @@ describe("Llm pipeline", () => {
   })
 
   it.effect("the retry schedule is 1 s, 2 s, 4 s (jitter off), then the call fails", () => {
-    const server = () => ({ error: new ProviderServerError({ provider: "primary", description: "boom", status: 500, retryable: true }) })
+    const server = () => ({
+      error: new ProviderServerError({ provider: "primary", description: "boom", status: 500, retryable: true })
+    })
     const primary = new CountingProvider("primary", server)
     return Effect.gen(function*() {
-      const fiber = yield* Effect.forkChild(Effect.exit((yield* Llm).generate(ask("flaky"))), { startImmediately: true })
+      const fiber = yield* Effect.forkChild(Effect.exit((yield* Llm).generate(ask("flaky"))), {
+        startImmediately: true
+      })
       const expectCalls = (n: number) => assert.strictEqual(primary.calls, n)
       yield* settle
       expectCalls(1)
@@ -267,7 +298,13 @@ describe("Llm pipeline", () => {
 
   it.effect("non-retryable errors are not retried", () => {
     const primary = new CountingProvider("primary", () => ({
-      error: new AuthenticationFailed({ provider: "primary", description: "bad key", status: 401, retryable: false, kind: "InvalidKey" })
+      error: new AuthenticationFailed({
+        provider: "primary",
+        description: "bad key",
+        status: 401,
+        retryable: false,
+        kind: "InvalidKey"
+      })
     }))
     return Effect.gen(function*() {
       const error = yield* Effect.flip((yield* Llm).generate(ask("auth")))
@@ -306,20 +343,31 @@ describe("Llm pipeline", () => {
       assert.strictEqual(primary.calls, 3)
       assert.lengthOf(recorder.named("troupe.breaker.half_opened"), 1)
       assert.strictEqual(backup.calls, 4)
-    }).pipe(Effect.provide(pipelineLayer([primary.provider, backup.provider], { retry: false, breaker: { failures: 2 } })))
+    }).pipe(
+      Effect.provide(pipelineLayer([primary.provider, backup.provider], { retry: false, breaker: { failures: 2 } }))
+    )
   })
 
   it.effect("fallback chains from the layer options, and a content-policy refusal does not fall over", () => {
     const primary = new CountingProvider("primary", (n) =>
       n === 1
         ? { error: new ProviderServerError({ provider: "primary", description: "down", status: 500, retryable: true }) }
-        : { error: new (class extends ProviderServerError {})({ provider: "primary", description: "x", retryable: true }) })
+        : {
+          error: new (class extends ProviderServerError {})({ provider: "primary", description: "x", retryable: true })
+        })
     const backup = new CountingProvider("backup")
     return Effect.gen(function*() {
       const result = yield* (yield* Llm).generate(ask("chain"))
       assert.strictEqual(result.meta.provider, "backup")
       assert.strictEqual(result.meta.model, "model-b")
-    }).pipe(Effect.provide(pipelineLayer([primary.provider, backup.provider], { retry: false, fallback: { chains: { fast: ["backup:model-b"] } } })))
+    }).pipe(
+      Effect.provide(
+        pipelineLayer([primary.provider, backup.provider], {
+          retry: false,
+          fallback: { chains: { fast: ["backup:model-b"] } }
+        })
+      )
+    )
   })
 
   it.effect("bad requests fail with the path of the bad field", () => {
@@ -333,7 +381,9 @@ describe("Llm pipeline", () => {
       assert.strictEqual(hot._tag === "InvalidLlmRequest" ? hot.path : "", "params.temperature")
       const timeout = yield* Effect.flip(llm.generate(ask("x", { options: { timeout: "soon" } })))
       assert.strictEqual(timeout._tag === "InvalidLlmRequest" ? timeout.path : "", "options.timeout")
-      const role = yield* Effect.flip(llm.generate({ model: "fast", messages: [{ role: "robot", content: "x" }] } as never))
+      const role = yield* Effect.flip(
+        llm.generate({ model: "fast", messages: [{ role: "robot", content: "x" }] } as never)
+      )
       assert.strictEqual(role._tag === "InvalidLlmRequest" ? role.path : "", "messages[0]")
       const alias = yield* Effect.flip(llm.generate(ask("x", { model: "nope" })))
       assert.strictEqual(alias._tag, "UnknownModelAlias")
@@ -365,10 +415,20 @@ describe("Llm pipeline", () => {
   it.effect("stream: a failure before the first part is retried", () => {
     const primary = new CountingProvider("primary", (n) =>
       n === 1
-        ? { error: new ProviderRateLimited({ provider: "primary", description: "slow", status: 429, retryable: true, retryAfterMillis: 500 }) }
+        ? {
+          error: new ProviderRateLimited({
+            provider: "primary",
+            description: "slow",
+            status: 429,
+            retryable: true,
+            retryAfterMillis: 500
+          })
+        }
         : { text: "streamed later" })
     return Effect.gen(function*() {
-      const fiber = yield* Effect.forkChild(Stream.runCollect((yield* Llm).stream(ask("s"))), { startImmediately: true })
+      const fiber = yield* Effect.forkChild(Stream.runCollect((yield* Llm).stream(ask("s"))), {
+        startImmediately: true
+      })
       yield* TestClock.adjust(Duration.millis(500))
       const parts = yield* Fiber.join(fiber)
       assert.strictEqual(parts.flatMap((p) => p._tag === "TextDelta" ? [p.delta] : []).join(""), "streamed later")

@@ -10,7 +10,13 @@ import { decodeLlmCall, isPlainLlmCall, LlmCall } from "../../src/pipeline/index
 const decode = Schema.decodeUnknownExit(LlmCall)
 
 const maybe = <A>(arb: fc.Arbitrary<A>) => fc.oneof(arb, fc.constant(undefined))
-const scalar = fc.oneof(fc.string({ maxLength: 3 }), fc.integer({ min: -2, max: 20 }), fc.double(), fc.boolean(), fc.constant(null))
+const scalar = fc.oneof(
+  fc.string({ maxLength: 3 }),
+  fc.integer({ min: -2, max: 20 }),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null)
+)
 const message = fc.record({
   role: fc.oneof(fc.constantFrom("system", "user", "assistant", "tool", "other"), scalar),
   content: fc.oneof(fc.string({ maxLength: 5 }), scalar),
@@ -24,7 +30,12 @@ const call = fc.record({
   messages: fc.oneof(fc.array(message, { maxLength: 3 }), scalar),
   toolChoice: maybe(fc.oneof(fc.constantFrom("auto", "none", "required", "bad"), scalar)),
   params: maybe(fc.oneof(
-    fc.record({ temperature: maybe(fc.oneof(fc.double(), scalar)), maxTokens: maybe(scalar), topP: maybe(scalar), stop: maybe(scalar) }, { requiredKeys: [] }),
+    fc.record({
+      temperature: maybe(fc.oneof(fc.double(), scalar)),
+      maxTokens: maybe(scalar),
+      topP: maybe(scalar),
+      stop: maybe(scalar)
+    }, { requiredKeys: [] }),
     scalar
   )),
   options: maybe(fc.oneof(
@@ -47,15 +58,22 @@ const call = fc.record({
 
 describe("isPlainLlmCall (issue 11 §4)", () => {
   it("accepts only what the LlmCall Schema accepts unchanged (property test)", () => {
-    fc.assert(fc.property(call, (u) => {
-      if (!isPlainLlmCall(u)) return true
-      const exit = decode(u)
-      return Exit.isSuccess(exit) && JSON.stringify(exit.value) === JSON.stringify(u)
-    }), { numRuns: 5000 })
+    fc.assert(
+      fc.property(call, (u) => {
+        if (!isPlainLlmCall(u)) return true
+        const exit = decode(u)
+        return Exit.isSuccess(exit) && JSON.stringify(exit.value) === JSON.stringify(u)
+      }),
+      { numRuns: 5000 }
+    )
   })
 
   it("optional keys set to undefined go to the Schema (which rejects them)", () => {
-    const u = { model: "fast", messages: [{ role: "user", content: "hi", name: undefined }], options: { user: undefined } }
+    const u = {
+      model: "fast",
+      messages: [{ role: "user", content: "hi", name: undefined }],
+      options: { user: undefined }
+    }
     assert.isFalse(isPlainLlmCall(u))
     assert.isTrue(Exit.isFailure(decode(u)))
   })
@@ -64,13 +82,25 @@ describe("isPlainLlmCall (issue 11 §4)", () => {
     Effect.gen(function*() {
       let deep: unknown = {}
       for (let i = 0; i < 20_000; i++) deep = { a: deep }
-      for (const bad of [
-        { model: "fast", messages: [{ role: "user", content: "x" }], tools: [{ name: "t", parameters: { deep } }] },
-        { model: "fast", messages: [{ role: "user", content: "x" }], responseFormat: { type: "json", name: "r", schema: { deep } } },
-        { model: "fast", messages: [{ role: "assistant", content: "", toolCalls: [{ id: "1", name: "t", arguments: deep }] }] }
-      ]) {
+      for (
+        const bad of [
+          { model: "fast", messages: [{ role: "user", content: "x" }], tools: [{ name: "t", parameters: { deep } }] },
+          {
+            model: "fast",
+            messages: [{ role: "user", content: "x" }],
+            responseFormat: { type: "json", name: "r", schema: { deep } }
+          },
+          {
+            model: "fast",
+            messages: [{ role: "assistant", content: "", toolCalls: [{ id: "1", name: "t", arguments: deep }] }]
+          }
+        ]
+      ) {
         const exit = yield* Effect.exit(decodeLlmCall(bad))
-        assert.strictEqual(Exit.isFailure(exit) ? Option.getOrUndefined(Exit.findErrorOption(exit))?._tag : undefined, "InvalidLlmRequest")
+        assert.strictEqual(
+          Exit.isFailure(exit) ? Option.getOrUndefined(Exit.findErrorOption(exit))?._tag : undefined,
+          "InvalidLlmRequest"
+        )
       }
     }))
 })

@@ -25,14 +25,22 @@ describe("Llm pipeline over HTTP (fake provider server)", () => {
   const layer = () =>
     httpPipelineLayer(
       Effect.map(
-        OpenAiCompatibleProvider.make({ name: "primary", baseUrl: server.baseUrl, apiKey: Redacted.make("sk-test-0123456789"), timeout: 5000 }),
+        OpenAiCompatibleProvider.make({
+          name: "primary",
+          baseUrl: server.baseUrl,
+          apiKey: Redacted.make("sk-test-0123456789"),
+          timeout: 5000
+        }),
         (p) => () => p
       )
     )
 
   it.live("a real 429 with Retry-After is retried after the server's delay", () =>
     Effect.gen(function*() {
-      server.enqueue({ kind: "status", status: 429, headers: { "retry-after-ms": "150" } }, { kind: "answer", text: "finally" })
+      server.enqueue({ kind: "status", status: 429, headers: { "retry-after-ms": "150" } }, {
+        kind: "answer",
+        text: "finally"
+      })
       const started = yield* Clock.currentTimeMillis
       const result = yield* (yield* Llm).generate(ask("429 please"))
       const elapsed = (yield* Clock.currentTimeMillis) - started

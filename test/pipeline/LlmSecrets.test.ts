@@ -32,15 +32,25 @@ describe("Llm pipeline: no key in errors or telemetry when a proxy echoes the re
 
   const layer = () =>
     httpPipelineLayer(
-      Effect.map(OpenAiCompatibleProvider.make({ name: "primary", baseUrl: server.baseUrl, apiKey: Redacted.make(KEY), timeout: 5000 }), (p) => () => p)
+      Effect.map(
+        OpenAiCompatibleProvider.make({
+          name: "primary",
+          baseUrl: server.baseUrl,
+          apiKey: Redacted.make(KEY),
+          timeout: 5000
+        }),
+        (p) => () => p
+      )
     )
 
   const echo = `POST /v1/chat/completions HTTP/1.1 authorization: Bearer ${KEY} {"messages":[...]}`
 
-  for (const [label, body, stream] of [
-    ["a non-JSON stream chunk", `data: ${echo}\n\n`, true],
-    ["a non-JSON 200 body (key past the 120-character cut)", `${"x".repeat(100)} ${echo}`, false]
-  ] as const) {
+  for (
+    const [label, body, stream] of [
+      ["a non-JSON stream chunk", `data: ${echo}\n\n`, true],
+      ["a non-JSON 200 body (key past the 120-character cut)", `${"x".repeat(100)} ${echo}`, false]
+    ] as const
+  ) {
     it.live(`${label}: error, Cause.pretty and troupe.llm.call.exception carry no piece of the key`, () =>
       Effect.gen(function*() {
         const hub = yield* TelemetryHub

@@ -7,7 +7,11 @@ import { Llm, LlmPipeline, QueueStep } from "../../src/pipeline/index.ts"
 import { withPipelineDeps } from "./support.ts"
 
 const ask = (content: string): LlmCallInput =>
-  ({ model: "fast", messages: [{ role: "user", content }], options: { tenant: "acme", cache: "bypass" } }) as LlmCallInput
+  ({
+    model: "fast",
+    messages: [{ role: "user", content }],
+    options: { tenant: "acme", cache: "bypass" }
+  }) as LlmCallInput
 
 const layerFor = (queue: Layer.Layer<QueueStep, unknown>) =>
   Llm.layer.pipe(
@@ -35,7 +39,11 @@ describe("QueueStep", () => {
     Effect.gen(function*() {
       const llm = yield* Llm
       const at = (content: string, priority: "critical" | "low") =>
-        ({ model: "fast", messages: [{ role: "user", content }], options: { tenant: "acme", cache: "bypass", priority } }) as LlmCallInput
+        ({
+          model: "fast",
+          messages: [{ role: "user", content }],
+          options: { tenant: "acme", cache: "bypass", priority }
+        }) as LlmCallInput
       const running = yield* Effect.forkChild(llm.generate(ask("running")), { startImmediately: true })
       yield* Effect.repeat(Effect.yieldNow, { times: 20 })
       const low = yield* Effect.forkChild(llm.generate(at("low", "low")), { startImmediately: true })

@@ -7,8 +7,19 @@ import { Effect, Layer } from "effect"
 import { BreakerStep, CallState, RateLimitStep, RetryStep } from "../../src/pipeline/index.ts"
 import type { CallContext, Target } from "../../src/pipeline/index.ts"
 
-const target: Target = { provider: "openai", route: "openai", model: "gpt-4o-mini", spec: "openai:gpt-4o-mini", requested: "fast", defaults: {} }
-const context: CallContext = { call: { model: "fast", messages: [{ role: "user", content: "hi" }] }, kind: "text", state: new CallState() }
+const target: Target = {
+  provider: "openai",
+  route: "openai",
+  model: "gpt-4o-mini",
+  spec: "openai:gpt-4o-mini",
+  requested: "fast",
+  defaults: {}
+}
+const context: CallContext = {
+  call: { model: "fast", messages: [{ role: "user", content: "hi" }] },
+  kind: "text",
+  state: new CallState()
+}
 
 describe("pipeline steps", () => {
   it.effect("around is dual: data-first and pipeable give the same result", () =>
@@ -18,8 +29,16 @@ describe("pipeline steps", () => {
       const rateLimit = yield* RateLimitStep
       let runs = 0
       const attempt = Effect.sync(() => ++runs)
-      const first = yield* rateLimit.around(breaker.around(retry.around(attempt, context, target), target), target, context)
-      const piped = yield* attempt.pipe(retry.around(context, target), breaker.around(target), rateLimit.around(target, context))
+      const first = yield* rateLimit.around(
+        breaker.around(retry.around(attempt, context, target), target),
+        target,
+        context
+      )
+      const piped = yield* attempt.pipe(
+        retry.around(context, target),
+        breaker.around(target),
+        rateLimit.around(target, context)
+      )
       assert.deepStrictEqual([first, piped, runs], [1, 2, 2])
     }).pipe(Effect.provide(Layer.mergeAll(RetryStep.none, BreakerStep.layerMemory(), RateLimitStep.none))))
 })

@@ -35,7 +35,10 @@ export const configLayer = (models: Record<string, unknown> = {}, providers: Rec
 export class CountingProvider {
   calls = 0
   readonly provider: LlmProviderShape
-  constructor(name: string, script: (call: number, request: LlmRequest) => ScriptReply = () => ({ text: `answer from ${name}` })) {
+  constructor(
+    name: string,
+    script: (call: number, request: LlmRequest) => ScriptReply = () => ({ text: `answer from ${name}` })
+  ) {
     this.provider = ScriptedProvider.makeUnsafe({
       name,
       rules: [{ when: "always", reply: (request) => script(++this.calls, request) }]
@@ -103,11 +106,18 @@ export const pipelineLayer = (
  */
 export const httpPipelineLayer = <E>(
   registry: Effect.Effect<(name: string) => LlmProviderShape, E, HttpClient.HttpClient>,
-  options: { readonly pipeline?: LlmPipelineOptions; readonly models?: Record<string, unknown>; readonly providers?: Record<string, unknown> } = {}
+  options: {
+    readonly pipeline?: LlmPipelineOptions
+    readonly models?: Record<string, unknown>
+    readonly providers?: Record<string, unknown>
+  } = {}
 ) =>
   LlmPipeline.layer(options.pipeline ?? { retry: { jitter: 0 } }).pipe(
     Layer.provide(Layer.mergeAll(
-      Layer.effect(ProviderRegistry, Effect.map(registry, (get) => ProviderRegistry.of({ get: (name) => Effect.succeed(get(name)) }))).pipe(
+      Layer.effect(
+        ProviderRegistry,
+        Effect.map(registry, (get) => ProviderRegistry.of({ get: (name) => Effect.succeed(get(name)) }))
+      ).pipe(
         Layer.provide(NodeHttpClient.layerUndici)
       ),
       Cache.layerMemory(),

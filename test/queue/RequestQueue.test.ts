@@ -2,11 +2,13 @@ import { assert, describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
-import { FairQueue } from "../../src/queue/internal/FairQueue.ts"
 import { RequestQueue } from "../../src/queue/index.ts"
+import { FairQueue } from "../../src/queue/internal/FairQueue.ts"
 
 const failureTag = <A, E>(exit: Exit.Exit<A, E>): string | undefined =>
-  Exit.isFailure(exit) ? (exit.cause.reasons.find((r) => r._tag === "Fail") as { error: { _tag: string } } | undefined)?.error._tag : undefined
+  Exit.isFailure(exit)
+    ? (exit.cause.reasons.find((r) => r._tag === "Fail") as { error: { _tag: string } } | undefined)?.error._tag
+    : undefined
 
 // fills the queue's only slot with a blocker, returns the gate that frees it
 const block = (q: RequestQueue.RequestQueue) =>
@@ -28,7 +30,9 @@ describe("RequestQueue", () => {
         yield* Effect.sleep("10 millis")
         running--
       })
-      const fiber = yield* Effect.forkChild(Effect.all(Array.from({ length: 6 }, () => q.run(job)), { concurrency: "unbounded" }))
+      const fiber = yield* Effect.forkChild(
+        Effect.all(Array.from({ length: 6 }, () => q.run(job)), { concurrency: "unbounded" })
+      )
       yield* TestClock.adjust("100 millis")
       yield* Fiber.join(fiber)
       expect(peak).toBe(2)
@@ -41,7 +45,9 @@ describe("RequestQueue", () => {
       const order: Array<string> = []
       const fibers = []
       for (const p of ["low", "normal", "high", "critical"] as const) {
-        fibers.push(yield* Effect.forkChild(q.run(Effect.sync(() => order.push(p)), { priority: p }), { startImmediately: true }))
+        fibers.push(
+          yield* Effect.forkChild(q.run(Effect.sync(() => order.push(p)), { priority: p }), { startImmediately: true })
+        )
       }
       expect(q.depth()).toBe(4)
       yield* Deferred.succeed(gate, undefined)
@@ -63,8 +69,12 @@ describe("RequestQueue", () => {
     Effect.gen(function*() {
       const q = yield* RequestQueue.make({ name: "d", concurrency: 1, capacity: 1, overflow: "drop-lowest-priority" })
       const { gate } = yield* block(q)
-      const low = yield* Effect.forkChild(Effect.exit(q.run(Effect.void, { priority: "low" })), { startImmediately: true })
-      const high = yield* Effect.forkChild(q.run(Effect.succeed("high"), { priority: "high" }), { startImmediately: true })
+      const low = yield* Effect.forkChild(Effect.exit(q.run(Effect.void, { priority: "low" })), {
+        startImmediately: true
+      })
+      const high = yield* Effect.forkChild(q.run(Effect.succeed("high"), { priority: "high" }), {
+        startImmediately: true
+      })
       const lowExit = yield* Fiber.join(low)
       expect(lowExit._tag === "Failure" && String(lowExit.cause)).toContain("priority")
       expect(failureTag(lowExit)).toBe("Shed")
@@ -78,7 +88,9 @@ describe("RequestQueue", () => {
     Effect.gen(function*() {
       const q = yield* RequestQueue.make({ name: "s", concurrency: 1, capacity: 1, overflow: "shed-by-deadline" })
       yield* block(q)
-      const late = yield* Effect.forkChild(Effect.exit(q.run(Effect.void, { deadline: 50 })), { startImmediately: true })
+      const late = yield* Effect.forkChild(Effect.exit(q.run(Effect.void, { deadline: 50 })), {
+        startImmediately: true
+      })
       expect(failureTag(yield* Effect.exit(q.run(Effect.void)))).toBe("QueueFull")
       yield* TestClock.adjust("60 millis")
       yield* Effect.forkChild(q.run(Effect.void), { startImmediately: true })
@@ -91,7 +103,9 @@ describe("RequestQueue", () => {
       const q = yield* RequestQueue.make({ name: "dl", concurrency: 1 })
       const { gate } = yield* block(q)
       let ran = false
-      const f = yield* Effect.forkChild(Effect.exit(q.run(Effect.sync(() => (ran = true)), { deadline: 100 })), { startImmediately: true })
+      const f = yield* Effect.forkChild(Effect.exit(q.run(Effect.sync(() => (ran = true)), { deadline: 100 })), {
+        startImmediately: true
+      })
       yield* TestClock.adjust("200 millis")
       yield* Deferred.succeed(gate, undefined)
       expect(failureTag(yield* Fiber.join(f))).toBe("Shed")
@@ -102,7 +116,9 @@ describe("RequestQueue", () => {
     Effect.gen(function*() {
       const q = yield* RequestQueue.make({ name: "t", concurrency: 1 })
       yield* block(q)
-      const f = yield* Effect.forkChild(Effect.exit(q.run(Effect.void, { timeout: "1 second" })), { startImmediately: true })
+      const f = yield* Effect.forkChild(Effect.exit(q.run(Effect.void, { timeout: "1 second" })), {
+        startImmediately: true
+      })
       yield* TestClock.adjust("999 millis")
       expect(q.depth()).toBe(1)
       yield* TestClock.adjust("1 millis")
@@ -139,82 +155,112 @@ describe("RequestQueue", () => {
     }))
 
   it("fuzz: arbitrary options decode or fail with InvalidOptions, never die", async () => {
-    await fc.assert(fc.asyncProperty(fc.oneof(fc.anything(), fc.record({
-      name: fc.oneof(fc.string(), fc.anything()),
-      concurrency: fc.oneof(fc.integer(), fc.anything()),
-      capacity: fc.oneof(fc.integer(), fc.anything()),
-      overflow: fc.oneof(fc.constantFrom("reject-newest", "drop-lowest-priority", "shed-by-deadline"), fc.string()),
-      weights: fc.anything(),
-      timeout: fc.anything(),
-      retryAfter: fc.anything()
-    }, { requiredKeys: [] })), async (input) => {
-      const exit = await Effect.runPromise(Effect.exit(RequestQueue.make(input as never)))
-      if (Exit.isFailure(exit)) expect(failureTag(exit)).toBe("InvalidOptions")
-    }), { numRuns: 1_000 })
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.anything(),
+          fc.record({
+            name: fc.oneof(fc.string(), fc.anything()),
+            concurrency: fc.oneof(fc.integer(), fc.anything()),
+            capacity: fc.oneof(fc.integer(), fc.anything()),
+            overflow: fc.oneof(
+              fc.constantFrom("reject-newest", "drop-lowest-priority", "shed-by-deadline"),
+              fc.string()
+            ),
+            weights: fc.anything(),
+            timeout: fc.anything(),
+            retryAfter: fc.anything()
+          }, { requiredKeys: [] })
+        ),
+        async (input) => {
+          const exit = await Effect.runPromise(Effect.exit(RequestQueue.make(input as never)))
+          if (Exit.isFailure(exit)) expect(failureTag(exit)).toBe("InvalidOptions")
+        }
+      ),
+      { numRuns: 1_000 }
+    )
   })
 })
 
 describe("weighted fair queuing across tenants", () => {
   it("no tenant starves another: while two tenants both wait, services / weight differ by at most 1/w_i + 1/w_j", () => {
     const op = fc.oneof(fc.record({ push: fc.nat(3) }), fc.constant({ pop: true as const }))
-    fc.assert(fc.property(fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 4, maxLength: 4 }), fc.array(op, { maxLength: 300 }), (w, ops) => {
-      const q = new FairQueue<number>(1, (t) => w[Number(t)]!)
-      const waiting = [0, 0, 0, 0]
-      const since: Array<number | undefined> = [undefined, undefined, undefined, undefined]
-      const served: Array<number> = []
-      const check = () => {
-        for (let i = 0; i < 4; i++) {
-          for (let j = i + 1; j < 4; j++) {
-            const si = since[i]
-            const sj = since[j]
-            if (si === undefined || sj === undefined) continue
-            const from = Math.max(si, sj)
-            const part = served.slice(from)
-            const ni = part.filter((t) => t === i).length / w[i]!
-            const nj = part.filter((t) => t === j).length / w[j]!
-            expect(Math.abs(ni - nj)).toBeLessThanOrEqual(1 / w[i]! + 1 / w[j]! + 1e-9)
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 4, maxLength: 4 }),
+        fc.array(op, { maxLength: 300 }),
+        (w, ops) => {
+          const q = new FairQueue<number>(1, (t) => w[Number(t)]!)
+          const waiting = [0, 0, 0, 0]
+          const since: Array<number | undefined> = [undefined, undefined, undefined, undefined]
+          const served: Array<number> = []
+          const check = () => {
+            for (let i = 0; i < 4; i++) {
+              for (let j = i + 1; j < 4; j++) {
+                const si = since[i]
+                const sj = since[j]
+                if (si === undefined || sj === undefined) continue
+                const from = Math.max(si, sj)
+                const part = served.slice(from)
+                const ni = part.filter((t) => t === i).length / w[i]!
+                const nj = part.filter((t) => t === j).length / w[j]!
+                expect(Math.abs(ni - nj)).toBeLessThanOrEqual(1 / w[i]! + 1 / w[j]! + 1e-9)
+              }
+            }
+          }
+          for (const o of ops) {
+            if ("push" in o) {
+              if (waiting[o.push] === 0) since[o.push] = served.length
+              waiting[o.push]!++
+              q.push(o.push, 0, String(o.push), Infinity)
+            } else {
+              const e = q.pop()
+              if (e === undefined) continue
+              check()
+              served.push(e.value)
+              waiting[e.value]!--
+              check()
+              if (waiting[e.value] === 0) since[e.value] = undefined
+            }
           }
         }
-      }
-      for (const o of ops) {
-        if ("push" in o) {
-          if (waiting[o.push] === 0) since[o.push] = served.length
-          waiting[o.push]!++
-          q.push(o.push, 0, String(o.push), Infinity)
-        } else {
-          const e = q.pop()
-          if (e === undefined) continue
-          check()
-          served.push(e.value)
-          waiting[e.value]!--
-          check()
-          if (waiting[e.value] === 0) since[e.value] = undefined
-        }
-      }
-    }), { numRuns: 500 })
+      ),
+      { numRuns: 500 }
+    )
   })
 })
 
 describe("RequestQueue fuzz", () => {
   it("fuzz: arbitrary tenants, priorities and deadlines through run fail typed or as the documented defect, never hang", async () => {
-    const q = await Effect.runPromise(RequestQueue.make({ name: "fz", concurrency: 1, capacity: 4, overflow: "drop-lowest-priority" }))
-    await fc.assert(fc.asyncProperty(fc.array(fc.record({
-      tenant: fc.string(),
-      priority: fc.oneof(fc.constantFrom("critical", "high", "normal", "low"), fc.string()),
-      deadline: fc.oneof(fc.double(), fc.constant(Infinity))
-    }), { maxLength: 10 }), async (requests) => {
-      const exits = await Effect.runPromise(Effect.all(
-        requests.map((r) => Effect.exit(q.run(Effect.yieldNow, r as never))),
-        { concurrency: "unbounded" }
-      ))
-      for (const exit of exits) {
-        if (Exit.isSuccess(exit)) continue
-        const tag = failureTag(exit)
-        if (tag !== undefined) expect(["QueueFull", "Shed"]).toContain(tag)
-        else expect(String(exit.cause)).toContain("priority")
-      }
-      expect(q.depth()).toBe(0)
-      expect(q.inFlight()).toBe(0)
-    }), { numRuns: 300 })
+    const q = await Effect.runPromise(
+      RequestQueue.make({ name: "fz", concurrency: 1, capacity: 4, overflow: "drop-lowest-priority" })
+    )
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            tenant: fc.string(),
+            priority: fc.oneof(fc.constantFrom("critical", "high", "normal", "low"), fc.string()),
+            deadline: fc.oneof(fc.double(), fc.constant(Infinity))
+          }),
+          { maxLength: 10 }
+        ),
+        async (requests) => {
+          const exits = await Effect.runPromise(Effect.all(
+            requests.map((r) => Effect.exit(q.run(Effect.yieldNow, r as never))),
+            { concurrency: "unbounded" }
+          ))
+          for (const exit of exits) {
+            if (Exit.isSuccess(exit)) continue
+            const tag = failureTag(exit)
+            if (tag !== undefined) expect(["QueueFull", "Shed"]).toContain(tag)
+            else expect(String(exit.cause)).toContain("priority")
+          }
+          expect(q.depth()).toBe(0)
+          expect(q.inFlight()).toBe(0)
+        }
+      ),
+      { numRuns: 300 }
+    )
   })
 })

@@ -5,7 +5,9 @@ import * as fc from "fast-check"
 import { ResourcePool } from "../../src/queue/index.ts"
 
 const failureTag = <A, E>(exit: Exit.Exit<A, E>): string | undefined =>
-  Exit.isFailure(exit) ? (exit.cause.reasons.find((r) => r._tag === "Fail") as { error: { _tag: string } } | undefined)?.error._tag : undefined
+  Exit.isFailure(exit)
+    ? (exit.cause.reasons.find((r) => r._tag === "Fail") as { error: { _tag: string } } | undefined)?.error._tag
+    : undefined
 
 const settle = Effect.repeat(Effect.yieldNow, { times: 50 })
 
@@ -21,7 +23,12 @@ describe("ResourcePool", () => {
   it.effect("health check on acquire: an unhealthy item is invalidated and another is taken", () =>
     Effect.scoped(Effect.gen(function*() {
       const c = counter()
-      const pool = yield* ResourcePool.make({ name: "h", max: 2, acquire: c.acquire, healthCheck: (n) => Effect.succeed(n !== 0) })
+      const pool = yield* ResourcePool.make({
+        name: "h",
+        max: 2,
+        acquire: c.acquire,
+        healthCheck: (n) => Effect.succeed(n !== 0)
+      })
       const item = yield* Effect.scoped(pool.get)
       expect(item).toBe(1)
       expect(c.released).toContain(0)
@@ -30,7 +37,12 @@ describe("ResourcePool", () => {
   it.effect("health check on acquire: no healthy item after max + 1 tries fails with PoolUnhealthy", () =>
     Effect.scoped(Effect.gen(function*() {
       const c = counter()
-      const pool = yield* ResourcePool.make({ name: "u", max: 2, acquire: c.acquire, healthCheck: () => Effect.succeed(false) })
+      const pool = yield* ResourcePool.make({
+        name: "u",
+        max: 2,
+        acquire: c.acquire,
+        healthCheck: () => Effect.succeed(false)
+      })
       expect(failureTag(yield* Effect.exit(Effect.scoped(pool.get)))).toBe("PoolUnhealthy")
     })))
 
@@ -39,7 +51,12 @@ describe("ResourcePool", () => {
       const c = counter()
       let sick = false
       const pool = yield* ResourcePool.make({
-        name: "i", min: 1, max: 1, idleCheckInterval: "1 second", acquire: c.acquire, healthCheck: () => Effect.succeed(!sick)
+        name: "i",
+        min: 1,
+        max: 1,
+        idleCheckInterval: "1 second",
+        acquire: c.acquire,
+        healthCheck: () => Effect.succeed(!sick)
       })
       yield* Effect.scoped(pool.get)
       sick = true
@@ -86,10 +103,18 @@ describe("ResourcePool", () => {
   it.effect("dynamic sizing between min and max by load: grows to max under load, back to min when idle", () =>
     Effect.scoped(Effect.gen(function*() {
       const c = counter()
-      const pool = yield* ResourcePool.make({ name: "d", min: 1, max: 3, idleTimeToLive: "1 second", acquire: c.acquire })
+      const pool = yield* ResourcePool.make({
+        name: "d",
+        min: 1,
+        max: 3,
+        idleTimeToLive: "1 second",
+        acquire: c.acquire
+      })
       const gate = yield* Deferred.make<void>()
       const users = yield* Effect.forkChild(
-        Effect.all(Array.from({ length: 5 }, () => Effect.scoped(Effect.andThen(pool.get, Deferred.await(gate)))), { concurrency: "unbounded" })
+        Effect.all(Array.from({ length: 5 }, () => Effect.scoped(Effect.andThen(pool.get, Deferred.await(gate)))), {
+          concurrency: "unbounded"
+        })
       )
       yield* settle
       expect(pool.stats()).toEqual({ size: 3, idle: 0, inUse: 3 })
@@ -101,20 +126,31 @@ describe("ResourcePool", () => {
     })))
 
   it("fuzz: arbitrary options decode or fail with InvalidOptions, never die", async () => {
-    await fc.assert(fc.asyncProperty(fc.oneof(fc.anything(), fc.record({
-      name: fc.oneof(fc.string(), fc.anything()),
-      min: fc.oneof(fc.integer({ min: -2, max: 5 }), fc.anything()),
-      max: fc.oneof(fc.integer({ min: -2, max: 5 }), fc.anything()),
-      maxUses: fc.anything(),
-      maxAge: fc.oneof(fc.nat(), fc.anything()),
-      acquireTimeout: fc.anything(),
-      idleCheckInterval: fc.anything(),
-      idleTimeToLive: fc.anything()
-    }, { requiredKeys: [] })), async (input) => {
-      const options: object = typeof input === "object" && input !== null ? input : {}
-      // untrusted options on purpose: the cast feeds arbitrary values to the decoder
-      const exit = await Effect.runPromise(Effect.exit(Effect.scoped(ResourcePool.make({ ...options, acquire: Effect.succeed(1) } as never))))
-      if (Exit.isFailure(exit)) expect(failureTag(exit)).toBe("InvalidOptions")
-    }), { numRuns: 500 })
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.anything(),
+          fc.record({
+            name: fc.oneof(fc.string(), fc.anything()),
+            min: fc.oneof(fc.integer({ min: -2, max: 5 }), fc.anything()),
+            max: fc.oneof(fc.integer({ min: -2, max: 5 }), fc.anything()),
+            maxUses: fc.anything(),
+            maxAge: fc.oneof(fc.nat(), fc.anything()),
+            acquireTimeout: fc.anything(),
+            idleCheckInterval: fc.anything(),
+            idleTimeToLive: fc.anything()
+          }, { requiredKeys: [] })
+        ),
+        async (input) => {
+          const options: object = typeof input === "object" && input !== null ? input : {}
+          // untrusted options on purpose: the cast feeds arbitrary values to the decoder
+          const exit = await Effect.runPromise(
+            Effect.exit(Effect.scoped(ResourcePool.make({ ...options, acquire: Effect.succeed(1) } as never)))
+          )
+          if (Exit.isFailure(exit)) expect(failureTag(exit)).toBe("InvalidOptions")
+        }
+      ),
+      { numRuns: 500 }
+    )
   })
 })

@@ -7,9 +7,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { TestClock } from "effect/testing"
 import { makeMemory } from "../../src/cache/Cache.ts"
+import { RateLimiter, type RateLimiterEvent } from "../../src/ratelimit/index.ts"
 import { DEFAULT_MAX_KEYS, MemoryStore } from "../../src/ratelimit/internal/MemoryStore.ts"
 import { decodePolicy } from "../../src/ratelimit/RateLimitPolicy.ts"
-import { RateLimiter, type RateLimiterEvent } from "../../src/ratelimit/index.ts"
 
 describe("a clock jump runs a sweep once", () => {
   it.effect("limiter: setTime(1e12) with keys in the store", () => {
@@ -27,7 +27,9 @@ describe("a clock jump runs a sweep once", () => {
       sweepInterval: "1 second",
       policies: {
         default: { tiers: [{ _tag: "TokenBucket", capacity: 5, refillTokens: 1, refillEvery: "1 second" }] },
-        interval: { tiers: [{ _tag: "TokenBucket", capacity: 5, refillTokens: 1, refillEvery: "1 second", refill: "interval" }] }
+        interval: {
+          tiers: [{ _tag: "TokenBucket", capacity: 5, refillTokens: 1, refillEvery: "1 second", refill: "interval" }]
+        }
       },
       hooks: { onEvent: (e: RateLimiterEvent) => e._tag === "KeysEvicted" && evictions.push(e.count) }
     })))

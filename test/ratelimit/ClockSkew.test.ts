@@ -9,11 +9,11 @@ import { Clock, Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import { afterAll } from "vitest"
 import { createClient } from "redis"
+import { afterAll } from "vitest"
+import { RateLimiter } from "../../src/ratelimit/index.ts"
 import { MemoryStore } from "../../src/ratelimit/internal/MemoryStore.ts"
 import { decodePolicy } from "../../src/ratelimit/RateLimitPolicy.ts"
-import { RateLimiter } from "../../src/ratelimit/index.ts"
 import { describeRedis, redisUrl, uniquePrefix } from "../support/redis.ts"
 import { manualClock } from "./support/clocks.ts"
 
@@ -37,7 +37,9 @@ describe("fixed windows only roll forward (memory store)", () => {
 const cleanup = async (prefix: string): Promise<void> => {
   const client = createClient({ url: redisUrl })
   await client.connect()
-  for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) if (keys.length > 0) await client.del(keys)
+  for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) {
+    if (keys.length > 0) await client.del(keys)
+  }
   await client.close()
 }
 
@@ -51,7 +53,9 @@ describeRedis("fixed windows only roll forward (Redis)", () => {
       const early = { now: 999 }
       const late = { now: 1001 }
       const build = (time: { now: number }) =>
-        Layer.build(RateLimiter.layerRedis({ prefix, onStoreError: "failClosed", policies: fixed2 }).pipe(Layer.provide(redis))).pipe(
+        Layer.build(
+          RateLimiter.layerRedis({ prefix, onStoreError: "failClosed", policies: fixed2 }).pipe(Layer.provide(redis))
+        ).pipe(
           Effect.provideService(Clock.Clock, manualClock(time))
         )
       const a = yield* Effect.map(build(early), (ctx) => ctx.mapUnsafe.get(RateLimiter.key) as RateLimiter["Service"])
@@ -76,54 +80,75 @@ describeRedis("fixed windows only roll forward (Redis)", () => {
       yield* rl.check("still", { cost: 2 })
       assert.strictEqual((yield* Effect.flip(rl.check("still")))._tag, "RateLimited")
       // 300 ms of real time pass; virtual time does not move, so the bucket must still be empty
-      yield* Effect.promise(() => new Promise((resolve) => { setTimeout(resolve, 300) }))
+      yield* Effect.promise(() =>
+        new Promise((resolve) => {
+          setTimeout(resolve, 300)
+        })
+      )
       const again = yield* Effect.flip(rl.check("still"))
       assert.strictEqual(again._tag, "RateLimited")
       yield* TestClock.adjust("100 millis")
       assert.strictEqual((yield* rl.check("still")).policy, "default")
-    }).pipe(Effect.provide(RateLimiter.layerRedis({
-      prefix: `${runPrefix}still:`,
-      onStoreError: "failClosed",
-      policies: { default: { tiers: [{ _tag: "TokenBucket", capacity: 2, refillTokens: 1, refillEvery: "100 millis" }] } }
-    }).pipe(Layer.provide(NodeRedis.layer({ url: redisUrl }))))))
+    }).pipe(Effect.provide(
+      RateLimiter.layerRedis({
+        prefix: `${runPrefix}still:`,
+        onStoreError: "failClosed",
+        policies: {
+          default: { tiers: [{ _tag: "TokenBucket", capacity: 2, refillTokens: 1, refillEvery: "100 millis" }] }
+        }
+      }).pipe(Layer.provide(NodeRedis.layer({ url: redisUrl })))
+    )))
 
-  it.live("4 OS processes x 250 fibers with skewed clocks (-30, -10, +10, +30 ms) on \"50 per 100 ms\": never over the limit per window", () =>
-    Effect.promise(async () => {
-      const prefix = `${runPrefix}procs:`
-      const script = fileURLToPath(new URL("./fixtures/skewed.ts", import.meta.url))
-      const children = [-30, -10, 10, 30].map((skew) =>
-        spawn(process.execPath, [script], {
-          env: { ...process.env, REDIS_URL: redisUrl, RL_PREFIX: prefix, RL_SKEW_MS: String(skew), RL_FIBERS: "250", RL_DURATION_MS: "800" },
-          stdio: ["pipe", "pipe", "inherit"]
-        })
-      )
-      const lines = children.map((child) => {
-        let out = ""
-        const ready = new Promise<void>((resolve) => {
-          child.stdout.on("data", (chunk: Buffer) => {
-            out += chunk.toString()
-            if (out.startsWith("ready\n")) resolve()
+  it.live(
+    "4 OS processes x 250 fibers with skewed clocks (-30, -10, +10, +30 ms) on \"50 per 100 ms\": never over the limit per window",
+    () =>
+      Effect.promise(async () => {
+        const prefix = `${runPrefix}procs:`
+        const script = fileURLToPath(new URL("./fixtures/skewed.ts", import.meta.url))
+        const children = [-30, -10, 10, 30].map((skew) =>
+          spawn(process.execPath, [script], {
+            env: {
+              ...process.env,
+              REDIS_URL: redisUrl,
+              RL_PREFIX: prefix,
+              RL_SKEW_MS: String(skew),
+              RL_FIBERS: "250",
+              RL_DURATION_MS: "800"
+            },
+            stdio: ["pipe", "pipe", "inherit"]
           })
-        }
         )
-        const done = new Promise<{ admitted: number; errors: number; minWindow: number; maxWindow: number }>((resolve, reject) => {
-          child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out.slice("ready\n".length))) : reject(new Error(`skewed child exited ${code}`))))
-        }
-        )
-        return { ready, done }
-      })
-      await Promise.all(lines.map((l) => l.ready))
-      const startAt = Date.now() + 200
-      for (const child of children) child.stdin.end(`${startAt}\n`)
-      const runs = lines.map((l) => l.done)
-      const results = await Promise.all(runs)
-      const total = results.reduce((n, r) => n + r.admitted, 0)
-      const first = Math.min(...results.map((r) => r.minWindow))
-      const last = Math.max(...results.map((r) => r.maxWindow))
-      const bound = 50 * (last - first + 1)
-      console.log(`skewed: admitted ${total}, windows ${first}..${last}, bound ${bound}`)
-      assert.strictEqual(results.reduce((n, r) => n + r.errors, 0), 0)
-      assert.isAtMost(total, bound, `admitted ${total} over windows ${first}..${last} (bound ${bound})`)
-      assert.isAtLeast(total, 50 * 3) // and the demand was real: most windows filled
-    }), 90_000)
+        const lines = children.map((child) => {
+          let out = ""
+          const ready = new Promise<void>((resolve) => {
+            child.stdout.on("data", (chunk: Buffer) => {
+              out += chunk.toString()
+              if (out.startsWith("ready\n")) resolve()
+            })
+          })
+          const done = new Promise<{ admitted: number; errors: number; minWindow: number; maxWindow: number }>(
+            (resolve, reject) => {
+              child.on("exit", (code) => (code === 0
+                ? resolve(JSON.parse(out.slice("ready\n".length)))
+                : reject(new Error(`skewed child exited ${code}`))))
+            }
+          )
+          return { ready, done }
+        })
+        await Promise.all(lines.map((l) => l.ready))
+        const startAt = Date.now() + 200
+        for (const child of children) child.stdin.end(`${startAt}\n`)
+        const runs = lines.map((l) => l.done)
+        const results = await Promise.all(runs)
+        const total = results.reduce((n, r) => n + r.admitted, 0)
+        const first = Math.min(...results.map((r) => r.minWindow))
+        const last = Math.max(...results.map((r) => r.maxWindow))
+        const bound = 50 * (last - first + 1)
+        console.log(`skewed: admitted ${total}, windows ${first}..${last}, bound ${bound}`)
+        assert.strictEqual(results.reduce((n, r) => n + r.errors, 0), 0)
+        assert.isAtMost(total, bound, `admitted ${total} over windows ${first}..${last} (bound ${bound})`)
+        assert.isAtLeast(total, 50 * 3) // and the demand was real: most windows filled
+      }),
+    90_000
+  )
 })

@@ -9,12 +9,12 @@ import { NodeRedis } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, ManagedRuntime, Scope } from "effect"
 import * as fc from "fast-check"
-import { afterAll } from "vitest"
 import { createClient } from "redis"
+import { afterAll } from "vitest"
 import { makeMemoryBackend } from "../../src/ratelimit/internal/MemoryBackend.ts"
 import type { RateLimitBackend } from "../../src/ratelimit/internal/RateLimitBackend.ts"
-import { type CompiledPolicy, decodePolicy } from "../../src/ratelimit/RateLimitPolicy.ts"
 import { makeRedisBackend } from "../../src/ratelimit/internal/RedisBackend.ts"
+import { type CompiledPolicy, decodePolicy } from "../../src/ratelimit/RateLimitPolicy.ts"
 import { describeRedis, redisUrl, uniquePrefix } from "../support/redis.ts"
 
 interface Scenario {
@@ -39,13 +39,23 @@ const scenario = (maxArrivals: number): fc.Arbitrary<Scenario> =>
     fixedWindow: fc.integer({ min: 200, max: 3000 }),
     slidingLimit: fc.integer({ min: 1, max: 10 }),
     slidingWindow: fc.integer({ min: 200, max: 3000 }),
-    arrivals: fc.array(fc.record({ gap: fc.integer({ min: 0, max: 700 }), cost: fc.integer({ min: 1, max: 3 }) }), { minLength: 1, maxLength: maxArrivals })
+    arrivals: fc.array(fc.record({ gap: fc.integer({ min: 0, max: 700 }), cost: fc.integer({ min: 1, max: 3 }) }), {
+      minLength: 1,
+      maxLength: maxArrivals
+    })
   })
 
 const compileScenario = (s: Scenario): Promise<CompiledPolicy> =>
   Effect.runPromise(decodePolicy("prop", {
     tiers: [
-      { _tag: "TokenBucket", name: "bucket", capacity: s.capacity, refillTokens: s.refillTokens, refillEvery: s.refillEvery, refill: s.interval ? "interval" : "continuous" },
+      {
+        _tag: "TokenBucket",
+        name: "bucket",
+        capacity: s.capacity,
+        refillTokens: s.refillTokens,
+        refillEvery: s.refillEvery,
+        refill: s.interval ? "interval" : "continuous"
+      },
       { _tag: "FixedWindow", name: "fixed", limit: s.fixedLimit, window: s.fixedWindow },
       { _tag: "SlidingWindow", name: "sliding", limit: s.slidingLimit, window: s.slidingWindow }
     ]
@@ -66,15 +76,25 @@ const checkScenario = async (backend: RateLimitBackend, run: Run, s: Scenario, k
       for (const r of decision.remainingList) assert.isAtLeast(r, 0, "a tier went negative")
     } else {
       const after = await run(backend.status(key, policy, t))
-      assert.deepStrictEqual(after.tiers.map((x) => x.remaining), before.tiers.map((x) => x.remaining), "a refused request consumed a tier")
+      assert.deepStrictEqual(
+        after.tiers.map((x) => x.remaining),
+        before.tiers.map((x) => x.remaining),
+        "a refused request consumed a tier"
+      )
       assert.isAbove(decision.retryAfterMillis, 0)
     }
   }
   for (const a of admitted) {
-    const inSliding = admitted.filter((b) => b.t > a.t - s.slidingWindow && b.t <= a.t).reduce((sum, b) => sum + b.cost, 0)
+    const inSliding = admitted.filter((b) => b.t > a.t - s.slidingWindow && b.t <= a.t).reduce(
+      (sum, b) => sum + b.cost,
+      0
+    )
     assert.isAtMost(inSliding, s.slidingLimit, "sliding window over-admitted")
     const index = Math.floor(a.t / s.fixedWindow)
-    const inFixed = admitted.filter((b) => Math.floor(b.t / s.fixedWindow) === index).reduce((sum, b) => sum + b.cost, 0)
+    const inFixed = admitted.filter((b) => Math.floor(b.t / s.fixedWindow) === index).reduce(
+      (sum, b) => sum + b.cost,
+      0
+    )
     assert.isAtMost(inFixed, s.fixedLimit, "fixed window over-admitted")
   }
   for (let i = 0; i < admitted.length; i++) {
@@ -82,7 +102,9 @@ const checkScenario = async (backend: RateLimitBackend, run: Run, s: Scenario, k
     for (let j = i; j < admitted.length; j++) {
       sum += (admitted[j] as { cost: number }).cost
       const span = (admitted[j] as { t: number }).t - (admitted[i] as { t: number }).t
-      const refill = s.interval ? (Math.floor(span / s.refillEvery) + 1) * s.refillTokens : (span * s.refillTokens) / s.refillEvery
+      const refill = s.interval
+        ? (Math.floor(span / s.refillEvery) + 1) * s.refillTokens
+        : (span * s.refillTokens) / s.refillEvery
       assert.isAtMost(sum, s.capacity + refill + 1e-6, "bucket admitted more than capacity + refill")
     }
   }
@@ -106,16 +128,29 @@ describeRedis("RateLimiter properties (redis)", () => {
     await Effect.runPromise(Scope.close(scope, Exit.void))
     const client = createClient({ url: redisUrl })
     await client.connect()
-    for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) if (keys.length > 0) await client.del(keys)
+    for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) {
+      if (keys.length > 0) await client.del(keys)
+    }
     await client.close()
     await runtime.dispose()
   })
 
   it("the same properties hold through the Lua script", async () => {
-    const backend = await runtime.runPromise(Scope.provide(makeRedisBackend(
-      { prefix, onStoreError: "failClosed", clock: "caller", storeTimeoutMs: 5_000, storeCooldownMs: 0, timeoutCircuit: 3, expectedProcesses: 1 },
-      { failure: () => Effect.void, success: Effect.void }
-    ), scope))
+    const backend = await runtime.runPromise(Scope.provide(
+      makeRedisBackend(
+        {
+          prefix,
+          onStoreError: "failClosed",
+          clock: "caller",
+          storeTimeoutMs: 5_000,
+          storeCooldownMs: 0,
+          timeoutCircuit: 3,
+          expectedProcesses: 1
+        },
+        { failure: () => Effect.void, success: Effect.void }
+      ),
+      scope
+    ))
     let n = 0
     await fc.assert(
       fc.asyncProperty(scenario(30), (s) => checkScenario(backend, (e) => runtime.runPromise(e), s, `k${n++}`)),
@@ -126,10 +161,21 @@ describeRedis("RateLimiter properties (redis)", () => {
   // Differential: the Redis answers (the unrolled fast path for policies without a sliding tier, the generic
   // body otherwise) equal the memory store's, number for number, including fractional costs and refills.
   it("Redis answers exactly like memory (fast path and generic script)", async () => {
-    const backend = await runtime.runPromise(Scope.provide(makeRedisBackend(
-      { prefix: `${prefix}diff:`, onStoreError: "failClosed", clock: "caller", storeTimeoutMs: 5_000, storeCooldownMs: 0, timeoutCircuit: 3, expectedProcesses: 1 },
-      { failure: () => Effect.void, success: Effect.void }
-    ), scope))
+    const backend = await runtime.runPromise(Scope.provide(
+      makeRedisBackend(
+        {
+          prefix: `${prefix}diff:`,
+          onStoreError: "failClosed",
+          clock: "caller",
+          storeTimeoutMs: 5_000,
+          storeCooldownMs: 0,
+          timeoutCircuit: 3,
+          expectedProcesses: 1
+        },
+        { failure: () => Effect.void, success: Effect.void }
+      ),
+      scope
+    ))
     let n = 0
     await fc.assert(
       fc.asyncProperty(
@@ -139,9 +185,18 @@ describeRedis("RateLimiter properties (redis)", () => {
         async (s, sliding, costs) => {
           const policy = await Effect.runPromise(decodePolicy("diff", {
             tiers: [
-              { _tag: "TokenBucket", name: "bucket", capacity: s.capacity, refillTokens: s.refillTokens / 3, refillEvery: s.refillEvery, refill: s.interval ? "interval" : "continuous" },
+              {
+                _tag: "TokenBucket",
+                name: "bucket",
+                capacity: s.capacity,
+                refillTokens: s.refillTokens / 3,
+                refillEvery: s.refillEvery,
+                refill: s.interval ? "interval" : "continuous"
+              },
               { _tag: "FixedWindow", name: "fixed", limit: s.fixedLimit, window: s.fixedWindow },
-              ...(sliding ? [{ _tag: "SlidingWindow" as const, name: "sliding", limit: s.slidingLimit, window: s.slidingWindow }] : [])
+              ...(sliding
+                ? [{ _tag: "SlidingWindow" as const, name: "sliding", limit: s.slidingLimit, window: s.slidingWindow }]
+                : [])
             ]
           }))
           const memory = makeMemoryBackend()
@@ -151,8 +206,14 @@ describeRedis("RateLimiter properties (redis)", () => {
             const { gap } = s.arrivals[i] as { gap: number }
             const cost = costs[i % costs.length] as number
             t += gap
-            const [m, r] = [await Effect.runPromise(memory.consume(key, policy, cost, t)), await runtime.runPromise(backend.consume(key, policy, cost, t))]
-            const view = (d: typeof m) => d._tag === "Allowed" ? ["allowed", d.remainingList, d.resetAfterMillis] : ["refused", d.tierIndex, d.retryAfterMillis]
+            const [m, r] = [
+              await Effect.runPromise(memory.consume(key, policy, cost, t)),
+              await runtime.runPromise(backend.consume(key, policy, cost, t))
+            ]
+            const view = (d: typeof m) =>
+              d._tag === "Allowed"
+                ? ["allowed", d.remainingList, d.resetAfterMillis]
+                : ["refused", d.tierIndex, d.retryAfterMillis]
             assert.deepStrictEqual(view(r), view(m), `arrival ${i} at ${t}, cost ${cost}`)
           }
         }

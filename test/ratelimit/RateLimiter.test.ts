@@ -24,7 +24,9 @@ describe("RateLimiter (memory)", () => {
       assert.strictEqual((yield* rl.stats).keys, 0)
       assert.strictEqual((yield* rl.stats).evicted, 101)
     }).pipe(Effect.provide(RateLimiter.layerMemory({
-      policies: { default: { tiers: [{ _tag: "TokenBucket", capacity: 5, refillTokens: 1, refillEvery: "10 seconds" }] } },
+      policies: {
+        default: { tiers: [{ _tag: "TokenBucket", capacity: 5, refillTokens: 1, refillEvery: "10 seconds" }] }
+      },
       sweepInterval: "10 seconds"
     }))))
 
@@ -56,11 +58,17 @@ describe("RateLimiter (memory)", () => {
     Effect.gen(function*() {
       const rl = yield* RateLimiter
       yield* rl.check("k", { cost: 2 })
-      const fiber = yield* Effect.forkChild(rl.acquire("k").pipe(Effect.andThen(Clock.currentTimeMillis)), { startImmediately: true })
+      const fiber = yield* Effect.forkChild(rl.acquire("k").pipe(Effect.andThen(Clock.currentTimeMillis)), {
+        startImmediately: true
+      })
       yield* TestClock.adjust("5 seconds")
       assert.strictEqual(yield* Fiber.join(fiber), 5_000)
     }).pipe(Effect.provide(RateLimiter.layerMemory({
-      policies: { default: { tiers: [{ _tag: "TokenBucket", capacity: 2, refillTokens: 1, refillEvery: "5 seconds", refill: "interval" }] } }
+      policies: {
+        default: {
+          tiers: [{ _tag: "TokenBucket", capacity: 2, refillTokens: 1, refillEvery: "5 seconds", refill: "interval" }]
+        }
+      }
     }))))
 
   it.effect("1,000 concurrent fibers on one key never over-admit", () =>
@@ -73,7 +81,16 @@ describe("RateLimiter (memory)", () => {
       )
       assert.strictEqual(results.filter((r) => r._tag === "Success").length, 100)
     }).pipe(Effect.provide(RateLimiter.layerMemory({
-      policies: { default: { tiers: [{ _tag: "SlidingWindow", limit: 100, window: "1 minute" }, { _tag: "TokenBucket", capacity: 150, refillTokens: 1, refillEvery: "1 hour" }] } }
+      policies: {
+        default: {
+          tiers: [{ _tag: "SlidingWindow", limit: 100, window: "1 minute" }, {
+            _tag: "TokenBucket",
+            capacity: 150,
+            refillTokens: 1,
+            refillEvery: "1 hour"
+          }]
+        }
+      }
     }))))
 
   it.effect("per-provider defaults are shipped and picked from the key's provider scope", () =>
@@ -81,7 +98,12 @@ describe("RateLimiter (memory)", () => {
       const rl = yield* RateLimiter
       const limits = (key: string) => rl.status(key).pipe(Effect.map((s) => [s.policy, ...s.tiers.map((t) => t.limit)]))
       assert.deepStrictEqual(yield* limits(RateLimitKey.user("u1")), ["default", 60, 1000, 10000])
-      assert.deepStrictEqual(yield* limits(RateLimitKey.make({ provider: "anthropic", user: "u1" })), ["anthropic", 50, 1000, 10000])
+      assert.deepStrictEqual(yield* limits(RateLimitKey.make({ provider: "anthropic", user: "u1" })), [
+        "anthropic",
+        50,
+        1000,
+        10000
+      ])
       assert.deepStrictEqual(yield* limits(RateLimitKey.provider("xai")), ["xai", 50, 1000, 10000])
       assert.deepStrictEqual(yield* limits(RateLimitKey.model("google", "gemini-2.5")), ["google", 60, 1500, 15000])
       assert.deepStrictEqual(yield* limits(RateLimitKey.provider("unknown-vendor")), ["default", 60, 1000, 10000])
@@ -89,9 +111,16 @@ describe("RateLimiter (memory)", () => {
 
   it.effect("an invalid layer option fails the layer with a typed error naming the field", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(Effect.provide(RateLimiter.use(() => Effect.void), RateLimiter.layerMemory({ sweepInterval: -5 })))
+      const error = yield* Effect.flip(
+        Effect.provide(RateLimiter.use(() => Effect.void), RateLimiter.layerMemory({ sweepInterval: -5 }))
+      )
       assert.deepStrictEqual(error.path, "sweepInterval")
-      const missing = yield* Effect.flip(Effect.provide(RateLimiter.use(() => Effect.void), RateLimiter.layerMemory({ policies: { other: { tiers: [{ _tag: "FixedWindow", limit: 1, window: 1 }] } } })))
+      const missing = yield* Effect.flip(
+        Effect.provide(
+          RateLimiter.use(() => Effect.void),
+          RateLimiter.layerMemory({ policies: { other: { tiers: [{ _tag: "FixedWindow", limit: 1, window: 1 }] } } })
+        )
+      )
       assert.deepStrictEqual(missing.path, "policies.default")
     }))
 })

@@ -7,10 +7,10 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Fiber, type Layer } from "effect"
-import { TestClock } from "effect/testing"
-import { type RateLimitPolicyInput, RateLimiter } from "../../src/ratelimit/index.ts"
-import type { InvalidRateLimitInput } from "../../src/ratelimit/index.ts"
 import type { Redis } from "effect/persistence"
+import { TestClock } from "effect/testing"
+import { RateLimiter, type RateLimitPolicyInput } from "../../src/ratelimit/index.ts"
+import type { InvalidRateLimitInput } from "../../src/ratelimit/index.ts"
 
 type RedisError = Redis.RedisError
 
@@ -18,15 +18,38 @@ type RedisError = Redis.RedisError
  * Lets fibers woken by the TestClock finish their store I/O (a real-time pause; instant for memory). With an
  * asynchronous backend, virtual time is advanced one wake-up at a time, settling in between.
  */
-const settle = Effect.promise(() => new Promise<void>((resolve) => { setTimeout(resolve, 30) }))
+const settle = Effect.promise(() =>
+  new Promise<void>((resolve) => {
+    setTimeout(resolve, 30)
+  })
+)
 
-export type MakeLayer = (policies: Record<string, RateLimitPolicyInput>) => Layer.Layer<RateLimiter, InvalidRateLimitInput | RedisError>
+export type MakeLayer = (
+  policies: Record<string, RateLimitPolicyInput>
+) => Layer.Layer<RateLimiter, InvalidRateLimitInput | RedisError>
 
-const bucket5PerMinute: RateLimitPolicyInput = { tiers: [{ _tag: "TokenBucket", name: "b", capacity: 5, refillTokens: 5, refillEvery: "1 minute" }] }
-const fixed5PerMinute: RateLimitPolicyInput = { tiers: [{ _tag: "FixedWindow", name: "w", limit: 5, window: "1 minute" }] }
-const sliding5Per5Min: RateLimitPolicyInput = { tiers: [{ _tag: "SlidingWindow", name: "s", limit: 5, window: "5 minutes" }] }
-const interval: RateLimitPolicyInput = { tiers: [{ _tag: "TokenBucket", name: "i", capacity: 4, refillTokens: 2, refillEvery: "10 seconds", refill: "interval" }] }
-const onePerSecond: RateLimitPolicyInput = { tiers: [{ _tag: "TokenBucket", name: "b", capacity: 1, refillTokens: 1, refillEvery: "1 second" }] }
+const bucket5PerMinute: RateLimitPolicyInput = {
+  tiers: [{ _tag: "TokenBucket", name: "b", capacity: 5, refillTokens: 5, refillEvery: "1 minute" }]
+}
+const fixed5PerMinute: RateLimitPolicyInput = {
+  tiers: [{ _tag: "FixedWindow", name: "w", limit: 5, window: "1 minute" }]
+}
+const sliding5Per5Min: RateLimitPolicyInput = {
+  tiers: [{ _tag: "SlidingWindow", name: "s", limit: 5, window: "5 minutes" }]
+}
+const interval: RateLimitPolicyInput = {
+  tiers: [{
+    _tag: "TokenBucket",
+    name: "i",
+    capacity: 4,
+    refillTokens: 2,
+    refillEvery: "10 seconds",
+    refill: "interval"
+  }]
+}
+const onePerSecond: RateLimitPolicyInput = {
+  tiers: [{ _tag: "TokenBucket", name: "b", capacity: 1, refillTokens: 1, refillEvery: "1 second" }]
+}
 const multi: RateLimitPolicyInput = {
   tiers: [
     { _tag: "TokenBucket", name: "burst", capacity: 10, refillTokens: 10, refillEvery: "1 minute" },
@@ -34,12 +57,24 @@ const multi: RateLimitPolicyInput = {
     { _tag: "SlidingWindow", name: "hour", limit: 5, window: "1 hour" }
   ]
 }
-const policies = { default: bucket5PerMinute, fixed: fixed5PerMinute, sliding: sliding5Per5Min, interval, slow: onePerSecond, multi }
+const policies = {
+  default: bucket5PerMinute,
+  fixed: fixed5PerMinute,
+  sliding: sliding5Per5Min,
+  interval,
+  slow: onePerSecond,
+  multi
+}
 
 const limitedOf = <A, E extends { readonly _tag: string }>(effect: Effect.Effect<A, E>) =>
   Effect.flip(effect).pipe(Effect.map((e) => {
     if (e._tag !== "RateLimited") throw new Error(`expected RateLimited, got ${e._tag}`)
-    return e as unknown as { readonly tier: string; readonly limit: number; readonly retryAfterMillis: number; readonly retryAfter: Duration.Duration }
+    return e as unknown as {
+      readonly tier: string
+      readonly limit: number
+      readonly retryAfterMillis: number
+      readonly retryAfter: Duration.Duration
+    }
   }))
 
 export const rateLimiterConformance = (name: string, makeLayer: MakeLayer): void => {
@@ -96,7 +131,10 @@ export const rateLimiterConformance = (name: string, makeLayer: MakeLayer): void
         yield* check
         assert.strictEqual((yield* limitedOf(check)).retryAfterMillis, 60_000) // next: the hits of t=1m
         assert.strictEqual((yield* limitedOf(rl.check("sw", { policy: "sliding", cost: 3 }))).retryAfterMillis, 60_000)
-        assert.strictEqual((yield* limitedOf(rl.check("sw", { policy: "sliding", cost: 5 }))).retryAfterMillis, 5 * 60_000)
+        assert.strictEqual(
+          (yield* limitedOf(rl.check("sw", { policy: "sliding", cost: 5 }))).retryAfterMillis,
+          5 * 60_000
+        )
       })))
 
     it.effect("interval refill: tokens arrive in steps at tick boundaries", () =>
@@ -183,8 +221,12 @@ export const rateLimiterConformance = (name: string, makeLayer: MakeLayer): void
         yield* rl.check("t", { policy: "slow" })
         const first = yield* limitedOf(rl.acquire("t", { policy: "slow", timeout: "999 millis" }))
         assert.strictEqual(first.retryAfterMillis, 1_000)
-        const a = yield* Effect.forkChild(rl.acquire("t", { policy: "slow", timeout: "1 second" }), { startImmediately: true })
-        const b = yield* Effect.forkChild(rl.acquire("t", { policy: "slow", timeout: "5 seconds" }), { startImmediately: true })
+        const a = yield* Effect.forkChild(rl.acquire("t", { policy: "slow", timeout: "1 second" }), {
+          startImmediately: true
+        })
+        const b = yield* Effect.forkChild(rl.acquire("t", { policy: "slow", timeout: "5 seconds" }), {
+          startImmediately: true
+        })
         yield* settle
         const third = yield* limitedOf(rl.acquire("t", { policy: "slow", timeout: "2999 millis" }))
         assert.strictEqual(third.retryAfterMillis, 3_000) // predicted: behind a (1s) and b (2s)
@@ -244,18 +286,34 @@ export const rateLimiterConformance = (name: string, makeLayer: MakeLayer): void
         assert.strictEqual(cost._tag, "InvalidRateLimitInput")
         assert.deepStrictEqual(cost._tag === "InvalidRateLimitInput" ? cost.path : "", "cost")
         const key = yield* Effect.flip(rl.check("x".repeat(600)))
-        assert.deepStrictEqual(key._tag === "InvalidRateLimitInput" ? [key.path, key.message.includes("too long")] : [], ["key", true])
+        assert.deepStrictEqual(
+          key._tag === "InvalidRateLimitInput" ? [key.path, key.message.includes("too long")] : [],
+          ["key", true]
+        )
         const empty = yield* Effect.flip(rl.check(""))
         assert.deepStrictEqual(empty._tag === "InvalidRateLimitInput" ? empty.path : "", "key")
         const unknown = yield* Effect.flip(rl.check("k", { policy: "nope" }))
         assert.deepStrictEqual(unknown._tag === "InvalidRateLimitInput" ? unknown.path : "", "policy")
         const timeout = yield* Effect.flip(rl.acquire("k", { timeout: "soon" as Duration.Input }))
         assert.deepStrictEqual(timeout._tag === "InvalidRateLimitInput" ? timeout.path : "", "timeout")
-        const policy = yield* Effect.flip(rl.setPolicy("p", { tiers: [{ _tag: "FixedWindow", limit: 0, window: "1 minute" }] }))
+        const policy = yield* Effect.flip(
+          rl.setPolicy("p", { tiers: [{ _tag: "FixedWindow", limit: 0, window: "1 minute" }] })
+        )
         assert.deepStrictEqual(policy.path, "policies.p.tiers[0].limit")
-        const window = yield* Effect.flip(rl.setPolicy("p", { tiers: [{ _tag: "FixedWindow", limit: 1, window: "forever-ish" }] }))
+        const window = yield* Effect.flip(
+          rl.setPolicy("p", { tiers: [{ _tag: "FixedWindow", limit: 1, window: "forever-ish" }] })
+        )
         assert.deepStrictEqual(window.path, "policies.p.tiers[0].window")
-        const dup = yield* Effect.flip(rl.setPolicy("p", { tiers: [{ _tag: "FixedWindow", name: "a", limit: 1, window: 1000 }, { _tag: "SlidingWindow", name: "a", limit: 1, window: 1000 }] }))
+        const dup = yield* Effect.flip(
+          rl.setPolicy("p", {
+            tiers: [{ _tag: "FixedWindow", name: "a", limit: 1, window: 1000 }, {
+              _tag: "SlidingWindow",
+              name: "a",
+              limit: 1,
+              window: 1000
+            }]
+          })
+        )
         assert.deepStrictEqual(dup.path, "policies.p.tiers[1].name")
         const penalty = yield* Effect.flip(rl.penalty("k", Number.NaN))
         assert.deepStrictEqual(penalty._tag === "InvalidRateLimitInput" ? penalty.path : "", "amount")

@@ -6,12 +6,12 @@
  */
 import { NodeRedis } from "@effect/platform-node"
 import { assert, it } from "@effect/vitest"
-import { Effect, Layer, Stream, Fiber } from "effect"
-import { spawn, type ChildProcess } from "node:child_process"
+import { Effect, Fiber, Layer, Stream } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
 import { connect, createServer, type Socket } from "node:net"
 import { fileURLToPath } from "node:url"
-import { afterAll } from "vitest"
 import { createClient } from "redis"
+import { afterAll } from "vitest"
 import { RateLimiter, type RateLimiterEvent, type RateLimiterHooks } from "../../src/ratelimit/index.ts"
 import { describeRedis, redisUrl, uniquePrefix } from "../support/redis.ts"
 import { rateLimiterConformance } from "./RateLimiterConformance.ts"
@@ -43,7 +43,16 @@ const freePort = (): Promise<number> =>
   })
 
 const startRedisServer = async (port: number): Promise<ChildProcess> => {
-  const child = spawn("redis-server", ["--port", String(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"], { stdio: "ignore" })
+  const child = spawn("redis-server", [
+    "--port",
+    String(port),
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--bind",
+    "127.0.0.1"
+  ], { stdio: "ignore" })
   for (let i = 0; i < 100; i++) {
     const ok = await new Promise<boolean>((resolve) => {
       const client = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: false } })
@@ -51,7 +60,9 @@ const startRedisServer = async (port: number): Promise<ChildProcess> => {
       client.connect().then(() => client.close().then(() => resolve(true)), () => resolve(false))
     })
     if (ok) return child
-    await new Promise((r) => { setTimeout(r, 50) })
+    await new Promise((r) => {
+      setTimeout(r, 50)
+    })
   }
   throw new Error("redis-server did not start")
 }
@@ -60,7 +71,9 @@ const startRedisServer = async (port: number): Promise<ChildProcess> => {
  * A TCP proxy in front of the test Redis that can be frozen: while frozen it forwards nothing in either
  * direction (a hung server: the connection stays open, no reply comes); thawing forwards what was held back.
  */
-const freezableProxy = async (): Promise<{ readonly url: string; freeze: () => void; thaw: () => void; close: () => Promise<void> }> => {
+const freezableProxy = async (): Promise<
+  { readonly url: string; freeze: () => void; thaw: () => void; close: () => Promise<void> }
+> => {
   const upstream = new URL(redisUrl)
   let frozen = false
   const held: Array<() => void> = []
@@ -82,7 +95,9 @@ const freezableProxy = async (): Promise<{ readonly url: string; freeze: () => v
     client.on("close", () => server.destroy())
     server.on("close", () => client.destroy())
   })
-  await new Promise<void>((resolve) => { server.listen(0, "127.0.0.1", resolve) })
+  await new Promise<void>((resolve) => {
+    server.listen(0, "127.0.0.1", resolve)
+  })
   const address = server.address()
   const port = typeof address === "object" && address !== null ? address.port : 0
   return {
@@ -110,7 +125,11 @@ describeRedis("RateLimiter (redis)", () => {
   it.live("1,000 concurrent fibers on one key never over-admit (three tiers, one script call each)", () =>
     Effect.gen(function*() {
       const rl = yield* RateLimiter
-      const results = yield* Effect.forEach(Array.from({ length: 1000 }, (_, i) => i), () => Effect.result(rl.check("hot")), { concurrency: "unbounded" })
+      const results = yield* Effect.forEach(
+        Array.from({ length: 1000 }, (_, i) => i),
+        () => Effect.result(rl.check("hot")),
+        { concurrency: "unbounded" }
+      )
       assert.strictEqual(results.filter((r) => r._tag === "Success").length, 100)
     }).pipe(Effect.provide(layerAt({
       policies: {
@@ -124,22 +143,34 @@ describeRedis("RateLimiter (redis)", () => {
       }
     }))))
 
-  it.live("several OS processes sharing Redis hammer one key: total admitted never exceeds the limit", () =>
-    Effect.promise(async () => {
-      const prefix = `${runPrefix}procs:`
-      const script = fileURLToPath(new URL("./fixtures/hammer.ts", import.meta.url))
-      const runs = Array.from({ length: 4 }, () =>
-        new Promise<number>((resolve, reject) => {
-          const child = spawn(process.execPath, [script], { env: { ...process.env, REDIS_URL: redisUrl, RL_PREFIX: prefix, RL_ATTEMPTS: "150" }, stdio: ["ignore", "pipe", "inherit"] })
-          let out = ""
-          child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()))
-          child.on("exit", (code) => (code === 0 ? resolve(Number(JSON.parse(out).admitted)) : reject(new Error(`hammer exited ${code}`))))
-        }))
-      const admitted = await Promise.all(runs)
-      const total = admitted.reduce((a, b) => a + b, 0)
-      assert.strictEqual(total, 200) // the sliding window's limit; 600 attempts in all
-      assert.isTrue(admitted.every((n) => n >= 0 && n <= 150))
-    }), 90_000)
+  it.live(
+    "several OS processes sharing Redis hammer one key: total admitted never exceeds the limit",
+    () =>
+      Effect.promise(async () => {
+        const prefix = `${runPrefix}procs:`
+        const script = fileURLToPath(new URL("./fixtures/hammer.ts", import.meta.url))
+        const runs = Array.from({ length: 4 }, () =>
+          new Promise<number>((resolve, reject) => {
+            const child = spawn(process.execPath, [script], {
+              env: { ...process.env, REDIS_URL: redisUrl, RL_PREFIX: prefix, RL_ATTEMPTS: "150" },
+              stdio: ["ignore", "pipe", "inherit"]
+            })
+            let out = ""
+            child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()))
+            child.on(
+              "exit",
+              (
+                code
+              ) => (code === 0 ? resolve(Number(JSON.parse(out).admitted)) : reject(new Error(`hammer exited ${code}`)))
+            )
+          }))
+        const admitted = await Promise.all(runs)
+        const total = admitted.reduce((a, b) => a + b, 0)
+        assert.strictEqual(total, 200) // the sliding window's limit; 600 attempts in all
+        assert.isTrue(admitted.every((n) => n >= 0 && n <= 150))
+      }),
+    90_000
+  )
 
   const killScenario = (onStoreError: "failOpen" | "failClosed" | "insurance") =>
     it.live(`redis-server killed mid-run: ${onStoreError} holds and nothing crashes`, () =>
@@ -150,23 +181,40 @@ describeRedis("RateLimiter (redis)", () => {
         let restarted: ChildProcess | undefined
         const program = Effect.gen(function*() {
           const rl = yield* RateLimiter
-          const watcher = yield* rl.events.pipe(Stream.take(2), Stream.runCollect, Effect.forkChild({ startImmediately: true }))
+          const watcher = yield* rl.events.pipe(
+            Stream.take(2),
+            Stream.runCollect,
+            Effect.forkChild({ startImmediately: true })
+          )
           yield* rl.check("k")
           assert.strictEqual((yield* rl.check("k")).degraded, undefined)
           server.kill("SIGKILL")
-          yield* Effect.promise(() => new Promise((r) => { server.once("exit", r) }))
+          yield* Effect.promise(() =>
+            new Promise((r) => {
+              server.once("exit", r)
+            })
+          )
           const after = yield* Effect.forEach([1, 2, 3, 4], () => Effect.result(rl.check("k")))
           const stats = yield* rl.stats
           const tags = after.map((r) => (r._tag === "Success" ? `ok:${r.success.degraded}` : r.failure._tag))
-          if (onStoreError === "failOpen") assert.deepStrictEqual(tags, ["ok:failOpen", "ok:failOpen", "ok:failOpen", "ok:failOpen"])
-          if (onStoreError === "failClosed") assert.deepStrictEqual(tags, Array(4).fill("RateLimitStoreError"))
+          if (onStoreError === "failOpen") {
+            assert.deepStrictEqual(tags, ["ok:failOpen", "ok:failOpen", "ok:failOpen", "ok:failOpen"])
+          }
+          if (onStoreError === "failClosed") {
+            assert.deepStrictEqual(tags, Array(4).fill("RateLimitStoreError"))
+          }
           // insurance: a fresh in-memory limiter with the same policy (limit 3, one expected process) takes over
-          if (onStoreError === "insurance") assert.deepStrictEqual(tags, ["ok:insurance", "ok:insurance", "ok:insurance", "RateLimited"])
+          if (onStoreError === "insurance") {
+            assert.deepStrictEqual(tags, ["ok:insurance", "ok:insurance", "ok:insurance", "RateLimited"])
+          }
           assert.strictEqual(stats.storeErrors, 4)
           assert.strictEqual(stats.fallbacks[onStoreError], 4)
           const seen = yield* Fiber.join(watcher)
           assert.strictEqual(seen[0]?._tag, "StoreFallback")
-          assert.strictEqual(events.filter((e) => e._tag === "StoreFallback").length, 4)
+          assert.strictEqual(
+            events.filter((e) => e._tag === "StoreFallback").length,
+            4
+          )
           // bring the server back on the same port: the limiter recovers by itself
           restarted = yield* Effect.promise(() => startRedisServer(port))
           yield* Effect.sleep("250 millis") // past the store cooldown
@@ -180,13 +228,25 @@ describeRedis("RateLimiter (redis)", () => {
           assert.isTrue(events.some((e) => e._tag === "StoreRecovered"))
         })
         yield* program.pipe(
-          Effect.provide(layerAt({
-            onStoreError,
-            storeTimeout: "300 millis",
-            storeCooldown: "200 millis",
-            expectedProcesses: 1,
-            policies: { default: { tiers: [{ _tag: "FixedWindow", limit: 3, window: "1 hour" }, { _tag: "SlidingWindow", limit: 3, window: "1 hour" }] } }
-          }, { onEvent: (e) => events.push(e) }, `redis://127.0.0.1:${port}`)),
+          Effect.provide(layerAt(
+            {
+              onStoreError,
+              storeTimeout: "300 millis",
+              storeCooldown: "200 millis",
+              expectedProcesses: 1,
+              policies: {
+                default: {
+                  tiers: [{ _tag: "FixedWindow", limit: 3, window: "1 hour" }, {
+                    _tag: "SlidingWindow",
+                    limit: 3,
+                    window: "1 hour"
+                  }]
+                }
+              }
+            },
+            { onEvent: (e) => events.push(e) },
+            `redis://127.0.0.1:${port}`
+          )),
           Effect.ensuring(Effect.sync(() => {
             server.kill("SIGKILL")
             restarted?.kill("SIGKILL")
@@ -198,48 +258,54 @@ describeRedis("RateLimiter (redis)", () => {
   killScenario("failClosed")
   killScenario("insurance")
 
-  it.live("hung connection (open, never answers), circuit of 1 timeout: the store timeout fires, the policy holds, recovery is automatic", () =>
-    Effect.gen(function*() {
-      const proxy = yield* Effect.promise(freezableProxy)
-      const events: Array<RateLimiterEvent> = []
-      const program = Effect.gen(function*() {
-        const rl = yield* RateLimiter
-        assert.strictEqual((yield* rl.check("h")).degraded, undefined)
-        proxy.freeze()
-        const started = Date.now()
-        const first = yield* rl.check("h")
-        const waited = Date.now() - started
-        assert.strictEqual(first.degraded, "failOpen")
-        assert.isAtLeast(waited, 150) // the 200 ms store timeout (watchdog granularity: up to 1.25 x)
-        assert.isBelow(waited, 1_000)
-        const during = Date.now()
-        assert.strictEqual((yield* rl.check("h")).degraded, "failOpen") // cooling down: no new wait
-        assert.isBelow(Date.now() - during, 100)
-        const stats = yield* rl.stats
-        assert.strictEqual(stats.storeErrors, 2)
-        assert.strictEqual(stats.fallbacks.failOpen, 2)
-        const fallback = events.find((e) => e._tag === "StoreFallback")
-        assert.include(fallback?._tag === "StoreFallback" ? fallback.reason : "", "no reply within 200 ms")
-        proxy.thaw()
-        yield* Effect.sleep("250 millis") // past the cooldown
-        let recovered = false
-        for (let i = 0; i < 20 && !recovered; i++) {
-          const r = yield* rl.check("h2")
-          recovered = r.degraded === undefined
-          if (!recovered) yield* Effect.sleep("100 millis")
-        }
-        assert.isTrue(recovered)
-        assert.isTrue(events.some((e) => e._tag === "StoreRecovered"))
-      })
-      yield* program.pipe(
-        Effect.provide(layerAt({
-          onStoreError: "failOpen",
-          storeTimeout: "200 millis",
-          storeCooldown: "200 millis",
-          timeoutCircuit: 1,
-          policies: { default: { tiers: [{ _tag: "FixedWindow", limit: 100, window: "1 hour" }] } }
-        }, { onEvent: (e) => events.push(e) }, proxy.url)),
-        Effect.ensuring(Effect.promise(() => proxy.close()))
-      )
-    }), 20_000)
+  it.live(
+    "hung connection (open, never answers), circuit of 1 timeout: the store timeout fires, the policy holds, recovery is automatic",
+    () =>
+      Effect.gen(function*() {
+        const proxy = yield* Effect.promise(freezableProxy)
+        const events: Array<RateLimiterEvent> = []
+        const program = Effect.gen(function*() {
+          const rl = yield* RateLimiter
+          assert.strictEqual((yield* rl.check("h")).degraded, undefined)
+          proxy.freeze()
+          const started = Date.now()
+          const first = yield* rl.check("h")
+          const waited = Date.now() - started
+          assert.strictEqual(first.degraded, "failOpen")
+          assert.isAtLeast(waited, 150) // the 200 ms store timeout (watchdog granularity: up to 1.25 x)
+          assert.isBelow(waited, 1_000)
+          const during = Date.now()
+          assert.strictEqual((yield* rl.check("h")).degraded, "failOpen") // cooling down: no new wait
+          assert.isBelow(Date.now() - during, 100)
+          const stats = yield* rl.stats
+          assert.strictEqual(stats.storeErrors, 2)
+          assert.strictEqual(stats.fallbacks.failOpen, 2)
+          const fallback = events.find((e) => e._tag === "StoreFallback")
+          assert.include(fallback?._tag === "StoreFallback" ? fallback.reason : "", "no reply within 200 ms")
+          proxy.thaw()
+          yield* Effect.sleep("250 millis") // past the cooldown
+          let recovered = false
+          for (let i = 0; i < 20 && !recovered; i++) {
+            const r = yield* rl.check("h2")
+            recovered = r.degraded === undefined
+            if (!recovered) yield* Effect.sleep("100 millis")
+          }
+          assert.isTrue(recovered)
+          assert.isTrue(events.some((e) => e._tag === "StoreRecovered"))
+        })
+        yield* program.pipe(
+          Effect.provide(layerAt({
+            onStoreError: "failOpen",
+            storeTimeout: "200 millis",
+            storeCooldown: "200 millis",
+            timeoutCircuit: 1,
+            policies: { default: { tiers: [{ _tag: "FixedWindow", limit: 100, window: "1 hour" }] } }
+          }, {
+            onEvent: (e) => events.push(e)
+          }, proxy.url)),
+          Effect.ensuring(Effect.promise(() => proxy.close()))
+        )
+      }),
+    20_000
+  )
 })

@@ -18,18 +18,30 @@ const makeCounter = (log: Array<string>) =>
       if (request === "crash") throw new Error("handler threw")
       if (request === "later") {
         // reply from another fiber, after this handler returned noreply
-        return Effect.as(Effect.forkDetach(Effect.andThen(Effect.sleep(100), Actor.reply(from, n * 10))), Behaviour.noreply(n))
+        return Effect.as(
+          Effect.forkDetach(Effect.andThen(Effect.sleep(100), Actor.reply(from, n * 10))),
+          Behaviour.noreply(n)
+        )
       }
       if (request === "stop-with-reply") return Behaviour.stop(ExitReason.normal, n, "bye")
       if (request === "self") {
         return Effect.flatMap(Actor.self, (me) =>
-          me === undefined ? Effect.die("no self") : Effect.map(Effect.exit(Actor.call(me as Actor.ActorRef<CounterProtocol>, "get")), (exit) =>
-            Behaviour.reply(Exit.isFailure(exit) ? String((Cause.squash(exit.cause) as { readonly _tag: string })._tag) : "no error", n)))
+          me === undefined ?
+            Effect.die("no self") :
+            Effect.map(Effect.exit(Actor.call(me as Actor.ActorRef<CounterProtocol>, "get")), (exit) =>
+              Behaviour.reply(
+                Exit.isFailure(exit)
+                  ? String((Cause.squash(exit.cause) as { readonly _tag: string })._tag)
+                  : "no error",
+                n
+              )))
       }
       return Effect.as(Effect.sleep(request.sleep), Behaviour.reply(n + 1, n + 1))
     },
     handleCast: (message, n) => {
-      if (message === "crash") return Effect.fail("cast failed")
+      if (message === "crash") {
+        return Effect.fail("cast failed")
+      }
       log.push(`cast ${message.add}`)
       return Behaviour.noreply(n + message.add)
     },
@@ -98,7 +110,9 @@ describe("Actor", () => {
   it.effect("default call timeout is 5 seconds", () =>
     Effect.gen(function*() {
       const ref = yield* Actor.start(makeCounter([]), 0)
-      const caller = yield* Effect.forkChild(Effect.exit(Actor.call(ref, { sleep: 60_000 })), { startImmediately: true })
+      const caller = yield* Effect.forkChild(Effect.exit(Actor.call(ref, { sleep: 60_000 })), {
+        startImmediately: true
+      })
       yield* TestClock.adjust(4999)
       assert.isUndefined(caller.pollUnsafe())
       yield* TestClock.adjust(1)
@@ -229,7 +243,10 @@ describe("Actor", () => {
         init: () => Behaviour.ok(null),
         handleCast: (n, s) =>
           n === 0
-            ? Effect.andThen(Deferred.succeed(started, undefined), Effect.as(Deferred.await(release), Behaviour.noreply(s)))
+            ? Effect.andThen(
+              Deferred.succeed(started, undefined),
+              Effect.as(Deferred.await(release), Behaviour.noreply(s))
+            )
             : Effect.sync(() => {
               seen.push(n)
               return Behaviour.noreply(s)

@@ -15,7 +15,9 @@ describe("DynamicSupervisor", () => {
       const log: Array<string> = []
       const sup = yield* DynamicSupervisor.spawn({ name: "dyn" })
       const a = (yield* DynamicSupervisor.startChild(sup, spec(log, "a"))) as Actor.ActorRef<WorkerProtocol>
-      const t = (yield* DynamicSupervisor.startChild(sup, spec(log, "t", "temporary"))) as Actor.ActorRef<WorkerProtocol>
+      const t = (yield* DynamicSupervisor.startChild(sup, spec(log, "t", "temporary"))) as Actor.ActorRef<
+        WorkerProtocol
+      >
       assert.strictEqual((yield* DynamicSupervisor.countChildren(sup)).active, 2)
       yield* Actor.cast(a, "crash")
       yield* Actor.cast(t, "crash")
@@ -45,7 +47,10 @@ describe("DynamicSupervisor", () => {
         id: "g",
         start: (tenant: string) => Actor.start(greeter, [tenant, 42] as const)
       })
-      assert.strictEqual(yield* Actor.call(child as Actor.ActorRef<{ call: "hello"; reply: string }>, "hello"), "tenant-1-42")
+      assert.strictEqual(
+        yield* Actor.call(child as Actor.ActorRef<{ call: "hello"; reply: string }>, "hello"),
+        "tenant-1-42"
+      )
     }))
 
   it.effect("default intensity 3 in 5 s: the 4th quick crash shuts everything down", () =>
@@ -66,7 +71,11 @@ describe("DynamicSupervisor", () => {
       const sup = yield* DynamicSupervisor.spawn()
       for (const id of ["a", "b", "c"]) yield* DynamicSupervisor.startChild(sup, spec(log, id))
       yield* Actor.stop(sup, ExitReason.shutdown)
-      assert.deepStrictEqual(log.filter((l) => l.startsWith("stop")).sort(), ["stop a shutdown", "stop b shutdown", "stop c shutdown"])
+      assert.deepStrictEqual(log.filter((l) => l.startsWith("stop")).sort(), [
+        "stop a shutdown",
+        "stop b shutdown",
+        "stop c shutdown"
+      ])
     }))
 
   it.effect("terminateChild by process; an unknown process is ChildNotFound; bad specs are InvalidOptions", () =>
@@ -76,11 +85,19 @@ describe("DynamicSupervisor", () => {
       yield* DynamicSupervisor.terminateChild(sup, child)
       assert.deepStrictEqual(child.exitReason, ExitReason.shutdown)
       assert.strictEqual((yield* Effect.flip(DynamicSupervisor.terminateChild(sup, child)))._tag, "ChildNotFound")
-      const bad = yield* Effect.flip(DynamicSupervisor.startChild<[], never>(sup, { id: "x", start: Effect.never as never, shutdown: "soon" as never }))
+      const bad = yield* Effect.flip(
+        DynamicSupervisor.startChild<[], never>(sup, {
+          id: "x",
+          start: Effect.never as never,
+          shutdown: "soon" as never
+        })
+      )
       assert.isTrue(bad._tag === "InvalidOptions" && bad.path === "shutdown")
       // a `start` that is neither an Effect nor a function (an array, a record) is refused, never run
       for (const start of [[1, 2], { pid: 1 }]) {
-        const badStart = yield* Effect.flip(DynamicSupervisor.startChild<[], never>(sup, { id: "y", start: start as never }))
+        const badStart = yield* Effect.flip(
+          DynamicSupervisor.startChild<[], never>(sup, { id: "y", start: start as never })
+        )
         assert.isTrue(badStart._tag === "InvalidOptions" && badStart.path === "start")
       }
       assert.isUndefined(sup.exitReason)

@@ -6,7 +6,15 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber } from "effect"
 import { TestClock } from "effect/testing"
-import { Actor, Behaviour, ChildSpec, DynamicSupervisor, ExitReason, Process, Supervisor } from "../../src/runtime/index.ts"
+import {
+  Actor,
+  Behaviour,
+  ChildSpec,
+  DynamicSupervisor,
+  ExitReason,
+  Process,
+  Supervisor
+} from "../../src/runtime/index.ts"
 
 type SlowProtocol = { readonly call: "ping" | "slow"; readonly reply: string }
 
@@ -24,10 +32,14 @@ const spec = (log: Array<string>, id: string, trapExit: boolean, shutdown: Child
   ChildSpec.actor(id, slowWorker(log, id, trapExit), undefined, { shutdown })
 
 const child = (sup: Supervisor.SupervisorRef, id: string) =>
-  Effect.map(Supervisor.whichChildren(sup), (children) => children.find((c) => c.id === id)?.process as Actor.ActorRef<SlowProtocol>)
+  Effect.map(
+    Supervisor.whichChildren(sup),
+    (children) => children.find((c) => c.id === id)?.process as Actor.ActorRef<SlowProtocol>
+  )
 
 const failedWith = (exit: Exit.Exit<unknown, unknown>, tag: string) =>
-  Exit.isFailure(exit) && exit.cause.reasons.some((r) => r._tag === "Fail" && (r.error as { _tag: string })._tag === tag)
+  Exit.isFailure(exit) &&
+  exit.cause.reasons.some((r) => r._tag === "Fail" && (r.error as { _tag: string })._tag === tag)
 
 describe("Exit signals (OTP trap_exit)", () => {
   it.effect("a worker that does not trap exits dies at once on shutdown: no terminate, its caller sees the exit", () =>
@@ -35,7 +47,9 @@ describe("Exit signals (OTP trap_exit)", () => {
       const log: Array<string> = []
       const sup = yield* Supervisor.spawn({ children: [spec(log, "w", false)] })
       const w = yield* child(sup, "w")
-      const caller = yield* Effect.forkChild(Effect.exit(Actor.call(w, "slow", { timeout: "infinity" })), { startImmediately: true })
+      const caller = yield* Effect.forkChild(Effect.exit(Actor.call(w, "slow", { timeout: "infinity" })), {
+        startImmediately: true
+      })
       // the worker is busy in a 10 s handler; its supervisor's shutdown does not wait for it (no clock advance)
       yield* Supervisor.terminateChild(sup, "w")
       assert.deepStrictEqual(w.exitReason, ExitReason.shutdown)
@@ -68,7 +82,9 @@ describe("Exit signals (OTP trap_exit)", () => {
       const busy = yield* child(sup, "busy")
       yield* Supervisor.terminateChild(sup, "idle")
       assert.deepStrictEqual(log, ["terminate idle shutdown"])
-      yield* Effect.forkChild(Effect.exit(Actor.call(busy, "slow", { timeout: "infinity" })), { startImmediately: true })
+      yield* Effect.forkChild(Effect.exit(Actor.call(busy, "slow", { timeout: "infinity" })), {
+        startImmediately: true
+      })
       const terminating = yield* Effect.forkChild(Supervisor.terminateChild(sup, "busy"), { startImmediately: true })
       yield* TestClock.adjust(999)
       assert.isUndefined(terminating.pollUnsafe())
@@ -146,7 +162,14 @@ describe("Exit signals (OTP trap_exit)", () => {
       assert.deepStrictEqual(log, ["terminate a killed", "terminate e shutdown", "terminate d shutdown"])
       assert.deepStrictEqual(
         [root, a, b, sub, d, e].map((p) => p.exitReason),
-        [ExitReason.killed, ExitReason.killed, ExitReason.killed, ExitReason.killed, ExitReason.shutdown, ExitReason.shutdown]
+        [
+          ExitReason.killed,
+          ExitReason.killed,
+          ExitReason.killed,
+          ExitReason.killed,
+          ExitReason.shutdown,
+          ExitReason.shutdown
+        ]
       )
     }))
 

@@ -11,7 +11,9 @@ import * as fc from "fast-check"
 import { Actor, DynamicSupervisor, ExitReason, Supervisor } from "../../src/runtime/index.ts"
 import { workerSpec } from "./support/workers.ts"
 
-type Loose = Actor.ActorRef<{ readonly call: unknown; readonly reply: unknown; readonly cast: unknown; readonly info: unknown }>
+type Loose = Actor.ActorRef<
+  { readonly call: unknown; readonly reply: unknown; readonly cast: unknown; readonly info: unknown }
+>
 
 /** The exit is a success or a typed failure (a tagged error value), never a defect or an interruption. */
 const typedOrOk = (exit: Exit.Exit<unknown, unknown>): boolean =>
@@ -21,13 +23,17 @@ const typedOrOk = (exit: Exit.Exit<unknown, unknown>): boolean =>
 
 const show = (u: unknown): string => fc.stringify(u)
 
-const describeExit = (exit: Exit.Exit<unknown, unknown>): string => (Exit.isSuccess(exit) ? "ok" : Cause.pretty(exit.cause))
+const describeExit = (
+  exit: Exit.Exit<unknown, unknown>
+): string => (Exit.isSuccess(exit) ? "ok" : Cause.pretty(exit.cause))
 
 describe("Runtime fuzz: bad messages never crash a supervised process", () => {
   it("arbitrary values to every supervisor entry point: typed failures, unchanged children, a live tree", async () => {
     const log: Array<string> = []
     const setup = await Effect.runPromise(Effect.gen(function*() {
-      const sup = yield* Supervisor.spawn({ children: [workerSpec(log, "a"), Supervisor.childSpec("sub", { children: [workerSpec(log, "b")] })] })
+      const sup = yield* Supervisor.spawn({
+        children: [workerSpec(log, "a"), Supervisor.childSpec("sub", { children: [workerSpec(log, "b")] })]
+      })
       const dyn = yield* DynamicSupervisor.spawn({ maxChildren: 5 })
       yield* DynamicSupervisor.startChild(dyn, workerSpec(log, "d"))
       const before = (yield* Supervisor.whichChildren(sup)).map((c) => c.process)
@@ -54,7 +60,23 @@ describe("Runtime fuzz: bad messages never crash a supervised process", () => {
     // values that look like the runtime's own messages, with the wrong insides
     const lookalike = fc.oneof(
       fc.anything(),
-      fc.record({ _tag: fc.constantFrom("StartChild", "TerminateChild", "RestartChild", "DeleteChild", "GetChildSpec", "ChildExit", "TryAgain", "BackoffDue", "Down"), id: fc.anything(), spec: fc.anything(), child: fc.anything(), process: fc.anything() }),
+      fc.record({
+        _tag: fc.constantFrom(
+          "StartChild",
+          "TerminateChild",
+          "RestartChild",
+          "DeleteChild",
+          "GetChildSpec",
+          "ChildExit",
+          "TryAgain",
+          "BackoffDue",
+          "Down"
+        ),
+        id: fc.anything(),
+        spec: fc.anything(),
+        child: fc.anything(),
+        process: fc.anything()
+      }),
       fc.record({ id: fc.string(), start: fc.anything(), restart: fc.anything(), shutdown: fc.anything() })
     )
     await fc.assert(
@@ -73,7 +95,9 @@ describe("Runtime fuzz: bad messages never crash a supervised process", () => {
     )
     await Effect.runPromise(Effect.gen(function*() {
       // what a valid `startChild` may have added is removed; the original children are the same processes
-      const after = (yield* Supervisor.whichChildren(sup)).filter((c) => c.id === "a" || c.id === "sub").map((c) => c.process)
+      const after = (yield* Supervisor.whichChildren(sup)).filter((c) => c.id === "a" || c.id === "sub").map((c) =>
+        c.process
+      )
       assert.deepStrictEqual(after, before)
       const dynAfter = yield* DynamicSupervisor.whichChildren(dyn)
       assert.strictEqual(dynAfter[0], dynBefore[0])

@@ -95,12 +95,16 @@ describe("Mailbox (OTP: a send never blocks; signals are never lost)", () => {
       const ref = yield* Actor.start(Gated(gate, []), undefined, { mailbox: { capacity: 1, overflow: "backpressure" } })
       yield* Actor.cast(ref, "block")
       yield* Actor.cast(ref, "fill") // the mailbox is full now
-      const caller = yield* Effect.forkChild(Effect.exit(Actor.call(ref, "ping", { timeout: 300 })), { startImmediately: true })
+      const caller = yield* Effect.forkChild(Effect.exit(Actor.call(ref, "ping", { timeout: 300 })), {
+        startImmediately: true
+      })
       yield* TestClock.adjust(299)
       assert.isUndefined(caller.pollUnsafe())
       yield* TestClock.adjust(1)
       const exit = yield* Fiber.join(caller)
-      assert.isTrue(Exit.isFailure(exit) && exit.cause.reasons.some((r) => r._tag === "Fail" && r.error._tag === "CallTimeout"))
+      assert.isTrue(
+        Exit.isFailure(exit) && exit.cause.reasons.some((r) => r._tag === "Fail" && r.error._tag === "CallTimeout")
+      )
       // a call that gets room in time is answered
       const second = yield* Effect.forkChild(Actor.call(ref, "ping", { timeout: 300 }), { startImmediately: true })
       yield* TestClock.adjust(100)
@@ -118,7 +122,9 @@ describe("Mailbox (OTP: a send never blocks; signals are never lost)", () => {
       const caller = yield* Effect.forkChild(Effect.exit(Actor.call(ref, "ping")), { startImmediately: true })
       yield* TestClock.adjust(5000) // the default call timeout
       const exit = yield* Fiber.join(caller)
-      assert.isTrue(Exit.isFailure(exit) && exit.cause.reasons.some((r) => r._tag === "Fail" && r.error._tag === "CallTimeout"))
+      assert.isTrue(
+        Exit.isFailure(exit) && exit.cause.reasons.some((r) => r._tag === "Fail" && r.error._tag === "CallTimeout")
+      )
       Actor.kill(ref).pipe(Effect.runSync)
     }))
 
@@ -126,7 +132,9 @@ describe("Mailbox (OTP: a send never blocks; signals are never lost)", () => {
     Effect.gen(function*() {
       const gate = yield* Deferred.make<void>()
       const log: Array<string> = []
-      const watcher = yield* Actor.start(Gated(gate, log), undefined, { mailbox: { capacity: 1, overflow: "dropping" } })
+      const watcher = yield* Actor.start(Gated(gate, log), undefined, {
+        mailbox: { capacity: 1, overflow: "dropping" }
+      })
       yield* Actor.cast(watcher, "block")
       yield* Actor.cast(watcher, "fill")
       yield* Actor.cast(watcher, "fill") // dropped: the mailbox is full

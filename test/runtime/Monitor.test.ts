@@ -80,10 +80,29 @@ describe("Monitor (erlang:monitor/demonitor under churn)", () => {
   const WATCHERS = 4
   const TARGETS = 4
   const op: fc.Arbitrary<Op> = fc.oneof(
-    { weight: 5, arbitrary: fc.record({ kind: fc.constant("monitor" as const), watcher: fc.nat(WATCHERS - 1), target: fc.nat(TARGETS - 1) }) },
+    {
+      weight: 5,
+      arbitrary: fc.record({
+        kind: fc.constant("monitor" as const),
+        watcher: fc.nat(WATCHERS - 1),
+        target: fc.nat(TARGETS - 1)
+      })
+    },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant("demonitor" as const), monitor: fc.nat(40) }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constantFrom("crashTarget" as const, "stopTarget" as const), target: fc.nat(TARGETS - 1) }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constantFrom("crashWatcher" as const, "stopWatcher" as const), watcher: fc.nat(WATCHERS - 1) }) }
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constantFrom("crashTarget" as const, "stopTarget" as const),
+        target: fc.nat(TARGETS - 1)
+      })
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constantFrom("crashWatcher" as const, "stopWatcher" as const),
+        watcher: fc.nat(WATCHERS - 1)
+      })
+    }
   )
 
   interface Model {
@@ -117,7 +136,14 @@ describe("Monitor (erlang:monitor/demonitor under churn)", () => {
             const { id, demonitor } = yield* Monitor.monitorFrom(w, t)
             const alive = w.exitReason === undefined
             // a dead target: `noproc` at once; a dead watcher: nothing is ever delivered
-            monitors.push({ id, watcher: o.watcher, target: o.target, demonitor, expected: alive ? 1 : 0, settled: !alive || t.exitReason !== undefined })
+            monitors.push({
+              id,
+              watcher: o.watcher,
+              target: o.target,
+              demonitor,
+              expected: alive ? 1 : 0,
+              settled: !alive || t.exitReason !== undefined
+            })
             break
           }
           case "demonitor": {

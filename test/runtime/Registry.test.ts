@@ -55,13 +55,20 @@ describe("Registry", () => {
       yield* Registry.register(reg, "topic", b, { priority: 2 })
       assert.deepStrictEqual((yield* Registry.lookup(reg, "topic")).map((e) => e.value.priority), [1, 2])
       yield* Registry.dispatch(reg, "topic", (entries) =>
-        Effect.forEach(entries, (e) => Actor.cast(e.process as Actor.ActorRef<EchoProtocol>, "event"), { discard: true }))
+        Effect.forEach(entries, (e) =>
+          Actor.cast(e.process as Actor.ActorRef<EchoProtocol>, "event"), { discard: true }))
       assert.deepStrictEqual([seenA, seenB], [["event"], ["event"]])
       yield* Actor.stop(a)
-      assert.deepStrictEqual((yield* Registry.lookup(reg, "topic")).map((e) => e.process), [b])
+      assert.deepStrictEqual(
+        (yield* Registry.lookup(reg, "topic")).map((e) =>
+          e.process
+        ),
+        [b]
+      )
       yield* Registry.unregister(reg, "topic", b)
       assert.deepStrictEqual(yield* Registry.lookup(reg, "topic"), [])
-      yield* Registry.dispatch(reg, "nobody", () => Effect.die("not called"))
+      yield* Registry.dispatch(reg, "nobody", () =>
+        Effect.die("not called"))
     }))
 })
 

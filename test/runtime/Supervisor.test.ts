@@ -94,7 +94,14 @@ describe("Supervisor strategies", () => {
 })
 
 describe("restart types × exit reasons", () => {
-  const cases: ReadonlyArray<readonly [restart: "permanent" | "transient" | "temporary", reason: ExitReason.ExitReason | "crash", restarted: boolean, kept: boolean]> = [
+  const cases: ReadonlyArray<
+    readonly [
+      restart: "permanent" | "transient" | "temporary",
+      reason: ExitReason.ExitReason | "crash",
+      restarted: boolean,
+      kept: boolean
+    ]
+  > = [
     ["permanent", ExitReason.normal, true, true],
     ["permanent", ExitReason.shutdown, true, true],
     ["permanent", "crash", true, true],
@@ -135,7 +142,13 @@ describe("restart types × exit reasons", () => {
       })
       log.length = 0
       yield* exitChild(sup, "a", "crash")
-      assert.deepStrictEqual(log, ["stop a failure(Error: a crashed)", "stop c shutdown", "stop t shutdown", "start a", "start c"])
+      assert.deepStrictEqual(log, [
+        "stop a failure(Error: a crashed)",
+        "stop c shutdown",
+        "stop t shutdown",
+        "start a",
+        "start c"
+      ])
       assert.deepStrictEqual((yield* Supervisor.whichChildren(sup)).map((c) => c.id), ["a", "c"])
     }))
 })

@@ -41,7 +41,10 @@ describe("start", () => {
         [{ children: [{ ...workerSpec([], "a"), restart: "sometimes" as "permanent" }] }, "children[0].restart"],
         [{ children: [{ ...workerSpec([], ""), id: "" }] }, "children[0].id"],
         [{ children: [{ ...workerSpec([], "a"), significant: true }] }, "children[0].significant"],
-        [{ autoShutdown: "anySignificant", children: [{ ...workerSpec([], "a"), significant: true }] }, "children[0].significant"],
+        [
+          { autoShutdown: "anySignificant", children: [{ ...workerSpec([], "a"), significant: true }] },
+          "children[0].significant"
+        ],
         [{ maxRestarts: -1 }, "maxRestarts"],
         [{ strategy: "oneForSome" as Supervisor.Strategy }, "strategy"],
         [{ children: [{ ...workerSpec([], "a"), backoff: { min: 100, max: 10 } }] }, "children[0].backoff.max"]
@@ -74,7 +77,9 @@ describe("shutdown", () => {
   it.effect("sup_stop_timeout: a child that does not stop in `shutdown` ms is killed after exactly that long", () =>
     Effect.gen(function*() {
       const log: Array<string> = []
-      const sup = yield* Supervisor.spawn({ children: [workerSpec(log, "slow", { shutdown: 1000 }, { hangInTerminate: true })] })
+      const sup = yield* Supervisor.spawn({
+        children: [workerSpec(log, "slow", { shutdown: 1000 }, { hangInTerminate: true })]
+      })
       const child = (yield* childOf(sup, "slow")) as Process.Process
       const stopping = yield* Effect.forkChild(Supervisor.shutdownTree(sup), { startImmediately: true })
       yield* TestClock.adjust(999)
@@ -257,7 +262,11 @@ describe("restart backoff (Akka restartWithBackoff)", () => {
       const events = yield* Lifecycle.use((l) => l.subscribe)
       yield* exitChild(sup, "w", "crash")
       yield* TestClock.adjust(1500)
-      const restarted = yield* events.pipe(Stream.filter((e) => e._tag === "ChildRestarted"), Stream.take(1), Stream.runCollect)
+      const restarted = yield* events.pipe(
+        Stream.filter((e) => e._tag === "ChildRestarted"),
+        Stream.take(1),
+        Stream.runCollect
+      )
       const delay = restarted[0]?.delayMillis ?? -1
       assert.isTrue(delay >= 1000 && delay <= 1500, `delay ${delay}`)
     }).pipe(Random.withSeed("troupe"), Effect.provide(Lifecycle.layer)))
@@ -297,8 +306,8 @@ describe("application root (layerRoot)", () => {
         const a = yield* Supervisor.start({ name: "svc", children: [workerSpec(log, "w1")] })
         const b = yield* Supervisor.start({ name: "svc", children: [workerSpec(log, "w2")] })
         assert.deepStrictEqual((yield* Supervisor.whichChildren(root)).map((c) => c.id), ["svc", "svc#2"])
-        assert.strictEqual((yield* childOf(root, "svc")), a)
-        assert.strictEqual((yield* childOf(root, "svc#2")), b)
+        assert.strictEqual(yield* childOf(root, "svc"), a)
+        assert.strictEqual(yield* childOf(root, "svc#2"), b)
         return a
       }))
       assert.deepStrictEqual(yield* Supervisor.whichChildren(root), [])

@@ -33,7 +33,9 @@ describe("supervisor management", () => {
       yield* Supervisor.terminateChild(sup, "b")
       const present = yield* Effect.flip(Supervisor.startChild(sup, workerSpec(log, "b")))
       assert.strictEqual(present._tag, "AlreadyPresent")
-      const invalid = yield* Effect.flip(Supervisor.startChild(sup, { ...workerSpec(log, "c"), restart: "always" as "permanent" }))
+      const invalid = yield* Effect.flip(
+        Supervisor.startChild(sup, { ...workerSpec(log, "c"), restart: "always" as "permanent" })
+      )
       assert.isTrue(invalid._tag === "InvalidOptions" && invalid.path === "restart")
       const failing = yield* Effect.flip(Supervisor.startChild(sup, { id: "d", start: Effect.fail("nope") }))
       assert.isTrue(failing._tag === "FailedToStartChild" && failing.id === "d")
@@ -44,7 +46,9 @@ describe("supervisor management", () => {
 
   it.effect("terminate_child keeps the spec (restartable) except for temporary children; not_found", () =>
     Effect.gen(function*() {
-      const sup = yield* Supervisor.spawn({ children: [workerSpec([], "p"), workerSpec([], "t", { restart: "temporary" })] })
+      const sup = yield* Supervisor.spawn({
+        children: [workerSpec([], "p"), workerSpec([], "t", { restart: "temporary" })]
+      })
       const p = (yield* childOf(sup, "p")) as Process.Process
       yield* Supervisor.terminateChild(sup, "p")
       assert.deepStrictEqual(p.exitReason, ExitReason.shutdown)

@@ -54,7 +54,12 @@ const run = (s: Scenario) =>
       restart,
       start: Effect.tap(Actor.start(worker([], `c${i}`), undefined), (ref) => Effect.sync(() => started.push(ref)))
     }))
-    const sup = yield* Supervisor.spawn({ strategy: s.strategy, maxRestarts: s.maxRestarts, maxSeconds: s.maxSeconds, children })
+    const sup = yield* Supervisor.spawn({
+      strategy: s.strategy,
+      maxRestarts: s.maxRestarts,
+      maxSeconds: s.maxSeconds,
+      children
+    })
     let now = 0
     const decisions: Array<number> = []
     const windowMillis = s.maxSeconds * 1000
@@ -67,7 +72,9 @@ const run = (s: Scenario) =>
           return
         }
         const reported = new Set(
-          (yield* Supervisor.whichChildren(sup)).flatMap((c) => c.process !== undefined && c.process !== "restarting" ? [c.process] : [])
+          (yield* Supervisor.whichChildren(sup)).flatMap((c) =>
+            c.process !== undefined && c.process !== "restarting" ? [c.process] : []
+          )
         )
         for (const p of started) {
           const alive = p.exitReason === undefined
@@ -99,7 +106,9 @@ const run = (s: Scenario) =>
           const exceeded = inWindow > s.maxRestarts
           const dead = sup.exitReason !== undefined
           if (exceeded !== dead) {
-            throw new Error(`${label}: ${inWindow} restarts in window, max ${s.maxRestarts}, supervisor ${dead ? "dead" : "alive"}`)
+            throw new Error(
+              `${label}: ${inWindow} restarts in window, max ${s.maxRestarts}, supervisor ${dead ? "dead" : "alive"}`
+            )
           }
           const reason = exitOf(sup)
           if (dead && reason?._tag !== "Shutdown") throw new Error(`${label}: exit reason ${reason?._tag}`)

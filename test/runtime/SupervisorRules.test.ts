@@ -22,9 +22,14 @@ describe("Supervisor rules (OTP / Elixir)", () => {
       const sup = yield* DynamicSupervisor.spawn({ maxChildren: 1 })
       const first = (yield* DynamicSupervisor.startChild(sup, { id: "flaky", start })) as Actor.ActorRef<WorkerProtocol>
       yield* Actor.cast(first, "crash") // the supervisor is now inside the (slow) restart
-      const second = yield* Effect.forkChild(Effect.flip(DynamicSupervisor.startChild(sup, { id: "other", start: Actor.start(worker(log, "other"), undefined) })), {
-        startImmediately: true
-      })
+      const second = yield* Effect.forkChild(
+        Effect.flip(
+          DynamicSupervisor.startChild(sup, { id: "other", start: Actor.start(worker(log, "other"), undefined) })
+        ),
+        {
+          startImmediately: true
+        }
+      )
       yield* TestClock.adjust(100) // the restart fails: the child is `restarting` when `other` asks to start
       const error = yield* Fiber.join(second)
       assert.strictEqual(error._tag, "MaxChildren")
@@ -37,12 +42,27 @@ describe("Supervisor rules (OTP / Elixir)", () => {
   it.effect("supervisor:get_childspec returns the spec with its defaults filled in", () =>
     Effect.gen(function*() {
       const sup = yield* Supervisor.spawn({
-        children: [workerSpec([], "w"), Supervisor.childSpec("sub", {}), workerSpec([], "t", { restart: "temporary", shutdown: 100 })]
+        children: [
+          workerSpec([], "w"),
+          Supervisor.childSpec("sub", {}),
+          workerSpec([], "t", { restart: "temporary", shutdown: 100 })
+        ]
       })
       const w = yield* Supervisor.getChildSpec(sup, "w")
-      assert.deepStrictEqual([w.id, w.restart, w.shutdown, w.type, w.significant], ["w", "permanent", 5000, "worker", false])
+      assert.deepStrictEqual([w.id, w.restart, w.shutdown, w.type, w.significant], [
+        "w",
+        "permanent",
+        5000,
+        "worker",
+        false
+      ])
       const sub = yield* Supervisor.getChildSpec(sup, "sub")
-      assert.deepStrictEqual([sub.restart, sub.shutdown, sub.type, sub.significant], ["permanent", "infinity", "supervisor", false])
+      assert.deepStrictEqual([sub.restart, sub.shutdown, sub.type, sub.significant], [
+        "permanent",
+        "infinity",
+        "supervisor",
+        false
+      ])
       const t = yield* Supervisor.getChildSpec(sup, "t")
       assert.deepStrictEqual([t.restart, t.shutdown, t.type], ["temporary", 100, "worker"])
       assert.strictEqual((yield* Effect.flip(Supervisor.getChildSpec(sup, "nope")))._tag, "ChildNotFound")
@@ -67,14 +87,16 @@ describe("Supervisor rules (OTP / Elixir)", () => {
 
   it.effect("supervisor flags: intensity a non-negative integer, period a positive integer of seconds (0 and 1.5 rejected)", () =>
     Effect.gen(function*() {
-      for (const [flags, path] of [
-        [{ maxSeconds: 0 }, "maxSeconds"],
-        [{ maxSeconds: 1.5 }, "maxSeconds"],
-        [{ maxRestarts: -1 }, "maxRestarts"],
-        [{ maxRestarts: 0.5 }, "maxRestarts"],
-        [{ maxMillis: 0 }, "maxMillis"],
-        [{ maxSeconds: 1, maxMillis: 500 }, "maxMillis"]
-      ] as const) {
+      for (
+        const [flags, path] of [
+          [{ maxSeconds: 0 }, "maxSeconds"],
+          [{ maxSeconds: 1.5 }, "maxSeconds"],
+          [{ maxRestarts: -1 }, "maxRestarts"],
+          [{ maxRestarts: 0.5 }, "maxRestarts"],
+          [{ maxMillis: 0 }, "maxMillis"],
+          [{ maxSeconds: 1, maxMillis: 500 }, "maxMillis"]
+        ] as const
+      ) {
         const error = yield* Effect.flip(Supervisor.spawn(flags))
         assert.strictEqual(error._tag, "InvalidOptions")
         assert.strictEqual((error as { path: string }).path, path)
@@ -84,8 +106,10 @@ describe("Supervisor rules (OTP / Elixir)", () => {
       // an explicit period in milliseconds: 1 restart allowed within 1500 ms
       const log: Array<string> = []
       const sup = yield* Supervisor.spawn({ maxRestarts: 1, maxMillis: 1500, children: [workerSpec(log, "w")] })
-      const crash = Effect.flatMap(Supervisor.whichChildren(sup), (children) =>
-        Actor.cast(children[0]?.process as Actor.ActorRef<WorkerProtocol>, "crash"))
+      const crash = Effect.flatMap(
+        Supervisor.whichChildren(sup),
+        (children) => Actor.cast(children[0]?.process as Actor.ActorRef<WorkerProtocol>, "crash")
+      )
       yield* crash
       yield* TestClock.adjust(1501)
       yield* crash
@@ -99,14 +123,20 @@ describe("Supervisor rules (OTP / Elixir)", () => {
   it.effect("a nested start failure keeps OTP's shape: shutdown(failedToStartChild(...)) is a normal reason", () =>
     Effect.gen(function*() {
       const bad: ChildSpec.ChildSpec = { id: "bad", start: Effect.fail(new Error("cannot start")) }
-      const error = yield* Effect.flip(Supervisor.spawn({ children: [Supervisor.childSpec("mid", { children: [bad] })] }))
+      const error = yield* Effect.flip(
+        Supervisor.spawn({ children: [Supervisor.childSpec("mid", { children: [bad] })] })
+      )
       assert.strictEqual(error._tag, "FailedToStartChild")
       if (error._tag !== "FailedToStartChild") return
       assert.strictEqual(error.id, "mid")
       const reason = error.exitReason
       assert.isTrue(ExitReason.isNormal(reason))
       assert.strictEqual(reason._tag, "Shutdown")
-      const inner = (reason as ExitReason.Shutdown).term as { _tag: string; id: string; exitReason: ExitReason.ExitReason }
+      const inner = (reason as ExitReason.Shutdown).term as {
+        _tag: string
+        id: string
+        exitReason: ExitReason.ExitReason
+      }
       assert.deepStrictEqual([inner._tag, inner.id, inner.exitReason._tag], ["FailedToStartChild", "bad", "Failure"])
     }))
 })

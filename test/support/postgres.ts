@@ -62,6 +62,9 @@ export const describePostgres = (name: string, body: () => void): void => {
       })
     })
   } else {
-    describe.skip(`${name} (skipped: no PostgreSQL answering at ${databaseUrl}; set DATABASE_URL or start postgres)`, body)
+    describe.skip(
+      `${name} (skipped: no PostgreSQL answering at ${databaseUrl}; set DATABASE_URL or start postgres)`,
+      body
+    )
   }
 }

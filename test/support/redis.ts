@@ -7,9 +7,9 @@
  */
 import { Effect } from "effect"
 import { Redis } from "effect/persistence"
-import { describe, it as vitestIt } from "vitest"
-import { createConnection } from "node:net"
 import { randomUUID } from "node:crypto"
+import { createConnection } from "node:net"
+import { describe, it as vitestIt } from "vitest"
 
 export const redisUrl: string = process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379"
 
@@ -35,7 +35,8 @@ export const pingRedis = (): Promise<boolean> =>
 export const redisUp: boolean = await pingRedis()
 
 /** A key prefix unique to this test run (and process). */
-export const uniquePrefix = (label: string): string => `troupe-test:${label}:${process.pid}:${randomUUID().slice(0, 8)}:`
+export const uniquePrefix = (label: string): string =>
+  `troupe-test:${label}:${process.pid}:${randomUUID().slice(0, 8)}:`
 
 /**
  * `describe` for Redis-backed tests: runs when Redis answers; otherwise skips with a message, or, under
@@ -61,7 +62,14 @@ export const cleanupRedisPrefix = (prefix: string): Effect.Effect<void, Redis.Re
     const redis = yield* Redis.Redis
     let cursor = "0"
     do {
-      const [next, keys] = yield* redis.send<[string, Array<string>]>("SCAN", cursor, "MATCH", `${prefix}*`, "COUNT", "1000")
+      const [next, keys] = yield* redis.send<[string, Array<string>]>(
+        "SCAN",
+        cursor,
+        "MATCH",
+        `${prefix}*`,
+        "COUNT",
+        "1000"
+      )
       cursor = next
       if (keys.length > 0) yield* redis.send("UNLINK", ...keys)
     } while (cursor !== "0")

@@ -15,12 +15,31 @@ describe("event catalogue", () => {
 
   it("covers the issue's list: LLM, tokens, tools, agents, algorithms, cache, rate limit, config, supervisor, breaker, security, audit", () => {
     const has = (prefix: string) => eventCatalogue.some((e) => e.name.join(".").startsWith(prefix))
-    for (const prefix of [
-      "troupe.llm.call.start", "troupe.llm.call.stop", "troupe.llm.call.exception", "troupe.llm.token.usage",
-      "troupe.tool.execution", "troupe.agent.action", "troupe.algorithm.execution", "troupe.cache.hit", "troupe.cache.miss",
-      "troupe.cache.eviction", "troupe.rate_limiter.limited", "troupe.config.changed", "troupe.supervisor.child.restarted"
-    ]) assert.isTrue(has(prefix), prefix)
-    for (const prefix of ["troupe.breaker.opened", "troupe.breaker.rejected", "troupe.security.injection.detected", "troupe.audit.recorded"]) {
+    for (
+      const prefix of [
+        "troupe.llm.call.start",
+        "troupe.llm.call.stop",
+        "troupe.llm.call.exception",
+        "troupe.llm.token.usage",
+        "troupe.tool.execution",
+        "troupe.agent.action",
+        "troupe.algorithm.execution",
+        "troupe.cache.hit",
+        "troupe.cache.miss",
+        "troupe.cache.eviction",
+        "troupe.rate_limiter.limited",
+        "troupe.config.changed",
+        "troupe.supervisor.child.restarted"
+      ]
+    ) assert.isTrue(has(prefix), prefix)
+    for (
+      const prefix of [
+        "troupe.breaker.opened",
+        "troupe.breaker.rejected",
+        "troupe.security.injection.detected",
+        "troupe.audit.recorded"
+      ]
+    ) {
       assert.isTrue(has(prefix), prefix)
     }
     // nothing is reserved any more: the breaker events come from BreakerStep, the security events from Guard

@@ -8,13 +8,23 @@ import { hubLayer } from "./support/hubLayer.ts"
 describe("lifecycle bridge", () => {
   it("maps lifecycle events to troupe.supervisor.* events with low-cardinality reasons", () => {
     const e = toTelemetryEvent({
-      _tag: "ChildExited", supervisor: "cache", childId: "sweeper", reason: ExitReason.die(new Error("disk full")), timestamp: 42
+      _tag: "ChildExited",
+      supervisor: "cache",
+      childId: "sweeper",
+      reason: ExitReason.die(new Error("disk full")),
+      timestamp: 42
     })
     assert.deepStrictEqual(e.name, ["troupe", "supervisor", "child", "exited"])
     assert.deepStrictEqual(e.measurements, { system_time: 42 })
     assert.strictEqual(e.metadata.reason, "failure")
     assert.include(String(e.metadata.reason_detail), "disk full")
-    const restarted = toTelemetryEvent({ _tag: "ChildRestarted", supervisor: "s", childId: "c", delayMillis: 5, timestamp: 1 })
+    const restarted = toTelemetryEvent({
+      _tag: "ChildRestarted",
+      supervisor: "s",
+      childId: "c",
+      delayMillis: 5,
+      timestamp: 1
+    })
     assert.deepStrictEqual(restarted.measurements, { system_time: 1, delay_millis: 5 })
   })
 
@@ -33,10 +43,14 @@ describe("lifecycle bridge", () => {
       }
       const workers = seen.filter((e) => e.metadata.supervisor === "workers").map((e) => e.name.slice(2).join("."))
       assert.includeMembers(workers, ["started", "child.started", "child.exited", "child.restarted"])
-      const exited = seen.find((e) => e.name.join(".") === "troupe.supervisor.child.exited" && e.metadata.supervisor === "workers")
+      const exited = seen.find((e) =>
+        e.name.join(".") === "troupe.supervisor.child.exited" && e.metadata.supervisor === "workers"
+      )
       assert.strictEqual(exited?.metadata.reason, "failure")
       const restarts = yield* Metric.value(Metric.counter("troupe_supervisor_child_restarts_total", {
-        description: "Supervised children restarted", attributes: { supervisor: "workers", child_id: "flaky" }, incremental: true
+        description: "Supervised children restarted",
+        attributes: { supervisor: "workers", child_id: "flaky" },
+        incremental: true
       }))
       assert.strictEqual(restarts.count, 1)
     }).pipe(Effect.provide(Live)))

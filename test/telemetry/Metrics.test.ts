@@ -8,7 +8,13 @@ import { parsePrometheusText } from "./support/PrometheusText.ts"
 
 class Overloaded extends Schema.TaggedError<Overloaded>()("Overloaded", {}) {}
 
-const llmCall = (hub: TelemetryHub["Service"], model: string, ms: number, tokens: readonly [number, number], cost: number) =>
+const llmCall = (
+  hub: TelemetryHub["Service"],
+  model: string,
+  ms: number,
+  tokens: readonly [number, number],
+  cost: number
+) =>
   hub.trackLlmCall(
     Effect.sleep(`${ms} millis`).pipe(Effect.as({ usage: tokens })),
     { provider: "openai", model },
@@ -26,7 +32,13 @@ const scriptedRun = Effect.gen(function*() {
     })
   yield* run(llmCall(hub, "gpt-4o", 400, [100, 50], 0.002), 400)
   yield* run(llmCall(hub, "gpt-4o", 1200, [200, 80], 0.005), 1200)
-  yield* run(Effect.sleep("3 seconds").pipe(Effect.andThen(new Overloaded()), hub.trackLlmCall({ provider: "openai", model: "gpt-4o" })), 3000)
+  yield* run(
+    Effect.sleep("3 seconds").pipe(
+      Effect.andThen(new Overloaded()),
+      hub.trackLlmCall({ provider: "openai", model: "gpt-4o" })
+    ),
+    3000
+  )
   yield* run(Effect.sleep("20 millis").pipe(hub.trackToolExecution({ tool: "search" })), 20)
   yield* run(Effect.sleep("80 millis").pipe(hub.trackAgentAction({ agent: "planner", action: "plan" })), 80)
   yield* hub.emit(Events.cacheHit, { count: 1 }, { cache: "embeddings" })
@@ -52,21 +64,38 @@ describe("metrics", () => {
       const hub = series(yield* TelemetryHub)
       yield* scriptedRun
       const tags = { provider: "openai", model: "gpt-4o" }
-      const calls = yield* Metric.value(Metric.counter("troupe_llm_calls_total", { description: "Completed LLM calls", attributes: tags, incremental: true }))
+      const calls = yield* Metric.value(
+        Metric.counter("troupe_llm_calls_total", {
+          description: "Completed LLM calls",
+          attributes: tags,
+          incremental: true
+        })
+      )
       assert.strictEqual(calls.count, 2)
-      const tokens = yield* Metric.value(Metric.counter("troupe_llm_tokens_total", { description: "Tokens used (input + output)", attributes: tags, incremental: true }))
+      const tokens = yield* Metric.value(
+        Metric.counter("troupe_llm_tokens_total", {
+          description: "Tokens used (input + output)",
+          attributes: tags,
+          incremental: true
+        })
+      )
       assert.strictEqual(tokens.count, 430)
-      const cost = yield* Metric.value(Metric.gauge("troupe_llm_call_cost_usd", { description: "Cost of the most recent LLM call", attributes: tags }))
+      const cost = yield* Metric.value(
+        Metric.gauge("troupe_llm_call_cost_usd", { description: "Cost of the most recent LLM call", attributes: tags })
+      )
       assert.strictEqual(cost.value, 0.005)
       const latency = yield* Metric.value(Metric.histogram("troupe_llm_call_duration_seconds", {
-        description: "LLM call response time", attributes: tags, boundaries: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
+        description: "LLM call response time",
+        attributes: tags,
+        boundaries: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
       }))
       assert.strictEqual(latency.count, 2)
       assert.closeTo(latency.sum, 1.6, 1e-9)
       assert.deepStrictEqual(latency.buckets.slice(0, 6), [[0.05, 0], [0.1, 0], [0.25, 0], [0.5, 1], [1, 1], [2.5, 2]])
       const exceptions = yield* Metric.value(Metric.counter("troupe_llm_call_exceptions_total", {
         description: "LLM calls that failed, died or were interrupted",
-        attributes: { ...tags, kind: "failure", error_type: "Overloaded" }, incremental: true
+        attributes: { ...tags, kind: "failure", error_type: "Overloaded" },
+        incremental: true
       }))
       assert.strictEqual(exceptions.count, 1)
       const text = yield* hub.prometheus()
@@ -90,8 +119,19 @@ describe("metrics", () => {
       assert.include(text, `myapp_job_items{queue="a"} 7`)
     }).pipe(Effect.provide(hubLayer({
       metrics: [
-        MetricDefinition.counter({ name: "jobs_done_total", event: ["app", "job", "done"], tags: ["queue"], description: "Jobs" }),
-        MetricDefinition.lastValue({ name: "job_items", event: ["app", "job", "done"], measurement: "items", tags: ["queue"], description: "Items" })
+        MetricDefinition.counter({
+          name: "jobs_done_total",
+          event: ["app", "job", "done"],
+          tags: ["queue"],
+          description: "Jobs"
+        }),
+        MetricDefinition.lastValue({
+          name: "job_items",
+          event: ["app", "job", "done"],
+          measurement: "items",
+          tags: ["queue"],
+          description: "Items"
+        })
       ]
     }))))
 })
@@ -135,11 +175,14 @@ describe("prometheus exposition", () => {
 
   const promtool = spawnSync("promtool", ["--version"], { encoding: "utf8" })
   const hasPromtool = promtool.status === 0
-  it.effect.skipIf(!hasPromtool)("passes promtool check metrics (when promtool is installed)", () =>
-    Effect.gen(function*() {
-      const text = yield* exposition
-      // promtool reads the exposition on stdin; exit 0 = parses and no lint problems
-      const result = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" })
-      assert.strictEqual(result.status, 0, `${result.stdout}\n${result.stderr}`)
-    }).pipe(Effect.provide(hubLayer())))
+  it.effect.skipIf(!hasPromtool)(
+    "passes promtool check metrics (when promtool is installed)",
+    () =>
+      Effect.gen(function*() {
+        const text = yield* exposition
+        // promtool reads the exposition on stdin; exit 0 = parses and no lint problems
+        const result = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" })
+        assert.strictEqual(result.status, 0, `${result.stdout}\n${result.stderr}`)
+      }).pipe(Effect.provide(hubLayer()))
+  )
 })

@@ -19,7 +19,11 @@ const tracked = Effect.gen(function*() {
       { provider: "openai", model: "gpt-4o", temperature: 0.3, maxTokens: 256, topP: 0.9 },
       {
         usage: (r) => ({
-          inputTokens: r.usage.in, outputTokens: r.usage.out, responseModel: r.model, responseId: r.id, finishReasons: [r.finish]
+          inputTokens: r.usage.in,
+          outputTokens: r.usage.out,
+          responseModel: r.model,
+          responseId: r.id,
+          finishReasons: [r.finish]
         })
       }
     )
@@ -31,13 +35,21 @@ const tracked = Effect.gen(function*() {
 describe("OpenTelemetry export", () => {
   it.effect("LLM spans carry the GenAI semantic-convention attributes (in-memory exporter)", () => {
     const exporter = new InMemorySpanExporter()
-    const Tracing = NodeSdk.layer(() => ({ resource: { serviceName: "troupe-test" }, spanProcessor: new SimpleSpanProcessor(exporter) }))
+    const Tracing = NodeSdk.layer(() => ({
+      resource: { serviceName: "troupe-test" },
+      spanProcessor: new SimpleSpanProcessor(exporter)
+    }))
     return Effect.gen(function*() {
       yield* tracked
       // read while the SDK layer is alive: shutting it down clears the exporter
       const spans = exporter.getFinishedSpans()
       const byName = new Map(spans.map((s) => [s.name, s]))
-      assert.deepStrictEqual(spans.map((s) => s.name), ["chat gpt-4o", "execute_tool web_search", "invoke_agent researcher", "chat claude-sonnet-4"])
+      assert.deepStrictEqual(spans.map((s) => s.name), [
+        "chat gpt-4o",
+        "execute_tool web_search",
+        "invoke_agent researcher",
+        "chat claude-sonnet-4"
+      ])
       const llm = byName.get("chat gpt-4o")
       assert.deepInclude(llm?.attributes, {
         "gen_ai.operation.name": "chat",
@@ -56,7 +68,10 @@ describe("OpenTelemetry export", () => {
       assert.strictEqual(llm?.kind, 2) // SpanKind.CLIENT
       const agent = byName.get("invoke_agent researcher")
       assert.strictEqual(llm?.parentSpanContext?.spanId, agent?.spanContext().spanId)
-      assert.deepInclude(byName.get("execute_tool web_search")?.attributes, { "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "web_search" })
+      assert.deepInclude(byName.get("execute_tool web_search")?.attributes, {
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.name": "web_search"
+      })
       const failed = byName.get("chat claude-sonnet-4")
       assert.deepInclude(failed?.attributes, { "gen_ai.provider.name": "anthropic", "error.type": "ProviderDown" })
       assert.strictEqual(failed?.status.code, 2) // SpanStatusCode.ERROR
@@ -65,10 +80,18 @@ describe("OpenTelemetry export", () => {
 
   it.effect("invalid exporter options fail the layer with paths", () =>
     Effect.gen(function*() {
-      const exit = yield* Effect.exit(Effect.provide(Effect.void, OtelExport.layer({ serviceName: "", endpoint: "ftp://x", exportIntervalMillis: 1 })))
-      const failure = Exit.isFailure(exit) && exit.cause.reasons[0]?._tag === "Fail" ? exit.cause.reasons[0].error : undefined
+      const exit = yield* Effect.exit(
+        Effect.provide(Effect.void, OtelExport.layer({ serviceName: "", endpoint: "ftp://x", exportIntervalMillis: 1 }))
+      )
+      const failure = Exit.isFailure(exit) && exit.cause.reasons[0]?._tag === "Fail"
+        ? exit.cause.reasons[0].error
+        : undefined
       assert.instanceOf(failure, InvalidTelemetryInput)
-      assert.deepStrictEqual((failure as InvalidTelemetryInput).detail.split("; ").map((i) => i.split(":")[0]), ["serviceName", "endpoint", "exportIntervalMillis"])
+      assert.deepStrictEqual((failure as InvalidTelemetryInput).detail.split("; ").map((i) => i.split(":")[0]), [
+        "serviceName",
+        "endpoint",
+        "exportIntervalMillis"
+      ])
     }))
 
   interface Received {
@@ -79,30 +102,49 @@ describe("OpenTelemetry export", () => {
 
   /** A tiny OTLP/HTTP receiver on loopback, port 0: records every POST. */
   const receiver = Effect.acquireRelease(
-    Effect.callback<{ readonly port: number; readonly received: Array<Received>; readonly close: () => Promise<void> }>((resume) => {
-      const received: Array<Received> = []
-      const server = createServer((req: IncomingMessage, res) => {
-        const chunks: Array<Buffer> = []
-        req.on("data", (c: Buffer) => chunks.push(c))
-        req.on("end", () => {
-          received.push({ url: req.url ?? "", contentType: req.headers["content-type"] ?? "", body: Buffer.concat(chunks).toString("utf8") })
-          res.writeHead(200, { "content-type": "application/json" }).end("{}")
+    Effect.callback<{ readonly port: number; readonly received: Array<Received>; readonly close: () => Promise<void> }>(
+      (resume) => {
+        const received: Array<Received> = []
+        const server = createServer((req: IncomingMessage, res) => {
+          const chunks: Array<Buffer> = []
+          req.on("data", (c: Buffer) => chunks.push(c))
+          req.on("end", () => {
+            received.push({
+              url: req.url ?? "",
+              contentType: req.headers["content-type"] ?? "",
+              body: Buffer.concat(chunks).toString("utf8")
+            })
+            res.writeHead(200, { "content-type": "application/json" }).end("{}")
+          })
         })
-      })
-      server.listen(0, "127.0.0.1", () => {
-        const { port } = server.address() as AddressInfo
-        resume(Effect.succeed({ port, received, close: () => new Promise<void>((r) => { server.close(() => r()) }) }))
-      })
-    }),
+        server.listen(0, "127.0.0.1", () => {
+          const { port } = server.address() as AddressInfo
+          resume(Effect.succeed({
+            port,
+            received,
+            close: () =>
+              new Promise<void>((r) => {
+                server.close(() => r())
+              })
+          }))
+        })
+      }
+    ),
     (r) => Effect.promise(r.close)
   )
 
   it.live("exports spans and metrics to a local OTLP/HTTP receiver", () =>
     Effect.gen(function*() {
       const server = yield* receiver
-      const Export = OtelExport.layer({ serviceName: "troupe-otlp-test", endpoint: `http://127.0.0.1:${server.port}`, batchSpans: false })
+      const Export = OtelExport.layer({
+        serviceName: "troupe-otlp-test",
+        endpoint: `http://127.0.0.1:${server.port}`,
+        batchSpans: false
+      })
       // the exporter layer flushes and shuts down when this scope closes
-      yield* tracked.pipe(Effect.provide(Layer.mergeAll(TelemetryHub.layer(), Export).pipe(Layer.provide(freshRegistry()))))
+      yield* tracked.pipe(
+        Effect.provide(Layer.mergeAll(TelemetryHub.layer(), Export).pipe(Layer.provide(freshRegistry())))
+      )
       const traces = server.received.filter((r) => r.url === "/v1/traces")
       assert.isNotEmpty(traces)
       assert.match(traces[0]?.contentType ?? "", /application\/(json|x-protobuf)/)

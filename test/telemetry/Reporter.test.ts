@@ -16,10 +16,32 @@ describe("Reporter", () => {
     const reporter = new Reporter(100)
     for (let ms = 1; ms <= 100; ms++) reporter.record("tool:search", ms, ms % 10 === 0 ? "Timeout" : undefined)
     const [stats] = reporter.stats()
-    assert.deepStrictEqual(stats && {
-      calls: stats.calls, successes: stats.successes, failures: stats.failures, errors: stats.errorsByType,
-      avg: stats.avgMs, min: stats.minMs, max: stats.maxMs, p50: stats.p50Ms, p95: stats.p95Ms, p99: stats.p99Ms
-    }, { calls: 100, successes: 90, failures: 10, errors: { Timeout: 10 }, avg: 50.5, min: 1, max: 100, p50: 50, p95: 95, p99: 99 })
+    assert.deepStrictEqual(
+      stats && {
+        calls: stats.calls,
+        successes: stats.successes,
+        failures: stats.failures,
+        errors: stats.errorsByType,
+        avg: stats.avgMs,
+        min: stats.minMs,
+        max: stats.maxMs,
+        p50: stats.p50Ms,
+        p95: stats.p95Ms,
+        p99: stats.p99Ms
+      },
+      {
+        calls: 100,
+        successes: 90,
+        failures: 10,
+        errors: { Timeout: 10 },
+        avg: 50.5,
+        min: 1,
+        max: 100,
+        p50: 50,
+        p95: 95,
+        p99: 99
+      }
+    )
     assert.strictEqual(nearestRank([7], 0.99), 7)
     assert.strictEqual(nearestRank([], 0.5), 0)
   })
@@ -44,9 +66,12 @@ describe("TelemetryHub reporter", () => {
     track: <A2, E2>(self: Effect.Effect<A2, E2>) => Effect.Effect<A2, E2>
   ) =>
     Effect.gen(function*() {
-      const fiber = yield* Effect.forkChild(Effect.exit(Effect.sleep(`${ms} millis`).pipe(Effect.andThen(effect), track)), {
-        startImmediately: true
-      })
+      const fiber = yield* Effect.forkChild(
+        Effect.exit(Effect.sleep(`${ms} millis`).pipe(Effect.andThen(effect), track)),
+        {
+          startImmediately: true
+        }
+      )
       yield* TestClock.adjust(`${ms} millis`)
       return yield* Fiber.join(fiber)
     })
@@ -68,7 +93,10 @@ describe("TelemetryHub reporter", () => {
       const stats = yield* hub.stats()
       assert.deepStrictEqual(stats.map((s) => s.component), ["llm:anthropic:claude-sonnet-4", "tool:search"])
       const llm = stats[0]
-      assert.deepStrictEqual(llm && [llm.calls, llm.successes, llm.failures, llm.minMs, llm.maxMs, llm.p50Ms, llm.p95Ms], [7, 4, 3, 50, 600, 300, 600])
+      assert.deepStrictEqual(
+        llm && [llm.calls, llm.successes, llm.failures, llm.minMs, llm.maxMs, llm.p50Ms, llm.p95Ms],
+        [7, 4, 3, 50, 600, 300, 600]
+      )
       assert.deepStrictEqual(llm?.errorsByType, { Timeout: 2, Refused: 1 })
       assert.closeTo(llm?.avgMs ?? 0, 2150 / 7, 0.001)
       const report = yield* hub.report()
@@ -92,7 +120,10 @@ describe("TelemetryHub reporter", () => {
         }
         assert.strictEqual(json.windowSize, 100)
         assert.strictEqual(json.generatedAt, new Date(2160).toISOString()) // TestClock time after the script
-        assert.deepStrictEqual(json.components.map((c) => [c.component, c.calls]), [["llm:anthropic:claude-sonnet-4", 7], ["tool:search", 1]])
+        assert.deepStrictEqual(json.components.map((c) => [c.component, c.calls]), [[
+          "llm:anthropic:claude-sonnet-4",
+          7
+        ], ["tool:search", 1]])
         const error = yield* Effect.flip(hub.exportJson(join(file, "cannot-be-under-a-file.json")))
         assert.instanceOf(error, TelemetryExportError)
       } finally {

@@ -9,7 +9,7 @@ import { TestClock } from "effect/testing"
 import { Cache } from "../../src/cache/index.ts"
 import { ConfigStore } from "../../src/config/index.ts"
 import { RateLimiter } from "../../src/ratelimit/index.ts"
-import { TelemetryHub, type TelemetryEvent } from "../../src/telemetry/index.ts"
+import { type TelemetryEvent, TelemetryHub } from "../../src/telemetry/index.ts"
 import { storeLayer } from "../config/support.ts"
 
 const record = (prefix: ReadonlyArray<string>) =>
@@ -37,7 +37,11 @@ describe("service events through the hub", () => {
         `troupe.cache.eviction {"cache":"answers","tier":"l1","reason":"ttl"}`,
         `troupe.cache.miss {"cache":"answers","tier":"l1"}`
       ])
-    }).pipe(Effect.provide(Cache.layerMemory({ name: "answers", sweepInterval: "1 hour" }).pipe(Layer.provideMerge(TelemetryHub.layer())))))
+    }).pipe(
+      Effect.provide(
+        Cache.layerMemory({ name: "answers", sweepInterval: "1 hour" }).pipe(Layer.provideMerge(TelemetryHub.layer()))
+      )
+    ))
 
   it.effect("the config store emits config.changed with the changed paths and no secret", () =>
     Effect.gen(function*() {
@@ -63,11 +67,17 @@ describe("rate limiter events through the hub", () => {
       const refused = yield* Effect.flip(limiter.check("user:1"))
       assert.strictEqual(refused._tag, "RateLimited")
       assert.deepStrictEqual(seen.map((e) => [e.name.join("."), e.measurements, e.metadata]), [
-        ["troupe.rate_limiter.limited", { count: 1, retry_after: 60_000 }, { limiter: "api", policy: "tight", tier: "minute" }]
+        ["troupe.rate_limiter.limited", { count: 1, retry_after: 60_000 }, {
+          limiter: "api",
+          policy: "tight",
+          tier: "minute"
+        }]
       ])
-    }).pipe(Effect.provide(RateLimiter.layerMemory({
-      name: "api",
-      defaultPolicy: "tight",
-      policies: { tight: { tiers: [{ _tag: "FixedWindow", name: "minute", limit: 1, window: "1 minute" }] } }
-    }).pipe(Layer.provideMerge(TelemetryHub.layer())))))
+    }).pipe(Effect.provide(
+      RateLimiter.layerMemory({
+        name: "api",
+        defaultPolicy: "tight",
+        policies: { tight: { tiers: [{ _tag: "FixedWindow", name: "minute", limit: 1, window: "1 minute" }] } }
+      }).pipe(Layer.provideMerge(TelemetryHub.layer()))
+    )))
 })

@@ -42,7 +42,13 @@ describe("span", () => {
       const hub = yield* TelemetryHub
       const seen = yield* record(hub, ["op"])
       const failed = yield* Effect.exit(
-        Effect.sleep("10 millis").pipe(Effect.andThen(new RateLimited({ retryAfter: 5 })), hub.span(["op"]), Effect.forkChild, Effect.tap(() => TestClock.adjust("10 millis")), Effect.flatMap(Fiber.join))
+        Effect.sleep("10 millis").pipe(
+          Effect.andThen(new RateLimited({ retryAfter: 5 })),
+          hub.span(["op"]),
+          Effect.forkChild,
+          Effect.tap(() => TestClock.adjust("10 millis")),
+          Effect.flatMap(Fiber.join)
+        )
       )
       assert.isTrue(Exit.isFailure(failed))
       yield* Effect.exit(Effect.die(new TypeError("bad state")).pipe(hub.span(["op"])))
@@ -77,7 +83,14 @@ describe("track helpers", () => {
       const call = hub.trackLlmCall(
         Effect.sleep("2 seconds").pipe(Effect.as(response)),
         { provider: "openai", model: "gpt-4o", temperature: 0.2 },
-        { usage: (r) => ({ inputTokens: r.usage.input, outputTokens: r.usage.output, responseModel: r.model, cost: 0.0004 }) }
+        {
+          usage: (r) => ({
+            inputTokens: r.usage.input,
+            outputTokens: r.usage.output,
+            responseModel: r.model,
+            cost: 0.0004
+          })
+        }
       )
       const result = yield* call.pipe(
         Effect.forkChild({ startImmediately: true }),
@@ -94,7 +107,12 @@ describe("track helpers", () => {
       assert.strictEqual(stop?.metadata.provider, "openai")
       assert.strictEqual(stop?.metadata.model, "gpt-4o")
       assert.strictEqual(stop?.metadata.response_model, "gpt-4o-2024-08-06")
-      assert.deepStrictEqual(seen[2]?.measurements, { input_tokens: 12, output_tokens: 30, total_tokens: 42, cost: 0.0004 })
+      assert.deepStrictEqual(seen[2]?.measurements, {
+        input_tokens: 12,
+        output_tokens: 30,
+        total_tokens: 42,
+        cost: 0.0004
+      })
       assert.deepStrictEqual(seen[2]?.name, Events.llmTokenUsage)
     }).pipe(Effect.provide(hubLayer())))
 
@@ -106,7 +124,9 @@ describe("track helpers", () => {
         readonly tokens: number
       }
       const reply = yield* Effect.succeed<Reply>({ tokens: 9 }).pipe(
-        hub.trackLlmCall({ provider: "groq", model: "llama-3.3-70b" }, { usage: (r: Reply) => ({ outputTokens: r.tokens }) })
+        hub.trackLlmCall({ provider: "groq", model: "llama-3.3-70b" }, {
+          usage: (r: Reply) => ({ outputTokens: r.tokens })
+        })
       )
       assert.strictEqual(reply.tokens, 9)
       assert.deepStrictEqual(seen[0]?.measurements, { input_tokens: 0, output_tokens: 9, total_tokens: 9 })
@@ -121,9 +141,12 @@ describe("track helpers", () => {
       yield* Effect.void.pipe(hub.trackAgentAction({ agent: "planner", action: "plan" }))
       yield* Effect.void.pipe(hub.trackAlgorithmExecution({ algorithm: "mcts", metadata: { depth: 3 } }))
       assert.deepStrictEqual(names(seen), [
-        "troupe.tool.execution.start", "troupe.tool.execution.stop",
-        "troupe.agent.action.start", "troupe.agent.action.stop",
-        "troupe.algorithm.execution.start", "troupe.algorithm.execution.stop"
+        "troupe.tool.execution.start",
+        "troupe.tool.execution.stop",
+        "troupe.agent.action.start",
+        "troupe.agent.action.stop",
+        "troupe.algorithm.execution.start",
+        "troupe.algorithm.execution.stop"
       ])
       assert.deepStrictEqual([seen[1]?.metadata.tool, seen[1]?.metadata.agent], ["search", "planner"])
       assert.deepStrictEqual([seen[3]?.metadata.agent, seen[3]?.metadata.action], ["planner", "plan"])
@@ -134,8 +157,17 @@ describe("track helpers", () => {
     Effect.gen(function*() {
       const hub = yield* TelemetryHub
       const seen = yield* record(hub, ["troupe", "llm", "call"])
-      const track = hub.trackLlmCall<{ readonly tokens: number }>({ provider: "openai", model: "gpt-4o", temperature: 0 }, {
-        usage: (r) => ({ inputTokens: r.tokens, outputTokens: 1, responseModel: "gpt-4o-2024", finishReasons: ["stop"] })
+      const track = hub.trackLlmCall<{ readonly tokens: number }>({
+        provider: "openai",
+        model: "gpt-4o",
+        temperature: 0
+      }, {
+        usage: (r) => ({
+          inputTokens: r.tokens,
+          outputTokens: 1,
+          responseModel: "gpt-4o-2024",
+          finishReasons: ["stop"]
+        })
       })
       const inner = Effect.map(Effect.option(Effect.currentSpan), (span) => ({ tokens: 2, span }))
       // no backend (effect's in-memory native tracer): events and metrics only, no span around the call

@@ -41,7 +41,9 @@ describe("TelemetryHub attach / detach / emit", () => {
       const { seen, handler } = collect()
       yield* hub.attach("c", [["app", "job"]], handler)
       yield* hub.emit(["app", "job", "done"], { items: 3 }, { queue: "q1" })
-      assert.deepStrictEqual(seen.map((e) => [e.name, e.measurements, e.metadata]), [[["app", "job", "done"], { items: 3 }, { queue: "q1" }]])
+      assert.deepStrictEqual(seen.map((e) => [e.name, e.measurements, e.metadata]), [[["app", "job", "done"], {
+        items: 3
+      }, { queue: "q1" }]])
       const listed = yield* hub.handlers(["app"])
       assert.deepStrictEqual(listed.map((h) => h.id), ["c"])
       yield* hub.detach("c")
@@ -105,7 +107,10 @@ describe("TelemetryHub handler isolation", () => {
         assert.strictEqual(meta.handler_id, "bad")
         assert.strictEqual(meta.event_name, "work.done")
         assert.strictEqual(meta.kind, kind)
-        assert.strictEqual(meta.error_type, kind === "throw" ? "RangeError" : kind === "failure" ? "Boom" : "Defect:TypeError")
+        assert.strictEqual(
+          meta.error_type,
+          kind === "throw" ? "RangeError" : kind === "failure" ? "Boom" : "Defect:TypeError"
+        )
         assert.deepStrictEqual((yield* hub.handlers(["work"])).map((h) => h.id), ["good"])
         // detached: a second emit does not call it again
         yield* hub.emit(["work", "done"], { n: 2 })
@@ -139,10 +144,22 @@ describe("TelemetryHub handler isolation", () => {
 describe("TelemetryHub options", () => {
   it.effect("invalid options fail the layer with every issue and its path", () =>
     Effect.gen(function*() {
-      const exit = yield* Effect.exit(Effect.provide(Effect.void, hubLayer({
-        windowSize: 0,
-        metrics: [{ kind: "counter", name: "bad name", event: [], measurement: "x", tags: ["le"], description: "d", unit: "1", scale: 1 }]
-      })))
+      const exit = yield* Effect.exit(Effect.provide(
+        Effect.void,
+        hubLayer({
+          windowSize: 0,
+          metrics: [{
+            kind: "counter",
+            name: "bad name",
+            event: [],
+            measurement: "x",
+            tags: ["le"],
+            description: "d",
+            unit: "1",
+            scale: 1
+          }]
+        })
+      ))
       assert.isTrue(Exit.isFailure(exit))
       const error = Exit.isFailure(exit) ? exit.cause.reasons[0] : undefined
       assert.strictEqual(error?._tag, "Fail")
@@ -153,10 +170,24 @@ describe("TelemetryHub options", () => {
 
   it.effect("metric definitions are validated with paths", () =>
     Effect.gen(function*() {
-      const exit = yield* Effect.exit(Effect.provide(Effect.void, hubLayer({
-        metrics: [{ kind: "counter", name: "bad name", event: [], measurement: "x", tags: ["le"], description: "d", unit: "1", scale: 1 }]
-      })))
-      const failure = Exit.isFailure(exit) && exit.cause.reasons[0]?._tag === "Fail" ? exit.cause.reasons[0].error : undefined
+      const exit = yield* Effect.exit(Effect.provide(
+        Effect.void,
+        hubLayer({
+          metrics: [{
+            kind: "counter",
+            name: "bad name",
+            event: [],
+            measurement: "x",
+            tags: ["le"],
+            description: "d",
+            unit: "1",
+            scale: 1
+          }]
+        })
+      ))
+      const failure = Exit.isFailure(exit) && exit.cause.reasons[0]?._tag === "Fail"
+        ? exit.cause.reasons[0].error
+        : undefined
       assert.instanceOf(failure, InvalidTelemetryInput)
       const paths = (failure as InvalidTelemetryInput).detail.split("; ").map((i) => i.split(":")[0])
       assert.includeMembers(paths, ["[0].name", "[0].event[0]", "[0].tags[0]"])

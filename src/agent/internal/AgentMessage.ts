@@ -12,18 +12,23 @@
  * signal object that passed once is remembered (a `WeakSet`), so resending the same signal costs one lookup.
  */
 import { Duration, Schema } from "effect"
+import * as Invalid from "../../internal/InvalidInput.ts"
 import { ExitReason } from "../../runtime/index.ts"
 import { DurationInput } from "../../runtime/internal/Options.ts"
 import * as Action from "../Action.ts"
-import * as Invalid from "../../internal/InvalidInput.ts"
+import type { Status } from "../Agent.ts"
 import { InvalidMessage } from "../AgentError.ts"
 import * as Signal from "../Signal.ts"
-import type { Status } from "../Agent.ts"
 
-const AnAction = Schema.declare((u: unknown): u is Action.Any => Action.isAction(u), { expected: "an Action (Action.make)" })
-const AFunction = Schema.declare((u: unknown): u is (...args: ReadonlyArray<never>) => unknown => typeof u === "function", {
-  expected: "a function"
+const AnAction = Schema.declare((u: unknown): u is Action.Any => Action.isAction(u), {
+  expected: "an Action (Action.make)"
 })
+const AFunction = Schema.declare(
+  (u: unknown): u is (...args: ReadonlyArray<never>) => unknown => typeof u === "function",
+  {
+    expected: "a function"
+  }
+)
 const AnExitReason = Schema.declare((u: unknown): u is ExitReason.ExitReason => ExitReason.isExitReason(u), {
   expected: "an exit reason (ExitReason.normal, shutdown, shutdownWith(term), …)"
 })
@@ -37,7 +42,11 @@ export const InstructionSchema = Schema.Union([
     _tag: Schema.Literal("ActionResult"),
     action: Schema.String,
     outcome: Schema.Union([
-      Schema.Struct({ _tag: Schema.Literal("Success"), output: Schema.optionalKey(Schema.Unknown), ops: Schema.Array(Schema.Unknown) }),
+      Schema.Struct({
+        _tag: Schema.Literal("Success"),
+        output: Schema.optionalKey(Schema.Unknown),
+        ops: Schema.Array(Schema.Unknown)
+      }),
       Schema.Struct({ _tag: Schema.Literal("Failure"), error: Schema.optionalKey(Schema.Unknown) })
     ])
   }),
@@ -88,8 +97,7 @@ export const instructions = (entry: string, input: unknown): InvalidMessage | un
   checkInstructions(entry, "instructions", input)
 
 /** `awaitStatus`'s status. */
-export const status = (entry: string, input: unknown): InvalidMessage | undefined =>
-  checkStatus(entry, "status", input)
+export const status = (entry: string, input: unknown): InvalidMessage | undefined => checkStatus(entry, "status", input)
 
 /** Call options (`{ timeout }`), checked once per options object. */
 export const callOptions = (entry: string, input: unknown): InvalidMessage | undefined => {

@@ -16,17 +16,17 @@
  * fiber, no continue.
  */
 import { type Context, Effect, type Fiber, Option, Result, Schema, Semaphore } from "effect"
-import { Actor, Behaviour, DynamicSupervisor, ExitReason, Monitor, Process } from "../../runtime/index.ts"
+import type { CheckpointsShape } from "../../llmagent/Checkpoints.ts"
 import * as ChildSpec from "../../runtime/ChildSpec.ts"
+import { Actor, Behaviour, DynamicSupervisor, ExitReason, Monitor, Process } from "../../runtime/index.ts"
+import * as ActionRunner from "../ActionRunner.ts"
 import * as Agent from "../Agent.ts"
 import type { AnyDefinition } from "../AgentDefinition.ts"
 import { DirectiveQueueFull, InvalidMessage } from "../AgentError.ts"
-import * as ActionRunner from "../ActionRunner.ts"
 import type * as Directive from "../Directive.ts"
 import * as DirectiveExecutor from "../DirectiveExecutor.ts"
 import * as Instruction from "../Instruction.ts"
 import * as Signal from "../Signal.ts"
-import type { CheckpointsShape } from "../../llmagent/Checkpoints.ts"
 
 /** What an `Error` directive does. */
 export type ErrorPolicy =
@@ -60,7 +60,12 @@ export interface ServerHooks {
   readonly whereis: (id: string) => Process.Process | undefined
   readonly startAgent: (
     definition: AnyDefinition,
-    options: { readonly id: string; readonly state: unknown; readonly parent: ParentLink; readonly onParentDeath: Directive.OnParentDeath }
+    options: {
+      readonly id: string
+      readonly state: unknown
+      readonly parent: ParentLink
+      readonly onParentDeath: Directive.OnParentDeath
+    }
   ) => Effect.Effect<Process.Process, unknown>
 }
 
@@ -127,7 +132,9 @@ const malformed = (request: unknown): InvalidMessage =>
     entry: "agent process",
     subject: "message to agent process",
     path: "",
-    detail: `(root): not a signal or agent request: ${typeof request === "object" && request !== null ? "unknown _tag" : typeof request}`
+    detail: `(root): not a signal or agent request: ${
+      typeof request === "object" && request !== null ? "unknown _tag" : typeof request
+    }`
   })
 
 /** Applies a command; queues its directives. Returns false (and keeps the old agent) when the queue is full. */
@@ -160,9 +167,13 @@ const apply = (
 /** Saves the encoded state in the background, one save at a time (a state that does not encode is not saved). */
 const checkpoint = (state: ServerState, store: CheckpointsShape): void => {
   // a definition's state schema needs no services (Agent.make requires it); its type parameters are erased here
-  const encoded = Schema.encodeUnknownResult(state.config.definition.schema as Schema.Codec<unknown, unknown, never, never>)(state.agent.state)
+  const encoded = Schema.encodeUnknownResult(
+    state.config.definition.schema as Schema.Codec<unknown, unknown, never, never>
+  )(state.agent.state)
   if (Result.isFailure(encoded)) return
-  Effect.runForkWith(state.services)(Effect.ignore(state.saving.withPermits(1)(store.save(state.config.id, encoded.success))))
+  Effect.runForkWith(state.services)(
+    Effect.ignore(state.saving.withPermits(1)(store.save(state.config.id, encoded.success)))
+  )
 }
 
 /** The state to start from: the latest checkpoint when one decodes, else the start arguments. */
@@ -172,7 +183,9 @@ const startState = (config: AgentConfig) =>
     const latest = yield* config.checkpoints.latest(config.id)
     if (Option.isNone(latest)) return config.initialState
     // a definition's state schema needs no services (Agent.make requires it); its type parameters are erased here
-    const decoded = Schema.decodeUnknownResult(config.definition.schema as Schema.Codec<unknown, unknown, never, never>)(latest.value.state)
+    const decoded = Schema.decodeUnknownResult(
+      config.definition.schema as Schema.Codec<unknown, unknown, never, never>
+    )(latest.value.state)
     return Result.isSuccess(decoded) ? latest.value.state : config.initialState
   })
 
@@ -260,7 +273,9 @@ const makeContext = (state: ServerState, self: Process.Process): DirectiveExecut
     scheduleSignal: (delay, signal) =>
       Effect.flatMap(
         Effect.forkDetach(
-          Effect.sleep(delay).pipe(Effect.andThen(Effect.sync(() => Actor.sendSystemUnsafe(self, { _tag: "Deliver", signal }))))
+          Effect.sleep(delay).pipe(
+            Effect.andThen(Effect.sync(() => Actor.sendSystemUnsafe(self, { _tag: "Deliver", signal })))
+          )
         ),
         (fiber) =>
           Effect.sync(() => {
@@ -276,28 +291,37 @@ const makeContext = (state: ServerState, self: Process.Process): DirectiveExecut
           Effect.sync(() => {
             const instruction = exit._tag === "Success"
               ? Instruction.actionSucceeded(action.name, exit.value.output, exit.value.ops)
-              : Instruction.actionFailed(action.name, exit.cause.reasons.find((r) => r._tag === "Fail")?.error ?? exit.cause)
+              : Instruction.actionFailed(
+                action.name,
+                exit.cause.reasons.find((r) => r._tag === "Fail")?.error ?? exit.cause
+              )
             Actor.sendSystemUnsafe(self, { _tag: "ActionDone", instruction })
           })
         ),
         Effect.provideService(ActionRunner.CompensationSupervisor, config.server.supervisor)
       ) as unknown as Effect.Effect<unknown, unknown>
       const id = `${config.id}/action:${action.name}`
-      return DynamicSupervisor.startChild(config.server.supervisor, ChildSpec.task({ id, run, restart: "temporary" })).pipe(
-        Effect.flatMap((process) =>
-          Effect.sync(() => {
-            if (process === undefined) return
-            state.tasks.add(process)
-            process.onExit(() => state.tasks.delete(process))
-          })
-        ),
-        Effect.catch((error) =>
-          Effect.andThen(
-            Effect.sync(() => Actor.sendSystemUnsafe(self, { _tag: "ActionDone", instruction: Instruction.actionFailed(action.name, error) })),
-            context.reportError(error)
+      return DynamicSupervisor.startChild(config.server.supervisor, ChildSpec.task({ id, run, restart: "temporary" }))
+        .pipe(
+          Effect.flatMap((process) =>
+            Effect.sync(() => {
+              if (process === undefined) return
+              state.tasks.add(process)
+              process.onExit(() => state.tasks.delete(process))
+            })
+          ),
+          Effect.catch((error) =>
+            Effect.andThen(
+              Effect.sync(() =>
+                Actor.sendSystemUnsafe(self, {
+                  _tag: "ActionDone",
+                  instruction: Instruction.actionFailed(action.name, error)
+                })
+              ),
+              context.reportError(error)
+            )
           )
         )
-      )
     },
     stop: (reason) =>
       Effect.sync(() => {
@@ -323,17 +347,22 @@ const handleError = (state: ServerState, error: unknown): Effect.Effect<void> =>
     const log = Effect.logWarning(`agent ${state.config.id}: ${error instanceof Error ? error.message : String(error)}`)
     if (policy === "log") return log
     if (policy === "stop" || ("stopAfter" in policy && state.errors >= policy.stopAfter)) {
-      return Effect.andThen(log, Effect.sync(() => {
-        state.agent = { ...state.agent, status: "failed", error }
-        notifyWaiters(state)
-        state.stopRequested ??= ExitReason.shutdownWith({ error })
-      }))
+      return Effect.andThen(
+        log,
+        Effect.sync(() => {
+          state.agent = { ...state.agent, status: "failed", error }
+          notifyWaiters(state)
+          state.stopRequested ??= ExitReason.shutdownWith({ error })
+        })
+      )
     }
     if ("emit" in policy) {
       const signal = systemSignal(state, "troupe.agent.error", {
         agent: state.config.id,
         // an Error with an optional _tag (a tagged error has one)
-        error: error instanceof Error ? { tag: (error as { _tag?: string })._tag ?? error.name, message: error.message } : String(error)
+        error: error instanceof Error
+          ? { tag: (error as { _tag?: string })._tag ?? error.name, message: error.message }
+          : String(error)
       })
       const to: Directive.EmitTarget = policy.emit === "parent" ? { _tag: "Parent" } : { _tag: "Bus" }
       // the server's context holds every directive executor
@@ -441,7 +470,13 @@ export const behaviour = Behaviour.make<AgentProtocol>()({
             case "continue":
               return Behaviour.noreply(state)
             case "emitOrphan":
-              apply(state, systemSignal(state, "troupe.agent.orphaned", { parent: parent.id, reason: ExitReason.format(message.reason) }))
+              apply(
+                state,
+                systemSignal(state, "troupe.agent.orphaned", {
+                  parent: parent.id,
+                  reason: ExitReason.format(message.reason)
+                })
+              )
               return afterApply(state)
           }
         }
@@ -450,7 +485,10 @@ export const behaviour = Behaviour.make<AgentProtocol>()({
         state.monitored.delete(message.pid)
         // a restart may already have replaced the child (its ChildUp can arrive before this Down)
         if (state.children.get(childId)?.pid === message.pid) state.children.delete(childId)
-        apply(state, systemSignal(state, "troupe.agent.child.down", { id: childId, reason: ExitReason.format(message.reason) }))
+        apply(
+          state,
+          systemSignal(state, "troupe.agent.child.down", { id: childId, reason: ExitReason.format(message.reason) })
+        )
         return afterApply(state)
       }
       default:

@@ -52,7 +52,11 @@ export const layer = (url: string): Layer.Layer<Redis.Redis> =>
       client.on("error", () => {
         if (!ready && !warned) {
           warned = true
-          runFork(Effect.logWarning(`Redis at ${host} is unreachable: starting degraded (cache from memory only, rate limiter on its store-failure policy); reconnecting in the background`))
+          runFork(
+            Effect.logWarning(
+              `Redis at ${host} is unreachable: starting degraded (cache from memory only, rate limiter on its store-failure policy); reconnecting in the background`
+            )
+          )
         }
       })
       client.on("ready", () => {
@@ -68,7 +72,14 @@ export const layer = (url: string): Layer.Layer<Redis.Redis> =>
         client.once("error", () => resolve())
       })
       client.connect().catch(() => undefined) // keeps reconnecting; commands fail fast meanwhile
-      yield* Effect.promise(() => Promise.race([firstOutcome, new Promise<void>((r) => { setTimeout(r, 2000).unref() })]))
+      yield* Effect.promise(() =>
+        Promise.race([
+          firstOutcome,
+          new Promise<void>((r) => {
+            setTimeout(r, 2000).unref()
+          })
+        ])
+      )
       const send = <A = unknown>(command: string, ...args: ReadonlyArray<string>): Effect.Effect<A, Redis.RedisError> =>
         Effect.tryPromise({
           try: () => client.sendCommand([command, ...args]) as Promise<A>, // node-redis replies are untyped

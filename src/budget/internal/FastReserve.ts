@@ -10,7 +10,9 @@ import { SCOPE_PATTERN } from "../Budget.ts"
 export const MAX_SCOPES = 16
 
 /** True only for `{ scopes, amount }` values the reservation Schema accepts as they are. */
-export const isPlainReserve = (u: unknown): u is { readonly scopes: ReadonlyArray<string>; readonly amount: number } => {
+export const isPlainReserve = (
+  u: unknown
+): u is { readonly scopes: ReadonlyArray<string>; readonly amount: number } => {
   if (typeof u !== "object" || u === null || Object.getPrototypeOf(u) !== Object.prototype) return false
   const o = u as Record<string, unknown> // an object: its own keys are checked below
   let keys = 0
@@ -22,7 +24,9 @@ export const isPlainReserve = (u: unknown): u is { readonly scopes: ReadonlyArra
   const amount = o["amount"]
   if (typeof amount !== "number" || !(amount >= 0 && amount <= 1e9)) return false
   const scopes = o["scopes"]
-  if (!Array.isArray(scopes) || Object.getPrototypeOf(scopes) !== Array.prototype || scopes.length > MAX_SCOPES) return false
+  if (!Array.isArray(scopes) || Object.getPrototypeOf(scopes) !== Array.prototype || scopes.length > MAX_SCOPES) {
+    return false
+  }
   for (let i = 0; i < scopes.length; i++) {
     const s: unknown = scopes[i]
     if (typeof s !== "string" || !SCOPE_PATTERN.test(s)) return false

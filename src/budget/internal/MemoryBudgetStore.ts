@@ -7,8 +7,8 @@
 import { Effect } from "effect"
 import { periodStart } from "../Budget.ts"
 import { BudgetStoreError } from "../BudgetError.ts"
-import { fireAlerts, rollPeriod } from "./ScopeRules.ts"
 import type { BudgetStoreShape, ReserveOutcome, StoreAlert, StoreSpec, StoreStatus } from "./BudgetStore.ts"
+import { fireAlerts, rollPeriod } from "./ScopeRules.ts"
 
 export const DEFAULT_MAX_BUDGETS = 100_000
 export const DEFAULT_MAX_RESERVATIONS = 100_000
@@ -52,7 +52,12 @@ export const makeMemoryBudgetStore = (
     // reservations past their expiry by a day can no longer be settled: forget them
     for (const [id, expiresAt] of open) if (expiresAt + 86_400_000 <= now) open.delete(id)
   }
-  const status = (s: MemoryScope): StoreStatus => ({ ...s.spec, periodStart: s.start, spent: s.spent, reserved: s.reserved })
+  const status = (s: MemoryScope): StoreStatus => ({
+    ...s.spec,
+    periodStart: s.start,
+    spent: s.spent,
+    reserved: s.reserved
+  })
   return {
     set: (spec, now) =>
       Effect.suspend(() => {
@@ -64,7 +69,9 @@ export const makeMemoryBudgetStore = (
           return Effect.void
         }
         if (scopes.size >= maxBudgets) {
-          return Effect.fail(new BudgetStoreError({ operation: "set", detail: `at most ${maxBudgets} budgets in memory` }))
+          return Effect.fail(
+            new BudgetStoreError({ operation: "set", detail: `at most ${maxBudgets} budgets in memory` })
+          )
         }
         scopes.set(spec.scope, {
           spec,
@@ -90,7 +97,10 @@ export const makeMemoryBudgetStore = (
         if (open.size >= maxReservations) sweepOpen(request.now)
         if (open.size >= maxReservations) {
           return Effect.fail(
-            new BudgetStoreError({ operation: "reserve", detail: `at most ${maxReservations} open reservations in memory` })
+            new BudgetStoreError({
+              operation: "reserve",
+              detail: `at most ${maxReservations} open reservations in memory`
+            })
           )
         }
         const charged: Array<MemoryScope> = []

@@ -10,8 +10,8 @@ import type { SqlClient } from "effect/sql"
 import type { BudgetPeriod } from "../Budget.ts"
 import { periodStart } from "../Budget.ts"
 import { BudgetStoreError } from "../BudgetError.ts"
-import { fireAlerts, rollPeriod } from "./ScopeRules.ts"
 import type { BudgetStoreShape, ReserveOutcome, StoreAlert, StoreSpec, StoreStatus } from "./BudgetStore.ts"
+import { fireAlerts, rollPeriod } from "./ScopeRules.ts"
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/
 
@@ -56,7 +56,10 @@ export const makePostgresBudgetStore = (
 ): Effect.Effect<BudgetStoreShape, BudgetStoreError> =>
   Effect.gen(function*() {
     if (!SCHEMA_NAME.test(schemaName)) {
-      return yield* new BudgetStoreError({ operation: "init", detail: `invalid schema name (expected ${SCHEMA_NAME.source})` })
+      return yield* new BudgetStoreError({
+        operation: "init",
+        detail: `invalid schema name (expected ${SCHEMA_NAME.source})`
+      })
     }
     const budgets = `"${schemaName}".troupe_budgets`
     const holds = `"${schemaName}".troupe_budget_holds`
@@ -101,90 +104,134 @@ export const makePostgresBudgetStore = (
         `UPDATE ${budgets} SET start = $2, spent = $3, reserved = $4, alerted = $5 WHERE scope = $1`,
         [s.spec.scope, s.start, s.spent, s.reserved, s.alerted]
       )
-    const inTransaction = <A>(operation: string, effect: Effect.Effect<A, unknown>): Effect.Effect<A, BudgetStoreError> =>
-      sql.withTransaction(effect).pipe(Effect.mapError(storeError(operation)))
-    const status = (s: State): StoreStatus => ({ ...s.spec, periodStart: s.start, spent: s.spent, reserved: s.reserved })
+    const inTransaction = <A>(
+      operation: string,
+      effect: Effect.Effect<A, unknown>
+    ): Effect.Effect<A, BudgetStoreError> => sql.withTransaction(effect).pipe(Effect.mapError(storeError(operation)))
+    const status = (s: State): StoreStatus => ({
+      ...s.spec,
+      periodStart: s.start,
+      spent: s.spent,
+      reserved: s.reserved
+    })
 
-    const finish = (operation: "settle" | "release") => (request: { readonly id: string; readonly scopes: ReadonlyArray<string>; readonly actual?: number; readonly now: number }) =>
-      inTransaction(operation, Effect.gen(function*() {
-        const opened = yield* sql.unsafe(`DELETE FROM ${open} WHERE id = $1 RETURNING id`, [request.id])
-        if (opened.length === 0) return []
-        const states = yield* lock(request.scopes, request.now)
-        const held = yield* sql.unsafe<{ scope: string; amount: string | number }>(
-          `DELETE FROM ${holds} WHERE id = $1 RETURNING scope, amount`,
-          [request.id]
-        )
-        for (const hold of held) {
-          const s = states.get(hold.scope)
-          if (s !== undefined) s.reserved -= Number(hold.amount)
-        }
-        const alerts: Array<StoreAlert> = []
-        for (const s of states.values()) {
-          if (operation === "settle") {
-            s.spent += request.actual ?? 0
-            alerts.push(...fireAlerts(s, "spend"))
+    const finish = (operation: "settle" | "release") =>
+    (
+      request: {
+        readonly id: string
+        readonly scopes: ReadonlyArray<string>
+        readonly actual?: number
+        readonly now: number
+      }
+    ) =>
+      inTransaction(
+        operation,
+        Effect.gen(function*() {
+          const opened = yield* sql.unsafe(`DELETE FROM ${open} WHERE id = $1 RETURNING id`, [request.id])
+          if (opened.length === 0) return []
+          const states = yield* lock(request.scopes, request.now)
+          const held = yield* sql.unsafe<{ scope: string; amount: string | number }>(
+            `DELETE FROM ${holds} WHERE id = $1 RETURNING scope, amount`,
+            [request.id]
+          )
+          for (const hold of held) {
+            const s = states.get(hold.scope)
+            if (s !== undefined) s.reserved -= Number(hold.amount)
           }
-          yield* save(s)
-        }
-        return alerts
-      }))
+          const alerts: Array<StoreAlert> = []
+          for (const s of states.values()) {
+            if (operation === "settle") {
+              s.spent += request.actual ?? 0
+              alerts.push(...fireAlerts(s, "spend"))
+            }
+            yield* save(s)
+          }
+          return alerts
+        })
+      )
 
     const shape: BudgetStoreShape = {
       set: (spec, now) =>
-        inTransaction("set", Effect.gen(function*() {
-          yield* sql.unsafe(
-            `INSERT INTO ${budgets} (scope, limit_micros, period, alert_at, start) VALUES ($1, $2, $3, $4, $5) ` +
-              `ON CONFLICT (scope) DO UPDATE SET limit_micros = EXCLUDED.limit_micros, period = EXCLUDED.period, ` +
-              `alert_at = EXCLUDED.alert_at, alerted = LEAST(${budgets}.alerted, $6)`,
-            [spec.scope, spec.limit, spec.period, spec.alertAt.join(","), periodStart(spec.period, now), spec.alertAt.length]
-          )
-          const states = yield* lock([spec.scope], now)
-          for (const s of states.values()) yield* save(s)
-        })),
+        inTransaction(
+          "set",
+          Effect.gen(function*() {
+            yield* sql.unsafe(
+              `INSERT INTO ${budgets} (scope, limit_micros, period, alert_at, start) VALUES ($1, $2, $3, $4, $5) ` +
+                `ON CONFLICT (scope) DO UPDATE SET limit_micros = EXCLUDED.limit_micros, period = EXCLUDED.period, ` +
+                `alert_at = EXCLUDED.alert_at, alerted = LEAST(${budgets}.alerted, $6)`,
+              [
+                spec.scope,
+                spec.limit,
+                spec.period,
+                spec.alertAt.join(","),
+                periodStart(spec.period, now),
+                spec.alertAt.length
+              ]
+            )
+            const states = yield* lock([spec.scope], now)
+            for (const s of states.values()) yield* save(s)
+          })
+        ),
       get: (scope, now) =>
-        inTransaction("get", Effect.gen(function*() {
-          const states = yield* lock([scope], now)
-          const s = states.get(scope)
-          if (s === undefined) return undefined
-          yield* save(s)
-          return status(s)
-        })),
-      remove: (scope) =>
-        inTransaction("remove", Effect.gen(function*() {
-          yield* sql.unsafe(`DELETE FROM ${holds} WHERE scope = $1`, [scope])
-          yield* sql.unsafe(`DELETE FROM ${budgets} WHERE scope = $1`, [scope])
-        })),
-      reserve: (request) =>
-        inTransaction("reserve", Effect.gen(function*() {
-          const states = yield* lock(request.scopes, request.now)
-          const charged: Array<State> = []
-          for (const scope of request.scopes) {
+        inTransaction(
+          "get",
+          Effect.gen(function*() {
+            const states = yield* lock([scope], now)
             const s = states.get(scope)
-            if (s === undefined) continue
-            if (s.spent + s.reserved + request.amount > s.spec.limit) {
-              const alerts = fireAlerts(s, "exhausted")
-              for (const t of states.values()) yield* save(t)
-              const refused: ReserveOutcome = { _tag: "Refused", scope, limit: s.spec.limit, spent: s.spent, reserved: s.reserved, alerts }
-              return refused
+            if (s === undefined) return undefined
+            yield* save(s)
+            return status(s)
+          })
+        ),
+      remove: (scope) =>
+        inTransaction(
+          "remove",
+          Effect.gen(function*() {
+            yield* sql.unsafe(`DELETE FROM ${holds} WHERE scope = $1`, [scope])
+            yield* sql.unsafe(`DELETE FROM ${budgets} WHERE scope = $1`, [scope])
+          })
+        ),
+      reserve: (request) =>
+        inTransaction(
+          "reserve",
+          Effect.gen(function*() {
+            const states = yield* lock(request.scopes, request.now)
+            const charged: Array<State> = []
+            for (const scope of request.scopes) {
+              const s = states.get(scope)
+              if (s === undefined) continue
+              if (s.spent + s.reserved + request.amount > s.spec.limit) {
+                const alerts = fireAlerts(s, "exhausted")
+                for (const t of states.values()) yield* save(t)
+                const refused: ReserveOutcome = {
+                  _tag: "Refused",
+                  scope,
+                  limit: s.spec.limit,
+                  spent: s.spent,
+                  reserved: s.reserved,
+                  alerts
+                }
+                return refused
+              }
+              charged.push(s)
             }
-            charged.push(s)
-          }
-          for (const s of charged) {
-            s.reserved += request.amount
-            yield* sql.unsafe(`INSERT INTO ${holds} (id, scope, amount, expires_at) VALUES ($1, $2, $3, $4)`, [
-              request.id,
-              s.spec.scope,
-              request.amount,
-              request.expiresAt
-            ])
-          }
-          for (const s of states.values()) yield* save(s)
-          yield* sql.unsafe(`INSERT INTO ${open} (id, expires_at) VALUES ($1, $2)`, [request.id, request.expiresAt])
-          // reservations a day past expiry can no longer be settled: forget them
-          yield* sql.unsafe(`DELETE FROM ${open} WHERE expires_at < $1`, [request.now - 86_400_000])
-          const reserved: ReserveOutcome = { _tag: "Reserved", scopes: charged.map((s) => s.spec.scope) }
-          return reserved
-        })),
+            for (const s of charged) {
+              s.reserved += request.amount
+              yield* sql.unsafe(`INSERT INTO ${holds} (id, scope, amount, expires_at) VALUES ($1, $2, $3, $4)`, [
+                request.id,
+                s.spec.scope,
+                request.amount,
+                request.expiresAt
+              ])
+            }
+            for (const s of states.values()) yield* save(s)
+            yield* sql.unsafe(`INSERT INTO ${open} (id, expires_at) VALUES ($1, $2)`, [request.id, request.expiresAt])
+            // reservations a day past expiry can no longer be settled: forget them
+            yield* sql.unsafe(`DELETE FROM ${open} WHERE expires_at < $1`, [request.now - 86_400_000])
+            const reserved: ReserveOutcome = { _tag: "Reserved", scopes: charged.map((s) => s.spec.scope) }
+            return reserved
+          })
+        ),
       settle: (request) => finish("settle")(request),
       release: (request) => Effect.asVoid(finish("release")(request))
     }

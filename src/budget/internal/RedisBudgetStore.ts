@@ -174,7 +174,13 @@ export const makeRedisBudgetStore = (prefix: string): Effect.Effect<BudgetStoreS
     ): ReadonlyArray<StoreAlert> => {
       const out: Array<StoreAlert> = []
       for (let i = 0; i + 3 < flat.length; i += 4) {
-        out.push({ scope: scopes[num(flat[i]) - 1] ?? "", threshold: num(flat[i + 1]), spent: num(flat[i + 2]), limit: num(flat[i + 3]), reason })
+        out.push({
+          scope: scopes[num(flat[i]) - 1] ?? "",
+          threshold: num(flat[i + 1]),
+          spent: num(flat[i + 2]),
+          limit: num(flat[i + 3]),
+          reason
+        })
       }
       return out
     }
@@ -203,7 +209,10 @@ export const makeRedisBudgetStore = (prefix: string): Effect.Effect<BudgetStoreS
           Effect.flatMap((reply): Effect.Effect<ReserveOutcome, BudgetStoreError> => {
             const r = asArray(reply)
             if (num(r[0]) === 1) {
-              return Effect.succeed({ _tag: "Reserved", scopes: r.slice(1).map((i) => request.scopes[num(i) - 1] ?? "") })
+              return Effect.succeed({
+                _tag: "Reserved",
+                scopes: r.slice(1).map((i) => request.scopes[num(i) - 1] ?? "")
+              })
             }
             const scope = request.scopes[num(r[1]) - 1] ?? ""
             return Effect.succeed({

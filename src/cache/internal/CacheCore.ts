@@ -14,8 +14,10 @@
  * @since 0.1.0
  */
 import { Cause, Clock, Deferred, Duration, Effect, Exit, Option } from "effect"
-import { sweepLoop } from "../../ratelimit/internal/Background.ts"
 import type * as Scope from "effect/Scope"
+import { inline, inlineGet } from "../../internal/InlineEffect.ts"
+import { sweepLoop } from "../../ratelimit/internal/Background.ts"
+import type { Supervisor } from "../../runtime/index.ts"
 import { CacheValueTooLarge, InvalidCacheOptions } from "../CacheError.ts"
 import type { CacheKeyTooLarge, CachePutError } from "../CacheError.ts"
 import { registerCacheMetrics } from "../CacheMetrics.ts"
@@ -23,14 +25,12 @@ import type { CacheConfig } from "../CacheOptions.ts"
 import { decodeCallTtl, namespaceOf } from "../CacheOptions.ts"
 import type { CacheShape, ClearOptions, ComputeOptions, PutOptions } from "../CacheShape.ts"
 import { CacheCounters } from "../CacheStats.ts"
-import type { Supervisor } from "../../runtime/index.ts"
+import type { RedisTier } from "../RedisTier.ts"
 import type { SupervisedTask } from "./CacheSupervision.ts"
 import { superviseTasks } from "./CacheSupervision.ts"
-import { checkKey, defaultSizeOf } from "./EntrySize.ts"
 import { makeCacheEvents } from "./CacheTelemetry.ts"
-import { inline, inlineGet } from "../../internal/InlineEffect.ts"
+import { checkKey, defaultSizeOf } from "./EntrySize.ts"
 import { LruStore } from "./LruStore.ts"
-import type { RedisTier } from "../RedisTier.ts"
 import { makeSingleFlight } from "./SingleFlight.ts"
 
 /** A cache plus handles used by tests and the tiered layer. */
@@ -80,7 +80,10 @@ export const makeCacheCore = <A>(
     // `sizeOf` is the caller's function: anything but a finite number >= 0 would silently disable `maxBytes`
     const validSize = (bytes: unknown): bytes is number => typeof bytes === "number" && bytes >= 0 && bytes !== Infinity
     const badSize = (bytes: unknown) =>
-      InvalidCacheOptions.at("sizeOf", `expected a finite number >= 0 of bytes, got ${typeof bytes === "number" ? String(bytes) : typeof bytes}`)
+      InvalidCacheOptions.at(
+        "sizeOf",
+        `expected a finite number >= 0 of bytes, got ${typeof bytes === "number" ? String(bytes) : typeof bytes}`
+      )
 
     const promote = (key: string, value: A, expiresAt: number, tokens: number): void => {
       const bytes = sizeOf(value, key)
@@ -139,7 +142,8 @@ export const makeCacheCore = <A>(
       return readL2(key)
     }
     const reader = { fast, slow }
-    const get = (key: string): Effect.Effect<Option.Option<A>, CacheKeyTooLarge | InvalidCacheOptions> => inlineGet(reader, key)
+    const get = (key: string): Effect.Effect<Option.Option<A>, CacheKeyTooLarge | InvalidCacheOptions> =>
+      inlineGet(reader, key)
 
     const has = (key: string): Effect.Effect<boolean, CacheKeyTooLarge | InvalidCacheOptions> =>
       Effect.suspend((): Effect.Effect<boolean, CacheKeyTooLarge | InvalidCacheOptions> => {
@@ -164,7 +168,9 @@ export const makeCacheCore = <A>(
       const bytes = sizeOf(value, key)
       if (!validSize(bytes)) return Effect.fail(badSize(bytes))
       if (bytes > config.maxValueBytes) {
-        return Effect.fail(new CacheValueTooLarge({ key, bytes, limit: config.maxValueBytes, limitName: "maxValueBytes" }))
+        return Effect.fail(
+          new CacheValueTooLarge({ key, bytes, limit: config.maxValueBytes, limitName: "maxValueBytes" })
+        )
       }
       if (bytes > config.maxBytes) {
         return Effect.fail(new CacheValueTooLarge({ key, bytes, limit: config.maxBytes, limitName: "maxBytes" }))

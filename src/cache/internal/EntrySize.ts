@@ -45,7 +45,9 @@ export const defaultSizeOf = (value: unknown, key: string): number => 2 * key.le
 
 /** `undefined` when `key` fits in `maxKeyBytes` UTF-8 bytes, else the error to fail with. */
 export const checkKey = (key: string, maxKeyBytes: number): CacheKeyTooLarge | InvalidCacheOptions | undefined => {
-  if (typeof key !== "string") return InvalidCacheOptions.at("key", `expected a string key, got ${key === null ? "null" : typeof key}`)
+  if (typeof key !== "string") {
+    return InvalidCacheOptions.at("key", `expected a string key, got ${key === null ? "null" : typeof key}`)
+  }
   if (key.length * 3 <= maxKeyBytes) return undefined
   const bytes = Buffer.byteLength(key, "utf8")
   return bytes <= maxKeyBytes ? undefined : new CacheKeyTooLarge({ preview: key.slice(0, 64), bytes, maxKeyBytes })

@@ -14,8 +14,8 @@
  * @since 0.1.0
  */
 import type * as Cause from "effect/Cause"
-import { SweepWake } from "../../ratelimit/internal/Background.ts"
 import type * as Option from "effect/Option"
+import { SweepWake } from "../../ratelimit/internal/Background.ts"
 
 /** Why an entry left the store. */
 export type EvictionReason = "ttl" | "capacity" | "manual"

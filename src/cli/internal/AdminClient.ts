@@ -55,10 +55,21 @@ const readRc = (): Rc => {
 
 /** The flags every admin command has: `--url`, `--admin-key`, `--json`, `--timeout`. */
 export const shared = {
-  url: Flag.String("url").pipe(Flag.withDescription("gateway URL (default: TROUPE_URL, ~/.trouperc, http://127.0.0.1:7400)"), Flag.withFallbackConfig(Config.String("TROUPE_URL")), Flag.optional),
-  adminKey: Flag.String("admin-key").pipe(Flag.withDescription("admin key (default: TROUPE_ADMIN_KEY, ~/.trouperc)"), Flag.withFallbackConfig(Config.String("TROUPE_ADMIN_KEY")), Flag.optional),
+  url: Flag.String("url").pipe(
+    Flag.withDescription("gateway URL (default: TROUPE_URL, ~/.trouperc, http://127.0.0.1:7400)"),
+    Flag.withFallbackConfig(Config.String("TROUPE_URL")),
+    Flag.optional
+  ),
+  adminKey: Flag.String("admin-key").pipe(
+    Flag.withDescription("admin key (default: TROUPE_ADMIN_KEY, ~/.trouperc)"),
+    Flag.withFallbackConfig(Config.String("TROUPE_ADMIN_KEY")),
+    Flag.optional
+  ),
   json: Flag.Boolean("json").pipe(Flag.withDescription("print JSON"), Flag.withDefault(false)),
-  timeout: Flag.Int("timeout").pipe(Flag.withDescription("request timeout in ms (default 10000)"), Flag.withDefault(10_000))
+  timeout: Flag.Int("timeout").pipe(
+    Flag.withDescription("request timeout in ms (default 10000)"),
+    Flag.withDefault(10_000)
+  )
 }
 
 /** Where a command sends its requests (from the shared flags). */
@@ -80,7 +91,9 @@ export const resolveTarget = (t: Target): { readonly url: string; readonly key: 
 export const errorMessage = (body: unknown): string => {
   if (typeof body === "object" && body !== null && "error" in body) {
     const error = (body as { error: unknown }).error // OpenAI-format error body
-    if (typeof error === "object" && error !== null && "message" in error) return String((error as { message: unknown }).message)
+    if (typeof error === "object" && error !== null && "message" in error) {
+      return String((error as { message: unknown }).message)
+    }
   }
   return typeof body === "string" ? body.slice(0, 500) : JSON.stringify(body).slice(0, 500)
 }
@@ -94,16 +107,32 @@ export const call = (t: Target, method: string, path: string, body?: unknown, ad
   Effect.tryPromise({
     try: async () => {
       const { url, key } = resolveTarget(t)
-      if (admin && key === undefined) throw new CliFailure("no admin key: pass --admin-key, set TROUPE_ADMIN_KEY or adminKey in ~/.trouperc", 4)
+      if (admin && key === undefined) {
+        throw new CliFailure("no admin key: pass --admin-key, set TROUPE_ADMIN_KEY or adminKey in ~/.trouperc", 4)
+      }
       const headers: Record<string, string> = {}
-      if (admin && key !== undefined) headers.authorization = `Bearer ${key}`
+      if (admin && key !== undefined) {
+        headers.authorization = `Bearer ${key}`
+      }
       if (body !== undefined) headers["content-type"] = "application/json"
       let res: Response
       try {
-        res = await fetch(`${url}${path}`, { method, headers, signal: AbortSignal.timeout(t.timeout), ...(body !== undefined ? { body: JSON.stringify(body) } : {}) })
+        res = await fetch(`${url}${path}`, {
+          method,
+          headers,
+          signal: AbortSignal.timeout(t.timeout),
+          ...(body !== undefined ? { body: JSON.stringify(body) } : {})
+        })
       } catch (e) {
         const timedOut = e instanceof Error && (e.name === "TimeoutError" || e.name === "AbortError")
-        throw new CliFailure(timedOut ? `${url}: no answer within ${t.timeout} ms` : `${url}: gateway unreachable (${e instanceof Error && e.cause instanceof Error ? e.cause.message : String(e)})`, 3)
+        throw new CliFailure(
+          timedOut
+            ? `${url}: no answer within ${t.timeout} ms`
+            : `${url}: gateway unreachable (${
+              e instanceof Error && e.cause instanceof Error ? e.cause.message : String(e)
+            })`,
+          3
+        )
       }
       const text = await res.text()
       let parsed: unknown = text
@@ -113,9 +142,15 @@ export const call = (t: Target, method: string, path: string, body?: unknown, ad
         // not JSON (e.g. /metrics)
       }
       const route = path.split("?")[0]
-      if (res.status === 401 || res.status === 403) throw new CliFailure(`${method} ${route}: admin key refused (HTTP ${res.status})`, 4)
-      if (res.status >= 500 && route !== "/health/ready" && route !== "/health/live") throw new CliFailure(`${method} ${route}: server error (HTTP ${res.status}): ${errorMessage(parsed)}`, 5)
-      if (res.status >= 400 && res.status < 500) throw new CliFailure(`${method} ${route}: refused (HTTP ${res.status}): ${errorMessage(parsed)}`, 1)
+      if (res.status === 401 || res.status === 403) {
+        throw new CliFailure(`${method} ${route}: admin key refused (HTTP ${res.status})`, 4)
+      }
+      if (res.status >= 500 && route !== "/health/ready" && route !== "/health/live") {
+        throw new CliFailure(`${method} ${route}: server error (HTTP ${res.status}): ${errorMessage(parsed)}`, 5)
+      }
+      if (res.status >= 400 && res.status < 500) {
+        throw new CliFailure(`${method} ${route}: refused (HTTP ${res.status}): ${errorMessage(parsed)}`, 1)
+      }
       return { status: res.status, body: parsed }
     },
     catch: (e) => e instanceof CliFailure ? e : new CliFailure(String(e), 1)
@@ -133,30 +168,47 @@ export const queryOf = (params: Readonly<Record<string, string | number | undefi
 export const report = <A>(effect: Effect.Effect<A, CliFailure>): Effect.Effect<void> =>
   effect.pipe(
     Effect.asVoid,
-    Effect.catch((e) => Effect.andThen(Console.error(`troupe: ${e.message}`), Effect.sync(() => { process.exitCode = e.code })))
+    Effect.catch((e) =>
+      Effect.andThen(
+        Console.error(`troupe: ${e.message}`),
+        Effect.sync(() => {
+          process.exitCode = e.code
+        })
+      )
+    )
   )
 
 /** Prints `body` as JSON with `--json`, else the human form. */
-export const print = (json: boolean, body: unknown, human: () => string) => Console.log(json ? JSON.stringify(body, null, 2) : human())
+export const print = (json: boolean, body: unknown, human: () => string) =>
+  Console.log(json ? JSON.stringify(body, null, 2) : human())
 
 /** A plain-text table: a header row and one row per entry, columns padded to their widest cell. */
 export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)))
-  const line = (cells: ReadonlyArray<string>) => cells.map((c, i) => i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)).join("  ").trimEnd()
+  const line = (cells: ReadonlyArray<string>) =>
+    cells.map((c, i) => i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)).join("  ").trimEnd()
   return [line(header), ...rows.map(line)].join("\n")
 }
 
 /** An epoch-ms time as ISO 8601 (seconds), `-` when absent. */
-export const isoTime = (ms: unknown): string => typeof ms === "number" && Number.isFinite(ms) ? new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z") : "-"
+export const isoTime = (ms: unknown): string =>
+  typeof ms === "number" && Number.isFinite(ms) ? new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z") : "-"
 
 /** USD with up to 6 decimals. */
-export const usd = (n: unknown): string => typeof n === "number" && Number.isFinite(n) ? `$${Number(n.toFixed(6))}` : "-"
+export const usd = (n: unknown): string =>
+  typeof n === "number" && Number.isFinite(n) ? `$${Number(n.toFixed(6))}` : "-"
 
 /** Parses a number flag: finite and within bounds, else an `invalidArgument` naming the flag. */
-export const numberArg = (flag: string, raw: string, bounds: { readonly min: number; readonly max: number; readonly int?: boolean }): Effect.Effect<number, CliFailure> => {
+export const numberArg = (
+  flag: string,
+  raw: string,
+  bounds: { readonly min: number; readonly max: number; readonly int?: boolean }
+): Effect.Effect<number, CliFailure> => {
   const n = raw.trim() === "" ? Number.NaN : Number(raw)
   const kind = bounds.int === true ? "an integer" : "a number"
   return Number.isFinite(n) && n >= bounds.min && n <= bounds.max && (bounds.int !== true || Number.isInteger(n))
     ? Effect.succeed(n)
-    : Effect.fail(invalidArgument(`${flag}: expected ${kind} from ${bounds.min} to ${bounds.max}, got ${JSON.stringify(raw)}`))
+    : Effect.fail(
+      invalidArgument(`${flag}: expected ${kind} from ${bounds.min} to ${bounds.max}, got ${JSON.stringify(raw)}`)
+    )
 }

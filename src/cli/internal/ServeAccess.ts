@@ -20,8 +20,8 @@ import { Context, Effect, Layer, Redacted, type Scope, Stream } from "effect"
 import { randomBytes } from "node:crypto"
 import type { GatewaySection } from "../../config/index.ts"
 import { ConfigStore } from "../../config/index.ts"
-import type { AccessServices } from "../../gateway/internal/AccessHandlers.ts"
 import { AdminAuth, ApiAuth, makeKeyAuth } from "../../gateway/GatewayAuth.ts"
+import type { AccessServices } from "../../gateway/internal/AccessHandlers.ts"
 import { keyMatches } from "../../gateway/internal/Middleware.ts"
 import { Abuse, Audit, AuditStore, GatewayKeyAuth, Keys, KeyStore } from "../../identity/index.ts"
 
@@ -36,16 +36,22 @@ export const make: Effect.Effect<ServeAccess, never, ConfigStore | Scope.Scope> 
   const store = yield* ConfigStore
   let auth: GatewaySection["auth"] = (yield* store.get).gateway.auth
   const changes = yield* store.subscribe
-  yield* Effect.forkScoped(Stream.runForEach(changes, (change) => Effect.sync(() => { auth = change.config.gateway.auth })))
+  yield* Effect.forkScoped(Stream.runForEach(changes, (change) =>
+    Effect.sync(() => {
+      auth = change.config.gateway.auth
+    })))
 
-  const keys = yield* Keys.make({ pepper: Redacted.make(randomBytes(32).toString("base64url")) }).pipe(Effect.provide(KeyStore.layerMemory()))
+  const keys = yield* Keys.make({ pepper: Redacted.make(randomBytes(32).toString("base64url")) }).pipe(
+    Effect.provide(KeyStore.layerMemory())
+  )
   const audit = yield* Audit.make.pipe(Effect.provide(AuditStore.layerMemory()), Effect.orDie) // the memory store does not fail at start
   const abuse = yield* Abuse.make({ audit }).pipe(Effect.orDie) // the default policy is valid
   const builtIn = makeKeyAuth(() => auth)
   const issued = GatewayKeyAuth.make({ keys, audit, abuse })
 
   const configured = (key: string) =>
-    key !== "" && ((auth.adminKey !== undefined && keyMatches(key, auth.adminKey)) || auth.apiKeys.some((k) => keyMatches(key, k)))
+    key !== "" &&
+    ((auth.adminKey !== undefined && keyMatches(key, auth.adminKey)) || auth.apiKeys.some((k) => keyMatches(key, k)))
   const isAdminKey = (key: string) => auth.adminKey !== undefined && key !== "" && keyMatches(key, auth.adminKey)
 
   const api = ApiAuth.of({

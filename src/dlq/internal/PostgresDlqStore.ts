@@ -22,7 +22,10 @@ export const makePostgresDlqStore = (
 ): Effect.Effect<DlqStoreShape, DlqStoreError> =>
   Effect.gen(function*() {
     if (!SCHEMA_NAME.test(schemaName)) {
-      return yield* new DlqStoreError({ operation: "init", detail: `invalid schema name (expected ${SCHEMA_NAME.source})` })
+      return yield* new DlqStoreError({
+        operation: "init",
+        detail: `invalid schema name (expected ${SCHEMA_NAME.source})`
+      })
     }
     const table = `"${schemaName}".troupe_dead_letters`
     const init = (statement: string) => sql.unsafe(statement).pipe(Effect.mapError(storeError("init")))

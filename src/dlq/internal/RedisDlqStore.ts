@@ -46,7 +46,9 @@ export const makeRedisDlqStore = (redis: Redis.Redis["Service"], prefix: string)
     redis.send<A>(command, ...args).pipe(Effect.mapError(storeError(operation)))
   return {
     put: (letter) =>
-      send<number>("put", "EVAL", PUT, "3", ...keys, letter.id, JSON.stringify(letter)).pipe(Effect.map((n) => n === 1)),
+      send<number>("put", "EVAL", PUT, "3", ...keys, letter.id, JSON.stringify(letter)).pipe(
+        Effect.map((n) => n === 1)
+      ),
     get: (id) =>
       send<string | null>("get", "HGET", keys[1], id).pipe(
         Effect.flatMap((json) => json === null ? Effect.succeed(undefined) : decode("get", json))
@@ -65,7 +67,6 @@ export const makeRedisDlqStore = (redis: Redis.Redis["Service"], prefix: string)
       send<number>("swap", "EVAL", SWAP, "3", ...keys, next.id, expected, JSON.stringify(next)).pipe(
         Effect.map((n) => n === 1)
       ),
-    remove: (ids) =>
-      ids.length === 0 ? Effect.succeed(0) : send<number>("remove", "EVAL", REMOVE, "3", ...keys, ...ids)
+    remove: (ids) => ids.length === 0 ? Effect.succeed(0) : send<number>("remove", "EVAL", REMOVE, "3", ...keys, ...ids)
   }
 }

@@ -21,8 +21,10 @@ export interface AccessServices {
   readonly audit?: AuditShape | undefined
 }
 
-const json = (body: unknown, status = 200) => HttpServerResponse.text(JSON.stringify(body), { status, contentType: "application/json" })
-const missing = (what: string) => Effect.succeed(httpError(404, "not_found_error", `${what} are not configured on this gateway`).toResponse())
+const json = (body: unknown, status = 200) =>
+  HttpServerResponse.text(JSON.stringify(body), { status, contentType: "application/json" })
+const missing = (what: string) =>
+  Effect.succeed(httpError(404, "not_found_error", `${what} are not configured on this gateway`).toResponse())
 
 const toResponse = (e: { readonly _tag: string }) => {
   switch (e._tag) {
@@ -30,9 +32,12 @@ const toResponse = (e: { readonly _tag: string }) => {
       const { message, path } = e as unknown as { path: string; message: string } // narrowed by the tag
       return httpError(400, "invalid_request_error", `${path}: ${message}`, { param: path }).toResponse()
     }
-    case "KeyNotFound": return httpError(404, "not_found_error", "no such key or block").toResponse()
-    case "StoreFull": return httpError(507, "server_error", "the key store is full").toResponse()
-    default: return httpError(503, "server_error", "the identity store is unavailable", { code: "unavailable" }).toResponse()
+    case "KeyNotFound":
+      return httpError(404, "not_found_error", "no such key or block").toResponse()
+    case "StoreFull":
+      return httpError(507, "server_error", "the key store is full").toResponse()
+    default:
+      return httpError(503, "server_error", "the identity store is unavailable", { code: "unavailable" }).toResponse()
   }
 }
 const run = <A, E extends { readonly _tag: string }>(effect: Effect.Effect<A, E>, status = 200) =>
@@ -42,18 +47,43 @@ const run = <A, E extends { readonly _tag: string }>(effect: Effect.Effect<A, E>
 export const accessHandlers = (services: AccessServices = {}) =>
   HttpApiBuilder.group(GatewayApi, "access", (handlers) => {
     const { abuse, keys } = services
-    return Effect.succeed(handlers
-      .handle("createKey", ({ payload }) =>
-        keys === undefined ? missing("keys") : run(Effect.map(keys.create(payload as never /* decoded by Keys.create */), (c) => ({ key: Redacted.value(c.key), id: c.id, info: c.info })), 201))
-      .handle("listKeys", ({ query }) => keys === undefined ? missing("keys") : run(keys.list(query.tenant, query.principal)))
-      .handle("revokeKey", ({ params }) => keys === undefined ? missing("keys") : run(keys.revoke(params.tenant, params.id)))
-      .handle("rotateKey", ({ params, query }) =>
-        keys === undefined ? missing("keys") : run(Effect.map(
-          keys.rotate(params.tenant, params.id, { grace: Duration.millis(query.graceMs ?? 0) }),
-          (c) => ({ key: Redacted.value(c.key), id: c.id, info: c.info })
-        )))
-      .handle("listBlocks", () => abuse === undefined ? missing("abuse blocks") : run(abuse.list()))
-      .handle("liftBlock", ({ params }) => abuse === undefined ? missing("abuse blocks") : run(abuse.lift(params.kind, params.id)))
-      .handle("getAbusePolicy", () => abuse === undefined ? missing("abuse blocks") : Effect.succeed(json(abuse.policy())))
-      .handle("setAbusePolicy", ({ payload }) => abuse === undefined ? missing("abuse blocks") : run(abuse.setPolicy(payload))))
+    return Effect.succeed(
+      handlers
+        .handle("createKey", ({ payload }) =>
+          keys === undefined
+            ? missing("keys")
+            : run(
+              Effect.map(
+                keys.create(payload as never /* decoded by Keys.create */),
+                (c) => ({ key: Redacted.value(c.key), id: c.id, info: c.info })
+              ),
+              201
+            ))
+        .handle(
+          "listKeys",
+          ({ query }) => keys === undefined ? missing("keys") : run(keys.list(query.tenant, query.principal))
+        )
+        .handle(
+          "revokeKey",
+          ({ params }) => keys === undefined ? missing("keys") : run(keys.revoke(params.tenant, params.id))
+        )
+        .handle("rotateKey", ({ params, query }) =>
+          keys === undefined ? missing("keys") : run(Effect.map(
+            keys.rotate(params.tenant, params.id, { grace: Duration.millis(query.graceMs ?? 0) }),
+            (c) => ({ key: Redacted.value(c.key), id: c.id, info: c.info })
+          )))
+        .handle("listBlocks", () => abuse === undefined ? missing("abuse blocks") : run(abuse.list()))
+        .handle(
+          "liftBlock",
+          ({ params }) => abuse === undefined ? missing("abuse blocks") : run(abuse.lift(params.kind, params.id))
+        )
+        .handle(
+          "getAbusePolicy",
+          () => abuse === undefined ? missing("abuse blocks") : Effect.succeed(json(abuse.policy()))
+        )
+        .handle(
+          "setAbusePolicy",
+          ({ payload }) => abuse === undefined ? missing("abuse blocks") : run(abuse.setPolicy(payload))
+        )
+    )
   })

@@ -44,13 +44,16 @@ const TurnBody = Schema.Struct({
 })
 const decodeBody = Schema.decodeUnknownExit(TurnBody)
 
-const json = (body: unknown, status = 200) => HttpServerResponse.text(JSON.stringify(body), { status, contentType: "application/json" })
+const json = (body: unknown, status = 200) =>
+  HttpServerResponse.text(JSON.stringify(body), { status, contentType: "application/json" })
 
 /** The HTTP error of an agent failure. */
 export const agentHttpError = (failure: unknown): GatewayHttpError => {
   if (failure instanceof GatewayHttpError) return failure
   // a non-null object with a _tag (checked in the same expression); message and path are optional
-  const tagged = typeof failure === "object" && failure !== null && "_tag" in failure ? failure as { _tag: string; message?: string; path?: string } : undefined
+  const tagged = typeof failure === "object" && failure !== null && "_tag" in failure
+    ? failure as { _tag: string; message?: string; path?: string }
+    : undefined
   const message = tagged?.message ?? "agent error"
   switch (tagged?._tag) {
     case "InvalidAgentId":
@@ -70,11 +73,16 @@ export const agentHttpError = (failure: unknown): GatewayHttpError => {
     case "TurnFailed":
       return httpError(502, "upstream_error", message, { code: "turn_failed" })
     default:
-      return httpError(500, "server_error", "The agent had an error while processing your request.", { code: "internal_error" })
+      return httpError(500, "server_error", "The agent had an error while processing your request.", {
+        code: "internal_error"
+      })
   }
 }
 
-const errorFrame = (error: GatewayHttpError): Omit<Frame, "id"> => ({ event: "error", data: JSON.stringify({ ...error.body, status: error.status }) })
+const errorFrame = (error: GatewayHttpError): Omit<Frame, "id"> => ({
+  event: "error",
+  data: JSON.stringify({ ...error.body, status: error.status })
+})
 
 /** The SSE frame of one loop event. */
 export const eventFrame = (event: AgentLoopEvent, costUsd: (usage: Usage) => number): Omit<Frame, "id"> => {
@@ -84,10 +92,17 @@ export const eventFrame = (event: AgentLoopEvent, costUsd: (usage: Usage) => num
     case "TextDelta":
       return { event: "token", data: JSON.stringify({ step: event.step, delta: event.delta }) }
     case "ToolCallStarted":
-      return { event: "tool_call", data: JSON.stringify({ step: event.step, id: event.id, name: event.name, arguments: event.arguments }) }
+      return {
+        event: "tool_call",
+        data: JSON.stringify({ step: event.step, id: event.id, name: event.name, arguments: event.arguments })
+      }
     case "ToolCallFinished": {
       // a ToolCallFinished result is the ToolRunner's tagged outcome (Success with output, Failure with error)
-      const r = event.result as { readonly _tag: string; readonly output?: unknown; readonly error?: { readonly message?: string } }
+      const r = event.result as {
+        readonly _tag: string
+        readonly output?: unknown
+        readonly error?: { readonly message?: string }
+      }
       return {
         event: "tool_result",
         data: JSON.stringify({
@@ -103,7 +118,12 @@ export const eventFrame = (event: AgentLoopEvent, costUsd: (usage: Usage) => num
     case "StepFinished":
       return {
         event: "step",
-        data: JSON.stringify({ step: event.step, text: event.text, finishReason: event.finishReason, usage: event.usage })
+        data: JSON.stringify({
+          step: event.step,
+          text: event.text,
+          finishReason: event.finishReason,
+          usage: event.usage
+        })
       }
     case "Finished":
       return {
@@ -120,7 +140,9 @@ export const eventFrame = (event: AgentLoopEvent, costUsd: (usage: Usage) => num
 }
 
 /** The routes, needing `LlmAgents` and the gateway's route context. */
-export const agentRoutes = (options: AgentRoutesOptions = {}): Layer.Layer<never, never, HttpRouter.HttpRouter | LlmAgents | GatewayRouteContext> =>
+export const agentRoutes = (
+  options: AgentRoutesOptions = {}
+): Layer.Layer<never, never, HttpRouter.HttpRouter | LlmAgents | GatewayRouteContext> =>
   Layer.unwrap(Effect.gen(function*() {
     const agents = yield* LlmAgents
     const ctx = yield* GatewayRouteContext
@@ -135,7 +157,8 @@ export const agentRoutes = (options: AgentRoutesOptions = {}): Layer.Layer<never
         state: ctx.state,
         encode: (frame) => [frame],
         onError: () => ({ event: "error", data: JSON.stringify(agentHttpError(undefined).body) }),
-        onDrained: () => errorFrame(httpError(503, "server_error", "The server is shutting down.", { code: "shutting_down" })),
+        onDrained: () =>
+          errorFrame(httpError(503, "server_error", "The server is shutting down.", { code: "shutting_down" })),
         headers: { "x-troupe-turn-id": log.turnId }
       })
 
@@ -143,14 +166,23 @@ export const agentRoutes = (options: AgentRoutesOptions = {}): Layer.Layer<never
       Effect.suspend(() => {
         const found = replay.resume(lastEventId, id)
         if (found._tag === "Unknown") {
-          return Effect.succeed(httpError(404, "invalid_request_error", "No buffered turn has this Last-Event-ID (the replay window is over).", {
-            code: "event_not_found"
-          }).toResponse())
+          return Effect.succeed(
+            httpError(
+              404,
+              "invalid_request_error",
+              "No buffered turn has this Last-Event-ID (the replay window is over).",
+              {
+                code: "event_not_found"
+              }
+            ).toResponse()
+          )
         }
         if (found._tag === "Gone") {
-          return Effect.succeed(httpError(410, "invalid_request_error", "The events after this Last-Event-ID are no longer buffered.", {
-            code: "event_gone"
-          }).toResponse())
+          return Effect.succeed(
+            httpError(410, "invalid_request_error", "The events after this Last-Event-ID are no longer buffered.", {
+              code: "event_gone"
+            }).toResponse()
+          )
         }
         return replayResponse(found.log, found.after)
       })
@@ -178,42 +210,60 @@ export const agentRoutes = (options: AgentRoutesOptions = {}): Layer.Layer<never
       })
 
     const turns = (request: HttpServerRequest.HttpServerRequest) =>
-      ctx.authorize(request, Effect.gen(function*() {
-        const id = yield* idOf
-        const bad = checkId(id)
-        if (bad !== undefined) return agentHttpError(bad).toResponse()
-        const lastEventId = request.headers["last-event-id"]
-        if (lastEventId !== undefined && lastEventId !== "") return yield* resume(id, lastEventId)
-        if (request.method === "GET") {
-          return httpError(400, "invalid_request_error", "GET resumes a turn: send Last-Event-ID.", { code: "missing_last_event_id" }).toResponse()
-        }
-        // a body that does not parse counts as absent (decoded below)
-        const raw = yield* Effect.orElseSucceed(request.json, () => undefined as unknown)
-        if (raw === undefined) return httpError(400, "invalid_request_error", "The body is not valid JSON.", { code: "invalid_json" }).toResponse()
-        const body = decodeBody(raw)
-        if (body._tag === "Failure") {
-          const issue = body.cause.reasons.find((r) => r._tag === "Fail")
-          return issue?._tag === "Fail" && Schema.isSchemaError(issue.error)
-            ? fromSchemaIssue(issue.error.issue).toResponse()
-            : httpError(400, "invalid_request_error", "Invalid request body.").toResponse()
-        }
-        const { stream, ...turn } = body.value
-        const checked = checkTurn(id, turn)
-        if (checked instanceof Error) return agentHttpError(checked).toResponse()
-        const input = turn as Parameters<typeof agents.ask>[1] // validated by `checkTurn` just above
-        if (stream === true) return yield* startStreamed(id, input)
-        const answer = yield* agents.ask(id, input)
-        return json(answer)
-      }).pipe(Effect.catch(fail)))
+      ctx.authorize(
+        request,
+        Effect.gen(function*() {
+          const id = yield* idOf
+          const bad = checkId(id)
+          if (bad !== undefined) return agentHttpError(bad).toResponse()
+          const lastEventId = request.headers["last-event-id"]
+          if (lastEventId !== undefined && lastEventId !== "") return yield* resume(id, lastEventId)
+          if (request.method === "GET") {
+            return httpError(400, "invalid_request_error", "GET resumes a turn: send Last-Event-ID.", {
+              code: "missing_last_event_id"
+            }).toResponse()
+          }
+          // a body that does not parse counts as absent (decoded below)
+          const raw = yield* Effect.orElseSucceed(request.json, () => undefined as unknown)
+          if (raw === undefined) {
+            return httpError(400, "invalid_request_error", "The body is not valid JSON.", { code: "invalid_json" })
+              .toResponse()
+          }
+          const body = decodeBody(raw)
+          if (body._tag === "Failure") {
+            const issue = body.cause.reasons.find((r) => r._tag === "Fail")
+            return issue?._tag === "Fail" && Schema.isSchemaError(issue.error)
+              ? fromSchemaIssue(issue.error.issue).toResponse()
+              : httpError(400, "invalid_request_error", "Invalid request body.").toResponse()
+          }
+          const { stream, ...turn } = body.value
+          const checked = checkTurn(id, turn)
+          if (checked instanceof Error) return agentHttpError(checked).toResponse()
+          const input = turn as Parameters<typeof agents.ask>[1] // validated by `checkTurn` just above
+          if (stream === true) return yield* startStreamed(id, input)
+          const answer = yield* agents.ask(id, input)
+          return json(answer)
+        }).pipe(Effect.catch(fail))
+      )
 
-    const withId = <E>(f: (id: string) => Effect.Effect<HttpServerResponse.HttpServerResponse, E>) => (request: HttpServerRequest.HttpServerRequest) =>
-      ctx.authorize(request, Effect.flatMap(idOf, f).pipe(Effect.catch(fail)))
+    const withId =
+      <E>(f: (id: string) => Effect.Effect<HttpServerResponse.HttpServerResponse, E>) =>
+      (request: HttpServerRequest.HttpServerRequest) =>
+        ctx.authorize(request, Effect.flatMap(idOf, f).pipe(Effect.catch(fail)))
 
     return Layer.mergeAll(
       HttpRouter.add("POST", "/v1/agents/:id/turns", turns),
       HttpRouter.add("GET", "/v1/agents/:id/turns", turns),
       HttpRouter.add("GET", "/v1/agents/:id", withId((id) => Effect.map(agents.status(id), (status) => json(status)))),
-      HttpRouter.add("DELETE", "/v1/agents/:id", withId((id) => Effect.map(agents.stop(id), (stopped) => json({ id, stopped })))),
-      HttpRouter.add("POST", "/v1/agents/:id/cancel", withId((id) => Effect.map(agents.cancel(id), (cancelled) => json({ id, cancelled }))))
+      HttpRouter.add(
+        "DELETE",
+        "/v1/agents/:id",
+        withId((id) => Effect.map(agents.stop(id), (stopped) => json({ id, stopped })))
+      ),
+      HttpRouter.add(
+        "POST",
+        "/v1/agents/:id/cancel",
+        withId((id) => Effect.map(agents.cancel(id), (cancelled) => json({ id, cancelled })))
+      )
     )
   }))

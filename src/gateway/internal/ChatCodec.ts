@@ -14,11 +14,15 @@
 import type { Schema } from "effect"
 import type { FinishReason, LlmMessage, LlmStreamPart, ToolCall, Usage } from "../../llm/index.ts"
 import type { LlmCall, LlmResult } from "../../pipeline/index.ts"
-import type { ChatCompletionRequest, ChatMessage, Content } from "../OpenAiSchema.ts"
 import { GatewayHttpError, httpError } from "../GatewayError.ts"
+import type { ChatCompletionRequest, ChatMessage, Content } from "../OpenAiSchema.ts"
 
 const textOf = (content: Content | null | undefined): string =>
-  content === undefined || content === null ? "" : typeof content === "string" ? content : content.map((p) => p.text).join("")
+  content === undefined || content === null
+    ? ""
+    : typeof content === "string"
+    ? content
+    : content.map((p) => p.text).join("")
 
 const parseArguments = (text: string): Schema.Json => {
   if (text.trim() === "") return {}
@@ -36,7 +40,9 @@ const toMessage = (m: ChatMessage): LlmMessage => {
     case "developer":
       return { role: "system", content: textOf(m.content) }
     case "user":
-      return m.name !== undefined ? { role: "user", content: textOf(m.content), name: m.name } : { role: "user", content: textOf(m.content) }
+      return m.name !== undefined
+        ? { role: "user", content: textOf(m.content), name: m.name }
+        : { role: "user", content: textOf(m.content) }
     case "assistant": {
       const calls = m.tool_calls ?? []
       return calls.length === 0
@@ -44,7 +50,11 @@ const toMessage = (m: ChatMessage): LlmMessage => {
         : {
           role: "assistant",
           content: textOf(m.content),
-          toolCalls: calls.map((c) => ({ id: c.id, name: c.function.name, arguments: parseArguments(c.function.arguments) }))
+          toolCalls: calls.map((c) => ({
+            id: c.id,
+            name: c.function.name,
+            arguments: parseArguments(c.function.arguments)
+          }))
         }
     }
     case "tool":
@@ -60,7 +70,10 @@ export interface CallerContext {
 /** The `LlmCall` of a decoded request, or a 400 for what troupe cannot express. */
 export const toLlmCall = (request: ChatCompletionRequest, caller: CallerContext): LlmCall | GatewayHttpError => {
   // the request's messages are decoded as a NonEmptyArray and map keeps the length
-  const call: { -readonly [K in keyof LlmCall]: LlmCall[K] } = { model: request.model, messages: request.messages.map(toMessage) as never }
+  const call: { -readonly [K in keyof LlmCall]: LlmCall[K] } = {
+    model: request.model,
+    messages: request.messages.map(toMessage) as never
+  }
   // `messages` is non-empty because the request's is (decoded as NonEmptyArray)
   const tools = request.tools ?? []
   if (tools.length > 0) {
@@ -79,20 +92,31 @@ export const toLlmCall = (request: ChatCompletionRequest, caller: CallerContext)
   if (request.top_p !== undefined && request.top_p !== null) params.topP = request.top_p
   const maxTokens = request.max_completion_tokens ?? request.max_tokens
   if (maxTokens !== undefined && maxTokens !== null) params.maxTokens = maxTokens
-  if (request.stop !== undefined && request.stop !== null) params.stop = typeof request.stop === "string" ? [request.stop] : request.stop
+  if (request.stop !== undefined && request.stop !== null) {
+    params.stop = typeof request.stop === "string"
+      ? [request.stop]
+      : request.stop
+  }
   if (Object.keys(params).length > 0) call.params = params
   const format = request.response_format
   if (format !== undefined && format !== null) {
-    if (format.type === "json_object") call.responseFormat = { type: "json", name: "json_object", schema: { type: "object" } }
-    else if (format.type === "json_schema") {
-      call.responseFormat = { type: "json", name: format.json_schema.name, schema: format.json_schema.schema ?? { type: "object" } }
+    if (format.type === "json_object") {
+      call.responseFormat = { type: "json", name: "json_object", schema: { type: "object" } }
+    } else if (format.type === "json_schema") {
+      call.responseFormat = {
+        type: "json",
+        name: format.json_schema.name,
+        schema: format.json_schema.schema ?? { type: "object" }
+      }
     }
   }
   const options: { user?: string; tenant?: string } = {}
   if (request.user !== undefined && request.user !== null && request.user !== "") options.user = request.user
   if (caller.tenant !== undefined) options.tenant = caller.tenant
   if (Object.keys(options).length > 0) call.options = options
-  if (call.messages.length === 0) return httpError(400, "invalid_request_error", "messages must not be empty", { param: "messages" })
+  if (call.messages.length === 0) {
+    return httpError(400, "invalid_request_error", "messages must not be empty", { param: "messages" })
+  }
   // built above as a mutable copy of an LlmCall
   return call as LlmCall
 }
@@ -120,7 +144,10 @@ const usageOf = (usage: Usage) => ({
 const wireToolCall = (call: ToolCall) => ({
   id: call.id,
   type: "function" as const,
-  function: { name: call.name, arguments: typeof call.arguments === "string" ? call.arguments : JSON.stringify(call.arguments) }
+  function: {
+    name: call.name,
+    arguments: typeof call.arguments === "string" ? call.arguments : JSON.stringify(call.arguments)
+  }
 })
 
 /** The `chat.completion` body of a finished answer. */
@@ -155,11 +182,15 @@ export class ChunkEncoder {
   readonly includeUsage: boolean
   constructor(id: string, created: number, model: string, includeUsage: boolean) {
     this.includeUsage = includeUsage
-    this.head = `{"id":${JSON.stringify(id)},"object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},"system_fingerprint":null,"choices":`
+    this.head = `{"id":${JSON.stringify(id)},"object":"chat.completion.chunk","created":${created},"model":${
+      JSON.stringify(model)
+    },"system_fingerprint":null,"choices":`
   }
 
   private chunk(delta: unknown, finish: string | null = null): string {
-    return `${this.head}[{"index":0,"delta":${JSON.stringify(delta)},"logprobs":null,"finish_reason":${finish === null ? "null" : JSON.stringify(finish)}}]}`
+    return `${this.head}[{"index":0,"delta":${JSON.stringify(delta)},"logprobs":null,"finish_reason":${
+      finish === null ? "null" : JSON.stringify(finish)
+    }}]}`
   }
 
   /** The first chunk (role). */
@@ -176,7 +207,16 @@ export class ChunkEncoder {
         return part.delta === "" ? [] : [this.chunk({ refusal: part.delta })]
       case "ToolCallStart":
         this.started.add(part.index)
-        return [this.chunk({ tool_calls: [{ index: part.index, id: part.id, type: "function", function: { name: part.name, arguments: "" } }] })]
+        return [
+          this.chunk({
+            tool_calls: [{
+              index: part.index,
+              id: part.id,
+              type: "function",
+              function: { name: part.name, arguments: "" }
+            }]
+          })
+        ]
       case "ToolCallDelta":
         if (part.argumentsDelta === "") return []
         this.withArgs.add(part.index)
@@ -187,7 +227,12 @@ export class ChunkEncoder {
           this.started.add(part.index)
           this.withArgs.add(part.index)
           return [this.chunk({
-            tool_calls: [{ index: part.index, id: part.toolCall.id, type: "function", function: { name: part.toolCall.name, arguments: args } }]
+            tool_calls: [{
+              index: part.index,
+              id: part.toolCall.id,
+              type: "function",
+              function: { name: part.toolCall.name, arguments: args }
+            }]
           })]
         }
         if (!this.withArgs.has(part.index)) {

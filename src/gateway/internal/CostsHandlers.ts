@@ -13,15 +13,24 @@ import { Costs } from "../../costs/index.ts"
 import { GatewayApi } from "../GatewayApi.ts"
 import { httpError } from "../GatewayError.ts"
 
-const json = (body: unknown, status = 200) => HttpServerResponse.text(JSON.stringify(body), { status, contentType: "application/json" })
+const json = (body: unknown, status = 200) =>
+  HttpServerResponse.text(JSON.stringify(body), { status, contentType: "application/json" })
 const notConfigured = (service: string) =>
-  Effect.succeed(httpError(501, "invalid_request_error", `no ${service} service is configured on this gateway`, { code: "not_configured" }).toResponse())
+  Effect.succeed(
+    httpError(501, "invalid_request_error", `no ${service} service is configured on this gateway`, {
+      code: "not_configured"
+    }).toResponse()
+  )
 
 /** The ledger's store failed (Redis, PostgreSQL): a 503. */
 const storeFailure = (e: { readonly message: string }) => httpError(503, "server_error", e.message).toResponse()
 
 const budgetFailure = (e: { readonly _tag: string; readonly message?: string }) =>
-  httpError(e._tag === "InvalidOptions" ? 400 : 503, e._tag === "InvalidOptions" ? "invalid_request_error" : "server_error", e.message ?? e._tag).toResponse()
+  httpError(
+    e._tag === "InvalidOptions" ? 400 : 503,
+    e._tag === "InvalidOptions" ? "invalid_request_error" : "server_error",
+    e.message ?? e._tag
+  ).toResponse()
 
 /** The `costs` group's handlers. */
 export const costsHandlers = HttpApiBuilder.group(GatewayApi, "costs", (handlers) =>
@@ -31,7 +40,10 @@ export const costsHandlers = HttpApiBuilder.group(GatewayApi, "costs", (handlers
     return handlers
       .handle("costStats", ({ query }) =>
         costs === undefined ? notConfigured("Costs") : Effect.map(
-          costs.stats({ period: query.period ?? "day", ...(query.groupBy !== undefined ? { groupBy: query.groupBy } : {}) }),
+          costs.stats({
+            period: query.period ?? "day",
+            ...(query.groupBy !== undefined ? { groupBy: query.groupBy } : {})
+          }),
           (s) => json(s)
         ).pipe(Effect.catch((e) => Effect.succeed(storeFailure(e)))))
       .handle("costUsage", ({ params, query }) =>
@@ -40,9 +52,11 @@ export const costsHandlers = HttpApiBuilder.group(GatewayApi, "costs", (handlers
           (s) => json({ user: params.user, ...s })
         ).pipe(Effect.catch((e) => Effect.succeed(storeFailure(e)))))
       .handle("costForecast", ({ query }) =>
-        costs === undefined ? notConfigured("Costs") : Effect.map(costs.forecast(query.days !== undefined ? { days: query.days } : {}), (f) => json(f)).pipe(
-          Effect.catch((e) => Effect.succeed(storeFailure(e)))
-        ))
+        costs === undefined ?
+          notConfigured("Costs") :
+          Effect.map(costs.forecast(query.days !== undefined ? { days: query.days } : {}), (f) => json(f)).pipe(
+            Effect.catch((e) => Effect.succeed(storeFailure(e)))
+          ))
       .handle("setBudget", ({ payload }) =>
         budgets === undefined ? notConfigured("Budgets") : budgets.set(payload).pipe(
           Effect.map(() => json({ ok: true, budget: payload })),
@@ -50,7 +64,13 @@ export const costsHandlers = HttpApiBuilder.group(GatewayApi, "costs", (handlers
         ))
       .handle("getBudget", ({ params }) =>
         budgets === undefined ? notConfigured("Budgets") : budgets.get(params.scope).pipe(
-          Effect.map((status) => Option.isSome(status) ? json(status.value) : httpError(404, "not_found_error", `no budget for ${params.scope}`).toResponse()),
-          Effect.catch((e) => Effect.succeed(budgetFailure(e)))
+          Effect.map((status) =>
+            Option.isSome(status)
+              ? json(status.value)
+              : httpError(404, "not_found_error", `no budget for ${params.scope}`).toResponse()
+          ),
+          Effect.catch((e) =>
+            Effect.succeed(budgetFailure(e))
+          )
         ))
   }))

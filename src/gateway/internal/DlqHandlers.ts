@@ -12,9 +12,17 @@ import { DeadLetters } from "../../dlq/index.ts"
 import { GatewayApi } from "../GatewayApi.ts"
 import { httpError } from "../GatewayError.ts"
 
-const json = (body: unknown, status = 200) => HttpServerResponse.text(JSON.stringify(body), { status, contentType: "application/json" })
+const json = (body: unknown, status = 200) =>
+  HttpServerResponse.text(JSON.stringify(body), { status, contentType: "application/json" })
 
-const filterOf = (q: { readonly kind?: DeadLetterFilter["kind"]; readonly source?: string | undefined; readonly errorTag?: string | undefined; readonly status?: DeadLetterFilter["status"] }): DeadLetterFilter => ({
+const filterOf = (
+  q: {
+    readonly kind?: DeadLetterFilter["kind"]
+    readonly source?: string | undefined
+    readonly errorTag?: string | undefined
+    readonly status?: DeadLetterFilter["status"]
+  }
+): DeadLetterFilter => ({
   ...(q.kind !== undefined ? { kind: q.kind } : {}),
   ...(q.source !== undefined ? { source: q.source } : {}),
   ...(q.errorTag !== undefined ? { errorTag: q.errorTag } : {}),
@@ -35,10 +43,14 @@ export const dlqHandlers = HttpApiBuilder.group(GatewayApi, "dlq", (handlers) =>
               (typeof e === "object" && e !== null && "_tag" in e && e._tag === "DeadLetterNotFound"
                 ? httpError(404, "not_found_error", "no dead letter with that id")
                 : httpError(503, "api_error", "the dead-letter store failed")).toResponse()
-            ))
+            )
+          )
         )
     return handlers
-      .handle("listLetters", ({ query }) => withDlq((dlq) => Effect.map(dlq.list(filterOf(query), query.limit ?? 100), (letters) => ({ letters }))))
+      .handle("listLetters", ({ query }) =>
+        withDlq((dlq) =>
+          Effect.map(dlq.list(filterOf(query), query.limit ?? 100), (letters) => ({ letters }))
+        ))
       .handle("inspectLetter", ({ params }) => withDlq((dlq) => dlq.inspect(params.id)))
       .handle("redriveLetters", ({ payload }) =>
         withDlq((dlq) =>
@@ -50,6 +62,10 @@ export const dlqHandlers = HttpApiBuilder.group(GatewayApi, "dlq", (handlers) =>
                 ...(payload.limit !== undefined ? { limit: payload.limit } : {})
               }),
               (outcomes) => ({ outcomes })
-            )))
-      .handle("purgeLetters", ({ query }) => withDlq((dlq) => Effect.map(dlq.purge(filterOf(query)), (purged) => ({ purged }))))
+            )
+        ))
+      .handle("purgeLetters", ({ query }) =>
+        withDlq((dlq) =>
+          Effect.map(dlq.purge(filterOf(query)), (purged) => ({ purged }))
+        ))
   }))

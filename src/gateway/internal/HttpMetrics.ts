@@ -31,7 +31,9 @@ export class HttpMetrics {
 
   constructor(context: Context.Context<never>, state: GatewayState) {
     this.context = context
-    const inFlight = Metric.gauge("troupe_gateway_http_requests_in_flight", { description: "HTTP requests being handled" })
+    const inFlight = Metric.gauge("troupe_gateway_http_requests_in_flight", {
+      description: "HTTP requests being handled"
+    })
     const streams = Metric.gauge("troupe_gateway_sse_streams_open", { description: "SSE response streams open" })
     const noop = () => {}
     Metric.registerUnsafe(inFlight, context, { get: () => ({ value: state.inFlight }), update: noop, modify: noop })

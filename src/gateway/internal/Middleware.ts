@@ -28,7 +28,8 @@ import { routeOf } from "./HttpMetrics.ts"
 const validRequestId = /^[A-Za-z0-9._:-]{1,128}$/
 
 /** Routes no gate stops: probes and scrapes must answer during maintenance and drains. */
-export const isOperationalPath = (url: string): boolean => url.startsWith("/health/") || url === "/metrics" || url.startsWith("/metrics?")
+export const isOperationalPath = (url: string): boolean =>
+  url.startsWith("/health/") || url === "/metrics" || url.startsWith("/metrics?")
 
 /** Equal-time comparison of a presented key with a configured one. */
 export const keyMatches = (presented: string, configured: Redacted.Redacted<string>): boolean => {
@@ -46,11 +47,14 @@ export const bearerOf = (headers: Readonly<Record<string, string | undefined>>):
 }
 
 const isBodyTooLarge = (defect: unknown): boolean =>
-  typeof defect === "object" && defect !== null && "_tag" in defect && defect._tag === "HttpServerError" && "reason" in defect &&
-  typeof defect.reason === "object" && defect.reason !== null && "reason" in defect.reason && defect.reason.reason === "BodyTooLarge"
+  typeof defect === "object" && defect !== null && "_tag" in defect && defect._tag === "HttpServerError" &&
+  "reason" in defect &&
+  typeof defect.reason === "object" && defect.reason !== null && "reason" in defect.reason &&
+  defect.reason.reason === "BodyTooLarge"
 
 const isRouteNotFound = (error: unknown): boolean =>
-  typeof error === "object" && error !== null && "reason" in error && typeof error.reason === "object" && error.reason !== null &&
+  typeof error === "object" && error !== null && "reason" in error && typeof error.reason === "object" &&
+  error.reason !== null &&
   "_tag" in error.reason && error.reason._tag === "RouteNotFound"
 
 export interface MiddlewareDeps {
@@ -97,12 +101,18 @@ export const makeGatewayMiddleware = (deps: MiddlewareDeps) =>
       if (!state.accepting) {
         state.refusedWhileClosing++
         return finish(errorResponse(
-          httpError(503, "server_error", "The server is shutting down; retry on another instance.", { code: "shutting_down", retryAfterSeconds: 1 }),
+          httpError(503, "server_error", "The server is shutting down; retry on another instance.", {
+            code: "shutting_down",
+            retryAfterSeconds: 1
+          }),
           { connection: "close" }
         ))
       }
       const maintenance = state.maintenance
-      if (maintenance.enabled && !url.startsWith("/admin/") && !maintenance.exemptRoutes.some((prefix) => url.startsWith(prefix))) {
+      if (
+        maintenance.enabled && !url.startsWith("/admin/") &&
+        !maintenance.exemptRoutes.some((prefix) => url.startsWith(prefix))
+      ) {
         const key = bearerOf(request.headers)
         const exempt = key !== undefined && maintenance.exemptKeys.some((k) => keyMatches(key, k))
         if (!exempt) {
@@ -117,7 +127,9 @@ export const makeGatewayMiddleware = (deps: MiddlewareDeps) =>
       const declared = Number(request.headers["content-length"] ?? "0")
       if (declared > settings.maxBodyBytes) {
         return finish(errorResponse(
-          httpError(413, "invalid_request_error", `Request body larger than ${settings.maxBodyBytes} bytes.`, { code: "request_too_large" }),
+          httpError(413, "invalid_request_error", `Request body larger than ${settings.maxBodyBytes} bytes.`, {
+            code: "request_too_large"
+          }),
           { connection: "close" }
         ))
       }
@@ -130,17 +142,30 @@ export const makeGatewayMiddleware = (deps: MiddlewareDeps) =>
       Effect.catchCause((cause) => {
         for (const reason of cause.reasons) {
           if (reason._tag === "Fail" && isRouteNotFound(reason.error)) {
-            return Effect.succeed(errorResponse(httpError(404, "invalid_request_error", `Unknown route ${method} ${route === "unmatched" ? "" : route}`.trim(), {
-              code: "not_found"
-            })))
+            return Effect.succeed(
+              errorResponse(
+                httpError(
+                  404,
+                  "invalid_request_error",
+                  `Unknown route ${method} ${route === "unmatched" ? "" : route}`.trim(),
+                  {
+                    code: "not_found"
+                  }
+                )
+              )
+            )
           }
           if (reason._tag === "Die" && isBodyTooLarge(reason.defect)) {
             return Effect.succeed(errorResponse(
-              httpError(413, "invalid_request_error", `Request body larger than ${settings.maxBodyBytes} bytes.`, { code: "request_too_large" }),
+              httpError(413, "invalid_request_error", `Request body larger than ${settings.maxBodyBytes} bytes.`, {
+                code: "request_too_large"
+              }),
               { connection: "close" }
             ))
           }
-          if (reason._tag === "Die" && HttpServerResponse.isHttpServerResponse(reason.defect)) return Effect.succeed(reason.defect)
+          if (reason._tag === "Die" && HttpServerResponse.isHttpServerResponse(reason.defect)) {
+            return Effect.succeed(reason.defect)
+          }
         }
         if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>) // the client went away
         return Effect.as(

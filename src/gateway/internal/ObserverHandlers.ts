@@ -20,17 +20,22 @@ import type { Process } from "../../runtime/Process.ts"
 import { TelemetryHub } from "../../telemetry/index.ts"
 import { GatewayApi } from "../GatewayApi.ts"
 import { httpError } from "../GatewayError.ts"
+import { observerHtml } from "./ObserverPage.ts"
 import type { OpsDeps, TreeNode } from "./OpsHandlers.ts"
 import { masked, treeOf } from "./OpsHandlers.ts"
-import { observerHtml } from "./ObserverPage.ts"
 
-const json = (body: unknown, status = 200) => HttpServerResponse.text(JSON.stringify(body), { status, contentType: "application/json" })
+const json = (body: unknown, status = 200) =>
+  HttpServerResponse.text(JSON.stringify(body), { status, contentType: "application/json" })
 const encoder = new TextEncoder()
 const frame = (event: string, data: unknown) => encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
 const auditName = Object.freeze(["troupe", "gateway", "admin", "action"])
 
 /** A tree node with its last exit reason attached (recursively). */
-const withExits = (nodes: ReadonlyArray<TreeNode>, parent: string, exits: ReadonlyMap<string, string>): ReadonlyArray<unknown> =>
+const withExits = (
+  nodes: ReadonlyArray<TreeNode>,
+  parent: string,
+  exits: ReadonlyMap<string, string>
+): ReadonlyArray<unknown> =>
   nodes.map((n) => ({
     ...n,
     lastExit: exits.get(`${parent}/${n.id}`) ?? null,
@@ -75,7 +80,8 @@ export const observerHandlers = (deps: OpsDeps) =>
             const key = `${event.supervisor}/${event.childId}`
             if (!exits.has(key) && exits.size >= 10_000) return
             exits.set(key, reasonText(event.reason))
-          })),
+          })
+        ),
         Effect.forkScoped
       )
 
@@ -91,9 +97,20 @@ export const observerHandlers = (deps: OpsDeps) =>
         const children = yield* treeOf(root, deps.restarts, 0)
         return {
           at: Date.now(),
-          tree: { id: root.name, type: "supervisor", pid: root.pid, state: root.exitReason === undefined ? "running" : "stopped", children: withExits(children, root.name, exits) },
+          tree: {
+            id: root.name,
+            type: "supervisor",
+            pid: root.pid,
+            state: root.exitReason === undefined ? "running" : "stopped",
+            children: withExits(children, root.name, exits)
+          },
           stats: masked({
-            gateway: { phase: state.phase, inFlight: state.inFlight, openStreams: state.openStreams, maintenance: state.maintenance.enabled },
+            gateway: {
+              phase: state.phase,
+              inFlight: state.inFlight,
+              openStreams: state.openStreams,
+              maintenance: state.maintenance.enabled
+            },
             cache: Option.isSome(cache) ? yield* cache.value.stats() : null,
             rateLimiter: Option.isSome(limiter) ? yield* limiter.value.stats : null,
             breakers
@@ -107,30 +124,53 @@ export const observerHandlers = (deps: OpsDeps) =>
         Effect.gen(function*() {
           const ids = safeDecode(raw).split("/").filter((s) => s.length > 0)
           if (ids[0] === root.name) ids.shift()
-          if (ids.length === 0) return yield* Effect.fail(httpError(400, "invalid_request_error", "the root supervisor cannot be restarted or stopped here"))
+          if (ids.length === 0) {
+            return yield* Effect.fail(
+              httpError(400, "invalid_request_error", "the root supervisor cannot be restarted or stopped here")
+            )
+          }
           let parent: Supervisor.SupervisorRef = root
           for (let i = 0; i < ids.length - 1; i++) {
             const children = yield* Effect.orElseSucceed(Supervisor.whichChildren(parent), () => [])
             const child = children.find((c) => c.id === ids[i])
             if (child === undefined || child.type !== "supervisor" || typeof child.process !== "object") {
-              return yield* Effect.fail(httpError(404, "not_found_error", `no running supervisor at ${ids.slice(0, i + 1).join("/")}`))
+              return yield* Effect.fail(
+                httpError(404, "not_found_error", `no running supervisor at ${ids.slice(0, i + 1).join("/")}`)
+              )
             }
             parent = child.process as Supervisor.SupervisorRef // a supervisor child's process is a SupervisorRef
           }
           if (ids.join("/") === "gateway/http-server") {
             // killing the server that answers this request would start its one-shot drain and never serve again
-            return yield* Effect.fail(httpError(409, "invalid_request_error", "the gateway's own HTTP server cannot be restarted or stopped through its admin API; restart the process"))
+            return yield* Effect.fail(
+              httpError(
+                409,
+                "invalid_request_error",
+                "the gateway's own HTTP server cannot be restarted or stopped through its admin API; restart the process"
+              )
+            )
           }
           // ids is not empty (an empty path is refused above)
           const id = ids[ids.length - 1] as string
           const children = yield* Effect.orElseSucceed(Supervisor.whichChildren(parent), () => [])
           const child = children.find((c) => c.id === id)
-          if (child === undefined) return yield* Effect.fail(httpError(404, "not_found_error", `no child at ${ids.join("/")}`))
+          if (child === undefined) {
+            return yield* Effect.fail(httpError(404, "not_found_error", `no child at ${ids.join("/")}`))
+          }
           // a child's process is a Process, "restarting" or undefined: an object is a Process
-          return { parent, id, path: ids.join("/"), process: typeof child.process === "object" ? child.process as Process : undefined }
+          return {
+            parent,
+            id,
+            path: ids.join("/"),
+            process: typeof child.process === "object" ? child.process as Process : undefined // see above
+          }
         })
 
-      const audited = (action: string, raw: string, run: (r: Effect.Success<ReturnType<typeof resolve>>) => Effect.Effect<string, unknown>) =>
+      const audited = (
+        action: string,
+        raw: string,
+        run: (r: Effect.Success<ReturnType<typeof resolve>>) => Effect.Effect<string, unknown>
+      ) =>
         resolve(raw).pipe(
           Effect.flatMap((r) =>
             run(r).pipe(
@@ -139,10 +179,15 @@ export const observerHandlers = (deps: OpsDeps) =>
               Effect.catch((e) =>
                 Effect.as(
                   hub.emit(auditName, { count: 1 }, { action, path: r.path, outcome: "failed" }),
-                  httpError(409, "invalid_request_error", `${action} of ${r.path} failed: ${e instanceof Error ? e.message : String(e)}`).toResponse()
+                  httpError(
+                    409,
+                    "invalid_request_error",
+                    `${action} of ${r.path} failed: ${e instanceof Error ? e.message : String(e)}`
+                  ).toResponse()
                 )
               )
-            )),
+            )
+          ),
           Effect.catch((e) => Effect.succeed(e.toResponse()))
         )
 
@@ -155,13 +200,31 @@ export const observerHandlers = (deps: OpsDeps) =>
             const handlerId = `troupe/observer:${crypto.randomUUID()}`
             yield* Effect.ignore(hub.attach(handlerId, [prefix], (event) => {
               if (event.name === auditName && prefix.length > 3) return
-              Queue.offerUnsafe(queue, frame("telemetry", { name: event.name.join("."), measurements: event.measurements, metadata: masked(event.metadata), at: Date.now() }))
+              Queue.offerUnsafe(
+                queue,
+                frame("telemetry", {
+                  name: event.name.join("."),
+                  measurements: event.measurements,
+                  metadata: masked(event.metadata),
+                  at: Date.now()
+                })
+              )
             }))
             const life = (yield* lifecycle.subscribe).pipe(
-              Stream.map((e) => frame("lifecycle", { ...e, reason: e.reason === undefined ? undefined : reasonText(e.reason) }))
+              Stream.map((e) =>
+                frame("lifecycle", { ...e, reason: e.reason === undefined ? undefined : reasonText(e.reason) })
+              )
             )
-            const snapshots = Stream.fromEffectSchedule(Effect.map(snapshot, (s) => frame("snapshot", s)), Schedule.spaced(every))
-            const body = Stream.mergeAll([Stream.make(frame("snapshot", yield* snapshot)), snapshots, life, Stream.fromQueue(queue)], { concurrency: "unbounded" }).pipe(
+            const snapshots = Stream.fromEffectSchedule(
+              Effect.map(snapshot, (s) => frame("snapshot", s)),
+              Schedule.spaced(every)
+            )
+            const body = Stream.mergeAll([
+              Stream.make(frame("snapshot", yield* snapshot)),
+              snapshots,
+              life,
+              Stream.fromQueue(queue)
+            ], { concurrency: "unbounded" }).pipe(
               Stream.ensuring(Effect.ignore(hub.detach(handlerId)))
             )
             return HttpServerResponse.stream(body, {
@@ -175,7 +238,8 @@ export const observerHandlers = (deps: OpsDeps) =>
               ? Effect.as(Actor.kill(r.process), "killed")
               : Effect.as(Supervisor.restartChild(r.parent, r.id), "restarted")))
         .handle("stopChild", ({ params }) =>
-          audited("stop", params.path, (r) => Effect.as(Supervisor.terminateChild(r.parent, r.id), "stopped")))
+          audited("stop", params.path, (r) =>
+            Effect.as(Supervisor.terminateChild(r.parent, r.id), "stopped")))
     }))
 
 /** `GET /observer`: the page (no data in it; its script reads the admin API with the admin key). */
@@ -184,6 +248,10 @@ export const observerRoute = HttpRouter.add(
   "/observer",
   Effect.succeed(HttpServerResponse.text(observerHtml, {
     contentType: "text/html; charset=utf-8",
-    headers: { "cache-control": "no-store", "content-security-policy": "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'", "x-frame-options": "DENY" }
+    headers: {
+      "cache-control": "no-store",
+      "content-security-policy": "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
+      "x-frame-options": "DENY"
+    }
   }))
 )

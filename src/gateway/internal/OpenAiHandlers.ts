@@ -14,15 +14,18 @@ import { randomBytes } from "node:crypto"
 import { ConfigStore } from "../../config/index.ts"
 import { Llm } from "../../pipeline/index.ts"
 import { Embedder } from "../Embedder.ts"
-import { Caller } from "../GatewayAuth.ts"
 import { GatewayApi } from "../GatewayApi.ts"
+import { Caller } from "../GatewayAuth.ts"
 import { fromFailure, GatewayHttpError, httpError } from "../GatewayError.ts"
 import { ChunkEncoder, completionBody, streamErrorChunk, toLlmCall } from "./ChatCodec.ts"
 import type { GatewayState } from "./GatewayState.ts"
 import { sseResponse } from "./SseResponse.ts"
 
 const json = (body: unknown, headers?: Record<string, string>) =>
-  HttpServerResponse.text(JSON.stringify(body), { contentType: "application/json", ...(headers !== undefined ? { headers } : {}) })
+  HttpServerResponse.text(JSON.stringify(body), {
+    contentType: "application/json",
+    ...(headers !== undefined ? { headers } : {})
+  })
 
 // completion ids: 12 random bytes each, cut from a 3 KiB pool refilled when used up (one `randomBytes` call per 256
 // ids instead of one per request: the synchronous call per request was ~4% of a profile of `gateway.chat`)
@@ -71,7 +74,9 @@ export const openAiHandlers = (state: GatewayState) =>
               epilogue: [{ data: "[DONE]" }],
               onError: (error) => ({ data: streamErrorChunk(fromFailure(error)) }),
               onDrained: () => ({
-                data: streamErrorChunk(httpError(503, "server_error", "The server is shutting down.", { code: "shutting_down" }))
+                data: streamErrorChunk(
+                  httpError(503, "server_error", "The server is shutting down.", { code: "shutting_down" })
+                )
               })
             })
           }).pipe(Effect.catch(asResponse)))
@@ -105,7 +110,9 @@ export const openAiHandlers = (state: GatewayState) =>
             for (const alias of Object.keys(config.models)) add(alias, "troupe")
             for (const alias of Object.keys(config.models)) {
               const resolved = yield* Effect.option(store.getModelConfig(alias))
-              if (Option.isSome(resolved)) add(`${resolved.value.provider}:${resolved.value.model}`, resolved.value.provider)
+              if (Option.isSome(resolved)) {
+                add(`${resolved.value.provider}:${resolved.value.model}`, resolved.value.provider)
+              }
             }
             return json({ object: "list", data })
           }))

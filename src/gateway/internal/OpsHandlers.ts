@@ -30,7 +30,8 @@ import { httpError } from "../GatewayError.ts"
 import type { HealthRegistry } from "../HealthCheck.ts"
 import type { GatewayState } from "./GatewayState.ts"
 
-const json = (body: unknown, status = 200) => HttpServerResponse.text(JSON.stringify(body), { status, contentType: "application/json" })
+const json = (body: unknown, status = 200) =>
+  HttpServerResponse.text(JSON.stringify(body), { status, contentType: "application/json" })
 
 /** A JSON view with every `Redacted` replaced by `"<redacted>"`. */
 export const masked = (value: unknown): unknown => {
@@ -61,7 +62,11 @@ export const healthHandlers = (deps: OpsDeps) =>
         .handle("live", () =>
           Effect.sync(() => {
             const up = root.exitReason === undefined
-            return json({ status: up ? "up" : "down", supervisor: root.name, uptimeSeconds: Math.round(process.uptime()) }, up ? 200 : 503)
+            return json({
+              status: up ? "up" : "down",
+              supervisor: root.name,
+              uptimeSeconds: Math.round(process.uptime())
+            }, up ? 200 : 503)
           }))
         .handle("startup", () =>
           Effect.sync(() => {
@@ -71,7 +76,8 @@ export const healthHandlers = (deps: OpsDeps) =>
         .handle("ready", () =>
           Effect.map(health.report, (checks) => {
             const checksOk = checks.every((c) => c.status === "up" || !c.critical)
-            const ready = state.phase === "ready" && !state.maintenance.enabled && checksOk && root.exitReason === undefined
+            const ready = state.phase === "ready" && !state.maintenance.enabled && checksOk &&
+              root.exitReason === undefined
             return json({
               status: ready ? "ready" : "not_ready",
               phase: state.phase,
@@ -94,7 +100,11 @@ export interface TreeNode {
 }
 
 /** The supervision tree under `ref` (bounded depth). */
-export const treeOf = (ref: Supervisor.SupervisorRef, restarts: ReadonlyMap<string, number>, depth: number): Effect.Effect<ReadonlyArray<TreeNode>> =>
+export const treeOf = (
+  ref: Supervisor.SupervisorRef,
+  restarts: ReadonlyMap<string, number>,
+  depth: number
+): Effect.Effect<ReadonlyArray<TreeNode>> =>
   Effect.gen(function*() {
     const children = yield* Effect.orElseSucceed(Supervisor.whichChildren(ref), () => [])
     const out: Array<TreeNode> = []
@@ -106,7 +116,11 @@ export const treeOf = (ref: Supervisor.SupervisorRef, restarts: ReadonlyMap<stri
         type: child.type,
         pid: process?.pid,
         name: process?.name,
-        state: child.process === "restarting" ? "restarting" : process !== undefined && process.exitReason === undefined ? "running" : "stopped",
+        state: child.process === "restarting"
+          ? "restarting"
+          : process !== undefined && process.exitReason === undefined
+          ? "running"
+          : "stopped",
         restart: child.restart,
         restarts: restarts.get(`${ref.name}/${child.id}`) ?? 0,
         ...(child.type === "supervisor" && process !== undefined && depth < 16
@@ -133,8 +147,13 @@ export const adminHandlers = (deps: OpsDeps) =>
             deps.apply(change.config)
             return { version: change.version, paths: change.paths }
           }),
-          Effect.catchTag("ConfigValidationError", (e) =>
-            Effect.succeed(httpError(400, "invalid_request_error", e.message, { code: "invalid_config" }).toResponse()))
+          Effect.catchTag(
+            "ConfigValidationError",
+            (e) =>
+              Effect.succeed(
+                httpError(400, "invalid_request_error", e.message, { code: "invalid_config" }).toResponse()
+              )
+          )
         )
       const maintenanceView = () => ({
         enabled: state.maintenance.enabled,
@@ -146,10 +165,19 @@ export const adminHandlers = (deps: OpsDeps) =>
       })
       return handlers
         .handle("getConfig", () => Effect.map(store.get, (config) => json(masked(config))))
-        .handle("patchConfig", ({ payload }) => Effect.map(patch(payload), (r) => HttpServerResponse.isHttpServerResponse(r) ? r : json(r)))
+        .handle(
+          "patchConfig",
+          ({ payload }) => Effect.map(patch(payload), (r) => HttpServerResponse.isHttpServerResponse(r) ? r : json(r))
+        )
         .handle("supervision", () =>
           Effect.map(treeOf(root, deps.restarts, 0), (children) =>
-            json({ id: root.name, type: "supervisor", pid: root.pid, state: root.exitReason === undefined ? "running" : "stopped", children })))
+            json({
+              id: root.name,
+              type: "supervisor",
+              pid: root.pid,
+              state: root.exitReason === undefined ? "running" : "stopped",
+              children
+            })))
         .handle("stats", () =>
           Effect.gen(function*() {
             const config = yield* store.get
@@ -161,7 +189,12 @@ export const adminHandlers = (deps: OpsDeps) =>
               }
             }
             return json(masked({
-              gateway: { phase: state.phase, inFlight: state.inFlight, openStreams: state.openStreams, maintenance: state.maintenance.enabled },
+              gateway: {
+                phase: state.phase,
+                inFlight: state.inFlight,
+                openStreams: state.openStreams,
+                maintenance: state.maintenance.enabled
+              },
               cache: Option.isSome(cache) ? yield* cache.value.stats() : null,
               rateLimiter: Option.isSome(limiter) ? yield* limiter.value.stats : null,
               breakers,
@@ -171,7 +204,9 @@ export const adminHandlers = (deps: OpsDeps) =>
         .handle("getMaintenance", () => Effect.sync(() => json(maintenanceView())))
         .handle("setMaintenance", ({ payload }) =>
           Effect.map(
-            patch({ gateway: { maintenance: Object.fromEntries(Object.entries(payload).filter(([, v]) => v !== undefined)) } }),
+            patch({
+              gateway: { maintenance: Object.fromEntries(Object.entries(payload).filter(([, v]) => v !== undefined)) }
+            }),
             (r) => HttpServerResponse.isHttpServerResponse(r) ? r : json(maintenanceView())
           ))
     }))

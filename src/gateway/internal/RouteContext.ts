@@ -34,11 +34,19 @@ const bearerOf = (request: HttpServerRequest.HttpServerRequest): string => {
 }
 
 /** The context over a gateway's state, its `ApiAuth` and the server scope. */
-export const makeRouteContext = (state: GatewayState, api: ApiAuth["Service"], scope: Scope.Scope): GatewayRouteContextShape => ({
+export const makeRouteContext = (
+  state: GatewayState,
+  api: ApiAuth["Service"],
+  scope: Scope.Scope
+): GatewayRouteContextShape => ({
   state,
   authorize: (request, handler) =>
     // the built-in and user-provided bearer checks read only the credential (the endpoint and group are HttpApi's)
-    api.bearer(handler as never, { credential: Redacted.make(bearerOf(request)), endpoint: undefined as never, group: undefined as never }) as never,
+    api.bearer(handler as never, {
+      credential: Redacted.make(bearerOf(request)),
+      endpoint: undefined as never,
+      group: undefined as never // (as endpoint)
+    }) as never,
   fork: (effect) => {
     Effect.runFork(Effect.forkIn(effect, scope))
   },

@@ -11,9 +11,12 @@ import { RunJournal } from "../../llmagent/index.ts"
 import { GatewayApi } from "../GatewayApi.ts"
 import { httpError } from "../GatewayError.ts"
 
-const json = (body: unknown) => HttpServerResponse.text(JSON.stringify(body), { status: 200, contentType: "application/json" })
+const json = (body: unknown) =>
+  HttpServerResponse.text(JSON.stringify(body), { status: 200, contentType: "application/json" })
 const notConfigured = Effect.succeed(
-  httpError(501, "invalid_request_error", "no RunJournal service is configured on this gateway", { code: "not_configured" }).toResponse()
+  httpError(501, "invalid_request_error", "no RunJournal service is configured on this gateway", {
+    code: "not_configured"
+  }).toResponse()
 )
 
 /** The default number of runs `GET /admin/runs` lists. */

@@ -11,8 +11,8 @@
  */
 import { Deferred, Effect, Exit, Scope, Stream } from "effect"
 import * as Cause from "effect/Cause"
-import * as Pull from "effect/Pull"
 import { HttpServerResponse } from "effect/http"
+import * as Pull from "effect/Pull"
 import type { GatewayState } from "./GatewayState.ts"
 
 /** One SSE frame. */
@@ -91,7 +91,9 @@ export const sseResponse = <A, E>(
         Stream.catchCause((cause) => {
           failed = true
           if (Cause.hasInterruptsOnly(cause)) return Stream.failCause(cause)
-          return Stream.make(options.onError(Cause.findErrorOption(cause).pipe((o) => o._tag === "Some" ? o.value : undefined)))
+          return Stream.make(
+            options.onError(Cause.findErrorOption(cause).pipe((o) => o._tag === "Some" ? o.value : undefined))
+          )
         }),
         Stream.interruptWhen(Deferred.await(state.streamsEnd)),
         Stream.concat(Stream.suspend(() => completed || failed ? Stream.empty : Stream.make(options.onDrained())))

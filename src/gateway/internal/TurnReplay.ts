@@ -159,7 +159,9 @@ export class TurnReplay {
     const dot = lastEventId.lastIndexOf(".")
     const seq = dot < 0 ? Number.NaN : Number(lastEventId.slice(dot + 1))
     const log = this.logs.get(dot < 0 ? lastEventId : lastEventId.slice(0, dot))
-    if (log === undefined || log.agentId !== agentId || !Number.isInteger(seq) || seq < 0 || seq > log.seq) return { _tag: "Unknown" }
+    if (log === undefined || log.agentId !== agentId || !Number.isInteger(seq) || seq < 0 || seq > log.seq) {
+      return { _tag: "Unknown" }
+    }
     if (seq < log.dropped) return { _tag: "Gone", log }
     return { _tag: "Found", log, after: seq }
   }
@@ -184,9 +186,15 @@ export class TurnReplay {
           log.touchedAt = this.now()
           if (log.readers > 0 || log.done) return
           const left = log.touchedAt
-          schedule(Effect.sleep(this.windowMillis).pipe(
-            Effect.andThen(Effect.suspend(() => log.readers === 0 && !log.done && log.touchedAt === left ? log.cancel : Effect.void))
-          ))
+          schedule(
+            Effect.sleep(this.windowMillis).pipe(
+              Effect.andThen(
+                Effect.suspend(() =>
+                  log.readers === 0 && !log.done && log.touchedAt === left ? log.cancel : Effect.void
+                )
+              )
+            )
+          )
         }))
       )
     })

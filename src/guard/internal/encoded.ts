@@ -35,7 +35,11 @@ export const decodeCandidates = (text: string): Array<Decoded> => {
   const { base64Run: b64, hexRun: hex } = profile(text)
   if (!b64 && !hex) return out
   BASE64_RUN.lastIndex = 0
-  for (let m = b64 ? BASE64_RUN.exec(text) : null; m !== null && out.length < MAX_CANDIDATES; m = BASE64_RUN.exec(text)) {
+  for (
+    let m = b64 ? BASE64_RUN.exec(text) : null;
+    m !== null && out.length < MAX_CANDIDATES;
+    m = BASE64_RUN.exec(text)
+  ) {
     const run = m[0].slice(0, (MAX_DECODED * 4) / 3)
     // letters only (a long word) is not base64 worth decoding
     if (!/[0-9+/=]|[A-Z].*[a-z].*[A-Z]/.test(run)) continue

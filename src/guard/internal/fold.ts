@@ -10,17 +10,54 @@
 import { profile } from "./profile.ts"
 
 /** Zero-width, bidi controls, BOM, soft hyphen, and the tag block (U+E0000–U+E007F). */
-export const INVISIBLE = /[\u00AD\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u206F\uFEFF]|\uDB40[\uDC00-\uDC7F]/g
+export const INVISIBLE =
+  /[\u00AD\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u206F\uFEFF]|\uDB40[\uDC00-\uDC7F]/g
 
 const HOMOGLYPHS: Record<string, string> = {
   // Cyrillic
-  "а": "a", "в": "b", "с": "c", "е": "e", "ё": "e", "һ": "h", "і": "i", "ї": "i", "ј": "j", "к": "k", "м": "m", "н": "h",
-  "о": "o", "р": "p", "ԛ": "q", "ѕ": "s", "т": "t", "у": "y", "х": "x", "ԝ": "w", "ӏ": "l", "ɡ": "g",
+  "а": "a",
+  "в": "b",
+  "с": "c",
+  "е": "e",
+  "ё": "e",
+  "һ": "h",
+  "і": "i",
+  "ї": "i",
+  "ј": "j",
+  "к": "k",
+  "м": "m",
+  "н": "h",
+  "о": "o",
+  "р": "p",
+  "ԛ": "q",
+  "ѕ": "s",
+  "т": "t",
+  "у": "y",
+  "х": "x",
+  "ԝ": "w",
+  "ӏ": "l",
+  "ɡ": "g",
   // Greek
-  "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x",
-  "ϲ": "c", "ϳ": "j",
+  "α": "a",
+  "β": "b",
+  "ε": "e",
+  "η": "n",
+  "ι": "i",
+  "κ": "k",
+  "ν": "v",
+  "ο": "o",
+  "ρ": "p",
+  "τ": "t",
+  "υ": "u",
+  "χ": "x",
+  "ϲ": "c",
+  "ϳ": "j",
   // Latin look-alikes and digits used as letters in obfuscation are left alone (1337 speak is not folded)
-  "ı": "i", "ł": "l", "ø": "o", "đ": "d", "ħ": "h"
+  "ı": "i",
+  "ł": "l",
+  "ø": "o",
+  "đ": "d",
+  "ħ": "h"
 }
 
 const WORD = /[\p{L}\p{M}]+/gu

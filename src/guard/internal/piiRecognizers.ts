@@ -29,13 +29,15 @@ export interface Recognizer {
 const hasDigitRun = (n: number) => (text: string): boolean => profile(text).maxDigitRun >= n
 
 const LOCAL = /[A-Za-z0-9._%+-]/
-const DOMAIN = /(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})(?![\w-])/y
+const DOMAIN =
+  /(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})(?![\w-])/y
 
 const whole = (m: RegExpExecArray): Span => ({ start: m.index, end: m.index + m[0].length })
 
 const before = (text: string, at: number, window: number): string => text.slice(Math.max(0, at - window), at)
 
-const PHONE_CONTEXT = /\b(?:phone|tel|telephone|mobile|mob|cell|fax|call|calling|called|number|no\.?|nr|reach|text|sms|whatsapp|contact|answering|dial|desk|office|registered|ring|landline|hotline)\b/i
+const PHONE_CONTEXT =
+  /\b(?:phone|tel|telephone|mobile|mob|cell|fax|call|calling|called|number|no\.?|nr|reach|text|sms|whatsapp|contact|answering|dial|desk|office|registered|ring|landline|hotline)\b/i
 const SSN_CONTEXT = /\b(?:ssn|social\s+security|social\s+sec|ss#|tax\s+id|tin)\b/i
 const DOB_CONTEXT = /\b(?:born|birth|dob|d\.o\.b|birthday|birthdate|geboren|né|née)\b/i
 const DATE_SHAPE = /^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|^\d{1,2}[-/.]\d{1,2}[-/.]\d{4}$|^\d{1,2}:\d{2}/
@@ -54,7 +56,10 @@ export const RECOGNIZERS: ReadonlyArray<Recognizer> = [
       if (seps !== null && new Set(seps).size > 1) return undefined // mixed separators: not a card layout
       if (/^(\d)\1+$/.test(digits)) return undefined
       // a grouped number right after another alphanumeric group is part of a longer code (an IBAN, a SKU)
-      if (seps !== null && /(?:^|[^A-Za-z0-9])[A-Za-z]{0,4}\d[A-Za-z0-9]{0,5}[ -]$/.test(m.input.slice(Math.max(0, m.index - 12), m.index))) return undefined
+      if (
+        seps !== null &&
+        /(?:^|[^A-Za-z0-9])[A-Za-z]{0,4}\d[A-Za-z0-9]{0,5}[ -]$/.test(m.input.slice(Math.max(0, m.index - 12), m.index))
+      ) return undefined
       return luhn(digits) ? whole(m) : undefined
     },
     score: 0.95
@@ -149,7 +154,8 @@ export const RECOGNIZERS: ReadonlyArray<Recognizer> = [
     type: "DATE_OF_BIRTH",
     rule: "pii.date-of-birth",
     hint: (t) => DOB_CONTEXT.test(t),
-    re: /\b(?:\d{4}-\d{2}-\d{2}|\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{1,2},? \d{4}|\d{1,2} (?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{4})\b/gi,
+    re:
+      /\b(?:\d{4}-\d{2}-\d{2}|\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{1,2},? \d{4}|\d{1,2} (?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{4})\b/gi,
     context: DOB_CONTEXT,
     contextWindow: 40,
     score: 0.7
@@ -158,7 +164,8 @@ export const RECOGNIZERS: ReadonlyArray<Recognizer> = [
     type: "PHONE",
     rule: "pii.phone",
     hint: hasDigitRun(7),
-    re: /(?<![\w+.\-/])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d[\d().\- ]{4,22}\d(?:\s?(?:x|ext\.?|#)\s?\d{1,6})?(?![\w-]|\.\d)/g,
+    re:
+      /(?<![\w+.\-/])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d[\d().\- ]{4,22}\d(?:\s?(?:x|ext\.?|#)\s?\d{1,6})?(?![\w-]|\.\d)/g,
     validate: (m, text) => {
       const raw = m[0]
       const main = raw.replace(/\s?(?:x|ext\.?|#)\s?\d{1,6}$/, "")

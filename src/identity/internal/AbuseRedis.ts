@@ -56,15 +56,25 @@ const parse = (kind: BlockTargetKind, id: string, value: unknown): Block | undef
   const first = value.indexOf("|")
   const second = value.indexOf("|", first + 1)
   if (first < 0 || second < 0) return undefined
-  return { kind, id, until: Number(value.slice(0, first)), offenses: Number(value.slice(first + 1, second)), reason: value.slice(second + 1) }
+  return {
+    kind,
+    id,
+    until: Number(value.slice(0, first)),
+    offenses: Number(value.slice(first + 1, second)),
+    reason: value.slice(second + 1)
+  }
 }
 
-const failOpen = <A>(operation: string, fallback: A) => <E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, never, R> =>
-  effect.pipe(
-    Effect.catchCause((cause) => Effect.as(Effect.logWarning(`abuse store: ${operation} failed; counted as no block`, cause), fallback))
-  )
+const failOpen =
+  <A>(operation: string, fallback: A) => <E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, never, R> =>
+    effect.pipe(
+      Effect.catchCause((cause) =>
+        Effect.as(Effect.logWarning(`abuse store: ${operation} failed; counted as no block`, cause), fallback)
+      )
+    )
 
-const hashOf = (policy: AbusePolicy): string => createHash("sha256").update(JSON.stringify(policy)).digest("hex").slice(0, 12)
+const hashOf = (policy: AbusePolicy): string =>
+  createHash("sha256").update(JSON.stringify(policy)).digest("hex").slice(0, 12)
 
 export const makeRedisState = (options: {
   readonly prefix: string
@@ -86,7 +96,12 @@ export const makeRedisState = (options: {
     const state: AbuseState = {
       record: (i, rule, sig, kind, id, now, weight) =>
         redis.eval(signalScript)(
-          [`${prefix}l:${generation}:${i}:${target(kind, id)}`, blockKey(kind, id), `${prefix}o:${target(kind, id)}`, index],
+          [
+            `${prefix}l:${generation}:${i}:${target(kind, id)}`,
+            blockKey(kind, id),
+            `${prefix}o:${target(kind, id)}`,
+            index
+          ],
           [
             String(now),
             String(weight),
@@ -103,26 +118,42 @@ export const makeRedisState = (options: {
         ).pipe(
           Effect.map((reply): Block | undefined =>
             Array.isArray(reply)
-              ? { kind, id, until: Number(reply[0]), offenses: Number(reply[1]), reason: `${sig} >= ${rule.threshold} in ${rule.windowMs} ms` }
+              ? {
+                kind,
+                id,
+                until: Number(reply[0]),
+                offenses: Number(reply[1]),
+                reason: `${sig} >= ${rule.threshold} in ${rule.windowMs} ms`
+              }
               : undefined
           ),
           failOpen<Block | undefined>("signal", undefined)
         ),
       active: (targets, now) =>
-        targets.length === 0 ? Effect.succeed(undefined) : redis.send<Array<unknown>>("MGET", ...targets.map(([k, id]) => blockKey(k, id))).pipe(
-          Effect.map((values) => {
-            for (const [i, [kind, id]] of targets.entries()) {
-              const b = parse(kind, id, values[i])
-              if (b !== undefined && b.until > now) return b
-            }
-            return undefined
-          }),
-          failOpen<Block | undefined>("check", undefined)
-        ),
+        targets.length === 0 ?
+          Effect.succeed(undefined) :
+          redis.send<Array<unknown>>("MGET", ...targets.map(([k, id]) => blockKey(k, id))).pipe(
+            Effect.map((values) => {
+              for (const [i, [kind, id]] of targets.entries()) {
+                const b = parse(kind, id, values[i])
+                if (b !== undefined && b.until > now) return b
+              }
+              return undefined
+            }),
+            failOpen<Block | undefined>("check", undefined)
+          ),
       list: (now) =>
         Effect.gen(function*() {
           yield* redis.send("ZREMRANGEBYSCORE", index, "-inf", String(now))
-          const members = yield* redis.send<Array<string>>("ZRANGEBYSCORE", index, `(${now}`, "+inf", "LIMIT", "0", "10000")
+          const members = yield* redis.send<Array<string>>(
+            "ZRANGEBYSCORE",
+            index,
+            `(${now}`,
+            "+inf",
+            "LIMIT",
+            "0",
+            "10000"
+          )
           if (members.length === 0) return []
           const values = yield* redis.send<Array<unknown>>("MGET", ...members.map((m) => `${prefix}b:${m}`))
           return members.flatMap((m, i) => {
@@ -136,7 +167,10 @@ export const makeRedisState = (options: {
           Effect.map((reply) => parse(kind, id, reply)),
           failOpen<Block | undefined>("lift", undefined)
         ),
-      reset: (policy) => Effect.sync(() => { generation = hashOf(policy) })
+      reset: (policy) =>
+        Effect.sync(() => {
+          generation = hashOf(policy)
+        })
     }
     return state
   })

@@ -66,14 +66,22 @@ export const verifyChain = (
   }
   const end = fromSeq + records.length - 1
   if (head !== undefined) {
-    if (end < head.seq) return { _tag: "Broken", index: records.length, expectedSeq: end + 1, seq: -1, reason: "truncated" }
+    if (end < head.seq) {
+      return { _tag: "Broken", index: records.length, expectedSeq: end + 1, seq: -1, reason: "truncated" }
+    }
     if (end > head.seq) {
       // entries past the head this writer knows: an insert at the end (a single writer per chain)
       const index = head.seq + 1 - fromSeq
       return { _tag: "Broken", index, expectedSeq: head.seq + 1, seq: records[index]?.seq ?? -1, reason: "beyond-head" }
     }
     if (prev !== head.hash) {
-      return { _tag: "Broken", index: records.length - 1, expectedSeq: end, seq: records.at(-1)?.seq ?? -1, reason: "hash" }
+      return {
+        _tag: "Broken",
+        index: records.length - 1,
+        expectedSeq: end,
+        seq: records.at(-1)?.seq ?? -1,
+        reason: "hash"
+      }
     }
   }
   return { _tag: "Intact", checked: records.length, lastHash: prev }

@@ -3,8 +3,8 @@
  * HMAC rather than Ed25519: the only verifier is the service that holds the key (the same `KeyProvider` keyring
  * as secrets at rest), so a symmetric MAC gives the same protection with no key pair to manage. @internal
  */
-import { createHmac, hkdfSync, timingSafeEqual } from "node:crypto"
 import { Redacted, Schema } from "effect"
+import { createHmac, hkdfSync, timingSafeEqual } from "node:crypto"
 import type { MasterKey } from "../KeyProvider.ts"
 
 /** A signed statement "the chain had `hash` at position `seq`". */

@@ -21,9 +21,13 @@ export const makeMemoryAuditStore = (maxEntries: number): MemoryAuditStore => {
     appendCheckpoint: (c) =>
       Effect.suspend((): Effect.Effect<void, StoreFull | IdentityStoreError> => {
         if (checkpoints.some((k) => k.seq === c.seq)) {
-          return Effect.fail(new IdentityStoreError({ operation: "appendCheckpoint", message: `a checkpoint at ${c.seq} exists` }))
+          return Effect.fail(
+            new IdentityStoreError({ operation: "appendCheckpoint", message: `a checkpoint at ${c.seq} exists` })
+          )
         }
-        if (checkpoints.length >= maxEntries) return Effect.fail(new StoreFull({ store: "audit-checkpoint", capacity: maxEntries }))
+        if (checkpoints.length >= maxEntries) {
+          return Effect.fail(new StoreFull({ store: "audit-checkpoint", capacity: maxEntries }))
+        }
         checkpoints.push(c)
         checkpoints.sort((a, b) => a.seq - b.seq)
         return Effect.void
@@ -32,7 +36,12 @@ export const makeMemoryAuditStore = (maxEntries: number): MemoryAuditStore => {
     append: (record) =>
       Effect.suspend((): Effect.Effect<void, StoreFull | IdentityStoreError> => {
         if (record.seq !== entries.length) {
-          return Effect.fail(new IdentityStoreError({ operation: "append", message: `expected position ${entries.length}, got ${record.seq}` }))
+          return Effect.fail(
+            new IdentityStoreError({
+              operation: "append",
+              message: `expected position ${entries.length}, got ${record.seq}`
+            })
+          )
         }
         if (entries.length >= maxEntries) return Effect.fail(new StoreFull({ store: "audit", capacity: maxEntries }))
         entries.push(record)

@@ -2,8 +2,8 @@
 import { Effect, Option, Schema } from "effect"
 import type { SqlClient } from "effect/sql"
 import { AuditRecord } from "../AuditEntry.ts"
-import { AuditCheckpoint } from "./AuditCheckpoint.ts"
 import type { AuditStoreShape } from "../AuditStore.ts"
+import { AuditCheckpoint } from "./AuditCheckpoint.ts"
 import { checkSchema, storeError } from "./KeyStorePostgres.ts"
 
 const decodeRecord = Schema.decodeUnknownEffect(AuditRecord)
@@ -20,27 +20,37 @@ export const makePostgresAuditStore = (sql: SqlClient.SqlClient, schemaName: str
         `action text NOT NULL, resource text NOT NULL, status text NOT NULL, at double precision NOT NULL, record jsonb NOT NULL)`
     ).pipe(Effect.mapError(storeError("init")))
     const checkpointTable = `"${schema}".troupe_audit_checkpoint`
-    yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS ${checkpointTable} (seq bigint PRIMARY KEY, record jsonb NOT NULL)`).pipe(
+    yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS ${checkpointTable} (seq bigint PRIMARY KEY, record jsonb NOT NULL)`)
+      .pipe(
+        Effect.mapError(storeError("init"))
+      )
+    yield* sql.unsafe(`CREATE INDEX IF NOT EXISTS troupe_audit_tenant ON ${table} (tenant, at)`).pipe(
       Effect.mapError(storeError("init"))
     )
-    yield* sql.unsafe(`CREATE INDEX IF NOT EXISTS troupe_audit_tenant ON ${table} (tenant, at)`).pipe(Effect.mapError(storeError("init")))
     const decodeRows = (operation: string) => (rows: ReadonlyArray<{ readonly record: unknown }>) =>
-      Effect.forEach(rows, (row) => decodeRecord(typeof row.record === "string" ? JSON.parse(row.record) : row.record)).pipe(
-        Effect.mapError(storeError(operation))
-      )
+      Effect.forEach(rows, (row) => decodeRecord(typeof row.record === "string" ? JSON.parse(row.record) : row.record))
+        .pipe(
+          Effect.mapError(storeError(operation))
+        )
     const select = (operation: string, where: string, params: ReadonlyArray<unknown>, limit?: number) =>
       sql.unsafe<{ record: unknown }>(
-        `SELECT record FROM ${table} WHERE ${where} ORDER BY seq${limit === undefined ? "" : ` LIMIT ${Math.floor(limit)}`}`,
+        `SELECT record FROM ${table} WHERE ${where} ORDER BY seq${
+          limit === undefined ? "" : ` LIMIT ${Math.floor(limit)}`
+        }`,
         params
       ).pipe(Effect.mapError(storeError(operation)), Effect.flatMap(decodeRows(operation)))
     const shape: AuditStoreShape = {
       appendCheckpoint: (c) =>
-        sql.unsafe(`INSERT INTO ${checkpointTable} (seq, record) VALUES ($1, $2::jsonb)`, [c.seq, JSON.stringify(c)]).pipe(
-          Effect.mapError(storeError("appendCheckpoint")),
-          Effect.asVoid
-        ),
+        sql.unsafe(`INSERT INTO ${checkpointTable} (seq, record) VALUES ($1, $2::jsonb)`, [c.seq, JSON.stringify(c)])
+          .pipe(
+            Effect.mapError(storeError("appendCheckpoint")),
+            Effect.asVoid
+          ),
       checkpoints: (from, to) =>
-        sql.unsafe<{ record: unknown }>(`SELECT record FROM ${checkpointTable} WHERE seq >= $1 AND seq < $2 ORDER BY seq`, [from, to]).pipe(
+        sql.unsafe<{ record: unknown }>(
+          `SELECT record FROM ${checkpointTable} WHERE seq >= $1 AND seq < $2 ORDER BY seq`,
+          [from, to]
+        ).pipe(
           Effect.mapError(storeError("checkpoints")),
           Effect.flatMap((rows) => Effect.forEach(rows, (row) => decodeCheckpoint(parsed(row.record)))),
           Effect.mapError(storeError("checkpoints"))
@@ -54,7 +64,9 @@ export const makePostgresAuditStore = (sql: SqlClient.SqlClient, schemaName: str
         ).pipe(
           Effect.mapError(storeError("append")),
           Effect.flatMap((rows) =>
-            rows.length === 1 ? Effect.void : Effect.fail(storeError("append")(new Error(`position ${r.seq} is not the next position`)))
+            rows.length === 1
+              ? Effect.void
+              : Effect.fail(storeError("append")(new Error(`position ${r.seq} is not the next position`)))
           )
         ),
       last: sql.unsafe<{ record: unknown }>(`SELECT record FROM ${table} ORDER BY seq DESC LIMIT 1`).pipe(

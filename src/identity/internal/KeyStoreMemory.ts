@@ -9,7 +9,9 @@ export const makeMemoryKeyStore = (maxKeys: number): KeyStoreShape => {
   return {
     insert: (record) =>
       Effect.suspend((): Effect.Effect<void, StoreFull | IdentityStoreError> => {
-        if (byId.has(record.id)) return Effect.fail(new IdentityStoreError({ operation: "insert", message: `duplicate key id ${record.id}` }))
+        if (byId.has(record.id)) {
+          return Effect.fail(new IdentityStoreError({ operation: "insert", message: `duplicate key id ${record.id}` }))
+        }
         if (byId.size >= maxKeys) return Effect.fail(new StoreFull({ store: "keys", capacity: maxKeys }))
         byId.set(record.id, record)
         return Effect.void
@@ -25,7 +27,9 @@ export const makeMemoryKeyStore = (maxKeys: number): KeyStoreShape => {
       }),
     list: (tenant, principalId) =>
       Effect.sync(() =>
-        [...byId.values()].filter((r) => r.tenant === tenant && (principalId === undefined || r.principal.id === principalId))
+        [...byId.values()].filter((r) =>
+          r.tenant === tenant && (principalId === undefined || r.principal.id === principalId)
+        )
       )
   }
 }

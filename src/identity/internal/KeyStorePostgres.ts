@@ -14,11 +14,16 @@ export const storeError = (operation: string) => (cause: unknown): IdentityStore
 export const checkSchema = (schema: string): Effect.Effect<string, IdentityStoreError> =>
   SCHEMA_NAME.test(schema)
     ? Effect.succeed(schema)
-    : Effect.fail(new IdentityStoreError({ operation: "init", message: `invalid schema name (expected ${SCHEMA_NAME.source})` }))
+    : Effect.fail(
+      new IdentityStoreError({ operation: "init", message: `invalid schema name (expected ${SCHEMA_NAME.source})` })
+    )
 
 const decodeRecord = Schema.decodeUnknownEffect(KeyRecord)
 
-export const makePostgresKeyStore = (sql: SqlClient.SqlClient, schemaName: string): Effect.Effect<KeyStoreShape, IdentityStoreError> =>
+export const makePostgresKeyStore = (
+  sql: SqlClient.SqlClient,
+  schemaName: string
+): Effect.Effect<KeyStoreShape, IdentityStoreError> =>
   Effect.gen(function*() {
     const schema = yield* checkSchema(schemaName)
     const table = `"${schema}".troupe_keys`
@@ -31,9 +36,10 @@ export const makePostgresKeyStore = (sql: SqlClient.SqlClient, schemaName: strin
       Effect.mapError(storeError("init"))
     )
     const decodeRows = (operation: string) => (rows: ReadonlyArray<{ readonly record: unknown }>) =>
-      Effect.forEach(rows, (row) => decodeRecord(typeof row.record === "string" ? JSON.parse(row.record) : row.record)).pipe(
-        Effect.mapError(storeError(operation))
-      )
+      Effect.forEach(rows, (row) => decodeRecord(typeof row.record === "string" ? JSON.parse(row.record) : row.record))
+        .pipe(
+          Effect.mapError(storeError(operation))
+        )
     const shape: KeyStoreShape = {
       insert: (record) =>
         sql.unsafe(`INSERT INTO ${table} (id, tenant, principal_id, record) VALUES ($1, $2, $3, $4::jsonb)`, [

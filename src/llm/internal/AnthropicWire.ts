@@ -89,7 +89,12 @@ export const encodeAnthropicBody = (
       case "assistant":
         push("assistant", [
           ...textBlock(m.content),
-          ...(m.toolCalls ?? []).map((c) => ({ type: "tool_use", id: c.id, name: c.name, input: toolInput(c.arguments) }))
+          ...(m.toolCalls ?? []).map((c) => ({
+            type: "tool_use",
+            id: c.id,
+            name: c.name,
+            input: toolInput(c.arguments)
+          }))
         ])
         break
       case "tool":
@@ -262,7 +267,11 @@ export const decodeAnthropicResponse = (
   for (const block of wire.content) {
     if (block.type === "text") text += block.text ?? ""
     else if (block.type === "tool_use") {
-      toolCalls.push({ id: block.id ?? `toolu_${toolCalls.length}`, name: block.name ?? "", arguments: block.input ?? {} })
+      toolCalls.push({
+        id: block.id ?? `toolu_${toolCalls.length}`,
+        name: block.name ?? "",
+        arguments: block.input ?? {}
+      })
     }
   }
   return Effect.succeed({
@@ -319,7 +328,9 @@ export class AnthropicStreamState {
     try {
       json = JSON.parse(data)
     } catch {
-      if (eventName === "error") return Effect.fail(errorFromStreamEvent(this.provider, { message: data }, this.secrets))
+      if (eventName === "error") {
+        return Effect.fail(errorFromStreamEvent(this.provider, { message: data }, this.secrets))
+      }
       return Effect.fail(
         new MalformedResponse({
           provider: this.provider,
@@ -352,7 +363,12 @@ export class AnthropicStreamState {
             completed: false
           }
           this.tools.set(event.index, pending)
-          return Effect.succeed([{ _tag: "ToolCallStart", index: pending.toolIndex, id: pending.id, name: pending.name }])
+          return Effect.succeed([{
+            _tag: "ToolCallStart",
+            index: pending.toolIndex,
+            id: pending.id,
+            name: pending.name
+          }])
         }
         if (block?.type === "text" && block.text !== undefined && block.text !== "") {
           return Effect.succeed([{ _tag: "TextDelta", delta: block.text }])
@@ -406,7 +422,11 @@ export class AnthropicStreamState {
   private complete(pending: PendingTool): LlmStreamPart {
     pending.completed = true
     const args = pending.json !== "" ? parseToolArguments(pending.json) : pending.initialInput ?? {}
-    return { _tag: "ToolCall", index: pending.toolIndex, toolCall: { id: pending.id, name: pending.name, arguments: args } }
+    return {
+      _tag: "ToolCall",
+      index: pending.toolIndex,
+      toolCall: { id: pending.id, name: pending.name, arguments: args }
+    }
   }
 
   /** The body ended: fine after `message_stop`, else the stream was cut. */

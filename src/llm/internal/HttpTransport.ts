@@ -150,7 +150,10 @@ const decompressionFormat = (response: HttpClientResponse.HttpClientResponse): "
  * `source` decoded with `format` if it is still encoded: a gzip body starts with `0x1f`, a zlib (deflate) body with
  * `0x78`; neither can start a JSON or SSE body, so a body the client already decoded (fetch) passes through.
  */
-const decodeIfEncoded = (source: ReadableStream<Uint8Array>, format: "gzip" | "deflate"): ReadableStream<Uint8Array> => {
+const decodeIfEncoded = (
+  source: ReadableStream<Uint8Array>,
+  format: "gzip" | "deflate"
+): ReadableStream<Uint8Array> => {
   const reader = source.getReader()
   let inner: ReadableStreamDefaultReader<Uint8Array> | undefined
   const open = async (): Promise<ReadableStreamDefaultReader<Uint8Array>> => {
@@ -173,7 +176,9 @@ const decodeIfEncoded = (source: ReadableStream<Uint8Array>, format: "gzip" | "d
     const magic = format === "gzip" ? 0x1f : 0x78
     const encoded = head !== undefined && head[0] === magic
     // Uint8Array<ArrayBufferLike> vs the BufferSource the DOM typing of DecompressionStream wants: same bytes
-    return (encoded ? rest.pipeThrough(new DecompressionStream(format) as unknown as ReadableWritablePair<Uint8Array, Uint8Array>) : rest)
+    return (encoded
+      ? rest.pipeThrough(new DecompressionStream(format) as unknown as ReadableWritablePair<Uint8Array, Uint8Array>)
+      : rest)
       .getReader()
   }
   return new ReadableStream<Uint8Array>({
@@ -235,26 +240,30 @@ const readText = (
  * the stream (it only tells a browser's EventSource how long to wait before reconnecting, which a one-shot
  * provider call never does — the SDKs ignore it too); an event too large fails with a connection error.
  */
-const sseEvents = (provider: string) =>
-<E>(text: Stream.Stream<string, E>): Stream.Stream<Sse.Event, E | ProviderError> =>
-  Stream.suspend(() => {
-    const pending: Array<Sse.Event> = []
-    const parser = Sse.makeParser((event) => {
-      if (event._tag === "Event") pending.push(event)
+const sseEvents =
+  (provider: string) => <E>(text: Stream.Stream<string, E>): Stream.Stream<Sse.Event, E | ProviderError> =>
+    Stream.suspend(() => {
+      const pending: Array<Sse.Event> = []
+      const parser = Sse.makeParser((event) => {
+        if (event._tag === "Event") pending.push(event)
+      })
+      return text.pipe(
+        Stream.mapEffect((chunk) => {
+          const error = parser.feed(chunk)
+          if (error !== undefined) {
+            return Effect.fail(
+              new ProviderConnectionError({
+                provider,
+                description: `bad SSE stream: ${error.reason._tag}`,
+                retryable: true
+              })
+            )
+          }
+          return Effect.succeed(pending.splice(0))
+        }),
+        Stream.flattenIterable
+      )
     })
-    return text.pipe(
-      Stream.mapEffect((chunk) => {
-        const error = parser.feed(chunk)
-        if (error !== undefined) {
-          return Effect.fail(
-            new ProviderConnectionError({ provider, description: `bad SSE stream: ${error.reason._tag}`, retryable: true })
-          )
-        }
-        return Effect.succeed(pending.splice(0))
-      }),
-      Stream.flattenIterable
-    )
-  })
 
 /** Sends the POST; a non-2xx answer fails with the mapped `ProviderError` (its body read for the description). */
 const send = (

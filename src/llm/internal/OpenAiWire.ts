@@ -30,8 +30,8 @@ import type { LlmMessage, LlmRequest, ToolCall } from "../LlmRequest.ts"
 import type { FinishReason, LlmResponse, LlmStreamPart, Usage } from "../LlmResponse.ts"
 import { parseToolArguments, TokenCount, usageFrom } from "../LlmResponse.ts"
 import { errorFromStreamEvent, malformedFrom, scrubSecrets } from "../ProviderErrorMapping.ts"
-import { sanitize } from "./SecretScrub.ts"
 import { estimateRequestTokens, estimateTokens } from "../TokenEstimate.ts"
+import { sanitize } from "./SecretScrub.ts"
 
 const argumentsText = (args: Schema.Json): string => (typeof args === "string" ? args : JSON.stringify(args))
 
@@ -128,7 +128,9 @@ export const encodeOpenAiBody = (
   }
   const reasoning = isReasoningModel(request.model)
   if (params?.temperature !== undefined && !reasoning) body["temperature"] = params.temperature
-  if (params?.maxTokens !== undefined) body[maxTokensField(request.model, options.officialApi === true)] = params.maxTokens
+  if (params?.maxTokens !== undefined) {
+    body[maxTokensField(request.model, options.officialApi === true)] = params.maxTokens
+  }
   if (params?.topP !== undefined && !reasoning) body["top_p"] = params.topP
   if (params?.stop !== undefined && params.stop.length > 0) body["stop"] = params.stop
   if (request.responseFormat?.type === "json") {
@@ -271,7 +273,9 @@ export const decodeOpenAiResponse = (
   // a refusal is its own part of the answer (never text) and finishes `content-filter`, as in the stream
   const text = message.content ?? ""
   const refusal = message.refusal != null && message.refusal !== "" ? message.refusal : undefined
-  const finishReason = refusal !== undefined ? "content-filter" : openAiFinishReason(choice.finish_reason, toolCalls.length > 0)
+  const finishReason = refusal !== undefined
+    ? "content-filter"
+    : openAiFinishReason(choice.finish_reason, toolCalls.length > 0)
   return Effect.succeed({
     ...(wire.id != null ? { id: wire.id } : {}),
     provider,
@@ -413,7 +417,11 @@ export class OpenAiStreamState {
       provider: this.provider,
       model: this.model ?? this.request.model,
       finishReason: this.refusal !== "" ? "content-filter" : openAiFinishReason(this.finishReason, indices.length > 0),
-      usage: usageOf(this.usage, this.request, this.text + this.refusal + [...this.calls.values()].map((c) => c.args).join(""))
+      usage: usageOf(
+        this.usage,
+        this.request,
+        this.text + this.refusal + [...this.calls.values()].map((c) => c.args).join("")
+      )
     })
     return parts
   }

@@ -33,8 +33,9 @@ import { entropy } from "../../guard/internal/fold.ts"
 export const REDACTED = "<redacted>"
 
 // ESC-introduced sequences: CSI (ESC [ … final), OSC (ESC ] … BEL or ESC \), and two-byte escapes.
-// eslint-disable-next-line no-control-regex
-const ANSI = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|\u001b[@-Z\\-_]|\u009b[0-?]*[ -/]*[@-~]/g
+const ANSI =
+  // eslint-disable-next-line no-control-regex
+  /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|\u001b[@-Z\\-_]|\u009b[0-?]*[ -/]*[@-~]/g
 // eslint-disable-next-line no-control-regex
 const LINE_BREAKS = /[\t\n\r\u000b\u000c\u0085\u2028\u2029]+/g
 // eslint-disable-next-line no-control-regex

@@ -19,10 +19,10 @@
  */
 import { Cause, Clock, Context, Effect, Exit, Option, Schema, type Scope } from "effect"
 import { Workflow, WorkflowEngine } from "effect/workflow"
-import type { AgentLoop } from "../../agent/index.ts"
 import type { AgentLoopEvent } from "../../agent/AgentLoop.ts"
-import * as Uuid7 from "../../agent/Uuid7.ts"
+import type { AgentLoop } from "../../agent/index.ts"
 import type { ToolResult } from "../../agent/ToolRunner.ts"
+import * as Uuid7 from "../../agent/Uuid7.ts"
 import { LlmMessage, LlmResponse, Usage } from "../../llm/index.ts"
 import * as Journal from "../Journal.ts"
 import type { AnyLlmAgent } from "../LlmAgent.ts"
@@ -41,7 +41,9 @@ interface RunState {
   readonly runId: string
   readonly journal: RunJournalShape
   readonly idempotent: ReadonlySet<string>
-  readonly services: Context.Context<WorkflowEngine.WorkflowEngine | WorkflowEngine.WorkflowInstance | Journal.ToolLedger>
+  readonly services: Context.Context<
+    WorkflowEngine.WorkflowEngine | WorkflowEngine.WorkflowInstance | Journal.ToolLedger
+  >
   model: number
   seq: number
 }
@@ -65,7 +67,12 @@ const TurnAnswerSchema = Schema.Struct({
 })
 
 const ToolResultSchema = Schema.Union([
-  Schema.Struct({ _tag: Schema.Literal("ToolSuccess"), id: Schema.String, name: Schema.String, output: Schema.Unknown }),
+  Schema.Struct({
+    _tag: Schema.Literal("ToolSuccess"),
+    id: Schema.String,
+    name: Schema.String,
+    output: Schema.Unknown
+  }),
   Schema.Struct({
     _tag: Schema.Literal("ToolFailure"),
     id: Schema.String,
@@ -108,7 +115,14 @@ export const journaledClient = <E>(llm: AgentLoop.ModelClient<E, never>): AgentL
         call: Effect.mapError(llm.generate(request), (error) => modelFailure("", error))
       }).pipe(
         Effect.tap((response) => run.journal.step(run.runId, { seq, name, kind: "model", value: response })),
-        Effect.tapError((error) => run.journal.step(run.runId, { seq, name, kind: "model", value: { error: { tag: error.tag, detail: error.detail } } })),
+        Effect.tapError((error) =>
+          run.journal.step(run.runId, {
+            seq,
+            name,
+            kind: "model",
+            value: { error: { tag: error.tag, detail: error.detail } }
+          })
+        ),
         Effect.provideContext(run.services),
         // the loop passes model errors through: a journaled failure stands in for the model's own error type
         (effect) => effect as unknown as Effect.Effect<LlmResponse, E>
@@ -118,7 +132,10 @@ export const journaledClient = <E>(llm: AgentLoop.ModelClient<E, never>): AgentL
 })
 
 /** The tool hook of a durable definition: inside a run, every tool call is a journaled step. */
-export const journaledToolCall = (call: { readonly id: string; readonly name: string }, direct: Effect.Effect<ToolResult>): Effect.Effect<ToolResult> =>
+export const journaledToolCall = (
+  call: { readonly id: string; readonly name: string },
+  direct: Effect.Effect<ToolResult>
+): Effect.Effect<ToolResult> =>
   Effect.flatMap(Effect.serviceOption(CurrentRun), (current) => {
     if (Option.isNone(current)) return direct
     const run = current.value
@@ -133,7 +150,12 @@ export const journaledToolCall = (call: { readonly id: string; readonly name: st
       run: direct
     }).pipe(
       Effect.catch((error): Effect.Effect<ToolResult> =>
-        Effect.succeed({ _tag: "ToolFailure", id: call.id, name: call.name, error: { tag: error._tag, message: error.message } })
+        Effect.succeed({
+          _tag: "ToolFailure",
+          id: call.id,
+          name: call.name,
+          error: { tag: error._tag, message: error.message }
+        })
       ),
       Effect.tap((result) => run.journal.step(run.runId, { seq, name: `tool/${step}`, kind: "tool", value: result })),
       Effect.provideContext(run.services)
@@ -201,7 +223,12 @@ export const makeDurable = (options: {
         const error = Cause.findErrorOption(exit.cause)
         const failure = Option.isSome(error)
           ? unwrap(error.value)
-          : new TurnFailed({ id: payload.agentId, tag: "Defect", detail: String(Cause.squash(exit.cause)).slice(0, 500), error: null })
+          : new TurnFailed({
+            id: payload.agentId,
+            tag: "Defect",
+            detail: String(Cause.squash(exit.cause)).slice(0, 500),
+            error: null
+          })
         yield* journal.finish(payload.runId, "failed", { _tag: failure._tag, message: failure.message })
         return yield* Effect.fail(failure)
       }
@@ -217,7 +244,9 @@ export const makeDurable = (options: {
     for (const run of runs) {
       yield* services.engine.resume(workflow, run.executionId)
       const input = run.input as typeof Payload.input.Type // recorded by `turn` below from a checked turn
-      yield* workflow.execute({ runId: run.runId, agentId: run.agentId, input, maxSteps: run.maxSteps ?? null }, { discard: true }).pipe(
+      yield* workflow.execute({ runId: run.runId, agentId: run.agentId, input, maxSteps: run.maxSteps ?? null }, {
+        discard: true
+      }).pipe(
         Effect.provideService(WorkflowEngine.WorkflowEngine, services.engine),
         Effect.ignore
       )
@@ -243,25 +272,33 @@ export const makeDurable = (options: {
       })
       const answer = yield* workflow.execute(payload).pipe(
         Effect.provideService(WorkflowEngine.WorkflowEngine, services.engine),
-        Effect.catchDefect((defect) => Effect.die(new TurnCrashed({ id: agentId, detail: String(defect).slice(0, 500) }))),
+        Effect.catchDefect((defect) =>
+          Effect.die(new TurnCrashed({ id: agentId, detail: String(defect).slice(0, 500) }))
+        ),
         Effect.onInterrupt(() => {
           const reason = cancelReason()
           // the agent stopping leaves the run to the engine (it resumes); only the caller cancels it
           if (reason === "agent-stopped" || reason === undefined) return Effect.void
           return Effect.andThen(
             services.engine.interruptUnsafe(workflow, executionId),
-            journal.finish(runId, "cancelled", new TurnCancelled({ id: agentId, reason: reason === "caller-gone" ? "caller-gone" : "cancelled" }))
+            journal.finish(
+              runId,
+              "cancelled",
+              new TurnCancelled({ id: agentId, reason: reason === "caller-gone" ? "caller-gone" : "cancelled" })
+            )
           )
         })
       )
-      if (onEvent !== undefined) yield* onEvent({
-        _tag: "Finished",
-        stopReason: answer.stopReason,
-        text: answer.text,
-        steps: answer.steps,
-        usage: answer.usage,
-        estimatedInputTokens: answer.estimatedInputTokens
-      })
+      if (onEvent !== undefined) {
+        yield* onEvent({
+          _tag: "Finished",
+          stopReason: answer.stopReason,
+          text: answer.text,
+          steps: answer.steps,
+          usage: answer.usage,
+          estimatedInputTokens: answer.estimatedInputTokens
+        })
+      }
       return answer
     })
 

@@ -11,18 +11,18 @@
  * starts, so an idle agent costs one actor, one state record and one LRU entry.
  */
 import { type Context, Effect } from "effect"
-import { Actor, DynamicSupervisor, type Process, type ProcessRegistry, Registry } from "../../runtime/index.ts"
 import type { AgentLoopEvent } from "../../agent/AgentLoop.ts"
 import type { DeadLetters } from "../../dlq/index.ts"
-import type { CheckpointsShape } from "../Checkpoints.ts"
 import type { ConversationMemoryShape } from "../../memory/index.ts"
 import type { PriceTable } from "../../pipeline/index.ts"
+import { Actor, DynamicSupervisor, type Process, type ProcessRegistry, Registry } from "../../runtime/index.ts"
 import type { TelemetryHubShape } from "../../telemetry/index.ts"
+import type { CheckpointsShape } from "../Checkpoints.ts"
 import type { AnyLlmAgent } from "../LlmAgent.ts"
 import { AgentBusy, AgentStartFailed, type TurnError, UnknownAgentKind } from "../LlmAgentError.ts"
 import type { AgentStatus, CheckedTurn, TurnAnswer } from "../LlmAgentTurn.ts"
-import { type AgentArgs, behaviour, type Outcome, type Protocol, type Turn } from "./LlmAgentProcess.ts"
 import type { DurableServices } from "./DurableTurn.ts"
+import { type AgentArgs, behaviour, type Outcome, type Protocol, type Turn } from "./LlmAgentProcess.ts"
 import { type DefinitionRuntime, makeRuntime } from "./LlmAgentRuntime.ts"
 
 export type AgentRef = Actor.ActorRef<Protocol>
@@ -198,7 +198,9 @@ export class Host {
           const message: Turn = makeTurn(turn, mode, onEvent, (outcome) => resume(Effect.succeed(outcome)))
           if (!Actor.sendUnsafe(process, { _tag: "Enqueue", turn: message })) message.resolve(GONE)
           return Effect.sync(() => {
-            if (message.state !== "done") Actor.sendUnsafe(process, { _tag: "Cancel", turn: message, reason: "caller-gone" })
+            if (message.state !== "done") {
+              Actor.sendUnsafe(process, { _tag: "Cancel", turn: message, reason: "caller-gone" })
+            }
           })
         }),
         (outcome): Effect.Effect<TurnAnswer, TurnError> =>

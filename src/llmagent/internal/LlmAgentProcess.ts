@@ -12,14 +12,14 @@
  * does not restart them. Every handler is synchronous (no Effect), so the turn itself is the only fiber.
  */
 import { Cause, type Context, Effect, Exit, type Fiber, Option, Schema, Semaphore } from "effect"
-import { Action, type AgentLoop, Tool } from "../../agent/index.ts"
 import type { AgentLoopEvent } from "../../agent/AgentLoop.ts"
+import { Action, type AgentLoop, Tool } from "../../agent/index.ts"
 import type { ToolDefinition } from "../../agent/Tool.ts"
+import { LlmMessage } from "../../llm/index.ts"
 import { Actor, Behaviour, DynamicSupervisor, ExitReason } from "../../runtime/index.ts"
 import { Events } from "../../telemetry/EventCatalogue.ts"
-import { LlmMessage } from "../../llm/index.ts"
 import type { AnyLlmAgent } from "../LlmAgent.ts"
-import { AgentBusy, describeError, type TurnError, TurnCancelled, TurnCrashed } from "../LlmAgentError.ts"
+import { AgentBusy, describeError, TurnCancelled, TurnCrashed, type TurnError } from "../LlmAgentError.ts"
 import type { AgentStatus, CheckedTurn, TurnAnswer } from "../LlmAgentTurn.ts"
 import { type AgentRef, Host, type LiveEntry } from "./LlmAgentHost.ts"
 import { type DefinitionRuntime, runTurn } from "./LlmAgentRuntime.ts"
@@ -95,7 +95,12 @@ const idleOptions = (state: State): Behaviour.ResultOptions | undefined => {
   return ms === undefined ? HIBERNATE_FOREVER : { timeout: ms, hibernate: true }
 }
 
-const emit = (state: State, name: ReadonlyArray<string>, measurements: Record<string, number>, metadata: Record<string, string>) => {
+const emit = (
+  state: State,
+  name: ReadonlyArray<string>,
+  measurements: Record<string, number>,
+  metadata: Record<string, string>
+) => {
   const hub = state.args.host.config.hub
   if (hub !== undefined) hub.emitUnsafe(name, measurements, metadata)
 }
@@ -142,7 +147,12 @@ const startNext = (state: State): void => {
 const startTurnEvent = (state: State, turn: Turn): void => {
   const now = Date.now()
   startedAt.set(turn, performance.now())
-  emit(state, Events.agentTurnStart, { system_time: now, monotonic_time: Math.round(performance.now() * 1e6) }, metadataOf(state, turn))
+  emit(
+    state,
+    Events.agentTurnStart,
+    { system_time: now, monotonic_time: Math.round(performance.now() * 1e6) },
+    metadataOf(state, turn)
+  )
 }
 
 const durationNanos = (turn: Turn): number => {
@@ -173,7 +183,9 @@ const finishTurnEvent = (state: State, turn: Turn, exit: Exit.Exit<TurnAnswer, u
   const cause = exit.cause
   const kind = Cause.hasInterruptsOnly(cause) ? "interrupt" : Cause.hasFails(cause) ? "failure" : "defect"
   const error = kind === "failure" ? Option.getOrUndefined(Cause.findErrorOption(cause)) : Cause.squash(cause)
-  const { tag, detail } = kind === "interrupt" ? { tag: "Interrupted", detail: turn.cancelReason ?? "interrupted" } : describeError(error)
+  const { tag, detail } = kind === "interrupt"
+    ? { tag: "Interrupted", detail: turn.cancelReason ?? "interrupted" }
+    : describeError(error)
   emit(state, Events.agentTurnException, { duration, monotonic_time: monotonic }, {
     ...metadataOf(state, turn),
     kind,
@@ -320,7 +332,9 @@ export const behaviour = Behaviour.make<Protocol>()({
       const memory = args.runtime.memory
       let historyAtStart = memory === undefined ? 0 : (yield* memory.messages(args.id)).length
       // the latest checkpoint: the turns so far, and the conversation when the memory lost it
-      const saved = args.host.config.checkpoints === undefined ? undefined : Option.getOrUndefined(yield* args.host.config.checkpoints.latest(args.id))
+      const saved = args.host.config.checkpoints === undefined
+        ? undefined
+        : Option.getOrUndefined(yield* args.host.config.checkpoints.latest(args.id))
       const restored = decodeCheckpoint(saved?.state)
       if (memory !== undefined && historyAtStart === 0 && restored.messages.length > 0) {
         yield* memory.append(args.id, restored.messages)

@@ -10,10 +10,10 @@
  */
 import { Clock, Effect, Result, Schema, Stream } from "effect"
 import { OpenAiStructuredOutput, Tool as AiTool } from "effect/ai"
-import { AgentLoop } from "../../agent/index.ts"
 import { fromSchemaError } from "../../agent/AgentError.ts"
-import type { ToolDefinition } from "../../agent/Tool.ts"
 import type { AgentLoopEvent, AgentLoopResult } from "../../agent/AgentLoop.ts"
+import { AgentLoop } from "../../agent/index.ts"
+import type { ToolDefinition } from "../../agent/Tool.ts"
 import { type LlmMessage, makeUsage, type Usage } from "../../llm/index.ts"
 import type { ConversationMemoryShape } from "../../memory/index.ts"
 import { costOf, findPrice } from "../../pipeline/index.ts"
@@ -38,7 +38,7 @@ export interface DefinitionRuntime {
   readonly loop: Loop | undefined
   readonly makeLoop: (extraTools: ReadonlyArray<ToolDefinition>) => Loop
   readonly decodeOutput: ((u: unknown) => Result.Result<unknown, Schema.SchemaError>) | undefined
-  readonly price: ((usage: Usage) => number)
+  readonly price: (usage: Usage) => number
   /** the workflow of a durable definition (its turns are runs); undefined for other definitions */
   readonly durable: DurableDefinition | undefined
 }
@@ -62,7 +62,10 @@ export const makeRuntime = (definition: AnyLlmAgent, host: HostConfig): Definiti
   if (definition.memory === "conversation" && memory === undefined) {
     throw new Error(`LlmAgent ${definition.name}: conversation memory needs ConversationMemory`)
   }
-  const parts = [definition.instructions, definition.output === undefined ? undefined : outputInstructions(definition.output)]
+  const parts = [
+    definition.instructions,
+    definition.output === undefined ? undefined : outputInstructions(definition.output)
+  ]
     .filter((p): p is string => p !== undefined && p !== "")
   const systemPrompt = parts.length === 0 ? undefined : parts.join("\n\n")
   // the native mode: OpenAI's strict json_schema on every call (other wires render it as an instruction), and the
@@ -81,7 +84,9 @@ export const makeRuntime = (definition: AnyLlmAgent, host: HostConfig): Definiti
       ...(definition.params !== undefined ? { params: definition.params } : {}),
       ...(definition.toolChoice !== undefined ? { toolChoice: definition.toolChoice } : {}),
       // the OpenAI form's JSON Schema (the request's response format takes a JSON Schema object)
-      ...(strict !== undefined ? { responseFormat: { type: "json", name: "output", schema: strict.jsonSchema as never, strict: true } } : {}),
+      ...(strict !== undefined
+        ? { responseFormat: { type: "json", name: "output", schema: strict.jsonSchema as never, strict: true } }
+        : {}),
       ...(definition.policy !== undefined ? { policy: definition.policy } : {}),
       ...(definition.concurrency !== undefined ? { concurrency: definition.concurrency } : {}),
       ...(definition.toolTimeout !== undefined ? { toolTimeout: definition.toolTimeout } : {}),
@@ -92,7 +97,9 @@ export const makeRuntime = (definition: AnyLlmAgent, host: HostConfig): Definiti
   }
   const price = findPrice(host.prices, definition.model)
   // the OpenAI form of the output schema needs no services, like the output schema
-  const decode = strict === undefined ? undefined : Schema.decodeUnknownResult(strict.codec as Schema.Codec<unknown, unknown, never, never>)
+  const decode = strict === undefined
+    ? undefined
+    : Schema.decodeUnknownResult(strict.codec as Schema.Codec<unknown, unknown, never, never>)
   const runtime: DefinitionRuntime = {
     definition,
     memory,
@@ -133,7 +140,9 @@ const decodeAnswer = (
 
 const repairMessage = (failure: { readonly path: string; readonly detail: string }): LlmMessage => ({
   role: "user",
-  content: `Your answer does not match the required JSON Schema${failure.path === "" ? "" : ` at ${failure.path}`}: ${failure.detail}. Reply with only the corrected JSON value.`
+  content: `Your answer does not match the required JSON Schema${
+    failure.path === "" ? "" : ` at ${failure.path}`
+  }: ${failure.detail}. Reply with only the corrected JSON value.`
 })
 
 interface RunSummary {
@@ -185,7 +194,11 @@ const asMessages = (input: string | ReadonlyArray<LlmMessage>): ReadonlyArray<Ll
   typeof input === "string" ? [{ role: "user", content: input }] : input
 
 const addUsage = (a: Usage, b: Usage): Usage =>
-  makeUsage(a.inputTokens + b.inputTokens, a.outputTokens + b.outputTokens, (a.cachedInputTokens ?? 0) + (b.cachedInputTokens ?? 0))
+  makeUsage(
+    a.inputTokens + b.inputTokens,
+    a.outputTokens + b.outputTokens,
+    (a.cachedInputTokens ?? 0) + (b.cachedInputTokens ?? 0)
+  )
 
 /**
  * One turn of agent `id`: the loop (streamed when `onEvent` is given), then the output Schema with repairs. A model
@@ -237,7 +250,12 @@ export const runTurn = (
         decoded = decodeAnswer(decode, result.answer)
       }
       if (Result.isFailure(decoded)) {
-        return yield* new InvalidAgentOutput({ id, path: decoded.failure.path, detail: decoded.failure.detail, repairs })
+        return yield* new InvalidAgentOutput({
+          id,
+          path: decoded.failure.path,
+          detail: decoded.failure.detail,
+          repairs
+        })
       }
       output = decoded.success
     }

@@ -44,5 +44,11 @@ export const hedgeCostRecordOf = (call: LlmCall, target: Target, cost: number): 
 /** The record of `call` answered with `meta`, or `undefined` when its cost is unknown (unpriced model). */
 export const costRecordOf = (call: LlmCall, meta: CallMeta): CostRecord | undefined => {
   if (meta.costUsd === undefined) return undefined
-  return { cost: meta.costUsd, model: `${meta.provider}:${meta.model}`, provider: meta.provider, cached: meta.cached, ...tagsOf(call) }
+  return {
+    cost: meta.costUsd,
+    model: `${meta.provider}:${meta.model}`,
+    provider: meta.provider,
+    cached: meta.cached,
+    ...tagsOf(call)
+  }
 }

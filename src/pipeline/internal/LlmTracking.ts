@@ -26,9 +26,17 @@ type Tracker = <E, R>(self: Effect.Effect<LlmResponse, E, R>) => Effect.Effect<L
 
 /** Wraps provider calls in the hub's LLM tracking (identity without a hub). */
 export interface LlmTracking {
-  readonly track: <E, R>(target: Target, context: CallContext, call: Effect.Effect<LlmResponse, E, R>) => Effect.Effect<LlmResponse, E, R>
+  readonly track: <E, R>(
+    target: Target,
+    context: CallContext,
+    call: Effect.Effect<LlmResponse, E, R>
+  ) => Effect.Effect<LlmResponse, E, R>
   /** Tracks a stream attempt ending when `done` completes (forked into the current scope). */
-  readonly trackStream: <E>(target: Target, context: CallContext, done: Deferred.Deferred<LlmResponse, E>) => Effect.Effect<void, never, Scope.Scope>
+  readonly trackStream: <E>(
+    target: Target,
+    context: CallContext,
+    done: Deferred.Deferred<LlmResponse, E>
+  ) => Effect.Effect<void, never, Scope.Scope>
 }
 
 const MAX_TRACKERS = 256
@@ -55,7 +63,10 @@ export const makeTracking = (hub: TelemetryHubShape | undefined, usage: UsageSte
   const trackers = new Map<string, Tracker>()
   // a tracker is shared by calls with the same labels: each call's estimate travels with its response
   const estimates = new WeakMap<LlmResponse, number>()
-  const withEstimate = <E, R>(context: CallContext, call: Effect.Effect<LlmResponse, E, R>): Effect.Effect<LlmResponse, E, R> => {
+  const withEstimate = <E, R>(
+    context: CallContext,
+    call: Effect.Effect<LlmResponse, E, R>
+  ): Effect.Effect<LlmResponse, E, R> => {
     const estimate = context.state.estimatedInputTokens
     return estimate === undefined ? call : Effect.map(call, (response) => {
       estimates.set(response, estimate)
@@ -84,7 +95,9 @@ export const makeTracking = (hub: TelemetryHubShape | undefined, usage: UsageSte
     if (list !== undefined) {
       for (let i = 0; i < list.length; i++) {
         const r = list[i] as RecentTracker // i < length
-        if (r.temperature === temperature && r.maxTokens === maxTokens && r.topP === topP && r.agent === agent) return r.tracker
+        if (r.temperature === temperature && r.maxTokens === maxTokens && r.topP === topP && r.agent === agent) {
+          return r.tracker
+        }
       }
     }
     const model = modelLabelOf(target)
@@ -129,6 +142,10 @@ export const makeTracking = (hub: TelemetryHubShape | undefined, usage: UsageSte
   return {
     track: (target, context, call) => trackerOf(target, context)(withEstimate(context, call)),
     trackStream: (target, context, done) =>
-      Effect.asVoid(Effect.forkScoped(trackerOf(target, context)(withEstimate(context, Deferred.await(done))), { startImmediately: true }))
+      Effect.asVoid(
+        Effect.forkScoped(trackerOf(target, context)(withEstimate(context, Deferred.await(done))), {
+          startImmediately: true
+        })
+      )
   }
 }

@@ -17,10 +17,10 @@
  * no ordering between waiters; rate-limiter-flexible's RateLimiterQueue polls.
  */
 import { type Clock, Deferred, Duration, Effect } from "effect"
-import type { RateLimitBackend } from "./RateLimitBackend.ts"
 import type { RateLimited, RateLimitStoreError } from "../RateLimitError.ts"
 import type { CompiledPolicy } from "../RateLimitPolicy.ts"
 import type { Allowed, Refusal } from "../RateLimitResult.ts"
+import type { RateLimitBackend } from "./RateLimitBackend.ts"
 
 interface Waiter {
   readonly cost: number
@@ -62,7 +62,12 @@ export class AcquireQueue {
   }
 
   /** The refusal a check of `cost` gets while waiters are queued: the wait it would have as the next waiter. */
-  queuedRefusal(key: string, policy: CompiledPolicy, cost: number, now: number): Effect.Effect<Refusal, RateLimitStoreError> {
+  queuedRefusal(
+    key: string,
+    policy: CompiledPolicy,
+    cost: number,
+    now: number
+  ): Effect.Effect<Refusal, RateLimitStoreError> {
     const queue = this.queues.get(key) ?? []
     return this.backend.simulate(key, policy, [...queue.map((w) => w.cost), cost], now)
   }
@@ -82,14 +87,25 @@ export class AcquireQueue {
   }
 
   /** Waits in FIFO order for `cost` on `key`, at most `timeoutMs` (Infinity: no limit). */
-  acquire(key: string, policy: CompiledPolicy, cost: number, timeoutMs: number): Effect.Effect<Allowed, RateLimited | RateLimitStoreError> {
+  acquire(
+    key: string,
+    policy: CompiledPolicy,
+    cost: number,
+    timeoutMs: number
+  ): Effect.Effect<Allowed, RateLimited | RateLimitStoreError> {
     return Effect.uninterruptibleMask((restore) =>
       Effect.suspend(() => {
         // The place in line is taken synchronously, before any store I/O, so arrival order is FIFO order
         // even when the backend answers asynchronously (Redis).
         const now = this.clock.currentTimeMillisUnsafe()
         const queue = this.queues.get(key)
-        const waiter: Waiter = { cost, policy, deadline: now + timeoutMs, turn: Deferred.makeUnsafe<void>(), kick: undefined }
+        const waiter: Waiter = {
+          cost,
+          policy,
+          deadline: now + timeoutMs,
+          turn: Deferred.makeUnsafe<void>(),
+          kick: undefined
+        }
         let ahead: ReadonlyArray<number> = []
         if (queue === undefined || queue.length === 0) {
           Deferred.doneUnsafe(waiter.turn, Effect.void)
@@ -111,7 +127,11 @@ export class AcquireQueue {
               : Effect.void)
         return predict.pipe(
           Effect.andThen(restore(this.wait(key, waiter))),
-          Effect.onExit(() => Effect.sync(() => this.leave(key, waiter)))
+          Effect.onExit(() =>
+            Effect.sync(() =>
+              this.leave(key, waiter)
+            )
+          )
         )
       })
     )
@@ -132,7 +152,10 @@ export class AcquireQueue {
         const due = now + decision.retryAfterMillis
         const kick = Deferred.makeUnsafe<void>()
         waiter.kick = kick
-        yield* Effect.raceFirst(self.clock.sleep(Duration.millis(Math.max(0, due - self.clock.currentTimeMillisUnsafe()))), Deferred.await(kick))
+        yield* Effect.raceFirst(
+          self.clock.sleep(Duration.millis(Math.max(0, due - self.clock.currentTimeMillisUnsafe()))),
+          Deferred.await(kick)
+        )
         waiter.kick = undefined
       }
     })

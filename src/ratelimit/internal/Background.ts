@@ -79,7 +79,10 @@ export const sweepLoop = (
         wake.signal = signal
         wake.planned = target
         if (target === Number.POSITIVE_INFINITY) yield* Deferred.await(signal)
-        else yield* Effect.raceFirst(clock.sleep(Duration.millis(Math.max(0, target - clock.currentTimeMillisUnsafe()))), Deferred.await(signal))
+        else {yield* Effect.raceFirst(
+            clock.sleep(Duration.millis(Math.max(0, target - clock.currentTimeMillisUnsafe()))),
+            Deferred.await(signal)
+          )}
         wake.signal = undefined
         if (clock.currentTimeMillisUnsafe() >= target) break
         target = Math.max(last + intervalMs, wake.pokedAt)

@@ -31,9 +31,9 @@
  *   a dropped lease's tokens are lost, never served twice.
  */
 import { Cause, Deferred, Effect, Exit } from "effect"
+import type { RateLimitStoreError } from "../RateLimitError.ts"
 import type { CompiledPolicy } from "../RateLimitPolicy.ts"
 import { TierKind } from "../RateLimitPolicy.ts"
-import type { RateLimitStoreError } from "../RateLimitError.ts"
 import { Allowed, type Decision, type Refusal } from "../RateLimitResult.ts"
 
 /** What one lease request answered. */
@@ -47,9 +47,20 @@ export interface LeaseGrant {
 /** The store operations the table needs (the Redis backend supplies them). */
 export interface LeaseStore {
   /** takes `k` tokens from every tier or none; if refused and `k > cost`, takes `cost` instead */
-  readonly take: (key: string, policy: CompiledPolicy, k: number, cost: number, now: number) => Effect.Effect<LeaseGrant, RateLimitStoreError>
+  readonly take: (
+    key: string,
+    policy: CompiledPolicy,
+    k: number,
+    cost: number,
+    now: number
+  ) => Effect.Effect<LeaseGrant, RateLimitStoreError>
   /** gives `tokens` back to every tier */
-  readonly giveBack: (key: string, policy: CompiledPolicy, tokens: number, now: number) => Effect.Effect<void, RateLimitStoreError>
+  readonly giveBack: (
+    key: string,
+    policy: CompiledPolicy,
+    tokens: number,
+    now: number
+  ) => Effect.Effect<void, RateLimitStoreError>
   /** called with the process's outstanding tokens after every lease */
   readonly onLease: (outstanding: number) => void
 }
@@ -134,7 +145,9 @@ export class LeaseTable {
   /** answers a check from the key's unexpired lease, if it holds `cost` tokens; `undefined` otherwise */
   serveSync(key: string, policy: CompiledPolicy, cost: number, now: number): Allowed | undefined {
     const lease = this.leases.get(policy.name + "\u0000" + key)
-    if (lease === undefined || lease.policy !== policy || lease.tokens < cost || !(now < lease.expiresAt)) return undefined
+    if (lease === undefined || lease.policy !== policy || lease.tokens < cost || !(now < lease.expiresAt)) {
+      return undefined
+    }
     lease.tokens -= cost
     lease.served += cost
     this.outstanding -= cost
@@ -142,7 +155,12 @@ export class LeaseTable {
     return this.allowed(lease)
   }
 
-  consume(key: string, policy: CompiledPolicy, cost: number, now: number): Effect.Effect<Decision, RateLimitStoreError> {
+  consume(
+    key: string,
+    policy: CompiledPolicy,
+    cost: number,
+    now: number
+  ): Effect.Effect<Decision, RateLimitStoreError> {
     const id = policy.name + "\u0000" + key
     let lease = this.leases.get(id)
     if (lease !== undefined && lease.policy !== policy) {
@@ -159,8 +177,11 @@ export class LeaseTable {
       }
       const pending = lease.pending
       if (pending !== undefined) {
-        return Effect.flatMap(Deferred.await(pending), (refusal): Effect.Effect<Decision, RateLimitStoreError> =>
-          refusal === undefined ? this.consume(key, policy, cost, now) : Exit.succeed(refusal))
+        return Effect.flatMap(
+          Deferred.await(pending),
+          (refusal): Effect.Effect<Decision, RateLimitStoreError> =>
+            refusal === undefined ? this.consume(key, policy, cost, now) : Exit.succeed(refusal)
+        )
       }
     } else {
       lease = new Lease(key, policy, now)
@@ -176,7 +197,13 @@ export class LeaseTable {
     return new Allowed(lease.policy.name, lease.policy.tierNames, remaining, lease.resetAfter)
   }
 
-  private request(lease: Lease, key: string, policy: CompiledPolicy, cost: number, now: number): Effect.Effect<Decision, RateLimitStoreError> {
+  private request(
+    lease: Lease,
+    key: string,
+    policy: CompiledPolicy,
+    cost: number,
+    now: number
+  ): Effect.Effect<Decision, RateLimitStoreError> {
     // an expired remainder is dropped; an unexpired one (smaller than `cost`) pays part of this check
     let held = lease.tokens
     if (held > 0 && !(now < lease.expiresAt)) {

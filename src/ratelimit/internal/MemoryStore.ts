@@ -20,10 +20,10 @@
 
 /** Default bound on the keys a memory store holds. */
 export const DEFAULT_MAX_KEYS = 100_000
-import { SweepWake } from "./Background.ts"
 import type { CompiledPolicy, CompiledTier } from "../RateLimitPolicy.ts"
 import { TierKind } from "../RateLimitPolicy.ts"
-import { Allowed, type Refusal, type RateLimitStatus, type TierStatus } from "../RateLimitResult.ts"
+import { Allowed, type RateLimitStatus, type Refusal, type TierStatus } from "../RateLimitResult.ts"
+import { SweepWake } from "./Background.ts"
 import {
   adjustTier,
   admitAt,
@@ -148,7 +148,9 @@ export class MemoryStore {
           binding = i
         }
       }
-      if (!Number.isFinite(due)) return { _tag: "Refusal", tierIndex: binding, retryAfterMillis: Number.POSITIVE_INFINITY }
+      if (!Number.isFinite(due)) {
+        return { _tag: "Refusal", tierIndex: binding, retryAfterMillis: Number.POSITIVE_INFINITY }
+      }
       t = due
       refillAll(st, t)
       // i < policy.tiers.length
@@ -166,7 +168,13 @@ export class MemoryStore {
     const tiers = policy.tiers.map((tier, i): TierStatus => {
       const at = admitAt(tier, st, i, 1, now)
       if (at > due) due = at
-      return { name: tier.name, kind: kindName(tier.kind), limit: tier.limit, remaining: remainingOf(tier, st, i), resetAfterMillis: resetAfterOf(tier, st, i, now) }
+      return {
+        name: tier.name,
+        kind: kindName(tier.kind),
+        limit: tier.limit,
+        remaining: remainingOf(tier, st, i),
+        resetAfterMillis: resetAfterOf(tier, st, i, now)
+      }
     })
     return { key, policy: policy.name, tiers, retryAfterMillis: due - now }
   }

@@ -41,7 +41,13 @@ export class PolicyRegistry {
   }
 
   /** Decodes every entry first (all or nothing), then installs them; `replace` also drops unnamed ones. */
-  install(input: Readonly<Record<string, unknown>>, replace: boolean): Effect.Effect<{ readonly names: ReadonlyArray<string>; readonly removed: ReadonlyArray<string> }, InvalidRateLimitInput> {
+  install(
+    input: Readonly<Record<string, unknown>>,
+    replace: boolean
+  ): Effect.Effect<
+    { readonly names: ReadonlyArray<string>; readonly removed: ReadonlyArray<string> },
+    InvalidRateLimitInput
+  > {
     const self = this
     return Effect.gen(function*() {
       if (typeof input !== "object" || input === null || Array.isArray(input)) {
@@ -56,7 +62,10 @@ export class PolicyRegistry {
       }
       const names = compiled.map((p) => p.name)
       if (replace && !names.includes(self.defaultName) && !self.byName.has(self.defaultName)) {
-        return yield* InvalidRateLimitInput.at(["policies", self.defaultName], `the default policy "${self.defaultName}" is missing`)
+        return yield* InvalidRateLimitInput.at(
+          ["policies", self.defaultName],
+          `the default policy "${self.defaultName}" is missing`
+        )
       }
       const removed: Array<string> = []
       if (replace) {

@@ -45,12 +45,12 @@
  */
 import { Clock, Effect, Metric, type Scope } from "effect"
 import type { Redis } from "effect/persistence"
-import { type LeaseGrant, LeaseTable } from "./LeaseTable.ts"
-import { MemoryStore } from "./MemoryStore.ts"
-import type { RateLimitBackend } from "./RateLimitBackend.ts"
 import { RateLimitStoreError } from "../RateLimitError.ts"
 import { type CompiledPolicy, type CompiledTier, TierKind } from "../RateLimitPolicy.ts"
 import { Allowed, type Decision, type RateLimitStatus, type Refusal, type TierStatus } from "../RateLimitResult.ts"
+import { type LeaseGrant, LeaseTable } from "./LeaseTable.ts"
+import { MemoryStore } from "./MemoryStore.ts"
+import type { RateLimitBackend } from "./RateLimitBackend.ts"
 import { decodeNumber as parseNumber, scriptFor } from "./RedisScript.ts"
 import { makeRedisScriptRunner } from "./RedisScriptRunner.ts"
 
@@ -76,7 +76,12 @@ export interface RedisBackendOptions {
 
 /** Hooks the service passes in to count and report fallbacks. */
 export interface StoreFailureReporter {
-  readonly failure: (mode: StoreErrorPolicy, operation: string, key: string, error: RateLimitStoreError) => Effect.Effect<void>
+  readonly failure: (
+    mode: StoreErrorPolicy,
+    operation: string,
+    key: string,
+    error: RateLimitStoreError
+  ) => Effect.Effect<void>
   readonly success: Effect.Effect<void>
 }
 
@@ -88,7 +93,11 @@ const leaseOutstanding = Metric.gauge("troupe_ratelimit_lease_outstanding", {
 export const sharePolicy = (policy: CompiledPolicy, processes: number): CompiledPolicy =>
   processes <= 1 ? policy : {
     ...policy,
-    tiers: policy.tiers.map((t): CompiledTier => ({ ...t, limit: t.limit / processes, refillTokens: t.refillTokens / processes }))
+    tiers: policy.tiers.map((t): CompiledTier => ({
+      ...t,
+      limit: t.limit / processes,
+      refillTokens: t.refillTokens / processes
+    }))
   }
 
 const kindName = (kind: number): TierStatus["kind"] =>
@@ -134,7 +143,12 @@ export const makeRedisBackend = (
       extra: ReadonlyArray<string> = []
     ): Effect.Effect<ReadonlyArray<string | number>, RateLimitStoreError> => {
       const args = [operation, serverClock ? "server" : String(now), String(amount)]
-      return runner.run<ReadonlyArray<string | number>>(operation, scriptFor(policy), keysOf(key, policy), extra.length === 0 ? args : [...args, ...extra])
+      return runner.run<ReadonlyArray<string | number>>(
+        operation,
+        scriptFor(policy),
+        keysOf(key, policy),
+        extra.length === 0 ? args : [...args, ...extra]
+      )
     }
 
     /** Runs `primary`; on a store error applies the layer's policy (`open` / `insurance` give the fallback values). */
@@ -152,7 +166,9 @@ export const makeRedisBackend = (
       const onError = (error: RateLimitStoreError): Effect.Effect<A, RateLimitStoreError> => {
         if (error.kind !== "cooling") {
           // slow is not down: only a connection error, or `timeoutCircuit` timeouts in a row, trips the cooldown
-          const down = error.kind !== "timeout" && error.kind !== "command" ? true : error.kind === "timeout" && ++timeouts >= options.timeoutCircuit
+          const down = error.kind !== "timeout" && error.kind !== "command"
+            ? true
+            : error.kind === "timeout" && ++timeouts >= options.timeoutCircuit
           if (down) {
             coolUntil = Date.now() + options.storeCooldownMs
             failing = true
@@ -180,7 +196,9 @@ export const makeRedisBackend = (
       return Effect.catch(
         Effect.suspend(() => {
           if (!failing) return primary
-          if (Date.now() < coolUntil) return Effect.fail(new RateLimitStoreError({ operation, reason: cooling, kind: "cooling" }))
+          if (Date.now() < coolUntil) {
+            return Effect.fail(new RateLimitStoreError({ operation, reason: cooling, kind: "cooling" }))
+          }
           return Effect.tap(primary, () => {
             failing = false
             timeouts = 0
@@ -199,7 +217,8 @@ export const makeRedisBackend = (
       }
       return { _tag: "Refusal", tierIndex: Number(r[1]), retryAfterMillis: parseNumber(r[2]) }
     }
-    const openAllowed = (policy: CompiledPolicy) => new Allowed(policy.name, policy.tierNames, policy.tiers.map((t) => t.limit), 0, "failOpen")
+    const openAllowed = (policy: CompiledPolicy) =>
+      new Allowed(policy.name, policy.tierNames, policy.tiers.map((t) => t.limit), 0, "failOpen")
     const insured = (key: string, policy: CompiledPolicy, cost: number, now: number): Decision => {
       const decision = insurance.decideOrRefuse(key, share(policy), cost, now)
       return decision._tag === "Allowed"
@@ -207,7 +226,12 @@ export const makeRedisBackend = (
         : decision
     }
 
-    const plainConsume = (key: string, policy: CompiledPolicy, cost: number, now: number): Effect.Effect<Decision, RateLimitStoreError> =>
+    const plainConsume = (
+      key: string,
+      policy: CompiledPolicy,
+      cost: number,
+      now: number
+    ): Effect.Effect<Decision, RateLimitStoreError> =>
       guarded(
         "consume",
         key,
@@ -216,31 +240,53 @@ export const makeRedisBackend = (
         () => insured(key, policy, cost, now)
       )
 
-    const leases = new LeaseTable({
-      take: (key, policy, k, cost, now) =>
-        guarded(
-          "consume",
-          key,
-          Effect.flatMap(call("consume", key, policy, now, k), (r): Effect.Effect<LeaseGrant, RateLimitStoreError> => {
-            const decision = decisionOf(policy, r)
-            if (decision._tag === "Allowed" || k <= cost) return Effect.succeed({ decision, leased: decision._tag === "Allowed" ? k - cost : 0 })
-            return Effect.map(call("consume", key, policy, now, cost), (r2) => ({ decision: decisionOf(policy, r2), leased: 0 }))
-          }),
-          (): LeaseGrant => ({ decision: openAllowed(policy), leased: 0 }),
-          (): LeaseGrant => ({ decision: insured(key, policy, cost, now), leased: 0 })
-        ),
-      giveBack: (key, policy, tokens, now) => Effect.asVoid(call("adjust", key, policy, now, -tokens)),
-      onLease: (outstanding) => {
-        Effect.runSync(Metric.update(leaseOutstanding, outstanding))
-      }
-    }, options.expectedProcesses, options.maxKeys)
+    const leases = new LeaseTable(
+      {
+        take: (key, policy, k, cost, now) =>
+          guarded(
+            "consume",
+            key,
+            Effect.flatMap(
+              call("consume", key, policy, now, k),
+              (r): Effect.Effect<LeaseGrant, RateLimitStoreError> => {
+                const decision = decisionOf(policy, r)
+                if (decision._tag === "Allowed" || k <= cost) {
+                  return Effect.succeed({ decision, leased: decision._tag === "Allowed" ? k - cost : 0 })
+                }
+                return Effect.map(
+                  call("consume", key, policy, now, cost),
+                  (r2) => ({ decision: decisionOf(policy, r2), leased: 0 })
+                )
+              }
+            ),
+            (): LeaseGrant => ({ decision: openAllowed(policy), leased: 0 }),
+            (): LeaseGrant => ({ decision: insured(key, policy, cost, now), leased: 0 })
+          ),
+        giveBack: (key, policy, tokens, now) => Effect.asVoid(call("adjust", key, policy, now, -tokens)),
+        onLease: (outstanding) => {
+          Effect.runSync(Metric.update(leaseOutstanding, outstanding))
+        }
+      },
+      options.expectedProcesses,
+      options.maxKeys
+    )
     // unused tokens go back before the runner's connection closes (finalizers run in reverse order)
     yield* Effect.addFinalizer(() => Effect.flatMap(Clock.currentTimeMillis, (now) => leases.release(now)))
 
-    const consume = (key: string, policy: CompiledPolicy, cost: number, now: number): Effect.Effect<Decision, RateLimitStoreError> =>
+    const consume = (
+      key: string,
+      policy: CompiledPolicy,
+      cost: number,
+      now: number
+    ): Effect.Effect<Decision, RateLimitStoreError> =>
       policy.lease === undefined ? plainConsume(key, policy, cost, now) : leases.consume(key, policy, cost, now)
 
-    const simulate = (key: string, policy: CompiledPolicy, costs: ReadonlyArray<number>, now: number): Effect.Effect<Refusal, RateLimitStoreError> =>
+    const simulate = (
+      key: string,
+      policy: CompiledPolicy,
+      costs: ReadonlyArray<number>,
+      now: number
+    ): Effect.Effect<Refusal, RateLimitStoreError> =>
       guarded(
         "simulate",
         key,
@@ -252,7 +298,11 @@ export const makeRedisBackend = (
         () => insurance.simulate(key, share(policy), costs, now)
       )
 
-    const status = (key: string, policy: CompiledPolicy, now: number): Effect.Effect<RateLimitStatus, RateLimitStoreError> =>
+    const status = (
+      key: string,
+      policy: CompiledPolicy,
+      now: number
+    ): Effect.Effect<RateLimitStatus, RateLimitStoreError> =>
       guarded(
         "status",
         key,
@@ -272,12 +322,23 @@ export const makeRedisBackend = (
           key,
           policy: policy.name,
           retryAfterMillis: 0,
-          tiers: policy.tiers.map((tier) => ({ name: tier.name, kind: kindName(tier.kind), limit: tier.limit, remaining: tier.limit, resetAfterMillis: 0 }))
+          tiers: policy.tiers.map((tier) => ({
+            name: tier.name,
+            kind: kindName(tier.kind),
+            limit: tier.limit,
+            remaining: tier.limit,
+            resetAfterMillis: 0
+          }))
         }),
         () => insurance.status(key, share(policy), now)
       )
 
-    const adjust = (key: string, policy: CompiledPolicy, delta: number, now: number): Effect.Effect<void, RateLimitStoreError> =>
+    const adjust = (
+      key: string,
+      policy: CompiledPolicy,
+      delta: number,
+      now: number
+    ): Effect.Effect<void, RateLimitStoreError> =>
       guarded(
         "adjust",
         key,
@@ -291,10 +352,12 @@ export const makeRedisBackend = (
         "reset",
         key,
         runner.send("reset", ["DEL", ...keysOf(key, policy)]).pipe(
-          Effect.tap(() => Effect.sync(() => {
-            insurance.reset(key)
-            leases.reset(key)
-          })),
+          Effect.tap(() =>
+            Effect.sync(() => {
+              insurance.reset(key)
+              leases.reset(key)
+            })
+          ),
           Effect.asVoid
         ),
         () => undefined,

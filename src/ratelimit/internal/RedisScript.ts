@@ -50,7 +50,6 @@ import { type CompiledPolicy, TierKind } from "../RateLimitPolicy.ts"
 import { GENERIC_BODY } from "./RedisScriptBody.ts"
 import { type LuaScript, luaScript } from "./RedisScriptRunner.ts"
 
-
 /** The header stored in front of a key's packed state: the policy's tier specs (names match `[A-Za-z0-9_./:-]+`). */
 export const policyHeader = (policy: CompiledPolicy): string =>
   policy.tiers.map((t) => `${t.name} ${t.kind} ${t.limit} ${t.periodMs} ${t.refillTokens}`).join("|") + "\n"
@@ -76,7 +75,8 @@ const fastConsume = (policy: CompiledPolicy, header: string): string => {
   const b = (i: number) => `b${i}`
   const state = policy.tiers.flatMap((_, i) => [a(i), b(i)]).concat("seq", "exp").join(", ")
   // fmt / ceilms of the generic body, inlined (a closure per call is a measurable cost in Redis's Lua)
-  const num = (x: string) => `((${x} == floor(${x}) and ${x} < 9007199254740992 and ${x}) or string.format('%.17g', ${x}))`
+  const num = (x: string) =>
+    `((${x} == floor(${x}) and ${x} < 9007199254740992 and ${x}) or string.format('%.17g', ${x}))`
   const ceilms = (target: string, x: string) => `if ${x} <= 0 then ${target} = 0 else ${target} = ceil(${x} - 1e-6) end`
   const lines: Array<string> = [
     "if ARGV[1] == 'consume' then",
@@ -95,8 +95,9 @@ const fastConsume = (policy: CompiledPolicy, header: string): string => {
   ]
   policy.tiers.forEach((t, i) => {
     if (t.kind === TierKind.BucketContinuous) lines.push(`${a(i)} = ${lit(t.limit)}; ${b(i)} = now`)
-    else if (t.kind === TierKind.BucketInterval) lines.push(`${a(i)} = ${lit(t.limit)}; ${b(i)} = floor(now / ${lit(t.periodMs)})`)
-    else lines.push(`${a(i)} = floor(now / ${lit(t.periodMs)}); ${b(i)} = 0`)
+    else if (t.kind === TierKind.BucketInterval) {
+      lines.push(`${a(i)} = ${lit(t.limit)}; ${b(i)} = floor(now / ${lit(t.periodMs)})`)
+    } else lines.push(`${a(i)} = floor(now / ${lit(t.periodMs)}); ${b(i)} = 0`)
   })
   lines.push("else ok = false end", "if ok then", "local due = now", "local binding = 0", "local at, w")
   policy.tiers.forEach((t, i) => {
@@ -104,7 +105,9 @@ const fastConsume = (policy: CompiledPolicy, header: string): string => {
     if (t.kind === TierKind.BucketContinuous) {
       lines.push(
         `if now > ${B} then local tok = ${A} + (now - ${B}) * ${R} / ${P}; if tok > ${L} then tok = ${L} end; ${A} = tok; ${B} = now end`,
-        `if cost > ${L} + 1e-9 then at = math.huge elseif ${A} + 1e-9 >= cost then at = now else w = (cost - ${A}) * ${P} / ${R}; ${ceilms("at", "w")}; at = now + at end`
+        `if cost > ${L} + 1e-9 then at = math.huge elseif ${A} + 1e-9 >= cost then at = now else w = (cost - ${A}) * ${P} / ${R}; ${
+          ceilms("at", "w")
+        }; at = now + at end`
       )
     } else if (t.kind === TierKind.BucketInterval) {
       lines.push(
@@ -125,9 +128,14 @@ const fastConsume = (policy: CompiledPolicy, header: string): string => {
   const save: Array<string> = ["local ttl = 0", "local hold = 0", "local r"]
   policy.tiers.forEach((t, i) => {
     const [A, B, L, P, R] = [a(i), b(i), lit(t.limit), lit(t.periodMs), lit(t.refillTokens)]
-    if (t.kind === TierKind.BucketContinuous) save.push(`r = ${L} - ${A}; if r <= 1e-9 then r = 0 else w = r * ${P} / ${R}; ${ceilms("r", "w")} end`)
-    else if (t.kind === TierKind.BucketInterval) save.push(`r = ${L} - ${A}; if r <= 1e-9 then r = 0 else r = (${B} + ceil(r / ${R} - 1e-9)) * ${P} - now end`)
-    else save.push(`if ${B} > 0 then r = (${A} + 1) * ${P} - now else r = 0 end`, `do local h = (${A} + 1) * ${P} - now; if h > hold then hold = h end end`)
+    if (t.kind === TierKind.BucketContinuous) {
+      save.push(`r = ${L} - ${A}; if r <= 1e-9 then r = 0 else w = r * ${P} / ${R}; ${ceilms("r", "w")} end`)
+    } else if (t.kind === TierKind.BucketInterval) {
+      save.push(`r = ${L} - ${A}; if r <= 1e-9 then r = 0 else r = (${B} + ceil(r / ${R} - 1e-9)) * ${P} - now end`)
+    } else {save.push(
+        `if ${B} > 0 then r = (${A} + 1) * ${P} - now else r = 0 end`,
+        `do local h = (${A} + 1) * ${P} - now; if h > hold then hold = h end end`
+      )}
     save.push("if r > ttl then ttl = r end")
   })
   // Write-back: an existing key is patched in place (SETRANGE over the doubles; the header and the key's
@@ -150,7 +158,9 @@ const fastConsume = (policy: CompiledPolicy, header: string): string => {
   )
   lines.push(
     "if binding > 0 then",
-    "if raw then", ...save, "end",
+    "if raw then",
+    ...save,
+    "end",
     "if due == math.huge then return { 0, binding - 1, 'inf' } end",
     `return { 0, binding - 1, ${num("(due - now)")} }`,
     "end"

@@ -29,11 +29,11 @@
  * `@effect/platform-node/NodeRedis` is imported when a runner is made, not when this module loads, so importing
  * troupe never loads node-redis (a program without a Redis limiter never runs it, bundled or not).
  */
-import { Watchdog, type WatchdogEntry } from "../../internal/Watchdog.ts"
 import type * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { Effect, Option, type Scope } from "effect"
 import { Redis } from "effect/persistence"
 import { createHash } from "node:crypto"
+import { Watchdog, type WatchdogEntry } from "../../internal/Watchdog.ts"
 import { RateLimitStoreError, type StoreErrorKind } from "../RateLimitError.ts"
 
 /** A Lua script and its SHA-1 (what `EVALSHA` names it by). */
@@ -48,7 +48,12 @@ export const luaScript = (lua: string): LuaScript => ({ lua, sha: createHash("sh
 /** Runs scripts and plain commands; failures (including timeouts) are `RateLimitStoreError`s. */
 export interface RedisScriptRunner {
   /** `EVALSHA script keys… args…` (loads the script and retries once on NOSCRIPT). */
-  readonly run: <A>(operation: string, script: LuaScript, keys: ReadonlyArray<string>, args: ReadonlyArray<string>) => Effect.Effect<A, RateLimitStoreError>
+  readonly run: <A>(
+    operation: string,
+    script: LuaScript,
+    keys: ReadonlyArray<string>,
+    args: ReadonlyArray<string>
+  ) => Effect.Effect<A, RateLimitStoreError>
   readonly send: <A>(operation: string, args: ReadonlyArray<string>) => Effect.Effect<A, RateLimitStoreError>
   /** which transport was chosen */
   readonly transport: "node-redis" | "redis-service"
@@ -83,16 +88,18 @@ const timeoutError = (operation: string, ms: number): RateLimitStoreError =>
 const isNoScript = (error: RateLimitStoreError): boolean => error.reason.includes("NOSCRIPT")
 
 /** Fails with a store error when `self` has not completed after `ms` of real time (not the Effect Clock). */
-const withRealTimeout = (ms: number, operation: string) => <A>(self: Effect.Effect<A, RateLimitStoreError>): Effect.Effect<A, RateLimitStoreError> =>
-  Number.isFinite(ms)
-    ? Effect.raceFirst(
-      self,
-      Effect.callback<never, RateLimitStoreError>((resume) => {
-        const timer = setTimeout(() => resume(Effect.fail(timeoutError(operation, ms))), ms)
-        return Effect.sync(() => clearTimeout(timer))
-      })
-    )
-    : self
+const withRealTimeout =
+  (ms: number, operation: string) =>
+  <A>(self: Effect.Effect<A, RateLimitStoreError>): Effect.Effect<A, RateLimitStoreError> =>
+    Number.isFinite(ms)
+      ? Effect.raceFirst(
+        self,
+        Effect.callback<never, RateLimitStoreError>((resume) => {
+          const timer = setTimeout(() => resume(Effect.fail(timeoutError(operation, ms))), ms)
+          return Effect.sync(() => clearTimeout(timer))
+        })
+      )
+      : self
 
 type NodeRedisClient = NodeRedis.NodeRedis["Service"]["client"]
 
@@ -101,7 +108,10 @@ type NodeRedisClient = NodeRedis.NodeRedis["Service"]["client"]
  * now (waiting at most the store timeout: a server that is down at start only makes the first calls fail
  * fast), and released by `close`, or `destroy` when the close has not completed within the store timeout.
  */
-export const ownConnection = (client: NodeRedisClient, timeoutMs: number): Effect.Effect<NodeRedisClient, never, Scope.Scope> =>
+export const ownConnection = (
+  client: NodeRedisClient,
+  timeoutMs: number
+): Effect.Effect<NodeRedisClient, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.promise(async () => {
       const own = client.duplicate({ disableOfflineQueue: true }) as NodeRedisClient // same client type as its parent
@@ -109,7 +119,12 @@ export const ownConnection = (client: NodeRedisClient, timeoutMs: number): Effec
       const connecting = own.connect().then(() => undefined, () => undefined)
       const limit = Number.isFinite(timeoutMs) ? timeoutMs : 5_000
       let timer: ReturnType<typeof setTimeout> | undefined
-      await Promise.race([connecting, new Promise<void>((resolve) => { timer = setTimeout(resolve, limit) })])
+      await Promise.race([
+        connecting,
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, limit)
+        })
+      ])
       clearTimeout(timer)
       return own
     }),
@@ -120,7 +135,9 @@ export const ownConnection = (client: NodeRedisClient, timeoutMs: number): Effec
         let timer: ReturnType<typeof setTimeout> | undefined
         const closed = await Promise.race([
           own.close().then(() => true, () => true),
-          new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), limit) })
+          new Promise<boolean>((resolve) => {
+            timer = setTimeout(() => resolve(false), limit)
+          })
         ])
         clearTimeout(timer)
         if (!closed && own.isOpen) own.destroy()
@@ -132,7 +149,9 @@ export const ownConnection = (client: NodeRedisClient, timeoutMs: number): Effec
  * `Redis` service. `timeoutMs` = Infinity disables the store timeout. The watchdog timer is cleared when
  * the scope closes.
  */
-export const makeRedisScriptRunner = (timeoutMs: number): Effect.Effect<RedisScriptRunner, never, Redis.Redis | Scope.Scope> =>
+export const makeRedisScriptRunner = (
+  timeoutMs: number
+): Effect.Effect<RedisScriptRunner, never, Redis.Redis | Scope.Scope> =>
   Effect.gen(function*() {
     // Without the module (no `redis` package installed) no `NodeRedis` can be in context: the generic transport.
     const nodeRedis = yield* Effect.promise(() => import("@effect/platform-node/NodeRedis").catch(() => undefined))
@@ -155,8 +174,7 @@ export const makeRedisScriptRunner = (timeoutMs: number): Effect.Effect<RedisScr
               sentAt: Date.now(),
               expire: () => resume(Effect.fail(timeoutError(operation, timeoutMs)))
             }
-            watchdog.enter(entry)
-            // node-redis takes a mutable array but does not change it; a script's reply type is the caller's A (EVALSHA replies are untyped)
+            watchdog.enter(entry) // node-redis takes a mutable array but does not change it; a script's reply type is the caller's A (EVALSHA replies are untyped)
             ;(client.sendCommand(args as Array<string>) as Promise<A>).then(
               (reply) => {
                 watchdog.entries.delete(entry)
@@ -180,9 +198,17 @@ export const makeRedisScriptRunner = (timeoutMs: number): Effect.Effect<RedisScr
       const redis = yield* Redis.Redis
       transport = "redis-service"
       send = <A>(operation: string, args: ReadonlyArray<string>) =>
-        redis.send<A>(args[0] ?? "", ...args.slice(1)).pipe(Effect.mapError(storeError(operation, timeoutMs)), withRealTimeout(timeoutMs, operation))
+        redis.send<A>(args[0] ?? "", ...args.slice(1)).pipe(
+          Effect.mapError(storeError(operation, timeoutMs)),
+          withRealTimeout(timeoutMs, operation)
+        )
     }
-    const run = <A>(operation: string, script: LuaScript, keys: ReadonlyArray<string>, args: ReadonlyArray<string>): Effect.Effect<A, RateLimitStoreError> => {
+    const run = <A>(
+      operation: string,
+      script: LuaScript,
+      keys: ReadonlyArray<string>,
+      args: ReadonlyArray<string>
+    ): Effect.Effect<A, RateLimitStoreError> => {
       const command = ["EVALSHA", script.sha, String(keys.length), ...keys, ...args]
       return Effect.catchIf(send<A>(operation, command), isNoScript, () =>
         Effect.andThen(send(operation, ["SCRIPT", "LOAD", script.lua]), send<A>(operation, command)))

@@ -99,7 +99,12 @@ export class KeyState {
   /** time at which every tier is back to its fresh state (the sweep may drop the key from then on) */
   fullAt: number
 
-  constructor(policy: CompiledPolicy, nums: Array<number>, logs: Array<SlidingLog | undefined> | undefined, fullAt: number) {
+  constructor(
+    policy: CompiledPolicy,
+    nums: Array<number>,
+    logs: Array<SlidingLog | undefined> | undefined,
+    fullAt: number
+  ) {
     this.policy = policy
     this.nums = nums
     this.logs = logs
@@ -347,9 +352,13 @@ export const migrate = (st: KeyState, next: CompiledPolicy, now: number): KeySta
     const bucket = (k: number) => k === TierKind.BucketContinuous || k === TierKind.BucketInterval
     if (bucket(tier.kind) && bucket(prev.kind)) {
       fresh.nums[2 * i] = Math.min(tier.limit, slot(st.nums, 2 * j))
-    } else if (tier.kind === TierKind.FixedWindow && prev.kind === TierKind.FixedWindow && tier.periodMs === prev.periodMs) {
+    } else if (
+      tier.kind === TierKind.FixedWindow && prev.kind === TierKind.FixedWindow && tier.periodMs === prev.periodMs
+    ) {
       fresh.nums[2 * i + 1] = slot(st.nums, 2 * j + 1)
-    } else if (tier.kind === TierKind.SlidingWindow && prev.kind === TierKind.SlidingWindow && fresh.logs !== undefined) {
+    } else if (
+      tier.kind === TierKind.SlidingWindow && prev.kind === TierKind.SlidingWindow && fresh.logs !== undefined
+    ) {
       const log = st.logs?.[j]
       if (log !== undefined) {
         fresh.logs[i] = log

@@ -7,8 +7,8 @@
  * behaviour's `terminate`. `mainEffect` is the fiber's whole program: `init`, then the loop.
  */
 import { Cause, Effect, Fiber } from "effect"
-import type { ActorProcess } from "./ActorProcess.ts"
 import * as ExitReason from "../ExitReason.ts"
+import type { ActorProcess } from "./ActorProcess.ts"
 import type { Envelope, From } from "./From.ts"
 
 /** What the loop does once it decides to stop: the reason, and a reply owed by `{stop, Reason, Reply, State}`. */
@@ -76,11 +76,9 @@ export const loopFrom = (first: Step): Effect.Effect<ExitReason.ExitReason, unkn
 export const mainLoop = loopFrom(step)
 export const mainEffect: Effect.Effect<ExitReason.ExitReason, unknown> = Effect.withFiber((fiber) => {
   const actor = launching as ActorProcess // set by `launch` right before it forks this fiber
-  launching = undefined
-  // the ACTOR slot is our own property on the fiber object
+  launching = undefined // the ACTOR slot is our own property on the fiber object
   ;(fiber as unknown as ActorFiber)[ACTOR] = actor
   // mainEffect is this fiber's effect, so it completes with an ExitReason
   actor.fiber = fiber as Fiber.Fiber<ExitReason.ExitReason, unknown>
   return actor.runInit()
 })
-

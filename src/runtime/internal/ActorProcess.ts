@@ -22,6 +22,10 @@
  *   one being served, queued calls, and calls answered `noreply`) fail with `ActorExited { reason }`.
  */
 import { Cause, type Context, Duration, Effect, Exit } from "effect"
+import type * as Behaviour from "../Behaviour.ts"
+import * as ExitReason from "../ExitReason.ts"
+import type { ProcessKind } from "../Process.ts"
+import { ActorExited, InitFailed, StartIgnored } from "../RuntimeError.ts"
 import {
   continueLoop,
   launchWith,
@@ -30,20 +34,25 @@ import {
   mainLoop,
   park,
   parkWithOptions,
-  step,
   type Step,
+  step,
   type StopRequest,
   yieldThenStep
 } from "./ActorLoop.ts"
-import type * as Behaviour from "../Behaviour.ts"
-import * as ExitReason from "../ExitReason.ts"
-import { ENVELOPE_CALL, ENVELOPE_CAST, ENVELOPE_INFO, ENVELOPE_STOP, type Envelope, type From } from "./From.ts"
+import { type Envelope, ENVELOPE_CALL, ENVELOPE_CAST, ENVELOPE_INFO, ENVELOPE_STOP, type From } from "./From.ts"
 import { type ActorSettings, MailboxProcess, wakeAll } from "./Mailbox.ts"
-import type { ProcessKind } from "../Process.ts"
-import { ActorExited, InitFailed, StartIgnored } from "../RuntimeError.ts"
 
 export { actorOfFiber } from "./ActorLoop.ts"
-export { type ActorSettings, actorSettings, DEAD, defaultSettings, DELIVERED, type DeliveryOutcome, FULL, type Overflow } from "./Mailbox.ts"
+export {
+  type ActorSettings,
+  actorSettings,
+  DEAD,
+  defaultSettings,
+  DELIVERED,
+  type DeliveryOutcome,
+  FULL,
+  type Overflow
+} from "./Mailbox.ts"
 
 const MAX_BURST = 512
 
@@ -61,8 +70,9 @@ export class ActorProcess extends MailboxProcess {
   /** the call being handled */
   private current: From<unknown> | undefined = undefined
   /** `init`'s args until it runs, then the start outcome until `start` collects it */
-  private startState: { args: unknown; exit: StartExit | undefined; notify: ((exit: StartExit) => void) | undefined } | undefined =
-    undefined
+  private startState:
+    | { args: unknown; exit: StartExit | undefined; notify: ((exit: StartExit) => void) | undefined }
+    | undefined = undefined
 
   constructor(behaviour: AnyBehaviour, name: string | undefined, kind: ProcessKind, settings: ActorSettings) {
     super(settings)
@@ -126,8 +136,10 @@ export class ActorProcess extends MailboxProcess {
       return this.initCrashed(Cause.die(defect))
     }
     if (!isEffect(result)) return this.afterInit(result)
-    return Effect.flatMap(Effect.exit(result), (exit) =>
-      Exit.isSuccess(exit) ? this.afterInit(exit.value) : this.initCrashed(exit.cause))
+    return Effect.flatMap(
+      Effect.exit(result),
+      (exit) => Exit.isSuccess(exit) ? this.afterInit(exit.value) : this.initCrashed(exit.cause)
+    )
   }
 
   private initCrashed(cause: Cause.Cause<unknown>): Effect.Effect<ExitReason.ExitReason, unknown> {
@@ -152,7 +164,9 @@ export class ActorProcess extends MailboxProcess {
         this.signalStarted(Exit.fail(new InitFailed({ name: this.name, reason: result.reason })))
         return Effect.succeed(result.reason)
       default:
-        return this.initCrashed(Cause.die(new Error(`${this.name}: init returned ${String(result)}, not ok/ignore/stopInit`)))
+        return this.initCrashed(
+          Cause.die(new Error(`${this.name}: init returned ${String(result)}, not ok/ignore/stopInit`))
+        )
     }
   }
 
@@ -201,7 +215,10 @@ export class ActorProcess extends MailboxProcess {
         const result = handler(envelope.message as never, envelope, this.state)
         if (!isEffect(result)) return this.afterCall(envelope, result)
         const guarded = envelope.interruptOnAbandon ? this.interruptibleBy(envelope, result) : result
-        return Effect.flatMap(guarded, (r) => r === undefined ? this.afterAbandoned() : this.afterCall(envelope, r) ?? step)
+        return Effect.flatMap(
+          guarded,
+          (r) => r === undefined ? this.afterAbandoned() : this.afterCall(envelope, r) ?? step
+        )
       }
       case ENVELOPE_CAST:
       case ENVELOPE_INFO: {
@@ -221,7 +238,10 @@ export class ActorProcess extends MailboxProcess {
   }
 
   /** Runs `handler` so that abandoning `from` (caller timeout with `onTimeout: "interrupt"`) interrupts it. */
-  private interruptibleBy<A, E, R>(from: From<unknown>, handler: Effect.Effect<A, E, R>): Effect.Effect<A | undefined, E, R> {
+  private interruptibleBy<A, E, R>(
+    from: From<unknown>,
+    handler: Effect.Effect<A, E, R>
+  ): Effect.Effect<A | undefined, E, R> {
     const abandoned = Effect.callback<undefined>((resume) => {
       from.onAbandon = () => resume(Effect.succeed(undefined))
     })
@@ -279,7 +299,9 @@ export class ActorProcess extends MailboxProcess {
       return undefined
     }
     const extras = this.more
-    extras.idleMillis = options.timeout === undefined ? undefined : Duration.toMillis(Duration.fromInputUnsafe(options.timeout))
+    extras.idleMillis = options.timeout === undefined
+      ? undefined
+      : Duration.toMillis(Duration.fromInputUnsafe(options.timeout))
     if (options.hibernate === true) extras.hibernating = true
     if (!("continue" in options) || options.continue === undefined) return undefined
     const handler = this.behaviour.handleContinue
@@ -368,4 +390,3 @@ export class ActorProcess extends MailboxProcess {
     wakeAll(senders)
   }
 }
-

@@ -18,10 +18,10 @@
  */
 import { Duration, Effect, Exit, type Fiber } from "effect"
 import type * as ExitReason from "../ExitReason.ts"
-import { ENVELOPE_CALL, ENVELOPE_INFO, ENVELOPE_STOP, type Envelope, type From } from "./From.ts"
-import { MessageQueue } from "./MessageQueue.ts"
 import { ProcessBase } from "../Process.ts"
 import { MailboxFull } from "../RuntimeError.ts"
+import { type Envelope, ENVELOPE_CALL, ENVELOPE_INFO, ENVELOPE_STOP, type From } from "./From.ts"
+import { MessageQueue } from "./MessageQueue.ts"
 
 export type Overflow = "backpressure" | "dropping" | "sliding" | "fail"
 
@@ -86,12 +86,19 @@ export interface ActorSettings {
   readonly trapExit: boolean
 }
 
-export const defaultSettings: ActorSettings = Object.freeze({ capacity: Number.POSITIVE_INFINITY, overflow: "backpressure", trapExit: false })
+export const defaultSettings: ActorSettings = Object.freeze({
+  capacity: Number.POSITIVE_INFINITY,
+  overflow: "backpressure",
+  trapExit: false
+})
 const internedSettings = new Map<string, ActorSettings>()
 
 /** The shared settings object for these values (interned; a bounded table, fresh objects past its bound). */
 export const actorSettings = (capacity: number, overflow: Overflow, trapExit: boolean): ActorSettings => {
-  if (capacity === defaultSettings.capacity && overflow === defaultSettings.overflow && trapExit === defaultSettings.trapExit) {
+  if (
+    capacity === defaultSettings.capacity && overflow === defaultSettings.overflow &&
+    trapExit === defaultSettings.trapExit
+  ) {
     return defaultSettings
   }
   const key = `${capacity}|${overflow}|${trapExit}`
@@ -242,7 +249,9 @@ export abstract class MailboxProcess extends ProcessBase {
     if (queue === undefined) return undefined
     const envelope = queue.shift()
     const senders = this.extras?.blockedSenders
-    if (envelope !== undefined && senders !== undefined && senders.length > 0 && queue.length < this.settings.capacity) {
+    if (
+      envelope !== undefined && senders !== undefined && senders.length > 0 && queue.length < this.settings.capacity
+    ) {
       for (let next = senders.shift(); next !== undefined; next = senders.shift()) {
         if (!next.active) continue
         next.active = false
@@ -281,7 +290,6 @@ export abstract class MailboxProcess extends ProcessBase {
     extras.idleTimer = undefined
     timer?.interruptUnsafe()
   }
-
 }
 
 const idleTimeoutInfo = Object.freeze({ _tag: "IdleTimeout" as const })

@@ -16,7 +16,8 @@ export const validate = <S extends Schema.Codec<unknown, unknown, never, never>>
   input: unknown,
   subject: string,
   pathPrefix = ""
-): Result.Result<S["Type"], InvalidOptions> => Invalid.decode(schema, input, subject, (f) => new InvalidOptions(f), pathPrefix)
+): Result.Result<S["Type"], InvalidOptions> =>
+  Invalid.decode(schema, input, subject, (f) => new InvalidOptions(f), pathPrefix)
 
 /** An integer ≥ 1. */
 export const PositiveInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1)))

@@ -16,8 +16,8 @@
  * dropped as time passes, which makes each restart O(1) amortized even with a large intensity.
  */
 import { Result, Schema } from "effect"
-import * as Options from "./Options.ts"
 import type { InvalidOptions } from "../RuntimeError.ts"
+import * as Options from "./Options.ts"
 
 /** Elixir's defaults (OTP: 1 restart in 5 s). */
 export const DEFAULT_MAX_RESTARTS = 3
@@ -40,7 +40,9 @@ export interface IntensityOptions {
 export const periodMillis = (options: IntensityOptions, subject: string): Result.Result<number, InvalidOptions> => {
   if (options.maxMillis !== undefined) {
     if (options.maxSeconds !== undefined) {
-      return Result.fail(Options.invalid(subject, "maxMillis", "give the intensity period as maxSeconds or as maxMillis, not both"))
+      return Result.fail(
+        Options.invalid(subject, "maxMillis", "give the intensity period as maxSeconds or as maxMillis, not both")
+      )
     }
     return Result.succeed(options.maxMillis)
   }

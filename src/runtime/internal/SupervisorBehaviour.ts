@@ -20,14 +20,11 @@
  */
 import { Effect, Random, Result, Schema } from "effect"
 import * as Actor from "../Actor.ts"
-import * as Backoff from "./Backoff.ts"
 import * as Behaviour from "../Behaviour.ts"
 import type { ChildSpec } from "../ChildSpec.ts"
 import { normalize } from "../ChildSpec.ts"
 import * as ExitReason from "../ExitReason.ts"
-import * as Options from "./Options.ts"
 import type { Process } from "../Process.ts"
-import { RestartWindow } from "./RestartIntensity.ts"
 import {
   AlreadyPresent,
   AlreadyStarted,
@@ -37,12 +34,15 @@ import {
   FailedToStartChild,
   type InvalidOptions
 } from "../RuntimeError.ts"
+import * as Backoff from "./Backoff.ts"
+import * as Options from "./Options.ts"
+import { RestartWindow } from "./RestartIntensity.ts"
 import {
   type Child,
   type ChildExit,
   emit,
-  makeSupervisorContext,
   makeChild,
+  makeSupervisorContext,
   shouldRestart,
   startChild,
   type SupervisorContext,
@@ -185,7 +185,8 @@ const restart = (state: SupervisorState, child: Child): Next => {
     return Effect.succeed(Behaviour.stop(ExitReason.shutdown, state))
   }
   const others = affected(state, child).filter((c) => c !== child)
-  const next = (): Next => child.spec.backoff === undefined ? executeRestart(state, child) : scheduleBackoff(state, child, now)
+  const next = (): Next =>
+    child.spec.backoff === undefined ? executeRestart(state, child) : scheduleBackoff(state, child, now)
   return others.length === 0 ? next() : Effect.flatMap(terminateInReverse(state, others), next)
 }
 
@@ -236,7 +237,15 @@ const onChildExit = (state: SupervisorState, message: ChildExit): Next | Behavio
 const filledSpec = (child: Child): ChildSpec<unknown> => {
   const { backoff: _backoff, ...given } = child.spec.original
   const { spec } = child
-  const filled = { ...given, id: spec.id, start: spec.start, restart: spec.restart, shutdown: spec.shutdown, type: spec.type, significant: spec.significant }
+  const filled = {
+    ...given,
+    id: spec.id,
+    start: spec.start,
+    restart: spec.restart,
+    shutdown: spec.shutdown,
+    type: spec.type,
+    significant: spec.significant
+  }
   return child.spec.original.backoff === undefined ? filled : { ...filled, backoff: child.spec.original.backoff }
 }
 
@@ -280,7 +289,9 @@ const handleRequest = (state: SupervisorState, request: Request): Effect.Effect<
         // the state stores erased specs; R is provided by the supervisor's context
         const child = makeChild(spec.success as Child["spec"])
         const outcome = yield* startChild(state.context, child)
-        if (outcome._tag === "Failed") return error(new FailedToStartChild({ id: child.spec.id, reason: outcome.reason }))
+        if (outcome._tag === "Failed") {
+          return error(new FailedToStartChild({ id: child.spec.id, reason: outcome.reason }))
+        }
         if (outcome._tag === "Started" || child.spec.restart !== "temporary") state.children.push(child)
         return ok(outcome._tag === "Started" ? outcome.process : undefined)
       }
@@ -298,7 +309,9 @@ const handleRequest = (state: SupervisorState, request: Request): Effect.Effect<
         if (child.process !== undefined) return error(new ChildRunning({ id: request.id }))
         if (child.restarting) return error(new ChildRestarting({ id: request.id }))
         const outcome = yield* startChild(state.context, child)
-        if (outcome._tag === "Failed") return error(new FailedToStartChild({ id: child.spec.id, reason: outcome.reason }))
+        if (outcome._tag === "Failed") {
+          return error(new FailedToStartChild({ id: child.spec.id, reason: outcome.reason }))
+        }
         return ok(outcome._tag === "Started" ? outcome.process : undefined)
       }
       case "DeleteChild": {
@@ -362,7 +375,10 @@ export const behaviour = Behaviour.make<SupervisorProtocol>()({
   handleCast: (_message, state) => Behaviour.noreply(state),
   handleInfo: (message, state) => {
     // only its own notices about its own children are acted on; anything else sent to it is dropped
-    if (typeof message !== "object" || message === null || !("child" in message) || !state.children.includes(message.child)) {
+    if (
+      typeof message !== "object" || message === null || !("child" in message) ||
+      !state.children.includes(message.child)
+    ) {
       return Behaviour.noreply(state)
     }
     switch (message._tag) {

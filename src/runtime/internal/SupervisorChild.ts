@@ -28,7 +28,10 @@ export interface Child {
   timer: Fiber.Fiber<unknown> | undefined
 }
 
-export const makeChild = (spec: NormalizedSpec<unknown, ReadonlyArray<unknown>>, extra: ReadonlyArray<unknown> = []): Child => ({
+export const makeChild = (
+  spec: NormalizedSpec<unknown, ReadonlyArray<unknown>>,
+  extra: ReadonlyArray<unknown> = []
+): Child => ({
   spec,
   extra,
   process: undefined,
@@ -145,7 +148,10 @@ export const cancelTimer = (child: Child): void => {
  * Terminates a running child with OTP's shutdown protocol (`brutalKill` | ms | `infinity`); a no-op for a child
  * that is not running. Returns the child's exit reason.
  */
-export const terminateChild = (context: SupervisorContext, child: Child): Effect.Effect<ExitReason.ExitReason | undefined> =>
+export const terminateChild = (
+  context: SupervisorContext,
+  child: Child
+): Effect.Effect<ExitReason.ExitReason | undefined> =>
   Effect.suspend(() => {
     cancelTimer(child)
     const process = child.process

@@ -12,9 +12,16 @@ import { Budgets } from "../../../src/budget/index.ts"
 const [backend, name, fibersArg, seedArg, mode] = process.argv.slice(2)
 const fibers = Number(fibersArg)
 const layer: Layer.Layer<Budgets, unknown> = backend === "redis"
-  ? Budgets.layerRedis({ prefix: name ?? "" }).pipe(Layer.provide(NodeRedis.layer({ url: process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379" })))
+  ? Budgets.layerRedis({ prefix: name ?? "" }).pipe(
+    Layer.provide(NodeRedis.layer({ url: process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379" }))
+  )
   : Budgets.layerPostgres({ schema: name ?? "" }).pipe(
-    Layer.provide(PgClient.layer({ url: Redacted.make(process.env["DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/test"), maxConnections: 8 }))
+    Layer.provide(
+      PgClient.layer({
+        url: Redacted.make(process.env["DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/test"),
+        maxConnections: 8
+      })
+    )
   )
 
 const program = Effect.gen(function*() {
@@ -32,7 +39,13 @@ const program = Effect.gen(function*() {
       const amount = (yield* Random.nextIntBetween(1, 200)) / 1000
       const share = yield* Random.next
       const actual = Math.floor(amount * share * 1e6) / 1e6
-      const ok = yield* Effect.exit(budgets.withBudget(Effect.sleep("1 millis"), { scopes: ["key:load", "tenant:load"], amount, actual: () => actual }))
+      const ok = yield* Effect.exit(
+        budgets.withBudget(Effect.sleep("1 millis"), {
+          scopes: ["key:load", "tenant:load"],
+          amount,
+          actual: () => actual
+        })
+      )
       if (ok._tag === "Success") {
         admitted++
         settled += actual

@@ -23,9 +23,11 @@ const reply = (text: string, toolCalls: LlmResponse["toolCalls"]): LlmResponse =
 })
 const llm: AgentLoop.ModelClient<never> = {
   generate: (request) =>
-    Effect.succeed(request.messages.at(-1)?.role === "tool"
-      ? reply("refunded order o-7", [])
-      : reply("", [{ id: "c1", name: "charge", arguments: { amount: 5 } }])),
+    Effect.succeed(
+      request.messages.at(-1)?.role === "tool"
+        ? reply("refunded order o-7", [])
+        : reply("", [{ id: "c1", name: "charge", arguments: { amount: 5 } }])
+    ),
   stream: () => {
     throw new Error("unused")
   }
@@ -44,8 +46,15 @@ const layer = Layer.mergeAll(
   Gateway.layer({ port: 0 }),
   LlmAgents.layer({ agents: [Shop] })
 ).pipe(
-  Layer.provideMerge(Layer.mergeAll(RunJournal.layerMemory(), WorkflowEngine.layerMemory, Journal.ToolLedger.layerMemory())),
-  Layer.provide(Troupe.layerTest({ pipeline: { retry: false }, config: { defaults: { gateway: { auth: { adminKey: "replay-admin" } } } } }))
+  Layer.provideMerge(
+    Layer.mergeAll(RunJournal.layerMemory(), WorkflowEngine.layerMemory, Journal.ToolLedger.layerMemory())
+  ),
+  Layer.provide(
+    Troupe.layerTest({
+      pipeline: { retry: false },
+      config: { defaults: { gateway: { auth: { adminKey: "replay-admin" } } } }
+    })
+  )
 )
 
 Effect.runPromise(Effect.scoped(Effect.gen(function*() {

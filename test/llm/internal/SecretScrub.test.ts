@@ -1,7 +1,14 @@
 /** `SecretScrub`: key-shaped tokens masked, terminal control stripped, URL userinfo redacted; fuzzed with fast-check. */
 import { assert, describe, it } from "@effect/vitest"
 import fc from "fast-check"
-import { hasUserinfo, isHighEntropyToken, maskSecrets, redactUrl, sanitize, stripControl } from "../../../src/llm/internal/SecretScrub.ts"
+import {
+  hasUserinfo,
+  isHighEntropyToken,
+  maskSecrets,
+  redactUrl,
+  sanitize,
+  stripControl
+} from "../../../src/llm/internal/SecretScrub.ts"
 import { scrubSecrets } from "../../../src/llm/ProviderErrorMapping.ts"
 
 const samples: ReadonlyArray<readonly [string, string]> = [
@@ -35,12 +42,18 @@ describe("SecretScrub", () => {
     assert.strictEqual(maskSecrets("Basic dXNlcjpwYXNz"), "Basic <redacted>")
     assert.strictEqual(maskSecrets("url?api_key=hunter22&x=1"), "url?api_key=<redacted>&x=1")
     assert.strictEqual(maskSecrets(`{"password": "s3cr3t!"}`), `{"password": "<redacted>"}`)
-    assert.strictEqual(maskSecrets("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG"), "aws_secret_access_key = <redacted>")
+    assert.strictEqual(
+      maskSecrets("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG"),
+      "aws_secret_access_key = <redacted>"
+    )
   })
 
   it("redacts userinfo in URLs, in text and as a URL", () => {
     assert.strictEqual(maskSecrets("see https://bob:pw123@proxy.example/v1"), "see https://<redacted>@proxy.example/v1")
-    assert.strictEqual(redactUrl("https://bob:pw@proxy.example/v1?key=AIza123#x"), "https://<redacted>@proxy.example/v1")
+    assert.strictEqual(
+      redactUrl("https://bob:pw@proxy.example/v1?key=AIza123#x"),
+      "https://<redacted>@proxy.example/v1"
+    )
     assert.isTrue(hasUserinfo("https://bob@proxy.example"))
     assert.isFalse(hasUserinfo("https://proxy.example/v1"))
   })

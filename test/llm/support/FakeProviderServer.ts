@@ -163,7 +163,9 @@ const streamEvents = (format: Format, model: string, reply: Extract<FakeReply, {
   if (text !== "") {
     events.push({ type: "content_block_start", index, content_block: { type: "text", text: "" } })
     events.push({ type: "ping" })
-    for (const c of chunks(text)) events.push({ type: "content_block_delta", index, delta: { type: "text_delta", text: c } })
+    for (const c of chunks(text)) {
+      events.push({ type: "content_block_delta", index, delta: { type: "text_delta", text: c } })
+    }
     events.push({ type: "content_block_stop", index })
     index++
   }
@@ -175,8 +177,16 @@ const streamEvents = (format: Format, model: string, reply: Extract<FakeReply, {
       index,
       content_block: { type: "tool_use", id: call.id ?? `toolu_${i}`, name: call.name, input: {} }
     })
-    events.push({ type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json: args.slice(0, half) } })
-    events.push({ type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json: args.slice(half) } })
+    events.push({
+      type: "content_block_delta",
+      index,
+      delta: { type: "input_json_delta", partial_json: args.slice(0, half) }
+    })
+    events.push({
+      type: "content_block_delta",
+      index,
+      delta: { type: "input_json_delta", partial_json: args.slice(half) }
+    })
     events.push({ type: "content_block_stop", index })
     index++
   })
@@ -265,7 +275,9 @@ export class FakeProviderServer {
   /** Starts a server on 127.0.0.1 on a free port. */
   static async start(): Promise<FakeProviderServer> {
     const fake = new FakeProviderServer()
-    await new Promise<void>((resolve) => { fake.server.listen(0, "127.0.0.1", resolve) })
+    await new Promise<void>((resolve) => {
+      fake.server.listen(0, "127.0.0.1", resolve)
+    })
     fake.port = (fake.server.address() as AddressInfo).port
     return fake
   }
@@ -305,7 +317,10 @@ export class FakeProviderServer {
         }
         return false
       }
-      const timer = setTimeout(() => reject(new Error(`expected ${count} aborted responses, saw ${this.aborted.length}`)), timeoutMs)
+      const timer = setTimeout(
+        () => reject(new Error(`expected ${count} aborted responses, saw ${this.aborted.length}`)),
+        timeoutMs
+      )
       if (!check()) this.closeWaiters.push(() => void check())
     })
   }
@@ -313,7 +328,9 @@ export class FakeProviderServer {
   /** Stops the server, destroying open connections (hanging requests included). */
   close(): Promise<void> {
     for (const socket of this.sockets) socket.destroy()
-    return new Promise((resolve) => { this.server.close(() => resolve()) })
+    return new Promise((resolve) => {
+      this.server.close(() => resolve())
+    })
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -345,7 +362,9 @@ export class FakeProviderServer {
       return
     }
     if (req.method !== "POST" || format === undefined) {
-      res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: { message: "not found" } }))
+      res.writeHead(404, { "content-type": "application/json" }).end(
+        JSON.stringify({ error: { message: "not found" } })
+      )
       return
     }
     const request = (typeof body === "object" && body !== null ? body : {}) as { model?: string; stream?: boolean }
@@ -357,11 +376,17 @@ export class FakeProviderServer {
   private embeddings(res: ServerResponse, body: unknown): void {
     const reply = this.queue.shift() ?? this.defaultReply
     if (reply.kind === "status") {
-      res.writeHead(reply.status, { "content-type": "application/json", ...reply.headers }).end(JSON.stringify(reply.body ?? {}))
+      res.writeHead(reply.status, { "content-type": "application/json", ...reply.headers }).end(
+        JSON.stringify(reply.body ?? {})
+      )
       return
     }
-    const request = (typeof body === "object" && body !== null ? body : {}) as { model?: string; input?: ReadonlyArray<string> }
-    const data = (request.input ?? []).map((_, i) => ({ object: "embedding", index: i, embedding: [i, i / 10, -1] })).reverse()
+    const request = (typeof body === "object" && body !== null ? body : {}) as {
+      model?: string
+      input?: ReadonlyArray<string>
+    }
+    const data = (request.input ?? []).map((_, i) => ({ object: "embedding", index: i, embedding: [i, i / 10, -1] }))
+      .reverse()
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({
       object: "list",
       data,
@@ -376,7 +401,11 @@ export class FakeProviderServer {
     for (const piece of pieces(body, reply.write ?? "whole")) {
       if (res.destroyed) return
       res.write(piece)
-      if (reply.write !== undefined && reply.write !== "whole") await new Promise((r) => { setImmediate(r) })
+      if (reply.write !== undefined && reply.write !== "whole") {
+        await new Promise((r) => {
+          setImmediate(r)
+        })
+      }
     }
     res.end()
   }
@@ -386,7 +415,11 @@ export class FakeProviderServer {
       case "hang":
         return
       case "status": {
-        const payload = reply.body === undefined ? "" : typeof reply.body === "string" ? reply.body : JSON.stringify(reply.body)
+        const payload = reply.body === undefined
+          ? ""
+          : typeof reply.body === "string"
+          ? reply.body
+          : JSON.stringify(reply.body)
         res.writeHead(reply.status, { "content-type": "application/json", ...reply.headers }).end(payload)
         return
       }
@@ -404,7 +437,9 @@ export class FakeProviderServer {
           for (const event of streamEvents(format, model, reply)) sse(res, format, event)
           res.end()
         } else {
-          res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(jsonAnswer(format, model, reply)))
+          res.writeHead(200, { "content-type": "application/json" }).end(
+            JSON.stringify(jsonAnswer(format, model, reply))
+          )
         }
         return
       case "raw":

@@ -150,7 +150,8 @@ const openai: ReadonlyArray<WireFixture> = [
   },
   {
     name: "openai-compatible stream: a flat event: error fails the stream with its message",
-    doc: "https://openrouter.ai/docs/api-reference/errors#error-during-streaming; the openai SDK throws on event: error",
+    doc:
+      "https://openrouter.ai/docs/api-reference/errors#error-during-streaming; the openai SDK throws on event: error",
     wire: "openai",
     stream: true,
     headers: SSE_HEADERS,
@@ -158,7 +159,12 @@ const openai: ReadonlyArray<WireFixture> = [
       data(chunk({ role: "assistant", content: "Par" })),
       `event: error\n${data({ message: "upstream provider overloaded", code: 502 })}`
     ),
-    expect: { _tag: "error", errorTag: "ProviderServerError", messageIncludes: "upstream provider overloaded", retryable: true }
+    expect: {
+      _tag: "error",
+      errorTag: "ProviderServerError",
+      messageIncludes: "upstream provider overloaded",
+      retryable: true
+    }
   },
   {
     name: "openai JSON: choices: [] is an empty answer, not a malformed one",
@@ -174,7 +180,13 @@ const openai: ReadonlyArray<WireFixture> = [
       choices: [],
       usage: { prompt_tokens: 9, completion_tokens: 0, total_tokens: 9 }
     }),
-    expect: { _tag: "answer", text: "", toolCalls: [], finishReason: "other", usage: { inputTokens: 9, outputTokens: 0, totalTokens: 9 } }
+    expect: {
+      _tag: "answer",
+      text: "",
+      toolCalls: [],
+      finishReason: "other",
+      usage: { inputTokens: 9, outputTokens: 0, totalTokens: 9 }
+    }
   },
   {
     name: "openrouter JSON: finish_reason error is error",
@@ -241,7 +253,13 @@ const openai: ReadonlyArray<WireFixture> = [
       choices: [{ index: 0, message: { role: "assistant", content: UNICODE }, finish_reason: "stop" }],
       usage: { prompt_tokens: 5, completion_tokens: 15, total_tokens: 20 }
     }),
-    expect: { _tag: "answer", text: UNICODE, toolCalls: [], finishReason: "stop", usage: { inputTokens: 5, outputTokens: 15, totalTokens: 20 } }
+    expect: {
+      _tag: "answer",
+      text: UNICODE,
+      toolCalls: [],
+      finishReason: "stop",
+      usage: { inputTokens: 5, outputTokens: 15, totalTokens: 20 }
+    }
   },
   {
     name: "openai stream, gzip-encoded",
@@ -257,7 +275,13 @@ const openai: ReadonlyArray<WireFixture> = [
       data({ ...chunk({}), choices: [], usage: { prompt_tokens: 5, completion_tokens: 15, total_tokens: 20 } }),
       "data: [DONE]"
     ),
-    expect: { _tag: "answer", text: UNICODE, toolCalls: [], finishReason: "stop", usage: { inputTokens: 5, outputTokens: 15, totalTokens: 20 } }
+    expect: {
+      _tag: "answer",
+      text: UNICODE,
+      toolCalls: [],
+      finishReason: "stop",
+      usage: { inputTokens: 5, outputTokens: 15, totalTokens: 20 }
+    }
   }
 ]
 
@@ -278,7 +302,8 @@ const messageStart = (usage: Record<string, number>) => ({
 /** Anthropic Messages fixtures. */
 const anthropic: ReadonlyArray<WireFixture> = [
   {
-    name: "anthropic stream: retry: field, multi-byte text, cache read and write usage, a partial cumulative message_delta usage",
+    name:
+      "anthropic stream: retry: field, multi-byte text, cache read and write usage, a partial cumulative message_delta usage",
     doc: "https://docs.anthropic.com/en/docs/build-with-claude/streaming#event-types; " +
       "https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching#tracking-cache-performance",
     wire: "anthropic",
@@ -286,13 +311,34 @@ const anthropic: ReadonlyArray<WireFixture> = [
     headers: SSE_HEADERS,
     body: sse(
       "retry: 2500",
-      named(messageStart({ input_tokens: 12, cache_creation_input_tokens: 2048, cache_read_input_tokens: 4096, output_tokens: 1 })),
+      named(
+        messageStart({
+          input_tokens: 12,
+          cache_creation_input_tokens: 2048,
+          cache_read_input_tokens: 4096,
+          output_tokens: 1
+        })
+      ),
       named({ type: "content_block_start", index: 0, content_block: { type: "text", text: "" } } as { type: string }),
       named({ type: "ping" }),
-      named({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "Grüße aus 東京" } } as { type: string }),
-      named({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: " — 🌧️ kalt, ½ °C." } } as { type: string }),
+      named(
+        { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "Grüße aus 東京" } } as {
+          type: string
+        }
+      ),
+      named(
+        { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: " — 🌧️ kalt, ½ °C." } } as {
+          type: string
+        }
+      ),
       named({ type: "content_block_stop", index: 0 } as { type: string }),
-      named({ type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: 42 } } as { type: string }),
+      named(
+        {
+          type: "message_delta",
+          delta: { stop_reason: "end_turn", stop_sequence: null },
+          usage: { output_tokens: 42 }
+        } as { type: string }
+      ),
       named({ type: "message_stop" })
     ),
     expect: {
@@ -300,7 +346,13 @@ const anthropic: ReadonlyArray<WireFixture> = [
       text: UNICODE,
       toolCalls: [],
       finishReason: "stop",
-      usage: { inputTokens: 6156, outputTokens: 42, totalTokens: 6198, cachedInputTokens: 4096, cacheWriteInputTokens: 2048 }
+      usage: {
+        inputTokens: 6156,
+        outputTokens: 42,
+        totalTokens: 6198,
+        cachedInputTokens: 4096,
+        cacheWriteInputTokens: 2048
+      }
     }
   },
   {
@@ -312,18 +364,40 @@ const anthropic: ReadonlyArray<WireFixture> = [
     body: sse(
       named(messageStart({ input_tokens: 400, output_tokens: 2 })),
       named({ type: "content_block_start", index: 0, content_block: { type: "text", text: "" } } as { type: string }),
-      named({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "Checking." } } as { type: string }),
+      named(
+        { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "Checking." } } as { type: string }
+      ),
       named({ type: "content_block_stop", index: 0 } as { type: string }),
       named({
         type: "content_block_start",
         index: 1,
         content_block: { type: "tool_use", id: "toolu_fxA", name: "get_weather", input: {} }
       } as { type: string }),
-      named({ type: "content_block_delta", index: 1, delta: { type: "input_json_delta", partial_json: "" } } as { type: string }),
-      named({ type: "content_block_delta", index: 1, delta: { type: "input_json_delta", partial_json: "{\"city\": \"Zü" } } as { type: string }),
-      named({ type: "content_block_delta", index: 1, delta: { type: "input_json_delta", partial_json: "rich\"}" } } as { type: string }),
+      named(
+        { type: "content_block_delta", index: 1, delta: { type: "input_json_delta", partial_json: "" } } as {
+          type: string
+        }
+      ),
+      named(
+        {
+          type: "content_block_delta",
+          index: 1,
+          delta: { type: "input_json_delta", partial_json: "{\"city\": \"Zü" }
+        } as { type: string }
+      ),
+      named(
+        { type: "content_block_delta", index: 1, delta: { type: "input_json_delta", partial_json: "rich\"}" } } as {
+          type: string
+        }
+      ),
       named({ type: "content_block_stop", index: 1 } as { type: string }),
-      named({ type: "message_delta", delta: { stop_reason: "tool_use", stop_sequence: null }, usage: { output_tokens: 55 } } as { type: string }),
+      named(
+        {
+          type: "message_delta",
+          delta: { stop_reason: "tool_use", stop_sequence: null },
+          usage: { output_tokens: 55 }
+        } as { type: string }
+      ),
       named({ type: "message_stop" })
     ),
     expect: {
@@ -347,8 +421,20 @@ const anthropic: ReadonlyArray<WireFixture> = [
         index: 0,
         content_block: { type: "tool_use", id: "toolu_fxB", name: "get_weather", input: {} }
       } as { type: string }),
-      named({ type: "content_block_delta", index: 0, delta: { type: "input_json_delta", partial_json: "{\"city\": \"Os" } } as { type: string }),
-      named({ type: "message_delta", delta: { stop_reason: "max_tokens", stop_sequence: null }, usage: { output_tokens: 16 } } as { type: string }),
+      named(
+        {
+          type: "content_block_delta",
+          index: 0,
+          delta: { type: "input_json_delta", partial_json: "{\"city\": \"Os" }
+        } as { type: string }
+      ),
+      named(
+        {
+          type: "message_delta",
+          delta: { stop_reason: "max_tokens", stop_sequence: null },
+          usage: { output_tokens: 16 }
+        } as { type: string }
+      ),
       named({ type: "message_stop" })
     ),
     expect: {
@@ -382,7 +468,12 @@ const anthropic: ReadonlyArray<WireFixture> = [
       named(messageStart({ input_tokens: 10, output_tokens: 1 })),
       `event: error\n${data({ message: "proxy: upstream connection reset" })}`
     ),
-    expect: { _tag: "error", errorTag: "ProviderServerError", messageIncludes: "upstream connection reset", retryable: true }
+    expect: {
+      _tag: "error",
+      errorTag: "ProviderServerError",
+      messageIncludes: "upstream connection reset",
+      retryable: true
+    }
   },
   {
     name: "anthropic JSON: model_context_window_exceeded is a length stop",

@@ -47,7 +47,10 @@ const program = Effect.gen(function*() {
   yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS provider_calls (key text PRIMARY KEY, requests int NOT NULL)`)
   yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS tool_runs (key text PRIMARY KEY, runs int NOT NULL)`)
   const count = (table: string, column: string, key: string) =>
-    sql.unsafe(`INSERT INTO ${table} (key, ${column}) VALUES ($1, 1) ON CONFLICT (key) DO UPDATE SET ${column} = ${table}.${column} + 1`, [key]).pipe(
+    sql.unsafe(
+      `INSERT INTO ${table} (key, ${column}) VALUES ($1, 1) ON CONFLICT (key) DO UPDATE SET ${column} = ${table}.${column} + 1`,
+      [key]
+    ).pipe(
       Effect.orDie
     )
   const llm: AgentLoop.ModelClient<never> = {
@@ -100,7 +103,9 @@ const program = Effect.gen(function*() {
   process.stdout.write(JSON.stringify({ ready: true, ms: Date.now() - t0 }) + "\n")
   for (let i = 0; i < agents; i++) {
     const started = yield* journal.list({ agentId: `shop:${i}`, limit: 1 })
-    if (started.length === 0) yield* Effect.forkChild(Effect.ignore(service.ask(`shop:${i}`, `task-${i}`)), { startImmediately: true })
+    if (started.length === 0) {
+      yield* Effect.forkChild(Effect.ignore(service.ask(`shop:${i}`, `task-${i}`)), { startImmediately: true })
+    }
   }
   while (true) {
     const runs = yield* journal.list({ agent: "shop", limit: agents * 4 })
@@ -119,7 +124,9 @@ const Engine = ClusterWorkflowEngine.layer.pipe(
   })),
   Layer.provide(NodeCrypto.layerDigest)
 )
-const Live = Layer.mergeAll(Engine, Journal.ToolLedger.layerPostgres(), RunJournal.layerPostgres()).pipe(Layer.provideMerge(Pg))
+const Live = Layer.mergeAll(Engine, Journal.ToolLedger.layerPostgres(), RunJournal.layerPostgres()).pipe(
+  Layer.provideMerge(Pg)
+)
 
 Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(Live))).then(() => process.exit(0), (e) => {
   process.stderr.write(String(e) + "\n")

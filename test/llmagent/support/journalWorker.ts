@@ -27,26 +27,30 @@ const RunLive = Run.toLayer(Effect.fn(function*({ runId, steps }) {
   const out: Array<string> = []
   for (let i = 1; i <= steps; i++) {
     const key = `${runId}/${i}`
-    out.push(yield* Journal.model({
-      step: `${i}`,
-      success: Schema.String,
-      // the scripted provider: every request counted, paid once per idempotency key
-      call: sql.unsafe(
-        `INSERT INTO provider_calls (key, requests) VALUES ($1, 1) ON CONFLICT (key) DO UPDATE SET requests = provider_calls.requests + 1`,
-        [key]
-      ).pipe(Effect.andThen(Effect.sleep("15 millis")), Effect.as(`answer ${key}`), Effect.orDie)
-    }))
-    out.push(yield* Journal.tool({
-      step: `${i}`,
-      tool: "charge",
-      key,
-      idempotent: false,
-      success: Schema.String,
-      run: sql.unsafe(
-        `INSERT INTO tool_runs (key, runs) VALUES ($1, 1) ON CONFLICT (key) DO UPDATE SET runs = tool_runs.runs + 1`,
-        [key]
-      ).pipe(Effect.andThen(Effect.sleep("10 millis")), Effect.as(`charged ${key}`), Effect.orDie)
-    }).pipe(Effect.catchTag("ToolOutcomeUnknown", (e) => Effect.succeed(`unknown ${e.key}`)), Effect.orDie))
+    out.push(
+      yield* Journal.model({
+        step: `${i}`,
+        success: Schema.String,
+        // the scripted provider: every request counted, paid once per idempotency key
+        call: sql.unsafe(
+          `INSERT INTO provider_calls (key, requests) VALUES ($1, 1) ON CONFLICT (key) DO UPDATE SET requests = provider_calls.requests + 1`,
+          [key]
+        ).pipe(Effect.andThen(Effect.sleep("15 millis")), Effect.as(`answer ${key}`), Effect.orDie)
+      })
+    )
+    out.push(
+      yield* Journal.tool({
+        step: `${i}`,
+        tool: "charge",
+        key,
+        idempotent: false,
+        success: Schema.String,
+        run: sql.unsafe(
+          `INSERT INTO tool_runs (key, runs) VALUES ($1, 1) ON CONFLICT (key) DO UPDATE SET runs = tool_runs.runs + 1`,
+          [key]
+        ).pipe(Effect.andThen(Effect.sleep("10 millis")), Effect.as(`charged ${key}`), Effect.orDie)
+      }).pipe(Effect.catchTag("ToolOutcomeUnknown", (e) => Effect.succeed(`unknown ${e.key}`)), Effect.orDie)
+    )
   }
   return out
 }))

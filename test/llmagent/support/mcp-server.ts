@@ -22,8 +22,9 @@ const FailAlways = Action.make({
   run: () => Effect.fail({ _tag: "Broken", message: "this tool always fails" })
 })
 
-Mcp.serverLayer([Tool.fromAction(Add), Tool.fromAction(FailAlways)], { name: "troupe-test-tools", version: "1.0.0" }).pipe(
-  Layer.provide(NodeServices.layer),
-  Layer.launch,
-  NodeRuntime.runMain
-)
+Mcp.serverLayer([Tool.fromAction(Add), Tool.fromAction(FailAlways)], { name: "troupe-test-tools", version: "1.0.0" })
+  .pipe(
+    Layer.provide(NodeServices.layer),
+    Layer.launch,
+    NodeRuntime.runMain
+  )

@@ -16,7 +16,10 @@ describe("LeaseTable properties", () => {
       fc.asyncProperty(
         fc.integer({ min: 1, max: 200 }),
         fc.integer({ min: 1, max: 4 }),
-        fc.array(fc.record({ process: fc.nat(3), cost: fc.integer({ min: 1, max: 5 }), at: fc.integer({ min: 0, max: 900 }) }), { maxLength: 120 }),
+        fc.array(
+          fc.record({ process: fc.nat(3), cost: fc.integer({ min: 1, max: 5 }), at: fc.integer({ min: 0, max: 900 }) }),
+          { maxLength: 120 }
+        ),
         fc.integer({ min: 1, max: 64 }),
         async (limit, processes, checks, maxTokens) => {
           const policy = await Effect.runPromise(decodePolicy("p", {
@@ -29,20 +32,34 @@ describe("LeaseTable properties", () => {
             take: (_key, p, k, cost) =>
               Effect.sync(() => {
                 const n = pool >= k ? k : pool >= cost ? cost : 0
-                if (n === 0) return { decision: { _tag: "Refusal" as const, tierIndex: 0, retryAfterMillis: 1 }, leased: 0 }
+                if (n === 0) {
+                  return { decision: { _tag: "Refusal" as const, tierIndex: 0, retryAfterMillis: 1 }, leased: 0 }
+                }
                 pool -= n
                 return { decision: new Allowed(p.name, p.tierNames, [pool], 1), leased: n - cost }
               }).pipe(Effect.delay(0)),
-            giveBack: (_key, _p, tokens) => Effect.sync(() => { pool += tokens; returned += tokens }),
+            giveBack: (_key, _p, tokens) =>
+              Effect.sync(() => {
+                pool += tokens
+                returned += tokens
+              }),
             onLease: () => undefined
           }
           const tables = Array.from({ length: processes }, () => new LeaseTable(store, processes))
           const sorted = [...checks].sort((a, b) => a.at - b.at)
           let admitted = 0
-          await Effect.runPromise(Effect.forEach(sorted, (c) =>
-            Effect.map((tables[c.process % processes] as LeaseTable).consume("k", policy, c.cost, c.at), (d) => {
-              if (d._tag === "Allowed") admitted += c.cost
-            }), { concurrency: 8, discard: true }))
+          await Effect.runPromise(
+            Effect.forEach(
+              sorted,
+              (c) =>
+                Effect.map((tables[c.process % processes] as LeaseTable).consume("k", policy, c.cost, c.at), (d) => {
+                  if (d._tag === "Allowed") {
+                    admitted += c.cost
+                  }
+                }),
+              { concurrency: 8, discard: true }
+            )
+          )
           assert.isAtMost(admitted, limit)
           const outstanding = tables.reduce((n, t) => n + t.outstanding, 0)
           const dropped = tables.reduce((n, t) => n + t.dropped, 0)

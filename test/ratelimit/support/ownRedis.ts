@@ -2,7 +2,7 @@
  * A private redis-server for tests that stop, freeze (SIGSTOP) or kill the server: started on a free port
  * (never the shared 6379 one), without persistence, and killed when the test is done.
  */
-import { spawn, type ChildProcess } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import { createServer } from "node:net"
 import { createClient } from "redis"
 
@@ -37,12 +37,23 @@ const answers = (port: number): Promise<boolean> =>
 /** Starts a redis-server on `port` (a free one by default) and waits until it answers. */
 export const startOwnRedis = async (port?: number): Promise<OwnRedis> => {
   const p = port ?? await freePort()
-  const child: ChildProcess = spawn("redis-server", ["--port", String(p), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"], { stdio: "ignore" })
+  const child: ChildProcess = spawn("redis-server", [
+    "--port",
+    String(p),
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--bind",
+    "127.0.0.1"
+  ], { stdio: "ignore" })
   let exited = false
-  const exit = new Promise<void>((resolve) => { child.once("exit", () => {
-    exited = true
-    resolve()
-  }) })
+  const exit = new Promise<void>((resolve) => {
+    child.once("exit", () => {
+      exited = true
+      resolve()
+    })
+  })
   for (let i = 0; i < 100; i++) {
     if (await answers(p)) {
       return {
@@ -59,7 +70,9 @@ export const startOwnRedis = async (port?: number): Promise<OwnRedis> => {
         }
       }
     }
-    await new Promise((r) => { setTimeout(r, 50) })
+    await new Promise((r) => {
+      setTimeout(r, 50)
+    })
   }
   child.kill("SIGKILL")
   throw new Error("redis-server did not start")

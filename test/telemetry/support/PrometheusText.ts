@@ -40,7 +40,11 @@ const parseFloatText = (text: string): number | undefined => {
 }
 
 /** Parses `{a="x",b="y"}` starting at `text[0] === "{"`; returns labels and the rest of the line. */
-const parseLabels = (text: string, problems: Array<string>, line: number): { labels: Record<string, string>; rest: string } | undefined => {
+const parseLabels = (
+  text: string,
+  problems: Array<string>,
+  line: number
+): { labels: Record<string, string>; rest: string } | undefined => {
   const labels: Record<string, string> = {}
   let i = 1
   while (i < text.length) {
@@ -115,7 +119,9 @@ export const parsePrometheusText = (text: string): ParseResult => {
       const entry = declared.get(name) ?? { type: "untyped", help: undefined, samples: [] }
       if (keyword === "TYPE") {
         if (!types.has(rest)) problems.push(`line ${line}: unknown type "${rest}"`)
-        if (declared.get(name)?.type !== undefined && declared.get(name)?.type !== "untyped") problems.push(`line ${line}: second TYPE for ${name}`)
+        if (declared.get(name)?.type !== undefined && declared.get(name)?.type !== "untyped") {
+          problems.push(`line ${line}: second TYPE for ${name}`)
+        }
         if (entry.samples.length > 0) problems.push(`line ${line}: TYPE after samples of ${name}`)
         entry.type = rest
       } else {
@@ -138,7 +144,9 @@ export const parsePrometheusText = (text: string): ParseResult => {
       rest = parsed.rest
     }
     const fields = rest.trim().split(/\s+/)
-    if (!rest.startsWith(" ") || fields.length < 1 || fields.length > 2) return void problems.push(`line ${line}: malformed sample`)
+    if (!rest.startsWith(" ") || fields.length < 1 || fields.length > 2) {
+      return void problems.push(`line ${line}: malformed sample`)
+    }
     const value = parseFloatText(fields[0] ?? "")
     if (value === undefined) return void problems.push(`line ${line}: invalid value "${fields[0]}"`)
     if (fields[1] !== undefined && !/^-?\d+$/.test(fields[1])) problems.push(`line ${line}: invalid timestamp`)
@@ -157,11 +165,21 @@ export const parsePrometheusText = (text: string): ParseResult => {
 const seriesKey = (labels: Readonly<Record<string, string>>, omit: string): string =>
   JSON.stringify(Object.entries(labels).filter(([k]) => k !== omit).sort(([a], [b]) => (a < b ? -1 : 1)))
 
-const checkFamily = (name: string, f: { type: string; help: string | undefined; samples: Array<Sample> }, problems: Array<string>) => {
+const checkFamily = (
+  name: string,
+  f: { type: string; help: string | undefined; samples: Array<Sample> },
+  problems: Array<string>
+) => {
   if (f.help === undefined) problems.push(`${name}: no help text (promtool lint)`)
-  if (f.type === "counter" && !name.endsWith("_total")) problems.push(`${name}: counter metrics should have "_total" suffix (promtool lint)`)
-  if (f.type !== "counter" && name.endsWith("_total")) problems.push(`${name}: non-counter metrics should not have "_total" suffix (promtool lint)`)
-  if (f.type === "counter") for (const s of f.samples) if (!(s.value >= 0)) problems.push(`${name}: negative counter value`)
+  if (f.type === "counter" && !name.endsWith("_total")) {
+    problems.push(`${name}: counter metrics should have "_total" suffix (promtool lint)`)
+  }
+  if (f.type !== "counter" && name.endsWith("_total")) {
+    problems.push(`${name}: non-counter metrics should not have "_total" suffix (promtool lint)`)
+  }
+  if (f.type === "counter") {
+    for (const s of f.samples) if (!(s.value >= 0)) problems.push(`${name}: negative counter value`)
+  }
   if (f.type === "histogram") {
     const series = new Map<string, { buckets: Array<[number, number]>; sum?: number; count?: number }>()
     for (const s of f.samples) {
@@ -178,10 +196,16 @@ const checkFamily = (name: string, f: { type: string; help: string | undefined; 
     }
     for (const [key, e] of series) {
       const les = e.buckets.map(([le]) => le)
-      if (les.some((le, i) => i > 0 && le <= (les[i - 1] ?? Number.NEGATIVE_INFINITY))) problems.push(`${name}${key}: le not ascending`)
-      if (e.buckets.some(([, c], i) => i > 0 && c < (e.buckets[i - 1]?.[1] ?? 0))) problems.push(`${name}${key}: bucket counts decrease`)
+      if (les.some((le, i) => i > 0 && le <= (les[i - 1] ?? Number.NEGATIVE_INFINITY))) {
+        problems.push(`${name}${key}: le not ascending`)
+      }
+      if (e.buckets.some(([, c], i) => i > 0 && c < (e.buckets[i - 1]?.[1] ?? 0))) {
+        problems.push(`${name}${key}: bucket counts decrease`)
+      }
       const last = e.buckets[e.buckets.length - 1]
-      if (last === undefined || last[0] !== Number.POSITIVE_INFINITY) problems.push(`${name}${key}: last bucket is not le="+Inf"`)
+      if (last === undefined || last[0] !== Number.POSITIVE_INFINITY) {
+        problems.push(`${name}${key}: last bucket is not le="+Inf"`)
+      }
       if (e.count === undefined || e.sum === undefined) problems.push(`${name}${key}: missing _sum or _count`)
       else if (last !== undefined && last[1] !== e.count) problems.push(`${name}${key}: +Inf bucket != _count`)
     }
@@ -194,6 +218,8 @@ const checkFamily = (name: string, f: { type: string; help: string | undefined; 
       }
     }
     const names = new Set(f.samples.map((s) => s.name))
-    if (f.samples.length > 0 && (!names.has(`${name}_sum`) || !names.has(`${name}_count`))) problems.push(`${name}: missing _sum or _count`)
+    if (f.samples.length > 0 && (!names.has(`${name}_sum`) || !names.has(`${name}_count`))) {
+      problems.push(`${name}: missing _sum or _count`)
+    }
   }
 }
