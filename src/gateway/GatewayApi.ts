@@ -110,8 +110,8 @@ export class AdminGroup extends HttpApiGroup.make("admin")
 
 /** The whole API. */
 export class GatewayApi extends HttpApi.make("troupe-gateway").add(OpenAiGroup).add(HealthGroup).add(AdminGroup)
-  .add(ObserverGroup)
-  .add(ErrorsGroup.annotate(RequiredPermission, "metrics:view"))
+  .add(ObserverGroup.middleware(OpenAiErrors))
+  .add(ErrorsGroup.middleware(OpenAiErrors).annotate(RequiredPermission, "metrics:view"))
   // decoding errors as 400s naming the path (OpenAiErrors is defined here)
   .add(DlqGroup.middleware(OpenAiErrors))
   .add(CostsGroup)

@@ -93,6 +93,12 @@ describe("observer admin API", () => {
     expect(html).not.toContain("observer-secret")
   })
 
+  it("a bad query is a 400 naming the parameter, never a 500 (interval under 100 ms)", async () => {
+    const r = await fetch(`${gw.url}/admin/events?interval=50`, { headers: admin })
+    expect(r.status).toBe(400)
+    expect(JSON.stringify(await r.json())).toContain("interval")
+  })
+
   it("GET /admin/events sends a snapshot at once whose tree matches /admin/supervision", async () => {
     const tree = await (await fetch(`${gw.url}/admin/supervision`, { headers: admin })).json()
     const frames = await readEvents("", (f) => f.some((x) => x.event === "snapshot"))
