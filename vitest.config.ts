@@ -1,31 +1,8 @@
 import { defineConfig } from "vitest/config"
+import { subsystems } from "./scripts/subsystems.ts"
 
-/**
- * The subsystem folders of src/, each held to its own line-coverage threshold (v8 coverage, measured by `npm test`).
- */
-const subsystems = [
-  "agent",
-  "app",
-  "budget",
-  "cache",
-  "cli",
-  "config",
-  "costs",
-  "dlq",
-  "errors",
-  "gateway",
-  "guard",
-  "identity",
-  "internal",
-  "llm",
-  "llmagent",
-  "memory",
-  "pipeline",
-  "queue",
-  "ratelimit",
-  "runtime",
-  "telemetry"
-]
+/** Each subsystem folder of src/, and the shared machinery in src/internal, is held to its own line-coverage threshold. */
+const folders = [...subsystems, "internal"]
 const LINES = 85
 
 export default defineConfig({
@@ -39,7 +16,7 @@ export default defineConfig({
       include: ["src/**/*.ts"],
       reporter: ["text-summary", "json-summary"],
       reportsDirectory: "coverage",
-      thresholds: Object.fromEntries(subsystems.map((folder) => [`src/${folder}/**`, { lines: LINES }]))
+      thresholds: Object.fromEntries(folders.map((folder) => [`src/${folder}/**`, { lines: LINES }]))
     }
   }
 })
