@@ -1,52 +1,24 @@
 /**
  * The admin commands of the real `troupe` binary against a real `troupe serve` process; `tree --watch` in tmux.
  */
-import { execFileSync, spawn, spawnSync } from "node:child_process"
+import { execFileSync, spawnSync } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { createInterface } from "node:readline"
-import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { bin, cleanEnv, type Env, runSync, startServe } from "./support/binary.ts"
 
-const bin = fileURLToPath(new URL("../../bin/troupe.js", import.meta.url))
-const home = mkdtempSync(join(tmpdir(), "troupe-cli-"))
-const baseEnv: Record<string, string | undefined> = {
-  ...process.env,
-  OPENAI_API_KEY: undefined,
-  ANTHROPIC_API_KEY: undefined,
-  TROUPE_CONFIG: undefined,
-  REDIS_URL: undefined,
-  TROUPE_URL: undefined,
-  TROUPE_ADMIN_KEY: undefined,
-  HOME: home
-}
+const baseEnv = cleanEnv("cli")
+const home = baseEnv["HOME"] as string // set by cleanEnv
 let server: ChildProcess
 let url = ""
 
-const troupe = (args: ReadonlyArray<string>, env: Record<string, string | undefined> = {}) => {
-  const r = spawnSync(process.execPath, [bin, ...args], {
-    encoding: "utf8",
-    env: { ...baseEnv, ...env } as NodeJS.ProcessEnv,
-    timeout: 20_000
-  })
-  return { code: r.status, out: r.stdout, err: r.stderr }
-}
+const troupe = (args: ReadonlyArray<string>, env: Env = {}) => runSync(baseEnv, args, env)
 const withKey = (args: ReadonlyArray<string>) => troupe(args, { TROUPE_URL: url, TROUPE_ADMIN_KEY: "cli-admin" })
 
 beforeAll(async () => {
-  server = spawn(process.execPath, [bin, "serve", "--port", "0"], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...baseEnv, TROUPE_GATEWAY__AUTH__ADMIN_KEY: "cli-admin" } as NodeJS.ProcessEnv
-  })
-  const lines = createInterface({ input: server.stdout! })
-  url = await new Promise<string>((resolve) => {
-    lines.on("line", (l) => {
-      const m = /listening on (http:\/\/\S+)/.exec(l)
-      if (m?.[1]) resolve(m[1])
-    })
-  })
+  ;({ child: server, url } = await startServe(baseEnv, [], { TROUPE_GATEWAY__AUTH__ADMIN_KEY: "cli-admin" }))
 }, 30_000)
 afterAll(() => {
   server?.kill("SIGKILL")

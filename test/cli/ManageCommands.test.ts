@@ -13,21 +13,10 @@ import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
-import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { bin, cleanEnv } from "./support/binary.ts"
 
-const bin = fileURLToPath(new URL("../../bin/troupe.js", import.meta.url))
-const home = mkdtempSync(join(tmpdir(), "troupe-manage-"))
-const baseEnv: Record<string, string | undefined> = {
-  ...process.env,
-  OPENAI_API_KEY: undefined,
-  ANTHROPIC_API_KEY: undefined,
-  TROUPE_CONFIG: undefined,
-  REDIS_URL: undefined,
-  TROUPE_URL: undefined,
-  TROUPE_ADMIN_KEY: undefined,
-  HOME: home
-}
+const baseEnv = cleanEnv("manage")
 const ADMIN = "manage-admin"
 let server: ChildProcess
 let provider: Server

@@ -4,43 +4,23 @@
  * document, exit 1 for an unknown run, 5 for a gateway without a journal (501), 4 without the admin key.
  */
 import * as fc from "fast-check"
-import { spawn, spawnSync } from "node:child_process"
+import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
-import { mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { describeStep, renderRun } from "../../src/cli/ReplayCommand.ts"
+import { cleanEnv, type Env, runSync, startServe } from "./support/binary.ts"
 
-const bin = fileURLToPath(new URL("../../bin/troupe.js", import.meta.url))
 const gatewayScript = fileURLToPath(new URL("./support/runsGateway.ts", import.meta.url))
-const home = mkdtempSync(join(tmpdir(), "troupe-replay-"))
-const baseEnv: Record<string, string | undefined> = {
-  ...process.env,
-  OPENAI_API_KEY: undefined,
-  ANTHROPIC_API_KEY: undefined,
-  TROUPE_CONFIG: undefined,
-  REDIS_URL: undefined,
-  TROUPE_URL: undefined,
-  TROUPE_ADMIN_KEY: undefined,
-  HOME: home
-}
+const baseEnv = cleanEnv("replay")
 let gateway: ChildProcess
 let bare: ChildProcess
 let url = ""
 let bareUrl = ""
 let runId = ""
 
-const troupe = (args: ReadonlyArray<string>, env: Record<string, string | undefined> = {}) => {
-  const r = spawnSync(process.execPath, [bin, ...args], {
-    encoding: "utf8",
-    env: { ...baseEnv, ...env } as NodeJS.ProcessEnv,
-    timeout: 20_000
-  })
-  return { code: r.status, out: r.stdout, err: r.stderr }
-}
+const troupe = (args: ReadonlyArray<string>, env: Env = {}) => runSync(baseEnv, args, env)
 
 beforeAll(async () => {
   gateway = spawn(process.execPath, [gatewayScript], {
@@ -55,16 +35,7 @@ beforeAll(async () => {
   })
   url = ready.url
   runId = ready.runId
-  bare = spawn(process.execPath, [bin, "serve", "--port", "0"], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...baseEnv, TROUPE_GATEWAY__AUTH__ADMIN_KEY: "replay-admin" } as NodeJS.ProcessEnv
-  })
-  bareUrl = await new Promise<string>((resolve) => {
-    createInterface({ input: bare.stdout! }).on("line", (l) => {
-      const m = /listening on (http:\/\/\S+)/.exec(l)
-      if (m?.[1]) resolve(m[1])
-    })
-  })
+  ;({ child: bare, url: bareUrl } = await startServe(baseEnv, [], { TROUPE_GATEWAY__AUTH__ADMIN_KEY: "replay-admin" }))
 }, 60_000)
 afterAll(() => {
   gateway?.kill("SIGKILL")
