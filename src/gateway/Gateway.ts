@@ -51,6 +51,7 @@ import { ApiAuth, layerKeys } from "./GatewayAuth.ts"
 import type { HealthCheck } from "./HealthCheck.ts"
 import { HealthRegistry, httpGet } from "./HealthCheck.ts"
 import { accessHandlers, type AccessServices } from "./internal/AccessHandlers.ts"
+import { auditHandlers } from "./internal/AuditHandlers.ts"
 import { costsHandlers } from "./internal/CostsHandlers.ts"
 import { dlqHandlers } from "./internal/DlqHandlers.ts"
 import { errorsHandlers } from "./internal/ErrorsHandlers.ts"
@@ -226,6 +227,7 @@ const make = (options: GatewayOptions) =>
         dlqHandlers,
         costsHandlers,
         runsHandlers,
+        auditHandlers(options.access?.audit),
         accessHandlers(options.access)
       ]),
       Layer.provide([auth, layerOpenAiErrors, layerCostsErrors, embedder])

@@ -10,6 +10,7 @@
  * - `observer` (`ObserverApi.ts`): `GET /admin/events` (SSE), `POST /admin/supervision/{path}/restart|stop`.
  * - `costs` (`CostsApi.ts`): `GET /costs/stats`, `/costs/usage/{user}`, `/costs/forecast`, `GET|POST /costs/budget`.
  * - `access` (`AccessApi.ts`): issued keys, abuse blocks and the abuse policy under `/admin/keys`, `/admin/blocks`.
+ * - `audit` (`AuditApi.ts`): `GET /admin/audit`, `/admin/audit/verify`, `/admin/audit/export` (query, verify, export).
  *
  * Every group declares the RBAC permission of its routes: `.annotate(RequiredPermission, "<permission>")` at the
  * end of its `HttpApiGroup.make(...)` chain (`PublicRoute` for open routes; see RoutePermission.ts);
@@ -24,6 +25,7 @@ import { Effect, Layer, Schema } from "effect"
 import { Sse } from "effect/encoding"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema } from "effect/http-api"
 import { AccessGroup } from "./AccessApi.ts"
+import { AuditGroup } from "./AuditApi.ts"
 import { CostsGroup } from "./CostsApi.ts"
 import { DlqGroup } from "./DlqApi.ts"
 import { ErrorsGroup } from "./ErrorsApi.ts"
@@ -117,4 +119,5 @@ export class GatewayApi extends HttpApi.make("troupe-gateway").add(OpenAiGroup).
   .add(CostsGroup)
   .add(AccessGroup.middleware(OpenAiErrors))
   .add(RunsGroup.middleware(OpenAiErrors).annotate(RequiredPermission, "gateway:admin"))
+  .add(AuditGroup.middleware(OpenAiErrors))
 {}

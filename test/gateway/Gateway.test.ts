@@ -247,6 +247,9 @@ describe("Gateway: OpenAPI document", () => {
     expect(doc.openapi).toMatch(/^3\./)
     expect(Object.keys(doc.paths).sort()).toEqual([
       "/admin/abuse-policy",
+      "/admin/audit",
+      "/admin/audit/export",
+      "/admin/audit/verify",
       "/admin/blocks",
       "/admin/blocks/{kind}/{id}",
       "/admin/config",
