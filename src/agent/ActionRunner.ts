@@ -210,7 +210,10 @@ const compensate = (
 
 /**
  * Executes an action: decode params, run with timeout and retries, decode the output; on final failure run the
- * compensation and fail with `ActionFailed`. Interruption is not a failure: no compensation runs.
+ * compensation and fail with `ActionFailed`. Interruption is not a failure: no compensation runs. Fails with
+ * `InvalidParams` when the params do not decode (nothing runs), `InvalidOutput` when the action's output does not
+ * match its schema (not retried, no compensation), `ActionFailed` when the action fails or times out on its last
+ * attempt.
  *
  * @example
  * ```ts
@@ -228,7 +231,11 @@ export const execute = <A extends Action.Any>(
     return executeDecoded(action, decoded.success, context)
   })
 
-/** `execute` for params that are already decoded (e.g. by an `effect/ai` Toolkit). */
+/**
+ * `execute` for params that are already decoded (e.g. by an `effect/ai` Toolkit). Fails with `InvalidOutput` when
+ * the output does not match its schema and `ActionFailed` when the action fails or times out on its last attempt;
+ * `InvalidParams` is in its type (`ExecuteError`) but not raised, the params being taken as decoded.
+ */
 export const executeDecoded = <A extends Action.Any>(
   action: A,
   input: Action.Params<A>,
@@ -286,7 +293,8 @@ const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "obj
 /**
  * Runs actions one after another. Each action's params are the previous params merged with the previous output
  * (when both are objects); each sees the state with the previous actions' operations applied. Stops at the first
- * failure.
+ * failure, which is that action's `execute` failure: `InvalidParams` (its merged params do not decode),
+ * `InvalidOutput` (its output does not match its schema) or `ActionFailed` (it failed or timed out).
  *
  * @example
  * ```ts

@@ -72,7 +72,8 @@ const validatorOf = (definition: AnyDefinition): Validator => {
 
 /**
  * Creates an agent: decodes `state` (encoded form; missing fields get the Schema's defaults) and checks the
- * routes. The id defaults to a UUIDv7.
+ * routes. The id defaults to a UUIDv7. Fails with `InvalidRoute` when a route of the definition does not compile
+ * and `InvalidState` when the initial state does not decode with the definition's schema.
  *
  * @example
  * ```ts

@@ -85,9 +85,11 @@ export type RunRequirement<I, R> = I extends string ? never
  * configuration gives its own `memory` (then `never`).
  */
 export interface AgentLoop<E, R = ConversationMemory> {
+  /** Runs the loop once, as `AgentLoop.run`. Fails with the model's `E`, or an `AgentLoopError`: `InvalidAgentOptions` when the configuration or input is invalid, `InvalidOptions` when the run's tool supervisor rejects its options, `MemoryError` when loading or appending the conversation history fails, `GuardBlocked` when a guard with the `block` policy blocks the input or the answer. */
   readonly run: <I extends string | AgentLoopInput>(
     input: I
   ) => Effect.Effect<AgentLoopResult, E | AgentLoopError, RunRequirement<I, R>>
+  /** Runs the loop once, streaming, as `AgentLoop.runStream`; the stream fails as `run` (`E` or `AgentLoopError`). */
   readonly runStream: <I extends string | AgentLoopInput>(
     input: I
   ) => Stream.Stream<AgentLoopEvent, E | AgentLoopError, RunRequirement<I, R>>
@@ -351,7 +353,10 @@ const loop = <E, O>(
 const noEmit = (_: AgentLoopEvent): Effect.Effect<void> => Effect.void
 
 /**
- * Runs the loop once, without streaming (each step is one `generate`).
+ * Runs the loop once, without streaming (each step is one `generate`). Fails with the model's `E`, or an `AgentLoopError`: `InvalidAgentOptions`
+ * when the configuration or input is invalid, `InvalidOptions` when the run's tool supervisor rejects its options,
+ * `MemoryError` when loading or appending the conversation history fails, `GuardBlocked` when a guard with the
+ * `block` policy blocks the input or the answer.
  *
  * @example
  * ```ts
@@ -386,7 +391,8 @@ export const run: {
 
 /**
  * Runs the loop once, streaming: each step is one model `stream`, and the events arrive as they happen. Dropping
- * the stream interrupts the run (the model call and running tools).
+ * the stream interrupts the run (the model call and running tools). The stream fails as `run`: with the model's
+ * `E`, or an `AgentLoopError` (`InvalidAgentOptions`, `InvalidOptions`, `MemoryError`, `GuardBlocked`).
  *
  * @example
  * ```ts
@@ -429,6 +435,7 @@ const streamChecked = <E, O>(
 
 /**
  * Validates a configuration once and returns a loop to run many times (each run with a fresh tool supervisor).
+ * Fails with `InvalidAgentOptions` when the configuration is invalid.
  *
  * @example
  * ```ts

@@ -114,25 +114,56 @@ export type CallError =
  * `AgentServer`), addressed by id.
  */
 export interface AgentServerShape {
+  /**
+   * Starts an agent under the server's supervisor and returns its id. Fails with `InvalidAgentOptions` when the
+   * start options are invalid, `InvalidState` when the initial state does not decode, `InvalidRoute` when a route
+   * does not compile, `FailedToStartChild` when the process does not start, `MaxChildren` when the server is full,
+   * `InvalidOptions` when the supervisor rejects the child spec.
+   */
   readonly start: <S, I>(definition: Definition<S, I>, options?: StartOptions) => Effect.Effect<string, StartError>
+  /** Sends a signal to an agent and waits for its new state. Fails with `AgentNotFound` when no agent has the id, `DirectiveQueueFull` when its directive queue is
+   * full, `InvalidMessage` when the signal does not decode, and the call's own `CallTimeout` (no reply in time),
+   * `ActorExited` (the agent exits first), `MailboxFull` (a full bounded mailbox) or `CallingSelf` (called from the
+   * agent's own fiber). */
   readonly call: <S = unknown>(
     id: string,
     signal: Signal,
     options?: CallOptions
   ) => Effect.Effect<Agent.Agent<S>, CallError>
-  /** runs instructions (actions, decisions) through the agent's `cmd` */
+  /**
+   * runs instructions (actions, decisions) through the agent's `cmd`. Fails with `AgentNotFound` when no agent has the id, `DirectiveQueueFull` when its directive queue is
+   * full, `InvalidMessage` when the signal does not decode, and the call's own `CallTimeout` (no reply in time),
+   * `ActorExited` (the agent exits first), `MailboxFull` (a full bounded mailbox) or `CallingSelf` (called from the
+   * agent's own fiber).
+   */
   readonly cmd: <S = unknown>(
     id: string,
     instructions: ReadonlyArray<Instruction>,
     options?: CallOptions
   ) => Effect.Effect<Agent.Agent<S>, CallError>
+  /**
+   * Sends a signal without waiting. Fails with `AgentNotFound` when no agent has the id, `InvalidMessage` when the
+   * signal does not decode, `MailboxFull` when the agent's bounded mailbox is full under the `fail` strategy.
+   */
   readonly cast: (id: string, signal: Signal) => Effect.Effect<void, AgentNotFound | InvalidMessage | MailboxFull>
+  /** The agent's current state. Fails as `call`: `AgentNotFound` when no agent has the id, `DirectiveQueueFull` when its directive queue is
+   * full, `InvalidMessage` when the signal does not decode, and the call's own `CallTimeout` (no reply in time),
+   * `ActorExited` (the agent exits first), `MailboxFull` (a full bounded mailbox) or `CallingSelf` (called from the
+   * agent's own fiber). */
   readonly state: <S = unknown>(id: string) => Effect.Effect<Agent.Agent<S>, CallError>
+  /**
+   * Waits until the agent reaches `status`. Fails with `StatusTimeout` when it has not within `timeout`, and as
+   * `call` while asking it: `AgentNotFound` when no agent has the id, `DirectiveQueueFull` when its directive queue is
+   * full, `InvalidMessage` when the signal does not decode, and the call's own `CallTimeout` (no reply in time),
+   * `ActorExited` (the agent exits first), `MailboxFull` (a full bounded mailbox) or `CallingSelf` (called from the
+   * agent's own fiber).
+   */
   readonly awaitStatus: <S = unknown>(
     id: string,
     status: Agent.Status,
     timeout?: Duration.Input
   ) => Effect.Effect<Agent.Agent<S>, StatusTimeout | CallError>
+  /** Stops an agent. Fails with `AgentNotFound` when no agent has the id, `InvalidMessage` when `id` or `reason` is malformed. */
   readonly stop: (id: string, reason?: ExitReason.ExitReason) => Effect.Effect<void, AgentNotFound | InvalidMessage>
   readonly whereis: (id: string) => Process.Process | undefined
   readonly supervisor: DynamicSupervisor.DynamicSupervisorRef
@@ -170,7 +201,8 @@ const toAgent = <S>(
   isErrorReply(reply) ? Effect.fail(reply) : Effect.succeed(reply as Agent.Agent<S>)
 
 /**
- * Builds an agent server: a dynamic supervisor and a registry, owned by the current scope.
+ * Builds an agent server: a dynamic supervisor and a registry, owned by the current scope. Fails with
+ * `InvalidOptions` when the supervisor options (`maxRestarts`, `maxSeconds`) do not validate.
  *
  * @example
  * ```ts
@@ -321,7 +353,8 @@ export const make = (
 /** The agent server as a service. */
 export class AgentServer extends Context.Service<AgentServer, AgentServerShape>()("troupe/agent/AgentServer") {
   /**
-   * The service; requires every directive executor (e.g. `DirectiveExecutor.layer` + `Bus.layer()`).
+   * The service; requires every directive executor (e.g. `DirectiveExecutor.layer` + `Bus.layer()`). Fails to
+   * build with `InvalidOptions` when the supervisor options do not validate.
    *
    * @example
    * ```ts

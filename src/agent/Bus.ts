@@ -80,8 +80,15 @@ export interface PublishResult {
 /** The `Bus` service: a signal bus with pattern subscriptions, bounded buffers, replay and dead letters. */
 export interface BusShape {
   readonly name: string
+  /**
+   * Publishes a signal to every matching subscriber. Fails with `BusOverflow` (naming the subscribers) when a
+   * subscriber with the `fail` overflow strategy has a full buffer.
+   */
   readonly publish: (signal: Signal) => Effect.Effect<PublishResult, BusOverflow>
-  /** subscribes for the lifetime of the current `Scope` */
+  /**
+   * subscribes for the lifetime of the current `Scope`. Fails with `InvalidRoute` when the pattern does not parse and
+   * `InvalidAgentOptions` when the subscribe options are invalid.
+   */
   readonly subscribe: (
     pattern: string,
     options?: SubscribeOptions
@@ -141,7 +148,7 @@ interface Subscriber {
 }
 
 /**
- * Creates a bus.
+ * Creates a bus. Fails with `InvalidAgentOptions` when the options are invalid.
  *
  * @example
  * ```ts
@@ -258,7 +265,7 @@ export const make = (options: BusOptions = {}): Effect.Effect<BusShape, InvalidA
 
 /** The bus as a service. */
 export class Bus extends Context.Service<Bus, BusShape>()("troupe/agent/Bus") {
-  /** A bus offered as a service. */
+  /** A bus offered as a service; fails to build with `InvalidAgentOptions` when the options are invalid. */
   static readonly layer = (options: BusOptions = {}): Layer.Layer<Bus, InvalidAgentOptions> =>
     Layer.effect(Bus, make(options))
   /** `make`: a bus as a value, without the service. */

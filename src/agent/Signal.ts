@@ -59,7 +59,7 @@ export const decodeResult = (input: unknown): Result.Result<Signal, InvalidSigna
   return Result.fail(new InvalidSignal({ subject: "signal", path, detail }))
 }
 
-/** Validates an untrusted signal (e.g. from the wire). */
+/** Validates an untrusted signal (e.g. from the wire). Fails with `InvalidSignal` when it does not decode. */
 export const decode = (input: unknown): Effect.Effect<Signal, InvalidSignal> =>
   Effect.suspend(() => {
     const r = decodeResult(input)
@@ -82,7 +82,8 @@ export const makeAt = (input: SignalInput, millis: number): Result.Result<Signal
 }
 
 /**
- * Builds a signal: `id` is a UUIDv7 and `time` the current time, both from Effect's `Clock`.
+ * Builds a signal: `id` is a UUIDv7 and `time` the current time, both from Effect's `Clock`. Fails with
+ * `InvalidSignal` when the input does not make a valid signal .
  *
  * @example
  * ```ts

@@ -84,7 +84,8 @@ const failure = (call: ToolCall, error: unknown): ToolResult => ({
 })
 
 /**
- * Creates a tool runner owned by the current scope.
+ * Creates a tool runner owned by the current scope. Fails with `InvalidAgentOptions` when the options (tools,
+ * policy, concurrency) are invalid and `InvalidOptions` when its tool supervisor rejects its options.
  *
  * @example
  * ```ts

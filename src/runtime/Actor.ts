@@ -123,7 +123,9 @@ export type StartError = InitFailed | StartIgnored | AlreadyStarted | InvalidOpt
 const DEFAULT_CALL_TIMEOUT = Duration.seconds(5)
 
 /**
- * Starts an actor and returns its ref once `init` has returned.
+ * Starts an actor and returns its ref once `init` has returned. Fails with a `StartError`: `InitFailed` when `init`
+ * fails or returns a stop, `StartIgnored` when it returns `ignore`, `AlreadyStarted` when the name is taken,
+ * `InvalidOptions` when the options do not validate.
  *
  * @example
  * ```ts
@@ -173,7 +175,10 @@ export const start = <S, P extends Behaviour.Protocol, Args, E = never, R = neve
       : Effect.flatMap(registration.register(process), () => launch)
   })
 
-/** `start`, with the actor stopped as by `stop(ref, shutdown)` (`terminate` runs, trapping or not) when the scope closes. */
+/**
+ * `start`, with the actor stopped as by `stop(ref, shutdown)` (`terminate` runs, trapping or not) when the scope
+ * closes. Fails as `start`: `InitFailed`, `StartIgnored`, `AlreadyStarted`, `InvalidOptions`.
+ */
 export const startScoped = <S, P extends Behaviour.Protocol, Args, E = never, R = never>(
   behaviour: Behaviour.Behaviour<S, P, Args, E, R>,
   args: Args,
@@ -212,6 +217,10 @@ const targetName = <P extends Behaviour.Protocol>(target: Target<P>): string =>
  *
  * Fast path: when the actor is idle and answers synchronously, the reply is there when `deliver` returns, and
  * no fiber suspends.
+ *
+ * Fails with `CallError`: `NoProc` when the target is not alive (or the name is unregistered), `CallTimeout` when no reply
+ * comes within the timeout, `ActorExited` when the actor exits before replying, `MailboxFull` when its bounded mailbox
+ * is full under the `fail` overflow strategy; `CallingSelf` when called from the actor's own fiber (it would deadlock).
  */
 export const call = <P extends Behaviour.Protocol>(
   target: Target<P>,
@@ -224,7 +233,8 @@ export const call = <P extends Behaviour.Protocol>(
  * `call`'s synchronous half: delivers the request now and returns the reply as an effect — an `Exit` when the
  * actor answered synchronously (check with `Exit.isExit`), else an effect that waits for it. For wrappers on hot
  * paths (e.g. an agent server mapping replies) that want to inspect a synchronous answer without combinators.
- * Must be called from inside an effect (it reads the current fiber for `CallingSelf`).
+ * Must be called from inside an effect (it reads the current fiber for `CallingSelf`). Fails as `call`: a
+ * `CallError` (`NoProc`, `CallTimeout`, `ActorExited`, `MailboxFull`) or `CallingSelf`.
  */
 export const callUnsafe = <P extends Behaviour.Protocol>(
   target: Target<P>,
@@ -359,7 +369,10 @@ export const cast = <P extends Behaviour.Protocol>(
   // deliverOneWay resolves both a ref and a registration itself
   deliverOneWay(target as Process, { kind: ENVELOPE_CAST, message })
 
-/** Sends a plain message to `handleInfo` (Erlang's `!`). Same delivery rules as `cast`. */
+/**
+ * Sends a plain message to `handleInfo` (Erlang's `!`). Same delivery rules as `cast`: fails with `MailboxFull` only
+ * when the bounded mailbox is full under the `fail` overflow strategy.
+ */
 export const send = <P extends Behaviour.Protocol>(
   target: Target<P>,
   message: Behaviour.InfoOf<P>

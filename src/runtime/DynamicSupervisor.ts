@@ -253,7 +253,7 @@ const OptionsSchema = Schema.Struct({
   extraArguments: Schema.optional(Schema.Array(Schema.Unknown))
 })
 
-/** Starts a dynamic supervisor; the caller owns its lifetime. */
+/** Starts a dynamic supervisor; the caller owns its lifetime. Fails with `InvalidOptions` when the options do not validate. */
 export const spawn = <Extra extends ReadonlyArray<unknown> = []>(
   options: DynamicSupervisorOptions<Extra> = {}
 ): Effect.Effect<DynamicSupervisorRef<Extra>, InvalidOptions> =>
@@ -289,7 +289,7 @@ export const spawn = <Extra extends ReadonlyArray<unknown> = []>(
     ) as Effect.Effect<DynamicSupervisorRef<Extra>, InvalidOptions>
   })
 
-/** `spawn`, shut down (all children concurrently) when the scope closes. */
+/** `spawn`, shut down (all children concurrently) when the scope closes; `InvalidOptions` for invalid options. */
 export const start = <Extra extends ReadonlyArray<unknown> = []>(
   options: DynamicSupervisorOptions<Extra> = {}
 ): Effect.Effect<DynamicSupervisorRef<Extra>, InvalidOptions, Scope.Scope> =>
@@ -326,7 +326,10 @@ const startReply = (response: Response): Effect.Effect<Process | undefined, MaxC
 
 /**
  * Starts a child under the dynamic supervisor. Its `start` receives the supervisor's `extraArguments` first.
- * Returns the process, or `undefined` when the start was ignored.
+ * Returns the process, or `undefined` when the start was ignored. Fails with `InvalidOptions` when the spec does
+ * not validate, `MaxChildren` when `maxChildren` children are already running, `FailedToStartChild` when the child's
+ * start fails; and with `CallError` (`NoProc` when the supervisor is not alive, `ActorExited` when it exits before replying) or
+ * `CallingSelf` (called from the supervisor's own fiber).
  */
 export const startChild = <Extra extends ReadonlyArray<unknown>, R>(
   ref: DynamicSupervisorRef<Extra>,
@@ -344,7 +347,11 @@ export const startChild = <Extra extends ReadonlyArray<unknown>, R>(
     }
   ) as Effect.Effect<Process | undefined, MaxChildren | FailedToStartChild | InvalidOptions | CallFailure, R>
 
-/** Terminates one child (by its process). */
+/**
+ * Terminates one child (by its process). Fails with `ChildNotFound` when the process is not a child of this
+ * supervisor, and with `CallError` (`NoProc` when the supervisor is not alive, `ActorExited` when it exits before replying) or
+ * `CallingSelf` (called from the supervisor's own fiber). `InvalidOptions` when `process` is not a process.
+ */
 export const terminateChild = <Extra extends ReadonlyArray<unknown>>(
   ref: DynamicSupervisorRef<Extra>,
   process: Process
@@ -357,7 +364,8 @@ export const terminateChild = <Extra extends ReadonlyArray<unknown>>(
 
 /**
  * The children (or `"restarting"` for one whose restart is pending), in start order (a deliberate difference:
- * OTP/Elixir list the newest first).
+ * OTP/Elixir list the newest first). Fails with `CallError` (`NoProc` when the supervisor is not alive, `ActorExited` when it exits before replying) or
+ * `CallingSelf` (called from the supervisor's own fiber).
  */
 export const whichChildren = <Extra extends ReadonlyArray<unknown>>(
   ref: DynamicSupervisorRef<Extra>
@@ -366,7 +374,8 @@ export const whichChildren = <Extra extends ReadonlyArray<unknown>>(
     // a WhichChildren reply carries this list (see handleCall)
     Result.isSuccess(response) ? response.success as ReadonlyArray<Process | "restarting"> : [])
 
-/** Counts of children (specs = running + restarting), as `Supervisor.countChildren`. */
+/** Counts of children (specs = running + restarting), as `Supervisor.countChildren`. Fails with `CallError` (`NoProc` when the supervisor is not alive, `ActorExited` when it exits before replying) or
+ * `CallingSelf` (called from the supervisor's own fiber). */
 export const countChildren = <Extra extends ReadonlyArray<unknown>>(
   ref: DynamicSupervisorRef<Extra>
 ): Effect.Effect<import("./internal/SupervisorBehaviour.ts").ChildCounts, CallFailure> =>

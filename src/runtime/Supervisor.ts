@@ -113,7 +113,8 @@ export const validateOptions = <R>(options: SupervisorOptions<R>): Result.Result
 
 /**
  * Starts a supervisor and its children; the caller owns its lifetime (stop it with `Actor.stop`, or let a
- * parent supervisor do it).
+ * parent supervisor do it). Fails with `InvalidOptions` when the options or a child spec do not validate, and with
+ * `FailedToStartChild` when a child's start fails (the children started before it are stopped again).
  */
 export const spawn = <R = never>(options: SupervisorOptions<R>): Effect.Effect<SupervisorRef, SpawnError, R> =>
   Effect.suspend((): Effect.Effect<SupervisorRef, SpawnError, R> => {
@@ -156,7 +157,8 @@ export const CurrentParentSupervisor = Context.Reference<SupervisorRef | undefin
 /**
  * Starts a supervisor tied to the current scope: closing the scope shuts the tree down in order. Under a
  * `CurrentParentSupervisor` it is started as that parent's child (its `name`, made unique) and closing the
- * scope terminates and removes it there.
+ * scope terminates and removes it there. Fails as `spawn`: `InvalidOptions` for invalid options or specs,
+ * `FailedToStartChild` when a child's start fails.
  *
  * @example
  * ```ts
@@ -242,14 +244,18 @@ export const shutdownTree = (ref: Process): Effect.Effect<void> =>
 /** The root supervisor of an application layer. */
 export class RootSupervisor extends Context.Service<RootSupervisor, SupervisorRef>()("troupe/RootSupervisor") {}
 
-/** A Layer that starts the tree when built and shuts it down in order when released. */
+/**
+ * A Layer that starts the tree when built and shuts it down in order when released. Fails to build as `spawn`:
+ * `InvalidOptions` for invalid options or specs, `FailedToStartChild` when a child's start fails.
+ */
 export const layer = <R = never>(options: SupervisorOptions<R>): Layer.Layer<RootSupervisor, SpawnError, R> =>
   Layer.effect(RootSupervisor, start(options))
 
 /**
  * The root of an application: provides `RootSupervisor` and makes it the `CurrentParentSupervisor`, so every
  * supervisor that layers built on top of it start (`Supervisor.start`) becomes a subtree of this one root.
- * Releasing the layer shuts the whole tree down in reverse start order.
+ * Releasing the layer shuts the whole tree down in reverse start order. Fails to build as `spawn`: `InvalidOptions`
+ * for invalid options or specs, `FailedToStartChild` when a child's start fails.
  */
 export const layerRoot = <R = never>(options: SupervisorOptions<R>): Layer.Layer<RootSupervisor, SpawnError, R> =>
   Layer.effectContext(
@@ -285,7 +291,12 @@ const request = <A, E extends ManagementError>(
       Result.isSuccess(response) ? Effect.succeed(response.success as A) : Effect.fail(response.failure as E)
   )
 
-/** Adds and starts a child (`undefined` when its start was ignored). */
+/**
+ * Adds and starts a child (`undefined` when its start was ignored). Fails with `InvalidOptions` when the spec does
+ * not validate, `AlreadyStarted` when a running child has the id, `AlreadyPresent` when a stopped child's spec has
+ * it, `FailedToStartChild` when the child's start fails; and with `CallError` (`NoProc` when the supervisor is not alive, `ActorExited` when it exits before replying) or
+ * `CallingSelf` (called from the supervisor's own fiber).
+ */
 export const startChild = <R>(
   ref: SupervisorRef,
   spec: ChildSpec<R>
@@ -300,14 +311,23 @@ export const startChild = <R>(
   // the supervisor stores erased specs; R is provided by its context
   request(ref, { _tag: "StartChild", spec: spec as ChildSpec<unknown> })
 
-/** Terminates a child; a temporary child's spec is removed, others are kept (restartable). */
+/**
+ * Terminates a child; a temporary child's spec is removed, others are kept (restartable). Fails with `ChildNotFound`
+ * when no child has the id, and with `CallError` (`NoProc` when the supervisor is not alive, `ActorExited` when it exits before replying) or
+ * `CallingSelf` (called from the supervisor's own fiber).
+ */
 export const terminateChild = (
   ref: SupervisorRef,
   id: string
 ): Effect.Effect<void, import("./RuntimeError.ts").ChildNotFound | CallFailure> =>
   request(ref, { _tag: "TerminateChild", id })
 
-/** Restarts a child that is not running. */
+/**
+ * Restarts a child that is not running. Fails with `ChildNotFound` when no child has the id, `ChildRunning` when it
+ * is running, `ChildRestarting` when its restart is pending, `FailedToStartChild` when its start fails; and with
+ * `CallError` (`NoProc` when the supervisor is not alive, `ActorExited` when it exits before replying) or
+ * `CallingSelf` (called from the supervisor's own fiber).
+ */
 export const restartChild = (
   ref: SupervisorRef,
   id: string
@@ -320,7 +340,11 @@ export const restartChild = (
   | CallFailure
 > => request(ref, { _tag: "RestartChild", id })
 
-/** Deletes the spec of a child that is not running. */
+/**
+ * Deletes the spec of a child that is not running. Fails with `ChildNotFound` when no child has the id,
+ * `ChildRunning` when it is running, `ChildRestarting` when its restart is pending; and with `CallError` (`NoProc` when the supervisor is not alive, `ActorExited` when it exits before replying) or
+ * `CallingSelf` (called from the supervisor's own fiber).
+ */
 export const deleteChild = (
   ref: SupervisorRef,
   id: string
@@ -334,16 +358,22 @@ export const deleteChild = (
 
 /**
  * Every child, in start order (a deliberate difference from OTP's `which_children`, which lists the newest
- * first); `countChildren` gives exact counts.
+ * first); `countChildren` gives exact counts. Fails with `CallError` (`NoProc` when the supervisor is not alive, `ActorExited` when it exits before replying) or
+ * `CallingSelf` (called from the supervisor's own fiber).
  */
 export const whichChildren = (ref: SupervisorRef): Effect.Effect<ReadonlyArray<ChildInfo>, CallFailure> =>
   request<ReadonlyArray<ChildInfo>, never>(ref, { _tag: "WhichChildren" })
 
-/** Counts of specs, running children, supervisors and workers. */
+/** Counts of specs, running children, supervisors and workers. Fails with `CallError` (`NoProc` when the supervisor is not alive, `ActorExited` when it exits before replying) or
+ * `CallingSelf` (called from the supervisor's own fiber). */
 export const countChildren = (ref: SupervisorRef): Effect.Effect<ChildCounts, CallFailure> =>
   request<ChildCounts, never>(ref, { _tag: "CountChildren" })
 
-/** The child's spec with its defaults filled in (`restart`, `shutdown`, `type`, `significant`), as OTP's `get_childspec`. */
+/**
+ * The child's spec with its defaults filled in (`restart`, `shutdown`, `type`, `significant`), as OTP's
+ * `get_childspec`. Fails with `ChildNotFound` when no child has the id, and with `CallError` (`NoProc` when the supervisor is not alive, `ActorExited` when it exits before replying) or
+ * `CallingSelf` (called from the supervisor's own fiber).
+ */
 export const getChildSpec = (
   ref: SupervisorRef,
   id: string
