@@ -9,6 +9,7 @@
  */
 import { Effect } from "effect"
 import { Redis } from "effect/persistence"
+import { luaScript } from "../../internal/RedisLua.ts"
 import type { BudgetPeriod } from "../Budget.ts"
 import { periodStart } from "../Budget.ts"
 import { BudgetStoreError } from "../BudgetError.ts"
@@ -123,12 +124,7 @@ normalise(b, h, tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
 return redis.call('HMGET', b, 'limit', 'period', 'alertAt', 'start', 'spent', 'reserved')
 `
 
-type Params = ReadonlyArray<string>
-const script = (lua: string) =>
-  Redis.script((keys: Params, args: Params) => [...keys, ...args], {
-    lua,
-    numberOfKeys: (keys: Params) => keys.length
-  }).withReturnType<unknown>()
+const script = luaScript
 const reserveScript = script(RESERVE)
 const settleScript = script(SETTLE)
 const setScript = script(SET)

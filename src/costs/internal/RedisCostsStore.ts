@@ -11,6 +11,7 @@
  */
 import { Effect } from "effect"
 import { Redis } from "effect/persistence"
+import { luaScript } from "../../internal/RedisLua.ts"
 import type { CostPeriod } from "../Costs.ts"
 import { CostsStoreError } from "../CostsError.ts"
 import type { CostRow, CostsStoreShape, CostTotal } from "./CostsStore.ts"
@@ -41,12 +42,7 @@ end
 return out
 `
 
-type Params = ReadonlyArray<string>
-const script = (lua: string) =>
-  Redis.script((keys: Params, args: Params) => [...keys, ...args], {
-    lua,
-    numberOfKeys: (keys: Params) => keys.length
-  }).withReturnType<unknown>()
+const script = luaScript
 const addScript = script(ADD)
 const totalsScript = script(TOTALS)
 

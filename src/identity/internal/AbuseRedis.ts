@@ -10,6 +10,7 @@
 import { Effect } from "effect"
 import { Redis } from "effect/persistence"
 import { createHash, randomUUID } from "node:crypto"
+import { luaScript } from "../../internal/RedisLua.ts"
 import type { AbusePolicy, AbuseState, Block, BlockTargetKind } from "../Abuse.ts"
 
 const SIGNAL = `
@@ -44,10 +45,7 @@ redis.call('ZREM', KEYS[2], ARGV[2])
 return b
 `
 
-type Params = ReadonlyArray<string>
-const script = (lua: string) =>
-  Redis.script((keys: Params, args: Params) => [...keys, ...args], { lua, numberOfKeys: (keys: Params) => keys.length })
-    .withReturnType<unknown>()
+const script = luaScript
 const signalScript = script(SIGNAL)
 const liftScript = script(LIFT)
 
