@@ -6,6 +6,8 @@
  * - **Retention keeps the last `keep` checkpoints per agent** (default 10) **and drops those older than `maxAge`**
  *   (default: no age limit), both applied on every save; `latest` and `list` never return an expired checkpoint.
  * - **`latest` is the checkpoint with the highest sequence number**; `list` returns them newest first.
+ * - **Every backend keeps a JSON copy of the state**: what `latest` returns is `JSON.parse(JSON.stringify(state))`
+ *   (`-0` reads back as `0`, `undefined` as `null`), and a later change to the saved object does not reach it.
  * - **The memory backend is bounded**: at most `maxAgents` agents (default 10,000; the agent saved least recently
  *   is dropped first), each with at most `keep` checkpoints.
  *
@@ -85,7 +87,8 @@ const makeMemory = (options: RetentionOptions & { readonly maxAgents?: number } 
         }
         agents.delete(agentId) // most recently saved last
         agents.set(agentId, entry)
-        const checkpoint: Checkpoint = { agentId, seq: entry.next++, at: now, state }
+        const copy: unknown = JSON.parse(JSON.stringify(state ?? null))
+        const checkpoint: Checkpoint = { agentId, seq: entry.next++, at: now, state: copy }
         entry.list = [...live(entry.list, now), checkpoint].slice(-keep)
         return checkpoint
       }),

@@ -58,6 +58,18 @@ const conformance = (name: string, layer: (options: RetentionOptions) => Layer.L
       expect((yield* checkpoints.save(id, "again")).seq).toBe(3)
     }).pipe(Effect.provide(layer({ maxAge: "1 minute" }))))
 
+  it.effect(`${name}: every backend keeps a JSON copy of the state`, () =>
+    Effect.gen(function*() {
+      const checkpoints = yield* Checkpoints
+      const id = agent("copy")
+      const state = { n: -0, list: [1] as Array<number>, gone: undefined }
+      yield* checkpoints.save(id, state)
+      state.list.push(2)
+      expect(Option.getOrThrow(yield* checkpoints.latest(id)).state).toStrictEqual({ n: 0, list: [1] })
+      yield* checkpoints.save(id, undefined)
+      expect(Option.getOrThrow(yield* checkpoints.latest(id)).state).toBeNull()
+    }).pipe(Effect.provide(layer({}))))
+
   it.effect(`${name}: fuzz: any JSON state round-trips`, () =>
     Effect.gen(function*() {
       const checkpoints = yield* Checkpoints
