@@ -58,9 +58,10 @@ import {
   PipelineRedrive,
   ProviderRegistry,
   type ProvidersFromConfigOptions,
-  QueueStep
+  QueueStep,
+  RouterStep
 } from "../pipeline/index.ts"
-import type { QueueStepOptions } from "../pipeline/index.ts"
+import type { QueueStepOptions, RouterStepOptions } from "../pipeline/index.ts"
 import type { InvalidPipelineOptions } from "../pipeline/index.ts"
 import { providerDefaults, RateLimiter, type RateLimiterOptionsInput } from "../ratelimit/index.ts"
 import { Lifecycle, Supervisor } from "../runtime/index.ts"
@@ -110,6 +111,12 @@ export interface TroupeOptions {
    * `InvalidOptions` naming the path.
    */
   readonly queues?: QueueStepOptions
+  /**
+   * The router policy (`RouterStep`): `{ routes: { <model>: <cheaper model> }, maxSimpleChars?, classify? }` sends
+   * simple requests to the cheaper model; with `costs`, its savings are on the ledger (`Costs.savings`). Off by
+   * default. Bad options fail the layer with `InvalidPipelineOptions` naming the path.
+   */
+  readonly router?: RouterStepOptions
   readonly memory?: { readonly maxMessages?: number }
   readonly agents?: { readonly name?: string; readonly maxRestarts?: number; readonly maxSeconds?: number }
 }
@@ -291,11 +298,15 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
     ? Costs.layerMemory()
     // the only option is a string prefix, which never fails the options check: orDie never dies here
     : Costs.layerRedis({ prefix: `${prefix}costs:` }).pipe(Layer.provide(redisLayer), Layer.orDie)
+  // router: the options win, else the configuration's `router` section when it names a route
+  const routerOptions = options.router ??
+    (startup.router !== undefined && Object.keys(startup.router.routes).length > 0 ? startup.router : undefined)
   // the same layer values feed the steps and the context (a layer is built once per value), so one store serves both
   const steps = Layer.mergeAll(
     budgets === undefined ? Layer.empty : BudgetStep.layer().pipe(Layer.provide(budgets)),
     deadLetters === undefined ? Layer.empty : DeadLetterStep.layer({ redrive }).pipe(Layer.provide(deadLetters)),
-    options.queues === undefined ? Layer.empty : QueueStep.layer(options.queues)
+    options.queues === undefined ? Layer.empty : QueueStep.layer(options.queues),
+    routerOptions === undefined ? Layer.empty : RouterStep.layer(routerOptions)
   )
   // typed as `Llm` only: the optional services are in the context at run time (found with Effect.serviceOption)
   const pipeline: Layer.Layer<

@@ -38,6 +38,8 @@ export const TroupeOptionsSchema = Schema.Struct({
   deadLetters: Schema.optionalKey(Schema.Boolean),
   // decoded by QueueStep.layer (its own Schema, `InvalidOptions` naming the path)
   queues: Schema.optionalKey(Schema.Unknown),
+  // decoded by RouterStep.layer (its own Schema, `InvalidPipelineOptions` naming the path)
+  router: Schema.optionalKey(Schema.Unknown),
   memory: Schema.optionalKey(Schema.Struct({
     maxMessages: Schema.optionalKey(Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1))))
   })),

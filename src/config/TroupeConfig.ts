@@ -70,6 +70,15 @@ export const TroupeConfig = Schema.Struct({
   telemetry: withDefault(TelemetrySection, {}),
   /** The HTTP gateway (`troupe serve`, `Gateway.layer`). */
   gateway: withDefault(GatewaySection, {}),
+  /**
+   * The router policy (`RouterStep`): simple requests to a model in `routes` go to its cheaper model (`troupe serve`
+   * and `Troupe.layer` apply it at start-up when `routes` is not empty; `Troupe.layer({ router })` wins).
+   */
+  router: Schema.optionalKey(Schema.Struct({
+    routes: Schema.Record(Schema.String.check(Schema.isMinLength(1)), Schema.String.check(Schema.isMinLength(1))),
+    maxSimpleChars: Schema.optionalKey(int(0, 10_000_000)),
+    maxInstructionChars: Schema.optionalKey(int(0, 10_000_000))
+  })),
   /** Reserved for the security subsystem. */
   security: Schema.optionalKey(OpenSection),
   /** Reserved for the budgets subsystem. */

@@ -1,18 +1,23 @@
 /**
  * `Costs`: the spend ledger. Each `record` adds a cost in USD, tagged with dimensions (tenant, principal, key,
- * project, agent, model, provider, cached, hedge), to the UTC hour, day and month buckets of the current clock time.
- * Queries read one period's bucket: `stats` gives the total and, with `groupBy`, the total per value of one
- * dimension; `forecast` projects the current month's spend.
+ * project, agent, model, provider, cached, hedge, routed), to the UTC hour, day and month buckets of the current clock
+ * time, with what the call's optimisations saved (`saved`). Queries read one period's bucket: `stats` gives the total
+ * and, with `groupBy`, the total per value of one dimension; `savings` what the response cache and the router policy
+ * saved; `forecast` projects the current month's spend.
  *
  * Rules:
  * - Periods are UTC calendar periods: an hour, a day (00:00 UTC) or a month (the 1st, 00:00 UTC).
  * - A cost that is not a finite non-negative number fails with `InvalidCost` naming the path `cost`; nothing is
- *   recorded. A dimension of the wrong type (a string of at most 1,024 characters without NUL; `cached` and `hedge`
- *   booleans) fails the same way, naming the dimension.
+ *   recorded; so does a `saved` that is not (path `saved`). A dimension of the wrong type (a string of at most 1,024
+ *   characters without NUL; `cached`, `hedge` and `routed` booleans) fails the same way, naming the dimension.
+ * - **Savings are split by cause**: a record with `cached: true` saved its `saved` through the response cache (what
+ *   the answer would have cost from the provider); a record with `routed: true` and not cached saved it through the
+ *   router policy (`RouterStep`: what the requested model would have cost minus what the cheaper one did).
  * - A store failure (Redis, PostgreSQL) is a `CostsStoreError`; the memory backend never fails.
  * - Forecast: linear on the last N days (default 7): the month-to-date total plus the mean daily spend of the last
  *   N complete or current days (fewer at the start of the month) times the days left in the month.
- * - `cached: false` and an absent `cached` are distinct values (`"false"` and `"-"` in `groups`); so for `hedge`.
+ * - `cached: false` and an absent `cached` are distinct values (`"false"` and `"-"` in `groups`); so for `hedge` and
+ *   `routed`.
  *
  * Backends, behind one conformance suite (each gives the same answers for the same records):
  * - `layerMemory` (default): bounded, at most `maxBuckets` period buckets (default 10,000, the oldest dropped
@@ -61,6 +66,8 @@ export interface CostDimensions {
   readonly cached?: boolean
   /** `true` for the losing leg of a hedged call (`HedgeStep`): a request paid for beside the answer. */
   readonly hedge?: boolean
+  /** `true` when the router policy (`RouterStep`) sent the call to a cheaper model than the one requested. */
+  readonly routed?: boolean
 }
 
 /** A dimension name that `stats` can group by. */
@@ -76,7 +83,8 @@ export const costDimensions: ReadonlyArray<CostDimension> = [
   "model",
   "provider",
   "cached",
-  "hedge"
+  "hedge",
+  "routed"
 ]
 
 /** A UTC calendar period. */
@@ -86,6 +94,11 @@ export type CostPeriod = "hour" | "day" | "month"
 export interface CostRecord extends CostDimensions {
   /** USD, finite and non-negative. */
   readonly cost: number
+  /**
+   * USD the call's optimisations saved, finite and non-negative: for a cache hit, what the answer would have cost;
+   * for a routed call, what the requested model would have cost minus `cost`. Absent: nothing saved.
+   */
+  readonly saved?: number
 }
 
 /** A stats query. */
@@ -106,8 +119,36 @@ export interface CostStats {
   readonly start: number
   readonly total: number
   readonly count: number
+  /** USD saved by the optimisations of the counted records (see `savings` for the split by cause). */
+  readonly saved: number
   /** Total per value of `groupBy` (absent dimension: `"-"`). */
   readonly groups: Readonly<Record<string, number>>
+}
+
+/** A savings query: one period, optionally filtered as `stats` is. */
+export interface SavingsQuery {
+  readonly period: CostPeriod
+  /** Any instant inside the period (default: now). */
+  readonly at?: number
+  /** Only records whose dimensions equal these. */
+  readonly where?: Partial<Record<CostDimension, string>>
+}
+
+/** The answer of `savings`: what the response cache and the router policy saved in one period, USD. */
+export interface CostSavings {
+  readonly period: CostPeriod
+  /** The start of the period, epoch ms. */
+  readonly start: number
+  /** Saved by cache hits: what the answers served from the cache would have cost. */
+  readonly cache: number
+  /** Saved by the router policy: what the requested models would have cost minus what the routed calls cost. */
+  readonly router: number
+  /** `cache + router`. */
+  readonly total: number
+  /** Calls answered from the cache. */
+  readonly cacheHits: number
+  /** Calls the router sent to a cheaper model (and not answered from the cache). */
+  readonly routedCalls: number
 }
 
 /** The answer of `forecast`. */
@@ -129,6 +170,11 @@ export interface CostsShape {
   readonly record: (entry: CostRecord) => Effect.Effect<void, InvalidCost | CostsStoreError>
   /** The total (and group totals) of one period. Fails with `CostsStoreError` when the store fails (memory: never). */
   readonly stats: (query: CostQuery) => Effect.Effect<CostStats, CostsStoreError>
+  /**
+   * What the response cache and the router policy saved in one period (the module doc's "savings are split by
+   * cause"). Fails with `CostsStoreError` when the store fails (memory: never).
+   */
+  readonly savings: (query: SavingsQuery) => Effect.Effect<CostSavings, CostsStoreError>
   /**
    * The current month's projected total, linear on the last `days` days (default 7). Fails with `CostsStoreError`
    * when the store fails (memory: never).
@@ -193,26 +239,52 @@ const forecastDays = (now: number, days: number): ReadonlyArray<number> => {
 
 /** The `Costs` service over a store: the record check, the clock, grouping and filtering, the forecast. */
 const makeWith = (store: CostsStoreShape): CostsShape => {
-  const statsAt = (query: CostQuery, now: number) => {
+  /** The rows of the queried bucket that match `where`, with the bucket's start. */
+  const matching = (query: SavingsQuery, now: number) => {
     const start = periodStart(query.period, query.at ?? now)
-    return Effect.map(store.rows(query.period, start), (rows): CostStats => {
+    const where = query.where === undefined ? [] : Object.entries(query.where)
+    return Effect.map(store.rows(query.period, start), (rows) => ({
+      start,
+      // `where` keys are dimension names by the query type; Object.entries widens them to string.
+      rows: rows.filter((row) =>
+        where.every(([d, v]) => v === undefined || dimValue(row.dims, d as CostDimension) === v)
+      )
+    }))
+  }
+  const statsAt = (query: CostQuery, now: number) =>
+    Effect.map(matching(query, now), ({ rows, start }): CostStats => {
       const groups: Record<string, number> = {}
       let total = 0
       let count = 0
-      const where = query.where === undefined ? [] : Object.entries(query.where)
+      let saved = 0
       for (const row of rows) {
-        // `where` keys are dimension names by the query type; Object.entries widens them to string.
-        if (!where.every(([d, v]) => v === undefined || dimValue(row.dims, d as CostDimension) === v)) continue
         total += row.cost
         count += row.count
+        saved += row.saved
         if (query.groupBy !== undefined) {
           const g = dimValue(row.dims, query.groupBy)
           groups[g] = (groups[g] ?? 0) + row.cost
         }
       }
-      return { period: query.period, start, total, count, groups }
+      return { period: query.period, start, total, count, saved, groups }
     })
-  }
+  const savingsAt = (query: SavingsQuery, now: number) =>
+    Effect.map(matching(query, now), ({ rows, start }): CostSavings => {
+      let cache = 0
+      let router = 0
+      let cacheHits = 0
+      let routedCalls = 0
+      for (const row of rows) {
+        if (row.dims.cached === true) {
+          cache += row.saved
+          cacheHits += row.count
+        } else if (row.dims.routed === true) {
+          router += row.saved
+          routedCalls += row.count
+        }
+      }
+      return { period: query.period, start, cache, router, total: cache + router, cacheHits, routedCalls }
+    })
   return {
     record: (entry) => {
       const bad = checkRecord(entry)
@@ -221,6 +293,7 @@ const makeWith = (store: CostsStoreShape): CostsShape => {
         : Effect.fail(invalidCost(bad.path, bad.detail))
     },
     stats: (query) => Effect.flatMap(Clock.currentTimeMillis, (now) => statsAt(query, now)),
+    savings: (query) => Effect.flatMap(Clock.currentTimeMillis, (now) => savingsAt(query, now)),
     forecast: (opts) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis

@@ -22,9 +22,11 @@ export type {
   CostPeriod,
   CostQuery,
   CostRecord,
+  CostSavings,
   CostsMemoryOptions,
   CostsPostgresOptions,
   CostsRedisOptions,
   CostsShape,
-  CostStats
+  CostStats,
+  SavingsQuery
 } from "./Costs.ts"

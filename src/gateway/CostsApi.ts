@@ -5,6 +5,8 @@
  *   (`Costs.stats`);
  * - `GET /costs/usage/{user}?period=…`: one principal's spend in the period, by model;
  * - `GET /costs/forecast?days=N`: the current month's linear forecast (`Costs.forecast`);
+ * - `GET /costs/savings?period=…&tenant=…`: what the response cache and the router policy saved in the period
+ *   (`Costs.savings`), optionally for one tenant;
  * - `POST /costs/budget`: sets a budget through the `Budgets` service (the payload decoded with Schema:
  *   `{ scope, limit, period }`); `GET /costs/budget/{scope}`: the budget's state.
  *
@@ -47,12 +49,29 @@ export const CostPeriodParam = Schema.Literals(["hour", "day", "month"])
 export const CostStatsQuery = Schema.Struct({
   period: Schema.optional(CostPeriodParam),
   groupBy: Schema.optional(
-    Schema.Literals(["tenant", "principal", "key", "project", "agent", "model", "provider", "cached", "hedge"])
+    Schema.Literals([
+      "tenant",
+      "principal",
+      "key",
+      "project",
+      "agent",
+      "model",
+      "provider",
+      "cached",
+      "hedge",
+      "routed"
+    ])
   )
 })
 
 /** The `GET /costs/usage/{user}` query. */
 export const CostUsageQuery = Schema.Struct({ period: Schema.optional(CostPeriodParam) })
+
+/** The `GET /costs/savings` query. */
+export const CostSavingsQuery = Schema.Struct({
+  period: Schema.optional(CostPeriodParam),
+  tenant: Schema.optional(Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(256)))
+})
 
 /** The `{user}` parameter. */
 export const CostUser = Schema.Struct({ user: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(256)) })
@@ -75,6 +94,7 @@ export class CostsGroup extends HttpApiGroup.make("costs")
       .annotate(RequiredPermission, "usage:view")
   )
   .add(HttpApiEndpoint.get("costForecast", "/costs/forecast", { query: CostForecastQuery, success: Json }))
+  .add(HttpApiEndpoint.get("costSavings", "/costs/savings", { query: CostSavingsQuery, success: Json }))
   .add(
     HttpApiEndpoint.post("setBudget", "/costs/budget", { payload: BudgetSpec, success: Json }).annotate(
       RequiredPermission,

@@ -70,6 +70,7 @@ import { QueueStep } from "./QueueStep.ts"
 import { RateLimitStep } from "./RateLimitStep.ts"
 import { ResponseCacheStep } from "./ResponseCacheStep.ts"
 import { RetryStep } from "./RetryStep.ts"
+import { RouterStep } from "./RouterStep.ts"
 import { openStream } from "./StreamOpen.ts"
 import type { CallContext, CallKind, Target } from "./Target.ts"
 import { CallState } from "./Target.ts"
@@ -154,6 +155,16 @@ const make = Effect.gen(function*() {
   const costs = Option.getOrUndefined(yield* Effect.serviceOption(Costs))
   // optional: without a HedgeStep in the context no call is hedged (see HedgeStep.ts)
   const hedge = Option.getOrUndefined(yield* Effect.serviceOption(HedgeStep))
+  // optional: without a RouterStep in the context no call is rerouted (see RouterStep.ts)
+  const router = Option.getOrUndefined(yield* Effect.serviceOption(RouterStep))
+  /** The context of a decoded `call`: sent to the router's cheaper model when the router policy says so. */
+  const contextOf = (call: LlmCall, kind: CallKind): CallContext => {
+    const state = new CallState()
+    const to = router === undefined ? undefined : router.route(call)
+    if (to === undefined) return { call, kind, state }
+    state.routedFrom = call.model
+    return { call: { ...call, model: to }, kind, state }
+  }
 
   const limits = yield* CallLimits
   // the token counter hook (a Reference: ~4 characters per token unless e.g. `Tokenizer.layerBpe` is provided)
@@ -293,7 +304,8 @@ const make = Effect.gen(function*() {
     const by = state.answeredBy ?? targets[0]
     const cached = !state.computed
     return {
-      requested: context.call.model,
+      requested: state.routedFrom ?? context.call.model,
+      ...(state.routedFrom !== undefined ? { routedTo: context.call.model } : {}),
       provider: by.provider,
       model: by.model,
       ...(by.provider !== by.route ? { standInFor: by.route } : {}),
@@ -306,12 +318,47 @@ const make = Effect.gen(function*() {
     }
   }
 
+  /**
+   * What an answered call saved: a cache hit what its answer would have cost from the model of its key; a routed
+   * call what the requested model would have cost for the same usage minus what it cost (see `RouterStep`).
+   */
+  const savedOf = (
+    context: CallContext,
+    targets: Arr.NonEmptyReadonlyArray<Target>,
+    result: LlmResult
+  ): Effect.Effect<number | undefined> => {
+    if (result.meta.cached) return Exit.succeed(usage.costOf(targets[0], result.usage))
+    const from = context.state.routedFrom
+    const paid = result.meta.costUsd
+    if (from === undefined || paid === undefined) return Exit.succeed(undefined)
+    return Effect.match(resolveOne(from, context.kind), {
+      onFailure: () => undefined,
+      onSuccess: (requested) => {
+        const would = usage.costOf(requested, result.usage)
+        return would === undefined ? undefined : Math.max(0, would - paid)
+      }
+    })
+  }
+  /** Records an answered call on the `Costs` ledger (when there is one); a store failure is ignored. */
+  const recordCost = (
+    context: CallContext,
+    targets: Arr.NonEmptyReadonlyArray<Target>,
+    result: LlmResult
+  ): Effect.Effect<void> =>
+    costs === undefined ? Effect.void : flatMapNow(savedOf(context, targets, result), (saved) => {
+      const entry = costRecordOf(context.call, result.meta, saved)
+      // a computed cost is finite and ≥ 0 (UsageStep); `record` fails only when its store (Redis, PostgreSQL)
+      // does, and the answer is returned anyway
+      return entry === undefined ? Effect.void : Effect.ignore(costs.record(entry))
+    })
+
   // One `suspend` per run: the per-call state is created afresh each time the returned effect runs (it may be
   // retried or repeated), and within the run already-decoded inputs continue without extra steps.
   const generateUnguarded = (input: LlmCallInput | LlmCall): Effect.Effect<LlmResult, LlmError> =>
     Effect.suspend(() =>
-      flatMapNow(decodeLlmCall(input), (call) => {
-        const context: CallContext = { call, kind: "text", state: new CallState() }
+      flatMapNow(decodeLlmCall(input), (requested) => {
+        const context = contextOf(requested, "text")
+        const call = context.call
         return withTargets(context, (targets) => {
           const compute = Effect.suspend(() => {
             context.state.computed = true
@@ -336,12 +383,7 @@ const make = Effect.gen(function*() {
             answered,
             (response): LlmResult => ({ ...response, meta: metaOf(context, targets, response) })
           )
-          return costs === undefined ? result : Effect.tap(result, (r) => {
-            const entry = costRecordOf(call, r.meta)
-            // a computed cost is finite and ≥ 0 (UsageStep); `record` fails only when its store (Redis, PostgreSQL)
-            // does, and the answer is returned anyway
-            return entry === undefined ? Effect.void : Effect.ignore(costs.record(entry))
-          })
+          return costs === undefined ? result : Effect.tap(result, (r) => recordCost(context, targets, r))
         })
       })
     )
@@ -411,16 +453,21 @@ const make = Effect.gen(function*() {
       )
     }))
 
-  const streamCall = (call: LlmCall, deadline: number): Stream.Stream<LlmOutputPart, LlmError> =>
+  const streamCall = (requested: LlmCall, deadline: number): Stream.Stream<LlmOutputPart, LlmError> =>
     Stream.unwrap(Effect.gen(function*() {
-      const context: CallContext = { call, kind: "stream" satisfies CallKind, state: new CallState() }
+      const context = contextOf(requested, "stream")
+      const call = context.call
       context.state.deadlineAt = (yield* Clock.currentTimeMillis) + deadline
       const targets = yield* resolveTargets(context)
       const primary = targets[0]
       const key = cacheStep.keyOf(context, primary, mergeParams(primary.defaults, call.params))
       if (key !== undefined) {
         const hit = yield* cacheStep.lookup(key, context)
-        if (Option.isSome(hit)) return replay(hit.value, metaOf(context, targets, hit.value))
+        if (Option.isSome(hit)) {
+          const meta = metaOf(context, targets, hit.value)
+          yield* recordCost(context, targets, { ...hit.value, meta })
+          return replay(hit.value, meta)
+        }
       }
       context.state.computed = true
       const reservation = budget === undefined ? undefined : yield* budget.reserve(context, targets)
@@ -454,7 +501,10 @@ const make = Effect.gen(function*() {
           const stored = key === undefined || response === undefined
             ? Effect.succeed(finish)
             : Effect.as(cacheStep.store(key, response), finish)
-          return reservation === undefined ? stored : Effect.andThen(paid(response), stored)
+          const recorded = response === undefined
+            ? stored
+            : Effect.andThen(recordCost(context, targets, { ...response, meta: finish.meta }), stored)
+          return reservation === undefined ? recorded : Effect.andThen(paid(response), recorded)
         })
       )
       // a stream that ends without its Finish (failed, dropped) gives its hold back

@@ -13,6 +13,8 @@ import type { Finish, LlmResponse, LlmStreamPart } from "../llm/index.ts"
 export interface CallMeta {
   /** The alias or spec the call named. */
   readonly requested: string
+  /** Set when the router policy (`RouterStep`) sent the call to a cheaper model: that model (alias or spec). */
+  readonly routedTo?: string
   /** The provider and model that answered (for a cache hit: those of the cached answer's key). */
   readonly provider: string
   readonly model: string

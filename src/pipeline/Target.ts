@@ -54,6 +54,8 @@ export class CallState {
   hedge: "won" | "lost" | undefined = undefined
   /** Cost in USD of a hedged call's losing leg (recorded by `HedgeStep`'s caller; 0 without one). */
   hedgeCostUsd = 0
+  /** Set when the router policy (`RouterStep`) sent the call elsewhere: the model the call named. */
+  routedFrom: string | undefined = undefined
   /** When the whole call must be over (Clock ms; see `CallLimits`): the retry step makes no retry ending later. */
   deadlineAt: number | undefined = undefined
 

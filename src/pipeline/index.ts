@@ -70,6 +70,14 @@ export { isCacheable, ResponseCacheStep } from "./ResponseCacheStep.ts"
 export type { ResponseCacheStepOptions, ResponseCacheStepShape } from "./ResponseCacheStep.ts"
 export { RetryStep, RetryStepOptions } from "./RetryStep.ts"
 export type { RetryStepShape } from "./RetryStep.ts"
+export {
+  classifyComplexity,
+  DEFAULT_MAX_INSTRUCTION_CHARS,
+  DEFAULT_MAX_SIMPLE_CHARS,
+  MAX_ROUTES,
+  RouterStep
+} from "./RouterStep.ts"
+export type { Complexity, ComplexityThresholds, RouterStepOptions, RouterStepShape } from "./RouterStep.ts"
 export { openStream } from "./StreamOpen.ts"
 export { CallState, CurrentTarget } from "./Target.ts"
 export type { CallContext, CallKind, Target } from "./Target.ts"

@@ -80,6 +80,37 @@ describe("Troupe.layer optional services (costs, budgets, deadLetters)", () => {
   })
 })
 
+describe("Troupe.layer({ router })", () => {
+  it.effect("the router policy sends simple requests to the cheaper model; with costs, routed calls are on the ledger", () =>
+    Effect.gen(function*() {
+      const llm = yield* Llm
+      const simple = yield* llm.generate({ ...ask("hi"), model: "capable" })
+      assert.strictEqual(simple.meta.requested, "capable")
+      assert.strictEqual(simple.meta.routedTo, "fast")
+      const complex = yield* llm.generate({ ...ask("x".repeat(5000)), model: "capable" })
+      assert.isUndefined(complex.meta.routedTo)
+      const savings = yield* Costs.use((costs) => costs.savings({ period: "day" }))
+      assert.strictEqual(savings.routedCalls, 1)
+    }).pipe(Effect.provide(Troupe.layerTest({ costs: true, router: { routes: { capable: "fast" } } }))))
+
+  it.effect("the configuration's router section applies the router policy at start-up", () =>
+    Effect.gen(function*() {
+      const llm = yield* Llm
+      assert.strictEqual((yield* llm.generate({ ...ask("hi"), model: "capable" })).meta.routedTo, "fast")
+    }).pipe(
+      Effect.provide(Troupe.layerTest({ config: { defaults: { router: { routes: { capable: "fast" } } } } }))
+    ))
+
+  it.effect("bad router options fail the layer with InvalidPipelineOptions naming the path", () =>
+    Effect.gen(function*() {
+      // untrusted options on purpose
+      const bad = { routes: { capable: 7 } } as unknown as { readonly routes: Record<string, string> }
+      const error = yield* Effect.flip(Effect.provide(Effect.void, Troupe.layerTest({ router: bad })))
+      assert.strictEqual(error._tag, "InvalidPipelineOptions")
+      assert.include(error.message, "routes")
+    }))
+})
+
 describeRedis("Troupe.layer optional services on Redis", () => {
   it.effect("with redis, costs, budgets and dead letters are kept under the application's prefix", () => {
     const prefix = uniquePrefix("troupe-optional")

@@ -81,7 +81,8 @@ const DATASET: ReadonlyArray<CostRecord> = [
     provider: "openai",
     cached: false
   },
-  { cost: 0.5, tenant: "t\tx", principal: "\"quoted\" ü 🙂", model: "m:ß" }
+  { cost: 0.5, tenant: "t\tx", principal: "\"quoted\" ü 🙂", model: "m:ß" },
+  { cost: 0.001, tenant: "globex", principal: "cy", model: "openai:gpt-4o-mini", routed: true, saved: 0.009 }
 ]
 
 const dimensions: ReadonlyArray<CostDimension> = [
@@ -93,7 +94,8 @@ const dimensions: ReadonlyArray<CostDimension> = [
   "model",
   "provider",
   "cached",
-  "hedge"
+  "hedge",
+  "routed"
 ]
 
 const reference = (
@@ -249,6 +251,31 @@ export const costsConformance = (backend: CostsBackend): void => {
         assert.deepStrictEqual((yield* costs.stats({ period: "day", groupBy: "hedge" })).groups, { "-": 3, true: 4 })
       })))
 
+    it.effect("savings are split by cause: cache hits saved through the response cache, routed calls through the router policy", () =>
+      run(Effect.gen(function*() {
+        const costs = yield* Costs
+        yield* costs.record({ cost: 0, cached: true, saved: 0.02, tenant: "acme" })
+        yield* costs.record({ cost: 0, cached: true, saved: 0.03, tenant: "globex" })
+        yield* costs.record({ cost: 0.001, routed: true, saved: 0.009, tenant: "acme" })
+        // a routed call answered from the cache counts as a cache saving
+        yield* costs.record({ cost: 0, cached: true, routed: true, saved: 0.004, tenant: "acme" })
+        yield* costs.record({ cost: 0.5, tenant: "acme" })
+        const all = yield* costs.savings({ period: "day" })
+        assert.closeTo(all.cache, 0.054, 1e-12)
+        assert.closeTo(all.router, 0.009, 1e-12)
+        assert.closeTo(all.total, 0.063, 1e-12)
+        assert.strictEqual(all.cacheHits, 3)
+        assert.strictEqual(all.routedCalls, 1)
+        const acme = yield* costs.savings({ period: "month", where: { tenant: "acme" } })
+        assert.closeTo(acme.cache, 0.024, 1e-12)
+        assert.closeTo(acme.router, 0.009, 1e-12)
+        const stats = yield* costs.stats({ period: "hour", groupBy: "routed" })
+        assert.closeTo(stats.saved, 0.063, 1e-12)
+        assert.closeTo(stats.total, 0.501, 1e-12)
+        assertGroups(stats.groups, { "-": 0.5, true: 0.001 })
+        assert.strictEqual((yield* costs.savings({ period: "day", at: JAN_15_NOON - 2 * DAY })).total, 0)
+      })))
+
     it.effect("a dimension of the wrong type (or with a NUL character) fails with InvalidCost naming the dimension; nothing is recorded", () =>
       run(Effect.gen(function*() {
         const costs = yield* Costs
@@ -258,6 +285,9 @@ export const costsConformance = (backend: CostsBackend): void => {
           [{ cost: 1, cached: "yes" }, "cached"],
           [{ cost: 1, agent: "a\u0000b" }, "agent"],
           [{ cost: "1" }, "cost"],
+          [{ cost: 1, saved: -1 }, "saved"],
+          [{ cost: 1, saved: Number.POSITIVE_INFINITY }, "saved"],
+          [{ cost: 1, routed: 1 }, "routed"],
           [null, ""]
         ]
         for (const [entry, path] of bad) {

@@ -39,7 +39,15 @@ afterAll(async () => {
 
 describe("costs admin API", () => {
   it("the cost endpoints refuse a request without the admin credential", async () => {
-    for (const path of ["/costs/stats", "/costs/usage/ada", "/costs/forecast", "/costs/budget/tenant:acme"]) {
+    for (
+      const path of [
+        "/costs/stats",
+        "/costs/usage/ada",
+        "/costs/forecast",
+        "/costs/savings",
+        "/costs/budget/tenant:acme"
+      ]
+    ) {
       expect((await fetch(`${url}${path}`)).status).toBe(401)
     }
     expect((await post(`${url}/costs/budget`, { scope: "tenant:acme", limit: 1, period: "month" })).status).toBe(401)
@@ -60,6 +68,20 @@ describe("costs admin API", () => {
     expect(forecast.projected).toBeGreaterThanOrEqual(0.75)
     expect(forecast.method).toMatch(/linear/)
     expect((await fetch(`${url}/costs/stats?period=week`, { headers: admin })).status).toBe(400)
+  })
+
+  it("GET /costs/savings: what the response cache and the router policy saved in the period, optionally for one tenant", async () => {
+    await Effect.runPromise(costs.record({ cost: 0, cached: true, saved: 0.02, tenant: "acme" }))
+    await Effect.runPromise(costs.record({ cost: 0.001, routed: true, saved: 0.009, tenant: "acme" }))
+    await Effect.runPromise(costs.record({ cost: 0, cached: true, saved: 0.5, tenant: "initech" }))
+    const acme = await (await fetch(`${url}/costs/savings?period=day&tenant=acme`, { headers: admin })).json()
+    expect(acme.cache).toBeCloseTo(0.02)
+    expect(acme.router).toBeCloseTo(0.009)
+    expect(acme.total).toBeCloseTo(0.029)
+    expect([acme.cacheHits, acme.routedCalls]).toEqual([1, 1])
+    const all = await (await fetch(`${url}/costs/savings`, { headers: admin })).json()
+    expect(all.cache).toBeCloseTo(0.52)
+    expect((await fetch(`${url}/costs/savings?period=year`, { headers: admin })).status).toBe(400)
   })
 
   it("POST /costs/budget sets a budget through Budgets (payload decoded with Schema); GET /costs/budget/{scope} reads it", async () => {
@@ -96,7 +118,8 @@ describe("costs admin API on a failing store", () => {
     const failing = Layer.succeed(Costs, {
       record: () => Effect.fail(down),
       stats: () => Effect.fail(down),
-      forecast: () => Effect.fail(down)
+      forecast: () => Effect.fail(down),
+      savings: () => Effect.fail(down)
     })
     const local = Effect.runSync(Scope.make())
     const layer = Gateway.layer({ port: 0 }).pipe(
@@ -111,7 +134,7 @@ describe("costs admin API on a failing store", () => {
     const context = await Effect.runPromise(Layer.buildWithScope(layer, local))
     const base = Context.get(context, Gateway).address.url
     try {
-      for (const path of ["/costs/stats", "/costs/usage/ada", "/costs/forecast"]) {
+      for (const path of ["/costs/stats", "/costs/usage/ada", "/costs/forecast", "/costs/savings"]) {
         const response = await fetch(`${base}${path}`, { headers: admin })
         expect(response.status).toBe(503)
         expect(JSON.stringify(await response.json())).toContain("costs store stats failed")

@@ -271,6 +271,7 @@ describe("Gateway: OpenAPI document", () => {
       "/costs/budget",
       "/costs/budget/{scope}",
       "/costs/forecast",
+      "/costs/savings",
       "/costs/stats",
       "/costs/usage/{user}",
       "/health/live",

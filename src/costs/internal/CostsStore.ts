@@ -12,7 +12,7 @@ import type { CostsStoreError } from "../CostsError.ts"
 
 /** The string dimensions, then the boolean ones, in the canonical order. */
 export const stringDimensions = ["tenant", "principal", "key", "project", "agent", "model", "provider"] as const
-export const booleanDimensions = ["cached", "hedge"] as const
+export const booleanDimensions = ["cached", "hedge", "routed"] as const
 
 /** The longest dimension value a record may carry. */
 export const MAX_DIMENSION_LENGTH = 1024
@@ -22,6 +22,8 @@ export interface CostRow {
   readonly dims: CostDimensions
   readonly cost: number
   readonly count: number
+  /** USD saved (`CostRecord.saved`) by the records of this row. */
+  readonly saved: number
 }
 
 /** A bucket's total spend and record count. */
@@ -72,7 +74,8 @@ export const rowField = (e: CostDimensions): string =>
     e.model ?? null,
     e.provider ?? null,
     e.cached ?? null,
-    e.hedge ?? null
+    e.hedge ?? null,
+    e.routed ?? null
   ])
 
 /** The field of the row past a bucket's row bound, where the rest fold (every dimension absent). */
@@ -104,7 +107,7 @@ export const dimsOfField = (field: string): CostDimensions => {
 export const dimsOf = (e: CostDimensions): CostDimensions => dimsOfField(rowField(e))
 
 /**
- * The first bad field of a record: `cost` not a finite number ≥ 0, a string dimension not a string of at most
+ * The first bad field of a record: `cost` (or `saved`) not a finite number ≥ 0, a string dimension not a string of at most
  * 1,024 characters without NUL, a boolean dimension not a boolean; `undefined` when it is well-formed.
  */
 export const checkRecord = (entry: CostRecord): { readonly path: string; readonly detail: string } | undefined => {
@@ -116,6 +119,13 @@ export const checkRecord = (entry: CostRecord): { readonly path: string; readonl
       return {
         path: "cost",
         detail: `cost must be a finite number ≥ 0, got ${typeof cost === "number" ? String(cost) : typeof cost}`
+      }
+    }
+    const saved = e["saved"]
+    if (saved !== undefined && (typeof saved !== "number" || !Number.isFinite(saved) || saved < 0)) {
+      return {
+        path: "saved",
+        detail: `saved must be a finite number ≥ 0, got ${typeof saved === "number" ? String(saved) : typeof saved}`
       }
     }
     for (const d of stringDimensions) {

@@ -14,6 +14,7 @@ interface Row {
   readonly dims: CostDimensions
   cost: number
   count: number
+  saved: number
 }
 
 interface Bucket {
@@ -35,7 +36,7 @@ const str = (v: string | undefined): string => (v === undefined ? "-" : `${v.len
 const dimKey = (e: CostDimensions): string =>
   `${str(e.tenant)}${str(e.principal)}${str(e.key)}${str(e.project)}${str(e.agent)}${str(e.model)}${str(e.provider)}${
     bool(e.cached)
-  }${bool(e.hedge)}`
+  }${bool(e.hedge)}${bool(e.routed)}`
 
 const OVERFLOW = "overflow"
 
@@ -77,12 +78,13 @@ export const makeMemoryCostsStore = (maxBuckets: number, maxRows: number): Costs
         dims = dimsOf(entry)
       }
       if (row === undefined) {
-        row = { dims, cost: 0, count: 0 }
+        row = { dims, cost: 0, count: 0, saved: 0 }
         b.rows.set(key, row)
       }
     }
     row.cost += entry.cost
     row.count += 1
+    if (entry.saved !== undefined) row.saved += entry.saved
   }
   const current: Record<CostPeriod, Current> = {
     hour: { from: 0, to: -1, bucket: undefined },
@@ -112,7 +114,7 @@ export const makeMemoryCostsStore = (maxBuckets: number, maxRows: number): Costs
         const b = buckets.get(`${period}:${start}`)
         return b === undefined
           ? empty
-          : Array.from(b.rows.values(), (r) => ({ dims: r.dims, cost: r.cost, count: r.count }))
+          : Array.from(b.rows.values(), (r) => ({ dims: r.dims, cost: r.cost, count: r.count, saved: r.saved }))
       }),
     totals: (period, starts) =>
       Effect.sync(() =>

@@ -1,9 +1,10 @@
 /**
  * The PostgreSQL `Costs` store: rows plus rollups, in `schema`.
- * - `troupe_costs`: one row per record (`at` epoch ms, the nine dimension columns, `cost` USD), the audit trail you
- *   can query with SQL; indexed by `at`.
+ * - `troupe_costs`: one row per record (`at` epoch ms, the ten dimension columns, `cost` and `saved` USD), the
+ *   audit trail you can query with SQL; indexed by `at`.
  * - `troupe_cost_rollups`: one row per period bucket and combination of dimension values (`period`, `start`,
- *   `dims` the canonical JSON field of `CostsStore.rowField`, `cost`, `count`), upserted by every record.
+ *   `dims` the canonical JSON field of `CostsStore.rowField`, `cost`, `count`, `saved`), upserted by every record.
+ * Tables made by an earlier version gain the `routed` and `saved` columns (`ADD COLUMN IF NOT EXISTS`).
  * A record is one statement (the row insert in a CTE, then the three rollup upserts with `ON CONFLICT … DO
  * UPDATE`), so it is atomic, and concurrent records lock the rollup rows in one order (hour, day, month): no
  * deadlock. Rollups are upserted rather than a materialised view because a view answers only as of its last
@@ -43,19 +44,24 @@ export const makePostgresCostsStore = (
         `key text, project text, agent text, model text, provider text, cached boolean, hedge boolean, ` +
         `cost double precision NOT NULL)`
     )
+    yield* init(`ALTER TABLE ${rows} ADD COLUMN IF NOT EXISTS routed boolean`)
+    yield* init(`ALTER TABLE ${rows} ADD COLUMN IF NOT EXISTS saved double precision NOT NULL DEFAULT 0`)
     yield* init(`CREATE INDEX IF NOT EXISTS troupe_costs_at ON ${rows} (at)`)
     yield* init(
       `CREATE TABLE IF NOT EXISTS ${rollups} (period text NOT NULL, start bigint NOT NULL, dims text NOT NULL, ` +
         `cost double precision NOT NULL, count bigint NOT NULL, PRIMARY KEY (period, start, dims))`
     )
+    yield* init(`ALTER TABLE ${rollups} ADD COLUMN IF NOT EXISTS saved double precision NOT NULL DEFAULT 0`)
     const record =
-      `WITH r AS (INSERT INTO ${rows} (at, tenant, principal, key, project, agent, model, provider, cached, hedge, cost) ` +
-      `VALUES ($1::bigint, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::boolean, $10::boolean, ` +
-      `$11::double precision)) ` +
-      `INSERT INTO ${rollups} AS u (period, start, dims, cost, count) VALUES ` +
-      `('hour', $12::bigint, $15::text, $11::double precision, 1), ('day', $13::bigint, $15::text, $11::double precision, 1), ` +
-      `('month', $14::bigint, $15::text, $11::double precision, 1) ` +
-      `ON CONFLICT (period, start, dims) DO UPDATE SET cost = u.cost + EXCLUDED.cost, count = u.count + 1`
+      `WITH r AS (INSERT INTO ${rows} (at, tenant, principal, key, project, agent, model, provider, cached, hedge, cost, ` +
+      `routed, saved) VALUES ($1::bigint, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, ` +
+      `$9::boolean, $10::boolean, $11::double precision, $16::boolean, $17::double precision)) ` +
+      `INSERT INTO ${rollups} AS u (period, start, dims, cost, count, saved) VALUES ` +
+      `('hour', $12::bigint, $15::text, $11::double precision, 1, $17::double precision), ` +
+      `('day', $13::bigint, $15::text, $11::double precision, 1, $17::double precision), ` +
+      `('month', $14::bigint, $15::text, $11::double precision, 1, $17::double precision) ` +
+      `ON CONFLICT (period, start, dims) DO UPDATE SET cost = u.cost + EXCLUDED.cost, count = u.count + 1, ` +
+      `saved = u.saved + EXCLUDED.saved`
     const shape: CostsStoreShape = {
       add: (e, now) =>
         sql.unsafe(record, [
@@ -73,16 +79,23 @@ export const makePostgresCostsStore = (
           periodStart("hour", now),
           periodStart("day", now),
           periodStart("month", now),
-          rowField(e)
+          rowField(e),
+          e.routed ?? null,
+          e.saved ?? 0
         ]).pipe(Effect.asVoid, Effect.mapError(storeError("record"))),
       rows: (period, start) =>
-        sql.unsafe<{ dims: string; cost: number | string; count: number | string }>(
-          `SELECT dims, cost, count FROM ${rollups} WHERE period = $1 AND start = $2`,
+        sql.unsafe<{ dims: string; cost: number | string; count: number | string; saved: number | string }>(
+          `SELECT dims, cost, count, saved FROM ${rollups} WHERE period = $1 AND start = $2`,
           [period, start]
         ).pipe(
           Effect.mapError(storeError("stats")),
           Effect.map((found) =>
-            found.map((r) => ({ dims: dimsOfField(r.dims), cost: Number(r.cost), count: Number(r.count) }))
+            found.map((r) => ({
+              dims: dimsOfField(r.dims),
+              cost: Number(r.cost),
+              count: Number(r.count),
+              saved: Number(r.saved)
+            }))
           )
         ),
       totals: (period, starts) =>

@@ -57,6 +57,14 @@ export const costsHandlers = HttpApiBuilder.group(GatewayApi, "costs", (handlers
           Effect.map(costs.forecast(query.days !== undefined ? { days: query.days } : {}), (f) => json(f)).pipe(
             Effect.catch((e) => Effect.succeed(storeFailure(e)))
           ))
+      .handle("costSavings", ({ query }) =>
+        costs === undefined ? notConfigured("Costs") : Effect.map(
+          costs.savings({
+            period: query.period ?? "day",
+            ...(query.tenant !== undefined ? { where: { tenant: query.tenant } } : {})
+          }),
+          (s) => json(s)
+        ).pipe(Effect.catch((e) => Effect.succeed(storeFailure(e)))))
       .handle("setBudget", ({ payload }) =>
         budgets === undefined ? notConfigured("Budgets") : budgets.set(payload).pipe(
           Effect.map(() => json({ ok: true, budget: payload })),

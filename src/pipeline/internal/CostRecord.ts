@@ -1,7 +1,8 @@
 /**
  * The cost record of one finished pipeline call, for the optional `Costs` ledger: the call's cost (0 for a cache
  * hit, nothing for an unpriced model) tagged with its tenant, user (principal), agent, the `key:` / `project:`
- * budget scopes it names, and the model and provider that answered; and the record of a hedged call's losing leg
+ * budget scopes it names, the model and provider that answered, whether the router policy rerouted it and what the
+ * cache or the router saved; and the record of a hedged call's losing leg
  * (`HedgeStep`), tagged the same way plus `hedge: true`.
  *
  * @since 0.1.0
@@ -41,14 +42,19 @@ export const hedgeCostRecordOf = (call: LlmCall, target: Target, cost: number): 
   ...tagsOf(call)
 })
 
-/** The record of `call` answered with `meta`, or `undefined` when its cost is unknown (unpriced model). */
-export const costRecordOf = (call: LlmCall, meta: CallMeta): CostRecord | undefined => {
+/**
+ * The record of `call` answered with `meta`, having saved `saved` USD (a cache hit's would-be cost, or a routed
+ * call's difference), or `undefined` when its cost is unknown (unpriced model).
+ */
+export const costRecordOf = (call: LlmCall, meta: CallMeta, saved?: number): CostRecord | undefined => {
   if (meta.costUsd === undefined) return undefined
   return {
     cost: meta.costUsd,
     model: `${meta.provider}:${meta.model}`,
     provider: meta.provider,
     cached: meta.cached,
+    ...(meta.routedTo !== undefined ? { routed: true } : {}),
+    ...(saved !== undefined && saved > 0 ? { saved } : {}),
     ...tagsOf(call)
   }
 }
