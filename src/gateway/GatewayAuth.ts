@@ -38,6 +38,11 @@ export interface CallerShape {
   readonly roles?: ReadonlyArray<string> | undefined
   /** The principal id behind the caller (an issued key's principal), for rules on one's own resources. */
   readonly principal?: string | undefined
+  /**
+   * Budget scopes every LLM call of this caller is charged to, beside its tenant's and user's (an issued key's
+   * `key:<id>`, see `GatewayKeyAuth`); passed as the call's `options.budgets`.
+   */
+  readonly budgets?: ReadonlyArray<string> | undefined
 }
 
 /** The authenticated caller of the current request (provided by the auth middleware). */

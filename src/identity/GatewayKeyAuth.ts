@@ -21,6 +21,13 @@
  *   `<tenant>/user:<principal>`), then the IP (`ipPolicy`); keys carry the tenant, so tenants isolate limits; a
  *   refusal is a 429 with `retry-after`, audited (`rate_limited`) and reported to `abuse` as `rate_limited`.
  *
+ * - **budgets from issued keys**: with `budgets` given, every call of an accepted key is charged to its budget scope
+ *   (`key:<id>` of the first key of its rotation line, passed as the call's `options.budgets` through the `Caller`,
+ *   so its costs are also tagged with the key); a key that carries a `budget` has it set on `Budgets` (limit and
+ *   period; a change keeps the period's spend) the first time this process sees it and again whenever it changes
+ *   — at most 100,000 keys remembered — and a budget store failure is a 503, never a pass. The pipeline's
+ *   `BudgetStep` then refuses an over-budget call (`BudgetExceeded`, a 402).
+ *
  * - RBAC roles of a key (data, no change to the stored record): each scope `role:<name>` gives the role `<name>`
  *   (`Rbac`'s role definitions say what it grants), and the `scopeRoles` table maps the coarse scopes (default:
  *   `*`, `gateway:*` and `gateway:admin` → `admin`, `gateway:use` → `api_user`); the `Caller` carries the roles
@@ -32,6 +39,7 @@
  */
 import { Clock, Context, Effect, Layer, Option, Redacted } from "effect"
 import { HttpServerRequest, type HttpServerResponse } from "effect/http"
+import type { BudgetsShape } from "../budget/Budgets.ts"
 import { AdminAuth, ApiAuth, Caller } from "../gateway/GatewayAuth.ts"
 import { errorResponse, httpError } from "../gateway/GatewayError.ts"
 import type { RateLimiterShape } from "../ratelimit/RateLimiter.ts"
@@ -46,6 +54,8 @@ export interface GatewayKeyAuthOptions {
   readonly audit?: AuditShape
   readonly abuse?: AbuseShape
   readonly limiter?: RateLimiterShape
+  /** Where issued keys' budgets are set and charged (see the module doc); none: keys' budgets are not enforced. */
+  readonly budgets?: BudgetsShape
   /** Policy name (registered on the limiter) for the principal tier; none: no principal tier. */
   readonly userPolicy?: string
   /** Policy name for the IP tier; none: no IP tier. */
@@ -95,6 +105,7 @@ export const make = (options: GatewayKeyAuthOptions) => {
   const apiScope = options.apiScope ?? "gateway:use"
   const adminScope = options.adminScope ?? "gateway:admin"
   const registered = new Set<string>() // per-key policies already given to the limiter (bounded below)
+  const synced = new Map<string, string>() // budget scope → the budget last set on `budgets` (bounded below)
 
   const check = <E, R>(
     action: string,
@@ -211,13 +222,29 @@ export const make = (options: GatewayKeyAuthOptions) => {
           )
         }
       }
+      const budgets = options.budgets
+      if (budgets !== undefined && Option.isSome(valid.budget)) {
+        const { limitUsd, period } = valid.budget.value
+        const spec = `${limitUsd}/${period}`
+        if (synced.get(valid.budgetScope) !== spec) {
+          const set = yield* Effect.result(budgets.set({ scope: valid.budgetScope, limit: limitUsd, period }))
+          if (set._tag === "Failure") {
+            return errorResponse(
+              httpError(503, "server_error", "The budget store is unavailable.", { code: "unavailable" })
+            )
+          }
+          if (synced.size >= 100_000) synced.clear()
+          synced.set(valid.budgetScope, spec)
+        }
+      }
       yield* record("success", `key:${valid.keyId}`, valid.tenant, "ok")
       return yield* Effect.provideService(effect, Caller, {
         id: `key:${valid.keyId}`,
         admin: roles.includes("admin"),
         tenant: valid.tenant,
         roles,
-        principal: valid.principal.id
+        principal: valid.principal.id,
+        ...(budgets !== undefined ? { budgets: [valid.budgetScope] } : {})
       })
     })
 

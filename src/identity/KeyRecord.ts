@@ -28,7 +28,7 @@ export const Scope = Schema.String.pipe(Schema.check(Schema.isPattern(/^[A-Za-z0
 
 /** A spend budget attached to a key (enforced by the budget service; the key only carries it). */
 export const Budget = Schema.Struct({
-  limitUsd: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)),
+  limitUsd: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(1e9)),
   period: Schema.Literals(["day", "month", "total"])
 })
 export type Budget = typeof Budget.Type
@@ -50,7 +50,12 @@ export const KeyRecord = Schema.Struct({
   /** set on the old key by `rotate`: the id of its successor */
   rotatedTo: Schema.optionalKey(Schema.String),
   limits: Schema.optionalKey(Schema.toEncoded(RateLimitPolicy)),
-  budget: Schema.optionalKey(Budget)
+  budget: Schema.optionalKey(Budget),
+  /**
+   * The budget scope the key's calls are charged to: `key:<id>` of the first key of its rotation line (absent:
+   * `key:<own id>`), so a rotated successor spends from the same budget and a rotation never resets the spend.
+   */
+  budgetScope: Schema.optionalKey(Schema.String)
 })
 export type KeyRecord = typeof KeyRecord.Type
 

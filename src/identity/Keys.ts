@@ -14,10 +14,13 @@
  *   secret for a known id do the same work and fail with the same reason (`unknown`). A key that is not of the
  *   format fails `malformed` (the format is public, so this reveals nothing), an empty one `missing`. Only a key
  *   whose secret matched is then reported `revoked` (revokedAt ≤ now) or `expired` (expiresAt ≤ now);
- * - on success `validate` returns the principal, tenant, scopes, rate-limit policy (`limits`) and budget;
+ * - on success `validate` returns the principal, tenant, scopes, rate-limit policy (`limits`), budget and budget
+ *   scope;
  * - `revoke(tenant, id)` marks the key revoked from now on (idempotent: the first revocation time stays);
  * - `rotate(tenant, id, { grace })` issues a successor with the same principal, scopes, limits and budget and lets
  *   the old key live only until `now + grace` (or its own earlier expiry); the old record names its successor;
+ * - **a rotation never resets the spend**: a key's calls are charged to its budget scope, `key:<id>` of the first
+ *   key of its rotation line, which the successor keeps (the old key in its grace and the new one share the budget);
  * - `list(tenant, principalId?)` shows the tenant's keys masked (`tr_live_<id>••••••••`), never hashes;
  * - every operation is scoped to a tenant: a key of another tenant is `KeyNotFound`.
  * Times come from Effect's `Clock`, so expiry and rotation grace are tested under `TestClock`.
@@ -69,6 +72,8 @@ export interface ValidatedKey {
   readonly scopes: ReadonlyArray<string>
   readonly limits: Option.Option<RateLimitPolicyInput>
   readonly budget: Option.Option<Budget>
+  /** The budget scope the key's calls are charged to (`key:<id>` of the first key of its rotation line). */
+  readonly budgetScope: string
   readonly expiresAt: Option.Option<number>
 }
 
@@ -163,6 +168,11 @@ export const make = (options: KeysOptions): Effect.Effect<KeysShape, never, KeyS
     const decodeTenant = Schema.decodeUnknownEffect(Id)
 
     const create: KeysShape["create"] = Effect.fn("Keys.create")(function*(raw) {
+      return yield* issue(raw, undefined)
+    })
+
+    /** Issues a key from `raw`; a successor passes its line's `budgetScope`. */
+    const issue = Effect.fnUntraced(function*(raw: CreateKeyInput, budgetScope: string | undefined) {
       const input = yield* decodeCreate(raw, { errors: "all" }).pipe(Effect.mapError(toInvalidInput("create")))
       const limits = input.limits === undefined
         ? undefined
@@ -180,7 +190,8 @@ export const make = (options: KeysOptions): Effect.Effect<KeysShape, never, KeyS
         createdAt: now,
         ...(input.expiresAt !== undefined ? { expiresAt: input.expiresAt } : {}),
         ...(limits !== undefined ? { limits } : {}),
-        ...(input.budget !== undefined ? { budget: input.budget } : {})
+        ...(input.budget !== undefined ? { budget: input.budget } : {}),
+        ...(budgetScope !== undefined ? { budgetScope } : {})
       }
       yield* store.insert(record)
       return { key: Redacted.make(key), id, info: toMasked(record) }
@@ -214,6 +225,7 @@ export const make = (options: KeysOptions): Effect.Effect<KeysShape, never, KeyS
         scopes: record.scopes,
         limits: Option.fromUndefinedOr(record.limits),
         budget: Option.fromUndefinedOr(record.budget),
+        budgetScope: record.budgetScope ?? `key:${record.id}`,
         expiresAt: Option.fromUndefinedOr(record.expiresAt)
       }
     })
@@ -242,14 +254,14 @@ export const make = (options: KeysOptions): Effect.Effect<KeysShape, never, KeyS
       if (old.revokedAt !== undefined && old.revokedAt <= now) {
         return yield* new KeyRejected({ reason: "revoked", keyId: id })
       }
-      const created = yield* create({
+      const created = yield* issue({
         principal: old.principal,
         name: old.name,
         scopes: old.scopes,
         ...(old.expiresAt !== undefined ? { expiresAt: old.expiresAt } : {}),
         ...(old.limits !== undefined ? { limits: old.limits } : {}),
         ...(old.budget !== undefined ? { budget: old.budget } : {})
-      })
+      }, old.budgetScope ?? `key:${old.id}`)
       const until = now + Duration.toMillis(Duration.fromInputUnsafe(grace))
       yield* store.update(tenant, id, {
         expiresAt: old.expiresAt === undefined ? until : Math.min(old.expiresAt, until),

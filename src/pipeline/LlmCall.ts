@@ -19,7 +19,7 @@
  * @since 0.1.0
  */
 import { Duration, Effect, Exit, Redacted, Schema } from "effect"
-import { BudgetScope } from "../budget/Budget.ts"
+import { BudgetScope, SCOPE_PATTERN } from "../budget/Budget.ts"
 import { MAX_CANONICAL_DEPTH, nestedDeeperThan } from "../cache/index.ts"
 import type { LlmRequest } from "../llm/index.ts"
 import { InvalidLlmRequest, invalidRequestFromIssue, LlmRequest as LlmRequestSchema } from "../llm/index.ts"
@@ -137,7 +137,28 @@ const userKeys = new Set(["role", "content", "name"])
 const assistantKeys = new Set(["role", "content"]) // tool calls: let the Schema check them
 const toolKeys = new Set(["role", "content", "toolCallId", "name", "isError"])
 const paramKeys = new Set(["temperature", "maxTokens", "topP"]) // `stop` and extras: Schema
-const optionKeys = new Set(["cache", "timeout", "user", "tenant", "agent", "apiKey", "retries", "hedge", "priority"]) // fallbacks: Schema
+const optionKeys = new Set([
+  "cache",
+  "timeout",
+  "user",
+  "tenant",
+  "agent",
+  "apiKey",
+  "retries",
+  "hedge",
+  "priority",
+  "budgets"
+]) // fallbacks: Schema
+
+/** A dense plain array of at most 8 budget scopes (what the gateway passes for an issued key). */
+const budgetsOk = (u: unknown): boolean => {
+  if (!Array.isArray(u) || Object.getPrototypeOf(u) !== Array.prototype || u.length > 8) return false
+  for (let i = 0; i < u.length; i++) {
+    const scope: unknown = u[i]
+    if (typeof scope !== "string" || !SCOPE_PATTERN.test(scope)) return false
+  }
+  return true
+}
 const callKeys = new Set(["model", "messages", "toolChoice", "params", "options"]) // tools, responseFormat: Schema
 
 const messageOk = (m: unknown): boolean => {
@@ -179,6 +200,7 @@ const optionsOk = (o: unknown): boolean => {
     return false
   }
   if (o.hedge !== undefined && typeof o.hedge !== "boolean") return false // `{ delay }`: Schema
+  if (o.budgets !== undefined && !budgetsOk(o.budgets)) return false
   const priority = o.priority
   if (
     priority !== undefined && priority !== "critical" && priority !== "high" && priority !== "normal" &&

@@ -48,6 +48,16 @@ const call = fc.record({
       retries: maybe(scalar),
       hedge: maybe(fc.oneof(scalar, fc.record({ delay: maybe(scalar) }, { requiredKeys: [] }))),
       priority: maybe(fc.oneof(fc.constantFrom("critical", "high", "normal", "low", "urgent", ""), scalar)),
+      budgets: maybe(fc.oneof(
+        fc.array(
+          fc.oneof(fc.constantFrom("key:abc", "tenant:t-1", "principal:a@b", "key:", "user:x", "key:a b"), scalar),
+          {
+            maxLength: 10
+          }
+        ),
+        fc.sparseArray(fc.constant("key:abc"), { maxLength: 3 }),
+        scalar
+      )),
       other: maybe(scalar)
     }, { requiredKeys: [] }),
     scalar

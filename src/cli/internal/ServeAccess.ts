@@ -10,14 +10,18 @@
  * - `/v1/*` with `issuedKeys` off follows the built-in rules (open when no `apiKeys` are configured). With it on a
  *   key is required: the admin key or one of `apiKeys` (built-in), else an issued key with the `gateway:use` scope —
  *   a missing, unknown, revoked or expired key is a 401, a key without the scope a 403, and blocks apply.
+ * - An issued key's budget is enforced: with `Budgets` in the application (serve turns it on), every call of the key
+ *   is charged to its budget scope and the key's `budget` is set there (`GatewayKeyAuth`'s "budgets from issued
+ *   keys").
  * - `gateway.auth` is read live: switching `issuedKeys` or changing the keys applies to the next request.
  *
  * Reuses `GatewayAuth.makeKeyAuth` and `GatewayKeyAuth.make` (the composite only chooses which one decides).
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Redacted, type Scope, Stream } from "effect"
+import { Context, Effect, Layer, Option, Redacted, type Scope, Stream } from "effect"
 import { randomBytes } from "node:crypto"
+import { Budgets } from "../../budget/index.ts"
 import type { GatewaySection } from "../../config/index.ts"
 import { ConfigStore } from "../../config/index.ts"
 import { AdminAuth, ApiAuth, makeKeyAuth } from "../../gateway/GatewayAuth.ts"
@@ -47,7 +51,8 @@ export const make: Effect.Effect<ServeAccess, never, ConfigStore | Scope.Scope> 
   const audit = yield* Audit.make.pipe(Effect.provide(AuditStore.layerMemory()), Effect.orDie) // the memory store does not fail at start
   const abuse = yield* Abuse.make({ audit }).pipe(Effect.orDie) // the default policy is valid
   const builtIn = makeKeyAuth(() => auth)
-  const issued = GatewayKeyAuth.make({ keys, audit, abuse })
+  const budgets = Option.getOrUndefined(yield* Effect.serviceOption(Budgets))
+  const issued = GatewayKeyAuth.make({ keys, audit, abuse, ...(budgets !== undefined ? { budgets } : {}) })
 
   const configured = (key: string) =>
     key !== "" &&

@@ -65,6 +65,8 @@ const toMessage = (m: ChatMessage): LlmMessage => {
 /** What the handler needs besides the body. */
 export interface CallerContext {
   readonly tenant?: string | undefined
+  /** Budget scopes to charge (an issued key's, see `CallerShape.budgets`). */
+  readonly budgets?: ReadonlyArray<string> | undefined
 }
 
 /** The `LlmCall` of a decoded request, or a 400 for what troupe cannot express. */
@@ -110,9 +112,10 @@ export const toLlmCall = (request: ChatCompletionRequest, caller: CallerContext)
       }
     }
   }
-  const options: { user?: string; tenant?: string } = {}
+  const options: { user?: string; tenant?: string; budgets?: ReadonlyArray<string> } = {}
   if (request.user !== undefined && request.user !== null && request.user !== "") options.user = request.user
   if (caller.tenant !== undefined) options.tenant = caller.tenant
+  if (caller.budgets !== undefined && caller.budgets.length > 0) options.budgets = caller.budgets
   if (Object.keys(options).length > 0) call.options = options
   if (call.messages.length === 0) {
     return httpError(400, "invalid_request_error", "messages must not be empty", { param: "messages" })
