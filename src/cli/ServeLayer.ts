@@ -21,7 +21,7 @@ import * as ServeAccess from "./internal/ServeAccess.ts"
  * `options.gateway` gives its own `auth` / `access`.
  */
 export const serveLayer = (options: { readonly gateway?: GatewayOptions; readonly troupe?: TroupeOptions } = {}) =>
-  Layer.unwrap(Effect.map(ServeAccess.make, (access) =>
+  Layer.unwrap(Effect.map(ServeAccess.make({ redis: options.troupe?.redis }), (access) =>
     GatewayAgents.withAgents({
       ...access,
       ...options.gateway,

@@ -8,8 +8,16 @@
  *   and passes every other metadata string through the guard's redaction (secrets → `[REDACTED:<TYPE>]`, PII such
  *   as e-mail addresses → `[PII:<TYPE>]`), so secrets and personal data never enter the log unredacted,
  *   and appends the entry at the next position of the chain with `hash = SHA-256(prevHash + "\n" + canonical entry)`
- *   (AuditEntry.ts). Appends are serialised in this process (one writer per chain); the entry is durable in the
- *   store when `record` returns (it waits for the store's acknowledgement, no write-behind);
+ *   (AuditEntry.ts);
+ * - **written in batches, never lost when acknowledged**: entries queue (at most `maxPending`, default 10,000; past
+ *   it `StoreFull`) and are appended in batches of up to `maxBatch` (default 500) with one store operation each
+ *   (group commit, internal/AuditWriter.ts). `record` is acknowledged — returns — only once its entry is durable in
+ *   the store; `submit` queues the entry and returns at once (what the gateway uses where its route policy does not
+ *   wait for durability): a crash can lose a submitted entry not yet written, never an acknowledged one. A failed
+ *   batch fails its `record` callers and keeps its submitted entries queued for the next flush;
+ * - **several writers share one chain**: processes on one store (PostgreSQL) extend one linear chain — an append
+ *   that finds its position taken reloads the head and re-chains its batch. A writer that has seen another one no
+ *   longer reports `beyond-head` (entries past its own head are then expected; checkpoints protect the tail);
  * - the log is append-only: the store has no update or delete, and an append at any position but the next one fails;
  * - `verify({ from, to })` re-reads entries `from ≤ seq < to` (default: the whole chain) in pages and recomputes
  *   every link; it names the first bad entry (`Broken` with its index, the position it should have, the seq it
@@ -43,8 +51,10 @@ import { Events, TelemetryHub } from "../telemetry/index.ts"
 import { AuditInput, type AuditRecord, GENESIS_HASH } from "./AuditEntry.ts"
 import { type AuditFilter, AuditStore } from "./AuditStore.ts"
 import { IdentityStoreError, type InvalidIdentityInput, type StoreFull } from "./IdentityError.ts"
-import { canonicalJson, type ChainCheck, hashEntry, verifyChain } from "./internal/AuditChain.ts"
+import { canonicalJson, type ChainCheck, verifyChain } from "./internal/AuditChain.ts"
 import { checkpointValid, signCheckpoint } from "./internal/AuditCheckpoint.ts"
+import type { AuditBody } from "./internal/AuditWriter.ts"
+import { makeAuditWriter } from "./internal/AuditWriter.ts"
 import { KeyProvider, type KeyProviderShape, type SecretError } from "./KeyProvider.ts"
 import { toInvalidInput } from "./Keys.ts"
 
@@ -58,6 +68,13 @@ export interface AuditShape {
   readonly record: (
     input: AuditInput
   ) => Effect.Effect<AuditRecord, InvalidIdentityInput | StoreFull | IdentityStoreError>
+  /**
+   * Queues an entry for the next batch and returns at once, without waiting for durability (see the module doc).
+   * Fails `InvalidIdentityInput` when the input does not decode, `StoreFull` when `maxPending` entries are queued.
+   */
+  readonly submit: (input: AuditInput) => Effect.Effect<void, InvalidIdentityInput | StoreFull>
+  /** Writes what is queued now (a batch); never fails (a failed batch keeps its submitted entries queued). */
+  readonly flush: Effect.Effect<void>
   /**
    * Fails `IdentityStoreError` only; a tampered chain is a `Broken` result, not an error. Without checkpoints
    * the chain is checked alone; with them the earlier of the chain's and the checkpoints' first bad entry is named.
@@ -94,6 +111,14 @@ export class Audit extends Context.Service<Audit, AuditShape>()("troupe/identity
   static get layer() {
     return layer
   }
+  /** `makeWith` of this module, as a static member. */
+  static get makeWith() {
+    return makeWith
+  }
+  /** `layerWith` of this module, as a static member. */
+  static get layerWith() {
+    return layerWith
+  }
 }
 
 const CREDENTIAL = /tr_live_|sk-[A-Za-z0-9_-]{8,}|bearer\s+\S+/i
@@ -109,16 +134,38 @@ const redactText = (v: string): string =>
 const redact = (metadata: Record<string, string | number | boolean | null>) =>
   Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, typeof v === "string" ? redactText(v) : v]))
 
-/** Builds the audit log over the `AuditStore` in the context (its chain head read once), without checkpoints. */
-export const make: Effect.Effect<AuditShape, IdentityStoreError, AuditStore> = Effect.suspend(() => build(undefined))
+/** How the writer batches (see the module doc); each value is floored and at least 1. */
+export interface AuditBatching {
+  /** The most entries appended in one store operation (default 500). */
+  readonly maxBatch?: number
+  /** The most entries waiting to be written (default 10,000); past it `record` and `submit` fail `StoreFull`. */
+  readonly maxPending?: number
+}
+
+const batchingOf = (o: AuditBatching) => ({
+  maxBatch: Math.max(1, Math.floor(o.maxBatch ?? 500)),
+  maxPending: Math.max(1, Math.floor(o.maxPending ?? 10_000))
+})
+
+/**
+ * Builds the audit log over the `AuditStore` in the context (its chain head read on first use), without
+ * checkpoints. Building never fails; the error type is the store's.
+ */
+export const make: Effect.Effect<AuditShape, IdentityStoreError, AuditStore> = Effect.suspend(() =>
+  build(undefined, batchingOf({}))
+)
+
+/** `make` with the writer's batching set (see `AuditBatching`). */
+export const makeWith = (options: AuditBatching): Effect.Effect<AuditShape, IdentityStoreError, AuditStore> =>
+  Effect.suspend(() => build(undefined, batchingOf(options)))
 
 /** Builds the audit log with signed checkpoints every `every` entries (default 100) under the `KeyProvider`. */
 export const makeSigned = (
-  options: { readonly every?: number } = {}
+  options: AuditBatching & { readonly every?: number } = {}
 ): Effect.Effect<AuditShape, IdentityStoreError, AuditStore | KeyProvider> =>
   Effect.flatMap(
     KeyProvider.useSync((provider) => provider),
-    (provider) => build({ provider, every: Math.max(1, Math.floor(options.every ?? 100)) })
+    (provider) => build({ provider, every: Math.max(1, Math.floor(options.every ?? 100)) }, batchingOf(options))
   )
 
 interface Signer {
@@ -128,34 +175,46 @@ interface Signer {
 
 type Broken = Extract<ChainCheck, { _tag: "Broken" }>
 
-const build = (signer: Signer | undefined): Effect.Effect<AuditShape, IdentityStoreError, AuditStore> =>
+const build = (
+  signer: Signer | undefined,
+  batching: { readonly maxBatch: number; readonly maxPending: number }
+): Effect.Effect<AuditShape, IdentityStoreError, AuditStore> =>
   Effect.gen(function*() {
     const store = yield* AuditStore
     // optional, read once when the layer is built: each appended entry becomes a `troupe.audit.recorded` event
     const hub = Option.getOrUndefined(yield* Effect.serviceOption(TelemetryHub))
-    const lock = yield* Semaphore.make(1)
     const decode = Schema.decodeUnknownEffect(AuditInput)
-    // the head this process knows: loaded from the store on first use, dropped after a failed append
-    let head: Option.Option<{ readonly seq: number; readonly hash: string }> | undefined
+    // after each appended batch: one event per entry, and the checkpoints the batch crosses
+    const afterAppend = (records: ReadonlyArray<AuditRecord>) =>
+      Effect.gen(function*() {
+        for (const entry of records) {
+          if (hub !== undefined) {
+            hub.emitUnsafe(Events.auditRecorded, { count: 1, seq: entry.seq }, {
+              tenant: entry.tenant,
+              action: entry.action,
+              status: entry.status
+            })
+          }
+          if (signer !== undefined && (entry.seq + 1) % signer.every === 0) {
+            const key = yield* signer.provider.current.pipe(Effect.mapError(secretToStore))
+            yield* store.appendCheckpoint(signCheckpoint(key, entry.seq, entry.hash, entry.at))
+          }
+        }
+      })
+    const writer = makeAuditWriter({
+      store,
+      lock: yield* Semaphore.make(1),
+      maxBatch: batching.maxBatch,
+      maxPending: batching.maxPending,
+      afterAppend
+    })
 
-    const loadHead = Effect.suspend(() =>
-      head !== undefined
-        ? Effect.succeed(head)
-        : Effect.map(store.last, (last) => {
-          head = Option.map(last, (r) => ({ seq: r.seq, hash: r.hash }))
-          return head
-        })
-    )
-
-    const record: AuditShape["record"] = Effect.fn("Audit.record")(function*(raw) {
-      const input = yield* decode(raw, { errors: "all" }).pipe(Effect.mapError(toInvalidInput("record")))
-      return yield* lock.withPermit(Effect.gen(function*() {
-        const current = yield* loadHead
-        const seq = Option.isSome(current) ? current.value.seq + 1 : 0
-        const prevHash = Option.isSome(current) ? current.value.hash : GENESIS_HASH
+    /** The entry's body (no position yet): the decoded input, redacted, stamped with the current time. */
+    const bodyOf = (raw: AuditInput) =>
+      Effect.gen(function*() {
+        const input = yield* decode(raw, { errors: "all" }).pipe(Effect.mapError(toInvalidInput("record")))
         const at = yield* Clock.currentTimeMillis
-        const body: Omit<AuditRecord, "hash"> = {
-          seq,
+        const body: AuditBody = {
           at,
           tenant: input.tenant,
           actor: input.actor,
@@ -164,34 +223,26 @@ const build = (signer: Signer | undefined): Effect.Effect<AuditShape, IdentitySt
           status: input.status,
           ...(input.ip !== undefined ? { ip: input.ip } : {}),
           ...(input.userAgent !== undefined ? { userAgent: input.userAgent } : {}),
-          ...(input.metadata !== undefined ? { metadata: redact(input.metadata) } : {}),
-          prevHash
+          ...(input.metadata !== undefined ? { metadata: redact(input.metadata) } : {})
         }
-        const entry: AuditRecord = { ...body, hash: hashEntry(prevHash, body) }
-        yield* store.append(entry).pipe(Effect.tapError(() => Effect.sync(() => (head = undefined))))
-        head = Option.some({ seq, hash: entry.hash })
-        if (hub !== undefined) {
-          hub.emitUnsafe(Events.auditRecorded, { count: 1, seq }, {
-            tenant: entry.tenant,
-            action: entry.action,
-            status: entry.status
-          })
-        }
-        if (signer !== undefined && (seq + 1) % signer.every === 0) {
-          const key = yield* signer.provider.current.pipe(Effect.mapError(secretToStore))
-          yield* store.appendCheckpoint(signCheckpoint(key, seq, entry.hash, at))
-        }
-        return entry
-      }))
+        return body
+      })
+
+    const record: AuditShape["record"] = Effect.fn("Audit.record")(function*(raw) {
+      return yield* writer.record(yield* bodyOf(raw))
     })
+    const submit: AuditShape["submit"] = (raw) => Effect.flatMap(bodyOf(raw), writer.submit)
 
     const chainVerify = (range: { readonly from?: number; readonly to?: number }) =>
       Effect.gen(function*() {
         const last = yield* store.last
         const from = Math.max(0, range.from ?? 0)
         const to = Math.min(range.to ?? Number.MAX_SAFE_INTEGER, Option.isSome(last) ? last.value.seq + 1 : 0)
-        // the head this process wrote (when known) detects a cut tail; so does a store whose last entry is missing
-        const known = head !== undefined && Option.isSome(head) && range.to === undefined ? head.value : undefined
+        // the head this process wrote (when known) detects a cut tail; so does a store whose last entry is missing.
+        // With another writer on the chain, entries past it are expected: it then only detects a cut tail.
+        const head = writer.knownHead()
+        const written = head !== undefined && Option.isSome(head) && range.to === undefined ? head.value : undefined
+        const known = written !== undefined && writer.shared() && to - 1 >= written.seq ? undefined : written
         let anchor = GENESIS_HASH
         if (from > 0) {
           const before = yield* store.range(from - 1, from)
@@ -265,15 +316,19 @@ const build = (signer: Signer | undefined): Effect.Effect<AuditShape, IdentitySt
         return chain._tag === "Broken" && chain.expectedSeq <= checkpoint.value.expectedSeq ? chain : checkpoint.value
       })
 
-    return { record, verify, query: (filter) => store.query(filter) }
+    return { record, submit, flush: writer.flush, verify, query: (filter) => store.query(filter) }
   })
 
 const secretToStore = (e: SecretError) => new IdentityStoreError({ operation: "checkpoint", message: e.message })
 
 /** `Audit` with signed checkpoints every `every` entries, keyed by the `KeyProvider` in context. */
 export const layerSigned = (
-  options: { readonly every?: number } = {}
+  options: AuditBatching & { readonly every?: number } = {}
 ): Layer.Layer<Audit, IdentityStoreError, AuditStore | KeyProvider> => Layer.effect(Audit, makeSigned(options))
 
 /** `Audit` over the `AuditStore` in context. */
 export const layer: Layer.Layer<Audit, IdentityStoreError, AuditStore> = Layer.effect(Audit, make)
+
+/** `Audit` over the `AuditStore` in context, with the writer's batching set (see `AuditBatching`). */
+export const layerWith = (options: AuditBatching): Layer.Layer<Audit, IdentityStoreError, AuditStore> =>
+  Layer.effect(Audit, makeWith(options))

@@ -5,6 +5,8 @@
  * Rules (every backend):
  * - `append(record)` adds the entry at position `record.seq`, which must be the next position (the current
  *   length); any other position fails `IdentityStoreError` (no overwrite, no gap) — there is no update or delete;
+ * - `appendAll(records)` adds consecutive entries starting at the next position, all or none, and answers
+ *   `"conflict"` (nothing written) when the first position is not the next one — another writer got there first;
  * - `last` is the entry with the highest position; `range(from, to)` the entries with `from ≤ seq < to`, in
  *   storage order by position; `query(filter)` the entries of one tenant matching actor / action / resource /
  *   status / time bounds, oldest first, at most `limit` (default 1,000);
@@ -41,6 +43,14 @@ export interface AuditFilter {
 /** Where audit entries are kept (append, read a range, the head). */
 export interface AuditStoreShape {
   readonly append: (record: AuditRecord) => Effect.Effect<void, StoreFull | IdentityStoreError>
+  /**
+   * Appends `records` (consecutive positions from the first one's) atomically. Answers `"conflict"` when the first
+   * position is not the next one (nothing written); fails `StoreFull` at capacity (memory), `IdentityStoreError`
+   * when the store fails or the records are not consecutive.
+   */
+  readonly appendAll: (
+    records: ReadonlyArray<AuditRecord>
+  ) => Effect.Effect<"appended" | "conflict", StoreFull | IdentityStoreError>
   readonly last: Effect.Effect<Option.Option<AuditRecord>, IdentityStoreError>
   readonly range: (from: number, to: number) => Effect.Effect<ReadonlyArray<AuditRecord>, IdentityStoreError>
   readonly query: (filter: AuditFilter) => Effect.Effect<ReadonlyArray<AuditRecord>, IdentityStoreError>

@@ -9,8 +9,11 @@
  *   `gateway:use`; `*` and `gateway:*` grant it) — the admin API requires `adminScope` (default `gateway:admin`);
  * - on success the `Caller` is `key:<public id>` with the key's tenant (which partitions the response cache);
  * - with an `Audit` given, every decision is recorded (`auth.api` / `auth.admin`; `success` or `denied`, the key's
- *   public id or `anonymous`, IP and user agent, the reason in metadata) before the request proceeds; a refusal
- *   whose owner is unknown (missing, malformed, unknown key) is recorded under the tenant `_`;
+ *   public id or `anonymous`, IP and user agent, the reason in metadata); a refusal whose owner is unknown
+ *   (missing, malformed, unknown key) is recorded under the tenant `_`. **The route's audit policy says whether the
+ *   request waits for durability** (`auditPolicy`): by default an admin request proceeds only once its decision is
+ *   durable in the log (`Audit.record`), an API request as soon as it is queued for the next batch
+ *   (`Audit.submit`);
  * - a store failure is a 503, never a pass;
  * - with an `Abuse` detector given, a request from a blocked IP, or with a blocked key or principal, is refused
  *   with 403 (`blocked`) and a `retry-after` (seconds until the block ends), audited with the reason `blocked`;
@@ -62,6 +65,11 @@ export interface GatewayKeyAuthOptions {
   readonly ipPolicy?: string
   readonly apiScope?: string
   readonly adminScope?: string
+  /**
+   * Whether a request waits until its audit entry is durable: `durable` (`Audit.record`) or `queued`
+   * (`Audit.submit`). Default: `{ api: "queued", admin: "durable" }`.
+   */
+  readonly auditPolicy?: { readonly api?: "durable" | "queued"; readonly admin?: "durable" | "queued" }
   /** The roles each coarse scope gives (default `defaultScopeRoles`); `role:<name>` scopes always give `<name>`. */
   readonly scopeRoles?: Readonly<Record<string, ReadonlyArray<string>>>
 }
@@ -115,6 +123,9 @@ export const make = (options: GatewayKeyAuthOptions) => {
   ) =>
     Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
+      const durable =
+        (action === "auth.admin" ? options.auditPolicy?.admin ?? "durable" : options.auditPolicy?.api ?? "queued") ===
+          "durable"
       const bearer = Redacted.value(credential)
       const key = bearer !== "" ? bearer : (request.headers["x-api-key"] ?? "")
       const ip = Option.getOrUndefined(request.remoteAddress ?? Option.none())
@@ -122,7 +133,7 @@ export const make = (options: GatewayKeyAuthOptions) => {
       const record = (status: "success" | "denied", actor: string, tenant: string, reason: string) =>
         options.audit === undefined
           ? Effect.void
-          : options.audit.record({
+          : (durable ? options.audit.record : options.audit.submit)({
             tenant,
             actor,
             action,

@@ -40,6 +40,7 @@ import {
   KeyRejected,
   type StoreFull
 } from "./IdentityError.ts"
+import { KeyCache } from "./internal/KeyCache.ts"
 import {
   Budget,
   KEY_ID_LENGTH,
@@ -134,6 +135,12 @@ export class Keys extends Context.Service<Keys, KeysShape>()("troupe/identity/Ke
 export interface KeysOptions {
   /** The server pepper: at least 32 characters, kept outside the key store (env or secret manager). */
   readonly pepper: Redacted.Redacted<string>
+  /**
+   * The validation cache (off by default): accepted keys are kept `ttl` (default 5 seconds, at most
+   * `maxEntries`, default 10,000), so a repeat validation skips the store read. A revocation by this process applies
+   * at once; one by another process within `ttl` (see internal/KeyCache.ts).
+   */
+  readonly cache?: { readonly ttl?: Duration.Input; readonly maxEntries?: number }
 }
 
 const KEY_BODY = /^[A-Za-z0-9_-]+$/
@@ -163,6 +170,10 @@ export const make = (options: KeysOptions): Effect.Effect<KeysShape, never, KeyS
     if (pepper.length < 32) return yield* Effect.die(new Error("Keys: the pepper must be at least 32 characters"))
     const hmac = (key: string): Buffer => createHmac("sha256", pepper).update(key).digest()
     const dummy = randomBytes(32)
+    const cache = options.cache === undefined ? undefined : new KeyCache(
+      Math.max(0, Duration.toMillis(Duration.fromInputUnsafe(options.cache.ttl ?? "5 seconds"))),
+      Math.max(1, Math.floor(options.cache.maxEntries ?? 10_000))
+    )
     const decodeCreate = Schema.decodeUnknownEffect(CreateKeyInput)
     const encodeLimits = Schema.encodeEffect(RateLimitPolicy)
     const decodeTenant = Schema.decodeUnknownEffect(Id)
@@ -204,14 +215,19 @@ export const make = (options: KeysOptions): Effect.Effect<KeysShape, never, KeyS
         return yield* new KeyRejected({ reason: "malformed" })
       }
       const id = key.slice(KEY_PREFIX.length, KEY_PREFIX.length + KEY_ID_LENGTH)
-      const found = yield* store.get(id)
       const computed = hmac(key)
-      const stored = Option.isSome(found) ? Buffer.from(found.value.hash, "hex") : dummy
-      // timingSafeEqual needs equal lengths; a stored hash is always 32 bytes, the dummy too.
-      const equal = stored.length === computed.length && timingSafeEqual(computed, stored)
-      if (!equal || Option.isNone(found)) return yield* new KeyRejected({ reason: "unknown" })
-      const record = found.value
       const now = yield* Clock.currentTimeMillis
+      const hash = cache === undefined ? "" : computed.toString("hex")
+      let record = cache?.get(hash, now)
+      if (record === undefined) {
+        const found = yield* store.get(id)
+        const stored = Option.isSome(found) ? Buffer.from(found.value.hash, "hex") : dummy
+        // timingSafeEqual needs equal lengths; a stored hash is always 32 bytes, the dummy too.
+        const equal = stored.length === computed.length && timingSafeEqual(computed, stored)
+        if (!equal || Option.isNone(found)) return yield* new KeyRejected({ reason: "unknown" })
+        record = found.value
+        cache?.set(hash, record, now)
+      }
       if (record.revokedAt !== undefined && record.revokedAt <= now) {
         return yield* new KeyRejected({ reason: "revoked", keyId: id, tenant: record.tenant })
       }
@@ -244,6 +260,7 @@ export const make = (options: KeysOptions): Effect.Effect<KeysShape, never, KeyS
       if (record.revokedAt !== undefined) return toMasked(record)
       const now = yield* Clock.currentTimeMillis
       const updated = yield* store.update(tenant, id, { revokedAt: now })
+      cache?.forget(id)
       if (Option.isNone(updated)) return yield* new KeyNotFound({ tenant, keyId: id })
       return toMasked(updated.value)
     })
@@ -267,6 +284,7 @@ export const make = (options: KeysOptions): Effect.Effect<KeysShape, never, KeyS
         expiresAt: old.expiresAt === undefined ? until : Math.min(old.expiresAt, until),
         rotatedTo: created.id
       })
+      cache?.forget(id)
       return created
     })
 

@@ -7,7 +7,7 @@
  */
 export * as Abuse from "./Abuse.ts"
 export { Audit } from "./Audit.ts"
-export type { AuditCheckpoint, AuditShape, BrokenReason, ChainCheck } from "./Audit.ts"
+export type { AuditBatching, AuditCheckpoint, AuditShape, BrokenReason, ChainCheck } from "./Audit.ts"
 export * from "./AuditEntry.ts"
 export * as AuditReport from "./AuditReport.ts"
 export { AuditStore } from "./AuditStore.ts"

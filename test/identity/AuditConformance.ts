@@ -203,4 +203,36 @@ export const auditConformance = (fresh: () => Effect.Effect<Backend, unknown>): 
         assert.deepInclude(yield* (yield* otherProcess).verify({ from: 0, to: 7 }), { _tag: "Intact", checked: 7 })
       })
     ))
+
+  it.effect("several writers share one chain: two writers on one store extend a single linear chain", () =>
+    withAudit(() =>
+      Effect.gen(function*() {
+        const a = yield* Audit.make
+        const b = yield* Audit.make
+        const written = yield* Effect.forEach(
+          Array.from({ length: 40 }, (_, i) => i),
+          (i) => (i % 2 === 0 ? a : b).record(entry(i)),
+          { concurrency: 8 }
+        )
+        assert.deepStrictEqual(written.map((r) => r.seq).sort((x, y) => x - y), Array.from({ length: 40 }, (_, i) => i))
+        for (const writer of [a, b, yield* Audit.make]) {
+          assert.deepInclude(yield* writer.verify(), { _tag: "Intact", checked: 40 })
+        }
+      })
+    ))
+
+  it.effect("written in batches, never lost when acknowledged: submit returns at once and the next flush writes it", () =>
+    withAudit(() =>
+      Effect.gen(function*() {
+        const audit = yield* Audit
+        const store = yield* AuditStore
+        yield* audit.submit(entry(0))
+        yield* audit.submit(entry(1))
+        yield* audit.flush
+        const acknowledged = yield* audit.record(entry(2))
+        assert.strictEqual(acknowledged.seq, 2)
+        assert.deepStrictEqual((yield* store.range(0, 10)).map((r) => r.resource), ["key/0", "key/1", "key/2"])
+        assert.deepInclude(yield* audit.verify(), { _tag: "Intact", checked: 3 })
+      })
+    ))
 }

@@ -3,8 +3,11 @@
  *
  * Rules:
  * - Issued keys are `Keys` over an in-memory `KeyStore` (bounded by the store), with a random pepper drawn when the
- *   process starts: keys live as long as the process (serve has no PostgreSQL option). Key decisions go to an
- *   in-memory `Audit` log (bounded), and an `Abuse` detector with the default policy blocks repeated auth failures.
+ *   process starts: keys live as long as the process (serve has no PostgreSQL option). Validations are cached
+ *   (`Keys`' validation cache, 5 seconds): the store is this process's, so a revocation applies at once. Key decisions go to an
+ *   in-memory `Audit` log (bounded), and an `Abuse` detector with the default policy blocks repeated auth failures;
+ *   with Redis (`--redis-url`) the detector is `Abuse.makeRedis` under `<prefix>abuse:`, so **blocks are shared
+ *   between the gateway processes on one Redis**; without it, per process.
  * - `/admin/*` accepts the configured `gateway.auth.adminKey` (the built-in check, `GatewayAuth`); with
  *   `gateway.auth.issuedKeys` on it also accepts an issued key with the `gateway:admin` scope (`GatewayKeyAuth`).
  * - `/v1/*` with `issuedKeys` off follows the built-in rules (open when no `apiKeys` are configured). With it on a
@@ -21,6 +24,7 @@
  */
 import { Context, Effect, Layer, Option, Redacted, type Scope, Stream } from "effect"
 import { randomBytes } from "node:crypto"
+import * as ResilientRedis from "../../app/internal/ResilientRedis.ts"
 import { Budgets } from "../../budget/index.ts"
 import type { GatewaySection } from "../../config/index.ts"
 import { ConfigStore } from "../../config/index.ts"
@@ -35,46 +39,59 @@ export interface ServeAccess {
   readonly access: AccessServices
 }
 
-/** Builds the access services and the composite auth over a live view of `gateway.auth` (scoped: the view's subscription). */
-export const make: Effect.Effect<ServeAccess, never, ConfigStore | Scope.Scope> = Effect.gen(function*() {
-  const store = yield* ConfigStore
-  let auth: GatewaySection["auth"] = (yield* store.get).gateway.auth
-  const changes = yield* store.subscribe
-  yield* Effect.forkScoped(Stream.runForEach(changes, (change) =>
-    Effect.sync(() => {
-      auth = change.config.gateway.auth
-    })))
+/**
+ * Builds the access services and the composite auth over a live view of `gateway.auth` (scoped: the view's
+ * subscription); with `redis`, the abuse detector keeps its blocks there. Never fails: the default policy is valid.
+ */
+export const make = (
+  options: { readonly redis?: { readonly url: string; readonly prefix?: string } | undefined } = {}
+): Effect.Effect<ServeAccess, never, ConfigStore | Scope.Scope> =>
+  Effect.gen(function*() {
+    const store = yield* ConfigStore
+    let auth: GatewaySection["auth"] = (yield* store.get).gateway.auth
+    const changes = yield* store.subscribe
+    yield* Effect.forkScoped(Stream.runForEach(changes, (change) =>
+      Effect.sync(() => {
+        auth = change.config.gateway.auth
+      })))
 
-  const keys = yield* Keys.make({ pepper: Redacted.make(randomBytes(32).toString("base64url")) }).pipe(
-    Effect.provide(KeyStore.layerMemory())
-  )
-  const audit = yield* Audit.make.pipe(Effect.provide(AuditStore.layerMemory()), Effect.orDie) // the memory store does not fail at start
-  const abuse = yield* Abuse.make({ audit }).pipe(Effect.orDie) // the default policy is valid
-  const builtIn = makeKeyAuth(() => auth)
-  const budgets = Option.getOrUndefined(yield* Effect.serviceOption(Budgets))
-  const issued = GatewayKeyAuth.make({ keys, audit, abuse, ...(budgets !== undefined ? { budgets } : {}) })
+    const keys = yield* Keys.make({ pepper: Redacted.make(randomBytes(32).toString("base64url")), cache: {} }).pipe(
+      Effect.provide(KeyStore.layerMemory())
+    )
+    const audit = yield* Audit.make.pipe(Effect.provide(AuditStore.layerMemory()), Effect.orDie) // the memory store does not fail at start
+    const redis = options.redis
+    const abuse = redis === undefined
+      ? yield* Abuse.make({ audit }).pipe(Effect.orDie) // the default policy is valid
+      : yield* Abuse.makeRedis({ audit, prefix: `${redis.prefix ?? "troupe:"}abuse:` }).pipe(
+        // the client lives as long as serve's scope (built here, not provided per effect)
+        Effect.provideContext(yield* Layer.build(ResilientRedis.layer(redis.url))),
+        Effect.orDie // the default policy is valid
+      )
+    const builtIn = makeKeyAuth(() => auth)
+    const budgets = Option.getOrUndefined(yield* Effect.serviceOption(Budgets))
+    const issued = GatewayKeyAuth.make({ keys, audit, abuse, ...(budgets !== undefined ? { budgets } : {}) })
 
-  const configured = (key: string) =>
-    key !== "" &&
-    ((auth.adminKey !== undefined && keyMatches(key, auth.adminKey)) || auth.apiKeys.some((k) => keyMatches(key, k)))
-  const isAdminKey = (key: string) => auth.adminKey !== undefined && key !== "" && keyMatches(key, auth.adminKey)
+    const configured = (key: string) =>
+      key !== "" &&
+      ((auth.adminKey !== undefined && keyMatches(key, auth.adminKey)) || auth.apiKeys.some((k) => keyMatches(key, k)))
+    const isAdminKey = (key: string) => auth.adminKey !== undefined && key !== "" && keyMatches(key, auth.adminKey)
 
-  const api = ApiAuth.of({
-    bearer: (effect, options) =>
-      !auth.issuedKeys || configured(Redacted.value(options.credential))
-        ? builtIn.api.bearer(effect, options)
-        : issued.api.bearer(effect, options)
-  })
-  const admin = AdminAuth.of({
-    bearer: (effect, options) => {
-      const key = Redacted.value(options.credential)
-      return auth.issuedKeys && key.startsWith("tr_live_") && !isAdminKey(key)
-        ? issued.admin.bearer(effect, options)
-        : builtIn.admin.bearer(effect, options)
+    const api = ApiAuth.of({
+      bearer: (effect, options) =>
+        !auth.issuedKeys || configured(Redacted.value(options.credential))
+          ? builtIn.api.bearer(effect, options)
+          : issued.api.bearer(effect, options)
+    })
+    const admin = AdminAuth.of({
+      bearer: (effect, options) => {
+        const key = Redacted.value(options.credential)
+        return auth.issuedKeys && key.startsWith("tr_live_") && !isAdminKey(key)
+          ? issued.admin.bearer(effect, options)
+          : builtIn.admin.bearer(effect, options)
+      }
+    })
+    return {
+      auth: Layer.succeedContext(Context.make(ApiAuth, api).pipe(Context.add(AdminAuth, admin))),
+      access: { keys, abuse, audit }
     }
   })
-  return {
-    auth: Layer.succeedContext(Context.make(ApiAuth, api).pipe(Context.add(AdminAuth, admin))),
-    access: { keys, abuse, audit }
-  }
-})

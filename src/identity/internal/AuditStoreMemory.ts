@@ -47,6 +47,19 @@ export const makeMemoryAuditStore = (maxEntries: number): MemoryAuditStore => {
         entries.push(record)
         return Effect.void
       }),
+    appendAll: (records) =>
+      Effect.suspend((): Effect.Effect<"appended" | "conflict", StoreFull | IdentityStoreError> => {
+        if (records.length === 0) return Effect.succeed("appended")
+        if (records[0]!.seq !== entries.length) return Effect.succeed("conflict")
+        if (records.some((r, i) => r.seq !== entries.length + i)) {
+          return Effect.fail(new IdentityStoreError({ operation: "appendAll", message: "positions not consecutive" }))
+        }
+        if (entries.length + records.length > maxEntries) {
+          return Effect.fail(new StoreFull({ store: "audit", capacity: maxEntries }))
+        }
+        entries.push(...records)
+        return Effect.succeed("appended")
+      }),
     last: Effect.sync(() => Option.fromUndefinedOr(entries.at(-1))),
     range: (from, to) => Effect.sync(() => entries.slice(Math.max(0, from), Math.max(0, to))),
     query: (filter) => Effect.sync(() => entries.filter((r) => matchesFilter(r, filter)).slice(0, filter.limit ?? 1000))

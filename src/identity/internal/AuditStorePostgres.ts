@@ -8,6 +8,16 @@ import { checkSchema, storeError } from "./KeyStorePostgres.ts"
 
 const decodeRecord = Schema.decodeUnknownEffect(AuditRecord)
 const decodeCheckpoint = Schema.decodeUnknownEffect(AuditCheckpoint)
+/** A PostgreSQL unique violation (SQLSTATE 23505) anywhere in the error's cause chain. */
+const isUniqueViolation = (error: unknown): boolean => {
+  let current: unknown = error
+  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
+    const fields = current as { readonly code?: unknown; readonly cause?: unknown } // inspected, not trusted
+    if (fields.code === "23505") return true
+    current = fields.cause
+  }
+  return false
+}
 const parsed = (value: unknown): unknown => (typeof value === "string" ? JSON.parse(value) : value)
 
 export const makePostgresAuditStore = (sql: SqlClient.SqlClient, schemaName: string) =>
@@ -69,6 +79,35 @@ export const makePostgresAuditStore = (sql: SqlClient.SqlClient, schemaName: str
               : Effect.fail(storeError("append")(new Error(`position ${r.seq} is not the next position`)))
           )
         ),
+      // One statement: the rows are inserted only when the first position is the next one (else 0 rows: a conflict);
+      // a concurrent writer inserting the same positions meanwhile violates the primary key: a conflict too.
+      appendAll: (records) => {
+        if (records.length === 0) return Effect.succeed("appended" as const)
+        const first = records[0]!.seq
+        if (records.some((r, i) => r.seq !== first + i)) {
+          return Effect.fail(storeError("appendAll")(new Error("positions not consecutive")))
+        }
+        const params: Array<unknown> = [first]
+        const rows = records.map((r) => {
+          const at = params.length + 1
+          params.push(r.seq, r.tenant, r.actor, r.action, r.resource, r.status, r.at, JSON.stringify(r))
+          return `($${at}::bigint, $${at + 1}::text, $${at + 2}::text, $${at + 3}::text, $${at + 4}::text, ` +
+            `$${at + 5}::text, $${at + 6}::double precision, $${at + 7}::jsonb)`
+        })
+        return sql.unsafe<{ seq: unknown }>(
+          `INSERT INTO ${table} (seq, tenant, actor, action, resource, status, at, record) ` +
+            `SELECT * FROM (VALUES ${rows.join(", ")}) AS v ` +
+            `WHERE $1::bigint = (SELECT COALESCE(MAX(seq) + 1, 0) FROM ${table}) RETURNING seq`,
+          params
+        ).pipe(
+          Effect.map((inserted) => (inserted.length === records.length ? "appended" as const : "conflict" as const)),
+          Effect.catch((error) =>
+            isUniqueViolation(error)
+              ? Effect.succeed("conflict" as const)
+              : Effect.fail(storeError("appendAll")(error))
+          )
+        )
+      },
       last: sql.unsafe<{ record: unknown }>(`SELECT record FROM ${table} ORDER BY seq DESC LIMIT 1`).pipe(
         Effect.mapError(storeError("last")),
         Effect.flatMap(decodeRows("last")),
