@@ -102,7 +102,7 @@ export interface KeysShape {
   readonly revoke: (tenant: string, id: string) => Effect.Effect<MaskedKey, KeyNotFound | IdentityStoreError>
   /**
    * Fails `KeyNotFound` when the tenant has no such key, or `KeyRejected` (revoked) when the old key is already
-   * revoked. Issuing the successor re-runs `create` on the old key's fields: `InvalidIdentityInput` when those no
+   * revoked. Issuing the successor decodes the old key's fields as `create` does: `InvalidIdentityInput` when they no
    * longer pass `CreateKeyInput` (a record not written by `create`), `StoreFull` when the memory store is at
    * capacity, `IdentityStoreError` when the `KeyStore` fails a read, the insert or the update of the old record.
    */
