@@ -57,9 +57,16 @@ export interface BudgetsShape {
    * `BudgetStoreError` when the store fails or is full.
    */
   readonly set: (spec: BudgetSpec) => Effect.Effect<void, InvalidOptions | BudgetStoreError>
-  /** A budget's state in its current period; `None` without one. `InvalidOptions` for a malformed scope. */
+  /**
+   * A budget's state in its current period; `None` without one. `InvalidOptions` for a malformed scope. Fails with
+   * `BudgetStoreError` when the Redis or PostgreSQL store fails the read (the memory store never fails it).
+   */
   readonly get: (scope: string) => Effect.Effect<Option.Option<BudgetStatus>, InvalidOptions | BudgetStoreError>
-  /** Removes a budget (its scope is no longer limited). */
+  /**
+   * Removes a budget (its scope is no longer limited). Fails with `InvalidOptions` when `scope` is not a budget
+   * scope (`tenant:acme`, `key:k_123`, …); with `BudgetStoreError` when the Redis or PostgreSQL store fails the
+   * delete (the memory store never fails it).
+   */
   readonly remove: (scope: string) => Effect.Effect<void, InvalidOptions | BudgetStoreError>
   /**
    * Holds `amount` on every budgeted scope, all or none. Fails with `BudgetExceeded` (the first scope that cannot
@@ -68,16 +75,27 @@ export interface BudgetsShape {
   readonly reserve: (
     input: ReserveInput
   ) => Effect.Effect<Reservation, BudgetExceeded | InvalidOptions | BudgetStoreError>
-  /** Charges `actual` USD and gives the rest of the hold back (once per reservation); returns the alerts it fired. */
+  /**
+   * Charges `actual` USD and gives the rest of the hold back (once per reservation); returns the alerts it fired.
+   * An `actual` that is not a number in [0, 1e9] is charged as the whole reservation, never an error. Fails with
+   * `BudgetStoreError` when the Redis or PostgreSQL store fails the settle (the memory store never fails it).
+   */
   readonly settle: (
     reservation: Reservation,
     actual: number
   ) => Effect.Effect<ReadonlyArray<BudgetAlert>, BudgetStoreError>
-  /** Gives the whole hold back (once per reservation). */
+  /**
+   * Gives the whole hold back (once per reservation). Fails with `BudgetStoreError` when the Redis or PostgreSQL
+   * store fails the release (the memory store never fails it; an unreleased hold still expires after its `ttl`).
+   */
   readonly release: (reservation: Reservation) => Effect.Effect<void, BudgetStoreError>
   /**
    * Runs `effect` under a reservation: reserve `amount`, run, settle at `actual(result)`; on failure or
    * interruption, release. Fails with `BudgetExceeded` before `effect` runs when a scope cannot hold `amount`.
+   * Fails, also before `effect` runs, with `InvalidOptions` when a scope is malformed, there are more than 16
+   * scopes, `amount` is not a finite number in [0, 1e9] or `ttl` is not a duration, and with `BudgetStoreError`
+   * when the store fails the reservation (or the memory store has 100,000 open ones); then with `effect`'s `E`. A
+   * failing settle or release afterwards is ignored (the hold expires after its `ttl`).
    */
   readonly withBudget: <A, E, R>(
     effect: Effect.Effect<A, E, R>,
@@ -293,7 +311,11 @@ export class Budgets extends Context.Service<Budgets, BudgetsShape>()("troupe/bu
   ): Layer.Layer<Budgets, never, Redis.Redis> =>
     layerWith(makeRedisBudgetStore(options.prefix ?? "troupe:budget:"), options)
 
-  /** Budgets on PostgreSQL through `SqlClient`; tables in `schema` (default `public`). */
+  /**
+   * Budgets on PostgreSQL through `SqlClient`; tables in `schema` (default `public`). Building fails with
+   * `BudgetStoreError` (operation `init`) when `schema` is not a valid identifier (`[a-z_][a-z0-9_]*`), or when
+   * creating the schema or a table fails (database unreachable, no privilege).
+   */
   static readonly layerPostgres = (
     options: BudgetsOptions & { readonly schema?: string } = {}
   ): Layer.Layer<Budgets, BudgetStoreError, SqlClient.SqlClient> =>

@@ -82,7 +82,10 @@ const ms = (d: Duration.Input | undefined, fallback: number): number =>
   d === undefined ? fallback : durationToMillis(d) ?? fallback
 
 /**
- * Builds a memory-only cache of `A` values in the current Scope.
+ * Builds a memory-only cache of `A` values in the current Scope. Fails with `InvalidCacheOptions` naming the path
+ * when a field of `options` does not decode (`maxEntries` / `maxBytes` / `maxKeyBytes` / `maxValueBytes` not an
+ * integer >= 1, a TTL or `sweepInterval` not a positive duration, a namespace name containing `:`, `sizeOf` /
+ * `onSweep` not a function, an empty `name`).
  *
  * @example
  * ```ts
@@ -99,7 +102,11 @@ export const makeMemory = <A>(
   Effect.flatMap(resolveCacheOptions(options), (config) => makeCacheCore(config))
 
 /**
- * Builds a tiered cache (L1 memory over L2 Redis) of `A` values in the current Scope.
+ * Builds a tiered cache (L1 memory over L2 Redis) of `A` values in the current Scope. Fails with
+ * `InvalidCacheOptions` naming the path when a field of `options` does not decode (as `makeMemory`), or one of
+ * `options.redis` (path `redis.…`: `value` not a Schema, an empty `prefix`, `timeout` / `probeInterval` / `maxTtl`
+ * not a positive duration, `maxPendingInvalidations` not an integer >= 1). An unreachable Redis is no error
+ * here: the first L2 command that fails degrades the cache to L1.
  *
  * @example
  * ```ts
@@ -141,11 +148,14 @@ export const makeTiered = <A, I>(
  * ```
  */
 export class Cache extends Context.Service<Cache, CacheShape<unknown>>()("troupe/Cache") {
-  /** The memory-only cache. */
+  /** The memory-only cache. Building fails with `InvalidCacheOptions` when the options do not decode (`makeMemory`). */
   static readonly layerMemory = (options?: CacheOptions<unknown>): Layer.Layer<Cache, InvalidCacheOptions> =>
     Layer.effect(Cache, makeMemory<unknown>(options))
 
-  /** The tiered cache (L1 memory over L2 Redis); requires `Redis` (e.g. `NodeRedis.layer`). */
+  /**
+   * The tiered cache (L1 memory over L2 Redis); requires `Redis` (e.g. `NodeRedis.layer`). Building fails with
+   * `InvalidCacheOptions` when the options or `options.redis` do not decode (see `makeTiered`).
+   */
   static readonly layerTiered = <I>(
     options: TieredCacheOptions<unknown, I>
   ): Layer.Layer<Cache, InvalidCacheOptions, Redis.Redis> => Layer.effect(Cache, makeTiered(options))
@@ -153,6 +163,7 @@ export class Cache extends Context.Service<Cache, CacheShape<unknown>>()("troupe
   /**
    * The tiered cache with its own node-redis client (`NodeRedis.layer` with `recommendedNodeRedisOptions`).
    * Building fails with `RedisError` when Redis does not answer at start; once built, Redis outages degrade.
+   * Building fails with `InvalidCacheOptions` when the options or `options.redis` do not decode (see `makeTiered`).
    */
   static readonly layerNodeRedis = <I>(
     options: TieredCacheOptions<unknown, I> & { readonly url: string }

@@ -126,7 +126,11 @@ export const decodeWith = <S extends Schema.Top & { readonly DecodingServices: n
     Effect.mapError((e) => issueToError(e.issue, root))
   )
 
-/** Decodes and resolves `CacheOptions` into a `CacheConfig`. */
+/**
+ * Decodes and resolves `CacheOptions` into a `CacheConfig`. Fails with `InvalidCacheOptions` naming the first bad
+ * field's path when `options` does not match `CacheOptionsSchema` (a bound not an integer >= 1, a TTL not a
+ * positive duration, a namespace name containing `:`, a callback not a function).
+ */
 export const resolveCacheOptions = <A>(
   options: CacheOptions<A> | undefined
 ): Effect.Effect<CacheConfig<A>, InvalidCacheOptions> =>

@@ -39,21 +39,47 @@ export interface ClearOptions {
 export interface CacheShape<A> {
   /**
    * The live value for `key`, if any. Never returns an expired entry. In a tiered cache an L1 miss reads Redis
-   * and promotes a hit into L1 with its remaining TTL.
+   * and promotes a hit into L1 with its remaining TTL. Fails with `CacheKeyTooLarge` when the key is longer than
+   * `maxKeyBytes` UTF-8 bytes; with `InvalidCacheOptions` (path `key`) when the key is not a string (an untyped
+   * caller). A Redis failure is never an error: the tiered cache answers from L1.
    */
   readonly get: (key: string) => Effect.Effect<Option.Option<A>, CacheKeyTooLarge | InvalidCacheOptions>
-  /** Whether `key` has a live value (does not change the LRU order or the hit statistics). */
+  /**
+   * Whether `key` has a live value (does not change the LRU order or the hit statistics). Fails with
+   * `CacheKeyTooLarge` when the key is longer than `maxKeyBytes` UTF-8 bytes; with `InvalidCacheOptions` (path
+   * `key`) when the key is not a string.
+   */
   readonly has: (key: string) => Effect.Effect<boolean, CacheKeyTooLarge | InvalidCacheOptions>
-  /** Stores `value` under `key` (write-through to every tier). */
+  /**
+   * Stores `value` under `key` (write-through to every tier); on failure nothing is stored. Fails with
+   * `CachePutError`: `CacheKeyTooLarge` when the key is longer than `maxKeyBytes` UTF-8 bytes;
+   * `CacheValueTooLarge` when the value's `sizeOf` exceeds `maxValueBytes` or `maxBytes`, or its encoded Redis
+   * envelope exceeds `maxValueBytes`; `CacheValueEncodingError` when the tiered cache's value Schema cannot encode
+   * it; `InvalidCacheOptions` when the key is not a string, `options` is not an object, `ttl` is not a positive
+   * duration, `tokens` is not a finite number >= 0, or `sizeOf` returns anything but a finite number >= 0. A
+   * failed Redis write is not an error (the tier degrades).
+   */
   readonly put: (key: string, value: A, options?: PutOptions) => Effect.Effect<void, CachePutError>
-  /** Removes `key` from every tier. */
+  /**
+   * Removes `key` from every tier. Fails with `CacheKeyTooLarge` when the key is longer than `maxKeyBytes` UTF-8
+   * bytes; with `InvalidCacheOptions` (path `key`) when the key is not a string. A failed Redis delete is not an
+   * error (it is queued as a pending invalidation).
+   */
   readonly delete: (key: string) => Effect.Effect<void, CacheKeyTooLarge | InvalidCacheOptions>
-  /** Removes every entry, a namespace's entries, or the entries under a key prefix, from every tier. */
+  /**
+   * Removes every entry, a namespace's entries, or the entries under a key prefix, from every tier. Fails with
+   * `InvalidCacheOptions` (path `namespace`) when both `namespace` and `prefix` are given, or `namespace` is empty
+   * or contains `:`; nothing is removed then.
+   */
   readonly clear: (options?: ClearOptions) => Effect.Effect<void, InvalidCacheOptions>
   /**
    * The cached value for `key`, or the result of `compute`, which is then stored. Concurrent misses on one key
    * run `compute` once (single-flight); an interrupted caller never cancels the computation for the others.
    * Failures are not cached unless a `failureTtl` applies. A value too large to cache is returned uncached.
+   * Fails with `compute`'s `E` when it fails (or when its cached failure is still within its `failureTtl`); with
+   * `CacheKeyTooLarge` when the key is longer than `maxKeyBytes` UTF-8 bytes; with `InvalidCacheOptions` when the
+   * key is not a string, `options` is not an object, or `ttl` / `failureTtl` is not a positive duration (checked
+   * before `compute` runs). A value that cannot be stored is not an error: it is returned uncached.
    */
   readonly getOrCompute: <E, R>(
     key: string,

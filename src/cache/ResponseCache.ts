@@ -51,23 +51,52 @@ export type ResponseKeyError = InvalidResponseRequest | CacheKeyTooLarge | Inval
 
 /** The response cache operations, for responses of type `A`. */
 export interface ResponseCacheShape<A> {
-  /** The cache key of `request` (decoded with `ResponseKeyInput`). */
+  /**
+   * The cache key of `request` (decoded with `ResponseKeyInput`). Fails with `InvalidResponseRequest` naming the
+   * path when the request does not decode, or when it is nested deeper than `MAX_CANONICAL_DEPTH`.
+   */
   readonly keyOf: (request: ResponseKeyInput) => Effect.Effect<string, InvalidResponseRequest>
-  /** The cached response for `request`, or `call`'s (stored; concurrent identical requests call once). */
+  /**
+   * The cached response for `request`, or `call`'s (stored; concurrent identical requests call once). Fails with
+   * `InvalidResponseRequest` when the request does not decode (also under `bypass`); with `call`'s `E` when it
+   * fails (or its cached failure is within the cache's `failureTtl`); with `CacheKeyTooLarge` when the key
+   * (namespace, URI-encoded model and hash) is longer than the cache's `maxKeyBytes`; with `InvalidCacheOptions`
+   * when the call's or the response cache's `ttl` is not a positive duration. Under `bypass` no cache error
+   * happens; under `refresh` a store failure is logged, not returned.
+   */
   readonly cached: <E, R>(
     request: ResponseKeyInput,
     call: Effect.Effect<A, E, R>,
     options?: CachedCallOptions
   ) => Effect.Effect<A, E | ResponseKeyError, R>
-  /** The cached response for `request`, if any. */
+  /**
+   * The cached response for `request`, if any. Fails with `InvalidResponseRequest` when the request does not
+   * decode; with `CacheKeyTooLarge` when its key is longer than the cache's `maxKeyBytes`. `InvalidCacheOptions`
+   * (of `ResponseKeyError`) never happens here: the key is always a string.
+   */
   readonly lookup: (request: ResponseKeyInput) => Effect.Effect<Option.Option<A>, ResponseKeyError>
-  /** Drops every cached response of `model` (all providers, versions and prompts). */
+  /**
+   * Drops every cached response of `model` (all providers, versions and prompts). The declared
+   * `InvalidCacheOptions` never happens: the clear is by prefix alone, which the cache always accepts.
+   */
   readonly invalidateModel: (model: string) => Effect.Effect<void, InvalidCacheOptions>
-  /** Stores known responses (warming); returns how many were stored. */
+  /**
+   * Stores known responses (warming); returns how many were stored. Stops at the first failure, the entries
+   * before it staying stored: `InvalidResponseRequest` when a request does not decode; `CachePutError` when the
+   * cache refuses the entry (`CacheKeyTooLarge` for a key over `maxKeyBytes`, `CacheValueTooLarge` for a
+   * response over `maxValueBytes` / `maxBytes`, `CacheValueEncodingError` when the Redis tier cannot encode it,
+   * `InvalidCacheOptions` when the entry's or the default `ttl` is not a positive duration or `tokensOf` returns
+   * anything but a finite number >= 0).
+   */
   readonly warm: (
     entries: Iterable<{ readonly request: ResponseKeyInput; readonly response: A; readonly ttl?: Duration.Input }>
   ) => Effect.Effect<number, InvalidResponseRequest | CachePutError>
-  /** Computes and stores the responses of the requests not cached yet; returns how many were computed. */
+  /**
+   * Computes and stores the responses of the requests not cached yet; returns how many were computed. Stops at
+   * the first failure: `InvalidResponseRequest` when a request does not decode; `CacheKeyTooLarge` when a key is
+   * longer than the cache's `maxKeyBytes`; `InvalidCacheOptions` when the response cache's `ttl` is not a
+   * positive duration; `call`'s `E` when it fails for a request.
+   */
   readonly preload: <E, R>(
     requests: Iterable<ResponseKeyInput>,
     call: (request: ResponseKeyInput) => Effect.Effect<A, E, R>,
@@ -78,7 +107,8 @@ export interface ResponseCacheShape<A> {
 }
 
 /**
- * Builds a response cache over `cache`.
+ * Builds a response cache over `cache`. Fails with `InvalidResponseRequest` (path `namespace`) when
+ * `options.namespace` is empty or contains `:`.
  *
  * @example
  * ```ts
@@ -171,7 +201,10 @@ export const make = <A>(
 export class ResponseCache
   extends Context.Service<ResponseCache, ResponseCacheShape<unknown>>()("troupe/ResponseCache")
 {
-  /** Requires `Cache` (e.g. `Cache.layerMemory(...)` or `Cache.layerTiered(...)`). */
+  /**
+   * Requires `Cache` (e.g. `Cache.layerMemory(...)` or `Cache.layerTiered(...)`). Building fails with
+   * `InvalidResponseRequest` (path `namespace`) when `options.namespace` is empty or contains `:`.
+   */
   static readonly layer = (
     options?: ResponseCacheOptions<unknown>
   ): Layer.Layer<ResponseCache, InvalidResponseRequest, Cache> =>

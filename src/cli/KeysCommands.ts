@@ -50,7 +50,11 @@ const checkKeyId = (value: string) =>
 
 const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 
-/** A duration such as `0`, `90s`, `30m`, `12h`, `7d` in ms, at most `max`; else an `invalidArgument` naming the flag. */
+/**
+ * A duration such as `0`, `90s`, `30m`, `12h`, `7d` in ms, at most `max`. Fails with a `CliFailure` of exit code 2
+ * (`invalidArgument`, naming the flag) when `raw` is not digits with an optional `ms`/`s`/`m`/`h`/`d` unit, is not
+ * a safe integer of milliseconds, or exceeds `max`.
+ */
 export const durationArg = (flag: string, raw: string, max: number): Effect.Effect<number, CliFailure> => {
   const m = /^(\d+)(ms|s|m|h|d)?$/.exec(raw.trim())
   const ms = m === null ? Number.NaN : Number(m[1]) * (UNITS[m[2] ?? "ms"] ?? Number.NaN)

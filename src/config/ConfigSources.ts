@@ -55,7 +55,11 @@ const OptionsData = Schema.Struct({
   defaults: Schema.optionalKey(Schema.UndefinedOr(Schema.Record(Schema.String, Schema.Unknown)))
 })
 
-/** Validates the data part of the options (functions and providers are checked by type only). */
+/**
+ * Validates the data part of the options (functions and providers are checked by type only). Fails with
+ * `ConfigValidationError` (operation `options`, path `options`) when `configFile` is an empty string or not a
+ * string, or `defaults` is not an object.
+ */
 export const checkOptions = (options: ConfigStoreOptions): Effect.Effect<ConfigStoreOptions, ConfigValidationError> =>
   Schema.decodeUnknownEffect(OptionsData)(
     { configFile: options.configFile, defaults: options.defaults },
@@ -81,7 +85,13 @@ export const envProviderOf = (options: ConfigStoreOptions): ConfigProvider.Confi
 
 const asRawObject = (u: unknown): RawObject => (isRawObject(u) ? u : {})
 
-/** Reads defaults, file and environment. */
+/**
+ * Reads defaults, file and environment. Fails with `ConfigSourceError` (`source: "file"`) when the config file
+ * (from `configFile` or `TROUPE_CONFIG`) is missing, unreadable, not JSON, not a JSON object, holds a reserved key
+ * (`__proto__`, …) or nests deeper than `MAX_CONFIG_DEPTH`, or holds an `enc:v1:` secret that `openSecret` is not
+ * given for or cannot open; with `ConfigSourceError` (`source: "env"`) when the `ConfigProvider` fails to read a
+ * variable, or the `TROUPE_*` overrides build a reserved key, a too-deep tree or an unopenable secret envelope.
+ */
 export const loadSources = (
   options: ConfigStoreOptions
 ): Effect.Effect<SourceLayers, ConfigSourceError, FileSystem.FileSystem> =>

@@ -84,7 +84,13 @@ export interface ConfigStoreShape {
   readonly get: Effect.Effect<TroupeConfig>
   /** One provider's configuration; fails with `UnknownProvider` listing the configured ones. */
   readonly getProviderConfig: (provider: string) => Effect.Effect<ProviderConfig, UnknownProvider>
-  /** Resolves an alias (following chains) or a `provider:model` spec, with merged default parameters. */
+  /**
+   * Resolves an alias (following chains) or a `provider:model` spec, with merged default parameters. Fails with
+   * `ModelLookupError`: `UnknownModelAlias` when the name is no configured alias and has no `:`;
+   * `InvalidModelSpec` when the spec's provider or model part is empty (`":gpt-4o"`, `"openai:"`);
+   * `UnknownProvider` when the spec's provider is not configured. `ModelAliasCycle` never happens here: validation
+   * rejects a configuration whose aliases do not all resolve, so a configured alias always resolves.
+   */
   readonly getModelConfig: (aliasOrSpec: string) => Effect.Effect<ResolvedModel, ModelLookupError>
   /**
    * Sets one field (`"providers.openai.timeout"` or an array path); `null` removes it. Validated atomically. Fails
@@ -93,13 +99,33 @@ export interface ConfigStoreShape {
    * than `MAX_CONFIG_DEPTH`.
    */
   readonly update: (path: string | ConfigPath, value: unknown) => Effect.Effect<ConfigChange, ConfigValidationError>
-  /** Deep-merges a partial configuration into the runtime layer. Validated atomically. */
+  /**
+   * Deep-merges a partial configuration into the runtime layer. Validated atomically. Fails with
+   * `ConfigValidationError` (operation `patch`, nothing applied) when `partial` is not a plain object, holds a
+   * reserved key or nests deeper than `MAX_CONFIG_DEPTH`, or when the merged candidate does not validate (every
+   * issue with its path).
+   */
   readonly patch: (partial: ConfigPatch) => Effect.Effect<ConfigChange, ConfigValidationError>
-  /** Drops runtime updates at `path` (all of them without a path), falling back to file/env/default values. */
+  /**
+   * Drops runtime updates at `path` (all of them without a path), falling back to file/env/default values. Fails
+   * with `ConfigValidationError` (operation `reset`, nothing applied) when `path` is not a string or an array of
+   * strings, has an empty or reserved segment or is deeper than `MAX_CONFIG_DEPTH`, or when the configuration
+   * without those updates does not validate (e.g. an alias left pointing at a provider only the runtime layer had).
+   */
   readonly reset: (path?: string | ConfigPath) => Effect.Effect<ConfigChange, ConfigValidationError>
-  /** Re-reads the file and the environment, keeps runtime updates on top. Atomic like `update`. */
+  /**
+   * Re-reads the file and the environment, keeps runtime updates on top. Atomic like `update`: on failure the
+   * current configuration stays. Fails with `ConfigSourceError` when the file or the environment cannot be read
+   * or parsed (as at start, see `loadSources`); with `ConfigValidationError` (operation `reload`) when the new
+   * candidate does not validate.
+   */
   readonly reload: () => Effect.Effect<ConfigChange, ConfigValidationError | ConfigSourceError>
-  /** Validates a complete candidate (all errors, with paths) without applying it. */
+  /**
+   * Validates a complete candidate (all errors, with paths) without applying it. Fails with
+   * `ConfigValidationError` (operation `validate`) when the candidate holds a reserved key or nests too deep, does
+   * not decode as `TroupeConfig` (unknown fields included), has a malformed API key, or has an alias that does not
+   * resolve.
+   */
   readonly validate: (candidate: unknown) => Effect.Effect<TroupeConfig, ConfigValidationError>
   /** Where the effective value at `path` comes from. */
   readonly origin: (path: string | ConfigPath) => Effect.Effect<ConfigOrigin | undefined>
@@ -323,13 +349,21 @@ const make = (options: ConfigStoreOptions) =>
  * ```
  */
 export class ConfigStore extends Context.Service<ConfigStore, ConfigStoreShape>()("troupe/ConfigStore") {
-  /** The store; reads the config file through the `FileSystem` service. Fails if the initial config is invalid. */
+  /**
+   * The store; reads the config file through the `FileSystem` service. Fails if the initial config is invalid.
+   * Building fails with `ConfigValidationError` when the options do not validate (operation `options`, see
+   * `checkOptions`) or the merged defaults, file and environment do not (operation `initial`); with
+   * `ConfigSourceError` when the file or the environment cannot be read or parsed (see `loadSources`).
+   */
   static readonly layer = (
     options: ConfigStoreOptions = {}
   ): Layer.Layer<ConfigStore, ConfigValidationError | ConfigSourceError, FileSystem.FileSystem> =>
     Layer.effect(ConfigStore, make(options))
 
-  /** The store with Node's file system. */
+  /**
+   * The store with Node's file system. Building fails with `ConfigValidationError` and `ConfigSourceError` exactly
+   * as `layer` does.
+   */
   static readonly layerNode = (
     options: ConfigStoreOptions = {}
   ): Layer.Layer<ConfigStore, ConfigValidationError | ConfigSourceError> =>

@@ -117,7 +117,10 @@ const coerce = (raw: string, leaf: ReadonlyArray<SchemaAST.AST>): unknown => {
 
 /**
  * Reads the environment layer. `base` is what the lower sources (defaults, file) configured; it is used only to
- * match record keys (`TROUPE_PROVIDERS__MY_PROXY__…` → an existing `my-proxy` provider).
+ * match record keys (`TROUPE_PROVIDERS__MY_PROXY__…` → an existing `my-proxy` provider). Fails with
+ * `ConfigSourceError` (`source: "env"`, the variable or path as `location`) when the `ConfigProvider` fails to
+ * load a variable or a node of the `TROUPE` subtree; an unset variable is no error, and a value of the wrong type
+ * is left for validation.
  */
 export const readEnvLayer = (
   provider: ConfigProvider.ConfigProvider,

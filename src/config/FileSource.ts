@@ -21,7 +21,11 @@ const jsonErrorLocation = (error: unknown): string => {
   return match?.[1] !== undefined ? `invalid JSON ${match[1]}` : "invalid JSON"
 }
 
-/** Reads and parses the config file at `path`. */
+/**
+ * Reads and parses the config file at `path`. Fails with `ConfigSourceError` (`source: "file"`) when the file does
+ * not exist (`file not found`) or cannot be read (the `FileSystem` reason tag), when its text is not JSON (the
+ * position only), or when the JSON is not an object.
+ */
 export const readConfigFile = (
   path: string
 ): Effect.Effect<RawObject, ConfigSourceError, FileSystem.FileSystem> =>

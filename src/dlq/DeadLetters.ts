@@ -74,22 +74,47 @@ export type RedriveHandler = (letter: DeadLetter) => Effect.Effect<unknown, unkn
 
 /** The dead-letter queue. */
 export interface DeadLettersShape {
-  /** Records a permanently failed input (masked); the stored letter (the earlier one when the id is held). */
+  /**
+   * Records a permanently failed input (masked); the stored letter (the earlier one when the id is held). Fails
+   * with `DlqStoreError` when the Redis or PostgreSQL backend fails the insert, or, for an id already held, fails
+   * to read the earlier letter or that letter no longer decodes (the memory backend never fails).
+   */
   readonly record: (entry: DeadLetterEntry) => Effect.Effect<DeadLetter, DlqStoreError>
-  /** Letters a filter selects, oldest first (at most `limit`, default 100). */
+  /**
+   * Letters a filter selects, oldest first (at most `limit`, default 100). Fails with `DlqStoreError` when the
+   * Redis or PostgreSQL backend fails to read the letters or a stored letter no longer decodes (memory never fails).
+   */
   readonly list: (filter?: DeadLetterFilter, limit?: number) => Effect.Effect<ReadonlyArray<DeadLetter>, DlqStoreError>
-  /** One letter; `DeadLetterNotFound` when the id is unknown. */
+  /**
+   * One letter; `DeadLetterNotFound` when the id is unknown. Fails with `DlqStoreError` when the Redis or
+   * PostgreSQL backend fails the read or the stored letter no longer decodes.
+   */
   readonly inspect: (id: string) => Effect.Effect<DeadLetter, DlqStoreError | DeadLetterNotFound>
-  /** Redrives one letter; `DeadLetterNotFound` when the id is unknown. */
+  /**
+   * Redrives one letter; `DeadLetterNotFound` when the id is unknown. A failing handler is no error (the outcome is
+   * `failed`, the letter dead again); a letter not `dead` is `skipped`. Fails with `DlqStoreError` when the Redis
+   * or PostgreSQL backend fails the read, the claim or the final status write, or the letter no longer decodes.
+   */
   readonly redrive: (id: string) => Effect.Effect<RedriveOutcome, DlqStoreError | DeadLetterNotFound>
-  /** Redrives the `dead` letters a filter selects (all when empty), oldest first, at most `ratePerSecond`. */
+  /**
+   * Redrives the `dead` letters a filter selects (all when empty), oldest first, at most `ratePerSecond`. Failing
+   * handlers are outcomes, not errors. Fails with `DlqStoreError` at the first backend failure (the selection, a
+   * re-read, a claim or a status write, or a letter that no longer decodes); the letters redriven before it keep
+   * their new status.
+   */
   readonly redriveMany: (
     filter?: DeadLetterFilter,
     options?: RedriveOptions
   ) => Effect.Effect<ReadonlyArray<RedriveOutcome>, DlqStoreError>
-  /** Removes the letters a filter selects (all when empty); the number removed. */
+  /**
+   * Removes the letters a filter selects (all when empty); the number removed. Fails with `DlqStoreError` when the
+   * Redis or PostgreSQL backend fails to read the letters (or one no longer decodes) or fails the removal.
+   */
   readonly purge: (filter?: DeadLetterFilter) => Effect.Effect<number, DlqStoreError>
-  /** Depth and age, also published as metrics. */
+  /**
+   * Depth and age, also published as metrics. Fails with `DlqStoreError` when the Redis or PostgreSQL backend fails
+   * to read the letters or a stored letter no longer decodes (the gauges are then not updated).
+   */
   readonly stats: () => Effect.Effect<DlqStats, DlqStoreError>
 }
 
@@ -242,7 +267,11 @@ export class DeadLetters extends Context.Service<DeadLetters, DeadLettersShape>(
       Effect.map(Redis.Redis, (redis) => make(makeRedisDlqStore(redis, options.prefix ?? "troupe:dlq:"), options))
     )
 
-  /** On PostgreSQL through `SqlClient`: table `troupe_dead_letters` in `schema` (default `public`). */
+  /**
+   * On PostgreSQL through `SqlClient`: table `troupe_dead_letters` in `schema` (default `public`). Building fails
+   * with `DlqStoreError` (operation `init`) when `schema` is not a valid identifier (`[a-z_][a-z0-9_]*`), or when
+   * creating the schema or the table fails (database unreachable, no privilege).
+   */
   static readonly layerPostgres = (
     options: DeadLettersOptions & { readonly schema?: string } = {}
   ): Layer.Layer<DeadLetters, DlqStoreError, SqlClient.SqlClient> =>

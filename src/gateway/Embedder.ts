@@ -29,7 +29,14 @@ export interface EmbeddingResult {
 
 /** What `POST /v1/embeddings` calls. */
 export interface EmbedderShape {
-  /** Embeds `inputs`; fails with the HTTP error of the failure (a 404 for an unknown model, see the module doc). */
+  /**
+   * Embeds `inputs`; fails with the HTTP error of the failure (a 404 for an unknown model, see the module doc).
+   * Fails with `GatewayHttpError`, the pipeline failure mapped by `fromFailure`: 404 `model_not_found` when the
+   * model is no alias, spec or configured provider; 400 `embeddings_unsupported` when the provider's wire has no
+   * embeddings, 400 `invalid_value` for a request `Llm` rejects; 429 on a rate limit, 402 on an exhausted budget,
+   * 503 when the circuit breaker is open or a store is down, 502/504 when the provider fails or times out. The
+   * scripted backend fails only with the 404, for a model the ConfigStore does not resolve.
+   */
   readonly embed: (
     model: string,
     inputs: ReadonlyArray<string>,

@@ -66,7 +66,11 @@ export interface GuardOutcome {
 export interface StreamWindow {
   /** Adds a chunk; returns the text that may be released now (possibly redacted), or fails with `GuardBlocked`. */
   readonly push: (chunk: string) => Effect.Effect<string, GuardBlocked>
-  /** The end of the stream: the rest, scanned and released. */
+  /**
+   * The end of the stream: the rest, scanned and released. Fails with `GuardBlocked` when a `block` policy of the
+   * output stage matches the held text (the last `holdBack` characters, or an open PEM block still waiting for its
+   * END line); after a PEM block outgrew `maxHold` the discarded rest is not scanned and `end` succeeds with `""`.
+   */
   readonly end: () => Effect.Effect<string, GuardBlocked>
 }
 
@@ -383,7 +387,11 @@ const make = (policies: GuardPolicies, options: GuardOptions, hub: TelemetryHubS
  * key, tenant and agent; every verdict is a telemetry event.
  */
 export class Guard extends Context.Service<Guard, GuardShape>()("troupe/guard/Guard") {
-  /** The guard with `options.policies` (decoded); a `TelemetryHub` in the context receives every verdict. */
+  /**
+   * The guard with `options.policies` (decoded); a `TelemetryHub` in the context receives every verdict. Building
+   * fails with `InvalidGuardOptions` naming the path when `options.policies` does not decode (an unknown action or
+   * stage, a threshold out of range, a custom pattern that is not a valid regular expression, …).
+   */
   static readonly layer = (options: GuardOptions = {}): Layer.Layer<Guard, InvalidGuardOptions> =>
     Layer.effect(
       Guard,
@@ -394,7 +402,10 @@ export class Guard extends Context.Service<Guard, GuardShape>()("troupe/guard/Gu
       })
     )
 
-  /** Builds a guard value directly (for the agent loop's `guard` option or tests). */
+  /**
+   * Builds a guard value directly (for the agent loop's `guard` option or tests). Fails with `InvalidGuardOptions`
+   * naming the path when `options.policies` does not decode, as `layer` does.
+   */
   static readonly make = (options: GuardOptions = {}): Effect.Effect<GuardShape, InvalidGuardOptions> =>
     Effect.gen(function*() {
       const policies = yield* decodeGuardPolicies(options.policies ?? {})

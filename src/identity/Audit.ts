@@ -82,6 +82,10 @@ export interface AuditShape {
   readonly verify: (
     range?: { readonly from?: number; readonly to?: number }
   ) => Effect.Effect<ChainCheck, IdentityStoreError>
+  /**
+   * `filter.tenant`'s entries matching the filter, oldest first. Fails with `IdentityStoreError` when the
+   * `AuditStore`'s query fails (PostgreSQL unreachable, a stored row that does not decode).
+   */
   readonly query: (filter: AuditFilter) => Effect.Effect<ReadonlyArray<AuditRecord>, IdentityStoreError>
 }
 
@@ -148,18 +152,24 @@ const batchingOf = (o: AuditBatching) => ({
 })
 
 /**
- * Builds the audit log over the `AuditStore` in the context (its chain head read on first use), without
- * checkpoints. Building never fails; the error type is the store's.
+ * Builds the audit log over the `AuditStore` in the context, without checkpoints. The head is read on the first
+ * `record`, not here: building never fails with the declared `IdentityStoreError`; a store failure surfaces as the
+ * `IdentityStoreError` of that `record` (or of `verify` / `query`).
  */
 export const make: Effect.Effect<AuditShape, IdentityStoreError, AuditStore> = Effect.suspend(() =>
   build(undefined, batchingOf({}))
 )
 
-/** `make` with the writer's batching set (see `AuditBatching`). */
+/** `make` with the writer's batching set (see `AuditBatching`); as for `make`, building never fails with the declared `IdentityStoreError`. */
 export const makeWith = (options: AuditBatching): Effect.Effect<AuditShape, IdentityStoreError, AuditStore> =>
   Effect.suspend(() => build(undefined, batchingOf(options)))
 
-/** Builds the audit log with signed checkpoints every `every` entries (default 100) under the `KeyProvider`. */
+/**
+ * Builds the audit log with signed checkpoints every `every` entries (default 100) under the `KeyProvider`. As for
+ * `make`, building never fails with the declared `IdentityStoreError` (the store is first read by `record`); a
+ * missing master key surfaces later, as the `IdentityStoreError` (operation `checkpoint`) of the `record` that
+ * must sign a checkpoint.
+ */
 export const makeSigned = (
   options: AuditBatching & { readonly every?: number } = {}
 ): Effect.Effect<AuditShape, IdentityStoreError, AuditStore | KeyProvider> =>
@@ -321,14 +331,24 @@ const build = (
 
 const secretToStore = (e: SecretError) => new IdentityStoreError({ operation: "checkpoint", message: e.message })
 
-/** `Audit` with signed checkpoints every `every` entries, keyed by the `KeyProvider` in context. */
+/**
+ * `Audit` with signed checkpoints every `every` entries, keyed by the `KeyProvider` in context. Its declared
+ * `IdentityStoreError` never happens when the layer is built (see `makeSigned`): store and key failures surface
+ * from `record`, `verify` and `query`.
+ */
 export const layerSigned = (
   options: AuditBatching & { readonly every?: number } = {}
 ): Layer.Layer<Audit, IdentityStoreError, AuditStore | KeyProvider> => Layer.effect(Audit, makeSigned(options))
 
-/** `Audit` over the `AuditStore` in context. */
+/**
+ * `Audit` over the `AuditStore` in context. Its declared `IdentityStoreError` never happens when the layer is built
+ * (see `make`): store failures surface from `record`, `verify` and `query`.
+ */
 export const layer: Layer.Layer<Audit, IdentityStoreError, AuditStore> = Layer.effect(Audit, make)
 
-/** `Audit` over the `AuditStore` in context, with the writer's batching set (see `AuditBatching`). */
+/**
+ * `Audit` over the `AuditStore` in context, with the writer's batching set (see `AuditBatching`). Its declared
+ * `IdentityStoreError` never happens when the layer is built (see `make`).
+ */
 export const layerWith = (options: AuditBatching): Layer.Layer<Audit, IdentityStoreError, AuditStore> =>
   Layer.effect(Audit, makeWith(options))

@@ -42,6 +42,11 @@ export interface AuditFilter {
 
 /** Where audit entries are kept (append, read a range, the head). */
 export interface AuditStoreShape {
+  /**
+   * Adds the entry at position `record.seq`. Fails with `IdentityStoreError` when `record.seq` is not the next
+   * position (the current length) or when PostgreSQL fails the insert; with `StoreFull` when the memory store
+   * already holds `maxEntries` entries (PostgreSQL never fails `StoreFull`).
+   */
   readonly append: (record: AuditRecord) => Effect.Effect<void, StoreFull | IdentityStoreError>
   /**
    * Appends `records` (consecutive positions from the first one's) atomically. Answers `"conflict"` when the first
@@ -51,12 +56,32 @@ export interface AuditStoreShape {
   readonly appendAll: (
     records: ReadonlyArray<AuditRecord>
   ) => Effect.Effect<"appended" | "conflict", StoreFull | IdentityStoreError>
+  /**
+   * The entry with the highest position, `None` when the log is empty. Fails with `IdentityStoreError` only on
+   * PostgreSQL, when the query fails or the stored row does not decode as an `AuditRecord` (memory never fails).
+   */
   readonly last: Effect.Effect<Option.Option<AuditRecord>, IdentityStoreError>
+  /**
+   * The entries with `from ≤ seq < to`, by position. Fails with `IdentityStoreError` only on PostgreSQL, when the
+   * query fails or a stored row does not decode as an `AuditRecord` (memory never fails).
+   */
   readonly range: (from: number, to: number) => Effect.Effect<ReadonlyArray<AuditRecord>, IdentityStoreError>
+  /**
+   * One tenant's entries matching the filter, oldest first, at most `limit` (default 1,000). Fails with
+   * `IdentityStoreError` only on PostgreSQL, when the query fails or a stored row does not decode as an
+   * `AuditRecord` (memory never fails).
+   */
   readonly query: (filter: AuditFilter) => Effect.Effect<ReadonlyArray<AuditRecord>, IdentityStoreError>
-  /** Stores a signed checkpoint; one per position (a second one at the same `seq` fails `IdentityStoreError`). */
+  /**
+   * Stores a signed checkpoint; one per position (a second one at the same `seq` fails `IdentityStoreError`).
+   * Fails with `IdentityStoreError` also when PostgreSQL fails the insert; with `StoreFull` when the memory store
+   * already holds `maxEntries` checkpoints (PostgreSQL never fails `StoreFull`).
+   */
   readonly appendCheckpoint: (checkpoint: AuditCheckpoint) => Effect.Effect<void, StoreFull | IdentityStoreError>
-  /** The checkpoints with `from ≤ seq < to`, by position. */
+  /**
+   * The checkpoints with `from ≤ seq < to`, by position. Fails with `IdentityStoreError` only on PostgreSQL, when
+   * the query fails or a stored row does not decode as an `AuditCheckpoint` (memory never fails).
+   */
   readonly checkpoints: (from: number, to: number) => Effect.Effect<ReadonlyArray<AuditCheckpoint>, IdentityStoreError>
 }
 
@@ -90,7 +115,12 @@ export const matchesFilter = (r: AuditRecord, f: AuditFilter): boolean =>
 export const layerMemory = (options: { readonly maxEntries?: number } = {}): Layer.Layer<AuditStore> =>
   Layer.sync(AuditStore, () => makeMemoryAuditStore(options.maxEntries ?? 100_000))
 
-/** PostgreSQL through `SqlClient`; `schema` (default `public`) must match `[a-z_][a-z0-9_]*`. */
+/**
+ * PostgreSQL through `SqlClient`; `schema` (default `public`) must match `[a-z_][a-z0-9_]*`. Building the layer
+ * fails with `IdentityStoreError` (operation `init`) when the schema name does not match, or when creating the
+ * schema, the `troupe_audit` / `troupe_audit_checkpoint` tables or their index fails (database unreachable, no
+ * privilege).
+ */
 export const layerPostgres = (
   options: { readonly schema?: string } = {}
 ): Layer.Layer<AuditStore, IdentityStoreError, SqlClient.SqlClient> =>

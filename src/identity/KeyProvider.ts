@@ -46,7 +46,11 @@ export interface MasterKey {
 
 /** The keyring: the current key and lookup of any key by id. */
 export interface KeyProviderShape {
-  /** The key new envelopes are sealed under. */
+  /**
+   * The key new envelopes are sealed under. The built-in providers (`fromKeys`, `layerStatic`, `layerEnv`) never
+   * fail here (a missing key fails when their layer is built); a custom provider fails `SecretError` when it has
+   * no usable current key (`no-master-key`, `bad-key`).
+   */
   readonly current: Effect.Effect<MasterKey, SecretError>
   /** Fails `SecretError` `unknown-key` when no key has that id. */
   readonly get: (id: string) => Effect.Effect<MasterKey, SecretError>
@@ -80,7 +84,7 @@ export class KeyProvider extends Context.Service<KeyProvider, KeyProviderShape>(
 export const keyIdOf = (key: Uint8Array): string =>
   createHash("sha256").update("troupe-key-id\n").update(key).digest("hex").slice(0, 16)
 
-/** Parses 64 hex digits or base64 of 32 bytes; fails `bad-key` otherwise. */
+/** Parses 64 hex digits or base64 of 32 bytes; fails `SecretError` `bad-key` when it decodes to another length. */
 export const parseKey = (text: string): Effect.Effect<MasterKey, SecretError> => {
   const trimmed = text.trim()
   const bytes = /^[0-9a-fA-F]{64}$/.test(trimmed) ? Buffer.from(trimmed, "hex") : Buffer.from(trimmed, "base64")
@@ -103,7 +107,10 @@ export const fromKeys = (current: MasterKey, previous: ReadonlyArray<MasterKey> 
   }
 }
 
-/** Keys given directly: each a 32-byte array, 64 hex digits or base64. */
+/**
+ * Keys given directly: each a 32-byte array, 64 hex digits or base64. Building the layer fails with `SecretError`
+ * `bad-key` when the current key or a previous one is not 32 bytes.
+ */
 export const layerStatic = (options: {
   readonly current: Uint8Array | string
   readonly previous?: ReadonlyArray<Uint8Array | string>
@@ -119,7 +126,11 @@ export const layerStatic = (options: {
     })
   )
 
-/** The default: `TROUPE_MASTER_KEY` (current) and `TROUPE_MASTER_KEY_PREVIOUS` (comma-separated, retired). */
+/**
+ * The default: `TROUPE_MASTER_KEY` (current) and `TROUPE_MASTER_KEY_PREVIOUS` (comma-separated, retired). Building
+ * the layer fails with `SecretError` `no-master-key` when the current variable is unset or blank, and `bad-key`
+ * when it or an entry of the previous list is not 32 bytes in hex or base64.
+ */
 export const layerEnv = (options: {
   readonly variable?: string
   readonly previousVariable?: string

@@ -30,13 +30,31 @@ export interface KeyPatch {
 
 /** Where key records are kept (insert, get, update, list by tenant). */
 export interface KeyStoreShape {
+  /**
+   * Adds a record. Fails with `IdentityStoreError` when a record with the same public id exists or PostgreSQL
+   * fails the insert; with `StoreFull` when the memory store already holds `maxKeys` records (PostgreSQL never
+   * fails `StoreFull`).
+   */
   readonly insert: (record: KeyRecord) => Effect.Effect<void, StoreFull | IdentityStoreError>
+  /**
+   * The record with that public id in any tenant, `None` when there is none. Fails with `IdentityStoreError` only
+   * on PostgreSQL, when the query fails or the stored row does not decode as a `KeyRecord` (memory never fails).
+   */
   readonly get: (id: string) => Effect.Effect<Option.Option<KeyRecord>, IdentityStoreError>
+  /**
+   * Applies the patch to that tenant's record and returns it, `None` when the tenant has no such key. Fails with
+   * `IdentityStoreError` only on PostgreSQL, when the update fails or the returned row does not decode as a
+   * `KeyRecord` (memory never fails).
+   */
   readonly update: (
     tenant: string,
     id: string,
     patch: KeyPatch
   ) => Effect.Effect<Option.Option<KeyRecord>, IdentityStoreError>
+  /**
+   * The tenant's records (optionally one principal's), oldest first. Fails with `IdentityStoreError` only on
+   * PostgreSQL, when the query fails or a stored row does not decode as a `KeyRecord` (memory never fails).
+   */
   readonly list: (tenant: string, principalId?: string) => Effect.Effect<ReadonlyArray<KeyRecord>, IdentityStoreError>
 }
 
@@ -58,7 +76,9 @@ export const layerMemory = (options: { readonly maxKeys?: number } = {}): Layer.
 
 /**
  * PostgreSQL through `SqlClient` (provide `PgClient.layer(...)`). `schema` (default `public`) must match
- * `[a-z_][a-z0-9_]*`; the schema and table are created when missing.
+ * `[a-z_][a-z0-9_]*`; the schema and table are created when missing. Building the layer fails with
+ * `IdentityStoreError` (operation `init`) when the schema name does not match, or when creating the schema, the
+ * `troupe_keys` table or its index fails (database unreachable, no privilege).
  */
 export const layerPostgres = (
   options: { readonly schema?: string } = {}

@@ -96,14 +96,26 @@ export interface KeysShape {
   readonly validate: (
     key: string | Redacted.Redacted<string>
   ) => Effect.Effect<ValidatedKey, KeyRejected | IdentityStoreError>
-  /** Fails `KeyNotFound` when the tenant has no such key. */
+  /**
+   * Fails `KeyNotFound` when the tenant has no such key (or it vanished between the read and the update); with
+   * `IdentityStoreError` when the `KeyStore` fails the read or the update.
+   */
   readonly revoke: (tenant: string, id: string) => Effect.Effect<MaskedKey, KeyNotFound | IdentityStoreError>
-  /** Fails `KeyNotFound`, or `KeyRejected` (revoked) when the old key is already revoked. */
+  /**
+   * Fails `KeyNotFound` when the tenant has no such key, or `KeyRejected` (revoked) when the old key is already
+   * revoked. Issuing the successor decodes the old key's fields as `create` does: `InvalidIdentityInput` when they no
+   * longer pass `CreateKeyInput` (a record not written by `create`), `StoreFull` when the memory store is at
+   * capacity, `IdentityStoreError` when the `KeyStore` fails a read, the insert or the update of the old record.
+   */
   readonly rotate: (
     tenant: string,
     id: string,
     options: { readonly grace: Duration.Input }
   ) => Effect.Effect<CreatedKey, KeyNotFound | KeyRejected | InvalidIdentityInput | StoreFull | IdentityStoreError>
+  /**
+   * The tenant's keys, masked, oldest first (empty for a tenant id that is not a valid `Id`). Fails with
+   * `IdentityStoreError` when the `KeyStore`'s list fails.
+   */
   readonly list: (tenant: string, principalId?: string) => Effect.Effect<ReadonlyArray<MaskedKey>, IdentityStoreError>
 }
 

@@ -192,11 +192,18 @@ export const make = (definitions: unknown): Effect.Effect<RbacShape, InvalidIden
     }
   })
 
-/** `Rbac` over the given definitions (default: the four roles of the plan). */
+/**
+ * `Rbac` over the given definitions (default: the four roles of the plan). Building the layer fails with
+ * `InvalidIdentityInput` when the definitions do not decode (path under `roles`), a role inherits an unknown role,
+ * or inheritance has a cycle.
+ */
 export const layer = (definitions: unknown = defaultRoles): Layer.Layer<Rbac, InvalidIdentityInput> =>
   Layer.effect(Rbac, make(definitions))
 
-/** The guard: `yield* Rbac.require("metrics:view")` inside a handler. */
+/**
+ * The guard: `yield* Rbac.require("metrics:view")` inside a handler. Fails with `PermissionDenied` when no role of
+ * the `Subject` in context grants `permission` (directly, by inheritance or by a wildcard).
+ */
 export const require_ = (permission: string): Effect.Effect<void, PermissionDenied, Rbac | Subject> =>
   Effect.gen(function*() {
     const rbac = yield* Rbac

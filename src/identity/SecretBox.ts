@@ -42,7 +42,10 @@ export const sealWith = (key: MasterKey, plaintext: string): string => {
   return `${header}:${iv.toString("base64url")}:${body.toString("base64url")}`
 }
 
-/** Decrypts an envelope with `key`; fails `malformed` or `tampered`. */
+/**
+ * Decrypts an envelope with `key`. Fails with `SecretError` `malformed` when the text is not an `enc:v1:` envelope
+ * or its body is shorter than the 16-byte tag, and `tampered` when the AES-GCM tag does not verify under `key`.
+ */
 export const openWith = (key: MasterKey, envelope: string): Effect.Effect<Redacted.Redacted<string>, SecretError> =>
   Effect.suspend(() => {
     const m = ENVELOPE.exec(envelope)
@@ -73,7 +76,11 @@ export interface SecretBoxShape {
   readonly seal: (value: string | Redacted.Redacted<string>) => Effect.Effect<string, SecretError>
   /** Fails `SecretError` `malformed`, `unknown-key` or `tampered`. */
   readonly open: (envelope: string) => Effect.Effect<Redacted.Redacted<string>, SecretError>
-  /** Fails on the first envelope that does not open (nothing is half-rotated: the caller writes all or none). */
+  /**
+   * Fails on the first envelope that does not open (nothing is half-rotated: the caller writes all or none): with
+   * `SecretError` `malformed`, `unknown-key` or `tampered` as `open` does, and with the provider's `SecretError`
+   * when it has no current key.
+   */
   readonly rotate: (envelopes: ReadonlyArray<string>) => Effect.Effect<Rotation, SecretError>
 }
 
