@@ -72,7 +72,10 @@ export const makeResolved = (client: HttpClient.HttpClient, provider: ResolvedHt
 })
 
 /**
- * An Anthropic Messages provider (needs an `HttpClient`).
+ * An Anthropic Messages provider (needs an `HttpClient`). Fails with `InvalidProviderOptions` (naming the field) when
+ * `name` is not `[A-Za-z0-9][A-Za-z0-9_.-]*`, `baseUrl` is not an absolute http(s) URL or carries `user:password@`
+ * credentials, `apiKey` is not `Redacted`, `timeout` is not a positive duration, a header name is not an HTTP token or
+ * a header value neither a string nor `Redacted`, or `propagateTrace` is not a boolean.
  *
  * @example
  * ```ts
@@ -87,7 +90,10 @@ export const make: (
   makeResolved
 )
 
-/** A layer providing `LlmProvider` as an Anthropic provider. */
+/**
+ * A layer providing `LlmProvider` as an Anthropic provider. Fails to build with `InvalidProviderOptions` when `options`
+ * fail `make`'s checks (a bad name, base URL, key, timeout, header or `propagateTrace`).
+ */
 export const layer = (
   options: HttpProviderOptions = {}
 ): Layer.Layer<LlmProvider, InvalidProviderOptions, HttpClient.HttpClient> => Layer.effect(LlmProvider, make(options))

@@ -47,7 +47,11 @@ const EmbeddingsWire = Schema.Struct({
 })
 const decodeWire = Schema.decodeUnknownExit(EmbeddingsWire)
 
-/** Decodes an `/embeddings` answer; a missing or duplicated index is a `MalformedResponse`. */
+/**
+ * Decodes an `/embeddings` answer; a missing or duplicated index is a `MalformedResponse`. Fails with `ProviderError`,
+ * always as `MalformedResponse`: when `json` is not `{ data: [{ index, embedding }] }` with integer indexes and finite
+ * numbers, or when some input has no vector (an index missing, out of range or only duplicated).
+ */
 export const decodeEmbeddingsResponse = (
   provider: string,
   request: EmbedRequest,

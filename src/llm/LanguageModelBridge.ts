@@ -71,7 +71,10 @@ const stringifyResult = (
 const unsupported = (method: string, description: string): AiError.AiError =>
   AiError.make({ module: MODULE, method, reason: new AiError.InvalidUserInputError({ description }) })
 
-/** Converts an effect/ai `Prompt` to `LlmMessage`s. */
+/**
+ * Converts an effect/ai `Prompt` to `LlmMessage`s. Fails with `AiError` (reason `InvalidUserInputError`) when a user
+ * message has a file part, which the chat providers do not support.
+ */
 export const promptToMessages = (
   prompt: Prompt.Prompt,
   method: string
@@ -137,7 +140,10 @@ const toolDefinitions = (tools: ReadonlyArray<Tool.Any>): Array<ToolDefinition> 
     }
   })
 
-/** The `LlmRequest` of one effect/ai provider call. */
+/**
+ * The `LlmRequest` of one effect/ai provider call. Fails with `AiError` (reason `InvalidUserInputError`) when a user
+ * message has a file part (see `promptToMessages`) or the prompt converts to no message at all.
+ */
 export const toLlmRequest = (
   options: LanguageModel.ProviderOptions,
   model: LanguageModelOptions,

@@ -35,11 +35,28 @@ export interface LlmProviderShape {
   /** The provider name used in errors, usage metadata and telemetry (e.g. `openai`, `groq`, `scripted`). */
   readonly name: string
   readonly api: ProviderApi
-  /** One finished answer. */
+  /**
+   * One finished answer. Fails with `ProviderError`: `ProviderRateLimited` (HTTP 429), `QuotaExhausted` (402 or
+   * `insufficient_quota`), `AuthenticationFailed` (401 / 403), `ContextLengthExceeded` / `ContentPolicyViolation` (a
+   * 4xx whose body says so), `ProviderRejectedRequest` (another 4xx, a redirect, or a request the wire refuses before
+   * sending it), `ProviderOverloaded` (503 / 529), `ProviderServerError` (another 5xx), `ProviderTimeout` (no answer
+   * within the timeout, or 408), `ProviderConnectionError` (the connection failed or was reset), `MalformedResponse`
+   * (an answer not in the wire format); the scripted provider fails only with the error its matching rule's reply
+   * names.
+   */
   readonly generate: (request: LlmRequest, options?: LlmCallOptions) => Effect.Effect<LlmResponse, ProviderError>
-  /** The answer as it arrives: text deltas, tool-call deltas and complete calls, then one `Finish` part. */
+  /**
+   * The answer as it arrives: text deltas, tool-call deltas and complete calls, then one `Finish` part. Fails with
+   * `ProviderError` as `generate` does, and also mid-stream: `ProviderTimeout` when no next chunk arrives within the
+   * timeout, `ProviderConnectionError` when the stream ends before its terminal event, a classified error for an error
+   * event inside the stream.
+   */
   readonly stream: (request: LlmRequest, options?: LlmCallOptions) => Stream.Stream<LlmStreamPart, ProviderError>
-  /** Embeddings, for providers whose wire has them (OpenAI-compatible `/embeddings`, scripted); absent otherwise. */
+  /**
+   * Embeddings, for providers whose wire has them (OpenAI-compatible `/embeddings`, scripted); absent otherwise. Fails
+   * with `ProviderError` as `generate` does for the HTTP call, and with `MalformedResponse` when the answer lacks a
+   * vector for some input; the scripted provider's embeddings never fail.
+   */
   readonly embed?: (request: EmbedRequest, options?: LlmCallOptions) => Effect.Effect<EmbedResponse, ProviderError>
 }
 

@@ -91,7 +91,10 @@ export const makeResolved = (client: HttpClient.HttpClient, provider: ResolvedHt
 })
 
 /**
- * An OpenAI-compatible provider (needs an `HttpClient`).
+ * An OpenAI-compatible provider (needs an `HttpClient`). Fails with `InvalidProviderOptions` (naming the field) when
+ * `name` is not `[A-Za-z0-9][A-Za-z0-9_.-]*`, `baseUrl` is not an absolute http(s) URL or carries `user:password@`
+ * credentials, `apiKey` is not `Redacted`, `timeout` is not a positive duration, a header name is not an HTTP token or
+ * a header value neither a string nor `Redacted`, or `propagateTrace` is not a boolean.
  *
  * @example
  * ```ts
@@ -108,7 +111,10 @@ export const make: (
   makeResolved
 )
 
-/** A layer providing `LlmProvider` as an OpenAI-compatible provider. */
+/**
+ * A layer providing `LlmProvider` as an OpenAI-compatible provider. Fails to build with `InvalidProviderOptions` when
+ * `options` fail `make`'s checks (a bad name, base URL, key, timeout, header or `propagateTrace`).
+ */
 export const layer = (
   options: HttpProviderOptions = {}
 ): Layer.Layer<LlmProvider, InvalidProviderOptions, HttpClient.HttpClient> => Layer.effect(LlmProvider, make(options))

@@ -103,7 +103,12 @@ export const endpointUrl = (provider: ResolvedHttpProvider, path: string): strin
 /** Default request timeout: 60 s (the ConfigStore's provider default too). */
 export const DEFAULT_TIMEOUT_MILLIS = 60_000
 
-/** Decodes and resolves options, with the provider's defaults. */
+/**
+ * Decodes and resolves options, with the provider's defaults. Fails with `InvalidProviderOptions` (naming the field and
+ * the provider) when `name` is not `[A-Za-z0-9][A-Za-z0-9_.-]*`, `baseUrl` is not an absolute http(s) URL or carries
+ * `user:password@` credentials, `apiKey` is not `Redacted`, `timeout` is not a positive duration, a header name is not
+ * an HTTP token or a header value neither a string nor `Redacted`, or `propagateTrace` is not a boolean.
+ */
 export const resolveHttpProviderOptions = (
   options: HttpProviderOptions,
   defaults: { readonly name: string; readonly baseUrl: string }

@@ -21,7 +21,11 @@ import { fromProviderConfig, hasKey } from "./ProviderOptions.ts"
 import type { ScriptedOptions } from "./ScriptedProvider.ts"
 import * as ScriptedProvider from "./ScriptedProvider.ts"
 
-/** The provider of one `providers.<name>` entry. */
+/**
+ * The provider of one `providers.<name>` entry. Fails with `InvalidProviderOptions` when `name` is not
+ * `[A-Za-z0-9][A-Za-z0-9_.-]*` or the entry's `baseUrl`, `timeout` or headers fail the HTTP provider's checks (see
+ * `OpenAiCompatibleProvider.make`).
+ */
 export const providerFromConfig = (
   name: string,
   config: ProviderConfig
@@ -49,7 +53,9 @@ export const defaultProviderName = (
 }
 
 /**
- * The first configured provider with an API key, else the scripted provider.
+ * The first configured provider with an API key, else the scripted provider. Fails with `InvalidProviderOptions` when
+ * the picked entry fails `providerFromConfig` (a name or `baseUrl`, `timeout` or header the HTTP provider rejects), or,
+ * with no key configured, when `options.scripted` fails `ScriptedProvider.make`'s checks.
  *
  * @example
  * ```ts
@@ -67,7 +73,11 @@ export const defaultProvider = (
     : providerFromConfig(name, entry)
 }
 
-/** A layer providing `LlmProvider` as `defaultProvider` of the ConfigStore's current configuration. */
+/**
+ * A layer providing `LlmProvider` as `defaultProvider` of the ConfigStore's current configuration. Fails to build with
+ * `InvalidProviderOptions` when `defaultProvider` does: the picked provider entry, or the scripted options when no key
+ * is configured, fail the provider's checks.
+ */
 export const layerDefaultProvider = (
   options: DefaultProviderOptions = {}
 ): Layer.Layer<LlmProvider, InvalidProviderOptions, ConfigStore | HttpClient.HttpClient> =>

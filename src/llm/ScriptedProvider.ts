@@ -155,7 +155,10 @@ const chunkText = (text: string, size: number): Array<string> => {
 }
 
 /**
- * The scripted provider.
+ * The scripted provider. Fails with `InvalidProviderOptions` (naming the field) when `name` is empty, a rule's `when`
+ * is not `"always"`, `{ lastUser }`, `{ toolResult, tool? }` or `{ tool }` (string or RegExp patterns), a `reply` or
+ * the `fallback` is neither an object nor a function, a latency is neither 0 nor a positive duration, or `chunkSize` is
+ * not an integer from 1 to 1,000,000.
  *
  * @example
  * ```ts
@@ -284,6 +287,9 @@ export const makeUnsafe = (options: ScriptedOptions = {}): LlmProviderShape => {
   return { name, api: "scripted", generate, stream, embed }
 }
 
-/** A layer providing `LlmProvider` as the scripted provider. */
+/**
+ * A layer providing `LlmProvider` as the scripted provider. Fails to build with `InvalidProviderOptions` when `options`
+ * fail `make`'s checks (a bad name, rule matcher, reply, latency or chunk size).
+ */
 export const layer = (options: ScriptedOptions = {}): Layer.Layer<LlmProvider, InvalidProviderOptions> =>
   Layer.effect(LlmProvider, make(options))

@@ -69,28 +69,72 @@ import type { TurnRedrive } from "./TurnRedrive.ts"
 
 /** The service interface (see the module doc for the rules). */
 export interface LlmAgentsShape {
-  /** Starts the agent unless it runs; fails with `UnknownAgentKind` when no definition serves the id. */
+  /**
+   * Starts the agent unless it runs. Fails with `InvalidAgentId` when the id is empty, longer than 256 characters or
+   * has control characters; with `UnknownAgentKind` when no definition serves the id (its `<name>:` prefix names no
+   * definition and there is no `default`, or it is a sub-agent id with a `/`); with `AgentStartFailed` when the agent's
+   * process does not start, e.g. its `init` fails because reading its conversation memory or latest checkpoint fails.
+   */
   readonly ensureStarted: (
     id: string
   ) => Effect.Effect<AgentStatus, InvalidAgentId | UnknownAgentKind | AgentStartFailed>
-  /** One turn; waits for its answer. Interrupting the caller interrupts the turn. */
+  /**
+   * One turn; waits for its answer. Interrupting the caller interrupts the turn. Fails with `TurnError`:
+   * `InvalidAgentId` when the id is empty, longer than 256 characters or has control characters; `InvalidTurnInput`
+   * when the input is neither a string of 1 to 1,000,000 characters nor `{ input, maxSteps? }` with such a string or a
+   * non-empty list of valid messages and `maxSteps` an integer from 1 to 1,000; `UnknownAgentKind` when no definition
+   * serves the id (its `<name>:` prefix names no definition and there is no `default`, or it is a sub-agent id with a
+   * `/`); `AgentStartFailed` when the agent's process does not start, e.g. its `init` fails because reading its
+   * conversation memory or latest checkpoint fails; `AgentBusy` when the agent already holds `maxQueuedTurns` turns;
+   * `TurnCancelled` when `cancel(id)` interrupts the turn or the agent stops before it finishes; `TurnFailed` when the
+   * model or the loop fails with a typed error (after the pipeline's retries and fallbacks); `TurnCrashed` when the
+   * turn dies with a defect, crashing its agent; `InvalidAgentOutput` when the answer does not decode with the output
+   * Schema after the configured repairs.
+   */
   readonly ask: (id: string, input: TurnInput) => Effect.Effect<TurnAnswer, TurnError>
-  /** One turn, its loop events as they happen (the last is `Finished`); dropping the stream interrupts the turn. */
+  /**
+   * One turn, its loop events as they happen (the last is `Finished`); dropping the stream interrupts the turn. The
+   * stream fails with `TurnError` in the same cases as `ask` (see there: from `InvalidAgentId` to
+   * `InvalidAgentOutput`).
+   */
   readonly askStream: (id: string, input: TurnInput) => Stream.Stream<AgentLoopEvent, TurnError>
-  /** Queues one turn and returns (a cast): it completes and is recorded even when nobody waits; `AgentBusy` when the queue is full. */
+  /**
+   * Queues one turn and returns (a cast): it completes and is recorded even when nobody waits; `AgentBusy` when the
+   * queue is full. Fails with `InvalidAgentId` when the id is empty, longer than 256 characters or has control
+   * characters; with `InvalidTurnInput` when the input is neither a string of 1 to 1,000,000 characters nor `{ input,
+   * maxSteps? }` with such a string or a non-empty list of valid messages and `maxSteps` an integer from 1 to 1,000;
+   * with `UnknownAgentKind` when no definition serves the id (its `<name>:` prefix names no definition and there is no
+   * `default`, or it is a sub-agent id with a `/`); with `AgentStartFailed` when the agent's process does not start,
+   * e.g. its `init` fails because reading its conversation memory or latest checkpoint fails; with `AgentBusy` when the
+   * agent already holds `maxQueuedTurns` turns. The turn's own outcome (cancelled, failed, crashed) reaches no caller.
+   */
   readonly tell: (
     id: string,
     input: TurnInput
   ) => Effect.Effect<void, InvalidAgentId | InvalidTurnInput | UnknownAgentKind | AgentStartFailed | AgentBusy>
-  /** Interrupts the agent's in-flight turn (its caller gets `TurnCancelled`); false when the agent is not running. */
+  /**
+   * Interrupts the agent's in-flight turn (its caller gets `TurnCancelled`); false when the agent is not running. Fails
+   * with `InvalidAgentId` when the id is empty, longer than 256 characters or has control characters.
+   */
   readonly cancel: (id: string) => Effect.Effect<boolean, InvalidAgentId>
-  /** The agent's status; `alive: false` when it has no process (never started, stopped). */
+  /**
+   * The agent's status; `alive: false` when it has no process (never started, stopped). Fails with `InvalidAgentId`
+   * when the id is empty, longer than 256 characters or has control characters.
+   */
   readonly status: (id: string) => Effect.Effect<AgentStatus, InvalidAgentId>
-  /** The conversation as kept in memory (empty for agents without memory). */
+  /**
+   * The conversation as kept in memory (empty for agents without memory). Fails with `InvalidAgentId` when the id is
+   * empty, longer than 256 characters or has control characters; with `UnknownAgentKind` when no definition (or
+   * sub-agent path) serves the id; with `MemoryError` (`MemoryBackendError`) when reading the conversation memory
+   * fails, e.g. Redis is unreachable.
+   */
   readonly history: (
     id: string
   ) => Effect.Effect<ReadonlyArray<LlmMessage>, InvalidAgentId | UnknownAgentKind | MemoryError>
-  /** Stops the agent (its in-flight and queued turns are cancelled); false when it was not running. */
+  /**
+   * Stops the agent (its in-flight and queued turns are cancelled); false when it was not running. Fails with
+   * `InvalidAgentId` when the id is empty, longer than 256 characters or has control characters.
+   */
   readonly stop: (id: string) => Effect.Effect<boolean, InvalidAgentId>
   /** Ids of the live agents, least recently used first. */
   readonly live: Effect.Effect<ReadonlyArray<string>>
@@ -145,8 +189,10 @@ const stoppedStatus = (id: string, incarnation: number): AgentStatus => ({
 })
 
 /**
- * Builds the service in the current scope: a dynamic supervisor and a registry; closing the scope stops every
- * agent. Requires what the definitions require.
+ * Builds the service in the current scope: a dynamic supervisor and a registry; closing the scope stops every agent.
+ * Requires what the definitions require. Fails with `InvalidOptions` (naming the field) when `agents` is empty,
+ * `default` is not a string, `maxLive` is not an integer from 1 to 10,000,000, `name` is empty, `maxRestarts` is not a
+ * non-negative integer or `maxSeconds` is not a finite number above 0.
  *
  * @example
  * ```ts
@@ -303,7 +349,9 @@ export const make = <A extends AnyLlmAgent>(
 /** The supervised LLM agents as a service. */
 export class LlmAgents extends Context.Service<LlmAgents, LlmAgentsShape>()("troupe/llmagent/LlmAgents") {
   /**
-   * The service, requiring what its definitions require.
+   * The service, requiring what its definitions require. Fails to build with `InvalidOptions` (naming the field) when
+   * `agents` is empty, `default` is not a string, `maxLive` is not an integer from 1 to 10,000,000, `name` is empty,
+   * `maxRestarts` is not a non-negative integer or `maxSeconds` is not a finite number above 0 (as `make`).
    *
    * @example
    * ```ts

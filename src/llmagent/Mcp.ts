@@ -69,7 +69,9 @@ const toToolDefinition = (client: McpClient.McpClient, descriptor: McpSchema.Too
 }
 
 /**
- * The tools of a connected MCP server as troupe tools (see the module doc).
+ * The tools of a connected MCP server as troupe tools (see the module doc). Fails with `McpClientError` when the
+ * server's `tools/list` fails: the transport fails or is closed, the call times out, or the server answers with a
+ * protocol error or an invalid result (the error's `reason` says which).
  *
  * @example
  * ```ts
@@ -100,7 +102,9 @@ export const clientLayerStdio = McpClient.layerStdio
 export const protocols = [McpProtocol.v2025_11_25, McpProtocol.v2025_06_18] as const
 
 /**
- * Serves troupe tools over MCP stdio: `Layer.launch` it in a process whose stdin/stdout are the transport.
+ * Serves troupe tools over MCP stdio: `Layer.launch` it in a process whose stdin/stdout are the transport. Declared to
+ * fail with `IllegalArgumentError` as effect's `McpServer.layerStdio`, which fails so only on invalid `cacheHints`;
+ * this layer passes none, so it never fails.
  *
  * @example
  * ```ts

@@ -30,14 +30,28 @@ export interface MemoryStats {
 export interface ConversationMemoryShape {
   /** The maximum messages kept per conversation. */
   readonly maxMessages: number
-  /** Appends messages (oldest first) and trims the conversation to the last `maxMessages`. */
+  /**
+   * Appends messages (oldest first) and trims the conversation to the last `maxMessages`; an empty list is a no-op.
+   * Fails with `MemoryError`: `InvalidMemoryInput` when the conversation id is empty or longer than 512 characters or
+   * a message does not decode as an `LlmMessage` (nothing is appended then); `MemoryBackendError` when the store's
+   * write fails (Redis: the append script errors or the connection fails; never for the in-process layer).
+   */
   readonly append: (conversationId: string, messages: ReadonlyArray<LlmMessage>) => Effect.Effect<void, MemoryError>
-  /** The kept messages, oldest first; with `last`, only the last `last` of them. */
+  /**
+   * The kept messages, oldest first; with `last`, only the last `last` of them (an unknown conversation has none).
+   * Fails with `MemoryError`: `InvalidMemoryInput` when the conversation id is empty or longer than 512 characters or
+   * `last` is not an integer from 1 to 100,000,000; `MemoryBackendError` when the store's read fails (Redis: LRANGE
+   * errors or the connection fails; never for the in-process layer). Undecodable stored messages are skipped, not errors.
+   */
   readonly messages: (
     conversationId: string,
     options?: { readonly last?: number }
   ) => Effect.Effect<ReadonlyArray<LlmMessage>, MemoryError>
-  /** Forgets a conversation. */
+  /**
+   * Forgets a conversation (an unknown one is a no-op). Fails with `MemoryError`: `InvalidMemoryInput` when the
+   * conversation id is empty or longer than 512 characters; `MemoryBackendError` when the store's delete fails (Redis:
+   * DEL errors or the connection fails; never for the in-process layer).
+   */
   readonly clear: (conversationId: string) => Effect.Effect<void, MemoryError>
   readonly stats: Effect.Effect<MemoryStats>
 }
@@ -93,7 +107,10 @@ const checkMessages = (
 ): Effect.Effect<ReadonlyArray<LlmMessage>, InvalidMemoryInput> =>
   decodeMessages(messages).pipe(Effect.mapError((e) => invalidFromIssue(e.issue, "messages")))
 
-/** Validates a positive count option (`maxMessages`, `last`). */
+/**
+ * Validates a positive count option (`maxMessages`, `last`). Fails with `InvalidMemoryInput` at `path` when `value`
+ * is not an integer from 1 to 100,000,000.
+ */
 export const checkCount = (value: number, path: string): Effect.Effect<number, InvalidMemoryInput> =>
   Schema.decodeUnknownEffect(Count)(value).pipe(Effect.mapError((e) => invalidFromIssue(e.issue, path)))
 
@@ -102,8 +119,20 @@ export const checkCount = (value: number, path: string): Effect.Effect<number, I
  * list of valid messages, a valid id, `last` a valid count or `undefined` for all kept messages).
  */
 export interface MemoryStore {
+  /**
+   * Appends the messages and trims to the last `maxMessages`. Fails with `MemoryError` only as `MemoryBackendError`,
+   * when the store's write fails (inputs are validated by `fromStore`, so a store never returns `InvalidMemoryInput`).
+   */
   readonly append: (id: string, messages: ReadonlyArray<LlmMessage>) => Effect.Effect<void, MemoryError>
+  /**
+   * The kept messages (the last `last`, or all kept when `undefined`). Fails with `MemoryError` only as
+   * `MemoryBackendError`, when the store's read fails (`InvalidMemoryInput` is `fromStore`'s, never the store's).
+   */
   readonly messages: (id: string, last: number | undefined) => Effect.Effect<ReadonlyArray<LlmMessage>, MemoryError>
+  /**
+   * Forgets the conversation. Fails with `MemoryError` only as `MemoryBackendError`, when the store's delete fails
+   * (`InvalidMemoryInput` is `fromStore`'s, never the store's).
+   */
   readonly clear: (id: string) => Effect.Effect<void, MemoryError>
   readonly stats: Effect.Effect<MemoryStats>
 }

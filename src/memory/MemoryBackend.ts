@@ -22,7 +22,10 @@ import {
 } from "./ConversationMemory.ts"
 import type { InvalidMemoryInput } from "./MemoryError.ts"
 
-/** Builds an in-process memory. */
+/**
+ * Builds an in-process memory. Fails with `InvalidMemoryInput` when `maxMessages` or `maxConversations` is not an
+ * integer from 1 to 100,000,000.
+ */
 export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<ConversationMemoryShape, InvalidMemoryInput> =>
   Effect.gen(function*() {
     const maxMessages = yield* checkCount(options.maxMessages ?? DEFAULT_MAX_MESSAGES, "maxMessages")
@@ -72,7 +75,8 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<Conversat
   })
 
 /**
- * In-process conversation memory.
+ * In-process conversation memory. Fails with `InvalidMemoryInput` when `maxMessages` or `maxConversations` is not an
+ * integer from 1 to 100,000,000 (as `makeMemory`).
  *
  * @example
  * ```ts

@@ -55,7 +55,11 @@ const positiveMillisOf = (input: Duration.Input): number | undefined => {
 const encodeMessage = Schema.encodeSync(LlmMessageSchema)
 const decodeMessage = Schema.decodeUnknownExit(LlmMessageSchema)
 
-/** Builds a Redis-backed memory. */
+/**
+ * Builds a Redis-backed memory. Fails with `InvalidMemoryInput` when `maxMessages` is not an integer from 1 to
+ * 100,000,000 or `ttl` is not a positive finite duration. Redis is not contacted here, so an unreachable Redis shows
+ * up later as each operation's `MemoryBackendError`.
+ */
 export const makeRedis = (
   options: RedisMemoryOptions = {}
 ): Effect.Effect<ConversationMemoryShape, InvalidMemoryInput, Redis.Redis> =>
@@ -113,7 +117,9 @@ export const makeRedis = (
   })
 
 /**
- * Redis-backed conversation memory (needs effect's `Redis`, e.g. `NodeRedis.layer({ url })`).
+ * Redis-backed conversation memory (needs effect's `Redis`, e.g. `NodeRedis.layer({ url })`). Fails with
+ * `InvalidMemoryInput` when `maxMessages` is not an integer from 1 to 100,000,000 or `ttl` is not a positive finite
+ * duration (as `makeRedis`).
  *
  * @example
  * ```ts

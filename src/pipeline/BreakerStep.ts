@@ -32,7 +32,12 @@ import type { Target } from "./Target.ts"
 
 /** The service interface. */
 export interface BreakerStepShape {
-  /** Runs `attempt` through the circuit of `target`'s provider. */
+  /**
+   * Runs `attempt` through the circuit of `target`'s provider. Fails with `CircuitBreakerError`, without running
+   * `attempt`, when that circuit is open (reason `CircuitOpen`, with `retryAfter`) or half-open with its trial call in
+   * flight (`CircuitHalfOpen`); a store that cannot admit the call lets it through. `attempt`'s own failures pass
+   * through unchanged (retryable provider errors and defects count toward tripping).
+   */
   readonly around: {
     (
       target: Target
@@ -42,7 +47,10 @@ export interface BreakerStepShape {
       target: Target
     ): Effect.Effect<A, E | CircuitBreaker.CircuitBreakerError, R>
   }
-  /** The state of a provider's circuit. */
+  /**
+   * The state of a provider's circuit. Fails with `CircuitBreakerError` (reason `CircuitBreakerStoreError`) when the
+   * circuit store cannot be read, e.g. a Redis store that is unreachable.
+   */
   readonly state: (provider: string) => Effect.Effect<CircuitBreaker.State, CircuitBreaker.CircuitBreakerError>
 }
 
@@ -205,13 +213,23 @@ const make = (input: BreakerStepOptions) =>
  * ```
  */
 export class BreakerStep extends Context.Service<BreakerStep, BreakerStepShape>()("troupe/pipeline/BreakerStep") {
-  /** Breakers over a `CircuitBreakerStore` of your choice (e.g. `CircuitBreaker.layerStoreRedis()`). */
+  /**
+   * Breakers over a `CircuitBreakerStore` of your choice (e.g. `CircuitBreaker.layerStoreRedis()`). Fails to build with
+   * `InvalidPipelineOptions` (naming the field) when `failures` is not an integer from 1 to 1,000, `rate.threshold` is
+   * outside 0–1, `rate.size` is not an integer from 1 to 10,000, `rate.minimumCalls` is below 1, or `openDuration` /
+   * `maxOpenDuration` is neither a non-negative number of ms nor a duration string.
+   */
   static readonly layer = (
     options: BreakerStepOptions = {}
   ): Layer.Layer<BreakerStep, InvalidPipelineOptions, CircuitBreaker.CircuitBreakerStore> =>
     Layer.effect(BreakerStep, make(options))
 
-  /** Breakers with process-local state. */
+  /**
+   * Breakers with process-local state. Fails to build with `InvalidPipelineOptions` (naming the field) when `failures`
+   * is not an integer from 1 to 1,000, `rate.threshold` is outside 0–1, `rate.size` is not an integer from 1 to 10,000,
+   * `rate.minimumCalls` is below 1, or `openDuration` / `maxOpenDuration` is neither a non-negative number of ms nor a
+   * duration string.
+   */
   static readonly layerMemory = (options: BreakerStepOptions = {}): Layer.Layer<BreakerStep, InvalidPipelineOptions> =>
     BreakerStep.layer(options).pipe(Layer.provide(CircuitBreaker.layerStoreMemory()))
 

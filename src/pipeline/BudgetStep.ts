@@ -37,7 +37,13 @@ export type BudgetStepError = BudgetExceeded | BudgetStoreError | InvalidLlmRequ
 
 /** The budget step of the pipeline. */
 export interface BudgetStepShape {
-  /** Runs the provider side of a call under a reservation (settled at its actual cost, released on failure). */
+  /**
+   * Runs the provider side of a call under a reservation (settled at its actual cost, released on failure). Fails with
+   * `InvalidLlmRequest` when `options.tenant` or `options.user` is not a budget scope id (1–128 characters of
+   * `[A-Za-z0-9_.:@-]`); with `BudgetExceeded` when a scope of the call cannot hold the estimated maximum cost (nothing
+   * is reserved then); with `BudgetStoreError` when the `Budgets` store fails (Redis or PostgreSQL unreachable, or the
+   * in-memory table full), all before `compute` runs; `compute`'s own failures pass through.
+   */
   readonly around: {
     (context: CallContext, targets: ReadonlyArray<Target>): <E>(
       compute: Effect.Effect<LlmResponse, E>
@@ -48,7 +54,12 @@ export interface BudgetStepShape {
       targets: ReadonlyArray<Target>
     ): Effect.Effect<LlmResponse, E | BudgetStepError>
   }
-  /** Reserves for a stream; `undefined` when the call has no scopes. */
+  /**
+   * Reserves for a stream; `undefined` when the call has no scopes. Fails with `InvalidLlmRequest` when
+   * `options.tenant` or `options.user` is not a budget scope id (1–128 characters of `[A-Za-z0-9_.:@-]`); with
+   * `BudgetExceeded` when a scope of the call cannot hold the estimated maximum cost (nothing is reserved then); with
+   * `BudgetStoreError` when the `Budgets` store fails (Redis or PostgreSQL unreachable, or the in-memory table full).
+   */
   readonly reserve: (
     context: CallContext,
     targets: ReadonlyArray<Target>

@@ -86,7 +86,11 @@ export const make = (input: CallLimitsOptions): Effect.Effect<CallLimitsShape, I
 export class CallLimits extends Context.Reference<CallLimitsShape>("troupe/pipeline/CallLimits", {
   defaultValue: () => defaultCallLimits
 }) {
-  /** Limits from options. */
+  /**
+   * Limits from options. Fails to build with `InvalidPipelineOptions` (naming the field) when `deadline`,
+   * `streamDeadline` or `streamIdle` is not a positive duration (ms or a duration string) or `maxStreamChars` is not an
+   * integer from 1 to 1,000,000,000.
+   */
   static readonly layer = (options: CallLimitsOptions = {}): Layer.Layer<never, InvalidPipelineOptions> =>
     // a reference: provided, never required
     Layer.effect(CallLimits, make(options))

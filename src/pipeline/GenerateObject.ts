@@ -113,7 +113,11 @@ export const resolveMode = (
 }
 
 /**
- * Generates an object with `llm` (see the module doc for the rules).
+ * Generates an object with `llm` (see the module doc for the rules). Fails with `InvalidObjectOutput` when `name` is
+ * not 1–64 of `[A-Za-z0-9_-]` (at `name`, before any call) or the reply still is not JSON, lacks the forced tool call,
+ * or does not decode after `repairs` repair rounds (at the bad field's path); with `LlmError` when an attempt's
+ * `llm.generate` fails (see `Llm.generate`: an invalid call, an unknown model, a provider failure after retries and
+ * fallbacks, a refusal of the rate limiter, breaker, guard, budget or queue, the deadline).
  *
  * @example
  * ```ts

@@ -30,10 +30,20 @@ import type { LlmOutputPart, LlmResult } from "./LlmResult.ts"
 
 /** The guard step: wraps a call's `generate` or `stream` in the input and output guards. */
 export interface GuardStepShape {
+  /**
+   * Guards one `generate`: the input before `next`, the answer after. Fails with `GuardBlocked` when a `block` policy
+   * matches a `user` message (stage `input`), a `tool` message (stage `document`) — then `next` never runs — or the
+   * answer (stage `output`); `next`'s own failures pass through.
+   */
   readonly generate: <E>(
     call: LlmCall,
     next: (call: LlmCall) => Effect.Effect<LlmResult, E>
   ) => Effect.Effect<LlmResult, E | GuardBlocked>
+  /**
+   * Guards one `stream`: the input before `next`, the text deltas as they arrive. Fails with `GuardBlocked` when a
+   * `block` policy matches a `user` or `tool` message (before `next` runs) or the streamed text (the part that matched
+   * is never released); `next`'s own failures pass through.
+   */
   readonly stream: <E>(
     call: LlmCall,
     next: (call: LlmCall) => Stream.Stream<LlmOutputPart, E>
@@ -104,7 +114,11 @@ const make = (guard: GuardShape): GuardStepShape => ({
 
 /** The pipeline's guardrails step (optional in `Llm.layer`: without it the pipeline is unchanged). */
 export class GuardStep extends Context.Service<GuardStep, GuardStepShape>()("troupe/pipeline/GuardStep") {
-  /** A guard step over a guard built from `options` (policies decoded; a `TelemetryHub` in the context is used). */
+  /**
+   * A guard step over a guard built from `options` (policies decoded; a `TelemetryHub` in the context is used). Fails
+   * to build with `InvalidGuardOptions` (naming the field) when the options or a policy do not decode (see
+   * `Guard.make`).
+   */
   static readonly layer = (options: GuardOptions = {}): Layer.Layer<GuardStep, InvalidGuardOptions> =>
     Layer.effect(GuardStep, Effect.map(Guard.make(options), make))
   /** A guard step over the `Guard` in the context. */

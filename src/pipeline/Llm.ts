@@ -96,11 +96,44 @@ export type LlmError =
 
 /** The service interface. */
 export interface LlmShape {
-  /** One finished answer (untrusted input: decoded first). */
+  /**
+   * One finished answer (untrusted input: decoded first). Fails with `LlmError`: `InvalidLlmRequest` when the call does
+   * not decode (`path` names the field) or, with a `BudgetStep`, `options.tenant` / `options.user` is not a budget
+   * scope id; `ModelLookupError` when the model or a fallback names no alias or valid spec, an alias chain loops, or it
+   * resolves to an unconfigured provider; `ProviderNotFound` when the `ProviderRegistry` has no provider for the
+   * resolved name; `InvalidProviderOptions` when the registry cannot build that provider from its configuration;
+   * `RateLimitRefused` when troupe's limiter refuses the request or its estimated tokens (`check` mode, or a wait past
+   * `maxWait`); `RateLimitStoreError` when the limiter's Redis store fails under `failClosed`; `CircuitBreakerError`
+   * when the provider's circuit is open or half-open; `ProviderError` when the last model tried fails after its retries
+   * and the fallback chain is exhausted; `CallDeadlineExceeded` when attempts, retry waits and fallbacks together pass
+   * the call's `timeout` (else `CallLimits.deadline`); `GuardBlocked` (with a `GuardStep`) when a `block` policy
+   * matches the input or the answer; `BudgetExceeded` (with a `BudgetStep`) when a scope cannot hold the estimated
+   * maximum cost; `BudgetStoreError` when the `Budgets` store fails; `QueueFull` (with a `QueueStep`) when the
+   * provider's queue is full on arrival; `Shed` when the call is taken out of that queue while waiting (evicted, or
+   * past its deadline or wait timeout). Never `StreamLimitExceeded`, which only streams end with. A cache hit fails
+   * with none of the provider-side errors.
+   */
   readonly generate: (call: LlmCallInput | LlmCall) => Effect.Effect<LlmResult, LlmError>
-  /** The answer as it arrives; the last part is a `Finish` with usage and `meta`. */
+  /**
+   * The answer as it arrives; the last part is a `Finish` with usage and `meta`. Fails with `LlmError` as `generate`
+   * does (`InvalidLlmRequest`, `ModelLookupError`, `ProviderNotFound`, `InvalidProviderOptions`, `RateLimitRefused`,
+   * `RateLimitStoreError`, `CircuitBreakerError`, `ProviderError`, `GuardBlocked`, `BudgetExceeded`,
+   * `BudgetStoreError`, `QueueFull`, `Shed`), the provider-side ones only while the stream opens, except a
+   * `ProviderError` or `GuardBlocked` mid-stream; and with `StreamLimitExceeded` when the stream passes `CallLimits`'
+   * whole-stream deadline (the call's `timeout` if set), its idle limit between two parts, or `maxStreamChars`. Never
+   * `CallDeadlineExceeded`: a stream's deadline is `StreamLimitExceeded` with `limit: "deadline"`.
+   */
   readonly stream: (call: LlmCallInput | LlmCall) => Stream.Stream<LlmOutputPart, LlmError>
-  /** Embeddings through the same steps (aliases, rate limits, breaker, retries, cost): see `Embed`. */
+  /**
+   * Embeddings through the same steps (aliases, rate limits, breaker, retries, cost): see `Embed`. Fails with
+   * `InvalidLlmRequest` when the input does not decode (an empty model, more than 2,048 texts, `dimensions` not an
+   * integer from 1 to 8,192); with `ModelLookupError`, `ProviderNotFound`, `InvalidProviderOptions`,
+   * `RateLimitRefused`, `RateLimitStoreError`, `CircuitBreakerError` and `ProviderError` in the same cases as
+   * `generate` (no fallback chain: the one model's last error); with `EmbeddingsUnsupported` when the provider's wire
+   * has no embeddings endpoint (Anthropic). Never with `GuardBlocked`, `BudgetExceeded`, `BudgetStoreError`,
+   * `QueueFull`, `Shed`, `CallDeadlineExceeded` or `StreamLimitExceeded`: embeddings skip the guard, budget and queue
+   * steps and have no call deadline.
+   */
   readonly embed: (input: EmbedInput) => Effect.Effect<EmbedResult, LlmError | EmbeddingsUnsupported>
 }
 

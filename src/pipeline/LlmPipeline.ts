@@ -70,7 +70,12 @@ export type DefaultSteps =
   | FallbackStep
   | UsageStep
 
-/** Every step but the provider registry, from options. */
+/**
+ * Every step but the provider registry, from options. Fails to build with `InvalidPipelineOptions` (naming the step and
+ * field) when the options of `rateLimit`, `breaker`, `retry`, `usage` or `limits` do not decode (see each step's
+ * `layer`), or `rateLimit.tokensPolicy` names a policy the `RateLimiter` does not have; with `InvalidCacheOptions` when
+ * `cache.namespace` is empty or contains `:`.
+ */
 export const layerSteps = (
   options: LlmPipelineOptions = {}
 ): Layer.Layer<DefaultSteps, InvalidPipelineOptions | InvalidCacheOptions, ConfigStore | Cache | RateLimiter> =>
@@ -89,7 +94,10 @@ export const layerSteps = (
   )
 
 /**
- * The `Llm` service with every default step.
+ * The `Llm` service with every default step. Fails to build with `InvalidPipelineOptions` (naming the step and field)
+ * when the options of `rateLimit`, `breaker`, `retry`, `usage` or `limits` do not decode (see each step's `layer`), or
+ * `rateLimit.tokensPolicy` names a policy the `RateLimiter` does not have; with `InvalidCacheOptions` when
+ * `cache.namespace` is empty or contains `:`.
  *
  * @example
  * ```ts
@@ -108,8 +116,10 @@ export const layer = (
 
 /**
  * `layer` with optional steps added: `options.steps` provides any of `BudgetStep`, `QueueStep`, `CoalesceStep`,
- * `DeadLetterStep`, `HedgeStep`, `GuardStep` (the pipeline picks up whichever it finds), so several can be combined; the
- * `layerWith…` shortcuts below add one each. Fails with the steps' own errors besides `layer`'s.
+ * `DeadLetterStep`, `HedgeStep`, `GuardStep` (the pipeline picks up whichever it finds), so several can be combined;
+ * the `layerWith…` shortcuts below add one each. Fails with the steps' own errors (`E`, e.g. `InvalidGuardOptions` of a
+ * `GuardStep.layer`) besides `InvalidPipelineOptions` or `InvalidCacheOptions` as `layer` does (a step option that does
+ * not decode, a `tokensPolicy` the limiter lacks, a cache `namespace` that is empty or has a `:`).
  *
  * @example
  * ```ts
@@ -130,8 +140,11 @@ export const layerWith = <ROut, E, RIn>(
   )
 
 /**
- * `layer` with budgets enforced (see `BudgetStep`): every call with budget scopes reserves its estimated maximum
- * cost on the `Budgets` in the context before a provider is asked, and settles at its actual cost.
+ * `layer` with budgets enforced (see `BudgetStep`): every call with budget scopes reserves its estimated maximum cost
+ * on the `Budgets` in the context before a provider is asked, and settles at its actual cost. Fails to build with
+ * `InvalidPipelineOptions` or `InvalidCacheOptions` as `layer` does (a step option that does not decode, a
+ * `tokensPolicy` the limiter lacks, a cache `namespace` that is empty or has a `:`); the budget step adds no build
+ * error.
  *
  * @example
  * ```ts
@@ -147,8 +160,11 @@ export const layerWithBudgets = (
 > => layerWith({ ...options, steps: BudgetStep.layer(options.budget) })
 
 /**
- * `layer` with coalescing (see `CoalesceStep`): identical in-flight requests (same cache key) share one provider
- * call, even with the response cache off or bypassed. Fails with `InvalidPipelineOptions` on a bad `coalesce` option.
+ * `layer` with coalescing (see `CoalesceStep`): identical in-flight requests (same cache key) share one provider call,
+ * even with the response cache off or bypassed. Fails with `InvalidPipelineOptions` on a bad `coalesce` option
+ * (`maxInFlight` not a positive integer), and with `InvalidPipelineOptions` or `InvalidCacheOptions` as `layer` does (a
+ * step option that does not decode, a `tokensPolicy` the limiter lacks, a cache `namespace` that is empty or has a
+ * `:`).
  *
  * @example
  * ```ts
@@ -166,7 +182,9 @@ export const layerWithCoalescing = (
 /**
  * `layer` with dead letters (see `DeadLetterStep`): a `generate` whose provider side fails permanently (after its
  * retries and fallbacks) is recorded on the `DeadLetters` in the context; `redrive`, when given, is bound to this
- * pipeline so a redrive re-runs the request through it.
+ * pipeline so a redrive re-runs the request through it. Fails to build with `InvalidPipelineOptions` or
+ * `InvalidCacheOptions` as `layer` does (a step option that does not decode, a `tokensPolicy` the limiter lacks, a
+ * cache `namespace` that is empty or has a `:`); the dead-letter step adds no build error.
  *
  * @example
  * ```ts
@@ -188,10 +206,12 @@ export const layerWithDeadLetters = (
   })
 
 /**
- * `layer` with hedging (see `HedgeStep`): a critical call (`options.hedge`, or a model named in `hedge.models`)
- * whose first target has not answered after the delay (default: its observed p95 latency) is also sent to the next
- * target of its fallback chain, within the hedging budget; the first success wins. Fails with
- * `InvalidPipelineOptions` on a bad `hedge` option.
+ * `layer` with hedging (see `HedgeStep`): a critical call (`options.hedge`, or a model named in `hedge.models`) whose
+ * first target has not answered after the delay (default: its observed p95 latency) is also sent to the next target of
+ * its fallback chain, within the hedging budget; the first success wins. Fails with `InvalidPipelineOptions` on a bad
+ * `hedge` option (a delay, count or budget out of range, `minSamples` above `samples`), and with
+ * `InvalidPipelineOptions` or `InvalidCacheOptions` as `layer` does (a step option that does not decode, a
+ * `tokensPolicy` the limiter lacks, a cache `namespace` that is empty or has a `:`).
  *
  * @example
  * ```ts

@@ -23,7 +23,12 @@ import type { CallKind, Target } from "./Target.ts"
 
 /** The service interface. */
 export interface ModelResolverShape {
-  /** The target of an alias or `provider:model` spec, for a call of `kind`. */
+  /**
+   * The target of an alias or `provider:model` spec, for a call of `kind`. Fails with `ModelLookupError`:
+   * `UnknownModelAlias` when the name is neither a configured alias nor a spec, `ModelAliasCycle` when its alias chain
+   * loops, `UnknownProvider` when it resolves to a provider that is not configured, `InvalidModelSpec` when a spec has
+   * an empty provider or model part (with `layerSpecs`, any name without `provider:` is one).
+   */
   readonly resolve: (aliasOrSpec: string, kind: CallKind) => Effect.Effect<Target, ModelLookupError>
 }
 

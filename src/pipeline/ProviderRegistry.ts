@@ -33,7 +33,12 @@ import { ProviderNotFound } from "./PipelineError.ts"
 
 /** The service interface. */
 export interface ProviderRegistryShape {
-  /** The provider registered under `name`. */
+  /**
+   * The provider registered under `name`. Fails with `ProviderNotFound` when no provider (fixed, override or
+   * `providers.<name>` entry of the configuration) has that name; with `InvalidProviderOptions` (`layerFromConfig`
+   * only) when the entry's provider cannot be built from it: a name, base URL, timeout or header the HTTP provider
+   * rejects.
+   */
   readonly get: (name: string) => Effect.Effect<LlmProviderShape, ProviderNotFound | InvalidProviderOptions>
 }
 

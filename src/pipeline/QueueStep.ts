@@ -37,7 +37,12 @@ export type QueueStepOptions = typeof QueueStepOptions.Type
 
 /** The queue step of the pipeline. */
 export interface QueueStepShape {
-  /** Runs one provider attempt through its route's queue. */
+  /**
+   * Runs one provider attempt through its route's queue. Fails with `QueueFull` when the route's queue is full on
+   * arrival and its overflow strategy keeps the waiting calls; with `Shed` when the call, while waiting, is evicted by
+   * a higher-priority arrival or passes its deadline or wait timeout; `attempt`'s own failures pass through. A route
+   * without a queue never fails here.
+   */
   readonly around: {
     (
       target: Target,

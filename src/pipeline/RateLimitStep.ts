@@ -32,7 +32,13 @@ import type { CallContext, Target } from "./Target.ts"
 
 /** The service interface. */
 export interface RateLimitStepShape {
-  /** Admits one call to `target` (and its estimated input tokens), then runs `attempt`. */
+  /**
+   * Admits one call to `target` (and its estimated input tokens), then runs `attempt`. Fails with `RateLimitRefused`,
+   * without running `attempt`, when the limiter refuses the request or the tokens: in `check` mode when a tier has no
+   * room now, in `acquire` mode when the wait would exceed `maxWait` or the cost exceeds a tier's limit (a tokens
+   * refusal gives the request slot back); with `RateLimitStoreError` when the limiter's Redis store fails under
+   * `onStoreError: "failClosed"`. `attempt`'s own failures pass through.
+   */
   readonly around: {
     (target: Target, context: CallContext): <A, E, R>(
       attempt: Effect.Effect<A, E, R>

@@ -152,7 +152,12 @@ const make = (input: RetryStepOptions) =>
  * ```
  */
 export class RetryStep extends Context.Service<RetryStep, RetryStepShape>()("troupe/pipeline/RetryStep") {
-  /** Retries retryable provider failures (defaults: 3 retries, 1 s → 2 s → 4 s, ±20 % jitter). */
+  /**
+   * Retries retryable provider failures (defaults: 3 retries, 1 s → 2 s → 4 s, ±20 % jitter). Fails to build with
+   * `InvalidPipelineOptions` (naming the field) when `retries` is not an integer from 0 to 10, `factor` is outside
+   * 1–10, `jitter` outside 0–1, or `baseDelay` / `maxDelay` / `maxRetryAfter` is neither a non-negative number of ms
+   * nor a duration string.
+   */
   static readonly layer = (options: RetryStepOptions = {}): Layer.Layer<RetryStep, InvalidPipelineOptions> =>
     Layer.effect(RetryStep, make(options))
 

@@ -75,7 +75,11 @@ const make = (options: UsageStepOptions) =>
  * ```
  */
 export class UsageStep extends Context.Service<UsageStep, UsageStepShape>()("troupe/pipeline/UsageStep") {
-  /** Prices usage with the built-in table plus `prices`. */
+  /**
+   * Prices usage with the built-in table plus `prices`. Fails to build with `InvalidPipelineOptions` (naming the entry)
+   * when a key of `prices` is not a `provider:model` spec or a price (`input`, `output`, `cachedInput`, `cacheWrite`,
+   * `perRequest`) is not a finite number ≥ 0.
+   */
   static readonly layer = (options: UsageStepOptions = {}): Layer.Layer<UsageStep, InvalidPipelineOptions> =>
     Layer.effect(UsageStep, make(options))
 

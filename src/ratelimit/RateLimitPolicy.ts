@@ -199,7 +199,11 @@ export const toInvalidInput =
       Invalid.formatPath(prefix)
     )
 
-/** Validates a decoded policy beyond its schema (unique tier names) and compiles it. */
+/**
+ * Validates a decoded policy beyond its schema (unique tier names) and compiles it. Fails with
+ * `InvalidRateLimitInput` at `tiers[i].name` when two tiers have the same name, given or derived (two unnamed tiers
+ * of the same kind, limit and period).
+ */
 export const compile = (
   name: string,
   policy: RateLimitPolicy,
@@ -235,7 +239,11 @@ export const compile = (
   })
 
 /**
- * Decodes untrusted input (JSON or an already-typed policy) into a compiled policy.
+ * Decodes untrusted input (JSON or an already-typed policy) into a compiled policy. Fails with
+ * `InvalidRateLimitInput` (naming the field under `prefix`) when the input does not match `RateLimitPolicy` (no
+ * tiers or more than 16, an unknown tier `_tag`, a limit, capacity or refill that is not a finite number above 0, a
+ * duration that is not finite or under 1 ms, a tier name outside `[A-Za-z0-9_./:-]{1,64}`, a lease `maxTokens`
+ * outside 1–1,000,000) or when two tiers have the same name (see `compile`).
  *
  * @example
  * ```ts

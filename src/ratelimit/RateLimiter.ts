@@ -149,42 +149,97 @@ export type CheckError = RateLimited | InvalidRateLimitInput | RateLimitStoreErr
 
 /** The rate limiter service. */
 export interface RateLimiterShape {
-  /** Admits `cost` now on every tier, or fails with `RateLimited` (exact `retryAfter`). Never waits. */
+  /**
+   * Admits `cost` now on every tier, or fails with `RateLimited` (exact `retryAfter`). Never waits. Fails with
+   * `RateLimited` when a tier has no room for `cost` now or a caller is queued in `acquire` on the key; with
+   * `InvalidRateLimitInput` when the key is empty or longer than `maxKeyLength` (default 512), `cost` is not a finite
+   * number above 0, `options` is not an object, or the `policy` option names no installed policy; with
+   * `RateLimitStoreError` only on the Redis layer with `onStoreError: "failClosed"`, when Redis does not answer within
+   * `storeTimeout`, the connection is down, Redis answers with an error, or calls skip Redis while it cools down after
+   * an outage (never on the memory layer, nor under `failOpen` / `insurance`).
+   */
   readonly check: (key: string, options?: CheckOptions) => Effect.Effect<Allowed, CheckError>
-  /** Waits in FIFO order per key until `cost` is admitted; fails at once if the wait would exceed `timeout`. */
+  /**
+   * Waits in FIFO order per key until `cost` is admitted; fails at once if the wait would exceed `timeout`. Fails with
+   * `RateLimited` when the wait would exceed `timeout` (at once when the queue ahead predicts it, else as soon as a
+   * re-check shows the deadline cannot be met) or `cost` exceeds a tier's limit; with `InvalidRateLimitInput` when the
+   * key is empty or longer than `maxKeyLength` (default 512), `cost` is not a finite number above 0, `timeout` is not a
+   * non-negative duration, or the `policy` option names no installed policy; with `RateLimitStoreError` only on the
+   * Redis layer with `onStoreError: "failClosed"`, when Redis does not answer within `storeTimeout`, the connection is
+   * down, Redis answers with an error, or calls skip Redis while it cools down after an outage (never on the memory
+   * layer, nor under `failOpen` / `insurance`).
+   */
   readonly acquire: (key: string, options?: AcquireOptions) => Effect.Effect<Allowed, CheckError>
-  /** A key's state per tier without consuming. */
+  /**
+   * A key's state per tier without consuming. Fails with `InvalidRateLimitInput` when the key is empty or longer than
+   * `maxKeyLength` (default 512) or the `policy` option names no installed policy; with `RateLimitStoreError` only on
+   * the Redis layer with `onStoreError: "failClosed"`, when Redis does not answer within `storeTimeout`, the connection
+   * is down, Redis answers with an error, or calls skip Redis while it cools down after an outage (never on the memory
+   * layer, nor under `failOpen` / `insurance`).
+   */
   readonly status: (
     key: string,
     options?: { readonly policy?: string }
   ) => Effect.Effect<RateLimitStatus, InvalidRateLimitInput | RateLimitStoreError>
-  /** Forgets a key (all tiers back to full). */
+  /**
+   * Forgets a key (all tiers back to full). Fails with `InvalidRateLimitInput` when the key is empty or longer than
+   * `maxKeyLength` (default 512) or the `policy` option names no installed policy; with `RateLimitStoreError` only on
+   * the Redis layer with `onStoreError: "failClosed"`, when Redis does not answer within `storeTimeout`, the connection
+   * is down, Redis answers with an error, or calls skip Redis while it cools down after an outage (never on the memory
+   * layer, nor under `failOpen` / `insurance`).
+   */
   readonly reset: (
     key: string,
     options?: { readonly policy?: string }
   ) => Effect.Effect<void, InvalidRateLimitInput | RateLimitStoreError>
-  /** Removes `amount` tokens / adds `amount` window hits on every tier (clamped; buckets never go negative). */
+  /**
+   * Removes `amount` tokens / adds `amount` window hits on every tier (clamped; buckets never go negative). Fails with
+   * `InvalidRateLimitInput` when `amount` is not a finite number above 0, the key is empty or longer than
+   * `maxKeyLength` (default 512), or the `policy` option names no installed policy; with `RateLimitStoreError` only on
+   * the Redis layer with `onStoreError: "failClosed"`, when Redis does not answer within `storeTimeout`, the connection
+   * is down, Redis answers with an error, or calls skip Redis while it cools down after an outage (never on the memory
+   * layer, nor under `failOpen` / `insurance`).
+   */
   readonly penalty: (
     key: string,
     amount: number,
     options?: { readonly policy?: string }
   ) => Effect.Effect<void, InvalidRateLimitInput | RateLimitStoreError>
-  /** Adds `amount` tokens / removes `amount` window hits on every tier (clamped to the limits). */
+  /**
+   * Adds `amount` tokens / removes `amount` window hits on every tier (clamped to the limits). Fails with
+   * `InvalidRateLimitInput` when `amount` is not a finite number above 0, the key is empty or longer than
+   * `maxKeyLength` (default 512), or the `policy` option names no installed policy; with `RateLimitStoreError` only on
+   * the Redis layer with `onStoreError: "failClosed"`, when Redis does not answer within `storeTimeout`, the connection
+   * is down, Redis answers with an error, or calls skip Redis while it cools down after an outage (never on the memory
+   * layer, nor under `failOpen` / `insurance`).
+   */
   readonly reward: (
     key: string,
     amount: number,
     options?: { readonly policy?: string }
   ) => Effect.Effect<void, InvalidRateLimitInput | RateLimitStoreError>
-  /** Installs or replaces one named policy (JSON or typed); keys keep their state. */
+  /**
+   * Installs or replaces one named policy (JSON or typed); keys keep their state. Fails with `InvalidRateLimitInput`
+   * (nothing installed) when `name` is empty or longer than 128 characters, the policy does not decode (see
+   * `decodePolicy`: no or more than 16 tiers, a non-positive limit, a duration under 1 ms…) or two of its tiers
+   * share a name.
+   */
   readonly setPolicy: (
     name: string,
     policy: RateLimitPolicy | RateLimitPolicyInput
   ) => Effect.Effect<void, InvalidRateLimitInput>
-  /** Installs or replaces several policies at once (all validated first); others are kept. */
+  /**
+   * Installs or replaces several policies at once (all validated first); others are kept. Fails with
+   * `InvalidRateLimitInput` (nothing installed) when `policies` is not a record, a name is empty or longer than 128
+   * characters, or a policy does not decode or has two tiers of the same name (as `setPolicy`).
+   */
   readonly updatePolicies: (
     policies: Readonly<Record<string, RateLimitPolicy | RateLimitPolicyInput>>
   ) => Effect.Effect<void, InvalidRateLimitInput>
-  /** Makes the policy set exactly `policies` (the default policy is kept if absent); for a config `changes` stream. */
+  /**
+   * Makes the policy set exactly `policies` (the default policy is kept if absent); for a config `changes` stream.
+   * Fails with `InvalidRateLimitInput` (nothing changed) for the same inputs as `updatePolicies`.
+   */
   readonly applyPolicies: (
     policies: Readonly<Record<string, RateLimitPolicy | RateLimitPolicyInput>>
   ) => Effect.Effect<void, InvalidRateLimitInput>
@@ -210,19 +265,31 @@ export interface RateLimiterShape {
 export class RateLimiter extends Context.Service<RateLimiter, RateLimiterShape>()("troupe/RateLimiter") {
   /**
    * In-memory limiter (process-local); `hooks.onEvent` sees every decision. Fails to build with
-   * `InvalidRateLimitInput` on bad options.
+   * `InvalidRateLimitInput` on bad options: one that does not decode (an empty `name` or `defaultPolicy`, a
+   * `maxKeyLength` outside 1–65,536, `maxKeys` outside 16–100,000,000, a `sweepInterval` under 1 ms), a policy that
+   * does not decode, or policies that lack the default policy.
    */
   static readonly layerMemory = (
     { hooks = {}, ...options }: RateLimiterOptionsInput & { readonly hooks?: RateLimiterHooks } = {}
   ): Layer.Layer<RateLimiter, InvalidRateLimitInput> => Layer.effect(RateLimiter, makeMemory(options, hooks))
 
-  /** Redis-backed limiter shared by many processes; needs effect's `Redis` service (e.g. `NodeRedis.layer`). */
+  /**
+   * Redis-backed limiter shared by many processes; needs effect's `Redis` service (e.g. `NodeRedis.layer`). Fails to
+   * build with `InvalidRateLimitInput` when an option does not decode (an empty `name` or `defaultPolicy`, a
+   * `maxKeyLength` outside 1–65,536, `maxKeys` outside 16–100,000,000, a `prefix` over 256 characters, an unknown
+   * `onStoreError` or `clock`, a duration under 1 ms, `timeoutCircuit` or `expectedProcesses` outside 1–1,000,000),
+   * a policy does not decode, or the policies lack the default policy. Redis is not contacted to build it.
+   */
   static readonly layerRedis = (
     { hooks = {}, ...options }: RedisRateLimiterOptionsInput & { readonly hooks?: RateLimiterHooks } = {}
   ): Layer.Layer<RateLimiter, InvalidRateLimitInput, Redis.Redis> =>
     Layer.effect(RateLimiter, makeRedis(options, hooks))
 
-  /** `applyPolicies` through the service (what the config store calls on each `changes` element). */
+  /**
+   * `applyPolicies` through the service (what the config store calls on each `changes` element). Fails with
+   * `InvalidRateLimitInput` (nothing changed) when `policies` is not a record, a name is empty or longer than 128
+   * characters, or a policy does not decode or has two tiers of the same name.
+   */
   static readonly applyPolicies = (
     policies: Readonly<Record<string, RateLimitPolicy | RateLimitPolicyInput>>
   ): Effect.Effect<void, InvalidRateLimitInput, RateLimiter> =>

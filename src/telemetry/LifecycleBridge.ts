@@ -59,7 +59,9 @@ export const bridge = (events: Stream.Stream<LifecycleEvent>): Effect.Effect<voi
   )
 
 /**
- * Consumes `Lifecycle.events` for the lifetime of the layer, under a `telemetry` supervisor.
+ * Consumes `Lifecycle.events` for the lifetime of the layer, under a `telemetry` supervisor. Fails to build with
+ * `Supervisor.SpawnError` only as `Supervisor.start` would: in practice never, since the supervisor's options are
+ * fixed and valid (no `InvalidOptions`) and its one task child's start cannot fail (no `FailedToStartChild`).
  *
  * @example
  * ```ts

@@ -187,7 +187,12 @@ export const MetricDefinitionSchema = Schema.Union([
   }).check(totalSuffix(false))
 ])
 
-/** Decodes untrusted definitions; fails with every issue and its path, and rejects duplicate names. */
+/**
+ * Decodes untrusted definitions; fails with every issue and its path, and rejects duplicate names. Fails with
+ * `InvalidTelemetryInput` when `input` is not an array of definitions (an unknown `kind`, a name or tag that is not a
+ * Prometheus name, a reserved tag `le`/`quantile`, a `_total` suffix on the wrong kind, buckets not strictly
+ * increasing, a quantile outside (0, 1), a non-positive scale, size or age) or when two definitions share a name.
+ */
 export const decodeDefinitions = (
   input: unknown
 ): Effect.Effect<ReadonlyArray<MetricDefinition>, InvalidTelemetryInput> =>

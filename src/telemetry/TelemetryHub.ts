@@ -62,13 +62,21 @@ import { makeTrackers, type Trackers } from "./Track.ts"
 
 /** The service interface. */
 export interface TelemetryHubShape extends Trackers {
-  /** Attaches `handler` to every event whose name starts with one of `prefixes` (`:telemetry.attach_many/4`). */
+  /**
+   * Attaches `handler` to every event whose name starts with one of `prefixes` (`:telemetry.attach_many/4`). Fails
+   * with `InvalidTelemetryInput` when `id` is empty, `prefixes` is empty or a prefix is empty or has an empty
+   * segment; with `DuplicateHandlerError` when a handler with `id` is already attached (the hub's own
+   * `troupe/metrics:<event>` recorders count).
+   */
   readonly attach: (
     id: string,
     prefixes: ReadonlyArray<EventName>,
     handler: Handler
   ) => Effect.Effect<void, DuplicateHandlerError | InvalidTelemetryInput>
-  /** Detaches a handler (`:telemetry.detach/1`). */
+  /**
+   * Detaches a handler (`:telemetry.detach/1`). Fails with `HandlerNotFoundError` when no handler with `id` is
+   * attached: never attached, already detached, or detached by the hub after it failed.
+   */
   readonly detach: (id: string) => Effect.Effect<void, HandlerNotFoundError>
   /**
    * Lists attached handlers, optionally those under a prefix (`:telemetry.list_handlers/1`). The hub's own metric
@@ -98,7 +106,11 @@ export interface TelemetryHubShape extends Trackers {
   readonly stats: () => Effect.Effect<ReadonlyArray<ComponentStats>>
   /** The statistics as a readable text table. */
   readonly report: () => Effect.Effect<string>
-  /** Writes the statistics as JSON to `path` (parent directories are created). */
+  /**
+   * Writes the statistics as JSON to `path` (parent directories are created). Fails with `InvalidTelemetryInput`
+   * when `path` is empty; with `TelemetryExportError` when creating the directories or writing the file fails
+   * (permissions, a file where a directory should be, a full disk).
+   */
   readonly exportJson: (path: string) => Effect.Effect<void, TelemetryExportError | InvalidTelemetryInput>
   /** Clears the reporter's windows. */
   readonly resetStats: () => Effect.Effect<void>
