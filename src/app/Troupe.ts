@@ -281,11 +281,12 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
       cache: { ...options.pipeline?.cache, enabled: () => cacheEnabled.current }
     }
   // costs / budgets / deadLetters: the optional services the pipeline's steps find in its context (see TroupeOptions)
+  // no `ttl` is passed, which is the only option that can fail: orDie never dies here
   const budgets = options.budgets !== true
     ? undefined
     : redisLayer === undefined
-    ? Budgets.layerMemory()
-    : Budgets.layerRedis({ prefix: `${prefix}budget:` }).pipe(Layer.provide(redisLayer))
+    ? Budgets.layerMemory().pipe(Layer.orDie)
+    : Budgets.layerRedis({ prefix: `${prefix}budget:` }).pipe(Layer.provide(redisLayer), Layer.orDie)
   const redrive = new PipelineRedrive()
   const deadLetters = options.deadLetters !== true
     ? undefined

@@ -265,7 +265,7 @@ const make = (
           restore(effect).pipe(
             Effect.onExit((exit) =>
               exit._tag === "Success"
-                ? Effect.ignore(shape.settle(reservation, options.actual(exit.value)))
+                ? Effect.ignore(shape.settle(reservation, actualOf(options.actual, exit.value, reservation.amount)))
                 : Effect.ignore(shape.release(reservation))
             )
           ))
@@ -274,13 +274,28 @@ const make = (
   return shape
 }
 
+/** The caller's actual cost; an `actual` that throws charges the whole reservation (spend is never under-counted). */
+const actualOf = <A>(actual: (a: A) => number, value: A, reserved: number): number => {
+  try {
+    return actual(value)
+  } catch {
+    return reserved
+  }
+}
+
+const OptionsSchema = Schema.Struct({ ttl: Schema.optionalKey(Options.DurationInput) })
+
 const layerWith = <E, R>(
   store: Effect.Effect<BudgetStoreShape, E, R>,
   options: BudgetsOptions
-): Layer.Layer<Budgets, E, R> =>
+): Layer.Layer<Budgets, E | InvalidOptions, R> =>
   Layer.effect(
     Budgets,
     Effect.gen(function*() {
+      // untrusted options (config): a `ttl` that is not a duration fails typed, before the store is built
+      yield* Effect.fromResult(
+        Options.validate(OptionsSchema, options.ttl === undefined ? {} : { ttl: options.ttl }, "budget options")
+      )
       const built = yield* store
       // optional, read once when the layer is built: alerts become telemetry events
       const hub = Option.getOrUndefined(yield* Effect.serviceOption(TelemetryHub))
@@ -301,24 +316,31 @@ const layerWith = <E, R>(
  * ```
  */
 export class Budgets extends Context.Service<Budgets, BudgetsShape>()("troupe/budget/Budgets") {
-  /** Budgets in process memory (at most 100,000 budgets and 100,000 open reservations; past that `BudgetStoreError`). */
-  static readonly layerMemory = (options: BudgetsOptions = {}): Layer.Layer<Budgets> =>
+  /**
+   * Budgets in process memory (at most 100,000 budgets and 100,000 open reservations; past that `BudgetStoreError`).
+   * Building fails with `InvalidOptions` (path `ttl`) when `ttl` is not a duration.
+   */
+  static readonly layerMemory = (options: BudgetsOptions = {}): Layer.Layer<Budgets, InvalidOptions> =>
     layerWith(Effect.sync(() => makeMemoryBudgetStore()), options)
 
-  /** Budgets on Redis (`Redis` from `effect/persistence`), keys under `prefix` (default `troupe:budget:`). */
+  /**
+   * Budgets on Redis (`Redis` from `effect/persistence`), keys under `prefix` (default `troupe:budget:`). Building
+   * fails with `InvalidOptions` (path `ttl`) when `ttl` is not a duration.
+   */
   static readonly layerRedis = (
     options: BudgetsOptions & { readonly prefix?: string } = {}
-  ): Layer.Layer<Budgets, never, Redis.Redis> =>
+  ): Layer.Layer<Budgets, InvalidOptions, Redis.Redis> =>
     layerWith(makeRedisBudgetStore(options.prefix ?? "troupe:budget:"), options)
 
   /**
    * Budgets on PostgreSQL through `SqlClient`; tables in `schema` (default `public`). Building fails with
    * `BudgetStoreError` (operation `init`) when `schema` is not a valid identifier (`[a-z_][a-z0-9_]*`), or when
-   * creating the schema or a table fails (database unreachable, no privilege).
+   * creating the schema or a table fails (database unreachable, no privilege); with `InvalidOptions` (path `ttl`)
+   * when `ttl` is not a duration.
    */
   static readonly layerPostgres = (
     options: BudgetsOptions & { readonly schema?: string } = {}
-  ): Layer.Layer<Budgets, BudgetStoreError, SqlClient.SqlClient> =>
+  ): Layer.Layer<Budgets, BudgetStoreError | InvalidOptions, SqlClient.SqlClient> =>
     layerWith(
       Effect.flatMap(SqlClient.SqlClient, (sql) => makePostgresBudgetStore(sql, options.schema ?? "public")),
       options

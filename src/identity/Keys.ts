@@ -278,6 +278,13 @@ export const make = (options: KeysOptions): Effect.Effect<KeysShape, never, KeyS
     })
 
     const rotate: KeysShape["rotate"] = Effect.fn("Keys.rotate")(function*(tenant, id, { grace }) {
+      // checked before anything is written: a bad grace must not leave a successor behind
+      const graceDuration = Duration.fromInput(grace)
+      if (graceDuration._tag === "None" || Duration.toMillis(graceDuration.value) < 0) {
+        return yield* new InvalidIdentityInput(
+          Invalid.fields("identity input", "rotate.grace", "expected a duration ≥ 0 such as \"1 hour\"")
+        )
+      }
       const old = yield* find(tenant, id)
       const now = yield* Clock.currentTimeMillis
       if (old.revokedAt !== undefined && old.revokedAt <= now) {
@@ -291,7 +298,7 @@ export const make = (options: KeysOptions): Effect.Effect<KeysShape, never, KeyS
         ...(old.limits !== undefined ? { limits: old.limits } : {}),
         ...(old.budget !== undefined ? { budget: old.budget } : {})
       }, old.budgetScope ?? `key:${old.id}`)
-      const until = now + Duration.toMillis(Duration.fromInputUnsafe(grace))
+      const until = now + Math.min(Duration.toMillis(graceDuration.value), 8.64e15 - now)
       yield* store.update(tenant, id, {
         expiresAt: old.expiresAt === undefined ? until : Math.min(old.expiresAt, until),
         rotatedTo: created.id

@@ -39,7 +39,7 @@ export interface HttpProviderOptions {
 
 /** Decodes a `Duration.Input` to positive milliseconds, or `undefined`. */
 export const positiveMillis = (input: unknown): number | undefined => {
-  if (typeof input === "number") return input > 0 ? input : undefined
+  if (typeof input === "number") return input > 0 && Number.isFinite(input) ? input : undefined
   // fromInput validates any input and returns undefined for a bad one
   const decoded = Duration.fromInput(input as Duration.Input)
   if (Option.isNone(decoded)) return undefined

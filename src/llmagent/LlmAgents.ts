@@ -191,7 +191,8 @@ const stoppedStatus = (id: string, incarnation: number): AgentStatus => ({
 /**
  * Builds the service in the current scope: a dynamic supervisor and a registry; closing the scope stops every agent.
  * Requires what the definitions require. Fails with `InvalidOptions` (naming the field) when `agents` is empty,
- * `default` is not a string, `maxLive` is not an integer from 1 to 10,000,000, `name` is empty, `maxRestarts` is not a
+ * two definitions share a name, `default` is not a string or names no definition, a definition's loop is rejected
+ * (`AgentLoop.make`), `maxLive` is not an integer from 1 to 10,000,000, `name` is empty, `maxRestarts` is not a
  * non-negative integer or `maxSeconds` is not a finite number above 0.
  *
  * @example
@@ -208,8 +209,20 @@ export const make = <A extends AnyLlmAgent>(
     if (Result.isFailure(checked)) return yield* checked.failure
     const name = options.name ?? "llm-agents"
     const byName = new Map<string, AnyLlmAgent>()
-    for (const agent of options.agents) byName.set(agent.name, agent)
+    for (const [i, agent] of options.agents.entries()) {
+      if (byName.has(agent.name)) {
+        return yield* Options.invalid(
+          "llm agents options",
+          `agents[${i}].name`,
+          `a second definition named "${agent.name}"`
+        )
+      }
+      byName.set(agent.name, agent)
+    }
     const fallback = options.default === undefined ? undefined : byName.get(options.default)
+    if (options.default !== undefined && fallback === undefined) {
+      return yield* Options.invalid("llm agents options", "default", `no definition is named "${options.default}"`)
+    }
     const context = yield* Effect.context<never>()
     const memory = Option.getOrUndefined(yield* Effect.serviceOption(ConversationMemory))
     const llm = Option.getOrUndefined(yield* Effect.serviceOption(Llm))
@@ -267,7 +280,15 @@ export const make = <A extends AnyLlmAgent>(
     }
     for (const agent of byName.values()) walk(agent)
     for (const agent of reachable) {
-      yield* Effect.try({ try: () => host.runtimeFor(agent), catch: (e) => e }).pipe(Effect.orDie)
+      yield* Effect.try({
+        try: () => host.runtimeFor(agent),
+        catch: (e) =>
+          Options.invalid(
+            "llm agents options",
+            "agents",
+            `definition "${agent.name}": ${e instanceof Error ? e.message : String(e)}`
+          )
+      })
     }
     // durable definitions: register their workflows, then resume the runs a previous start left unfinished
     const durables = [...reachable].flatMap((agent) => {
@@ -350,8 +371,9 @@ export const make = <A extends AnyLlmAgent>(
 export class LlmAgents extends Context.Service<LlmAgents, LlmAgentsShape>()("troupe/llmagent/LlmAgents") {
   /**
    * The service, requiring what its definitions require. Fails to build with `InvalidOptions` (naming the field) when
-   * `agents` is empty, `default` is not a string, `maxLive` is not an integer from 1 to 10,000,000, `name` is empty,
-   * `maxRestarts` is not a non-negative integer or `maxSeconds` is not a finite number above 0 (as `make`).
+   * `agents` is empty, two definitions share a name, `default` is not a string or names no definition, a definition's
+   * loop is rejected, `maxLive` is not an integer from 1 to 10,000,000, `name` is empty, `maxRestarts` is not a
+   * non-negative integer or `maxSeconds` is not a finite number above 0 (as `make`).
    *
    * @example
    * ```ts

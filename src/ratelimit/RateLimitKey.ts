@@ -4,8 +4,10 @@
  * limiter can find the provider's policy from the key.
  *
  * API keys are never stored: `apiKey` scopes use the first 128 bits of SHA-256 over the key (hex), so keys in
- * memory, Redis and logs cannot be turned back into credentials. Segment values are escaped (`|`, `=`, `%`),
- * so user-supplied ids cannot forge another scope.
+ * memory, Redis and logs cannot be turned back into credentials. Segment values are escaped (`|`, `=`, `%`, `#`),
+ * so user-supplied ids cannot forge another scope. **A key built from scopes always fits `MAX_KEY_LENGTH`**: a
+ * segment value longer than 64 characters once escaped (a 600-character model name) is replaced by `#` and the first 128 bits of
+ * its SHA-256 (hex), so distinct values keep distinct keys.
  *
  * Hand-rolled (rate-limiter-flexible and Effect leave key layout to the caller); hashing uses `node:crypto`.
  */
@@ -25,8 +27,17 @@ export interface KeyScope {
   readonly ip?: string
 }
 
-const escape = (value: string): string =>
-  value.replace(/[%|=]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+/** Longest segment value kept as it is; longer ones are hashed (see the module doc). */
+const MAX_SEGMENT = 64
+
+const escape = (value: string): string => {
+  const escaped = value.length > MAX_SEGMENT
+    ? value
+    : value.replace(/[%|=#]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+  return escaped.length > MAX_SEGMENT
+    ? `#${createHash("sha256").update(value, "utf8").digest("hex").slice(0, 32)}`
+    : escaped
+}
 
 /** SHA-256 of an API key, first 32 hex characters (128 bits): what `apiKey` scopes store instead of the key. */
 export const hashApiKey = (apiKey: string): string =>

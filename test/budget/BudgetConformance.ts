@@ -114,6 +114,23 @@ export const budgetConformance = (backend: BudgetBackend): void => {
         assert.strictEqual(s.spent, 0.125)
       })))
 
+    it.effect("withBudget: an actual that throws charges the whole reservation; nothing stays held", () =>
+      run(Effect.gen(function*() {
+        const budgets = yield* Budgets
+        yield* budgets.set({ scope: "tenant:acme", limit: 1, period: "month" })
+        const ok = yield* budgets.withBudget(Effect.succeed("answer"), {
+          scopes: ["tenant:acme"],
+          amount: 0.25,
+          actual: () => {
+            throw new Error("cost function bug")
+          }
+        })
+        assert.strictEqual(ok, "answer")
+        const s = yield* status("tenant:acme")
+        assert.strictEqual(s.reserved, 0)
+        assert.strictEqual(s.spent, 0.25)
+      })))
+
     it.effect("a reservation that is never settled expires after its ttl and its hold is released", () =>
       run(Effect.gen(function*() {
         const budgets = yield* Budgets

@@ -47,3 +47,20 @@ describe("Budgets fuzz: arbitrary input to every entry point fails typed, never 
     expect(s._tag === "Some" ? s.value.reserved : -1).toBe(0)
   })
 })
+
+describe("Budgets layer options", () => {
+  it("a layer's ttl that is not a duration fails InvalidOptions naming ttl; never a defect", async () => {
+    for (const ttl of ["nonsense", -5, Number.NaN, "1 fortnight"]) {
+      // untrusted options on purpose (config)
+      const exit = await Effect.runPromiseExit(
+        Budgets.use(Effect.succeed).pipe(Effect.provide(Budgets.layerMemory({ ttl: ttl as "1 minute" })))
+      )
+      expect(Exit.isFailure(exit)).toBe(true)
+      if (Exit.isFailure(exit)) {
+        const error = Cause.squash(exit.cause) as { readonly _tag?: string; readonly path?: string }
+        expect(error._tag).toBe("InvalidOptions")
+        expect(error.path).toBe("ttl")
+      }
+    }
+  })
+})

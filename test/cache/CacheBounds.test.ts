@@ -24,6 +24,22 @@ describe("cache bounds", () => {
       }
     }).pipe(Effect.scoped))
 
+  it.effect("a key that is not a string (null, undefined, a number) fails get, has and delete with InvalidCacheOptions naming key", () =>
+    Effect.gen(function*() {
+      const cache = yield* makeMemory<string>({})
+      for (const bad of [null, undefined, 7, {}] as const) {
+        // untrusted keys on purpose
+        const key = bad as unknown as string
+        for (const op of [cache.get(key), cache.has(key), cache.delete(key)] as const) {
+          const error = yield* Effect.flip(
+            op as Effect.Effect<unknown, { readonly _tag: string; readonly path?: string }>
+          )
+          assert.strictEqual(error._tag, "InvalidCacheOptions")
+          assert.strictEqual(error.path, "key")
+        }
+      }
+    }).pipe(Effect.scoped))
+
   it.effect("Cache.layerMemory() has a default bound: 10,000 entries, least recently used evicted", () =>
     Effect.gen(function*() {
       const cache = yield* Cache

@@ -131,6 +131,22 @@ describe("Keys", () => {
       ]])
     }).pipe(Effect.provide(memory)))
 
+  it.effect("rotate with a bad grace fails InvalidIdentityInput naming rotate.grace and issues no successor", () =>
+    Effect.gen(function*() {
+      const keys = yield* Keys
+      const tenant = freshTenant()
+      const old = yield* keys.create({ principal: user(tenant), name: "a", scopes: ["chat:write"] })
+      for (const grace of ["soon", "-1 second"]) {
+        // untrusted input on purpose
+        const exit = yield* Effect.exit(keys.rotate(tenant, old.id, { grace: grace as "1 hour" }))
+        const error = failureOf(exit) as { readonly _tag?: string; readonly path?: string }
+        assert.strictEqual(error._tag, "InvalidIdentityInput")
+        assert.strictEqual(error.path, "rotate.grace")
+      }
+      assert.strictEqual((yield* keys.list(tenant)).length, 1)
+      assert.strictEqual((yield* keys.validate(old.key)).keyId, old.id)
+    }).pipe(Effect.provide(memory)))
+
   it.effect("list shows only the tenant's keys, masked, never a hash or secret", () =>
     Effect.gen(function*() {
       const keys = yield* Keys

@@ -292,3 +292,16 @@ describe("LlmAgents: supervision, idle stop, the live bound", () => {
       expect(yield* agents.stop("r:1")).toBe(false)
     }).pipe(Effect.scoped))
 })
+
+describe("LlmAgents options", () => {
+  it.effect("two definitions with one name, or a default naming no definition, fail InvalidOptions naming the field", () =>
+    Effect.gen(function*() {
+      const { llm } = recording({ fallback: () => ({ text: "ok" }) })
+      const A = LlmAgent.make({ name: "a", model: "fast", llm, memory: "none" })
+      const B = LlmAgent.make({ name: "a", model: "fast", llm, memory: "none" })
+      const twice = yield* Effect.flip(LlmAgents.make({ agents: [A, B] }))
+      expect([twice._tag, twice.path]).toStrictEqual(["InvalidOptions", "agents[1].name"])
+      const missing = yield* Effect.flip(LlmAgents.make({ agents: [A], default: "nobody" }))
+      expect([missing._tag, missing.path]).toStrictEqual(["InvalidOptions", "default"])
+    }).pipe(Effect.scoped, Effect.provide(memory)))
+})

@@ -250,6 +250,28 @@ describe("bounded tables and metric labels (issue 11 §3)", () => {
       assert.strictEqual(wide.calls, n)
     }).pipe(Effect.provide(layer))
   })
+
+  it.effect("a 600-character model name is rate limited like any other (its limiter key is hashed), never a defect", () => {
+    const wide = new CountingProvider("wide")
+    const layer = LlmPipeline.layer({ retry: false }).pipe(
+      Layer.provideMerge(
+        Layer.mergeAll(
+          ProviderRegistry.layer([wide.provider]),
+          Cache.layerMemory({ maxEntries: 10 }),
+          RateLimiter.layerMemory()
+        )
+      ),
+      Layer.provideMerge(configLayer({}, { wide: { baseUrl: "http://127.0.0.1:9/v1" } })),
+      Layer.provideMerge(TelemetryHub.layer())
+    )
+    return Effect.gen(function*() {
+      const result = yield* (yield* Llm).generate({
+        model: `wide:${"x".repeat(600)}`,
+        messages: [{ role: "user", content: "hi" }]
+      })
+      assert.strictEqual(result.meta.provider, "wide")
+    }).pipe(Effect.provide(layer))
+  })
 })
 
 describe("deadlines (issue 11 §3)", () => {

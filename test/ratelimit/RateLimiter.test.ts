@@ -6,6 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
+import fc from "fast-check"
 import { RateLimiter, type RateLimiterEvent, RateLimitKey } from "../../src/ratelimit/index.ts"
 import { rateLimiterConformance } from "./RateLimiterConformance.ts"
 
@@ -133,5 +134,23 @@ describe("RateLimitKey", () => {
     assert.strictEqual(RateLimitKey.hashApiKey("sk-live-secret").length, 32)
     assert.strictEqual(RateLimitKey.providerOf(key), "openai")
     assert.strictEqual(RateLimitKey.providerOf(RateLimitKey.ip("1.2.3.4")), undefined)
+  })
+
+  it("a key built from scopes always fits MAX_KEY_LENGTH: long segment values are hashed, distinct values stay distinct", () => {
+    fc.assert(
+      fc.property(
+        fc.string({ maxLength: 700 }),
+        fc.string({ maxLength: 700 }),
+        fc.string({ maxLength: 300 }),
+        (m1, m2, u) => {
+          const k1 = RateLimitKey.make({ provider: "p".repeat(200), model: m1, client: u, user: u, apiKey: u, ip: u })
+          const k2 = RateLimitKey.make({ provider: "p".repeat(200), model: m2, client: u, user: u, apiKey: u, ip: u })
+          assert.isAtMost(k1.length, RateLimitKey.MAX_KEY_LENGTH)
+          if (m1 !== m2) assert.notStrictEqual(k1, k2)
+        }
+      )
+    )
+    // a literal "#…" value is escaped, so it cannot pose as a hashed one
+    assert.strictEqual(RateLimitKey.make({ model: "#x" }), "model=%23x")
   })
 })

@@ -113,7 +113,7 @@ export const makeCacheCore = <A>(
     // `get`: synchronous and allocation-free on an L1 hit (the entry holds its `Option.some(value)`); run through
     // `inlineGet`, so `yield* cache.get(k)` completes without a fiber round-trip.
     const fast = (key: string): Option.Option<A> | null => {
-      if (key.length > keyFastLimit) return null
+      if (typeof key !== "string" || key.length > keyFastLimit) return null // not a string: the slow path fails it typed
       const entry = store.get(key)
       if (entry !== undefined && entry.failure === undefined) {
         counters.l1Hits++
