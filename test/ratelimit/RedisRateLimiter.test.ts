@@ -176,35 +176,48 @@ describeRedis("RateLimiter (redis)", () => {
 
   const hourly = { default: { tiers: [{ _tag: "FixedWindow" as const, limit: 1, window: "1 hour" }] } }
 
-  it.live("one compiled Lua script per policy, run by SHA and reloaded on NOSCRIPT: after SCRIPT FLUSH the call succeeds", () =>
-    Effect.gen(function*() {
-      // a private server: SCRIPT FLUSH on the shared one would pull the scripts from under other test runs
-      const server = yield* Effect.acquireRelease(Effect.promise(() => startOwnRedis()), (own) => Effect.promise(own.kill))
-      const admin = createClient({ url: server.url })
-      yield* Effect.acquireRelease(Effect.promise(() => admin.connect()), () => Effect.promise(() => admin.close()))
-      const cachedScripts = Effect.promise(async () =>
-        Number(/number_of_cached_scripts:(\d+)/.exec(await admin.info("memory"))?.[1] ?? "-1")
-      )
-      const events: Array<RateLimiterEvent> = []
-      yield* Effect.gen(function*() {
-        const rl = yield* RateLimiter
-        expect((yield* rl.check("k")).remainingList).toStrictEqual([4])
-        expect(yield* cachedScripts).toBe(1)
-        yield* Effect.promise(() => admin.scriptFlush())
-        expect(yield* cachedScripts).toBe(0)
-        // EVALSHA answers NOSCRIPT; the backend loads the script and retries: the call succeeds on the kept state
-        const after = yield* rl.check("k")
-        expect(after.remainingList).toStrictEqual([3])
-        expect(after.degraded).toBeUndefined()
-        expect(yield* cachedScripts).toBe(1)
-        expect((yield* rl.stats).storeErrors).toBe(0)
-        expect(events.filter((e) => e._tag === "StoreFallback")).toStrictEqual([])
-      }).pipe(Effect.provide(layerAt(
-        { onStoreError: "failClosed", policies: { default: { tiers: [{ _tag: "FixedWindow", limit: 5, window: "1 hour" }] } } },
-        { onEvent: (e) => events.push(e) },
-        server.url
-      )))
-    }).pipe(Effect.scoped), 20_000)
+  it.live(
+    "one compiled Lua script per policy, run by SHA and reloaded on NOSCRIPT: after SCRIPT FLUSH the call succeeds",
+    () =>
+      Effect.gen(function*() {
+        // a private server: SCRIPT FLUSH on the shared one would pull the scripts from under other test runs
+        const server = yield* Effect.acquireRelease(Effect.promise(() => startOwnRedis()), (own) =>
+          Effect.promise(own.kill))
+        const admin = createClient({ url: server.url })
+        yield* Effect.acquireRelease(
+          Effect.promise(() =>
+            admin.connect()
+          ),
+          () => Effect.promise(() => admin.close())
+        )
+        const cachedScripts = Effect.promise(async () =>
+          Number(/number_of_cached_scripts:(\d+)/.exec(await admin.info("memory"))?.[1] ?? "-1")
+        )
+        const events: Array<RateLimiterEvent> = []
+        yield* Effect.gen(function*() {
+          const rl = yield* RateLimiter
+          expect((yield* rl.check("k")).remainingList).toStrictEqual([4])
+          expect(yield* cachedScripts).toBe(1)
+          yield* Effect.promise(() => admin.scriptFlush())
+          expect(yield* cachedScripts).toBe(0)
+          // EVALSHA answers NOSCRIPT; the backend loads the script and retries: the call succeeds on the kept state
+          const after = yield* rl.check("k")
+          expect(after.remainingList).toStrictEqual([3])
+          expect(after.degraded).toBeUndefined()
+          expect(yield* cachedScripts).toBe(1)
+          expect((yield* rl.stats).storeErrors).toBe(0)
+          expect(events.filter((e) => e._tag === "StoreFallback")).toStrictEqual([])
+        }).pipe(Effect.provide(layerAt(
+          {
+            onStoreError: "failClosed",
+            policies: { default: { tiers: [{ _tag: "FixedWindow", limit: 5, window: "1 hour" }] } }
+          },
+          { onEvent: (e) => events.push(e) },
+          server.url
+        )))
+      }).pipe(Effect.scoped),
+    20_000
+  )
 
   it.effect("clock: server uses Redis TIME, not the caller's clock", () =>
     Effect.gen(function*() {
