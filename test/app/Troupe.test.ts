@@ -1,10 +1,15 @@
+import { NodeRedis } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Layer, Option } from "effect"
+import { Redis } from "effect/persistence"
 import * as fc from "fast-check"
 import { InvalidTroupeOptions, Troupe } from "../../src/app/index.ts"
+import { ConversationMemory } from "../../src/memory/index.ts"
 import { Llm } from "../../src/pipeline/index.ts"
+import { RateLimiter } from "../../src/ratelimit/index.ts"
 import { Supervisor } from "../../src/runtime/index.ts"
 import { TelemetryHub } from "../../src/telemetry/index.ts"
+import { cleanupRedisPrefix, describeRedis, redisUrl, uniquePrefix } from "../support/redis.ts"
 
 const question = { model: "fast", messages: [{ role: "user", content: "What is troupe?" }] } as const
 
@@ -70,4 +75,44 @@ describe("Troupe.layer options", () => {
         }
       }
     }))
+})
+
+describeRedis("Troupe.layer with Redis", () => {
+  it.live("with redis: { url } the rate limiter, the cache's L2 and conversation memory live in Redis", () => {
+    const prefix = uniquePrefix("troupe-app")
+    const hourly = { tiers: [{ _tag: "FixedWindow", name: "hour", limit: 1, window: "1 hour" }] } as const
+    // two applications on one Redis, one after the other: the second starts with empty in-process state
+    const app = () =>
+      Troupe.layer({
+        redis: { url: redisUrl, prefix },
+        config: { env: {} },
+        providers: { scripted: {} },
+        rateLimiter: { policies: { default: hourly } }
+      })
+    const conversation = [{ role: "user", content: "remember me" }, { role: "assistant", content: "I will" }] as const
+    return Effect.gen(function*() {
+      yield* Effect.gen(function*() {
+        assert.isFalse((yield* (yield* Llm).generate(question)).meta.cached)
+        yield* (yield* RateLimiter).check("app-key")
+        yield* (yield* ConversationMemory).append("c-1", conversation)
+      }).pipe(Effect.provide(app()))
+      const redis = yield* Redis.Redis
+      const keysUnder = (part: string) => redis.send<ReadonlyArray<string>>("KEYS", `${prefix}${part}:*`)
+      assert.isAbove((yield* keysUnder("rl")).length, 0)
+      assert.isAbove((yield* keysUnder("cache")).length, 0)
+      assert.isAbove((yield* keysUnder("memory")).length, 0)
+      yield* Effect.gen(function*() {
+        // the cache's L2 answers the repeat, the limiter remembers the spent request, the conversation is there
+        assert.isTrue((yield* (yield* Llm).generate(question)).meta.cached)
+        const refused = yield* Effect.flip((yield* RateLimiter).check("app-key"))
+        assert.strictEqual(refused._tag, "RateLimited")
+        const messages = yield* (yield* ConversationMemory).messages("c-1")
+        assert.deepStrictEqual(messages.map((m) => m.content), ["remember me", "I will"])
+      }).pipe(Effect.provide(app()))
+    }).pipe(
+      Effect.ensuring(Effect.ignore(cleanupRedisPrefix(prefix))),
+      Effect.provide(NodeRedis.layer({ url: redisUrl })),
+      Effect.scoped
+    )
+  }, 20_000)
 })

@@ -131,6 +131,38 @@ export const budgetConformance = (backend: BudgetBackend): void => {
         assert.strictEqual(s.spent, 0.25)
       })))
 
+    it.effect("an actual cost above its reservation is still charged in full and the next reservations are refused", () =>
+      run(Effect.gen(function*() {
+        const budgets = yield* Budgets
+        yield* budgets.set({ scope: "tenant:acme", limit: 1, period: "month" })
+        const r = yield* budgets.reserve({ scopes: ["tenant:acme"], amount: 0.4 })
+        yield* budgets.settle(r, 1.25) // the estimate was not a maximum: the whole actual cost is charged
+        const s = yield* status("tenant:acme")
+        assert.strictEqual(s.spent, 1.25)
+        assert.strictEqual(s.reserved, 0)
+        const refused = yield* Effect.flip(budgets.reserve({ scopes: ["tenant:acme"], amount: 0.000001 }))
+        assert.strictEqual(refused._tag, "BudgetExceeded")
+        assert.strictEqual((refused as BudgetExceeded).spent, 1.25)
+        assert.strictEqual((yield* status("tenant:acme")).reserved, 0)
+      })))
+
+    it.effect("amounts are kept as whole micro-dollars, so every backend adds them exactly", () =>
+      run(Effect.gen(function*() {
+        const budgets = yield* Budgets
+        yield* budgets.set({ scope: "tenant:acme", limit: 1, period: "total" })
+        // ten settles of 0.1 USD: in floating point 0.1 added ten times is 0.9999999999999999
+        for (let i = 0; i < 10; i++) {
+          yield* budgets.settle(yield* budgets.reserve({ scopes: ["tenant:acme"], amount: 0.1 }), 0.1)
+        }
+        const s = yield* status("tenant:acme")
+        assert.strictEqual(s.spent, 1)
+        assert.strictEqual(s.remaining, 0)
+        // a fraction of a micro-dollar is rounded up to the next whole one
+        yield* budgets.set({ scope: "tenant:tiny", limit: 1, period: "total" })
+        yield* budgets.settle(yield* budgets.reserve({ scopes: ["tenant:tiny"], amount: 0.01 }), 0.0000001)
+        assert.strictEqual((yield* status("tenant:tiny")).spent, 0.000001)
+      })))
+
     it.effect("a reservation that is never settled expires after its ttl and its hold is released", () =>
       run(Effect.gen(function*() {
         const budgets = yield* Budgets

@@ -1,4 +1,5 @@
 import { NodeRedis } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { afterAll } from "vitest"
 import { Budgets } from "../../src/budget/index.ts"
@@ -7,6 +8,24 @@ import { cleanupRedisPrefix, describeRedis, redisUrl, uniquePrefix } from "../su
 import { budgetConformance } from "./BudgetConformance.ts"
 
 budgetConformance({ label: "memory", layer: () => Budgets.layerMemory() })
+
+describe("Budgets.layerMemory bounds", () => {
+  it.effect(
+    "the memory backend holds at most 100,000 budgets and 100,000 open reservations; past that a typed BudgetStoreError",
+    () =>
+      Effect.gen(function*() {
+        const budgets = yield* Budgets
+        for (let i = 0; i < 100_000; i++) yield* budgets.set({ scope: `tenant:t${i}`, limit: 1_000, period: "total" })
+        const full = yield* Effect.flip(budgets.set({ scope: "tenant:one-more", limit: 1, period: "total" }))
+        assert.strictEqual(full._tag, "BudgetStoreError")
+        yield* budgets.set({ scope: "tenant:t0", limit: 2_000, period: "total" }) // updating a known budget still works
+        for (let i = 0; i < 100_000; i++) yield* budgets.reserve({ scopes: ["tenant:t0"], amount: 0.001 })
+        const open = yield* Effect.flip(budgets.reserve({ scopes: ["tenant:t1"], amount: 0.001 }))
+        assert.strictEqual(open._tag, "BudgetStoreError")
+      }).pipe(Effect.provide(Budgets.layerMemory())),
+    60_000
+  )
+})
 
 describeRedis("Budgets on Redis", () => {
   const prefixes: Array<string> = []

@@ -9,7 +9,7 @@ import fc from "fast-check"
 import { Action, Tool } from "../../src/agent/index.ts"
 import { Troupe } from "../../src/app/index.ts"
 import type { TroupeOptions } from "../../src/app/index.ts"
-import { Gateway, GatewayAgents } from "../../src/gateway/index.ts"
+import { Gateway, GatewayAgents, type GatewayShape } from "../../src/gateway/index.ts"
 import { ScriptedProvider } from "../../src/llm/index.ts"
 import { LlmAgent, LlmAgents } from "../../src/llmagent/index.ts"
 import { post } from "./support.ts"
@@ -51,6 +51,7 @@ const Helper = LlmAgent.make({
 
 interface Running {
   readonly url: string
+  readonly gateway: GatewayShape
   readonly stop: () => Promise<void>
 }
 
@@ -62,8 +63,14 @@ const start = async (troupe: TroupeOptions = {}): Promise<Running> => {
   )
   const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
   const gw = Context.get(context, Gateway)
-  return { url: gw.address.url, stop: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
+  return { url: gw.address.url, gateway: gw, stop: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
 }
+
+/** Waits 10 ms of real time. */
+const pause = () =>
+  new Promise<void>((resolve) => {
+    setTimeout(resolve, 10)
+  })
 
 /** Reads an SSE response to its end with eventsource-parser. */
 const readSse = async (response: Response, stopAfter?: number): Promise<Array<EventSourceMessage>> => {
@@ -196,6 +203,70 @@ describe("Gateway agents: POST /v1/agents/{id}/turns", () => {
     const ok = await post(`${keyed.url}/v1/agents/helper:k/turns`, { input: "hi" }, { authorization: "Bearer sk-test" })
     expect(ok.status).toBe(200)
   })
+
+  it("the routes share /v1/*'s drain, maintenance and body limit (same 503s and 413 as the chat route)", async () => {
+    const admin = { authorization: "Bearer admin-key", "content-type": "application/json" }
+    const own = await start({
+      config: {
+        defaults: {
+          gateway: {
+            accessLog: false,
+            maxBodyBytes: 2_000,
+            auth: { adminKey: "admin-key" },
+            drain: { timeout: 1_000, deregistrationDelay: 50 }
+          }
+        }
+      },
+      // a slow chat stream keeps the drain open while the refusals are checked
+      providers: { scripted: { chunkLatency: "50 millis", chunkSize: 4, fallback: { text: "abcd".repeat(100) } } }
+    })
+    try {
+      const turn = (body: unknown) => post(`${own.url}/v1/agents/helper:gates/turns`, body)
+      const chat = (content: string) =>
+        post(`${own.url}/v1/chat/completions`, { model: "fast", messages: [{ role: "user", content }] })
+      // body limit: the same 413 as the chat route
+      const big = "x".repeat(3_000)
+      const tooBig = await turn({ input: big })
+      expect(tooBig.status).toBe(413)
+      expect((await chat(big)).status).toBe(413)
+      expect((await turn({ input: "hi" })).status).toBe(200)
+      // maintenance: the same 503 as the chat route, for turns and for the status route
+      const on = await fetch(`${own.url}/admin/maintenance`, {
+        method: "POST",
+        headers: admin,
+        body: JSON.stringify({ enabled: true })
+      })
+      expect(on.status).toBe(200)
+      const inMaintenance = await turn({ input: "hi" })
+      expect(inMaintenance.status).toBe(503)
+      expect(((await inMaintenance.json()) as { error: { code: string } }).error.code).toBe("maintenance")
+      expect((await fetch(`${own.url}/v1/agents/helper:gates`)).status).toBe(503)
+      expect((await chat("hi")).status).toBe(503)
+      await fetch(`${own.url}/admin/maintenance`, {
+        method: "POST",
+        headers: admin,
+        body: JSON.stringify({ enabled: false })
+      })
+      expect((await turn({ input: "hi" })).status).toBe(200)
+      // drain: once closing, turns are refused like chat calls (503 shutting_down)
+      const open = post(`${own.url}/v1/chat/completions`, {
+        model: "fast",
+        stream: true,
+        messages: [{ role: "user", content: "go" }]
+      }).then((r) => r.text())
+      while ((await Effect.runPromise(own.gateway.inFlight)).streams < 1) await pause()
+      const draining = Effect.runPromise(own.gateway.drain)
+      while ((await Effect.runPromise(own.gateway.phase)) !== "closing") await pause()
+      const refused = await turn({ input: "hi" })
+      expect(refused.status).toBe(503)
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("shutting_down")
+      expect((await fetch(`${own.url}/v1/agents/helper:gates`)).status).toBe(503)
+      await open
+      await draining
+    } finally {
+      await own.stop()
+    }
+  }, 20_000)
 
   it("fuzz: any JSON body is answered with 200 or a typed 4xx, never a 500", async () => {
     await fc.assert(

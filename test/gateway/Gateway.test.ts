@@ -1,6 +1,9 @@
+import { Context, Effect, Exit, Layer, Logger, Scope } from "effect"
 import fc from "fast-check"
 import OpenAI from "openai"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Troupe } from "../../src/app/index.ts"
+import { Gateway } from "../../src/gateway/index.ts"
 import { ProviderOverloaded, ProviderRateLimited } from "../../src/llm/index.ts"
 import type { Running } from "./support.ts"
 import { post, startGateway } from "./support.ts"
@@ -381,5 +384,62 @@ describe("Gateway: health, metrics, admin, maintenance", () => {
       messages: [{ role: "user", content: "hi" }]
     })
     expect(ok.choices[0]?.message.content).toContain("hi")
+  })
+})
+
+describe("Gateway: access log", () => {
+  it("one access-log line per request (method, route template, status, duration, id): never headers, bodies, keys or prompts", async () => {
+    const entries: Array<{ readonly message: unknown; readonly annotations: Record<string, unknown> }> = []
+    const capture = Logger.formatStructured.pipe(Logger.map((entry) => void entries.push(entry)))
+    const key = "sk-test-access-log-0123456789abcdef"
+    const scope = Effect.runSync(Scope.make())
+    const layer = Gateway.layer({ port: 0 }).pipe(
+      Layer.provide(Troupe.layerTest({ config: { defaults: { gateway: { auth: { apiKeys: [key] } } } } })),
+      Layer.provide(Logger.layer([capture]))
+    )
+    const gw = Context.get(await Effect.runPromise(Layer.buildWithScope(layer, scope)), Gateway)
+    try {
+      const prompt = "my very private prompt about the merger"
+      const auth = { authorization: `Bearer ${key}`, "x-custom-header": "header-value-42" }
+      const chat = await post(`${gw.address.url}/v1/chat/completions`, {
+        model: "fast",
+        messages: [{ role: "user", content: prompt }]
+      }, { ...auth, "x-request-id": "req-chat-1" })
+      expect(chat.status).toBe(200)
+      const refused = await post(`${gw.address.url}/v1/chat/completions`, { model: "fast", messages: [] }, {
+        "x-request-id": "req-no-key-1"
+      })
+      expect(refused.status).toBe(401)
+      const agent = await fetch(`${gw.address.url}/v1/agents/assistant:someone`, {
+        headers: { ...auth, "x-request-id": "req-agent-1" }
+      })
+      const lines = entries.filter((e) => JSON.stringify(e.message).includes("http request"))
+      const byId = (id: string) => lines.filter((e) => e.annotations["request_id"] === id)
+      expect(byId("req-chat-1")).toHaveLength(1)
+      expect(byId("req-no-key-1")).toHaveLength(1)
+      expect(byId("req-agent-1")).toHaveLength(1)
+      expect(byId("req-chat-1")[0]!.annotations).toMatchObject({
+        method: "POST",
+        route: "/v1/chat/completions",
+        status: 200
+      })
+      expect(typeof byId("req-chat-1")[0]!.annotations["duration_ms"]).toBe("number")
+      expect(byId("req-no-key-1")[0]!.annotations).toMatchObject({ status: 401 })
+      // the route template, not the path with the agent id
+      expect(byId("req-agent-1")[0]!.annotations).toMatchObject({
+        method: "GET",
+        route: "/v1/agents/{id}",
+        status: agent.status
+      })
+      expect(Object.keys(byId("req-chat-1")[0]!.annotations).sort()).toEqual(
+        ["duration_ms", "method", "request_id", "route", "status"]
+      )
+      const logged = JSON.stringify(entries)
+      for (const secret of [key, prompt, "header-value-42", "merger", "assistant:someone", "Bearer"]) {
+        expect(logged).not.toContain(secret)
+      }
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
   })
 })

@@ -107,6 +107,26 @@ describe("InjectionDetector", () => {
       ]
     ) assert.isFalse(detectInjection(t).flagged, t)
   })
+  it("score = noisy-or of the rule weights, flagged at 0.5", () => {
+    const rule = (id: string, word: string, weight: number) => ({ id, re: new RegExp(word), weight })
+    const rules = [rule("t.a", "zorblax", 0.3), rule("t.b", "quuxify", 0.3), rule("t.c", "frobnitz", 0.5)]
+    const scan = (text: string) => detectInjection(text, { rules })
+    // one rule of 0.3: below the threshold
+    const one = scan("zorblax the report")
+    assert.closeTo(one.score, 0.3, 1e-12)
+    assert.isFalse(one.flagged)
+    // two of 0.3: 1 - (1 - 0.3)(1 - 0.3) = 0.51, flagged
+    const two = scan("zorblax and quuxify the report")
+    assert.closeTo(two.score, 0.51, 1e-12)
+    assert.isTrue(two.flagged)
+    assert.deepStrictEqual(two.findings.map((f) => f.rule), ["t.a", "t.b"])
+    // exactly 0.5 is flagged; all three: 1 - 0.7 * 0.7 * 0.5 = 0.755
+    assert.isTrue(scan("frobnitz it").flagged)
+    assert.strictEqual(scan("frobnitz it").score, 0.5)
+    assert.closeTo(scan("zorblax quuxify frobnitz").score, 0.755, 1e-12)
+    // the threshold is an option; the default is 0.5
+    assert.isFalse(detectInjection("frobnitz it", { rules, threshold: 0.6 }).flagged)
+  })
   it.effect("the classifier hook raises the score; a failing classifier keeps the heuristic verdict", () =>
     Effect.gen(function*() {
       const high = InjectionDetector.make({ classifier: () => Effect.succeed(0.9) })

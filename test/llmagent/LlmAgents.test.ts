@@ -2,6 +2,7 @@ import { assert, describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { Action, Tool } from "../../src/agent/index.ts"
+import { ProviderOverloaded } from "../../src/llm/index.ts"
 import { LlmAgent, LlmAgents } from "../../src/llmagent/index.ts"
 import { ConversationMemory, layerMemory } from "../../src/memory/index.ts"
 import { lastUser, recording, settle } from "./support.ts"
@@ -234,6 +235,67 @@ describe("LlmAgents: supervision, idle stop, the live bound", () => {
       yield* agents.ask("t:1", "hello")
       expect((yield* agents.status("t:1")).incarnation).toBe(2)
     }).pipe(Effect.scoped))
+
+  it.effect("a model error is a TurnFailed and the agent keeps running", () =>
+    Effect.gen(function*() {
+      const overloaded = new ProviderOverloaded({ provider: "scripted", description: "overloaded", retryable: true })
+      const { llm } = recording({
+        rules: [{ when: { lastUser: "fail" }, reply: { error: overloaded } }],
+        fallback: (req) => ({ text: `ok ${lastUser(req)}` })
+      })
+      const Shaky = LlmAgent.make({ name: "s", model: "fast", llm })
+      const agents = yield* LlmAgents.make({ agents: [Shaky] })
+      yield* agents.ask("s:1", "hello")
+      const before = yield* agents.status("s:1")
+      const failed = yield* Effect.flip(agents.ask("s:1", "fail please"))
+      expect(failed).toMatchObject({ _tag: "TurnFailed", id: "s:1", tag: "ProviderOverloaded" })
+      yield* settle
+      // the same process, not a restart: a typed failure is an answer, not a crash
+      const after = yield* agents.status("s:1")
+      expect(after).toMatchObject({ alive: true, state: "idle", incarnation: 1, turns: 2 })
+      expect(after.pid).toBe(before.pid)
+      expect((yield* agents.ask("s:1", "still there?")).text).toBe("ok still there?")
+      // the failed turn left nothing in the conversation
+      expect((yield* agents.history("s:1")).map((m) => m.content)).toStrictEqual([
+        "hello",
+        "ok hello",
+        "still there?",
+        "ok still there?"
+      ])
+    }).pipe(Effect.scoped, Effect.provide(memory)))
+
+  it.effect("turns that reach an agent while it stops are delivered to its next incarnation", () =>
+    Effect.gen(function*() {
+      const { llm, requests } = recording({ latency: "1 second", fallback: (req) => ({ text: `ok ${lastUser(req)}` }) })
+      const A = LlmAgent.make({ name: "a", model: "fast", llm })
+      const agents = yield* LlmAgents.make({ agents: [A], maxLive: 1 })
+      const first = yield* Effect.forkChild(agents.ask("a:1", "one"), { startImmediately: true })
+      yield* settle
+      // starting a:2 evicts the busy a:1: it finishes its turn, takes no new one, then stops
+      const other = yield* Effect.forkChild(agents.ask("a:2", "x"), { startImmediately: true })
+      yield* settle
+      const stopping = yield* agents.status("a:1")
+      expect(stopping).toMatchObject({ alive: true, state: "running", incarnation: 1 })
+      const asked = yield* Effect.forkChild(agents.ask("a:1", "two"), { startImmediately: true })
+      yield* agents.tell("a:1", "three")
+      yield* settle
+      expect(requests.map(lastUser)).toStrictEqual(["one", "x"]) // neither reached the stopping agent's model
+      yield* TestClock.adjust("1 second")
+      expect((yield* Fiber.join(first)).text).toBe("ok one")
+      yield* Fiber.join(other)
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      expect((yield* Fiber.join(asked)).text).toBe("ok two")
+      yield* settle
+      const next = yield* agents.status("a:1")
+      expect(next).toMatchObject({ alive: true, incarnation: 2 })
+      expect(next.pid).not.toBe(stopping.pid)
+      expect(requests.map(lastUser).slice(2).sort()).toStrictEqual(["three", "two"])
+      const users = (yield* agents.history("a:1")).filter((m) => m.role === "user").map((m) => m.content)
+      expect(users.sort()).toStrictEqual(["one", "three", "two"])
+    }).pipe(Effect.scoped, Effect.provide(memory)))
 
   it.effect("an idle agent stops after its idle timeout and comes back with its history on the next turn", () =>
     Effect.gen(function*() {

@@ -142,6 +142,23 @@ describe("response-cache keys and refusals (issue 11 §2)", () => {
     }).pipe(Effect.provide(pipelineLayer([primary.provider])))
   })
 
+  it.effect("the response-cache key includes the tenant: another tenant never gets the cached answer", () => {
+    const primary = new CountingProvider("primary", (n) => ({ text: `answer #${n}` }))
+    return Effect.gen(function*() {
+      const llm = yield* Llm
+      const acme = yield* llm.generate(ask("q", { options: { tenant: "acme" } }))
+      const globex = yield* llm.generate(ask("q", { options: { tenant: "globex" } }))
+      const none = yield* llm.generate(ask("q"))
+      const again = yield* llm.generate(ask("q", { options: { tenant: "acme" } }))
+      assert.deepStrictEqual([acme.text, globex.text, none.text], ["answer #1", "answer #2", "answer #3"])
+      assert.isFalse(globex.meta.cached)
+      assert.isFalse(none.meta.cached)
+      assert.isTrue(again.meta.cached)
+      assert.strictEqual(again.text, "answer #1")
+      assert.strictEqual(primary.calls, 3)
+    }).pipe(Effect.provide(pipelineLayer([primary.provider])))
+  })
+
   it.effect("a refusal (generate) is returned with finish content-filter and never cached", () => {
     const { counter, provider } = customProvider(
       "primary",

@@ -4,15 +4,27 @@
  * the HTTP connection (the server records the abort).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Fiber, Latch, Redacted, Stream } from "effect"
+import { Clock, Effect, Exit, Fiber, Latch, Option, Redacted, Stream } from "effect"
+import { TestClock } from "effect/testing"
 import { afterAll, beforeAll, beforeEach } from "vitest"
 import { OpenAiCompatibleProvider } from "../../src/llm/index.ts"
-import type { LlmCallInput } from "../../src/pipeline/index.ts"
-import { Llm } from "../../src/pipeline/index.ts"
+import type { LlmCallInput, LlmPipelineOptions } from "../../src/pipeline/index.ts"
+import { Llm, StreamLimitExceeded } from "../../src/pipeline/index.ts"
 import { FakeProviderServer } from "../llm/support/FakeProviderServer.ts"
 import { httpPipelineLayer } from "./support.ts"
 
 const ask = (content: string): LlmCallInput => ({ model: "fast", messages: [{ role: "user", content }] })
+
+/** Waits in real time (not the TestClock) until `done` holds; fails after 3 s. */
+const realWait = (done: () => boolean) =>
+  Effect.promise(async () => {
+    for (let i = 0; i < 300 && !done(); i++) {
+      await new Promise((r) => {
+        setTimeout(r, 10)
+      })
+    }
+    if (!done()) throw new Error("condition not reached within 3 s")
+  })
 
 describe("Llm pipeline over HTTP (fake provider server)", () => {
   let server: FakeProviderServer
@@ -22,7 +34,7 @@ describe("Llm pipeline over HTTP (fake provider server)", () => {
   afterAll(() => server.close())
   beforeEach(() => server.reset())
 
-  const layer = () =>
+  const layer = (pipeline?: LlmPipelineOptions) =>
     httpPipelineLayer(
       Effect.map(
         OpenAiCompatibleProvider.make({
@@ -32,7 +44,8 @@ describe("Llm pipeline over HTTP (fake provider server)", () => {
           timeout: 5000
         }),
         (p) => () => p
-      )
+      ),
+      pipeline === undefined ? {} : { pipeline }
     )
 
   it.live("a real 429 with Retry-After is retried after the server's delay", () =>
@@ -75,4 +88,29 @@ describe("Llm pipeline over HTTP (fake provider server)", () => {
       yield* Effect.promise(() => server.waitForAborts(1, 3000))
       assert.lengthOf(server.aborted, 1)
     }).pipe(Effect.provide(layer())))
+
+  it.effect("keep-alives are not parts: a stream of only keep-alive comments ends with StreamLimitExceeded(idle) and the HTTP request is aborted", () =>
+    Effect.gen(function*() {
+      server.enqueue({ kind: "stall", text: "a long answer that never finishes", afterEvents: 2, keepAliveEvery: 5 })
+      const llm = yield* Llm
+      const firstPart = yield* Latch.make(false)
+      const fiber = yield* Effect.forkChild(
+        Effect.exit(llm.stream(ask("stream, then keep-alives")).pipe(Stream.runForEach(() => firstPart.open))),
+        { startImmediately: true }
+      )
+      yield* firstPart.await // the last part: virtual time 0
+      // keep-alive comments keep arriving (real time) while virtual time passes: none of them restarts the idle timer
+      yield* realWait(() => server.keepAlivesSent >= 3)
+      yield* TestClock.adjust("600 millis")
+      const seen = server.keepAlivesSent
+      yield* realWait(() => server.keepAlivesSent >= seen + 3)
+      yield* TestClock.adjust("400 millis") // streamIdle after the last part (a keep-alive counted as one would need 600 ms more)
+      const exit = yield* Fiber.join(fiber)
+      const error = Exit.isFailure(exit) ? Option.getOrUndefined(Exit.findErrorOption(exit)) : undefined
+      assert.instanceOf(error, StreamLimitExceeded)
+      assert.strictEqual((error as StreamLimitExceeded).limit, "idle")
+      // the stream limit aborts the provider's HTTP request
+      yield* realWait(() => server.aborted.length >= 1)
+      assert.strictEqual(server.aborted[0]?.path, "/v1/chat/completions")
+    }).pipe(Effect.provide(layer({ retry: false, breaker: false, limits: { streamIdle: 1000 } }))))
 })

@@ -4,6 +4,7 @@ import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
 import { RequestQueue } from "../../src/queue/index.ts"
 import { FairQueue } from "../../src/queue/internal/FairQueue.ts"
+import { TelemetryHub } from "../../src/telemetry/index.ts"
 
 const failureTag = <A, E>(exit: Exit.Exit<A, E>): string | undefined =>
   Exit.isFailure(exit)
@@ -64,6 +65,25 @@ describe("RequestQueue", () => {
       expect(failureTag(exit)).toBe("QueueFull")
       expect(q.depth()).toBe(1)
     }))
+
+  it.effect("metrics: troupe_queue_depth, troupe_queue_wait_seconds, troupe_queue_shed_total{reason} in the Prometheus text", () =>
+    Effect.gen(function*() {
+      const q = yield* RequestQueue.make({ name: "metrics-q", concurrency: 1, capacity: 1 })
+      const { gate, fiber } = yield* block(q)
+      const waiting = yield* Effect.forkChild(q.run(Effect.void), { startImmediately: true })
+      expect(failureTag(yield* Effect.exit(q.run(Effect.void)))).toBe("QueueFull")
+      const during = yield* (yield* TelemetryHub).prometheus()
+      expect(during).toContain(`troupe_queue_depth{queue="metrics-q"} 1`)
+      expect(during).toContain(`troupe_queue_shed_total{queue="metrics-q",reason="full"} 1`)
+      yield* TestClock.adjust("2 seconds")
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(fiber)
+      yield* Fiber.join(waiting)
+      const after = yield* (yield* TelemetryHub).prometheus()
+      expect(after).toContain(`troupe_queue_depth{queue="metrics-q"} 0`)
+      expect(after).toMatch(/troupe_queue_wait_seconds_count\{queue="metrics-q"\} [1-9]/)
+      expect(after).toContain("# TYPE troupe_queue_wait_seconds histogram")
+    }).pipe(Effect.provide(TelemetryHub.layer())))
 
   it.effect("drop-lowest-priority: a strictly lower waiting request is shed with Shed priority", () =>
     Effect.gen(function*() {

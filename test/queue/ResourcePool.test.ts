@@ -3,6 +3,7 @@ import { Deferred, Effect, Exit, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
 import { ResourcePool } from "../../src/queue/index.ts"
+import { TelemetryHub } from "../../src/telemetry/index.ts"
 
 const failureTag = <A, E>(exit: Exit.Exit<A, E>): string | undefined =>
   Exit.isFailure(exit)
@@ -99,6 +100,30 @@ describe("ResourcePool", () => {
       expect(failureTag(exit)).toBe("PoolTimeout")
       yield* Deferred.succeed(gate, undefined)
     })))
+
+  it.effect("metrics: troupe_pool_size, troupe_pool_idle, troupe_pool_in_use, troupe_pool_wait_seconds, troupe_pool_timeouts_total in the Prometheus text", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const c = counter()
+      const pool = yield* ResourcePool.make({
+        name: "metrics-p",
+        max: 1,
+        acquireTimeout: "500 millis",
+        acquire: c.acquire
+      })
+      const gate = yield* Deferred.make<void>()
+      yield* Effect.forkChild(Effect.scoped(Effect.andThen(pool.get, Deferred.await(gate))), { startImmediately: true })
+      yield* settle
+      const waiter = yield* Effect.forkChild(Effect.exit(Effect.scoped(pool.get)), { startImmediately: true })
+      yield* TestClock.adjust("500 millis")
+      expect(failureTag(yield* Fiber.join(waiter))).toBe("PoolTimeout")
+      const text = yield* (yield* TelemetryHub).prometheus()
+      expect(text).toContain(`troupe_pool_size{pool="metrics-p"} 1`)
+      expect(text).toContain(`troupe_pool_in_use{pool="metrics-p"} 1`)
+      expect(text).toContain(`troupe_pool_idle{pool="metrics-p"} 0`)
+      expect(text).toContain(`troupe_pool_timeouts_total{pool="metrics-p"} 1`)
+      expect(text).toMatch(/troupe_pool_wait_seconds_count\{pool="metrics-p"\} [1-9]/)
+      yield* Deferred.succeed(gate, undefined)
+    })).pipe(Effect.provide(TelemetryHub.layer())))
 
   it.effect("dynamic sizing between min and max by load: grows to max under load, back to min when idle", () =>
     Effect.scoped(Effect.gen(function*() {

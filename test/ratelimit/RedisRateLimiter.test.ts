@@ -5,8 +5,9 @@
  * store-error policy. Keys live under a unique prefix per run and are deleted afterwards (SCAN + DEL).
  */
 import { NodeRedis } from "@effect/platform-node"
-import { assert, it } from "@effect/vitest"
+import { assert, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Stream } from "effect"
+import { TestClock } from "effect/testing"
 import { type ChildProcess, spawn } from "node:child_process"
 import { connect, createServer, type Socket } from "node:net"
 import { fileURLToPath } from "node:url"
@@ -15,6 +16,7 @@ import { afterAll } from "vitest"
 import { RateLimiter, type RateLimiterEvent, type RateLimiterHooks } from "../../src/ratelimit/index.ts"
 import { describeRedis, redisUrl, uniquePrefix } from "../support/redis.ts"
 import { rateLimiterConformance } from "./RateLimiterConformance.ts"
+import { startOwnRedis } from "./support/ownRedis.ts"
 
 const runPrefix = uniquePrefix("rl")
 let layers = 0
@@ -171,6 +173,77 @@ describeRedis("RateLimiter (redis)", () => {
       }),
     90_000
   )
+
+  const hourly = { default: { tiers: [{ _tag: "FixedWindow" as const, limit: 1, window: "1 hour" }] } }
+
+  it.live(
+    "one compiled Lua script per policy, run by SHA and reloaded on NOSCRIPT: after SCRIPT FLUSH the call succeeds",
+    () =>
+      Effect.gen(function*() {
+        // a private server: SCRIPT FLUSH on the shared one would pull the scripts from under other test runs
+        const server = yield* Effect.acquireRelease(Effect.promise(() => startOwnRedis()), (own) =>
+          Effect.promise(own.kill))
+        const admin = createClient({ url: server.url })
+        yield* Effect.acquireRelease(
+          Effect.promise(() =>
+            admin.connect()
+          ),
+          () => Effect.promise(() => admin.close())
+        )
+        const cachedScripts = Effect.promise(async () =>
+          Number(/number_of_cached_scripts:(\d+)/.exec(await admin.info("memory"))?.[1] ?? "-1")
+        )
+        const events: Array<RateLimiterEvent> = []
+        yield* Effect.gen(function*() {
+          const rl = yield* RateLimiter
+          expect((yield* rl.check("k")).remainingList).toStrictEqual([4])
+          expect(yield* cachedScripts).toBe(1)
+          yield* Effect.promise(() => admin.scriptFlush())
+          expect(yield* cachedScripts).toBe(0)
+          // EVALSHA answers NOSCRIPT; the backend loads the script and retries: the call succeeds on the kept state
+          const after = yield* rl.check("k")
+          expect(after.remainingList).toStrictEqual([3])
+          expect(after.degraded).toBeUndefined()
+          expect(yield* cachedScripts).toBe(1)
+          expect((yield* rl.stats).storeErrors).toBe(0)
+          expect(events.filter((e) => e._tag === "StoreFallback")).toStrictEqual([])
+        }).pipe(Effect.provide(layerAt(
+          {
+            onStoreError: "failClosed",
+            policies: { default: { tiers: [{ _tag: "FixedWindow", limit: 5, window: "1 hour" }] } }
+          },
+          { onEvent: (e) => events.push(e) },
+          server.url
+        )))
+      }).pipe(Effect.scoped),
+    20_000
+  )
+
+  it.effect("clock: server uses Redis TIME, not the caller's clock", () =>
+    Effect.gen(function*() {
+      const windowMs = 3_600_000
+      const refusalAfterTwoHours = (clock: "caller" | "server") =>
+        Effect.gen(function*() {
+          const rl = yield* RateLimiter
+          yield* rl.check("k")
+          const refused = yield* Effect.flip(rl.check("k"))
+          yield* TestClock.adjust("2 hours") // the caller's clock moves two windows on; Redis's does not
+          const later = yield* Effect.result(rl.check("k"))
+          return { refused, later: later._tag === "Success" ? "allowed" : later.failure._tag }
+        }).pipe(Effect.provide(layerAt({ clock, policies: hourly })))
+      // TestClock stands at 0 (1970): the caller's clock puts the request at the start of its hour
+      const caller = yield* refusalAfterTwoHours("caller")
+      expect(caller.refused).toMatchObject({ _tag: "RateLimited", retryAfterMillis: windowMs })
+      expect(caller.later).toBe("allowed")
+      // Redis TIME is the real time: the refusal waits for the end of the server's current hour, and the
+      // caller's clock jumping two hours changes nothing
+      const server = yield* refusalAfterTwoHours("server")
+      const untilServerHour = windowMs - (Date.now() % windowMs)
+      expect(server.refused._tag).toBe("RateLimited")
+      const retryAfter = server.refused._tag === "RateLimited" ? server.refused.retryAfterMillis : Number.NaN
+      expect(Math.abs(retryAfter - untilServerHour)).toBeLessThan(2_000)
+      expect(server.later).toBe("RateLimited")
+    }))
 
   const killScenario = (onStoreError: "failOpen" | "failClosed" | "insurance") =>
     it.live(`redis-server killed mid-run: ${onStoreError} holds and nothing crashes`, () =>

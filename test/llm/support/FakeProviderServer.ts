@@ -40,8 +40,11 @@ export type FakeReply =
   }
   /** Accepts the request and never answers. */
   | { readonly kind: "hang" }
-  /** Streams: sends `afterEvents` events of the answer, then stalls forever. */
-  | { readonly kind: "stall"; readonly text: string; readonly afterEvents: number }
+  /**
+   * Streams: sends `afterEvents` events of the answer, then stalls forever — with `keepAliveEvery` (ms), writing an
+   * SSE keep-alive comment (`: keep-alive`) at that interval until the client goes away.
+   */
+  | { readonly kind: "stall"; readonly text: string; readonly afterEvents: number; readonly keepAliveEvery?: number }
   /** Sends `afterEvents` events (stream) or half the body (JSON), then destroys the socket. */
   | { readonly kind: "cut"; readonly text: string; readonly afterEvents: number }
   /** 200 with a body (or, streamed, a data line) that is not JSON. */
@@ -257,6 +260,8 @@ export class FakeProviderServer {
   readonly requests: Array<RecordedRequest> = []
   readonly closes: Array<RecordedClose> = []
   defaultReply: FakeReply = { kind: "answer", text: "ok" }
+  /** SSE keep-alive comments written so far (`stall` with `keepAliveEvery`). */
+  keepAlivesSent = 0
   private readonly queue: Array<FakeReply> = []
   private readonly sockets = new Set<Socket>()
   private readonly closeWaiters: Array<() => void> = []
@@ -298,6 +303,7 @@ export class FakeProviderServer {
     this.queue.length = 0
     this.requests.length = 0
     this.closes.length = 0
+    this.keepAlivesSent = 0
     this.defaultReply = { kind: "answer", text: "ok" }
   }
 
@@ -468,6 +474,14 @@ export class FakeProviderServer {
         const events = streamEvents(format, model, { kind: "answer", text: reply.text })
         for (const event of events.slice(0, reply.afterEvents)) sse(res, format, event)
         if (reply.kind === "cut") setTimeout(() => res.destroy(), 20)
+        if (reply.kind === "stall" && reply.keepAliveEvery !== undefined) {
+          const timer = setInterval(() => {
+            if (res.destroyed || res.writableEnded) return
+            res.write(": keep-alive\n\n")
+            this.keepAlivesSent++
+          }, reply.keepAliveEvery)
+          res.on("close", () => clearInterval(timer))
+        }
         return
       }
     }
