@@ -1,7 +1,9 @@
 /**
  * Budget benchmarks (issue 15), each interleaved with its baseline in the same run:
  * - `budget.reserve-settle`: one `reserve` + `settle` pair on the memory backend (two scopes), beside
- *   `ratelimit.check.budget-baseline` (a memory token-bucket check, 1 key) — target ≤ 1.3×.
+ *   `ratelimit.check.budget-baseline` (a memory token-bucket check, 1 key) — target ≤ 1.3×; and
+ *   `budget.reserve-settle.floor-hold-maps`, the bookkeeping alone that expiry and once-only settle need (a fresh
+ *   id set and deleted in three `Map`s, no Effect), to show how much of the ratio no implementation can remove.
  * - `budget.reserve-settle.redis`: the same pair on Redis (two Lua scripts: one before the call, one after),
  *   beside `ratelimit.check.redis.budget-baseline` (a one-tier check, one script) on the same server.
  */
@@ -26,6 +28,11 @@ const pair = (budgets: Budgets["Service"], ops: number) =>
       yield* budgets.settle(r, 0.001)
     }
   })
+
+let holdCounter = 0
+const open = new Map<string, number>()
+const holdsA = new Map<string, number>()
+const holdsB = new Map<string, number>()
 
 const memoryRows = async (): Promise<Array<BenchRow>> => {
   const OPS = 2_000
@@ -52,6 +59,24 @@ const memoryRows = async (): Promise<Array<BenchRow>> => {
         batch: pair(budgets, OPS),
         baseline: "ratelimit.check.budget-baseline",
         note: "memory: reserve on two scopes + settle, sequential in one fiber (target ratio <= 1.3)"
+      },
+      {
+        id: "budget.reserve-settle.floor-hold-maps",
+        ops: OPS,
+        batch: Effect.sync(() => {
+          for (let i = 0; i < OPS; i++) {
+            const id = `hold-${(holdCounter++).toString(36)}`
+            open.set(id, i)
+            holdsA.set(id, i)
+            holdsB.set(id, i)
+            open.delete(id)
+            holdsA.delete(id)
+            holdsB.delete(id)
+          }
+        }),
+        baseline: "ratelimit.check.budget-baseline",
+        note:
+          "the least a reservation with expiry and once-only settle does: one fresh id, set and deleted in the open-reservation map and in each of two scopes' hold maps, no Effect (what the memory store does besides its arithmetic)"
       }
     ]
     return batches

@@ -220,7 +220,13 @@ const make = (
         ? Duration.toMillis(Duration.fromInputUnsafe(checked.ttl))
         : ttlMillis
       const amount = toMicros(checked.amount)
-      const scopes = checked.scopes.length < 2 ? checked.scopes : [...new Set(checked.scopes)]
+      const given = checked.scopes
+      // duplicates are charged once; two scopes (the gateway's usual key + tenant) skip the Set
+      const scopes = given.length < 2
+        ? given
+        : given.length === 2
+        ? (given[0] === given[1] ? [given[0]!] : given)
+        : [...new Set(given)]
       return Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const id = nextId()
         const expiresAt = now + Math.max(1, ttl)
