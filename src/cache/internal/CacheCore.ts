@@ -88,7 +88,7 @@ export const makeCacheCore = <A>(
     const promote = (key: string, value: A, expiresAt: number, tokens: number): void => {
       const bytes = sizeOf(value, key)
       if (!validSize(bytes) || bytes > config.maxValueBytes || bytes > config.maxBytes) return
-      store.set(key, value, Option.some(value), expiresAt, bytes, tokens, undefined)
+      store.set(key, value, expiresAt, bytes, tokens, undefined)
     }
 
     // Bumped by every write, delete and clear. An L2 read promotes its value only if no write happened while it
@@ -110,7 +110,7 @@ export const makeCacheCore = <A>(
       })
     }
 
-    // `get`: synchronous and allocation-free on an L1 hit (the entry holds its `Option.some(value)`); run through
+    // `get`: synchronous on an L1 hit (one `Option.some` allocated, see LruEntry); run through
     // `inlineGet`, so `yield* cache.get(k)` completes without a fiber round-trip.
     const fast = (key: string): Option.Option<A> | null => {
       if (typeof key !== "string" || key.length > keyFastLimit) return null // not a string: the slow path fails it typed
@@ -181,7 +181,7 @@ export const makeCacheCore = <A>(
       const t = ttl === Infinity && tier === undefined ? 0 : now()
       const expiresAt = t + ttl
       if (tier === undefined) {
-        store.set(key, value, Option.some(value), expiresAt, bytes, tokens, undefined)
+        store.set(key, value, expiresAt, bytes, tokens, undefined)
         return Effect.void
       }
       const encoded = tier.encode(key, value, expiresAt, tokens)
@@ -192,7 +192,7 @@ export const makeCacheCore = <A>(
           new CacheValueTooLarge({ key, bytes: encodedBytes, limit: config.maxValueBytes, limitName: "maxValueBytes" })
         )
       }
-      store.set(key, value, Option.some(value), expiresAt, bytes, tokens, undefined)
+      store.set(key, value, expiresAt, bytes, tokens, undefined)
       return tier.write(key, encoded, expiresAt, t)
     }
 
@@ -298,7 +298,7 @@ export const makeCacheCore = <A>(
                 )
               } else if (failureTtl !== undefined && !Cause.hasInterruptsOnly(exit.cause)) {
                 // `value` and `hit` are unused for a failure entry (`get` treats it as a miss).
-                store.set(key, undefined as A, none, now() + failureTtl, 0, 0, exit.cause)
+                store.set(key, undefined as A, now() + failureTtl, 0, 0, exit.cause)
               }
               return yield* exit
             }),

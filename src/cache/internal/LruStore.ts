@@ -14,34 +14,37 @@
  * @since 0.1.0
  */
 import type * as Cause from "effect/Cause"
-import type * as Option from "effect/Option"
+import * as Option from "effect/Option"
 import { SweepWake } from "../../ratelimit/internal/Background.ts"
 
 /** Why an entry left the store. */
 export type EvictionReason = "ttl" | "capacity" | "manual"
 
+/** The rarely set part of an entry: tokens a hit saves, a cached failure. */
+interface EntryExtra {
+  readonly tokens: number
+  readonly failure: Cause.Cause<unknown> | undefined
+}
+
 /**
- * One entry. `hit` is the `Option.some(value)` that `get` returns, allocated once per write so a hit allocates
- * nothing. Fields are mutable so that overwriting a key updates its entry in place.
+ * One entry. Kept small (`cache.bytes-per-entry`): seven fields, the rarely set `tokens` and `failure` in one
+ * optional `extra` object, and no stored `Option` — `hit` builds `Option.some(value)` when a hit asks for it (one
+ * small allocation per hit instead of one object per entry). Fields are mutable so that overwriting a key updates
+ * its entry in place.
  */
 export class LruEntry<A> {
   readonly key: string
   value: A
-  hit: Option.Option<A>
   /** Absolute expiry time in Clock milliseconds; `Infinity` = never. */
   expiresAt: number
   bytes: number
-  /** Tokens a hit saves (LLM responses); 0 when unknown. */
-  tokens: number
-  /** A cached failure of `getOrCompute` (then `value` is unused). */
-  failure: Cause.Cause<unknown> | undefined
+  extra: EntryExtra | undefined
   prev: LruEntry<A> | undefined
   next: LruEntry<A> | undefined
 
   constructor(
     key: string,
     value: A,
-    hit: Option.Option<A>,
     expiresAt: number,
     bytes: number,
     tokens: number,
@@ -49,15 +52,29 @@ export class LruEntry<A> {
   ) {
     this.key = key
     this.value = value
-    this.hit = hit
     this.expiresAt = expiresAt
     this.bytes = bytes
-    this.tokens = tokens
-    this.failure = failure
+    this.extra = extraOf(tokens, failure)
     this.prev = undefined
     this.next = undefined
   }
+
+  /** What `get` returns for this entry: `Option.some(value)`. */
+  get hit(): Option.Option<A> {
+    return Option.some(this.value)
+  }
+  /** Tokens a hit saves (LLM responses); 0 when unknown. */
+  get tokens(): number {
+    return this.extra === undefined ? 0 : this.extra.tokens
+  }
+  /** A cached failure of `getOrCompute` (then `value` is unused). */
+  get failure(): Cause.Cause<unknown> | undefined {
+    return this.extra?.failure
+  }
 }
+
+const extraOf = (tokens: number, failure: Cause.Cause<unknown> | undefined): EntryExtra | undefined =>
+  tokens === 0 && failure === undefined ? undefined : { tokens, failure }
 
 /** A bounded LRU map from string keys to `LruEntry`s. `now` is read only when an expiry must be checked. */
 export class LruStore<A> {
@@ -136,7 +153,6 @@ export class LruStore<A> {
   set(
     key: string,
     value: A,
-    hit: Option.Option<A>,
     expiresAt: number,
     bytes: number,
     tokens: number,
@@ -147,17 +163,15 @@ export class LruStore<A> {
     if (entry !== undefined) {
       this.totalBytes += bytes - entry.bytes
       entry.value = value
-      entry.hit = hit
       entry.expiresAt = expiresAt
       entry.bytes = bytes
-      entry.tokens = tokens
-      entry.failure = failure
+      entry.extra = extraOf(tokens, failure)
       if (entry !== this.head) {
         this.unlink(entry)
         this.linkHead(entry)
       }
     } else {
-      entry = new LruEntry(key, value, hit, expiresAt, bytes, tokens, failure)
+      entry = new LruEntry(key, value, expiresAt, bytes, tokens, failure)
       this.map.set(key, entry)
       this.linkHead(entry)
       this.totalBytes += bytes

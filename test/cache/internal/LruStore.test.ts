@@ -56,7 +56,7 @@ describe("LruStore properties", () => {
                 break
               case "set": {
                 const expiresAt = op.ttl === undefined ? Infinity : now + op.ttl
-                store.set(op.key, op.size, Option.some(op.size), expiresAt, op.size, 0, undefined)
+                store.set(op.key, op.size, expiresAt, op.size, 0, undefined)
                 model = [{ key: op.key, size: op.size, expiresAt }, ...model.filter((e) => e.key !== op.key)]
                 // Evict from the LRU end (expired or not) while over a bound, as the store does.
                 while (
