@@ -24,7 +24,6 @@
  */
 import { Context, Effect, Layer, Option, Redacted, type Scope, Stream } from "effect"
 import { randomBytes } from "node:crypto"
-import * as ResilientRedis from "../../app/internal/ResilientRedis.ts"
 import { Budgets } from "../../budget/index.ts"
 import type { GatewaySection } from "../../config/index.ts"
 import { ConfigStore } from "../../config/index.ts"
@@ -63,8 +62,14 @@ export const make = (
     const abuse = redis === undefined
       ? yield* Abuse.make({ audit }).pipe(Effect.orDie) // the default policy is valid
       : yield* Abuse.makeRedis({ audit, prefix: `${redis.prefix ?? "troupe:"}abuse:` }).pipe(
-        // the client lives as long as serve's scope (built here, not provided per effect)
-        Effect.provideContext(yield* Layer.build(ResilientRedis.layer(redis.url))),
+        // the client lives as long as serve's scope (built here, not provided per effect); node-redis is loaded
+        // only when serve has Redis (importing this module must not load it)
+        Effect.provideContext(
+          yield* Layer.build(Layer.unwrap(Effect.map(
+            Effect.promise(() => import("../../app/internal/ResilientRedis.ts")),
+            (module) => module.layer(redis.url)
+          )))
+        ),
         Effect.orDie // the default policy is valid
       )
     const builtIn = makeKeyAuth(() => auth)
