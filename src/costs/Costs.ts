@@ -74,7 +74,7 @@ export interface CostDimensions {
 export type CostDimension = keyof CostDimensions
 
 /** The dimension names, in a fixed order. */
-export const costDimensions: ReadonlyArray<CostDimension> = [
+export const costDimensions = [
   "tenant",
   "principal",
   "key",
@@ -85,7 +85,7 @@ export const costDimensions: ReadonlyArray<CostDimension> = [
   "cached",
   "hedge",
   "routed"
-]
+] as const satisfies ReadonlyArray<CostDimension>
 
 /** A UTC calendar period. */
 export type CostPeriod = "hour" | "day" | "month"

@@ -19,6 +19,7 @@
 import { Effect, Layer, Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware } from "effect/http-api"
 import { BudgetSpec } from "../budget/index.ts"
+import { costDimensions } from "../costs/index.ts"
 import { AdminAuth } from "./GatewayAuth.ts"
 import { fromSchemaIssue, internalError } from "./GatewayError.ts"
 import { RequiredPermission } from "./RoutePermission.ts"
@@ -48,20 +49,7 @@ export const CostPeriodParam = Schema.Literals(["hour", "day", "month"])
 /** The `GET /costs/stats` query. */
 export const CostStatsQuery = Schema.Struct({
   period: Schema.optional(CostPeriodParam),
-  groupBy: Schema.optional(
-    Schema.Literals([
-      "tenant",
-      "principal",
-      "key",
-      "project",
-      "agent",
-      "model",
-      "provider",
-      "cached",
-      "hedge",
-      "routed"
-    ])
-  )
+  groupBy: Schema.optional(Schema.Literals(costDimensions))
 })
 
 /** The `GET /costs/usage/{user}` query. */

@@ -8,7 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import type { CostDimension, CostRecord } from "../../src/costs/index.ts"
-import { Costs } from "../../src/costs/index.ts"
+import { costDimensions, Costs } from "../../src/costs/index.ts"
 
 /** A backend under test: a fresh layer per test. */
 export interface CostsBackend {
@@ -85,18 +85,7 @@ const DATASET: ReadonlyArray<CostRecord> = [
   { cost: 0.001, tenant: "globex", principal: "cy", model: "openai:gpt-4o-mini", routed: true, saved: 0.009 }
 ]
 
-const dimensions: ReadonlyArray<CostDimension> = [
-  "tenant",
-  "principal",
-  "key",
-  "project",
-  "agent",
-  "model",
-  "provider",
-  "cached",
-  "hedge",
-  "routed"
-]
+const dimensions: ReadonlyArray<CostDimension> = costDimensions
 
 const reference = (
   records: ReadonlyArray<CostRecord>,

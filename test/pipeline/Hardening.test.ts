@@ -222,6 +222,23 @@ describe("response-cache keys and refusals (issue 11 §2)", () => {
     }))
 })
 
+/** The pipeline over a `wide` provider that accepts any model name (retries off), with the provider to count calls. */
+const wideProvider = () => {
+  const wide = new CountingProvider("wide")
+  const layer = LlmPipeline.layer({ retry: false }).pipe(
+    Layer.provideMerge(
+      Layer.mergeAll(
+        ProviderRegistry.layer([wide.provider]),
+        Cache.layerMemory({ maxEntries: 10 }),
+        RateLimiter.layerMemory()
+      )
+    ),
+    Layer.provideMerge(configLayer({}, { wide: { baseUrl: "http://127.0.0.1:9/v1" } })),
+    Layer.provideMerge(TelemetryHub.layer())
+  )
+  return { layer, wide }
+}
+
 describe("bounded tables and metric labels (issue 11 §3)", () => {
   it("LruMap evicts the least recently used entry past its capacity", () => {
     const map = new LruMap<string, number>(2)
@@ -236,18 +253,7 @@ describe("bounded tables and metric labels (issue 11 §3)", () => {
   })
 
   it.effect("any provider:<model> name is accepted, but metric labels past the cap share the model label other", () => {
-    const wide = new CountingProvider("wide")
-    const layer = LlmPipeline.layer({ retry: false }).pipe(
-      Layer.provideMerge(
-        Layer.mergeAll(
-          ProviderRegistry.layer([wide.provider]),
-          Cache.layerMemory({ maxEntries: 10 }),
-          RateLimiter.layerMemory()
-        )
-      ),
-      Layer.provideMerge(configLayer({}, { wide: { baseUrl: "http://127.0.0.1:9/v1" } })),
-      Layer.provideMerge(TelemetryHub.layer())
-    )
+    const { layer, wide } = wideProvider()
     return Effect.gen(function*() {
       const llm = yield* Llm
       const n = MAX_MODEL_LABELS + 72
@@ -269,18 +275,7 @@ describe("bounded tables and metric labels (issue 11 §3)", () => {
   })
 
   it.effect("a 600-character model name is rate limited like any other (its limiter key is hashed), never a defect", () => {
-    const wide = new CountingProvider("wide")
-    const layer = LlmPipeline.layer({ retry: false }).pipe(
-      Layer.provideMerge(
-        Layer.mergeAll(
-          ProviderRegistry.layer([wide.provider]),
-          Cache.layerMemory({ maxEntries: 10 }),
-          RateLimiter.layerMemory()
-        )
-      ),
-      Layer.provideMerge(configLayer({}, { wide: { baseUrl: "http://127.0.0.1:9/v1" } })),
-      Layer.provideMerge(TelemetryHub.layer())
-    )
+    const { layer, wide } = wideProvider()
     return Effect.gen(function*() {
       const result = yield* (yield* Llm).generate({
         model: `wide:${"x".repeat(600)}`,
