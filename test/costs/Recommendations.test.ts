@@ -18,11 +18,11 @@ const sample = (hash: string, cost: number | undefined, extra: { cached?: boolea
   cost
 })
 
-const layer = (options: RecommendationsOptions = {}, budgets = false) =>
-  Recommendations.layer(options).pipe(
-    Layer.provideMerge(Costs.layerMemory()),
-    Layer.provideMerge(budgets ? Budgets.layerMemory() : Layer.empty)
-  )
+const layer = (options: RecommendationsOptions = {}) =>
+  Recommendations.layer(options).pipe(Layer.provideMerge(Costs.layerMemory()))
+
+const layerWithBudgets = (options: RecommendationsOptions = {}) =>
+  Recommendations.layer(options).pipe(Layer.provideMerge(Layer.merge(Costs.layerMemory(), Budgets.layerMemory())))
 
 const tagged = <T extends Recommendation["_tag"]>(list: ReadonlyArray<Recommendation>, tag: T) =>
   list.filter((r): r is Extract<Recommendation, { _tag: T }> => r._tag === tag)
@@ -122,7 +122,7 @@ describe("Recommendations", () => {
       assert.deepStrictEqual(list.map((x) => x.scope), ["key:k2", "key:k1", "principal:ada"])
       assert.closeTo(list[1]!.used, 0.85, 1e-6)
       assert.deepStrictEqual([list[2]!.spent, list[2]!.reserved, list[2]!.limit], [0, 8, 10])
-    }).pipe(Effect.provide(layer({}, true))))
+    }).pipe(Effect.provide(layerWithBudgets())))
 
   it.effect("keys near their budget: without a Budgets service there are none; a spender id that is no budget scope id is skipped", () =>
     Effect.gen(function*() {
