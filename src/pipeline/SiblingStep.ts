@@ -14,7 +14,8 @@
  * - **The shadow is its own call**: it sends the same messages, tools and params to the sibling with
  *   `options: { cache: "bypass", hedge: false, agent: "troupe.sibling" }` and the call's tenant only (no user, no
  *   budget scopes, no API key override), so with a `Costs` ledger its cost is recorded once, tagged
- *   `agent: "troupe.sibling"`, and it is not reported to `Recommendations.observe`.
+ *   `agent: "troupe.sibling"`, and it is not reported to `Recommendations.observe`. With a `BudgetStep`, only the
+ *   tenant's budget (if it has one) is charged for it: the shadow is spend of that tenant's traffic.
  * - **The default judge is normalised text equality**: both answers' texts, trimmed, lower-cased and with runs of
  *   whitespace collapsed, are equal. `judge: ({ messages, answer, siblingAnswer, model, sibling }) => Effect<boolean>`
  *   replaces it (e.g. an LLM judge).

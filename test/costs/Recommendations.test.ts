@@ -156,6 +156,25 @@ describe("Recommendations", () => {
       assert.deepStrictEqual(models.map((x) => x.model), ["m:2"]) // m:0 was dropped, m:1 has no spend
     }).pipe(Effect.provide(layer({ maxPrompts: 2, maxPairs: 2, minRepeats: 2, minSamples: 1 }))))
 
+  it.effect("bounds: fuzzed streams of prompts never keep more than maxPrompts hashes", () =>
+    Effect.gen(function*() {
+      const costs = yield* Costs
+      yield* Effect.promise(() =>
+        fc.assert(
+          fc.asyncProperty(fc.integer({ min: 1, max: 120 }), fc.integer({ min: 1, max: 60 }), async (n, max) => {
+            const r = await Effect.runPromise(makeRecommendations(costs, undefined, { maxPrompts: max, minRepeats: 2 }))
+            for (let i = 0; i < n; i++) {
+              r.observe(sample(`h${i}`, 0.01))
+              r.observe(sample(`h${i}`, 0.01))
+            }
+            const [cache] = await Effect.runPromise(r.recommend())
+            assert.strictEqual(cache?._tag === "enable-cache" ? cache.prompts : 0, Math.min(n, max))
+          }),
+          { numRuns: 100 }
+        )
+      )
+    }).pipe(Effect.provide(Costs.layerMemory())))
+
   it.effect("a ledger store failure is a typed CostsStoreError; a budget store failure a typed BudgetStoreError", () =>
     Effect.gen(function*() {
       const down = new CostsStoreError({ operation: "stats", detail: "connection refused" })
