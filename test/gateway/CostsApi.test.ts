@@ -131,6 +131,8 @@ describe("costs admin API", () => {
         expect(a.status).toBeLessThan(500)
         const b = await post(`${url}/costs/budget`, payload, admin)
         expect(b.status).toBeLessThan(500)
+        const c = await fetch(`${url}/costs/recommendations?${new URLSearchParams({ period })}`, { headers: admin })
+        expect(c.status).toBeLessThan(500)
       }),
       { numRuns: 40 }
     )
