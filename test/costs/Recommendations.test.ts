@@ -8,7 +8,13 @@ import { Effect, Exit, Layer } from "effect"
 import * as fc from "fast-check"
 import { Budgets, BudgetStoreError } from "../../src/budget/index.ts"
 import type { Recommendation, RecommendationsOptions } from "../../src/costs/index.ts"
-import { Costs, CostsStoreError, makeRecommendations, Recommendations } from "../../src/costs/index.ts"
+import {
+  Costs,
+  CostsStoreError,
+  makeRecommendations,
+  MAX_BUDGET_CANDIDATES,
+  Recommendations
+} from "../../src/costs/index.ts"
 
 const sample = (hash: string, cost: number | undefined, extra: { cached?: boolean; model?: string } = {}) => ({
   model: extra.model ?? "openai:gpt-4o",
@@ -137,6 +143,20 @@ describe("Recommendations", () => {
       const withBudgets = yield* makeRecommendations(costs, budgets)
       assert.deepStrictEqual((yield* withBudgets.recommend()).map((x) => x._tag), ["budget-near-limit"])
     }).pipe(Effect.provide(Layer.merge(Costs.layerMemory(), Budgets.layerMemory()))))
+
+  it.effect("keys near their budget: only the period's top 100 spenders of a dimension are read", () =>
+    Effect.gen(function*() {
+      const r = yield* Recommendations
+      const costs = yield* Costs
+      const budgets = yield* Budgets
+      for (let i = 0; i <= MAX_BUDGET_CANDIDATES; i++) {
+        yield* costs.record({ cost: 1 + i, key: `k${i}` }) // k0 spends least
+        yield* budgets.set({ scope: `key:k${i}`, limit: 0, period: "month" })
+      }
+      const scopes = tagged(yield* r.recommend(), "budget-near-limit").map((x) => x.scope)
+      assert.strictEqual(scopes.length, MAX_BUDGET_CANDIDATES)
+      assert.notInclude(scopes, "key:k0")
+    }).pipe(Effect.provide(layerWithBudgets())))
 
   it.effect("bounds: at most maxPrompts prompt hashes (the least recently seen dropped) and maxPairs pairs", () =>
     Effect.gen(function*() {
