@@ -39,7 +39,7 @@ import {
   RateLimiterConfigSync,
   type TroupeConfig
 } from "../config/index.ts"
-import { Costs } from "../costs/index.ts"
+import { Costs, Recommendations, type RecommendationsOptions } from "../costs/index.ts"
 import { DeadLetters } from "../dlq/index.ts"
 import { maskingLoggerLayer } from "../guard/SecretDetector.ts"
 import type { ScriptedOptions } from "../llm/index.ts"
@@ -59,15 +59,21 @@ import {
   ProviderRegistry,
   type ProvidersFromConfigOptions,
   QueueStep,
-  RouterStep
+  RouterStep,
+  SiblingStep
 } from "../pipeline/index.ts"
-import type { QueueStepOptions, RouterStepOptions } from "../pipeline/index.ts"
+import type { QueueStepOptions, RouterStepOptions, SiblingStepOptions } from "../pipeline/index.ts"
 import type { InvalidPipelineOptions } from "../pipeline/index.ts"
 import { providerDefaults, RateLimiter, type RateLimiterOptionsInput } from "../ratelimit/index.ts"
 import { Lifecycle, Supervisor } from "../runtime/index.ts"
 import type { InvalidOptions } from "../runtime/index.ts"
 import { layerLifecycleBridge, OtelExport, TelemetryHub, type TelemetryHubOptions } from "../telemetry/index.ts"
-import { type InvalidTroupeOptions, toInvalidTroupeOptions, TroupeOptionsSchema } from "./TroupeOptions.ts"
+import {
+  invalidTroupeOption,
+  type InvalidTroupeOptions,
+  toInvalidTroupeOptions,
+  TroupeOptionsSchema
+} from "./TroupeOptions.ts"
 
 /**
  * Options of `Troupe.layer`: the root supervisor's name, the configuration sources, Redis, telemetry, the limiter,
@@ -117,6 +123,14 @@ export interface TroupeOptions {
    * default. Bad options fail the layer with `InvalidPipelineOptions` naming the path.
    */
   readonly router?: RouterStepOptions
+  /**
+   * Cost recommendations from recorded usage (`Recommendations`, served by the gateway's
+   * `GET /costs/recommendations`): its options plus, with `sibling`, the `SiblingStep` judge that shadows a sample
+   * of calls on cheaper siblings. Needs `costs: true` (without it the layer fails with `InvalidTroupeOptions` at
+   * `recommendations`). Off by default. Bad options fail the layer with `InvalidOptions` / `InvalidPipelineOptions`
+   * naming the path.
+   */
+  readonly recommendations?: RecommendationsOptions & { readonly sibling?: SiblingStepOptions }
   readonly memory?: { readonly maxMessages?: number }
   readonly agents?: { readonly name?: string; readonly maxRestarts?: number; readonly maxSeconds?: number }
 }
@@ -137,11 +151,15 @@ export type Services =
   | DirectiveExecutor.Executors
   | AgentServer
 
-/** The optional services `options` turn on (`costs`, `budgets`, `deadLetters` set to `true`), beside `Services`. */
+/**
+ * The optional services `options` turn on (`costs`, `budgets`, `deadLetters` set to `true`, `recommendations` with
+ * `costs`), beside `Services`.
+ */
 export type OptionalServices<O extends TroupeOptions> =
   | (O extends { readonly costs: true } ? Costs : never)
   | (O extends { readonly budgets: true } ? Budgets : never)
   | (O extends { readonly deadLetters: true } ? DeadLetters : never)
+  | (O extends { readonly costs: true; readonly recommendations: object } ? Recommendations : never)
 
 /** Adds the optional services `O` turns on to the layer's type (`buildWith` puts them in its context). */
 const withOptional =
@@ -166,6 +184,9 @@ const resilientRedisLayer = (url: string) =>
 /** An optional layer whose service stays out of the type (found at run time with `Effect.serviceOption`); none: empty. */
 const untyped = <A>(layer: Layer.Layer<A> | undefined): Layer.Layer<never> => layer ?? Layer.empty
 
+/** `untyped` for a layer that can fail (its error stays in the type). */
+const untypedOr = <A, E>(layer: Layer.Layer<A, E> | undefined): Layer.Layer<never, E> => layer ?? Layer.empty
+
 /** The configuration as it is at start-up (read once to build the layers; the store then reads it again). */
 const startupConfig = (configOptions: ConfigStoreOptions) =>
   Effect.scoped(
@@ -180,6 +201,11 @@ const build = (options: TroupeOptions, test: boolean) =>
   Layer.unwrap(
     Schema.decodeUnknownEffect(TroupeOptionsSchema)(options).pipe(
       Effect.mapError((error) => toInvalidTroupeOptions(error)),
+      Effect.flatMap(() =>
+        options.recommendations !== undefined && options.costs !== true
+          ? Effect.fail(invalidTroupeOption("recommendations", "needs the costs ledger: costs: true"))
+          : Effect.void
+      ),
       Effect.flatMap(() => {
         const configOptions: ConfigStoreOptions = test ? { env: {}, ...options.config } : options.config ?? {}
         return Effect.map(startupConfig(configOptions), (startup) => buildWith(options, test, configOptions, startup))
@@ -302,12 +328,20 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
   // router: the options win, else the configuration's `router` section when it names a route
   const routerOptions = options.router ??
     (startup.router !== undefined && Object.keys(startup.router.routes).length > 0 ? startup.router : undefined)
+  // recommendations (with costs, checked by build): over the same ledger and budgets; the sibling judge reports to it
+  const { sibling: siblingOptions, ...recommendationsOptions } = options.recommendations ?? {}
+  const recommendations = options.recommendations === undefined || costs === undefined
+    ? undefined
+    : Recommendations.layer(recommendationsOptions).pipe(Layer.provide(Layer.merge(costs, budgets ?? Layer.empty)))
   // the same layer values feed the steps and the context (a layer is built once per value), so one store serves both
   const steps = Layer.mergeAll(
     budgets === undefined ? Layer.empty : BudgetStep.layer().pipe(Layer.provide(budgets)),
     deadLetters === undefined ? Layer.empty : DeadLetterStep.layer({ redrive }).pipe(Layer.provide(deadLetters)),
     options.queues === undefined ? Layer.empty : QueueStep.layer(options.queues),
-    routerOptions === undefined ? Layer.empty : RouterStep.layer(routerOptions)
+    routerOptions === undefined ? Layer.empty : RouterStep.layer(routerOptions),
+    recommendations === undefined || siblingOptions === undefined
+      ? Layer.empty
+      : SiblingStep.layer(siblingOptions).pipe(Layer.provide(recommendations))
   )
   // typed as `Llm` only: the optional services are in the context at run time (found with Effect.serviceOption)
   const pipeline: Layer.Layer<
@@ -315,7 +349,9 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
     InvalidPipelineOptions | InvalidCacheOptions | InvalidOptions,
     ConfigStore | Cache | RateLimiter | ProviderRegistry
   > = LlmPipeline.layerWith({ ...pipelineOptions, steps }).pipe(
-    Layer.provideMerge(Layer.mergeAll(untyped(costs), untyped(budgets), untyped(deadLetters)))
+    Layer.provideMerge(
+      Layer.mergeAll(untyped(costs), untyped(budgets), untyped(deadLetters), untypedOr(recommendations))
+    )
   )
   const llm = pipeline.pipe(Layer.provideMerge(providers), Layer.provideMerge(watchCacheEnabled))
   const memory = redisLayer === undefined

@@ -22,6 +22,10 @@ export class InvalidTroupeOptions extends Schema.TaggedError<InvalidTroupeOption
 export const toInvalidTroupeOptions = (error: Schema.SchemaError): InvalidTroupeOptions =>
   Invalid.fromSchemaError(error, "Troupe.layer options", (f) => new InvalidTroupeOptions(f))
 
+/** An `InvalidTroupeOptions` for a rule Schema cannot express (one option needs another). */
+export const invalidTroupeOption = (path: string, detail: string): InvalidTroupeOptions =>
+  new InvalidTroupeOptions(Invalid.fields("Troupe.layer options", path, detail))
+
 const Name = Schema.String.pipe(Schema.check(Schema.isMinLength(1)))
 const RedisUrl = Schema.String.pipe(Schema.check(Schema.isPattern(/^rediss?:\/\/[^\s]+$/)))
 
@@ -40,6 +44,8 @@ export const TroupeOptionsSchema = Schema.Struct({
   queues: Schema.optionalKey(Schema.Unknown),
   // decoded by RouterStep.layer (its own Schema, `InvalidPipelineOptions` naming the path)
   router: Schema.optionalKey(Schema.Unknown),
+  // decoded by Recommendations.layer and SiblingStep.layer (their own Schemas); needs `costs: true`
+  recommendations: Schema.optionalKey(Schema.Unknown),
   memory: Schema.optionalKey(Schema.Struct({
     maxMessages: Schema.optionalKey(Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1))))
   })),

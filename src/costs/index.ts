@@ -30,3 +30,15 @@ export type {
   CostStats,
   SavingsQuery
 } from "./Costs.ts"
+export { make as makeRecommendations, MAX_BUDGET_CANDIDATES, Recommendations } from "./Recommendations.ts"
+export type {
+  BudgetNearLimitRecommendation,
+  CheaperModelRecommendation,
+  EnableCacheRecommendation,
+  JudgeVerdict,
+  Recommendation,
+  RecommendationPeriod,
+  RecommendationSample,
+  RecommendationsOptions,
+  RecommendationsShape
+} from "./Recommendations.ts"

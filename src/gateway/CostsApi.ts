@@ -7,12 +7,15 @@
  * - `GET /costs/forecast?days=N`: the current month's linear forecast (`Costs.forecast`);
  * - `GET /costs/savings?period=…&tenant=…`: what the response cache and the router policy saved in the period
  *   (`Costs.savings`), optionally for one tenant;
+ * - `GET /costs/recommendations?period=day|month`: cost recommendations from recorded usage (`Recommendations`:
+ *   enable the cache, a cheaper sibling model, budgets near their limit), for the period's spend (default `month`);
  * - `POST /costs/budget`: sets a budget through the `Budgets` service (the payload decoded with Schema:
  *   `{ scope, limit, period }`); `GET /costs/budget/{scope}`: the budget's state.
  *
- * The `Costs` and `Budgets` services are optional: without the one an endpoint needs it answers 501
+ * The `Costs`, `Budgets` and `Recommendations` services are optional: without the one an endpoint needs it answers 501
  * `not_configured`. An invalid query or payload is a 400 naming the path (`CostsErrors`, provided by the gateway);
- * a ledger whose store fails (`CostsStoreError`: Redis or PostgreSQL down) answers 503.
+ * a ledger whose store fails (`CostsStoreError`: Redis or PostgreSQL down) answers 503, and so does a
+ * recommendation whose budget store fails (`BudgetStoreError`).
  *
  * @since 0.1.0
  */
@@ -61,6 +64,9 @@ export const CostSavingsQuery = Schema.Struct({
   tenant: Schema.optional(Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(256)))
 })
 
+/** The `GET /costs/recommendations` query. */
+export const CostRecommendationsQuery = Schema.Struct({ period: Schema.optional(Schema.Literals(["day", "month"])) })
+
 /** The `{user}` parameter. */
 export const CostUser = Schema.Struct({ user: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(256)) })
 
@@ -83,6 +89,12 @@ export class CostsGroup extends HttpApiGroup.make("costs")
   )
   .add(HttpApiEndpoint.get("costForecast", "/costs/forecast", { query: CostForecastQuery, success: Json }))
   .add(HttpApiEndpoint.get("costSavings", "/costs/savings", { query: CostSavingsQuery, success: Json }))
+  .add(
+    HttpApiEndpoint.get("costRecommendations", "/costs/recommendations", {
+      query: CostRecommendationsQuery,
+      success: Json
+    })
+  )
   .add(
     HttpApiEndpoint.post("setBudget", "/costs/budget", { payload: BudgetSpec, success: Json }).annotate(
       RequiredPermission,

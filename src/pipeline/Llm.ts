@@ -30,7 +30,7 @@ import { Clock, Context, Deferred, Duration, Effect, Exit, Layer, Option, Stream
 import type { CircuitBreaker } from "effect/persistence"
 import type { BudgetExceeded, BudgetStoreError } from "../budget/index.ts"
 import type { ModelLookupError } from "../config/index.ts"
-import { Costs } from "../costs/index.ts"
+import { Costs, Recommendations } from "../costs/index.ts"
 import { ErrorHandlers } from "../errors/ErrorHandlers.ts"
 import type { GuardBlocked } from "../guard/GuardError.ts"
 import type {
@@ -59,6 +59,7 @@ import type { HedgeLoser } from "./HedgeStep.ts"
 import { HedgeStep } from "./HedgeStep.ts"
 import { costRecordOf, hedgeCostRecordOf } from "./internal/CostRecord.ts"
 import { makeTracking } from "./internal/LlmTracking.ts"
+import { observeAnswer } from "./internal/Observe.ts"
 import type { LlmCall, LlmCallInput } from "./LlmCall.ts"
 import { decodeLlmCall, mergeParams, providerRequest } from "./LlmCall.ts"
 import type { CallMeta, LlmOutputPart, LlmResult } from "./LlmResult.ts"
@@ -71,6 +72,7 @@ import { RateLimitStep } from "./RateLimitStep.ts"
 import { ResponseCacheStep } from "./ResponseCacheStep.ts"
 import { RetryStep } from "./RetryStep.ts"
 import { RouterStep } from "./RouterStep.ts"
+import { SiblingStep } from "./SiblingStep.ts"
 import { openStream } from "./StreamOpen.ts"
 import type { CallContext, CallKind, Target } from "./Target.ts"
 import { CallState } from "./Target.ts"
@@ -190,6 +192,10 @@ const make = Effect.gen(function*() {
   const hedge = Option.getOrUndefined(yield* Effect.serviceOption(HedgeStep))
   // optional: without a RouterStep in the context no call is rerouted (see RouterStep.ts)
   const router = Option.getOrUndefined(yield* Effect.serviceOption(RouterStep))
+  // optional: with Recommendations in the context every answered call is observed (see troupe/costs)
+  const recommendations = Option.getOrUndefined(yield* Effect.serviceOption(Recommendations))
+  // optional: without a SiblingStep in the context no call is shadowed on a cheaper sibling (see SiblingStep.ts)
+  const sibling = Option.getOrUndefined(yield* Effect.serviceOption(SiblingStep))
   /** The context of a decoded `call`: sent to the router's cheaper model when the router policy says so. */
   const contextOf = (call: LlmCall, kind: CallKind): CallContext => {
     const state = new CallState()
@@ -372,18 +378,23 @@ const make = Effect.gen(function*() {
       }
     })
   }
-  /** Records an answered call on the `Costs` ledger (when there is one); a store failure is ignored. */
+  /**
+   * Reports an answered call to `Recommendations` and records it on the `Costs` ledger (each when there is one); a
+   * store failure is ignored.
+   */
   const recordCost = (
     context: CallContext,
     targets: Arr.NonEmptyReadonlyArray<Target>,
     result: LlmResult
-  ): Effect.Effect<void> =>
-    costs === undefined ? Effect.void : flatMapNow(savedOf(context, targets, result), (saved) => {
+  ): Effect.Effect<void> => {
+    if (recommendations !== undefined) observeAnswer(recommendations, context.call, result.meta)
+    return costs === undefined ? Effect.void : flatMapNow(savedOf(context, targets, result), (saved) => {
       const entry = costRecordOf(context.call, result.meta, saved)
       // a computed cost is finite and ≥ 0 (UsageStep); `record` fails only when its store (Redis, PostgreSQL)
       // does, and the answer is returned anyway
       return entry === undefined ? Effect.void : Effect.ignore(costs.record(entry))
     })
+  }
 
   // One `suspend` per run: the per-call state is created afresh each time the returned effect runs (it may be
   // retried or repeated), and within the run already-decoded inputs continue without extra steps.
@@ -416,7 +427,10 @@ const make = Effect.gen(function*() {
             answered,
             (response): LlmResult => ({ ...response, meta: metaOf(context, targets, response) })
           )
-          return costs === undefined ? result : Effect.tap(result, (r) => recordCost(context, targets, r))
+          const recorded = costs === undefined && recommendations === undefined
+            ? result
+            : Effect.tap(result, (r) => recordCost(context, targets, r))
+          return sibling === undefined ? recorded : Effect.tap(recorded, (r) => sibling.consider(context.call, r))
         })
       })
     )
@@ -557,6 +571,7 @@ const make = Effect.gen(function*() {
       Stream.unwrap(Effect.map(decodeLlmCall(input), (call) => guard.stream(call, streamUnguarded)))
 
   deadLetters?.bind(generate)
+  sibling?.bind(generate)
   return Llm.of({ generate, stream, embed: makeEmbed({ resolver, registry, rateLimit, breaker, retry, usage }) })
 })
 

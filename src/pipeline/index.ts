@@ -78,6 +78,8 @@ export {
   RouterStep
 } from "./RouterStep.ts"
 export type { Complexity, ComplexityThresholds, RouterStepOptions, RouterStepShape } from "./RouterStep.ts"
+export { MAX_SIBLINGS, sameText, SiblingStep } from "./SiblingStep.ts"
+export type { JudgeInput, SiblingGenerate, SiblingStepOptions, SiblingStepShape } from "./SiblingStep.ts"
 export { openStream } from "./StreamOpen.ts"
 export { CallState, CurrentTarget } from "./Target.ts"
 export type { CallContext, CallKind, Target } from "./Target.ts"

@@ -1,5 +1,5 @@
 /**
- * `Troupe.layer({ costs, budgets, deadLetters })`: the optional services are off by default; turned on, they are in
+ * `Troupe.layer({ costs, budgets, deadLetters, router, recommendations })`: the optional services are off by default; turned on, they are in
  * the layer's context and the pipeline uses them (costs recorded, budget scopes checked, permanent failures
  * dead-lettered and redriven through the pipeline); with `redis`, costs, budgets and dead letters live in Redis.
  */
@@ -9,7 +9,7 @@ import { Effect, Option } from "effect"
 import { Redis } from "effect/persistence"
 import { Troupe } from "../../src/app/index.ts"
 import { Budgets } from "../../src/budget/index.ts"
-import { Costs } from "../../src/costs/index.ts"
+import { Costs, Recommendations } from "../../src/costs/index.ts"
 import { DeadLetters } from "../../src/dlq/index.ts"
 import { ProviderServerError } from "../../src/llm/index.ts"
 import { Llm } from "../../src/pipeline/index.ts"
@@ -108,6 +108,34 @@ describe("Troupe.layer({ router })", () => {
       const error = yield* Effect.flip(Effect.provide(Effect.void, Troupe.layerTest({ router: bad })))
       assert.strictEqual(error._tag, "InvalidPipelineOptions")
       assert.include(error.message, "routes")
+    }))
+})
+
+describe("Troupe.layer({ recommendations })", () => {
+  const prices = { "scripted:gpt-4o": { input: 10, output: 20 }, "scripted:gpt-4o-mini": { input: 1, output: 2 } }
+  it.effect("with costs, Recommendations is provided and the sibling judge shadows sampled calls on the cheaper sibling", () =>
+    Effect.gen(function*() {
+      const llm = yield* Llm
+      yield* llm.generate({ ...ask("hi"), model: "capable" })
+      for (let i = 0; i < 50; i++) yield* Effect.yieldNow
+      const list = yield* Recommendations.use((r) => r.recommend({ period: "day" }))
+      const cheaper = list.flatMap((r) => r._tag === "cheaper-model" ? [r] : [])
+      assert.deepStrictEqual(cheaper.map((r) => [r.model, r.sibling, r.agreement]), [[
+        "scripted:gpt-4o",
+        "scripted:gpt-4o-mini",
+        1
+      ]])
+    }).pipe(Effect.provide(Troupe.layerTest({
+      costs: true,
+      pipeline: { usage: { prices } },
+      recommendations: { minSamples: 1, sibling: { siblings: { capable: "fast" }, sampleRate: 1 } }
+    }))))
+
+  it.effect("recommendations without costs fail the layer with InvalidTroupeOptions at recommendations", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Effect.provide(Effect.void, Troupe.layerTest({ recommendations: {} })))
+      assert.strictEqual(error._tag, "InvalidTroupeOptions")
+      assert.include(error.message, "recommendations")
     }))
 })
 

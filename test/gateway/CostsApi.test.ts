@@ -8,18 +8,20 @@ import fc from "fast-check"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Troupe } from "../../src/app/index.ts"
 import { Budgets } from "../../src/budget/index.ts"
-import { Costs, CostsStoreError } from "../../src/costs/index.ts"
+import { Costs, CostsStoreError, Recommendations } from "../../src/costs/index.ts"
 import { Gateway } from "../../src/gateway/index.ts"
 import { post } from "./support.ts"
 
 const admin = { authorization: "Bearer costs-secret" }
 let url = ""
 let costs: Costs["Service"]
+let recommendations: Recommendations["Service"]
 let scope: Scope.Closeable
 
 beforeAll(async () => {
   scope = Effect.runSync(Scope.make())
-  const services = Layer.mergeAll(Costs.layerMemory(), Budgets.layerMemory())
+  const ledger = Layer.mergeAll(Costs.layerMemory(), Budgets.layerMemory())
+  const services = Recommendations.layer({ minRepeats: 2 }).pipe(Layer.provideMerge(ledger))
   const layer = Gateway.layer({ port: 0 }).pipe(
     Layer.provideMerge(services),
     Layer.provide(
@@ -32,6 +34,7 @@ beforeAll(async () => {
   const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
   url = Context.get(context, Gateway).address.url
   costs = Context.get(context, Costs)
+  recommendations = Context.get(context, Recommendations)
 })
 afterAll(async () => {
   await Effect.runPromise(Scope.close(scope, Exit.void))
@@ -45,6 +48,7 @@ describe("costs admin API", () => {
         "/costs/usage/ada",
         "/costs/forecast",
         "/costs/savings",
+        "/costs/recommendations",
         "/costs/budget/tenant:acme"
       ]
     ) {
@@ -84,6 +88,27 @@ describe("costs admin API", () => {
     expect((await fetch(`${url}/costs/savings?period=year`, { headers: admin })).status).toBe(400)
   })
 
+  it("GET /costs/recommendations?period=day|month: the Recommendations service's list for the period (default month)", async () => {
+    for (let i = 0; i < 3; i++) {
+      recommendations.observe({
+        model: "openai:gpt-4o",
+        requested: "smart",
+        messagesHash: "a".repeat(64),
+        cached: false,
+        cost: 0.01
+      })
+    }
+    const month = await (await fetch(`${url}/costs/recommendations`, { headers: admin })).json()
+    expect(month.period).toBe("month")
+    const cache = month.recommendations.find((r: { _tag: string }) => r._tag === "enable-cache")
+    expect(cache).toMatchObject({ model: "openai:gpt-4o", prompts: 1, repeats: 2 })
+    expect(cache.estimatedSavings).toBeCloseTo(0.02)
+    const day = await fetch(`${url}/costs/recommendations?period=day`, { headers: admin })
+    expect(day.status).toBe(200)
+    expect((await day.json()).period).toBe("day")
+    expect((await fetch(`${url}/costs/recommendations?period=hour`, { headers: admin })).status).toBe(400)
+  })
+
   it("POST /costs/budget sets a budget through Budgets (payload decoded with Schema); GET /costs/budget/{scope} reads it", async () => {
     const ok = await post(`${url}/costs/budget`, { scope: "tenant:acme", limit: 5, period: "month" }, admin)
     expect(ok.status).toBe(200)
@@ -106,9 +131,35 @@ describe("costs admin API", () => {
         expect(a.status).toBeLessThan(500)
         const b = await post(`${url}/costs/budget`, payload, admin)
         expect(b.status).toBeLessThan(500)
+        const c = await fetch(`${url}/costs/recommendations?${new URLSearchParams({ period })}`, { headers: admin })
+        expect(c.status).toBeLessThan(500)
       }),
       { numRuns: 40 }
     )
+  })
+})
+
+describe("costs admin API without a Recommendations service", () => {
+  it("GET /costs/recommendations answers 501 not_configured", async () => {
+    const local = Effect.runSync(Scope.make())
+    const layer = Gateway.layer({ port: 0 }).pipe(
+      Layer.provideMerge(Costs.layerMemory()),
+      Layer.provide(
+        Troupe.layerTest({
+          pipeline: { retry: false },
+          config: { defaults: { gateway: { auth: { adminKey: "costs-secret" } } } }
+        })
+      )
+    )
+    const context = await Effect.runPromise(Layer.buildWithScope(layer, local))
+    const base = Context.get(context, Gateway).address.url
+    try {
+      const response = await fetch(`${base}/costs/recommendations`, { headers: admin })
+      expect(response.status).toBe(501)
+      expect(JSON.stringify(await response.json())).toContain("not_configured")
+    } finally {
+      await Effect.runPromise(Scope.close(local, Exit.void))
+    }
   })
 })
 
@@ -123,7 +174,7 @@ describe("costs admin API on a failing store", () => {
     })
     const local = Effect.runSync(Scope.make())
     const layer = Gateway.layer({ port: 0 }).pipe(
-      Layer.provideMerge(failing),
+      Layer.provideMerge(Recommendations.layer({ minSamples: 1 }).pipe(Layer.provideMerge(failing))),
       Layer.provide(
         Troupe.layerTest({
           pipeline: { retry: false },
@@ -134,7 +185,16 @@ describe("costs admin API on a failing store", () => {
     const context = await Effect.runPromise(Layer.buildWithScope(layer, local))
     const base = Context.get(context, Gateway).address.url
     try {
-      for (const path of ["/costs/stats", "/costs/usage/ada", "/costs/forecast", "/costs/savings"]) {
+      // a judged pair makes the recommendations read the ledger
+      Context.get(context, Recommendations).judged({
+        model: "a:big",
+        sibling: "a:small",
+        agree: true,
+        modelCost: 1,
+        siblingCost: 0.1
+      })
+      const paths = ["/costs/stats", "/costs/usage/ada", "/costs/forecast", "/costs/savings", "/costs/recommendations"]
+      for (const path of paths) {
         const response = await fetch(`${base}${path}`, { headers: admin })
         expect(response.status).toBe(503)
         expect(JSON.stringify(await response.json())).toContain("costs store stats failed")

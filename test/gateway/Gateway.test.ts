@@ -274,6 +274,7 @@ describe("Gateway: OpenAPI document", () => {
       "/costs/budget",
       "/costs/budget/{scope}",
       "/costs/forecast",
+      "/costs/recommendations",
       "/costs/savings",
       "/costs/stats",
       "/costs/usage/{user}",

@@ -1,5 +1,5 @@
 /**
- * The `costs` group's handlers (`CostsApi.ts`): read the optional `Costs` ledger and `Budgets` service found in the
+ * The `costs` group's handlers (`CostsApi.ts`): read the optional `Costs` ledger, `Budgets` and `Recommendations` services found in the
  * gateway's context when it is built; without the one an endpoint needs it answers 501 `not_configured`. A budget
  * store failure or a malformed scope is a 503 / 400 with the service's message.
  *
@@ -9,7 +9,7 @@ import { Effect, Option } from "effect"
 import { HttpServerResponse } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import { Budgets } from "../../budget/index.ts"
-import { Costs } from "../../costs/index.ts"
+import { Costs, Recommendations } from "../../costs/index.ts"
 import { GatewayApi } from "../GatewayApi.ts"
 import { httpError } from "../GatewayError.ts"
 
@@ -37,6 +37,7 @@ export const costsHandlers = HttpApiBuilder.group(GatewayApi, "costs", (handlers
   Effect.gen(function*() {
     const costs = Option.getOrUndefined(yield* Effect.serviceOption(Costs))
     const budgets = Option.getOrUndefined(yield* Effect.serviceOption(Budgets))
+    const recommendations = Option.getOrUndefined(yield* Effect.serviceOption(Recommendations))
     return handlers
       .handle("costStats", ({ query }) =>
         costs === undefined ? notConfigured("Costs") : Effect.map(
@@ -65,9 +66,17 @@ export const costsHandlers = HttpApiBuilder.group(GatewayApi, "costs", (handlers
           }),
           (s) => json(s)
         ).pipe(Effect.catch((e) => Effect.succeed(storeFailure(e)))))
+      .handle("costRecommendations", ({ query }) =>
+        recommendations === undefined ? notConfigured("Recommendations") : Effect.map(
+          recommendations.recommend({ period: query.period ?? "month" }),
+          (list) =>
+            json({ period: query.period ?? "month", recommendations: list })
+        ).pipe(Effect.catch((e) => Effect.succeed(storeFailure(e)))))
       .handle("setBudget", ({ payload }) =>
         budgets === undefined ? notConfigured("Budgets") : budgets.set(payload).pipe(
-          Effect.map(() => json({ ok: true, budget: payload })),
+          Effect.map(() =>
+            json({ ok: true, budget: payload })
+          ),
           Effect.catch((e) => Effect.succeed(budgetFailure(e)))
         ))
       .handle("getBudget", ({ params }) =>
