@@ -60,6 +60,7 @@ import type { Phase } from "./internal/GatewayState.ts"
 import { HttpMetrics, processMetricsText } from "./internal/HttpMetrics.ts"
 import { makeGatewayMiddleware } from "./internal/Middleware.ts"
 import { observerHandlers, observerRoute } from "./internal/ObserverHandlers.ts"
+import { privacyHandlers } from "./internal/PrivacyHandlers.ts"
 import { openAiHandlers } from "./internal/OpenAiHandlers.ts"
 import { adminHandlers, healthHandlers } from "./internal/OpsHandlers.ts"
 import { GatewayRouteContext, makeRouteContext } from "./internal/RouteContext.ts"
@@ -228,6 +229,7 @@ const make = (options: GatewayOptions) =>
         costsHandlers,
         runsHandlers,
         auditHandlers(options.access?.audit),
+        privacyHandlers(options.access?.privacy),
         accessHandlers(options.access)
       ]),
       Layer.provide([auth, layerOpenAiErrors, layerCostsErrors, embedder])

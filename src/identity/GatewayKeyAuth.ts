@@ -130,7 +130,14 @@ export const make = (options: GatewayKeyAuthOptions) => {
       const key = bearer !== "" ? bearer : (request.headers["x-api-key"] ?? "")
       const ip = Option.getOrUndefined(request.remoteAddress ?? Option.none())
       const userAgent = request.headers["user-agent"]
-      const record = (status: "success" | "denied", actor: string, tenant: string, reason: string) =>
+      // `subject`: the principal of a validated key, so the entry's personal fields are sealed under its data key
+      const record = (
+        status: "success" | "denied",
+        actor: string,
+        tenant: string,
+        reason: string,
+        subject?: string
+      ) =>
         options.audit === undefined
           ? Effect.void
           : (durable ? options.audit.record : options.audit.submit)({
@@ -141,7 +148,8 @@ export const make = (options: GatewayKeyAuthOptions) => {
             status,
             ...(ip !== undefined && ip !== "" ? { ip: ip.slice(0, 64) } : {}),
             ...(userAgent !== undefined && userAgent !== "" ? { userAgent: userAgent.slice(0, 512) } : {}),
-            metadata: { reason }
+            metadata: { reason },
+            ...(subject !== undefined ? { subject } : {})
           }).pipe(Effect.ignore)
       const abuse = options.abuse
       const blocked = (block: Block, actor: string, tenant: string) =>
@@ -179,7 +187,7 @@ export const make = (options: GatewayKeyAuthOptions) => {
       }
       const roles = rolesOfScopes(valid.scopes, options.scopeRoles)
       if (!hasScope(valid.scopes, scope) && !valid.scopes.some((s) => s.startsWith("role:"))) {
-        yield* record("denied", `key:${valid.keyId}`, valid.tenant, `missing scope ${scope}`)
+        yield* record("denied", `key:${valid.keyId}`, valid.tenant, `missing scope ${scope}`, valid.principal.id)
         return errorResponse(
           httpError(403, "permission_denied", `This key lacks the scope ${scope}.`, { code: "forbidden" })
         )
@@ -215,7 +223,7 @@ export const make = (options: GatewayKeyAuthOptions) => {
               httpError(503, "server_error", "The rate limiter is unavailable.", { code: "unavailable" })
             )
           }
-          yield* record("denied", `key:${valid.keyId}`, valid.tenant, "rate_limited")
+          yield* record("denied", `key:${valid.keyId}`, valid.tenant, "rate_limited", valid.principal.id)
           if (abuse !== undefined) {
             yield* abuse.signal("rate_limited", {
               ip,
@@ -248,7 +256,7 @@ export const make = (options: GatewayKeyAuthOptions) => {
           synced.set(valid.budgetScope, spec)
         }
       }
-      yield* record("success", `key:${valid.keyId}`, valid.tenant, "ok")
+      yield* record("success", `key:${valid.keyId}`, valid.tenant, "ok", valid.principal.id)
       return yield* Effect.provideService(effect, Caller, {
         id: `key:${valid.keyId}`,
         admin: roles.includes("admin"),
