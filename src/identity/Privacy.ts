@@ -151,7 +151,11 @@ export const make: Effect.Effect<PrivacyShape, never, Audit> = Effect.gen(functi
 
     const auditStep = Effect.gen(function*() {
       if (subjectKeys === undefined) {
-        return { where: "audit", count: 0, note: `${absent("SubjectKeys store")}: audit entries are not sealed per subject` } as const
+        return {
+          where: "audit",
+          count: 0,
+          note: `${absent("SubjectKeys store")}: audit entries are not sealed per subject`
+        } as const
       }
       const found = yield* subjectKeys.find(tenant, principal)
       if (Option.isNone(found)) return { where: "audit", count: 0 } as const
@@ -161,7 +165,11 @@ export const make: Effect.Effect<PrivacyShape, never, Audit> = Effect.gen(functi
         : yield* auditStore.query({ tenant, limit: MAX_AUDIT_SCAN })
       yield* subjectKeys.destroy(tenant, principal)
       return entries === undefined
-        ? { where: "audit", count: 0, note: `data key destroyed; ${absent("AuditStore")} to count the entries` } as const
+        ? {
+          where: "audit",
+          count: 0,
+          note: `data key destroyed; ${absent("AuditStore")} to count the entries`
+        } as const
         : { where: "audit", count: entries.filter((r) => sealedKeyId(r) === keyId).length } as const
     })
 
@@ -175,7 +183,11 @@ export const make: Effect.Effect<PrivacyShape, never, Audit> = Effect.gen(functi
 
     const memoryStep = Effect.gen(function*() {
       if (index === undefined) {
-        return { where: "memory", count: 0, note: `${absent("SubjectIndex")}: conversations cannot be attributed` } as const
+        return {
+          where: "memory",
+          count: 0,
+          note: `${absent("SubjectIndex")}: conversations cannot be attributed`
+        } as const
       }
       const ids = yield* index.refs(tenant, principal, "memory")
       if (memory === undefined) {
@@ -186,7 +198,9 @@ export const make: Effect.Effect<PrivacyShape, never, Audit> = Effect.gen(functi
     })
 
     const cacheStep = Effect.gen(function*() {
-      if (index === undefined) return { where: "cache", count: 0, note: `${absent("SubjectIndex")}; ${CACHE_NOTE}` } as const
+      if (index === undefined) {
+        return { where: "cache", count: 0, note: `${absent("SubjectIndex")}; ${CACHE_NOTE}` } as const
+      }
       const keys = yield* index.refs(tenant, principal, "cache")
       if (cache === undefined) return { where: "cache", count: 0, note: `${absent("Cache")}; ${CACHE_NOTE}` } as const
       for (const key of keys) yield* cache.delete(key)

@@ -28,8 +28,8 @@
  * @since 0.1.0
  */
 import { Clock, Context, Effect, Layer, Option, Redacted, Schema } from "effect"
-import { randomBytes } from "node:crypto"
 import { SqlClient } from "effect/sql"
+import { randomBytes } from "node:crypto"
 import { IdentityStoreError, StoreFull } from "./IdentityError.ts"
 import { checkSchema, storeError } from "./internal/KeyStorePostgres.ts"
 import { keyIdOf, type KeyProviderShape, type MasterKey, type SecretError } from "./KeyProvider.ts"

@@ -21,7 +21,10 @@ describe("Privacy conformance: memory", () => {
           async (seq, field) => {
             const check = await Effect.runPromise(Effect.gen(function*() {
               const store = makeMemoryAuditStore(1000)
-              const layer = privacyLayer({ audit: Layer.succeed(AuditStore, store), subjectKeys: SubjectKeys.layerMemory() })
+              const layer = privacyLayer({
+                audit: Layer.succeed(AuditStore, store),
+                subjectKeys: SubjectKeys.layerMemory()
+              })
               return yield* Effect.gen(function*() {
                 const audit = yield* Audit
                 for (let i = 0; i < 4; i++) {
@@ -35,8 +38,11 @@ describe("Privacy conformance: memory", () => {
                 if (field === "at") mutated["at"] = e.at + 1
                 else if (field === "status") mutated["status"] = e.status === "success" ? "failure" : "success"
                 else if (field === "metadata") mutated["metadata"] = { forged: true }
-                else if (field === "sealed") mutated["sealed"] = e.sealed === undefined ? "x" : `${e.sealed.slice(0, -2)}AA`
-                else mutated[field] = `${String(e[field])}x`
+                else if (field === "sealed") {
+                  mutated["sealed"] = e.sealed === undefined
+                    ? "x"
+                    : `${e.sealed.slice(0, -2)}AA`
+                } else mutated[field] = `${String(e[field])}x`
                 store.unsafeEntries[seq] = mutated as typeof e // a cast: a tampered record of the same shape
                 return yield* audit.verify()
               }).pipe(Effect.provide(layer))
@@ -61,13 +67,17 @@ describe("Privacy conformance: memory", () => {
       assert.include(report.items[0]!.note, "no SubjectKeys store")
       assert.include(report.items[1]!.note, "no KeyStore")
       assert.include(report.items[2]!.note, "no SubjectIndex")
-    }).pipe(Effect.provide(Privacy.layer.pipe(Layer.provideMerge(Audit.layer), Layer.provide(AuditStore.layerMemory())))))
+    }).pipe(
+      Effect.provide(Privacy.layer.pipe(Layer.provideMerge(Audit.layer), Layer.provide(AuditStore.layerMemory())))
+    ))
 
   it.effect("with SubjectKeys but no KeyProvider, recording an entry with a subject fails IdentityStoreError rather than store it in clear", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip((yield* Audit).record(entryOf("t", "alice", 0)))
       assert.strictEqual(error._tag, "IdentityStoreError")
-    }).pipe(Effect.provide(Audit.layer.pipe(Layer.provide(Layer.merge(AuditStore.layerMemory(), SubjectKeys.layerMemory()))))))
+    }).pipe(
+      Effect.provide(Audit.layer.pipe(Layer.provide(Layer.merge(AuditStore.layerMemory(), SubjectKeys.layerMemory()))))
+    ))
 
   it.effect("signed checkpoints stay valid across an erase", () =>
     Effect.gen(function*() {
@@ -77,7 +87,13 @@ describe("Privacy conformance: memory", () => {
       assert.strictEqual((yield* audit.verify())._tag, "Intact")
     }).pipe(Effect.provide(Privacy.layer.pipe(
       Layer.provideMerge(Audit.layerSigned({ every: 2 })),
-      Layer.provide(Layer.mergeAll(AuditStore.layerMemory(), SubjectKeys.layerMemory(), KeyProvider.layerStatic({ current: "b".repeat(64) })))
+      Layer.provide(
+        Layer.mergeAll(
+          AuditStore.layerMemory(),
+          SubjectKeys.layerMemory(),
+          KeyProvider.layerStatic({ current: "b".repeat(64) })
+        )
+      )
     ))))
 })
 

@@ -40,6 +40,5 @@ export const privacyHandlers = (privacy: PrivacyShape | undefined) =>
               )
             )
           )
-        })
-      )
+        }))
     ))
