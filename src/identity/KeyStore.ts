@@ -58,7 +58,10 @@ export interface KeyStoreShape {
    * PostgreSQL, when the query fails or a stored row does not decode as a `KeyRecord` (memory never fails).
    */
   readonly list: (tenant: string, principalId?: string) => Effect.Effect<ReadonlyArray<KeyRecord>, IdentityStoreError>
-  /** Deletes a key of that tenant; `true` when there was one (a key of another tenant is not removed). */
+  /**
+   * Deletes a key of that tenant; `true` when there was one (a key of another tenant is not removed). Fails
+   * `IdentityStoreError` when the store fails.
+   */
   readonly remove: (tenant: string, id: string) => Effect.Effect<boolean, IdentityStoreError>
 }
 

@@ -9,12 +9,14 @@
  *   recorded with `subject` set to that principal holds its personal fields (`ip`, `userAgent`, `metadata`, the
  *   actor when it names the subject) only as an envelope under that key (Audit.ts), so those fields now read as
  *   `[erased]` while the chain, its checkpoints and `verify` stay intact and other subjects' entries are untouched.
- *   The count is the number of the tenant's stored entries sealed under the destroyed key (read from the
- *   `AuditStore`). An entry is attributed to a subject only through its explicit `subject` (the gateway's key auth
+ *   The queued entries are written first (`Audit.flush`); the count is the number of the tenant's stored entries
+ *   sealed under the destroyed key (read from the `AuditStore`). An entry is attributed to a subject only through its explicit `subject` (the gateway's key auth
  *   sets the principal of a validated key): entries recorded without one (an anonymous or rejected key) are not
  *   the subject's and stay as they are;
- * - **keys**: every issued key of the principal in the tenant (`KeyStore.list(tenant, principal)`) is deleted
- *   (`KeyStore.remove`): its principal and name go with the record, and presenting it afterwards is `unknown`;
+ * - **keys**: every issued key of the principal in the tenant (`KeyStore.list(tenant, principal)`) is revoked
+ *   through `Keys` when it is in the context (so this process's validation cache forgets it at once; another
+ *   process's cache may accept it for its `ttl`, 5 s by default) and then deleted (`KeyStore.remove`): its
+ *   principal and name go with the record, and presenting it afterwards is `unknown`;
  * - **memory**: the conversations linked to the subject in the `SubjectIndex` are cleared from `ConversationMemory`
  *   (conversation ids are chosen by the caller and do not name their owner, so only linked ones can be found);
  * - **cache**: the cache keys linked to the subject in the `SubjectIndex` are deleted from the `Cache`. The LLM
@@ -48,7 +50,7 @@ import { Audit } from "./Audit.ts"
 import { AuditStore } from "./AuditStore.ts"
 import { ErasureIncomplete, type InvalidIdentityInput } from "./IdentityError.ts"
 import { sealedKeyId } from "./internal/AuditSeal.ts"
-import { toInvalidInput } from "./Keys.ts"
+import { Keys, toInvalidInput } from "./Keys.ts"
 import { KeyStore } from "./KeyStore.ts"
 import { Id } from "./Principal.ts"
 import { SubjectIndex } from "./SubjectIndex.ts"
@@ -127,6 +129,7 @@ export const make: Effect.Effect<PrivacyShape, never, Audit> = Effect.gen(functi
   const subjectKeys = Option.getOrUndefined(yield* Effect.serviceOption(SubjectKeys))
   const auditStore = Option.getOrUndefined(yield* Effect.serviceOption(AuditStore))
   const keyStore = Option.getOrUndefined(yield* Effect.serviceOption(KeyStore))
+  const keysService = Option.getOrUndefined(yield* Effect.serviceOption(Keys))
   const index = Option.getOrUndefined(yield* Effect.serviceOption(SubjectIndex))
   const memory = Option.getOrUndefined(yield* Effect.serviceOption(ConversationMemory))
   const cache = Option.getOrUndefined(yield* Effect.serviceOption(Cache))
@@ -157,6 +160,7 @@ export const make: Effect.Effect<PrivacyShape, never, Audit> = Effect.gen(functi
           note: `${absent("SubjectKeys store")}: audit entries are not sealed per subject`
         } as const
       }
+      yield* audit.flush
       const found = yield* subjectKeys.find(tenant, principal)
       if (Option.isNone(found)) return { where: "audit", count: 0 } as const
       const keyId = found.value.keyId
@@ -177,7 +181,10 @@ export const make: Effect.Effect<PrivacyShape, never, Audit> = Effect.gen(functi
       if (keyStore === undefined) return { where: "keys", count: 0, note: absent("KeyStore") } as const
       const keys = yield* keyStore.list(tenant, principal)
       let count = 0
-      for (const key of keys) if (yield* keyStore.remove(tenant, key.id)) count++
+      for (const key of keys) {
+        if (keysService !== undefined) yield* Effect.ignore(keysService.revoke(tenant, key.id))
+        if (yield* keyStore.remove(tenant, key.id)) count++
+      }
       return { where: "keys", count } as const
     })
 

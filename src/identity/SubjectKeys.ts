@@ -108,7 +108,10 @@ export const makeMemory = (maxKeys: number): SubjectKeysShape => {
 
 const decodeRecord = Schema.decodeUnknownEffect(SubjectKeyRecord)
 
-/** A store over PostgreSQL (`<schema>.troupe_subject_keys`). */
+/**
+ * A store over PostgreSQL (`<schema>.troupe_subject_keys`). Fails `IdentityStoreError` for a schema name that is
+ * not an identifier or when creating the schema or table fails.
+ */
 export const makePostgres = (
   sql: SqlClient.SqlClient,
   schemaName: string
@@ -170,7 +173,10 @@ export const makePostgres = (
 export const layerMemory = (options: { readonly maxKeys?: number } = {}): Layer.Layer<SubjectKeys> =>
   Layer.sync(SubjectKeys, () => makeMemory(options.maxKeys ?? 100_000))
 
-/** PostgreSQL through `SqlClient`; `schema` (default `public`) must match `[a-z_][a-z0-9_]*`. */
+/**
+ * PostgreSQL through `SqlClient`; `schema` (default `public`) must match `[a-z_][a-z0-9_]*`. Building fails
+ * `IdentityStoreError` for another schema name or when creating the schema or table fails.
+ */
 export const layerPostgres = (
   options: { readonly schema?: string } = {}
 ): Layer.Layer<SubjectKeys, IdentityStoreError, SqlClient.SqlClient> =>
