@@ -13,7 +13,9 @@
  *   (missing, malformed, unknown key) is recorded under the tenant `_`. **The route's audit policy says whether the
  *   request waits for durability** (`auditPolicy`): by default an admin request proceeds only once its decision is
  *   durable in the log (`Audit.record`), an API request as soon as it is queued for the next batch
- *   (`Audit.submit`);
+ *   (`Audit.submit`). A decision about a validated key names the key's principal as the entry's `subject`, so with
+ *   a `SubjectKeys` store its IP, user agent and metadata are sealed under that principal's data key and
+ *   `Privacy.erase` can shred them (Audit.ts);
  * - a store failure is a 503, never a pass;
  * - with an `Abuse` detector given, a request from a blocked IP, or with a blocked key or principal, is refused
  *   with 403 (`blocked`) and a `retry-after` (seconds until the block ends), audited with the reason `blocked`;
