@@ -173,6 +173,7 @@ export const taxonomy: { readonly [K in ErrorTag]: ErrorClass } = {
   PermissionDenied: clientReject,
   IdentityStoreError: internalRetry,
   StoreFull: internalAlert,
+  ErasureIncomplete: internalRetry,
   // configuration, app, telemetry, memory, dlq
   ConfigSourceError: internalRetry,
   ConfigValidationError: internalAlert,

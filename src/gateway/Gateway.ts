@@ -62,6 +62,7 @@ import { makeGatewayMiddleware } from "./internal/Middleware.ts"
 import { observerHandlers, observerRoute } from "./internal/ObserverHandlers.ts"
 import { openAiHandlers } from "./internal/OpenAiHandlers.ts"
 import { adminHandlers, healthHandlers } from "./internal/OpsHandlers.ts"
+import { privacyHandlers } from "./internal/PrivacyHandlers.ts"
 import { GatewayRouteContext, makeRouteContext } from "./internal/RouteContext.ts"
 import { runsHandlers } from "./internal/RunsHandlers.ts"
 import { enforce } from "./RoutePermission.ts"
@@ -228,6 +229,7 @@ const make = (options: GatewayOptions) =>
         costsHandlers,
         runsHandlers,
         auditHandlers(options.access?.audit),
+        privacyHandlers(options.access?.privacy),
         accessHandlers(options.access)
       ]),
       Layer.provide([auth, layerOpenAiErrors, layerCostsErrors, embedder])

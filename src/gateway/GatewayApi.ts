@@ -11,6 +11,7 @@
  * - `costs` (`CostsApi.ts`): `GET /costs/stats`, `/costs/usage/{user}`, `/costs/forecast`, `GET|POST /costs/budget`.
  * - `access` (`AccessApi.ts`): issued keys, abuse blocks and the abuse policy under `/admin/keys`, `/admin/blocks`.
  * - `audit` (`AuditApi.ts`): `GET /admin/audit`, `/admin/audit/verify`, `/admin/audit/export` (query, verify, export).
+ * - `privacy` (`PrivacyApi.ts`): `POST /admin/privacy/erase` (GDPR erasure of a subject).
  *
  * Every group declares the RBAC permission of its routes: `.annotate(RequiredPermission, "<permission>")` at the
  * end of its `HttpApiGroup.make(...)` chain (`PublicRoute` for open routes; see RoutePermission.ts);
@@ -33,6 +34,7 @@ import { AdminAuth, ApiAuth } from "./GatewayAuth.ts"
 import { fromSchemaIssue, internalError } from "./GatewayError.ts"
 import { ObserverGroup } from "./ObserverApi.ts"
 import { ChatCompletion, ChatCompletionRequest, EmbeddingList, EmbeddingsRequest, ModelList } from "./OpenAiSchema.ts"
+import { PrivacyGroup } from "./PrivacyApi.ts"
 import { PublicRoute, RequiredPermission } from "./RoutePermission.ts"
 import { RunsGroup } from "./RunsApi.ts"
 
@@ -120,4 +122,5 @@ export class GatewayApi extends HttpApi.make("troupe-gateway").add(OpenAiGroup).
   .add(AccessGroup.middleware(OpenAiErrors))
   .add(RunsGroup.middleware(OpenAiErrors).annotate(RequiredPermission, "gateway:admin"))
   .add(AuditGroup.middleware(OpenAiErrors))
+  .add(PrivacyGroup.middleware(OpenAiErrors).annotate(RequiredPermission, "data:erase"))
 {}

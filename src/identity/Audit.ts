@@ -35,6 +35,19 @@
  *   a tail cut below the last checkpoint (`truncated`, known to any process). A rewrite after the last checkpoint
  *   stays undetectable by another process: the window is `every` entries;
  * - `query(filter)` returns only `filter.tenant`'s entries (tenants isolate audit queries);
+ * - **personal fields sealed per subject** (crypto-shredding, issue 13 §4): an entry is attributed to a subject
+ *   only by its explicit `subject` (a principal id of the entry's tenant; `GatewayKeyAuth` sets it to the
+ *   principal of a validated key). The subject id itself is never stored. With a `SubjectKeys` store (and a
+ *   `KeyProvider` to wrap its keys) in the layer's context, such an entry's `ip`, `userAgent`, `metadata` and its
+ *   `actor` when the actor names the subject (`alice`, `user:alice`; a `key:<id>` actor is a random pseudonym and
+ *   stays in clear, so queries by key still work) are stored as one AES-256-GCM envelope (`sealed`) under the
+ *   subject's data key, the actor as `[sealed]`. The chain hashes that stored form, so destroying the data key
+ *   (`Privacy.erase`) leaves every hash, checkpoint and `verify` intact while the fields become unreadable:
+ *   `query` then reads each of them as `[erased]` (`metadata` as `{ erased: "[erased]" }`), and entries of other
+ *   subjects read as before. `record` returns the stored (sealed) form; `query` the readable one (so a query result
+ *   of a sealed entry does not re-hash to its `hash`: check the chain with `verify`, which reads the stored form).
+ *   Without `SubjectKeys` the `subject` is ignored and fields are stored as given; with `SubjectKeys` but no
+ *   `KeyProvider`, recording an entry with a subject fails `IdentityStoreError` rather than store it in clear;
  * - **telemetry for each entry**: with a `TelemetryHub` in the layer's context, every appended entry emits
  *   `troupe.audit.recorded` (measurements `count`, `seq`; metadata `tenant`, `action`, `status` only — the actor,
  *   resource and metadata stay in the log).
@@ -53,10 +66,12 @@ import { type AuditFilter, AuditStore } from "./AuditStore.ts"
 import { IdentityStoreError, type InvalidIdentityInput, type StoreFull } from "./IdentityError.ts"
 import { canonicalJson, type ChainCheck, verifyChain } from "./internal/AuditChain.ts"
 import { checkpointValid, signCheckpoint } from "./internal/AuditCheckpoint.ts"
+import { openRecord, sealBody, sealedKeyId } from "./internal/AuditSeal.ts"
 import type { AuditBody } from "./internal/AuditWriter.ts"
 import { makeAuditWriter } from "./internal/AuditWriter.ts"
-import { KeyProvider, type KeyProviderShape, type SecretError } from "./KeyProvider.ts"
+import { KeyProvider, type KeyProviderShape, type MasterKey, type SecretError } from "./KeyProvider.ts"
 import { toInvalidInput } from "./Keys.ts"
+import { dataKeyFor, openWithId, SubjectKeys } from "./SubjectKeys.ts"
 
 export type { BrokenReason, ChainCheck } from "./internal/AuditChain.ts"
 export { canonicalJson, verifyChain } from "./internal/AuditChain.ts"
@@ -64,15 +79,19 @@ export type { AuditCheckpoint } from "./internal/AuditCheckpoint.ts"
 
 /** The audit log: append-only records chained by SHA-256, `verify` and tenant-scoped `query`. */
 export interface AuditShape {
-  /** Fails `InvalidIdentityInput`, `StoreFull` (memory at capacity) or `IdentityStoreError` (also: no master key to sign a checkpoint). */
+  /**
+   * Fails `InvalidIdentityInput`, `StoreFull` (memory at capacity, or the subject-key store's) or
+   * `IdentityStoreError` (also: no master key to sign a checkpoint or to wrap a subject's data key).
+   */
   readonly record: (
     input: AuditInput
   ) => Effect.Effect<AuditRecord, InvalidIdentityInput | StoreFull | IdentityStoreError>
   /**
    * Queues an entry for the next batch and returns at once, without waiting for durability (see the module doc).
-   * Fails `InvalidIdentityInput` when the input does not decode, `StoreFull` when `maxPending` entries are queued.
+   * Fails `InvalidIdentityInput` when the input does not decode, `StoreFull` when `maxPending` entries are queued
+   * (or the subject-key store is full), `IdentityStoreError` when an entry with a `subject` cannot get its data key.
    */
-  readonly submit: (input: AuditInput) => Effect.Effect<void, InvalidIdentityInput | StoreFull>
+  readonly submit: (input: AuditInput) => Effect.Effect<void, InvalidIdentityInput | StoreFull | IdentityStoreError>
   /** Writes what is queued now (a batch); never fails (a failed batch keeps its submitted entries queued). */
   readonly flush: Effect.Effect<void>
   /**
@@ -83,8 +102,9 @@ export interface AuditShape {
     range?: { readonly from?: number; readonly to?: number }
   ) => Effect.Effect<ChainCheck, IdentityStoreError>
   /**
-   * `filter.tenant`'s entries matching the filter, oldest first. Fails with `IdentityStoreError` when the
-   * `AuditStore`'s query fails (PostgreSQL unreachable, a stored row that does not decode).
+   * `filter.tenant`'s entries matching the filter, oldest first, sealed fields opened (`[erased]` once their subject
+   * was erased). Fails with `IdentityStoreError` when the `AuditStore`'s query fails (PostgreSQL unreachable, a
+   * stored row that does not decode) or the subject-key store fails while opening sealed fields.
    */
   readonly query: (filter: AuditFilter) => Effect.Effect<ReadonlyArray<AuditRecord>, IdentityStoreError>
 }
@@ -194,6 +214,9 @@ const build = (
     // optional, read once when the layer is built: each appended entry becomes a `troupe.audit.recorded` event
     const hub = Option.getOrUndefined(yield* Effect.serviceOption(TelemetryHub))
     const decode = Schema.decodeUnknownEffect(AuditInput)
+    // optional, read once: with a subject-key store, an entry's personal fields are sealed under its subject's key
+    const subjectKeys = Option.getOrUndefined(yield* Effect.serviceOption(SubjectKeys))
+    const provider = signer?.provider ?? Option.getOrUndefined(yield* Effect.serviceOption(KeyProvider))
     // after each appended batch: one event per entry, and the checkpoints the batch crosses
     const afterAppend = (records: ReadonlyArray<AuditRecord>) =>
       Effect.gen(function*() {
@@ -235,7 +258,15 @@ const build = (
           ...(input.userAgent !== undefined ? { userAgent: input.userAgent } : {}),
           ...(input.metadata !== undefined ? { metadata: redact(input.metadata) } : {})
         }
-        return body
+        if (input.subject === undefined || subjectKeys === undefined) return body
+        if (provider === undefined) {
+          return yield* new IdentityStoreError({
+            operation: "record",
+            message: "no KeyProvider to wrap the subject's data key"
+          })
+        }
+        const key = yield* dataKeyFor(subjectKeys, provider, input.tenant, input.subject)
+        return sealBody(key, body, input.subject)
       })
 
     const record: AuditShape["record"] = Effect.fn("Audit.record")(function*(raw) {
@@ -326,7 +357,31 @@ const build = (
         return chain._tag === "Broken" && chain.expectedSeq <= checkpoint.value.expectedSeq ? chain : checkpoint.value
       })
 
-    return { record, submit, flush: writer.flush, verify, query: (filter) => store.query(filter) }
+    // the readable form of stored entries: sealed fields opened, or `[erased]` once their subject's key is gone
+    const readable = (records: ReadonlyArray<AuditRecord>) =>
+      Effect.gen(function*() {
+        if (subjectKeys === undefined || provider === undefined) return records
+        const found = new Map<string, Option.Option<MasterKey>>()
+        return yield* Effect.forEach(records, (r) =>
+          Effect.gen(function*() {
+            const id = sealedKeyId(r)
+            if (id === undefined) return r
+            let key = found.get(id)
+            if (key === undefined) {
+              key = yield* openWithId(subjectKeys, provider, id)
+              found.set(id, key)
+            }
+            return yield* openRecord(r, key)
+          }))
+      })
+
+    return {
+      record,
+      submit,
+      flush: writer.flush,
+      verify,
+      query: (filter) => Effect.flatMap(store.query(filter), readable)
+    }
   })
 
 const secretToStore = (e: SecretError) => new IdentityStoreError({ operation: "checkpoint", message: e.message })

@@ -8,6 +8,10 @@
  * - `AuditRecord` adds the chain position `seq` (0, 1, 2, … with no gaps), the time `at` (Clock millis), the
  *   previous entry's hash `prevHash` (64 zeros for the first) and `hash` = SHA-256(prevHash + "\n" + canonical
  *   entry), where the canonical entry is the JSON of every field but `hash`, with object keys sorted.
+ * - `subject` (input only, never stored) names the principal of the entry's tenant the entry is about. With a
+ *   `SubjectKeys` store in the audit's context, the entry's personal fields are stored sealed under that subject's
+ *   data key: `sealed` holds the AES-256-GCM envelope of them, `sealedFields` lists which (`actor` only when it
+ *   names the subject, `ip`, `userAgent`, `metadata`), and a sealed `actor` is stored as `[sealed]` (see Audit.ts).
  *
  * @since 0.1.0
  */
@@ -34,6 +38,13 @@ export const Metadata = Schema.Record(Schema.String.pipe(Schema.check(Schema.isM
   )
 )
 
+/** A personal field of an audit entry that may be sealed under a subject's data key. */
+export const SealedField = Schema.Literals(["actor", "ip", "userAgent", "metadata"])
+export type SealedField = typeof SealedField.Type
+
+/** What a sealed field reads as once its subject's data key was destroyed. */
+export const ERASED = "[erased]"
+
 /** What `Audit.record` takes (untrusted: decoded with Schema). */
 export const AuditInput = Schema.Struct({
   tenant: Id,
@@ -43,7 +54,9 @@ export const AuditInput = Schema.Struct({
   status: AuditStatus,
   ip: Schema.optionalKey(Text(64)),
   userAgent: Schema.optionalKey(Text(512)),
-  metadata: Schema.optionalKey(Metadata)
+  metadata: Schema.optionalKey(Metadata),
+  /** The principal id (in `tenant`) the entry is about: its personal fields are sealed under its data key. */
+  subject: Schema.optionalKey(Id)
 })
 export type AuditInput = typeof AuditInput.Encoded
 
@@ -59,6 +72,10 @@ export const AuditRecord = Schema.Struct({
   ip: Schema.optionalKey(Schema.String),
   userAgent: Schema.optionalKey(Schema.String),
   metadata: Schema.optionalKey(Schema.Record(Schema.String, MetadataValue)),
+  /** the `enc:v1:` envelope of the sealed personal fields, under the subject's data key */
+  sealed: Schema.optionalKey(Schema.String),
+  /** which fields `sealed` holds */
+  sealedFields: Schema.optionalKey(Schema.Array(SealedField)),
   prevHash: Schema.String,
   hash: Schema.String
 })

@@ -13,7 +13,9 @@
  *   (missing, malformed, unknown key) is recorded under the tenant `_`. **The route's audit policy says whether the
  *   request waits for durability** (`auditPolicy`): by default an admin request proceeds only once its decision is
  *   durable in the log (`Audit.record`), an API request as soon as it is queued for the next batch
- *   (`Audit.submit`);
+ *   (`Audit.submit`). A decision about a validated key names the key's principal as the entry's `subject`, so with
+ *   a `SubjectKeys` store its IP, user agent and metadata are sealed under that principal's data key and
+ *   `Privacy.erase` can shred them (Audit.ts);
  * - a store failure is a 503, never a pass;
  * - with an `Abuse` detector given, a request from a blocked IP, or with a blocked key or principal, is refused
  *   with 403 (`blocked`) and a `retry-after` (seconds until the block ends), audited with the reason `blocked`;
@@ -130,7 +132,14 @@ export const make = (options: GatewayKeyAuthOptions) => {
       const key = bearer !== "" ? bearer : (request.headers["x-api-key"] ?? "")
       const ip = Option.getOrUndefined(request.remoteAddress ?? Option.none())
       const userAgent = request.headers["user-agent"]
-      const record = (status: "success" | "denied", actor: string, tenant: string, reason: string) =>
+      // `subject`: the principal of a validated key, so the entry's personal fields are sealed under its data key
+      const record = (
+        status: "success" | "denied",
+        actor: string,
+        tenant: string,
+        reason: string,
+        subject?: string
+      ) =>
         options.audit === undefined
           ? Effect.void
           : (durable ? options.audit.record : options.audit.submit)({
@@ -141,7 +150,8 @@ export const make = (options: GatewayKeyAuthOptions) => {
             status,
             ...(ip !== undefined && ip !== "" ? { ip: ip.slice(0, 64) } : {}),
             ...(userAgent !== undefined && userAgent !== "" ? { userAgent: userAgent.slice(0, 512) } : {}),
-            metadata: { reason }
+            metadata: { reason },
+            ...(subject !== undefined ? { subject } : {})
           }).pipe(Effect.ignore)
       const abuse = options.abuse
       const blocked = (block: Block, actor: string, tenant: string) =>
@@ -179,7 +189,7 @@ export const make = (options: GatewayKeyAuthOptions) => {
       }
       const roles = rolesOfScopes(valid.scopes, options.scopeRoles)
       if (!hasScope(valid.scopes, scope) && !valid.scopes.some((s) => s.startsWith("role:"))) {
-        yield* record("denied", `key:${valid.keyId}`, valid.tenant, `missing scope ${scope}`)
+        yield* record("denied", `key:${valid.keyId}`, valid.tenant, `missing scope ${scope}`, valid.principal.id)
         return errorResponse(
           httpError(403, "permission_denied", `This key lacks the scope ${scope}.`, { code: "forbidden" })
         )
@@ -215,7 +225,7 @@ export const make = (options: GatewayKeyAuthOptions) => {
               httpError(503, "server_error", "The rate limiter is unavailable.", { code: "unavailable" })
             )
           }
-          yield* record("denied", `key:${valid.keyId}`, valid.tenant, "rate_limited")
+          yield* record("denied", `key:${valid.keyId}`, valid.tenant, "rate_limited", valid.principal.id)
           if (abuse !== undefined) {
             yield* abuse.signal("rate_limited", {
               ip,
@@ -248,7 +258,7 @@ export const make = (options: GatewayKeyAuthOptions) => {
           synced.set(valid.budgetScope, spec)
         }
       }
-      yield* record("success", `key:${valid.keyId}`, valid.tenant, "ok")
+      yield* record("success", `key:${valid.keyId}`, valid.tenant, "ok", valid.principal.id)
       return yield* Effect.provideService(effect, Caller, {
         id: `key:${valid.keyId}`,
         admin: roles.includes("admin"),

@@ -10,6 +10,8 @@
  * - `IdentityStoreError`: the backing store (PostgreSQL) failed; `operation` says what was attempted.
  * - `StoreFull`: a bounded in-memory store is at capacity and refuses a new record (records are never evicted:
  *   a key or audit entry silently dropped would be a security hole).
+ * - `ErasureIncomplete`: `Privacy.erase` stopped at a failing step (`where`); the steps before it are done and a
+ *   retry is safe.
  *
  * @since 0.1.0
  */
@@ -70,4 +72,15 @@ export class IdentityStoreError extends Schema.TaggedError<IdentityStoreError>()
 export class StoreFull extends Schema.TaggedError<StoreFull>()("StoreFull", {
   store: Schema.String,
   capacity: Schema.Number
+}) {}
+
+/**
+ * `Privacy.erase` stopped at a step that failed (`where`: `audit`, `keys`, `memory`, `cache` or `index`;
+ * `message` says why). The steps before it are done (`completed` names them) and erasing again is safe: every step is
+ * idempotent, so a retry finishes the rest.
+ */
+export class ErasureIncomplete extends Schema.TaggedError<ErasureIncomplete>()("ErasureIncomplete", {
+  where: Schema.String,
+  message: Schema.String,
+  completed: Schema.Array(Schema.String)
 }) {}

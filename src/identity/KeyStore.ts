@@ -6,6 +6,8 @@
  * - `insert` adds a record; the public id is unique (a duplicate is an `IdentityStoreError`);
  * - `get(id)` finds a record by its public id (the lookup prefix of the key), in any tenant: the caller then checks
  *   the HMAC; `list(tenant)` returns only that tenant's records, oldest first, optionally one principal's;
+ * - `remove(tenant, id)` deletes a record of that tenant and answers whether there was one (what `Privacy.erase`
+ *   does to a subject's keys: the principal and the key's name go with it; a later presentation is `unknown`);
  * - `update(tenant, id, patch)` sets `revokedAt` / `expiresAt` / `rotatedTo` of a record of that tenant and returns
  *   the new record, or `None` when that tenant has no such key (a key of another tenant is not found);
  * - `layerMemory` is bounded (`maxKeys`, default 100,000): at capacity `insert` fails with `StoreFull` rather than
@@ -56,6 +58,11 @@ export interface KeyStoreShape {
    * PostgreSQL, when the query fails or a stored row does not decode as a `KeyRecord` (memory never fails).
    */
   readonly list: (tenant: string, principalId?: string) => Effect.Effect<ReadonlyArray<KeyRecord>, IdentityStoreError>
+  /**
+   * Deletes a key of that tenant; `true` when there was one (a key of another tenant is not removed). Fails
+   * `IdentityStoreError` when the store fails.
+   */
+  readonly remove: (tenant: string, id: string) => Effect.Effect<boolean, IdentityStoreError>
 }
 
 /** The key store service, with `layerMemory` and `layerPostgres`. */

@@ -12,6 +12,7 @@
  *   `metrics:view`, `usage:view` (every caller's spend and budgets), `usage:view:own` (one's own usage only),
  *   `admin:read` (the read-only admin GETs), `gateway:admin` (admin writes: config, maintenance, supervision
  *   actions, dead letters, budgets), `users:manage` (keys, blocks, the abuse policy), `data:export`,
+ *   `data:erase` (GDPR erasure of a subject, `POST /admin/privacy/erase`: granted by no built-in role but `admin`),
  *   `training:manage`, `documents:upload`, `documents:delete`;
  * - the four built-in roles of the plan (`defaultRoles`): `admin` (everything), `viewer` (view metrics and usage,
  *   the read-only admin GETs), `api_user` (use every agent kind), `user` (what `api_user` may, plus view metrics,
@@ -56,6 +57,7 @@ export const Permissions = {
   manageGateway: "gateway:admin",
   manageUsers: "users:manage",
   exportData: "data:export",
+  eraseData: "data:erase",
   manageTraining: "training:manage",
   uploadDocuments: "documents:upload",
   deleteDocuments: "documents:delete"

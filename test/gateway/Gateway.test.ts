@@ -265,6 +265,7 @@ describe("Gateway: OpenAPI document", () => {
       "/admin/keys/{tenant}/{id}",
       "/admin/keys/{tenant}/{id}/rotate",
       "/admin/maintenance",
+      "/admin/privacy/erase",
       "/admin/runs",
       "/admin/runs/{id}",
       "/admin/stats",

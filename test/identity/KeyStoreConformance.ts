@@ -71,4 +71,18 @@ export const keyStoreConformance = (layer: () => Layer.Layer<KeyStore, unknown>)
       assert.deepStrictEqual(Option.getOrThrow(yield* store.get(r.id)), { ...r, revokedAt: 7, rotatedTo: "next" })
       assert.isTrue(Option.isNone(yield* store.update(t1, "nosuchid0000", { revokedAt: 1 })))
     })))
+
+  it.effect("remove deletes a record of that tenant and answers whether there was one", () =>
+    run(Effect.gen(function*() {
+      const store = yield* KeyStore
+      const t1 = freshTenant(), t2 = freshTenant()
+      const r = record(t1)
+      yield* store.insert(r)
+      assert.isFalse(yield* store.remove(t2, r.id))
+      assert.isTrue(Option.isSome(yield* store.get(r.id)))
+      assert.isTrue(yield* store.remove(t1, r.id))
+      assert.isFalse(yield* store.remove(t1, r.id))
+      assert.isTrue(Option.isNone(yield* store.get(r.id)))
+      assert.deepStrictEqual(yield* store.list(t1), [])
+    })))
 }

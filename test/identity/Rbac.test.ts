@@ -13,6 +13,8 @@ describe("Rbac", () => {
       const P = Rbac.Permissions
       assert.isTrue(rbac.can(["admin"], P.manageUsers))
       assert.isTrue(rbac.can(["admin"], P.exportData))
+      assert.isTrue(rbac.can(["admin"], P.eraseData))
+      for (const role of ["viewer", "api_user", "user"]) assert.isFalse(rbac.can([role], P.eraseData))
       assert.isTrue(rbac.can(["user"], P.useAgent("chat")))
       assert.isTrue(rbac.can(["user"], P.viewMetrics))
       assert.isTrue(rbac.can(["user"], P.deleteDocuments))

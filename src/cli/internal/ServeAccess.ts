@@ -16,6 +16,10 @@
  * - An issued key's budget is enforced: with `Budgets` in the application (serve turns it on), every call of the key
  *   is charged to its budget scope and the key's `budget` is set there (`GatewayKeyAuth`'s "budgets from issued
  *   keys").
+ * - GDPR erasure (`POST /admin/privacy/erase`, `Privacy`) runs over the same in-memory stores: the audit entries
+ *   of a validated key's principal are sealed under a per-subject data key (`SubjectKeys` in memory, wrapped under a
+ *   random master key drawn when the process starts, like the pepper), so erasing a principal shreds them and
+ *   deletes its keys.
  * - `gateway.auth` is read live: switching `issuedKeys` or changing the keys applies to the next request.
  *
  * Reuses `GatewayAuth.makeKeyAuth` and `GatewayKeyAuth.make` (the composite only chooses which one decides).
@@ -30,7 +34,17 @@ import { ConfigStore } from "../../config/index.ts"
 import { AdminAuth, ApiAuth, makeKeyAuth } from "../../gateway/GatewayAuth.ts"
 import type { AccessServices } from "../../gateway/internal/AccessHandlers.ts"
 import { keyMatches } from "../../gateway/internal/Middleware.ts"
-import { Abuse, Audit, AuditStore, GatewayKeyAuth, Keys, KeyStore } from "../../identity/index.ts"
+import {
+  Abuse,
+  Audit,
+  AuditStore,
+  GatewayKeyAuth,
+  KeyProvider,
+  Keys,
+  KeyStore,
+  Privacy,
+  SubjectKeys
+} from "../../identity/index.ts"
 
 /** What `make` gives `Gateway.layer`: the auth layer and the services behind `/admin/keys` and `/admin/blocks`. */
 export interface ServeAccess {
@@ -54,10 +68,21 @@ export const make = (
         auth = change.config.gateway.auth
       })))
 
-    const keys = yield* Keys.make({ pepper: Redacted.make(randomBytes(32).toString("base64url")), cache: {} }).pipe(
-      Effect.provide(KeyStore.layerMemory())
+    const stores = Layer.mergeAll(
+      KeyStore.layerMemory(),
+      AuditStore.layerMemory(),
+      SubjectKeys.layerMemory(),
+      KeyProvider.layerStatic({ current: new Uint8Array(randomBytes(32)) })
     )
-    const audit = yield* Audit.make.pipe(Effect.provide(AuditStore.layerMemory()), Effect.orDie) // the memory store does not fail at start
+    const identity = Layer.mergeAll(
+      Keys.layer({ pepper: Redacted.make(randomBytes(32).toString("base64url")), cache: {} }),
+      Audit.layer
+    ).pipe(Layer.provideMerge(stores))
+    // the memory stores do not fail at start, and a random 32-byte master key is valid
+    const built = yield* Layer.build(Privacy.layer.pipe(Layer.provideMerge(identity))).pipe(Effect.orDie)
+    const keys = Context.get(built, Keys)
+    const audit = Context.get(built, Audit)
+    const privacy = Context.get(built, Privacy)
     const redis = options.redis
     const abuse = redis === undefined
       ? yield* Abuse.make({ audit }).pipe(Effect.orDie) // the default policy is valid
@@ -97,6 +122,6 @@ export const make = (
     })
     return {
       auth: Layer.succeedContext(Context.make(ApiAuth, api).pipe(Context.add(AdminAuth, admin))),
-      access: { keys, abuse, audit }
+      access: { keys, abuse, audit, privacy }
     }
   })

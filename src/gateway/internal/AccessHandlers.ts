@@ -10,6 +10,7 @@ import { HttpApiBuilder } from "effect/http-api"
 import type { AbuseShape } from "../../identity/Abuse.ts"
 import type { AuditShape } from "../../identity/Audit.ts"
 import type { KeysShape } from "../../identity/Keys.ts"
+import type { PrivacyShape } from "../../identity/Privacy.ts"
 import { GatewayApi } from "../GatewayApi.ts"
 import { httpError } from "../GatewayError.ts"
 
@@ -19,6 +20,8 @@ export interface AccessServices {
   readonly abuse?: AbuseShape | undefined
   /** The audit log of the route-permission refusals (`access.denied`). */
   readonly audit?: AuditShape | undefined
+  /** The GDPR erasure behind `POST /admin/privacy/erase` (501 when absent). */
+  readonly privacy?: PrivacyShape | undefined
 }
 
 const json = (body: unknown, status = 200) =>

@@ -25,6 +25,13 @@ export const makeMemoryKeyStore = (maxKeys: number): KeyStoreShape => {
         byId.set(id, next)
         return Option.some(next)
       }),
+    remove: (tenant, id) =>
+      Effect.sync(() => {
+        const current = byId.get(id)
+        if (current === undefined || current.tenant !== tenant) return false
+        byId.delete(id)
+        return true
+      }),
     list: (tenant, principalId) =>
       Effect.sync(() =>
         [...byId.values()].filter((r) =>

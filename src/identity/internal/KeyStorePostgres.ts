@@ -63,6 +63,12 @@ export const makePostgresKeyStore = (
           Effect.flatMap(decodeRows("update")),
           Effect.map((rows) => Option.fromUndefinedOr(rows[0]))
         ),
+      remove: (tenant, id) =>
+        sql.unsafe<{ id: string }>(`DELETE FROM ${table} WHERE tenant = $1 AND id = $2 RETURNING id`, [tenant, id])
+          .pipe(
+            Effect.mapError(storeError("remove")),
+            Effect.map((rows) => rows.length > 0)
+          ),
       list: (tenant, principalId) =>
         (principalId === undefined
           ? sql.unsafe<{ record: unknown }>(`SELECT record FROM ${table} WHERE tenant = $1 ORDER BY seq`, [tenant])

@@ -27,3 +27,28 @@ describeRedis("serve access with Redis", () => {
     }).pipe(Effect.scoped, Effect.provide(config))
   }, 30_000)
 })
+
+it.live("serve's erasure runs over the same in-memory stores: erasing a principal shreds its audited fields and deletes its keys", () =>
+  Effect.gen(function*() {
+    const { access } = yield* ServeAccess.make()
+    const created = yield* access.keys!.create({
+      principal: { kind: "user", id: "erin", tenant: "acme" },
+      name: "laptop",
+      scopes: []
+    })
+    yield* access.audit!.record({
+      tenant: "acme",
+      actor: "user:erin",
+      action: "chat",
+      resource: "/v1/chat/completions",
+      status: "success",
+      ip: "198.51.100.7",
+      subject: "erin"
+    })
+    const report = yield* access.privacy!.erase({ tenant: "acme", principal: "erin" })
+    assert.deepStrictEqual(report.items.map((i) => [i.where, i.count]).slice(0, 2), [["audit", 1], ["keys", 1]])
+    const [entry] = yield* access.audit!.query({ tenant: "acme", action: "chat" })
+    assert.strictEqual(entry!.ip, "[erased]")
+    assert.strictEqual((yield* Effect.flip(access.keys!.validate(created.key)))._tag, "KeyRejected")
+    assert.strictEqual((yield* access.audit!.verify())._tag, "Intact")
+  }).pipe(Effect.scoped, Effect.provide(config)))
