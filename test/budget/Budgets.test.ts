@@ -41,7 +41,7 @@ describe("Budgets alerts in the audit log", () => {
       yield* Effect.flip(budgets.reserve({ scopes: ["tenant:acme"], amount: 0.5 }))
       const entries = yield* audit.query({ tenant: "acme" })
       assert.deepStrictEqual(
-        entries.map((e) => [e.action, e.resource, e.status, e.metadata["threshold"], e.metadata["reason"]]),
+        entries.map((e) => [e.action, e.resource, e.status, e.metadata?.["threshold"], e.metadata?.["reason"]]),
         [
           ["budget.alert", "tenant:acme", "success", 0.5, "spend"],
           ["budget.alert", "tenant:acme", "denied", 1, "exhausted"]
