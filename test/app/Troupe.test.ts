@@ -3,6 +3,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Layer, Option } from "effect"
 import { Redis } from "effect/persistence"
 import * as fc from "fast-check"
+import { execFile } from "node:child_process"
+import { join } from "node:path"
+import { promisify } from "node:util"
 import { InvalidTroupeOptions, Troupe } from "../../src/app/index.ts"
 import { ConversationMemory } from "../../src/memory/index.ts"
 import { Llm } from "../../src/pipeline/index.ts"
@@ -37,6 +40,42 @@ describe("Troupe.layerTest", () => {
       }))
       assert.deepStrictEqual(root.exitReason?._tag, "Shutdown")
     }))
+})
+
+// In a fresh process: a resolve hook records every node-redis module resolved while Troupe.layerTest answers a call,
+// then ResilientRedis (what the Redis layers import) is loaded as the control that the hook sees node-redis.
+const redisProbe = `
+import { registerHooks } from "node:module"
+const seen = []
+registerHooks({
+  resolve(specifier, context, next) {
+    const r = next(specifier, context)
+    if (/node_modules\\/(redis|@redis\\/[^/]+)\\//.test(r.url)) seen.push(r.url)
+    return r
+  }
+})
+const root = process.cwd()
+const { Effect } = await import("effect")
+const { Troupe } = await import(\`\${root}/src/app/index.ts\`)
+const { Llm } = await import(\`\${root}/src/pipeline/index.ts\`)
+await Effect.runPromise(Effect.gen(function*() {
+  const llm = yield* Llm
+  yield* llm.generate({ model: "fast", messages: [{ role: "user", content: "hi" }] })
+}).pipe(Effect.provide(Troupe.layerTest())))
+const before = seen.length
+await import(\`\${root}/src/app/internal/ResilientRedis.ts\`)
+console.log(JSON.stringify({ before, after: seen.length }))
+`
+
+describe("Troupe: lazy loading", () => {
+  it("code a layer does not use is not loaded: node-redis only by the Redis layers", async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", redisProbe], {
+      cwd: join(import.meta.dirname, "..", "..")
+    })
+    const { before, after } = JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}")
+    assert.strictEqual(before, 0) // Troupe.layerTest answered a call without node-redis
+    assert.isAbove(after, 0) // the hook does see node-redis once a Redis layer's module is imported
+  }, 60_000)
 })
 
 describe("Troupe.layer options", () => {

@@ -3,6 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { afterAll } from "vitest"
 import { Budgets } from "../../src/budget/index.ts"
+import { Audit, AuditStore } from "../../src/identity/index.ts"
 import { describePostgres, dropSchemaPromise, pgLayer, uniqueSchema } from "../support/postgres.ts"
 import { cleanupRedisPrefix, describeRedis, redisUrl, uniquePrefix } from "../support/redis.ts"
 import { budgetConformance } from "./BudgetConformance.ts"
@@ -25,6 +26,29 @@ describe("Budgets.layerMemory bounds", () => {
       }).pipe(Effect.provide(Budgets.layerMemory())),
     60_000
   )
+})
+
+describe("Budgets alerts in the audit log", () => {
+  it.effect("alerts fire as audit entries when an audit log is given: one per threshold, a refusal as denied", () =>
+    Effect.gen(function*() {
+      const audit = yield* Audit.make.pipe(Effect.provide(AuditStore.layerMemory()))
+      const budgets = yield* Effect.provide(Budgets, Budgets.layerMemory({ audit }))
+      yield* budgets.set({ scope: "tenant:acme", limit: 1, period: "month", alertAt: [0.5, 1] })
+      const spend = (usd: number) =>
+        Effect.flatMap(budgets.reserve({ scopes: ["tenant:acme"], amount: usd }), (r) => budgets.settle(r, usd))
+      yield* spend(0.6)
+      yield* spend(0.1) // 0.5 already fired: no second entry
+      yield* Effect.flip(budgets.reserve({ scopes: ["tenant:acme"], amount: 0.5 }))
+      const entries = yield* audit.query({ tenant: "acme" })
+      assert.deepStrictEqual(
+        entries.map((e) => [e.action, e.resource, e.status, e.metadata?.["threshold"], e.metadata?.["reason"]]),
+        [
+          ["budget.alert", "tenant:acme", "success", 0.5, "spend"],
+          ["budget.alert", "tenant:acme", "denied", 1, "exhausted"]
+        ]
+      )
+      assert.strictEqual((yield* audit.verify())._tag, "Intact")
+    }))
 })
 
 describeRedis("Budgets on Redis", () => {

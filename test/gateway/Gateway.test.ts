@@ -169,6 +169,36 @@ describe("Gateway: OpenAI-compatible routes with the openai SDK as client", () =
     expect(await root.get("/admin/stats").catch((e) => e)).toBeInstanceOf(OpenAI.PermissionDeniedError)
   })
 
+  it("an SSE stream decides its status before its first byte: an error before any output is a real status, after it an error chunk", async () => {
+    const before = await post(`${open.url}/v1/chat/completions`, {
+      model: "fast",
+      stream: true,
+      messages: [{ role: "user", content: "busy" }]
+    })
+    expect(before.status).toBe(429)
+    expect(before.headers.get("retry-after")).toBe("2")
+    expect(before.headers.get("content-type")).toContain("application/json")
+    expect((await before.json()).error.code).toBeTypeOf("string")
+    // a stream cut by the pipeline's size limit after its first chunks: the status is already 200
+    const small = await startGateway({ pipeline: { retry: false, limits: { maxStreamChars: 40 } } })
+    try {
+      const after = await post(`${small.url}/v1/chat/completions`, {
+        model: "fast",
+        stream: true,
+        messages: [{ role: "user", content: "tell me something long ".repeat(10) }]
+      })
+      expect(after.status).toBe(200)
+      expect(after.headers.get("content-type")).toContain("text/event-stream")
+      const frames = (await after.text()).split("\n\n").filter((f) => f.startsWith("data: "))
+      expect(frames.some((f) => f.includes("\"content\""))).toBe(true)
+      const errors = frames.filter((f) => f.includes("\"error\""))
+      expect(errors).toHaveLength(1)
+      expect(frames.indexOf(errors[0]!)).toBeGreaterThan(0)
+    } finally {
+      await small.stop()
+    }
+  })
+
   it("keeps a valid x-request-id and replaces an invalid one", async () => {
     const r1 = await fetch(`${open.url}/v1/models`, { headers: { "x-request-id": "req-42" } })
     expect(r1.headers.get("x-request-id")).toBe("req-42")

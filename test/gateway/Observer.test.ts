@@ -2,9 +2,13 @@
  * The observer: `/admin/events` (SSE snapshots, lifecycle and telemetry events), the supervision actions (audited),
  * and the `/observer` page in a real browser (Debian's chromium driven by playwright-core).
  */
+import { Context, Effect, Exit, Layer, Scope } from "effect"
 import fc from "fast-check"
 import { existsSync, mkdirSync } from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Troupe } from "../../src/app/index.ts"
+import { Gateway } from "../../src/gateway/index.ts"
+import { TelemetryHub } from "../../src/telemetry/index.ts"
 import type { Running } from "./support.ts"
 import { startGateway } from "./support.ts"
 
@@ -174,6 +178,52 @@ describe("observer admin API", () => {
     },
     20_000
   )
+})
+
+describe("observer: a slow reader", () => {
+  it("bounded: a slow reader loses the oldest of 1,000 queued frames", async () => {
+    const scope = Effect.runSync(Scope.make())
+    const layer = Gateway.layer({ port: 0 }).pipe(
+      Layer.provideMerge(
+        Troupe.layerTest({ config: { defaults: { gateway: { auth: { adminKey: "observer-secret" } } } } })
+      )
+    )
+    const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
+    const url = Context.get(context, Gateway).address.url
+    const hub = Context.get(context, TelemetryHub)
+    const controller = new AbortController()
+    try {
+      const r = await fetch(`${url}/admin/events?filter=troupe.flood`, { headers: admin, signal: controller.signal })
+      const reader = r.body!.getReader()
+      const dec = new TextDecoder()
+      let buf = ""
+      const ns: Array<number> = []
+      let flooded = false
+      while (!ns.includes(4_999)) {
+        const { value, done } = await reader.read()
+        if (done) break
+        buf += dec.decode(value, { stream: true })
+        let i: number
+        while ((i = buf.indexOf("\n\n")) >= 0) {
+          const chunk = buf.slice(0, i)
+          buf = buf.slice(i + 2)
+          const event = /^event: (.*)$/m.exec(chunk)?.[1]
+          const data = /^data: (.*)$/m.exec(chunk)?.[1]
+          if (event === "telemetry" && data !== undefined) ns.push(JSON.parse(data).measurements.n)
+          if (event === "snapshot" && !flooded) {
+            flooded = true
+            // 5,000 events while the stream is not read (synchronously: the server's fiber cannot run in between)
+            for (let n = 0; n < 5_000; n++) hub.emitUnsafe(["troupe", "flood", "event"], { n })
+          }
+        }
+      }
+      expect(ns.filter((n) => n >= 4_000)).toHaveLength(1_000) // the newest 1,000 are all delivered
+      expect(ns.filter((n) => n > 0 && n < 4_000)).toEqual([]) // the older ones were dropped, oldest first
+    } finally {
+      controller.abort()
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+  }, 20_000)
 })
 
 describe("observer: fuzzed supervision paths", () => {

@@ -33,6 +33,22 @@ describe("Abuse (signals over sliding windows block a target for escalating peri
       assert.isTrue(Option.isNone(yield* abuse.check({ ip: "1.2.3.4" })))
     }))
 
+  it.effect("the default: 100 auth failures per IP per minute, 20 per key", () =>
+    Effect.gen(function*() {
+      const abuse = yield* Abuse.make()
+      for (let i = 0; i < 99; i++) yield* abuse.signal("auth_failure", { ip: "9.9.9.9" })
+      assert.isTrue(Option.isNone(yield* abuse.check({ ip: "9.9.9.9" })))
+      yield* TestClock.adjust("60001 millis") // the 99 slide out of the minute
+      for (let i = 0; i < 99; i++) yield* abuse.signal("auth_failure", { ip: "9.9.9.9" })
+      assert.isTrue(Option.isNone(yield* abuse.check({ ip: "9.9.9.9" })))
+      assert.isTrue(Option.isSome(yield* abuse.signal("auth_failure", { ip: "9.9.9.9" })))
+      // a key: 20 failures from as many IPs (no IP reaches its own threshold)
+      for (let i = 0; i < 19; i++) yield* abuse.signal("auth_failure", { ip: `10.0.0.${i}`, key: "k-default" })
+      assert.isTrue(Option.isNone(yield* abuse.check({ key: "k-default" })))
+      assert.isTrue(Option.isSome(yield* abuse.signal("auth_failure", { ip: "10.0.0.99", key: "k-default" })))
+      assert.isTrue(Option.isSome(yield* abuse.check({ key: "k-default" })))
+    }))
+
   it.effect("escalating periods: each new block of a target lasts escalation times longer, capped at maxBlockMs", () =>
     Effect.gen(function*() {
       const abuse = yield* Abuse.make({ policy: { rules: [rule] } })

@@ -58,6 +58,33 @@ describe("ProviderPools", () => {
       assert.strictEqual(yield* gauge(ProviderPoolMetricNames.running, "p-keep"), 0)
     }).pipe(Effect.provide(ProviderPools.layer()), Effect.scoped))
 
+  it.effect("the pool's figures are exported as gauges labelled provider: connected, free, pending, running, size", () =>
+    Effect.gen(function*() {
+      const { url } = yield* server
+      const pools = yield* ProviderPools
+      const client = yield* pools.clientFor("p-gauges", decodePool({ connections: 2 }))
+      yield* Effect.flatMap(client.execute(HttpClientRequest.get(url)), (r) => r.text)
+      const stats = pools.stats("p-gauges")
+      assert.deepStrictEqual(
+        [
+          yield* gauge(ProviderPoolMetricNames.connected, "p-gauges"),
+          yield* gauge(ProviderPoolMetricNames.free, "p-gauges"),
+          yield* gauge(ProviderPoolMetricNames.pending, "p-gauges"),
+          yield* gauge(ProviderPoolMetricNames.running, "p-gauges"),
+          yield* gauge(ProviderPoolMetricNames.size, "p-gauges")
+        ],
+        [stats.connected, stats.free, stats.pending, stats.running, stats.size]
+      )
+      assert.deepStrictEqual(Object.values(ProviderPoolMetricNames), [
+        "troupe_provider_pool_connected",
+        "troupe_provider_pool_free",
+        "troupe_provider_pool_pending",
+        "troupe_provider_pool_running",
+        "troupe_provider_pool_size"
+      ])
+      assert.isUndefined(yield* gauge(ProviderPoolMetricNames.size, "p-never-used"))
+    }).pipe(Effect.provide(ProviderPools.layer()), Effect.scoped))
+
   it.effect("keepAlive false: a new connection per request (none left open)", () =>
     Effect.gen(function*() {
       const { url } = yield* server

@@ -427,6 +427,42 @@ describe("HedgeStep", () => {
     }).pipe(Effect.provide(layerFor([primary, backup], { delay: 0, budget: { percent: 100 } })))
   })
 
+  it.effect("an embedding is never hedged, even for a model hedged by default", () => {
+    const primary = new TimedProvider("primary", () => ({ ms: 0 }))
+    const backup = new TimedProvider("backup", () => ({ ms: 0 }))
+    const embeds = { primary: 0, backup: 0 }
+    const counted = (p: TimedProvider, name: "primary" | "backup"): LlmProviderShape => ({
+      ...p.provider,
+      embed: (request, options) =>
+        Effect.suspend(() => {
+          embeds[name]++
+          const embed = p.provider.embed
+          return embed === undefined
+            ? Effect.die("no embed")
+            : Effect.andThen(Effect.sleep("1 second"), embed(request, options))
+        })
+    })
+    return Effect.gen(function*() {
+      const llm = yield* Llm
+      const fiber = yield* Effect.forkChild(llm.embed({ model: "fast", input: "hello" }), { startImmediately: true })
+      yield* TestClock.adjust("1 second") // ten times the hedge delay: a generate would have been hedged
+      const result = yield* Fiber.join(fiber)
+      assert.lengthOf(result.embeddings, 1)
+      assert.deepStrictEqual(embeds, { primary: 1, backup: 0 })
+    }).pipe(Effect.provide(
+      Llm.layer.pipe(
+        Layer.provideMerge(HedgeStep.layer({ delay: 100, budget: { percent: 100 }, models: { fast: true } })),
+        Layer.provide(LlmPipeline.layerSteps({
+          cache: false,
+          retry: { jitter: 0, retries: 0 },
+          fallback: { chains: { fast: ["cheap"] } },
+          usage: { prices }
+        })),
+        withPipelineDeps([counted(primary, "primary"), counted(backup, "backup")], { extra: Costs.layerMemory() })
+      )
+    ))
+  })
+
   it.effect("an interrupted caller interrupts both legs", () => {
     const primary = new TimedProvider("primary", () => ({ ms: 1000 }))
     const backup = new TimedProvider("backup", () => ({ ms: 1000 }))

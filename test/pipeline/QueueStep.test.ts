@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer } from "effect"
+import { Effect, Exit, Fiber, Layer, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { ScriptedProvider } from "../../src/llm/index.ts"
 import type { LlmCallInput } from "../../src/pipeline/index.ts"
@@ -58,6 +58,30 @@ describe("QueueStep", () => {
       yield* TestClock.adjust("1 second")
       assert.isTrue(Exit.isSuccess(yield* Fiber.await(low)))
     }).pipe(Effect.provide(layerFor(QueueStep.layer({ queues: { primary: { concurrency: 1, capacity: 10 } } })))))
+
+  it.effect("for a stream the slot is held while it opens, not while it is read", () =>
+    Effect.gen(function*() {
+      const llm = yield* Llm
+      let parts = 0
+      // a slow reader: 10 s per part, far longer than the provider's 1 s to open the stream
+      const reader = yield* Effect.forkChild(
+        llm.stream(ask("streamed")).pipe(
+          Stream.runForEach(() => Effect.andThen(Effect.sync(() => parts++), Effect.sleep("10 seconds")))
+        ),
+        { startImmediately: true }
+      )
+      yield* Effect.repeat(Effect.yieldNow, { times: 20 })
+      yield* TestClock.adjust("1 second") // the stream is open and its first part is being read
+      assert.strictEqual(parts, 1)
+      const other = yield* Effect.forkChild(llm.generate(ask("other")), { startImmediately: true })
+      yield* Effect.repeat(Effect.yieldNow, { times: 20 })
+      yield* TestClock.adjust("1 second")
+      yield* Effect.repeat(Effect.yieldNow, { times: 20 })
+      const done = other.pollUnsafe() // the one slot was free while the stream was read
+      assert.isTrue(done !== undefined && Exit.isSuccess(done))
+      assert.isUndefined(reader.pollUnsafe())
+      yield* Fiber.interrupt(reader)
+    }).pipe(Effect.provide(layerFor(QueueStep.layer({ queues: { primary: { concurrency: 1, capacity: 1 } } })))))
 
   it.effect("options are decoded: InvalidOptions names the path", () =>
     Effect.gen(function*() {

@@ -36,6 +36,13 @@ describe("DynamicSupervisor", () => {
       assert.strictEqual(error._tag, "MaxChildren")
     }))
 
+  it.effect("DynamicSupervisor maxChildren unbounded by default: 2,000 children start", () =>
+    Effect.gen(function*() {
+      const sup = yield* DynamicSupervisor.spawn()
+      for (let i = 0; i < 2_000; i++) yield* DynamicSupervisor.startChild(sup, spec([], `c${i}`))
+      assert.strictEqual((yield* DynamicSupervisor.countChildren(sup)).active, 2_000)
+    }))
+
   it.effect("extraArguments are prepended to the child's start arguments", () =>
     Effect.gen(function*() {
       const greeter = Behaviour.make<{ call: "hello"; reply: string }>()({
