@@ -2,7 +2,9 @@
  * The audit log on PostgreSQL, beside a plain INSERT on the same server in the same run:
  * - `audit.record.postgres`: `Audit.record` (Schema decode, redaction, SHA-256 chain link, append at the next
  *   position, waiting for the store's acknowledgement), sequential in one fiber;
- * - `audit.insert.postgres.baseline`: a plain `INSERT` of the same JSON row into a table without the chain.
+ * - `audit.insert.postgres.baseline`: a plain `INSERT` of the same JSON row into a table without the chain;
+ * - `audit.record.postgres.c32` beside `audit.insert.postgres.c32`: the same from 32 concurrent fibers — one chain
+ *   serialises the entries, and the writer's group commit appends what queued meanwhile in one statement.
  * Skipped (with a message) without a server at DATABASE_URL.
  */
 import { PgClient } from "@effect/sql-pg"
@@ -27,6 +29,7 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
     return []
   }
   const OPS = 20
+  const CONCURRENT_OPS = 320
   const entry = (i: number) => ({
     tenant: "bench",
     actor: "user:bench",
@@ -68,6 +71,27 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
           }).pipe(Effect.orDie),
           note:
             "PostgreSQL: Audit.record (decode, redact, SHA-256 link, append at the next position, acknowledged), sequential"
+        },
+        {
+          id: "audit.insert.postgres.c32",
+          ops: CONCURRENT_OPS,
+          batch: Effect.forEach(
+            Array.from({ length: CONCURRENT_OPS }, () => 0),
+            () => sql.unsafe(`INSERT INTO "${schema}".plain (record) VALUES ($1::jsonb)`, [JSON.stringify(entry(n++))]),
+            { concurrency: 32, discard: true }
+          ).pipe(Effect.orDie),
+          note: "PostgreSQL: plain INSERTs of one JSON row from 32 concurrent fibers (the client's pool), cost per row"
+        },
+        {
+          id: "audit.record.postgres.c32",
+          ops: CONCURRENT_OPS,
+          baseline: "audit.insert.postgres.c32",
+          batch: Effect.forEach(Array.from({ length: CONCURRENT_OPS }, () => 0), () => audit.record(entry(n++)), {
+            concurrency: 32,
+            discard: true
+          }).pipe(Effect.orDie),
+          note:
+            "PostgreSQL: Audit.record from 32 concurrent fibers, each acknowledged once durable; one chain, so entries are appended in batches (group commit), cost per entry"
         }
       ]
       return batches

@@ -52,11 +52,12 @@
  *   `troupe.audit.recorded` (measurements `count`, `seq`; metadata `tenant`, `action`, `status` only — the actor,
  *   resource and metadata stay in the log).
  *
- * Reuses node:crypto's SHA-256 and Effect's `Semaphore`; the chain is hand-rolled (internal/AuditChain.ts).
+ * Reuses node:crypto's SHA-256 and Effect's `Deferred`; the chain and the group-commit writer are hand-rolled
+ * (internal/AuditChain.ts, internal/AuditWriter.ts): effect has no append-only chained log.
  *
  * @since 0.1.0
  */
-import { Clock, Context, Effect, Layer, Option, Schema, Semaphore } from "effect"
+import { Clock, Context, Effect, Layer, Option, Schema } from "effect"
 import { detectPii } from "../guard/PiiDetector.ts"
 import { maskSecrets } from "../guard/SecretDetector.ts"
 import { replaceSpans } from "../guard/Verdict.ts"
@@ -236,7 +237,6 @@ const build = (
       })
     const writer = makeAuditWriter({
       store,
-      lock: yield* Semaphore.make(1),
       maxBatch: batching.maxBatch,
       maxPending: batching.maxPending,
       afterAppend

@@ -1,11 +1,11 @@
 /**
  * The audit log's writer: group commit over an `AuditStore`. Rules:
  *
- * - **Entries are written in batches**: each entry waits in a bounded queue (`maxPending`, default 10,000) and the
- *   writer holding the lock takes everything queued (at most `maxBatch`, default 500) and appends it with one
- *   `appendAll` — one store round trip for a whole burst of concurrent entries. No background fiber: whoever waits
- *   for the lock next writes what queued meanwhile (a durable `record` waits for its own batch; a `submit` starts a
- *   detached flush).
+ * - **Entries are written in batches**: each entry waits in a bounded queue (`maxPending`, default 10,000). One
+ *   writer fiber at a time — started (detached) by the first entry queued while none runs — takes everything queued
+ *   (at most `maxBatch`, default 500), appends it with one `appendAll`, and goes on with what queued meanwhile until
+ *   the queue is empty: one store round trip per burst of concurrent entries (group commit). Callers only wait for
+ *   their own entry, so an interrupted caller never stops the writer nor loses an entry already queued.
  * - **Acknowledged means durable**: a waiter's `Deferred` completes only after its batch's `appendAll` (and the
  *   checkpoints the batch crosses) returned; a store failure fails the waiters of that batch, and the entries of
  *   callers that did not wait (`submit`) go back to the front of the queue for the next flush — a crash loses only
@@ -16,7 +16,7 @@
  *
  * @internal
  */
-import { Deferred, Effect, Option, type Semaphore } from "effect"
+import { Deferred, Effect, Option } from "effect"
 import { type AuditRecord, GENESIS_HASH } from "../AuditEntry.ts"
 import type { AuditStoreShape } from "../AuditStore.ts"
 import { IdentityStoreError, StoreFull } from "../IdentityError.ts"
@@ -38,7 +38,6 @@ const MAX_CONFLICTS = 100
 
 export interface AuditWriterOptions {
   readonly store: AuditStoreShape
-  readonly lock: Semaphore.Semaphore
   readonly maxBatch: number
   readonly maxPending: number
   /** Runs after a batch is appended, before its waiters are told (telemetry, checkpoints); its failure fails them. */
@@ -46,7 +45,7 @@ export interface AuditWriterOptions {
 }
 
 export const makeAuditWriter = (options: AuditWriterOptions) => {
-  const { lock, maxBatch, maxPending, store } = options
+  const { maxBatch, maxPending, store } = options
   const pending: Array<Pending> = []
   // the head this process knows: loaded from the store on first use, dropped after a failed or conflicting append
   let head: Option.Option<{ readonly seq: number; readonly hash: string }> | undefined
@@ -86,7 +85,8 @@ export const makeAuditWriter = (options: AuditWriterOptions) => {
       })
     })
 
-  const write = (batch: ReadonlyArray<Pending>): Effect.Effect<void> =>
+  /** Appends `batch`; `true` when it was written, `false` when it failed (its waiters were told). */
+  const write = (batch: ReadonlyArray<Pending>): Effect.Effect<boolean> =>
     Effect.gen(function*() {
       for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
         const from = yield* loadHead
@@ -107,22 +107,41 @@ export const makeAuditWriter = (options: AuditWriterOptions) => {
             discard: true
           }
         )
-        return
+        return true
       }
       return yield* new IdentityStoreError({
         operation: "append",
         message: `${MAX_CONFLICTS} conflicting appends in a row: too many concurrent writers`
       })
-    }).pipe(Effect.catch((error: WriteError) => fail(batch, error)))
+    }).pipe(Effect.catch((error: WriteError) => Effect.as(fail(batch, error), false)))
 
-  /**
-   * Writes one batch of what is queued (under the lock). Every queued entry comes with one flush (its `record`
-   * runs one, its `submit` forks one), so there are always at least as many flushes as batches to write.
-   */
-  const flush: Effect.Effect<void> = lock.withPermit(Effect.suspend(() => {
-    if (pending.length === 0) return Effect.void
-    return write(pending.splice(0, maxBatch))
-  }))
+  let writing = false
+  /** `flush` callers waiting for the writer to stop. */
+  const idle: Array<Deferred.Deferred<void>> = []
+  const stop: Effect.Effect<void> = Effect.suspend(() => {
+    writing = false
+    const told = Effect.forEach(idle.splice(0), (d) => Deferred.succeed(d, undefined), { discard: true })
+    // a caller waiting for an entry queued while a failed batch was being reported gets a writer of its own
+    return pending.some((p) => p.done !== undefined) ? Effect.andThen(told, kick) : told
+  })
+  /** The writer: batch after batch until the queue is empty, or until a batch fails (the rest waits for the next). */
+  const loop: Effect.Effect<void> = Effect.suspend(function step(): Effect.Effect<void> {
+    if (pending.length === 0) return stop
+    return Effect.flatMap(write(pending.splice(0, maxBatch)), (ok) => (ok ? step() : stop))
+  })
+  const kick: Effect.Effect<void> = Effect.suspend(() => {
+    if (writing) return Effect.void
+    writing = true
+    return Effect.asVoid(Effect.forkDetach(loop))
+  })
+  /** Writes what is queued now and waits until the writer stops; never fails. */
+  const flush: Effect.Effect<void> = Effect.suspend(() => {
+    if (!writing && pending.length === 0) return Effect.void
+    return Effect.flatMap(Deferred.make<void>(), (done) => {
+      idle.push(done)
+      return Effect.andThen(kick, Deferred.await(done))
+    })
+  })
 
   const full = () => new StoreFull({ store: "audit-queue", capacity: maxPending })
 
@@ -133,15 +152,15 @@ export const makeAuditWriter = (options: AuditWriterOptions) => {
         if (pending.length >= maxPending) return Effect.fail(full())
         return Effect.flatMap(Deferred.make<AuditRecord, WriteError>(), (done) => {
           pending.push({ body, done })
-          return Effect.andThen(flush, Deferred.await(done))
+          return Effect.andThen(kick, Deferred.await(done))
         })
       }),
-    /** Queues `body` and starts a detached flush; fails `StoreFull` when the queue is full. */
+    /** Queues `body` (the writer is started when none runs); fails `StoreFull` when the queue is full. */
     submit: (body: AuditBody): Effect.Effect<void, StoreFull> =>
       Effect.suspend(() => {
         if (pending.length >= maxPending) return Effect.fail(full())
         pending.push({ body, done: undefined })
-        return Effect.asVoid(Effect.forkDetach(flush))
+        return kick
       }),
     /** Writes everything queued now (e.g. before shutting down). */
     flush,
