@@ -60,23 +60,25 @@ export const periodEnd = (period: CostPeriod, start: number): number => {
   return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1)
 }
 
+/** The dimension values of a record in the canonical order (the string dimensions, then the boolean ones), `null` for an absent one. */
+export const dimensionValues = (e: CostDimensions): Array<string | boolean | null> => [
+  e.tenant ?? null,
+  e.principal ?? null,
+  e.key ?? null,
+  e.project ?? null,
+  e.agent ?? null,
+  e.model ?? null,
+  e.provider ?? null,
+  e.cached ?? null,
+  e.hedge ?? null,
+  e.routed ?? null
+]
+
 /**
- * The canonical field of a record's dimensions: a JSON array of the values in the canonical order, `null` for an
- * absent one (so `cached: false` and an absent `cached` are distinct rows). Any string round-trips.
+ * The canonical field of a record's dimensions: a JSON array of `dimensionValues` (so `cached: false` and an absent
+ * `cached` are distinct rows). Any string round-trips.
  */
-export const rowField = (e: CostDimensions): string =>
-  JSON.stringify([
-    e.tenant ?? null,
-    e.principal ?? null,
-    e.key ?? null,
-    e.project ?? null,
-    e.agent ?? null,
-    e.model ?? null,
-    e.provider ?? null,
-    e.cached ?? null,
-    e.hedge ?? null,
-    e.routed ?? null
-  ])
+export const rowField = (e: CostDimensions): string => JSON.stringify(dimensionValues(e))
 
 /** The field of the row past a bucket's row bound, where the rest fold (every dimension absent). */
 export const OVERFLOW_FIELD = "overflow"

@@ -16,7 +16,7 @@ import { Effect } from "effect"
 import type { SqlClient } from "effect/sql"
 import { CostsStoreError } from "../CostsError.ts"
 import type { CostsStoreShape, CostTotal } from "./CostsStore.ts"
-import { dimsOfField, periodStart, rowField } from "./CostsStore.ts"
+import { dimensionValues, dimsOfField, periodStart, rowField } from "./CostsStore.ts"
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/
 
@@ -52,35 +52,28 @@ export const makePostgresCostsStore = (
         `cost double precision NOT NULL, count bigint NOT NULL, PRIMARY KEY (period, start, dims))`
     )
     yield* init(`ALTER TABLE ${rollups} ADD COLUMN IF NOT EXISTS saved double precision NOT NULL DEFAULT 0`)
+    // $1 the time, $2…$11 the dimension values in the canonical order (`dimensionValues`), $12 the cost, $13…$15 the
+    // hour, day and month starts, $16 the canonical row field, $17 what was saved
     const record =
-      `WITH r AS (INSERT INTO ${rows} (at, tenant, principal, key, project, agent, model, provider, cached, hedge, cost, ` +
-      `routed, saved) VALUES ($1::bigint, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, ` +
-      `$9::boolean, $10::boolean, $11::double precision, $16::boolean, $17::double precision)) ` +
+      `WITH r AS (INSERT INTO ${rows} (at, tenant, principal, key, project, agent, model, provider, cached, hedge, ` +
+      `routed, cost, saved) VALUES ($1::bigint, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, ` +
+      `$9::boolean, $10::boolean, $11::boolean, $12::double precision, $17::double precision)) ` +
       `INSERT INTO ${rollups} AS u (period, start, dims, cost, count, saved) VALUES ` +
-      `('hour', $12::bigint, $15::text, $11::double precision, 1, $17::double precision), ` +
-      `('day', $13::bigint, $15::text, $11::double precision, 1, $17::double precision), ` +
-      `('month', $14::bigint, $15::text, $11::double precision, 1, $17::double precision) ` +
+      `('hour', $13::bigint, $16::text, $12::double precision, 1, $17::double precision), ` +
+      `('day', $14::bigint, $16::text, $12::double precision, 1, $17::double precision), ` +
+      `('month', $15::bigint, $16::text, $12::double precision, 1, $17::double precision) ` +
       `ON CONFLICT (period, start, dims) DO UPDATE SET cost = u.cost + EXCLUDED.cost, count = u.count + 1, ` +
       `saved = u.saved + EXCLUDED.saved`
     const shape: CostsStoreShape = {
       add: (e, now) =>
         sql.unsafe(record, [
           now,
-          e.tenant ?? null,
-          e.principal ?? null,
-          e.key ?? null,
-          e.project ?? null,
-          e.agent ?? null,
-          e.model ?? null,
-          e.provider ?? null,
-          e.cached ?? null,
-          e.hedge ?? null,
+          ...dimensionValues(e),
           e.cost,
           periodStart("hour", now),
           periodStart("day", now),
           periodStart("month", now),
           rowField(e),
-          e.routed ?? null,
           e.saved ?? 0
         ]).pipe(Effect.asVoid, Effect.mapError(storeError("record"))),
       rows: (period, start) =>
