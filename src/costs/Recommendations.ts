@@ -28,6 +28,7 @@
 import { Context, Effect, Layer, Option, Schema } from "effect"
 import type { BudgetStoreError } from "../budget/BudgetError.ts"
 import { Budgets } from "../budget/Budgets.ts"
+import { LruMap } from "../internal/LruMap.ts"
 import type { InvalidOptions } from "../runtime/index.ts"
 import * as Options from "../runtime/internal/Options.ts"
 import { Costs } from "./Costs.ts"
@@ -160,17 +161,6 @@ interface PairRow {
 }
 
 const validCost = (u: unknown): u is number => typeof u === "number" && Number.isFinite(u) && u >= 0
-/** Moves `key` to the most recent end of `map` (a Map iterates in insertion order), dropping the oldest past `max`. */
-const touch = <V>(map: Map<string, V>, key: string, value: V, max: number): void => {
-  map.delete(key)
-  map.set(key, value)
-  while (map.size > max) {
-    const oldest = map.keys().next()
-    if (oldest.done === true) break
-    map.delete(oldest.value)
-  }
-}
-
 const dimensions = ["key", "principal", "tenant"] as const
 
 /**
@@ -191,8 +181,8 @@ export const make = (
       const minSamples = o.minSamples ?? 20
       const minAgreement = o.minAgreement ?? 0.9
       const nearAt = o.nearAt ?? 0.8
-      const prompts = new Map<string, PromptRow>()
-      const pairs = new Map<string, PairRow>()
+      const prompts = new LruMap<string, PromptRow>(maxPrompts)
+      const pairs = new LruMap<string, PairRow>(maxPairs)
 
       const observe = (sample: RecommendationSample): void => {
         if (typeof sample !== "object" || sample === null) return
@@ -207,7 +197,7 @@ export const make = (
             row.costCount++
           }
         }
-        touch(prompts, hash, row, maxPrompts)
+        prompts.set(hash, row)
       }
 
       const judged = (verdict: JudgeVerdict): void => {
@@ -221,7 +211,7 @@ export const make = (
         if (agree) row.agreed++
         row.modelCost += modelCost
         row.siblingCost += siblingCost
-        touch(pairs, key, row, maxPairs)
+        pairs.set(key, row)
       }
 
       const cacheAdvice = (): Array<EnableCacheRecommendation> => {

@@ -18,7 +18,7 @@
 import { Context, Effect, Exit, Layer } from "effect"
 import type { ModelLookupError, ModelParams, ResolvedModel } from "../config/index.ts"
 import { ConfigStore, InvalidModelSpec } from "../config/index.ts"
-import { LruMap } from "./internal/LruMap.ts"
+import { LruMap } from "../internal/LruMap.ts"
 import type { CallKind, Target } from "./Target.ts"
 
 /** The service interface. */

@@ -26,7 +26,7 @@ import type { RateLimitStoreError } from "../ratelimit/index.ts"
 import { DEFAULT_TOKENS_POLICY, RateLimiter, RateLimitKey } from "../ratelimit/index.ts"
 import type { RateLimited as LimiterRefusal } from "../ratelimit/index.ts"
 import type { CheckError } from "../ratelimit/index.ts"
-import { LruMap } from "./internal/LruMap.ts"
+import { LruMap } from "../internal/LruMap.ts"
 import { invalidOptions, InvalidPipelineOptions, RateLimitRefused } from "./PipelineError.ts"
 import type { CallContext, Target } from "./Target.ts"
 

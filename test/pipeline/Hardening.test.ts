@@ -23,7 +23,7 @@ import {
   StreamLimitExceeded
 } from "../../src/pipeline/index.ts"
 import { MAX_MODEL_LABELS } from "../../src/pipeline/internal/LlmTracking.ts"
-import { LruMap } from "../../src/pipeline/internal/LruMap.ts"
+import { LruMap } from "../../src/internal/LruMap.ts"
 import { RateLimiter } from "../../src/ratelimit/index.ts"
 import { TelemetryHub } from "../../src/telemetry/index.ts"
 import { FakeProviderServer } from "../llm/support/FakeProviderServer.ts"

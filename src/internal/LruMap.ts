@@ -1,6 +1,7 @@
 /**
  * `LruMap`: a `Map` with a capacity that evicts the least recently used entry — the bound of the pipeline's
- * per-model tables (resolved targets, rate-limit keys), which any caller naming `provider:<anything>` grows.
+ * per-model tables (resolved targets, rate-limit keys), which any caller naming `provider:<anything>` grows, and of
+ * the recommendations' prompt and model-pair tables.
  *
  * A `get` hit moves the entry to the most recent end (delete + set: `Map` keeps insertion order), a `set` past the
  * capacity drops the oldest. Hand-rolled: effect has no synchronous LRU map (its `Cache` is effectful and per-key
@@ -41,6 +42,11 @@ export class LruMap<K, V> {
       const oldest = this.map.keys().next()
       if (oldest.done !== true) this.map.delete(oldest.value)
     }
+  }
+
+  /** The values, least recently used first. */
+  values(): IterableIterator<V> {
+    return this.map.values()
   }
 
   delete(key: K): boolean {
