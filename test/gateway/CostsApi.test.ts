@@ -133,6 +133,10 @@ describe("costs admin API", () => {
         expect(b.status).toBeLessThan(500)
         const c = await fetch(`${url}/costs/recommendations?${new URLSearchParams({ period })}`, { headers: admin })
         expect(c.status).toBeLessThan(500)
+        const d = await fetch(`${url}/costs/savings?${new URLSearchParams({ period, tenant: groupBy })}`, {
+          headers: admin
+        })
+        expect(d.status).toBeLessThan(500)
       }),
       { numRuns: 40 }
     )
