@@ -21,12 +21,12 @@
  */
 import { Context, Duration, Effect, Layer, Redacted, Schema } from "effect"
 import { dual } from "effect/Function"
+import { LruMap } from "../internal/LruMap.ts"
 import { TokenCounter } from "../llm/Tokenizer.ts"
 import type { RateLimitStoreError } from "../ratelimit/index.ts"
 import { DEFAULT_TOKENS_POLICY, RateLimiter, RateLimitKey } from "../ratelimit/index.ts"
 import type { RateLimited as LimiterRefusal } from "../ratelimit/index.ts"
 import type { CheckError } from "../ratelimit/index.ts"
-import { LruMap } from "../internal/LruMap.ts"
 import { invalidOptions, InvalidPipelineOptions, RateLimitRefused } from "./PipelineError.ts"
 import type { CallContext, Target } from "./Target.ts"
 
