@@ -19,8 +19,9 @@
  * - a permission `p` not granted is still granted on a route with a `{user}` path parameter when the roles grant
  *   `p:own` and the parameter is the caller's own principal (`usage:view:own`: one's own usage);
  * - otherwise the request is refused with 403 (OpenAI error format, `code: "permission_denied"`), audited as
- *   `access.denied` (`denied`; the route and the permission in the metadata) — an audit failure never turns the
- *   refusal into a 500;
+ *   `access.denied` (`denied`; the route and the permission in the metadata; for an issued key's caller — a
+ *   principal and a tenant — the principal is the entry's `subject`, so its personal fields are sealed under that
+ *   principal's data key and `Privacy.erase` shreds them) — an audit failure never turns the refusal into a 500;
  * - `public` routes pass; a route without metadata (the extra routes of `GatewayOptions.routes`, which reuse
  *   `ApiAuth`) requires `agent:use:*` behind `ApiAuth` and `gateway:admin` behind `AdminAuth`: unannotated is
  *   closed, never open.
@@ -154,7 +155,9 @@ const guard = (
         status: "denied",
         ...(ip !== undefined && ip !== "" ? { ip: ip.slice(0, 64) } : {}),
         ...(userAgent !== undefined && userAgent !== "" ? { userAgent: userAgent.slice(0, 512) } : {}),
-        metadata: { route: route.slice(0, 256), permission, roles: roles.join(",").slice(0, 256) }
+        metadata: { route: route.slice(0, 256), permission, roles: roles.join(",").slice(0, 256) },
+        // an issued key's caller: its principal is the entry's subject (sealed per subject, erasable)
+        ...(caller.principal !== undefined && caller.tenant !== undefined ? { subject: caller.principal } : {})
       }).pipe(Effect.ignore)
     }
     return errorResponse(

@@ -13,9 +13,13 @@
  *   (missing, malformed, unknown key) is recorded under the tenant `_`. **The route's audit policy says whether the
  *   request waits for durability** (`auditPolicy`): by default an admin request proceeds only once its decision is
  *   durable in the log (`Audit.record`), an API request as soon as it is queued for the next batch
- *   (`Audit.submit`). A decision about a validated key names the key's principal as the entry's `subject`, so with
- *   a `SubjectKeys` store its IP, user agent and metadata are sealed under that principal's data key and
- *   `Privacy.erase` can shred them (Audit.ts);
+ *   (`Audit.submit`). **A decision about a key whose owner is known names its principal as the entry's
+ *   `subject`** — an accepted key, a key refused for a missing scope, a block or a rate limit, and an expired or
+ *   revoked key (its secret matched, so the owner is known) — so with a `SubjectKeys` store its IP, user agent and
+ *   metadata are sealed under that principal's data key and `Privacy.erase` can shred them (Audit.ts). A refusal
+ *   whose owner is unknown (missing, malformed or unknown key, a blocked IP before any key is read) has no subject:
+ *   nothing ties it to a principal, so its IP and user agent stay readable (they are what abuse detection and an
+ *   incident review need) and erasure cannot find them;
  * - a store failure is a 503, never a pass;
  * - with an `Abuse` detector given, a request from a blocked IP, or with a blocked key or principal, is refused
  *   with 403 (`blocked`) and a `retry-after` (seconds until the block ends), audited with the reason `blocked`;
@@ -154,9 +158,9 @@ export const make = (options: GatewayKeyAuthOptions) => {
             ...(subject !== undefined ? { subject } : {})
           }).pipe(Effect.ignore)
       const abuse = options.abuse
-      const blocked = (block: Block, actor: string, tenant: string) =>
+      const blocked = (block: Block, actor: string, tenant: string, subject?: string) =>
         Effect.gen(function*() {
-          yield* record("denied", actor, tenant, "blocked")
+          yield* record("denied", actor, tenant, "blocked", subject)
           const now = yield* Clock.currentTimeMillis
           return errorResponse(
             httpError(403, "permission_denied", "Access is temporarily blocked.", { code: "blocked" }),
@@ -177,7 +181,8 @@ export const make = (options: GatewayKeyAuthOptions) => {
           "denied",
           error.keyId === undefined ? "anonymous" : `key:${error.keyId}`,
           error.tenant ?? "_",
-          error.reason
+          error.reason,
+          error.tenant !== undefined ? error.principal : undefined
         )
         if (abuse !== undefined) yield* abuse.signal("auth_failure", { ip, key: error.keyId })
         return unauthorized(messages[error.reason])
@@ -185,10 +190,14 @@ export const make = (options: GatewayKeyAuthOptions) => {
       const valid: ValidatedKey = result.success
       if (abuse !== undefined) {
         const byKey = yield* abuse.check({ key: valid.keyId, principal: `${valid.tenant}/${valid.principal.id}` })
-        if (Option.isSome(byKey)) return yield* blocked(byKey.value, `key:${valid.keyId}`, valid.tenant)
+        if (Option.isSome(byKey)) {
+          return yield* blocked(byKey.value, `key:${valid.keyId}`, valid.tenant, valid.principal.id)
+        }
       }
       const roles = rolesOfScopes(valid.scopes, options.scopeRoles)
-      if (!hasScope(valid.scopes, scope) && !valid.scopes.some((s) => s.startsWith("role:"))) {
+      if (
+        !hasScope(valid.scopes, scope) && !valid.scopes.some((s) => s.startsWith("role:"))
+      ) {
         yield* record("denied", `key:${valid.keyId}`, valid.tenant, `missing scope ${scope}`, valid.principal.id)
         return errorResponse(
           httpError(403, "permission_denied", `This key lacks the scope ${scope}.`, { code: "forbidden" })
@@ -202,7 +211,9 @@ export const make = (options: GatewayKeyAuthOptions) => {
           if (!registered.has(name)) {
             const set = yield* Effect.result(limiter.setPolicy(name, valid.limits.value))
             if (set._tag === "Success") {
-              if (registered.size >= 100_000) registered.clear()
+              if (registered.size >= 100_000) {
+                registered.clear()
+              }
               registered.add(name)
             }
           }

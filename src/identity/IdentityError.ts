@@ -43,7 +43,12 @@ export class KeyRejected extends Schema.TaggedError<KeyRejected>()("KeyRejected"
   /** The public key id when the key was well-formed (never the secret). */
   keyId: Schema.optionalKey(Schema.String),
   /** The key's tenant, for `expired` and `revoked` only (the secret matched, so the owner is known). */
-  tenant: Schema.optionalKey(Schema.String)
+  tenant: Schema.optionalKey(Schema.String),
+  /**
+   * The key's principal id, for `expired` and `revoked` only (as `tenant`): the gateway names it as the audit
+   * entry's `subject`. Never in the message or an HTTP body.
+   */
+  principal: Schema.optionalKey(Schema.String)
 }) {
   override get message(): string {
     return `API key rejected: ${this.reason}`

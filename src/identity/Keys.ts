@@ -241,10 +241,20 @@ export const make = (options: KeysOptions): Effect.Effect<KeysShape, never, KeyS
         cache?.set(hash, record, now)
       }
       if (record.revokedAt !== undefined && record.revokedAt <= now) {
-        return yield* new KeyRejected({ reason: "revoked", keyId: id, tenant: record.tenant })
+        return yield* new KeyRejected({
+          reason: "revoked",
+          keyId: id,
+          tenant: record.tenant,
+          principal: record.principal.id
+        })
       }
       if (record.expiresAt !== undefined && record.expiresAt <= now) {
-        return yield* new KeyRejected({ reason: "expired", keyId: id })
+        return yield* new KeyRejected({
+          reason: "expired",
+          keyId: id,
+          tenant: record.tenant,
+          principal: record.principal.id
+        })
       }
       return {
         keyId: id,

@@ -89,6 +89,46 @@ describe("PrivacyApi (POST /admin/privacy/erase)", () => {
     expect((again.body["items"] as Array<{ count: number }>).map((i) => i.count)).toEqual([0, 0, 0, 0])
   })
 
+  it("a decision about a key whose owner is known names its principal as the subject: expired, revoked and RBAC-denied keys' entries are erased with it", async () => {
+    const create = (scopes: Array<string>, extra: { expiresAt?: number } = {}) =>
+      Effect.runPromise(
+        keys.create({ principal: { kind: "user", id: "erin", tenant: "acme" }, name: "e", scopes, ...extra })
+      )
+    const expired = Redacted.value((await create(["gateway:use"], { expiresAt: 1 })).key)
+    const revokedKey = await create(["gateway:use"])
+    await Effect.runPromise(keys.revoke("acme", revokedKey.id))
+    const viewerKey = Redacted.value((await create(["role:viewer"])).key)
+    const hit = (key: string, ua: string) =>
+      fetch(`${gw.url}/v1/models`, { headers: { "x-api-key": key, "user-agent": ua } })
+    expect((await hit(expired, "erin-expired-ua")).status).toBe(401)
+    expect((await hit(Redacted.value(revokedKey.key), "erin-revoked-ua")).status).toBe(401)
+    expect((await erase({ tenant: "acme", principal: "zed" }, viewerKey)).status).toBe(403) // RBAC: no data:erase
+    await Effect.runPromise(audit.flush)
+    const before = JSON.stringify(await Effect.runPromise(audit.query({ tenant: "acme" })))
+    expect(before).toContain("erin-expired-ua")
+    expect(before).toContain("erin-revoked-ua")
+    const res = await erase({ tenant: "acme", principal: "erin" })
+    expect(res.status).toBe(200)
+    const entries = await Effect.runPromise(audit.query({ tenant: "acme" }))
+    const after = JSON.stringify(entries)
+    expect(after).not.toContain("erin-expired-ua")
+    expect(after).not.toContain("erin-revoked-ua")
+    const denial = entries.filter((e) => e.action === "access.denied" && e.resource.includes("/admin/privacy/erase"))
+    expect(denial.length).toBeGreaterThan(0)
+    expect(denial.every((e) => e.metadata === ERASED || JSON.stringify(e.metadata).includes(ERASED))).toBe(true)
+    expect((await Effect.runPromise(audit.verify()))._tag).toBe("Intact")
+  })
+
+  it("a refusal whose owner is unknown has no subject: its user agent stays readable after any erasure", async () => {
+    const real = await issue("acme", "yves", ["gateway:use"])
+    const forged = real.slice(0, -1) + (real.endsWith("A") ? "B" : "A") // a wrong secret: `unknown`, owner unknown
+    await fetch(`${gw.url}/v1/models`, { headers: { "x-api-key": forged, "user-agent": "nobody-ua" } })
+    await erase({ tenant: "acme", principal: "erin" })
+    await Effect.runPromise(audit.flush)
+    const unknown = await Effect.runPromise(audit.query({ tenant: "_" }))
+    expect(unknown.some((e) => e.userAgent === "nobody-ua")).toBe(true)
+  })
+
   it("erase without data:erase is a 403 permission_denied", async () => {
     const res = await erase({ tenant: "acme", principal: "dave" }, viewer)
     expect(res.status).toBe(403)
