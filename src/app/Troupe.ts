@@ -6,8 +6,8 @@
  * is started as a subtree, in dependency order:
  *
  *   Lifecycle → root supervisor → TelemetryHub (+ lifecycle bridge) → ConfigStore → RateLimiter (+ live policies
- *   from config) → Cache → providers → LLM pipeline (`Llm`) → ConversationMemory → Bus, directive executors and
- *   AgentServer.
+ *   from config) → Cache → SubjectIndex → providers → LLM pipeline (`Llm`) → ConversationMemory → Bus, directive
+ *   executors and AgentServer.
  *
  * Each layer is built with everything before it in context, so services find the hub (events), the root (their
  * supervisors become its children) and their dependencies. Releasing the layer closes them in reverse order, and
@@ -17,6 +17,10 @@
  * to the offline scripted model for providers without a key; with `redis` it puts the rate limiter, the cache's
  * L2, conversation memory and the LLM circuit breakers in Redis. `layerTest(options)` is everything in memory with a scripted model, no
  * process environment and no network: suited to `TestClock` tests.
+ *
+ * Personal data stays erasable: the layer provides an in-process, bounded `SubjectIndex` (100,000 links), so the
+ * response cache links what it stores for a call made for a subject (`options.tenant` + `options.subject`) and a
+ * `Privacy` built over this context finds those entries and the linked conversations.
  *
  * Secrets never reach a log line: the layer installs `maskingLoggerLayer` under everything, which wraps every logger
  * of the context it is built in (the default one, or the application's) so that each message is masked, and the
@@ -42,6 +46,7 @@ import {
 import { Costs, Recommendations, type RecommendationsOptions } from "../costs/index.ts"
 import { DeadLetters } from "../dlq/index.ts"
 import { maskingLoggerLayer } from "../guard/SecretDetector.ts"
+import { SubjectIndex } from "../identity/SubjectIndex.ts"
 import type { ScriptedOptions } from "../llm/index.ts"
 import { ProviderPools } from "../llm/ProviderPools.ts"
 import {
@@ -144,6 +149,7 @@ export type Services =
   | RateLimiter
   | RateLimiterConfigSync
   | Cache
+  | SubjectIndex
   | ProviderRegistry
   | Llm
   | ConversationMemory
@@ -365,6 +371,7 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
   const full = agents.pipe(
     Layer.provideMerge(memory),
     Layer.provideMerge(llm),
+    Layer.provideMerge(SubjectIndex.layerMemory()),
     Layer.provideMerge(cache),
     Layer.provideMerge(rateLimiter),
     Layer.provideMerge(config),

@@ -18,11 +18,14 @@
  *   process's cache may accept it for its `ttl`, 5 s by default) and then deleted (`KeyStore.remove`): its
  *   principal and name go with the record, and presenting it afterwards is `unknown`;
  * - **memory**: the conversations linked to the subject in the `SubjectIndex` are cleared from `ConversationMemory`
- *   (conversation ids are chosen by the caller and do not name their owner, so only linked ones can be found);
- * - **cache**: the cache keys linked to the subject in the `SubjectIndex` are deleted from the `Cache`. The LLM
- *   pipeline's response-cache entries cannot be found: their keys are SHA-256 hashes of the request, partitioned by
- *   tenant and not by user, so no entry can be attributed to one principal; they expire with their TTL (or a
- *   tenant-wide `Cache.clear`). The report says so in the cache item's `note`;
+ *   (conversation ids are chosen by the caller and do not name their owner, so only linked ones can be found; the
+ *   gateway's agent routes link the caller's principal to the agent's conversation on every turn);
+ * - **cache**: the cache keys linked to the subject in the `SubjectIndex` are deleted from the `Cache`. The response
+ *   cache links each entry it stores or serves for a call made for a subject (`options.tenant` + `options.subject`,
+ *   which the gateway sets for an issued key's principal), so those are found, a shared entry by either subject.
+ *   An entry of a call made without a subject (embedded use without `subject`, an agent's own model calls) has a key
+ *   that is a SHA-256 of the request, partitioned by tenant and not by user: it cannot be attributed and expires
+ *   with its TTL (or a tenant-wide `Cache.clear`). The report says so in the cache item's `note`;
  * - then the subject's `SubjectIndex` links are forgotten, and the erasure itself is audited: `privacy.erase`
  *   (`success`), actor `input.actor` (default `system:privacy`), resource `subject:<ref>` where `ref` is the first
  *   32 hex digits of SHA-256("troupe-privacy\n" + tenant + "\n" + principal) — a pseudonym, so the log proves that
@@ -116,8 +119,9 @@ export const subjectRef = (tenant: string, principal: string): string =>
   createHash("sha256").update(`troupe-privacy\n${tenant}\n${principal}`).digest("hex").slice(0, 32)
 
 /** The cache's limit, in every report's cache item. */
-export const CACHE_NOTE = "response-cache entries are keyed by a SHA-256 of the request and partitioned by tenant, " +
-  "not by user: they cannot be attributed to a subject and expire with their TTL; only cache keys linked in the " +
+export const CACHE_NOTE = "response-cache entries of calls made for the subject (options.subject) are linked and " +
+  "deleted; entries of calls made without a subject are keyed by a SHA-256 of the request and partitioned by " +
+  "tenant, not by user: they cannot be attributed and expire with their TTL; only cache keys linked in the " +
   "SubjectIndex are deleted"
 
 const MAX_AUDIT_SCAN = 10_000_000

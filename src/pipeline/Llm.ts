@@ -547,7 +547,7 @@ const make = Effect.gen(function*() {
           const finish = { ...part, meta: metaOf(context, targets, response ?? { ...part, text: "", toolCalls: [] }) }
           const stored = key === undefined || response === undefined
             ? Effect.succeed(finish)
-            : Effect.as(cacheStep.store(key, response), finish)
+            : Effect.as(cacheStep.store(key, response, context), finish)
           const recorded = response === undefined
             ? stored
             : Effect.andThen(recordCost(context, targets, { ...response, meta: finish.meta }), stored)

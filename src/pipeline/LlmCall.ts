@@ -78,6 +78,12 @@ export const LlmCallOptions = Schema.Struct({
   timeout: Schema.optionalKey(CallTimeout),
   /** The end user (telemetry metadata). */
   user: Schema.optionalKey(NonEmptyString),
+  /**
+   * The principal the call is made for (the gateway sets an issued key's principal): with `tenant`, the response
+   * cache links the entries it stores or serves for this call to that subject in the `SubjectIndex`, so
+   * `Privacy.erase` deletes them. Not part of the cache key (subjects of one tenant share answers).
+   */
+  subject: Schema.optionalKey(NonEmptyString),
   /** The tenant: telemetry metadata, and a response-cache partition (tenants never share cached answers). */
   tenant: Schema.optionalKey(NonEmptyString),
   /** The agent making the call (the GenAI `gen_ai.agent.name` attribute). */
@@ -141,6 +147,7 @@ const optionKeys = new Set([
   "cache",
   "timeout",
   "user",
+  "subject",
   "tenant",
   "agent",
   "apiKey",
@@ -192,6 +199,7 @@ const optionsOk = (o: unknown): boolean => {
   const timeout = o.timeout
   if (timeout !== undefined && !(typeof timeout === "number" && Number.isFinite(timeout) && timeout > 0)) return false
   if (!absentOrNonEmpty(o.user) || !absentOrNonEmpty(o.tenant) || !absentOrNonEmpty(o.agent)) return false
+  if (!absentOrNonEmpty(o.subject)) return false
   const apiKey = o.apiKey
   if (
     apiKey !== undefined &&

@@ -10,6 +10,15 @@
  * stand-in answers under the provider name `scripted` (see `ProviderRegistry`), so its answers never share a key
  * with the real provider's.
  *
+ * **Cached answers are erasable per subject**: with a `SubjectIndex` in the layer's context, each entry stored or
+ * served for a call made for a subject (`options.tenant` and `options.subject`; the gateway sets both for an issued
+ * key's principal) is linked to that subject first, so `Privacy.erase` deletes it. An entry shared by two subjects
+ * (the same request from both) is linked to each and erased by either. When the link cannot be made (the index is
+ * full of conversation links) the answer is not stored, and an entry just served is deleted: no entry outlives the
+ * erasure of a subject it was stored or served for. A full index gives up its oldest cache link and deletes that
+ * entry (`SubjectIndex.linkCacheKey`). Calls without a subject (embedded use, an agent's own model calls) are not
+ * linked and cannot be attributed.
+ *
  * Never cached: a refusal (finish reason `content-filter`, or a `refusal` part) on either path — it is the answer
  * to this call, not the answer to the prompt — and a call whose content is nested too deeply to key.
  *
@@ -38,6 +47,7 @@ import {
   InvalidCacheOptions,
   normalizeRequest
 } from "../cache/index.ts"
+import { linkCacheKey, SubjectIndex } from "../identity/SubjectIndex.ts"
 import type { LlmRequest, LlmResponse } from "../llm/index.ts"
 import type { CallContext, Target } from "./Target.ts"
 
@@ -53,8 +63,8 @@ export interface ResponseCacheStepShape {
   ) => Effect.Effect<LlmResponse, E, R>
   /** The cached answer for `key` (none in `refresh` mode). */
   readonly lookup: (key: string, context: CallContext) => Effect.Effect<Option.Option<LlmResponse>>
-  /** Stores a complete answer (e.g. a finished stream). */
-  readonly store: (key: string, response: LlmResponse) => Effect.Effect<void>
+  /** Stores a complete answer (e.g. a finished stream), linked to the call's subject when it has one. */
+  readonly store: (key: string, response: LlmResponse, context?: CallContext) => Effect.Effect<void>
 }
 
 /** Options of `ResponseCacheStep.layer`. */
@@ -105,9 +115,32 @@ const make = (options: ResponseCacheStepOptions) =>
       return prefix
     }
 
+    const index = Option.getOrUndefined(yield* Effect.serviceOption(SubjectIndex))
     const notCached = (error: unknown) => Effect.logDebug("LLM response not cached", error)
-    const store = (key: string, response: LlmResponse): Effect.Effect<void> =>
-      isCacheable(response) ? Effect.catch(cache.put(key, response, putOptions(response)), notCached) : Effect.void
+    const put = (key: string, response: LlmResponse): Effect.Effect<void> =>
+      Effect.catch(cache.put(key, response, putOptions(response)), notCached)
+    const deleteQuiet = (key: string) => Effect.ignore(cache.delete(key))
+    // the subject a call is made for, when the index can link it (both tenant and subject set)
+    const ownerOf = (context: CallContext | undefined) => {
+      const o = context?.call.options
+      return index === undefined || o?.subject === undefined || o.tenant === undefined
+        ? undefined
+        : { index, tenant: o.tenant, subject: o.subject }
+    }
+    const link = (owner: NonNullable<ReturnType<typeof ownerOf>>, key: string) =>
+      linkCacheKey(owner.index, owner.tenant, owner.subject, key, deleteQuiet)
+    const store = (key: string, response: LlmResponse, context?: CallContext): Effect.Effect<void> => {
+      if (!isCacheable(response)) return Effect.void
+      const owner = ownerOf(context)
+      if (owner === undefined) return put(key, response)
+      // linked first: an entry stored for a subject is always erasable; not linked, not stored
+      return Effect.matchEffect(link(owner, key), { onFailure: notCached, onSuccess: () => put(key, response) })
+    }
+    // a hit served to a subject: linked to it too, or deleted when it cannot be
+    const linkHit = (key: string, context: CallContext): Effect.Effect<void> => {
+      const owner = ownerOf(context)
+      return owner === undefined ? Effect.void : Effect.catch(link(owner, key), () => deleteQuiet(key))
+    }
 
     // the cache holds what this step stored under its keys: LlmResponses (a cast, not a `map` step per call)
     const lookupQuiet = (key: string): Effect.Effect<Option.Option<LlmResponse>> =>
@@ -122,9 +155,15 @@ const make = (options: ResponseCacheStepOptions) =>
       context: CallContext,
       compute: Effect.Effect<LlmResponse, E, R>
     ): Effect.Effect<LlmResponse, E, R> => {
-      if (context.call.options?.cache === "refresh") return Effect.tap(compute, (response) => store(key, response))
+      if (context.call.options?.cache === "refresh") {
+        return Effect.tap(compute, (response) => store(key, response, context))
+      }
       return Effect.flatMap(lookupQuiet(key), (hit): Effect.Effect<LlmResponse, E, R> => {
-        if (Option.isSome(hit)) return Effect.succeed(hit.value)
+        if (Option.isSome(hit)) {
+          return ownerOf(context) === undefined
+            ? Effect.succeed(hit.value)
+            : Effect.as(linkHit(key, context), hit.value)
+        }
         // the in-flight table holds this step's deferreds, which fail with the step's E
         const leader = inflight.get(key) as Deferred.Deferred<LlmResponse, E> | undefined
         if (leader !== undefined) {
@@ -140,7 +179,7 @@ const make = (options: ResponseCacheStepOptions) =>
         return Effect.onExit(compute, (exit) => {
           if (inflight.get(key) === deferred) inflight.delete(key)
           Deferred.doneUnsafe(deferred, exit)
-          return Exit.isSuccess(exit) ? store(key, exit.value) : Effect.void
+          return Exit.isSuccess(exit) ? store(key, exit.value, context) : Effect.void
         })
       })
     }
@@ -155,7 +194,12 @@ const make = (options: ResponseCacheStepOptions) =>
         }
       },
       generate,
-      lookup: (key, { call }) => call.options?.cache === "refresh" ? Effect.succeedNone : lookupQuiet(key),
+      lookup: (key, context) =>
+        context.call.options?.cache === "refresh"
+          ? Effect.succeedNone
+          : ownerOf(context) === undefined
+          ? lookupQuiet(key)
+          : Effect.tap(lookupQuiet(key), (hit) => Option.isSome(hit) ? linkHit(key, context) : Effect.void),
       store
     })
 

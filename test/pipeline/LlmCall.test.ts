@@ -43,6 +43,7 @@ const call = fc.record({
       cache: maybe(fc.oneof(fc.constantFrom("default", "bypass", "refresh", "x"), scalar)),
       timeout: maybe(scalar),
       user: maybe(scalar),
+      subject: maybe(scalar),
       tenant: maybe(scalar),
       apiKey: maybe(fc.oneof(fc.constant(Redacted.make("k")), fc.constant(Redacted.make("")), scalar)),
       retries: maybe(scalar),

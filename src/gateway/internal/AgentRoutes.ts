@@ -13,18 +13,25 @@
  *   longer has is a 404, one older than the kept frames a 410.
  * - `GET /v1/agents/{id}`: the agent's status; `DELETE /v1/agents/{id}`: stops it (`{ stopped }`);
  *   `POST /v1/agents/{id}/cancel`: interrupts its in-flight turn (`{ cancelled }`).
+ * - **A turn links the caller's principal to the agent's conversation**: with a `SubjectIndex` in the context
+ *   (`Troupe.layer` provides one), a turn from an issued key's caller (a principal and a tenant) first links the
+ *   principal to the conversation kept under the agent id, so `Privacy.erase` clears it. A turn whose link cannot be
+ *   made (the index is full) is refused with 503 (`subject_index_full`) before anything is stored: no conversation
+ *   outlives the erasure of a subject who took part in it.
  * - The routes use the gateway's API auth (`ApiAuth`), draining, maintenance, body limit and request ids; streams
  *   are counted by the drain like the chat streams.
  *
  * @since 0.1.0
  */
-import { Effect, Fiber, Layer, Schema, Stream } from "effect"
+import { Effect, Fiber, Layer, Option, Schema, Stream } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { randomBytes } from "node:crypto"
 import type { AgentLoopEvent } from "../../agent/AgentLoop.ts"
+import { SubjectIndex } from "../../identity/SubjectIndex.ts"
 import type { Usage } from "../../llm/index.ts"
 import { LlmAgents } from "../../llmagent/LlmAgents.ts"
 import { checkId, checkTurn } from "../../llmagent/LlmAgentTurn.ts"
+import { Caller } from "../GatewayAuth.ts"
 import { fromSchemaIssue, GatewayHttpError, httpError } from "../GatewayError.ts"
 import { GatewayRouteContext } from "./RouteContext.ts"
 import { sseResponse } from "./SseResponse.ts"
@@ -148,6 +155,24 @@ export const agentRoutes = (
     const ctx = yield* GatewayRouteContext
     const replay = new TurnReplay(options)
     const costOf = options.costOf ?? (() => 0)
+    const index = Option.getOrUndefined(yield* Effect.serviceOption(SubjectIndex))
+    // links the caller's principal to the conversation under the agent id; a 503 response when it cannot be
+    const linkConversation = (id: string) =>
+      Effect.flatMap(
+        Caller,
+        (caller) =>
+          index === undefined || caller.tenant === undefined || caller.principal === undefined
+            ? Effect.succeed(undefined)
+            : index.link(caller.tenant, caller.principal, "memory", id).pipe(
+              Effect.as(undefined),
+              Effect.catchTag("StoreFull", () =>
+                Effect.succeed(
+                  httpError(503, "server_error", "The subject index is full: the turn was not started.", {
+                    code: "subject_index_full"
+                  }).toResponse()
+                ))
+            )
+      )
 
     const idOf = Effect.map(HttpRouter.params, (params) => params["id"] ?? "")
     const fail = (e: unknown) => Effect.succeed(agentHttpError(e).toResponse())
@@ -240,6 +265,8 @@ export const agentRoutes = (
           const checked = checkTurn(id, turn)
           if (checked instanceof Error) return agentHttpError(checked).toResponse()
           const input = turn as Parameters<typeof agents.ask>[1] // validated by `checkTurn` just above
+          const refused = yield* linkConversation(id)
+          if (refused !== undefined) return refused
           if (stream === true) return yield* startStreamed(id, input)
           const answer = yield* agents.ask(id, input)
           return json(answer)

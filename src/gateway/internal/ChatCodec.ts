@@ -65,6 +65,8 @@ const toMessage = (m: ChatMessage): LlmMessage => {
 /** What the handler needs besides the body. */
 export interface CallerContext {
   readonly tenant?: string | undefined
+  /** The principal behind the caller (an issued key's): the call's `subject`. */
+  readonly principal?: string | undefined
   /** Budget scopes to charge (an issued key's, see `CallerShape.budgets`). */
   readonly budgets?: ReadonlyArray<string> | undefined
 }
@@ -112,9 +114,13 @@ export const toLlmCall = (request: ChatCompletionRequest, caller: CallerContext)
       }
     }
   }
-  const options: { user?: string; tenant?: string; budgets?: ReadonlyArray<string> } = {}
+  const options: { user?: string; tenant?: string; subject?: string; budgets?: ReadonlyArray<string> } = {}
   if (request.user !== undefined && request.user !== null && request.user !== "") options.user = request.user
   if (caller.tenant !== undefined) options.tenant = caller.tenant
+  // an issued key's principal: the response cache links what it stores for this call to it (erasable)
+  if (caller.tenant !== undefined && caller.principal !== undefined && caller.principal !== "") {
+    options.subject = caller.principal
+  }
   if (caller.budgets !== undefined && caller.budgets.length > 0) options.budgets = caller.budgets
   if (Object.keys(options).length > 0) call.options = options
   if (call.messages.length === 0) {
