@@ -17,11 +17,11 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest"
 import { Action, type AgentLoop, Tool } from "../../src/agent/index.ts"
 import { Troupe } from "../../src/app/index.ts"
 import { Cli } from "../../src/cli/index.ts"
-import { serveLayer } from "../../src/cli/ServeLayer.ts"
 import { Gateway } from "../../src/gateway/index.ts"
 import type { LlmResponse } from "../../src/llm/index.ts"
 import { Journal, LlmAgent, LlmAgents, RunJournal } from "../../src/llmagent/index.ts"
 import { startGateway } from "../gateway/support.ts"
+import { serveInProcess } from "./support/serveInProcess.ts"
 
 const ADMIN = "inproc-admin"
 const home = mkdtempSync(join(tmpdir(), "troupe-inproc-"))
@@ -31,7 +31,7 @@ const saved = {
   TROUPE_URL: process.env.TROUPE_URL,
   TROUPE_ADMIN_KEY: process.env.TROUPE_ADMIN_KEY
 }
-let scope: Scope.Closeable
+let served: Awaited<ReturnType<typeof serveInProcess>> | undefined
 let url = ""
 let closedPort = 0
 let silent: Server
@@ -77,15 +77,8 @@ beforeAll(async () => {
   process.env.HOME = home
   delete process.env.TROUPE_URL
   delete process.env.TROUPE_ADMIN_KEY
-  scope = Effect.runSync(Scope.make())
-  const layer = serveLayer({
-    gateway: { port: 0 },
-    troupe: {
-      config: { env: {}, defaults: { gateway: { accessLog: false, auth: { adminKey: ADMIN, issuedKeys: true } } } }
-    }
-  })
-  const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
-  url = Context.get(context, Gateway).address.url
+  served = await serveInProcess(ADMIN)
+  url = served.url
   // a port nothing listens on, and a server that accepts connections and never answers
   const probe = createServer()
   await new Promise<void>((resolve) => {
@@ -104,7 +97,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   silent.close()
-  await Effect.runPromise(Scope.close(scope, Exit.void))
+  await served?.stop()
   for (const [k, v] of Object.entries(saved)) {
     if (v === undefined) delete process.env[k]
     else process.env[k] = v

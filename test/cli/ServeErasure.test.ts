@@ -3,28 +3,19 @@
  * links what it stores for an issued key's principal and the agent routes link the principal to the agent's
  * conversation; `POST /admin/privacy/erase` then deletes those cache entries and clears that conversation.
  */
-import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { serveLayer } from "../../src/cli/ServeLayer.ts"
-import { Gateway } from "../../src/gateway/index.ts"
+import { serveInProcess } from "./support/serveInProcess.ts"
 
 const ADMIN = "serve-erasure-admin-key-0123456789"
-let scope: Scope.Closeable
+let served: Awaited<ReturnType<typeof serveInProcess>> | undefined
 let url = ""
 
 beforeAll(async () => {
-  scope = Effect.runSync(Scope.make())
-  const layer = serveLayer({
-    gateway: { port: 0 },
-    troupe: {
-      config: { env: {}, defaults: { gateway: { accessLog: false, auth: { adminKey: ADMIN, issuedKeys: true } } } }
-    }
-  })
-  const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
-  url = Context.get(context, Gateway).address.url
+  served = await serveInProcess(ADMIN)
+  url = served.url
 })
 afterAll(async () => {
-  await Effect.runPromise(Scope.close(scope, Exit.void))
+  await served?.stop()
 })
 
 const post = async (path: string, key: string, body: unknown) => {
