@@ -51,6 +51,7 @@ import { HttpServerRequest, type HttpServerResponse } from "effect/http"
 import type { BudgetsShape } from "../budget/Budgets.ts"
 import { AdminAuth, ApiAuth, Caller } from "../gateway/GatewayAuth.ts"
 import { errorResponse, httpError } from "../gateway/GatewayError.ts"
+import { LruMap } from "../internal/LruMap.ts"
 import type { RateLimiterShape } from "../ratelimit/RateLimiter.ts"
 import type { AbuseShape, Block } from "./Abuse.ts"
 import type { AuditShape } from "./Audit.ts"
@@ -118,8 +119,10 @@ const unauthorized = (message: string) =>
 export const make = (options: GatewayKeyAuthOptions) => {
   const apiScope = options.apiScope ?? "gateway:use"
   const adminScope = options.adminScope ?? "gateway:admin"
-  const registered = new Set<string>() // per-key policies already given to the limiter (bounded below)
-  const synced = new Map<string, string>() // budget scope → the budget last set on `budgets` (bounded below)
+  // per-key policies already given to the limiter, and budget scope → the budget last set on `budgets`: bounded
+  // (least recently used dropped first; a dropped one is set again on its key's next request)
+  const registered = new LruMap<string, true>(100_000)
+  const synced = new LruMap<string, string>(100_000)
 
   const check = <E, R>(
     action: string,
@@ -208,16 +211,15 @@ export const make = (options: GatewayKeyAuthOptions) => {
         const tiers: Array<readonly [string, string | undefined]> = []
         if (Option.isSome(valid.limits)) {
           const name = `key:${valid.tenant}/${valid.keyId}`
-          if (!registered.has(name)) {
+          let known = registered.get(name) === true
+          if (!known) {
             const set = yield* Effect.result(limiter.setPolicy(name, valid.limits.value))
             if (set._tag === "Success") {
-              if (registered.size >= 100_000) {
-                registered.clear()
-              }
-              registered.add(name)
+              registered.set(name, true)
+              known = true
             }
           }
-          if (registered.has(name)) tiers.push([`${valid.tenant}/key:${valid.keyId}`, name])
+          if (known) tiers.push([`${valid.tenant}/key:${valid.keyId}`, name])
         }
         if (options.userPolicy !== undefined) {
           tiers.push([`${valid.tenant}/user:${valid.principal.id}`, options.userPolicy])
@@ -265,7 +267,6 @@ export const make = (options: GatewayKeyAuthOptions) => {
               httpError(503, "server_error", "The budget store is unavailable.", { code: "unavailable" })
             )
           }
-          if (synced.size >= 100_000) synced.clear()
           synced.set(valid.budgetScope, spec)
         }
       }
