@@ -15,7 +15,7 @@
  */
 import { Cause, Clock, Deferred, Duration, Effect, Exit, Option } from "effect"
 import type * as Scope from "effect/Scope"
-import { inline, inlineGet } from "../../internal/InlineEffect.ts"
+import { inlineGet, inlinePut } from "../../internal/InlineEffect.ts"
 import { sweepLoop } from "../../ratelimit/internal/Background.ts"
 import type { Supervisor } from "../../runtime/index.ts"
 import { CacheValueTooLarge, InvalidCacheOptions } from "../CacheError.ts"
@@ -183,7 +183,7 @@ export const makeCacheCore = <A>(
       const expiresAt = t + ttl
       if (tier === undefined) {
         store.set(key, value, expiresAt, bytes, tokens, undefined)
-        return Effect.void
+        return Exit.void // `inlinePut` completes synchronously on exactly this value
       }
       const encoded = tier.encode(key, value, expiresAt, tokens)
       if (typeof encoded !== "string") return Effect.fail(encoded)
@@ -197,10 +197,7 @@ export const makeCacheCore = <A>(
       return tier.write(key, encoded, expiresAt, t)
     }
 
-    const putOp = (
-      args: readonly [key: string, value: A, options: PutOptions | undefined]
-    ): Effect.Effect<void, CachePutError> => {
-      const [key, value, options] = args
+    const putOp = (key: string, value: A, options: PutOptions | undefined): Effect.Effect<void, CachePutError> => {
       if (options === undefined) return write(key, value, undefined, 0)
       if (typeof options !== "object" || options === null) { // untyped callers: a typed failure, never a throw
         return Effect.fail(InvalidCacheOptions.at("options", "expected an options object or undefined"))
@@ -214,7 +211,7 @@ export const makeCacheCore = <A>(
       return write(key, value, ttl, tokens)
     }
     const put = (key: string, value: A, options?: PutOptions): Effect.Effect<void, CachePutError> =>
-      inline(putOp, [key, value, options] as const)
+      inlinePut(putOp, key, value, options)
 
     const delete_ = (key: string): Effect.Effect<void, CacheKeyTooLarge | InvalidCacheOptions> =>
       Effect.suspend((): Effect.Effect<void, CacheKeyTooLarge | InvalidCacheOptions> => {
