@@ -296,7 +296,8 @@ export class LruStore<A> {
     const n = next[slot]!
     next[p] = n
     prev[n] = p
-    this.totalBytes -= this.sizes[slot]!
+    // an empty store holds 0 bytes exactly: no rounding left over from fractional sizes (a caller's `sizeOf`)
+    this.totalBytes = this.map.size === 0 ? 0 : this.totalBytes - this.sizes[slot]!
     this.keyList[slot] = undefined
     this.valueList[slot] = undefined
     if (this.extras !== undefined) this.extras[slot] = undefined
