@@ -34,7 +34,7 @@ import type { CacheShape } from "./CacheShape.ts"
 import { makeCacheCore } from "./internal/CacheCore.ts"
 import type { CacheInternals } from "./internal/CacheCore.ts"
 import type { RedisTierOptions } from "./RedisTier.ts"
-import { makeRedisTier, nodeRedisLayer } from "./RedisTier.ts"
+import { makeRedisTier, nodeRedisLayer, type TierConnection } from "./RedisTier.ts"
 
 /** Options of the tiered (memory over Redis) cache. */
 export interface TieredCacheOptions<A, I = unknown> extends CacheOptions<A> {
@@ -61,7 +61,7 @@ export const DEFAULT_L2_TIMEOUT_MS = 250
  */
 const tierConnection = (
   timeoutMs: number
-): Effect.Effect<Pick<Redis.Redis["Service"], "send">, never, Scope.Scope | Redis.Redis> =>
+): Effect.Effect<TierConnection, never, Scope.Scope | Redis.Redis> =>
   Effect.gen(function*() {
     // the NodeRedis tag's module (and node-redis with it) is loaded only when a tiered cache is built
     const nodeRedis = yield* Effect.promise(() => import("@effect/platform-node/NodeRedis").catch(() => undefined))
@@ -74,7 +74,8 @@ const tierConnection = (
           // Redis replies are untyped; the caller names the reply type of its command as A
           try: () => own.sendCommand([command, ...args]) as Promise<A>,
           catch: (cause) => new Redis.RedisError({ cause })
-        })
+        }),
+      sendCommand: (args) => own.sendCommand(args)
     }
   })
 

@@ -15,7 +15,7 @@
  */
 import { Cause, Clock, Deferred, Duration, Effect, Exit, Option } from "effect"
 import type * as Scope from "effect/Scope"
-import { inline, inlineGet } from "../../internal/InlineEffect.ts"
+import { inlineGet, inlinePut } from "../../internal/InlineEffect.ts"
 import { sweepLoop } from "../../ratelimit/internal/Background.ts"
 import type { Supervisor } from "../../runtime/index.ts"
 import { CacheValueTooLarge, InvalidCacheOptions } from "../CacheError.ts"
@@ -30,7 +30,7 @@ import type { SupervisedTask } from "./CacheSupervision.ts"
 import { superviseTasks } from "./CacheSupervision.ts"
 import { makeCacheEvents } from "./CacheTelemetry.ts"
 import { checkKey, defaultSizeOf } from "./EntrySize.ts"
-import { LruStore } from "./LruStore.ts"
+import { LruStore, NO_SLOT } from "./LruStore.ts"
 import { makeSingleFlight } from "./SingleFlight.ts"
 
 /** A cache plus handles used by tests and the tiered layer. */
@@ -55,7 +55,7 @@ export const makeCacheCore = <A>(
     const scope = yield* Effect.scope
     const counters = new CacheCounters()
     const events = yield* makeCacheEvents(config.name)
-    const store = new LruStore<A>(config.maxEntries, config.maxBytes, (_entry, reason) => {
+    const store = new LruStore<A>(config.maxEntries, config.maxBytes, (_key, reason) => {
       if (reason === "ttl") counters.l1EvictTtl++
       else if (reason === "capacity") counters.l1EvictCapacity++
       else counters.l1EvictManual++
@@ -110,16 +110,17 @@ export const makeCacheCore = <A>(
       })
     }
 
-    // `get`: synchronous on an L1 hit (one `Option.some` allocated, see LruEntry); run through
+    // `get`: synchronous on an L1 hit (one `Option.some` allocated, see `LruStore.hitAt`); run through
     // `inlineGet`, so `yield* cache.get(k)` completes without a fiber round-trip.
     const fast = (key: string): Option.Option<A> | null => {
       if (typeof key !== "string" || key.length > keyFastLimit) return null // not a string: the slow path fails it typed
-      const entry = store.get(key)
-      if (entry !== undefined && entry.failure === undefined) {
+      const slot = store.get(key)
+      if (slot !== NO_SLOT && store.failureAt(slot) === undefined) {
         counters.l1Hits++
         events?.hit("l1")
-        if (entry.tokens !== 0) counters.tokensSaved += entry.tokens
-        return entry.hit
+        const tokens = store.tokensAt(slot)
+        if (tokens !== 0) counters.tokensSaved += tokens
+        return store.hitAt(slot)
       }
       if (tier !== undefined) return null
       counters.l1Misses++
@@ -130,12 +131,12 @@ export const makeCacheCore = <A>(
     const slow = (key: string): Effect.Effect<Option.Option<A>, CacheKeyTooLarge | InvalidCacheOptions> => {
       const bad = checkKey(key, config.maxKeyBytes)
       if (bad !== undefined) return Effect.fail(bad)
-      const entry = store.get(key)
-      if (entry !== undefined && entry.failure === undefined) {
+      const slot = store.get(key)
+      if (slot !== NO_SLOT && store.failureAt(slot) === undefined) {
         counters.l1Hits++
         events?.hit("l1")
-        counters.tokensSaved += entry.tokens
-        return Effect.succeed(entry.hit)
+        counters.tokensSaved += store.tokensAt(slot)
+        return Effect.succeed(store.hitAt(slot))
       }
       counters.l1Misses++
       events?.miss("l1")
@@ -149,8 +150,8 @@ export const makeCacheCore = <A>(
       Effect.suspend((): Effect.Effect<boolean, CacheKeyTooLarge | InvalidCacheOptions> => {
         const bad = checkKey(key, config.maxKeyBytes)
         if (bad !== undefined) return Effect.fail(bad)
-        const entry = store.peek(key)
-        if (entry !== undefined) return Effect.succeed(entry.failure === undefined)
+        const slot = store.peek(key)
+        if (slot !== NO_SLOT) return Effect.succeed(store.failureAt(slot) === undefined)
         if (tier === undefined) return Effect.succeed(false)
         return Effect.map(tier.read(key, now(), false), (hit) => hit !== undefined)
       })
@@ -182,7 +183,7 @@ export const makeCacheCore = <A>(
       const expiresAt = t + ttl
       if (tier === undefined) {
         store.set(key, value, expiresAt, bytes, tokens, undefined)
-        return Effect.void
+        return Exit.void // `inlinePut` completes synchronously on exactly this value
       }
       const encoded = tier.encode(key, value, expiresAt, tokens)
       if (typeof encoded !== "string") return Effect.fail(encoded)
@@ -196,10 +197,7 @@ export const makeCacheCore = <A>(
       return tier.write(key, encoded, expiresAt, t)
     }
 
-    const putOp = (
-      args: readonly [key: string, value: A, options: PutOptions | undefined]
-    ): Effect.Effect<void, CachePutError> => {
-      const [key, value, options] = args
+    const putOp = (key: string, value: A, options: PutOptions | undefined): Effect.Effect<void, CachePutError> => {
       if (options === undefined) return write(key, value, undefined, 0)
       if (typeof options !== "object" || options === null) { // untyped callers: a typed failure, never a throw
         return Effect.fail(InvalidCacheOptions.at("options", "expected an options object or undefined"))
@@ -213,7 +211,7 @@ export const makeCacheCore = <A>(
       return write(key, value, ttl, tokens)
     }
     const put = (key: string, value: A, options?: PutOptions): Effect.Effect<void, CachePutError> =>
-      inline(putOp, [key, value, options] as const)
+      inlinePut(putOp, key, value, options)
 
     const delete_ = (key: string): Effect.Effect<void, CacheKeyTooLarge | InvalidCacheOptions> =>
       Effect.suspend((): Effect.Effect<void, CacheKeyTooLarge | InvalidCacheOptions> => {
@@ -257,17 +255,18 @@ export const makeCacheCore = <A>(
           ? config.failureTtlMs
           : decodeCallTtl(options.failureTtl, "failureTtl")
         if (failureTtl instanceof InvalidCacheOptions) return Effect.fail(failureTtl)
-        const entry = store.get(key)
-        if (entry !== undefined) {
-          if (entry.failure !== undefined) {
+        const slot = store.get(key)
+        if (slot !== NO_SLOT) {
+          const failure = store.failureAt(slot)
+          if (failure !== undefined) {
             counters.failureHits++
             // an entry's failure is the cause its lookup failed with, which fails with E
-            return Effect.failCause(entry.failure as Cause.Cause<E>)
+            return Effect.failCause(failure as Cause.Cause<E>)
           }
           counters.l1Hits++
           events?.hit("l1")
-          counters.tokensSaved += entry.tokens
-          return Effect.succeed(entry.value)
+          counters.tokensSaved += store.tokensAt(slot)
+          return Effect.succeed(store.valueAt(slot))
         }
         counters.l1Misses++
         events?.miss("l1")
