@@ -23,7 +23,7 @@
  * `layerPostgres` (one transaction each), behind one conformance suite. Hand-rolled: effect has no budget or
  * reservation primitive (its `RateLimiter` admits counts per window and cannot hold and settle an amount).
  */
-import { Clock, Context, Duration, Effect, Layer, Metric, Option, Result, Schema } from "effect"
+import { Clock, Context, Duration, Effect, Exit, Layer, Metric, Option, Result, Schema } from "effect"
 import { Redis } from "effect/persistence"
 import { SqlClient } from "effect/sql"
 import type { AuditShape } from "../identity/Audit.ts"
@@ -32,9 +32,8 @@ import * as Options from "../runtime/internal/Options.ts"
 import { Events, TelemetryHub, type TelemetryHubShape } from "../telemetry/index.ts"
 import type { BudgetAlert, BudgetStatus, Reservation } from "./Budget.ts"
 import { BudgetScope, BudgetSpec, DEFAULT_ALERT_AT, fromMicros, toMicros } from "./Budget.ts"
-import { BudgetExceeded } from "./BudgetError.ts"
-import type { BudgetStoreError } from "./BudgetError.ts"
-import type { BudgetStoreShape, StoreAlert } from "./internal/BudgetStore.ts"
+import { BudgetExceeded, BudgetStoreError } from "./BudgetError.ts"
+import type { BudgetStoreShape, ReserveOutcome, StoreAlert } from "./internal/BudgetStore.ts"
 import { isPlainReserve, MAX_SCOPES } from "./internal/FastReserve.ts"
 import { makeMemoryBudgetStore } from "./internal/MemoryBudgetStore.ts"
 import { makePostgresBudgetStore } from "./internal/PostgresBudgetStore.ts"
@@ -171,6 +170,8 @@ const make = (
       out
     )
   }
+  const reserveSync = store.reserveSync
+  const settleSync = store.settleSync
   const checkScope = (scope: string) => Effect.fromResult(Options.validate(BudgetScope, scope, "budget scope", "scope"))
   const settleWith = (reservation: Reservation, actualMicros: number) =>
     Effect.flatMap(
@@ -213,9 +214,14 @@ const make = (
     remove: (scope) => Effect.flatMap(checkScope(scope), () => store.remove(scope)),
     reserve: (input) => {
       // the common input skips the Schema decoder (FastReserve, property-tested against it)
-      const decoded = isPlainReserve(input) ? input : Options.validate(ReserveSchema, input, "budget reservation")
-      if (Result.isResult(decoded) && Result.isFailure(decoded)) return Effect.fail(decoded.failure)
-      const checked = Result.isResult(decoded) ? decoded.success : decoded
+      let checked: { readonly scopes: ReadonlyArray<string>; readonly amount: number; readonly ttl?: Duration.Input }
+      if (isPlainReserve(input)) {
+        checked = input
+      } else {
+        const decoded = Options.validate(ReserveSchema, input, "budget reservation")
+        if (Result.isFailure(decoded)) return Effect.fail(decoded.failure)
+        checked = decoded.success
+      }
       const ttl = "ttl" in checked && checked.ttl !== undefined
         ? Duration.toMillis(Duration.fromInputUnsafe(checked.ttl))
         : ttlMillis
@@ -230,26 +236,30 @@ const make = (
       return Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const id = nextId()
         const expiresAt = now + Math.max(1, ttl)
-        return Effect.flatMap(
-          store.reserve({ id, scopes, amount, expiresAt, now }),
-          (outcome): Effect.Effect<Reservation, BudgetExceeded> => {
-            if (outcome._tag === "Reserved") {
-              return Effect.succeed({ id, scopes: outcome.scopes, amount: fromMicros(amount), expiresAt })
-            }
-            return Effect.andThen(
-              announce(outcome.alerts),
-              Effect.fail(
-                new BudgetExceeded({
-                  scope: outcome.scope,
-                  limit: fromMicros(outcome.limit),
-                  spent: fromMicros(outcome.spent),
-                  reserved: fromMicros(outcome.reserved),
-                  requested: fromMicros(amount)
-                })
-              )
-            )
+        const request = { id, scopes, amount, expiresAt, now }
+        const onOutcome = (outcome: ReserveOutcome): Effect.Effect<Reservation, BudgetExceeded> => {
+          if (outcome._tag === "Reserved") {
+            return Exit.succeed({ id, scopes: outcome.scopes, amount: fromMicros(amount), expiresAt })
           }
-        )
+          return Effect.andThen(
+            announce(outcome.alerts),
+            Effect.fail(
+              new BudgetExceeded({
+                scope: outcome.scope,
+                limit: fromMicros(outcome.limit),
+                spent: fromMicros(outcome.spent),
+                reserved: fromMicros(outcome.reserved),
+                requested: fromMicros(amount)
+              })
+            )
+          )
+        }
+        // a store that decides at once (memory): the whole reservation is this one step
+        if (reserveSync !== undefined) {
+          const outcome = reserveSync(request)
+          return outcome instanceof BudgetStoreError ? Exit.fail(outcome) : onOutcome(outcome)
+        }
+        return Effect.flatMap(store.reserve(request), onOutcome)
       })
     },
     settle: (reservation, actual) => {
@@ -257,6 +267,16 @@ const make = (
       // under-counted
       const valid = typeof actual === "number" && actual >= 0 && actual <= 1e9
       const micros = toMicros(valid ? actual : reservation.amount)
+      if (settleSync !== undefined) {
+        return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          announce(settleSync({
+            id: reservation.id,
+            scopes: reservation.scopes,
+            amount: toMicros(reservation.amount),
+            actual: micros,
+            now
+          })))
+      }
       return Effect.flatMap(settleWith(reservation, micros), announce)
     },
     release: (reservation) =>

@@ -66,4 +66,12 @@ export interface BudgetStoreShape {
   readonly settle: (request: SettleRequest) => Effect.Effect<ReadonlyArray<StoreAlert>, BudgetStoreError>
   /** Once per reservation id: releases the hold, spends nothing. */
   readonly release: (request: Omit<SettleRequest, "actual">) => Effect.Effect<void, BudgetStoreError>
+  /**
+   * A backend that decides at once (memory) may also offer `reserve` and `settle` as plain functions: the same
+   * operation, answered synchronously (a failure is returned, not thrown), so `Budgets` runs a whole reserve or
+   * settle as one Effect step. Each must do exactly what its Effect form does (the memory store's Effect forms are
+   * these functions wrapped).
+   */
+  readonly reserveSync?: (request: ReserveRequest) => ReserveOutcome | BudgetStoreError
+  readonly settleSync?: (request: SettleRequest) => ReadonlyArray<StoreAlert>
 }

@@ -7,11 +7,20 @@
 import { Effect } from "effect"
 import { periodStart } from "../Budget.ts"
 import { BudgetStoreError } from "../BudgetError.ts"
-import type { BudgetStoreShape, ReserveOutcome, StoreAlert, StoreSpec, StoreStatus } from "./BudgetStore.ts"
+import type {
+  BudgetStoreShape,
+  ReserveOutcome,
+  ReserveRequest,
+  SettleRequest,
+  StoreAlert,
+  StoreSpec,
+  StoreStatus
+} from "./BudgetStore.ts"
 import { fireAlerts, rollPeriod } from "./ScopeRules.ts"
 
 export const DEFAULT_MAX_BUDGETS = 100_000
 export const DEFAULT_MAX_RESERVATIONS = 100_000
+const NO_ALERTS: ReadonlyArray<StoreAlert> = []
 
 interface MemoryScope {
   spec: StoreSpec
@@ -58,6 +67,59 @@ export const makeMemoryBudgetStore = (
     spent: s.spent,
     reserved: s.reserved
   })
+  const reserveSync = (request: ReserveRequest): ReserveOutcome | BudgetStoreError => {
+    if (open.size >= maxReservations) sweepOpen(request.now)
+    if (open.size >= maxReservations) {
+      return new BudgetStoreError({
+        operation: "reserve",
+        detail: `at most ${maxReservations} open reservations in memory`
+      })
+    }
+    const charged: Array<MemoryScope> = []
+    for (const scope of request.scopes) {
+      const s = scopes.get(scope)
+      if (s === undefined) continue
+      touch(s, request.now)
+      if (s.spent + s.reserved + request.amount > s.spec.limit) {
+        return {
+          _tag: "Refused",
+          scope,
+          limit: s.spec.limit,
+          spent: s.spent,
+          reserved: s.reserved,
+          alerts: fireAlerts(s, "exhausted")
+        }
+      }
+      charged.push(s)
+    }
+    const hold = { amount: request.amount, expiresAt: request.expiresAt }
+    const names: Array<string> = []
+    for (const s of charged) {
+      s.reserved += request.amount
+      s.holds.set(request.id, hold)
+      if (request.expiresAt < s.nextExpiry) s.nextExpiry = request.expiresAt
+      names.push(s.spec.scope)
+    }
+    open.set(request.id, request.expiresAt)
+    return { _tag: "Reserved", scopes: names }
+  }
+  const settleSync = (request: SettleRequest): ReadonlyArray<StoreAlert> => {
+    if (!open.delete(request.id)) return NO_ALERTS
+    let alerts: Array<StoreAlert> | undefined
+    for (const scope of request.scopes) {
+      const s = scopes.get(scope)
+      if (s === undefined) continue
+      touch(s, request.now)
+      const hold = s.holds.get(request.id)
+      if (hold !== undefined) {
+        s.holds.delete(request.id)
+        s.reserved -= hold.amount
+      }
+      s.spent += request.actual
+      if (s.alerted < s.spec.alertAt.length) alerts = fireAlerts(s, "spend", alerts)
+    }
+    return alerts === undefined || alerts.length === 0 ? NO_ALERTS : alerts
+  }
   return {
     set: (spec, now) =>
       Effect.suspend(() => {
@@ -94,60 +156,12 @@ export const makeMemoryBudgetStore = (
     remove: (scope) => Effect.sync(() => void scopes.delete(scope)),
     reserve: (request) =>
       Effect.suspend((): Effect.Effect<ReserveOutcome, BudgetStoreError> => {
-        if (open.size >= maxReservations) sweepOpen(request.now)
-        if (open.size >= maxReservations) {
-          return Effect.fail(
-            new BudgetStoreError({
-              operation: "reserve",
-              detail: `at most ${maxReservations} open reservations in memory`
-            })
-          )
-        }
-        const charged: Array<MemoryScope> = []
-        for (const scope of request.scopes) {
-          const s = scopes.get(scope)
-          if (s === undefined) continue
-          touch(s, request.now)
-          if (s.spent + s.reserved + request.amount > s.spec.limit) {
-            const outcome: ReserveOutcome = {
-              _tag: "Refused",
-              scope,
-              limit: s.spec.limit,
-              spent: s.spent,
-              reserved: s.reserved,
-              alerts: fireAlerts(s, "exhausted")
-            }
-            return Effect.succeed(outcome)
-          }
-          charged.push(s)
-        }
-        for (const s of charged) {
-          s.reserved += request.amount
-          s.holds.set(request.id, { amount: request.amount, expiresAt: request.expiresAt })
-          if (request.expiresAt < s.nextExpiry) s.nextExpiry = request.expiresAt
-        }
-        open.set(request.id, request.expiresAt)
-        const outcome: ReserveOutcome = { _tag: "Reserved", scopes: charged.map((s) => s.spec.scope) }
-        return Effect.succeed(outcome)
+        const outcome = reserveSync(request)
+        return outcome instanceof BudgetStoreError ? Effect.fail(outcome) : Effect.succeed(outcome)
       }),
-    settle: (request) =>
-      Effect.sync(() => {
-        if (!open.delete(request.id)) return []
-        const alerts: Array<StoreAlert> = []
-        for (const scope of request.scopes) {
-          const s = scopes.get(scope)
-          if (s === undefined) continue
-          touch(s, request.now)
-          const hold = s.holds.get(request.id)
-          if (hold !== undefined) {
-            s.holds.delete(request.id)
-            s.reserved -= hold.amount
-          }
-          s.spent += request.actual
-          alerts.push(...fireAlerts(s, "spend"))
-        }
-        return alerts
-      }),
+    settle: (request) => Effect.sync(() => settleSync(request)),
+    reserveSync,
+    settleSync,
     release: (request) =>
       Effect.sync(() => {
         if (!open.delete(request.id)) return

@@ -26,8 +26,12 @@ export const rollPeriod = (s: ScopeState, now: number): void => {
   }
 }
 
-export const fireAlerts = (s: ScopeState, reason: StoreAlert["reason"]): Array<StoreAlert> => {
-  const out: Array<StoreAlert> = []
+/** Appends to `out` (default: a new array) the alerts that fire now, and answers `out`. */
+export const fireAlerts = (
+  s: ScopeState,
+  reason: StoreAlert["reason"],
+  out: Array<StoreAlert> = []
+): Array<StoreAlert> => {
   while (s.alerted < s.spec.alertAt.length) {
     const t = s.spec.alertAt[s.alerted] as number // alerted < length
     if (reason === "spend" && s.spent < t * s.spec.limit) break
