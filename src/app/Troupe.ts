@@ -313,12 +313,16 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
       cache: { ...options.pipeline?.cache, enabled: () => cacheEnabled.current }
     }
   // costs / budgets / deadLetters: the optional services the pipeline's steps find in its context (see TroupeOptions)
-  // no `ttl` is passed, which is the only option that can fail: orDie never dies here
+  // only constant, valid options are passed (no `ttl` or `timeout`): orDie never dies here. On Redis the settle runs
+  // in the background: the pipeline's budget step ignores its result, so a response never waits on that round trip
   const budgets = options.budgets !== true
     ? undefined
     : redisLayer === undefined
     ? Budgets.layerMemory().pipe(Layer.orDie)
-    : Budgets.layerRedis({ prefix: `${prefix}budget:` }).pipe(Layer.provide(redisLayer), Layer.orDie)
+    : Budgets.layerRedis({ prefix: `${prefix}budget:`, settle: "background" }).pipe(
+      Layer.provide(redisLayer),
+      Layer.orDie
+    )
   const redrive = new PipelineRedrive()
   const deadLetters = options.deadLetters !== true
     ? undefined

@@ -23,10 +23,24 @@
  * `layerPostgres` (one transaction each), behind one conformance suite. Hand-rolled: effect has no budget or
  * reservation primitive (its `RateLimiter` admits counts per window and cannot hold and settle an amount).
  */
-import { Clock, Context, Duration, Effect, Exit, Layer, Metric, Option, Result, Schema } from "effect"
+import {
+  Clock,
+  Context,
+  Duration,
+  Effect,
+  Exit,
+  FiberSet,
+  Layer,
+  Metric,
+  Option,
+  Result,
+  Schema,
+  type Scope
+} from "effect"
 import { Redis } from "effect/persistence"
 import { SqlClient } from "effect/sql"
 import type { AuditShape } from "../identity/Audit.ts"
+import * as InlineEffect from "../internal/InlineEffect.ts"
 import type { InvalidOptions } from "../runtime/index.ts"
 import * as Options from "../runtime/internal/Options.ts"
 import { Events, TelemetryHub, type TelemetryHubShape } from "../telemetry/index.ts"
@@ -108,7 +122,22 @@ export interface BudgetsOptions {
   readonly ttl?: Duration.Input
   /** where alerts are also recorded as audit entries */
   readonly audit?: AuditShape
+  /**
+   * How `settle` waits on a Redis or PostgreSQL store (the memory store always settles at once):
+   * - `"await"` (default): `settle` completes when the store has applied it, with the alerts it fired, and fails with
+   *   `BudgetStoreError` when the store fails;
+   * - `"background"`: `settle` sends the settlement at once and returns without waiting for the reply (no alerts in
+   *   its result; they are still emitted and audited when the reply comes). On Redis the settlement is on the wire
+   *   before `settle` returns, so this process's next operation on the same connection runs after it. A failed
+   *   background settle is logged and its hold expires after its `ttl`, as a failed settle under `withBudget` does.
+   *   At most 10,000 settlements wait in the background; past that `settle` waits as with `"await"`. Closing the
+   *   layer waits up to 5 seconds for the ones in flight.
+   */
+  readonly settle?: "await" | "background"
 }
+
+/** Most settlements in flight in the background before `settle` waits (`settle: "background"`). */
+export const MAX_BACKGROUND_SETTLES = 10_000
 
 /** Default lifetime of an unsettled hold. */
 export const DEFAULT_RESERVATION_TTL: Duration.Duration = Duration.minutes(15)
@@ -131,7 +160,12 @@ const usdAlert = (a: StoreAlert): BudgetAlert => ({ ...a, spent: fromMicros(a.sp
 /** Builds the service over a store. */
 const make = (
   store: BudgetStoreShape,
-  options: BudgetsOptions & { readonly telemetry?: TelemetryHubShape } = {}
+  clock: Clock.Clock,
+  options: BudgetsOptions & {
+    readonly telemetry?: TelemetryHubShape
+    /** forks a settlement (settle: "background"): started at once, awaited when the layer closes */
+    readonly background?: (effect: Effect.Effect<unknown>) => void
+  } = {}
 ): BudgetsShape => {
   const ttlMillis = Duration.toMillis(
     options.ttl === undefined ? DEFAULT_RESERVATION_TTL : Duration.fromInputUnsafe(options.ttl)
@@ -141,7 +175,7 @@ const make = (
   let counter = 0
   const prefix = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`
   const nextId = () => `${prefix}-${(counter++).toString(36)}`
-  const noAlerts: Effect.Effect<ReadonlyArray<BudgetAlert>> = Effect.succeed([])
+  const noAlerts: Effect.Effect<ReadonlyArray<BudgetAlert>> = Exit.succeed([])
   const announce = (alerts: ReadonlyArray<StoreAlert>): Effect.Effect<ReadonlyArray<BudgetAlert>> => {
     if (alerts.length === 0) return noAlerts
     const out = alerts.map(usdAlert)
@@ -172,19 +206,97 @@ const make = (
   }
   const reserveSync = store.reserveSync
   const settleSync = store.settleSync
+  const background = options.background
+  let inBackground = 0
   const checkScope = (scope: string) => Effect.fromResult(Options.validate(BudgetScope, scope, "budget scope", "scope"))
-  const settleWith = (reservation: Reservation, actualMicros: number) =>
-    Effect.flatMap(
-      Clock.currentTimeMillis,
-      (now) =>
-        store.settle({
-          id: reservation.id,
-          scopes: reservation.scopes,
-          amount: toMicros(reservation.amount),
-          actual: actualMicros,
-          now
+  const refused = (
+    outcome: Exclude<ReserveOutcome, { readonly _tag: "Reserved" }>,
+    amount: number
+  ): Effect.Effect<never, BudgetExceeded> =>
+    Effect.andThen(
+      announce(outcome.alerts),
+      Effect.fail(
+        new BudgetExceeded({
+          scope: outcome.scope,
+          limit: fromMicros(outcome.limit),
+          spent: fromMicros(outcome.spent),
+          reserved: fromMicros(outcome.reserved),
+          requested: fromMicros(amount)
         })
+      )
     )
+  // `reserve` and `settle` are InlineEffects: on the memory store (which decides at once) each completes
+  // synchronously under `yield*`, as the rate limiter's `check` does; on Redis or PostgreSQL they are ordinary
+  // effects around the store's round trip. Time is read from the layer's `Clock` (a `TestClock` in tests).
+  const reserveNow = (
+    input: ReserveInput
+  ): Effect.Effect<Reservation, BudgetExceeded | InvalidOptions | BudgetStoreError> => {
+    // the common input skips the Schema decoder (FastReserve, property-tested against it)
+    let checked: { readonly scopes: ReadonlyArray<string>; readonly amount: number; readonly ttl?: Duration.Input }
+    if (isPlainReserve(input)) {
+      checked = input
+    } else {
+      const decoded = Options.validate(ReserveSchema, input, "budget reservation")
+      if (Result.isFailure(decoded)) return Exit.fail(decoded.failure)
+      checked = decoded.success
+    }
+    const ttl = "ttl" in checked && checked.ttl !== undefined
+      ? Duration.toMillis(Duration.fromInputUnsafe(checked.ttl))
+      : ttlMillis
+    const amount = toMicros(checked.amount)
+    const given = checked.scopes
+    // duplicates are charged once; two scopes (the gateway's usual key + tenant) skip the Set
+    const scopes = given.length < 2
+      ? given
+      : given.length === 2
+      ? (given[0] === given[1] ? [given[0]!] : given)
+      : [...new Set(given)]
+    const now = clock.currentTimeMillisUnsafe()
+    const id = nextId()
+    const expiresAt = now + Math.max(1, ttl)
+    const request = { id, scopes, amount, expiresAt, now }
+    // a store that decides at once (memory): the whole reservation is this one step
+    if (reserveSync !== undefined) {
+      const outcome = reserveSync(request)
+      if (outcome instanceof BudgetStoreError) return Exit.fail(outcome)
+      return outcome._tag === "Reserved"
+        ? Exit.succeed({ id, scopes: outcome.scopes, amount: fromMicros(amount), expiresAt })
+        : refused(outcome, amount)
+    }
+    return Effect.flatMap(store.reserve(request), (outcome) =>
+      outcome._tag === "Reserved"
+        ? Exit.succeed({ id, scopes: outcome.scopes, amount: fromMicros(amount), expiresAt })
+        : refused(outcome, amount))
+  }
+  const settleNow = (
+    reservation: Reservation,
+    actual: number
+  ): Effect.Effect<ReadonlyArray<BudgetAlert>, BudgetStoreError> => {
+    // a hostile or broken cost (NaN, negative, not a number) is charged as the whole reservation: spend is never
+    // under-counted
+    const valid = typeof actual === "number" && actual >= 0 && actual <= 1e9
+    const request = {
+      id: reservation.id,
+      scopes: reservation.scopes,
+      amount: toMicros(reservation.amount),
+      actual: toMicros(valid ? actual : reservation.amount),
+      now: clock.currentTimeMillisUnsafe()
+    }
+    if (settleSync !== undefined) {
+      const alerts = settleSync(request)
+      return alerts.length === 0 ? noAlerts : announce(alerts)
+    }
+    const settled = Effect.flatMap(store.settle(request), announce)
+    if (background === undefined || inBackground >= MAX_BACKGROUND_SETTLES) return settled
+    inBackground++
+    background(settled.pipe(
+      Effect.catch((error) =>
+        Effect.logWarning(`budget settle failed in the background; its hold expires after its ttl: ${error.detail}`)
+      ),
+      Effect.ensuring(Effect.sync(() => void inBackground--))
+    ))
+    return noAlerts
+  }
 
   const shape: BudgetsShape = {
     set: (spec) =>
@@ -212,78 +324,16 @@ const make = (
         })
       }),
     remove: (scope) => Effect.flatMap(checkScope(scope), () => store.remove(scope)),
-    reserve: (input) => {
-      // the common input skips the Schema decoder (FastReserve, property-tested against it)
-      let checked: { readonly scopes: ReadonlyArray<string>; readonly amount: number; readonly ttl?: Duration.Input }
-      if (isPlainReserve(input)) {
-        checked = input
-      } else {
-        const decoded = Options.validate(ReserveSchema, input, "budget reservation")
-        if (Result.isFailure(decoded)) return Effect.fail(decoded.failure)
-        checked = decoded.success
-      }
-      const ttl = "ttl" in checked && checked.ttl !== undefined
-        ? Duration.toMillis(Duration.fromInputUnsafe(checked.ttl))
-        : ttlMillis
-      const amount = toMicros(checked.amount)
-      const given = checked.scopes
-      // duplicates are charged once; two scopes (the gateway's usual key + tenant) skip the Set
-      const scopes = given.length < 2
-        ? given
-        : given.length === 2
-        ? (given[0] === given[1] ? [given[0]!] : given)
-        : [...new Set(given)]
-      return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        const id = nextId()
-        const expiresAt = now + Math.max(1, ttl)
-        const request = { id, scopes, amount, expiresAt, now }
-        const onOutcome = (outcome: ReserveOutcome): Effect.Effect<Reservation, BudgetExceeded> => {
-          if (outcome._tag === "Reserved") {
-            return Exit.succeed({ id, scopes: outcome.scopes, amount: fromMicros(amount), expiresAt })
-          }
-          return Effect.andThen(
-            announce(outcome.alerts),
-            Effect.fail(
-              new BudgetExceeded({
-                scope: outcome.scope,
-                limit: fromMicros(outcome.limit),
-                spent: fromMicros(outcome.spent),
-                reserved: fromMicros(outcome.reserved),
-                requested: fromMicros(amount)
-              })
-            )
-          )
-        }
-        // a store that decides at once (memory): the whole reservation is this one step
-        if (reserveSync !== undefined) {
-          const outcome = reserveSync(request)
-          return outcome instanceof BudgetStoreError ? Exit.fail(outcome) : onOutcome(outcome)
-        }
-        return Effect.flatMap(store.reserve(request), onOutcome)
-      })
-    },
-    settle: (reservation, actual) => {
-      // a hostile or broken cost (NaN, negative, not a number) is charged as the whole reservation: spend is never
-      // under-counted
-      const valid = typeof actual === "number" && actual >= 0 && actual <= 1e9
-      const micros = toMicros(valid ? actual : reservation.amount)
-      if (settleSync !== undefined) {
-        return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          announce(settleSync({
-            id: reservation.id,
-            scopes: reservation.scopes,
-            amount: toMicros(reservation.amount),
-            actual: micros,
-            now
-          })))
-      }
-      return Effect.flatMap(settleWith(reservation, micros), announce)
-    },
+    reserve: (input) => InlineEffect.inline(reserveNow, input),
+    settle: (reservation, actual) => InlineEffect.inline2(settleNow, reservation, actual),
     release: (reservation) =>
-      Effect.flatMap(
-        Clock.currentTimeMillis,
-        (now) =>
-          store.release({ id: reservation.id, scopes: reservation.scopes, amount: toMicros(reservation.amount), now })
+      Effect.suspend(() =>
+        store.release({
+          id: reservation.id,
+          scopes: reservation.scopes,
+          amount: toMicros(reservation.amount),
+          now: clock.currentTimeMillisUnsafe()
+        })
       ),
     withBudget: (effect, options) =>
       Effect.uninterruptibleMask((restore) =>
@@ -309,23 +359,52 @@ const actualOf = <A>(actual: (a: A) => number, value: A, reserved: number): numb
   }
 }
 
-const OptionsSchema = Schema.Struct({ ttl: Schema.optionalKey(Options.DurationInput) })
+const OptionsSchema = Schema.Struct({
+  ttl: Schema.optionalKey(Options.DurationInput),
+  settle: Schema.optionalKey(Schema.Literals(["await", "background"]))
+})
+
+const RedisOptionsSchema = Schema.Struct({ timeout: Schema.optionalKey(Options.DurationInput) })
+
+/** How long a Redis budget operation waits for its reply before it fails with `BudgetStoreError` (5 seconds). */
+export const DEFAULT_REDIS_TIMEOUT_MS = 5_000
 
 const layerWith = <E, R>(
   store: Effect.Effect<BudgetStoreShape, E, R>,
   options: BudgetsOptions
-): Layer.Layer<Budgets, E | InvalidOptions, R> =>
+): Layer.Layer<Budgets, E | InvalidOptions, Exclude<R, Scope.Scope>> =>
   Layer.effect(
     Budgets,
     Effect.gen(function*() {
-      // untrusted options (config): a `ttl` that is not a duration fails typed, before the store is built
+      // untrusted options (config): a `ttl` that is not a duration, or an unknown `settle` mode, fails typed,
+      // before the store is built
       yield* Effect.fromResult(
-        Options.validate(OptionsSchema, options.ttl === undefined ? {} : { ttl: options.ttl }, "budget options")
+        Options.validate(
+          OptionsSchema,
+          {
+            ...(options.ttl === undefined ? {} : { ttl: options.ttl }),
+            ...(options.settle === undefined ? {} : { settle: options.settle })
+          },
+          "budget options"
+        )
       )
       const built = yield* store
       // optional, read once when the layer is built: alerts become telemetry events
       const hub = Option.getOrUndefined(yield* Effect.serviceOption(TelemetryHub))
-      return make(built, { ...options, ...(hub !== undefined ? { telemetry: hub } : {}) })
+      const clock = yield* Clock.Clock
+      let background: ((effect: Effect.Effect<unknown>) => void) | undefined
+      if (options.settle === "background" && built.settleSync === undefined) {
+        const fibers = yield* FiberSet.make<unknown>()
+        const run = yield* FiberSet.runtime(fibers)<never>()
+        background = (effect) => void run(effect)
+        // added after the set, so it runs before the set's own finalizer interrupts what is left
+        yield* Effect.addFinalizer(() => FiberSet.awaitEmpty(fibers).pipe(Effect.timeout("5 seconds"), Effect.ignore))
+      }
+      return make(built, clock, {
+        ...options,
+        ...(hub !== undefined ? { telemetry: hub } : {}),
+        ...(background !== undefined ? { background } : {})
+      })
     })
   )
 
@@ -350,13 +429,34 @@ export class Budgets extends Context.Service<Budgets, BudgetsShape>()("troupe/bu
     layerWith(Effect.sync(() => makeMemoryBudgetStore()), options)
 
   /**
-   * Budgets on Redis (`Redis` from `effect/persistence`), keys under `prefix` (default `troupe:budget:`). Building
-   * fails with `InvalidOptions` (path `ttl`) when `ttl` is not a duration.
+   * Budgets on Redis (`Redis` from `effect/persistence`), keys under `prefix` (default `troupe:budget:`). With
+   * `NodeRedis` in context the scripts go over the store's own duplicate connection (as the rate limiter's do); an
+   * operation Redis does not answer within `timeout` (default 5 seconds) fails with `BudgetStoreError`. Building
+   * fails with `InvalidOptions` (path `ttl`, `timeout` or `settle`) when `ttl` or `timeout` is not a duration or
+   * `settle` is not a mode.
    */
   static readonly layerRedis = (
-    options: BudgetsOptions & { readonly prefix?: string } = {}
+    options: BudgetsOptions & { readonly prefix?: string; readonly timeout?: Duration.Input } = {}
   ): Layer.Layer<Budgets, InvalidOptions, Redis.Redis> =>
-    layerWith(makeRedisBudgetStore(options.prefix ?? "troupe:budget:"), options)
+    layerWith(
+      Effect.flatMap(
+        Effect.fromResult(
+          Options.validate(
+            RedisOptionsSchema,
+            options.timeout === undefined ? {} : { timeout: options.timeout },
+            "budget options"
+          )
+        ),
+        (decoded) =>
+          makeRedisBudgetStore(
+            options.prefix ?? "troupe:budget:",
+            decoded.timeout === undefined
+              ? DEFAULT_REDIS_TIMEOUT_MS
+              : Duration.toMillis(Duration.fromInputUnsafe(decoded.timeout))
+          )
+      ),
+      options
+    )
 
   /**
    * Budgets on PostgreSQL through `SqlClient`; tables in `schema` (default `public`). Building fails with

@@ -1,7 +1,8 @@
 /**
  * `InlineEffect`: a custom Effect primitive whose synchronous result needs no fiber round-trip under `yield*`.
  *
- * Used on hot paths whose answer is usually synchronous: the cache's `get` and `put`, the rate limiter's `check`.
+ * Used on hot paths whose answer is usually synchronous: the cache's `get` and `put`, the rate limiter's `check`,
+ * the memory budget's `reserve` and `settle`.
  * Built on Effect's public `Effectable.Prototype` (a value the fiber runtime evaluates like any Effect), it adds
  * one thing: its generator protocol. `yield* op` inside
  * `Effect.gen` calls `[Symbol.iterator]` at the moment the generator reaches it — exactly when the Effect would
@@ -78,6 +79,62 @@ Object.setPrototypeOf(Inline.prototype, InlineProto)
 export const inline = <X, A, E>(fn: (arg: X) => Effect.Effect<A, E>, arg: X): Effect.Effect<A, E> =>
   // The instance is an Effect through its prototype chain (Effectable.Prototype); TypeScript cannot see that.
   new Inline(fn as (arg: unknown) => Effect.Effect<unknown, unknown>, arg) as unknown as Effect.Effect<A, E>
+
+interface Inline2Fields {
+  readonly fn: (a: unknown, b: unknown) => Effect.Effect<unknown, unknown>
+  readonly a: unknown
+  readonly b: unknown
+}
+
+const Inline2Proto = Effectable.Prototype<Effect.Effect<unknown, unknown>>({
+  label: "troupe/InlineEffect",
+  evaluate() {
+    // `this` is an object made from Inline2Proto, which carries these fields
+    const self = this as unknown as Inline2Fields
+    return self.fn(self.a, self.b)
+  }
+})
+
+// `inline` for a two-argument operation (the budget's `settle`): no argument tuple or closure to allocate, and its
+// own iterator result, as `InlinePut`.
+class Inline2 {
+  readonly fn: (a: unknown, b: unknown) => Effect.Effect<unknown, unknown>
+  readonly a: unknown
+  readonly b: unknown
+  readonly done = true
+  value: unknown
+
+  constructor(fn: (a: unknown, b: unknown) => Effect.Effect<unknown, unknown>, a: unknown, b: unknown) {
+    this.fn = fn
+    this.a = a
+    this.b = b
+    this.value = undefined
+  }
+
+  [Symbol.iterator](): Iterator<unknown, unknown, unknown> {
+    const effect = this.fn(this.a, this.b)
+    if (Exit.isExit(effect) && effect._tag === "Success") {
+      this.value = effect.value
+      return this
+    }
+    return effect[Symbol.iterator]()
+  }
+
+  // `yield*` reads `value` right after `[Symbol.iterator]`, so handing out `this` is safe even when one value is
+  // shared by several fibers.
+  next(): IteratorResult<unknown, unknown> {
+    return this
+  }
+}
+Object.setPrototypeOf(Inline2.prototype, Inline2Proto)
+
+/** `inline` for a function of two arguments: `fn(a, b)` when evaluated, synchronous under `yield*` on success. */
+export const inline2 = <X, Y, A, E>(fn: (a: X, b: Y) => Effect.Effect<A, E>, a: X, b: Y): Effect.Effect<A, E> =>
+  // The instance is an Effect through its prototype chain (Effectable.Prototype); TypeScript cannot see that.
+  new Inline2(fn as (a: unknown, b: unknown) => Effect.Effect<unknown, unknown>, a, b) as unknown as Effect.Effect<
+    A,
+    E
+  >
 
 /** The lookup behind `inlineGet`: a synchronous answer, or `null` when the Effect of `slow` must run. */
 export interface GetReader<A, E> {

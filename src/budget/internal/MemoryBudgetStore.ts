@@ -1,6 +1,7 @@
 /**
- * The in-process budget store: one record per scope (spend, reserved, live holds) and one per open reservation,
- * updated synchronously, so every operation is atomic. Bounded: at most `maxBudgets` budgets (default 100,000) and
+ * The in-process budget store: one record per scope (spend, reserved) and one per open reservation (its amount,
+ * expiry and the scopes it holds), with live holds in a heap by expiry; updated synchronously, so every operation is
+ * atomic. Bounded: at most `maxBudgets` budgets (default 100,000) and
  * `maxReservations` open reservations (default 100,000); past either bound the operation fails with
  * `BudgetStoreError` rather than growing. @internal
  */
@@ -29,37 +30,90 @@ interface MemoryScope {
   reserved: number
   /** how many of `spec.alertAt` (sorted) fired this period */
   alerted: number
-  /** live holds: reservation id → amount and expiry */
-  readonly holds: Map<string, { readonly amount: number; readonly expiresAt: number }>
-  nextExpiry: number
 }
+
+/** An open reservation: what it holds on which scope records, until it is settled, released or expires. */
+interface Hold {
+  readonly amount: number
+  readonly expiresAt: number
+  /** the scope records it holds `amount` on (emptied when the hold ends) */
+  charged: ReadonlyArray<MemoryScope>
+}
+
+const NOTHING: ReadonlyArray<MemoryScope> = []
 
 export const makeMemoryBudgetStore = (
   options: { readonly maxBudgets?: number; readonly maxReservations?: number } = {}
-): BudgetStoreShape => {
+): BudgetStoreShape & { readonly heapEntries: () => number } => {
   const maxBudgets = options.maxBudgets ?? DEFAULT_MAX_BUDGETS
   const maxReservations = options.maxReservations ?? DEFAULT_MAX_RESERVATIONS
   const scopes = new Map<string, MemoryScope>()
-  /** open reservations (settle/release are once per id) */
-  const open = new Map<string, number>()
+  /** open reservations by id (settle and release are once per id); an expired one stays a day for a late settle */
+  const open = new Map<string, Hold>()
+  /**
+   * Live holds by expiry, a binary min-heap with lazy deletion: a settled or released hold stays until it reaches
+   * the top or the heap is rebuilt from the live ones (when it is over twice their number), so the heap is bounded
+   * by the open reservations and each operation costs O(1) amortised (O(log n) for a ttl shorter than an earlier one).
+   */
+  const heap: Array<Hold> = []
+  let live = 0
 
-  /** Expires lapsed holds and rolls the period forward: the normal form every operation starts from. */
-  const touch = (s: MemoryScope, now: number): void => {
-    if (now >= s.nextExpiry) {
-      let next = Number.POSITIVE_INFINITY
-      for (const [id, hold] of s.holds) {
-        if (hold.expiresAt <= now) {
-          s.holds.delete(id)
-          s.reserved -= hold.amount
-        } else if (hold.expiresAt < next) next = hold.expiresAt
-      }
-      s.nextExpiry = next
+  const siftUp = (i: number): void => {
+    const h = heap[i]!
+    while (i > 0) {
+      const p = (i - 1) >> 1
+      const parent = heap[p]!
+      if (parent.expiresAt <= h.expiresAt) break
+      heap[i] = parent
+      i = p
     }
-    rollPeriod(s, now)
+    heap[i] = h
+  }
+  const siftDown = (i: number): void => {
+    const n = heap.length
+    const h = heap[i]!
+    for (;;) {
+      let c = 2 * i + 1
+      if (c >= n) break
+      if (c + 1 < n && heap[c + 1]!.expiresAt < heap[c]!.expiresAt) c++
+      const child = heap[c]!
+      if (child.expiresAt >= h.expiresAt) break
+      heap[i] = child
+      i = c
+    }
+    heap[i] = h
+  }
+  const popTop = (): void => {
+    const last = heap.pop()!
+    if (heap.length > 0) {
+      heap[0] = last
+      siftDown(0)
+    }
+  }
+  /** Ends a hold: gives its amount back on every scope it was charged on. */
+  const endHold = (hold: Hold): void => {
+    for (const s of hold.charged) s.reserved -= hold.amount
+    hold.charged = NOTHING
+    live--
+  }
+  /** Expires lapsed holds (the normal form every operation starts from) and keeps the heap within bounds. */
+  const expire = (now: number): void => {
+    while (heap.length > 0) {
+      const top = heap[0]!
+      if (top.charged !== NOTHING && top.expiresAt > now) break
+      if (top.charged !== NOTHING) endHold(top)
+      popTop()
+    }
+    if (heap.length > 2 * live + 64) {
+      let k = 0
+      for (const h of heap) if (h.charged !== NOTHING) heap[k++] = h
+      heap.length = k
+      for (let i = (k >> 1) - 1; i >= 0; i--) siftDown(i)
+    }
   }
   const sweepOpen = (now: number): void => {
     // reservations past their expiry by a day can no longer be settled: forget them
-    for (const [id, expiresAt] of open) if (expiresAt + 86_400_000 <= now) open.delete(id)
+    for (const [id, hold] of open) if (hold.expiresAt + 86_400_000 <= now) open.delete(id)
   }
   const status = (s: MemoryScope): StoreStatus => ({
     ...s.spec,
@@ -75,11 +129,12 @@ export const makeMemoryBudgetStore = (
         detail: `at most ${maxReservations} open reservations in memory`
       })
     }
+    expire(request.now)
     const charged: Array<MemoryScope> = []
     for (const scope of request.scopes) {
       const s = scopes.get(scope)
       if (s === undefined) continue
-      touch(s, request.now)
+      rollPeriod(s, request.now)
       if (s.spent + s.reserved + request.amount > s.spec.limit) {
         return {
           _tag: "Refused",
@@ -92,40 +147,51 @@ export const makeMemoryBudgetStore = (
       }
       charged.push(s)
     }
-    const hold = { amount: request.amount, expiresAt: request.expiresAt }
     const names: Array<string> = []
     for (const s of charged) {
       s.reserved += request.amount
-      s.holds.set(request.id, hold)
-      if (request.expiresAt < s.nextExpiry) s.nextExpiry = request.expiresAt
       names.push(s.spec.scope)
     }
-    open.set(request.id, request.expiresAt)
+    const hold: Hold = { amount: request.amount, expiresAt: request.expiresAt, charged }
+    open.set(request.id, hold)
+    if (charged.length > 0) {
+      live++
+      heap.push(hold)
+      siftUp(heap.length - 1)
+    } else hold.charged = NOTHING
     return { _tag: "Reserved", scopes: names }
   }
+  /** Ends the hold of `request.id` once, and adds `actual` to the spend of `request`'s scopes. */
+  const finish = (request: SettleRequest): boolean => {
+    const hold = open.get(request.id)
+    if (hold === undefined) return false
+    open.delete(request.id)
+    expire(request.now)
+    if (hold.charged !== NOTHING) endHold(hold)
+    return true
+  }
   const settleSync = (request: SettleRequest): ReadonlyArray<StoreAlert> => {
-    if (!open.delete(request.id)) return NO_ALERTS
+    if (!finish(request)) return NO_ALERTS
     let alerts: Array<StoreAlert> | undefined
     for (const scope of request.scopes) {
       const s = scopes.get(scope)
       if (s === undefined) continue
-      touch(s, request.now)
-      const hold = s.holds.get(request.id)
-      if (hold !== undefined) {
-        s.holds.delete(request.id)
-        s.reserved -= hold.amount
-      }
+      rollPeriod(s, request.now)
       s.spent += request.actual
-      if (s.alerted < s.spec.alertAt.length) alerts = fireAlerts(s, "spend", alerts)
+      // `alerted < length`, so the index is in range; fireAlerts is called only when the next threshold is reached
+      if (s.alerted < s.spec.alertAt.length && s.spent >= (s.spec.alertAt[s.alerted] as number) * s.spec.limit) {
+        alerts = fireAlerts(s, "spend", alerts)
+      }
     }
-    return alerts === undefined || alerts.length === 0 ? NO_ALERTS : alerts
+    return alerts === undefined ? NO_ALERTS : alerts
   }
   return {
     set: (spec, now) =>
       Effect.suspend(() => {
         const current = scopes.get(spec.scope)
         if (current !== undefined) {
-          touch(current, now)
+          expire(now)
+          rollPeriod(current, now)
           current.spec = spec
           current.alerted = Math.min(current.alerted, spec.alertAt.length)
           return Effect.void
@@ -140,9 +206,7 @@ export const makeMemoryBudgetStore = (
           start: periodStart(spec.period, now),
           spent: 0,
           reserved: 0,
-          alerted: 0,
-          holds: new Map(),
-          nextExpiry: Number.POSITIVE_INFINITY
+          alerted: 0
         })
         return Effect.void
       }),
@@ -150,7 +214,8 @@ export const makeMemoryBudgetStore = (
       Effect.sync(() => {
         const s = scopes.get(scope)
         if (s === undefined) return undefined
-        touch(s, now)
+        expire(now)
+        rollPeriod(s, now)
         return status(s)
       }),
     remove: (scope) => Effect.sync(() => void scopes.delete(scope)),
@@ -161,19 +226,15 @@ export const makeMemoryBudgetStore = (
       }),
     settle: (request) => Effect.sync(() => settleSync(request)),
     reserveSync,
+    /** entries in the expiry heap, live or not (for the bound's test) */
+    heapEntries: () => heap.length,
     settleSync,
     release: (request) =>
       Effect.sync(() => {
-        if (!open.delete(request.id)) return
+        if (!finish({ ...request, actual: 0 })) return
         for (const scope of request.scopes) {
           const s = scopes.get(scope)
-          if (s === undefined) continue
-          const hold = s.holds.get(request.id)
-          if (hold !== undefined) {
-            s.holds.delete(request.id)
-            s.reserved -= hold.amount
-          }
-          touch(s, request.now)
+          if (s !== undefined) rollPeriod(s, request.now)
         }
       })
   }

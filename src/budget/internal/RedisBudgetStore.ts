@@ -7,52 +7,69 @@
  * script that touches their scope. Times are the callers' clocks (keep them in sync: a skew only moves period
  * boundaries and hold expiry by that skew; periods never roll backwards). @internal
  */
-import { Effect } from "effect"
-import { Redis } from "effect/persistence"
-import { luaScript } from "../../internal/RedisLua.ts"
+import { Effect, type Scope } from "effect"
+import type { Redis } from "effect/persistence"
+// the rate limiter's script transport, shared: its own node-redis connection, EVALSHA by a local SHA-1, one
+// `Effect.callback` per command and a real-time watchdog (see its module doc for why not effect's `Redis.eval`)
+import { luaScript, makeRedisScriptRunner } from "../../ratelimit/internal/RedisScriptRunner.ts"
+import type { RateLimitStoreError } from "../../ratelimit/RateLimitError.ts"
 import type { BudgetPeriod } from "../Budget.ts"
 import { periodStart } from "../Budget.ts"
 import { BudgetStoreError } from "../BudgetError.ts"
 import type { BudgetStoreShape, ReserveOutcome, StoreAlert } from "./BudgetStore.ts"
 
-/** Expire lapsed holds and roll the period forward for the scope at KEYS[2i-1], KEYS[2i]. */
+/**
+ * A scope's state in one `HMGET`, normalised (lapsed holds expired, the period rolled forward), and written back
+ * in one `HSET`: the per-scope part of every script. `next` is a lower bound of the scope's earliest live hold
+ * expiry, so the holds are scanned only when one may have lapsed (a bound, not exact: a settled hold leaves it
+ * early, which costs one scan that recomputes it).
+ */
 const NORMALISE = `
-local function normalise(b, h, now, dayStart, monthStart)
-  local expired = redis.call('ZRANGEBYSCORE', h, '-inf', now)
-  if #expired > 0 then
-    local sum = 0
-    for _, m in ipairs(expired) do sum = sum + tonumber(string.match(m, ':(%d+)$')) end
-    redis.call('ZREMRANGEBYSCORE', h, '-inf', now)
-    redis.call('HINCRBY', b, 'reserved', -sum)
+local NONE = 9007199254740991
+local function load(b, h, now, dayStart, monthStart)
+  local f = redis.call('HMGET', b, 'limit', 'period', 'start', 'spent', 'reserved', 'alerted', 'alertAt', 'next')
+  if not f[1] then return nil end
+  local s = {
+    limit = tonumber(f[1]), start = tonumber(f[3]), spent = tonumber(f[4]), reserved = tonumber(f[5]),
+    alerted = tonumber(f[6]), alertAt = f[7] or '', next = tonumber(f[8] or '0')
+  }
+  if now >= s.next then
+    local expired = redis.call('ZRANGEBYSCORE', h, '-inf', now)
+    if #expired > 0 then
+      local sum = 0
+      for _, m in ipairs(expired) do sum = sum + tonumber(string.match(m, ':(%d+)$')) end
+      redis.call('ZREMRANGEBYSCORE', h, '-inf', now)
+      s.reserved = s.reserved - sum
+    end
+    local first = redis.call('ZRANGE', h, 0, 0, 'WITHSCORES')
+    s.next = first[2] and tonumber(first[2]) or NONE
   end
-  local period = redis.call('HGET', b, 'period')
+  local period = f[2]
   local ps = 0
   if period == 'day' then ps = dayStart elseif period == 'month' then ps = monthStart end
-  if ps > tonumber(redis.call('HGET', b, 'start')) then
-    redis.call('HSET', b, 'start', ps, 'spent', 0, 'alerted', 0)
+  if ps > s.start then
+    s.start = ps
+    s.spent = 0
+    s.alerted = 0
   end
+  return s
 end
-local function thresholds(b)
-  local out = {}
-  for t in string.gmatch(redis.call('HGET', b, 'alertAt') or '', '[^,]+') do out[#out + 1] = tonumber(t) end
-  return out
+local function save(b, s)
+  redis.call('HSET', b, 'start', s.start, 'spent', s.spent, 'reserved', s.reserved, 'alerted', s.alerted, 'next', s.next)
 end
 -- fires the thresholds not yet fired: all of them when exhausted, else those the spend reached
-local function fire(b, i, exhausted, out)
-  local ts = thresholds(b)
-  local alerted = tonumber(redis.call('HGET', b, 'alerted'))
-  local spent = tonumber(redis.call('HGET', b, 'spent'))
-  local limit = tonumber(redis.call('HGET', b, 'limit'))
-  while alerted < #ts do
-    local t = ts[alerted + 1]
-    if not exhausted and spent < t * limit then break end
-    alerted = alerted + 1
+local function fire(s, i, exhausted, out)
+  local ts = {}
+  for t in string.gmatch(s.alertAt, '[^,]+') do ts[#ts + 1] = tonumber(t) end
+  while s.alerted < #ts do
+    local t = ts[s.alerted + 1]
+    if not exhausted and s.spent < t * s.limit then break end
+    s.alerted = s.alerted + 1
     out[#out + 1] = i
     out[#out + 1] = tostring(t)
-    out[#out + 1] = spent
-    out[#out + 1] = limit
+    out[#out + 1] = s.spent
+    out[#out + 1] = s.limit
   end
-  redis.call('HSET', b, 'alerted', alerted)
 end
 `
 
@@ -60,25 +77,28 @@ const RESERVE = `${NORMALISE}
 local now, amount, id, expiresAt = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local markerTtl, dayStart, monthStart = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local n = (#KEYS - 1) / 2
-local charged = {}
+local charged, states = {}, {}
 for i = 1, n do
   local b, h = KEYS[2 * i - 1], KEYS[2 * i]
-  if redis.call('EXISTS', b) == 1 then
-    normalise(b, h, now, dayStart, monthStart)
-    local limit = tonumber(redis.call('HGET', b, 'limit'))
-    local spent = tonumber(redis.call('HGET', b, 'spent'))
-    local reserved = tonumber(redis.call('HGET', b, 'reserved'))
-    if spent + reserved + amount > limit then
+  local s = load(b, h, now, dayStart, monthStart)
+  if s then
+    if s.spent + s.reserved + amount > s.limit then
       local alerts = {}
-      fire(b, i, true, alerts)
-      return {0, i, limit, spent, reserved, unpack(alerts)}
+      fire(s, i, true, alerts)
+      save(b, s)
+      for j, k in ipairs(charged) do save(KEYS[2 * k - 1], states[j]) end
+      return {0, i, s.limit, s.spent, s.reserved, unpack(alerts)}
     end
     charged[#charged + 1] = i
+    states[#states + 1] = s
   end
 end
-for _, i in ipairs(charged) do
-  redis.call('HINCRBY', KEYS[2 * i - 1], 'reserved', amount)
+for j, i in ipairs(charged) do
+  local s = states[j]
+  s.reserved = s.reserved + amount
+  if expiresAt < s.next then s.next = expiresAt end
   redis.call('ZADD', KEYS[2 * i], expiresAt, id .. ':' .. amount)
+  save(KEYS[2 * i - 1], s)
 end
 redis.call('SET', KEYS[#KEYS], '1', 'PX', markerTtl)
 return {1, unpack(charged)}
@@ -92,11 +112,12 @@ local n = (#KEYS - 1) / 2
 local alerts = {}
 for i = 1, n do
   local b, h = KEYS[2 * i - 1], KEYS[2 * i]
-  if redis.call('EXISTS', b) == 1 then
-    normalise(b, h, now, dayStart, monthStart)
-    if redis.call('ZREM', h, id .. ':' .. amount) == 1 then redis.call('HINCRBY', b, 'reserved', -amount) end
-    if actual > 0 then redis.call('HINCRBY', b, 'spent', actual) end
-    if withAlerts then fire(b, i, false, alerts) end
+  local s = load(b, h, now, dayStart, monthStart)
+  if s then
+    if redis.call('ZREM', h, id .. ':' .. amount) == 1 then s.reserved = s.reserved - amount end
+    s.spent = s.spent + actual
+    if withAlerts then fire(s, i, false, alerts) end
+    save(b, s)
   end
 end
 return alerts
@@ -119,8 +140,9 @@ return 0
 
 const GET = `${NORMALISE}
 local b, h = KEYS[1], KEYS[2]
-if redis.call('EXISTS', b) == 0 then return false end
-normalise(b, h, tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
+local s = load(b, h, tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
+if not s then return false end
+save(b, s)
 return redis.call('HMGET', b, 'limit', 'period', 'alertAt', 'start', 'spent', 'reserved')
 `
 
@@ -130,15 +152,23 @@ const settleScript = script(SETTLE)
 const setScript = script(SET)
 const getScript = script(GET)
 
-const storeError = (operation: string) => (cause: unknown): BudgetStoreError =>
-  new BudgetStoreError({ operation, detail: cause instanceof Error ? cause.message : String(cause) })
+const storeError = (operation: string) => (cause: RateLimitStoreError): BudgetStoreError =>
+  new BudgetStoreError({ operation, detail: cause.reason })
 
 const num = (u: unknown): number => Number(u)
 const asArray = (u: unknown): ReadonlyArray<unknown> => (Array.isArray(u) ? u : [])
 
-export const makeRedisBudgetStore = (prefix: string): Effect.Effect<BudgetStoreShape, never, Redis.Redis> =>
+export const makeRedisBudgetStore = (
+  prefix: string,
+  timeoutMs: number
+): Effect.Effect<BudgetStoreShape, never, Redis.Redis | Scope.Scope> =>
   Effect.gen(function*() {
-    const redis = yield* Redis.Redis
+    const runner = yield* makeRedisScriptRunner(timeoutMs)
+    const redis = {
+      eval: (script: ReturnType<typeof luaScript>) => (keys: ReadonlyArray<string>, args: ReadonlyArray<string>) =>
+        runner.run<unknown>("budget", script, keys, args),
+      send: (...args: ReadonlyArray<string>) => runner.send<unknown>("budget", args)
+    }
     const budgetKey = (scope: string) => `${prefix}b:${scope}`
     const holdsKey = (scope: string) => `${prefix}h:${scope}`
     const scopeKeys = (scopes: ReadonlyArray<string>) => scopes.flatMap((s) => [budgetKey(s), holdsKey(s)])
