@@ -470,17 +470,16 @@ const makeService = <R>(
     const memory = backend.memory
     const leases = backend.leases
 
-    // `check(key)` without options completes synchronously under `yield*` when the backend decides at once (the
-    // memory store): see `InlineEffect`. With options, or for a store round trip, it is an ordinary effect.
+    // `check(key)` and `check(key, options)` complete synchronously under `yield*` when the backend decides at once
+    // (the memory store, a leased policy served from its lease): see `InlineEffect`. For a store round trip they
+    // are ordinary effects.
     const check = (key: string, options?: CheckOptions): Effect.Effect<Allowed, CheckError> =>
-      options === undefined
-        ? InlineEffect.inline(checkNow, key)
-        : Effect.suspend(() =>
-          typeof options === "object" && options !== null // untyped callers (`null`): a typed failure, never a throw
-            ? checkWith(key, options)
-            : Exit.fail(InvalidRateLimitInput.at(["options"], "Expected an options object or undefined"))
-        )
+      options === undefined ? InlineEffect.inline(checkNow, key) : InlineEffect.inline2(checkOptions, key, options)
     const checkNow = (key: string): Effect.Effect<Allowed, CheckError> => checkWith(key, undefined)
+    const checkOptions = (key: string, options: CheckOptions): Effect.Effect<Allowed, CheckError> =>
+      typeof options === "object" && options !== null // untyped callers (`null`): a typed failure, never a throw
+        ? checkWith(key, options)
+        : Exit.fail(InvalidRateLimitInput.at(["options"], "Expected an options object or undefined"))
     const checkWith = (key: string, options: CheckOptions | undefined): Effect.Effect<Allowed, CheckError> =>
       ((): Effect.Effect<Allowed, CheckError> => {
         const cost = options === undefined || options.cost === undefined ? 1 : options.cost

@@ -43,7 +43,7 @@
  * `consume` script call for `k` tokens (then, if refused, one for the check's cost), guarded like any other
  * call, so a store error is answered by the same policy for the check's own cost and leases nothing.
  */
-import { Clock, Effect, Metric, type Scope } from "effect"
+import { Clock, Effect, Exit, Metric, type Scope } from "effect"
 import type { Redis } from "effect/persistence"
 import { RateLimitStoreError } from "../RateLimitError.ts"
 import { type CompiledPolicy, type CompiledTier, TierKind } from "../RateLimitPolicy.ts"
@@ -156,6 +156,35 @@ export const makeRedisBackend = (
     let failing = false
     let timeouts = 0
     const cooling = "store unavailable (cooling down after an error)"
+    /** A store error under the layer's policy (`open` / `insurance` give the fallback values). */
+    const storeFailure = <A>(
+      operation: string,
+      key: string,
+      error: RateLimitStoreError,
+      open: () => A,
+      insured: () => A
+    ): Effect.Effect<A, RateLimitStoreError> => {
+      if (error.kind !== "cooling") {
+        // slow is not down: only a connection error, or `timeoutCircuit` timeouts in a row, trips the cooldown
+        const down = error.kind !== "timeout" && error.kind !== "command"
+          ? true
+          : error.kind === "timeout" && ++timeouts >= options.timeoutCircuit
+        if (down) {
+          coolUntil = Date.now() + options.storeCooldownMs
+          failing = true
+        }
+      }
+      return Effect.andThen(reporter.failure(options.onStoreError, operation, key, error), () => {
+        switch (options.onStoreError) {
+          case "failOpen":
+            return Effect.succeed(open())
+          case "failClosed":
+            return Effect.fail(error)
+          case "insurance":
+            return Effect.succeed(insured())
+        }
+      })
+    }
     const guarded = <A>(
       operation: string,
       key: string,
@@ -163,28 +192,7 @@ export const makeRedisBackend = (
       open: () => A,
       insured: () => A
     ): Effect.Effect<A, RateLimitStoreError> => {
-      const onError = (error: RateLimitStoreError): Effect.Effect<A, RateLimitStoreError> => {
-        if (error.kind !== "cooling") {
-          // slow is not down: only a connection error, or `timeoutCircuit` timeouts in a row, trips the cooldown
-          const down = error.kind !== "timeout" && error.kind !== "command"
-            ? true
-            : error.kind === "timeout" && ++timeouts >= options.timeoutCircuit
-          if (down) {
-            coolUntil = Date.now() + options.storeCooldownMs
-            failing = true
-          }
-        }
-        return Effect.andThen(reporter.failure(options.onStoreError, operation, key, error), () => {
-          switch (options.onStoreError) {
-            case "failOpen":
-              return Effect.succeed(open())
-            case "failClosed":
-              return Effect.fail(error)
-            case "insurance":
-              return Effect.succeed(insured())
-          }
-        })
-      }
+      const onError = (error: RateLimitStoreError) => storeFailure(operation, key, error, open, insured)
       // healthy (the hot path): just the call and an error handler; the flag is read when the operation
       // is built, which the service does at the moment it runs it
       if (!failing) {
@@ -232,13 +240,25 @@ export const makeRedisBackend = (
       cost: number,
       now: number
     ): Effect.Effect<Decision, RateLimitStoreError> =>
-      guarded(
-        "consume",
-        key,
-        Effect.map(call("consume", key, policy, now, cost), (r) => decisionOf(policy, r)),
-        () => openAllowed(policy),
-        () => insured(key, policy, cost, now)
-      )
+      // healthy and no timeout pending (the hot path): the call, its decoding and its error policy fused into one
+      // step of the runner (`runWith`), the same outcome as the `guarded` form below
+      !failing && timeouts === 0
+        ? runner.runWith(
+          "consume",
+          scriptFor(policy),
+          keysOf(key, policy),
+          ["consume", serverClock ? "server" : String(now), String(cost)],
+          (r: ReadonlyArray<string | number>) => Exit.succeed(decisionOf(policy, r)),
+          (error) =>
+            storeFailure("consume", key, error, () => openAllowed(policy), () => insured(key, policy, cost, now))
+        )
+        : guarded(
+          "consume",
+          key,
+          Effect.map(call("consume", key, policy, now, cost), (r) => decisionOf(policy, r)),
+          () => openAllowed(policy),
+          () => insured(key, policy, cost, now)
+        )
 
     const leases = new LeaseTable(
       {
