@@ -63,4 +63,31 @@ describe("Budgets layer options", () => {
       }
     }
   })
+
+  it("arbitrary layer options (ttl, settle) build the layer or fail InvalidOptions naming ttl or settle; never a defect", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record(
+          {
+            ttl: fc.oneof(fc.anything(), fc.constantFrom("1 minute", 5_000)),
+            settle: fc.oneof(fc.anything(), fc.constantFrom("await", "background"))
+          },
+          { requiredKeys: [] }
+        ),
+        async (options) => {
+          // untrusted options on purpose (config)
+          const exit = await Effect.runPromiseExit(
+            Budgets.use(Effect.succeed).pipe(Effect.provide(Budgets.layerMemory(options as never)))
+          )
+          if (Exit.isFailure(exit)) {
+            expect(Cause.hasDies(exit.cause)).toBe(false)
+            const error = Cause.squash(exit.cause) as { readonly _tag?: string; readonly path?: string }
+            expect(error._tag).toBe("InvalidOptions")
+            expect(["ttl", "settle"]).toContain(error.path)
+          }
+        }
+      ),
+      { numRuns: 500 }
+    )
+  })
 })
