@@ -2,19 +2,23 @@
  * The dead-letter queue (`troupe/dlq`): requests and agent turns that failed permanently — after their retries and
  * fallbacks — are recorded with their input (secrets masked), error, attempts and timestamps, and can be listed,
  * inspected, redriven and purged through this service and the gateway's admin endpoints (`GET /admin/dlq`,
- * `GET /admin/dlq/{id}`, `POST /admin/dlq/redrive`, `DELETE /admin/dlq`).
+ * `GET /admin/dlq/stats`, `GET /admin/dlq/{id}`, `POST /admin/dlq/redrive`, `DELETE /admin/dlq`).
  *
  * Rules:
  * - record is once per id: recording an id the queue holds is a no-op (the first letter is kept).
  * - redrive hands a `dead` letter to the layer's `redrive` handler. It first claims the letter (status `dead` →
- *   `redriving`, a compare-and-set in the backend), so a letter is redriven at most once at a time across processes;
+ *   `redriving`, a compare-and-set in the backend on the status and the `redrives` count read, so a claim from a
+ *   stale read loses), so a letter is redriven at most once at a time across processes and no attempt is lost;
  *   on success it becomes `redriven` (a tombstone, kept until purged), on failure it is `dead` again with
  *   `redrives + 1` and the new error. Redrive is idempotent: redriving a `redriving` or `redriven` letter is skipped.
  * - redrive of many (a filter, or all) runs one letter at a time, at most `ratePerSecond` letters per second
  *   (default 10), oldest first.
  * - purge removes the letters a filter selects (all when empty), whatever their status.
- * - metrics: `troupe_dlq_depth` (letters not yet redriven) and `troupe_dlq_oldest_age_seconds` (age of the oldest
- *   of them), updated on every change and every `stats`.
+ * - metrics: `troupe_dlq_depth` (letters not yet redriven: `dead` or `redriving`) and
+ *   `troupe_dlq_oldest_age_seconds` (now minus the `deadAt` of the oldest of them; 0 when none), both gauges with
+ *   attribute `queue` (the layer's `name`), set by every `stats` and after every record, redrive and purge of this
+ *   process (another process's changes show at this one's next change or `stats`; the gateway's
+ *   `GET /admin/dlq/stats` calls `stats`).
  *
  * Backends: `layerMemory` (default, at most 10,000 letters; past that the oldest is dropped), `layerRedis` (a Redis
  * stream plus two hashes, one Lua script per change) and `layerPostgres` (one table), behind one conformance suite.
@@ -28,7 +32,7 @@ import { Clock, Context, Duration, Effect, Layer, Metric, Schema } from "effect"
 import { Redis } from "effect/persistence"
 import { SqlClient } from "effect/sql"
 import { randomUUID } from "node:crypto"
-import type { DeadLetter, DeadLetterKind } from "./DeadLetter.ts"
+import type { DeadLetter, DeadLetterKind, DeadLetterStatus } from "./DeadLetter.ts"
 import { DeadLetterFilter, describeError, matches, sanitizeInput } from "./DeadLetter.ts"
 import { DeadLetterNotFound, type DlqStoreError } from "./DlqError.ts"
 import type { DlqStoreShape } from "./internal/DlqStore.ts"
@@ -62,11 +66,16 @@ export interface RedriveOptions {
   readonly limit?: number
 }
 
-/** Depth (letters not yet redriven), the age of the oldest of them (0 when none) and the total held. */
+/**
+ * Depth (letters not yet redriven: `dead` or `redriving`), the age of the oldest of them by `deadAt` (0 when none),
+ * the total held (tombstones included), the depth per kind and the count per status.
+ */
 export interface DlqStats {
   readonly depth: number
   readonly oldestAgeMillis: number
   readonly total: number
+  readonly byKind: Readonly<Record<DeadLetterKind, number>>
+  readonly byStatus: Readonly<Record<DeadLetterStatus, number>>
 }
 
 /** The handler a redrive hands a letter to (the layer's `redrive` option). */
@@ -142,10 +151,16 @@ const make = (store: DlqStoreShape, options: DeadLettersOptions): DeadLettersSha
       const all = yield* store.all()
       const waiting = all.filter((l) => l.status !== "redriven")
       const oldest = waiting.reduce((min, l) => Math.min(min, l.deadAt), Number.POSITIVE_INFINITY)
+      const byKind = { request: 0, turn: 0 }
+      for (const l of waiting) byKind[l.kind]++
+      const byStatus = { dead: 0, redriving: 0, redriven: 0 }
+      for (const l of all) byStatus[l.status]++
       const s: DlqStats = {
         depth: waiting.length,
         oldestAgeMillis: waiting.length === 0 ? 0 : Math.max(0, now - oldest),
-        total: all.length
+        total: all.length,
+        byKind,
+        byStatus
       }
       yield* Metric.update(Metric.withAttributes(depthGauge, attributes), s.depth)
       yield* Metric.update(Metric.withAttributes(ageGauge, attributes), s.oldestAgeMillis / 1000)
@@ -158,11 +173,14 @@ const make = (store: DlqStoreShape, options: DeadLettersOptions): DeadLettersSha
       Effect.gen(function*() {
         if (letter.status !== "dead") return { id: letter.id, result: "skipped" } as const
         const claimed: DeadLetter = { ...letter, status: "redriving" }
-        if (!(yield* store.swap("dead", claimed))) return { id: letter.id, result: "skipped" } as const
+        const version = { redrives: letter.redrives }
+        if (!(yield* store.swap({ status: "dead", ...version }, claimed))) {
+          return { id: letter.id, result: "skipped" } as const
+        }
         const exit = yield* Effect.exit(restore(Effect.suspend(() => handler(claimed))))
         const now = yield* Clock.currentTimeMillis
         if (exit._tag === "Success") {
-          yield* store.swap("redriving", {
+          yield* store.swap({ status: "redriving", ...version }, {
             ...claimed,
             status: "redriven",
             redrives: letter.redrives + 1,
@@ -174,7 +192,7 @@ const make = (store: DlqStoreShape, options: DeadLettersOptions): DeadLettersSha
         const error = failure !== undefined && failure._tag === "Fail"
           ? describeError(failure.error)
           : { tag: "Interrupted", message: "redrive interrupted or died" }
-        yield* store.swap("redriving", {
+        yield* store.swap({ status: "redriving", ...version }, {
           ...claimed,
           status: "dead",
           redrives: letter.redrives + 1,

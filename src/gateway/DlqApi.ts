@@ -3,6 +3,10 @@
  *
  * - `GET /admin/dlq?kind=&source=&errorTag=&status=&limit=`: the letters a filter selects, oldest first (at most
  *   `limit`, default 100, at most 10,000);
+ * - `GET /admin/dlq/stats`: `{ depth, oldestAgeSeconds, total, byKind, byStatus }` — the letters not yet redriven,
+ *   the age of the oldest of them in seconds (0 when none), every letter held, the depth per kind (`request`,
+ *   `turn`) and the count per status; the same figures as the `troupe_dlq_depth` and `troupe_dlq_oldest_age_seconds`
+ *   gauges, which the call refreshes;
  * - `GET /admin/dlq/{id}`: one letter (404 when the id is unknown);
  * - `POST /admin/dlq/redrive` with `{ id }` (one letter), `{ filter }` (the `dead` letters it selects) or `{}`
  *   (all), and `ratePerSecond` / `limit` for many: the outcome per letter (`redriven`, `failed`, `skipped`);
@@ -45,10 +49,16 @@ export const RedriveBody = Schema.Struct({
   limit: Schema.optional(Schema.Number.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 100_000 })))
 })
 
-/** The dlq group: list, inspect, redrive and purge. */
+/** The dlq group: list, stats, inspect, redrive and purge. */
 export class DlqGroup extends HttpApiGroup.make("dlq")
   .add(
     HttpApiEndpoint.get("listLetters", "/admin/dlq", { query: DlqQuery, success: Json }).annotate(
+      RequiredPermission,
+      "admin:read"
+    )
+  )
+  .add(
+    HttpApiEndpoint.get("letterStats", "/admin/dlq/stats", { success: Json }).annotate(
       RequiredPermission,
       "admin:read"
     )

@@ -1,15 +1,52 @@
 /** The one conformance suite of `DeadLetters`, run against every backend (memory, Redis, PostgreSQL). */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Redacted } from "effect"
+import { Context, Effect, Fiber, Layer, Metric, Redacted } from "effect"
 import { TestClock } from "effect/testing"
-import type { DeadLettersOptions } from "../../src/dlq/index.ts"
+import { randomUUID } from "node:crypto"
+import type { DeadLettersOptions, DeadLettersShape } from "../../src/dlq/index.ts"
 import { DeadLetters } from "../../src/dlq/index.ts"
 
 /** A backend under test: a fresh layer per test (own prefix or schema). */
 export interface DlqBackend {
   readonly label: string
   readonly layer: (options: DeadLettersOptions) => Layer.Layer<DeadLetters, unknown>
+  /**
+   * Two queues over one fresh prefix or schema, each with its own connection (as two processes would have); absent
+   * for a backend that cannot be shared (memory: the two redrivers then share one queue).
+   */
+  readonly twins?: (
+    options: DeadLettersOptions
+  ) => readonly [Layer.Layer<DeadLetters, unknown>, Layer.Layer<DeadLetters, unknown>]
 }
+
+/** The value of gauge `id` of the queue named `queue` (undefined before its first update). */
+const gauge = (id: string, queue: string) =>
+  Effect.map(Metric.snapshot, (all) => {
+    const found = all.find((m) => m.id === id && m.attributes?.["queue"] === queue)
+    return found === undefined ? undefined : (found.state as { readonly value: number }).value // a gauge's state
+  })
+
+/** Builds the two redrivers of `backend` (one shared queue when it has no twins). */
+const redrivers = (backend: DlqBackend, options: DeadLettersOptions) =>
+  Effect.gen(function*() {
+    if (backend.twins === undefined) {
+      const one = Context.get(yield* Layer.build(backend.layer(options)), DeadLetters)
+      return [one, one] as const
+    }
+    const [first, second] = backend.twins(options)
+    const a = Context.get(yield* Layer.build(first), DeadLetters)
+    const b = Context.get(yield* Layer.build(second), DeadLetters)
+    return [a, b] as const
+  })
+
+/** Each redriver redrives every letter twice over, concurrently: all, then each id from the newest. */
+const redriveConcurrently = (a: DeadLettersShape, b: DeadLettersShape, ids: ReadonlyArray<string>) =>
+  Effect.all([
+    a.redriveMany({}, { ratePerSecond: 10_000 }),
+    b.redriveMany({}, { ratePerSecond: 10_000 }),
+    Effect.forEach([...ids].reverse(), (id) => a.redrive(id)),
+    Effect.forEach([...ids].reverse(), (id) => b.redrive(id))
+  ], { concurrency: "unbounded" }).pipe(Effect.map((runs) => runs.flat()))
 
 export const dlqConformance = (backend: DlqBackend): void => {
   describe(`DeadLetters (${backend.label})`, () => {
@@ -78,5 +115,113 @@ export const dlqConformance = (backend: DlqBackend): void => {
         assert.strictEqual(yield* dlq.purge(), 1)
         assert.strictEqual((yield* dlq.stats()).total, 0)
       }).pipe(Effect.provide(backend.layer({ redrive: () => Effect.void }))))
+
+    it.effect("stats and the gauges: depth and oldest age after records, time passing, redrive and purge", () => {
+      const queue = `stats-${backend.label}-${randomUUID()}`
+      const depth = gauge("troupe_dlq_depth", queue)
+      const age = gauge("troupe_dlq_oldest_age_seconds", queue)
+      return Effect.gen(function*() {
+        const dlq = yield* DeadLetters
+        const empty = yield* dlq.stats()
+        assert.deepStrictEqual(empty, {
+          depth: 0,
+          oldestAgeMillis: 0,
+          total: 0,
+          byKind: { request: 0, turn: 0 },
+          byStatus: { dead: 0, redriving: 0, redriven: 0 }
+        })
+        assert.strictEqual(yield* depth, 0)
+        assert.strictEqual(yield* age, 0)
+        yield* dlq.record({ id: "old", kind: "request", source: "s", input: 1, error: "e", attempts: 1 })
+        assert.strictEqual(yield* depth, 1)
+        assert.strictEqual(yield* age, 0)
+        yield* TestClock.adjust("10 seconds")
+        // a record publishes too: the oldest letter is 10 s old when the second arrives
+        yield* dlq.record({ id: "new", kind: "turn", source: "agent", input: 2, error: "e", attempts: 1 })
+        assert.strictEqual(yield* depth, 2)
+        assert.strictEqual(yield* age, 10)
+        yield* TestClock.adjust("5 seconds")
+        const aged = yield* dlq.stats()
+        assert.strictEqual(aged.depth, 2)
+        assert.strictEqual(aged.oldestAgeMillis, 15_000)
+        assert.deepStrictEqual(aged.byKind, { request: 1, turn: 1 })
+        assert.strictEqual(yield* age, 15)
+        // a failed redrive keeps the letter waiting: its age still counts from its deadAt
+        assert.strictEqual((yield* dlq.redrive("new")).result, "failed")
+        assert.strictEqual((yield* dlq.stats()).oldestAgeMillis, 15_000)
+        // the oldest redriven: depth 1, age now that of the letter recorded at 10 s
+        assert.strictEqual((yield* dlq.redrive("old")).result, "redriven")
+        assert.strictEqual(yield* depth, 1)
+        assert.strictEqual(yield* age, 5)
+        const after = yield* dlq.stats()
+        assert.deepStrictEqual(after, {
+          depth: 1,
+          oldestAgeMillis: 5_000,
+          total: 2,
+          byKind: { request: 0, turn: 1 },
+          byStatus: { dead: 1, redriving: 0, redriven: 1 }
+        })
+        yield* TestClock.adjust("1 minute")
+        assert.strictEqual((yield* dlq.stats()).oldestAgeMillis, 65_000)
+        assert.strictEqual(yield* age, 65)
+        // purging the waiting letter empties the depth; the tombstone stays in total until purged too
+        assert.strictEqual(yield* dlq.purge({ status: "dead" }), 1)
+        assert.strictEqual(yield* depth, 0)
+        assert.strictEqual(yield* age, 0)
+        assert.strictEqual((yield* dlq.stats()).total, 1)
+        assert.strictEqual(yield* dlq.purge(), 1)
+        assert.strictEqual((yield* dlq.stats()).total, 0)
+      }).pipe(Effect.provide(backend.layer({
+        name: queue,
+        redrive: (l) => l.kind === "turn" ? Effect.fail("still down") : Effect.void
+      })))
+    })
+
+    it.live("two redrivers redriving the same letters concurrently redrive each letter exactly once", () => {
+      const calls = new Map<string, number>()
+      const ids = Array.from({ length: 20 }, (_, i) => `r${i}`)
+      return Effect.scoped(Effect.gen(function*() {
+        const [a, b] = yield* redrivers(backend, {
+          redrive: (l) =>
+            Effect.sync(() => calls.set(l.id, (calls.get(l.id) ?? 0) + 1)).pipe(Effect.andThen(Effect.yieldNow))
+        })
+        for (const id of ids) yield* a.record({ id, kind: "request", source: "s", input: id, error: "e", attempts: 1 })
+        const outcomes = yield* redriveConcurrently(a, b, ids)
+        assert.strictEqual(outcomes.filter((o) => o.result === "redriven").length, ids.length)
+        assert.strictEqual(outcomes.filter((o) => o.result === "failed").length, 0)
+        for (const id of ids) {
+          assert.strictEqual(calls.get(id), 1, `letter ${id} redriven ${calls.get(id) ?? 0} times`)
+          const letter = yield* b.inspect(id)
+          assert.strictEqual(letter.status, "redriven")
+          assert.strictEqual(letter.redrives, 1)
+        }
+        assert.strictEqual((yield* a.stats()).depth, 0)
+        assert.strictEqual(yield* b.purge(), ids.length)
+      }))
+    })
+
+    it.live("two redrivers whose handler fails: every attempt is counted once on the letter (no lost update)", () => {
+      const calls = new Map<string, number>()
+      const ids = Array.from({ length: 20 }, (_, i) => `f${i}`)
+      return Effect.scoped(Effect.gen(function*() {
+        const [a, b] = yield* redrivers(backend, {
+          redrive: (l) =>
+            Effect.sync(() => calls.set(l.id, (calls.get(l.id) ?? 0) + 1)).pipe(
+              Effect.andThen(Effect.fail(`down ${l.id}`))
+            )
+        })
+        for (const id of ids) yield* a.record({ id, kind: "request", source: "s", input: id, error: "e", attempts: 1 })
+        const outcomes = yield* redriveConcurrently(a, b, ids)
+        const failed = outcomes.filter((o) => o.result === "failed").length
+        assert.strictEqual(failed, [...calls.values()].reduce((n, c) => n + c, 0))
+        for (const id of ids) {
+          const letter = yield* a.inspect(id)
+          assert.strictEqual(letter.status, "dead")
+          assert.strictEqual(letter.redrives, calls.get(id) ?? 0, `letter ${id}`)
+          assert.strictEqual(letter.attempts, 1 + (calls.get(id) ?? 0), `letter ${id}`)
+        }
+        assert.strictEqual(yield* b.purge(), ids.length)
+      }))
+    })
   })
 }

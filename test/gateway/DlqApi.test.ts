@@ -1,8 +1,8 @@
 /**
  * The dead-letter admin endpoints over a gateway whose context holds a memory `DeadLetters`: list (filter),
- * inspect, redrive (one, a filter, all; with a rate) and purge, behind the admin key.
+ * stats, inspect, redrive (one, a filter, all; with a rate) and purge, behind the admin key.
  */
-import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { Context, Effect, Exit, Layer, Metric, Scope } from "effect"
 import fc from "fast-check"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Troupe } from "../../src/app/index.ts"
@@ -82,6 +82,56 @@ describe("dead-letter admin API", () => {
     expect(purged.purged).toBe(2)
     const purgedAll = await (await fetch(`${url}/admin/dlq`, { method: "DELETE", headers: admin })).json()
     expect(purgedAll.purged).toBe(1)
+  })
+
+  it("stats: depth, oldest age, by kind and status after records, redrive and purge; the gauges agree", async () => {
+    const stats = async () => {
+      const r = await fetch(`${url}/admin/dlq/stats`, { headers: admin })
+      expect(r.status).toBe(200)
+      return r.json()
+    }
+    expect((await fetch(`${url}/admin/dlq/stats`)).status).toBe(401)
+    expect(await stats()).toEqual({
+      depth: 0,
+      oldestAgeSeconds: 0,
+      total: 0,
+      byKind: { request: 0, turn: 0 },
+      byStatus: { dead: 0, redriving: 0, redriven: 0 }
+    })
+    await seed(2, "age")
+    await Effect.runPromise(
+      dlq.record({ id: "turn-0", kind: "turn", source: "agent", input: {}, error: new Error("x"), attempts: 1 })
+    )
+    const oldest = await Effect.runPromise(dlq.inspect("age-0"))
+    await new Promise((r) => {
+      setTimeout(r, 30)
+    })
+    const before = Date.now()
+    const seeded = await stats()
+    const after = Date.now()
+    expect(seeded).toMatchObject({
+      depth: 3,
+      total: 3,
+      byKind: { request: 2, turn: 1 },
+      byStatus: { dead: 3, redriving: 0, redriven: 0 }
+    })
+    expect(seeded.oldestAgeSeconds).toBeGreaterThanOrEqual((before - oldest.deadAt) / 1000)
+    expect(seeded.oldestAgeSeconds).toBeLessThanOrEqual((after - oldest.deadAt) / 1000)
+    const gauge = (id: string) =>
+      Effect.runPromise(Effect.map(Metric.snapshot, (all) => {
+        const found = all.find((m) => m.id === id && m.attributes?.["queue"] === "default")
+        return found === undefined ? undefined : (found.state as { readonly value: number }).value // a gauge's state
+      }))
+    expect(await gauge("troupe_dlq_depth")).toBe(3)
+    expect(await gauge("troupe_dlq_oldest_age_seconds")).toBe(seeded.oldestAgeSeconds)
+    await post(`${url}/admin/dlq/redrive`, { id: "age-0" }, admin)
+    const redrivenOne = await stats()
+    expect(redrivenOne).toMatchObject({ depth: 2, total: 3, byKind: { request: 1, turn: 1 } })
+    expect(redrivenOne.byStatus).toEqual({ dead: 2, redriving: 0, redriven: 1 })
+    expect(await gauge("troupe_dlq_depth")).toBe(2)
+    await fetch(`${url}/admin/dlq`, { method: "DELETE", headers: admin })
+    expect(await stats()).toMatchObject({ depth: 0, oldestAgeSeconds: 0, total: 0 })
+    expect(await gauge("troupe_dlq_oldest_age_seconds")).toBe(0)
   })
 
   it("fuzz: arbitrary redrive bodies and list queries answer 2xx or 4xx, never 5xx", async () => {

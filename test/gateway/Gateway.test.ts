@@ -288,6 +288,7 @@ describe("Gateway: OpenAPI document", () => {
       "/admin/config",
       "/admin/dlq",
       "/admin/dlq/redrive",
+      "/admin/dlq/stats",
       "/admin/dlq/{id}",
       "/admin/errors",
       "/admin/events",

@@ -25,6 +25,22 @@ const pastRetries = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     return yield* Fiber.join(fiber)
   })
 
+/** Runs `effect` to its end under TestClock, a retry delay at a time (a chain of targets retries on each). */
+const pastAllRetries = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.forkChild(Effect.exit(effect))
+    for (let i = 0; i < 20 && fiber.pollUnsafe() === undefined; i++) yield* TestClock.adjust("1 second")
+    return yield* Fiber.join(fiber)
+  })
+
+/** The pipeline with retries (one per target) and the chain fast (primary) → cheap (backup), over both providers. */
+const chainLayer = (primary: CountingProvider, backup: CountingProvider) =>
+  LlmPipeline.layerWithDeadLetters({
+    cache: false,
+    retry: { jitter: 0, retries: 1, baseDelay: "1 second" },
+    fallback: { chains: { fast: ["cheap"] } }
+  }).pipe(withPipelineDeps([primary.provider, backup.provider], { extra: DeadLetters.layerMemory() }))
+
 const layerFor = (provider: CountingProvider, redrive = new PipelineRedrive()) =>
   LlmPipeline.layerWithDeadLetters({ cache: false, retry: { jitter: 0, retries: 1, baseDelay: "1 second" }, redrive })
     .pipe(
@@ -51,6 +67,47 @@ describe("DeadLetterStep", () => {
       assert.deepStrictEqual((letter?.input as { messages: unknown }).messages, [{ role: "user", content: "hello" }])
       expect(JSON.stringify(letter?.input)).not.toContain("sk-secret")
     }).pipe(Effect.provide(layerFor(provider)))
+  })
+
+  it.effect("a request whose fallback chain of two targets fails permanently is one letter; its attempts count the retries and fallbacks", () => {
+    const primary = flaky({ down: true })
+    const backup = new CountingProvider("backup", () => ({
+      error: new ProviderServerError({ provider: "backup", status: 502, description: "down too", retryable: true })
+    }))
+    return Effect.gen(function*() {
+      const exit = yield* pastAllRetries((yield* Llm).generate(ask("nobody answers")))
+      assert.isTrue(Exit.isFailure(exit))
+      assert.strictEqual(primary.calls, 2) // the first try and its retry
+      assert.strictEqual(backup.calls, 2) // the fallback and its retry
+      const letters = yield* (yield* DeadLetters).list()
+      assert.strictEqual(letters.length, 1)
+      const [letter] = letters
+      assert.strictEqual(letter?.attempts, 4)
+      assert.strictEqual(letter?.source, "fast")
+      assert.strictEqual(letter?.error.tag, "ProviderServerError")
+      assert.include(letter?.error.message ?? "", "down too") // the last target's error
+      assert.deepStrictEqual((letter?.input as { messages: unknown }).messages, [{
+        role: "user",
+        content: "nobody answers"
+      }])
+    }).pipe(Effect.provide(chainLayer(primary, backup)))
+  })
+
+  it.effect("a request rescued by its fallback (after the primary's retries) does not go to the dead-letter queue", () => {
+    const primary = flaky({ down: true })
+    const backup = new CountingProvider("backup", () => ({ text: "rescued" }))
+    return Effect.gen(function*() {
+      const exit = yield* pastAllRetries((yield* Llm).generate(ask("rescue me")))
+      assert.isTrue(Exit.isSuccess(exit))
+      const result = Exit.isSuccess(exit) ? exit.value : undefined
+      assert.strictEqual(result?.text, "rescued")
+      assert.strictEqual(result?.meta.fallbackIndex, 1)
+      assert.strictEqual(result?.meta.attempts, 3)
+      assert.strictEqual(primary.calls, 2)
+      const dlq = yield* DeadLetters
+      assert.strictEqual((yield* dlq.list()).length, 0)
+      assert.strictEqual((yield* dlq.stats()).depth, 0)
+    }).pipe(Effect.provide(chainLayer(primary, backup)))
   })
 
   it.effect("errors before any provider is asked are the caller's and are not recorded", () => {

@@ -28,7 +28,9 @@ export const makeMemoryDlqStore = (maxLetters: number): DlqStoreShape & { readon
     swap: (expected, next) =>
       Effect.sync(() => {
         const current = letters.get(next.id)
-        if (current === undefined || current.status !== expected) return false
+        if (current === undefined || current.status !== expected.status || current.redrives !== expected.redrives) {
+          return false
+        }
         letters.set(next.id, next)
         return true
       }),

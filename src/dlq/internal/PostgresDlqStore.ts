@@ -1,7 +1,8 @@
 /**
  * The PostgreSQL DLQ backend: one table `troupe_dead_letters` in `schema` (id primary key, an arrival sequence, the
  * status in its own column and the letter as JSON text). Insert is `ON CONFLICT DO NOTHING`, compare-and-set an
- * `UPDATE … WHERE status = $expected`, so two processes never both claim a letter. @internal
+ * `UPDATE … WHERE status = $expected AND redrives = $expected` (the row is locked and the condition re-checked), so
+ * two processes never both claim a letter, nor does a claim from a stale read overwrite a newer letter. @internal
  */
 import { Effect, Schema } from "effect"
 import type { SqlClient } from "effect/sql"
@@ -52,8 +53,9 @@ export const makePostgresDlqStore = (
         ),
       swap: (expected, next) =>
         sql.unsafe<{ id: string }>(
-          `UPDATE ${table} SET status = $3, letter = $4 WHERE id = $1 AND status = $2 RETURNING id`,
-          [next.id, expected, next.status, JSON.stringify(next)]
+          `UPDATE ${table} SET status = $3, letter = $4
+           WHERE id = $1 AND status = $2 AND (letter::jsonb ->> 'redrives')::int = $5 RETURNING id`,
+          [next.id, expected.status, next.status, JSON.stringify(next), expected.redrives]
         ).pipe(Effect.map((rows) => rows.length === 1), Effect.mapError(storeError("swap"))),
       remove: (ids) =>
         ids.length === 0 ? Effect.succeed(0) : sql.unsafe<{ id: string }>(

@@ -1,7 +1,16 @@
 /**
- * The Redis DLQ backend on a Redis stream. Layout under `prefix`: `s` a stream with one entry (`id <letter id>`) per
- * letter, in arrival order; `l` a hash letter id → letter JSON; `x` a hash letter id → its stream entry id. Insert,
- * compare-and-set and remove are each one Lua script, so two processes never both claim a letter. @internal
+ * The Redis DLQ backend: a Redis stream as the arrival log plus two hashes. Layout under `prefix`: `s` a stream with
+ * one entry (`id <letter id>`) per letter, in arrival order; `l` a hash letter id → letter JSON; `x` a hash letter
+ * id → its stream entry id. Insert, compare-and-set (on status and `redrives`) and remove are each one Lua script,
+ * so two processes never both claim a letter.
+ *
+ * Why a stream and hashes, not a stream alone: a stream entry cannot be changed in place nor found by a field, and
+ * redrive must compare-and-set one letter's status by its id (`dead` → `redriving` → `redriven`/`dead`), so the
+ * letter itself lives in `l`; the stream keeps the oldest-first order of `list` and `redriveMany` (`XRANGE`), and
+ * `x` lets purge `XDEL` a letter's entry. Consumer groups (`XREADGROUP`/`XACK`) are not used: they hand each entry to
+ * one consumer once, while list, inspect, redrive and purge select by any filter over every letter, tombstones
+ * included. A filter is applied in the process over the whole log (`XRANGE` + `HMGET`), which suits a queue of
+ * failures (bounded by purges), not millions of letters. @internal
  */
 import { Effect, Schema } from "effect"
 import type { Redis } from "effect/persistence"
@@ -19,7 +28,8 @@ return 1`
 const SWAP = `
 local cur = redis.call('HGET', KEYS[2], ARGV[1])
 if not cur then return 0 end
-if cjson.decode(cur)['status'] ~= ARGV[2] then return 0 end
+local letter = cjson.decode(cur)
+if letter['status'] ~= ARGV[2] or letter['redrives'] ~= tonumber(ARGV[4]) then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 return 1`
 
@@ -64,7 +74,17 @@ export const makeRedisDlqStore = (redis: Redis.Redis["Service"], prefix: string)
         return out
       }),
     swap: (expected, next) =>
-      send<number>("swap", "EVAL", SWAP, "3", ...keys, next.id, expected, JSON.stringify(next)).pipe(
+      send<number>(
+        "swap",
+        "EVAL",
+        SWAP,
+        "3",
+        ...keys,
+        next.id,
+        expected.status,
+        JSON.stringify(next),
+        String(expected.redrives)
+      ).pipe(
         Effect.map((n) => n === 1)
       ),
     remove: (ids) => ids.length === 0 ? Effect.succeed(0) : send<number>("remove", "EVAL", REMOVE, "3", ...keys, ...ids)

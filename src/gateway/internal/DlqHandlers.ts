@@ -51,6 +51,16 @@ export const dlqHandlers = HttpApiBuilder.group(GatewayApi, "dlq", (handlers) =>
         withDlq((dlq) =>
           Effect.map(dlq.list(filterOf(query), query.limit ?? 100), (letters) => ({ letters }))
         ))
+      .handle("letterStats", () =>
+        withDlq((dlq) =>
+          Effect.map(dlq.stats(), (s) => ({
+            depth: s.depth,
+            oldestAgeSeconds: s.oldestAgeMillis / 1000,
+            total: s.total,
+            byKind: s.byKind,
+            byStatus: s.byStatus
+          }))
+        ))
       .handle("inspectLetter", ({ params }) => withDlq((dlq) => dlq.inspect(params.id)))
       .handle("redriveLetters", ({ payload }) =>
         withDlq((dlq) =>
