@@ -82,6 +82,13 @@ export interface BudgetsShape {
    */
   readonly remove: (scope: string) => Effect.Effect<void, InvalidOptions | BudgetStoreError>
   /**
+   * The budgets in their current periods, by scope (at most `limit`, default 100). Fails with `InvalidOptions` when
+   * `limit` is not an integer from 1 to 1,000; with `BudgetStoreError` when the Redis or PostgreSQL store fails a read.
+   */
+  readonly list: (
+    options?: { readonly limit?: number }
+  ) => Effect.Effect<ReadonlyArray<BudgetStatus>, InvalidOptions | BudgetStoreError>
+  /**
    * Holds `amount` on every budgeted scope, all or none. Fails with `BudgetExceeded` (the first scope that cannot
    * hold it), `InvalidOptions` (a malformed scope or amount) or `BudgetStoreError`.
    */
@@ -146,6 +153,10 @@ const ReserveSchema = Schema.Struct({
   scopes: Schema.Array(BudgetScope).check(Schema.isMaxLength(MAX_SCOPES)),
   amount: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(1e9)),
   ttl: Schema.optionalKey(Options.DurationInput)
+})
+
+const ListSchema = Schema.Struct({
+  limit: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1000 })))
 })
 
 const usedGauge = Metric.gauge("troupe_budget_used_ratio", {
@@ -324,6 +335,13 @@ const make = (
         })
       }),
     remove: (scope) => Effect.flatMap(checkScope(scope), () => store.remove(scope)),
+    list: (options = {}) =>
+      Effect.gen(function*() {
+        const decoded = yield* Effect.fromResult(Options.validate(ListSchema, options, "budget list"))
+        const scopes = yield* store.scopes(decoded.limit ?? 100)
+        const found = yield* Effect.forEach(scopes, (scope) => shape.get(scope), { concurrency: 8 })
+        return found.flatMap((s) => Option.isSome(s) ? [s.value] : [])
+      }),
     reserve: (input) => InlineEffect.inline(reserveNow, input),
     settle: (reservation, actual) => InlineEffect.inline2(settleNow, reservation, actual),
     release: (reservation) =>

@@ -54,6 +54,15 @@ export interface QueueStepShape {
       context: CallContext
     ): Effect.Effect<A, E | QueueFull | Shed, R>
   }
+  /** Each built queue's route, waiting calls (`depth`) and running calls (`inFlight`), by route. */
+  readonly stats: Effect.Effect<ReadonlyArray<QueueStats>>
+}
+
+/** One route's queue as `QueueStep.stats` reports it. */
+export interface QueueStats {
+  readonly route: string
+  readonly depth: number
+  readonly inFlight: number
 }
 
 const make = (options: QueueStepOptions): Effect.Effect<QueueStepShape, InvalidOptions> =>
@@ -75,6 +84,13 @@ const make = (options: QueueStepOptions): Effect.Effect<QueueStepShape, InvalidO
       )
     }
     return {
+      stats: Effect.sync(() =>
+        [...queues.entries()].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0).map(([route, q]) => ({
+          route,
+          depth: q.depth(),
+          inFlight: q.inFlight()
+        }))
+      ),
       around: dual(3, <A, E, R>(attempt: Effect.Effect<A, E, R>, target: Target, context: CallContext) =>
         Effect.flatMap(queueOf(target.route), (q) =>
           q === undefined ? attempt : q.run(attempt, {

@@ -86,6 +86,25 @@ export const budgetConformance = (backend: BudgetBackend): void => {
         assert.strictEqual(s.reserved, 0)
       })))
 
+    it.effect("list: the budgets in their current periods, by scope, at most limit; a removed one is gone", () =>
+      run(Effect.gen(function*() {
+        const budgets = yield* Budgets
+        yield* budgets.set({ scope: "tenant:b", limit: 2, period: "month" })
+        yield* budgets.set({ scope: "key:k1", limit: 1, period: "day" })
+        yield* budgets.set({ scope: "tenant:a", limit: 3, period: "total" })
+        const r = yield* budgets.reserve({ scopes: ["tenant:b"], amount: 0.5 })
+        yield* budgets.settle(r, 0.25)
+        const all = yield* budgets.list()
+        assert.deepStrictEqual(all.map((s) => s.scope), ["key:k1", "tenant:a", "tenant:b"])
+        assert.strictEqual(all[2]?.spent, 0.25)
+        assert.strictEqual(all[2]?.limit, 2)
+        assert.deepStrictEqual((yield* budgets.list({ limit: 2 })).map((s) => s.scope), ["key:k1", "tenant:a"])
+        yield* budgets.remove("tenant:a")
+        assert.deepStrictEqual((yield* budgets.list()).map((s) => s.scope), ["key:k1", "tenant:b"])
+        const bad = yield* Effect.flip(budgets.list({ limit: 0 }))
+        assert.strictEqual(bad._tag, "InvalidOptions")
+      })))
+
     it.effect("release gives everything back; withBudget releases on failure and on interruption", () =>
       run(Effect.gen(function*() {
         const budgets = yield* Budgets

@@ -20,6 +20,9 @@ const layerFor = (queue: Layer.Layer<QueueStep, unknown>) =>
     withPipelineDeps([ScriptedProvider.makeUnsafe({ name: "primary", latency: "1 second" })])
   )
 
+// one layer value, so the pipeline and the test share one instance (layers are memoised by reference)
+const statsQueue = QueueStep.layer({ queues: { primary: { concurrency: 1, capacity: 4 } } })
+
 describe("QueueStep", () => {
   it.effect("keyed by provider: the provider route's queue bounds the calls; a full queue fails with QueueFull", () =>
     Effect.gen(function*() {
@@ -34,6 +37,21 @@ describe("QueueStep", () => {
       assert.isTrue(Exit.isSuccess(yield* Fiber.await(first)))
       assert.isTrue(Exit.isSuccess(yield* Fiber.await(second)))
     }).pipe(Effect.provide(layerFor(QueueStep.layer({ queues: { primary: { concurrency: 1, capacity: 1 } } })))))
+
+  it.effect("stats: each built queue's route, depth (waiting) and inFlight (running)", () =>
+    Effect.gen(function*() {
+      const llm = yield* Llm
+      const step = yield* QueueStep
+      assert.deepStrictEqual(yield* step.stats, [{ route: "primary", depth: 0, inFlight: 0 }])
+      const first = yield* Effect.forkChild(llm.generate(ask("one")), { startImmediately: true })
+      const second = yield* Effect.forkChild(llm.generate(ask("two")), { startImmediately: true })
+      yield* Effect.repeat(Effect.yieldNow, { times: 20 })
+      assert.deepStrictEqual(yield* step.stats, [{ route: "primary", depth: 1, inFlight: 1 }])
+      yield* TestClock.adjust("2 seconds")
+      yield* Fiber.await(first)
+      yield* Fiber.await(second)
+      assert.deepStrictEqual(yield* step.stats, [{ route: "primary", depth: 0, inFlight: 0 }])
+    }).pipe(Effect.provide(Layer.merge(layerFor(statsQueue), statsQueue))))
 
   it.effect("a call waits at its options.priority: a critical call queued after a low one runs first", () =>
     Effect.gen(function*() {

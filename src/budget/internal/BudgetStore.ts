@@ -60,6 +60,8 @@ export interface BudgetStoreShape {
   readonly set: (spec: StoreSpec, now: number) => Effect.Effect<void, BudgetStoreError>
   readonly get: (scope: string, now: number) => Effect.Effect<StoreStatus | undefined, BudgetStoreError>
   readonly remove: (scope: string) => Effect.Effect<void, BudgetStoreError>
+  /** The scopes that have a budget, in order, at most `limit` of them. */
+  readonly scopes: (limit: number) => Effect.Effect<ReadonlyArray<string>, BudgetStoreError>
   /** All or none: holds `amount` on every budgeted scope, or refuses naming the first scope that cannot hold it. */
   readonly reserve: (request: ReserveRequest) => Effect.Effect<ReserveOutcome, BudgetStoreError>
   /** Once per reservation id (later calls do nothing): releases the hold and adds `actual` to the spend. */

@@ -219,6 +219,7 @@ export const makeMemoryBudgetStore = (
         return status(s)
       }),
     remove: (scope) => Effect.sync(() => void scopes.delete(scope)),
+    scopes: (limit) => Effect.sync(() => [...scopes.keys()].sort().slice(0, limit)),
     reserve: (request) =>
       Effect.suspend((): Effect.Effect<ReserveOutcome, BudgetStoreError> => {
         const outcome = reserveSync(request)

@@ -183,6 +183,11 @@ export const makePostgresBudgetStore = (
             return status(s)
           })
         ),
+      scopes: (limit) =>
+        sql.unsafe<{ scope: string }>(`SELECT scope FROM ${budgets} ORDER BY scope LIMIT $1`, [limit]).pipe(
+          Effect.map((rows) => rows.map((r) => r.scope)),
+          Effect.mapError(storeError("list"))
+        ),
       remove: (scope) =>
         inTransaction(
           "remove",

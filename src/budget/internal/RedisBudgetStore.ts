@@ -219,6 +219,22 @@ export const makeRedisBudgetStore = (
       get: getStatus,
       remove: (scope) =>
         redis.send("DEL", budgetKey(scope), holdsKey(scope)).pipe(Effect.asVoid, Effect.mapError(storeError("remove"))),
+      // SCAN over `b:*` under the prefix (glob characters escaped), at most 100 batches of 500 keys looked at
+      scopes: (limit) =>
+        Effect.gen(function*() {
+          const match = `${prefix.replace(/[*?[\]\\]/g, "\\$&")}b:*`
+          const found = new Set<string>()
+          let cursor = "0"
+          for (let i = 0; i < 100; i++) {
+            const reply = yield* redis.send("SCAN", cursor, "MATCH", match, "COUNT", "500")
+            // SCAN replies [next cursor, keys]
+            const [next, keys] = reply as readonly [unknown, ReadonlyArray<unknown>]
+            for (const k of keys) found.add(String(k).slice(prefix.length + 2))
+            cursor = String(next)
+            if (cursor === "0") break
+          }
+          return [...found].sort().slice(0, limit)
+        }).pipe(Effect.mapError(storeError("list"))),
       reserve: (request) =>
         redis.eval(reserveScript)(
           [...scopeKeys(request.scopes), `${prefix}r:${request.id}`],
