@@ -18,8 +18,8 @@ import {
   ChildSpec,
   ExitReason,
   Lifecycle,
-  type Process,
   Registry,
+  SupervisionTree,
   Supervisor
 } from "../src/runtime/index.ts"
 
@@ -75,25 +75,9 @@ const tree: Supervisor.SupervisorOptions = {
   ]
 }
 
-const render = (sup: Supervisor.SupervisorRef, indent = ""): Effect.Effect<Array<string>> =>
-  Effect.gen(function*() {
-    const lines: Array<string> = []
-    const children = yield* Supervisor.whichChildren(sup).pipe(Effect.orElseSucceed(() => []))
-    for (const child of children) {
-      const state = child.process === undefined
-        ? "not running"
-        : child.process === "restarting"
-        ? "restarting"
-        // not undefined and not "restarting", so a Process
-        : `pid ${(child.process as Process.Process).pid}`
-      lines.push(`${indent}├─ ${child.id} (${child.type}, ${child.restart}) ${state}`)
-      if (child.type === "supervisor" && child.process !== undefined && child.process !== "restarting") {
-        // a running child of type supervisor is a supervisor
-        lines.push(...(yield* render(child.process as Supervisor.SupervisorRef, `${indent}│  `)))
-      }
-    }
-    return lines
-  })
+// the tree as `troupe tree` prints a gateway's: one line per child, `├─ id (type, restart) pid n`
+const render = (sup: Supervisor.SupervisorRef): Effect.Effect<string> =>
+  Effect.map(SupervisionTree.of(sup), SupervisionTree.render)
 
 const describe = (event: LifecycleEvent): string => {
   const who = event.childId === undefined ? event.supervisor : `${event.supervisor}/${event.childId}`
@@ -118,12 +102,12 @@ const program = Effect.gen(function*() {
 
   console.log("troupe supervision tree demo (Ctrl-C to stop early)\n")
   const root = yield* Supervisor.spawn(tree)
-  console.log(`root pid ${root.pid}\n${(yield* render(root)).join("\n")}\n`)
+  console.log(`${yield* render(root)}\n`)
 
   yield* Effect.race(Effect.sleep("4 seconds"), Deferred.await(interrupted))
   process.removeListener("SIGINT", onSigint)
 
-  console.log(`\n${stamp()}  tree before shutdown:\n${(yield* render(root)).join("\n")}\n`)
+  console.log(`\n${stamp()}  tree before shutdown:\n${yield* render(root)}\n`)
   console.log(`${stamp()}  shutting down in reverse start order`)
   yield* Supervisor.shutdownTree(root)
   yield* Effect.sleep("10 millis") // let the printer drain the last events

@@ -19,7 +19,7 @@ import { LlmAgent, LlmAgents } from "../src/llmagent/index.ts"
 import { ConversationMemory } from "../src/memory/index.ts"
 import { Llm } from "../src/pipeline/index.ts"
 import { providerDefaults } from "../src/ratelimit/index.ts"
-import { ExitReason, Lifecycle, type Process, Supervisor } from "../src/runtime/index.ts"
+import { ExitReason, Lifecycle, SupervisionTree, Supervisor } from "../src/runtime/index.ts"
 import { TelemetryHub } from "../src/telemetry/index.ts"
 
 /** A scene of the demo failed; `npm start` then exits 1 after the ordered shutdown. */
@@ -141,22 +141,9 @@ const Counter = Agent.define({
 })
 
 // ── the scenes ─────────────────────────────────────────────────────────────────────────────────────────────
-const render = (sup: Supervisor.SupervisorRef, indent = ""): Effect.Effect<Array<string>> =>
-  Effect.gen(function*() {
-    const lines: Array<string> = []
-    for (const child of yield* Effect.orElseSucceed(Supervisor.whichChildren(sup), () => [])) {
-      const running = child.process !== undefined && child.process !== "restarting"
-      // running: not undefined and not "restarting", so a Process
-      lines.push(
-        `${indent}├─ ${child.id} (${child.type})${running ? ` pid ${(child.process as Process.Process).pid}` : ""}`
-      )
-      // a running child of type supervisor is a supervisor
-      if (child.type === "supervisor" && running) {
-        lines.push(...(yield* render(child.process as Supervisor.SupervisorRef, `${indent}│  `)))
-      }
-    }
-    return lines
-  })
+// the tree as `troupe tree` prints a gateway's (and `npm run tree` its own): one line per child
+const render = (sup: Supervisor.SupervisorRef): Effect.Effect<string> =>
+  Effect.map(SupervisionTree.of(sup), SupervisionTree.render)
 
 // a supervised LLM agent: one process per conversation, needing (in its type) ConversationMemory and Llm
 const WeatherBot = LlmAgent.make({
@@ -288,7 +275,7 @@ const program = Effect.gen(function*() {
     yield* run(
       "1. the application: one root supervisor, every service a subtree",
       Effect.gen(function*() {
-        yield* say((yield* render(yield* Supervisor.RootSupervisor)).join("\n"))
+        yield* say(yield* render(yield* Supervisor.RootSupervisor))
       })
     )
     yield* run("2. a supervised tool-using agent, streamed", streamedAgent)

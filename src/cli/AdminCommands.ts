@@ -6,7 +6,11 @@
  * - The gateway is `--url`, else `TROUPE_URL`, else `url` in `~/.trouperc` (JSON), else `http://127.0.0.1:7400`; the
  *   admin key is `--admin-key`, else `TROUPE_ADMIN_KEY`, else `adminKey` in `~/.trouperc` (never printed).
  * - `--json` prints the server's JSON as is (one document; `tree --watch --json` one snapshot per line).
- * - Every request has a timeout (`--timeout` ms, default 10,000).
+ * - Every request has a timeout (`--timeout` ms, default 10,000; `tree --watch`: until the event stream answers).
+ * - `tree` prints the tree as the demos print theirs (`npm run tree`, `npm start`), with the runtime's one
+ *   renderer, `SupervisionTree.render`: `troupe pid 1`, then `├─ <id> (<type>, <restart>) pid <n>` per child
+ *   (`restarting`, `not running` instead of the pid), indented `│  ` per level, then ` restarts=<n>` and
+ *   ` last-exit=<reason>` when the gateway knows them.
  * - Exit codes: 0 success, 1 refused by the server or an invalid config file (the reasons are printed), 3 gateway
  *   unreachable or timed out, 4 admin key missing or refused (401/403), 5 server error (5xx). Usage errors are
  *   effect/cli's (`--help` on every command).
@@ -20,36 +24,21 @@
  */
 import { Console, Effect, Layer, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import * as SupervisionTree from "../runtime/SupervisionTree.ts"
 import { call, CliFailure, print, report, resolveTarget, shared } from "./internal/AdminClient.ts"
 import type { Target } from "./internal/AdminClient.ts"
 
 /** A failure of an admin command, with its exit code (defined in `internal/AdminClient.ts`). */
 export { CliFailure } from "./internal/AdminClient.ts"
 
-interface Node {
-  readonly id: string
-  readonly type?: string
-  readonly pid?: number
-  readonly state?: string
-  readonly restarts?: number
-  readonly lastExit?: string | null
-  readonly children?: ReadonlyArray<Node>
-}
+type Node = SupervisionTree.Node
 
-/** The tree as text, as the demo prints it. */
-export const renderTree = (node: Node): string => {
-  const lines: Array<string> = []
-  const label = (n: Node) =>
-    `${n.type === "supervisor" ? "▣" : "●"} ${n.id}${n.pid !== undefined ? ` <${n.pid}>` : ""} ${n.state ?? ""}` +
-    `${n.restarts ? ` restarts=${n.restarts}` : ""}${n.lastExit ? ` last-exit=${n.lastExit}` : ""}`
-  const walk = (n: Node, prefix: string, last: boolean, top: boolean) => {
-    lines.push(top ? label(n) : `${prefix}${last ? "└─ " : "├─ "}${label(n)}`)
-    const kids = n.children ?? []
-    kids.forEach((c, i) => walk(c, top ? "" : prefix + (last ? "   " : "│  "), i === kids.length - 1, false))
-  }
-  walk(node, "", true, true)
-  return lines.join("\n")
-}
+/**
+ * The tree as text, as the demos print theirs (`npm run tree`, `npm start`): the one renderer of the runtime,
+ * `SupervisionTree.render` (`<root> pid <n>`, then `├─ <id> (<type>, <restart>) pid <n>` per child, indented `│  `
+ * per level, with ` restarts=<n> last-exit=<reason>` when the gateway knows them).
+ */
+export const renderTree = (node: Node): string => SupervisionTree.render(node)
 
 const watchTree = (t: Target & { readonly json: boolean; readonly interval: number }) =>
   Effect.tryPromise({
@@ -59,13 +48,25 @@ const watchTree = (t: Target & { readonly json: boolean; readonly interval: numb
         throw new CliFailure("no admin key: pass --admin-key, set TROUPE_ADMIN_KEY or adminKey in ~/.trouperc", 4)
       }
       let res: Response
+      // the timeout runs until the stream answers (its headers); the stream itself lasts until Ctrl-C
+      const abort = new AbortController()
+      const timer = setTimeout(() => abort.abort(), t.timeout)
       try {
         res = await fetch(`${url}/admin/events?filter=troupe.none&interval=${t.interval}`, {
           headers: { authorization: `Bearer ${key}` },
-          signal: AbortSignal.timeout(t.timeout)
+          signal: abort.signal
         })
       } catch (e) {
-        throw new CliFailure(`${url}: gateway unreachable (${e instanceof Error ? e.message : String(e)})`, 3)
+        throw new CliFailure(
+          abort.signal.aborted
+            ? `${url}: no answer within ${t.timeout} ms`
+            : `${url}: gateway unreachable (${
+              e instanceof Error && e.cause instanceof Error ? e.cause.message : String(e)
+            })`,
+          3
+        )
+      } finally {
+        clearTimeout(timer)
       }
       if (res.status === 401 || res.status === 403) {
         throw new CliFailure(`admin key refused (HTTP ${res.status})`, 4)
@@ -113,7 +114,7 @@ export const tree = Command.make("tree", {
 }, (o) =>
   report(
     o.watch
-      ? watchTree({ ...o, timeout: 2_147_483_647 })
+      ? watchTree(o)
       // GET /admin/supervision answers the tree
       : Effect.flatMap(call(o, "GET", "/admin/supervision"), (r) =>
         print(o.json, r.body, () => renderTree(r.body as Node)))

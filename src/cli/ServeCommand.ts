@@ -1,7 +1,7 @@
 /**
- * `troupe serve [--config file] [--port n] [--host h] [--redis-url url]`: runs the gateway (`Gateway.layer`) over the
- * whole application (`Troupe.layer`) until SIGTERM or SIGINT, which drain it (see `Gateway.ts`) before the tree
- * shuts down in order.
+ * `troupe serve [--config file] [--port n] [--host h] [--redis-url url] [--json]`: runs the gateway (`Gateway.layer`)
+ * over the whole application (`Troupe.layer`) until SIGTERM or SIGINT, which drain it (see `Gateway.ts`) before the
+ * tree shuts down in order.
  *
  * With no configuration it starts on the embedded defaults: the scripted offline model for every provider without
  * an API key, everything in memory, `127.0.0.1:7400`. `--config` (or `TROUPE_CONFIG`) names the JSON config file
@@ -9,14 +9,21 @@
  * L2, conversation memory, budgets and dead letters in Redis, shared by every gateway process on it. What it runs is
  * `serveLayer` (`ServeLayer.ts`), imported when the command runs, so the other commands do not load the application.
  *
+ * Output: the logs go to stdout (`troupe gateway listening on <url>` once it listens). With `--json`, stdout carries
+ * only one JSON line once the gateway listens, `{"url":"http://127.0.0.1:7400","host":"127.0.0.1","port":7400}`
+ * (the bound port with `--port 0`), and the logs go to stderr.
+ *
  * @since 0.1.0
  */
-import { Config, Effect, Layer, Option } from "effect"
+import { Config, Console, Context, Effect, Layer, Logger, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import type { TroupeOptions } from "../app/index.ts"
 import type { GatewayOptions } from "../gateway/index.ts"
 
-/** `troupe serve [--config file] [--port n] [--host h] [--redis-url url]`: the gateway until SIGTERM/SIGINT (then it drains). */
+/**
+ * `troupe serve [--config file] [--port n] [--host h] [--redis-url url] [--json]`: the gateway until SIGTERM/SIGINT
+ * (then it drains); `--json` prints where it listens as one JSON line and sends the logs to stderr.
+ */
 export const serve = Command.make(
   "serve",
   {
@@ -34,12 +41,18 @@ export const serve = Command.make(
       Flag.withDescription("Redis for shared rate limits, cache and memory (default: REDIS_URL, else in memory)"),
       Flag.withFallbackConfig(Config.String("REDIS_URL")),
       Flag.optional
+    ),
+    json: Flag.Boolean("json").pipe(
+      Flag.withDescription("print {url, host, port} as one JSON line once listening; logs go to stderr"),
+      Flag.withDefault(false)
     )
   },
-  ({ config, host, port, redis }) => {
+  ({ config, host, json, port, redis }) => {
     // the application is loaded only now: the other commands start without it
-    return Effect.promise(() => Promise.all([import("./ServeLayer.ts"), import("../gateway/HealthCheck.ts")])).pipe(
-      Effect.flatMap(([{ serveLayer }, HealthCheck]) => {
+    return Effect.promise(() =>
+      Promise.all([import("./ServeLayer.ts"), import("../gateway/HealthCheck.ts"), import("../gateway/Gateway.ts")])
+    ).pipe(
+      Effect.flatMap(([{ serveLayer }, HealthCheck, { Gateway }]) => {
         const gateway: GatewayOptions = {
           ...(Option.isSome(port) ? { port: port.value } : {}),
           ...(Option.isSome(host) ? { host: host.value } : {}),
@@ -50,7 +63,14 @@ export const serve = Command.make(
           ...(Option.isSome(config) ? { config: { configFile: config.value } } : {}),
           ...(Option.isSome(redis) ? { redis: { url: redis.value } } : {})
         }
-        return Layer.launch(serveLayer({ gateway, troupe }))
+        return Effect.scoped(Effect.gen(function*() {
+          const context = yield* Layer.build(serveLayer({ gateway, troupe }))
+          if (json) {
+            const { host, port, url } = Context.get(context, Gateway).address
+            yield* Console.log(JSON.stringify({ url, host, port }))
+          }
+          return yield* Effect.never
+        })).pipe(Effect.provideService(Logger.LogToStderr, json))
       }),
       Effect.asVoid
     )
