@@ -197,6 +197,78 @@ describe("LlmAgents durable turns: every model response and every tool result is
     { timeout: 20_000 }
   )
 
+  it.effect(
+    "a non-idempotent tool whose result was not journaled (the process died while it ran) is reported to the model as a tool error (ToolOutcomeUnknown) when the run resumes, not re-run",
+    () =>
+      Effect.gen(function*() {
+        const requests: Array<LlmRequest> = []
+        let charges = 0
+        const running = yield* Deferred.make<void>()
+        const never = yield* Deferred.make<void>()
+        const llm: AgentLoop.ModelClient<never> = {
+          generate: (request) =>
+            Effect.sync(() => {
+              requests.push(request)
+              return stepOf(request) === 1
+                ? response("", [{ id: "c1", name: "charge", arguments: { amount: 5 } }])
+                : response(`told: ${request.messages.at(-1)?.content}`)
+            }),
+          stream: () => {
+            throw new Error("durable turns do not stream")
+          }
+        }
+        // the first charge never returns: the crash comes while it runs, after it claimed its key
+        const charge = Tool.fromAction(Action.make({
+          name: "charge",
+          description: "Charges the card",
+          params: Schema.Struct({ amount: Schema.Number }),
+          output: Schema.String,
+          retries: 0,
+          run: ({ amount }) =>
+            Effect.gen(function*() {
+              if (++charges === 1) {
+                yield* Deferred.succeed(running, undefined)
+                yield* Deferred.await(never)
+              }
+              return `charged ${amount}`
+            })
+        }))
+        const Shop = LlmAgent.make({ name: "shop", model: "fast", llm, tools: [charge], durable: true })
+        const journal = yield* RunJournal
+        // first incarnation: stops (everything it runs is interrupted) while charge runs
+        const first = yield* Scope.make()
+        const agents = yield* LlmAgents.make({ agents: [Shop] }).pipe(Scope.provide(first))
+        const caller = yield* Effect.forkChild(agents.ask("shop:1", "refund o-7"), { startImmediately: true })
+        yield* Deferred.await(running)
+        const [run] = yield* journal.list({ agentId: "shop:1", limit: 10 })
+        assert.isDefined(run)
+        yield* Scope.close(first, Exit.void)
+        assert.isTrue(Exit.isFailure(yield* Fiber.await(caller)))
+        const before = Option.getOrThrow(yield* journal.get(run!.runId))
+        expect(before.steps.map((st) => st.name)).toStrictEqual(["model/1"])
+        // second incarnation: the run resumes; the charge's key is claimed but no result was journaled
+        yield* LlmAgents.make({ agents: [Shop] })
+        yield* until(Effect.map(journal.get(run!.runId), (r) => Option.isSome(r) && r.value.outcome !== undefined))
+        const after = Option.getOrThrow(yield* journal.get(run!.runId))
+        expect(after.outcome).toBe("answered")
+        expect(after.steps.map((st) => st.name)).toStrictEqual(["model/1", "tool/1/c1", "model/2"])
+        expect(after.steps[1]?.value).toMatchObject({
+          _tag: "ToolFailure",
+          name: "charge",
+          error: { tag: "ToolOutcomeUnknown" }
+        })
+        // not re-run: the tool ran once, in the first incarnation
+        expect(charges).toBe(1)
+        // the model got it as a tool error and answered; model/1 was answered once
+        expect(requests.filter((r) => stepOf(r) === 1)).toHaveLength(1)
+        const told = requests.at(-1)?.messages.at(-1)
+        expect(told).toMatchObject({ role: "tool", name: "charge", isError: true })
+        expect(JSON.parse(told?.content ?? "{}")).toMatchObject({ error: { tag: "ToolOutcomeUnknown" } })
+        expect(after.result).toMatchObject({ runId: run!.runId, steps: 2, toolCalls: 1 })
+      }).pipe(Effect.scoped, Effect.provide(durableLayers)),
+    { timeout: 20_000 }
+  )
+
   it.effect("a run recorded but killed before its workflow started is started when the agents start again", () =>
     Effect.gen(function*() {
       const s = script()

@@ -2,32 +2,31 @@
  * Worker process of the SIGKILL test of durable `LlmAgents` turns (test/llmagent/JournalProcesses.test.ts): runs one
  * durable turn for each of `agents` agents (`shop:<i>`, input `task-<i>`) on `ClusterWorkflowEngine` over
  * PostgreSQL database `db`, with the `RunJournal` and the `ToolLedger` in PostgreSQL. A turn is three model calls:
- * step 1 calls `charge` (not idempotent), step 2 calls `lookup` (idempotent), step 3 answers. The scripted model
- * counts requests per `<input>/<step>` in PostgreSQL (paid once per key); the tools count their executions.
+ * step 1 calls `charge` (not idempotent), step 2 calls `lookup` (idempotent), step 3 answers. Every model call is a
+ * request `task-<i>/model/<step>` to the loopback fake provider of crashHarness.ts, every tool run a request
+ * `task-<i>/tool/<step>` (charge is step 1, lookup step 2); requests carry the worker's incarnation `inc`.
  *
  * On start it builds the layers (which resume the runs a killed incarnation left unfinished), prints `ready`, starts
- * the turns of agents that have no run in the journal yet, prints `progress` at its first model call or tool run,
- * and prints `done` once every agent's run has an outcome.
- * Usage: node durableTurnsWorker.ts <databaseUrl> <agents>
+ * the turns of agents that have no run in the journal yet, and prints `done` once every agent's run has an outcome.
+ * Usage: node durableTurnsWorker.ts <databaseUrl> <providerUrl> <inc> <agents>
  */
 import { NodeCrypto } from "@effect/platform-node"
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Redacted, Schema } from "effect"
 import { ClusterWorkflowEngine, SingleRunner } from "effect/cluster"
-import { SqlClient } from "effect/sql"
 import { Action, type AgentLoop, Tool } from "../../../src/agent/index.ts"
 import type { LlmRequest, LlmResponse } from "../../../src/llm/index.ts"
 import { Journal, LlmAgent, LlmAgents, RunJournal } from "../../../src/llmagent/index.ts"
 
-const [url = "", agentsArg = "6"] = process.argv.slice(2)
+const [url = "", provider = "", inc = "0", agentsArg = "6"] = process.argv.slice(2)
 const agents = Number(agentsArg)
 const t0 = Date.now()
-let progressed = false
-const progress = () => {
-  if (progressed) return
-  progressed = true
-  process.stdout.write(JSON.stringify({ progress: true, ms: Date.now() - t0 }) + "\n")
-}
+
+/** One request to the fake provider; its answer text. */
+const call = (kind: "model" | "tool", key: string) =>
+  Effect.tryPromise((signal) =>
+    fetch(`${provider}/${kind}?key=${encodeURIComponent(key)}&inc=${inc}`, { signal }).then((r) => r.text())
+  ).pipe(Effect.orDie)
 
 const stepOf = (request: LlmRequest): number => {
   let n = 1
@@ -43,29 +42,17 @@ const taskOf = (request: LlmRequest): string => {
 const usage = { inputTokens: 10, outputTokens: 5, totalTokens: 15 }
 
 const program = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS provider_calls (key text PRIMARY KEY, requests int NOT NULL)`)
-  yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS tool_runs (key text PRIMARY KEY, runs int NOT NULL)`)
-  const count = (table: string, column: string, key: string) =>
-    sql.unsafe(
-      `INSERT INTO ${table} (key, ${column}) VALUES ($1, 1) ON CONFLICT (key) DO UPDATE SET ${column} = ${table}.${column} + 1`,
-      [key]
-    ).pipe(
-      Effect.orDie
-    )
   const llm: AgentLoop.ModelClient<never> = {
     generate: (request) =>
       Effect.gen(function*() {
-        progress()
         const step = stepOf(request), task = taskOf(request)
-        yield* count("provider_calls", "requests", `${task}/${step}`)
-        yield* Effect.sleep("15 millis")
-        const reply = (text: string, call?: { name: string; args: Record<string, string> }): LlmResponse => ({
+        yield* call("model", `${task}/model/${step}`)
+        const reply = (text: string, use?: { name: string; args: Record<string, string> }): LlmResponse => ({
           provider: "scripted",
           model: "fast",
           text,
-          toolCalls: call === undefined ? [] : [{ id: `call-${step}`, name: call.name, arguments: call.args }],
-          finishReason: call === undefined ? "stop" : "tool-calls",
+          toolCalls: use === undefined ? [] : [{ id: `call-${step}`, name: use.name, arguments: use.args }],
+          finishReason: use === undefined ? "stop" : "tool-calls",
           usage
         })
         if (step === 1) return reply("", { name: "charge", args: { order: task } })
@@ -76,19 +63,14 @@ const program = Effect.gen(function*() {
       throw new Error("durable turns do not stream")
     }
   }
-  const tool = (name: string) =>
+  const tool = (name: "charge" | "lookup") =>
     Tool.fromAction(Action.make({
       name,
       description: name,
       params: Schema.Struct({ order: Schema.String }),
       output: Schema.String,
       retries: 0,
-      run: ({ order }) =>
-        Effect.sync(progress).pipe(
-          Effect.andThen(count("tool_runs", "runs", `${name}/${order}`)),
-          Effect.andThen(Effect.sleep("10 millis")),
-          Effect.as(`${name} ${order}`)
-        )
+      run: ({ order }) => Effect.as(call("tool", `${order}/tool/${name === "charge" ? 1 : 2}`), `${name} ${order}`)
     }))
   const Shop = LlmAgent.make({
     name: "shop",
@@ -116,7 +98,8 @@ const program = Effect.gen(function*() {
   process.stdout.write(JSON.stringify({ done: true, ms: Date.now() - t0 }) + "\n")
 })
 
-const Pg = PgClient.layer({ url: Redacted.make(url), maxConnections: 8 })
+// the test waits for this application's backends to be gone before it reads the journal after a kill
+const Pg = PgClient.layer({ url: Redacted.make(url), maxConnections: 8, applicationName: "troupe-journal-worker" })
 const Engine = ClusterWorkflowEngine.layer.pipe(
   Layer.provideMerge(SingleRunner.layer({
     runnerStorage: "sql",

@@ -1,20 +1,27 @@
 /**
- * Worker process of the SIGKILL test (test/llmagent/JournalProcesses.test.ts): starts (or resumes) `runs` durable
- * runs of `steps` steps on `ClusterWorkflowEngine` over PostgreSQL database `db`, prints one JSON line when all are
- * complete. Each step is a journaled model call to a scripted provider that counts requests and paid calls (one per
- * idempotency key) in PostgreSQL, then a non-idempotent tool that counts its executions.
- * Usage: node journalWorker.ts <databaseUrl> <runs> <steps>
+ * Worker process of the SIGKILL test (test/llmagent/JournalProcesses.test.ts) and of the `journal.recovery` bench
+ * row: starts (or resumes) `runs` durable runs of `steps` steps on `ClusterWorkflowEngine` over PostgreSQL database
+ * `db`, prints one JSON line when all are complete. Each step is a journaled model call (`Journal.model`, a request
+ * to the loopback fake provider of crashHarness.ts, key `<run>/model/<i>`), then a non-idempotent tool
+ * (`Journal.tool`, whose run is a request `<run>/tool/<i>` to the same provider). Requests carry the worker's
+ * incarnation `inc`, so the provider, outside this process, logs which incarnation sent each one.
+ * Usage: node journalWorker.ts <databaseUrl> <providerUrl> <inc> <runs> <steps>
  */
 import { NodeCrypto } from "@effect/platform-node"
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Option, Redacted, Schema } from "effect"
 import { ClusterWorkflowEngine, SingleRunner } from "effect/cluster"
-import { SqlClient } from "effect/sql"
 import { Workflow } from "effect/workflow"
 import { Journal } from "../../../src/llmagent/index.ts"
 
-const [url = "", runsArg = "10", stepsArg = "3"] = process.argv.slice(2)
+const [url = "", provider = "", inc = "0", runsArg = "10", stepsArg = "3"] = process.argv.slice(2)
 const runs = Number(runsArg), steps = Number(stepsArg)
+
+/** One request to the fake provider; its answer text. */
+const request = (kind: "model" | "tool", key: string) =>
+  Effect.tryPromise((signal) =>
+    fetch(`${provider}/${kind}?key=${encodeURIComponent(key)}&inc=${inc}`, { signal }).then((r) => r.text())
+  ).pipe(Effect.orDie)
 
 const Run = Workflow.make("JournalSoakRun", {
   payload: { runId: Schema.String, steps: Schema.Int },
@@ -23,39 +30,27 @@ const Run = Workflow.make("JournalSoakRun", {
 })
 
 const RunLive = Run.toLayer(Effect.fn(function*({ runId, steps }) {
-  const sql = yield* SqlClient.SqlClient
   const out: Array<string> = []
   for (let i = 1; i <= steps; i++) {
-    const key = `${runId}/${i}`
     out.push(
-      yield* Journal.model({
-        step: `${i}`,
-        success: Schema.String,
-        // the scripted provider: every request counted, paid once per idempotency key
-        call: sql.unsafe(
-          `INSERT INTO provider_calls (key, requests) VALUES ($1, 1) ON CONFLICT (key) DO UPDATE SET requests = provider_calls.requests + 1`,
-          [key]
-        ).pipe(Effect.andThen(Effect.sleep("15 millis")), Effect.as(`answer ${key}`), Effect.orDie)
-      })
+      yield* Journal.model({ step: `${i}`, success: Schema.String, call: request("model", `${runId}/model/${i}`) })
     )
     out.push(
       yield* Journal.tool({
         step: `${i}`,
         tool: "charge",
-        key,
+        key: `${runId}/${i}`,
         idempotent: false,
         success: Schema.String,
-        run: sql.unsafe(
-          `INSERT INTO tool_runs (key, runs) VALUES ($1, 1) ON CONFLICT (key) DO UPDATE SET runs = tool_runs.runs + 1`,
-          [key]
-        ).pipe(Effect.andThen(Effect.sleep("10 millis")), Effect.as(`charged ${key}`), Effect.orDie)
+        run: request("tool", `${runId}/tool/${i}`)
       }).pipe(Effect.catchTag("ToolOutcomeUnknown", (e) => Effect.succeed(`unknown ${e.key}`)), Effect.orDie)
     )
   }
   return out
 }))
 
-const Pg = PgClient.layer({ url: Redacted.make(url), maxConnections: 8 })
+// the test waits for this application's backends to be gone before it reads the journal after a kill
+const Pg = PgClient.layer({ url: Redacted.make(url), maxConnections: 8, applicationName: "troupe-journal-worker" })
 const Engine = ClusterWorkflowEngine.layer.pipe(
   Layer.provideMerge(SingleRunner.layer({
     runnerStorage: "sql",
@@ -71,9 +66,6 @@ const Live = RunLive.pipe(
 
 const t0 = Date.now()
 const program = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS provider_calls (key text PRIMARY KEY, requests int NOT NULL)`)
-  yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS tool_runs (key text PRIMARY KEY, runs int NOT NULL)`)
   process.stdout.write(JSON.stringify({ ready: true, ms: Date.now() - t0 }) + "\n")
   const ids = yield* Effect.forEach(
     Array.from({ length: runs }, (_, i) => ({ runId: `run-${i}`, steps })),
