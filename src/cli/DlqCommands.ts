@@ -1,5 +1,5 @@
 /**
- * `troupe dlq list|redrive|purge`: the dead-letter queue, over the gateway's `/admin/dlq` endpoints (`DlqApi`,
+ * `troupe dlq list|stats|redrive|purge`: the dead-letter queue, over the gateway's `/admin/dlq` endpoints (`DlqApi`,
  * backed by the dlq subsystem's `DeadLetters`; under `troupe serve` the pipeline records every request that failed
  * permanently, and a redrive re-runs it through the pipeline).
  *
@@ -7,6 +7,8 @@
  * - The filter flags are the same on every subcommand: `--source` (the model or agent), `--kind request|turn`,
  *   `--error-tag` (the last error's tag), `--status dead|redriving|redriven`; every given flag must match.
  * - `list [filters] [--limit n]` prints the letters oldest first (at most n, 1-10,000, default 100).
+ * - `stats` prints the queue's figures (`GET /admin/dlq/stats`): depth (dead letters), the oldest one's age, the
+ *   total and the counts by kind and by status.
  * - `redrive` needs exactly one of `--id <id>` (one letter), a filter (the `dead` letters it selects) or `--all`
  *   (every `dead` letter); `--rate` (letters per second, default 10) and `--limit` bound a redrive of many. The
  *   outcome of each letter is printed (`redriven`, `failed`: dead again, `skipped`: not dead); exit 1 when one
@@ -196,8 +198,32 @@ const purge = Command.make("purge", {
     yield* print(o.json, r.body, () => `purged ${(r.body as { purged: number }).purged} letter(s)`) // the dlq API's purge answer
   }))).pipe(Command.withDescription("Delete dead letters for good: a filter or --all, with --yes"))
 
-/** `troupe dlq list|redrive|purge`. */
+interface Stats {
+  readonly depth: number
+  readonly oldestAgeSeconds: number | null
+  readonly total: number
+  readonly byKind: Readonly<Record<string, number>>
+  readonly byStatus: Readonly<Record<string, number>>
+}
+
+/** The queue's figures, one per line. */
+export const renderStats = (s: Stats): string =>
+  [
+    `depth ${s.depth} (dead letters waiting)`,
+    `oldest ${s.oldestAgeSeconds === null ? "-" : `${Math.round(s.oldestAgeSeconds)} s`}`,
+    `total ${s.total}`,
+    `by kind ${Object.entries(s.byKind).map(([k, n]) => `${k}=${n}`).join(" ") || "-"}`,
+    `by status ${Object.entries(s.byStatus).map(([k, n]) => `${k}=${n}`).join(" ") || "-"}`
+  ].join("\n")
+
+const stats = Command.make("stats", { ...shared }, (o) =>
+  report(Effect.gen(function*() {
+    const r = yield* call(o, "GET", "/admin/dlq/stats")
+    yield* print(o.json, r.body, () => renderStats(r.body as Stats)) // the dlq API's stats document
+  }))).pipe(Command.withDescription("The queue's depth, oldest letter's age and counts by kind and status"))
+
+/** `troupe dlq list|stats|redrive|purge`. */
 export const dlq = Command.make("dlq").pipe(
-  Command.withDescription("List, redrive and purge the dead-letter queue"),
-  Command.withSubcommands([list, redrive, purge])
+  Command.withDescription("List, inspect the figures of, redrive and purge the dead-letter queue"),
+  Command.withSubcommands([list, stats, redrive, purge])
 )

@@ -158,6 +158,7 @@ describe("--json on every command (real binary, real gateway)", () => {
         ["costs", "usage", "bob"],
         ["costs", "forecast"],
         ["dlq", "list"],
+        ["dlq", "stats"],
         ["dlq", "redrive", "--all"],
         ["dlq", "purge", "--all", "--yes"]
       ]
@@ -187,6 +188,7 @@ describe("--json on every command (real binary, real gateway)", () => {
         budget: { scope: "tenant:acme", limit: 5 }
       })
       expect(byArgs("dlq purge --all --yes")).toEqual({ purged: 0 })
+      expect(byArgs("dlq stats")).toMatchObject({ depth: 0, total: 0 })
       expect(byArgs("config get gateway.port")).toEqual(expect.any(Number))
     },
     90_000
@@ -212,6 +214,7 @@ const COMMANDS: ReadonlyArray<ReadonlyArray<string>> = [
   ["health"],
   ["metrics"],
   ["dlq", "list"],
+  ["dlq", "stats"],
   ["dlq", "redrive"],
   ["dlq", "purge"],
   ["replay"],

@@ -246,7 +246,7 @@ describe("troupe keys|budgets|costs|dlq (real binary, real gateway)", () => {
   }, 60_000)
 
   it(
-    "dlq: an empty queue lists nothing; a permanent failure is listed, redriven through the pipeline once the provider answers, and purged",
+    "dlq: an empty queue lists nothing; a permanent failure is listed, counted by stats, redriven through the pipeline once the provider answers, and purged",
     async () => {
       const empty = await admin(["dlq", "list"])
       expect(empty.code).toBe(0)
@@ -254,11 +254,15 @@ describe("troupe keys|budgets|costs|dlq (real binary, real gateway)", () => {
       expect(JSON.parse((await admin(["dlq", "list", "--json"])).out)).toEqual({ letters: [] })
       expect((await chat("flaky:m1", ADMIN)).status).toBeGreaterThanOrEqual(400)
       expect((await chat("flaky:m2", ADMIN)).status).toBeGreaterThanOrEqual(400)
-      const [listed, filtered, none] = await Promise.all([
+      const [listed, filtered, none, stats] = await Promise.all([
         admin(["dlq", "list", "--json"]),
         admin(["dlq", "list", "--source", "flaky:m1", "--kind", "request", "--status", "dead"]),
-        admin(["dlq", "list", "--source", "fast"])
+        admin(["dlq", "list", "--source", "fast"]),
+        admin(["dlq", "stats"])
       ])
+      expect(stats.out).toMatch(/^depth 2 \(dead letters waiting\)$/m)
+      expect(stats.out).toMatch(/^by kind request=2 turn=0$/m)
+      expect(stats.out).toMatch(/^oldest \d+ s$/m)
       const letters = (JSON.parse(listed.out) as {
         letters: Array<{ id: string; source: string; status: string; error: { tag: string } }>
       }).letters
