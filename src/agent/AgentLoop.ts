@@ -20,7 +20,9 @@
  * the run ends (answered or out of steps). With a `telemetry` hub in the options, each call of a known tool is
  * tracked with `trackToolExecution` (the ToolRunner itself emits nothing, so nothing is emitted twice). **Every
  * requirement is in the types**: the loop looks nothing up from the context at run time except `ConversationMemory`,
- * which is then in the effect's requirements.
+ * which is then in the effect's requirements, and `LoopProgress`, an optional observer (none by default) through which
+ * the host of a run — a supervised LLM agent — sees every event of a `run` as well as of a `runStream` (its current
+ * step, for the observer page) without streaming it.
  *
  * With a `guard` (src/guard), the user input is checked at stage `input` (redactions replace what the model sees),
  * every tool result at stage `document` (indirect injection, secrets) and the final answer at stage `output`; a
@@ -33,7 +35,7 @@
  * calls, `Clock` for durations); the loop itself is hand-rolled because effect/ai's `LanguageModel` runs tools
  * itself, without troupe's supervision, policy or events.
  */
-import { Clock, Effect, Option, Queue, type Scope, Stream } from "effect"
+import { Clock, Context, Effect, Option, Queue, type Scope, Stream } from "effect"
 import type {
   Finish,
   LlmMessage,
@@ -171,14 +173,29 @@ const streamStep = <E>(
     })))
   })
 
-/** One run of the loop; `emit` receives the events (a no-op for `run`). */
+/**
+ * An observer of a run's events, called synchronously with each one (`run` and `runStream` alike) before it is
+ * emitted; none by default. Set by the host of a run (a supervised LLM agent keeps its current step from it). It must
+ * not throw, and it costs the loop one context lookup per run.
+ */
+export const LoopProgress = Context.Reference<((event: AgentLoopEvent) => void) | undefined>(
+  "troupe/agent/AgentLoop/LoopProgress",
+  { defaultValue: () => undefined }
+)
+
+/** One run of the loop; `emitTo` receives the events (a no-op for `run`), after the `LoopProgress` observer. */
 const loop = <E, O>(
   config: Checked<E, O>,
   input: AgentLoopInput,
   mode: "generate" | "stream",
-  emit: (event: AgentLoopEvent) => Effect.Effect<void>
+  emitTo: (event: AgentLoopEvent) => Effect.Effect<void>
 ): Effect.Effect<AgentLoopResult, E | AgentLoopError, Scope.Scope | ConversationMemory> =>
   Effect.gen(function*() {
+    const progress = yield* LoopProgress
+    const emit = progress === undefined ? emitTo : (event: AgentLoopEvent) => {
+      progress(event)
+      return emitTo(event)
+    }
     const maxSteps = input.maxSteps ?? config.maxSteps ?? DEFAULT_MAX_STEPS
     const conversationId = input.conversationId
     let memory: ConversationMemoryShape | undefined = config.memory

@@ -18,6 +18,11 @@
  * L2, conversation memory and the LLM circuit breakers in Redis. `layerTest(options)` is everything in memory with a scripted model, no
  * process environment and no network: suited to `TestClock` tests.
  *
+ * Failures are classified and counted by default: the layer provides `ErrorAnalytics` (in memory, bounded) and
+ * `ErrorHandlers` under the pipeline, so the pipeline's and the LLM agents' failures (an `LlmAgents` built over this
+ * layer) are recorded by class, provider, model, route, tenant and agent, and the gateway's `GET /admin/errors`
+ * serves them; `errors: false` turns both off (see `TroupeOptions.errors`).
+ *
  * Personal data stays erasable: the layer provides an in-process, bounded `SubjectIndex` (100,000 links), so the
  * response cache links what it stores for a call made for a subject (`options.tenant` + `options.subject`) and a
  * `Privacy` built over this context finds those entries and the linked conversations.
@@ -45,6 +50,7 @@ import {
 } from "../config/index.ts"
 import { Costs, Recommendations, type RecommendationsOptions } from "../costs/index.ts"
 import { DeadLetters } from "../dlq/index.ts"
+import { ErrorAnalytics, type ErrorAnalyticsOptions, ErrorHandlers } from "../errors/index.ts"
 import { maskingLoggerLayer } from "../guard/SecretDetector.ts"
 import { SubjectIndex } from "../identity/SubjectIndex.ts"
 import type { ScriptedOptions } from "../llm/index.ts"
@@ -138,6 +144,17 @@ export interface TroupeOptions {
   readonly recommendations?: RecommendationsOptions & { readonly sibling?: SiblingStepOptions }
   readonly memory?: { readonly maxMessages?: number }
   readonly agents?: { readonly name?: string; readonly maxRestarts?: number; readonly maxSeconds?: number }
+  /**
+   * Error analytics and handlers (`troupe/errors`), **on by default**: `ErrorAnalytics.layerMemory` and
+   * `ErrorHandlers.layer` are provided under the pipeline, so every failure of the pipeline and of the LLM agents
+   * built over this layer is classified and counted by class, recovery, provider, model and route, with the
+   * tenants and agents it hit, and `GET /admin/errors` serves them. In memory and bounded: `bucketMillis` (10 s)
+   * buckets, the last `historyBuckets` (60) kept, the window the last `windowBuckets` (30); per bucket at most
+   * `maxKeys` (200) values per dimension, classes per bucket, and routes, tenants and agents per class (the rest
+   * under `other`); anomalies at most one per class and bucket kept; at most `maxHandlers` (100) handlers. An
+   * object sizes them (`baselineBuckets`, `k`, `minCount` tune the anomaly detector); `false` turns both off.
+   */
+  readonly errors?: boolean | (ErrorAnalyticsOptions & { readonly maxHandlers?: number })
 }
 
 /** Everything `Troupe.layer` provides. */
@@ -157,11 +174,17 @@ export type Services =
   | DirectiveExecutor.Executors
   | AgentServer
 
+/** `ErrorAnalytics` and `ErrorHandlers` unless `errors` is (or may be) `false`. */
+type ErrorServices<O extends TroupeOptions> = "errors" extends keyof O
+  ? O["errors"] extends false | undefined ? never : false extends O["errors"] ? never : ErrorAnalytics | ErrorHandlers
+  : ErrorAnalytics | ErrorHandlers
+
 /**
  * The optional services `options` turn on (`costs`, `budgets`, `deadLetters` set to `true`, `recommendations` with
- * `costs`), beside `Services`.
+ * `costs`; `errors` unless it is `false`), beside `Services`.
  */
 export type OptionalServices<O extends TroupeOptions> =
+  | ErrorServices<O>
   | (O extends { readonly costs: true } ? Costs : never)
   | (O extends { readonly budgets: true } ? Budgets : never)
   | (O extends { readonly deadLetters: true } ? DeadLetters : never)
@@ -344,10 +367,11 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
     ? undefined
     : Recommendations.layer(recommendationsOptions).pipe(Layer.provide(Layer.merge(costs, budgets ?? Layer.empty)))
   // the same layer values feed the steps and the context (a layer is built once per value), so one store serves both
+  const queues = options.queues === undefined ? undefined : QueueStep.layer(options.queues)
   const steps = Layer.mergeAll(
     budgets === undefined ? Layer.empty : BudgetStep.layer().pipe(Layer.provide(budgets)),
     deadLetters === undefined ? Layer.empty : DeadLetterStep.layer({ redrive }).pipe(Layer.provide(deadLetters)),
-    options.queues === undefined ? Layer.empty : QueueStep.layer(options.queues),
+    queues ?? Layer.empty,
     routerOptions === undefined ? Layer.empty : RouterStep.layer(routerOptions),
     recommendations === undefined || siblingOptions === undefined
       ? Layer.empty
@@ -360,7 +384,13 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
     ConfigStore | Cache | RateLimiter | ProviderRegistry
   > = LlmPipeline.layerWith({ ...pipelineOptions, steps }).pipe(
     Layer.provideMerge(
-      Layer.mergeAll(untyped(costs), untyped(budgets), untyped(deadLetters), untypedOr(recommendations))
+      Layer.mergeAll(
+        untyped(costs),
+        untyped(budgets),
+        untyped(deadLetters),
+        untypedOr(queues),
+        untypedOr(recommendations)
+      )
     )
   )
   const llm = pipeline.pipe(Layer.provideMerge(providers), Layer.provideMerge(watchCacheEnabled))
@@ -372,6 +402,16 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
     Layer.provideMerge(Bus.layer())
   )
 
+  // errors (on unless `errors: false`): analytics and handlers under the pipeline, which finds them when it is built
+  const errorsOptions = options.errors === false ? undefined : options.errors === true ? {} : options.errors ?? {}
+  const { maxHandlers, ...analyticsOptions } = errorsOptions ?? {}
+  // typed in `OptionalServices` (the services are in the context; see `withOptional`)
+  const errors: Layer.Layer<never, never, TelemetryHub> = errorsOptions === undefined
+    ? Layer.empty
+    : ErrorHandlers.layer(maxHandlers === undefined ? {} : { maxHandlers }).pipe(
+      Layer.provideMerge(ErrorAnalytics.layerMemory(analyticsOptions))
+    )
+
   const full = agents.pipe(
     Layer.provideMerge(memory),
     Layer.provideMerge(llm),
@@ -379,6 +419,7 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
     Layer.provideMerge(cache),
     Layer.provideMerge(rateLimiter),
     Layer.provideMerge(config),
+    Layer.provideMerge(errors),
     Layer.provideMerge(telemetry),
     Layer.provideMerge(root),
     Layer.provideMerge(maskingLoggerLayer)

@@ -27,6 +27,8 @@ export const invalidTroupeOption = (path: string, detail: string): InvalidTroupe
   new InvalidTroupeOptions(Invalid.fields("Troupe.layer options", path, detail))
 
 const Name = Schema.String.pipe(Schema.check(Schema.isMinLength(1)))
+/** A size from 1 to `maximum` (the bounds of the in-memory tables are bounded too). */
+const Size = (maximum: number) => Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 1, maximum })))
 const RedisUrl = Schema.String.pipe(Schema.check(Schema.isPattern(/^rediss?:\/\/[^\s]+$/)))
 
 /** The Schema `Troupe.layer` decodes its options with. */
@@ -49,6 +51,20 @@ export const TroupeOptionsSchema = Schema.Struct({
   memory: Schema.optionalKey(Schema.Struct({
     maxMessages: Schema.optionalKey(Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1))))
   })),
+  // error analytics and handlers: on unless `false`; an object sizes their bounded in-memory tables
+  errors: Schema.optionalKey(Schema.Union([
+    Schema.Boolean,
+    Schema.Struct({
+      bucketMillis: Schema.optionalKey(Size(86_400_000)),
+      historyBuckets: Schema.optionalKey(Size(10_000)),
+      windowBuckets: Schema.optionalKey(Size(10_000)),
+      baselineBuckets: Schema.optionalKey(Size(10_000)),
+      k: Schema.optionalKey(Schema.Finite.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))),
+      minCount: Schema.optionalKey(Size(1_000_000_000)),
+      maxKeys: Schema.optionalKey(Size(10_000)),
+      maxHandlers: Schema.optionalKey(Size(10_000))
+    })
+  ])),
   agents: Schema.optionalKey(Schema.Struct({
     name: Schema.optionalKey(Name),
     maxRestarts: Schema.optionalKey(Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))),

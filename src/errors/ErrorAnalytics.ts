@@ -13,6 +13,8 @@
  *   `baselineBuckets` (default 12) buckets before the current one; the event is raised once per class and bucket,
  *   when the current count exceeds `mean + k·σ` (default k = 3) and is at least `minCount` (default 5).
  * - Impact analysis: which routes, tenants and agents a class hit within the window.
+ * - `record(error, context)` merges `context` over the fiber's error context (`ErrorScope`: the route, tenant and
+ *   agent the gateway and the agents set), so a failure recorded anywhere under a request or a turn carries them.
  * - Every table is bounded: at most `maxKeys` (default 200) distinct values per dimension per bucket; the rest count
  *   under `other` (classes too).
  * - `record` also adds an `exception` event (exception.type = the tag, exception.message masked of secrets) to the
@@ -27,16 +29,10 @@ import { Clock, Context, Effect, Layer, Tracer } from "effect"
 import { maskSecrets } from "../guard/SecretDetector.ts"
 import { Events } from "../telemetry/EventCatalogue.ts"
 import { TelemetryHub } from "../telemetry/TelemetryHub.ts"
+import { type ErrorContext, ErrorScope, mergeErrorContext } from "./ErrorScope.ts"
 import { classify, tagOf } from "./ErrorTaxonomy.ts"
 
-/** Where an error happened; every field optional. */
-export interface ErrorContext {
-  readonly provider?: string | undefined
-  readonly model?: string | undefined
-  readonly route?: string | undefined
-  readonly tenant?: string | undefined
-  readonly agent?: string | undefined
-}
+export type { ErrorContext } from "./ErrorScope.ts"
 
 /** Options of the in-memory analytics. */
 export interface ErrorAnalyticsOptions {
@@ -82,7 +78,7 @@ export interface ErrorAnomaly {
 
 /** The service interface. */
 export interface ErrorAnalyticsShape {
-  /** Records one failure (never fails). */
+  /** Records one failure (never fails); `context` is merged over the fiber's error context (`ErrorScope`). */
   readonly record: (error: unknown, context?: ErrorContext) => Effect.Effect<void>
   /** The aggregates of the sliding window. */
   readonly aggregates: Effect.Effect<ErrorAggregates>
@@ -161,8 +157,9 @@ export const makeMemory = (options: ErrorAnalyticsOptions = {}) =>
       buckets.find((b) => b.index === index)?.classes.get(tag)?.count ?? 0
     const inWindow = (index: number) => buckets.filter((b) => b.index > index - windowBuckets)
 
-    const record = (error: unknown, context: ErrorContext = {}): Effect.Effect<void> =>
+    const record = (error: unknown, given: ErrorContext = {}): Effect.Effect<void> =>
       Effect.gen(function*() {
+        const context = mergeErrorContext(yield* ErrorScope, given)
         const index = yield* currentIndex
         prune(index)
         const bucket = bucketAt(index)

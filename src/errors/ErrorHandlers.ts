@@ -5,22 +5,26 @@
  * - A handler is registered for an error tag (one class) or for a recovery strategy (every class with it, e.g.
  *   `alert`); registering again under the same key and id replaces the handler.
  * - `handle(error, context)` runs the handlers of the error's tag first, then those of its recovery strategy, in
- *   registration order, and records the error in `ErrorAnalytics` when that service is provided.
+ *   registration order, and records the error in `ErrorAnalytics` when that service is provided; `context` is merged
+ *   over the fiber's error context (`ErrorScope`: route, tenant, agent), and the handlers receive the merged one.
  * - A handler never changes the caller's outcome: its failures and defects are logged and swallowed, so the
  *   pipeline and agents can call `handle` on any failure path.
  * - At most `maxHandlers` (default 100) handlers; one more is refused (`register` returns `false`).
  * - `handled(context)` wraps any effect (a pipeline call, an agent turn): on a typed failure it calls `handle` when
- *   `ErrorHandlers` is in context and fails with the same error; without the service it changes nothing. The
- *   pipeline's `generate` calls the handlers for each target's failure (with provider and model) when
- *   `ErrorHandlers` is in the context `Llm` is built in.
+ *   `ErrorHandlers` is in context and fails with the same error; without the service it changes nothing.
+ * - The pipeline (`Llm`) calls `handle` for each target's failure (with provider and model) and for a call that
+ *   fails before or outside its targets (an unknown model, a guard, a budget), once per error value, when
+ *   `ErrorHandlers` is in the context `Llm` is built in; `LlmAgents` calls it for every turn that fails or crashes
+ *   (with the agent id) and for every turn refused before it runs, when it is in the context `LlmAgents` is built
+ *   in. `Troupe.layer` provides it (see `TroupeOptions.errors`).
  *
  * Mirrors `:telemetry`'s attach-by-key handlers (as TelemetryHub does) and reuses the taxonomy's `classify`.
  *
  * @since 0.1.0
  */
 import { Context, Effect, Layer } from "effect"
-import type { ErrorContext } from "./ErrorAnalytics.ts"
 import { ErrorAnalytics } from "./ErrorAnalytics.ts"
+import { type ErrorContext, ErrorScope, mergeErrorContext } from "./ErrorScope.ts"
 import { classify, type ErrorClass, type ErrorTag, type Recovery, tagOf } from "./ErrorTaxonomy.ts"
 
 /** A handler: receives the error, its class and where it happened. */
@@ -39,7 +43,7 @@ export interface ErrorHandlersShape {
   readonly register: (id: string, key: HandlerKey, handler: ErrorHandler) => Effect.Effect<boolean>
   /** Removes a handler; `false` when there was none under that id. */
   readonly unregister: (id: string) => Effect.Effect<boolean>
-  /** Runs the handlers of the error's class (never fails). */
+  /** Runs the handlers of the error's class (never fails); `context` is merged over the fiber's `ErrorScope`. */
   readonly handle: (error: unknown, context?: ErrorContext) => Effect.Effect<void>
 }
 
@@ -58,8 +62,9 @@ export const make = (maxHandlers = 100) =>
           return true
         }),
       unregister: (id) => Effect.sync(() => handlers.delete(id)),
-      handle: (error, context = {}) =>
+      handle: (error, given = {}) =>
         Effect.gen(function*() {
+          const context = mergeErrorContext(yield* ErrorScope, given)
           if (analytics._tag === "Some") yield* analytics.value.record(error, context)
           const klass = classify(error)
           const keys = [`tag:${tagOf(error)}`, `recovery:${klass.recovery}`]

@@ -216,7 +216,7 @@ const make = (options: GatewayOptions) =>
     const embedder = options.embedder ?? Embedder.layer
     const rbac = options.rbac ?? (yield* Rbac.make(Rbac.defaultRoles).pipe(Effect.orDie)) // the default roles are valid
     const auth = enforce(options.auth ?? layerKeys(() => section.auth), { rbac, audit: options.access?.audit })
-    const ops = { state, health, restarts, apply }
+    const ops = { state, health, restarts, apply, audit: options.access?.audit }
     const apiAuth = Context.get(yield* Layer.build(auth), ApiAuth)
     const api = HttpApiBuilder.layer(GatewayApi, { openapiPath: "/openapi.json" }).pipe(
       Layer.provide([

@@ -15,7 +15,8 @@
  * it is given): after the auth middleware has accepted the caller, the route's permission is checked against the
  * caller's roles (`Caller.roles`) through `Rbac`, whose role definitions are data (`Rbac.make(definitions)`):
  * - a route whose roles grant its permission runs, with the `Subject` (the caller's id and roles) provided, so
- *   a handler may also `Rbac.require` a finer permission;
+ *   a handler may also `Rbac.require` a finer permission, and with the caller's tenant in its error context
+ *   (`ErrorScope`), so the failures recorded under it count for that tenant;
  * - a permission `p` not granted is still granted on a route with a `{user}` path parameter when the roles grant
  *   `p:own` and the parameter is the caller's own principal (`usage:view:own`: one's own usage);
  * - otherwise the request is refused with 403 (OpenAI error format, `code: "permission_denied"`), audited as
@@ -35,6 +36,7 @@ import { Context, Effect, Layer, Option } from "effect"
 import type { Types } from "effect"
 import { dual } from "effect/Function"
 import { HttpServerRequest, type HttpServerResponse } from "effect/http"
+import { withErrorContext } from "../errors/ErrorScope.ts"
 import type { AuditShape } from "../identity/Audit.ts"
 import { type RbacShape, Subject } from "../identity/Rbac.ts"
 import { AdminAuth, ApiAuth, Caller, type CallerShape, rolesOf } from "./GatewayAuth.ts"
@@ -140,7 +142,8 @@ const guard = (
     const permission = permissionOf(endpoint, group) ?? fallback
     const roles = rolesOf(caller)
     if (allows(options.rbac, caller, permission, endpoint, request.url)) {
-      return yield* Effect.provideService(httpEffect, Subject, { id: caller.id, roles })
+      const allowed = Effect.provideService(httpEffect, Subject, { id: caller.id, roles })
+      return yield* (caller.tenant === undefined ? allowed : withErrorContext({ tenant: caller.tenant })(allowed))
     }
     const path = request.url.split("?")[0]!.slice(0, 512) || "/"
     const route = endpoint === undefined ? path : `${group?.identifier ?? "?"}.${endpoint.identifier}`

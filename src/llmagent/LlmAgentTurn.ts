@@ -55,6 +55,21 @@ export interface AgentStatus {
   /** how many times this agent's process was started (first start, restarts, revivals) on this node */
   readonly incarnation: number
   readonly pid: number | undefined
+  /** where the running turn is (its current step), once its first step began; absent when idle */
+  readonly current?: TurnProgress
+}
+
+/**
+ * Where a running turn is: its step (model calls so far, from 1), and whether the step waits on the model or runs
+ * tools. Kept from the loop's events (`AgentLoop.LoopProgress`), so `ask`, `tell` and streamed turns all report it.
+ */
+export interface TurnProgress {
+  readonly step: number
+  readonly phase: "model" | "tools"
+  /** the tools running in this step, by name (empty while the model is asked) */
+  readonly tools: ReadonlyArray<string>
+  /** wall-clock epoch ms at which the phase began (a display value: not the layer's `Clock`) */
+  readonly since: number
 }
 
 /** A validated turn. */

@@ -26,6 +26,13 @@
  *   not decode after its repairs (`InvalidAgentOutput`) or that crashed (`TurnCrashed`) is recorded as a letter of
  *   kind `turn`, source the agent id, input `{ agentId, input, maxSteps }` and the error. Cancelled and refused
  *   turns are not dead letters; a `TurnRedrive` given as `redrive` sends a letter's turn again.
+ * - **Turn failures are classified** (troupe/errors) when an `ErrorHandlers` is in the context when the layer is
+ *   built (`Troupe.layer` provides one): a turn that fails (`TurnFailed`, `InvalidAgentOutput`) or crashes
+ *   (`TurnCrashed`) goes to its handlers — and so to `ErrorAnalytics` — with the agent id and the route and tenant
+ *   of the caller that sent it (a `tell` too), and so does a turn refused before it runs (`UnknownAgentKind`,
+ *   `AgentStartFailed`, `AgentBusy`, `InvalidTurnInput`; `InvalidAgentId` without the id); each turn runs with the
+ *   agent id in its error context (`ErrorScope`), so the pipeline's failures inside it carry it too. A cancelled
+ *   turn is not a failure.
  * - **Checkpoints**: with a `Checkpoints` in the context, each agent's state (`{ turns, messages, runId }`) is saved
  *   after every answered turn, under the retention of the store, and the latest is restored when the agent starts:
  *   an agent whose conversation memory is empty gets its conversation back.
@@ -45,6 +52,7 @@ import { Context, Effect, Layer, Option, Queue, Result, Schema, type Scope, Stre
 import { WorkflowEngine } from "effect/workflow"
 import type { AgentLoopEvent } from "../agent/AgentLoop.ts"
 import { DeadLetters } from "../dlq/index.ts"
+import { ErrorHandlers } from "../errors/ErrorHandlers.ts"
 import type { LlmMessage } from "../llm/index.ts"
 import { ConversationMemory, type MemoryError } from "../memory/index.ts"
 import { defaultPrices, Llm, type PriceTable } from "../pipeline/index.ts"
@@ -160,6 +168,15 @@ export interface LlmAgentsOptions<A extends AnyLlmAgent> {
   readonly redrive?: TurnRedrive
 }
 
+/** The failures of a turn refused before it runs (the error handlers see them from the caller's side). */
+const refusals: ReadonlySet<string> = new Set([
+  "InvalidAgentId",
+  "InvalidTurnInput",
+  "UnknownAgentKind",
+  "AgentStartFailed",
+  "AgentBusy"
+])
+
 /** The default bound on live agents per node; the least recently used idle agent is stopped first. */
 export const DEFAULT_MAX_LIVE = 10_000
 
@@ -232,6 +249,7 @@ export const make = <A extends AnyLlmAgent>(
     const ledger = Option.getOrUndefined(yield* Effect.serviceOption(ToolLedger))
     const deadLetters = Option.getOrUndefined(yield* Effect.serviceOption(DeadLetters))
     const checkpoints = Option.getOrUndefined(yield* Effect.serviceOption(Checkpoints))
+    const errorHandlers = Option.getOrUndefined(yield* Effect.serviceOption(ErrorHandlers))
     const registry = yield* Registry.make<string, unknown>({ keys: "unique", name })
     const supervisor = yield* DynamicSupervisor.start({
       name,
@@ -269,7 +287,8 @@ export const make = <A extends AnyLlmAgent>(
         ? undefined
         : { services: { engine, journal: runJournal, ledger }, layerName: name },
       deadLetters,
-      checkpoints
+      checkpoints,
+      errorHandlers
     })
     // build every definition's shared parts now: a missing service or a bad loop configuration fails the layer
     const reachable = new Set<AnyLlmAgent>()
@@ -313,29 +332,48 @@ export const make = <A extends AnyLlmAgent>(
       )
     }
 
+    /**
+     * A turn refused before it runs goes to the error handlers with the agent id (not an invalid one); the turns that
+     * ran are handled by their process (see LlmAgentProcess), cancelled ones by nobody.
+     */
+    const refusal = (id: string) => (error: TurnError): Effect.Effect<void> =>
+      errorHandlers === undefined || !refusals.has(error._tag)
+        ? Effect.void
+        : errorHandlers.handle(error, error._tag === "InvalidAgentId" ? {} : { agent: id })
+    const refused = <A, E extends TurnError>(id: string, self: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+      errorHandlers === undefined ? self : Effect.tapError(self, refusal(id))
+
     options.redrive?.bind((id, turn) => withId(id, () => host.turn(id, turn, "ask", undefined)))
+    const askStream = (id: string, input: TurnInput): Stream.Stream<AgentLoopEvent, TurnError> =>
+      Stream.callback<AgentLoopEvent, TurnError>((queue) => {
+        const bad = checkId(id)
+        if (bad !== undefined) return Effect.fail(bad)
+        const turn = checkTurn(id, input)
+        if (turn instanceof Error) return Effect.fail(turn)
+        return host.turn(id, turn, "stream", (event) => Effect.asVoid(Queue.offer(queue, event))).pipe(
+          Effect.andThen(Queue.end(queue))
+        )
+      }, { bufferSize: 64, strategy: "suspend" })
     const shape: LlmAgentsShape = {
-      ensureStarted: (id) => withId(id, () => Effect.flatMap(host.ensureStarted(id), () => statusOf(id))),
+      ensureStarted: (id) => refused(id, withId(id, () => Effect.flatMap(host.ensureStarted(id), () => statusOf(id)))),
       ask: (id, input) =>
-        withId<TurnAnswer, TurnError>(id, () => {
-          const turn = checkTurn(id, input)
-          return turn instanceof Error ? Effect.fail(turn) : host.turn(id, turn, "ask", undefined)
-        }),
+        refused(
+          id,
+          withId<TurnAnswer, TurnError>(id, () => {
+            const turn = checkTurn(id, input)
+            return turn instanceof Error ? Effect.fail(turn) : host.turn(id, turn, "ask", undefined)
+          })
+        ),
       askStream: (id, input) =>
-        Stream.callback<AgentLoopEvent, TurnError>((queue) => {
-          const bad = checkId(id)
-          if (bad !== undefined) return Effect.fail(bad)
-          const turn = checkTurn(id, input)
-          if (turn instanceof Error) return Effect.fail(turn)
-          return host.turn(id, turn, "stream", (event) => Effect.asVoid(Queue.offer(queue, event))).pipe(
-            Effect.andThen(Queue.end(queue))
-          )
-        }, { bufferSize: 64, strategy: "suspend" }),
+        errorHandlers === undefined ? askStream(id, input) : Stream.tapError(askStream(id, input), refusal(id)),
       tell: (id, input) =>
-        withId<void, InvalidTurnInput | UnknownAgentKind | AgentStartFailed | AgentBusy>(id, () => {
-          const turn = checkTurn(id, input)
-          return turn instanceof Error ? Effect.fail(turn) : host.tell(id, turn)
-        }),
+        refused(
+          id,
+          withId<void, InvalidTurnInput | UnknownAgentKind | AgentStartFailed | AgentBusy>(id, () => {
+            const turn = checkTurn(id, input)
+            return turn instanceof Error ? Effect.fail(turn) : host.tell(id, turn)
+          })
+        ),
       cancel: (id) =>
         withId(id, () =>
           Effect.sync(() => {

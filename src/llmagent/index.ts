@@ -7,7 +7,7 @@ export * from "./LlmAgentError.ts"
 export { LlmAgents } from "./LlmAgents.ts"
 export type { LlmAgentsOptions, LlmAgentsShape } from "./LlmAgents.ts"
 export { DEFAULT_MAX_LIVE } from "./LlmAgents.ts"
-export type { AgentStatus, TurnAnswer, TurnInput } from "./LlmAgentTurn.ts"
+export type { AgentStatus, TurnAnswer, TurnInput, TurnProgress } from "./LlmAgentTurn.ts"
 export * as Mcp from "./Mcp.ts"
 /** Durable agent runs: journaled model and tool steps on `effect/workflow`, a ledger for non-idempotent tools. */
 export * as Journal from "./Journal.ts"

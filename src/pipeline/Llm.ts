@@ -11,6 +11,12 @@
  *   → result + meta (provider, model, cached, attempts, fallback index, cost in USD)
  * ```
  *
+ * With `ErrorHandlers` (troupe/errors) in the context the pipeline is built in, every failure goes to its handlers
+ * (and so to `ErrorAnalytics`) once per error value: each target's failure with its provider and model (a failure a
+ * fallback recovered from too), and a call that fails before or outside its targets (an unknown model, the guard, a
+ * budget, a stream's limits) without them; the route, tenant and agent come from the fiber's error context
+ * (`ErrorScope`, captured when a stream opens), the call's `tenant` and `agent` options filling what it lacks.
+ *
  * With a `GuardStep` in the context, the decoded call passes its input guard before the cache key is computed and
  * its answer (or stream) passes the output guard (see `GuardStep.ts`). With a `HedgeStep`, a critical `generate`
  * whose first target is slow also asks the next target of its chain, and the first success wins (see `HedgeStep.ts`).
@@ -32,6 +38,7 @@ import type { BudgetExceeded, BudgetStoreError } from "../budget/index.ts"
 import type { ModelLookupError } from "../config/index.ts"
 import { Costs, Recommendations } from "../costs/index.ts"
 import { ErrorHandlers } from "../errors/ErrorHandlers.ts"
+import { type ErrorContext, ErrorScope, mergeErrorContext } from "../errors/ErrorScope.ts"
 import type { GuardBlocked } from "../guard/GuardError.ts"
 import type {
   InvalidLlmRequest,
@@ -164,6 +171,20 @@ const flatMapNow = <A, E, R, B, E2, R2>(
 const mapNow = <A, E, R, B>(self: Effect.Effect<A, E, R>, f: (a: A) => B): Effect.Effect<B, E, R> =>
   isSuccess(self) ? Exit.succeed(f(self.value)) : Effect.map(self, f)
 
+/** A string option (`tenant`, `agent`) of a call as given (untrusted: anything else, or a throwing getter, is none). */
+const callOption = (input: unknown, field: "tenant" | "agent"): string | undefined => {
+  try {
+    if (typeof input !== "object" || input === null || !("options" in input)) return undefined
+    const options: unknown = input.options
+    if (typeof options !== "object" || options === null || !(field in options)) return undefined
+    // `field in options` was checked just above
+    const value: unknown = (options as Record<string, unknown>)[field]
+    return typeof value === "string" && value !== "" ? value.slice(0, 256) : undefined
+  } catch {
+    return undefined
+  }
+}
+
 const make = Effect.gen(function*() {
   const resolver = yield* ModelResolver
   const registry = yield* ProviderRegistry
@@ -180,8 +201,38 @@ const make = Effect.gen(function*() {
   const budget = Option.getOrUndefined(yield* Effect.serviceOption(BudgetStep))
   // optional: without a QueueStep in the context no call waits in a queue (see QueueStep.ts)
   const queue = Option.getOrUndefined(yield* Effect.serviceOption(QueueStep))
-  // optional: with `ErrorHandlers` (troupe/errors) in the context each target's failure goes to its handlers
+  // optional: with `ErrorHandlers` (troupe/errors) in the context every failure goes to its handlers
   const errorHandlers = Option.getOrUndefined(yield* Effect.serviceOption(ErrorHandlers))
+  // the error values already handled: a target's failure that ends the call is not counted again for the call
+  const handledErrors = new WeakSet<object>()
+  /**
+   * Passes `error` to the handlers once: with `target`'s provider and model, over `scope` (the error context captured
+   * when a stream opened; else the fiber's), the call's tenant and agent filling what the scope lacks.
+   */
+  const noteFailure = (
+    error: unknown,
+    call: unknown,
+    target: Target | undefined,
+    scope?: ErrorContext
+  ): Effect.Effect<void> => {
+    if (errorHandlers === undefined) return Effect.void
+    if (typeof error === "object" && error !== null) {
+      if (handledErrors.has(error)) return Effect.void
+      handledErrors.add(error)
+    }
+    return Effect.withFiber((fiber) => {
+      const current = scope === undefined
+        ? fiber.getRef(ErrorScope)
+        : mergeErrorContext(fiber.getRef(ErrorScope), scope)
+      const context: ErrorContext = {
+        ...current,
+        tenant: current.tenant ?? callOption(call, "tenant"),
+        agent: current.agent ?? callOption(call, "agent"),
+        ...(target !== undefined ? { provider: target.provider, model: target.model } : {})
+      }
+      return errorHandlers.handle(error, context)
+    })
+  }
   // optional: without a CoalesceStep in the context identical calls are not shared (see CoalesceStep.ts)
   const coalesce = Option.getOrUndefined(yield* Effect.serviceOption(CoalesceStep))
   // optional: without a DeadLetterStep in the context permanent failures are not recorded (see DeadLetterStep.ts)
@@ -312,9 +363,7 @@ const make = Effect.gen(function*() {
       return tracking.track(target, context, provider.generate(request, options))
     })
     const answered = guarded(context, target, attempt)
-    return errorHandlers === undefined
-      ? answered
-      : Effect.tapError(answered, (e) => errorHandlers.handle(e, { provider: target.provider, model: target.model }))
+    return errorHandlers === undefined ? answered : Effect.tapError(answered, (e) => noteFailure(e, call, target))
   }
 
   /**
@@ -460,10 +509,11 @@ const make = Effect.gen(function*() {
         Stream.tapError((error) => Deferred.fail(done, error))
       )
     })
-    return Effect.map(guarded(context, target, attempt), (stream) => {
+    const opened = Effect.map(guarded(context, target, attempt), (stream) => {
       context.state.answeredBy = target
       return stream
     })
+    return errorHandlers === undefined ? opened : Effect.tapError(opened, (e) => noteFailure(e, call, target))
   }
 
   const replay = (response: LlmResponse, meta: CallMeta): Stream.Stream<LlmOutputPart> => {
@@ -504,6 +554,8 @@ const make = Effect.gen(function*() {
     Stream.unwrap(Effect.gen(function*() {
       const context = contextOf(requested, "stream")
       const call = context.call
+      // the stream is read after the request's handler returned: keep its error context for the later failures
+      const scope = errorHandlers === undefined ? undefined : yield* ErrorScope
       context.state.deadlineAt = (yield* Clock.currentTimeMillis) + deadline
       const targets = yield* resolveTargets(context)
       const primary = targets[0]
@@ -524,6 +576,9 @@ const make = Effect.gen(function*() {
         )
       )
       const accumulator = new StreamAccumulator()
+      const body = scope === undefined
+        ? opened
+        : Stream.tapError(opened, (e) => noteFailure(e, call, context.state.answeredBy, scope))
       let chars = 0
       let settled = false
       const paid = (response: LlmResponse | undefined): Effect.Effect<void> => {
@@ -531,7 +586,7 @@ const make = Effect.gen(function*() {
         settled = true
         return budget.settle(reservation, context, targets, response)
       }
-      const priced = opened.pipe(
+      const priced = body.pipe(
         Stream.mapEffect((part: LlmStreamPart): Effect.Effect<LlmOutputPart, StreamLimitExceeded> => {
           chars += part._tag === "TextDelta" || part._tag === "RefusalDelta"
             ? part.delta.length
@@ -561,14 +616,26 @@ const make = Effect.gen(function*() {
     }))
 
   // the guard runs on the decoded call, before the cache key (its redactions are what gets cached), and on the output
-  const generate = guard === undefined
+  const generateAny = guard === undefined
     ? generateUnguarded
     : (input: LlmCallInput | LlmCall): Effect.Effect<LlmResult, LlmError> =>
       Effect.flatMap(decodeLlmCall(input), (call) => guard.generate(call, generateUnguarded))
-  const stream = guard === undefined
+  const streamAny = guard === undefined
     ? streamUnguarded
     : (input: LlmCallInput | LlmCall): Stream.Stream<LlmOutputPart, LlmError> =>
       Stream.unwrap(Effect.map(decodeLlmCall(input), (call) => guard.stream(call, streamUnguarded)))
+  // a call's failure that no target's handling saw (decoding, lookup, guard, budget, deadline, stream limits)
+  const generate = errorHandlers === undefined
+    ? generateAny
+    : (input: LlmCallInput | LlmCall): Effect.Effect<LlmResult, LlmError> =>
+      Effect.tapError(generateAny(input), (e) => noteFailure(e, input, undefined))
+  const stream = errorHandlers === undefined
+    ? streamAny
+    : (input: LlmCallInput | LlmCall): Stream.Stream<LlmOutputPart, LlmError> =>
+      Stream.unwrap(Effect.withFiber((fiber) => {
+        const scope = fiber.getRef(ErrorScope)
+        return Effect.succeed(Stream.tapError(streamAny(input), (e) => noteFailure(e, input, undefined, scope)))
+      }))
 
   deadLetters?.bind(generate)
   sibling?.bind(generate)

@@ -42,8 +42,8 @@ describe("GET /admin/errors", () => {
     }
   })
 
-  it("answers enabled: false without ErrorAnalytics", async () => {
-    const gw = await startGateway({ config })
+  it("answers enabled: false when errors: false turns error analytics off", async () => {
+    const gw = await startGateway({ config, errors: false })
     try {
       expect(await (await fetch(`${gw.url}/admin/errors`, { headers: admin })).json()).toEqual({ enabled: false })
     } finally {

@@ -19,6 +19,8 @@ let gw: Running
 beforeAll(async () => {
   gw = await startGateway({
     pipeline: { retry: false },
+    budgets: true,
+    queues: { default: { capacity: 100 } },
     config: { defaults: { gateway: { auth: { adminKey: "observer-secret" } } } }
   })
 })
@@ -298,17 +300,57 @@ describe.skipIf(!browserReady)("observer page in chromium", () => {
         )
         const shownAfter = Date.now() - t0
         expect(shownAfter).toBeLessThan(1_000)
-        // an LLM call shows in the per-provider/model panel
+        // the restart flashes on its node, which then shows its last exit reason
+        expect(await page.$("#tree .node.flash[data-path='ratelimiter/sweeper']")).not.toBeNull()
+        await page.waitForFunction(
+          () =>
+            /last exit \w+/.test(
+              document.querySelector("#tree .node[data-path='ratelimiter/sweeper'] .exit")?.textContent ?? ""
+            ),
+          undefined,
+          { timeout: 3_000 }
+        )
+        // a budget and an LLM call: the budgets panel, the queue of the provider's route, the per-provider/model
+        // table with its charts over time
+        await fetch(`${gw.url}/costs/budget`, {
+          method: "POST",
+          headers: { ...admin, "content-type": "application/json" },
+          body: JSON.stringify({ scope: "tenant:observer", limit: 5, period: "month" })
+        })
         await fetch(`${gw.url}/v1/chat/completions`, {
           method: "POST",
           headers: { "content-type": "application/json" },
           body: JSON.stringify({ model: "fast", messages: [{ role: "user", content: "hi" }] })
         })
         await page.waitForFunction(
-          () => /scripted/.test(document.querySelector("#llm")?.textContent ?? ""),
+          () =>
+            /scripted/.test(document.querySelector("#llm")?.textContent ?? "") &&
+            document.querySelectorAll("#llm svg.spark").length >= 4 &&
+            /tenant:observer/.test(document.querySelector("#p-budgets")?.textContent ?? "") &&
+            /depth/.test(document.querySelector("#p-queues")?.textContent ?? ""),
           undefined,
           { timeout: 3_000 }
         )
+        for (const panel of ["#p-cache", "#p-ratelimiter", "#p-breakers", "#agents", "#components"]) {
+          expect(await page.$(panel), panel).not.toBeNull()
+        }
+        expect(await page.textContent("#p-cache")).toMatch(/hit/i)
+        expect(await page.textContent("#p-ratelimiter")).toMatch(/keys/)
+        // the event filter keeps the events under its prefix
+        await page.fill("#filter", "troupe.gateway.admin")
+        await fetch(`${gw.url}/admin/supervision/${encodeURIComponent("ratelimiter/sweeper")}/restart`, {
+          method: "POST",
+          headers: admin
+        })
+        await page.waitForFunction(
+          () => {
+            const shown = [...document.querySelectorAll("#events .ev code")].map((e) => e.textContent ?? "")
+            return shown.length > 0 && shown.every((n) => n.startsWith("troupe.gateway.admin"))
+          },
+          undefined,
+          { timeout: 3_000 }
+        )
+        await page.fill("#filter", "")
         // maintenance toggle
         await page.waitForFunction(
           () => document.querySelector("#maint-state")?.textContent === "off",

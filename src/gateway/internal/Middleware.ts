@@ -6,7 +6,9 @@
  * 2. gates, in order — the health and metrics routes pass every gate:
  *    closing (drain) → 503 `shutting_down` with `connection: close`; maintenance → its status and message with
  *    `retry-after` (the admin API, exempt route prefixes and exempt keys pass, so maintenance can be switched off); a declared body larger than `maxBodyBytes` → 413;
- * 3. the request runs with `MaxBodySize` set (a chunked body that grows past it is also a 413), counted in flight;
+ * 3. the request runs with `MaxBodySize` set (a chunked body that grows past it is also a 413) and its route template
+ *    as the route of its error context (`ErrorScope`: the failures recorded under it count by route), counted in
+ *    flight;
  * 4. what the routes did not answer becomes an OpenAI-format error: unknown route → 404, defect → 500 (the cause
  *    is logged with the request id, never sent);
  * 5. HTTP metrics and one access-log line (method, route template, status, duration, request id — never headers,
@@ -20,6 +22,7 @@ import { HttpServerRequest, HttpServerResponse } from "effect/http"
 import * as HttpIncomingMessage from "effect/http/HttpIncomingMessage"
 import { randomUUID, timingSafeEqual } from "node:crypto"
 import type { GatewaySection } from "../../config/index.ts"
+import { ErrorScope } from "../../errors/ErrorScope.ts"
 import { errorResponse, httpError, internalError } from "../GatewayError.ts"
 import type { GatewayState } from "./GatewayState.ts"
 import type { HttpMetrics } from "./HttpMetrics.ts"
@@ -138,6 +141,7 @@ export const makeGatewayMiddleware = (deps: MiddlewareDeps) =>
     state.requestStarted()
     return httpEffect.pipe(
       Effect.provideService(HttpIncomingMessage.MaxBodySize, settings.maxBodyBytes as never), // a byte count is a ByteSize input
+      Effect.provideService(ErrorScope, { route }),
       Effect.annotateLogs({ request_id: requestId }),
       Effect.catchCause((cause) => {
         for (const reason of cause.reasons) {

@@ -2,24 +2,37 @@
  * Handlers of the `observer` group (see `ObserverApi`): the `/admin/events` SSE stream and the supervision actions.
  *
  * The stream merges three sources into one bounded sliding queue (1,000 frames; a slow reader loses the oldest):
- * periodic snapshots (tree + stats), Lifecycle events (as they happen, so a restart shows without waiting for the
- * next snapshot) and TelemetryHub events under the filter prefix (a handler attached per connection, detached when
- * the connection ends). The last exit reason per `supervisor/child` is kept in a bounded map (10,000 entries).
+ * periodic snapshots, Lifecycle events (as they happen, so a restart shows without waiting for the next snapshot)
+ * and TelemetryHub events under the filter prefix (a handler attached per connection, detached when the connection
+ * ends). The last exit reason per `supervisor/child` is kept in a bounded map (10,000 entries).
+ *
+ * A snapshot holds the tree (with last exit reasons) and the panels: the gateway, the cache, the rate limiter, the
+ * breakers, the request queues (`QueueStep.stats`: depth and in flight per route), the budgets (`Budgets.list`, the
+ * first 50 by scope: spent, reserved, limit, used ratio), the agents (`LlmAgents`: the 100 most recently used live
+ * agents with their state, queue and current step) and the LLM history (`ObserverFeed`: calls, p50/p95, tokens and
+ * cost per provider and model over ten minutes in 10-second buckets). A panel whose service is not in the gateway's
+ * context is `null`; a store that fails its read gives `{ error }` for that panel, never a failed stream.
+ *
+ * Every action (restart, stop) is audited (`AdminAudit`).
  *
  * @since 0.1.0
  */
-import { Effect, Option, Queue, Schedule, Stream } from "effect"
+import { Clock, Effect, Option, Queue, Schedule, Stream } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
+import { Budgets } from "../../budget/index.ts"
 import { Cache } from "../../cache/index.ts"
 import { ConfigStore } from "../../config/index.ts"
-import { BreakerStep } from "../../pipeline/index.ts"
+import { LlmAgents } from "../../llmagent/index.ts"
+import { BreakerStep, QueueStep } from "../../pipeline/index.ts"
 import { RateLimiter } from "../../ratelimit/index.ts"
 import { Actor, Lifecycle, Supervisor } from "../../runtime/index.ts"
 import type { Process } from "../../runtime/Process.ts"
 import { TelemetryHub } from "../../telemetry/index.ts"
 import { GatewayApi } from "../GatewayApi.ts"
 import { httpError } from "../GatewayError.ts"
+import { recordAdminAction } from "./AdminAudit.ts"
+import { makeObserverFeed } from "./ObserverFeed.ts"
 import { observerHtml } from "./ObserverPage.ts"
 import type { OpsDeps, TreeNode } from "./OpsHandlers.ts"
 import { masked, treeOf } from "./OpsHandlers.ts"
@@ -28,7 +41,6 @@ const json = (body: unknown, status = 200) =>
   HttpServerResponse.text(JSON.stringify(body), { status, contentType: "application/json" })
 const encoder = new TextEncoder()
 const frame = (event: string, data: unknown) => encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
-const auditName = Object.freeze(["troupe", "gateway", "admin", "action"])
 
 /** A tree node with its last exit reason attached (recursively). */
 const withExits = (
@@ -68,7 +80,39 @@ export const observerHandlers = (deps: OpsDeps) =>
       const cache = yield* Effect.serviceOption(Cache)
       const limiter = yield* Effect.serviceOption(RateLimiter)
       const breaker = yield* Effect.serviceOption(BreakerStep)
+      const queues = yield* Effect.serviceOption(QueueStep)
+      const budgets = yield* Effect.serviceOption(Budgets)
+      const agents = yield* Effect.serviceOption(LlmAgents)
       const { state } = deps
+
+      // the LLM history of the charts, fed for as long as the gateway runs
+      const feed = makeObserverFeed(yield* Clock.Clock)
+      const feedId = `troupe/observer:feed:${crypto.randomUUID()}`
+      yield* Effect.ignore(hub.attach(feedId, [["troupe", "llm", "call"]], feed.onEvent))
+      yield* Effect.addFinalizer(() => Effect.ignore(hub.detach(feedId)))
+      /** A panel's read: its value, or `{ error }` when its store fails (the stream goes on). */
+      const panel = <A, E>(read: Effect.Effect<A, E>) =>
+        Effect.catch(read, (e) => Effect.succeed({ error: e instanceof Error ? e.message : String(e) }))
+      const agentsPanel = (service: LlmAgents["Service"]) =>
+        Effect.gen(function*() {
+          const live = yield* service.live
+          const recent = live.slice(-100).reverse()
+          return yield* Effect.forEach(recent, (id) =>
+            Effect.map(Effect.option(service.status(id)), (s) =>
+              Option.match(s, {
+                onNone: () => ({ id, state: "unknown" }),
+                onSome: (st) => ({
+                  id,
+                  state: st.state,
+                  queued: st.queued,
+                  turns: st.turns,
+                  incarnation: st.incarnation,
+                  step: st.current === undefined ? null : st.current.step,
+                  phase: st.current === undefined ? null : st.current.phase,
+                  tools: st.current === undefined ? [] : st.current.tools
+                })
+              })))
+        })
 
       // last exit reason per `supervisor/child` (bounded)
       const exits = new Map<string, string>()
@@ -113,8 +157,22 @@ export const observerHandlers = (deps: OpsDeps) =>
             },
             cache: Option.isSome(cache) ? yield* cache.value.stats() : null,
             rateLimiter: Option.isSome(limiter) ? yield* limiter.value.stats : null,
-            breakers
+            breakers,
+            queues: Option.isSome(queues) ? yield* queues.value.stats : null,
+            budgets: Option.isSome(budgets)
+              ? yield* panel(Effect.map(budgets.value.list({ limit: 50 }), (list) =>
+                list.map((b) => ({
+                  scope: b.scope,
+                  period: b.period,
+                  spent: b.spent,
+                  reserved: b.reserved,
+                  limit: b.limit,
+                  used: b.limit > 0 ? Math.round((b.spent / b.limit) * 1000) / 1000 : 1
+                }))))
+              : null,
+            agents: Option.isSome(agents) ? yield* agentsPanel(agents.value) : null
           }),
+          llm: feed.snapshot(),
           telemetry: yield* hub.stats()
         }
       })
@@ -167,18 +225,20 @@ export const observerHandlers = (deps: OpsDeps) =>
         })
 
       const audited = (
-        action: string,
+        action: "restart" | "stop",
         raw: string,
         run: (r: Effect.Success<ReturnType<typeof resolve>>) => Effect.Effect<string, unknown>
       ) =>
         resolve(raw).pipe(
           Effect.flatMap((r) =>
             run(r).pipe(
-              Effect.tap((outcome) => hub.emit(auditName, { count: 1 }, { action, path: r.path, outcome })),
+              Effect.tap((outcome) =>
+                recordAdminAction(hub, deps.audit, { action, resource: r.path, outcome, ok: true })
+              ),
               Effect.map((outcome) => json({ action, path: r.path, outcome })),
               Effect.catch((e) =>
                 Effect.as(
-                  hub.emit(auditName, { count: 1 }, { action, path: r.path, outcome: "failed" }),
+                  recordAdminAction(hub, deps.audit, { action, resource: r.path, outcome: "failed", ok: false }),
                   httpError(
                     409,
                     "invalid_request_error",
@@ -199,7 +259,6 @@ export const observerHandlers = (deps: OpsDeps) =>
             const queue = yield* Queue.sliding<Uint8Array>(1_000)
             const handlerId = `troupe/observer:${crypto.randomUUID()}`
             yield* Effect.ignore(hub.attach(handlerId, [prefix], (event) => {
-              if (event.name === auditName && prefix.length > 3) return
               Queue.offerUnsafe(
                 queue,
                 frame("telemetry", {

@@ -4,7 +4,9 @@
  * The page itself holds no data: it asks for the admin key (kept in `sessionStorage`, or read from the URL fragment
  * `#key=…`, which browsers never send to the server) and every read and action goes to the admin API with it as a
  * bearer credential — `GET /admin/events` (read with `fetch`, since `EventSource` cannot send headers),
- * `POST /admin/supervision/{path}/restart|stop`, `GET|POST /admin/maintenance`. Mirrors Erlang's `observer`
+ * `POST /admin/supervision/{path}/restart|stop`, `GET|POST /admin/maintenance`. The panels and charts are drawn from
+ * each snapshot (see `ObserverHandlers`): services, request queues, budgets, agents and their current step, and the
+ * LLM history as inline SVG sparklines (calls, p95, tokens, cost per 10 seconds). Mirrors Erlang's `observer`
  * (the live process tree) and Phoenix LiveDashboard (panels over telemetry).
  *
  * @since 0.1.0
@@ -45,30 +47,36 @@ function table(rows) {
     rows.map((r) => "<tr>" + cols.map((c) => "<td>" + esc(typeof r[c] === "object" ? JSON.stringify(r[c]) : r[c]) + "</td>").join("") + "</tr>").join("") + "</table>"
 }
 
-function panels(stats, telemetry) {
+function panels(stats, telemetry, llm) {
   const out = []
   const g = stats.gateway || {}
   $("#maint-state").textContent = g.maintenance ? "on" : "off"
   out.push("<h3>gateway</h3>" + table([g]))
-  if (stats.cache) out.push("<h3>cache</h3>" + table([stats.cache]))
-  if (stats.rateLimiter) out.push("<h3>rate limiter</h3>" + table([stats.rateLimiter]))
-  out.push("<h3>breakers</h3>" + table(Object.entries(stats.breakers || {}).map(([provider, state]) => ({ provider, state }))))
-  for (const k of Object.keys(stats)) if (!["gateway", "cache", "rateLimiter", "breakers"].includes(k) && stats[k]) out.push("<h3>" + esc(k) + "</h3>" + table([stats[k]]))
+  if (stats.cache) out.push('<h3>cache</h3><div id="p-cache">' + table([stats.cache]) + "</div>")
+  if (stats.rateLimiter) out.push('<h3>rate limiter</h3><div id="p-ratelimiter">' + table([stats.rateLimiter]) + "</div>")
+  out.push('<h3>breakers</h3><div id="p-breakers">' + table(Object.entries(stats.breakers || {}).map(([provider, state]) => ({ provider, state }))) + "</div>")
+  if (stats.queues) out.push('<h3>request queues</h3><div id="p-queues">' + (Array.isArray(stats.queues) ? table(stats.queues) : table([stats.queues])) + "</div>")
+  if (stats.budgets) out.push('<h3>budgets</h3><div id="p-budgets">' + (Array.isArray(stats.budgets) ? table(stats.budgets) : table([stats.budgets])) + "</div>")
+  for (const k of Object.keys(stats)) if (!["gateway", "cache", "rateLimiter", "breakers", "queues", "budgets", "agents"].includes(k) && stats[k]) out.push("<h3>" + esc(k) + "</h3>" + table([stats[k]]))
   $("#panels").innerHTML = out.join("")
+  $("#agents").innerHTML = stats.agents ? table(stats.agents.map((a) => ({ agent: a.id, state: a.state, step: a.step === null || a.step === undefined ? "" : a.step + " (" + a.phase + (a.tools && a.tools.length ? ": " + a.tools.join(", ") : "") + ")", queued: a.queued, turns: a.turns, incarnation: a.incarnation }))) : "<i>no LlmAgents on this gateway</i>"
   $("#components").innerHTML = table((telemetry || []).map((c) => ({ component: c.component, calls: c.totalCalls, failures: c.totalFailures, p50ms: c.p50Ms, p95ms: c.p95Ms })))
-  renderLlm()
+  renderLlm(llm || [])
 }
 
-// LLM calls per provider/model, from troupe.llm.call.stop (duration in ns) and troupe.llm.token.usage events
-const llm = new Map()
-const llmOf = (md) => { const k = (md.provider || "?") + " " + (md.model || "?"); if (!llm.has(k)) llm.set(k, { calls: 0, ms: [], tokens: 0, cost: 0 }); return llm.get(k) }
-const pct = (xs, p) => { if (!xs.length) return null; const s = [...xs].sort((a, b) => a - b); return Math.round(s[Math.min(s.length - 1, Math.floor(p * s.length))] * 10) / 10 }
-function onLlm(e) {
-  if (e.name === "troupe.llm.call.stop") { const r = llmOf(e.metadata); r.calls++; r.ms.push((e.measurements.duration || 0) / 1e6); if (r.ms.length > 500) r.ms.shift() }
-  else if (e.name === "troupe.llm.token.usage") { const r = llmOf(e.metadata); r.tokens += e.measurements.total_tokens || 0; r.cost += e.measurements.cost || 0 }
+// LLM calls per provider and model over the last ten minutes (the server's 10-second buckets), with charts
+function spark(points, field, title) {
+  const w = 180, h = 28
+  const vs = points.map((p) => p[field] === null || p[field] === undefined ? 0 : p[field])
+  const max = Math.max(1e-9, ...vs)
+  const t0 = points.length ? points[0].t : 0, t1 = points.length ? points[points.length - 1].t : 1
+  const x = (t) => t1 === t0 ? w / 2 : ((t - t0) / (t1 - t0)) * (w - 4) + 2
+  const d = points.map((p, i) => (i ? "L" : "M") + x(p.t).toFixed(1) + " " + (h - 2 - (vs[i] / max) * (h - 4)).toFixed(1)).join(" ")
+  return '<svg class="spark" data-field="' + field + '" width="' + w + '" height="' + h + '" viewBox="0 0 ' + w + " " + h + '"><title>' + esc(title) + " (max " + esc(Math.round(max * 1e6) / 1e6) + ')</title><path d="' + d + '" fill="none" stroke="#6cf" stroke-width="1.5"/></svg>'
 }
-function renderLlm() {
-  $("#llm").innerHTML = table([...llm.entries()].map(([k, r]) => ({ "provider model": k, calls: r.calls, p50ms: pct(r.ms, 0.5), p95ms: pct(r.ms, 0.95), tokens: r.tokens, costUsd: Math.round(r.cost * 1e6) / 1e6 })))
+function renderLlm(series) {
+  $("#llm").innerHTML = series.length === 0 ? "<i>none</i>" : "<table><tr><th>provider model</th><th>calls</th><th>errors</th><th>p50ms</th><th>p95ms</th><th>tokens</th><th>costUsd</th><th>calls over time</th><th>p95 over time</th><th>tokens over time</th><th>cost over time</th></tr>" +
+    series.map((r) => '<tr class="llm-row" data-series="' + esc(r.provider + " " + r.model) + '"><td>' + esc(r.provider + " " + r.model) + "</td><td>" + r.calls + "</td><td>" + r.errors + "</td><td>" + esc(r.p50Ms) + "</td><td>" + esc(r.p95Ms) + "</td><td>" + r.tokens + "</td><td>" + r.costUsd + "</td><td>" + spark(r.points, "calls", "calls per 10 s") + "</td><td>" + spark(r.points, "p95Ms", "p95 ms") + "</td><td>" + spark(r.points, "tokens", "tokens per 10 s") + "</td><td>" + spark(r.points, "costUsd", "USD per 10 s") + "</td></tr>").join("") + "</table>"
 }
 
 function renderEvents() {
@@ -81,10 +89,9 @@ function onFrame(event, data) {
   if (event === "snapshot") {
     $("#tree").innerHTML = treeHtml(data.tree, null)
     $("#tree").dataset.at = String(data.at)
-    panels(data.stats || {}, data.telemetry)
+    panels(data.stats || {}, data.telemetry, data.llm)
   } else {
     const name = event === "lifecycle" ? "lifecycle." + data._tag : data.name
-    if (event === "telemetry") onLlm(data)
     events.push({ name, data })
     if (events.length > 2000) events.splice(0, events.length - 2000)
     if (!paused) renderEvents()
@@ -152,7 +159,7 @@ section{background:#161b21;border-radius:6px;padding:8px 12px;overflow:auto;max-
 h2{font-size:15px;margin:4px 0 8px}h3{font-size:13px;margin:8px 0 4px;color:#9ab}
 .kids{margin-left:18px;border-left:1px dashed #345;padding-left:8px}
 .node{padding:2px 0}.node.running .state{color:#6c6}.node.restarting .state{color:#fc3}.node.stopped .state{color:#f66}
-.pid,.restarts,.exit{color:#889}.flash{animation:flash 1.2s}
+.pid,.restarts,.exit{color:#889}.spark{vertical-align:middle}.flash{animation:flash 1.2s}
 @keyframes flash{from{background:#a33}to{background:transparent}}
 table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #2a3440;padding:2px 6px;text-align:left}
 button{background:#2a3440;color:#dde;border:1px solid #456;border-radius:3px;cursor:pointer;font-size:12px}
@@ -165,7 +172,7 @@ button{background:#2a3440;color:#dde;border:1px solid #456;border-radius:3px;cur
 <form id="login" hidden><input id="key" type="password" placeholder="admin key" autocomplete="off"> <button>connect</button></form></header>
 <main>
 <section><h2>supervision tree</h2><div id="tree"></div></section>
-<section><h2>services</h2><div id="panels"></div><h2>LLM calls per provider and model (since the page opened)</h2><div id="llm"></div><h2>components (reporter window)</h2><div id="components"></div></section>
+<section><h2>services</h2><div id="panels"></div><h2>agents</h2><div id="agents"></div><h2>LLM calls per provider and model (last ten minutes)</h2><div id="llm"></div><h2>components (reporter window)</h2><div id="components"></div></section>
 <section style="grid-column:1/3"><h2>events <input id="filter" placeholder="filter: name prefix, e.g. troupe.llm"> <button id="pause">pause</button></h2><div id="events"></div></section>
 </main>
 <script type="module">${script}</script>

@@ -21,13 +21,16 @@ import { HttpApiBuilder } from "effect/http-api"
 import { Cache } from "../../cache/index.ts"
 import { ConfigStore } from "../../config/index.ts"
 import type { TroupeConfig } from "../../config/index.ts"
+import type { AuditShape } from "../../identity/Audit.ts"
 import { BreakerStep } from "../../pipeline/index.ts"
 import { RateLimiter } from "../../ratelimit/index.ts"
 import { Supervisor } from "../../runtime/index.ts"
 import type { Process } from "../../runtime/Process.ts"
+import { TelemetryHub } from "../../telemetry/index.ts"
 import { GatewayApi } from "../GatewayApi.ts"
 import { httpError } from "../GatewayError.ts"
 import type { HealthRegistry } from "../HealthCheck.ts"
+import { recordAdminAction } from "./AdminAudit.ts"
 import type { GatewayState } from "./GatewayState.ts"
 
 const json = (body: unknown, status = 200) =>
@@ -51,6 +54,8 @@ export interface OpsDeps {
   readonly restarts: ReadonlyMap<string, number>
   /** applies a committed configuration to the gateway at once (not only when the change feed delivers it) */
   readonly apply: (config: TroupeConfig) => void
+  /** the gateway's audit log (`access.audit`), where admin actions are recorded */
+  readonly audit?: AuditShape | undefined
 }
 
 export const healthHandlers = (deps: OpsDeps) =>
@@ -140,6 +145,7 @@ export const adminHandlers = (deps: OpsDeps) =>
       const cache = yield* Effect.serviceOption(Cache)
       const limiter = yield* Effect.serviceOption(RateLimiter)
       const breaker = yield* Effect.serviceOption(BreakerStep)
+      const hub = yield* TelemetryHub
       const { state } = deps
       const patch = (partial: Record<string, unknown>) =>
         store.patch(partial).pipe(
@@ -203,10 +209,23 @@ export const adminHandlers = (deps: OpsDeps) =>
           }))
         .handle("getMaintenance", () => Effect.sync(() => json(maintenanceView())))
         .handle("setMaintenance", ({ payload }) =>
-          Effect.map(
+          Effect.flatMap(
             patch({
               gateway: { maintenance: Object.fromEntries(Object.entries(payload).filter(([, v]) => v !== undefined)) }
             }),
-            (r) => HttpServerResponse.isHttpServerResponse(r) ? r : json(maintenanceView())
+            (r) => {
+              const refused = HttpServerResponse.isHttpServerResponse(r)
+              const on = payload.enabled ?? state.maintenance.enabled
+              // every switch is audited, a refused one (an invalid patch) as a failure
+              return Effect.as(
+                recordAdminAction(hub, deps.audit, {
+                  action: on ? "maintenance.on" : "maintenance.off",
+                  resource: "maintenance",
+                  outcome: refused ? `refused (${r.status})` : on ? "on" : "off",
+                  ok: !refused
+                }),
+                refused ? r : json(maintenanceView())
+              )
+            }
           ))
     }))

@@ -7,12 +7,15 @@
  * Delivery: a turn is a cast to the agent's mailbox carrying a one-shot `resolve`. An agent that is retiring (idle
  * stop, eviction) or that crashed answers queued turns `Gone`; the caller waits for the old process's exit and
  * delivers again to the next incarnation (the supervisor's restart, which is queued on the supervisor before any
- * new start, or a fresh start), so accepted work is never lost. Everything here is synchronous except process
+ * new start, or a fresh start), so accepted work is never lost. A turn carries the error context (`ErrorScope`) of the
+ * fiber that sent it, so the turn runs under its caller's route and tenant. Everything here is synchronous except process
  * starts, so an idle agent costs one actor, one state record and one LRU entry.
  */
 import { type Context, Effect } from "effect"
 import type { AgentLoopEvent } from "../../agent/AgentLoop.ts"
 import type { DeadLetters } from "../../dlq/index.ts"
+import type { ErrorHandlersShape } from "../../errors/ErrorHandlers.ts"
+import { type ErrorContext, ErrorScope } from "../../errors/ErrorScope.ts"
 import type { ConversationMemoryShape } from "../../memory/index.ts"
 import type { PriceTable } from "../../pipeline/index.ts"
 import { Actor, DynamicSupervisor, type Process, type ProcessRegistry, Registry } from "../../runtime/index.ts"
@@ -61,6 +64,8 @@ export interface HostConfig {
   readonly deadLetters: DeadLetters["Service"] | undefined
   /** where each agent's state is saved after each answered turn and restored from on start; undefined: nowhere */
   readonly checkpoints: CheckpointsShape | undefined
+  /** where turns that fail or crash, and turns refused before they run, are handled (troupe/errors); undefined: none */
+  readonly errorHandlers: ErrorHandlersShape | undefined
 }
 
 const MAX_STARTS_TRACKED = 100_000
@@ -192,10 +197,10 @@ export class Host {
     mode: Turn["mode"],
     onEvent: ((event: AgentLoopEvent) => Effect.Effect<void>) | undefined
   ): Effect.Effect<TurnAnswer, TurnError> {
-    const deliver = (process: AgentRef): Effect.Effect<TurnAnswer, TurnError> =>
+    const deliver = (process: AgentRef, scope: ErrorContext): Effect.Effect<TurnAnswer, TurnError> =>
       Effect.flatMap(
         Effect.callback<Outcome>((resume) => {
-          const message: Turn = makeTurn(turn, mode, onEvent, (outcome) => resume(Effect.succeed(outcome)))
+          const message: Turn = makeTurn(turn, mode, onEvent, (outcome) => resume(Effect.succeed(outcome)), scope)
           if (!Actor.sendUnsafe(process, { _tag: "Enqueue", turn: message })) message.resolve(GONE)
           return Effect.sync(() => {
             if (message.state !== "done") {
@@ -210,13 +215,15 @@ export class Host {
             ? Effect.fail(outcome.error)
             : Effect.flatMap(awaitExitOf(process), () => attempt)
       )
-    // the hot path: a live agent is found without a step (no `ensureStarted` effect)
-    const attempt: Effect.Effect<TurnAnswer, TurnError> = Effect.suspend(() => {
+    // the hot path: a live agent is found without a step (no `ensureStarted` effect); `withFiber` reads the
+    // caller's error context in the step `suspend` took
+    const attempt: Effect.Effect<TurnAnswer, TurnError> = Effect.withFiber((fiber) => {
+      const scope = fiber.getRef(ErrorScope)
       const running = this.whereis(id)
-      if (running === undefined) return Effect.flatMap(this.ensureStarted(id), deliver)
+      if (running === undefined) return Effect.flatMap(this.ensureStarted(id), (process) => deliver(process, scope))
       const entry = this.live.get(id)
       if (entry !== undefined) this.touch(entry)
-      return deliver(running)
+      return deliver(running, scope)
     })
     return attempt
   }
@@ -224,7 +231,8 @@ export class Host {
   /** Sends a turn without waiting for it (`tell`): accepted once queued; it completes and is recorded. */
   tell(id: string, turn: CheckedTurn): Effect.Effect<void, UnknownAgentKind | AgentStartFailed | AgentBusy> {
     return Effect.flatMap(this.ensureStarted(id), (process) =>
-      Effect.suspend(() => {
+      Effect.withFiber((fiber) => {
+        const scope = fiber.getRef(ErrorScope)
         // a cast has no reply to carry a refusal: a full queue is refused here, before sending
         const status = this.live.get(id)?.status?.()
         const limit = this.config.resolve(id)?.maxQueuedTurns
@@ -235,10 +243,12 @@ export class Host {
           // a retiring or crashed agent hands the turn back: deliver it again to the next incarnation
           if (outcome._tag === "Gone") {
             Effect.runForkWith(this.config.context)(
-              Effect.flatMap(awaitExitOf(process), () => Effect.ignore(this.tell(id, turn)))
+              Effect.flatMap(awaitExitOf(process), () => Effect.ignore(this.tell(id, turn))).pipe(
+                Effect.provideService(ErrorScope, scope)
+              )
             )
           }
-        })
+        }, scope)
         if (!Actor.sendUnsafe(process, { _tag: "Enqueue", turn: message })) message.resolve(GONE)
         return Effect.void
       }))
@@ -251,12 +261,14 @@ const makeTurn = (
   turn: CheckedTurn,
   mode: Turn["mode"],
   onEvent: Turn["onEvent"],
-  resolve: (outcome: Outcome) => void
+  resolve: (outcome: Outcome) => void,
+  errorContext: ErrorContext
 ): Turn => {
   const message: Turn = {
     input: turn,
     mode,
     onEvent,
+    errorContext,
     state: "queued",
     fiber: undefined,
     cancelReason: undefined,

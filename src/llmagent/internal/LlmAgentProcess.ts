@@ -10,17 +10,22 @@
  * retires: it stops taking turns (those that arrive get `Gone` and are delivered to the next incarnation) and
  * stops — `normal` for transient and temporary agents, `terminateChild` for permanent ones so that the supervisor
  * does not restart them. Every handler is synchronous (no Effect), so the turn itself is the only fiber.
+ *
+ * A turn runs with the agent id over its caller's error context (`ErrorScope`), so the pipeline's failures inside it
+ * carry the route, tenant and agent; a turn that fails or crashes goes to the `ErrorHandlers` of the context (in the
+ * background, before its caller gets the answer), with the same context. A cancelled turn is not a failure.
  */
 import { Cause, type Context, Effect, Exit, type Fiber, Option, Schema, Semaphore } from "effect"
 import type { AgentLoopEvent } from "../../agent/AgentLoop.ts"
-import { Action, type AgentLoop, Tool } from "../../agent/index.ts"
+import { Action, AgentLoop, Tool } from "../../agent/index.ts"
 import type { ToolDefinition } from "../../agent/Tool.ts"
+import { type ErrorContext, ErrorScope, mergeErrorContext } from "../../errors/ErrorScope.ts"
 import { LlmMessage } from "../../llm/index.ts"
 import { Actor, Behaviour, DynamicSupervisor, ExitReason } from "../../runtime/index.ts"
 import { Events } from "../../telemetry/EventCatalogue.ts"
 import type { AnyLlmAgent } from "../LlmAgent.ts"
 import { AgentBusy, describeError, TurnCancelled, TurnCrashed, type TurnError } from "../LlmAgentError.ts"
-import type { AgentStatus, CheckedTurn, TurnAnswer } from "../LlmAgentTurn.ts"
+import type { AgentStatus, CheckedTurn, TurnAnswer, TurnProgress } from "../LlmAgentTurn.ts"
 import { type AgentRef, Host, type LiveEntry } from "./LlmAgentHost.ts"
 import { type DefinitionRuntime, runTurn } from "./LlmAgentRuntime.ts"
 
@@ -35,11 +40,15 @@ export interface Turn {
   readonly input: CheckedTurn
   readonly mode: "ask" | "stream" | "tell"
   readonly onEvent: ((event: AgentLoopEvent) => Effect.Effect<void>) | undefined
+  /** the error context of the fiber that sent the turn (its route and tenant) */
+  readonly errorContext: ErrorContext
   /** one-shot; later calls are ignored */
   readonly resolve: (outcome: Outcome) => void
   state: "queued" | "running" | "done"
   fiber: Fiber.Fiber<TurnAnswer, unknown> | undefined
   cancelReason: "cancelled" | "caller-gone" | "agent-stopped" | undefined
+  /** the running turn's current step (see `observeProgress`) */
+  progress?: TurnProgress
 }
 
 export type Info =
@@ -131,9 +140,13 @@ const startNext = (state: State): void => {
     if (state.args.host.config.hub !== undefined) startTurnEvent(state, turn)
     const durable = state.args.runtime.durable
     const fiber = Effect.runForkWith(state.context)(
-      durable === undefined
-        ? runTurn(state.args.runtime, state.loop, state.args.id, turn.input, turn.onEvent)
-        : durable.turn(state.args.id, turn.input, turn.onEvent, () => turn.cancelReason)
+      Effect.provideService(
+        durable === undefined
+          ? runTurn(state.args.runtime, state.loop, state.args.id, turn.input, turn.onEvent)
+          : durable.turn(state.args.id, turn.input, turn.onEvent, () => turn.cancelReason),
+        AgentLoop.LoopProgress,
+        observeProgress(turn)
+      ).pipe(Effect.provideService(ErrorScope, turnScope(state, turn)))
     )
     turn.fiber = fiber
     const self = state.self
@@ -142,6 +155,34 @@ const startNext = (state: State): void => {
     })
   }
   state.entry.busy = !isIdle(state)
+}
+
+/** Keeps `turn.progress` from the loop's events: a step starts on the model, then runs its tools. */
+const observeProgress = (turn: Turn) => (event: AgentLoopEvent): void => {
+  switch (event._tag) {
+    case "StepStarted":
+      turn.progress = { step: event.step, phase: "model", tools: [], since: Date.now() }
+      return
+    case "ToolCallStarted": {
+      const p = turn.progress
+      turn.progress = {
+        step: event.step,
+        phase: "tools",
+        tools: p === undefined || p.phase === "model" ? [event.name] : [...p.tools, event.name],
+        since: p === undefined || p.phase === "model" ? Date.now() : p.since
+      }
+      return
+    }
+    case "ToolCallFinished": {
+      const p = turn.progress
+      if (p === undefined) return
+      const i = p.tools.indexOf(event.name)
+      if (i >= 0) turn.progress = { ...p, tools: [...p.tools.slice(0, i), ...p.tools.slice(i + 1)] }
+      return
+    }
+    default:
+      return
+  }
 }
 
 const startTurnEvent = (state: State, turn: Turn): void => {
@@ -221,6 +262,17 @@ const deadLetter = (state: State, turn: Turn, error: TurnError): void => {
   })))
 }
 
+/** The error context a turn runs and fails in: the agent id over its caller's. */
+const turnScope = (state: State, turn: Turn): ErrorContext =>
+  mergeErrorContext(turn.errorContext, { agent: state.args.id })
+
+/** Passes a turn's failure to the `ErrorHandlers` of the context, if any (in the background), in the turn's scope. */
+const handleFailure = (state: State, turn: Turn, error: TurnError): void => {
+  const handlers = state.args.host.config.errorHandlers
+  if (handlers === undefined) return
+  Effect.runForkWith(state.context)(handlers.handle(error, turnScope(state, turn)))
+}
+
 /** Stops taking turns and stops once the queue is empty. */
 const retire = (state: State): Behaviour.NoReplyResult<State> => {
   state.retiring = true
@@ -249,11 +301,13 @@ const onTurnDone = (state: State, turn: Turn, exit: Exit.Exit<TurnAnswer, unknow
     // the cause has a failure (checked above), and a turn fails only with a TurnError
     const error = Option.getOrUndefined(Cause.findErrorOption(exit.cause)) as TurnError
     if (error._tag === "TurnFailed" || error._tag === "InvalidAgentOutput") deadLetter(state, turn, error)
+    handleFailure(state, turn, error)
     turn.resolve({ _tag: "Error", error })
   } else {
     // a defect: the turn crashes its agent; the supervisor decides on the restart
     const crashed = new TurnCrashed({ id, detail: describeError(Cause.squash(exit.cause)).detail })
     deadLetter(state, turn, crashed)
+    handleFailure(state, turn, crashed)
     turn.resolve({ _tag: "Error", error: crashed })
     state.entry.busy = false
     return Behaviour.stop(ExitReason.failure(exit.cause), state)
@@ -302,7 +356,8 @@ const statusOf = (state: State): AgentStatus => ({
   turns: state.turns,
   historyAtStart: state.historyAtStart,
   incarnation: state.incarnation,
-  pid: state.self.pid
+  pid: state.self.pid,
+  ...(state.current?.progress !== undefined ? { current: state.current.progress } : {})
 })
 
 /** The sub-agents of a definition as tools, children of the host `children`. */

@@ -1,0 +1,247 @@
+/**
+ * The observer's snapshot panels over a gateway with every optional service (request queues, budgets, supervised LLM
+ * agents, an audit log): queues, budgets, agents with their current step, the LLM history per provider and model,
+ * and the audit of every admin action (restart, stop, maintenance on and off).
+ */
+import { Context, Effect, Exit, Layer, Schema, Scope } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Action, Tool } from "../../src/agent/index.ts"
+import { Troupe } from "../../src/app/index.ts"
+import { Gateway, GatewayAgents } from "../../src/gateway/index.ts"
+import type { AuditShape } from "../../src/identity/Audit.ts"
+import { Audit, AuditStore } from "../../src/identity/index.ts"
+import { ScriptedProvider } from "../../src/llm/index.ts"
+import { LlmAgent, LlmAgents } from "../../src/llmagent/index.ts"
+
+const admin = { authorization: "Bearer panels-secret" }
+const json = { ...admin, "content-type": "application/json" }
+
+// a tool the test holds open, so a turn stays in its tool phase while the snapshot is read
+let release: () => void = () => {}
+const gate = () =>
+  new Promise<void>((resolve) => {
+    release = resolve
+  })
+let held = gate()
+const Wait = Action.make({
+  name: "wait",
+  description: "Waits for the test",
+  params: Schema.Struct({}),
+  output: Schema.String,
+  timeout: "1 minute",
+  retries: 0,
+  run: () => Effect.as(Effect.promise(() => held), "released")
+})
+const provider = ScriptedProvider.makeUnsafe({
+  rules: [
+    { when: { lastUser: "wait" }, reply: { toolCalls: [{ name: "wait", arguments: {} }] } },
+    { when: { tool: "wait" }, reply: { text: "done waiting" } }
+  ]
+})
+const Waiter = LlmAgent.make({
+  name: "waiter",
+  model: "fast",
+  llm: provider,
+  memory: "none",
+  tools: [Tool.fromAction(Wait)]
+})
+
+let url = ""
+let audit: AuditShape
+let scope: Scope.Closeable
+
+beforeAll(async () => {
+  audit = await Effect.runPromise(Audit.make.pipe(Effect.provide(AuditStore.layerMemory())))
+  scope = Effect.runSync(Scope.make())
+  const layer = GatewayAgents.withAgents({ port: 0, access: { audit } }).pipe(
+    Layer.provide(LlmAgents.layer({ agents: [Waiter], default: "waiter" })),
+    Layer.provide(Troupe.layerTest({
+      budgets: true,
+      queues: { default: { capacity: 100 } },
+      config: { defaults: { gateway: { auth: { adminKey: "panels-secret" } } } }
+    }))
+  )
+  const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
+  url = Context.get(context, Gateway).address.url
+})
+afterAll(async () => {
+  release()
+  await Effect.runPromise(Scope.close(scope, Exit.void))
+})
+
+interface Snapshot {
+  readonly stats: {
+    readonly queues: ReadonlyArray<{ route: string; depth: number; inFlight: number }> | null
+    readonly budgets: ReadonlyArray<{ scope: string; limit: number; spent: number; used: number }> | null
+    readonly agents:
+      | ReadonlyArray<{ id: string; state: string; step: number | null; phase: string | null; tools: Array<string> }>
+      | null
+  }
+  readonly llm: ReadonlyArray<{
+    provider: string
+    model: string
+    calls: number
+    p50Ms: number | null
+    p95Ms: number | null
+    tokens: number
+    points: ReadonlyArray<{ t: number; calls: number }>
+  }>
+}
+
+/** Reads `/admin/events` snapshots until one satisfies `until` (or 5 seconds pass). */
+const snapshotWhere = async (until: (s: Snapshot) => boolean): Promise<Snapshot> => {
+  const controller = new AbortController()
+  const timer = setTimeout(() => controller.abort(), 5_000)
+  let last: Snapshot | undefined
+  try {
+    const r = await fetch(`${url}/admin/events?interval=100&filter=troupe.none`, {
+      headers: admin,
+      signal: controller.signal
+    })
+    const reader = r.body!.getReader()
+    const dec = new TextDecoder()
+    let buf = ""
+    for (;;) {
+      const { value, done } = await reader.read()
+      if (done) break
+      buf += dec.decode(value, { stream: true })
+      let i: number
+      while ((i = buf.indexOf("\n\n")) >= 0) {
+        const chunk = buf.slice(0, i)
+        buf = buf.slice(i + 2)
+        if (/^event: snapshot$/m.test(chunk)) {
+          last = JSON.parse(/^data: (.*)$/m.exec(chunk)![1]!) as Snapshot
+          if (until(last)) return last
+        }
+      }
+    }
+  } catch (e) {
+    if (!controller.signal.aborted) throw e
+  } finally {
+    clearTimeout(timer)
+    controller.abort()
+  }
+  throw new Error(`no snapshot matched; the last: ${JSON.stringify(last)}`)
+}
+
+describe("observer panels", () => {
+  it(
+    "a snapshot has the request queues, the budgets, the agents with their current step and the LLM history per provider and model",
+    async () => {
+      expect(
+        (await fetch(`${url}/costs/budget`, {
+          method: "POST",
+          headers: json,
+          body: JSON.stringify({ scope: "tenant:panels", limit: 10, period: "month" })
+        })).status
+      ).toBe(200)
+      const chat = await fetch(`${url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "fast", messages: [{ role: "user", content: "hello" }] })
+      })
+      expect(chat.status).toBe(200)
+      // a turn held in its tool: the agent is running, at step 1, running `wait`
+      const turn = fetch(`${url}/v1/agents/waiter-1/turns`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ input: "wait" })
+      })
+      const snap = await snapshotWhere((s) =>
+        s.stats.agents?.some((a) => a.id === "waiter-1" && a.phase === "tools") === true && s.llm.length > 0
+      )
+      expect(snap.stats.agents?.find((a) => a.id === "waiter-1")).toMatchObject({
+        state: "running",
+        step: 1,
+        phase: "tools",
+        tools: ["wait"]
+      })
+      expect(snap.stats.budgets).toContainEqual(expect.objectContaining({ scope: "tenant:panels", limit: 10 }))
+      expect(snap.stats.queues?.length).toBeGreaterThan(0)
+      expect(snap.stats.queues?.[0]).toMatchObject({ depth: 0 })
+      const series = snap.llm.find((s) => s.provider === "scripted")
+      expect(series).toBeDefined()
+      expect(series!.calls).toBeGreaterThanOrEqual(1)
+      expect(series!.p50Ms).not.toBeNull()
+      expect(series!.points.length).toBeGreaterThanOrEqual(1)
+      release()
+      expect((await turn).status).toBe(200)
+      const idle = await snapshotWhere((s) =>
+        s.stats.agents?.some((a) => a.id === "waiter-1" && a.state === "idle") === true
+      )
+      expect(idle.stats.agents?.find((a) => a.id === "waiter-1")?.step).toBeNull()
+      held = gate()
+    },
+    20_000
+  )
+
+  it("every admin action is audited: restart, stop and the maintenance toggle are audit entries with the caller", async () => {
+    const path = encodeURIComponent("ratelimiter/sweeper")
+    expect((await fetch(`${url}/admin/supervision/${path}/restart`, { method: "POST", headers: admin })).status).toBe(
+      200
+    )
+    expect((await fetch(`${url}/admin/supervision/${path}/stop`, { method: "POST", headers: admin })).status).toBe(200)
+    expect((await fetch(`${url}/admin/supervision/${path}/restart`, { method: "POST", headers: admin })).status).toBe(
+      200
+    )
+    for (const enabled of [true, false]) {
+      const r = await fetch(`${url}/admin/maintenance`, {
+        method: "POST",
+        headers: json,
+        body: JSON.stringify({ enabled })
+      })
+      expect(r.status).toBe(200)
+    }
+    const entries = await Effect.runPromise(audit.query({ tenant: "_", limit: 100 }))
+    const admins = entries.filter((e) => e.action.startsWith("admin."))
+    expect(admins.map((e) => [e.action, e.resource, e.status, e.actor, e.metadata?.["outcome"]])).toEqual([
+      ["admin.restart", "ratelimiter/sweeper", "success", "admin", "killed"],
+      ["admin.stop", "ratelimiter/sweeper", "success", "admin", "stopped"],
+      ["admin.restart", "ratelimiter/sweeper", "success", "admin", "restarted"],
+      ["admin.maintenance.on", "maintenance", "success", "admin", "on"],
+      ["admin.maintenance.off", "maintenance", "success", "admin", "off"]
+    ])
+    expect(admins.every((e) => e.ip !== undefined)).toBe(true)
+  })
+
+  it("an event filter of more than three segments still delivers the admin action events", async () => {
+    const controller = new AbortController()
+    const timer = setTimeout(() => controller.abort(), 5_000)
+    const names: Array<string> = []
+    try {
+      const r = await fetch(`${url}/admin/events?filter=troupe.gateway.admin.action`, {
+        headers: admin,
+        signal: controller.signal
+      })
+      const reader = r.body!.getReader()
+      const dec = new TextDecoder()
+      let buf = ""
+      let sent = false
+      while (!names.includes("troupe.gateway.admin.action")) {
+        const { value, done } = await reader.read()
+        if (done) break
+        buf += dec.decode(value, { stream: true })
+        let i: number
+        while ((i = buf.indexOf("\n\n")) >= 0) {
+          const chunk = buf.slice(0, i)
+          buf = buf.slice(i + 2)
+          if (/^event: telemetry$/m.test(chunk)) names.push(JSON.parse(/^data: (.*)$/m.exec(chunk)![1]!).name)
+          if (!sent && /^event: snapshot$/m.test(chunk)) {
+            sent = true
+            await fetch(`${url}/admin/maintenance`, {
+              method: "POST",
+              headers: json,
+              body: JSON.stringify({ enabled: false })
+            })
+          }
+        }
+      }
+    } catch (e) {
+      if (!controller.signal.aborted) throw e
+    } finally {
+      clearTimeout(timer)
+      controller.abort()
+    }
+    expect(names).toContain("troupe.gateway.admin.action")
+  })
+})
