@@ -15,14 +15,16 @@
  * `floor.redis-evalsha` (a trivial `return 1` script through the same Effect Redis service and client);
  * `peer.rlf-redis.consume` shown; `ratelimit.bytes-per-key` (100k keys, memory).
  * Leased mode: `ratelimit.check.redis.leased` (sequential, vs `peer.rlf-redis.consume`) and throughput rows
- * (`ratelimit.throughput.redis.*.c{1,64,1000}`, checks/s, each beside `peer.rlf-redis.throughput.c<N>` from
- * the same interleaved rounds; for checks/s a ratio above 1 is better), with Redis round trips per 1,000
- * leased checks in the notes.
+ * (`ratelimit.throughput.redis.*.c{1,64,1000}`, checks/s, each beside the peer at the same concurrency from
+ * the same interleaved rounds: one tier and leased beside `peer.rlf-redis.throughput.c<N>`, three tiers beside
+ * `peer.rlf-redis-union.throughput.c<N>` — rlf's `RateLimiterUnion` of the same three tiers, the peer the issue
+ * names for three tiers — with the ratio to the one-tier peer in the note; for checks/s a ratio above 1 is
+ * better), with Redis round trips per 1,000 leased checks in the notes.
  */
 import { NodeRedis } from "@effect/platform-node"
 import { Effect, Exit, Layer, ManagedRuntime, Scope } from "effect"
 import { RateLimiter as EffectRateLimiter, Redis } from "effect/persistence"
-import { RateLimiterMemory, RateLimiterRedis } from "rate-limiter-flexible"
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterUnion } from "rate-limiter-flexible"
 import { createClient } from "redis"
 import { RateLimiter } from "../src/ratelimit/index.ts"
 import { DEFAULT_MAX_KEYS, MemoryStore } from "../src/ratelimit/internal/MemoryStore.ts"
@@ -228,6 +230,16 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
     points: BIG,
     duration: 60
   })
+  // the peer of three tiers: rlf's RateLimiterUnion of a minute, an hour and a day limiter (three scripts, not atomic)
+  const tierOf = (name: string, duration: number) =>
+    new RateLimiterRedis({
+      storeClient: client,
+      useRedisPackage: true,
+      keyPrefix: `${prefix}union-${name}`,
+      points: BIG,
+      duration
+    })
+  const union = new RateLimiterUnion(tierOf("minute", 60), tierOf("hour", 3_600), tierOf("day", 86_400))
   const floorKey = [`${prefix}floor`]
   // the least work any atomic stateful script can do: read the key, patch it in place, answer five integers
   const rmwScript = luaScript(
@@ -319,17 +331,18 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
   // is the median over interleaved rounds, p99 the per-check latency over all rounds.
   const TOTAL = 20_000
   const TROUNDS = 5
-  type Side = "check" | "check1" | "leased" | "rlf"
+  type Side = "check" | "check1" | "leased" | "rlf" | "union"
   const throughput = new Map<string, { rates: Array<number>; lat: Array<number> }>()
   const runOnce = async (side: Side, fibers: number, tag: string) => {
     const per = Math.ceil(TOTAL / fibers)
     const lat: Array<number> = []
     const start = process.hrtime.bigint()
-    if (side === "rlf") {
+    if (side === "rlf" || side === "union") {
+      const peer = side === "rlf" ? rlf : union
       await Promise.all(Array.from({ length: fibers }, async (_, f) => {
         for (let i = 0; i < per; i++) {
           const t = process.hrtime.bigint()
-          await rlf.consume(`tp${f % 8}`)
+          await peer.consume(`tp${f % 8}`)
           lat.push(Number(process.hrtime.bigint() - t) / 1000)
         }
       }))
@@ -354,10 +367,12 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
     ["rlf", 1, "rlf.c1"],
     ["leased", 1, "leased.c1"],
     ["rlf", 64, "rlf.c64"],
+    ["union", 64, "union.c64"],
     ["check1", 64, "check1.c64"],
     ["check", 64, "check.c64"],
     ["leased", 64, "leased.c64"],
     ["rlf", 1000, "rlf.c1000"],
+    ["union", 1000, "union.c1000"],
     ["check1", 1000, "check1.c1000"],
     ["check", 1000, "check.c1000"]
   ]
@@ -378,6 +393,15 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
     const p99 = lat[Math.min(lat.length - 1, Math.ceil(0.99 * lat.length) - 1)] ?? NaN
     const median = Math.round(rates[Math.floor(rates.length / 2)] ?? NaN)
     return { id, unit: "checks/s", median, ...extra, note: `${extra.note ?? ""}; p99 latency ${Math.round(p99)} µs` }
+  }
+
+  /** The median checks/s of `tag` over that of the peer's one tier (`peerTag`), for the three-tier notes. */
+  const vsOneTier = (tag: string, peerTag: string): string => {
+    const median = (t: string) => {
+      const rates = [...(throughput.get(t)?.rates ?? [])].sort((a, b) => a - b)
+      return rates[Math.floor(rates.length / 2)] ?? NaN
+    }
+    return `${(median(tag) / median(peerTag)).toFixed(2)}x the peer's one tier`
   }
 
   for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) {
@@ -430,9 +454,15 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
       baseline: "peer.rlf-redis.throughput.c64",
       note: "one tier, 64 fibers (target >= 1.0x)"
     }),
+    tpRow("peer.rlf-redis-union.throughput.c64", "union.c64", {
+      note:
+        "RateLimiterUnion of three RateLimiterRedis (minute, hour, day; not atomic), 64 concurrent promise chains, 8 keys"
+    }),
     tpRow("ratelimit.throughput.redis.c64", "check.c64", {
-      baseline: "peer.rlf-redis.throughput.c64",
-      note: "three atomic tiers, 64 fibers (target >= 1.0x)"
+      baseline: "peer.rlf-redis-union.throughput.c64",
+      note: `three atomic tiers, 64 fibers, beside the peer's three tiers (target >= 1.0x); ${
+        vsOneTier("check.c64", "rlf.c64")
+      }`
     }),
     tpRow("ratelimit.throughput.redis.leased.c64", "leased.c64", {
       baseline: "peer.rlf-redis.throughput.c64",
@@ -446,9 +476,15 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
       baseline: "peer.rlf-redis.throughput.c1000",
       note: "one tier, 1,000 fibers (target >= 1.0x)"
     }),
+    tpRow("peer.rlf-redis-union.throughput.c1000", "union.c1000", {
+      note:
+        "RateLimiterUnion of three RateLimiterRedis (minute, hour, day; not atomic), 1,000 concurrent promise chains, 8 keys"
+    }),
     tpRow("ratelimit.throughput.redis.c1000", "check.c1000", {
-      baseline: "peer.rlf-redis.throughput.c1000",
-      note: "three atomic tiers, 1,000 fibers (target >= 1.0x)"
+      baseline: "peer.rlf-redis-union.throughput.c1000",
+      note: `three atomic tiers, 1,000 fibers, beside the peer's three tiers (target >= 1.0x); ${
+        vsOneTier("check.c1000", "rlf.c1000")
+      }`
     })
   ]
 }
