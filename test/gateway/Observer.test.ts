@@ -10,7 +10,7 @@ import { Troupe } from "../../src/app/index.ts"
 import { Gateway } from "../../src/gateway/index.ts"
 import { TelemetryHub } from "../../src/telemetry/index.ts"
 import type { Running } from "./support.ts"
-import { startGateway } from "./support.ts"
+import { readSse, startGateway } from "./support.ts"
 
 const admin = { authorization: "Bearer observer-secret" }
 const chromium = "/usr/bin/chromium"
@@ -53,35 +53,11 @@ const readEvents = async (
   until: (frames: ReadonlyArray<{ event: string; data: FrameData }>) => boolean,
   ms = 5_000
 ) => {
-  const controller = new AbortController()
-  const timer = setTimeout(() => controller.abort(), ms)
   const frames: Array<{ event: string; data: FrameData }> = []
-  try {
-    const r = await fetch(`${gw.url}/admin/events${query}`, { headers: admin, signal: controller.signal })
-    expect(r.status).toBe(200)
-    expect(r.headers.get("content-type")).toContain("text/event-stream")
-    const reader = r.body!.getReader()
-    const dec = new TextDecoder()
-    let buf = ""
-    while (!until(frames)) {
-      const { value, done } = await reader.read()
-      if (done) break
-      buf += dec.decode(value, { stream: true })
-      let i: number
-      while ((i = buf.indexOf("\n\n")) >= 0) {
-        const chunk = buf.slice(0, i)
-        buf = buf.slice(i + 2)
-        const event = /^event: (.*)$/m.exec(chunk)?.[1] ?? "message"
-        const data = /^data: (.*)$/m.exec(chunk)?.[1]
-        if (data !== undefined) frames.push({ event, data: JSON.parse(data) })
-      }
-    }
-  } catch (e) {
-    if (!controller.signal.aborted) throw e
-  } finally {
-    clearTimeout(timer)
-    controller.abort()
-  }
+  await readSse(`${gw.url}/admin/events${query}`, admin, (f) => {
+    frames.push({ event: f.event, data: f.data as FrameData }) // the observer's frames carry these fields
+    return until(frames)
+  }, ms)
   return frames
 }
 
@@ -107,6 +83,11 @@ describe("observer admin API", () => {
 
   it("GET /admin/events sends a snapshot at once whose tree matches /admin/supervision", async () => {
     const tree = await (await fetch(`${gw.url}/admin/supervision`, { headers: admin })).json()
+    const controller = new AbortController()
+    const head = await fetch(`${gw.url}/admin/events`, { headers: admin, signal: controller.signal })
+    expect(head.status).toBe(200)
+    expect(head.headers.get("content-type")).toContain("text/event-stream")
+    controller.abort()
     const frames = await readEvents("", (f) => f.some((x) => x.event === "snapshot"))
     const snap = frames.find((f) => f.event === "snapshot")!.data
     const ids = (n: TreeNode): Array<string> => [n.id, ...(n.children ?? []).flatMap(ids)]

@@ -12,6 +12,7 @@ import type { AuditShape } from "../../src/identity/Audit.ts"
 import { Audit, AuditStore } from "../../src/identity/index.ts"
 import { ScriptedProvider } from "../../src/llm/index.ts"
 import { LlmAgent, LlmAgents } from "../../src/llmagent/index.ts"
+import { readSse } from "./support.ts"
 
 const admin = { authorization: "Bearer panels-secret" }
 const json = { ...admin, "content-type": "application/json" }
@@ -90,38 +91,14 @@ interface Snapshot {
 
 /** Reads `/admin/events` snapshots until one satisfies `until` (or 5 seconds pass). */
 const snapshotWhere = async (until: (s: Snapshot) => boolean): Promise<Snapshot> => {
-  const controller = new AbortController()
-  const timer = setTimeout(() => controller.abort(), 5_000)
   let last: Snapshot | undefined
-  try {
-    const r = await fetch(`${url}/admin/events?interval=100&filter=troupe.none`, {
-      headers: admin,
-      signal: controller.signal
-    })
-    const reader = r.body!.getReader()
-    const dec = new TextDecoder()
-    let buf = ""
-    for (;;) {
-      const { value, done } = await reader.read()
-      if (done) break
-      buf += dec.decode(value, { stream: true })
-      let i: number
-      while ((i = buf.indexOf("\n\n")) >= 0) {
-        const chunk = buf.slice(0, i)
-        buf = buf.slice(i + 2)
-        if (/^event: snapshot$/m.test(chunk)) {
-          last = JSON.parse(/^data: (.*)$/m.exec(chunk)![1]!) as Snapshot
-          if (until(last)) return last
-        }
-      }
-    }
-  } catch (e) {
-    if (!controller.signal.aborted) throw e
-  } finally {
-    clearTimeout(timer)
-    controller.abort()
-  }
-  throw new Error(`no snapshot matched; the last: ${JSON.stringify(last)}`)
+  const found = await readSse(`${url}/admin/events?interval=100&filter=troupe.none`, admin, (f) => {
+    if (f.event !== "snapshot") return false
+    last = f.data as Snapshot // a snapshot frame's data is a Snapshot
+    return until(last)
+  })
+  if (!found || last === undefined) throw new Error(`no snapshot matched; the last: ${JSON.stringify(last)}`)
+  return last
 }
 
 describe("observer panels", () => {
@@ -205,43 +182,19 @@ describe("observer panels", () => {
   })
 
   it("an event filter of more than three segments still delivers the admin action events", async () => {
-    const controller = new AbortController()
-    const timer = setTimeout(() => controller.abort(), 5_000)
-    const names: Array<string> = []
-    try {
-      const r = await fetch(`${url}/admin/events?filter=troupe.gateway.admin.action`, {
-        headers: admin,
-        signal: controller.signal
-      })
-      const reader = r.body!.getReader()
-      const dec = new TextDecoder()
-      let buf = ""
-      let sent = false
-      while (!names.includes("troupe.gateway.admin.action")) {
-        const { value, done } = await reader.read()
-        if (done) break
-        buf += dec.decode(value, { stream: true })
-        let i: number
-        while ((i = buf.indexOf("\n\n")) >= 0) {
-          const chunk = buf.slice(0, i)
-          buf = buf.slice(i + 2)
-          if (/^event: telemetry$/m.test(chunk)) names.push(JSON.parse(/^data: (.*)$/m.exec(chunk)![1]!).name)
-          if (!sent && /^event: snapshot$/m.test(chunk)) {
-            sent = true
-            await fetch(`${url}/admin/maintenance`, {
-              method: "POST",
-              headers: json,
-              body: JSON.stringify({ enabled: false })
-            })
-          }
-        }
+    let sent = false
+    const seen = await readSse(`${url}/admin/events?filter=troupe.gateway.admin.action`, admin, async (f) => {
+      if (f.event === "telemetry") return (f.data as { name: string }).name === "troupe.gateway.admin.action" // a telemetry frame
+      if (!sent && f.event === "snapshot") {
+        sent = true
+        await fetch(`${url}/admin/maintenance`, {
+          method: "POST",
+          headers: json,
+          body: JSON.stringify({ enabled: false })
+        })
       }
-    } catch (e) {
-      if (!controller.signal.aborted) throw e
-    } finally {
-      clearTimeout(timer)
-      controller.abort()
-    }
-    expect(names).toContain("troupe.gateway.admin.action")
+      return false
+    })
+    expect(seen).toBe(true)
   })
 })

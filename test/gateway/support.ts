@@ -28,3 +28,49 @@ export const post = (url: string, body: unknown, headers: Record<string, string>
     headers: { "content-type": "application/json", ...headers },
     body: typeof body === "string" ? body : JSON.stringify(body)
   })
+
+/** One server-sent event: its `event:` name (default `message`) and its `data:` parsed as JSON. */
+export interface SseFrame {
+  readonly event: string
+  readonly data: unknown
+}
+
+/**
+ * Reads the SSE stream of `GET url` frame by frame, calling `onFrame` for each, until it answers `true`, the stream
+ * ends or `ms` pass (then the request is aborted); answers whether `onFrame` said `true`.
+ */
+export const readSse = async (
+  url: string,
+  headers: Record<string, string>,
+  onFrame: (frame: SseFrame) => boolean | Promise<boolean>,
+  ms = 5_000
+): Promise<boolean> => {
+  const controller = new AbortController()
+  const timer = setTimeout(() => controller.abort(), ms)
+  try {
+    const r = await fetch(url, { headers, signal: controller.signal })
+    const reader = r.body!.getReader()
+    const dec = new TextDecoder()
+    let buf = ""
+    for (;;) {
+      const { value, done } = await reader.read()
+      if (done) return false
+      buf += dec.decode(value, { stream: true })
+      let i: number
+      while ((i = buf.indexOf("\n\n")) >= 0) {
+        const chunk = buf.slice(0, i)
+        buf = buf.slice(i + 2)
+        const data = /^data: (.*)$/m.exec(chunk)?.[1]
+        if (data === undefined) continue
+        const event = /^event: (.*)$/m.exec(chunk)?.[1] ?? "message"
+        if (await onFrame({ event, data: JSON.parse(data) })) return true
+      }
+    }
+  } catch (e) {
+    if (controller.signal.aborted) return false
+    throw e
+  } finally {
+    clearTimeout(timer)
+    controller.abort()
+  }
+}
