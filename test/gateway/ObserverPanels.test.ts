@@ -152,7 +152,7 @@ describe("observer panels", () => {
     20_000
   )
 
-  it("every admin action is audited: restart, stop and the maintenance toggle are audit entries with the caller", async () => {
+  it("every admin action is audited: restart, stop and the maintenance toggle are audit entries with the caller, a refused one as a failure", async () => {
     const path = encodeURIComponent("ratelimiter/sweeper")
     expect((await fetch(`${url}/admin/supervision/${path}/restart`, { method: "POST", headers: admin })).status).toBe(
       200
@@ -161,6 +161,12 @@ describe("observer panels", () => {
     expect((await fetch(`${url}/admin/supervision/${path}/restart`, { method: "POST", headers: admin })).status).toBe(
       200
     )
+    // refused: an unknown child (404) and the gateway's own server (409)
+    expect((await fetch(`${url}/admin/supervision/nope%2Fmissing/restart`, { method: "POST", headers: admin })).status)
+      .toBe(404)
+    expect(
+      (await fetch(`${url}/admin/supervision/gateway%2Fhttp-server/stop`, { method: "POST", headers: admin })).status
+    ).toBe(409)
     for (const enabled of [true, false]) {
       const r = await fetch(`${url}/admin/maintenance`, {
         method: "POST",
@@ -175,6 +181,8 @@ describe("observer panels", () => {
       ["admin.restart", "ratelimiter/sweeper", "success", "admin", "killed"],
       ["admin.stop", "ratelimiter/sweeper", "success", "admin", "stopped"],
       ["admin.restart", "ratelimiter/sweeper", "success", "admin", "restarted"],
+      ["admin.restart", "nope/missing", "failure", "admin", "refused (404)"],
+      ["admin.stop", "gateway/http-server", "failure", "admin", "refused (409)"],
       ["admin.maintenance.on", "maintenance", "success", "admin", "on"],
       ["admin.maintenance.off", "maintenance", "success", "admin", "off"]
     ])

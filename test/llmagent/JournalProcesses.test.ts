@@ -190,7 +190,7 @@ describePostgres(
     })
 
     it.live(
-      `${RUNS} runs killed ${KILLS} times: every run completes, no journaled step repeats, no paid call is repeated`,
+      `${RUNS} runs killed ${KILLS} times: every run completes, no journaled step repeats, no answered (journaled) call is paid again`,
       () =>
         Effect.gen(function*() {
           yield* Effect.promise(() => admin(`CREATE DATABASE "${db}"`))
@@ -236,7 +236,7 @@ describePostgres(
     )
 
     it.live(
-      `durable LlmAgents turns: ${AGENTS} agents killed ${AGENT_KILLS} times: every turn completes, no journaled step repeats, no paid call is repeated, no non-idempotent tool runs twice`,
+      `durable LlmAgents turns: ${AGENTS} agents killed ${AGENT_KILLS} times: every turn completes, no journaled step repeats, no answered (journaled) call is paid again, no non-idempotent tool runs twice`,
       () =>
         Effect.gen(function*() {
           yield* Effect.promise(() => admin(`CREATE DATABASE "${turnsDb}"`))

@@ -13,7 +13,7 @@
  * cost per provider and model over ten minutes in 10-second buckets). A panel whose service is not in the gateway's
  * context is `null`; a store that fails its read gives `{ error }` for that panel, never a failed stream.
  *
- * Every action (restart, stop) is audited (`AdminAudit`).
+ * Every action (restart, stop) is audited (`AdminAudit`), a refused one (400, 404, 409) as a failure.
  *
  * @since 0.1.0
  */
@@ -248,7 +248,18 @@ export const observerHandlers = (deps: OpsDeps) =>
               )
             )
           ),
-          Effect.catch((e) => Effect.succeed(e.toResponse()))
+          // a refused action (the root, an unknown child, the gateway's own server) is audited as a failure too
+          Effect.catch((e) =>
+            Effect.as(
+              recordAdminAction(hub, deps.audit, {
+                action,
+                resource: safeDecode(raw).slice(0, 512),
+                outcome: `refused (${e.status})`,
+                ok: false
+              }),
+              e.toResponse()
+            )
+          )
         )
 
       return handlers
