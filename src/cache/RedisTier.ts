@@ -31,6 +31,7 @@
 import type { NodeRedis } from "@effect/platform-node/NodeRedis"
 import { Cause, Deferred, Duration, Effect, Exit, Layer, Schema } from "effect"
 import { Redis } from "effect/persistence"
+import { escapeGlob } from "../internal/RedisGlob.ts"
 import { Watchdog, type WatchdogEntry } from "../internal/Watchdog.ts"
 import { CacheValueEncodingError } from "./CacheError.ts"
 import type { CacheCounters } from "./CacheStats.ts"
@@ -93,8 +94,8 @@ export interface RedisTierConfig<A, I> {
   readonly maxPendingInvalidations: number
 }
 
-/** Escapes Redis glob metacharacters so a prefix matches literally in `SCAN MATCH`. */
-export const escapeGlob = (s: string): string => s.replace(/[\\*?[\]]/g, (c) => `\\${c}`)
+/** Escapes Redis glob metacharacters so a prefix matches literally in `SCAN MATCH` (see `internal/RedisGlob`). */
+export { escapeGlob }
 
 /**
  * The tier's connection: Redis's `send`, plus, when the tier owns a node-redis connection, that client's raw

@@ -9,6 +9,7 @@
  */
 import { Effect, type Scope } from "effect"
 import type { Redis } from "effect/persistence"
+import { escapeGlob } from "../../internal/RedisGlob.ts"
 // the rate limiter's script transport, shared: its own node-redis connection, EVALSHA by a local SHA-1, one
 // `Effect.callback` per command and a real-time watchdog (see its module doc for why not effect's `Redis.eval`)
 import { luaScript, makeRedisScriptRunner } from "../../ratelimit/internal/RedisScriptRunner.ts"
@@ -222,7 +223,7 @@ export const makeRedisBudgetStore = (
       // SCAN over `b:*` under the prefix (glob characters escaped), at most 100 batches of 500 keys looked at
       scopes: (limit) =>
         Effect.gen(function*() {
-          const match = `${prefix.replace(/[*?[\]\\]/g, "\\$&")}b:*`
+          const match = `${escapeGlob(prefix)}b:*`
           const found = new Set<string>()
           let cursor = "0"
           for (let i = 0; i < 100; i++) {

@@ -145,5 +145,5 @@ export const makeObserverFeed = (
     return out.sort((a, b) => b.calls - a.calls)
   }
 
-  return { onEvent, snapshot, width }
+  return { onEvent, snapshot }
 }

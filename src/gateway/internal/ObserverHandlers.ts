@@ -21,11 +21,8 @@ import { Clock, Effect, Option, Queue, Schedule, Stream } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import { Budgets } from "../../budget/index.ts"
-import { Cache } from "../../cache/index.ts"
-import { ConfigStore } from "../../config/index.ts"
 import { LlmAgents } from "../../llmagent/index.ts"
-import { BreakerStep, QueueStep } from "../../pipeline/index.ts"
-import { RateLimiter } from "../../ratelimit/index.ts"
+import { QueueStep } from "../../pipeline/index.ts"
 import { Actor, Lifecycle, Supervisor } from "../../runtime/index.ts"
 import type { Process } from "../../runtime/Process.ts"
 import { TelemetryHub } from "../../telemetry/index.ts"
@@ -35,7 +32,7 @@ import { recordAdminAction } from "./AdminAudit.ts"
 import { makeObserverFeed } from "./ObserverFeed.ts"
 import { observerHtml } from "./ObserverPage.ts"
 import type { OpsDeps, TreeNode } from "./OpsHandlers.ts"
-import { masked, treeOf } from "./OpsHandlers.ts"
+import { makeServiceStats, masked, treeOf } from "./OpsHandlers.ts"
 
 const json = (body: unknown, status = 200) =>
   HttpServerResponse.text(JSON.stringify(body), { status, contentType: "application/json" })
@@ -76,14 +73,10 @@ export const observerHandlers = (deps: OpsDeps) =>
       const root = yield* Supervisor.RootSupervisor
       const lifecycle = yield* Lifecycle
       const hub = yield* TelemetryHub
-      const store = yield* ConfigStore
-      const cache = yield* Effect.serviceOption(Cache)
-      const limiter = yield* Effect.serviceOption(RateLimiter)
-      const breaker = yield* Effect.serviceOption(BreakerStep)
+      const serviceStats = yield* makeServiceStats(deps.state)
       const queues = yield* Effect.serviceOption(QueueStep)
       const budgets = yield* Effect.serviceOption(Budgets)
       const agents = yield* Effect.serviceOption(LlmAgents)
-      const { state } = deps
 
       // the LLM history of the charts, fed for as long as the gateway runs
       const feed = makeObserverFeed(yield* Clock.Clock)
@@ -107,9 +100,9 @@ export const observerHandlers = (deps: OpsDeps) =>
                   queued: st.queued,
                   turns: st.turns,
                   incarnation: st.incarnation,
-                  step: st.current === undefined ? null : st.current.step,
-                  phase: st.current === undefined ? null : st.current.phase,
-                  tools: st.current === undefined ? [] : st.current.tools
+                  step: st.current?.step ?? null,
+                  phase: st.current?.phase ?? null,
+                  tools: st.current?.tools ?? []
                 })
               })))
         })
@@ -130,14 +123,6 @@ export const observerHandlers = (deps: OpsDeps) =>
       )
 
       const snapshot = Effect.gen(function*() {
-        const config = yield* store.get
-        const breakers: Record<string, string> = {}
-        if (Option.isSome(breaker)) {
-          for (const provider of Object.keys(config.providers)) {
-            const s = yield* Effect.option(breaker.value.state(provider))
-            if (Option.isSome(s)) breakers[provider] = s.value._tag
-          }
-        }
         const children = yield* treeOf(root, deps.restarts, 0)
         return {
           at: Date.now(),
@@ -149,15 +134,7 @@ export const observerHandlers = (deps: OpsDeps) =>
             children: withExits(children, root.name, exits)
           },
           stats: masked({
-            gateway: {
-              phase: state.phase,
-              inFlight: state.inFlight,
-              openStreams: state.openStreams,
-              maintenance: state.maintenance.enabled
-            },
-            cache: Option.isSome(cache) ? yield* cache.value.stats() : null,
-            rateLimiter: Option.isSome(limiter) ? yield* limiter.value.stats : null,
-            breakers,
+            ...(yield* serviceStats),
             queues: Option.isSome(queues) ? yield* queues.value.stats : null,
             budgets: Option.isSome(budgets)
               ? yield* panel(Effect.map(budgets.value.list({ limit: 50 }), (list) =>

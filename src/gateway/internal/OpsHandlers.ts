@@ -58,6 +58,40 @@ export interface OpsDeps {
   readonly audit?: AuditShape | undefined
 }
 
+/**
+ * The counters `GET /admin/stats` and the observer's snapshots share: the gateway's phase and load, the cache, the
+ * rate limiter (each `null` when not in the context) and each configured provider's breaker state. Built once per
+ * handler group (the services are looked up then); the Effect reads them each time it runs.
+ */
+export const makeServiceStats = (state: GatewayState) =>
+  Effect.gen(function*() {
+    const store = yield* ConfigStore
+    const cache = yield* Effect.serviceOption(Cache)
+    const limiter = yield* Effect.serviceOption(RateLimiter)
+    const breaker = yield* Effect.serviceOption(BreakerStep)
+    return Effect.gen(function*() {
+      const config = yield* store.get
+      const breakers: Record<string, string> = {}
+      if (Option.isSome(breaker)) {
+        for (const provider of Object.keys(config.providers)) {
+          const s = yield* Effect.option(breaker.value.state(provider))
+          if (Option.isSome(s)) breakers[provider] = s.value._tag
+        }
+      }
+      return {
+        gateway: {
+          phase: state.phase,
+          inFlight: state.inFlight,
+          openStreams: state.openStreams,
+          maintenance: state.maintenance.enabled
+        },
+        cache: Option.isSome(cache) ? yield* cache.value.stats() : null,
+        rateLimiter: Option.isSome(limiter) ? yield* limiter.value.stats : null,
+        breakers
+      }
+    })
+  })
+
 export const healthHandlers = (deps: OpsDeps) =>
   HttpApiBuilder.group(GatewayApi, "health", (handlers) =>
     Effect.gen(function*() {
@@ -142,10 +176,8 @@ export const adminHandlers = (deps: OpsDeps) =>
     Effect.gen(function*() {
       const store = yield* ConfigStore
       const root = yield* Supervisor.RootSupervisor
-      const cache = yield* Effect.serviceOption(Cache)
-      const limiter = yield* Effect.serviceOption(RateLimiter)
-      const breaker = yield* Effect.serviceOption(BreakerStep)
       const hub = yield* TelemetryHub
+      const serviceStats = yield* makeServiceStats(deps.state)
       const { state } = deps
       const patch = (partial: Record<string, unknown>) =>
         store.patch(partial).pipe(
@@ -186,26 +218,7 @@ export const adminHandlers = (deps: OpsDeps) =>
             })))
         .handle("stats", () =>
           Effect.gen(function*() {
-            const config = yield* store.get
-            const breakers: Record<string, string> = {}
-            if (Option.isSome(breaker)) {
-              for (const provider of Object.keys(config.providers)) {
-                const s = yield* Effect.option(breaker.value.state(provider))
-                if (Option.isSome(s)) breakers[provider] = s.value._tag
-              }
-            }
-            return json(masked({
-              gateway: {
-                phase: state.phase,
-                inFlight: state.inFlight,
-                openStreams: state.openStreams,
-                maintenance: state.maintenance.enabled
-              },
-              cache: Option.isSome(cache) ? yield* cache.value.stats() : null,
-              rateLimiter: Option.isSome(limiter) ? yield* limiter.value.stats : null,
-              breakers,
-              config: yield* store.stats
-            }))
+            return json(masked({ ...(yield* serviceStats), config: yield* store.stats }))
           }))
         .handle("getMaintenance", () => Effect.sync(() => json(maintenanceView())))
         .handle("setMaintenance", ({ payload }) =>
