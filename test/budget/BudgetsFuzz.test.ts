@@ -48,6 +48,33 @@ describe("Budgets fuzz: arbitrary input to every entry point fails typed, never 
   })
 })
 
+describe("Budgets.list fuzz", () => {
+  it("list with arbitrary options answers at most limit budgets or fails InvalidOptions naming limit; never a defect", async () => {
+    const budgets = await Effect.runPromise(Budgets.use(Effect.succeed).pipe(Effect.provide(Budgets.layerMemory())))
+    for (const scope of ["tenant:a", "tenant:b", "key:k"]) {
+      await Effect.runPromise(budgets.set({ scope, limit: 1, period: "day" }))
+    }
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(fc.anything(), fc.record({ limit: fc.oneof(fc.anything(), fc.integer({ min: -5, max: 2_000 })) })),
+        async (options) => {
+          // untrusted options on purpose
+          const exit = await Effect.runPromiseExit(budgets.list(options as never))
+          if (Exit.isSuccess(exit)) {
+            const limit = (options as { readonly limit?: number } | undefined)?.limit ?? 100
+            expect(exit.value.length).toBeLessThanOrEqual(Math.min(3, limit))
+          } else {
+            expect(Cause.hasDies(exit.cause)).toBe(false)
+            const error = Cause.squash(exit.cause) as { readonly _tag?: string }
+            expect(error._tag).toBe("InvalidOptions")
+          }
+        }
+      ),
+      { numRuns: 500 }
+    )
+  })
+})
+
 describe("Budgets layer options", () => {
   it("a layer's ttl that is not a duration fails InvalidOptions naming ttl; never a defect", async () => {
     for (const ttl of ["nonsense", -5, Number.NaN, "1 fortnight"]) {
