@@ -4,7 +4,7 @@
  */
 import { execFileSync, spawnSync } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -110,10 +110,17 @@ describe("troupe admin commands (real binary, real gateway)", () => {
       const pane = () =>
         execFileSync("tmux", ["list-panes", "-t", session, "-F", "#{pane_dead} #{pane_pid}"], { encoding: "utf8" })
           .trim()
+      // running: the pid exists and is not a zombie (an exited child tmux has not reaped yet still answers kill 0)
       const alive = (pid: number) => {
         try {
           process.kill(pid, 0)
-          return true
+        } catch {
+          return false
+        }
+        try {
+          // /proc/<pid>/stat: "pid (comm) state …"; Z is a zombie, which has exited
+          const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+          return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z"
         } catch {
           return false
         }
