@@ -37,8 +37,9 @@
  */
 import { Context, Duration, Effect, Layer, Redacted, Schema, Stream } from "effect"
 import { CircuitBreaker } from "effect/persistence"
+import type { SqlClient, SqlError } from "effect/sql"
 import { AgentServer, Bus, DirectiveExecutor } from "../agent/index.ts"
-import { Budgets } from "../budget/index.ts"
+import { Budgets, type BudgetStoreError } from "../budget/index.ts"
 import { Cache } from "../cache/index.ts"
 import type { InvalidCacheOptions } from "../cache/index.ts"
 import {
@@ -48,8 +49,8 @@ import {
   RateLimiterConfigSync,
   type TroupeConfig
 } from "../config/index.ts"
-import { Costs, Recommendations, type RecommendationsOptions } from "../costs/index.ts"
-import { DeadLetters } from "../dlq/index.ts"
+import { Costs, type CostsStoreError, Recommendations, type RecommendationsOptions } from "../costs/index.ts"
+import { DeadLetters, type DlqStoreError } from "../dlq/index.ts"
 import { ErrorAnalytics, type ErrorAnalyticsOptions, ErrorHandlers } from "../errors/index.ts"
 import { maskingLoggerLayer } from "../guard/SecretDetector.ts"
 import { SubjectIndex } from "../identity/SubjectIndex.ts"
@@ -98,6 +99,13 @@ export interface TroupeOptions {
   readonly config?: ConfigStoreOptions
   /** a Redis server for the rate limiter, the cache's L2 and conversation memory (default: all in memory) */
   readonly redis?: { readonly url: string; readonly prefix?: string }
+  /**
+   * a PostgreSQL server (`postgres://` or `postgresql://` URL) for the `costs` ledger, `budgets` and `deadLetters`,
+   * in their tables in `schema` (default `public`; created if missing). It wins over `redis` for those three. Unlike
+   * Redis, a server that does not answer at start fails the layer with `SqlError`; `@effect/sql-pg` is imported
+   * only when the layer is built (install it beside `effect`). Ignored by `layerTest`.
+   */
+  readonly postgres?: { readonly url: string; readonly schema?: string }
   readonly telemetry?: TelemetryHubOptions
   /** the limiter's options; its `policies` are merged over the provider defaults unless `replaceDefaultPolicies` */
   readonly rateLimiter?: RateLimiterOptionsInput
@@ -210,6 +218,23 @@ const resilientRedisLayer = (url: string) =>
     Effect.promise(() => import("./internal/ResilientRedis.ts")).pipe(Effect.map((module) => module.layer(url)))
   )
 
+/**
+ * The PostgreSQL client (`@effect/sql-pg`), imported when the layer is built (pg is loaded only then). One value per
+ * build, so the stores on it share one connection pool (a layer is built once per value).
+ */
+const postgresLayer = (url: string): Layer.Layer<SqlClient.SqlClient, SqlError.SqlError> =>
+  Layer.unwrap(
+    Effect.promise(() => import("@effect/sql-pg")).pipe(
+      Effect.map(({ PgClient }) => PgClient.layer({ url: Redacted.make(url), applicationName: "troupe" }))
+    )
+  )
+
+/**
+ * How a store can fail the layer at start: its options (`InvalidOptions`), or PostgreSQL not answering or refusing
+ * its tables (with `postgres`; Redis never fails start-up, see `resilientRedisLayer`).
+ */
+type StoreStartError = InvalidOptions | SqlError.SqlError | BudgetStoreError | DlqStoreError | CostsStoreError
+
 /** An optional layer whose service stays out of the type (found at run time with `Effect.serviceOption`); none: empty. */
 const untyped = <A>(layer: Layer.Layer<A> | undefined): Layer.Layer<never> => layer ?? Layer.empty
 
@@ -249,6 +274,10 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
   // never fails start-up: Redis down means degraded (cache L1, limiter failure policy) until it comes (ResilientRedis)
   const redisLayer = redis === undefined ? undefined : resilientRedisLayer(redis.url)
   const prefix = redis?.prefix ?? "troupe:"
+  // postgres: costs, budgets and dead letters in its tables (it wins over Redis for those three), in `schema`
+  const postgres = test ? undefined : options.postgres
+  const pgLayer = postgres === undefined ? undefined : postgresLayer(postgres.url)
+  const pgSchema = { schema: postgres?.schema ?? "public" }
 
   const root = Supervisor.layerRoot({ name, maxRestarts: 10, maxSeconds: 60 }).pipe(Layer.provideMerge(Lifecycle.layer))
   // telemetry.*: reporterWindow sizes the reporter; enabled: false records no metrics and exports nothing;
@@ -338,8 +367,10 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
   // costs / budgets / deadLetters: the optional services the pipeline's steps find in its context (see TroupeOptions)
   // only constant, valid options are passed (no `ttl` or `timeout`): orDie never dies here. On Redis the settle runs
   // in the background: the pipeline's budget step ignores its result, so a response never waits on that round trip
-  const budgets = options.budgets !== true
+  const budgets: Layer.Layer<Budgets, StoreStartError> | undefined = options.budgets !== true
     ? undefined
+    : pgLayer !== undefined
+    ? Budgets.layerPostgres({ ...pgSchema, settle: "background" }).pipe(Layer.provide(pgLayer))
     : redisLayer === undefined
     ? Budgets.layerMemory().pipe(Layer.orDie)
     : Budgets.layerRedis({ prefix: `${prefix}budget:`, settle: "background" }).pipe(
@@ -347,13 +378,17 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
       Layer.orDie
     )
   const redrive = new PipelineRedrive()
-  const deadLetters = options.deadLetters !== true
+  const deadLetters: Layer.Layer<DeadLetters, StoreStartError> | undefined = options.deadLetters !== true
     ? undefined
+    : pgLayer !== undefined
+    ? DeadLetters.layerPostgres({ ...pgSchema, redrive: redrive.handler }).pipe(Layer.provide(pgLayer))
     : redisLayer === undefined
     ? DeadLetters.layerMemory({ redrive: redrive.handler })
     : DeadLetters.layerRedis({ prefix: `${prefix}dlq:`, redrive: redrive.handler }).pipe(Layer.provide(redisLayer))
-  const costs = options.costs !== true
+  const costs: Layer.Layer<Costs, StoreStartError> | undefined = options.costs !== true
     ? undefined
+    : pgLayer !== undefined
+    ? Costs.layerPostgres(pgSchema).pipe(Layer.provide(pgLayer))
     : redisLayer === undefined
     ? Costs.layerMemory()
     // the only option is a string prefix, which never fails the options check: orDie never dies here
@@ -380,14 +415,14 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
   // typed as `Llm` only: the optional services are in the context at run time (found with Effect.serviceOption)
   const pipeline: Layer.Layer<
     Llm,
-    InvalidPipelineOptions | InvalidCacheOptions | InvalidOptions,
+    InvalidPipelineOptions | InvalidCacheOptions | StoreStartError,
     ConfigStore | Cache | RateLimiter | ProviderRegistry
   > = LlmPipeline.layerWith({ ...pipelineOptions, steps }).pipe(
     Layer.provideMerge(
       Layer.mergeAll(
-        untyped(costs),
-        untyped(budgets),
-        untyped(deadLetters),
+        untypedOr(costs),
+        untypedOr(budgets),
+        untypedOr(deadLetters),
         untypedOr(queues),
         untypedOr(recommendations)
       )

@@ -30,11 +30,15 @@ const Name = Schema.String.pipe(Schema.check(Schema.isMinLength(1)))
 /** A size from 1 to `maximum` (the bounds of the in-memory tables are bounded too). */
 const Size = (maximum: number) => Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 1, maximum })))
 const RedisUrl = Schema.String.pipe(Schema.check(Schema.isPattern(/^rediss?:\/\/[^\s]+$/)))
+const PostgresUrl = Schema.String.pipe(Schema.check(Schema.isPattern(/^postgres(ql)?:\/\/[^\s]+$/)))
+/** A PostgreSQL schema name, as the stores accept it. */
+const SqlSchema = Schema.String.pipe(Schema.check(Schema.isPattern(/^[a-z_][a-z0-9_]{0,62}$/)))
 
 /** The Schema `Troupe.layer` decodes its options with. */
 export const TroupeOptionsSchema = Schema.Struct({
   name: Schema.optionalKey(Name),
   redis: Schema.optionalKey(Schema.Struct({ url: RedisUrl, prefix: Schema.optionalKey(Name) })),
+  postgres: Schema.optionalKey(Schema.Struct({ url: PostgresUrl, schema: Schema.optionalKey(SqlSchema) })),
   cache: Schema.optionalKey(Schema.Struct({
     maxEntries: Schema.optionalKey(Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1)))),
     defaultTtl: Schema.optionalKey(Schema.Union([Schema.String, Schema.Number]))

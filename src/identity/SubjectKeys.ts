@@ -30,6 +30,7 @@
 import { Clock, Context, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import { randomBytes } from "node:crypto"
+import { createTables } from "../internal/PostgresDdl.ts"
 import { IdentityStoreError, StoreFull } from "./IdentityError.ts"
 import { checkSchema, storeError } from "./internal/KeyStorePostgres.ts"
 import { keyIdOf, type KeyProviderShape, type MasterKey, type SecretError } from "./KeyProvider.ts"
@@ -119,11 +120,11 @@ export const makePostgres = (
   Effect.gen(function*() {
     const schema = yield* checkSchema(schemaName)
     const table = `"${schema}".troupe_subject_keys`
-    yield* sql.unsafe(`CREATE SCHEMA IF NOT EXISTS "${schema}"`).pipe(Effect.mapError(storeError("init")))
-    yield* sql.unsafe(
+    yield* createTables(sql, [
+      `CREATE SCHEMA IF NOT EXISTS "${schema}"`,
       `CREATE TABLE IF NOT EXISTS ${table} (tenant text NOT NULL, subject text NOT NULL, key_id text NOT NULL UNIQUE, ` +
-        `wrapped text NOT NULL, created_at double precision NOT NULL, PRIMARY KEY (tenant, subject))`
-    ).pipe(Effect.mapError(storeError("init")))
+      `wrapped text NOT NULL, created_at double precision NOT NULL, PRIMARY KEY (tenant, subject))`
+    ]).pipe(Effect.mapError(storeError("init")))
     type Row = { tenant: string; subject: string; key_id: string; wrapped: string; created_at: unknown }
     const columns = "tenant, subject, key_id, wrapped, created_at"
     const decodeRows = (operation: string) => (rows: ReadonlyArray<Row>) =>

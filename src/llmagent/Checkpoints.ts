@@ -22,6 +22,7 @@
  */
 import { Clock, Context, Duration, Effect, Layer, Option } from "effect"
 import { SqlClient, type SqlError } from "effect/sql"
+import { createTables } from "../internal/PostgresDdl.ts"
 
 /** One saved state. */
 export interface Checkpoint {
@@ -176,10 +177,10 @@ export class Checkpoints extends Context.Service<Checkpoints, CheckpointsShape>(
       Checkpoints,
       Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
-        yield* sql.unsafe(`CREATE SCHEMA IF NOT EXISTS "${schema}"`)
-        yield* sql.unsafe(
+        yield* createTables(sql, [
+          `CREATE SCHEMA IF NOT EXISTS "${schema}"`,
           `CREATE TABLE IF NOT EXISTS "${schema}".troupe_checkpoints (agent_id text NOT NULL, seq int NOT NULL, at bigint NOT NULL, state jsonb, PRIMARY KEY (agent_id, seq))`
-        )
+        ])
         return Checkpoints.of(makePostgres(sql, schema, options))
       })
     )

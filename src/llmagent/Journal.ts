@@ -26,6 +26,7 @@
 import { Context, Effect, Layer, Option, Schema } from "effect"
 import { SqlClient, type SqlError } from "effect/sql"
 import { Activity } from "effect/workflow"
+import { createTables } from "../internal/PostgresDdl.ts"
 import { RunJournal, type RunRecord } from "./RunJournal.ts"
 
 /** A non-idempotent tool's key was claimed before, but its result was never journaled: it may or may not have run. */
@@ -109,10 +110,10 @@ export class ToolLedger extends Context.Service<ToolLedger, {
       ToolLedger,
       Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
-        yield* sql.unsafe(`CREATE SCHEMA IF NOT EXISTS "${schema}"`)
-        yield* sql.unsafe(
+        yield* createTables(sql, [
+          `CREATE SCHEMA IF NOT EXISTS "${schema}"`,
           `CREATE TABLE IF NOT EXISTS ${table} (key text PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())`
-        )
+        ])
         return ToolLedger.of({
           claim: (key) =>
             sql.unsafe<{ key: string }>(`INSERT INTO ${table} (key) VALUES ($1) ON CONFLICT DO NOTHING RETURNING key`, [

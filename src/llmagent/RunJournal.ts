@@ -27,6 +27,7 @@
  */
 import { Clock, Context, Effect, Layer, Option } from "effect"
 import { SqlClient, type SqlError } from "effect/sql"
+import { createTables } from "../internal/PostgresDdl.ts"
 
 /** How a run ended. */
 export type RunOutcome = "answered" | "failed" | "cancelled"
@@ -330,16 +331,12 @@ export class RunJournal extends Context.Service<RunJournal, RunJournalShape>()("
       RunJournal,
       Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
-        yield* sql.unsafe(`CREATE SCHEMA IF NOT EXISTS "${schema}"`)
-        yield* sql.unsafe(
-          `CREATE TABLE IF NOT EXISTS "${schema}".troupe_runs (seq bigserial, run_id text PRIMARY KEY, agent text NOT NULL, agent_id text NOT NULL, workflow text NOT NULL, execution_id text NOT NULL, input jsonb, max_steps int, started_at bigint NOT NULL, finished_at bigint, outcome text, result jsonb)`
-        )
-        yield* sql.unsafe(
-          `CREATE TABLE IF NOT EXISTS "${schema}".troupe_run_steps (run_id text NOT NULL, seq int NOT NULL, name text NOT NULL, kind text NOT NULL, at bigint NOT NULL, value jsonb, PRIMARY KEY (run_id, name))`
-        )
-        yield* sql.unsafe(
+        yield* createTables(sql, [
+          `CREATE SCHEMA IF NOT EXISTS "${schema}"`,
+          `CREATE TABLE IF NOT EXISTS "${schema}".troupe_runs (seq bigserial, run_id text PRIMARY KEY, agent text NOT NULL, agent_id text NOT NULL, workflow text NOT NULL, execution_id text NOT NULL, input jsonb, max_steps int, started_at bigint NOT NULL, finished_at bigint, outcome text, result jsonb)`,
+          `CREATE TABLE IF NOT EXISTS "${schema}".troupe_run_steps (run_id text NOT NULL, seq int NOT NULL, name text NOT NULL, kind text NOT NULL, at bigint NOT NULL, value jsonb, PRIMARY KEY (run_id, name))`,
           `CREATE INDEX IF NOT EXISTS troupe_runs_unfinished ON "${schema}".troupe_runs (workflow, seq) WHERE outcome IS NULL`
-        )
+        ])
         return RunJournal.of(makePostgres(sql, schema))
       })
     )

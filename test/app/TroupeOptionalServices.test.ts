@@ -1,18 +1,21 @@
 /**
  * `Troupe.layer({ costs, budgets, deadLetters, router, recommendations })`: the optional services are off by default; turned on, they are in
  * the layer's context and the pipeline uses them (costs recorded, budget scopes checked, permanent failures
- * dead-lettered and redriven through the pipeline); with `redis`, costs, budgets and dead letters live in Redis.
+ * dead-lettered and redriven through the pipeline); with `redis`, costs, budgets and dead letters live in Redis;
+ * with `postgres`, in PostgreSQL (which wins over Redis for those three).
  */
 import { NodeRedis } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Option } from "effect"
+import { Effect, Layer, Option } from "effect"
 import { Redis } from "effect/persistence"
-import { Troupe } from "../../src/app/index.ts"
+import { afterAll } from "vitest"
+import { type InvalidTroupeOptions, Troupe } from "../../src/app/index.ts"
 import { Budgets } from "../../src/budget/index.ts"
 import { Costs, Recommendations } from "../../src/costs/index.ts"
 import { DeadLetters } from "../../src/dlq/index.ts"
 import { ProviderServerError } from "../../src/llm/index.ts"
 import { Llm } from "../../src/pipeline/index.ts"
+import { databaseUrl, describePostgres, dropSchemaPromise, uniqueSchema } from "../support/postgres.ts"
 import { cleanupRedisPrefix, describeRedis, redisUrl, uniquePrefix } from "../support/redis.ts"
 
 const ask = (content: string, user?: string) => ({
@@ -172,4 +175,55 @@ describeRedis("Troupe.layer optional services on Redis", () => {
       yield* cleanupRedisPrefix(prefix)
     }).pipe(Effect.provide(NodeRedis.layer({ url: redisUrl })), Effect.scoped)
   })
+})
+
+describePostgres("Troupe.layer optional services on PostgreSQL", () => {
+  const schema = uniqueSchema("troupe_optional")
+  afterAll(() => dropSchemaPromise(schema))
+
+  it.effect("with postgres, costs, budgets and dead letters are kept in its schema and outlive the layer", () => {
+    const layer = Troupe.layer({
+      // postgres wins over redis for these three: the Redis server named here is never asked
+      redis: { url: "redis://127.0.0.1:1", prefix: "unused:" },
+      postgres: { url: databaseUrl, schema },
+      config: { env: {} },
+      providers: { scripted: {} },
+      costs: true,
+      budgets: true,
+      deadLetters: true
+    })
+    return Effect.gen(function*() {
+      yield* Effect.gen(function*() {
+        yield* (yield* Budgets).set({ scope: "tenant:acme", limit: 3, period: "month" })
+        yield* (yield* DeadLetters).record({
+          kind: "request",
+          source: "fast",
+          input: {},
+          error: new Error("x"),
+          attempts: 1
+        })
+        yield* (yield* Costs).record({ cost: 0.01, tenant: "acme" })
+      }).pipe(Effect.provide(layer))
+      // a second application on the same schema finds all three
+      yield* Effect.gen(function*() {
+        const budget = yield* (yield* Budgets).get("tenant:acme")
+        assert.isTrue(Option.isSome(budget))
+        assert.strictEqual(Option.getOrThrow(budget).limit, 3)
+        assert.strictEqual((yield* (yield* DeadLetters).list()).length, 1)
+        assert.strictEqual((yield* (yield* Costs).stats({ period: "month" })).count, 1)
+      }).pipe(Effect.provide(layer))
+    })
+  }, 30_000)
+
+  it.effect("a postgres url that is not postgres:// or a bad schema fails with InvalidTroupeOptions naming the path", () =>
+    Effect.gen(function*() {
+      const url = yield* Effect.flip(
+        Layer.build(Troupe.layer({ postgres: { url: "localhost:5432" } })).pipe(Effect.scoped)
+      )
+      assert.strictEqual((url as InvalidTroupeOptions).path, "postgres.url")
+      const bad = yield* Effect.flip(
+        Layer.build(Troupe.layer({ postgres: { url: databaseUrl, schema: "Robert'); DROP" } })).pipe(Effect.scoped)
+      )
+      assert.strictEqual((bad as InvalidTroupeOptions).path, "postgres.schema")
+    }))
 })

@@ -321,14 +321,17 @@ describe("deploy: Grafana dashboards and Prometheus rules", () => {
     expect(scraped.has("troupe_gateway_http_requests_total")).toBe(true)
   })
 
-  it("docker-compose.yml parses and runs the gateway from this repository on Redis, with Prometheus and Grafana", () => {
+  it("docker-compose.yml parses and runs the gateway from this repository on Redis and PostgreSQL, with Prometheus and Grafana", () => {
     const compose = parse(readFileSync(`${deploy}docker-compose.yml`, "utf8")) as {
       services: Record<string, { build?: { context: string; dockerfile: string }; environment?: object }>
     }
-    expect(Object.keys(compose.services).sort()).toEqual(["gateway", "grafana", "prometheus", "redis"])
+    expect(Object.keys(compose.services).sort()).toEqual(["gateway", "grafana", "postgres", "prometheus", "redis"])
     const gw = compose.services.gateway
     expect(gw?.build).toEqual({ context: "..", dockerfile: "deploy/Dockerfile" })
-    expect(gw?.environment).toMatchObject({ REDIS_URL: "redis://redis:6379" })
+    expect(gw?.environment).toMatchObject({
+      REDIS_URL: "redis://redis:6379",
+      DATABASE_URL: "postgres://troupe:$" + "{POSTGRES_PASSWORD:-troupe}@postgres:5432/troupe" // compose interpolates it
+    })
     const dockerfile = readFileSync(`${deploy}Dockerfile`, "utf8")
     expect(dockerfile).toContain("npm ci")
     expect(dockerfile).toMatch(/"bin\/troupe\.js", "serve", "--config", "\/config\/troupe\.json"/)

@@ -7,6 +7,7 @@
  */
 import { Effect } from "effect"
 import type { SqlClient } from "effect/sql"
+import { createTables } from "../../internal/PostgresDdl.ts"
 import type { BudgetPeriod } from "../Budget.ts"
 import { periodStart } from "../Budget.ts"
 import { BudgetStoreError } from "../BudgetError.ts"
@@ -64,19 +65,16 @@ export const makePostgresBudgetStore = (
     const budgets = `"${schemaName}".troupe_budgets`
     const holds = `"${schemaName}".troupe_budget_holds`
     const open = `"${schemaName}".troupe_budget_open`
-    const init = (statement: string) => sql.unsafe(statement).pipe(Effect.mapError(storeError("init")))
-    yield* init(`CREATE SCHEMA IF NOT EXISTS "${schemaName}"`)
-    yield* init(
+    yield* createTables(sql, [
+      `CREATE SCHEMA IF NOT EXISTS "${schemaName}"`,
       `CREATE TABLE IF NOT EXISTS ${budgets} (scope text PRIMARY KEY, limit_micros bigint NOT NULL, period text NOT NULL, ` +
-        `alert_at text NOT NULL, start bigint NOT NULL, spent bigint NOT NULL DEFAULT 0, reserved bigint NOT NULL DEFAULT 0, ` +
-        `alerted integer NOT NULL DEFAULT 0)`
-    )
-    yield* init(
+      `alert_at text NOT NULL, start bigint NOT NULL, spent bigint NOT NULL DEFAULT 0, reserved bigint NOT NULL DEFAULT 0, ` +
+      `alerted integer NOT NULL DEFAULT 0)`,
       `CREATE TABLE IF NOT EXISTS ${holds} (id text NOT NULL, scope text NOT NULL, amount bigint NOT NULL, ` +
-        `expires_at bigint NOT NULL, PRIMARY KEY (id, scope))`
-    )
-    yield* init(`CREATE INDEX IF NOT EXISTS troupe_budget_holds_expiry ON ${holds} (scope, expires_at)`)
-    yield* init(`CREATE TABLE IF NOT EXISTS ${open} (id text PRIMARY KEY, expires_at bigint NOT NULL)`)
+      `expires_at bigint NOT NULL, PRIMARY KEY (id, scope))`,
+      `CREATE INDEX IF NOT EXISTS troupe_budget_holds_expiry ON ${holds} (scope, expires_at)`,
+      `CREATE TABLE IF NOT EXISTS ${open} (id text PRIMARY KEY, expires_at bigint NOT NULL)`
+    ]).pipe(Effect.mapError(storeError("init")))
 
     /** Locks the scopes' rows, gives back lapsed holds and rolls periods forward (in the caller's transaction). */
     const lock = (scopes: ReadonlyArray<string>, now: number) =>

@@ -3,7 +3,8 @@
  *
  * Rules:
  * - Issued keys are `Keys` over an in-memory `KeyStore` (bounded by the store), with a random pepper drawn when the
- *   process starts: keys live as long as the process (serve has no PostgreSQL option). Validations are cached
+ *   process starts: keys live as long as the process, also with `--database-url` (which holds costs, budgets and
+ *   dead letters; a key table there would need a pepper that outlives the process, which serve does not take yet). Validations are cached
  *   (`Keys`' validation cache, 5 seconds): the store is this process's, so a revocation applies at once. Key decisions go to an
  *   in-memory `Audit` log (bounded), and an `Abuse` detector with the default policy blocks repeated auth failures;
  *   with Redis (`--redis-url`) the detector is `Abuse.makeRedis` under `<prefix>abuse:`, so **blocks are shared

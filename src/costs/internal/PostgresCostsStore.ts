@@ -14,6 +14,7 @@
  */
 import { Effect } from "effect"
 import type { SqlClient } from "effect/sql"
+import { createTables } from "../../internal/PostgresDdl.ts"
 import { CostsStoreError } from "../CostsError.ts"
 import type { CostsStoreShape, CostTotal } from "./CostsStore.ts"
 import { dimensionValues, dimsOfField, periodStart, rowField } from "./CostsStore.ts"
@@ -37,21 +38,18 @@ export const makePostgresCostsStore = (
     }
     const rows = `"${schemaName}".troupe_costs`
     const rollups = `"${schemaName}".troupe_cost_rollups`
-    const init = (statement: string) => sql.unsafe(statement).pipe(Effect.mapError(storeError("init")))
-    yield* init(`CREATE SCHEMA IF NOT EXISTS "${schemaName}"`)
-    yield* init(
+    yield* createTables(sql, [
+      `CREATE SCHEMA IF NOT EXISTS "${schemaName}"`,
       `CREATE TABLE IF NOT EXISTS ${rows} (id bigserial PRIMARY KEY, at bigint NOT NULL, tenant text, principal text, ` +
-        `key text, project text, agent text, model text, provider text, cached boolean, hedge boolean, ` +
-        `cost double precision NOT NULL)`
-    )
-    yield* init(`ALTER TABLE ${rows} ADD COLUMN IF NOT EXISTS routed boolean`)
-    yield* init(`ALTER TABLE ${rows} ADD COLUMN IF NOT EXISTS saved double precision NOT NULL DEFAULT 0`)
-    yield* init(`CREATE INDEX IF NOT EXISTS troupe_costs_at ON ${rows} (at)`)
-    yield* init(
+      `key text, project text, agent text, model text, provider text, cached boolean, hedge boolean, ` +
+      `cost double precision NOT NULL)`,
+      `ALTER TABLE ${rows} ADD COLUMN IF NOT EXISTS routed boolean`,
+      `ALTER TABLE ${rows} ADD COLUMN IF NOT EXISTS saved double precision NOT NULL DEFAULT 0`,
+      `CREATE INDEX IF NOT EXISTS troupe_costs_at ON ${rows} (at)`,
       `CREATE TABLE IF NOT EXISTS ${rollups} (period text NOT NULL, start bigint NOT NULL, dims text NOT NULL, ` +
-        `cost double precision NOT NULL, count bigint NOT NULL, PRIMARY KEY (period, start, dims))`
-    )
-    yield* init(`ALTER TABLE ${rollups} ADD COLUMN IF NOT EXISTS saved double precision NOT NULL DEFAULT 0`)
+      `cost double precision NOT NULL, count bigint NOT NULL, PRIMARY KEY (period, start, dims))`,
+      `ALTER TABLE ${rollups} ADD COLUMN IF NOT EXISTS saved double precision NOT NULL DEFAULT 0`
+    ]).pipe(Effect.mapError(storeError("init")))
     // $1 the time, $2…$11 the dimension values in the canonical order (`dimensionValues`), $12 the cost, $13…$15 the
     // hour, day and month starts, $16 the canonical row field, $17 what was saved
     const record =

@@ -6,6 +6,7 @@
  */
 import { Effect, Schema } from "effect"
 import type { SqlClient } from "effect/sql"
+import { createTables } from "../../internal/PostgresDdl.ts"
 import { DeadLetter } from "../DeadLetter.ts"
 import { DlqStoreError } from "../DlqError.ts"
 import type { DlqStoreShape } from "./DlqStore.ts"
@@ -29,11 +30,10 @@ export const makePostgresDlqStore = (
       })
     }
     const table = `"${schemaName}".troupe_dead_letters`
-    const init = (statement: string) => sql.unsafe(statement).pipe(Effect.mapError(storeError("init")))
-    yield* init(`CREATE SCHEMA IF NOT EXISTS "${schemaName}"`)
-    yield* init(
+    yield* createTables(sql, [
+      `CREATE SCHEMA IF NOT EXISTS "${schemaName}"`,
       `CREATE TABLE IF NOT EXISTS ${table} (id text PRIMARY KEY, seq bigserial NOT NULL, status text NOT NULL, letter text NOT NULL)`
-    )
+    ]).pipe(Effect.mapError(storeError("init")))
     const decode = (operation: string, json: string) => decodeLetter(json).pipe(Effect.mapError(storeError(operation)))
     return {
       put: (letter) =>

@@ -1,6 +1,7 @@
 /** PostgreSQL `AuditStore` over Effect's `SqlClient` (`@effect/sql-pg`). @internal */
 import { Effect, Option, Schema } from "effect"
 import type { SqlClient } from "effect/sql"
+import { createTables } from "../../internal/PostgresDdl.ts"
 import { AuditRecord } from "../AuditEntry.ts"
 import type { AuditStoreShape } from "../AuditStore.ts"
 import { AuditCheckpoint } from "./AuditCheckpoint.ts"
@@ -24,19 +25,14 @@ export const makePostgresAuditStore = (sql: SqlClient.SqlClient, schemaName: str
   Effect.gen(function*() {
     const schema = yield* checkSchema(schemaName)
     const table = `"${schema}".troupe_audit`
-    yield* sql.unsafe(`CREATE SCHEMA IF NOT EXISTS "${schema}"`).pipe(Effect.mapError(storeError("init")))
-    yield* sql.unsafe(
-      `CREATE TABLE IF NOT EXISTS ${table} (seq bigint PRIMARY KEY, tenant text NOT NULL, actor text NOT NULL, ` +
-        `action text NOT NULL, resource text NOT NULL, status text NOT NULL, at double precision NOT NULL, record jsonb NOT NULL)`
-    ).pipe(Effect.mapError(storeError("init")))
     const checkpointTable = `"${schema}".troupe_audit_checkpoint`
-    yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS ${checkpointTable} (seq bigint PRIMARY KEY, record jsonb NOT NULL)`)
-      .pipe(
-        Effect.mapError(storeError("init"))
-      )
-    yield* sql.unsafe(`CREATE INDEX IF NOT EXISTS troupe_audit_tenant ON ${table} (tenant, at)`).pipe(
-      Effect.mapError(storeError("init"))
-    )
+    yield* createTables(sql, [
+      `CREATE SCHEMA IF NOT EXISTS "${schema}"`,
+      `CREATE TABLE IF NOT EXISTS ${table} (seq bigint PRIMARY KEY, tenant text NOT NULL, actor text NOT NULL, ` +
+      `action text NOT NULL, resource text NOT NULL, status text NOT NULL, at double precision NOT NULL, record jsonb NOT NULL)`,
+      `CREATE TABLE IF NOT EXISTS ${checkpointTable} (seq bigint PRIMARY KEY, record jsonb NOT NULL)`,
+      `CREATE INDEX IF NOT EXISTS troupe_audit_tenant ON ${table} (tenant, at)`
+    ]).pipe(Effect.mapError(storeError("init")))
     const decodeRows = (operation: string) => (rows: ReadonlyArray<{ readonly record: unknown }>) =>
       Effect.forEach(rows, (row) => decodeRecord(typeof row.record === "string" ? JSON.parse(row.record) : row.record))
         .pipe(

@@ -1,6 +1,7 @@
 /** PostgreSQL `KeyStore` over Effect's `SqlClient` (`@effect/sql-pg`). @internal */
 import { Effect, Option, Schema } from "effect"
 import type { SqlClient } from "effect/sql"
+import { createTables } from "../../internal/PostgresDdl.ts"
 import { IdentityStoreError } from "../IdentityError.ts"
 import { KeyRecord } from "../KeyRecord.ts"
 import type { KeyStoreShape } from "../KeyStore.ts"
@@ -27,14 +28,12 @@ export const makePostgresKeyStore = (
   Effect.gen(function*() {
     const schema = yield* checkSchema(schemaName)
     const table = `"${schema}".troupe_keys`
-    yield* sql.unsafe(`CREATE SCHEMA IF NOT EXISTS "${schema}"`).pipe(Effect.mapError(storeError("init")))
-    yield* sql.unsafe(
+    yield* createTables(sql, [
+      `CREATE SCHEMA IF NOT EXISTS "${schema}"`,
       `CREATE TABLE IF NOT EXISTS ${table} (id text PRIMARY KEY, tenant text NOT NULL, principal_id text NOT NULL, ` +
-        `seq bigserial NOT NULL, record jsonb NOT NULL)`
-    ).pipe(Effect.mapError(storeError("init")))
-    yield* sql.unsafe(`CREATE INDEX IF NOT EXISTS troupe_keys_tenant ON ${table} (tenant, principal_id, seq)`).pipe(
-      Effect.mapError(storeError("init"))
-    )
+      `seq bigserial NOT NULL, record jsonb NOT NULL)`,
+      `CREATE INDEX IF NOT EXISTS troupe_keys_tenant ON ${table} (tenant, principal_id, seq)`
+    ]).pipe(Effect.mapError(storeError("init")))
     const decodeRows = (operation: string) => (rows: ReadonlyArray<{ readonly record: unknown }>) =>
       Effect.forEach(rows, (row) => decodeRecord(typeof row.record === "string" ? JSON.parse(row.record) : row.record))
         .pipe(

@@ -17,13 +17,18 @@ export const bin = fileURLToPath(new URL("../../../bin/troupe.js", import.meta.u
 /** An environment variable set (undefined: removed). */
 export type Env = Record<string, string | undefined>
 
-/** The test process's environment without provider keys, config, Redis or gateway settings; `HOME` a fresh folder. */
+/**
+ * The test process's environment without provider keys, config, Redis, PostgreSQL or gateway settings; `HOME` a
+ * fresh folder.
+ */
 export const cleanEnv = (name: string): Env => ({
   ...process.env,
   OPENAI_API_KEY: undefined,
   ANTHROPIC_API_KEY: undefined,
   TROUPE_CONFIG: undefined,
   REDIS_URL: undefined,
+  DATABASE_URL: undefined,
+  TROUPE_DATABASE_SCHEMA: undefined,
   TROUPE_URL: undefined,
   TROUPE_ADMIN_KEY: undefined,
   HOME: mkdtempSync(join(tmpdir(), `troupe-${name}-`))
