@@ -224,7 +224,12 @@ const resilientRedisLayer = (url: string) =>
  */
 const postgresLayer = (url: string): Layer.Layer<SqlClient.SqlClient, SqlError.SqlError> =>
   Layer.unwrap(
-    Effect.promise(() => import("@effect/sql-pg")).pipe(
+    // the catch (a rethrow) makes bundlers leave a missing @effect/sql-pg to run time, as OtelExport does for its peers
+    Effect.promise(() =>
+      import("@effect/sql-pg").catch((error: unknown) => {
+        throw error
+      })
+    ).pipe(
       Effect.map(({ PgClient }) => PgClient.layer({ url: Redacted.make(url), applicationName: "troupe" }))
     )
   )
