@@ -240,10 +240,10 @@ const postgresLayer = (url: string): Layer.Layer<SqlClient.SqlClient, SqlError.S
  */
 type StoreStartError = InvalidOptions | SqlError.SqlError | BudgetStoreError | DlqStoreError | CostsStoreError
 
-/** An optional layer whose service stays out of the type (found at run time with `Effect.serviceOption`); none: empty. */
-const untyped = <A>(layer: Layer.Layer<A> | undefined): Layer.Layer<never> => layer ?? Layer.empty
-
-/** `untyped` for a layer that can fail (its error stays in the type). */
+/**
+ * An optional layer whose service stays out of the type (found at run time with `Effect.serviceOption`), its error
+ * kept in the type; none: empty.
+ */
 const untypedOr = <A, E>(layer: Layer.Layer<A, E> | undefined): Layer.Layer<never, E> => layer ?? Layer.empty
 
 /** The configuration as it is at start-up (read once to build the layers; the store then reads it again). */
@@ -370,7 +370,7 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
       cache: { ...options.pipeline?.cache, enabled: () => cacheEnabled.current }
     }
   // costs / budgets / deadLetters: the optional services the pipeline's steps find in its context (see TroupeOptions)
-  // only constant, valid options are passed (no `ttl` or `timeout`): orDie never dies here. On Redis the settle runs
+  // only constant, valid options are passed (no `ttl` or `timeout`): orDie never dies here. On Redis and PostgreSQL the settle runs
   // in the background: the pipeline's budget step ignores its result, so a response never waits on that round trip
   const budgets: Layer.Layer<Budgets, StoreStartError> | undefined = options.budgets !== true
     ? undefined

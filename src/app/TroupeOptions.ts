@@ -4,6 +4,7 @@
  */
 import { Schema } from "effect"
 import * as Invalid from "../internal/InvalidInput.ts"
+import { SCHEMA_NAME } from "../internal/PostgresDdl.ts"
 
 /**
  * `Troupe.layer` / `layerTest` were given options that do not decode: `subject` says which options, `path` names
@@ -32,7 +33,7 @@ const Size = (maximum: number) => Schema.Int.pipe(Schema.check(Schema.isBetween(
 const RedisUrl = Schema.String.pipe(Schema.check(Schema.isPattern(/^rediss?:\/\/[^\s]+$/)))
 const PostgresUrl = Schema.String.pipe(Schema.check(Schema.isPattern(/^postgres(ql)?:\/\/[^\s]+$/)))
 /** A PostgreSQL schema name, as the stores accept it. */
-const SqlSchema = Schema.String.pipe(Schema.check(Schema.isPattern(/^[a-z_][a-z0-9_]{0,62}$/)))
+const SqlSchema = Schema.String.pipe(Schema.check(Schema.isPattern(SCHEMA_NAME)))
 
 /** The Schema `Troupe.layer` decodes its options with. */
 export const TroupeOptionsSchema = Schema.Struct({

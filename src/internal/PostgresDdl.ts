@@ -15,6 +15,9 @@
 import { Effect } from "effect"
 import type { SqlClient, SqlError } from "effect/sql"
 
+/** A schema name every troupe PostgreSQL store accepts: a lower-case identifier of at most 63 characters. */
+export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/
+
 /** The advisory lock key of troupe's DDL: an arbitrary constant ("troupe" in ASCII). */
 const DDL_LOCK = 0x74726f757065
 

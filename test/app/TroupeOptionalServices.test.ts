@@ -142,6 +142,13 @@ describe("Troupe.layer({ recommendations })", () => {
     }))
 })
 
+/** A budget, a dead letter and a cost record, one of each, in the application's stores. */
+const writeOneOfEach = Effect.gen(function*() {
+  yield* (yield* Budgets).set({ scope: "tenant:acme", limit: 3, period: "month" })
+  yield* (yield* DeadLetters).record({ kind: "request", source: "fast", input: {}, error: new Error("x"), attempts: 1 })
+  yield* (yield* Costs).record({ cost: 0.01, tenant: "acme" })
+})
+
 describeRedis("Troupe.layer optional services on Redis", () => {
   it.effect("with redis, costs, budgets and dead letters are kept under the application's prefix", () => {
     const prefix = uniquePrefix("troupe-optional")
@@ -154,17 +161,7 @@ describeRedis("Troupe.layer optional services on Redis", () => {
       deadLetters: true
     })
     return Effect.gen(function*() {
-      yield* Effect.gen(function*() {
-        yield* (yield* Budgets).set({ scope: "tenant:acme", limit: 3, period: "month" })
-        yield* (yield* DeadLetters).record({
-          kind: "request",
-          source: "fast",
-          input: {},
-          error: new Error("x"),
-          attempts: 1
-        })
-        yield* (yield* Costs).record({ cost: 0.01, tenant: "acme" })
-      }).pipe(Effect.provide(layer))
+      yield* writeOneOfEach.pipe(Effect.provide(layer))
       const redis = yield* Redis.Redis
       const budgetKeys = yield* redis.send<ReadonlyArray<string>>("KEYS", `${prefix}budget:*`)
       const dlqKeys = yield* redis.send<ReadonlyArray<string>>("KEYS", `${prefix}dlq:*`)
@@ -193,17 +190,7 @@ describePostgres("Troupe.layer optional services on PostgreSQL", () => {
       deadLetters: true
     })
     return Effect.gen(function*() {
-      yield* Effect.gen(function*() {
-        yield* (yield* Budgets).set({ scope: "tenant:acme", limit: 3, period: "month" })
-        yield* (yield* DeadLetters).record({
-          kind: "request",
-          source: "fast",
-          input: {},
-          error: new Error("x"),
-          attempts: 1
-        })
-        yield* (yield* Costs).record({ cost: 0.01, tenant: "acme" })
-      }).pipe(Effect.provide(layer))
+      yield* writeOneOfEach.pipe(Effect.provide(layer))
       // a second application on the same schema finds all three
       yield* Effect.gen(function*() {
         const budget = yield* (yield* Budgets).get("tenant:acme")

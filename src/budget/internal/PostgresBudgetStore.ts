@@ -7,14 +7,12 @@
  */
 import { Effect } from "effect"
 import type { SqlClient } from "effect/sql"
-import { createTables } from "../../internal/PostgresDdl.ts"
+import { createTables, SCHEMA_NAME } from "../../internal/PostgresDdl.ts"
 import type { BudgetPeriod } from "../Budget.ts"
 import { periodStart } from "../Budget.ts"
 import { BudgetStoreError } from "../BudgetError.ts"
 import type { BudgetStoreShape, ReserveOutcome, StoreAlert, StoreSpec, StoreStatus } from "./BudgetStore.ts"
 import { fireAlerts, rollPeriod } from "./ScopeRules.ts"
-
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/
 
 interface Row {
   readonly scope: string

@@ -14,12 +14,10 @@
  */
 import { Effect } from "effect"
 import type { SqlClient } from "effect/sql"
-import { createTables } from "../../internal/PostgresDdl.ts"
+import { createTables, SCHEMA_NAME } from "../../internal/PostgresDdl.ts"
 import { CostsStoreError } from "../CostsError.ts"
 import type { CostsStoreShape, CostTotal } from "./CostsStore.ts"
 import { dimensionValues, dimsOfField, periodStart, rowField } from "./CostsStore.ts"
-
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/
 
 const storeError = (operation: string) => (cause: unknown): CostsStoreError =>
   new CostsStoreError({ operation, detail: cause instanceof Error ? cause.message : String(cause) })

@@ -6,12 +6,11 @@
  */
 import { Effect, Schema } from "effect"
 import type { SqlClient } from "effect/sql"
-import { createTables } from "../../internal/PostgresDdl.ts"
+import { createTables, SCHEMA_NAME } from "../../internal/PostgresDdl.ts"
 import { DeadLetter } from "../DeadLetter.ts"
 import { DlqStoreError } from "../DlqError.ts"
 import type { DlqStoreShape } from "./DlqStore.ts"
 
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/
 const decodeLetter = Schema.decodeUnknownEffect(Schema.fromJsonString(DeadLetter))
 
 const storeError = (operation: string) => (cause: unknown): DlqStoreError =>

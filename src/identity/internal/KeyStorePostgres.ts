@@ -1,12 +1,10 @@
 /** PostgreSQL `KeyStore` over Effect's `SqlClient` (`@effect/sql-pg`). @internal */
 import { Effect, Option, Schema } from "effect"
 import type { SqlClient } from "effect/sql"
-import { createTables } from "../../internal/PostgresDdl.ts"
+import { createTables, SCHEMA_NAME } from "../../internal/PostgresDdl.ts"
 import { IdentityStoreError } from "../IdentityError.ts"
 import { KeyRecord } from "../KeyRecord.ts"
 import type { KeyStoreShape } from "../KeyStore.ts"
-
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/
 
 export const storeError = (operation: string) => (cause: unknown): IdentityStoreError =>
   new IdentityStoreError({ operation, message: cause instanceof Error ? cause.message : String(cause) })
