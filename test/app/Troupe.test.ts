@@ -98,7 +98,9 @@ describe("Troupe.layer options", () => {
   it.effect("fuzz: arbitrary option values never throw when the layer is made; a bad one fails as InvalidTroupeOptions", () =>
     Effect.gen(function*() {
       const samples = fc.sample(
-        fc.record({ name: fc.anything(), redis: fc.anything(), memory: fc.anything() }, { requiredKeys: [] }),
+        fc.record({ name: fc.anything(), redis: fc.anything(), postgres: fc.anything(), memory: fc.anything() }, {
+          requiredKeys: []
+        }),
         60
       )
       for (const options of samples) {
