@@ -11,8 +11,7 @@
  *   written to a server that stops answering is failed by a shared watchdog (below) after `storeTimeout` —
  *   no Effect-level race and no timer per command. Commands go through a `WriteBurst` gate: in one event-loop
  *   turn the first 16 are written at once and the rest of the burst one turn later, so Redis works on the first
- *   part while Node produces the rest (measured there); a caller interrupted while its command waits for its
- *   turn never sends it. Releasing the layer closes the connection, and destroys
+ *   part while Node produces the rest (measured there). Releasing the layer closes the connection, and destroys
  *   it if the close has not completed within the store timeout (a stopped server never answers the commands
  *   still in flight, and node-redis's `close` waits for them), so release never hangs.
  * - only effect's generic `Redis` service (another platform's client): commands go through `Redis.send`
@@ -37,7 +36,7 @@ import { Effect, Option, type Scope } from "effect"
 import { Redis } from "effect/persistence"
 import { createHash } from "node:crypto"
 import { Watchdog, type WatchdogEntry } from "../../internal/Watchdog.ts"
-import { WriteBurst, type WriteTicket } from "../../internal/WriteBurst.ts"
+import { WriteBurst } from "../../internal/WriteBurst.ts"
 import { RateLimitStoreError, type StoreErrorKind } from "../RateLimitError.ts"
 
 /** A Lua script and its SHA-1 (what `EVALSHA` names it by). */
@@ -168,12 +167,13 @@ export const ownConnection = (
  */
 const BURST_LIMIT = 16
 
-/** On interruption: a command still waiting for its turn is dropped (never written) and leaves the watchdog. */
-const cancelWaiting = (ticket: WriteTicket, watchdog: Watchdog, entry: WatchdogEntry) =>
-  Effect.sync(() => {
-    ticket.cancel()
-    watchdog.entries.delete(entry)
-  })
+/** `EVALSHA sha numkeys ...keys ...args`, filled by index (no spread iterators on the hot path). */
+const evalShaCommand = (sha: string, keys: ReadonlyArray<string>, args: ReadonlyArray<string>): Array<string> => {
+  const command = ["EVALSHA", sha, String(keys.length)]
+  for (let i = 0; i < keys.length; i++) command.push(keys[i] as string) // i < keys.length
+  for (let i = 0; i < args.length; i++) command.push(args[i] as string) // i < args.length
+  return command
+}
 
 /** `runWith` over `run`, for the transports without a fused path: the same outcome, with the usual frames. */
 const fusedRun =
@@ -218,7 +218,7 @@ export const makeRedisScriptRunner = (
           onError: (error: RateLimitStoreError) => Effect.Effect<A, E>
         ) =>
           Effect.callback<A, E>((resume) => {
-            const command = ["EVALSHA", script.sha, String(keys.length), ...keys, ...args]
+            const command = evalShaCommand(script.sha, keys, args)
             let settled = false
             let reloaded = false
             const entry: WatchdogEntry = {
@@ -252,8 +252,7 @@ export const makeRedisScriptRunner = (
               resume(onError(error))
             }
             watchdog.enter(entry)
-            const ticket = burst.submit(() => client.sendCommand(command).then(ok, failed))
-            return cancelWaiting(ticket, watchdog, entry)
+            burst.submit(() => client.sendCommand(command).then(ok, failed))
           })
         send = <A>(operation: string, args: ReadonlyArray<string>) =>
           Effect.callback<A, RateLimitStoreError>((resume) => {
@@ -262,7 +261,7 @@ export const makeRedisScriptRunner = (
               expire: () => resume(Effect.fail(timeoutError(operation, timeoutMs)))
             }
             watchdog.enter(entry)
-            const ticket = burst.submit(() =>
+            burst.submit(() =>
               // node-redis takes a mutable array but does not change it; a script's reply type is the caller's A (EVALSHA replies are untyped)
               (client.sendCommand(args as Array<string>) as Promise<A>).then(
                 (reply) => {
@@ -275,7 +274,6 @@ export const makeRedisScriptRunner = (
                 }
               )
             )
-            return cancelWaiting(ticket, watchdog, entry)
           })
       } else {
         send = <A>(operation: string, args: ReadonlyArray<string>) =>
@@ -300,7 +298,7 @@ export const makeRedisScriptRunner = (
       keys: ReadonlyArray<string>,
       args: ReadonlyArray<string>
     ): Effect.Effect<A, RateLimitStoreError> => {
-      const command = ["EVALSHA", script.sha, String(keys.length), ...keys, ...args]
+      const command = evalShaCommand(script.sha, keys, args)
       return Effect.catchIf(send<A>(operation, command), isNoScript, () =>
         Effect.andThen(send(operation, ["SCRIPT", "LOAD", script.lua]), send<A>(operation, command)))
     }
