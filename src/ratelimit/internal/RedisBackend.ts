@@ -52,7 +52,7 @@ import { type LeaseGrant, LeaseTable } from "./LeaseTable.ts"
 import { MemoryStore } from "./MemoryStore.ts"
 import type { RateLimitBackend } from "./RateLimitBackend.ts"
 import { decodeNumber as parseNumber, scriptFor } from "./RedisScript.ts"
-import { makeRedisScriptRunner } from "./RedisScriptRunner.ts"
+import { type LuaScript, makeRedisScriptRunner } from "./RedisScriptRunner.ts"
 
 /** What a check does when Redis fails: admit, refuse, or use a bounded in-process limiter (insurance). */
 export type StoreErrorPolicy = "failOpen" | "failClosed" | "insurance"
@@ -234,31 +234,62 @@ export const makeRedisBackend = (
         : decision
     }
 
+    /** per policy, what the hot path needs built once: its script, its reply decoder, its sliding-log suffixes */
+    interface ConsumePlan {
+      readonly script: LuaScript
+      readonly sliding: ReadonlyArray<string>
+      readonly onReply: (r: ReadonlyArray<string | number>) => Exit.Exit<Decision>
+    }
+    const plans = new WeakMap<CompiledPolicy, ConsumePlan>()
+    const planOf = (policy: CompiledPolicy): ConsumePlan => {
+      let plan = plans.get(policy)
+      if (plan === undefined) {
+        plan = {
+          script: scriptFor(policy),
+          sliding: policy.tiers.filter((t) => t.kind === TierKind.SlidingWindow).map((t) => `:${t.name}`),
+          onReply: (r) => Exit.succeed(decisionOf(policy, r))
+        }
+        plans.set(policy, plan)
+      }
+      return plan
+    }
+    /** `EVALSHA sha numkeys keys… consume now cost` in one array (what `keysOf` and `call` build, without copies) */
+    const consumeCommand = (plan: ConsumePlan, key: string, cost: number, now: number): Array<string> => {
+      const hash = `${options.prefix}{${key}}`
+      const sliding = plan.sliding
+      const command = ["EVALSHA", plan.script.sha, String(1 + sliding.length), hash]
+      for (let i = 0; i < sliding.length; i++) command.push(hash + sliding[i]) // i < sliding.length
+      command.push("consume", serverClock ? "server" : String(now), String(cost))
+      return command
+    }
+
     const plainConsume = (
       key: string,
       policy: CompiledPolicy,
       cost: number,
       now: number
-    ): Effect.Effect<Decision, RateLimitStoreError> =>
+    ): Effect.Effect<Decision, RateLimitStoreError> => {
       // healthy and no timeout pending (the hot path): the call, its decoding and its error policy fused into one
-      // step of the runner (`runWith`), the same outcome as the `guarded` form below
-      !failing && timeouts === 0
-        ? runner.runWith(
+      // step of the runner (`runCommandWith`), the same outcome as the `guarded` form below
+      if (!failing && timeouts === 0) {
+        const plan = planOf(policy)
+        return runner.runCommandWith(
           "consume",
-          scriptFor(policy),
-          keysOf(key, policy),
-          ["consume", serverClock ? "server" : String(now), String(cost)],
-          (r: ReadonlyArray<string | number>) => Exit.succeed(decisionOf(policy, r)),
+          plan.script,
+          consumeCommand(plan, key, cost, now),
+          plan.onReply,
           (error) =>
             storeFailure("consume", key, error, () => openAllowed(policy), () => insured(key, policy, cost, now))
         )
-        : guarded(
-          "consume",
-          key,
-          Effect.map(call("consume", key, policy, now, cost), (r) => decisionOf(policy, r)),
-          () => openAllowed(policy),
-          () => insured(key, policy, cost, now)
-        )
+      }
+      return guarded(
+        "consume",
+        key,
+        Effect.map(call("consume", key, policy, now, cost), (r) => decisionOf(policy, r)),
+        () => openAllowed(policy),
+        () => insured(key, policy, cost, now)
+      )
+    }
 
     const leases = new LeaseTable(
       {

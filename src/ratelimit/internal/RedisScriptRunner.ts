@@ -72,6 +72,17 @@ export interface RedisScriptRunner {
     onReply: (reply: R) => Effect.Effect<A, E>,
     onError: (error: RateLimitStoreError) => Effect.Effect<A, E>
   ) => Effect.Effect<A, E>
+  /**
+   * `runWith` over a command already built (`evalShaCommand`: `EVALSHA sha numkeys keys… args…`), so a caller
+   * on the hot path builds one array instead of keys, args and their copy.
+   */
+  readonly runCommandWith: <R, A, E>(
+    operation: string,
+    script: LuaScript,
+    command: ReadonlyArray<string>,
+    onReply: (reply: R) => Effect.Effect<A, E>,
+    onError: (error: RateLimitStoreError) => Effect.Effect<A, E>
+  ) => Effect.Effect<A, E>
   /** which transport was chosen */
   readonly transport: "node-redis" | "redis-service"
 }
@@ -168,20 +179,29 @@ export const ownConnection = (
 const BURST_LIMIT = 16
 
 /** `EVALSHA sha numkeys ...keys ...args`, filled by index (no spread iterators on the hot path). */
-const evalShaCommand = (sha: string, keys: ReadonlyArray<string>, args: ReadonlyArray<string>): Array<string> => {
+export const evalShaCommand = (
+  sha: string,
+  keys: ReadonlyArray<string>,
+  args: ReadonlyArray<string>
+): Array<string> => {
   const command = ["EVALSHA", sha, String(keys.length)]
   for (let i = 0; i < keys.length; i++) command.push(keys[i] as string) // i < keys.length
   for (let i = 0; i < args.length; i++) command.push(args[i] as string) // i < args.length
   return command
 }
 
-/** `runWith` over `run`, for the transports without a fused path: the same outcome, with the usual frames. */
-const fusedRun =
-  (run: RedisScriptRunner["run"]): RedisScriptRunner["runWith"] => (operation, script, keys, args, onReply, onError) =>
-    Effect.matchEffect(run<Parameters<typeof onReply>[0]>(operation, script, keys, args), {
-      onSuccess: onReply,
-      onFailure: onError
-    })
+/** `runCommandWith` over `runCommand`, for the transports without a fused path: the same outcome, with the usual frames. */
+const fusedRun = (
+  runCommand: <A>(operation: string, script: LuaScript, command: ReadonlyArray<string>) => Effect.Effect<
+    A,
+    RateLimitStoreError
+  >
+): RedisScriptRunner["runCommandWith"] =>
+(operation, script, command, onReply, onError) =>
+  Effect.matchEffect(runCommand<Parameters<typeof onReply>[0]>(operation, script, command), {
+    onSuccess: onReply,
+    onFailure: onError
+  })
 
 /**
  * Builds the runner from the context: node-redis directly when `NodeRedis` is provided, else effect's
@@ -200,7 +220,7 @@ export const makeRedisScriptRunner = (
     const node = nodeRedis === undefined ? Option.none() : yield* Effect.serviceOption(nodeRedis.NodeRedis)
     let send: <A>(operation: string, args: ReadonlyArray<string>) => Effect.Effect<A, RateLimitStoreError>
     let transport: RedisScriptRunner["transport"]
-    let runWith: RedisScriptRunner["runWith"] | undefined
+    let runCommandWith: RedisScriptRunner["runCommandWith"] | undefined
     if (Option.isSome(node)) {
       const client = yield* ownConnection(node.value.client, timeoutMs)
       const fail = storeError
@@ -209,16 +229,15 @@ export const makeRedisScriptRunner = (
         const watchdog = new Watchdog(timeoutMs)
         const burst = new WriteBurst(BURST_LIMIT)
         yield* Effect.addFinalizer(() => Effect.sync(() => watchdog.close()))
-        runWith = <R, A, E>(
+        runCommandWith = <R, A, E>(
           operation: string,
           script: LuaScript,
-          keys: ReadonlyArray<string>,
-          args: ReadonlyArray<string>,
+          readonlyCommand: ReadonlyArray<string>,
           onReply: (reply: R) => Effect.Effect<A, E>,
           onError: (error: RateLimitStoreError) => Effect.Effect<A, E>
         ) =>
           Effect.callback<A, E>((resume) => {
-            const command = evalShaCommand(script.sha, keys, args)
+            const command = readonlyCommand as Array<string> // node-redis takes a mutable array but does not change it
             let settled = false
             let reloaded = false
             const entry: WatchdogEntry = {
@@ -292,20 +311,21 @@ export const makeRedisScriptRunner = (
           withRealTimeout(timeoutMs, operation)
         )
     }
-    const run = <A>(
+    const runCommand = <A>(
       operation: string,
       script: LuaScript,
-      keys: ReadonlyArray<string>,
-      args: ReadonlyArray<string>
-    ): Effect.Effect<A, RateLimitStoreError> => {
-      const command = evalShaCommand(script.sha, keys, args)
-      return Effect.catchIf(send<A>(operation, command), isNoScript, () =>
+      command: ReadonlyArray<string>
+    ): Effect.Effect<A, RateLimitStoreError> =>
+      Effect.catchIf(send<A>(operation, command), isNoScript, () =>
         Effect.andThen(send(operation, ["SCRIPT", "LOAD", script.lua]), send<A>(operation, command)))
-    }
+    const withCommand = runCommandWith ?? fusedRun(runCommand)
     return {
-      run,
+      run: (operation, script, keys, args) =>
+        runCommand(operation, script, evalShaCommand(script.sha, keys, args)),
       send,
-      runWith: runWith ?? fusedRun(run),
+      runWith: (operation, script, keys, args, onReply, onError) =>
+        withCommand(operation, script, evalShaCommand(script.sha, keys, args), onReply, onError),
+      runCommandWith: withCommand,
       transport
     }
   })
