@@ -59,22 +59,11 @@ export interface RedisScriptRunner {
   ) => Effect.Effect<A, RateLimitStoreError>
   readonly send: <A>(operation: string, args: ReadonlyArray<string>) => Effect.Effect<A, RateLimitStoreError>
   /**
-   * `run` fused with its continuation: the reply goes to `onReply`, a failure (after the one NOSCRIPT retry, or a
-   * timeout) to `onError`, and the call is one `Effect.callback` on the node-redis transport — no `catchIf`,
-   * `map` or `catch` frames around it (the rate limiter's hot path). Same outcome as
+   * `run` fused with its continuation, over a command already built (`evalShaCommand`: `EVALSHA sha numkeys
+   * keys… args…`, so the hot path builds one array): the reply goes to `onReply`, a failure (after the one
+   * NOSCRIPT retry, or a timeout) to `onError`, and the call is one `Effect.callback` on the node-redis
+   * transport — no `catchIf`, `map` or `catch` frames around it (the rate limiter's hot path). Same outcome as
    * `Effect.matchEffect(run(…), { onSuccess: onReply, onFailure: onError })`, which it is on the other transport.
-   */
-  readonly runWith: <R, A, E>(
-    operation: string,
-    script: LuaScript,
-    keys: ReadonlyArray<string>,
-    args: ReadonlyArray<string>,
-    onReply: (reply: R) => Effect.Effect<A, E>,
-    onError: (error: RateLimitStoreError) => Effect.Effect<A, E>
-  ) => Effect.Effect<A, E>
-  /**
-   * `runWith` over a command already built (`evalShaCommand`: `EVALSHA sha numkeys keys… args…`), so a caller
-   * on the hot path builds one array instead of keys, args and their copy.
    */
   readonly runCommandWith: <R, A, E>(
     operation: string,
@@ -318,14 +307,11 @@ export const makeRedisScriptRunner = (
     ): Effect.Effect<A, RateLimitStoreError> =>
       Effect.catchIf(send<A>(operation, command), isNoScript, () =>
         Effect.andThen(send(operation, ["SCRIPT", "LOAD", script.lua]), send<A>(operation, command)))
-    const withCommand = runCommandWith ?? fusedRun(runCommand)
     return {
       run: (operation, script, keys, args) =>
         runCommand(operation, script, evalShaCommand(script.sha, keys, args)),
       send,
-      runWith: (operation, script, keys, args, onReply, onError) =>
-        withCommand(operation, script, evalShaCommand(script.sha, keys, args), onReply, onError),
-      runCommandWith: withCommand,
+      runCommandWith: runCommandWith ?? fusedRun(runCommand),
       transport
     }
   })
