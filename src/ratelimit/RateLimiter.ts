@@ -480,57 +480,56 @@ const makeService = <R>(
       typeof options === "object" && options !== null // untyped callers (`null`): a typed failure, never a throw
         ? checkWith(key, options)
         : Exit.fail(InvalidRateLimitInput.at(["options"], "Expected an options object or undefined"))
-    const checkWith = (key: string, options: CheckOptions | undefined): Effect.Effect<Allowed, CheckError> =>
-      ((): Effect.Effect<Allowed, CheckError> => {
-        const cost = options === undefined || options.cost === undefined ? 1 : options.cost
-        const bad = invalidKey(key) ?? (cost === 1 ? undefined : invalidAmount("cost", cost))
-        if (bad !== undefined) return Exit.fail(bad)
-        const policy = options === undefined || options.policy === undefined
-          ? registry.resolve(key, undefined)
-          : policyOf(key, options.policy)
-        if (policy === undefined || isInvalid(policy)) {
-          return Exit.fail(policy ?? InvalidRateLimitInput.at(["policy"], "no default policy"))
-        }
-        n.checks++
-        const now = clock.currentTimeMillisUnsafe()
-        if (queue.hasWaiters(key)) {
-          return Effect.flatMap(queue.queuedRefusal(key, policy, cost, now), (refusal) => {
-            n.limited++
-            return Exit.fail(makeLimited(key, policy, cost, refusal))
-          })
-        }
-        if (decideSync !== undefined && memory !== undefined) {
-          const allowed = decideSync(key, policy, cost, now)
-          if (allowed !== undefined) {
-            n.allowed++
-            return Exit.succeed(allowed)
-          }
+    const checkWith = (key: string, options: CheckOptions | undefined): Effect.Effect<Allowed, CheckError> => {
+      const cost = options === undefined || options.cost === undefined ? 1 : options.cost
+      const bad = invalidKey(key) ?? (cost === 1 ? undefined : invalidAmount("cost", cost))
+      if (bad !== undefined) return Exit.fail(bad)
+      const policy = options === undefined || options.policy === undefined
+        ? registry.resolve(key, undefined)
+        : policyOf(key, options.policy)
+      if (policy === undefined || isInvalid(policy)) {
+        return Exit.fail(policy ?? InvalidRateLimitInput.at(["policy"], "no default policy"))
+      }
+      n.checks++
+      const now = clock.currentTimeMillisUnsafe()
+      if (queue.hasWaiters(key)) {
+        return Effect.flatMap(queue.queuedRefusal(key, policy, cost, now), (refusal) => {
           n.limited++
-          return Exit.fail(
-            makeLimited(key, policy, cost, {
-              _tag: "Refusal",
-              tierIndex: memory.rejectTier,
-              retryAfterMillis: memory.rejectRetryMillis
-            })
-          )
-        }
-        if (leases !== undefined && policy.lease !== undefined) {
-          // leased mode's hot path: a check the process's lease covers is answered without an Effect step
-          const served = leases.serveSync(key, policy, cost, now)
-          if (served !== undefined) {
-            n.allowed++
-            return Exit.succeed(served)
-          }
-        }
-        return Effect.flatMap(backend.consume(key, policy, cost, now), (decision) => {
-          if (decision._tag === "Allowed") {
-            n.allowed++
-            return Exit.succeed(decision)
-          }
-          n.limited++
-          return Exit.fail(makeLimited(key, policy, cost, decision))
+          return Exit.fail(makeLimited(key, policy, cost, refusal))
         })
-      })()
+      }
+      if (decideSync !== undefined && memory !== undefined) {
+        const allowed = decideSync(key, policy, cost, now)
+        if (allowed !== undefined) {
+          n.allowed++
+          return Exit.succeed(allowed)
+        }
+        n.limited++
+        return Exit.fail(
+          makeLimited(key, policy, cost, {
+            _tag: "Refusal",
+            tierIndex: memory.rejectTier,
+            retryAfterMillis: memory.rejectRetryMillis
+          })
+        )
+      }
+      if (leases !== undefined && policy.lease !== undefined) {
+        // leased mode's hot path: a check the process's lease covers is answered without an Effect step
+        const served = leases.serveSync(key, policy, cost, now)
+        if (served !== undefined) {
+          n.allowed++
+          return Exit.succeed(served)
+        }
+      }
+      return Effect.flatMap(backend.consume(key, policy, cost, now), (decision) => {
+        if (decision._tag === "Allowed") {
+          n.allowed++
+          return Exit.succeed(decision)
+        }
+        n.limited++
+        return Exit.fail(makeLimited(key, policy, cost, decision))
+      })
+    }
 
     const acquire = (key: string, options?: AcquireOptions): Effect.Effect<Allowed, CheckError> =>
       Effect.suspend((): Effect.Effect<Allowed, CheckError> => {

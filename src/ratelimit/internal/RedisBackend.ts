@@ -256,10 +256,13 @@ export const makeRedisBackend = (
     /** `EVALSHA sha numkeys keys… consume now cost` in one array (what `keysOf` and `call` build, without copies) */
     const consumeCommand = (plan: ConsumePlan, key: string, cost: number, now: number): Array<string> => {
       const hash = `${options.prefix}{${key}}`
+      const at = serverClock ? "server" : String(now)
       const sliding = plan.sliding
+      // no sliding-window tier (the common case): one array literal of the exact size, no growth
+      if (sliding.length === 0) return ["EVALSHA", plan.script.sha, "1", hash, "consume", at, String(cost)]
       const command = ["EVALSHA", plan.script.sha, String(1 + sliding.length), hash]
       for (let i = 0; i < sliding.length; i++) command.push(hash + sliding[i]) // i < sliding.length
-      command.push("consume", serverClock ? "server" : String(now), String(cost))
+      command.push("consume", at, String(cost))
       return command
     }
 
