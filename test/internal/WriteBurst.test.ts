@@ -62,4 +62,16 @@ describe("WriteBurst: the write gate of the Redis script runner", () => {
       await nextTurn()
     }
   })
+
+  it("the count resets in a microtask after a burst: a caller resumed by a promise is never delayed", async () => {
+    const burst = new WriteBurst(1)
+    for (let i = 0; i < 20; i++) {
+      let now = false
+      burst.submit(() => {
+        now = true
+      })
+      expect(now).toBe(true)
+      await Promise.resolve()
+    }
+  })
 })
