@@ -75,7 +75,7 @@ export class WriteBurst {
     this.sent = 0
     if (this.backlog.length === 0) return
     this.flush()
-    if (this.sent > 0) this.arm()
+    this.arm() // the flushed commands count for this turn; the next turn resets the count
   }
 
   private flush(): void {

@@ -121,16 +121,31 @@ export const makeRedisBackend = (
       return shared
     }
     const serverClock = options.clock === "server"
-    const keysCache = new WeakMap<CompiledPolicy, ReadonlyArray<string>>()
-
+    /** per policy, built once: its script, its reply decoder (the hot path's) and its sliding-log key suffixes */
+    interface ConsumePlan {
+      readonly script: LuaScript
+      readonly sliding: ReadonlyArray<string>
+      readonly onReply: (r: ReadonlyArray<string | number>) => Exit.Exit<Decision>
+    }
+    const plans = new WeakMap<CompiledPolicy, ConsumePlan>()
+    const planOf = (policy: CompiledPolicy): ConsumePlan => {
+      let plan = plans.get(policy)
+      if (plan === undefined) {
+        plan = {
+          script: scriptFor(policy),
+          sliding: policy.tiers.filter((t) => t.kind === TierKind.SlidingWindow).map((t) => `:${t.name}`),
+          onReply: (r) => Exit.succeed(decisionOf(policy, r))
+        }
+        plans.set(policy, plan)
+      }
+      return plan
+    }
+    /** the key's own Redis key (its hash tag keeps a policy's sliding logs in the same slot) */
+    const hashOf = (key: string): string => `${options.prefix}{${key}}`
     /** KEYS of a call: the key's string, then one sorted set per sliding-window tier (same hash tag). */
     const keysOf = (key: string, policy: CompiledPolicy): ReadonlyArray<string> => {
-      const hash = `${options.prefix}{${key}}`
-      let sliding = keysCache.get(policy)
-      if (sliding === undefined) {
-        sliding = policy.tiers.filter((t) => t.kind === TierKind.SlidingWindow).map((t) => `:${t.name}`)
-        keysCache.set(policy, sliding)
-      }
+      const hash = hashOf(key)
+      const sliding = planOf(policy).sliding
       return sliding.length === 0 ? [hash] : [hash, ...sliding.map((suffix) => hash + suffix)]
     }
 
@@ -234,28 +249,9 @@ export const makeRedisBackend = (
         : decision
     }
 
-    /** per policy, what the hot path needs built once: its script, its reply decoder, its sliding-log suffixes */
-    interface ConsumePlan {
-      readonly script: LuaScript
-      readonly sliding: ReadonlyArray<string>
-      readonly onReply: (r: ReadonlyArray<string | number>) => Exit.Exit<Decision>
-    }
-    const plans = new WeakMap<CompiledPolicy, ConsumePlan>()
-    const planOf = (policy: CompiledPolicy): ConsumePlan => {
-      let plan = plans.get(policy)
-      if (plan === undefined) {
-        plan = {
-          script: scriptFor(policy),
-          sliding: policy.tiers.filter((t) => t.kind === TierKind.SlidingWindow).map((t) => `:${t.name}`),
-          onReply: (r) => Exit.succeed(decisionOf(policy, r))
-        }
-        plans.set(policy, plan)
-      }
-      return plan
-    }
     /** `EVALSHA sha numkeys keys… consume now cost` in one array (what `keysOf` and `call` build, without copies) */
     const consumeCommand = (plan: ConsumePlan, key: string, cost: number, now: number): Array<string> => {
-      const hash = `${options.prefix}{${key}}`
+      const hash = hashOf(key)
       const at = serverClock ? "server" : String(now)
       const sliding = plan.sliding
       // no sliding-window tier (the common case): one array literal of the exact size, no growth

@@ -59,8 +59,8 @@ export interface RedisScriptRunner {
   ) => Effect.Effect<A, RateLimitStoreError>
   readonly send: <A>(operation: string, args: ReadonlyArray<string>) => Effect.Effect<A, RateLimitStoreError>
   /**
-   * `run` fused with its continuation, over a command already built (`evalShaCommand`: `EVALSHA sha numkeys
-   * keys… args…`, so the hot path builds one array): the reply goes to `onReply`, a failure (after the one
+   * `run` fused with its continuation, over a command already built (the whole `EVALSHA sha numkeys keys…
+   * args…`, so the hot path builds one array): the reply goes to `onReply`, a failure (after the one
    * NOSCRIPT retry, or a timeout) to `onError`, and the call is one `Effect.callback` on the node-redis
    * transport — no `catchIf`, `map` or `catch` frames around it (the rate limiter's hot path). Same outcome as
    * `Effect.matchEffect(run(…), { onSuccess: onReply, onFailure: onError })`, which it is on the other transport.
@@ -167,8 +167,8 @@ export const ownConnection = (
  */
 const BURST_LIMIT = 16
 
-/** `EVALSHA sha numkeys ...keys ...args`, filled by index (no spread iterators on the hot path). */
-export const evalShaCommand = (
+/** `EVALSHA sha numkeys ...keys ...args` in one array, without spread iterators. */
+const evalShaCommand = (
   sha: string,
   keys: ReadonlyArray<string>,
   args: ReadonlyArray<string>
