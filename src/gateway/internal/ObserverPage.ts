@@ -20,13 +20,17 @@ const m = /key=([^&]+)/.exec(location.hash.slice(1))
 if (m) { key = decodeURIComponent(m[1]); sessionStorage.setItem("troupe-admin-key", key); history.replaceState(null, "", location.pathname) }
 const auth = () => ({ authorization: "Bearer " + key })
 const restarts = new Map()
+const flashUntil = new Map()
 const events = []
 let paused = false
 
 function treeHtml(node, path) {
   const p = path === null ? "" : (path ? path + "/" : "") + node.id
   const prev = restarts.get(p)
-  const flash = prev !== undefined && node.restarts > prev
+  // a restart flashes its node for 1.2 s, across the snapshots that re-render the tree in that time
+  if (prev !== undefined && node.restarts > prev) flashUntil.set(p, Date.now() + 1200)
+  const flash = (flashUntil.get(p) || 0) > Date.now()
+  if (!flash) flashUntil.delete(p)
   restarts.set(p, node.restarts || 0)
   const actions = path === null ? "" :
     '<button data-act="restart" data-path="' + esc(p) + '">restart</button> <button data-act="stop" data-path="' + esc(p) + '">stop</button>'
