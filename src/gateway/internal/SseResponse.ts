@@ -4,7 +4,8 @@
  * open) is a real HTTP error status; after that, failures become an error event inside the stream.
  *
  * Every open stream is counted in the gateway state (drains wait for it) and ends early when the drain timeout is
- * reached (`streamsEnd`), with a final `shutting_down` error event; a client going away interrupts the stream and,
+ * reached (`streamsEnd`, through `PullLimits.endWhen`: the pending pull is interrupted), with a final
+ * `shutting_down` error event; a client going away interrupts the stream and,
  * through its scope, the provider request. Frames are `id:` (optional) / `event:` (optional) / `data:` lines.
  *
  * @since 0.1.0
@@ -13,6 +14,7 @@ import { Deferred, Effect, Exit, Scope, Stream } from "effect"
 import * as Cause from "effect/Cause"
 import { HttpServerResponse } from "effect/http"
 import * as Pull from "effect/Pull"
+import { endWhen } from "../../internal/PullLimits.ts"
 import type { GatewayState } from "./GatewayState.ts"
 
 /** One SSE frame. */
@@ -95,7 +97,7 @@ export const sseResponse = <A, E>(
             options.onError(Cause.findErrorOption(cause).pipe((o) => o._tag === "Some" ? o.value : undefined))
           )
         }),
-        Stream.interruptWhen(Deferred.await(state.streamsEnd)),
+        (stream) => endWhen(stream, Deferred.await(state.streamsEnd)), // one race per pull (see PullLimits)
         Stream.concat(Stream.suspend(() => completed || failed ? Stream.empty : Stream.make(options.onDrained())))
       )
       const body = Stream.concat(Stream.fromIterable(options.prelude ?? []), frames).pipe(

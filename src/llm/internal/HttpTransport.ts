@@ -26,6 +26,7 @@ import { Clock, Effect, Option, Redacted, Stream } from "effect"
 import { Sse } from "effect/encoding"
 import { FetchHttpClient, HttpClient, HttpClientRequest } from "effect/http"
 import type { HttpClientError, HttpClientResponse } from "effect/http"
+import { pullLimits } from "../../internal/PullLimits.ts"
 import type { ProviderError } from "../LlmError.ts"
 import { MalformedResponse, ProviderConnectionError, ProviderRejectedRequest, ProviderTimeout } from "../LlmError.ts"
 import { errorFromHttp, scrubSecrets } from "../ProviderErrorMapping.ts"
@@ -340,10 +341,11 @@ export const postSse = (client: HttpClient.HttpClient, post: ProviderPost): Stre
         bodyStream(response, post.provider, secrets).pipe(
           Stream.decodeText(),
           sseEvents(post.provider),
-          Stream.timeoutOrElse({
-            duration: post.timeoutMillis,
-            orElse: () => Stream.fail(timeoutError(post, "stream chunk"))
-          })
+          (events) =>
+            pullLimits(events, {
+              idleMillis: post.timeoutMillis,
+              onIdle: () => timeoutError(post, "stream chunk")
+            })
         )
       )
     )
