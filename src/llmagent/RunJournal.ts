@@ -120,6 +120,16 @@ const summaryOf = (run: MemoryRun): RunSummary => ({
   stepCount: run.steps.size + run.dropped
 })
 
+/**
+ * The value as a JSON copy, as PostgreSQL's jsonb keeps it (`-0` is `0`, a function is `null`), so the memory
+ * backend answers what the others do and a caller mutating its object later does not change the journal.
+ */
+const jsonCopy = (value: unknown): unknown => {
+  if (value === undefined) return undefined
+  const text = JSON.stringify(value)
+  return text === undefined ? null : JSON.parse(text)
+}
+
 const makeMemory = (maxRuns: number, maxSteps: number): RunJournalShape => {
   const runs = new Map<string, MemoryRun>()
   return {
@@ -131,7 +141,7 @@ const makeMemory = (maxRuns: number, maxSteps: number): RunJournalShape => {
           if (oldest.done !== true) runs.delete(oldest.value)
         }
         runs.set(run.runId, {
-          start: run,
+          start: { ...run, input: jsonCopy(run.input) },
           finishedAt: undefined,
           outcome: undefined,
           result: undefined,
@@ -148,7 +158,7 @@ const makeMemory = (maxRuns: number, maxSteps: number): RunJournalShape => {
             run.dropped++
             return
           }
-          run.steps.set(step.name, { seq: step.seq, name: step.name, kind: step.kind, at, value: step.value })
+          run.steps.set(step.name, { seq: step.seq, name: step.name, kind: step.kind, at, value: jsonCopy(step.value) })
         })),
     finish: (runId, outcome, result) =>
       Effect.flatMap(Clock.currentTimeMillis, (at) =>
@@ -156,7 +166,7 @@ const makeMemory = (maxRuns: number, maxSteps: number): RunJournalShape => {
           const run = runs.get(runId)
           if (run === undefined || run.outcome !== undefined) return
           run.outcome = outcome
-          run.result = result
+          run.result = jsonCopy(result)
           run.finishedAt = at
         })),
     get: (runId) =>

@@ -111,6 +111,17 @@ const conformance = (name: string, layer: () => Layer.Layer<RunJournal, unknown>
 describe("RunJournal conformance (memory)", () => {
   conformance("memory", () => RunJournal.layerMemory())
 
+  it.effect("memory: values are kept as JSON copies: -0 is 0, and a caller mutating its object later changes nothing", () =>
+    Effect.gen(function*() {
+      const journal = yield* RunJournal
+      const value = { n: -0, list: [1] }
+      yield* journal.start(start("copy"))
+      yield* journal.step("copy", { seq: 1, name: "model/1", kind: "model", value })
+      value.list.push(2)
+      const run = Option.getOrThrow(yield* journal.get("copy"))
+      expect(run.steps[0]?.value).toStrictEqual({ n: 0, list: [1] })
+    }).pipe(Effect.provide(RunJournal.layerMemory())))
+
   it.effect("memory: the memory backend is bounded: at most maxRuns runs (oldest dropped first) and maxStepsPerRun steps per run", () =>
     Effect.gen(function*() {
       const journal = yield* RunJournal
