@@ -11,9 +11,10 @@
 import { Effect, Layer, Stream } from "effect"
 import type { Redacted } from "effect"
 import { HttpClient } from "effect/http"
+import { graceAfter } from "../internal/PullLimits.ts"
 import { AnthropicStreamState, decodeAnthropicResponse, encodeAnthropicBody } from "./internal/AnthropicWire.ts"
 import type { ProviderPost } from "./internal/HttpTransport.ts"
-import { postJson, postSse, secretsOf } from "./internal/HttpTransport.ts"
+import { postJson, postSse, secretsOf, SSE_END_GRACE_MILLIS } from "./internal/HttpTransport.ts"
 import type { InvalidProviderOptions, ProviderError } from "./LlmError.ts"
 import type { LlmCallOptions, LlmProviderShape } from "./LlmProvider.ts"
 import { LlmProvider } from "./LlmProvider.ts"
@@ -62,9 +63,10 @@ export const makeResolved = (client: HttpClient.HttpClient, provider: ResolvedHt
   stream: (request, options) =>
     Stream.unwrap(Effect.map(makePost(provider, request, options, true), (post) => {
       const state = new AnthropicStreamState(provider.name, request, secretsOf(post))
+      // the body is read to its end after `message_stop` (events past it are ignored), as the SDK does: see graceAfter
       const parts: Stream.Stream<ReadonlyArray<LlmStreamPart>, ProviderError> = postSse(client, post).pipe(
-        Stream.mapEffect((event) => state.onEvent(event.data, event.event)),
-        Stream.takeUntil(() => state.finished),
+        (events) => graceAfter(events, () => state.finished, SSE_END_GRACE_MILLIS),
+        Stream.mapEffect((event) => state.finished ? Effect.succeed([]) : state.onEvent(event.data, event.event)),
         Stream.concat(Stream.fromEffect(Effect.suspend(() => state.end())))
       )
       return Stream.flattenIterable(parts)

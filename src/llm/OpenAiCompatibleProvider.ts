@@ -12,9 +12,10 @@
  */
 import { Effect, Layer, Redacted, Stream } from "effect"
 import { HttpClient } from "effect/http"
+import { graceAfter } from "../internal/PullLimits.ts"
 import { decodeEmbeddingsResponse, encodeEmbeddingsBody } from "./Embeddings.ts"
 import type { ProviderPost } from "./internal/HttpTransport.ts"
-import { postJson, postSse, secretsOf } from "./internal/HttpTransport.ts"
+import { postJson, postSse, secretsOf, SSE_END_GRACE_MILLIS } from "./internal/HttpTransport.ts"
 import { decodeOpenAiResponse, encodeOpenAiBody, OpenAiStreamState } from "./internal/OpenAiWire.ts"
 import type { InvalidProviderOptions, ProviderError } from "./LlmError.ts"
 import type { LlmCallOptions, LlmProviderShape } from "./LlmProvider.ts"
@@ -66,8 +67,9 @@ export const makeResolved = (client: HttpClient.HttpClient, provider: ResolvedHt
   stream: (request, options) =>
     Stream.unwrap(Effect.map(makePost(provider, request, options, true), (post) => {
       const state = new OpenAiStreamState(provider.name, request, secretsOf(post))
+      // the body is read to its end after `[DONE]` (events past it are ignored), as the SDK does: see graceAfter
       const parts: Stream.Stream<ReadonlyArray<LlmStreamPart>, ProviderError> = postSse(client, post).pipe(
-        Stream.takeUntil((event) => event.data.trim() === "[DONE]"),
+        (events) => graceAfter(events, () => state.finished, SSE_END_GRACE_MILLIS),
         Stream.mapEffect((event) => state.onEvent(event.data, event.event)),
         Stream.concat(Stream.fromEffect(Effect.suspend(() => state.end())))
       )

@@ -6,7 +6,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Layer, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
-import { endWhen, pullLimits } from "../../src/internal/PullLimits.ts"
+import { endWhen, graceAfter, pullLimits } from "../../src/internal/PullLimits.ts"
 
 const chunks = (delays: ReadonlyArray<number>, onFinalize?: () => void) => {
   const s = Stream.fromIterable(delays).pipe(Stream.mapEffect((d) => Effect.as(Effect.sleep(d), d)))
@@ -154,4 +154,15 @@ describe("PullLimits: time limits on a stream's pulls", () => {
       { numRuns: 60 }
     )
   })
+
+  it.effect("graceAfter reads a stream to its end after its last event: each later pull waits at most graceMillis", () =>
+    Effect.gen(function*() {
+      let done = false
+      const source = chunks([10, 10, 40, 10]).pipe(Stream.tap((a) => Effect.sync(() => (done = done || a === 10))))
+      // done after the first element: the 10 ms pulls are within a 23 ms grace, the 40 ms one is not
+      const r = yield* outcome(graceAfter(source, () => done, 23))
+      expect(r).toEqual({ got: [10, 10], error: [] })
+      const all = yield* outcome(graceAfter(chunks([10, 20, 10]), () => true, 23))
+      expect(all).toEqual({ got: [10, 20, 10], error: [] }) // the source's end comes first: the stream ends with it
+    }))
 })

@@ -193,6 +193,30 @@ export const providerHardening = (target: ConformanceTarget): void => {
 
     // ---- 5. The wire --------------------------------------------------------------------------------------------
 
+    it.live("a streamed answer is read to its end after its terminal event: the next stream reuses the keep-alive connection", () =>
+      Effect.gen(function*() {
+        // each body ends 30 ms after its terminal event: a client that stops at the event aborts the response
+        server.defaultReply = { kind: "answer", text: "ok", endAfter: 30 }
+        const text = (p: LlmProviderShape) =>
+          Stream.runFold(p.stream(request), () => "", (acc, part) => part._tag === "TextDelta" ? acc + part.delta : acc)
+        const opened = server.connectionsOpened
+        const texts = yield* withProvider((p) => Effect.all(Array.from({ length: 5 }, () => text(p))))
+        assert.deepStrictEqual(texts, ["ok", "ok", "ok", "ok", "ok"])
+        assert.deepStrictEqual(server.closes.filter((c) => !c.completed), [])
+        // one client: its keep-alive connections are reused (undici may open a second while the first is released)
+        assert.isAtMost(server.connectionsOpened - opened, 2)
+      }))
+
+    it.live("a body held open after its terminal event ends the stream within the grace, with the whole answer", () =>
+      Effect.gen(function*() {
+        server.enqueue({ kind: "answer", text: "held", endAfter: Number.POSITIVE_INFINITY })
+        const started = Date.now()
+        const parts = yield* withProvider((p) => Stream.runCollect(p.stream(request)))
+        assert.isBelow(Date.now() - started, 1_500)
+        assert.strictEqual(parts.map((p) => p._tag === "TextDelta" ? p.delta : "").join(""), "held")
+        assert.strictEqual(parts.at(-1)?._tag, "Finish")
+      }))
+
     it.live("no traceparent / b3 headers go to the provider unless propagateTrace is set", () =>
       Effect.gen(function*() {
         yield* withProvider((p) => p.generate(request)).pipe(Effect.withSpan("caller"))

@@ -329,6 +329,12 @@ export const postJson = (client: HttpClient.HttpClient, post: ProviderPost): Eff
 }
 
 /**
+ * How long a provider's SSE body is read on after its terminal event for its end (see `PullLimits.graceAfter`): a
+ * body read to its end keeps its keep-alive connection; one that does not end in this time is aborted as before.
+ */
+export const SSE_END_GRACE_MILLIS = 250
+
+/**
  * POSTs `body` and streams the SSE events of the answer. The wait for headers and for each next chunk is bounded
  * by `timeoutMillis`; stopping the consumer aborts the request.
  */

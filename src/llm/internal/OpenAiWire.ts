@@ -307,6 +307,11 @@ export class OpenAiStreamState {
   private id: string | undefined
   private model: string | undefined
   private done = false
+
+  /** Whether the terminal `[DONE]` event (or the end) was seen: later events are ignored. */
+  get finished(): boolean {
+    return this.done
+  }
   private readonly provider: string
   private readonly request: LlmRequest
   private readonly secrets: ReadonlyArray<string>

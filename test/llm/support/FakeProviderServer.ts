@@ -31,6 +31,8 @@ export type FakeReply =
     readonly finish?: string
     /** Streams only: omit the usage chunk (OpenAI) */
     readonly omitUsage?: boolean
+    /** Streams only: ms between the terminal event and the response's end (`Infinity`: until the client goes away) */
+    readonly endAfter?: number
   }
   | {
     readonly kind: "status"
@@ -260,6 +262,8 @@ export class FakeProviderServer {
   readonly requests: Array<RecordedRequest> = []
   readonly closes: Array<RecordedClose> = []
   defaultReply: FakeReply = { kind: "answer", text: "ok" }
+  /** TCP connections accepted so far (a keep-alive client reuses one). */
+  connectionsOpened = 0
   /** SSE keep-alive comments written so far (`stall` with `keepAliveEvery`). */
   keepAlivesSent = 0
   private readonly queue: Array<FakeReply> = []
@@ -272,6 +276,7 @@ export class FakeProviderServer {
     this.server = createServer((req, res) => void this.handle(req, res))
     this.server.on("connection", (socket: Socket) => {
       socket.setNoDelay(true)
+      this.connectionsOpened++
       this.sockets.add(socket)
       socket.on("close", () => this.sockets.delete(socket))
     })
@@ -441,7 +446,9 @@ export class FakeProviderServer {
         if (stream) {
           res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" })
           for (const event of streamEvents(format, model, reply)) sse(res, format, event)
-          res.end()
+          const endAfter = reply.endAfter ?? 0
+          if (endAfter === 0) res.end()
+          else if (Number.isFinite(endAfter)) setTimeout(() => res.end(), endAfter)
         } else {
           res.writeHead(200, { "content-type": "application/json" }).end(
             JSON.stringify(jsonAnswer(format, model, reply))
