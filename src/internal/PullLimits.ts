@@ -21,9 +21,9 @@
  *   destroyed with an abort, which closes the keep-alive connection and builds an error with its stack trace.
  *
  * Why not `Stream.timeoutOrElse`: it runs the upstream in a second fiber through `Stream.merge` (a queue, a latch
- * and a watcher fiber per stream), and `interruptWhen` forks another; on the bench machine that is ~75 µs and ~70 µs
- * per four-chunk stream with asynchronous pulls (163 µs for both over a 28 µs floor in one run), where racing each
- * pull against one sleep (`Effect.timeoutOrElse`) covering both limits is 32 µs: `bench/stream.bench.ts`, rows
+ * and a watcher fiber per stream), and `interruptWhen` forks another: together 175 µs per four-chunk stream with
+ * asynchronous pulls (a 28 µs floor) in the run of `bench/results.json`, where racing each pull against one sleep
+ * (`Effect.timeoutOrElse`) covering both limits is 63 µs: `bench/stream.bench.ts`, rows
  * `stream.pull-limits` beside `stream.timeout-interrupt-when`; `Stream.interruptWhen(Deferred.await(d))` against
  * `endWhen` likewise (`stream.end-when` beside `stream.interrupt-when-deferred`). The tests check this module
  * against those operators.

@@ -66,7 +66,7 @@ export const makeResolved = (client: HttpClient.HttpClient, provider: ResolvedHt
       // the body is read to its end after `message_stop` (events past it are ignored), as the SDK does: see graceAfter
       const parts: Stream.Stream<ReadonlyArray<LlmStreamPart>, ProviderError> = postSse(client, post).pipe(
         (events) => graceAfter(events, () => state.finished, SSE_END_GRACE_MILLIS),
-        Stream.mapEffect((event) => state.finished ? Effect.succeed([]) : state.onEvent(event.data, event.event)),
+        Stream.mapEffect((event) => state.onEvent(event.data, event.event)),
         Stream.concat(Stream.fromEffect(Effect.suspend(() => state.end())))
       )
       return Stream.flattenIterable(parts)

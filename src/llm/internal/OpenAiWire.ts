@@ -307,11 +307,6 @@ export class OpenAiStreamState {
   private id: string | undefined
   private model: string | undefined
   private done = false
-
-  /** Whether the terminal `[DONE]` event (or the end) was seen: later events are ignored. */
-  get finished(): boolean {
-    return this.done
-  }
   private readonly provider: string
   private readonly request: LlmRequest
   private readonly secrets: ReadonlyArray<string>
@@ -320,6 +315,11 @@ export class OpenAiStreamState {
     this.provider = provider
     this.request = request
     this.secrets = secrets
+  }
+
+  /** Whether the terminal `[DONE]` event (or the end) was seen: later events are ignored. */
+  get finished(): boolean {
+    return this.done
   }
 
   /**
