@@ -9,20 +9,60 @@
  * - `stream.interrupt-when-deferred`: with `Stream.interruptWhen(Deferred.await(d))` (a signal that stays open), as
  *   the gateway's SSE responses had it for the drain.
  * - `stream.end-when`: with `endWhen(stream, Deferred.await(d))`; baseline the row above.
+ * - `stream.sse-stages`: an OpenAI SSE body (four chunk events and `[DONE]`, in four asynchronous byte chunks)
+ *   folded into parts by the seven stages the providers had (`sseStages`: decodeText, SSE parse, pullLimits,
+ *   graceAfter, mapEffect(onEvent), concat(end), flattenIterable), with the real `OpenAiStreamState`.
+ * - `stream.sse-fold`: the same body through `foldSse` (`src/llm/internal/SseFold.ts`, one stage); baseline the row
+ *   above.
  */
 import { Deferred, Effect, Stream } from "effect"
 import { endWhen, pullLimits } from "../src/internal/PullLimits.ts"
+import { OpenAiStreamState } from "../src/llm/internal/OpenAiWire.ts"
+import { foldSse, sseStages } from "../src/llm/internal/SseFold.ts"
+import { ProviderTimeout } from "../src/llm/LlmError.ts"
+import type { LlmRequest } from "../src/llm/LlmRequest.ts"
 import type { BenchRow } from "./harness.ts"
 import { timeInterleaved } from "./harness.ts"
 
 const RUNS = 200
-const nextTurn = (x: number) =>
+const nextTurn = <A>(x: A) =>
   Effect.promise(() =>
-    new Promise<number>((resolve) => {
+    new Promise<A>((resolve) => {
       setImmediate(() => resolve(x))
     })
   )
 const chunks = () => Stream.fromIterable([1, 2, 3, 4]).pipe(Stream.mapEffect(nextTurn))
+const sseChunk = (content: string, finish: string | null = null) =>
+  `data: ${
+    JSON.stringify({
+      id: "chatcmpl-1",
+      object: "chat.completion.chunk",
+      created: 1,
+      model: "gpt-4o-mini",
+      choices: [{ index: 0, delta: { content }, finish_reason: finish }]
+    })
+  }\n\n`
+const sseBody = [
+  sseChunk("Once"),
+  sseChunk(" upon") + sseChunk(" a time."),
+  sseChunk("", "stop"),
+  "data: [DONE]\n\n"
+].map((text) => new TextEncoder().encode(text))
+const sseBytes = () => Stream.fromIterable(sseBody).pipe(Stream.mapEffect(nextTurn))
+const request: LlmRequest = { model: "gpt-4o-mini", messages: [{ role: "user", content: "Tell me a story" }] }
+const foldOptions = {
+  provider: "openai",
+  idleMillis: 60_000,
+  graceMillis: 250,
+  onIdle: () => new ProviderTimeout({ provider: "openai", description: "idle", timeoutMillis: 60_000, retryable: true })
+}
+const folds = (fold: typeof foldSse) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < RUNS; i++) {
+      yield* Stream.runDrain(fold(sseBytes(), new OpenAiStreamState("openai", request, []), foldOptions))
+    }
+  })
+
 const times = (make: () => Stream.Stream<number, string>) =>
   Effect.gen(function*() {
     for (let i = 0; i < RUNS; i++) yield* Stream.runDrain(make())
@@ -76,6 +116,20 @@ export default (): Promise<ReadonlyArray<BenchRow>> =>
         ops: RUNS,
         baseline: "stream.interrupt-when-deferred",
         note: "endWhen (src/internal/PullLimits.ts): one race per pull, per stream"
+      },
+      {
+        id: "stream.sse-stages",
+        batch: folds(sseStages),
+        ops: RUNS,
+        note:
+          "an OpenAI SSE body (4 async byte chunks) folded into parts by the providers' former seven stages, per stream"
+      },
+      {
+        id: "stream.sse-fold",
+        batch: folds(foldSse),
+        ops: RUNS,
+        baseline: "stream.sse-stages",
+        note: "the same body through foldSse (src/llm/internal/SseFold.ts, one stage), per stream"
       }
     ]),
     { samples: 20, warmup: 3 }

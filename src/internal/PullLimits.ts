@@ -17,8 +17,9 @@
  *   The gateway ends its open SSE streams this way at the drain timeout.
  * - **`graceAfter` reads a stream to its end after its last event**: once `isDone()` is true, each further pull
  *   waits at most `graceMillis`, then the stream ends (no failure). The providers read an SSE body past its
- *   terminal event (`[DONE]`, `message_stop`) this way, as the official SDKs do: a body dropped before its end is
- *   destroyed with an abort, which closes the keep-alive connection and builds an error with its stack trace.
+ *   terminal event (`[DONE]`, `message_stop`) by this rule, as the official SDKs do (inside `SseFold`, whose
+ *   reference stages use `graceAfter`): a body dropped before its end is destroyed with an abort, which closes the
+ *   keep-alive connection and builds an error with its stack trace.
  *
  * Why not `Stream.timeoutOrElse`: it runs the upstream in a second fiber through `Stream.merge` (a queue, a latch
  * and a watcher fiber per stream), and `interruptWhen` forks another: together 175 µs per four-chunk stream with

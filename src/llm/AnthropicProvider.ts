@@ -11,15 +11,13 @@
 import { Effect, Layer, Stream } from "effect"
 import type { Redacted } from "effect"
 import { HttpClient } from "effect/http"
-import { graceAfter } from "../internal/PullLimits.ts"
 import { AnthropicStreamState, decodeAnthropicResponse, encodeAnthropicBody } from "./internal/AnthropicWire.ts"
 import type { ProviderPost } from "./internal/HttpTransport.ts"
-import { postJson, postSse, secretsOf, SSE_END_GRACE_MILLIS } from "./internal/HttpTransport.ts"
+import { postJson, postSseParts, secretsOf } from "./internal/HttpTransport.ts"
 import type { InvalidProviderOptions, ProviderError } from "./LlmError.ts"
 import type { LlmCallOptions, LlmProviderShape } from "./LlmProvider.ts"
 import { LlmProvider } from "./LlmProvider.ts"
 import type { LlmRequest } from "./LlmRequest.ts"
-import type { LlmStreamPart } from "./LlmResponse.ts"
 import type { HttpProviderOptions, ResolvedHttpProvider } from "./ProviderOptions.ts"
 import { callSettings, endpointUrl, httpProviderMaker } from "./ProviderOptions.ts"
 
@@ -63,13 +61,8 @@ export const makeResolved = (client: HttpClient.HttpClient, provider: ResolvedHt
   stream: (request, options) =>
     Stream.unwrap(Effect.map(makePost(provider, request, options, true), (post) => {
       const state = new AnthropicStreamState(provider.name, request, secretsOf(post))
-      // the body is read to its end after `message_stop` (events past it are ignored), as the SDK does: see graceAfter
-      const parts: Stream.Stream<ReadonlyArray<LlmStreamPart>, ProviderError> = postSse(client, post).pipe(
-        (events) => graceAfter(events, () => state.finished, SSE_END_GRACE_MILLIS),
-        Stream.mapEffect((event) => state.onEvent(event.data, event.event)),
-        Stream.concat(Stream.fromEffect(Effect.suspend(() => state.end())))
-      )
-      return Stream.flattenIterable(parts)
+      // one stage from bytes to parts (SseFold); the body is read to its end after the terminal event, as the SDK does
+      return postSseParts(client, post, state)
     }))
 })
 

@@ -12,16 +12,14 @@
  */
 import { Effect, Layer, Redacted, Stream } from "effect"
 import { HttpClient } from "effect/http"
-import { graceAfter } from "../internal/PullLimits.ts"
 import { decodeEmbeddingsResponse, encodeEmbeddingsBody } from "./Embeddings.ts"
 import type { ProviderPost } from "./internal/HttpTransport.ts"
-import { postJson, postSse, secretsOf, SSE_END_GRACE_MILLIS } from "./internal/HttpTransport.ts"
+import { postJson, postSseParts, secretsOf } from "./internal/HttpTransport.ts"
 import { decodeOpenAiResponse, encodeOpenAiBody, OpenAiStreamState } from "./internal/OpenAiWire.ts"
 import type { InvalidProviderOptions, ProviderError } from "./LlmError.ts"
 import type { LlmCallOptions, LlmProviderShape } from "./LlmProvider.ts"
 import { LlmProvider } from "./LlmProvider.ts"
 import type { LlmRequest } from "./LlmRequest.ts"
-import type { LlmStreamPart } from "./LlmResponse.ts"
 import type { HttpProviderOptions, ResolvedHttpProvider } from "./ProviderOptions.ts"
 import { callSettings, endpointUrl, httpProviderMaker } from "./ProviderOptions.ts"
 
@@ -67,13 +65,8 @@ export const makeResolved = (client: HttpClient.HttpClient, provider: ResolvedHt
   stream: (request, options) =>
     Stream.unwrap(Effect.map(makePost(provider, request, options, true), (post) => {
       const state = new OpenAiStreamState(provider.name, request, secretsOf(post))
-      // the body is read to its end after `[DONE]` (events past it are ignored), as the SDK does: see graceAfter
-      const parts: Stream.Stream<ReadonlyArray<LlmStreamPart>, ProviderError> = postSse(client, post).pipe(
-        (events) => graceAfter(events, () => state.finished, SSE_END_GRACE_MILLIS),
-        Stream.mapEffect((event) => state.onEvent(event.data, event.event)),
-        Stream.concat(Stream.fromEffect(Effect.suspend(() => state.end())))
-      )
-      return Stream.flattenIterable(parts)
+      // one stage from bytes to parts (SseFold); the body is read to its end after the terminal event, as the SDK does
+      return postSseParts(client, post, state)
     })),
   embed: (request, options) => {
     // same auth, timeout and secret handling as chat completions; only the path and body differ

@@ -5,8 +5,9 @@
  * Built on effect's `HttpClient` (any implementation: `NodeHttpClient.layerUndici`, `FetchHttpClient.layer`, …),
  * whose requests carry an `AbortSignal` that fires when the calling fiber is interrupted — so `Effect.timeout`,
  * `Fiber.interrupt` or a consumer that stops pulling a stream all close the connection. SSE parsing is effect's
- * `Sse.decode` channel. The timeout covers a whole non-streaming call; for a stream it covers the wait for the
- * response headers and then the wait for each next chunk (an idle timeout, like the SDKs' `timeout`).
+ * `Sse.makeParser`; the providers' streams go from body bytes to parts in one stage (`SseFold`). The timeout covers a
+ * whole non-streaming call; for a stream it covers the wait for the response headers and then the wait for each next
+ * event (an idle timeout, like the SDKs' `timeout`).
  *
  * Secrets: header values are kept `Redacted` until the request is built, `HttpClientError`s (which reference the
  * request, headers included) are never stored in our errors, and every provider-derived text goes through
@@ -30,6 +31,8 @@ import { pullLimits } from "../../internal/PullLimits.ts"
 import type { ProviderError } from "../LlmError.ts"
 import { MalformedResponse, ProviderConnectionError, ProviderRejectedRequest, ProviderTimeout } from "../LlmError.ts"
 import { errorFromHttp, scrubSecrets } from "../ProviderErrorMapping.ts"
+import type { SseFoldState } from "./SseFold.ts"
+import { foldSse, sseEvents } from "./SseFold.ts"
 
 /** One POST to a provider. */
 export interface ProviderPost {
@@ -236,36 +239,6 @@ const readText = (
     ? response.text.pipe(Effect.mapError((e) => fromClientError(provider, e, secrets)))
     : bodyStream(response, provider, secrets).pipe(Stream.decodeText(), Stream.mkString)
 
-/**
- * Effect's SSE parser (`Sse.makeParser`) over text chunks. Unlike `Sse.decode`, a `retry:` field does not fail
- * the stream (it only tells a browser's EventSource how long to wait before reconnecting, which a one-shot
- * provider call never does — the SDKs ignore it too); an event too large fails with a connection error.
- */
-const sseEvents =
-  (provider: string) => <E>(text: Stream.Stream<string, E>): Stream.Stream<Sse.Event, E | ProviderError> =>
-    Stream.suspend(() => {
-      const pending: Array<Sse.Event> = []
-      const parser = Sse.makeParser((event) => {
-        if (event._tag === "Event") pending.push(event)
-      })
-      return text.pipe(
-        Stream.mapEffect((chunk) => {
-          const error = parser.feed(chunk)
-          if (error !== undefined) {
-            return Effect.fail(
-              new ProviderConnectionError({
-                provider,
-                description: `bad SSE stream: ${error.reason._tag}`,
-                retryable: true
-              })
-            )
-          }
-          return Effect.succeed(pending.splice(0))
-        }),
-        Stream.flattenIterable
-      )
-    })
-
 /** Sends the POST; a non-2xx answer fails with the mapped `ProviderError` (its body read for the description). */
 const send = (
   client: HttpClient.HttpClient,
@@ -353,6 +326,32 @@ export const postSse = (client: HttpClient.HttpClient, post: ProviderPost): Stre
               onIdle: () => timeoutError(post, "stream chunk")
             })
         )
+      )
+    )
+  )
+}
+
+/**
+ * POSTs `body` and folds the SSE events of the answer into parts with `state` in one stream stage (`SseFold`, the
+ * providers' hot path): the wait for headers and for each next event is bounded by `timeoutMillis`, the body is read
+ * on for at most `SSE_END_GRACE_MILLIS` after the terminal event, and stopping the consumer aborts the request.
+ */
+export const postSseParts = <P>(
+  client: HttpClient.HttpClient,
+  post: ProviderPost,
+  state: SseFoldState<P>
+): Stream.Stream<P, ProviderError> => {
+  const secrets = secretsOf(post)
+  return Stream.unwrap(
+    send(client, post, secrets).pipe(
+      Effect.timeoutOrElse({ duration: post.timeoutMillis, orElse: () => Effect.fail(timeoutError(post, "headers")) }),
+      Effect.map((response) =>
+        foldSse(bodyStream(response, post.provider, secrets), state, {
+          provider: post.provider,
+          idleMillis: post.timeoutMillis,
+          onIdle: () => timeoutError(post, "stream chunk"),
+          graceMillis: SSE_END_GRACE_MILLIS
+        })
       )
     )
   )
