@@ -14,8 +14,14 @@
  *   graceAfter, mapEffect(onEvent), concat(end), flattenIterable), with the real `OpenAiStreamState`.
  * - `stream.sse-fold`: the same body through `foldSse` (`src/llm/internal/SseFold.ts`, one stage); baseline the row
  *   above.
+ * - `stream.sse-body-stages`: a gateway SSE response body (prelude, four elements after the first pull, one frame
+ *   each, `[DONE]`) by the stages `SseResponse` had (`sseBodyStages`: concat, flatMap per element, catchCause,
+ *   endWhen, concats, a map per frame), the drain signal open.
+ * - `stream.sse-body`: the same body through `sseBody` (`src/gateway/internal/SseBody.ts`, one stage); baseline the
+ *   row above.
  */
 import { Deferred, Effect, Stream } from "effect"
+import { sseBody, sseBodyStages } from "../src/gateway/internal/SseBody.ts"
 import { endWhen, pullLimits } from "../src/internal/PullLimits.ts"
 import { OpenAiStreamState } from "../src/llm/internal/OpenAiWire.ts"
 import { foldSse, sseStages } from "../src/llm/internal/SseFold.ts"
@@ -42,13 +48,13 @@ const sseChunk = (content: string, finish: string | null = null) =>
       choices: [{ index: 0, delta: { content }, finish_reason: finish }]
     })
   }\n\n`
-const sseBody = [
+const sseBodyBytes = [
   sseChunk("Once"),
   sseChunk(" upon") + sseChunk(" a time."),
   sseChunk("", "stop"),
   "data: [DONE]\n\n"
 ].map((text) => new TextEncoder().encode(text))
-const sseBytes = () => Stream.fromIterable(sseBody).pipe(Stream.mapEffect(nextTurn))
+const sseBytes = () => Stream.fromIterable(sseBodyBytes).pipe(Stream.mapEffect(nextTurn))
 const request: LlmRequest = { model: "gpt-4o-mini", messages: [{ role: "user", content: "Tell me a story" }] }
 const foldOptions = {
   provider: "openai",
@@ -60,6 +66,23 @@ const folds = (fold: typeof foldSse) =>
   Effect.gen(function*() {
     for (let i = 0; i < RUNS; i++) {
       yield* Stream.runDrain(fold(sseBytes(), new OpenAiStreamState("openai", request, []), foldOptions))
+    }
+  })
+
+const bodyOptions = {
+  encode: (n: number) => [{ data: `{"choices":[{"index":0,"delta":{"content":"part ${n}"}}]}` }],
+  prelude: [{ data: `{"choices":[{"index":0,"delta":{"role":"assistant"}}]}` }],
+  onError: () => ({ data: "error" }),
+  onDrained: () => ({ data: "drained" }),
+  epilogue: [{ data: "[DONE]" }]
+}
+const bodies = (body: typeof sseBody<number, never>, drain: Effect.Effect<void>) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < RUNS; i++) {
+      yield* Effect.scoped(Effect.gen(function*() {
+        const pull = yield* Stream.toPull(chunks())
+        yield* Stream.runDrain(body([0], pull, drain, bodyOptions))
+      }))
     }
   })
 
@@ -130,6 +153,19 @@ export default (): Promise<ReadonlyArray<BenchRow>> =>
         ops: RUNS,
         baseline: "stream.sse-stages",
         note: "the same body through foldSse (src/llm/internal/SseFold.ts, one stage), per stream"
+      },
+      {
+        id: "stream.sse-body-stages",
+        batch: bodies(sseBodyStages, Deferred.await(open)),
+        ops: RUNS,
+        note: "a gateway SSE body (prelude, 4 async elements, [DONE]) by SseResponse's former stages, per stream"
+      },
+      {
+        id: "stream.sse-body",
+        batch: bodies(sseBody, Deferred.await(open)),
+        ops: RUNS,
+        baseline: "stream.sse-body-stages",
+        note: "the same body through sseBody (src/gateway/internal/SseBody.ts, one stage), per stream"
       }
     ]),
     { samples: 20, warmup: 3 }

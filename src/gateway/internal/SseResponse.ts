@@ -4,49 +4,29 @@
  * open) is a real HTTP error status; after that, failures become an error event inside the stream.
  *
  * Every open stream is counted in the gateway state (drains wait for it) and ends early when the drain timeout is
- * reached (`streamsEnd`, through `PullLimits.endWhen`: the pending pull is interrupted), with a final
- * `shutting_down` error event; a client going away interrupts the stream and,
- * through its scope, the provider request. Frames are `id:` (optional) / `event:` (optional) / `data:` lines.
+ * reached (`streamsEnd`: the pending pull is interrupted), with a final `shutting_down` error event; a client going
+ * away interrupts the stream and, through its scope, the provider request. Frames are `id:` (optional) / `event:`
+ * (optional) / `data:` lines; the body after the first pull is one stream stage (`SseBody`).
  *
  * @since 0.1.0
  */
 import { Deferred, Effect, Exit, Scope, Stream } from "effect"
-import * as Cause from "effect/Cause"
+import type * as Cause from "effect/Cause"
 import { HttpServerResponse } from "effect/http"
 import * as Pull from "effect/Pull"
-import { endWhen } from "../../internal/PullLimits.ts"
 import type { GatewayState } from "./GatewayState.ts"
+import type { SseBodyOptions } from "./SseBody.ts"
+import { sseBody } from "./SseBody.ts"
 
-/** One SSE frame. */
-export interface Frame {
-  readonly data: string
-  readonly event?: string
-  readonly id?: string
-}
-
-const encoder = new TextEncoder()
-
-export const frameText = (frame: Frame): string =>
-  (frame.id !== undefined ? `id: ${frame.id}\n` : "") + (frame.event !== undefined ? `event: ${frame.event}\n` : "") +
-  frame.data.split("\n").map((line) => `data: ${line}`).join("\n") + "\n\n"
+export type { Frame } from "./SseBody.ts"
 
 export const sseHeaders = {
   "cache-control": "no-cache",
   "x-accel-buffering": "no"
 }
 
-export interface SseOptions<A, E> {
+export interface SseOptions<A, E> extends SseBodyOptions<A, E> {
   readonly state: GatewayState
-  /** Frames of one element. */
-  readonly encode: (a: A) => ReadonlyArray<Frame>
-  /** Frames sent before the first element's (after it arrived). */
-  readonly prelude?: ReadonlyArray<Frame>
-  /** The frame of a failure after the stream started. */
-  readonly onError: (error: E | undefined) => Frame
-  /** The frame of a stream ended by the drain. */
-  readonly onDrained: () => Frame
-  /** Frames after a stream that completed. */
-  readonly epilogue?: ReadonlyArray<Frame>
   readonly headers?: Record<string, string>
 }
 
@@ -81,27 +61,8 @@ export const sseResponse = <A, E>(
       }
       const state = options.state
       state.streamStarted()
-      let completed = false
-      let failed = false
-      const rest: Stream.Stream<A, E> = ended ? Stream.empty : Stream.fromPull(Effect.succeed(pull))
-      const frames = Stream.concat(Stream.fromIterable(head), rest).pipe(
-        Stream.flatMap((a) => Stream.fromIterable(options.encode(a))),
-        Stream.concat(Stream.suspend(() => {
-          completed = true
-          return Stream.fromIterable(options.epilogue ?? [])
-        })),
-        Stream.catchCause((cause) => {
-          failed = true
-          if (Cause.hasInterruptsOnly(cause)) return Stream.failCause(cause)
-          return Stream.make(
-            options.onError(Cause.findErrorOption(cause).pipe((o) => o._tag === "Some" ? o.value : undefined))
-          )
-        }),
-        (stream) => endWhen(stream, Deferred.await(state.streamsEnd)), // one race per pull (see PullLimits)
-        Stream.concat(Stream.suspend(() => completed || failed ? Stream.empty : Stream.make(options.onDrained())))
-      )
-      const body = Stream.concat(Stream.fromIterable(options.prelude ?? []), frames).pipe(
-        Stream.map((frame) => encoder.encode(frameText(frame))),
+      // the frames in one stage (SseBody), ended early at the drain timeout
+      const body = sseBody(head, ended ? undefined : pull, Deferred.await(state.streamsEnd), options).pipe(
         Stream.ensuring(Effect.andThen(close, Effect.sync(() => state.streamEnded())))
       )
       return HttpServerResponse.stream(body, {
