@@ -213,7 +213,8 @@ const streamBody = JSON.stringify({
   stream: true,
   messages: [{ role: "user", content: "Stream me a story" }]
 })
-const chunk = (delta: Record<string, string>, finish: string | null = null) =>
+/** One OpenAI chat-completion chunk as an SSE event (also used by stream.bench.ts). */
+export const chunk = (delta: Record<string, string>, finish: string | null = null) =>
   `data: ${
     JSON.stringify({
       id: "chatcmpl-1",

@@ -27,6 +27,7 @@ import { OpenAiStreamState } from "../src/llm/internal/OpenAiWire.ts"
 import { foldSse, sseStages } from "../src/llm/internal/SseFold.ts"
 import { ProviderTimeout } from "../src/llm/LlmError.ts"
 import type { LlmRequest } from "../src/llm/LlmRequest.ts"
+import { chunk } from "./gateway.bench.ts"
 import type { BenchRow } from "./harness.ts"
 import { timeInterleaved } from "./harness.ts"
 
@@ -38,16 +39,7 @@ const nextTurn = <A>(x: A) =>
     })
   )
 const chunks = () => Stream.fromIterable([1, 2, 3, 4]).pipe(Stream.mapEffect(nextTurn))
-const sseChunk = (content: string, finish: string | null = null) =>
-  `data: ${
-    JSON.stringify({
-      id: "chatcmpl-1",
-      object: "chat.completion.chunk",
-      created: 1,
-      model: "gpt-4o-mini",
-      choices: [{ index: 0, delta: { content }, finish_reason: finish }]
-    })
-  }\n\n`
+const sseChunk = (content: string, finish: string | null = null) => chunk({ content }, finish)
 const sseBodyBytes = [
   sseChunk("Once"),
   sseChunk(" upon") + sseChunk(" a time."),

@@ -50,6 +50,14 @@ export interface SseBodyOptions<A, E> {
   readonly epilogue?: ReadonlyArray<Frame>
 }
 
+/** `sseBody`, or its reference `sseBodyStages`. */
+export type SseBodyOf = <A, E>(
+  head: ReadonlyArray<A>,
+  pull: Pull.Pull<Arr.NonEmptyReadonlyArray<A>, E> | undefined,
+  drain: Effect.Effect<unknown, unknown>,
+  options: SseBodyOptions<A, E>
+) => Stream.Stream<Uint8Array, E>
+
 const encoder = new TextEncoder()
 const DRAINED: unique symbol = Symbol("troupe/SseBody/drained")
 
@@ -69,12 +77,12 @@ const errorOf = <E>(cause: Cause.Cause<E>): E | undefined => {
  * The body after `head` (the first pull's elements): the rest of the source from `pull` (`undefined` when the
  * first pull found it ended), framed as the module doc says, ended early when `drain` completes.
  */
-export const sseBody = <A, E>(
+export const sseBody: SseBodyOf = <A, E>(
   head: ReadonlyArray<A>,
   pull: Pull.Pull<Arr.NonEmptyReadonlyArray<A>, E> | undefined,
   drain: Effect.Effect<unknown, unknown>,
   options: SseBodyOptions<A, E>
-): Stream.Stream<Uint8Array, E> =>
+) =>
   Stream.fromPull(Effect.sync(() => {
     let text = framesText(options.prelude ?? [])
     let done = false
@@ -124,16 +132,11 @@ export const sseBody = <A, E>(
   }))
 
 /** The stages `sseBody` replaces, as `SseResponse` had them: its reference in the property test and the benchmark. */
-export const sseBodyStages = <A, E>(
-  head: ReadonlyArray<A>,
-  pull: Pull.Pull<Arr.NonEmptyReadonlyArray<A>, E> | undefined,
-  drain: Effect.Effect<unknown, unknown>,
-  options: SseBodyOptions<A, E>
-): Stream.Stream<Uint8Array, E> =>
+export const sseBodyStages: SseBodyOf = (head, pull, drain, options) =>
   Stream.suspend(() => {
     let completed = false
     let failed = false
-    const rest: Stream.Stream<A, E> = pull === undefined ? Stream.empty : Stream.fromPull(Effect.succeed(pull))
+    const rest = pull === undefined ? Stream.empty : Stream.fromPull(Effect.succeed(pull))
     const frames = Stream.concat(Stream.fromIterable(head), rest).pipe(
       Stream.flatMap((a) => Stream.fromIterable(options.encode(a))),
       Stream.concat(Stream.suspend(() => {
