@@ -1,17 +1,18 @@
 /**
  * Provider HTTP connection-pool benchmarks (rows in `bench/results.json`), issue 15 section 4.
  *
- * 64 concurrent SSE streams (`HttpTransport.postSse`, 4 events each, drained) against a loopback server, through
+ * 64 concurrent SSE streams (`HttpTransport.postSseParts`, the providers' stream path, 4 events and `[DONE]` each,
+ * drained) against a loopback server, through
  * the `ProviderPools` client of a provider, measured interleaved in the same run:
  * - `provider.pool.keepalive.c64`: `pool: { connections: 64, keepAlive: true }` — connections reused.
  * - `provider.pool.new-conn.c64`: `pool: { connections: 64, keepAlive: false }` — a new connection per request.
  * Unit: ns per stream (throughput = 1e9 / median streams/s); the new-conn row's ratio is against keep-alive.
  */
-import { Context, Effect, Layer, Schema, Stream } from "effect"
+import { Context, Effect, Exit, Layer, Schema, Stream } from "effect"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { ConnectionPool } from "../src/config/ProviderConfig.ts"
-import { postSse } from "../src/llm/internal/HttpTransport.ts"
+import { postSseParts } from "../src/llm/internal/HttpTransport.ts"
 import { ProviderPools } from "../src/llm/ProviderPools.ts"
 import type { BenchRow } from "./harness.ts"
 import { timeInterleaved } from "./harness.ts"
@@ -20,6 +21,21 @@ const CONCURRENCY = 64
 const STREAMS = 256
 
 const sse = "data: {\"a\":1}\n\n".repeat(4) + "data: [DONE]\n\n"
+
+/** A fold that yields each event's data as a part and finishes at `[DONE]` (no wire decoding: the pool is measured). */
+const foldState = () => {
+  let finished = false
+  return {
+    get finished() {
+      return finished
+    },
+    onEvent: (data: string) => {
+      if (data === "[DONE]") finished = true
+      return Exit.succeed([data])
+    },
+    end: () => Exit.succeed([])
+  }
+}
 
 export default async (): Promise<ReadonlyArray<BenchRow>> => {
   const server = createServer((req, res) => {
@@ -49,13 +65,13 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
               Array.from({ length: STREAMS }),
               () =>
                 Stream.runDrain(
-                  postSse(client, {
+                  postSseParts(client, {
                     provider,
                     url,
                     headers: {},
                     body: { model: "m", stream: true },
                     timeoutMillis: 10_000
-                  })
+                  }, foldState())
                 ),
               { concurrency: CONCURRENCY, discard: true }
             )

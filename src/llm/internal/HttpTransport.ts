@@ -24,15 +24,13 @@
  * @since 0.1.0
  */
 import { Clock, Effect, Option, Redacted, Stream } from "effect"
-import { Sse } from "effect/encoding"
 import { FetchHttpClient, HttpClient, HttpClientRequest } from "effect/http"
 import type { HttpClientError, HttpClientResponse } from "effect/http"
-import { pullLimits } from "../../internal/PullLimits.ts"
 import type { ProviderError } from "../LlmError.ts"
 import { MalformedResponse, ProviderConnectionError, ProviderRejectedRequest, ProviderTimeout } from "../LlmError.ts"
 import { errorFromHttp, scrubSecrets } from "../ProviderErrorMapping.ts"
 import type { SseFoldState } from "./SseFold.ts"
-import { foldSse, sseEvents } from "./SseFold.ts"
+import { foldSse } from "./SseFold.ts"
 
 /** One POST to a provider. */
 export interface ProviderPost {
@@ -306,30 +304,6 @@ export const postJson = (client: HttpClient.HttpClient, post: ProviderPost): Eff
  * body read to its end keeps its keep-alive connection; one that does not end in this time is aborted as before.
  */
 export const SSE_END_GRACE_MILLIS = 250
-
-/**
- * POSTs `body` and streams the SSE events of the answer. The wait for headers and for each next chunk is bounded
- * by `timeoutMillis`; stopping the consumer aborts the request.
- */
-export const postSse = (client: HttpClient.HttpClient, post: ProviderPost): Stream.Stream<Sse.Event, ProviderError> => {
-  const secrets = secretsOf(post)
-  return Stream.unwrap(
-    send(client, post, secrets).pipe(
-      Effect.timeoutOrElse({ duration: post.timeoutMillis, orElse: () => Effect.fail(timeoutError(post, "headers")) }),
-      Effect.map((response) =>
-        bodyStream(response, post.provider, secrets).pipe(
-          Stream.decodeText(),
-          sseEvents(post.provider),
-          (events) =>
-            pullLimits(events, {
-              idleMillis: post.timeoutMillis,
-              onIdle: () => timeoutError(post, "stream chunk")
-            })
-        )
-      )
-    )
-  )
-}
 
 /**
  * POSTs `body` and folds the SSE events of the answer into parts with `state` in one stream stage (`SseFold`, the

@@ -50,6 +50,10 @@ export interface SseFoldOptions {
 
 const streamOptions = { stream: true }
 
+/** The failure of a body the SSE parser rejects (an event too large). */
+const badSseStream = (provider: string, error: Sse.SseError): ProviderConnectionError =>
+  new ProviderConnectionError({ provider, description: `bad SSE stream: ${error.reason._tag}`, retryable: true })
+
 /** `bytes` parsed as SSE and folded with `state`, as the module doc says. */
 export const foldSse = <P, E>(
   bytes: Stream.Stream<Uint8Array, E>,
@@ -67,12 +71,6 @@ export const foldSse = <P, E>(
       let out: Array<P> = []
       let ended = false
       let eventDeadline = 0
-      const badStream = (reason: string) =>
-        new ProviderConnectionError({
-          provider: options.provider,
-          description: `bad SSE stream: ${reason}`,
-          retryable: true
-        })
       const add = (parts: ReadonlyArray<P>) => {
         for (const part of parts) out.push(part)
       }
@@ -84,12 +82,12 @@ export const foldSse = <P, E>(
         while (events.length > 0) {
           const event = events.shift() as Sse.Event // non-empty: checked by the loop
           const folded = state.onEvent(event.data, event.event)
-          eventDeadline = clock.currentTimeMillisUnsafe() + idleMillis
           if (Exit.isExit(folded)) {
             // an `Exit` of `onEvent`'s own types
             const exit = folded as Exit.Exit<ReadonlyArray<P>, ProviderError>
             if (Exit.isFailure(exit)) return exit
             add(exit.value)
+            eventDeadline = clock.currentTimeMillisUnsafe() + idleMillis
             continue
           }
           return Effect.flatMap(folded, (parts) => {
@@ -103,7 +101,7 @@ export const foldSse = <P, E>(
       const feed = (text: string): Effect.Effect<void, ProviderError> | undefined => {
         if (text.length === 0) return undefined
         const error = parser.feed(text)
-        return error === undefined ? undefined : Effect.fail(badStream(error.reason._tag))
+        return error === undefined ? undefined : Effect.fail(badSseStream(options.provider, error))
       }
       const onBytes = (chunks: Arr.NonEmptyReadonlyArray<Uint8Array>): Effect.Effect<void, ProviderError> => {
         for (const chunk of chunks) {
@@ -160,7 +158,7 @@ export const foldSse = <P, E>(
  * the stream (it only tells a browser's EventSource how long to wait before reconnecting, which a one-shot
  * provider call never does — the SDKs ignore it too); an event too large fails with a connection error.
  */
-export const sseEvents =
+const sseEvents =
   (provider: string) => <E>(text: Stream.Stream<string, E>): Stream.Stream<Sse.Event, E | ProviderError> =>
     Stream.suspend(() => {
       const pending: Array<Sse.Event> = []
@@ -170,15 +168,7 @@ export const sseEvents =
       return text.pipe(
         Stream.mapEffect((chunk) => {
           const error = parser.feed(chunk)
-          if (error !== undefined) {
-            return Effect.fail(
-              new ProviderConnectionError({
-                provider,
-                description: `bad SSE stream: ${error.reason._tag}`,
-                retryable: true
-              })
-            )
-          }
+          if (error !== undefined) return Effect.fail(badSseStream(provider, error))
           return Effect.succeed(pending.splice(0))
         }),
         Stream.flattenIterable
