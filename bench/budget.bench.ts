@@ -4,10 +4,14 @@
  *   `ratelimit.check.budget-baseline` (a memory token-bucket check, 1 key) — target ≤ 1.3×; and
  *   `budget.reserve-settle.floor-hold-maps`, the bookkeeping alone that expiry and once-only settle need (a fresh
  *   id set, read and deleted in the open-reservation `Map`, and the two clock reads of a reserve and a settle; no
- *   Effect), to show how much of the ratio no implementation can remove.
+ *   Effect), to show how much of the ratio no implementation can remove; and `budget.reserve-settle.floor-two-calls`,
+ *   that bookkeeping plus the two Effect calls a reserve and a settle are at the least (`yield*` of a ready `Exit`
+ *   each): the floor of any reserve/settle pair that returns Effects.
  * - `budget.reserve-settle.redis`: the same pair on Redis (two Lua scripts: one before the call, one after),
  *   beside `ratelimit.check.redis.budget-baseline` (a one-tier check, one script) on the same server; and
- *   `budget.reserve-settle.redis.background`, the pair with `settle: "background"` (the settle not awaited).
+ *   `budget.reserve-settle.redis.background`, the pair with `settle: "background"` (the settle not awaited); and
+ *   `budget.reserve-settle.redis.floor-two-round-trips`, two sequential round trips of the cheapest script
+ *   (`return 1`) on the same connection: the floor of a reserve and a settle that each wait for Redis.
  */
 import { NodeRedis } from "@effect/platform-node"
 import { Context, Effect, Exit, Layer, ManagedRuntime, Scope } from "effect"
@@ -76,6 +80,23 @@ const memoryRows = async (): Promise<Array<BenchRow>> => {
         baseline: "ratelimit.check.budget-baseline",
         note:
           "the least a reservation with expiry and once-only settle does: one fresh id set, read and deleted in the open-reservation map, and the clock read of a reserve and of a settle; no Effect (what the memory store does besides its arithmetic)"
+      },
+      {
+        id: "budget.reserve-settle.floor-two-calls",
+        ops: OPS,
+        batch: Effect.gen(function*() {
+          for (let i = 0; i < OPS; i++) {
+            const id = `hold-${(holdCounter++).toString(36)}`
+            open.set(id, { amount: i, expiresAt: Date.now() + 900_000 })
+            const reserved = yield* Exit.succeed(id)
+            const hold = open.get(reserved)
+            open.delete(reserved)
+            floorSink += yield* Exit.succeed((hold?.amount ?? 0) + Date.now())
+          }
+        }),
+        baseline: "ratelimit.check.budget-baseline",
+        note:
+          "the bookkeeping above plus the two Effect calls of a reserve and a settle (yield* of a ready Exit each): the floor of a reserve/settle pair returning Effects"
       }
     ]
     return batches
@@ -112,6 +133,7 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
     Effect.gen(function*() {
       const budgets = yield* Effect.promise(() => rt.runPromise(Budgets.use(Effect.succeed)))
       const limiter = yield* Effect.promise(() => rt.runPromise(RateLimiter.use(Effect.succeed)))
+      const redis = yield* Effect.promise(() => rt.runPromise(Redis.Redis.use(Effect.succeed)))
       yield* budgets.set({ scope: "key:bench", limit: 1e9, period: "total" })
       yield* budgets.set({ scope: "tenant:bench", limit: 1e9, period: "month" })
       yield* background.set({ scope: "key:bench", limit: 1e9, period: "total" })
@@ -140,6 +162,19 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
           baseline: "ratelimit.check.redis.budget-baseline",
           note:
             "Redis, settle: \"background\": the same two scripts, the settle sent at once and not awaited (the next reserve runs after it on the same connection), sequential in one fiber (target ratio <= 1.3)"
+        },
+        {
+          id: "budget.reserve-settle.redis.floor-two-round-trips",
+          ops: OPS,
+          batch: Effect.gen(function*() {
+            for (let i = 0; i < OPS; i++) {
+              yield* redis.send("EVAL", "return 1", "0")
+              yield* redis.send("EVAL", "return 1", "0")
+            }
+          }),
+          baseline: "ratelimit.check.redis.budget-baseline",
+          note:
+            "two sequential round trips of the cheapest script (return 1) on the same connection, sequential in one fiber: the floor of a reserve and a settle that each wait for Redis"
         }
       ]
       return batches

@@ -8,14 +8,22 @@
  *   cache and troupe's rate limit off, so every request reaches the provider — like for like with the peer).
  * - `peer.portkey-gateway`: Portkey's gateway from npm (`@portkey-ai/gateway`, a child process) in front of the same
  *   fake server through `x-portkey-provider: openai` / `x-portkey-custom-host`.
+ * - `floor.http-proxy`: the least a Node proxy does — a bare `node:http` server in this process forwarding each request
+ *   to the same fake server over a keep-alive `http.Agent` (64 sockets) and relaying its answer — beside
+ *   `peer.portkey-gateway`: the ceiling of `gateway.chat.http` on this machine (its note has the gateway's share).
  * - `floor.http-server`: a bare `NodeHttpServer` route returning the same JSON as `gateway.chat`.
+ * - `floor.http-api`: effect's `HttpApi` with one endpoint, the gateway's `ChatCompletionRequest` payload and a handler
+ *   answering the same JSON at once (no middleware, no auth, no pipeline), beside `floor.http-server`: the ceiling of
+ *   `gateway.chat` on `HttpApi`.
  * - `gateway.chat`: the gateway over the scripted zero-latency provider (rate limit and cache off: the same question
  *   would be a cache hit, and 60 requests per minute is the default limit).
  * - `gateway.rss-after-10k`: the process RSS after those runs (more than 10,000 requests).
  * - `gateway.stream-ttft`: time to the first SSE byte of a `stream: true` chat completion through the gateway, its
  *   OpenAI-compatible provider pointed at a fake server that streams (first chunk at once, the rest held), beside
  *   `provider.stream-ttft`, the same fake server's own time to first byte; 300 sequential requests each, interleaved
- *   in pairs; the note has the added time over the provider (median).
+ *   (provider, bare proxy, gateway); the note has the added time over the provider (median of pairs).
+ * - `floor.stream-proxy-ttft`: the same through the bare `node:http` proxy (relaying the upstream body as it comes):
+ *   the least time a proxy in this process adds to the first byte.
  * - `gateway.sse-stream-bytes`: heap per open SSE stream through the gateway (200 streams held open), beside
  *   `provider.sse-stream-bytes`, the same streams opened on the fake server directly (client and server sides are in
  *   this process in both rows; the difference is the gateway's).
@@ -25,15 +33,17 @@
  */
 import { NodeHttpServer } from "@effect/platform-node"
 import autocannon from "autocannon"
-import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { Context, Effect, Exit, Layer, Schema, Scope } from "effect"
 import { HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
+import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
 import { spawn } from "node:child_process"
-import { createServer } from "node:http"
+import { Agent, createServer, request as httpRequest } from "node:http"
 import { createRequire } from "node:module"
 import type { AddressInfo } from "node:net"
 import { Troupe } from "../src/app/index.ts"
 import type { TroupeOptions } from "../src/app/index.ts"
 import { Gateway } from "../src/gateway/index.ts"
+import { ChatCompletionRequest } from "../src/gateway/OpenAiSchema.ts"
 import type { BenchRow } from "./harness.ts"
 import { heapUsedAfterGc } from "./harness.ts"
 
@@ -80,6 +90,68 @@ const startGateway = async (troupe: TroupeOptions) => {
   }
 }
 
+/**
+ * The bare proxy floor: `node:http` in, `node:http` out over a keep-alive agent, the upstream status, content type and
+ * body relayed as they arrive (so it serves JSON and SSE alike). No decoding, auth, limits or telemetry.
+ */
+const startBareProxy = async (upstream: string) => {
+  const target = new URL(upstream)
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 })
+  const server = createServer((req, res) => {
+    const out = httpRequest({
+      agent,
+      host: target.hostname,
+      port: target.port,
+      method: req.method,
+      path: req.url,
+      headers: { "content-type": "application/json", authorization: "Bearer sk-fake" }
+    }, (up) => {
+      res.writeHead(up.statusCode ?? 502, { "content-type": up.headers["content-type"] ?? "application/json" })
+      up.pipe(res)
+    })
+    out.on("error", () => res.writeHead(502).end())
+    req.pipe(out)
+  })
+  await new Promise<void>((r) => {
+    server.listen(0, "127.0.0.1", r)
+  })
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => {
+      agent.destroy()
+      server.closeAllConnections()
+      server.close()
+    }
+  }
+}
+
+/** Serves an HTTP app layer on a fresh port in this process; resolves with its URL and its scope. */
+const serveFloor = (app: Layer.Layer<never, never, Layer.Success<ReturnType<typeof NodeHttpServer.layer>>>) =>
+  Effect.runPromise(Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const ctx = yield* Layer.buildWithScope(
+      app.pipe(Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))),
+      scope
+    )
+    const address = Context.get(ctx, HttpServer.HttpServer).address
+    return { url: `http://127.0.0.1:${"port" in address ? address.port : 0}`, scope }
+  }))
+
+const respond = Effect.succeed(HttpServerResponse.text(completion, { contentType: "application/json" }))
+
+/** `floor.http-api`: one HttpApi endpoint with the gateway's payload schema and a handler that answers at once. */
+const FloorApi = HttpApi.make("floor").add(
+  HttpApiGroup.make("openai").add(
+    HttpApiEndpoint.post("chat", "/v1/chat/completions", { payload: ChatCompletionRequest, success: Schema.Unknown })
+  )
+)
+const floorApi = HttpRouter.serve(
+  HttpApiBuilder.layer(FloorApi).pipe(
+    Layer.provide(HttpApiBuilder.group(FloorApi, "openai", (handlers) => handlers.handle("chat", () => respond)))
+  ),
+  { disableListenLog: true, disableLogger: true }
+)
+
 /** The fake OpenAI server as a child process; resolves with its URL once it listens. */
 const startFakeProvider = async () => {
   const script = `
@@ -114,6 +186,16 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
       row("floor.fake-provider", await load(`${fakeUrl}/v1/chat/completions`), "fake OpenAI server hit directly")
     )
 
+    const proxy = await startBareProxy(fakeUrl)
+    const proxied = await load(`${proxy.url}/v1/chat/completions`)
+    proxy.close()
+    rows.push(row(
+      "floor.http-proxy",
+      proxied,
+      "bare node:http proxy (keep-alive agent, 64 sockets) → same fake server: the ceiling of gateway.chat.http here",
+      "peer.portkey-gateway"
+    ))
+
     const http = await startGateway({
       config: {
         env: {},
@@ -124,11 +206,14 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
       },
       pipeline
     })
+    const throughGateway = await load(`${http.url}/v1/chat/completions`)
     rows.push(
       row(
         "gateway.chat.http",
-        await load(`${http.url}/v1/chat/completions`),
-        "gateway → OpenAI-compatible provider → fake server",
+        throughGateway,
+        `gateway → OpenAI-compatible provider → fake server; ${
+          (throughGateway.requests.average / proxied.requests.average).toFixed(2)
+        }x floor.http-proxy`,
         "peer.portkey-gateway"
       )
     )
@@ -161,36 +246,37 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
       portkey.kill("SIGKILL")
     }
 
-    const floor = await Effect.runPromise(Effect.gen(function*() {
-      const scope = yield* Scope.make()
-      const ctx = yield* Layer.buildWithScope(
-        HttpRouter.serve(
-          HttpRouter.add(
-            "POST",
-            "/v1/chat/completions",
-            Effect.succeed(HttpServerResponse.text(completion, { contentType: "application/json" }))
-          ),
-          {
-            disableListenLog: true,
-            disableLogger: true
-          }
-        ).pipe(Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))),
-        scope
-      )
-      const address = Context.get(ctx, HttpServer.HttpServer).address
-      return { url: `http://127.0.0.1:${"port" in address ? address.port : 0}`, scope }
-    }))
+    const floor = await serveFloor(
+      HttpRouter.serve(HttpRouter.add("POST", "/v1/chat/completions", respond), {
+        disableListenLog: true,
+        disableLogger: true
+      })
+    )
     rows.push(
       row("floor.http-server", await load(`${floor.url}/v1/chat/completions`), "bare NodeHttpServer route, same JSON")
     )
     await Effect.runPromise(Scope.close(floor.scope, Exit.void))
+    const api = await serveFloor(floorApi)
+    const onHttpApi = await load(`${api.url}/v1/chat/completions`)
+    rows.push(
+      row(
+        "floor.http-api",
+        onHttpApi,
+        "effect HttpApi, one endpoint with the gateway's ChatCompletionRequest payload, answering the same JSON at once (the ceiling of gateway.chat on HttpApi)",
+        "floor.http-server"
+      )
+    )
+    await Effect.runPromise(Scope.close(api.scope, Exit.void))
 
     const scripted = await startGateway({ config: { env: {}, defaults: quiet }, providers: { scripted: {} }, pipeline })
+    const scriptedRun = await load(`${scripted.url}/v1/chat/completions`)
     rows.push(
       row(
         "gateway.chat",
-        await load(`${scripted.url}/v1/chat/completions`),
-        "gateway over the scripted zero-latency provider",
+        scriptedRun,
+        `gateway over the scripted zero-latency provider; ${
+          (scriptedRun.requests.average / onHttpApi.requests.average).toFixed(2)
+        }x floor.http-api`,
         "floor.http-server"
       )
     )
@@ -259,6 +345,7 @@ export const streamRows = async (quiet: object, pipeline: object): Promise<Array
     streaming.listen(0, "127.0.0.1", r)
   })
   const providerUrl = `http://127.0.0.1:${(streaming.address() as AddressInfo).port}`
+  const proxy = await startBareProxy(providerUrl)
   const gw = await startGateway({
     config: {
       env: {},
@@ -271,19 +358,23 @@ export const streamRows = async (quiet: object, pipeline: object): Promise<Array
   })
   try {
     const direct: Array<number> = []
+    const bare: Array<number> = []
     const through: Array<number> = []
     const deadline = performance.now() + Number(process.env["TTFT_BUDGET_MS"] ?? 15_000)
     for (let i = 0; i < 20; i++) { // warm-up
       await firstByte(`${providerUrl}/v1/chat/completions`)
+      await firstByte(`${proxy.url}/v1/chat/completions`)
       await firstByte(`${gw.url}/v1/chat/completions`)
     }
     for (let i = 0; i < 300 && performance.now() < deadline; i++) {
       direct.push((await firstByte(`${providerUrl}/v1/chat/completions`)).ttft)
+      bare.push((await firstByte(`${proxy.url}/v1/chat/completions`)).ttft)
       through.push((await firstByte(`${gw.url}/v1/chat/completions`)).ttft)
     }
     const d = median(direct)
     const g = median(through)
     const added = median(through.map((t, i) => t - (direct[i] ?? 0)))
+    const proxyAdded = median(bare.map((t, i) => t - (direct[i] ?? 0)))
     const round3 = (x: number) => Math.round(x * 1000) / 1000
     const rows: Array<BenchRow> = [
       {
@@ -300,6 +391,15 @@ export const streamRows = async (quiet: object, pipeline: object): Promise<Array
         note: `time to first SSE byte through the gateway; added over the provider (median of pairs) ${
           round3(added)
         } ms; ${through.length} requests`
+      },
+      {
+        id: "floor.stream-proxy-ttft",
+        unit: "ms",
+        median: round3(median(bare)),
+        baseline: "provider.stream-ttft",
+        note: `time to first byte through the bare node:http proxy; added over the provider (median of pairs) ${
+          round3(proxyAdded)
+        } ms; ${bare.length} requests`
       }
     ]
 
@@ -341,6 +441,7 @@ export const streamRows = async (quiet: object, pipeline: object): Promise<Array
   } finally {
     for (const finish of held) finish()
     await gw.stop()
+    proxy.close()
     streaming.close()
   }
 }
