@@ -10,7 +10,8 @@
  *   fake server through `x-portkey-provider: openai` / `x-portkey-custom-host`.
  * - `floor.http-proxy`: the least a Node proxy does — a bare `node:http` server in this process forwarding each request
  *   to the same fake server over a keep-alive `http.Agent` (64 sockets) and relaying its answer — beside
- *   `peer.portkey-gateway`: the ceiling of `gateway.chat.http` on this machine (its note has the gateway's share).
+ *   `peer.portkey-gateway`: the least a Node proxy on one event loop does per request, so the most such a gateway
+ *   can reach here (the note of `gateway.chat.http` has its share of it).
  * - `floor.http-server`: a bare `NodeHttpServer` route returning the same JSON as `gateway.chat`.
  * - `floor.http-api`: effect's `HttpApi` with one endpoint, the gateway's `ChatCompletionRequest` payload and a handler
  *   answering the same JSON at once (no middleware, no auth, no pipeline), beside `floor.http-server`: the ceiling of
@@ -192,7 +193,7 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
     rows.push(row(
       "floor.http-proxy",
       proxied,
-      "bare node:http proxy (keep-alive agent, 64 sockets) → same fake server: the ceiling of gateway.chat.http here",
+      "bare node:http proxy (keep-alive agent, 64 sockets) → same fake server: the least a one-event-loop Node proxy does per request",
       "peer.portkey-gateway"
     ))
 
