@@ -8,14 +8,13 @@
  *   cache and troupe's rate limit off, so every request reaches the provider — like for like with the peer).
  * - `peer.portkey-gateway`: Portkey's gateway from npm (`@portkey-ai/gateway`, a child process) in front of the same
  *   fake server through `x-portkey-provider: openai` / `x-portkey-custom-host`.
- * - `floor.http-proxy`: the least a Node proxy does — a bare `node:http` server in this process forwarding each request
- *   to the same fake server over a keep-alive `http.Agent` (64 sockets) and relaying its answer — beside
- *   `peer.portkey-gateway`: the least a Node proxy on one event loop does per request, so the most such a gateway
- *   can reach here (the note of `gateway.chat.http` has its share of it).
+ * - `floor.http-proxy`: a bare `node:http` server in this process forwarding each request to the same fake server over
+ *   a keep-alive `http.Agent` (64 sockets) and relaying its answer, beside `peer.portkey-gateway`: the least a Node
+ *   proxy on one event loop does per request (the note of `gateway.chat.http` has the gateway's share of it).
  * - `floor.http-server`: a bare `NodeHttpServer` route returning the same JSON as `gateway.chat`.
  * - `floor.http-api`: effect's `HttpApi` with one endpoint, the gateway's `ChatCompletionRequest` payload and a handler
- *   answering the same JSON at once (no middleware, no auth, no pipeline), beside `floor.http-server`: the ceiling of
- *   `gateway.chat` on `HttpApi`.
+ *   answering the same JSON at once (no middleware, no auth, no pipeline), beside `floor.http-server`: the least a
+ *   gateway on `HttpApi` does per request (the note of `gateway.chat` has the gateway's share of it).
  * - `gateway.chat`: the gateway over the scripted zero-latency provider (rate limit and cache off: the same question
  *   would be a cache hit, and 60 requests per minute is the default limit).
  * - `gateway.rss-after-10k`: the process RSS after those runs (more than 10,000 requests).
@@ -263,7 +262,7 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
       row(
         "floor.http-api",
         onHttpApi,
-        "effect HttpApi, one endpoint with the gateway's ChatCompletionRequest payload, answering the same JSON at once (the ceiling of gateway.chat on HttpApi)",
+        "effect HttpApi, one endpoint with the gateway's ChatCompletionRequest payload, answering the same JSON at once (the least a gateway on HttpApi does per request)",
         "floor.http-server"
       )
     )
