@@ -6,18 +6,22 @@
  *   id set, read and deleted in the open-reservation `Map`, and the two clock reads of a reserve and a settle; no
  *   Effect), to show how much of the ratio no implementation can remove; and `budget.reserve-settle.floor-two-calls`,
  *   that bookkeeping plus the two Effect calls a reserve and a settle are at the least (`yield*` of a ready `Exit`
- *   each): the floor of any reserve/settle pair that returns Effects.
+ *   each): the floor of a reserve/settle pair that returns Effects and
+ *   keeps its holds by string id in a map (as the stores do, so that a hold can be settled by its id alone).
  * - `budget.reserve-settle.redis`: the same pair on Redis (two Lua scripts: one before the call, one after),
  *   beside `ratelimit.check.redis.budget-baseline` (a one-tier check, one script) on the same server; and
  *   `budget.reserve-settle.redis.background`, the pair with `settle: "background"` (the settle not awaited); and
  *   `budget.reserve-settle.redis.floor-two-round-trips`, two sequential round trips of the cheapest script
- *   (`return 1`) on the same connection: the floor of a reserve and a settle that each wait for Redis.
+ *   (`return 1`) through the stores' script runner (own connection, `EVALSHA`): the floor of a reserve and a settle
+ *   that each wait for Redis.
  */
 import { NodeRedis } from "@effect/platform-node"
 import { Context, Effect, Exit, Layer, ManagedRuntime, Scope } from "effect"
 import { Redis } from "effect/persistence"
 import { Budgets } from "../src/budget/index.ts"
 import { RateLimiter } from "../src/ratelimit/index.ts"
+import { trivialScript } from "../src/ratelimit/internal/RedisScript.ts"
+import { makeRedisScriptRunner } from "../src/ratelimit/internal/RedisScriptRunner.ts"
 import type { BenchRow, InterleavedBatch } from "./harness.ts"
 import { timeInterleaved } from "./harness.ts"
 
@@ -128,12 +132,17 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
       Effect.map(Context.get(Budgets))
     )
   )
+  const runnerScope = await rt.runPromise(Scope.make())
   const OPS = 25
   const rows = await timeInterleaved(
     Effect.gen(function*() {
       const budgets = yield* Effect.promise(() => rt.runPromise(Budgets.use(Effect.succeed)))
       const limiter = yield* Effect.promise(() => rt.runPromise(RateLimiter.use(Effect.succeed)))
-      const redis = yield* Effect.promise(() => rt.runPromise(Redis.Redis.use(Effect.succeed)))
+      // the floor runs through the stores' own transport: the script runner's connection, EVALSHA, its timeout
+      const runner = yield* Effect.promise(() =>
+        rt.runPromise(Scope.provide(makeRedisScriptRunner(5_000), runnerScope))
+      )
+      const floorKey = `${prefix}floor`
       yield* budgets.set({ scope: "key:bench", limit: 1e9, period: "total" })
       yield* budgets.set({ scope: "tenant:bench", limit: 1e9, period: "month" })
       yield* background.set({ scope: "key:bench", limit: 1e9, period: "total" })
@@ -168,13 +177,13 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
           ops: OPS,
           batch: Effect.gen(function*() {
             for (let i = 0; i < OPS; i++) {
-              yield* redis.send("EVAL", "return 1", "0")
-              yield* redis.send("EVAL", "return 1", "0")
+              yield* runner.run("floor", trivialScript, [floorKey], [])
+              yield* runner.run("floor", trivialScript, [floorKey], [])
             }
           }),
           baseline: "ratelimit.check.redis.budget-baseline",
           note:
-            "two sequential round trips of the cheapest script (return 1) on the same connection, sequential in one fiber: the floor of a reserve and a settle that each wait for Redis"
+            "two sequential round trips of the cheapest script (return 1) through the stores' script runner (own connection, EVALSHA), sequential in one fiber: the floor of a reserve and a settle that each wait for Redis"
         }
       ]
       return batches
@@ -189,6 +198,7 @@ const redisRows = async (): Promise<Array<BenchRow>> => {
       )
     )
   )
+  await rt.runPromise(Scope.close(runnerScope, Exit.void))
   await rt.runPromise(Scope.close(bgScope, Exit.void))
   await rt.dispose()
   return rows
