@@ -12,7 +12,7 @@ import type { TroupeOptions } from "../../src/app/index.ts"
 import { Gateway, GatewayAgents, type GatewayShape } from "../../src/gateway/index.ts"
 import { ScriptedProvider } from "../../src/llm/index.ts"
 import { LlmAgent, LlmAgents } from "../../src/llmagent/index.ts"
-import { post } from "./support.ts"
+import { post, postChunked } from "./support.ts"
 
 const Clock = Action.make({
   name: "clock",
@@ -229,6 +229,16 @@ describe("Gateway agents: POST /v1/agents/{id}/turns", () => {
       const tooBig = await turn({ input: big })
       expect(tooBig.status).toBe(413)
       expect((await chat(big)).status).toBe(413)
+      // a chunked body that grows past the limit is the same 413, not a 400 for invalid JSON
+      const chunkedTurn = await postChunked(`${own.url}/v1/agents/helper:gates/turns`, { input: big })
+      expect(chunkedTurn.status).toBe(413)
+      expect(await chunkedTurn.json()).toMatchObject({ error: { code: "request_too_large" } })
+      expect(
+        (await postChunked(`${own.url}/v1/chat/completions`, {
+          model: "fast",
+          messages: [{ role: "user", content: big }]
+        })).status
+      ).toBe(413)
       expect((await turn({ input: "hi" })).status).toBe(200)
       // maintenance: the same 503 as the chat route, for turns and for the status route
       const on = await fetch(`${own.url}/admin/maintenance`, {

@@ -83,6 +83,37 @@ describe("TurnReplay", () => {
       expect(cancelled).toBe(1)
     }))
 
+  it.effect("a running turn nobody reads for the replay window is cancelled even while it keeps appending frames", () =>
+    Effect.gen(function*() {
+      let now = 0
+      const replay = new TurnReplay({ windowMillis: 1_000, now: () => now })
+      let cancelled = 0
+      const log = replay.create("t", "a")
+      log.cancel = Effect.sync(() => void cancelled++)
+      log.append({ data: "1" }, 0)
+      const scheduled: Array<Effect.Effect<void>> = []
+      yield* Stream.runDrain(Stream.take(replay.read(log, 0, (e) => scheduled.push(e)), 1))
+      yield* Effect.forkChild(scheduled[0]!)
+      // the turn goes on producing frames after its reader left
+      for (let i = 0; i < 5; i++) {
+        now += 200
+        log.append({ data: String(i) }, now)
+        yield* TestClock.adjust(199)
+      }
+      expect(cancelled).toBe(0)
+      yield* TestClock.adjust(5)
+      expect(cancelled).toBe(1)
+    }))
+
+  it("discard forgets a log at once: its ids resume nothing (404)", () => {
+    const replay = new TurnReplay()
+    const log = replay.create("t", "a")
+    log.append({ data: "x" }, 0)
+    replay.discard(log)
+    expect(replay.resume("t.0", "a")._tag).toBe("Unknown")
+    expect(replay.size).toBe(0)
+  })
+
   it("fuzz: any Last-Event-ID string resolves without throwing", () => {
     const replay = new TurnReplay()
     replay.create("t", "a").append({ data: "x" }, Date.now())

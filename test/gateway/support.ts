@@ -29,6 +29,24 @@ export const post = (url: string, body: unknown, headers: Record<string, string>
     body: typeof body === "string" ? body : JSON.stringify(body)
   })
 
+/** A POST whose JSON body is sent chunked (`transfer-encoding: chunked`, no `content-length`), in two parts. */
+export const postChunked = (url: string, body: unknown) => {
+  const bytes = new TextEncoder().encode(JSON.stringify(body))
+  const half = Math.floor(bytes.length / 2)
+  return fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(bytes.slice(0, half))
+        controller.enqueue(bytes.slice(half))
+        controller.close()
+      }
+    }),
+    duplex: "half"
+  } as RequestInit) // `duplex` (required by undici for a stream body) is not in lib.dom's RequestInit
+}
+
 /** One server-sent event: its `event:` name (default `message`) and its `data:` parsed as JSON. */
 export interface SseFrame {
   readonly event: string

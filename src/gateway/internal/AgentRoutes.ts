@@ -33,6 +33,7 @@ import { LlmAgents } from "../../llmagent/LlmAgents.ts"
 import { checkId, checkTurn } from "../../llmagent/LlmAgentTurn.ts"
 import { Caller } from "../GatewayAuth.ts"
 import { fromSchemaIssue, GatewayHttpError, httpError } from "../GatewayError.ts"
+import { isBodyTooLarge } from "./Middleware.ts"
 import { GatewayRouteContext } from "./RouteContext.ts"
 import { sseResponse } from "./SseResponse.ts"
 import type { Frame } from "./SseResponse.ts"
@@ -248,8 +249,12 @@ export const agentRoutes = (
               code: "missing_last_event_id"
             }).toResponse()
           }
-          // a body that does not parse counts as absent (decoded below)
-          const raw = yield* Effect.orElseSucceed(request.json, () => undefined as unknown)
+          // a body that does not parse counts as absent (decoded below); one past the body limit is the
+          // middleware's 413, as on the chat route
+          const raw = yield* Effect.catch(
+            request.json,
+            (error) => isBodyTooLarge(error) ? Effect.die(error) : Effect.succeed(undefined as unknown)
+          )
           if (raw === undefined) {
             return httpError(400, "invalid_request_error", "The body is not valid JSON.", { code: "invalid_json" })
               .toResponse()

@@ -49,7 +49,8 @@ export const bearerOf = (headers: Readonly<Record<string, string | undefined>>):
   return m?.[1]?.trim()
 }
 
-const isBodyTooLarge = (defect: unknown): boolean =>
+/** A body read that failed because the body passed `MaxBodySize` (the middleware answers it with a 413). */
+export const isBodyTooLarge = (defect: unknown): boolean =>
   typeof defect === "object" && defect !== null && "_tag" in defect && defect._tag === "HttpServerError" &&
   "reason" in defect &&
   typeof defect.reason === "object" && defect.reason !== null && "reason" in defect.reason &&

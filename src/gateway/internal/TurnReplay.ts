@@ -34,8 +34,13 @@ export class TurnLog {
   dropped = 0
   done = false
   readers = 0
-  /** when the last frame was appended or the last reader left */
+  /** when the last frame was appended or the last reader left (the sweep's clock) */
   touchedAt: number
+  /**
+   * counts the times the last reader left: a cancel timer fires only if no reader came (and left) since it was set,
+   * whatever frames the turn appended meanwhile
+   */
+  lastLeft = 0
   /** cancels the turn (set by the owner) */
   cancel: Effect.Effect<void> = Effect.void
   private listeners = new Set<() => void>()
@@ -153,6 +158,11 @@ export class TurnReplay {
     return log
   }
 
+  /** Forgets `log` at once (a turn refused before it started: its id must not resume anything). */
+  discard(log: TurnLog): void {
+    if (this.logs.get(log.turnId) === log) this.logs.delete(log.turnId)
+  }
+
   /** Resolves a `Last-Event-ID` (`<turn id>.<seq>`) of `agentId`. */
   resume(lastEventId: string, agentId: string): Resume {
     this.sweep()
@@ -185,13 +195,11 @@ export class TurnReplay {
           log.readers--
           log.touchedAt = this.now()
           if (log.readers > 0 || log.done) return
-          const left = log.touchedAt
+          const left = ++log.lastLeft
           schedule(
             Effect.sleep(this.windowMillis).pipe(
               Effect.andThen(
-                Effect.suspend(() =>
-                  log.readers === 0 && !log.done && log.touchedAt === left ? log.cancel : Effect.void
-                )
+                Effect.suspend(() => log.readers === 0 && !log.done && log.lastLeft === left ? log.cancel : Effect.void)
               )
             )
           )
