@@ -33,7 +33,7 @@
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Context, Deferred, Duration, Effect, Layer, Stream } from "effect"
-import { HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
+import { HttpMiddleware, HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import { createServer } from "node:http"
 import type { GatewaySection, TroupeConfig } from "../config/index.ts"
@@ -242,31 +242,32 @@ const make = (options: GatewayOptions) =>
           contentType: "text/plain; version=0.0.4; charset=utf-8"
         }))
     )
-    const middleware = HttpRouter.middleware(
-      makeGatewayMiddleware({
-        state,
-        metrics,
-        settings: () => section
-      }),
-      { global: true }
-    )
-
     const listening = yield* Deferred.make<GatewayAddress, unknown>()
     let address: GatewayAddress | undefined
     const serverTask: Effect.Effect<never, unknown, never> = Effect.scoped(Effect.gen(function*() {
       const current = section
-      const cors = current.cors === false ? Layer.empty : HttpRouter.cors({
+      // CORS runs inside the gateway middleware's request id, metrics and access log, and outside its gates
+      const cors = current.cors === false ? undefined : HttpMiddleware.cors({
         allowedOrigins: current.cors.allowedOrigins.includes("*") ? [] : current.cors.allowedOrigins,
         allowedHeaders: current.cors.allowedHeaders,
         exposedHeaders: current.cors.exposedHeaders,
         credentials: current.cors.credentials,
         ...(current.cors.maxAge !== undefined ? { maxAge: current.cors.maxAge } : {})
       })
+      const middleware = HttpRouter.middleware(
+        makeGatewayMiddleware({
+          state,
+          metrics,
+          settings: () => section,
+          ...(cors === undefined ? {} : { cors })
+        }),
+        { global: true }
+      )
       const routeContext = makeRouteContext(state, apiAuth, yield* Effect.scope)
       const routes = options.routes === undefined
         ? Layer.empty
         : options.routes.pipe(Layer.provide(Layer.succeed(GatewayRouteContext, routeContext)))
-      const app = Layer.mergeAll(api, metricsRoute, observerRoute, middleware, cors, routes)
+      const app = Layer.mergeAll(api, metricsRoute, observerRoute, middleware, routes)
       const port = address?.port ?? options.port ?? current.port // a restart keeps the bound port
       const host = options.host ?? current.host
       const server = HttpRouter.serve(app, { disableListenLog: true, disableLogger: true }).pipe(

@@ -227,6 +227,38 @@ describe("Gateway: OpenAI-compatible routes with the openai SDK as client", () =
     expect(r.headers.get("access-control-allow-origin")).toBe("https://app.example")
   })
 
+  it("CORS headers are on the gates' refusals too (413, maintenance), and a preflight passes the maintenance gate", async () => {
+    const origin = { origin: "https://app.example" }
+    const big = await post(`${keyed.url}/v1/chat/completions`, {
+      model: "fast",
+      messages: [{ role: "user", content: "x".repeat(10_000) }]
+    }, { authorization: "Bearer sk-test", ...origin })
+    expect(big.status).toBe(413)
+    expect(big.headers.get("access-control-allow-origin")).toBe("https://app.example")
+    const admin = { authorization: "Bearer admin-key", "content-type": "application/json" }
+    const maintenance = (enabled: boolean) =>
+      fetch(`${keyed.url}/admin/maintenance`, { method: "POST", headers: admin, body: JSON.stringify({ enabled }) })
+    expect((await maintenance(true)).status).toBe(200)
+    try {
+      const refused = await post(`${keyed.url}/v1/chat/completions`, {
+        model: "fast",
+        messages: [{ role: "user", content: "hi" }]
+      }, { authorization: "Bearer sk-test", ...origin })
+      expect(refused.status).toBe(503)
+      expect(refused.headers.get("access-control-allow-origin")).toBe("https://app.example")
+      expect(refused.headers.get("retry-after")).toBe("30")
+      const preflight = await fetch(`${keyed.url}/v1/chat/completions`, {
+        method: "OPTIONS",
+        headers: { ...origin, "access-control-request-method": "POST" }
+      })
+      expect(preflight.status).toBe(204)
+      expect(preflight.headers.get("access-control-allow-origin")).toBe("https://app.example")
+      expect(preflight.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/)
+    } finally {
+      await maintenance(false)
+    }
+  })
+
   it("decoding never crashes: random bodies get 200 or a 400 naming a path (fuzz)", async () => {
     await fc.assert(
       fc.asyncProperty(

@@ -3,15 +3,17 @@
  *
  * 1. request id: a valid `x-request-id` (1–128 of `A-Z a-z 0-9 . _ : -`) is kept, anything else is replaced by a
  *    fresh UUID; the id is sent back on every response;
- * 2. gates, in order — the health and metrics routes pass every gate:
+ * 2. CORS (effect's `HttpMiddleware.cors`, when `gateway.cors` is on): it answers preflights itself, before any
+ *    gate, and puts its headers on every other response, the gates' refusals included;
+ * 3. gates, in order — the health and metrics routes pass every gate:
  *    closing (drain) → 503 `shutting_down` with `connection: close`; maintenance → its status and message with
  *    `retry-after` (the admin API, exempt route prefixes and exempt keys pass, so maintenance can be switched off); a declared body larger than `maxBodyBytes` → 413;
- * 3. the request runs with `MaxBodySize` set (a chunked body that grows past it is also a 413) and its route template
+ * 4. the request runs with `MaxBodySize` set (a chunked body that grows past it is also a 413) and its route template
  *    as the route of its error context (`ErrorScope`: the failures recorded under it count by route), counted in
  *    flight;
- * 4. what the routes did not answer becomes an OpenAI-format error: unknown route → 404, defect → 500 (the cause
+ * 5. what the routes did not answer becomes an OpenAI-format error: unknown route → 404, defect → 500 (the cause
  *    is logged with the request id, never sent);
- * 5. HTTP metrics and one access-log line (method, route template, status, duration, request id — never headers,
+ * 6. HTTP metrics and one access-log line (method, route template, status, duration, request id — never headers,
  *    bodies, keys or prompts).
  *
  * @since 0.1.0
@@ -65,13 +67,17 @@ export interface MiddlewareDeps {
   readonly state: GatewayState
   readonly metrics: HttpMetrics
   readonly settings: () => GatewaySection
+  /** effect's CORS middleware when `gateway.cors` is on: it runs inside the request id, metrics and log, outside the gates */
+  readonly cors?: (
+    httpEffect: Effect.Effect<HttpServerResponse.HttpServerResponse, unknown>
+  ) => Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, HttpServerRequest.HttpServerRequest>
 }
 
 /** The middleware function (`HttpRouter.middleware(fn, { global: true })`). */
 export const makeGatewayMiddleware = (deps: MiddlewareDeps) =>
 (
   httpEffect: Effect.Effect<HttpServerResponse.HttpServerResponse, unknown>
-): Effect.Effect<HttpServerResponse.HttpServerResponse, Types.unhandled> => // answers every failure itself; `unhandled` is what HttpRouter asks middleware to declare
+): Effect.Effect<HttpServerResponse.HttpServerResponse, Types.unhandled, HttpServerRequest.HttpServerRequest> => // answers every failure itself; `unhandled` is what HttpRouter asks middleware to declare
   Effect.withFiber((fiber) => {
     const { state, metrics } = deps
     const settings = deps.settings()
@@ -101,16 +107,18 @@ export const makeGatewayMiddleware = (deps: MiddlewareDeps) =>
       )
     }
 
-    if (!isOperationalPath(url)) {
+    /** The gates' refusal of this request, if one stops it. */
+    const refusal = (): HttpServerResponse.HttpServerResponse | undefined => {
+      if (isOperationalPath(url)) return undefined
       if (!state.accepting) {
         state.refusedWhileClosing++
-        return finish(errorResponse(
+        return errorResponse(
           httpError(503, "server_error", "The server is shutting down; retry on another instance.", {
             code: "shutting_down",
             retryAfterSeconds: 1
           }),
           { connection: "close" }
-        ))
+        )
       }
       const maintenance = state.maintenance
       if (
@@ -120,27 +128,34 @@ export const makeGatewayMiddleware = (deps: MiddlewareDeps) =>
         const key = bearerOf(request.headers)
         const exempt = key !== undefined && maintenance.exemptKeys.some((k) => keyMatches(key, k))
         if (!exempt) {
-          return finish(errorResponse(
+          return errorResponse(
             httpError(maintenance.status, "server_error", maintenance.message, {
               code: "maintenance",
               ...(maintenance.retryAfter > 0 ? { retryAfterSeconds: maintenance.retryAfter } : {})
             })
-          ))
+          )
         }
       }
       const declared = Number(request.headers["content-length"] ?? "0")
       if (declared > settings.maxBodyBytes) {
-        return finish(errorResponse(
+        return errorResponse(
           httpError(413, "invalid_request_error", `Request body larger than ${settings.maxBodyBytes} bytes.`, {
             code: "request_too_large"
           }),
           { connection: "close" }
-        ))
+        )
       }
+      return undefined
     }
+    // the gates run inside CORS, so their refusals carry its headers and a preflight is answered before them
+    const gated = Effect.suspend(() => {
+      const refused = refusal()
+      if (refused !== undefined) return Effect.succeed(refused)
+      state.requestStarted()
+      return Effect.onExit(httpEffect, () => Effect.sync(() => state.requestEnded()))
+    })
 
-    state.requestStarted()
-    return httpEffect.pipe(
+    return (deps.cors === undefined ? gated : deps.cors(gated)).pipe(
       Effect.provideService(HttpIncomingMessage.MaxBodySize, settings.maxBodyBytes as never), // a byte count is a ByteSize input
       Effect.provideService(ErrorScope, { route }),
       Effect.annotateLogs({ request_id: requestId }),
@@ -178,7 +193,6 @@ export const makeGatewayMiddleware = (deps: MiddlewareDeps) =>
           errorResponse(internalError)
         )
       }),
-      Effect.onExit(() => Effect.sync(() => state.requestEnded())),
       Effect.flatMap((response) => finish(response))
     )
   })
