@@ -76,6 +76,12 @@ import { RunJournal } from "./RunJournal.ts"
 import type { TurnRedrive } from "./TurnRedrive.ts"
 
 /** The service interface (see the module doc for the rules). */
+/** Options of `askStream`. */
+export interface AskStreamOptions {
+  /** called once when the agent takes the turn into its queue (never for a refused turn) */
+  readonly onAccepted?: () => void
+}
+
 export interface LlmAgentsShape {
   /**
    * Starts the agent unless it runs. Fails with `InvalidAgentId` when the id is empty, longer than 256 characters or
@@ -103,9 +109,15 @@ export interface LlmAgentsShape {
   /**
    * One turn, its loop events as they happen (the last is `Finished`); dropping the stream interrupts the turn. The
    * stream fails with `TurnError` in the same cases as `ask` (see there: from `InvalidAgentId` to
-   * `InvalidAgentOutput`).
+   * `InvalidAgentOutput`). `options.onAccepted` is called once when the agent takes the turn into its queue, before
+   * any event: a stream that fails before it was called was refused (`AgentBusy`, a start failure, bad input), so a
+   * caller can answer a refusal differently from a failure in the turn (the gateway's SSE turns do).
    */
-  readonly askStream: (id: string, input: TurnInput) => Stream.Stream<AgentLoopEvent, TurnError>
+  readonly askStream: (
+    id: string,
+    input: TurnInput,
+    options?: AskStreamOptions
+  ) => Stream.Stream<AgentLoopEvent, TurnError>
   /**
    * Queues one turn and returns (a cast): it completes and is recorded even when nobody waits; `AgentBusy` when the
    * queue is full. Fails with `InvalidAgentId` when the id is empty, longer than 256 characters or has control
@@ -344,13 +356,23 @@ export const make = <A extends AnyLlmAgent>(
       errorHandlers === undefined ? self : Effect.tapError(self, refusal(id))
 
     options.redrive?.bind((id, turn) => withId(id, () => host.turn(id, turn, "ask", undefined)))
-    const askStream = (id: string, input: TurnInput): Stream.Stream<AgentLoopEvent, TurnError> =>
+    const askStream = (
+      id: string,
+      input: TurnInput,
+      options?: AskStreamOptions
+    ): Stream.Stream<AgentLoopEvent, TurnError> =>
       Stream.callback<AgentLoopEvent, TurnError>((queue) => {
         const bad = checkId(id)
         if (bad !== undefined) return Effect.fail(bad)
         const turn = checkTurn(id, input)
         if (turn instanceof Error) return Effect.fail(turn)
-        return host.turn(id, turn, "stream", (event) => Effect.asVoid(Queue.offer(queue, event))).pipe(
+        return host.turn(
+          id,
+          turn,
+          "stream",
+          (event) => Effect.asVoid(Queue.offer(queue, event)),
+          options?.onAccepted
+        ).pipe(
           Effect.andThen(Queue.end(queue))
         )
       }, { bufferSize: 64, strategy: "suspend" })
@@ -364,8 +386,10 @@ export const make = <A extends AnyLlmAgent>(
             return turn instanceof Error ? Effect.fail(turn) : host.turn(id, turn, "ask", undefined)
           })
         ),
-      askStream: (id, input) =>
-        errorHandlers === undefined ? askStream(id, input) : Stream.tapError(askStream(id, input), refusal(id)),
+      askStream: (id, input, options) =>
+        errorHandlers === undefined
+          ? askStream(id, input, options)
+          : Stream.tapError(askStream(id, input, options), refusal(id)),
       tell: (id, input) =>
         refused(
           id,
@@ -425,7 +449,8 @@ export class LlmAgents extends Context.Service<LlmAgents, LlmAgentsShape>()("tro
   static readonly make = <A extends AnyLlmAgent>(options: LlmAgentsOptions<A>) => make(options)
   static readonly ensureStarted = (id: string) => ensureStarted(id)
   static readonly ask = (id: string, input: TurnInput) => ask(id, input)
-  static readonly askStream = (id: string, input: TurnInput) => askStream(id, input)
+  static readonly askStream = (id: string, input: TurnInput, options?: AskStreamOptions) =>
+    askStream(id, input, options)
   static readonly tell = (id: string, input: TurnInput) => tell(id, input)
   static readonly cancel = (id: string) => cancel(id)
   static readonly status = (id: string) => status(id)
@@ -436,8 +461,8 @@ export class LlmAgents extends Context.Service<LlmAgents, LlmAgentsShape>()("tro
 /** `ask` through the service. */
 export const ask = (id: string, input: TurnInput) => LlmAgents.use((agents) => agents.ask(id, input))
 /** `askStream` through the service. */
-export const askStream = (id: string, input: TurnInput) =>
-  Stream.unwrap(LlmAgents.use((agents) => Effect.succeed(agents.askStream(id, input))))
+export const askStream = (id: string, input: TurnInput, options?: AskStreamOptions) =>
+  Stream.unwrap(LlmAgents.use((agents) => Effect.succeed(agents.askStream(id, input, options))))
 /** `tell` through the service. */
 export const tell = (id: string, input: TurnInput) => LlmAgents.use((agents) => agents.tell(id, input))
 /** `cancel` through the service. */

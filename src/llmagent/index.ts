@@ -5,7 +5,7 @@
 export * as LlmAgent from "./LlmAgent.ts"
 export * from "./LlmAgentError.ts"
 export { LlmAgents } from "./LlmAgents.ts"
-export type { LlmAgentsOptions, LlmAgentsShape } from "./LlmAgents.ts"
+export type { AskStreamOptions, LlmAgentsOptions, LlmAgentsShape } from "./LlmAgents.ts"
 export { DEFAULT_MAX_LIVE } from "./LlmAgents.ts"
 export type { AgentStatus, TurnAnswer, TurnInput, TurnProgress } from "./LlmAgentTurn.ts"
 export * as Mcp from "./Mcp.ts"

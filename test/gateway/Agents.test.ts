@@ -278,6 +278,48 @@ describe("Gateway agents: POST /v1/agents/{id}/turns", () => {
     }
   }, 20_000)
 
+  it("a streamed turn the agent refuses (its queue is full) is a plain 429 with retry-after, as a JSON turn", async () => {
+    const slow = ScriptedProvider.makeUnsafe({
+      rules: [],
+      latency: "500 millis",
+      fallback: { text: "rested" }
+    })
+    const Slow = LlmAgent.make({ name: "slow", model: "fast", llm: slow, memory: "none", maxQueuedTurns: 1 })
+    const scope = Effect.runSync(Scope.make())
+    const layer = GatewayAgents.withAgents({ port: 0 }).pipe(
+      Layer.provide(LlmAgents.layer({ agents: [Slow], default: "slow" })),
+      Layer.provide(Troupe.layerTest({ config: { defaults: { gateway: { accessLog: false } } } }))
+    )
+    const own = Context.get(await Effect.runPromise(Layer.buildWithScope(layer, scope)), Gateway)
+    try {
+      const url = `${own.address.url}/v1/agents/slow:q/turns`
+      const running = [post(url, { input: "one", stream: true }), post(url, { input: "two", stream: true })]
+      // the agent took both turns: one runs, one waits
+      for (let i = 0; i < 200; i++) {
+        const status = await (await fetch(`${own.address.url}/v1/agents/slow:q`)).json()
+        if (status.queued === 1) break
+        await pause()
+      }
+      const streamed = await post(url, { input: "three", stream: true })
+      expect(streamed.status).toBe(429)
+      expect(streamed.headers.get("retry-after")).toBe("1")
+      expect(streamed.headers.get("content-type")).toContain("application/json")
+      expect(await streamed.json()).toMatchObject({ error: { code: "agent_busy", type: "rate_limit_error" } })
+      const plain = await post(url, { input: "four" })
+      expect(plain.status).toBe(429)
+      expect(plain.headers.get("retry-after")).toBe("1")
+      await plain.text()
+      // the accepted turns still stream to their end
+      for (const r of running) {
+        const response = await r
+        expect(response.status).toBe(200)
+        expect((await readSse(response)).at(-1)?.event).toBe("done")
+      }
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+  })
+
   it("fuzz: any JSON body is answered with 200 or a typed 4xx, never a 500", async () => {
     await fc.assert(
       fc.asyncProperty(fc.jsonValue(), async (body) => {

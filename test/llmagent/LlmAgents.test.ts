@@ -95,6 +95,27 @@ describe("LlmAgents: one actor per agent, turns in its mailbox", () => {
       expect(requests.map(lastUser)).toStrictEqual(["one", "two"])
     }).pipe(Effect.scoped))
 
+  it.effect("askStream's onAccepted is called once when the agent takes the turn, never for a refused turn", () =>
+    Effect.gen(function*() {
+      const { llm } = recording({ latency: "1 second" })
+      const Busy = LlmAgent.make({ name: "b", model: "fast", llm, memory: "none", maxQueuedTurns: 1 })
+      const agents = yield* LlmAgents.make({ agents: [Busy] })
+      const accepted: Array<string> = []
+      const streamed = (input: string) =>
+        Stream.runDrain(agents.askStream("b:1", input, { onAccepted: () => accepted.push(input) }))
+      const first = yield* Effect.forkChild(streamed("one"), { startImmediately: true })
+      yield* settle
+      const second = yield* Effect.forkChild(streamed("two"), { startImmediately: true })
+      yield* settle
+      expect(accepted).toStrictEqual(["one", "two"])
+      expect((yield* Effect.flip(streamed("three")))._tag).toBe("AgentBusy")
+      expect(accepted).toStrictEqual(["one", "two"])
+      yield* TestClock.adjust("2 seconds")
+      yield* Fiber.join(first)
+      yield* Fiber.join(second)
+      expect(accepted).toStrictEqual(["one", "two"])
+    }).pipe(Effect.scoped))
+
   it.effect("unknown definitions and bad ids fail with typed errors", () =>
     Effect.gen(function*() {
       const { llm } = recording()

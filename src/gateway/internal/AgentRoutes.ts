@@ -6,8 +6,9 @@
  *   (`{ step, delta }`), `tool_call` (`{ step, id, name, arguments }`), `tool_result` (`{ step, id, name, ok,
  *   output | error, durationMillis }`), `step` (`{ step, text, finishReason, usage }`), `done` (`{ stopReason,
  *   answer, steps, usage, costUsd }`) and `error` (`{ error: { message, type, code } }`, the OpenAI error shape);
- *   every frame has an `id:`. A failure before the turn starts (bad id or input, unknown agent) is a plain HTTP
- *   error status.
+ *   every frame has an `id:`. A failure before the turn starts (bad id or input, unknown agent, the agent's turn
+ *   queue full: 429 with `retry-after`) is a plain HTTP error status: a streamed turn's status waits until the agent
+ *   has taken the turn (`askStream`'s `onAccepted`).
  * - Reconnect: the same POST (or `GET /v1/agents/{id}/turns`) with `Last-Event-ID` replays the frames after that id
  *   from the turn's replay buffer (see `TurnReplay`), then the live ones; it starts no new turn. An id the buffer no
  *   longer has is a 404, one older than the kept frames a 410.
@@ -23,7 +24,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Fiber, Layer, Option, Schema, Stream } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer, Option, Schema, Stream } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { randomBytes } from "node:crypto"
 import type { AgentLoopEvent } from "../../agent/AgentLoop.ts"
@@ -220,18 +221,39 @@ export const agentRoutes = (
         const turnId = randomBytes(9).toString("base64url")
         const log = replay.create(turnId, id)
         const price = (usage: Usage) => costOf(id, usage)
-        const run = agents.askStream(id, input).pipe(
+        // the status waits for the agent to take the turn: a refusal (a full queue) is a plain 429, not an SSE error
+        const admitted = yield* Deferred.make<void, unknown>()
+        let accepted = false
+        const run = agents.askStream(id, input, {
+          onAccepted: () => {
+            accepted = true
+            Deferred.doneUnsafe(admitted, Exit.void)
+          }
+        }).pipe(
           Stream.runForEach((event) => Effect.sync(() => log.append(eventFrame(event, price), replay.now()))),
           Effect.catchCause((cause) =>
             Effect.sync(() => {
               const error = cause.reasons.find((r) => r._tag === "Fail")
-              log.append(errorFrame(agentHttpError(error?._tag === "Fail" ? error.error : undefined)), replay.now())
+              const failure = error?._tag === "Fail" ? error.error : undefined
+              if (!accepted) Deferred.doneUnsafe(admitted, Exit.fail(failure))
+              else log.append(errorFrame(agentHttpError(failure)), replay.now())
             })
           ),
-          Effect.ensuring(Effect.sync(() => log.finish(replay.now())))
+          Effect.ensuring(Effect.sync(() => {
+            Deferred.doneUnsafe(admitted, Exit.void) // ended without a refusal: the stream shows what it has
+            log.finish(replay.now())
+          }))
         )
         const fiber = yield* ctx.forkFiber(run)
         log.cancel = Fiber.interrupt(fiber).pipe(Effect.asVoid)
+        const admission = yield* Effect.exit(Deferred.await(admitted)).pipe(
+          Effect.onInterrupt(() => log.cancel) // the caller left before the agent took the turn
+        )
+        if (Exit.isFailure(admission)) {
+          replay.discard(log)
+          const refusal = admission.cause.reasons.find((r) => r._tag === "Fail")
+          return agentHttpError(refusal?._tag === "Fail" ? refusal.error : undefined).toResponse()
+        }
         return yield* replayResponse(log, 0)
       })
 

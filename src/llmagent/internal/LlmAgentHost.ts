@@ -189,18 +189,27 @@ export class Host {
 
   /**
    * Delivers a turn, retrying on the next incarnation when the agent answers `Gone`. `onEvent` receives the loop's
-   * events (streamed turns); `cancelOnInterrupt` sends a cancel when the caller is interrupted (not for `tell`).
+   * events (streamed turns); `onAccepted` is called when an incarnation takes the turn into its queue. An interrupted
+   * caller cancels its turn (not for `tell`).
    */
   turn(
     id: string,
     turn: CheckedTurn,
     mode: Turn["mode"],
-    onEvent: ((event: AgentLoopEvent) => Effect.Effect<void>) | undefined
+    onEvent: ((event: AgentLoopEvent) => Effect.Effect<void>) | undefined,
+    onAccepted?: () => void
   ): Effect.Effect<TurnAnswer, TurnError> {
     const deliver = (process: AgentRef, scope: ErrorContext): Effect.Effect<TurnAnswer, TurnError> =>
       Effect.flatMap(
         Effect.callback<Outcome>((resume) => {
-          const message: Turn = makeTurn(turn, mode, onEvent, (outcome) => resume(Effect.succeed(outcome)), scope)
+          const message: Turn = makeTurn(
+            turn,
+            mode,
+            onEvent,
+            (outcome) => resume(Effect.succeed(outcome)),
+            scope,
+            onAccepted
+          )
           if (!Actor.sendUnsafe(process, { _tag: "Enqueue", turn: message })) message.resolve(GONE)
           return Effect.sync(() => {
             if (message.state !== "done") {
@@ -262,12 +271,19 @@ const makeTurn = (
   mode: Turn["mode"],
   onEvent: Turn["onEvent"],
   resolve: (outcome: Outcome) => void,
-  errorContext: ErrorContext
+  errorContext: ErrorContext,
+  onAccepted?: () => void
 ): Turn => {
+  let accepted = false
   const message: Turn = {
     input: turn,
     mode,
     onEvent,
+    onAccepted: onAccepted === undefined ? undefined : () => {
+      if (accepted) return
+      accepted = true
+      onAccepted()
+    },
     errorContext,
     state: "queued",
     fiber: undefined,

@@ -40,6 +40,8 @@ export interface Turn {
   readonly input: CheckedTurn
   readonly mode: "ask" | "stream" | "tell"
   readonly onEvent: ((event: AgentLoopEvent) => Effect.Effect<void>) | undefined
+  /** called once when the agent takes the turn into its queue (a refused turn never calls it) */
+  readonly onAccepted: (() => void) | undefined
   /** the error context of the fiber that sent the turn (its route and tenant) */
   readonly errorContext: ErrorContext
   /** one-shot; later calls are ignored */
@@ -451,6 +453,7 @@ export const behaviour = Behaviour.make<Protocol>()({
           return Behaviour.noreply(state, idleOptions(state))
         }
         state.queue.push(turn)
+        turn.onAccepted?.()
         startNext(state)
         return Behaviour.noreply(state, idleOptions(state))
       }
