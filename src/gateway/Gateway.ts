@@ -200,6 +200,7 @@ const make = (options: GatewayOptions) =>
         )
         if (deregistrationDelay > 0) yield* Effect.sleep(Duration.millis(deregistrationDelay))
         state.phase = "closing"
+        yield* Deferred.succeed(state.closed, undefined)
         yield* Effect.timeoutOrElse(state.whenIdle, { duration: Duration.millis(timeout), orElse: () => Effect.void })
         if (!state.idle) {
           yield* Effect.logWarning("drain timeout: ending open streams").pipe(

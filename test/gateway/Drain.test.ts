@@ -81,4 +81,38 @@ describe("Gateway: graceful shutdown with drain", () => {
     },
     20_000
   )
+
+  it(
+    "an open /admin/events stream is counted and ends when the gateway stops accepting: the drain does not wait for it",
+    async () => {
+      const gw = await startGateway({
+        config: {
+          defaults: {
+            gateway: {
+              accessLog: false,
+              auth: { adminKey: "admin-key" },
+              drain: { timeout: 5_000, deregistrationDelay: 0 }
+            }
+          }
+        }
+      })
+      try {
+        const events = await fetch(`${gw.url}/admin/events?interval=60000`, {
+          headers: { authorization: "Bearer admin-key" }
+        })
+        expect(events.status).toBe(200)
+        const body = events.text()
+        await waitFor(async () => (await Effect.runPromise(gw.gateway.inFlight)).streams === 1)
+        const started = Date.now()
+        await Effect.runPromise(gw.gateway.drain)
+        expect(Date.now() - started).toBeLessThan(4_000) // not the 5 s drain timeout
+        const text = await body
+        expect(text.trimEnd().split("\n\n").at(-1)).toMatch(/^event: error\ndata: .*"code":"shutting_down"/)
+        expect((await Effect.runPromise(gw.gateway.inFlight)).streams).toBe(0)
+      } finally {
+        await gw.stop()
+      }
+    },
+    20_000
+  )
 })

@@ -28,10 +28,13 @@ export class GatewayState {
 
   /** completed when open streams must end (the drain timeout elapsed) */
   readonly streamsEnd: Deferred.Deferred<void>
+  /** completed when the gateway stops accepting (phase `closing`): endless streams (the observer's) end then */
+  readonly closed: Deferred.Deferred<void>
 
-  constructor(maintenance: GatewayMaintenance, streamsEnd: Deferred.Deferred<void>) {
+  constructor(maintenance: GatewayMaintenance, streamsEnd: Deferred.Deferred<void>, closed: Deferred.Deferred<void>) {
     this.maintenance = maintenance
     this.streamsEnd = streamsEnd
+    this.closed = closed
   }
 
   get accepting(): boolean {
@@ -79,4 +82,8 @@ export class GatewayState {
 }
 
 export const makeState = (maintenance: GatewayMaintenance): Effect.Effect<GatewayState> =>
-  Effect.map(Deferred.make<void>(), (end) => new GatewayState(maintenance, end))
+  Effect.zipWith(
+    Deferred.make<void>(),
+    Deferred.make<void>(),
+    (end, closed) => new GatewayState(maintenance, end, closed)
+  )

@@ -4,7 +4,9 @@
  * The stream merges three sources into one bounded sliding queue (1,000 frames; a slow reader loses the oldest):
  * periodic snapshots, Lifecycle events (as they happen, so a restart shows without waiting for the next snapshot)
  * and TelemetryHub events under the filter prefix (a handler attached per connection, detached when the connection
- * ends). The last exit reason per `supervisor/child` is kept in a bounded map (10,000 entries).
+ * ends). The last exit reason per `supervisor/child` is kept in a bounded map (10,000 entries). The stream never
+ * ends by itself: it is counted as an open stream, and it ends when the gateway stops accepting (a drain does not
+ * wait for an open dashboard) with a last `error` event `shutting_down`.
  *
  * A snapshot holds the tree (with last exit reasons) and the panels: the gateway, the cache, the rate limiter, the
  * breakers, the request queues (`QueueStep.stats`: depth and in flight per route), the budgets (`Budgets.list`, the
@@ -17,7 +19,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Option, Queue, Schedule, Stream } from "effect"
+import { Clock, Deferred, Effect, Option, Queue, Schedule, Stream } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import { Budgets } from "../../budget/index.ts"
@@ -37,6 +39,9 @@ import { makeServiceStats, masked, treeOf } from "./OpsHandlers.ts"
 const json = (body: unknown, status = 200) =>
   HttpServerResponse.text(JSON.stringify(body), { status, contentType: "application/json" })
 const encoder = new TextEncoder()
+/** The last event of `/admin/events` when the gateway stops accepting (the gateway streams' own `shutting_down`). */
+const shuttingDown = httpError(503, "server_error", "The server is shutting down.", { code: "shutting_down" }).body
+
 const frame = (event: string, data: unknown) => encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
 
 /** A tree node with its last exit reason attached (recursively). */
@@ -266,13 +271,24 @@ export const observerHandlers = (deps: OpsDeps) =>
               Effect.map(snapshot, (s) => frame("snapshot", s)),
               Schedule.spaced(every)
             )
+            // an endless stream: counted as an open stream, and ended when the gateway stops accepting (a drain
+            // does not wait for a dashboard) with a last `error` event `shutting_down`
+            const state = deps.state
+            state.streamStarted()
             const body = Stream.mergeAll([
               Stream.make(frame("snapshot", yield* snapshot)),
               snapshots,
               life,
               Stream.fromQueue(queue)
             ], { concurrency: "unbounded" }).pipe(
-              Stream.ensuring(Effect.ignore(hub.detach(handlerId)))
+              Stream.interruptWhen(Deferred.await(state.closed)),
+              Stream.concat(
+                Stream.suspend(() => state.accepting ? Stream.empty : Stream.make(frame("error", shuttingDown)))
+              ),
+              Stream.ensuring(Effect.andThen(
+                Effect.ignore(hub.detach(handlerId)),
+                Effect.sync(() => state.streamEnded())
+              ))
             )
             return HttpServerResponse.stream(body, {
               contentType: "text/event-stream",
