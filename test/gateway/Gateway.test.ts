@@ -86,6 +86,8 @@ describe("Gateway: OpenAI-compatible routes with the openai SDK as client", () =
     let finish: string | null | undefined
     for await (const chunk of stream) {
       expect(chunk.object).toBe("chat.completion.chunk")
+      // with include_usage every chunk has a usage field: null until the last (empty choices) chunk, as OpenAI's
+      expect(chunk.usage === null || chunk.choices.length === 0).toBe(true)
       text += chunk.choices[0]?.delta.content ?? ""
       if (chunk.choices[0]?.finish_reason) finish = chunk.choices[0].finish_reason
       if (chunk.usage) usage = chunk.usage

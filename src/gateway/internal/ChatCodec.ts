@@ -196,10 +196,11 @@ export class ChunkEncoder {
     },"system_fingerprint":null,"choices":`
   }
 
+  /** With `include_usage`, every chunk before the usage chunk carries `"usage":null`, as OpenAI's do. */
   private chunk(delta: unknown, finish: string | null = null): string {
     return `${this.head}[{"index":0,"delta":${JSON.stringify(delta)},"logprobs":null,"finish_reason":${
       finish === null ? "null" : JSON.stringify(finish)
-    }}]}`
+    }}]${this.includeUsage ? ",\"usage\":null" : ""}}`
   }
 
   /** The first chunk (role). */
