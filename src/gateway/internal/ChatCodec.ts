@@ -185,7 +185,8 @@ export const completionBody = (id: string, created: number, model: string, resul
  * OpenAI's tool-call deltas need.
  */
 export class ChunkEncoder {
-  private readonly started = new Set<number>()
+  /** the id each started call was sent with */
+  private readonly started = new Map<number, string>()
   private readonly withArgs = new Set<number>()
   private readonly head: string
   readonly includeUsage: boolean
@@ -216,7 +217,7 @@ export class ChunkEncoder {
       case "RefusalDelta": // OpenAI's chunk format carries a refusal in `delta.refusal`
         return part.delta === "" ? [] : [this.chunk({ refusal: part.delta })]
       case "ToolCallStart":
-        this.started.add(part.index)
+        this.started.set(part.index, part.id)
         return [
           this.chunk({
             tool_calls: [{
@@ -233,8 +234,9 @@ export class ChunkEncoder {
         return [this.chunk({ tool_calls: [{ index: part.index, function: { arguments: part.argumentsDelta } }] })]
       case "ToolCall": {
         const args = wireToolCall(part.toolCall).function.arguments
-        if (!this.started.has(part.index)) {
-          this.started.add(part.index)
+        const sentId = this.started.get(part.index)
+        if (sentId === undefined) {
+          this.started.set(part.index, part.toolCall.id)
           this.withArgs.add(part.index)
           return [this.chunk({
             tool_calls: [{
@@ -245,11 +247,13 @@ export class ChunkEncoder {
             }]
           })]
         }
+        // the provider's id came after the call started (a placeholder was sent): the SDK takes the id of any delta
+        const id = sentId === part.toolCall.id ? {} : { id: part.toolCall.id }
         if (!this.withArgs.has(part.index)) {
           this.withArgs.add(part.index)
-          return [this.chunk({ tool_calls: [{ index: part.index, function: { arguments: args } }] })]
+          return [this.chunk({ tool_calls: [{ index: part.index, ...id, function: { arguments: args } }] })]
         }
-        return []
+        return sentId === part.toolCall.id ? [] : [this.chunk({ tool_calls: [{ index: part.index, ...id }] })]
       }
       case "Finish": {
         const out = [this.chunk({}, finishReasonOf(part.finishReason))]

@@ -290,16 +290,24 @@ export const decodeOpenAiResponse = (
 
 interface PendingCall {
   id: string
+  /** the id is ours (`call_<index>`): the server sent none yet; a later delta's id replaces it, as in the SDK */
+  placeholder: boolean
   name: string
   args: string
 }
 
 /**
  * Folds the SSE events of one streamed answer into stream parts. One instance per stream: `onEvent` for each
- * event, `end` when the response body ends.
+ * event, `end` when the response body ends. As the `openai` SDK reads a stream:
+ * - an answer is complete only with a `finish_reason`: a body that ends, or a `[DONE]` that comes, before one
+ *   fails with a retryable `ProviderConnectionError` (the SDK's "missing finish_reason");
+ * - an event the body ended without a blank line is still read (`flushPendingAtEnd`, see `SseFold`);
+ * - a tool call's id is the first id any of its deltas carries (`call_<index>` until one does, and when none does).
  */
 export class OpenAiStreamState {
   private readonly calls = new Map<number, PendingCall>()
+  /** the `openai` SDK folds an event the server did not end with a blank line when the body ends */
+  readonly flushPendingAtEnd = true
   private text = ""
   private refusal = ""
   private finishReason: string | null | undefined
@@ -330,6 +338,9 @@ export class OpenAiStreamState {
     if (this.done) return Effect.succeed([])
     if (data.trim() === "[DONE]") {
       this.done = true
+      // `[DONE]` before any finish_reason (a proxy ending a stream its upstream cut): incomplete, as the SDK's
+      // finalChatCompletion says ("missing finish_reason")
+      if (this.finishReason == null) return Effect.fail(this.incomplete("[DONE] came before any finish_reason"))
       return Effect.succeed(this.finalParts())
     }
     let json: unknown
@@ -372,11 +383,21 @@ export class OpenAiStreamState {
       for (const call of delta?.tool_calls ?? []) {
         let pending = this.calls.get(call.index)
         if (pending === undefined) {
-          pending = { id: call.id ?? `call_${call.index}`, name: call.function?.name ?? "", args: "" }
+          const id = call.id != null && call.id !== "" ? call.id : undefined
+          pending = {
+            id: id ?? `call_${call.index}`,
+            placeholder: id === undefined,
+            name: call.function?.name ?? "",
+            args: ""
+          }
           this.calls.set(call.index, pending)
           parts.push({ _tag: "ToolCallStart", index: call.index, id: pending.id, name: pending.name })
-        } else if (call.function?.name != null && pending.name === "") {
-          pending.name = call.function.name
+        } else {
+          if (call.function?.name != null && pending.name === "") pending.name = call.function.name
+          if (pending.placeholder && call.id != null && call.id !== "") {
+            pending.id = call.id
+            pending.placeholder = false
+          }
         }
         const argsDelta = call.function?.arguments
         if (argsDelta != null && argsDelta !== "") {
@@ -396,13 +417,15 @@ export class OpenAiStreamState {
       this.done = true
       return Effect.succeed(this.finalParts())
     }
-    return Effect.fail(
-      new ProviderConnectionError({
-        provider: this.provider,
-        description: "stream ended before its finish (no finish_reason, no [DONE]); the answer is incomplete",
-        retryable: true
-      })
-    )
+    return Effect.fail(this.incomplete("stream ended before its finish (no finish_reason, no [DONE])"))
+  }
+
+  private incomplete(what: string): ProviderConnectionError {
+    return new ProviderConnectionError({
+      provider: this.provider,
+      description: `${what}; the answer is incomplete`,
+      retryable: true
+    })
   }
 
   private finalParts(): ReadonlyArray<LlmStreamPart> {

@@ -17,6 +17,9 @@
  * - **After the terminal event** (`fold.finished`), each further read of the body waits at most `graceMillis`, then
  *   the body is treated as ended (see `PullLimits.graceAfter`: a body read to its end keeps its connection).
  * - **When the body ends** (or its grace passes), `fold.end()` gives the last parts or the failure of a cut stream.
+ *   A fold with `flushPendingAtEnd` (the OpenAI-compatible one: the `openai` SDK flushes an event the server did not
+ *   end with a blank line) first gets the event still pending when the body really ended; without it that event is
+ *   dropped, as WHATWG SSE says (and the Anthropic SDK does).
  *
  * Why hand-rolled: each Effect stream stage costs a pull effect per chunk and a setup per stream; seven of them
  * were a measurable share of a streamed request's time to first token through the gateway (`bench/stream.bench.ts`,
@@ -37,7 +40,12 @@ export interface SseFoldState<P> {
   readonly finished: boolean
   readonly onEvent: (data: string, event: string) => Effect.Effect<ReadonlyArray<P>, ProviderError>
   readonly end: () => Effect.Effect<ReadonlyArray<P>, ProviderError>
+  /** when the body ends (not at the grace's end), an event not ended by a blank line is folded too */
+  readonly flushPendingAtEnd?: boolean
 }
+
+/** What ends a pending event when the body ended (`flushPendingAtEnd`). */
+const FLUSH = "\n\n"
 
 export interface SseFoldOptions {
   readonly provider: string
@@ -114,8 +122,11 @@ export const foldSse = <P, E>(
       const onEnd = (graceOver: boolean): Effect.Effect<void, ProviderError> =>
         Effect.suspend(() => {
           ended = true
-          const failed = graceOver ? undefined : feed(decoder.decode())
-          const end = Effect.flatMap(state.end(), (parts) => Effect.sync(() => add(parts)))
+          const failed = graceOver
+            ? undefined
+            : feed(decoder.decode() + (state.flushPendingAtEnd === true ? FLUSH : ""))
+          // `end()` is asked after the events still pending are folded (it reads the state they leave)
+          const end = Effect.suspend(() => Effect.flatMap(state.end(), (parts) => Effect.sync(() => add(parts))))
           return failed ?? Effect.andThen(foldEvents, end)
         })
       /** One read of the body, bounded by the time left to the next event, or by the grace after the last. */
@@ -187,6 +198,7 @@ export const sseStages = <P, E>(
 ): Stream.Stream<P, E | ProviderError> =>
   bytes.pipe(
     Stream.decodeText(),
+    (text) => state.flushPendingAtEnd === true ? Stream.concat(text, Stream.make(FLUSH)) : text,
     sseEvents(options.provider),
     (events) => pullLimits(events, { idleMillis: options.idleMillis, onIdle: options.onIdle }),
     (events) => graceAfter(events, () => state.finished, options.graceMillis),

@@ -15,8 +15,10 @@ import { MalformedResponse, ProviderTimeout } from "../../../src/llm/LlmError.ts
 class FakeFold implements SseFoldState<string> {
   finished = false
   readonly async: boolean
-  constructor(async = false) {
+  readonly flushPendingAtEnd: boolean
+  constructor(async = false, flush = false) {
     this.async = async
+    this.flushPendingAtEnd = flush
   }
   onEvent(data: string, event: string) {
     if (this.finished) return Effect.succeed([])
@@ -99,7 +101,8 @@ describe("SseFold: a provider's SSE body folded into parts in one stage", () => 
           fc.array(fc.nat(), { maxLength: 6 }),
           fc.option(fc.nat()),
           fc.boolean(),
-          async (events, cuts, truncateAt, async) => {
+          fc.boolean(),
+          async (events, cuts, truncateAt, async, flush) => {
             let bytes = encoder.encode(sseText(events))
             if (truncateAt !== null) bytes = bytes.slice(0, truncateAt % (bytes.length + 1))
             const at = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b)
@@ -107,7 +110,7 @@ describe("SseFold: a provider's SSE body folded into parts in one stage", () => 
               i + 1 < all.length && all[i + 1]! > from ? [bytes.slice(from, all[i + 1])] : []
             )
             const run = (f: typeof foldSse) =>
-              Effect.runPromise(outcome(f(Stream.fromIterable(chunks), new FakeFold(async), options(60_000))))
+              Effect.runPromise(outcome(f(Stream.fromIterable(chunks), new FakeFold(async, flush), options(60_000))))
             expect(await run(foldSse)).toEqual(await run(sseStages))
           }
         ),
@@ -177,6 +180,16 @@ describe("SseFold: a provider's SSE body folded into parts in one stage", () => 
       expect(r).toEqual({ parts: ["message:a", "cut"], error: undefined })
     }))
 
+  it.effect("a fold with flushPendingAtEnd gets the event the body ended without a blank line, before end()", () =>
+    Effect.gen(function*() {
+      const fold = (flush: boolean) =>
+        outcome(
+          foldSse(Stream.make(encoder.encode("data: a\n\ndata: [DONE]")), new FakeFold(false, flush), options(1e6))
+        )
+      expect(yield* fold(true)).toEqual({ parts: ["message:a", "done"], error: undefined })
+      expect(yield* fold(false)).toEqual({ parts: ["message:a", "cut"], error: undefined })
+    }))
+
   it.effect("fuzz: timed bodies give the same parts and failures as the stages it replaces (TestClock)", () =>
     Effect.promise(() =>
       fc.assert(
@@ -190,11 +203,12 @@ describe("SseFold: a provider's SSE body folded into parts in one stage", () => 
           ),
           fc.integer({ min: 0, max: 6 }).map((n) => n * 10 + 3),
           fc.integer({ min: 0, max: 3 }).map((n) => n * 10 + 7),
-          async (pieces, idle, grace) => {
+          fc.boolean(),
+          async (pieces, idle, grace, flush) => {
             // grace below idle, as in the providers (250 ms against a timeout of seconds): there the rules agree
             const g = Math.min(grace, idle - 1)
             const run = (f: typeof foldSse) =>
-              Effect.runPromise(timed(f(delayed(pieces), new FakeFold(), options(idle, g))))
+              Effect.runPromise(timed(f(delayed(pieces), new FakeFold(false, flush), options(idle, g))))
             expect(await run(foldSse)).toEqual(await run(sseStages))
           }
         ),

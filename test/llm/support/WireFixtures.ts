@@ -167,6 +167,63 @@ const openai: ReadonlyArray<WireFixture> = [
     }
   },
   {
+    name: "openai-compatible stream: [DONE] before any finish_reason is an incomplete answer, not a stop",
+    doc:
+      "the openai SDK's finalChatCompletion throws \"missing finish_reason for choice 0\" (a proxy ending a cut stream)",
+    wire: "openai",
+    stream: true,
+    headers: SSE_HEADERS,
+    body: sse(
+      data(chunk({ role: "assistant", content: "The answer is" })),
+      "data: [DONE]"
+    ),
+    expect: { _tag: "error", errorTag: "ProviderConnectionError", messageIncludes: "finish_reason", retryable: true }
+  },
+  {
+    name: "openai-compatible stream: the last event without its blank line is still read, as the SDK flushes it",
+    doc: "openai SDK _iterSSEMessages flushes the pending event at the end (servers sometimes omit the blank line)",
+    wire: "openai",
+    stream: true,
+    headers: SSE_HEADERS,
+    body: sse(
+      data(chunk({ role: "assistant", content: "Hi" })),
+      data(chunk({}, "stop"))
+    ) + data({ ...chunk({}), choices: [], usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } }),
+    expect: {
+      _tag: "answer",
+      text: "Hi",
+      toolCalls: [],
+      finishReason: "stop",
+      usage: { inputTokens: 3, outputTokens: 2, totalTokens: 5 }
+    }
+  },
+  {
+    name: "openai-compatible stream: a tool call's id arriving after its first delta is the call's id",
+    doc: "openai SDK ChatCompletionStream sets tool_call.id from every delta that has one",
+    wire: "openai",
+    stream: true,
+    headers: SSE_HEADERS,
+    body: sse(
+      data(
+        chunk({
+          role: "assistant",
+          tool_calls: [{ index: 0, type: "function", function: { name: "get_weather", arguments: "" } }]
+        })
+      ),
+      data(chunk({ tool_calls: [{ index: 0, id: "call_late", function: { arguments: "{\"city\":\"Oslo\"}" } }] })),
+      data(chunk({}, "tool_calls")),
+      data({ ...chunk({}), choices: [], usage: { prompt_tokens: 9, completion_tokens: 6, total_tokens: 15 } }),
+      "data: [DONE]"
+    ),
+    expect: {
+      _tag: "answer",
+      text: "",
+      toolCalls: [{ id: "call_late", name: "get_weather", arguments: { city: "Oslo" } }],
+      finishReason: "tool-calls",
+      usage: { inputTokens: 9, outputTokens: 6, totalTokens: 15 }
+    }
+  },
+  {
     name: "openai JSON: choices: [] is an empty answer, not a malformed one",
     doc: "https://platform.openai.com/docs/api-reference/chat/object (choices is a list)",
     wire: "openai",
