@@ -77,6 +77,8 @@ class Lease {
   remaining: ReadonlyArray<number> = []
   resetAfter = 0
   pending: Deferred.Deferred<Refusal | undefined, RateLimitStoreError> | undefined = undefined
+  /** the cost of the check whose lease request is `pending` */
+  pendingCost = 0
   readonly key: string
   readonly policy: CompiledPolicy
   constructor(key: string, policy: CompiledPolicy, now: number) {
@@ -177,10 +179,12 @@ export class LeaseTable {
       }
       const pending = lease.pending
       if (pending !== undefined) {
+        // a refusal answers the waiters that cost at least as much; a cheaper one may still pass: it asks again
+        const refusedAtCost = lease.pendingCost
         return Effect.flatMap(
           Deferred.await(pending),
           (refusal): Effect.Effect<Decision, RateLimitStoreError> =>
-            refusal === undefined ? this.consume(key, policy, cost, now) : Exit.succeed(refusal)
+            refusal === undefined || cost < refusedAtCost ? this.consume(key, policy, cost, now) : Exit.succeed(refusal)
         )
       }
     } else {
@@ -225,6 +229,7 @@ export class LeaseTable {
     const k = nextBatch(policy, lease, need, now, this.processes)
     const pending = Deferred.makeUnsafe<Refusal | undefined, RateLimitStoreError>()
     lease.pending = pending
+    lease.pendingCost = cost
     this.requests++
     const settle = (value: Exit.Exit<Refusal | undefined, RateLimitStoreError>) => {
       if (lease.pending === pending) lease.pending = undefined

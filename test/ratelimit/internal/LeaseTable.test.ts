@@ -74,4 +74,36 @@ describe("LeaseTable properties", () => {
       { numRuns: 500 }
     )
   })
+
+  it.effect("a check waiting on another check's lease request is refused with it only if it costs as much; a cheaper one asks again", () =>
+    Effect.gen(function*() {
+      const policy = yield* decodePolicy("p", {
+        tiers: [{ _tag: "FixedWindow", limit: 10, window: 1000 }],
+        lease: { maxTokens: 1, ttl: 500 }
+      })
+      let pool = 10
+      const store: LeaseStore = {
+        take: (_key, p, k, cost) =>
+          Effect.sync(() => {
+            const n = pool >= k ? k : pool >= cost ? cost : 0
+            if (n === 0) {
+              return { decision: { _tag: "Refusal" as const, tierIndex: 0, retryAfterMillis: 1 }, leased: 0 }
+            }
+            pool -= n
+            return { decision: new Allowed(p.name, p.tierNames, [pool], 1), leased: n - cost }
+          }).pipe(Effect.delay(0)),
+        giveBack: (_key, _p, tokens) => Effect.sync(() => void (pool += tokens)),
+        onLease: () => undefined
+      }
+      const table = new LeaseTable(store, 1)
+      assert.strictEqual((yield* table.consume("k", policy, 8, 0))._tag, "Allowed")
+      const [big, small, same] = yield* Effect.all([
+        table.consume("k", policy, 5, 1),
+        table.consume("k", policy, 1, 1),
+        table.consume("k", policy, 5, 1)
+      ], { concurrency: "unbounded" })
+      assert.strictEqual(big._tag, "Refusal")
+      assert.strictEqual(small._tag, "Allowed") // 2 tokens were left, as the memory backend answers
+      assert.strictEqual(same._tag, "Refusal")
+    }))
 })
