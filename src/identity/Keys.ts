@@ -232,13 +232,14 @@ export const make = (options: KeysOptions): Effect.Effect<KeysShape, never, KeyS
       const hash = cache === undefined ? "" : computed.toString("hex")
       let record = cache?.get(hash, now)
       if (record === undefined) {
+        const readAt = cache?.epoch ?? 0
         const found = yield* store.get(id)
         const stored = Option.isSome(found) ? Buffer.from(found.value.hash, "hex") : dummy
         // timingSafeEqual needs equal lengths; a stored hash is always 32 bytes, the dummy too.
         const equal = stored.length === computed.length && timingSafeEqual(computed, stored)
         if (!equal || Option.isNone(found)) return yield* new KeyRejected({ reason: "unknown" })
         record = found.value
-        cache?.set(hash, record, now)
+        cache?.set(hash, record, now, readAt)
       }
       if (record.revokedAt !== undefined && record.revokedAt <= now) {
         return yield* new KeyRejected({
@@ -279,6 +280,7 @@ export const make = (options: KeysOptions): Effect.Effect<KeysShape, never, KeyS
 
     const revoke: KeysShape["revoke"] = Effect.fn("Keys.revoke")(function*(tenant, id) {
       const record = yield* find(tenant, id)
+      cache?.forget(id) // on every path: a key revoked by another process may still be cached here
       if (record.revokedAt !== undefined) return toMasked(record)
       const now = yield* Clock.currentTimeMillis
       const updated = yield* store.update(tenant, id, { revokedAt: now })

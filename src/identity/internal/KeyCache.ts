@@ -6,7 +6,9 @@
  *   the store read and the constant-time compare);
  * - `revoke` and `rotate` in this process forget the key's entry at once; a revocation made by another process
  *   applies within `ttl`;
- * - expiry and revocation times are still checked against the clock on every hit.
+ * - expiry and revocation times are still checked against the clock on every hit;
+ * - a store read that started before a `forget` is not cached (`epoch`): a validation racing a revocation in this
+ *   process cannot put the record from before it back.
  * @internal
  */
 import type { KeyRecord } from "../KeyRecord.ts"
@@ -19,6 +21,8 @@ interface Entry {
 export class KeyCache {
   private readonly byHash = new Map<string, Entry>()
   private readonly hashOfId = new Map<string, string>()
+  /** bumped by every `forget`: a read started at an older epoch is not cached */
+  epoch = 0
   readonly ttlMillis: number
   readonly maxEntries: number
   constructor(ttlMillis: number, maxEntries: number) {
@@ -40,8 +44,10 @@ export class KeyCache {
     return entry.record
   }
 
-  set(hash: string, record: KeyRecord, now: number): void {
-    this.forget(record.id)
+  /** Caches `record`, unless a `forget` ran since `readAt` (the epoch when its store read started). */
+  set(hash: string, record: KeyRecord, now: number, readAt: number = this.epoch): void {
+    if (readAt !== this.epoch) return
+    this.dropId(record.id)
     if (this.byHash.size >= this.maxEntries) {
       const oldest = this.byHash.entries().next()
       if (oldest.done !== true) this.drop(oldest.value[0], oldest.value[1].record.id)
@@ -52,6 +58,11 @@ export class KeyCache {
 
   /** Forgets the key with public id `id` (revoked or rotated here). */
   forget(id: string): void {
+    this.epoch++
+    this.dropId(id)
+  }
+
+  private dropId(id: string): void {
     const hash = this.hashOfId.get(id)
     if (hash !== undefined) this.drop(hash, id)
   }
