@@ -75,13 +75,13 @@ import { type AgentStatus, checkId, checkTurn, type TurnAnswer, type TurnInput }
 import { RunJournal } from "./RunJournal.ts"
 import type { TurnRedrive } from "./TurnRedrive.ts"
 
-/** The service interface (see the module doc for the rules). */
 /** Options of `askStream`. */
 export interface AskStreamOptions {
   /** called once when the agent takes the turn into its queue (never for a refused turn) */
   readonly onAccepted?: () => void
 }
 
+/** The service interface (see the module doc for the rules). */
 export interface LlmAgentsShape {
   /**
    * Starts the agent unless it runs. Fails with `InvalidAgentId` when the id is empty, longer than 256 characters or
