@@ -36,7 +36,8 @@ export interface CacheOptions<A> {
   readonly maxBytes?: number
   /**
    * Size of an entry in bytes. Default: a cheap estimate (UTF-16 string length × 2, JSON length for objects).
-   * Must return a finite number >= 0; anything else fails the `put` with `InvalidCacheOptions` (path `sizeOf`).
+   * Must return a finite number >= 0 (a fraction counts as the next whole byte); anything else fails the `put` with
+   * `InvalidCacheOptions` (path `sizeOf`).
    */
   readonly sizeOf?: (value: A, key: string) => number
   /** TTL of entries whose call and namespace give none. Default: no expiry. */

@@ -89,6 +89,18 @@ describeRedis("cache L2 when Redis is frozen (SIGSTOP)", () => {
 })
 
 describe("sizeOf fuzz", () => {
+  it.effect("a fractional sizeOf counts as the next whole byte: float sums never take the total past maxBytes", () =>
+    Effect.gen(function*() {
+      const sizes = [33.3, 33.3, 33.3, 0.1, 0.2, 0.1]
+      let i = 0
+      const cache = yield* makeMemory<string>({ maxBytes: 100, sizeOf: () => sizes[i] ?? 0 })
+      for (; i < sizes.length; i++) {
+        yield* cache.put(`k${i}`, "v")
+        assert.isAtMost((yield* cache.stats()).bytes, 100)
+        assert.isTrue(Number.isInteger((yield* cache.stats()).bytes))
+      }
+    }).pipe(Effect.scoped))
+
   it.effect("whatever sizeOf returns, put either stores within maxBytes or fails typed; it never throws or overfills", () =>
     Effect.gen(function*() {
       const samples = fc.sample(fc.oneof(fc.anything(), fc.double(), fc.integer({ min: -10, max: 200 })), 200)

@@ -79,6 +79,14 @@ export const makeCacheCore = <A>(
 
     // `sizeOf` is the caller's function: anything but a finite number >= 0 would silently disable `maxBytes`
     const validSize = (bytes: unknown): bytes is number => typeof bytes === "number" && bytes >= 0 && bytes !== Infinity
+    /**
+     * The caller's `sizeOf` of an entry in whole bytes (a fraction counts as the next byte: the byte total is a sum
+     * of integers, exact, so float rounding never takes it past `maxBytes`), or the invalid answer as it came.
+     */
+    const measure = (value: A, key: string): unknown => {
+      const bytes: unknown = sizeOf(value, key)
+      return validSize(bytes) ? Math.ceil(bytes) : bytes
+    }
     const badSize = (bytes: unknown) =>
       InvalidCacheOptions.at(
         "sizeOf",
@@ -86,7 +94,7 @@ export const makeCacheCore = <A>(
       )
 
     const promote = (key: string, value: A, expiresAt: number, tokens: number): void => {
-      const bytes = sizeOf(value, key)
+      const bytes = measure(value, key)
       if (!validSize(bytes) || bytes > config.maxValueBytes || bytes > config.maxBytes) return
       store.set(key, value, expiresAt, bytes, tokens, undefined)
     }
@@ -166,7 +174,7 @@ export const makeCacheCore = <A>(
     ): Effect.Effect<void, CachePutError> => {
       const bad = checkKey(key, config.maxKeyBytes)
       if (bad !== undefined) return Effect.fail(bad)
-      const bytes = sizeOf(value, key)
+      const bytes = measure(value, key)
       if (!validSize(bytes)) return Effect.fail(badSize(bytes))
       if (bytes > config.maxValueBytes) {
         return Effect.fail(
