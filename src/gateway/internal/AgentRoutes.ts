@@ -223,20 +223,16 @@ export const agentRoutes = (
         const price = (usage: Usage) => costOf(id, usage)
         // the status waits for the agent to take the turn: a refusal (a full queue) is a plain 429, not an SSE error
         const admitted = yield* Deferred.make<void, unknown>()
-        let accepted = false
-        const run = agents.askStream(id, input, {
-          onAccepted: () => {
-            accepted = true
-            Deferred.doneUnsafe(admitted, Exit.void)
-          }
-        }).pipe(
+        const run = agents.askStream(id, input, { onAccepted: () => Deferred.doneUnsafe(admitted, Exit.void) }).pipe(
           Stream.runForEach((event) => Effect.sync(() => log.append(eventFrame(event, price), replay.now()))),
           Effect.catchCause((cause) =>
             Effect.sync(() => {
               const error = cause.reasons.find((r) => r._tag === "Fail")
               const failure = error?._tag === "Fail" ? error.error : undefined
-              if (!accepted) Deferred.doneUnsafe(admitted, Exit.fail(failure))
-              else log.append(errorFrame(agentHttpError(failure)), replay.now())
+              // not yet accepted: a refusal, answered as the HTTP status; else an error event of the running turn
+              if (!Deferred.doneUnsafe(admitted, Exit.fail(failure))) {
+                log.append(errorFrame(agentHttpError(failure)), replay.now())
+              }
             })
           ),
           Effect.ensuring(Effect.sync(() => {

@@ -23,6 +23,7 @@ import { Clock, Deferred, Effect, Option, Queue, Schedule, Stream } from "effect
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import { Budgets } from "../../budget/index.ts"
+import { endWhen } from "../../internal/PullLimits.ts"
 import { LlmAgents } from "../../llmagent/index.ts"
 import { QueueStep } from "../../pipeline/index.ts"
 import { Actor, Lifecycle, Supervisor } from "../../runtime/index.ts"
@@ -281,7 +282,7 @@ export const observerHandlers = (deps: OpsDeps) =>
               life,
               Stream.fromQueue(queue)
             ], { concurrency: "unbounded" }).pipe(
-              Stream.interruptWhen(Deferred.await(state.closed)),
+              (stream) => endWhen(stream, Deferred.await(state.closed)),
               Stream.concat(
                 Stream.suspend(() => state.accepting ? Stream.empty : Stream.make(frame("error", shuttingDown)))
               ),

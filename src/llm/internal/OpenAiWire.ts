@@ -382,8 +382,8 @@ export class OpenAiStreamState {
       }
       for (const call of delta?.tool_calls ?? []) {
         let pending = this.calls.get(call.index)
+        const id = call.id != null && call.id !== "" ? call.id : undefined
         if (pending === undefined) {
-          const id = call.id != null && call.id !== "" ? call.id : undefined
           pending = {
             id: id ?? `call_${call.index}`,
             placeholder: id === undefined,
@@ -394,8 +394,8 @@ export class OpenAiStreamState {
           parts.push({ _tag: "ToolCallStart", index: call.index, id: pending.id, name: pending.name })
         } else {
           if (call.function?.name != null && pending.name === "") pending.name = call.function.name
-          if (pending.placeholder && call.id != null && call.id !== "") {
-            pending.id = call.id
+          if (pending.placeholder && id !== undefined) {
+            pending.id = id
             pending.placeholder = false
           }
         }

@@ -189,8 +189,9 @@ export class Host {
 
   /**
    * Delivers a turn, retrying on the next incarnation when the agent answers `Gone`. `onEvent` receives the loop's
-   * events (streamed turns); `onAccepted` is called when an incarnation takes the turn into its queue. An interrupted
-   * caller cancels its turn (not for `tell`).
+   * events (streamed turns); `onAccepted` is called once, when the first incarnation takes the turn into its queue
+   * (a turn handed back and delivered again is not accepted twice). An interrupted caller cancels its turn (not for
+   * `tell`).
    */
   turn(
     id: string,
@@ -199,6 +200,12 @@ export class Host {
     onEvent: ((event: AgentLoopEvent) => Effect.Effect<void>) | undefined,
     onAccepted?: () => void
   ): Effect.Effect<TurnAnswer, TurnError> {
+    let accepted = false
+    const acceptOnce = onAccepted === undefined ? undefined : () => {
+      if (accepted) return
+      accepted = true
+      onAccepted()
+    }
     const deliver = (process: AgentRef, scope: ErrorContext): Effect.Effect<TurnAnswer, TurnError> =>
       Effect.flatMap(
         Effect.callback<Outcome>((resume) => {
@@ -208,7 +215,7 @@ export class Host {
             onEvent,
             (outcome) => resume(Effect.succeed(outcome)),
             scope,
-            onAccepted
+            acceptOnce
           )
           if (!Actor.sendUnsafe(process, { _tag: "Enqueue", turn: message })) message.resolve(GONE)
           return Effect.sync(() => {
@@ -274,16 +281,11 @@ const makeTurn = (
   errorContext: ErrorContext,
   onAccepted?: () => void
 ): Turn => {
-  let accepted = false
   const message: Turn = {
     input: turn,
     mode,
     onEvent,
-    onAccepted: onAccepted === undefined ? undefined : () => {
-      if (accepted) return
-      accepted = true
-      onAccepted()
-    },
+    onAccepted,
     errorContext,
     state: "queued",
     fiber: undefined,
