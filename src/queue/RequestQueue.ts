@@ -13,7 +13,9 @@
  *   requests past their deadline are shed with `Shed { reason: "deadline" }` to make room, else `QueueFull`).
  * - **Deadlines**: a request past its `deadline` when its turn comes is shed with `Shed { reason: "deadline" }`.
  * - **Per-request timeout and cancellation**: a request that waits longer than its `timeout` fails with
- *   `Shed { reason: "timeout" }`; an interrupted waiter leaves the queue at once (the depth drops immediately).
+ *   `Shed { reason: "timeout" }`; an interrupted waiter leaves the queue at once (the depth drops immediately, and
+ *   `troupe_queue_depth` with it, even when the waiter is interrupted as its timeout fires); a waiter interrupted as
+ *   its turn comes gives its slot back (the slot is handed over in the same step it leaves the line, so none is lost).
  * - **Metrics**: `troupe_queue_depth` (gauge), `troupe_queue_wait_seconds` (histogram),
  *   `troupe_queue_shed_total` (counter, by `reason`, `full` for `QueueFull`), all with the `queue` attribute.
  *
@@ -22,7 +24,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Deferred, Duration, Effect, Metric, Result, Schema } from "effect"
+import { Clock, Deferred, Duration, Effect, Exit, Metric, Result, Schema } from "effect"
 import { DurationInput, PositiveInt, validate } from "../runtime/internal/Options.ts"
 import { InvalidOptions } from "../runtime/RuntimeError.ts"
 import { type Entry, FairQueue } from "./internal/FairQueue.ts"
@@ -145,9 +147,11 @@ export const make = (options: RequestQueueOptions): Effect.Effect<RequestQueue, 
           yield* shed(next, "deadline", now)
           continue
         }
+        // the grant in the same synchronous step as the pop: no yield point between the slot leaving the line and
+        // its waiter holding it, so a waiter interrupted at any point either is still in the line or gives it back
         running++
+        Deferred.doneUnsafe(next.value.granted, Exit.void)
         yield* observeWait(next.value, now)
-        yield* Deferred.succeed(next.value.granted, undefined)
       }
       yield* gauge
     })
@@ -208,23 +212,29 @@ export const make = (options: RequestQueueOptions): Effect.Effect<RequestQueue, 
             Effect.timeoutOrElse({
               duration: timeout,
               orElse: () =>
-                Effect.gen(function*() {
-                  // granted at the same instant: keep the slot
-                  if (!line.remove(entry)) return yield* Deferred.await(granted)
-                  yield* shed(entry, "timeout", yield* Clock.currentTimeMillis)
-                  yield* gauge
-                  return yield* Deferred.await(granted)
-                })
+                Effect.andThen(
+                  // uninterruptible: once out of the line, the shed and the depth gauge always follow
+                  Effect.uninterruptible(Effect.gen(function*() {
+                    // granted at the same instant: keep the slot
+                    if (!line.remove(entry)) return
+                    yield* shed(entry, "timeout", yield* Clock.currentTimeMillis)
+                    yield* gauge
+                  })),
+                  Deferred.await(granted)
+                )
             })
           )
           yield* restore(wait).pipe(
             Effect.onInterrupt(() =>
               Effect.suspend(() => {
-                if (line.remove(entry)) return gauge
-                // the slot was granted as we were interrupted: give it back
-                return Effect.flatMap(
-                  Deferred.isDone(granted),
-                  (done) => done ? Effect.ignore(Effect.andThen(Deferred.await(granted), release)) : Effect.void
+                line.remove(entry)
+                // the slot was granted as we were interrupted: give it back; the depth gauge always follows
+                return Effect.andThen(
+                  Effect.flatMap(
+                    Deferred.isDone(granted),
+                    (done) => done ? Effect.ignore(Effect.andThen(Deferred.await(granted), release)) : Effect.void
+                  ),
+                  gauge
                 )
               })
             )
