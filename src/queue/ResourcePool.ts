@@ -11,7 +11,8 @@
  * - **Health check on idle**: every `idleCheckInterval` the idle items are checked and the unhealthy invalidated.
  * - **Recycling after N uses or an age**: an item used `maxUses` times, or older than `maxAge`, is invalidated when
  *   it is released (and an item found too old on acquire is never handed out).
- * - **Acquire timeout**: waiting longer than `acquireTimeout` for an item fails with `PoolTimeout`.
+ * - **Acquire timeout**: waiting longer than `acquireTimeout` for an item fails with `PoolTimeout`; the wait includes
+ *   the health check on acquire, and an item whose health check outlasts `acquireTimeout` is invalidated.
  * - **Metrics**: `troupe_pool_size`, `troupe_pool_idle`, `troupe_pool_in_use` (gauges), `troupe_pool_wait_seconds`
  *   (histogram), `troupe_pool_timeouts_total` (counter), all with the `pool` attribute.
  *
@@ -151,7 +152,8 @@ export const make = <A, E, R>(
     const tries = max + 1
     // each try leases in its own scope: a rejected item goes back (invalidated) at once, the handed-out one lives
     // until the caller's scope closes
-    // (uninterruptible but for the wait in `Pool.get`, so a lease is never lost between the get and the finalizer)
+    // (uninterruptible but for the wait in `Pool.get` and the health check, so a lease is never lost between the
+    // get and the finalizer)
     const getOne: Effect.Effect<A, E | PoolUnhealthy, Scope.Scope> = Effect.uninterruptibleMask((restore) =>
       Effect.gen(function*() {
         const outer = yield* Effect.scope
@@ -164,7 +166,12 @@ export const make = <A, E, R>(
           }
           const slot = exit.value
           const now = yield* Clock.currentTimeMillis
-          if (tooOld(slot, now) || !(yield* healthy(slot))) {
+          // the health check is interruptible (an acquireTimeout cuts it short); a check that does not complete
+          // (interrupted, or a defect) invalidates its item and gives the lease back, so nothing leaks
+          const check = restore(healthy(slot)).pipe(
+            Effect.onError(() => Effect.andThen(Pool.invalidate(pool, slot), Scope.close(lease, Exit.void)))
+          )
+          if (tooOld(slot, now) || !(yield* check)) {
             yield* Pool.invalidate(pool, slot)
             yield* Scope.close(lease, Exit.void)
             continue

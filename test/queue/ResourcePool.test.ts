@@ -1,4 +1,4 @@
-import { describe, expect, it } from "@effect/vitest"
+import { assert, describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
@@ -99,6 +99,32 @@ describe("ResourcePool", () => {
       const exit = yield* Fiber.join(waiter)
       expect(failureTag(exit)).toBe("PoolTimeout")
       yield* Deferred.succeed(gate, undefined)
+    })))
+
+  it.effect("acquire timeout: a health check that outlasts acquireTimeout fails with PoolTimeout and its item is invalidated", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const c = counter()
+      const pool = yield* ResourcePool.make({
+        name: "slow-check",
+        max: 1,
+        acquireTimeout: "1 second",
+        acquire: c.acquire,
+        healthCheck: () => Effect.as(Effect.sleep("1 hour"), true) // a ping that never answers in time
+      })
+      const waiter = yield* Effect.forkChild(Effect.exit(Effect.scoped(pool.get)), { startImmediately: true })
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      const done = waiter.pollUnsafe() !== undefined
+      const released = [...c.released]
+      const stats = pool.stats()
+      yield* TestClock.adjust("2 hours") // a check still running ends, so the test's scope can close
+      const exit = yield* Fiber.join(waiter)
+      assert.isTrue(done, "still waiting after acquireTimeout")
+      expect(failureTag(exit)).toBe("PoolTimeout")
+      // the item whose check was cut short is not kept (released, its lease given back: nothing in use)
+      expect(released).toEqual([0])
+      expect(stats.inUse).toBe(0)
     })))
 
   it.effect("metrics: troupe_pool_size, troupe_pool_idle, troupe_pool_in_use, troupe_pool_wait_seconds, troupe_pool_timeouts_total in the Prometheus text", () =>
