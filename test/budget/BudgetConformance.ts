@@ -199,6 +199,37 @@ export const budgetConformance = (backend: BudgetBackend): void => {
         assert.strictEqual(r.amount, 0.2)
       })))
 
+    it.effect("amounts up to 1e9 USD: a $200M hold expires after its ttl and the scope keeps working", () =>
+      run(Effect.gen(function*() {
+        const budgets = yield* Budgets
+        yield* budgets.set({ scope: "tenant:huge", limit: 1e9, period: "total" })
+        yield* budgets.reserve({ scopes: ["tenant:huge"], amount: 2e8, ttl: "1 minute" })
+        assert.strictEqual((yield* status("tenant:huge")).reserved, 2e8)
+        yield* TestClock.adjust("2 minutes")
+        assert.strictEqual((yield* status("tenant:huge")).reserved, 0)
+        // the largest amount: held, settled and charged exactly
+        const r = yield* budgets.reserve({ scopes: ["tenant:huge"], amount: 1e9 })
+        assert.strictEqual((yield* status("tenant:huge")).reserved, 1e9)
+        yield* budgets.settle(r, 1e9)
+        const s = yield* status("tenant:huge")
+        assert.strictEqual(s.reserved, 0)
+        assert.strictEqual(s.spent, 1e9)
+      })))
+
+    it.effect("a change keeps the period's spend: the period rolls forward by the new spec, not the old one", () =>
+      run(Effect.gen(function*() {
+        const budgets = yield* Budgets
+        yield* budgets.set({ scope: "tenant:acme", limit: 10, period: "day" })
+        yield* budgets.settle(yield* budgets.reserve({ scopes: ["tenant:acme"], amount: 2 }), 2) // Jan 15
+        yield* TestClock.adjust("1 day") // Jan 16, nothing done on the scope since
+        // a month that started Jan 1 contains the stored period (Jan 15): nothing rolls, the spend is kept
+        yield* budgets.set({ scope: "tenant:acme", limit: 10, period: "month" })
+        const s = yield* status("tenant:acme")
+        assert.strictEqual(s.spent, 2)
+        assert.strictEqual(s.periodStart, Date.UTC(2026, 0, 15))
+        assert.strictEqual(s.period, "month")
+      })))
+
     it.effect("periods roll forward only: a new UTC day or month resets the spend, total never resets", () =>
       run(Effect.gen(function*() {
         const budgets = yield* Budgets

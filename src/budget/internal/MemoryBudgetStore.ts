@@ -191,8 +191,9 @@ export const makeMemoryBudgetStore = (
         const current = scopes.get(spec.scope)
         if (current !== undefined) {
           expire(now)
-          rollPeriod(current, now)
+          // the period rolls by the new spec, as on Redis and PostgreSQL
           current.spec = spec
+          rollPeriod(current, now)
           current.alerted = Math.min(current.alerted, spec.alertAt.length)
           return Effect.void
         }

@@ -2,7 +2,8 @@
  * The Redis budget store: one Lua script per operation, so a reservation across several scopes is all or none and
  * concurrent processes cannot read-then-write past a limit. Layout under `prefix`:
  * `b:<scope>` a hash (`limit`, `period`, `alertAt`, `start`, `spent`, `reserved`, `alerted`, micro-dollars);
- * `h:<scope>` a sorted set of live holds (`<id>:<amount>` scored by expiry); `r:<id>` marks an open reservation
+ * `h:<scope>` a sorted set of live holds (`<id>:<amount>` scored by expiry, the amount in whole micro-dollars as the
+ * caller wrote it: Lua's own number formatting would write `2e+14`); `r:<id>` marks an open reservation
  * (settle and release are once per id), expiring a day after the hold. Expired holds are released by the next
  * script that touches their scope. Times are the callers' clocks (keep them in sync: a skew only moves period
  * boundaries and hold expiry by that skew; periods never roll backwards). @internal
@@ -38,7 +39,8 @@ local function load(b, h, now, dayStart, monthStart)
     local expired = redis.call('ZRANGEBYSCORE', h, '-inf', now)
     if #expired > 0 then
       local sum = 0
-      for _, m in ipairs(expired) do sum = sum + tonumber(string.match(m, ':(%d+)$')) end
+      -- the amount after the last ':' (also the 2e+14 form that earlier versions wrote)
+      for _, m in ipairs(expired) do sum = sum + tonumber(string.match(m, ':([^:]+)$')) end
       redis.call('ZREMRANGEBYSCORE', h, '-inf', now)
       s.reserved = s.reserved - sum
     end
@@ -74,6 +76,8 @@ local function fire(s, i, exhausted, out)
 end
 `
 
+// the hold's member is `<id>:<ARGV[2]>`, the amount as the caller wrote it (an integer, never an exponent), in
+// RESERVE's ZADD and SETTLE's ZREM alike
 const RESERVE = `${NORMALISE}
 local now, amount, id, expiresAt = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local markerTtl, dayStart, monthStart = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
@@ -98,7 +102,7 @@ for j, i in ipairs(charged) do
   local s = states[j]
   s.reserved = s.reserved + amount
   if expiresAt < s.next then s.next = expiresAt end
-  redis.call('ZADD', KEYS[2 * i], expiresAt, id .. ':' .. amount)
+  redis.call('ZADD', KEYS[2 * i], expiresAt, id .. ':' .. ARGV[2])
   save(KEYS[2 * i - 1], s)
 end
 redis.call('SET', KEYS[#KEYS], '1', 'PX', markerTtl)
@@ -115,7 +119,7 @@ for i = 1, n do
   local b, h = KEYS[2 * i - 1], KEYS[2 * i]
   local s = load(b, h, now, dayStart, monthStart)
   if s then
-    if redis.call('ZREM', h, id .. ':' .. amount) == 1 then s.reserved = s.reserved - amount end
+    if redis.call('ZREM', h, id .. ':' .. ARGV[2]) == 1 then s.reserved = s.reserved - amount end
     s.spent = s.spent + actual
     if withAlerts then fire(s, i, false, alerts) end
     save(b, s)
