@@ -4,7 +4,8 @@
  * Mirrors `gen_server`:
  * - `start` is synchronous: the ref is returned after `init` returns. `ignore` → fails with `StartIgnored` (no
  *   `terminate`); `stop(reason)` or a crash in `init` → fails with `InitFailed { reason }`. A name registration
- *   (`Registry.via`) happens before `init`; a taken name fails with `AlreadyStarted`.
+ *   (`Registry.via`) happens before `init`; a taken name fails with `AlreadyStarted`. An interrupted start kills
+ *   the actor whose init is running (as `gen_server:start` with a timeout does): it never runs on unowned.
  * - `call(ref, request, { timeout })`, default 5 s: `CallTimeout` on timeout, and by default the server keeps
  *   working and its late reply is dropped (OTP 24+); `onTimeout: "interrupt"` interrupts the handler instead
  *   (beyond OTP). A dead target fails with `NoProc`, a target that dies before replying with `ActorExited`
@@ -12,7 +13,8 @@
  *   The timeout bounds the whole call, including any wait for room in a bounded mailbox.
  * - `cast` and `send` never fail because of the target: a dead actor swallows them. The mailbox is unbounded by
  *   default (as Erlang's), so they never block either. With a bound (`mailbox: { capacity, overflow }`) the
- *   overflow strategy decides what happens when it is full: `backpressure` waits for room, `dropping` drops the new
+ *   overflow strategy decides what happens when it is full: `backpressure` waits for room (every blocked sender
+ *   eventually delivers, in FIFO order, and later messages never overtake already-blocked senders), `dropping` drops the new
  *   message, `sliding` evicts the oldest, `fail` drops it and fails the sender with `MailboxFull` (for a call under
  *   `dropping`/`fail`, and a call evicted by `sliding`, the caller gets `MailboxFull` at once). Under
  *   `backpressure`, an actor sending to its own full mailbox fails at once with `MailboxFull { selfSend: true }`
@@ -31,7 +33,15 @@
 import { type Context, Duration, Effect, Exit, Fiber, type Scope } from "effect"
 import type * as Behaviour from "./Behaviour.ts"
 import * as ExitReason from "./ExitReason.ts"
-import { actorOfFiber, ActorProcess, actorSettings, DEAD, defaultSettings, DELIVERED } from "./internal/ActorProcess.ts"
+import {
+  actorOfFiber,
+  ActorProcess,
+  actorSettings,
+  DEAD,
+  defaultSettings,
+  DELIVERED,
+  type DeliveryOutcome
+} from "./internal/ActorProcess.ts"
 import { type CallError, type Envelope, ENVELOPE_CAST, ENVELOPE_INFO, From } from "./internal/From.ts"
 import * as Options from "./internal/Options.ts"
 import { awaitExit, isProcess, type Process } from "./Process.ts"
@@ -168,6 +178,8 @@ export const start = <S, P extends Behaviour.Protocol, Args, E = never, R = neve
             Exit.isSuccess(exit) ? Effect.succeed(process as unknown as ActorRef<P>) : Effect.failCause(exit.cause)
           )
         )
+        // an interrupted start kills the actor whose init is running (gen_server:start's timeout kills it too)
+        return Effect.sync(() => process.kill())
       })
     })
     return registration === undefined
@@ -257,14 +269,14 @@ export const callUnsafe = <P extends Behaviour.Protocol>(
   if (outcome === DEAD) return Effect.fail(new NoProc({ target: process.name }))
   // FULL
   if (process.overflow === "backpressure") {
-    // the caller's timeout covers the wait for room and the wait for the reply together
-    const retry = options === undefined ? untimed : { ...options, timeout: "infinity" as const }
-    return withTimeout(
-      process,
-      options,
-      // the process is the ref it was resolved from (ActorRef is phantom-typed by P)
-      Effect.flatMap(waitForRoom(process), () => callUnsafe(process as unknown as ActorRef<P>, request, retry))
+    // the caller's timeout covers the wait for room and the wait for the reply together; the mailbox puts the
+    // request in on the caller's behalf when room opens (oldest blocked sender first)
+    const waited = Effect.flatMap(
+      waitForRoom(process, from as From<unknown>), // protocol-erased envelope, as above
+      (delivered): Effect.Effect<Behaviour.ReplyOf<P>, CallError> =>
+        delivered === DEAD ? Effect.fail(new NoProc({ target: process.name })) : awaitReply(process, from, untimed)
     )
+    return withTimeout(process, options, Effect.onInterrupt(waited, () => Effect.sync(() => from.abandon())))
   }
   if (process.overflow === "sliding") {
     process.evictOldest()
@@ -320,9 +332,10 @@ const awaitReply = <A>(
     })
   )
 
-const waitForRoom = (process: ActorProcess): Effect.Effect<void> =>
-  Effect.callback<void>((resume) => {
-    const cancel = process.blockSender(() => resume(Effect.void))
+/** Blocks until `envelope` entered the mailbox (`DELIVERED`) or the actor exited first (`DEAD`). */
+const waitForRoom = (process: ActorProcess, envelope: Envelope): Effect.Effect<DeliveryOutcome> =>
+  Effect.callback<DeliveryOutcome>((resume) => {
+    const cancel = process.blockSender(envelope, (outcome) => resume(Effect.succeed(outcome)))
     return Effect.sync(cancel)
   })
 
@@ -342,7 +355,8 @@ const deliverOneWay = (
             process.countDropped()
             return Effect.fail(new MailboxFull({ target: process.name, capacity: process.capacity, selfSend: true }))
           }
-          return Effect.flatMap(waitForRoom(process), () => deliverOneWay(process, envelope))
+          // delivered when room opens, oldest blocked sender first; a dead actor swallows it
+          return Effect.asVoid(waitForRoom(process, envelope))
         case "sliding":
           process.evictOldest()
           process.deliver(envelope)

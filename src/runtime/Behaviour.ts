@@ -123,7 +123,10 @@ export interface Stop<S, R = never> {
   readonly _tag: "Stop"
   readonly reason: ExitReason
   readonly state: S
-  /** `{stop, Reason, Reply, State}`: the reply is sent after `terminate` */
+  /**
+   * `{stop, Reason, Reply, State}`: the reply is sent after `terminate`, even when `terminate` crashes; if the actor
+   * is killed before replying, the caller fails with `ActorExited`, never hangs.
+   */
   readonly reply?: { readonly value: R }
 }
 

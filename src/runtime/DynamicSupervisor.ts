@@ -7,6 +7,9 @@
  * (`MaxChildren` error), restart types and intensity follow the static supervisor (default 3 restarts in 5 s,
  * validated as OTP does; exceeding it shuts everything down and exits `shutdown`),
  * temporary children are forgotten when they exit, and shutdown terminates all children concurrently.
+ * Children are linked as under `Supervisor`: a killed dynamic supervisor sends each child the exit signal `killed`,
+ * and one killed or interrupted during a slow `startChild` leaves no child alive (the child being started is killed
+ * with its interrupted start).
  *
  * Specs are validated once per spec object (a spec reused across many starts is checked once), which keeps
  * `startChild` on the microsecond scale.
@@ -23,10 +26,10 @@ import {
   type Child,
   type ChildExit,
   emit,
+  linkChildren,
   makeChild,
   makeSupervisorContext,
   shouldRestart,
-  signalAll,
   type SupervisorContext
 } from "./internal/SupervisorChild.ts"
 import { isProcess, type Process } from "./Process.ts"
@@ -58,7 +61,6 @@ interface Config {
   readonly periodMillis: number
   readonly maxChildren: number
   readonly extra: ReadonlyArray<unknown>
-  readonly holder: { state: State | undefined }
 }
 
 interface State {
@@ -122,7 +124,7 @@ const behaviour = Behaviour.make<DynamicProtocol>()({
       const context = yield* makeSupervisorContext(config.name)
       const self = context.self
       const state: State = { config, context, children: new Set(), restarts: new RestartWindow(), active: 0 }
-      config.holder.state = state
+      linkChildren(self, () => state.children)
       emit(context, "SupervisorStarted", { pid: self.pid })
       return Behaviour.ok(state)
     }),
@@ -267,26 +269,15 @@ export const spawn = <Extra extends ReadonlyArray<unknown> = []>(
       maxRestarts: options.maxRestarts ?? DEFAULT_MAX_RESTARTS,
       periodMillis: period.success,
       maxChildren: options.maxChildren ?? Number.POSITIVE_INFINITY,
-      extra: options.extraArguments ?? [],
-      holder: { state: undefined }
+      extra: options.extraArguments ?? []
     }
     return Actor.start(behaviour, config, {
       name: config.name,
       kind: "supervisor",
       trapExit: true
     }).pipe(
-      Effect.tap((ref) =>
-        Effect.sync(() => {
-          ref.onExit((reason) => {
-            // killed: each child gets the exit signal `killed` through its link (see Supervisor)
-            if (reason._tag === "Killed" && config.holder.state !== undefined) {
-              signalAll([...config.holder.state.children], ExitReason.killed)
-            }
-          })
-        })
-      ),
       Effect.catch((error) => Effect.die(error))
-    ) as Effect.Effect<DynamicSupervisorRef<Extra>, InvalidOptions>
+    )
   })
 
 /** `spawn`, shut down (all children concurrently) when the scope closes; `InvalidOptions` for invalid options. */

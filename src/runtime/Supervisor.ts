@@ -11,7 +11,9 @@
  * - Supervisors trap exits. Killing one (`Actor.kill`, a parent's `brutalKill`, Effect interruption) is OTP's
  *   `exit(Sup, kill)`: it dies at once, and each child gets the exit signal `killed`, as through its link — a
  *   trapping worker runs `terminate(killed)`, a non-trapping one exits `killed`, a child supervisor shuts its own
- *   subtree down in order (its children with `shutdown`) and exits `killed`.
+ *   subtree down in order (its children with `shutdown`) and exits `killed`. The link holds from the start of the
+ *   supervisor's init: a supervisor killed or interrupted during its own init, or during a slow child start, leaves
+ *   no child alive (the child being started is killed with its interrupted start).
  *
  * - `whichChildren` lists children in start order (a deliberate difference: OTP lists the newest first).
  *
@@ -35,7 +37,7 @@ import {
   type SupervisorConfig,
   type SupervisorProtocol
 } from "./internal/SupervisorBehaviour.ts"
-import { type Child, makeChild, signalAll } from "./internal/SupervisorChild.ts"
+import { type Child, makeChild } from "./internal/SupervisorChild.ts"
 import { awaitExit, type Process } from "./Process.ts"
 import { FailedToStartChild, InitFailed, type InvalidOptions } from "./RuntimeError.ts"
 
@@ -106,8 +108,7 @@ export const validateOptions = <R>(options: SupervisorOptions<R>): Result.Result
     maxRestarts: options.maxRestarts ?? DEFAULT_MAX_RESTARTS,
     periodMillis: period.success,
     autoShutdown,
-    children,
-    holder: { state: undefined }
+    children
   })
 }
 
@@ -120,23 +121,11 @@ export const spawn = <R = never>(options: SupervisorOptions<R>): Effect.Effect<S
   Effect.suspend((): Effect.Effect<SupervisorRef, SpawnError, R> => {
     const config = validateOptions(options)
     if (Result.isFailure(config)) return Effect.fail(config.failure)
-    const holder = config.success.holder
     return Actor.start(behaviour, config.success, { name: config.success.name, kind: "supervisor", trapExit: true })
       .pipe(
-        Effect.tap((ref) =>
-          Effect.sync(() => {
-            ref.onExit((reason) => {
-              // a killed supervisor (terminate did not run): its children get the exit signal `killed` through their
-              // link, as in OTP — trapping ones run terminate(killed), child supervisors shut their subtrees down
-              if (reason._tag === "Killed" && holder.state !== undefined) {
-                signalAll(holder.state.children, ExitReason.killed)
-              }
-            })
-          })
-        ),
         Effect.catchTag("InitFailed", (error) => Effect.fail(toSpawnError(error))),
         Effect.catchTag(["StartIgnored", "AlreadyStarted"], (error) => Effect.die(error))
-      ) as Effect.Effect<SupervisorRef, SpawnError, R>
+      )
   })
 
 const toSpawnError = (error: InitFailed): FailedToStartChild => {

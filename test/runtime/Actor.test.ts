@@ -309,6 +309,77 @@ describe("Actor", () => {
       assert.isTrue(overflow._tag === "InvalidOptions" && overflow.path === "mailbox.overflow")
     }))
 
+  it.effect("an interrupted start kills the actor whose init is running", () =>
+    Effect.gen(function*() {
+      const started: Array<Process.Process> = []
+      const slow = Behaviour.make<{ call: "ping"; reply: string }>()({
+        init: () =>
+          Effect.flatMap(Actor.self, (self) => {
+            if (self !== undefined) started.push(self)
+            return Effect.as(Effect.sleep("1 second"), Behaviour.ok(0))
+          }),
+        handleCall: (_r, _f, s) => Behaviour.reply("pong", s)
+      })
+      const starter = yield* Effect.forkChild(Actor.start(slow, undefined), { startImmediately: true })
+      yield* TestClock.adjust(100)
+      yield* Fiber.interrupt(starter)
+      yield* TestClock.adjust(2000)
+      assert.deepStrictEqual(started[0]?.exitReason, ExitReason.killed)
+
+      // the same under a timeout shorter than init
+      const timedOut = yield* Effect.forkChild(Effect.exit(Effect.timeout(Actor.start(slow, undefined), 100)), {
+        startImmediately: true
+      })
+      yield* TestClock.adjust(2000)
+      assert.isTrue(Exit.isFailure(yield* Fiber.join(timedOut)))
+      assert.deepStrictEqual(started[1]?.exitReason, ExitReason.killed)
+    }))
+
+  describe("{stop, reason, reply}", () => {
+    const quitting = (terminate: () => Effect.Effect<void> | void) =>
+      Behaviour.make<{ call: "quit"; reply: string }>()({
+        init: () => Behaviour.ok(0),
+        handleCall: (_r, _f, s) => Behaviour.stop(ExitReason.normal, s, "bye"),
+        terminate
+      })
+
+    it.effect("a {stop, reason, reply} result sends its reply after terminate, even when terminate crashes", () =>
+      Effect.gen(function*() {
+        const throwing = yield* Actor.start(
+          quitting(() => {
+            throw new Error("terminate crashed")
+          }),
+          undefined
+        )
+        const caller = yield* Effect.forkChild(Actor.call(throwing, "quit", { timeout: "infinity" }), {
+          startImmediately: true
+        })
+        yield* TestClock.adjust(1)
+        assert.deepStrictEqual(caller.pollUnsafe(), Exit.succeed("bye"))
+        assert.strictEqual(throwing.exitReason?._tag, "Failure") // the crash is the exit reason
+
+        const failing = yield* Actor.start(quitting(() => Effect.die(new Error("terminate failed"))), undefined)
+        assert.strictEqual(yield* Actor.call(failing, "quit", { timeout: "infinity" }), "bye")
+        assert.strictEqual((yield* Process.awaitExit(failing))._tag, "Failure")
+      }))
+
+    it.effect("if the actor is killed before replying, the caller fails with ActorExited, never hangs", () =>
+      Effect.gen(function*() {
+        const ref = yield* Actor.start(quitting(() => Effect.never), undefined)
+        const caller = yield* Effect.forkChild(Effect.flip(Actor.call(ref, "quit", { timeout: "infinity" })), {
+          startImmediately: true
+        })
+        yield* TestClock.adjust(100) // terminate is running
+        assert.isUndefined(caller.pollUnsafe())
+        yield* Actor.kill(ref)
+        yield* TestClock.adjust(1)
+        assert.isDefined(caller.pollUnsafe(), "the caller hangs")
+        const error = yield* Fiber.join(caller)
+        assert.strictEqual(error._tag, "ActorExited")
+        assert.deepStrictEqual(error._tag === "ActorExited" ? error.exitReason : undefined, ExitReason.killed)
+      }))
+  })
+
   it.effect("kill skips terminate and leaves reason killed", () =>
     Effect.gen(function*() {
       const log: Array<string> = []

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
+import { TestClock } from "effect/testing"
 import { Actor, Behaviour, DynamicSupervisor, ExitReason, Process } from "../../src/runtime/index.ts"
 import { worker, type WorkerProtocol } from "./support/workers.ts"
 
@@ -110,5 +111,31 @@ describe("DynamicSupervisor", () => {
       assert.isUndefined(sup.exitReason)
       const badOptions = yield* Effect.flip(DynamicSupervisor.spawn({ maxChildren: 0 }))
       assert.isTrue(badOptions._tag === "InvalidOptions" && badOptions.path === "maxChildren")
+    }))
+
+  it.effect("a dynamic supervisor killed during a slow startChild leaves no child alive", () =>
+    Effect.gen(function*() {
+      const started: Array<Process.Process> = []
+      const slow = Behaviour.make<{ call: "ping"; reply: string }>()({
+        init: () =>
+          Effect.flatMap(Actor.self, (self) => {
+            if (self !== undefined) started.push(self)
+            return Effect.as(Effect.sleep("1 second"), Behaviour.ok(0))
+          }),
+        handleCall: (_r, _f, s) => Behaviour.reply("pong", s)
+      })
+      const sup = yield* DynamicSupervisor.spawn({ name: "dyn" })
+      const first = (yield* DynamicSupervisor.startChild(sup, spec([], "a"))) as Process.Process
+      const starting = yield* Effect.forkChild(
+        Effect.exit(DynamicSupervisor.startChild(sup, { id: "b", start: Actor.start(slow, undefined) })),
+        { startImmediately: true }
+      )
+      yield* TestClock.adjust(100) // b's init is sleeping
+      assert.strictEqual(started.length, 1)
+      yield* Actor.kill(sup)
+      yield* TestClock.adjust(2000)
+      assert.strictEqual((yield* Fiber.join(starting))._tag, "Failure")
+      assert.deepStrictEqual(first.exitReason, ExitReason.killed)
+      assert.deepStrictEqual(started[0]?.exitReason, ExitReason.killed)
     }))
 })

@@ -161,4 +161,47 @@ describe("Mailbox (OTP: a send never blocks; signals are never lost)", () => {
       yield* Fiber.join(stopping)
       assert.deepStrictEqual(log, ["terminate shutdown"])
     }))
+
+  it.effect(
+    "backpressure: every blocked sender eventually delivers, in FIFO order, and later messages never overtake already-blocked senders",
+    () =>
+      Effect.gen(function*() {
+        const started = yield* Deferred.make<void>()
+        const release = yield* Deferred.make<void>()
+        const seen: Array<number> = []
+        const Ordered = Behaviour.make<{ cast: number; call: "seen"; reply: ReadonlyArray<number> }>()({
+          init: () => Behaviour.ok(null),
+          handleCast: (n, s) =>
+            n === 0
+              ? Effect.andThen(
+                Deferred.succeed(started, undefined),
+                Effect.as(Deferred.await(release), Behaviour.noreply(s))
+              )
+              : Effect.sync(() => {
+                seen.push(n)
+                return Behaviour.noreply(s)
+              }),
+          handleCall: (_r, _f, s) => Behaviour.reply([...seen], s)
+        })
+        const ref = yield* Actor.start(Ordered, undefined, { mailbox: { capacity: 1, overflow: "backpressure" } })
+        yield* Actor.cast(ref, 0)
+        yield* Deferred.await(started) // busy until release
+        yield* Actor.cast(ref, 1) // the mailbox is full
+        const fork = <A, E>(effect: Effect.Effect<A, E>) => Effect.forkChild(effect, { startImmediately: true })
+        const s2 = yield* fork(Actor.cast(ref, 2))
+        const s3 = yield* fork(Actor.cast(ref, 3))
+        const caller = yield* fork(Actor.call(ref, "seen", { timeout: "infinity" }))
+        const gaveUp = yield* fork(Effect.exit(Actor.cast(ref, 99)))
+        yield* Fiber.interrupt(gaveUp) // a sender that gave up never delivers and never takes a slot
+        const s4 = yield* fork(Actor.cast(ref, 4))
+        assert.isUndefined(s2.pollUnsafe())
+        assert.isUndefined(s4.pollUnsafe())
+        yield* Deferred.succeed(release, undefined)
+        yield* TestClock.adjust(1)
+        for (const sender of [s2, s3, s4]) assert.isDefined(sender.pollUnsafe(), "a blocked sender stays blocked")
+        assert.deepStrictEqual(yield* Fiber.join(caller), [1, 2, 3])
+        assert.deepStrictEqual(seen, [1, 2, 3, 4])
+        assert.strictEqual(ref.mailboxSize, 0)
+      })
+  )
 })

@@ -4,9 +4,9 @@
  * permanent/transient/temporary, and multiple_restarts (the intensity window sliding).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
-import { ExitReason, Process, Supervisor } from "../../src/runtime/index.ts"
+import { Actor, Behaviour, ChildSpec, ExitReason, Process, Supervisor } from "../../src/runtime/index.ts"
 import { childOf, exitChild, pidOf, workerSpec } from "./support/workers.ts"
 
 const threeChildren = (log: Array<string>, strategy: Supervisor.Strategy, maxRestarts = 3) =>
@@ -210,5 +210,90 @@ describe("restart intensity (multiple_restarts)", () => {
       const restarted = yield* childOf(parent, "child-sup")
       assert.isTrue(restarted !== undefined && restarted !== "restarting" && restarted !== childSup)
       assert.strictEqual(log.filter((l) => l === "start w").length, 2)
+    }))
+})
+
+/** A worker whose `init` takes a second; it records its process in `started`. */
+const slowInit = (started: Array<Process.Process>) =>
+  Behaviour.make<{ call: "ping"; reply: string }>()({
+    init: () =>
+      Effect.flatMap(Actor.self, (self) => {
+        if (self !== undefined) started.push(self)
+        return Effect.as(Effect.sleep("1 second"), Behaviour.ok(0))
+      }),
+    handleCall: (_r, _f, s) => Behaviour.reply("pong", s)
+  })
+
+/** A worker whose `init` returns at once; it records its process in `started`. */
+const fastInit = (started: Array<Process.Process>) =>
+  Behaviour.make<{ call: "ping"; reply: string }>()({
+    init: () =>
+      Effect.map(Actor.self, (self) => {
+        if (self !== undefined) started.push(self)
+        return Behaviour.ok(0)
+      }),
+    handleCall: (_r, _f, s) => Behaviour.reply("pong", s)
+  })
+
+describe("Supervisor links", () => {
+  /** Children a (started at once) and b (init sleeping 1 s); b's start runs on the supervisor's fiber, so it sees it. */
+  const tree = (started: Array<Process.Process>, supervisor: Array<Process.Process>) =>
+    Supervisor.spawn({
+      name: "sup",
+      children: [
+        ChildSpec.actor("a", fastInit(started), undefined),
+        {
+          id: "b",
+          start: Effect.flatMap(Actor.self, (self) => {
+            if (self !== undefined) supervisor.push(self)
+            return Actor.start(slowInit(started), undefined)
+          })
+        }
+      ]
+    })
+
+  it.effect("a supervisor killed during its own init leaves no child alive", () =>
+    Effect.gen(function*() {
+      const started: Array<Process.Process> = []
+      const supervisor: Array<Process.Process> = []
+      const spawning = yield* Effect.forkChild(Effect.exit(tree(started, supervisor)), { startImmediately: true })
+      yield* TestClock.adjust(100) // a is running, b's init is sleeping
+      assert.strictEqual(started.length, 2)
+      supervisor[0]?.kill()
+      yield* TestClock.adjust(2000)
+      assert.strictEqual((yield* Fiber.join(spawning))._tag, "Failure")
+      assert.deepStrictEqual(started.map((p) => p.exitReason), [ExitReason.killed, ExitReason.killed])
+    }))
+
+  it.effect("a supervisor interrupted during its own init leaves no child alive", () =>
+    Effect.gen(function*() {
+      const started: Array<Process.Process> = []
+      const supervisor: Array<Process.Process> = []
+      const spawning = yield* Effect.forkChild(Effect.exit(Effect.timeout(tree(started, supervisor), 100)), {
+        startImmediately: true
+      })
+      yield* TestClock.adjust(2000)
+      assert.strictEqual((yield* Fiber.join(spawning))._tag, "Failure")
+      assert.deepStrictEqual(supervisor[0]?.exitReason, ExitReason.killed)
+      assert.deepStrictEqual(started.map((p) => p.exitReason), [ExitReason.killed, ExitReason.killed])
+    }))
+
+  it.effect("a supervisor killed during a slow child start leaves no child alive", () =>
+    Effect.gen(function*() {
+      const started: Array<Process.Process> = []
+      const sup = yield* Supervisor.spawn({
+        name: "sup",
+        children: [ChildSpec.actor("a", fastInit(started), undefined)]
+      })
+      const starting = yield* Effect.forkChild(
+        Effect.exit(Supervisor.startChild(sup, ChildSpec.actor("b", slowInit(started), undefined))),
+        { startImmediately: true }
+      )
+      yield* TestClock.adjust(100) // b's init is sleeping
+      assert.strictEqual(started.length, 2)
+      yield* Actor.kill(sup)
+      yield* TestClock.adjust(2000)
+      assert.strictEqual((yield* Fiber.join(starting))._tag, "Failure")
+      assert.deepStrictEqual(started.map((p) => p.exitReason), [ExitReason.killed, ExitReason.killed])
     }))
 })

@@ -12,6 +12,10 @@
  * callback crashes, on `Actor.stop` (`gen_server:stop`, a system message, trapping or not), and on an exit signal
  * to a trapping actor — never on `kill`.
  *
+ * A `{stop, reason, reply}` result sends its reply after `terminate`, even when `terminate` crashes (gen_server's
+ * `try terminate(...) after reply(From, Reply) end`); if the actor is killed before replying, the caller fails
+ * with `ActorExited`, never hangs.
+ *
  * What is hand-rolled here, and why:
  * - **Bursts.** Handlers that return plain results are applied in a loop; after `MAX_BURST` messages the fiber
  *   yields so that one busy actor cannot starve the others.
@@ -67,7 +71,7 @@ export class ActorProcess extends MailboxProcess {
   readonly kind: ProcessKind
   private readonly behaviour: AnyBehaviour
   state: unknown = undefined
-  /** the call being handled */
+  /** the call being handled, or the call owed a `{stop, reason, reply}` reply while `terminate` runs */
   private current: From<unknown> | undefined = undefined
   /** `init`'s args until it runs, then the start outcome until `start` collects it */
   private startState:
@@ -312,16 +316,43 @@ export class ActorProcess extends MailboxProcess {
     return Effect.flatMap(result, (r) => this.afterNoReply(r) ?? step)
   }
 
-  /** `terminate(Reason, State)`, then the owed stop reply; a crash in `terminate` becomes the exit reason. */
+  /**
+   * `terminate(Reason, State)`, then the owed stop reply; a crash in `terminate` becomes the exit reason.
+   *
+   * As gen_server's `try terminate(...) after reply(From, Reply) end`: the stop reply is sent even when
+   * `terminate` crashes. While `terminate` runs, the owed call is `current`, so an actor killed before replying
+   * fails its caller with `ActorExited` like every other pending call.
+   */
   terminate(request: StopRequest): Effect.Effect<ExitReason.ExitReason, unknown> {
     const terminate = this.behaviour.terminate
-    const finish = (): Effect.Effect<ExitReason.ExitReason> => {
-      if (request.from !== undefined && request.reply !== undefined) request.from.reply(request.reply.value)
+    const owed = request.from !== undefined && request.reply !== undefined ? request.from : undefined
+    const sendReply = (): void => {
+      if (owed === undefined || request.reply === undefined) return
+      if (this.current === owed) this.current = undefined
+      owed.reply(request.reply.value)
+    }
+    if (terminate === undefined) {
+      sendReply()
       return Effect.succeed(request.reason)
     }
-    if (terminate === undefined) return finish()
-    const result = terminate(request.reason, this.state)
-    return isEffect(result) ? Effect.flatMap(result, finish) : finish()
+    if (owed !== undefined) this.current = owed
+    let result: ReturnType<NonNullable<AnyBehaviour["terminate"]>>
+    try {
+      result = terminate(request.reason, this.state)
+    } catch (defect) {
+      sendReply()
+      return Effect.die(defect)
+    }
+    if (!isEffect(result)) {
+      sendReply()
+      return Effect.succeed(request.reason)
+    }
+    if (owed === undefined) return Effect.as(result, request.reason)
+    return Effect.onExit(result, (exit) =>
+      Effect.sync(() => {
+        // killed (interrupted) before replying: no reply; the exit fails the caller with ActorExited
+        if (Exit.isSuccess(exit) || !Cause.hasInterruptsOnly(exit.cause)) sendReply()
+      })).pipe(Effect.as(request.reason))
   }
 
   // ---------------------------------------------------------------------------------------------------------

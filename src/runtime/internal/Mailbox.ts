@@ -6,6 +6,9 @@
  * Rules:
  * - Unbounded by default, as an Erlang mailbox: a send never blocks and never fails. A bound
  *   (`mailbox: { capacity, overflow }`) is an explicit option.
+ * - Under `backpressure`, every blocked sender eventually delivers, in FIFO order, and later messages never
+ *   overtake already-blocked senders: a send is refused room while any sender is blocked, and when room opens the
+ *   oldest blocked sender's envelope is put in the mailbox on its behalf before it is woken.
  * - System messages are never dropped and never wait for room (`deliverSystem`): stop signals, monitor `Down`s,
  *   exit notices from children, idle timeouts, supervisor retry/backoff timers and other runtime self-messages
  *   bypass the bound, as Erlang's signals do.
@@ -47,18 +50,22 @@ export const wakeInline = (wake: () => void): void => {
   }
 }
 
-/** A sender waiting for room; `active` is false once it gave up. */
+/**
+ * A sender waiting for room with its envelope; `active` is false once it gave up or was woken. `wake` is told
+ * `DELIVERED` (its envelope entered the mailbox) or `DEAD` (the actor exited first).
+ */
 export interface BlockedSender {
-  readonly wake: () => void
+  readonly envelope: Envelope
+  readonly wake: (outcome: DeliveryOutcome) => void
   active: boolean
 }
 
-/** Wakes every sender still waiting (the actor exited: their retry sees it dead). */
+/** Wakes every sender still waiting with `DEAD` (the actor exited before their envelopes entered the mailbox). */
 export const wakeAll = (senders: ReadonlyArray<BlockedSender>): void => {
   for (const sender of senders) {
     if (sender.active) {
       sender.active = false
-      sender.wake()
+      sender.wake(DEAD)
     }
   }
 }
@@ -231,13 +238,15 @@ export abstract class MailboxProcess extends ProcessBase {
   }
 
   /**
-   * Parks a sender blocked by backpressure; `wake` runs (once) when there is room or the actor exits. The returned
-   * cancel (the sender gave up: timeout, interruption) makes its entry skipped, so it never consumes a wake-up.
+   * Parks a sender blocked by backpressure with its `envelope`. When room opens, the oldest blocked sender's
+   * envelope is put in the mailbox on its behalf and `wake(DELIVERED)` runs; `wake(DEAD)` when the actor exits
+   * first. The returned cancel (the sender gave up: timeout, interruption) makes its entry skipped, so its
+   * envelope is never delivered and never takes a slot.
    */
-  blockSender(wake: () => void): () => void {
+  blockSender(envelope: Envelope, wake: (outcome: DeliveryOutcome) => void): () => void {
     const extras = this.more
     const senders = (extras.blockedSenders ??= new MessageQueue())
-    const entry: BlockedSender = { wake, active: true }
+    const entry: BlockedSender = { envelope, wake, active: true }
     senders.push(entry)
     return () => {
       entry.active = false
@@ -249,17 +258,26 @@ export abstract class MailboxProcess extends ProcessBase {
     if (queue === undefined) return undefined
     const envelope = queue.shift()
     const senders = this.extras?.blockedSenders
-    if (
-      envelope !== undefined && senders !== undefined && senders.length > 0 && queue.length < this.settings.capacity
-    ) {
-      for (let next = senders.shift(); next !== undefined; next = senders.shift()) {
-        if (!next.active) continue
-        next.active = false
-        wakeInline(next.wake)
-        break
-      }
+    if (senders === undefined || senders.length === 0) return envelope
+    this.admitBlocked(queue, senders)
+    return envelope ?? queue.shift()
+  }
+
+  /**
+   * Fills the free slots with blocked senders' envelopes, oldest sender first, and wakes those senders: every
+   * blocked sender eventually delivers, in FIFO order, and later messages never overtake already-blocked senders
+   * (a new send is refused room while any sender is blocked).
+   */
+  private admitBlocked(queue: MessageQueue<Envelope>, senders: MessageQueue<BlockedSender>): void {
+    while (queue.length < this.settings.capacity) {
+      const next = senders.shift()
+      if (next === undefined) return
+      if (!next.active) continue
+      next.active = false
+      queue.push(next.envelope)
+      const wake = next.wake
+      wakeInline(() => wake(DELIVERED))
     }
-    return envelope
   }
 
   /** Messages waiting in the mailbox. */

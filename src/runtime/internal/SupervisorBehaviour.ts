@@ -41,6 +41,7 @@ import {
   type Child,
   type ChildExit,
   emit,
+  linkChildren,
   makeChild,
   makeSupervisorContext,
   shouldRestart,
@@ -60,8 +61,6 @@ export interface SupervisorConfig {
   readonly periodMillis: number
   readonly autoShutdown: AutoShutdown
   readonly children: ReadonlyArray<Child>
-  /** filled by `init`, read by the kill handler */
-  readonly holder: { state: SupervisorState | undefined }
 }
 
 export interface SupervisorState {
@@ -352,7 +351,7 @@ export const behaviour = Behaviour.make<SupervisorProtocol>()({
       const context = yield* makeSupervisorContext(config.name)
       const self = context.self
       const state: SupervisorState = { config, context, children: [...config.children], restarts: new RestartWindow() }
-      config.holder.state = state
+      linkChildren(self, () => state.children)
       for (const child of config.children) {
         const outcome = yield* startChild(context, child)
         if (outcome._tag === "Failed") {

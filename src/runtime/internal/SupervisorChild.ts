@@ -179,6 +179,17 @@ export const signalAll = (children: ReadonlyArray<Child>, reason: ExitReason.Exi
   }
 }
 
+/**
+ * The children's links, registered when the supervisor's init starts: a killed supervisor (`terminate` does not
+ * run) sends each running child the exit signal `killed`, as in OTP — trapping ones run `terminate(killed)`, child
+ * supervisors shut their subtrees down. A child whose start is in progress is killed by its interrupted start.
+ */
+export const linkChildren = (self: Process.Process, children: () => Iterable<Child>): void => {
+  self.onExit((reason) => {
+    if (reason._tag === "Killed") signalAll([...children()], ExitReason.killed)
+  })
+}
+
 /** OTP's restart decision for a child that exited on its own. */
 export const shouldRestart = (child: Child, reason: ExitReason.ExitReason): boolean => {
   switch (child.spec.restart) {
