@@ -1,9 +1,9 @@
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Schema, Stream } from "effect"
+import { Cause, Effect, Exit, Fiber, Layer, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { Action, Tool } from "../../src/agent/index.ts"
 import { ProviderOverloaded } from "../../src/llm/index.ts"
-import { LlmAgent, LlmAgents } from "../../src/llmagent/index.ts"
+import { LlmAgent, LlmAgents, TurnCrashed } from "../../src/llmagent/index.ts"
 import { ConversationMemory, layerMemory } from "../../src/memory/index.ts"
 import { lastUser, recording, settle } from "./support.ts"
 
@@ -116,6 +116,33 @@ describe("LlmAgents: one actor per agent, turns in its mailbox", () => {
       expect(accepted).toStrictEqual(["one", "two"])
     }).pipe(Effect.scoped))
 
+  it.effect("askStream's onAccepted is called once per turn, also when a crashed agent hands the queued turn on", () =>
+    Effect.gen(function*() {
+      const { llm } = recording({ latency: "1 second", die: /crash/ })
+      const Fragile = LlmAgent.make({ name: "f", model: "fast", llm, memory: "none", maxQueuedTurns: 4 })
+      const agents = yield* LlmAgents.make({ agents: [Fragile] })
+      const accepted: Array<string> = []
+      const streamed = (input: string) =>
+        Effect.forkChild(
+          Effect.exit(Stream.runDrain(agents.askStream("f:1", input, { onAccepted: () => accepted.push(input) }))),
+          { startImmediately: true }
+        )
+      const first = yield* streamed("one")
+      yield* settle
+      const crash = yield* streamed("crash") // queued behind "one"; dies when it runs
+      const handed = yield* streamed("two") // queued behind it: handed to the next incarnation
+      yield* settle
+      expect(accepted).toStrictEqual(["one", "crash", "two"])
+      yield* TestClock.adjust("1 second") // "one" answers, "crash" crashes the agent
+      yield* settle
+      expect((yield* agents.status("f:1")).incarnation).toBe(2)
+      yield* TestClock.adjust("1 second") // "two" answers on the restarted agent
+      assert.isTrue(Exit.isSuccess(yield* Fiber.join(first)))
+      assert.isTrue(Exit.isFailure(yield* Fiber.join(crash)))
+      assert.isTrue(Exit.isSuccess(yield* Fiber.join(handed)))
+      expect(accepted).toStrictEqual(["one", "crash", "two"])
+    }).pipe(Effect.scoped))
+
   it.effect("unknown definitions and bad ids fail with typed errors", () =>
     Effect.gen(function*() {
       const { llm } = recording()
@@ -223,6 +250,35 @@ describe("LlmAgents: cancellation", () => {
 })
 
 describe("LlmAgents: supervision, idle stop, the live bound", () => {
+  it.effect("a turn queued behind a crash is answered by the next incarnation; the supervisor keeps running", () =>
+    Effect.gen(function*() {
+      const { llm } = recording({ latency: "1 second", die: /crash/, fallback: (req) => ({ text: lastUser(req) }) })
+      const Fragile = LlmAgent.make({ name: "f", model: "fast", llm, memory: "none" })
+      const agents = yield* LlmAgents.make({ agents: [Fragile] })
+      const ask = (input: string) => Effect.forkChild(Effect.exit(agents.ask("f:1", input)), { startImmediately: true })
+      const first = yield* ask("one")
+      yield* settle
+      const crash = yield* ask("crash")
+      // queued: handed on when "crash" crashes the agent, it starts the next incarnation before the supervisor's
+      // restart, which then finds the name taken and is ignored (not retried until the intensity stops every agent)
+      const handed = yield* ask("two")
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      assert.isTrue(Exit.isSuccess(yield* Fiber.join(first)))
+      const crashed = yield* Fiber.join(crash)
+      assert.isTrue(Exit.isFailure(crashed) && Cause.squash(crashed.cause) instanceof TurnCrashed)
+      const answer = yield* Fiber.join(handed)
+      assert.isTrue(Exit.isSuccess(answer) && answer.value.text === "two")
+      yield* settle
+      expect(yield* agents.status("f:1")).toMatchObject({ alive: true, state: "idle" })
+      const again = yield* Effect.forkChild(agents.ask("f:1", "again"), { startImmediately: true })
+      const other = yield* Effect.forkChild(agents.ask("f:2", "another agent"), { startImmediately: true })
+      yield* TestClock.adjust("1 second")
+      expect((yield* Fiber.join(again)).text).toBe("again")
+      expect((yield* Fiber.join(other)).text).toBe("another agent")
+    }).pipe(Effect.scoped))
+
   it.effect("a turn that dies crashes its agent; the restarted agent reloads its history from memory", () =>
     Effect.gen(function*() {
       const { llm, requests } = recording({ die: /crash/, fallback: (req) => ({ text: `ok ${lastUser(req)}` }) })

@@ -6,8 +6,9 @@
  *
  * Delivery: a turn is a cast to the agent's mailbox carrying a one-shot `resolve`. An agent that is retiring (idle
  * stop, eviction) or that crashed answers queued turns `Gone`; the caller waits for the old process's exit and
- * delivers again to the next incarnation (the supervisor's restart, which is queued on the supervisor before any
- * new start, or a fresh start), so accepted work is never lost. A turn carries the error context (`ErrorScope`) of the
+ * delivers again to the next incarnation (the supervisor's restart, or a fresh start when the caller gets there
+ * first: the restart then finds the agent's name taken and is ignored, so the old child is forgotten rather than
+ * retried), so accepted work is never lost. A turn carries the error context (`ErrorScope`) of the
  * fiber that sent it, so the turn runs under its caller's route and tenant. Everything here is synchronous except process
  * starts, so an idle agent costs one actor, one state record and one LRU entry.
  */
@@ -18,7 +19,14 @@ import type { ErrorHandlersShape } from "../../errors/ErrorHandlers.ts"
 import { type ErrorContext, ErrorScope } from "../../errors/ErrorScope.ts"
 import type { ConversationMemoryShape } from "../../memory/index.ts"
 import type { PriceTable } from "../../pipeline/index.ts"
-import { Actor, DynamicSupervisor, type Process, type ProcessRegistry, Registry } from "../../runtime/index.ts"
+import {
+  Actor,
+  DynamicSupervisor,
+  type Process,
+  type ProcessRegistry,
+  Registry,
+  StartIgnored
+} from "../../runtime/index.ts"
 import type { TelemetryHubShape } from "../../telemetry/index.ts"
 import type { CheckpointsShape } from "../Checkpoints.ts"
 import type { AnyLlmAgent } from "../LlmAgent.ts"
@@ -149,6 +157,10 @@ export class Host {
   private start(id: string, definition: AnyLlmAgent): Effect.Effect<AgentRef, AgentStartFailed> {
     const args: AgentArgs = { id, host: this, definition, runtime: this.runtimeFor(definition) }
     const start = Actor.start(behaviour, args, { name: Registry.via(this.config.registry, id) }).pipe(
+      // the name is held by a newer incarnation (a handed-over turn started it before the supervisor handled the
+      // crash): this start is ignored, so the supervisor's restart forgets the old child instead of retrying it
+      // until the restart intensity shuts every agent down
+      Effect.catchTag("AlreadyStarted", (taken) => Effect.fail(new StartIgnored({ name: taken.name }))),
       Effect.provideContext(this.config.context)
     )
     return DynamicSupervisor.startChild(this.config.supervisor, { id, restart: definition.restart, start }).pipe(
@@ -161,7 +173,8 @@ export class Host {
         },
         onSuccess: (process) => {
           // the child was started from the agent behaviour above (or ignored)
-          const ref = process as AgentRef | undefined
+          const ref = (process as AgentRef | undefined) ?? this.whereis(id)
+          // ignored: the name was taken by a concurrent start (or the supervisor's restart), used above
           if (ref === undefined) return Effect.fail(new AgentStartFailed({ id, reason: "ignored" }))
           return Effect.succeed(ref)
         }
