@@ -15,6 +15,14 @@
  *   the store; `submit` queues the entry and returns at once (what the gateway uses where its route policy does not
  *   wait for durability): a crash can lose a submitted entry not yet written, never an acknowledged one. A failed
  *   batch fails its `record` callers and keeps its submitted entries queued for the next flush;
+ * - **an appended entry is never written again**: once a batch is in the store, nothing that fails afterwards (its
+ *   checkpoint, a broken connection after the commit) queues its entries again or fails its `record` callers — their
+ *   entries are durable, so they are acknowledged. A checkpoint whose write fails after its entry was appended is
+ *   owed: the failure is logged and counted (`troupe_audit_after_append_failures_total`), the writer tries it again
+ *   when its queue is empty, before its next batch and on every `flush`, and until then no further entry is
+ *   appended (those `record` callers fail `IdentityStoreError`, submitted entries stay queued) — the log never runs
+ *   past a position that lacks its checkpoint by more than one batch, and `verify` names that position
+ *   `checkpoint-missing` until it is written;
  * - **several writers share one chain**: processes on one store (PostgreSQL) extend one linear chain — an append
  *   that finds its position taken reloads the head and re-chains its batch. A writer that has seen another one no
  *   longer reports `beyond-head` (entries past its own head are then expected; checkpoints protect the tail);
@@ -188,8 +196,9 @@ export const makeWith = (options: AuditBatching): Effect.Effect<AuditShape, Iden
 /**
  * Builds the audit log with signed checkpoints every `every` entries (default 100) under the `KeyProvider`. As for
  * `make`, building never fails with the declared `IdentityStoreError` (the store is first read by `record`); a
- * missing master key surfaces later, as the `IdentityStoreError` (operation `checkpoint`) of the `record` that
- * must sign a checkpoint.
+ * missing master key surfaces later: the entry that must sign a checkpoint is appended and acknowledged, its
+ * checkpoint is owed, and the `record` calls after it fail `IdentityStoreError` (operation `checkpoint`) until the
+ * key is there and the checkpoint written (see "an appended entry is never written again" in the module doc).
  */
 export const makeSigned = (
   options: AuditBatching & { readonly every?: number } = {}
@@ -218,23 +227,34 @@ const build = (
     // optional, read once: with a subject-key store, an entry's personal fields are sealed under its subject's key
     const subjectKeys = Option.getOrUndefined(yield* Effect.serviceOption(SubjectKeys))
     const provider = signer?.provider ?? Option.getOrUndefined(yield* Effect.serviceOption(KeyProvider))
-    // after each appended batch: one event per entry, and the checkpoints the batch crosses
-    const afterAppend = (records: ReadonlyArray<AuditRecord>) =>
-      Effect.gen(function*() {
-        for (const entry of records) {
-          if (hub !== undefined) {
-            hub.emitUnsafe(Events.auditRecorded, { count: 1, seq: entry.seq }, {
-              tenant: entry.tenant,
-              action: entry.action,
-              status: entry.status
-            })
-          }
-          if (signer !== undefined && (entry.seq + 1) % signer.every === 0) {
-            const key = yield* signer.provider.current.pipe(Effect.mapError(secretToStore))
-            yield* store.appendCheckpoint(signCheckpoint(key, entry.seq, entry.hash, entry.at))
-          }
-        }
+    const emit = (entry: AuditRecord) => {
+      if (hub === undefined) return
+      hub.emitUnsafe(Events.auditRecorded, { count: 1, seq: entry.seq }, {
+        tenant: entry.tenant,
+        action: entry.action,
+        status: entry.status
       })
+    }
+    // the signed checkpoint at `entry`; a retry finding one stored with the entry's hash (a write that failed after it
+    // committed) counts it as written, so running it again never fails on its own earlier success
+    const checkpoint = (s: Signer, entry: AuditRecord) =>
+      Effect.gen(function*() {
+        const key = yield* s.provider.current.pipe(Effect.mapError(secretToStore))
+        yield* store.appendCheckpoint(signCheckpoint(key, entry.seq, entry.hash, entry.at)).pipe(
+          Effect.catch((error) =>
+            store.checkpoints(entry.seq, entry.seq + 1).pipe(
+              Effect.catch(() => Effect.succeed([])),
+              Effect.flatMap((found) => (found.some((c) => c.hash === entry.hash) ? Effect.void : Effect.fail(error)))
+            )
+          )
+        )
+      })
+    // after each appended entry: its checkpoint when due, then its event — in this order, so that the writer running
+    // it again after a failed checkpoint emits each event once
+    const afterAppend = (entry: AuditRecord): Effect.Effect<void, StoreFull | IdentityStoreError> => {
+      if (signer === undefined || (entry.seq + 1) % signer.every !== 0) return Effect.sync(() => emit(entry))
+      return Effect.map(checkpoint(signer, entry), () => emit(entry))
+    }
     const writer = makeAuditWriter({
       store,
       maxBatch: batching.maxBatch,

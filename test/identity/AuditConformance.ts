@@ -2,13 +2,23 @@
  * The one conformance suite of the audit log, run against every `AuditStore` backend (memory and PostgreSQL):
  * the store's append-only rules and the `Audit` service's record / verify / query over it. Each test gets a fresh
  * chain from `fresh()`, with backend-specific tamper hooks (`edit`, `remove`) standing in for an attacker with
- * write access to the storage.
+ * write access to the storage, and a fault hook (`withFaults`) failing the store's checkpoint writes, or its
+ * `appendAll` after it committed, as a broken connection would.
  */
 import { assert, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Option } from "effect"
+import { Effect, Exit, Layer, Metric, Option } from "effect"
 import { TestClock } from "effect/testing"
-import { Audit, type AuditRecord, type AuditShape, AuditStore, KeyProvider } from "../../src/identity/index.ts"
+import {
+  Audit,
+  type AuditRecord,
+  type AuditShape,
+  AuditStore,
+  type AuditStoreShape,
+  IdentityStoreError,
+  KeyProvider
+} from "../../src/identity/index.ts"
 import { hashEntry, verifyChain } from "../../src/identity/internal/AuditChain.ts"
+import { afterAppendFailures } from "../../src/identity/internal/AuditWriter.ts"
 import { failureOf } from "./support.ts"
 
 export interface Backend {
@@ -233,6 +243,119 @@ export const auditConformance = (fresh: () => Effect.Effect<Backend, unknown>): 
         assert.strictEqual(acknowledged.seq, 2)
         assert.deepStrictEqual((yield* store.range(0, 10)).map((r) => r.resource), ["key/0", "key/1", "key/2"])
         assert.deepInclude(yield* audit.verify(), { _tag: "Intact", checked: 3 })
+      })
+    ))
+
+  /**
+   * The backend's store behind `Audit.layerSigned({ every: 4 })`, with faults: the next `faults.checkpoint`
+   * `appendCheckpoint` calls fail (nothing written), and the next `faults.afterCommit` successful `appendAll`
+   * calls fail after they committed (a connection broken before the answer came back).
+   */
+  const withFaults = <A, E>(
+    body: (faults: { checkpoint: number; afterCommit: number }) => Effect.Effect<A, E, Audit | AuditStore | KeyProvider>
+  ) =>
+    Effect.gen(function*() {
+      const backend = yield* fresh()
+      const faults = { checkpoint: 0, afterCommit: 0 }
+      const broken = (operation: string) => new IdentityStoreError({ operation, message: "connection reset" })
+      const faulty = Layer.effect(
+        AuditStore,
+        Effect.gen(function*() {
+          const inner = yield* AuditStore
+          const store: AuditStoreShape = {
+            ...inner,
+            appendCheckpoint: (c) => {
+              if (faults.checkpoint <= 0) return inner.appendCheckpoint(c)
+              faults.checkpoint--
+              return Effect.fail(broken("appendCheckpoint"))
+            },
+            appendAll: (records) =>
+              Effect.flatMap(inner.appendAll(records), (outcome) => {
+                if (outcome !== "appended" || faults.afterCommit <= 0) return Effect.succeed(outcome)
+                faults.afterCommit--
+                return Effect.fail(broken("appendAll"))
+              })
+          }
+          return store
+        })
+      ).pipe(Layer.provide(backend.layer))
+      const keys = KeyProvider.layerStatic({ current: KEY })
+      return yield* body(faults).pipe(
+        Effect.provide(Audit.layerSigned({ every: 4 }).pipe(Layer.provideMerge(Layer.merge(faulty, keys))))
+      )
+    })
+  const resources = (store: AuditStoreShape) => Effect.map(store.range(0, 100), (rows) => rows.map((r) => r.resource))
+  const checkpointSeqs = (store: AuditStoreShape) =>
+    Effect.map(store.checkpoints(0, 100), (found) => found.map((c) => c.seq))
+  const keys = (n: number) => Array.from({ length: n }, (_, i) => `key/${i}`)
+
+  it.effect("an appended entry is never written again: a checkpoint write failing after the append acknowledges the durable entry, appends nothing more until the next flush writes the missing checkpoint", () =>
+    withFaults((faults) =>
+      Effect.gen(function*() {
+        const audit = yield* Audit
+        const store = yield* AuditStore
+        for (let i = 0; i < 3; i++) yield* audit.record(entry(i))
+        const failuresBefore = (yield* Metric.value(afterAppendFailures)).count
+        faults.checkpoint = 1_000
+        // entry 3 crosses the checkpoint position: it is durable, so its caller is acknowledged
+        const crossing = yield* audit.record(entry(3))
+        assert.strictEqual(crossing.seq, 3)
+        assert.isAbove((yield* Metric.value(afterAppendFailures)).count, failuresBefore)
+        // the checkpoint is owed: the next record is not appended past it, and its caller is told so
+        const blocked = yield* Effect.exit(audit.record(entry(4)))
+        assert.strictEqual((failureOf(blocked) as { _tag: string })._tag, "IdentityStoreError")
+        assert.deepStrictEqual(yield* resources(store), keys(4))
+        assert.deepStrictEqual(yield* checkpointSeqs(store), [])
+        assert.deepInclude(yield* audit.verify(), { _tag: "Broken", expectedSeq: 3, reason: "checkpoint-missing" })
+        // the store is back: the next flush writes the missing checkpoint, and the chain goes on
+        faults.checkpoint = 0
+        yield* audit.flush
+        assert.deepStrictEqual(yield* checkpointSeqs(store), [3])
+        assert.deepInclude(yield* audit.verify(), { _tag: "Intact", checked: 4 })
+        assert.strictEqual((yield* audit.record(entry(4))).seq, 4)
+        for (let i = 5; i < 8; i++) yield* audit.record(entry(i))
+        assert.deepStrictEqual(yield* resources(store), keys(8))
+        assert.deepStrictEqual(yield* checkpointSeqs(store), [3, 7])
+        assert.deepInclude(yield* (yield* otherProcess).verify(), { _tag: "Intact", checked: 8 })
+      })
+    ))
+
+  it.effect("an appended entry is never written again: a submitted entry whose checkpoint write failed once is not queued again", () =>
+    withFaults((faults) =>
+      Effect.gen(function*() {
+        const audit = yield* Audit
+        const store = yield* AuditStore
+        for (let i = 0; i < 3; i++) yield* audit.record(entry(i))
+        faults.checkpoint = 1
+        yield* audit.submit(entry(3))
+        yield* audit.flush
+        yield* audit.flush
+        assert.strictEqual((yield* audit.record(entry(4))).seq, 4)
+        assert.deepStrictEqual(yield* resources(store), keys(5))
+        assert.deepStrictEqual(yield* checkpointSeqs(store), [3])
+        assert.deepInclude(yield* audit.verify(), { _tag: "Intact", checked: 5 })
+      })
+    ))
+
+  it.effect("an appended entry is never written again: an appendAll failing after it committed is read back as appended", () =>
+    withFaults((faults) =>
+      Effect.gen(function*() {
+        const audit = yield* Audit
+        const store = yield* AuditStore
+        faults.afterCommit = 1
+        // a record caller: its entry is in the store, so it is acknowledged
+        assert.strictEqual((yield* audit.record(entry(0))).seq, 0)
+        // a submitted entry: not queued again
+        faults.afterCommit = 1
+        yield* audit.submit(entry(1))
+        yield* audit.flush
+        yield* audit.flush
+        // a batch crossing a checkpoint: its checkpoint is written too
+        faults.afterCommit = 1
+        yield* Effect.forEach([2, 3, 4], (i) => audit.record(entry(i)), { concurrency: "unbounded" })
+        assert.deepStrictEqual(yield* resources(store), keys(5))
+        assert.deepStrictEqual(yield* checkpointSeqs(store), [3])
+        assert.deepInclude(yield* audit.verify(), { _tag: "Intact", checked: 5 })
       })
     ))
 }
