@@ -3,8 +3,10 @@
  *
  * - **Identical means the same cache key**: the key is the response cache's (`src/cache/ResponseKey.ts`,
  *   `hashRequestFields`) over the resolved provider and model of the first target, the messages, tools, tool
- *   choice, merged sampling parameters, the response format, the tenant and the identity of a per-call API key (a
- *   SHA-256 prefix, never the key). Tenants and credentials never share a call.
+ *   choice, merged sampling parameters and the response format, scoped by the tenant and the identity of a
+ *   per-call API key (a SHA-256 prefix, never the key) hashed in as a separate component that no request content
+ *   can forge (`internal/KeyScope.ts`). Tenants and credentials never share a call; a call whose params carry
+ *   `troupe.tenant` or `troupe.credential` (the names the scope was once keyed under) runs on its own.
  * - **Coalescing works with the response cache off or bypassed**: the key is computed here, whatever the cache step
  *   or the call's `cache` mode says; with the cache on, coalescing sits inside it (a hit never reaches this step).
  * - **An interrupted waiter does not cancel the shared call while others wait**: the call runs in its own fiber
@@ -21,12 +23,12 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Redacted } from "effect"
+import { Context, Effect, Layer } from "effect"
 import { dual } from "effect/Function"
-import { hash } from "node:crypto"
 import { CanonicalJsonTooDeep, hashRequestFields } from "../cache/index.ts"
 import { makeSingleFlight } from "../cache/internal/SingleFlight.ts"
 import type { LlmRequest, LlmResponse } from "../llm/index.ts"
+import { hasLegacyScopeParam, scopedHash } from "./internal/KeyScope.ts"
 import { InvalidPipelineOptions } from "./PipelineError.ts"
 import type { CallContext, Target } from "./Target.ts"
 
@@ -54,25 +56,25 @@ export interface CoalesceStepShape {
 /** Default bound of the in-flight table. */
 export const DEFAULT_MAX_IN_FLIGHT = 10_000
 
-const credentialIdOf = (apiKey: Redacted.Redacted<string>): string =>
-  hash("sha256", Redacted.value(apiKey), "hex").slice(0, 32)
-
-/** The coalescing key (the response cache's key fields; `undefined` when the content is nested too deeply). */
+/**
+ * The coalescing key (the response cache's key fields and scope; `undefined` when the content is nested too deeply
+ * or the params carry a legacy scope name).
+ */
 export const coalesceKeyOf = (
   { call }: CallContext,
   primary: Target,
   params: LlmRequest["params"]
 ): string | undefined => {
-  const options = call.options
-  const keyParams: Record<string, unknown> = {
-    ...params,
-    ...(call.responseFormat !== undefined ? { responseFormat: call.responseFormat } : {}),
-    ...(options?.tenant !== undefined ? { "troupe.tenant": options.tenant } : {}),
-    ...(options?.apiKey !== undefined ? { "troupe.credential": credentialIdOf(options.apiKey) } : {})
-  }
+  if (hasLegacyScopeParam(params)) return undefined // could match a scoped key of an older version: runs on its own
+  const keyParams: Record<string, unknown> | undefined = call.responseFormat === undefined
+    ? params
+    : { ...params, responseFormat: call.responseFormat }
   try {
     return `coalesce:${encodeURIComponent(primary.model)}:` +
-      hashRequestFields(primary.provider, primary.model, call.messages, keyParams, call.tools, call.toolChoice)
+      scopedHash(
+        hashRequestFields(primary.provider, primary.model, call.messages, keyParams ?? {}, call.tools, call.toolChoice),
+        call.options
+      )
   } catch (error) {
     if (error instanceof CanonicalJsonTooDeep) return undefined // too deep to key: runs on its own
     throw error

@@ -3,10 +3,14 @@
  *
  * The key is the response cache's (`src/cache/ResponseKey.ts`): `<namespace>:<model>:<sha256>` over the canonical
  * JSON of the resolved provider and model (of the first target, so re-pointing an alias misses), the messages,
- * tools, tool choice, the merged sampling parameters, the response format, the tenant (tenants never share an
- * entry) and, for a call with its own `apiKey`, the credential's identity (a SHA-256 of the key, never the key): a
- * caller with another key — or a wrong one — never gets an answer cached under the server's key or anyone else's.
- * So `ResponseCache.invalidateModel(model)` over the same `Cache` drops this step's entries too. A scripted
+ * tools, tool choice, the merged sampling parameters and the response format; a call with a tenant or its own
+ * `apiKey` is scoped: the tenant and the credential's identity (a SHA-256 of the key, never the key) are hashed
+ * with that request hash as a separate component (`internal/KeyScope.ts`), which no request content can forge.
+ * Tenants never share an entry, and a caller with another key — or a wrong one — never gets an answer cached under
+ * the server's key or anyone else's. A call whose params carry the names the scope was once keyed under
+ * (`troupe.tenant`, `troupe.credential`) is not cached. An unscoped call's key is exactly `ResponseCache`'s for the
+ * same fields, and `ResponseCache.invalidateModel(model)` over the same `Cache` drops every entry of this step (the
+ * model prefix is the same). A scripted
  * stand-in answers under the provider name `scripted` (see `ProviderRegistry`), so its answers never share a key
  * with the real provider's.
  *
@@ -36,8 +40,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Context, Deferred, type Duration, Effect, Exit, Layer, Option, Redacted } from "effect"
-import { hash } from "node:crypto"
+import { Cause, Context, Deferred, type Duration, Effect, Exit, Layer, Option } from "effect"
 import type { ResponseKeyInput } from "../cache/index.ts"
 import {
   Cache,
@@ -49,6 +52,7 @@ import {
 } from "../cache/index.ts"
 import { linkCacheKey, SubjectIndex } from "../identity/SubjectIndex.ts"
 import type { LlmRequest, LlmResponse } from "../llm/index.ts"
+import { hasLegacyScopeParam, scopedHash } from "./internal/KeyScope.ts"
 import type { CallContext, Target } from "./Target.ts"
 
 /** The service interface. */
@@ -87,10 +91,6 @@ const tokensOf = (response: LlmResponse): number => {
 /** Whether an answer may be cached: not a refusal. */
 export const isCacheable = (response: LlmResponse): boolean =>
   response.finishReason !== "content-filter" && response.refusal === undefined
-
-/** The credential identity part of a key: a SHA-256 prefix of the per-call API key (never the key itself). */
-const credentialIdOf = (apiKey: Redacted.Redacted<string>): string =>
-  hash("sha256", Redacted.value(apiKey), "hex").slice(0, 32)
 
 const make = (options: ResponseCacheStepOptions) =>
   Effect.gen(function*() {
@@ -206,26 +206,22 @@ const make = (options: ResponseCacheStepOptions) =>
     function keyOf({ call }: CallContext, primary: Target, params: LlmRequest["params"]): string | undefined {
       const callOptions = call.options
       if (callOptions?.cache === "bypass" || (enabled !== undefined && !enabled())) return undefined
-      const tenant = callOptions?.tenant
-      const apiKey = callOptions?.apiKey
-      const keyParams: Record<string, unknown> | undefined =
-        call.responseFormat === undefined && tenant === undefined && apiKey === undefined
-          ? params // canonical JSON reads the same members from `params` as from a copy of it
-          : {
-            ...params,
-            ...(call.responseFormat !== undefined ? { responseFormat: call.responseFormat } : {}),
-            ...(tenant !== undefined ? { "troupe.tenant": tenant } : {}),
-            ...(apiKey !== undefined ? { "troupe.credential": credentialIdOf(apiKey) } : {})
-          }
+      if (hasLegacyScopeParam(params)) return undefined // could match a scoped key of an older version: not cached
+      const keyParams: Record<string, unknown> | undefined = call.responseFormat === undefined
+        ? params // canonical JSON reads the same members from `params` as from a copy of it
+        : { ...params, responseFormat: call.responseFormat }
       if (!normalize) {
         return prefixOf(primary.model) +
-          hashRequestFields(
-            primary.provider,
-            primary.model,
-            call.messages,
-            keyParams ?? {},
-            call.tools,
-            call.toolChoice
+          scopedHash(
+            hashRequestFields(
+              primary.provider,
+              primary.model,
+              call.messages,
+              keyParams ?? {},
+              call.tools,
+              call.toolChoice
+            ),
+            callOptions
           )
       }
       const input = {
@@ -236,7 +232,7 @@ const make = (options: ResponseCacheStepOptions) =>
         ...(call.toolChoice !== undefined ? { toolChoice: call.toolChoice } : {}),
         params: keyParams ?? {}
       } as ResponseKeyInput // the canonical JSON reads every field; the shapes are JSON by construction
-      return prefixOf(primary.model) + hashRequest(normalizeRequest(input))
+      return prefixOf(primary.model) + scopedHash(hashRequest(normalizeRequest(input)), callOptions)
     }
   })
 
