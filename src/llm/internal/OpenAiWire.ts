@@ -19,7 +19,11 @@
  * Answers read as the official `openai` SDK reads them: every usage field kept (`prompt_tokens_details.
  * cached_tokens`, `completion_tokens_details.reasoning_tokens`, the provider's `total_tokens`), estimates marked;
  * `choices: []` is an empty answer, not a malformed one; `finish_reason: "error"` (OpenRouter) is `error`; a flat
- * `event: error` SSE event and an `{ error }` chunk fail the stream with the mapped error.
+ * `event: error` SSE event (whatever its data) fails the stream with the mapped error, and so does a chunk whose
+ * `error` member is truthy — an object (even `{}`), an array, a non-empty string, a non-zero number or `true` —
+ * checked on the parsed JSON before the chunk's shape, as the SDK's `Stream.fromSSEResponse` does
+ * (`if (data && data.error) throw`). A chunk whose `error` is falsy (`null`, `""`, `0`, `false`, as some
+ * OpenAI-compatible servers send on every chunk) is read as an ordinary chunk.
  *
  * @since 0.1.0
  */
@@ -198,9 +202,18 @@ const ChunkWire = Schema.Struct({
     }))),
     finish_reason: OptionalString
   })))),
-  usage: Schema.optional(Schema.NullOr(UsageWire)),
-  error: Schema.optional(Schema.Unknown)
+  usage: Schema.optional(Schema.NullOr(UsageWire))
 })
+
+/**
+ * The `error` member of a parsed stream chunk when the SDK throws on it (JavaScript-truthy: `data && data.error`),
+ * else `undefined`; JSON's falsy values are `null`, `false`, `0` and `""`.
+ */
+const chunkError = (json: unknown): unknown => {
+  if (typeof json !== "object" || json === null || !("error" in json)) return undefined
+  const error = json.error
+  return error === undefined || error === null || error === false || error === 0 || error === "" ? undefined : error
+}
 
 const decodeResponse = Schema.decodeUnknownExit(ResponseWire)
 const decodeChunk = Schema.decodeUnknownExit(ChunkWire)
@@ -358,12 +371,11 @@ export class OpenAiStreamState {
       )
     }
     if (event === "error") return Effect.fail(errorFromStreamEvent(this.provider, json, this.secrets))
+    const error = chunkError(json)
+    if (error !== undefined) return Effect.fail(errorFromStreamEvent(this.provider, { error }, this.secrets))
     const exit = decodeChunk(json)
     if (Exit.isFailure(exit)) return Effect.fail(malformedFrom(this.provider, "unexpected stream chunk", exit))
     const chunk = exit.value
-    if (chunk.error !== undefined && chunk.error !== null) {
-      return Effect.fail(errorFromStreamEvent(this.provider, { error: chunk.error }, this.secrets))
-    }
     if (chunk.id != null) this.id = chunk.id
     if (chunk.model != null) this.model = sanitize(chunk.model)
     if (chunk.usage != null) this.usage = chunk.usage

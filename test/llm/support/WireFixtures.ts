@@ -167,6 +167,100 @@ const openai: ReadonlyArray<WireFixture> = [
     }
   },
   {
+    name:
+      "openai-compatible stream: chunks whose error is \"\", null, 0 or false are read as chunks (falsy: the SDK ignores it)",
+    doc: "openai SDK core/streaming.js Stream.fromSSEResponse: `if (data && data.error) throw` (truthy only); " +
+      "https://platform.openai.com/docs/api-reference/chat-streaming/streaming",
+    wire: "openai",
+    stream: true,
+    headers: SSE_HEADERS,
+    body: sse(
+      data({ ...chunk({ role: "assistant", content: "" }), error: null }),
+      data({ ...chunk({ content: "Grüße, " }), error: "" }),
+      data({ ...chunk({ content: "東京" }), error: 0 }),
+      data({ ...chunk({}, "stop"), error: false }),
+      data({
+        ...chunk({}),
+        choices: [],
+        usage: { prompt_tokens: 4, completion_tokens: 3, total_tokens: 7 },
+        error: ""
+      }),
+      "data: [DONE]"
+    ),
+    expect: {
+      _tag: "answer",
+      text: "Grüße, 東京",
+      toolCalls: [],
+      finishReason: "stop",
+      usage: { inputTokens: 4, outputTokens: 3, totalTokens: 7 }
+    }
+  },
+  {
+    name: "openai-compatible stream: a chunk whose error is an object fails the stream with its message",
+    doc: "openai SDK core/streaming.js: a truthy `error` member throws APIError(error); " +
+      "https://platform.openai.com/docs/guides/error-codes (server_error)",
+    wire: "openai",
+    stream: true,
+    headers: SSE_HEADERS,
+    body: sse(
+      data(chunk({ role: "assistant", content: "Par" })),
+      data({ error: { message: "The server had an error while processing your request.", type: "server_error" } })
+    ),
+    expect: {
+      _tag: "error",
+      errorTag: "ProviderServerError",
+      messageIncludes: "The server had an error while processing your request.",
+      retryable: true
+    }
+  },
+  {
+    name: "openai-compatible stream: a truthy error is read before the chunk's shape (an error chunk of a proxy)",
+    doc: "openai SDK core/streaming.js throws on `data.error` before the chunk reaches ChatCompletionStream",
+    wire: "openai",
+    stream: true,
+    headers: SSE_HEADERS,
+    body: sse(
+      data(chunk({ role: "assistant", content: "Par" })),
+      data({ choices: { reason: "upstream" }, error: { message: "upstream quota exhausted", code: 503 } })
+    ),
+    expect: {
+      _tag: "error",
+      errorTag: "ProviderServerError",
+      messageIncludes: "upstream quota exhausted",
+      retryable: true
+    }
+  },
+  {
+    name: "openai-compatible stream: a chunk whose error is a non-empty string fails the stream with it",
+    doc: "openai SDK core/streaming.js: any truthy `error` throws (APIError.makeMessage JSON-quotes a string)",
+    wire: "openai",
+    stream: true,
+    headers: SSE_HEADERS,
+    body: sse(
+      data(chunk({ role: "assistant", content: "Par" })),
+      data({ ...chunk({ content: "tial" }), error: "upstream connection reset" })
+    ),
+    expect: {
+      _tag: "error",
+      errorTag: "ProviderServerError",
+      messageIncludes: "upstream connection reset",
+      retryable: true
+    }
+  },
+  {
+    name: "openai-compatible stream: a chunk whose error is {} fails the stream (an empty object is truthy)",
+    doc: "openai SDK core/streaming.js: `data.error` is `{}`, truthy, so it throws (its message is `{}`; troupe's " +
+      "names the error event: only that both fail is compared)",
+    wire: "openai",
+    stream: true,
+    headers: SSE_HEADERS,
+    body: sse(
+      data(chunk({ role: "assistant", content: "Par" })),
+      data({ ...chunk({}, "stop"), error: {} })
+    ),
+    expect: { _tag: "error", errorTag: "ProviderServerError", messageIncludes: "", retryable: true }
+  },
+  {
     name: "openai-compatible stream: [DONE] before any finish_reason is an incomplete answer, not a stop",
     doc:
       "the openai SDK's finalChatCompletion throws \"missing finish_reason for choice 0\" (a proxy ending a cut stream)",
