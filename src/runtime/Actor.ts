@@ -25,7 +25,8 @@
  * - `stop(ref, reason, timeout)` is synchronous and runs `terminate` (`gen_server:stop`, trapping or not); when the
  *   actor exits with another reason (its `terminate` crashed), `stop` fails with `StopFailed { reason }`, as
  *   `gen_server:stop` exits with that reason.
- * - `kill(ref)` is `exit(Pid, kill)`: the actor exits `killed` at once, `terminate` does not run.
+ * - `kill(ref)` is `exit(Pid, kill)`: the actor exits `killed` at once, `terminate` does not run. A kill does not
+ *   wait for finalizers: a handler stuck in one (an `Effect.ensuring` that hangs) is detached, not awaited.
  *
  * The actor's fiber is detached from the starter (it outlives the effect that started it, like a process that is
  * not linked); supervisors own lifetimes. `startScoped` ties one to a `Scope` instead.
@@ -461,7 +462,10 @@ export const stop = (
     })
   })
 
-/** `exit(Pid, kill)`: the process exits `killed` at once; `terminate` does not run. */
+/**
+ * `exit(Pid, kill)`: the process exits `killed` at once; `terminate` does not run, and finalizers still running
+ * are detached, not awaited.
+ */
 export const kill = (target: Process): Effect.Effect<void> => Effect.sync(() => target.kill())
 
 /** The actor running the current fiber (inside its callbacks), if any. */

@@ -25,7 +25,8 @@ import * as Task from "./Task.ts"
 export type Restart = "permanent" | "transient" | "temporary"
 /**
  * How a supervisor stops the child: `brutalKill` (interrupt at once), a number of milliseconds to wait for
- * `terminate` before killing, or `infinity` (wait; the default for supervisors).
+ * `terminate` (or a task's finalizers) before killing, or `infinity` (wait; the default for supervisors). A kill
+ * does not wait for finalizers: the child has exited once it is killed.
  */
 export type Shutdown = "brutalKill" | "infinity" | number
 /**

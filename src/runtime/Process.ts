@@ -6,6 +6,10 @@
  * stop (`exit(Pid, shutdown)` to a process that traps exits, which runs `terminate`), and it can be killed
  * (`exit(Pid, kill)`: Effect interruption, `terminate` does not run).
  *
+ * A kill does not wait for finalizers: the exit `killed` is recorded (and its observers told) before `kill`
+ * returns, even when the interrupted fiber is stuck in a finalizer that hangs; that fiber is detached and
+ * reported, not awaited. A graceful stop does wait — `shutdown` gives it the timeout, then kills.
+ *
  * Hand-rolled: Effect fibers have observers but no notion of a graceful stop signal or of exit reasons.
  * `ProcessBase` holds the observer bookkeeping shared by the implementations.
  */
@@ -36,7 +40,10 @@ export interface Process {
   onExit(observer: (reason: ExitReason.ExitReason) => void): () => void
   /** Graceful stop: the process finishes what it is doing, runs its `terminate`, and exits with `reason`. */
   signalStop(reason: ExitReason.ExitReason): void
-  /** Brutal kill: interrupt now; `terminate` does not run; the exit reason is `killed`. */
+  /**
+   * Brutal kill: interrupt now; `terminate` does not run; the exit reason is `killed`, recorded before `kill`
+   * returns (finalizers still running are detached, not awaited).
+   */
   kill(): void
 }
 
@@ -141,8 +148,9 @@ export const awaitExit = (process: Process): Effect.Effect<ExitReason.ExitReason
 
 /**
  * OTP's shutdown protocol for one process: send the stop signal, wait up to `timeout` for it to exit, then kill
- * it and wait for that. `"brutalKill"` kills at once; `"infinity"` waits forever. Time is Effect's `Clock`, so
- * the protocol runs under `TestClock` in tests.
+ * it. `"brutalKill"` kills at once; `"infinity"` waits forever. A kill does not wait for finalizers, so after
+ * the kill the process has exited: `brutalKill` returns at once and a timeout returns when it expires, even when a
+ * finalizer hangs. Time is Effect's `Clock`, so the protocol runs under `TestClock` in tests.
  */
 export const shutdown = (
   process: Process,

@@ -14,6 +14,9 @@
  *   subtree down in order (its children with `shutdown`) and exits `killed`. The link holds from the start of the
  *   supervisor's init: a supervisor killed or interrupted during its own init, or during a slow child start, leaves
  *   no child alive (the child being started is killed with its interrupted start).
+ * - A kill does not wait for finalizers: a child killed by its `brutalKill`, or after its shutdown timeout, has
+ *   exited `killed` at once, so the supervisor's `terminateChild`, restart and shutdown go on even when the child
+ *   (a task, an actor) is stuck in a finalizer that hangs; that finalizer is detached and reported (see `Task`).
  *
  * - `whichChildren` lists children in start order (a deliberate difference: OTP lists the newest first).
  *

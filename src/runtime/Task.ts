@@ -3,11 +3,18 @@
  *
  * Mirrors a `proc_lib` worker that is not a gen_server: it is alive while its fiber runs, exits `normal` when the
  * effect completes, crashes (`Failure`) when it fails or dies, and its "terminate" is its finalizers. A stop
- * signal interrupts the fiber (finalizers run) and the task exits with the requested reason (usually
- * `shutdown`); a kill interrupts it too and the reason is `killed`.
+ * signal interrupts the fiber and the task exits with the requested reason (usually `shutdown`) once its
+ * finalizers have run: an ordinary shutdown waits for them, within the child's `shutdown` timeout.
+ *
+ * A kill does not wait for finalizers: it is OTP's untrappable `exit(Pid, kill)`. The fiber is interrupted and the
+ * task exits `killed` at once, before `kill` returns — monitors, the registry and its supervisor see the exit, so
+ * a `brutalKill` or a shutdown timeout returns and the supervisor goes on with its restart or its shutdown even
+ * when a finalizer hangs. Finalizers still running are detached (they go on, not awaited) and reported as a
+ * warning log (`internal/Kill.ts`); their later end changes nothing.
  */
 import { Cause, type Context, Effect, Exit, type Fiber } from "effect"
 import * as ExitReason from "./ExitReason.ts"
+import { interruptDetached } from "./internal/Kill.ts"
 import { ProcessBase, type ProcessKind } from "./Process.ts"
 
 /**
@@ -51,10 +58,12 @@ export class TaskProcess extends ProcessBase {
     this.fiber?.interruptUnsafe()
   }
 
+  /** Interrupts the fiber and exits `killed` at once: finalizers still running are detached, not awaited. */
   kill(): void {
     if (this.exitReason !== undefined) return
     this.requested = ExitReason.killed
-    this.fiber?.interruptUnsafe()
+    const fiber = this.fiber
+    if (fiber !== undefined && interruptDetached(this, fiber)) this.markExited(ExitReason.killed)
   }
 }
 

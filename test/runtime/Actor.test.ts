@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber, Ref } from "effect"
 import { TestClock } from "effect/testing"
-import { Actor, Behaviour, ExitReason, Process } from "../../src/runtime/index.ts"
+import { Actor, Behaviour, ChildSpec, ExitReason, Process, Registry, Supervisor } from "../../src/runtime/index.ts"
 
 type CounterProtocol = {
   readonly call: "get" | "crash" | { readonly sleep: number } | "later" | "stop-with-reply" | "self"
@@ -398,5 +398,73 @@ describe("Actor", () => {
         yield* Ref.update(total, (t) => t + 1)
       }
       assert.strictEqual(yield* Actor.call(ref, "get"), yield* Ref.get(total))
+    }))
+})
+
+type StuckProtocol = { readonly call: "hang" | "ping"; readonly reply: string; readonly cast: "hang" }
+
+/** An actor whose `hang` handler is stuck in a finalizer that never ends once it is interrupted. */
+const Stuck = (options: { readonly trapExit?: boolean; readonly hangInTerminate?: boolean } = {}) =>
+  Behaviour.make<StuckProtocol>()({
+    trapExit: options.trapExit ?? false,
+    init: () => Behaviour.ok(0),
+    handleCall: (request, _from, s) =>
+      request === "ping" ? Behaviour.reply("pong", s) : Effect.ensuring(Effect.never, Effect.never),
+    handleCast: () => Effect.ensuring(Effect.never, Effect.never),
+    ...(options.hangInTerminate === true ? { terminate: () => Effect.uninterruptible(Effect.never) } : {})
+  })
+
+describe("Actor: a kill does not wait for finalizers", () => {
+  it.effect("a kill does not wait for finalizers: an actor stuck in a hanging finalizer exits killed at once, its callers fail with ActorExited and its name is freed", () =>
+    Effect.gen(function*() {
+      const registry = yield* Registry.make({ keys: "unique" })
+      const ref = yield* Actor.start(Stuck(), undefined, { name: Registry.via<StuckProtocol>(registry, "stuck") })
+      const serving = yield* Effect.forkChild(Effect.flip(Actor.call(ref, "hang", { timeout: "infinity" })), {
+        startImmediately: true
+      })
+      const queued = yield* Effect.forkChild(Effect.flip(Actor.call(ref, "ping", { timeout: "infinity" })), {
+        startImmediately: true
+      })
+      yield* Actor.kill(ref)
+      assert.deepStrictEqual(ref.exitReason, ExitReason.killed)
+      for (const caller of [serving, queued]) {
+        const error = yield* Fiber.join(caller)
+        assert.isTrue(error._tag === "ActorExited" && ExitReason.equals(error.exitReason, ExitReason.killed))
+      }
+      assert.isUndefined(yield* Registry.whereis(registry, "stuck"))
+      const again = yield* Actor.start(Stuck(), undefined, { name: Registry.via<StuckProtocol>(registry, "stuck") })
+      assert.strictEqual(yield* Actor.call(again, "ping"), "pong")
+    }))
+
+  it.effect("a kill does not wait for finalizers: a shutdown timeout kills a trapping actor whose terminate hangs uninterruptibly", () =>
+    Effect.gen(function*() {
+      const sup = yield* Supervisor.spawn({
+        children: [
+          ChildSpec.actor("a", Stuck({ trapExit: true, hangInTerminate: true }), undefined, { shutdown: 1000 })
+        ]
+      })
+      const child = (yield* Supervisor.whichChildren(sup))[0]?.process
+      if (!Process.isProcess(child)) return yield* Effect.die("child a is not running")
+      const terminating = yield* Effect.forkChild(Supervisor.terminateChild(sup, "a"), { startImmediately: true })
+      yield* TestClock.adjust(999)
+      assert.isUndefined(child.exitReason)
+      yield* TestClock.adjust(1)
+      yield* Fiber.join(terminating)
+      assert.deepStrictEqual(child.exitReason, ExitReason.killed)
+    }))
+
+  it.effect("a kill does not wait for finalizers: a shutdown timeout kills a non-trapping actor stuck in a finalizer", () =>
+    Effect.gen(function*() {
+      const sup = yield* Supervisor.spawn({ children: [ChildSpec.actor("a", Stuck(), undefined, { shutdown: 1000 })] })
+      const child = (yield* Supervisor.whichChildren(sup))[0]?.process
+      if (!Process.isProcess(child)) return yield* Effect.die("child a is not running")
+      yield* Actor.cast(child as Actor.ActorRef<StuckProtocol>, "hang") // a supervisor's child is an actor here
+      const terminating = yield* Effect.forkChild(Supervisor.terminateChild(sup, "a"), { startImmediately: true })
+      yield* TestClock.adjust(999)
+      assert.isUndefined(child.exitReason) // the exit signal interrupted it; its finalizer is waited for
+      yield* TestClock.adjust(1)
+      yield* Fiber.join(terminating)
+      assert.deepStrictEqual(child.exitReason, ExitReason.killed)
+      assert.strictEqual((yield* Supervisor.countChildren(sup)).active, 0)
     }))
 })

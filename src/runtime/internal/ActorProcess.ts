@@ -24,6 +24,9 @@
  *   calls, idle timers) lives in a lazily created `ActorExtras`.
  * - **Exit.** The fiber's exit becomes the actor's exit reason (interruption = `killed`); pending callers (the
  *   one being served, queued calls, and calls answered `noreply`) fail with `ActorExited { reason }`.
+ * - **Kill.** A kill does not wait for finalizers: when the interrupted fiber is still running (a finalizer that
+ *   hangs, an uninterruptible region), the actor exits `killed` at once anyway and the fiber is detached
+ *   (`Kill.ts`), so `Actor.kill`, a `brutalKill` and a shutdown timeout never hang on it.
  */
 import { Cause, type Context, Duration, Effect, Exit } from "effect"
 import type * as Behaviour from "../Behaviour.ts"
@@ -44,6 +47,7 @@ import {
   yieldThenStep
 } from "./ActorLoop.ts"
 import { type Envelope, ENVELOPE_CALL, ENVELOPE_CAST, ENVELOPE_INFO, ENVELOPE_STOP, type From } from "./From.ts"
+import { interruptDetached } from "./Kill.ts"
 import { type ActorSettings, MailboxProcess, wakeAll } from "./Mailbox.ts"
 
 export { actorOfFiber } from "./ActorLoop.ts"
@@ -376,11 +380,19 @@ export class ActorProcess extends MailboxProcess {
     this.deliverSystem({ kind: ENVELOPE_STOP, reason })
   }
 
+  /**
+   * `exit(Pid, kill)`: the fiber is interrupted and the actor exits `killed` at once, also over an exit signal
+   * still being handled (a shutdown timeout escalating). A kill does not wait for finalizers: those still running
+   * (a handler's `Effect.ensuring`, an uninterruptible `terminate`) are detached and reported (`Kill.ts`).
+   */
   kill(): void {
-    this.exitWith(ExitReason.killed)
+    if (this.exitReason !== undefined) return
+    this.more.exitSignal = ExitReason.killed
+    const fiber = this.fiber
+    if (fiber !== undefined && interruptDetached(this, fiber)) this.exited(ExitReason.killed)
   }
 
-  /** Ends the actor now with `reason` (the first such signal wins); `terminate` does not run. */
+  /** Ends the actor now with `reason` (the first such signal wins, a kill overrides it); `terminate` does not run. */
   private exitWith(reason: ExitReason.ExitReason): void {
     if (this.exitReason !== undefined) return
     const extras = this.more
@@ -401,6 +413,11 @@ export class ActorProcess extends MailboxProcess {
       : Cause.hasInterruptsOnly(exit.cause)
       ? this.extras?.exitSignal ?? ExitReason.killed
       : ExitReason.failure(exit.cause)
+    this.exited(reason)
+  }
+
+  /** Records the exit: a start in progress fails, pending callers fail with `ActorExited`, blocked senders wake. */
+  private exited(reason: ExitReason.ExitReason): void {
     if (this.starting) this.signalStarted(Exit.fail(new InitFailed({ name: this.name, reason })))
     const extras = this.extras
     if (extras !== undefined && extras.idleTimer !== undefined) this.cancelIdleTimer(extras)
