@@ -14,12 +14,25 @@
  * `cmd` that changes it (under the store's retention) and a start or restart begins from the latest checkpoint that
  * decodes with the definition's schema (else from the start arguments).
  *
+ * A restart that finds its id taken is ignored: when a parent re-spawned a crashed child, or a `start` of the same
+ * id overtook the crash notice, the newer incarnation is the agent and the supervisor forgets the old child (a
+ * restart retried on `AlreadyStarted` would reach the restart intensity and stop every agent). A `start` of an id
+ * already running still fails with `FailedToStartChild`.
+ *
  * The layer requires every directive executor (`DirectiveExecutor.Executors`), so a program that forgets one does
  * not compile. Actions run by agents get their services from the context the layer is built in.
  */
 import { Context, Duration, Effect, Layer, Option, Schema, type Scope } from "effect"
 import { Checkpoints } from "../llmagent/Checkpoints.ts"
-import { Actor, DynamicSupervisor, ExitReason, type Process, Registry } from "../runtime/index.ts"
+import {
+  Actor,
+  type AlreadyStarted,
+  DynamicSupervisor,
+  ExitReason,
+  type Process,
+  Registry,
+  StartIgnored
+} from "../runtime/index.ts"
 import type {
   ActorExited,
   CallingSelf,
@@ -194,6 +207,9 @@ const STATE_REQUEST = { _tag: "State" } as const
 const isErrorReply = (reply: AgentProtocol["reply"]): reply is DirectiveQueueFull | InvalidMessage =>
   reply instanceof DirectiveQueueFull || reply instanceof InvalidMessage
 
+/** A restart whose id was taken meanwhile (a parent re-spawned the child, a start overtook the crash notice). */
+const restartIgnored = (taken: AlreadyStarted): StartIgnored => new StartIgnored({ name: taken.name })
+
 const toAgent = <S>(
   reply: AgentProtocol["reply"]
 ): Effect.Effect<Agent.Agent<S>, DirectiveQueueFull | InvalidMessage> =>
@@ -253,12 +269,20 @@ export const make = (
           server: hooks,
           checkpoints
         }
+        // the first run of `start` is this call (a taken id fails it); later runs are the supervisor's restarts
+        let restarting = false
         yield* DynamicSupervisor.startChild(supervisor, {
           id,
           restart: startOptions.restart ?? "transient",
-          start: Actor.start(behaviour, config, { name: Registry.via(registry, id) }).pipe(
-            Effect.provideContext(context)
-          )
+          start: Effect.suspend(() => {
+            const again = restarting
+            restarting = true
+            const started = Actor.start(behaviour, config, { name: Registry.via(registry, id) }).pipe(
+              Effect.provideContext(context)
+            )
+            // a restart finding the id taken by a newer incarnation is ignored: the supervisor forgets the old child
+            return again ? Effect.catchTag(started, "AlreadyStarted", (e) => Effect.fail(restartIgnored(e))) : started
+          })
         }).pipe(
           Effect.catchTag(["CallTimeout", "ActorExited", "MailboxFull", "CallingSelf", "NoProc"], (e) => Effect.die(e))
         )

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Schema } from "effect"
+import { Effect, Fiber, Layer, Option, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import {
   Action,
@@ -11,6 +11,7 @@ import {
   Signal,
   StateOp
 } from "../../src/agent/index.ts"
+import { Checkpoints, type CheckpointsShape } from "../../src/llmagent/index.ts"
 import { ExitReason, Process } from "../../src/runtime/index.ts"
 import { CounterState, Increment } from "./support.ts"
 
@@ -222,6 +223,61 @@ describe("AgentServer", () => {
       assert.deepStrictEqual((yield* server.state<typeof CounterState.Type>("kid-continue")).state.log, [])
       assert.deepStrictEqual((yield* server.state<typeof CounterState.Type>("kid-emitOrphan")).state.log, ["orphaned"])
     }).pipe(Effect.provide(Live)))
+
+  it.effect("a restart that finds its id taken is ignored: a parent re-spawning its crashed child stops no agent", () =>
+    Effect.gen(function*() {
+      const Respawner = Agent.define({
+        name: "respawner",
+        schema: CounterState,
+        routes: [
+          { pattern: "parent.spawn", target: () => ({ directives: [Directive.spawnAgent("c1", Worker)] }) },
+          // a supervising parent: it brings the child back when it goes down (racing the supervisor's restart)
+          { pattern: "troupe.agent.child.down", target: () => ({ directives: [Directive.spawnAgent("c1", Worker)] }) }
+        ]
+      })
+      const server = yield* AgentServer
+      yield* server.start(Respawner, { id: "p" })
+      yield* server.start(Worker, { id: "bystander" })
+      yield* server.call("p", yield* sig("parent.spawn"))
+      const settle = Effect.repeat(Effect.yieldNow, { times: 50 })
+      yield* settle
+      for (let crash = 0; crash < 3; crash++) {
+        server.whereis("c1")?.kill()
+        yield* settle
+        assert.isUndefined(server.supervisor.exitReason, `the supervisor stopped after crash ${crash + 1}`)
+        for (const id of ["p", "bystander", "c1"]) {
+          assert.isDefined(server.whereis(id), `${id} after crash ${crash + 1}`)
+        }
+      }
+      yield* server.start(Worker, { id: "later" })
+      yield* server.call("c1", yield* sig("work.inc", { by: 2 }))
+      assert.strictEqual((yield* server.state<typeof CounterState.Type>("c1")).state.count, 2)
+    }).pipe(Effect.provide(Live)))
+
+  it.effect("a restart that finds its id taken is ignored: a start overtaking the crash notice stops no agent", () => {
+    // reading agent "slow"'s checkpoint takes a second, so its start keeps the supervisor busy meanwhile
+    const store: CheckpointsShape = {
+      save: () => Effect.die(new Error("not saved here")), // no state changes in this test
+      latest: (id) =>
+        id === "slow" ? Effect.as(Effect.sleep("1 second"), Option.none()) : Effect.succeed(Option.none()),
+      list: () => Effect.succeed([])
+    }
+    return Effect.gen(function*() {
+      const server = yield* AgentServer
+      yield* server.start(Worker, { id: "a" })
+      yield* server.start(Worker, { id: "bystander" })
+      const slow = yield* Effect.forkChild(server.start(Worker, { id: "slow" }), { startImmediately: true })
+      // a start of "a" queued behind it, then "a" crashes: the start is handled before the crash notice
+      const again = yield* Effect.forkChild(Effect.exit(server.start(Worker, { id: "a" })), { startImmediately: true })
+      server.whereis("a")?.kill()
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(slow)
+      yield* Fiber.join(again)
+      yield* Effect.repeat(Effect.yieldNow, { times: 50 })
+      assert.isUndefined(server.supervisor.exitReason)
+      for (const id of ["a", "bystander", "slow"]) assert.isDefined(server.whereis(id), id)
+    }).pipe(Effect.provide(Live.pipe(Layer.provide(Layer.succeed(Checkpoints, store)))))
+  })
 
   it("a directive kind without an executor fails to compile", () => {
     const context = {} as DirectiveExecutor.DirectiveContext
