@@ -1,9 +1,9 @@
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber, Layer, Schema, Stream } from "effect"
+import { Cause, Effect, Exit, Fiber, Layer, Option, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { Action, Tool } from "../../src/agent/index.ts"
 import { ProviderOverloaded } from "../../src/llm/index.ts"
-import { LlmAgent, LlmAgents, TurnCrashed } from "../../src/llmagent/index.ts"
+import { Checkpoints, type CheckpointsShape, LlmAgent, LlmAgents, TurnCrashed } from "../../src/llmagent/index.ts"
 import { ConversationMemory, layerMemory } from "../../src/memory/index.ts"
 import { lastUser, recording, settle } from "./support.ts"
 
@@ -250,6 +250,37 @@ describe("LlmAgents: cancellation", () => {
 })
 
 describe("LlmAgents: supervision, idle stop, the live bound", () => {
+  it.effect("a restart whose init fails is ignored: a store blip stops no other agent, the next turn starts it again", () => {
+    let outage = false
+    let reads = 0
+    // the checkpoint store is unreachable while `outage` is set (a defect, as a lost connection is)
+    const store: CheckpointsShape = {
+      save: (agentId, state) => Effect.succeed({ agentId, seq: 1, at: 0, state }),
+      latest: () =>
+        Effect.suspend(() => {
+          reads++
+          return outage ? Effect.die(new Error("connection refused")) : Effect.succeed(Option.none())
+        }),
+      list: () => Effect.succeed([])
+    }
+    return Effect.gen(function*() {
+      const { llm } = recording({ die: /crash/, fallback: (req) => ({ text: `ok ${lastUser(req)}` }) })
+      const Fragile = LlmAgent.make({ name: "f", model: "fast", llm, memory: "none" })
+      const agents = yield* LlmAgents.make({ agents: [Fragile] })
+      yield* agents.ask("f:1", "hello")
+      yield* agents.ask("f:2", "hello")
+      outage = true
+      reads = 0
+      expect((yield* Effect.flip(agents.ask("f:1", "crash")))._tag).toBe("TurnCrashed")
+      yield* settle
+      expect(reads).toBe(1) // one restart, ignored: not retried until the intensity
+      expect((yield* agents.ask("f:2", "still there?")).text).toBe("ok still there?")
+      outage = false
+      expect((yield* agents.ask("f:1", "back?")).text).toBe("ok back?")
+      expect(yield* agents.status("f:1")).toMatchObject({ alive: true })
+    }).pipe(Effect.scoped, Effect.provide(Layer.succeed(Checkpoints, store)))
+  })
+
   it.effect("a turn queued behind a crash is answered by the next incarnation; the supervisor keeps running", () =>
     Effect.gen(function*() {
       const { llm } = recording({ latency: "1 second", die: /crash/, fallback: (req) => ({ text: lastUser(req) }) })

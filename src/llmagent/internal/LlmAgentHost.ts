@@ -8,7 +8,9 @@
  * stop, eviction) or that crashed answers queued turns `Gone`; the caller waits for the old process's exit and
  * delivers again to the next incarnation (the supervisor's restart, or a fresh start when the caller gets there
  * first: the restart then finds the agent's name taken and is ignored, so the old child is forgotten rather than
- * retried), so accepted work is never lost. A turn carries the error context (`ErrorScope`) of the
+ * retried), so accepted work is never lost. A restart whose init fails (a store unreachable for a moment) is
+ * ignored as well, and logged: the agent's next turn starts it again (as a fresh start, with its history), and a
+ * store blip cannot use up the restart intensity that every agent of the host shares. A turn carries the error context (`ErrorScope`) of the
  * fiber that sent it, so the turn runs under its caller's route and tenant. Everything here is synchronous except process
  * starts, so an idle agent costs one actor, one state record and one LRU entry.
  */
@@ -22,6 +24,7 @@ import type { PriceTable } from "../../pipeline/index.ts"
 import {
   Actor,
   DynamicSupervisor,
+  ExitReason,
   type Process,
   type ProcessRegistry,
   Registry,
@@ -156,13 +159,33 @@ export class Host {
 
   private start(id: string, definition: AnyLlmAgent): Effect.Effect<AgentRef, AgentStartFailed> {
     const args: AgentArgs = { id, host: this, definition, runtime: this.runtimeFor(definition) }
-    const start = Actor.start(behaviour, args, { name: Registry.via(this.config.registry, id) }).pipe(
-      // the name is held by a newer incarnation (a handed-over turn started it before the supervisor handled the
-      // crash): this start is ignored, so the supervisor's restart forgets the old child instead of retrying it
-      // until the restart intensity shuts every agent down
-      Effect.catchTag("AlreadyStarted", (taken) => Effect.fail(new StartIgnored({ name: taken.name }))),
-      Effect.provideContext(this.config.context)
-    )
+    // the first run of `start` is this call (its failure is the caller's AgentStartFailed); later runs are the
+    // supervisor's restarts
+    let restarting = false
+    const start = Effect.suspend(() => {
+      const again = restarting
+      restarting = true
+      const started = Actor.start(behaviour, args, { name: Registry.via(this.config.registry, id) }).pipe(
+        Effect.provideContext(this.config.context)
+      )
+      if (!again) return started
+      return started.pipe(
+        // the name is held by a newer incarnation (a handed-over turn started it before the supervisor handled
+        // the crash): the restart is ignored, so the supervisor forgets the old child instead of retrying it
+        // until the restart intensity shuts every agent down
+        Effect.catchTag("AlreadyStarted", (taken) => Effect.fail(new StartIgnored({ name: taken.name }))),
+        // a restart whose init fails (its checkpoint or memory store unreachable for a moment) is ignored too:
+        // agents start on demand, so the next turn starts this one again; retried at once, the failure would use
+        // up the restart intensity shared by every agent within microseconds
+        Effect.catchTag("InitFailed", (failed) =>
+          Effect.andThen(
+            Effect.logWarning(
+              `agent ${id}: its restart failed (${ExitReason.format(failed.exitReason)}); its next turn starts it again`
+            ),
+            Effect.fail(new StartIgnored({ name: failed.name }))
+          ))
+      )
+    })
     return DynamicSupervisor.startChild(this.config.supervisor, { id, restart: definition.restart, start }).pipe(
       Effect.matchEffect({
         onFailure: (error): Effect.Effect<AgentRef, AgentStartFailed> => {
