@@ -1,16 +1,14 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Redacted } from "effect"
+import { Effect, Exit, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
-import { hash } from "node:crypto"
 import { Budgets } from "../../src/budget/index.ts"
 import { Cache } from "../../src/cache/index.ts"
 import type { LlmProviderShape, LlmRequest, LlmResponse } from "../../src/llm/index.ts"
 import { ProviderServerError, ScriptedProvider } from "../../src/llm/index.ts"
-import type { CallContext, LlmCall, LlmCallInput, LlmPipelineOptions, Target } from "../../src/pipeline/index.ts"
+import type { CallContext, LlmCallInput, LlmPipelineOptions } from "../../src/pipeline/index.ts"
 import {
   BudgetStep,
-  CallState,
   coalesceKeyOf,
   CoalesceStep,
   Llm,
@@ -19,6 +17,7 @@ import {
 } from "../../src/pipeline/index.ts"
 import { RateLimiter } from "../../src/ratelimit/index.ts"
 import { TelemetryHub } from "../../src/telemetry/index.ts"
+import { assertScopesNeverShareAKey, contextOf, rawParams, target } from "./KeyScopeSupport.ts"
 import { configLayer, withPipelineDeps } from "./support.ts"
 
 /** A provider answering after one second (TestClock), counting started and interrupted calls. */
@@ -74,26 +73,6 @@ const forkN = (n: number, call: LlmCallInput) =>
     yield* Effect.yieldNow
     return fibers
   })
-
-const target: Target = {
-  provider: "primary",
-  route: "primary",
-  model: "model-a",
-  spec: "primary:model-a",
-  requested: "fast",
-  defaults: {}
-}
-
-const contextOf = (options?: LlmCall["options"]): CallContext => ({
-  call: { model: "fast", messages: [{ role: "user", content: "secret plan" }], ...(options ? { options } : {}) },
-  kind: "text",
-  state: new CallState()
-})
-
-/** Params as a raw caller could hand them to the step (names outside `LlmParams`, as an HTTP body may carry). */
-const rawParams = (params: Record<string, unknown>): LlmRequest["params"] =>
-  // the step's params type lists the known names only; the step must key any record without trusting its names
-  params as LlmRequest["params"]
 
 describe("CoalesceStep", () => {
   it.effect("LlmPipeline.layerWith combines optional steps: coalescing and budgets in one pipeline", () => {
@@ -274,35 +253,8 @@ describe("CoalesceStep", () => {
       assert.strictEqual(step.coalesced(), 0)
     }).pipe(Effect.provide(CoalesceStep.layer())))
 
-  it("fuzz: calls of different scopes never share a coalescing key, whatever params they carry", () => {
-    const scope = fc.record({
-      tenant: fc.option(fc.constantFrom("A", "B", "A\u0000", "null"), { nil: undefined }),
-      apiKey: fc.option(fc.constantFrom("k1", "k2"), { nil: undefined })
-    })
-    const params = fc.dictionary(
-      fc.constantFrom("temperature", "troupe.tenant", "troupe.credential", "responseFormat", "x"),
-      fc.constantFrom<unknown>("A", "B", 0, null, "k1")
-    )
-    const forgedScopeOf = (s: { tenant: string | undefined; apiKey: string | undefined }) => ({
-      ...(s.tenant !== undefined ? { "troupe.tenant": s.tenant } : {}),
-      ...(s.apiKey !== undefined ? { "troupe.credential": hash("sha256", s.apiKey, "hex").slice(0, 32) } : {})
-    })
-    const optionsOf = (s: { tenant: string | undefined; apiKey: string | undefined }): LlmCall["options"] => ({
-      ...(s.tenant !== undefined ? { tenant: s.tenant } : {}),
-      ...(s.apiKey !== undefined ? { apiKey: Redacted.make(s.apiKey) } : {})
-    })
-    fc.assert(
-      fc.property(scope, params, scope, params, fc.boolean(), (victim, victimParams, attacker, extra, forge) => {
-        fc.pre(victim.tenant !== attacker.tenant || victim.apiKey !== attacker.apiKey)
-        // the attacker's params: anything, or the victim's with the victim's scope written in as params
-        const attackerParams = forge ? { ...extra, ...victimParams, ...forgedScopeOf(victim) } : extra
-        const k1 = coalesceKeyOf(contextOf(optionsOf(victim)), target, rawParams(victimParams))
-        const k2 = coalesceKeyOf(contextOf(optionsOf(attacker)), target, rawParams(attackerParams))
-        return k1 === undefined || k2 === undefined || k1 !== k2
-      }),
-      { numRuns: 2000 }
-    )
-  })
+  it("fuzz: calls of different scopes never share a coalescing key, whatever params they carry", () =>
+    assertScopesNeverShareAKey((context, params) => coalesceKeyOf(context, target, params)))
 
   it("fuzz: any batch of concurrent calls reaches the provider once per distinct request", () =>
     fc.assert(

@@ -5,33 +5,11 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
-import * as fc from "fast-check"
-import { hash } from "node:crypto"
 import { Cache, makeResponseCache } from "../../src/cache/index.ts"
-import type { LlmRequest, LlmResponse } from "../../src/llm/index.ts"
-import type { CallContext, LlmCall, Target } from "../../src/pipeline/index.ts"
-import { CallState, Llm, ResponseCacheStep } from "../../src/pipeline/index.ts"
+import type { LlmResponse } from "../../src/llm/index.ts"
+import { Llm, ResponseCacheStep } from "../../src/pipeline/index.ts"
+import { assertScopesNeverShareAKey, contextOf, rawParams, target } from "./KeyScopeSupport.ts"
 import { CountingProvider, pipelineLayer } from "./support.ts"
-
-const target: Target = {
-  provider: "primary",
-  route: "primary",
-  model: "model-a",
-  spec: "primary:model-a",
-  requested: "fast",
-  defaults: {}
-}
-
-const contextOf = (options?: LlmCall["options"]): CallContext => ({
-  call: { model: "fast", messages: [{ role: "user", content: "secret plan" }], ...(options ? { options } : {}) },
-  kind: "text",
-  state: new CallState()
-})
-
-/** Params as a raw caller could hand them to the step (names outside `LlmParams`, as an HTTP body may carry). */
-const rawParams = (params: Record<string, unknown>): LlmRequest["params"] =>
-  // the step's params type lists the known names only; the step must key any record without trusting its names
-  params as LlmRequest["params"]
 
 const answer = (text: string): LlmResponse => ({
   provider: "primary",
@@ -110,33 +88,7 @@ describe("ResponseCacheStep: the tenant scopes a key in a way no request can for
     Effect.runPromise(
       Effect.gen(function*() {
         const step = yield* ResponseCacheStep
-        const scope = fc.record({
-          tenant: fc.option(fc.constantFrom("A", "B", "A\u0000", "null"), { nil: undefined }),
-          apiKey: fc.option(fc.constantFrom("k1", "k2"), { nil: undefined })
-        })
-        const params = fc.dictionary(
-          fc.constantFrom("temperature", "troupe.tenant", "troupe.credential", "responseFormat", "x"),
-          fc.constantFrom<unknown>("A", "B", 0, null, "k1")
-        )
-        const forgedScopeOf = (s: { tenant: string | undefined; apiKey: string | undefined }) => ({
-          ...(s.tenant !== undefined ? { "troupe.tenant": s.tenant } : {}),
-          ...(s.apiKey !== undefined ? { "troupe.credential": hash("sha256", s.apiKey, "hex").slice(0, 32) } : {})
-        })
-        const optionsOf = (s: { tenant: string | undefined; apiKey: string | undefined }): LlmCall["options"] => ({
-          ...(s.tenant !== undefined ? { tenant: s.tenant } : {}),
-          ...(s.apiKey !== undefined ? { apiKey: Redacted.make(s.apiKey) } : {})
-        })
-        fc.assert(
-          fc.property(scope, params, scope, params, fc.boolean(), (victim, victimParams, attacker, extra, forge) => {
-            fc.pre(victim.tenant !== attacker.tenant || victim.apiKey !== attacker.apiKey)
-            // the attacker's params: anything, or the victim's with the victim's scope written in as params
-            const attackerParams = forge ? { ...extra, ...victimParams, ...forgedScopeOf(victim) } : extra
-            const k1 = step.keyOf(contextOf(optionsOf(victim)), target, rawParams(victimParams))
-            const k2 = step.keyOf(contextOf(optionsOf(attacker)), target, rawParams(attackerParams))
-            return k1 === undefined || k2 === undefined || k1 !== k2
-          }),
-          { numRuns: 2000 }
-        )
+        assertScopesNeverShareAKey((context, params) => step.keyOf(context, target, params))
       }).pipe(Effect.provide(stepLayer))
     ))
 })
