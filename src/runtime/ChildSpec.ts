@@ -8,7 +8,9 @@
  *
  * Beyond OTP: `backoff`, Akka's `restartWithBackoff` — each restart of the child waits
  * `min(max, min × 2^attempt) × (1 + random × randomFactor)`, and the attempt count resets once the child has run
- * for `resetAfter` (default: `min`) without crashing.
+ * for `resetAfter` (default: `min`) without crashing. Both `Supervisor` and `DynamicSupervisor` apply it; the restart
+ * counts toward the supervisor's intensity when it is decided, and a restart that fails retries after the next
+ * backoff step.
  *
  * `start` is an Effect producing a `Process`, or a function of the dynamic supervisor's `extraArguments`.
  * Failing with `StartIgnored` means OTP's `ignore`.
@@ -36,8 +38,9 @@ export type Shutdown = "brutalKill" | "infinity" | number
 export type ChildType = "worker" | "supervisor"
 
 /**
- * An optional restart delay (not in OTP; Akka's `BackoffSupervisor` semantics): the n-th consecutive restart
- * waits `min(max, min × 2^n)` with jitter, and the count starts over after the child ran for `resetAfter`.
+ * An optional restart delay (not in OTP; Akka's `BackoffSupervisor` semantics), under `Supervisor` and
+ * `DynamicSupervisor` alike: the n-th consecutive restart waits `min(max, min × 2^n)` with jitter, and the count
+ * starts over after the child ran for `resetAfter`.
  */
 export interface Backoff {
   readonly min: Duration.Input

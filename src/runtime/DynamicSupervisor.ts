@@ -7,6 +7,17 @@
  * (`MaxChildren` error), restart types and intensity follow the static supervisor (default 3 restarts in 5 s,
  * validated as OTP does; exceeding it shuts everything down and exits `shutdown`),
  * temporary children are forgotten when they exit, and shutdown terminates all children concurrently.
+ *
+ * Restart backoff, as under `Supervisor`: a killed child with backoff is not restarted before its backoff delay
+ * and is restarted when the delay is over (the n-th consecutive restart waits Akka's `min(max, min × 2^n)` with
+ * jitter, the count starting over after a stable run of `resetAfter`). The restart counts toward the intensity
+ * when it is decided, not when the delay ends; a failing restart retries after the next backoff step (the retry
+ * counts again, OTP's `try_again_restart`). A child waiting for its backoff is `"restarting"` in `whichChildren`,
+ * counts in `countChildren`'s `specs` but not `active`, and counts toward `maxChildren` as a restarting one does.
+ * `terminateChild` with the process it last ran as cancels the pending restart (terminateChild during the
+ * backoff wins: no restart later), and shutdown cancels every pending timer (shutdown during backoff leaves no
+ * timer).
+ *
  * Children are linked as under `Supervisor`: a killed dynamic supervisor sends each child the exit signal `killed`,
  * and one killed or interrupted during a slow `startChild` leaves no child alive (the child being started is killed
  * with its interrupted start).
@@ -19,6 +30,7 @@ import * as Actor from "./Actor.ts"
 import * as Behaviour from "./Behaviour.ts"
 import { type ChildSpec, normalize, type NormalizedSpec } from "./ChildSpec.ts"
 import * as ExitReason from "./ExitReason.ts"
+import * as BackoffRestart from "./internal/BackoffRestart.ts"
 import * as Options from "./internal/Options.ts"
 import { DEFAULT_MAX_RESTARTS, IntensityFields, periodMillis, RestartWindow } from "./internal/RestartIntensity.ts"
 import * as SupervisorChild from "./internal/SupervisorChild.ts"
@@ -70,6 +82,11 @@ interface State {
   readonly restarts: RestartWindow
   /** children with a running process, kept up to date so `countChildren` costs nothing */
   active: number
+  /**
+   * Restarting children (a retry or a backoff delay pending) by the process they last ran as: Elixir keys them by
+   * that pid, so `terminateChild` with it cancels the pending restart.
+   */
+  readonly restartingAs: Map<Child, Process>
 }
 
 type Request =
@@ -106,7 +123,7 @@ const checkRequest = (request: unknown): InvalidOptions | undefined => {
 type DynamicProtocol = {
   readonly call: Request
   readonly reply: Response
-  readonly info: ChildExit | { readonly _tag: "TryAgain"; readonly child: Child }
+  readonly info: ChildExit | { readonly _tag: "TryAgain"; readonly child: Child } | BackoffRestart.BackoffDue
 }
 
 /** A running dynamic supervisor whose children's `start` functions take `Extra` first. */
@@ -123,7 +140,14 @@ const behaviour = Behaviour.make<DynamicProtocol>()({
     Effect.gen(function*() {
       const context = yield* makeSupervisorContext(config.name)
       const self = context.self
-      const state: State = { config, context, children: new Set(), restarts: new RestartWindow(), active: 0 }
+      const state: State = {
+        config,
+        context,
+        children: new Set(),
+        restarts: new RestartWindow(),
+        active: 0,
+        restartingAs: new Map()
+      }
       linkChildren(self, () => state.children)
       emit(context, "SupervisorStarted", { pid: self.pid })
       return Behaviour.ok(state)
@@ -159,10 +183,16 @@ const behaviour = Behaviour.make<DynamicProtocol>()({
       }
       case "TerminateChild": {
         for (const child of state.children) {
-          if (child.process === request.process) {
+          const running = child.process !== undefined
+          if (
+            running ? child.process === request.process : state.restartingAs.get(child) === request.process
+          ) {
+            // also cancels a pending backoff restart; a TryAgain or BackoffDue still queued finds the child gone
             return Effect.map(SupervisorChild.terminateChild(state.context, child), () => {
               state.children.delete(child)
-              state.active--
+              state.restartingAs.delete(child)
+              child.restarting = false
+              if (running) state.active--
               // widened to the protocol's Response
               return Behaviour.reply(Result.succeed(undefined) as Response, state)
             })
@@ -204,6 +234,12 @@ const behaviour = Behaviour.make<DynamicProtocol>()({
     if (message._tag === "TryAgain") {
       return message.child.restarting ? restart(state, message.child) : Behaviour.noreply(state)
     }
+    if (message._tag === "BackoffDue") {
+      message.child.timer = undefined
+      return message.child.restarting
+        ? startRestart(state, message.child, message.delayMillis)
+        : Behaviour.noreply(state)
+    }
     if (message._tag !== "ChildExit") return Behaviour.noreply(state)
     const { child, process, reason } = message
     if (child.process !== process) return Behaviour.noreply(state)
@@ -215,6 +251,7 @@ const behaviour = Behaviour.make<DynamicProtocol>()({
       state.children.delete(child)
       return Behaviour.noreply(state)
     }
+    state.restartingAs.set(child, process)
     return restart(state, child)
   },
   terminate: (_reason, state) =>
@@ -227,21 +264,40 @@ const behaviour = Behaviour.make<DynamicProtocol>()({
     })
 })
 
-const restart = (state: State, child: Child): Effect.Effect<Behaviour.NoReplyResult<State>> =>
-  Effect.gen(function*() {
-    const allowed = state.restarts.add(state.context.now(), state.config.maxRestarts, state.config.periodMillis)
-    if (!allowed) {
-      emit(state.context, "RestartIntensityReached", { childId: child.spec.id })
-      return Behaviour.stop(ExitReason.shutdown, state)
-    }
-    const outcome = yield* SupervisorChild.startChild(state.context, child)
+/** The static supervisor's `restart` for one child: intensity check, then the start (now or after its backoff). */
+const restart = (state: State, child: Child): Effect.Effect<Behaviour.NoReplyResult<State>> => {
+  const now = state.context.now()
+  if (!state.restarts.add(now, state.config.maxRestarts, state.config.periodMillis)) {
+    emit(state.context, "RestartIntensityReached", { childId: child.spec.id })
+    return Effect.succeed(Behaviour.stop(ExitReason.shutdown, state))
+  }
+  return child.spec.backoff === undefined
+    ? startRestart(state, child)
+    : Effect.as(BackoffRestart.schedule(state.context, child, now), Behaviour.noreply(state))
+}
+
+/** Starts the child again (after `delayMillis` of backoff, when it had one); a failure retries (`TryAgain`). */
+const startRestart = (
+  state: State,
+  child: Child,
+  delayMillis?: number
+): Effect.Effect<Behaviour.NoReplyResult<State>> =>
+  Effect.map(SupervisorChild.startChild(state.context, child), (outcome) => {
     if (outcome._tag === "Started") {
       state.active++
-      emit(state.context, "ChildRestarted", { childId: child.spec.id, pid: outcome.process.pid })
+      state.restartingAs.delete(child)
+      emit(state.context, "ChildRestarted", {
+        childId: child.spec.id,
+        pid: outcome.process.pid,
+        ...(delayMillis !== undefined ? { delayMillis } : {})
+      })
     } else if (outcome._tag === "Ignored") {
+      child.restarting = false
       state.children.delete(child)
+      state.restartingAs.delete(child)
     } else {
-      // like OTP's try_again_restart: retried later, and every retry counts toward the intensity
+      // like OTP's try_again_restart: retried later (after the next backoff step, for a child with backoff), and
+      // every retry counts toward the intensity
       child.restarting = true
       Actor.sendSystemUnsafe(state.context.self, { _tag: "TryAgain", child })
     }
@@ -339,8 +395,9 @@ export const startChild = <Extra extends ReadonlyArray<unknown>, R>(
   ) as Effect.Effect<Process | undefined, MaxChildren | FailedToStartChild | InvalidOptions | CallFailure, R>
 
 /**
- * Terminates one child (by its process). Fails with `ChildNotFound` when the process is not a child of this
- * supervisor, and with `CallError` (`NoProc` when the supervisor is not alive, `ActorExited` when it exits before replying) or
+ * Terminates one child (by its process; a child whose restart is pending — a retry, or its backoff delay — by the
+ * process it last ran as, which cancels the pending restart). Fails with `ChildNotFound` when the process is not a
+ * child of this supervisor, and with `CallError` (`NoProc` when the supervisor is not alive, `ActorExited` when it exits before replying) or
  * `CallingSelf` (called from the supervisor's own fiber). `InvalidOptions` when `process` is not a process.
  */
 export const terminateChild = <Extra extends ReadonlyArray<unknown>>(

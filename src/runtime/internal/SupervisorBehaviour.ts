@@ -18,7 +18,7 @@
  * - Beyond OTP: a child with `backoff` waits Akka's backoff delay before its restart (cascade terminations
  *   happen at once; the restarts after the delay). The intensity counts the restart when it is decided.
  */
-import { Effect, Random, Result, Schema } from "effect"
+import { Effect, Result, Schema } from "effect"
 import * as Actor from "../Actor.ts"
 import * as Behaviour from "../Behaviour.ts"
 import type { ChildSpec } from "../ChildSpec.ts"
@@ -34,7 +34,7 @@ import {
   FailedToStartChild,
   type InvalidOptions
 } from "../RuntimeError.ts"
-import * as Backoff from "./Backoff.ts"
+import * as BackoffRestart from "./BackoffRestart.ts"
 import * as Options from "./Options.ts"
 import { RestartWindow } from "./RestartIntensity.ts"
 import {
@@ -108,7 +108,7 @@ export type Response = Result.Result<unknown, ManagementError>
 export type Info =
   | ChildExit
   | { readonly _tag: "TryAgain"; readonly child: Child }
-  | { readonly _tag: "BackoffDue"; readonly child: Child; readonly delayMillis: number }
+  | BackoffRestart.BackoffDue
 
 export type SupervisorProtocol = {
   readonly call: Request
@@ -185,29 +185,11 @@ const restart = (state: SupervisorState, child: Child): Next => {
   }
   const others = affected(state, child).filter((c) => c !== child)
   const next = (): Next =>
-    child.spec.backoff === undefined ? executeRestart(state, child) : scheduleBackoff(state, child, now)
+    child.spec.backoff === undefined
+      ? executeRestart(state, child)
+      : Effect.as(BackoffRestart.schedule(state.context, child, now), Behaviour.noreply(state))
   return others.length === 0 ? next() : Effect.flatMap(terminateInReverse(state, others), next)
 }
-
-/** Marks the child `restarting` and schedules its restart after Akka's backoff delay. */
-const scheduleBackoff = (state: SupervisorState, child: Child, now: number): Next =>
-  Effect.gen(function*() {
-    const backoff = child.spec.backoff
-    if (backoff === undefined) return Behaviour.noreply(state)
-    child.attempt = Backoff.nextAttempt(backoff, child.attempt, now - child.startedAt)
-    const delay = Backoff.delayMillis(backoff, child.attempt, yield* Random.next)
-    child.attempt++
-    child.restarting = true
-    const self = state.context.self
-    child.timer = yield* Effect.forkDetach(
-      Effect.flatMap(Effect.sleep(delay), () =>
-        Effect.sync(() => {
-          Actor.sendSystemUnsafe(self, { _tag: "BackoffDue", child, delayMillis: delay } satisfies Info)
-        })),
-      { startImmediately: true }
-    )
-    return Behaviour.noreply(state)
-  })
 
 const autoShutdownDue = (state: SupervisorState, child: Child): boolean => {
   if (!child.spec.significant) return false
