@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber, Ref } from "effect"
 import { TestClock } from "effect/testing"
 import { Actor, Behaviour, ChildSpec, ExitReason, Process, Registry, Supervisor } from "../../src/runtime/index.ts"
+import { slowInit } from "./support/workers.ts"
 
 type CounterProtocol = {
   readonly call: "get" | "crash" | { readonly sleep: number } | "later" | "stop-with-reply" | "self"
@@ -312,14 +313,7 @@ describe("Actor", () => {
   it.effect("an interrupted start kills the actor whose init is running", () =>
     Effect.gen(function*() {
       const started: Array<Process.Process> = []
-      const slow = Behaviour.make<{ call: "ping"; reply: string }>()({
-        init: () =>
-          Effect.flatMap(Actor.self, (self) => {
-            if (self !== undefined) started.push(self)
-            return Effect.as(Effect.sleep("1 second"), Behaviour.ok(0))
-          }),
-        handleCall: (_r, _f, s) => Behaviour.reply("pong", s)
-      })
+      const slow = slowInit(started)
       const starter = yield* Effect.forkChild(Actor.start(slow, undefined), { startImmediately: true })
       yield* TestClock.adjust(100)
       yield* Fiber.interrupt(starter)

@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import { Actor, Behaviour, ChildSpec, DynamicSupervisor, ExitReason, Process } from "../../src/runtime/index.ts"
-import { worker, type WorkerProtocol } from "./support/workers.ts"
+import { slowInit, worker, type WorkerProtocol } from "./support/workers.ts"
 
 /** A child with backoff 10 s → 1 min, no jitter; its start fails while `gate.open` is false. */
 const backoffSpec = (log: Array<string>, id: string, gate = { open: true }): ChildSpec.ChildSpec => ({
@@ -155,14 +155,7 @@ describe("DynamicSupervisor", () => {
   it.effect("a dynamic supervisor killed during a slow startChild leaves no child alive", () =>
     Effect.gen(function*() {
       const started: Array<Process.Process> = []
-      const slow = Behaviour.make<{ call: "ping"; reply: string }>()({
-        init: () =>
-          Effect.flatMap(Actor.self, (self) => {
-            if (self !== undefined) started.push(self)
-            return Effect.as(Effect.sleep("1 second"), Behaviour.ok(0))
-          }),
-        handleCall: (_r, _f, s) => Behaviour.reply("pong", s)
-      })
+      const slow = slowInit(started)
       const sup = yield* DynamicSupervisor.spawn({ name: "dyn" })
       const first = (yield* DynamicSupervisor.startChild(sup, spec([], "a"))) as Process.Process
       const starting = yield* Effect.forkChild(

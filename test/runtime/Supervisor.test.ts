@@ -7,7 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import { Actor, Behaviour, ChildSpec, ExitReason, Process, Supervisor } from "../../src/runtime/index.ts"
-import { childOf, exitChild, pidOf, workerSpec } from "./support/workers.ts"
+import { childOf, exitChild, fastInit, pidOf, slowInit, workerSpec } from "./support/workers.ts"
 
 const threeChildren = (log: Array<string>, strategy: Supervisor.Strategy, maxRestarts = 3) =>
   Supervisor.spawn({
@@ -212,28 +212,6 @@ describe("restart intensity (multiple_restarts)", () => {
       assert.strictEqual(log.filter((l) => l === "start w").length, 2)
     }))
 })
-
-/** A worker whose `init` takes a second; it records its process in `started`. */
-const slowInit = (started: Array<Process.Process>) =>
-  Behaviour.make<{ call: "ping"; reply: string }>()({
-    init: () =>
-      Effect.flatMap(Actor.self, (self) => {
-        if (self !== undefined) started.push(self)
-        return Effect.as(Effect.sleep("1 second"), Behaviour.ok(0))
-      }),
-    handleCall: (_r, _f, s) => Behaviour.reply("pong", s)
-  })
-
-/** A worker whose `init` returns at once; it records its process in `started`. */
-const fastInit = (started: Array<Process.Process>) =>
-  Behaviour.make<{ call: "ping"; reply: string }>()({
-    init: () =>
-      Effect.map(Actor.self, (self) => {
-        if (self !== undefined) started.push(self)
-        return Behaviour.ok(0)
-      }),
-    handleCall: (_r, _f, s) => Behaviour.reply("pong", s)
-  })
 
 describe("Supervisor links", () => {
   /** Children a (started at once) and b (init sleeping 1 s); b's start runs on the supervisor's fiber, so it sees it. */

@@ -67,3 +67,25 @@ export const flakyStart = (log: Array<string>, id: string, failFrom: number) =>
         ? Effect.fail(new Error(`${id} cannot start (attempt ${n})`))
         : Actor.start(worker(log, id), undefined, { name: id }))
   })
+
+/** A worker whose `init` takes a second; it records its process in `started`. */
+export const slowInit = (started: Array<Process.Process>) =>
+  Behaviour.make<{ call: "ping"; reply: string }>()({
+    init: () =>
+      Effect.flatMap(Actor.self, (self) => {
+        if (self !== undefined) started.push(self)
+        return Effect.as(Effect.sleep("1 second"), Behaviour.ok(0))
+      }),
+    handleCall: (_r, _f, s) => Behaviour.reply("pong", s)
+  })
+
+/** A worker whose `init` returns at once; it records its process in `started`. */
+export const fastInit = (started: Array<Process.Process>) =>
+  Behaviour.make<{ call: "ping"; reply: string }>()({
+    init: () =>
+      Effect.map(Actor.self, (self) => {
+        if (self !== undefined) started.push(self)
+        return Behaviour.ok(0)
+      }),
+    handleCall: (_r, _f, s) => Behaviour.reply("pong", s)
+  })
