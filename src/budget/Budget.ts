@@ -8,7 +8,8 @@
  *   A period only rolls forward: a caller whose clock is behind the stored period start is counted in the stored
  *   period, never resets it.
  * - **Amounts** are USD, kept as whole micro-dollars (1e-6 USD) so every backend adds them exactly (Redis
- *   `HINCRBY`, PostgreSQL `bigint`); an amount is rounded up to the next micro-dollar.
+ *   `HINCRBY`, PostgreSQL `bigint`); an amount is rounded up to the next micro-dollar, and a USD amount made of
+ *   whole micro-dollars (what a reservation and a status report) converts back to exactly those micro-dollars.
  * - **Alerts** fire at the fractions of `alertAt` (default 0.5, 0.8 and 1.0) of the limit, each at most once per
  *   period and scope across every process: at a settlement whose spend reaches the fraction, and — for every
  *   fraction not yet fired — when a reservation is refused (the budget is exhausted).
@@ -81,8 +82,20 @@ export interface BudgetAlert {
   readonly reason: "spend" | "exhausted"
 }
 
-/** Whole micro-dollars of `usd`, rounded up. */
-export const toMicros = (usd: number): number => Math.ceil(Math.round(usd * 1e9) / 1e3)
+/**
+ * Whole micro-dollars of `usd`, rounded up; a part below half a nano-dollar is float noise (`0.1 + 0.2` is 300,000
+ * micro-dollars). Exact for every amount `fromMicros` answers: `toMicros(fromMicros(m)) === m` for each integer `m`
+ * from 0 to 1e15 (1e9 USD), so a reservation's USD `amount` converts back to the very micro-dollars it holds.
+ */
+export const toMicros = (usd: number): number => {
+  // rounded to micro-dollars, never through nano-dollars: from 2^22 USD (about $4.2M) doubles are nearly a
+  // nano-dollar apart, so `usd * 1e9` could round to the nano-dollar above a whole micro-dollar and the ceiling then
+  // added one (`fromMicros(4194304000005)` came back as 4194304000006). `usd * 1e6` stays within 1/8 of the true
+  // product up to 1e15, and `usd - nearest / 1e6` is exact (or, below a micro-dollar, off by far less than the half
+  // nano-dollar it is compared with)
+  const nearest = Math.round(usd * 1e6)
+  return usd - nearest / 1e6 >= 5e-10 ? nearest + 1 : nearest
+}
 
 /** USD of `micros`. */
 export const fromMicros = (micros: number): number => micros / 1e6

@@ -13,7 +13,10 @@
  *   estimate is a maximum); an actual cost above its reservation is still charged in full (the money was spent)
  *   and the next reservations are refused.
  * - **A reservation that is never settled expires** (a killed process): after `ttl` (default 15 minutes, longer
- *   than a call's deadline) its hold is released by the next operation on its scopes.
+ *   than a call's deadline) its hold is released by the next operation on its scopes. A settle that comes later
+ *   still charges its actual cost (the money was spent; the hold is not given back twice) until a day past the
+ *   expiry; from then on the reservation is forgotten and settle and release do nothing. Settle and release end
+ *   what the store holds under the reservation's id, to the micro-dollar, on every backend.
  * - **Periods** are UTC days or months (or `total`), rolling forward only; **alerts** fire at the fractions of
  *   `alertAt` (default 0.5, 0.8, 1) once per period and scope across all processes, as `troupe.budget.alert`
  *   telemetry events and, with an `audit` log, audit entries. The gauge `troupe_budget_used_ratio` (attribute

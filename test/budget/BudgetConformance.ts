@@ -216,6 +216,104 @@ export const budgetConformance = (backend: BudgetBackend): void => {
         assert.strictEqual(s.spent, 1e9)
       })))
 
+    it.effect("an amount above $4.2M is held, settled and released to the micro-dollar", () =>
+      run(Effect.gen(function*() {
+        const budgets = yield* Budgets
+        // amounts whose micro-dollars did not survive `toMicros(fromMicros(m))`: $500,000,000.000028 was held as
+        // 500000000000029 micro-dollars and settled as 500000000000030 (so Redis missed the hold's member and kept it
+        // to its ttl), $8,388,773.758903 likewise, and $4,194,304.000005 (2^22 USD) was held one micro-dollar up
+        for (const [i, amount] of [500_000_000.000028, 8_388_773.758903, 4_194_304.000005].entries()) {
+          yield* budgets.set({ scope: `tenant:settle${i}`, limit: 1e9, period: "total" })
+          yield* budgets.set({ scope: `tenant:release${i}`, limit: 1e9, period: "total" })
+          const r = yield* budgets.reserve({ scopes: [`tenant:settle${i}`], amount })
+          yield* budgets.settle(r, amount)
+          const settled = yield* status(`tenant:settle${i}`)
+          assert.strictEqual(settled.reserved, 0) // at once, not after the ttl
+          assert.strictEqual(settled.spent, amount)
+          const held = yield* budgets.reserve({ scopes: [`tenant:release${i}`], amount })
+          assert.strictEqual(held.amount, amount)
+          assert.strictEqual((yield* status(`tenant:release${i}`)).reserved, amount)
+          // the store ends what it holds under the id, even for a caller that rounded the amount it hands back
+          yield* budgets.release({ ...held, amount: Math.round(held.amount) })
+          const released = yield* status(`tenant:release${i}`)
+          assert.strictEqual(released.reserved, 0)
+          assert.strictEqual(released.spent, 0)
+        }
+      })))
+
+    it.effect("a settle after the hold expired, until a day past the expiry, charges its actual cost once", () =>
+      run(Effect.gen(function*() {
+        const budgets = yield* Budgets
+        yield* budgets.set({ scope: "tenant:late", limit: 1, period: "total" })
+        const r = yield* budgets.reserve({ scopes: ["tenant:late"], amount: 0.4, ttl: "1 minute" })
+        const edge = yield* budgets.reserve({ scopes: ["tenant:late"], amount: 0.1, ttl: "1 minute" })
+        const live = yield* budgets.reserve({ scopes: ["tenant:late"], amount: 0.3, ttl: "3 days" })
+        yield* TestClock.adjust("1 hour")
+        assert.strictEqual((yield* status("tenant:late")).reserved, 0.3) // the two one-minute holds lapsed
+        yield* budgets.settle(r, 0.25)
+        let s = yield* status("tenant:late")
+        assert.strictEqual(s.spent, 0.25) // charged: the money was spent
+        assert.strictEqual(s.reserved, 0.3) // the lapsed hold is not given back twice; the live one stays
+        // the last millisecond before the reservation is forgotten
+        yield* TestClock.adjust(60_000 + 86_400_000 - 3_600_000 - 1) // expiresAt + 1 day - 1 ms
+        yield* budgets.settle(edge, 0.125)
+        s = yield* status("tenant:late")
+        assert.strictEqual(s.spent, 0.375)
+        assert.strictEqual(s.reserved, 0.3)
+        yield* budgets.settle(live, 0.25)
+        s = yield* status("tenant:late")
+        assert.strictEqual(s.spent, 0.625)
+        assert.strictEqual(s.reserved, 0)
+      })))
+
+    it.effect("a day past its expiry a reservation is forgotten: a settle or release does nothing", () =>
+      run(Effect.gen(function*() {
+        const budgets = yield* Budgets
+        yield* budgets.set({ scope: "tenant:gone", limit: 1, period: "total" })
+        const r = yield* budgets.reserve({ scopes: ["tenant:gone"], amount: 0.4, ttl: "1 minute" })
+        const other = yield* budgets.reserve({ scopes: ["tenant:gone"], amount: 0.2, ttl: "1 minute" })
+        yield* TestClock.adjust("1 minute")
+        yield* TestClock.adjust("1 day") // exactly a day past the expiry, with no operation on the store since
+        yield* budgets.settle(r, 0.4)
+        yield* budgets.release(other)
+        let s = yield* status("tenant:gone")
+        assert.strictEqual(s.spent, 0)
+        assert.strictEqual(s.reserved, 0)
+        // and after later reservations have swept what they can
+        yield* budgets.settle(yield* budgets.reserve({ scopes: ["tenant:gone"], amount: 0.1 }), 0.1)
+        yield* budgets.settle(other, 0.2)
+        s = yield* status("tenant:gone")
+        assert.strictEqual(s.spent, 0.1)
+        assert.strictEqual(s.reserved, 0)
+      })))
+
+    it.effect("after the hold expired, too, only the first settle or release of a reservation takes effect", () =>
+      run(Effect.gen(function*() {
+        const budgets = yield* Budgets
+        yield* budgets.set({ scope: "tenant:once", limit: 1, period: "total" })
+        const released = yield* budgets.reserve({ scopes: ["tenant:once"], amount: 0.4, ttl: "1 minute" })
+        const settled = yield* budgets.reserve({ scopes: ["tenant:once"], amount: 0.3, ttl: "1 minute" })
+        yield* TestClock.adjust("2 minutes")
+        yield* budgets.release(released)
+        yield* budgets.settle(released, 0.4) // released first: nothing to charge
+        yield* budgets.settle(settled, 0.25)
+        yield* budgets.settle(settled, 0.25)
+        yield* budgets.release(settled)
+        let s = yield* status("tenant:once")
+        assert.strictEqual(s.spent, 0.25)
+        assert.strictEqual(s.reserved, 0)
+        // a live reservation settled twice, then past its expiry and its day, is charged once
+        const live = yield* budgets.reserve({ scopes: ["tenant:once"], amount: 0.5, ttl: "1 minute" })
+        yield* budgets.settle(live, 0.5)
+        yield* TestClock.adjust("2 minutes")
+        yield* budgets.settle(live, 0.5)
+        yield* TestClock.adjust("2 days")
+        yield* budgets.settle(live, 0.5)
+        s = yield* status("tenant:once")
+        assert.strictEqual(s.spent, 0.75)
+        assert.strictEqual(s.reserved, 0)
+      })))
+
     it.effect("a change keeps the period's spend: the period rolls forward by the new spec, not the old one", () =>
       run(Effect.gen(function*() {
         const budgets = yield* Budgets

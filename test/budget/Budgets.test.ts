@@ -1,6 +1,7 @@
 import { NodeRedis } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
+import { Redis } from "effect/persistence"
 import { afterAll } from "vitest"
 import { Budgets } from "../../src/budget/index.ts"
 import { Audit, AuditStore } from "../../src/identity/index.ts"
@@ -52,7 +53,8 @@ describe("Budgets alerts in the audit log", () => {
 })
 
 describeRedis("Budgets on Redis", () => {
-  const prefixes: Array<string> = []
+  const legacyPrefix = uniquePrefix("budget")
+  const prefixes: Array<string> = [legacyPrefix]
   afterAll(async () => {
     await Effect.runPromise(
       Effect.forEach(prefixes, cleanupRedisPrefix, { discard: true }).pipe(
@@ -60,6 +62,23 @@ describeRedis("Budgets on Redis", () => {
       )
     )
   })
+  it.effect("a reservation marker of an earlier version (`1`, no deadline or amount) settles the caller's amount", () =>
+    Effect.gen(function*() {
+      const redis = yield* Redis.Redis
+      const budgets = yield* Budgets
+      yield* budgets.set({ scope: "tenant:acme", limit: 1, period: "total" })
+      const r = yield* budgets.reserve({ scopes: ["tenant:acme"], amount: 0.4 })
+      yield* redis.send("SET", `${legacyPrefix}r:${r.id}`, "1")
+      yield* budgets.settle(r, 0.25)
+      yield* budgets.settle(r, 0.25)
+      const s = yield* budgets.get("tenant:acme")
+      assert.strictEqual(s._tag === "Some" ? s.value.reserved : -1, 0)
+      assert.strictEqual(s._tag === "Some" ? s.value.spent : -1, 0.25)
+    }).pipe(
+      Effect.provide(
+        Budgets.layerRedis({ prefix: legacyPrefix }).pipe(Layer.provideMerge(NodeRedis.layer({ url: redisUrl })))
+      )
+    ))
   budgetConformance({
     label: "redis",
     layer: () => {

@@ -1,9 +1,11 @@
 /**
  * The in-process budget store: one record per scope (spend, reserved) and one per open reservation (its amount,
  * expiry and the scopes it holds), with live holds in a heap by expiry; updated synchronously, so every operation is
- * atomic. Bounded: at most `maxBudgets` budgets (default 100,000) and
- * `maxReservations` open reservations (default 100,000); past either bound the operation fails with
- * `BudgetStoreError` rather than growing. @internal
+ * atomic. Settle and release end the hold recorded under the reservation's id (its own amount), and follow the
+ * reservation life of `BudgetStore.ts` by the callers' clock: a settle after the hold expired still charges, one
+ * from `expiresAt + LATE_SETTLE_MS` on does nothing (as on Redis and PostgreSQL), whether or not the record has been
+ * swept yet. Bounded: at most `maxBudgets` budgets (default 100,000) and `maxReservations` open reservations
+ * (default 100,000); past either bound the operation fails with `BudgetStoreError` rather than growing. @internal
  */
 import { Effect } from "effect"
 import { periodStart } from "../Budget.ts"
@@ -17,6 +19,7 @@ import type {
   StoreSpec,
   StoreStatus
 } from "./BudgetStore.ts"
+import { LATE_SETTLE_MS } from "./BudgetStore.ts"
 import { fireAlerts, rollPeriod } from "./ScopeRules.ts"
 
 export const DEFAULT_MAX_BUDGETS = 100_000
@@ -48,7 +51,10 @@ export const makeMemoryBudgetStore = (
   const maxBudgets = options.maxBudgets ?? DEFAULT_MAX_BUDGETS
   const maxReservations = options.maxReservations ?? DEFAULT_MAX_RESERVATIONS
   const scopes = new Map<string, MemoryScope>()
-  /** open reservations by id (settle and release are once per id); an expired one stays a day for a late settle */
+  /**
+   * open reservations by id (settle and release are once per id); an expired one is settled late for
+   * `LATE_SETTLE_MS`, then forgotten (swept when the map is full, and ignored by `finish` until then)
+   */
   const open = new Map<string, Hold>()
   /**
    * Live holds by expiry, a binary min-heap with lazy deletion: a settled or released hold stays until it reaches
@@ -112,8 +118,8 @@ export const makeMemoryBudgetStore = (
     }
   }
   const sweepOpen = (now: number): void => {
-    // reservations past their expiry by a day can no longer be settled: forget them
-    for (const [id, hold] of open) if (hold.expiresAt + 86_400_000 <= now) open.delete(id)
+    // reservations past their expiry by LATE_SETTLE_MS can no longer be settled: forget them
+    for (const [id, hold] of open) if (hold.expiresAt + LATE_SETTLE_MS <= now) open.delete(id)
   }
   const status = (s: MemoryScope): StoreStatus => ({
     ...s.spec,
@@ -161,14 +167,18 @@ export const makeMemoryBudgetStore = (
     } else hold.charged = NOTHING
     return { _tag: "Reserved", scopes: names }
   }
-  /** Ends the hold of `request.id` once, and adds `actual` to the spend of `request`'s scopes. */
+  /**
+   * Ends the hold of `request.id` once; true when the reservation may still be settled (it was open and is not yet
+   * `LATE_SETTLE_MS` past its expiry), so the caller charges the spend.
+   */
   const finish = (request: SettleRequest): boolean => {
     const hold = open.get(request.id)
     if (hold === undefined) return false
     open.delete(request.id)
     expire(request.now)
     if (hold.charged !== NOTHING) endHold(hold)
-    return true
+    // forgotten on Redis (its marker's deadline) and PostgreSQL (its row's) by now: nothing to settle
+    return request.now < hold.expiresAt + LATE_SETTLE_MS
   }
   const settleSync = (request: SettleRequest): ReadonlyArray<StoreAlert> => {
     if (!finish(request)) return NO_ALERTS

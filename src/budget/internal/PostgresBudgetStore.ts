@@ -3,7 +3,10 @@
  * scope order (`SELECT … ORDER BY scope FOR UPDATE`, so concurrent reservations never deadlock), lapsed holds are
  * deleted and given back, the period is rolled forward, and the reservation is written or refused — all or none.
  * Tables (in `schema`): `troupe_budgets` (one row per scope, micro-dollars as `bigint`), `troupe_budget_holds`
- * (live holds by reservation and scope) and `troupe_budget_open` (settle and release are once per id). @internal
+ * (live holds by reservation and scope, with their amounts: settle and release end these, whatever amount the caller
+ * names) and `troupe_budget_open` (one row per open reservation with its expiry: settle and release are once per
+ * id, and by the reservation life of `BudgetStore.ts` a row from `expires_at + LATE_SETTLE_MS` on is forgotten —
+ * settle and release do nothing — whether or not a later reservation has deleted it yet). @internal
  */
 import { Effect } from "effect"
 import type { SqlClient } from "effect/sql"
@@ -12,6 +15,7 @@ import type { BudgetPeriod } from "../Budget.ts"
 import { periodStart } from "../Budget.ts"
 import { BudgetStoreError } from "../BudgetError.ts"
 import type { BudgetStoreShape, ReserveOutcome, StoreAlert, StoreSpec, StoreStatus } from "./BudgetStore.ts"
+import { LATE_SETTLE_MS } from "./BudgetStore.ts"
 import { fireAlerts, rollPeriod } from "./ScopeRules.ts"
 
 interface Row {
@@ -123,8 +127,12 @@ export const makePostgresBudgetStore = (
       inTransaction(
         operation,
         Effect.gen(function*() {
-          const opened = yield* sql.unsafe(`DELETE FROM ${open} WHERE id = $1 RETURNING id`, [request.id])
-          if (opened.length === 0) return []
+          const opened = yield* sql.unsafe<{ expires_at: string | number }>(
+            `DELETE FROM ${open} WHERE id = $1 RETURNING expires_at`,
+            [request.id]
+          )
+          // gone, or forgotten already (a day past its expiry) though no reservation has deleted its row yet
+          if (opened.length === 0 || request.now >= Number(opened[0]!.expires_at) + LATE_SETTLE_MS) return []
           const states = yield* lock(request.scopes, request.now)
           const held = yield* sql.unsafe<{ scope: string; amount: string | number }>(
             `DELETE FROM ${holds} WHERE id = $1 RETURNING scope, amount`,
@@ -227,8 +235,8 @@ export const makePostgresBudgetStore = (
             }
             for (const s of states.values()) yield* save(s)
             yield* sql.unsafe(`INSERT INTO ${open} (id, expires_at) VALUES ($1, $2)`, [request.id, request.expiresAt])
-            // reservations a day past expiry can no longer be settled: forget them
-            yield* sql.unsafe(`DELETE FROM ${open} WHERE expires_at < $1`, [request.now - 86_400_000])
+            // reservations LATE_SETTLE_MS past expiry can no longer be settled: forget them
+            yield* sql.unsafe(`DELETE FROM ${open} WHERE expires_at <= $1`, [request.now - LATE_SETTLE_MS])
             const reserved: ReserveOutcome = { _tag: "Reserved", scopes: charged.map((s) => s.spec.scope) }
             return reserved
           })

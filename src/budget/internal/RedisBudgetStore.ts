@@ -3,10 +3,15 @@
  * concurrent processes cannot read-then-write past a limit. Layout under `prefix`:
  * `b:<scope>` a hash (`limit`, `period`, `alertAt`, `start`, `spent`, `reserved`, `alerted`, micro-dollars);
  * `h:<scope>` a sorted set of live holds (`<id>:<amount>` scored by expiry, the amount in whole micro-dollars as the
- * caller wrote it: Lua's own number formatting would write `2e+14`); `r:<id>` marks an open reservation
- * (settle and release are once per id), expiring a day after the hold. Expired holds are released by the next
- * script that touches their scope. Times are the callers' clocks (keep them in sync: a skew only moves period
- * boundaries and hold expiry by that skew; periods never roll backwards). @internal
+ * caller wrote it: Lua's own number formatting would write `2e+14`); `r:<id>` marks an open reservation as
+ * `<deadline>:<amount>` (settle and release are once per id). Settle and release end the hold the marker names —
+ * the amount reserved, never the one the caller sends back — and follow the reservation life of `BudgetStore.ts`:
+ * a marker is forgotten at its deadline (`expiresAt + LATE_SETTLE_MS`) by the caller's clock, as on memory and
+ * PostgreSQL, and Redis deletes it by its own clock at about the same time. (A marker `1` of an earlier version
+ * has no deadline or amount: its settle ends the hold of the amount the caller sends.) Expired holds are released by
+ * the next script that touches their scope. Times are the callers' clocks (keep them in sync: a skew only moves
+ * period boundaries, hold expiry and the late-settle deadline by that skew; periods never roll backwards).
+ * @internal
  */
 import { Effect, type Scope } from "effect"
 import type { Redis } from "effect/persistence"
@@ -19,6 +24,7 @@ import type { BudgetPeriod } from "../Budget.ts"
 import { periodStart } from "../Budget.ts"
 import { BudgetStoreError } from "../BudgetError.ts"
 import type { BudgetStoreShape, ReserveOutcome, StoreAlert } from "./BudgetStore.ts"
+import { LATE_SETTLE_MS } from "./BudgetStore.ts"
 
 /**
  * A scope's state in one `HMGET`, normalised (lapsed holds expired, the period rolled forward), and written back
@@ -77,10 +83,11 @@ end
 `
 
 // the hold's member is `<id>:<ARGV[2]>`, the amount as the caller wrote it (an integer, never an exponent), in
-// RESERVE's ZADD and SETTLE's ZREM alike
+// RESERVE's ZADD and, through the marker `<deadline>:<ARGV[2]>`, in SETTLE's ZREM alike
 const RESERVE = `${NORMALISE}
 local now, amount, id, expiresAt = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local markerTtl, dayStart, monthStart = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local deadline = ARGV[8]
 local n = (#KEYS - 1) / 2
 local charged, states = {}, {}
 for i = 1, n do
@@ -105,21 +112,32 @@ for j, i in ipairs(charged) do
   redis.call('ZADD', KEYS[2 * i], expiresAt, id .. ':' .. ARGV[2])
   save(KEYS[2 * i - 1], s)
 end
-redis.call('SET', KEYS[#KEYS], '1', 'PX', markerTtl)
+redis.call('SET', KEYS[#KEYS], deadline .. ':' .. ARGV[2], 'PX', markerTtl)
 return {1, unpack(charged)}
 `
 
+// the marker names the hold (`<deadline>:<amount>`); a marker past its deadline is forgotten (nothing to settle),
+// and one without a deadline (`1`, an earlier version) falls back to the caller's amount ARGV[2]
 const SETTLE = `${NORMALISE}
-local now, amount, actual, id = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local now, actual, id = tonumber(ARGV[1]), tonumber(ARGV[3]), ARGV[4]
 local dayStart, monthStart, withAlerts = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1'
-if redis.call('DEL', KEYS[#KEYS]) == 0 then return {} end
+local marker = redis.call('GET', KEYS[#KEYS])
+if not marker then return {} end
+redis.call('DEL', KEYS[#KEYS])
+local deadline, held = string.match(marker, '^(%d+):(%d+)$')
+if not deadline then
+  held = ARGV[2]
+elseif now >= tonumber(deadline) then
+  return {}
+end
+local amount = tonumber(held)
 local n = (#KEYS - 1) / 2
 local alerts = {}
 for i = 1, n do
   local b, h = KEYS[2 * i - 1], KEYS[2 * i]
   local s = load(b, h, now, dayStart, monthStart)
   if s then
-    if redis.call('ZREM', h, id .. ':' .. ARGV[2]) == 1 then s.reserved = s.reserved - amount end
+    if redis.call('ZREM', h, id .. ':' .. held) == 1 then s.reserved = s.reserved - amount end
     s.spent = s.spent + actual
     if withAlerts then fire(s, i, false, alerts) end
     save(b, s)
@@ -248,8 +266,9 @@ export const makeRedisBudgetStore = (
             String(request.amount),
             request.id,
             String(request.expiresAt),
-            String(Math.max(1, request.expiresAt - request.now) + 86_400_000),
-            ...starts(request.now)
+            String(Math.max(1, request.expiresAt - request.now) + LATE_SETTLE_MS),
+            ...starts(request.now),
+            String(request.expiresAt + LATE_SETTLE_MS)
           ]
         ).pipe(
           Effect.mapError(storeError("reserve")),
