@@ -24,15 +24,7 @@
  */
 import { Context, Duration, Effect, Layer, Option, Schema, type Scope } from "effect"
 import { Checkpoints } from "../llmagent/Checkpoints.ts"
-import {
-  Actor,
-  type AlreadyStarted,
-  DynamicSupervisor,
-  ExitReason,
-  type Process,
-  Registry,
-  StartIgnored
-} from "../runtime/index.ts"
+import { Actor, ChildSpec, DynamicSupervisor, ExitReason, type Process, Registry } from "../runtime/index.ts"
 import type {
   ActorExited,
   CallingSelf,
@@ -207,9 +199,6 @@ const STATE_REQUEST = { _tag: "State" } as const
 const isErrorReply = (reply: AgentProtocol["reply"]): reply is DirectiveQueueFull | InvalidMessage =>
   reply instanceof DirectiveQueueFull || reply instanceof InvalidMessage
 
-/** A restart whose id was taken meanwhile (a parent re-spawned the child, a start overtook the crash notice). */
-const restartIgnored = (taken: AlreadyStarted): StartIgnored => new StartIgnored({ name: taken.name })
-
 const toAgent = <S>(
   reply: AgentProtocol["reply"]
 ): Effect.Effect<Agent.Agent<S>, DirectiveQueueFull | InvalidMessage> =>
@@ -269,20 +258,13 @@ export const make = (
           server: hooks,
           checkpoints
         }
-        // the first run of `start` is this call (a taken id fails it); later runs are the supervisor's restarts
-        let restarting = false
         yield* DynamicSupervisor.startChild(supervisor, {
           id,
           restart: startOptions.restart ?? "transient",
-          start: Effect.suspend(() => {
-            const again = restarting
-            restarting = true
-            const started = Actor.start(behaviour, config, { name: Registry.via(registry, id) }).pipe(
-              Effect.provideContext(context)
-            )
-            // a restart finding the id taken by a newer incarnation is ignored: the supervisor forgets the old child
-            return again ? Effect.catchTag(started, "AlreadyStarted", (e) => Effect.fail(restartIgnored(e))) : started
-          })
+          // a restart finding the id taken by a newer incarnation is ignored: the supervisor forgets the old child
+          start: ChildSpec.restartsYieldToTakenName(
+            Actor.start(behaviour, config, { name: Registry.via(registry, id) }).pipe(Effect.provideContext(context))
+          )
         }).pipe(
           Effect.catchTag(["CallTimeout", "ActorExited", "MailboxFull", "CallingSelf", "NoProc"], (e) => Effect.die(e))
         )

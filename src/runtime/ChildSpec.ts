@@ -20,7 +20,7 @@ import * as Actor from "./Actor.ts"
 import type * as Behaviour from "./Behaviour.ts"
 import * as Options from "./internal/Options.ts"
 import type { Process } from "./Process.ts"
-import type { InvalidOptions } from "./RuntimeError.ts"
+import { AlreadyStarted, type InvalidOptions, StartIgnored } from "./RuntimeError.ts"
 import * as Task from "./Task.ts"
 
 /** OTP restart types: `permanent` is always restarted, `transient` only after an abnormal exit, `temporary` never. */
@@ -203,6 +203,29 @@ export const task = <R>(
 ): ChildSpec<R> => {
   const { run, ...rest } = options
   return { ...rest, start: Task.start(options.id, run) }
+}
+
+/**
+ * The `start` of a child registered by name whose restarts yield to a newer process under that name: the first run
+ * is the caller's own start (a taken name fails it with `AlreadyStarted`, as ever); on every later run — the
+ * supervisor's restarts — a name found taken fails with `StartIgnored`, so the supervisor forgets the old child
+ * instead of retrying the restart until its intensity stops every sibling (beyond OTP, whose `try_again_restart`
+ * would loop). `onRestart` may map a restart's other failures too (e.g. an on-demand child's failed init to
+ * `StartIgnored`).
+ */
+export const restartsYieldToTakenName = <A, E, R, E2 = never>(
+  start: Effect.Effect<A, E, R>,
+  onRestart?: (restart: Effect.Effect<A, E | StartIgnored, R>) => Effect.Effect<A, E2, R>
+): Effect.Effect<A, E | E2 | StartIgnored, R> => {
+  let restarting = false
+  return Effect.suspend((): Effect.Effect<A, E | E2 | StartIgnored, R> => {
+    if (!restarting) {
+      restarting = true
+      return start
+    }
+    const restart = Effect.mapError(start, (e) => e instanceof AlreadyStarted ? new StartIgnored({ name: e.name }) : e)
+    return onRestart === undefined ? restart : onRestart(restart)
+  })
 }
 
 const withoutStart = (options: (Omit<ChildSpec, "id" | "start"> & { readonly start?: unknown }) | undefined) => {

@@ -23,6 +23,7 @@ import type { ConversationMemoryShape } from "../../memory/index.ts"
 import type { PriceTable } from "../../pipeline/index.ts"
 import {
   Actor,
+  ChildSpec,
   DynamicSupervisor,
   ExitReason,
   type Process,
@@ -159,33 +160,23 @@ export class Host {
 
   private start(id: string, definition: AnyLlmAgent): Effect.Effect<AgentRef, AgentStartFailed> {
     const args: AgentArgs = { id, host: this, definition, runtime: this.runtimeFor(definition) }
-    // the first run of `start` is this call (its failure is the caller's AgentStartFailed); later runs are the
-    // supervisor's restarts
-    let restarting = false
-    const start = Effect.suspend(() => {
-      const again = restarting
-      restarting = true
-      const started = Actor.start(behaviour, args, { name: Registry.via(this.config.registry, id) }).pipe(
+    // the first run is this call (its failure is the caller's AgentStartFailed); on the supervisor's restarts, a
+    // name held by a newer incarnation (a handed-over turn started it before the supervisor handled the crash) is
+    // ignored, and so is a failed init (its checkpoint or memory store unreachable for a moment): agents start on
+    // demand, so the next turn starts this one again; retried at once, the failure would use up the restart
+    // intensity shared by every agent within microseconds
+    const start = ChildSpec.restartsYieldToTakenName(
+      Actor.start(behaviour, args, { name: Registry.via(this.config.registry, id) }).pipe(
         Effect.provideContext(this.config.context)
-      )
-      if (!again) return started
-      return started.pipe(
-        // the name is held by a newer incarnation (a handed-over turn started it before the supervisor handled
-        // the crash): the restart is ignored, so the supervisor forgets the old child instead of retrying it
-        // until the restart intensity shuts every agent down
-        Effect.catchTag("AlreadyStarted", (taken) => Effect.fail(new StartIgnored({ name: taken.name }))),
-        // a restart whose init fails (its checkpoint or memory store unreachable for a moment) is ignored too:
-        // agents start on demand, so the next turn starts this one again; retried at once, the failure would use
-        // up the restart intensity shared by every agent within microseconds
-        Effect.catchTag("InitFailed", (failed) =>
-          Effect.andThen(
-            Effect.logWarning(
-              `agent ${id}: its restart failed (${ExitReason.format(failed.exitReason)}); its next turn starts it again`
-            ),
-            Effect.fail(new StartIgnored({ name: failed.name }))
-          ))
-      )
-    })
+      ),
+      Effect.catchTag("InitFailed", (failed) =>
+        Effect.andThen(
+          Effect.logWarning(
+            `agent ${id}: its restart failed (${ExitReason.format(failed.exitReason)}); its next turn starts it again`
+          ),
+          Effect.fail(new StartIgnored({ name: failed.name }))
+        ))
+    )
     return DynamicSupervisor.startChild(this.config.supervisor, { id, restart: definition.restart, start }).pipe(
       Effect.matchEffect({
         onFailure: (error): Effect.Effect<AgentRef, AgentStartFailed> => {
