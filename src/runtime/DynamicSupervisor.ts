@@ -264,7 +264,7 @@ const behaviour = Behaviour.make<DynamicProtocol>()({
     })
 })
 
-/** The static supervisor's `restart` for one child: intensity check, then the start (now or after its backoff). */
+/** Restarts one child as `Supervisor` does: the intensity check, then the start (now, or after its backoff). */
 const restart = (state: State, child: Child): Effect.Effect<Behaviour.NoReplyResult<State>> => {
   const now = state.context.now()
   if (!state.restarts.add(now, state.config.maxRestarts, state.config.periodMillis)) {
