@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber, Ref } from "effect"
 import { TestClock } from "effect/testing"
 import { Actor, Behaviour, ChildSpec, ExitReason, Process, Registry, Supervisor } from "../../src/runtime/index.ts"
-import { slowInit } from "./support/workers.ts"
+import { gatedRecorder, slowInit } from "./support/workers.ts"
 
 type CounterProtocol = {
   readonly call: "get" | "crash" | { readonly sleep: number } | "later" | "stop-with-reply" | "self"
@@ -239,28 +239,14 @@ describe("Actor", () => {
     }))
 
   describe("mailbox overflow", () => {
-    const gate = (started: Deferred.Deferred<void>, release: Deferred.Deferred<void>, seen: Array<number>) =>
-      Behaviour.make<{ cast: number; call: "seen"; reply: ReadonlyArray<number> }>()({
-        init: () => Behaviour.ok(null),
-        handleCast: (n, s) =>
-          n === 0
-            ? Effect.andThen(
-              Deferred.succeed(started, undefined),
-              Effect.as(Deferred.await(release), Behaviour.noreply(s))
-            )
-            : Effect.sync(() => {
-              seen.push(n)
-              return Behaviour.noreply(s)
-            }),
-        handleCall: (_r, _f, s) => Behaviour.reply(seen, s)
-      })
-
     const setup = (overflow: Actor.Overflow) =>
       Effect.gen(function*() {
         const started = yield* Deferred.make<void>()
         const release = yield* Deferred.make<void>()
         const seen: Array<number> = []
-        const ref = yield* Actor.start(gate(started, release, seen), undefined, { mailbox: { capacity: 2, overflow } })
+        const ref = yield* Actor.start(gatedRecorder(started, release, seen), undefined, {
+          mailbox: { capacity: 2, overflow }
+        })
         yield* Actor.cast(ref, 0) // the actor is now busy until release
         yield* Deferred.await(started)
         yield* Actor.cast(ref, 1)

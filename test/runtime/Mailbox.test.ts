@@ -7,6 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import { Actor, Behaviour, ExitReason, Monitor } from "../../src/runtime/index.ts"
+import { gatedRecorder } from "./support/workers.ts"
 
 type FloodProtocol = {
   readonly call: "count" | "errors" | { readonly flood: number }
@@ -169,21 +170,9 @@ describe("Mailbox (OTP: a send never blocks; signals are never lost)", () => {
         const started = yield* Deferred.make<void>()
         const release = yield* Deferred.make<void>()
         const seen: Array<number> = []
-        const Ordered = Behaviour.make<{ cast: number; call: "seen"; reply: ReadonlyArray<number> }>()({
-          init: () => Behaviour.ok(null),
-          handleCast: (n, s) =>
-            n === 0
-              ? Effect.andThen(
-                Deferred.succeed(started, undefined),
-                Effect.as(Deferred.await(release), Behaviour.noreply(s))
-              )
-              : Effect.sync(() => {
-                seen.push(n)
-                return Behaviour.noreply(s)
-              }),
-          handleCall: (_r, _f, s) => Behaviour.reply([...seen], s)
+        const ref = yield* Actor.start(gatedRecorder(started, release, seen), undefined, {
+          mailbox: { capacity: 1, overflow: "backpressure" }
         })
-        const ref = yield* Actor.start(Ordered, undefined, { mailbox: { capacity: 1, overflow: "backpressure" } })
         yield* Actor.cast(ref, 0)
         yield* Deferred.await(started) // busy until release
         yield* Actor.cast(ref, 1) // the mailbox is full

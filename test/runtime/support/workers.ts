@@ -2,7 +2,7 @@
  * Test workers for the supervisor suites: actors that log their lifecycle into a shared array and exit on
  * command with any reason.
  */
-import { Effect, Ref } from "effect"
+import { Deferred, Effect, Ref } from "effect"
 import { Actor, Behaviour, ChildSpec, ExitReason, type Process, Supervisor } from "../../../src/runtime/index.ts"
 
 export type WorkerProtocol = {
@@ -88,4 +88,28 @@ export const fastInit = (started: Array<Process.Process>) =>
         return Behaviour.ok(0)
       }),
     handleCall: (_r, _f, s) => Behaviour.reply("pong", s)
+  })
+
+/**
+ * A recorder whose cast `0` signals `started` and keeps it busy until `release`; every other cast is recorded in
+ * `seen`, and a call answers a copy of what was seen (for the mailbox overflow and backpressure suites).
+ */
+export const gatedRecorder = (
+  started: Deferred.Deferred<void>,
+  release: Deferred.Deferred<void>,
+  seen: Array<number>
+) =>
+  Behaviour.make<{ cast: number; call: "seen"; reply: ReadonlyArray<number> }>()({
+    init: () => Behaviour.ok(null),
+    handleCast: (n, s) =>
+      n === 0
+        ? Effect.andThen(
+          Deferred.succeed(started, undefined),
+          Effect.as(Deferred.await(release), Behaviour.noreply(s))
+        )
+        : Effect.sync(() => {
+          seen.push(n)
+          return Behaviour.noreply(s)
+        }),
+    handleCall: (_r, _f, s) => Behaviour.reply([...seen], s)
   })
