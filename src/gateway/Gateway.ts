@@ -18,7 +18,8 @@
  *   `rbac` option's role definitions): a missing permission is a 403 `permission_denied`, audited when
  *   `access.audit` is given.
  * - Every request has an `x-request-id` (kept from the request when valid), an access-log line without secrets or
- *   prompts, and HTTP metrics; bodies above `maxBodyBytes` are refused with 413; CORS follows `gateway.cors`.
+ *   prompts, and HTTP metrics; bodies above `maxBodyBytes` are refused with 413; CORS follows `gateway.cors`
+ *   (`allowedOrigins`: `"*"` allows any origin, an empty list none).
  * - Settings come from the ConfigStore's `gateway` section (file < env < runtime), `options` override `port` and
  *   `host`; changes to auth keys, maintenance, body limit and access logging apply to the next request, while
  *   `port`, `host` and `cors` apply when the server (re)starts.
@@ -249,7 +250,12 @@ const make = (options: GatewayOptions) =>
       const current = section
       // CORS runs inside the gateway middleware's request id, metrics and access log, and outside its gates
       const cors = current.cors === false ? undefined : HttpMiddleware.cors({
-        allowedOrigins: current.cors.allowedOrigins.includes("*") ? [] : current.cors.allowedOrigins,
+        // effect's `[]` means any origin: only an explicit "*" does here, an empty list allows none
+        allowedOrigins: current.cors.allowedOrigins.includes("*")
+          ? []
+          : current.cors.allowedOrigins.length === 0
+          ? () => false
+          : current.cors.allowedOrigins,
         allowedHeaders: current.cors.allowedHeaders,
         exposedHeaders: current.cors.exposedHeaders,
         credentials: current.cors.credentials,

@@ -18,7 +18,9 @@
  *   a handler may also `Rbac.require` a finer permission, and with the caller's tenant in its error context
  *   (`ErrorScope`), so the failures recorded under it count for that tenant;
  * - a permission `p` not granted is still granted on a route with a `{user}` path parameter when the roles grant
- *   `p:own` and the parameter is the caller's own principal (`usage:view:own`: one's own usage);
+ *   `p:own` and the parameter is the caller's own principal (`usage:view:own`: one's own usage); the route then
+ *   runs with `OwnAccess` true, and reads only the caller's tenant's records (`/costs/usage/{user}`: the
+ *   principal's spend in the key's tenant, never the same principal id's in another tenant);
  * - otherwise the request is refused with 403 (OpenAI error format, `code: "permission_denied"`), audited as
  *   `access.denied` (`denied`; the route and the permission in the metadata; for an issued key's caller — a
  *   principal and a tenant — the principal is the entry's `subject`, so its personal fields are sealed under that
@@ -113,6 +115,29 @@ const userParam = (template: string, url: string): string | undefined => {
   }
 }
 
+/**
+ * Whether the route runs because the caller's roles grant only `p:own` and the `{user}` parameter is its own
+ * principal (not `p` itself): `true` inside such a request, so a handler narrows what it reads to the caller's own
+ * (its tenant's) records. `false` by default.
+ */
+export const OwnAccess = Context.Reference<boolean>("troupe/gateway/OwnAccess", { defaultValue: () => false })
+
+/** How `caller` may use the route: by `permission` itself, by its `:own` rule, or not (`undefined`). */
+const grantOf = (
+  rbac: RbacShape,
+  caller: CallerShape,
+  permission: string,
+  endpoint: AnnotatedEndpoint | undefined,
+  url: string
+): "granted" | "own" | undefined => {
+  if (permission === PublicRoute) return "granted"
+  const roles = rolesOf(caller)
+  if (rbac.can(roles, permission)) return "granted"
+  if (endpoint === undefined || !rbac.can(roles, `${permission}:own`)) return undefined
+  const owner = userParam(endpoint.path, url)
+  return owner !== undefined && owner === (caller.principal ?? caller.id) ? "own" : undefined
+}
+
 /** Whether `caller` may use the route (`permission` on `endpoint`, requested as `url`). */
 export const allows = (
   rbac: RbacShape,
@@ -120,14 +145,7 @@ export const allows = (
   permission: string,
   endpoint: AnnotatedEndpoint | undefined,
   url: string
-): boolean => {
-  if (permission === PublicRoute) return true
-  const roles = rolesOf(caller)
-  if (rbac.can(roles, permission)) return true
-  if (endpoint === undefined || !rbac.can(roles, `${permission}:own`)) return false
-  const owner = userParam(endpoint.path, url)
-  return owner !== undefined && owner === (caller.principal ?? caller.id)
-}
+): boolean => grantOf(rbac, caller, permission, endpoint, url) !== undefined
 
 const guard = (
   options: EnforceOptions,
@@ -141,8 +159,11 @@ const guard = (
     const caller = yield* Caller
     const permission = permissionOf(endpoint, group) ?? fallback
     const roles = rolesOf(caller)
-    if (allows(options.rbac, caller, permission, endpoint, request.url)) {
-      const allowed = Effect.provideService(httpEffect, Subject, { id: caller.id, roles })
+    const grant = grantOf(options.rbac, caller, permission, endpoint, request.url)
+    if (grant !== undefined) {
+      const allowed = Effect.provideService(httpEffect, Subject, { id: caller.id, roles }).pipe(
+        Effect.provideService(OwnAccess, grant === "own")
+      )
       return yield* (caller.tenant === undefined ? allowed : withErrorContext({ tenant: caller.tenant })(allowed))
     }
     const path = request.url.split("?")[0]!.slice(0, 512) || "/"

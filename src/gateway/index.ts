@@ -25,5 +25,13 @@ export * as HealthCheck from "./HealthCheck.ts"
 export { GatewayRouteContext } from "./internal/RouteContext.ts"
 export type { GatewayRouteContextShape } from "./internal/RouteContext.ts"
 export * from "./OpenAiSchema.ts"
-export { allows, enforce, permissionOf, PublicRoute, RequiredPermission, routePermissions } from "./RoutePermission.ts"
+export {
+  allows,
+  enforce,
+  OwnAccess,
+  permissionOf,
+  PublicRoute,
+  RequiredPermission,
+  routePermissions
+} from "./RoutePermission.ts"
 export type { EnforceOptions, RoutePermission } from "./RoutePermission.ts"

@@ -174,6 +174,30 @@ describe("Gateway agents: POST /v1/agents/{id}/turns", () => {
     expect(rest[0]!.id).toBe(`${head[1]!.id!.split(".")[0]}.3`)
   })
 
+  it(
+    "a HEAD of a reconnect (GET with Last-Event-ID) holds no open stream once answered: a drain after it does not wait",
+    async () => {
+      // a leaked stream would hold the drain for its 60 s timeout, past this test's
+      const own = await start({ config: { defaults: { gateway: { drain: { timeout: 60_000 } } } } })
+      try {
+        const all = await readSse(await post(`${own.url}/v1/agents/helper:head/turns`, { input: "hi", stream: true }))
+        for (let i = 0; i < 3; i++) {
+          const head = await fetch(`${own.url}/v1/agents/helper:head/turns`, {
+            method: "HEAD",
+            headers: { "last-event-id": all[0]!.id! }
+          })
+          expect(head.status).toBe(200)
+          expect(head.headers.get("content-type")).toContain("text/event-stream")
+        }
+        await Effect.runPromise(own.gateway.drain)
+        expect(await Effect.runPromise(own.gateway.inFlight)).toEqual({ requests: 0, streams: 0 })
+      } finally {
+        await own.stop()
+      }
+    },
+    10_000
+  )
+
   it("an unknown Last-Event-ID is a 404, another agent's too", async () => {
     expect((await post(`${gw.url}/v1/agents/helper:x/turns`, {}, { "last-event-id": "nope.1" })).status).toBe(404)
     const r = await post(`${gw.url}/v1/agents/helper:own/turns`, { input: "hi", stream: true })

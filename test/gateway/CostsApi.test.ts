@@ -3,13 +3,15 @@
  * `Costs` ledger, `POST /costs/budget` sets a budget through `Budgets` (payload decoded with Schema, 400 otherwise)
  * and `GET /costs/budget/{scope}` reads it back; fuzzed query strings never cause a 5xx.
  */
-import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { Context, Effect, Exit, Layer, Redacted, Scope } from "effect"
 import fc from "fast-check"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Troupe } from "../../src/app/index.ts"
 import { Budgets } from "../../src/budget/index.ts"
 import { Costs, CostsStoreError, Recommendations } from "../../src/costs/index.ts"
 import { Gateway } from "../../src/gateway/index.ts"
+import { GatewayKeyAuth, Keys, KeyStore } from "../../src/identity/index.ts"
+import { PEPPER } from "../identity/support.ts"
 import { post } from "./support.ts"
 
 const admin = { authorization: "Bearer costs-secret" }
@@ -140,6 +142,38 @@ describe("costs admin API", () => {
       }),
       { numRuns: 40 }
     )
+  })
+})
+
+describe("costs admin API: own usage", () => {
+  it("usage:view:own is scoped to the key's tenant: a role:user key of alice@acme does not see alice@globex's spend", async () => {
+    const keys = Effect.runSync(Keys.make({ pepper: PEPPER }).pipe(Effect.provide(KeyStore.layerMemory())))
+    const local = Effect.runSync(Scope.make())
+    const layer = Gateway.layer({ port: 0, auth: GatewayKeyAuth.layer({ keys }) }).pipe(
+      Layer.provideMerge(Costs.layerMemory()),
+      Layer.provide(Troupe.layerTest({ pipeline: { retry: false } }))
+    )
+    const context = await Effect.runPromise(Layer.buildWithScope(layer, local))
+    const base = Context.get(context, Gateway).address.url
+    const ledger = Context.get(context, Costs)
+    const key = async (tenant: string, id: string, scopes: Array<string>) =>
+      Redacted.value(
+        (await Effect.runPromise(keys.create({ principal: { kind: "user", id, tenant }, name: "k", scopes }))).key
+      )
+    const usage = async (k: string) =>
+      (await fetch(`${base}/costs/usage/alice?period=day`, { headers: { authorization: `Bearer ${k}` } })).json()
+    try {
+      await Effect.runPromise(ledger.record({ cost: 0.5, tenant: "acme", principal: "alice", model: "openai:gpt-4o" }))
+      await Effect.runPromise(ledger.record({ cost: 7, tenant: "globex", principal: "alice", model: "openai:o3" }))
+      const own = await usage(await key("acme", "alice", ["role:user"]))
+      expect(own.total).toBeCloseTo(0.5)
+      expect(Object.keys(own.groups)).toEqual(["openai:gpt-4o"])
+      // the global usage:view (an admin key) reads the principal's spend across tenants
+      const all = await usage(await key("acme", "root", ["gateway:admin"]))
+      expect(all.total).toBeCloseTo(7.5)
+    } finally {
+      await Effect.runPromise(Scope.close(local, Exit.void))
+    }
   })
 })
 

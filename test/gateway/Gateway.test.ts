@@ -1,10 +1,12 @@
-import { Context, Effect, Exit, Layer, Logger, Scope } from "effect"
+import { Context, Effect, Exit, Layer, Logger, Redacted, Scope } from "effect"
 import fc from "fast-check"
 import OpenAI from "openai"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Troupe } from "../../src/app/index.ts"
 import { Gateway } from "../../src/gateway/index.ts"
+import { GatewayKeyAuth, Keys, KeyStore } from "../../src/identity/index.ts"
 import { ProviderOverloaded, ProviderRateLimited } from "../../src/llm/index.ts"
+import { PEPPER } from "../identity/support.ts"
 import type { Running } from "./support.ts"
 import { post, startGateway } from "./support.ts"
 
@@ -229,6 +231,25 @@ describe("Gateway: OpenAI-compatible routes with the openai SDK as client", () =
     expect(r.headers.get("access-control-allow-origin")).toBe("https://app.example")
   })
 
+  it("CORS: an empty allowedOrigins list allows no origin; only the wildcard allows any", async () => {
+    const none = await startGateway({ config: { defaults: { gateway: { cors: { allowedOrigins: [] } } } } })
+    const any = await startGateway({ config: { defaults: { gateway: { cors: { allowedOrigins: ["*"] } } } } })
+    try {
+      const origin = { origin: "https://evil.example" }
+      const preflight = { ...origin, "access-control-request-method": "POST" }
+      const plain = await fetch(`${none.url}/v1/models`, { headers: origin })
+      expect(plain.status).toBe(200)
+      expect(plain.headers.get("access-control-allow-origin")).toBeNull()
+      const refused = await fetch(`${none.url}/v1/chat/completions`, { method: "OPTIONS", headers: preflight })
+      expect(refused.headers.get("access-control-allow-origin")).toBeNull()
+      expect((await fetch(`${any.url}/v1/models`, { headers: origin })).headers.get("access-control-allow-origin"))
+        .toBe("*")
+    } finally {
+      await none.stop()
+      await any.stop()
+    }
+  })
+
   it("CORS headers are on the gates' refusals too (413, maintenance), and a preflight passes the maintenance gate", async () => {
     const origin = { origin: "https://app.example" }
     const big = await post(`${keyed.url}/v1/chat/completions`, {
@@ -451,6 +472,34 @@ describe("Gateway: health, metrics, admin, maintenance", () => {
       messages: [{ role: "user", content: "hi" }]
     })
     expect(ok.choices[0]?.message.content).toContain("hi")
+  })
+})
+
+describe("Gateway: maintenance exempt keys", () => {
+  it("an exempt key passes maintenance whether it is sent as Authorization: Bearer or as x-api-key", async () => {
+    const keys = Effect.runSync(Keys.make({ pepper: PEPPER }).pipe(Effect.provide(KeyStore.layerMemory())))
+    const key = async () =>
+      Redacted.value(
+        (await Effect.runPromise(keys.create({
+          principal: { kind: "user", id: "ops", tenant: "acme" },
+          name: "k",
+          scopes: ["gateway:use"]
+        }))).key
+      )
+    const exempt = await key()
+    const other = await key()
+    const gw = await startGateway({
+      config: { defaults: { gateway: { maintenance: { enabled: true, exemptKeys: [exempt] } } } }
+    }, { auth: GatewayKeyAuth.layer({ keys }) })
+    try {
+      const models = (headers: Record<string, string>) => fetch(`${gw.url}/v1/models`, { headers })
+      expect((await models({ authorization: `Bearer ${exempt}` })).status).toBe(200)
+      expect((await models({ "x-api-key": exempt })).status).toBe(200)
+      expect((await models({ "x-api-key": other })).status).toBe(503)
+      expect((await models({ authorization: `Bearer ${other}` })).status).toBe(503)
+    } finally {
+      await gw.stop()
+    }
   })
 })
 

@@ -8,6 +8,8 @@ import { existsSync, mkdirSync } from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Troupe } from "../../src/app/index.ts"
 import { Gateway } from "../../src/gateway/index.ts"
+import { CurrentLifecycleSink, ExitReason } from "../../src/runtime/index.ts"
+import type { LifecycleSink } from "../../src/runtime/index.ts"
 import { TelemetryHub } from "../../src/telemetry/index.ts"
 import type { Running } from "./support.ts"
 import { readSse, startGateway } from "./support.ts"
@@ -161,6 +163,25 @@ describe("observer admin API", () => {
     },
     20_000
   )
+
+  it("the gateway's own HTTP server and the gateway supervisor above it cannot be restarted or stopped through its admin API (409); the gateway keeps serving", async () => {
+    const own = await startGateway({ config: { defaults: { gateway: { auth: { adminKey: "observer-secret" } } } } })
+    try {
+      for (const path of ["gateway", "gateway/http-server"]) {
+        for (const action of ["restart", "stop"]) {
+          const r = await fetch(`${own.url}/admin/supervision/${encodeURIComponent(path)}/${action}`, {
+            method: "POST",
+            headers: admin
+          })
+          expect([path, action, r.status]).toEqual([path, action, 409])
+        }
+      }
+      expect((await fetch(`${own.url}/health/ready`)).status).toBe(200)
+      expect((await fetch(`${own.url}/v1/models`, { headers: admin })).status).toBe(200)
+    } finally {
+      await own.stop()
+    }
+  })
 })
 
 describe("observer: a slow reader", () => {
@@ -207,6 +228,148 @@ describe("observer: a slow reader", () => {
       await Effect.runPromise(Scope.close(scope, Exit.void))
     }
   }, 20_000)
+})
+
+/** A gateway of its own (a test that drains or floods it must not disturb the others), with its hub and sink. */
+const ownGateway = async (drainTimeout = 60_000) => {
+  const scope = Effect.runSync(Scope.make())
+  const layer = Gateway.layer({ port: 0 }).pipe(
+    Layer.provideMerge(
+      Troupe.layerTest({
+        config: {
+          defaults: { gateway: { auth: { adminKey: "observer-secret" }, drain: { timeout: drainTimeout } } }
+        }
+      })
+    )
+  )
+  const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
+  return {
+    gateway: Context.get(context, Gateway),
+    url: Context.get(context, Gateway).address.url,
+    hub: Context.get(context, TelemetryHub),
+    sink: Context.get(context, CurrentLifecycleSink) as LifecycleSink, // Troupe.layerTest provides Lifecycle.layer
+    stop: () => Effect.runPromise(Scope.close(scope, Exit.void))
+  }
+}
+
+/** Reads `/admin/events?filter=…` frame by frame; `onSnapshot` runs once, at the first snapshot. */
+const readFrames = async (
+  url: string,
+  query: string,
+  onSnapshot: () => void,
+  until: (frames: ReadonlyArray<{ event: string; data: Record<string, unknown> }>) => boolean
+) => {
+  const controller = new AbortController()
+  const frames: Array<{ event: string; data: Record<string, unknown> }> = []
+  try {
+    const r = await fetch(`${url}/admin/events${query}`, { headers: admin, signal: controller.signal })
+    const reader = r.body!.getReader()
+    const dec = new TextDecoder()
+    let buf = ""
+    let snapshotSeen = false
+    while (!until(frames)) {
+      const { value, done } = await reader.read()
+      if (done) break
+      buf += dec.decode(value, { stream: true })
+      let i: number
+      while ((i = buf.indexOf("\n\n")) >= 0) {
+        const chunk = buf.slice(0, i)
+        buf = buf.slice(i + 2)
+        const event = /^event: (.*)$/m.exec(chunk)?.[1] ?? "message"
+        const data = /^data: (.*)$/m.exec(chunk)?.[1]
+        if (data !== undefined) frames.push({ event, data: JSON.parse(data) })
+        if (event === "snapshot" && !snapshotSeen) {
+          snapshotSeen = true
+          onSnapshot()
+        }
+      }
+    }
+  } finally {
+    controller.abort()
+  }
+  return frames
+}
+
+describe("observer: a slow reader loses the oldest lifecycle events too", () => {
+  it("bounded: lifecycle events go through the same sliding queue of 1,000 frames", async () => {
+    const own = await ownGateway(500)
+    try {
+      const flood = (frames: ReadonlyArray<{ event: string; data: Record<string, unknown> }>) =>
+        frames.filter((f) => f.event === "lifecycle" && String(f.data["childId"]).startsWith("flood-")).map((f) =>
+          Number(String(f.data["childId"]).slice("flood-".length))
+        )
+      const frames = await readFrames(own.url, "?filter=troupe.nothing&interval=60000", () => {
+        // 5,000 lifecycle events while the stream is not read (synchronously: the server's fibers cannot run between)
+        for (let n = 0; n < 5_000; n++) {
+          own.sink.publish({
+            _tag: "ChildExited",
+            supervisor: "agents",
+            childId: `flood-${n}`,
+            reason: ExitReason.normal,
+            timestamp: 0
+          })
+        }
+      }, (f) => flood(f).includes(4_999))
+      const ns = flood(frames)
+      expect(ns.filter((n) => n >= 4_000)).toHaveLength(1_000) // the newest 1,000 are all delivered
+      expect(ns.filter((n) => n < 4_000)).toEqual([]) // the older ones were dropped, oldest first
+    } finally {
+      await own.stop()
+    }
+  }, 20_000)
+})
+
+describe("observer: a response whose body never runs", () => {
+  it(
+    "a HEAD of /admin/events attaches no hub handler and counts no open stream: a drain after it does not wait",
+    async () => {
+      const own = await ownGateway(60_000) // a leaked stream would hold the drain for 60 s, past this test's timeout
+      try {
+        for (let i = 0; i < 3; i++) {
+          expect((await fetch(`${own.url}/admin/events`, { method: "HEAD", headers: admin })).status).toBe(200)
+        }
+        const handlers = await Effect.runPromise(own.hub.handlers())
+        expect(handlers.filter((h) => /^troupe\/observer:[0-9a-f-]{36}$/.test(h.id))).toEqual([])
+        expect((await Effect.runPromise(own.gateway.inFlight)).streams).toBe(0)
+        await Effect.runPromise(own.gateway.drain)
+      } finally {
+        await own.stop()
+      }
+    },
+    10_000
+  )
+})
+
+describe("observer: telemetry frames", () => {
+  it(
+    "an event whose metadata JSON cannot render as is (a bigint, a cycle) is still sent; the stream keeps its telemetry",
+    async () => {
+      const own = await ownGateway(500)
+      try {
+        const cyclic: Record<string, unknown> = { name: "loop" }
+        cyclic["self"] = cyclic
+        const frames = await readFrames(own.url, "?filter=troupe.probe", () => {
+          own.hub.emitUnsafe(["troupe", "probe", "big"], { n: 1 }, { id: 12345678901234567890n })
+          own.hub.emitUnsafe(["troupe", "probe", "cycle"], { n: 2 }, { cyclic })
+          own.hub.emitUnsafe(["troupe", "probe", "after"], { n: 3 }, { ok: true })
+        }, (f) => f.some((x) => x.event === "telemetry" && x.data["name"] === "troupe.probe.after"))
+        const telemetry = frames.filter((f) => f.event === "telemetry").map((f) => f.data)
+        expect(telemetry.map((t) => t["name"])).toEqual([
+          "troupe.probe.big",
+          "troupe.probe.cycle",
+          "troupe.probe.after"
+        ])
+        expect(telemetry[0]!["metadata"]).toEqual({ id: "12345678901234567890" })
+        expect(telemetry[1]!["metadata"]).toEqual({ cyclic: { name: "loop", self: "[Circular]" } })
+        const failures = (await (await fetch(`${own.url}/metrics`)).text()).split("\n")
+          .filter((l) => l.startsWith("troupe_telemetry_handler_failures_total{") && l.includes("troupe/observer"))
+        expect(failures).toEqual([])
+      } finally {
+        await own.stop()
+      }
+    },
+    10_000
+  )
 })
 
 describe("observer: fuzzed supervision paths", () => {

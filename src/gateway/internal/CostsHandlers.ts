@@ -1,7 +1,9 @@
 /**
  * The `costs` group's handlers (`CostsApi.ts`): read the optional `Costs` ledger, `Budgets` and `Recommendations` services found in the
  * gateway's context when it is built; without the one an endpoint needs it answers 501 `not_configured`. A budget
- * store failure or a malformed scope is a 503 / 400 with the service's message.
+ * store failure or a malformed scope is a 503 / 400 with the service's message. `/costs/usage/{user}` reached
+ * through the own-usage rule (`OwnAccess`: the roles grant only `usage:view:own`) reads the principal's spend in the
+ * caller's tenant only.
  *
  * @since 0.1.0
  */
@@ -11,7 +13,9 @@ import { HttpApiBuilder } from "effect/http-api"
 import { Budgets } from "../../budget/index.ts"
 import { Costs, Recommendations } from "../../costs/index.ts"
 import { GatewayApi } from "../GatewayApi.ts"
+import { Caller } from "../GatewayAuth.ts"
 import { httpError } from "../GatewayError.ts"
+import { OwnAccess } from "../RoutePermission.ts"
 
 const json = (body: unknown, status = 200) =>
   HttpServerResponse.text(JSON.stringify(body), { status, contentType: "application/json" })
@@ -48,10 +52,16 @@ export const costsHandlers = HttpApiBuilder.group(GatewayApi, "costs", (handlers
           (s) => json(s)
         ).pipe(Effect.catch((e) => Effect.succeed(storeFailure(e)))))
       .handle("costUsage", ({ params, query }) =>
-        costs === undefined ? notConfigured("Costs") : Effect.map(
-          costs.stats({ period: query.period ?? "month", groupBy: "model", where: { principal: params.user } }),
-          (s) => json({ user: params.user, ...s })
-        ).pipe(Effect.catch((e) => Effect.succeed(storeFailure(e)))))
+        costs === undefined ? notConfigured("Costs") : Effect.gen(function*() {
+          // one's own usage (`usage:view:own`) is the principal's in the caller's tenant only
+          const own = yield* OwnAccess
+          const caller = yield* Caller
+          const where = own && caller.tenant !== undefined
+            ? { principal: params.user, tenant: caller.tenant }
+            : { principal: params.user }
+          const s = yield* costs.stats({ period: query.period ?? "month", groupBy: "model", where })
+          return json({ user: params.user, ...s })
+        }).pipe(Effect.catch((e) => Effect.succeed(storeFailure(e)))))
       .handle("costForecast", ({ query }) =>
         costs === undefined ?
           notConfigured("Costs") :

@@ -5,7 +5,8 @@
  * renders them beside every other troupe metric: `troupe_gateway_http_requests_total{method,route,status}`,
  * `troupe_gateway_http_request_duration_seconds{method,route}` (histogram; for SSE the time to the response head),
  * `troupe_gateway_http_requests_in_flight` and `troupe_gateway_sse_streams_open`. Routes are the route templates
- * (`/v1/agents/{id}/turns`), never raw paths, so the series stay bounded; unknown paths are `unmatched`.
+ * (`/v1/agents/{id}/turns`, `/costs/usage/{user}`: every endpoint of `GatewayApi` and the plain router routes),
+ * never raw paths, so the series stay bounded; a path no route serves is `unmatched`.
  *
  * Process metrics follow the Prometheus client conventions (`process_cpu_seconds_total`,
  * `process_resident_memory_bytes`, `process_start_time_seconds`, `nodejs_heap_size_*_bytes`,
@@ -17,6 +18,8 @@
 import type { Context } from "effect"
 import { Metric } from "effect"
 import { performance } from "node:perf_hooks"
+import { GatewayApi } from "../GatewayApi.ts"
+import { routePermissions } from "../RoutePermission.ts"
 import type { GatewayState } from "./GatewayState.ts"
 
 type Series = Metric.Metric<number, unknown>
@@ -64,6 +67,11 @@ export class HttpMetrics {
     }
     histogram.updateUnsafe(seconds, this.context)
   }
+
+  /** The route template label of a request path (`routeOf`). */
+  routeOf(url: string): string {
+    return routeOf(url)
+  }
 }
 
 const startSeconds = Math.round(Date.now() / 1000 - process.uptime())
@@ -99,30 +107,76 @@ export const processMetricsText = (): string => {
   return lines.join("\n") + "\n"
 }
 
-const known = new Set([
-  "/v1/chat/completions",
-  "/v1/embeddings",
-  "/v1/models",
-  "/health/live",
-  "/health/ready",
-  "/health/startup",
+/** The gateway's plain router routes beside `GatewayApi` (agent routes, the observer page, `/metrics`, OpenAPI). */
+const routerTemplates = [
+  "/v1/agents/:id/turns",
+  "/v1/agents/:id",
+  "/v1/agents/:id/cancel",
+  "/observer",
   "/metrics",
-  "/openapi.json",
-  "/admin/config",
-  "/admin/supervision",
-  "/admin/stats",
-  "/admin/maintenance"
-])
+  "/openapi.json"
+]
 
-/** The route template of a request path (bounded label values). */
+interface Template {
+  /** each segment: its literal, or `undefined` for a parameter */
+  readonly segments: ReadonlyArray<string | undefined>
+  readonly label: string
+}
+
+interface RouteTable {
+  /** templates without parameters, by path */
+  readonly exact: ReadonlyMap<string, string>
+  /** templates with parameters, by segment count, those with more literal segments first */
+  readonly bySegments: ReadonlyMap<number, ReadonlyArray<Template>>
+}
+
+const buildTable = (): RouteTable => {
+  const exact = new Map<string, string>()
+  const bySegments = new Map<number, Array<Template>>()
+  for (const path of new Set([...routePermissions(GatewayApi).map((r) => r.path), ...routerTemplates])) {
+    const parts = path.split("/")
+    if (!parts.some((p) => p.startsWith(":"))) {
+      exact.set(path, path)
+      continue
+    }
+    const template: Template = {
+      segments: parts.map((p) => p.startsWith(":") ? undefined : p),
+      label: parts.map((p) => p.startsWith(":") ? `{${p.slice(1)}}` : p).join("/")
+    }
+    const list = bySegments.get(parts.length) ?? []
+    list.push(template)
+    bySegments.set(parts.length, list)
+  }
+  const literals = (t: Template) => t.segments.filter((s) => s !== undefined).length
+  for (const list of bySegments.values()) list.sort((a, b) => literals(b) - literals(a))
+  return { exact, bySegments }
+}
+
+// built on first use: `GatewayApi` is complete by then (the gateway's modules import this one)
+let table: RouteTable | undefined
+
+/**
+ * The route template of a request path (bounded label values): the path of the `GatewayApi` endpoint or router
+ * route serving it, its parameters as `{name}` (`/costs/usage/{user}`); a literal segment wins over a parameter, a
+ * parameter matches one non-empty segment; `unmatched` when no route has the path. One map lookup, else a scan of
+ * the few parameterised templates with as many segments.
+ */
 export const routeOf = (url: string): string => {
   const q = url.indexOf("?")
   const path = q === -1 ? url : url.slice(0, q)
-  if (known.has(path)) return path
-  if (path.startsWith("/v1/agents/")) {
-    const rest = path.slice("/v1/agents/".length).split("/")
-    if (rest.length === 1 && rest[0] !== "") return "/v1/agents/{id}"
-    if (rest.length === 2 && (rest[1] === "turns" || rest[1] === "cancel")) return `/v1/agents/{id}/${rest[1]}`
+  table ??= buildTable()
+  const exact = table.exact.get(path)
+  if (exact !== undefined) return exact
+  const parts = path.split("/")
+  const candidates = table.bySegments.get(parts.length)
+  if (candidates === undefined) return "unmatched"
+  for (const template of candidates) {
+    let ok = true
+    for (let i = 0; i < parts.length && ok; i++) {
+      const literal = template.segments[i]
+      ok = literal === undefined ? parts[i] !== "" : parts[i] === literal
+    }
+    if (ok) return template.label
   }
   return "unmatched"
 }

@@ -7,7 +7,9 @@
  *    gate, and puts its headers on every other response, the gates' refusals included;
  * 3. gates, in order — the health and metrics routes pass every gate:
  *    closing (drain) → 503 `shutting_down` with `connection: close`; maintenance → its status and message with
- *    `retry-after` (the admin API, exempt route prefixes and exempt keys pass, so maintenance can be switched off); a declared body larger than `maxBodyBytes` → 413;
+ *    `retry-after` (the admin API, exempt route prefixes and exempt keys pass, so maintenance can be switched off;
+ *    an exempt key is read as `GatewayKeyAuth` reads one: `Authorization: Bearer`, else `x-api-key`); a declared
+ *    body larger than `maxBodyBytes` → 413;
  * 4. the request runs with `MaxBodySize` set (a chunked body that grows past it is also a 413) and its route template
  *    as the route of its error context (`ErrorScope`: the failures recorded under it count by route), counted in
  *    flight;
@@ -28,7 +30,6 @@ import { ErrorScope } from "../../errors/ErrorScope.ts"
 import { errorResponse, httpError, internalError } from "../GatewayError.ts"
 import type { GatewayState } from "./GatewayState.ts"
 import type { HttpMetrics } from "./HttpMetrics.ts"
-import { routeOf } from "./HttpMetrics.ts"
 
 const validRequestId = /^[A-Za-z0-9._:-]{1,128}$/
 
@@ -86,7 +87,7 @@ export const makeGatewayMiddleware = (deps: MiddlewareDeps) =>
     const incoming = request.headers["x-request-id"]
     const requestId = incoming !== undefined && validRequestId.test(incoming) ? incoming : randomUUID()
     const url = request.url
-    const route = routeOf(url)
+    const route = metrics.routeOf(url)
     const method = request.method
 
     const finish = (response: HttpServerResponse.HttpServerResponse, note?: string) => {
@@ -125,8 +126,10 @@ export const makeGatewayMiddleware = (deps: MiddlewareDeps) =>
         maintenance.enabled && !url.startsWith("/admin/") &&
         !maintenance.exemptRoutes.some((prefix) => url.startsWith(prefix))
       ) {
-        const key = bearerOf(request.headers)
-        const exempt = key !== undefined && maintenance.exemptKeys.some((k) => keyMatches(key, k))
+        // read as `GatewayKeyAuth` reads a key: the bearer token, else `x-api-key`
+        const bearer = bearerOf(request.headers)
+        const key = bearer !== undefined && bearer !== "" ? bearer : request.headers["x-api-key"]
+        const exempt = key !== undefined && key !== "" && maintenance.exemptKeys.some((k) => keyMatches(key, k))
         if (!exempt) {
           return errorResponse(
             httpError(maintenance.status, "server_error", maintenance.message, {

@@ -1,12 +1,13 @@
 /**
  * Handlers of the `observer` group (see `ObserverApi`): the `/admin/events` SSE stream and the supervision actions.
  *
- * The stream merges three sources into one bounded sliding queue (1,000 frames; a slow reader loses the oldest):
- * periodic snapshots, Lifecycle events (as they happen, so a restart shows without waiting for the next snapshot)
- * and TelemetryHub events under the filter prefix (a handler attached per connection, detached when the connection
- * ends). The last exit reason per `supervisor/child` is kept in a bounded map (10,000 entries). The stream never
- * ends by itself: it is counted as an open stream, and it ends when the gateway stops accepting (a drain does not
- * wait for an open dashboard) with a last `error` event `shutting_down`.
+ * The stream (`ObserverStream`) merges three sources into one bounded sliding queue (1,000 frames; a slow reader
+ * loses the oldest): periodic snapshots, Lifecycle events (as they happen, so a restart shows without waiting for
+ * the next snapshot) and TelemetryHub events under the filter prefix (a handler attached per connection, detached
+ * when the connection ends). All it holds is taken when the response body runs, so a `HEAD` holds nothing. The last
+ * exit reason per `supervisor/child` is kept in a bounded map (10,000 entries). The stream never ends by itself: it
+ * is counted as an open stream, and it ends when the gateway stops accepting (a drain does not wait for an open
+ * dashboard) with a last `error` event `shutting_down`.
  *
  * A snapshot holds the tree (with last exit reasons) and the panels: the gateway, the cache, the rate limiter, the
  * breakers, the request queues (`QueueStep.stats`: depth and in flight per route), the budgets (`Budgets.list`, the
@@ -15,15 +16,16 @@
  * cost per provider and model over ten minutes in 10-second buckets). A panel whose service is not in the gateway's
  * context is `null`; a store that fails its read gives `{ error }` for that panel, never a failed stream.
  *
- * Every action (restart, stop) is audited (`AdminAudit`), a refused one (400, 404, 409) as a failure.
+ * Every action (restart, stop) is audited (`AdminAudit`), a refused one (400, 404, 409) as a failure. The root
+ * (400), the gateway's own HTTP server and the gateway supervisor above it (409: the server's drain is one-shot, so
+ * it would never serve again) are refused.
  *
  * @since 0.1.0
  */
-import { Clock, Deferred, Effect, Option, Queue, Schedule, Stream } from "effect"
+import { Clock, Effect, Option, Stream } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import { Budgets } from "../../budget/index.ts"
-import { endWhen } from "../../internal/PullLimits.ts"
 import { LlmAgents } from "../../llmagent/index.ts"
 import { QueueStep } from "../../pipeline/index.ts"
 import { Actor, Lifecycle, Supervisor } from "../../runtime/index.ts"
@@ -34,17 +36,12 @@ import { httpError } from "../GatewayError.ts"
 import { recordAdminAction } from "./AdminAudit.ts"
 import { makeObserverFeed } from "./ObserverFeed.ts"
 import { observerHtml } from "./ObserverPage.ts"
+import { observerStream, reasonText } from "./ObserverStream.ts"
 import type { OpsDeps, TreeNode } from "./OpsHandlers.ts"
 import { makeServiceStats, masked, treeOf } from "./OpsHandlers.ts"
 
 const json = (body: unknown, status = 200) =>
   HttpServerResponse.text(JSON.stringify(body), { status, contentType: "application/json" })
-const encoder = new TextEncoder()
-/** The last event of `/admin/events` when the gateway stops accepting (the gateway streams' own `shutting_down`). */
-const shuttingDown = httpError(503, "server_error", "The server is shutting down.", { code: "shutting_down" }).body
-
-const frame = (event: string, data: unknown) => encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
-
 /** A tree node with its last exit reason attached (recursively). */
 const withExits = (
   nodes: ReadonlyArray<TreeNode>,
@@ -64,12 +61,6 @@ const safeDecode = (raw: string): string => {
   } catch {
     return raw
   }
-}
-
-const reasonText = (reason: unknown): string => {
-  if (typeof reason !== "object" || reason === null) return String(reason)
-  const tag = "_tag" in reason ? String(reason._tag) : "unknown"
-  return tag
 }
 
 /** The `observer` group's handlers over the gateway's state and restart counts. */
@@ -181,13 +172,14 @@ export const observerHandlers = (deps: OpsDeps) =>
             }
             parent = child.process as Supervisor.SupervisorRef // a supervisor child's process is a SupervisorRef
           }
-          if (ids.join("/") === "gateway/http-server") {
-            // killing the server that answers this request would start its one-shot drain and never serve again
+          if (ids.join("/") === "gateway/http-server" || ids.join("/") === "gateway") {
+            // killing the server that answers this request (or the gateway supervisor above it, which kills it too)
+            // would start its one-shot drain and never serve again
             return yield* Effect.fail(
               httpError(
                 409,
                 "invalid_request_error",
-                "the gateway's own HTTP server cannot be restarted or stopped through its admin API; restart the process"
+                "the gateway's own HTTP server and its gateway supervisor cannot be restarted or stopped through its admin API; restart the process"
               )
             )
           }
@@ -247,55 +239,21 @@ export const observerHandlers = (deps: OpsDeps) =>
 
       return handlers
         .handle("events", ({ query }) =>
-          Effect.gen(function*() {
-            const prefix = (query.filter ?? "troupe").split(".").filter((s) => s.length > 0)
-            const every = query.interval ?? 1_000
-            const queue = yield* Queue.sliding<Uint8Array>(1_000)
-            const handlerId = `troupe/observer:${crypto.randomUUID()}`
-            yield* Effect.ignore(hub.attach(handlerId, [prefix], (event) => {
-              Queue.offerUnsafe(
-                queue,
-                frame("telemetry", {
-                  name: event.name.join("."),
-                  measurements: event.measurements,
-                  metadata: masked(event.metadata),
-                  at: Date.now()
-                })
-              )
-            }))
-            const life = (yield* lifecycle.subscribe).pipe(
-              Stream.map((e) =>
-                frame("lifecycle", { ...e, reason: e.reason === undefined ? undefined : reasonText(e.reason) })
-              )
-            )
-            const snapshots = Stream.fromEffectSchedule(
-              Effect.map(snapshot, (s) => frame("snapshot", s)),
-              Schedule.spaced(every)
-            )
-            // an endless stream: counted as an open stream, and ended when the gateway stops accepting (a drain
-            // does not wait for a dashboard) with a last `error` event `shutting_down`
-            const state = deps.state
-            state.streamStarted()
-            const body = Stream.mergeAll([
-              Stream.make(frame("snapshot", yield* snapshot)),
-              snapshots,
-              life,
-              Stream.fromQueue(queue)
-            ], { concurrency: "unbounded" }).pipe(
-              (stream) => endWhen(stream, Deferred.await(state.closed)),
-              Stream.concat(
-                Stream.suspend(() => state.accepting ? Stream.empty : Stream.make(frame("error", shuttingDown)))
-              ),
-              Stream.ensuring(Effect.andThen(
-                Effect.ignore(hub.detach(handlerId)),
-                Effect.sync(() => state.streamEnded())
-              ))
-            )
-            return HttpServerResponse.stream(body, {
+          // everything the connection holds is taken when the body runs (a HEAD runs none): see ObserverStream
+          Effect.succeed(HttpServerResponse.stream(
+            observerStream({
+              hub,
+              lifecycle,
+              state: deps.state,
+              prefix: (query.filter ?? "troupe").split(".").filter((s) => s.length > 0),
+              every: query.interval ?? 1_000,
+              snapshot
+            }),
+            {
               contentType: "text/event-stream",
               headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
-            })
-          }))
+            }
+          )))
         .handle("restartChild", ({ params }) =>
           audited("restart", params.path, (r) =>
             r.process !== undefined && r.process.exitReason === undefined

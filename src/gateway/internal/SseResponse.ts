@@ -5,12 +5,15 @@
  *
  * Every open stream is counted in the gateway state (drains wait for it) and ends early when the drain timeout is
  * reached (`streamsEnd`: the pending pull is interrupted), with a final `shutting_down` error event; a client going
- * away interrupts the stream and, through its scope, the provider request. Frames are `id:` (optional) / `event:`
- * (optional) / `data:` lines; the body after the first pull is one stream stage (`SseBody`).
+ * away interrupts the stream and, through its scope, the provider request. A response whose body never runs (a
+ * `HEAD` of a GET stream route: Node ends it after the head; a client gone before the head) is released when the
+ * request's scope closes, once the response is written: its source is closed and it is no longer counted. Frames
+ * are `id:` (optional) / `event:` (optional) / `data:` lines; the body after the first pull is one stream stage
+ * (`SseBody`).
  *
  * @since 0.1.0
  */
-import { Deferred, Effect, Exit, Scope, Stream } from "effect"
+import { Deferred, Effect, Exit, Option, Scope, Stream } from "effect"
 import type * as Cause from "effect/Cause"
 import { HttpServerResponse } from "effect/http"
 import * as Pull from "effect/Pull"
@@ -61,9 +64,19 @@ export const sseResponse = <A, E>(
       }
       const state = options.state
       state.streamStarted()
+      let released = false
+      const release = Effect.suspend(() => {
+        if (released) return Effect.void
+        released = true
+        return Effect.andThen(close, Effect.sync(() => state.streamEnded()))
+      })
+      // a body that never runs (a HEAD: Node ends the response after its head; a client gone before the head) never
+      // reaches its `ensuring`: the request's scope, closed once the response is written, releases the stream then
+      const requestScope = yield* Effect.serviceOption(Scope.Scope)
+      if (Option.isSome(requestScope)) yield* Scope.addFinalizer(requestScope.value, release)
       // the frames in one stage (SseBody), ended early at the drain timeout
       const body = sseBody(head, ended ? undefined : pull, Deferred.await(state.streamsEnd), options).pipe(
-        Stream.ensuring(Effect.andThen(close, Effect.sync(() => state.streamEnded())))
+        Stream.ensuring(release)
       )
       return HttpServerResponse.stream(body, {
         contentType: "text/event-stream",
