@@ -15,7 +15,7 @@
  *   balancer to notice) and `timeout` (ms in-flight requests and streams get to finish before streams are ended).
  * - `maintenance`: switched at run time; new requests get `status` (default 503) with `message` and `retry-after`
  *   seconds, except the health and metrics routes, the `exemptRoutes` path prefixes and requests with one of the
- *   `exemptKeys` bearer keys.
+ *   `exemptKeys` keys (sent as `Authorization: Bearer` or `x-api-key`).
  * - `health`: the readiness checks' `timeout` and how long a result is cached (`cacheTtl`), both ms; `probeUrls`
  *   adds a GET of each URL (per provider or any name) as a readiness check.
  * - `accessLog`: one structured log line per request (method, route, status, duration, request id; never headers,

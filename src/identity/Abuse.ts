@@ -9,12 +9,16 @@
  *   `{ signal, target, threshold, windowMs, blockMs, escalation, maxBlockMs }`: when the weights of one signal for
  *   one target within the last `windowMs` (a sliding window, read on the `Clock`) reach `threshold`, the target is
  *   blocked for `blockMs × escalation^(n-1)` (capped at `maxBlockMs`), n being its number of blocks so far;
- *   a bad policy fails `InvalidIdentityInput` naming the path and leaves the current one in force;
+ *   a bad policy fails `InvalidIdentityInput` naming the path and leaves the current one in force; any threshold
+ *   is reachable: a window keeps a running total over at most `windowBuckets` (default 10,000) time buckets
+ *   `windowMs / windowBuckets` wide (at least 1 ms, so with the default a window up to 10 s is exact to the millisecond), and a
+ *   signal slides out with the last signal of its bucket (it may count up to one bucket width longer);
  * - `check(targets)` returns the active block of the first blocked target; an expired block is no block;
  * - `list()` lists the active blocks; `lift(target)` ends one (failing `KeyNotFound` when it is not blocked) and
  *   keeps the escalation count; with an `Audit` given, every block and every lift is audited (`abuse.block`,
  *   `abuse.lift`, tenant `_`);
- * - every table is bounded (`maxTracked`, default 100,000 targets; the oldest is forgotten first).
+ * - every table is bounded (`maxTracked`, default 100,000 targets; the oldest is forgotten first; a window holds
+ *   at most `windowBuckets` + 2 buckets).
  *
  * - backends: `make` / `layerMemory` keep the state in the process; `makeRedis` / `layerRedis` keep the sliding
  *   logs, the blocks (with their expiry) and the escalation counts in Redis under `prefix` (effect's `Redis`
@@ -23,9 +27,11 @@
  *   add, compare, block: atomic); times are the callers' `Clock`s (keep them in sync), so `TestClock` drives both
  *   backends alike; the policy is per process (give every process the same one: logs are keyed by a hash of the
  *   policy, so processes on the same policy share them and a changed policy starts afresh); escalation counts live
- *   `offenseTtlMs` (default 30 days) after the last block; a Redis failure is logged and counts as no block (abuse
+ *   `offenseTtlMs` (default 30 days) after the last block; the index of the blocked targets (for `list`) drops the
+ *   expired blocks at every block and keeps at most `maxTracked` (the soonest to expire go first; their blocks
+ *   still hold for `check`); a Redis failure is logged and counts as no block (abuse
  *   blocking fails open rather than taking the gateway down).
- * Hand-rolled (a sliding log per rule and target, like the sliding-window limiter of src/ratelimit).
+ * Hand-rolled (a bucketed sliding window per rule and target, with a running total).
  *
  * @since 0.1.0
  */
@@ -122,7 +128,7 @@ export interface Block {
 
 /** Abuse detection and blocking. */
 export interface AbuseShape {
-  /** Records a signal for its targets; returns the block it caused, if any. */
+  /** Records a signal for its targets (a weight that is not a finite number counts as 0); returns the block it caused, if any. */
   readonly signal: (signal: AbuseSignal, targets: AbuseTargets, weight?: number) => Effect.Effect<Option.Option<Block>>
   /** The active block of the first blocked target (ip, key, principal), if any. */
   readonly check: (targets: AbuseTargets) => Effect.Effect<Option.Option<Block>>
@@ -140,7 +146,16 @@ export interface AbuseOptions {
   readonly policy?: unknown
   readonly audit?: AuditShape
   readonly maxTracked?: number
+  /**
+   * How many time buckets each sliding window keeps (default 10,000): a window of `windowMs` is counted in buckets
+   * `windowMs / windowBuckets` wide (at least 1 ms), and a signal slides out with the last signal of its bucket.
+   */
+  readonly windowBuckets?: number
 }
+
+/** The number of time buckets per sliding window of `options` (default 10,000, at least 1). */
+export const windowBucketsOf = (options: AbuseOptions): number =>
+  Math.max(1, Math.floor(options.windowBuckets ?? 10_000))
 
 const targetsOf = (t: AbuseTargets): ReadonlyArray<readonly [BlockTargetKind, string]> => {
   const out: Array<readonly [BlockTargetKind, string]> = []
@@ -184,9 +199,25 @@ export const reasonOf = (signal: AbuseSignal, rule: AbuseRule): string =>
 export const periodOf = (rule: AbuseRule, n: number): number =>
   Math.min(rule.blockMs * (rule.escalation ?? 2) ** (n - 1), rule.maxBlockMs ?? Number.MAX_SAFE_INTEGER)
 
-const memoryState = (maxTracked: number): AbuseState => {
-  // sliding logs: `rule index|kind|id` -> [time, weight] pairs within the window
-  const logs = new Map<string, Array<readonly [number, number]>>()
+/** The width (ms, at least 1) of the time buckets of a window of `windowMs` kept in `buckets` buckets. */
+export const bucketWidthOf = (windowMs: number, buckets: number): number => Math.max(1, Math.ceil(windowMs / buckets))
+
+/** One time bucket of a sliding window: its index (`at / width`), the time of its last signal, its weight. */
+interface Bucket {
+  readonly index: number
+  last: number
+  weight: number
+}
+
+/** A sliding window: its buckets, oldest first, and their running total. */
+interface Window {
+  readonly buckets: Array<Bucket>
+  total: number
+}
+
+const memoryState = (maxTracked: number, windowBuckets: number): AbuseState => {
+  // sliding windows: `rule index|kind|id` -> time buckets within the window and their total
+  const logs = new Map<string, Window>()
   const blocks = new Map<string, Block>()
   const offenses = new Map<string, number>()
   const bounded = <V>(map: Map<string, V>, key: string, value: V) => {
@@ -198,16 +229,36 @@ const memoryState = (maxTracked: number): AbuseState => {
     const b = blocks.get(`${kind}|${id}`)
     return b !== undefined && b.until > now ? b : undefined
   }
+  /** Adds `weight` at `now` to `log` after sliding out the buckets whose last signal left the window. */
+  const add = (log: Window, rule: AbuseRule, now: number, weight: number) => {
+    const { buckets } = log
+    let expired = 0
+    while (expired < buckets.length && buckets[expired]!.last <= now - rule.windowMs) {
+      log.total -= buckets[expired]!.weight
+      expired++
+    }
+    if (expired > 0) buckets.splice(0, expired)
+    if (buckets.length === 0) log.total = 0 // no drift of the running total past an empty window
+    const index = Math.floor(now / bucketWidthOf(rule.windowMs, windowBuckets))
+    const newest = buckets.at(-1)
+    // a time earlier than the newest bucket's (a clock set back) counts in the newest bucket
+    if (newest !== undefined && newest.index >= index) {
+      newest.last = Math.max(newest.last, now)
+      newest.weight += weight
+    } else {
+      buckets.push({ index, last: now, weight })
+    }
+    log.total += weight // the bucket indices only grow: a window spans at most windowBuckets + 2 buckets
+  }
   return {
     record: (index, rule, sig, kind, id, now, weight) =>
       Effect.sync(() => {
         if (activeOne(kind, id, now) !== undefined) return undefined
         const logKey = `${index}|${kind}|${id}`
-        const log = (logs.get(logKey) ?? []).filter(([at]) => at > now - rule.windowMs)
-        log.push([now, weight])
-        const total = log.reduce((s, [, w]) => s + w, 0)
-        if (total < rule.threshold) {
-          bounded(logs, logKey, log.length > 10_000 ? log.slice(-10_000) : log)
+        const log = logs.get(logKey) ?? { buckets: [], total: 0 }
+        add(log, rule, now, weight)
+        if (log.total < rule.threshold) {
+          bounded(logs, logKey, log)
           return undefined
         }
         logs.delete(logKey)
@@ -256,8 +307,9 @@ const makeWith = (
         metadata: { until: block.until, offenses: block.offenses, reason: block.reason }
       }).pipe(Effect.ignore)
 
-    const signal: AbuseShape["signal"] = (sig, targets, weight = 1) =>
+    const signal: AbuseShape["signal"] = (sig, targets, given = 1) =>
       Effect.gen(function*() {
+        const weight = Number.isFinite(given) ? given : 0 // a NaN would stick in the window's running total
         const now = yield* Clock.currentTimeMillis
         const current = policy
         let caused: Block | undefined
@@ -301,7 +353,7 @@ const makeWith = (
 
 /** Builds the in-process abuse detector. Fails `InvalidIdentityInput` when the initial policy is invalid. */
 export const make = (options: AbuseOptions = {}): Effect.Effect<AbuseShape, InvalidIdentityInput> =>
-  makeWith(options, () => Effect.succeed(memoryState(options.maxTracked ?? 100_000)))
+  makeWith(options, () => Effect.succeed(memoryState(options.maxTracked ?? 100_000, windowBucketsOf(options))))
 
 /** Options of `Abuse.makeRedis`: those of `make`, the key prefix and how long escalation counts are kept. */
 export interface AbuseRedisOptions extends AbuseOptions {
@@ -325,6 +377,8 @@ export const makeRedis = (
         makeRedisState({
           prefix: options.prefix ?? "troupe:abuse:",
           offenseTtlMs: options.offenseTtlMs ?? 30 * 86_400_000,
+          maxTracked: Math.max(1, Math.floor(options.maxTracked ?? 100_000)),
+          windowBuckets: windowBucketsOf(options),
           policy
         }).pipe(
           Effect.provideContext(context)

@@ -5,6 +5,14 @@
  * Rules:
  * - the subject is a principal `{ tenant, principal }` (its id in that tenant), decoded with Schema
  *   (`InvalidIdentityInput` naming the path);
+ * - the steps run in this order: keys, audit, memory, cache (the report lists them audit, keys, memory, cache);
+ * - **keys**: every issued key of the principal in the tenant (`KeyStore.list(tenant, principal)`) is revoked
+ *   through `Keys` when it is in the context (so this process's validation cache forgets it at once; another
+ *   process's cache may accept it for its `ttl`, 5 s by default) and then deleted (`KeyStore.remove`): its
+ *   principal and name go with the record, and presenting it afterwards is `unknown`. This comes first, so no
+ *   request with the subject's key is accepted (in this process) once the audit step begins; a request accepted
+ *   before it (or by another process within its cache `ttl`) may still record an entry for the subject after
+ *   the data key is destroyed, under a new data key: erasing again (after the `ttl`) destroys that one too;
  * - **audit** (crypto-shredding): the subject's data key is destroyed in the `SubjectKeys` store. Every audit entry
  *   recorded with `subject` set to that principal holds its personal fields (`ip`, `userAgent`, `metadata`, the
  *   actor when it names the subject) only as an envelope under that key (Audit.ts), so those fields now read as
@@ -13,10 +21,6 @@
  *   sealed under the destroyed key (read from the `AuditStore`). An entry is attributed to a subject only through its explicit `subject` (the gateway's key auth
  *   sets the principal of a validated key): entries recorded without one (an anonymous or rejected key) are not
  *   the subject's and stay as they are;
- * - **keys**: every issued key of the principal in the tenant (`KeyStore.list(tenant, principal)`) is revoked
- *   through `Keys` when it is in the context (so this process's validation cache forgets it at once; another
- *   process's cache may accept it for its `ttl`, 5 s by default) and then deleted (`KeyStore.remove`): its
- *   principal and name go with the record, and presenting it afterwards is `unknown`;
  * - **memory**: the conversations linked to the subject in the `SubjectIndex` are cleared from `ConversationMemory`
  *   (conversation ids are chosen by the caller and do not name their owner, so only linked ones can be found; the
  *   gateway's agent routes link the caller's principal to the agent's conversation on every turn);
@@ -125,6 +129,7 @@ export const CACHE_NOTE = "response-cache entries of calls made for the subject 
   "SubjectIndex are deleted"
 
 const MAX_AUDIT_SCAN = 10_000_000
+const REPORT_ORDER: ReadonlyArray<ErasureWhere> = ["audit", "keys", "memory", "cache"]
 const absent = (service: string) => `no ${service} in the context`
 
 /** Builds the service: `Audit` is required, every other store is optional (see the module doc). */
@@ -220,9 +225,11 @@ export const make: Effect.Effect<PrivacyShape, never, Audit> = Effect.gen(functi
 
     const resource = `subject:${subjectRef(tenant, principal)}`
     const actor = input.actor ?? "system:privacy"
+    // keys first: while the data key is being destroyed no request can be accepted with the subject's key (in this
+    // process), so none seals a new entry under a new data key that would survive the erasure
     const steps = Effect.gen(function*() {
-      yield* step("audit", auditStep)
       yield* step("keys", keysStep)
+      yield* step("audit", auditStep)
       yield* step("memory", memoryStep)
       yield* step("cache", cacheStep)
       if (index !== undefined) yield* step("index", Effect.as(index.forget(tenant, principal), undefined))
@@ -251,7 +258,8 @@ export const make: Effect.Effect<PrivacyShape, never, Audit> = Effect.gen(functi
         completed: items.map((i) => i.where)
       })
     ))
-    return { subject: { tenant, principal }, erasedAt: yield* Clock.currentTimeMillis, items }
+    const ordered = REPORT_ORDER.flatMap((where) => items.filter((i) => i.where === where))
+    return { subject: { tenant, principal }, erasedAt: yield* Clock.currentTimeMillis, items: ordered }
   })
 
   return { erase }

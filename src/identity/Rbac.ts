@@ -158,7 +158,8 @@ export const make = (definitions: unknown): Effect.Effect<RbacShape, InvalidIden
       if (path.includes(name)) {
         return InvalidIdentityInput.at(`roles.${name}.inherits`, `inheritance cycle ${[...path, name].join(" -> ")}`)
       }
-      const def = roles[name]
+      // own roles only: `roles.constructor` would find Object.prototype's
+      const def = Object.hasOwn(roles, name) ? roles[name] : undefined
       if (def === undefined) {
         return InvalidIdentityInput.at(`roles.${path.at(-1) ?? name}.inherits`, `unknown role ${name}`)
       }

@@ -4,13 +4,15 @@
  * Rules:
  * - `seal(value)` encrypts under the provider's current key with a fresh 96-bit random IV and returns the envelope
  *   `enc:v1:<keyId>:<iv>:<ciphertext+tag>` (base64url parts); the header `enc:v1:<keyId>` is the AES-GCM additional
- *   data, so editing the key id, the IV, the ciphertext or the tag is detected;
+ *   data, so editing the key id, the IV, the ciphertext or the tag is detected; only the canonical base64url text
+ *   opens (an appended character or edited unused low bits of a last character is `malformed`);
  * - `open(envelope)` returns the plaintext only as `Redacted`; it fails `SecretError` `malformed` (not an
  *   envelope), `unknown-key` (sealed under a key id the provider does not hold) or `tampered` (the tag does not
  *   verify: the envelope was edited, or a different key carries that id);
  * - `rotate(envelopes)` re-encrypts every envelope that is not under the current key (the old key id stays in the
  *   old envelope until it is replaced; the caller writes the returned envelopes back) and reports how many changed;
- *   values already under the current key are returned unchanged;
+ *   values already under the current key are returned unchanged; the per-subject data keys of the audit log are
+ *   not envelopes it is given: `SubjectKeys.rewrap` re-wraps those (SubjectKeys.ts) before an old key is dropped;
  * - `isEnvelope(text)` tells an `enc:v1:` envelope from a plain value (what the config loader checks).
  *
  * Reuses node:crypto's AES-256-GCM; the envelope format is hand-rolled and versioned (`v1`).
@@ -43,17 +45,20 @@ export const sealWith = (key: MasterKey, plaintext: string): string => {
 }
 
 /**
- * Decrypts an envelope with `key`. Fails with `SecretError` `malformed` when the text is not an `enc:v1:` envelope
- * or its body is shorter than the 16-byte tag, and `tampered` when the AES-GCM tag does not verify under `key`.
+ * Decrypts an envelope with `key`. Fails with `SecretError` `malformed` when the text is not an `enc:v1:` envelope,
+ * its IV or body is not canonical unpadded base64url (what `seal` writes) or its body is shorter than the 16-byte tag, and `tampered` when the AES-GCM tag does not verify under `key`.
  */
 export const openWith = (key: MasterKey, envelope: string): Effect.Effect<Redacted.Redacted<string>, SecretError> =>
   Effect.suspend(() => {
     const m = ENVELOPE.exec(envelope)
     if (m === null) return Effect.fail(new SecretError({ reason: "malformed" }))
+    const iv = Buffer.from(m[2]!, "base64url")
     const body = Buffer.from(m[3]!, "base64url")
-    if (body.length < 16) return Effect.fail(new SecretError({ reason: "malformed", keyId: m[1]! }))
+    // lenient decoding ignores a trailing odd character and unused low bits: only the canonical text opens
+    const canonical = iv.toString("base64url") === m[2] && body.toString("base64url") === m[3]
+    if (!canonical || body.length < 16) return Effect.fail(new SecretError({ reason: "malformed", keyId: m[1]! }))
     try {
-      const decipher = createDecipheriv("aes-256-gcm", Redacted.value(key.key), Buffer.from(m[2]!, "base64url"))
+      const decipher = createDecipheriv("aes-256-gcm", Redacted.value(key.key), iv)
       decipher.setAAD(Buffer.from(`${PREFIX}${m[1]!}`))
       decipher.setAuthTag(body.subarray(body.length - 16))
       const plain = Buffer.concat([decipher.update(body.subarray(0, body.length - 16)), decipher.final()])

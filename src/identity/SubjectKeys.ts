@@ -19,10 +19,18 @@
  *   `<schema>.troupe_subject_keys` (created when missing), primary key `(tenant, subject)`, `key_id` unique.
  *   A PostgreSQL `DELETE` leaves the row in dead tuples, the WAL and backups until vacuum and backup rotation: the
  *   wrapped key is useless without the master key, and the master key should be rotated (`KeyProvider`) on the
- *   schedule the deployment's retention promises.
+ *   schedule the deployment's retention promises;
+ * - master-key rotation: a key stays the same key (same id and bytes) when its wrapping changes.
+ *   `replaceWrapped(tenant, subject, keyId, wrapped)` re-seals the subject's key when it still holds `keyId`;
+ *   `wrappedNotUnder(masterKeyId, limit, tenant?)` lists the records wrapped under another master key. `dataKeyFor`
+ *   re-wraps a key under the current master key when it is used (best effort: a failed write is retried at the next
+ *   use), and `rewrap(keys, provider, { tenant?, batch? })` re-wraps every one that is not, answering how many.
+ *   To retire a master key: make the new one current with the old among the previous ones, run
+ *   `SecretBox.rotate` over the envelopes of the config and `SubjectKeys.rewrap` over the subject keys (both must
+ *   report nothing left to do: a second `rewrap` answers 0), then drop the old key.
  *
  * Sealing (used by `Audit`, see Audit.ts): `dataKeyFor` gets or creates the subject's key and unwraps it with the
- * `KeyProvider`; `openWithId` finds a key by id and unwraps it, `None` once destroyed. Reuses node:crypto's
+ * `KeyProvider` (re-wrapping it under the current master key when needed); `openWithId` finds a key by id and unwraps it, `None` once destroyed. Reuses node:crypto's
  * `randomBytes` and SecretBox's AES-256-GCM envelopes.
  *
  * @since 0.1.0
@@ -34,7 +42,7 @@ import { createTables } from "../internal/PostgresDdl.ts"
 import { IdentityStoreError, StoreFull } from "./IdentityError.ts"
 import { checkSchema, storeError } from "./internal/KeyStorePostgres.ts"
 import { keyIdOf, type KeyProviderShape, type MasterKey, type SecretError } from "./KeyProvider.ts"
-import { keyIdOfEnvelope, openWith, sealWith } from "./SecretBox.ts"
+import { keyIdOfEnvelope, openWith, PREFIX, sealWith } from "./SecretBox.ts"
 
 /** A subject's data key as stored: its id and the key wrapped under a master key. */
 export const SubjectKeyRecord = Schema.Struct({
@@ -47,7 +55,7 @@ export const SubjectKeyRecord = Schema.Struct({
 })
 export type SubjectKeyRecord = typeof SubjectKeyRecord.Type
 
-/** Where subjects' data keys are kept (create if absent, find, find by id, destroy). */
+/** Where subjects' data keys are kept (create if absent, find, find by id, destroy, re-wrap). */
 export interface SubjectKeysShape {
   /** Stores `record` unless the subject has a key; returns the subject's record. Fails `StoreFull` or `IdentityStoreError`. */
   readonly create: (record: SubjectKeyRecord) => Effect.Effect<SubjectKeyRecord, StoreFull | IdentityStoreError>
@@ -57,6 +65,25 @@ export interface SubjectKeysShape {
   readonly byId: (keyId: string) => Effect.Effect<Option.Option<SubjectKeyRecord>, IdentityStoreError>
   /** Deletes the subject's key; `true` when there was one. Fails `IdentityStoreError` only. */
   readonly destroy: (tenant: string, subject: string) => Effect.Effect<boolean, IdentityStoreError>
+  /**
+   * Replaces the wrapped form of the subject's key when the subject still holds key `keyId` (same key, re-sealed);
+   * `true` when replaced. Fails `IdentityStoreError` only.
+   */
+  readonly replaceWrapped: (
+    tenant: string,
+    subject: string,
+    keyId: string,
+    wrapped: string
+  ) => Effect.Effect<boolean, IdentityStoreError>
+  /**
+   * Up to `limit` records (of `tenant` when given) whose key is not wrapped under master key `masterKeyId`.
+   * Fails `IdentityStoreError` only.
+   */
+  readonly wrappedNotUnder: (
+    masterKeyId: string,
+    limit: number,
+    tenant?: string
+  ) => Effect.Effect<ReadonlyArray<SubjectKeyRecord>, IdentityStoreError>
 }
 
 /** The per-subject data-key store, with `layerMemory` and `layerPostgres`. */
@@ -76,6 +103,10 @@ export class SubjectKeys extends Context.Service<SubjectKeys, SubjectKeysShape>(
   /** `openWithId` of this module, as a static member. */
   static get openWithId() {
     return openWithId
+  }
+  /** `rewrap` of this module, as a static member. */
+  static get rewrap() {
+    return rewrap
   }
 }
 
@@ -103,6 +134,24 @@ export const makeMemory = (maxKeys: number): SubjectKeysShape => {
         bySubject.delete(name(tenant, subject))
         byId.delete(held.keyId)
         return true
+      }),
+    replaceWrapped: (tenant, subject, keyId, wrapped) =>
+      Effect.sync(() => {
+        const held = bySubject.get(name(tenant, subject))
+        if (held === undefined || held.keyId !== keyId) return false
+        const next = { ...held, wrapped }
+        bySubject.set(name(tenant, subject), next)
+        byId.set(keyId, next)
+        return true
+      }),
+    wrappedNotUnder: (masterKeyId, limit, tenant) =>
+      Effect.sync(() => {
+        const out: Array<SubjectKeyRecord> = []
+        for (const r of bySubject.values()) {
+          if (out.length >= limit) break
+          if ((tenant === undefined || r.tenant === tenant) && keyIdOfEnvelope(r.wrapped) !== masterKeyId) out.push(r)
+        }
+        return out
       })
   }
 }
@@ -127,7 +176,7 @@ export const makePostgres = (
     ]).pipe(Effect.mapError(storeError("init")))
     type Row = { tenant: string; subject: string; key_id: string; wrapped: string; created_at: unknown }
     const columns = "tenant, subject, key_id, wrapped, created_at"
-    const decodeRows = (operation: string) => (rows: ReadonlyArray<Row>) =>
+    const decodeAll = (operation: string) => (rows: ReadonlyArray<Row>) =>
       Effect.forEach(rows, (row) =>
         decodeRecord({
           tenant: row.tenant,
@@ -135,7 +184,9 @@ export const makePostgres = (
           keyId: row.key_id,
           wrapped: row.wrapped,
           createdAt: Number(row.created_at)
-        })).pipe(Effect.mapError(storeError(operation)), Effect.map((rs) => Option.fromUndefinedOr(rs[0])))
+        })).pipe(Effect.mapError(storeError(operation)))
+    const decodeRows = (operation: string) => (rows: ReadonlyArray<Row>) =>
+      Effect.map(decodeAll(operation)(rows), (rs) => Option.fromUndefinedOr(rs[0]))
     const find: SubjectKeysShape["find"] = (tenant, subject) =>
       sql.unsafe<Row>(`SELECT ${columns} FROM ${table} WHERE tenant = $1 AND subject = $2`, [tenant, subject]).pipe(
         Effect.mapError(storeError("find")),
@@ -165,7 +216,19 @@ export const makePostgres = (
         sql.unsafe<{ key_id: string }>(
           `DELETE FROM ${table} WHERE tenant = $1 AND subject = $2 RETURNING key_id`,
           [tenant, subject]
-        ).pipe(Effect.mapError(storeError("destroy")), Effect.map((rows) => rows.length > 0))
+        ).pipe(Effect.mapError(storeError("destroy")), Effect.map((rows) => rows.length > 0)),
+      replaceWrapped: (tenant, subject, keyId, wrapped) =>
+        sql.unsafe<{ key_id: string }>(
+          `UPDATE ${table} SET wrapped = $4 WHERE tenant = $1 AND subject = $2 AND key_id = $3 RETURNING key_id`,
+          [tenant, subject, keyId, wrapped]
+        ).pipe(Effect.mapError(storeError("replaceWrapped")), Effect.map((rows) => rows.length > 0)),
+      wrappedNotUnder: (masterKeyId, limit, tenant) =>
+        // a key id is 16 hex digits (no LIKE wildcard); the prefix is SecretBox's envelope header
+        sql.unsafe<Row>(
+          `SELECT ${columns} FROM ${table} WHERE wrapped NOT LIKE $1 AND ($2::text IS NULL OR tenant = $2) ` +
+            `ORDER BY tenant, subject LIMIT $3`,
+          [`${PREFIX}${masterKeyId.replace(/[%_\\]/g, "")}:%`, tenant ?? null, Math.max(0, Math.floor(limit))]
+        ).pipe(Effect.mapError(storeError("wrappedNotUnder")), Effect.flatMap(decodeAll("wrappedNotUnder")))
     }
     return shape
   })
@@ -204,7 +267,7 @@ const unwrap = (provider: KeyProviderShape, record: SubjectKeyRecord, operation:
 
 /**
  * The subject's data key, created (32 random bytes, wrapped under the provider's current master key) when it has
- * none. Fails `StoreFull` (memory store at capacity) or `IdentityStoreError` (the store failed, no master key, or
+ * none, and re-wrapped under the current master key when it is wrapped under a previous one. Fails `StoreFull` (memory store at capacity) or `IdentityStoreError` (the store failed, no master key, or
  * the wrapped key does not open under the master key that wrapped it).
  */
 export const dataKeyFor = (
@@ -215,7 +278,11 @@ export const dataKeyFor = (
 ): Effect.Effect<MasterKey, StoreFull | IdentityStoreError> =>
   Effect.gen(function*() {
     const held = yield* keys.find(tenant, subject)
-    if (Option.isSome(held)) return yield* unwrap(provider, held.value, "subjectKey")
+    if (Option.isSome(held)) {
+      const key = yield* unwrap(provider, held.value, "subjectKey")
+      yield* rewrapOne(keys, provider, held.value, key).pipe(Effect.ignore) // best effort: the next use retries
+      return key
+    }
     const bytes = randomBytes(32)
     const master = yield* provider.current.pipe(Effect.mapError(secretToStore("subjectKey")))
     const record = yield* keys.create({
@@ -241,3 +308,46 @@ export const openWithId = (
     Option.isNone(found)
       ? Effect.succeedNone
       : Effect.map(unwrap(provider, found.value, "subjectKey"), Option.some))
+
+/**
+ * Re-seals `record`'s key (already unwrapped as `key`) under the provider's current master key when it is wrapped
+ * under another one; whether it was replaced. Fails `IdentityStoreError` (no current master key, or the store).
+ */
+const rewrapOne = (
+  keys: SubjectKeysShape,
+  provider: KeyProviderShape,
+  record: SubjectKeyRecord,
+  key: MasterKey
+): Effect.Effect<boolean, IdentityStoreError> =>
+  Effect.gen(function*() {
+    const master = yield* provider.current.pipe(Effect.mapError(secretToStore("rewrap")))
+    if (keyIdOfEnvelope(record.wrapped) === master.id) return false
+    const wrapped = sealWith(master, Buffer.from(Redacted.value(key.key)).toString("base64"))
+    return yield* keys.replaceWrapped(record.tenant, record.subject, record.keyId, wrapped)
+  })
+
+/**
+ * Re-seals every subject key (of `options.tenant` when given) that is not wrapped under the provider's current
+ * master key, `options.batch` (default 1,000) records at a time, and answers how many were re-sealed; run it after
+ * a master-key rotation (the old key among the provider's previous ones) and before dropping the old key. Fails
+ * `IdentityStoreError` (the store failed, no current master key, or a wrapped key does not open: its master key is
+ * already gone or the record was edited; the keys re-sealed before stay re-sealed, running it again goes on).
+ */
+export const rewrap = (
+  keys: SubjectKeysShape,
+  provider: KeyProviderShape,
+  options: { readonly tenant?: string; readonly batch?: number } = {}
+): Effect.Effect<number, IdentityStoreError> =>
+  Effect.gen(function*() {
+    const master = yield* provider.current.pipe(Effect.mapError(secretToStore("rewrap")))
+    const batch = Math.max(1, Math.floor(options.batch ?? 1_000))
+    let count = 0
+    while (true) {
+      const stale = yield* keys.wrappedNotUnder(master.id, batch, options.tenant)
+      if (stale.length === 0) return count
+      for (const record of stale) {
+        const key = yield* unwrap(provider, record, "rewrap")
+        if (yield* rewrapOne(keys, provider, record, key)) count++
+      }
+    }
+  })

@@ -2,6 +2,7 @@ import { NodeRedis } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 import { Redis } from "effect/persistence"
+import { TestClock } from "effect/testing"
 import { afterAll } from "vitest"
 import { Abuse } from "../../src/identity/index.ts"
 import { cleanupRedisPrefix, describeRedis, redisUrl, uniquePrefix } from "../support/redis.ts"
@@ -34,6 +35,31 @@ describeRedis("Abuse on Redis", () => {
         return yield* Abuse.makeRedis({ ...options, prefix }).pipe(Effect.provideContext(context))
       })
   })
+})
+
+describeRedis("Abuse on Redis: the blocked-target index", () => {
+  const prefix = uniquePrefix("abuse-index")
+  afterAll(async () => {
+    await Effect.runPromise(cleanupRedisPrefix(prefix).pipe(Effect.provide(NodeRedis.layer({ url: redisUrl }))))
+  })
+
+  it.effect("every table is bounded: expired blocks leave the index at the next block, and it keeps at most maxTracked", () =>
+    Effect.gen(function*() {
+      const redis = yield* Redis.Redis
+      const abuse = yield* Abuse.makeRedis({
+        prefix,
+        maxTracked: 20,
+        policy: { rules: [{ signal: "auth_failure", target: "ip", threshold: 1, windowMs: 1_000, blockMs: 1_000 }] }
+      })
+      for (let i = 0; i < 50; i++) {
+        yield* abuse.signal("auth_failure", { ip: `expired-${i}` })
+        yield* TestClock.adjust("2 seconds")
+      }
+      assert.strictEqual(yield* redis.send<number>("ZCARD", `${prefix}i`), 1)
+      for (let i = 0; i < 50; i++) yield* abuse.signal("auth_failure", { ip: `active-${i}` })
+      assert.strictEqual(yield* redis.send<number>("ZCARD", `${prefix}i`), 20)
+      assert.strictEqual((yield* abuse.check({ ip: "active-0" }))._tag, "Some") // the block itself stays
+    }).pipe(Effect.provide(NodeRedis.layer({ url: redisUrl }))))
 })
 
 describe("Abuse on Redis: a store failure", () => {

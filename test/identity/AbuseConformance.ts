@@ -112,6 +112,44 @@ export const abuseConformance = (backend: AbuseBackend): void => {
         assert.strictEqual(abuse.policy().rules[0]!.threshold, 4)
       }).pipe(Effect.scoped))
 
+    it.effect(
+      "a threshold above 10,000 signals is reached: 10,050 signals within the window block the target",
+      () =>
+        Effect.gen(function*() {
+          yield* TestClock.setTime(START)
+          const big = { ...rule, threshold: 10_050, windowMs: 3_600_000 }
+          const abuse = yield* backend.make({ policy: { rules: [big] } })
+          let caused: Option.Option<unknown> = Option.none()
+          for (let i = 0; i < 10_050 && Option.isNone(caused); i++) {
+            caused = yield* abuse.signal("auth_failure", { ip: "many" })
+            if (i % 1_000 === 999) yield* TestClock.adjust("1 second") // spread over the window
+          }
+          assert.isTrue(Option.isSome(yield* abuse.check({ ip: "many" })))
+        }).pipe(Effect.scoped),
+      60_000
+    )
+
+    it.effect("the window is kept in windowBuckets time buckets: more signals than buckets still reach the threshold, and slide out", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(START)
+        const abuse = yield* backend.make({
+          windowBuckets: 10,
+          policy: { rules: [{ ...rule, threshold: 100, windowMs: 1_000 }] }
+        })
+        for (let i = 0; i < 99; i++) {
+          assert.isTrue(Option.isNone(yield* abuse.signal("auth_failure", { ip: "b" })))
+          yield* TestClock.adjust("10 millis")
+        }
+        // 99 signals over 990 ms, in 10 buckets of 100 ms: the 100th reaches the threshold
+        assert.isTrue(Option.isSome(yield* abuse.signal("auth_failure", { ip: "b" })))
+        for (let i = 0; i < 99; i++) {
+          yield* abuse.signal("auth_failure", { ip: "c" })
+          yield* TestClock.adjust("10 millis")
+        }
+        yield* TestClock.adjust("1000 millis") // every bucket has slid out
+        assert.isTrue(Option.isNone(yield* abuse.signal("auth_failure", { ip: "c" })))
+      }).pipe(Effect.scoped))
+
     it.effect("fuzz: random signals, targets and weights never defect; blocks never outlive maxBlockMs; check agrees with list", () =>
       Effect.gen(function*() {
         yield* TestClock.setTime(START)

@@ -75,6 +75,16 @@ describe("Rbac", () => {
       assert.include((cycle as { message: string }).message, "cycle")
     }))
 
+  it.effect("an unknown parent fails InvalidIdentityInput naming the path, also when it is named like an Object.prototype member", () =>
+    Effect.gen(function*() {
+      for (const ghost of ["constructor", "__proto__", "hasownproperty", "tostring"]) {
+        const exit = yield* Effect.exit(Rbac.make({ r: { permissions: ["metrics:view"], inherits: [ghost] } }))
+        const error = failureOf(exit) as { _tag: string; path: string; message: string }
+        assert.deepInclude(error, { _tag: "InvalidIdentityInput", path: "roles.r.inherits" })
+        assert.include(error.message, `unknown role ${ghost}`)
+      }
+    }))
+
   it.effect("fuzz: random role definitions either load or fail with a typed InvalidIdentityInput", () =>
     Effect.gen(function*() {
       const samples = fc.sample(

@@ -57,6 +57,25 @@ describe("SecretBox", () => {
       )
     }).pipe(Effect.provide(boxWith(KEY_A))))
 
+  it.effect("tamper detection: an appended character or an edit of the unused low bits of the last character fails open (malformed: not canonical base64url, or tampered)", () =>
+    Effect.gen(function*() {
+      const box = yield* SecretBox
+      const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+      const opened: Array<string> = []
+      for (const value of ["a", "ab", "abc", "secret-value-1"]) {
+        const envelope = yield* box.seal(value)
+        const last = alphabet.indexOf(envelope.at(-1)!)
+        // bodies of 17, 18, 19 and 30 bytes end in a character with 4, 2, 0 or 4 unused low bits
+        const edits = [`${envelope}A`, `${envelope}AA`, envelope.slice(0, -1) + alphabet[last ^ 1]]
+        for (const edited of edits) {
+          const exit = yield* Effect.exit(box.open(edited))
+          if (Exit.isSuccess(exit)) opened.push(edited)
+          else assert.include(["malformed", "tampered"], reasonOf(exit))
+        }
+      }
+      assert.deepStrictEqual(opened, [])
+    }).pipe(Effect.provide(boxWith(KEY_A))))
+
   it.effect("wrong key: an envelope under a key the provider does not hold fails unknown-key; a forged key id fails tampered", () =>
     Effect.gen(function*() {
       const box = yield* SecretBox

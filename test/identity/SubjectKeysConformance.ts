@@ -4,7 +4,7 @@
  */
 import { assert, it } from "@effect/vitest"
 import { Effect, Layer, Option, Redacted } from "effect"
-import { KeyProvider, type SubjectKeyRecord, SubjectKeys } from "../../src/identity/index.ts"
+import { KeyProvider, SecretBox, type SubjectKeyRecord, SubjectKeys } from "../../src/identity/index.ts"
 import { freshTenant } from "./support.ts"
 
 let n = 0
@@ -64,4 +64,44 @@ export const subjectKeysConformance = (layer: () => Layer.Layer<SubjectKeys, unk
       yield* keys.destroy(t, "alice")
       assert.isTrue(Option.isNone(yield* SubjectKeys.openWithId(keys, provider, key.id)))
     }).pipe(Effect.provide(Layer.merge(layer(), KeyProvider.layerStatic({ current: "e".repeat(64) })))))
+
+  const K1 = "1".repeat(64)
+  const K2 = "2".repeat(64)
+  const providerOf = (current: string, previous: ReadonlyArray<string> = []) =>
+    Effect.flatMap(
+      KeyProvider.parseKey(current),
+      (c) => Effect.map(Effect.forEach(previous, KeyProvider.parseKey), (p) => KeyProvider.fromKeys(c, p))
+    )
+
+  it.effect("a master-key rotation: dataKeyFor re-wraps the subject's key under the current master key on use, keeping its id and bytes", () =>
+    run(Effect.gen(function*() {
+      const keys = yield* SubjectKeys
+      const t = freshTenant()
+      const k2 = yield* providerOf(K2)
+      const key = yield* SubjectKeys.dataKeyFor(keys, yield* providerOf(K1), t, "alice")
+      const used = yield* SubjectKeys.dataKeyFor(keys, yield* providerOf(K2, [K1]), t, "alice")
+      assert.deepStrictEqual([used.id, Redacted.value(used.key)], [key.id, Redacted.value(key.key)])
+      const stored = Option.getOrThrow(yield* keys.find(t, "alice"))
+      assert.strictEqual(SecretBox.keyIdOfEnvelope(stored.wrapped), (yield* k2.current).id)
+      // K1 retired: the key still opens
+      const opened = Option.getOrThrow(yield* SubjectKeys.openWithId(keys, k2, key.id))
+      assert.deepStrictEqual(Redacted.value(opened.key), Redacted.value(key.key))
+    })))
+
+  it.effect("rewrap re-seals every subject key not under the current master key, so the previous master key can be retired", () =>
+    run(Effect.gen(function*() {
+      const keys = yield* SubjectKeys
+      const t = freshTenant()
+      const k1 = yield* providerOf(K1)
+      const before = yield* Effect.forEach(["a", "b", "c"], (subject) => SubjectKeys.dataKeyFor(keys, k1, t, subject))
+      const rotated = yield* providerOf(K2, [K1])
+      yield* SubjectKeys.dataKeyFor(keys, rotated, t, "d") // already under K2
+      assert.strictEqual(yield* SubjectKeys.rewrap(keys, rotated, { tenant: t, batch: 2 }), 3)
+      assert.strictEqual(yield* SubjectKeys.rewrap(keys, rotated, { tenant: t }), 0)
+      const k2 = yield* providerOf(K2)
+      for (const key of before) {
+        const opened = Option.getOrThrow(yield* SubjectKeys.openWithId(keys, k2, key.id))
+        assert.deepStrictEqual(Redacted.value(opened.key), Redacted.value(key.key))
+      }
+    })))
 }
