@@ -26,7 +26,9 @@
  *
  * With a `guard` (src/guard), the user input is checked at stage `input` (redactions replace what the model sees),
  * every tool result at stage `document` (indirect injection, secrets) and the final answer at stage `output`; a
- * `block` policy fails the run with `GuardBlocked`. Streamed text deltas are guarded by the model client (the
+ * `block` policy fails the run with `GuardBlocked`. **A run keeps one anonymiser `Vault`** for all of these checks, so
+a PII placeholder means one value across the run's messages: two user messages with different e-mail addresses get
+`<EMAIL_1>` and `<EMAIL_2>`, and the first address is `<EMAIL_1>` wherever it appears again. Streamed text deltas are guarded by the model client (the
  * pipeline's `GuardStep`), not by the loop.
  *
  * Each run owns a fresh `ToolRunner` (its `DynamicSupervisor`) in a scope of its own: interrupting the run — or
@@ -36,6 +38,7 @@
  * itself, without troupe's supervision, policy or events.
  */
 import { Clock, Context, Effect, Option, Queue, type Scope, Stream } from "effect"
+import { Vault } from "../guard/index.ts"
 import type {
   Finish,
   LlmMessage,
@@ -209,11 +212,13 @@ const loop = <E, O>(
       : [...input.input]
     const guard = config.guard
     const guardScope = config.agent === undefined ? {} : { agent: config.agent }
+    // one vault for the whole run: a placeholder names the same value in every message the model sees
+    const vault = new Vault()
     if (guard !== undefined) { // user input: stage `input` (redactions replace the text the model sees)
       for (let i = 0; i < newMessages.length; i++) {
         const m = newMessages[i]
         if (m?.role === "user") {
-          newMessages[i] = { ...m, content: (yield* guard.check(m.content, "input", guardScope)).text }
+          newMessages[i] = { ...m, content: (yield* guard.check(m.content, "input", guardScope, vault)).text }
         }
       }
     }
@@ -329,7 +334,7 @@ const loop = <E, O>(
           newMessages.push(
             guard === undefined
               ? message
-              : { ...message, content: (yield* guard.check(message.content, "document", guardScope)).text }
+              : { ...message, content: (yield* guard.check(message.content, "document", guardScope, vault)).text }
           )
         }
       }
@@ -349,7 +354,7 @@ const loop = <E, O>(
     }
 
     if (guard !== undefined && answer !== "") { // the final answer: stage `output`
-      answer = (yield* guard.check(answer, "output", guardScope)).text
+      answer = (yield* guard.check(answer, "output", guardScope, vault)).text
       const last = newMessages[newMessages.length - 1]
       if (last?.role === "assistant") newMessages[newMessages.length - 1] = { ...last, content: answer }
     }

@@ -153,6 +153,7 @@ export const taxonomy: { readonly [K in ErrorTag]: ErrorClass } = {
   ToolOutcomeUnknown: internalAlert,
   LedgerFull: internalAlert,
   RunNotFound: clientReject,
+  InvalidRunRecord: internalAlert,
   BudgetStoreError: internalRetry,
   RateLimited: clientWait,
   InvalidRateLimitInput: clientReject,

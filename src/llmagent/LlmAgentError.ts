@@ -37,6 +37,20 @@ export class InvalidTurnInput extends Schema.TaggedError<InvalidTurnInput>()("In
   }
 }
 
+/**
+ * An unfinished durable run's record does not decode as a turn (its input is not a turn input — e.g. it was written
+ * before a schema change); `path` names the bad field. The run is not resumed: the `RunJournal` records it `failed`
+ * with this error.
+ */
+export class InvalidRunRecord extends Schema.TaggedError<InvalidRunRecord>()("InvalidRunRecord", {
+  ...Invalid.InvalidInputFields,
+  runId: Schema.String
+}) {
+  override get message(): string {
+    return Invalid.invalidMessage(this)
+  }
+}
+
 /** No definition serves this id (ids are `<definition>:<key>`, or any id when there is one default definition). */
 export class UnknownAgentKind extends Schema.TaggedError<UnknownAgentKind>()("UnknownAgentKind", {
   id: Schema.String,

@@ -6,11 +6,17 @@
  * - **A run is recorded when it starts**, before its first step: its id, the definition and agent id, the workflow
  *   and execution id, the input and the start time. **A run that did not finish is listed by `unfinished`** until
  *   its outcome is recorded.
- * - **Every journaled step is recorded in order** (`seq`: the order in which the run asked for its steps), with its name (`model/<n>`, `tool/<n>/<call id>`), kind,
- *   time and value (the model response, the tool result). **The first record of a step wins**: a replay after a
+ * - **Every journaled step is recorded in order** (`seq`: the order in which the run asked for its steps), with its
+ *   name (`model/<n>`; `tool/<n>/<i>`, the i-th call of the n-th response), kind, time and value (the model
+ *   response, the tool result). **The first record of a step wins**: a replay after a
  *   crash records nothing new for the steps it replays, so the journal holds what the provider and the tools
  *   answered, once.
  * - **The first outcome wins** (`answered`, `failed`, `cancelled`), with the finish time and the result.
+ * - **Every value is kept as JSON, exactly as given, on every backend** (internal/JournalJson.ts): its JSON copy, so a
+ *   caller mutating its object later changes nothing; a value that is not JSON (a `bigint`, a cycle) is kept as
+ *   `{ unserialisable: <message> }`; strings, keys included, round-trip exactly — a NUL character or a lone surrogate
+ *   (which `jsonb` refuses) is escaped with SOH (`\u0001`) in PostgreSQL and restored when read. **Recording a step's
+ *   value never fails because of the value.**
  * - **Reading never re-executes anything**: `get` and `list` only read.
  * - **The memory backend is bounded**: at most `maxRuns` runs (default 10,000; the oldest is dropped first) and
  *   `maxStepsPerRun` steps per run (default 10,000; later steps are counted in `droppedSteps`, not kept).
@@ -28,6 +34,7 @@
 import { Clock, Context, Effect, Layer, Option } from "effect"
 import { SqlClient, type SqlError } from "effect/sql"
 import { createTables } from "../internal/PostgresDdl.ts"
+import * as JournalJson from "./internal/JournalJson.ts"
 
 /** How a run ended. */
 export type RunOutcome = "answered" | "failed" | "cancelled"
@@ -36,7 +43,7 @@ export type RunOutcome = "answered" | "failed" | "cancelled"
 export interface RunStep {
   /** order of the step in the run, from 1 */
   readonly seq: number
-  /** the activity name: `model/<n>` or `tool/<n>/<call id>` */
+  /** the activity name: `model/<n>` or `tool/<n>/<i>` (the i-th call, from 1, of the n-th model response) */
   readonly name: string
   readonly kind: "model" | "tool"
   /** epoch milliseconds of the first record */
@@ -120,16 +127,6 @@ const summaryOf = (run: MemoryRun): RunSummary => ({
   stepCount: run.steps.size + run.dropped
 })
 
-/**
- * The value as a JSON copy, as PostgreSQL's jsonb keeps it (`-0` is `0`, a function is `null`), so the memory
- * backend answers what the others do and a caller mutating its object later does not change the journal.
- */
-const jsonCopy = (value: unknown): unknown => {
-  if (value === undefined) return undefined
-  const text = JSON.stringify(value)
-  return text === undefined ? null : JSON.parse(text)
-}
-
 const makeMemory = (maxRuns: number, maxSteps: number): RunJournalShape => {
   const runs = new Map<string, MemoryRun>()
   return {
@@ -141,7 +138,7 @@ const makeMemory = (maxRuns: number, maxSteps: number): RunJournalShape => {
           if (oldest.done !== true) runs.delete(oldest.value)
         }
         runs.set(run.runId, {
-          start: { ...run, input: jsonCopy(run.input) },
+          start: { ...run, input: JournalJson.copy(run.input) },
           finishedAt: undefined,
           outcome: undefined,
           result: undefined,
@@ -158,7 +155,13 @@ const makeMemory = (maxRuns: number, maxSteps: number): RunJournalShape => {
             run.dropped++
             return
           }
-          run.steps.set(step.name, { seq: step.seq, name: step.name, kind: step.kind, at, value: jsonCopy(step.value) })
+          run.steps.set(step.name, {
+            seq: step.seq,
+            name: step.name,
+            kind: step.kind,
+            at,
+            value: JournalJson.copy(step.value)
+          })
         })),
     finish: (runId, outcome, result) =>
       Effect.flatMap(Clock.currentTimeMillis, (at) =>
@@ -166,7 +169,7 @@ const makeMemory = (maxRuns: number, maxSteps: number): RunJournalShape => {
           const run = runs.get(runId)
           if (run === undefined || run.outcome !== undefined) return
           run.outcome = outcome
-          run.result = jsonCopy(result)
+          run.result = JournalJson.copy(result)
           run.finishedAt = at
         })),
     get: (runId) =>
@@ -230,17 +233,14 @@ const fromRow = (row: RunRow): RunSummary => ({
   agentId: row.agent_id,
   workflow: row.workflow,
   executionId: row.execution_id,
-  input: row.input,
+  input: JournalJson.decode(row.input),
   ...(row.max_steps === null ? {} : { maxSteps: row.max_steps }),
   startedAt: Number(row.started_at),
   finishedAt: row.finished_at === null ? undefined : Number(row.finished_at),
   outcome: row.outcome ?? undefined,
-  result: row.result ?? undefined,
+  result: row.result === null ? undefined : JournalJson.decode(row.result),
   stepCount: Number(row.step_count)
 })
-
-/** JSON text for a jsonb parameter (`undefined` becomes SQL null). */
-const json = (value: unknown): string | null => value === undefined ? null : JSON.stringify(value)
 
 const makePostgres = (sql: SqlClient.SqlClient, schema: string): RunJournalShape => {
   const runs = `"${schema}".troupe_runs`
@@ -257,7 +257,7 @@ const makePostgres = (sql: SqlClient.SqlClient, schema: string): RunJournalShape
           run.agentId,
           run.workflow,
           run.executionId,
-          json(run.input),
+          JournalJson.encode(run.input),
           run.maxSteps ?? null,
           run.startedAt
         ] as ReadonlyArray<string> // the driver takes any primitive parameter
@@ -266,13 +266,13 @@ const makePostgres = (sql: SqlClient.SqlClient, schema: string): RunJournalShape
       Effect.flatMap(Clock.currentTimeMillis, (at) =>
         sql.unsafe(
           `INSERT INTO ${steps} (run_id, seq, name, kind, at, value) VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT DO NOTHING`,
-          [runId, step.seq, step.name, step.kind, at, json(step.value)]
+          [runId, step.seq, step.name, step.kind, at, JournalJson.encode(step.value)]
         )).pipe(Effect.asVoid, Effect.orDie),
     finish: (runId, outcome, result) =>
       Effect.flatMap(Clock.currentTimeMillis, (at) =>
         sql.unsafe(
           `UPDATE ${runs} SET outcome = $2, result = $3::jsonb, finished_at = $4 WHERE run_id = $1 AND outcome IS NULL`,
-          [runId, outcome, json(result), at]
+          [runId, outcome, JournalJson.encode(result), at]
         )).pipe(Effect.asVoid, Effect.orDie),
     get: (runId) =>
       Effect.gen(function*() {
@@ -285,7 +285,13 @@ const makePostgres = (sql: SqlClient.SqlClient, schema: string): RunJournalShape
         )
         return Option.some<RunRecord>({
           ...fromRow(row),
-          steps: stepRows.map((s) => ({ seq: s.seq, name: s.name, kind: s.kind, at: Number(s.at), value: s.value })),
+          steps: stepRows.map((s) => ({
+            seq: s.seq,
+            name: s.name,
+            kind: s.kind,
+            at: Number(s.at),
+            value: JournalJson.decode(s.value)
+          })),
           droppedSteps: 0
         })
       }).pipe(Effect.orDie),

@@ -2,6 +2,7 @@ import { assert, describe, expect, expectTypeOf, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { Action, AgentLoop, Tool } from "../../src/agent/index.ts"
+import { Guard } from "../../src/guard/index.ts"
 import type { LlmRequest, ProviderError, ScriptRule } from "../../src/llm/index.ts"
 import { ProviderRateLimited, ScriptedProvider } from "../../src/llm/index.ts"
 import { ConversationMemory, layerMemory } from "../../src/memory/index.ts"
@@ -472,4 +473,26 @@ describe("every requirement is in the types", () => {
       expect(result.text).toBe("done")
       expect(seen).toEqual([])
     }).pipe(Effect.provide(TelemetryHub.layer())))
+})
+
+describe("AgentLoop with a guard", () => {
+  it.effect("a run keeps one anonymiser Vault: two user messages with different e-mail addresses get different placeholders", () =>
+    Effect.gen(function*() {
+      const guard = yield* Guard.make()
+      const { llm, requests } = recording([{ when: "always", reply: { text: "ok" } }])
+      yield* AgentLoop.run({
+        llm,
+        model: "fast",
+        guard,
+        input: [
+          { role: "user", content: "Forward the invoice from alice@example.org" },
+          { role: "user", content: "and cc carol@example.net, then alice@example.org again" }
+        ]
+      })
+      const users = (requests[0]?.messages ?? []).filter((m) => m.role === "user").map((m) => m.content)
+      expect(users).toStrictEqual([
+        "Forward the invoice from <EMAIL_1>",
+        "and cc <EMAIL_2>, then <EMAIL_1> again"
+      ])
+    }))
 })

@@ -50,14 +50,14 @@ describe("troupe replay (real binary, a gateway with a run journal)", () => {
     expect(lines[0]).toMatch(new RegExp(`^run ${runId} — shop \\(shop:1\\): answered in \\d+ ms$`))
     expect(lines[2]).toBe("input: refund o-7")
     expect(lines[3]).toMatch(/^\s+1\s+model\/1\s+\+\d+ ms\s+calls charge\(\{"amount":5\}\); 16 tokens$/)
-    expect(lines[4]).toMatch(/^\s+2\s+tool\/1\/c1\s+\+\d+ ms\s+charge → charged 5$/)
+    expect(lines[4]).toMatch(/^\s+2\s+tool\/1\/1\s+\+\d+ ms\s+charge → charged 5$/)
     expect(lines[5]).toMatch(/^\s+3\s+model\/2\s+\+\d+ ms\s+text "refunded order o-7"; 16 tokens$/)
     expect(lines[6]).toBe("answer: refunded order o-7")
     const json = troupe(["replay", runId, "--json"], { TROUPE_URL: url, TROUPE_ADMIN_KEY: "replay-admin" })
     expect(json.code).toBe(0)
     const doc = JSON.parse(json.out)
     expect(doc).toMatchObject({ runId, agent: "shop", outcome: "answered" })
-    expect(doc.steps.map((s: { name: string }) => s.name)).toStrictEqual(["model/1", "tool/1/c1", "model/2"])
+    expect(doc.steps.map((s: { name: string }) => s.name)).toStrictEqual(["model/1", "tool/1/1", "model/2"])
   }, 30_000)
 
   it("an unknown run exits 1 (404); a gateway without a journal exits 5 (501); no admin key exits 4", () => {
@@ -91,5 +91,10 @@ describe("troupe replay (real binary, a gateway with a run journal)", () => {
       ),
       { numRuns: 200 }
     )
+  })
+
+  it("renderRun prints a time outside the Date range as '-' instead of throwing", () => {
+    const text = renderRun({ runId: "r", startedAt: 1e20, steps: [] })
+    expect(text).toContain("started -")
   })
 })

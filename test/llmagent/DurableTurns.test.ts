@@ -2,12 +2,14 @@ import { assert, describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Layer, Option, Schema, Scope, Stream } from "effect"
 import { WorkflowEngine } from "effect/workflow"
 import * as fc from "fast-check"
+import { afterAll } from "vitest"
 import { Action, type AgentLoop, Tool } from "../../src/agent/index.ts"
 import { DeadLetters } from "../../src/dlq/index.ts"
 import type { LlmRequest, LlmResponse } from "../../src/llm/index.ts"
 import { Journal, LlmAgent, LlmAgents, RunJournal, TurnRedrive } from "../../src/llmagent/index.ts"
 import { ConversationMemory, layerMemory } from "../../src/memory/index.ts"
 import type { InvalidOptions } from "../../src/runtime/index.ts"
+import { describePostgres, dropSchemaPromise, pgLayer, uniqueSchema } from "../support/postgres.ts"
 import { settle } from "./support.ts"
 
 const usage = { inputTokens: 10, outputTokens: 5, totalTokens: 15 }
@@ -134,8 +136,8 @@ describe("LlmAgents durable turns: every model response and every tool result is
       })
       expect(run.steps.map((st) => [st.seq, st.name, st.kind])).toStrictEqual([
         [1, "model/1", "model"],
-        [2, "tool/1/c1", "tool"],
-        [3, "tool/1/c2", "tool"],
+        [2, "tool/1/1", "tool"],
+        [3, "tool/1/2", "tool"],
         [4, "model/2", "model"]
       ])
       expect(run.steps[1]?.value).toMatchObject({ _tag: "ToolSuccess", name: "charge", output: "charged 5 #1" })
@@ -144,8 +146,8 @@ describe("LlmAgents durable turns: every model response and every tool result is
       assert.isNumber(run.finishedAt)
       // the non-idempotent tool claimed its key in the ledger; the idempotent one did not
       const ledger = yield* Journal.ToolLedger
-      assert.isFalse(yield* ledger.claim(`${answer.runId}/1/c1`))
-      assert.isTrue(yield* ledger.claim(`${answer.runId}/1/c2`))
+      assert.isFalse(yield* ledger.claim(`${answer.runId}/1/1`))
+      assert.isTrue(yield* ledger.claim(`${answer.runId}/1/2`))
       // the conversation is kept like any turn's
       expect((yield* ConversationMemory.use((m) => m.messages("shop:1"))).length).toBe(5)
       const unknown = yield* Effect.flip(Journal.replay("nope"))
@@ -178,7 +180,7 @@ describe("LlmAgents durable turns: every model response and every tool result is
         assert.isTrue(Exit.isFailure(lost))
         const before = Option.getOrThrow(yield* journal.get(run!.runId))
         expect(before.outcome).toBeUndefined()
-        expect(before.steps.map((st) => st.name)).toStrictEqual(["model/1", "tool/1/c1", "tool/1/c2"])
+        expect(before.steps.map((st) => st.name)).toStrictEqual(["model/1", "tool/1/1", "tool/1/2"])
         expect(yield* journal.unfinished(run!.workflow, 10)).toHaveLength(1)
         // second incarnation: the layer is built again and resumes the run
         s.release()
@@ -186,7 +188,7 @@ describe("LlmAgents durable turns: every model response and every tool result is
         yield* until(Effect.map(journal.get(run!.runId), (r) => Option.isSome(r) && r.value.outcome !== undefined))
         const after = Option.getOrThrow(yield* journal.get(run!.runId))
         expect(after.outcome).toBe("answered")
-        expect(after.steps.map((st) => st.name)).toStrictEqual(["model/1", "tool/1/c1", "tool/1/c2", "model/2"])
+        expect(after.steps.map((st) => st.name)).toStrictEqual(["model/1", "tool/1/1", "tool/1/2", "model/2"])
         // step 1 was answered once; step 2 was in flight at the crash and is the only call sent again
         expect(s.calls.get(1)).toBe(1)
         expect(s.calls.get(2)).toBe(2)
@@ -251,7 +253,7 @@ describe("LlmAgents durable turns: every model response and every tool result is
         yield* until(Effect.map(journal.get(run!.runId), (r) => Option.isSome(r) && r.value.outcome !== undefined))
         const after = Option.getOrThrow(yield* journal.get(run!.runId))
         expect(after.outcome).toBe("answered")
-        expect(after.steps.map((st) => st.name)).toStrictEqual(["model/1", "tool/1/c1", "model/2"])
+        expect(after.steps.map((st) => st.name)).toStrictEqual(["model/1", "tool/1/1", "model/2"])
         expect(after.steps[1]?.value).toMatchObject({
           _tag: "ToolFailure",
           name: "charge",
@@ -492,4 +494,194 @@ describe("TurnRedrive: the redrive handler of turn dead letters", () => {
       expect((yield* dlq.redrive(bad.id)).result).toBe("failed")
     }).pipe(Effect.scoped, Effect.provide(DeadLetters.layerMemory({ redrive: redrive.handler })))
   })
+})
+
+describe("LlmAgents durable turns: steps, cancels and resumes that the run's data cannot break", () => {
+  const answering = (
+    first: LlmResponse,
+    then: (request: LlmRequest) => string = (request) =>
+      request.messages.filter((m) => m.role === "tool").map((m) => m.content).join(" | ")
+  ): AgentLoop.ModelClient<never> => ({
+    generate: (request) =>
+      Effect.succeed(request.messages.some((m) => m.role === "tool") ? response(then(request)) : first),
+    stream: () => {
+      throw new Error("durable turns do not stream")
+    }
+  })
+
+  it.effect("every tool call is step tool/<n>/<i>: two calls with the same id in one response each run once and get their own result", () =>
+    Effect.gen(function*() {
+      const ran: Array<string> = []
+      const tool = (name: string) =>
+        Tool.fromAction(Action.make({
+          name,
+          description: name,
+          params: Schema.Struct({ n: Schema.Number }),
+          output: Schema.String,
+          retries: 0,
+          run: ({ n }) => Effect.sync(() => (ran.push(`${name} ${n}`), `${name}ed ${n}`))
+        }))
+      const llm = answering(response("", [
+        { id: "call", name: "charge", arguments: { n: 5 } },
+        { id: "call", name: "charge", arguments: { n: 7 } },
+        { id: "call", name: "look", arguments: { n: 1 } },
+        { id: "call", name: "look", arguments: { n: 2 } }
+      ]))
+      const Shop = LlmAgent.make({
+        name: "shop",
+        model: "fast",
+        llm,
+        tools: [tool("charge"), tool("look")],
+        durable: { idempotentTools: ["look"] }
+      })
+      const agents = yield* LlmAgents.make({ agents: [Shop] })
+      const answer = yield* agents.ask("shop:1", "pay")
+      expect(answer.text).toBe("chargeed 5 | chargeed 7 | looked 1 | looked 2")
+      expect(ran.sort()).toStrictEqual(["charge 5", "charge 7", "look 1", "look 2"])
+      const run = yield* Journal.replay(answer.runId!)
+      expect(run.steps.filter((st) => st.kind === "tool").map((st) => st.name)).toStrictEqual([
+        "tool/1/1",
+        "tool/1/2",
+        "tool/1/3",
+        "tool/1/4"
+      ])
+    }).pipe(Effect.scoped, Effect.provide(durableLayers)))
+
+  it.effect("cancelling a durable turn while its run's start is being recorded: the journal records it cancelled and nothing resumes it", () =>
+    Effect.gen(function*() {
+      const s = script()
+      const base = yield* RunJournal
+      const started = yield* Deferred.make<void>()
+      const never = yield* Deferred.make<void>()
+      // the start is written, but its acknowledgement never comes (a slow PostgreSQL round trip)
+      const slow = Layer.succeed(RunJournal, {
+        ...base,
+        start: (run) =>
+          Effect.andThen(base.start(run), Effect.andThen(Deferred.succeed(started, undefined), Deferred.await(never)))
+      })
+      const Shop = LlmAgent.make({ name: "shop", model: "fast", llm: s.llm, tools: s.toolDefs, durable: true })
+      const first = yield* Scope.make()
+      const agents = yield* LlmAgents.make({ agents: [Shop] }).pipe(Effect.provide(slow), Scope.provide(first))
+      const caller = yield* Effect.forkChild(agents.ask("shop:1", "refund o-7"), { startImmediately: true })
+      yield* Deferred.await(started)
+      expect(yield* agents.cancel("shop:1")).toBe(true)
+      expect(yield* Effect.flip(Fiber.join(caller))).toMatchObject({ _tag: "TurnCancelled", reason: "cancelled" })
+      const [run] = yield* base.list({ limit: 1 })
+      expect(run?.outcome).toBe("cancelled")
+      yield* Scope.close(first, Exit.void)
+      yield* LlmAgents.make({ agents: [Shop] })
+      yield* settle
+      expect(Option.getOrThrow(yield* base.get(run!.runId)).outcome).toBe("cancelled")
+      expect(s.calls.size).toBe(0)
+      expect(s.tools).toStrictEqual({ charge: 0, lookup: 0 })
+    }).pipe(Effect.scoped, Effect.provide(durableLayers)))
+
+  it.effect("an unfinished run whose record does not decode as a turn is recorded failed with InvalidRunRecord naming the path; the agents start and the other runs resume", () =>
+    Effect.gen(function*() {
+      const s = script()
+      const Shop = LlmAgent.make({ name: "shop", model: "fast", llm: s.llm, tools: s.toolDefs, durable: true })
+      const journal = yield* RunJournal
+      const record = (runId: string, input: unknown) => ({
+        runId,
+        agent: "shop",
+        agentId: "shop:9",
+        workflow: "LlmAgentTurn.llm-agents.shop",
+        executionId: `exec-${runId}`,
+        input,
+        startedAt: 0
+      })
+      yield* journal.start(record("r-number", 42))
+      yield* journal.start(record("r-message", [{ role: "wizard", content: "hi" }]))
+      yield* journal.start(record("r-good", "refund o-9"))
+      yield* LlmAgents.make({ agents: [Shop] })
+      yield* until(Effect.map(journal.get("r-good"), (r) => Option.isSome(r) && r.value.outcome !== undefined))
+      expect(Option.getOrThrow(yield* journal.get("r-good")).outcome).toBe("answered")
+      expect(Option.getOrThrow(yield* journal.get("r-number"))).toMatchObject({
+        outcome: "failed",
+        result: { _tag: "InvalidRunRecord", path: "input" }
+      })
+      expect(Option.getOrThrow(yield* journal.get("r-message"))).toMatchObject({
+        outcome: "failed",
+        result: { _tag: "InvalidRunRecord", path: "input[0]" }
+      })
+      expect(yield* journal.unfinished("LlmAgentTurn.llm-agents.shop", 10)).toHaveLength(0)
+    }).pipe(Effect.scoped, Effect.provide(durableLayers)))
+
+  it.effect("every append to the conversation is a journaled step: a resumed run does not append its conversation a second time", () =>
+    Effect.gen(function*() {
+      const llm = answering(response("the answer"))
+      const Shop = LlmAgent.make({ name: "shop", model: "fast", llm, durable: true })
+      const base = yield* RunJournal
+      const finishing = yield* Deferred.make<void>()
+      let finishes = 0
+      // the first incarnation stops while it records the outcome, after the loop appended the conversation
+      const dying = Layer.succeed(RunJournal, {
+        ...base,
+        finish: (id, outcome, result) =>
+          Effect.suspend(() =>
+            finishes++ === 0
+              ? Effect.andThen(Deferred.succeed(finishing, undefined), Effect.never)
+              : base.finish(id, outcome, result)
+          )
+      })
+      const first = yield* Scope.make()
+      const agents = yield* LlmAgents.make({ agents: [Shop] }).pipe(Effect.provide(dying), Scope.provide(first))
+      yield* Effect.forkChild(agents.ask("shop:1", "question"), { startImmediately: true })
+      yield* Deferred.await(finishing)
+      yield* Scope.close(first, Exit.void)
+      yield* LlmAgents.make({ agents: [Shop] })
+      const [run] = yield* base.list({ limit: 1 })
+      yield* until(Effect.map(base.get(run!.runId), (r) => Option.isSome(r) && r.value.outcome !== undefined))
+      const messages = yield* ConversationMemory.use((m) => m.messages("shop:1"))
+      expect(messages.map((m) => `${m.role}: ${m.content}`)).toStrictEqual(["user: question", "assistant: the answer"])
+    }).pipe(Effect.scoped, Effect.provide(durableLayers)))
+})
+
+const strangeText = (journal: () => Layer.Layer<RunJournal, unknown>) => {
+  it.effect("a tool output and a user input with a NUL character, a model answer with a lone surrogate: the durable turn answers and the journal holds them exactly", () =>
+    Effect.gen(function*() {
+      const read = Tool.fromAction(Action.make({
+        name: "read",
+        description: "Reads a file",
+        params: Schema.Struct({ path: Schema.String }),
+        output: Schema.String,
+        retries: 0,
+        run: () => Effect.succeed("PK\u0003\u0004\u0000binary")
+      }))
+      const llm: AgentLoop.ModelClient<never> = {
+        generate: (request) =>
+          Effect.succeed(
+            request.messages.some((m) => m.role === "tool")
+              ? response("a zip \ud83d")
+              : response("", [{ id: "c\u0000", name: "read", arguments: { path: "a\u0000.zip" } }])
+          ),
+        stream: () => {
+          throw new Error("durable turns do not stream")
+        }
+      }
+      const Files = LlmAgent.make({ name: "files", model: "fast", llm, tools: [read], durable: true })
+      const agents = yield* LlmAgents.make({ agents: [Files] })
+      for (let i = 0; i < 12; i++) {
+        const answer = yield* agents.ask(`files:${i}`, "what is a\u0000.zip?")
+        expect(answer.text).toBe("a zip \ud83d")
+        const run = yield* Journal.replay(answer.runId!)
+        expect(run.input).toBe("what is a\u0000.zip?")
+        expect(run.steps.map((st) => st.name)).toStrictEqual(["model/1", "tool/1/1", "model/2"])
+        expect(run.steps[1]?.value).toMatchObject({ id: "c\u0000", output: "PK\u0003\u0004\u0000binary" })
+        expect(run.result).toMatchObject({ text: "a zip \ud83d" })
+      }
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(
+        Layer.mergeAll(WorkflowEngine.layerMemory, journal(), Journal.ToolLedger.layerMemory(), layerMemory())
+      )
+    ))
+}
+
+describe("LlmAgents durable turns on the memory RunJournal", () => strangeText(() => RunJournal.layerMemory()))
+
+describePostgres("LlmAgents durable turns on the PostgreSQL RunJournal", () => {
+  const schema = uniqueSchema("durableturns")
+  afterAll(() => dropSchemaPromise(schema))
+  strangeText(() => RunJournal.layerPostgres({ schema }).pipe(Layer.provide(pgLayer)))
 })

@@ -245,8 +245,8 @@ describePostgres(
             args: (inc, provider) => [turnsWorker, turnsUrl, provider, String(inc), String(AGENTS)],
             kills: AGENT_KILLS,
             steps: AGENTS * 5,
-            // the run's payload is { runId, agentId, input, maxSteps }; its activities are model/<n>, tool/<n>/<call id>
-            keyOf: (s) => `${String(s.run["input"])}/${s.activity.replace(/\/call-\d+$/, "")}`
+            // the run's payload is { runId, agentId, input, maxSteps }; its activities are model/<n>, tool/<n>/<i>
+            keyOf: (s) => `${String(s.run["input"])}/${s.activity.replace(/^(tool\/\d+)\/\d+$/, "$1")}`
           })
           const c = assertRules(result, AGENT_KILLS)
           const sql = yield* SqlClient.SqlClient

@@ -93,6 +93,64 @@ const conformance = (name: string, layer: () => Layer.Layer<RunJournal, unknown>
       expect(yield* journal.list({ agent: "nobody", limit: 10 })).toHaveLength(0)
     }).pipe(Effect.provide(layer())))
 
+  it.effect(`${name}: every value round-trips exactly: NUL characters, lone surrogates and the escape character, in strings and keys`, () =>
+    Effect.gen(function*() {
+      const journal = yield* RunJournal
+      const id = `${prefix}-exact`
+      const input = "hi\u0000there \ud83d \u0001e \u0001"
+      const value = {
+        text: "PK\u0003\u0004\u0000\u0000binary",
+        cut: "emoji \ud83d",
+        low: "\udc00 alone",
+        pair: "\ud83d\ude00",
+        escape: "\u0001 \u00010 \u0001u0000 \u0001e",
+        "key\u0000with nul": ["\u0000", "\udfff\ud800"],
+        "\u0001": 1
+      }
+      yield* journal.start({ ...start(id, `x${prefix}`), input })
+      yield* journal.step(id, { seq: 1, name: "model/1", kind: "model", value })
+      const unfinished = yield* journal.unfinished(`wf-x${prefix}`, 10)
+      expect(unfinished.map((r) => r.input)).toStrictEqual([input])
+      yield* journal.finish(id, "answered", { text: value.cut, list: [input] })
+      const run = Option.getOrThrow(yield* journal.get(id))
+      expect(run.input).toStrictEqual(input)
+      expect(run.steps[0]?.value).toStrictEqual(value)
+      expect(run.result).toStrictEqual({ text: value.cut, list: [input] })
+      expect((yield* journal.list({ agent: `x${prefix}`, limit: 1 }))[0]?.input).toStrictEqual(input)
+    }).pipe(Effect.provide(layer())))
+
+  it.effect(`${name}: fuzz: any UTF-16 string round-trips exactly, as a value and as a key`, () =>
+    Effect.gen(function*() {
+      const journal = yield* RunJournal
+      const raw = fc.array(fc.integer({ min: 0, max: 0xffff }), { maxLength: 12 }).map((codes) =>
+        String.fromCharCode(...codes)
+      )
+      const values = fc.sample(
+        fc.dictionary(raw, fc.array(raw, { maxLength: 4 }), { maxKeys: 4, noNullPrototype: true }),
+        30
+      )
+      const id = `${prefix}-utf16`
+      yield* journal.start(start(id))
+      for (const [i, value] of values.entries()) {
+        yield* journal.step(id, { seq: i + 1, name: `model/${i + 1}`, kind: "model", value })
+      }
+      const run = Option.getOrThrow(yield* journal.get(id))
+      run.steps.forEach((s, i) => expect(s.value).toStrictEqual(values[i]))
+    }).pipe(Effect.provide(layer())))
+
+  it.effect(`${name}: a value that is not JSON (a bigint, a cycle) is recorded as unserialisable, not a crash`, () =>
+    Effect.gen(function*() {
+      const journal = yield* RunJournal
+      const id = `${prefix}-nojson`
+      const cycle: Record<string, unknown> = { a: 1 }
+      cycle["self"] = cycle
+      yield* journal.start({ ...start(id), input: 10n })
+      yield* journal.step(id, { seq: 1, name: "tool/1/1", kind: "tool", value: cycle })
+      const run = Option.getOrThrow(yield* journal.get(id))
+      expect(run.input).toMatchObject({ unserialisable: expect.stringContaining("BigInt") })
+      expect(run.steps[0]?.value).toMatchObject({ unserialisable: expect.stringContaining("circular") })
+    }).pipe(Effect.provide(layer())))
+
   it.effect(`${name}: fuzz: any values round-trip as JSON through steps and outcomes`, () =>
     Effect.gen(function*() {
       const journal = yield* RunJournal

@@ -20,7 +20,13 @@ import { costOf, findPrice } from "../../pipeline/index.ts"
 import type { AnyLlmAgent } from "../LlmAgent.ts"
 import { describeError, InvalidAgentOutput, TurnFailed } from "../LlmAgentError.ts"
 import type { CheckedTurn, TurnAnswer } from "../LlmAgentTurn.ts"
-import { type DurableDefinition, journaledClient, journaledToolCall, makeDurable } from "./DurableTurn.ts"
+import {
+  type DurableDefinition,
+  journaledClient,
+  journaledMemory,
+  journaledToolCall,
+  makeDurable
+} from "./DurableTurn.ts"
 import type { HostConfig } from "./LlmAgentHost.ts"
 
 /**
@@ -79,7 +85,8 @@ export const makeRuntime = (definition: AnyLlmAgent, host: HostConfig): Definiti
       maxSteps: definition.maxSteps,
       agent: definition.name,
       ...(systemPrompt !== undefined ? { systemPrompt } : {}),
-      ...(memory !== undefined ? { memory } : {}),
+      // a durable run journals its appends, so a resumed run does not append its conversation twice
+      ...(memory !== undefined ? { memory: durable === undefined ? memory : journaledMemory(memory) } : {}),
       ...(host.hub !== undefined ? { telemetry: host.hub } : {}),
       ...(definition.params !== undefined ? { params: definition.params } : {}),
       ...(definition.toolChoice !== undefined ? { toolChoice: definition.toolChoice } : {}),
