@@ -9,7 +9,10 @@
  * - `placeholder`: `<TYPE_n>`, numbered per distinct value, recorded in a `Vault` so the model's answer can be
  *   **de-anonymised** for the user who sent the text (`deanonymize`). Equal values get the same placeholder, so a
  *   redacted prompt is stable: two users' prompts that differ only in their e-mail address share a cache key, and each
- *   user's answer is restored with their own vault.
+ *   user's answer is restored with their own vault. Numbering starts past any `<TYPE_n>` already in the text (a
+ *   literal `<EMAIL_1>` the user wrote stays theirs: their address becomes `<EMAIL_2>`), so the round trip is exact. A
+ *   placeholder made with `restorable: false` (PII the model wrote, masked at the output stage) is numbered the same
+ *   way but is never restored.
  *
  * Uses `node:crypto` (hash, AES-GCM). Pure apart from the random IV of `encrypt`.
  *
@@ -31,20 +34,40 @@ export type Operator =
   | { readonly type: "encrypt"; readonly key: string }
   | { readonly type: "placeholder" }
 
-/** Placeholder → original value, for one request. Bounded by the number of entities of that request. */
+const PLACEHOLDER = /<([A-Z][A-Z0-9_]*)_(\d+)>/g
+
+/**
+ * Placeholder → original value, for one request. Bounded by the number of entities of that request (and of the
+ * distinct types among the `<TYPE_n>` already in its texts).
+ */
 export class Vault {
+  /** The restorable placeholders (`deanonymize` restores exactly these). */
   readonly byPlaceholder = new Map<string, string>()
   readonly byValue = new Map<string, string>()
   private readonly counters = new Map<string, number>()
-  placeholderFor(type: string, value: string): string {
+  /**
+   * The placeholder of `value`: the one it already has, or the next `<TYPE_n>`. `restorable: false` records it for
+   * numbering only (`deanonymize` leaves it masked).
+   */
+  placeholderFor(type: string, value: string, restorable = true): string {
     const known = this.byValue.get(`${type}\u0000${value}`)
     if (known !== undefined) return known
     const n = (this.counters.get(type) ?? 0) + 1
     this.counters.set(type, n)
     const placeholder = `<${type}_${n}>`
     this.byValue.set(`${type}\u0000${value}`, placeholder)
-    this.byPlaceholder.set(placeholder, value)
+    if (restorable) this.byPlaceholder.set(placeholder, value)
     return placeholder
+  }
+  /** Numbers the next placeholders past every `<TYPE_n>` already in `text`, so none of them is reused. */
+  reserve(text: string): void {
+    if (!text.includes("<")) return
+    PLACEHOLDER.lastIndex = 0
+    for (let m = PLACEHOLDER.exec(text); m !== null; m = PLACEHOLDER.exec(text)) {
+      const type = m[1] ?? ""
+      const n = Number(m[2])
+      if (Number.isSafeInteger(n) && n > (this.counters.get(type) ?? 0)) this.counters.set(type, n)
+    }
   }
   get size(): number {
     return this.byPlaceholder.size
@@ -73,8 +96,17 @@ export const decrypt = (token: string, key: string): string | undefined => {
   }
 }
 
-/** The replacement of one entity value under `operator`. */
-export const operate = (type: string, value: string, operator: Operator, vault?: Vault): string => {
+/**
+ * The replacement of one entity value under `operator`; a placeholder is recorded in `vault` (restorable unless
+ * `restorable` is false).
+ */
+export const operate = (
+  type: string,
+  value: string,
+  operator: Operator,
+  vault?: Vault,
+  restorable = true
+): string => {
   switch (operator.type) {
     case "replace":
       return operator.with ?? `<${type}>`
@@ -87,7 +119,7 @@ export const operate = (type: string, value: string, operator: Operator, vault?:
     case "encrypt":
       return `<${type}:enc:${encrypt(value, operator.key)}>`
     case "placeholder":
-      return (vault ?? new Vault()).placeholderFor(type, value)
+      return (vault ?? new Vault()).placeholderFor(type, value, restorable)
   }
 }
 
@@ -98,7 +130,8 @@ export interface Anonymized {
 }
 
 /**
- * Applies `operator` (or the operator per entity type, with `default`) to every finding of `text`.
+ * Applies `operator` (or the operator per entity type, with `default`) to every finding of `text`. Placeholders are
+ * numbered past the `<TYPE_n>` already in `text`; with `restorable: false` they stay masked on `deanonymize`.
  *
  * @example
  * ```ts
@@ -109,26 +142,26 @@ export const anonymize = (
   text: string,
   findings: ReadonlyArray<Finding>,
   operator: Operator | { readonly default: Operator; readonly [type: string]: Operator },
-  vault: Vault = new Vault()
+  vault: Vault = new Vault(),
+  options: { readonly restorable?: boolean } = {}
 ): Anonymized => {
   const pick = (type: string): Operator =>
     // an Operator has a `type`; otherwise it is a per-type table with an optional default
     "type" in operator
       ? operator as Operator
       : (operator as Record<string, Operator>)[type] ?? (operator as { default: Operator }).default
+  if (findings.length > 0) vault.reserve(text)
   return {
     text: replaceSpans(
       text,
       findings,
-      (f, original) => operate(f.type ?? "PII", original, pick(f.type ?? "PII"), vault)
+      (f, original) => operate(f.type ?? "PII", original, pick(f.type ?? "PII"), vault, options.restorable)
     ),
     vault
   }
 }
 
-const PLACEHOLDER = /<[A-Z][A-Z0-9_]*_\d+>/g
-
-/** Restores the placeholders of `vault` in `text` (unknown placeholders are left as they are). */
+/** Restores the restorable placeholders of `vault` in `text` (others are left as they are). */
 export const deanonymize = (text: string, vault: Vault): string =>
   vault.size === 0 ? text : text.replace(PLACEHOLDER, (p) => vault.byPlaceholder.get(p) ?? p)
 

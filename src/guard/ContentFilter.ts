@@ -103,28 +103,55 @@ const sentenceAround = (text: string, start: number, end: number): string => {
   return text.slice(a, b)
 }
 
+/** A rule's pattern made global (cached), to find every match without touching the rule's own `lastIndex`. */
+const globals = new WeakMap<RegExp, RegExp>()
+const globalOf = (re: RegExp): RegExp => {
+  let g = globals.get(re)
+  if (g === undefined) {
+    g = new RegExp(re.source, re.flags.includes("g") ? re.flags : re.flags + "g")
+    globals.set(re, g)
+  }
+  return g
+}
+/** At most this many matches of one rule are reported (bounded like the PII recognisers). */
+const MAX_MATCHES = 10_000
+
+/**
+ * Every match of every rule is a finding (so `redact` removes each matched sentence); a rule's weight counts once
+ * towards its category's score, however many times it matches.
+ */
 const scan = (text: string, rules: ReadonlyArray<ContentRule>, options: ContentFilterOptions): ContentVerdict => {
   let folded = fold(text)
   for (const phrase of options.allow ?? []) folded = folded.split(phrase.toLowerCase()).join(" ".repeat(phrase.length))
   const findings: Array<Finding> = []
   const byCategory: Record<string, Array<number>> = {}
   for (const rule of rules) {
-    const m = rule.pattern.exec(folded)
-    if (m === null) continue
-    // the allow-list is checked in the matched sentence and in the text's opening sentence (its framing: "in a film")
-    if (
-      rule.allow !== undefined &&
-      (rule.allow.test(sentenceAround(folded, m.index, m.index + m[0].length)) ||
-        rule.allow.test(sentenceAround(folded, 0, 0)))
-    ) continue
-    findings.push({
-      rule: `content.${rule.id}`,
-      type: rule.category,
-      start: m.index,
-      end: m.index + m[0].length,
-      score: rule.weight
-    })
-    ;(byCategory[rule.category] ??= []).push(rule.weight)
+    const re = globalOf(rule.pattern)
+    re.lastIndex = 0
+    let matched = false
+    let n = 0
+    for (let m = re.exec(folded); m !== null && n < MAX_MATCHES; m = re.exec(folded), n++) {
+      if (m[0].length === 0) {
+        re.lastIndex++
+        continue
+      }
+      // the allow-list is checked in the matched sentence and in the text's opening sentence (its framing: "in a
+      // film")
+      if (
+        rule.allow !== undefined &&
+        (rule.allow.test(sentenceAround(folded, m.index, m.index + m[0].length)) ||
+          rule.allow.test(sentenceAround(folded, 0, 0)))
+      ) continue
+      findings.push({
+        rule: `content.${rule.id}`,
+        type: rule.category,
+        start: m.index,
+        end: m.index + m[0].length,
+        score: rule.weight
+      })
+      matched = true
+    }
+    if (matched) (byCategory[rule.category] ??= []).push(rule.weight)
   }
   return verdictOf(findings, byCategory, options)
 }

@@ -8,7 +8,8 @@
  *    (`[withheld: possible prompt injection]`), `log` keeps it;
  * 3. **secrets**: `block`, `redact` (`[REDACTED:<TYPE>]`), `log`;
  * 4. **PII**: `block`, `redact` with the policy's operator (default: reversible placeholders recorded in the call's
- *    `Vault`), `log`;
+ *    `Vault`), `log`; placeholders put in at the `output` stage (PII the model wrote) are never restored by `restore`,
+ *    only those of the `input` and `document` stages;
  * 5. **content**: `block`, `redact` (the unsafe sentences removed), `log`.
  *
  * Every verdict is a telemetry event `troupe.guard.verdict` (measurements `score`, `findings`; metadata stage,
@@ -19,11 +20,20 @@
  * Streams: `window(scope, vault)` returns a `StreamWindow` that holds back the last `holdBack` characters (default
  * 256) of what arrived: a match up to that length split across chunks is complete before any of it is released, so
  * it is blocked or redacted before the client sees it; each push scans only the held text plus the new chunk, so a
- * stream costs linear time. A secret longer than the window is a PEM private key: once its `-----BEGIN … PRIVATE
- * KEY-----` header is seen (when the secrets policy covers the output stage), nothing from the header on is released
- * until its END line arrives, and then the whole block is scanned (and masked) at once; a block that grows past
- * `maxHold` (default 16 384 characters) without an END line is scanned as it is (masked under `redact`, failing under
- * `block`) and the rest of it is discarded up to its END line. No part of the key's body is ever released.
+ * stream costs linear time. The window never releases the start of a placeholder (`<`, `<EMAIL_1` …) without its
+ * end, so each released part holds whole placeholders. Secrets longer than the window, when the secrets policy
+ * covers the output stage:
+ *
+ * - **Tokens** (JWTs, PyPI and npm tokens, `Bearer` tokens, credential values: runs of `[A-Za-z0-9._~+/=-]`): while
+ *   a run of token characters is still open at the end of what arrived and it, with the 64 characters before it
+ *   (its key name: `Bearer `, `client_secret = "`), would cross the cut, nothing from those 64 characters on is
+ *   released until the run ends (a character outside the class, or the end of the stream); then it is scanned (and
+ *   masked) whole. A run that grows past `maxHold` (default 16 384 characters) is scanned as it is and released but
+ *   for the last `holdBack` characters, and the window goes on.
+ * - **PEM private keys**: once a `-----BEGIN … PRIVATE KEY-----` header is seen, nothing from the header on is
+ *   released until its END line arrives, and then the whole block is scanned (and masked) at once; a block that grows
+ *   past `maxHold` without an END line is scanned as it is (masked under `redact`, failing under `block`) and the
+ *   rest of it is discarded up to its END line. No part of the key's body is ever released.
  *
  * @since 0.1.0
  */
@@ -40,6 +50,7 @@ import type { GuardPolicies, GuardPoliciesInput, GuardScope, GuardStage, Resolve
 import { decodeGuardPolicies, resolvePolicy } from "./GuardPolicy.ts"
 import type { Classifier } from "./InjectionDetector.ts"
 import { InjectionDetector } from "./InjectionDetector.ts"
+import { allTokenChars, commonPrefix, openRunStart, PARTIAL_PLACEHOLDER, TOKEN_CONTEXT } from "./internal/streamText.ts"
 import type { CustomRecognizer } from "./PiiDetector.ts"
 import { detectPiiWith, recognizersFor } from "./PiiDetector.ts"
 import type { Recognizer } from "./PiiDetector.ts"
@@ -104,9 +115,10 @@ export interface GuardOptions {
   /** Characters a stream window holds back (default 256). */
   readonly holdBack?: number
   /**
-   * Characters a stream window holds from an open PEM private-key header while it waits for the END line (default
-   * 16 384); past it the held block is scanned (and, under a `redact` policy, redacted) and what follows is dropped
-   * until the END line.
+   * Characters a stream window holds from an open PEM private-key header while it waits for the END line, or from an
+   * open run of token characters while it waits for its end (default 16 384); past it a held PEM block is scanned
+   * (and, under a `redact` policy, redacted) and what follows is dropped until the END line, and a held run is
+   * scanned and released.
    */
   readonly maxHold?: number
 }
@@ -245,7 +257,10 @@ const make = (policies: GuardPolicies, options: GuardOptions, hub: TelemetryHubS
       emit(stage, scope, verdict, action)
       if (action === "block") return blocked(stage, verdict)
       // the decoded operator Schema has exactly the `Operator` union's shapes
-      if (action === "redact") out = anonymize(out, found, pii.operator as Operator, vault).text
+      // placeholders of the output stage (PII the model wrote) stay masked: only the caller's own are restored
+      if (action === "redact") {
+        out = anonymize(out, found, pii.operator as Operator, vault, { restorable: stage !== "output" }).text
+      }
     }
     const content = policy.content
     if (content !== undefined && content.stages.includes(stage)) {
@@ -300,26 +315,50 @@ const make = (policies: GuardPolicies, options: GuardOptions, hub: TelemetryHubS
   ): StreamWindow => {
     const maxHold = options.maxHold ?? 16_384
     const secrets = compile(scope).policy.secrets
-    const holdsPem = secrets !== undefined && secrets.stages.includes("output")
+    const holdsSecrets = secrets !== undefined && secrets.stages.includes("output")
     let held = ""
     // "pem": `held` starts at an open PEM header, waiting for its END line; "drop": the block outgrew `maxHold`, was
-    // redacted, and what follows is discarded until its END line (`held` keeps a tail in which a split END can be found)
-    let mode: "window" | "pem" | "drop" = "window"
-    const release = (final: boolean) => (outcome: GuardOutcome): string => {
+    // redacted, and what follows is discarded until its END line (`held` keeps a tail in which a split END can be
+    // found); "token": `held` ends in an open run of token characters, waiting for its end
+    let mode: "window" | "pem" | "drop" | "token" = "window"
+    /**
+     * Releases the scanned text of `raw` but its tail, which is held. The cut is `holdBack` characters before the end
+     * of `raw`, or (`holdRun`) before an open token run and its context that would cross it, and never inside a
+     * placeholder. When no redaction touched what is released nor the `TOKEN_CONTEXT` characters after it, the tail
+     * is held as it arrived, so a match in it (a token's first characters) is scanned again, whole and with its key
+     * name, with what follows; otherwise the scanned text's tail is held.
+     */
+    const release = (raw: string, holdRun: boolean) => (outcome: GuardOutcome): string => {
       const text = outcome.text
-      if (final) {
-        held = ""
-        return text
+      let cut = Math.max(0, raw.length - holdBack)
+      if (holdRun && cut > 0) {
+        const run = openRunStart(raw)
+        if (run < raw.length && run - TOKEN_CONTEXT < cut) {
+          cut = Math.max(0, run - TOKEN_CONTEXT)
+          mode = "token"
+        }
       }
-      const cut = Math.max(0, text.length - holdBack)
-      held = text.slice(cut)
-      return text.slice(0, cut)
+      const tail = raw.length - cut
+      let out: string
+      // nothing was redacted before the cut nor in the context before it: hold the tail as it arrived
+      if (text === raw || cut <= commonPrefix(text, raw) - TOKEN_CONTEXT) {
+        out = raw.slice(0, cut)
+        held = raw.slice(cut)
+      } else { // the scanned text, but for a tail as long (the same text as raw's tail unless a redaction is in it)
+        const at = Math.max(0, text.length - tail)
+        out = text.slice(0, at)
+        held = text.slice(at)
+      }
+      const partial = PARTIAL_PLACEHOLDER.exec(out.slice(-65))
+      if (partial === null) return out
+      held = partial[0] + held
+      return out.slice(0, out.length - partial[0].length)
     }
     const whole = (text: string) => Effect.map(check(text, "output", scope, vault), (o) => o.text)
     /** The normal window over `raw` (held text plus new chunks), entering "pem" at an open PEM header. */
     const slide = (raw: string): Effect.Effect<string, GuardBlocked> => {
-      const open = holdsPem ? openPemHeader(raw) : -1
-      if (open < 0) return Effect.map(check(raw, "output", scope, vault), release(false))
+      const open = holdsSecrets ? openPemHeader(raw) : -1
+      if (open < 0) return Effect.map(check(raw, "output", scope, vault), release(raw, holdsSecrets))
       held = raw.slice(open)
       mode = "pem"
       return Effect.flatMap(whole(raw.slice(0, open)), (before) => Effect.map(pem(""), (after) => before + after))
@@ -358,9 +397,27 @@ const make = (policies: GuardPolicies, options: GuardOptions, hub: TelemetryHubS
       held = ""
       return slide(rest)
     }
+    /** Inside an open token run: hold until it ends, or scan and release it once it outgrows `maxHold`. */
+    const token = (chunk: string): Effect.Effect<string, GuardBlocked> => {
+      held += chunk
+      const open = allTokenChars(chunk)
+      if (open && held.length <= maxHold) return Effect.succeed("")
+      mode = "window"
+      // ended: the whole run is scanned at once; outgrown: scanned as it is, released but for the window's tail
+      const all = held
+      return open ? Effect.map(check(all, "output", scope, vault), release(all, false)) : slide(all)
+    }
     return {
       push: (chunk) =>
-        Effect.suspend(() => mode === "pem" ? pem(chunk) : mode === "drop" ? drop(chunk) : slide(held + chunk)),
+        Effect.suspend(() =>
+          mode === "pem"
+            ? pem(chunk)
+            : mode === "drop"
+            ? drop(chunk)
+            : mode === "token"
+            ? token(chunk)
+            : slide(held + chunk)
+        ),
       end: () =>
         Effect.suspend(() => {
           if (mode === "drop") {
@@ -368,7 +425,10 @@ const make = (policies: GuardPolicies, options: GuardOptions, hub: TelemetryHubS
             return Effect.succeed("")
           }
           mode = "window"
-          return Effect.map(check(held, "output", scope, vault), release(true))
+          return Effect.map(check(held, "output", scope, vault), (outcome) => {
+            held = ""
+            return outcome.text
+          })
         })
     }
   }

@@ -99,6 +99,12 @@ const presentWords = (folded: string, rules: ReadonlyArray<InjectionRule>): Set<
   return out
 }
 
+/** The first match of `re` as an index and a length. */
+const firstMatch = (re: RegExp, text: string): { readonly index: number; readonly length: number } | null => {
+  const m = re.exec(text)
+  return m === null ? null : { index: m.index, length: m[0].length }
+}
+
 const match = (
   folded: string,
   channel: Channel,
@@ -111,12 +117,12 @@ const match = (
   for (const rule of rules) {
     if (rule.channel !== undefined && rule.channel !== channel) continue
     if (!hinted(rule, folded, words)) continue
-    const m = rule.re.exec(folded)
+    const m = rule.exec !== undefined ? rule.exec(folded) : firstMatch(rule.re, folded)
     if (m !== null) {
       out.push({
         rule: prefix + rule.id,
         start: offset + m.index,
-        end: offset + m.index + m[0].length,
+        end: offset + m.index + m.length,
         score: rule.weight
       })
     }

@@ -66,6 +66,21 @@ const scan = (text: string, rules: ReadonlyArray<SecretRule>, hints: boolean): A
   const found: Array<SecretFinding> = []
   for (const rule of rules) {
     if (hints && rule.hint !== undefined && !text.includes(rule.hint)) continue
+    if (rule.find !== undefined) {
+      let n = 0
+      for (let m = rule.find(text, 0); m !== null && n < 1000; m = rule.find(text, m.end), n++) {
+        const value = text.slice(m.index, m.end)
+        if (value === "" || (rule.validate !== undefined && !rule.validate(value))) continue
+        found.push({
+          rule: `secret.${rule.type.toLowerCase()}`,
+          type: rule.type,
+          start: m.index,
+          end: m.end,
+          score: 0.95
+        })
+      }
+      continue
+    }
     rule.re.lastIndex = 0
     let n = 0
     for (let m = rule.re.exec(text); m !== null && n < 1000; m = rule.re.exec(text), n++) {

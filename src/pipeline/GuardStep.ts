@@ -8,9 +8,11 @@
  *   redacted prompt, and the provider never sees what was redacted.
  * - **Output**: a `generate` answer is checked at stage `output` (cache hits too, so a tenant's policy applies to
  *   answers cached for another scope); PII placeholders put in by the input stage are restored in the answer for the
- *   caller who sent them (the call's own `Vault`, never shared).
+ *   caller who sent them (the call's own `Vault`, never shared). PII the model wrote, masked by an `output`-stage PII
+ *   policy, stays masked.
  * - **Streams**: text deltas pass through the guard's `StreamWindow`; what is released is scanned, a match split
  *   across chunks is caught before any of it is released, and the held tail is flushed (scanned) before `Finish`.
+ *   The window never splits a placeholder, so each released delta is restored as it is released.
  * - The scope of a call is its requested model (route), `options.user` (the caller's key), `options.tenant` and
  *   `options.agent`.
  *

@@ -8,9 +8,11 @@ import {
   detectPii,
   detectSecrets,
   Guard,
+  INJECTION_RULES,
   maskSecrets,
   sanitize
 } from "../../src/guard/index.ts"
+import { SECRET_RULES } from "../../src/guard/internal/secretRules.ts"
 
 /** Adversarial inputs: long repeats of regex-hostile fragments (nested-quantifier triggers), mixed with noise. */
 const hostile = fc.oneof(
@@ -141,4 +143,148 @@ describe("guard scanners under adversarial input (no catastrophic backtracking)"
         }
       }
     }))
+})
+
+/** Short texts built from the fragments a rule's bounds and classes turn on (lengths around each bound, astral chars). */
+const fragments = (list: ReadonlyArray<string>) =>
+  fc.array(
+    fc.oneof(
+      fc.constantFrom(...list),
+      fc.tuple(fc.constantFrom("a", "é", "\u{1F600}", "=", "?a"), fc.integer({ min: 0, max: 310 })).map(([c, n]) =>
+        c.repeat(n)
+      ),
+      fc.string({ maxLength: 4 })
+    ),
+    { maxLength: 24 }
+  ).map((parts) => parts.join(""))
+
+/** Every match of `re` (a copy, global) from the start, as `[index, text]`. */
+const allMatches = (re: RegExp, text: string): Array<[number, string]> =>
+  [...text.matchAll(new RegExp(re.source, re.flags.includes("g") ? re.flags : re.flags + "g"))].map((m) => [
+    m.index,
+    m[0]
+  ])
+
+/** Up to four runs of the given strings, each up to `max` long: lengths on both sides of a rule's bounds. */
+const piece = (strings: ReadonlyArray<string>, max: number) =>
+  fc.array(
+    fc.oneof(
+      fc.constantFrom(...strings),
+      fc.tuple(fc.constantFrom(...strings), fc.integer({ min: 0, max })).map(([c, n]) => c.repeat(n))
+    ),
+    { maxLength: 4 }
+  ).map((parts) => parts.join(""))
+const one = (...strings: ReadonlyArray<string>) => fc.constantFrom(...strings)
+/** A URL with a query, its parts near their bounds (`A{1,300} [?&] B{1,40} = C{0,300} marker D{0,300}`). */
+const url = fc.tuple(
+  one("http://", "https://", "http:/", "https:", "hTtp://"),
+  piece(["a", "?", "&", "=", "é", "\u{1F600}", "/"], 301),
+  one("?", "&", ""),
+  piece(["a", "=", "?", "é", "\u{1F600}"], 41),
+  one("=", "", "=="),
+  piece(["a", "{", "<", "$", "%7b", "%7", "=", "é"], 301),
+  one("{", "<", "$", "%7b", "%7", ""),
+  piece(["a", " ", ")", "{", "\"", ">", "\u{1F600}"], 301)
+).map((parts) => parts.join(""))
+const markdownLinks = fc.array(
+  fc.tuple(
+    one("![", "!![", "![![", "", "!"),
+    piece(["a", "é", "\u{1F600}", "[", "]", "\n", "!["], 101),
+    one("](", "] (", "]", ")("),
+    one("", " ", "\t\u00a0", "\n "),
+    fc.oneof(
+      fc.tuple(one("<", "{", "$", "$_"), piece(["a", "\n", ">", "}", "é", "\u{1F600}"], 61), one(">", "}", "", ")"))
+        .map((
+          parts
+        ) => parts.join("")),
+      url
+    ),
+    one("", ")", " tail", "\n")
+  ).map((parts) => parts.join("")),
+  { minLength: 1, maxLength: 3 }
+).map((links) => links.join(""))
+const htmlImages = fc.array(
+  fc.tuple(
+    one("<img", "<img ", "<imgx", "<img<img ", ""),
+    piece(["a", " ", ">", "src", "xsrc", "é", "\u{1F600}", "\n"], 201),
+    one(" src", "src", "_src", " src "),
+    one("=", " = ", "", "=\u00a0"),
+    one("", "\"", "'"),
+    url,
+    one("", "\"", ">", " tail")
+  ).map((parts) => parts.join("")),
+  { minLength: 1, maxLength: 3 }
+).map((links) => links.join(""))
+
+describe("linear matchers equal the reference regular expressions they replace", () => {
+  const rule = (id: string) => INJECTION_RULES.find((r) => r.id === id)!
+  for (
+    const [id, links, list] of [
+      ["exfil.markdown-image", markdownLinks, ["![", "]", "](", "(", ")", " ", "\n", "http://", "?", "&", "=", "{"]],
+      ["exfil.html-image", htmlImages, ["<img", " ", "src", " src", "=", "\"", "'", ">", "http://", "?", "&", "\n"]]
+    ] as const
+  ) {
+    it(`${id}: the per-link matcher finds the reference regex's first match (same index and length)`, () => {
+      const r = rule(id)
+      const extra = ["<", ">", "$", "$a", "%7b", "%7", "{x}", "<x>", "\t", "\u00a0", "x"]
+      const texts = fc.oneof(
+        links,
+        fc.tuple(fragments([...list, ...extra]), links, fragments([...list, ...extra])).map((parts) => parts.join("")),
+        fragments([...list, ...extra])
+      )
+      fc.assert(
+        fc.property(texts, (text) => {
+          const reference = r.re.exec(text)
+          const found = r.exec!(text)
+          assert.deepStrictEqual(
+            found === null ? null : [found.index, found.length],
+            reference === null ? null : [reference.index, reference[0].length]
+          )
+        }),
+        { numRuns: 3_000, seed: 21 }
+      )
+    })
+  }
+
+  it("PRIVATE_KEY: the one-pass finder finds every match of the reference regex", () => {
+    const rule = SECRET_RULES.find((r) => r.type === "PRIVATE_KEY")!
+    const list = [
+      "-----BEGIN PRIVATE KEY-----",
+      "-----BEGIN RSA PRIVATE KEY-----",
+      "-----BEGIN A B C PRIVATE KEY BLOCK-----",
+      "-----BEGIN A B C D PRIVATE KEY-----",
+      "-----END PRIVATE KEY-----",
+      "-----END RSA PRIVATE KEY-----",
+      "-----END EC PRIVATE KEY BLOCK-----",
+      "-----",
+      "------END PRIVATE KEY-----",
+      "MIIEvQ",
+      "ab+/=",
+      "\n",
+      " ",
+      ":,.-",
+      "!",
+      "_"
+    ]
+    fc.assert(
+      fc.property(fragments(list), (text) => {
+        const found: Array<[number, string]> = []
+        for (let m = rule.find!(text, 0); m !== null; m = rule.find!(text, m.end)) {
+          found.push([m.index, text.slice(m.index, m.end)])
+        }
+        assert.deepStrictEqual(found, allMatches(rule.re, text))
+      }),
+      { numRuns: 3_000, seed: 22 }
+    )
+    // the 20,000-character bound on the body
+    for (const n of [19_999, 20_000, 20_001]) {
+      const text = `-----BEGIN PRIVATE KEY-----${"a".repeat(n)}-----END PRIVATE KEY----- tail`
+      const m = rule.find!(text, 0)
+      assert.deepStrictEqual(
+        m === null ? null : [m.index, text.slice(m.index, m.end)],
+        allMatches(rule.re, text)[0] ?? null,
+        `body ${n}`
+      )
+    }
+  })
 })

@@ -205,6 +205,17 @@ describe("PiiDetector", () => {
     assert.strictEqual(ph.text, "mail <EMAIL_1> or <EMAIL_1>, card <CREDIT_CARD_1>")
     assert.strictEqual(deanonymize("I wrote to <EMAIL_1>.", vault), "I wrote to jane@example.org.")
   })
+  it("placeholders are numbered past any <TYPE_n> already in the text, so the round trip is exact", () => {
+    const text = "In my template the token <EMAIL_1> is the recipient; my own address is bob@example.org"
+    const vault = new Vault()
+    const out = anonymize(text, detectPii(text), { type: "placeholder" }, vault)
+    assert.strictEqual(out.text, "In my template the token <EMAIL_1> is the recipient; my own address is <EMAIL_2>")
+    assert.strictEqual(deanonymize(out.text, vault), text)
+    assert.strictEqual(
+      deanonymize("Keep <EMAIL_1> in the template; replies go to <EMAIL_2>.", vault),
+      "Keep <EMAIL_1> in the template; replies go to bob@example.org."
+    )
+  })
 })
 
 describe("SecretDetector", () => {
@@ -311,5 +322,17 @@ describe("ContentFilter", () => {
         "hello"
       )
       assert.include(classified.categories, "sexual")
+    }))
+  it.effect("redact replaces each matched sentence by [removed: <category>], every match of a rule; the score is unchanged", () =>
+    Effect.gen(function*() {
+      const a = "Here is how to poison someone slowly, you'll need a lot of patience"
+      const b = "Also, this is how to poison your neighbour quietly, you'll need gloves"
+      const text = `${a}. The weather is nice today. ${b}.`
+      const redacted = yield* ContentFilter.make({ action: "redact" }).filter(text)
+      assert.notInclude(redacted.text, "poison someone")
+      assert.notInclude(redacted.text, "poison your neighbour")
+      assert.include(redacted.text, "The weather is nice today")
+      assert.strictEqual(redacted.text.split("[removed: ").length - 1, 2)
+      assert.strictEqual(checkSafety(text).score, checkSafety(a).score)
     }))
 })

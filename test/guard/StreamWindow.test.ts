@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
+import { Buffer } from "node:buffer"
 import { Guard, Vault } from "../../src/guard/index.ts"
 
 // a synthetic PEM private key (deterministic pseudo-random base64, 64-character lines): written for this test
@@ -88,5 +89,76 @@ describe("stream window: a PEM private key longer than the window", () => {
       const guard = yield* Guard.make({ policies: { default: { secrets: { action: "block" } } } })
       const exit = yield* Effect.exit(stream(guard, text, 17, lines))
       assert.isTrue(Exit.isFailure(exit))
+    }))
+})
+
+/** A JWT-shaped token of about `size` characters (the header decodes to JSON with `alg`), written for this test. */
+const jwt = (size: number): string => {
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url")
+  const header = b64({ alg: "RS256", typ: "JWT", kid: "k1-synthetic" })
+  const payload = b64({ sub: "synthetic-user", scope: "orders.read ".repeat(Math.ceil(size / 16)).trim() })
+  return `${header}.${payload}.${body(1, 3)[0]!.replace(/[+/]/g, "_")}`
+}
+const runWindow = (guard: Guard["Service"], text: string, size: number) =>
+  Effect.gen(function*() {
+    const window = guard.window({}, new Vault())
+    let released = ""
+    for (const c of chunk(text, size)) released += yield* window.push(c)
+    return released + (yield* window.end())
+  })
+
+describe("stream window: a token longer than the window is held until it ends", () => {
+  const token = jwt(520)
+  const bearer = "Authorization: Bearer " + body(6, 11).join("").slice(0, 380)
+  const credential = `client_secret = "${body(4, 5).join("").slice(0, 250)}"`
+
+  it.effect("a JWT longer than the window is masked whole, for chunk sizes 1..64; no fragment of it is released", () =>
+    Effect.gen(function*() {
+      assert.isAbove(token.length, 400)
+      const guard = yield* Guard.make()
+      const text = `Here: ${token} — keep it safe.`
+      for (let size = 1; size <= 64; size += 3) {
+        const released = yield* runWindow(guard, text, size)
+        assert.include(released, "[REDACTED:JWT]", `size ${size}`)
+        assert.notInclude(released, token.slice(0, 24), `size ${size}`)
+        assert.include(released, "Here: ", `size ${size}`)
+        assert.include(released, "keep it safe.", `size ${size}`)
+      }
+    }))
+
+  it.effect("a Bearer token and a credential assignment longer than the window are masked with their key name", () =>
+    Effect.gen(function*() {
+      const guard = yield* Guard.make()
+      for (const secret of [bearer, credential]) {
+        for (const size of [1, 16, 61]) {
+          const released = yield* runWindow(guard, `${"Some words. ".repeat(30)}${secret} and more words after.`, size)
+          assert.include(released, "[REDACTED:", `size ${size}`)
+          assert.notInclude(released, body(6, 11).join("").slice(40, 64), `size ${size}`)
+          assert.notInclude(released, body(4, 5).join("").slice(40, 64), `size ${size}`)
+          assert.include(released, "and more words after.", `size ${size}`)
+        }
+      }
+    }))
+
+  it.effect("a run of token characters longer than maxHold is scanned and released in pieces (held text stays bounded)", () =>
+    Effect.gen(function*() {
+      const guard = yield* Guard.make({ maxHold: 2_000 })
+      const run = "ab".repeat(5_000)
+      const released = yield* runWindow(guard, `start ${run} end`, 16)
+      assert.strictEqual(released, `start ${run} end`)
+    }))
+
+  it.effect("a placeholder split by the window's cut is released whole", () =>
+    Effect.gen(function*() {
+      const guard = yield* Guard.make()
+      for (let pad = 240; pad < 270; pad++) {
+        const window = guard.window({}, new Vault())
+        const deltas: Array<string> = []
+        for (const c of chunk("x".repeat(pad) + " write to <EMAIL_12> today " + "y".repeat(300), 16)) {
+          deltas.push(yield* window.push(c))
+        }
+        deltas.push(yield* window.end())
+        assert.isTrue(deltas.some((d) => d.includes("<EMAIL_12>")), `pad ${pad}: ${JSON.stringify(deltas)}`)
+      }
     }))
 })

@@ -7,8 +7,13 @@
  * French, Spanish, Italian, Portuguese, Dutch, Russian, Chinese and Japanese), prompt-leak requests, role and
  * delimiter spoofing, persona jailbreaks ("DAN", "developer mode", "no restrictions"), output hijacking, and — on
  * the document channel only — text that addresses the model that will read it ("in your response", "note to the
- * AI"). Every pattern is linear: bounded gaps (`{0,n}` over a negated class) and no nested unbounded quantifiers.
+ * AI"). Every pattern is linear: bounded gaps (`{0,n}` over a negated class) and no nested unbounded quantifiers —
+ * but for the two exfiltration-link rules, whose bounded gaps still multiply over many starts sharing one link: they
+ * are matched by `exec` (`exfilLinks.ts`, the same first match in linear time), their regex kept as the reference.
  */
+
+import type { LinkMatch } from "./exfilLinks.ts"
+import { htmlImage, markdownImage } from "./exfilLinks.ts"
 
 export interface InjectionRule {
   readonly id: string
@@ -22,6 +27,11 @@ export interface InjectionRule {
    * regex cannot match without one of them.
    */
   readonly hints?: ReadonlyArray<string>
+  /**
+   * A linear matcher that returns the same first match as `re` (then only the reference), for a rule whose regex
+   * backtracks on crafted input.
+   */
+  readonly exec?: (folded: string) => LinkMatch | null
 }
 
 const W = "[^\\n.!?]" // a word-gap character: stays within one sentence
@@ -43,6 +53,8 @@ const r = (
   ...(hints !== undefined ? { hints: hints.split(" ") } : {})
 })
 const h = (rule: InjectionRule, hints: string): InjectionRule => ({ ...rule, hints: hints.split(" ") })
+/** The rule matched by `exec` (equal to its regex's first match, see `exfilLinks.ts`); `re` stays the reference. */
+const linear = (rule: InjectionRule, exec: (folded: string) => LinkMatch | null): InjectionRule => ({ ...rule, exec })
 
 export const INJECTION_RULES: ReadonlyArray<InjectionRule> = [
   // --- instruction override ----------------------------------------------------------------------------------
@@ -306,21 +318,27 @@ export const INJECTION_RULES: ReadonlyArray<InjectionRule> = [
   h(r("spoof.escaped-newlines", `(?:\\\\\\s?n\\s*){4,}`, 0.55), "\\"),
   h(r("spoof.delimiter-run", `[>\\\\<]{8,}`, 0.3), ">>>>>>>> \\\\\\\\\\\\\\\\ <<<<<<<<"),
   // --- exfiltration ---------------------------------------------------------------------------------------------------
-  h(
-    r(
-      "exfil.markdown-image",
-      `!\\[[^\\]\\n]{0,100}\\]\\(\\s*(?:<[^>\\n]{1,60}>|\\{[^}\\n]{1,60}\\}|\\$\\w+|https?://[^)\\s]{1,300}[?&][^)\\s=]{1,40}=[^)\\s]{0,300}(?:\\{|<|\\$|%7b)[^)\\s]{0,300})`,
-      0.75
+  linear(
+    h(
+      r(
+        "exfil.markdown-image",
+        `!\\[[^\\]\\n]{0,100}\\]\\(\\s*(?:<[^>\\n]{1,60}>|\\{[^}\\n]{1,60}\\}|\\$\\w+|https?://[^)\\s]{1,300}[?&][^)\\s=]{1,40}=[^)\\s]{0,300}(?:\\{|<|\\$|%7b)[^)\\s]{0,300})`,
+        0.75
+      ),
+      "!["
     ),
-    "!["
+    markdownImage
   ),
-  h(
-    r(
-      "exfil.html-image",
-      `<img\\b[^>]{0,200}\\bsrc\\s*=\\s*["']?https?://[^"'\\s>]{1,300}[?&][^"'\\s>=]{1,40}=[^"'\\s>]{0,300}(?:\\{|<|\\$|%7b)`,
-      0.75
+  linear(
+    h(
+      r(
+        "exfil.html-image",
+        `<img\\b[^>]{0,200}\\bsrc\\s*=\\s*["']?https?://[^"'\\s>]{1,300}[?&][^"'\\s>=]{1,40}=[^"'\\s>]{0,300}(?:\\{|<|\\$|%7b)`,
+        0.75
+      ),
+      "<img"
     ),
-    "<img"
+    htmlImage
   ),
   h(
     r(

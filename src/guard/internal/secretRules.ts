@@ -2,7 +2,9 @@
  * The secret rules: provider key formats (OpenAI, Anthropic, AWS, GitHub, GitLab, Slack, Stripe, Google, npm, PyPI,
  * Mailchimp, SendGrid, Discord), JWTs (the header must decode to JSON with `alg`), PEM private keys, credentials in
  * URLs, `Bearer` tokens, and credential assignments (`api_key = "…"`, the value high-entropy and not a placeholder).
- * Our own patterns, in the spirit of gitleaks and detect-secrets. Each is linear (bounded classes, no nesting).
+ * Our own patterns, in the spirit of gitleaks and detect-secrets. Each is linear (bounded classes, no nesting); the
+ * PEM rule's lazy body would be rescanned from every header, so it is matched by `findPrivateKey` in one pass (its
+ * regex kept as the reference).
  */
 import { Buffer } from "node:buffer"
 import { entropy } from "./fold.ts"
@@ -15,7 +17,65 @@ export interface SecretRule {
   readonly validate?: (value: string) => boolean
   /** A substring the text must contain before the regex runs (a speed-up; case-insensitive when lower case). */
   readonly hint?: string
+  /**
+   * A linear matcher for the whole match (`group` 0) that finds the same matches as `re`, from `from` on (then `re` is
+   * only the reference), for a rule whose regex rescans on crafted input.
+   */
+  readonly find?: (text: string, from: number) => { readonly index: number; readonly end: number } | null
 }
+
+const PEM_HEADER = /-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----/g
+const PEM_FOOTER = /-----END (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----/g
+const PEM_MAX_BODY = 20_000
+/** A character of a PEM body: `[A-Za-z0-9+/=\s:,.\-]`. */
+const PEM_BODY = /[A-Za-z0-9+/=\s:,.\-]/
+
+/**
+ * The PRIVATE_KEY rule in one pass: a header, then a body of PEM characters up to its first END line (or the end of the
+ * text) within 20,000 characters — what the reference regex's lazy body finds, without rescanning the body from every
+ * header. The end of a header's body run and the next END line are remembered across headers, so each character is
+ * read about once.
+ */
+const findPrivateKey = (() => {
+  let cachedText: string | undefined
+  let runFrom = -1 // [runFrom, runEnd): a run of body characters
+  let runEnd = -1
+  let footerAt = -2 // the first END line at or after `footerFrom` (-1: none), and its end
+  let footerFrom = -1
+  let footerEnd = -1
+  return (text: string, from: number): { readonly index: number; readonly end: number } | null => {
+    if (cachedText !== text) {
+      cachedText = text
+      runFrom =
+        runEnd =
+        footerFrom =
+        footerEnd =
+          -1
+      footerAt = -2
+    }
+    PEM_HEADER.lastIndex = from
+    for (let h = PEM_HEADER.exec(text); h !== null; h = PEM_HEADER.exec(text)) {
+      const body = h.index + h[0].length
+      if (!(body >= runFrom && body <= runEnd)) {
+        runFrom = body
+        runEnd = body
+        while (runEnd < text.length && PEM_BODY.test(text[runEnd]!)) runEnd++
+      }
+      if (footerAt === -2 || body < footerFrom || (footerAt >= 0 && footerAt < body)) {
+        footerFrom = body
+        PEM_FOOTER.lastIndex = body
+        const f = PEM_FOOTER.exec(text)
+        footerAt = f === null ? -1 : f.index
+        footerEnd = f === null ? -1 : f.index + f[0].length
+      }
+      const reach = Math.min(runEnd, body + PEM_MAX_BODY) // the lazy body may stop anywhere up to here
+      if (footerAt >= 0 && footerAt <= reach) return { index: h.index, end: footerEnd }
+      if (runEnd === text.length && text.length <= reach) return { index: h.index, end: text.length }
+      PEM_HEADER.lastIndex = h.index + 1
+    }
+    return null
+  }
+})()
 
 const PLACEHOLDER =
   /x{6,}|X{6,}|\*{4,}|(?:your|my)[_-]?(?:api[_-]?)?(?:key|token|secret)|example|placeholder|dummy|sample|changeme|redacted|fake|here|insert|<[^>]*>|\$\{|%s|\{\{/i
@@ -64,7 +124,8 @@ export const SECRET_RULES: ReadonlyArray<SecretRule> = [
     type: "PRIVATE_KEY",
     hint: "PRIVATE KEY",
     re:
-      /-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----[A-Za-z0-9+/=\s:,.\-]{0,20000}?(?:-----END (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----|$)/g
+      /-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----[A-Za-z0-9+/=\s:,.\-]{0,20000}?(?:-----END (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----|$)/g,
+    find: findPrivateKey
   },
   {
     type: "ANTHROPIC_API_KEY",
