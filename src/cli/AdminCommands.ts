@@ -7,13 +7,18 @@
  *   admin key is `--admin-key`, else `TROUPE_ADMIN_KEY`, else `adminKey` in `~/.trouperc` (never printed).
  * - `--json` prints the server's JSON as is (one document; `tree --watch --json` one snapshot per line).
  * - Every request has a timeout (`--timeout` ms, default 10,000; `tree --watch`: until the event stream answers).
+ * - `tree --watch --interval` is the refresh in ms, an integer from 100 to 60,000 (default 1,000), checked before
+ *   any request (exit 2); the event stream refused (a 4xx) is exit 1 with the server's reason, a 5xx exit 5.
+ * - Every answer, and every snapshot of `tree --watch`, is decoded with the fields the command prints; one that is
+ *   not the documented document is exit 5 (`unexpected answer at <path>`, see `internal/AdminClient.ts`).
  * - `tree` prints the tree as the demos print theirs (`npm run tree`, `npm start`), with the runtime's one
  *   renderer, `SupervisionTree.render`: `troupe pid 1`, then `├─ <id> (<type>, <restart>) pid <n>` per child
  *   (`restarting`, `not running` instead of the pid), indented `│  ` per level, then ` restarts=<n>` and
  *   ` last-exit=<reason>` when the gateway knows them.
- * - Exit codes: 0 success, 1 refused by the server or an invalid config file (the reasons are printed), 3 gateway
- *   unreachable or timed out, 4 admin key missing or refused (401/403), 5 server error (5xx). Usage errors are
- *   effect/cli's (`--help` on every command).
+ * - Exit codes: 0 success, 1 refused by the server or an invalid config file (the reasons are printed), 2 invalid
+ *   arguments (checked before any request), 3 gateway unreachable or timed out, 4 admin key missing or refused
+ *   (401/403), 5 server error (a 5xx or an unexpected answer). Usage errors are effect/cli's (`--help` on every
+ *   command).
  * - `config validate <file>` needs no server: the file is loaded as `troupe serve --config` would load it (over the
  *   built-in defaults, environment ignored) and every issue is listed with its path.
  *
@@ -22,10 +27,23 @@
  *
  * @since 0.1.0
  */
-import { Console, Effect, Layer, Option } from "effect"
+import { Console, Effect, Layer, Option, Result, Schema } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import * as SupervisionTree from "../runtime/SupervisionTree.ts"
-import { call, CliFailure, print, report, resolveTarget, shared } from "./internal/AdminClient.ts"
+import {
+  call,
+  CliFailure,
+  decodeAnswer,
+  invalidArgument,
+  isoTimeMs,
+  noAdminKey,
+  parseBody,
+  print,
+  report,
+  resolveTarget,
+  shared,
+  statusFailure
+} from "./internal/AdminClient.ts"
 import type { Target } from "./internal/AdminClient.ts"
 
 /** A failure of an admin command, with its exit code (defined in `internal/AdminClient.ts`). */
@@ -40,17 +58,64 @@ type Node = SupervisionTree.Node
  */
 export const renderTree = (node: Node): string => SupervisionTree.render(node)
 
+/** One node of `GET /admin/supervision` (what `SupervisionTree.render` reads, all but the id optional). */
+const TreeNode: Schema.Codec<Node> = Schema.Struct({
+  id: Schema.String,
+  type: Schema.optional(Schema.String),
+  restart: Schema.optional(Schema.String),
+  pid: Schema.optional(Schema.Number),
+  state: Schema.optional(Schema.String),
+  restarts: Schema.optional(Schema.Number),
+  lastExit: Schema.optional(Schema.NullOr(Schema.String)),
+  children: Schema.optional(Schema.Array(Schema.suspend((): Schema.Codec<Node> => TreeNode)))
+})
+
+/** A `snapshot` frame of `GET /admin/events`: its tree and time. */
+const Snapshot = Schema.Struct({ tree: TreeNode, at: Schema.Number })
+
+/** `GET /health/live` and `GET /health/ready` (the fields printed). */
+const Live = Schema.Struct({ status: Schema.String })
+const Ready = Schema.Struct({
+  status: Schema.String,
+  phase: Schema.optional(Schema.String),
+  maintenance: Schema.optional(Schema.Boolean),
+  checks: Schema.optional(Schema.Array(Schema.Struct({ name: Schema.String, status: Schema.String })))
+})
+
+/** The answer of `PATCH /admin/config`: the new version. */
+const ConfigChange = Schema.Struct({ version: Schema.Number })
+/** The answer of `POST /admin/maintenance`: the new mode. */
+const MaintenanceMode = Schema.Struct({ enabled: Schema.Boolean })
+
+const INTERVAL = { min: 100, max: 60_000 } as const
+
 const watchTree = (t: Target & { readonly json: boolean; readonly interval: number }) =>
+  Effect.gen(function*() {
+    if (!Number.isInteger(t.interval) || t.interval < INTERVAL.min || t.interval > INTERVAL.max) {
+      return yield* Effect.fail(
+        invalidArgument(
+          `--interval: expected an integer of ms from ${INTERVAL.min} to ${INTERVAL.max}, got ${t.interval}`
+        )
+      )
+    }
+    const { base, key, origin, timeout } = yield* resolveTarget(t)
+    if (key === undefined) return yield* Effect.fail(noAdminKey())
+    return yield* watchStream(t, base, origin, key, timeout)
+  })
+
+const watchStream = (
+  t: { readonly json: boolean; readonly interval: number },
+  url: string,
+  origin: string,
+  key: string,
+  timeout: number
+) =>
   Effect.tryPromise({
     try: async () => {
-      const { url, key } = resolveTarget(t)
-      if (key === undefined) {
-        throw new CliFailure("no admin key: pass --admin-key, set TROUPE_ADMIN_KEY or adminKey in ~/.trouperc", 4)
-      }
       let res: Response
       // the timeout runs until the stream answers (its headers); the stream itself lasts until Ctrl-C
       const abort = new AbortController()
-      const timer = setTimeout(() => abort.abort(), t.timeout)
+      const timer = setTimeout(() => abort.abort(), timeout)
       try {
         res = await fetch(`${url}/admin/events?filter=troupe.none&interval=${t.interval}`, {
           headers: { authorization: `Bearer ${key}` },
@@ -59,8 +124,8 @@ const watchTree = (t: Target & { readonly json: boolean; readonly interval: numb
       } catch (e) {
         throw new CliFailure(
           abort.signal.aborted
-            ? `${url}: no answer within ${t.timeout} ms`
-            : `${url}: gateway unreachable (${
+            ? `${origin}: no answer within ${timeout} ms`
+            : `${origin}: gateway unreachable (${
               e instanceof Error && e.cause instanceof Error ? e.cause.message : String(e)
             })`,
           3
@@ -68,10 +133,12 @@ const watchTree = (t: Target & { readonly json: boolean; readonly interval: numb
       } finally {
         clearTimeout(timer)
       }
-      if (res.status === 401 || res.status === 403) {
-        throw new CliFailure(`admin key refused (HTTP ${res.status})`, 4)
+      if (!res.ok) {
+        const parsed = parseBody(await res.text().catch(() => ""))
+        throw statusFailure("GET", "/admin/events", res.status, parsed) ??
+          new CliFailure(`GET /admin/events: unexpected answer (HTTP ${res.status})`, 5)
       }
-      if (!res.ok || res.body === null) throw new CliFailure(`GET /admin/events: HTTP ${res.status}`, 5)
+      if (res.body === null) throw new CliFailure("GET /admin/events: unexpected answer (no event stream)", 5)
       const reader = res.body.getReader()
       const dec = new TextDecoder()
       let buf = ""
@@ -86,12 +153,15 @@ const watchTree = (t: Target & { readonly json: boolean; readonly interval: numb
           if (!chunk.startsWith("event: snapshot")) continue
           const data = /^data: (.*)$/m.exec(chunk)?.[1]
           if (data === undefined) continue
-          // the gateway's snapshot frame (GET /admin/events): its tree and time
-          const snap = JSON.parse(data) as { tree: Node; at: number }
-          if (t.json) process.stdout.write(JSON.stringify(snap.tree) + "\n")
-          else {process.stdout.write(
-              `\x1b[2J\x1b[H${renderTree(snap.tree)}\n\n${new Date(snap.at).toISOString()}  (Ctrl-C to quit)\n`
-            )}
+          // a frame that is not JSON stays its text, which the Schema refuses
+          const snap = decodeAnswer(Snapshot, parseBody(data), "GET", "/admin/events")
+          if (Result.isFailure(snap)) throw snap.failure
+          if (t.json) process.stdout.write(JSON.stringify(snap.success.tree) + "\n")
+          else {
+            process.stdout.write(
+              `\x1b[2J\x1b[H${renderTree(snap.success.tree)}\n\n${isoTimeMs(snap.success.at)}  (Ctrl-C to quit)\n`
+            )
+          }
         }
       }
       throw new CliFailure("the gateway closed the event stream", 3)
@@ -108,7 +178,7 @@ export const tree = Command.make("tree", {
     Flag.withDefault(false)
   ),
   interval: Flag.Int("interval").pipe(
-    Flag.withDescription("--watch refresh in ms (default 1000)"),
+    Flag.withDescription("--watch refresh in ms, 100-60000 (default 1000)"),
     Flag.withDefault(1_000)
   )
 }, (o) =>
@@ -116,26 +186,19 @@ export const tree = Command.make("tree", {
     o.watch
       ? watchTree(o)
       // GET /admin/supervision answers the tree
-      : Effect.flatMap(call(o, "GET", "/admin/supervision"), (r) =>
-        print(o.json, r.body, () => renderTree(r.body as Node)))
+      : Effect.flatMap(call(o, "GET", "/admin/supervision", TreeNode), (r) =>
+        print(o.json, r.body, () => renderTree(r.answer)))
   )).pipe(Command.withDescription("Print the supervision tree (--watch: live)"))
 
 /** `troupe health`. */
 export const health = Command.make("health", shared, (o) =>
   report(Effect.gen(function*() {
-    const live = yield* call(o, "GET", "/health/live", undefined, false)
-    const ready = yield* call(o, "GET", "/health/ready", undefined, false)
+    const live = yield* call(o, "GET", "/health/live", Live, { admin: false })
+    const ready = yield* call(o, "GET", "/health/ready", Ready, { admin: false })
     yield* print(o.json, { live: live.body, ready: ready.body }, () => {
-      // GET /health/ready's documented fields, all read as optional
-      const r = ready.body as {
-        status?: string
-        phase?: string
-        maintenance?: boolean
-        checks?: ReadonlyArray<{ name: string; status: string }>
-      }
-      // GET /health/live's documented field, read as optional
+      const r = ready.answer
       return [
-        `live: ${(live.body as { status?: string }).status}`,
+        `live: ${live.answer.status}`,
         `ready: ${r.status} (phase ${r.phase}${r.maintenance ? ", maintenance" : ""})`,
         ...(r.checks ?? []).map((c) => `  ${c.name}: ${c.status}`)
       ].join("\n")
@@ -148,8 +211,8 @@ export const metrics = Command.make(
   "metrics",
   shared,
   (o) =>
-    report(Effect.flatMap(call(o, "GET", "/metrics", undefined, false), (r) => {
-      const text = String(r.body)
+    report(Effect.flatMap(call(o, "GET", "/metrics", Schema.String, { admin: false }), (r) => {
+      const text = r.answer
       if (!o.json) return Console.log(text.trimEnd())
       const samples: Array<{ name: string; labels: string; value: number }> = []
       for (const line of text.split("\n")) {
@@ -165,8 +228,8 @@ const configGet = Command.make("get", {
   ...shared,
   path: Argument.String("path").pipe(Argument.withDescription("dotted path, e.g. gateway.port"), Argument.optional)
 }, (o) =>
-  report(Effect.flatMap(call(o, "GET", "/admin/config"), (r) => {
-    let value: unknown = r.body
+  report(Effect.flatMap(call(o, "GET", "/admin/config", Schema.Record(Schema.String, Schema.Unknown)), (r) => {
+    let value: unknown = r.answer
     if (Option.isSome(o.path)) {
       for (const seg of o.path.value.split(".")) {
         value = typeof value === "object" && value !== null
@@ -198,9 +261,8 @@ const configSet = Command.make("set", {
       // the segment was just set to this new object
       else cursor = (cursor[seg] = {}) as Record<string, unknown>
     })
-    const r = yield* call(o, "PATCH", "/admin/config", patch)
-    // PATCH /admin/config answers the new version (read as optional)
-    yield* print(o.json, r.body, () => `set ${o.path} (config version ${(r.body as { version?: number }).version})`)
+    const r = yield* call(o, "PATCH", "/admin/config", ConfigChange, { body: patch })
+    yield* print(o.json, r.body, () => `set ${o.path} (config version ${r.answer.version})`)
   }))).pipe(Command.withDescription("Change one configuration value on the running gateway (validated by it)"))
 
 const configValidate = Command.make("validate", {
@@ -241,12 +303,10 @@ const maintenanceSwitch = (on: boolean) =>
     message: Flag.String("message").pipe(Flag.withDescription("message returned to clients"), Flag.optional)
   }, (o) =>
     report(Effect.flatMap(
-      call(o, "POST", "/admin/maintenance", {
-        enabled: on,
-        ...(Option.isSome(o.message) ? { message: o.message.value } : {})
+      call(o, "POST", "/admin/maintenance", MaintenanceMode, {
+        body: { enabled: on, ...(Option.isSome(o.message) ? { message: o.message.value } : {}) }
       }),
-      // POST /admin/maintenance answers the new mode (read as optional)
-      (r) => print(o.json, r.body, () => `maintenance ${(r.body as { enabled?: boolean }).enabled ? "on" : "off"}`)
+      (r) => print(o.json, r.body, () => `maintenance ${r.answer.enabled ? "on" : "off"}`)
     ))).pipe(Command.withDescription(on ? "Switch maintenance mode on" : "Switch maintenance mode off"))
 
 /** `troupe maintenance on|off`. */

@@ -10,12 +10,13 @@
  *   (default) or `total` (never resets), the alert fractions in (0, 1], at most 8.
  * - `show <scope>` prints the limit, spent, reserved (held by calls in flight) and remaining amounts of the current
  *   period; a scope without a budget is refused (exit 1).
+ * - Every answer is decoded with the fields printed (exit 5 on one that is not the documented document).
  * - Arguments are checked before any request (exit 2); the flags and other exit codes are those of every admin
  *   command (`internal/AdminClient.ts`).
  *
  * @since 0.1.0
  */
-import { Effect, Option } from "effect"
+import { Effect, Option, Schema } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { SCOPE_PATTERN } from "../budget/Budget.ts"
 import { call, invalidArgument, isoTime, numberArg, print, report, shared, usd } from "./internal/AdminClient.ts"
@@ -35,16 +36,18 @@ const checkScope = (scope: string) =>
       )
     )
 
-interface Status {
-  readonly scope: string
-  readonly limit: number
-  readonly period: string
-  readonly periodStart: number
-  readonly spent: number
-  readonly reserved: number
-  readonly remaining: number
-  readonly alertAt: ReadonlyArray<number>
-}
+/** A budget's state, as `GET /costs/budget/{scope}` answers it (the fields printed). */
+const Status = Schema.Struct({
+  scope: Schema.String,
+  limit: Schema.Number,
+  period: Schema.String,
+  periodStart: Schema.Number,
+  spent: Schema.Number,
+  reserved: Schema.Number,
+  remaining: Schema.Number,
+  alertAt: Schema.Array(Schema.Number)
+})
+type Status = typeof Status.Type
 
 /** A budget's state as text. */
 export const renderBudget = (s: Status): string =>
@@ -86,11 +89,9 @@ const set = Command.make("set", {
       }
       if (alertAt.length > 8) return yield* Effect.fail(invalidArgument("--alert-at: at most 8 fractions"))
     }
-    const r = yield* call(o, "POST", "/costs/budget", {
-      scope: o.scope,
-      limit,
-      period: o.period,
-      ...(alertAt !== undefined ? { alertAt } : {})
+    // the answer is not printed but with --json (as is)
+    const r = yield* call(o, "POST", "/costs/budget", Schema.Unknown, {
+      body: { scope: o.scope, limit, period: o.period, ...(alertAt !== undefined ? { alertAt } : {}) }
     })
     yield* print(o.json, r.body, () => `budget set: ${o.scope} ${usd(limit)} per ${o.period}`)
   }))).pipe(Command.withDescription("Set (replace) the budget of a scope"))
@@ -98,8 +99,8 @@ const set = Command.make("set", {
 const show = Command.make("show", { ...shared, scope: scopeArg }, (o) =>
   report(Effect.gen(function*() {
     yield* checkScope(o.scope)
-    const r = yield* call(o, "GET", `/costs/budget/${encodeURIComponent(o.scope)}`)
-    yield* print(o.json, r.body, () => renderBudget(r.body as Status)) // the costs API's budget status
+    const r = yield* call(o, "GET", `/costs/budget/${encodeURIComponent(o.scope)}`, Status)
+    yield* print(o.json, r.body, () => renderBudget(r.answer))
   }))).pipe(Command.withDescription("Show a scope's budget: limit, spent, reserved, remaining"))
 
 /** `troupe budgets set|show`. */

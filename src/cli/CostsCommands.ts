@@ -10,12 +10,13 @@
  * - `forecast [--days n]` projects the current month linearly on the last n days (1-31, default 7).
  * - A call whose model has no price is not in the ledger; the offline scripted model is priced at 0, so its calls
  *   are counted at $0.
+ * - Every answer is decoded with the fields printed (exit 5 on one that is not the documented document).
  * - Arguments are checked before any request (exit 2); the flags and other exit codes are those of every admin
  *   command (`internal/AdminClient.ts`).
  *
  * @since 0.1.0
  */
-import { Effect, Option } from "effect"
+import { Effect, Option, Schema } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import {
   call,
@@ -30,14 +31,16 @@ import {
   usd
 } from "./internal/AdminClient.ts"
 
-interface Stats {
-  readonly period: string
-  readonly start: number
-  readonly total: number
-  readonly count: number
-  readonly groups: Readonly<Record<string, number>>
-  readonly user?: string
-}
+/** A period's spend, as `GET /costs/stats` and `GET /costs/usage/{user}` answer it (the fields printed). */
+const Stats = Schema.Struct({
+  period: Schema.String,
+  start: Schema.Number,
+  total: Schema.Number,
+  count: Schema.Number,
+  groups: Schema.Record(Schema.String, Schema.Number),
+  user: Schema.optional(Schema.String)
+})
+type Stats = typeof Stats.Type
 
 /** A stats answer as text: the total, the count, and the groups as a table. */
 export const renderStats = (s: Stats, groupBy = "group"): string => {
@@ -69,9 +72,10 @@ const stats = Command.make("stats", {
     const r = yield* call(
       o,
       "GET",
-      `/costs/stats${queryOf({ period: o.period, groupBy: Option.getOrUndefined(o.groupBy) })}`
+      `/costs/stats${queryOf({ period: o.period, groupBy: Option.getOrUndefined(o.groupBy) })}`,
+      Stats
     )
-    yield* print(o.json, r.body, () => renderStats(r.body as Stats, Option.getOrElse(o.groupBy, () => "group"))) // the costs API's stats
+    yield* print(o.json, r.body, () => renderStats(r.answer, Option.getOrElse(o.groupBy, () => "group")))
   }))).pipe(Command.withDescription("Total spend and priced calls of a period, optionally grouped"))
 
 const usage = Command.make("usage", {
@@ -83,18 +87,23 @@ const usage = Command.make("usage", {
     if (o.user.length < 1 || o.user.length > 256) {
       return yield* Effect.fail(invalidArgument("user: expected 1-256 characters"))
     }
-    const r = yield* call(o, "GET", `/costs/usage/${encodeURIComponent(o.user)}${queryOf({ period: o.period })}`)
-    yield* print(o.json, r.body, () => renderStats(r.body as Stats, "model")) // the costs API's usage
+    const r = yield* call(
+      o,
+      "GET",
+      `/costs/usage/${encodeURIComponent(o.user)}${queryOf({ period: o.period })}`,
+      Stats
+    )
+    yield* print(o.json, r.body, () => renderStats(r.answer, "model"))
   }))).pipe(Command.withDescription("One user's spend in a period, by model"))
 
-interface Forecast {
-  readonly month: number
-  readonly monthToDate: number
-  readonly dailyMean: number
-  readonly daysLeft: number
-  readonly projected: number
-  readonly method: string
-}
+/** The month's projection, as `GET /costs/forecast` answers it (the fields printed). */
+const Forecast = Schema.Struct({
+  monthToDate: Schema.Number,
+  dailyMean: Schema.Number,
+  daysLeft: Schema.Number,
+  projected: Schema.Number,
+  method: Schema.String
+})
 
 const forecast = Command.make("forecast", {
   ...shared,
@@ -105,9 +114,9 @@ const forecast = Command.make("forecast", {
 }, (o) =>
   report(Effect.gen(function*() {
     const days = yield* numberArg("--days", o.days, { min: 1, max: 31, int: true })
-    const r = yield* call(o, "GET", `/costs/forecast${queryOf({ days })}`)
+    const r = yield* call(o, "GET", `/costs/forecast${queryOf({ days })}`, Forecast)
     yield* print(o.json, r.body, () => {
-      const f = r.body as Forecast // the costs API's forecast
+      const f = r.answer
       return [
         `projected this month: ${usd(f.projected)} (${f.method})`,
         `  month to date ${usd(f.monthToDate)}, daily mean ${usd(f.dailyMean)}, ${f.daysLeft} day(s) left`

@@ -15,18 +15,22 @@
  *   failed.
  * - `purge` deletes, whatever their status, the letters a filter selects, or with `--all` every letter; it asks
  *   nothing and so always needs `--yes`, and a filter or `--all` (never an implicit everything).
+ * - A redrive of many waits for its answer as long as `--limit` letters take at `--rate` (at least `--timeout`),
+ *   at most 2,147,483,647 ms (Node's longest timer, about 24.8 days).
+ * - Every answer is decoded with the fields printed (exit 5 on one that is not the documented document).
  * - Arguments are checked before any request (exit 2); the flags and other exit codes are those of every admin
  *   command (`internal/AdminClient.ts`).
  *
  * @since 0.1.0
  */
-import { Effect, Option } from "effect"
+import { Effect, Option, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import {
   call,
   CliFailure,
   invalidArgument,
   isoTime,
+  MAX_TIMER_MS,
   numberArg,
   print,
   queryOf,
@@ -71,16 +75,17 @@ const filterOf = (o: Filters): Effect.Effect<Readonly<Record<string, string>>, C
   return Effect.succeed(f)
 }
 
-interface Letter {
-  readonly id: string
-  readonly kind: string
-  readonly source: string
-  readonly error: { readonly tag: string; readonly message: string }
-  readonly attempts: number
-  readonly deadAt: number
-  readonly status: string
-  readonly redrives: number
-}
+/** A dead letter, as `GET /admin/dlq` lists it (the fields printed). */
+const Letter = Schema.Struct({
+  id: Schema.String,
+  kind: Schema.String,
+  source: Schema.String,
+  error: Schema.Struct({ tag: Schema.String, message: Schema.String }),
+  deadAt: Schema.Number,
+  status: Schema.String,
+  redrives: Schema.Number
+})
+type Letter = typeof Letter.Type
 
 /** The letters as a table, oldest first. */
 export const renderLetters = (letters: ReadonlyArray<Letter>): string =>
@@ -112,14 +117,18 @@ const list = Command.make("list", {
   report(Effect.gen(function*() {
     const filter = yield* filterOf(o)
     const limit = yield* numberArg("--limit", o.limit, { min: 1, max: 10_000, int: true })
-    const r = yield* call(o, "GET", `/admin/dlq${queryOf({ ...filter, limit })}`)
-    yield* print(o.json, r.body, () => renderLetters((r.body as { letters: ReadonlyArray<Letter> }).letters)) // the dlq API's list
+    const r = yield* call(
+      o,
+      "GET",
+      `/admin/dlq${queryOf({ ...filter, limit })}`,
+      Schema.Struct({ letters: Schema.Array(Letter) })
+    )
+    yield* print(o.json, r.body, () => renderLetters(r.answer.letters))
   }))).pipe(Command.withDescription("List dead letters (filters: --source, --kind, --error-tag, --status)"))
 
-interface Outcome {
-  readonly id: string
-  readonly result: "redriven" | "failed" | "skipped"
-}
+/** The outcome of one letter of a redrive. */
+const Outcome = Schema.Struct({ id: Schema.String, result: Schema.Literals(["redriven", "failed", "skipped"]) })
+type Outcome = typeof Outcome.Type
 
 const redrive = Command.make("redrive", {
   ...shared,
@@ -159,12 +168,20 @@ const redrive = Command.make("redrive", {
         ...(rate !== undefined ? { ratePerSecond: rate } : {}),
         ...(limit !== undefined ? { limit } : {})
       }
-    // a redrive of many runs at `rate` letters per second: the request may take that long
+    // a redrive of many runs at `rate` letters per second: the request may take that long, up to Node's longest timer
     const timeout = Option.isSome(o.id)
       ? o.timeout
-      : Math.max(o.timeout, Math.ceil(((limit ?? 1_000) / (rate ?? 10)) * 1_000))
-    const r = yield* call({ ...o, timeout }, "POST", "/admin/dlq/redrive", body)
-    const outcomes = (r.body as { outcomes: ReadonlyArray<Outcome> }).outcomes // the dlq API's redrive answer
+      : Math.min(MAX_TIMER_MS, Math.max(o.timeout, Math.ceil(((limit ?? 1_000) / (rate ?? 10)) * 1_000)))
+    const r = yield* call(
+      { ...o, timeout },
+      "POST",
+      "/admin/dlq/redrive",
+      Schema.Struct({
+        outcomes: Schema.Array(Outcome)
+      }),
+      { body }
+    )
+    const outcomes = r.answer.outcomes
     yield* print(o.json, r.body, () => {
       const count = (result: Outcome["result"]) => outcomes.filter((x) => x.result === result).length
       return [
@@ -194,17 +211,19 @@ const purge = Command.make("purge", {
       )
     }
     if (!o.yes) return yield* Effect.fail(invalidArgument("purge deletes letters for good: add --yes to confirm"))
-    const r = yield* call(o, "DELETE", `/admin/dlq${queryOf(filter)}`)
-    yield* print(o.json, r.body, () => `purged ${(r.body as { purged: number }).purged} letter(s)`) // the dlq API's purge answer
+    const r = yield* call(o, "DELETE", `/admin/dlq${queryOf(filter)}`, Schema.Struct({ purged: Schema.Number }))
+    yield* print(o.json, r.body, () => `purged ${r.answer.purged} letter(s)`)
   }))).pipe(Command.withDescription("Delete dead letters for good: a filter or --all, with --yes"))
 
-interface Stats {
-  readonly depth: number
-  readonly oldestAgeSeconds: number | null
-  readonly total: number
-  readonly byKind: Readonly<Record<string, number>>
-  readonly byStatus: Readonly<Record<string, number>>
-}
+/** The queue's figures, as `GET /admin/dlq/stats` answers them. */
+const Stats = Schema.Struct({
+  depth: Schema.Number,
+  oldestAgeSeconds: Schema.NullOr(Schema.Number),
+  total: Schema.Number,
+  byKind: Schema.Record(Schema.String, Schema.Number),
+  byStatus: Schema.Record(Schema.String, Schema.Number)
+})
+type Stats = typeof Stats.Type
 
 /** The queue's figures, one per line. */
 export const renderStats = (s: Stats): string =>
@@ -218,8 +237,8 @@ export const renderStats = (s: Stats): string =>
 
 const stats = Command.make("stats", { ...shared }, (o) =>
   report(Effect.gen(function*() {
-    const r = yield* call(o, "GET", "/admin/dlq/stats")
-    yield* print(o.json, r.body, () => renderStats(r.body as Stats)) // the dlq API's stats document
+    const r = yield* call(o, "GET", "/admin/dlq/stats", Stats)
+    yield* print(o.json, r.body, () => renderStats(r.answer))
   }))).pipe(Command.withDescription("The queue's depth, oldest letter's age and counts by kind and status"))
 
 /** `troupe dlq list|stats|redrive|purge`. */

@@ -11,12 +11,13 @@
  * - Arguments are checked before any request (exit 2): tenant and principal ids are 1-128 characters of
  *   `[A-Za-z0-9._:@-]`, scopes 1-64 of `[A-Za-z0-9_.:*-]` (default `gateway:use`), `--expires-in` and `--grace`
  *   durations like `90s`, `30m`, `12h`, `7d` (grace at most 30 days, default 0: the old key stops at once).
+ * - Every answer is decoded with the fields printed (exit 5 on one that is not the documented document).
  * - `--json` prints the server's JSON; the flags, the gateway and admin-key resolution and the other exit codes are
  *   those of every admin command (`internal/AdminClient.ts`).
  *
  * @since 0.1.0
  */
-import { Effect, Option } from "effect"
+import { Effect, Option, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import {
   call,
@@ -69,18 +70,23 @@ export const durationArg = (flag: string, raw: string, max: number): Effect.Effe
     )
 }
 
-interface Masked {
-  readonly id: string
-  readonly masked: string
-  readonly tenant: string
-  readonly principal: { readonly kind: string; readonly id: string }
-  readonly name: string
-  readonly scopes: ReadonlyArray<string>
-  readonly createdAt: number
-  readonly expiresAt?: number
-  readonly revokedAt?: number
-  readonly rotatedTo?: string
-}
+/** A masked key record, as `/admin/keys` answers it (the fields printed). */
+const Masked = Schema.Struct({
+  id: Schema.String,
+  masked: Schema.String,
+  tenant: Schema.String,
+  principal: Schema.Struct({ kind: Schema.String, id: Schema.String }),
+  name: Schema.String,
+  scopes: Schema.Array(Schema.String),
+  createdAt: Schema.Number,
+  expiresAt: Schema.optional(Schema.Number),
+  revokedAt: Schema.optional(Schema.Number),
+  rotatedTo: Schema.optional(Schema.String)
+})
+type Masked = typeof Masked.Type
+
+/** The answer of create and rotate: the key (shown once), its id and its record. */
+const Created = Schema.Struct({ key: Schema.String, id: Schema.String, info: Masked })
 
 const statusOf = (k: Masked, now: number): string => {
   if (k.revokedAt !== undefined && k.revokedAt <= now) return "revoked"
@@ -110,14 +116,13 @@ export const renderKeys = (keys: ReadonlyArray<Masked>, now = Date.now()): strin
       ])
     )
 
-const shownOnce = (body: { readonly key?: unknown; readonly id?: unknown; readonly info?: Masked }) =>
+const shownOnce = (body: typeof Created.Type) =>
   [
-    `key: ${String(body.key)}`,
+    `key: ${body.key}`,
     "  (shown only this once: store it now; the gateway keeps only its hash)",
-    `id: ${String(body.id)}  tenant: ${body.info?.tenant ?? "-"}  principal: ${
-      body.info ? `${body.info.principal.kind}:${body.info.principal.id}` : "-"
-    }  scopes: ${body.info?.scopes.join(",") ?? "-"}` +
-    (body.info?.expiresAt !== undefined ? `  expires: ${isoTime(body.info.expiresAt)}` : "")
+    `id: ${body.id}  tenant: ${body.info.tenant}  principal: ${body.info.principal.kind}:${body.info.principal.id}` +
+    `  scopes: ${body.info.scopes.join(",")}` +
+    (body.info.expiresAt !== undefined ? `  expires: ${isoTime(body.info.expiresAt)}` : "")
   ].join("\n")
 
 const tenantFlag = Flag.String("tenant").pipe(Flag.withDescription("the key's tenant"))
@@ -159,14 +164,16 @@ const create = Command.make("create", {
       ? yield* durationArg("--expires-in", o.expiresIn.value, 3650 * 86_400_000)
       : undefined
     if (expiresIn === 0) return yield* Effect.fail(invalidArgument("--expires-in: a key must live longer than 0"))
-    const r = yield* call(o, "POST", "/admin/keys", {
-      principal: { kind: o.kind, id: o.principal, tenant: o.tenant },
-      name: o.name,
-      scopes,
-      ...(expiresIn !== undefined ? { expiresAt: Date.now() + expiresIn } : {})
+    const r = yield* call(o, "POST", "/admin/keys", Created, {
+      body: {
+        principal: { kind: o.kind, id: o.principal, tenant: o.tenant },
+        name: o.name,
+        scopes,
+        ...(expiresIn !== undefined ? { expiresAt: Date.now() + expiresIn } : {})
+      }
     })
-    // the rotate endpoint answers the created key (AccessApi), printed once
-    yield* print(o.json, r.body, () => shownOnce(r.body as Parameters<typeof shownOnce>[0])) // the access API's create answer
+    // the create endpoint answers the created key (AccessApi), printed once
+    yield* print(o.json, r.body, () => shownOnce(r.answer))
   }))).pipe(Command.withDescription("Issue a key; it is printed once (the only time it is shown)"))
 
 const list = Command.make("list", {
@@ -180,9 +187,10 @@ const list = Command.make("list", {
     const r = yield* call(
       o,
       "GET",
-      `/admin/keys${queryOf({ tenant: o.tenant, principal: Option.getOrUndefined(o.principal) })}`
+      `/admin/keys${queryOf({ tenant: o.tenant, principal: Option.getOrUndefined(o.principal) })}`,
+      Schema.Array(Masked)
     )
-    yield* print(o.json, r.body, () => renderKeys(r.body as ReadonlyArray<Masked>)) // the access API's list answer
+    yield* print(o.json, r.body, () => renderKeys(r.answer))
   }))).pipe(Command.withDescription("List a tenant's keys, masked, with their status"))
 
 // a flag, not an argument: a public id may begin with "-" (base64url), which a positional argument would take for a flag
@@ -197,9 +205,14 @@ const revoke = Command.make(
     report(Effect.gen(function*() {
       yield* checkId("--tenant", o.tenant)
       yield* checkKeyId(o.id)
-      const r = yield* call(o, "DELETE", `/admin/keys/${encodeURIComponent(o.tenant)}/${encodeURIComponent(o.id)}`)
-      // the revoke endpoint answers the masked key record (AccessApi)
-      yield* print(o.json, r.body, () => `revoked ${o.id} (${(r.body as Masked).masked})`)
+      const r = yield* call(
+        o,
+        "DELETE",
+        `/admin/keys/${encodeURIComponent(o.tenant)}/${encodeURIComponent(o.id)}`,
+        // the revoke endpoint answers the masked key record (AccessApi)
+        Schema.Struct({ masked: Schema.String })
+      )
+      yield* print(o.json, r.body, () => `revoked ${o.id} (${r.answer.masked})`)
     }))
 ).pipe(Command.withDescription("Revoke a key: it is refused (401) from now on"))
 
@@ -219,11 +232,12 @@ const rotate = Command.make("rotate", {
     const r = yield* call(
       o,
       "POST",
-      `/admin/keys/${encodeURIComponent(o.tenant)}/${encodeURIComponent(o.id)}/rotate${queryOf({ graceMs: grace })}`
+      `/admin/keys/${encodeURIComponent(o.tenant)}/${encodeURIComponent(o.id)}/rotate${queryOf({ graceMs: grace })}`,
+      Created
     )
     // the rotate endpoint answers the created key (AccessApi), printed once
     yield* print(o.json, r.body, () =>
-      `${shownOnce(r.body as Parameters<typeof shownOnce>[0])}\nold key ${o.id}: ${
+      `${shownOnce(r.answer)}\nold key ${o.id}: ${
         grace === 0 ? "stopped now" : `works until ${isoTime(Date.now() + grace)}`
       }`)
   }))).pipe(Command.withDescription("Issue a successor key (printed once); the old key stops after --grace"))

@@ -7,36 +7,43 @@
  * - the human form is one header (run id, agent, outcome, duration), the input, one line per step
  *   (`<seq> <name> +<ms>` and a one-line summary of the value: the model's text or tool calls, the tool's output
  *   or error), and the outcome; long values are cut at 200 characters;
+ * - the answer is decoded first: a run document has a `runId`, a `startedAt` time and its `steps` (the other
+ *   fields read as optional); one that is not is a server error (exit 5, `unexpected answer at <path>`); a time
+ *   outside the range of a `Date` prints as `-`;
  * - `--json` prints the server's JSON as is;
  * - exit codes: 0 printed, 1 unknown run (404), 3 gateway unreachable, 4 admin key missing or refused, 5 server
  *   error (a 5xx, 501 included: the gateway has no run journal).
  *
  * @since 0.1.0
  */
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import { Argument, Command } from "effect/cli"
-import { call, CliFailure, print, report, shared } from "./internal/AdminClient.ts"
+import { call, CliFailure, isoTimeMs, print, report, shared } from "./internal/AdminClient.ts"
 
-interface Step {
-  readonly seq?: number
-  readonly name?: string
-  readonly kind?: string
-  readonly at?: number
-  readonly value?: unknown
-}
+/** One journaled step (fields read as optional, the value checked field by field when rendered). */
+const Step = Schema.Struct({
+  seq: Schema.optional(Schema.Number),
+  name: Schema.optional(Schema.String),
+  kind: Schema.optional(Schema.String),
+  at: Schema.optional(Schema.Number),
+  value: Schema.optional(Schema.Unknown)
+})
+type Step = typeof Step.Type
 
-interface Run {
-  readonly runId?: string
-  readonly agent?: string
-  readonly agentId?: string
-  readonly input?: unknown
-  readonly startedAt?: number
-  readonly finishedAt?: number
-  readonly outcome?: string
-  readonly result?: unknown
-  readonly steps?: ReadonlyArray<Step>
-  readonly droppedSteps?: number
-}
+/** The run document of `GET /admin/runs/{id}`: its id, start and steps, the rest read as optional. */
+const Run = Schema.Struct({
+  runId: Schema.String,
+  agent: Schema.optional(Schema.String),
+  agentId: Schema.optional(Schema.String),
+  input: Schema.optional(Schema.Unknown),
+  startedAt: Schema.Number,
+  finishedAt: Schema.optional(Schema.NullOr(Schema.Number)),
+  outcome: Schema.optional(Schema.NullOr(Schema.String)),
+  result: Schema.optional(Schema.Unknown),
+  steps: Schema.Array(Step),
+  droppedSteps: Schema.optional(Schema.Number)
+})
+type Run = typeof Run.Type
 
 const MAX = 200
 
@@ -81,14 +88,14 @@ export const describeStep = (step: Step): string => {
 
 /** The human form of a run (see the module doc). */
 export const renderRun = (run: Run): string => {
-  const started = run.startedAt ?? 0
-  const took = run.finishedAt === undefined ? "" : ` in ${run.finishedAt - started} ms`
+  const started = run.startedAt
+  const took = run.finishedAt === undefined || run.finishedAt === null ? "" : ` in ${run.finishedAt - started} ms`
   const lines = [
-    `run ${run.runId ?? "?"} — ${run.agent ?? "?"} (${run.agentId ?? "?"}): ${run.outcome ?? "not finished"}${took}`,
-    `started ${new Date(started).toISOString()}`,
+    `run ${run.runId} — ${run.agent ?? "?"} (${run.agentId ?? "?"}): ${run.outcome ?? "not finished"}${took}`,
+    `started ${isoTimeMs(started)}`,
     `input: ${cut(str(run.input))}`
   ]
-  const steps = run.steps ?? []
+  const steps = run.steps
   const width = Math.max(4, ...steps.map((s) => (s.name ?? "").length))
   for (const step of steps) {
     const offset = step.at === undefined ? "" : `+${step.at - started} ms`
@@ -101,7 +108,7 @@ export const renderRun = (run: Run): string => {
   if (steps.length === 0) lines.push("  (no journaled steps)")
   if ((run.droppedSteps ?? 0) > 0) lines.push(`  … ${run.droppedSteps} more steps not kept`)
   if (run.outcome === "answered") lines.push(`answer: ${cut(str(field(run.result, "text") ?? run.result))}`)
-  else if (run.outcome !== undefined) {
+  else if (run.outcome !== undefined && run.outcome !== null) {
     lines.push(`${run.outcome}: ${cut(str(field(run.result, "message") ?? run.result))}`)
   }
   return lines.join("\n")
@@ -116,6 +123,6 @@ export const replay = Command.make("replay", {
     if (o.runId.length === 0 || o.runId.length > 512) {
       return yield* Effect.fail(new CliFailure("the run id must have 1 to 512 characters", 1))
     }
-    const r = yield* call(o, "GET", `/admin/runs/${encodeURIComponent(o.runId)}`)
-    yield* print(o.json, r.body, () => renderRun(r.body as Run)) // the gateway's run document (checked field by field when rendered)
+    const r = yield* call(o, "GET", `/admin/runs/${encodeURIComponent(o.runId)}`, Run)
+    yield* print(o.json, r.body, () => renderRun(r.answer))
   }))).pipe(Command.withDescription("Print the journal of a durable agent run: its steps in order and its outcome"))

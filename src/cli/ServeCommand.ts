@@ -11,19 +11,54 @@
  * PostgreSQL instead (tables in `--database-schema` or `TROUPE_DATABASE_SCHEMA`, default `public`, created if
  * missing), where they outlive a restart of every gateway and of Redis. Readiness then includes a probe of each
  * server. A Redis that is down at start leaves the gateway degraded; a PostgreSQL that is down fails the start
- * (exit 1, the database error logged). What it runs is `serveLayer` (`ServeLayer.ts`), imported when the command
+ * (exit 1, the database error printed). What it runs is `serveLayer` (`ServeLayer.ts`), imported when the command
  * runs, so the other commands do not load the application.
  *
  * Output: the logs go to stdout (`troupe gateway listening on <url>` once it listens). With `--json`, stdout carries
  * only one JSON line once the gateway listens, `{"url":"http://127.0.0.1:7400","host":"127.0.0.1","port":7400}`
  * (the bound port with `--port 0`), and the logs go to stderr.
  *
+ * Exit codes:
+ * - 2: an invalid argument, checked before anything starts: `--port` must be an integer from 0 to 65535 (0: a free
+ *   port).
+ * - 1: the start failed (an unreadable or invalid config file, a port in use or a host that cannot be bound, a
+ *   PostgreSQL that does not answer): one line `troupe: <reason>` on stderr (for a server that cannot listen, the
+ *   reason the operating system gave), never a stack trace; a failure while draining also exits 1.
+ * - 0: stopped by SIGTERM or SIGINT once the drain and the ordered shutdown completed (as a service manager
+ *   expects of a clean stop).
+ *
  * @since 0.1.0
  */
-import { Config, Console, Context, Effect, Layer, Logger, Option } from "effect"
+import { Cause, Config, Console, Context, Effect, Layer, Logger, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import type { TroupeOptions } from "../app/index.ts"
 import type { GatewayOptions } from "../gateway/index.ts"
+import { CliFailure, invalidArgument, report } from "./internal/AdminClient.ts"
+
+const messageOf = (u: unknown): string | undefined =>
+  u instanceof Error && u.message !== ""
+    ? u.message
+    : typeof u === "object" && u !== null && "message" in u && typeof u.message === "string" && u.message !== ""
+    ? u.message
+    : undefined
+
+/**
+ * The reason a start failed, in one line: the failure's (or defect's) message; for an error without one (a
+ * `ServeError`: the server could not listen) the message of its cause, else its tag.
+ */
+const startFailure = (cause: Cause.Cause<unknown>): string => {
+  const reason = cause.reasons.find((r) => r._tag === "Fail" || r._tag === "Die")
+  const error: unknown = reason?._tag === "Fail" ? reason.error : reason?._tag === "Die" ? reason.defect : undefined
+  const nested = typeof error === "object" && error !== null && "cause" in error ? error.cause : undefined
+  const tag = typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string"
+    ? error._tag
+    : undefined
+  const own = messageOf(error)
+  const inner = messageOf(nested)
+  return tag === "ServeError"
+    ? `the server cannot listen: ${inner ?? own ?? "unknown reason"}`
+    : own ?? inner ?? tag ?? String(error)
+}
 
 /**
  * `troupe serve [--config file] [--port n] [--host h] [--redis-url url] [--database-url url] [--database-schema s]
@@ -64,6 +99,9 @@ export const serve = Command.make(
     )
   },
   ({ config, database, databaseSchema, host, json, port, redis }) => {
+    if (Option.isSome(port) && (port.value < 0 || port.value > 65_535)) {
+      return report(Effect.fail(invalidArgument(`--port: expected an integer from 0 to 65535, got ${port.value}`)))
+    }
     // the application is loaded only now: the other commands start without it
     return Effect.promise(() =>
       Promise.all([import("./ServeLayer.ts"), import("../gateway/HealthCheck.ts"), import("../gateway/Gateway.ts")])
@@ -91,13 +129,26 @@ export const serve = Command.make(
             : {})
         }
         return Effect.scoped(Effect.gen(function*() {
-          const context = yield* Layer.build(serveLayer({ gateway, troupe }))
+          const context = yield* Layer.build(serveLayer({ gateway, troupe })).pipe(
+            Effect.catchCause((cause) =>
+              Cause.hasInterruptsOnly(cause) ? Effect.interrupt : Effect.fail(new CliFailure(startFailure(cause), 1))
+            )
+          )
           if (json) {
             const { host, port, url } = Context.get(context, Gateway).address
             yield* Console.log(JSON.stringify({ url, host, port }))
           }
           return yield* Effect.never
-        })).pipe(Effect.provideService(Logger.LogToStderr, json))
+        })).pipe(
+          // interrupted (SIGTERM, SIGINT) and drained without a failure: main.ts exits with this code, not 130
+          Effect.onInterrupt(() =>
+            Effect.sync(() => {
+              process.exitCode = 0
+            })
+          ),
+          report,
+          Effect.provideService(Logger.LogToStderr, json)
+        )
       }),
       Effect.asVoid
     )

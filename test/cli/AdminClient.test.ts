@@ -1,11 +1,23 @@
 /**
  * The argument checks of the admin commands (`internal/AdminClient.ts`, `KeysCommands.durationArg`), in process:
- * every input is either accepted within its bounds or refused with exit code 2 naming the flag.
+ * every input is either accepted within its bounds or refused with exit code 2 naming the flag; the answers `call`
+ * decodes, and what `report` prints.
  */
-import { Effect, Exit } from "effect"
+import { Console, Effect, Exit, Option, Schema } from "effect"
 import fc from "fast-check"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { describe, expect, it } from "vitest"
-import { CliFailure, numberArg, queryOf, table } from "../../src/cli/internal/AdminClient.ts"
+import {
+  call,
+  CliFailure,
+  isoTime,
+  numberArg,
+  queryOf,
+  report,
+  resolveTarget,
+  table
+} from "../../src/cli/internal/AdminClient.ts"
 import { durationArg } from "../../src/cli/KeysCommands.ts"
 
 const refusal = (exit: Exit.Exit<unknown, CliFailure>) => {
@@ -61,5 +73,86 @@ describe("admin command arguments", () => {
     expect(queryOf({ tenant: "a&b", principal: undefined, limit: 5 })).toBe("?tenant=a%26b&limit=5")
     expect(queryOf({ a: undefined })).toBe("")
     expect(table(["ID", "NAME"], [["1", "x"], ["200", "yy"]])).toBe("ID   NAME\n1    x\n200  yy")
+  })
+})
+
+const target = (url: string | undefined, timeout = 10_000) => ({
+  url: Option.fromUndefinedOr(url),
+  adminKey: Option.some("k"),
+  timeout
+})
+
+describe("the gateway, the timeout and the answers of admin commands", () => {
+  it("the gateway URL must be http(s) without credentials: else exit 2 naming --url, the password never echoed", () => {
+    expect(Effect.runSync(resolveTarget(target("https://gw.example:8443/base/"))).base).toBe(
+      "https://gw.example:8443/base"
+    )
+    expect(Effect.runSync(resolveTarget(target("http://127.0.0.1:7400"))).origin).toBe("http://127.0.0.1:7400")
+    for (
+      const raw of ["notaurl", "ftp://127.0.0.1:1", "http://ops:hunter2pw@127.0.0.1:1", "http://hunter2pw@h", "", "/x"]
+    ) {
+      const e = refusal(Effect.runSyncExit(resolveTarget(target(raw))))
+      expect(e?.code, raw).toBe(2)
+      expect(e?.message, raw).toMatch(/^--url: /)
+      expect(e?.message, raw).not.toContain("hunter2pw")
+    }
+  })
+
+  it("--timeout must be 1 to 2147483647 ms (Node's longest timer): else exit 2 naming --timeout", () => {
+    expect(Effect.runSync(resolveTarget(target(undefined, 2_147_483_647))).timeout).toBe(2_147_483_647)
+    for (const ms of [-1, 0, 2_147_483_648, 4_294_967_296, 1.5]) {
+      const e = refusal(Effect.runSyncExit(resolveTarget(target(undefined, ms))))
+      expect(e?.code, String(ms)).toBe(2)
+      expect(e?.message).toMatch(/^--timeout: /)
+    }
+  })
+
+  it("call decodes the answer with the command's Schema: one it does not expect is exit 5 'unexpected answer at <path>'", async () => {
+    const server = createServer((req, res) => {
+      res.writeHead(200, { "content-type": "application/json" })
+      res.end(req.url === "/good" ? JSON.stringify({ enabled: true, extra: 1 }) : JSON.stringify({ enabled: "yes" }))
+    })
+    await new Promise<void>((resolve) => {
+      server.listen(0, "127.0.0.1", resolve)
+    })
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}` // listening on a TCP port
+    try {
+      const Answer = Schema.Struct({ enabled: Schema.Boolean })
+      const good = await Effect.runPromise(call(target(url), "GET", "/good", Answer))
+      expect(good.answer).toStrictEqual({ enabled: true })
+      expect(good.body).toStrictEqual({ enabled: true, extra: 1 }) // --json prints the server's JSON as is
+      const exit = await Effect.runPromiseExit(call(target(url), "GET", "/bad?x=1", Answer))
+      const e = refusal(exit)
+      expect(e?.code).toBe(5)
+      expect(e?.message).toMatch(/^GET \/bad: unexpected answer at enabled: /)
+    } finally {
+      server.close()
+    }
+  })
+
+  it("report prints a defect as one troupe: line and exit 1, not a stack trace", async () => {
+    const lines: Array<string> = []
+    const capture: Console.Console = {
+      ...globalThis.console,
+      error: (...xs: ReadonlyArray<unknown>) => {
+        lines.push(xs.map(String).join(" "))
+      }
+    }
+    const saved = process.exitCode
+    try {
+      await Effect.runPromise(
+        report(Effect.die(new TypeError("boom"))).pipe(Effect.provideService(Console.Console, capture))
+      )
+      expect(process.exitCode).toBe(1)
+      expect(lines).toStrictEqual(["troupe: unexpected error: TypeError: boom"])
+    } finally {
+      process.exitCode = saved
+    }
+  })
+
+  it("isoTime prints a time outside the Date range as '-' instead of throwing", () => {
+    expect(isoTime(0)).toBe("1970-01-01T00:00:00Z")
+    expect(isoTime(8.64e15)).toBe("+275760-09-13T00:00:00Z")
+    for (const ms of [1e20, -1e20, 8.64e15 + 1, Number.NaN, "1"]) expect(isoTime(ms)).toBe("-")
   })
 })

@@ -405,3 +405,147 @@ describe("tree prints as the demo does (real binary)", () => {
     30_000
   )
 })
+
+/** A server answering every request with `status` and `body` (as JSON). */
+const answering = async (body: string, status = 200): Promise<{ url: string; close: () => void }> => {
+  const s = createHttpServer((_req, res) => {
+    res.writeHead(status, { "content-type": "application/json" })
+    res.end(body)
+  })
+  return { url: await listen(s), close: () => s.close() }
+}
+
+/** An untyped defect logged with its stack rather than a `troupe: …` failure. */
+const crashed = (r: Run) => /TypeError|RangeError|\n\s+at /.test(r.out + r.err)
+
+describe("an answer that is not the documented document (real binary, a server answering {} or null)", () => {
+  it(
+    "every admin command decodes the gateway's answer: one it does not expect is exit 5 'unexpected answer at <path>', never a crash or a success",
+    async () => {
+      const empty = await answering("{}")
+      const nul = await answering("null")
+      const both = [
+        ["tree"],
+        ["health"],
+        ["config", "set", "gateway.port", "1"],
+        ["maintenance", "on"],
+        ["maintenance", "off", "--json"],
+        ["keys", "create", "--tenant", "a", "--principal", "b", "--name", "c"],
+        ["keys", "list", "--tenant", "acme"],
+        ["keys", "revoke", "--tenant", "acme", "--id", "abc"],
+        ["keys", "rotate", "--tenant", "acme", "--id", "abc"],
+        ["budgets", "show", "tenant:acme"],
+        ["costs", "stats"],
+        ["costs", "usage", "alice"],
+        ["costs", "forecast"],
+        ["dlq", "list"],
+        ["dlq", "stats"],
+        ["dlq", "redrive", "--all"],
+        ["dlq", "redrive", "--all", "--json"],
+        ["dlq", "purge", "--all", "--yes"],
+        ["replay", "r1"]
+      ]
+      const cases = [
+        ...both.map((args) => ({ args, url: empty.url, body: "{}" })),
+        ...[...both, ["config", "get"]].map((args) => ({ args, url: nul.url, body: "null" }))
+      ]
+      try {
+        const runs = await limited(
+          4,
+          cases.map((c) => () => troupe(c.args, { TROUPE_URL: c.url, TROUPE_ADMIN_KEY: ADMIN }))
+        )
+        runs.forEach((r, i) => {
+          const c = cases[i] as (typeof cases)[number] // one run per case, in order
+          const what = `${c.args.join(" ")} (${c.body}): ${r.out}${r.err}`
+          expect(r.code, what).toBe(5)
+          expect(crashed(r), what).toBe(false)
+          expect(r.err, what).toMatch(/^troupe: \S+ \S+: unexpected answer/m)
+          expect(r.out, what).not.toContain("undefined")
+        })
+        const at = runs[both.findIndex((a) => a[0] === "keys" && a[1] === "create")] as Run // in `both`
+        expect(at.err).toContain("unexpected answer at key")
+      } finally {
+        empty.close()
+        nul.close()
+      }
+    },
+    120_000
+  )
+})
+
+describe("the flags every admin command shares (real binary)", () => {
+  it(
+    "--url must be an http(s) URL without credentials: else exit 2 before any request, the password never printed",
+    async () => {
+      const runs = await Promise.all([
+        troupe(["keys", "list", "--tenant", "acme", "--url", "http://ops:hunter2pw@127.0.0.1:1"], {
+          TROUPE_ADMIN_KEY: ADMIN
+        }),
+        troupe(["health", "--url", "notaurl"]),
+        troupe(["health", "--url", "ftp://127.0.0.1:1"]),
+        troupe(["tree", "--watch"], { TROUPE_URL: "http://ops:hunter2pw@127.0.0.1:1", TROUPE_ADMIN_KEY: ADMIN })
+      ])
+      for (const r of runs) {
+        expect(r.code, r.err).toBe(2)
+        expect(r.err).toMatch(/^troupe: --url: /m)
+        expect(r.out + r.err).not.toContain("hunter2pw")
+      }
+    },
+    30_000
+  )
+
+  it("--timeout must be 1 to 2147483647 ms: else exit 2 naming --timeout, not 'gateway unreachable'", async () => {
+    const runs = await Promise.all([
+      troupe(["keys", "list", "--tenant", "acme", "--timeout", "-1"], { TROUPE_URL: url, TROUPE_ADMIN_KEY: ADMIN }),
+      troupe(["health", "--timeout", "0"], { TROUPE_URL: url }),
+      troupe(["tree", "--timeout", "4294967296"], { TROUPE_URL: url, TROUPE_ADMIN_KEY: ADMIN }),
+      troupe(["tree", "--watch", "--timeout", "2147483648"], { TROUPE_URL: url, TROUPE_ADMIN_KEY: ADMIN })
+    ])
+    for (const r of runs) {
+      expect(r.code, r.err).toBe(2)
+      expect(r.err).toContain("troupe: --timeout: ")
+      expect(r.err).not.toContain("unreachable")
+    }
+  }, 30_000)
+
+  it(
+    "tree --watch: --interval outside 100-60000 ms is exit 2 before any request; a refused event stream (4xx) is exit 1 with its reason, a 5xx exit 5",
+    async () => {
+      const refused = await answering(JSON.stringify({ error: { message: "no such stream" } }), 404)
+      const broken = await answering(JSON.stringify({ error: { message: "it broke" } }), 500)
+      try {
+        const [zero, big, four, five] = await Promise.all([
+          troupe(["tree", "--watch", "--interval", "0"], { TROUPE_URL: url, TROUPE_ADMIN_KEY: ADMIN }),
+          troupe(["tree", "--watch", "--interval", "60001"], { TROUPE_URL: silentUrl, TROUPE_ADMIN_KEY: ADMIN }),
+          troupe(["tree", "--watch"], { TROUPE_URL: refused.url, TROUPE_ADMIN_KEY: ADMIN }),
+          troupe(["tree", "--watch"], { TROUPE_URL: broken.url, TROUPE_ADMIN_KEY: ADMIN })
+        ])
+        for (const r of [zero, big]) {
+          expect(r?.code, r?.err).toBe(2)
+          expect(r?.err).toContain("troupe: --interval: ")
+        }
+        expect(four?.code, four?.err).toBe(1)
+        expect(four?.err).toContain("GET /admin/events: refused (HTTP 404): no such stream")
+        expect(five?.code, five?.err).toBe(5)
+        expect(five?.err).toContain("GET /admin/events: server error (HTTP 500): it broke")
+      } finally {
+        refused.close()
+        broken.close()
+      }
+    },
+    30_000
+  )
+})
+
+describe("dlq redrive within its documented bounds (real binary, real gateway)", () => {
+  it(
+    "--all --rate 0.001 --limit 5000 waits for the answer at most Node's longest timer (2147483647 ms): the redrive reaches the gateway",
+    async () => {
+      const r = await admin(["dlq", "redrive", "--all", "--rate", "0.001", "--limit", "5000"])
+      expect(r.err).not.toContain("unreachable")
+      expect(r.code, r.err).toBe(0) // the queue is empty: nothing to redrive
+      expect(r.out).toContain("redriven 0, failed 0, skipped 0")
+    },
+    30_000
+  )
+})
