@@ -19,7 +19,7 @@ import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Behaviour, ChildSpec, SupervisionTree, Supervisor } from "../../src/runtime/index.ts"
-import { bin, cleanEnv } from "./support/binary.ts"
+import { bin, cleanEnv, type Env, type Run, runAsync } from "./support/binary.ts"
 
 const baseEnv = cleanEnv("contract")
 const ADMIN = "contract-admin"
@@ -32,36 +32,7 @@ let url = ""
 let silent: Server
 let silentUrl = ""
 
-interface Run {
-  readonly code: number | null
-  readonly out: string
-  readonly err: string
-  /** wall time, ms */
-  readonly ms: number
-}
-
-/** Runs the binary to its end (killed after 30 s), asynchronously so that independent runs overlap. */
-const troupe = (args: ReadonlyArray<string>, env: Record<string, string | undefined> = {}): Promise<Run> =>
-  new Promise((resolve) => {
-    const started = Date.now()
-    const child = spawn(process.execPath, [bin, ...args], {
-      env: { ...baseEnv, ...env } as NodeJS.ProcessEnv, // undefined values remove the variable
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let out = ""
-    let err = ""
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString()
-    })
-    child.stderr.on("data", (d: Buffer) => {
-      err += d.toString()
-    })
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000)
-    child.on("close", (code) => {
-      clearTimeout(timer)
-      resolve({ code, out, err, ms: Date.now() - started })
-    })
-  })
+const troupe = (args: ReadonlyArray<string>, env: Env = {}): Promise<Run> => runAsync(baseEnv, args, env)
 const admin = (args: ReadonlyArray<string>) => troupe(args, { TROUPE_URL: url, TROUPE_ADMIN_KEY: ADMIN })
 
 /** Runs `runs` at most `n` at a time, results in order. */

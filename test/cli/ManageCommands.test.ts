@@ -14,7 +14,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { bin, cleanEnv } from "./support/binary.ts"
+import { bin, cleanEnv, type Env, type Run, runAsync } from "./support/binary.ts"
 
 const baseEnv = cleanEnv("manage")
 const ADMIN = "manage-admin"
@@ -23,33 +23,7 @@ let provider: Server
 let providerUp = false
 let url = ""
 
-interface Run {
-  readonly code: number | null
-  readonly out: string
-  readonly err: string
-}
-
-/** Runs the binary (asynchronously, so independent runs overlap). */
-const troupe = (args: ReadonlyArray<string>, env: Record<string, string | undefined> = {}): Promise<Run> =>
-  new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      env: { ...baseEnv, ...env } as NodeJS.ProcessEnv,
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let out = ""
-    let err = ""
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString()
-    })
-    child.stderr.on("data", (d: Buffer) => {
-      err += d.toString()
-    })
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000)
-    child.on("close", (code) => {
-      clearTimeout(timer)
-      resolve({ code, out, err })
-    })
-  })
+const troupe = (args: ReadonlyArray<string>, env: Env = {}): Promise<Run> => runAsync(baseEnv, args, env)
 const admin = (args: ReadonlyArray<string>) => troupe(args, { TROUPE_URL: url, TROUPE_ADMIN_KEY: ADMIN })
 
 const chat = (model: string, key: string | undefined, user?: string) =>

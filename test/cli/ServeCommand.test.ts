@@ -3,41 +3,14 @@
  * that fails is one `troupe: <reason>` line and exit 1 without a stack trace, and a SIGTERM or SIGINT after a clean
  * drain exits 0.
  */
-import { spawn } from "node:child_process"
 import { createServer } from "node:net"
 import type { AddressInfo } from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { bin, cleanEnv, startServe } from "./support/binary.ts"
+import { cleanEnv, type Env, type Run, runAsync, startServe } from "./support/binary.ts"
 
 const baseEnv = cleanEnv("serve")
 
-interface Run {
-  readonly code: number | null
-  readonly out: string
-  readonly err: string
-}
-
-/** Runs the binary to its end (killed after 30 s), asynchronously so that independent runs overlap. */
-const troupe = (args: ReadonlyArray<string>, env: Record<string, string | undefined> = {}): Promise<Run> =>
-  new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      env: { ...baseEnv, ...env } as NodeJS.ProcessEnv, // undefined values remove the variable
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let out = ""
-    let err = ""
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString()
-    })
-    child.stderr.on("data", (d: Buffer) => {
-      err += d.toString()
-    })
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000)
-    child.on("close", (code) => {
-      clearTimeout(timer)
-      resolve({ code, out, err })
-    })
-  })
+const troupe = (args: ReadonlyArray<string>, env: Env = {}): Promise<Run> => runAsync(baseEnv, args, env)
 
 /** A stack frame or an untyped defect in the output. */
 const stack = (r: Run) => /TypeError|RangeError|\n\s+at |ERROR \(#/.test(r.out + r.err)

@@ -44,6 +44,37 @@ export const runSync = (base: Env, args: ReadonlyArray<string>, env: Env = {}) =
   return { code: r.status, out: r.stdout, err: r.stderr }
 }
 
+/** One finished run of the binary: its exit code, output and wall time (ms). */
+export interface Run {
+  readonly code: number | null
+  readonly out: string
+  readonly err: string
+  readonly ms: number
+}
+
+/** Runs the binary to its end (killed after 30 s), asynchronously so that independent runs overlap. */
+export const runAsync = (base: Env, args: ReadonlyArray<string>, env: Env = {}): Promise<Run> =>
+  new Promise((resolve) => {
+    const started = Date.now()
+    const child = spawn(process.execPath, [bin, ...args], {
+      env: { ...base, ...env } as NodeJS.ProcessEnv, // undefined values remove the variable
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let out = ""
+    let err = ""
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString()
+    })
+    child.stderr.on("data", (d: Buffer) => {
+      err += d.toString()
+    })
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000)
+    child.on("close", (code) => {
+      clearTimeout(timer)
+      resolve({ code, out, err, ms: Date.now() - started })
+    })
+  })
+
 /** Starts `troupe serve --port 0 …args`: the process and its URL once it listens. */
 export const startServe = async (
   base: Env,
