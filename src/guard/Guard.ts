@@ -50,7 +50,8 @@ import type { GuardPolicies, GuardPoliciesInput, GuardScope, GuardStage, Resolve
 import { decodeGuardPolicies, resolvePolicy } from "./GuardPolicy.ts"
 import type { Classifier } from "./InjectionDetector.ts"
 import { InjectionDetector } from "./InjectionDetector.ts"
-import { allTokenChars, commonPrefix, openRunStart, PARTIAL_PLACEHOLDER, TOKEN_CONTEXT } from "./internal/streamText.ts"
+import { makeStreamWindow } from "./internal/StreamWindow.ts"
+import type { StreamWindow } from "./internal/StreamWindow.ts"
 import type { CustomRecognizer } from "./PiiDetector.ts"
 import { detectPiiWith, recognizersFor } from "./PiiDetector.ts"
 import type { Recognizer } from "./PiiDetector.ts"
@@ -74,16 +75,7 @@ export interface GuardOutcome {
 }
 
 /** A sliding window over a streamed answer (see the module doc). */
-export interface StreamWindow {
-  /** Adds a chunk; returns the text that may be released now (possibly redacted), or fails with `GuardBlocked`. */
-  readonly push: (chunk: string) => Effect.Effect<string, GuardBlocked>
-  /**
-   * The end of the stream: the rest, scanned and released. Fails with `GuardBlocked` when a `block` policy of the
-   * output stage matches the held text (the last `holdBack` characters, or an open PEM block still waiting for its
-   * END line); after a PEM block outgrew `maxHold` the discarded rest is not scanned and `end` succeeds with `""`.
-   */
-  readonly end: () => Effect.Effect<string, GuardBlocked>
-}
+export type { StreamWindow }
 
 /**
  * The `Guard` service: scans text at a stage (input, document, output) under the policy that applies to the caller,
@@ -130,27 +122,6 @@ interface Compiled {
 }
 
 const MAX_COMPILED = 1_000
-const PEM_BEGIN = /-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----/g
-const PEM_END = /-----END (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----/g
-/** Characters kept to find an END line split across chunks (longer than any END line). */
-const PEM_END_TAIL = 80
-
-/** The index of the last PEM private-key header in `text` with no END line after it, or -1. */
-const openPemHeader = (text: string): number => {
-  if (!text.includes("PRIVATE KEY")) return -1
-  let last = -1
-  PEM_BEGIN.lastIndex = 0
-  for (let m = PEM_BEGIN.exec(text); m !== null; m = PEM_BEGIN.exec(text)) last = m.index
-  if (last < 0) return -1
-  return pemEnd(text, last) < 0 ? last : -1
-}
-
-/** The index just past the first PEM END line at or after `from`, or -1. */
-const pemEnd = (text: string, from: number): number => {
-  PEM_END.lastIndex = from
-  const m = PEM_END.exec(text)
-  return m === null ? -1 : m.index + m[0].length
-}
 const WITHHELD = "[withheld: possible prompt injection]"
 
 const make = (policies: GuardPolicies, options: GuardOptions, hub: TelemetryHubShape | undefined): GuardShape => {
@@ -313,124 +284,13 @@ const make = (policies: GuardPolicies, options: GuardOptions, hub: TelemetryHubS
     vault: Vault = new Vault(),
     holdBack = options.holdBack ?? 256
   ): StreamWindow => {
-    const maxHold = options.maxHold ?? 16_384
     const secrets = compile(scope).policy.secrets
-    const holdsSecrets = secrets !== undefined && secrets.stages.includes("output")
-    let held = ""
-    // "pem": `held` starts at an open PEM header, waiting for its END line; "drop": the block outgrew `maxHold`, was
-    // redacted, and what follows is discarded until its END line (`held` keeps a tail in which a split END can be
-    // found); "token": `held` ends in an open run of token characters, waiting for its end
-    let mode: "window" | "pem" | "drop" | "token" = "window"
-    /**
-     * Releases the scanned text of `raw` but its tail, which is held. The cut is `holdBack` characters before the end
-     * of `raw`, or (`holdRun`) before an open token run and its context that would cross it, and never inside a
-     * placeholder. When no redaction touched what is released nor the `TOKEN_CONTEXT` characters after it, the tail
-     * is held as it arrived, so a match in it (a token's first characters) is scanned again, whole and with its key
-     * name, with what follows; otherwise the scanned text's tail is held.
-     */
-    const release = (raw: string, holdRun: boolean) => (outcome: GuardOutcome): string => {
-      const text = outcome.text
-      let cut = Math.max(0, raw.length - holdBack)
-      if (holdRun && cut > 0) {
-        const run = openRunStart(raw)
-        if (run < raw.length && run - TOKEN_CONTEXT < cut) {
-          cut = Math.max(0, run - TOKEN_CONTEXT)
-          mode = "token"
-        }
-      }
-      const tail = raw.length - cut
-      let out: string
-      // nothing was redacted before the cut nor in the context before it: hold the tail as it arrived
-      if (text === raw || cut <= commonPrefix(text, raw) - TOKEN_CONTEXT) {
-        out = raw.slice(0, cut)
-        held = raw.slice(cut)
-      } else { // the scanned text, but for a tail as long (the same text as raw's tail unless a redaction is in it)
-        const at = Math.max(0, text.length - tail)
-        out = text.slice(0, at)
-        held = text.slice(at)
-      }
-      const partial = PARTIAL_PLACEHOLDER.exec(out.slice(-65))
-      if (partial === null) return out
-      held = partial[0] + held
-      return out.slice(0, out.length - partial[0].length)
-    }
-    const whole = (text: string) => Effect.map(check(text, "output", scope, vault), (o) => o.text)
-    /** The normal window over `raw` (held text plus new chunks), entering "pem" at an open PEM header. */
-    const slide = (raw: string): Effect.Effect<string, GuardBlocked> => {
-      const open = holdsSecrets ? openPemHeader(raw) : -1
-      if (open < 0) return Effect.map(check(raw, "output", scope, vault), release(raw, holdsSecrets))
-      held = raw.slice(open)
-      mode = "pem"
-      return Effect.flatMap(whole(raw.slice(0, open)), (before) => Effect.map(pem(""), (after) => before + after))
-    }
-    /** Inside an open PEM block: hold until its END line, or redact it once it outgrows `maxHold`. */
-    const pem = (chunk: string): Effect.Effect<string, GuardBlocked> => {
-      const from = Math.max(0, held.length - PEM_END_TAIL)
-      held += chunk
-      const end = pemEnd(held, from)
-      if (end >= 0) {
-        mode = "window"
-        return slide(held) // the complete block is masked by the PRIVATE_KEY rule like any secret
-      }
-      if (held.length <= maxHold) return Effect.succeed("")
-      return Effect.map(whole(held), (text) => {
-        if (text === held) { // the policy only logs secrets: release what it allows
-          mode = "window"
-          held = ""
-          return text
-        }
-        mode = "drop"
-        held = held.slice(-PEM_END_TAIL)
-        return text
-      })
-    }
-    /** After an overflow: discard until the END line, then go on with what follows it. */
-    const drop = (chunk: string): Effect.Effect<string, GuardBlocked> => {
-      held += chunk
-      const end = pemEnd(held, 0)
-      if (end < 0) {
-        held = held.slice(-PEM_END_TAIL)
-        return Effect.succeed("")
-      }
-      mode = "window"
-      const rest = held.slice(end)
-      held = ""
-      return slide(rest)
-    }
-    /** Inside an open token run: hold until it ends, or scan and release it once it outgrows `maxHold`. */
-    const token = (chunk: string): Effect.Effect<string, GuardBlocked> => {
-      held += chunk
-      const open = allTokenChars(chunk)
-      if (open && held.length <= maxHold) return Effect.succeed("")
-      mode = "window"
-      // ended: the whole run is scanned at once; outgrown: scanned as it is, released but for the window's tail
-      const all = held
-      return open ? Effect.map(check(all, "output", scope, vault), release(all, false)) : slide(all)
-    }
-    return {
-      push: (chunk) =>
-        Effect.suspend(() =>
-          mode === "pem"
-            ? pem(chunk)
-            : mode === "drop"
-            ? drop(chunk)
-            : mode === "token"
-            ? token(chunk)
-            : slide(held + chunk)
-        ),
-      end: () =>
-        Effect.suspend(() => {
-          if (mode === "drop") {
-            held = ""
-            return Effect.succeed("")
-          }
-          mode = "window"
-          return Effect.map(check(held, "output", scope, vault), (outcome) => {
-            held = ""
-            return outcome.text
-          })
-        })
-    }
+    return makeStreamWindow({
+      scan: (text) => check(text, "output", scope, vault),
+      holdsSecrets: secrets !== undefined && secrets.stages.includes("output"),
+      holdBack,
+      maxHold: options.maxHold ?? 16_384
+    })
   }
 
   const restore = (text: string, scope: GuardScope | undefined, vault: Vault): string => {
