@@ -6,6 +6,10 @@
  * list (for instance `[...defaultMetrics, myMetric]`) to `TelemetryHub.layerWith`. Durations are recorded in
  * seconds (`scale: 1e-9`, Prometheus base units).
  *
+ * Tags are low-cardinality by rule: never an id that grows without bound (agent ids, child ids, tool call ids), which
+ * stays in the event metadata instead. Supervision restarts are tagged by `supervisor` only and start failures by
+ * `supervisor` and `reason` (the exit reason's tag).
+ *
  * @since 0.1.0
  */
 import { Events } from "./EventCatalogue.ts"
@@ -223,11 +227,12 @@ export const defaultMetrics: ReadonlyArray<MetricDefinition> = [
     tags: ["source"],
     description: "Configuration changes applied"
   }),
-  // supervision
+  // supervision: by supervisor (and exit reason where the event has one), never by child id (a dynamic supervisor's ids, such as agent ids or
+  // tool call ids, are unbounded); the child id stays in the event metadata
   counter({
     name: "troupe_supervisor_child_restarts_total",
     event: Events.supervisorChildRestarted,
-    tags: ["supervisor", "child_id"],
+    tags: ["supervisor"],
     description: "Supervised children restarted"
   }),
   counter({
@@ -239,7 +244,7 @@ export const defaultMetrics: ReadonlyArray<MetricDefinition> = [
   counter({
     name: "troupe_supervisor_child_start_failures_total",
     event: Events.supervisorChildStartFailed,
-    tags: ["supervisor", "child_id"],
+    tags: ["supervisor", "reason"],
     description: "Supervised children that failed to start"
   }),
   counter({

@@ -6,6 +6,10 @@
  * by type, and avg / min / max / p50 / p95 / p99 of the duration over that window. Lifetime totals are kept too.
  * Hand-rolled: Effect's `Metric.summary` is time-windowed and per series, with no per-component error breakdown.
  *
+ * Bounded: at most `maxComponents` components (default 1,000, `other` included); once the table is full, calls of a
+ * new component are recorded under the component `other` (as LLM tracking and the observer feed bound theirs). A
+ * window's buffers start small and grow as calls arrive, up to the window size.
+ *
  * State is a plain `Map` of ring buffers mutated synchronously from the span machinery in the emitter's fiber
  * (no `Ref`: the updates never yield, so they cannot interleave; see `HandlerTable.ts` for the same argument).
  * Percentiles are nearest-rank over the window, computed only when a report is requested.
@@ -32,19 +36,32 @@ export interface ComponentStats {
   readonly totalFailures: number
 }
 
+/** The component that takes the calls of new components once the reporter holds `maxComponents`. */
+export const otherComponent = "other"
+
+const initialWindowBuffer = 8
+
 class Window {
-  readonly durations: Float64Array
+  durations: Float64Array
   readonly errors: Array<string | undefined>
   next = 0
   size = 0
   totalCalls = 0
   totalFailures = 0
+  private readonly capacity: number
   constructor(capacity: number) {
-    this.durations = new Float64Array(capacity)
-    this.errors = new Array<string | undefined>(capacity).fill(undefined)
+    this.capacity = capacity
+    this.durations = new Float64Array(Math.min(capacity, initialWindowBuffer))
+    this.errors = []
   }
   record(durationMs: number, errorType: string | undefined): void {
-    const capacity = this.durations.length
+    const capacity = this.capacity
+    // not yet wrapped (next === size): grow the buffer, doubling, up to the capacity
+    if (this.next === this.durations.length && this.next < capacity) {
+      const grown = new Float64Array(Math.min(capacity, this.durations.length * 2))
+      grown.set(this.durations)
+      this.durations = grown
+    }
     this.durations[this.next] = durationMs
     this.errors[this.next] = errorType
     this.next = (this.next + 1) % capacity
@@ -70,16 +87,25 @@ const round = (n: number): number => Math.round(n * 1000) / 1000
 export class Reporter {
   private readonly windows = new Map<string, Window>()
   readonly windowSize: number
-  constructor(windowSize: number) {
+  readonly maxComponents: number
+  constructor(windowSize: number, maxComponents = 1_000) {
     this.windowSize = windowSize
+    this.maxComponents = maxComponents
   }
 
-  /** Records one finished call; `errorType` is undefined for a success. */
+  /**
+   * Records one finished call; `errorType` is undefined for a success. A new component is recorded under `other`
+   * once the reporter holds `maxComponents - 1` others.
+   */
   record(component: string, durationMs: number, errorType: string | undefined): void {
     let window = this.windows.get(component)
     if (window === undefined) {
-      window = new Window(this.windowSize)
-      this.windows.set(component, window)
+      const key = this.windows.size < this.maxComponents - 1 ? component : otherComponent
+      window = this.windows.get(key)
+      if (window === undefined) {
+        window = new Window(this.windowSize)
+        this.windows.set(key, window)
+      }
     }
     window.record(durationMs, errorType)
   }

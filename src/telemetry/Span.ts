@@ -17,12 +17,14 @@
  * Every string it records is masked (guard's `maskSecrets`): the span attributes (at `span(...)` and those
  * `onSuccess` adds), the exception `reason`, and the failure a tracing span ends with (an error of the same name
  * with the masked message, so an exporter's exception event holds no secret; the caller still gets the original
- * failure); the event metadata is masked by the hub's `emitNow`.
+ * failure); the event metadata is masked by the hub's `emitNow`. A failure or defect with no string form
+ * (`Object.create(null)`) is described as `[object Object]`; it never turns the caller's failure into a defect.
  *
  * @since 0.1.0
  */
 import { Cause, Clock, Effect, Exit, type Fiber, Option, Tracer } from "effect"
 import { maskDeep, maskRecord, maskSecrets } from "../guard/SecretDetector.ts"
+import { renderUnknown } from "./internal/Render.ts"
 import type { Reporter } from "./Reporter.ts"
 import type { EventName, Measurements, Metadata } from "./TelemetryEvent.ts"
 import { emptyMetadata, formatEventName } from "./TelemetryEvent.ts"
@@ -90,9 +92,9 @@ const describe = (u: unknown): { readonly type: string; readonly reason: string 
     const type = typeof tag === "string" ? tag : u.constructor?.name ?? "Object"
     // reading an optional field of a non-null object
     const message = (u as { readonly message?: unknown }).message
-    return { type, reason: typeof message === "string" && message !== "" ? message : String(u) }
+    return { type, reason: typeof message === "string" && message !== "" ? message : renderUnknown(u) }
   }
-  return { type: typeof u, reason: String(u) }
+  return { type: typeof u, reason: renderUnknown(u) }
 }
 
 /** Classifies a failed `Exit`'s cause as `:telemetry` exception metadata. */

@@ -20,6 +20,15 @@
  * starts with a one-scan pre-check, so a clean short string costs one regex test. `maskSecrets: false` turns it off
  * (for a benchmark's baseline; nothing else should).
  *
+ * `emitUnsafe` has no fiber to run a handler's returned Effect in, so it forks one into a fiber set owned by the hub
+ * layer's scope: releasing the layer interrupts every such fiber still running. At most `maxForkedHandlers` (default
+ * 1,000) run at once; beyond that bound a handler's Effect (or a failure report) is dropped, not run, and counted in the
+ * `troupe_telemetry_handler_effects_dropped_total` counter, and the other handlers of the event still run. `emit`
+ * and `span` never drop: they run handler Effects in the emitter's fiber.
+ *
+ * `handlers(prefix)` compares whole segments, as `:telemetry.list_handlers/1` does: `troupe.a` lists a handler
+ * attached to `troupe.a.x`, not one attached to `troupe.ab`.
+ *
  * Hot-path choices (justified in `HandlerTable.ts`): the handler table and the reporter windows are synchronous
  * structures owned by the service, not `Ref`s, because every access is a non-yielding synchronous step of one
  * fiber. `emit` with no matching handler is one `Effect.suspend`, one `WeakMap` hit and `Effect.void`.
@@ -36,7 +45,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Effect, Exit, Layer, Option, Schema } from "effect"
+import { Clock, Context, Effect, Exit, FiberSet, Layer, Metric, Option, Schema, type Scope } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import { mkdir, writeFile } from "node:fs/promises"
 import { dirname } from "node:path"
@@ -45,6 +54,7 @@ import { defaultMetrics } from "./DefaultMetrics.ts"
 import { Events } from "./EventCatalogue.ts"
 import { type HandlerEntry, HandlerTable } from "./internal/HandlerTable.ts"
 import { makeRecorderGroups } from "./internal/MetricRecorder.ts"
+import { renderUnknown } from "./internal/Render.ts"
 import type { MetricDefinition } from "./MetricDefinition.ts"
 import { decodeDefinitions } from "./MetricDefinition.ts"
 import { type ComponentStats, formatReport, Reporter } from "./Reporter.ts"
@@ -79,8 +89,8 @@ export interface TelemetryHubShape extends Trackers {
    */
   readonly detach: (id: string) => Effect.Effect<void, HandlerNotFoundError>
   /**
-   * Lists attached handlers, optionally those under a prefix (`:telemetry.list_handlers/1`). The hub's own metric
-   * recorders appear as `troupe/metrics:<event>`.
+   * Lists attached handlers, optionally those attached to a name under a prefix, compared by whole segments
+   * (`:telemetry.list_handlers/1`). The hub's own metric recorders appear as `troupe/metrics:<event>`.
    */
   readonly handlers: (prefix?: EventName) => Effect.Effect<ReadonlyArray<HandlerInfo>>
   /**
@@ -90,7 +100,9 @@ export interface TelemetryHubShape extends Trackers {
   readonly emit: (name: EventName, measurements: Measurements, metadata?: Metadata) => Effect.Effect<void>
   /**
    * `emit` for synchronous hot paths (cache lookups, rate-limit checks): nothing happens unless a handler is
-   * attached for `name`; synchronous handlers run inline, a handler returning an Effect continues in a forked fiber.
+   * attached for `name`; synchronous handlers run inline, a handler returning an Effect continues in a fiber forked
+   * into the hub layer's scope (interrupted when the layer is released). With `maxForkedHandlers` such fibers
+   * already running, the handler's Effect is dropped and counted in `troupe_telemetry_handler_effects_dropped_total`.
    */
   readonly emitUnsafe: (name: EventName, measurements: Measurements, metadata?: Metadata) => void
   /** Wraps an effect in `start`/`stop`/`exception` events, a tracing span and reporter stats (`:telemetry.span/3`). */
@@ -124,12 +136,15 @@ export interface TelemetryHubOptions {
   readonly metrics?: ReadonlyArray<MetricDefinition>
   /** Mask secrets in every emitted string (default `true`). */
   readonly maskSecrets?: boolean
+  /** Handler Effects forked by `emitUnsafe` running at once (default 1,000); beyond it they are dropped and counted. */
+  readonly maxForkedHandlers?: number
 }
 
 const OptionsSchema = Schema.Struct({
   windowSize: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1_000_000 }))),
   metrics: Schema.optionalKey(Schema.Unknown),
-  maskSecrets: Schema.optionalKey(Schema.Boolean)
+  maskSecrets: Schema.optionalKey(Schema.Boolean),
+  maxForkedHandlers: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1_000_000 })))
 })
 
 interface HandlerFailure {
@@ -142,11 +157,16 @@ interface HandlerFailure {
 const describeThrown = (thrown: unknown): { readonly reason: string; readonly errorType: string } =>
   thrown instanceof Error
     ? { reason: maskSecrets(thrown.message), errorType: thrown.constructor.name }
-    : { reason: maskSecrets(String(thrown)), errorType: typeof thrown }
+    : { reason: maskSecrets(renderUnknown(thrown)), errorType: typeof thrown }
 
 const noneFailed = { index: -1, failed: undefined } as const
 
-const make = (options: TelemetryHubOptions): Effect.Effect<TelemetryHubShape, InvalidTelemetryInput> =>
+const droppedHandlerEffects = Metric.counter("troupe_telemetry_handler_effects_dropped_total", {
+  description: "Handler Effects emitUnsafe dropped because maxForkedHandlers were already running",
+  incremental: true
+})
+
+const make = (options: TelemetryHubOptions): Effect.Effect<TelemetryHubShape, InvalidTelemetryInput, Scope.Scope> =>
   Effect.gen(function*() {
     const decoded = yield* Schema.decodeUnknownEffect(OptionsSchema)(options, { errors: "all" }).pipe(
       Effect.mapError((e) => fromSchemaError("TelemetryHub options", e))
@@ -159,6 +179,11 @@ const make = (options: TelemetryHubOptions): Effect.Effect<TelemetryHubShape, In
     // The registry (and clock) of the layer's context: recorders write into it, `prometheus()` reads it.
     const context = yield* Effect.context<never>()
     const table = new HandlerTable()
+    // `emitUnsafe`'s handler fibers: interrupted when the layer's scope closes; bounded by `maxForkedHandlers`
+    const maxForked = decoded.maxForkedHandlers ?? 1_000
+    const forked = yield* FiberSet.make<void, never>()
+    const runForked = yield* FiberSet.runtime(forked)<never>()
+    const forkedRunning = (): number => forked.state._tag === "Open" ? forked.state.backing.size : 0
     const reporter = new Reporter(windowSize)
 
     const reportFailures = (event: TelemetryEvent, failures: ReadonlyArray<HandlerFailure>): Effect.Effect<void> =>
@@ -276,17 +301,25 @@ const make = (options: TelemetryHubOptions): Effect.Effect<TelemetryHubShape, In
     ): Effect.Effect<void> => Effect.suspend(() => emitNow(name, measurements, metadata) ?? Effect.void)
 
     // Synchronous emission for hot paths outside Effect: sync handlers run inline; a handler that returns an
-    // Effect (and the handlers after it, and failure reports) continue in a forked fiber of the hub's context.
+    // Effect (and the handlers after it, and failure reports) continue in a fiber forked into `forked`. With
+    // `maxForked` running, that handler's Effect is dropped and counted, and the handlers after it run here.
+    // The no-handler and sync-handler paths allocate nothing beyond the event.
     const emitUnsafe = (name: EventName, measurements: Measurements, metadata: Metadata = emptyMetadata): void => {
       const entries = table.resolve(name)
       if (entries.length === 0) return
       const event: TelemetryEvent = { name, measurements, metadata: mask(metadata) }
-      const ran = runSync(entries, event, 0, undefined)
-      if (ran.index >= 0 && "effect" in ran) {
-        Effect.runForkWith(context)(awaitHandler(ran.entry, ran.effect, entries, event, ran.index, ran.failed))
-      } else if (ran.failed !== undefined) {
-        Effect.runForkWith(context)(reportFailures(event, ran.failed))
+      let ran = runSync(entries, event, 0, undefined)
+      while (ran.index >= 0 && "effect" in ran) {
+        if (forkedRunning() < maxForked) {
+          runForked(awaitHandler(ran.entry, ran.effect, entries, event, ran.index, ran.failed))
+          return
+        }
+        droppedHandlerEffects.updateUnsafe(1, context)
+        ran = runSync(entries, event, ran.index + 1, ran.failed)
       }
+      if (ran.failed === undefined) return
+      if (forkedRunning() < maxForked) runForked(reportFailures(event, ran.failed))
+      else droppedHandlerEffects.updateUnsafe(1, context)
     }
 
     const attachUnsafe = (id: string, prefixes: ReadonlyArray<EventName>, handler: Handler) => {
@@ -357,7 +390,8 @@ const make = (options: TelemetryHubOptions): Effect.Effect<TelemetryHubShape, In
  */
 export class TelemetryHub extends Context.Service<TelemetryHub, TelemetryHubShape>()("troupe/TelemetryHub") {
   /**
-   * A hub; with no options it records `defaultMetrics` with a 100-call reporter window. The options are validated:
+   * A hub; with no options it records `defaultMetrics` with a 100-call reporter window and lets `emitUnsafe` run up
+   * to 1,000 handler Effects at once. Fibers it forked are interrupted when the layer is released. The options are validated:
    * a bad one fails the layer with `InvalidTelemetryInput` naming every issue and its path.
    */
   static readonly layer = (options: TelemetryHubOptions = {}): Layer.Layer<TelemetryHub, InvalidTelemetryInput> =>

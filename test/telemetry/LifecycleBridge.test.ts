@@ -49,7 +49,7 @@ describe("lifecycle bridge", () => {
       assert.strictEqual(exited?.metadata.reason, "failure")
       const restarts = yield* Metric.value(Metric.counter("troupe_supervisor_child_restarts_total", {
         description: "Supervised children restarted",
-        attributes: { supervisor: "workers", child_id: "flaky" },
+        attributes: { supervisor: "workers" },
         incremental: true
       }))
       assert.strictEqual(restarts.count, 1)

@@ -107,6 +107,57 @@ describe("metrics", () => {
       assert.include(text, `troupe_agent_action_duration_seconds{agent="planner",quantile="0.5"} 0.08`)
     }).pipe(Effect.provide(hubLayer())))
 
+  it.effect("supervision restarts are counted by supervisor and start failures by supervisor and reason, never by child id", () =>
+    Effect.gen(function*() {
+      const hub = yield* TelemetryHub
+      for (const id of ["agent-1", "agent-2", "agent-3"]) {
+        yield* hub.emit(Events.supervisorChildRestarted, { system_time: 0 }, {
+          supervisor: "agents",
+          child_id: id,
+          reason: "failure"
+        })
+        yield* hub.emit(Events.supervisorChildStartFailed, { system_time: 0 }, {
+          supervisor: "agents",
+          child_id: id,
+          reason: "failure",
+          reason_detail: "boom"
+        })
+      }
+      const counted = [
+        ["troupe_supervisor_child_restarts_total", { supervisor: "agents" }],
+        ["troupe_supervisor_child_start_failures_total", { supervisor: "agents", reason: "failure" }]
+      ] as const
+      for (const [name, attributes] of counted) {
+        const definition = defaultMetrics.find((d) => d.name === name)
+        assert.deepStrictEqual(definition?.tags, Object.keys(attributes))
+        const value = yield* Metric.value(Metric.counter(name, {
+          description: definition?.description,
+          attributes,
+          incremental: true
+        }))
+        assert.strictEqual(value.count, 3)
+      }
+      assert.notInclude(yield* hub.prometheus(), "child_id")
+    }).pipe(Effect.provide(hubLayer())))
+
+  it.effect("a definition records at most 1,000 series; further tag combinations are recorded under other", () =>
+    Effect.gen(function*() {
+      const hub = yield* TelemetryHub
+      for (let i = 0; i < 1_005; i++) {
+        yield* hub.emit(Events.toolExecutionStop, { duration: 1 }, { tool: `t${i}` })
+        yield* hub.emit(Events.llmCallStop, { duration: 1 }, { provider: "p", model: `m${i}` })
+      }
+      // a series created before the bound keeps counting
+      yield* hub.emit(Events.toolExecutionStop, { duration: 1 }, { tool: "t0" })
+      const text = yield* hub.prometheus()
+      const lines = (metric: string) => text.split("\n").filter((l) => l.startsWith(`${metric}{`))
+      assert.strictEqual(lines("troupe_tool_executions_total").length, 1_000)
+      assert.include(text, `troupe_tool_executions_total{tool="other"} 6`)
+      assert.include(text, `troupe_tool_executions_total{tool="t0"} 2`)
+      assert.strictEqual(lines("troupe_llm_calls_total").length, 1_000)
+      assert.include(text, `troupe_llm_calls_total{provider="other",model="other"} 6`)
+    }).pipe(Effect.provide(hubLayer())))
+
   it.effect("metrics() returns the definitions as plain data; custom definitions are recorded too", () =>
     Effect.gen(function*() {
       const hub = yield* TelemetryHub

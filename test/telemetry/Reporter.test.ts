@@ -56,6 +56,19 @@ describe("Reporter", () => {
     assert.strictEqual(stats?.totalCalls, 7)
     assert.strictEqual(stats?.totalFailures, 3)
   })
+
+  it("keeps at most maxComponents components; calls of further components are recorded under other", () => {
+    const reporter = new Reporter(10, 3)
+    for (const component of ["a", "b", "c", "d", "a"]) reporter.record(component, 1, undefined)
+    assert.deepStrictEqual(reporter.stats().map((s) => [s.component, s.totalCalls]), [["a", 2], ["b", 1], ["other", 2]])
+  })
+
+  it("a window holds the last N calls across its growth (buffers are allocated as calls arrive)", () => {
+    const reporter = new Reporter(100)
+    for (let ms = 1; ms <= 250; ms++) reporter.record("tool", ms, undefined)
+    const [stats] = reporter.stats()
+    assert.deepStrictEqual(stats && [stats.calls, stats.minMs, stats.maxMs, stats.totalCalls], [100, 151, 250, 250])
+  })
 })
 
 describe("TelemetryHub reporter", () => {
@@ -105,6 +118,15 @@ describe("TelemetryHub reporter", () => {
       assert.include(report, "llm:anthropic:claude-sonnet-4: Timeout x2")
       assert.match(report, /tool:search\s+1\s+1\s+0\s+10\.00/)
     }).pipe(Effect.provide(hubLayer({ windowSize: 50 }))))
+
+  it.effect("the hub's reporter keeps at most 1,000 components by default; further ones are recorded under other", () =>
+    Effect.gen(function*() {
+      const hub = yield* TelemetryHub
+      for (let i = 0; i < 1_005; i++) yield* Effect.void.pipe(hub.span(["work"], {}, { component: `c${i}` }))
+      const stats = yield* hub.stats()
+      assert.strictEqual(stats.length, 1_000)
+      assert.strictEqual(stats.find((s) => s.component === "other")?.totalCalls, 6)
+    }).pipe(Effect.provide(hubLayer({ metrics: [] }))))
 
   it.effect("exportJson writes the stats to a file (parent directories created); bad paths are typed errors", () =>
     Effect.gen(function*() {

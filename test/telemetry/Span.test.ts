@@ -64,6 +64,19 @@ describe("span", () => {
       assert.include(String(exceptions[1]?.metadata.reason), "bad state")
     }).pipe(Effect.provide(hubLayer())))
 
+  it.effect("a typed failure with no string form reaches the caller as that failure, reported as an exception", () =>
+    Effect.gen(function*() {
+      const hub = yield* TelemetryHub
+      const seen = yield* record(hub, ["op"])
+      // `Object.create(null)` has no `toString`: `String(value)` throws on it
+      const error: unknown = Object.create(null)
+      const exit = yield* Effect.exit(Effect.fail(error).pipe(hub.span(["op"])))
+      const reason = Exit.isFailure(exit) ? exit.cause.reasons[0] : undefined
+      assert.strictEqual(reason?._tag === "Fail" ? reason.error : reason, error)
+      const exception = seen.find((e) => e.name[1] === "exception")
+      assert.deepStrictEqual([exception?.metadata.kind, exception?.metadata.reason], ["failure", "[object Object]"])
+    }).pipe(Effect.provide(hubLayer())))
+
   it.effect("the span result and failure are passed through unchanged", () =>
     Effect.gen(function*() {
       const hub = yield* TelemetryHub

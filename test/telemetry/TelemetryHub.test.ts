@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Schema } from "effect"
+import { Context, Deferred, Effect, Exit, Layer, Schema, Scope } from "effect"
 import {
   DuplicateHandlerError,
   Events,
@@ -50,6 +50,19 @@ describe("TelemetryHub attach / detach / emit", () => {
       yield* hub.emit(["app", "job", "done"], { items: 4 })
       assert.strictEqual(seen.length, 1)
     }).pipe(Effect.provide(hubLayer())))
+
+  it.effect("handlers(prefix) lists the handlers attached under the prefix, comparing whole segments", () =>
+    Effect.gen(function*() {
+      const hub = yield* TelemetryHub
+      yield* hub.attach("on-ab", [["troupe", "ab"]], () => {})
+      yield* hub.attach("on-a-x", [["troupe", "a", "x"]], () => {})
+      yield* hub.attach("on-a", [["troupe", "a"]], () => {})
+      // `troupe.a` is not a prefix of `troupe.ab` (and an event `troupe.a.x` does not reach `on-ab` either)
+      assert.deepStrictEqual((yield* hub.handlers(["troupe", "a"])).map((h) => h.id), ["on-a-x", "on-a"])
+      assert.deepStrictEqual((yield* hub.handlers(["troupe", "ab"])).map((h) => h.id), ["on-ab"])
+      assert.deepStrictEqual((yield* hub.handlers(["troupe"])).map((h) => h.id), ["on-ab", "on-a-x", "on-a"])
+      assert.deepStrictEqual((yield* hub.handlers(["troupe", "a", "x", "y"])).map((h) => h.id), [])
+    }).pipe(Effect.provide(hubLayer({ metrics: [] }))))
 
   it.effect("duplicate ids, unknown ids and malformed prefixes are typed errors naming the problem", () =>
     Effect.gen(function*() {
@@ -119,6 +132,33 @@ describe("TelemetryHub handler isolation", () => {
       }).pipe(Effect.provide(hubLayer())))
   }
 
+  // `Object.create(null)` has no `toString`: `String(value)` throws on it
+  const noStringForm = {
+    throw: () => {
+      throw Object.create(null)
+    },
+    failure: () => Effect.fail(Object.create(null)),
+    defect: () => Effect.die(Object.create(null))
+  } as const
+
+  for (const [kind, handler] of Object.entries(noStringForm)) {
+    it.effect(`a handler that ${kind === "throw" ? "throws" : `ends in a ${kind}`} a value with no string form is detached and reported; the emitter is unaffected`, () =>
+      Effect.gen(function*() {
+        const hub = yield* TelemetryHub
+        const failures = collect()
+        const healthy = collect()
+        yield* hub.attach("failure-watch", [Events.telemetryHandlerFailure], failures.handler)
+        yield* hub.attach("bad", [["work"]], handler)
+        yield* hub.attach("good", [["work"]], healthy.handler)
+        const exit = yield* Effect.exit(hub.emit(["work", "done"], { n: 1 }))
+        assert.isTrue(Exit.isSuccess(exit))
+        assert.strictEqual(healthy.seen.length, 1)
+        assert.strictEqual(failures.seen[0]?.metadata.kind, kind)
+        assert.strictEqual(failures.seen[0]?.metadata.reason, "[object Object]")
+        assert.deepStrictEqual((yield* hub.handlers(["work"])).map((h) => h.id), ["good"])
+      }).pipe(Effect.provide(hubLayer())))
+  }
+
   it.effect("a failing failure-handler is detached too (no loop)", () =>
     Effect.gen(function*() {
       const hub = yield* TelemetryHub
@@ -139,6 +179,35 @@ describe("TelemetryHub handler isolation", () => {
       const result = yield* hub.emit(["step"], {}).pipe(Effect.andThen(Effect.succeed("continued")))
       assert.strictEqual(result, "continued")
     }).pipe(Effect.provide(hubLayer())))
+})
+
+describe("TelemetryHub emitUnsafe", () => {
+  it.effect("handler Effects forked by emitUnsafe are bounded (beyond the bound dropped and counted) and interrupted when the hub layer is released", () =>
+    Effect.gen(function*() {
+      let running = 0
+      const threeRunning = Deferred.makeUnsafe<void>()
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(hubLayer({ metrics: [], maxForkedHandlers: 3 }), scope)
+      const hub = Context.get(context, TelemetryHub)
+      yield* hub.attach("slow", [["work"]], () =>
+        Effect.acquireUseRelease(
+          Effect.sync(() => {
+            if (++running === 3) Deferred.doneUnsafe(threeRunning, Effect.void)
+          }),
+          () => Effect.never,
+          () => Effect.sync(() => void running--)
+        ))
+      for (let i = 0; i < 5; i++) hub.emitUnsafe(["work", "x"], {})
+      yield* Deferred.await(threeRunning)
+      assert.strictEqual(running, 3)
+      assert.include(yield* hub.prometheus(), "\ntroupe_telemetry_handler_effects_dropped_total 2\n")
+      yield* Scope.close(scope, Exit.void)
+      assert.strictEqual(running, 0)
+      // after release nothing is forked any more
+      hub.emitUnsafe(["work", "x"], {})
+      yield* Effect.yieldNow
+      assert.strictEqual(running, 0)
+    }))
 })
 
 describe("TelemetryHub options", () => {

@@ -30,6 +30,10 @@ export interface HandlerEntry {
 }
 
 const none: ReadonlyArray<HandlerEntry> = Object.freeze([])
+
+/** Whether `name` begins with every segment of `prefix`, in order. */
+const startsWithSegments = (name: EventName, prefix: EventName): boolean =>
+  prefix.length <= name.length && prefix.every((segment, i) => name[i] === segment)
 const maxResolvedNames = 10_000
 
 export class HandlerTable {
@@ -64,11 +68,14 @@ export class HandlerTable {
     return this.entries.get(entry.id) === entry ? this.detach(entry.id) : false
   }
 
+  /**
+   * The attached handlers, or (as `:telemetry.list_handlers/1`) those attached to a name that starts with `prefix`,
+   * compared segment by segment: `troupe.a` lists a handler on `troupe.a.x` but not one on `troupe.ab`.
+   */
   list(prefix?: EventName): ReadonlyArray<HandlerInfo> {
     const all = [...this.entries.values()].map(({ id, prefixes }) => ({ id, prefixes }))
     if (prefix === undefined) return all
-    const wanted = eventKey(prefix)
-    return all.filter((h) => h.prefixes.some((p) => eventKey(p).startsWith(wanted)))
+    return all.filter((h) => h.prefixes.some((p) => startsWithSegments(p, prefix)))
   }
 
   /** The handlers for an emitted name, in attach order, each at most once. */

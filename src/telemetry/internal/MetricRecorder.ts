@@ -12,15 +12,26 @@
  * (Effect's series key is computed once per instance). `Metric.withAttributes` would allocate a wrapper and a
  * context per update. Updates are synchronous because handlers run in the emitter's fiber.
  *
+ * Bounded: a definition records at most `maxSeries` series (default 1,000, `other` included). Once it holds
+ * `maxSeries - 1` tag combinations, every new combination is recorded under one series whose tags are all `other`
+ * (as LLM tracking and the observer feed bound theirs); the series it already has keep counting.
+ *
  * @since 0.1.0
  */
 import { type Context, Metric } from "effect"
 import type { MetricDefinition } from "../MetricDefinition.ts"
 import type { EventName, TelemetryEvent } from "../TelemetryEvent.ts"
 import { eventKey } from "../TelemetryEvent.ts"
+import { renderUnknown } from "./Render.ts"
 
 /** The tag value used when an event's metadata lacks a tag key. */
 export const missingTagValue = "unknown"
+
+/** The value of every tag of the series that takes new tag combinations once a definition holds `maxSeries`. */
+export const overflowTagValue = "other"
+
+/** Series per definition by default (`other` included). */
+export const defaultMaxSeries = 1_000
 
 type NumericMetric = Metric.Metric<number, unknown>
 
@@ -45,12 +56,13 @@ const makeSeries = (definition: MetricDefinition, attributes: Record<string, str
 }
 
 const tagValue = (value: unknown): string =>
-  value === undefined || value === null ? missingTagValue : typeof value === "string" ? value : String(value)
+  value === undefined || value === null ? missingTagValue : typeof value === "string" ? value : renderUnknown(value)
 
 /** A synchronous recorder for one definition: reads the measurement and tags of an event and updates its series. */
 export const makeRecorder = (
   definition: MetricDefinition,
-  context: Context.Context<never>
+  context: Context.Context<never>,
+  maxSeries: number = defaultMaxSeries
 ): (event: TelemetryEvent) => void => {
   // series by tag values: one nested Map level per tag (no key string is built per event; tag values are usually
   // the same string objects every time, whose hashes V8 caches)
@@ -58,6 +70,16 @@ export const makeRecorder = (
   const { tags, scale, measurement } = definition
   const last = tags.length - 1
   let untagged: NumericMetric | undefined
+  let seriesCount = 0
+  let overflow: NumericMetric | undefined
+  const overflowSeries = (): NumericMetric => {
+    if (overflow === undefined) {
+      const attributes: Record<string, string> = {}
+      for (const tag of tags) attributes[tag] = overflowTagValue
+      overflow = makeSeries(definition, attributes)
+    }
+    return overflow
+  }
   const counts = definition.kind === "counter"
   // `ns / 1e9` is exact where `ns * 1e-9` leaves float noise (0.015422136000000001): divide by whole inverses
   const inverse = 1 / scale
@@ -79,23 +101,34 @@ export const makeRecorder = (
     if (last < 0) {
       metric = untagged ??= create(metadata)
     } else {
-      let node = root
-      for (let i = 0; i < last; i++) {
+      // a new combination past the bound goes to the overflow series, and no level of the tree grows
+      const full = seriesCount >= maxSeries - 1
+      let node: Map<string, unknown> | undefined = root
+      for (let i = 0; i < last && node !== undefined; i++) {
         const v = tagValue(metadata[tags[i] as string]) // i < tags.length
         let next = node.get(v) as Map<string, unknown> | undefined
-        if (next === undefined) {
+        if (next === undefined && !full) {
           next = new Map()
           node.set(v, next)
         }
         node = next
       }
-      // last < tags.length
-      const v = tagValue(metadata[tags[last] as string])
-      // the last level of the tree holds metrics; the inner levels hold maps
-      metric = node.get(v) as NumericMetric | undefined
-      if (metric === undefined) {
-        metric = create(metadata)
-        node.set(v, metric)
+      if (node === undefined) {
+        metric = overflowSeries()
+      } else {
+        // last < tags.length
+        const v = tagValue(metadata[tags[last] as string])
+        // the last level of the tree holds metrics; the inner levels hold maps
+        metric = node.get(v) as NumericMetric | undefined
+        if (metric === undefined) {
+          if (full) {
+            metric = overflowSeries()
+          } else {
+            metric = create(metadata)
+            node.set(v, metric)
+            seriesCount++
+          }
+        }
       }
     }
     metric.updateUnsafe(value, context)
