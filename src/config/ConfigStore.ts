@@ -8,7 +8,15 @@
  * and the environment without a restart and keeps the runtime layer on top. Committed changes are published on
  * `changes` (with the changed leaf paths), emitted as `["troupe","config","changed"]` through the `TelemetryHub` when
  * one is in the context (else through the `ConfigEvents` sink),
- * and logged — paths only, never values; secrets only ever exist as `Redacted`.
+ * and logged — paths only, never values; secrets only ever exist as `Redacted`. The paths in the event, the log
+ * line, a rejection's event and log, and `stats().lastChangedPaths` are listed with secrets masked (`sanitize`:
+ * a key-shaped record key such as `rateLimits.apikey=sk-…` shows as `rateLimits.apikey=<redacted>`); the
+ * `ConfigChange` itself carries the paths as they are, for in-process subscribers.
+ *
+ * The change feed is bounded: each subscriber buffers at most {@link CHANGE_FEED_CAPACITY} (256) changes, sliding
+ * (the oldest is dropped). A slow subscriber misses intermediate changes, never the latest; every change carries the
+ * full configuration, so a subscriber acts on `change.config` and, if it diffs, diffs against what it last applied
+ * itself, not against `change.previous`.
  *
  * OTP counterpart: the application environment (`application:get_env/set_env`) plus a `gen_server` owning it and
  * `:config_change/3` callbacks, here a `changes` stream services subscribe to. Effect pieces reused: `Ref` (state),
@@ -19,6 +27,7 @@
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import type { Scope } from "effect"
 import { Context, Effect, Exit, FileSystem, Layer, Option, PubSub, Ref, Result, Semaphore, Stream } from "effect"
+import { sanitize } from "../llm/internal/SecretScrub.ts"
 import { TelemetryHub } from "../telemetry/index.ts"
 import type { ModelLookupError } from "./ConfigError.ts"
 import { ConfigSourceError, ConfigValidationError, formatIssues, UnknownProvider } from "./ConfigError.ts"
@@ -48,6 +57,9 @@ import type { TroupeConfig } from "./TroupeConfig.ts"
 
 export type { ConfigStoreOptions } from "./ConfigSources.ts"
 
+/** How many changes each subscriber of the change feed buffers; beyond it the oldest is dropped (sliding). */
+export const CHANGE_FEED_CAPACITY = 256
+
 /** What produced a configuration change. */
 export type ConfigOperation = "update" | "patch" | "reset" | "reload"
 
@@ -72,6 +84,7 @@ export interface ConfigStats {
   readonly reloads: number
   readonly configFile: string | undefined
   readonly envVariables: ReadonlyArray<string>
+  /** The paths of the last committed change, with secrets masked. */
   readonly lastChangedPaths: ReadonlyArray<string>
 }
 
@@ -129,9 +142,15 @@ export interface ConfigStoreShape {
   readonly validate: (candidate: unknown) => Effect.Effect<TroupeConfig, ConfigValidationError>
   /** Where the effective value at `path` comes from. */
   readonly origin: (path: string | ConfigPath) => Effect.Effect<ConfigOrigin | undefined>
-  /** Changes committed after the stream starts running. */
+  /**
+   * Changes committed after the stream starts running. Bounded: a subscriber that falls more than
+   * `CHANGE_FEED_CAPACITY` changes behind misses the oldest ones, never the latest.
+   */
   readonly changes: Stream.Stream<ConfigChange>
-  /** Subscribes now (race-free) and returns the stream of later changes; the subscription lives in the Scope. */
+  /**
+   * Subscribes now (race-free) and returns the stream of later changes; the subscription lives in the Scope.
+   * Bounded like `changes`.
+   */
   readonly subscribe: Effect.Effect<Stream.Stream<ConfigChange>, never, Scope.Scope>
   readonly stats: Effect.Effect<ConfigStats>
 }
@@ -183,13 +202,14 @@ const make = (options: ConfigStoreOptions) =>
     const state = yield* Ref.make(stateOf(initialSources, {}, initial.success, 1))
     const counters: Counters = { committed: 0, rejected: 0, reloads: 0, lastChangedPaths: [] }
     const writer = yield* Semaphore.make(1)
-    const feed = yield* Effect.acquireRelease(PubSub.unbounded<ConfigChange>(), PubSub.shutdown)
+    const feed = yield* Effect.acquireRelease(PubSub.sliding<ConfigChange>(CHANGE_FEED_CAPACITY), PubSub.shutdown)
 
     const reject = (error: ConfigValidationError) =>
       Effect.gen(function*() {
         counters.rejected++
-        const paths = [...new Set(error.issues.map((i) => i.path))]
-        yield* Effect.logWarning(`configuration ${error.operation} rejected\n${formatIssues(error.issues)}`)
+        const paths = [...new Set(error.issues.map((i) => sanitize(i.path)))]
+        const shown = error.issues.map((i) => ({ path: sanitize(i.path), message: i.message }))
+        yield* Effect.logWarning(`configuration ${error.operation} rejected\n${formatIssues(shown)}`)
         yield* events.emit(ConfigEventNames.rejected, { issues: error.issues.length }, {
           paths,
           source: error.operation
@@ -208,12 +228,13 @@ const make = (options: ConfigStoreOptions) =>
         yield* Ref.set(state, stateOf(sources, runtime, validated.success, version))
         const change: ConfigChange = { version, operation, paths, config: validated.success, previous: previous.config }
         if (paths.length > 0) {
+          const shown = paths.map(sanitize) // a record key may be a pasted secret: never listed as it is
           counters.committed++
-          counters.lastChangedPaths = paths
+          counters.lastChangedPaths = shown
           yield* PubSub.publish(feed, change)
-          yield* Effect.logInfo(`configuration ${operation}: ${paths.join(", ")}`)
+          yield* Effect.logInfo(`configuration ${operation}: ${shown.join(", ")}`)
           yield* events.emit(ConfigEventNames.changed, { changed_paths: paths.length }, {
-            paths,
+            paths: shown,
             source: operation,
             version
           })

@@ -9,7 +9,8 @@
  *    segments. Each segment is matched case-insensitively, ignoring `_`, `-` and `.`, against the schema's field
  *    names (`MAX_RETRIES` → `maxRetries`) or, inside records (provider names, model aliases, rate-limit keys,
  *    headers), against the keys already configured by lower sources; a new record key is the segment lowercased.
- *    Values are coerced by the schema's type at that path (number, boolean; objects and arrays as JSON text).
+ *    Values are coerced by the schema's type at that path (number, boolean — a boolean or number literal, alone or
+ *    in a union such as `gateway.cors: false | {...}`, counts as one; objects and arrays as JSON text).
  *    Examples: `TROUPE_PROVIDERS__OPENAI__TIMEOUT=30000`, `TROUPE_PROVIDERS__OPENAI__POOL__KEEP_ALIVE=false`,
  *    `TROUPE_MODELS__FAST=groq:llama-3.1-8b-instant`,
  *    `TROUPE_PROVIDERS__MY_PROXY__BASE_URL=https://proxy.internal/v1` (a new OpenAI-compatible provider `my_proxy`),
@@ -99,9 +100,18 @@ const mapSegments = (
   return { path, leaf: members }
 }
 
-/** Coerces an environment string to the type the schema expects at that path. */
+/** The type tag a member stands for when coercing: a boolean or number literal counts as `Boolean` / `Number`. */
+const coercionTag = (member: SchemaAST.AST): string => {
+  if (member._tag !== "Literal") return member._tag
+  return typeof member.literal === "boolean" ? "Boolean" : typeof member.literal === "number" ? "Number" : "Literal"
+}
+
+/**
+ * Coerces an environment string to the type the schema expects at that path; literal members count by their type
+ * (`gateway.cors` is `false | {...}`, so `TROUPE_GATEWAY__CORS=false` is the boolean `false`).
+ */
 const coerce = (raw: string, leaf: ReadonlyArray<SchemaAST.AST>): unknown => {
-  const tags = new Set(leaf.map((m) => m._tag))
+  const tags = new Set(leaf.map(coercionTag))
   const trimmed = raw.trim()
   if (tags.has("Number") && trimmed !== "" && Number.isFinite(Number(trimmed))) return Number(trimmed)
   if (tags.has("Boolean") && /^(true|false)$/i.test(trimmed)) return trimmed.toLowerCase() === "true"

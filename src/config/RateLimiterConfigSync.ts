@@ -10,10 +10,17 @@
  * `applyPolicies` (replace semantics), so removing a policy from the configuration falls back to the limiter's
  * built-in one.
  *
+ * Whether a change is a policy change is decided on the policies themselves, never on the changed paths (a
+ * provider name may contain a `.`): the watcher compares the policies of each configuration it receives with the
+ * ones it last installed, and installs them when they differ. The change feed is bounded (see `ConfigStore`), so a
+ * slow watcher may miss intermediate changes, never the latest; comparing with what it last installed (not with
+ * `change.previous`) means the latest policies are always the ones installed.
+ *
  * The watcher is a supervised child (`Supervisor.start` + `ChildSpec.task` from troupe's runtime, OTP one-for-one):
- * a crash restarts it, and every (re)start subscribes first, then applies the current configuration, so no change
- * is ever missed. A policy the limiter refuses (e.g. duplicate tier names) is logged and skipped; the watcher keeps
- * running. `appliedVersion` tells callers (and tests) which configuration version the limiter runs.
+ * a crash restarts it, and every (re)start subscribes first, then applies the current configuration, so the latest
+ * configuration is never missed. A policy the limiter refuses (e.g. duplicate tier names) is logged and skipped;
+ * the watcher keeps running, and tries again when the policies next change. `appliedVersion` tells callers (and
+ * tests) which configuration version the limiter runs.
  */
 import { Context, Effect, Layer, Stream, SubscriptionRef } from "effect"
 import { RateLimiter } from "../ratelimit/index.ts"
@@ -21,6 +28,7 @@ import { ChildSpec, Supervisor } from "../runtime/index.ts"
 import type { ConfigChange } from "./ConfigStore.ts"
 import { ConfigStore } from "./ConfigStore.ts"
 import type { RateLimitPolicy } from "./RateLimitPolicyRef.ts"
+import { diffPaths } from "./RawTree.ts"
 import type { TroupeConfig } from "./TroupeConfig.ts"
 
 /** What the sync needs from a rate limiter (the RateLimiter service satisfies it). */
@@ -38,9 +46,15 @@ export const policiesOf = (config: TroupeConfig): Record<string, RateLimitPolicy
   return out
 }
 
-/** True if a change touched a rate-limit policy. */
+/** True if two sets of policies differ (compared structurally, as the store compares configurations). */
+const policiesDiffer = (
+  before: Readonly<Record<string, RateLimitPolicy>>,
+  after: Readonly<Record<string, RateLimitPolicy>>
+): boolean => diffPaths(before, after).length > 0
+
+/** True if a change altered the policies the configuration asks for (compared by value, not by path). */
 export const touchesRateLimits = (change: ConfigChange): boolean =>
-  change.paths.some((path) => path.startsWith("rateLimits.") || /^providers\.[^.]+\.rateLimit(\.|$)/.test(path))
+  policiesDiffer(policiesOf(change.previous), policiesOf(change.config))
 
 /** The sync's service: which configuration version the limiter currently runs. */
 export class RateLimiterConfigSync extends Context.Service<RateLimiterConfigSync, {
@@ -82,13 +96,18 @@ const make = (sink: PolicySink) =>
     const watch = Effect.scoped(Effect.gen(function*() {
       const changes = yield* store.subscribe
       const { version } = yield* store.stats
-      yield* apply(yield* store.get, version)
+      const current = yield* store.get
+      // the policies this watcher last installed (or tried to): each change is compared with them, not with
+      // `change.previous`, because the bounded feed may have dropped the changes in between
+      let installed = policiesOf(current)
+      yield* apply(current, version)
       yield* changes.pipe(
-        Stream.runForEach((change) =>
-          touchesRateLimits(change)
-            ? apply(change.config, change.version)
-            : SubscriptionRef.set(applied, change.version)
-        )
+        Stream.runForEach((change) => {
+          const wanted = policiesOf(change.config)
+          if (!policiesDiffer(installed, wanted)) return SubscriptionRef.set(applied, change.version)
+          installed = wanted
+          return apply(change.config, change.version)
+        })
       )
     }))
 

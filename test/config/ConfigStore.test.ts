@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Option, Redacted, Stream } from "effect"
+import { Effect, Exit, Fiber, Layer, Logger, Option, Redacted, References, Stream } from "effect"
 import type { ConfigChange } from "../../src/config/index.ts"
-import { ConfigEvents, ConfigStore } from "../../src/config/index.ts"
+import { CHANGE_FEED_CAPACITY, ConfigEvents, ConfigStore } from "../../src/config/index.ts"
 import { storeLayer } from "./support.ts"
 
 const KEY_FILE = "sk-file-0000000000000000"
@@ -299,4 +299,40 @@ describe("ConfigStore reload", () => {
       assert.strictEqual((yield* store.stats).reloads, 2) // the broken read never got to validation
     }).pipe(Effect.provide(storeLayer({ configFile: "/r.json", files, env })))
   })
+})
+
+describe("ConfigStore change feed and paths", () => {
+  it.effect("changed paths are listed with secrets masked: event, log line and stats", () => {
+    const key = "sk-proj-PATHCANARYabcdefghijklmnopqrstuvwxyz0123456789"
+    const seen: Array<string> = []
+    const capture = Logger.make((options) => seen.push(String(options.message)))
+    const sink = Layer.succeed(ConfigEvents, {
+      emit: (name, measurements, metadata) =>
+        Effect.sync(() => seen.push(JSON.stringify({ name, measurements, metadata })))
+    })
+    return Effect.gen(function*() {
+      const store = yield* ConfigStore
+      const tier = { _tag: "FixedWindow", name: "m", limit: 1, window: 1000 }
+      yield* store.patch({ rateLimits: { [`apikey=${key}`]: { tiers: [tier] } } })
+      seen.push(...(yield* store.stats).lastChangedPaths)
+      assert.isAbove(seen.length, 2)
+      assert.notInclude(seen.join("\n"), "PATHCANARY")
+      assert.include(seen.join("\n"), "rateLimits.apikey=<redacted>")
+    }).pipe(
+      Effect.provide(storeLayer().pipe(Layer.provide(sink))),
+      Effect.provide([Logger.layer([capture]), Layer.succeed(References.MinimumLogLevel, "All")])
+    )
+  })
+
+  it.effect("a slow subscriber misses intermediate changes, never the latest", () =>
+    Effect.gen(function*() {
+      const store = yield* ConfigStore
+      const changes = yield* store.subscribe
+      let last = 0
+      for (let i = 0; i < 3 * 256; i++) last = (yield* store.update("providers.openai.timeout", 1000 + i)).version
+      const buffered = yield* changes.pipe(Stream.take(256), Stream.runCollect)
+      assert.strictEqual(CHANGE_FEED_CAPACITY, 256)
+      assert.strictEqual(buffered.at(-1)?.version, last)
+      assert.strictEqual(buffered.at(-1)?.config.providers.openai?.timeout, 1000 + 3 * 256 - 1)
+    }).pipe(Effect.scoped, Effect.provide(storeLayer())), 60_000)
 })

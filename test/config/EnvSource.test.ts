@@ -93,4 +93,15 @@ describe("environment mapping", () => {
       assert.strictEqual(getAt(tree, ["providers", "together", "baseUrl"]), "https://api.together.xyz/v1")
       assert.strictEqual(getAt(tree, ["providers", "openai", "timeout"]), "soon") // validation will name the path
     }))
+
+  it.effect("values are coerced by the schema's type at that path, literal members of a union included", () =>
+    Effect.gen(function*() {
+      // gateway.cors is `false | { ... }`: "false" is the boolean literal, not a string
+      const { tree } = yield* read({ TROUPE_GATEWAY__CORS: "false" })
+      assert.strictEqual(getAt(tree, ["gateway", "cors"]), false)
+      const json = yield* read({ TROUPE_GATEWAY__CORS: `{"allowedOrigins":["https://a.example"]}` })
+      assert.deepStrictEqual(getAt(json.tree, ["gateway", "cors"]), { allowedOrigins: ["https://a.example"] })
+      const other = yield* read({ TROUPE_GATEWAY__CORS: "no" }) // not a member: left for validation to report
+      assert.strictEqual(getAt(other.tree, ["gateway", "cors"]), "no")
+    }))
 })

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Layer } from "effect"
+import { Deferred, Duration, Effect, Layer } from "effect"
 import type { PolicySink, RateLimitPolicy } from "../../src/config/index.ts"
 import { ConfigStore, RateLimiterConfigSync } from "../../src/config/index.ts"
 import { RateLimiter, RateLimitKey } from "../../src/ratelimit/index.ts"
@@ -76,6 +76,62 @@ describe("RateLimiterConfigSync", () => {
       const change = yield* store.update("rateLimits.search", onePerMinute)
       yield* sync.awaitVersion(change.version)
       assert.deepStrictEqual(applied, [[], ["search"]])
+    }).pipe(Effect.provide(RateLimiterConfigSync.layerSink(sink).pipe(Layer.provideMerge(storeLayer()))))
+  })
+
+  it.effect("rate-limit policies are applied as soon as they change, also for a provider whose name contains a dot", () => {
+    const applied: Array<ReadonlyArray<string>> = []
+    const sink: PolicySink = {
+      policies: Effect.succeed(new Map()),
+      applyPolicies: (policies) => Effect.sync(() => applied.push(Object.keys(policies).sort()))
+    }
+    return Effect.gen(function*() {
+      const store = yield* ConfigStore
+      const sync = yield* RateLimiterConfigSync
+      yield* sync.awaitVersion(1)
+      const change = yield* store.update(["providers", "my.proxy", "rateLimit"], onePerMinute)
+      yield* sync.awaitVersion(change.version)
+      assert.deepStrictEqual(applied, [[], ["my.proxy"]])
+    }).pipe(Effect.provide(
+      RateLimiterConfigSync.layerSink(sink).pipe(Layer.provideMerge(storeLayer({
+        configFile: "/dot.json",
+        files: new Map([[
+          "/dot.json",
+          JSON.stringify({ providers: { "my.proxy": { baseUrl: "https://p.internal/v1" } } })
+        ]])
+      })))
+    ))
+  })
+
+  it.effect("a slow watcher that misses intermediate changes still applies the latest policies", () => {
+    const applied: Array<number | undefined> = []
+    const release = Deferred.makeUnsafe<void>()
+    const entered = Deferred.makeUnsafe<void>()
+    const limitOf = (policy: RateLimitPolicy | undefined) => windowOf(policy)?.[0]
+    const sink: PolicySink = {
+      policies: Effect.succeed(new Map()),
+      applyPolicies: (policies) =>
+        Effect.gen(function*() {
+          const limit = limitOf(policies.search)
+          if (limit === 1) { // the first change blocks the watcher while the store moves on
+            yield* Deferred.succeed(entered, undefined)
+            yield* Deferred.await(release)
+          }
+          applied.push(limit)
+        })
+    }
+    return Effect.gen(function*() {
+      const store = yield* ConfigStore
+      const sync = yield* RateLimiterConfigSync
+      yield* sync.awaitVersion(1)
+      yield* store.update("rateLimits.search", onePerMinute)
+      yield* Deferred.await(entered)
+      yield* store.update("rateLimits.search", threePerMinute) // will be dropped from the watcher's full buffer
+      let last = 0
+      for (let i = 0; i < 600; i++) last = (yield* store.update("providers.openai.timeout", 1000 + i)).version
+      yield* Deferred.succeed(release, undefined)
+      yield* sync.awaitVersion(last)
+      assert.deepStrictEqual(applied, [undefined, 1, 3])
     }).pipe(Effect.provide(RateLimiterConfigSync.layerSink(sink).pipe(Layer.provideMerge(storeLayer()))))
   })
 })
