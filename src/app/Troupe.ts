@@ -150,6 +150,7 @@ export interface TroupeOptions {
    * naming the path.
    */
   readonly recommendations?: RecommendationsOptions & { readonly sibling?: SiblingStepOptions }
+  /** conversation memory: `maxMessages` kept per conversation, an integer from 1 to 100,000,000 (default 100) */
   readonly memory?: { readonly maxMessages?: number }
   readonly agents?: { readonly name?: string; readonly maxRestarts?: number; readonly maxSeconds?: number }
   /**
@@ -474,8 +475,9 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
  * The application layer: every troupe service under one root supervisor.
  *
  * Fails with `InvalidTroupeOptions` when `options` do not decode (e.g. a `redis.url` that is not a
- * `redis://` or `rediss://` URL), with a service's own error when its options are invalid, and with `RedisError`
- * when `redis` is given and the server does not answer at start.
+ * `redis://` or `rediss://` URL, or an option of the wrong type), with a service's own error when its options are
+ * invalid, and with `SqlError` when `postgres` is given and the server does not answer at start. Never fails
+ * because of Redis: a server that does not answer at start means starting degraded (see `resilientRedisLayer`).
  *
  * @example
  * ```ts

@@ -1,8 +1,10 @@
 /**
- * The Schema of `Troupe.layer`'s plain options (names, URLs, sizes). Options that carry functions (scripted
- * rules) or another service's options are decoded by that service's own layer, with its own typed errors.
+ * The Schema of `Troupe.layer`'s options. Every option is decoded here: the plain ones (names, URLs, sizes) in
+ * full; an option that carries another service's options (`config`, `telemetry`, `rateLimiter`, `providers`,
+ * `pipeline`, `queues`, `router`, `recommendations`) at least as to its shape here (an object, and the keys troupe
+ * reads itself), its other keys by that service's own layer, with its own typed errors.
  */
-import { Schema } from "effect"
+import { Layer, Schema } from "effect"
 import * as Invalid from "../internal/InvalidInput.ts"
 import { SCHEMA_NAME } from "../internal/PostgresDdl.ts"
 
@@ -35,9 +37,63 @@ const PostgresUrl = Schema.String.pipe(Schema.check(Schema.isPattern(/^postgres(
 /** A PostgreSQL schema name, as the stores accept it. */
 const SqlSchema = Schema.String.pipe(Schema.check(Schema.isPattern(SCHEMA_NAME)))
 
+/** Any object: its keys are decoded by the service it configures. */
+const AnyObject = Schema.Record(Schema.String, Schema.Unknown)
+/** A function (called by the service it is given to). */
+const AnyFunction = Schema.Any.pipe(
+  Schema.check(Schema.makeFilter((u: unknown) => typeof u === "function" || "expected a function"))
+)
+/** A `Layer` (built by the service it is given to). */
+const AnyLayer = Schema.Any.pipe(
+  Schema.check(Schema.makeFilter((u: unknown) => Layer.isLayer(u) || "expected a Layer"))
+)
+/** A pipeline step's options: `false` turns the step off; an object is decoded by the step's layer. */
+const StepOptions = Schema.optionalKey(Schema.Union([Schema.Literal(false), AnyObject]))
+
+/** `config`: the configuration sources (`ConfigStoreOptions`). */
+const ConfigOptions = Schema.Struct({
+  configFile: Schema.optionalKey(Schema.UndefinedOr(Schema.String)),
+  env: Schema.optionalKey(
+    Schema.UndefinedOr(Schema.Union([Schema.Record(Schema.String, Schema.UndefinedOr(Schema.String)), AnyFunction]))
+  ),
+  envProvider: Schema.optionalKey(Schema.UndefinedOr(AnyObject)),
+  defaults: Schema.optionalKey(Schema.UndefinedOr(AnyObject)),
+  openSecret: Schema.optionalKey(Schema.UndefinedOr(AnyFunction))
+})
+
+/** `providers`: one scripted model, or from the configuration (never both). */
+const ProvidersOptions = Schema.Union([
+  Schema.Struct({ scripted: AnyObject }),
+  Schema.Struct({
+    scripted: Schema.optionalKey(Schema.Never),
+    scriptedWhenNoKey: Schema.optionalKey(AnyObject),
+    overrides: Schema.optionalKey(AnyObject)
+  })
+])
+
+/** `pipeline`: each step's options (decoded by the step), the breakers' store, the call limits. */
+const PipelineOptions = Schema.Struct({
+  cache: StepOptions,
+  rateLimit: StepOptions,
+  breaker: StepOptions,
+  breakerStore: Schema.optionalKey(AnyLayer),
+  retry: StepOptions,
+  fallback: StepOptions,
+  usage: StepOptions,
+  limits: Schema.optionalKey(AnyObject)
+})
+
 /** The Schema `Troupe.layer` decodes its options with. */
 export const TroupeOptionsSchema = Schema.Struct({
   name: Schema.optionalKey(Name),
+  config: Schema.optionalKey(ConfigOptions),
+  // decoded by TelemetryHub.layer (`InvalidTelemetryInput` naming the field)
+  telemetry: Schema.optionalKey(AnyObject),
+  // the policies are merged here, each one decoded by the RateLimiter layer (`InvalidRateLimitInput`)
+  rateLimiter: Schema.optionalKey(Schema.Struct({ policies: Schema.optionalKey(AnyObject) })),
+  replaceDefaultPolicies: Schema.optionalKey(Schema.Boolean),
+  providers: Schema.optionalKey(ProvidersOptions),
+  pipeline: Schema.optionalKey(PipelineOptions),
   redis: Schema.optionalKey(Schema.Struct({ url: RedisUrl, prefix: Schema.optionalKey(Name) })),
   postgres: Schema.optionalKey(Schema.Struct({ url: PostgresUrl, schema: Schema.optionalKey(SqlSchema) })),
   cache: Schema.optionalKey(Schema.Struct({
@@ -52,10 +108,9 @@ export const TroupeOptionsSchema = Schema.Struct({
   // decoded by RouterStep.layer (its own Schema, `InvalidPipelineOptions` naming the path)
   router: Schema.optionalKey(Schema.Unknown),
   // decoded by Recommendations.layer and SiblingStep.layer (their own Schemas); needs `costs: true`
-  recommendations: Schema.optionalKey(Schema.Unknown),
-  memory: Schema.optionalKey(Schema.Struct({
-    maxMessages: Schema.optionalKey(Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1))))
-  })),
+  recommendations: Schema.optionalKey(Schema.Struct({ sibling: Schema.optionalKey(AnyObject) })),
+  // the memory layers' bound
+  memory: Schema.optionalKey(Schema.Struct({ maxMessages: Schema.optionalKey(Size(100_000_000)) })),
   // error analytics and handlers: on unless `false`; an object sizes their bounded in-memory tables
   errors: Schema.optionalKey(Schema.Union([
     Schema.Boolean,

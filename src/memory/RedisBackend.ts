@@ -1,7 +1,8 @@
 /**
  * The Redis conversation memory: one list per conversation (`<prefix><conversationId>`), appended and trimmed
  * atomically by one Lua script (RPUSH + LTRIM to the last N, plus PEXPIRE when a `ttl` is set, refreshed on every
- * append), read with LRANGE.
+ * append), read with LRANGE. A batch of any size appends as in the in-process memory: only its last N messages are
+ * sent, and the script pushes them 1,000 at a time (Lua's `unpack` takes at most ~8,000 values).
  *
  * Messages are stored as the JSON of their `LlmMessage` encoding. Reading decodes each one; a message that is not
  * JSON or no longer matches the Schema (written by another version, edited by hand) is skipped and counted in
@@ -35,7 +36,10 @@ const appendScript = Redis.script(
   ],
   {
     lua: `
-local n = redis.call('RPUSH', KEYS[1], unpack(ARGV, 3))
+local n = 0
+for i = 3, #ARGV, 1000 do
+  n = redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
 local max = tonumber(ARGV[1])
 redis.call('LTRIM', KEYS[1], -max, -1)
 local ttl = tonumber(ARGV[2])
@@ -84,7 +88,13 @@ export const makeRedis = (
 
     return fromStore(maxMessages, {
       append: (id, messages) =>
-        redis.eval(append)(prefix + id, maxMessages, ttlMillis, messages.map((m) => JSON.stringify(encodeMessage(m))))
+        // only the last maxMessages can be kept: the rest is never sent
+        redis.eval(append)(
+          prefix + id,
+          maxMessages,
+          ttlMillis,
+          messages.slice(-maxMessages).map((m) => JSON.stringify(encodeMessage(m)))
+        )
           .pipe(
             Effect.mapError(backendError("append", id)),
             Effect.asVoid

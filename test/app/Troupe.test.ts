@@ -95,24 +95,68 @@ describe("Troupe.layer options", () => {
       assert.strictEqual((test as InvalidTroupeOptions).path, "name")
     }))
 
-  it.effect("fuzz: arbitrary option values never throw when the layer is made; a bad one fails as InvalidTroupeOptions", () =>
+  it.effect("invalid options fail the layer with InvalidTroupeOptions naming the path, whichever option is wrong", () =>
     Effect.gen(function*() {
-      const samples = fc.sample(
+      const cases: ReadonlyArray<readonly [unknown, string]> = [
+        [{ providers: 5 }, "providers"],
+        [{ providers: null }, "providers"],
+        [{ providers: "x" }, "providers"],
+        [{ providers: { scripted: 5 } }, "providers.scripted"],
+        [{ config: 5 }, "config"],
+        [{ config: { env: 5 } }, "config.env"],
+        [{ telemetry: null }, "telemetry"],
+        [{ rateLimiter: "x" }, "rateLimiter"],
+        [{ rateLimiter: { policies: 5 } }, "rateLimiter.policies"],
+        [{ pipeline: 5 }, "pipeline"],
+        [{ pipeline: { cache: null } }, "pipeline.cache"],
+        [{ replaceDefaultPolicies: "yes" }, "replaceDefaultPolicies"],
+        [{ costs: true, recommendations: 5 }, "recommendations"],
+        [{ memory: { maxMessages: 200_000_000 } }, "memory.maxMessages"]
+      ]
+      for (const [options, path] of cases) {
+        // the cast is the point of the test: untyped input, as from a config file
+        const error = yield* Effect.flip(
+          Layer.build(Troupe.layerTest(options as Troupe.TroupeOptions)).pipe(Effect.scoped)
+        )
+        assert.strictEqual(error._tag, "InvalidTroupeOptions", JSON.stringify(options))
+        assert.strictEqual((error as InvalidTroupeOptions).path, path, JSON.stringify(options))
+      }
+    }))
+
+  it.effect("fuzz: arbitrary option values never throw when the layer is made; a bad one fails in the error channel", () =>
+    Effect.gen(function*() {
+      // a value of the wrong type at the top is InvalidTroupeOptions; options a sub-service decodes itself (their
+      // inner keys) may fail with its own typed error
+      const objects = new Set(["config", "telemetry", "rateLimiter", "providers", "pipeline", "recommendations"])
+      const keys = ["name", "redis", "postgres", "memory", "replaceDefaultPolicies", ...objects]
+      const wrongType = (key: string, value: unknown) =>
+        objects.has(key)
+          ? typeof value !== "object" || value === null
+          : key === "replaceDefaultPolicies" && typeof value !== "boolean"
+      // one option varied at a time (so the others do not fail first), then several together
+      const samples: Array<Record<string, unknown>> = keys.flatMap((key) =>
+        fc.sample(fc.anything(), 12).map((value) => ({
+          [key]: value,
+          ...(key === "recommendations" ? { costs: true } : {})
+        }))
+      )
+      samples.push(...fc.sample(
         fc.record({ name: fc.anything(), redis: fc.anything(), postgres: fc.anything(), memory: fc.anything() }, {
           requiredKeys: []
         }),
-        60
-      )
+        30
+      ))
       for (const options of samples) {
         // the cast is the point of the test: untyped input, as from a config file
         const layer = Troupe.layerTest(options as Troupe.TroupeOptions)
         const exit = yield* Effect.exit(Layer.build(layer).pipe(Effect.scoped))
+        const wrong = Object.entries(options).some(([key, value]) => wrongType(key, value))
+        if (wrong) assert.isTrue(Exit.isFailure(exit), `accepted ${String(Object.keys(options))}`)
         if (Exit.isFailure(exit)) {
           const error = Cause.findErrorOption(exit.cause)
-          assert.isTrue(
-            Option.isSome(error) && (error.value as { _tag?: string })._tag === "InvalidTroupeOptions",
-            String(exit.cause)
-          )
+          const tag = Option.isSome(error) ? (error.value as { _tag?: string })._tag : undefined
+          assert.isString(tag, String(exit.cause))
+          if (wrong) assert.strictEqual(tag, "InvalidTroupeOptions", String(exit.cause))
         }
       }
     }))

@@ -1,6 +1,6 @@
 /**
  * The conformance suite every `ConversationMemory` layer passes: append and read in order, trimming to the last N
- * (LTRIM semantics, also across many appends and one oversized batch), `last`, isolation between conversations,
+ * (LTRIM semantics, also across many appends, one oversized batch and a batch of 20,000), `last`, isolation between conversations,
  * clear, validation errors naming the field, and a round trip of every message shape.
  */
 import { assert, describe, it } from "@effect/vitest"
@@ -39,6 +39,28 @@ export const memoryConformance = (label: string, make: MakeMemory, conversation:
         yield* memory.append(b, Array.from({ length: 7 }, (_, i) => user(i + 1)))
         assert.deepStrictEqual(contents(yield* memory.messages(b)), ["m5", "m6", "m7"])
       }))
+
+    it.live(
+      "one batch of 20,000 messages keeps the last N, also when N is above the batch size",
+      () =>
+        Effect.gen(function*() {
+          const batch = Array.from({ length: 20_000 }, (_, i) => user(i + 1))
+          const trimmed = yield* make({})
+          const a = conversation()
+          yield* trimmed.append(a, batch)
+          const kept = yield* trimmed.messages(a)
+          assert.strictEqual(kept.length, 100)
+          assert.deepStrictEqual([kept[0]?.content, kept[99]?.content], ["m19901", "m20000"])
+          const large = yield* make({ maxMessages: 50_000 })
+          const b = conversation()
+          yield* large.append(b, [user(0)])
+          yield* large.append(b, batch)
+          const all = yield* large.messages(b)
+          assert.strictEqual(all.length, 20_001)
+          assert.deepStrictEqual(contents(all), ["m0", ...contents(batch)])
+        }),
+      30_000
+    )
 
     it.live("the default keeps 100", () =>
       Effect.gen(function*() {

@@ -4,8 +4,12 @@
  * `NodeRedis.layer` connects while the layer is built, so Redis down at start-up failed the whole application with
  * an opaque `RedisError`. Here start-up waits only for the first outcome (connected, or the first connection error,
  * at most 2 s); the client then keeps reconnecting in the background (backoff 50 ms → 2 s);
- * until it is ready every command fails fast with `RedisError` (`disableOfflineQueue`, and a 250 ms command timeout),
- * which the services already treat as an outage: the cache serves from L1, the rate limiter applies its declared
+ * until it is ready every command fails fast with `RedisError` (`disableOfflineQueue`). Every command is bounded
+ * from the moment it is sent to its reply: no reply within 250 ms fails it with `RedisError`, also one already
+ * written on a connection that has stalled with the socket still open (a partition, a blocked server), which TCP
+ * would only notice much later; a late reply is then ignored, and replies stay matched to their commands. At most
+ * 10,000 commands wait on the connection; past that a command fails at once with `RedisError`. Either way the
+ * services treat it as an outage: the cache serves from L1, the rate limiter applies its declared
  * store-failure policy (`failOpen` / `failClosed` / `insurance`), conversation memory fails typed. One clear line is
  * logged when Redis is unreachable at start-up ("starting degraded") and one when it becomes reachable; the
  * services then use it again on their next command (the cache's L2 after its next probe).
@@ -29,6 +33,15 @@ const hostOf = (url: string): string => {
   }
 }
 
+/** How long a command may wait for its reply, from the moment it is sent (queued, written, answered). */
+const COMMAND_TIMEOUT_MS = 250
+
+/** The most commands waiting on the connection (to be written or for their reply); past it a command fails at once. */
+const MAX_PENDING_COMMANDS = 10_000
+
+const timeoutMessage = (command: string): string =>
+  `Redis did not answer ${command} within ${COMMAND_TIMEOUT_MS} ms (a stalled or unreachable server)`
+
 /** The `Redis` service; start-up never waits for nor fails because of the server. */
 export const layer = (url: string): Layer.Layer<Redis.Redis> =>
   Layer.effect(
@@ -42,7 +55,9 @@ export const layer = (url: string): Layer.Layer<Redis.Redis> =>
           createClient({
             url,
             disableOfflineQueue: true,
-            commandOptions: { timeout: 250 },
+            // no node-redis `commandOptions.timeout`: it bounds only a command not yet written (and costs an
+            // AbortSignal per command); `send` bounds the whole round trip with one timer
+            commandsQueueMaxLength: MAX_PENDING_COMMANDS,
             socket: { connectTimeout: 1000, reconnectStrategy: (retries: number) => Math.min(2 ** retries * 50, 2000) }
           })
         ),
@@ -80,10 +95,23 @@ export const layer = (url: string): Layer.Layer<Redis.Redis> =>
           })
         ])
       )
+      // one real timer per command (never the Effect clock: a TestClock must not time out a Redis round trip)
       const send = <A = unknown>(command: string, ...args: ReadonlyArray<string>): Effect.Effect<A, Redis.RedisError> =>
-        Effect.tryPromise({
-          try: () => client.sendCommand([command, ...args]) as Promise<A>, // node-redis replies are untyped
-          catch: (cause) => new Redis.RedisError({ cause })
+        Effect.callback<A, Redis.RedisError>((resume) => {
+          const timer = setTimeout(() => {
+            resume(Effect.fail(new Redis.RedisError({ cause: new Error(timeoutMessage(command)) })))
+          }, COMMAND_TIMEOUT_MS)
+          client.sendCommand([command, ...args]).then(
+            (reply) => {
+              clearTimeout(timer)
+              resume(Effect.succeed(reply as A)) // node-redis replies are untyped
+            },
+            (cause: unknown) => {
+              clearTimeout(timer)
+              resume(Effect.fail(new Redis.RedisError({ cause })))
+            }
+          )
+          return Effect.sync(() => clearTimeout(timer))
         })
       const unsupported = Effect.fail(new Redis.RedisError({ cause: new Error("not supported by ResilientRedis") }))
       return yield* Redis.make({
