@@ -18,18 +18,24 @@
  *   N complete or current days (fewer at the start of the month) times the days left in the month.
  * - `cached: false` and an absent `cached` are distinct values (`"false"` and `"-"` in `groups`); so for `hedge` and
  *   `routed`.
+ * - `"-"` is the value of an absent dimension (in `groups` and `where`), so a string dimension of `"-"` fails with
+ *   `InvalidCost` naming the dimension; nothing is recorded. Any other value, `__proto__` and `constructor`
+ *   included, is a group like any other (`groups` has no prototype).
  *
  * Backends, behind one conformance suite (each gives the same answers for the same records):
- * - `layerMemory` (default): bounded, at most `maxBuckets` period buckets (default 10,000, the oldest dropped
- *   first) and `maxRowsPerBucket` rows per bucket (default 10,000; past it new combinations fold into one row with
- *   every dimension absent, totals stay exact).
+ * - Every backend holds at most `maxRowsPerBucket` combinations of dimension values per bucket (default 10,000);
+ *   past it, new combinations fold into one row with every dimension absent (`"-"`), totals stay exact.
+ * - `layerMemory` (default): bounded, at most `maxBuckets` period buckets (default 10,000; the bucket of the oldest
+ *   period dropped first, never the current hour, day or month while an older bucket remains) and
+ *   `maxRowsPerBucket` rows per bucket.
  * - `layerRedis`: one hash per period bucket (`<prefix><period>:<start>`), a field per combination of dimension
  *   values; a record is one Lua script of `HINCRBYFLOAT` / `HINCRBY` on the three buckets, each bucket expiring its
  *   period's retention after its last write (hours 7 days, days 400, months 1,830 by default) and holding
  *   at most `maxRowsPerBucket` combinations.
  * - `layerPostgres`: a row per record (`troupe_costs`) plus a rollup row per bucket and combination
  *   (`troupe_cost_rollups`) upserted in the same statement (`ON CONFLICT … DO UPDATE`), so stats see a record as
- *   soon as it returns — a materialised view would lag until its next refresh.
+ *   soon as it returns — a materialised view would lag until its next refresh; a new combination takes a
+ *   transaction-scoped lock on its bucket so the row bound holds under concurrent records.
  *
  * Mirrors LiteLLM's spend logs / Portkey's cost analytics. Reuses the `Clock` for time (TestClock in tests), effect's
  * `Redis` and `SqlClient` services and the runtime's options decoder. Hand-rolled: effect has no per-period counter
@@ -165,7 +171,8 @@ export interface CostForecast {
 export interface CostsShape {
   /**
    * Records one cost at the current time. Fails with `InvalidCost` when `cost` is not finite and ≥ 0 or a
-   * dimension is not of its type, and with `CostsStoreError` when the store (Redis, PostgreSQL) fails.
+   * dimension is not of its type (or is `"-"`, the value of an absent one), and with `CostsStoreError` when the
+   * store (Redis, PostgreSQL) fails.
    */
   readonly record: (entry: CostRecord) => Effect.Effect<void, InvalidCost | CostsStoreError>
   /** The total (and group totals) of one period. Fails with `CostsStoreError` when the store fails (memory: never). */
@@ -186,7 +193,10 @@ const DAY = 86_400_000
 
 /** Options of `Costs.layerMemory`. */
 export interface CostsMemoryOptions {
-  /** The most period buckets kept (default 10,000); the oldest is dropped first. */
+  /**
+   * The most period buckets kept (default 10,000); the bucket of the oldest period is dropped first, never the
+   * current hour, day or month while an older bucket remains.
+   */
   readonly maxBuckets?: number
   /** The most distinct dimension rows per bucket (default 10,000); past it, rows fold into one `"-"` row. */
   readonly maxRowsPerBucket?: number
@@ -213,6 +223,8 @@ export interface CostsRedisOptions {
 export interface CostsPostgresOptions {
   /** The schema of the tables (default `public`; `[a-z_][a-z0-9_]*`, at most 63 characters). */
   readonly schema?: string
+  /** The most distinct dimension rows per bucket (default 10,000); past it, rows fold into one `"-"` row. */
+  readonly maxRowsPerBucket?: number
 }
 
 const RedisOptionsSchema = Schema.Struct({
@@ -225,7 +237,10 @@ const RedisOptionsSchema = Schema.Struct({
   }))
 })
 
-const PostgresOptionsSchema = Schema.Struct({ schema: Schema.optionalKey(Schema.String) })
+const PostgresOptionsSchema = Schema.Struct({
+  schema: Schema.optionalKey(Schema.String),
+  maxRowsPerBucket: Schema.optionalKey(Options.PositiveInt)
+})
 
 const invalidCost = (path: string, detail: string) => new InvalidCost(Invalid.fields("cost record", path, detail))
 
@@ -253,7 +268,8 @@ const makeWith = (store: CostsStoreShape): CostsShape => {
   }
   const statsAt = (query: CostQuery, now: number) =>
     Effect.map(matching(query, now), ({ rows, start }): CostStats => {
-      const groups: Record<string, number> = {}
+      // no prototype: a value named `__proto__`, `constructor` or `toString` is a group like any other
+      const groups: Record<string, number> = Object.create(null)
       let total = 0
       let count = 0
       let saved = 0
@@ -335,8 +351,9 @@ export const makeRedis = (options: CostsRedisOptions = {}): Effect.Effect<CostsS
 
 /**
  * Builds the PostgreSQL ledger (used by `Costs.layerPostgres`; exported for benches), creating the schema and its
- * tables when missing. Fails with `InvalidOptions` when `schema` is not a string, and with `CostsStoreError` when
- * the schema name is not `[a-z_][a-z0-9_]*` or the tables cannot be created.
+ * tables when missing. Fails with `InvalidOptions` when `schema` is not a string or `maxRowsPerBucket` not a
+ * positive integer, and with `CostsStoreError` when the schema name is not `[a-z_][a-z0-9_]*` or the tables cannot
+ * be created.
  */
 export const makePostgres = (
   options: CostsPostgresOptions = {}
@@ -344,7 +361,7 @@ export const makePostgres = (
   Effect.gen(function*() {
     const o = yield* Effect.fromResult(Options.validate(PostgresOptionsSchema, options, "costs options"))
     const sql = yield* SqlClient.SqlClient
-    return makeWith(yield* makePostgresCostsStore(sql, o.schema ?? "public"))
+    return makeWith(yield* makePostgresCostsStore(sql, o.schema ?? "public", o.maxRowsPerBucket ?? 10_000))
   })
 
 /** The linear forecast from the month-to-date total and the daily totals of the last `days` days of this month. */

@@ -4,9 +4,12 @@
  * The built-in table is the versioned JSON file `prices.json` shipped in the package (`version`, `date`, `source`;
  * `priceTableInfo`): indicative public list prices of common OpenAI, Anthropic, Google, Mistral, Groq, DeepSeek and
  * xAI models (input, output, cache-read, cache-write, per-request fee; embedding models priced by input); override or extend it with your contract's through `UsageStep.layer({ prices })`. A model is priced by
- * its exact spec, else by the longest spec in the table that it starts with (so dated snapshots such as
- * `openai:gpt-4o-mini-2024-07-18` get `openai:gpt-4o-mini`'s price), else it has no price (cost `undefined`).
- * The `scripted` provider is free. Hand-rolled data (LiteLLM keeps the same data in `model_prices.json`).
+ * its exact spec, else by the longest spec in the table that it starts with when the rest is a snapshot suffix —
+ * a date (`-YYYY-MM-DD`, `-YYYYMMDD`), `-latest` or an `@` version — so dated snapshots such as
+ * `openai:gpt-4o-mini-2024-07-18` get `openai:gpt-4o-mini`'s price while a distinct model whose name merely starts
+ * with a priced one (`openai:gpt-5.2-pro`, `xai:grok-4-1-fast`) does not; else by its provider's `provider:*`
+ * entry; else it has no price (cost `undefined`). The `scripted` provider is free unless the table prices it (with
+ * `replaceDefaults` too). Hand-rolled data (LiteLLM keeps the same data in `model_prices.json`).
  *
  * @since 0.1.0
  */
@@ -44,14 +47,21 @@ export const priceTableInfo: { readonly version: number; readonly date: string; 
 /** Indicative list prices (USD per million tokens), read from the shipped `prices.json`. */
 export const defaultPrices: PriceTable = priceFile.models
 
-/** The price of `spec` in `table`: exact, else the longest table spec it starts with, else `provider:*`. */
+/** What may follow a priced spec in a snapshot of the same model: a date, `-latest` or an `@` version. */
+const SNAPSHOT_SUFFIX = /^(?:-\d{4}-\d{2}-\d{2}|-\d{8}|-latest|@.+)$/
+
+/**
+ * The price of `spec` in `table`: exact, else the longest table spec it starts with when the rest is a snapshot
+ * suffix (`-YYYY-MM-DD`, `-YYYYMMDD`, `-latest`, `@…`), else `provider:*`.
+ */
 export const findPrice = (table: PriceTable, spec: string): ModelPrice | undefined => {
   const exact = table[spec]
   if (exact !== undefined) return exact
   let best: string | undefined
   for (const candidate of Object.keys(table)) {
     if (
-      !candidate.endsWith(":*") && spec.startsWith(candidate) && (best === undefined || candidate.length > best.length)
+      !candidate.endsWith(":*") && spec.startsWith(candidate) && SNAPSHOT_SUFFIX.test(spec.slice(candidate.length)) &&
+      (best === undefined || candidate.length > best.length)
     ) best = candidate
   }
   if (best !== undefined) return table[best]

@@ -30,7 +30,10 @@ export interface UsageStepShape {
 
 /** Options of `UsageStep.layer`. */
 export interface UsageStepOptions {
-  /** Prices merged over (or, with `replaceDefaults`, instead of) the built-in table. */
+  /**
+   * Prices merged over (or, with `replaceDefaults`, instead of) the built-in table; the `scripted` provider stays
+   * free either way unless these price it.
+   */
   readonly prices?: PriceTable
   readonly replaceDefaults?: boolean
 }
@@ -40,14 +43,21 @@ const isCount = (n: unknown): boolean => typeof n === "number" && Number.isSafeI
 /** True when every count of `usage` is a non-negative safe integer (so its cost is finite and non-negative). */
 export const isValidUsage = (usage: Usage): boolean =>
   isCount(usage.inputTokens) && isCount(usage.outputTokens) && isCount(usage.totalTokens) &&
-  (usage.cachedInputTokens === undefined || isCount(usage.cachedInputTokens))
+  (usage.cachedInputTokens === undefined || isCount(usage.cachedInputTokens)) &&
+  (usage.cacheWriteInputTokens === undefined || isCount(usage.cacheWriteInputTokens))
+
+/** The built-in `scripted:*` entry (free), kept when `replaceDefaults` drops the rest of the table. */
+const scriptedFree: PriceTable = { "scripted:*": { input: 0, output: 0 } }
 
 const make = (options: UsageStepOptions) =>
   Effect.gen(function*() {
     const extra = yield* Schema.decodeUnknownEffect(PriceTableSchema)(options.prices ?? {}, { errors: "all" }).pipe(
       Effect.mapError((e) => invalidOptions("UsageStep", e.issue))
     )
-    const table: PriceTable = options.replaceDefaults === true ? extra : { ...defaultPrices, ...extra }
+    // the scripted provider stays free with `replaceDefaults` too, unless `prices` prices it
+    const table: PriceTable = options.replaceDefaults === true
+      ? { ...scriptedFree, ...extra }
+      : { ...defaultPrices, ...extra }
     const prices = new Map<string, ModelPrice | undefined>()
     const priceOf = (target: Target): ModelPrice | undefined => {
       if (prices.has(target.spec)) return prices.get(target.spec)

@@ -13,7 +13,7 @@ import { Llm } from "../../src/pipeline/index.ts"
 import { pipelineLayer } from "../pipeline/support.ts"
 import { costsConformance } from "./CostsConformance.ts"
 
-costsConformance({ label: "memory", layer: () => Costs.layerMemory() })
+costsConformance({ label: "memory", layer: (options) => Costs.layerMemory(options) })
 
 describe("Costs (memory)", () => {
   it.effect("every in-memory table has a default bound: the oldest period bucket is dropped first", () =>
@@ -27,6 +27,24 @@ describe("Costs (memory)", () => {
       assert.strictEqual((yield* costs.stats({ period: "hour" })).total, 2)
       assert.strictEqual((yield* costs.stats({ period: "day" })).total, 3)
     }).pipe(Effect.provide(Costs.layerMemory({ maxBuckets: 3, maxRowsPerBucket: 2 }))))
+
+  it.effect("the oldest period bucket is dropped first, never the current bucket of a period: month and day totals stay exact", () =>
+    Effect.gen(function*() {
+      const march = Date.UTC(2026, 2, 1)
+      const costs = yield* Costs
+      // one record an hour for 3 days: 72 hour buckets, 3 day buckets and 1 month bucket through a bound of 48
+      for (let h = 0; h < 72; h++) {
+        yield* TestClock.setTime(march + h * 3_600_000 + 60_000)
+        yield* costs.record({ cost: 1 })
+      }
+      assert.strictEqual((yield* costs.stats({ period: "month" })).total, 72)
+      assert.strictEqual((yield* costs.forecast()).monthToDate, 72)
+      assert.strictEqual((yield* costs.stats({ period: "day" })).total, 24)
+      assert.strictEqual((yield* costs.stats({ period: "hour" })).total, 1)
+      // the first hours went first
+      assert.strictEqual((yield* costs.stats({ period: "hour", at: march })).total, 0)
+      assert.strictEqual((yield* costs.stats({ period: "hour", at: march + 70 * 3_600_000 })).total, 1)
+    }).pipe(Effect.provide(Costs.layerMemory({ maxBuckets: 48 }))))
 
   it.effect("rows past maxRowsPerBucket fold into one row; totals stay exact", () =>
     Effect.gen(function*() {
@@ -68,7 +86,7 @@ describe("Costs (memory)", () => {
                   ...(cached !== undefined ? { cached } : {})
                 }
                 const exit = yield* Effect.exit(costs.record(entry))
-                const valid = Number.isFinite(cost) && cost >= 0
+                const valid = Number.isFinite(cost) && cost >= 0 && tenant !== "-" && model !== "-"
                 assert.strictEqual(Exit.isSuccess(exit), valid)
                 if (valid) expected += cost
               }
@@ -90,6 +108,7 @@ describe("Costs record input decoding (fuzz)", () => {
     fc.string({ maxLength: 40 }),
     fc.string({ minLength: 1025, maxLength: 1100 }),
     fc.constant("a\u0000b"),
+    fc.constant("-"),
     fc.integer(),
     fc.boolean(),
     fc.constant(null),
@@ -101,7 +120,9 @@ describe("Costs record input decoding (fuzz)", () => {
     if (typeof cost !== "number" || !Number.isFinite(cost) || cost < 0) return false
     for (const d of ["tenant", "principal", "key", "project", "agent", "model", "provider"]) {
       const v = r[d]
-      if (v !== undefined && (typeof v !== "string" || v.length > 1024 || v.includes("\u0000"))) return false
+      if (v !== undefined && (typeof v !== "string" || v.length > 1024 || v.includes("\u0000") || v === "-")) {
+        return false
+      }
     }
     for (const d of ["cached", "hedge"]) if (r[d] !== undefined && typeof r[d] !== "boolean") return false
     return true

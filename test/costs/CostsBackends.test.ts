@@ -32,7 +32,7 @@ describeRedis("Costs on Redis", () => {
   })
   costsConformance({
     label: "redis",
-    layer: () => Costs.layerRedis({ prefix: fresh() }).pipe(Layer.provide(redisLayer))
+    layer: (options) => Costs.layerRedis({ prefix: fresh(), ...options }).pipe(Layer.provide(redisLayer))
   })
 
   describe("Costs (redis layout)", () => {
@@ -136,7 +136,7 @@ describePostgres("Costs on PostgreSQL", () => {
   })
   costsConformance({
     label: "postgres",
-    layer: () => Costs.layerPostgres({ schema: fresh() }).pipe(Layer.provide(pgLayer))
+    layer: (options) => Costs.layerPostgres({ schema: fresh(), ...options }).pipe(Layer.provide(pgLayer))
   })
 
   describe("Costs (postgres layout)", () => {

@@ -10,10 +10,15 @@ import { TestClock } from "effect/testing"
 import type { CostDimension, CostRecord } from "../../src/costs/index.ts"
 import { costDimensions, Costs } from "../../src/costs/index.ts"
 
+/** The options every backend takes. */
+export interface CostsBackendOptions {
+  readonly maxRowsPerBucket?: number
+}
+
 /** A backend under test: a fresh layer per test. */
 export interface CostsBackend {
   readonly label: string
-  readonly layer: () => Layer.Layer<Costs, unknown>
+  readonly layer: (options?: CostsBackendOptions) => Layer.Layer<Costs, unknown>
 }
 
 /** The records of the "same answers" test: three tenants, two users, models, cached and hedged legs. */
@@ -116,10 +121,10 @@ const DAY = 86_400_000
 
 export const costsConformance = (backend: CostsBackend): void => {
   describe(`Costs (${backend.label})`, () => {
-    const run = <A, E>(body: Effect.Effect<A, E, Costs>) =>
+    const run = <A, E>(body: Effect.Effect<A, E, Costs>, options?: CostsBackendOptions) =>
       Effect.gen(function*() {
         yield* TestClock.setTime(JAN_15_NOON)
-        return yield* body.pipe(Effect.provide(backend.layer()))
+        return yield* body.pipe(Effect.provide(backend.layer(options)))
       })
 
     it.effect("record adds to the UTC hour, day and month totals; stats groups by a dimension", () =>
@@ -312,5 +317,80 @@ export const costsConformance = (backend: CostsBackend): void => {
         assert.strictEqual(g.dailyMean, 1.5)
         assert.strictEqual((yield* costs.stats({ period: "month", at: Date.UTC(2026, 0, 1) })).total, 100)
       })))
+
+    it.effect("dimension values named like Object.prototype members are grouped like any other value", () =>
+      run(Effect.gen(function*() {
+        const costs = yield* Costs
+        const names = ["__proto__", "constructor", "toString", "hasOwnProperty", "acme"]
+        for (const tenant of names) yield* costs.record({ cost: 1, tenant, model: tenant })
+        for (const groupBy of ["tenant", "model"] as const) {
+          const s = yield* costs.stats({ period: "day", groupBy })
+          assert.strictEqual(s.total, 5)
+          assert.deepStrictEqual(Object.keys(s.groups).sort(), [...names].sort())
+          for (const name of names) {
+            assert.strictEqual(Object.getOwnPropertyDescriptor(s.groups, name)?.value, 1, name)
+          }
+          // serialised as plain JSON with every group
+          const parsed: unknown = JSON.parse(JSON.stringify(s.groups))
+          assert.deepStrictEqual(
+            Object.entries(parsed as Record<string, number>).sort(),
+            names.map((n) => [n, 1]).sort()
+          )
+        }
+        assert.strictEqual((yield* costs.stats({ period: "day", where: { tenant: "constructor" } })).total, 1)
+      })))
+
+    it.effect("a string dimension of \"-\" (the value of an absent dimension) fails with InvalidCost naming the dimension; nothing is recorded", () =>
+      run(Effect.gen(function*() {
+        const costs = yield* Costs
+        for (const d of ["tenant", "principal", "key", "project", "agent", "model", "provider"] as const) {
+          const exit = yield* Effect.exit(costs.record({ cost: 1, [d]: "-" }))
+          assert.isTrue(Exit.isFailure(exit), d)
+          if (Exit.isFailure(exit)) {
+            const error = exit.cause.reasons[0]
+            assert.isTrue(
+              error !== undefined && error._tag === "Fail" && error.error._tag === "InvalidCost" &&
+                error.error.path === d,
+              d
+            )
+          }
+        }
+        yield* costs.record({ cost: 2 })
+        yield* costs.record({ cost: 4, tenant: "--" })
+        const s = yield* costs.stats({ period: "day", groupBy: "tenant" })
+        assert.strictEqual(s.count, 2)
+        assert.deepStrictEqual(s.groups, { "-": 2, "--": 4 })
+        assert.strictEqual((yield* costs.stats({ period: "day", where: { tenant: "-" } })).total, 2)
+      })))
+
+    it.effect("a bucket holds at most maxRowsPerBucket combinations; the rest fold into one row with every dimension absent, totals stay exact", () =>
+      run(
+        Effect.gen(function*() {
+          const costs = yield* Costs
+          yield* costs.record({ cost: 1, tenant: "t0" })
+          yield* costs.record({ cost: 1, tenant: "t1", cached: true })
+          for (let i = 2; i < 10; i++) yield* costs.record({ cost: 1, tenant: `t${i}` })
+          // an existing combination still adds to its own row past the bound
+          yield* costs.record({ cost: 0.5, tenant: "t0" })
+          for (const period of ["hour", "day", "month"] as const) {
+            const s = yield* costs.stats({ period, groupBy: "tenant" })
+            assert.strictEqual(s.total, 10.5)
+            assert.strictEqual(s.count, 11)
+            assert.deepStrictEqual(s.groups, { t0: 1.5, t1: 1, "-": 8 })
+          }
+          const cached = yield* costs.stats({ period: "day", groupBy: "cached" })
+          assert.deepStrictEqual(cached.groups, { "-": 9.5, true: 1 })
+          // concurrent new combinations: the bound holds
+          yield* Effect.forEach(
+            Array.from({ length: 40 }, (_, i) => i),
+            (i) => costs.record({ cost: 1, tenant: `c${i}`, key: "fresh" }),
+            { concurrency: 8, discard: true }
+          )
+          const after = yield* costs.stats({ period: "day", groupBy: "tenant" })
+          assert.strictEqual(after.total, 50.5)
+          assert.deepStrictEqual(after.groups, { t0: 1.5, t1: 1, "-": 48 })
+        }),
+        { maxRowsPerBucket: 2 }
+      ))
   })
 }

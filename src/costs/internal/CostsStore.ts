@@ -108,9 +108,13 @@ export const dimsOfField = (field: string): CostDimensions => {
 /** The dimensions of `entry` alone (a record also carries `cost`, and callers may pass more). */
 export const dimsOf = (e: CostDimensions): CostDimensions => dimsOfField(rowField(e))
 
+/** The value `stats` gives an absent dimension (in `groups` and `where`); no record may carry it. */
+export const ABSENT = "-"
+
 /**
  * The first bad field of a record: `cost` (or `saved`) not a finite number ≥ 0, a string dimension not a string of at most
- * 1,024 characters without NUL, a boolean dimension not a boolean; `undefined` when it is well-formed.
+ * 1,024 characters without NUL or equal to `"-"` (`ABSENT`), a boolean dimension not a boolean; `undefined` when it is
+ * well-formed.
  */
 export const checkRecord = (entry: CostRecord): { readonly path: string; readonly detail: string } | undefined => {
   // untrusted callers may pass anything: look at the fields as unknown values
@@ -139,6 +143,8 @@ export const checkRecord = (entry: CostRecord): { readonly path: string; readonl
       }
       // PostgreSQL text cannot hold NUL; refused on every backend so they all accept the same records
       if (v.includes("\u0000")) return { path: d, detail: `${d} must not contain a NUL character` }
+      // `stats` names an absent dimension "-": a recorded "-" would merge with the records that lack it
+      if (v === ABSENT) return { path: d, detail: `${d} must not be "${ABSENT}" (the value of an absent dimension)` }
     }
     for (const d of booleanDimensions) {
       const v = e[d]
@@ -154,5 +160,5 @@ export const checkRecord = (entry: CostRecord): { readonly path: string; readonl
 /** The value of dimension `d` in a row, as `stats` groups and filters it (absent: `"-"`). */
 export const dimValue = (dims: CostDimensions, d: CostDimension): string => {
   const v = dims[d]
-  return v === undefined ? "-" : String(v)
+  return v === undefined ? ABSENT : String(v)
 }

@@ -1,6 +1,7 @@
 /**
  * The in-memory `Costs` store: a map of period buckets (`<period>:<start>`), each with its total and its rows by
- * the canonical key of their dimensions. Bounded: at most `maxBuckets` buckets (the oldest dropped first) and
+ * the canonical key of their dimensions. Bounded: at most `maxBuckets` buckets (the bucket of the oldest period
+ * dropped first, never the current bucket of a period while an older one remains) and
  * `maxRowsPerBucket` rows per bucket (past it, new combinations fold into one row with every dimension absent;
  * totals stay exact). The current bucket of each period is reused while the clock stays inside it, so the hot
  * path builds no `Date` or id. @internal
@@ -18,6 +19,9 @@ interface Row {
 }
 
 interface Bucket {
+  readonly period: CostPeriod
+  /** The period's start, epoch ms: the eviction order. */
+  readonly start: number
   total: number
   count: number
   /** False once evicted. */
@@ -40,6 +44,9 @@ const dimKey = (e: CostDimensions): string =>
 
 const OVERFLOW = "overflow"
 
+/** Shorter periods first: of two buckets starting together, the shorter one ended first. */
+const LENGTH_RANK: Record<CostPeriod, number> = { hour: 0, day: 1, month: 2 }
+
 interface Current {
   from: number
   to: number
@@ -48,19 +55,42 @@ interface Current {
 
 export const makeMemoryCostsStore = (maxBuckets: number, maxRows: number): CostsStoreShape => {
   const buckets = new Map<string, Bucket>()
-  const bucketOf = (period: CostPeriod, start: number): Bucket => {
+  /**
+   * Drops the bucket of the oldest period (the earliest start; at equal starts the shorter period, which ended
+   * first) that is not the current bucket of its period at `now`; only when every bucket is current, the oldest.
+   */
+  const evictOldest = (now: number) => {
+    const currentStart: Record<CostPeriod, number> = {
+      hour: periodStart("hour", now),
+      day: periodStart("day", now),
+      month: periodStart("month", now)
+    }
+    let oldest: [string, Bucket] | undefined
+    let oldestCurrent: [string, Bucket] | undefined
+    for (const entry of buckets) {
+      const b = entry[1]
+      const isCurrent = b.start === currentStart[b.period]
+      const best = isCurrent ? oldestCurrent : oldest
+      if (
+        best === undefined || b.start < best[1].start ||
+        (b.start === best[1].start && LENGTH_RANK[b.period] < LENGTH_RANK[best[1].period])
+      ) {
+        if (isCurrent) oldestCurrent = entry
+        else oldest = entry
+      }
+    }
+    const dropped = oldest ?? oldestCurrent
+    if (dropped !== undefined) {
+      dropped[1].live = false
+      buckets.delete(dropped[0])
+    }
+  }
+  const bucketOf = (period: CostPeriod, start: number, now: number): Bucket => {
     const id = `${period}:${start}`
     let b = buckets.get(id)
     if (b === undefined) {
-      if (buckets.size >= maxBuckets) {
-        const oldest = buckets.keys().next()
-        if (oldest.done !== true) {
-          const dropped = buckets.get(oldest.value)
-          if (dropped !== undefined) dropped.live = false
-          buckets.delete(oldest.value)
-        }
-      }
-      b = { total: 0, count: 0, live: true, rows: new Map() }
+      if (buckets.size >= maxBuckets) evictOldest(now)
+      b = { period, start, total: 0, count: 0, live: true, rows: new Map() }
       buckets.set(id, b)
     }
     return b
@@ -97,7 +127,7 @@ export const makeMemoryCostsStore = (maxBuckets: number, maxRows: number): Costs
     const from = periodStart(period, now)
     c.from = from
     c.to = periodEnd(period, from)
-    c.bucket = bucketOf(period, from)
+    c.bucket = bucketOf(period, from, now)
     return c.bucket
   }
   const empty: ReadonlyArray<CostRow> = []
