@@ -340,7 +340,7 @@ export const costsConformance = (backend: CostsBackend): void => {
         assert.strictEqual((yield* costs.stats({ period: "day", where: { tenant: "constructor" } })).total, 1)
       })))
 
-    it.effect("a string dimension of \"-\" (the value of an absent dimension) fails with InvalidCost naming the dimension; nothing is recorded", () =>
+    it.effect("a string dimension of - (the value of an absent dimension) fails with InvalidCost naming the dimension; nothing is recorded", () =>
       run(Effect.gen(function*() {
         const costs = yield* Costs
         for (const d of ["tenant", "principal", "key", "project", "agent", "model", "provider"] as const) {
