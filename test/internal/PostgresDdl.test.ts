@@ -59,13 +59,13 @@ describePostgres("createTables (PostgreSQL DDL lock)", () => {
       const sql = yield* SqlClient.SqlClient
       yield* Effect.all([
         makePostgresBudgetStore(sql, schema),
-        makePostgresCostsStore(sql, schema),
+        makePostgresCostsStore(sql, schema, 10_000),
         makePostgresDlqStore(sql, schema),
         makePostgresKeyStore(sql, schema),
         makePostgresAuditStore(sql, schema),
         makePostgresSubjectKeys(sql, schema),
         makePostgresBudgetStore(sql, schema),
-        makePostgresCostsStore(sql, schema)
+        makePostgresCostsStore(sql, schema, 10_000)
       ], { concurrency: "unbounded" })
       yield* Layer.build(Layer.mergeAll(
         RunJournal.layerPostgres({ schema }),
