@@ -11,6 +11,11 @@
  * call waits its FIFO turn up to `maxWait` (default 30 s); in `check` mode it never waits. A refusal fails with
  * `RateLimitRefused` and the provider is not contacted. A cache hit never reaches this step.
  *
+ * The tokens cost is the `TokenCounter`'s estimate, which a custom counter may get wrong: an estimate of 0 or less
+ * reserves nothing (the tokens check is skipped), and one that is not a finite number (`NaN`, ±`Infinity`) is
+ * refused as a cost that never fits (`RateLimitRefused`, resource `tokens`, `retryAfterMillis` Infinity, tier `""`)
+ * before the request slot is taken — never a defect.
+ *
  * The precomputed keys per provider model are an LRU table of `MAX_KEYED_MODELS` (1,024) entries: naming
  * `provider:<anything>` cannot grow it without bound.
  *
@@ -36,7 +41,7 @@ export interface RateLimitStepShape {
    * Admits one call to `target` (and its estimated input tokens), then runs `attempt`. Fails with `RateLimitRefused`,
    * without running `attempt`, when the limiter refuses the request or the tokens: in `check` mode when a tier has no
    * room now, in `acquire` mode when the wait would exceed `maxWait` or the cost exceeds a tier's limit (a tokens
-   * refusal gives the request slot back); with `RateLimitStoreError` when the limiter's Redis store fails under
+   * refusal gives the request slot back), or when the token estimate is not a finite number; with `RateLimitStoreError` when the limiter's Redis store fails under
    * `onStoreError: "failClosed"`. `attempt`'s own failures pass through.
    */
   readonly around: {
@@ -80,6 +85,17 @@ const refusal = (resource: "requests" | "tokens") => (e: LimiterRefusal): RateLi
     resource,
     cost: e.cost,
     retryAfterMillis: e.retryAfterMillis
+  })
+
+/** The refusal of a token estimate that is not a finite number: it can never fit (no tier was checked). */
+const unfit = (key: string, policy: string, cost: number): RateLimitRefused =>
+  new RateLimitRefused({
+    key,
+    policy,
+    tier: "",
+    resource: "tokens",
+    cost,
+    retryAfterMillis: Number.POSITIVE_INFINITY
   })
 
 const make = (input: RateLimitStepOptions) =>
@@ -184,9 +200,13 @@ const make = (input: RateLimitStepOptions) =>
         const keys = keysOf(target, context)
         const requests = admit(keys.requests, 1, undefined, "requests", undefined)
         if (tokensPolicy === undefined) return Effect.andThen(requests, attempt)
-        // a tokens refusal gives the request slot back: the call does not happen
         // one estimate per call: the budget step may have counted it already
         const estimate = context.state.estimateInput(counter, context.call, target.model)
+        // a custom counter's answer is untrusted (see the module doc): 0 or less reserves nothing, a non-finite
+        // one never fits (refused before the request slot is taken)
+        if (!Number.isFinite(estimate)) return Effect.fail(unfit(keys.tokens, tokensPolicy, estimate))
+        if (estimate <= 0) return Effect.andThen(requests, attempt)
+        // a tokens refusal gives the request slot back: the call does not happen
         const tokens = admit(keys.tokens, estimate, tokensPolicy, "tokens", keys.giveBack)
         return Effect.andThen(requests, Effect.andThen(tokens, attempt))
       })

@@ -4,10 +4,12 @@
  * limiter can find the provider's policy from the key.
  *
  * API keys are never stored: `apiKey` scopes use the first 128 bits of SHA-256 over the key (hex), so keys in
- * memory, Redis and logs cannot be turned back into credentials. Segment values are escaped (`|`, `=`, `%`, `#`),
- * so user-supplied ids cannot forge another scope. **A key built from scopes always fits `MAX_KEY_LENGTH`**: a
- * segment value longer than 64 characters once escaped (a 600-character model name) is replaced by `#` and the first 128 bits of
- * its SHA-256 (hex), so distinct values keep distinct keys.
+ * memory, Redis and logs cannot be turned back into credentials. Segment values are escaped (`|`, `=`, `%`,
+ * `#`), so user-supplied ids cannot forge another scope; `providerOf` reads a provider back unescaped, and the
+ * limiter matches a key's provider segment against each policy name escaped the same way, so a provider of any
+ * name finds its policy. **A key built from scopes always fits `MAX_KEY_LENGTH`**: a segment value longer than
+ * 64 characters once escaped (a 600-character model name) is replaced by `#` and the first 128 bits of its
+ * SHA-256 (hex), so distinct values keep distinct keys.
  *
  * Hand-rolled (rate-limiter-flexible and Effect leave key layout to the caller); hashing uses `node:crypto`.
  */
@@ -30,7 +32,11 @@ export interface KeyScope {
 /** Longest segment value kept as it is; longer ones are hashed (see the module doc). */
 const MAX_SEGMENT = 64
 
-const escape = (value: string): string => {
+/**
+ * A scope value as keys hold it: `|`, `=`, `%`, `#` escaped (`%7C`…); a value longer than 64 characters once
+ * escaped becomes `#` and the first 128 bits of its SHA-256 (hex).
+ */
+export const escapeSegment = (value: string): string => {
   const escaped = value.length > MAX_SEGMENT
     ? value
     : value.replace(/[%|=#]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
@@ -59,7 +65,7 @@ export const make = (scope: KeyScope): string => {
   for (const name of ORDER) {
     const value = scope[name]
     if (value === undefined) continue
-    parts.push(`${name}=${name === "apiKey" ? hashApiKey(value) : escape(value)}`)
+    parts.push(`${name}=${name === "apiKey" ? hashApiKey(value) : escapeSegment(value)}`)
   }
   if (parts.length === 0) throw new TypeError("RateLimitKey.make needs at least one scope")
   return parts.join("|")
@@ -83,9 +89,23 @@ export const apiKey = (rawKey: string, providerName?: string): string =>
 export const ip = (address: string, providerName?: string): string =>
   make(providerName === undefined ? { ip: address } : { provider: providerName, ip: address })
 
-/** The provider scope of a key built by these helpers (`provider=x|…` → `"x"`), else `undefined`. */
-export const providerOf = (key: string): string | undefined => {
+/** The provider segment of a key as written (escaped, or `#<hash>`), else `undefined`. */
+export const providerSegmentOf = (key: string): string | undefined => {
   if (!key.startsWith("provider=")) return undefined
   const end = key.indexOf("|", 9)
   return key.slice(9, end === -1 ? key.length : end)
+}
+
+const unescape = (segment: string): string =>
+  segment.indexOf("%") === -1
+    ? segment
+    : segment.replace(/%(25|7C|3D|23)/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)))
+
+/**
+ * The provider scope of a key built by these helpers, unescaped (`provider=a%7Cb|…` → `"a|b"`), else
+ * `undefined`. A name hashed for length cannot be recovered: it comes back as its `#<hash>` segment.
+ */
+export const providerOf = (key: string): string | undefined => {
+  const segment = providerSegmentOf(key)
+  return segment === undefined || segment.charCodeAt(0) === 35 /* # */ ? segment : unescape(segment)
 }

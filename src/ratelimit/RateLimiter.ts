@@ -160,14 +160,15 @@ export interface RateLimiterShape {
    */
   readonly check: (key: string, options?: CheckOptions) => Effect.Effect<Allowed, CheckError>
   /**
-   * Waits in FIFO order per key until `cost` is admitted; fails at once if the wait would exceed `timeout`. Fails with
-   * `RateLimited` when the wait would exceed `timeout` (at once when the queue ahead predicts it, else as soon as a
-   * re-check shows the deadline cannot be met) or `cost` exceeds a tier's limit; with `InvalidRateLimitInput` when the
-   * key is empty or longer than `maxKeyLength` (default 512), `cost` is not a finite number above 0, `timeout` is not a
-   * non-negative duration, or the `policy` option names no installed policy; with `RateLimitStoreError` only on the
-   * Redis layer with `onStoreError: "failClosed"`, when Redis does not answer within `storeTimeout`, the connection is
-   * down, Redis answers with an error, or calls skip Redis while it cools down after an outage (never on the memory
-   * layer, nor under `failOpen` / `insurance`).
+   * Waits in FIFO order per key until `cost` is admitted, under the policy in force at each re-check (a policy change
+   * applies to waiters at once); fails at once if the wait would exceed `timeout`. Fails with `RateLimited` when the
+   * wait would exceed `timeout` (at once when the queue ahead predicts it, else as soon as a re-check shows the
+   * deadline cannot be met) or `cost` exceeds a tier's limit; with `InvalidRateLimitInput` when the key is empty or
+   * longer than `maxKeyLength` (default 512), `cost` is not a finite number above 0, `timeout` is not a non-negative
+   * duration, or the `policy` option names no installed policy (also once it is removed while the caller waits); with
+   * `RateLimitStoreError` only on the Redis layer with `onStoreError: "failClosed"`, when Redis does not answer within
+   * `storeTimeout`, the connection is down, Redis answers with an error, or calls skip Redis while it cools down after
+   * an outage (never on the memory layer, nor under `failOpen` / `insurance`).
    */
   readonly acquire: (key: string, options?: AcquireOptions) => Effect.Effect<Allowed, CheckError>
   /**
@@ -438,8 +439,7 @@ const makeService = <R>(
         retryAfterMillis: refusal.retryAfterMillis
       })
     }
-    const queue = new AcquireQueue(backend, makeLimited, clock)
-    registry.onChange(() => queue.kick())
+    const queue = new AcquireQueue(backend, makeLimited, clock, registry)
 
     // --- validation (hand-written equivalents of the option schemas: this is the hot path) ---------------
     const invalidKey = (key: unknown): InvalidRateLimitInput | undefined => {
@@ -457,12 +457,7 @@ const makeService = <R>(
       typeof value === "number" && value > 0 && value !== Number.POSITIVE_INFINITY
         ? undefined
         : InvalidRateLimitInput.at([field], `Expected a finite number greater than 0, got ${String(value)}`)
-    const policyOf = (key: string, name: unknown): CompiledPolicy | InvalidRateLimitInput => {
-      if (name !== undefined && typeof name !== "string") {
-        return InvalidRateLimitInput.at(["policy"], "Expected a policy name")
-      }
-      return registry.resolve(key, name) ?? InvalidRateLimitInput.at(["policy"], `unknown policy "${String(name)}"`)
-    }
+    const policyOf = (key: string, name: unknown) => registry.policyOf(key, name)
     const isInvalid = (x: CompiledPolicy | InvalidRateLimitInput): x is InvalidRateLimitInput =>
       x instanceof InvalidRateLimitInput
 
@@ -549,7 +544,7 @@ const makeService = <R>(
         const policy = policyOf(key, options?.policy)
         if (isInvalid(policy)) return Exit.fail(policy)
         n.checks++
-        return queue.acquire(key, policy, cost, timeoutMs).pipe(
+        return queue.acquire(key, options?.policy, policy, cost, timeoutMs).pipe(
           Effect.tapCause(() => Effect.sync(() => n.acquireRejected++)),
           Effect.tap(() => Effect.sync(() => n.acquired++))
         )

@@ -5,7 +5,7 @@
  */
 import { NodeRedis } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Layer } from "effect"
+import { Clock, Effect, Exit, Layer, ManagedRuntime, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
@@ -13,6 +13,8 @@ import { createClient } from "redis"
 import { afterAll } from "vitest"
 import { RateLimiter } from "../../src/ratelimit/index.ts"
 import { MemoryStore } from "../../src/ratelimit/internal/MemoryStore.ts"
+import { makeRedisBackend } from "../../src/ratelimit/internal/RedisBackend.ts"
+import { EXPIRY_SLACK_MS } from "../../src/ratelimit/internal/RedisScript.ts"
 import { decodePolicy } from "../../src/ratelimit/RateLimitPolicy.ts"
 import { describeRedis, redisUrl, uniquePrefix } from "../support/redis.ts"
 import { manualClock } from "./support/clocks.ts"
@@ -151,4 +153,62 @@ describeRedis("fixed windows only roll forward (Redis)", () => {
       }),
     90_000
   )
+})
+
+describeRedis("Redis expiry keeps a key 60 s of real time past its fresh point (fast path)", () => {
+  const prefix = `${runPrefix}expiry:`
+  const runtime = ManagedRuntime.make(NodeRedis.layer({ url: redisUrl }))
+  const scope = Effect.runSync(Scope.make())
+  afterAll(async () => {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    await runtime.dispose()
+    await cleanup(prefix)
+  })
+  const backend = () =>
+    runtime.runPromise(Scope.provide(
+      makeRedisBackend({
+        prefix,
+        onStoreError: "failClosed",
+        clock: "caller",
+        storeTimeoutMs: 5_000,
+        storeCooldownMs: 0,
+        timeoutCircuit: 3,
+        expectedProcesses: 1
+      }, { failure: () => Effect.void, success: Effect.void }),
+      scope
+    ))
+  // 1,000 per hour: a token refills in 3.6 s; no sliding tier, so `consume` runs the unrolled fast path
+  const policy = Effect.runSync(decodePolicy("p", {
+    tiers: [{ _tag: "TokenBucket", name: "b", capacity: 1000, refillTokens: 1000, refillEvery: 3_600_000 }]
+  }))
+  const pttl = async (key: string): Promise<number> => {
+    const client = createClient({ url: redisUrl })
+    await client.connect()
+    const ms = await client.pTTL(`${prefix}{${key}}`)
+    await client.close()
+    return ms
+  }
+  /** real time that may pass between the script's write and the PTTL read */
+  const tolerance = 1_000
+
+  it("a draining bucket's key is re-expired before its margin past the fresh point falls under 60 s", async () => {
+    const limiter = await backend()
+    const now = Date.now()
+    await runtime.runPromise(limiter.consume("drain", policy, 1, now)) // a new key: fresh in 3.6 s
+    const second = await runtime.runPromise(limiter.consume("drain", policy, 10, now)) // fresh in 39.6 s
+    const freshIn = second._tag === "Allowed" ? second.resetAfterMillis : 0
+    assert.strictEqual(freshIn, 39_600)
+    assert.isAtLeast(await pttl("drain"), freshIn + EXPIRY_SLACK_MS - tolerance)
+  })
+
+  it("two callers 30 s apart: the key outlives the lagging caller's fresh point by 60 s minus the skew", async () => {
+    const limiter = await backend()
+    const now = Date.now()
+    const skew = 30_000
+    await runtime.runPromise(limiter.consume("skew", policy, 1, now + skew)) // caller A, 30 s ahead
+    const behind = await runtime.runPromise(limiter.consume("skew", policy, 20, now)) // caller B, on time
+    const freshIn = behind._tag === "Allowed" ? behind.resetAfterMillis : 0
+    assert.strictEqual(freshIn, 75_600)
+    assert.isAtLeast(await pttl("skew"), freshIn + EXPIRY_SLACK_MS - skew - tolerance)
+  })
 })

@@ -15,6 +15,7 @@ import { makeMemoryBackend } from "../../src/ratelimit/internal/MemoryBackend.ts
 import type { RateLimitBackend } from "../../src/ratelimit/internal/RateLimitBackend.ts"
 import { makeRedisBackend } from "../../src/ratelimit/internal/RedisBackend.ts"
 import { type CompiledPolicy, decodePolicy } from "../../src/ratelimit/RateLimitPolicy.ts"
+import type { Decision } from "../../src/ratelimit/RateLimitResult.ts"
 import { describeRedis, redisUrl, uniquePrefix } from "../support/redis.ts"
 
 interface Scenario {
@@ -221,4 +222,91 @@ describeRedis("RateLimiter properties (redis)", () => {
       { numRuns: 30 }
     )
   }, 30_000)
+
+  // Differential across policy changes: both backends carry a key's state to the other policy by tier name
+  // (`TierState.migrate` and the script's `migrate`: a bucket keeps its deficit, windows their hits and logs)
+  it(
+    "Redis migrates a key across policy changes exactly like memory (every operation, fast path and generic)",
+    async () => {
+      const backend = await runtime.runPromise(Scope.provide(
+        makeRedisBackend(
+          {
+            prefix: `${prefix}switch:`,
+            onStoreError: "failClosed",
+            clock: "caller",
+            storeTimeoutMs: 5_000,
+            storeCooldownMs: 0,
+            timeoutCircuit: 3,
+            expectedProcesses: 1
+          },
+          { failure: () => Effect.void, success: Effect.void }
+        ),
+        scope
+      ))
+      const compile = (
+        sliding: boolean,
+        [cap, refill, every, fixed, slide]: ReadonlyArray<number>,
+        interval: boolean
+      ) =>
+        Effect.runPromise(decodePolicy("switch", {
+          tiers: [
+            {
+              _tag: "TokenBucket",
+              name: "bucket",
+              capacity: cap ?? 1,
+              refillTokens: refill ?? 1,
+              refillEvery: every ?? 1,
+              refill: interval ? "interval" : "continuous"
+            },
+            { _tag: "FixedWindow", name: "fixed", limit: fixed ?? 1, window: 2000 },
+            ...(sliding ? [{ _tag: "SlidingWindow" as const, name: "sliding", limit: slide ?? 1, window: 1500 }] : [])
+          ]
+        }))
+      const op = fc.record({
+        kind: fc.constantFrom("consume", "consume", "consume", "status", "adjust", "switch"),
+        gap: fc.integer({ min: 0, max: 600 }),
+        amount: fc.constantFrom(1, 0.5, 2, 3.25, -1, -0.5)
+      })
+      let n = 0
+      await fc.assert(
+        fc.asyncProperty(fc.boolean(), fc.array(op, { minLength: 1, maxLength: 40 }), async (sliding, ops) => {
+          const [a, b] = [
+            await compile(sliding, [6, 2, 1000, 8, 5], false),
+            await compile(sliding, [4, 1, 500, 5, 4], true)
+          ]
+          const memory = makeMemoryBackend()
+          const key = `s${n++}`
+          let t = 1_000_000
+          let policy = a
+          const statusView = async (limiter: RateLimitBackend, run: Run) => {
+            const s = await run(limiter.status(key, policy, t))
+            return [s.retryAfterMillis, s.tiers.map((x) => [x.remaining, x.resetAfterMillis])]
+          }
+          for (const [i, o] of ops.entries()) {
+            t += o.gap
+            if (o.kind === "switch") policy = policy === a ? b : a
+            let m: unknown
+            let r: unknown
+            if (o.kind === "consume") {
+              const view = (d: Decision) =>
+                d._tag === "Allowed" ? [d.remainingList, d.resetAfterMillis] : [d.tierIndex, d.retryAfterMillis]
+              const cost = Math.abs(o.amount)
+              m = view(await Effect.runPromise(memory.consume(key, policy, cost, t)))
+              r = view(await runtime.runPromise(backend.consume(key, policy, cost, t)))
+            } else {
+              if (o.kind === "adjust") {
+                await Effect.runPromise(memory.adjust(key, policy, o.amount, t))
+                await runtime.runPromise(backend.adjust(key, policy, o.amount, t))
+              }
+              m = await statusView(memory, Effect.runPromise)
+              r = await statusView(backend, (e) => runtime.runPromise(e))
+            }
+            assert.deepStrictEqual(r, m, `op ${i} (${o.kind}) at ${t}`)
+          }
+        }),
+        { numRuns: 60 }
+      )
+    },
+    60_000
+  )
 })

@@ -8,9 +8,11 @@ import { Clock, Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import fc from "fast-check"
 import { RateLimiter, type RateLimiterEvent, RateLimitKey } from "../../src/ratelimit/index.ts"
+import { policyChangeConformance } from "./PolicyChangeConformance.ts"
 import { rateLimiterConformance } from "./RateLimiterConformance.ts"
 
 rateLimiterConformance("memory", (policies) => RateLimiter.layerMemory({ policies }))
+policyChangeConformance("memory", (policies) => RateLimiter.layerMemory({ policies }))
 
 describe("RateLimiter (memory)", () => {
   it.effect("the supervised sweep evicts idle keys only once their state is back to fresh", () =>
@@ -135,6 +137,31 @@ describe("RateLimitKey", () => {
     assert.strictEqual(RateLimitKey.providerOf(key), "openai")
     assert.strictEqual(RateLimitKey.providerOf(RateLimitKey.ip("1.2.3.4")), undefined)
   })
+
+  it("providerOf returns the provider name unescaped, as it was given to the key helpers", () => {
+    for (const name of ["a%b", "x|y", "k=v", "#tag", "%7C", "plain.name"]) {
+      assert.strictEqual(RateLimitKey.providerOf(RateLimitKey.model(name, "m")), name)
+    }
+    // a value hashed for length cannot be recovered: its segment comes back as written
+    assert.match(RateLimitKey.providerOf(RateLimitKey.provider("p".repeat(65))) ?? "", /^#[0-9a-f]{32}$/)
+  })
+
+  it.effect("a provider whose name contains %, |, = or # (or is hashed for length) finds its own policy", () =>
+    Effect.gen(function*() {
+      const rl = yield* RateLimiter
+      for (const name of ["a%b|c=d#e", "#tag", "q".repeat(100)]) {
+        assert.strictEqual((yield* rl.status(RateLimitKey.model(name, "m"))).policy, name)
+        assert.strictEqual((yield* rl.check(RateLimitKey.user("u", name))).policy, name)
+      }
+      assert.strictEqual((yield* rl.status(RateLimitKey.provider("a%25b|c=d#e"))).policy, "default")
+    }).pipe(Effect.provide(RateLimiter.layerMemory({
+      policies: {
+        default: { tiers: [{ _tag: "FixedWindow", limit: 9, window: 1000 }] },
+        "a%b|c=d#e": { tiers: [{ _tag: "FixedWindow", limit: 1, window: 1000 }] },
+        "#tag": { tiers: [{ _tag: "FixedWindow", limit: 2, window: 1000 }] },
+        ["q".repeat(100)]: { tiers: [{ _tag: "FixedWindow", limit: 3, window: 1000 }] }
+      }
+    }))))
 
   it("a key built from scopes always fits MAX_KEY_LENGTH: long segment values are hashed, distinct values stay distinct", () => {
     fc.assert(

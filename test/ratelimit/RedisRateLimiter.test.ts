@@ -15,6 +15,7 @@ import { createClient } from "redis"
 import { afterAll } from "vitest"
 import { RateLimiter, type RateLimiterEvent, type RateLimiterHooks } from "../../src/ratelimit/index.ts"
 import { describeRedis, redisUrl, uniquePrefix } from "../support/redis.ts"
+import { policyChangeConformance } from "./PolicyChangeConformance.ts"
 import { rateLimiterConformance } from "./RateLimiterConformance.ts"
 import { startOwnRedis } from "./support/ownRedis.ts"
 
@@ -123,6 +124,7 @@ describeRedis("RateLimiter (redis)", () => {
   afterAll(() => cleanup(runPrefix))
 
   rateLimiterConformance("redis", (policies) => layerAt({ policies }))
+  policyChangeConformance("redis", (policies) => layerAt({ policies }))
 
   it.live("1,000 concurrent fibers on one key never over-admit (three tiers, one script call each)", () =>
     Effect.gen(function*() {

@@ -7,8 +7,15 @@
  * A waiter that joins a non-empty queue learns its exact wait up front from `backend.simulate` (the queued
  * costs ahead of it, then its own, each admitted as early as possible in order); if that exceeds its
  * timeout it fails with `RateLimited` immediately instead of queueing. Anything that changes a key's state
- * out of band (penalty, reward, reset, a policy change, an interval tick) `kick`s the head, which re-checks
- * and re-computes its sleep; a waiter whose deadline can no longer be met fails with `RateLimited`.
+ * out of band (penalty, reward, reset, an interval tick) `kick`s the head, which re-checks and re-computes
+ * its sleep; a waiter whose deadline can no longer be met fails with `RateLimited`.
+ *
+ * Policy changes apply to queued waiters at once: a waiter holds the policy *name* it asked for (or none),
+ * never a compiled policy, and every re-check resolves it again exactly as a new check with the same options
+ * would (`PolicyRegistry.policyOf`); a policy change kicks the head of every queue. So a loosened limit admits
+ * waiters at the change, a tightened one is never bypassed, and a waiter whose named policy was removed fails
+ * with the `InvalidRateLimitInput` (`unknown policy`) a check naming it gets — one that named none follows
+ * the key's provider policy, else the default policy.
  *
  * Plain `check` calls respect the queue: while waiters are queued on a key, a check is refused with the wait
  * it would have as the next waiter, so queued acquirers are never overtaken.
@@ -17,14 +24,16 @@
  * no ordering between waiters; rate-limiter-flexible's RateLimiterQueue polls.
  */
 import { type Clock, Deferred, Duration, Effect } from "effect"
-import type { RateLimited, RateLimitStoreError } from "../RateLimitError.ts"
+import { InvalidRateLimitInput, type RateLimited, type RateLimitStoreError } from "../RateLimitError.ts"
 import type { CompiledPolicy } from "../RateLimitPolicy.ts"
 import type { Allowed, Refusal } from "../RateLimitResult.ts"
+import type { PolicyRegistry } from "./PolicyRegistry.ts"
 import type { RateLimitBackend } from "./RateLimitBackend.ts"
 
 interface Waiter {
   readonly cost: number
-  readonly policy: CompiledPolicy
+  /** the `policy` option of the `acquire` (resolved again on every re-check) */
+  readonly policyName: string | undefined
   readonly deadline: number
   /** completed when this waiter becomes head (already done for a waiter that starts as head) */
   readonly turn: Deferred.Deferred<void>
@@ -49,11 +58,14 @@ export class AcquireQueue {
   private readonly backend: RateLimitBackend
   private readonly limited: MakeLimited
   private readonly clock: Clock.Clock
+  private readonly registry: PolicyRegistry
 
-  constructor(backend: RateLimitBackend, limited: MakeLimited, clock: Clock.Clock) {
+  constructor(backend: RateLimitBackend, limited: MakeLimited, clock: Clock.Clock, registry: PolicyRegistry) {
     this.backend = backend
     this.limited = limited
     this.clock = clock
+    this.registry = registry
+    registry.onChange(() => this.kick())
   }
 
   /** True when acquirers are queued on `key` (checks must not overtake them). */
@@ -86,13 +98,17 @@ export class AcquireQueue {
     if (head?.kick !== undefined) Deferred.doneUnsafe(head.kick, Effect.void)
   }
 
-  /** Waits in FIFO order for `cost` on `key`, at most `timeoutMs` (Infinity: no limit). */
+  /**
+   * Waits in FIFO order for `cost` on `key`, at most `timeoutMs` (Infinity: no limit). `policy` is what
+   * `policyName` resolves to now (used to predict the wait); every re-check resolves `policyName` again.
+   */
   acquire(
     key: string,
+    policyName: string | undefined,
     policy: CompiledPolicy,
     cost: number,
     timeoutMs: number
-  ): Effect.Effect<Allowed, RateLimited | RateLimitStoreError> {
+  ): Effect.Effect<Allowed, RateLimited | InvalidRateLimitInput | RateLimitStoreError> {
     return Effect.uninterruptibleMask((restore) =>
       Effect.suspend(() => {
         // The place in line is taken synchronously, before any store I/O, so arrival order is FIFO order
@@ -101,7 +117,7 @@ export class AcquireQueue {
         const queue = this.queues.get(key)
         const waiter: Waiter = {
           cost,
-          policy,
+          policyName,
           deadline: now + timeoutMs,
           turn: Deferred.makeUnsafe<void>(),
           kick: undefined
@@ -137,16 +153,22 @@ export class AcquireQueue {
     )
   }
 
-  private wait(key: string, waiter: Waiter): Effect.Effect<Allowed, RateLimited | RateLimitStoreError> {
+  private wait(
+    key: string,
+    waiter: Waiter
+  ): Effect.Effect<Allowed, RateLimited | InvalidRateLimitInput | RateLimitStoreError> {
     const self = this
     return Effect.gen(function*() {
       yield* Deferred.await(waiter.turn)
       while (true) {
+        // the policy in force now: a change since the last pass applies (see the module doc)
+        const policy = self.registry.policyOf(key, waiter.policyName)
+        if (policy instanceof InvalidRateLimitInput) return yield* Effect.fail(policy)
         const now = self.clock.currentTimeMillisUnsafe()
-        const decision = yield* self.backend.consume(key, waiter.policy, waiter.cost, now)
+        const decision = yield* self.backend.consume(key, policy, waiter.cost, now)
         if (decision._tag === "Allowed") return decision
         if (!Number.isFinite(decision.retryAfterMillis) || now + decision.retryAfterMillis > waiter.deadline) {
-          return yield* Effect.fail(self.limited(key, waiter.policy, waiter.cost, decision))
+          return yield* Effect.fail(self.limited(key, policy, waiter.cost, decision))
         }
         // sleep until an absolute due time, so time spent on store I/O is not added to the wait
         const due = now + decision.retryAfterMillis

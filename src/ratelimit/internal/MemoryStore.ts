@@ -5,7 +5,9 @@
  * `RateLimiterMemory` (which allocates a promise and a result per call and a timer per key).
  *
  * Memory follows active keys: a key whose every tier is back to its fresh state (`fullAt <= now`) carries no
- * information, so `sweep` (run by a supervised fiber) drops it without changing any future answer. Effect's
+ * information, so `sweep` (run by a supervised fiber) drops it without changing any future answer — also
+ * across a policy change, since a fresh state migrates to the new policy's fresh state (`TierState.migrate`).
+ * A refused check of a key not held stores nothing (as the Lua script, so both backends agree). Effect's
  * `layerStoreMemory` never evicts; this is hand-rolled, as are multi-tier atomicity, sliding logs,
  * penalties and `simulate` (used by FIFO `acquire` to predict exact wake-up times).
  *
@@ -63,27 +65,36 @@ export class MemoryStore {
     return this.states.size
   }
 
-  /** The key's state under `policy`, created fresh or migrated if its policy changed. */
+  /** The key's state under `policy`, created fresh (and held) or migrated if its policy changed. */
   stateOf(key: string, policy: CompiledPolicy, now: number): KeyState {
-    let st = this.states.get(key)
-    if (st === undefined) {
-      if (this.states.size >= this.maxKeys) this.makeRoom(now)
-      st = freshState(policy, now)
-      this.states.set(key, st)
-    } else if (st.policy !== policy) {
-      st = migrate(st, policy, now)
-      updateFullAt(st, now)
-      this.states.set(key, st)
-    }
+    const st = this.states.get(key)
+    if (st === undefined) return this.insert(key, freshState(policy, now), now)
+    return st.policy === policy ? st : this.migrated(key, st, policy, now)
+  }
+
+  private insert(key: string, st: KeyState, now: number): KeyState {
+    if (this.states.size >= this.maxKeys) this.makeRoom(now)
+    this.states.set(key, st)
     return st
+  }
+
+  private migrated(key: string, st: KeyState, policy: CompiledPolicy, now: number): KeyState {
+    const next = migrate(st, policy, now)
+    updateFullAt(next, now)
+    this.states.set(key, next)
+    return next
   }
 
   /**
    * Admits `cost` on every tier atomically, or on none: returns `Allowed`, or `undefined` with
-   * `rejectTier` / `rejectRetryMillis` set to the binding tier and the exact wait.
+   * `rejectTier` / `rejectRetryMillis` set to the binding tier and the exact wait. A refusal of a key not
+   * held keeps no state (a fresh key is refused only a cost above a limit; the Lua script writes nothing).
    */
   decide(key: string, policy: CompiledPolicy, cost: number, now: number): Allowed | undefined {
-    const st = this.stateOf(key, policy, now)
+    let st = this.states.get(key)
+    const unseen = st === undefined
+    if (st === undefined) st = freshState(policy, now)
+    else if (st.policy !== policy) st = this.migrated(key, st, policy, now)
     const tiers = policy.tiers
     const n = tiers.length
     let due = now
@@ -103,6 +114,7 @@ export class MemoryStore {
       this.rejectRetryMillis = due - now
       return undefined
     }
+    if (unseen) this.insert(key, st, now)
     const remaining = new Array<number>(n)
     let reset = 0
     for (let i = 0; i < n; i++) {

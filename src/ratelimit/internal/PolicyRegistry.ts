@@ -4,18 +4,23 @@
  * tier by tier (matched by name) the first time they see a newer version (`TierState.migrate`).
  *
  * Resolution of a check's policy: the `policy` option if given; else the provider scope of the key
- * (`provider=anthropic|…` → policy `anthropic`) when such a policy exists; else the default policy.
+ * (`provider=anthropic|…` → policy `anthropic`) when such a policy exists; else the default policy. The
+ * provider segment is matched as `RateLimitKey` writes it (each policy name escaped, or hashed for length,
+ * the same way), so a provider whose name holds `%`, `|`, `=` or `#`, or is long, finds its policy.
+ * Queued `acquire` callers resolve again on every re-check (see `AcquireQueue.ts`).
  *
  * Hand-rolled (Effect's RateLimiter takes limit/window per call and has no policy registry).
  */
 import { Deferred, Effect } from "effect"
 import { InvalidRateLimitInput } from "../RateLimitError.ts"
-import { providerOf } from "../RateLimitKey.ts"
+import { escapeSegment, providerSegmentOf } from "../RateLimitKey.ts"
 import { type CompiledPolicy, decodePolicy, TierKind } from "../RateLimitPolicy.ts"
 
 /** The compiled policies by name, with the default policy. */
 export class PolicyRegistry {
   readonly byName = new Map<string, CompiledPolicy>()
+  /** the policies by their name as a key's provider segment holds it (`RateLimitKey.escapeSegment`) */
+  private bySegment = new Map<string, CompiledPolicy>()
   readonly defaultName: string
   /** bumped on every change; the interval ticker and waiters re-read policies when it moves */
   version = 0
@@ -31,13 +36,21 @@ export class PolicyRegistry {
   resolve(key: string, name: string | undefined): CompiledPolicy | undefined {
     if (name !== undefined) return this.byName.get(name)
     if (key.charCodeAt(0) === 112 /* p */) {
-      const provider = providerOf(key)
-      if (provider !== undefined) {
-        const found = this.byName.get(provider)
+      const segment = providerSegmentOf(key)
+      if (segment !== undefined) {
+        const found = this.bySegment.get(segment)
         if (found !== undefined) return found
       }
     }
     return this.byName.get(this.defaultName)
+  }
+
+  /** `resolve` for untrusted input: a name that is not a string or names no policy is a typed error. */
+  policyOf(key: string, name: unknown): CompiledPolicy | InvalidRateLimitInput {
+    if (name !== undefined && typeof name !== "string") {
+      return InvalidRateLimitInput.at(["policy"], "Expected a policy name")
+    }
+    return this.resolve(key, name) ?? InvalidRateLimitInput.at(["policy"], `unknown policy "${String(name)}"`)
   }
 
   /** Decodes every entry first (all or nothing), then installs them; `replace` also drops unnamed ones. */
@@ -75,6 +88,7 @@ export class PolicyRegistry {
         for (const name of removed) self.byName.delete(name)
       }
       for (const policy of compiled) self.byName.set(policy.name, policy)
+      self.bySegment = new Map([...self.byName.values()].map((p) => [escapeSegment(p.name), p]))
       self.version++
       const changed = self.changed
       self.changed = Deferred.makeUnsafe<void>()

@@ -13,9 +13,9 @@
  * `clock: "server"` to use Redis `TIME` inside the script instead (one clock for all callers, e.g. with
  * badly synchronised hosts); the waits returned are then relative to the server's time. Fixed windows only
  * roll forward (see `TierState.refillTier`), so skewed callers never reopen an older window. Key expiries run
- * on Redis's own clock (a memory bound, never a decision input), each kept `EXPIRY_SLACK_MS` (60 s) of real
- * time past the caller-clock time at which the key is fresh again: clock skew below that never loses state,
- * and under `TestClock` the answers stay exact while virtual time stands still for less than that real time.
+ * on Redis's own clock (a memory bound, never a decision input), every write keeping a key at least
+ * `EXPIRY_SLACK_MS` (60 s) of real time past the caller-clock time at which it is fresh again: clock skew below
+ * that never loses state, and under `TestClock` answers stay exact while virtual time stands still for less.
  *
  * Store timeout (`storeTimeout`, real time, so a hung connection is detected even under TestClock): the
  * runner's shared watchdog over its own connection, which never queues commands while offline (see

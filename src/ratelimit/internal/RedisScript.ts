@@ -24,13 +24,17 @@
  *   sequence number of sliding-log members) and `exp` (the caller-clock time up to which the key's Redis
  *   expiry is known to reach). Doubles are exact: no decimal formatting, no parsing.
  *   A check is one `GET` and one write: a new key is `SET … PX`; an existing key is patched in place with
- *   `SETRANGE` over the doubles (header and expiry untouched), and `PEXPIRE` runs only when the state must
- *   outlive `exp` (the new expiry gets ttl/8 of slack, so a draining bucket does not re-expire on every call).
- *   `ttl` = time until every tier is full again; the key's expiry is that (a fixed window's: the window's end,
- *   even at count 0, as windows only roll forward) plus `max(ttl / 8, EXPIRY_SLACK_MS)`; a key back to its
- *   fresh state is deleted, so Redis memory follows active keys. A stored header equal to the script's is the fast path; a different one means the
- *   policy changed: the old specs are parsed and the state carried over by tier name exactly as
- *   `TierState.migrate` does in memory.
+ *   `SETRANGE` over the doubles (header and expiry untouched). `ttl` = time until every tier is full again;
+ *   `hold` = that, or a fixed window's end if later (even at count 0, as windows only roll forward). A `SET`
+ *   (a new key, the generic body) expires in `hold + max(hold / 8, EXPIRY_SLACK_MS)`; a patch runs `PEXPIRE`
+ *   only when less than `EXPIRY_SLACK_MS` would be left between the state's fresh point and `exp`, and then
+ *   sets `hold + EXPIRY_SLACK_MS + max(hold / 8, EXPIRY_SLACK_MS)` (headroom, so a draining bucket does not
+ *   re-expire on every call; no command is added). So every write leaves a key at least `EXPIRY_SLACK_MS` of
+ *   real time past its fresh point in the writer's clock — `exp` may be in another caller's clock, so in a
+ *   lagging caller's at least `EXPIRY_SLACK_MS` minus the skew. A key back to its fresh state is deleted, so
+ *   Redis memory follows active keys. A stored header equal to the script's is the fast path; a different
+ *   one means the policy changed: the old specs are parsed and the state carried over by tier name exactly
+ *   as `TierState.migrate` does in memory (a bucket keeps its deficit, a window its hits or log).
  * - `<prefix>{<key>}:<tier>`: a sorted set per sliding-window tier only (score = time, member =
  *   `cost:seq`), expiring with the key. Expired members are removed with `ZREMRANGEBYSCORE` (amortised
  *   O(1)); a refusal reads the log from its oldest member only as far as its `retryAfter` needs (usually one
@@ -55,9 +59,10 @@ export const policyHeader = (policy: CompiledPolicy): string =>
   policy.tiers.map((t) => `${t.name} ${t.kind} ${t.limit} ${t.periodMs} ${t.refillTokens}`).join("|") + "\n"
 
 /**
- * Redis real time a key outlives the caller-clock time at which its state is back to fresh (at least; ttl / 8
- * when that is longer). Key expiries run on Redis's clock, decisions on the caller's: the slack keeps a key
- * alive across clock skew between processes and while a `TestClock` stands still, up to this much real time.
+ * Redis real time a key outlives, at least, the caller-clock time at which its state is back to fresh (every
+ * write ensures it; see the layout above). Key expiries run on Redis's clock, decisions on the caller's: the
+ * slack keeps a key alive across clock skew between processes and while a `TestClock` stands still, up to
+ * this much real time.
  */
 export const EXPIRY_SLACK_MS = 60_000
 
@@ -139,15 +144,18 @@ const fastConsume = (policy: CompiledPolicy, header: string): string => {
     save.push("if r > ttl then ttl = r end")
   })
   // Write-back: an existing key is patched in place (SETRANGE over the doubles; the header and the key's
-  // expiry stay), and PEXPIRE runs only when the state must outlive the expiry already set (`exp`, kept
-  // with ttl/8 of slack); a new key is one SET … PX. Both are measurably cheaper than SET … PX every call.
+  // expiry stay), and PEXPIRE runs only when less than SLACK would be left past the state's fresh point
+  // (`exp`, the expiry already set, may be in another caller's clock: demanding the whole SLACK keeps skew
+  // under it from losing state), setting SLACK plus ttl/8 (at least SLACK) of headroom, so a draining bucket
+  // does not re-expire on every call; a new key is one SET … PX. Both are measurably cheaper than SET … PX
+  // every call.
   save.push(
     "if ttl > hold then hold = ttl end",
     "if hold <= 0 then",
     "if raw then redis.call('DEL', key) end",
     "elseif raw then",
-    "if now + hold > exp then",
-    `w = hold + max(hold / 8, SLACK); ${ceilms("w", "w")}; exp = now + w`,
+    "if now + hold + SLACK > exp then",
+    `w = hold + SLACK + max(hold / 8, SLACK); ${ceilms("w", "w")}; exp = now + w`,
     "redis.call('PEXPIRE', key, max(1, w))",
     "end",
     `redis.call('SETRANGE', key, ${header.length}, struct.pack(FMT, ${state}))`,

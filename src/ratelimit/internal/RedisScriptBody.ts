@@ -106,7 +106,12 @@ local function migrate(raw)
         end
         local k = KIND[i]
         if (k == 0 or k == 1) and (ok2 == 0 or ok2 == 1) then
-          A[i] = math.min(LIM[i], a)
+          -- the deficit carries over (TierState.carriedTokens): a full bucket stays full
+          local deficit = lim - a
+          if deficit <= EPS then A[i] = LIM[i]
+          elseif lim == LIM[i] then A[i] = a
+          elseif LIM[i] - deficit > 0 then A[i] = LIM[i] - deficit
+          else A[i] = 0 end
         elseif k == 2 and ok2 == 2 and PER[i] == per then
           B[i] = b
         elseif k == 3 and ok2 == 3 then

@@ -334,9 +334,25 @@ export const updateFullAt = (st: KeyState, now: number): number => {
 }
 
 /**
+ * A bucket's tokens carried to a new limit: the deficit (`limit - tokens`, what was used and not yet
+ * refilled) is kept, clamped to the new range, so a full bucket is full under the new limit too (a deficit
+ * within EPS counts as none, as in `resetAfterOf`); an unchanged limit keeps the tokens as they are.
+ * `RedisScriptBody.ts`'s `migrate` does the same arithmetic.
+ */
+export const carriedTokens = (tokens: number, prevLimit: number, limit: number): number => {
+  const deficit = prevLimit - tokens
+  if (deficit <= EPS) return limit
+  if (prevLimit === limit) return tokens
+  return limit - deficit > 0 ? limit - deficit : 0
+}
+
+/**
  * Moves a key's state to a new version of its policy without losing it: tiers are matched by name; a
- * matched tier keeps its tokens / hits / log (clamped to the new limit), a new tier starts fresh.
- * Changing a fixed window's length starts a new window (indexes of different lengths do not compare).
+ * matched tier keeps what it has used — a bucket its deficit (`carriedTokens`), a window its hits, a sliding
+ * window its log — and a new tier starts fresh. So a state back to fresh migrates to exactly the fresh state
+ * of the new policy, for every tier kind: forgetting a fresh key (the sweep, a Redis expiry) changes no
+ * later answer. Changing a fixed window's length starts a new window (indexes of different lengths do not
+ * compare).
  */
 export const migrate = (st: KeyState, next: CompiledPolicy, now: number): KeyState => {
   const fresh = freshState(next, now)
@@ -351,7 +367,7 @@ export const migrate = (st: KeyState, next: CompiledPolicy, now: number): KeySta
     refillTier(prev, st, j, now)
     const bucket = (k: number) => k === TierKind.BucketContinuous || k === TierKind.BucketInterval
     if (bucket(tier.kind) && bucket(prev.kind)) {
-      fresh.nums[2 * i] = Math.min(tier.limit, slot(st.nums, 2 * j))
+      fresh.nums[2 * i] = carriedTokens(slot(st.nums, 2 * j), prev.limit, tier.limit)
     } else if (
       tier.kind === TierKind.FixedWindow && prev.kind === TierKind.FixedWindow && tier.periodMs === prev.periodMs
     ) {
