@@ -12,7 +12,15 @@
  *   whole micro-dollars (what a reservation and a status report) converts back to exactly those micro-dollars.
  * - **Alerts** fire at the fractions of `alertAt` (default 0.5, 0.8 and 1.0) of the limit, each at most once per
  *   period and scope across every process: at a settlement whose spend reaches the fraction, and — for every
- *   fraction not yet fired — when a reservation is refused (the budget is exhausted).
+ *   fraction not yet fired — when a reservation is refused (the budget is exhausted). What a budget remembers is the
+ *   highest fraction fired this period. A changed `alertAt` keeps it: fractions at or below it do not fire this
+ *   period, fractions above it fire when the spend reaches them. A changed limit re-bases it on the new limit: it
+ *   becomes the lower of the highest fraction fired and the highest fraction of `alertAt` the spend has already
+ *   reached of the new limit. So a fraction the spend has not reached of the new limit fires when it does (once
+ *   more in the period, if it fired under the old limit), and one that fired and that the spend has also passed of
+ *   the new limit does not fire again this period. The same on every backend.
+ * - **A change keeps the period's spend**; a budget changed to `total` reports `periodStart` 0 and keeps counting
+ *   the spend since its last period start.
  */
 import { Schema } from "effect"
 
@@ -52,7 +60,7 @@ export interface BudgetStatus {
   readonly scope: string
   readonly limit: number
   readonly period: BudgetPeriod
-  /** epoch ms of the current period's start (0 for `total`) */
+  /** epoch ms of the current period's start (0 for `total`, also for a budget changed to `total`) */
   readonly periodStart: number
   readonly spent: number
   readonly reserved: number

@@ -13,14 +13,17 @@
  *   estimate is a maximum); an actual cost above its reservation is still charged in full (the money was spent)
  *   and the next reservations are refused.
  * - **A reservation that is never settled expires** (a killed process): after `ttl` (default 15 minutes, longer
- *   than a call's deadline) its hold is released by the next operation on its scopes. A settle that comes later
- *   still charges its actual cost (the money was spent; the hold is not given back twice) until a day past the
- *   expiry; from then on the reservation is forgotten and settle and release do nothing. Settle and release end
- *   what the store holds under the reservation's id, to the micro-dollar, on every backend.
+ *   than a call's deadline; at most 30 days, `MAX_RESERVATION_TTL`, so never infinite; kept in whole milliseconds,
+ *   a fraction rounded up) its hold is released by the next operation on its scopes. A longer or infinite `ttl`
+ *   fails with `InvalidOptions` (path `ttl`) before the store is asked, as a layer's default does when it is built.
+ *   A settle that comes later still charges its actual cost (the money was spent; the hold is not given back twice)
+ *   until a day past the expiry; from then on the reservation is forgotten and settle and release do nothing.
+ *   Settle and release end what the store holds under the reservation's id, to the micro-dollar, on every backend.
  * - **Periods** are UTC days or months (or `total`), rolling forward only; **alerts** fire at the fractions of
- *   `alertAt` (default 0.5, 0.8, 1) once per period and scope across all processes, as `troupe.budget.alert`
- *   telemetry events and, with an `audit` log, audit entries. The gauge `troupe_budget_used_ratio` (attribute
- *   `scope`) is the spend over the limit as of the scope's last alert or `get` (what the alert rules read).
+ *   `alertAt` (default 0.5, 0.8, 1) once per period and scope across all processes (also when `alertAt` or the
+ *   limit changes: see `Budget.ts`), as `troupe.budget.alert` telemetry events and, with an `audit` log, audit
+ *   entries. The gauge `troupe_budget_used_ratio` (attribute `scope`) is the spend over the limit as of the scope's
+ *   last alert or `get` (what the alert rules read).
  *
  * Backends: `layerMemory` (default, bounded), `layerRedis` (one Lua script per reserve / settle / release) and
  * `layerPostgres` (one transaction each), behind one conformance suite. Hand-rolled: effect has no budget or
@@ -62,15 +65,16 @@ export interface ReserveInput {
   readonly scopes: ReadonlyArray<string>
   /** USD to hold: the call's estimated maximum cost */
   readonly amount: number
-  /** how long the hold lives unless settled (default 15 minutes) */
+  /** how long the hold lives unless settled (default 15 minutes, at most 30 days; whole milliseconds, rounded up) */
   readonly ttl?: Duration.Input
 }
 
 /** The budget service. */
 export interface BudgetsShape {
   /**
-   * Sets (or changes) a budget; a change keeps the period's spend. Fails with `InvalidOptions` for a bad spec and
-   * `BudgetStoreError` when the store fails or is full.
+   * Sets (or changes) a budget; a change keeps the period's spend and its alerts (a new limit re-bases the alerts,
+   * see `Budget.ts`). Fails with `InvalidOptions` for a bad spec and `BudgetStoreError` when the store fails or is
+   * full.
    */
   readonly set: (spec: BudgetSpec) => Effect.Effect<void, InvalidOptions | BudgetStoreError>
   /**
@@ -116,9 +120,9 @@ export interface BudgetsShape {
    * Runs `effect` under a reservation: reserve `amount`, run, settle at `actual(result)`; on failure or
    * interruption, release. Fails with `BudgetExceeded` before `effect` runs when a scope cannot hold `amount`.
    * Fails, also before `effect` runs, with `InvalidOptions` when a scope is malformed, there are more than 16
-   * scopes, `amount` is not a finite number in [0, 1e9] or `ttl` is not a duration, and with `BudgetStoreError`
-   * when the store fails the reservation (or the memory store has 100,000 open ones); then with `effect`'s `E`. A
-   * failing settle or release afterwards is ignored (the hold expires after its `ttl`).
+   * scopes, `amount` is not a finite number in [0, 1e9] or `ttl` is not a duration of at most 30 days, and with
+   * `BudgetStoreError` when the store fails the reservation (or the memory store has 100,000 open ones); then with
+   * `effect`'s `E`. A failing settle or release afterwards is ignored (the hold expires after its `ttl`).
    */
   readonly withBudget: <A, E, R>(
     effect: Effect.Effect<A, E, R>,
@@ -152,10 +156,26 @@ export const MAX_BACKGROUND_SETTLES = 10_000
 /** Default lifetime of an unsettled hold. */
 export const DEFAULT_RESERVATION_TTL: Duration.Duration = Duration.minutes(15)
 
+/** The longest `ttl` a reservation (or a layer's default) may have: 30 days. */
+export const MAX_RESERVATION_TTL: Duration.Duration = Duration.days(30)
+
+const MAX_TTL_MS = Duration.toMillis(MAX_RESERVATION_TTL)
+
+/** A hold's lifetime: a duration of at most `MAX_RESERVATION_TTL` (so never infinite). */
+const TtlInput = Options.DurationInput.check(
+  Schema.makeFilter((d: Duration.Input) =>
+    Duration.toMillis(Duration.fromInputUnsafe(d)) <= MAX_TTL_MS || "a duration of at most 30 days"
+  )
+)
+
+/** A valid ttl in whole milliseconds, rounded up (at least 1): every store keeps times as integers. */
+const ttlMillisOf = (ttl: Duration.Input): number =>
+  Math.max(1, Math.ceil(Duration.toMillis(Duration.fromInputUnsafe(ttl))))
+
 const ReserveSchema = Schema.Struct({
   scopes: Schema.Array(BudgetScope).check(Schema.isMaxLength(MAX_SCOPES)),
   amount: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(1e9)),
-  ttl: Schema.optionalKey(Options.DurationInput)
+  ttl: Schema.optionalKey(TtlInput)
 })
 
 const ListSchema = Schema.Struct({
@@ -181,9 +201,7 @@ const make = (
     readonly background?: (effect: Effect.Effect<unknown>) => void
   } = {}
 ): BudgetsShape => {
-  const ttlMillis = Duration.toMillis(
-    options.ttl === undefined ? DEFAULT_RESERVATION_TTL : Duration.fromInputUnsafe(options.ttl)
-  )
+  const ttlMillis = ttlMillisOf(options.ttl ?? DEFAULT_RESERVATION_TTL)
   const hub = options.telemetry
   const audit = options.audit
   let counter = 0
@@ -254,9 +272,7 @@ const make = (
       if (Result.isFailure(decoded)) return Exit.fail(decoded.failure)
       checked = decoded.success
     }
-    const ttl = "ttl" in checked && checked.ttl !== undefined
-      ? Duration.toMillis(Duration.fromInputUnsafe(checked.ttl))
-      : ttlMillis
+    const ttl = "ttl" in checked && checked.ttl !== undefined ? ttlMillisOf(checked.ttl) : ttlMillis
     const amount = toMicros(checked.amount)
     const given = checked.scopes
     // duplicates are charged once; two scopes (the gateway's usual key + tenant) skip the Set
@@ -267,7 +283,8 @@ const make = (
       : [...new Set(given)]
     const now = clock.currentTimeMillisUnsafe()
     const id = nextId()
-    const expiresAt = now + Math.max(1, ttl)
+    // whole milliseconds (the ttl is): every store keeps times as integers
+    const expiresAt = Math.ceil(now) + ttl
     const request = { id, scopes, amount, expiresAt, now }
     // a store that decides at once (memory): the whole reservation is this one step
     if (reserveSync !== undefined) {
@@ -381,7 +398,7 @@ const actualOf = <A>(actual: (a: A) => number, value: A, reserved: number): numb
 }
 
 const OptionsSchema = Schema.Struct({
-  ttl: Schema.optionalKey(Options.DurationInput),
+  ttl: Schema.optionalKey(TtlInput),
   settle: Schema.optionalKey(Schema.Literals(["await", "background"]))
 })
 
@@ -444,7 +461,7 @@ const layerWith = <E, R>(
 export class Budgets extends Context.Service<Budgets, BudgetsShape>()("troupe/budget/Budgets") {
   /**
    * Budgets in process memory (at most 100,000 budgets and 100,000 open reservations; past that `BudgetStoreError`).
-   * Building fails with `InvalidOptions` (path `ttl`) when `ttl` is not a duration.
+   * Building fails with `InvalidOptions` (path `ttl`) when `ttl` is not a duration of at most 30 days.
    */
   static readonly layerMemory = (options: BudgetsOptions = {}): Layer.Layer<Budgets, InvalidOptions> =>
     layerWith(Effect.sync(() => makeMemoryBudgetStore()), options)
@@ -453,8 +470,9 @@ export class Budgets extends Context.Service<Budgets, BudgetsShape>()("troupe/bu
    * Budgets on Redis (`Redis` from `effect/persistence`), keys under `prefix` (default `troupe:budget:`). With
    * `NodeRedis` in context the scripts go over the store's own duplicate connection (as the rate limiter's do); an
    * operation Redis does not answer within `timeout` (default 5 seconds) fails with `BudgetStoreError`. Building
-   * fails with `InvalidOptions` (path `ttl`, `timeout` or `settle`) when `ttl` or `timeout` is not a duration or
-   * `settle` is not a mode.
+   * fails with `InvalidOptions` (path `ttl`, `timeout` or `settle`) when `ttl` is not a duration of at most 30 days,
+   * `timeout` is not a duration or `settle` is not a mode. `list` reads an index of the scopes; the budgets an
+   * earlier version made join it once per prefix, by one scan of the database at the first `list`.
    */
   static readonly layerRedis = (
     options: BudgetsOptions & { readonly prefix?: string; readonly timeout?: Duration.Input } = {}
@@ -483,7 +501,7 @@ export class Budgets extends Context.Service<Budgets, BudgetsShape>()("troupe/bu
    * Budgets on PostgreSQL through `SqlClient`; tables in `schema` (default `public`). Building fails with
    * `BudgetStoreError` (operation `init`) when `schema` is not a valid identifier (`[a-z_][a-z0-9_]*`), or when
    * creating the schema or a table fails (database unreachable, no privilege); with `InvalidOptions` (path `ttl`)
-   * when `ttl` is not a duration.
+   * when `ttl` is not a duration of at most 30 days. Tables of an earlier version gain their new column at start.
    */
   static readonly layerPostgres = (
     options: BudgetsOptions & { readonly schema?: string } = {}

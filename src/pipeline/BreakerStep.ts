@@ -12,7 +12,9 @@
  * from `src/runtime`, restarted if it crashes) and become `troupe.breaker.opened` / `half_opened` / `closed`
  * events (metadata `breaker`, `provider`, `from`); each rejected call emits `troupe.breaker.rejected`. The gauge
  * `troupe_breaker_open` (attribute `provider`) is 1 while this process sees the provider's circuit open, else 0; its
- * series exists from a provider's first call. Without a
+ * series exists from a provider's first call. A circuit and its series exist only for a route the registry has: the
+ * `Llm` pipeline (`generate`, `stream`, `embed`) looks the route up before the breaker, so a call naming an unknown
+ * provider fails with `ProviderNotFound` and builds none. Without a
  * `TelemetryHub` the transitions are logged. The state store is effect's (`layerStoreMemory`, or
  * `layerStoreRedis` to share circuits between processes: `Troupe.layer({ redis })` uses it, so gateway processes on
  * one Redis see the same open circuits). A store that fails (Redis unreachable) fails open — effect's breaker runs

@@ -10,14 +10,18 @@
  *   the fallback chain. A scope that cannot hold it fails the call with `BudgetExceeded` before any provider is
  *   asked (and before a rate-limit token is spent).
  * - **Settle at the actual cost** of the answer (the model that answered, its reported usage); a failed or
- *   interrupted call releases its hold. Streams settle on their `Finish` part and release when they end without one.
+ *   interrupted call releases its hold. Streams settle on their `Finish` part and release when they end without one
+ *   (failed, dropped or interrupted). A reservation and the release that ends it are installed in one uninterruptible
+ *   step, so a call interrupted while its reservation is on its way to the store still releases it once the store
+ *   answers; a stream's settle runs uninterruptibly (an interrupted consumer waits for the store's answer), and a
+ *   stream whose settle fails releases its hold.
  * - **Cache hits cost nothing**: the reservation wraps the provider side only, inside the response cache.
  *
  * Optional in `Llm.layer`: without a `BudgetStep` in the context the pipeline is unchanged.
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, type Scope } from "effect"
 import { dual } from "effect/Function"
 import { Budgets, type Reservation, SCOPE_ID_PATTERN } from "../budget/index.ts"
 import type { BudgetExceeded, BudgetStoreError } from "../budget/index.ts"
@@ -34,6 +38,15 @@ export interface BudgetStepOptions {
 
 /** Errors the budget step adds to a call. */
 export type BudgetStepError = BudgetExceeded | BudgetStoreError | InvalidLlmRequest
+
+/** A stream's reservation, bound to the stream's scope (see `BudgetStepShape.reserveStream`). */
+export interface StreamHold {
+  /**
+   * Settles at the cost of the stream's final response, once; uninterruptible (an interrupted consumer waits for the
+   * store's answer), and a settle that fails releases the hold instead. Later calls do nothing.
+   */
+  readonly settle: (response: LlmResponse) => Effect.Effect<void>
+}
 
 /** The budget step of the pipeline. */
 export interface BudgetStepShape {
@@ -64,6 +77,16 @@ export interface BudgetStepShape {
     context: CallContext,
     targets: ReadonlyArray<Target>
   ) => Effect.Effect<Reservation | undefined, BudgetStepError>
+  /**
+   * Reserves for a stream in the stream's scope; `undefined` when the call has no scopes. The reservation and its
+   * release are installed in one uninterruptible step: when the scope closes before `StreamHold.settle` (the stream
+   * failed, was dropped or interrupted, even while the reservation was on its way to the store) the hold is
+   * released. Fails as `reserve` does.
+   */
+  readonly reserveStream: (
+    context: CallContext,
+    targets: ReadonlyArray<Target>
+  ) => Effect.Effect<StreamHold | undefined, BudgetStepError, Scope.Scope>
   /** Settles a stream's reservation at the cost of its final response. */
   readonly settle: (
     reservation: Reservation,
@@ -128,8 +151,32 @@ const make = Effect.gen(function*() {
         )
       )
     }
+    const reserveStream: BudgetStepShape["reserveStream"] = (context, targets) => {
+      // "held" until a settle starts; the scope's finalizer releases only a hold no settle has taken over
+      let state: "held" | "ending" = "held"
+      return Effect.map(
+        Effect.acquireRelease(
+          reserve(context, targets),
+          (reservation) =>
+            reservation === undefined || state !== "held" ? Effect.void : Effect.ignore(budgets.release(reservation))
+        ),
+        (reservation): StreamHold | undefined =>
+          reservation === undefined ? undefined : {
+            settle: (response) =>
+              Effect.uninterruptible(Effect.suspend(() => {
+                if (state !== "held") return Effect.void
+                state = "ending"
+                return budgets.settle(reservation, actualOf(context, targets, response)).pipe(
+                  Effect.asVoid,
+                  Effect.catch(() => Effect.ignore(budgets.release(reservation)))
+                )
+              }))
+          }
+      )
+    }
     return {
       reserve,
+      reserveStream,
       settle: (reservation, context, targets, response) =>
         Effect.ignore(budgets.settle(reservation, actualOf(context, targets, response))),
       release: (reservation) => Effect.ignore(budgets.release(reservation)),

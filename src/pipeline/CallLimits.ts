@@ -2,9 +2,14 @@
  * `CallLimits`: the bounds of every `Llm` call, whatever the provider does.
  *
  * - **Deadline.** A call's `options.timeout` bounds the *whole* call — every attempt, the backoff between retries,
- *   `Retry-After` waits and fallbacks — not each HTTP request; without one, `deadline` (default 2 minutes) does.
- *   A call past it fails with `CallDeadlineExceeded`; a retry whose wait would end past it is not made (the call
- *   fails at once with the provider's error, so no time is spent sleeping towards a certain timeout).
+ *   `Retry-After` waits and fallbacks, and the wait for an identical call it shares — not each HTTP request; without
+ *   one, `deadline` (default 2 minutes) does. A call past it fails with `CallDeadlineExceeded`; a retry whose wait
+ *   would end past it is not made (the call fails at once with the provider's error, so no time is spent sleeping
+ *   towards a certain timeout). Its clock starts after the response cache's lookup (a hit pays for no timer).
+ * - **Shared calls keep per-caller deadlines** (the response cache's single-flight, `CoalesceStep`): each caller of a
+ *   shared call is bounded by its own deadline: a waiter whose deadline passes fails with its own
+ *   CallDeadlineExceeded and only leaves the shared call; a leader's own deadline is not handed to waiters: a waiter
+ *   with time left still gets the answer (or runs the call itself, in what is left of its own deadline).
  * - **Streams** are bounded three ways: the same deadline over the whole stream (`streamDeadline`, default
  *   10 minutes, or the call's `timeout`), an idle deadline between two parts (`streamIdle`, default 60 s, never
  *   more than the call's `timeout`: keep-alive comments and empty chunks are not parts, so they do not hold a call

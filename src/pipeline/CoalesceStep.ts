@@ -14,7 +14,20 @@
  * - **The last waiter leaving cancels the shared call** (its fiber, so its HTTP request, is interrupted) and the
  *   next identical request starts a fresh one.
  * - **A waiter pays nothing**: the first caller's budget reservation and attempts cover the call; a waiter's `meta`
- *   reads like a cache hit (`cached: true`, no attempts, cost 0). A failure is shared by every waiter.
+ *   reads like a cache hit (`cached: true`, no attempts, cost 0). A failure is shared by every waiter, except the
+ *   leader's own (below).
+ * - **Each caller of a shared call is bounded by its own deadline: a waiter whose deadline passes fails with its own
+ *   CallDeadlineExceeded and only leaves the shared call** (the `Llm` pipeline hands `around` the caller's bound;
+ *   the leader's wait is bounded the same way, and the shared call's fiber goes on while anyone waits).
+ * - **A leader's own deadline is not handed to waiters: a waiter with time left still gets the answer** (the leader
+ *   leaves; the shared call goes on).
+ * - **A leader's own refusal is not handed to waiters: a waiter with time left runs the call itself**: a failure of
+ *   the leader's own options — `CallDeadlineExceeded`, `BudgetExceeded` (its `user` is not in the key),
+ *   `RateLimitRefused`, `QueueFull`, `Shed`, an `InvalidLlmRequest` of its budget scopes — makes each waiter join
+ *   again, the first one leading a fresh call (`internal/SharedCall.ts`, the rules the response cache's single-flight
+ *   follows too).
+ * - **The shared call is made with the leader's retries and fallbacks: its provider error is every waiter's** (and
+ *   its hedge and queue priority are the leader's).
  * - **Bounded**: at most `maxInFlight` (default 10,000) distinct keys are shared at once; past that a call runs on
  *   its own (never refused). Streams are not coalesced.
  *
@@ -29,6 +42,8 @@ import { CanonicalJsonTooDeep, hashRequestFields } from "../cache/index.ts"
 import { makeSingleFlight } from "../cache/internal/SingleFlight.ts"
 import type { LlmRequest, LlmResponse } from "../llm/index.ts"
 import { hasLegacyScopeParam, scopedHash } from "./internal/KeyScope.ts"
+import { type CallerDeadline, isLeadersOwn } from "./internal/SharedCall.ts"
+import type { CallDeadlineExceeded } from "./PipelineError.ts"
 import { InvalidPipelineOptions } from "./PipelineError.ts"
 import type { CallContext, Target } from "./Target.ts"
 
@@ -42,10 +57,20 @@ export interface CoalesceStepOptions {
 export interface CoalesceStepShape {
   /** The coalescing key of a call to `primary` with `params`, or `undefined` when the call cannot be keyed. */
   readonly keyOf: (context: CallContext, primary: Target, params: LlmRequest["params"]) => string | undefined
-  /** Runs `compute` once for every concurrent caller with the same `key` (see the module doc). */
+  /**
+   * Runs `compute` once for every concurrent caller with the same `key`, each caller waiting `within` its own deadline
+   * (failing with its own `CallDeadlineExceeded`); see the module doc.
+   */
   readonly around: {
-    (key: string): <E>(compute: Effect.Effect<LlmResponse, E>) => Effect.Effect<LlmResponse, E>
-    <E>(compute: Effect.Effect<LlmResponse, E>, key: string): Effect.Effect<LlmResponse, E>
+    (
+      key: string,
+      within?: CallerDeadline
+    ): <E>(compute: Effect.Effect<LlmResponse, E>) => Effect.Effect<LlmResponse, E | CallDeadlineExceeded>
+    <E>(
+      compute: Effect.Effect<LlmResponse, E>,
+      key: string,
+      within?: CallerDeadline
+    ): Effect.Effect<LlmResponse, E | CallDeadlineExceeded>
   }
   /** Shared calls in flight. */
   readonly inFlight: () => number
@@ -92,12 +117,26 @@ const make = (options: CoalesceStepOptions) =>
     const onJoin = () => {
       coalesced++
     }
+    const around = <E>(
+      compute: Effect.Effect<LlmResponse, E>,
+      key: string,
+      within?: CallerDeadline
+    ): Effect.Effect<LlmResponse, E | CallDeadlineExceeded> => {
+      const shared: Effect.Effect<LlmResponse, E> = Effect.suspend(() => {
+        if (flights.size() >= max) return compute
+        let joined = false
+        const joining = flights.join(key, () => compute, () => {
+          joined = true
+          onJoin()
+        })
+        // the leader's own failure is not a waiter's: it joins again (and may lead a fresh call)
+        return Effect.catchCause(joining, (cause) => joined && isLeadersOwn(cause) ? shared : Effect.failCause(cause))
+      })
+      return within === undefined ? shared : within(shared)
+    }
     return CoalesceStep.of({
       keyOf: coalesceKeyOf,
-      around: dual(2, <E>(compute: Effect.Effect<LlmResponse, E>, key: string) =>
-        Effect.suspend(() =>
-          flights.size() >= max ? compute : flights.join(key, () => compute, onJoin)
-        )),
+      around: dual((args) => Effect.isEffect(args[0]), around),
       inFlight: () => flights.size(),
       coalesced: () => coalesced
     })

@@ -10,9 +10,18 @@
  *   forces one tool whose input schema is the output schema (Anthropic's tool-forced output, with effect/ai's
  *   `AnthropicStructuredOutput.toCodecAnthropic`) and reads the tool call's arguments. `auto` (the default) picks
  *   `tool` for `anthropic:` models and `json_schema` otherwise.
+ * - **Only the chosen mode's codec is built**: `json_schema` builds only OpenAI's codec (which supports recursive
+ *   schemas); `tool` (and `auto` for an `anthropic:` model) builds Anthropic's. A schema the chosen mode's codec
+ *   cannot express (a recursive one in `tool` mode) fails with `InvalidObjectOutput` at `schema`, naming the
+ *   problem, before any call — never a defect.
  * - **Repair.** A reply that is not JSON or does not decode is sent back to the model — the bad reply and the
  *   decode error with its path (as a tool error in `tool` mode) — up to `repairs` times (default 2); then the
  *   call fails with `InvalidObjectOutput { path, detail, repairs }`. Model errors are the pipeline's `LlmError`s.
+ * - **The path of a bad field is the project's path format from the issue tree** (`items[1].n`, a key holding `]`
+ *   named whole; `src/internal/InvalidInput.ts`), in the error and in the repair message alike.
+ * - **Options are decoded** with the project's invalid-input decoder before any call: `name` 1–64 of
+ *   `[A-Za-z0-9_-]`, `mode` one of the modes, `repairs` an integer from 0 to `MAX_REPAIRS` (10); a bad one fails with
+ *   `InvalidObjectOutput` at its path (`name`, `mode`, `repairs`).
  *
  * Mirrors the Vercel AI SDK's `generateObject` (schema, mode, repair) and Instructor's retries. Every attempt is an
  * ordinary `Llm.generate` (aliases, cache, rate limits, retries, fallbacks, cost); usage is summed over attempts.
@@ -20,6 +29,7 @@
 import { type JsonSchema, Result, Schema } from "effect"
 import { Effect } from "effect"
 import { AnthropicStructuredOutput, OpenAiStructuredOutput } from "effect/ai"
+import * as Invalid from "../internal/InvalidInput.ts"
 import type { LlmMessage, LlmParams, Usage } from "../llm/index.ts"
 import { makeUsage } from "../llm/index.ts"
 import type { LlmError, LlmShape } from "./Llm.ts"
@@ -41,7 +51,7 @@ export interface GenerateObjectOptions<A, I> {
   readonly description?: string
   /** default `auto` */
   readonly mode?: ObjectMode
-  /** repair rounds after a reply that does not decode; default 2 */
+  /** repair rounds after a reply that does not decode: an integer from 0 to 10; default 2 */
   readonly repairs?: number
   readonly params?: LlmParams
   /** the pipeline's per-call options (cache, …) */
@@ -75,12 +85,44 @@ export class InvalidObjectOutput extends Schema.TaggedError<InvalidObjectOutput>
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/
 
-const pathOf = (issue: Schema.SchemaError): { path: string; detail: string } => {
-  const text = issue.message
-  const match = /at \[([^\]]+)\]/.exec(text)
-  const path = match?.[1]?.split("][").map((s) => s.replace(/^"|"$/g, "")).join(".") ?? ""
-  return { path, detail: text.slice(0, 500) }
-}
+/** Most repair rounds one `generateObject` may ask for (each is a paid model call). */
+export const MAX_REPAIRS = 10
+
+/** The Schema of `generateObject`'s own options (the call's fields are `Llm.generate`'s to decode). */
+const ObjectOptions = Schema.Struct({
+  name: Schema.optionalKey(
+    Schema.String.check(Schema.makeFilter((s: string) => NAME.test(s) || "expected 1-64 of [A-Za-z0-9_-]"))
+  ),
+  mode: Schema.optionalKey(Schema.Literals(["auto", "json_schema", "tool"])),
+  repairs: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: MAX_REPAIRS })))
+})
+
+/** The path (the project's format) and detail of a reply's decode error. */
+const pathOf = (error: Schema.SchemaError): { path: string; detail: string } => Invalid.describeIssue(error.issue)
+
+/** The structured-output codec of `mode` (only that one is built), or the typed error naming the schema problem. */
+const codecOf = <A, I>(
+  mode: "json_schema" | "tool",
+  schema: Schema.Codec<A, I, never, never>,
+  name: string
+): Effect.Effect<
+  { readonly codec: Schema.ConstraintCodec<A, unknown, never, never>; readonly jsonSchema: JsonSchema.JsonSchema },
+  InvalidObjectOutput
+> =>
+  Effect.try({
+    try: () =>
+      mode === "tool"
+        ? AnthropicStructuredOutput.toCodecAnthropic(schema)
+        : OpenAiStructuredOutput.toCodecOpenAI(schema),
+    catch: (error) =>
+      new InvalidObjectOutput({
+        name,
+        path: "schema",
+        detail: `the ${mode} mode cannot express the schema: ${error instanceof Error ? error.message : String(error)}`
+          .slice(0, 500),
+        repairs: 0
+      })
+  })
 
 const FENCE = /^\s*```(?:json)?\s*([\s\S]*?)\s*```\s*$/
 
@@ -134,20 +176,25 @@ export const generateObject = <A, I>(
 ): Effect.Effect<GeneratedObject<A>, LlmError | InvalidObjectOutput> =>
   Effect.gen(function*() {
     const name = options.name ?? "output"
-    if (!NAME.test(name)) {
-      return yield* new InvalidObjectOutput({
-        name,
-        path: "name",
-        detail: "expected 1-64 of [A-Za-z0-9_-]",
-        repairs: 0
-      })
-    }
-    const maxRepairs = options.repairs ?? 2
-    const anthropic = AnthropicStructuredOutput.toCodecAnthropic(options.schema)
-    const mode = resolveMode(options.mode, options.model, anthropic.jsonSchema)
-    const { codec, jsonSchema } = mode === "tool" ? anthropic : OpenAiStructuredOutput.toCodecOpenAI(options.schema)
-    // both structured-output codecs decode to the schema's Type A and need no services
-    const decode = Schema.decodeUnknownResult(codec as Schema.Codec<A, unknown, never, never>)
+    const decoded = Invalid.decode(
+      ObjectOptions,
+      {
+        ...(options.name !== undefined ? { name: options.name } : {}),
+        ...(options.mode !== undefined ? { mode: options.mode } : {}),
+        ...(options.repairs !== undefined ? { repairs: options.repairs } : {})
+      },
+      "generateObject options",
+      (f) => new InvalidObjectOutput({ name, path: f.path, detail: f.detail, repairs: 0 })
+    )
+    if (Result.isFailure(decoded)) return yield* decoded.failure
+    const maxRepairs = decoded.success.repairs ?? 2
+    // only the chosen mode's codec: `tool` needs Anthropic's (and an object schema), else OpenAI's
+    const asked = decoded.success.mode
+    const toolFirst = asked === "tool" || (asked !== "json_schema" && options.model.startsWith("anthropic:"))
+    const first = yield* codecOf(toolFirst ? "tool" : "json_schema", options.schema, name)
+    const mode = toolFirst ? resolveMode(asked, options.model, first.jsonSchema) : "json_schema"
+    const { codec, jsonSchema } = mode === "tool" || !toolFirst ? first : yield* codecOf(mode, options.schema, name)
+    const decode = Schema.decodeUnknownResult(codec)
     const messages: Array<LlmMessage> = [...options.messages]
     const base = {
       model: options.model,

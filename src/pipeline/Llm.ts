@@ -65,7 +65,9 @@ import { generateObject, type GenerateObjectOptions } from "./GenerateObject.ts"
 import { GuardStep } from "./GuardStep.ts"
 import type { HedgeLoser } from "./HedgeStep.ts"
 import { HedgeStep } from "./HedgeStep.ts"
+import { deadlineOf, makeCallDeadline } from "./internal/CallDeadline.ts"
 import { costRecordOf, hedgeCostRecordOf } from "./internal/CostRecord.ts"
+import { makeGuarded } from "./internal/Guarded.ts"
 import { makeTracking } from "./internal/LlmTracking.ts"
 import { observeAnswer } from "./internal/Observe.ts"
 import type { LlmCall, LlmCallInput } from "./LlmCall.ts"
@@ -73,7 +75,8 @@ import { decodeLlmCall, mergeParams, providerRequest } from "./LlmCall.ts"
 import type { CallMeta, LlmOutputPart, LlmResult } from "./LlmResult.ts"
 import { ModelResolver } from "./ModelResolver.ts"
 import type { ProviderNotFound, RateLimitRefused } from "./PipelineError.ts"
-import { CallDeadlineExceeded, StreamLimitExceeded } from "./PipelineError.ts"
+import type { CallDeadlineExceeded } from "./PipelineError.ts"
+import { StreamLimitExceeded } from "./PipelineError.ts"
 import { isStandIn, ProviderRegistry, STAND_IN_PROVIDER } from "./ProviderRegistry.ts"
 import { QueueStep } from "./QueueStep.ts"
 import { RateLimitStep } from "./RateLimitStep.ts"
@@ -115,9 +118,9 @@ export interface LlmShape {
    * `RateLimitRefused` when troupe's limiter refuses the request or its estimated tokens (`check` mode, or a wait past
    * `maxWait`); `RateLimitStoreError` when the limiter's Redis store fails under `failClosed`; `CircuitBreakerError`
    * when the provider's circuit is open or half-open; `ProviderError` when the last model tried fails after its retries
-   * and the fallback chain is exhausted; `CallDeadlineExceeded` when attempts, retry waits and fallbacks together pass
-   * the call's `timeout` (else `CallLimits.deadline`); `GuardBlocked` (with a `GuardStep`) when a `block` policy
-   * matches the input or the answer; `BudgetExceeded` (with a `BudgetStep`) when a scope cannot hold the estimated
+   * and the fallback chain is exhausted; `CallDeadlineExceeded` when attempts, retry waits, fallbacks and the wait for
+   * a shared identical call pass the call's own `timeout` (else `CallLimits.deadline`); `GuardBlocked` (with a
+   * `GuardStep`) when a `block` policy matches the input or the answer; `BudgetExceeded` (with a `BudgetStep`) when a scope cannot hold the estimated
    * maximum cost; `BudgetStoreError` when the `Budgets` store fails; `QueueFull` (with a `QueueStep`) when the
    * provider's queue is full on arrival; `Shed` when the call is taken out of that queue while waiting (evicted, or
    * past its deadline or wait timeout). Never `StreamLimitExceeded`, which only streams end with. A cache hit fails
@@ -265,27 +268,7 @@ const make = Effect.gen(function*() {
     context.state.estimateInput(counter, context.call, target.model)
   }
 
-  /** The whole-call deadline in ms: the call's `timeout` (validated by decodeLlmCall), else `fallback`. */
-  const deadlineOf = (call: LlmCall, fallbackMillis: number): number => {
-    const timeout = call.options?.timeout
-    if (timeout === undefined) return fallbackMillis
-    if (typeof timeout === "number") return timeout
-    const d = Duration.fromInput(timeout as Duration.Input) // a positive duration string, validated by decodeLlmCall
-    return d._tag === "Some" ? Duration.toMillis(d.value) : fallbackMillis
-  }
-  /** Runs `self` within `millis` of now (the deadline is also noted for the retry step), else `CallDeadlineExceeded`. */
-  const withinDeadline = <A, E>(
-    context: CallContext,
-    millis: number,
-    self: Effect.Effect<A, E>
-  ): Effect.Effect<A, E | CallDeadlineExceeded> =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) => {
-      context.state.deadlineAt = now + millis
-      return Effect.timeoutOrElse(self, {
-        duration: Duration.millis(millis),
-        orElse: () => Effect.fail(new CallDeadlineExceeded({ timeoutMillis: millis, attempts: context.state.attempts }))
-      })
-    })
+  const callDeadline = makeCallDeadline(deadLetters)
 
   // A target whose route the registry answers with a scripted stand-in is labelled `scripted` (see
   // ProviderRegistry): relabelled once per (target, provider) pair, so the steps' per-target caches stay warm.
@@ -340,15 +323,8 @@ const make = Effect.gen(function*() {
     }
   }
 
-  /** Queue → rate limit → breaker → retry around one model's provider attempt. */
-  const guarded = <A, E, R>(context: CallContext, target: Target, attempt: Effect.Effect<A, E, R>) => {
-    const limited = attempt.pipe(
-      retry.around(context, target),
-      breaker.around(target),
-      rateLimit.around(target, context)
-    )
-    return queue === undefined ? limited : queue.around(limited, target, context)
-  }
+  // queue → rate limit → breaker → retry around an attempt, for a route the registry has (internal/Guarded.ts)
+  const { embedBreaker, guarded } = makeGuarded({ registry, retry, breaker, rateLimit, queue })
 
   const generateAttempt = (context: CallContext) => (target: Target) => {
     const call = context.call
@@ -459,20 +435,20 @@ const make = Effect.gen(function*() {
             const attempt = hedge === undefined
               ? generateAttempt(context)
               : hedge.attempts(context, targets, generateAttempt(context), recordLoser(context))
-            const run = withinDeadline(
-              context,
-              deadlineOf(call, limits.deadlineMillis),
-              fallback.run(context, targets, attempt)
-            )
+            const run = fallback.run(context, targets, attempt)
             return deadLetters === undefined ? run : deadLetters.around(run, context)
           })
           const paid = budget === undefined ? compute : budget.around(compute, context, targets)
+          // each caller is bounded by its own deadline, also while it waits for a shared call (internal/SharedCall.ts)
+          const within = callDeadline(context, deadlineOf(call, limits.deadlineMillis))
           const primary = targets[0]
           const params = mergeParams(primary.defaults, call.params)
           const sharedKey = coalesce?.keyOf(context, primary, params)
-          const shared = coalesce === undefined || sharedKey === undefined ? paid : coalesce.around(paid, sharedKey)
+          const shared = coalesce === undefined || sharedKey === undefined
+            ? within(paid)
+            : coalesce.around(paid, sharedKey, within)
           const key = cacheStep.keyOf(context, primary, params)
-          const answered = key === undefined ? shared : cacheStep.generate(key, context, shared)
+          const answered = key === undefined ? shared : cacheStep.generate(key, context, shared, within)
           const result = Effect.map(
             answered,
             (response): LlmResult => ({ ...response, meta: metaOf(context, targets, response) })
@@ -565,23 +541,17 @@ const make = Effect.gen(function*() {
         }
       }
       context.state.computed = true
-      const reservation = budget === undefined ? undefined : yield* budget.reserve(context, targets)
-      const opened = yield* fallback.run(context, targets, streamAttempt(context)).pipe(
-        Effect.onError(
-          () => (reservation === undefined || budget === undefined ? Effect.void : budget.release(reservation))
-        )
-      )
+      // reserved in the stream's scope, its release installed with it: a stream that ends without its Finish
+      // (failed, dropped, interrupted, also while the reservation is on its way) gives its hold back
+      const hold = budget === undefined ? undefined : yield* budget.reserveStream(context, targets)
+      const opened = yield* fallback.run(context, targets, streamAttempt(context))
       const accumulator = new StreamAccumulator()
       const body = scope === undefined
         ? opened
         : Stream.tapError(opened, (e) => noteFailure(e, call, context.state.answeredBy, scope))
       let chars = 0
-      let settled = false
-      const paid = (response: LlmResponse | undefined): Effect.Effect<void> => {
-        if (reservation === undefined || budget === undefined || response === undefined) return Effect.void
-        settled = true
-        return budget.settle(reservation, context, targets, response)
-      }
+      const paid = (response: LlmResponse | undefined): Effect.Effect<void> =>
+        hold === undefined || response === undefined ? Effect.void : hold.settle(response)
       const priced = body.pipe(
         Stream.mapEffect((part: LlmStreamPart): Effect.Effect<LlmOutputPart, StreamLimitExceeded> => {
           chars += part._tag === "TextDelta" || part._tag === "RefusalDelta"
@@ -602,13 +572,10 @@ const make = Effect.gen(function*() {
           const recorded = response === undefined
             ? stored
             : Effect.andThen(recordCost(context, targets, { ...response, meta: finish.meta }), stored)
-          return reservation === undefined ? recorded : Effect.andThen(paid(response), recorded)
+          return hold === undefined ? recorded : Effect.andThen(paid(response), recorded)
         })
       )
-      // a stream that ends without its Finish (failed, dropped) gives its hold back
-      return reservation === undefined || budget === undefined
-        ? priced
-        : Stream.ensuring(priced, Effect.suspend(() => (settled ? Effect.void : budget.release(reservation))))
+      return priced
     }))
 
   // the guard runs on the decoded call, before the cache key (its redactions are what gets cached), and on the output
@@ -635,7 +602,8 @@ const make = Effect.gen(function*() {
 
   deadLetters?.bind(generate)
   sibling?.bind(generate)
-  return Llm.of({ generate, stream, embed: makeEmbed({ resolver, registry, rateLimit, breaker, retry, usage }) })
+  const embed = makeEmbed({ resolver, registry, rateLimit, breaker: embedBreaker, retry, usage })
+  return Llm.of({ generate, stream, embed })
 })
 
 /**

@@ -3,7 +3,9 @@
  *
  * - **Keyed by provider**: the queue of a provider attempt is the one of its route (`target.route`, the key of the
  *   `ProviderRegistry`), configured by `queues[route]`, else by `default`; a route with neither is not queued.
- *   The queues are built once per route (bounded by the registry's routes).
+ *   The queues are built once per route the registry has: the pipeline looks the route up before the queue, so a
+ *   call naming a provider the registry lacks fails with `ProviderNotFound` and builds none (the table is bounded by
+ *   the registry's routes, whatever `provider:model` callers name).
  * - **Outermost around the attempt**: the queue wraps rate limit → breaker → retry, so a slot is held for the whole
  *   attempt of one model (its retries included); for a stream, while the stream opens (not while it is read).
  * - **Priority and tenant fairness**: a call waits at its `options.priority` (`critical` before `high` before

@@ -28,7 +28,17 @@
  *
  * `generate` is single-flight: concurrent identical calls reach the provider once. The first caller computes in its
  * own fiber (interrupting it interrupts its HTTP request at once; a waiting caller then takes over), so a miss costs
- * a lookup and a store and no fiber fork (`Cache.getOrCompute` forks one per miss, ~30 µs here).
+ * a lookup and a store and no fiber fork (`Cache.getOrCompute` forks one per miss, ~30 µs here). Rules of the
+ * shared call (`internal/SharedCall.ts`, as `CoalesceStep`'s):
+ * - **Each caller of a shared call is bounded by its own deadline: a waiter whose deadline passes fails with its own
+ *   CallDeadlineExceeded and only leaves the shared call**; the leader and the other waiters go on.
+ * - **A leader's own deadline is not handed to waiters: a waiter with time left still gets the answer**, and **a
+ *   leader's own refusal is not handed to waiters: a waiter with time left runs the call itself** — a failure of the
+ *   leader's own options (`CallDeadlineExceeded`, `BudgetExceeded`, `RateLimitRefused`, `QueueFull`, `Shed`, an
+ *   `InvalidLlmRequest` of its budget scopes) makes a waiter compute itself, within what is left of its deadline.
+ * - **An interrupted leader does not fail its waiters: a waiter runs the call itself.**
+ * - **An answer or a provider error of the shared call is every waiter's**, as the leader's retries and fallbacks
+ *   left it.
  * Streams read the cache first (a hit is replayed as a short stream by the `Llm` service) and a streamed miss is
  * stored once complete. Per call, `cache: "bypass"` skips the step and `cache: "refresh"` skips only the lookup.
  *
@@ -53,18 +63,25 @@ import {
 import { linkCacheKey, SubjectIndex } from "../identity/SubjectIndex.ts"
 import type { LlmRequest, LlmResponse } from "../llm/index.ts"
 import { hasLegacyScopeParam, scopedHash } from "./internal/KeyScope.ts"
+import { type CallerDeadline, isLeadersOwn } from "./internal/SharedCall.ts"
+import type { CallDeadlineExceeded } from "./PipelineError.ts"
 import type { CallContext, Target } from "./Target.ts"
 
 /** The service interface. */
 export interface ResponseCacheStepShape {
   /** The cache key of a call to `primary` with `params`, or `undefined` when this call is not cached. */
   readonly keyOf: (context: CallContext, primary: Target, params: LlmRequest["params"]) => string | undefined
-  /** The cached answer for `key`, or `compute`'s (stored; concurrent identical calls compute once). */
+  /**
+   * The cached answer for `key`, or `compute`'s (stored; concurrent identical calls compute once). A caller that
+   * waits for another's computation waits `within` its own deadline (failing with its `CallDeadlineExceeded`); the
+   * leader's interruption or own failure (see the module doc) is not handed to it: it computes itself.
+   */
   readonly generate: <E, R>(
     key: string,
     context: CallContext,
-    compute: Effect.Effect<LlmResponse, E, R>
-  ) => Effect.Effect<LlmResponse, E, R>
+    compute: Effect.Effect<LlmResponse, E, R>,
+    within?: CallerDeadline
+  ) => Effect.Effect<LlmResponse, E | CallDeadlineExceeded, R>
   /** The cached answer for `key` (none in `refresh` mode). */
   readonly lookup: (key: string, context: CallContext) => Effect.Effect<Option.Option<LlmResponse>>
   /** Stores a complete answer (e.g. a finished stream), linked to the call's subject when it has one. */
@@ -153,12 +170,13 @@ const make = (options: ResponseCacheStepOptions) =>
     const generate = <E, R>(
       key: string,
       context: CallContext,
-      compute: Effect.Effect<LlmResponse, E, R>
-    ): Effect.Effect<LlmResponse, E, R> => {
+      compute: Effect.Effect<LlmResponse, E, R>,
+      within?: CallerDeadline
+    ): Effect.Effect<LlmResponse, E | CallDeadlineExceeded, R> => {
       if (context.call.options?.cache === "refresh") {
         return Effect.tap(compute, (response) => store(key, response, context))
       }
-      return Effect.flatMap(lookupQuiet(key), (hit): Effect.Effect<LlmResponse, E, R> => {
+      return Effect.flatMap(lookupQuiet(key), (hit): Effect.Effect<LlmResponse, E | CallDeadlineExceeded, R> => {
         if (Option.isSome(hit)) {
           return ownerOf(context) === undefined
             ? Effect.succeed(hit.value)
@@ -167,10 +185,14 @@ const make = (options: ResponseCacheStepOptions) =>
         // the in-flight table holds this step's deferreds, which fail with the step's E
         const leader = inflight.get(key) as Deferred.Deferred<LlmResponse, E> | undefined
         if (leader !== undefined) {
+          // a waiter waits within its own deadline; the leader's interruption or own failure is not its (SharedCall)
+          const waited = Effect.exit(Deferred.await(leader))
           return Effect.flatMap(
-            Effect.exit(Deferred.await(leader)),
+            within === undefined ? waited : within(waited),
             (exit) =>
-              Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? generate(key, context, compute) : exit
+              Exit.isFailure(exit) && (Cause.hasInterruptsOnly(exit.cause) || isLeadersOwn(exit.cause))
+                ? generate(key, context, compute, within)
+                : exit
           )
         }
         const deferred = Deferred.makeUnsafe<LlmResponse, E>()

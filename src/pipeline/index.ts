@@ -15,7 +15,7 @@
 export { BreakerStep, BreakerStepOptions } from "./BreakerStep.ts"
 export type { BreakerStepShape } from "./BreakerStep.ts"
 export { BudgetStep, DEFAULT_MAX_OUTPUT_TOKENS, scopesOf as budgetScopesOf } from "./BudgetStep.ts"
-export type { BudgetStepError, BudgetStepOptions, BudgetStepShape } from "./BudgetStep.ts"
+export type { BudgetStepError, BudgetStepOptions, BudgetStepShape, StreamHold } from "./BudgetStep.ts"
 export { CallLimits, CallLimitsOptions, defaultCallLimits } from "./CallLimits.ts"
 export type { CallLimitsShape } from "./CallLimits.ts"
 export { EmbeddingsUnsupported } from "./Embed.ts"

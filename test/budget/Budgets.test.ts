@@ -1,15 +1,21 @@
 import { NodeRedis } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import { Redis } from "effect/persistence"
 import { afterAll } from "vitest"
 import { Budgets } from "../../src/budget/index.ts"
 import { Audit, AuditStore } from "../../src/identity/index.ts"
 import { describePostgres, dropSchemaPromise, pgLayer, uniqueSchema } from "../support/postgres.ts"
 import { cleanupRedisPrefix, describeRedis, redisUrl, uniquePrefix } from "../support/redis.ts"
-import { budgetConformance } from "./BudgetConformance.ts"
+import { type BudgetBackend, budgetConformance } from "./BudgetConformance.ts"
+import { budgetRulesConformance } from "./BudgetRulesConformance.ts"
 
-budgetConformance({ label: "memory", layer: () => Budgets.layerMemory() })
+const conformance = (backend: BudgetBackend): void => {
+  budgetConformance(backend)
+  budgetRulesConformance(backend)
+}
+
+conformance({ label: "memory", layer: () => Budgets.layerMemory() })
 
 describe("Budgets.layerMemory bounds", () => {
   it.effect(
@@ -27,6 +33,22 @@ describe("Budgets.layerMemory bounds", () => {
       }).pipe(Effect.provide(Budgets.layerMemory())),
     60_000
   )
+})
+
+describe("Budgets layer options", () => {
+  it.effect("a layer ttl above 30 days, or not finite, fails building the layer with InvalidOptions naming ttl", () =>
+    Effect.gen(function*() {
+      const ttls: ReadonlyArray<Duration.Input> = ["Infinity", "31 days", 1e300]
+      for (const ttl of ttls) {
+        const e = yield* Effect.flip(Effect.provide(Budgets, Budgets.layerMemory({ ttl })))
+        assert.strictEqual(e._tag, "InvalidOptions")
+        assert.strictEqual(e.path, "ttl")
+      }
+      const budgets = yield* Effect.provide(Budgets, Budgets.layerMemory({ ttl: "30 days" }))
+      yield* budgets.set({ scope: "tenant:acme", limit: 1, period: "total" })
+      const r = yield* budgets.reserve({ scopes: ["tenant:acme"], amount: 0.5 })
+      assert.strictEqual(r.expiresAt, 30 * 86_400_000) // the TestClock starts at 0
+    }))
 })
 
 describe("Budgets alerts in the audit log", () => {
@@ -79,7 +101,7 @@ describeRedis("Budgets on Redis", () => {
         Budgets.layerRedis({ prefix: legacyPrefix }).pipe(Layer.provideMerge(NodeRedis.layer({ url: redisUrl })))
       )
     ))
-  budgetConformance({
+  conformance({
     label: "redis",
     layer: () => {
       const prefix = uniquePrefix("budget")
@@ -94,7 +116,7 @@ describePostgres("Budgets on PostgreSQL", () => {
   afterAll(async () => {
     for (const schema of schemas) await dropSchemaPromise(schema)
   })
-  budgetConformance({
+  conformance({
     label: "postgres",
     layer: () => {
       const schema = uniqueSchema("budget")

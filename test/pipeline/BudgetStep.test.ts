@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Option, Stream } from "effect"
-import { Budgets, toMicros } from "../../src/budget/index.ts"
+import { Deferred, Effect, Fiber, Layer, Option, Stream } from "effect"
+import { Budgets, BudgetStoreError, toMicros } from "../../src/budget/index.ts"
 import type { LlmRequest } from "../../src/llm/index.ts"
 import { makeUsage, ProviderServerError, Tokenizer } from "../../src/llm/index.ts"
 import type { LlmCallInput } from "../../src/pipeline/index.ts"
@@ -15,11 +15,41 @@ const ask = (
 ): LlmCallInput =>
   ({ model: "fast", messages: [{ role: "user", content }], options, ...(params ? { params } : {}) }) as LlmCallInput
 
-const layerFor = (provider: CountingProvider) =>
+const layerFor = (provider: CountingProvider, budgets: Layer.Layer<Budgets, unknown> = Budgets.layerMemory()) =>
   LlmPipeline.layerWithBudgets({ retry: { jitter: 0, retries: 0 }, usage: { prices: { "primary:model-a": PRICE } } })
     .pipe(
-      withPipelineDeps([provider.provider], { extra: Budgets.layerMemory() })
+      withPipelineDeps([provider.provider], { extra: budgets })
     )
+
+/** A store operation held at a gate: `entered` once it reached the gate, it goes on once `open` is completed. */
+interface Gate {
+  readonly entered: Deferred.Deferred<void>
+  readonly open: Deferred.Deferred<void>
+}
+const gate: Effect.Effect<Gate> = Effect.all({ entered: Deferred.make<void>(), open: Deferred.make<void>() })
+const pass = (g: Gate) => Effect.andThen(Deferred.succeed(g.entered, void 0), Deferred.await(g.open))
+
+/**
+ * Memory budgets whose store answers slowly: `reserve` is applied at once but its reply waits at the gate (a Redis
+ * script that ran while the caller was interrupted); `settle` waits at the gate before it is applied (a PostgreSQL
+ * transaction that rolls back when interrupted), or fails (`failSettle`).
+ */
+const slowBudgets = (gates: { readonly reserve?: Gate; readonly settle?: Gate; readonly failSettle?: boolean }) =>
+  Layer.effect(
+    Budgets,
+    Effect.map(Budgets, (inner) =>
+      Budgets.of({
+        ...inner,
+        reserve: (input) =>
+          gates.reserve === undefined ? inner.reserve(input) : Effect.tap(inner.reserve(input), pass(gates.reserve)),
+        settle: (reservation, actual) =>
+          gates.failSettle === true
+            ? Effect.fail(new BudgetStoreError({ operation: "settle", detail: "connection reset" }))
+            : gates.settle === undefined
+            ? inner.settle(reservation, actual)
+            : Effect.andThen(pass(gates.settle), inner.settle(reservation, actual))
+      }))
+  ).pipe(Layer.provide(Budgets.layerMemory()))
 
 const tenant = Effect.gen(function*() {
   return Option.getOrThrow(yield* (yield* Budgets).get("tenant:acme"))
@@ -114,5 +144,63 @@ describe("BudgetStep", () => {
       assert.strictEqual(e._tag === "InvalidLlmRequest" ? e.path : "", "options.tenant")
       assert.strictEqual(provider.calls, 0)
     }).pipe(Effect.provide(layerFor(provider)))
+  })
+
+  it.effect("a stream interrupted while its reservation is in flight releases its hold once the store answers", () => {
+    const provider = new CountingProvider("primary")
+    return Effect.gen(function*() {
+      const g = yield* gate
+      return yield* Effect.gen(function*() {
+        yield* (yield* Budgets).set({ scope: "tenant:acme", limit: 1, period: "month" })
+        const consumer = yield* Effect.forkChild(
+          Stream.runDrain((yield* Llm).stream(ask("interrupt me", { tenant: "acme", cache: "bypass" }))),
+          { startImmediately: true }
+        )
+        yield* Deferred.await(g.entered) // the store holds the amount; its reply is on the wire
+        const interrupting = yield* Effect.forkChild(Fiber.interrupt(consumer), { startImmediately: true })
+        yield* Effect.repeat(Effect.yieldNow, { times: 20 })
+        yield* Deferred.succeed(g.open, void 0)
+        yield* Fiber.join(interrupting)
+        const s = yield* tenant
+        assert.strictEqual(s.reserved, 0)
+        assert.strictEqual(s.spent, 0)
+        assert.strictEqual(provider.calls, 0)
+      }).pipe(Effect.provide(layerFor(provider, slowBudgets({ reserve: g }))))
+    })
+  })
+
+  it.effect("a stream interrupted while its settle is in flight is settled at its cost, never left held", () => {
+    const provider = new CountingProvider("primary")
+    return Effect.gen(function*() {
+      const g = yield* gate
+      return yield* Effect.gen(function*() {
+        yield* (yield* Budgets).set({ scope: "tenant:acme", limit: 1, period: "month" })
+        const consumer = yield* Effect.forkChild(
+          Stream.runDrain((yield* Llm).stream(ask("settle me", { tenant: "acme", cache: "bypass" }))),
+          { startImmediately: true }
+        )
+        yield* Deferred.await(g.entered) // the Finish part came; its settle waits on the store
+        const interrupting = yield* Effect.forkChild(Fiber.interrupt(consumer), { startImmediately: true })
+        yield* Effect.repeat(Effect.yieldNow, { times: 20 })
+        yield* Deferred.succeed(g.open, void 0)
+        yield* Fiber.join(interrupting)
+        const s = yield* tenant
+        assert.strictEqual(s.reserved, 0)
+        assert.isAbove(s.spent, 0)
+      }).pipe(Effect.provide(layerFor(provider, slowBudgets({ settle: g }))))
+    })
+  })
+
+  it.effect("a stream whose settle fails releases its hold", () => {
+    const provider = new CountingProvider("primary")
+    return Effect.gen(function*() {
+      yield* (yield* Budgets).set({ scope: "tenant:acme", limit: 1, period: "month" })
+      const parts = yield* Stream.runCollect(
+        (yield* Llm).stream(ask("fail my settle", { tenant: "acme", cache: "bypass" }))
+      )
+      assert.isTrue([...parts].some((p) => p._tag === "Finish"))
+      const s = yield* tenant
+      assert.strictEqual(s.reserved, 0)
+    }).pipe(Effect.provide(layerFor(provider, slowBudgets({ failSettle: true }))))
   })
 })

@@ -1,20 +1,23 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer } from "effect"
+import { Cause, Effect, Exit, Fiber, Layer, Option } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
-import { Budgets } from "../../src/budget/index.ts"
+import { BudgetExceeded, Budgets } from "../../src/budget/index.ts"
 import { Cache } from "../../src/cache/index.ts"
 import type { LlmProviderShape, LlmRequest, LlmResponse } from "../../src/llm/index.ts"
 import { ProviderServerError, ScriptedProvider } from "../../src/llm/index.ts"
 import type { CallContext, LlmCallInput, LlmPipelineOptions } from "../../src/pipeline/index.ts"
 import {
   BudgetStep,
+  CallDeadlineExceeded,
   coalesceKeyOf,
   CoalesceStep,
   Llm,
   LlmPipeline,
-  ProviderRegistry
+  ProviderRegistry,
+  RateLimitRefused
 } from "../../src/pipeline/index.ts"
+import { Shed } from "../../src/queue/index.ts"
 import { RateLimiter } from "../../src/ratelimit/index.ts"
 import { TelemetryHub } from "../../src/telemetry/index.ts"
 import { assertScopesNeverShareAKey, contextOf, rawParams, target } from "./KeyScopeSupport.ts"
@@ -276,4 +279,123 @@ describe("CoalesceStep", () => {
       ),
       { numRuns: 30 }
     ))
+})
+
+describe("CoalesceStep: each caller of a shared call keeps its own deadline and refusals", () => {
+  it.effect("each caller of a shared call is bounded by its own deadline: a waiter whose deadline passes fails with its own CallDeadlineExceeded and only leaves the shared call", () => {
+    const provider = new SlowProvider()
+    return Effect.gen(function*() {
+      const llm = yield* Llm
+      const leader = yield* Effect.forkChild(llm.generate(ask("same")))
+      yield* Effect.yieldNow
+      const waiter = yield* Effect.forkChild(llm.generate(ask("same", { timeout: 500 })))
+      yield* Effect.yieldNow
+      yield* TestClock.adjust("600 millis")
+      const exit = waiter.pollUnsafe()
+      assert.isDefined(exit, "the waiter with a 500 ms timeout is still waiting after 600 ms")
+      const error = exit !== undefined && Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : Option.none()
+      assert.isTrue(Option.isSome(error) && error.value instanceof CallDeadlineExceeded)
+      assert.deepInclude(Option.getOrUndefined(error), { timeoutMillis: 500, attempts: 0 })
+      assert.isUndefined(leader.pollUnsafe(), "the leader goes on")
+      yield* TestClock.adjust("400 millis")
+      assert.include((yield* Fiber.join(leader)).text, "answer")
+      assert.deepStrictEqual([provider.started, provider.interrupted], [1, 0])
+    }).pipe(Effect.provide(layerFor(provider)))
+  })
+
+  it.effect("a leader's own deadline is not handed to waiters: a waiter with time left still gets the answer", () => {
+    const provider = new SlowProvider()
+    return Effect.gen(function*() {
+      const llm = yield* Llm
+      const leader = yield* Effect.forkChild(llm.generate(ask("same", { timeout: 500 })))
+      yield* Effect.yieldNow
+      const waiter = yield* Effect.forkChild(llm.generate(ask("same")))
+      yield* Effect.yieldNow
+      yield* TestClock.adjust("600 millis")
+      const exit = leader.pollUnsafe()
+      assert.isTrue(exit !== undefined && Exit.isFailure(exit), "the leader fails by its own 500 ms timeout")
+      assert.isUndefined(waiter.pollUnsafe(), "the waiter is not handed the leader's CallDeadlineExceeded")
+      yield* TestClock.adjust("400 millis")
+      assert.include((yield* Fiber.join(waiter)).text, "answer")
+      assert.strictEqual(provider.started, 1) // the shared call went on for the waiter
+    }).pipe(Effect.provide(layerFor(provider)))
+  })
+
+  it.effect("a leader's own refusal is not handed to waiters: a waiter with time left runs the call itself", () =>
+    Effect.gen(function*() {
+      const step = yield* CoalesceStep
+      const refusals = [
+        new RateLimitRefused({
+          key: "provider=primary|model=model-a|apiKey=abc",
+          policy: "p",
+          tier: "t",
+          resource: "requests",
+          cost: 1,
+          retryAfterMillis: 1000
+        }),
+        new BudgetExceeded({ scope: "principal:alice", limit: 0, spent: 0, reserved: 0, requested: 1 }),
+        new Shed({ queue: "primary", reason: "priority", retryAfterMillis: 1000 }),
+        new CallDeadlineExceeded({ timeoutMillis: 1000, attempts: 1 })
+      ]
+      for (const refusal of refusals) {
+        let ran = 0
+        const answer: LlmResponse = {
+          provider: "primary",
+          model: "model-a",
+          text: "the waiter's own answer",
+          toolCalls: [],
+          finishReason: "stop",
+          usage: { inputTokens: 1, outputTokens: 1, totalTokens: 2 }
+        }
+        const refused = Effect.andThen(Effect.sleep("1 second"), Effect.fail(refusal))
+        const own = Effect.suspend(() => {
+          ran++
+          return Effect.as(Effect.sleep("1 second"), answer)
+        })
+        const key = `refused-${refusal._tag}`
+        const leader = yield* Effect.forkChild(step.around(refused, key))
+        yield* Effect.yieldNow
+        const waiter = yield* Effect.forkChild(step.around(own, key))
+        yield* Effect.yieldNow
+        yield* TestClock.adjust("1 second")
+        assert.strictEqual(yield* Effect.flip(Fiber.join(leader)), refusal)
+        assert.isUndefined(waiter.pollUnsafe(), `the waiter is not handed the leader's ${refusal._tag}`)
+        yield* TestClock.adjust("1 second")
+        assert.strictEqual((yield* Fiber.join(waiter)).text, "the waiter's own answer")
+        assert.strictEqual(ran, 1)
+      }
+    }).pipe(Effect.provide(CoalesceStep.layer())))
+
+  it.effect("the shared call is made with the leader's retries and fallbacks: its provider error is every waiter's", () => {
+    let started = 0
+    const provider: LlmProviderShape = {
+      ...ScriptedProvider.makeUnsafe({ name: "primary" }),
+      generate: () =>
+        Effect.suspend(() => {
+          started++
+          return Effect.andThen(
+            Effect.sleep("1 second"),
+            Effect.fail(
+              new ProviderServerError({ provider: "primary", status: 503, description: "busy", retryable: true })
+            )
+          )
+        })
+    }
+    return Effect.gen(function*() {
+      const llm = yield* Llm
+      const leader = yield* Effect.forkChild(llm.generate(ask("same", { retries: 0 })))
+      yield* Effect.yieldNow
+      const waiter = yield* Effect.forkChild(llm.generate(ask("same", { retries: 3, fallbacks: ["cheap"] })))
+      yield* Effect.yieldNow
+      yield* TestClock.adjust("1 second")
+      const [a, b] = [yield* Effect.flip(Fiber.join(leader)), yield* Effect.flip(Fiber.join(waiter))]
+      assert.deepStrictEqual([a._tag, b._tag, started], ["ProviderServerError", "ProviderServerError", 1])
+    }).pipe(Effect.provide(
+      Llm.layer.pipe(
+        Layer.provideMerge(CoalesceStep.layer()),
+        Layer.provide(LlmPipeline.layerSteps({ cache: false, retry: { jitter: 0 } })),
+        withPipelineDeps([provider])
+      )
+    ))
+  })
 })

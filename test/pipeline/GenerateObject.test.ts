@@ -3,7 +3,7 @@
  * (OpenAI `json_schema` with `strict`, Anthropic tool-forced output), decoding, repair, and the typed error.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Schema } from "effect"
+import { Cause, Effect, Exit, Option, Schema } from "effect"
 import * as fc from "fast-check"
 import { afterAll, beforeAll, beforeEach } from "vitest"
 import { ScriptedProvider } from "../../src/llm/index.ts"
@@ -109,6 +109,85 @@ describe("Llm.generateObject", () => {
     assert.strictEqual(resolveMode("auto", "anthropic:claude", { type: "object" }), "tool")
     assert.strictEqual(resolveMode("auto", "openai:gpt-4o", { type: "object" }), "json_schema")
     assert.strictEqual(resolveMode("tool", "openai:gpt-4o", { type: "array" }), "json_schema")
+  })
+})
+
+/** A scripted model replying `texts` in turn (the last one from then on), counting its calls. */
+const replying = (texts: ReadonlyArray<string>) => {
+  const calls: Array<ReadonlyArray<{ readonly role: string; readonly content?: unknown }>> = []
+  const provider = ScriptedProvider.makeUnsafe({
+    name: "primary",
+    fallback: (request) => {
+      calls.push(request.messages)
+      return { text: texts[Math.min(calls.length - 1, texts.length - 1)] ?? "" }
+    }
+  })
+  return { provider, calls }
+}
+
+describe("Llm.generateObject: paths, codecs and options", () => {
+  it.effect("the path of a bad field is the project's path format from the issue tree: items[1].n, also in the repair message", () => {
+    const model = replying([`{"items":[{"n":1},{"n":"x"}]}`])
+    const Items = Schema.Struct({ items: Schema.Array(Schema.Struct({ n: Schema.Finite })) })
+    return Effect.gen(function*() {
+      const e = yield* Effect.flip(Llm.generateObject({ model: "fast", messages, schema: Items, repairs: 1 }))
+      assert.strictEqual(e._tag, "InvalidObjectOutput")
+      assert.strictEqual(e._tag === "InvalidObjectOutput" ? e.path : "", "items[1].n")
+      const repair = model.calls[1]?.at(-1)?.content
+      assert.include(String(repair), "at items[1].n:")
+    }).pipe(Effect.provide(pipelineLayer([model.provider], { cache: false })))
+  })
+
+  it.effect("the path of a bad field names a key containing ] whole", () => {
+    const model = replying([`{"a]b":"x"}`])
+    return Effect.gen(function*() {
+      const e = yield* Effect.flip(
+        Llm.generateObject({ model: "fast", messages, schema: Schema.Struct({ "a]b": Schema.Finite }), repairs: 0 })
+      )
+      assert.strictEqual(e._tag === "InvalidObjectOutput" ? e.path : "", "a]b")
+    }).pipe(Effect.provide(pipelineLayer([model.provider], { cache: false })))
+  })
+
+  interface Tree {
+    readonly c: ReadonlyArray<Tree>
+  }
+  const Tree: Schema.Codec<Tree> = Schema.Struct({ c: Schema.Array(Schema.suspend((): Schema.Codec<Tree> => Tree)) })
+
+  it.effect("only the chosen mode's codec is built: json_schema mode decodes a recursive schema", () => {
+    const model = replying([`{"c":[{"c":[]}]}`])
+    return Effect.gen(function*() {
+      for (const mode of ["json_schema", "auto"] as const) {
+        const out = yield* Llm.generateObject({ model: "fast", mode, messages, schema: Tree, repairs: 0 })
+        assert.deepStrictEqual([out.mode, out.object], ["json_schema", { c: [{ c: [] }] }])
+      }
+    }).pipe(Effect.provide(pipelineLayer([model.provider], { cache: false })))
+  })
+
+  it.effect("a schema the chosen mode's codec cannot express fails with InvalidObjectOutput at schema before any call, never a defect", () => {
+    const model = replying([`{"c":[]}`])
+    return Effect.gen(function*() {
+      const exit = yield* Effect.exit(Llm.generateObject({ model: "fast", mode: "tool", messages, schema: Tree }))
+      assert.isTrue(Exit.isFailure(exit) && !Cause.hasDies(exit.cause), "a typed failure, not a defect")
+      const e = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.findErrorOption(exit.cause)) : undefined
+      assert.deepInclude(e, { _tag: "InvalidObjectOutput", path: "schema" })
+      assert.include(e?._tag === "InvalidObjectOutput" ? e.detail : "", "Recursive")
+      assert.strictEqual(model.calls.length, 0)
+    }).pipe(Effect.provide(pipelineLayer([model.provider], { cache: false })))
+  })
+
+  it.effect("repairs is an integer from 0 to 10: NaN, -1, 1.5 and 11 fail with InvalidObjectOutput at repairs before any call", () => {
+    const model = replying(["not json"])
+    const N = Schema.Struct({ n: Schema.Finite })
+    return Effect.gen(function*() {
+      for (const repairs of [Number.NaN, -1, 1.5, 11, Number.POSITIVE_INFINITY]) {
+        const e = yield* Effect.flip(Llm.generateObject({ model: "fast", messages, schema: N, repairs }))
+        assert.deepInclude(e, { _tag: "InvalidObjectOutput", path: "repairs" }, `repairs: ${repairs}`)
+      }
+      assert.strictEqual(model.calls.length, 0)
+      const e = yield* Effect.flip(Llm.generateObject({ model: "fast", messages, schema: N, repairs: 10 }))
+      assert.deepInclude(e, { _tag: "InvalidObjectOutput", repairs: 10 })
+      assert.strictEqual(model.calls.length, 11)
+    }).pipe(Effect.provide(pipelineLayer([model.provider], { cache: false })))
   })
 })
 

@@ -3,7 +3,19 @@ import { Effect, Exit, Fiber, Layer, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { ScriptedProvider } from "../../src/llm/index.ts"
 import type { LlmCallInput } from "../../src/pipeline/index.ts"
-import { Llm, LlmPipeline, QueueStep } from "../../src/pipeline/index.ts"
+import {
+  BreakerStep,
+  FallbackStep,
+  Llm,
+  LlmPipeline,
+  ModelResolver,
+  ProviderRegistry,
+  QueueStep,
+  RateLimitStep,
+  ResponseCacheStep,
+  RetryStep,
+  UsageStep
+} from "../../src/pipeline/index.ts"
 import { withPipelineDeps } from "./support.ts"
 
 const ask = (content: string): LlmCallInput =>
@@ -106,4 +118,31 @@ describe("QueueStep", () => {
       const exit = yield* Effect.exit(Layer.build(QueueStep.layer({ queues: { primary: { concurrency: -1 } } })))
       assert.include(String(Exit.isFailure(exit) ? exit.cause : ""), "queues.primary.concurrency")
     }).pipe(Effect.scoped))
+
+  it.effect("the queues are built once per route the registry has: calls naming unknown providers build none", () =>
+    Effect.gen(function*() {
+      const llm = yield* Llm
+      for (let i = 0; i < 50; i++) {
+        const e = yield* Effect.flip(
+          llm.generate({ model: `unknown${i}:m`, messages: [{ role: "user", content: "q" }] })
+        )
+        assert.strictEqual(e._tag, "ProviderNotFound")
+      }
+      assert.deepStrictEqual(yield* (yield* QueueStep).stats, [])
+      yield* llm.generate({ model: "primary:m", messages: [{ role: "user", content: "q" }] })
+      assert.deepStrictEqual((yield* (yield* QueueStep).stats).map((s) => s.route), ["primary"])
+    }).pipe(Effect.provide(
+      // specs-only resolution: any provider:model a caller names resolves, and the registry decides
+      Llm.layer.pipe(Layer.provideMerge(Layer.mergeAll(
+        ModelResolver.layerSpecs,
+        ResponseCacheStep.none,
+        RateLimitStep.none,
+        BreakerStep.layerMemory(),
+        RetryStep.none,
+        FallbackStep.none,
+        UsageStep.none,
+        QueueStep.layer({ default: { concurrency: 4 } }),
+        ProviderRegistry.layer([ScriptedProvider.makeUnsafe({ name: "primary" })])
+      )))
+    )))
 })

@@ -4,10 +4,14 @@
  * `ResponseCache`'s for the same fields.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Redacted } from "effect"
+import { Cause, Effect, Exit, Fiber, Layer, Option, Redacted } from "effect"
+import { TestClock } from "effect/testing"
+import { BudgetExceeded } from "../../src/budget/index.ts"
 import { Cache, makeResponseCache } from "../../src/cache/index.ts"
-import type { LlmResponse } from "../../src/llm/index.ts"
-import { Llm, ResponseCacheStep } from "../../src/pipeline/index.ts"
+import type { LlmProviderShape, LlmResponse } from "../../src/llm/index.ts"
+import { ProviderServerError, ScriptedProvider } from "../../src/llm/index.ts"
+import type { LlmCallInput } from "../../src/pipeline/index.ts"
+import { CallDeadlineExceeded, Llm, RateLimitRefused, ResponseCacheStep } from "../../src/pipeline/index.ts"
 import { assertScopesNeverShareAKey, contextOf, rawParams, target } from "./KeyScopeSupport.ts"
 import { CountingProvider, pipelineLayer } from "./support.ts"
 
@@ -91,4 +95,140 @@ describe("ResponseCacheStep: the tenant scopes a key in a way no request can for
         assertScopesNeverShareAKey((context, params) => step.keyOf(context, target, params))
       }).pipe(Effect.provide(stepLayer))
     ))
+})
+
+/** A provider answering after one second (TestClock), counting the calls it started. */
+const slowProvider = () => {
+  const counter = { started: 0 }
+  const scripted = ScriptedProvider.makeUnsafe({
+    name: "primary",
+    latency: "1 second",
+    rules: [{ when: "always", reply: () => ({ text: `answer ${counter.started}` }) }]
+  })
+  const provider: LlmProviderShape = {
+    ...scripted,
+    generate: (request, options) =>
+      Effect.suspend(() => {
+        counter.started++
+        return scripted.generate(request, options)
+      })
+  }
+  return { counter, provider }
+}
+
+const same = (options?: Record<string, unknown>): LlmCallInput =>
+  ({ model: "fast", messages: [{ role: "user", content: "same" }], ...(options ? { options } : {}) }) as LlmCallInput
+
+const errorOf = <A, E>(exit: Exit.Exit<A, E> | undefined): E | undefined =>
+  exit !== undefined && Exit.isFailure(exit) ? Option.getOrUndefined(Cause.findErrorOption(exit.cause)) : undefined
+
+describe("ResponseCacheStep single-flight: each caller keeps its own deadline and refusals", () => {
+  it.effect("each caller of a shared call is bounded by its own deadline: a waiter whose deadline passes fails with its own CallDeadlineExceeded and only leaves the shared call", () => {
+    const slow = slowProvider()
+    return Effect.gen(function*() {
+      const llm = yield* Llm
+      const leader = yield* Effect.forkChild(llm.generate(same()))
+      yield* Effect.yieldNow
+      const waiter = yield* Effect.forkChild(llm.generate(same({ timeout: 500 })))
+      yield* Effect.yieldNow
+      yield* TestClock.adjust("600 millis")
+      const error = errorOf(waiter.pollUnsafe())
+      assert.isTrue(error instanceof CallDeadlineExceeded, "the waiter with a 500 ms timeout fails by then")
+      assert.deepInclude(error, { timeoutMillis: 500, attempts: 0 })
+      assert.isUndefined(leader.pollUnsafe(), "the leader goes on")
+      yield* TestClock.adjust("400 millis")
+      assert.strictEqual((yield* Fiber.join(leader)).text, "answer 1")
+      assert.strictEqual(slow.counter.started, 1)
+    }).pipe(Effect.provide(pipelineLayer([slow.provider], { retry: { jitter: 0, retries: 0 } })))
+  })
+
+  it.effect("a leader's own deadline is not handed to waiters: a waiter with time left still gets the answer", () => {
+    const slow = slowProvider()
+    return Effect.gen(function*() {
+      const llm = yield* Llm
+      const leader = yield* Effect.forkChild(llm.generate(same({ timeout: 500 })))
+      yield* Effect.yieldNow
+      const waiter = yield* Effect.forkChild(llm.generate(same()))
+      yield* Effect.yieldNow
+      yield* TestClock.adjust("600 millis")
+      assert.deepInclude(errorOf(leader.pollUnsafe()), { _tag: "CallDeadlineExceeded", timeoutMillis: 500 })
+      assert.isUndefined(waiter.pollUnsafe(), "the waiter is not handed the leader's CallDeadlineExceeded")
+      yield* TestClock.adjust("1 second")
+      const answer = yield* Fiber.join(waiter)
+      // the waiter ran the call itself when the leader's deadline passed
+      assert.deepStrictEqual([answer.text, answer.meta.cached, slow.counter.started], ["answer 2", false, 2])
+    }).pipe(Effect.provide(pipelineLayer([slow.provider], { retry: { jitter: 0, retries: 0 } })))
+  })
+
+  it.effect("an interrupted leader does not fail its waiters: a waiter runs the call itself", () => {
+    const slow = slowProvider()
+    return Effect.gen(function*() {
+      const llm = yield* Llm
+      const leader = yield* Effect.forkChild(llm.generate(same()))
+      yield* Effect.yieldNow
+      const waiter = yield* Effect.forkChild(llm.generate(same()))
+      yield* Effect.yieldNow
+      yield* TestClock.adjust("500 millis")
+      yield* Fiber.interrupt(leader)
+      assert.isUndefined(waiter.pollUnsafe())
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual((yield* Fiber.join(waiter)).text, "answer 2")
+    }).pipe(Effect.provide(pipelineLayer([slow.provider], { retry: { jitter: 0, retries: 0 } })))
+  })
+
+  it.effect("a leader's own refusal is not handed to waiters: a waiter with time left runs the call itself", () =>
+    Effect.gen(function*() {
+      const step = yield* ResponseCacheStep
+      const refusals = [
+        new RateLimitRefused({
+          key: "provider=primary|model=model-a|apiKey=abc",
+          policy: "p",
+          tier: "t",
+          resource: "requests",
+          cost: 1,
+          retryAfterMillis: 1000
+        }),
+        new BudgetExceeded({ scope: "principal:alice", limit: 0, spent: 0, reserved: 0, requested: 1 }),
+        new CallDeadlineExceeded({ timeoutMillis: 1000, attempts: 1 })
+      ]
+      for (const refusal of refusals) {
+        let ran = 0
+        const context = contextOf({ tenant: refusal._tag })
+        const key = step.keyOf(context, target, undefined)!
+        const refused = Effect.andThen(Effect.sleep("1 second"), Effect.fail(refusal))
+        const own = Effect.suspend(() => {
+          ran++
+          return Effect.as(Effect.sleep("1 second"), answer("the waiter's own answer"))
+        })
+        const leader = yield* Effect.forkChild(step.generate(key, context, refused))
+        yield* Effect.yieldNow
+        const waiter = yield* Effect.forkChild(step.generate(key, contextOf({ tenant: refusal._tag }), own))
+        yield* Effect.yieldNow
+        yield* TestClock.adjust("1 second")
+        assert.strictEqual(yield* Effect.flip(Fiber.join(leader)), refusal)
+        assert.isUndefined(waiter.pollUnsafe(), `the waiter is not handed the leader's ${refusal._tag}`)
+        yield* TestClock.adjust("1 second")
+        assert.strictEqual((yield* Fiber.join(waiter)).text, "the waiter's own answer")
+        assert.strictEqual(ran, 1)
+      }
+    }).pipe(Effect.provide(stepLayer)))
+
+  it.effect("an answer or a provider error of the shared call is every waiter's", () =>
+    Effect.gen(function*() {
+      const step = yield* ResponseCacheStep
+      let ran = 0
+      const failure = new ProviderServerError({ provider: "primary", status: 500, description: "x", retryable: true })
+      const context = contextOf({ tenant: "errors" })
+      const key = step.keyOf(context, target, undefined)!
+      const failing = Effect.andThen(Effect.sleep("1 second"), Effect.fail(failure))
+      const own = Effect.sync(() => answer(`answer #${++ran}`))
+      const leader = yield* Effect.forkChild(step.generate(key, context, failing))
+      yield* Effect.yieldNow
+      const waiter = yield* Effect.forkChild(step.generate(key, contextOf({ tenant: "errors" }), own))
+      yield* Effect.yieldNow
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual<unknown>(yield* Effect.flip(Fiber.join(leader)), failure)
+      assert.strictEqual<unknown>(yield* Effect.flip(Fiber.join(waiter)), failure)
+      assert.strictEqual(ran, 0)
+    }).pipe(Effect.provide(stepLayer)))
 })

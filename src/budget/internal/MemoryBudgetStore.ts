@@ -20,7 +20,7 @@ import type {
   StoreStatus
 } from "./BudgetStore.ts"
 import { LATE_SETTLE_MS } from "./BudgetStore.ts"
-import { fireAlerts, rollPeriod } from "./ScopeRules.ts"
+import { changeSpec, fireAlerts, rollPeriod } from "./ScopeRules.ts"
 
 export const DEFAULT_MAX_BUDGETS = 100_000
 export const DEFAULT_MAX_RESERVATIONS = 100_000
@@ -31,8 +31,8 @@ interface MemoryScope {
   start: number
   spent: number
   reserved: number
-  /** how many of `spec.alertAt` (sorted) fired this period */
-  alerted: number
+  /** the highest fraction of the limit fired this period (see ScopeRules) */
+  fired: number
 }
 
 /** An open reservation: what it holds on which scope records, until it is settled, released or expires. */
@@ -123,7 +123,7 @@ export const makeMemoryBudgetStore = (
   }
   const status = (s: MemoryScope): StoreStatus => ({
     ...s.spec,
-    periodStart: s.start,
+    periodStart: s.spec.period === "total" ? 0 : s.start,
     spent: s.spent,
     reserved: s.reserved
   })
@@ -148,7 +148,7 @@ export const makeMemoryBudgetStore = (
           limit: s.spec.limit,
           spent: s.spent,
           reserved: s.reserved,
-          alerts: fireAlerts(s, "exhausted")
+          alerts: fireAlerts(s, "exhausted") ?? NO_ALERTS
         }
       }
       charged.push(s)
@@ -188,8 +188,9 @@ export const makeMemoryBudgetStore = (
       if (s === undefined) continue
       rollPeriod(s, request.now)
       s.spent += request.actual
-      // `alerted < length`, so the index is in range; fireAlerts is called only when the next threshold is reached
-      if (s.alerted < s.spec.alertAt.length && s.spent >= (s.spec.alertAt[s.alerted] as number) * s.spec.limit) {
+      // fireAlerts runs only while a fraction above the highest fired one is left (alertAt is sorted)
+      const alertAt = s.spec.alertAt
+      if (alertAt.length > 0 && (alertAt[alertAt.length - 1] as number) > s.fired) {
         alerts = fireAlerts(s, "spend", alerts)
       }
     }
@@ -201,10 +202,8 @@ export const makeMemoryBudgetStore = (
         const current = scopes.get(spec.scope)
         if (current !== undefined) {
           expire(now)
-          // the period rolls by the new spec, as on Redis and PostgreSQL
-          current.spec = spec
-          rollPeriod(current, now)
-          current.alerted = Math.min(current.alerted, spec.alertAt.length)
+          // the period rolls by the new spec and a new limit re-bases the alerts, as on Redis and PostgreSQL
+          changeSpec(current, spec, now)
           return Effect.void
         }
         if (scopes.size >= maxBudgets) {
@@ -217,7 +216,7 @@ export const makeMemoryBudgetStore = (
           start: periodStart(spec.period, now),
           spent: 0,
           reserved: 0,
-          alerted: 0
+          fired: 0
         })
         return Effect.void
       }),

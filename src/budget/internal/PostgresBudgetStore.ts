@@ -2,6 +2,11 @@
  * The PostgreSQL budget store: one transaction per operation. The budget rows of a call's scopes are locked in
  * scope order (`SELECT … ORDER BY scope FOR UPDATE`, so concurrent reservations never deadlock), lapsed holds are
  * deleted and given back, the period is rolled forward, and the reservation is written or refused — all or none.
+ * A settle takes its reservation's open row before the scope rows, and a reservation sweeps forgotten open rows
+ * after it holds its scope rows, skipping those another transaction holds (`FOR UPDATE SKIP LOCKED`: a settle a
+ * millisecond before its deadline is ending that row), so a settle and a reservation never wait on each other in
+ * a cycle. The alert state is the highest fraction fired (`fired`, see `ScopeRules.ts`), beside the index `alerted`
+ * of earlier versions; a table of an earlier version gains the `fired` column when the store starts.
  * Tables (in `schema`): `troupe_budgets` (one row per scope, micro-dollars as `bigint`), `troupe_budget_holds`
  * (live holds by reservation and scope, with their amounts: settle and release end these, whatever amount the caller
  * names) and `troupe_budget_open` (one row per open reservation with its expiry: settle and release are once per
@@ -16,7 +21,8 @@ import { periodStart } from "../Budget.ts"
 import { BudgetStoreError } from "../BudgetError.ts"
 import type { BudgetStoreShape, ReserveOutcome, StoreAlert, StoreSpec, StoreStatus } from "./BudgetStore.ts"
 import { LATE_SETTLE_MS } from "./BudgetStore.ts"
-import { fireAlerts, rollPeriod } from "./ScopeRules.ts"
+import type { ScopeState } from "./ScopeRules.ts"
+import { alertedIndex, changeSpec, fireAlerts, firedOf, rollPeriod } from "./ScopeRules.ts"
 
 interface Row {
   readonly scope: string
@@ -27,31 +33,34 @@ interface Row {
   readonly spent: string | number
   readonly reserved: string | number
   readonly alerted: number
+  /** null in a row of an earlier version */
+  readonly fired: string | number | null
 }
 
-interface State {
-  spec: StoreSpec
-  start: number
-  spent: number
+interface State extends ScopeState {
   reserved: number
-  alerted: number
 }
 
 const storeError = (operation: string) => (cause: unknown): BudgetStoreError =>
   new BudgetStoreError({ operation, detail: cause instanceof Error ? cause.message : String(cause) })
 
-const stateOf = (row: Row): State => ({
-  spec: {
-    scope: row.scope,
-    limit: Number(row.limit_micros),
-    period: row.period as BudgetPeriod, // written by `set` from a decoded BudgetSpec
-    alertAt: row.alert_at.split(",").filter((t) => t !== "").map(Number)
-  },
-  start: Number(row.start),
-  spent: Number(row.spent),
-  reserved: Number(row.reserved),
-  alerted: row.alerted
-})
+const stateOf = (row: Row): State => {
+  const alertAt = row.alert_at.split(",").filter((t) => t !== "").map(Number)
+  return {
+    spec: {
+      scope: row.scope,
+      limit: Number(row.limit_micros),
+      period: row.period as BudgetPeriod, // written by `set` from a decoded BudgetSpec
+      alertAt
+    },
+    start: Number(row.start),
+    spent: Number(row.spent),
+    reserved: Number(row.reserved),
+    fired: firedOf(alertAt, row.alerted, row.fired === null ? undefined : Number(row.fired))
+  }
+}
+
+const COLUMNS = "scope, limit_micros, period, alert_at, start, spent, reserved, alerted, fired"
 
 export const makePostgresBudgetStore = (
   sql: SqlClient.SqlClient,
@@ -71,19 +80,22 @@ export const makePostgresBudgetStore = (
       `CREATE SCHEMA IF NOT EXISTS "${schemaName}"`,
       `CREATE TABLE IF NOT EXISTS ${budgets} (scope text PRIMARY KEY, limit_micros bigint NOT NULL, period text NOT NULL, ` +
       `alert_at text NOT NULL, start bigint NOT NULL, spent bigint NOT NULL DEFAULT 0, reserved bigint NOT NULL DEFAULT 0, ` +
-      `alerted integer NOT NULL DEFAULT 0)`,
+      `alerted integer NOT NULL DEFAULT 0, fired double precision)`,
+      `ALTER TABLE ${budgets} ADD COLUMN IF NOT EXISTS fired double precision`,
       `CREATE TABLE IF NOT EXISTS ${holds} (id text NOT NULL, scope text NOT NULL, amount bigint NOT NULL, ` +
       `expires_at bigint NOT NULL, PRIMARY KEY (id, scope))`,
       `CREATE INDEX IF NOT EXISTS troupe_budget_holds_expiry ON ${holds} (scope, expires_at)`,
       `CREATE TABLE IF NOT EXISTS ${open} (id text PRIMARY KEY, expires_at bigint NOT NULL)`
     ]).pipe(Effect.mapError(storeError("init")))
 
-    /** Locks the scopes' rows, gives back lapsed holds and rolls periods forward (in the caller's transaction). */
-    const lock = (scopes: ReadonlyArray<string>, now: number) =>
+    /**
+     * Locks the scopes' rows, gives back lapsed holds and (unless `roll` is false: `set` rolls by the new spec) rolls
+     * periods forward, in the caller's transaction. Every caller saves the states it answers.
+     */
+    const lock = (scopes: ReadonlyArray<string>, now: number, roll = true) =>
       Effect.gen(function*() {
         const rows = yield* sql.unsafe<Row>(
-          `SELECT scope, limit_micros, period, alert_at, start, spent, reserved, alerted FROM ${budgets} ` +
-            `WHERE scope = ANY($1) ORDER BY scope FOR UPDATE`,
+          `SELECT ${COLUMNS} FROM ${budgets} WHERE scope = ANY($1) ORDER BY scope FOR UPDATE`,
           [scopes as Array<string>] // a text[] parameter
         )
         const states = new Map(rows.map((r) => [r.scope, stateOf(r)]))
@@ -96,13 +108,13 @@ export const makePostgresBudgetStore = (
           const s = states.get(hold.scope)
           if (s !== undefined) s.reserved -= Number(hold.amount)
         }
-        for (const s of states.values()) rollPeriod(s, now)
+        if (roll) { for (const s of states.values()) rollPeriod(s, now) }
         return states
       })
     const save = (s: State) =>
       sql.unsafe(
-        `UPDATE ${budgets} SET start = $2, spent = $3, reserved = $4, alerted = $5 WHERE scope = $1`,
-        [s.spec.scope, s.start, s.spent, s.reserved, s.alerted]
+        `UPDATE ${budgets} SET start = $2, spent = $3, reserved = $4, alerted = $5, fired = $6 WHERE scope = $1`,
+        [s.spec.scope, s.start, s.spent, s.reserved, alertedIndex(s.spec.alertAt, s.fired), s.fired]
       )
     const inTransaction = <A>(
       operation: string,
@@ -110,7 +122,7 @@ export const makePostgresBudgetStore = (
     ): Effect.Effect<A, BudgetStoreError> => sql.withTransaction(effect).pipe(Effect.mapError(storeError(operation)))
     const status = (s: State): StoreStatus => ({
       ...s.spec,
-      periodStart: s.start,
+      periodStart: s.spec.period === "total" ? 0 : s.start,
       spent: s.spent,
       reserved: s.reserved
     })
@@ -146,7 +158,7 @@ export const makePostgresBudgetStore = (
           for (const s of states.values()) {
             if (operation === "settle") {
               s.spent += request.actual ?? 0
-              alerts.push(...fireAlerts(s, "spend"))
+              fireAlerts(s, "spend", alerts)
             }
             yield* save(s)
           }
@@ -159,21 +171,21 @@ export const makePostgresBudgetStore = (
         inTransaction(
           "set",
           Effect.gen(function*() {
+            // a new budget's row (nothing when it exists), then the row's state under its stored spec, changed
             yield* sql.unsafe(
-              `INSERT INTO ${budgets} (scope, limit_micros, period, alert_at, start) VALUES ($1, $2, $3, $4, $5) ` +
-                `ON CONFLICT (scope) DO UPDATE SET limit_micros = EXCLUDED.limit_micros, period = EXCLUDED.period, ` +
-                `alert_at = EXCLUDED.alert_at, alerted = LEAST(${budgets}.alerted, $6)`,
-              [
-                spec.scope,
-                spec.limit,
-                spec.period,
-                spec.alertAt.join(","),
-                periodStart(spec.period, now),
-                spec.alertAt.length
-              ]
+              `INSERT INTO ${budgets} (scope, limit_micros, period, alert_at, start, alerted, fired) ` +
+                `VALUES ($1, $2, $3, $4, $5, 0, 0) ON CONFLICT (scope) DO NOTHING`,
+              [spec.scope, spec.limit, spec.period, spec.alertAt.join(","), periodStart(spec.period, now)]
             )
-            const states = yield* lock([spec.scope], now)
-            for (const s of states.values()) yield* save(s)
+            const states = yield* lock([spec.scope], now, false)
+            for (const s of states.values()) {
+              changeSpec(s, spec, now)
+              yield* sql.unsafe(
+                `UPDATE ${budgets} SET limit_micros = $2, period = $3, alert_at = $4 WHERE scope = $1`,
+                [spec.scope, spec.limit, spec.period, spec.alertAt.join(",")]
+              )
+              yield* save(s)
+            }
           })
         ),
       get: (scope, now) =>
@@ -210,7 +222,7 @@ export const makePostgresBudgetStore = (
               const s = states.get(scope)
               if (s === undefined) continue
               if (s.spent + s.reserved + request.amount > s.spec.limit) {
-                const alerts = fireAlerts(s, "exhausted")
+                const alerts = fireAlerts(s, "exhausted") ?? []
                 for (const t of states.values()) yield* save(t)
                 const refused: ReserveOutcome = {
                   _tag: "Refused",
@@ -235,8 +247,12 @@ export const makePostgresBudgetStore = (
             }
             for (const s of states.values()) yield* save(s)
             yield* sql.unsafe(`INSERT INTO ${open} (id, expires_at) VALUES ($1, $2)`, [request.id, request.expiresAt])
-            // reservations LATE_SETTLE_MS past expiry can no longer be settled: forget them
-            yield* sql.unsafe(`DELETE FROM ${open} WHERE expires_at <= $1`, [request.now - LATE_SETTLE_MS])
+            // reservations LATE_SETTLE_MS past expiry can no longer be settled: forget them, skipping the rows a
+            // settle holds (it took its open row before the scope rows this transaction holds: waiting would deadlock)
+            yield* sql.unsafe(
+              `DELETE FROM ${open} WHERE id IN (SELECT id FROM ${open} WHERE expires_at <= $1 FOR UPDATE SKIP LOCKED)`,
+              [request.now - LATE_SETTLE_MS]
+            )
             const reserved: ReserveOutcome = { _tag: "Reserved", scopes: charged.map((s) => s.spec.scope) }
             return reserved
           })
