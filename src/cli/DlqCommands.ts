@@ -10,11 +10,12 @@
  * - `stats` prints the queue's figures (`GET /admin/dlq/stats`): depth (dead letters), the oldest one's age, the
  *   total and the counts by kind and by status.
  * - `redrive` needs exactly one of `--id <id>` (one letter), a filter (the `dead` letters it selects) or `--all`
- *   (every `dead` letter); `--rate` (letters per second, default 10) and `--limit` bound a redrive of many. The
- *   outcome of each letter is printed (`redriven`, `failed`: dead again, `skipped`: not dead); exit 1 when one
- *   failed.
- * - `purge` deletes, whatever their status, the letters a filter selects, or with `--all` every letter; it asks
- *   nothing and so always needs `--yes`, and a filter or `--all` (never an implicit everything).
+ *   (every `dead` letter, sent as `all: true`); `--rate` (letters per second, default 10) and `--limit` bound a
+ *   redrive of many. The outcome of each letter is printed (`redriven`, `failed`: dead again, `skipped`: not
+ *   redrivable, with the reason when its stored form failed); exit 1 when one failed.
+ * - `purge` deletes, whatever their status, the letters a filter selects, or with `--all` every letter (sent as
+ *   `all=true`); it asks nothing and so always needs `--yes`, and a filter or `--all` (never an implicit
+ *   everything; the gateway refuses an empty filter too).
  * - A redrive of many waits for its answer as long as `--limit` letters take at `--rate` (at least `--timeout`),
  *   at most 2,147,483,647 ms (Node's longest timer, about 24.8 days).
  * - Every answer is decoded with the fields printed (exit 5 on one that is not the documented document).
@@ -127,7 +128,12 @@ const list = Command.make("list", {
   }))).pipe(Command.withDescription("List dead letters (filters: --source, --kind, --error-tag, --status)"))
 
 /** The outcome of one letter of a redrive. */
-const Outcome = Schema.Struct({ id: Schema.String, result: Schema.Literals(["redriven", "failed", "skipped"]) })
+const Outcome = Schema.Struct({
+  id: Schema.String,
+  result: Schema.Literals(["redriven", "failed", "skipped"]),
+  /** why a letter whose stored form failed was skipped */
+  reason: Schema.optional(Schema.String)
+})
 type Outcome = typeof Outcome.Type
 
 const redrive = Command.make("redrive", {
@@ -164,7 +170,8 @@ const redrive = Command.make("redrive", {
     const body = Option.isSome(o.id)
       ? { id: o.id.value }
       : {
-        ...(filtered ? { filter } : {}),
+        // the gateway redrives everything only on an explicit `all: true` (an empty filter is refused)
+        ...(filtered ? { filter } : { all: true }),
         ...(rate !== undefined ? { ratePerSecond: rate } : {}),
         ...(limit !== undefined ? { limit } : {})
       }
@@ -185,7 +192,7 @@ const redrive = Command.make("redrive", {
     yield* print(o.json, r.body, () => {
       const count = (result: Outcome["result"]) => outcomes.filter((x) => x.result === result).length
       return [
-        ...outcomes.map((x) => `${x.id}: ${x.result}`),
+        ...outcomes.map((x) => `${x.id}: ${x.result}${x.reason !== undefined ? ` (${x.reason})` : ""}`),
         `redriven ${count("redriven")}, failed ${count("failed")}, skipped ${count("skipped")}`
       ].join("\n")
     })
@@ -211,7 +218,9 @@ const purge = Command.make("purge", {
       )
     }
     if (!o.yes) return yield* Effect.fail(invalidArgument("purge deletes letters for good: add --yes to confirm"))
-    const r = yield* call(o, "DELETE", `/admin/dlq${queryOf(filter)}`, Schema.Struct({ purged: Schema.Number }))
+    // the gateway purges everything only on an explicit `all=true` (an empty filter is refused)
+    const query = queryOf(o.all ? { all: "true" } : filter)
+    const r = yield* call(o, "DELETE", `/admin/dlq${query}`, Schema.Struct({ purged: Schema.Number }))
     yield* print(o.json, r.body, () => `purged ${r.answer.purged} letter(s)`)
   }))).pipe(Command.withDescription("Delete dead letters for good: a filter or --all, with --yes"))
 

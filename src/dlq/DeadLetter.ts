@@ -3,13 +3,19 @@
  * fallbacks) — its input with secrets masked, its error, the attempts made and when it failed — and the filter that
  * selects letters for list, redrive and purge.
  *
- * Rules: a letter's input passes through guard's `maskSecrets` (every string, depth-bounded) and every `Redacted`
- * value becomes `"<redacted>"`, so an API key never reaches a store; inputs past 64 KiB of JSON are kept as a
- * truncated preview. A letter's `status` is `dead` (waiting), `redriving` (claimed by one redrive) or `redriven`
- * (handed back successfully; kept as a tombstone until purged, so a second redrive of the same id is a no-op).
+ * Rules: a letter's input is masked at every level — guard's `maskSecrets` on every string (with no depth bound), the
+ * value of every record key that names a credential (`authorization`, `x-api-key`, `apiKey`, `password`, `cookie`,
+ * `…_secret`, `…_token`: guard's `isCredentialKey`) replaced by `"[REDACTED:CREDENTIAL]"` whatever it looks like,
+ * secrets used as keys masked — and every `Redacted` value becomes `"<redacted>"`, so an API key never reaches a
+ * store; inputs past 64 KiB of JSON or nested past 128 levels (`MAX_INPUT_DEPTH`) are kept as a truncated preview
+ * (`{ truncated: true, preview }`, a string), so every backend holds and redrives the same letters.
+ *
+ * A letter's `status` is `dead` (waiting), `redriving` (claimed by one redrive at `claimedAt`; see `DeadLetters` for
+ * its lease) or `redriven` (handed back successfully; kept as a tombstone until purged, so a second redrive of the
+ * same id is a no-op).
  */
 import { Redacted, Schema } from "effect"
-import { maskDeep, maskSecrets } from "../guard/SecretDetector.ts"
+import { maskSecrets, maskTree } from "../guard/SecretDetector.ts"
 
 /** What failed: an HTTP/pipeline request or an agent turn. */
 export const DeadLetterKind = Schema.Literals(["request", "turn"])
@@ -39,7 +45,9 @@ export const DeadLetter = Schema.Struct({
   deadAt: Schema.Number,
   status: DeadLetterStatus,
   redrives: Schema.Int,
-  redrivenAt: Schema.optional(Schema.Number)
+  redrivenAt: Schema.optional(Schema.Number),
+  /** When the redrive holding a `redriving` letter claimed it (absent otherwise); its lease runs from here. */
+  claimedAt: Schema.optional(Schema.Number)
 })
 /** A dead letter as stored and as the admin API returns it. */
 export type DeadLetter = typeof DeadLetter.Type
@@ -69,22 +77,41 @@ export const matches = (filter: DeadLetterFilter, letter: DeadLetter): boolean =
 
 /** The largest input kept whole, in characters of JSON; a larger one is kept as `{ truncated: true, preview }`. */
 export const MAX_INPUT_CHARS = 65_536
+/**
+ * The deepest input kept whole, in nested objects and arrays (the input itself is level 1); a deeper one is kept as
+ * `{ truncated: true, preview }`, its levels past this one replaced by `"[TRUNCATED:DEPTH]"`. Well under what every
+ * backend and the admin API handle (Redis's cjson refuses 1,000 levels; `JSON.stringify` overflows the stack at a
+ * few thousand), so every backend keeps, lists and redrives the same letters.
+ */
+export const MAX_INPUT_DEPTH = 128
 const MAX_MESSAGE_CHARS = 2_000
 
 /**
  * The input as a letter keeps it: JSON-safe (a `Redacted` value becomes `"<redacted>"`, a bigint its decimal string,
- * functions and symbols are dropped, cycles cut), every string masked, truncated past `MAX_INPUT_CHARS`.
+ * functions and symbols are dropped, cycles cut), masked at every level (`maskTree` with `keys`: every string, the
+ * value of every credential-named key, secrets used as keys), and kept as a truncated preview past
+ * `MAX_INPUT_DEPTH` levels or `MAX_INPUT_CHARS` characters.
  */
 export const sanitizeInput = (input: unknown): unknown => {
   const seen = new WeakSet<object>()
+  // the level of each object met (the holder `JSON.stringify` passes as `this`; its root holder is level 0)
+  const levels = new WeakMap<object, number>()
+  let tooDeep = false
   let json: string | undefined
   try {
-    json = JSON.stringify(input, (_key, value: unknown) => {
+    json = JSON.stringify(input, function(this: unknown, _key, value: unknown) {
       if (Redacted.isRedacted(value)) return "<redacted>"
       if (typeof value === "bigint") return value.toString()
       if (typeof value === "object" && value !== null) {
         if (seen.has(value)) return "<cycle>"
+        const level = (typeof this === "object" && this !== null ? levels.get(this) ?? 0 : 0) + 1
+        // not descended into: the walk (and so the stack) never goes deeper than MAX_INPUT_DEPTH + 1
+        if (level > MAX_INPUT_DEPTH) {
+          tooDeep = true
+          return "[TRUNCATED:DEPTH]"
+        }
         seen.add(value)
+        levels.set(value, level)
       }
       return value
     })
@@ -92,9 +119,9 @@ export const sanitizeInput = (input: unknown): unknown => {
     json = JSON.stringify(String(input))
   }
   if (json === undefined) return null
-  const masked = maskDeep(JSON.parse(json) as unknown) // JSON.parse of our own stringify
+  const masked = maskTree(JSON.parse(json) as unknown, { keys: true }) // JSON.parse of our own stringify
   const out = JSON.stringify(masked)
-  return out.length > MAX_INPUT_CHARS ? { truncated: true, preview: out.slice(0, MAX_INPUT_CHARS) } : masked
+  return tooDeep || out.length > MAX_INPUT_CHARS ? { truncated: true, preview: out.slice(0, MAX_INPUT_CHARS) } : masked
 }
 
 /** The error as a letter keeps it: its `_tag` (else `name`, else `"Unknown"`) and its masked, bounded message. */

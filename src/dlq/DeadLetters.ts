@@ -7,12 +7,20 @@
  * Rules:
  * - record is once per id: recording an id the queue holds is a no-op (the first letter is kept).
  * - redrive hands a `dead` letter to the layer's `redrive` handler. It first claims the letter (status `dead` →
- *   `redriving`, a compare-and-set in the backend on the status and the `redrives` count read, so a claim from a
- *   stale read loses), so a letter is redriven at most once at a time across processes and no attempt is lost;
- *   on success it becomes `redriven` (a tombstone, kept until purged), on failure it is `dead` again with
- *   `redrives + 1` and the new error. Redrive is idempotent: redriving a `redriving` or `redriven` letter is skipped.
+ *   `redriving`, stamped `claimedAt`, a compare-and-set in the backend on the version read — status, `redrives`
+ *   count and claim stamp — so a claim from a stale read loses), so a letter is redriven at most once at a time
+ *   across processes and no attempt is lost; on success it becomes `redriven` (a tombstone, kept until purged), on
+ *   failure it is `dead` again with `redrives + 1` and the new error. Redrive is idempotent: redriving a `redriven`
+ *   letter, or a `redriving` one within its lease, is skipped.
+ * - a claim is a lease of `redriveLease` (default 5 minutes, from `claimedAt`): a `redriving` letter past it — its
+ *   redrive's process was killed, or its handler outlasted the lease — is redrivable again, taken over by the same
+ *   compare-and-set (on the old claim's stamp, so of two takeovers one wins). The redrive that lost its claim then
+ *   finds the letter changed and its final write is dropped (its handler may have run: pick a lease longer than the
+ *   handler's longest run). A `redriving` letter without a stamp (claimed before leases existed) is past its lease.
+ *   The lease compares the clocks of the processes sharing a backend (keep them in sync, as for any lease).
  * - redrive of many (a filter, or all) runs one letter at a time, at most `ratePerSecond` letters per second
- *   (default 10), oldest first.
+ *   (default 10), oldest first. A letter whose own stored form cannot be read or claimed (the backend's error names
+ *   it) is `skipped` with the `reason`, and the run goes on; a failure of the backend itself ends it.
  * - purge removes the letters a filter selects (all when empty), whatever their status.
  * - metrics: `troupe_dlq_depth` (letters not yet redriven: `dead` or `redriving`) and
  *   `troupe_dlq_oldest_age_seconds` (now minus the `deadAt` of the oldest of them; 0 when none), both gauges with
@@ -21,7 +29,8 @@
  *   `GET /admin/dlq/stats` calls `stats`).
  *
  * Backends: `layerMemory` (default, at most 10,000 letters; past that the oldest is dropped), `layerRedis` (a Redis
- * stream plus two hashes, one Lua script per change) and `layerPostgres` (one table), behind one conformance suite.
+ * stream plus three hashes, one Lua script per change) and `layerPostgres` (one table), behind one conformance suite;
+ * in Redis and PostgreSQL a letter's version sits beside it, so a claim never parses the letter.
  *
  * Why not effect's `PersistedQueue` alone: it marks an element whose attempts are exhausted as failed and keeps it
  * only for `layerCleanup` to delete — nothing lists, inspects or redrives failed elements, and offering an element
@@ -32,6 +41,8 @@ import { Clock, Context, Duration, Effect, Layer, Metric, Schema } from "effect"
 import { Redis } from "effect/persistence"
 import { SqlClient } from "effect/sql"
 import { randomUUID } from "node:crypto"
+import { AFunction, DurationInput, invalid, validate } from "../runtime/internal/Options.ts"
+import type { InvalidOptions } from "../runtime/RuntimeError.ts"
 import type { DeadLetter, DeadLetterKind, DeadLetterStatus } from "./DeadLetter.ts"
 import { DeadLetterFilter, describeError, matches, sanitizeInput } from "./DeadLetter.ts"
 import { DeadLetterNotFound, type DlqStoreError } from "./DlqError.ts"
@@ -54,8 +65,13 @@ export interface DeadLetterEntry {
 /** The outcome of redriving one letter. */
 export interface RedriveOutcome {
   readonly id: string
-  /** `redriven`: the handler succeeded; `failed`: it failed (the letter is dead again); `skipped`: not `dead`. */
+  /**
+   * `redriven`: the handler succeeded; `failed`: it failed (the letter is dead again); `skipped`: not redrivable
+   * (`redriven`, or `redriving` within its lease), or its stored form could not be read or claimed (`reason`).
+   */
   readonly result: "redriven" | "failed" | "skipped"
+  /** Why a `skipped` letter could not be claimed, when it was redrivable but its stored form failed (never its input). */
+  readonly reason?: string
 }
 
 /** Options of a redrive of many letters. */
@@ -101,15 +117,17 @@ export interface DeadLettersShape {
   readonly inspect: (id: string) => Effect.Effect<DeadLetter, DlqStoreError | DeadLetterNotFound>
   /**
    * Redrives one letter; `DeadLetterNotFound` when the id is unknown. A failing handler is no error (the outcome is
-   * `failed`, the letter dead again); a letter not `dead` is `skipped`. Fails with `DlqStoreError` when the Redis
-   * or PostgreSQL backend fails the read, the claim or the final status write, or the letter no longer decodes.
+   * `failed`, the letter dead again); a letter not redrivable is `skipped`, and so is one whose stored form cannot be
+   * read or claimed (with its `reason`). Fails with `DlqStoreError` when the Redis or PostgreSQL backend fails the
+   * read, the claim or the final status write.
    */
   readonly redrive: (id: string) => Effect.Effect<RedriveOutcome, DlqStoreError | DeadLetterNotFound>
   /**
-   * Redrives the `dead` letters a filter selects (all when empty), oldest first, at most `ratePerSecond`. Failing
-   * handlers are outcomes, not errors. Fails with `DlqStoreError` at the first backend failure (the selection, a
-   * re-read, a claim or a status write, or a letter that no longer decodes); the letters redriven before it keep
-   * their new status.
+   * Redrives the redrivable letters a filter selects (all when empty: `dead` ones, and `redriving` ones past their
+   * lease), oldest first, at most `ratePerSecond`. Failing handlers are outcomes, not errors, and a letter whose
+   * stored form cannot be read or claimed is `skipped` with its `reason`. Fails with `DlqStoreError` at the first
+   * failure of the backend itself (the selection, a re-read, a claim or a status write); the letters redriven before
+   * it keep their new status.
    */
   readonly redriveMany: (
     filter?: DeadLetterFilter,
@@ -133,7 +151,27 @@ export interface DeadLettersOptions {
   readonly redrive?: RedriveHandler
   /** Label of the metric series (`queue` attribute; default `default`). */
   readonly name?: string
+  /**
+   * How long a redrive's claim holds (default 5 minutes, above 0): a `redriving` letter claimed longer ago is
+   * redrivable again (its redrive is taken to be lost). Longer than the redrive handler's longest run.
+   */
+  readonly redriveLease?: Duration.Input
 }
+
+const OptionsSchema = Schema.Struct({
+  redrive: Schema.optional(AFunction),
+  name: Schema.optional(Schema.String),
+  redriveLease: Schema.optional(DurationInput)
+})
+
+/** The lease in milliseconds of decoded options, or the `InvalidOptions` naming the bad field. */
+const leaseOf = (options: DeadLettersOptions): Effect.Effect<number, InvalidOptions> =>
+  Effect.gen(function*() {
+    const o = yield* Effect.fromResult(validate(OptionsSchema, options, "dead-letter queue options"))
+    const lease = Duration.toMillis(Duration.fromInputUnsafe(o.redriveLease ?? "5 minutes")) // decoded: a duration
+    if (!(lease > 0)) return yield* invalid("dead-letter queue options", "redriveLease", "expected a duration above 0")
+    return lease
+  })
 
 const depthGauge = Metric.gauge("troupe_dlq_depth", { description: "dead letters not yet redriven" })
 const ageGauge = Metric.gauge("troupe_dlq_oldest_age_seconds", {
@@ -142,7 +180,7 @@ const ageGauge = Metric.gauge("troupe_dlq_oldest_age_seconds", {
 
 const noHandler: RedriveHandler = () => Effect.fail(new Error("no redrive handler configured"))
 
-const make = (store: DlqStoreShape, options: DeadLettersOptions): DeadLettersShape => {
+const make = (store: DlqStoreShape, options: DeadLettersOptions, leaseMillis: number): DeadLettersShape => {
   const handler = options.redrive ?? noHandler
   const attributes = { queue: options.name ?? "default" }
   const stats = () =>
@@ -168,32 +206,34 @@ const make = (store: DlqStoreShape, options: DeadLettersOptions): DeadLettersSha
     })
   const publish = <A, E>(effect: Effect.Effect<A, E>) => Effect.tap(effect, () => Effect.ignore(stats()))
 
+  // `dead`, or `redriving` past its lease (or with no stamp: claimed before leases)
+  const redrivable = (l: DeadLetter, now: number): boolean =>
+    l.status === "dead" ||
+    (l.status === "redriving" && (l.claimedAt === undefined || now - l.claimedAt >= leaseMillis))
+
   const redriveLetter = (letter: DeadLetter): Effect.Effect<RedriveOutcome, DlqStoreError> =>
     Effect.uninterruptibleMask((restore) =>
       Effect.gen(function*() {
-        if (letter.status !== "dead") return { id: letter.id, result: "skipped" } as const
-        const claimed: DeadLetter = { ...letter, status: "redriving" }
-        const version = { redrives: letter.redrives }
-        if (!(yield* store.swap({ status: "dead", ...version }, claimed))) {
-          return { id: letter.id, result: "skipped" } as const
-        }
+        const claimedAt = yield* Clock.currentTimeMillis
+        if (!redrivable(letter, claimedAt)) return { id: letter.id, result: "skipped" } as const
+        const { claimedAt: _stale, ...base } = letter
+        const claimed: DeadLetter = { ...base, status: "redriving", claimedAt }
+        const read = { status: letter.status, redrives: letter.redrives, claimedAt: letter.claimedAt }
+        if (!(yield* store.swap(read, claimed))) return { id: letter.id, result: "skipped" } as const
         const exit = yield* Effect.exit(restore(Effect.suspend(() => handler(claimed))))
         const now = yield* Clock.currentTimeMillis
+        // settles our claim only: one taken over since (our lease ran out) is left to its new holder
+        const held = { status: "redriving", redrives: letter.redrives, claimedAt } as const
         if (exit._tag === "Success") {
-          yield* store.swap({ status: "redriving", ...version }, {
-            ...claimed,
-            status: "redriven",
-            redrives: letter.redrives + 1,
-            redrivenAt: now
-          })
+          yield* store.swap(held, { ...base, status: "redriven", redrives: letter.redrives + 1, redrivenAt: now })
           return { id: letter.id, result: "redriven" } as const
         }
         const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
         const error = failure !== undefined && failure._tag === "Fail"
           ? describeError(failure.error)
           : { tag: "Interrupted", message: "redrive interrupted or died" }
-        yield* store.swap({ status: "redriving", ...version }, {
-          ...claimed,
+        yield* store.swap(held, {
+          ...base,
           status: "dead",
           redrives: letter.redrives + 1,
           attempts: letter.attempts + 1,
@@ -202,6 +242,10 @@ const make = (store: DlqStoreShape, options: DeadLettersOptions): DeadLettersSha
         return { id: letter.id, result: "failed" } as const
       })
     )
+
+  // a letter whose own stored form fails (the store's error names it) is skipped with the reason, not an error
+  const letterSkipped = (id: string) => (e: DlqStoreError): Effect.Effect<RedriveOutcome, DlqStoreError> =>
+    e.id === id ? Effect.succeed({ id, result: "skipped", reason: e.detail }) : Effect.fail(e)
 
   const selected = (filter: DeadLetterFilter) => Effect.map(store.all(), (all) => all.filter((l) => matches(filter, l)))
 
@@ -231,21 +275,28 @@ const make = (store: DlqStoreShape, options: DeadLettersOptions): DeadLettersSha
         (l) => l === undefined ? Effect.fail(new DeadLetterNotFound({ id })) : Effect.succeed(l)
       ),
     redrive: (id) =>
-      publish(Effect.flatMap(
-        store.get(id),
-        (l): Effect.Effect<RedriveOutcome, DlqStoreError | DeadLetterNotFound> =>
-          l === undefined ? Effect.fail(new DeadLetterNotFound({ id })) : redriveLetter(l)
-      )),
+      publish(
+        Effect.flatMap(
+          store.get(id),
+          (l): Effect.Effect<RedriveOutcome, DlqStoreError | DeadLetterNotFound> =>
+            l === undefined ? Effect.fail(new DeadLetterNotFound({ id })) : redriveLetter(l)
+        ).pipe(Effect.catchTag("DlqStoreError", letterSkipped(id)))
+      ),
     redriveMany: (filter = {}, redriveOptions = {}) =>
       publish(Effect.gen(function*() {
         const rate = redriveOptions.ratePerSecond ?? 10
         const gap = Duration.millis(rate > 0 ? 1000 / rate : 0)
-        const letters = (yield* selected(filter)).filter((l) => l.status === "dead").slice(0, redriveOptions.limit)
+        const now = yield* Clock.currentTimeMillis
+        const letters = (yield* selected(filter)).filter((l) => redrivable(l, now)).slice(0, redriveOptions.limit)
         const out: Array<RedriveOutcome> = []
         for (let i = 0; i < letters.length; i++) {
           if (i > 0) yield* Effect.sleep(gap)
-          const fresh = yield* store.get((letters[i] as DeadLetter).id) // i < length
-          if (fresh !== undefined) out.push(yield* redriveLetter(fresh))
+          const id = (letters[i] as DeadLetter).id // i < length
+          const outcome = yield* Effect.catch(
+            Effect.flatMap(store.get(id), (fresh) => fresh === undefined ? Effect.undefined : redriveLetter(fresh)),
+            letterSkipped(id)
+          )
+          if (outcome !== undefined) out.push(outcome)
         }
         return out
       })),
@@ -270,33 +321,52 @@ export const decodeFilter = Schema.decodeUnknownEffect(DeadLetterFilter)
  * ```
  */
 export class DeadLetters extends Context.Service<DeadLetters, DeadLettersShape>()("troupe/dlq/DeadLetters") {
-  /** In process memory, at most `maxLetters` (default 10,000); past that the oldest letter is dropped. */
+  /**
+   * In process memory, at most `maxLetters` (default 10,000); past that the oldest letter is dropped. Building fails
+   * with `InvalidOptions` when an option is not of its type (a `redriveLease` that is not a duration above 0).
+   */
   static readonly layerMemory = (
     options: DeadLettersOptions & { readonly maxLetters?: number } = {}
-  ): Layer.Layer<DeadLetters> =>
-    Layer.sync(DeadLetters, () => make(makeMemoryDlqStore(Math.max(1, options.maxLetters ?? 10_000)), options))
-
-  /** On Redis (`Redis` from `effect/persistence`): a stream and two hashes under `prefix` (default `troupe:dlq:`). */
-  static readonly layerRedis = (
-    options: DeadLettersOptions & { readonly prefix?: string } = {}
-  ): Layer.Layer<DeadLetters, never, Redis.Redis> =>
+  ): Layer.Layer<DeadLetters, InvalidOptions> =>
     Layer.effect(
       DeadLetters,
-      Effect.map(Redis.Redis, (redis) => make(makeRedisDlqStore(redis, options.prefix ?? "troupe:dlq:"), options))
+      Effect.map(
+        leaseOf(options),
+        (lease) => make(makeMemoryDlqStore(Math.max(1, options.maxLetters ?? 10_000)), options, lease)
+      )
+    )
+
+  /**
+   * On Redis (`Redis` from `effect/persistence`): a stream and three hashes under `prefix` (default `troupe:dlq:`).
+   * Building fails with `InvalidOptions` when an option is not of its type.
+   */
+  static readonly layerRedis = (
+    options: DeadLettersOptions & { readonly prefix?: string } = {}
+  ): Layer.Layer<DeadLetters, InvalidOptions, Redis.Redis> =>
+    Layer.effect(
+      DeadLetters,
+      Effect.gen(function*() {
+        const lease = yield* leaseOf(options)
+        const redis = yield* Redis.Redis
+        return make(makeRedisDlqStore(redis, options.prefix ?? "troupe:dlq:"), options, lease)
+      })
     )
 
   /**
    * On PostgreSQL through `SqlClient`: table `troupe_dead_letters` in `schema` (default `public`). Building fails
-   * with `DlqStoreError` (operation `init`) when `schema` is not a valid identifier (`[a-z_][a-z0-9_]*`), or when
-   * creating the schema or the table fails (database unreachable, no privilege).
+   * with `InvalidOptions` when an option is not of its type, and with `DlqStoreError` (operation `init`) when
+   * `schema` is not a valid identifier (`[a-z_][a-z0-9_]*`), or when creating the schema or the table fails
+   * (database unreachable, no privilege).
    */
   static readonly layerPostgres = (
     options: DeadLettersOptions & { readonly schema?: string } = {}
-  ): Layer.Layer<DeadLetters, DlqStoreError, SqlClient.SqlClient> =>
+  ): Layer.Layer<DeadLetters, DlqStoreError | InvalidOptions, SqlClient.SqlClient> =>
     Layer.effect(
       DeadLetters,
-      Effect.flatMap(SqlClient.SqlClient, (sql) => makePostgresDlqStore(sql, options.schema ?? "public")).pipe(
-        Effect.map((store) => make(store, options))
-      )
+      Effect.gen(function*() {
+        const lease = yield* leaseOf(options)
+        const sql = yield* SqlClient.SqlClient
+        return make(yield* makePostgresDlqStore(sql, options.schema ?? "public"), options, lease)
+      })
     )
 }

@@ -8,7 +8,11 @@
  *
  * `maskSecrets(text)` is pure and total — it never throws and returns the text unchanged when it holds no secret — so
  * loggers, telemetry handlers and error renderers can run it on every string they emit (`maskDeep` walks records,
- * copy-on-write: a value with no secret is returned as is, the same reference). Its hot-path shortcuts: a string
+ * copy-on-write: a value with no secret is returned as is, the same reference; at any depth — past its first 8
+ * levels it goes on with `maskTree`, an iterative walk with no depth bound, so no nesting hides a secret).
+ * `maskTree` with `keys` also masks the value of every record key that names a credential (`isCredentialKey`:
+ * `authorization`, `x-api-key`, `apiKey`, `password`, `cookie`, `…_secret`, `…_token`…) and secrets used as keys:
+ * what a store of inputs (the dead-letter queue) needs, where a plain-looking value under such a key is a secret. Its hot-path shortcuts: a string
  * shorter than 8 characters is clean; `mayHoldSecret`, one pass over the characters with no regex, rules out text
  * with no long token-like run (see its doc); then one case-insensitive scan for the rules' candidate prefixes
  * (`sk-`, `AKIA`, `ghp_`, `eyJ`, `key`, `token`…); and short strings once found clean are remembered (a bounded
@@ -144,13 +148,24 @@ const isPlain = (value: object): boolean => {
   return proto === Object.prototype || proto === null
 }
 
+const maskError = (error: Error): Error => {
+  const message = maskSecrets(error.message)
+  if (message === error.message) return error
+  const copy = new Error(message)
+  copy.name = error.name
+  return copy
+}
+
 /**
- * Masks every string in a value (plain records and arrays, depth-bounded; an `Error`'s message too), copy-on-write:
- * what holds no secret is returned as is (the same reference). Other objects (class instances, maps) are kept.
+ * Masks every string in a value (plain records and arrays; an `Error`'s message too), copy-on-write: what holds no
+ * secret is returned as is (the same reference). Other objects (class instances, maps) are kept. No depth bound
+ * leaves a value unmasked: the first 8 levels are walked recursively (the hot path of loggers and telemetry), what
+ * lies deeper by `maskTree`'s iterative walk.
  */
 export const maskDeep = (value: unknown, depth = 0): unknown => {
   if (typeof value === "string") return maskSecrets(value)
-  if (depth > 8 || value === null || typeof value !== "object") return value
+  if (value === null || typeof value !== "object") return value
+  if (depth > 8) return maskTree(value)
   if (Array.isArray(value)) {
     let out: Array<unknown> | undefined
     for (let i = 0; i < value.length; i++) {
@@ -160,13 +175,7 @@ export const maskDeep = (value: unknown, depth = 0): unknown => {
     }
     return out ?? value
   }
-  if (value instanceof Error) {
-    const message = maskSecrets(value.message)
-    if (message === value.message) return value
-    const copy = new Error(message)
-    copy.name = value.name
-    return copy
-  }
+  if (value instanceof Error) return maskError(value)
   if (!isPlain(value)) return value
   let out: Record<string, unknown> | undefined
   const record = value as Record<string, unknown> // a plain object
@@ -174,9 +183,152 @@ export const maskDeep = (value: unknown, depth = 0): unknown => {
     if (!Object.hasOwn(record, k)) continue
     const v = record[k]
     const m = typeof v === "string" ? maskSecrets(v) : typeof v === "object" && v !== null ? maskDeep(v, depth + 1) : v
-    if (m !== v) (out ??= { ...record })[k] = m
+    if (m !== v) setOwn(out ??= { ...record }, k, m)
   }
   return out ?? value
+}
+
+/** `out[key] = value` as an own property, also for `__proto__` (which an assignment would take as the prototype). */
+const setOwn = (out: Record<string, unknown>, key: string, value: unknown): void => {
+  if (key === "__proto__") {
+    Object.defineProperty(out, key, { value, writable: true, enumerable: true, configurable: true })
+  } else out[key] = value
+}
+
+// record keys whose value is a credential whatever it looks like, compared lower-cased without `-`, `_`, `.` and
+// spaces: these names exactly, or a name ending in one of the suffixes
+const CREDENTIAL_NAMES = new Set(
+  "authorization proxyauthorization cookie setcookie passwd pwd passphrase credential credentials".split(" ")
+)
+const CREDENTIAL_SUFFIXES = ["apikey", "password", "secret", "token", "privatekey", "secretkey", "secretaccesskey"]
+
+/**
+ * Whether a record key names a credential, so that its value is masked whatever it looks like (`maskTree` with
+ * `keys`). Compared lower-cased with `-`, `_`, `.` and spaces removed: `authorization`, `proxy-authorization`,
+ * `cookie`, `set-cookie`, `passwd`, `pwd`, `passphrase`, `credential(s)`, or any name ending in `apikey`
+ * (`x-api-key`, `api_key`, `openaiApiKey`), `password`, `secret` (`client_secret`), `token` (`access_token`,
+ * `x-auth-token`; not `max_tokens`), `privatekey` or `secretkey`. The headers and fields that carry keys, plus the
+ * names `llm/internal/SecretScrub.ts` masks in `key=value` text.
+ */
+export const isCredentialKey = (key: string): boolean => {
+  const k = key.toLowerCase().replace(/[-_.\s]/g, "")
+  return CREDENTIAL_NAMES.has(k) || CREDENTIAL_SUFFIXES.some((suffix) => k.endsWith(suffix))
+}
+
+/** What `maskTree` with `keys` puts in place of a credential-named key's value. */
+export const CREDENTIAL_MASK = "[REDACTED:CREDENTIAL]"
+
+/** Options of `maskTree`. */
+export interface MaskTreeOptions {
+  /**
+   * Also look at record keys (default false): the value of a key that names a credential (`isCredentialKey`) — a
+   * non-empty string, a number, or such an element of an array under that key — becomes `CREDENTIAL_MASK`, and a
+   * key that holds a secret is masked itself. What a store of inputs needs (the dead-letter queue); loggers and
+   * telemetry mask strings only.
+   */
+  readonly keys?: boolean
+}
+
+/** A record or an array being walked by `maskTree`. */
+interface Frame {
+  readonly source: ReadonlyArray<unknown> | Readonly<Record<string, unknown>>
+  /** the record's own keys; undefined for an array */
+  readonly keys: ReadonlyArray<string> | undefined
+  /** an array that is a credential key's value (`keys` mode): its strings and numbers are masked whole */
+  readonly credential: boolean
+  index: number
+  out: Array<unknown> | Record<string, unknown> | undefined
+}
+
+const walkable = (v: unknown): v is ReadonlyArray<unknown> | Readonly<Record<string, unknown>> =>
+  typeof v === "object" && v !== null && (Array.isArray(v) || isPlain(v))
+
+/**
+ * `maskDeep` as one iterative walk: no depth bound and no recursion (a value nested 100,000 levels is masked
+ * without overflowing the stack), every string masked, copy-on-write (what holds no secret is the same reference).
+ * Each object is walked once: a shared reference gets the same masked copy, and a reference back to an enclosing
+ * object (a cycle) is kept as is. Plain records and arrays are walked, an `Error`'s message masked, other objects
+ * kept. With `keys`, credential-named keys are masked too (see `MaskTreeOptions`).
+ */
+export const maskTree = (value: unknown, options: MaskTreeOptions = {}): unknown => {
+  if (typeof value === "string") return maskSecrets(value)
+  if (value instanceof Error) return maskError(value)
+  if (!walkable(value)) return value
+  const keyed = options.keys === true
+  const done = new Map<object, unknown>()
+  const onPath = new Set<object>()
+  const frameOf = (source: ReadonlyArray<unknown> | Readonly<Record<string, unknown>>, credential: boolean): Frame => {
+    onPath.add(source)
+    return {
+      source,
+      keys: Array.isArray(source) ? undefined : Object.keys(source),
+      credential,
+      index: 0,
+      out: undefined
+    }
+  }
+  // puts the masked value of the frame's current child in its copy, making the copy at the first change
+  const deliver = (f: Frame, masked: unknown): void => {
+    if (f.keys === undefined) {
+      const source = f.source as ReadonlyArray<unknown> // keys undefined: an array
+      if (f.out === undefined && masked === source[f.index]) return
+      const out = (f.out ??= [...source]) as Array<unknown> // an array frame's copy is an array
+      out[f.index] = masked
+      return
+    }
+    const source = f.source as Readonly<Record<string, unknown>> // keys defined: a record
+    const key = f.keys[f.index] as string // index < keys.length
+    const outKey = keyed ? maskSecrets(key) : key
+    if (f.out === undefined) {
+      if (masked === source[key] && outKey === key) return
+      const out: Record<string, unknown> = {}
+      for (let j = 0; j < f.index; j++) setOwn(out, f.keys[j] as string, source[f.keys[j] as string]) // j < index
+      f.out = out
+    }
+    setOwn(f.out as Record<string, unknown>, outKey, masked)
+  }
+  const stack: Array<Frame> = [frameOf(value, false)]
+  let result: unknown = value
+  while (stack.length > 0) {
+    const f = stack[stack.length - 1] as Frame // length > 0
+    const size = f.keys === undefined ? (f.source as ReadonlyArray<unknown>).length : f.keys.length
+    if (f.index >= size) {
+      stack.pop()
+      onPath.delete(f.source)
+      const masked = f.out ?? f.source
+      done.set(f.source, masked)
+      const parent = stack[stack.length - 1]
+      if (parent === undefined) result = masked
+      else {
+        deliver(parent, masked)
+        parent.index++
+      }
+      continue
+    }
+    const key = f.keys?.[f.index]
+    const child: unknown = key === undefined
+      ? (f.source as ReadonlyArray<unknown>)[f.index] // an array
+      : (f.source as Readonly<Record<string, unknown>>)[key] // a record
+    const credential = keyed && (key === undefined ? f.credential : isCredentialKey(key))
+    if (typeof child === "string") {
+      deliver(f, credential && child !== "" ? CREDENTIAL_MASK : maskSecrets(child))
+    } else if (typeof child === "number" && credential) {
+      deliver(f, CREDENTIAL_MASK)
+    } else if (child instanceof Error) {
+      deliver(f, maskError(child))
+    } else if (walkable(child)) {
+      if (done.has(child)) deliver(f, done.get(child))
+      else if (onPath.has(child)) deliver(f, child)
+      else {
+        stack.push(frameOf(child, credential && Array.isArray(child)))
+        continue
+      }
+    } else {
+      deliver(f, child)
+    }
+    f.index++
+  }
+  return result
 }
 
 /**

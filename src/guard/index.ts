@@ -55,15 +55,18 @@ export type { CustomRecognizer, PiiDetectorShape, PiiEntity, PiiOptions, Recogni
 export { foldForDetection, sanitize, Sanitizer } from "./Sanitizer.ts"
 export type { SanitizeChange, SanitizeResult, SanitizerOptions, SanitizerShape } from "./Sanitizer.ts"
 export {
+  CREDENTIAL_MASK,
   detectSecrets,
+  isCredentialKey,
   maskDeep,
   maskingHandler,
   maskingLogger,
   maskingLoggerLayer,
   maskRecord,
   maskSecrets,
+  maskTree,
   mayHoldSecret,
   SecretDetector
 } from "./SecretDetector.ts"
-export type { SecretDetectorShape, SecretFinding, SecretRule } from "./SecretDetector.ts"
+export type { MaskTreeOptions, SecretDetectorShape, SecretFinding, SecretRule } from "./SecretDetector.ts"
 export type { Finding, ScannerName, Verdict } from "./Verdict.ts"

@@ -92,7 +92,7 @@ export const makeEmbed =
       const call = { model: input.model, messages: [{ role: "user", content: texts.join("\n") }] } as unknown as LlmCall
       const context: CallContext = { call, kind: "text", state: new CallState() }
       const attempt = Effect.flatMap(
-        steps.registry.get(target.provider),
+        steps.registry.get(target.route),
         (provider): Effect.Effect<EmbedResponse, ProviderError | EmbeddingsUnsupported> => {
           context.state.attempts++
           return provider.embed === undefined

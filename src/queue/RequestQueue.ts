@@ -6,7 +6,8 @@
  * - **Strict priority**: `critical` before `high` before `normal` before `low`.
  * - **Weighted fair queuing across tenants**: inside a priority, tenants are served by virtual finish time
  *   (`max(V, last) + 1/weight`), so no tenant starves another: while two tenants both wait, their services divided
- *   by their weights differ by at most `1/w_i + 1/w_j`.
+ *   by their weights differ by at most `1/w_i + 1/w_j`. A tenant's weight is its own entry in `weights`, else 1 —
+ *   whatever its name (`constructor`, `__proto__` and the other names of `Object.prototype` are tenants like any).
  * - **Bounded** (`capacity`, default 1,000 waiting) with an overflow strategy: `reject-newest` (the arrival fails
  *   with `QueueFull`), `drop-lowest-priority` (the last-served waiting request of a strictly lower priority is shed
  *   with `Shed { reason: "priority" }`, else the arrival fails with `QueueFull`), `shed-by-deadline` (waiting
@@ -100,7 +101,8 @@ export const make = (options: RequestQueueOptions): Effect.Effect<RequestQueue, 
     const concurrency = o.concurrency ?? 8
     const capacity = o.capacity ?? 1000
     const overflow = o.overflow ?? "reject-newest"
-    const weights = o.weights ?? {}
+    // a Map, not the record: a tenant named `constructor` or `__proto__` must not read Object.prototype
+    const weights = new Map(Object.entries(o.weights ?? {}))
     const retryAfterMillis = Duration.toMillis(Duration.fromInputUnsafe(o.retryAfter ?? 1000))
     const defaultTimeout = o.timeout
     const attributes = { queue: name }
@@ -123,7 +125,7 @@ export const make = (options: RequestQueueOptions): Effect.Effect<RequestQueue, 
       }
       return c
     }
-    const line = new FairQueue<Waiter>(LEVELS.length, (t) => weights[t] ?? 1)
+    const line = new FairQueue<Waiter>(LEVELS.length, (t) => weights.get(t) ?? 1)
     let running = 0
 
     const gauge = Effect.suspend(() => Metric.update(depthGauge, line.size))

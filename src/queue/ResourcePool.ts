@@ -8,11 +8,15 @@
  * What `ResourcePool` adds (rules, the same words as the README and the tests):
  * - **Health check on acquire**: an item whose `healthCheck` fails (or returns false) is invalidated and another is
  *   taken (at most `max + 1` tries, then `PoolUnhealthy`).
- * - **Health check on idle**: every `idleCheckInterval` the idle items are checked and the unhealthy invalidated.
+ * - **Health check on idle**: every `idleCheckInterval` the idle items are checked, all at once, and the unhealthy
+ *   invalidated; a check that outlasts `healthCheckTimeout` (default `acquireTimeout`, else `idleCheckInterval`)
+ *   counts as unhealthy, so one check that never answers neither keeps its item nor holds up the others' checks.
  * - **Recycling after N uses or an age**: an item used `maxUses` times, or older than `maxAge`, is invalidated when
  *   it is released (and an item found too old on acquire is never handed out).
  * - **Acquire timeout**: waiting longer than `acquireTimeout` for an item fails with `PoolTimeout`; the wait includes
  *   the health check on acquire, and an item whose health check outlasts `acquireTimeout` is invalidated.
+ * - **At most `max` items**: an item is invalidated only after its lease is given back, so effect's `Pool` never
+ *   acquires its replacement while it still exists (it would while the item is borrowed).
  * - **Metrics**: `troupe_pool_size`, `troupe_pool_idle`, `troupe_pool_in_use` (gauges), `troupe_pool_wait_seconds`
  *   (histogram), `troupe_pool_timeouts_total` (counter), all with the `pool` attribute.
  *
@@ -42,7 +46,10 @@ export const ResourcePoolOptions = Schema.Struct({
   /** longest wait for an item (default: none) */
   acquireTimeout: Schema.optional(DurationInput),
   /** how often idle items are health-checked (default: never) */
-  idleCheckInterval: Schema.optional(DurationInput)
+  idleCheckInterval: Schema.optional(DurationInput),
+  /** longest an idle health check may run before it counts as unhealthy (default `acquireTimeout`, else
+   * `idleCheckInterval`) */
+  healthCheckTimeout: Schema.optional(DurationInput)
 })
 /** The decodable options of `ResourcePool.make`. */
 export type ResourcePoolOptions = typeof ResourcePoolOptions.Type
@@ -168,12 +175,14 @@ export const make = <A, E, R>(
           const now = yield* Clock.currentTimeMillis
           // the health check is interruptible (an acquireTimeout cuts it short); a check that does not complete
           // (interrupted, or a defect) invalidates its item and gives the lease back, so nothing leaks
+          // the lease closes before the invalidation: invalidating a borrowed item makes `Pool` acquire its
+          // replacement at once, so for a moment `max + 1` items would exist
           const check = restore(healthy(slot)).pipe(
-            Effect.onError(() => Effect.andThen(Pool.invalidate(pool, slot), Scope.close(lease, Exit.void)))
+            Effect.onError(() => Effect.andThen(Scope.close(lease, Exit.void), Pool.invalidate(pool, slot)))
           )
           if (tooOld(slot, now) || !(yield* check)) {
-            yield* Pool.invalidate(pool, slot)
             yield* Scope.close(lease, Exit.void)
+            yield* Pool.invalidate(pool, slot)
             continue
           }
           slot.inUse = true
@@ -184,10 +193,9 @@ export const make = <A, E, R>(
             Effect.gen(function*() {
               slot.inUse = false
               const at = yield* Clock.currentTimeMillis
-              if ((o.maxUses !== undefined && slot.uses >= o.maxUses) || tooOld(slot, at)) {
-                yield* Pool.invalidate(pool, slot)
-              }
+              const recycle = (o.maxUses !== undefined && slot.uses >= o.maxUses) || tooOld(slot, at)
               yield* Scope.close(lease, Exit.void)
+              if (recycle) yield* Pool.invalidate(pool, slot)
               yield* gauges
             })
           )
@@ -215,12 +223,20 @@ export const make = <A, E, R>(
     })
 
     if (o.idleCheckInterval !== undefined && healthCheck !== undefined) {
-      const sweep = Effect.gen(function*() {
-        for (const slot of [...slots]) {
-          if (slot.inUse) continue
-          if (!(yield* healthy(slot))) yield* Pool.invalidate(pool, slot)
-        }
-      })
+      const checkTimeout = o.healthCheckTimeout ?? o.acquireTimeout ?? o.idleCheckInterval
+      // the idle items of the moment, all at once (at most `max`), each check bounded: a hung one is cut and counts
+      // as unhealthy
+      const sweep = Effect.suspend(() =>
+        Effect.forEach(
+          [...slots].filter((slot) => !slot.inUse),
+          (slot) =>
+            healthy(slot).pipe(
+              Effect.timeoutOrElse({ duration: checkTimeout, orElse: () => Effect.succeed(false) }),
+              Effect.flatMap((ok) => ok ? Effect.void : Pool.invalidate(pool, slot))
+            ),
+          { concurrency: "unbounded", discard: true }
+        )
+      )
       yield* Effect.forkScoped(Effect.repeat(sweep, Schedule.spaced(o.idleCheckInterval)))
     }
 

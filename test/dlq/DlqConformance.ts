@@ -1,6 +1,6 @@
 /** The one conformance suite of `DeadLetters`, run against every backend (memory, Redis, PostgreSQL). */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Fiber, Layer, Metric, Redacted } from "effect"
+import { Context, Deferred, Effect, Exit, Fiber, Layer, Metric, Redacted } from "effect"
 import { TestClock } from "effect/testing"
 import { randomUUID } from "node:crypto"
 import type { DeadLettersOptions, DeadLettersShape } from "../../src/dlq/index.ts"
@@ -47,6 +47,24 @@ const redriveConcurrently = (a: DeadLettersShape, b: DeadLettersShape, ids: Read
     Effect.forEach([...ids].reverse(), (id) => a.redrive(id)),
     Effect.forEach([...ids].reverse(), (id) => b.redrive(id))
   ], { concurrency: "unbounded" }).pipe(Effect.map((runs) => runs.flat()))
+
+/** A tool's JSON schema nested `depth` levels (`{ items: { items: … } }`). */
+const nestedSchema = (depth: number): unknown => {
+  let v: unknown = { type: "string" }
+  for (let i = 0; i < depth; i++) v = { items: v }
+  return v
+}
+
+/** A redrive handler whose first call claims and never ends (`started` then completes); later calls succeed. */
+const hangingFirst = () => {
+  const started = Deferred.makeUnsafe<void>()
+  const state = { calls: 0 }
+  const redrive = () =>
+    Effect.suspend(() =>
+      ++state.calls === 1 ? Effect.andThen(Deferred.succeed(started, undefined), Effect.never) : Effect.void
+    )
+  return { started, state, redrive }
+}
 
 export const dlqConformance = (backend: DlqBackend): void => {
   describe(`DeadLetters (${backend.label})`, () => {
@@ -176,6 +194,85 @@ export const dlqConformance = (backend: DlqBackend): void => {
         redrive: (l) => l.kind === "turn" ? Effect.fail("still down") : Effect.void
       })))
     })
+
+    it.live("a letter with an input nested 1,100 levels deep is kept, redriven like any other, and does not stop a redrive of many", () =>
+      Effect.gen(function*() {
+        const dlq = yield* DeadLetters
+        const input = { tools: [{ name: "t", parameters: nestedSchema(1_100) }] }
+        yield* dlq.record({ id: "deep", kind: "request", source: "s", input, error: new Error("400"), attempts: 1 })
+        yield* dlq.record({ id: "fine", kind: "request", source: "s", input: {}, error: new Error("500"), attempts: 1 })
+        assert.strictEqual(((yield* dlq.inspect("deep")).input as { truncated: boolean }).truncated, true)
+        assert.strictEqual((yield* dlq.list()).length, 2)
+        assert.deepStrictEqual(yield* dlq.redriveMany({}, { ratePerSecond: 10_000 }), [
+          { id: "deep", result: "redriven" },
+          { id: "fine", result: "redriven" }
+        ])
+        assert.strictEqual(yield* dlq.purge(), 2)
+      }).pipe(Effect.provide(backend.layer({ redrive: () => Effect.void }))))
+
+    it.effect("a letter claimed by a redrive that never finished is redrivable again once redriveLease has passed, not before; the late write of the redrive that lost its claim is dropped", () => {
+      const h = hangingFirst()
+      return Effect.gen(function*() {
+        const dlq = yield* DeadLetters
+        yield* dlq.record({ id: "l", kind: "request", source: "s", input: 1, error: "e", attempts: 1 })
+        // the first redrive claims the letter and never ends (as one whose process was killed)
+        const stuck = yield* Effect.forkChild(dlq.redrive("l"))
+        yield* Deferred.await(h.started)
+        const claimed = yield* dlq.inspect("l")
+        assert.strictEqual(claimed.status, "redriving")
+        assert.isNumber(claimed.claimedAt)
+        yield* TestClock.adjust("59 seconds")
+        assert.deepStrictEqual(yield* dlq.redrive("l"), { id: "l", result: "skipped" })
+        assert.deepStrictEqual(yield* dlq.redriveMany(), [])
+        assert.strictEqual((yield* dlq.stats()).byStatus.redriving, 1)
+        yield* TestClock.adjust("1 second")
+        assert.deepStrictEqual(yield* dlq.redriveMany(), [{ id: "l", result: "redriven" }])
+        assert.strictEqual(h.state.calls, 2)
+        // the first redrive ends only now (its handler interrupted): its final write finds another claim and is lost
+        yield* Fiber.interrupt(stuck)
+        const letter = yield* dlq.inspect("l")
+        assert.strictEqual(letter.status, "redriven")
+        assert.strictEqual(letter.redrives, 1)
+        assert.strictEqual(letter.claimedAt, undefined)
+        assert.deepStrictEqual(yield* dlq.redrive("l"), { id: "l", result: "skipped" })
+        assert.strictEqual(h.state.calls, 2)
+        assert.strictEqual(yield* dlq.purge(), 1)
+      }).pipe(Effect.provide(backend.layer({ redriveLease: "1 minute", redrive: h.redrive })))
+    })
+
+    it.effect("two redrivers taking over the same expired claim at once: only one wins, the handler runs once", () => {
+      const h = hangingFirst()
+      return Effect.scoped(Effect.gen(function*() {
+        const [a, b] = yield* redrivers(backend, { redriveLease: "1 minute", redrive: h.redrive })
+        yield* a.record({ id: "t", kind: "request", source: "s", input: 1, error: "e", attempts: 1 })
+        const stuck = yield* Effect.forkChild(a.redrive("t"))
+        yield* Deferred.await(h.started)
+        yield* TestClock.adjust("1 minute")
+        const outcomes = (yield* Effect.all([a.redrive("t"), b.redrive("t"), a.redriveMany(), b.redriveMany()], {
+          concurrency: "unbounded"
+        })).flat()
+        assert.strictEqual(outcomes.filter((o) => o.result === "redriven").length, 1)
+        assert.strictEqual(h.state.calls, 2)
+        yield* Fiber.interrupt(stuck)
+        const letter = yield* b.inspect("t")
+        assert.strictEqual(letter.status, "redriven")
+        assert.strictEqual(letter.redrives, 1)
+        assert.strictEqual(yield* b.purge(), 1)
+      }))
+    })
+
+    it.effect("redriveLease is decoded: one that is not a duration, or not above 0, fails the layer with InvalidOptions naming redriveLease", () =>
+      Effect.gen(function*() {
+        for (const redriveLease of ["soon", -1, 0]) {
+          const exit = yield* Effect.exit(
+            Effect.scoped(Layer.build(backend.layer({ redriveLease: redriveLease as never })))
+          )
+          assert.isTrue(Exit.isFailure(exit))
+          const text = String(exit._tag === "Failure" ? exit.cause : "")
+          assert.include(text, "InvalidOptions")
+          assert.include(text, "redriveLease")
+        }
+      }))
 
     it.live("two redrivers redriving the same letters concurrently redrive each letter exactly once", () => {
       const calls = new Map<string, number>()

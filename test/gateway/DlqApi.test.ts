@@ -75,12 +75,12 @@ describe("dead-letter admin API", () => {
     const byFilter =
       await (await post(`${url}/admin/dlq/redrive`, { filter: { source: "slow" }, ratePerSecond: 1000 }, admin)).json()
     expect(byFilter.outcomes).toEqual([{ id: "slow-0", result: "redriven" }])
-    const rest = await (await post(`${url}/admin/dlq/redrive`, { ratePerSecond: 1000 }, admin)).json()
+    const rest = await (await post(`${url}/admin/dlq/redrive`, { all: true, ratePerSecond: 1000 }, admin)).json()
     expect(rest.outcomes).toEqual([{ id: "fast-1", result: "redriven" }])
     expect(redriven).toEqual(["fast-0", "slow-0", "fast-1"])
     const purged = await (await fetch(`${url}/admin/dlq?source=fast`, { method: "DELETE", headers: admin })).json()
     expect(purged.purged).toBe(2)
-    const purgedAll = await (await fetch(`${url}/admin/dlq`, { method: "DELETE", headers: admin })).json()
+    const purgedAll = await (await fetch(`${url}/admin/dlq?all=true`, { method: "DELETE", headers: admin })).json()
     expect(purgedAll.purged).toBe(1)
   })
 
@@ -129,9 +129,51 @@ describe("dead-letter admin API", () => {
     expect(redrivenOne).toMatchObject({ depth: 2, total: 3, byKind: { request: 1, turn: 1 } })
     expect(redrivenOne.byStatus).toEqual({ dead: 2, redriving: 0, redriven: 1 })
     expect(await gauge("troupe_dlq_depth")).toBe(2)
-    await fetch(`${url}/admin/dlq`, { method: "DELETE", headers: admin })
+    await fetch(`${url}/admin/dlq?all=true`, { method: "DELETE", headers: admin })
     expect(await stats()).toMatchObject({ depth: 0, oldestAgeSeconds: 0, total: 0 })
     expect(await gauge("troupe_dlq_oldest_age_seconds")).toBe(0)
+  })
+
+  it("an unknown query parameter or body field is a 400 naming it: DELETE /admin/dlq?id=a purges nothing, a redrive with ids at the top level redrives nothing", async () => {
+    await seed(3, "strict")
+    redriven.length = 0
+    const bad = async (res: Response, param: string) => {
+      expect(res.status).toBe(400)
+      const body = await res.json()
+      expect(body.error).toMatchObject({ type: "invalid_request_error" })
+      expect(body.error.param).toBe(param)
+    }
+    await bad(await fetch(`${url}/admin/dlq?id=strict-0`, { method: "DELETE", headers: admin }), "query.id")
+    await bad(await fetch(`${url}/admin/dlq?source=strict&limit=5&bogus=1`, { headers: admin }), "query.bogus")
+    await bad(await post(`${url}/admin/dlq/redrive`, { ids: ["strict-0"], ratePerSecond: 1000 }, admin), "ids")
+    const nested = await post(`${url}/admin/dlq/redrive`, { filter: { source: "strict", sorce: "x" } }, admin)
+    await bad(nested, "filter.sorce")
+    expect(redriven).toEqual([])
+    expect((await Effect.runPromise(dlq.list({ source: "strict" }))).length).toBe(3)
+    expect(await Effect.runPromise(dlq.purge({ source: "strict" }))).toBe(3)
+  })
+
+  it("an empty filter purges or redrives every letter only with all true: without it the answer is a 400, and all beside a filter or an id is a 400 too", async () => {
+    await seed(2, "every")
+    redriven.length = 0
+    const refused = [
+      await fetch(`${url}/admin/dlq`, { method: "DELETE", headers: admin }),
+      await fetch(`${url}/admin/dlq?all=true&source=every`, { method: "DELETE", headers: admin }),
+      await post(`${url}/admin/dlq/redrive`, {}, admin),
+      await post(`${url}/admin/dlq/redrive`, { filter: {}, ratePerSecond: 1000 }, admin),
+      await post(`${url}/admin/dlq/redrive`, { all: true, filter: { source: "every" } }, admin),
+      await post(`${url}/admin/dlq/redrive`, { all: true, id: "every-0" }, admin)
+    ]
+    expect(refused.map((r) => r.status)).toEqual([400, 400, 400, 400, 400, 400])
+    for (const r of refused) expect((await r.json()).error.param).toBe("all")
+    const both = await post(`${url}/admin/dlq/redrive`, { id: "every-0", filter: { source: "every" } }, admin)
+    expect({ status: both.status, param: (await both.json()).error.param }).toEqual({ status: 400, param: "filter" })
+    expect(redriven).toEqual([])
+    expect((await Effect.runPromise(dlq.list())).length).toBe(2)
+    const all = await (await post(`${url}/admin/dlq/redrive`, { all: true, ratePerSecond: 1000 }, admin)).json()
+    expect(all.outcomes).toEqual([{ id: "every-0", result: "redriven" }, { id: "every-1", result: "redriven" }])
+    const purged = await (await fetch(`${url}/admin/dlq?all=true`, { method: "DELETE", headers: admin })).json()
+    expect(purged).toEqual({ purged: 2 })
   })
 
   it("fuzz: arbitrary redrive bodies and list queries answer 2xx or 4xx, never 5xx", async () => {

@@ -337,6 +337,36 @@ describe("weighted fair queuing across tenants", () => {
     )
   })
 
+  it.effect("a tenant named like an Object.prototype property (constructor, __proto__, toString) weighs 1 like any other and keeps fair queuing", () =>
+    Effect.gen(function*() {
+      const q = yield* RequestQueue.make({ name: "tenant-proto", concurrency: 1, weights: { heavy: 2 } })
+      // runs one request per tenant, in this arrival order, behind a blocker; the order they are served in
+      const round = (tenants: ReadonlyArray<string>) =>
+        Effect.gen(function*() {
+          const { fiber, gate } = yield* block(q)
+          const order: Array<string> = []
+          const fibers = []
+          for (const t of tenants) {
+            fibers.push(
+              yield* Effect.forkChild(q.run(Effect.sync(() => order.push(t)), { tenant: t }), {
+                startImmediately: true
+              })
+            )
+          }
+          yield* Deferred.succeed(gate, undefined)
+          yield* Fiber.join(fiber)
+          yield* Fiber.joinAll(fibers)
+          return order
+        })
+      for (const odd of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
+        yield* round([odd])
+        // equal weights, one request each: served in arrival order (a NaN weight would scramble it)
+        expect(yield* round(["b", "c", odd, "d", "e"])).toEqual(["b", "c", odd, "d", "e"])
+      }
+      // an own weight still counts: heavy (2) is served before an equal-arrival tenant of weight 1
+      expect(yield* round(["b", "heavy"])).toEqual(["heavy", "b"])
+    }))
+
   it("removal at once: a tenant's removed waiters no longer count against its later requests", () => {
     const q = new FairQueue<string>(1, () => 1)
     // tenant a's 50 waiters leave (interrupted, timed out or shed) before any is served

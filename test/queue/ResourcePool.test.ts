@@ -66,6 +66,89 @@ describe("ResourcePool", () => {
       expect(c.released).toContain(0)
     })))
 
+  it.effect("health check on idle: a check that never answers is cut at healthCheckTimeout (default acquireTimeout, else idleCheckInterval), its item invalidated, and the other items are still checked", () =>
+    Effect.scoped(Effect.gen(function*() {
+      // three pools: an explicit healthCheckTimeout, the acquireTimeout default, the idleCheckInterval default
+      const variants = [
+        { name: "hang-explicit", healthCheckTimeout: "200 millis" },
+        { name: "hang-acquire", acquireTimeout: "500 millis" },
+        { name: "hang-interval" }
+      ] as const
+      const runs = []
+      const sicks: Array<Set<number>> = []
+      for (const variant of variants) {
+        const c = counter()
+        const sick = new Set<number>()
+        sicks.push(sick)
+        yield* ResourcePool.make({
+          ...variant,
+          min: 2,
+          max: 2,
+          idleCheckInterval: "1 second",
+          acquire: c.acquire,
+          // item 0's connection is dead: its ping never answers
+          healthCheck: (n) => n === 0 ? Effect.never : Effect.succeed(!sick.has(n))
+        })
+        yield* settle
+        expect(c.made()).toBe(2)
+        sick.add(1)
+        runs.push(c)
+      }
+      for (let i = 0; i < 4; i++) {
+        yield* TestClock.adjust("1 second")
+        yield* settle
+      }
+      for (const c of runs) {
+        // the hung item is dropped, and the check of item 1 (unhealthy) was not held up behind it
+        expect(c.released).toContain(0)
+        expect(c.released).toContain(1)
+        // their replacements (min 2) are checked by the later sweeps
+        expect(c.made()).toBe(4)
+      }
+      for (const s of sicks) s.add(2)
+      for (let i = 0; i < 2; i++) {
+        yield* TestClock.adjust("1 second")
+        yield* settle
+      }
+      for (const c of runs) expect(c.released).toContain(2)
+    })))
+
+  it.effect("at most max items exist at once, under concurrent load with failing health checks", () =>
+    Effect.scoped(Effect.gen(function*() {
+      let made = 0
+      let live = 0
+      let peak = 0
+      const acquire = Effect.acquireRelease(
+        Effect.sync(() => {
+          made++
+          live++
+          peak = Math.max(peak, live)
+          return made
+        }),
+        () => Effect.sync(() => void live--)
+      )
+      const pool = yield* ResourcePool.make({
+        name: "bound",
+        max: 3,
+        acquire,
+        healthCheck: (n) => Effect.succeed(n % 3 !== 0)
+      })
+      const gate = yield* Deferred.make<void>()
+      const fibers = []
+      for (let i = 0; i < 10; i++) {
+        fibers.push(
+          yield* Effect.forkChild(Effect.scoped(Effect.andThen(pool.get, Deferred.await(gate))), {
+            startImmediately: true
+          })
+        )
+      }
+      yield* settle
+      yield* Deferred.succeed(gate, undefined)
+      for (const f of fibers) yield* Effect.exit(Fiber.join(f))
+      expect(made).toBeGreaterThan(3)
+      expect(peak).toBeLessThanOrEqual(3)
+    })))
+
   it.effect("recycling after N uses: an item used maxUses times is invalidated when released", () =>
     Effect.scoped(Effect.gen(function*() {
       const c = counter()

@@ -1,8 +1,10 @@
 /**
  * The backend contract of the dead-letter queue: insert once per id, read one or all (oldest first), compare-and-set
- * a letter on its status and its `redrives` count (the claim that makes redrive idempotent across processes; the
- * count is the letter's version, so a claim made from a stale read — the letter redriven, failed and dead again
- * since — loses instead of overwriting the newer letter) and remove. @internal
+ * a letter on its version — its status, its `redrives` count and its claim stamp `claimedAt` (the claim that makes
+ * redrive idempotent across processes; a claim made from a stale read — the letter redriven, failed and dead again
+ * since, or its expired claim already taken over — loses instead of overwriting the newer letter) — and remove.
+ * The version is kept beside the letter (a field, a column), so the compare-and-set never decodes a letter.
+ * @internal
  */
 import type { Effect } from "effect"
 import type { DeadLetter, DeadLetterStatus } from "../DeadLetter.ts"
@@ -12,6 +14,8 @@ import type { DlqStoreError } from "../DlqError.ts"
 export interface SwapExpected {
   readonly status: DeadLetterStatus
   readonly redrives: number
+  /** the claim stamp (undefined: none, as for every `dead` letter) */
+  readonly claimedAt?: number | undefined
 }
 
 /** A DLQ backend. */
@@ -22,8 +26,9 @@ export interface DlqStoreShape {
   /** Every letter, oldest first. */
   readonly all: () => Effect.Effect<ReadonlyArray<DeadLetter>, DlqStoreError>
   /**
-   * Replaces the letter `next.id` only while its status and `redrives` are `expected`'s, in one atomic step; false
-   * otherwise (or when absent).
+   * Replaces the letter `next.id` only while its status, `redrives` and `claimedAt` are `expected`'s, in one atomic
+   * step; false otherwise (or when absent). Fails with a `DlqStoreError` naming the letter's `id` when that letter's
+   * own stored form cannot be compared (a letter of an earlier layout that no longer decodes).
    */
   readonly swap: (expected: SwapExpected, next: DeadLetter) => Effect.Effect<boolean, DlqStoreError>
   /** Removes the letters; the number removed. */

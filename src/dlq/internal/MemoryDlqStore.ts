@@ -28,7 +28,10 @@ export const makeMemoryDlqStore = (maxLetters: number): DlqStoreShape & { readon
     swap: (expected, next) =>
       Effect.sync(() => {
         const current = letters.get(next.id)
-        if (current === undefined || current.status !== expected.status || current.redrives !== expected.redrives) {
+        if (
+          current === undefined || current.status !== expected.status || current.redrives !== expected.redrives ||
+          current.claimedAt !== expected.claimedAt
+        ) {
           return false
         }
         letters.set(next.id, next)

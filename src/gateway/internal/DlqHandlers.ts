@@ -1,6 +1,7 @@
 /**
  * Handlers of the `dlq` group (see `DlqApi`): each route reads the optional `DeadLetters` service of the gateway's
- * context (404 without one) and answers JSON; a store failure is a 503, an unknown id a 404.
+ * context (404 without one) and answers JSON; a store failure is a 503, an unknown id a 404. A purge or a redrive
+ * of everything needs `all` (an empty filter is a 400 naming `all`), and `all` beside a filter or an id is a 400.
  *
  * @since 0.1.0
  */
@@ -28,6 +29,11 @@ const filterOf = (
   ...(q.errorTag !== undefined ? { errorTag: q.errorTag } : {}),
   ...(q.status !== undefined ? { status: q.status } : {})
 })
+
+const isEmpty = (filter: DeadLetterFilter): boolean => Object.values(filter).every((v) => v === undefined)
+
+const refuse = (param: string, message: string) =>
+  Effect.succeed(httpError(400, "invalid_request_error", message, { code: "invalid_value", param }).toResponse())
 
 /** The `dlq` group's handlers over the `DeadLetters` in the context, if any. */
 export const dlqHandlers = HttpApiBuilder.group(GatewayApi, "dlq", (handlers) =>
@@ -62,20 +68,37 @@ export const dlqHandlers = HttpApiBuilder.group(GatewayApi, "dlq", (handlers) =>
           }))
         ))
       .handle("inspectLetter", ({ params }) => withDlq((dlq) => dlq.inspect(params.id)))
-      .handle("redriveLetters", ({ payload }) =>
-        withDlq((dlq) =>
+      .handle("redriveLetters", ({ payload }) => {
+        const filter = payload.filter ?? {}
+        if (payload.all === true && (payload.id !== undefined || !isEmpty(filter))) {
+          return refuse("all", "all: true redrives every letter: give it without id or filter")
+        }
+        if (payload.id !== undefined && payload.filter !== undefined) {
+          return refuse("filter", "give either id (one letter) or filter, not both")
+        }
+        if (payload.all !== true && payload.id === undefined && isEmpty(filter)) {
+          return refuse("all", "an empty filter selects every letter: send all: true to redrive them all")
+        }
+        return withDlq((dlq) =>
           payload.id !== undefined
             ? Effect.map(dlq.redrive(payload.id), (outcome) => ({ outcomes: [outcome] }))
             : Effect.map(
-              dlq.redriveMany(payload.filter ?? {}, {
+              dlq.redriveMany(filter, {
                 ...(payload.ratePerSecond !== undefined ? { ratePerSecond: payload.ratePerSecond } : {}),
                 ...(payload.limit !== undefined ? { limit: payload.limit } : {})
               }),
               (outcomes) => ({ outcomes })
             )
-        ))
-      .handle("purgeLetters", ({ query }) =>
-        withDlq((dlq) =>
-          Effect.map(dlq.purge(filterOf(query)), (purged) => ({ purged }))
-        ))
+        )
+      })
+      .handle("purgeLetters", ({ query }) => {
+        const filter = filterOf(query)
+        if (query.all === "true" && !isEmpty(filter)) {
+          return refuse("all", "all=true purges every letter: give it without a filter")
+        }
+        if (query.all !== "true" && isEmpty(filter)) {
+          return refuse("all", "an empty filter selects every letter: send all=true to purge them all")
+        }
+        return withDlq((dlq) => Effect.map(dlq.purge(filter), (purged) => ({ purged })))
+      })
   }))
