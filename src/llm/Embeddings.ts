@@ -5,13 +5,14 @@
  *
  * Wire: `POST {baseUrl}/embeddings` with `{ model, input: string[], encoding_format: "float", dimensions? }`,
  * answered `{ data: [{ index, embedding }], model, usage: { prompt_tokens, total_tokens } }`; vectors are put back
- * in input order by `index`. Scripted vectors are a function of the text only (a seeded xorshift over an FNV-1a
+ * in input order by `index`; usage counts are non-negative safe integers or the answer is a `MalformedResponse` (the
+ * chat wires' rule), and a missing `prompt_tokens` is estimated and the usage marked `estimated`. Scripted vectors are a function of the text only (a seeded xorshift over an FNV-1a
  * hash, L2-normalised), so the same text always embeds to the same vector, offline. Hand-rolled: effect/ai's
  * `EmbeddingModel` is provider-side and not wired to troupe's pipeline.
  */
 import { Effect, Exit, Schema } from "effect"
 import { MalformedResponse, type ProviderError } from "./LlmError.ts"
-import { makeUsage, type Usage } from "./LlmResponse.ts"
+import { TokenCount, type Usage, usageFrom } from "./LlmResponse.ts"
 import { malformedFrom } from "./ProviderErrorMapping.ts"
 import { estimateTokens } from "./TokenEstimate.ts"
 
@@ -43,14 +44,20 @@ export const encodeEmbeddingsBody = (request: EmbedRequest): Record<string, unkn
 const EmbeddingsWire = Schema.Struct({
   data: Schema.Array(Schema.Struct({ index: Schema.Int, embedding: Schema.Array(Schema.Finite) })),
   model: Schema.optional(Schema.NullOr(Schema.String)),
-  usage: Schema.optional(Schema.NullOr(Schema.Struct({ prompt_tokens: Schema.optional(Schema.NullOr(Schema.Number)) })))
+  // a hostile count fails the decode (typed), never a cost: the chat wires' rule
+  usage: Schema.optional(Schema.NullOr(Schema.Struct({
+    prompt_tokens: Schema.optional(Schema.NullOr(TokenCount)),
+    total_tokens: Schema.optional(Schema.NullOr(TokenCount))
+  })))
 })
 const decodeWire = Schema.decodeUnknownExit(EmbeddingsWire)
 
 /**
  * Decodes an `/embeddings` answer; a missing or duplicated index is a `MalformedResponse`. Fails with `ProviderError`,
  * always as `MalformedResponse`: when `json` is not `{ data: [{ index, embedding }] }` with integer indexes and finite
- * numbers, or when some input has no vector (an index missing, out of range or only duplicated).
+ * numbers, when a usage count is not a non-negative safe integer, or when some input has no vector (an index missing,
+ * out of range or only duplicated). Usage: `prompt_tokens` as the input and `total_tokens` as the total; without
+ * `prompt_tokens` the input is estimated and the usage marked `estimated`, as on the chat wires.
  */
 export const decodeEmbeddingsResponse = (
   provider: string,
@@ -75,13 +82,18 @@ export const decodeEmbeddingsResponse = (
       })
     )
   }
-  const input = wire.usage?.prompt_tokens ?? request.input.reduce((n, s) => n + estimateTokens(s), 0)
+  const input = wire.usage?.prompt_tokens ?? undefined
   return Effect.succeed({
     provider,
     model: wire.model ?? request.model,
     // no entry is undefined (checked above)
     embeddings: vectors as ReadonlyArray<ReadonlyArray<number>>,
-    usage: makeUsage(input, 0)
+    usage: usageFrom({
+      inputTokens: input ?? request.input.reduce((n, s) => n + estimateTokens(s), 0),
+      outputTokens: 0,
+      totalTokens: input !== undefined ? wire.usage?.total_tokens ?? undefined : undefined,
+      estimated: input === undefined
+    })
   })
 }
 

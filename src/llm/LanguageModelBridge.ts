@@ -7,8 +7,8 @@
  * Converts effect/ai's `Prompt` to `LlmMessage`s (tool results become `tool` messages, JSON results stringified),
  * tools to JSON-Schema `ToolDefinition`s (`Tool.getJsonSchema`), tool choice (`oneOf` narrows the tool list),
  * structured output to a JSON `responseFormat`; and back: answers to encoded `Response` parts, stream parts to
- * `text-start/delta/end`, `tool-params-start/delta/end`, `tool-call` and `finish`, `ProviderError`s to `AiError`
- * reasons (`RateLimitError` keeps `retryAfter`). File parts are not supported by the chat providers and fail with
+ * `text-start/delta/end`, `tool-params-start/delta/end`, `tool-call` and `finish` (every part of one tool call
+ * under the id of its `ToolCallStart`), `ProviderError`s to `AiError` reasons (`RateLimitError` keeps `retryAfter`). File parts are not supported by the chat providers and fail with
  * `InvalidUserInputError`.
  *
  * @since 0.1.0
@@ -221,10 +221,17 @@ export const responseToParts = (response: LlmResponse): Array<Response.PartEncod
   return parts
 }
 
-/** A stateful mapper from stream parts to encoded effect/ai stream parts (one per stream). */
+/**
+ * A stateful mapper from stream parts to encoded effect/ai stream parts (one per stream). Every `tool-params-*`
+ * part and the `tool-call` of one call carry one id, that of its `ToolCallStart` (matched by `index`): a provider id
+ * arriving after the call started (the OpenAI wire's late id, which its `ToolCallDelta`s and `ToolCall` carry) comes
+ * after `tool-params-start` went out under the placeholder, so effect/ai keeps the placeholder. A call is forgotten
+ * once complete, so the table holds the calls still open.
+ */
 export const makeStreamPartMapper = (): (part: LlmStreamPart) => Array<Response.StreamPartEncoded> => {
   const textId = "text_0"
   let textOpen = false
+  const started = new Map<number, string>()
   const closeText = (out: Array<Response.StreamPartEncoded>) => {
     if (textOpen) out.push({ type: "text-end", id: textId })
     textOpen = false
@@ -237,17 +244,23 @@ export const makeStreamPartMapper = (): (part: LlmStreamPart) => Array<Response.
         textOpen = true
         out.push({ type: "text-delta", id: textId, delta: part.delta })
         break
-      case "ToolCallStart":
+      case "ToolCallStart": {
         closeText(out)
-        out.push({ type: "tool-params-start", id: part.id, name: part.name })
+        const id = started.get(part.index) ?? part.id
+        started.set(part.index, id)
+        out.push({ type: "tool-params-start", id, name: part.name })
         break
+      }
       case "ToolCallDelta":
-        out.push({ type: "tool-params-delta", id: part.id, delta: part.argumentsDelta })
+        out.push({ type: "tool-params-delta", id: started.get(part.index) ?? part.id, delta: part.argumentsDelta })
         break
-      case "ToolCall":
-        out.push({ type: "tool-params-end", id: part.toolCall.id })
-        out.push({ type: "tool-call", id: part.toolCall.id, name: part.toolCall.name, params: part.toolCall.arguments })
+      case "ToolCall": {
+        const id = started.get(part.index) ?? part.toolCall.id
+        started.delete(part.index)
+        out.push({ type: "tool-params-end", id })
+        out.push({ type: "tool-call", id, name: part.toolCall.name, params: part.toolCall.arguments })
         break
+      }
       case "Finish":
         closeText(out)
         out.push({ type: "finish", reason: part.finishReason, usage: usageEncoded(part.usage) })

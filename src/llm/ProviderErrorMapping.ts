@@ -5,13 +5,15 @@
  * Understands both error bodies: OpenAI's `{ error: { message, type, code } }` (also used by Groq, DeepSeek,
  * Mistral, Ollama, vLLM, OpenRouter) and Anthropic's `{ type: "error", error: { type, message } }`, including
  * Anthropic's `overloaded_error` (HTTP 529) and OpenAI's `insufficient_quota` 429. The classification mirrors the
- * SDKs' status-to-class tables plus LiteLLM's message sniffing for context-window and content-policy failures.
+ * SDKs' status-to-class tables plus LiteLLM's message sniffing for context-window and content-policy failures. An
+ * error event inside a stream goes through the same table, its `type` or `code` standing for the HTTP status the
+ * provider answers that error with (`STREAM_ERROR_STATUS`); one the table does not know is a retryable server error.
  *
  * @since 0.1.0
  */
 import { Cause, Exit, Option } from "effect"
 import type { Schema } from "effect"
-import { REDACTED, sanitize } from "./internal/SecretScrub.ts"
+import { maskSecretsUpTo, REDACTED, stripControl } from "./internal/SecretScrub.ts"
 import {
   AuthenticationFailed,
   ContentPolicyViolation,
@@ -37,22 +39,21 @@ export const MAX_DESCRIPTION = 500
  * first, then cut, so no prefix of a key survives the cut. Every provider-derived text that reaches an error, an
  * event, a log or a span goes through here.
  *
+ * In order: the known secrets are removed, control characters stripped, the known secrets removed again (one may
+ * have hidden behind a control character), and the key-shaped tokens masked — only as far into the text as the cut
+ * keeps, plus a margin (`maskSecretsUpTo`), so a megabyte of error body costs its strip, not its masking; the result
+ * is the cut of scrubbing it all. Every step is linear in the text.
+ *
  * @example
  * ```ts
  * scrubSecrets("Incorrect API key provided: sk-abc123456", ["sk-abc123456"]) // "Incorrect API key provided: <redacted>"
  * ```
  */
 export const scrubSecrets = (text: string, secrets: ReadonlyArray<string>, max: number = MAX_DESCRIPTION): string => {
-  let out = text
-  for (const secret of secrets) {
-    if (secret.length >= 4) out = out.split(secret).join(REDACTED)
-  }
-  out = sanitize(out)
-  // a secret may also hide behind control characters that were just stripped
-  for (const secret of secrets) {
-    if (secret.length >= 4) out = out.split(secret).join(REDACTED)
-  }
-  return out.length > max ? `${out.slice(0, max)}…` : out
+  const known = secrets.filter((secret) => secret.length >= 4)
+  const removeKnown = (t: string): string => known.reduce((out, secret) => out.split(secret).join(REDACTED), t)
+  const { complete, masked } = maskSecretsUpTo(removeKnown(stripControl(removeKnown(text))), max)
+  return !complete || masked.length > max ? `${masked.slice(0, max)}…` : masked
 }
 
 /** The interesting fields of a provider error body. */
@@ -142,13 +143,28 @@ export const errorFromHttp = (failure: HttpFailure): ProviderError => {
   const { provider, status } = failure
   const body = parseBody(failure.bodyText)
   const raw = body.message ?? (failure.bodyText.trim() === "" ? `HTTP ${status}` : failure.bodyText)
-  const description = scrubSecrets(raw, failure.secrets)
-  const base = { provider, status, description }
   const retryAfterMillis = parseRetryAfterMillis(failure.headers, failure.nowMillis)
-  const retryAfter = retryAfterMillis !== undefined ? { retryAfterMillis } : {}
-  const verdict = shouldRetryHeader(failure.headers)
-  const retryable = (byStatus: boolean): boolean => verdict ?? byStatus
+  return classify(status, body, {
+    base: { provider, status, description: scrubSecrets(raw, failure.secrets) },
+    retryAfter: retryAfterMillis !== undefined ? { retryAfterMillis } : {},
+    verdict: shouldRetryHeader(failure.headers),
+    timeoutMillis: failure.timeoutMillis
+  })
+}
 
+/** What {@link classify} puts into the error beside the class. */
+interface Classified {
+  readonly base: { readonly provider: string; readonly status?: number; readonly description: string }
+  readonly retryAfter: { readonly retryAfterMillis?: number }
+  /** `x-should-retry`, when the provider sent it */
+  readonly verdict: boolean | undefined
+  readonly timeoutMillis: number
+}
+
+/** The class of a failure answered with `status` and `body`: the table of {@link errorFromHttp}. */
+const classify = (status: number, body: ErrorBody, c: Classified): ProviderError => {
+  const { base, retryAfter } = c
+  const retryable = (byStatus: boolean): boolean => c.verdict ?? byStatus
   if (body.type === "overloaded_error" || status === 529 || status === 503) {
     return new ProviderOverloaded({ ...base, ...retryAfter, retryable: retryable(true) })
   }
@@ -164,7 +180,7 @@ export const errorFromHttp = (failure: HttpFailure): ProviderError => {
     return new AuthenticationFailed({ ...base, kind: "InsufficientPermissions", retryable: retryable(false) })
   }
   if (status === 408) {
-    return new ProviderTimeout({ ...base, timeoutMillis: failure.timeoutMillis, retryable: retryable(true) })
+    return new ProviderTimeout({ ...base, timeoutMillis: c.timeoutMillis, retryable: retryable(true) })
   }
   // 409 Conflict: retried by both SDKs (a concurrent request on the same resource; the next try usually succeeds)
   if (status === 409) return new ProviderRejectedRequest({ ...base, retryable: retryable(true) })
@@ -186,8 +202,59 @@ export const errorFromHttp = (failure: HttpFailure): ProviderError => {
 }
 
 /**
+ * The HTTP status each documented error `type` or `code` is answered with, by which an error inside a stream is
+ * classified as the same error over HTTP: Anthropic's types (https://docs.anthropic.com/en/api/errors), OpenAI's
+ * types and codes (https://platform.openai.com/docs/guides/error-codes), and the generic names of OpenAI-compatible
+ * servers (Groq, vLLM, LiteLLM).
+ */
+export const STREAM_ERROR_STATUS: Readonly<Record<string, number>> = {
+  invalid_request_error: 400,
+  context_length_exceeded: 400,
+  content_policy_violation: 400,
+  authentication_error: 401,
+  invalid_api_key: 401,
+  billing_error: 402,
+  billing_hard_limit_reached: 402,
+  permission_error: 403,
+  unsupported_country_region_territory: 403,
+  not_found_error: 404,
+  model_not_found: 404,
+  request_too_large: 413,
+  rate_limit_error: 429,
+  rate_limit_exceeded: 429,
+  insufficient_quota: 429,
+  api_error: 500,
+  server_error: 500,
+  internal_server_error: 500,
+  internal_error: 500,
+  service_unavailable: 503,
+  timeout_error: 504,
+  overloaded_error: 529
+}
+
+/**
+ * The HTTP status a stream error stands for: its `code` first (the more specific of the two in OpenAI's errors), a
+ * numeric one (OpenRouter, vLLM: `code: 429`) as the status it names, then its `type`; `undefined` when the table
+ * knows neither. A 408 is read as 504 (the provider's own timeout: a stream error has no request timeout to report).
+ */
+const streamStatus = (body: ErrorBody): number | undefined => {
+  const byName = (name: string | undefined): number | undefined =>
+    name !== undefined && Object.hasOwn(STREAM_ERROR_STATUS, name) ? STREAM_ERROR_STATUS[name] : undefined
+  const numeric = body.code !== undefined && /^[45]\d\d$/.test(body.code) ? Number(body.code) : undefined
+  const status = byName(body.code) ?? numeric ?? byName(body.type)
+  return status === 408 ? 504 : status
+}
+
+/**
  * Classifies an error event inside a 200 stream (Anthropic's `event: error`, an OpenAI chunk with `error`), which
- * has no HTTP status of its own.
+ * has no HTTP status of its own, by the table of {@link errorFromHttp}: its `type` or `code` stands for the status
+ * the provider answers that error with over HTTP (`STREAM_ERROR_STATUS`), so `insufficient_quota`, `billing_error`,
+ * `not_found_error`, `request_too_large`, `authentication_error`, `permission_error` and `invalid_request_error` are
+ * as permanent in a stream as over HTTP. An error the table does not know — no `type` (a proxy's flat `{ message }`)
+ * or a new one — is a retryable `ProviderServerError`, the class of an HTTP 5xx: the provider accepted the request
+ * (it answered 200) and failed while answering, and the official SDKs give no other verdict (they raise a plain
+ * `APIError` for any stream error); unless its message names a context overflow or a content-policy refusal, which
+ * no retry changes.
  */
 export const errorFromStreamEvent = (
   provider: string,
@@ -196,24 +263,13 @@ export const errorFromStreamEvent = (
 ): ProviderError => {
   const body = readErrorBody(json)
   const description = scrubSecrets(body.message ?? body.type ?? "error event in stream", secrets)
-  const base = { provider, description }
-  switch (body.type) {
-    case "overloaded_error":
-      return new ProviderOverloaded({ ...base, retryable: true })
-    case "rate_limit_error":
-      return new ProviderRateLimited({ ...base, retryable: true })
-    case "authentication_error":
-      return new AuthenticationFailed({ ...base, kind: "InvalidKey", retryable: false })
-    case "permission_error":
-      return new AuthenticationFailed({ ...base, kind: "InsufficientPermissions", retryable: false })
-    case "invalid_request_error":
-      if (isContextLengthBody(body)) return new ContextLengthExceeded({ ...base, retryable: false })
-      if (isContentPolicyBody(body)) return new ContentPolicyViolation({ ...base, retryable: false })
-      return new ProviderRejectedRequest({ ...base, retryable: false })
-    default:
-      if (isContentPolicyBody(body)) return new ContentPolicyViolation({ ...base, retryable: false })
-      return new ProviderServerError({ ...base, retryable: true })
-  }
+  const status = streamStatus(body) ?? (isContextLengthBody(body) || isContentPolicyBody(body) ? 400 : 500)
+  return classify(status, body, {
+    base: { provider, description },
+    retryAfter: {},
+    verdict: undefined,
+    timeoutMillis: 0
+  })
 }
 
 /** A `MalformedResponse` naming the bad field of a failed wire decode. */

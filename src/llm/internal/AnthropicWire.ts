@@ -17,10 +17,12 @@
  *
  * Answers read as `@anthropic-ai/sdk` reads them: usage keeps cache reads and cache writes apart
  * (`cachedInputTokens`, `cacheWriteInputTokens`, both parts of `inputTokens`); `message_delta` usage is cumulative
- * and merged field by field (a partial one keeps the fields it does not repeat); `model_context_window_exceeded`
- * is a `length` stop; a tool call still open when the message stops (cut by `max_tokens`) is completed with the
- * arguments received so far (raw text when they are not yet JSON), so every `ToolCallStart` gets its `ToolCall`;
- * an `error` event, flat (`{ message }`) or wrapped (`{ type: "error", error }`), fails the stream.
+ * and merged field by field (a partial one keeps the fields it does not repeat); a count sent nowhere is estimated
+ * and the usage marked `estimated` (`WireUsage.ts`, one rule for both wires); `model_context_window_exceeded` is a
+ * `length` stop; a tool call still open when the message stops (cut by `max_tokens`), or when a `content_block_start`
+ * starts its index again, is completed with the arguments received so far (raw text when they are not yet JSON), so
+ * every `ToolCallStart` gets its `ToolCall`; an `error` event, flat (`{ message }`) or wrapped
+ * (`{ type: "error", error }`), fails the stream with the error classified as over HTTP (`errorFromStreamEvent`).
  *
  * @since 0.1.0
  */
@@ -28,10 +30,12 @@ import { Effect, Exit, Schema } from "effect"
 import type { ProviderError } from "../LlmError.ts"
 import { MalformedResponse, ProviderConnectionError, ProviderRejectedRequest } from "../LlmError.ts"
 import type { LlmRequest, ToolCall } from "../LlmRequest.ts"
-import type { FinishReason, LlmResponse, LlmStreamPart, Usage } from "../LlmResponse.ts"
-import { parseToolArguments, TokenCount, usageFrom } from "../LlmResponse.ts"
+import type { FinishReason, LlmResponse, LlmStreamPart } from "../LlmResponse.ts"
+import { parseToolArguments } from "../LlmResponse.ts"
 import { errorFromStreamEvent, malformedFrom, scrubSecrets } from "../ProviderErrorMapping.ts"
 import { sanitize } from "./SecretScrub.ts"
+import type { AnthropicCounts } from "./WireUsage.ts"
+import { anthropicCounts, anthropicUsage, AnthropicUsageWire, mergeAnthropicCounts } from "./WireUsage.ts"
 
 /** `max_tokens` when the request sets none (the API requires one). */
 export const DEFAULT_MAX_TOKENS = 4096
@@ -153,15 +157,6 @@ export const encodeAnthropicBody = (
   return Effect.succeed(body)
 }
 
-const Count = Schema.optional(Schema.NullOr(TokenCount)) // a hostile count fails the decode (typed), never a cost
-const UsageWire = Schema.Struct({
-  input_tokens: Count,
-  output_tokens: Count,
-  cache_read_input_tokens: Count,
-  cache_creation_input_tokens: Count
-})
-type UsageWire = typeof UsageWire.Type
-
 const ContentBlockWire = Schema.Struct({
   type: Schema.String,
   text: Schema.optional(Schema.String),
@@ -175,7 +170,7 @@ const ResponseWire = Schema.Struct({
   model: Schema.optional(Schema.String),
   content: Schema.Array(ContentBlockWire),
   stop_reason: Schema.optional(Schema.NullOr(Schema.String)),
-  usage: Schema.optional(Schema.NullOr(UsageWire))
+  usage: Schema.optional(Schema.NullOr(AnthropicUsageWire))
 })
 
 const EventWire = Schema.Struct({
@@ -184,7 +179,7 @@ const EventWire = Schema.Struct({
   message: Schema.optional(Schema.Struct({
     id: Schema.optional(Schema.String),
     model: Schema.optional(Schema.String),
-    usage: Schema.optional(Schema.NullOr(UsageWire))
+    usage: Schema.optional(Schema.NullOr(AnthropicUsageWire))
   })),
   content_block: Schema.optional(ContentBlockWire),
   delta: Schema.optional(Schema.Struct({
@@ -193,7 +188,7 @@ const EventWire = Schema.Struct({
     partial_json: Schema.optional(Schema.String),
     stop_reason: Schema.optional(Schema.NullOr(Schema.String))
   })),
-  usage: Schema.optional(Schema.NullOr(UsageWire)),
+  usage: Schema.optional(Schema.NullOr(AnthropicUsageWire)),
   error: Schema.optional(Schema.Unknown)
 })
 
@@ -220,38 +215,6 @@ export const anthropicFinishReason = (reason: string | null | undefined, hasTool
       return "other"
   }
 }
-
-/** The counts of one usage object, a field left `undefined` when the wire did not send it. */
-interface Counts {
-  input?: number | undefined
-  output?: number | undefined
-  cacheRead?: number | undefined
-  cacheWrite?: number | undefined
-}
-
-const countsOf = (u: UsageWire | null | undefined): Counts => ({
-  input: u?.input_tokens ?? undefined,
-  output: u?.output_tokens ?? undefined,
-  cacheRead: u?.cache_read_input_tokens ?? undefined,
-  cacheWrite: u?.cache_creation_input_tokens ?? undefined
-})
-
-/** `next` over `base`, field by field (Anthropic's `message_delta` usage is cumulative but may be partial). */
-const mergeCounts = (base: Counts, next: Counts): Counts => ({
-  input: next.input ?? base.input,
-  output: next.output ?? base.output,
-  cacheRead: next.cacheRead ?? base.cacheRead,
-  cacheWrite: next.cacheWrite ?? base.cacheWrite
-})
-
-/** Input tokens include cache reads and writes (Anthropic reports them apart from `input_tokens`). */
-const usageOfCounts = (c: Counts): Usage =>
-  usageFrom({
-    inputTokens: (c.input ?? 0) + (c.cacheRead ?? 0) + (c.cacheWrite ?? 0),
-    outputTokens: c.output ?? 0,
-    cachedInputTokens: c.cacheRead,
-    cacheWriteInputTokens: c.cacheWrite
-  })
 
 /** Decodes a non-streaming Messages answer. */
 export const decodeAnthropicResponse = (
@@ -281,7 +244,11 @@ export const decodeAnthropicResponse = (
     text,
     toolCalls,
     finishReason: anthropicFinishReason(wire.stop_reason, toolCalls.length > 0),
-    usage: usageOfCounts(countsOf(wire.usage))
+    usage: anthropicUsage(
+      anthropicCounts(wire.usage),
+      request,
+      toolCalls.reduce((n, c) => n + JSON.stringify(c.arguments).length, text.length)
+    )
   })
 }
 
@@ -300,7 +267,9 @@ export class AnthropicStreamState {
   private toolCount = 0
   private id: string | undefined
   private model: string | undefined
-  private counts: Counts = {}
+  private counts: AnthropicCounts = {}
+  /** characters of the answer's text and tool arguments, for an output count the provider did not send */
+  private outputChars = 0
   private stopReason: string | null | undefined
   private done = false
   private readonly provider: string
@@ -348,12 +317,15 @@ export class AnthropicStreamState {
       case "message_start": {
         this.id = event.message?.id
         this.model = event.message?.model === undefined ? undefined : sanitize(event.message.model)
-        this.counts = countsOf(event.message?.usage)
+        this.counts = anthropicCounts(event.message?.usage)
         return Effect.succeed([])
       }
       case "content_block_start": {
         const block = event.content_block
         if (block?.type === "tool_use" && event.index !== undefined) {
+          // an index started again (a buggy or replaying proxy) completes its open call first: none is lost
+          const open = this.tools.get(event.index)
+          const completed = open !== undefined && !open.completed ? [this.complete(open)] : []
           const pending: PendingTool = {
             toolIndex: this.toolCount++,
             id: block.id ?? `toolu_${this.toolCount}`,
@@ -363,7 +335,7 @@ export class AnthropicStreamState {
             completed: false
           }
           this.tools.set(event.index, pending)
-          return Effect.succeed([{
+          return Effect.succeed([...completed, {
             _tag: "ToolCallStart",
             index: pending.toolIndex,
             id: pending.id,
@@ -371,6 +343,7 @@ export class AnthropicStreamState {
           }])
         }
         if (block?.type === "text" && block.text !== undefined && block.text !== "") {
+          this.outputChars += block.text.length
           return Effect.succeed([{ _tag: "TextDelta", delta: block.text }])
         }
         return Effect.succeed([])
@@ -378,11 +351,13 @@ export class AnthropicStreamState {
       case "content_block_delta": {
         const delta = event.delta
         if (delta?.type === "text_delta" && delta.text !== undefined && delta.text !== "") {
+          this.outputChars += delta.text.length
           return Effect.succeed([{ _tag: "TextDelta", delta: delta.text }])
         }
         const pending = event.index === undefined ? undefined : this.tools.get(event.index)
         if (delta?.type === "input_json_delta" && pending !== undefined && delta.partial_json !== undefined) {
           pending.json += delta.partial_json
+          this.outputChars += delta.partial_json.length
           if (delta.partial_json === "") return Effect.succeed([])
           return Effect.succeed([
             { _tag: "ToolCallDelta", index: pending.toolIndex, id: pending.id, argumentsDelta: delta.partial_json }
@@ -397,7 +372,7 @@ export class AnthropicStreamState {
       }
       case "message_delta":
         if (event.delta?.stop_reason !== undefined) this.stopReason = event.delta.stop_reason
-        this.counts = mergeCounts(this.counts, countsOf(event.usage))
+        this.counts = mergeAnthropicCounts(this.counts, anthropicCounts(event.usage))
         return Effect.succeed([])
       case "message_stop": {
         this.done = true
@@ -409,7 +384,7 @@ export class AnthropicStreamState {
           provider: this.provider,
           model: this.model ?? this.request.model,
           finishReason: anthropicFinishReason(this.stopReason, this.toolCount > 0),
-          usage: usageOfCounts(this.counts)
+          usage: anthropicUsage(this.counts, this.request, this.outputChars)
         }])
       }
       case "error":

@@ -300,8 +300,9 @@ export const postJson = (client: HttpClient.HttpClient, post: ProviderPost): Eff
 }
 
 /**
- * How long a provider's SSE body is read on after its terminal event for its end (see `PullLimits.graceAfter`): a
- * body read to its end keeps its keep-alive connection; one that does not end in this time is aborted as before.
+ * How long a provider's SSE body is read on after its terminal event for its end (see `SseFold`: this long in all,
+ * however often keep-alives or pings keep arriving): a body read to its end keeps its keep-alive connection; one that
+ * does not end in this time is aborted as before.
  */
 export const SSE_END_GRACE_MILLIS = 250
 

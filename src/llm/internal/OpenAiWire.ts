@@ -17,13 +17,15 @@
  * - `tool_choice` only together with `tools` (the API rejects a `tool_choice` without `tools`, `none` included).
  *
  * Answers read as the official `openai` SDK reads them: every usage field kept (`prompt_tokens_details.
- * cached_tokens`, `completion_tokens_details.reasoning_tokens`, the provider's `total_tokens`), estimates marked;
- * `choices: []` is an empty answer, not a malformed one; `finish_reason: "error"` (OpenRouter) is `error`; a flat
- * `event: error` SSE event (whatever its data) fails the stream with the mapped error, and so does a chunk whose
- * `error` member is truthy — an object (even `{}`), an array, a non-empty string, a non-zero number or `true` —
- * checked on the parsed JSON before the chunk's shape, as the SDK's `Stream.fromSSEResponse` does
- * (`if (data && data.error) throw`). A chunk whose `error` is falsy (`null`, `""`, `0`, `false`, as some
- * OpenAI-compatible servers send on every chunk) is read as an ordinary chunk.
+ * cached_tokens`, `completion_tokens_details.reasoning_tokens`, the provider's `total_tokens`), a missing count
+ * estimated and marked (`WireUsage.ts`, one rule for both wires); `choices: []` is an empty answer, not a malformed
+ * one; `finish_reason: "error"` (OpenRouter) is `error`; a tool call's `index` is a non-negative safe integer, else
+ * the chunk is a `MalformedResponse`; a flat `event: error` SSE event (whatever its data) fails the stream with the
+ * mapped error (classified as the same error over HTTP: `errorFromStreamEvent`), and so does a chunk whose `error`
+ * member is truthy — an object (even `{}`), an array, a non-empty string, a non-zero number or `true` — checked on
+ * the parsed JSON before the chunk's shape, as the SDK's `Stream.fromSSEResponse` does (`if (data && data.error)
+ * throw`). A chunk whose `error` is falsy (`null`, `""`, `0`, `false`, as some OpenAI-compatible servers send on
+ * every chunk) is read as an ordinary chunk.
  *
  * @since 0.1.0
  */
@@ -31,11 +33,11 @@ import { Effect, Exit, Schema } from "effect"
 import type { ProviderError } from "../LlmError.ts"
 import { MalformedResponse, ProviderConnectionError, ProviderRejectedRequest } from "../LlmError.ts"
 import type { LlmMessage, LlmRequest, ToolCall } from "../LlmRequest.ts"
-import type { FinishReason, LlmResponse, LlmStreamPart, Usage } from "../LlmResponse.ts"
-import { parseToolArguments, TokenCount, usageFrom } from "../LlmResponse.ts"
+import type { FinishReason, LlmResponse, LlmStreamPart } from "../LlmResponse.ts"
+import { parseToolArguments, TokenCount } from "../LlmResponse.ts"
 import { errorFromStreamEvent, malformedFrom, scrubSecrets } from "../ProviderErrorMapping.ts"
-import { estimateRequestTokens, estimateTokens } from "../TokenEstimate.ts"
 import { sanitize } from "./SecretScrub.ts"
+import { openAiUsage, OpenAiUsageWire } from "./WireUsage.ts"
 
 const argumentsText = (args: Schema.Json): string => (typeof args === "string" ? args : JSON.stringify(args))
 
@@ -155,20 +157,8 @@ export const encodeOpenAiBody = (
 }
 
 const OptionalString = Schema.optional(Schema.NullOr(Schema.String))
-const OptionalCount = Schema.optional(Schema.NullOr(TokenCount)) // a hostile count fails the decode (typed), never a cost
-
-const UsageWire = Schema.Struct({
-  prompt_tokens: OptionalCount,
-  completion_tokens: OptionalCount,
-  total_tokens: OptionalCount,
-  prompt_tokens_details: Schema.optional(Schema.NullOr(Schema.Struct({
-    cached_tokens: OptionalCount,
-    /** OpenRouter and some gateways report prompt-cache writes here. */
-    cache_write_tokens: OptionalCount
-  }))),
-  completion_tokens_details: Schema.optional(Schema.NullOr(Schema.Struct({ reasoning_tokens: OptionalCount })))
-})
-type UsageWire = typeof UsageWire.Type
+// a tool call's index becomes the parts' `index`: a non-negative safe integer, else the chunk is malformed (typed)
+const ToolIndex = TokenCount
 
 const ResponseWire = Schema.Struct({
   id: OptionalString,
@@ -184,7 +174,7 @@ const ResponseWire = Schema.Struct({
     }),
     finish_reason: OptionalString
   })),
-  usage: Schema.optional(Schema.NullOr(UsageWire))
+  usage: Schema.optional(Schema.NullOr(OpenAiUsageWire))
 })
 
 const ChunkWire = Schema.Struct({
@@ -195,14 +185,14 @@ const ChunkWire = Schema.Struct({
       content: OptionalString,
       refusal: OptionalString,
       tool_calls: Schema.optional(Schema.NullOr(Schema.Array(Schema.Struct({
-        index: Schema.Number,
+        index: ToolIndex,
         id: OptionalString,
         function: Schema.optional(Schema.NullOr(Schema.Struct({ name: OptionalString, arguments: OptionalString })))
       }))))
     }))),
     finish_reason: OptionalString
   })))),
-  usage: Schema.optional(Schema.NullOr(UsageWire))
+  usage: Schema.optional(Schema.NullOr(OpenAiUsageWire))
 })
 
 /**
@@ -240,21 +230,6 @@ export const openAiFinishReason = (reason: string | null | undefined, hasToolCal
   }
 }
 
-/** The usage the wire gave; a count it did not give is estimated and the usage marked `estimated`. */
-const usageOf = (wire: UsageWire | null | undefined, request: LlmRequest, outputText: string): Usage => {
-  const input = wire?.prompt_tokens ?? undefined
-  const output = wire?.completion_tokens ?? undefined
-  return usageFrom({
-    inputTokens: input ?? estimateRequestTokens(request),
-    outputTokens: output ?? estimateTokens(outputText),
-    totalTokens: input !== undefined && output !== undefined ? wire?.total_tokens ?? undefined : undefined,
-    cachedInputTokens: wire?.prompt_tokens_details?.cached_tokens ?? undefined,
-    cacheWriteInputTokens: wire?.prompt_tokens_details?.cache_write_tokens ?? undefined,
-    reasoningTokens: wire?.completion_tokens_details?.reasoning_tokens ?? undefined,
-    estimated: input === undefined || output === undefined
-  })
-}
-
 /** Decodes a non-streaming `/chat/completions` answer. */
 export const decodeOpenAiResponse = (
   provider: string,
@@ -274,7 +249,7 @@ export const decodeOpenAiResponse = (
       text: "",
       toolCalls: [],
       finishReason: "other",
-      usage: usageOf(wire.usage, request, "")
+      usage: openAiUsage(wire.usage, request, "")
     })
   }
   const message = choice.message
@@ -296,7 +271,7 @@ export const decodeOpenAiResponse = (
     text,
     toolCalls,
     finishReason,
-    usage: usageOf(wire.usage, request, text + (refusal ?? "")),
+    usage: openAiUsage(wire.usage, request, text + (refusal ?? "")),
     ...(refusal !== undefined ? { refusal } : {})
   })
 }
@@ -324,7 +299,7 @@ export class OpenAiStreamState {
   private text = ""
   private refusal = ""
   private finishReason: string | null | undefined
-  private usage: UsageWire | null | undefined
+  private usage: OpenAiUsageWire | null | undefined
   private id: string | undefined
   private model: string | undefined
   private done = false
@@ -377,7 +352,7 @@ export class OpenAiStreamState {
     if (Exit.isFailure(exit)) return Effect.fail(malformedFrom(this.provider, "unexpected stream chunk", exit))
     const chunk = exit.value
     if (chunk.id != null) this.id = chunk.id
-    if (chunk.model != null) this.model = sanitize(chunk.model)
+    if (chunk.model != null) this.model = chunk.model // masked once, at the end (every chunk repeats it)
     if (chunk.usage != null) this.usage = chunk.usage
     const parts: Array<LlmStreamPart> = []
     for (const choice of chunk.choices ?? []) {
@@ -455,9 +430,9 @@ export class OpenAiStreamState {
       _tag: "Finish",
       ...(this.id !== undefined ? { id: this.id } : {}),
       provider: this.provider,
-      model: this.model ?? this.request.model,
+      model: this.model !== undefined ? sanitize(this.model) : this.request.model,
       finishReason: this.refusal !== "" ? "content-filter" : openAiFinishReason(this.finishReason, indices.length > 0),
-      usage: usageOf(
+      usage: openAiUsage(
         this.usage,
         this.request,
         this.text + this.refusal + [...this.calls.values()].map((c) => c.args).join("")

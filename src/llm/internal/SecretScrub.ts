@@ -17,6 +17,12 @@
  *    (`https://user:pass@host` → `https://<redacted>@host`), and any other high-entropy token: 32 or more
  *    characters of `[A-Za-z0-9+/_=-]` mixing upper case, lower case and digits, at 3.5 bits of entropy per
  *    character or more (UUIDs, hex digests and ordinary words do not qualify).
+ * 3. **Every step is linear in the text**, whatever the text: provider error bodies and stream chunks are unbounded
+ *    and hostile. The patterns either start at a literal prefix and end in a run that fails within a bounded length
+ *    or consumes what it scanned; the two that could backtrack over a whole run from every position in it (URL
+ *    userinfo, JWTs: seconds for 64 KB of hex) are scans instead (`LinearScans.ts`, property-tested against the
+ *    patterns). `maskSecretsUpTo` masks only as far into a text as a cut keeps, plus a margin, ending at whitespace,
+ *    which no match spans except a label's separator that stays unmasked.
  *
  * Masking is deliberately over-eager: a response id that looks like a key is masked in an error message, which
  * costs nothing, while a key that slips through costs everything. Exact known secrets (the call's own key) are
@@ -28,6 +34,7 @@
  * @since 0.1.0
  */
 import { entropy } from "../../guard/internal/fold.ts"
+import { isSpace, maskJwts, maskUrlUserinfo } from "./LinearScans.ts"
 
 /** What a masked token is replaced by. */
 export const REDACTED = "<redacted>"
@@ -52,18 +59,23 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u20
 export const stripControl = (text: string): string =>
   text.replace(ANSI, "").replace(LINE_BREAKS, " ").replace(CONTROL, "")
 
-/** One pattern; `keep` is the number of leading capture groups kept in front of the mask. */
-interface Rule {
-  readonly pattern: RegExp
-  readonly keep: number
-  readonly suffix: string
-}
+/** One mask: the text with every match of one rule replaced. */
+type Mask = (text: string) => string
 
-const rule = (pattern: RegExp, keep = 0, suffix = ""): Rule => ({ pattern, keep, suffix })
+/** A pattern's mask; `keep` is the number of leading capture groups kept in front of `<redacted>`. */
+const rule = (pattern: RegExp, keep = 0): Mask => (text) =>
+  text.replace(pattern, (...groups: Array<unknown>) => {
+    let kept = ""
+    // checked to be a string in the same expression
+    for (let i = 1; i <= keep; i++) kept += typeof groups[i] === "string" ? groups[i] as string : ""
+    return kept + REDACTED
+  })
 
-const RULES: ReadonlyArray<Rule> = [
+// Every pattern is linear in the text: a literal prefix or a run that fails within a bounded length or consumes
+// what it scanned. The two rules whose patterns were not (URL userinfo, JWTs) are scans (`LinearScans.ts`).
+const RULES: ReadonlyArray<Mask> = [
   // URL userinfo: scheme://user:pass@host → scheme://<redacted>@host
-  rule(/([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]+@/gi, 1, "@"),
+  (text) => maskUrlUserinfo(text, REDACTED),
   // Slack incoming-webhook URLs
   rule(/https:\/\/hooks\.slack\.com\/services\/[A-Za-z0-9/_-]+/g),
   // Authorization schemes
@@ -86,7 +98,7 @@ const RULES: ReadonlyArray<Rule> = [
   // Slack tokens
   rule(/\bxox[abposr]-[A-Za-z0-9-]{10,}/g),
   // JWT
-  rule(/\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g)
+  (text) => maskJwts(text, REDACTED)
 ]
 
 const CANDIDATE = /[A-Za-z0-9+/_=-]{32,}/g
@@ -107,15 +119,46 @@ export const isHighEntropyToken = (token: string): boolean =>
  */
 export const maskSecrets = (text: string): string => {
   let out = text
-  for (const { keep, pattern, suffix } of RULES) {
-    out = out.replace(pattern, (...groups: Array<unknown>) => {
-      let kept = ""
-      // checked to be a string in the same expression
-      for (let i = 1; i <= keep; i++) kept += typeof groups[i] === "string" ? groups[i] as string : ""
-      return kept + REDACTED + suffix
-    })
-  }
+  for (const mask of RULES) out = mask(out)
   return out.replace(CANDIDATE, (token) => (isHighEntropyToken(token) ? REDACTED : token))
+}
+
+/** What {@link maskSecretsUpTo} masked. */
+export interface MaskedPrefix {
+  /** `maskSecrets(text)` when `complete`, else a prefix of it at least `keep` long (and shorter than all of it) */
+  readonly masked: string
+  readonly complete: boolean
+}
+
+/** The index of the first whitespace character of `text` at or after `from`, else -1. */
+const spaceFrom = (text: string, from: number): number => {
+  for (let i = from; i < text.length; i++) if (isSpace(text.charCodeAt(i))) return i
+  return -1
+}
+
+/**
+ * At least the first `keep` characters of `maskSecrets(text)`, masking no more of `text` than that needs (plus a
+ * margin): the text is masked up to a whitespace character at least `2 × keep + 64` characters in. That prefix
+ * masks to a prefix of the whole masking, because no match of any rule spans whitespace except the label and the
+ * separator that `Bearer` and `key=value` keep unmasked (their value, which is masked, starts after it); and the
+ * whitespace itself is never masked, so the whole masking is longer. When masking shrank the prefix below `keep`
+ * characters, a prefix four times as long is tried; with no whitespace far enough in, all of `text` is masked.
+ *
+ * @example
+ * ```ts
+ * maskSecretsUpTo(hugeErrorBody, 500) // { masked: "…at least 500 characters", complete: false }
+ * ```
+ */
+export const maskSecretsUpTo = (text: string, keep: number): MaskedPrefix => {
+  let window = 2 * keep + 64
+  while (window < text.length) {
+    const cut = spaceFrom(text, window)
+    if (cut < 0) break
+    const masked = maskSecrets(text.slice(0, cut))
+    if (masked.length >= keep) return { masked, complete: false }
+    window = 4 * cut
+  }
+  return { masked: maskSecrets(text), complete: true }
 }
 
 /**

@@ -14,8 +14,10 @@
  *   parts or the previous event was folded (an event that yields no parts, such as Anthropic's `ping`, still
  *   restarts the wait); past it the stream fails with `onIdle()`. Time the consumer spends between pulls does not
  *   count.
- * - **After the terminal event** (`fold.finished`), each further read of the body waits at most `graceMillis`, then
- *   the body is treated as ended (see `PullLimits.graceAfter`: a body read to its end keeps its connection).
+ * - **After the terminal event** (`fold.finished`), the body is read on for at most `graceMillis` in all, counted
+ *   from the first read after that event (time the consumer spends with the last parts does not count), however
+ *   often bytes keep arriving (keep-alive comments, pings); then the body is treated as ended (a body read to its
+ *   end keeps its connection, see `PullLimits.graceAfter`; one still sending is aborted).
  * - **When the body ends** (or its grace passes), `fold.end()` gives the last parts or the failure of a cut stream.
  *   A fold with `flushPendingAtEnd` (the OpenAI-compatible one: the `openai` SDK flushes an event the server did not
  *   end with a blank line) first gets the event still pending when the body really ended; without it that event is
@@ -79,6 +81,8 @@ export const foldSse = <P, E>(
       let out: Array<P> = []
       let ended = false
       let eventDeadline = 0
+      /** when the body stops being read: fixed at the first read after the terminal event */
+      let graceDeadline: number | undefined
       const add = (parts: ReadonlyArray<P>) => {
         for (const part of parts) out.push(part)
       }
@@ -129,10 +133,14 @@ export const foldSse = <P, E>(
           const end = Effect.suspend(() => Effect.flatMap(state.end(), (parts) => Effect.sync(() => add(parts))))
           return failed ?? Effect.andThen(foldEvents, end)
         })
-      /** One read of the body, bounded by the time left to the next event, or by the grace after the last. */
+      /** One read of the body, bounded by the time left to the next event, or to the end of the grace. */
       const read: Effect.Effect<void, E | ProviderError> = Effect.suspend(() => {
         if (state.finished) {
-          return Effect.timeoutOrElse(pull, { duration: graceMillis, orElse: () => Cause.done() }).pipe(
+          const now = clock.currentTimeMillisUnsafe()
+          graceDeadline ??= now + graceMillis
+          const grace = graceDeadline - now
+          if (grace <= 0) return onEnd(true)
+          return Effect.timeoutOrElse(pull, { duration: grace, orElse: () => Cause.done() }).pipe(
             Effect.flatMap(onBytes),
             Pull.catchDone(() => onEnd(true))
           )
@@ -188,8 +196,9 @@ const sseEvents =
 
 /**
  * The stages `foldSse` replaces, composed as the providers had them: its reference in the property test and in
- * `bench/stream.bench.ts` (the one difference: after the terminal event this applies `idleMillis` as well as the
- * grace, where `foldSse` applies the grace alone).
+ * `bench/stream.bench.ts` (the differences, both after the terminal event: this applies `idleMillis` as well as the
+ * grace, where `foldSse` applies the grace alone; and `graceAfter` gives each pull of an event a grace of its own,
+ * where `foldSse` gives the body one grace in all — the parts and failures are the same).
  */
 export const sseStages = <P, E>(
   bytes: Stream.Stream<Uint8Array, E>,

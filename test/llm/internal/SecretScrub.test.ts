@@ -1,15 +1,66 @@
-/** `SecretScrub`: key-shaped tokens masked, terminal control stripped, URL userinfo redacted; fuzzed with fast-check. */
+/**
+ * `SecretScrub`: key-shaped tokens masked, terminal control stripped, URL userinfo redacted; fuzzed with fast-check.
+ * The linear scans that replaced two backtracking patterns are checked against those patterns, and masking a
+ * whitespace-ended prefix against masking the whole text.
+ */
 import { assert, describe, it } from "@effect/vitest"
 import fc from "fast-check"
+import { isSpace, maskJwts, maskUrlUserinfo } from "../../../src/llm/internal/LinearScans.ts"
 import {
   hasUserinfo,
   isHighEntropyToken,
   maskSecrets,
+  maskSecretsUpTo,
+  REDACTED,
   redactUrl,
   sanitize,
   stripControl
 } from "../../../src/llm/internal/SecretScrub.ts"
 import { scrubSecrets } from "../../../src/llm/ProviderErrorMapping.ts"
+
+/** The patterns the linear scans replaced (quadratic on long runs of scheme or base64url characters). */
+const URL_USERINFO_REFERENCE = /([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]+@/gi
+const JWT_REFERENCE = /\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g
+
+/** Texts made of the pieces the patterns care about, so that near-matches are frequent. */
+const piecesArb = fc.array(
+  fc.constantFrom(
+    "://",
+    "@",
+    "eyJ",
+    ".",
+    "-",
+    "_",
+    "+",
+    "/",
+    "?",
+    "#",
+    ":",
+    " ",
+    "\u00a0",
+    "\u2028",
+    "\ufeff",
+    "a",
+    "Zq",
+    "09",
+    "hTtPs",
+    "é",
+    "\u212a",
+    "x".repeat(5),
+    "Bearer ",
+    "token: ",
+    "sk-",
+    "AKIA",
+    "Q7vX2mK9pL4sT8wZ1nB6cR3yH5jD0fGa"
+  ),
+  { maxLength: 40 }
+).map((pieces) => pieces.join(""))
+
+const timeOf = (run: () => unknown): number => {
+  const started = performance.now()
+  run()
+  return performance.now() - started
+}
 
 const samples: ReadonlyArray<readonly [string, string]> = [
   ["OpenAI legacy", "sk-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789AbCdEfGh"],
@@ -103,6 +154,89 @@ describe("SecretScrub", () => {
         assert.strictEqual(sanitize(once), once)
       }),
       { numRuns: 500 }
+    )
+  })
+
+  it("masking is linear in the text: 64 KB and 1 MB without spaces (hex, letters, scheme runs, eyJ- runs) scrub in milliseconds", () => {
+    const shapes = [
+      (n: number) => "ab12".repeat(n / 4),
+      (n: number) => "m".repeat(n),
+      (n: number) => `${"a".repeat(n / 2)}://${"b".repeat(n / 2)}`,
+      (n: number) => "eyJ-".repeat(n / 4),
+      (n: number) => `${"eyJ-".repeat(n / 8)}abcd.${"x".repeat(n / 2)}`
+    ]
+    for (const [n, bound] of [[65_536, 100], [1_048_576, 1_000]] as const) {
+      for (const shape of shapes) {
+        const text = shape(n)
+        const ms = timeOf(() => maskSecrets(text))
+        assert.isBelow(ms, bound, `${text.slice(0, 12)}… (${n} chars) took ${ms.toFixed(0)} ms to mask`)
+      }
+    }
+  })
+
+  it("fuzz: the URL-userinfo and JWT scans mask exactly what their former patterns masked", () => {
+    fc.assert(
+      fc.property(fc.oneof(piecesArb, fc.string({ maxLength: 60 })), (text) => {
+        assert.strictEqual(
+          maskUrlUserinfo(text, REDACTED),
+          text.replace(URL_USERINFO_REFERENCE, (_, scheme: string) => `${scheme}${REDACTED}@`)
+        )
+        assert.strictEqual(maskJwts(text, REDACTED), text.replace(JWT_REFERENCE, REDACTED))
+      }),
+      { numRuns: 5_000 }
+    )
+  })
+
+  it("isSpace is the whitespace class of regular expressions, for every UTF-16 code unit", () => {
+    for (let c = 0; c <= 0xffff; c++) assert.strictEqual(isSpace(c), /\s/.test(String.fromCharCode(c)), `U+${c}`)
+  })
+
+  it("fuzz: masking a whitespace-ended prefix gives a prefix of the whole masking, at least as long as the cut keeps", () => {
+    fc.assert(
+      fc.property(fc.array(piecesArb, { maxLength: 12 }), fc.integer({ min: 0, max: 120 }), (parts, keep) => {
+        const text = parts.join(" ")
+        const whole = maskSecrets(text)
+        const { complete, masked } = maskSecretsUpTo(text, keep)
+        if (complete) assert.strictEqual(masked, whole)
+        else {
+          assert.isTrue(
+            whole.startsWith(masked),
+            `${JSON.stringify(masked)} is not a prefix of ${JSON.stringify(whole)}`
+          )
+          assert.isAtLeast(masked.length, keep)
+          assert.isAbove(whole.length, masked.length)
+        }
+      }),
+      { numRuns: 3_000 }
+    )
+  })
+
+  it("scrubSecrets masks only what the cut keeps plus a margin: 1 MB of words costs far less than masking it all", () => {
+    const big = "lorem ipsum Q7vX2mK9pL4sT8wZ1nB6cR3yH5jD0fGa dolor ".repeat(20_972)
+    timeOf(() => scrubSecrets(big.slice(0, 4096), []))
+    const whole = timeOf(() => maskSecrets(big))
+    const cut = timeOf(() => scrubSecrets(big, []))
+    assert.isBelow(cut, whole / 2, `scrubSecrets took ${cut.toFixed(1)} ms, masking all of it ${whole.toFixed(1)} ms`)
+    assert.strictEqual(scrubSecrets(big, []), `${maskSecrets(big).slice(0, 500)}…`)
+  })
+
+  it("fuzz: scrubSecrets is the cut of the whole scrub (known secrets, control characters, patterns), for any text and cut", () => {
+    const secret = "Zx9Qw7Er5Ty3Ui1OpAsDfGhJ"
+    const whole = (text: string, max: number) => {
+      const known = (t: string) => t.split(secret).join(REDACTED)
+      const masked = maskSecrets(known(stripControl(known(text))))
+      return masked.length > max ? `${masked.slice(0, max)}…` : masked
+    }
+    const part = fc.oneof(
+      piecesArb,
+      fc.constantFrom(secret, "\u001b[31m", "\r\n", "\t", "\u0007", "Zx9Qw7\u0007Er5Ty3Ui1OpAsDfGhJ")
+    )
+    fc.assert(
+      fc.property(fc.array(part, { maxLength: 30 }), fc.integer({ min: 1, max: 80 }), (parts, max) => {
+        const text = parts.join(" ")
+        assert.strictEqual(scrubSecrets(text, [secret], max), whole(text, max))
+      }),
+      { numRuns: 3_000 }
     )
   })
 })

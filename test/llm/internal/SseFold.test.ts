@@ -174,6 +174,35 @@ describe("SseFold: a provider's SSE body folded into parts in one stage", () => 
       expect(start).toBe(0)
     }))
 
+  it.effect("after the terminal event the body is read for at most graceMillis in all, however often bytes keep arriving", () =>
+    Effect.gen(function*() {
+      let closed = false
+      // a keep-alive comment or a ping every 100 ms after [DONE], for 10 s: each read gets an answer within 250 ms
+      const trickle = Array.from(
+        { length: 100 },
+        (_, i) => [100, i % 2 === 0 ? ": keep-alive\n\n" : "event: ping\ndata: {}\n\n"] as const
+      )
+      const body = delayed([[0, "data: a\n\n"], [40, "data: [DONE]\n\n"], ...trickle], () => (closed = true))
+      let endedAt = -1
+      const after = Effect.map(Effect.clockWith((c) => c.currentTimeMillis), (now) => {
+        endedAt = now
+        return "after"
+      })
+      const got: Array<string> = []
+      const fiber = yield* Effect.forkChild(
+        Stream.runForEach(
+          Stream.concat(foldSse(body, new FakeFold(), options(60_000, 250)), Stream.fromEffect(after)),
+          (p) => Effect.sync(() => got.push(p))
+        )
+      )
+      for (let i = 0; i < 2_000 && fiber.pollUnsafe() === undefined; i++) yield* TestClock.adjust(1)
+      const ended = fiber.pollUnsafe() !== undefined
+      if (!ended) yield* Fiber.interrupt(fiber)
+      expect({ ended, got }).toEqual({ ended: true, got: ["message:a", "done", "after"] })
+      expect(endedAt).toBe(40 + 250) // the terminal event came at 40 ms: one grace from then, not one per read
+      expect(closed).toBe(true)
+    }).pipe(Effect.provide(Layer.fresh(TestClock.layer()))))
+
   it.effect("when the body ends before its terminal event, end() gives the failure or last parts of a cut stream", () =>
     Effect.gen(function*() {
       const r = yield* outcome(foldSse(Stream.make(encoder.encode("data: a\n\ndata: b")), new FakeFold(), options(1e6)))

@@ -29,10 +29,12 @@ export type FakeReply =
     readonly usage?: { readonly input: number; readonly output: number }
     /** OpenAI `finish_reason` / Anthropic `stop_reason` override. */
     readonly finish?: string
-    /** Streams only: omit the usage chunk (OpenAI) */
+    /** Omit every usage field: the usage chunk (OpenAI streams), `usage` of message_start / message_delta / the answer */
     readonly omitUsage?: boolean
     /** Streams only: ms between the terminal event and the response's end (`Infinity`: until the client goes away) */
     readonly endAfter?: number
+    /** Streams only: between the terminal event and the end, an SSE keep-alive comment every this many ms */
+    readonly keepAliveEvery?: number
   }
   | {
     readonly kind: "status"
@@ -51,8 +53,16 @@ export type FakeReply =
   | { readonly kind: "cut"; readonly text: string; readonly afterEvents: number }
   /** 200 with a body (or, streamed, a data line) that is not JSON. */
   | { readonly kind: "malformed" }
-  /** Streams: an error event after the first text event (Anthropic `event: error`, OpenAI `{ error }` chunk). */
-  | { readonly kind: "streamError"; readonly errorType: string; readonly message: string }
+  /**
+   * Streams: an error event after the first text event (Anthropic `event: error`, OpenAI `{ error }` chunk), with
+   * `code` beside `type` when given (OpenAI's `code`, a number as OpenRouter sends it).
+   */
+  | {
+    readonly kind: "streamError"
+    readonly errorType?: string
+    readonly code?: string | number
+    readonly message: string
+  }
   /**
    * Exactly these bytes as the body (a recorded or hand-written fixture), with this status and these headers, written
    * `whole`, one byte per write (`bytes`: every multi-byte UTF-8 character split too), or cut in the middle of every
@@ -161,7 +171,7 @@ const streamEvents = (format: Format, model: string, reply: Extract<FakeReply, {
       model,
       content: [],
       stop_reason: null,
-      usage: { input_tokens: usage.input, output_tokens: 1 }
+      ...(reply.omitUsage === true ? {} : { usage: { input_tokens: usage.input, output_tokens: 1 } })
     }
   })
   let index = 0
@@ -198,7 +208,7 @@ const streamEvents = (format: Format, model: string, reply: Extract<FakeReply, {
   events.push({
     type: "message_delta",
     delta: { stop_reason: reply.finish ?? (calls.length > 0 ? "tool_use" : "end_turn"), stop_sequence: null },
-    usage: { output_tokens: usage.output }
+    ...(reply.omitUsage === true ? {} : { usage: { output_tokens: usage.output } })
   })
   events.push({ type: "message_stop" })
   return events
@@ -231,7 +241,15 @@ const jsonAnswer = (format: Format, model: string, reply: Extract<FakeReply, { k
         },
         finish_reason: reply.finish ?? (calls.length > 0 ? "tool_calls" : "stop")
       }],
-      usage: { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.input + usage.output }
+      ...(reply.omitUsage === true
+        ? {}
+        : {
+          usage: {
+            prompt_tokens: usage.input,
+            completion_tokens: usage.output,
+            total_tokens: usage.input + usage.output
+          }
+        })
     }
   }
   return {
@@ -245,7 +263,7 @@ const jsonAnswer = (format: Format, model: string, reply: Extract<FakeReply, { k
     ],
     stop_reason: reply.finish ?? (calls.length > 0 ? "tool_use" : "end_turn"),
     stop_sequence: null,
-    usage: { input_tokens: usage.input, output_tokens: usage.output }
+    ...(reply.omitUsage === true ? {} : { usage: { input_tokens: usage.input, output_tokens: usage.output } })
   }
 }
 
@@ -264,7 +282,7 @@ export class FakeProviderServer {
   defaultReply: FakeReply = { kind: "answer", text: "ok" }
   /** TCP connections accepted so far (a keep-alive client reuses one). */
   connectionsOpened = 0
-  /** SSE keep-alive comments written so far (`stall` with `keepAliveEvery`). */
+  /** SSE keep-alive comments written so far (`stall` or a streamed `answer` with `keepAliveEvery`). */
   keepAlivesSent = 0
   private readonly queue: Array<FakeReply> = []
   private readonly sockets = new Set<Socket>()
@@ -449,6 +467,7 @@ export class FakeProviderServer {
           const endAfter = reply.endAfter ?? 0
           if (endAfter === 0) res.end()
           else if (Number.isFinite(endAfter)) setTimeout(() => res.end(), endAfter)
+          if (endAfter > 0 && reply.keepAliveEvery !== undefined) this.keepAlive(res, reply.keepAliveEvery)
         } else {
           res.writeHead(200, { "content-type": "application/json" }).end(
             JSON.stringify(jsonAnswer(format, model, reply))
@@ -462,9 +481,13 @@ export class FakeProviderServer {
         res.writeHead(200, { "content-type": "text/event-stream" })
         const events = streamEvents(format, model, { kind: "answer", text: "partial" })
         sse(res, format, events[0])
-        const error = { type: "error", error: { type: reply.errorType, message: reply.message } }
-        if (format === "anthropic") sse(res, format, error)
-        else sse(res, format, { error: { type: reply.errorType, message: reply.message } })
+        const inner = {
+          ...(reply.errorType !== undefined ? { type: reply.errorType } : {}),
+          ...(reply.code !== undefined ? { code: reply.code } : {}),
+          message: reply.message
+        }
+        if (format === "anthropic") sse(res, format, { type: "error", error: inner })
+        else sse(res, format, { error: inner })
         res.end()
         return
       }
@@ -481,16 +504,19 @@ export class FakeProviderServer {
         const events = streamEvents(format, model, { kind: "answer", text: reply.text })
         for (const event of events.slice(0, reply.afterEvents)) sse(res, format, event)
         if (reply.kind === "cut") setTimeout(() => res.destroy(), 20)
-        if (reply.kind === "stall" && reply.keepAliveEvery !== undefined) {
-          const timer = setInterval(() => {
-            if (res.destroyed || res.writableEnded) return
-            res.write(": keep-alive\n\n")
-            this.keepAlivesSent++
-          }, reply.keepAliveEvery)
-          res.on("close", () => clearInterval(timer))
-        }
+        if (reply.kind === "stall" && reply.keepAliveEvery !== undefined) this.keepAlive(res, reply.keepAliveEvery)
         return
       }
     }
+  }
+
+  /** An SSE keep-alive comment (`: keep-alive`) every `every` ms until the response ends or the client goes away. */
+  private keepAlive(res: ServerResponse, every: number): void {
+    const timer = setInterval(() => {
+      if (res.destroyed || res.writableEnded) return
+      res.write(": keep-alive\n\n")
+      this.keepAlivesSent++
+    }, every)
+    res.on("close", () => clearInterval(timer))
   }
 }

@@ -6,6 +6,7 @@
  * `expect` is what troupe must read from the bytes; the oracle test checks that the official SDK reads the same.
  */
 import type { FinishReason, ToolCall, Usage } from "../../../src/llm/index.ts"
+import { hostileFixtures } from "./WireFixturesHostile.ts"
 
 /** What a fixture's bytes mean. */
 export type Expected =
@@ -225,7 +226,8 @@ const openai: ReadonlyArray<WireFixture> = [
     ),
     expect: {
       _tag: "error",
-      errorTag: "ProviderServerError",
+      // a numeric code names the HTTP status (OpenRouter's errors): a 503 is overloaded, as over HTTP
+      errorTag: "ProviderOverloaded",
       messageIncludes: "upstream quota exhausted",
       retryable: true
     }
@@ -677,4 +679,4 @@ const anthropic: ReadonlyArray<WireFixture> = [
 ]
 
 /** Every fixture. */
-export const wireFixtures: ReadonlyArray<WireFixture> = [...openai, ...anthropic]
+export const wireFixtures: ReadonlyArray<WireFixture> = [...openai, ...anthropic, ...hostileFixtures]
