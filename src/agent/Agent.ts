@@ -4,13 +4,19 @@
  * Mirrors `Jido.Agent`: an agent is an immutable value (id, state, status, last result/error); `new` decodes the
  * initial state with the definition's Schema (defaults applied); `cmd(agent, instruction | instructions)` returns
  * `{ agent, directives }` and performs no effect — pure actions run inline, effectful ones become `RunAction`
- * directives whose results come back as `ActionResult` instructions. `cmd` never throws: a throwing hook,
- * handler or action, an unknown action, an unroutable signal or a state that no longer satisfies the Schema
- * becomes an `Error` directive (and a failed command leaves the agent unchanged). Completion is the agent's
- * `status` (`idle` → `running` while actions are in flight → `completed` / `failed` when a decision says so),
- * not the exit of a process.
+ * directives whose results come back as `ActionResult` instructions. `cmd` never throws. A failed command leaves
+ * the agent unchanged: a throwing hook or handler (`CmdFailed`), a pure action that throws or whose params or
+ * output do not decode (`ActionFailed`, `InvalidParams`, `InvalidOutput`), an action the agent does not have
+ * (`CmdFailed`), a state operation naming a reserved key or a state that no longer satisfies the Schema
+ * (`InvalidState`) discards the whole command — the state changes and directives before it too — and `cmd`
+ * returns the input agent and one `Error` directive. An unroutable signal is not a failure of the command: it adds
+ * a `NoRoute` Error directive and the rest of the command applies. Nor is the failure of an effectful action: it
+ * comes back later as an `ActionResult` failure, which records the error on the agent (`error`, `pending - 1`)
+ * and adds an `Error` directive. Completion is the agent's `status` (`idle` → `running` while actions are in
+ * flight → `completed` / `failed` when a decision says so), not the exit of a process.
  */
 import { Effect, Result, Schema } from "effect"
+import * as Invalid from "../internal/InvalidInput.ts"
 import type * as Action from "./Action.ts"
 import * as ActionRunner from "./ActionRunner.ts"
 import { type AnyDefinition, compile, type Decision, type Definition, targetsFor } from "./AgentDefinition.ts"
@@ -108,6 +114,14 @@ interface Work {
   depth: number
 }
 
+/** Thrown inside `cmd` to discard the command with `error` as its one Error directive (a failed pure action). */
+class Abort {
+  readonly error: unknown
+  constructor(error: unknown) {
+    this.error = error
+  }
+}
+
 const isSignal = (u: unknown): u is Signal =>
   // reading an optional field of an object: a signal has specversion "1.0"
   typeof u === "object" && u !== null && (u as { specversion?: unknown }).specversion === "1.0"
@@ -134,14 +148,11 @@ const applyDecision = (work: Work, decision: Decision<unknown> | void): void => 
 const runAction = (work: Work, action: Action.Any, params: unknown): void => {
   const registered = compile(work.agent.definition).actions
   if (!registered.has(action)) {
-    work.directives.push(Directive.error(
-      new CmdFailed({
-        agent: work.agent.id,
-        stage: "action",
-        error: `action ${action.name} is not registered with agent ${work.agent.definition.name}`
-      })
-    ))
-    return
+    throw new CmdFailed({
+      agent: work.agent.id,
+      stage: "action",
+      error: `action ${action.name} is not registered with agent ${work.agent.definition.name}`
+    })
   }
   runRegisteredAction(work, action, params)
 }
@@ -164,8 +175,8 @@ const runRegisteredAction = (work: Work, action: Action.Any, params: unknown): v
         error: current.error
       }
     } else {
-      withAgent(work, { error: result.failure })
-      work.directives.push(Directive.error(result.failure))
+      // a failed pure action fails the command (the agent is left unchanged)
+      throw new Abort(result.failure)
     }
     return
   }
@@ -286,11 +297,7 @@ export const cmd = <S>(
     // not an array, so a single instruction or signal
     else stepInput(work, input as Instruction | Signal)
   } catch (error) {
-    const failure = error instanceof CmdFailed ||
-        (typeof error === "object" && error !== null && "_tag" in error && error._tag === "InvalidRoute")
-      ? error
-      : new CmdFailed({ agent: agent.id, stage: "cmd", error })
-    return { agent, directives: [Directive.error(failure)] }
+    return { agent, directives: [Directive.error(failureOf(agent, error))] }
   }
   // the work began with this Agent<S>; every step keeps its definition, and the state is checked against S's schema below
   const next = work.agent as Agent<S>
@@ -307,6 +314,17 @@ export const cmd = <S>(
     }
   }
   return { agent: next, directives: work.directives }
+}
+
+/** The error a command failed with: what was thrown, as the typed error that names it. */
+const failureOf = (agent: Agent<unknown>, error: unknown): unknown => {
+  if (error instanceof Abort) return error.error
+  if (error instanceof StateOp.ReservedKey) {
+    return new InvalidState({ agent: agent.id, ...Invalid.fields(`state of ${agent.id}`, error.path, error.message) })
+  }
+  const typed = error instanceof CmdFailed ||
+    (typeof error === "object" && error !== null && "_tag" in error && error._tag === "InvalidRoute")
+  return typed ? error : new CmdFailed({ agent: agent.id, stage: "cmd", error })
 }
 
 /** Is the agent done (`completed` or `failed`)? */

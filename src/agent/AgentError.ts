@@ -10,9 +10,13 @@
  *
  * `fromSchemaError` turns an Effect `SchemaError` into `{ path, detail }` with every issue, like the runtime's
  * `InvalidOptions`.
+ *
+ * The message of an error that carries a failure (`ActionFailed`, `CmdFailed`) renders it with the subsystem's
+ * one total renderer (`internal/ErrorText.ts`): reading it never throws, whatever the failure is.
  */
 import { Schema } from "effect"
 import * as Invalid from "../internal/InvalidInput.ts"
+import { errorText } from "./internal/ErrorText.ts"
 
 /** Renders a property path as `a.b[2].c` (the one path format of troupe). */
 export const formatPath = (path: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined): string =>
@@ -62,7 +66,7 @@ export class ActionFailed extends Schema.TaggedError<ActionFailed>()("ActionFail
   compensation: CompensationOutcome
 }) {
   override get message(): string {
-    const cause = this.error instanceof Error ? this.error.message : String(this.error)
+    const cause = errorText(this.error)
     return `${this.action} failed after ${this.attempts} attempt(s): ${cause} (compensation: ${this.compensation})`
   }
 }
@@ -149,19 +153,25 @@ export class StatusTimeout extends Schema.TaggedError<StatusTimeout>()("StatusTi
   }
 }
 
-/** A hook, route handler or pure action threw inside `cmd`; the command was discarded. */
+/**
+ * A hook or route handler threw inside `cmd`, an instruction named an action the agent does not have, or the
+ * instructions nested too deeply; the command was discarded.
+ */
 export class CmdFailed extends Schema.TaggedError<CmdFailed>()("CmdFailed", {
   agent: Schema.String,
   stage: Schema.String,
   error: Schema.Unknown
 }) {
   override get message(): string {
-    const cause = this.error instanceof Error ? this.error.message : String(this.error)
+    const cause = errorText(this.error)
     return `cmd of ${this.agent} failed in ${this.stage}: ${cause}`
   }
 }
 
-/** The agent's state after a command no longer satisfies its state Schema; the command was discarded. */
+/**
+ * The agent's state after a command no longer satisfies its state Schema, or one of the command's state
+ * operations named a reserved key (`__proto__`, `constructor`, `prototype`); the command was discarded.
+ */
 export class InvalidState
   extends Schema.TaggedError<InvalidState>()("InvalidState", { ...Invalid.InvalidInputFields, agent: Schema.String })
 {

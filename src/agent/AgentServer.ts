@@ -17,21 +17,33 @@
  * A restart that finds its id taken is ignored: when a parent re-spawned a crashed child, or a `start` of the same
  * id overtook the crash notice, the newer incarnation is the agent and the supervisor forgets the old child (a
  * restart retried on `AlreadyStarted` would reach the restart intensity and stop every agent). A `start` of an id
- * already running still fails with `FailedToStartChild`.
+ * already running still fails with `FailedToStartChild`. A restart whose init fails (a checkpoint store unreachable
+ * for a moment) is ignored and logged, and the agent's next message starts it again (`internal/Dormant.ts`), so a
+ * store blip cannot use up the restart intensity every agent shares.
+ *
+ * `awaitStatus` callers wait in a bounded table per agent (`maxWaiters`, default 10,000; one more fails with
+ * `MailboxFull`), and a caller that times out or is interrupted leaves nothing behind (`internal/Waiters.ts`).
  *
  * The layer requires every directive executor (`DirectiveExecutor.Executors`), so a program that forgets one does
  * not compile. Actions run by agents get their services from the context the layer is built in.
  */
 import { Context, Duration, Effect, Layer, Option, Schema, type Scope } from "effect"
 import { Checkpoints } from "../llmagent/Checkpoints.ts"
-import { Actor, ChildSpec, DynamicSupervisor, ExitReason, type Process, Registry } from "../runtime/index.ts"
+import {
+  Actor,
+  ChildSpec,
+  DynamicSupervisor,
+  ExitReason,
+  MailboxFull,
+  type Process,
+  Registry
+} from "../runtime/index.ts"
 import type {
   ActorExited,
   CallingSelf,
   CallTimeout,
   FailedToStartChild,
   InvalidOptions,
-  MailboxFull,
   MaxChildren
 } from "../runtime/index.ts"
 import * as Agent from "./Agent.ts"
@@ -57,13 +69,15 @@ import {
   type ErrorPolicy,
   type ParentLink
 } from "./internal/AgentProcess.ts"
+import { Dormant } from "./internal/Dormant.ts"
+import { DEFAULT_MAX_WAITERS, waiterGone } from "./internal/Waiters.ts"
 import type { Signal } from "./Signal.ts"
 
 export type { ErrorPolicy } from "./internal/AgentProcess.ts"
 
 /**
- * Options of `AgentServer.start`: the agent id, the encoded initial state, the error policy and the directive queue
- * bound. Decoded with Schema; a bad value fails with `InvalidAgentOptions`.
+ * Options of `AgentServer.start`: the agent id, the encoded initial state, the error policy, the directive queue
+ * bound and the bound on `awaitStatus` callers. Decoded with Schema; a bad value fails with `InvalidAgentOptions`.
  */
 export interface StartOptions {
   /** default: a UUIDv7 */
@@ -74,6 +88,8 @@ export interface StartOptions {
   readonly errorPolicy?: ErrorPolicy
   /** bounded directive queue; default 10,000 */
   readonly maxQueue?: number
+  /** bound on the awaitStatus callers waiting at once; default 10,000 */
+  readonly maxWaiters?: number
   /** default `transient` */
   readonly restart?: "permanent" | "transient" | "temporary"
   /** for child agents */
@@ -157,8 +173,8 @@ export interface AgentServerShape {
    * agent's own fiber). */
   readonly state: <S = unknown>(id: string) => Effect.Effect<Agent.Agent<S>, CallError>
   /**
-   * Waits until the agent reaches `status`. Fails with `StatusTimeout` when it has not within `timeout`, and as
-   * `call` while asking it: `AgentNotFound` when no agent has the id, `DirectiveQueueFull` when its directive queue is
+   * Waits until the agent reaches `status`. Fails with `StatusTimeout` when it has not within `timeout`,
+   * `MailboxFull` at once when `maxWaiters` callers already wait on the agent, and as `call` while asking it: `AgentNotFound` when no agent has the id, `DirectiveQueueFull` when its directive queue is
    * full, `InvalidMessage` when the signal does not decode, and the call's own `CallTimeout` (no reply in time),
    * `ActorExited` (the agent exits first), `MailboxFull` (a full bounded mailbox) or `CallingSelf` (called from the
    * agent's own fiber).
@@ -185,6 +201,7 @@ const StartOptionsSchema = Schema.Struct({
   state: Schema.optional(Schema.Unknown),
   errorPolicy: Schema.optional(ErrorPolicySchema),
   maxQueue: Schema.optional(Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1)))),
+  maxWaiters: Schema.optional(Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1)))),
   restart: Schema.optional(Schema.Literals(["permanent", "transient", "temporary"])),
   parent: Schema.optional(Schema.Unknown),
   onParentDeath: Schema.optional(Schema.Literals(["stop", "continue", "emitOrphan"]))
@@ -194,14 +211,13 @@ type AgentRef = Actor.ActorRef<AgentProtocol>
 
 const DEFAULT_CALL = { timeout: Duration.seconds(5) } as const
 const STATE_REQUEST = { _tag: "State" } as const
-
-/** The process answers a full queue or a malformed request with the error as its reply value. */
-const isErrorReply = (reply: AgentProtocol["reply"]): reply is DirectiveQueueFull | InvalidMessage =>
-  reply instanceof DirectiveQueueFull || reply instanceof InvalidMessage
+/** The process answers a full queue or waiter table, or a malformed request, with the error as its reply value. */
+const isErrorReply = (reply: AgentProtocol["reply"]): reply is DirectiveQueueFull | InvalidMessage | MailboxFull =>
+  reply instanceof DirectiveQueueFull || reply instanceof InvalidMessage || reply instanceof MailboxFull
 
 const toAgent = <S>(
   reply: AgentProtocol["reply"]
-): Effect.Effect<Agent.Agent<S>, DirectiveQueueFull | InvalidMessage> =>
+): Effect.Effect<Agent.Agent<S>, DirectiveQueueFull | InvalidMessage | MailboxFull> =>
   // not an error reply, so the agent itself (the reply of a call that returns the agent)
   isErrorReply(reply) ? Effect.fail(reply) : Effect.succeed(reply as Agent.Agent<S>)
 
@@ -230,6 +246,7 @@ export const make = (
     })
     const whereis = (id: string): Process.Process | undefined => registry.whereisUnsafe(id)
     const checkpoints = Option.getOrUndefined(yield* Effect.serviceOption(Checkpoints))
+    const dormant = new Dormant()
 
     const start = <S, I>(
       definition: Definition<S, I>,
@@ -253,6 +270,7 @@ export const make = (
           initialState: startOptions.state ?? {},
           errorPolicy: startOptions.errorPolicy ?? "log",
           maxQueue: startOptions.maxQueue ?? 10_000,
+          maxWaiters: startOptions.maxWaiters ?? DEFAULT_MAX_WAITERS,
           parent: startOptions.parent,
           onParentDeath: startOptions.onParentDeath ?? "stop",
           server: hooks,
@@ -261,13 +279,16 @@ export const make = (
         yield* DynamicSupervisor.startChild(supervisor, {
           id,
           restart: startOptions.restart ?? "transient",
-          // a restart finding the id taken by a newer incarnation is ignored: the supervisor forgets the old child
+          // a restart finding the id taken by a newer incarnation is ignored: the supervisor forgets the old child;
+          // so is one whose init fails: the agent's next message starts it again (Dormant)
           start: ChildSpec.restartsYieldToTakenName(
-            Actor.start(behaviour, config, { name: Registry.via(registry, id) }).pipe(Effect.provideContext(context))
+            Actor.start(behaviour, config, { name: Registry.via(registry, id) }).pipe(Effect.provideContext(context)),
+            dormant.onRestart(id, start(definition, { ...startOptions, id }))
           )
         }).pipe(
           Effect.catchTag(["CallTimeout", "ActorExited", "MailboxFull", "CallingSelf", "NoProc"], (e) => Effect.die(e))
         )
+        dormant.forget(id)
         return id
       })
 
@@ -293,7 +314,10 @@ export const make = (
         const bad = AgentMessage.id(entry, id) ?? AgentMessage.callOptions(entry, callOptions)
         if (bad !== undefined) return Effect.fail(bad)
         const process = registry.whereisUnsafe(id)
-        if (process === undefined) return Effect.fail(new AgentNotFound({ id }))
+        if (process === undefined) {
+          // an agent whose restart failed is started again by its next message
+          return Effect.flatMap(dormant.process(id, whereis), () => callRaw<S>(id, request, callOptions, entry))
+        }
         // every process in this registry was started by this server as an agent actor
         const reply = Actor.callUnsafe(process as AgentRef, request, callOptions ?? DEFAULT_CALL)
         if (Actor.isSyncReply(reply) && reply._tag === "Success") {
@@ -326,9 +350,10 @@ export const make = (
           const bad = AgentMessage.id("cast", id) ?? AgentMessage.signal("cast", signal)
           if (bad !== undefined) return Effect.fail(bad)
           const process = registry.whereisUnsafe(id)
-          if (process === undefined) return Effect.fail(new AgentNotFound({ id }))
           // every process in this registry was started by this server as an agent actor
-          return Actor.cast(process as AgentRef, signal)
+          if (process !== undefined) return Actor.cast(process as AgentRef, signal)
+          // an agent whose restart failed is started again by its next message (as in callRaw)
+          return Effect.flatMap(dormant.process(id, whereis), (revived) => Actor.cast(revived as AgentRef, signal))
         }),
       state: (id) => callRaw(id, STATE_REQUEST, undefined, "state"),
       awaitStatus: <S>(id: string, status: Agent.Status, timeout: Duration.Input = Duration.seconds(5)) =>
@@ -336,6 +361,8 @@ export const make = (
           const bad = AgentMessage.status("awaitStatus", status) ?? AgentMessage.timeout("awaitStatus", timeout)
           if (bad !== undefined) return Effect.fail(bad)
           return callRaw<S>(id, { _tag: "AwaitStatus", status }, { timeout }, "awaitStatus").pipe(
+            // a caller that stops waiting (timeout, interruption) tells the agent to forget its waiter
+            Effect.onError(() => waiterGone(whereis(id))),
             Effect.catchTag("CallTimeout", () =>
               Effect.fail(
                 new StatusTimeout({ id, status, timeoutMillis: Duration.toMillis(Duration.fromInputUnsafe(timeout)) })
@@ -347,7 +374,8 @@ export const make = (
           const bad = AgentMessage.id("stop", id) ?? AgentMessage.reason("stop", reason)
           if (bad !== undefined) return Effect.fail(bad)
           const process = registry.whereisUnsafe(id)
-          if (process === undefined) return Effect.fail(new AgentNotFound({ id }))
+          // a stop forgets an agent waiting to be started again
+          if (process === undefined) return dormant.forget(id) ? Effect.void : Effect.fail(new AgentNotFound({ id }))
           return Effect.catch(Actor.stop(process, reason), () => Effect.void)
         }),
       whereis,

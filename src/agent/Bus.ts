@@ -10,7 +10,12 @@
  * unsubscribing; the overflow policies are applied by the bus itself so that an evicted or rejected signal can
  * be dead-lettered: `dropping` (the new signal is dropped), `sliding` (the oldest buffered signal is evicted),
  * `fail` (the signal is dropped for that subscriber and `publish` fails with `BusOverflow` naming it, after
- * delivering to everyone else). The replay log and dead letters are fixed-size rings (hand-rolled).
+ * delivering to everyone else). The replay log and dead letters are fixed-size rings (hand-rolled), which grow with
+ * use up to their bound rather than allocating it up front.
+ *
+ * Bounds: the options are decoded with maxima — `replay` and `deadLetters` at most `MAX_KEPT` (100,000) each, a
+ * subscription's `capacity` at most `MAX_CAPACITY` (1,000,000) and its `replay` at most `MAX_KEPT`; a larger value
+ * fails with `InvalidAgentOptions` naming the option (`replay: 2 ** 32` died with a `RangeError` before).
  */
 import { Context, Effect, Layer, type Option, Queue, Result, Schema, type Scope } from "effect"
 import { BusOverflow, decodeOptions, type InvalidAgentOptions, type InvalidRoute } from "./AgentError.ts"
@@ -26,19 +31,19 @@ export type Overflow = "dropping" | "sliding" | "fail"
 /** Options of `Bus.layer`: a name and how many signals are kept for replay. */
 export interface BusOptions {
   readonly name?: string
-  /** signals kept for replay; default 100 */
+  /** signals kept for replay; default 100, at most 100,000 */
   readonly replay?: number
-  /** dead letters kept (oldest forgotten first); default 1,000 */
+  /** dead letters kept (oldest forgotten first); default 1,000, at most 100,000 */
   readonly deadLetters?: number
 }
 
 /** Options of a subscription: its buffer capacity, its overflow strategy, and how many kept signals to replay first. */
 export interface SubscribeOptions {
-  /** buffered signals; default 1,024 */
+  /** buffered signals; default 1,024, at most 1,000,000 */
   readonly capacity?: number
   /** default `dropping` */
   readonly overflow?: Overflow
-  /** replay up to this many matching signals from the log on subscribe; default 0 */
+  /** replay up to this many matching signals from the log on subscribe; default 0, at most 100,000 */
   readonly replay?: number
 }
 
@@ -98,34 +103,39 @@ export interface BusShape {
   readonly recent: Effect.Effect<ReadonlyArray<Signal>>
 }
 
-const PositiveInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1)))
-const NonNegativeInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
+/** The most signals (or dead letters) a bus keeps, and the most a subscription replays. */
+export const MAX_KEPT = 100_000
+/** The largest subscription buffer. */
+export const MAX_CAPACITY = 1_000_000
+
+const intBetween = (min: number, max: number) =>
+  Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(min), Schema.isLessThanOrEqualTo(max)))
 
 const BusOptionsSchema = Schema.Struct({
   name: Schema.optional(Schema.String),
-  replay: Schema.optional(NonNegativeInt),
-  deadLetters: Schema.optional(NonNegativeInt)
+  replay: Schema.optional(intBetween(0, MAX_KEPT)),
+  deadLetters: Schema.optional(intBetween(0, MAX_KEPT))
 })
 const SubscribeOptionsSchema = Schema.Struct({
-  capacity: Schema.optional(PositiveInt),
+  capacity: Schema.optional(intBetween(1, MAX_CAPACITY)),
   overflow: Schema.optional(Schema.Literals(["dropping", "sliding", "fail"])),
-  replay: Schema.optional(NonNegativeInt)
+  replay: Schema.optional(intBetween(0, MAX_KEPT))
 })
 
-/** A fixed-size ring keeping the last `capacity` items. */
+/** A ring keeping the last `capacity` items; its array grows with use up to `capacity` (never allocated up front). */
 class Ring<A> {
-  private readonly items: Array<A | undefined>
+  private readonly items: Array<A> = []
   private start = 0
   count = 0
   readonly capacity: number
   constructor(capacity: number) {
     this.capacity = capacity
-    this.items = new Array(capacity)
   }
   push(item: A): void {
     if (this.capacity === 0) return
     if (this.count < this.capacity) {
-      this.items[(this.start + this.count) % this.capacity] = item
+      // not full yet: start is 0 and the items fill the array in order
+      this.items.push(item)
       this.count++
     } else {
       this.items[this.start] = item

@@ -6,6 +6,14 @@
  * priority, ties in registration order. Like jido_signal, matching walks a trie of segments, so the cost depends
  * on the depth of the type and the wildcards on the way, not on the number of routes.
  *
+ * Cost bound: the walk visits each (trie node, segment index) pair at most once — a `**` node either takes one
+ * more segment (the same node at the next index) or hands over to what follows it — so a route costs at most
+ * O(trie nodes × type segments), and a route with several `**` is not polynomial in their number (a 3,000-segment
+ * type through `**.error.**.failed.**` took 5–11 s before; signal types are bounded anyway, see `Signal`). Only
+ * the `**` pairs are recorded as visited (any other node's index is fixed by its depth below the last `**`), so a
+ * route through a trie without `**` allocates no visited set. A handler matched through several `**` expansions is
+ * returned once. The walk is property-tested against a reference matcher that tests each pattern on its own.
+ *
  * Hand-rolled (a mutable trie): Effect has no pattern router. `add` validates the pattern and returns an id that
  * `remove` takes (the Bus uses this for subscriptions).
  *
@@ -29,10 +37,18 @@ interface Entry<H> {
 }
 
 class Node<H> {
+  /** unique within its router (the visited set's key) */
+  readonly id: number
+  /** reached through a `**` edge: it may also take one more segment itself */
+  readonly isGlobstar: boolean
   children: Map<string, Node<H>> | undefined = undefined
   star: Node<H> | undefined = undefined
   globstar: Node<H> | undefined = undefined
   entries: Array<Entry<H>> | undefined = undefined
+  constructor(id: number, isGlobstar: boolean) {
+    this.id = id
+    this.isGlobstar = isGlobstar
+  }
 }
 
 /**
@@ -43,6 +59,8 @@ export interface Router<H> {
   readonly root: Node<H>
   readonly byId: Map<number, { readonly node: Node<H>; readonly entry: Entry<H> }>
   nextId: number
+  /** trie nodes created (the next node id) */
+  nodes: number
 }
 
 /** Options of a route: its priority (higher runs first). */
@@ -85,7 +103,12 @@ export const validatePattern = (pattern: string): Result.Result<ReadonlyArray<st
 }
 
 /** An empty router. */
-export const make = <H>(): Router<H> => ({ root: new Node<H>(), byId: new Map(), nextId: 0 })
+export const make = <H>(): Router<H> => ({
+  root: new Node<H>(0, false),
+  byId: new Map(),
+  nextId: 0,
+  nodes: 1
+})
 
 /** Adds a route; returns its id (for `remove`), or `InvalidRoute`. Later routes of equal priority run later. */
 export const add = <H>(
@@ -107,12 +130,12 @@ export const add = <H>(
   if (Result.isFailure(segments)) return Result.fail(segments.failure)
   let node = router.root
   for (const segment of segments.success) {
-    if (segment === "*") node = node.star ??= new Node<H>()
-    else if (segment === "**") node = node.globstar ??= new Node<H>()
+    if (segment === "*") node = node.star ??= new Node<H>(router.nodes++, false)
+    else if (segment === "**") node = node.globstar ??= new Node<H>(router.nodes++, true)
     else {
       node.children ??= new Map()
       let next = node.children.get(segment)
-      if (next === undefined) node.children.set(segment, next = new Node<H>())
+      if (next === undefined) node.children.set(segment, next = new Node<H>(router.nodes++, false))
       node = next
     }
   }
@@ -154,22 +177,61 @@ export const fromRoutes = <H>(
   return Result.succeed(router)
 }
 
-const collect = <H>(node: Node<H>, segments: ReadonlyArray<string>, index: number, out: Array<Entry<H>>): boolean => {
-  let viaGlobstar = false
+/** One walk: the type's segments, the matches found, and the (`**` node, index) pairs visited. */
+interface Walk<H> {
+  readonly segments: ReadonlyArray<string>
+  readonly out: Array<Entry<H>>
+  /** the visited `**` pairs: a short array scanned linearly, then a set (most walks record a few pairs) */
+  seen: Array<number> | Set<number> | undefined
+}
+
+const SMALL = 16
+
+/** Records `key` as visited; false when it already was. */
+const firstVisit = (walk: Walk<unknown>, key: number): boolean => {
+  const seen = walk.seen
+  if (seen === undefined) {
+    walk.seen = [key]
+    return true
+  }
+  if (Array.isArray(seen)) {
+    if (seen.includes(key)) return false
+    if (seen.length < SMALL) seen.push(key)
+    else walk.seen = new Set(seen).add(key)
+    return true
+  }
+  if (seen.has(key)) return false
+  seen.add(key)
+  return true
+}
+
+/**
+ * Visits `node` at `index`. A `**` node runs its chain — itself at `index`, `index + 1`, … (each step takes one
+ * more segment) — and stops at the first pair already visited (the rest of that chain was visited with it). Only
+ * `**` pairs need the visited set: below the last `**` of a trie path the index is fixed by the depth, so any
+ * other node is reached at most once per index. The recursion is as deep as the trie, never as the type.
+ */
+const visit = <H>(walk: Walk<H>, node: Node<H>, index: number): void => {
+  if (!node.isGlobstar) return step(walk, node, index)
+  const width = walk.segments.length + 1
+  for (let i = index; i < width; i++) {
+    // the walk's entry type is erased for the visited set
+    if (!firstVisit(walk as Walk<unknown>, node.id * width + i)) return
+    step(walk, node, i)
+  }
+}
+
+const step = <H>(walk: Walk<H>, node: Node<H>, index: number): void => {
+  const segments = walk.segments
   if (index === segments.length) {
-    if (node.entries !== undefined) { for (const e of node.entries) out.push(e) }
+    if (node.entries !== undefined) { for (const e of node.entries) walk.out.push(e) }
   } else {
     // index < segments.length (the branch above handles the end)
-    const segment = segments[index] as string
-    const child = node.children?.get(segment)
-    if (child !== undefined) viaGlobstar = collect(child, segments, index + 1, out) || viaGlobstar
-    if (node.star !== undefined) viaGlobstar = collect(node.star, segments, index + 1, out) || viaGlobstar
+    const child = node.children?.get(segments[index] as string)
+    if (child !== undefined) visit(walk, child, index + 1)
+    if (node.star !== undefined) visit(walk, node.star, index + 1)
   }
-  if (node.globstar !== undefined) {
-    viaGlobstar = true
-    for (let k = index; k <= segments.length; k++) collect(node.globstar, segments, k, out)
-  }
-  return viaGlobstar
+  if (node.globstar !== undefined) visit(walk, node.globstar, index)
 }
 
 const byPriority = <H>(a: Entry<H>, b: Entry<H>): number => b.priority - a.priority || a.id - b.id
@@ -177,10 +239,10 @@ const byPriority = <H>(a: Entry<H>, b: Entry<H>): number => b.priority - a.prior
 /** The matching routes' entries for a signal type, highest priority first (ties: registration order). */
 export const matches = <H>(router: Router<H>, type: string): ReadonlyArray<Entry<H>> => {
   const out: Array<Entry<H>> = []
-  const viaGlobstar = collect(router.root, type.split("."), 0, out)
+  // each entry is pushed once: a node is visited at the type's end at most once
+  step({ segments: type.split("."), out, seen: undefined }, router.root, 0)
   if (out.length < 2) return out
-  const unique = viaGlobstar ? [...new Set(out)] : out
-  return unique.sort(byPriority)
+  return out.sort(byPriority)
 }
 
 /** The handlers for a signal type, highest priority first (ties: registration order). */

@@ -11,6 +11,9 @@
  * the action's params. The `effect/ai` bridge is `Tool.make(name, { parameters, success, failure,
  * failureMode: "return" })` annotated with `Tool.Strict`, and `toolkitLayer` implements the handlers with the
  * actions.
+ *
+ * A failure becomes a `ToolError` value (`toToolError`), rendered with the subsystem's one total renderer
+ * (`internal/ErrorText.ts`): a failure with no string form is still a `ToolFailure` returned to the model.
  */
 import { Effect, Layer, Result, Schema } from "effect"
 import type { JsonSchema } from "effect"
@@ -18,6 +21,7 @@ import { OpenAiStructuredOutput, Tool as AiTool, Toolkit } from "effect/ai"
 import type * as Action from "./Action.ts"
 import * as ActionRunner from "./ActionRunner.ts"
 import { fromSchemaError, InvalidParams } from "./AgentError.ts"
+import { errorText, stringField } from "./internal/ErrorText.ts"
 
 /** The error a tool returns to the model (a value, never a crash). */
 export const ToolError = Schema.Struct({
@@ -134,16 +138,18 @@ export const fromAction = <A extends Action.Any>(
   }
 }
 
-/** Renders any failure as the value returned to the model. */
+/**
+ * Renders any failure as the value returned to the model; never throws. A tagged failure keeps its `_tag`, its
+ * `message` (else the tag) and its `path`; anything else is a `ToolFailure` with the failure rendered as text.
+ */
 export const toToolError = (error: unknown): ToolError => {
-  if (typeof error === "object" && error !== null && "_tag" in error) {
-    // it has a _tag, so it is a tagged error; message and path are optional and read as such
-    const tagged = error as { readonly _tag: string; readonly message?: string; readonly path?: string }
-    return tagged.path !== undefined
-      ? { tag: tagged._tag, message: tagged.message ?? tagged._tag, path: tagged.path }
-      : { tag: tagged._tag, message: tagged.message ?? tagged._tag }
+  const tag = stringField(error, "_tag")
+  if (tag !== undefined) {
+    const message = stringField(error, "message") ?? tag
+    const path = stringField(error, "path")
+    return path !== undefined ? { tag, message, path } : { tag, message }
   }
-  return { tag: "ToolFailure", message: error instanceof Error ? error.message : String(error) }
+  return { tag: "ToolFailure", message: errorText(error) }
 }
 
 /** An `effect/ai` toolkit of the tools, keyed by tool name. */

@@ -81,7 +81,9 @@ export interface BudgetStepShape {
    * Reserves for a stream in the stream's scope; `undefined` when the call has no scopes. The reservation and its
    * release are installed in one uninterruptible step: when the scope closes before `StreamHold.settle` (the stream
    * failed, was dropped or interrupted, even while the reservation was on its way to the store) the hold is
-   * released. Fails as `reserve` does.
+   * released. Fails as `reserve` does: with `InvalidLlmRequest` when `options.tenant` or `options.user` is not a
+   * budget scope id; with `BudgetExceeded` when a scope cannot hold the estimated maximum cost; with
+   * `BudgetStoreError` when the `Budgets` store fails.
    */
   readonly reserveStream: (
     context: CallContext,

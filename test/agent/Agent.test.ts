@@ -97,6 +97,47 @@ describe("Agent.cmd (pure)", () => {
       assert.strictEqual(unknown.directives[0]?._tag, "Error")
     }))
 
+  it.effect("a failed command leaves the agent unchanged: a pure action that throws discards the state changes before it", () =>
+    Effect.gen(function*() {
+      const Throws = Action.pure({
+        name: "throws",
+        params: Schema.Struct({}),
+        output: Schema.Number,
+        run: () => {
+          throw new Error("bug in action")
+        }
+      })
+      const Atomic = Agent.define({ name: "atomic", schema: CounterState, actions: [Increment, Throws, Fetch] })
+      const agent = yield* Agent.new(Atomic, { id: "a" })
+      const thrown = Agent.cmd(agent, [Instruction.action(Increment, { by: 1 }), Instruction.action(Throws, {})])
+      assert.strictEqual(thrown.agent, agent)
+      assert.deepStrictEqual(thrown.directives.map((d) => d._tag), ["Error"])
+      const error = (thrown.directives[0] as Directive.Error).error as { _tag: string; action: string }
+      assert.deepStrictEqual([error._tag, error.action], ["ActionFailed", "throws"])
+      // params that do not decode fail the command too, and so does an action the agent does not know
+      const Other = Action.pure({ name: "other", params: Schema.Struct({}), output: Schema.Number, run: () => 1 })
+      for (const failing of [Instruction.action(Increment, { by: "x" }), Instruction.action(Other)]) {
+        const r = Agent.cmd(agent, [
+          Instruction.action(Fetch, { url: "u" }),
+          Instruction.action(Increment, { by: 1 }),
+          failing
+        ])
+        assert.strictEqual(r.agent, agent)
+        assert.deepStrictEqual(r.directives.map((d) => d._tag), ["Error"])
+      }
+    }))
+
+  it.effect("an unroutable signal is reported and the rest of the command still applies (nothing failed)", () =>
+    Effect.gen(function*() {
+      const agent = yield* Agent.new(Counter, { id: "c1" })
+      const r = Agent.cmd(agent, [
+        Instruction.action(Increment, { by: 1 }),
+        Instruction.signal(yield* sig("nobody.home"))
+      ])
+      assert.strictEqual(r.agent.state.count, 1)
+      assert.deepStrictEqual(r.directives.map((d) => d._tag), ["Error"])
+    }))
+
   it.effect("hooks run around each instruction", () =>
     Effect.gen(function*() {
       const Hooked = Agent.define({

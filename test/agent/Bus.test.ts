@@ -67,4 +67,23 @@ describe("Bus", () => {
       const e2 = yield* Effect.flip(bus.subscribe("x..y"))
       assert.strictEqual(e2._tag, "InvalidRoute")
     }))
+
+  it.effect("options are bounded: replay and dead letters at most 100,000, a subscription's capacity and replay too; past that InvalidAgentOptions", () =>
+    Effect.gen(function*() {
+      for (
+        const [options, path] of [[{ replay: 2 ** 32 }, "replay"], [{ deadLetters: 100_001 }, "deadLetters"]] as const
+      ) {
+        const e = yield* Effect.flip(Bus.make(options))
+        assert.deepStrictEqual([e._tag, e.path], ["InvalidAgentOptions", path])
+      }
+      const bus = yield* Bus.make({ replay: 100_000, deadLetters: 100_000 })
+      for (const [options, path] of [[{ capacity: 2 ** 32 }, "capacity"], [{ replay: 100_001 }, "replay"]] as const) {
+        const e = yield* Effect.flip(bus.subscribe("x", options))
+        assert.deepStrictEqual([e._tag, e._tag === "InvalidAgentOptions" ? e.path : ""], ["InvalidAgentOptions", path])
+      }
+      yield* bus.subscribe("x", { capacity: 1_000_000, replay: 100_000 })
+      // the replay log grows with use, not with its bound
+      yield* bus.publish(yield* sig("x"))
+      assert.lengthOf(yield* bus.recent, 1)
+    }).pipe(Effect.scoped))
 })

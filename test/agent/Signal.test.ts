@@ -39,4 +39,51 @@ describe("Signal", () => {
       assert.include(e3.detail, "time")
       assert.include(e3.detail, "type")
     }))
+
+  it("time is an RFC 3339 date-time with valid field ranges (t and z in any case); an impossible one fails with InvalidSignal at time", () => {
+    const at = (time: string) => Signal.decodeResult({ specversion: "1.0", id: "1", source: "/s", type: "a", time })
+    for (
+      const good of [
+        "2024-02-29T23:59:60Z",
+        "2023-12-31t00:00:00.123456z",
+        "2024-06-30T12:00:00+14:00",
+        "1999-01-01T00:00:00-00:30"
+      ]
+    ) {
+      assert.strictEqual(at(good)._tag, "Success", good)
+    }
+    for (
+      const bad of [
+        "2024-13-45T99:99:99Z",
+        "2023-02-29T00:00:00Z",
+        "2024-04-31T00:00:00Z",
+        "2024-00-10T00:00:00Z",
+        "2024-01-01T24:00:00Z",
+        "2024-01-01T00:60:00Z",
+        "2024-01-01T00:00:61Z",
+        "2024-01-01T00:00:00+24:00",
+        "2024-01-01T00:00:00+01:60",
+        "2024-01-01 00:00:00Z"
+      ]
+    ) {
+      const r = at(bad)
+      assert.strictEqual(r._tag, "Failure", bad)
+      if (r._tag === "Failure") assert.deepStrictEqual([r.failure._tag, r.failure.path], ["InvalidSignal", "time"])
+    }
+  })
+
+  it("a type is bounded: at most 1,024 characters and 128 segments, else InvalidSignal at type", () => {
+    const of = (type: string) => Signal.decodeResult({ specversion: "1.0", id: "1", source: "/s", type })
+    const segments = (n: number) => Array.from({ length: n }, () => "a").join(".")
+    assert.strictEqual(of(segments(128))._tag, "Success")
+    assert.strictEqual(of("a".repeat(1_024))._tag, "Success")
+    for (const bad of [segments(129), "a".repeat(1_025), Array.from({ length: 3_000 }, () => "error").join(".")]) {
+      const r = of(bad)
+      assert.strictEqual(r._tag, "Failure")
+      if (r._tag === "Failure") {
+        assert.deepStrictEqual([r.failure._tag, r.failure.path], ["InvalidSignal", "type"])
+        assert.isBelow(r.failure.detail.length, 1_000)
+      }
+    }
+  })
 })

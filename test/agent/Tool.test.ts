@@ -167,6 +167,39 @@ describe("ToolRunner", () => {
       ])
     }))
 
+  it.effect("a failure with no string form becomes a ToolFailure returned to the model, never a failure of the caller", () =>
+    Effect.gen(function*() {
+      const values: ReadonlyArray<unknown> = [
+        Object.create(null),
+        {
+          toString: () => {
+            throw new Error("toString throws")
+          }
+        },
+        { _tag: "Odd", message: Object.create(null) }
+      ]
+      const tools = values.map((value, i) =>
+        Tool.fromAction(Action.make({
+          name: `fails_${i}`,
+          params: Schema.Struct({}),
+          output: Schema.Number,
+          retries: 0,
+          run: () => Effect.fail(value)
+        }))
+      )
+      const runner = yield* ToolRunner.make({ tools })
+      for (const [i] of values.entries()) {
+        const result = yield* runner.handle({ id: String(i), name: `fails_${i}`, params: "{}" })
+        assert.strictEqual(result._tag, "ToolFailure")
+        if (result._tag === "ToolFailure") {
+          assert.strictEqual(result.error.tag, "ActionFailed")
+          assert.include(result.error.message, "[object Object]")
+        }
+      }
+      const odd = Tool.toToolError({ _tag: Object.create(null), message: Object.create(null) })
+      assert.deepStrictEqual([typeof odd.tag, typeof odd.message], ["string", "string"])
+    }))
+
   it.effect("timeout and concurrency limit", () =>
     Effect.gen(function*() {
       const runner = yield* ToolRunner.make({ tools: [Tool.fromAction(Slow)], concurrency: 2, timeout: "5 seconds" })

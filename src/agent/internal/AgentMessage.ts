@@ -119,3 +119,16 @@ export const reason = (entry: string, input: unknown): InvalidMessage | undefine
 
 /** Is `status` one of the agent statuses? (for the process's own guard) */
 export const isStatus = Schema.is(StatusSchema) as (u: unknown) => u is Status
+
+/** What the agent process answers a malformed call with (a raw `Actor.call` can send anything). */
+export const malformed = (request: unknown): InvalidMessage =>
+  new InvalidMessage({
+    entry: "agent process",
+    ...Invalid.fields(
+      "message to agent process",
+      "",
+      `not a signal or agent request: ${
+        typeof request === "object" && request !== null ? "unknown _tag" : typeof request
+      }`
+    )
+  })

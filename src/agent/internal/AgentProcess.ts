@@ -12,6 +12,12 @@
  * agent's state saves the encoded state (in the background, one save at a time, in order), and `init` — the first
  * start and every restart — starts from the latest checkpoint when one decodes, else from the start arguments.
  *
+ * The directive queue bound (`maxQueue`) refuses a call, cast or delivered signal whose directives do not fit; the
+ * result of an action in flight (`ActionDone`) is always taken, past the bound if need be (its `RunAction` was
+ * admitted, and a refused result would leave the agent `running` with `pending > 0` forever). Errors are
+ * rendered with the subsystem's total renderer (`ErrorText`), so no failure value can crash the agent while its
+ * directives drain; `awaitStatus` callers are held in a bounded table (`Waiters`).
+ *
  * Hot path: a signal whose `cmd` yields no directives is answered with a plain `Behaviour.reply` — no Effect, no
  * fiber, no continue.
  */
@@ -19,14 +25,18 @@ import { type Context, Effect, type Fiber, Option, Result, Schema, Semaphore } f
 import type { CheckpointsShape } from "../../llmagent/Checkpoints.ts"
 import * as ChildSpec from "../../runtime/ChildSpec.ts"
 import { Actor, Behaviour, DynamicSupervisor, ExitReason, Monitor, Process } from "../../runtime/index.ts"
+import type { MailboxFull } from "../../runtime/index.ts"
 import * as ActionRunner from "../ActionRunner.ts"
 import * as Agent from "../Agent.ts"
 import type { AnyDefinition } from "../AgentDefinition.ts"
-import { DirectiveQueueFull, InvalidMessage } from "../AgentError.ts"
+import { DirectiveQueueFull, type InvalidMessage } from "../AgentError.ts"
 import type * as Directive from "../Directive.ts"
 import * as DirectiveExecutor from "../DirectiveExecutor.ts"
 import * as Instruction from "../Instruction.ts"
 import * as Signal from "../Signal.ts"
+import { malformed } from "./AgentMessage.ts"
+import { errorReport, errorText } from "./ErrorText.ts"
+import { Waiters } from "./Waiters.ts"
 
 /** What an `Error` directive does. */
 export type ErrorPolicy =
@@ -47,6 +57,8 @@ export interface AgentConfig {
   readonly initialState: unknown
   readonly errorPolicy: ErrorPolicy
   readonly maxQueue: number
+  /** bound on the callers of awaitStatus held at once */
+  readonly maxWaiters: number
   readonly parent: ParentLink | undefined
   readonly onParentDeath: Directive.OnParentDeath
   /** server primitives the actor needs (start agents, find agents) */
@@ -80,10 +92,12 @@ export type Info =
   | { readonly _tag: "ActionDone"; readonly instruction: Instruction.ActionResult }
   | { readonly _tag: "ChildUp"; readonly id: string; readonly process: Process.Process }
   | { readonly _tag: "Drain" }
+  /** an awaitStatus caller stopped waiting: forget the waiters whose calls are no longer pending */
+  | { readonly _tag: "WaiterGone" }
 
 export type AgentProtocol = {
   readonly call: Request
-  readonly reply: Agent.Agent<unknown> | DirectiveQueueFull | InvalidMessage
+  readonly reply: Agent.Agent<unknown> | DirectiveQueueFull | InvalidMessage | MailboxFull
   readonly cast: Signal.Signal
   readonly info: Info
   readonly continue: "drain"
@@ -99,7 +113,7 @@ interface ServerState {
   readonly children: Map<string, Process.Process>
   /** monitored child processes: pid → child id (kept until their Down, even after a restart replaced them) */
   readonly monitored: Map<number, string>
-  readonly waiters: Array<{ readonly status: Agent.Status; readonly from: Actor.From<unknown> }>
+  readonly waiters: Waiters
   readonly timers: Set<Fiber.Fiber<unknown, unknown>>
   readonly tasks: Set<Process.Process>
   stopRequested: ExitReason.ExitReason | undefined
@@ -114,39 +128,17 @@ const BATCH = 64
 
 const pendingCount = (state: ServerState): number => state.queue.length - state.head
 
-const notifyWaiters = (state: ServerState): void => {
-  if (state.waiters.length === 0) return
-  const status = state.agent.status
-  for (let i = state.waiters.length - 1; i >= 0; i--) {
-    // i is within the array (counting down from its last index)
-    const waiter = state.waiters[i] as ServerState["waiters"][number]
-    if (waiter.status === status) {
-      state.waiters.splice(i, 1)
-      Actor.replyUnsafe(waiter.from, state.agent)
-    }
-  }
-}
-
-const malformed = (request: unknown): InvalidMessage =>
-  new InvalidMessage({
-    entry: "agent process",
-    subject: "message to agent process",
-    path: "",
-    detail: `(root): not a signal or agent request: ${
-      typeof request === "object" && request !== null ? "unknown _tag" : typeof request
-    }`
-  })
-
-/** Applies a command; queues its directives. Returns false (and keeps the old agent) when the queue is full. */
+/** Applies a command; queues its directives. Returns the error (and keeps the old agent) when the queue is full. */
 const apply = (
   state: ServerState,
-  input: Instruction.Instruction | Signal.Signal | ReadonlyArray<Instruction.Instruction>
+  input: Instruction.Instruction | Signal.Signal | ReadonlyArray<Instruction.Instruction>,
+  bounded = true
 ): DirectiveQueueFull | undefined => {
   const result = Agent.cmd(state.agent, input)
   const directives = result.directives
   if (directives.length > 0) {
     const pending = pendingCount(state)
-    if (pending + directives.length > state.config.maxQueue) {
+    if (bounded && pending + directives.length > state.config.maxQueue) {
       return new DirectiveQueueFull({
         agent: state.config.id,
         capacity: state.config.maxQueue,
@@ -160,7 +152,7 @@ const apply = (
   const stateChanged = result.agent.state !== state.agent.state
   state.agent = result.agent
   if (stateChanged && state.config.checkpoints !== undefined) checkpoint(state, state.config.checkpoints)
-  if (changed) notifyWaiters(state)
+  if (changed) state.waiters.notify(state.agent)
   return undefined
 }
 
@@ -344,26 +336,20 @@ const handleError = (state: ServerState, error: unknown): Effect.Effect<void> =>
   Effect.suspend(() => {
     state.errors++
     const policy = state.config.errorPolicy
-    const log = Effect.logWarning(`agent ${state.config.id}: ${error instanceof Error ? error.message : String(error)}`)
+    const log = Effect.logWarning(`agent ${state.config.id}: ${errorText(error)}`)
     if (policy === "log") return log
     if (policy === "stop" || ("stopAfter" in policy && state.errors >= policy.stopAfter)) {
       return Effect.andThen(
         log,
         Effect.sync(() => {
           state.agent = { ...state.agent, status: "failed", error }
-          notifyWaiters(state)
+          state.waiters.notify(state.agent)
           state.stopRequested ??= ExitReason.shutdownWith({ error })
         })
       )
     }
     if ("emit" in policy) {
-      const signal = systemSignal(state, "troupe.agent.error", {
-        agent: state.config.id,
-        // an Error with an optional _tag (a tagged error has one)
-        error: error instanceof Error
-          ? { tag: (error as { _tag?: string })._tag ?? error.name, message: error.message }
-          : String(error)
-      })
+      const signal = systemSignal(state, "troupe.agent.error", { agent: state.config.id, error: errorReport(error) })
       const to: Directive.EmitTarget = policy.emit === "parent" ? { _tag: "Parent" } : { _tag: "Bus" }
       // the server's context holds every directive executor
       return DirectiveExecutor.execute({ _tag: "Emit", signal, to }, state.context) as Effect.Effect<void>
@@ -392,7 +378,7 @@ export const behaviour = Behaviour.make<AgentProtocol>()({
         parent: config.parent,
         children: new Map(),
         monitored: new Map(),
-        waiters: [],
+        waiters: new Waiters(config.id, config.maxWaiters),
         timers: new Set(),
         tasks: new Set(),
         stopRequested: undefined,
@@ -422,11 +408,12 @@ export const behaviour = Behaviour.make<AgentProtocol>()({
     switch (request._tag) {
       case "State":
         return Behaviour.reply(state.agent, state)
-      case "AwaitStatus":
+      case "AwaitStatus": {
         if (state.agent.status === request.status) return Behaviour.reply(state.agent, state)
         // waiters of any reply type; this one is answered with the agent, the AwaitStatus reply
-        state.waiters.push({ status: request.status, from: from as Actor.From<unknown> })
-        return Behaviour.noreply(state)
+        const full = state.waiters.add(request.status, from as Actor.From<unknown>)
+        return full === undefined ? Behaviour.noreply(state) : Behaviour.reply(full, state)
+      }
       case "Cmd": {
         if (!Array.isArray(request.instructions)) return Behaviour.reply(malformed(request), state)
         const full = apply(state, request.instructions)
@@ -449,10 +436,14 @@ export const behaviour = Behaviour.make<AgentProtocol>()({
         apply(state, message.signal)
         return afterApply(state)
       case "ActionDone":
-        apply(state, message.instruction)
+        // always taken: its RunAction was admitted, and a refused result would leave the agent running forever
+        apply(state, message.instruction, false)
         return afterApply(state)
       case "Drain":
         return drain(state)
+      case "WaiterGone":
+        state.waiters.prune()
+        return Behaviour.noreply(state)
       case "ChildUp":
         if (typeof message.id !== "string" || !Process.isProcess(message.process)) return Behaviour.noreply(state)
         return Effect.map(watchChild(state, message.id, message.process), () => {
