@@ -10,22 +10,10 @@
  * with its start arguments, and the shared restart intensity spent). Values with a string form render as before:
  * an `Error` as its `message`, anything else as `String(value)`.
  *
- * Reuses the telemetry's total renderer (`renderUnknown`: `String(value)`, else `[object Object]`), and adds the
- * last fallback it lacks (a revoked `Proxy` makes even `Object.prototype.toString` throw).
+ * Reuses the telemetry's total renderer (`renderUnknown`: `String(value)`, else `[object Object]`, else
+ * `[value without a string form]` for a revoked `Proxy`).
  */
-import { renderUnknown } from "../../telemetry/internal/Render.ts"
-
-/** What a value that cannot be rendered at all (a revoked `Proxy`) is shown as. */
-export const UNRENDERABLE = "[value without a string form]"
-
-/** `renderUnknown(value)`, or `UNRENDERABLE` when even that throws. */
-export const render = (value: unknown): string => {
-  try {
-    return renderUnknown(value)
-  } catch {
-    return UNRENDERABLE
-  }
-}
+import { renderUnknown as render } from "../../telemetry/internal/Render.ts"
 
 /** A failure as text: an `Error`'s message (a non-string message rendered), else the value rendered. Never throws. */
 export const errorText = (error: unknown): string => {
