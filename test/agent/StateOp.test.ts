@@ -1,21 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import { Action, Agent, Directive, Instruction, Signal, StateOp } from "../../src/agent/index.ts"
+import { Increment } from "./support.ts"
 
 const State = Schema.Struct({
   count: Schema.Number.pipe(Schema.withDecodingDefault(Effect.succeed(0))),
   name: Schema.String.pipe(Schema.withDecodingDefault(Effect.succeed("n"))),
   role: Schema.optionalKey(Schema.Literals(["user", "admin"])),
   profile: Schema.optionalKey(Schema.Record(Schema.String, Schema.Unknown))
-})
-const Increment = Action.pure({
-  name: "increment",
-  params: Schema.Struct({ by: Schema.Number }),
-  output: Schema.Number,
-  run: ({ by }, { state }) => {
-    const next = (state as { count: number }).count + by
-    return Action.withOps(next, StateOp.set({ count: next }))
-  }
 })
 const Profiles = Agent.define({
   name: "profiles",
