@@ -17,7 +17,19 @@ export interface PutOptions {
   readonly ttl?: Duration.Input
   /** Tokens a hit on this entry saves (added to `tokensSaved`). */
   readonly tokens?: number
+  /**
+   * A mark from `mark()` taken before the value was computed: the put stores nothing (and succeeds) when `key` was
+   * deleted or cleared (by key, prefix, namespace or a full clear) since then, so a value computed across an
+   * invalidation never outlives it (what `getOrCompute` does for its own computations).
+   */
+  readonly since?: CacheMark
 }
+
+/**
+ * A point in a cache's history of deletes and clears (`CacheShape.mark`). The cache remembers its last 1,024
+ * deletes and clears: a mark older than that counts as invalidated for every key.
+ */
+export type CacheMark = number & { readonly CacheMark: unique symbol }
 
 /** Options of `getOrCompute`. */
 export interface ComputeOptions<A> {
@@ -56,8 +68,8 @@ export interface CacheShape<A> {
    * `CacheValueTooLarge` when the value's `sizeOf` exceeds `maxValueBytes` or `maxBytes`, or its encoded Redis
    * envelope exceeds `maxValueBytes`; `CacheValueEncodingError` when the tiered cache's value Schema cannot encode
    * it; `InvalidCacheOptions` when the key is not a string, `options` is not an object, `ttl` is not a positive
-   * duration, `tokens` is not a finite number >= 0, or `sizeOf` returns anything but a finite number >= 0. A
-   * failed Redis write is not an error (the tier degrades).
+   * duration, `tokens` is not a finite number >= 0, `since` is not a mark of this cache, or `sizeOf` throws or
+   * returns anything but a finite number >= 0. A failed Redis write is not an error (the tier degrades).
    */
   readonly put: (key: string, value: A, options?: PutOptions) => Effect.Effect<void, CachePutError>
   /**
@@ -67,7 +79,8 @@ export interface CacheShape<A> {
    */
   readonly delete: (key: string) => Effect.Effect<void, CacheKeyTooLarge | InvalidCacheOptions>
   /**
-   * Removes every entry, a namespace's entries, or the entries under a key prefix, from every tier. Fails with
+   * Removes every entry, a namespace's entries, or the entries under a key prefix, from every tier; while the
+   * clear walks Redis, reads of keys it covers do not read Redis, so no cleared value outlives it. Fails with
    * `InvalidCacheOptions` (path `namespace`) when both `namespace` and `prefix` are given, or `namespace` is empty
    * or contains `:`; nothing is removed then.
    */
@@ -86,6 +99,8 @@ export interface CacheShape<A> {
     compute: Effect.Effect<A, E, R>,
     options?: ComputeOptions<A>
   ) => Effect.Effect<A, E | CacheKeyTooLarge | InvalidCacheOptions, R>
+  /** The current point in the history of deletes and clears, for a later `put(key, value, { since })`. */
+  readonly mark: () => CacheMark
   /** A snapshot of the statistics. */
   readonly stats: () => Effect.Effect<CacheStats>
 }

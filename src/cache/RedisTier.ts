@@ -9,7 +9,10 @@
  * process's Effect `Clock` (the wall clock in production), so a clock skew between instances shifts a shared
  * entry's expiry by that skew; Redis's own clock only drives the `PX` safety net. The key also gets
  * `PX` (capped by `maxTtl`, which is also the PX of non-expiring entries) so Redis memory stays bounded. A value
- * that does not decode is a miss, is counted (`decodeFailures`) and is deleted, never a crash.
+ * that does not decode is a miss, is counted (`decodeFailures`) and is deleted, never a crash; so is an envelope
+ * whose `t` is not a number from 0 to 2^53 - 1 (it would corrupt `tokensSaved`; `encode` caps `t` there). A value
+ * its Schema encodes but JSON cannot hold (a bigint or a cycle through `Schema.Any`, or `undefined`) is a
+ * `CacheValueEncodingError` of `put` (`getOrCompute` returns it uncached), never a defect.
  *
  * Degradation (hand-rolled; Effect has no such policy for `Redis`): the first failed command (error, client-side
  * timeout, or the optional Effect-level `timeout`) flips the tier to *degraded* — counted (`degradations`, metric `troupe_cache_l2_degraded`), logged once
@@ -17,11 +20,16 @@
  * and clears made while degraded are remembered as pending invalidations (bounded; past the bound the whole
  * prefix is cleared instead), because the L2 copies they supersede would otherwise be promoted later as stale
  * values. A supervised probe (`PING` on a Schedule) replays them when Redis answers again and flips the tier
- * back to healthy (logged once at Info). Clear is by prefix with `SCAN MATCH` + `UNLINK`, never `FLUSHDB`.
+ * back to healthy (logged once at Info). The replay takes the pending set and leaves a fresh one (see
+ * `internal/PendingInvalidations.ts`): invalidations made during the replay (the tier is still degraded) are
+ * replayed in the next round, and the tier flips only after a round found nothing left (at most 16 rounds per
+ * probe; a failed round puts its batch back). Clear is by prefix with `SCAN MATCH` + `UNLINK`, never `FLUSHDB`.
  *
  * Never hung by a stalled Redis: every command has the tier's own real-time `timeout` (default 250 ms; node-redis
  * drops a command's own timeout once the command is written, so on a frozen server it would wait until the server
- * resumes). With `NodeRedis` in context the tier runs on its own connection, a `duplicate` of that client with
+ * resumes). It bounds each command, not an operation: each `SCAN` page and `UNLINK` of a clear or of a replay has
+ * its own, so a clear walking a large keyspace (`SCAN MATCH` visits other services' keys too) is progress, not a
+ * degradation. With `NodeRedis` in context the tier runs on its own connection, a `duplicate` of that client with
  * `disableOfflineQueue: true` (commands fail fast while the socket is down instead of queueing), closed on release
  * and destroyed if the close has not completed within the timeout (node-redis's `close` waits for commands a
  * stopped server never answers), so releasing the layer never hangs.
@@ -35,6 +43,7 @@ import { escapeGlob } from "../internal/RedisGlob.ts"
 import { Watchdog, type WatchdogEntry } from "../internal/Watchdog.ts"
 import { CacheValueEncodingError } from "./CacheError.ts"
 import type { CacheCounters } from "./CacheStats.ts"
+import { type PendingBatch, PendingInvalidations } from "./internal/PendingInvalidations.ts"
 
 /** Options of the Redis tier. */
 export interface RedisTierOptions<A, I = unknown> {
@@ -144,14 +153,13 @@ export const makeRedisTier = <A, I>(
     if (typeof parsed !== "object" || parsed === null || !("v" in parsed)) return undefined
     const e = "e" in parsed ? parsed.e : undefined
     const t = "t" in parsed ? parsed.t : 0
-    if (!(e === null || typeof e === "number") || typeof t !== "number") return undefined
+    if (!(e === null || typeof e === "number") || !isTokenCount(t)) return undefined
     const value = decodeValue(parsed.v)
     return Exit.isSuccess(value) ? { v: value.value, e: e ?? Infinity, t } : undefined
   }
   let onDegraded: Deferred.Deferred<void> | undefined
-  const pendingKeys = new Set<string>()
-  const pendingPrefixes = new Set<string>()
-  let pendingOverflow = false
+  const pending = new PendingInvalidations(config.maxPendingInvalidations)
+  const remember = (key: string | undefined, prefix: string | undefined) => pending.remember(key, prefix)
   const timeoutMs = config.timeoutMs
   const watchdog = new Watchdog(timeoutMs === undefined || !Number.isFinite(timeoutMs) ? 0 : timeoutMs)
   // real time, never the Effect Clock: a frozen Redis is detected under TestClock too
@@ -198,17 +206,6 @@ export const makeRedisTier = <A, I>(
         return Effect.sync(() => watchdog.entries.delete(entry))
       })
 
-  const remember = (key: string | undefined, prefix: string | undefined) => {
-    if (pendingOverflow) return
-    if (key !== undefined) pendingKeys.add(key)
-    if (prefix !== undefined) pendingPrefixes.add(prefix)
-    if (pendingKeys.size + pendingPrefixes.size > config.maxPendingInvalidations) {
-      pendingOverflow = true
-      pendingKeys.clear()
-      pendingPrefixes.clear()
-    }
-  }
-
   const degrade = (reason: unknown): Effect.Effect<void> =>
     Effect.suspend(() => {
       counters.l2Errors++
@@ -224,10 +221,7 @@ export const makeRedisTier = <A, I>(
       })
     })
 
-  /** Runs Redis commands with the timeout; on failure degrades and yields `undefined`. */
-  const attempt = <X>(command: Effect.Effect<X, Redis.RedisError>): Effect.Effect<X | undefined> =>
-    attemptTimed(withTimeout(command))
-  /** Like `attempt`, for an Effect that enforces the timeout itself (`timed`). */
+  /** Runs Redis commands, each under its timeout (`timed`); on failure degrades and yields `undefined`. */
   const attemptTimed = <X>(command: Effect.Effect<X, Redis.RedisError | L2Timeout>): Effect.Effect<X | undefined> =>
     Effect.catchCause(
       command,
@@ -238,38 +232,48 @@ export const makeRedisTier = <A, I>(
           : degrade(Cause.squash(cause)).pipe(Effect.as(undefined))
     )
 
-  const unlinkAll = (keys: ReadonlyArray<string>): Effect.Effect<void, Redis.RedisError> =>
-    keys.length === 0 ? Effect.void : Effect.asVoid(redis.send("UNLINK", ...keys))
+  const unlinkAll = (keys: ReadonlyArray<string>): Effect.Effect<void, Redis.RedisError | L2Timeout> =>
+    keys.length === 0 ? Effect.void : Effect.asVoid(timed<number>("UNLINK", ...keys))
 
-  const scanDelete = (prefix: string): Effect.Effect<void, Redis.RedisError> =>
+  // Each SCAN and UNLINK under its own timeout: `SCAN MATCH` walks the whole keyspace (other services' keys too),
+  // so a clear may take many round trips; one that keeps getting answers is progress, not a degradation.
+  const scanDelete = (prefix: string): Effect.Effect<void, Redis.RedisError | L2Timeout> =>
     Effect.gen(function*() {
       const pattern = `${escapeGlob(config.prefix + prefix)}*`
       let cursor = "0"
       do {
-        const reply = yield* redis.send<[string, Array<string>]>("SCAN", cursor, "MATCH", pattern, "COUNT", "500")
+        const reply = yield* timed<[string, Array<string>]>("SCAN", cursor, "MATCH", pattern, "COUNT", "500")
         cursor = reply[0]
         yield* unlinkAll(reply[1])
       } while (cursor !== "0")
     })
 
-  const replay: Effect.Effect<void, Redis.RedisError> = Effect.suspend(() => {
-    if (pendingOverflow) return scanDelete("")
-    const prefixes = [...pendingPrefixes]
-    const keys = [...pendingKeys].map((k) => config.prefix + k)
-    return Effect.forEach(prefixes, scanDelete, { discard: true }).pipe(
+  const replay = (batch: PendingBatch): Effect.Effect<void, Redis.RedisError | L2Timeout> => {
+    if (batch.overflow) return scanDelete("")
+    const keys = [...batch.keys].map((k) => config.prefix + k)
+    return Effect.forEach(batch.prefixes, scanDelete, { discard: true }).pipe(
       Effect.andThen(Effect.forEach(chunks(keys, 500), unlinkAll, { discard: true }))
     )
-  })
+  }
 
+  // Replays batch after batch: writes, deletes and clears made during a replay (the tier is still degraded) are
+  // remembered in the next batch, so the tier flips back to healthy only once a replay found nothing new to do.
   const recover: Effect.Effect<void> = Effect.gen(function*() {
-    const ok = yield* attempt(redis.send("PING").pipe(Effect.andThen(replay), Effect.as(true as const)))
-    if (ok !== true) return
-    pendingKeys.clear()
-    pendingPrefixes.clear()
-    pendingOverflow = false
-    counters.l2Degraded = false
-    counters.l2Recoveries++
-    yield* Effect.logInfo(`cache ${config.name}: Redis tier recovered`)
+    const pong = yield* attemptTimed(timed("PING"))
+    if (pong === undefined) return
+    for (let round = 0; round < MAX_REPLAY_ROUNDS; round++) {
+      const batch = pending.take()
+      if (batch === undefined) {
+        counters.l2Degraded = false
+        counters.l2Recoveries++
+        return yield* Effect.logInfo(`cache ${config.name}: Redis tier recovered`)
+      }
+      const ok = yield* attemptTimed(replay(batch).pipe(Effect.as(true as const))).pipe(
+        Effect.onInterrupt(() => Effect.sync(() => pending.restore(batch)))
+      )
+      if (ok === undefined) return pending.restore(batch) // the tier stays degraded; the next probe retries
+    }
+    // invalidations keep arriving as fast as they are replayed: still degraded, the next probe goes on
   })
 
   return {
@@ -277,8 +281,17 @@ export const makeRedisTier = <A, I>(
     encode: (key, value, expiresAt, tokens) => {
       const exit = encodeValue(value)
       if (Exit.isFailure(exit)) return new CacheValueEncodingError({ key, reason: String(exit.cause) })
+      const v = exit.value
+      if (v === undefined || typeof v === "function" || typeof v === "symbol") {
+        return new CacheValueEncodingError({ key, reason: `the value Schema encodes it to ${typeof v}, not JSON` })
+      }
       const e = expiresAt === Infinity ? null : expiresAt
-      return JSON.stringify(tokens > 0 ? { v: exit.value, e, t: tokens } : { v: exit.value, e })
+      const t = Math.min(tokens, Number.MAX_SAFE_INTEGER)
+      try {
+        return JSON.stringify(t > 0 ? { v, e, t } : { v, e })
+      } catch (error) { // a bigint or a cycle that the value Schema (e.g. Schema.Any) let through
+        return new CacheValueEncodingError({ key, reason: error instanceof Error ? error.message : String(error) })
+      }
     },
     read: (key, now, count = true) =>
       Effect.suspend(() => {
@@ -295,7 +308,7 @@ export const makeRedisTier = <A, I>(
               counters.l2DecodeFailures++
               if (count) counters.l2Misses++
               return Effect.logDebug(`cache ${config.name}: undecodable L2 value for ${key}; treated as a miss`).pipe(
-                Effect.andThen(attempt(redis.send("UNLINK", config.prefix + key))),
+                Effect.andThen(attemptTimed(timed("UNLINK", config.prefix + key))),
                 Effect.as(undefined)
               )
             }
@@ -343,7 +356,7 @@ export const makeRedisTier = <A, I>(
           remember(undefined, prefix)
           return Effect.void
         }
-        return attempt(scanDelete(prefix).pipe(Effect.as(true as const))).pipe(
+        return attemptTimed(scanDelete(prefix).pipe(Effect.as(true as const))).pipe(
           Effect.map((ok) => {
             if (ok === undefined) remember(undefined, prefix)
           })
@@ -353,6 +366,12 @@ export const makeRedisTier = <A, I>(
     degraded: () => (onDegraded ??= Deferred.makeUnsafe<void>())
   }
 }
+
+/** Replay rounds one probe runs before leaving the rest to the next probe (invalidations arriving meanwhile). */
+const MAX_REPLAY_ROUNDS = 16
+
+/** An envelope's token count: a number from 0 to 2^53 - 1 (what `put` accepts, capped as `encode` caps it). */
+const isTokenCount = (t: unknown): t is number => typeof t === "number" && t >= 0 && t <= Number.MAX_SAFE_INTEGER
 
 class L2Timeout extends Error {
   constructor(ms: number) {

@@ -4,7 +4,8 @@
  * The key is a SHA-256 over the canonical JSON of the request (`ResponseKey.ts`): provider, model and model
  * version, system prompt, messages, tools and sampling parameters, with optional whitespace normalisation.
  * `cached(request, call)` answers from the cache or runs `call` once for concurrent identical requests
- * (`getOrCompute` single-flight); `bypass` skips the cache for one request, `refresh` recomputes and stores;
+ * (`getOrCompute` single-flight); `bypass` skips the cache for one request, `refresh` recomputes and stores
+ * (unless the key was deleted or cleared meanwhile, as `getOrCompute` does: `Cache.mark` / `put(…, { since })`);
  * `invalidateModel(model)` drops every response of a model (e.g. after a model-version change); `warm` stores
  * known responses and `preload` computes the missing ones. Hits add the response's token count (`tokensOf`) to
  * the cache's `tokensSaved`. The responses live in the cache's namespace `llm` (configurable), so a namespace TTL
@@ -144,9 +145,11 @@ export const make = <A>(
           ...(tokensOf !== undefined ? { tokens: tokensOf } : {})
         }
         if (callOptions?.refresh === true) {
+          const since = cache.mark() // a response computed across an invalidation of its key is not stored
           const response = yield* call
           const tokens = tokensOf?.(response)
           yield* cache.put(key, response, {
+            since,
             ...(ttl !== undefined ? { ttl } : {}),
             ...(tokens !== undefined ? { tokens } : {})
           }).pipe(

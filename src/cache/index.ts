@@ -21,7 +21,7 @@ export {
   DEFAULT_SWEEP_INTERVAL_MS
 } from "./CacheOptions.ts"
 export type { CacheOptions } from "./CacheOptions.ts"
-export type { CacheShape, ClearOptions, ComputeOptions, PutOptions } from "./CacheShape.ts"
+export type { CacheMark, CacheShape, ClearOptions, ComputeOptions, PutOptions } from "./CacheShape.ts"
 export type { CacheStats, EvictionCounts, L1Stats, L2Stats } from "./CacheStats.ts"
 export type { CacheInternals } from "./internal/CacheCore.ts"
 export type { EvictionReason } from "./internal/LruStore.ts"

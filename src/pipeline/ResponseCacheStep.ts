@@ -9,8 +9,10 @@
  * Tenants never share an entry, and a caller with another key — or a wrong one — never gets an answer cached under
  * the server's key or anyone else's. A call whose params carry the names the scope was once keyed under
  * (`troupe.tenant`, `troupe.credential`) is not cached. An unscoped call's key is exactly `ResponseCache`'s for the
- * same fields, and `ResponseCache.invalidateModel(model)` over the same `Cache` drops every entry of this step (the
- * model prefix is the same). A scripted
+ * same fields (a call without params is keyed without params, as `ResponseCache` keys a request without them), and
+ * `ResponseCache.invalidateModel(model)` over the same `Cache` drops every entry of this step (the model prefix is
+ * the same) — also an answer still being computed: one whose key was deleted or cleared while it was computed (or
+ * streamed) is returned but not stored (`Cache.mark` / `put(…, { since })`, as `getOrCompute` does). A scripted
  * stand-in answers under the provider name `scripted` (see `ProviderRegistry`), so its answers never share a key
  * with the real provider's.
  *
@@ -24,7 +26,14 @@
  * linked and cannot be attributed.
  *
  * Never cached: a refusal (finish reason `content-filter`, or a `refusal` part) on either path — it is the answer
- * to this call, not the answer to the prompt — and a call whose content is nested too deeply to key.
+ * to this call, not the answer to the prompt —, an answer that finished with an error (finish reason `error`, e.g.
+ * OpenRouter's `finish_reason: "error"` mid-generation) and a call whose content is nested too deeply to key.
+ *
+ * **A hit is decoded as an `LlmResponse` before it is served**: the `Cache` holds whatever its writers put there
+ * and its L2 Schema lets through (`Troupe.layer` gives `Schema.Json`), e.g. an answer of an older format. An
+ * undecodable hit is a miss plus a counter (metric `troupe_response_cache_decode_failures_total`, attribute
+ * `namespace`), never a crash, and its entry is deleted. Each cached object is decoded once (a `WeakMap` from the
+ * cached object to its decoded answer, which holds nothing the cache dropped); what this step stored is known.
  *
  * `generate` is single-flight: concurrent identical calls reach the provider once. The first caller computes in its
  * own fiber (interrupting it interrupts its HTTP request at once; a waiting caller then takes over), so a miss costs
@@ -43,15 +52,16 @@
  * stored once complete. Per call, `cache: "bypass"` skips the step and `cache: "refresh"` skips only the lookup.
  *
  * Hot path: the key is `hashRequestFields` (the same canonical JSON and SHA-256 as `hashRequest`, written without
- * building the record), the lookup is one `catch` around the cache's `get` (no `map`).
+ * building the record), the lookup is one `matchEffect` over the cache's `get`, and a hit of a known object one
+ * `WeakMap` read.
  *
  * Mirrors LiteLLM's / Portkey's simple (exact-match) cache with per-request `no-cache` / `force refresh`; reuses
  * `src/cache` (`Cache`, `hashRequest`, `normalizeRequest`). `ResponseCacheStep.none` turns caching off.
  *
  * @since 0.1.0
  */
-import { Cause, Context, Deferred, type Duration, Effect, Exit, Layer, Option } from "effect"
-import type { ResponseKeyInput } from "../cache/index.ts"
+import { Cause, Context, Deferred, type Duration, Effect, Exit, Layer, Metric, Option, Schema } from "effect"
+import type { CacheMark, ResponseKeyInput } from "../cache/index.ts"
 import {
   Cache,
   CanonicalJsonTooDeep,
@@ -61,7 +71,8 @@ import {
   normalizeRequest
 } from "../cache/index.ts"
 import { linkCacheKey, SubjectIndex } from "../identity/SubjectIndex.ts"
-import type { LlmRequest, LlmResponse } from "../llm/index.ts"
+import type { LlmRequest } from "../llm/index.ts"
+import { LlmResponse } from "../llm/index.ts"
 import { hasLegacyScopeParam, scopedHash } from "./internal/KeyScope.ts"
 import { type CallerDeadline, isLeadersOwn } from "./internal/SharedCall.ts"
 import type { CallDeadlineExceeded } from "./PipelineError.ts"
@@ -105,9 +116,15 @@ const tokensOf = (response: LlmResponse): number => {
   return Number.isSafeInteger(total) && total >= 0 ? total : 0
 }
 
-/** Whether an answer may be cached: not a refusal. */
+/** Whether an answer may be cached: not a refusal, not an answer that finished with an error. */
 export const isCacheable = (response: LlmResponse): boolean =>
-  response.finishReason !== "content-filter" && response.refusal === undefined
+  response.finishReason !== "content-filter" && response.finishReason !== "error" && response.refusal === undefined
+
+const decodeResponse = Schema.decodeUnknownExit(LlmResponse)
+const decodeFailures = Metric.counter("troupe_response_cache_decode_failures_total", {
+  description: "Response-cache hits that did not decode as an LlmResponse (served as misses, deleted)",
+  incremental: true
+})
 
 const make = (options: ResponseCacheStepOptions) =>
   Effect.gen(function*() {
@@ -134,8 +151,15 @@ const make = (options: ResponseCacheStepOptions) =>
 
     const index = Option.getOrUndefined(yield* Effect.serviceOption(SubjectIndex))
     const notCached = (error: unknown) => Effect.logDebug("LLM response not cached", error)
-    const put = (key: string, response: LlmResponse): Effect.Effect<void> =>
-      Effect.catch(cache.put(key, response, putOptions(response)), notCached)
+    // cached objects -> their decoded answer (weak: an entry lives as long as the cache holds the object)
+    const known = new WeakMap<object, LlmResponse>()
+    // the cache's mark when a stream's lookup ran, for its store (weak: one per call context in flight)
+    const streamMarks = new WeakMap<CallContext, CacheMark>()
+    const put = (key: string, response: LlmResponse, since: CacheMark | undefined): Effect.Effect<void> => {
+      known.set(response, response)
+      const options = putOptions(response)
+      return Effect.catch(cache.put(key, response, since === undefined ? options : { ...options, since }), notCached)
+    }
     const deleteQuiet = (key: string) => Effect.ignore(cache.delete(key))
     // the subject a call is made for, when the index can link it (both tenant and subject set)
     const ownerOf = (context: CallContext | undefined) => {
@@ -146,23 +170,48 @@ const make = (options: ResponseCacheStepOptions) =>
     }
     const link = (owner: NonNullable<ReturnType<typeof ownerOf>>, key: string) =>
       linkCacheKey(owner.index, owner.tenant, owner.subject, key, deleteQuiet)
-    const store = (key: string, response: LlmResponse, context?: CallContext): Effect.Effect<void> => {
+    const storeSince = (
+      key: string,
+      response: LlmResponse,
+      context: CallContext | undefined,
+      since: CacheMark | undefined
+    ): Effect.Effect<void> => {
       if (!isCacheable(response)) return Effect.void
       const owner = ownerOf(context)
-      if (owner === undefined) return put(key, response)
+      if (owner === undefined) return put(key, response, since)
       // linked first: an entry stored for a subject is always erasable; not linked, not stored
-      return Effect.matchEffect(link(owner, key), { onFailure: notCached, onSuccess: () => put(key, response) })
+      return Effect.matchEffect(link(owner, key), { onFailure: notCached, onSuccess: () => put(key, response, since) })
     }
+    // a stream's answer, stored unless its key was invalidated since the stream's lookup
+    const store = (key: string, response: LlmResponse, context?: CallContext): Effect.Effect<void> =>
+      storeSince(key, response, context, context === undefined ? undefined : streamMarks.get(context))
     // a hit served to a subject: linked to it too, or deleted when it cannot be
     const linkHit = (key: string, context: CallContext): Effect.Effect<void> => {
       const owner = ownerOf(context)
       return owner === undefined ? Effect.void : Effect.catch(link(owner, key), () => deleteQuiet(key))
     }
 
-    // the cache holds what this step stored under its keys: LlmResponses (a cast, not a `map` step per call)
+    // A hit decoded as an LlmResponse: the cache may hold anything under this step's keys (see the module doc)
+    const decodeHit = (key: string, value: unknown): Effect.Effect<Option.Option<LlmResponse>> => {
+      const object = typeof value === "object" && value !== null ? value : undefined
+      const seen = object === undefined ? undefined : known.get(object)
+      if (seen !== undefined) return Effect.succeed(Option.some(seen))
+      const decoded = decodeResponse(value)
+      if (Exit.isSuccess(decoded)) {
+        if (object !== undefined) known.set(object, decoded.value)
+        return Effect.succeed(Option.some(decoded.value))
+      }
+      return Effect.logDebug(`response cache: undecodable cached answer under ${key}; treated as a miss`).pipe(
+        Effect.andThen(Metric.update(Metric.withAttributes(decodeFailures, { namespace }), 1)),
+        Effect.andThen(deleteQuiet(key)),
+        Effect.as(Option.none())
+      )
+    }
     const lookupQuiet = (key: string): Effect.Effect<Option.Option<LlmResponse>> =>
-      // see above: this step's keys hold what it stored, LlmResponses
-      Effect.catch(cache.get(key) as Effect.Effect<Option.Option<LlmResponse>, unknown>, () => Effect.succeedNone)
+      Effect.matchEffect(cache.get(key), {
+        onFailure: () => Effect.succeedNone,
+        onSuccess: (hit) => Option.isNone(hit) ? Effect.succeedNone : decodeHit(key, hit.value)
+      })
 
     // In-fiber single-flight: the first caller computes in its own fiber (so interrupting it interrupts the HTTP
     // request at once); concurrent identical calls wait for its result; if it is interrupted, a waiter takes over.
@@ -174,7 +223,8 @@ const make = (options: ResponseCacheStepOptions) =>
       within?: CallerDeadline
     ): Effect.Effect<LlmResponse, E | CallDeadlineExceeded, R> => {
       if (context.call.options?.cache === "refresh") {
-        return Effect.tap(compute, (response) => store(key, response, context))
+        const mark = cache.mark() // before the computation: an invalidation from here on voids the store
+        return Effect.tap(compute, (response) => storeSince(key, response, context, mark))
       }
       return Effect.flatMap(lookupQuiet(key), (hit): Effect.Effect<LlmResponse, E | CallDeadlineExceeded, R> => {
         if (Option.isSome(hit)) {
@@ -195,13 +245,15 @@ const make = (options: ResponseCacheStepOptions) =>
                 : exit
           )
         }
+        // after the lookup (which may have deleted an undecodable entry), before the computation
+        const mark = cache.mark()
         const deferred = Deferred.makeUnsafe<LlmResponse, E>()
         // stored with its error erased; read back as E (above)
         inflight.set(key, deferred as Deferred.Deferred<LlmResponse, unknown>)
         return Effect.onExit(compute, (exit) => {
           if (inflight.get(key) === deferred) inflight.delete(key)
           Deferred.doneUnsafe(deferred, exit)
-          return Exit.isSuccess(exit) ? store(key, exit.value, context) : Effect.void
+          return Exit.isSuccess(exit) ? storeSince(key, exit.value, context, mark) : Effect.void
         })
       })
     }
@@ -216,12 +268,15 @@ const make = (options: ResponseCacheStepOptions) =>
         }
       },
       generate,
-      lookup: (key, context) =>
-        context.call.options?.cache === "refresh"
+      lookup: (key, context) => {
+        const looked = context.call.options?.cache === "refresh"
           ? Effect.succeedNone
           : ownerOf(context) === undefined
           ? lookupQuiet(key)
-          : Effect.tap(lookupQuiet(key), (hit) => Option.isSome(hit) ? linkHit(key, context) : Effect.void),
+          : Effect.tap(lookupQuiet(key), (hit) => Option.isSome(hit) ? linkHit(key, context) : Effect.void)
+        // the mark for the store of this call's streamed answer: after the lookup, before the stream
+        return Effect.tap(looked, () => Effect.sync(() => streamMarks.set(context, cache.mark())))
+      },
       store
     })
 
@@ -239,7 +294,7 @@ const make = (options: ResponseCacheStepOptions) =>
               primary.provider,
               primary.model,
               call.messages,
-              keyParams ?? {},
+              keyParams, // absent when the call has none, as in ResponseCache's key of the same fields
               call.tools,
               call.toolChoice
             ),
@@ -252,7 +307,7 @@ const make = (options: ResponseCacheStepOptions) =>
         messages: call.messages,
         ...(call.tools !== undefined ? { tools: call.tools } : {}),
         ...(call.toolChoice !== undefined ? { toolChoice: call.toolChoice } : {}),
-        params: keyParams ?? {}
+        ...(keyParams !== undefined ? { params: keyParams } : {})
       } as ResponseKeyInput // the canonical JSON reads every field; the shapes are JSON by construction
       return prefixOf(primary.model) + scopedHash(hashRequest(normalizeRequest(input)), callOptions)
     }

@@ -24,6 +24,22 @@ describe("cache bounds", () => {
       }
     }).pipe(Effect.scoped))
 
+  it.effect("a sizeOf that throws fails put with InvalidCacheOptions naming sizeOf (getOrCompute returns its value uncached)", () =>
+    Effect.gen(function*() {
+      const cache = yield* makeMemory<string>({
+        sizeOf: () => {
+          throw new Error("boom")
+        }
+      })
+      const error = yield* Effect.flip(cache.put("k", "v"))
+      assert.strictEqual(error._tag, "InvalidCacheOptions")
+      assert.strictEqual(error._tag === "InvalidCacheOptions" ? error.path : "", "sizeOf")
+      assert.include(error.message, "boom")
+      assert.isTrue(Option.isNone(yield* cache.get("k")))
+      assert.strictEqual(yield* cache.getOrCompute("c", Effect.succeed("computed")), "computed")
+      assert.isFalse(yield* cache.has("c"))
+    }).pipe(Effect.scoped))
+
   it.effect("a key that is not a string (null, undefined, a number) fails get, has and delete with InvalidCacheOptions naming key", () =>
     Effect.gen(function*() {
       const cache = yield* makeMemory<string>({})

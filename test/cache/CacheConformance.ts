@@ -216,6 +216,35 @@ export const cacheConformance = (backend: string, make: MakeCache): void => {
         assert.isTrue(Option.isNone(yield* cache.get("j"))) // a delete is never undone by a computation
       }))
 
+    it.effect("a put given a mark stores nothing when its key was deleted or cleared since the mark", () =>
+      Effect.gen(function*() {
+        const cache = yield* make(quiet)
+        const before = cache.mark()
+        yield* cache.put("llm:a", "fresh", { since: before }) // nothing happened since: stored
+        assert.deepStrictEqual(yield* cache.get("llm:a"), Option.some("fresh"))
+        const mark = cache.mark()
+        yield* cache.delete("k")
+        yield* cache.clear({ prefix: "llm:b" })
+        yield* cache.put("other", "1", { since: mark }) // neither invalidation touched this key
+        yield* cache.put("llm:bb", "stale", { since: mark })
+        yield* cache.put("k", "stale", { since: mark })
+        assert.deepStrictEqual(
+          [yield* cache.has("other"), yield* cache.has("llm:bb"), yield* cache.has("k")],
+          [true, false, false]
+        )
+        const beforeClear = cache.mark()
+        yield* cache.clear()
+        yield* cache.put("any", "stale", { since: beforeClear })
+        assert.isFalse(yield* cache.has("any"))
+        // past the bounded log of invalidations, an old mark counts as invalidated
+        const old = cache.mark()
+        for (let i = 0; i < 2000; i++) yield* cache.delete(`d${i}`)
+        yield* cache.put("fresh", "v", { since: old })
+        assert.isFalse(yield* cache.has("fresh"))
+        const bad = yield* Effect.flip(cache.put("x", "v", { since: -1 as never }))
+        assert.strictEqual(bad._tag === "InvalidCacheOptions" ? bad.path : bad._tag, "since")
+      }))
+
     it.effect("failures are not cached without a failureTtl", () =>
       Effect.gen(function*() {
         const cache = yield* make(quiet)

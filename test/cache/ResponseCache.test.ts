@@ -56,6 +56,19 @@ describe("ResponseCache", () => {
       assert.deepStrictEqual(yield* responses.lookup(ask("claude", "Q")), Option.some({ text: "v2", tokens: 1 }))
     }).pipe(Effect.provide(Live)))
 
+  it.effect("a response computed while its model was invalidated is returned but not stored (cached and refresh)", () =>
+    Effect.gen(function*() {
+      const responses = yield* ResponseCache
+      const invalidating = (text: string) =>
+        Effect.andThen(responses.invalidateModel("claude"), Effect.succeed<Reply>({ text, tokens: 1 }))
+      const computed = yield* responses.cached(ask("claude", "Q"), invalidating("v1"))
+      assert.deepStrictEqual(computed, { text: "v1", tokens: 1 })
+      assert.isTrue(Option.isNone(yield* responses.lookup(ask("claude", "Q"))))
+      const refreshed = yield* responses.cached(ask("claude", "Q"), invalidating("v2"), { refresh: true })
+      assert.deepStrictEqual(refreshed, { text: "v2", tokens: 1 })
+      assert.isTrue(Option.isNone(yield* responses.lookup(ask("claude", "Q"))))
+    }).pipe(Effect.provide(Live)))
+
   it.effect("invalidateModel drops exactly that model's responses", () =>
     Effect.gen(function*() {
       const responses = yield* ResponseCache

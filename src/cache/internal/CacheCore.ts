@@ -3,7 +3,10 @@
  *
  * L1 is the synchronous `LruStore`; L2, when present, is a `RedisTier`. Reads go L1 → L2 (a hit is promoted into
  * L1 with its remaining TTL) → compute (`getOrCompute`, single-flight); writes, deletes and clears go through
- * both tiers (write-through). Time comes from Effect's `Clock` captured when the cache is built, so `TestClock`
+ * both tiers (write-through). A clear empties L1 at once and L2 page by page; while it runs, an L2 value under its
+ * prefix is neither returned nor promoted, so nothing it covers outlives it. A `put` given a `mark` stores nothing
+ * when its key was deleted or cleared since (see `Invalidations.ts`). Time comes from Effect's `Clock` captured
+ * when the cache is built, so `TestClock`
  * drives TTLs exactly. Expired entries are dropped when read and by the sweeper, a supervised child running on a
  * `Schedule` (see `CacheSupervision.ts`); the tiered cache also runs the Redis health probe as a child.
  *
@@ -23,13 +26,14 @@ import type { CacheKeyTooLarge, CachePutError } from "../CacheError.ts"
 import { registerCacheMetrics } from "../CacheMetrics.ts"
 import type { CacheConfig } from "../CacheOptions.ts"
 import { decodeCallTtl, namespaceOf } from "../CacheOptions.ts"
-import type { CacheShape, ClearOptions, ComputeOptions, PutOptions } from "../CacheShape.ts"
+import type { CacheMark, CacheShape, ClearOptions, ComputeOptions, PutOptions } from "../CacheShape.ts"
 import { CacheCounters } from "../CacheStats.ts"
 import type { RedisTier } from "../RedisTier.ts"
 import type { SupervisedTask } from "./CacheSupervision.ts"
 import { superviseTasks } from "./CacheSupervision.ts"
 import { makeCacheEvents } from "./CacheTelemetry.ts"
 import { checkKey, defaultSizeOf } from "./EntrySize.ts"
+import { Invalidations } from "./Invalidations.ts"
 import { LruStore, NO_SLOT } from "./LruStore.ts"
 import { makeSingleFlight } from "./SingleFlight.ts"
 
@@ -39,6 +43,14 @@ export interface CacheInternals<A> extends CacheShape<A> {
   readonly l1Keys: () => ReadonlyArray<string>
   /** The supervisor of the sweeper (and, tiered, the Redis probe); named `cache:<name>`. */
   readonly supervisor: Supervisor.SupervisorRef
+}
+
+/** What `measure` answers when the caller's `sizeOf` threw. */
+class SizeOfThrew {
+  readonly message: string
+  constructor(error: unknown) {
+    this.message = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+  }
 }
 
 const none = Option.none<never>()
@@ -84,13 +96,20 @@ export const makeCacheCore = <A>(
      * of integers, exact, so float rounding never takes it past `maxBytes`), or the invalid answer as it came.
      */
     const measure = (value: A, key: string): unknown => {
-      const bytes: unknown = sizeOf(value, key)
+      let bytes: unknown
+      try {
+        bytes = sizeOf(value, key)
+      } catch (error) {
+        return new SizeOfThrew(error) // the caller's function threw: a typed failure of the put, never a defect
+      }
       return validSize(bytes) ? Math.ceil(bytes) : bytes
     }
     const badSize = (bytes: unknown) =>
       InvalidCacheOptions.at(
         "sizeOf",
-        `expected a finite number >= 0 of bytes, got ${typeof bytes === "number" ? String(bytes) : typeof bytes}`
+        bytes instanceof SizeOfThrew
+          ? `threw ${bytes.message}`
+          : `expected a finite number >= 0 of bytes, got ${typeof bytes === "number" ? String(bytes) : typeof bytes}`
       )
 
     const promote = (key: string, value: A, expiresAt: number, tokens: number): void => {
@@ -102,9 +121,13 @@ export const makeCacheCore = <A>(
     // Bumped by every write, delete and clear. An L2 read promotes its value only if no write happened while it
     // was in flight, so a read racing a `put` or `delete` can never install a stale value in L1.
     let writeEpoch = 0
+    // deletes and clears, for `mark` / `put(…, { since })`, and the clears still scanning L2 (see `Invalidations.ts`)
+    const invalidations = new Invalidations()
 
     const readL2 = (key: string): Effect.Effect<Option.Option<A>> => {
       if (tier === undefined) return noneExit
+      // a clear still scanning L2 may not have reached this key yet: its L2 value is neither returned nor promoted
+      if (invalidations.underClear(key)) return noneExit
       const epoch = writeEpoch
       return Effect.map(tier.read(key, now()), (hit) => {
         if (hit === undefined) {
@@ -160,7 +183,7 @@ export const makeCacheCore = <A>(
         if (bad !== undefined) return Effect.fail(bad)
         const slot = store.peek(key)
         if (slot !== NO_SLOT) return Effect.succeed(store.failureAt(slot) === undefined)
-        if (tier === undefined) return Effect.succeed(false)
+        if (tier === undefined || invalidations.underClear(key)) return Effect.succeed(false)
         return Effect.map(tier.read(key, now(), false), (hit) => hit !== undefined)
       })
 
@@ -170,7 +193,8 @@ export const makeCacheCore = <A>(
       value: A,
       ttlMs: number | undefined,
       tokens: number,
-      fromFlight = false
+      fromFlight = false,
+      since?: CacheMark
     ): Effect.Effect<void, CachePutError> => {
       const bad = checkKey(key, config.maxKeyBytes)
       if (bad !== undefined) return Effect.fail(bad)
@@ -184,6 +208,8 @@ export const makeCacheCore = <A>(
       if (bytes > config.maxBytes) {
         return Effect.fail(new CacheValueTooLarge({ key, bytes, limit: config.maxBytes, limitName: "maxBytes" }))
       }
+      // computed across a delete or clear of its key: stored nothing, as a getOrCompute flight would
+      if (since !== undefined && invalidations.invalidatedSince(key, since)) return Exit.void
       writeEpoch++
       if (!fromFlight) flights.invalidateKey(key)
       const ttl = ttlFor(key, ttlMs)
@@ -195,11 +221,19 @@ export const makeCacheCore = <A>(
       }
       const encoded = tier.encode(key, value, expiresAt, tokens)
       if (typeof encoded !== "string") return Effect.fail(encoded)
-      if (encoded.length > config.maxValueBytes && Buffer.byteLength(encoded, "utf8") > config.maxValueBytes) {
+      // measured in UTF-8 unless even 3 bytes per UTF-16 unit fits (a unit is up to 3 bytes)
+      if (encoded.length * 3 > config.maxValueBytes) {
         const encodedBytes = Buffer.byteLength(encoded, "utf8")
-        return Effect.fail(
-          new CacheValueTooLarge({ key, bytes: encodedBytes, limit: config.maxValueBytes, limitName: "maxValueBytes" })
-        )
+        if (encodedBytes > config.maxValueBytes) {
+          return Effect.fail(
+            new CacheValueTooLarge({
+              key,
+              bytes: encodedBytes,
+              limit: config.maxValueBytes,
+              limitName: "maxValueBytes"
+            })
+          )
+        }
       }
       store.set(key, value, expiresAt, bytes, tokens, undefined)
       return tier.write(key, encoded, expiresAt, t)
@@ -216,7 +250,11 @@ export const makeCacheCore = <A>(
       if (!(tokens >= 0 && Number.isFinite(tokens))) {
         return Effect.fail(InvalidCacheOptions.at("tokens", "expected a finite number >= 0"))
       }
-      return write(key, value, ttl, tokens)
+      const since = options.since
+      if (since !== undefined && !invalidations.isMark(since)) {
+        return Effect.fail(InvalidCacheOptions.at("since", "expected a mark of this cache (from mark())"))
+      }
+      return write(key, value, ttl, tokens, false, since)
     }
     const put = (key: string, value: A, options?: PutOptions): Effect.Effect<void, CachePutError> =>
       inlinePut(putOp, key, value, options)
@@ -226,6 +264,7 @@ export const makeCacheCore = <A>(
         const bad = checkKey(key, config.maxKeyBytes)
         if (bad !== undefined) return Effect.fail(bad)
         writeEpoch++
+        invalidations.record(key, false)
         store.delete(key)
         flights.invalidate((k) => k === key)
         return tier === undefined ? Effect.void : tier.remove(key)
@@ -241,9 +280,12 @@ export const makeCacheCore = <A>(
         }
         const prefix = options?.namespace !== undefined ? `${options.namespace}:` : options?.prefix ?? ""
         writeEpoch++
+        invalidations.record(prefix, true)
         store.clearPrefix(prefix)
         flights.invalidate((k) => k.startsWith(prefix))
-        return tier === undefined ? Effect.void : tier.clearPrefix(prefix)
+        if (tier === undefined) return Effect.void
+        const release = invalidations.clearStarted(prefix)
+        return Effect.ensuring(tier.clearPrefix(prefix), Effect.sync(release))
       })
 
     const getOrCompute = <E, R>(
@@ -347,6 +389,7 @@ export const makeCacheCore = <A>(
       delete: delete_,
       clear,
       getOrCompute,
+      mark: () => invalidations.mark(),
       stats: () => Effect.sync(() => counters.snapshot(store.size, store.bytes)),
       l1Keys: () => store.keys(),
       supervisor
