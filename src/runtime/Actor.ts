@@ -5,11 +5,12 @@
  * - `start` is synchronous: the ref is returned after `init` returns. `ignore` → fails with `StartIgnored` (no
  *   `terminate`); `stop(reason)` or a crash in `init` → fails with `InitFailed { reason }`. A name registration
  *   (`Registry.via`) happens before `init`; a taken name fails with `AlreadyStarted`. An interrupted start kills
- *   the actor whose init is running (as `gen_server:start` with a timeout does): it never runs on unowned.
+ *   the actor whose init is running (as `gen_server:start` with a timeout does): it never runs on unowned; one
+ *   interrupted before the launch exits the process, so a name registered for it is freed.
  * - `call(ref, request, { timeout })`, default 5 s: `CallTimeout` on timeout, and by default the server keeps
  *   working and its late reply is dropped (OTP 24+); `onTimeout: "interrupt"` interrupts the handler instead
  *   (beyond OTP). A dead target fails with `NoProc`, a target that dies before replying with `ActorExited`
- *   carrying its exit reason, and a call to yourself with `CallingSelf`.
+ *   carrying its exit reason, a call to yourself with `CallingSelf`, malformed options with `InvalidOptions`.
  *   The timeout bounds the whole call, including any wait for room in a bounded mailbox.
  * - `cast` and `send` never fail because of the target: a dead actor swallows them. The mailbox is unbounded by
  *   default (as Erlang's), so they never block either. With a bound (`mailbox: { capacity, overflow }`) the
@@ -31,7 +32,8 @@
  * The actor's fiber is detached from the starter (it outlives the effect that started it, like a process that is
  * not linked); supervisors own lifetimes. `startScoped` ties one to a `Scope` instead.
  */
-import { type Context, Duration, Effect, Exit, Fiber, type Scope } from "effect"
+import type { Context, Duration, Scope } from "effect"
+import { Effect, Exit } from "effect"
 import type * as Behaviour from "./Behaviour.ts"
 import * as ExitReason from "./ExitReason.ts"
 import {
@@ -41,15 +43,16 @@ import {
   DEAD,
   defaultSettings,
   DELIVERED,
-  type DeliveryOutcome
+  FULL
 } from "./internal/ActorProcess.ts"
+import { awaitReply, untimed, waitForRoom, withTimeout } from "./internal/CallWait.ts"
 import { type CallError, type Envelope, ENVELOPE_CAST, ENVELOPE_INFO, From } from "./internal/From.ts"
 import * as Options from "./internal/Options.ts"
 import { awaitExit, isProcess, type Process } from "./Process.ts"
 import {
   type AlreadyStarted,
   CallingSelf,
-  CallTimeout,
+  type CallTimeout,
   type InitFailed,
   type InvalidOptions,
   MailboxFull,
@@ -117,7 +120,7 @@ export interface StartOptions {
   readonly trapExit?: boolean
 }
 
-/** Options of `Actor.call`: the timeout covers the whole call (queueing and handling), as `gen_server:call/3`'s. */
+/** Options of `Actor.call` (decoded: a bad one fails with `InvalidOptions`); the timeout covers the whole call. */
 export interface CallOptions {
   /** default 5 seconds; `"infinity"` waits forever */
   readonly timeout?: Duration.Input | "infinity"
@@ -130,8 +133,6 @@ export interface CallOptions {
  * the name is taken (`AlreadyStarted`), or the options are invalid (`InvalidOptions`).
  */
 export type StartError = InitFailed | StartIgnored | AlreadyStarted | InvalidOptions
-
-const DEFAULT_CALL_TIMEOUT = Duration.seconds(5)
 
 /**
  * Starts an actor and returns its ref once `init` has returned. Fails with a `StartError`: `InitFailed` when `init`
@@ -183,9 +184,10 @@ export const start = <S, P extends Behaviour.Protocol, Args, E = never, R = neve
         return Effect.sync(() => process.kill())
       })
     })
-    return registration === undefined
-      ? launch
-      : Effect.flatMap(registration.register(process), () => launch)
+    if (registration === undefined) return launch
+    // interrupted once the name is registered but before the launch: the unlaunched process exits, freeing the name
+    return Effect.onInterrupt(Effect.flatMap(registration.register(process), () => launch), () =>
+      Effect.sync(() => process.abandonStart()))
   })
 
 /**
@@ -233,21 +235,26 @@ const targetName = <P extends Behaviour.Protocol>(target: Target<P>): string =>
  *
  * Fails with `CallError`: `NoProc` when the target is not alive (or the name is unregistered), `CallTimeout` when no reply
  * comes within the timeout, `ActorExited` when the actor exits before replying, `MailboxFull` when its bounded mailbox
- * is full under the `fail` overflow strategy; `CallingSelf` when called from the actor's own fiber (it would deadlock).
+ * is full under the `fail` overflow strategy; `CallingSelf` when called from the actor's own fiber (it would deadlock);
+ * `InvalidOptions` when the options do not decode (a timeout that is not a duration).
  */
 export const call = <P extends Behaviour.Protocol>(
   target: Target<P>,
   request: Behaviour.CallOf<P>,
   options?: CallOptions
-): Effect.Effect<Behaviour.ReplyOf<P>, CallError | CallingSelf> =>
-  Effect.suspend(() => callUnsafe(target, request, options))
+): Effect.Effect<Behaviour.ReplyOf<P>, CallError | CallingSelf | InvalidOptions> =>
+  Effect.suspend((): Effect.Effect<Behaviour.ReplyOf<P>, CallError | CallingSelf | InvalidOptions> => {
+    const invalid = options === undefined ? undefined : Options.checkCallOptions(options)
+    return invalid === undefined ? callUnsafe(target, request, options) : Effect.fail(invalid)
+  })
 
 /**
  * `call`'s synchronous half: delivers the request now and returns the reply as an effect — an `Exit` when the
  * actor answered synchronously (check with `Exit.isExit`), else an effect that waits for it. For wrappers on hot
  * paths (e.g. an agent server mapping replies) that want to inspect a synchronous answer without combinators.
  * Must be called from inside an effect (it reads the current fiber for `CallingSelf`). Fails as `call`: a
- * `CallError` (`NoProc`, `CallTimeout`, `ActorExited`, `MailboxFull`) or `CallingSelf`.
+ * `CallError` (`NoProc`, `CallTimeout`, `ActorExited`, `MailboxFull`) or `CallingSelf`; its options are trusted
+ * (not decoded: check untrusted ones first, as `call` does), so a malformed timeout is a defect.
  */
 export const callUnsafe = <P extends Behaviour.Protocol>(
   target: Target<P>,
@@ -258,8 +265,7 @@ export const callUnsafe = <P extends Behaviour.Protocol>(
   if (process === undefined || process.exitReason !== undefined) {
     return Effect.fail(new NoProc({ target: targetName(target) }))
   }
-  const fiber = Fiber.getCurrent()
-  if (fiber !== undefined && fiber === process.fiber) return Effect.fail(new CallingSelf({ target: process.name }))
+  if (process.isCurrent) return Effect.fail(new CallingSelf({ target: process.name }))
   const from = new From<Behaviour.ReplyOf<P>>(request, options?.onTimeout === "interrupt")
   // the mailbox holds protocol-erased envelopes; the reply type is restored by `call`'s signature
   const outcome = process.deliver(from as From<unknown>)
@@ -280,11 +286,10 @@ export const callUnsafe = <P extends Behaviour.Protocol>(
     return withTimeout(process, options, Effect.onInterrupt(waited, () => Effect.sync(() => from.abandon())))
   }
   if (process.overflow === "sliding") {
-    process.evictOldest()
-    // the mailbox holds protocol-erased envelopes (see above)
-    process.deliver(from as From<unknown>)
-    if (from.exit !== undefined) return from.exit
-    return awaitReply(process, from, options)
+    // evicts the oldest user message; still FULL when an evicted caller took the slot again (protocol-erased)
+    const slid = process.deliverSliding(from as From<unknown>)
+    if (slid === DELIVERED) return from.exit ?? awaitReply(process, from, options)
+    if (slid === DEAD) return Effect.fail(new NoProc({ target: process.name }))
   }
   process.countDropped()
   return Effect.fail(new MailboxFull({ target: process.name, capacity: process.capacity }))
@@ -302,44 +307,6 @@ export const isSyncReply = <A, E>(reply: Effect.Effect<A, E>): reply is Exit.Exi
   return tag === "Success" || tag === "Failure"
 }
 
-const untimed: CallOptions = { timeout: "infinity" }
-
-/** Bounds `effect` by the call's timeout (default 5 s), failing with `CallTimeout`. */
-const withTimeout = <A, E>(
-  process: ActorProcess,
-  options: CallOptions | undefined,
-  effect: Effect.Effect<A, E>
-): Effect.Effect<A, E | CallTimeout> => {
-  const timeout = options?.timeout ?? DEFAULT_CALL_TIMEOUT
-  if (timeout === "infinity") return effect
-  const duration = Duration.fromInputUnsafe(timeout)
-  return Effect.timeoutOrElse(effect, {
-    duration,
-    orElse: () => Effect.fail(new CallTimeout({ target: process.name, timeoutMillis: Duration.toMillis(duration) }))
-  })
-}
-
-const awaitReply = <A>(
-  process: ActorProcess,
-  from: From<A>,
-  options: CallOptions | undefined
-): Effect.Effect<A, CallError> =>
-  withTimeout(
-    process,
-    options,
-    Effect.callback<A, CallError>((resume) => {
-      from.await(resume)
-      return Effect.sync(() => from.abandon())
-    })
-  )
-
-/** Blocks until `envelope` entered the mailbox (`DELIVERED`) or the actor exited first (`DEAD`). */
-const waitForRoom = (process: ActorProcess, envelope: Envelope): Effect.Effect<DeliveryOutcome> =>
-  Effect.callback<DeliveryOutcome>((resume) => {
-    const cancel = process.blockSender(envelope, (outcome) => resume(Effect.succeed(outcome)))
-    return Effect.sync(cancel)
-  })
-
 const deliverOneWay = (
   target: Target<Behaviour.Protocol> | Process,
   envelope: Envelope
@@ -352,15 +319,15 @@ const deliverOneWay = (
       switch (process.overflow) {
         case "backpressure":
           // waiting for room in one's own mailbox would never end: fail at once instead
-          if (process.fiber !== undefined && Fiber.getCurrent() === process.fiber) {
+          if (process.isCurrent) {
             process.countDropped()
             return Effect.fail(new MailboxFull({ target: process.name, capacity: process.capacity, selfSend: true }))
           }
           // delivered when room opens, oldest blocked sender first; a dead actor swallows it
           return Effect.asVoid(waitForRoom(process, envelope))
         case "sliding":
-          process.evictOldest()
-          process.deliver(envelope)
+          // evicts the oldest user message; dropped when the slot was taken again meanwhile
+          if (process.deliverSliding(envelope) === FULL) process.countDropped()
           return Effect.void
         case "dropping":
           process.countDropped()
@@ -408,7 +375,7 @@ export const sendUnsafe = (target: Process, message: unknown): boolean =>
  * messages to itself). Returns false only when the target is not a live actor.
  */
 export const sendSystemUnsafe = (target: Process, message: unknown): boolean =>
-  target instanceof ActorProcess && target.deliverSystem({ kind: ENVELOPE_INFO, message }) === DELIVERED
+  target instanceof ActorProcess && target.deliverSystemInfo(message) === DELIVERED
 
 /** Replies to a call answered `noreply`, from any fiber. A reply after the caller gave up is dropped. */
 export const reply = <R>(from: From<R>, value: R): Effect.Effect<void> =>
@@ -425,7 +392,7 @@ export const replyUnsafe = <R>(from: From<R>, value: R): boolean => from.reply(v
  * Fails with `NoProc` if it is not alive; with `StopFailed { reason }` when it exited with another reason than
  * `reason` (its `terminate` crashed, or it was killed meanwhile); with `CallTimeout` if it has not exited within
  * `timeout` (default: wait forever), in which case it keeps running, as with `proc_lib:stop`; and with
- * `InvalidOptions` when `reason` is not an exit reason.
+ * `InvalidOptions` when `reason` is not an exit reason or `timeout` not a duration.
  */
 export const stop = (
   target: Process | NameRegistration,
@@ -436,6 +403,8 @@ export const stop = (
     if (!ExitReason.isExitReason(reason)) {
       return Effect.fail(Options.invalid("stop", "reason", "not an exit reason (ExitReason.normal, shutdown, …)"))
     }
+    const badTimeout = Options.checkStopTimeout(timeout)
+    if (badTimeout !== undefined) return Effect.fail(badTimeout)
     const registration = typeof target === "object" && target !== null &&
         // reading the tag that tells a registration from a ref
         (target as unknown as NameRegistration)._tag === "NameRegistration"
@@ -454,12 +423,7 @@ export const stop = (
       ExitReason.equals(exited, reason)
         ? Effect.void
         : Effect.fail(new StopFailed({ target: process.name, requested: reason, reason: exited })))
-    if (timeout === "infinity") return waited
-    const duration = Duration.fromInputUnsafe(timeout)
-    return Effect.timeoutOrElse(waited, {
-      duration,
-      orElse: () => Effect.fail(new CallTimeout({ target: process.name, timeoutMillis: Duration.toMillis(duration) }))
-    })
+    return withTimeout(process, { timeout }, waited)
   })
 
 /**

@@ -364,6 +364,10 @@ const normalizeCached = <R, Extra extends ReadonlyArray<unknown>>(
 
 type CallFailure = Actor.CallError | import("./RuntimeError.ts").CallingSelf
 
+/** A call with constant options, so nothing to decode (`callUnsafe`: it cannot fail with `InvalidOptions`). */
+const trustedCall = <Extra extends ReadonlyArray<unknown>>(ref: DynamicSupervisorRef<Extra>, request: Request) =>
+  Effect.suspend(() => Actor.callUnsafe(ref, request, { timeout: "infinity" }))
+
 const startReply = (response: Response): Effect.Effect<Process | undefined, MaxChildren | FailedToStartChild> =>
   Result.isSuccess(response)
     // a StartChild reply succeeds with the started process or undefined (see handleCall)
@@ -404,7 +408,7 @@ export const terminateChild = <Extra extends ReadonlyArray<unknown>>(
   ref: DynamicSupervisorRef<Extra>,
   process: Process
 ): Effect.Effect<void, import("./RuntimeError.ts").ChildNotFound | InvalidOptions | CallFailure> =>
-  Effect.flatMap(Actor.call(ref, { _tag: "TerminateChild", process }, { timeout: "infinity" }), (response) =>
+  Effect.flatMap(trustedCall(ref, { _tag: "TerminateChild", process }), (response) =>
     // a TerminateChild reply fails only with these two (see handleCall)
     Result.isSuccess(response)
       ? Effect.void
@@ -418,7 +422,7 @@ export const terminateChild = <Extra extends ReadonlyArray<unknown>>(
 export const whichChildren = <Extra extends ReadonlyArray<unknown>>(
   ref: DynamicSupervisorRef<Extra>
 ): Effect.Effect<ReadonlyArray<Process | "restarting">, CallFailure> =>
-  Effect.map(Actor.call(ref, { _tag: "WhichChildren" }, { timeout: "infinity" }), (response) =>
+  Effect.map(trustedCall(ref, { _tag: "WhichChildren" }), (response) =>
     // a WhichChildren reply carries this list (see handleCall)
     Result.isSuccess(response) ? response.success as ReadonlyArray<Process | "restarting"> : [])
 
@@ -428,7 +432,7 @@ export const countChildren = <Extra extends ReadonlyArray<unknown>>(
   ref: DynamicSupervisorRef<Extra>
 ): Effect.Effect<import("./internal/SupervisorBehaviour.ts").ChildCounts, CallFailure> =>
   Effect.map(
-    Actor.call(ref, { _tag: "CountChildren" }, { timeout: "infinity" }),
+    trustedCall(ref, { _tag: "CountChildren" }),
     (response) =>
       Result.isSuccess(response)
         // a CountChildren reply carries the counts (see handleCall)

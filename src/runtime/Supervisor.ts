@@ -277,7 +277,8 @@ const request = <A, E extends ManagementError>(
   message: Request
 ): Effect.Effect<A, E | CallFailure> =>
   Effect.flatMap(
-    Actor.call(ref, message, { timeout: "infinity" }),
+    // constant options, nothing to decode: callUnsafe (a supervisor call cannot fail with InvalidOptions)
+    Effect.suspend(() => Actor.callUnsafe(ref, message, { timeout: "infinity" })),
     (response) =>
       // each request's reply type is fixed by its tag; the callers below name it as A and E
       Result.isSuccess(response) ? Effect.succeed(response.success as A) : Effect.fail(response.failure as E)

@@ -1,7 +1,9 @@
 /**
  * The mailbox rules of issue 10, each named after the OTP rule it mirrors: a cast never blocks (unbounded default),
  * a self-send to a full `backpressure` mailbox fails at once, a call's timeout covers the whole call, and system
- * messages (stop signals, monitor `Down`s) are never dropped and never wait for room. Timing under `TestClock`.
+ * messages (stop signals, monitor `Down`s) are never dropped and never wait for room: they never count against the
+ * capacity, `sliding` never evicts them and moves no other message, and a call that finds no room fails at once
+ * instead of waiting for a reply to a request in no queue. Timing under `TestClock`.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber } from "effect"
@@ -193,4 +195,135 @@ describe("Mailbox (OTP: a send never blocks; signals are never lost)", () => {
         assert.strictEqual(ref.mailboxSize, 0)
       })
   )
+})
+
+type SystemProtocol = {
+  readonly cast: number
+  readonly call: "seen"
+  readonly reply: ReadonlyArray<string>
+  readonly info: string
+}
+
+/**
+ * Cast `0` signals `started` and keeps it busy until `release`; other casts, and infos (system messages), are
+ * recorded in `seen` (a `Down` as `down`); a call answers what was seen.
+ */
+const SystemRecorder = (started: Deferred.Deferred<void>, release: Deferred.Deferred<void>, seen: Array<string>) =>
+  Behaviour.make<SystemProtocol>()({
+    init: () => Behaviour.ok(null),
+    handleCast: (n, s) =>
+      n === 0
+        ? Effect.andThen(Deferred.succeed(started, undefined), Effect.as(Deferred.await(release), Behaviour.noreply(s)))
+        : Effect.sync(() => {
+          seen.push(`cast ${n}`)
+          return Behaviour.noreply(s)
+        }),
+    handleInfo: (message, s) => {
+      seen.push(typeof message === "string" ? message : "down")
+      return Behaviour.noreply(s)
+    },
+    handleCall: (_request, _from, s) => Behaviour.reply([...seen], s)
+  })
+
+/** Starts a SystemRecorder with `mailbox` and makes it busy (its mailbox empty) until the returned `release`. */
+const busyRecorder = (mailbox: Actor.MailboxOptions) =>
+  Effect.gen(function*() {
+    const started = yield* Deferred.make<void>()
+    const release = yield* Deferred.make<void>()
+    const seen: Array<string> = []
+    const ref = yield* Actor.start(SystemRecorder(started, release, seen), undefined, { mailbox })
+    yield* Actor.cast(ref, 0)
+    yield* Deferred.await(started)
+    return { ref, seen, release: Deferred.succeed(release, undefined) }
+  })
+
+const failedWith = (exit: Exit.Exit<unknown, { readonly _tag: string }>): string | undefined =>
+  Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail")?.error._tag : undefined
+
+describe("Mailbox system messages (OTP: signals are never dropped and never wait for room)", () => {
+  it.effect("sliding never evicts a system message: a monitor Down survives later casts, the oldest cast is evicted", () =>
+    Effect.gen(function*() {
+      const watcher = yield* busyRecorder({ capacity: 2, overflow: "sliding" })
+      const target = yield* Actor.start(Idle, undefined)
+      yield* Monitor.monitorFrom(watcher.ref, target)
+      yield* Actor.kill(target) // the Down is queued
+      yield* Actor.cast(watcher.ref, 1)
+      yield* Actor.cast(watcher.ref, 2)
+      yield* Actor.cast(watcher.ref, 3) // full (2 casts): the oldest cast is evicted, not the Down
+      yield* watcher.release
+      assert.deepStrictEqual(yield* Actor.call(watcher.ref, "seen"), ["down", "cast 2", "cast 3"])
+      assert.strictEqual(watcher.ref.dropped, 1)
+      yield* Actor.stop(watcher.ref)
+    }))
+
+  it.effect("sliding evicts the oldest user message and keeps every other message in its order", () =>
+    Effect.gen(function*() {
+      const { ref, release } = yield* busyRecorder({ capacity: 2, overflow: "sliding" })
+      yield* Actor.cast(ref, 1)
+      Actor.sendSystemUnsafe(ref, "system 1")
+      yield* Actor.cast(ref, 2)
+      Actor.sendSystemUnsafe(ref, "system 2")
+      yield* Actor.cast(ref, 3) // evicts cast 1 only
+      yield* Actor.cast(ref, 4) // evicts cast 2 only
+      yield* release
+      assert.deepStrictEqual(yield* Actor.call(ref, "seen"), ["system 1", "system 2", "cast 3", "cast 4"])
+      assert.strictEqual(ref.dropped, 2)
+      yield* Actor.stop(ref)
+    }))
+
+  it.effect("a call to a sliding mailbox holding a stop is queued behind it and fails with ActorExited, never hangs", () =>
+    Effect.gen(function*() {
+      const { ref, release } = yield* busyRecorder({ capacity: 1, overflow: "sliding" })
+      const stopping = yield* Effect.forkChild(Actor.stop(ref, ExitReason.normal), { startImmediately: true })
+      const caller = yield* Effect.forkChild(Effect.exit(Actor.call(ref, "seen", { timeout: "infinity" })), {
+        startImmediately: true
+      })
+      yield* release
+      yield* Fiber.join(stopping)
+      yield* TestClock.adjust("1 hour")
+      const exit = caller.pollUnsafe()
+      assert.isDefined(exit, "the caller hangs")
+      assert.strictEqual(exit !== undefined && Exit.isSuccess(exit) ? failedWith(exit.value) : "none", "ActorExited")
+    }))
+
+  it.effect("a call that finds no room after a sliding eviction fails with MailboxFull at once, never hangs", () =>
+    Effect.gen(function*() {
+      const { ref, release } = yield* busyRecorder({ capacity: 1, overflow: "sliding" })
+      // the first caller, evicted, casts at once from its own resumption and takes the freed slot
+      const evicted = yield* Effect.forkChild(
+        Effect.flatMap(
+          Effect.exit(Actor.call(ref, "seen", { timeout: "infinity" })),
+          (exit) => Effect.as(Actor.cast(ref, 7), failedWith(exit))
+        ),
+        { startImmediately: true }
+      )
+      const second = yield* Effect.forkChild(Effect.exit(Actor.call(ref, "seen", { timeout: "infinity" })), {
+        startImmediately: true
+      })
+      assert.strictEqual(yield* Fiber.join(evicted), "MailboxFull")
+      yield* TestClock.adjust("1 hour")
+      const exit = second.pollUnsafe()
+      assert.isDefined(exit, "the second caller hangs")
+      assert.strictEqual(exit !== undefined && Exit.isSuccess(exit) ? failedWith(exit.value) : "none", "MailboxFull")
+      yield* release
+      assert.deepStrictEqual(yield* Actor.call(ref, "seen"), ["cast 7"])
+      yield* Actor.stop(ref)
+    }))
+
+  it.effect("a system message never counts against the capacity, under every overflow strategy", () =>
+    Effect.gen(function*() {
+      for (const overflow of ["fail", "dropping", "sliding", "backpressure"] as const) {
+        const { ref, release } = yield* busyRecorder({ capacity: 1, overflow })
+        Actor.sendSystemUnsafe(ref, "system")
+        const cast = yield* Effect.forkChild(Effect.exit(Actor.cast(ref, 1)), { startImmediately: true })
+        const exit = cast.pollUnsafe()
+        assert.isDefined(exit, `${overflow}: the cast waits for room`)
+        assert.isTrue(exit !== undefined && Exit.isSuccess(exit) && Exit.isSuccess(exit.value), overflow)
+        assert.isFalse(Actor.sendUnsafe(ref, "ordinary"), `${overflow}: the one slot is taken by the cast`)
+        yield* release
+        assert.deepStrictEqual(yield* Actor.call(ref, "seen"), ["system", "cast 1"], overflow)
+        assert.strictEqual(ref.dropped, 0, overflow)
+        yield* Actor.stop(ref)
+      }
+    }))
 })

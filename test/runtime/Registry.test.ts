@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 import { Actor, Behaviour, ExitReason, Monitor, Process, Registry } from "../../src/runtime/index.ts"
 
 type EchoProtocol = { readonly call: string; readonly reply: string; readonly cast: string; readonly info: unknown }
@@ -107,5 +107,24 @@ describe("Monitor", () => {
       yield* Actor.stop(other)
       yield* Actor.call(watcher, "sync")
       assert.deepStrictEqual(seen, [{ _tag: "Down", monitor: m.id, pid: target.pid, reason: ExitReason.killed }])
+    }))
+  it.effect("a start interrupted after its name is registered, before the actor is launched, frees the name", () =>
+    Effect.gen(function*() {
+      const reg = yield* Registry.make({ keys: "unique" })
+      const name = Registry.via<EchoProtocol>(reg, "svc")
+      // a registration whose register suspends once the name is taken (any effect may, by the interface)
+      const suspending: Actor.NameRegistration<EchoProtocol> = {
+        ...name,
+        register: (process) => Effect.andThen(name.register(process), Effect.yieldNow)
+      }
+      const starter = yield* Effect.forkChild(Actor.start(echo(), "one", { name: suspending }), {
+        startImmediately: true
+      })
+      assert.isDefined(yield* Registry.whereis(reg, "svc")) // registered, not launched yet
+      yield* Fiber.interrupt(starter)
+      assert.isUndefined(yield* Registry.whereis(reg, "svc"), "a never-launched process holds the name")
+      const ref = yield* Actor.start(echo(), "two", { name })
+      assert.strictEqual(yield* Actor.call(name, "hi"), "two:hi")
+      yield* Actor.stop(ref)
     }))
 })

@@ -34,6 +34,23 @@ export const actorOfFiber = (fiber: Fiber.Fiber<unknown, unknown>): ActorProcess
   // an actor's fiber carries the ACTOR slot (set in mainEffect); other fibers read undefined
   (fiber as unknown as ActorFiber)[ACTOR]
 
+/** Is the fiber evaluating this code `actor`'s (its own fiber, or the fiber of a handler it runs)? */
+export const onFiberOf = (actor: object): boolean => {
+  const fiber = Fiber.getCurrent()
+  return fiber !== undefined && actorOfFiber(fiber) === actor
+}
+
+/**
+ * `effect`, run as `actor` on whatever fiber evaluates it: the fiber gets the ACTOR slot first, so `Actor.self` and
+ * the self checks see the actor (for a handler forked off the actor's fiber).
+ */
+export const runningAs = <A, E, R>(actor: ActorProcess, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.withFiber((fiber) => {
+    // the ACTOR slot is our own property on the fiber object, as in mainEffect
+    ;(fiber as unknown as ActorFiber)[ACTOR] = actor
+    return effect
+  })
+
 /** The actor of the fiber evaluating this code (only called from the actor's own loop effects). */
 const current = (): ActorProcess => {
   const fiber = Fiber.getCurrent()

@@ -3,7 +3,7 @@
  *
  * Mirrors gen_server's receive loop. The mailbox (unbounded by default, direct hand-off to the parked fiber,
  * optional bound with overflow strategies) is the base class `MailboxProcess` (`Mailbox.ts`); the loop's shared
- * Effect values are in `ActorLoop.ts`.
+ * Effect values are in `ActorLoop.ts`; a handler of an `onTimeout: "interrupt"` call runs by `InterruptibleCall.ts`.
  *
  * Exit signals follow `process_flag(trap_exit, ...)`, chosen per actor with `trapExit` (default false, as an
  * Elixir GenServer): an exit signal (`signalStop`, what a supervisor's shutdown sends) ends a non-trapping actor at
@@ -46,7 +46,16 @@ import {
   type StopRequest,
   yieldThenStep
 } from "./ActorLoop.ts"
-import { type Envelope, ENVELOPE_CALL, ENVELOPE_CAST, ENVELOPE_INFO, ENVELOPE_STOP, type From } from "./From.ts"
+import {
+  type Envelope,
+  ENVELOPE_CALL,
+  ENVELOPE_CAST,
+  ENVELOPE_INFO,
+  ENVELOPE_STOP,
+  ENVELOPE_SYSTEM,
+  type From
+} from "./From.ts"
+import { interruptibleBy } from "./InterruptibleCall.ts"
 import { interruptDetached } from "./Kill.ts"
 import { type ActorSettings, MailboxProcess, wakeAll } from "./Mailbox.ts"
 
@@ -106,6 +115,13 @@ export class ActorProcess extends MailboxProcess {
     const started = this.startState?.exit
     if (started !== undefined) this.startState = undefined
     return started
+  }
+
+  /** A start interrupted before `launch` (after its name registration): the unlaunched process exits `killed`. */
+  abandonStart(): void {
+    if (this.fiber === undefined && this.startState === undefined && this.exitReason === undefined) {
+      this.exited(ExitReason.killed)
+    }
   }
 
   /** Registers for the start outcome of an `init` that did not complete synchronously. */
@@ -179,10 +195,6 @@ export class ActorProcess extends MailboxProcess {
   }
 
   // ---------------------------------------------------------------------------------------------------------
-  // Mailbox
-  // ---------------------------------------------------------------------------------------------------------
-
-  // ---------------------------------------------------------------------------------------------------------
   // Loop
   // ---------------------------------------------------------------------------------------------------------
 
@@ -222,17 +234,19 @@ export class ActorProcess extends MailboxProcess {
         // the mailbox is protocol-erased; a call envelope carries the call type of this behaviour's protocol
         const result = handler(envelope.message as never, envelope, this.state)
         if (!isEffect(result)) return this.afterCall(envelope, result)
-        const guarded = envelope.interruptOnAbandon ? this.interruptibleBy(envelope, result) : result
+        // onTimeout "interrupt": on a fiber of its own, as this actor, interrupted when the caller gives up
+        const guarded = envelope.interruptOnAbandon ? interruptibleBy(this, envelope, result) : result
         return Effect.flatMap(
           guarded,
           (r) => r === undefined ? this.afterAbandoned() : this.afterCall(envelope, r) ?? step
         )
       }
       case ENVELOPE_CAST:
-      case ENVELOPE_INFO: {
+      case ENVELOPE_INFO:
+      case ENVELOPE_SYSTEM: {
         const handler = envelope.kind === ENVELOPE_CAST ? behaviour.handleCast : behaviour.handleInfo
         if (handler === undefined) {
-          if (envelope.kind === ENVELOPE_INFO) return undefined // like Elixir: unhandled info is dropped
+          if (envelope.kind !== ENVELOPE_CAST) return undefined // like Elixir: unhandled info is dropped
           return Effect.die(new Error(`${this.name}: unexpected cast (no handleCast)`))
         }
         // the mailbox is protocol-erased; a cast/info envelope carries this behaviour's message type
@@ -243,17 +257,6 @@ export class ActorProcess extends MailboxProcess {
       case ENVELOPE_STOP:
         return Effect.succeed({ reason: envelope.reason })
     }
-  }
-
-  /** Runs `handler` so that abandoning `from` (caller timeout with `onTimeout: "interrupt"`) interrupts it. */
-  private interruptibleBy<A, E, R>(
-    from: From<unknown>,
-    handler: Effect.Effect<A, E, R>
-  ): Effect.Effect<A | undefined, E, R> {
-    const abandoned = Effect.callback<undefined>((resume) => {
-      from.onAbandon = () => resume(Effect.succeed(undefined))
-    })
-    return Effect.raceFirst(handler, abandoned)
   }
 
   private afterAbandoned(): Step {

@@ -3,8 +3,9 @@
  *
  * Mirrors gen_server's `From`: a server may reply inside `handleCall` (`reply` result) or later, from any fiber,
  * through `Actor.reply(from, value)`. A reply arriving after the caller gave up (timeout or interruption) is
- * dropped, as in OTP 24+. When the caller asked for `onTimeout: "interrupt"`, giving up also interrupts the
- * handler that is serving this call.
+ * dropped, as in OTP 24+. An actor holding a `noreply` call forgets it as soon as its caller gives up, so its table
+ * of pending calls holds only calls someone still waits for. When the caller asked for `onTimeout: "interrupt"`,
+ * giving up also interrupts the handler that is serving this call.
  *
  * The same object is the mailbox envelope, so a call allocates one object besides its Exit.
  */
@@ -18,6 +19,8 @@ export const ENVELOPE_CALL = 0
 export const ENVELOPE_CAST = 1
 export const ENVELOPE_INFO = 2
 export const ENVELOPE_STOP = 3
+/** a system message for `handleInfo` (`Actor.sendSystemUnsafe`, the runtime's own notices) */
+export const ENVELOPE_SYSTEM = 4
 
 const PENDING = 0
 const DONE = 1
@@ -34,7 +37,7 @@ export class From<Reply = unknown> {
   private resume: ((exit: Exit.Exit<Reply, CallError>) => void) | undefined = undefined
   /** set while a handler runs for this call and the caller asked for interruption on timeout */
   onAbandon: (() => void) | undefined = undefined
-  /** the actor holding this call after a `noreply`, told when it is answered */
+  /** the actor holding this call after a `noreply`, told when it is answered or abandoned */
   owner: { settled(from: From<unknown>): void } | undefined = undefined
 
   constructor(message: unknown, interruptOnAbandon: boolean) {
@@ -76,11 +79,19 @@ export class From<Reply = unknown> {
     else this.resume = resume
   }
 
-  /** The caller gave up (timeout or interruption): later replies are dropped. */
+  /**
+   * The caller gave up (timeout or interruption): later replies are dropped, and the actor holding the call after
+   * a `noreply` forgets it at once (abandoned calls leave no entry behind).
+   */
   abandon(): void {
     if (this.status !== PENDING) return
     this.status = ABANDONED
     this.resume = undefined
+    if (this.owner !== undefined) {
+      // the owner tracks pending calls of any reply type
+      this.owner.settled(this as From<unknown>)
+      this.owner = undefined
+    }
     const onAbandon = this.onAbandon
     this.onAbandon = undefined
     if (onAbandon !== undefined) onAbandon()
@@ -101,4 +112,15 @@ export interface StopEnvelope {
   readonly reason: import("../ExitReason.ts").ExitReason
 }
 
-export type Envelope = From<unknown> | CastEnvelope | StopEnvelope
+export interface SystemInfoEnvelope {
+  readonly kind: typeof ENVELOPE_SYSTEM
+  readonly message: unknown
+}
+
+/** An envelope that bypasses the mailbox bound: never dropped, never evicted, never counted against the capacity. */
+export type SystemEnvelope = StopEnvelope | SystemInfoEnvelope
+
+export type Envelope = From<unknown> | CastEnvelope | SystemEnvelope
+
+/** Is this a system envelope (a stop signal or a system message)? */
+export const isSystem = (envelope: Envelope): envelope is SystemEnvelope => envelope.kind >= ENVELOPE_STOP

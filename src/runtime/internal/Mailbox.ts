@@ -11,7 +11,10 @@
  *   oldest blocked sender's envelope is put in the mailbox on its behalf before it is woken.
  * - System messages are never dropped and never wait for room (`deliverSystem`): stop signals, monitor `Down`s,
  *   exit notices from children, idle timeouts, supervisor retry/backoff timers and other runtime self-messages
- *   bypass the bound, as Erlang's signals do.
+ *   bypass the bound, as Erlang's signals do. They are marked (`isSystem`) and never count against the capacity:
+ *   the bound compares the user messages waiting (the queue's length less `queuedSystem`) with it, under every
+ *   overflow strategy. `sliding` evicts the oldest user message, never a system one, and moves nothing else: every
+ *   other message keeps its place ("one message at a time, in order").
  *
  * Hand-rolled: Effect's `Queue` wakes a waiting taker through the scheduler of the fiber that created it (a
  * scheduler hop per message). Here, when the actor's fiber is parked in `receive`, `deliver` resumes it
@@ -23,7 +26,8 @@ import { Duration, Effect, Exit, type Fiber } from "effect"
 import type * as ExitReason from "../ExitReason.ts"
 import { ProcessBase } from "../Process.ts"
 import { MailboxFull } from "../RuntimeError.ts"
-import { type Envelope, ENVELOPE_CALL, ENVELOPE_INFO, ENVELOPE_STOP, type From } from "./From.ts"
+import { onFiberOf } from "./ActorLoop.ts"
+import { type Envelope, ENVELOPE_CALL, ENVELOPE_SYSTEM, type From, isSystem, type SystemEnvelope } from "./From.ts"
 import { MessageQueue } from "./MessageQueue.ts"
 
 export type Overflow = "backpressure" | "dropping" | "sliding" | "fail"
@@ -79,6 +83,8 @@ export interface ActorExtras {
   idleTimer: Fiber.Fiber<void> | undefined
   hibernating: boolean
   dropped: number
+  /** system envelopes waiting in the queue (they do not count against the capacity) */
+  queuedSystem: number
   /** the reason of an exit signal that is ending this (non-trapping) actor: its exit reason */
   exitSignal: ExitReason.ExitReason | undefined
 }
@@ -146,6 +152,7 @@ export abstract class MailboxProcess extends ProcessBase {
       idleTimer: undefined,
       hibernating: false,
       dropped: 0,
+      queuedSystem: 0,
       exitSignal: undefined
     }
   }
@@ -180,28 +187,55 @@ export abstract class MailboxProcess extends ProcessBase {
       return DELIVERED
     }
     const queue = (this.queue ??= new MessageQueue())
-    if (envelope.kind === ENVELOPE_STOP) {
-      queue.push(envelope)
+    if (isSystem(envelope)) {
+      this.pushSystem(queue, envelope)
       return DELIVERED
     }
     const blocked = extras?.blockedSenders
-    if (queue.length >= this.settings.capacity || (blocked !== undefined && blocked.length > 0)) return FULL
+    if (queue.length - (extras?.queuedSystem ?? 0) >= this.settings.capacity) return FULL
+    if (blocked !== undefined && blocked.length > 0) return FULL
     queue.push(envelope)
     return DELIVERED
   }
 
   /**
-   * Delivers a system message: never dropped, never waits for room (it bypasses the bound). `DEAD` when the actor
-   * has exited.
+   * Delivers a system message: never dropped, never waits for room (it bypasses the bound and does not count
+   * against it). `DEAD` when the actor has exited.
    */
-  deliverSystem(envelope: Envelope): DeliveryOutcome {
+  deliverSystem(envelope: SystemEnvelope): DeliveryOutcome {
     if (this.exitReason !== undefined) return DEAD
     const extras = this.extras
     if (extras !== undefined && extras.idleTimer !== undefined) this.cancelIdleTimer(extras)
     const waiting = this.waiting
     if (waiting !== undefined) this.handOff(waiting, envelope)
-    else (this.queue ??= new MessageQueue()).push(envelope)
+    else this.pushSystem(this.queue ??= new MessageQueue(), envelope)
     return DELIVERED
+  }
+
+  /** Delivers `message` to `handleInfo` as a system message (`deliverSystem`). */
+  deliverSystemInfo(message: unknown): DeliveryOutcome {
+    return this.deliverSystem({ kind: ENVELOPE_SYSTEM, message })
+  }
+
+  /**
+   * `sliding`: evicts the oldest user message (`evictOldest`), then delivers `envelope`. Still `FULL` when the slot
+   * was taken again meanwhile (an evicted caller resumes at once and may send), in which case nothing was delivered.
+   */
+  deliverSliding(envelope: Envelope): DeliveryOutcome {
+    this.evictOldest()
+    return this.deliver(envelope)
+  }
+
+  private pushSystem(queue: MessageQueue<Envelope>, envelope: SystemEnvelope): void {
+    queue.push(envelope)
+    this.more.queuedSystem++
+  }
+
+  /** The oldest envelope, removed from `queue`, with the system count kept. */
+  private take(queue: MessageQueue<Envelope>): Envelope | undefined {
+    const envelope = queue.shift()
+    if (envelope !== undefined && isSystem(envelope) && this.extras !== undefined) this.extras.queuedSystem--
+    return envelope
   }
 
   /** Resumes the parked fiber with `envelope`: on this stack, or through a microtask when nested too deeply. */
@@ -215,26 +249,28 @@ export abstract class MailboxProcess extends ProcessBase {
         inlineDepth--
       }
     } else {
-      ;(this.queue ??= new MessageQueue()).push(envelope)
+      const queue = (this.queue ??= new MessageQueue())
+      if (isSystem(envelope)) this.pushSystem(queue, envelope)
+      else queue.push(envelope)
       queueMicrotask(() => {
-        const next = this.queue?.shift()
+        const next = this.queue === undefined ? undefined : this.take(this.queue)
         if (next !== undefined) waiting(Exit.succeed(next))
       })
     }
   }
 
-  /** Evicts the oldest non-system message (for `sliding`); a call evicted this way fails with `MailboxFull`. */
-  evictOldest(): void {
-    const queue = this.queue
-    if (queue === undefined) return
-    const oldest = queue.shift()
-    if (oldest === undefined) return
+  /**
+   * Evicts the oldest user message (for `sliding`): system messages are never evicted, and every other message
+   * keeps its place. A call evicted this way fails with `MailboxFull`. False when there is none to evict.
+   */
+  evictOldest(): boolean {
+    const oldest = this.queue?.removeFirst(isUser)
+    if (oldest === undefined) return false
     this.countDropped()
-    if (oldest.kind === ENVELOPE_STOP) {
-      queue.push(oldest)
-    } else if (oldest.kind === ENVELOPE_CALL) {
+    if (oldest.kind === ENVELOPE_CALL) {
       oldest.complete(Exit.fail(new MailboxFull({ target: this.name, capacity: this.capacity })))
     }
+    return true
   }
 
   /**
@@ -256,20 +292,21 @@ export abstract class MailboxProcess extends ProcessBase {
   protected poll(): Envelope | undefined {
     const queue = this.queue
     if (queue === undefined) return undefined
-    const envelope = queue.shift()
+    const envelope = this.take(queue)
     const senders = this.extras?.blockedSenders
     if (senders === undefined || senders.length === 0) return envelope
     this.admitBlocked(queue, senders)
-    return envelope ?? queue.shift()
+    return envelope ?? this.take(queue)
   }
 
   /**
    * Fills the free slots with blocked senders' envelopes, oldest sender first, and wakes those senders: every
    * blocked sender eventually delivers, in FIFO order, and later messages never overtake already-blocked senders
-   * (a new send is refused room while any sender is blocked).
+   * (a new send is refused room while any sender is blocked). System messages take no slot.
    */
   private admitBlocked(queue: MessageQueue<Envelope>, senders: MessageQueue<BlockedSender>): void {
-    while (queue.length < this.settings.capacity) {
+    const system = this.extras?.queuedSystem ?? 0
+    while (queue.length - system < this.settings.capacity) {
       const next = senders.shift()
       if (next === undefined) return
       if (!next.active) continue
@@ -278,6 +315,11 @@ export abstract class MailboxProcess extends ProcessBase {
       const wake = next.wake
       wakeInline(() => wake(DELIVERED))
     }
+  }
+
+  /** Is the fiber evaluating this code this actor's (its own, or that of a handler it runs)? For the self checks. */
+  get isCurrent(): boolean {
+    return onFiberOf(this)
   }
 
   /** Messages waiting in the mailbox. */
@@ -297,7 +339,7 @@ export abstract class MailboxProcess extends ProcessBase {
         Effect.sync(() => {
           if (extras.idleTimer !== timer) return
           extras.idleTimer = undefined
-          this.deliverSystem({ kind: ENVELOPE_INFO, message: idleTimeoutInfo })
+          this.deliverSystemInfo(idleTimeoutInfo)
         }))
     )
     extras.idleTimer = timer
@@ -311,3 +353,4 @@ export abstract class MailboxProcess extends ProcessBase {
 }
 
 const idleTimeoutInfo = Object.freeze({ _tag: "IdleTimeout" as const })
+const isUser = (envelope: Envelope): boolean => !isSystem(envelope)

@@ -34,6 +34,25 @@ export class MessageQueue<A> {
     return item
   }
 
+  /** Removes the oldest item that `match`es, keeping every other item in its order; `undefined` when none does. */
+  removeFirst(match: (item: A) => boolean): A | undefined {
+    const items = this.items
+    const slots = items.length
+    for (let i = 0; i < this.size; i++) {
+      const index = (this.head + i) % slots
+      const item = items[index]
+      // slots below `size` hold items (only slots past it are empty)
+      if (!match(item as A)) continue
+      for (let j = i; j < this.size - 1; j++) {
+        items[(this.head + j) % slots] = items[(this.head + j + 1) % slots]
+      }
+      items[(this.head + this.size - 1) % slots] = undefined
+      this.size--
+      return item
+    }
+    return undefined
+  }
+
   /** Removes every item for which `keep` is false, preserving order; returns the removed items. */
   removeWhere(drop: (item: A) => boolean): Array<A> {
     const removed: Array<A> = []

@@ -1,5 +1,6 @@
 /**
- * Schema validation of the runtime's untrusted inputs (start options, child specs, supervisor options).
+ * Schema validation of the runtime's untrusted inputs (start options, call options, stop timeouts, child specs,
+ * supervisor options).
  *
  * Every public entry point decodes its options here and fails with `InvalidOptions`, whose `path` names the
  * offending field in the caller's terms (`children[2].shutdown`, `mailbox.capacity`) and whose `detail` lists
@@ -25,20 +26,31 @@ export const PositiveInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEq
 export const NonNegativeInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
 /** A number ≥ 0. */
 export const NonNegative = Schema.Number.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
+/** Is `u` a `Duration.Input` that is not negative (finite milliseconds, or e.g. `"100 millis"`)? */
+const isDurationInput = (u: unknown): u is Duration.Input => {
+  if (typeof u === "number") return Number.isFinite(u) && u >= 0
+  if (typeof u !== "string" && typeof u !== "object") return false
+  try {
+    // a string or object: fromInputUnsafe validates it and throws (caught below) for a bad one
+    return Duration.toMillis(Duration.fromInputUnsafe(u as Duration.Input)) >= 0
+  } catch {
+    return false
+  }
+}
+
 /** A `Duration.Input` that is not negative (milliseconds, or e.g. `"100 millis"`); shared by the runtime and the agent server. */
-export const DurationInput = Schema.declare(
-  (u: unknown): u is Duration.Input => {
-    if (typeof u === "number") return Number.isFinite(u) && u >= 0
-    if (typeof u !== "string" && typeof u !== "object") return false
-    try {
-      // a string or object: fromInputUnsafe validates it and throws (caught below) for a bad one
-      return Duration.toMillis(Duration.fromInputUnsafe(u as Duration.Input)) >= 0
-    } catch {
-      return false
-    }
-  },
-  { expected: "a duration (milliseconds or e.g. \"100 millis\")" }
-)
+export const DurationInput = Schema.declare(isDurationInput, {
+  expected: "a duration (milliseconds or e.g. \"100 millis\")"
+})
+
+/** Is `u` a timeout of `Actor.call` / `Actor.stop`: a non-negative duration, or `"infinity"` (or `Infinity` ms)? */
+export const isTimeout = (u: unknown): u is Duration.Input | "infinity" =>
+  u === "infinity" || (typeof u === "number" ? u >= 0 : isDurationInput(u))
+
+const TIMEOUT_EXPECTED = "a duration (milliseconds or e.g. \"5 seconds\") or \"infinity\""
+
+/** A timeout of `Actor.call` / `Actor.stop` (`isTimeout`). */
+export const TimeoutInput = Schema.declare(isTimeout, { expected: TIMEOUT_EXPECTED })
 
 /** Any function (start functions and callbacks are checked only for being functions). */
 export const AFunction = Schema.declare((u: unknown): u is Function => typeof u === "function", {
@@ -60,6 +72,31 @@ export const StartOptions = Schema.Struct({
   kind: Schema.optional(Schema.Literals(["worker", "supervisor"])),
   trapExit: Schema.optional(Schema.Boolean)
 })
+
+/** The Schema of `Actor.CallOptions`. */
+export const CallOptions = Schema.Struct({
+  timeout: Schema.optional(TimeoutInput),
+  onTimeout: Schema.optional(Schema.Literals(["continue", "interrupt"]))
+})
+
+/**
+ * Checks `Actor.call`'s options: `undefined` when valid, else the `InvalidOptions` naming the bad field. Valid
+ * options are recognised inline (a call's hot path); Schema runs only to describe a bad one.
+ */
+export const checkCallOptions = (options: unknown): InvalidOptions | undefined => {
+  if (typeof options === "object" && options !== null) {
+    // reading the two fields of call options; whatever they hold is checked right here
+    const { onTimeout, timeout } = options as { readonly timeout?: unknown; readonly onTimeout?: unknown }
+    const onTimeoutOk = onTimeout === undefined || onTimeout === "continue" || onTimeout === "interrupt"
+    if (onTimeoutOk && (timeout === undefined || isTimeout(timeout))) return undefined
+  }
+  const result = validate(CallOptions, options, "actor call options")
+  return Result.isFailure(result) ? result.failure : undefined
+}
+
+/** Checks `Actor.stop`'s timeout (`isTimeout`): `undefined` when valid, else an `InvalidOptions` at `timeout`. */
+export const checkStopTimeout = (timeout: unknown): InvalidOptions | undefined =>
+  isTimeout(timeout) ? undefined : invalid("stop", "timeout", `expected ${TIMEOUT_EXPECTED}`)
 
 const checked = new WeakSet<object>()
 
