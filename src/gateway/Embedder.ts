@@ -18,7 +18,7 @@ import { Context, Effect, Layer } from "effect"
 import { ConfigStore } from "../config/index.ts"
 import { Llm } from "../pipeline/index.ts"
 import type { GatewayHttpError } from "./GatewayError.ts"
-import { fromFailure } from "./GatewayError.ts"
+import { fromFailure, toHttpError } from "./GatewayError.ts"
 
 /** The vectors of one embeddings request, in input order, with the model that made them and the prompt tokens. */
 export interface EmbeddingResult {
@@ -57,7 +57,7 @@ export class Embedder extends Context.Service<Embedder, EmbedderShape>()("troupe
             input: inputs,
             ...(options?.dimensions !== undefined ? { dimensions: options.dimensions } : {})
           }).pipe(
-            Effect.mapError(fromFailure),
+            Effect.catch((failure) => Effect.flatMap(toHttpError(failure), Effect.fail)), // a 500's cause is logged
             Effect.map((result) => ({
               model: `${result.provider}:${result.model}`,
               vectors: result.embeddings,

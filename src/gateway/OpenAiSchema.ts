@@ -3,16 +3,17 @@
  * embeddings request, and the response shapes (for the OpenAPI document; the handlers write those bytes directly).
  *
  * Rules: the request is untrusted and decoded with these Schemas; a bad field fails with a 400 naming its path
- * (`messages.0.role`), like OpenAI's `param`. Fields the gateway does not use (`n`, `logit_bias`, `seed`, …) are
+ * (`messages[0].role`), like OpenAI's `param`: a message is checked against its role's shape only (an unknown role
+ * names `messages[i].role`), an empty `messages` names `messages`. Fields the gateway does not use (`n`, `logit_bias`, `seed`, …) are
  * accepted and ignored, as LiteLLM's `drop_params`. Content may be a string or an array of text parts (other part
- * types are refused with a 400 naming the part). `max_completion_tokens` wins over `max_tokens`; `developer`
+ * types are refused with a 400 naming the part, `messages[i].content[j].type`). `max_completion_tokens` wins over `max_tokens`; `developer`
  * messages are system messages; `response_format: json_object` asks for any JSON object.
  *
  * Mirrors the OpenAI REST reference (chat/completions, embeddings, models) as the `openai` npm SDK sends and reads it.
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import { Effect, Schema, SchemaIssue } from "effect"
 
 const NonEmpty = Schema.String.check(Schema.isMinLength(1))
 const Nullish = <S extends Schema.Top>(schema: S) => Schema.optional(Schema.NullOr(schema))
@@ -31,13 +32,17 @@ export const WireToolCall = Schema.Struct({
   function: Schema.Struct({ name: NonEmpty, arguments: Schema.String })
 })
 
-/** One chat message. */
+/** The roles of a chat message. */
+export const ChatRole = Schema.Literals(["system", "developer", "user", "assistant", "tool"])
+
+/**
+ * One chat message, discriminated by `role` (each member has one literal role, so only the member of the message's
+ * role is tried and its issue is the one reported: `messages.0.content.0.type` for a part that is not text). A
+ * message with no member — an unknown or missing role, or not an object — is refused at its `role`.
+ */
 export const ChatMessage = Schema.Union([
-  Schema.Struct({
-    role: Schema.Literals(["system", "developer"]),
-    content: Content,
-    name: Schema.optional(Schema.String)
-  }),
+  Schema.Struct({ role: Schema.Literal("system"), content: Content, name: Schema.optional(Schema.String) }),
+  Schema.Struct({ role: Schema.Literal("developer"), content: Content, name: Schema.optional(Schema.String) }),
   Schema.Struct({ role: Schema.Literal("user"), content: Content, name: Schema.optional(Schema.String) }),
   Schema.Struct({
     role: Schema.Literal("assistant"),
@@ -46,7 +51,13 @@ export const ChatMessage = Schema.Union([
     name: Schema.optional(Schema.String)
   }),
   Schema.Struct({ role: Schema.Literal("tool"), content: Content, tool_call_id: NonEmpty })
-])
+]).pipe(Schema.catchDecoding((issue) =>
+  Effect.fail(
+    issue._tag === "AnyOf" && issue.issues.length === 0
+      ? new SchemaIssue.Pointer(["role"], new SchemaIssue.InvalidType(ChatRole.ast))
+      : issue
+  )
+))
 export type ChatMessage = typeof ChatMessage.Type
 
 /** A function tool. */
@@ -84,7 +95,7 @@ export const WireResponseFormat = Schema.Union([
 /** `POST /v1/chat/completions` body. */
 export const ChatCompletionRequest = Schema.Struct({
   model: NonEmpty,
-  messages: Schema.NonEmptyArray(ChatMessage),
+  messages: Schema.Array(ChatMessage).check(Schema.isMinLength(1)),
   tools: Nullish(Schema.Array(WireTool)),
   tool_choice: Nullish(WireToolChoice),
   temperature: Nullish(Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 2 }))),
@@ -95,6 +106,7 @@ export const ChatCompletionRequest = Schema.Struct({
   stream: Nullish(Schema.Boolean),
   stream_options: Nullish(Schema.Struct({ include_usage: Schema.optional(Schema.Boolean) })),
   response_format: Nullish(WireResponseFormat),
+  /** The end user as the client names it: any string, audit and telemetry metadata only (see ChatCodec). */
   user: Nullish(Schema.String)
 })
 export type ChatCompletionRequest = typeof ChatCompletionRequest.Type

@@ -20,7 +20,15 @@ export {
 } from "./GatewayApi.ts"
 export { AdminAuth, ApiAuth, Caller, layerKeys, makeKeyAuth } from "./GatewayAuth.ts"
 export type { CallerShape } from "./GatewayAuth.ts"
-export { errorResponse, fromFailure, fromSchemaIssue, GatewayHttpError, httpError } from "./GatewayError.ts"
+export {
+  errorResponse,
+  fromFailure,
+  fromSchemaIssue,
+  GatewayHttpError,
+  httpError,
+  toHttpError
+} from "./GatewayError.ts"
+export type { WirePaths } from "./GatewayError.ts"
 export * as HealthCheck from "./HealthCheck.ts"
 export { GatewayRouteContext } from "./internal/RouteContext.ts"
 export type { GatewayRouteContextShape } from "./internal/RouteContext.ts"

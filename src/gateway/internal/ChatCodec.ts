@@ -3,7 +3,16 @@
  *
  * - request → `LlmCall`: text parts are joined, `developer` is `system`, assistant `tool_calls` carry parsed JSON
  *   arguments (text that is not JSON is kept as the string, as `src/llm` does), `max_completion_tokens` wins over
- *   `max_tokens`, `stop` becomes an array, `user` is the call's end user, the caller's tenant partitions the cache.
+ *   `max_tokens`, `stop` becomes an array, the caller's tenant partitions the cache.
+ * - **the call's identity is the authenticated caller's, never the body's**: `options.user` — the scope of the
+ *   guard's `keys` policy, the `principal:` budget scope and the principal the cost is recorded under — is the
+ *   caller's principal (an issued key's), else its caller id (`key:<sha256 prefix>` of a configured key, `admin`);
+ *   an anonymous caller (an open gateway) has none. The wire's `user` field is any string the client chose: it is
+ *   kept only as request metadata (`endUserOf`: at most 128 characters, control characters dropped), which the chat
+ *   handler puts on the request's log lines and span as `openai.user`; it never picks a policy, budget or limit.
+ * - a failure of the pipeline that names a field of the call (`InvalidLlmRequest.path`) is answered naming the
+ *   wire's field (`wirePaths`: `toolChoice.tool` → `tool_choice.function.name`, `params.topP` → `top_p`, …); a
+ *   path of what the gateway itself sets (`options.*`) names no `param`.
  * - result → `chat.completion` JSON; stream parts → `chat.completion.chunk` events: a first chunk with the
  *   assistant role, content deltas, tool-call deltas in OpenAI's shape (`index`, then `id`/`type`/`name` on the first
  *   delta of each call, `arguments` text after), one chunk with `finish_reason`, a usage chunk with empty `choices`
@@ -14,7 +23,7 @@
 import type { Schema } from "effect"
 import type { FinishReason, LlmMessage, LlmStreamPart, ToolCall, Usage } from "../../llm/index.ts"
 import type { LlmCall, LlmResult } from "../../pipeline/index.ts"
-import { GatewayHttpError, httpError } from "../GatewayError.ts"
+import { GatewayHttpError, httpError, type WirePaths } from "../GatewayError.ts"
 import type { ChatCompletionRequest, ChatMessage, Content } from "../OpenAiSchema.ts"
 
 const textOf = (content: Content | null | undefined): string =>
@@ -62,8 +71,10 @@ const toMessage = (m: ChatMessage): LlmMessage => {
   }
 }
 
-/** What the handler needs besides the body. */
+/** What the handler needs besides the body (the authenticated `Caller`). */
 export interface CallerContext {
+  /** The caller id: `anonymous`, `admin`, `key:<…>`. */
+  readonly id: string
   readonly tenant?: string | undefined
   /** The principal behind the caller (an issued key's): the call's `subject`. */
   readonly principal?: string | undefined
@@ -71,14 +82,33 @@ export interface CallerContext {
   readonly budgets?: ReadonlyArray<string> | undefined
 }
 
+/** The identity a call is made as: the caller's principal, else its id; none for the anonymous caller. */
+export const identityOf = (caller: CallerContext): string | undefined =>
+  caller.principal !== undefined && caller.principal !== ""
+    ? caller.principal
+    : caller.id !== "" && caller.id !== "anonymous"
+    ? caller.id
+    : undefined
+
+/** At most this many characters of the wire's `user` are kept as metadata. */
+export const MAX_END_USER_CHARS = 128
+
+/** The wire's `user` as request metadata (bounded, control characters dropped), or none. */
+export const endUserOf = (request: ChatCompletionRequest): string | undefined => {
+  // eslint-disable-next-line no-control-regex -- dropping control characters is the point
+  const text = (request.user ?? "").slice(0, 4 * MAX_END_USER_CHARS).replace(/[\u0000-\u001f\u007f-\u009f]/g, "")
+  const kept = Array.from(text).slice(0, MAX_END_USER_CHARS).join("") // whole code points, never half a pair
+  return kept === "" ? undefined : kept
+}
+
 /** The `LlmCall` of a decoded request, or a 400 for what troupe cannot express. */
 export const toLlmCall = (request: ChatCompletionRequest, caller: CallerContext): LlmCall | GatewayHttpError => {
-  // the request's messages are decoded as a NonEmptyArray and map keeps the length
+  // the request's messages are decoded as a non-empty array (`isMinLength(1)`) and map keeps the length
   const call: { -readonly [K in keyof LlmCall]: LlmCall[K] } = {
     model: request.model,
     messages: request.messages.map(toMessage) as never
   }
-  // `messages` is non-empty because the request's is (decoded as NonEmptyArray)
+  // `messages` is non-empty because the request's is (decoded with `isMinLength(1)`)
   const tools = request.tools ?? []
   if (tools.length > 0) {
     call.tools = tools.map((t) => ({
@@ -115,7 +145,8 @@ export const toLlmCall = (request: ChatCompletionRequest, caller: CallerContext)
     }
   }
   const options: { user?: string; tenant?: string; subject?: string; budgets?: ReadonlyArray<string> } = {}
-  if (request.user !== undefined && request.user !== null && request.user !== "") options.user = request.user
+  const user = identityOf(caller)
+  if (user !== undefined) options.user = user
   if (caller.tenant !== undefined) options.tenant = caller.tenant
   // an issued key's principal: the response cache links what it stores for this call to it (erasable)
   if (caller.tenant !== undefined && caller.principal !== undefined && caller.principal !== "") {
@@ -263,6 +294,67 @@ export class ChunkEncoder {
     }
   }
 }
+
+const segment = (
+  rest: string,
+  at: string,
+  table: Readonly<Record<string, string>>
+): string => {
+  const m = /^\.([A-Za-z]+)(.*)$/.exec(rest)
+  if (m === null) return at
+  const wire = table[m[1] ?? ""]
+  return wire === undefined ? at : `${at}.${wire}${m[2] ?? ""}`
+}
+
+const messageField = (rest: string, at: string): string => {
+  const call = /^\.toolCalls\[(\d+)\](?:\.(id|name|arguments))?/.exec(rest)
+  if (call !== null) {
+    const field = call[2] === undefined ? "" : call[2] === "id" ? ".id" : `.function.${call[2]}`
+    return `${at}.tool_calls[${call[1]}]${field}`
+  }
+  return segment(rest.replace(/^(\.content).*$/, "$1"), at, {
+    role: "role",
+    content: "content",
+    name: "name",
+    toolCalls: "tool_calls",
+    toolCallId: "tool_call_id"
+  })
+}
+
+/** How the paths of a request's `LlmCall` are named on the wire (for `fromFailure`). */
+export const wirePaths = (request: ChatCompletionRequest): WirePaths => ({
+  param: (path) => {
+    if (path === "model" || path === "messages" || path === "tools") return path
+    const message = /^messages\[(\d+)\](.*)$/.exec(path)
+    if (message !== null) return messageField(message[2] ?? "", `messages[${message[1]}]`)
+    const tool = /^tools\[(\d+)\](.*)$/.exec(path)
+    if (tool !== null) {
+      const at = `tools[${tool[1]}]`
+      return segment(tool[2] ?? "", at, {
+        name: "function.name",
+        description: "function.description",
+        parameters: "function.parameters"
+      })
+    }
+    if (path === "toolChoice.tool") return "tool_choice.function.name"
+    if (path.startsWith("toolChoice")) return "tool_choice"
+    if (path === "params.temperature") return "temperature"
+    if (path === "params.topP") return "top_p"
+    if (path === "params.maxTokens") {
+      return request.max_completion_tokens !== undefined && request.max_completion_tokens !== null
+        ? "max_completion_tokens"
+        : "max_tokens"
+    }
+    if (path.startsWith("params.stop")) return typeof request.stop === "string" ? "stop" : path.slice("params.".length)
+    if (path.startsWith("responseFormat")) {
+      const rest = path.slice("responseFormat".length)
+      return request.response_format?.type === "json_schema" && /^\.(name|schema)/.test(rest)
+        ? `response_format.json_schema${rest}`
+        : "response_format"
+    }
+    return undefined // what the gateway sets itself (`options.*`): not a field the client sent
+  }
+})
 
 /** An error event inside a started stream (the `openai` SDK raises an `APIError` for a chunk with `error`). */
 export const streamErrorChunk = (error: GatewayHttpError): string => JSON.stringify(error.body)

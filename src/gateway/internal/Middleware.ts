@@ -14,7 +14,9 @@
  *    as the route of its error context (`ErrorScope`: the failures recorded under it count by route), counted in
  *    flight;
  * 5. what the routes did not answer becomes an OpenAI-format error: unknown route → 404, defect → 500 (the cause
- *    is logged with the request id, never sent);
+ *    is logged with the request id, never sent); and what they answered as a plain, non-JSON error (effect's
+ *    `HttpApi` answers a body that is not JSON with a text 415) is rewritten into an OpenAI-format error of the same
+ *    status and headers (415 `unsupported_media_type`; its text, which may echo a header, is not sent);
  * 6. HTTP metrics and one access-log line (method, route template, status, duration, request id — never headers,
  *    bodies, keys or prompts).
  *
@@ -58,6 +60,37 @@ export const isBodyTooLarge = (defect: unknown): boolean =>
   "reason" in defect &&
   typeof defect.reason === "object" && defect.reason !== null && "reason" in defect.reason &&
   defect.reason.reason === "BodyTooLarge"
+
+const isJson = (contentType: string | undefined): boolean =>
+  contentType !== undefined && /^application\/([\w.+-]*\+)?json\b/i.test(contentType)
+
+/** An error status answered with a body that is not JSON (effect's plain-text 415, an empty error body). */
+export const isPlainError = (response: HttpServerResponse.HttpServerResponse): boolean =>
+  response.status >= 400 &&
+  !isJson(("contentType" in response.body ? response.body.contentType : undefined) ?? response.headers["content-type"])
+
+const plainCodes: Readonly<Record<number, readonly [code: string, message: string]>> = {
+  405: ["method_not_allowed", "This method is not allowed on this route."],
+  406: ["not_acceptable", "The requested response type is not available."],
+  415: ["unsupported_media_type", "Unsupported content type: send the body as application/json."]
+}
+
+/** The OpenAI-format error of a plain error answer: its status and headers, a JSON body. */
+export const openAiFormOf = (
+  response: HttpServerResponse.HttpServerResponse
+): HttpServerResponse.HttpServerResponse => {
+  const [code, message] = plainCodes[response.status] ??
+    (response.status >= 500
+      ? ["internal_error", internalError.description]
+      : ["invalid_request", "The request could not be served."])
+  const headers = Object.fromEntries(
+    Object.entries(response.headers).filter(([name]) => name !== "content-type" && name !== "content-length")
+  )
+  return errorResponse(
+    httpError(response.status, response.status >= 500 ? "server_error" : "invalid_request_error", message, { code }),
+    headers
+  )
+}
 
 const isRouteNotFound = (error: unknown): boolean =>
   typeof error === "object" && error !== null && "reason" in error && typeof error.reason === "object" &&
@@ -196,6 +229,6 @@ export const makeGatewayMiddleware = (deps: MiddlewareDeps) =>
           errorResponse(internalError)
         )
       }),
-      Effect.flatMap((response) => finish(response))
+      Effect.flatMap((response) => finish(isPlainError(response) ? openAiFormOf(response) : response))
     )
   })

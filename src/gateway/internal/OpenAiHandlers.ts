@@ -2,6 +2,11 @@
  * Handlers of the `openai` group: chat completions (JSON or SSE), embeddings, models — over the `Llm` pipeline
  * (aliases, cache, rate limits, breaker, retries, fallbacks, cost), the `Embedder` and the ConfigStore's aliases.
  *
+ * The call is made as the authenticated caller (`toLlmCall`: the caller's principal or id is the call's `user`, the
+ * scope of guard policies and budgets); the body's `user` is only an `openai.user` annotation of the request's log
+ * lines and span. A failure is answered by `toHttpError` (its cause logged when it is a 500), an `InvalidLlmRequest`
+ * naming the wire's field (`wirePaths`).
+ *
  * Response headers name what answered: `x-troupe-provider`, `x-troupe-model`, `x-troupe-cached`,
  * `x-troupe-cost-usd` (JSON answers; a stream's come in its last chunk's usage only).
  *
@@ -16,8 +21,9 @@ import { Llm } from "../../pipeline/index.ts"
 import { Embedder } from "../Embedder.ts"
 import { GatewayApi } from "../GatewayApi.ts"
 import { Caller } from "../GatewayAuth.ts"
-import { fromFailure, GatewayHttpError, httpError } from "../GatewayError.ts"
-import { ChunkEncoder, completionBody, streamErrorChunk, toLlmCall } from "./ChatCodec.ts"
+import type { WirePaths } from "../GatewayError.ts"
+import { fromFailure, GatewayHttpError, httpError, toHttpError } from "../GatewayError.ts"
+import { ChunkEncoder, completionBody, endUserOf, streamErrorChunk, toLlmCall, wirePaths } from "./ChatCodec.ts"
 import type { GatewayState } from "./GatewayState.ts"
 import { sseResponse } from "./SseResponse.ts"
 
@@ -41,7 +47,14 @@ const completionId = () => {
   return `chatcmpl-${id}`
 }
 
-const asResponse = (e: unknown) => Effect.succeed(fromFailure(e).toResponse())
+const asResponse = (paths?: WirePaths) => (e: unknown) =>
+  Effect.map(toHttpError(e, paths), (error) => error.toResponse())
+
+/** The wire's `user` as an annotation of the request's log lines and span (metadata only). */
+const withEndUser = (user: string | undefined) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  user === undefined
+    ? self
+    : Effect.annotateLogs(Effect.andThen(Effect.annotateCurrentSpan("openai.user", user), self), "openai.user", user)
 
 export const openAiHandlers = (state: GatewayState) =>
   HttpApiBuilder.group(GatewayApi, "openai", (handlers) =>
@@ -50,8 +63,9 @@ export const openAiHandlers = (state: GatewayState) =>
       const store = yield* ConfigStore
       const embedder = yield* Embedder
       return handlers
-        .handle("chat", ({ payload }) =>
-          Effect.gen(function*() {
+        .handle("chat", ({ payload }) => {
+          const paths = wirePaths(payload)
+          return Effect.gen(function*() {
             const caller = yield* Caller
             const call = toLlmCall(payload, caller)
             if (call instanceof GatewayHttpError) return call.toResponse()
@@ -72,14 +86,15 @@ export const openAiHandlers = (state: GatewayState) =>
               prelude: [{ data: encoder.first() }],
               encode: (part) => encoder.encode(part).map((data) => ({ data })),
               epilogue: [{ data: "[DONE]" }],
-              onError: (error) => ({ data: streamErrorChunk(fromFailure(error)) }),
+              onError: (error) => ({ data: streamErrorChunk(fromFailure(error, paths)) }),
               onDrained: () => ({
                 data: streamErrorChunk(
                   httpError(503, "server_error", "The server is shutting down.", { code: "shutting_down" })
                 )
               })
             })
-          }).pipe(Effect.catch(asResponse)))
+          }).pipe(Effect.catch(asResponse(paths)), withEndUser(endUserOf(payload)))
+        })
         .handle("embeddings", ({ payload }) =>
           Effect.gen(function*() {
             const inputs = typeof payload.input === "string" ? [payload.input] : payload.input
@@ -95,7 +110,7 @@ export const openAiHandlers = (state: GatewayState) =>
               model: payload.model,
               usage: { prompt_tokens: result.promptTokens, total_tokens: result.promptTokens }
             })
-          }).pipe(Effect.catch(asResponse)))
+          }).pipe(Effect.catch(asResponse())))
         .handle("models", () =>
           Effect.gen(function*() {
             const config = yield* store.get

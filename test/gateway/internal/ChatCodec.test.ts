@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { ChatCompletionStream } from "openai/lib/ChatCompletionStream"
-import { ChunkEncoder } from "../../../src/gateway/internal/ChatCodec.ts"
+import { ChunkEncoder, endUserOf, toLlmCall, wirePaths } from "../../../src/gateway/internal/ChatCodec.ts"
+import type { ChatCompletionRequest } from "../../../src/gateway/OpenAiSchema.ts"
 import type { LlmStreamPart } from "../../../src/llm/index.ts"
 
 /** The SDK's final completion from the encoder's chunks (newline-delimited JSON, as the SDK's readable stream). */
@@ -58,5 +59,84 @@ describe("ChunkEncoder", () => {
       finish
     ])
     expect(completion.choices[0]?.message.tool_calls?.[0]?.id).toBe("call_a")
+  })
+})
+
+describe("toLlmCall: the caller's identity", () => {
+  const request = (user?: string): ChatCompletionRequest => ({
+    model: "fast",
+    messages: [{ role: "user", content: "hi" }],
+    ...(user !== undefined ? { user } : {})
+  })
+  const optionsOf = (call: ReturnType<typeof toLlmCall>) => ("options" in call ? call.options : undefined)
+
+  it("the call's user (the guard's key scope, the budget principal) is the authenticated caller, never the body's user field", () => {
+    const issued = toLlmCall(request("lenient"), {
+      id: "key:k1",
+      tenant: "acme",
+      principal: "alice",
+      budgets: ["key:k1"]
+    })
+    expect(optionsOf(issued)).toEqual({ user: "alice", tenant: "acme", subject: "alice", budgets: ["key:k1"] })
+    expect(optionsOf(toLlmCall(request("John Smith"), { id: "key:0123456789ab" }))).toEqual({
+      user: "key:0123456789ab"
+    })
+    expect(optionsOf(toLlmCall(request("admin"), { id: "anonymous" }))).toBeUndefined()
+  })
+})
+
+describe("wirePaths", () => {
+  it("names the wire's field for a path of the call; a path the gateway sets itself names none", () => {
+    const { param } = wirePaths({
+      model: "fast",
+      messages: [{ role: "user", content: "hi" }],
+      max_completion_tokens: 10,
+      stop: "\n",
+      response_format: { type: "json_schema", json_schema: { name: "n" } }
+    })
+    expect([
+      "toolChoice.tool",
+      "toolChoice",
+      "messages[1].toolCalls[0].name",
+      "messages[1].toolCalls[0].id",
+      "messages[2].toolCallId",
+      "messages[0].content",
+      "tools[0].name",
+      "tools[0].parameters.type",
+      "params.topP",
+      "params.maxTokens",
+      "params.stop[0]",
+      "responseFormat.name",
+      "model",
+      "options.user",
+      "options.tenant"
+    ].map(param)).toEqual([
+      "tool_choice.function.name",
+      "tool_choice",
+      "messages[1].tool_calls[0].function.name",
+      "messages[1].tool_calls[0].id",
+      "messages[2].tool_call_id",
+      "messages[0].content",
+      "tools[0].function.name",
+      "tools[0].function.parameters.type",
+      "top_p",
+      "max_completion_tokens",
+      "stop",
+      "response_format.json_schema.name",
+      "model",
+      undefined,
+      undefined
+    ])
+  })
+})
+
+describe("endUserOf", () => {
+  it("the body's user field is kept only as bounded metadata: at most 128 characters, control characters dropped", () => {
+    const of = (user: string | null | undefined) =>
+      endUserOf({ model: "fast", messages: [{ role: "user", content: "hi" }], ...(user !== undefined ? { user } : {}) })
+    expect(of("John Smith")).toBe("John Smith")
+    expect(of("a\nb\u0000c\u007f")).toBe("abc")
+    expect(Array.from(of("ユ".repeat(500)) ?? "")).toHaveLength(128)
+    expect([of(""), of(null), of(undefined), of("\n\t")]).toEqual([undefined, undefined, undefined, undefined])
   })
 })
