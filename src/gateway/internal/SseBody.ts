@@ -10,7 +10,9 @@
  * - **A source that completes** is followed by the `epilogue` frames (`[DONE]` for chat completions).
  * - **A source that fails** is followed by one `onError(error)` frame (`undefined` for a defect) and the body ends
  *   normally: the status was sent with the first byte, so the failure is an event, not an HTTP error. A body
- *   interrupted (the client went away) ends with the interruption and sends nothing more.
+ *   interrupted (the client went away) ends with the interruption and sends nothing more. A defect (no typed
+ *   failure in the cause) and an `encode` that throws are logged at Error level with their cause, since the
+ *   client's frame says nothing about them; a typed failure is the caller's to report (`onError`).
  * - **When `drain` completes** (the gateway's drain timeout), a pending pull of the source is interrupted, one
  *   `onDrained()` frame is sent and the body ends.
  * - All frames a pull yields go out as one chunk (one socket write), where the stages sent one chunk per frame.
@@ -73,6 +75,9 @@ const errorOf = <E>(cause: Cause.Cause<E>): E | undefined => {
   return found._tag === "Some" ? found.value : undefined
 }
 
+const logDefect = (cause: Cause.Cause<unknown>): Effect.Effect<void> =>
+  Effect.logError("SSE response failed after its first byte; the client got an error event without its cause", cause)
+
 /**
  * The body after `head` (the first pull's elements): the rest of the source from `pull` (`undefined` when the
  * first pull found it ended), framed as the module doc says, ended early when `drain` completes.
@@ -86,12 +91,15 @@ export const sseBody: SseBodyOf = <A, E>(
   Stream.fromPull(Effect.sync(() => {
     let text = framesText(options.prelude ?? [])
     let done = false
+    // a defect to log before the next chunk goes out (an `encode` that threw)
+    let defect: Cause.Cause<never> | undefined
     /** Adds the frames of `as`; an `encode` that throws ends the body with an error frame, as a defect would. */
     const addElements = (as: ReadonlyArray<A>): void => {
       try {
         for (const a of as) text += framesText(options.encode(a))
-      } catch {
+      } catch (error) {
         text += frameText(options.onError(undefined))
+        defect = Cause.die(error)
         done = true
       }
     }
@@ -107,7 +115,11 @@ export const sseBody: SseBodyOf = <A, E>(
       done = true
       if (Pull.isDoneCause(cause)) text += framesText(options.epilogue ?? [])
       else if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<E>) // no Fail in it
-      else text += frameText(options.onError(errorOf(cause as Cause.Cause<E>))) // not `Done`: checked above
+      else {
+        const error = errorOf(cause as Cause.Cause<E>) // not `Done`: checked above
+        text += frameText(options.onError(error))
+        if (error === undefined) return logDefect(cause)
+      }
       return Effect.void
     }
     const read = Effect.matchCauseEffect(next, {
@@ -121,6 +133,11 @@ export const sseBody: SseBodyOf = <A, E>(
       onFailure
     })
     return Effect.suspend(function step(): Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, E> {
+      if (defect !== undefined) {
+        const cause = defect
+        defect = undefined
+        return Effect.flatMap(logDefect(cause), step)
+      }
       if (text.length > 0) {
         const bytes = encoder.encode(text)
         text = ""

@@ -13,6 +13,8 @@
  * request, headers included) are never stored in our errors, and every provider-derived text goes through
  * `scrubSecrets` (known secrets, control characters, key-shaped tokens) before it is cut.
  *
+ * The body of a non-2xx answer is read for its description only up to `ERROR_BODY_MAX_BYTES` (64 KiB).
+ *
  * Redirects are never followed, on every client: undici's and node's clients do not follow them, and the fetch
  * client is given `redirect: "manual"` for provider requests, so a 3xx answer (a proxy or a hijacked DNS sending the
  * request to another host) fails with a typed, non-retryable `ProviderRejectedRequest` instead of forwarding the
@@ -237,6 +239,31 @@ const readText = (
     ? response.text.pipe(Effect.mapError((e) => fromClientError(provider, e, secrets)))
     : bodyStream(response, provider, secrets).pipe(Stream.decodeText(), Stream.mkString)
 
+/**
+ * How much of a non-2xx answer's body is read for its description (64 KiB): an error body is a few hundred bytes,
+ * and the description is cut far shorter; reading stops there and the connection is given up, so an endless or
+ * huge error body never holds the call or its memory.
+ */
+export const ERROR_BODY_MAX_BYTES = 64 * 1024
+
+/** The first `ERROR_BODY_MAX_BYTES` of the body as UTF-8 text (decompressed when needed), for a description. */
+const readErrorText = (
+  response: HttpClientResponse.HttpClientResponse,
+  provider: string,
+  secrets: ReadonlyArray<string>
+): Effect.Effect<string, ProviderError> =>
+  Effect.suspend(() => {
+    const chunks: Array<Uint8Array> = []
+    let bytes = 0
+    return Stream.runForEachWhile(bodyStream(response, provider, secrets), (chunk) =>
+      Effect.sync(() => {
+        const room = ERROR_BODY_MAX_BYTES - bytes
+        chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk)
+        bytes += Math.min(chunk.length, room)
+        return bytes < ERROR_BODY_MAX_BYTES
+      })).pipe(Effect.map(() => Buffer.concat(chunks).toString("utf8")))
+  })
+
 /** Sends the POST; a non-2xx answer fails with the mapped `ProviderError` (its body read for the description). */
 const send = (
   client: HttpClient.HttpClient,
@@ -255,7 +282,7 @@ const send = (
     Effect.flatMap((response) => {
       if (response.status >= 200 && response.status < 300) return Effect.succeed(response)
       return Effect.gen(function*() {
-        const bodyText = yield* Effect.orElseSucceed(readText(response, post.provider, secrets), () => "")
+        const bodyText = yield* Effect.orElseSucceed(readErrorText(response, post.provider, secrets), () => "")
         const nowMillis = yield* Clock.currentTimeMillis
         return yield* Effect.fail(errorFromHttp({
           provider: post.provider,

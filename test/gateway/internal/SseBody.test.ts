@@ -4,7 +4,7 @@
  * events fall on one instant), and its rules one by one.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
+import { Cause, Effect, Exit, Fiber, Layer, Logger, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
 import type { Frame, SseBodyOptions } from "../../../src/gateway/internal/SseBody.ts"
@@ -95,6 +95,24 @@ describe("SseBody: an SSE response's body in one stage", () => {
         ended: "ok"
       })
       expect((yield* run(sseBody, [], [], "die")).text).toBe("data: hello\n\nevent: error\ndata: error defect\n\n")
+    }))
+
+  it.effect("a defect after the first byte is logged with its cause, also an encode that throws; a typed failure is not", () =>
+    Effect.gen(function*() {
+      const logged: Array<string> = []
+      const logger = Logger.make<unknown, void>(({ cause, logLevel, message }) => {
+        logged.push(`${logLevel} ${String(message)} ${Cause.pretty(cause)}`)
+      })
+      const withLogs = Effect.provide(Logger.layer([logger]))
+      yield* withLogs(run(sseBody, [], [], "die"))
+      expect(logged.length).toBe(1)
+      expect(logged[0]).toContain("Error")
+      expect(logged[0]).toContain("bug")
+      yield* withLogs(run(sseBody, [13], [], "done"))
+      expect(logged.length).toBe(2)
+      expect(logged[1]).toContain("unlucky")
+      yield* withLogs(run(sseBody, [], [], "fail"))
+      expect(logged.length).toBe(2)
     }))
 
   it.effect("a body interrupted ends with the interruption and sends nothing more", () =>
