@@ -67,7 +67,8 @@ import {
   type AgentProtocol,
   behaviour,
   type ErrorPolicy,
-  type ParentLink
+  type ParentLink,
+  signalsDropped
 } from "./internal/AgentProcess.ts"
 import { Dormant } from "./internal/Dormant.ts"
 import { DEFAULT_MAX_WAITERS, waiterGone } from "./internal/Waiters.ts"
@@ -401,4 +402,6 @@ export class AgentServer extends Context.Service<AgentServer, AgentServerShape>(
 
   /** `make`: the server as a scoped value, without the service. */
   static readonly make = make
+  /** The counter of signals agents refused because their directive queue was full (`troupe_agent_signals_dropped_total`). */
+  static readonly signalsDropped = signalsDropped
 }

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Option, Schema } from "effect"
+import { Effect, Fiber, Layer, Logger, Metric, Option, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import {
   Action,
@@ -151,6 +151,23 @@ describe("AgentServer", () => {
       assert.strictEqual(error._tag, "DirectiveQueueFull")
       if (error._tag === "DirectiveQueueFull") assert.deepStrictEqual([error.capacity, error.incoming], [10, 20])
     }).pipe(Effect.provide(Live)))
+
+  it.effect("a cast or delivered signal refused by a full directive queue is logged and counted, never dropped silently", () => {
+    const logged: Array<string> = []
+    const logger = Logger.make<unknown, void>(({ logLevel, message }) => {
+      logged.push(`${logLevel} ${Array.isArray(message) ? message.join(" ") : String(message)}`)
+    })
+    return Effect.gen(function*() {
+      const server = yield* AgentServer
+      const id = yield* server.start(Worker, { id: "w3c", maxQueue: 10 })
+      const before = yield* Metric.value(AgentServer.signalsDropped)
+      yield* server.cast(id, yield* sig("work.flood"))
+      yield* server.state(id) // the cast was handled
+      const after = yield* Metric.value(AgentServer.signalsDropped)
+      assert.strictEqual(after.count - before.count, 1)
+      assert.isTrue(logged.some((line) => line.includes("Warn") && line.includes("w3c") && line.includes("work.flood")))
+    }).pipe(Effect.provide(Live), Effect.provide(Logger.layer([logger])))
+  })
 
   it.effect("error policies: log (default), stop, stopAfter N, emit", () =>
     Effect.gen(function*() {

@@ -14,14 +14,16 @@
  *
  * The directive queue bound (`maxQueue`) refuses a call, cast or delivered signal whose directives do not fit; the
  * result of an action in flight (`ActionDone`) is always taken, past the bound if need be (its `RunAction` was
- * admitted, and a refused result would leave the agent `running` with `pending > 0` forever). Errors are
+ * admitted, and a refused result would leave the agent `running` with `pending > 0` forever). A refused call is
+ * answered `DirectiveQueueFull`; a refused cast or delivered signal, which has no one to answer, is logged at
+ * Warning level (agent id, signal type) and counted in `troupe_agent_signals_dropped_total`. Errors are
  * rendered with the subsystem's total renderer (`ErrorText`), so no failure value can crash the agent while its
  * directives drain; `awaitStatus` callers are held in a bounded table (`Waiters`).
  *
  * Hot path: a signal whose `cmd` yields no directives is answered with a plain `Behaviour.reply` — no Effect, no
  * fiber, no continue.
  */
-import { type Context, Effect, type Fiber, Option, Result, Schema, Semaphore } from "effect"
+import { type Context, Effect, type Fiber, Metric, Option, Result, Schema, Semaphore } from "effect"
 import type { CheckpointsShape } from "../../llmagent/Checkpoints.ts"
 import * as ChildSpec from "../../runtime/ChildSpec.ts"
 import { Actor, Behaviour, DynamicSupervisor, ExitReason, Monitor, Process } from "../../runtime/index.ts"
@@ -155,6 +157,30 @@ const apply = (
   if (changed) state.waiters.notify(state.agent)
   return undefined
 }
+
+/** Casts and delivered signals an agent refused because its directive queue was full (see the module doc). */
+export const signalsDropped = Metric.counter("troupe_agent_signals_dropped_total", {
+  description: "Signals (casts, delivered and system signals) agents refused because their directive queue was full",
+  incremental: true
+})
+
+/**
+ * `apply` for a signal no one waits on (a cast, a delivered or system signal): `undefined` when applied, else the
+ * effect that logs and counts its refusal.
+ */
+const applyOrLog = (state: ServerState, signal: Signal.Signal): Effect.Effect<void> | undefined => {
+  const full = apply(state, signal)
+  if (full === undefined) return undefined
+  const type = typeof signal.type === "string" ? signal.type.slice(0, 256) : "?"
+  return Effect.andThen(
+    Metric.update(signalsDropped, 1),
+    Effect.logWarning(`agent ${state.config.id}: signal ${type} dropped: ${full.message}`)
+  )
+}
+
+/** `afterApply`, after the refusal of `dropped` is logged when there was one. */
+const afterSignal = (state: ServerState, dropped: Effect.Effect<void> | undefined) =>
+  dropped === undefined ? afterApply(state) : Effect.as(dropped, afterApply(state))
 
 /** Saves the encoded state in the background, one save at a time (a state that does not encode is not saved). */
 const checkpoint = (state: ServerState, store: CheckpointsShape): void => {
@@ -426,15 +452,13 @@ export const behaviour = Behaviour.make<AgentProtocol>()({
   },
   handleCast: (signal, state) => {
     if (typeof signal !== "object" || signal === null) return Behaviour.noreply(state) // malformed: dropped
-    apply(state, signal)
-    return afterApply(state)
+    return afterSignal(state, applyOrLog(state, signal))
   },
   handleInfo: (message, state) => {
     if (typeof message !== "object" || message === null) return Behaviour.noreply(state) // malformed: dropped
     switch (message._tag) {
       case "Deliver":
-        apply(state, message.signal)
-        return afterApply(state)
+        return afterSignal(state, applyOrLog(state, message.signal))
       case "ActionDone":
         // always taken: its RunAction was admitted, and a refused result would leave the agent running forever
         apply(state, message.instruction, false)
@@ -446,9 +470,9 @@ export const behaviour = Behaviour.make<AgentProtocol>()({
         return Behaviour.noreply(state)
       case "ChildUp":
         if (typeof message.id !== "string" || !Process.isProcess(message.process)) return Behaviour.noreply(state)
-        return Effect.map(watchChild(state, message.id, message.process), () => {
-          apply(state, systemSignal(state, "troupe.agent.child.started", { id: message.id }))
-          return afterApply(state)
+        return Effect.flatMap(watchChild(state, message.id, message.process), () => {
+          const dropped = applyOrLog(state, systemSignal(state, "troupe.agent.child.started", { id: message.id }))
+          return Effect.as(dropped ?? Effect.void, afterApply(state))
         })
       case "Down": {
         if (!ExitReason.isExitReason(message.reason)) return Behaviour.noreply(state)
@@ -461,14 +485,16 @@ export const behaviour = Behaviour.make<AgentProtocol>()({
             case "continue":
               return Behaviour.noreply(state)
             case "emitOrphan":
-              apply(
+              return afterSignal(
                 state,
-                systemSignal(state, "troupe.agent.orphaned", {
-                  parent: parent.id,
-                  reason: ExitReason.format(message.reason)
-                })
+                applyOrLog(
+                  state,
+                  systemSignal(state, "troupe.agent.orphaned", {
+                    parent: parent.id,
+                    reason: ExitReason.format(message.reason)
+                  })
+                )
               )
-              return afterApply(state)
           }
         }
         const childId = state.monitored.get(message.pid)
@@ -476,11 +502,13 @@ export const behaviour = Behaviour.make<AgentProtocol>()({
         state.monitored.delete(message.pid)
         // a restart may already have replaced the child (its ChildUp can arrive before this Down)
         if (state.children.get(childId)?.pid === message.pid) state.children.delete(childId)
-        apply(
+        return afterSignal(
           state,
-          systemSignal(state, "troupe.agent.child.down", { id: childId, reason: ExitReason.format(message.reason) })
+          applyOrLog(
+            state,
+            systemSignal(state, "troupe.agent.child.down", { id: childId, reason: ExitReason.format(message.reason) })
+          )
         )
-        return afterApply(state)
       }
       default:
         return Behaviour.noreply(state)
