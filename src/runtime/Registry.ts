@@ -8,7 +8,11 @@
  * - `lookup(key)` returns `[process, value]` entries; `dispatch(key, f)` runs `f` over the entries of a key.
  * - `via(registry, key)` is a name: `Actor.start(b, args, { name: Registry.via(reg, "x") })` registers the actor
  *   before its `init` runs (a taken name → `AlreadyStarted`), and `Actor.call/cast/send(Registry.via(...))`
- *   address it by name.
+ *   address it by name. A name needs a unique registry: a start named by `via` on a duplicate registry fails with
+ *   `InvalidOptions` at `name`.
+ * - Under duplicate keys one process may register the same key several times: each registration is one more
+ *   entry, `lookup` lists them in registration order, `keysOf` lists the key once per entry, and `unregister`
+ *   removes all of that process's entries under the key (Elixir's rules).
  *
  * Hand-rolled on plain `Map`s (no `Ref`): lookups are synchronous and cost one `Map.get`, which is what a
  * registry on every call path needs. The registry is a value; `Registry.layer` offers one as a service.
@@ -16,6 +20,7 @@
 import { Context, Effect, Layer } from "effect"
 import type * as Actor from "./Actor.ts"
 import type * as Behaviour from "./Behaviour.ts"
+import * as Options from "./internal/Options.ts"
 import type { Process } from "./Process.ts"
 import { AlreadyStarted } from "./RuntimeError.ts"
 
@@ -39,63 +44,71 @@ export class ProcessRegistry<K = string, V = unknown> {
   readonly mode: KeyMode
   readonly name: string
   private readonly unique = new Map<K, Entry<V>>()
-  private readonly duplicate = new Map<K, Map<Process, Entry<V>>>()
-  /** keys held per process, and the exit subscription that cleans them up */
-  private readonly held = new Map<Process, { keys: Set<K>; off: () => void }>()
+  /** per key, its entries in registration order (a Set keeps insertion order and deletes one entry at once) */
+  private readonly duplicate = new Map<K, Set<Entry<V>>>()
+  /** each process's entries per key, and the exit subscription that cleans them up */
+  private readonly held = new Map<Process, { entries: Map<K, Array<Entry<V>>>; off: () => void }>()
 
   constructor(mode: KeyMode, name: string) {
     this.mode = mode
     this.name = name
   }
 
-  /** Registers `process` under `key`; for unique keys a live owner makes this fail with its pid. */
+  /**
+   * Registers `process` under `key`; for unique keys a live owner (the same process included) makes this fail
+   * with its pid. Under duplicate keys every registration is a new entry, the same process's included.
+   */
   registerUnsafe(
     key: K,
     process: Process,
     value: V
   ): { readonly ok: true } | { readonly ok: false; readonly owner: Process } {
     if (process.exitReason !== undefined) return { ok: true } // a dead process would be removed at once
+    const entry: Entry<V> = { process, value }
     if (this.mode === "unique") {
       const current = this.unique.get(key)
       if (current !== undefined && current.process.exitReason === undefined) {
         return { ok: false, owner: current.process }
       }
-      this.unique.set(key, { process, value })
+      this.unique.set(key, entry)
     } else {
       let group = this.duplicate.get(key)
-      if (group === undefined) this.duplicate.set(key, group = new Map())
-      group.set(process, { process, value })
+      if (group === undefined) this.duplicate.set(key, group = new Set())
+      group.add(entry)
     }
     let holding = this.held.get(process)
     if (holding === undefined) {
-      const keys = new Set<K>()
-      holding = { keys, off: process.onExit(() => this.removeProcess(process)) }
+      holding = { entries: new Map(), off: process.onExit(() => this.removeProcess(process)) }
       this.held.set(process, holding)
     }
-    holding.keys.add(key)
+    const entries = holding.entries.get(key)
+    if (entries === undefined) holding.entries.set(key, [entry])
+    else entries.push(entry)
     return { ok: true }
   }
 
-  private removeEntry(key: K, process: Process): void {
+  private removeEntries(key: K, entries: ReadonlyArray<Entry<V>>): void {
     if (this.mode === "unique") {
-      if (this.unique.get(key)?.process === process) this.unique.delete(key)
-    } else {
-      const group = this.duplicate.get(key)
-      group?.delete(process)
-      if (group?.size === 0) this.duplicate.delete(key)
+      const current = this.unique.get(key)
+      if (current !== undefined && entries.includes(current)) this.unique.delete(key)
+      return
     }
+    const group = this.duplicate.get(key)
+    if (group === undefined) return
+    for (const entry of entries) group.delete(entry)
+    if (group.size === 0) this.duplicate.delete(key)
   }
 
-  /** Removes `process`'s entry under `key`. */
+  /** Removes every entry of `process` under `key` (Elixir's `unregister/2`). */
   unregisterUnsafe(key: K, process: Process): void {
-    this.removeEntry(key, process)
     const holding = this.held.get(process)
-    if (holding !== undefined) {
-      holding.keys.delete(key)
-      if (holding.keys.size === 0) {
-        holding.off()
-        this.held.delete(process)
-      }
+    const entries = holding?.entries.get(key)
+    if (holding === undefined || entries === undefined) return
+    this.removeEntries(key, entries)
+    holding.entries.delete(key)
+    if (holding.entries.size === 0) {
+      holding.off()
+      this.held.delete(process)
     }
   }
 
@@ -103,7 +116,7 @@ export class ProcessRegistry<K = string, V = unknown> {
     const holding = this.held.get(process)
     if (holding === undefined) return
     this.held.delete(process)
-    for (const key of holding.keys) this.removeEntry(key, process)
+    for (const [key, entries] of holding.entries) this.removeEntries(key, entries)
   }
 
   /** The live process registered under a unique key. */
@@ -112,7 +125,7 @@ export class ProcessRegistry<K = string, V = unknown> {
     return entry !== undefined && entry.process.exitReason === undefined ? entry.process : undefined
   }
 
-  /** Every live entry under `key`. */
+  /** Every live entry under `key`, in registration order. */
   lookupUnsafe(key: K): ReadonlyArray<Entry<V>> {
     if (this.mode === "unique") {
       const entry = this.unique.get(key)
@@ -121,13 +134,15 @@ export class ProcessRegistry<K = string, V = unknown> {
     const group = this.duplicate.get(key)
     if (group === undefined) return []
     const out: Array<Entry<V>> = []
-    for (const entry of group.values()) if (entry.process.exitReason === undefined) out.push(entry)
+    for (const entry of group) if (entry.process.exitReason === undefined) out.push(entry)
     return out
   }
 
-  /** The keys `process` is registered under. */
+  /** The keys `process` is registered under, a key once per entry (in the order the keys were first registered). */
   keysOfUnsafe(process: Process): ReadonlyArray<K> {
-    return [...(this.held.get(process)?.keys ?? [])]
+    const out: Array<K> = []
+    for (const [key, entries] of this.held.get(process)?.entries ?? []) for (const _ of entries) out.push(key)
+    return out
   }
 
   /** Number of registered entries. */
@@ -145,7 +160,11 @@ export const make = <K = string, V = unknown>(
 ): Effect.Effect<ProcessRegistry<K, V>> =>
   Effect.sync(() => new ProcessRegistry<K, V>(options.keys, options.name ?? `registry(${options.keys})`))
 
-/** Registers `process` under `key` with `value`; a taken unique key fails with `AlreadyStarted`. */
+/**
+ * Registers `process` under `key` with `value`. Fails with `AlreadyStarted` (holding the owner's pid) when a unique
+ * key is held by a live process, the same one included; under duplicate keys it never fails, and a process may
+ * register the same key several times (each registration is one more entry, as in Elixir).
+ */
 export const register = <K, V>(
   registry: ProcessRegistry<K, V>,
   key: K,
@@ -159,11 +178,11 @@ export const register = <K, V>(
       : Effect.fail(new AlreadyStarted({ name: `${registry.name}:${String(key)}`, pid: result.owner.pid }))
   })
 
-/** Removes `process`'s entry under `key`. */
+/** Removes every entry `process` holds under `key` (Elixir's `unregister/2`); nothing when it holds none. */
 export const unregister = <K, V>(registry: ProcessRegistry<K, V>, key: K, process: Process): Effect.Effect<void> =>
   Effect.sync(() => registry.unregisterUnsafe(key, process))
 
-/** The live entries under `key`. */
+/** The live entries under `key`, in registration order. */
 export const lookup = <K, V>(registry: ProcessRegistry<K, V>, key: K): Effect.Effect<ReadonlyArray<Entry<V>>> =>
   Effect.sync(() => registry.lookupUnsafe(key))
 
@@ -190,24 +209,31 @@ export const dispatch = <K, V, E, R>(
     return entries.length === 0 ? Effect.void : Effect.asVoid(f(entries))
   })
 
-/** The keys `process` holds in `registry`. */
+/** The keys `process` holds in `registry`, a key once per entry (twice when registered twice under it). */
 export const keysOf = <K, V>(registry: ProcessRegistry<K, V>, process: Process): Effect.Effect<ReadonlyArray<K>> =>
   Effect.sync(() => registry.keysOfUnsafe(process))
 
 /**
  * A name in a unique registry, for `Actor.start({ name })` and for addressing: `Actor.call(via(reg, k), msg)`.
+ * A name needs a unique registry (as Elixir's `:via`): with a duplicate registry, `Actor.start` under it fails
+ * with `InvalidOptions` at `name` ("via needs a unique registry"), and addressing by it finds no process (`NoProc`).
  */
 export const via = <P extends Behaviour.Protocol = Behaviour.Protocol, K = string, V = unknown>(
   registry: ProcessRegistry<K, V>,
   key: K,
   value?: V
-): Actor.NameRegistration<P> => ({
-  _tag: "NameRegistration",
-  display: `${registry.name}:${String(key)}`,
-  // V is the registry's value type; the caller's value was checked against it by this function's signature
-  register: (process) => register(registry, key, process, value as V),
-  resolve: () => registry.whereisUnsafe(key)
-})
+): Actor.NameRegistration<P> => {
+  const registration: Actor.NameRegistration<P> = {
+    _tag: "NameRegistration",
+    display: `${registry.name}:${String(key)}`,
+    // V is the registry's value type; the caller's value was checked against it by this function's signature
+    register: (process) => register(registry, key, process, value as V),
+    resolve: () => registry.whereisUnsafe(key)
+  }
+  if (registry.mode === "unique") return registration
+  const refused = `Registry.via needs a unique registry; ${registry.name} has duplicate keys`
+  return Object.assign(registration, { [Options.RegistrationRefused]: refused })
+}
 
 /** A registry offered as a service. */
 export class Registry extends Context.Service<Registry, ProcessRegistry<string, unknown>>()("troupe/Registry") {

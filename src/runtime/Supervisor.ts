@@ -148,8 +148,9 @@ export const CurrentParentSupervisor = Context.Reference<SupervisorRef | undefin
 
 /**
  * Starts a supervisor tied to the current scope: closing the scope shuts the tree down in order. Under a
- * `CurrentParentSupervisor` it is started as that parent's child (its `name`, made unique) and closing the
- * scope terminates and removes it there. Fails as `spawn`: `InvalidOptions` for invalid options or specs,
+ * `CurrentParentSupervisor` it is started as that parent's child (its `name`, made unique: `name#2`, `name#3`, …,
+ * even for starts that run concurrently) and closing the scope terminates and removes it there (see
+ * `startScopedUnderParent`). Fails as `spawn`: `InvalidOptions` for invalid options or specs,
  * `FailedToStartChild` when a child's start fails.
  *
  * @example
@@ -174,6 +175,15 @@ export const start = <R = never>(
  * a `CurrentParentSupervisor`, as that parent's child named `name` (made unique) with the given restart type —
  * `permanent` for supervisors whose children carry everything they need (the parent may restart them), or
  * `temporary` for ones a service keeps calling by ref (a restarted copy would be unknown to the service).
+ *
+ * - The parent picks the id (`name`, else the first free `name#2`, `name#3`, …) and starts the child in one
+ *   request, so same-named supervisors started concurrently all start, each under its own id.
+ * - Closing the scope terminates and removes the child this scope added, restarted copies included; when that
+ *   child already left the parent (a temporary one that exited), it does nothing, so a later supervisor that
+ *   reused the id is not touched.
+ *
+ * Fails with `spawnNamed`'s error when the supervisor fails to start; a failure of the call to the parent (it is
+ * not alive, or exits meanwhile) is a defect.
  */
 export const startScopedUnderParent = <A extends Process, E, R>(
   name: string,
@@ -186,32 +196,44 @@ export const startScopedUnderParent = <A extends Process, E, R>(
     if (parent === undefined || parent.exitReason !== undefined) {
       return yield* Effect.acquireRelease(spawnNamed(name), (ref) => shutdownTree(ref))
     }
+    // the parent picks the free id and starts the child in one request: concurrent starters cannot race for it
+    const specFor = (id: string): ChildSpec<R> => ({
+      id,
+      type: "supervisor",
+      restart,
+      // a supervisor ref is a Process; the spec's error channel is erased to unknown
+      start: spawnNamed(id) as Effect.Effect<Process, unknown, R>
+    })
     const { ref } = yield* Effect.acquireRelease(
       Effect.gen(function*() {
-        const taken = new Set((yield* Effect.orElseSucceed(whichChildren(parent), () => [])).map((c) => c.id))
-        let id = name
-        for (let n = 2; taken.has(id); n++) id = `${name}#${n}`
-        // a supervisor ref is a Process; the spec's error channel is erased to unknown
-        const spec: ChildSpec<R> = {
-          id,
-          type: "supervisor",
-          restart,
-          start: spawnNamed(id) as Effect.Effect<Process, unknown, R> // see above
-        }
-        const child = yield* startChild(parent, spec).pipe(
-          Effect.catch((e) => e._tag === "FailedToStartChild" ? Effect.fail(e) : Effect.die(e))
-        )
-        if (child === undefined) return yield* Effect.die(new Error(`supervisor ${id} ignored its start`))
+        const added = yield* request<ScopedChild, FailedToStartChild>(parent, {
+          _tag: "StartUniqueChild",
+          name,
+          // the supervisor stores erased specs; R is provided by its context
+          spec: specFor as (id: string) => ChildSpec<unknown>
+        }).pipe(Effect.catch((e) => e._tag === "FailedToStartChild" ? Effect.fail(e) : Effect.die(e)))
+        if (added.process === undefined) return yield* Effect.die(new Error(`supervisor ${added.id} ignored its start`))
         // the process started by spawnNamed(id), i.e. its A
-        return { id, ref: child as A }
+        return { spec: added.spec, ref: added.process as A }
       }).pipe(Effect.catchTag("FailedToStartChild", (e) => Effect.failCause(startFailureCause(e)))),
-      ({ id, ref }) =>
+      // only the child this scope added (restarted or not) is removed: one that left leaves its id to others
+      ({ ref, spec }) =>
         parent.exitReason !== undefined
           ? shutdownTree(ref)
-          : Effect.andThen(Effect.ignore(terminateChild(parent, id)), Effect.ignore(deleteChild(parent, id)))
+          : Effect.andThen(
+            Effect.ignore(request(parent, { _tag: "RemoveChild", spec })),
+            Effect.suspend(() => parent.exitReason !== undefined ? shutdownTree(ref) : Effect.void)
+          )
     )
     return ref
   }) as Effect.Effect<A, E, R | Scope.Scope>
+
+/** The reply to `StartUniqueChild`: the id the parent chose, the process, and the spec it was added with. */
+interface ScopedChild {
+  readonly id: string
+  readonly process: Process | undefined
+  readonly spec: ChildSpec<unknown>
+}
 
 /** The original failure of a child supervisor that failed to start under a parent. */
 const startFailureCause = (error: FailedToStartChild): Cause.Cause<never> => {

@@ -70,6 +70,45 @@ describe("Registry", () => {
       yield* Registry.dispatch(reg, "nobody", () =>
         Effect.die("not called"))
     }))
+
+  it.effect("duplicate keys: a process may register one key several times, lookup lists every entry in registration order, unregister removes them all", () =>
+    Effect.gen(function*() {
+      const reg = yield* Registry.make<string, string>({ keys: "duplicate" })
+      const a = yield* Actor.start(echo(), "a")
+      const b = yield* Actor.start(echo(), "b")
+      yield* Registry.register(reg, "hello", a, "world")
+      yield* Registry.register(reg, "hello", b, "other")
+      yield* Registry.register(reg, "hello", a, "another")
+      yield* Registry.register(reg, "bye", a, "later")
+      const entries = (key: string) =>
+        Effect.map(Registry.lookup(reg, key), (es) => es.map((e) => [e.process, e.value]))
+      assert.deepStrictEqual(yield* entries("hello"), [[a, "world"], [b, "other"], [a, "another"]])
+      assert.deepStrictEqual(yield* Registry.keysOf(reg, a), ["hello", "hello", "bye"])
+      assert.strictEqual(reg.size, 4)
+      yield* Registry.unregister(reg, "hello", a)
+      assert.deepStrictEqual(yield* entries("hello"), [[b, "other"]])
+      assert.deepStrictEqual(yield* Registry.keysOf(reg, a), ["bye"])
+      yield* Registry.register(reg, "bye", a, "again")
+      yield* Actor.stop(a)
+      assert.deepStrictEqual(yield* entries("bye"), [])
+      assert.deepStrictEqual(yield* Registry.keysOf(reg, a), [])
+      assert.strictEqual(reg.size, 1)
+      yield* Actor.stop(b)
+      assert.strictEqual(reg.size, 0)
+    }))
+
+  it.effect("Registry.via needs a unique registry: a start named by via on a duplicate registry fails with InvalidOptions at name", () =>
+    Effect.gen(function*() {
+      const reg = yield* Registry.make({ keys: "duplicate", name: "topics" })
+      const name = Registry.via<EchoProtocol>(reg, "svc")
+      for (const registration of [name, { ...name }]) {
+        const error = yield* Effect.flip(Actor.start(echo(), "one", { name: registration }))
+        assert.isTrue(error._tag === "InvalidOptions" && error.path === "name", String(error))
+        assert.include(error.message, "via needs a unique registry")
+      }
+      assert.strictEqual(reg.size, 0)
+      assert.strictEqual((yield* Effect.flip(Actor.call(name, "x")))._tag, "NoProc")
+    }))
 })
 
 describe("Monitor", () => {

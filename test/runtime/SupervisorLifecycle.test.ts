@@ -3,10 +3,10 @@
  * hanging_restart_loop, auto_shutdown, restart backoff, the Layer, kill propagation and lifecycle events.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Random, Stream } from "effect"
+import { Effect, Exit, Fiber, Layer, Random, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
-import { Actor, ExitReason, Lifecycle, Process, Supervisor } from "../../src/runtime/index.ts"
-import { childOf, exitChild, flakyStart, workerSpec } from "./support/workers.ts"
+import { Actor, DynamicSupervisor, ExitReason, Lifecycle, Process, Supervisor } from "../../src/runtime/index.ts"
+import { childOf, exitChild, flakyStart, slowInit, type WorkerProtocol, workerSpec } from "./support/workers.ts"
 
 describe("start", () => {
   it.effect("children start left to right; a failing child stops the started ones in reverse order", () =>
@@ -313,5 +313,79 @@ describe("application root (layerRoot)", () => {
       assert.deepStrictEqual(yield* Supervisor.whichChildren(root), [])
       assert.deepStrictEqual(inner.exitReason, ExitReason.shutdown)
       assert.deepStrictEqual(log, ["start w1", "start w2", "stop w2 shutdown", "stop w1 shutdown"])
+    }).pipe(Effect.provide(Supervisor.layerRoot({ name: "app" }))))
+
+  it.effect("same-named supervisors started concurrently under a busy root all start, each under a unique id", () =>
+    Effect.gen(function*() {
+      const root = yield* Supervisor.RootSupervisor
+      // the root is busy starting a slow child while both supervisors pick their ids
+      const busy = yield* Effect.forkChild(
+        Supervisor.startChild(root, { id: "slow", start: Actor.start(slowInit([]), undefined) }),
+        { startImmediately: true }
+      )
+      const both = yield* Effect.forkChild(
+        Effect.scoped(Effect.gen(function*() {
+          const sups = yield* Effect.all(
+            [DynamicSupervisor.start({ name: "svc" }), Supervisor.start({ name: "svc" })],
+            {
+              concurrency: "unbounded"
+            }
+          )
+          const children = yield* Supervisor.whichChildren(root)
+          assert.deepStrictEqual(children.map((c) => c.id), ["slow", "svc", "svc#2"])
+          assert.sameMembers(children.slice(1).map((c) => c.process), sups)
+        })),
+        { startImmediately: true }
+      )
+      yield* TestClock.adjust("2 seconds")
+      yield* Fiber.join(busy)
+      yield* Fiber.join(both)
+      assert.deepStrictEqual((yield* Supervisor.whichChildren(root)).map((c) => c.id), ["slow"])
+    }).pipe(Effect.provide(Supervisor.layerRoot({ name: "app" }))))
+
+  it.effect("closing a scope whose supervisor already left the root does not stop the one that reused its id", () =>
+    Effect.gen(function*() {
+      const root = yield* Supervisor.RootSupervisor
+      const log: Array<string> = []
+      const scopeA = yield* Scope.make()
+      // temporary under the root: once it gives up (intensity 0) it exits and leaves the root, freeing "x"
+      const first = yield* DynamicSupervisor.start({ name: "x", maxRestarts: 0 }).pipe(Scope.provide(scopeA))
+      const c = yield* DynamicSupervisor.startChild(first, workerSpec(log, "c"))
+      yield* Actor.cast(c as Actor.ActorRef<WorkerProtocol>, "crash")
+      assert.deepStrictEqual(yield* Process.awaitExit(first), ExitReason.shutdown)
+      yield* Supervisor.countChildren(root) // the root has handled the exit
+      const second = yield* Effect.scoped(Effect.gen(function*() {
+        const second = yield* DynamicSupervisor.start({ name: "x" })
+        yield* Scope.close(scopeA, Exit.void)
+        assert.isUndefined(second.exitReason, "scope A's release stopped another scope's supervisor")
+        assert.deepStrictEqual((yield* Supervisor.whichChildren(root)).map((ch) => [ch.id, ch.process]), [[
+          "x",
+          second
+        ]])
+        return second
+      }))
+      assert.deepStrictEqual(second.exitReason, ExitReason.shutdown)
+      assert.deepStrictEqual(yield* Supervisor.whichChildren(root), [])
+    }).pipe(Effect.provide(Supervisor.layerRoot({ name: "app" }))))
+
+  it.effect("closing the scope of a supervisor that the root restarted terminates and removes the restarted copy", () =>
+    Effect.gen(function*() {
+      const root = yield* Supervisor.RootSupervisor
+      const log: Array<string> = []
+      const { first, restarted } = yield* Effect.scoped(Effect.gen(function*() {
+        // permanent under the root: when it gives up (intensity 0) the root starts it again under the same id
+        const first = yield* Supervisor.start({ name: "svc", maxRestarts: 0, children: [workerSpec(log, "w")] })
+        yield* exitChild(first, "w", "crash")
+        yield* Process.awaitExit(first)
+        const restarted = yield* childOf(root, "svc")
+        assert.isTrue(restarted !== undefined && restarted !== "restarting" && restarted !== first)
+        return { first, restarted }
+      }))
+      assert.deepStrictEqual(first.exitReason, ExitReason.shutdown)
+      assert.deepStrictEqual(
+        restarted !== undefined && restarted !== "restarting" && restarted.exitReason,
+        ExitReason.shutdown
+      )
+      assert.deepStrictEqual(yield* Supervisor.whichChildren(root), [])
     }).pipe(Effect.provide(Supervisor.layerRoot({ name: "app" }))))
 })

@@ -98,13 +98,32 @@ export const checkCallOptions = (options: unknown): InvalidOptions | undefined =
 export const checkStopTimeout = (timeout: unknown): InvalidOptions | undefined =>
   isTimeout(timeout) ? undefined : invalid("stop", "timeout", `expected ${TIMEOUT_EXPECTED}`)
 
+/**
+ * The key under which a name registration carries why no start may use it (`Registry.via` on a duplicate
+ * registry): `decodeStartOptions` then fails with `InvalidOptions` at `name`. A symbol key survives `{ ...via }`.
+ */
+export const RegistrationRefused: unique symbol = Symbol.for("troupe/NameRegistration/refused")
+
+const refusal = (options: object): InvalidOptions | undefined => {
+  // reading the name field of start options that the Schema has just accepted
+  const name = (options as { readonly name?: unknown }).name
+  if (typeof name !== "object" || name === null || !(RegistrationRefused in name)) return undefined
+  return invalid("actor start options", "name", String(name[RegistrationRefused]))
+}
+
 const checked = new WeakSet<object>()
 
-/** Validates start options once per options object (options reused across many starts are checked once). */
+/**
+ * Validates start options once per options object (options reused across many starts are checked once); a
+ * refused registration (see `RegistrationRefused`) fails with `InvalidOptions` at `name`.
+ */
 export const decodeStartOptions = (options: object): Result.Result<unknown, InvalidOptions> | undefined => {
   if (checked.has(options)) return undefined
   const result = validate(StartOptions, options, "actor start options")
-  if (Result.isSuccess(result)) checked.add(options)
+  if (Result.isFailure(result)) return result
+  const refused = refusal(options)
+  if (refused !== undefined) return Result.fail(refused)
+  checked.add(options)
   return result
 }
 

@@ -17,6 +17,9 @@
  *   under `anySignificant`; under `allSignificant`, when no significant child is left running.
  * - Beyond OTP: a child with `backoff` waits Akka's backoff delay before its restart (cascade terminations
  *   happen at once; the restarts after the delay). The intensity counts the restart when it is decided.
+ * - Scoped children (`startScopedUnderParent`): `StartUniqueChild` picks the first free id of `name`, `name#2`, …
+ *   and starts the child in the same request (no race for an id); `RemoveChild` removes only the child added with
+ *   that spec object and does nothing once it is gone, so a later child that reused the id is never touched.
  */
 import { Effect, Result, Schema } from "effect"
 import * as Actor from "../Actor.ts"
@@ -87,6 +90,8 @@ export interface ChildCounts {
 
 export type Request =
   | { readonly _tag: "StartChild"; readonly spec: ChildSpec<unknown> }
+  | { readonly _tag: "StartUniqueChild"; readonly name: string; readonly spec: (id: string) => ChildSpec<unknown> }
+  | { readonly _tag: "RemoveChild"; readonly spec: ChildSpec<unknown> }
   | { readonly _tag: "TerminateChild"; readonly id: string }
   | { readonly _tag: "RestartChild"; readonly id: string }
   | { readonly _tag: "DeleteChild"; readonly id: string }
@@ -236,6 +241,8 @@ const ById = (tag: "TerminateChild" | "RestartChild" | "DeleteChild" | "GetChild
 /** The management requests' shape (a raw `Actor.call` to a supervisor can send anything). */
 const RequestSchema = Schema.Union([
   Schema.TaggedStruct("StartChild", { spec: Schema.Unknown }),
+  Schema.TaggedStruct("StartUniqueChild", { name: Schema.String, spec: Options.AFunction }),
+  Schema.TaggedStruct("RemoveChild", { spec: Schema.Unknown }),
   ById("TerminateChild"),
   ById("RestartChild"),
   ById("DeleteChild"),
@@ -253,28 +260,45 @@ const invalidRequest = (request: unknown): InvalidOptions => {
 const ok = (value: unknown): Response => Result.succeed(value)
 const error = (e: ManagementError): Response => Result.fail(e)
 
+/** `start_child`: validates `input`, adds and starts the child; replies its process. */
+const addChild = (state: SupervisorState, input: ChildSpec<unknown>): Effect.Effect<Response> =>
+  Effect.gen(function*() {
+    const spec = normalize(input, "", state.config.autoShutdown)
+    if (Result.isFailure(spec)) return error(spec.failure)
+    const existing = find(state, spec.success.id)
+    if (existing !== undefined) {
+      return error(
+        existing.process !== undefined
+          ? new AlreadyStarted({ name: existing.spec.id, pid: existing.process.pid })
+          : new AlreadyPresent({ id: existing.spec.id })
+      )
+    }
+    // the state stores erased specs; R is provided by the supervisor's context
+    const child = makeChild(spec.success as Child["spec"])
+    const outcome = yield* startChild(state.context, child)
+    if (outcome._tag === "Failed") return error(new FailedToStartChild({ id: child.spec.id, reason: outcome.reason }))
+    if (outcome._tag === "Started" || child.spec.restart !== "temporary") state.children.push(child)
+    return ok(outcome._tag === "Started" ? outcome.process : undefined)
+  })
+
 const handleRequest = (state: SupervisorState, request: Request): Effect.Effect<Response> =>
   Effect.gen(function*() {
     switch (request._tag) {
-      case "StartChild": {
-        const spec = normalize(request.spec, "", state.config.autoShutdown)
-        if (Result.isFailure(spec)) return error(spec.failure)
-        const existing = find(state, spec.success.id)
-        if (existing !== undefined) {
-          return error(
-            existing.process !== undefined
-              ? new AlreadyStarted({ name: existing.spec.id, pid: existing.process.pid })
-              : new AlreadyPresent({ id: existing.spec.id })
-          )
-        }
-        // the state stores erased specs; R is provided by the supervisor's context
-        const child = makeChild(spec.success as Child["spec"])
-        const outcome = yield* startChild(state.context, child)
-        if (outcome._tag === "Failed") {
-          return error(new FailedToStartChild({ id: child.spec.id, reason: outcome.reason }))
-        }
-        if (outcome._tag === "Started" || child.spec.restart !== "temporary") state.children.push(child)
-        return ok(outcome._tag === "Started" ? outcome.process : undefined)
+      case "StartChild":
+        return yield* addChild(state, request.spec)
+      case "StartUniqueChild": {
+        let id = request.name
+        for (let n = 2; find(state, id) !== undefined; n++) id = `${request.name}#${n}`
+        const spec = request.spec(id)
+        const added = yield* addChild(state, spec)
+        return Result.isSuccess(added) ? ok({ id, process: added.success, spec }) : added
+      }
+      case "RemoveChild": {
+        const child = state.children.find((c) => c.spec.original === request.spec)
+        if (child === undefined) return ok(undefined)
+        yield* terminateChild(state.context, child)
+        remove(state, child)
+        return ok(undefined)
       }
       case "TerminateChild": {
         const child = find(state, request.id)
