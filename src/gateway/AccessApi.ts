@@ -10,6 +10,9 @@
  * - `GET /admin/blocks`: the active abuse blocks; `DELETE /admin/blocks/{kind}/{id}`: lifts one (404 when none);
  * - `GET /admin/abuse-policy` / `PUT /admin/abuse-policy`: reads / replaces the abuse policy live (400 naming the
  *   path when invalid).
+ * The two bodies are checked against the encoded side of `Keys.CreateKeyInput` / `Abuse.AbusePolicy` by the
+ * handlers first (an unknown field is a 400 naming it, as on every admin route), then decoded by `Keys.create` /
+ * `Abuse.setPolicy`.
  * Blocks and lifts are audited by `Abuse` itself; key creation, revocation and rotation by the caller's audit
  * of the admin route (`auth.admin`).
  *

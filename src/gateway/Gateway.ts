@@ -11,6 +11,11 @@
  *   `drain.deregistrationDelay`, then refuses new requests (503, `connection: close`) while in-flight requests and
  *   SSE streams run to completion, up to `drain.timeout`; streams still open then end with a `shutting_down` event.
  *   Only then does the server close and the rest of the tree shut down in order.
+ * - A drain reads the `drain` settings once, when it begins (so a change made through the ConfigStore before then,
+ *   e.g. `PATCH /admin/config`, is honoured in full), and is bounded by that snapshot alone: it ends at most
+ *   `deregistrationDelay + timeout` + 1 s after it began; the server's close then gives requests still running
+ *   5 s, and connections still open 10 s after the drain are closed by force. Releasing the layer waits for all of
+ *   it (the supervisor never cuts a drain short), so the server never outlives the tree.
  * - Maintenance (`gateway.maintenance`, switched through the admin API or any ConfigStore update): new requests get
  *   the configured status, message and `retry-after`; health and metrics keep answering, exempt route prefixes and
  *   keys are served; readiness is false meanwhile.
@@ -36,7 +41,7 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Context, Deferred, Duration, Effect, Layer, Stream } from "effect"
 import { HttpMiddleware, HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
-import { createServer } from "node:http"
+import { createServer, type Server } from "node:http"
 import type { GatewaySection, TroupeConfig } from "../config/index.ts"
 import { ConfigStore } from "../config/index.ts"
 import { Rbac, type RbacShape } from "../identity/Rbac.ts"
@@ -69,6 +74,11 @@ import { runsHandlers } from "./internal/RunsHandlers.ts"
 import { enforce } from "./RoutePermission.ts"
 
 export type { Phase } from "./internal/GatewayState.ts"
+
+/** How long the server's close waits for requests still running once the drain is over (then they are interrupted). */
+const closeGraceMillis = 5_000
+/** When, after the drain, connections still open are closed by force (the drain has already had its timeout). */
+const forceCloseMillis = 10_000
 
 /** Options of `Gateway.layer` (everything else comes from the config's `gateway` section). */
 export interface GatewayOptions {
@@ -246,62 +256,82 @@ const make = (options: GatewayOptions) =>
     )
     const listening = yield* Deferred.make<GatewayAddress, unknown>()
     let address: GatewayAddress | undefined
-    const serverTask: Effect.Effect<never, unknown, never> = Effect.scoped(Effect.gen(function*() {
-      const current = section
-      // CORS runs inside the gateway middleware's request id, metrics and access log, and outside its gates
-      const cors = current.cors === false ? undefined : HttpMiddleware.cors({
-        // effect's `[]` means any origin: only an explicit "*" does here, an empty list allows none
-        allowedOrigins: current.cors.allowedOrigins.includes("*")
-          ? []
-          : current.cors.allowedOrigins.length === 0
-          ? () => false
-          : current.cors.allowedOrigins,
-        allowedHeaders: current.cors.allowedHeaders,
-        exposedHeaders: current.cors.exposedHeaders,
-        credentials: current.cors.credentials,
-        ...(current.cors.maxAge !== undefined ? { maxAge: current.cors.maxAge } : {})
+    // the server, telling `onServer` its node server, running `onRelease` before it closes
+    const serve = (onServer: (server: Server) => void, onRelease: Effect.Effect<void>) =>
+      Effect.gen(function*() {
+        const current = section
+        // CORS runs inside the gateway middleware's request id, metrics and access log, and outside its gates
+        const cors = current.cors === false ? undefined : HttpMiddleware.cors({
+          // effect's `[]` means any origin: only an explicit "*" does here, an empty list allows none
+          allowedOrigins: current.cors.allowedOrigins.includes("*")
+            ? []
+            : current.cors.allowedOrigins.length === 0
+            ? () => false
+            : current.cors.allowedOrigins,
+          allowedHeaders: current.cors.allowedHeaders,
+          exposedHeaders: current.cors.exposedHeaders,
+          credentials: current.cors.credentials,
+          ...(current.cors.maxAge !== undefined ? { maxAge: current.cors.maxAge } : {})
+        })
+        const middleware = HttpRouter.middleware(
+          makeGatewayMiddleware({
+            state,
+            metrics,
+            settings: () => section,
+            ...(cors === undefined ? {} : { cors })
+          }),
+          { global: true }
+        )
+        const routeContext = makeRouteContext(state, apiAuth, yield* Effect.scope)
+        const routes = options.routes === undefined
+          ? Layer.empty
+          : options.routes.pipe(Layer.provide(Layer.succeed(GatewayRouteContext, routeContext)))
+        const app = Layer.mergeAll(api, metricsRoute, observerRoute, middleware, routes)
+        const port = address?.port ?? options.port ?? current.port // a restart keeps the bound port
+        const host = options.host ?? current.host
+        const server = HttpRouter.serve(app, { disableListenLog: true, disableLogger: true }).pipe(
+          Layer.provideMerge(NodeHttpServer.layer(() => {
+            const server = createServer({ keepAliveTimeout: 5_000 })
+            onServer(server)
+            return server
+          }, {
+            port,
+            host,
+            // the drain has already given in-flight work its timeout
+            gracefulShutdownTimeout: Duration.millis(closeGraceMillis)
+          }))
+        )
+        const built = yield* Layer.build(server).pipe(Effect.tapCause((cause) => Deferred.failCause(listening, cause)))
+        const bound = Context.get(built, HttpServer.HttpServer).address
+        const boundPort = "port" in bound ? bound.port : port
+        address = { host, port: boundPort, url: `http://${host.includes(":") ? `[${host}]` : host}:${boundPort}` }
+        yield* Deferred.succeed(listening, address)
+        if (state.phase === "starting") state.phase = "ready"
+        // added after the server's own finalizer, so it runs first: drain (and arm the force close), then close
+        yield* Effect.addFinalizer(() => onRelease)
+        return yield* Effect.never
       })
-      const middleware = HttpRouter.middleware(
-        makeGatewayMiddleware({
-          state,
-          metrics,
-          settings: () => section,
-          ...(cors === undefined ? {} : { cors })
-        }),
-        { global: true }
+
+    // the outer scope outlives the server's: it holds the force-close timer armed when the drain is over
+    const serverTask: Effect.Effect<never, unknown, never> = Effect.scoped(Effect.gen(function*() {
+      const outer = yield* Effect.scope
+      let node: Server | undefined
+      const forceClose = Effect.sleep(Duration.millis(forceCloseMillis)).pipe(
+        Effect.andThen(Effect.sync(() => node?.closeAllConnections())),
+        Effect.forkIn(outer),
+        Effect.asVoid
       )
-      const routeContext = makeRouteContext(state, apiAuth, yield* Effect.scope)
-      const routes = options.routes === undefined
-        ? Layer.empty
-        : options.routes.pipe(Layer.provide(Layer.succeed(GatewayRouteContext, routeContext)))
-      const app = Layer.mergeAll(api, metricsRoute, observerRoute, middleware, routes)
-      const port = address?.port ?? options.port ?? current.port // a restart keeps the bound port
-      const host = options.host ?? current.host
-      const server = HttpRouter.serve(app, { disableListenLog: true, disableLogger: true }).pipe(
-        Layer.provideMerge(NodeHttpServer.layer(() => createServer({ keepAliveTimeout: 5_000 }), {
-          port,
-          host,
-          gracefulShutdownTimeout: Duration.millis(current.drain.timeout + 5_000)
-        }))
-      )
-      const built = yield* Layer.build(server).pipe(Effect.tapCause((cause) => Deferred.failCause(listening, cause)))
-      const bound = Context.get(built, HttpServer.HttpServer).address
-      const boundPort = "port" in bound ? bound.port : port
-      address = { host, port: boundPort, url: `http://${host.includes(":") ? `[${host}]` : host}:${boundPort}` }
-      yield* Deferred.succeed(listening, address)
-      if (state.phase === "starting") state.phase = "ready"
-      // added after the server's own finalizer, so it runs first: drain, then close the server
-      yield* Effect.addFinalizer(() => drain)
-      return yield* Effect.never
+      return yield* Effect.scoped(serve((server) => (node = server), Effect.andThen(drain, forceClose)))
     })).pipe(Effect.provideContext(context))
 
-    const shutdownMillis = initial.drain.deregistrationDelay + initial.drain.timeout + 10_000
+    // "infinity": the drain is bounded by its own snapshot of the live settings (a fixed limit taken from the initial
+    // ones would cut a drain whose settings were raised since, leaving the server running after the tree)
     yield* Supervisor.start({
       name: "gateway",
       strategy: "oneForOne",
       maxRestarts: 3,
       maxSeconds: 5,
-      children: [ChildSpec.task({ id: "http-server", run: serverTask, shutdown: shutdownMillis })]
+      children: [ChildSpec.task({ id: "http-server", run: serverTask, shutdown: "infinity" })]
     }).pipe(Effect.orDie)
     // not proven sound: a listen failure (e.g. a taken port) is passed on as is, though the layer's type does not name it
     const bound = yield* Deferred.await(listening).pipe(Effect.mapError((e) => e as never))

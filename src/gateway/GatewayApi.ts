@@ -18,6 +18,11 @@
  * test/gateway/RoutePermission.test.ts fails for any route of `GatewayApi` that lacks one, and `Gateway.layer`
  * enforces them against the caller's roles (`RoutePermission.enforce`; test/gateway/RouteEnforcement.test.ts).
  *
+ * Inputs are decoded strictly: on every route but the `openai` group's, a query parameter or body field the route
+ * does not declare is a 400 naming it (`onExcessProperty: "error"`, set on the whole API, so a group added later is
+ * strict too), never silently dropped; the OpenAI bodies accept and ignore unknown fields, as OpenAI-compatible
+ * proxies do. Headers are never strict.
+ *
  * `/metrics` is a plain router route beside the API (Prometheus text is not JSON). Handlers live in `internal/`.
  *
  * @since 0.1.0
@@ -65,6 +70,9 @@ export class OpenAiGroup extends HttpApiGroup.make("openai")
   .middleware(ApiAuth)
   .middleware(OpenAiErrors)
   .annotate(RequiredPermission, "agent:use:*")
+  // OpenAI clients send fields troupe does not know (as LiteLLM's `drop_params`): accepted and ignored here only
+  .annotate(HttpApi.QueryParseOptions, { onExcessProperty: "ignore" })
+  .annotate(HttpApi.PayloadParseOptions, { onExcessProperty: "ignore" })
 {}
 
 /** The Kubernetes probes: `/health/live`, `/health/ready`, `/health/startup`. */
@@ -123,4 +131,7 @@ export class GatewayApi extends HttpApi.make("troupe-gateway").add(OpenAiGroup).
   .add(RunsGroup.middleware(OpenAiErrors).annotate(RequiredPermission, "gateway:admin"))
   .add(AuditGroup.middleware(OpenAiErrors))
   .add(PrivacyGroup.middleware(OpenAiErrors).annotate(RequiredPermission, "data:erase"))
+  // every other group: an unknown query or body field is a 400 naming it, never silently dropped
+  .annotate(HttpApi.QueryParseOptions, { onExcessProperty: "error" })
+  .annotate(HttpApi.PayloadParseOptions, { onExcessProperty: "error" })
 {}

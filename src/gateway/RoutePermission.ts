@@ -18,7 +18,9 @@
  *   a handler may also `Rbac.require` a finer permission, and with the caller's tenant in its error context
  *   (`ErrorScope`), so the failures recorded under it count for that tenant;
  * - a permission `p` not granted is still granted on a route with a `{user}` path parameter when the roles grant
- *   `p:own` and the parameter is the caller's own principal (`usage:view:own`: one's own usage); the route then
+ *   `p:own` and the parameter is the caller's own principal (`usage:view:own`: one's own usage) — the parameter as
+ *   the router decoded it for the endpoint (`HttpRouter.RouteContext`), never re-read from the URL, so `//…`,
+ *   absolute-form targets or `;` suffixes cannot show the check one principal and the handler another; the route then
  *   runs with `OwnAccess` true, and reads only the caller's tenant's records (`/costs/usage/{user}`: the
  *   principal's spend in the key's tenant, never the same principal id's in another tenant);
  * - otherwise the request is refused with 403 (OpenAI error format, `code: "permission_denied"`), audited as
@@ -37,7 +39,7 @@
 import { Context, Effect, Layer, Option } from "effect"
 import type { Types } from "effect"
 import { dual } from "effect/Function"
-import { HttpServerRequest, type HttpServerResponse } from "effect/http"
+import { HttpRouter, HttpServerRequest, type HttpServerResponse } from "effect/http"
 import { withErrorContext } from "../errors/ErrorScope.ts"
 import type { AuditShape } from "../identity/Audit.ts"
 import { type RbacShape, Subject } from "../identity/Rbac.ts"
@@ -102,17 +104,18 @@ export interface EnforceOptions {
   readonly audit?: AuditShape | undefined
 }
 
-/** The value of the `{user}` path parameter of `template` (`/costs/usage/:user`) in `url`, if any. */
-const userParam = (template: string, url: string): string | undefined => {
-  const at = template.split("/").indexOf(":user")
-  if (at < 0) return undefined
-  const segment = url.split("?")[0]!.split("/")[at]
-  if (segment === undefined || segment === "") return undefined
-  try {
-    return decodeURIComponent(segment)
-  } catch {
-    return undefined
-  }
+/** The decoded path parameters of the matched route, as the router gives them to the endpoint (`{ user: "bob" }`). */
+export type RouteParams = Readonly<Record<string, string | undefined>>
+
+/**
+ * The `{user}` parameter the route is served for: the router's own decoded value (it ignores duplicate slashes,
+ * accepts absolute-form targets and cuts at `;`), never a re-parse of the URL, so the check and the handler see the
+ * same principal. `undefined` when the endpoint's path has no `:user` or the router gave none.
+ */
+const userParam = (template: string, params: RouteParams): string | undefined => {
+  if (!template.split("/").includes(":user")) return undefined
+  const user = params["user"]
+  return user === undefined || user === "" ? undefined : user
 }
 
 /**
@@ -128,24 +131,27 @@ const grantOf = (
   caller: CallerShape,
   permission: string,
   endpoint: AnnotatedEndpoint | undefined,
-  url: string
+  params: RouteParams
 ): "granted" | "own" | undefined => {
   if (permission === PublicRoute) return "granted"
   const roles = rolesOf(caller)
   if (rbac.can(roles, permission)) return "granted"
   if (endpoint === undefined || !rbac.can(roles, `${permission}:own`)) return undefined
-  const owner = userParam(endpoint.path, url)
+  const owner = userParam(endpoint.path, params)
   return owner !== undefined && owner === (caller.principal ?? caller.id) ? "own" : undefined
 }
 
-/** Whether `caller` may use the route (`permission` on `endpoint`, requested as `url`). */
+/**
+ * Whether `caller` may use the route (`permission` on `endpoint`, matched by the router with the decoded path
+ * `params`, e.g. `HttpRouter.RouteContext`'s).
+ */
 export const allows = (
   rbac: RbacShape,
   caller: CallerShape,
   permission: string,
   endpoint: AnnotatedEndpoint | undefined,
-  url: string
-): boolean => grantOf(rbac, caller, permission, endpoint, url) !== undefined
+  params: RouteParams
+): boolean => grantOf(rbac, caller, permission, endpoint, params) !== undefined
 
 const guard = (
   options: EnforceOptions,
@@ -159,7 +165,10 @@ const guard = (
     const caller = yield* Caller
     const permission = permissionOf(endpoint, group) ?? fallback
     const roles = rolesOf(caller)
-    const grant = grantOf(options.rbac, caller, permission, endpoint, request.url)
+    // the router's decoded params, which the endpoint decodes too (none outside a routed request: no own access)
+    const route = yield* Effect.serviceOption(HttpRouter.RouteContext)
+    const params = Option.match(route, { onNone: () => ({}), onSome: (r) => r.params })
+    const grant = grantOf(options.rbac, caller, permission, endpoint, params)
     if (grant !== undefined) {
       const allowed = Effect.provideService(httpEffect, Subject, { id: caller.id, roles }).pipe(
         Effect.provideService(OwnAccess, grant === "own")
@@ -167,7 +176,7 @@ const guard = (
       return yield* (caller.tenant === undefined ? allowed : withErrorContext({ tenant: caller.tenant })(allowed))
     }
     const path = request.url.split("?")[0]!.slice(0, 512) || "/"
-    const route = endpoint === undefined ? path : `${group?.identifier ?? "?"}.${endpoint.identifier}`
+    const routeName = endpoint === undefined ? path : `${group?.identifier ?? "?"}.${endpoint.identifier}`
     if (options.audit !== undefined) {
       const ip = Option.getOrUndefined(request.remoteAddress ?? Option.none())
       const userAgent = request.headers["user-agent"]
@@ -179,7 +188,7 @@ const guard = (
         status: "denied",
         ...(ip !== undefined && ip !== "" ? { ip: ip.slice(0, 64) } : {}),
         ...(userAgent !== undefined && userAgent !== "" ? { userAgent: userAgent.slice(0, 512) } : {}),
-        metadata: { route: route.slice(0, 256), permission, roles: roles.join(",").slice(0, 256) },
+        metadata: { route: routeName.slice(0, 256), permission, roles: roles.join(",").slice(0, 256) },
         // an issued key's caller: its principal is the entry's subject (sealed per subject, erasable)
         ...(caller.principal !== undefined && caller.tenant !== undefined ? { subject: caller.principal } : {})
       }).pipe(Effect.ignore)

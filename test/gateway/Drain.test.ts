@@ -115,4 +115,34 @@ describe("Gateway: graceful shutdown with drain", () => {
     },
     20_000
   )
+
+  // real time, as the drain tests above: the former limit (initial delay + timeout + 10 s) is what must not cut it
+  it(
+    "drain settings raised at run time are honoured in full: releasing the layer returns only after the live deregistration delay, with the server closed",
+    async () => {
+      const gw = await startGateway({
+        config: {
+          defaults: {
+            gateway: {
+              accessLog: false,
+              auth: { adminKey: "admin-key" },
+              drain: { deregistrationDelay: 0, timeout: 0 }
+            }
+          }
+        }
+      })
+      const patched = await fetch(`${gw.url}/admin/config`, {
+        method: "PATCH",
+        headers: { authorization: "Bearer admin-key", "content-type": "application/json" },
+        body: JSON.stringify({ gateway: { drain: { deregistrationDelay: 10_500 } } })
+      })
+      expect(patched.status).toBe(200)
+      const started = Date.now()
+      await gw.stop()
+      expect(Date.now() - started).toBeGreaterThanOrEqual(10_500)
+      expect(await Effect.runPromise(gw.gateway.phase)).toBe("stopped")
+      expect(await fetch(`${gw.url}/health/live`).then(() => "answered", () => "refused")).toBe("refused")
+    },
+    20_000
+  )
 })

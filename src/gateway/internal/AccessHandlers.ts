@@ -1,18 +1,20 @@
 /**
  * Handlers of the `access` group (see `AccessApi`): thin adapters from HTTP to `Keys` and `Abuse`; typed failures
  * become OpenAI-format errors (`InvalidIdentityInput` 400 naming the path, `KeyNotFound` 404, a store failure 503).
+ * A create body or policy with a field the service's schema does not declare is a 400 naming it (as every admin
+ * route's decoding does), before the service is looked up; the service decodes the rest.
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Redacted } from "effect"
+import { Duration, Effect, Redacted, Result, Schema } from "effect"
 import { HttpServerResponse } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
-import type { AbuseShape } from "../../identity/Abuse.ts"
+import { AbusePolicy, type AbuseShape } from "../../identity/Abuse.ts"
 import type { AuditShape } from "../../identity/Audit.ts"
-import type { KeysShape } from "../../identity/Keys.ts"
+import { CreateKeyInput, type KeysShape } from "../../identity/Keys.ts"
 import type { PrivacyShape } from "../../identity/Privacy.ts"
 import { GatewayApi } from "../GatewayApi.ts"
-import { httpError } from "../GatewayError.ts"
+import { fromSchemaIssue, httpError } from "../GatewayError.ts"
 
 /** The services behind the access endpoints (each optional: an absent one answers 404). */
 export interface AccessServices {
@@ -43,6 +45,24 @@ const toResponse = (e: { readonly _tag: string }) => {
       return httpError(503, "server_error", "the identity store is unavailable", { code: "unavailable" }).toResponse()
   }
 }
+/**
+ * A 400 naming the first field of `payload` that the encoded side of `schema` does not declare, when that is its
+ * only fault; any other fault is left to the service's own decoding (and its messages).
+ */
+const excessField = <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S, root: string) => {
+  const encoded = Schema.toEncoded(schema)
+  const strict = Schema.decodeUnknownResult(encoded, { onExcessProperty: "error" })
+  const lenient = Schema.decodeUnknownResult(encoded)
+  return (payload: unknown) => {
+    const checked = strict(payload)
+    return Result.isFailure(checked) && Result.isSuccess(lenient(payload))
+      ? fromSchemaIssue(checked.failure.issue, root).toResponse()
+      : undefined
+  }
+}
+const excessKeyField = excessField(CreateKeyInput, "create")
+const excessPolicyField = excessField(AbusePolicy, "policy")
+
 const run = <A, E extends { readonly _tag: string }>(effect: Effect.Effect<A, E>, status = 200) =>
   effect.pipe(Effect.map((a) => json(a, status)), Effect.catch((e) => Effect.succeed(toResponse(e))))
 
@@ -52,8 +72,11 @@ export const accessHandlers = (services: AccessServices = {}) =>
     const { abuse, keys } = services
     return Effect.succeed(
       handlers
-        .handle("createKey", ({ payload }) =>
-          keys === undefined
+        .handle("createKey", ({ payload }) => {
+          const excess = excessKeyField(payload)
+          return excess !== undefined
+            ? Effect.succeed(excess)
+            : keys === undefined
             ? missing("keys")
             : run(
               Effect.map(
@@ -61,7 +84,8 @@ export const accessHandlers = (services: AccessServices = {}) =>
                 (c) => ({ key: Redacted.value(c.key), id: c.id, info: c.info })
               ),
               201
-            ))
+            )
+        })
         .handle(
           "listKeys",
           ({ query }) => keys === undefined ? missing("keys") : run(keys.list(query.tenant, query.principal))
@@ -86,7 +110,14 @@ export const accessHandlers = (services: AccessServices = {}) =>
         )
         .handle(
           "setAbusePolicy",
-          ({ payload }) => abuse === undefined ? missing("abuse blocks") : run(abuse.setPolicy(payload))
+          ({ payload }) => {
+            const excess = excessPolicyField(payload)
+            return excess !== undefined
+              ? Effect.succeed(excess)
+              : abuse === undefined
+              ? missing("abuse blocks")
+              : run(abuse.setPolicy(payload))
+          }
         )
     )
   })
