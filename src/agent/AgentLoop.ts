@@ -102,7 +102,11 @@ export interface AgentLoop<E, R = ConversationMemory> {
 
 const ZERO: Usage = makeUsage(0, 0)
 
-const addUsage = (a: Usage, b: Usage): Usage =>
+/**
+ * The usage of two model calls together: every count summed (the provider's totals, cache reads and writes, reasoning
+ * tokens), `estimated` when either was. The loop sums its steps with it; so does an LLM agent's turn over its runs.
+ */
+export const addUsage = (a: Usage, b: Usage): Usage =>
   usageFrom({
     inputTokens: a.inputTokens + b.inputTokens,
     outputTokens: a.outputTokens + b.outputTokens,

@@ -5,6 +5,7 @@
  * `LlmStreamPart`s: `TextDelta`s, `ToolCallStart` / `ToolCallDelta` (argument JSON as it arrives) / `ToolCall`
  * (the complete call, arguments parsed), and exactly one final `Finish` carrying usage and finish reason.
  * `StreamAccumulator` folds parts back into an `LlmResponse` (the pipeline uses it to cache a streamed answer).
+ * Tool-call argument text nested deeper than `MAX_TOOL_ARGUMENT_DEPTH` (128) levels is kept as text, not parsed.
  *
  * The part vocabulary is effect/ai's `Response.StreamPart` reduced to what chat providers send (the bridge in
  * `LanguageModelBridge.ts` maps one onto the other). Plain Effect `Schema`.
@@ -150,9 +151,37 @@ export type Finish = typeof Finish.Type
 export const LlmStreamPart = Schema.Union([TextDelta, RefusalDelta, ToolCallStart, ToolCallDelta, ToolCallPart, Finish])
 export type LlmStreamPart = typeof LlmStreamPart.Type
 
-/** Parses tool-call argument text: the JSON value, `{}` for empty text, or the raw text when it is not JSON. */
+/**
+ * How many levels of nested arrays and objects tool-call arguments may have, as the response cache's canonical JSON
+ * (`MAX_CANONICAL_DEPTH`); deeper arguments are kept as their text.
+ */
+export const MAX_TOOL_ARGUMENT_DEPTH = 128
+
+/** Whether JSON text nests arrays and objects deeper than `max` levels (brackets inside strings are text). */
+const nestsDeeperThan = (text: string, max: number): boolean => {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++ // a backslash escapes the next character
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true
+    } else if (c === 0x5d || c === 0x7d) depth--
+  }
+  return false
+}
+
+/**
+ * Parses tool-call argument text: the JSON value, `{}` for empty text, or the raw text when it is not JSON or nests
+ * deeper than `MAX_TOOL_ARGUMENT_DEPTH` (128) levels — so a model's deeply nested output never reaches the code that
+ * serialises arguments again, and the tool gets the bad-arguments error it gets for text.
+ */
 export const parseToolArguments = (text: string): Schema.Json => {
   if (text.trim() === "") return {}
+  if (nestsDeeperThan(text, MAX_TOOL_ARGUMENT_DEPTH)) return text
   try {
     // JSON.parse returns JSON
     return JSON.parse(text) as Schema.Json

@@ -63,13 +63,16 @@ export interface LlmAgentOptions {
   /** the model client; default: the pipeline's `Llm` from the context (then `Llm` is in `R`) */
   readonly llm?: AgentLoop.ModelClient<unknown, never>
   readonly tools?: ReadonlyArray<ToolDefinition | SubAgentTool<unknown>>
-  /** model calls per turn; default 8 */
+  /** model calls per turn, output repairs included; default 8 */
   readonly maxSteps?: number
   /** default `"conversation"` (then `ConversationMemory` is in `R`) */
   readonly memory?: MemoryPolicy
   /** the answer's Schema: the final text is JSON decoded with it (a value with no services) */
   readonly output?: Schema.Codec<unknown, unknown, never, never>
-  /** repair rounds for an answer that does not decode with `output`; default 2 */
+  /**
+   * repair rounds for an answer that does not decode with `output`, within the turn's `maxSteps`; default 2. A turn
+   * that runs out of steps without a decodable answer fails with `TurnFailed` tagged `MaxSteps`.
+   */
   readonly repairs?: number
   /** default `"transient"` */
   readonly restart?: RestartType

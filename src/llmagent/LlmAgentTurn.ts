@@ -2,12 +2,16 @@
  * The values a supervised LLM agent exchanges with its callers: a turn's input (`TurnInput`, untrusted: decoded with
  * Schema), its answer (`TurnAnswer`), the agent's `AgentStatus`, and the id rules.
  *
- * Plain tagged values, so they serialise as JSON (the gateway sends them over HTTP as they are).
+ * Plain tagged values, so they serialise as JSON (the gateway sends them over HTTP as they are). **A turn's input is
+ * kept as decoded**: a message list keeps only the fields of `LlmMessage`, so what an untrusted caller adds reaches
+ * neither the model nor memory. **A turn is bounded**: a user message has 1 to `MAX_TURN_CHARS` (1,000,000)
+ * characters; a message list at most `MAX_TURN_MESSAGES` (10,000) messages and `MAX_TURN_CHARS` characters of text.
  */
 import { Schema } from "effect"
 import type { AgentLoop } from "../agent/index.ts"
 import * as Invalid from "../internal/InvalidInput.ts"
 import { LlmMessage, type Usage } from "../llm/index.ts"
+import { argumentsLength } from "../llm/TokenEstimate.ts"
 import { InvalidAgentId, InvalidTurnInput } from "./LlmAgentError.ts"
 
 /** A turn: a user message, or messages to append; `maxSteps` overrides the definition's step budget. */
@@ -80,10 +84,19 @@ export interface CheckedTurn {
   readonly redriveOf?: string
 }
 
+/** Most messages a turn's message list may hold. */
+export const MAX_TURN_MESSAGES = 10_000
+
+/**
+ * Most characters of text a turn may carry: a user message, or the messages of a list together (their contents,
+ * and their tool calls' names and arguments as JSON).
+ */
+export const MAX_TURN_CHARS = 1_000_000
+
 const TurnSchema = Schema.Struct({
   input: Schema.Union([
-    Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(1_000_000)),
-    Schema.NonEmptyArray(LlmMessage)
+    Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(MAX_TURN_CHARS)),
+    Schema.NonEmptyArray(LlmMessage).check(Schema.isMaxLength(MAX_TURN_MESSAGES))
   ]),
   maxSteps: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1_000 })))
 })
@@ -91,18 +104,48 @@ const decodeTurn = Schema.decodeUnknownResult(TurnSchema)
 
 const pathOf = (error: Schema.SchemaError): { path: string; detail: string } => Invalid.describeIssue(error.issue)
 
-/** Validates a turn; the typed error names the bad field. */
+/** The index of the message at which a list passes `MAX_TURN_CHARS` characters of text; undefined when it does not. */
+const pastCharBound = (messages: ReadonlyArray<LlmMessage>): number | undefined => {
+  let chars = 0
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i] as LlmMessage // i < length
+    chars += m.content.length
+    if (m.role === "assistant" && m.toolCalls !== undefined) {
+      for (const call of m.toolCalls) chars += call.name.length + argumentsLength(call.arguments)
+    }
+    if (chars > MAX_TURN_CHARS) return i
+  }
+  return undefined
+}
+
+/**
+ * Validates a turn and keeps it as decoded: a message list keeps only the fields of `LlmMessage` (anything else an
+ * untrusted caller sent is dropped). Returns `InvalidTurnInput` naming the bad field when the input is neither a
+ * string of 1 to `MAX_TURN_CHARS` characters nor `{ input, maxSteps? }` with such a string or a non-empty list of at
+ * most `MAX_TURN_MESSAGES` valid messages holding at most `MAX_TURN_CHARS` characters of text (the path then names
+ * the message at which the total passes it), and `maxSteps` an integer from 1 to 1,000.
+ */
 export const checkTurn = (id: string, input: unknown): CheckedTurn | InvalidTurnInput => {
   // the common case, a plain user message, needs no decoder
-  if (typeof input === "string" && input.length > 0 && input.length <= 1_000_000) return { input, maxSteps: undefined }
+  if (typeof input === "string" && input.length > 0 && input.length <= MAX_TURN_CHARS) {
+    return { input, maxSteps: undefined }
+  }
   const value = typeof input === "string" ? { input } : input
   const result = decodeTurn(value, { errors: "first" })
+  const subject = `turn of agent ${id}`
   if (result._tag === "Failure") {
     const { path, detail } = pathOf(result.failure)
-    return new InvalidTurnInput({ id, subject: `turn of agent ${id}`, path, detail })
+    return new InvalidTurnInput({ id, subject, path, detail })
   }
-  // decoded by TurnSchema just above, so it has the turn's input
-  return { input: (value as CheckedTurn).input, maxSteps: result.success.maxSteps }
+  const decoded = result.success.input
+  const past = typeof decoded === "string" ? undefined : pastCharBound(decoded)
+  if (past !== undefined) {
+    return new InvalidTurnInput({
+      id,
+      ...Invalid.fields(subject, `input[${past}]`, `the messages hold more than ${MAX_TURN_CHARS} characters of text`)
+    })
+  }
+  return { input: decoded, maxSteps: result.success.maxSteps }
 }
 
 /** Longest accepted id. */

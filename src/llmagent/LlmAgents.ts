@@ -12,7 +12,10 @@
  *   concurrently. `ask` waits for the answer, `askStream` streams the loop's events, `tell` returns once the turn
  *   is queued. A caller that goes away (interrupted, or a dropped stream) interrupts its turn — the model call and
  *   the tools — or removes it from the queue; a `tell` has no caller and always completes and is recorded.
- *   `cancel(id)` interrupts the in-flight turn. A cancelled turn leaves nothing in memory.
+ *   `cancel(id)` interrupts the in-flight turn. A cancelled turn leaves nothing in memory: a turn is appended to
+ *   memory once, whole (its repairs included), when it answers; a cancelled, failed or undecodable turn leaves none.
+ * - **`maxSteps` counts every model call of a turn**, output repairs included; `costUsd` prices every model call,
+ *   each with its `perRequest` fee.
  * - **Idle agents hibernate and stop** after their idle timeout; the next turn starts them again with their
  *   history. **Live agents are bounded** (`maxLive`, default 10,000 per node): starting one more stops the least
  *   recently used (an idle one first). Turns that reach an agent while it stops are delivered to its next
@@ -96,12 +99,14 @@ export interface LlmAgentsShape {
    * One turn; waits for its answer. Interrupting the caller interrupts the turn. Fails with `TurnError`:
    * `InvalidAgentId` when the id is empty, longer than 256 characters or has control characters; `InvalidTurnInput`
    * when the input is neither a string of 1 to 1,000,000 characters nor `{ input, maxSteps? }` with such a string or a
-   * non-empty list of valid messages and `maxSteps` an integer from 1 to 1,000; `UnknownAgentKind` when no definition
+   * non-empty list of at most 10,000 valid messages with at most 1,000,000 characters of text, and `maxSteps` an
+   * integer from 1 to 1,000; `UnknownAgentKind` when no definition
    * serves the id (its `<name>:` prefix names no definition and there is no `default`, or it is a sub-agent id with a
    * `/`); `AgentStartFailed` when the agent's process does not start, e.g. its `init` fails because reading its
    * conversation memory or latest checkpoint fails; `AgentBusy` when the agent already holds `maxQueuedTurns` turns;
    * `TurnCancelled` when `cancel(id)` interrupts the turn or the agent stops before it finishes; `TurnFailed` when the
-   * model or the loop fails with a typed error (after the pipeline's retries and fallbacks); `TurnCrashed` when the
+   * model, the loop or the memory append fails with a typed error (after the pipeline's retries and fallbacks), or
+   * (tagged `MaxSteps`) when a structured turn runs out of steps without a decodable answer; `TurnCrashed` when the
    * turn dies with a defect, crashing its agent; `InvalidAgentOutput` when the answer does not decode with the output
    * Schema after the configured repairs.
    */
@@ -122,7 +127,8 @@ export interface LlmAgentsShape {
    * Queues one turn and returns (a cast): it completes and is recorded even when nobody waits; `AgentBusy` when the
    * queue is full. Fails with `InvalidAgentId` when the id is empty, longer than 256 characters or has control
    * characters; with `InvalidTurnInput` when the input is neither a string of 1 to 1,000,000 characters nor `{ input,
-   * maxSteps? }` with such a string or a non-empty list of valid messages and `maxSteps` an integer from 1 to 1,000;
+   * maxSteps? }` with such a string or a non-empty list of at most 10,000 valid messages with at most 1,000,000
+   * characters of text, and `maxSteps` an integer from 1 to 1,000;
    * with `UnknownAgentKind` when no definition serves the id (its `<name>:` prefix names no definition and there is no
    * `default`, or it is a sub-agent id with a `/`); with `AgentStartFailed` when the agent's process does not start,
    * e.g. its `init` fails because reading its conversation memory or latest checkpoint fails; with `AgentBusy` when the

@@ -1,8 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, type Schema } from "effect"
 import * as fc from "fast-check"
 import { encode as encodeO200k } from "gpt-tokenizer/encoding/o200k_base"
 import { estimateRequestTokens, type LlmRequest, Tokenizer } from "../../src/llm/index.ts"
+import { jsonLength } from "../../src/llm/TokenEstimate.ts"
 import type { LlmCallInput } from "../../src/pipeline/index.ts"
 import { Llm } from "../../src/pipeline/index.ts"
 import { CountingProvider, pipelineLayer } from "../pipeline/support.ts"
@@ -34,6 +35,36 @@ describe("TokenCounter", () => {
         return Number.isInteger(n) && n >= 0 && n <= Math.max(1, text.length * 4)
       }),
       { numRuns: 200 }
+    )
+  })
+
+  it("counting a request never throws: tool-call arguments too deep for JSON.stringify are counted by their JSON length", () => {
+    let deep: Schema.Json = "leaf"
+    for (let i = 0; i < 200_000; i++) deep = [deep]
+    const shallow: Schema.Json = [[["leaf"]]]
+    const withArgs = (args: Schema.Json): LlmRequest => ({
+      model: "gpt-4o",
+      messages: [{ role: "user", content: "go" }, {
+        role: "assistant",
+        content: "",
+        toolCalls: [{ id: "c1", name: "echo", arguments: args }]
+      }]
+    })
+    // the JSON text of `deep` is 200,000 × "[]" around "\"leaf\"": about 400,006 characters
+    const chars = 2 * 200_000 + 6
+    // "go" + "" + "echo" + the arguments, at 4 characters per token, and 3 tokens per message
+    assert.strictEqual(estimateRequestTokens(withArgs(shallow)), Math.ceil((2 + 4 + 12) / 4) + 6)
+    assert.strictEqual(estimateRequestTokens(withArgs(deep)), Math.ceil((2 + 4 + chars) / 4) + 6)
+    assert.strictEqual(jsonLength(shallow), JSON.stringify(shallow).length)
+    assert.strictEqual(jsonLength(deep), chars)
+    const counted = Tokenizer.bpe.countRequest(withArgs(deep))
+    assert.isTrue(Number.isInteger(counted) && counted >= Math.ceil(chars / 4))
+  })
+
+  it("jsonLength is the length of the JSON text of any JSON value (fuzz)", () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => jsonLength(value as Schema.Json) === JSON.stringify(value).length),
+      { numRuns: 300 }
     )
   })
 

@@ -151,6 +151,30 @@ const conformance = (name: string, layer: () => Layer.Layer<RunJournal, unknown>
       expect(run.steps[0]?.value).toMatchObject({ unserialisable: expect.stringContaining("circular") })
     }).pipe(Effect.provide(layer())))
 
+  it.effect(`${name}: recording a deeply nested value never fails: 2,400 levels round-trip exactly, one too deep for JSON is unserialisable`, () =>
+    Effect.gen(function*() {
+      const journal = yield* RunJournal
+      const id = `${prefix}-deep`
+      const nested = (depth: number): unknown => JSON.parse("[{\"a\\u0000\":".repeat(depth) + "1" + "}]".repeat(depth))
+      yield* journal.start({ ...start(id), input: nested(1_200) })
+      yield* journal.step(id, {
+        seq: 1,
+        name: "model/1",
+        kind: "model",
+        value: { toolCalls: [{ arguments: nested(1_200) }] }
+      })
+      // deeper than JSON.stringify can go: a crash of the turn before, `{ unserialisable }` now
+      let tooDeep: unknown = 1
+      for (let i = 0; i < 200_000; i++) tooDeep = [tooDeep]
+      yield* journal.step(id, { seq: 2, name: "model/2", kind: "model", value: tooDeep })
+      yield* journal.finish(id, "answered", nested(1_200))
+      const run = Option.getOrThrow(yield* journal.get(id))
+      expect(run.input).toStrictEqual(nested(1_200))
+      expect(run.result).toStrictEqual(nested(1_200))
+      expect(run.steps[0]?.value).toStrictEqual({ toolCalls: [{ arguments: nested(1_200) }] })
+      expect(run.steps[1]?.value).toMatchObject({ unserialisable: expect.stringContaining("stack") })
+    }).pipe(Effect.provide(layer())))
+
   it.effect(`${name}: fuzz: any values round-trip as JSON through steps and outcomes`, () =>
     Effect.gen(function*() {
       const journal = yield* RunJournal

@@ -4,7 +4,9 @@
  * Rules (tests in test/llmagent/RunJournalConformance.test.ts):
  * - **A value is kept as its JSON copy** (`JSON.parse(JSON.stringify(value))`: `-0` is `0`, a function is `null`), so
  *   a caller mutating its object later changes nothing. **A value that is not JSON** (a `bigint`, a cycle: the
- *   stringify throws) **is kept as `{ unserialisable: <the error's message> }`**, never a crash of the turn.
+ *   stringify throws — a value nested too deep for it too) **is kept as `{ unserialisable: <the error's message> }`**,
+ *   never a crash of the turn. Escaping and unescaping walk the value without recursion, so any depth that
+ *   `JSON.stringify` writes is kept exactly.
  * - **Every string round-trips exactly, keys included**: PostgreSQL's `jsonb` refuses a NUL character (`\u0000`)
  *   and a lone surrogate (`\ud83d` without its pair), which model output, tool output and user input can all hold.
  *   `encode` escapes them with SOH (`\u0001`) before the value is written: NUL is `\u0001` `0`, a lone surrogate is
@@ -41,15 +43,38 @@ const unescapeString = (text: string): string =>
       hex !== undefined ? String.fromCharCode(Number.parseInt(hex, 16)) : whole === `${ESC}0` ? "\u0000" : ESC)
     : text
 
-/** Maps every string of a JSON value (keys included); `Object.fromEntries` keeps a `__proto__` key an own key. */
+type Container = Array<unknown> | Record<string, unknown>
+
+/**
+ * Maps every string of a JSON value (keys included), without recursion: any nesting depth is mapped. A key is
+ * defined as an own property, so a `__proto__` key stays an own key.
+ */
 const mapStrings = (value: unknown, f: (text: string) => string): unknown => {
-  if (typeof value === "string") return f(value)
-  if (Array.isArray(value)) return value.map((v) => mapStrings(v, f))
-  if (typeof value === "object" && value !== null) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [f(k), mapStrings(v, f)]))
+  const work: Array<readonly [from: object, to: Container]> = []
+  const child = (v: unknown): unknown => {
+    if (typeof v === "string") return f(v)
+    if (typeof v !== "object" || v === null) return v
+    const to: Container = Array.isArray(v) ? [] : {}
+    work.push([v, to])
+    return to
   }
-  return value
+  const root = child(value)
+  while (work.length > 0) {
+    // non-empty, checked just above
+    const [from, to] = work.pop() as readonly [object, Container]
+    if (Array.isArray(from)) {
+      // `to` was made an array for an array `from`
+      for (const v of from as ReadonlyArray<unknown>) (to as Array<unknown>).push(child(v))
+    } else {
+      for (const [k, v] of Object.entries(from)) {
+        Object.defineProperty(to, f(k), { value: child(v), enumerable: true, writable: true, configurable: true })
+      }
+    }
+  }
+  return root
 }
+
+const unserialisable = (error: unknown) => ({ unserialisable: error instanceof Error ? error.message : String(error) })
 
 /** The value as the journal keeps it: its JSON copy, or `{ unserialisable }` when it is not JSON. */
 export const copy = (value: unknown): unknown => {
@@ -58,16 +83,24 @@ export const copy = (value: unknown): unknown => {
   try {
     text = JSON.stringify(value)
   } catch (error) {
-    return { unserialisable: error instanceof Error ? error.message : String(error) }
+    return unserialisable(error)
   }
   return text === undefined ? null : JSON.parse(text)
 }
 
-/** JSON text for a `jsonb` parameter, with the strings `jsonb` refuses escaped (`undefined` becomes SQL null). */
+/**
+ * JSON text for a `jsonb` parameter, with the strings `jsonb` refuses escaped (`undefined` becomes SQL null); never
+ * throws: a value that cannot be written as JSON is written as `{ unserialisable }`.
+ */
 export const encode = (value: unknown): string | null => {
   const copied = copy(value)
-  return copied === undefined ? null : JSON.stringify(mapStrings(copied, escapeString))
+  if (copied === undefined) return null
+  try {
+    return JSON.stringify(mapStrings(copied, escapeString))
+  } catch (error) {
+    return JSON.stringify(unserialisable(error))
+  }
 }
 
-/** A value read from a `jsonb` column written by `encode`, with its strings as they were given. */
+/** A value read from a `jsonb` column written by `encode`, with its strings as they were given (any depth). */
 export const decode = (value: unknown): unknown => mapStrings(value, unescapeString)

@@ -5,17 +5,30 @@
  * streamed), then the answer decoded with the output Schema and, on a decode failure, sent back to the model for
  * repair up to `repairs` times (the repair messages are part of the conversation, like any turn).
  *
- * Reuses `AgentLoop` (supervised tools, events, memory append at the end of each run) and effect/ai's
- * `Tool.getJsonSchemaFromSchema` for the output's JSON Schema.
+ * Rules of a turn:
+ * - **A turn is appended to memory once, whole, when it answers**: the loop's appends go to a buffer of the turn
+ *   (`TurnBuffer`, which its later runs read after the stored history), written to `ConversationMemory` in one
+ *   append after the answer decodes (journaled as a step of a durable turn). A turn that is cancelled, fails or never
+ *   decodes leaves nothing in memory, repairs included.
+ * - **`maxSteps` counts every model call of the turn, repairs included**: a repair round gets the steps left, and
+ *   none is made when none is left. A structured turn that runs out of steps without a decodable answer fails with
+ *   `TurnFailed` tagged `MaxSteps` (running out of steps is not an answer to repair); a decodable one answers with
+ *   `stopReason: "max-steps"`, as an unstructured turn does.
+ * - **Usage and cost are the provider's, per model call**: the usage of the runs is summed count by count
+ *   (`AgentLoop.addUsage`), and `costUsd` is the sum of the price of every model call (its tokens plus the
+ *   `perRequest` fee), as the pipeline charges it.
+ *
+ * Reuses `AgentLoop` (supervised tools, events, memory append at the end of each run, `LoopProgress` to see every
+ * step's usage) and effect/ai's `Tool.getJsonSchemaFromSchema` for the output's JSON Schema.
  */
-import { Clock, Effect, Result, Schema, Stream } from "effect"
+import { Clock, Context, Effect, Result, Schema, Stream } from "effect"
 import { OpenAiStructuredOutput, Tool as AiTool } from "effect/ai"
 import { fromSchemaError } from "../../agent/AgentError.ts"
 import type { AgentLoopEvent, AgentLoopResult } from "../../agent/AgentLoop.ts"
 import { AgentLoop } from "../../agent/index.ts"
 import type { ToolDefinition } from "../../agent/Tool.ts"
 import { type LlmMessage, makeUsage, type Usage } from "../../llm/index.ts"
-import type { ConversationMemoryShape } from "../../memory/index.ts"
+import type { ConversationMemoryShape, MemoryError } from "../../memory/index.ts"
 import { costOf, findPrice } from "../../pipeline/index.ts"
 import type { AnyLlmAgent } from "../LlmAgent.ts"
 import { describeError, InvalidAgentOutput, TurnFailed } from "../LlmAgentError.ts"
@@ -37,7 +50,10 @@ type Loop = AgentLoop.AgentLoop<unknown, never>
 
 export interface DefinitionRuntime {
   readonly definition: AnyLlmAgent
+  /** the conversation memory itself (the loop's memory buffers a turn's appends: see `TurnBuffer`) */
   readonly memory: ConversationMemoryShape | undefined
+  /** appends an answered turn to memory (journaled as a step of a durable turn) */
+  readonly appendTurn: (id: string, messages: ReadonlyArray<LlmMessage>) => Effect.Effect<void, MemoryError>
   readonly llm: AgentLoop.ModelClient<unknown, never>
   readonly systemPrompt: string | undefined
   /** the loop of agents without sub-agents (those build their own with their sub-agent tools) */
@@ -48,6 +64,38 @@ export interface DefinitionRuntime {
   /** the workflow of a durable definition (its turns are runs); undefined for other definitions */
   readonly durable: DurableDefinition | undefined
 }
+
+/**
+ * The messages the running turn has appended so far, held until it answers; absent outside a turn (the loop's
+ * memory then writes through).
+ */
+const TurnBuffer = Context.Reference<Array<LlmMessage> | undefined>("troupe/llmagent/internal/TurnBuffer", {
+  defaultValue: () => undefined
+})
+
+/**
+ * The loop's view of `memory`: inside a turn, appends go to its `TurnBuffer`, and reads return the stored history
+ * followed by the buffer (the last `maxMessages` of them, as the memory would keep them).
+ */
+const bufferedMemory = (memory: ConversationMemoryShape): ConversationMemoryShape => ({
+  maxMessages: memory.maxMessages,
+  append: (conversationId, messages) =>
+    Effect.gen(function*() {
+      const buffer = yield* TurnBuffer
+      if (buffer === undefined) return yield* memory.append(conversationId, messages)
+      for (const m of messages) buffer.push(m)
+    }),
+  messages: (conversationId, options) =>
+    Effect.gen(function*() {
+      const buffer = yield* TurnBuffer
+      if (buffer === undefined || buffer.length === 0) return yield* memory.messages(conversationId, options)
+      const all = [...(yield* memory.messages(conversationId)), ...buffer]
+      const keep = Math.min(memory.maxMessages, options?.last ?? Number.POSITIVE_INFINITY)
+      return all.length > keep ? all.slice(all.length - keep) : all
+    }),
+  clear: (conversationId) => memory.clear(conversationId),
+  stats: memory.stats
+})
 
 const outputInstructions = (schema: Schema.Codec<unknown, unknown, never, never>): string =>
   `Answer with only a JSON value (no prose, no code fence) matching this JSON Schema: ${
@@ -85,8 +133,8 @@ export const makeRuntime = (definition: AnyLlmAgent, host: HostConfig): Definiti
       maxSteps: definition.maxSteps,
       agent: definition.name,
       ...(systemPrompt !== undefined ? { systemPrompt } : {}),
-      // a durable run journals its appends, so a resumed run does not append its conversation twice
-      ...(memory !== undefined ? { memory: durable === undefined ? memory : journaledMemory(memory) } : {}),
+      // a turn's appends are buffered until it answers (see `runTurn`)
+      ...(memory !== undefined ? { memory: bufferedMemory(memory) } : {}),
       ...(host.hub !== undefined ? { telemetry: host.hub } : {}),
       ...(definition.params !== undefined ? { params: definition.params } : {}),
       ...(definition.toolChoice !== undefined ? { toolChoice: definition.toolChoice } : {}),
@@ -107,9 +155,12 @@ export const makeRuntime = (definition: AnyLlmAgent, host: HostConfig): Definiti
   const decode = strict === undefined
     ? undefined
     : Schema.decodeUnknownResult(strict.codec as Schema.Codec<unknown, unknown, never, never>)
+  // a durable run journals its append, so a resumed run does not append its conversation twice
+  const target = memory === undefined ? undefined : durable === undefined ? memory : journaledMemory(memory)
   const runtime: DefinitionRuntime = {
     definition,
     memory,
+    appendTurn: (id, messages) => target === undefined ? Effect.void : target.append(id, messages),
     llm,
     systemPrompt,
     loop: definition.subAgents.length === 0 ? makeLoop([]) : undefined,
@@ -200,16 +251,17 @@ const streamRun = (
 const asMessages = (input: string | ReadonlyArray<LlmMessage>): ReadonlyArray<LlmMessage> =>
   typeof input === "string" ? [{ role: "user", content: input }] : input
 
-const addUsage = (a: Usage, b: Usage): Usage =>
-  makeUsage(
-    a.inputTokens + b.inputTokens,
-    a.outputTokens + b.outputTokens,
-    (a.cachedInputTokens ?? 0) + (b.cachedInputTokens ?? 0)
-  )
+const toTurnFailed = (id: string) => (error: unknown): TurnFailed => {
+  const { tag, detail } = describeError(error)
+  return new TurnFailed({ id, tag, detail, error })
+}
 
 /**
- * One turn of agent `id`: the loop (streamed when `onEvent` is given), then the output Schema with repairs. A model
- * or loop failure becomes `TurnFailed`; an answer still undecodable after the repairs, `InvalidAgentOutput`.
+ * One turn of agent `id`: the loop (streamed when `onEvent` is given), then the output Schema with repairs, within
+ * the turn's step budget; the turn is appended to memory once it answers. Fails with `TurnFailed` when the model,
+ * the loop or the memory append fails with a typed error, or (tagged `MaxSteps`) when a structured turn runs out of
+ * steps without a decodable answer; with `InvalidAgentOutput` when the answer is still undecodable after the repairs
+ * (or when no step is left to repair it).
  */
 export const runTurn = (
   runtime: DefinitionRuntime,
@@ -221,19 +273,28 @@ export const runTurn = (
   Effect.gen(function*() {
     const started = yield* Clock.currentTimeMillis
     const withMemory = runtime.memory !== undefined
-    const runOnce = (input: string | ReadonlyArray<LlmMessage>): Effect.Effect<RunSummary, TurnFailed> => {
-      const loopInput: AgentLoop.AgentLoopInput = {
-        input,
-        ...(withMemory ? { conversationId: id } : {}),
-        ...(turn.maxSteps !== undefined ? { maxSteps: turn.maxSteps } : {})
-      }
-      const run = onEvent === undefined ? Effect.map(loop.run(loopInput), summary) : streamRun(loop, loopInput, onEvent)
-      return Effect.mapError(run, (error) => {
-        const { tag, detail } = describeError(error)
-        return new TurnFailed({ id, tag, detail, error })
-      })
+    const budget = turn.maxSteps ?? runtime.definition.maxSteps
+    const buffer: Array<LlmMessage> = []
+    // every model call is priced on its own (the perRequest fee is per call); the host's observer still sees it all
+    const observer = yield* AgentLoop.LoopProgress
+    let costUsd = 0
+    const progress = (event: AgentLoopEvent): void => {
+      if (event._tag === "StepFinished") costUsd += runtime.price(event.usage)
+      observer?.(event)
     }
-    let result = yield* runOnce(turn.input)
+    const runOnce = (
+      input: string | ReadonlyArray<LlmMessage>,
+      maxSteps: number
+    ): Effect.Effect<RunSummary, TurnFailed> => {
+      const loopInput: AgentLoop.AgentLoopInput = { input, maxSteps, ...(withMemory ? { conversationId: id } : {}) }
+      const run = onEvent === undefined ? Effect.map(loop.run(loopInput), summary) : streamRun(loop, loopInput, onEvent)
+      return run.pipe(
+        Effect.provideService(AgentLoop.LoopProgress, progress),
+        Effect.provideService(TurnBuffer, buffer),
+        Effect.mapError(toTurnFailed(id))
+      )
+    }
+    let result = yield* runOnce(turn.input, budget)
     let steps = result.steps
     let toolCalls = result.toolCalls
     let usage = result.usage
@@ -245,16 +306,24 @@ export const runTurn = (
       // without memory, a repair resends the turn so far (the loop keeps no history of its own)
       let transcript: ReadonlyArray<LlmMessage> = result.newMessages
       let decoded = decodeAnswer(decode, result.answer)
-      while (Result.isFailure(decoded) && repairs < runtime.definition.repairs) {
+      // running out of steps is not an answer to repair, and a repair needs a step left
+      while (
+        Result.isFailure(decoded) && result.stopReason === "answered" && repairs < runtime.definition.repairs &&
+        steps < budget
+      ) {
         repairs++
         const repair = repairMessage(decoded.failure)
-        result = yield* runOnce(withMemory ? [repair] : [...transcript, repair])
+        result = yield* runOnce(withMemory ? [repair] : [...transcript, repair], budget - steps)
         transcript = result.newMessages
         steps += result.steps
         toolCalls += result.toolCalls
-        usage = addUsage(usage, result.usage)
+        usage = AgentLoop.addUsage(usage, result.usage)
         estimatedInputTokens += result.estimatedInputTokens
         decoded = decodeAnswer(decode, result.answer)
+      }
+      if (Result.isFailure(decoded) && result.stopReason === "max-steps") {
+        const detail = `no answer within maxSteps (${budget} model calls)`
+        return yield* new TurnFailed({ id, tag: "MaxSteps", detail, error: { _tag: "MaxSteps", maxSteps: budget } })
       }
       if (Result.isFailure(decoded)) {
         return yield* new InvalidAgentOutput({
@@ -266,6 +335,7 @@ export const runTurn = (
       }
       output = decoded.success
     }
+    if (buffer.length > 0) yield* Effect.mapError(runtime.appendTurn(id, buffer), toTurnFailed(id))
     return {
       id,
       text: result.answer,
@@ -275,7 +345,7 @@ export const runTurn = (
       toolCalls,
       usage,
       estimatedInputTokens,
-      costUsd: runtime.price(usage),
+      costUsd,
       repairs,
       durationMillis: (yield* Clock.currentTimeMillis) - started
     }
