@@ -28,8 +28,8 @@
  * `Privacy` built over this context finds those entries and the linked conversations.
  *
  * Secrets never reach a log line: the layer installs `maskingLoggerLayer` under everything, which wraps every logger
- * of the context it is built in (the default one, or the application's) so that each message is masked, and the
- * hub masks every string it emits.
+ * of the context it is built in (the default one, or the application's) so that each message and the cause logged
+ * with it are masked, and the hub masks every string it emits.
  *
  * Invalid options fail the layer with `InvalidTroupeOptions` (in the error channel, when the layer is built; never
  * a throw when it is made). Code a layer does not use is not loaded: node-redis only with `redis`, the undici
@@ -219,6 +219,10 @@ const resilientRedisLayer = (url: string) =>
     Effect.promise(() => import("./internal/ResilientRedis.ts")).pipe(Effect.map((module) => module.layer(url)))
   )
 
+/** `ResilientRedis.checkUrl`: `InvalidTroupeOptions` at `redis.url` when node-redis refuses the URL. */
+const checkRedisUrl = (url: string): Effect.Effect<void, InvalidTroupeOptions> =>
+  Effect.flatMap(Effect.promise(() => import("./internal/ResilientRedis.ts")), (module) => module.checkUrl(url))
+
 /**
  * The PostgreSQL client (`@effect/sql-pg`), imported when the layer is built (pg is loaded only then). One value per
  * build, so the stores on it share one connection pool (a layer is built once per value).
@@ -266,6 +270,9 @@ const build = (options: TroupeOptions, test: boolean) =>
           ? Effect.fail(invalidTroupeOption("recommendations", "needs the costs ledger: costs: true"))
           : Effect.void
       ),
+      // a URL the Redis client itself refuses fails here, typed, not when the client is made (the Schema rules out
+      // every such URL it knows of)
+      Effect.flatMap(() => test || options.redis === undefined ? Effect.void : checkRedisUrl(options.redis.url)),
       Effect.flatMap(() => {
         const configOptions: ConfigStoreOptions = test ? { env: {}, ...options.config } : options.config ?? {}
         return Effect.map(startupConfig(configOptions), (startup) => buildWith(options, test, configOptions, startup))
@@ -447,7 +454,7 @@ const buildWith = (options: TroupeOptions, test: boolean, configOptions: ConfigS
   const errorsOptions = options.errors === false ? undefined : options.errors === true ? {} : options.errors ?? {}
   const { maxHandlers, ...analyticsOptions } = errorsOptions ?? {}
   // typed in `OptionalServices` (the services are in the context; see `withOptional`)
-  const errors: Layer.Layer<never, never, TelemetryHub> = errorsOptions === undefined
+  const errors: Layer.Layer<never, InvalidOptions, TelemetryHub> = errorsOptions === undefined
     ? Layer.empty
     : ErrorHandlers.layer(maxHandlers === undefined ? {} : { maxHandlers }).pipe(
       Layer.provideMerge(ErrorAnalytics.layerMemory(analyticsOptions))

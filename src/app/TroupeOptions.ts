@@ -32,7 +32,33 @@ export const invalidTroupeOption = (path: string, detail: string): InvalidTroupe
 const Name = Schema.String.pipe(Schema.check(Schema.isMinLength(1)))
 /** A size from 1 to `maximum` (the bounds of the in-memory tables are bounded too). */
 const Size = (maximum: number) => Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 1, maximum })))
-const RedisUrl = Schema.String.pipe(Schema.check(Schema.isPattern(/^rediss?:\/\/[^\s]+$/)))
+/** Does the string decode as a URI component (node-redis decodes a URL's credentials and throws on a bad `%`)? */
+const decodable = (s: string): boolean => {
+  try {
+    decodeURIComponent(s)
+    return true
+  } catch {
+    return false
+  }
+}
+/**
+ * Is `u` a Redis URL the client accepts: `redis://` or `rediss://`, no whitespace, a host, a port from 1 to 65535
+ * (or none), a database number (`/<n>`, from 0 to 2^31-1) or no path, percent-encoded credentials?
+ */
+const isRedisUrl = (u: string): boolean => {
+  if (!/^rediss?:\/\/\S+$/.test(u) || !URL.canParse(u)) return false
+  const url = new URL(u)
+  const port = url.port === "" ? 6379 : Number(url.port)
+  const db = /^\/?(\d{0,10})$/.exec(url.pathname)?.[1]
+  return url.hostname !== "" && port >= 1 && port <= 65_535 && db !== undefined &&
+    (db === "" || Number(db) <= 2 ** 31 - 1) && decodable(url.username) && decodable(url.password)
+}
+const REDIS_URL_EXPECTED = "expected a redis:// or rediss:// URL with a host, a port from 1 to 65535, at most a " +
+  "database number as its path (/<n>) and percent-encoded credentials"
+/** A Redis URL (the message never quotes it: it may hold a password). */
+const RedisUrl = Schema.String.pipe(
+  Schema.check(Schema.makeFilter((u: string) => isRedisUrl(u) || REDIS_URL_EXPECTED))
+)
 const PostgresUrl = Schema.String.pipe(Schema.check(Schema.isPattern(/^postgres(ql)?:\/\/[^\s]+$/)))
 /** A PostgreSQL schema name, as the stores accept it. */
 const SqlSchema = Schema.String.pipe(Schema.check(Schema.isPattern(SCHEMA_NAME)))

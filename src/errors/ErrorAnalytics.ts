@@ -5,6 +5,11 @@
  * Rules (the README's `## Error taxonomy` uses the same words):
  * - Time is cut into buckets of `bucketMillis` (default 10 s) read from effect's `Clock`, so every time rule is
  *   tested under TestClock. The last `historyBuckets` (default 60) are kept; older buckets are dropped.
+ * - The bucket index never goes back: a clock that steps back (an NTP correction) counts into the latest bucket
+ *   until it catches up, so a bucket is never opened twice and the trends always agree with the aggregates.
+ * - Options are decoded: `bucketMillis` an integer from 1 to 86,400,000; `historyBuckets`, `windowBuckets`,
+ *   `baselineBuckets` and `maxKeys` integers from 1 to 10,000; `minCount` an integer from 1 to 1,000,000,000; `k`
+ *   a finite number from 0. Another value fails the layer with `InvalidOptions` naming the option.
  * - Aggregates cover the sliding window of the last `windowBuckets` buckets (default 30): counts by class (the
  *   error tag), by recovery strategy, provider, model and route.
  * - Trending: per class, the counts of every kept bucket, oldest first.
@@ -25,8 +30,10 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Effect, Layer, Tracer } from "effect"
+import { Clock, Context, Effect, Layer, Schema, Tracer } from "effect"
 import { maskSecrets } from "../guard/SecretDetector.ts"
+import { validate } from "../runtime/internal/Options.ts"
+import type { InvalidOptions } from "../runtime/RuntimeError.ts"
 import { Events } from "../telemetry/EventCatalogue.ts"
 import { TelemetryHub } from "../telemetry/TelemetryHub.ts"
 import { type ErrorContext, ErrorScope, mergeErrorContext } from "./ErrorScope.ts"
@@ -116,24 +123,46 @@ const addInto = (into: Record<string, number>, from: Map<string, number>): void 
 /** A record with no prototype: a class or route named `__proto__` or `toString` is a plain key. */
 const table = (): Record<string, number> => Object.create(null) as Record<string, number> // null prototype, no keys yet
 
-const positive = (n: number | undefined, fallback: number): number =>
-  n !== undefined && Number.isFinite(n) && n > 0 ? Math.floor(n) : fallback
+/** An integer from 1 to `maximum`. */
+const Count = (maximum: number) =>
+  Schema.optional(Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 1, maximum }))))
 
-/** Builds the in-memory analytics (exported for tests and `layerMemory`). */
-export const makeMemory = (options: ErrorAnalyticsOptions = {}) =>
+const OptionsSchema = Schema.Struct({
+  bucketMillis: Count(86_400_000),
+  historyBuckets: Count(10_000),
+  windowBuckets: Count(10_000),
+  baselineBuckets: Count(10_000),
+  k: Schema.optional(Schema.Finite.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))),
+  minCount: Count(1_000_000_000),
+  maxKeys: Count(10_000)
+})
+
+/**
+ * Builds the in-memory analytics (exported for tests and `layerMemory`). Fails with `InvalidOptions` naming the
+ * option when one is not of its type (see the module's rules: integers from 1, `k` a finite number from 0).
+ */
+export const makeMemory = (
+  options: ErrorAnalyticsOptions = {}
+): Effect.Effect<ErrorAnalyticsShape, InvalidOptions, TelemetryHub> =>
   Effect.gen(function*() {
     const hub = yield* TelemetryHub
-    const bucketMillis = positive(options.bucketMillis, 10_000)
-    const historyBuckets = positive(options.historyBuckets, 60)
-    const windowBuckets = Math.min(positive(options.windowBuckets, 30), historyBuckets)
-    const baselineBuckets = Math.min(positive(options.baselineBuckets, 12), historyBuckets - 1)
-    const k = options.k !== undefined && Number.isFinite(options.k) && options.k >= 0 ? options.k : 3
-    const minCount = positive(options.minCount, 5)
-    const maxKeys = positive(options.maxKeys, 200)
+    const o = yield* Effect.fromResult(validate(OptionsSchema, options, "error analytics options"))
+    const bucketMillis = o.bucketMillis ?? 10_000
+    const historyBuckets = o.historyBuckets ?? 60
+    const windowBuckets = Math.min(o.windowBuckets ?? 30, historyBuckets)
+    const baselineBuckets = Math.min(o.baselineBuckets ?? 12, historyBuckets - 1)
+    const k = o.k ?? 3
+    const minCount = o.minCount ?? 5
+    const maxKeys = o.maxKeys ?? 200
     const buckets: Array<Bucket> = []
     const anomalies: Array<ErrorAnomaly> = []
 
-    const currentIndex = Effect.map(Clock.currentTimeMillis, (now) => Math.floor(now / bucketMillis))
+    // never behind the latest bucket: a clock stepped back counts into it (a bucket is never opened twice)
+    let latest = Number.NEGATIVE_INFINITY
+    const currentIndex = Effect.map(Clock.currentTimeMillis, (now) => {
+      latest = Math.max(latest, Math.floor(now / bucketMillis))
+      return latest
+    })
     const prune = (index: number): void => {
       while (buckets.length > 0 && buckets[0]!.index <= index - historyBuckets) buckets.shift()
       while (anomalies.length > 0 && Math.floor(anomalies[0]!.at / bucketMillis) <= index - historyBuckets) {
@@ -195,7 +224,8 @@ export const makeMemory = (options: ErrorAnalyticsOptions = {}) =>
         const { mean, stddev } = baseline
         if (cell.count > mean + k * stddev) {
           bucket.raised.add(tag)
-          const at = yield* Clock.currentTimeMillis
+          // within its bucket, also when the clock stepped back
+          const at = Math.max(yield* Clock.currentTimeMillis, index * bucketMillis)
           anomalies.push({ errorClass: tag, count: cell.count, mean, stddev, at })
           yield* hub.emit(Events.errorsAnomaly, { count: cell.count, mean, stddev, system_time: at }, {
             error_class: tag,
@@ -298,8 +328,11 @@ const messageOf = (error: unknown): string => {
 export class ErrorAnalytics
   extends Context.Service<ErrorAnalytics, ErrorAnalyticsShape>()("troupe/errors/ErrorAnalytics")
 {
-  /** In-memory analytics (bounded tables); needs a `TelemetryHub`. */
+  /**
+   * In-memory analytics (bounded tables); needs a `TelemetryHub`. Fails with `InvalidOptions` naming the option
+   * when one is not of its type (as `makeMemory`).
+   */
   static readonly layerMemory = (
     options: ErrorAnalyticsOptions = {}
-  ): Layer.Layer<ErrorAnalytics, never, TelemetryHub> => Layer.effect(ErrorAnalytics, makeMemory(options))
+  ): Layer.Layer<ErrorAnalytics, InvalidOptions, TelemetryHub> => Layer.effect(ErrorAnalytics, makeMemory(options))
 }

@@ -8,8 +8,10 @@
  *   registration order, and records the error in `ErrorAnalytics` when that service is provided; `context` is merged
  *   over the fiber's error context (`ErrorScope`: route, tenant, agent), and the handlers receive the merged one.
  * - A handler never changes the caller's outcome: its failures and defects are logged and swallowed, so the
- *   pipeline and agents can call `handle` on any failure path.
- * - At most `maxHandlers` (default 100) handlers; one more is refused (`register` returns `false`).
+ *   pipeline and agents can call `handle` on any failure path; a handler that throws is a defect, logged and
+ *   swallowed too, and one that returns no Effect (a plain JavaScript callback) has run once it returns.
+ * - At most `maxHandlers` (default 100, an integer from 1 to 10,000) handlers; one more is refused (`register`
+ *   returns `false`). Another `maxHandlers` fails the layer with `InvalidOptions` naming it.
  * - `handled(context)` wraps any effect (a pipeline call, an agent turn): on a typed failure it calls `handle` when
  *   `ErrorHandlers` is in context and fails with the same error; without the service it changes nothing.
  * - The pipeline (`Llm`) calls `handle` for each target's failure (with provider and model) and for a call that
@@ -22,7 +24,9 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Schema } from "effect"
+import { validate } from "../runtime/internal/Options.ts"
+import type { InvalidOptions } from "../runtime/RuntimeError.ts"
 import { ErrorAnalytics } from "./ErrorAnalytics.ts"
 import { type ErrorContext, ErrorScope, mergeErrorContext } from "./ErrorScope.ts"
 import { classify, type ErrorClass, type ErrorTag, type Recovery, tagOf } from "./ErrorTaxonomy.ts"
@@ -49,9 +53,32 @@ export interface ErrorHandlersShape {
 
 const keyString = (key: HandlerKey): string => "tag" in key ? `tag:${key.tag}` : `recovery:${key.recovery}`
 
-/** Builds the handler registry (exported for tests). */
-export const make = (maxHandlers = 100) =>
+/** Options of the registry. */
+export interface ErrorHandlersOptions {
+  /** The most handlers registered at once: an integer from 1 to 10,000 (default 100). */
+  readonly maxHandlers?: number
+}
+
+const OptionsSchema = Schema.Struct({
+  maxHandlers: Schema.optional(Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 1, maximum: 10_000 }))))
+})
+
+/** Runs a handler: a throw is a defect; a result that is not an Effect (a plain callback's) leaves nothing to run. */
+const run = (handler: ErrorHandler, error: unknown, klass: ErrorClass, context: ErrorContext) =>
+  Effect.suspend((): Effect.Effect<void, unknown> => {
+    const result: unknown = handler(error, klass, context)
+    // an Effect a handler returns needs nothing (ErrorHandler's type); a JavaScript caller's is run as it is
+    return Effect.isEffect(result) ? Effect.asVoid(result as Effect.Effect<unknown, unknown>) : Effect.void
+  })
+
+/**
+ * Builds the handler registry (exported for tests). Fails with `InvalidOptions` when `maxHandlers` is not an
+ * integer from 1 to 10,000.
+ */
+export const make = (options: ErrorHandlersOptions = {}): Effect.Effect<ErrorHandlersShape, InvalidOptions> =>
   Effect.gen(function*() {
+    const decoded = yield* Effect.fromResult(validate(OptionsSchema, options, "error handlers options"))
+    const maxHandlers = decoded.maxHandlers ?? 100
     const analytics = yield* Effect.serviceOption(ErrorAnalytics)
     const handlers = new Map<string, { readonly key: string; readonly handler: ErrorHandler }>()
     return ErrorHandlers.of({
@@ -71,7 +98,7 @@ export const make = (maxHandlers = 100) =>
           for (const key of keys) {
             for (const [id, entry] of [...handlers]) {
               if (entry.key !== key) continue
-              yield* Effect.suspend(() => entry.handler(error, klass, context)).pipe(
+              yield* run(entry.handler, error, klass, context).pipe(
                 Effect.catchCause((cause) => Effect.logWarning(`error handler "${id}" failed`, cause))
               )
             }
@@ -84,10 +111,10 @@ export const make = (maxHandlers = 100) =>
 export class ErrorHandlers extends Context.Service<ErrorHandlers, ErrorHandlersShape>()("troupe/errors/ErrorHandlers") {
   /**
    * An in-memory registry of at most `maxHandlers` handlers (default 100); records into `ErrorAnalytics` when that
-   * service is in context.
+   * service is in context. Fails with `InvalidOptions` when `maxHandlers` is not an integer from 1 to 10,000.
    */
-  static readonly layer = (options: { readonly maxHandlers?: number } = {}): Layer.Layer<ErrorHandlers> =>
-    Layer.effect(ErrorHandlers, make(options.maxHandlers ?? 100))
+  static readonly layer = (options: ErrorHandlersOptions = {}): Layer.Layer<ErrorHandlers, InvalidOptions> =>
+    Layer.effect(ErrorHandlers, make(options))
 }
 
 /**

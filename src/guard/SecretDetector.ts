@@ -26,6 +26,7 @@
  */
 import { Context, Effect, Layer, Logger } from "effect"
 import type { Handler } from "../telemetry/index.ts"
+import { maskCause } from "./internal/maskCause.ts"
 import { profile } from "./internal/profile.ts"
 import { SECRET_RULES } from "./internal/secretRules.ts"
 import type { SecretRule } from "./internal/secretRules.ts"
@@ -345,9 +346,14 @@ export const maskRecord = <R extends Readonly<Record<string, unknown>>>(record: 
   return (out ?? record) as R // a copy of R with some strings replaced by strings
 }
 
-/** A logger that masks secrets in every message (and an `Error` in it) before `logger` sees it. */
+/**
+ * A logger that masks secrets in every message (and an `Error` in it) and in the cause of the line (each failure
+ * and defect as `Cause.pretty` renders it, of the same kind) before `logger` sees them.
+ */
 export const maskingLogger = <Output>(logger: Logger.Logger<unknown, Output>): Logger.Logger<unknown, Output> =>
-  Logger.make((options) => logger.log({ ...options, message: maskDeep(options.message) }))
+  Logger.make((options) =>
+    logger.log({ ...options, message: maskDeep(options.message), cause: maskCause(options.cause, maskSecrets) })
+  )
 
 /**
  * Replaces every logger of the context with its `maskingLogger`: what `Troupe.layer` installs, so that every

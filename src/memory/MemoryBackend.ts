@@ -5,8 +5,9 @@
  * and counted in `stats.evictedConversations`.
  *
  * Appends trim from the front (RPUSH + LTRIM semantics, the same as the Redis layer, checked by one conformance
- * suite). Everything is synchronous under the hood; messages are kept as validated values (no encoding). Lost when
- * the process ends — use `layerRedis` to share or keep conversations.
+ * suite); a batch of any size appends, only its last N messages being kept. Everything is synchronous under the
+ * hood; messages are kept as validated values (no encoding). Lost when the process ends — use `layerRedis` to share
+ * or keep conversations.
  *
  * @since 0.1.0
  */
@@ -48,12 +49,17 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<Conversat
       append: (id, messages) =>
         Effect.sync(() => {
           const held = touch(id)
-          // a new conversation's list is exactly its messages (an empty array grown by push reserves ~17 slots)
-          const list = held === undefined ? messages.slice(-maxMessages) : held
-          if (held !== undefined) {
-            list.push(...messages)
-            if (list.length > maxMessages) list.splice(0, list.length - maxMessages)
-          } else store.set(id, list)
+          // only the last maxMessages of a batch can be kept: the rest is never copied (a batch of any size)
+          const kept = messages.slice(-maxMessages)
+          if (held === undefined) {
+            // a new conversation's list is exactly its messages (an empty array grown by push reserves ~17 slots)
+            store.set(id, kept)
+          } else {
+            const drop = held.length + kept.length - maxMessages
+            if (drop > 0) held.splice(0, Math.min(drop, held.length))
+            // one by one: a spread of a large batch would overflow the call stack
+            for (const message of kept) held.push(message)
+          }
           while (store.size > maxConversations) {
             const oldest = store.keys().next()
             if (oldest.done === true) break

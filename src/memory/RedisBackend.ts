@@ -1,8 +1,10 @@
 /**
  * The Redis conversation memory: one list per conversation (`<prefix><conversationId>`), appended and trimmed
  * atomically by one Lua script (RPUSH + LTRIM to the last N, plus PEXPIRE when a `ttl` is set, refreshed on every
- * append), read with LRANGE. A batch of any size appends as in the in-process memory: only its last N messages are
- * sent, and the script pushes them 1,000 at a time (Lua's `unpack` takes at most ~8,000 values).
+ * append), read with LRANGE. The script checks its arguments before it writes, so an append that fails has written
+ * nothing; a `ttl` is at most 10 years (`MAX_TTL_MILLIS`), a longer one is refused when the memory is built. A
+ * batch of any size appends as in the in-process memory: only its last N messages are sent, and the script pushes
+ * them 1,000 at a time (Lua's `unpack` takes at most ~8,000 values).
  *
  * Messages are stored as the JSON of their `LlmMessage` encoding. Reading decodes each one; a message that is not
  * JSON or no longer matches the Schema (written by another version, edited by hand) is skipped and counted in
@@ -27,33 +29,44 @@ export interface RedisMemoryOptions extends MemoryOptions {
   readonly ttl?: Duration.Input
 }
 
-const appendScript = Redis.script(
-  (key: string, maxMessages: number, ttlMillis: number, values: ReadonlyArray<string>) => [
+/** The longest `ttl`: 10 years (3,650 days), in milliseconds. */
+export const MAX_TTL_MILLIS = 3_650 * 86_400_000
+
+/**
+ * The append script (exported for tests): `ARGV[1]` the messages kept (an integer from 1), `ARGV[2]` the ttl in
+ * milliseconds (`0`: none), both as decimal integers, checked before anything is written; then the messages. It
+ * fails with a Redis error (`RedisError`, writing nothing) when either argument is not such an integer.
+ */
+export const appendScript = Redis.script(
+  (key: string, maxMessages: string, ttlMillis: string, values: ReadonlyArray<string>) => [
     key,
-    String(maxMessages),
-    String(ttlMillis),
+    maxMessages,
+    ttlMillis,
     ...values
   ],
   {
     lua: `
+local max, ttl = ARGV[1], ARGV[2]
+if not string.match(max, '^[1-9]%d*$') or not string.match(ttl, '^%d+$') then
+  return redis.error_reply('ERR troupe memory append: maxMessages and ttl must be decimal integers')
+end
 local n = 0
 for i = 3, #ARGV, 1000 do
   n = redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end
-local max = tonumber(ARGV[1])
-redis.call('LTRIM', KEYS[1], -max, -1)
-local ttl = tonumber(ARGV[2])
-if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+redis.call('LTRIM', KEYS[1], '-' .. max, -1)
+if ttl ~= '0' then redis.call('PEXPIRE', KEYS[1], ttl) end
 return n`,
     numberOfKeys: 1
   }
 ).withReturnType<number>()
 
-const positiveMillisOf = (input: Duration.Input): number | undefined => {
+/** The ttl in whole milliseconds (at least 1), or `undefined` when it is not a duration above 0 and at most 10 years. */
+const ttlMillisOf = (input: Duration.Input): number | undefined => {
   const decoded = typeof input === "number" ? Option.some(Duration.millis(input)) : Duration.fromInput(input)
   if (Option.isNone(decoded)) return undefined
   const ms = Duration.toMillis(decoded.value)
-  return ms > 0 && Number.isFinite(ms) ? ms : undefined
+  return ms > 0 && ms <= MAX_TTL_MILLIS ? Math.max(1, Math.round(ms)) : undefined
 }
 
 const encodeMessage = Schema.encodeSync(LlmMessageSchema)
@@ -61,8 +74,8 @@ const decodeMessage = Schema.decodeUnknownExit(LlmMessageSchema)
 
 /**
  * Builds a Redis-backed memory. Fails with `InvalidMemoryInput` when `maxMessages` is not an integer from 1 to
- * 100,000,000 or `ttl` is not a positive finite duration. Redis is not contacted here, so an unreachable Redis shows
- * up later as each operation's `MemoryBackendError`.
+ * 100,000,000 or `ttl` is not a duration above 0 of at most 10 years (`MAX_TTL_MILLIS`). Redis is not contacted
+ * here, so an unreachable Redis shows up later as each operation's `MemoryBackendError`.
  */
 export const makeRedis = (
   options: RedisMemoryOptions = {}
@@ -73,9 +86,11 @@ export const makeRedis = (
     const prefix = options.prefix ?? "troupe:memory:"
     let ttlMillis = 0
     if (options.ttl !== undefined) {
-      const ms = positiveMillisOf(options.ttl)
-      if (ms === undefined) return yield* InvalidMemoryInput.at("ttl", "expected a positive finite duration")
-      ttlMillis = Math.max(1, Math.round(ms))
+      const ms = ttlMillisOf(options.ttl)
+      if (ms === undefined) {
+        return yield* InvalidMemoryInput.at("ttl", "expected a duration above 0 of at most 10 years")
+      }
+      ttlMillis = ms
     }
     let skipped = 0
     const append = appendScript
@@ -91,8 +106,8 @@ export const makeRedis = (
         // only the last maxMessages can be kept: the rest is never sent
         redis.eval(append)(
           prefix + id,
-          maxMessages,
-          ttlMillis,
+          String(maxMessages),
+          String(ttlMillis),
           messages.slice(-maxMessages).map((m) => JSON.stringify(encodeMessage(m)))
         )
           .pipe(
@@ -128,8 +143,8 @@ export const makeRedis = (
 
 /**
  * Redis-backed conversation memory (needs effect's `Redis`, e.g. `NodeRedis.layer({ url })`). Fails with
- * `InvalidMemoryInput` when `maxMessages` is not an integer from 1 to 100,000,000 or `ttl` is not a positive finite
- * duration (as `makeRedis`).
+ * `InvalidMemoryInput` when `maxMessages` is not an integer from 1 to 100,000,000 or `ttl` is not a duration above 0
+ * of at most 10 years (as `makeRedis`).
  *
  * @example
  * ```ts

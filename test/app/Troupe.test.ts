@@ -1,12 +1,13 @@
 import { NodeRedis } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Layer, Option } from "effect"
+import { Cause, Effect, Exit, Layer, Logger, Option } from "effect"
 import { Redis } from "effect/persistence"
 import * as fc from "fast-check"
 import { execFile } from "node:child_process"
 import { join } from "node:path"
 import { promisify } from "node:util"
 import { InvalidTroupeOptions, Troupe } from "../../src/app/index.ts"
+import { ErrorHandlers } from "../../src/errors/index.ts"
 import { ConversationMemory } from "../../src/memory/index.ts"
 import { Llm } from "../../src/pipeline/index.ts"
 import { RateLimiter } from "../../src/ratelimit/index.ts"
@@ -66,6 +67,27 @@ const before = seen.length
 await import(\`\${root}/src/app/internal/ResilientRedis.ts\`)
 console.log(JSON.stringify({ before, after: seen.length }))
 `
+
+describe("Troupe: secrets in log lines", () => {
+  it.effect("a failing error handler's cause is logged masked under Troupe.layer: no secret in any log line", () => {
+    const lines: Array<string> = []
+    const capture = Logger.make((o) => void lines.push(`${JSON.stringify(o.message)} ${Cause.pretty(o.cause)}`))
+    const secret = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0" // synthetic
+    return Effect.gen(function*() {
+      const handlers = yield* ErrorHandlers
+      yield* handlers.register(
+        "webhook",
+        { recovery: "reject" },
+        () => Effect.fail(new Error(`webhook refused Authorization: Bearer ${secret}`))
+      )
+      yield* handlers.handle({ _tag: "GuardBlocked", message: "blocked" })
+      const text = lines.join("\n")
+      assert.include(text, "error handler \\\"webhook\\\" failed")
+      assert.include(text, "webhook refused")
+      assert.notInclude(text, secret.slice(8))
+    }).pipe(Effect.provide(Troupe.layerTest().pipe(Layer.provide(Logger.layer([capture])))))
+  })
+})
 
 describe("Troupe: lazy loading", () => {
   it("code a layer does not use is not loaded: node-redis only by the Redis layers", async () => {

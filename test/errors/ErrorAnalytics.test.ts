@@ -158,6 +158,48 @@ describe("ErrorAnalytics", () => {
   })
 })
 
+describe("ErrorAnalytics options and clock", () => {
+  it.effect("options are integers from 1 (k a finite number from 0): another value, such as a fractional bucketMillis, fails the layer with InvalidOptions naming the option", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<readonly [ErrorAnalyticsOptions, string]> = [
+        [{ bucketMillis: 0.5 }, "bucketMillis"],
+        [{ bucketMillis: 0 }, "bucketMillis"],
+        [{ historyBuckets: Number.NaN }, "historyBuckets"],
+        [{ windowBuckets: 0 }, "windowBuckets"],
+        [{ baselineBuckets: -1 }, "baselineBuckets"],
+        [{ k: -1 }, "k"],
+        [{ k: Number.NaN }, "k"],
+        [{ minCount: 1.5 }, "minCount"],
+        [{ maxKeys: Number.POSITIVE_INFINITY }, "maxKeys"]
+      ]
+      for (const [options, path] of cases) {
+        const error = yield* Effect.flip(Effect.scoped(Layer.build(analytics(options))))
+        assert.strictEqual(error._tag, "InvalidOptions", JSON.stringify(options))
+        assert.strictEqual(error.path, path, JSON.stringify(options))
+      }
+    }))
+
+  it.effect("a clock that steps back never opens a second bucket of one index: it counts into the latest bucket, trends agree with aggregates, at most one anomaly per class and bucket", () =>
+    Effect.gen(function*() {
+      const a = yield* ErrorAnalytics
+      yield* TestClock.setTime(50_000)
+      for (let i = 0; i < 5; i++) yield* a.record(blocked)
+      yield* TestClock.setTime(20_000) // the wall clock steps back (NTP)
+      yield* a.record(blocked)
+      assert.strictEqual((yield* a.aggregates).total, 6)
+      yield* TestClock.setTime(50_500) // and forward again, within the first five's bucket
+      for (let i = 0; i < 5; i++) yield* a.record(blocked)
+      const total = (yield* a.aggregates).total
+      const trend = (yield* a.trends)["GuardBlocked"] ?? []
+      assert.strictEqual(total, 11)
+      assert.strictEqual(trend.reduce((x, y) => x + y, 0), total)
+      assert.strictEqual(trend.at(-1), 11)
+      const anomalies = yield* a.anomalies
+      assert.strictEqual(anomalies.length, 1)
+      assert.strictEqual(Math.floor((anomalies[0]?.at ?? 0) / 1000), 50)
+    }).pipe(Effect.provide(analytics({ historyBuckets: 60, windowBuckets: 60, baselineBuckets: 5 }))))
+})
+
 describe("ErrorHandlers", () => {
   it.effect("custom error handlers by class: tag handlers first, then recovery handlers; a failing handler is swallowed", () =>
     Effect.gen(function*() {

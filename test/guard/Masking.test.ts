@@ -150,6 +150,30 @@ describe("secrets are masked on every string the hub and the logger emit", () =>
       assert.strictEqual(a.length, 1)
       assert.strictEqual(b.length, 1)
     }))
+
+  it.effect("maskingLogger masks the cause of a log line too: a failure, a defect, a nested cause or an object holding a secret is logged masked, of the same kind", () =>
+    Effect.gen(function*() {
+      const seen: Array<{ readonly text: string; readonly cause: Cause.Cause<unknown> }> = []
+      const capture = Logger.make((o) => void seen.push({ text: Cause.pretty(o.cause), cause: o.cause }))
+      const nested = Cause.fail(new Error("upstream refused", { cause: new Error(`401 for ${keys[1]}`) }))
+      const clean = Cause.fail(new Error("nothing secret here"))
+      yield* Effect.gen(function*() {
+        yield* Effect.logError("x", Cause.fail(new Error(`webhook refused Authorization: Bearer ${key}`)))
+        yield* Effect.logError("x", Cause.die(new Error(`crashed with ${keys[3]}`)))
+        yield* Effect.logError("x", nested)
+        yield* Effect.logError("x", Cause.fail({ _tag: "Refused", detail: `token ${keys[4]}` }))
+        yield* Effect.logError("x", clean)
+      }).pipe(Effect.provide(maskingLoggerLayer), Effect.provide(Logger.layer([capture])))
+      assert.strictEqual(seen.length, 5)
+      const all = seen.map((s) => s.text).join("\n")
+      for (const k of [key, keys[1], keys[3], keys[4]]) assert.notInclude(all, (k as string).slice(5))
+      assert.include(seen[0]?.text, "webhook refused Authorization: Bearer [REDACTED")
+      assert.strictEqual(seen[2]?.text, maskSecrets(Cause.pretty(nested)), "the rendering is the original, masked")
+      assert.include(seen[3]?.text, "Refused")
+      assert.isTrue(Cause.hasFails(seen[0]!.cause))
+      assert.isTrue(Cause.hasDies(seen[1]!.cause))
+      assert.strictEqual(seen[4]?.cause, clean, "a cause with no secret is passed on as it is")
+    }))
 })
 
 describe("maskSecrets's pre-check is a sound shortcut", () => {

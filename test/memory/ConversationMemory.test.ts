@@ -42,3 +42,14 @@ it.effect("maxConversations is validated (typed error naming the option)", () =>
     const error = yield* Effect.flip(makeMemory({ maxConversations: 0 }))
     assert.strictEqual(error.path, "maxConversations")
   }))
+
+it.effect("a batch of any size appended to an existing conversation keeps its last N (200,000 messages, no crash)", () =>
+  Effect.gen(function*() {
+    const memory = yield* makeMemory({ maxMessages: 3 })
+    yield* memory.append("big", [{ role: "user", content: "first" }])
+    const batch = Array.from({ length: 200_000 }, (_, i) => ({ role: "user" as const, content: `m${i}` }))
+    yield* memory.append("big", batch)
+    assert.deepStrictEqual((yield* memory.messages("big")).map((m) => m.content), ["m199997", "m199998", "m199999"])
+    yield* memory.append("big", [{ role: "user", content: "last" }])
+    assert.deepStrictEqual((yield* memory.messages("big")).map((m) => m.content), ["m199998", "m199999", "last"])
+  }))

@@ -5,11 +5,12 @@
  */
 import { NodeRedis } from "@effect/platform-node"
 import { assert, it } from "@effect/vitest"
-import { Context, Effect, Layer } from "effect"
+import { Context, type Duration, Effect, Layer } from "effect"
 import { Redis } from "effect/persistence"
 import { afterAll } from "vitest"
 import { makeRedis } from "../../src/memory/index.ts"
 import type { RedisMemoryOptions } from "../../src/memory/index.ts"
+import { appendScript } from "../../src/memory/RedisBackend.ts"
 import { cleanupRedisPrefix, describeRedis, redisUrl, uniquePrefix } from "../support/redis.ts"
 import { memoryConformance } from "./ConversationMemoryConformance.ts"
 
@@ -73,5 +74,33 @@ describeRedis("ConversationMemory (Redis)", () => {
     Effect.gen(function*() {
       const e = yield* Effect.flip(redisMemory({ ttl: -5 }))
       assert.strictEqual(e._tag === "InvalidMemoryInput" ? e.path : "", "ttl")
+    }))
+
+  it.live("a ttl is at most 10 years: a longer one is InvalidMemoryInput naming ttl, and every accepted ttl appends and sets its expiry", () =>
+    Effect.gen(function*() {
+      for (const ttl of [1e17, "3651 days", Number.MAX_SAFE_INTEGER] satisfies ReadonlyArray<Duration.Input>) {
+        const e = yield* Effect.flip(redisMemory({ ttl }))
+        assert.strictEqual(e._tag === "InvalidMemoryInput" ? e.path : "", "ttl", String(ttl))
+      }
+      const redis = Context.get(yield* redisContext, Redis.Redis)
+      for (const ttl of ["3650 days", 100_000_000_000, 1.5] satisfies ReadonlyArray<Duration.Input>) {
+        const memory = yield* redisMemory({ ttl })
+        const id = conversation()
+        yield* memory.append(id, [{ role: "user", content: "hello" }])
+        assert.strictEqual((yield* memory.messages(id)).length, 1, String(ttl))
+        assert.isTrue((yield* redis.send<number>("PTTL", `${prefix}${id}`)) > 0, String(ttl))
+      }
+    }))
+
+  it.live("the append script checks its arguments before it writes: an append that fails writes nothing", () =>
+    Effect.gen(function*() {
+      const redis = Context.get(yield* redisContext, Redis.Redis)
+      const id = conversation()
+      for (const [max, ttl] of [["100", "1e+17"], ["100", "-1"], ["0", "0"], ["x", "0"]] as const) {
+        const error = yield* Effect.flip(redis.eval(appendScript)(`${prefix}${id}`, max, ttl, ["{}"]))
+        assert.strictEqual(error._tag, "RedisError", `${max} ${ttl}`)
+      }
+      assert.strictEqual(yield* redis.send<number>("EXISTS", `${prefix}${id}`), 0)
+      assert.strictEqual(yield* redis.eval(appendScript)(`${prefix}${id}`, "100", "0", ["{}"]), 1)
     }))
 })

@@ -14,6 +14,10 @@
  * logged when Redis is unreachable at start-up ("starting degraded") and one when it becomes reachable; the
  * services then use it again on their next command (the cache's L2 after its next probe).
  *
+ * A URL node-redis refuses (a port, a path or a percent-encoding it cannot parse) is `checkUrl`'s
+ * `InvalidTroupeOptions` at `redis.url`, never quoting the URL or its credentials; `Troupe.layer` checks it before
+ * it builds this layer, which does not fail on it either (one error line; every command fails with `RedisError`).
+ *
  * Reuses effect's `Redis.make` and the `redis` (node-redis) client; reserved connections and pub/sub, which troupe
  * does not use, fail with `RedisError`.
  *
@@ -22,6 +26,7 @@
 import { Effect, Layer } from "effect"
 import { Redis } from "effect/persistence"
 import { createClient } from "redis"
+import { invalidTroupeOption, type InvalidTroupeOptions } from "../TroupeOptions.ts"
 
 /** The host part of a Redis URL, for log lines (never the password). */
 const hostOf = (url: string): string => {
@@ -33,6 +38,18 @@ const hostOf = (url: string): string => {
   }
 }
 
+/**
+ * The client refused `url`: `InvalidTroupeOptions` at `redis.url` with the client's reason, unless that reason
+ * quotes the URL or its credentials (then a generic one: the URL may hold a password).
+ */
+const refusedUrl = (url: string, error: unknown): InvalidTroupeOptions => {
+  const reason = error instanceof Error ? error.message : ""
+  const credentials = URL.canParse(url) ? [new URL(url).username, new URL(url).password] : []
+  const quotes = [url, ...credentials].some((s) => s !== "" && reason.includes(s))
+  const why = reason === "" || quotes ? "the URL does not parse" : reason
+  return invalidTroupeOption("redis.url", `the Redis client refuses this URL: ${why}`)
+}
+
 /** How long a command may wait for its reply, from the moment it is sent (queued, written, answered). */
 const COMMAND_TIMEOUT_MS = 250
 
@@ -42,7 +59,41 @@ const MAX_PENDING_COMMANDS = 10_000
 const timeoutMessage = (command: string): string =>
   `Redis did not answer ${command} within ${COMMAND_TIMEOUT_MS} ms (a stalled or unreachable server)`
 
-/** The `Redis` service; start-up never waits for nor fails because of the server. */
+/** The node-redis client of `url`, or `InvalidTroupeOptions` at `redis.url` when node-redis refuses the URL. */
+const makeClient = (url: string) =>
+  // node-redis throws on a URL it cannot parse (a bad port, path or `%` in the credentials)
+  Effect.try({
+    try: () =>
+      createClient({
+        url,
+        disableOfflineQueue: true,
+        // no node-redis `commandOptions.timeout`: it bounds only a command not yet written (and costs an
+        // AbortSignal per command); `send` bounds the whole round trip with one timer
+        commandsQueueMaxLength: MAX_PENDING_COMMANDS,
+        socket: { connectTimeout: 1000, reconnectStrategy: (retries: number) => Math.min(2 ** retries * 50, 2000) }
+      }),
+    catch: (error) => refusedUrl(url, error)
+  })
+
+/**
+ * Checks that the Redis client accepts `url` (nothing is connected). Fails with `InvalidTroupeOptions` (path
+ * `redis.url`, never quoting the URL or its credentials) when node-redis refuses it: a port, a path or a
+ * percent-encoding it cannot parse. `Troupe.layer` runs it before building its Redis layers.
+ */
+export const checkUrl = (url: string): Effect.Effect<void, InvalidTroupeOptions> => Effect.asVoid(makeClient(url))
+
+/** A `Redis` whose every command fails with `RedisError`: the client refused the URL (no server can be reached). */
+const refused = (error: InvalidTroupeOptions) =>
+  Effect.gen(function*() {
+    yield* Effect.logError(`Redis is not used: ${error.message}`)
+    const fail = Effect.fail(new Redis.RedisError({ cause: error }))
+    return yield* Redis.make({ send: () => fail, connect: fail, subscribe: () => fail })
+  })
+
+/**
+ * The `Redis` service; start-up never waits for nor fails because of the server. A URL the client refuses
+ * (`checkUrl`) does not fail start-up either: one error line is logged and every command fails with `RedisError`.
+ */
 export const layer = (url: string): Layer.Layer<Redis.Redis> =>
   Layer.effect(
     Redis.Redis,
@@ -50,17 +101,10 @@ export const layer = (url: string): Layer.Layer<Redis.Redis> =>
       const host = hostOf(url)
       let ready = false
       let warned = false
+      const made = yield* Effect.result(makeClient(url))
+      if (made._tag === "Failure") return yield* refused(made.failure)
       const client = yield* Effect.acquireRelease(
-        Effect.sync(() =>
-          createClient({
-            url,
-            disableOfflineQueue: true,
-            // no node-redis `commandOptions.timeout`: it bounds only a command not yet written (and costs an
-            // AbortSignal per command); `send` bounds the whole round trip with one timer
-            commandsQueueMaxLength: MAX_PENDING_COMMANDS,
-            socket: { connectTimeout: 1000, reconnectStrategy: (retries: number) => Math.min(2 ** retries * 50, 2000) }
-          })
-        ),
+        Effect.succeed(made.success),
         (client) => Effect.ignoreCause(Effect.promise(() => client.isOpen ? client.close() : Promise.resolve()))
       )
       const runFork = Effect.runForkWith(yield* Effect.context<never>())

@@ -4,10 +4,11 @@
  * Real time (`it.live`): the bound is node-redis's and the socket's, not the Effect clock's.
  */
 import { assert, it } from "@effect/vitest"
-import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { Cause, Context, Effect, Exit, Layer, Scope } from "effect"
 import { Redis } from "effect/persistence"
 import net from "node:net"
 import * as ResilientRedis from "../../../src/app/internal/ResilientRedis.ts"
+import { InvalidTroupeOptions } from "../../../src/app/TroupeOptions.ts"
 import { describeRedis, redisUrl } from "../../support/redis.ts"
 
 /** A TCP proxy to the Redis server whose client→server direction can be stalled (held, then delivered in order). */
@@ -89,3 +90,26 @@ describeRedis("ResilientRedis", () => {
     10_000
   )
 })
+
+it.effect("a URL the Redis client refuses: checkUrl fails with InvalidTroupeOptions at redis.url, never echoing the password; the layer still starts and every command fails with RedisError", () =>
+  Effect.gen(function*() {
+    for (
+      const url of ["redis://127.0.0.1:abc", "redis://u:secretpw@127.0.0.1:6379/notadb", "redis://:p%ZZsecretpw@h"]
+    ) {
+      const exit = yield* Effect.exit(ResilientRedis.checkUrl(url))
+      assert.isTrue(Exit.isFailure(exit), url)
+      if (Exit.isFailure(exit)) {
+        assert.isFalse(Cause.hasDies(exit.cause), Cause.pretty(exit.cause))
+        const error = exit.cause.reasons.find(Cause.isFailReason)?.error
+        assert.instanceOf(error, InvalidTroupeOptions, url)
+        assert.strictEqual(error?.path, "redis.url")
+        assert.notInclude(error?.message, "secretpw")
+      }
+      const sent = yield* Effect.scoped(Effect.gen(function*() {
+        const redis = Context.get(yield* Layer.build(ResilientRedis.layer(url)), Redis.Redis)
+        return yield* Effect.flip(redis.send("PING"))
+      }))
+      assert.strictEqual(sent._tag, "RedisError")
+    }
+    yield* ResilientRedis.checkUrl("redis://127.0.0.1:6379/2")
+  }))
