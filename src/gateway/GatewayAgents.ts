@@ -37,7 +37,7 @@ export const DefaultAgent = LlmAgent.make({
   memory: "conversation"
 })
 
-/** `costOf` for `done` events from definitions and a price table (the definition is picked as `LlmAgents` does). */
+/** `costOf` for `done` events from definitions and a price table: the price of one model call's usage (its `perRequest` fee included; the definition is picked as `LlmAgents` does). */
 export const costFromDefinitions = (
   definitions: ReadonlyArray<AnyLlmAgent>,
   options: { readonly default?: string; readonly prices?: PriceTable } = {}

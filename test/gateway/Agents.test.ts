@@ -112,7 +112,7 @@ describe("Gateway agents: POST /v1/agents/{id}/turns", () => {
     expect(body.toolCalls).toBe(1)
   })
 
-  it("streams a turn as SSE: token, tool_call, tool_result, step, done with usage and cost; every frame has an id", async () => {
+  it("streams a turn as SSE: token, tool_call, tool_result, step, done with usage and the cost of every model call; every frame has an id", async () => {
     const r = await post(`${gw.url}/v1/agents/helper:sse/turns`, { input: "what time is it", stream: true })
     expect(r.status).toBe(200)
     expect(r.headers.get("content-type")).toContain("text/event-stream")
@@ -141,7 +141,7 @@ describe("Gateway agents: POST /v1/agents/{id}/turns", () => {
     expect(done.text).toContain("twelve")
     expect(done.steps).toBe(2)
     expect(done.usage.outputTokens).toBeGreaterThan(0)
-    expect(done.costUsd).toBe(0.25)
+    expect(done.costUsd).toBe(0.5) // costOf (0.25) of each of the turn's 2 model calls, as the turn's costUsd
     const tokens = events.filter((e) => e.event === "token").map((e) => (JSON.parse(e.data) as { delta: string }).delta)
       .join("")
     expect(tokens).toContain("twelve")

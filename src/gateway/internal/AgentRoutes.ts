@@ -42,7 +42,7 @@ import { TurnReplay } from "./TurnReplay.ts"
 import type { TurnLog, TurnReplayOptions } from "./TurnReplay.ts"
 
 export interface AgentRoutesOptions extends TurnReplayOptions {
-  /** USD of a turn's usage for `done` events (default: 0); `agentId` picks the definition. */
+  /** USD of one model call's usage (default: 0), summed over a turn's calls for its `done` event; `agentId` picks the definition. */
   readonly costOf?: (agentId: string, usage: Usage) => number
 }
 
@@ -93,7 +93,7 @@ const errorFrame = (error: GatewayHttpError): Omit<Frame, "id"> => ({
   data: JSON.stringify({ ...error.body, status: error.status })
 })
 
-/** The SSE frame of one loop event. */
+/** The SSE frame of one loop event; `costUsd` gives the `done` frame's cost (of the turn so far, for its usage). */
 export const eventFrame = (event: AgentLoopEvent, costUsd: (usage: Usage) => number): Omit<Frame, "id"> => {
   switch (event._tag) {
     case "StepStarted":
@@ -220,11 +220,18 @@ export const agentRoutes = (
         yield* agents.ensureStarted(id)
         const turnId = randomBytes(9).toString("base64url")
         const log = replay.create(turnId, id)
-        const price = (usage: Usage) => costOf(id, usage)
+        // the done frame's cost: every model call priced on its own (its perRequest fee too), as the turn's costUsd
+        let spent = 0
+        const price = () => spent
         // the status waits for the agent to take the turn: a refusal (a full queue) is a plain 429, not an SSE error
         const admitted = yield* Deferred.make<void, unknown>()
         const run = agents.askStream(id, input, { onAccepted: () => Deferred.doneUnsafe(admitted, Exit.void) }).pipe(
-          Stream.runForEach((event) => Effect.sync(() => log.append(eventFrame(event, price), replay.now()))),
+          Stream.runForEach((event) =>
+            Effect.sync(() => {
+              if (event._tag === "StepFinished") spent += costOf(id, event.usage)
+              log.append(eventFrame(event, price), replay.now())
+            })
+          ),
           Effect.catchCause((cause) =>
             Effect.sync(() => {
               const error = cause.reasons.find((r) => r._tag === "Fail")
