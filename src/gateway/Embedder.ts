@@ -18,7 +18,11 @@ import { Context, Effect, Layer } from "effect"
 import { ConfigStore } from "../config/index.ts"
 import { Llm } from "../pipeline/index.ts"
 import type { GatewayHttpError } from "./GatewayError.ts"
-import { fromFailure, toHttpError } from "./GatewayError.ts"
+import { toHttpError } from "./GatewayError.ts"
+
+/** Fails with the failure mapped by `fromFailure` (`toHttpError`: the cause of a 500 is logged). */
+const failMapped = (failure: unknown): Effect.Effect<never, GatewayHttpError> =>
+  Effect.flatMap(toHttpError(failure), Effect.fail)
 
 /** The vectors of one embeddings request, in input order, with the model that made them and the prompt tokens. */
 export interface EmbeddingResult {
@@ -57,7 +61,7 @@ export class Embedder extends Context.Service<Embedder, EmbedderShape>()("troupe
             input: inputs,
             ...(options?.dimensions !== undefined ? { dimensions: options.dimensions } : {})
           }).pipe(
-            Effect.catch((failure) => Effect.flatMap(toHttpError(failure), Effect.fail)), // a 500's cause is logged
+            Effect.catch(failMapped),
             Effect.map((result) => ({
               model: `${result.provider}:${result.model}`,
               vectors: result.embeddings,
@@ -73,7 +77,7 @@ export class Embedder extends Context.Service<Embedder, EmbedderShape>()("troupe
       Embedder.of({
         embed: (model, inputs, options) =>
           store.getModelConfig(model).pipe(
-            Effect.mapError(fromFailure),
+            Effect.catch(failMapped),
             Effect.map((resolved) => ({
               model: `${resolved.provider}:${resolved.model}`,
               vectors: inputs.map((text) => hashEmbedding(text, options?.dimensions ?? 256)),

@@ -84,7 +84,7 @@ export const CallOptions = Schema.Struct({
  * options are recognised inline (a call's hot path); Schema runs only to describe a bad one.
  */
 export const checkCallOptions = (options: unknown): InvalidOptions | undefined => {
-  if (typeof options === "object" && options !== null) {
+  if (typeof options === "object" && options !== null && !Array.isArray(options)) {
     // reading the two fields of call options; whatever they hold is checked right here
     const { onTimeout, timeout } = options as { readonly timeout?: unknown; readonly onTimeout?: unknown }
     const onTimeoutOk = onTimeout === undefined || onTimeout === "continue" || onTimeout === "interrupt"

@@ -4,8 +4,10 @@
  * with a defect in the caller, and the actor is not disturbed.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Schema } from "effect"
+import * as fc from "fast-check"
 import { Actor, Behaviour } from "../../../src/runtime/index.ts"
+import { CallOptions, checkCallOptions } from "../../../src/runtime/internal/Options.ts"
 
 const Echo = Behaviour.make<{ readonly call: "ping"; readonly reply: string }>()({
   init: () => Behaviour.ok(0),
@@ -29,6 +31,30 @@ const untyped = (options: unknown): Actor.CallOptions =>
   options as Actor.CallOptions
 
 describe("Options (untrusted options fail with InvalidOptions)", () => {
+  it("checkCallOptions accepts exactly what the CallOptions Schema accepts (property test against the reference)", () => {
+    const isCallOptions = Schema.is(CallOptions)
+    const field = fc.oneof(
+      fc.constant(undefined),
+      fc.constantFrom("continue", "interrupt", "infinity", "5 seconds", "100 millis", "soon", ""),
+      fc.double(),
+      fc.integer(),
+      fc.constant(Infinity),
+      fc.anything()
+    )
+    const options = fc.oneof(
+      fc.record({ timeout: field, onTimeout: field }, { requiredKeys: [] }),
+      fc.dictionary(fc.string(), field),
+      fc.array(field),
+      fc.anything()
+    )
+    fc.assert(
+      fc.property(options, (o) => {
+        assert.strictEqual(checkCallOptions(o) === undefined, isCallOptions(o))
+      }),
+      { numRuns: 2_000 }
+    )
+  })
+
   it.effect("Actor.call with a malformed option fails with InvalidOptions naming it, and the actor goes on", () =>
     Effect.gen(function*() {
       const ref = yield* Actor.start(Echo, undefined)
